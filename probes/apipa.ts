@@ -1,0 +1,43 @@
+import {isApipa} from '../src/core/ipv4.js'
+import type {ArpScanFacts} from './arpscan.js'
+import type {Link} from './links.js'
+import type {Neighbour} from './neighbours.js'
+import {type Probe, ProbeUnavailable} from './types.js'
+
+export interface ApipaSighting {
+  ip: string
+  /** Where it was seen: a host interface, a neighbour entry on a bridge, or an arp-scan reply. */
+  source: 'host-address' | 'neighbour' | 'arp-scan'
+  dev: string
+  mac?: string
+}
+
+export interface ApipaFacts {
+  sightings: ApipaSighting[]
+}
+
+/** Self-assigned 169.254/16 addresses: the mark of a DHCP client that got no answer. */
+export const apipaProbe: Probe<ApipaFacts> = {
+  id: 'apipa',
+  title: 'Self-assigned (APIPA) addresses',
+  reads: ['links', 'neighbours', 'arp-scan (with --active)'],
+  async collect({get}) {
+    const [links, neighbours, arpScan] = await Promise.all([get<Link[]>('links'), get<Neighbour[]>('neighbours'), get<ArpScanFacts>('arp-scan')])
+    if (!links.ok && !neighbours.ok) throw new ProbeUnavailable(`needs links or neighbours: ${links.ok ? '' : links.error}`)
+    const sightings: ApipaSighting[] = []
+    if (links.ok) {
+      for (const link of links.data) {
+        for (const a of link.addresses) if (a.family === 'inet' && isApipa(a.address)) sightings.push({ip: a.address, source: 'host-address', dev: link.name, mac: link.mac})
+      }
+    }
+    if (neighbours.ok) {
+      for (const n of neighbours.data) {
+        if (isApipa(n.ip) && n.mac && !n.state.includes('FAILED')) sightings.push({ip: n.ip, source: 'neighbour', dev: n.dev, mac: n.mac})
+      }
+    }
+    if (arpScan.ok) {
+      for (const r of arpScan.data.replies) if (isApipa(r.ip)) sightings.push({ip: r.ip, source: 'arp-scan', dev: r.iface, mac: r.mac})
+    }
+    return {sightings}
+  },
+}

@@ -1,0 +1,27 @@
+import {type Probe, outputOf} from './types.js'
+
+export interface HostFacts {
+  hostname: string
+  kernel: string
+  /** /dev/vhost-net exists (virtio-net acceleration). */
+  vhostNet: boolean | null
+}
+
+export const hostProbe: Probe<HostFacts> = {
+  id: 'host',
+  title: 'Host identity',
+  reads: ['/proc/sys/kernel/hostname', '/proc/sys/kernel/osrelease', '/sys/class/misc/vhost-net/dev'],
+  async collect({runner}) {
+    // The misc device's sysfs entry exists exactly when vhost_net is loaded; opening /dev/vhost-net would create an instance.
+    const [hostname, kernel, vhost] = await Promise.all([
+      runner.readFile('/proc/sys/kernel/hostname'),
+      runner.readFile('/proc/sys/kernel/osrelease'),
+      runner.readFile('/sys/class/misc/vhost-net/dev'),
+    ])
+    return {
+      hostname: outputOf(hostname).trim(),
+      kernel: outputOf(kernel).trim(),
+      vhostNet: vhost.error === undefined ? true : vhost.errorCode === 'not-found' ? false : null,
+    }
+  },
+}

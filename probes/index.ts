@@ -1,0 +1,28 @@
+import {apipaProbe} from './apipa.js'
+import {arpScanProbe} from './arpscan.js'
+import {hostProbe} from './host.js'
+import {iptablesProbe} from './iptables.js'
+import {leasesProbe} from './leases.js'
+import {libvirtProbe} from './libvirt.js'
+import {linksProbe} from './links.js'
+import {neighboursProbe} from './neighbours.js'
+import {nftablesProbe} from './nftables.js'
+import {processesProbe} from './processes.js'
+import {routesProbe} from './routes.js'
+import {sysctlProbe} from './sysctl.js'
+import type {Probe} from './types.js'
+
+export const ALL_PROBES: Probe[] = [
+  hostProbe,
+  linksProbe,
+  routesProbe,
+  neighboursProbe,
+  sysctlProbe,
+  iptablesProbe,
+  nftablesProbe,
+  libvirtProbe,
+  leasesProbe,
+  processesProbe,
+  arpScanProbe,
+  apipaProbe,
+] as Probe[]

@@ -1,0 +1,108 @@
+import {type Probe, ParseError, ProbeUnavailable, asArray, isObj, num, parseJson, str} from './types.js'
+
+export interface Lease {
+  source: 'libvirt' | 'dhcpd'
+  file: string
+  /** libvirt names status files after the bridge (virbr0.status). */
+  bridge?: string
+  ip: string
+  mac?: string
+  hostname?: string
+  clientId?: string
+  /** Epoch seconds; null = never expires. */
+  expiry: number | null
+  /** Judged against the capture time, not the time of analysis. */
+  expired: boolean
+}
+
+export interface LeaseFile {
+  path: string
+  leases: number
+  error?: string
+  truncated?: boolean
+}
+
+export interface LeaseFacts {
+  leases: Lease[]
+  files: LeaseFile[]
+}
+
+export const LIBVIRT_DNSMASQ_DIR = '/var/lib/libvirt/dnsmasq'
+export const DHCPD_LEASE_PATHS = ['/var/lib/dhcp/dhcpd.leases', '/var/lib/dhcpd/dhcpd.leases']
+
+export function parseLibvirtStatus(text: string, file: string, now: Date): Lease[] {
+  if (text.trim() === '') return []
+  const bridge = file.split('/').pop()!.replace(/\.status$/, '')
+  return asArray(parseJson(text, file), file).map((row, i) => {
+    if (!isObj(row) || typeof row['ip-address'] !== 'string') throw new ParseError(`${file}: entry ${i} has no ip-address`)
+    const expiryRaw = num(row['expiry-time'])
+    const expiry = expiryRaw === undefined || expiryRaw === 0 ? null : expiryRaw
+    return {
+      source: 'libvirt' as const,
+      file,
+      bridge,
+      ip: row['ip-address'],
+      mac: str(row['mac-address'])?.toLowerCase(),
+      hostname: str(row.hostname),
+      clientId: str(row['client-id']),
+      expiry,
+      expired: expiry !== null && expiry * 1000 <= now.getTime(),
+    }
+  })
+}
+
+/** ISC dhcpd.leases: later blocks for the same address supersede earlier ones. */
+export function parseDhcpdLeases(text: string, file: string, now: Date): Lease[] {
+  const byIp = new Map<string, Lease & {state?: string}>()
+  const block = /lease\s+(\d{1,3}(?:\.\d{1,3}){3})\s*\{([^}]*)\}/g
+  for (const m of text.matchAll(block)) {
+    const body = m[2]
+    const ends = /\bends\s+(?:\d\s+(\d{4})\/(\d{2})\/(\d{2})\s+(\d{2}):(\d{2}):(\d{2})|never)\s*;/.exec(body)
+    const expiry = ends && ends[1] ? Date.UTC(+ends[1], +ends[2] - 1, +ends[3], +ends[4], +ends[5], +ends[6]) / 1000 : null
+    const state = /\bbinding state\s+(\w+)\s*;/.exec(body)?.[1]
+    byIp.set(m[1], {
+      source: 'dhcpd',
+      file,
+      ip: m[1],
+      mac: /hardware ethernet\s+([0-9a-f:]+)\s*;/i.exec(body)?.[1]?.toLowerCase(),
+      hostname: /client-hostname\s+"([^"]*)"\s*;/.exec(body)?.[1],
+      expiry,
+      expired: (state !== undefined && state !== 'active') || (expiry !== null && expiry * 1000 <= now.getTime()),
+    })
+  }
+  return [...byIp.values()]
+}
+
+export const leasesProbe: Probe<LeaseFacts> = {
+  id: 'leases',
+  title: 'DHCP leases',
+  reads: [`${LIBVIRT_DNSMASQ_DIR}/*.status`, ...DHCPD_LEASE_PATHS],
+  async collect({runner}) {
+    const now = runner.capturedAt
+    const facts: LeaseFacts = {leases: [], files: []}
+    const dir = await runner.listDir(LIBVIRT_DNSMASQ_DIR)
+    if (dir.error !== undefined && dir.errorCode !== 'not-found') throw new ProbeUnavailable(dir.error)
+    const statusFiles = dir.error ? [] : dir.output.split('\n').filter((n) => n.endsWith('.status')).map((n) => `${LIBVIRT_DNSMASQ_DIR}/${n}`)
+    const read = async (path: string, parse: (text: string, file: string, now: Date) => Lease[], optional: boolean) => {
+      const c = await runner.readFile(path)
+      if (c.error !== undefined) {
+        if (!(optional && c.errorCode === 'not-found')) facts.files.push({path, leases: 0, error: c.error})
+        return
+      }
+      try {
+        // A lease file cut at the size cap may end mid-entry: parse what is complete.
+        const leases = parse(c.truncated ? c.output.slice(0, c.output.lastIndexOf('}') + 1) + (parse === parseLibvirtStatus ? ']' : '') : c.output, path, now)
+        facts.leases.push(...leases)
+        facts.files.push({path, leases: leases.length, ...(c.truncated ? {truncated: true} : {})})
+      } catch (error) {
+        facts.files.push({path, leases: 0, error: (error as Error).message})
+      }
+    }
+    await Promise.all([
+      ...statusFiles.map((p) => read(p, parseLibvirtStatus, false)),
+      ...DHCPD_LEASE_PATHS.map((p) => read(p, parseDhcpdLeases, true)),
+    ])
+    facts.files.sort((a, b) => a.path.localeCompare(b.path))
+    return facts
+  },
+}

@@ -1,0 +1,215 @@
+import {XMLParser} from 'fast-xml-parser'
+import {netmaskToPrefix} from '../src/core/ipv4.js'
+import {lines} from '../src/core/runner.js'
+import {type Obj, type Probe, ParseError, ProbeUnavailable, isObj, str} from './types.js'
+
+export interface DhcpHost {
+  mac?: string
+  ip?: string
+  name?: string
+}
+
+export interface NetworkIp {
+  family: 'ipv4' | 'ipv6'
+  address: string
+  prefix: number
+  dhcpRanges: {start: string; end: string}[]
+  dhcpHosts: DhcpHost[]
+}
+
+export interface LibvirtNetwork {
+  name: string
+  active: boolean
+  autostart: boolean
+  persistent: boolean
+  /** nat, route, open, bridge, passthrough, ... or 'isolated' when there is no <forward>. */
+  forwardMode: string
+  forwardDev?: string
+  bridge?: string
+  stp?: boolean
+  delay?: number
+  ips: NetworkIp[]
+  dnsEnabled: boolean
+  mtu?: number
+}
+
+export interface DomainInterface {
+  /** network, bridge, direct, user, ... */
+  type: string
+  mac?: string
+  /** Network name for type=network, bridge name for type=bridge, host device for type=direct. */
+  source?: string
+  /** The bridge libvirt attached it to (live XML of a running network-type interface). */
+  bridge?: string
+  target?: string
+  model?: string
+  linkState: 'up' | 'down'
+}
+
+export interface LibvirtDomain {
+  name: string
+  id?: number
+  state: string
+  autostart: boolean
+  interfaces: DomainInterface[]
+  guestAgentChannel: boolean
+}
+
+export interface LibvirtFacts {
+  version?: string
+  networks: LibvirtNetwork[]
+  domains: LibvirtDomain[]
+}
+
+/** Parses virsh's fixed-width tables into rows keyed by the header names (lower-cased). */
+export function parseVirshTable(text: string): Record<string, string>[] {
+  const all = lines(text)
+  const headerIndex = all.findIndex((l) => /^-{5,}/.test(l.trim()))
+  if (headerIndex < 1) {
+    if (all.length === 0) return []
+    throw new ParseError('virsh table: no header line')
+  }
+  const header = all[headerIndex - 1]
+  // Columns start where the header's words start; values are aligned to them.
+  const starts = [...header.matchAll(/\S+(?: \S+)*/g)].map((m) => ({name: m[0].trim().toLowerCase(), at: m.index!}))
+  return all.slice(headerIndex + 1).map((line) => {
+    const row: Record<string, string> = {}
+    starts.forEach((col, i) => {
+      const end = i + 1 < starts.length ? starts[i + 1].at : line.length
+      row[col.name] = line.slice(col.at, end).trim()
+    })
+    return row
+  })
+}
+
+const xml = new XMLParser({
+  ignoreAttributes: false,
+  attributeNamePrefix: '@',
+  parseAttributeValue: false,
+  parseTagValue: false,
+  processEntities: true,
+  isArray: (name) => ['interface', 'ip', 'range', 'host', 'channel'].includes(name),
+})
+
+function parseXmlRoot(text: string, root: string, what: string): Obj {
+  let doc: unknown
+  try {
+    doc = xml.parse(text, true)
+  } catch (error) {
+    throw new ParseError(`${what}: invalid XML (${(error as Error).message.split('\n')[0]})`)
+  }
+  if (!isObj(doc) || !isObj(doc[root])) throw new ParseError(`${what}: no <${root}> element`)
+  return doc[root]
+}
+
+const arr = (v: unknown): Obj[] => (Array.isArray(v) ? v.filter(isObj) : isObj(v) ? [v] : [])
+const attr = (o: unknown, name: string): string | undefined => (isObj(o) ? str(o[`@${name}`]) : undefined)
+
+export function parseNetworkXml(text: string): Omit<LibvirtNetwork, 'active' | 'autostart' | 'persistent'> {
+  const net = parseXmlRoot(text, 'network', 'virsh net-dumpxml')
+  const name = str(net.name)
+  if (!name) throw new ParseError('virsh net-dumpxml: network has no name')
+  const forward = net.forward
+  const ips: NetworkIp[] = arr(net.ip).map((ip) => {
+    const family = attr(ip, 'family') === 'ipv6' ? 'ipv6' : 'ipv4'
+    const netmask = attr(ip, 'netmask')
+    const prefix = Number(attr(ip, 'prefix') ?? (netmask ? netmaskToPrefix(netmask) : family === 'ipv4' ? 24 : 64))
+    const dhcp = isObj(ip.dhcp) ? ip.dhcp : {}
+    return {
+      family,
+      address: attr(ip, 'address') ?? '',
+      prefix,
+      dhcpRanges: arr(dhcp.range).map((r) => ({start: attr(r, 'start') ?? '', end: attr(r, 'end') ?? ''})),
+      dhcpHosts: arr(dhcp.host).map((h) => ({mac: attr(h, 'mac')?.toLowerCase(), ip: attr(h, 'ip'), name: attr(h, 'name')})),
+    }
+  })
+  const network: Omit<LibvirtNetwork, 'active' | 'autostart' | 'persistent'> = {
+    name,
+    forwardMode: forward === undefined ? 'isolated' : (attr(forward, 'mode') ?? 'nat'),
+    ips,
+    dnsEnabled: attr(net.dns, 'enable') !== 'no',
+  }
+  const forwardDev = attr(forward, 'dev')
+  if (forwardDev) network.forwardDev = forwardDev
+  if (isObj(net.bridge)) {
+    network.bridge = attr(net.bridge, 'name')
+    network.stp = attr(net.bridge, 'stp') !== 'off'
+    network.delay = Number(attr(net.bridge, 'delay') ?? 0)
+  }
+  const mtu = attr(net.mtu, 'size')
+  if (mtu) network.mtu = Number(mtu)
+  return network
+}
+
+export function parseDomainXml(text: string): Omit<LibvirtDomain, 'state' | 'autostart'> {
+  const dom = parseXmlRoot(text, 'domain', 'virsh dumpxml')
+  const name = str(dom.name)
+  if (!name) throw new ParseError('virsh dumpxml: domain has no name')
+  const devices = isObj(dom.devices) ? dom.devices : {}
+  const id = attr(dom, 'id')
+  return {
+    name,
+    ...(id ? {id: Number(id)} : {}),
+    interfaces: arr(devices.interface).map((i) => {
+      const type = attr(i, 'type') ?? 'unknown'
+      const source = i.source
+      const iface: DomainInterface = {
+        type,
+        mac: attr(i.mac, 'address')?.toLowerCase(),
+        source: type === 'network' ? attr(source, 'network') : type === 'bridge' ? attr(source, 'bridge') : attr(source, 'dev'),
+        linkState: attr(i.link, 'state') === 'down' ? 'down' : 'up',
+      }
+      // Running network-type interfaces carry the bridge libvirt attached them to.
+      const bridge = attr(source, 'bridge')
+      if (bridge) iface.bridge = bridge
+      const target = attr(i.target, 'dev')
+      if (target) iface.target = target
+      const model = attr(i.model, 'type')
+      if (model) iface.model = model
+      return iface
+    }),
+    guestAgentChannel: arr(devices.channel).some((c) => attr(c.target, 'name') === 'org.qemu.guest_agent.0'),
+  }
+}
+
+export const libvirtProbe: Probe<LibvirtFacts> = {
+  id: 'libvirt',
+  title: 'libvirt networks and domains',
+  reads: ['virsh -r net-list --all', 'virsh -r net-dumpxml NET', 'virsh -r list --all', 'virsh -r list --all --autostart --name', 'virsh -r dumpxml DOM'],
+  async collect({runner, options}) {
+    const virsh = (...args: string[]) => runner.run(['virsh', '-r', '-c', options.libvirtUri, ...args])
+    const [netList, domList, autostartList, version] = await Promise.all([
+      virsh('net-list', '--all'),
+      virsh('list', '--all'),
+      virsh('list', '--all', '--autostart', '--name'),
+      virsh('version'),
+    ])
+    for (const c of [netList, domList]) {
+      if (c.error !== undefined) {
+        const reason = c.errorCode === 'not-found' ? 'virsh is not installed (libvirt-clients)' : c.stderr.includes('failed to connect') ? `libvirtd is not reachable at ${options.libvirtUri}: ${c.stderr.trim().split('\n').pop()}` : c.error
+        throw new ProbeUnavailable(reason)
+      }
+    }
+    const autostartDomains = new Set(lines(autostartList.output).map((l) => l.trim()))
+    const networkRows = parseVirshTable(netList.output)
+    const domainRows = parseVirshTable(domList.output)
+    const networks = await Promise.all(
+      networkRows.map(async (row) => {
+        const c = await virsh('net-dumpxml', row.name)
+        if (c.error !== undefined) throw new ProbeUnavailable(c.error)
+        return {...parseNetworkXml(c.output), active: row.state === 'active', autostart: row.autostart === 'yes', persistent: row.persistent === 'yes'}
+      }),
+    )
+    const domains = await Promise.all(
+      domainRows.map(async (row) => {
+        const c = await virsh('dumpxml', row.name)
+        if (c.error !== undefined) throw new ProbeUnavailable(c.error)
+        return {...parseDomainXml(c.output), state: row.state, autostart: autostartDomains.has(row.name)}
+      }),
+    )
+    const facts: LibvirtFacts = {networks, domains}
+    const libvirtVersion = /Using library: libvirt (\S+)/.exec(version.output)?.[1]
+    if (libvirtVersion) facts.version = libvirtVersion
+    return facts
+  },
+}

@@ -1,0 +1,87 @@
+import {type Obj, type Probe, ParseError, asArray, isObj, num, outputOf, parseJson, str} from './types.js'
+
+export interface Address {
+  family: 'inet' | 'inet6'
+  address: string
+  prefix: number
+  scope: string
+}
+
+export type LinkKind = 'loopback' | 'bridge' | 'tap' | 'tun' | 'veth' | 'macvtap' | 'macvlan' | 'vlan' | 'vxlan' | 'bond' | 'dummy' | 'wireguard' | 'ether' | string
+
+export interface Link {
+  name: string
+  index: number
+  kind: LinkKind
+  master?: string
+  operstate: string
+  flags: string[]
+  up: boolean
+  lowerUp: boolean
+  noCarrier: boolean
+  mtu: number
+  mac?: string
+  addresses: Address[]
+  /** Only on bridges. */
+  bridge?: {stpState: number; forwardDelayCs: number}
+  /** Only on bridge ports: the port's STP state (forwarding, listening, learning, blocking, disabled). */
+  portState?: string
+}
+
+export function linkKind(raw: Obj): LinkKind {
+  const info = isObj(raw.linkinfo) ? raw.linkinfo : undefined
+  const infoKind = str(info?.info_kind)
+  if (raw.link_type === 'loopback') return 'loopback'
+  if (infoKind === 'tun') {
+    const type = isObj(info?.info_data) ? str(info.info_data.type) : undefined
+    return type === 'tun' ? 'tun' : 'tap'
+  }
+  return infoKind ?? 'ether'
+}
+
+export function parseIpAddr(text: string): Link[] {
+  const rows = asArray(parseJson(text, 'ip -j -d addr show'), 'ip -j -d addr show')
+  return rows.map((row, i) => {
+    if (!isObj(row) || typeof row.ifname !== 'string') throw new ParseError(`ip -j -d addr show: entry ${i} has no ifname`)
+    const flags = Array.isArray(row.flags) ? row.flags.filter((f): f is string => typeof f === 'string') : []
+    const info = isObj(row.linkinfo) ? row.linkinfo : {}
+    const link: Link = {
+      name: row.ifname,
+      index: num(row.ifindex) ?? 0,
+      kind: linkKind(row),
+      operstate: str(row.operstate) ?? 'UNKNOWN',
+      flags,
+      up: flags.includes('UP'),
+      lowerUp: flags.includes('LOWER_UP'),
+      noCarrier: flags.includes('NO-CARRIER'),
+      mtu: num(row.mtu) ?? 0,
+      addresses: (Array.isArray(row.addr_info) ? row.addr_info : []).filter(isObj).flatMap((a) => {
+        const family = a.family
+        const address = str(a.local)
+        if ((family !== 'inet' && family !== 'inet6') || !address) return []
+        return [{family, address, prefix: num(a.prefixlen) ?? (family === 'inet' ? 32 : 128), scope: str(a.scope) ?? 'global'}]
+      }),
+    }
+    const master = str(row.master)
+    if (master) link.master = master
+    const mac = str(row.address)
+    if (mac && row.link_type === 'ether') link.mac = mac.toLowerCase()
+    if (link.kind === 'bridge' && isObj(info.info_data)) {
+      link.bridge = {stpState: num(info.info_data.stp_state) ?? 0, forwardDelayCs: num(info.info_data.forward_delay) ?? 0}
+    }
+    if (info.info_slave_kind === 'bridge' && isObj(info.info_slave_data)) {
+      const state = str(info.info_slave_data.state)
+      if (state) link.portState = state
+    }
+    return link
+  })
+}
+
+export const linksProbe: Probe<Link[]> = {
+  id: 'links',
+  title: 'Links and addresses',
+  reads: ['ip -j -d addr show'],
+  async collect({runner}) {
+    return parseIpAddr(outputOf(await runner.run(['ip', '-j', '-d', 'addr', 'show'])))
+  },
+}

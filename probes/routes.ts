@@ -1,0 +1,42 @@
+import {type Probe, ParseError, asArray, isObj, num, outputOf, parseJson, str} from './types.js'
+
+export interface Route {
+  dst: string
+  type: string
+  table: string
+  dev?: string
+  gateway?: string
+  metric: number
+  protocol?: string
+  scope?: string
+  prefsrc?: string
+  /** ECMP: several next hops in one route. */
+  nexthops: {gateway?: string; dev?: string}[]
+}
+
+export function parseIpRoute(text: string): Route[] {
+  return asArray(parseJson(text, 'ip -j route show table all'), 'ip -j route show table all').map((row, i) => {
+    if (!isObj(row) || typeof row.dst !== 'string') throw new ParseError(`ip -j route: entry ${i} has no dst`)
+    const route: Route = {
+      dst: row.dst,
+      type: str(row.type) ?? 'unicast',
+      table: str(row.table) ?? 'main',
+      metric: num(row.metric) ?? 0,
+      nexthops: (Array.isArray(row.nexthops) ? row.nexthops : []).filter(isObj).map((h) => ({gateway: str(h.gateway), dev: str(h.dev)})),
+    }
+    for (const key of ['dev', 'gateway', 'protocol', 'scope', 'prefsrc'] as const) {
+      const value = str(row[key])
+      if (value !== undefined) route[key] = value
+    }
+    return route
+  })
+}
+
+export const routesProbe: Probe<Route[]> = {
+  id: 'routes',
+  title: 'Routes',
+  reads: ['ip -j route show table all'],
+  async collect({runner}) {
+    return parseIpRoute(outputOf(await runner.run(['ip', '-j', 'route', 'show', 'table', 'all'])))
+  },
+}

@@ -1,0 +1,61 @@
+import type {Link} from './links.js'
+import {type Probe, type ProbeResult} from './types.js'
+
+/** Values by key in dotted sysctl form (net.ipv4.ip_forward); null = key absent (module not loaded). */
+export interface SysctlFacts {
+  values: Record<string, number | null>
+  /** Keys that exist but could not be read, with the reason. */
+  unreadable: Record<string, string>
+}
+
+const HOST_KEYS = [
+  'net.ipv4.ip_forward',
+  'net.bridge.bridge-nf-call-iptables',
+  'net.bridge.bridge-nf-call-ip6tables',
+  'net.netfilter.nf_conntrack_count',
+  'net.netfilter.nf_conntrack_max',
+]
+const PER_INTERFACE = ['rp_filter', 'arp_ignore', 'arp_announce']
+
+export const sysctlPath = (key: string) => `/proc/sys/${key.replaceAll('.', '/')}`
+
+/** Interface names may contain dots (eth0.100): build the key from parts, not by splitting. */
+export const interfaceKey = (iface: string, name: string) => `net.ipv4.conf.${iface}.${name}`
+
+export function parseSysctlValue(text: string): number | undefined {
+  const value = Number(text.trim().split(/\s+/)[0])
+  return text.trim() !== '' && Number.isFinite(value) ? value : undefined
+}
+
+export const sysctlProbe: Probe<SysctlFacts> = {
+  id: 'sysctl',
+  title: 'Kernel network sysctls',
+  reads: [...HOST_KEYS.map(sysctlPath), '/proc/sys/net/ipv4/conf/{all,default,IF}/{rp_filter,arp_ignore,arp_announce}'],
+  async collect({runner, get}) {
+    const links = (await get<Link[]>('links')) as ProbeResult<Link[]>
+    // Bridge ports and taps never route; only interfaces that carry IP matter for rp_filter/arp_*.
+    const interfaces = links.ok ? links.data.filter((l) => !l.master && l.kind !== 'loopback').map((l) => l.name) : []
+    const keys = [...HOST_KEYS]
+    const paths = new Map<string, string>(HOST_KEYS.map((k) => [k, sysctlPath(k)]))
+    for (const iface of ['all', 'default', ...interfaces]) {
+      for (const name of PER_INTERFACE) {
+        const key = interfaceKey(iface, name)
+        keys.push(key)
+        paths.set(key, `/proc/sys/net/ipv4/conf/${iface}/${name}`)
+      }
+    }
+    const facts: SysctlFacts = {values: {}, unreadable: {}}
+    const captures = await Promise.all(keys.map((k) => runner.readFile(paths.get(k)!)))
+    keys.forEach((key, i) => {
+      const c = captures[i]
+      if (c.errorCode === 'not-found') facts.values[key] = null
+      else if (c.error !== undefined) facts.unreadable[key] = c.error
+      else {
+        const value = parseSysctlValue(c.output)
+        if (value === undefined) facts.unreadable[key] = `unexpected value ${JSON.stringify(c.output.slice(0, 40))}`
+        else facts.values[key] = value
+      }
+    })
+    return facts
+  },
+}

@@ -1,0 +1,65 @@
+import type {Capture, Runner} from '../src/core/runner.js'
+
+export interface ProbeOptions {
+  /** Probes that send packets (arp-scan) run only when this is set. */
+  active: boolean
+  /** libvirt connection URI for virsh. */
+  libvirtUri: string
+}
+
+export interface ProbeContext {
+  runner: Runner
+  options: ProbeOptions
+  /** The result of another probe (each probe runs once; this awaits it). */
+  get<T>(id: string): Promise<ProbeResult<T>>
+}
+
+export interface Probe<T = unknown> {
+  id: string
+  title: string
+  /** What it reads, for `kvmdoctor probes` and the docs. */
+  reads: string[]
+  collect(ctx: ProbeContext): Promise<T>
+}
+
+export type ProbeResult<T = unknown> =
+  | {id: string; ok: true; data: T; durationMs: number; warnings: string[]}
+  | {id: string; ok: false; error: string; durationMs: number; skipped?: boolean}
+
+/** Thrown by a probe whose source cannot be read: the probe becomes "unavailable" with this reason. */
+export class ProbeUnavailable extends Error {
+  constructor(
+    message: string,
+    /** True when the probe did not run on purpose (opt-in probe not enabled). */
+    readonly skipped = false,
+  ) {
+    super(message)
+  }
+}
+
+/** Thrown by a parser fed something it cannot understand. */
+export class ParseError extends Error {}
+
+/** Returns the output of a capture, or makes the probe unavailable with the capture's error. */
+export function outputOf(capture: Capture): string {
+  if (capture.error !== undefined) throw new ProbeUnavailable(capture.error)
+  return capture.output
+}
+
+export function parseJson<T>(text: string, what: string): T {
+  try {
+    return JSON.parse(text) as T
+  } catch (error) {
+    throw new ParseError(`${what}: output is not valid JSON (${(error as Error).message.slice(0, 120)})`)
+  }
+}
+
+export function asArray(value: unknown, what: string): unknown[] {
+  if (!Array.isArray(value)) throw new ParseError(`${what}: expected a JSON array`)
+  return value
+}
+
+export type Obj = Record<string, unknown>
+export const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v)
+export const str = (v: unknown): string | undefined => (typeof v === 'string' ? v : undefined)
+export const num = (v: unknown): number | undefined => (typeof v === 'number' && Number.isFinite(v) ? v : undefined)

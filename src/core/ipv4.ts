@@ -1,0 +1,62 @@
+/** Small IPv4 helpers: addresses as unsigned 32-bit numbers. */
+
+export function ipv4ToInt(ip: string): number | undefined {
+  const parts = ip.split('.')
+  if (parts.length !== 4) return undefined
+  let n = 0
+  for (const p of parts) {
+    if (!/^\d{1,3}$/.test(p) || Number(p) > 255) return undefined
+    n = n * 256 + Number(p)
+  }
+  return n
+}
+
+export function intToIpv4(n: number): string {
+  return [n >>> 24, (n >>> 16) & 255, (n >>> 8) & 255, n & 255].join('.')
+}
+
+export interface Cidr {
+  network: number
+  prefix: number
+}
+
+export function parseCidr(text: string): Cidr | undefined {
+  const [ip, prefixText] = text.split('/')
+  const addr = ipv4ToInt(ip)
+  const prefix = prefixText === undefined ? 32 : Number(prefixText)
+  if (addr === undefined || !Number.isInteger(prefix) || prefix < 0 || prefix > 32) return undefined
+  return {network: mask(addr, prefix), prefix}
+}
+
+function mask(addr: number, prefix: number): number {
+  return prefix === 0 ? 0 : (addr & (0xffffffff << (32 - prefix))) >>> 0
+}
+
+export function cidrContains(cidr: Cidr, ip: string): boolean {
+  const n = ipv4ToInt(ip)
+  return n !== undefined && mask(n, cidr.prefix) === cidr.network
+}
+
+export function cidrToString(cidr: Cidr): string {
+  return `${intToIpv4(cidr.network)}/${cidr.prefix}`
+}
+
+/** Whether two prefixes share any address. */
+export function cidrsOverlap(a: Cidr, b: Cidr): boolean {
+  const p = Math.min(a.prefix, b.prefix)
+  return mask(a.network, p) === mask(b.network, p)
+}
+
+/** Netmask (255.255.255.0) to prefix length. */
+export function netmaskToPrefix(netmask: string): number | undefined {
+  const n = ipv4ToInt(netmask)
+  if (n === undefined) return undefined
+  const bits = n.toString(2).padStart(32, '0')
+  return /^1*0*$/.test(bits) ? bits.indexOf('0') === -1 ? 32 : bits.indexOf('0') : undefined
+}
+
+const APIPA = parseCidr('169.254.0.0/16')!
+/** Link-local IPv4 (RFC 3927) except the cloud metadata address, which is not a DHCP failure. */
+export function isApipa(ip: string): boolean {
+  return cidrContains(APIPA, ip) && ip !== '169.254.169.254'
+}

@@ -1,0 +1,44 @@
+import {ParseError, type Probe, type ProbeContext, type ProbeOptions, type ProbeResult, ProbeUnavailable} from '../../probes/types.js'
+import type {Runner} from './runner.js'
+
+/**
+ * Runs every probe once, letting probes await each other's results.
+ * A probe that throws becomes unavailable with the reason; nothing else fails.
+ */
+export async function runProbes(probes: Probe[], runner: Runner, options: ProbeOptions): Promise<Record<string, ProbeResult>> {
+  const byId = new Map(probes.map((p) => [p.id, p]))
+  const running = new Map<string, Promise<ProbeResult>>()
+  const start = (id: string, chain: string[]): Promise<ProbeResult> => {
+    const existing = running.get(id)
+    if (existing) return existing
+    const probe = byId.get(id)
+    const promise = probe
+      ? execute(probe, {
+          runner,
+          options,
+          get: <T>(dep: string) => {
+            if (chain.includes(dep)) return Promise.resolve({id: dep, ok: false, error: `dependency cycle ${[...chain, dep].join(' -> ')}`, durationMs: 0})
+            return start(dep, [...chain, dep]) as Promise<ProbeResult<T>>
+          },
+        })
+      : Promise.resolve<ProbeResult>({id, ok: false, error: `no probe named ${id}`, durationMs: 0})
+    running.set(id, promise)
+    return promise
+  }
+  const results = await Promise.all(probes.map((p) => start(p.id, [p.id])))
+  return Object.fromEntries(results.map((r) => [r.id, r]))
+}
+
+async function execute(probe: Probe, ctx: ProbeContext): Promise<ProbeResult> {
+  const started = performance.now()
+  const took = () => Math.round(performance.now() - started)
+  try {
+    const data = await probe.collect(ctx)
+    return {id: probe.id, ok: true, data, durationMs: took(), warnings: []}
+  } catch (error) {
+    if (error instanceof ProbeUnavailable) return {id: probe.id, ok: false, error: error.message, durationMs: took(), ...(error.skipped ? {skipped: true} : {})}
+    if (error instanceof ParseError) return {id: probe.id, ok: false, error: `unparseable output: ${error.message}`, durationMs: took()}
+    // A bug in a probe must not take the run down: report it as this probe's failure.
+    return {id: probe.id, ok: false, error: `probe failed: ${(error as Error).message ?? String(error)}`, durationMs: took()}
+  }
+}

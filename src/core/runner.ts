@@ -1,0 +1,69 @@
+/**
+ * The runner is the only way probes touch the host. Commands, file reads and
+ * directory listings all go through it, so a live run, a recording and a
+ * replay from a snapshot exercise the very same probe code.
+ */
+
+export type Capture = CommandCapture | FileCapture | DirCapture
+
+interface CaptureBase {
+  /** Output text (stdout for commands, content for files, newline-separated names for dirs). */
+  output: string
+  durationMs: number
+  /** True when the output was cut at the size cap. */
+  truncated: boolean
+  /** Why the capture failed (binary missing, permission denied, timeout, not recorded ...). */
+  error?: string
+  /** Machine-readable failure class, so probes can tell "absent" from "broken". */
+  errorCode?: CaptureErrorCode
+}
+
+export type CaptureErrorCode =
+  | 'not-found'
+  | 'permission-denied'
+  | 'timeout'
+  | 'exit-status'
+  | 'not-recorded'
+  | 'failed'
+
+export interface CommandCapture extends CaptureBase {
+  kind: 'command'
+  argv: string[]
+  exitCode: number | null
+  timedOut: boolean
+  stderr: string
+}
+
+export interface FileCapture extends CaptureBase {
+  kind: 'file'
+  path: string
+}
+
+export interface DirCapture extends CaptureBase {
+  kind: 'dir'
+  path: string
+}
+
+export interface Runner {
+  /** Runs argv without a shell. A non-zero exit is reported in the capture, never thrown. */
+  run(argv: string[]): Promise<CommandCapture>
+  readFile(path: string): Promise<FileCapture>
+  /** Lists the names in a directory, sorted. */
+  listDir(path: string): Promise<DirCapture>
+  /** The moment the data describes: now for a live run, the capture time for a replay. */
+  readonly capturedAt: Date
+}
+
+/** Stable key of a capture inside a snapshot. */
+export function captureKey(c: Pick<Capture, 'kind'> & {argv?: string[]; path?: string}): string {
+  return c.kind === 'command' ? `command:${(c.argv ?? []).join('\u0000')}` : `${c.kind}:${c.path}`
+}
+
+export function lines(text: string): string[] {
+  return text.split('\n').filter((l) => l.trim() !== '')
+}
+
+/** A capture is usable when it has output and no error; a non-zero exit counts as an error. */
+export function usable(c: Capture): boolean {
+  return c.error === undefined
+}
