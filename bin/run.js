@@ -1,4 +1,9 @@
 #!/usr/bin/env node
 import {execute} from '@oclif/core'
 
-await execute({dir: import.meta.url})
+// A bare `kvmdoctor` (or one with only flags) runs `diagnose`: that is what on-call reaches for.
+const args = process.argv.slice(2)
+const first = args[0]
+if (first === undefined || (first.startsWith('-') && !['--help', '-h', '--version', '-v'].includes(first))) args.unshift('diagnose')
+
+await execute({args, dir: import.meta.url})

@@ -23,7 +23,7 @@ export interface Probe<T = unknown> {
 }
 
 export type ProbeResult<T = unknown> =
-  | {id: string; ok: true; data: T; durationMs: number; warnings: string[]}
+  | {id: string; ok: true; data: T; durationMs: number}
   | {id: string; ok: false; error: string; durationMs: number; skipped?: boolean}
 
 /** Thrown by a probe whose source cannot be read: the probe becomes "unavailable" with this reason. */

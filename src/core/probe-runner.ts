@@ -34,7 +34,7 @@ async function execute(probe: Probe, ctx: ProbeContext): Promise<ProbeResult> {
   const took = () => Math.round(performance.now() - started)
   try {
     const data = await probe.collect(ctx)
-    return {id: probe.id, ok: true, data, durationMs: took(), warnings: []}
+    return {id: probe.id, ok: true, data, durationMs: took()}
   } catch (error) {
     if (error instanceof ProbeUnavailable) return {id: probe.id, ok: false, error: error.message, durationMs: took(), ...(error.skipped ? {skipped: true} : {})}
     if (error instanceof ParseError) return {id: probe.id, ok: false, error: `unparseable output: ${error.message}`, durationMs: took()}

@@ -1,0 +1,33 @@
+import type {Diagnosis} from '../src/core/diagnose.js'
+import type {Finding} from '../src/core/engine.js'
+import {entityLabel, summaryLine} from './summary.js'
+
+const depthOf = (f: Finding, byKey: Map<string, Finding>): number => {
+  let depth = 0
+  for (let p = f.explainedBy; p; p = byKey.get(p)?.explainedBy) depth++
+  return depth
+}
+
+export function renderMarkdown(d: Diagnosis): string {
+  const out: string[] = [`# kvmdoctor: ${d.host}`, '', summaryLine(d), '']
+  const byKey = new Map(d.findings.map((f) => [`${f.id}@${f.entity.kind}:${f.entity.name}`, f]))
+  if (d.findings.length === 0) out.push('No findings: nothing kvmdoctor knows to look for is wrong on this host.', '')
+  for (const f of d.findings) {
+    const depth = depthOf(f, byKey)
+    const heading = depth === 0 ? '##' : '###'
+    const under = f.explainedBy ? ` (explained by ${byKey.get(f.explainedBy)?.id ?? f.explainedBy})` : ''
+    out.push(`${heading} ${f.rank}. [${f.severity.toUpperCase()}] ${f.title}${under}`, '')
+    out.push(`\`${f.id}\` on ${entityLabel(f.entity)}${f.blastRadius > 0 ? ` — ${f.blastRadius} running guest(s) affected` : ''}`, '')
+    out.push(f.summary, '')
+    if (f.evidence.length > 0) out.push('Evidence:', '', ...f.evidence.map((e) => `- ${e}`), '')
+    if (f.fix.length > 0) out.push('Fix:', '', '```sh', ...f.fix, '```', '')
+  }
+  if (d.notChecked.length > 0) {
+    out.push('## Not checked', '', ...d.notChecked.map((n) => `- \`${n.ruleId}\` (${entityLabel(n.entity)}): ${n.reason}`), '')
+  }
+  const unavailable = d.probes.filter((p) => !p.ok)
+  if (unavailable.length > 0) {
+    out.push('## Probes that did not run', '', ...unavailable.map((p) => `- ${p.id}: ${p.error}`), '')
+  }
+  return out.join('\n')
+}

@@ -1,0 +1,15 @@
+import type {Diagnosis} from '../src/core/diagnose.js'
+import {SEVERITIES} from '../src/core/severity.js'
+
+/** One line: host, counts per severity, probes that could not run. */
+export function summaryLine(d: Diagnosis): string {
+  const counts = SEVERITIES.map((s) => `${d.counts[s]} ${s}`).join(', ')
+  const unavailable = d.probes.filter((p) => !p.ok && !p.skipped)
+  const probes = unavailable.length === 0 ? 'all probes ran' : `${unavailable.length} probe(s) unavailable: ${unavailable.map((p) => p.id).join(', ')}`
+  const notChecked = new Set(d.notChecked.map((n) => n.ruleId)).size
+  return `kvmdoctor ${d.host} at ${d.capturedAt}: ${counts}; ${probes}${notChecked > 0 ? `; ${notChecked} rule(s) not checked` : ''}`
+}
+
+export function entityLabel(e: {kind: string; name: string} | null): string {
+  return e ? `${e.kind} ${e.name}` : 'all'
+}

@@ -1,0 +1,13 @@
+import {Marked} from 'marked'
+import {markedTerminal} from 'marked-terminal'
+import type {Diagnosis} from '../src/core/diagnose.js'
+import {renderMarkdown} from './markdown.js'
+import {renderText} from './text.js'
+
+/** Markdown rendered for a terminal when stdout is a TTY; plain text when piped. */
+export function renderTerminal(d: Diagnosis, isTty: boolean): string {
+  if (!isTty) return renderText(d)
+  const marked = new Marked()
+  marked.use(markedTerminal({reflowText: false, width: process.stdout.columns || 100}))
+  return marked.parse(renderMarkdown(d), {async: false}) as string
+}

@@ -1,0 +1,29 @@
+import type {TopLevelCondition} from 'json-rules-engine'
+import type {EntityContext, EntityKind} from '../src/core/model.js'
+import type {Severity} from '../src/core/severity.js'
+
+/**
+ * A rule is data: json-rules-engine conditions on one entity (fact `entity`)
+ * and the host (fact `host`), plus text templates. `{path}` in a template is
+ * filled from the entity (`{name}`, `{bridge}`, `{context.network}`) or the
+ * host (`{host.ipForward}`); arrays are joined with ", ", and a template whose
+ * array placeholder is empty is dropped.
+ */
+export interface RuleDefinition {
+  id: string
+  severity: Severity
+  scope: EntityKind
+  title: string
+  /** Probes that must have succeeded for the rule to be checked at all. */
+  requires: string[]
+  /** Groups of probes of which at least one must have succeeded (iptables or nftables). */
+  requiresAny?: string[][]
+  /** Entity attributes that must be known (not null) for this entity to be checked. */
+  needs?: string[]
+  conditions: TopLevelCondition
+  summary: string
+  evidence: string[]
+  fix: string[]
+  /** Findings this one is the root cause of, when they share the named context key. */
+  explains?: {rule: string; via: keyof EntityContext}[]
+}

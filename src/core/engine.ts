@@ -1,0 +1,186 @@
+/**
+ * Evaluates rules on the model's entities with json-rules-engine and turns
+ * the events into ranked findings, root causes first.
+ */
+import {Engine} from 'json-rules-engine'
+import type {RuleDefinition} from '../../rules/types.js'
+import type {EntityKind, EntityView, Model} from './model.js'
+import {type Severity, severityWeight} from './severity.js'
+
+export interface EntityRef {
+  kind: EntityKind
+  name: string
+}
+
+export interface Finding {
+  id: string
+  severity: Severity
+  rank: number
+  entity: EntityRef
+  title: string
+  summary: string
+  evidence: string[]
+  fix: string[]
+  /** Keys (`ruleId@kind:name`) of findings this one is the root cause of. */
+  explains: string[]
+  explainedBy?: string
+  /** Running guests cut off by this fault. */
+  blastRadius: number
+}
+
+export interface NotChecked {
+  ruleId: string
+  entity: EntityRef | null
+  reason: string
+}
+
+export interface Evaluation {
+  findings: Finding[]
+  notChecked: NotChecked[]
+  /** Every (rule, entity) pair that was evaluated, for JUnit-style reports. */
+  checked: {ruleId: string; entity: EntityRef}[]
+}
+
+export const findingKey = (f: {id: string; entity: EntityRef}) => `${f.id}@${f.entity.kind}:${f.entity.name}`
+
+/** Plain dotted-path lookup: JSONPath is far slower and we never need its power. */
+export function resolvePath(value: unknown, path: string): unknown {
+  let current = value
+  for (const part of path.split('.')) {
+    if (current === null || current === undefined) return undefined
+    current = (current as Record<string, unknown>)[part]
+  }
+  return current
+}
+
+/** Fills `{path}` placeholders; returns undefined when an array placeholder is empty (the line is dropped). */
+export function fillTemplate(template: string, entity: EntityView, host: EntityView): string | undefined {
+  let empty = false
+  const text = template.replace(/\{([A-Za-z0-9_.]+)\}/g, (_, path: string) => {
+    const value = path.startsWith('host.') ? resolvePath(host, path.slice(5)) : resolvePath(entity, path)
+    if (Array.isArray(value)) {
+      if (value.length === 0) empty = true
+      return value.join(', ')
+    }
+    return value === null || value === undefined ? 'none' : String(value)
+  })
+  return empty ? undefined : text
+}
+
+export async function evaluate(model: Model, rules: RuleDefinition[]): Promise<Evaluation> {
+  const evaluation: Evaluation = {findings: [], notChecked: [], checked: []}
+  const host = model.entities.host[0]
+  const raw: {rule: RuleDefinition; entity: EntityView}[] = []
+  for (const rule of rules) {
+    const missing = unavailableProbe(model, rule)
+    if (missing) {
+      evaluation.notChecked.push({ruleId: rule.id, entity: null, reason: missing})
+      continue
+    }
+    // One engine per rule, run strictly one entity after another: a json-rules-engine
+    // Engine must never run concurrently (it silently drops rules).
+    const engine = new Engine([{conditions: rule.conditions, event: {type: rule.id}}], {
+      allowUndefinedFacts: true,
+      pathResolver: resolvePath,
+    })
+    for (const entity of model.entities[rule.scope]) {
+      const ref = {kind: entity.kind, name: entity.name}
+      const unknown = (rule.needs ?? []).filter((attr) => entity[attr] === null || entity[attr] === undefined)
+      if (unknown.length > 0) {
+        evaluation.notChecked.push({ruleId: rule.id, entity: ref, reason: `unknown: ${unknown.join(', ')} (${probeReasons(model, rule)})`})
+        continue
+      }
+      evaluation.checked.push({ruleId: rule.id, entity: ref})
+      const {events} = await engine.run({entity, host})
+      if (events.length > 0) raw.push({rule, entity})
+    }
+  }
+  evaluation.findings = rank(
+    raw.map(({rule, entity}) => ({
+      id: rule.id,
+      severity: rule.severity,
+      rank: 0,
+      entity: {kind: entity.kind, name: entity.name},
+      title: fillTemplate(rule.title, entity, host) ?? rule.title,
+      summary: fillTemplate(rule.summary, entity, host) ?? '',
+      evidence: rule.evidence.map((t) => fillTemplate(t, entity, host)).filter((t): t is string => t !== undefined),
+      fix: rule.fix.map((t) => fillTemplate(t, entity, host)).filter((t): t is string => t !== undefined),
+      explains: [],
+      blastRadius: entity.affectedGuests,
+    })),
+    raw.map(({rule, entity}) => ({rule, entity})),
+  )
+  return evaluation
+}
+
+function unavailableProbe(model: Model, rule: RuleDefinition): string | undefined {
+  for (const id of rule.requires) {
+    const p = model.probes[id]
+    if (!p?.ok) return `probe ${id} unavailable: ${p && !p.ok ? p.error : 'not run'}`
+  }
+  for (const group of rule.requiresAny ?? []) {
+    if (!group.some((id) => model.probes[id]?.ok)) {
+      return `probes ${group.join(' and ')} unavailable: ${group.map((id) => {
+        const p = model.probes[id]
+        return p && !p.ok ? p.error : 'not run'
+      }).join('; ')}`
+    }
+  }
+  return undefined
+}
+
+function probeReasons(model: Model, rule: RuleDefinition): string {
+  const failed = [...rule.requires, ...(rule.requiresAny ?? []).flat()].map((id) => model.probes[id]).filter((p) => p && !p.ok)
+  return failed.length > 0 ? failed.map((p) => `${p!.id}: ${!p!.ok ? p!.error : ''}`).join('; ') : 'the facts it needs were not collected'
+}
+
+const byImportance = (a: Finding, b: Finding) =>
+  severityWeight(b.severity) - severityWeight(a.severity) ||
+  b.blastRadius - a.blastRadius ||
+  a.id.localeCompare(b.id) ||
+  a.entity.name.localeCompare(b.entity.name)
+
+/**
+ * Orders findings: roots by severity, then blast radius; each root is followed
+ * by the findings it explains. A finding is explained by the most important
+ * finding whose rule declares it and shares the declared context key.
+ */
+export function rank(findings: Finding[], sources: {rule: RuleDefinition; entity: EntityView}[]): Finding[] {
+  const order = findings.map((f, i) => ({f, src: sources[i]})).sort((a, b) => byImportance(a.f, b.f))
+  const parentOf = new Map<Finding, Finding>()
+  const isAncestor = (candidate: Finding, of: Finding): boolean => {
+    for (let p = parentOf.get(candidate); p; p = parentOf.get(p)) if (p === of) return true
+    return false
+  }
+  for (const child of order) {
+    for (const parent of order) {
+      if (parent === child) continue
+      const explains = parent.src.rule.explains?.some((e) => {
+        if (e.rule !== child.f.id) return false
+        const key = parent.src.entity.context[e.via]
+        return key !== undefined && key === child.src.entity.context[e.via]
+      })
+      if (explains && !isAncestor(parent.f, child.f)) {
+        parentOf.set(child.f, parent.f)
+        break
+      }
+    }
+  }
+  const childrenOf = new Map<Finding, Finding[]>()
+  for (const {f} of order) {
+    const parent = parentOf.get(f)
+    if (parent) (childrenOf.get(parent) ?? childrenOf.set(parent, []).get(parent)!).push(f)
+  }
+  const out: Finding[] = []
+  const emit = (f: Finding) => {
+    f.rank = out.length + 1
+    out.push(f)
+    for (const c of childrenOf.get(f) ?? []) {
+      c.explainedBy = findingKey(f)
+      f.explains.push(findingKey(c))
+      emit(c)
+    }
+  }
+  for (const {f} of order) if (!parentOf.has(f)) emit(f)
+  return out
+}
