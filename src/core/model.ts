@@ -162,8 +162,10 @@ export function buildModel(probes: Record<string, ProbeResult>, capturedAt: Date
     const isUplinkOfGuestBridge = Boolean(l.master) && l.kind !== 'tap' && masterPorts.some((p) => p.kind === 'tap')
     const isActiveNetworkBridge = net !== undefined && net.bridge === l.name && net.active
     const matters = isActiveNetworkBridge || isUplinkOfGuestBridge || isDefaultRouteDev
-    // An empty bridge reports NO-CARRIER and taps report UNKNOWN: both normal.
-    const carrierLost = l.kind === 'bridge' ? ports.length > 0 && !l.lowerUp : l.kind !== 'tap' && (!l.lowerUp || l.operstate === 'DOWN')
+    // An empty bridge reports NO-CARRIER and taps report UNKNOWN: both normal. So is a bridge
+    // whose ports are still in STP listening/learning: that is stp-forward-delay, not a dead link.
+    const stpTransition = ports.some((p) => p.portState === 'listening' || p.portState === 'learning')
+    const carrierLost = l.kind === 'bridge' ? ports.length > 0 && !l.lowerUp && !stpTransition : l.kind !== 'tap' && (!l.lowerUp || l.operstate === 'DOWN')
     const why = [isActiveNetworkBridge && `bridge of active network ${net!.name}`, isUplinkOfGuestBridge && `uplink of guest bridge ${l.master}`, isDefaultRouteDev && 'device of the default route'].filter(Boolean)
     return {
       kind: 'link',
@@ -219,8 +221,11 @@ export function buildModel(probes: Record<string, ProbeResult>, capturedAt: Date
         target: i.target ?? null,
         linkState: i.linkState,
         expectedBridge: expectedBridge ?? null,
-        // Only taps of running guests on a bridge can be checked against the link table.
-        tapCheckable: running && links !== undefined && (i.type === 'network' || i.type === 'bridge') && i.target !== undefined && expectedBridge !== undefined,
+        // Only taps of running guests on a bridge can be checked against the link table, and only when
+        // that table shows the bridge (or its network is down): otherwise we see another namespace.
+        tapCheckable:
+          running && links !== undefined && (i.type === 'network' || i.type === 'bridge') && i.target !== undefined && expectedBridge !== undefined &&
+          (linkByName.has(expectedBridge) || network?.active === false),
         tapExists: tap !== undefined,
         tapMaster: tap?.master ?? null,
         tapAttached: tap !== undefined && tap.master === expectedBridge,

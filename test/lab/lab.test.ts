@@ -1,0 +1,51 @@
+/**
+ * The live lab suite (root, real libvirt, real guests): each scenario is
+ * injected for real, diagnosed live, recorded into fixtures/<scenario>, reset.
+ */
+import {rm} from 'node:fs/promises'
+import {join} from 'node:path'
+import {afterAll, beforeAll, describe, expect, it} from 'vitest'
+import {SCENARIOS, checkScenario} from '../scenarios.js'
+import {ROOT, ensureHost, guestAddresses, kvmdoctor, removeGuest, sh, startGuest, waitFor} from './lab.js'
+import {LIVE, WEB01} from './scenarios-live.js'
+
+async function leaseFor(mac: string): Promise<boolean> {
+  const out = await sh(['virsh', 'net-dhcp-leases', 'default'], {reject: false})
+  return out.stdout.includes(mac)
+}
+
+describe('lab host', () => {
+  beforeAll(async () => {
+    await ensureHost()
+    const addrs = await startGuest(WEB01)
+    expect(addrs.some((a) => a.startsWith('192.168.122.'))).toBe(true)
+    await waitFor('web01 lease', () => leaseFor(WEB01.mac), 30_000)
+  }, 600_000)
+
+  afterAll(async () => {
+    await removeGuest(WEB01.name)
+  }, 120_000)
+
+  for (const scenario of SCENARIOS) {
+    it(`${scenario.name}: ${scenario.description}`, async () => {
+      const live = LIVE[scenario.name]
+      expect(live, `no live recipe for ${scenario.name}`).toBeDefined()
+      const fixture = join(ROOT, 'fixtures', scenario.name)
+      await rm(fixture, {recursive: true, force: true})
+      await live.inject()
+      try {
+        const run = await kvmdoctor(['--record', fixture], live.netns)
+        checkScenario(scenario, run.report)
+        expect(run.exitCode).toBe(scenario.findings.length === 0 ? 0 : 1)
+      } finally {
+        await live.reset()
+      }
+    }, 300_000)
+  }
+
+  it('the guest still reports the address the host leased to it', async () => {
+    const run = await kvmdoctor([])
+    checkScenario(SCENARIOS[0], run.report)
+    expect(guestAddresses(WEB01.name)?.some((a) => a.startsWith('192.168.122.'))).toBe(true)
+  }, 120_000)
+})
