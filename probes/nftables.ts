@@ -66,6 +66,12 @@ export function summarizeRule(exprs: unknown[]): NftRule {
       }
       continue
     }
+    // iptables-nft writes its targets as xtables compat expressions: {"xt": {"type": "target", "name": "MASQUERADE"}}.
+    if (isObj(e.xt) && e.xt.type === 'target' && typeof e.xt.name === 'string') {
+      rule.verdict = e.xt.name.toLowerCase()
+      parts.push(`xt ${e.xt.name}`)
+      continue
+    }
     for (const verdict of VERDICTS) {
       if (verdict in e) {
         rule.verdict = verdict

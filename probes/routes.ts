@@ -1,6 +1,7 @@
 import {type Probe, ParseError, asArray, isObj, num, outputOf, parseJson, str} from './types.js'
 
 export interface Route {
+  family: 'inet' | 'inet6'
   dst: string
   type: string
   table: string
@@ -17,7 +18,9 @@ export interface Route {
 export function parseIpRoute(text: string): Route[] {
   return asArray(parseJson(text, 'ip -j route show table all'), 'ip -j route show table all').map((row, i) => {
     if (!isObj(row) || typeof row.dst !== 'string') throw new ParseError(`ip -j route: entry ${i} has no dst`)
+    const gateway = str(row.gateway)
     const route: Route = {
+      family: row.dst.includes(':') || gateway?.includes(':') ? 'inet6' : 'inet',
       dst: row.dst,
       type: str(row.type) ?? 'unicast',
       table: str(row.table) ?? 'main',

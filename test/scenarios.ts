@@ -19,13 +19,15 @@ export interface ExpectedFinding {
 export interface Scenario {
   name: string
   description: string
+  /** Extra diagnose flags for the live run (the recording keeps them for the replay). */
+  args?: string[]
   findings: ExpectedFinding[]
   /** No finding above this severity may appear beyond those expected. */
   noOtherAbove?: Severity
 }
 
 export const SCENARIOS: Scenario[] = [
-  {name: 'healthy', description: 'default network active, one NAT guest holding a lease', findings: [], noOtherAbove: 'info'},
+  {name: 'healthy', description: 'default network active, one NAT guest holding a lease (with --active arp-scan)', args: ['--active'], findings: [], noOtherAbove: 'info'},
   {
     name: 'ip-forward-off',
     description: 'sysctl -w net.ipv4.ip_forward=0',

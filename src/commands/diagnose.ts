@@ -45,10 +45,11 @@ Exit codes: 0 nothing at or above --fail-on, 1 findings at or above it, 2 usage 
     const json = this.jsonEnabled()
     const spinner = !json && process.stderr.isTTY && !flags.from ? ora({text: 'probing host', stream: process.stderr}).start() : undefined
     try {
-      const {runner, recorder} = await openSource({from: flags.from, record: flags.record, timeoutMs: flags.timeout * 1000})
-      const diagnosis = await diagnose({runner, options: {active: flags.active, libvirtUri: flags.connect}, version: this.config.version})
+      const {runner, recorder, recordedOptions} = await openSource({from: flags.from, record: flags.record, timeoutMs: flags.timeout * 1000})
+      const options = recordedOptions ?? {active: flags.active, libvirtUri: flags.connect}
+      const diagnosis = await diagnose({runner, options, version: this.config.version})
       if (recorder && flags.record) {
-        await writeSnapshot(flags.record, recorder.all(), {kvmdoctorVersion: this.config.version, capturedAt: runner.capturedAt, host: diagnosis.host, kernel: kernelOf(diagnosis)})
+        await writeSnapshot(flags.record, recorder.all(), {kvmdoctorVersion: this.config.version, capturedAt: runner.capturedAt, host: diagnosis.host, kernel: kernelOf(diagnosis), options})
       }
       spinner?.stop()
       process.exitCode = exitCodeFor(diagnosis, flags['fail-on'] as FailOn)

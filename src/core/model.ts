@@ -92,7 +92,7 @@ export function buildModel(probes: Record<string, ProbeResult>, capturedAt: Date
   const routedNetworks = networks.filter((n) => n.active && (n.forwardMode === 'nat' || n.forwardMode === 'route'))
   const routedGuests = new Set(routedNetworks.flatMap((n) => [...(runningGuestsByNetwork.get(n.name) ?? [])])).size
 
-  const defaultRoutes = (routes ?? []).filter((r) => r.dst === 'default' && r.table === 'main' && r.type === 'unicast')
+  const defaultRoutes = (routes ?? []).filter((r) => r.family === 'inet' && r.dst === 'default' && r.table === 'main' && r.type === 'unicast')
   const metrics = defaultRoutes.map((r) => r.metric)
 
   const hostView: EntityView = {

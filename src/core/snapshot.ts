@@ -33,6 +33,8 @@ const manifestSchema = z.object({
   capturedAt: z.iso.datetime(),
   host: z.string().optional(),
   kernel: z.string().optional(),
+  /** Probe options of the recording run, so a replay asks for exactly what was recorded. */
+  options: z.object({active: z.boolean(), libvirtUri: z.string()}).optional(),
   captures: z.array(captureEntry),
 })
 
@@ -81,6 +83,7 @@ export interface SnapshotMeta {
   capturedAt: Date
   host?: string
   kernel?: string
+  options?: {active: boolean; libvirtUri: string}
 }
 
 export function buildManifest(captures: Capture[], meta: SnapshotMeta): {manifest: SnapshotManifest; files: Map<string, string>} {
@@ -114,6 +117,7 @@ export function buildManifest(captures: Capture[], meta: SnapshotMeta): {manifes
   }
   if (meta.host) manifest.host = meta.host
   if (meta.kernel) manifest.kernel = meta.kernel
+  if (meta.options) manifest.options = meta.options
   return {manifest, files}
 }
 

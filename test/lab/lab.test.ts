@@ -34,7 +34,7 @@ describe('lab host', () => {
       await rm(fixture, {recursive: true, force: true})
       await live.inject()
       try {
-        const run = await kvmdoctor(['--record', fixture], live.netns)
+        const run = await kvmdoctor(['--record', fixture, ...(scenario.args ?? [])], live.netns)
         checkScenario(scenario, run.report)
         expect(run.exitCode).toBe(scenario.findings.length === 0 ? 0 : 1)
       } finally {

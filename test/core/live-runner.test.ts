@@ -1,0 +1,76 @@
+import {mkdtemp, writeFile} from 'node:fs/promises'
+import {tmpdir} from 'node:os'
+import {join} from 'node:path'
+import {describe, expect, it} from 'vitest'
+import {LiveRunner} from '../../src/core/live-runner.js'
+
+describe('LiveRunner', () => {
+  const runner = new LiveRunner({timeoutMs: 2000})
+
+  it('runs argv without a shell, with LC_ALL=C', async () => {
+    const c = await runner.run(['env'])
+    expect(c).toMatchObject({kind: 'command', exitCode: 0, timedOut: false, truncated: false})
+    expect(c.output).toMatch(/^LC_ALL=C$/m)
+    const literal = await runner.run(['echo', '$(id)', '*', ';', 'true'])
+    expect(literal.output).toBe('$(id) * ; true\n')
+  })
+
+  it('gives the child no stdin', async () => {
+    const c = await runner.run(['cat'])
+    expect(c.exitCode).toBe(0)
+    expect(c.output).toBe('')
+  })
+
+  it('reports a missing binary as not-found, not a crash', async () => {
+    const c = await runner.run(['kvmdoctor-no-such-binary', '-x'])
+    expect(c.errorCode).toBe('not-found')
+    expect(c.error).toContain('command not found')
+  })
+
+  it('reports a non-zero exit with the first stderr line', async () => {
+    const c = await runner.run(['ls', '/kvmdoctor/no/such/dir'])
+    expect(c.exitCode).not.toBe(0)
+    expect(c.errorCode).toBe('exit-status')
+    expect(c.error).toMatch(/No such file/)
+  })
+
+  it('kills a command at its timeout and says so', async () => {
+    const fast = new LiveRunner({timeoutMs: 200, killAfterMs: 200})
+    const c = await fast.run(['sleep', '30'])
+    expect(c.timedOut).toBe(true)
+    expect(c.errorCode).toBe('timeout')
+    expect(c.durationMs).toBeLessThan(5000)
+  })
+
+  it('caps output and records that it was truncated', async () => {
+    const small = new LiveRunner({maxOutputBytes: 1000})
+    const c = await small.run(['seq', '1', '100000'])
+    expect(c.truncated).toBe(true)
+    expect(c.output.length).toBeLessThanOrEqual(1000)
+    const dir = await mkdtemp(join(tmpdir(), 'kd-'))
+    await writeFile(join(dir, 'big'), 'x'.repeat(5000))
+    const f = await small.readFile(join(dir, 'big'))
+    expect(f.truncated).toBe(true)
+    expect(f.output).toHaveLength(1000)
+  })
+
+  it('reads /proc files (size 0 in stat) and lists directories sorted', async () => {
+    const f = await runner.readFile('/proc/sys/kernel/osrelease')
+    expect(f.error).toBeUndefined()
+    expect(f.output.trim()).not.toBe('')
+    const dir = await mkdtemp(join(tmpdir(), 'kd-'))
+    await writeFile(join(dir, 'b'), '')
+    await writeFile(join(dir, 'a'), '')
+    expect((await runner.listDir(dir)).output).toBe('a\nb')
+    expect((await runner.readFile(join(dir, 'nope'))).errorCode).toBe('not-found')
+    expect((await runner.listDir(join(dir, 'nope'))).errorCode).toBe('not-found')
+  })
+
+  it('runs at most `concurrency` commands at once', async () => {
+    const limited = new LiveRunner({concurrency: 2})
+    const started = performance.now()
+    await Promise.all([1, 2, 3, 4].map(() => limited.run(['sleep', '0.3'])))
+    // 4 sleeps of 0.3 s two at a time take two rounds
+    expect(performance.now() - started).toBeGreaterThanOrEqual(550)
+  })
+})

@@ -1,0 +1,81 @@
+import {mkdtemp, readFile, writeFile, mkdir} from 'node:fs/promises'
+import {tmpdir} from 'node:os'
+import {join} from 'node:path'
+import {describe, expect, it} from 'vitest'
+import {UserError} from '../../src/core/errors.js'
+import type {Runner} from '../../src/core/runner.js'
+import {RecordingRunner, ReplayRunner, writeSnapshot} from '../../src/core/snapshot.js'
+
+/** A runner with canned answers, to test recording without touching the host. */
+function cannedRunner(): Runner {
+  return {
+    capturedAt: new Date('2026-11-28T10:00:00Z'),
+    run: async (argv) =>
+      argv[0] === 'missing'
+        ? {kind: 'command', argv, output: '', stderr: '', exitCode: null, durationMs: 1, timedOut: false, truncated: false, error: 'missing: command not found', errorCode: 'not-found'}
+        : {kind: 'command', argv, output: `out of ${argv.join(' ')}\n`, stderr: 'warn', exitCode: 0, durationMs: 12, timedOut: false, truncated: argv.includes('--big')},
+    readFile: async (path) => ({kind: 'file', path, output: `content of ${path}`, durationMs: 0, truncated: false}),
+    listDir: async (path) => ({kind: 'dir', path, output: 'a.status\nb.status', durationMs: 0, truncated: false}),
+  }
+}
+
+const tmp = () => mkdtemp(join(tmpdir(), 'kd-snap-'))
+
+describe('snapshots', () => {
+  it('replays exactly what was recorded, errors and flags included', async () => {
+    const recorder = new RecordingRunner(cannedRunner())
+    await recorder.run(['ip', '-j', 'addr'])
+    await recorder.run(['ip', '--big'])
+    await recorder.run(['missing'])
+    await recorder.readFile('/proc/sys/net/ipv4/ip_forward')
+    await recorder.listDir('/var/lib/libvirt/dnsmasq')
+    const dir = await tmp()
+    const manifest = await writeSnapshot(dir, recorder.all(), {kvmdoctorVersion: '9.9.9', capturedAt: recorder.capturedAt, host: 'h1', kernel: '6.1', options: {active: false, libvirtUri: 'qemu:///system'}})
+    expect(manifest.captures).toHaveLength(5)
+    const replay = await ReplayRunner.open(dir)
+    expect(replay.capturedAt.toISOString()).toBe('2026-11-28T10:00:00.000Z')
+    expect(replay.manifest).toMatchObject({host: 'h1', kernel: '6.1', kvmdoctorVersion: '9.9.9'})
+    expect(await replay.run(['ip', '-j', 'addr'])).toMatchObject({output: 'out of ip -j addr\n', exitCode: 0, stderr: 'warn', durationMs: 12})
+    expect((await replay.run(['ip', '--big'])).truncated).toBe(true)
+    expect(await replay.run(['missing'])).toMatchObject({errorCode: 'not-found', error: 'missing: command not found'})
+    expect((await replay.readFile('/proc/sys/net/ipv4/ip_forward')).output).toBe('content of /proc/sys/net/ipv4/ip_forward')
+    expect((await replay.listDir('/var/lib/libvirt/dnsmasq')).output).toBe('a.status\nb.status')
+    const entry = manifest.captures.find((c) => c.argv?.[0] === 'ip' && c.argv[1] === '-j')!
+    expect(await readFile(join(dir, entry.file), 'utf8')).toBe('out of ip -j addr\n')
+    expect(entry.bytes).toBe(18)
+  })
+
+  it('a capture that was never recorded replays as not-recorded', async () => {
+    const dir = await tmp()
+    await writeSnapshot(dir, [], {kvmdoctorVersion: '1', capturedAt: new Date()})
+    const replay = await ReplayRunner.open(dir)
+    expect(await replay.run(['nft', '-j', 'list', 'ruleset'])).toMatchObject({errorCode: 'not-recorded'})
+    expect((await replay.readFile('/etc/x')).error).toMatch(/not recorded/)
+  })
+
+  const bad = async (manifest: string, files: Record<string, string> = {}) => {
+    const dir = await tmp()
+    await writeFile(join(dir, 'manifest.json'), manifest)
+    await mkdir(join(dir, 'outputs'))
+    for (const [name, text] of Object.entries(files)) await writeFile(join(dir, name), text)
+    return ReplayRunner.open(dir)
+  }
+  const ok = {format: 'kvmdoctor-snapshot', formatVersion: 1, kvmdoctorVersion: '1', capturedAt: '2026-11-28T10:00:00.000Z'}
+  const entry = {kind: 'file', path: '/x', file: 'outputs/x.txt', bytes: 1, durationMs: 0, truncated: false}
+
+  it('rejects a directory without a manifest, and malformed manifests, with a clear UserError', async () => {
+    await expect(ReplayRunner.open(await tmp())).rejects.toThrow(/not a kvmdoctor snapshot/)
+    await expect(bad('{not json')).rejects.toThrow(UserError)
+    await expect(bad('{"format": "other"}')).rejects.toThrow(/malformed at format/)
+    await expect(bad(JSON.stringify({...ok, captures: [{...entry, kind: 'socket'}]}))).rejects.toThrow(/captures.0.kind/)
+    await expect(bad(JSON.stringify({...ok, capturedAt: 'yesterday', captures: []}))).rejects.toThrow(/capturedAt/)
+    await expect(bad(JSON.stringify({...ok, captures: [{...entry, path: undefined}]}))).rejects.toThrow(/has no path/)
+  })
+
+  it('rejects entries that point outside the snapshot or at missing files', async () => {
+    await expect(bad(JSON.stringify({...ok, captures: [{...entry, file: '../../etc/passwd'}]}))).rejects.toThrow(/outside the snapshot/)
+    await expect(bad(JSON.stringify({...ok, captures: [{...entry, file: '/etc/passwd'}]}))).rejects.toThrow(/outside the snapshot/)
+    await expect(bad(JSON.stringify({...ok, captures: [entry]}))).rejects.toThrow(/missing/)
+    await expect(bad(JSON.stringify({...ok, captures: [entry]}), {'outputs/x.txt': '1'})).resolves.toBeInstanceOf(ReplayRunner)
+  })
+})

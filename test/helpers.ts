@@ -1,0 +1,66 @@
+import {readFileSync} from 'node:fs'
+import {dirname, join} from 'node:path'
+import {fileURLToPath} from 'node:url'
+import {ALL_PROBES} from '../probes/index.js'
+import type {ProbeResult} from '../probes/types.js'
+import type {RuleDefinition} from '../rules/types.js'
+import {evaluate} from '../src/core/engine.js'
+import {type Model, buildModel} from '../src/core/model.js'
+import {runProbes} from '../src/core/probe-runner.js'
+import {ReplayRunner} from '../src/core/snapshot.js'
+
+export const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..')
+export const fixtureDir = (name: string) => join(ROOT, 'fixtures', name)
+/** Real output captured on a libvirt lab host (shared samples, copied in). */
+export const sample = (file: string) => readFileSync(join(ROOT, 'test/data/samples-lab-healthy', file), 'utf8')
+
+export interface Facts {
+  results: Record<string, ProbeResult>
+  capturedAt: Date
+}
+
+/** Probe results replayed from a recorded lab fixture. */
+export async function factsOf(fixture: string): Promise<Facts> {
+  const runner = await ReplayRunner.open(fixtureDir(fixture))
+  return {results: await runProbes(ALL_PROBES, runner, replayOptions(runner)), capturedAt: runner.capturedAt}
+}
+
+/** A deep copy of a probe's data, changed by `change`: for "same facts, one thing different" cases. */
+export function alter<T>(facts: Facts, probe: string, change: (data: T) => void): Facts {
+  const results = structuredClone(facts.results)
+  const r = results[probe]
+  if (!r?.ok) throw new Error(`probe ${probe} has no data in this fixture`)
+  change(r.data as T)
+  return {results, capturedAt: facts.capturedAt}
+}
+
+export function unavailable(facts: Facts, probe: string, error = 'simulated: permission denied'): Facts {
+  const results = structuredClone(facts.results)
+  results[probe] = {id: probe, ok: false, error, durationMs: 0}
+  return {results, capturedAt: facts.capturedAt}
+}
+
+export function model(facts: Facts): Model {
+  return buildModel(facts.results, facts.capturedAt)
+}
+
+/** Runs one rule; returns the entity names it fired on and the full evaluation. */
+export async function fire(rule: RuleDefinition, facts: Facts) {
+  const evaluation = await evaluate(model(facts), [rule])
+  return {names: evaluation.findings.map((f) => f.entity.name), evaluation}
+}
+
+export const replayOptions = (runner: ReplayRunner) => runner.manifest.options ?? {active: false, libvirtUri: 'qemu:///system'}
+
+/** The apipa probe derives from links/neighbours: recompute it after altering those. */
+export async function rerunApipa(facts: Facts): Promise<Facts> {
+  const {apipaProbe} = await import('../probes/apipa.js')
+  const results = structuredClone(facts.results)
+  const data = await apipaProbe.collect({
+    runner: undefined as never,
+    options: {active: false, libvirtUri: 'qemu:///system'},
+    get: async <T>(id: string) => results[id] as ProbeResult<T>,
+  })
+  results.apipa = {id: 'apipa', ok: true, data, durationMs: 0}
+  return {results, capturedAt: facts.capturedAt}
+}

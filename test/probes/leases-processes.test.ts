@@ -1,0 +1,99 @@
+import {describe, expect, it} from 'vitest'
+import {parseArpScan} from '../../probes/arpscan.js'
+import {parseDhcpdLeases, parseLibvirtStatus} from '../../probes/leases.js'
+import {dnsmasqInstances, parsePs, parseSs} from '../../probes/processes.js'
+import {parseSysctlValue} from '../../probes/sysctl.js'
+import {ParseError} from '../../probes/types.js'
+import {sample} from '../helpers.js'
+
+describe('parseLibvirtStatus', () => {
+  const file = '/var/lib/libvirt/dnsmasq/virbr0.status'
+  it('reads leases and judges expiry at the capture time', () => {
+    const before = new Date(1795862930 * 1000 - 1000)
+    const [lease] = parseLibvirtStatus(sample('dnsmasq-virbr0.status.json'), file, before)
+    expect(lease).toEqual({source: 'libvirt', file, bridge: 'virbr0', ip: '192.168.122.192', mac: '52:54:00:ae:17:88', hostname: 'web01', clientId: '01:52:54:00:ae:17:88', expiry: 1795862930, expired: false})
+    const after = new Date(1795862930 * 1000 + 1000)
+    expect(parseLibvirtStatus(sample('dnsmasq-virbr0.status.json'), file, after)[0].expired).toBe(true)
+  })
+  it('an empty status file holds no leases', () => {
+    expect(parseLibvirtStatus('', file, new Date())).toEqual([])
+    expect(parseLibvirtStatus('[]', file, new Date())).toEqual([])
+  })
+  it('rejects garbage', () => {
+    expect(() => parseLibvirtStatus('{"ip-address": 1}', file, new Date())).toThrow(ParseError)
+    expect(() => parseLibvirtStatus('[{"mac-address": "x"}]', file, new Date())).toThrow(/no ip-address/)
+  })
+})
+
+describe('parseDhcpdLeases', () => {
+  // ISC dhcpd's lease file format (dhcpd.leases(5)); later blocks for an address supersede earlier ones.
+  const text = `# The format of this file is documented in the dhcpd.leases(5) manual page.
+lease 10.77.0.100 {
+  starts 6 2026/11/28 09:00:00;
+  ends 6 2026/11/28 21:00:00;
+  binding state active;
+  hardware ethernet 52:54:00:49:d0:5a;
+  client-hostname "lan01";
+}
+lease 10.77.0.101 {
+  starts 6 2026/11/28 08:00:00;
+  ends 6 2026/11/28 08:30:00;
+  binding state free;
+  hardware ethernet 52:54:00:49:d0:5b;
+}
+lease 10.77.0.100 {
+  starts 6 2026/11/28 09:30:00;
+  ends never;
+  binding state active;
+  hardware ethernet 52:54:00:49:d0:5a;
+}
+`
+  it('keeps the last block per address and marks free or ended leases expired', () => {
+    const leases = parseDhcpdLeases(text, '/var/lib/dhcp/dhcpd.leases', new Date('2026-11-28T10:00:00Z'))
+    expect(leases).toHaveLength(2)
+    expect(leases.find((l) => l.ip === '10.77.0.100')).toMatchObject({mac: '52:54:00:49:d0:5a', expiry: null, expired: false})
+    expect(leases.find((l) => l.ip === '10.77.0.101')).toMatchObject({expired: true})
+  })
+  it('garbage yields no leases rather than an exception', () => {
+    expect(parseDhcpdLeases('\u0000\u0001 not a lease file', 'x', new Date())).toEqual([])
+  })
+})
+
+describe('processes and listeners', () => {
+  it('finds libvirt dnsmasq instances by their conf file, and other dnsmasq instances', () => {
+    const instances = dnsmasqInstances(parsePs(sample('ps-dnsmasq.txt')))
+    expect(instances.map((d) => d.libvirtNetwork)).toEqual(['default', 'default', undefined])
+    expect(instances[2].confFile).toBe('/dev/null')
+    expect(instances[0].pid).toBe(17640)
+  })
+  it('parses ss -H -lunpt: address, interface scope, port, process', () => {
+    const ls = parseSs(sample('ss-H-lunpt.txt'))
+    expect(ls[0]).toEqual({proto: 'udp', address: '192.168.122.1', port: 53, process: 'dnsmasq', pid: 17640})
+    expect(ls[1]).toMatchObject({address: '0.0.0.0', iface: 'virbr0', port: 67})
+    expect(ls[3]).toEqual({proto: 'tcp', address: '0.0.0.0', port: 2024})
+    expect(parseSs('udp UNCONN 0 0 [::]:53 [::]:* users:(("named",pid=9,fd=3))')[0]).toMatchObject({address: '::', port: 53, process: 'named'})
+  })
+  it('rejects garbage', () => {
+    expect(() => parseSs('State Recv-Q Send-Q')).toThrow(ParseError)
+    expect(() => parsePs('hello')).toThrow(ParseError)
+  })
+})
+
+describe('parseSysctlValue', () => {
+  it('reads numbers and the first of several values', () => {
+    expect(parseSysctlValue('1\n')).toBe(1)
+    expect(parseSysctlValue('4096\t87380\t6291456\n')).toBe(4096)
+    expect(parseSysctlValue('')).toBeUndefined()
+    expect(parseSysctlValue('abc')).toBeUndefined()
+  })
+})
+
+describe('parseArpScan', () => {
+  it('reads replies and DUP markers', () => {
+    const text = 'Interface: virbr0, type: EN10MB, MAC: 52:54:00:30:30:fe, IPv4: 192.168.122.1\nStarting arp-scan 1.10.0 with 256 hosts\n192.168.122.190\t52:54:00:6b:64:01\tQEMU\n192.168.122.190\t52:54:00:6b:64:03\tQEMU (DUP: 2)\n\n2 packets received by filter\n'
+    expect(parseArpScan(text, 'virbr0')).toEqual([
+      {iface: 'virbr0', ip: '192.168.122.190', mac: '52:54:00:6b:64:01', vendor: 'QEMU'},
+      {iface: 'virbr0', ip: '192.168.122.190', mac: '52:54:00:6b:64:03', vendor: 'QEMU', dup: 2},
+    ])
+  })
+})

@@ -1,0 +1,75 @@
+import {describe, expect, it} from 'vitest'
+import {parseDomainXml, parseNetworkXml, parseVirshTable} from '../../probes/libvirt.js'
+import {ParseError} from '../../probes/types.js'
+import {sample} from '../helpers.js'
+
+describe('parseVirshTable', () => {
+  it('reads net-list --all', () => {
+    expect(parseVirshTable(sample('virsh-net-list-all.txt'))).toEqual([{name: 'default', state: 'active', autostart: 'no', persistent: 'yes'}])
+  })
+  it('reads list --all, including two-word states and ids of shut-off domains', () => {
+    expect(parseVirshTable(sample('virsh-list-all.txt'))).toEqual([
+      {id: '7', name: 'web01', state: 'running'},
+      {id: '8', name: 'lan01', state: 'running'},
+    ])
+    // virsh pads every column to its widest value
+    const text = ' Id   Name                 State\n-------------------------------------\n 3    kdlab-web01          running\n -    a-much-longer-name   shut off\n'
+    expect(parseVirshTable(text).map((r) => `${r.name}|${r.state}`)).toEqual(['kdlab-web01|running', 'a-much-longer-name|shut off'])
+  })
+  it('reads domiflist', () => {
+    expect(parseVirshTable(sample('virsh-domiflist-web01.txt'))).toEqual([{interface: 'vnet6', type: 'network', source: 'default', model: 'virtio', mac: '52:54:00:ae:17:88'}])
+  })
+  it('an empty list is no rows; text without a header is an error', () => {
+    expect(parseVirshTable('')).toEqual([])
+    expect(() => parseVirshTable('error: failed to connect to the hypervisor')).toThrow(ParseError)
+  })
+})
+
+describe('parseNetworkXml', () => {
+  it('reads the default NAT network', () => {
+    expect(parseNetworkXml(sample('virsh-net-dumpxml-default.xml'))).toEqual({
+      name: 'default',
+      forwardMode: 'nat',
+      bridge: 'virbr0',
+      stp: true,
+      delay: 0,
+      dnsEnabled: true,
+      ips: [{family: 'ipv4', address: '192.168.122.1', prefix: 24, dhcpRanges: [{start: '192.168.122.2', end: '192.168.122.254'}], dhcpHosts: []}],
+    })
+  })
+  it('reads isolated networks, forward dev, static hosts, prefix, dns off and MTU', () => {
+    const net = parseNetworkXml(`<network><name>lab</name><forward mode='nat' dev='enp9s0'/><bridge name='virbr9' stp='off'/><mtu size='9000'/><dns enable='no'/>
+      <ip address='10.9.0.1' prefix='16'><dhcp><range start='10.9.0.10' end='10.9.0.20'/><range start='10.9.1.10' end='10.9.1.20'/><host mac='52:54:00:AA:BB:CC' name='db' ip='10.9.0.5'/></dhcp></ip>
+      <ip family='ipv6' address='fd00:9::1' prefix='64'/></network>`)
+    expect(net).toMatchObject({forwardMode: 'nat', forwardDev: 'enp9s0', stp: false, mtu: 9000, dnsEnabled: false})
+    expect(net.ips[0]).toMatchObject({prefix: 16, dhcpHosts: [{mac: '52:54:00:aa:bb:cc', name: 'db', ip: '10.9.0.5'}]})
+    expect(net.ips[0].dhcpRanges).toHaveLength(2)
+    expect(net.ips[1].family).toBe('ipv6')
+    expect(parseNetworkXml('<network><name>iso</name><bridge name="virbr5"/></network>').forwardMode).toBe('isolated')
+  })
+  it('rejects broken XML and documents of the wrong kind', () => {
+    expect(() => parseNetworkXml('<network><name>x</name>')).toThrow(ParseError)
+    expect(() => parseNetworkXml('<domain><name>x</name></domain>')).toThrow(/no <network>/)
+  })
+})
+
+describe('parseDomainXml', () => {
+  it('reads a running NAT guest: MAC, network, bridge, tap, model', () => {
+    expect(parseDomainXml(sample('virsh-dumpxml-web01.xml'))).toEqual({
+      name: 'web01',
+      id: 7,
+      guestAgentChannel: false,
+      interfaces: [{type: 'network', mac: '52:54:00:ae:17:88', source: 'default', bridge: 'virbr0', target: 'vnet6', model: 'virtio', linkState: 'up'}],
+    })
+  })
+  it('reads bridge and direct interfaces, link state and the guest agent channel', () => {
+    const d = parseDomainXml(`<domain type='kvm'><name>db</name><devices>
+      <interface type='bridge'><mac address='52:54:00:01:02:03'/><source bridge='br0'/><link state='down'/></interface>
+      <interface type='direct'><mac address='52:54:00:01:02:04'/><source dev='eno1' mode='bridge'/><target dev='macvtap0'/></interface>
+      <channel type='unix'><target type='virtio' name='org.qemu.guest_agent.0'/></channel></devices></domain>`)
+    expect(d.interfaces[0]).toMatchObject({type: 'bridge', source: 'br0', bridge: 'br0', linkState: 'down'})
+    expect(d.interfaces[1]).toMatchObject({type: 'direct', source: 'eno1', target: 'macvtap0'})
+    expect(d.guestAgentChannel).toBe(true)
+    expect(d.id).toBeUndefined()
+  })
+})

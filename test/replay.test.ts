@@ -1,0 +1,19 @@
+import {existsSync} from 'node:fs'
+import {describe, expect, it} from 'vitest'
+import {diagnose} from '../src/core/diagnose.js'
+import {ReplayRunner} from '../src/core/snapshot.js'
+import {fixtureDir, replayOptions} from './helpers.js'
+import {SCENARIOS, checkScenario} from './scenarios.js'
+
+// The lab suite records these snapshots from real faults; here they replay through the same probes.
+describe('lab scenarios replayed from their recordings', () => {
+  for (const scenario of SCENARIOS) {
+    it(`${scenario.name}: ${scenario.description}`, async () => {
+      expect(existsSync(fixtureDir(scenario.name)), `fixtures/${scenario.name} missing: run npm run test:lab as root`).toBe(true)
+      const runner = await ReplayRunner.open(fixtureDir(scenario.name))
+      const d = await diagnose({runner, options: replayOptions(runner), version: 'test'})
+      expect(d.probes.filter((p) => !p.ok && !p.skipped)).toEqual([])
+      checkScenario(scenario, d)
+    })
+  }
+})
