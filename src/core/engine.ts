@@ -152,7 +152,8 @@ export function rank(findings: Finding[], sources: {rule: RuleDefinition; entity
     for (let p = parentOf.get(candidate); p; p = parentOf.get(p)) if (p === of) return true
     return false
   }
-  for (const child of order) {
+  // Least important first: where two findings explain each other, the more important one stays the root.
+  for (const child of [...order].reverse()) {
     for (const parent of order) {
       if (parent === child) continue
       const explains = parent.src.rule.explains?.some((e) => {

@@ -1,0 +1,94 @@
+import {describe, expect, it} from 'vitest'
+import {ALL_RULES} from '../../rules/index.js'
+import type {RuleDefinition} from '../../rules/types.js'
+import {type Finding, evaluate, fillTemplate, rank, resolvePath} from '../../src/core/engine.js'
+import type {EntityView} from '../../src/core/model.js'
+import {factsOf, model, unavailable} from '../helpers.js'
+
+const view = (kind: EntityView['kind'], name: string, context: EntityView['context'], extra: Record<string, unknown> = {}): EntityView => ({kind, name, context, affectedGuests: 0, ...extra})
+
+describe('templates and paths', () => {
+  const host = view('host', 'h1', {}, {ipForward: 0})
+  const net = view('network', 'default', {network: 'default'}, {bridge: 'virbr0', guests: ['a', 'b'], none: [], missing: null})
+  it('fills entity and host placeholders, joins arrays, prints none for null', () => {
+    expect(fillTemplate('virsh net-start {name} on {bridge} ({guests}) fwd={host.ipForward} x={missing}', net, host)).toBe('virsh net-start default on virbr0 (a, b) fwd=0 x=none')
+  })
+  it('drops a line whose list placeholder is empty', () => {
+    expect(fillTemplate('guests: {none}', net, host)).toBeUndefined()
+  })
+  it('resolves dotted paths without JSONPath', () => {
+    expect(resolvePath({a: {b: {c: 3}}}, 'a.b.c')).toBe(3)
+    expect(resolvePath({a: null}, 'a.b')).toBeUndefined()
+  })
+})
+
+describe('ranking', () => {
+  const rule = (id: string, explains?: RuleDefinition['explains']) => ({id, explains}) as RuleDefinition
+  const finding = (id: string, severity: Finding['severity'], name: string, blastRadius = 0): Finding => ({
+    id, severity, rank: 0, entity: {kind: 'network', name}, title: id, summary: '', evidence: [], fix: [], explains: [], blastRadius,
+  })
+
+  it('orders by severity, then blast radius', () => {
+    const fs = [finding('b', 'high', 'x'), finding('a', 'critical', 'small', 1), finding('c', 'critical', 'big', 5)]
+    const out = rank(fs, fs.map((f) => ({rule: rule(f.id), entity: view('network', f.entity.name, {network: f.entity.name})})))
+    expect(out.map((f) => `${f.rank}:${f.id}`)).toEqual(['1:c', '2:a', '3:b'])
+  })
+
+  it('lists a symptom right under its root cause, even when the symptom is more severe', () => {
+    const root = finding('root', 'high', 'n1')
+    const symptom = finding('symptom', 'critical', 'n1')
+    const other = finding('other', 'critical', 'n2')
+    const sources = [
+      {rule: rule('root', [{rule: 'symptom', via: 'network'}]), entity: view('network', 'n1', {network: 'n1'})},
+      {rule: rule('symptom'), entity: view('network', 'n1', {network: 'n1'})},
+      {rule: rule('other'), entity: view('network', 'n2', {network: 'n2'})},
+    ]
+    const out = rank([root, symptom, other], sources)
+    expect(out.map((f) => f.id)).toEqual(['other', 'root', 'symptom'])
+    expect(symptom.explainedBy).toBe('root@network:n1')
+    expect(root.explains).toEqual(['symptom@network:n1'])
+  })
+
+  it('does not group findings on different entities, and never makes a cycle', () => {
+    const a = finding('a', 'critical', 'n1')
+    const b = finding('b', 'high', 'n2')
+    const c = finding('c', 'high', 'n1')
+    const sources = [
+      {rule: rule('a', [{rule: 'c', via: 'network'}]), entity: view('network', 'n1', {network: 'n1'})},
+      {rule: rule('b', [{rule: 'a', via: 'network'}]), entity: view('network', 'n2', {network: 'n2'})},
+      {rule: rule('c', [{rule: 'a', via: 'network'}]), entity: view('network', 'n1', {network: 'n1'})},
+    ]
+    const out = rank([a, b, c], sources)
+    expect(b.explains).toEqual([])
+    expect(out.map((f) => f.id)).toEqual(['a', 'c', 'b'])
+    expect(a.explainedBy).toBeUndefined()
+    expect(c.explainedBy).toBe('a@network:n1')
+  })
+})
+
+describe('evaluate', () => {
+  it('reports rules whose probes failed as not checked, with the reason', async () => {
+    const facts = unavailable(await factsOf('healthy'), 'libvirt', 'libvirtd is not reachable')
+    const ev = await evaluate(model(facts), ALL_RULES)
+    const ids = ev.notChecked.map((n) => n.ruleId)
+    expect(ids).toContain('libvirt-network-inactive')
+    expect(ev.notChecked.find((n) => n.ruleId === 'ip-forward-disabled')?.reason).toContain('libvirtd is not reachable')
+    expect(ev.checked.some((c) => c.ruleId === 'libvirt-network-inactive')).toBe(false)
+  })
+
+  it('records every (rule, entity) pair it checked', async () => {
+    const ev = await evaluate(model(await factsOf('healthy')), ALL_RULES)
+    expect(ev.findings).toEqual([])
+    expect(ev.checked).toContainEqual({ruleId: 'libvirt-network-inactive', entity: {kind: 'network', name: 'default'}})
+    expect(ev.checked.filter((c) => c.ruleId === 'link-down').length).toBeGreaterThan(3)
+  })
+
+  it('runs many entities through one rule without losing any (no concurrent engine runs)', async () => {
+    const facts = await factsOf('bridge-down')
+    const m = model(facts)
+    const link = m.entities.link.find((l) => l.name === 'virbr0')!
+    m.entities.link = Array.from({length: 300}, (_, i) => ({...link, name: `br${i}`}))
+    const ev = await evaluate(m, ALL_RULES.filter((r) => r.id === 'link-down'))
+    expect(ev.findings).toHaveLength(300)
+  })
+})

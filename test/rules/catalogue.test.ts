@@ -1,0 +1,48 @@
+import {existsSync, readFileSync, readdirSync} from 'node:fs'
+import {join} from 'node:path'
+import {describe, expect, it} from 'vitest'
+import {ALL_RULES} from '../../rules/index.js'
+import {SEVERITIES} from '../../src/core/severity.js'
+import {ROOT} from '../helpers.js'
+
+const ruleFiles = readdirSync(join(ROOT, 'rules'))
+  .filter((f) => f.endsWith('.ts') && !f.endsWith('.d.ts') && f !== 'index.ts' && f !== 'types.ts')
+  .map((f) => f.replace(/\.ts$/, ''))
+
+/** Rule ids from the knowledge base headings: "### id — severity" (and "### a — x / b — y"). */
+const knowledgeBaseIds = new Set(
+  [...readFileSync(join(ROOT, 'test/data/failure-patterns.md'), 'utf8').matchAll(/^### (.+)$/gm)].flatMap((m) => [...m[1].matchAll(/([a-z0-9]+(?:-[a-z0-9]+)+) —/g)].map((x) => x[1])),
+)
+
+describe('rule catalogue', () => {
+  it('every rule file is registered, and every registered rule has a file', () => {
+    expect(ALL_RULES.map((r) => r.id).sort()).toEqual([...ruleFiles].sort())
+  })
+
+  for (const rule of ALL_RULES) {
+    describe(rule.id, () => {
+      it('uses an id from the knowledge base, exactly', () => {
+        expect(knowledgeBaseIds.has(rule.id), `${rule.id} is not a knowledge-base id`).toBe(true)
+      })
+      it('has a doc with what it means, the facts, the fix and the false positives', () => {
+        const doc = join(ROOT, 'rules', `${rule.id}.md`)
+        expect(existsSync(doc), `rules/${rule.id}.md missing`).toBe(true)
+        const text = readFileSync(doc, 'utf8')
+        expect(text).toMatch(new RegExp(`^# ${rule.id} — ${rule.severity}`))
+        for (const section of ['**What it means.**', '**Facts it reads.**', '**Fix.**', '**Not a fault.**']) expect(text).toContain(section)
+      })
+      it('has tests with a case where it must fire and one where it must not', () => {
+        const test = join(ROOT, 'test/rules', `${rule.id}.test.ts`)
+        expect(existsSync(test), `test/rules/${rule.id}.test.ts missing`).toBe(true)
+        const text = readFileSync(test, 'utf8')
+        expect(text).toMatch(/it\(['"`]fires/)
+        expect(text).toMatch(/it\(['"`](stays silent|ignores|accepts|does not)/)
+      })
+      it('is well formed: severity, fix commands, explained rules exist', () => {
+        expect(SEVERITIES).toContain(rule.severity)
+        expect(rule.fix.length).toBeGreaterThan(0)
+        for (const e of rule.explains ?? []) expect(knowledgeBaseIds.has(e.rule), `${rule.id} explains unknown ${e.rule}`).toBe(true)
+      })
+    })
+  }
+})
