@@ -1,10 +1,10 @@
 import {describe, expect, it} from 'vitest'
-import {parseArpScan} from '../../probes/arpscan.js'
+import {type ArpScanFacts, parseArpScan} from '../../probes/arpscan.js'
 import {parseDhcpdLeases, parseLibvirtStatus} from '../../probes/leases.js'
 import {dnsmasqInstances, parsePs, parseSs} from '../../probes/processes.js'
 import {parseSysctlValue} from '../../probes/sysctl.js'
 import {ParseError} from '../../probes/types.js'
-import {sample} from '../helpers.js'
+import {factsOf, sample} from '../helpers.js'
 
 describe('parseLibvirtStatus', () => {
   const file = '/var/lib/libvirt/dnsmasq/virbr0.status'
@@ -89,6 +89,15 @@ describe('parseSysctlValue', () => {
 })
 
 describe('parseArpScan', () => {
+  it('reads real arp-scan output recorded on the lab bridge', async () => {
+    const facts = await factsOf('healthy')
+    const scan = facts.results['arp-scan']
+    expect(scan.ok).toBe(true)
+    const data = scan.ok ? (scan.data as ArpScanFacts) : undefined
+    expect(data?.scanned).toEqual(['virbr0'])
+    expect(data?.replies).toEqual([{iface: 'virbr0', ip: expect.stringMatching(/^192\.168\.122\./), mac: '52:54:00:6b:64:01', vendor: 'QEMU'}])
+  })
+
   it('reads replies and DUP markers', () => {
     const text = 'Interface: virbr0, type: EN10MB, MAC: 52:54:00:30:30:fe, IPv4: 192.168.122.1\nStarting arp-scan 1.10.0 with 256 hosts\n192.168.122.190\t52:54:00:6b:64:01\tQEMU\n192.168.122.190\t52:54:00:6b:64:03\tQEMU (DUP: 2)\n\n2 packets received by filter\n'
     expect(parseArpScan(text, 'virbr0')).toEqual([
