@@ -14,6 +14,8 @@ export interface ApipaSighting {
 
 export interface ApipaFacts {
   sightings: ApipaSighting[]
+  /** MACs also seen answering from a routable IPv4 address: their DHCP (or static config) works. */
+  macsWithRealAddress: string[]
 }
 
 /** Self-assigned 169.254/16 addresses: the mark of a DHCP client that got no answer. */
@@ -25,6 +27,8 @@ export const apipaProbe: Probe<ApipaFacts> = {
     const [links, neighbours, arpScan] = await Promise.all([get<Link[]>('links'), get<Neighbour[]>('neighbours'), get<ArpScanFacts>('arp-scan')])
     if (!links.ok && !neighbours.ok) throw new ProbeUnavailable(`needs links or neighbours: ${links.ok ? '' : links.error}`)
     const sightings: ApipaSighting[] = []
+    const real = new Set<string>()
+    const isReal = (ip: string) => ip.includes('.') && !ip.startsWith('169.254.')
     if (links.ok) {
       for (const link of links.data) {
         for (const a of link.addresses) if (a.family === 'inet' && isApipa(a.address)) sightings.push({ip: a.address, source: 'host-address', dev: link.name, mac: link.mac})
@@ -32,12 +36,17 @@ export const apipaProbe: Probe<ApipaFacts> = {
     }
     if (neighbours.ok) {
       for (const n of neighbours.data) {
-        if (isApipa(n.ip) && n.mac && !n.state.includes('FAILED')) sightings.push({ip: n.ip, source: 'neighbour', dev: n.dev, mac: n.mac})
+        if (!n.mac || n.state.includes('FAILED')) continue
+        if (isApipa(n.ip)) sightings.push({ip: n.ip, source: 'neighbour', dev: n.dev, mac: n.mac})
+        else if (isReal(n.ip)) real.add(n.mac)
       }
     }
     if (arpScan.ok) {
-      for (const r of arpScan.data.replies) if (isApipa(r.ip)) sightings.push({ip: r.ip, source: 'arp-scan', dev: r.iface, mac: r.mac})
+      for (const r of arpScan.data.replies) {
+        if (isApipa(r.ip)) sightings.push({ip: r.ip, source: 'arp-scan', dev: r.iface, mac: r.mac})
+        else if (isReal(r.ip)) real.add(r.mac)
+      }
     }
-    return {sightings}
+    return {sightings, macsWithRealAddress: [...real].sort()}
   },
 }

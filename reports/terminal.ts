@@ -8,6 +8,6 @@ import {renderText} from './text.js'
 export function renderTerminal(d: Diagnosis, isTty: boolean): string {
   if (!isTty) return renderText(d)
   const marked = new Marked()
-  marked.use(markedTerminal({reflowText: false, width: process.stdout.columns || 100}))
+  marked.use(markedTerminal({reflowText: false, showSectionPrefix: false, width: process.stdout.columns || 100}))
   return marked.parse(renderMarkdown(d), {async: false}) as string
 }

@@ -233,7 +233,7 @@ export function buildModel(probes: Record<string, ProbeResult>, capturedAt: Date
     }),
   )
 
-  const apipaViews: EntityView[] = apipaSightings(apipa, links, domainByMac, networkByBridge, networkByName, leases, hostname)
+  const apipaViews: EntityView[] = apipaSightings(apipa, links, domainByMac, networkByBridge, networkByName, hostname)
 
   return {
     capturedAt,
@@ -288,12 +288,12 @@ function apipaSightings(
   domainByMac: Map<string, {domain: LibvirtDomain; iface: LibvirtDomain['interfaces'][number]}>,
   networkByBridge: Map<string, LibvirtNetwork>,
   networkByName: Map<string, LibvirtNetwork>,
-  leases: LeaseFacts | undefined,
   hostname: string,
 ): EntityView[] {
   if (!apipa) return []
   const linkByName = new Map((links ?? []).map((l) => [l.name, l]))
-  const activeLeaseMacs = new Set((leases?.leases ?? []).filter((l) => !l.expired && l.mac).map((l) => l.mac!))
+  // A lease on file proves nothing about what the guest uses now; a reply from a real address does.
+  const macsWithRealAddress = new Set(apipa.macsWithRealAddress)
   const views = new Map<string, EntityView>()
   for (const s of apipa.sightings) {
     const owner = s.mac ? domainByMac.get(s.mac) : undefined
@@ -304,7 +304,7 @@ function apipaSightings(
     // A second address that is real means DHCP (or static config) works on that interface.
     const alsoHasRealAddress = isHostAddress
       ? (link?.addresses ?? []).some((a) => a.family === 'inet' && !a.address.startsWith('169.254.') && a.scope === 'global')
-      : s.mac !== undefined && activeLeaseMacs.has(s.mac)
+      : s.mac !== undefined && macsWithRealAddress.has(s.mac)
     const name = owner ? `${owner.domain.name} ${s.ip}` : `${s.dev} ${s.ip}`
     const existing = views.get(name)
     if (existing) {

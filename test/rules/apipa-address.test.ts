@@ -32,6 +32,10 @@ describe('apipa-address', () => {
     })
     expect((await fire(rule, await rerunApipa(facts))).names).toEqual(['eth0 169.254.7.7'])
   })
+  it('ignores a guest that also answers from a routable address (link-local on a second address)', async () => {
+    const facts = alter<Neighbour[]>(await factsOf('dnsmasq-killed'), 'neighbours', (n) => n.push({ip: '192.168.122.77', dev: 'virbr0', mac: '52:54:00:6b:64:02', state: ['REACHABLE']}))
+    expect((await fire(rule, await rerunApipa(facts))).names).toEqual([])
+  })
   it('ignores the zeroconf route 169.254.0.0/16 on its own', async () => {
     const facts = alter<Route[]>(await factsOf('healthy'), 'routes', (r) => r.push({family: 'inet', dst: '169.254.0.0/16', type: 'unicast', table: 'main', dev: 'eth0', metric: 1000, nexthops: []}))
     expect((await fire(rule, await rerunApipa(facts))).names).toEqual([])

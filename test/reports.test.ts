@@ -1,0 +1,39 @@
+import {describe, expect, it} from 'vitest'
+import {renderMarkdown} from '../reports/markdown.js'
+import {renderTerminal} from '../reports/terminal.js'
+import {renderText} from '../reports/text.js'
+import {diagnose} from '../src/core/diagnose.js'
+import {ReplayRunner} from '../src/core/snapshot.js'
+import {fixtureDir, replayOptions} from './helpers.js'
+
+async function diagnosisOf(name: string) {
+  const runner = await ReplayRunner.open(fixtureDir(name))
+  return diagnose({runner, options: replayOptions(runner), version: 'test'})
+}
+
+describe('reports', () => {
+  it('plain text indents symptoms under their root cause and has no Markdown or colour', async () => {
+    const text = renderText(await diagnosisOf('dnsmasq-killed'))
+    expect(text).toMatch(/^1\. \[CRITICAL\] dhcp-server-not-running \(network default\)$/m)
+    expect(text).toMatch(/^ {4}2\. \[HIGH\] apipa-address \(apipa kdlab-apipa01 169\.254\.\d+\.\d+\) — explained by the finding above$/m)
+    expect(text).not.toMatch(/\u001b\[|```|^#/m)
+  })
+
+  it('Markdown marks explained findings and lists unavailable probes and unchecked rules', async () => {
+    const d = await diagnosisOf('dnsmasq-killed')
+    d.probes.push({id: 'nftables', ok: false, durationMs: 0, error: 'nft: command not found'})
+    d.notChecked.push({ruleId: 'nat-masquerade-missing', entity: null, reason: 'probes iptables and nftables unavailable'})
+    const md = renderMarkdown(d)
+    expect(md).toContain('### 2. [HIGH]')
+    expect(md).toContain('(explained by dhcp-server-not-running)')
+    expect(md).toContain('## Not checked\n\n- `nat-masquerade-missing` (all): probes iptables and nftables unavailable')
+    expect(md).toContain('- nftables: nft: command not found')
+  })
+
+  it('on a TTY, renders the Markdown for the terminal (no raw heading markers)', async () => {
+    const out = renderTerminal(await diagnosisOf('ip-forward-off'), true)
+    expect(out).toContain('IPv4 forwarding is off')
+    expect(out).not.toMatch(/^## /m)
+    expect(out).toContain('sysctl -w net.ipv4.ip_forward=1')
+  })
+})
