@@ -1,5 +1,6 @@
 import {apipaProbe} from './apipa.js'
 import {arpScanProbe} from './arpscan.js'
+import {firewalldProbe} from './firewalld.js'
 import {hostProbe} from './host.js'
 import {iptablesProbe} from './iptables.js'
 import {leasesProbe} from './leases.js'
@@ -23,6 +24,7 @@ export const ALL_PROBES: Probe[] = [
   libvirtProbe,
   leasesProbe,
   processesProbe,
+  firewalldProbe,
   arpScanProbe,
   apipaProbe,
 ] as Probe[]

@@ -48,6 +48,8 @@ export interface DomainInterface {
 
 export interface LibvirtDomain {
   name: string
+  /** kvm, qemu (TCG emulation), ... */
+  type: string
   id?: number
   state: string
   autostart: boolean
@@ -57,6 +59,8 @@ export interface LibvirtDomain {
 
 export interface LibvirtFacts {
   version?: string
+  /** firewall_backend from /etc/libvirt/network.conf, when set. */
+  firewallBackendSetting?: string
   networks: LibvirtNetwork[]
   domains: LibvirtDomain[]
 }
@@ -149,6 +153,7 @@ export function parseDomainXml(text: string): Omit<LibvirtDomain, 'state' | 'aut
   const id = attr(dom, 'id')
   return {
     name,
+    type: attr(dom, 'type') ?? 'unknown',
     ...(id ? {id: Number(id)} : {}),
     interfaces: arr(devices.interface).map((i) => {
       const type = attr(i, 'type') ?? 'unknown'
@@ -172,17 +177,23 @@ export function parseDomainXml(text: string): Omit<LibvirtDomain, 'state' | 'aut
   }
 }
 
+/** The firewall_backend setting of /etc/libvirt/network.conf (commented lines ignored). */
+export function parseNetworkConf(text: string): string | undefined {
+  return /^\s*firewall_backend\s*=\s*"([^"]*)"/m.exec(text)?.[1]
+}
+
 export const libvirtProbe: Probe<LibvirtFacts> = {
   id: 'libvirt',
   title: 'libvirt networks and domains',
-  reads: ['virsh -r net-list --all', 'virsh -r net-dumpxml NET', 'virsh -r list --all', 'virsh -r list --all --autostart --name', 'virsh -r dumpxml DOM'],
+  reads: ['/etc/libvirt/network.conf', 'virsh -r net-list --all', 'virsh -r net-dumpxml NET', 'virsh -r list --all', 'virsh -r list --all --autostart --name', 'virsh -r dumpxml DOM'],
   async collect({runner, options}) {
     const virsh = (...args: string[]) => runner.run(['virsh', '-r', '-c', options.libvirtUri, ...args])
-    const [netList, domList, autostartList, version] = await Promise.all([
+    const [netList, domList, autostartList, version, networkConf] = await Promise.all([
       virsh('net-list', '--all'),
       virsh('list', '--all'),
       virsh('list', '--all', '--autostart', '--name'),
       virsh('version'),
+      runner.readFile('/etc/libvirt/network.conf'),
     ])
     for (const c of [netList, domList]) {
       if (c.error !== undefined) {
@@ -210,6 +221,8 @@ export const libvirtProbe: Probe<LibvirtFacts> = {
     const facts: LibvirtFacts = {networks, domains}
     const libvirtVersion = /Using library: libvirt (\S+)/.exec(version.output)?.[1]
     if (libvirtVersion) facts.version = libvirtVersion
+    const backend = parseNetworkConf(networkConf.error === undefined ? networkConf.output : '')
+    if (backend) facts.firewallBackendSetting = backend
     return facts
   },
 }

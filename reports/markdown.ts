@@ -1,16 +1,10 @@
 import type {Diagnosis} from '../src/core/diagnose.js'
-import type {Finding} from '../src/core/engine.js'
-import {entityLabel, summaryLine} from './summary.js'
-
-const depthOf = (f: Finding, byKey: Map<string, Finding>): number => {
-  let depth = 0
-  for (let p = f.explainedBy; p; p = byKey.get(p)?.explainedBy) depth++
-  return depth
-}
+import {findingKey} from '../src/core/engine.js'
+import {depthOf, entityLabel, summaryLine} from './summary.js'
 
 export function renderMarkdown(d: Diagnosis): string {
   const out: string[] = [`# kvmdoctor: ${d.host}`, '', summaryLine(d), '']
-  const byKey = new Map(d.findings.map((f) => [`${f.id}@${f.entity.kind}:${f.entity.name}`, f]))
+  const byKey = new Map(d.findings.map((f) => [findingKey(f), f]))
   if (d.findings.length === 0) out.push('No findings: nothing kvmdoctor knows to look for is wrong on this host.', '')
   for (const f of d.findings) {
     const depth = depthOf(f, byKey)

@@ -1,4 +1,5 @@
 import type {Diagnosis} from '../src/core/diagnose.js'
+import type {Finding} from '../src/core/engine.js'
 import {SEVERITIES} from '../src/core/severity.js'
 
 /** One line: host, counts per severity, probes that could not run. */
@@ -12,4 +13,11 @@ export function summaryLine(d: Diagnosis): string {
 
 export function entityLabel(e: {kind: string; name: string} | null): string {
   return e ? `${e.kind} ${e.name}` : 'all'
+}
+
+/** How many root causes a finding is nested under. */
+export function depthOf(f: Finding, byKey: Map<string, Finding>): number {
+  let depth = 0
+  for (let p = f.explainedBy; p; p = byKey.get(p)?.explainedBy) depth++
+  return depth
 }

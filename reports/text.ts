@@ -1,13 +1,16 @@
 import type {Diagnosis} from '../src/core/diagnose.js'
-import {entityLabel, summaryLine} from './summary.js'
+import {findingKey} from '../src/core/engine.js'
+import {depthOf, entityLabel, summaryLine} from './summary.js'
 
 /** Plain text for pipes and logs: no Markdown markup, no colour. */
 export function renderText(d: Diagnosis): string {
   const out: string[] = [summaryLine(d), '']
   if (d.findings.length === 0) out.push('No findings.', '')
+  const byKey = new Map(d.findings.map((f) => [findingKey(f), f]))
   for (const f of d.findings) {
-    const indent = f.explainedBy ? '    ' : ''
-    out.push(`${indent}${f.rank}. [${f.severity.toUpperCase()}] ${f.id} (${entityLabel(f.entity)})${f.explainedBy ? ' — explained by the finding above' : ''}`)
+    const parent = f.explainedBy ? byKey.get(f.explainedBy) : undefined
+    const indent = '    '.repeat(depthOf(f, byKey))
+    out.push(`${indent}${f.rank}. [${f.severity.toUpperCase()}] ${f.id} (${entityLabel(f.entity)})${parent ? ` — explained by ${parent.rank}. ${parent.id}` : ''}`)
     out.push(`${indent}   ${f.title}`)
     out.push(`${indent}   ${f.summary}`)
     for (const e of f.evidence) out.push(`${indent}   evidence: ${e}`)

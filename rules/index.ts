@@ -1,20 +1,71 @@
 import {rule as apipaAddress} from './apipa-address.js'
+import {rule as arpFlux} from './arp-flux.js'
+import {rule as bridgeNetfilterEnabled} from './bridge-netfilter-enabled.js'
+import {rule as conntrackTableFull} from './conntrack-table-full.js'
 import {rule as defaultRouteMissing} from './default-route-missing.js'
+import {rule as defaultRouteMultiple} from './default-route-multiple.js'
+import {rule as dhcpChecksumRuleMissing} from './dhcp-checksum-rule-missing.js'
+import {rule as dhcpLeaseStale} from './dhcp-lease-stale.js'
+import {rule as dhcpPoolNearlyFull} from './dhcp-pool-nearly-full.js'
+import {rule as dhcpRangeExhausted} from './dhcp-range-exhausted.js'
 import {rule as dhcpServerNotRunning} from './dhcp-server-not-running.js'
+import {rule as dnsPortConflict} from './dns-port-conflict.js'
+import {rule as firewallBackendMismatch} from './firewall-backend-mismatch.js'
+import {rule as firewalldZoneWrong} from './firewalld-zone-wrong.js'
+import {rule as forwardPolicyDrop} from './forward-policy-drop.js'
+import {rule as guestAgentMissing} from './guest-agent-missing.js'
+import {rule as ipAddressConflict} from './ip-address-conflict.js'
 import {rule as ipForwardDisabled} from './ip-forward-disabled.js'
+import {rule as libvirtFirewallRulesMissing} from './libvirt-firewall-rules-missing.js'
 import {rule as libvirtNetworkInactive} from './libvirt-network-inactive.js'
+import {rule as libvirtNetworkNotAutostart} from './libvirt-network-not-autostart.js'
 import {rule as linkDown} from './link-down.js'
+import {rule as macDuplicate} from './mac-duplicate.js'
+import {rule as macvtapHostIsolation} from './macvtap-host-isolation.js'
+import {rule as mtuMismatch} from './mtu-mismatch.js'
 import {rule as natMasqueradeMissing} from './nat-masquerade-missing.js'
+import {rule as natMasqueradeWrongInterface} from './nat-masquerade-wrong-interface.js'
+import {rule as nftForwardDrop} from './nft-forward-drop.js'
+import {rule as rpFilterStrict} from './rp-filter-strict.js'
+import {rule as stpForwardDelay} from './stp-forward-delay.js'
+import {rule as subnetOverlap} from './subnet-overlap.js'
 import {rule as tapNotAttached} from './tap-not-attached.js'
+import {rule as vhostNetMissing} from './vhost-net-missing.js'
 import type {RuleDefinition} from './types.js'
 
+/** In knowledge-base order. */
 export const ALL_RULES: RuleDefinition[] = [
   ipForwardDisabled,
   natMasqueradeMissing,
-  libvirtNetworkInactive,
-  dhcpServerNotRunning,
+  natMasqueradeWrongInterface,
+  ipAddressConflict,
   apipaAddress,
   defaultRouteMissing,
+  defaultRouteMultiple,
   linkDown,
+  dhcpServerNotRunning,
+  dhcpRangeExhausted,
+  dhcpPoolNearlyFull,
+  dhcpLeaseStale,
+  libvirtNetworkInactive,
+  libvirtNetworkNotAutostart,
+  libvirtFirewallRulesMissing,
+  forwardPolicyDrop,
+  bridgeNetfilterEnabled,
+  nftForwardDrop,
+  firewallBackendMismatch,
+  firewalldZoneWrong,
+  dnsPortConflict,
+  subnetOverlap,
   tapNotAttached,
+  macDuplicate,
+  mtuMismatch,
+  stpForwardDelay,
+  macvtapHostIsolation,
+  guestAgentMissing,
+  vhostNetMissing,
+  conntrackTableFull,
+  rpFilterStrict,
+  arpFlux,
+  dhcpChecksumRuleMissing,
 ]

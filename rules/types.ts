@@ -24,6 +24,8 @@ export interface RuleDefinition {
   summary: string
   evidence: string[]
   fix: string[]
+  /** A higher severity when an entity attribute is true (bridge-netfilter-enabled is high only when it drops). */
+  escalate?: {when: string; severity: Severity}
   /** Findings this one is the root cause of, when they share the named context key. */
   explains?: {rule: string; via: keyof EntityContext}[]
 }

@@ -12,8 +12,8 @@ describe('kvmdoctor diagnose (CLI)', () => {
   it('a healthy snapshot: summary line, no findings, exit 0', async () => {
     const r = await kvmdoctor('diagnose', '--from', fixtureDir('healthy'))
     expect(r.exitCode).toBe(0)
-    expect(r.stdout).toMatch(/^kvmdoctor \S+ at 2026-.*: 0 critical, 0 high, 0 medium, 0 low, 0 info; all probes ran$/m)
-    expect(r.stdout).toContain('No findings.')
+    expect(r.stdout).toMatch(/^kvmdoctor \S+ at 2026-.*: 0 critical, 0 high, 0 medium, 0 low, \d+ info; all probes ran$/m)
+    expect(r.stdout).toContain('[INFO] guest-agent-missing')
   })
 
   it('a bare `kvmdoctor` with flags runs diagnose', async () => {
@@ -26,7 +26,8 @@ describe('kvmdoctor diagnose (CLI)', () => {
     expect((await kvmdoctor('--from', fixtureDir('bridge-down'))).exitCode).toBe(1)
     expect((await kvmdoctor('--from', fixtureDir('bridge-down'), '--fail-on', 'critical')).exitCode).toBe(0)
     expect((await kvmdoctor('--from', fixtureDir('ip-forward-off'), '--fail-on', 'none')).exitCode).toBe(0)
-    expect((await kvmdoctor('--from', fixtureDir('healthy'), '--fail-on', 'info')).exitCode).toBe(0)
+    expect((await kvmdoctor('--from', fixtureDir('healthy'), '--fail-on', 'low')).exitCode).toBe(0)
+    expect((await kvmdoctor('--from', fixtureDir('healthy'), '--fail-on', 'info')).exitCode).toBe(1)
   })
 
   it('--format json and --json give the documented shape', async () => {

@@ -15,7 +15,7 @@ describe('reports', () => {
   it('plain text indents symptoms under their root cause and has no Markdown or colour', async () => {
     const text = renderText(await diagnosisOf('dnsmasq-killed'))
     expect(text).toMatch(/^1\. \[CRITICAL\] dhcp-server-not-running \(network default\)$/m)
-    expect(text).toMatch(/^ {4}2\. \[HIGH\] apipa-address \(apipa kdlab-apipa01 169\.254\.\d+\.\d+\) — explained by the finding above$/m)
+    expect(text).toMatch(/^ {4}2\. \[HIGH\] apipa-address \(apipa kdlab-apipa01 169\.254\.\d+\.\d+\) — explained by 1. dhcp-server-not-running$/m)
     expect(text).not.toMatch(/\u001b\[|```|^#/m)
   })
 

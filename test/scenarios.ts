@@ -14,6 +14,8 @@ export interface ExpectedFinding {
   rank?: number
   /** Rule id of the root cause this finding must be listed under. */
   explainedBy?: string
+  /** Must be listed as a root cause (explained by nothing). */
+  root?: boolean
 }
 
 export interface Scenario {
@@ -65,6 +67,114 @@ export const SCENARIOS: Scenario[] = [
     noOtherAbove: 'info',
   },
   {
+    name: 'firewall-flushed',
+    description: "libvirt's LIBVIRT_* chains flushed (iptables -F on each)",
+    findings: [
+      {id: 'libvirt-firewall-rules-missing', entity: 'default', rank: 1},
+      {id: 'nat-masquerade-missing', explainedBy: 'libvirt-firewall-rules-missing'},
+      {id: 'dhcp-checksum-rule-missing', explainedBy: 'libvirt-firewall-rules-missing'},
+    ],
+    noOtherAbove: 'info',
+  },
+  {
+    name: 'docker-forward-drop-nat-ok',
+    description: 'FORWARD policy DROP with a Docker-style DOCKER-USER chain: NAT guests stay fine (libvirt accepts first)',
+    findings: [],
+    noOtherAbove: 'info',
+  },
+  {
+    name: 'bridged-forward-drop',
+    description: 'bridged guest on a lab bridge, bridge-nf-call-iptables=1 and FORWARD DROP: DHCP from the LAN namespace is dropped, guest self-assigns 169.254/16',
+    findings: [
+      {id: 'bridge-netfilter-enabled', entity: 'kdlab-br0', rank: 1},
+      {id: 'forward-policy-drop', entity: 'kdlab-br0', explainedBy: 'bridge-netfilter-enabled'},
+      {id: 'apipa-address', explainedBy: 'forward-policy-drop'},
+    ],
+    noOtherAbove: 'info',
+  },
+  {
+    name: 'tap-detached',
+    description: "a running guest's tap taken off virbr0 (ip link set vnetN nomaster)",
+    findings: [{id: 'tap-not-attached', rank: 1}],
+    noOtherAbove: 'info',
+  },
+  {
+    name: 'mac-duplicate',
+    description: 'a second guest defined with the MAC of the first, both running',
+    findings: [
+      {id: 'mac-duplicate', entity: 'kdlab-dup01/', rank: 1},
+      {id: 'mac-duplicate', entity: 'kdlab-web01/'},
+    ],
+    noOtherAbove: 'info',
+  },
+  {
+    name: 'static-ip-collision',
+    description: "a guest with a static address inside the DHCP range, equal to web01's lease (with --active arp-scan)",
+    args: ['--active'],
+    findings: [{id: 'ip-address-conflict', rank: 1}],
+    noOtherAbove: 'info',
+  },
+  {
+    name: 'dhcp-range-exhausted',
+    description: 'a network whose DHCP range has 2 addresses, and 3 guests on it',
+    findings: [
+      {id: 'dhcp-range-exhausted', entity: 'kdlab-tiny', rank: 1},
+      {id: 'apipa-address', explainedBy: 'dhcp-range-exhausted'},
+    ],
+    noOtherAbove: 'info',
+  },
+  {
+    name: 'dns-port-conflict',
+    description: 'another dnsmasq bound to 0.0.0.0:53 before the default network starts',
+    findings: [
+      {id: 'dns-port-conflict', entity: 'default', rank: 1},
+      {id: 'libvirt-network-inactive', explainedBy: 'dns-port-conflict'},
+      {id: 'tap-not-attached', explainedBy: 'libvirt-network-inactive'},
+    ],
+    noOtherAbove: 'info',
+  },
+  {
+    name: 'nat-pinned-missing-dev',
+    description: "a NAT network defined with <forward mode='nat' dev='kdlab-nodev'/>",
+    findings: [{id: 'nat-masquerade-wrong-interface', entity: 'kdlab-pinned', rank: 1}],
+    noOtherAbove: 'info',
+  },
+  {
+    name: 'stp-forward-delay',
+    description: 'ip link set virbr0 type bridge forward_delay 1500 (STP on)',
+    findings: [{id: 'stp-forward-delay', entity: 'virbr0', rank: 1}],
+    noOtherAbove: 'info',
+  },
+  {
+    name: 'mtu-mismatch',
+    description: 'a port with MTU 1400 on virbr0 beside 1500 taps',
+    findings: [{id: 'mtu-mismatch', entity: 'virbr0', rank: 1}],
+    noOtherAbove: 'info',
+  },
+  {
+    name: 'conntrack-full',
+    description: 'net.netfilter.nf_conntrack_max set to the current count',
+    findings: [{id: 'conntrack-table-full', rank: 1}],
+    noOtherAbove: 'info',
+  },
+  {
+    name: 'network-not-autostart',
+    description: 'web01 set to autostart on the default network, which is not',
+    findings: [{id: 'libvirt-network-not-autostart', entity: 'default', rank: 1}],
+    noOtherAbove: 'info',
+  },
+  {
+    name: 'flushed-and-forward-off',
+    description: 'two independent faults: firewall chains flushed and ip_forward=0',
+    findings: [
+      {id: 'libvirt-firewall-rules-missing', entity: 'default', root: true},
+      {id: 'ip-forward-disabled', root: true},
+      {id: 'nat-masquerade-missing', explainedBy: 'libvirt-firewall-rules-missing'},
+      {id: 'dhcp-checksum-rule-missing', explainedBy: 'libvirt-firewall-rules-missing'},
+    ],
+    noOtherAbove: 'info',
+  },
+  {
     name: 'default-route-missing',
     description: 'kvmdoctor run inside a network namespace host without a default route',
     findings: [{id: 'default-route-missing', rank: 1}],
@@ -84,11 +194,14 @@ interface ReportFinding {
 export function checkScenario(scenario: Scenario, report: {findings: ReportFinding[]}): void {
   const matched = new Set<ReportFinding>()
   for (const want of scenario.findings) {
-    const found = report.findings.find((f) => f.id === want.id && (want.entity === undefined || f.entity.name === want.entity))
+    // An entity ending in '/' matches by prefix (guest interfaces are named DOMAIN/TAP, and taps vary).
+    const entityMatches = (name: string) => want.entity === undefined || (want.entity.endsWith('/') ? name.startsWith(want.entity) : name === want.entity)
+    const found = report.findings.find((f) => f.id === want.id && !matched.has(f) && entityMatches(f.entity.name))
     expect(found, `${scenario.name}: expected ${want.id}${want.entity ? ` on ${want.entity}` : ''} in ${report.findings.map((f) => f.id).join(', ') || 'no findings'}`).toBeDefined()
     matched.add(found!)
     if (want.rank !== undefined) expect(found!.rank, `${scenario.name}: rank of ${want.id}`).toBe(want.rank)
     if (want.explainedBy !== undefined) expect(found!.explainedBy?.split('@')[0], `${scenario.name}: ${want.id} explained by`).toBe(want.explainedBy)
+    if (want.root) expect(found!.explainedBy, `${scenario.name}: ${want.id} must be a root cause`).toBeUndefined()
   }
   if (scenario.noOtherAbove) {
     const limit = severityWeight(scenario.noOtherAbove)

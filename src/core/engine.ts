@@ -83,6 +83,8 @@ export async function evaluate(model: Model, rules: RuleDefinition[]): Promise<E
       allowUndefinedFacts: true,
       pathResolver: resolvePath,
     })
+    // Lists compare by identity in json-rules-engine's `equal`: rules say `nonEmpty: true` instead.
+    engine.addOperator('nonEmpty', (fact: unknown, value: boolean) => Array.isArray(fact) && fact.length > 0 === value)
     for (const entity of model.entities[rule.scope]) {
       const ref = {kind: entity.kind, name: entity.name}
       const unknown = (rule.needs ?? []).filter((attr) => entity[attr] === null || entity[attr] === undefined)
@@ -98,7 +100,7 @@ export async function evaluate(model: Model, rules: RuleDefinition[]): Promise<E
   evaluation.findings = rank(
     raw.map(({rule, entity}) => ({
       id: rule.id,
-      severity: rule.severity,
+      severity: rule.escalate && resolvePath(entity, rule.escalate.when) === true ? rule.escalate.severity : rule.severity,
       rank: 0,
       entity: {kind: entity.kind, name: entity.name},
       title: fillTemplate(rule.title, entity, host) ?? rule.title,

@@ -6,7 +6,7 @@
 import type {ApipaFacts} from '../../probes/apipa.js'
 import type {HostFacts} from '../../probes/host.js'
 import {type IptablesRuleset, type IptRule, type IptablesFacts} from '../../probes/iptables.js'
-import type {LeaseFacts, Lease} from '../../probes/leases.js'
+import type {LeaseFacts} from '../../probes/leases.js'
 import type {LibvirtDomain, LibvirtFacts, LibvirtNetwork} from '../../probes/libvirt.js'
 import type {Link} from '../../probes/links.js'
 import type {NftFacts} from '../../probes/nftables.js'
@@ -14,9 +14,13 @@ import type {ProcessFacts} from '../../probes/processes.js'
 import type {Route} from '../../probes/routes.js'
 import type {SysctlFacts} from '../../probes/sysctl.js'
 import type {ProbeResult} from '../../probes/types.js'
-import {type Cidr, cidrContains, cidrToString, intToIpv4, ipv4ToInt, parseCidr} from './ipv4.js'
+import type {ArpScanFacts} from '../../probes/arpscan.js'
+import type {FirewalldFacts} from '../../probes/firewalld.js'
+import type {Neighbour} from '../../probes/neighbours.js'
+import {forwardVerdict, hasChecksumFill, libvirtBackend, libvirtRulesFor, nftDroppingForwardChains, ruleCount} from './firewall.js'
+import {type Cidr, cidrContains, cidrToString, cidrsOverlap, intToIpv4, ipv4ToInt, parseCidr} from './ipv4.js'
 
-export type EntityKind = 'host' | 'network' | 'link' | 'domain' | 'interface' | 'apipa'
+export type EntityKind = 'host' | 'network' | 'link' | 'domain' | 'interface' | 'apipa' | 'address'
 
 /** Names that relate a finding to others (for root-cause grouping and fix templates). */
 export interface EntityContext {
@@ -46,6 +50,22 @@ export interface Model {
 
 const data = <T>(r: ProbeResult | undefined): T | undefined => (r?.ok ? (r.data as T) : undefined)
 
+/** Groups values by key in one pass. */
+function groupBy<T, K>(items: Iterable<T>, key: (item: T) => K | undefined): Map<K, T[]> {
+  const groups = new Map<K, T[]>()
+  for (const item of items) {
+    const k = key(item)
+    if (k === undefined) continue
+    const list = groups.get(k)
+    if (list) list.push(item)
+    else groups.set(k, [item])
+  }
+  return groups
+}
+
+/** VRRP/CARP virtual MACs legitimately move one address between hosts. */
+const VRRP_MAC = /^00:00:5e:00:0[12]:/
+
 const RUNNING = new Set(['running', 'paused', 'idle', 'in shutdown', 'blocked'])
 export const isRunning = (d: LibvirtDomain) => RUNNING.has(d.state)
 
@@ -60,11 +80,20 @@ export function buildModel(probes: Record<string, ProbeResult>, capturedAt: Date
   const leases = data<LeaseFacts>(probes.leases)
   const processes = data<ProcessFacts>(probes.processes)
   const apipa = data<ApipaFacts>(probes.apipa)
+  const neighbours = data<Neighbour[]>(probes.neighbours)
+  const arpScan = data<ArpScanFacts>(probes['arp-scan'])
+  const firewalld = data<FirewalldFacts>(probes.firewalld)
+  const sysctlValue = (key: string): number | null => (sysctl ? (sysctl.values[key] ?? null) : null)
+  /** The kernel uses the larger of conf/all and conf/IF for rp_filter, arp_ignore and arp_announce. */
+  const effective = (iface: string, name: string): number | null => {
+    const all = sysctlValue(`net.ipv4.conf.all.${name}`)
+    const own = sysctlValue(`net.ipv4.conf.${iface}.${name}`)
+    return all === null && own === null ? null : Math.max(all ?? 0, own ?? 0)
+  }
   const hostname = host?.hostname ?? 'localhost'
 
   const linkByName = new Map((links ?? []).map((l) => [l.name, l]))
-  const portsOf = new Map<string, Link[]>()
-  for (const l of links ?? []) if (l.master) (portsOf.get(l.master) ?? portsOf.set(l.master, []).get(l.master)!).push(l)
+  const portsOf = groupBy(links ?? [], (l) => l.master)
 
   const networks = libvirt?.networks ?? []
   const domains = libvirt?.domains ?? []
@@ -94,6 +123,31 @@ export function buildModel(probes: Record<string, ProbeResult>, capturedAt: Date
 
   const defaultRoutes = (routes ?? []).filter((r) => r.family === 'inet' && r.dst === 'default' && r.table === 'main' && r.type === 'unicast')
   const metrics = defaultRoutes.map((r) => r.metric)
+  const defaultRouteDevs = [...new Set(defaultRoutes.flatMap((r) => [r.dev, ...r.nexthops.map((h) => h.dev)]).filter((d): d is string => Boolean(d)))]
+  const ipt = iptables?.main
+  const backend = iptables || nft ? libvirtBackend(ipt, nft) : null
+  const conntrackCount = sysctlValue('net.netfilter.nf_conntrack_count')
+  const conntrackMax = sysctlValue('net.netfilter.nf_conntrack_max')
+  const conntrackPercent = conntrackCount !== null && conntrackMax ? Math.round((conntrackCount / conntrackMax) * 100) : null
+  // Interfaces that carry the host's own IPv4 (no bridge ports, no loopback).
+  const l3Links = (links ?? []).filter((l) => !l.master && l.kind !== 'loopback' && l.addresses.some((a) => a.family === 'inet' && a.scope === 'global'))
+  const multiHomed = defaultRouteDevs.length >= 2 || networks.some((n) => n.active && n.forwardMode === 'route')
+  const rpStrict = l3Links.filter((l) => effective(l.name, 'rp_filter') === 1).map((l) => `${l.name} (rp_filter ${effective(l.name, 'rp_filter')})`)
+  const arpFluxPairs: string[] = []
+  for (let i = 0; i < l3Links.length; i++) {
+    for (let j = i + 1; j < l3Links.length; j++) {
+      for (const a of l3Links[i].addresses.filter((x) => x.family === 'inet' && x.scope === 'global')) {
+        for (const b of l3Links[j].addresses.filter((x) => x.family === 'inet' && x.scope === 'global')) {
+          const ca = parseCidr(`${a.address}/${a.prefix}`)
+          const cb = parseCidr(`${b.address}/${b.prefix}`)
+          const loose = [l3Links[i].name, l3Links[j].name].some((n) => effective(n, 'arp_ignore') === 0 && effective(n, 'arp_announce') === 0)
+          if (ca && cb && ca.prefix === cb.prefix && ca.network === cb.network && loose) arpFluxPairs.push(`${l3Links[i].name} ${a.address}/${a.prefix} and ${l3Links[j].name} ${b.address}/${b.prefix}`)
+        }
+      }
+    }
+  }
+  const kvmVirtioGuests = domains.filter((d) => isRunning(d) && d.type === 'kvm' && d.interfaces.some((i) => i.model === 'virtio')).map((d) => d.name)
+  const forwardChain = ipt?.tables.filter?.chains.FORWARD
 
   const hostView: EntityView = {
     kind: 'host',
@@ -108,13 +162,33 @@ export function buildModel(probes: Record<string, ProbeResult>, capturedAt: Date
     defaultRouteCount: defaultRoutes.length,
     defaultRoutes: defaultRoutes.map((r) => `default${r.gateway ? ` via ${r.gateway}` : ''}${r.dev ? ` dev ${r.dev}` : ''} metric ${r.metric}`),
     defaultRouteSameMetric: new Set(metrics).size < metrics.length,
+    bridgeNfCallIptables: sysctlValue('net.bridge.bridge-nf-call-iptables'),
+    conntrackCount,
+    conntrackMax,
+    conntrackPercent,
+    conntrackHigh: conntrackPercent !== null && conntrackPercent >= 95,
+    multiHomed,
+    rpStrictInterfaces: rpStrict,
+    arpFluxPairs,
+    arpFluxCount: arpFluxPairs.length,
+    vhostNet: host ? host.vhostNet : null,
+    kvmVirtioGuests,
+    kvmVirtioGuestCount: kvmVirtioGuests.length,
+    firewallBackend: backend,
+    firewallBackendSetting: libvirt?.firewallBackendSetting ?? null,
+    iptablesVariant: ipt?.variant ?? null,
+    legacyTablesWarning: ipt?.legacyTablesPresent ?? false,
+    legacyRuleCount: ruleCount(iptables?.legacy),
+    mainRuleCount: ruleCount(ipt),
+    backendMismatch: Boolean(ipt?.legacyTablesPresent) || (ruleCount(iptables?.legacy) > 0 && ruleCount(ipt) > 0 && ipt?.variant === 'nf_tables'),
+    forwardPolicy: forwardChain?.policy ?? null,
+    dockerUserChain: Boolean(ipt?.tables.filter?.chains['DOCKER-USER']),
   }
 
-  const dnsmasqByNetwork = new Map<string, number[]>()
-  for (const d of processes?.dnsmasq ?? []) if (d.libvirtNetwork) (dnsmasqByNetwork.get(d.libvirtNetwork) ?? dnsmasqByNetwork.set(d.libvirtNetwork, []).get(d.libvirtNetwork)!).push(d.pid)
+  const dnsmasqByNetwork = groupBy(processes?.dnsmasq ?? [], (d) => d.libvirtNetwork)
+  const libvirtDnsmasqPids = new Set((processes?.dnsmasq ?? []).filter((d) => d.libvirtNetwork).map((d) => d.pid))
   const nat = natIndex(iptables?.main, nft)
-  const leasesByBridge = new Map<string, Lease[]>()
-  for (const l of leases?.leases ?? []) if (l.bridge) (leasesByBridge.get(l.bridge) ?? leasesByBridge.set(l.bridge, []).get(l.bridge)!).push(l)
+  const leasesByBridge = groupBy(leases?.leases ?? [], (l) => l.bridge)
 
   const networkViews: EntityView[] = networks.map((n) => {
     const ipv4 = n.ips.find((ip) => ip.family === 'ipv4')
@@ -123,7 +197,39 @@ export function buildModel(probes: Record<string, ProbeResult>, capturedAt: Date
     const definedGuests = [...(definedGuestsByNetwork.get(n.name) ?? [])].sort()
     const running = runningGuestsByNetwork.get(n.name)?.size ?? 0
     const masq = subnet && (iptables || nft) ? nat.masqueradeFor(subnet) : undefined
-    const pids = dnsmasqByNetwork.get(n.name)
+    const pids = dnsmasqByNetwork.get(n.name)?.map((d) => d.pid)
+    const networkLeases = (n.bridge ? leasesByBridge.get(n.bridge) ?? [] : []).filter((l) => !l.expired)
+    const ranges = (ipv4?.dhcpRanges ?? []).map((r) => ({start: ipv4ToInt(r.start) ?? 0, end: ipv4ToInt(r.end) ?? -1}))
+    const inRange = (ip: string) => {
+      const n = ipv4ToInt(ip)
+      return n !== undefined && ranges.some((r) => n >= r.start && n <= r.end)
+    }
+    const leasesInRange = networkLeases.filter((l) => inRange(l.ip)).length
+    const rangeSizeTotal = ipv4 ? ipv4.dhcpRanges.reduce((sum, r) => sum + rangeSize(r.start, r.end), 0) : 0
+    const staleLeases = networkLeases.filter((l) => l.mac && !domainByMac.has(l.mac)).map((l) => `${l.ip} ${l.mac}${l.hostname ? ` (${l.hostname})` : ''}`)
+    const forwardDevLink = n.forwardDev ? linkByName.get(n.forwardDev) : undefined
+    const routed = n.forwardMode === 'nat' || n.forwardMode === 'route'
+    const libvirtRules = n.bridge && (iptables || nft) ? libvirtRulesFor(n.bridge, ipt, nft) : null
+    const servesDnsOrDhcp = n.dnsEnabled || (ipv4?.dhcpRanges.length ?? 0) > 0
+    const conflicts = !processes?.listeners
+      ? null
+      : !servesDnsOrDhcp
+        ? []
+        : processes.listeners
+            .filter((l) => (l.port === 53 || l.port === 67) && !(l.pid !== undefined && libvirtDnsmasqPids.has(l.pid)))
+            .filter((l) => (['0.0.0.0', '::', '*', ''].includes(l.address) && (l.iface === undefined || l.iface === n.bridge)) || l.address === ipv4?.address)
+            .map((l) => `${l.process ?? 'unknown process'}${l.pid ? ` (pid ${l.pid})` : ''} on ${l.proto} ${l.address}${l.iface ? `%${l.iface}` : ''}:${l.port}`)
+    const overlaps = subnet
+      ? (routes ?? [])
+          .filter((r) => r.family === 'inet' && r.table === 'main' && r.type === 'unicast' && r.dst !== 'default' && r.dev !== n.bridge)
+          .filter((r) => {
+            const c = parseCidr(r.dst)
+            return c !== undefined && c.prefix > 0 && cidrsOverlap(c, subnet)
+          })
+          .map((r) => `${r.dst} dev ${r.dev ?? '?'}${r.gateway ? ` via ${r.gateway}` : ''}`)
+      : []
+    const nftDrops = backend === 'nftables' && n.bridge ? nftDroppingForwardChains(nft, n.bridge).map((c) => `${c.family} ${c.table} chain ${c.name} (hook forward, priority ${c.priority}, policy drop)`) : []
+    const zone = n.bridge && firewalld?.running ? firewalld.zones[n.bridge] : undefined
     return {
       kind: 'network',
       name: n.name,
@@ -149,7 +255,30 @@ export function buildModel(probes: Record<string, ProbeResult>, capturedAt: Date
       definedGuestCount: definedGuests.length,
       runningGuests: running,
       autostartGuests: [...(autostartGuestsByNetwork.get(n.name) ?? [])].sort(),
-      leases: (n.bridge ? leasesByBridge.get(n.bridge) ?? [] : []).filter((l) => !l.expired).length,
+      leases: networkLeases.length,
+      leasesInRange,
+      dhcpUsagePercent: rangeSizeTotal > 0 ? Math.round((leasesInRange / rangeSizeTotal) * 100) : null,
+      dhcpExhausted: rangeSizeTotal > 0 && leasesInRange >= rangeSizeTotal,
+      dhcpNearlyFull: rangeSizeTotal > 0 && leasesInRange < rangeSizeTotal && leasesInRange / rangeSizeTotal >= 0.9,
+      staleLeases,
+      staleLeaseCount: staleLeases.length,
+      forwardDevState: n.forwardDev ? (links ? (forwardDevLink ? 'present' : 'absent') : null) : 'none',
+      forwardDevIsDefaultRoute: n.forwardDev ? defaultRouteDevs.includes(n.forwardDev) : null,
+      defaultRouteDevs,
+      routed,
+      libvirtRules: libvirtRules ?? [],
+      libvirtRulesPresent: libvirtRules === null ? null : libvirtRules.length > 0,
+      firewallBackend: backend,
+      checksumFill: ipt && n.bridge ? hasChecksumFill(ipt, n.bridge) : null,
+      portConflicts: conflicts ?? [],
+      portConflictCount: conflicts === null ? null : conflicts.length,
+      subnetOverlaps: overlaps,
+      subnetOverlapCount: overlaps.length,
+      nftDroppingChains: nftDrops,
+      nftDroppingChainCount: nftDrops.length,
+      firewalldRunning: firewalld?.running ?? null,
+      firewalldZone: zone === undefined ? null : zone ?? 'no zone',
+      firewalldZoneWrong: firewalld?.running && n.active && n.bridge ? zone !== 'libvirt' : false,
     }
   })
 
@@ -166,6 +295,19 @@ export function buildModel(probes: Record<string, ProbeResult>, capturedAt: Date
     // whose ports are still in STP listening/learning: that is stp-forward-delay, not a dead link.
     const stpTransition = ports.some((p) => p.portState === 'listening' || p.portState === 'learning')
     const carrierLost = l.kind === 'bridge' ? ports.length > 0 && !l.lowerUp && !stpTransition : l.kind !== 'tap' && (!l.lowerUp || l.operstate === 'DOWN')
+    const isGuestBridge = l.kind === 'bridge' && (guestPorts.length > 0 || isActiveNetworkBridge)
+    // Traffic the FORWARD chain sees from this bridge: routed for libvirt NAT/route networks, bridged frames (br_netfilter) otherwise.
+    const routedNet = net && net.bridge === l.name && (net.forwardMode === 'nat' || net.forwardMode === 'route') ? net : undefined
+    const routedGateway = routedNet?.ips.find((ip) => ip.family === 'ipv4')?.address
+    const verdict =
+      l.kind !== 'bridge' || !ipt
+        ? undefined
+        : routedNet
+          ? forwardVerdict(ipt, {inIface: l.name, outIface: defaultRouteDevs[0], source: routedGateway, bridged: false})
+          : forwardVerdict(ipt, {inIface: l.name, outIface: l.name, bridged: true})
+    const bridgeNf = sysctlValue('net.bridge.bridge-nf-call-iptables')
+    const portMtus = [...new Set(ports.map((p) => p.mtu))].sort((a, b) => a - b)
+    const uplinks = ports.filter((p) => p.kind !== 'tap' && p.kind !== 'macvtap')
     const why = [isActiveNetworkBridge && `bridge of active network ${net!.name}`, isUplinkOfGuestBridge && `uplink of guest bridge ${l.master}`, isDefaultRouteDev && 'device of the default route'].filter(Boolean)
     return {
       kind: 'link',
@@ -183,6 +325,24 @@ export function buildModel(probes: Record<string, ProbeResult>, capturedAt: Date
       mattersBecause: why.join(', '),
       portCount: ports.length,
       mtu: l.mtu,
+      isGuestBridge,
+      guestPortCount: guestPorts.length,
+      plainBridge: l.kind === 'bridge' && !routedNet,
+      bridgeNfCallIptables: bridgeNf,
+      forwardVerdict: verdict?.verdict ?? null,
+      forwardDecidedBy: verdict?.decidedBy ?? null,
+      // Bridged frames only meet iptables when br_netfilter hands them over.
+      forwardDrops: verdict !== undefined && verdict.verdict !== 'accept' && (routedNet !== undefined || bridgeNf === 1),
+      forwardPolicy: forwardChain?.policy ?? null,
+      stpState: l.bridge?.stpState ?? null,
+      forwardDelayCs: l.bridge?.forwardDelayCs ?? null,
+      forwardDelaySeconds: l.bridge ? l.bridge.forwardDelayCs / 100 : null,
+      // libvirt's stp='on' delay='0' comes out as the kernel's 2 s minimum: only more than that is a finding.
+      stpDelayTooLong: l.kind === 'bridge' && isGuestBridge && (l.bridge?.stpState ?? 0) > 0 && (l.bridge?.forwardDelayCs ?? 0) > 200,
+      portsInTransition: ports.filter((p) => p.portState === 'listening' || p.portState === 'learning').map((p) => `${p.name} (${p.portState})`),
+      portMtus: ports.map((p) => `${p.name} ${p.mtu}`),
+      mtuMismatch: l.kind === 'bridge' && isGuestBridge && (portMtus.length > 1 || uplinks.some((u) => u.mtu > l.mtu)),
+      rpFilter: effective(l.name, 'rp_filter'),
     }
   })
 
@@ -199,9 +359,14 @@ export function buildModel(probes: Record<string, ProbeResult>, capturedAt: Date
       interfaceCount: d.interfaces.length,
       networks: nets,
       guestAgentChannel: d.guestAgentChannel,
+      domainType: d.type,
     }
   })
 
+  const runningByMac = groupBy(
+    domains.filter(isRunning).flatMap((d) => d.interfaces.map((i) => ({domain: d.name, mac: i.mac}))),
+    (x) => x.mac,
+  )
   const interfaceViews: EntityView[] = domains.flatMap((d) =>
     d.interfaces.map((i, index) => {
       const network = i.type === 'network' ? networkByName.get(i.source ?? '') : undefined
@@ -229,9 +394,13 @@ export function buildModel(probes: Record<string, ProbeResult>, capturedAt: Date
         tapExists: tap !== undefined,
         tapMaster: tap?.master ?? null,
         tapAttached: tap !== undefined && tap.master === expectedBridge,
+        macSharedWith: running && i.mac ? (runningByMac.get(i.mac) ?? []).filter((x) => x.domain !== d.name).map((x) => x.domain) : [],
+        isDirect: i.type === 'direct',
       }
     }),
   )
+
+  const addressViews = addressClaims(leases, neighbours, arpScan, domainByMac, networks, hostname)
 
   const apipaViews: EntityView[] = apipaSightings(apipa, links, domainByMac, networkByBridge, networkByName, hostname)
 
@@ -239,7 +408,7 @@ export function buildModel(probes: Record<string, ProbeResult>, capturedAt: Date
     capturedAt,
     hostname,
     probes,
-    entities: {host: [hostView], network: networkViews, link: linkViews, domain: domainViews, interface: interfaceViews, apipa: apipaViews},
+    entities: {host: [hostView], network: networkViews, link: linkViews, domain: domainViews, interface: interfaceViews, apipa: apipaViews, address: addressViews},
   }
 }
 
@@ -326,4 +495,51 @@ function apipaSightings(
     })
   }
   return [...views.values()]
+}
+
+/**
+ * Who claims each IPv4 address now: unexpired leases, live neighbour entries
+ * and arp-scan replies. Two MACs for one address is a conflict.
+ */
+function addressClaims(
+  leases: LeaseFacts | undefined,
+  neighbours: Neighbour[] | undefined,
+  arpScan: ArpScanFacts | undefined,
+  domainByMac: Map<string, {domain: LibvirtDomain}>,
+  networks: LibvirtNetwork[],
+  hostname: string,
+): EntityView[] {
+  const claims = new Map<string, Map<string, Set<string>>>()
+  const claim = (ip: string, mac: string | undefined, source: string) => {
+    if (!mac || !ip.includes('.') || VRRP_MAC.test(mac)) return
+    const byMac = claims.get(ip) ?? claims.set(ip, new Map()).get(ip)!
+    ;(byMac.get(mac) ?? byMac.set(mac, new Set()).get(mac)!).add(source)
+  }
+  for (const l of leases?.leases ?? []) if (!l.expired) claim(l.ip, l.mac, 'lease')
+  for (const n of neighbours ?? []) if (!n.state.includes('FAILED') && !n.state.includes('INCOMPLETE')) claim(n.ip, n.mac, 'neighbour')
+  for (const r of arpScan?.replies ?? []) claim(r.ip, r.mac, r.dup ? 'arp-scan DUP' : 'arp-scan')
+  const subnets = networks.flatMap((n) => n.ips.filter((ip) => ip.family === 'ipv4').map((ip) => ({network: n, cidr: parseCidr(`${ip.address}/${ip.prefix}`)})))
+  const views: EntityView[] = []
+  for (const [ip, byMac] of claims) {
+    if (byMac.size < 2) continue
+    const network = subnets.find((s) => s.cidr && cidrContains(s.cidr, ip))?.network
+    const macs = [...byMac.keys()].sort()
+    const leaseMac = macs.find((m) => byMac.get(m)!.has('lease'))
+    const otherMac = macs.find((m) => m !== leaseMac) ?? macs[1]
+    const owner = (mac: string) => domainByMac.get(mac)?.domain.name
+    views.push({
+      kind: 'address',
+      name: ip,
+      context: {host: hostname, network: network?.name, bridge: network?.bridge, mac: leaseMac ?? macs[0]},
+      affectedGuests: macs.filter((m) => owner(m)).length,
+      ip,
+      macCount: macs.length,
+      claims: macs.map((m) => `${m}${owner(m) ? ` (${owner(m)})` : ''} via ${[...byMac.get(m)!].sort().join(', ')}`),
+      network: network?.name ?? null,
+      leaseMac: leaseMac ?? null,
+      otherMac,
+      otherDomain: owner(otherMac) ?? null,
+    })
+  }
+  return views.sort((a, b) => a.name.localeCompare(b.name))
 }

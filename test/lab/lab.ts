@@ -58,13 +58,20 @@ export interface Guest {
   /** dhcp | dhcp-or-apipa | static | apipa | none (see guest/init). */
   mode: string
   addr?: string
+  /** libvirt network (default: the default network); or a host bridge with `bridge`. */
   network?: string
+  bridge?: string
+  /** Address the guest ARPs for when it has no gateway, so the host learns it. */
+  probe?: string
 }
 
 export const consolePath = (name: string) => join(CACHE, `${name}.console`)
 
 function domainXml(g: Guest): string {
-  const cmdline = [`console=ttyS0`, 'quiet', `kd.mode=${g.mode}`, `kd.probe=${GATEWAY}`, g.addr ? `kd.addr=${g.addr}` : ''].filter(Boolean).join(' ')
+  const cmdline = [`console=ttyS0`, 'quiet', `kd.mode=${g.mode}`, `kd.probe=${g.probe ?? GATEWAY}`, g.addr ? `kd.addr=${g.addr}` : ''].filter(Boolean).join(' ')
+  const iface = g.bridge
+    ? `<interface type='bridge'><source bridge='${g.bridge}'/>`
+    : `<interface type='network'><source network='${g.network ?? NETWORK}'/>`
   return `<domain type='qemu'>
   <name>${g.name}</name>
   <memory unit='MiB'>96</memory>
@@ -74,7 +81,7 @@ function domainXml(g: Guest): string {
     <cmdline>${cmdline}</cmdline>
   </os>
   <devices>
-    <interface type='network'><source network='${g.network ?? NETWORK}'/><mac address='${g.mac}'/><model type='virtio'/></interface>
+    ${iface}<mac address='${g.mac}'/><model type='virtio'/></interface>
     <serial type='file'><source path='${consolePath(g.name)}'/><target port='0'/></serial>
     <memballoon model='none'/>
   </devices>
@@ -123,6 +130,25 @@ export async function reattachTaps(): Promise<void> {
   }, 30_000)
 }
 
+export async function leasedAddress(mac: string, network = NETWORK): Promise<string | undefined> {
+  const out = (await sh(['virsh', 'net-dhcp-leases', network, '--mac', mac], {reject: false})).stdout
+  return /(\d+\.\d+\.\d+\.\d+)\/\d+/.exec(out)?.[1]
+}
+
+/** Defines and starts a lab network from XML; returns a function that removes it. */
+export async function defineNetwork(name: string, xml: string): Promise<void> {
+  await removeNetwork(name)
+  const file = join(CACHE, `${name}.net.xml`)
+  writeFileSync(file, xml)
+  await sh(['virsh', 'net-define', file])
+  await sh(['virsh', 'net-start', name])
+}
+
+export async function removeNetwork(name: string): Promise<void> {
+  await sh(['virsh', 'net-destroy', name], {reject: false})
+  await sh(['virsh', 'net-undefine', name], {reject: false})
+}
+
 /** net-destroy + net-start, then re-plug running guests (what a careful admin does). */
 export async function restartNetwork(): Promise<void> {
   await sh(['virsh', 'net-destroy', NETWORK], {reject: false})
@@ -148,4 +174,16 @@ export async function kvmdoctor(args: string[], netns?: string): Promise<Kvmdoct
     throw new Error(`kvmdoctor printed no JSON (exit ${r.exitCode}): ${r.stderr}`)
   }
   return {exitCode: r.exitCode ?? -1, report, stderr: String(r.stderr)}
+}
+
+/** Removes everything a previous (possibly interrupted) lab run left: kdlab-* guests, networks, namespaces, links. */
+export async function cleanLab(): Promise<void> {
+  for (const name of await labGuests()) await removeGuest(name)
+  const nets = (await sh(['virsh', 'net-list', '--all', '--name'])).stdout.split('\n').map((n) => n.trim()).filter((n) => n.startsWith('kdlab-'))
+  for (const net of nets) await removeNetwork(net)
+  for (const ns of (await sh(['ip', 'netns', 'list'])).stdout.split('\n').map((l) => l.split(' ')[0]).filter((n) => n.startsWith('kdlab-'))) {
+    await sh(['ip', 'netns', 'del', ns], {reject: false})
+  }
+  const links = JSON.parse((await sh(['ip', '-j', 'link', 'show'])).stdout) as {ifname: string}[]
+  for (const l of links.filter((x) => x.ifname.startsWith('kdlab-'))) await sh(['ip', 'link', 'del', l.ifname], {reject: false})
 }

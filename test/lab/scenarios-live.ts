@@ -1,7 +1,7 @@
 /** How each scenario of test/scenarios.ts is produced on the real lab host, and undone. */
 import {writeFileSync} from 'node:fs'
 import {join} from 'node:path'
-import {BRIDGE, CACHE, type Guest, NETWORK, removeGuest, restartNetwork, sh, startGuest, waitFor} from './lab.js'
+import {BRIDGE, CACHE, type Guest, NETWORK, defineNetwork, leasedAddress, reattachTaps, removeGuest, removeNetwork, restartNetwork, sh, startGuest, waitFor} from './lab.js'
 
 export interface LiveScenario {
   inject(): Promise<void>
@@ -10,7 +10,8 @@ export interface LiveScenario {
   netns?: string
 }
 
-export const WEB01: Guest = {name: 'kdlab-web01', mac: '52:54:00:6b:64:01', mode: 'dhcp'}
+const WEB01_MAC = '52:54:00:6b:64:01'
+export const WEB01: Guest = {name: 'kdlab-web01', mac: WEB01_MAC, mode: 'dhcp'}
 const APIPA01: Guest = {name: 'kdlab-apipa01', mac: '52:54:00:6b:64:02', mode: 'dhcp-or-apipa'}
 
 async function libvirtDnsmasqPids(): Promise<string[]> {
@@ -25,6 +26,74 @@ async function neighbourSeen(prefix: string): Promise<boolean> {
 
 let saved: string[] = []
 const NETNS = 'kdlab-nohost'
+const LAN_NS = 'kdlab-lan'
+const LAB_BRIDGE = 'kdlab-br0'
+const IPTABLES_SAVED = join(CACHE, 'kdlab-iptables.saved')
+
+/** Snapshot of the whole IPv4 firewall, restored exactly by the reset. */
+async function saveIptables(): Promise<void> {
+  writeFileSync(IPTABLES_SAVED, (await sh(['iptables-save'])).stdout)
+}
+async function restoreIptables(): Promise<void> {
+  await sh(['iptables-restore', IPTABLES_SAVED])
+}
+
+async function flushLibvirtChains(): Promise<void> {
+  for (const table of ['filter', 'nat', 'mangle']) {
+    const chains = (await sh(['iptables', '-t', table, '-S'])).stdout.split('\n').filter((l) => l.startsWith('-N LIBVIRT_')).map((l) => l.slice(3).trim())
+    for (const chain of chains) await sh(['iptables', '-t', table, '-F', chain])
+  }
+}
+
+/** Docker's way: FORWARD policy DROP, a DOCKER-USER chain jumped to first. */
+async function dockerStyleForwardDrop(): Promise<void> {
+  await sh(['iptables', '-N', 'DOCKER-USER'])
+  await sh(['iptables', '-A', 'DOCKER-USER', '-j', 'RETURN'])
+  await sh(['iptables', '-I', 'FORWARD', '1', '-j', 'DOCKER-USER'])
+  await sh(['iptables', '-P', 'FORWARD', 'DROP'])
+}
+
+async function setSysctl(key: string, value: string): Promise<string> {
+  const before = (await sh(['sysctl', '-n', key])).stdout.trim()
+  await sh(['sysctl', '-qw', `${key}=${value}`])
+  return before
+}
+
+/** A LAN in a namespace (router + DHCP server) joined to a host bridge by veth. */
+async function startLan(): Promise<void> {
+  await stopLan()
+  await sh(['ip', 'link', 'add', LAB_BRIDGE, 'type', 'bridge', 'stp_state', '0', 'forward_delay', '0'])
+  await sh(['ip', 'addr', 'add', '10.77.0.2/24', 'dev', LAB_BRIDGE])
+  await sh(['ip', 'link', 'set', LAB_BRIDGE, 'up'])
+  await sh(['ip', 'netns', 'add', LAN_NS])
+  await sh(['ip', 'link', 'add', 'kdlab-lanp', 'type', 'veth', 'peer', 'name', 'kdlab-lan0', 'netns', LAN_NS])
+  await sh(['ip', 'link', 'set', 'kdlab-lanp', 'master', LAB_BRIDGE, 'up'])
+  await sh(['ip', '-n', LAN_NS, 'addr', 'add', '10.77.0.1/24', 'dev', 'kdlab-lan0'])
+  await sh(['ip', '-n', LAN_NS, 'link', 'set', 'kdlab-lan0', 'up'])
+  await sh(['ip', 'netns', 'exec', LAN_NS, 'dnsmasq', '--conf-file=/dev/null', '--port=0', '--interface=kdlab-lan0', '--bind-interfaces',
+    '--dhcp-range=10.77.0.100,10.77.0.150,12h', '--dhcp-option=3,10.77.0.1', `--dhcp-leasefile=${join(CACHE, 'kdlab-lan.leases')}`,
+    `--pid-file=${join(CACHE, 'kdlab-lan.pid')}`, '--user=root'])
+}
+
+async function stopLan(): Promise<void> {
+  await sh(['pkill', '-F', join(CACHE, 'kdlab-lan.pid')], {reject: false})
+  await sh(['ip', 'netns', 'del', LAN_NS], {reject: false})
+  await sh(['ip', 'link', 'del', 'kdlab-lanp'], {reject: false})
+  await sh(['ip', 'link', 'del', LAB_BRIDGE], {reject: false})
+}
+
+async function tapOf(guest: string): Promise<string> {
+  const xml = (await sh(['virsh', 'dumpxml', guest])).stdout
+  const tap = /<target dev='([^']+)'/.exec(xml)?.[1]
+  if (!tap) throw new Error(`${guest} has no tap`)
+  return tap
+}
+
+const LAN01: Guest = {name: 'kdlab-lan01', mac: '52:54:00:6b:64:10', mode: 'dhcp-or-apipa', bridge: LAB_BRIDGE, probe: '10.77.0.2'}
+const DUP01: Guest = {name: 'kdlab-dup01', mac: WEB01_MAC, mode: 'dhcp'}
+const TINY = 'kdlab-tiny'
+const TINY_GUESTS: Guest[] = [1, 2, 3].map((n) => ({name: `kdlab-tiny0${n}`, mac: `52:54:00:6b:64:2${n}`, mode: 'dhcp-or-apipa', network: TINY, probe: '192.168.150.1'}))
+const PINNED = 'kdlab-pinned'
 
 export const LIVE: Record<string, LiveScenario> = {
   healthy: {
@@ -77,6 +146,153 @@ export const LIVE: Record<string, LiveScenario> = {
     },
     async reset() {
       await sh(['ip', 'link', 'set', BRIDGE, 'up'])
+    },
+  },
+  'firewall-flushed': {
+    async inject() {
+      await saveIptables()
+      await flushLibvirtChains()
+    },
+    reset: restoreIptables,
+  },
+  'docker-forward-drop-nat-ok': {
+    async inject() {
+      await saveIptables()
+      await dockerStyleForwardDrop()
+    },
+    reset: restoreIptables,
+  },
+  'bridged-forward-drop': {
+    async inject() {
+      await saveIptables()
+      saved = [await setSysctl('net.bridge.bridge-nf-call-iptables', '1')]
+      await dockerStyleForwardDrop()
+      await startLan()
+      const addrs = await startGuest(LAN01)
+      if (!addrs.some((a) => a.startsWith('169.254.'))) throw new Error(`bridged guest reported ${addrs.join(' ')}, not 169.254/16`)
+      await waitFor('the host to see the bridged APIPA guest', async () => {
+        const out = JSON.parse((await sh(['ip', '-j', 'neigh', 'show', 'dev', LAB_BRIDGE])).stdout) as {dst: string; lladdr?: string}[]
+        return out.some((n) => n.dst.startsWith('169.254.') && n.lladdr)
+      }, 30_000)
+    },
+    async reset() {
+      await removeGuest(LAN01.name)
+      await stopLan()
+      await sh(['sysctl', '-qw', `net.bridge.bridge-nf-call-iptables=${saved[0] ?? '0'}`])
+      await restoreIptables()
+    },
+  },
+  'tap-detached': {
+    async inject() {
+      await sh(['ip', 'link', 'set', await tapOf(WEB01.name), 'nomaster'])
+    },
+    reset: reattachTaps,
+  },
+  'mac-duplicate': {
+    async inject() {
+      await startGuest(DUP01)
+    },
+    async reset() {
+      await removeGuest(DUP01.name)
+    },
+  },
+  'static-ip-collision': {
+    async inject() {
+      const taken = await leasedAddress(WEB01.mac)
+      if (!taken) throw new Error('web01 holds no lease')
+      await startGuest({name: 'kdlab-static01', mac: '52:54:00:6b:64:03', mode: 'static', addr: `${taken}/24`})
+    },
+    async reset() {
+      await removeGuest('kdlab-static01')
+    },
+  },
+  'dhcp-range-exhausted': {
+    async inject() {
+      await defineNetwork(TINY, `<network><name>${TINY}</name><forward mode='nat'/><bridge name='kdlab-tiny' stp='on' delay='0'/>
+        <ip address='192.168.150.1' netmask='255.255.255.0'><dhcp><range start='192.168.150.10' end='192.168.150.11'/></dhcp></ip></network>`)
+      // One after another, so the first two certainly take the two leases and the third is left without.
+      for (const g of TINY_GUESTS) await startGuest(g)
+      await waitFor('the host to see the APIPA guest', async () => {
+        const out = JSON.parse((await sh(['ip', '-j', 'neigh', 'show', 'dev', 'kdlab-tiny'])).stdout) as {dst: string; lladdr?: string}[]
+        return out.some((n) => n.dst.startsWith('169.254.') && n.lladdr)
+      }, 30_000)
+    },
+    async reset() {
+      for (const g of TINY_GUESTS) await removeGuest(g.name)
+      await removeNetwork(TINY)
+    },
+  },
+  'dns-port-conflict': {
+    async inject() {
+      await sh(['virsh', 'net-destroy', NETWORK])
+      await sh(['dnsmasq', '--conf-file=/dev/null', '--port=53', '--listen-address=0.0.0.0', `--pid-file=${join(CACHE, 'kdlab-rogue-dns.pid')}`, '--user=root'])
+      const start = await sh(['virsh', 'net-start', NETWORK], {reject: false})
+      if (start.exitCode === 0) throw new Error('the default network started despite the port conflict')
+    },
+    async reset() {
+      await sh(['pkill', '-F', join(CACHE, 'kdlab-rogue-dns.pid')], {reject: false})
+      await waitFor('port 53 to be free', async () => !(await sh(['ss', '-H', '-lunp', 'sport', '= :53'])).stdout.includes('dnsmasq'), 10_000)
+      await sh(['virsh', 'net-start', NETWORK])
+      await reattachTaps()
+    },
+  },
+  'nat-pinned-missing-dev': {
+    async inject() {
+      await defineNetwork(PINNED, `<network><name>${PINNED}</name><forward mode='nat' dev='kdlab-nodev'/><bridge name='kdlab-pin' stp='on' delay='0'/>
+        <ip address='192.168.151.1' netmask='255.255.255.0'><dhcp><range start='192.168.151.10' end='192.168.151.50'/></dhcp></ip></network>`)
+    },
+    async reset() {
+      await removeNetwork(PINNED)
+    },
+  },
+  'stp-forward-delay': {
+    async inject() {
+      const detail = JSON.parse((await sh(['ip', '-j', '-d', 'link', 'show', BRIDGE])).stdout)[0]
+      saved = [String(detail.linkinfo.info_data.forward_delay)]
+      await sh(['ip', 'link', 'set', BRIDGE, 'type', 'bridge', 'forward_delay', '1500'])
+    },
+    async reset() {
+      await sh(['ip', 'link', 'set', BRIDGE, 'type', 'bridge', 'forward_delay', saved[0] ?? '200'])
+    },
+  },
+  'mtu-mismatch': {
+    async inject() {
+      await sh(['ip', 'link', 'add', 'kdlab-mtu0', 'mtu', '1400', 'type', 'veth', 'peer', 'name', 'kdlab-mtu1'])
+      await sh(['ip', 'link', 'set', 'kdlab-mtu0', 'master', BRIDGE, 'up'])
+      await sh(['ip', 'link', 'set', 'kdlab-mtu1', 'up'])
+    },
+    async reset() {
+      await sh(['ip', 'link', 'del', 'kdlab-mtu0'], {reject: false})
+      // The bridge follows its smallest port: give it back the MTU of its taps.
+      await sh(['ip', 'link', 'set', BRIDGE, 'mtu', '1500'])
+    },
+  },
+  'conntrack-full': {
+    async inject() {
+      const count = Number((await sh(['sysctl', '-n', 'net.netfilter.nf_conntrack_count'])).stdout.trim())
+      saved = [await setSysctl('net.netfilter.nf_conntrack_max', String(Math.max(count, 1)))]
+    },
+    async reset() {
+      await sh(['sysctl', '-qw', `net.netfilter.nf_conntrack_max=${saved[0]}`])
+    },
+  },
+  'network-not-autostart': {
+    async inject() {
+      await sh(['virsh', 'autostart', WEB01.name])
+    },
+    async reset() {
+      await sh(['virsh', 'autostart', '--disable', WEB01.name])
+    },
+  },
+  'flushed-and-forward-off': {
+    async inject() {
+      await saveIptables()
+      await flushLibvirtChains()
+      saved = [await setSysctl('net.ipv4.ip_forward', '0')]
+    },
+    async reset() {
+      await sh(['sysctl', '-qw', `net.ipv4.ip_forward=${saved[0] ?? '1'}`])
+      await restoreIptables()
     },
   },
   'default-route-missing': {

@@ -57,6 +57,7 @@ describe('parseDomainXml', () => {
   it('reads a running NAT guest: MAC, network, bridge, tap, model', () => {
     expect(parseDomainXml(sample('virsh-dumpxml-web01.xml'))).toEqual({
       name: 'web01',
+      type: 'qemu',
       id: 7,
       guestAgentChannel: false,
       interfaces: [{type: 'network', mac: '52:54:00:ae:17:88', source: 'default', bridge: 'virbr0', target: 'vnet6', model: 'virtio', linkState: 'up'}],
@@ -70,6 +71,7 @@ describe('parseDomainXml', () => {
     expect(d.interfaces[0]).toMatchObject({type: 'bridge', source: 'br0', bridge: 'br0', linkState: 'down'})
     expect(d.interfaces[1]).toMatchObject({type: 'direct', source: 'eno1', target: 'macvtap0'})
     expect(d.guestAgentChannel).toBe(true)
+    expect(d.type).toBe('kvm')
     expect(d.id).toBeUndefined()
   })
 })

@@ -1,0 +1,33 @@
+import type {LibvirtFacts} from './libvirt.js'
+import {type Probe, ProbeUnavailable} from './types.js'
+
+export interface FirewalldFacts {
+  running: boolean
+  /** Zone of each libvirt bridge (null = in no zone). */
+  zones: Record<string, string | null>
+}
+
+/** Asks a running firewalld which zone holds each libvirt bridge (read-only queries). */
+export const firewalldProbe: Probe<FirewalldFacts> = {
+  id: 'firewalld',
+  title: 'firewalld zones of libvirt bridges',
+  reads: ['firewall-cmd --state', 'firewall-cmd --get-zone-of-interface=BRIDGE'],
+  async collect({runner, get}) {
+    const state = await runner.run(['firewall-cmd', '--state'])
+    // Not installed or not running is a plain fact for this probe, not a failure.
+    if (state.errorCode === 'not-found' || state.output.trim() === 'not running') return {running: false, zones: {}}
+    if (state.output.trim() !== 'running') throw new ProbeUnavailable(state.error ?? `firewall-cmd --state: unexpected "${state.output.trim().slice(0, 60)}"`)
+    const libvirt = await get<LibvirtFacts>('libvirt')
+    if (!libvirt.ok) throw new ProbeUnavailable(`needs libvirt: ${libvirt.error}`)
+    const bridges = libvirt.data.networks.filter((n) => n.active && n.bridge).map((n) => n.bridge!)
+    const zones: Record<string, string | null> = {}
+    await Promise.all(
+      bridges.map(async (bridge) => {
+        const c = await runner.run(['firewall-cmd', `--get-zone-of-interface=${bridge}`])
+        // firewall-cmd prints "no zone" and exits 2 for an interface in no zone.
+        zones[bridge] = c.exitCode === 0 ? c.output.trim() : null
+      }),
+    )
+    return {running: true, zones}
+  },
+}

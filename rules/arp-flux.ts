@@ -1,0 +1,13 @@
+import type {RuleDefinition} from './types.js'
+
+export const rule: RuleDefinition = {
+  id: 'arp-flux',
+  severity: 'low',
+  scope: 'host',
+  title: 'Two host interfaces share a subnet and answer ARP for each other',
+  requires: ['sysctl', 'links'],
+  conditions: {all: [{fact: 'entity', path: 'arpFluxCount', operator: 'greaterThan', value: 0}]},
+  summary: 'With arp_ignore = 0 and arp_announce = 0 either interface answers ARP for both addresses, so neighbours (and guests) send to whichever answered first.',
+  evidence: ['same subnet on: {arpFluxPairs}'],
+  fix: ['sysctl -w net.ipv4.conf.all.arp_ignore=1 net.ipv4.conf.all.arp_announce=2   # persist in /etc/sysctl.d'],
+}

@@ -1,0 +1,28 @@
+import type {RuleDefinition} from './types.js'
+
+export const rule: RuleDefinition = {
+  id: 'bridge-netfilter-enabled',
+  severity: 'low',
+  escalate: {when: 'forwardDrops', severity: 'high'},
+  scope: 'link',
+  title: 'Bridged guest frames on {name} pass through iptables (bridge-nf-call-iptables = 1)',
+  requires: ['sysctl', 'links'],
+  needs: ['bridgeNfCallIptables'],
+  conditions: {
+    all: [
+      {fact: 'entity', path: 'plainBridge', operator: 'equal', value: true},
+      {fact: 'entity', path: 'guestPortCount', operator: 'greaterThan', value: 0},
+      {fact: 'entity', path: 'bridgeNfCallIptables', operator: 'equal', value: 1},
+    ],
+  },
+  summary: 'br_netfilter hands every frame bridged on {name} to the iptables FORWARD chain, where the verdict for them is {forwardVerdict} ({forwardDecidedBy}). Guests bridged to the LAN then depend on the host firewall.',
+  evidence: ['net.bridge.bridge-nf-call-iptables = 1', 'FORWARD verdict for bridged frames: {forwardVerdict} ({forwardDecidedBy})'],
+  fix: [
+    'sysctl -w net.bridge.bridge-nf-call-iptables=0 net.bridge.bridge-nf-call-ip6tables=0   # persist in /etc/sysctl.d',
+    'on Kubernetes nodes keep 1 and add: iptables -I FORWARD -m physdev --physdev-is-bridged -j ACCEPT',
+  ],
+  explains: [
+    {rule: 'forward-policy-drop', via: 'bridge'},
+    {rule: 'apipa-address', via: 'bridge'},
+  ],
+}

@@ -1,0 +1,13 @@
+import type {RuleDefinition} from './types.js'
+
+export const rule: RuleDefinition = {
+  id: 'dhcp-lease-stale',
+  severity: 'info',
+  scope: 'network',
+  title: '{staleLeaseCount} unexpired lease(s) on {name} belong to no defined domain',
+  requires: ['libvirt', 'leases'],
+  conditions: {all: [{fact: 'entity', path: 'staleLeaseCount', operator: 'greaterThan', value: 0}]},
+  summary: 'Leases held by MACs that no domain on this host has (guests deleted or re-created with new MACs) keep addresses out of the pool until they expire.',
+  evidence: ['stale leases: {staleLeases}'],
+  fix: ['they expire on their own; to free them now: virsh net-destroy {name}, remove the entries from /var/lib/libvirt/dnsmasq/{bridge}.status, virsh net-start {name}'],
+}

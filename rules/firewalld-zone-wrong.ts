@@ -1,0 +1,14 @@
+import type {RuleDefinition} from './types.js'
+
+export const rule: RuleDefinition = {
+  id: 'firewalld-zone-wrong',
+  severity: 'high',
+  scope: 'network',
+  title: "firewalld has {bridge} in zone '{firewalldZone}', not 'libvirt'",
+  requires: ['firewalld', 'libvirt'],
+  conditions: {all: [{fact: 'entity', path: 'firewalldZoneWrong', operator: 'equal', value: true}]},
+  summary: "firewalld filters {bridge} with zone '{firewalldZone}' rules, which usually reject DHCP and DNS from guests; libvirt expects its bridges in zone 'libvirt'.",
+  evidence: ['firewall-cmd --get-zone-of-interface={bridge}: {firewalldZone}'],
+  fix: ['firewall-cmd --permanent --zone=libvirt --change-interface={bridge} && firewall-cmd --reload'],
+  explains: [{rule: 'apipa-address', via: 'network'}],
+}

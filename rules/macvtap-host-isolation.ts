@@ -1,0 +1,13 @@
+import type {RuleDefinition} from './types.js'
+
+export const rule: RuleDefinition = {
+  id: 'macvtap-host-isolation',
+  severity: 'info',
+  scope: 'interface',
+  title: 'Guest {domain} uses macvtap on {source}: the host cannot reach it',
+  requires: ['libvirt'],
+  conditions: {all: [{fact: 'entity', path: 'isDirect', operator: 'equal', value: true}]},
+  summary: 'A type=direct (macvtap) interface talks to the LAN through {source}, but by design not to the host itself: pings from the host to {domain} fail while the LAN reaches it.',
+  evidence: ["virsh dumpxml {domain}: <interface type='direct'> source dev {source}, MAC {mac}"],
+  fix: ['if the host must reach the guest: use a bridge (type=bridge) instead, or add a second NIC on a libvirt network'],
+}

@@ -1,0 +1,13 @@
+import type {RuleDefinition} from './types.js'
+
+export const rule: RuleDefinition = {
+  id: 'mtu-mismatch',
+  severity: 'medium',
+  scope: 'link',
+  title: 'MTUs differ on bridge {name} ({mtu}) and its ports',
+  requires: ['links'],
+  conditions: {all: [{fact: 'entity', path: 'mtuMismatch', operator: 'equal', value: true}]},
+  summary: 'Ports of {name} use different MTUs ({portMtus}; bridge {mtu}): small packets pass, large ones are dropped, so ping works while TLS handshakes and scp stall.',
+  evidence: ['bridge {name} mtu {mtu}; ports: {portMtus}'],
+  fix: ["ip link set DEV mtu N   # one MTU for the bridge and every port; persist with <mtu size='N'/> in the network/domain XML", 'on overlays, clamp TCP MSS: iptables -t mangle -A FORWARD -p tcp --tcp-flags SYN,RST SYN -j TCPMSS --clamp-mss-to-pmtu'],
+}

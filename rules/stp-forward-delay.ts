@@ -1,0 +1,14 @@
+import type {RuleDefinition} from './types.js'
+
+export const rule: RuleDefinition = {
+  id: 'stp-forward-delay',
+  severity: 'medium',
+  scope: 'link',
+  title: 'Bridge {name} holds new ports for 2 x {forwardDelaySeconds} s (STP)',
+  requires: ['links'],
+  conditions: {all: [{fact: 'entity', path: 'stpDelayTooLong', operator: 'equal', value: true}]},
+  summary: 'STP is on with forward_delay {forwardDelaySeconds} s: a guest\'s port listens and learns for {forwardDelaySeconds} s each before forwarding, so PXE and DHCP at boot time out.',
+  evidence: ['ip -d link show {name}: stp_state {stpState}, forward_delay {forwardDelayCs} cs', 'ports not yet forwarding: {portsInTransition}'],
+  fix: ['ip link set {name} type bridge forward_delay 0   # or stp_state 0', "persist: <bridge name='{name}' stp='on' delay='0'/> in the network XML"],
+  explains: [{rule: 'apipa-address', via: 'bridge'}],
+}
