@@ -128,7 +128,7 @@ export function buildModel(probes: Record<string, ProbeResult>, capturedAt: Date
   const backend = iptables || nft ? libvirtBackend(ipt, nft) : null
   const conntrackCount = sysctlValue('net.netfilter.nf_conntrack_count')
   const conntrackMax = sysctlValue('net.netfilter.nf_conntrack_max')
-  const conntrackPercent = conntrackCount !== null && conntrackMax ? Math.round((conntrackCount / conntrackMax) * 100) : null
+  const conntrackRatio = conntrackCount !== null && conntrackMax ? conntrackCount / conntrackMax : null
   // Interfaces that carry the host's own IPv4 (no bridge ports, no loopback).
   const l3Links = (links ?? []).filter((l) => !l.master && l.kind !== 'loopback' && l.addresses.some((a) => a.family === 'inet' && a.scope === 'global'))
   const multiHomed = defaultRouteDevs.length >= 2 || networks.some((n) => n.active && n.forwardMode === 'route')
@@ -165,8 +165,9 @@ export function buildModel(probes: Record<string, ProbeResult>, capturedAt: Date
     bridgeNfCallIptables: sysctlValue('net.bridge.bridge-nf-call-iptables'),
     conntrackCount,
     conntrackMax,
-    conntrackPercent,
-    conntrackHigh: conntrackPercent !== null && conntrackPercent >= 95,
+    conntrackRatio,
+    conntrackPercent: conntrackRatio === null ? null : Math.floor(conntrackRatio * 100),
+    conntrackHigh: conntrackRatio !== null && conntrackRatio >= 0.95,
     multiHomed,
     rpStrictInterfaces: rpStrict,
     arpFluxPairs,

@@ -1,0 +1,28 @@
+import {describe, expect, it} from 'vitest'
+import type {Link} from '../../probes/links.js'
+import type {SysctlFacts} from '../../probes/sysctl.js'
+import {rule} from '../../rules/arp-flux.js'
+import {alter, factsOf, fire} from '../helpers.js'
+
+const twoInSameSubnet = async () =>
+  alter<Link[]>(await factsOf('healthy'), 'links', (links) => {
+    const eth0 = links.find((l) => l.name === 'eth0')!
+    links.push({...structuredClone(eth0), name: 'eth1', index: 99, addresses: [{family: 'inet', address: '192.0.2.3', prefix: 24, scope: 'global'}]})
+  })
+
+describe('arp-flux', () => {
+  it('fires for two interfaces in one subnet with arp_ignore=0 and arp_announce=0', async () => {
+    const {evaluation} = await fire(rule, await twoInSameSubnet())
+    expect(evaluation.findings[0].evidence[0]).toBe('same subnet on: eth0 192.0.2.2/24 and eth1 192.0.2.3/24')
+  })
+  it('stays silent when arp_ignore/arp_announce are set', async () => {
+    const facts = alter<SysctlFacts>(await twoInSameSubnet(), 'sysctl', (s) => {
+      s.values['net.ipv4.conf.all.arp_ignore'] = 1
+      s.values['net.ipv4.conf.all.arp_announce'] = 2
+    })
+    expect((await fire(rule, facts)).names).toEqual([])
+  })
+  it('stays silent for interfaces in different subnets (healthy lab)', async () => {
+    expect((await fire(rule, await factsOf('healthy'))).names).toEqual([])
+  })
+})

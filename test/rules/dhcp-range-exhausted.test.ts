@@ -1,0 +1,32 @@
+import {describe, expect, it} from 'vitest'
+import type {LibvirtFacts} from '../../probes/libvirt.js'
+import {rule} from '../../rules/dhcp-range-exhausted.js'
+import {alter, factsOf, fire, fixtureDir} from '../helpers.js'
+
+describe('dhcp-range-exhausted', () => {
+  it('fires for a 2-address range with 2 unexpired leases (lab: 3 guests on kdlab-tiny)', async () => {
+    const {names, evaluation} = await fire(rule, await factsOf('dhcp-range-exhausted'))
+    expect(names).toEqual(['kdlab-tiny'])
+    expect(evaluation.findings[0].evidence[0]).toBe('range 192.168.150.10-192.168.150.11: 2 addresses, 2 unexpired leases')
+  })
+  it('stays silent on the healthy host', async () => {
+    expect((await fire(rule, await factsOf('healthy'))).names).toEqual([])
+  })
+  it('stays silent once the range is widened (leases outside the range do not count)', async () => {
+    const facts = alter<LibvirtFacts>(await factsOf('dhcp-range-exhausted'), 'libvirt', (l) => {
+      l.networks.find((n) => n.name === 'kdlab-tiny')!.ips[0].dhcpRanges = [{start: '192.168.150.100', end: '192.168.150.200'}]
+    })
+    expect((await fire(rule, facts)).names).toEqual([])
+  })
+  it('judges expiry at the capture time: the same leases expired are no exhaustion', async () => {
+    const facts = await factsOf('dhcp-range-exhausted')
+    const later = {...facts, capturedAt: new Date(facts.capturedAt.getTime() + 48 * 3600_000)}
+    const {leasesProbe} = await import('../../probes/leases.js')
+    const {ReplayRunner} = await import('../../src/core/snapshot.js')
+    const runner = await ReplayRunner.open(fixtureDir('dhcp-range-exhausted'))
+    Object.defineProperty(runner, 'capturedAt', {value: later.capturedAt})
+    const results = structuredClone(facts.results)
+    results.leases = {id: 'leases', ok: true, data: await leasesProbe.collect({runner, options: {active: false, libvirtUri: ''}, get: async () => results.links as never}), durationMs: 0}
+    expect((await fire(rule, {results, capturedAt: later.capturedAt})).names).toEqual([])
+  })
+})

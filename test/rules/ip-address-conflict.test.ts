@@ -1,0 +1,30 @@
+import {describe, expect, it} from 'vitest'
+import type {Neighbour} from '../../probes/neighbours.js'
+import {rule} from '../../rules/ip-address-conflict.js'
+import {alter, factsOf, fire} from '../helpers.js'
+
+describe('ip-address-conflict', () => {
+  it("fires when a static guest takes web01's leased address (lab, with arp-scan)", async () => {
+    const {names, evaluation} = await fire(rule, await factsOf('static-ip-collision'))
+    expect(names).toHaveLength(1)
+    const claims = evaluation.findings[0].evidence.join(' ')
+    expect(claims).toContain('52:54:00:6b:64:01 (kdlab-web01)')
+    expect(claims).toContain('52:54:00:6b:64:03 (kdlab-static01)')
+    expect(evaluation.findings[0].fix[0]).toContain(`virsh net-update default add ip-dhcp-host "<host mac='52:54:00:6b:64:01' ip='${names[0]}'/>"`)
+  })
+  it('stays silent on the healthy host', async () => {
+    expect((await fire(rule, await factsOf('healthy'))).names).toEqual([])
+  })
+  it('stays silent for two guests sharing one MAC (that is mac-duplicate, not an IP conflict)', async () => {
+    expect((await fire(rule, await factsOf('mac-duplicate'))).names).toEqual([])
+  })
+  it('ignores a VRRP virtual MAC and failed neighbour entries', async () => {
+    const facts = await factsOf('healthy')
+    const lease = (facts.results.leases.ok ? (facts.results.leases.data as {leases: {ip: string}[]}).leases : [])[0]
+    const altered = alter<Neighbour[]>(facts, 'neighbours', (n) => {
+      n.push({ip: lease.ip, dev: 'virbr0', mac: '00:00:5e:00:01:07', state: ['REACHABLE']})
+      n.push({ip: lease.ip, dev: 'virbr0', mac: '52:54:00:99:99:99', state: ['FAILED']})
+    })
+    expect((await fire(rule, altered)).names).toEqual([])
+  })
+})
