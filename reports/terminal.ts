@@ -6,8 +6,11 @@ import {renderText} from './text.js'
 
 /** Markdown rendered for a terminal when stdout is a TTY; plain text when piped. */
 export function renderTerminal(d: Diagnosis, isTty: boolean): string {
-  if (!isTty) return renderText(d)
+  return isTty ? renderMarkdownForTerminal(renderMarkdown(d)) : renderText(d)
+}
+
+export function renderMarkdownForTerminal(markdown: string): string {
   const marked = new Marked()
   marked.use(markedTerminal({reflowText: false, showSectionPrefix: false, width: process.stdout.columns || 100}))
-  return marked.parse(renderMarkdown(d), {async: false}) as string
+  return marked.parse(markdown, {async: false}) as string
 }

@@ -83,6 +83,12 @@ export const SCENARIOS: Scenario[] = [
     noOtherAbove: 'info',
   },
   {
+    name: 'bridged-healthy',
+    description: 'a guest bridged to a lab LAN (router + DHCP in a namespace) takes its lease from the LAN: the control for bridged-forward-drop',
+    findings: [],
+    noOtherAbove: 'info',
+  },
+  {
     name: 'bridged-forward-drop',
     description: 'bridged guest on a lab bridge, bridge-nf-call-iptables=1 and FORWARD DROP: DHCP from the LAN namespace is dropped, guest self-assigns 169.254/16',
     findings: [

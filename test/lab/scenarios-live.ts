@@ -162,6 +162,17 @@ export const LIVE: Record<string, LiveScenario> = {
     },
     reset: restoreIptables,
   },
+  'bridged-healthy': {
+    async inject() {
+      await startLan()
+      const addrs = await startGuest({...LAN01, name: 'kdlab-lan02', mac: '52:54:00:6b:64:11', mode: 'dhcp'})
+      if (!addrs.some((a) => a.startsWith('10.77.0.'))) throw new Error(`bridged guest got ${addrs.join(' ') || 'no address'} instead of a LAN lease`)
+    },
+    async reset() {
+      await removeGuest('kdlab-lan02')
+      await stopLan()
+    },
+  },
   'bridged-forward-drop': {
     async inject() {
       await saveIptables()

@@ -1,0 +1,26 @@
+import {Args, Command} from '@oclif/core'
+import {renderMarkdownForTerminal} from '../../../reports/terminal.js'
+import {UserError} from '../../core/errors.js'
+import {findRule, ruleDoc} from '../../core/rule-docs.js'
+
+export default class RulesShow extends Command {
+  static summary = "Print a rule's doc: what it means, the facts it reads, the fix, false positives"
+  static args = {id: Args.string({required: true, description: 'rule id, e.g. ip-forward-disabled'})}
+  static examples = ['<%= config.bin %> rules show forward-policy-drop']
+
+  async run(): Promise<void> {
+    const {args} = await this.parse(RulesShow)
+    try {
+      findRule(args.id)
+    } catch (error) {
+      if (error instanceof UserError) {
+        this.logToStderr(`kvmdoctor: ${error.message}`)
+        process.exitCode = 2
+        return
+      }
+      throw error
+    }
+    const doc = ruleDoc(args.id)
+    this.log(process.stdout.isTTY ? renderMarkdownForTerminal(doc) : doc)
+  }
+}

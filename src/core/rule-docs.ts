@@ -1,0 +1,26 @@
+import {readFileSync} from 'node:fs'
+import {fileURLToPath} from 'node:url'
+import {ALL_RULES} from '../../rules/index.js'
+import type {RuleDefinition} from '../../rules/types.js'
+import {UserError} from './errors.js'
+
+/** rules/ID.md, shipped beside dist/ (this file runs as dist/src/core/rule-docs.js). */
+export function ruleDocPath(id: string): string {
+  return fileURLToPath(new URL(`../../../rules/${id}.md`, import.meta.url))
+}
+
+export function ruleDoc(id: string): string {
+  return readFileSync(ruleDocPath(id), 'utf8')
+}
+
+/** The first sentence of the doc's "What it means." paragraph. */
+export function ruleHeadline(id: string): string {
+  const meaning = (/\*\*What it means\.\*\*\s+([\s\S]+?)(\n\n|$)/.exec(ruleDoc(id))?.[1] ?? '').replace(/\s*\n\s*/g, ' ')
+  return (/^(.+?\.)(\s|$)/.exec(meaning)?.[1] ?? meaning).replace(/`/g, '')
+}
+
+export function findRule(id: string): RuleDefinition {
+  const rule = ALL_RULES.find((r) => r.id === id)
+  if (!rule) throw new UserError(`unknown rule "${id}" (kvmdoctor rules lists them)`)
+  return rule
+}

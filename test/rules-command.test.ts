@@ -1,0 +1,36 @@
+import {execa} from 'execa'
+import {join} from 'node:path'
+import {describe, expect, it} from 'vitest'
+import {ALL_RULES} from '../rules/index.js'
+import {ROOT} from './helpers.js'
+
+const kvmdoctor = (...args: string[]) => execa(process.execPath, [join(ROOT, 'bin/run.js'), ...args], {reject: false, stdin: 'ignore'})
+
+describe('kvmdoctor rules', () => {
+  it('lists every rule with severity, scope and meaning', async () => {
+    const r = await kvmdoctor('rules')
+    expect(r.exitCode).toBe(0)
+    const lines = r.stdout.split('\n')
+    expect(lines[0]).toMatch(/^ID\s+SEVERITY\s+SCOPE\s+MEANING$/)
+    expect(lines).toHaveLength(ALL_RULES.length + 1)
+    expect(r.stdout).toMatch(/^ip-forward-disabled\s+critical\s+host\s+The kernel does not route IPv4 between interfaces \(`?net\.ipv4\.ip_forward = 0`?\) while/m)
+    expect(r.stdout).toMatch(/^bridge-netfilter-enabled\s+low\/high\s+link\s+/m)
+  })
+
+  it('--json gives ids, severities, scopes, requirements and relations', async () => {
+    const rows = JSON.parse((await kvmdoctor('rules', '--json')).stdout)
+    expect(rows.map((r: {id: string}) => r.id)).toEqual(ALL_RULES.map((r) => r.id))
+    expect(rows.find((r: {id: string}) => r.id === 'libvirt-network-inactive')).toMatchObject({severity: 'critical', scope: 'network', requires: ['libvirt'], explains: expect.arrayContaining(['dhcp-server-not-running'])})
+    expect(rows.find((r: {id: string}) => r.id === 'nat-masquerade-missing').requires).toEqual(['libvirt', 'iptables|nftables'])
+  })
+
+  it('show ID prints the doc; an unknown id exits 2', async () => {
+    const r = await kvmdoctor('rules', 'show', 'dns-port-conflict')
+    expect(r.exitCode).toBe(0)
+    expect(r.stdout).toMatch(/^# dns-port-conflict — critical/)
+    expect(r.stdout).toContain('systemd-resolved on 127.0.0.53')
+    const bad = await kvmdoctor('rules', 'show', 'no-such-rule')
+    expect(bad.exitCode).toBe(2)
+    expect(bad.stderr).toContain('unknown rule "no-such-rule"')
+  })
+})
