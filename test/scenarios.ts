@@ -84,7 +84,7 @@ export const SCENARIOS: Scenario[] = [
   },
   {
     name: 'bridged-healthy',
-    description: 'a guest bridged to a lab LAN (router + DHCP in a namespace) takes its lease from the LAN: the control for bridged-forward-drop',
+    description: 'a guest bridged to a lab LAN (router + DHCP in a namespace) takes its lease from the LAN, bridge-nf-call-iptables=0: the control for bridged-forward-drop',
     findings: [],
     noOtherAbove: 'info',
   },

@@ -7,6 +7,7 @@ import {join, resolve, sep} from 'node:path'
 import {z} from 'zod'
 import {type Capture, type CommandCapture, type DirCapture, type FileCapture, type Runner, captureKey} from './runner.js'
 import {UserError} from './errors.js'
+import {scrubSecrets} from './secrets.js'
 
 export const SNAPSHOT_FORMAT = 'kvmdoctor-snapshot'
 export const SNAPSHOT_FORMAT_VERSION = 1
@@ -89,7 +90,9 @@ export interface SnapshotMeta {
 export function buildManifest(captures: Capture[], meta: SnapshotMeta): {manifest: SnapshotManifest; files: Map<string, string>} {
   const files = new Map<string, string>()
   const sorted = [...captures].sort((a, b) => captureKey(a).localeCompare(captureKey(b)))
-  const entries: ManifestEntry[] = sorted.map((c, i) => {
+  const entries: ManifestEntry[] = sorted.map((raw, i) => {
+    // Secrets never leave the host: scrubbed from everything a snapshot or bundle holds.
+    const c = {...raw, output: scrubSecrets(raw.output), ...(raw.kind === 'command' ? {stderr: scrubSecrets(raw.stderr)} : {})} as Capture
     const file = `outputs/${String(i + 1).padStart(4, '0')}-${c.kind}-${slug(c)}.txt`
     files.set(file, c.output)
     const entry: ManifestEntry = {

@@ -1,0 +1,193 @@
+/**
+ * --redact: consistent pseudonyms across every file of a bundle, keeping the
+ * structure the rules depend on. IPv4 network bits are mapped prefix-preserving
+ * (addresses of one subnet land in one mapped subnet) and host bits inside the
+ * longest known subnet are kept, so gateway (.1), network and broadcast keep
+ * their roles. MACs keep their vendor prefix. Host, guest and lease host names
+ * are replaced by neutral names. The mapping goes beside the bundle, never in it.
+ */
+import {createHmac, randomBytes} from 'node:crypto'
+import {intToIpv4, ipv4ToInt} from './ipv4.js'
+
+export interface RedactionMap {
+  ipv4: Record<string, string>
+  ipv6: Record<string, string>
+  mac: Record<string, string>
+  names: Record<string, string>
+}
+
+/** Never mapped: loopback, link-local (APIPA), unspecified, multicast, broadcast. */
+function keepIpv4(n: number): boolean {
+  const first = n >>> 24
+  return first === 127 || first === 0 || first >= 224 || n >>> 16 === ((169 << 8) | 254)
+}
+
+/** First octets a mapped address may start with: unicast, not loopback, not 169. */
+const FIRST_OCTETS = Array.from({length: 223}, (_, i) => i + 1).filter((o) => o !== 127 && o !== 169)
+
+export interface RedactorInput {
+  /** Known IPv4 subnets (network address and prefix), from addresses, routes and network XML. */
+  subnets: {network: number; prefix: number}[]
+  /** Names to replace (host name, guest names, lease host names), with the pseudonym prefix to use. */
+  names: {name: string; kind: 'host' | 'guest' | 'client'}[]
+  key?: Buffer
+}
+
+export class Redactor {
+  private readonly key: Buffer
+  private readonly prefixes: number[]
+  private readonly subnetsByPrefix: Map<number, Set<number>>
+  readonly map: RedactionMap = {ipv4: {}, ipv6: {}, mac: {}, names: {}}
+  private readonly nics = new Map<string, string>()
+  private readonly usedNics = new Set<string>()
+  private readonly namePattern: RegExp | undefined
+  private readonly firstOctet: Map<number, number>
+
+  constructor(input: RedactorInput) {
+    this.key = input.key ?? randomBytes(32)
+    this.subnetsByPrefix = new Map()
+    for (const s of input.subnets) {
+      if (s.prefix <= 0 || s.prefix >= 32) continue
+      ;(this.subnetsByPrefix.get(s.prefix) ?? this.subnetsByPrefix.set(s.prefix, new Set()).get(s.prefix)!).add(s.network)
+    }
+    this.prefixes = [...this.subnetsByPrefix.keys()].sort((a, b) => b - a)
+    // A keyed permutation of first octets keeps the first 8 bits bijective and out of special ranges.
+    const shuffled = [...FIRST_OCTETS].sort((a, b) => this.hmac(`o${a}`).compare(this.hmac(`o${b}`)))
+    this.firstOctet = new Map(FIRST_OCTETS.map((o, i) => [o, shuffled[i]]))
+    const counters = {host: 0, guest: 0, client: 0}
+    const names = [...new Map(input.names.filter((n) => n.name.length >= 2).map((n) => [n.name, n])).values()].sort((a, b) => b.name.length - a.name.length)
+    for (const n of names) this.map.names[n.name] = `${n.kind}-${++counters[n.kind]}`
+    if (names.length > 0) {
+      const alternatives = names.map((n) => n.name.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')).join('|')
+      // Whole tokens only: a guest "web" must not rewrite "webserver" or a path component "web-data".
+      this.namePattern = new RegExp(`(?<![A-Za-z0-9_.-])(?:${alternatives})(?![A-Za-z0-9_-])`, 'g')
+    }
+  }
+
+  private hmac(text: string): Buffer {
+    return createHmac('sha256', this.key).update(text).digest()
+  }
+
+  /** Prefix length of the longest known subnet holding n (32: none, map every bit). */
+  private hostBitsFrom(n: number): number {
+    for (const p of this.prefixes) {
+      const network = (n & (0xffffffff << (32 - p))) >>> 0
+      if (this.subnetsByPrefix.get(p)!.has(network)) return p
+    }
+    return 32
+  }
+
+  ipv4(text: string): string {
+    const n = ipv4ToInt(text)
+    if (n === undefined || keepIpv4(n)) return text
+    const cached = this.map.ipv4[text]
+    if (cached) return cached
+    // Crypto-PAn style below the first octet: bit i flips by a keyed function of the bits before it,
+    // so two addresses sharing a prefix share the mapped prefix; host bits of the longest known subnet stay.
+    const keepFrom = this.hostBitsFrom(n)
+    let mask = 0
+    for (let i = 8; i < keepFrom; i++) if (this.hmac(`b${i}:${n >>> (32 - i)}`)[0] & 1) mask |= 1 << (31 - i)
+    const first = this.firstOctet.get(n >>> 24) ?? n >>> 24
+    const result = intToIpv4(((first << 24) | ((n ^ mask) & 0x00ffffff)) >>> 0)
+    this.map.ipv4[text] = result
+    return result
+  }
+
+  mac(text: string): string {
+    const lower = text.toLowerCase()
+    const cached = this.map.mac[lower]
+    if (cached) return cached
+    // The NIC part is mapped on its own, so a guest MAC 52:54:00:x and its tap fe:54:00:x stay related.
+    const parts = lower.split(':')
+    const nic = parts.slice(3).join(':')
+    let mappedNic = this.nics.get(nic)
+    for (let salt = 0; mappedNic === undefined; salt++) {
+      const h = this.hmac(`m${salt}:${nic}`)
+      const candidate = [h[0], h[1], h[2]].map((b) => b.toString(16).padStart(2, '0')).join(':')
+      if (this.usedNics.has(candidate)) continue
+      mappedNic = candidate
+      this.nics.set(nic, candidate)
+      this.usedNics.add(candidate)
+    }
+    const result = `${parts.slice(0, 3).join(':')}:${mappedNic}`
+    this.map.mac[lower] = result
+    return result
+  }
+
+  ipv6(text: string): string {
+    const lower = text.toLowerCase()
+    if (lower === '::' || lower === '::1' || /^fe[89ab]/.test(lower) || lower.startsWith('ff')) return text
+    const cached = this.map.ipv6[lower]
+    if (cached) return cached
+    const groups = expandIpv6(lower)
+    if (!groups) return text
+    // Prefix-preserving over the 4 network groups; small interface ids (::1, ::2) kept, others hashed.
+    const out: number[] = []
+    for (let i = 0; i < 4; i++) out.push(groups[i] ^ this.hmac(`v6:${i}:${groups.slice(0, i).join(':')}`).readUInt16BE(0))
+    const iid = groups.slice(4)
+    const small = iid[0] === 0 && iid[1] === 0 && iid[2] === 0
+    for (let i = 0; i < 4; i++) out.push(small ? iid[i] : this.hmac(`v6iid:${i}:${iid.join(':')}`).readUInt16BE(0))
+    const result = compressIpv6(out)
+    this.map.ipv6[lower] = result
+    return result
+  }
+
+  /** Rewrites one text: addresses, MACs (inside client ids too) and names, in a single pass each. */
+  redact(text: string): string {
+    let out = text.replace(TOKEN, (match, ipv4: string | undefined, hexRun: string | undefined, ipv6: string | undefined) => {
+      if (ipv4) return this.ipv4(ipv4)
+      if (hexRun) {
+        const groups = hexRun.split(':')
+        if (groups.length < 6) return match
+        // Client ids and DUIDs end with the MAC: keep their type bytes, map the MAC.
+        return [...groups.slice(0, groups.length - 6), this.mac(groups.slice(-6).join(':'))].join(':')
+      }
+      if (ipv6) return this.ipv6(ipv6)
+      return match
+    })
+    if (this.namePattern) out = out.replace(this.namePattern, (name) => this.map.names[name] ?? name)
+    return out
+  }
+}
+
+/**
+ * IPv4 (not part of a longer dotted run), colon runs of two-digit hex (MACs, client ids),
+ * and IPv6 addresses with at least one "::" or eight groups.
+ */
+const TOKEN = new RegExp(
+  [
+    String.raw`(?<![\d.])((?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(?:\.(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3})(?![\d.]*\d)`,
+    String.raw`(?<![0-9A-Fa-f:])([0-9A-Fa-f]{2}(?::[0-9A-Fa-f]{2}){5,})(?![0-9A-Fa-f:])`,
+    String.raw`(?<![0-9A-Fa-f:])((?:[0-9A-Fa-f]{1,4}:){1,7}:(?:[0-9A-Fa-f]{1,4}(?::[0-9A-Fa-f]{1,4}){0,6})?|(?:[0-9A-Fa-f]{1,4}:){7}[0-9A-Fa-f]{1,4}|::(?:[0-9A-Fa-f]{1,4}(?::[0-9A-Fa-f]{1,4}){0,6}))(?![0-9A-Fa-f:])`,
+  ].join('|'),
+  'g',
+)
+
+export function expandIpv6(text: string): number[] | undefined {
+  const [head, tail, extra] = text.split('::')
+  if (extra !== undefined) return undefined
+  const h = head ? head.split(':') : []
+  const t = tail !== undefined && tail !== '' ? tail.split(':') : []
+  const missing = tail === undefined ? 0 : 8 - h.length - t.length
+  if (missing < 0 || (tail === undefined && h.length !== 8)) return undefined
+  const groups = [...h, ...Array(missing).fill('0'), ...t].map((g) => parseInt(g, 16))
+  return groups.length === 8 && groups.every((g) => Number.isInteger(g) && g >= 0 && g <= 0xffff) ? groups : undefined
+}
+
+function compressIpv6(groups: number[]): string {
+  const hex = groups.map((g) => g.toString(16))
+  // Compress the longest run of zero groups (RFC 5952), as ip prints it.
+  let best = {at: -1, len: 0}
+  for (let i = 0; i < 8; ) {
+    if (groups[i] !== 0) {
+      i++
+      continue
+    }
+    let j = i
+    while (j < 8 && groups[j] === 0) j++
+    if (j - i > best.len && j - i > 1) best = {at: i, len: j - i}
+    i = j
+  }
+  if (best.at < 0) return hex.join(':')
+  return `${hex.slice(0, best.at).join(':')}::${hex.slice(best.at + best.len).join(':')}`
+}
