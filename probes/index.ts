@@ -6,6 +6,7 @@ import {iptablesProbe} from './iptables.js'
 import {leasesProbe} from './leases.js'
 import {libvirtProbe} from './libvirt.js'
 import {linksProbe} from './links.js'
+import {logsProbe} from './logs.js'
 import {neighboursProbe} from './neighbours.js'
 import {nftablesProbe} from './nftables.js'
 import {processesProbe} from './processes.js'
@@ -25,6 +26,7 @@ export const ALL_PROBES: Probe[] = [
   leasesProbe,
   processesProbe,
   firewalldProbe,
+  logsProbe,
   arpScanProbe,
   apipaProbe,
 ] as Probe[]

@@ -25,7 +25,11 @@ export interface LeaseFile {
 export interface LeaseFacts {
   leases: Lease[]
   files: LeaseFile[]
+  /** ISC dhcpd's configuration declares subnets (the host runs, or should run, an external DHCP server). */
+  dhcpdConfigured: boolean
 }
+
+export const DHCPD_CONF = '/etc/dhcp/dhcpd.conf'
 
 export const LIBVIRT_DNSMASQ_DIR = '/var/lib/libvirt/dnsmasq'
 export const DHCPD_LEASE_PATHS = ['/var/lib/dhcp/dhcpd.leases', '/var/lib/dhcpd/dhcpd.leases']
@@ -76,10 +80,12 @@ export function parseDhcpdLeases(text: string, file: string, now: Date): Lease[]
 export const leasesProbe: Probe<LeaseFacts> = {
   id: 'leases',
   title: 'DHCP leases',
-  reads: [`${LIBVIRT_DNSMASQ_DIR}/*.status`, ...DHCPD_LEASE_PATHS],
+  reads: [`${LIBVIRT_DNSMASQ_DIR}/*.status`, ...DHCPD_LEASE_PATHS, '/etc/dhcp/dhcpd.conf'],
   async collect({runner}) {
     const now = runner.capturedAt
-    const facts: LeaseFacts = {leases: [], files: []}
+    const facts: LeaseFacts = {leases: [], files: [], dhcpdConfigured: false}
+    const conf = await runner.readFile(DHCPD_CONF)
+    facts.dhcpdConfigured = conf.error === undefined && /^\s*subnet\s+\d/m.test(conf.output)
     const dir = await runner.listDir(LIBVIRT_DNSMASQ_DIR)
     if (dir.error !== undefined && dir.errorCode !== 'not-found') throw new ProbeUnavailable(dir.error)
     const statusFiles = dir.error ? [] : dir.output.split('\n').filter((n) => n.endsWith('.status')).map((n) => `${LIBVIRT_DNSMASQ_DIR}/${n}`)

@@ -78,6 +78,12 @@ export function parseVirshTable(text: string): Record<string, string>[] {
   const starts = [...header.matchAll(/\S+(?: \S+)*/g)].map((m) => ({name: m[0].trim().toLowerCase(), at: m.index!}))
   return all.slice(headerIndex + 1).map((line) => {
     const row: Record<string, string> = {}
+    // Columns are separated by two or more spaces; positions are the fallback for empty cells.
+    const cells = line.trim().split(/\s{2,}/)
+    if (cells.length === starts.length) {
+      starts.forEach((col, i) => (row[col.name] = cells[i]))
+      return row
+    }
     starts.forEach((col, i) => {
       const end = i + 1 < starts.length ? starts[i + 1].at : line.length
       row[col.name] = line.slice(col.at, end).trim()

@@ -35,7 +35,7 @@ Exit codes: 0 nothing at or above --fail-on, 1 findings at or above it, 2 usage 
     'fail-on': Flags.string({summary: 'Lowest severity that makes the exit code 1.', options: [...SEVERITIES, 'none'], default: 'high'}),
     timeout: Flags.integer({summary: 'Seconds each command may run before it is killed.', default: 5, min: 1, max: 600}),
     record: Flags.string({summary: 'Also write everything read into this snapshot directory.', exclusive: ['from']}),
-    from: Flags.string({summary: 'Analyse a recorded snapshot directory instead of this host.', exclusive: ['record', 'active']}),
+    from: Flags.string({summary: 'Analyse a snapshot directory or a bundle (.tar.gz) instead of this host.', exclusive: ['record', 'active']}),
     active: Flags.boolean({summary: 'Allow probes that send packets (arp-scan on guest bridges).', default: false}),
     connect: Flags.string({char: 'c', summary: 'libvirt URI.', default: 'qemu:///system'}),
   }
@@ -45,11 +45,14 @@ Exit codes: 0 nothing at or above --fail-on, 1 findings at or above it, 2 usage 
     const json = this.jsonEnabled()
     const spinner = !json && process.stderr.isTTY && !flags.from ? ora({text: 'probing host', stream: process.stderr}).start() : undefined
     try {
-      const {runner, recorder, recordedOptions} = await openSource({from: flags.from, record: flags.record, timeoutMs: flags.timeout * 1000})
-      const options = recordedOptions ?? {active: flags.active, libvirtUri: flags.connect}
-      const diagnosis = await diagnose({runner, options, version: this.config.version})
+      const source = await openSource({from: flags.from, record: flags.record, timeoutMs: flags.timeout * 1000})
+      const {runner, recorder} = source
+      const options = source.recordedOptions ?? {active: flags.active, libvirtUri: flags.connect}
+      const diagnosis = await diagnose({runner, options, version: this.config.version}).finally(() => source.close())
       if (recorder && flags.record) {
-        await writeSnapshot(flags.record, recorder.all(), {kvmdoctorVersion: this.config.version, capturedAt: runner.capturedAt, host: diagnosis.host, kernel: kernelOf(diagnosis), options})
+        await writeSnapshot(flags.record, recorder.all(), {kvmdoctorVersion: this.config.version, capturedAt: runner.capturedAt, host: diagnosis.host, kernel: kernelOf(diagnosis), options}).catch((error: Error) => {
+          throw new UserError(`cannot write the snapshot to ${flags.record}: ${error.message}`)
+        })
       }
       spinner?.stop()
       process.exitCode = exitCodeFor(diagnosis, flags['fail-on'] as FailOn)

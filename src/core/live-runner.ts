@@ -1,7 +1,7 @@
 import {execa} from 'execa'
 import {open, readdir} from 'node:fs/promises'
 import pLimit from 'p-limit'
-import type {CommandCapture, DirCapture, FileCapture, Runner} from './runner.js'
+import type {CommandCapture, DirCapture, FileCapture, ReadOptions, Runner} from './runner.js'
 
 export interface LiveRunnerOptions {
   timeoutMs?: number
@@ -78,13 +78,23 @@ export class LiveRunner implements Runner {
     return capture
   }
 
-  readFile(path: string): Promise<FileCapture> {
+  readFile(path: string, options: ReadOptions = {}): Promise<FileCapture> {
     return this.limit(async () => {
       const started = performance.now()
       const capture: FileCapture = {kind: 'file', path, output: '', durationMs: 0, truncated: false}
       try {
         const handle = await open(path, 'r')
         try {
+          const {size} = await handle.stat()
+          if (options.tailBytes !== undefined && size > options.tailBytes) {
+            // Only the end of a large log: start mid-file and drop the partial first line.
+            const buffer = Buffer.alloc(options.tailBytes)
+            const {bytesRead} = await handle.read(buffer, 0, options.tailBytes, size - options.tailBytes)
+            const text = buffer.subarray(0, bytesRead).toString('utf8')
+            capture.output = text.slice(text.indexOf('\n') + 1)
+            capture.truncated = true
+            return capture
+          }
           // /proc files report size 0, so read in chunks up to the cap instead of trusting stat.
           const chunks: Buffer[] = []
           let total = 0
@@ -106,8 +116,9 @@ export class LiveRunner implements Runner {
         }
       } catch (error) {
         Object.assign(capture, fsError(path, error))
+      } finally {
+        capture.durationMs = Math.round(performance.now() - started)
       }
-      capture.durationMs = Math.round(performance.now() - started)
       return capture
     })
   }

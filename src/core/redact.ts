@@ -95,6 +95,8 @@ export class Redactor {
 
   mac(text: string): string {
     const lower = text.toLowerCase()
+    // Broadcast, all-zero and multicast (I/G bit set) addresses identify no machine.
+    if (/^(00:){5}00$|^(ff:){5}ff$/.test(lower) || parseInt(lower.slice(0, 2), 16) & 1) return lower
     const cached = this.map.mac[lower]
     if (cached) return cached
     // The NIC part is mapped on its own, so a guest MAC 52:54:00:x and its tap fe:54:00:x stay related.
@@ -116,14 +118,16 @@ export class Redactor {
 
   ipv6(text: string): string {
     const lower = text.toLowerCase()
-    if (lower === '::' || lower === '::1' || /^fe[89ab]/.test(lower) || lower.startsWith('ff')) return text
+    if (lower === '::' || lower === '::1' || lower.startsWith('ff')) return text
     const cached = this.map.ipv6[lower]
     if (cached) return cached
     const groups = expandIpv6(lower)
     if (!groups) return text
     // Prefix-preserving over the 4 network groups; small interface ids (::1, ::2) kept, others hashed.
     const out: number[] = []
-    for (let i = 0; i < 4; i++) out.push(groups[i] ^ this.hmac(`v6:${i}:${groups.slice(0, i).join(':')}`).readUInt16BE(0))
+    // Link-local keeps its fe80::/64 prefix; its interface id (often the MAC, EUI-64) is still mapped.
+    const linkLocal = (groups[0] & 0xffc0) === 0xfe80
+    for (let i = 0; i < 4; i++) out.push(linkLocal ? groups[i] : groups[i] ^ this.hmac(`v6:${i}:${groups.slice(0, i).join(':')}`).readUInt16BE(0))
     const iid = groups.slice(4)
     const small = iid[0] === 0 && iid[1] === 0 && iid[2] === 0
     for (let i = 0; i < 4; i++) out.push(small ? iid[i] : this.hmac(`v6iid:${i}:${iid.join(':')}`).readUInt16BE(0))
@@ -134,8 +138,13 @@ export class Redactor {
 
   /** Rewrites one text: addresses, MACs (inside client ids too) and names, in a single pass each. */
   redact(text: string): string {
-    let out = text.replace(TOKEN, (match, ipv4: string | undefined, hexRun: string | undefined, ipv6: string | undefined) => {
+    let out = text.replace(TOKEN, (match, ipv4: string | undefined, hexRun: string | undefined, ipv6: string | undefined, bridgeId: string | undefined) => {
       if (ipv4) return this.ipv4(ipv4)
+      if (bridgeId) {
+        // ip -d prints bridge ids as PRIO.MAC with unpadded bytes (8000.52:54:0:fc:89:10)
+        const [priority, mac] = bridgeId.split('.')
+        return `${priority}.${this.mac(mac.split(':').map((b) => b.padStart(2, '0')).join(':'))}`
+      }
       if (hexRun) {
         const groups = hexRun.split(':')
         if (groups.length < 6) return match
@@ -152,13 +161,14 @@ export class Redactor {
 
 /**
  * IPv4 (not part of a longer dotted run), colon runs of two-digit hex (MACs, client ids),
- * and IPv6 addresses with at least one "::" or eight groups.
+ * IPv6 addresses with at least one "::" or eight groups, and bridge ids (8000.52:54:0:fc:89:10).
  */
 const TOKEN = new RegExp(
   [
     String.raw`(?<![\d.])((?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(?:\.(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3})(?![\d.]*\d)`,
     String.raw`(?<![0-9A-Fa-f:])([0-9A-Fa-f]{2}(?::[0-9A-Fa-f]{2}){5,})(?![0-9A-Fa-f:])`,
     String.raw`(?<![0-9A-Fa-f:])((?:[0-9A-Fa-f]{1,4}:){1,7}:(?:[0-9A-Fa-f]{1,4}(?::[0-9A-Fa-f]{1,4}){0,6})?|(?:[0-9A-Fa-f]{1,4}:){7}[0-9A-Fa-f]{1,4}|::(?:[0-9A-Fa-f]{1,4}(?::[0-9A-Fa-f]{1,4}){0,6}))(?![0-9A-Fa-f:])`,
+    String.raw`(?<![0-9A-Fa-f.:])([0-9A-Fa-f]{4}\.[0-9A-Fa-f]{1,2}(?::[0-9A-Fa-f]{1,2}){5})(?![0-9A-Fa-f:])`,
   ].join('|'),
   'g',
 )

@@ -44,10 +44,15 @@ export interface DirCapture extends CaptureBase {
   path: string
 }
 
+export interface ReadOptions {
+  tailBytes?: number
+}
+
 export interface Runner {
   /** Runs argv without a shell. A non-zero exit is reported in the capture, never thrown. */
   run(argv: string[]): Promise<CommandCapture>
-  readFile(path: string): Promise<FileCapture>
+  /** Reads a file; with tailBytes only its end (logs), marked truncated when cut. */
+  readFile(path: string, options?: ReadOptions): Promise<FileCapture>
   /** Lists the names in a directory, sorted. */
   listDir(path: string): Promise<DirCapture>
   /** The moment the data describes: now for a live run, the capture time for a replay. */

@@ -5,7 +5,7 @@
 import {mkdir, readFile, writeFile} from 'node:fs/promises'
 import {join, resolve, sep} from 'node:path'
 import {z} from 'zod'
-import {type Capture, type CommandCapture, type DirCapture, type FileCapture, type Runner, captureKey} from './runner.js'
+import {type Capture, type CommandCapture, type DirCapture, type FileCapture, type ReadOptions, type Runner, captureKey} from './runner.js'
 import {UserError} from './errors.js'
 import {scrubSecrets} from './secrets.js'
 
@@ -34,6 +34,7 @@ const manifestSchema = z.object({
   capturedAt: z.iso.datetime(),
   host: z.string().optional(),
   kernel: z.string().optional(),
+  libvirtVersion: z.string().optional(),
   /** Probe options of the recording run, so a replay asks for exactly what was recorded. */
   options: z.object({active: z.boolean(), libvirtUri: z.string()}).optional(),
   captures: z.array(captureEntry),
@@ -61,8 +62,8 @@ export class RecordingRunner implements Runner {
     return this.remember(await this.inner.run(argv))
   }
 
-  async readFile(path: string): Promise<FileCapture> {
-    return this.remember(await this.inner.readFile(path))
+  async readFile(path: string, options?: ReadOptions): Promise<FileCapture> {
+    return this.remember(await this.inner.readFile(path, options))
   }
 
   async listDir(path: string): Promise<DirCapture> {
@@ -84,6 +85,7 @@ export interface SnapshotMeta {
   capturedAt: Date
   host?: string
   kernel?: string
+  libvirtVersion?: string
   options?: {active: boolean; libvirtUri: string}
 }
 
@@ -120,6 +122,7 @@ export function buildManifest(captures: Capture[], meta: SnapshotMeta): {manifes
   }
   if (meta.host) manifest.host = meta.host
   if (meta.kernel) manifest.kernel = meta.kernel
+  if (meta.libvirtVersion) manifest.libvirtVersion = meta.libvirtVersion
   if (meta.options) manifest.options = meta.options
   return {manifest, files}
 }
@@ -153,45 +156,15 @@ export function parseManifest(text: string, where: string): SnapshotManifest {
   return parsed.data
 }
 
-/** Replays a snapshot directory: a capture not in the snapshot is reported as not recorded. */
-export class ReplayRunner implements Runner {
-  readonly capturedAt: Date
+/** Answers from captures in memory: a capture it does not hold is reported as not recorded. */
+export class MemoryRunner implements Runner {
+  private readonly captures: Map<string, Capture>
 
-  private constructor(
-    readonly manifest: SnapshotManifest,
-    private readonly captures: Map<string, Capture>,
+  constructor(
+    captures: Capture[],
+    readonly capturedAt: Date,
   ) {
-    this.capturedAt = new Date(manifest.capturedAt)
-  }
-
-  static async open(dir: string): Promise<ReplayRunner> {
-    const root = resolve(dir)
-    let text: string
-    try {
-      text = await readFile(join(root, 'manifest.json'), 'utf8')
-    } catch (error) {
-      const code = (error as NodeJS.ErrnoException).code
-      throw new UserError(
-        code === 'ENOENT' ? `${dir}: not a kvmdoctor snapshot (no manifest.json)` : `${dir}: cannot read manifest.json (${code ?? (error as Error).message})`,
-      )
-    }
-    const manifest = parseManifest(text, dir)
-    const captures = new Map<string, Capture>()
-    await Promise.all(
-      manifest.captures.map(async (entry) => {
-        const file = resolve(root, entry.file)
-        if (!file.startsWith(root + sep)) throw new UserError(`${dir}: manifest entry ${entry.file} points outside the snapshot`)
-        let output: string
-        try {
-          output = await readFile(file, 'utf8')
-        } catch {
-          throw new UserError(`${dir}: manifest lists ${entry.file}, which is missing`)
-        }
-        const capture = toCapture(entry, output)
-        captures.set(captureKey(capture), capture)
-      }),
-    )
-    return new ReplayRunner(manifest, captures)
+    this.captures = new Map(captures.map((c) => [captureKey(c), c]))
   }
 
   async run(argv: string[]): Promise<CommandCapture> {
@@ -208,6 +181,44 @@ export class ReplayRunner implements Runner {
 
   async listDir(path: string): Promise<DirCapture> {
     return (this.captures.get(captureKey({kind: 'dir', path})) as DirCapture) ?? missing('dir', path)
+  }
+}
+
+/** Replays a snapshot directory through the same probes. */
+export class ReplayRunner extends MemoryRunner {
+  private constructor(
+    readonly manifest: SnapshotManifest,
+    captures: Capture[],
+  ) {
+    super(captures, new Date(manifest.capturedAt))
+  }
+
+  static async open(dir: string): Promise<ReplayRunner> {
+    const root = resolve(dir)
+    let text: string
+    try {
+      text = await readFile(join(root, 'manifest.json'), 'utf8')
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code
+      throw new UserError(
+        code === 'ENOENT' ? `${dir}: not a kvmdoctor snapshot (no manifest.json)` : `${dir}: cannot read manifest.json (${code ?? (error as Error).message})`,
+      )
+    }
+    const manifest = parseManifest(text, dir)
+    const captures = await Promise.all(
+      manifest.captures.map(async (entry) => {
+        const file = resolve(root, entry.file)
+        if (!file.startsWith(root + sep)) throw new UserError(`${dir}: manifest entry ${entry.file} points outside the snapshot`)
+        let output: string
+        try {
+          output = await readFile(file, 'utf8')
+        } catch {
+          throw new UserError(`${dir}: manifest lists ${entry.file}, which is missing`)
+        }
+        return toCapture(entry, output)
+      }),
+    )
+    return new ReplayRunner(manifest, captures)
   }
 }
 

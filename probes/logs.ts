@@ -1,0 +1,58 @@
+import {lines} from '../src/core/runner.js'
+import {type Probe} from './types.js'
+
+/** Log lines that point at a known failure, by the pattern they prove. */
+export const NOTABLE_LOG_LINES: {id: string; pattern: RegExp}[] = [
+  {id: 'dhcp-no-address-available', pattern: /no address available/i},
+  {id: 'conntrack-table-full', pattern: /nf_conntrack: table full, dropping packet/},
+  {id: 'address-in-use', pattern: /failed to create listening socket.*Address already in use|Address already in use/i},
+  {id: 'nft-incompatible', pattern: /table .* is incompatible, use 'nft' tool/},
+  {id: 'network-in-use', pattern: /Network is already in use by interface/},
+]
+
+export interface LogSource {
+  source: string
+  lines: number
+  truncated: boolean
+  error?: string
+}
+
+export interface LogFacts {
+  sources: LogSource[]
+  notable: {id: string; source: string; line: string}[]
+}
+
+export const LOG_TAIL_BYTES = 256 * 1024
+const LIBVIRTD_LOG = '/var/log/libvirt/libvirtd.log'
+const JOURNAL = ['journalctl', '-u', 'libvirtd', '-u', 'virtnetworkd', '-u', 'isc-dhcp-server', '-k', '--since', '-1h', '--no-pager', '-q', '-n', '2000', '-o', 'short-iso']
+
+export function notableLines(text: string, source: string): LogFacts['notable'] {
+  const found: LogFacts['notable'] = []
+  for (const line of lines(text)) {
+    const hit = NOTABLE_LOG_LINES.find((p) => p.pattern.test(line))
+    if (hit) found.push({id: hit.id, source, line: line.trim().slice(0, 500)})
+  }
+  // The most recent few per kind are enough as evidence.
+  return found.slice(-50)
+}
+
+/** The recent end of libvirt's and the kernel's logs: evidence for findings and context for bundles. */
+export const logsProbe: Probe<LogFacts> = {
+  id: 'logs',
+  title: 'Recent libvirt and kernel log lines',
+  reads: [LIBVIRTD_LOG, JOURNAL.join(' ')],
+  async collect({runner}) {
+    const [file, journal] = await Promise.all([runner.readFile(LIBVIRTD_LOG, {tailBytes: LOG_TAIL_BYTES}), runner.run(JOURNAL)])
+    const facts: LogFacts = {sources: [], notable: []}
+    for (const [source, capture] of [[LIBVIRTD_LOG, file], ['journalctl', journal]] as const) {
+      // A host without that log (no systemd, default log outputs) is normal: list it, do not fail.
+      if (capture.error !== undefined) {
+        facts.sources.push({source, lines: 0, truncated: false, error: capture.error})
+        continue
+      }
+      facts.sources.push({source, lines: lines(capture.output).length, truncated: capture.truncated})
+      facts.notable.push(...notableLines(capture.output, source))
+    }
+    return facts
+  },
+}
