@@ -79,4 +79,18 @@ describe('kvmdoctor diagnose (CLI)', () => {
     }
     expect(strip(replay.stdout)).toEqual(strip(live.stdout))
   }, 60_000)
+
+  it('kvmdoctor bundle writes a .tar.gz, says where and how big, and diagnose --from reads it back', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'kd-cli-bundle-'))
+    const file = join(dir, 'ticket.tar.gz')
+    const made = await kvmdoctor('bundle', '-o', file, '--timeout', '10')
+    expect(made.exitCode).toBe(0)
+    expect(made.stdout).toMatch(new RegExp(`^bundle written to ${file.replace(/[.]/g, '\\.')} \\(\\d+\\.\\d KiB\\)$`, 'm'))
+    const back = await kvmdoctor('diagnose', '--from', file, '--format', 'json')
+    expect([0, 1]).toContain(back.exitCode)
+    expect(JSON.parse(back.stdout).probes.length).toBeGreaterThan(5)
+    const bad = await kvmdoctor('bundle', '-o', '/proc/kd/x.tar.gz')
+    expect(bad.exitCode).toBe(2)
+    expect(bad.stderr).toMatch(/^kvmdoctor: cannot write the bundle/)
+  }, 60_000)
 })

@@ -3,7 +3,7 @@
  * facts.json, findings.json and report.md, analysable anywhere later with
  * `kvmdoctor diagnose --from FILE` to the same findings.
  */
-import {mkdtemp, mkdir, rm, stat, writeFile} from 'node:fs/promises'
+import {mkdtemp, rm, stat, writeFile} from 'node:fs/promises'
 import {tmpdir} from 'node:os'
 import {dirname, join, posix, resolve} from 'node:path'
 import * as tar from 'tar'
@@ -77,7 +77,9 @@ export async function createBundle(input: BundleInput): Promise<BundleResult> {
     await writeFile(join(root, 'findings.json'), JSON.stringify(toJsonReport(diagnosis), null, 2) + '\n')
     await writeFile(join(root, 'report.md'), renderMarkdown(diagnosis))
     const output = resolve(input.output ?? defaultBundleName(diagnosis.host, recorder.capturedAt))
-    await mkdir(dirname(output), {recursive: true})
+    // The directory must exist: creating paths is not this command's business (and mkdir -p under /proc spins).
+    const parent = await stat(dirname(output)).catch(() => undefined)
+    if (!parent?.isDirectory()) throw new UserError(`cannot write the bundle: ${dirname(output)} is not a directory`)
     await tar.c({gzip: true, file: output, cwd: work, portable: true}, [top])
     const result: BundleResult = {path: output, bytes: (await stat(output)).size, diagnosis}
     if (map) {

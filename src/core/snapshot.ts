@@ -129,7 +129,12 @@ export function buildManifest(captures: Capture[], meta: SnapshotMeta): {manifes
 
 export async function writeSnapshot(dir: string, captures: Capture[], meta: SnapshotMeta): Promise<SnapshotManifest> {
   const {manifest, files} = buildManifest(captures, meta)
-  await mkdir(join(dir, 'outputs'), {recursive: true})
+  // Not mkdir -p: the parent must exist (and recursive mkdir under /proc never returns).
+  for (const d of [dir, join(dir, 'outputs')]) {
+    await mkdir(d).catch((error: NodeJS.ErrnoException) => {
+      if (error.code !== 'EEXIST') throw error
+    })
+  }
   await Promise.all([...files].map(([file, text]) => writeFile(join(dir, file), text)))
   await writeFile(join(dir, 'manifest.json'), JSON.stringify(manifest, null, 2) + '\n')
   return manifest
