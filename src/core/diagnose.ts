@@ -8,6 +8,8 @@ import type {Probe, ProbeOptions, ProbeResult} from '../../probes/types.js'
 import {ALL_RULES} from '../../rules/index.js'
 import type {RuleDefinition} from '../../rules/types.js'
 import {type Evaluation, evaluate} from './engine.js'
+import {type Expectations, checkExpectations} from './expectations.js'
+import {type IgnoreEntry, type Suppressed, applyIgnores} from './ignore.js'
 import {buildModel} from './model.js'
 import {runProbes} from './probe-runner.js'
 import type {Runner} from './runner.js'
@@ -19,6 +21,12 @@ export interface DiagnoseInput {
   version: string
   probes?: Probe[]
   rules?: RuleDefinition[]
+  /** kvmdoctor.yaml: what must hold before a deploy. */
+  expectations?: Expectations
+  /** .kvmdoctorignore.yaml entries, judged at `now`. */
+  ignores?: IgnoreEntry[]
+  /** The clock for ignore expiry (the analysis time, not the capture time). */
+  now?: Date
 }
 
 export interface ProbeStatus {
@@ -37,12 +45,18 @@ export interface Diagnosis extends Evaluation {
   counts: Record<Severity, number>
   /** The raw probe results, for bundles and `--facts`. */
   facts: Record<string, ProbeResult>
+  /** Findings an ignore entry suppressed: listed apart, never counted for the exit code. */
+  suppressed: Suppressed[]
+  /** Ignore entries past their expiry: they no longer suppress anything. */
+  expiredIgnores: IgnoreEntry[]
 }
 
 export async function diagnose(input: DiagnoseInput): Promise<Diagnosis> {
   const results = await runProbes(input.probes ?? ALL_PROBES, input.runner, input.options)
   const model = buildModel(results, input.runner.capturedAt)
-  const evaluation = await evaluate(model, input.rules ?? ALL_RULES)
+  const evaluation = await evaluate(model, input.rules ?? ALL_RULES, input.expectations ? checkExpectations(model, input.expectations) : [])
+  const ignored = applyIgnores(evaluation.findings, input.ignores ?? [], input.now ?? new Date())
+  evaluation.findings = ignored.findings
   const counts = Object.fromEntries(SEVERITIES.map((s) => [s, evaluation.findings.filter((f) => f.severity === s).length])) as Record<Severity, number>
   return {
     version: input.version,
@@ -57,5 +71,7 @@ export async function diagnose(input: DiagnoseInput): Promise<Diagnosis> {
       ...(r.ok ? {} : {error: r.error, ...(r.skipped ? {skipped: true} : {})}),
     })),
     facts: results,
+    suppressed: ignored.suppressed,
+    expiredIgnores: ignored.expired,
   }
 }

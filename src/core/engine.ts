@@ -67,10 +67,27 @@ export function fillTemplate(template: string, entity: EntityView, host: EntityV
   return empty ? undefined : text
 }
 
-export async function evaluate(model: Model, rules: RuleDefinition[]): Promise<Evaluation> {
+/** A check decided outside the engine (expectations), ranked and reported like any rule. */
+export interface ExternalCheck {
+  rule: RuleDefinition
+  entity: EntityView
+  violated: boolean
+}
+
+export async function evaluate(model: Model, rules: RuleDefinition[], external: ExternalCheck[] = []): Promise<Evaluation> {
   const evaluation: Evaluation = {findings: [], notChecked: [], checked: []}
   const host = model.entities.host[0]
   const raw: {rule: RuleDefinition; entity: EntityView}[] = []
+  for (const c of external) {
+    const ref = {kind: c.entity.kind, name: c.entity.name}
+    const missing = unavailableProbe(model, c.rule)
+    if (missing) {
+      evaluation.notChecked.push({ruleId: c.rule.id, entity: ref, reason: missing})
+      continue
+    }
+    evaluation.checked.push({ruleId: c.rule.id, entity: ref})
+    if (c.violated) raw.push({rule: c.rule, entity: c.entity})
+  }
   for (const rule of rules) {
     const missing = unavailableProbe(model, rule)
     if (missing) {

@@ -347,8 +347,10 @@ export function buildModel(probes: Record<string, ProbeResult>, capturedAt: Date
     }
   })
 
+  const addressesByMac = guestAddressIndex(leases, neighbours, arpScan)
   const domainViews: EntityView[] = domains.map((d) => {
     const nets = [...new Set(d.interfaces.map(ifaceNetwork).filter((n): n is string => Boolean(n)))]
+    const addresses = [...new Set(d.interfaces.flatMap((i) => (i.mac ? addressesByMac.get(i.mac) ?? [] : []).map((a) => a.ip)))].sort()
     return {
       kind: 'domain',
       name: d.name,
@@ -361,6 +363,8 @@ export function buildModel(probes: Record<string, ProbeResult>, capturedAt: Date
       networks: nets,
       guestAgentChannel: d.guestAgentChannel,
       domainType: d.type,
+      /** IPv4 addresses its MACs hold now: unexpired leases, live neighbour entries, arp-scan replies. */
+      addresses,
     }
   })
 
@@ -511,14 +515,13 @@ function addressClaims(
   hostname: string,
 ): EntityView[] {
   const claims = new Map<string, Map<string, Set<string>>>()
-  const claim = (ip: string, mac: string | undefined, source: string) => {
-    if (!mac || !ip.includes('.') || VRRP_MAC.test(mac)) return
-    const byMac = claims.get(ip) ?? claims.set(ip, new Map()).get(ip)!
-    ;(byMac.get(mac) ?? byMac.set(mac, new Set()).get(mac)!).add(source)
+  for (const [mac, addresses] of guestAddressIndex(leases, neighbours, arpScan)) {
+    if (VRRP_MAC.test(mac)) continue
+    for (const a of addresses) {
+      const byMac = claims.get(a.ip) ?? claims.set(a.ip, new Map()).get(a.ip)!
+      ;(byMac.get(mac) ?? byMac.set(mac, new Set()).get(mac)!).add(a.source)
+    }
   }
-  for (const l of leases?.leases ?? []) if (!l.expired) claim(l.ip, l.mac, 'lease')
-  for (const n of neighbours ?? []) if (!n.state.includes('FAILED') && !n.state.includes('INCOMPLETE')) claim(n.ip, n.mac, 'neighbour')
-  for (const r of arpScan?.replies ?? []) claim(r.ip, r.mac, r.dup ? 'arp-scan DUP' : 'arp-scan')
   const subnets = networks.flatMap((n) => n.ips.filter((ip) => ip.family === 'ipv4').map((ip) => ({network: n, cidr: parseCidr(`${ip.address}/${ip.prefix}`)})))
   const views: EntityView[] = []
   for (const [ip, byMac] of claims) {
@@ -543,4 +546,25 @@ function addressClaims(
     })
   }
   return views.sort((a, b) => a.name.localeCompare(b.name))
+}
+
+export interface GuestAddress {
+  ip: string
+  source: 'lease' | 'neighbour' | 'arp-scan'
+  /** Lease expiry (epoch seconds), when the source is a lease. */
+  expiry?: number | null
+}
+
+/** Current IPv4 addresses by MAC, from every source the host has. */
+export function guestAddressIndex(leases: LeaseFacts | undefined, neighbours: Neighbour[] | undefined, arpScan: ArpScanFacts | undefined): Map<string, GuestAddress[]> {
+  const index = new Map<string, GuestAddress[]>()
+  const add = (mac: string | undefined, a: GuestAddress) => {
+    if (!mac || !a.ip.includes('.')) return
+    const list = index.get(mac) ?? index.set(mac, []).get(mac)!
+    if (!list.some((x) => x.ip === a.ip && x.source === a.source)) list.push(a)
+  }
+  for (const l of leases?.leases ?? []) if (!l.expired) add(l.mac, {ip: l.ip, source: 'lease', expiry: l.expiry})
+  for (const n of neighbours ?? []) if (!n.state.includes('FAILED') && !n.state.includes('INCOMPLETE')) add(n.mac, {ip: n.ip, source: 'neighbour'})
+  for (const r of arpScan?.replies ?? []) add(r.mac, {ip: r.ip, source: 'arp-scan'})
+  return index
 }

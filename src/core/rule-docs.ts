@@ -1,5 +1,6 @@
 import {readFileSync} from 'node:fs'
 import {fileURLToPath} from 'node:url'
+import {EXPECTATION_RULES} from '../../rules/expectations.js'
 import {ALL_RULES} from '../../rules/index.js'
 import type {RuleDefinition} from '../../rules/types.js'
 import {UserError} from './errors.js'
@@ -19,8 +20,11 @@ export function ruleHeadline(id: string): string {
   return (/^(.+?\.)(\s|$)/.exec(meaning)?.[1] ?? meaning).replace(/`/g, '')
 }
 
+/** The knowledge-base rules, then the expectation rules of kvmdoctor.yaml. */
+export const EVERY_RULE: RuleDefinition[] = [...ALL_RULES, ...EXPECTATION_RULES]
+
 export function findRule(id: string): RuleDefinition {
-  const rule = ALL_RULES.find((r) => r.id === id)
+  const rule = EVERY_RULE.find((r) => r.id === id)
   if (!rule) throw new UserError(`unknown rule "${id}" (kvmdoctor rules lists them)`)
   return rule
 }

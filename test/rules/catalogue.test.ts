@@ -1,18 +1,29 @@
 import {existsSync, readFileSync, readdirSync} from 'node:fs'
 import {join} from 'node:path'
 import {describe, expect, it} from 'vitest'
+import {EXPECTATION_RULES} from '../../rules/expectations.js'
 import {ALL_RULES} from '../../rules/index.js'
 import {SEVERITIES} from '../../src/core/severity.js'
 import {ROOT} from '../helpers.js'
 
 const ruleFiles = readdirSync(join(ROOT, 'rules'))
-  .filter((f) => f.endsWith('.ts') && !f.endsWith('.d.ts') && f !== 'index.ts' && f !== 'types.ts')
+  .filter((f) => f.endsWith('.ts') && !f.endsWith('.d.ts') && !['index.ts', 'types.ts', 'expectations.ts'].includes(f))
   .map((f) => f.replace(/\.ts$/, ''))
 
 /** Rule ids from the knowledge base headings: "### id — severity" (and "### a — x / b — y"). */
 const knowledgeBaseIds = new Set(
   [...readFileSync(join(ROOT, 'test/data/failure-patterns.md'), 'utf8').matchAll(/^### (.+)$/gm)].flatMap((m) => [...m[1].matchAll(/([a-z0-9]+(?:-[a-z0-9]+)+) —/g)].map((x) => x[1])),
 )
+
+describe('expectation rules (kvmdoctor.yaml)', () => {
+  for (const rule of EXPECTATION_RULES) {
+    it(`${rule.id} has a doc and a fix, and is not a knowledge-base id`, () => {
+      expect(knowledgeBaseIds.has(rule.id)).toBe(false)
+      expect(readFileSync(join(ROOT, 'rules', `${rule.id}.md`), 'utf8')).toMatch(new RegExp(`^# ${rule.id} — ${rule.severity}`))
+      expect(rule.fix.length).toBeGreaterThan(0)
+    })
+  }
+})
 
 describe('rule catalogue', () => {
   it('every rule file is registered, and every registered rule has a file', () => {

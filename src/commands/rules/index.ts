@@ -1,6 +1,5 @@
 import {Command} from '@oclif/core'
-import {ALL_RULES} from '../../../rules/index.js'
-import {ruleHeadline} from '../../core/rule-docs.js'
+import {EVERY_RULE, ruleHeadline} from '../../core/rule-docs.js'
 
 export default class Rules extends Command {
   static summary = 'List the failure patterns kvmdoctor checks'
@@ -9,7 +8,7 @@ export default class Rules extends Command {
 
   async run(): Promise<unknown> {
     await this.parse(Rules)
-    const rows = ALL_RULES.map((r) => ({
+    const rows = EVERY_RULE.map((r) => ({
       id: r.id,
       severity: r.escalate ? `${r.severity}/${r.escalate.severity}` : r.severity,
       scope: r.scope,

@@ -1,0 +1,66 @@
+import type {RuleDefinition} from './types.js'
+
+/**
+ * Rules behind the expectations file (kvmdoctor.yaml): what a deploy needs to
+ * hold. They are checked by src/core/expectations.ts against the declared
+ * values, not by conditions here, so `conditions` is empty.
+ */
+const never = {all: []}
+
+export const EXPECTATION_RULES: RuleDefinition[] = [
+  {
+    id: 'expect-network-active',
+    severity: 'critical',
+    scope: 'network',
+    title: 'Expected network {name} is {state}',
+    requires: ['libvirt'],
+    conditions: never,
+    summary: 'kvmdoctor.yaml requires network {name} to be active; it is {state}.',
+    evidence: ['virsh net-list --all: {name} {state}'],
+    fix: ['virsh net-start {name}   # if undefined: virsh net-define NETWORK.xml first'],
+  },
+  {
+    id: 'expect-network-autostart',
+    severity: 'medium',
+    scope: 'network',
+    title: 'Expected network {name} to autostart',
+    requires: ['libvirt'],
+    conditions: never,
+    summary: 'kvmdoctor.yaml requires network {name} to start at boot; autostart is off.',
+    evidence: ['virsh net-list --all: {name} autostart no'],
+    fix: ['virsh net-autostart {name}'],
+  },
+  {
+    id: 'expect-dhcp-free-leases',
+    severity: 'high',
+    scope: 'network',
+    title: 'Network {name} has {free} free DHCP addresses, {min} expected',
+    requires: ['libvirt', 'leases'],
+    conditions: never,
+    summary: 'kvmdoctor.yaml requires at least {min} free addresses in the DHCP range of {name} ({dhcpRanges}); {leasesInRange} of {dhcpRangeSize} are leased.',
+    evidence: ['range {dhcpRanges}: {dhcpRangeSize} addresses, {leasesInRange} unexpired leases'],
+    fix: ["virsh net-update {name} modify ip-dhcp-range \"<range start='START' end='END'/>\" --live --config   # widen the range"],
+  },
+  {
+    id: 'expect-guest-address',
+    severity: 'high',
+    scope: 'domain',
+    title: 'Guest {name} holds no address in {subnet}',
+    requires: ['libvirt'],
+    conditions: never,
+    summary: 'kvmdoctor.yaml requires {name} to hold an IPv4 address in {subnet}; it holds {addressesText} (state {state}).',
+    evidence: ['addresses seen for {name} (leases, neighbour table, arp-scan): {addressesText}'],
+    fix: ['kvmdoctor diagnose   # the findings above say why it has no address', 'virsh start {name}   # if it is not running'],
+  },
+  {
+    id: 'expect-forwarding',
+    severity: 'critical',
+    scope: 'host',
+    title: 'IPv4 forwarding is off, kvmdoctor.yaml requires it',
+    requires: ['sysctl'],
+    conditions: never,
+    summary: 'kvmdoctor.yaml requires net.ipv4.ip_forward = 1; it is {ipForward}.',
+    evidence: ['net.ipv4.ip_forward = {ipForward}'],
+    fix: ['sysctl -w net.ipv4.ip_forward=1', "echo 'net.ipv4.ip_forward = 1' > /etc/sysctl.d/90-kvmdoctor.conf"],
+  },
+]

@@ -1,0 +1,39 @@
+/**
+ * YAML configuration files (ignore list, expectations): parsed with the yaml
+ * library, validated with zod, and every problem reported with its line.
+ */
+import {readFile} from 'node:fs/promises'
+import {LineCounter, parseDocument} from 'yaml'
+import type {z} from 'zod'
+import {UserError} from './errors.js'
+
+export async function loadYamlFile<T>(path: string, schema: z.ZodType<T>, what: string): Promise<T> {
+  let text: string
+  try {
+    text = await readFile(path, 'utf8')
+  } catch (error) {
+    throw new UserError(`${what} ${path}: ${(error as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (error as Error).message}`)
+  }
+  return parseYaml(text, schema, `${what} ${path}`)
+}
+
+export function parseYaml<T>(text: string, schema: z.ZodType<T>, where: string): T {
+  const lineCounter = new LineCounter()
+  const doc = parseDocument(text, {lineCounter, prettyErrors: false})
+  if (doc.errors.length > 0) {
+    const e = doc.errors[0]
+    const line = e.linePos?.[0]?.line ?? lineCounter.linePos(e.pos[0]).line
+    throw new UserError(`${where}, line ${line}: ${e.message.split('\n')[0]}`)
+  }
+  const parsed = schema.safeParse(doc.toJS() ?? {})
+  if (parsed.success) return parsed.data
+  const issue = parsed.error.issues[0]
+  // Point at the offending node, or the closest ancestor that exists.
+  let line: number | undefined
+  for (let depth = issue.path.length; depth >= 0 && line === undefined; depth--) {
+    const node = doc.getIn(issue.path.slice(0, depth) as (string | number)[], true) as {range?: [number, number, number]} | undefined
+    if (node?.range) line = lineCounter.linePos(node.range[0]).line
+  }
+  const at = issue.path.length > 0 ? ` (${issue.path.join('.')})` : ''
+  throw new UserError(`${where}, line ${line ?? 1}${at}: ${issue.message}`)
+}

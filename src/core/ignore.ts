@@ -1,0 +1,72 @@
+/**
+ * The ignore file (.kvmdoctorignore.yaml): findings a team has accepted, each
+ * with a reason and an expiry. Expired entries stop suppressing and say so;
+ * suppressed findings never change the exit code.
+ */
+import {z} from 'zod'
+import {loadYamlFile} from './config-file.js'
+import type {Finding} from './engine.js'
+import {UserError} from './errors.js'
+
+const isoDate = z.union([z.string().regex(/^\d{4}-\d{2}-\d{2}$/, 'expires must be a date like 2027-01-31'), z.date()])
+
+export const ignoreFileSchema = z.strictObject({
+  ignore: z.array(
+    z.strictObject({
+      rule: z.string().min(1),
+      entity: z.string().min(1).optional(),
+      reason: z.string().min(3, 'reason is required: say why this is accepted'),
+      expires: isoDate,
+    }),
+  ),
+})
+
+export interface IgnoreEntry {
+  rule: string
+  entity?: string
+  reason: string
+  /** yyyy-mm-dd; the entry suppresses through the end of that day (UTC). */
+  expires: string
+}
+
+export interface Suppressed {
+  finding: Finding
+  entry: IgnoreEntry
+}
+
+export interface IgnoreOutcome {
+  findings: Finding[]
+  suppressed: Suppressed[]
+  expired: IgnoreEntry[]
+}
+
+export async function loadIgnoreFile(path: string, knownRules: Set<string>): Promise<IgnoreEntry[]> {
+  const parsed = await loadYamlFile(path, ignoreFileSchema, 'ignore file')
+  return parsed.ignore.map((e, i) => {
+    const expires = e.expires instanceof Date ? e.expires.toISOString().slice(0, 10) : e.expires
+    if (!knownRules.has(e.rule)) throw new UserError(`ignore file ${path}: entry ${i + 1} names unknown rule "${e.rule}" (kvmdoctor rules lists them)`)
+    return {rule: e.rule, ...(e.entity ? {entity: e.entity} : {}), reason: e.reason, expires}
+  })
+}
+
+
+/** An entity matches by name, or as kind:name. */
+const matches = (entry: IgnoreEntry, f: Finding) =>
+  entry.rule === f.id && (entry.entity === undefined || entry.entity === f.entity.name || entry.entity === `${f.entity.kind}:${f.entity.name}`)
+
+export function applyIgnores(findings: Finding[], entries: IgnoreEntry[], now: Date): IgnoreOutcome {
+  const today = now.toISOString().slice(0, 10)
+  const active = entries.filter((e) => e.expires >= today)
+  const expired = entries.filter((e) => e.expires < today)
+  const kept: Finding[] = []
+  const suppressed: Suppressed[] = []
+  for (const f of findings) {
+    const entry = active.find((e) => matches(e, f))
+    if (entry) suppressed.push({finding: f, entry})
+    else kept.push(f)
+  }
+  // Ranks stay contiguous for what is shown.
+  kept.forEach((f, i) => (f.rank = i + 1))
+  return {findings: kept, suppressed, expired}
+}
+
