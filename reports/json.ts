@@ -24,6 +24,8 @@ export function toJsonReport(d: Diagnosis) {
       blastRadius: f.blastRadius,
     })),
     notChecked: d.notChecked,
+    suppressed: d.suppressed.map((s) => ({id: s.finding.id, severity: s.finding.severity, entity: s.finding.entity, title: s.finding.title, reason: s.entry.reason, expires: s.entry.expires})),
+    expiredIgnores: d.expiredIgnores,
     probes: d.probes,
   }
 }

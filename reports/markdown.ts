@@ -2,7 +2,7 @@ import type {Diagnosis} from '../src/core/diagnose.js'
 import {findingKey} from '../src/core/engine.js'
 import {depthOf, entityLabel, summaryLine} from './summary.js'
 
-export function renderMarkdown(d: Diagnosis): string {
+export function renderMarkdown(d: Diagnosis, options: {showSuppressed?: boolean} = {}): string {
   const out: string[] = [`# kvmdoctor: ${d.host}`, '', summaryLine(d), '']
   const byKey = new Map(d.findings.map((f) => [findingKey(f), f]))
   if (d.findings.length === 0) out.push('No findings: nothing kvmdoctor knows to look for is wrong on this host.', '')
@@ -15,6 +15,12 @@ export function renderMarkdown(d: Diagnosis): string {
     out.push(f.summary, '')
     if (f.evidence.length > 0) out.push('Evidence:', '', ...f.evidence.map((e) => `- ${e}`), '')
     if (f.fix.length > 0) out.push('Fix:', '', '```sh', ...f.fix, '```', '')
+  }
+  if (options.showSuppressed && d.suppressed.length > 0) {
+    out.push('## Suppressed by the ignore file', '', ...d.suppressed.map((s) => `- \`${s.finding.id}\` (${entityLabel(s.finding.entity)}) [${s.finding.severity}]: ${s.entry.reason} — until ${s.entry.expires}`), '')
+  }
+  if (d.expiredIgnores.length > 0) {
+    out.push('## Expired ignore entries (no longer suppressing)', '', ...d.expiredIgnores.map((e) => `- \`${e.rule}\`${e.entity ? ` (${e.entity})` : ''}: expired ${e.expires} — ${e.reason}`), '')
   }
   if (d.notChecked.length > 0) {
     out.push('## Not checked', '', ...d.notChecked.map((n) => `- \`${n.ruleId}\` (${entityLabel(n.entity)}): ${n.reason}`), '')

@@ -8,7 +8,8 @@ export function summaryLine(d: Diagnosis): string {
   const unavailable = d.probes.filter((p) => !p.ok && !p.skipped)
   const probes = unavailable.length === 0 ? 'all probes ran' : `${unavailable.length} probe(s) unavailable: ${unavailable.map((p) => p.id).join(', ')}`
   const notChecked = new Set(d.notChecked.map((n) => n.ruleId)).size
-  return `kvmdoctor ${d.host} at ${d.capturedAt}: ${counts}; ${probes}${notChecked > 0 ? `; ${notChecked} rule(s) not checked` : ''}`
+  const suppressed = d.suppressed.length > 0 ? `; ${d.suppressed.length} suppressed` : ''
+  return `kvmdoctor ${d.host} at ${d.capturedAt}: ${counts}; ${probes}${notChecked > 0 ? `; ${notChecked} rule(s) not checked` : ''}${suppressed}`
 }
 
 export function entityLabel(e: {kind: string; name: string} | null): string {

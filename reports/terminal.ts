@@ -5,8 +5,8 @@ import {renderMarkdown} from './markdown.js'
 import {renderText} from './text.js'
 
 /** Markdown rendered for a terminal when stdout is a TTY; plain text when piped. */
-export function renderTerminal(d: Diagnosis, isTty: boolean): string {
-  return isTty ? renderMarkdownForTerminal(renderMarkdown(d)) : renderText(d)
+export function renderTerminal(d: Diagnosis, options: {tty: boolean; showSuppressed: boolean}): string {
+  return options.tty ? renderMarkdownForTerminal(renderMarkdown(d, options)) : renderText(d, options)
 }
 
 export function renderMarkdownForTerminal(markdown: string): string {

@@ -3,7 +3,7 @@ import {findingKey} from '../src/core/engine.js'
 import {depthOf, entityLabel, summaryLine} from './summary.js'
 
 /** Plain text for pipes and logs: no Markdown markup, no colour. */
-export function renderText(d: Diagnosis): string {
+export function renderText(d: Diagnosis, options: {showSuppressed?: boolean} = {}): string {
   const out: string[] = [summaryLine(d), '']
   if (d.findings.length === 0) out.push('No findings.', '')
   const byKey = new Map(d.findings.map((f) => [findingKey(f), f]))
@@ -15,6 +15,16 @@ export function renderText(d: Diagnosis): string {
     out.push(`${indent}   ${f.summary}`)
     for (const e of f.evidence) out.push(`${indent}   evidence: ${e}`)
     for (const x of f.fix) out.push(`${indent}   fix: ${x}`)
+    out.push('')
+  }
+  if (options.showSuppressed && d.suppressed.length > 0) {
+    out.push('Suppressed by the ignore file:')
+    for (const s of d.suppressed) out.push(`  ${s.finding.id} (${entityLabel(s.finding.entity)}) [${s.finding.severity}]: ${s.entry.reason} — until ${s.entry.expires}`)
+    out.push('')
+  }
+  if (d.expiredIgnores.length > 0) {
+    out.push('Expired ignore entries (no longer suppressing):')
+    for (const e of d.expiredIgnores) out.push(`  ${e.rule}${e.entity ? ` (${e.entity})` : ''}: expired ${e.expires} — ${e.reason}`)
     out.push('')
   }
   if (d.notChecked.length > 0) {

@@ -31,7 +31,7 @@ describe('reports', () => {
   })
 
   it('on a TTY, renders the Markdown for the terminal (no raw heading markers)', async () => {
-    const out = renderTerminal(await diagnosisOf('ip-forward-off'), true)
+    const out = renderTerminal(await diagnosisOf('ip-forward-off'), {tty: true, showSuppressed: false})
     expect(out).toContain('IPv4 forwarding is off')
     expect(out).not.toMatch(/^## /m)
     expect(out).toContain('sysctl -w net.ipv4.ip_forward=1')

@@ -1,22 +1,23 @@
 import {Command, Flags} from '@oclif/core'
+import {writeFile} from 'node:fs/promises'
 import ora from 'ora'
-import {renderJson, toJsonReport} from '../../reports/json.js'
-import {renderMarkdown} from '../../reports/markdown.js'
-import {renderTerminal} from '../../reports/terminal.js'
-import {type Diagnosis, diagnose} from '../core/diagnose.js'
+import {FORMATS, type Format, render} from '../../reports/index.js'
+import {toJsonReport} from '../../reports/json.js'
+import {summaryLine} from '../../reports/summary.js'
+import type {Diagnosis} from '../core/diagnose.js'
+import {DEFAULT_EXPECTATIONS_FILE, DEFAULT_IGNORE_FILE, runDiagnose} from '../core/diagnose-service.js'
 import {UserError} from '../core/errors.js'
 import {type FailOn, SEVERITIES, atOrAbove} from '../core/severity.js'
-import {writeSnapshot} from '../core/snapshot.js'
-import {openSource} from '../core/source.js'
 
 export const EXIT = {clean: 0, findings: 1, usage: 2, internal: 3} as const
 
+/** Suppressed findings are not in d.findings, so they never count here. */
 export function exitCodeFor(d: Diagnosis, failOn: FailOn): number {
   return d.findings.some((f) => atOrAbove(f.severity, failOn)) ? EXIT.findings : EXIT.clean
 }
 
 export default class Diagnose extends Command {
-  static summary = 'Diagnose VM networking on this KVM/libvirt host (or on a recorded snapshot)'
+  static summary = 'Diagnose VM networking on this KVM/libvirt host (or on a recorded snapshot or bundle)'
   static description = `Reads links, routes, neighbours, sysctls, iptables/nftables, libvirt networks and domains, DHCP leases and listeners; matches them against known failure patterns; prints ranked findings with the commands that fix them. Read-only: nothing on the host is changed.
 
 Exit codes: 0 nothing at or above --fail-on, 1 findings at or above it, 2 usage error or bad input, 3 kvmdoctor itself failed.`
@@ -24,15 +25,20 @@ Exit codes: 0 nothing at or above --fail-on, 1 findings at or above it, 2 usage 
   static examples = [
     '<%= config.bin %> diagnose',
     '<%= config.bin %> diagnose --format json --fail-on critical',
+    '<%= config.bin %> diagnose --format sarif --output kvmdoctor.sarif',
     '<%= config.bin %> diagnose --record /tmp/snap',
-    '<%= config.bin %> diagnose --from /tmp/snap',
+    '<%= config.bin %> diagnose --from ticket-1234.tar.gz',
   ]
 
   static enableJsonFlag = true
 
   static flags = {
-    format: Flags.string({char: 'f', summary: 'Report format.', options: ['text', 'md', 'json'], default: 'text'}),
+    format: Flags.string({char: 'f', summary: 'Report format.', options: [...FORMATS], default: 'text'}),
+    output: Flags.string({char: 'o', summary: 'Write the report to this file; print only the summary line.'}),
     'fail-on': Flags.string({summary: 'Lowest severity that makes the exit code 1.', options: [...SEVERITIES, 'none'], default: 'high'}),
+    ignore: Flags.string({summary: `Ignore file (default: ${DEFAULT_IGNORE_FILE} here, when present).`}),
+    expect: Flags.string({summary: `Expectations file (default: ${DEFAULT_EXPECTATIONS_FILE} here, when present).`}),
+    'show-suppressed': Flags.boolean({summary: 'List the findings the ignore file suppressed.', default: false}),
     timeout: Flags.integer({summary: 'Seconds each command may run before it is killed.', default: 5, min: 1, max: 600}),
     record: Flags.string({summary: 'Also write everything read into this snapshot directory.', exclusive: ['from']}),
     from: Flags.string({summary: 'Analyse a snapshot directory or a bundle (.tar.gz) instead of this host.', exclusive: ['record', 'active']}),
@@ -45,21 +51,32 @@ Exit codes: 0 nothing at or above --fail-on, 1 findings at or above it, 2 usage 
     const json = this.jsonEnabled()
     const spinner = !json && process.stderr.isTTY && !flags.from ? ora({text: 'probing host', stream: process.stderr}).start() : undefined
     try {
-      const source = await openSource({from: flags.from, record: flags.record, timeoutMs: flags.timeout * 1000})
-      const {runner, recorder} = source
-      const options = source.recordedOptions ?? {active: flags.active, libvirtUri: flags.connect}
-      const diagnosis = await diagnose({runner, options, version: this.config.version}).finally(() => source.close())
-      if (recorder && flags.record) {
-        await writeSnapshot(flags.record, recorder.all(), {kvmdoctorVersion: this.config.version, capturedAt: runner.capturedAt, host: diagnosis.host, kernel: kernelOf(diagnosis), options}).catch((error: Error) => {
-          throw new UserError(`cannot write the snapshot to ${flags.record}: ${error.message}`)
-        })
-      }
+      const diagnosis = await runDiagnose(
+        {
+          from: flags.from,
+          record: flags.record,
+          timeoutMs: flags.timeout * 1000,
+          options: {active: flags.active, libvirtUri: flags.connect},
+          ignoreFile: flags.ignore,
+          expectationsFile: flags.expect,
+          version: this.config.version,
+        },
+        {now: () => new Date(), cwd: process.cwd()},
+      )
       spinner?.stop()
       process.exitCode = exitCodeFor(diagnosis, flags['fail-on'] as FailOn)
+      for (const e of diagnosis.expiredIgnores) this.warn(`ignore entry for ${e.rule}${e.entity ? ` (${e.entity})` : ''} expired on ${e.expires}: it no longer suppresses anything`)
       if (json) return toJsonReport(diagnosis)
-      if (flags.format === 'json') this.log(renderJson(diagnosis).trimEnd())
-      else if (flags.format === 'md') this.log(renderMarkdown(diagnosis))
-      else this.log(renderTerminal(diagnosis, Boolean(process.stdout.isTTY)))
+      const format = flags.format as Format
+      if (flags.output) {
+        const report = render(diagnosis, format, {tty: false, showSuppressed: flags['show-suppressed']})
+        await writeFile(flags.output, report).catch((error: Error) => {
+          throw new UserError(`cannot write the report to ${flags.output}: ${error.message}`)
+        })
+        this.log(summaryLine(diagnosis))
+      } else {
+        this.log(render(diagnosis, format, {tty: Boolean(process.stdout.isTTY), showSuppressed: flags['show-suppressed']}).trimEnd())
+      }
       if (flags.record) this.logToStderr(`snapshot written to ${flags.record}`)
       return undefined
     } catch (error) {
@@ -78,9 +95,3 @@ Exit codes: 0 nothing at or above --fail-on, 1 findings at or above it, 2 usage 
     return undefined
   }
 }
-
-function kernelOf(d: Diagnosis): string | undefined {
-  const host = d.facts.host
-  return host?.ok ? (host.data as {kernel: string}).kernel : undefined
-}
-

@@ -1,13 +1,16 @@
 import {readFileSync} from 'node:fs'
+import {join} from 'node:path'
 import {fileURLToPath} from 'node:url'
 import {EXPECTATION_RULES} from '../../rules/expectations.js'
 import {ALL_RULES} from '../../rules/index.js'
 import type {RuleDefinition} from '../../rules/types.js'
 import {UserError} from './errors.js'
 
-/** rules/ID.md, shipped beside dist/ (this file runs as dist/src/core/rule-docs.js). */
+/** The installed package (this file runs as dist/src/core/rule-docs.js); rules/*.md ship beside dist/. */
+export const PACKAGE_ROOT = fileURLToPath(new URL('../../../', import.meta.url))
+
 export function ruleDocPath(id: string): string {
-  return fileURLToPath(new URL(`../../../rules/${id}.md`, import.meta.url))
+  return join(PACKAGE_ROOT, 'rules', `${id}.md`)
 }
 
 export function ruleDoc(id: string): string {

@@ -1,0 +1,66 @@
+/**
+ * What `kvmdoctor diagnose` does, minus flag parsing and printing: open the
+ * source, load the ignore and expectations files, diagnose, record. Its
+ * dependencies (clock, working directory) come in so tests can set them.
+ */
+import {access} from 'node:fs/promises'
+import {join} from 'node:path'
+import type {ProbeOptions} from '../../probes/types.js'
+import {type Diagnosis, diagnose} from './diagnose.js'
+import {UserError} from './errors.js'
+import {loadExpectations} from './expectations.js'
+import {loadIgnoreFile} from './ignore.js'
+import {EVERY_RULE} from './rule-docs.js'
+import {writeSnapshot} from './snapshot.js'
+import {openSource} from './source.js'
+
+export const DEFAULT_IGNORE_FILE = '.kvmdoctorignore.yaml'
+export const DEFAULT_EXPECTATIONS_FILE = 'kvmdoctor.yaml'
+
+export interface DiagnoseRequest {
+  from?: string
+  record?: string
+  timeoutMs: number
+  options: ProbeOptions
+  /** Explicit files must exist; without them the defaults in cwd are used when present. */
+  ignoreFile?: string
+  expectationsFile?: string
+  version: string
+}
+
+export interface DiagnoseDeps {
+  now: () => Date
+  cwd: string
+}
+
+const exists = (path: string) => access(path).then(() => true, () => false)
+
+async function configPath(explicit: string | undefined, fallback: string, cwd: string): Promise<string | undefined> {
+  if (explicit) return explicit
+  const candidate = join(cwd, fallback)
+  return (await exists(candidate)) ? candidate : undefined
+}
+
+export async function runDiagnose(request: DiagnoseRequest, deps: DiagnoseDeps): Promise<Diagnosis> {
+  const ignorePath = await configPath(request.ignoreFile, DEFAULT_IGNORE_FILE, deps.cwd)
+  const expectPath = await configPath(request.expectationsFile, DEFAULT_EXPECTATIONS_FILE, deps.cwd)
+  // Config errors first: a typo in CI config must not cost a full probe run.
+  const ignores = ignorePath ? await loadIgnoreFile(ignorePath, new Set(EVERY_RULE.map((r) => r.id))) : []
+  const expectations = expectPath ? await loadExpectations(expectPath) : undefined
+  const source = await openSource({from: request.from, record: request.record, timeoutMs: request.timeoutMs})
+  const options = source.recordedOptions ?? request.options
+  const diagnosis = await diagnose({runner: source.runner, options, version: request.version, expectations, ignores, now: deps.now()}).finally(() => source.close())
+  if (source.recorder && request.record) {
+    const host = diagnosis.facts.host
+    await writeSnapshot(request.record, source.recorder.all(), {
+      kvmdoctorVersion: request.version,
+      capturedAt: source.runner.capturedAt,
+      host: diagnosis.host,
+      kernel: host?.ok ? (host.data as {kernel: string}).kernel : undefined,
+      options,
+    }).catch((error: Error) => {
+      throw new UserError(`cannot write the snapshot to ${request.record}: ${error.message}`)
+    })
+  }
+  return diagnosis
+}
