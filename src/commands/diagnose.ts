@@ -65,7 +65,7 @@ Exit codes: 0 nothing at or above --fail-on, 1 findings at or above it, 2 usage 
       )
       spinner?.stop()
       process.exitCode = exitCodeFor(diagnosis, flags['fail-on'] as FailOn)
-      for (const e of diagnosis.expiredIgnores) this.warn(`ignore entry for ${e.rule}${e.entity ? ` (${e.entity})` : ''} expired on ${e.expires}: it no longer suppresses anything`)
+      for (const e of diagnosis.expiredIgnores) this.logToStderr(`kvmdoctor: warning: ignore entry for ${e.rule}${e.entity ? ` (${e.entity})` : ''} expired on ${e.expires}: it no longer suppresses anything`)
       if (json) return toJsonReport(diagnosis)
       const format = flags.format as Format
       if (flags.output) {

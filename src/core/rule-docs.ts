@@ -1,13 +1,20 @@
-import {readFileSync} from 'node:fs'
-import {join} from 'node:path'
+import {existsSync, readFileSync} from 'node:fs'
+import {dirname, join} from 'node:path'
 import {fileURLToPath} from 'node:url'
 import {EXPECTATION_RULES} from '../../rules/expectations.js'
 import {ALL_RULES} from '../../rules/index.js'
 import type {RuleDefinition} from '../../rules/types.js'
 import {UserError} from './errors.js'
 
-/** The installed package (this file runs as dist/src/core/rule-docs.js); rules/*.md ship beside dist/. */
-export const PACKAGE_ROOT = fileURLToPath(new URL('../../../', import.meta.url))
+/** The installed package: rules/*.md ship beside dist/ (found upwards, so it works from dist/ and from sources). */
+export const PACKAGE_ROOT = findPackageRoot(dirname(fileURLToPath(import.meta.url)))
+
+function findPackageRoot(start: string): string {
+  for (let dir = start; dir !== dirname(dir); dir = dirname(dir)) {
+    if (existsSync(join(dir, 'package.json')) && existsSync(join(dir, 'rules'))) return dir
+  }
+  return start
+}
 
 export function ruleDocPath(id: string): string {
   return join(PACKAGE_ROOT, 'rules', `${id}.md`)
