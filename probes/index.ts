@@ -14,6 +14,7 @@ import {routesProbe} from './routes.js'
 import {sysctlProbe} from './sysctl.js'
 import type {Probe} from './types.js'
 
+/** What `diagnose` runs. The guest agent (one virsh call per guest) is left to `kvmdoctor ip`. */
 export const ALL_PROBES: Probe[] = [
   hostProbe,
   linksProbe,

@@ -151,8 +151,10 @@ export function parseNetworkXml(text: string): Omit<LibvirtNetwork, 'active' | '
   return network
 }
 
+/** A domain's XML: from `virsh dumpxml`, libvirt's config file, or its live status file (<domstatus><domain>). */
 export function parseDomainXml(text: string): Omit<LibvirtDomain, 'state' | 'autostart'> {
-  const dom = parseXmlRoot(text, 'domain', 'virsh dumpxml')
+  const dom = /<domstatus[\s>]/.test(text) ? (parseXmlRoot(text, 'domstatus', 'domain status XML').domain as Obj) : parseXmlRoot(text, 'domain', 'virsh dumpxml')
+  if (!isObj(dom)) throw new ParseError('domain status XML: no <domain> element')
   const name = str(dom.name)
   if (!name) throw new ParseError('virsh dumpxml: domain has no name')
   const devices = isObj(dom.devices) ? dom.devices : {}
@@ -170,8 +172,8 @@ export function parseDomainXml(text: string): Omit<LibvirtDomain, 'state' | 'aut
         source: type === 'network' ? attr(source, 'network') : type === 'bridge' ? attr(source, 'bridge') : attr(source, 'dev'),
         linkState: attr(i.link, 'state') === 'down' ? 'down' : 'up',
       }
-      // Running network-type interfaces carry the bridge libvirt attached them to.
-      const bridge = attr(source, 'bridge')
+      // Running network-type interfaces carry the bridge libvirt attached them to (status files: in <actual>).
+      const bridge = attr(source, 'bridge') ?? (isObj(i.actual) ? attr(i.actual.source, 'bridge') : undefined)
       if (bridge) iface.bridge = bridge
       const target = attr(i.target, 'dev')
       if (target) iface.target = target
@@ -191,9 +193,21 @@ export function parseNetworkConf(text: string): string | undefined {
 export const libvirtProbe: Probe<LibvirtFacts> = {
   id: 'libvirt',
   title: 'libvirt networks and domains',
-  reads: ['/etc/libvirt/network.conf', 'virsh -r net-list --all', 'virsh -r net-dumpxml NET', 'virsh -r list --all', 'virsh -r list --all --autostart --name', 'virsh -r dumpxml DOM'],
+  reads: ['/etc/libvirt/network.conf', '/run/libvirt/qemu/DOM.xml', '/etc/libvirt/qemu/DOM.xml', 'virsh -r net-list --all', 'virsh -r net-dumpxml NET', 'virsh -r list --all', 'virsh -r list --all --autostart --name', 'virsh -r dumpxml DOM'],
   async collect({runner, options}) {
     const virsh = (...args: string[]) => runner.run(['virsh', '-r', '-c', options.libvirtUri, ...args])
+    // On the system instance libvirt keeps each domain's XML in a file: reading it costs no virsh
+    // process per guest (the live status of running ones, the config of the others).
+    const systemInstance = options.libvirtUri === 'qemu:///system'
+    const domainXml = async (name: string, active: boolean): Promise<string> => {
+      if (systemInstance && !name.includes('/')) {
+        const file = await runner.readFile(active ? `/run/libvirt/qemu/${name}.xml` : `/etc/libvirt/qemu/${name}.xml`)
+        if (file.error === undefined && file.output.includes('<domain')) return file.output
+      }
+      const c = await virsh('dumpxml', name)
+      if (c.error !== undefined) throw new ProbeUnavailable(c.error)
+      return c.output
+    }
     const [netList, domList, autostartList, version, networkConf] = await Promise.all([
       virsh('net-list', '--all'),
       virsh('list', '--all'),
@@ -219,9 +233,8 @@ export const libvirtProbe: Probe<LibvirtFacts> = {
     )
     const domains = await Promise.all(
       domainRows.map(async (row) => {
-        const c = await virsh('dumpxml', row.name)
-        if (c.error !== undefined) throw new ProbeUnavailable(c.error)
-        return {...parseDomainXml(c.output), state: row.state, autostart: autostartDomains.has(row.name)}
+        const xml = await domainXml(row.name, row.state !== 'shut off')
+        return {...parseDomainXml(xml), state: row.state, autostart: autostartDomains.has(row.name)}
       }),
     )
     const facts: LibvirtFacts = {networks, domains}

@@ -77,20 +77,24 @@ describe('support bundles', () => {
       log: 'LogTok3n',
     }
     const inner = await ReplayRunner.open(fixtureDir('healthy'))
+    const plantInDomain = (xml: string) =>
+      xml.replace('</devices>', `<graphics type='vnc' port='5900' passwd='${planted.vnc}'/><graphics type='spice' passwd="${planted.vnc}"/><disk type='network'><source protocol='rbd' name='pool/img'><auth username='${planted.cephUser}'><secret type='ceph' usage='client.${planted.ceph}' uuid='${planted.ceph}'/></auth></source></disk></devices>`)
     // The healthy lab host, with credentials planted in every place a bundle reads.
     const runner: Runner = {
       capturedAt: inner.capturedAt,
       async run(argv): Promise<CommandCapture> {
         const c = await inner.run(argv)
-        if (argv.includes('dumpxml') && argv.some((a) => a.startsWith('kdlab-'))) {
-          const extra = `<graphics type='vnc' port='5900' passwd='${planted.vnc}'/><graphics type='spice' passwd="${planted.vnc}"/><disk type='network'><source protocol='rbd' name='pool/img'><auth username='${planted.cephUser}'><secret type='ceph' usage='client.${planted.ceph}' uuid='${planted.ceph}'/></auth></source></disk>`
-          return {...c, output: c.output.replace('</devices>', `${extra}</devices>`)}
-        }
+        if (argv.includes('dumpxml') && argv.some((a) => a.startsWith('kdlab-'))) return {...c, output: plantInDomain(c.output)}
         if (argv[0] === 'ps') return {...c, output: `${c.output}  999 /usr/bin/agent --password=${planted.cli} --token ${planted.cli}\n 1000 curl https://x/?api_key=${planted.cli}\n`}
         if (argv[0] === 'journalctl') return {...c, error: undefined, errorCode: undefined, output: `2026-11-28 libvirtd: connecting with password=${planted.log}\n`}
         return c
       },
       async readFile(path): Promise<FileCapture> {
+        // libvirt's live status file holds the full XML, passwords included
+        if (path.startsWith('/run/libvirt/qemu/')) {
+          const c = await inner.readFile(path)
+          return {...c, output: plantInDomain(c.output)}
+        }
         if (path === '/etc/dhcp/dhcpd.conf') return {kind: 'file', path, durationMs: 0, truncated: false, output: `key "omapi" {\n  algorithm hmac-md5;\n  secret "${planted.dhcpdKey}";\n};\nkey ddns { algorithm hmac-sha256; secret ${planted.dhcpdKey}; }\nsubnet 10.77.0.0 netmask 255.255.255.0 {}\n`}
         return inner.readFile(path)
       },
@@ -102,6 +106,7 @@ describe('support bundles', () => {
       const all = [...files.values()].join('\n')
       for (const secret of Object.values(planted)) expect(all, `${secret} leaked (redact=${redact})`).not.toContain(secret)
       expect(all).toContain("passwd='SCRUBBED'")
+      expect(all).toContain("<auth username='SCRUBBED'><secret type='ceph' usage='SCRUBBED' uuid='SCRUBBED'/>")
       expect(all).toContain('secret "SCRUBBED";')
       // The dhcpd.conf still proves dhcpd is configured after scrubbing.
       expect(all).toMatch(/subnet \d+\.\d+\.\d+\.\d+ netmask 255\.255\.255\.0/)

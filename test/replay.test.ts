@@ -1,6 +1,7 @@
 import {existsSync} from 'node:fs'
 import {describe, expect, it} from 'vitest'
 import {diagnose} from '../src/core/diagnose.js'
+import {ipInventory} from '../src/core/ip-service.js'
 import {ReplayRunner} from '../src/core/snapshot.js'
 import {fixtureDir, replayOptions} from './helpers.js'
 import {SCENARIOS, checkScenario} from './scenarios.js'
@@ -14,6 +15,10 @@ describe('lab scenarios replayed from their recordings', () => {
       const d = await diagnose({runner, options: replayOptions(runner), version: 'test'})
       expect(d.probes.filter((p) => !p.ok && !p.skipped)).toEqual([])
       checkScenario(scenario, d)
+      if (scenario.ip) {
+        const inventory = await ipInventory(await ReplayRunner.open(fixtureDir(scenario.name)), replayOptions(runner))
+        for (const want of scenario.ip) expect(inventory.rows.find((r) => r.domain === want.domain)?.verdict, `ip verdict of ${want.domain}`).toBe(want.verdict)
+      }
     })
   }
 })

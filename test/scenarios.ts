@@ -24,12 +24,14 @@ export interface Scenario {
   /** Extra diagnose flags for the live run (the recording keeps them for the replay). */
   args?: string[]
   findings: ExpectedFinding[]
+  /** Verdicts `kvmdoctor ip` must give these guests. */
+  ip?: {domain: string; verdict: string}[]
   /** No finding above this severity may appear beyond those expected. */
   noOtherAbove?: Severity
 }
 
 export const SCENARIOS: Scenario[] = [
-  {name: 'healthy', description: 'default network active, one NAT guest holding a lease (with --active arp-scan)', args: ['--active'], findings: [], noOtherAbove: 'info'},
+  {name: 'healthy', description: 'default network active, one NAT guest holding a lease (with --active arp-scan)', args: ['--active'], findings: [], noOtherAbove: 'info', ip: [{domain: 'kdlab-web01', verdict: 'ok'}]},
   {
     name: 'ip-forward-off',
     description: 'sysctl -w net.ipv4.ip_forward=0',
@@ -43,6 +45,8 @@ export const SCENARIOS: Scenario[] = [
       {id: 'libvirt-network-inactive', entity: 'default', rank: 1},
       {id: 'tap-not-attached', explainedBy: 'libvirt-network-inactive'},
     ],
+    // the lease is still on file, but with its bridge gone nothing confirms the guest uses it
+    ip: [{domain: 'kdlab-web01', verdict: 'stale'}],
     noOtherAbove: 'info',
   },
   {
@@ -51,6 +55,10 @@ export const SCENARIOS: Scenario[] = [
     findings: [
       {id: 'dhcp-server-not-running', entity: 'default', rank: 1},
       {id: 'apipa-address', explainedBy: 'dhcp-server-not-running'},
+    ],
+    ip: [
+      {domain: 'kdlab-web01', verdict: 'ok'},
+      {domain: 'kdlab-apipa01', verdict: 'APIPA'},
     ],
     noOtherAbove: 'info',
   },
@@ -84,8 +92,11 @@ export const SCENARIOS: Scenario[] = [
   },
   {
     name: 'bridged-healthy',
-    description: 'a guest bridged to a lab LAN (router + DHCP in a namespace) takes its lease from the LAN, bridge-nf-call-iptables=0: the control for bridged-forward-drop',
+    description: 'a guest bridged to a lab LAN (router + DHCP in a namespace) takes its lease from the LAN, bridge-nf-call-iptables=0: the control for bridged-forward-drop (with --active arp-scan)',
+    args: ['--active'],
     findings: [],
+    // no lease on the host for a bridged guest: arp-scan finds it
+    ip: [{domain: 'kdlab-lan02', verdict: 'ok'}],
     noOtherAbove: 'info',
   },
   {
@@ -118,6 +129,10 @@ export const SCENARIOS: Scenario[] = [
     description: "a guest with a static address inside the DHCP range, equal to web01's lease (with --active arp-scan)",
     args: ['--active'],
     findings: [{id: 'ip-address-conflict', rank: 1}],
+    ip: [
+      {domain: 'kdlab-web01', verdict: 'conflict'},
+      {domain: 'kdlab-static01', verdict: 'conflict'},
+    ],
     noOtherAbove: 'info',
   },
   {

@@ -550,7 +550,7 @@ function addressClaims(
 
 export interface GuestAddress {
   ip: string
-  source: 'lease' | 'neighbour' | 'arp-scan'
+  source: 'lease' | 'neighbour' | 'arp-scan' | 'agent'
   /** Lease expiry (epoch seconds), when the source is a lease. */
   expiry?: number | null
 }

@@ -2,6 +2,7 @@
  * The live lab suite (root, real libvirt, real guests): each scenario is
  * injected for real, diagnosed live, recorded into fixtures/<scenario>, reset.
  */
+import {execa} from 'execa'
 import {rm} from 'node:fs/promises'
 import {join} from 'node:path'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
@@ -12,6 +13,17 @@ import {LIVE, WEB01} from './scenarios-live.js'
 async function leaseFor(mac: string): Promise<boolean> {
   const out = await sh(['virsh', 'net-dhcp-leases', 'default'], {reject: false})
   return out.stdout.includes(mac)
+}
+
+/** `kvmdoctor ip` live: the verdicts expected, and for every lab guest the addresses its own console prints. */
+async function checkIpAgainstConsoles(expected: {domain: string; verdict: string}[], args: string[]): Promise<void> {
+  const r = await execa(process.execPath, [join(ROOT, 'bin/run.js'), 'ip', '--json', ...args.filter((a) => a === '--active')], {reject: false, stdin: 'ignore'})
+  const inventory = JSON.parse(String(r.stdout)) as {rows: {domain: string; state: string; verdict: string; ipv4: {ip: string}[]}[]}
+  for (const want of expected) expect(inventory.rows.find((row) => row.domain === want.domain)?.verdict, `ip verdict of ${want.domain}`).toBe(want.verdict)
+  for (const row of inventory.rows.filter((x) => x.domain.startsWith('kdlab-') && x.state === 'running')) {
+    const console = (guestAddresses(row.domain) ?? []).map((a) => a.split('/')[0]).sort()
+    expect(row.ipv4.map((a) => a.ip).sort(), `addresses of ${row.domain} (console says ${console.join(' ')})`).toEqual(console)
+  }
 }
 
 describe('lab host', () => {
@@ -37,6 +49,7 @@ describe('lab host', () => {
       try {
         const run = await kvmdoctor(['--record', fixture, ...(scenario.args ?? [])], live.netns)
         checkScenario(scenario, run.report)
+        if (scenario.ip) await checkIpAgainstConsoles(scenario.ip, scenario.args ?? [])
         // The default --fail-on is high.
         expect(run.exitCode).toBe(run.report.findings.some((f) => f.severity === 'critical' || f.severity === 'high') ? 1 : 0)
       } finally {

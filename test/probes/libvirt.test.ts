@@ -1,7 +1,9 @@
 import {describe, expect, it} from 'vitest'
 import {parseDomainXml, parseNetworkXml, parseVirshTable} from '../../probes/libvirt.js'
 import {ParseError} from '../../probes/types.js'
-import {sample} from '../helpers.js'
+import {readFileSync} from 'node:fs'
+import {join} from 'node:path'
+import {ROOT, sample} from '../helpers.js'
 
 describe('parseVirshTable', () => {
   it('reads net-list --all', () => {
@@ -62,6 +64,12 @@ describe('parseDomainXml', () => {
       guestAgentChannel: false,
       interfaces: [{type: 'network', mac: '52:54:00:ae:17:88', source: 'default', bridge: 'virbr0', target: 'vnet6', model: 'virtio', linkState: 'up'}],
     })
+  })
+  it("reads libvirt's live status file (<domstatus>, bridge under <actual>) captured from the lab", () => {
+    const text = readFileSync(join(ROOT, 'test/data/domstatus-kdlab-web01.xml'), 'utf8')
+    const d = parseDomainXml(text)
+    expect(d).toMatchObject({name: 'kdlab-web01', type: 'qemu', id: expect.any(Number), guestAgentChannel: false})
+    expect(d.interfaces).toEqual([{type: 'network', mac: '52:54:00:6b:64:01', source: 'default', bridge: 'virbr0', target: expect.stringMatching(/^vnet\d+$/), model: 'virtio', linkState: 'up'}])
   })
   it('reads bridge and direct interfaces, link state and the guest agent channel', () => {
     const d = parseDomainXml(`<domain type='kvm'><name>db</name><devices>

@@ -1,0 +1,153 @@
+/**
+ * npm run bench: kvmdoctor's cost from a laptop-sized host to 1000 guests,
+ * its cold start, and (on a lab host) live diagnose against the manual runbook.
+ * Prints a table and writes bench/results/latest.md with the machine's description.
+ */
+import {execFile} from 'node:child_process'
+import {existsSync} from 'node:fs'
+import {mkdir, writeFile} from 'node:fs/promises'
+import {cpus, totalmem} from 'node:os'
+import {join} from 'node:path'
+import {fileURLToPath} from 'node:url'
+import {promisify} from 'node:util'
+import {generateSnapshot} from './generate.js'
+
+const run = promisify(execFile)
+const ROOT = fileURLToPath(new URL('../../', import.meta.url))
+const CACHE = join(ROOT, 'bench', '.cache')
+const MEASURE = join(ROOT, 'dist-bench', 'bench', 'measure.js')
+const BIN = join(ROOT, 'bin', 'run.js')
+
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]
+
+async function timeCommand(argv: string[], repeat: number): Promise<number> {
+  const times: number[] = []
+  for (let i = 0; i < repeat; i++) {
+    const started = performance.now()
+    await run(argv[0], argv.slice(1), {maxBuffer: 256 * 1024 * 1024}).catch((error: {code?: number}) => {
+      if (typeof error.code !== 'number') throw error
+    })
+    times.push(performance.now() - started)
+  }
+  return median(times)
+}
+
+interface ScaleResult {
+  domains: number
+  rules: number
+  wallMs: number
+  analysisMs: number
+  maxRssMb: number
+  findings: number
+}
+
+async function scale(domains: number, rules: number): Promise<ScaleResult> {
+  const dir = join(CACHE, `d${domains}-r${rules}`)
+  if (!existsSync(join(dir, 'manifest.json'))) await generateSnapshot(dir, {domains, rules, networks: Math.max(1, Math.ceil(domains / 200))})
+  const samples: {wall: number; ms: number; rss: number; findings: number}[] = []
+  for (let i = 0; i < 5; i++) {
+    const started = performance.now()
+    const r = await run(process.execPath, [MEASURE, 'diagnose', '--from', dir, '--format', 'json', '--fail-on', 'none'], {maxBuffer: 256 * 1024 * 1024})
+    const wall = performance.now() - started
+    const m = JSON.parse(r.stderr.trim().split('\n').pop()!)
+    samples.push({wall, ms: m.ms, rss: m.maxRssMb, findings: JSON.parse(r.stdout).findings.length})
+  }
+  const pick = samples.sort((a, b) => a.wall - b.wall)[2]
+  return {domains, rules, wallMs: Math.round(pick.wall), analysisMs: pick.ms, maxRssMb: Math.max(...samples.map((s) => s.rss)), findings: pick.findings}
+}
+
+async function liveComparison(): Promise<string[]> {
+  if (process.getuid?.() !== 0) return ['live comparison skipped: needs root and the lab (sudo npm run bench)']
+  const lab = await import('../test/lab/lab.js')
+  try {
+    await lab.ensureHost()
+  } catch (error) {
+    return [`live comparison skipped: ${(error as Error).message}`]
+  }
+  const guests = [{name: 'kdlab-bench1', mac: '52:54:00:6b:65:01', mode: 'dhcp'}, {name: 'kdlab-bench2', mac: '52:54:00:6b:65:02', mode: 'dhcp'}]
+  try {
+    for (const g of guests) await lab.startGuest(g)
+    const runbook = [
+      ['ip', 'a'],
+      ['ip', 'route'],
+      ['virsh', 'net-list', '--all'],
+      ['virsh', 'net-dumpxml', 'default'],
+      ...guests.flatMap((g) => [['virsh', 'domiflist', g.name], ['virsh', 'domifaddr', g.name]]),
+      ['iptables', '-t', 'nat', '-L', '-v', '-n'],
+      ['sysctl', 'net.ipv4.ip_forward'],
+      ['cat', '/var/lib/libvirt/dnsmasq/virbr0.status'],
+    ]
+    const serial = async () => {
+      const started = performance.now()
+      for (const argv of runbook) await run(argv[0], argv.slice(1))
+      return performance.now() - started
+    }
+    const runbookTimes: number[] = []
+    for (let i = 0; i < 7; i++) runbookTimes.push(await serial())
+    const runbookMs = median(runbookTimes)
+    const liveMs = await timeCommand([process.execPath, BIN, 'diagnose', '--format', 'json', '--fail-on', 'none'], 7)
+    const ratio = liveMs / runbookMs
+    return [
+      `| live \`kvmdoctor diagnose\` (2 guests) | ${Math.round(liveMs)} ms |`,
+      `| serial manual runbook (${runbook.length} commands) | ${Math.round(runbookMs)} ms |`,
+      `| ratio (target <= 1.5x) | ${ratio.toFixed(2)}x ${ratio <= 1.5 ? 'met' : `MISSED by ${((ratio / 1.5 - 1) * 100).toFixed(0)} %`} |`,
+    ]
+  } finally {
+    for (const g of guests) await lab.removeGuest(g.name)
+  }
+}
+
+async function ipComparison(): Promise<string[]> {
+  // kvmdoctor ip over 200 guests vs the virsh domifaddr loop people write, on the same snapshot-sized host.
+  const dir = join(CACHE, 'd200-r1000')
+  if (!existsSync(join(dir, 'manifest.json'))) await generateSnapshot(dir, {domains: 200, rules: 1000, networks: 1})
+  const ipMs = await timeCommand([process.execPath, BIN, 'ip', '--from', dir, '--json'], 5)
+  return [`| \`kvmdoctor ip --from\` 200 guests (synthetic) | ${Math.round(ipMs)} ms |`]
+}
+
+const machine = `${cpus()[0]?.model ?? 'unknown cpu'}, ${cpus().length} cores, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, node ${process.version}, ${process.platform}`
+const lines: string[] = [`# kvmdoctor benchmarks`, '', `Machine: ${machine}`, `Date: ${new Date().toISOString()}`, '']
+const log = (line = '') => {
+  lines.push(line)
+  console.log(line)
+}
+
+console.log(lines.join('\n'))
+log('## Analysis of `kvmdoctor diagnose --from` (synthetic snapshots; median of 5)')
+log('')
+log('| domains | iptables rules | wall (CLI, incl. node start) | analysis (in process) | peak RSS | findings |')
+log('| ---: | ---: | ---: | ---: | ---: | ---: |')
+const results: ScaleResult[] = []
+for (const domains of [10, 100, 1000]) {
+  for (const rules of [1000, 20000]) {
+    const r = await scale(domains, rules)
+    results.push(r)
+    log(`| ${r.domains} | ${r.rules} | ${r.wallMs} ms | ${r.analysisMs} ms | ${r.maxRssMb} MiB | ${r.findings} |`)
+  }
+}
+const big = results.find((r) => r.domains === 1000 && r.rules === 20000)!
+log('')
+log(`Target: 1000 domains with 20k rules analysed in at most 1 s: ${big.wallMs <= 1000 ? `met (${big.wallMs} ms)` : `MISSED by ${big.wallMs - 1000} ms (${big.wallMs} ms)`}.`)
+const small = results.find((r) => r.domains === 10 && r.rules === 1000)!
+const perDomain = (big.analysisMs - results.find((r) => r.domains === 10 && r.rules === 20000)!.analysisMs) / 990
+const perRule = (results.find((r) => r.domains === 10 && r.rules === 20000)!.analysisMs - small.analysisMs) / 19000
+log(`Growth: about ${(perDomain * 1000).toFixed(0)} µs per extra domain and ${(perRule * 1000).toFixed(1)} µs per extra rule (linear fit between the corners).`)
+log('')
+log('## Cold start')
+log('')
+const helpMs = await timeCommand([process.execPath, BIN, '--help'], 11)
+const nodeMs = await timeCommand([process.execPath, '-e', '0'], 11)
+log('| command | median |')
+log('| --- | ---: |')
+log(`| \`kvmdoctor --help\` | ${Math.round(helpMs)} ms |`)
+log(`| \`node -e 0\` | ${Math.round(nodeMs)} ms |`)
+log(`| ratio (target <= 3x) | ${(helpMs / nodeMs).toFixed(2)}x ${helpMs / nodeMs <= 3 ? 'met' : 'MISSED'} |`)
+log('')
+log('## Guest addresses and live diagnosis')
+log('')
+log('| measurement | median |')
+log('| --- | ---: |')
+for (const line of [...(await ipComparison()), ...(await liveComparison())]) log(line)
+await mkdir(join(ROOT, 'bench', 'results'), {recursive: true})
+await writeFile(join(ROOT, 'bench', 'results', 'latest.md'), lines.join('\n') + '\n')
+console.log(`\nwritten to bench/results/latest.md`)

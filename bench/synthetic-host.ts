@@ -1,0 +1,138 @@
+/**
+ * A synthetic KVM host at any scale, answering exactly what the probes ask.
+ * Recording the probes against it (RecordingRunner) yields a snapshot in the
+ * very format the lab records, so benchmarks replay the same code path.
+ */
+import type {CommandCapture, DirCapture, FileCapture, Runner} from '../src/core/runner.js'
+
+export interface HostShape {
+  domains: number
+  /** iptables rules in total (libvirt, Docker-like and firewalld-like chains). */
+  rules: number
+  networks: number
+}
+
+const mac = (prefix: string, n: number) => `${prefix}:${((n >> 16) & 255).toString(16).padStart(2, '0')}:${((n >> 8) & 255).toString(16).padStart(2, '0')}:${(n & 255).toString(16).padStart(2, '0')}`
+const netIp = (k: number, host: number) => `10.${100 + Math.floor(k / 256)}.${k % 256}.${host}`
+
+export class SyntheticHost implements Runner {
+  readonly capturedAt = new Date('2026-11-28T12:00:00Z')
+  private readonly commands = new Map<string, string>()
+  private readonly files = new Map<string, string>()
+  private readonly dirs = new Map<string, string[]>()
+
+  constructor(readonly shape: HostShape) {
+    this.build()
+  }
+
+  private build(): void {
+    const {domains, networks} = this.shape
+    const perNet = Math.ceil(domains / networks)
+    const guests = Array.from({length: domains}, (_, i) => ({name: `guest${String(i).padStart(4, '0')}`, net: i % networks, n: i, mac: mac('52:54:00', i + 1), tap: `vnet${i}`, ip: ''}))
+    // Up to 250 hosts per /24: large hosts get a /16 per network.
+    for (const g of guests) {
+      const slot = Math.floor(g.n / networks)
+      g.ip = perNet <= 250 ? netIp(g.net, 2 + slot) : `10.${100 + g.net}.${Math.floor((2 + slot) / 250)}.${(2 + slot) % 250 + 2}`
+    }
+    const prefix = perNet <= 250 ? 24 : 16
+    const gateway = (k: number) => (prefix === 24 ? netIp(k, 1) : `10.${100 + k}.0.1`)
+    const subnet = (k: number) => (prefix === 24 ? netIp(k, 0) : `10.${100 + k}.0.0`)
+
+    this.files.set('/proc/sys/kernel/hostname', 'bench-host\n')
+    this.files.set('/proc/sys/kernel/osrelease', '6.1.0-56-amd64\n')
+    this.files.set('/sys/class/misc/vhost-net/dev', '10:238\n')
+    const links: object[] = [
+      {ifindex: 1, ifname: 'lo', flags: ['LOOPBACK', 'UP', 'LOWER_UP'], mtu: 65536, operstate: 'UNKNOWN', link_type: 'loopback', address: '00:00:00:00:00:00', addr_info: [{family: 'inet', local: '127.0.0.1', prefixlen: 8, scope: 'host'}]},
+      {ifindex: 2, ifname: 'eth0', flags: ['BROADCAST', 'MULTICAST', 'UP', 'LOWER_UP'], mtu: 1500, operstate: 'UP', link_type: 'ether', address: '02:00:00:00:00:01', addr_info: [{family: 'inet', local: '198.51.100.10', prefixlen: 24, scope: 'global'}]},
+    ]
+    for (let k = 0; k < networks; k++) {
+      links.push({ifindex: 10 + k, ifname: `virbr${k}`, flags: ['BROADCAST', 'MULTICAST', 'UP', 'LOWER_UP'], mtu: 1500, operstate: 'UP', link_type: 'ether', address: mac('52:54:01', k), linkinfo: {info_kind: 'bridge', info_data: {forward_delay: 200, stp_state: 1}}, addr_info: [{family: 'inet', local: gateway(k), prefixlen: prefix, scope: 'global'}]})
+    }
+    for (const g of guests) {
+      links.push({ifindex: 1000 + g.n, ifname: g.tap, flags: ['BROADCAST', 'MULTICAST', 'UP', 'LOWER_UP'], mtu: 1500, master: `virbr${g.net}`, operstate: 'UNKNOWN', link_type: 'ether', address: mac('fe:54:00', g.n + 1), linkinfo: {info_kind: 'tun', info_data: {type: 'tap'}, info_slave_kind: 'bridge', info_slave_data: {state: 'forwarding'}}, addr_info: []})
+    }
+    this.cmd(['ip', '-j', '-d', 'addr', 'show'], JSON.stringify(links))
+    const routes: object[] = [{dst: 'default', gateway: '198.51.100.1', dev: 'eth0', flags: []}, {dst: '198.51.100.0/24', dev: 'eth0', protocol: 'kernel', scope: 'link', prefsrc: '198.51.100.10', flags: []}]
+    for (let k = 0; k < networks; k++) routes.push({dst: `${subnet(k)}/${prefix}`, dev: `virbr${k}`, protocol: 'kernel', scope: 'link', prefsrc: gateway(k), flags: []})
+    this.cmd(['ip', '-j', 'route', 'show', 'table', 'all'], JSON.stringify(routes))
+    this.cmd(['ip', '-j', 'neigh', 'show'], JSON.stringify(guests.map((g) => ({dst: g.ip, dev: `virbr${g.net}`, lladdr: g.mac, state: ['REACHABLE']}))))
+
+    const sys: Record<string, string> = {'net/ipv4/ip_forward': '1', 'net/bridge/bridge-nf-call-iptables': '0', 'net/bridge/bridge-nf-call-ip6tables': '0', 'net/netfilter/nf_conntrack_count': '4000', 'net/netfilter/nf_conntrack_max': '262144'}
+    for (const iface of ['all', 'default', 'eth0', ...Array.from({length: networks}, (_, k) => `virbr${k}`)]) {
+      sys[`net/ipv4/conf/${iface}/rp_filter`] = '0'
+      sys[`net/ipv4/conf/${iface}/arp_ignore`] = '0'
+      sys[`net/ipv4/conf/${iface}/arp_announce`] = '0'
+    }
+    for (const [k, v] of Object.entries(sys)) this.files.set(`/proc/sys/${k}`, `${v}\n`)
+
+    this.cmd(['iptables-save'], this.iptablesSave(prefix, subnet))
+    this.cmd(['nft', '-j', 'list', 'ruleset'], JSON.stringify({nftables: [{metainfo: {version: '1.0.6', json_schema_version: 1}}, {table: {family: 'inet', name: 'filter', handle: 1}}, {chain: {family: 'inet', table: 'filter', name: 'forward', handle: 1, type: 'filter', hook: 'forward', prio: 0, policy: 'accept'}}]}))
+
+    const uri = ['virsh', '-r', '-c', 'qemu:///system']
+    this.cmd([...uri, 'net-list', '--all'], ` Name      State    Autostart   Persistent\n--------------------------------------------\n${Array.from({length: networks}, (_, k) => ` net${k}   active   yes         yes\n`).join('')}`)
+    for (let k = 0; k < networks; k++) {
+      this.cmd([...uri, 'net-dumpxml', `net${k}`], `<network><name>net${k}</name><forward mode='nat'/><bridge name='virbr${k}' stp='on' delay='0'/><ip address='${gateway(k)}' prefix='${prefix}'><dhcp><range start='${prefix === 24 ? netIp(k, 2) : `10.${100 + k}.0.2`}' end='${prefix === 24 ? netIp(k, 254) : `10.${100 + k}.255.254`}'/></dhcp></ip></network>`)
+    }
+    const width = Math.max(...guests.map((g) => g.name.length), 4)
+    this.cmd([...uri, 'list', '--all'], ` Id   ${'Name'.padEnd(width)}   State\n${'-'.repeat(width + 16)}\n${guests.map((g) => ` ${String(g.n + 1).padEnd(4)} ${g.name.padEnd(width)}   running\n`).join('')}`)
+    this.cmd([...uri, 'list', '--all', '--autostart', '--name'], guests.map((g) => g.name).join('\n') + '\n')
+    this.cmd([...uri, 'version'], 'Compiled against library: libvirt 9.0.0\nUsing library: libvirt 9.0.0\n')
+    for (const g of guests) {
+      this.files.set(`/run/libvirt/qemu/${g.name}.xml`, `<domstatus state='running'><domain type='kvm' id='${g.n + 1}'><name>${g.name}</name><devices><interface type='network'><mac address='${g.mac}'/><source network='net${g.net}'/><actual type='network'><source bridge='virbr${g.net}'/></actual><target dev='${g.tap}'/><model type='virtio'/></interface><channel type='unix'><target type='virtio' name='org.qemu.guest_agent.0'/></channel></devices></domain></domstatus>`)
+    }
+    this.dirs.set('/var/lib/libvirt/dnsmasq', Array.from({length: networks}, (_, k) => [`net${k}.conf`, `virbr${k}.status`]).flat().sort())
+    const expiry = Math.floor(this.capturedAt.getTime() / 1000) + 3600
+    for (let k = 0; k < networks; k++) {
+      this.files.set(`/var/lib/libvirt/dnsmasq/virbr${k}.status`, JSON.stringify(guests.filter((g) => g.net === k).map((g) => ({'ip-address': g.ip, 'mac-address': g.mac, hostname: g.name, 'client-id': `01:${g.mac}`, 'expiry-time': expiry})), null, 2))
+    }
+    const ps = ['1 /sbin/init', '500 /usr/sbin/libvirtd']
+    for (let k = 0; k < networks; k++) ps.push(`${600 + k} /usr/sbin/dnsmasq --conf-file=/var/lib/libvirt/dnsmasq/net${k}.conf --leasefile-ro --dhcp-script=/usr/lib/libvirt/libvirt_leaseshelper`)
+    for (const g of guests) ps.push(`${10000 + g.n} /usr/bin/qemu-system-x86_64 -name guest=${g.name},debug-threads=on -m 2048`)
+    this.cmd(['ps', '-eo', 'pid=,args='], ps.join('\n') + '\n')
+    this.cmd(['ss', '-H', '-lunpt'], Array.from({length: networks}, (_, k) => `udp UNCONN 0 0 ${gateway(k)}:53 0.0.0.0:* users:(("dnsmasq",pid=${600 + k},fd=5))\n`).join(''))
+    // Guest agents answer for every guest.
+    for (const g of guests) this.cmd(['virsh', '-c', 'qemu:///system', 'domifaddr', g.name, '--source', 'agent'], ` Name       MAC address          Protocol     Address\n-------------------------------------------------------------------------------\n eth0       ${g.mac}    ipv4         ${g.ip}/${prefix}\n`)
+  }
+
+  /** libvirt's chains per network, Docker-like per-container rules, firewalld-like zone chains up to the rule count. */
+  private iptablesSave(prefix: number, subnet: (k: number) => string): string {
+    const filter: string[] = [':INPUT ACCEPT [0:0]', ':FORWARD ACCEPT [0:0]', ':OUTPUT ACCEPT [0:0]', ':LIBVIRT_FWI - [0:0]', ':LIBVIRT_FWO - [0:0]', ':LIBVIRT_FWX - [0:0]', ':LIBVIRT_INP - [0:0]', ':DOCKER - [0:0]', ':DOCKER-USER - [0:0]', ':IN_public_allow - [0:0]']
+    const rules: string[] = ['-A FORWARD -j DOCKER-USER', '-A FORWARD -j LIBVIRT_FWX', '-A FORWARD -j LIBVIRT_FWI', '-A FORWARD -j LIBVIRT_FWO', '-A INPUT -j LIBVIRT_INP', '-A INPUT -j IN_public_allow']
+    const nat: string[] = [':PREROUTING ACCEPT [0:0]', ':POSTROUTING ACCEPT [0:0]', ':LIBVIRT_PRT - [0:0]', '-A POSTROUTING -j LIBVIRT_PRT']
+    const mangle: string[] = [':POSTROUTING ACCEPT [0:0]', ':LIBVIRT_PRT - [0:0]', '-A POSTROUTING -j LIBVIRT_PRT']
+    for (let k = 0; k < this.shape.networks; k++) {
+      const s = `${subnet(k)}/${prefix}`
+      rules.push(`-A LIBVIRT_FWI -d ${s} -o virbr${k} -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT`, `-A LIBVIRT_FWI -o virbr${k} -j REJECT --reject-with icmp-port-unreachable`, `-A LIBVIRT_FWO -s ${s} -i virbr${k} -j ACCEPT`, `-A LIBVIRT_FWO -i virbr${k} -j REJECT --reject-with icmp-port-unreachable`, `-A LIBVIRT_FWX -i virbr${k} -o virbr${k} -j ACCEPT`, `-A LIBVIRT_INP -i virbr${k} -p udp -m udp --dport 53 -j ACCEPT`, `-A LIBVIRT_INP -i virbr${k} -p udp -m udp --dport 67 -j ACCEPT`)
+      nat.push(`-A LIBVIRT_PRT -s ${s} ! -d ${s} -p tcp -j MASQUERADE --to-ports 1024-65535`, `-A LIBVIRT_PRT -s ${s} ! -d ${s} -j MASQUERADE`)
+      mangle.push(`-A LIBVIRT_PRT -o virbr${k} -p udp -m udp --dport 68 -j CHECKSUM --checksum-fill`)
+    }
+    let n = 0
+    while (rules.length + nat.length + mangle.length < this.shape.rules) {
+      n++
+      // Docker publishes ports per container; firewalld allows services per zone.
+      if (n % 2) rules.push(`-A DOCKER -d 172.17.${(n >> 8) & 255}.${n & 255}/32 ! -i docker0 -o docker0 -p tcp -m tcp --dport ${1024 + (n % 60000)} -j ACCEPT`)
+      else rules.push(`-A IN_public_allow -p tcp -m tcp --dport ${1024 + (n % 60000)} -m conntrack --ctstate NEW,UNTRACKED -m comment --comment "service ${n}" -j ACCEPT`)
+    }
+    return ['# Generated by iptables-save v1.8.9 (nf_tables)', '*mangle', ...mangle, 'COMMIT', '*filter', ...filter, ...rules, 'COMMIT', '*nat', ...nat, 'COMMIT', ''].join('\n')
+  }
+
+  private cmd(argv: string[], output: string): void {
+    this.commands.set(argv.join('\u0000'), output)
+  }
+
+  async run(argv: string[]): Promise<CommandCapture> {
+    const output = this.commands.get(argv.join('\u0000'))
+    const base = {kind: 'command' as const, argv, stderr: '', durationMs: 0, timedOut: false, truncated: false}
+    return output === undefined ? {...base, output: '', exitCode: null, error: `${argv[0]}: command not found`, errorCode: 'not-found'} : {...base, output, exitCode: 0}
+  }
+
+  async readFile(path: string): Promise<FileCapture> {
+    const output = this.files.get(path)
+    return output === undefined ? {kind: 'file', path, output: '', durationMs: 0, truncated: false, error: `${path}: no such file or directory`, errorCode: 'not-found'} : {kind: 'file', path, output, durationMs: 0, truncated: false}
+  }
+
+  async listDir(path: string): Promise<DirCapture> {
+    const names = this.dirs.get(path)
+    return names === undefined ? {kind: 'dir', path, output: '', durationMs: 0, truncated: false, error: `${path}: no such file or directory`, errorCode: 'not-found'} : {kind: 'dir', path, output: names.join('\n'), durationMs: 0, truncated: false}
+  }
+}

@@ -1,0 +1,49 @@
+import {Args, Command, Flags} from '@oclif/core'
+import {renderIpTable} from '../../reports/ip-table.js'
+import {UserError} from '../core/errors.js'
+import {ipInventory} from '../core/ip-service.js'
+import {openSource} from '../core/source.js'
+import {EXIT} from './diagnose.js'
+
+export default class Ip extends Command {
+  static summary = "Every guest's addresses, from every source, reconciled"
+  static description = `One row per guest interface: domain, state, tap, MAC, network or bridge, IPv4 and IPv6 addresses with the sources that reported each (DHCP lease, host neighbour table, QEMU guest agent, arp-scan with --active), when the lease ends, and a verdict:
+  ok          an address confirmed by something other than a lease file
+  no address  nothing reports one
+  APIPA       only 169.254.x.x (DHCP failed: run kvmdoctor diagnose)
+  conflict    another MAC claims the same address
+  stale       a lease on file, but the guest does not answer from it
+  shut off    not running`
+
+  static strict = false
+  static args = {domain: Args.string({description: 'only these domains', required: false})}
+  static enableJsonFlag = true
+
+  static examples = ['<%= config.bin %> ip', '<%= config.bin %> ip web01 db01 --json', '<%= config.bin %> ip --active']
+
+  static flags = {
+    active: Flags.boolean({summary: 'Also arp-scan guest bridges (sends ARP; finds bridged guests).', default: false}),
+    from: Flags.string({summary: 'Read a snapshot directory or bundle instead of this host.', exclusive: ['active']}),
+    timeout: Flags.integer({summary: 'Seconds each command may run before it is killed.', default: 5, min: 1, max: 600}),
+    connect: Flags.string({char: 'c', summary: 'libvirt URI.', default: 'qemu:///system'}),
+  }
+
+  async run(): Promise<unknown> {
+    const {argv, flags} = await this.parse(Ip)
+    try {
+      const source = await openSource({from: flags.from, timeoutMs: flags.timeout * 1000})
+      const options = source.recordedOptions ?? {active: flags.active, libvirtUri: flags.connect}
+      const inventory = await ipInventory(source.runner, options, argv as string[]).finally(() => source.close())
+      if (this.jsonEnabled()) return inventory
+      this.log(renderIpTable(inventory))
+      return undefined
+    } catch (error) {
+      const user = error instanceof UserError
+      process.exitCode = user ? EXIT.usage : EXIT.internal
+      const message = (error as Error).message
+      if (this.jsonEnabled()) return {error: {code: process.exitCode, message}}
+      this.logToStderr(`kvmdoctor: ${user ? message : `internal error: ${message}`}`)
+      return undefined
+    }
+  }
+}

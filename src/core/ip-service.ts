@@ -1,0 +1,135 @@
+/**
+ * `kvmdoctor ip`: every guest interface with its addresses from every source
+ * the host has (leases, neighbour table, guest agent, arp-scan), reconciled
+ * into one verdict. Reads files and one-shot commands; one virsh call per
+ * guest only where a guest agent must be asked.
+ */
+import type {ArpScanFacts} from '../../probes/arpscan.js'
+import {arpScanProbe} from '../../probes/arpscan.js'
+import type {GuestAgentFacts} from '../../probes/guest-agent.js'
+import {guestAgentProbe} from '../../probes/guest-agent.js'
+import {hostProbe, type HostFacts} from '../../probes/host.js'
+import {type LeaseFacts, leasesProbe} from '../../probes/leases.js'
+import {type LibvirtFacts, libvirtProbe} from '../../probes/libvirt.js'
+import {linksProbe} from '../../probes/links.js'
+import {type Neighbour, neighboursProbe} from '../../probes/neighbours.js'
+import type {ProbeOptions, ProbeResult} from '../../probes/types.js'
+import type {ProbeStatus} from './diagnose.js'
+import {UserError} from './errors.js'
+import {isApipa} from './ipv4.js'
+import {guestAddressIndex, isRunning} from './model.js'
+import {runProbes} from './probe-runner.js'
+import type {Runner} from './runner.js'
+
+export type Verdict = 'ok' | 'no address' | 'APIPA' | 'conflict' | 'stale' | 'shut off'
+
+export interface AddressSeen {
+  ip: string
+  sources: string[]
+}
+
+export interface IpRow {
+  domain: string
+  state: string
+  interface: string | null
+  mac: string | null
+  /** libvirt network name, or the bridge / host device for bridge and direct interfaces. */
+  network: string | null
+  type: string
+  ipv4: AddressSeen[]
+  ipv6: AddressSeen[]
+  /** ISO time the DHCP lease ends; null: no lease, or one that never expires. */
+  leaseExpiry: string | null
+  verdict: Verdict
+  /** For conflicts: the other MACs (and their guests) claiming the same address. */
+  conflictsWith: string[]
+}
+
+export interface IpInventory {
+  host: string
+  capturedAt: string
+  rows: IpRow[]
+  probes: ProbeStatus[]
+}
+
+const PROBES = [hostProbe, linksProbe, neighboursProbe, libvirtProbe, leasesProbe, arpScanProbe, guestAgentProbe]
+const data = <T>(r: ProbeResult | undefined): T | undefined => (r?.ok ? (r.data as T) : undefined)
+
+export async function ipInventory(runner: Runner, options: ProbeOptions, only: string[] = []): Promise<IpInventory> {
+  return buildInventory(await runProbes(PROBES, runner, options), runner.capturedAt, only)
+}
+
+/** The rows, from probe results (pure: tests feed it altered facts). */
+export function buildInventory(results: Record<string, ProbeResult>, capturedAt: Date, only: string[] = []): IpInventory {
+  const libvirt = data<LibvirtFacts>(results.libvirt)
+  if (!libvirt) throw new UserError(`cannot list guests: ${!results.libvirt.ok ? results.libvirt.error : 'libvirt probe failed'}`)
+  const unknown = only.filter((name) => !libvirt.domains.some((d) => d.name === name))
+  if (unknown.length > 0) throw new UserError(`no such domain: ${unknown.join(', ')}`)
+  const leases = data<LeaseFacts>(results.leases)
+  const neighbours = data<Neighbour[]>(results.neighbours)
+  const agent = data<GuestAgentFacts>(results['guest-agent'])
+  const byMac = guestAddressIndex(leases, neighbours, data<ArpScanFacts>(results['arp-scan']))
+  for (const list of Object.values(agent?.addresses ?? {})) {
+    for (const a of list) if (a.family === 'ipv4') (byMac.get(a.mac) ?? byMac.set(a.mac, []).get(a.mac)!).push({ip: a.ip, source: 'agent'})
+  }
+  // Who claims each IPv4 address, for conflicts.
+  const claims = new Map<string, Set<string>>()
+  for (const [mac, list] of byMac) for (const a of list) (claims.get(a.ip) ?? claims.set(a.ip, new Set()).get(a.ip)!).add(mac)
+  const v6ByMac = new Map<string, AddressSeen[]>()
+  const addV6 = (mac: string, ip: string, source: string) => {
+    const list = v6ByMac.get(mac) ?? v6ByMac.set(mac, []).get(mac)!
+    const seen = list.find((x) => x.ip === ip)
+    if (seen) seen.sources.includes(source) || seen.sources.push(source)
+    else list.push({ip, sources: [source]})
+  }
+  for (const n of neighbours ?? []) if (n.mac && n.ip.includes(':') && !n.state.includes('FAILED')) addV6(n.mac, n.ip, 'neighbour')
+  for (const list of Object.values(agent?.addresses ?? {})) for (const a of list) if (a.family === 'ipv6') addV6(a.mac, a.ip, 'agent')
+  const domainOfMac = new Map(libvirt.domains.flatMap((d) => d.interfaces.filter((i) => i.mac).map((i) => [i.mac!, d.name] as const)))
+
+  const rows: IpRow[] = []
+  for (const d of libvirt.domains) {
+    if (only.length > 0 && !only.includes(d.name)) continue
+    const running = isRunning(d)
+    for (const i of d.interfaces) {
+      const seen = new Map<string, AddressSeen>()
+      let leaseExpiry: number | null = null
+      for (const a of running && i.mac ? byMac.get(i.mac) ?? [] : []) {
+        const entry = seen.get(a.ip) ?? seen.set(a.ip, {ip: a.ip, sources: []}).get(a.ip)!
+        if (!entry.sources.includes(a.source)) entry.sources.push(a.source)
+        if (a.source === 'lease' && a.expiry) leaseExpiry = Math.max(leaseExpiry ?? 0, a.expiry)
+      }
+      const ipv4 = [...seen.values()].sort((a, b) => a.ip.localeCompare(b.ip, undefined, {numeric: true}))
+      const conflictsWith = [...new Set(ipv4.flatMap((a) => [...(claims.get(a.ip) ?? [])].filter((m) => m !== i.mac)))].map((m) => (domainOfMac.get(m) ? `${m} (${domainOfMac.get(m)})` : m))
+      rows.push({
+        domain: d.name,
+        state: d.state,
+        interface: running ? i.target ?? null : null,
+        mac: i.mac ?? null,
+        network: i.type === 'network' ? i.source ?? null : i.source ?? i.bridge ?? null,
+        type: i.type,
+        ipv4,
+        ipv6: running && i.mac ? v6ByMac.get(i.mac) ?? [] : [],
+        leaseExpiry: leaseExpiry ? new Date(leaseExpiry * 1000).toISOString() : null,
+        verdict: verdictOf(running, ipv4, conflictsWith),
+        conflictsWith,
+      })
+    }
+  }
+  const host = data<HostFacts>(results.host)?.hostname ?? 'localhost'
+  return {
+    host,
+    capturedAt: capturedAt.toISOString(),
+    rows,
+    probes: Object.values(results).map((r) => ({id: r.id, ok: r.ok, durationMs: r.durationMs, ...(r.ok ? {} : {error: r.error, ...(r.skipped ? {skipped: true} : {})})})),
+  }
+}
+
+export function verdictOf(running: boolean, ipv4: AddressSeen[], conflictsWith: string[]): Verdict {
+  if (!running) return 'shut off'
+  if (conflictsWith.length > 0) return 'conflict'
+  if (ipv4.length === 0) return 'no address'
+  if (ipv4.every((a) => isApipa(a.ip))) return 'APIPA'
+  // A lease on file that nothing confirms: the guest is not answering from it.
+  if (ipv4.every((a) => a.sources.length === 1 && a.sources[0] === 'lease')) return 'stale'
+  return 'ok'
+}

@@ -1,0 +1,88 @@
+import {execa} from 'execa'
+import {join} from 'node:path'
+import {describe, expect, it} from 'vitest'
+import {parseDomifaddr} from '../probes/guest-agent.js'
+import type {LibvirtFacts} from '../probes/libvirt.js'
+import {buildInventory, verdictOf} from '../src/core/ip-service.js'
+import {ROOT, alter, factsOf, fixtureDir, sample} from './helpers.js'
+
+const inventoryOf = async (name: string) => {
+  const facts = await factsOf(name)
+  return buildInventory(facts.results, facts.capturedAt)
+}
+const row = (inv: Awaited<ReturnType<typeof inventoryOf>>, domain: string) => inv.rows.find((r) => r.domain === domain)!
+
+describe('parseDomifaddr (virsh domifaddr)', () => {
+  it('reads real output, carrying name and MAC into continuation rows', () => {
+    expect(parseDomifaddr(sample('virsh-domifaddr-web01.txt'))).toEqual([{guestIface: 'vnet6', mac: '52:54:00:ae:17:88', family: 'ipv4', ip: '192.168.122.192', prefix: 24}])
+    const agent = ' Name       MAC address          Protocol     Address\n-------------------------------------------------------------------------------\n lo         00:00:00:00:00:00    ipv4         127.0.0.1/8\n -          -                    ipv6         ::1/128\n eth0       52:54:00:ae:17:88    ipv4         10.1.2.3/24\n -          -                    ipv6         fe80::5054:ff:feae:1788/64\n'
+    expect(parseDomifaddr(agent).slice(2)).toEqual([
+      {guestIface: 'eth0', mac: '52:54:00:ae:17:88', family: 'ipv4', ip: '10.1.2.3', prefix: 24},
+      {guestIface: 'eth0', mac: '52:54:00:ae:17:88', family: 'ipv6', ip: 'fe80::5054:ff:feae:1788', prefix: 64},
+    ])
+  })
+})
+
+describe('verdicts', () => {
+  const a = (ip: string, ...sources: string[]) => ({ip, sources})
+  it('orders conflict, no address, APIPA, stale and ok', () => {
+    expect(verdictOf(false, [a('10.0.0.1', 'lease')], [])).toBe('shut off')
+    expect(verdictOf(true, [a('10.0.0.1', 'lease', 'neighbour')], ['52:54:00:00:00:09'])).toBe('conflict')
+    expect(verdictOf(true, [], [])).toBe('no address')
+    expect(verdictOf(true, [a('169.254.3.4', 'neighbour')], [])).toBe('APIPA')
+    expect(verdictOf(true, [a('169.254.3.4', 'neighbour'), a('10.0.0.5', 'agent')], [])).toBe('ok')
+    expect(verdictOf(true, [a('10.0.0.1', 'lease')], [])).toBe('stale')
+    expect(verdictOf(true, [a('10.0.0.1', 'lease', 'neighbour')], [])).toBe('ok')
+  })
+})
+
+describe('kvmdoctor ip on lab recordings', () => {
+  it('a NAT guest: its lease, confirmed by the neighbour table and arp-scan, with the lease end', async () => {
+    const r = row(await inventoryOf('healthy'), 'kdlab-web01')
+    expect(r).toMatchObject({state: 'running', interface: expect.stringMatching(/^vnet\d+$/), mac: '52:54:00:6b:64:01', network: 'default', verdict: 'ok', conflictsWith: []})
+    expect(r.ipv4).toEqual([{ip: expect.stringMatching(/^192\.168\.122\.\d+$/), sources: ['lease', 'neighbour', 'arp-scan']}])
+    expect(r.leaseExpiry).toMatch(/^2026-11-28T/)
+  })
+
+  it('APIPA and conflicting guests get their verdicts; the conflict names the other guest', async () => {
+    expect(row(await inventoryOf('dnsmasq-killed'), 'kdlab-apipa01')).toMatchObject({verdict: 'APIPA', ipv4: [{ip: expect.stringMatching(/^169\.254\./), sources: ['neighbour']}]})
+    const collision = await inventoryOf('static-ip-collision')
+    expect(row(collision, 'kdlab-static01')).toMatchObject({verdict: 'conflict', conflictsWith: ['52:54:00:6b:64:01 (kdlab-web01)']})
+    expect(row(collision, 'kdlab-web01').conflictsWith).toEqual(['52:54:00:6b:64:03 (kdlab-static01)'])
+  })
+
+  it('a lease nothing confirms is stale (network destroyed under the guest)', async () => {
+    expect(row(await inventoryOf('network-inactive'), 'kdlab-web01')).toMatchObject({verdict: 'stale', ipv4: [{sources: ['lease']}]})
+  })
+
+  it('a bridged guest without a lease on this host is found by arp-scan', async () => {
+    expect(row(await inventoryOf('bridged-healthy'), 'kdlab-lan02')).toMatchObject({type: 'bridge', network: 'kdlab-br0', verdict: 'ok', ipv4: [{ip: expect.stringMatching(/^10\.77\.0\./), sources: ['arp-scan']}]})
+  })
+
+  it('shut-off guests are listed with their MAC and no address', async () => {
+    const facts = alter<LibvirtFacts>(await factsOf('healthy'), 'libvirt', (l) => (l.domains[0].state = 'shut off'))
+    const r = buildInventory(facts.results, facts.capturedAt).rows[0]
+    expect(r).toMatchObject({domain: 'kdlab-web01', state: 'shut off', mac: '52:54:00:6b:64:01', interface: null, ipv4: [], verdict: 'shut off'})
+  })
+
+  it('addresses from the guest agent count, IPv6 included', async () => {
+    const facts = await factsOf('healthy')
+    facts.results['guest-agent'] = {id: 'guest-agent', ok: true, durationMs: 0, data: {errors: {}, addresses: {'kdlab-web01': [{guestIface: 'eth0', mac: '52:54:00:6b:64:01', family: 'ipv6', ip: 'fd00:122::5', prefix: 64}, {guestIface: 'eth0', mac: '52:54:00:6b:64:01', family: 'ipv4', ip: '10.9.9.9', prefix: 24}]}}}
+    const r = buildInventory(facts.results, facts.capturedAt).rows[0]
+    expect(r.ipv6).toEqual([{ip: 'fd00:122::5', sources: ['agent']}])
+    expect(r.ipv4.find((a) => a.ip === '10.9.9.9')?.sources).toEqual(['agent'])
+  })
+
+  it('the CLI: table, JSON, domain filter, unknown domain', async () => {
+    const cli = (...args: string[]) => execa(process.execPath, [join(ROOT, 'bin/run.js'), 'ip', ...args], {reject: false, stdin: 'ignore'})
+    const table = await cli('--from', fixtureDir('static-ip-collision'))
+    expect(table.exitCode).toBe(0)
+    expect(table.stdout.split('\n')[0]).toMatch(/^DOMAIN\s+STATE\s+IFACE\s+MAC\s+NETWORK\s+IPV4\s+IPV6\s+LEASE ENDS\s+VERDICT$/)
+    expect(table.stdout).toMatch(/^kdlab-static01\s+running\s+vnet\d+\s+52:54:00:6b:64:03\s+default\s+192\.168\.122\.\d+ \(neighbour\+arp-scan\).*conflict with 52:54:00:6b:64:01 \(kdlab-web01\)$/m)
+    const json = JSON.parse((await cli('kdlab-web01', '--from', fixtureDir('static-ip-collision'), '--json')).stdout)
+    expect(json.rows.map((r: {domain: string}) => r.domain)).toEqual(['kdlab-web01'])
+    const missing = await cli('nosuchvm', '--from', fixtureDir('healthy'))
+    expect(missing.exitCode).toBe(2)
+    expect(missing.stderr).toBe('kvmdoctor: no such domain: nosuchvm')
+  })
+})
