@@ -1,5 +1,6 @@
 /** Writes a synthetic snapshot: `node dist-bench/bench/generate.js DIR DOMAINS RULES [NETWORKS]`. */
-import {rm} from 'node:fs/promises'
+import {mkdir, rm} from 'node:fs/promises'
+import {dirname} from 'node:path'
 import {ALL_PROBES} from '../probes/index.js'
 import {guestAgentProbe} from '../probes/guest-agent.js'
 import {runProbes} from '../src/core/probe-runner.js'
@@ -13,6 +14,7 @@ export async function generateSnapshot(dir: string, shape: HostShape): Promise<v
   // Record what diagnose and ip read, so both replay from the same snapshot.
   await runProbes([...ALL_PROBES, guestAgentProbe], recorder, options)
   await rm(dir, {recursive: true, force: true})
+  await mkdir(dirname(dir), {recursive: true})
   await writeSnapshot(dir, recorder.all(), {kvmdoctorVersion: 'bench', capturedAt: host.capturedAt, host: 'bench-host', kernel: '6.1.0-56-amd64', libvirtVersion: '9.0.0', options})
 }
 

@@ -4,7 +4,7 @@ import {renderJunit} from './junit.js'
 import {renderMarkdown} from './markdown.js'
 import {renderPrometheus} from './prometheus.js'
 import {renderSarif} from './sarif.js'
-import {renderTerminal} from './terminal.js'
+import {renderText} from './text.js'
 
 export const FORMATS = ['text', 'md', 'json', 'sarif', 'junit', 'prometheus'] as const
 export type Format = (typeof FORMATS)[number]
@@ -15,7 +15,8 @@ export interface RenderOptions {
   showSuppressed: boolean
 }
 
-export function render(d: Diagnosis, format: Format, options: RenderOptions): string {
+/** marked and marked-terminal load only when a terminal will show the result. */
+export async function render(d: Diagnosis, format: Format, options: RenderOptions): Promise<string> {
   switch (format) {
     case 'json':
       return renderJson(d)
@@ -28,6 +29,7 @@ export function render(d: Diagnosis, format: Format, options: RenderOptions): st
     case 'prometheus':
       return renderPrometheus(d)
     case 'text':
-      return renderTerminal(d, options)
+      if (!options.tty) return renderText(d, options)
+      return (await import('./terminal.js')).renderTerminal(d, options)
   }
 }

@@ -1,5 +1,4 @@
 import {Command, Flags} from '@oclif/core'
-import ora from 'ora'
 import {createBundle} from '../core/bundle.js'
 import {UserError} from '../core/errors.js'
 import {LiveRunner} from '../core/live-runner.js'
@@ -23,7 +22,7 @@ This is the one command that writes a file; it changes nothing else on the host.
 
   async run(): Promise<void> {
     const {flags} = await this.parse(Bundle)
-    const spinner = process.stderr.isTTY ? ora({text: 'collecting', stream: process.stderr}).start() : undefined
+    const spinner = process.stderr.isTTY ? (await import('ora')).default({text: 'collecting', stream: process.stderr}).start() : undefined
     try {
       const runner = new LiveRunner({timeoutMs: flags.timeout * 1000})
       const result = await createBundle({runner, options: {active: flags.active, libvirtUri: flags.connect}, version: this.config.version, output: flags.output, redact: flags.redact}).catch((error: NodeJS.ErrnoException) => {

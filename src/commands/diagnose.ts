@@ -1,6 +1,5 @@
 import {Command, Flags} from '@oclif/core'
 import {writeFile} from 'node:fs/promises'
-import ora from 'ora'
 import {FORMATS, type Format, render} from '../../reports/index.js'
 import {toJsonReport} from '../../reports/json.js'
 import {summaryLine} from '../../reports/summary.js'
@@ -49,7 +48,7 @@ Exit codes: 0 nothing at or above --fail-on, 1 findings at or above it, 2 usage 
   async run(): Promise<unknown> {
     const {flags} = await this.parse(Diagnose)
     const json = this.jsonEnabled()
-    const spinner = !json && process.stderr.isTTY && !flags.from ? ora({text: 'probing host', stream: process.stderr}).start() : undefined
+    const spinner = !json && process.stderr.isTTY && !flags.from ? (await import('ora')).default({text: 'probing host', stream: process.stderr}).start() : undefined
     try {
       const diagnosis = await runDiagnose(
         {
@@ -69,13 +68,13 @@ Exit codes: 0 nothing at or above --fail-on, 1 findings at or above it, 2 usage 
       if (json) return toJsonReport(diagnosis)
       const format = flags.format as Format
       if (flags.output) {
-        const report = render(diagnosis, format, {tty: false, showSuppressed: flags['show-suppressed']})
+        const report = await render(diagnosis, format, {tty: false, showSuppressed: flags['show-suppressed']})
         await writeFile(flags.output, report).catch((error: Error) => {
           throw new UserError(`cannot write the report to ${flags.output}: ${error.message}`)
         })
         this.log(summaryLine(diagnosis))
       } else {
-        this.log(render(diagnosis, format, {tty: Boolean(process.stdout.isTTY), showSuppressed: flags['show-suppressed']}).trimEnd())
+        this.log((await render(diagnosis, format, {tty: Boolean(process.stdout.isTTY), showSuppressed: flags['show-suppressed']})).trimEnd())
       }
       if (flags.record) this.logToStderr(`snapshot written to ${flags.record}`)
       return undefined

@@ -17,6 +17,8 @@ export const DEFAULT_MAX_OUTPUT_BYTES = 8 * 1024 * 1024
 export class LiveRunner implements Runner {
   readonly capturedAt = new Date()
   private readonly limit
+  /** File reads are cheap and never block on a child process: they get their own, wider limit. */
+  private readonly fileLimit
   private readonly timeoutMs: number
   private readonly maxOutputBytes: number
   private readonly killAfterMs: number
@@ -25,7 +27,8 @@ export class LiveRunner implements Runner {
     this.timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS
     this.maxOutputBytes = options.maxOutputBytes ?? DEFAULT_MAX_OUTPUT_BYTES
     this.killAfterMs = options.killAfterMs ?? 1000
-    this.limit = pLimit(options.concurrency ?? 4)
+    this.limit = pLimit(options.concurrency ?? 6)
+    this.fileLimit = pLimit(32)
   }
 
   run(argv: string[]): Promise<CommandCapture> {
@@ -79,7 +82,7 @@ export class LiveRunner implements Runner {
   }
 
   readFile(path: string, options: ReadOptions = {}): Promise<FileCapture> {
-    return this.limit(async () => {
+    return this.fileLimit(async () => {
       const started = performance.now()
       const capture: FileCapture = {kind: 'file', path, output: '', durationMs: 0, truncated: false}
       try {
@@ -124,7 +127,7 @@ export class LiveRunner implements Runner {
   }
 
   listDir(path: string): Promise<DirCapture> {
-    return this.limit(async () => {
+    return this.fileLimit(async () => {
       const started = performance.now()
       const capture: DirCapture = {kind: 'dir', path, output: '', durationMs: 0, truncated: false}
       try {

@@ -1,6 +1,5 @@
 import {stat} from 'node:fs/promises'
 import type {ProbeOptions} from '../../probes/types.js'
-import {openBundle} from './bundle.js'
 import {UserError} from './errors.js'
 import {LiveRunner} from './live-runner.js'
 import type {Runner} from './runner.js'
@@ -32,6 +31,8 @@ export async function openSource(options: SourceOptions): Promise<Source> {
       const runner = await ReplayRunner.open(options.from)
       return {runner, recordedOptions: runner.manifest.options, close: nothing}
     }
+    // tar is loaded only for bundles: it is not free at start-up.
+    const {openBundle} = await import('./bundle.js')
     const {runner, cleanup} = await openBundle(options.from)
     return {runner, recordedOptions: runner.manifest.options, close: cleanup}
   }

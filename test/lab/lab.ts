@@ -8,7 +8,12 @@ import {existsSync, readFileSync, writeFileSync} from 'node:fs'
 import {dirname, join} from 'node:path'
 import {fileURLToPath} from 'node:url'
 
-export const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..')
+/** The repository root, found upwards (this file also runs compiled, from dist-bench/test/lab). */
+export const ROOT = (() => {
+  let dir = dirname(fileURLToPath(import.meta.url))
+  while (!existsSync(join(dir, 'package.json')) && dir !== dirname(dir)) dir = dirname(dir)
+  return dir
+})()
 export const CACHE = process.env.KD_LAB_CACHE ?? '/var/cache/kvmdoctor-lab'
 export const NETWORK = 'default'
 export const BRIDGE = 'virbr0'
@@ -90,13 +95,18 @@ function domainXml(g: Guest): string {
 
 /** Defines and boots a guest; resolves once it printed its addresses on the console. */
 export async function startGuest(g: Guest): Promise<string[]> {
+  await defineGuest(g)
+  await sh(['rm', '-f', consolePath(g.name)])
+  await sh(['virsh', 'start', g.name])
+  return waitFor(`${g.name} to report its addresses`, async () => guestAddresses(g.name), 90_000)
+}
+
+/** Defines a guest without starting it (replacing any earlier definition). */
+export async function defineGuest(g: Guest): Promise<void> {
   await removeGuest(g.name)
   const xmlFile = join(CACHE, `${g.name}.xml`)
   writeFileSync(xmlFile, domainXml(g))
   await sh(['virsh', 'define', xmlFile])
-  await sh(['rm', '-f', consolePath(g.name)])
-  await sh(['virsh', 'start', g.name])
-  return waitFor(`${g.name} to report its addresses`, async () => guestAddresses(g.name), 90_000)
 }
 
 /** The guest's own account of its IPv4 addresses (last KD-ADDRS line on its console). */

@@ -1,5 +1,4 @@
 import {Args, Command} from '@oclif/core'
-import {renderMarkdownForTerminal} from '../../../reports/terminal.js'
 import {UserError} from '../../core/errors.js'
 import {findRule, ruleDoc} from '../../core/rule-docs.js'
 
@@ -21,6 +20,6 @@ export default class RulesShow extends Command {
       throw error
     }
     const doc = ruleDoc(args.id)
-    this.log(process.stdout.isTTY ? renderMarkdownForTerminal(doc) : doc)
+    this.log(process.stdout.isTTY ? (await import('../../../reports/terminal.js')).renderMarkdownForTerminal(doc) : doc)
   }
 }
