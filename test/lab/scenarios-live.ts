@@ -19,8 +19,8 @@ async function libvirtDnsmasqPids(): Promise<string[]> {
   return ps.stdout.split('\n').filter((l) => l.includes(`--conf-file=/var/lib/libvirt/dnsmasq/${NETWORK}.conf`)).map((l) => l.trim().split(/\s+/)[0])
 }
 
-async function neighbourSeen(prefix: string): Promise<boolean> {
-  const out = (await sh(['ip', '-j', 'neigh', 'show', 'dev', BRIDGE])).stdout
+async function neighbourSeen(prefix: string, dev = BRIDGE): Promise<boolean> {
+  const out = (await sh(['ip', '-j', 'neigh', 'show', 'dev', dev])).stdout
   return (JSON.parse(out) as {dst: string; lladdr?: string}[]).some((n) => n.dst.startsWith(prefix) && n.lladdr)
 }
 
@@ -184,10 +184,7 @@ export const LIVE: Record<string, LiveScenario> = {
       await startLan()
       const addrs = await startGuest(LAN01)
       if (!addrs.some((a) => a.startsWith('169.254.'))) throw new Error(`bridged guest reported ${addrs.join(' ')}, not 169.254/16`)
-      await waitFor('the host to see the bridged APIPA guest', async () => {
-        const out = JSON.parse((await sh(['ip', '-j', 'neigh', 'show', 'dev', LAB_BRIDGE])).stdout) as {dst: string; lladdr?: string}[]
-        return out.some((n) => n.dst.startsWith('169.254.') && n.lladdr)
-      }, 30_000)
+      await waitFor('the host to see the bridged APIPA guest', () => neighbourSeen('169.254.', LAB_BRIDGE), 30_000)
     },
     async reset() {
       await removeGuest(LAN01.name)
@@ -226,10 +223,7 @@ export const LIVE: Record<string, LiveScenario> = {
         <ip address='192.168.150.1' netmask='255.255.255.0'><dhcp><range start='192.168.150.10' end='192.168.150.11'/></dhcp></ip></network>`)
       // One after another, so the first two certainly take the two leases and the third is left without.
       for (const g of TINY_GUESTS) await startGuest(g)
-      await waitFor('the host to see the APIPA guest', async () => {
-        const out = JSON.parse((await sh(['ip', '-j', 'neigh', 'show', 'dev', 'kdlab-tiny'])).stdout) as {dst: string; lladdr?: string}[]
-        return out.some((n) => n.dst.startsWith('169.254.') && n.lladdr)
-      }, 30_000)
+      await waitFor('the host to see the APIPA guest', () => neighbourSeen('169.254.', 'kdlab-tiny'), 30_000)
     },
     async reset() {
       for (const g of TINY_GUESTS) await removeGuest(g.name)
