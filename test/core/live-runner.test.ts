@@ -54,6 +54,19 @@ describe('LiveRunner', () => {
     expect(f.output).toHaveLength(1000)
   })
 
+  it('reads only the tail of a large log, from a line boundary, and marks it truncated', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'kd-'))
+    const log = Array.from({length: 5000}, (_, i) => `line ${i} of the libvirtd log`).join('\n') + '\n'
+    await writeFile(join(dir, 'libvirtd.log'), log)
+    const tail = await runner.readFile(join(dir, 'libvirtd.log'), {tailBytes: 4096})
+    expect(tail.truncated).toBe(true)
+    expect(tail.output.length).toBeLessThanOrEqual(4096)
+    expect(tail.output).toMatch(/^line \d+ of the libvirtd log\n/)
+    expect(tail.output.endsWith('line 4999 of the libvirtd log\n')).toBe(true)
+    const small = await runner.readFile(join(dir, 'libvirtd.log'), {tailBytes: 10 * 1024 * 1024})
+    expect(small).toMatchObject({truncated: false, output: log})
+  })
+
   it('reads /proc files (size 0 in stat) and lists directories sorted', async () => {
     const f = await runner.readFile('/proc/sys/kernel/osrelease')
     expect(f.error).toBeUndefined()
