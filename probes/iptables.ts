@@ -148,6 +148,8 @@ export const iptablesProbe: Probe<IptablesFacts> = {
     const [main, legacy] = await Promise.all([runner.run(['iptables-save']), runner.run(['iptables-legacy-save'])])
     if (main.error !== undefined) throw new ProbeUnavailable(main.error)
     const facts: IptablesFacts = {main: parseIptablesSave(main.output)}
+    // iptables-nft prints the legacy warning on stderr.
+    if (/iptables-legacy tables present/.test(main.stderr)) facts.main.legacyTablesPresent = true
     if (legacy.error === undefined) {
       const parsed = parseIptablesSave(legacy.output)
       if (parsed.variant !== facts.main.variant) facts.legacy = parsed

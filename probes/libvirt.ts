@@ -199,12 +199,14 @@ export const libvirtProbe: Probe<LibvirtFacts> = {
     // On the system instance libvirt keeps each domain's XML in a file: reading it costs no virsh
     // process per guest (the live status of running ones, the config of the others).
     const systemInstance = options.libvirtUri === 'qemu:///system'
-    const domainXml = async (name: string, active: boolean): Promise<string> => {
+    const domainXml = async (name: string, active: boolean): Promise<string | undefined> => {
       if (systemInstance && !name.includes('/')) {
         const file = await runner.readFile(active ? `/run/libvirt/qemu/${name}.xml` : `/etc/libvirt/qemu/${name}.xml`)
         if (file.error === undefined && file.output.includes('<domain')) return file.output
       }
       const c = await virsh('dumpxml', name)
+      // Undefined between `virsh list` and now: the guest is gone, not the probe broken.
+      if (c.error !== undefined && /Domain not found|failed to get domain/i.test(c.stderr)) return undefined
       if (c.error !== undefined) throw new ProbeUnavailable(c.error)
       return c.output
     }
@@ -231,12 +233,14 @@ export const libvirtProbe: Probe<LibvirtFacts> = {
         return {...parseNetworkXml(c.output), active: row.state === 'active', autostart: row.autostart === 'yes', persistent: row.persistent === 'yes'}
       }),
     )
-    const domains = await Promise.all(
-      domainRows.map(async (row) => {
-        const xml = await domainXml(row.name, row.state !== 'shut off')
-        return {...parseDomainXml(xml), state: row.state, autostart: autostartDomains.has(row.name)}
-      }),
-    )
+    const domains = (
+      await Promise.all(
+        domainRows.map(async (row) => {
+          const xml = await domainXml(row.name, row.state !== 'shut off')
+          return xml === undefined ? [] : [{...parseDomainXml(xml), state: row.state, autostart: autostartDomains.has(row.name)}]
+        }),
+      )
+    ).flat()
     const facts: LibvirtFacts = {networks, domains}
     const libvirtVersion = /Using library: libvirt (\S+)/.exec(version.output)?.[1]
     if (libvirtVersion) facts.version = libvirtVersion

@@ -6,7 +6,8 @@ export const rule: RuleDefinition = {
   escalate: {when: 'forwardDrops', severity: 'high'},
   scope: 'link',
   title: 'Bridged guest frames on {name} pass through iptables (bridge-nf-call-iptables = 1)',
-  requires: ['sysctl', 'links'],
+  // libvirt tells its NAT bridges (routed traffic) from plain bridges (bridged frames).
+  requires: ['sysctl', 'links', 'libvirt'],
   needs: ['bridgeNfCallIptables'],
   conditions: {
     all: [

@@ -5,7 +5,8 @@ export const rule: RuleDefinition = {
   severity: 'critical',
   scope: 'link',
   title: 'FORWARD drops guest traffic of bridge {name}',
-  requires: ['iptables', 'links'],
+  // libvirt tells its NAT bridges (routed traffic) from plain bridges (bridged frames).
+  requires: ['iptables', 'links', 'libvirt'],
   conditions: {
     all: [
       {fact: 'entity', path: 'isGuestBridge', operator: 'equal', value: true},

@@ -12,7 +12,7 @@ export const rule: RuleDefinition = {
       {fact: 'entity', path: 'nftDroppingChainCount', operator: 'greaterThan', value: 0},
     ],
   },
-  summary: "With the nftables backend every base chain on the forward hook must accept a packet: libvirt's table accepts {bridge}, but {nftDroppingChains} drops it by policy. Guests reach the host, not beyond.",
+  summary: "Every nftables base chain on the forward hook must accept a packet: whatever libvirt's rules accept for {bridge}, {nftDroppingChains} drops it by policy. Guests reach the host, not beyond.",
   evidence: ['forward-hook chains dropping by policy without an accept for {bridge}: {nftDroppingChains}'],
   fix: [
     'nft insert rule FAMILY TABLE CHAIN iifname "{bridge}" accept; nft insert rule FAMILY TABLE CHAIN oifname "{bridge}" ct state related,established accept',

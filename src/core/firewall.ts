@@ -97,13 +97,19 @@ export function forwardVerdict(ipt: IptablesRuleset | undefined, p: ForwardPacke
   return {verdict: policy, decidedBy: `iptables -t filter: chain FORWARD policy ${forward.policy ?? 'ACCEPT'}`}
 }
 
-/** nftables base chains on the forward hook, outside libvirt's table, that drop by policy and never accept this bridge. */
-export function nftDroppingForwardChains(nft: NftFacts | undefined, bridge: string): NftChain[] {
+/**
+ * nftables base chains on the forward hook that drop by policy and never accept this bridge,
+ * outside libvirt's own table. Every base chain on a hook must accept a packet, so such a
+ * chain drops guest traffic whatever iptables says. iptables-nft's own `ip filter FORWARD`
+ * is left to forward-policy-drop, which follows its jumps.
+ */
+export function nftDroppingForwardChains(nft: NftFacts | undefined, bridge: string, iptablesNftFilter: boolean): NftChain[] {
   if (!nft) return []
   const tablesAccepting = new Set(
     nft.chains.filter((c) => c.rules.some((r) => r.verdict === 'accept' && !r.negated.length && (r.iif === bridge || r.oif === bridge))).map((c) => `${c.family} ${c.table}`),
   )
-  return nft.chains.filter((c) => c.hook === 'forward' && c.policy === 'drop' && c.table !== LIBVIRT_NFT_TABLE && !tablesAccepting.has(`${c.family} ${c.table}`))
+  const isIptablesOwn = (c: NftChain) => iptablesNftFilter && c.family === 'ip' && c.table === 'filter' && c.name === 'FORWARD'
+  return nft.chains.filter((c) => c.hook === 'forward' && c.policy === 'drop' && c.table !== LIBVIRT_NFT_TABLE && !isIptablesOwn(c) && !tablesAccepting.has(`${c.family} ${c.table}`))
 }
 
 /** CHECKSUM --checksum-fill for DHCP replies out of a bridge (mangle table). */
@@ -111,7 +117,7 @@ export function hasChecksumFill(ipt: IptablesRuleset | undefined, bridge: string
   return Object.values(ipt?.tables.mangle?.chains ?? {}).some((c) => c.rules.some((r) => r.target === 'CHECKSUM' && r.outIface === bridge && r.dport === '68'))
 }
 
-/** Rules present in a ruleset (any table), to tell an empty legacy ruleset from a populated one. */
+/** What a ruleset does (rules, and built-in chains that drop by policy): an empty legacy table does nothing. */
 export function ruleCount(ipt: IptablesRuleset | undefined): number {
-  return Object.values(ipt?.tables ?? {}).reduce((n, t) => n + Object.values(t.chains).reduce((m, c) => m + c.rules.length, 0), 0)
+  return Object.values(ipt?.tables ?? {}).reduce((n, t) => n + Object.values(t.chains).reduce((m, c) => m + c.rules.length + (c.policy === 'DROP' ? 1 : 0), 0), 0)
 }

@@ -181,7 +181,9 @@ export function buildModel(probes: Record<string, ProbeResult>, capturedAt: Date
     legacyTablesWarning: ipt?.legacyTablesPresent ?? false,
     legacyRuleCount: ruleCount(iptables?.legacy),
     mainRuleCount: ruleCount(ipt),
-    backendMismatch: Boolean(ipt?.legacyTablesPresent) || (ruleCount(iptables?.legacy) > 0 && ruleCount(ipt) > 0 && ipt?.variant === 'nf_tables'),
+    // Both firewalls doing something. Without iptables-legacy-save, the warning is the only evidence.
+    backendMismatch:
+      ipt?.variant === 'nf_tables' && ruleCount(ipt) > 0 && (iptables?.legacy ? ruleCount(iptables.legacy) > 0 : Boolean(ipt.legacyTablesPresent)),
     forwardPolicy: forwardChain?.policy ?? null,
     dockerUserChain: Boolean(ipt?.tables.filter?.chains['DOCKER-USER']),
   }
@@ -229,7 +231,7 @@ export function buildModel(probes: Record<string, ProbeResult>, capturedAt: Date
           })
           .map((r) => `${r.dst} dev ${r.dev ?? '?'}${r.gateway ? ` via ${r.gateway}` : ''}`)
       : []
-    const nftDrops = backend === 'nftables' && n.bridge ? nftDroppingForwardChains(nft, n.bridge).map((c) => `${c.family} ${c.table} chain ${c.name} (hook forward, priority ${c.priority}, policy drop)`) : []
+    const nftDrops = n.bridge && routed ? nftDroppingForwardChains(nft, n.bridge, ipt?.variant === 'nf_tables').map((c) => `${c.family} ${c.table} chain ${c.name} (hook forward, priority ${c.priority}, policy drop)`) : []
     const zone = n.bridge && firewalld?.running ? firewalld.zones[n.bridge] : undefined
     return {
       kind: 'network',
