@@ -196,6 +196,42 @@ export const SCENARIOS: Scenario[] = [
     noOtherAbove: 'info',
   },
   {
+    name: 'nft-forward-drop',
+    description: 'an extra nftables table with a forward base chain, policy drop, beside libvirt\'s iptables rules',
+    findings: [{id: 'nft-forward-drop', entity: 'default', rank: 1}],
+    noOtherAbove: 'info',
+  },
+  {
+    name: 'subnet-overlap',
+    description: 'a VPN-like route 192.168.0.0/16 on another device, over the default network',
+    findings: [{id: 'subnet-overlap', entity: 'default', rank: 1}],
+    noOtherAbove: 'info',
+  },
+  {
+    name: 'firewall-backend-mismatch',
+    description: 'a MASQUERADE rule in iptables-legacy beside libvirt\'s iptables-nft rules',
+    findings: [{id: 'firewall-backend-mismatch', rank: 1}],
+    noOtherAbove: 'info',
+  },
+  {
+    name: 'default-route-multiple',
+    description: 'a namespace host with two default routes of the same metric',
+    findings: [{id: 'default-route-multiple', rank: 1}],
+    noOtherAbove: 'info',
+  },
+  {
+    name: 'rp-filter-strict',
+    description: 'a namespace host with two uplinks and rp_filter=1',
+    findings: [{id: 'rp-filter-strict', rank: 1}],
+    noOtherAbove: 'info',
+  },
+  {
+    name: 'arp-flux',
+    description: 'a namespace host with two interfaces in one subnet, arp_ignore=0 and arp_announce=0',
+    findings: [{id: 'arp-flux', rank: 1}],
+    noOtherAbove: 'info',
+  },
+  {
     name: 'default-route-missing',
     description: 'kvmdoctor run inside a network namespace host without a default route',
     findings: [{id: 'default-route-missing', rank: 1}],

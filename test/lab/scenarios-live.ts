@@ -25,6 +25,49 @@ async function neighbourSeen(prefix: string, dev = BRIDGE): Promise<boolean> {
 }
 
 let saved: string[] = []
+
+interface Uplink {
+  addr: string
+  gateway?: string
+  metric?: number
+}
+
+/**
+ * A namespace playing a host with its own uplinks, routes and sysctls, and the real host's
+ * firewall copied in, so kvmdoctor run inside sees just those differences. The uplinks'
+ * peers stay up on the host side (carrier) and lead nowhere: no traffic is sent.
+ */
+function namespaceHost(spec: {uplinks: Uplink[]; sysctls?: Record<string, string>}): LiveScenario {
+  const links = spec.uplinks.map((_, i) => ({outside: `kdlab-nh${i}o`, inside: `kdlab-nh${i}`}))
+  return {
+    netns: NETNS,
+    async inject() {
+      await sh(['ip', 'netns', 'del', NETNS], {reject: false})
+      await sh(['ip', 'netns', 'add', NETNS])
+      await sh(['ip', '-n', NETNS, 'link', 'set', 'lo', 'up'])
+      for (const [i, up] of spec.uplinks.entries()) {
+        await sh(['ip', 'link', 'add', links[i].outside, 'type', 'veth', 'peer', 'name', links[i].inside, 'netns', NETNS])
+        await sh(['ip', 'link', 'set', links[i].outside, 'up'])
+        await sh(['ip', '-n', NETNS, 'addr', 'add', up.addr, 'dev', links[i].inside])
+        await sh(['ip', '-n', NETNS, 'link', 'set', links[i].inside, 'up'])
+      }
+      for (const [i, up] of spec.uplinks.entries()) {
+        // `append` keeps a second default route of the same metric (the fault default-route-multiple looks for).
+        if (up.gateway) await sh(['ip', '-n', NETNS, 'route', 'append', 'default', 'via', up.gateway, 'dev', links[i].inside, 'metric', String(up.metric ?? 0)])
+      }
+      // The host's firewall and forwarding, so only what the scenario sets differs.
+      const rules = join(CACHE, 'kdlab-nohost.iptables')
+      writeFileSync(rules, (await sh(['iptables-save'])).stdout)
+      await sh(['ip', 'netns', 'exec', NETNS, 'iptables-restore', rules])
+      await sh(['ip', 'netns', 'exec', NETNS, 'sysctl', '-qw', 'net.ipv4.ip_forward=1'])
+      for (const [key, value] of Object.entries(spec.sysctls ?? {})) await sh(['ip', 'netns', 'exec', NETNS, 'sysctl', '-qw', `${key}=${value}`])
+    },
+    async reset() {
+      await sh(['ip', 'netns', 'del', NETNS], {reject: false})
+      for (const l of links) await sh(['ip', 'link', 'del', l.outside], {reject: false})
+    },
+  }
+}
 const NETNS = 'kdlab-nohost'
 const LAN_NS = 'kdlab-lan'
 const LAB_BRIDGE = 'kdlab-br0'
@@ -303,24 +346,55 @@ export const LIVE: Record<string, LiveScenario> = {
       await restoreIptables()
     },
   },
-  'default-route-missing': {
-    netns: NETNS,
+  'default-route-missing': namespaceHost({uplinks: [{addr: '10.254.1.2/24'}]}),
+  'default-route-multiple': namespaceHost({
+    uplinks: [
+      {addr: '10.254.1.2/24', gateway: '10.254.1.1', metric: 100},
+      {addr: '10.254.2.2/24', gateway: '10.254.2.1', metric: 100},
+    ],
+  }),
+  'rp-filter-strict': namespaceHost({
+    uplinks: [
+      {addr: '10.254.1.2/24', gateway: '10.254.1.1', metric: 100},
+      {addr: '10.254.2.2/24', gateway: '10.254.2.1', metric: 200},
+    ],
+    sysctls: {'net.ipv4.conf.all.rp_filter': '1'},
+  }),
+  'arp-flux': namespaceHost({
+    uplinks: [
+      {addr: '10.254.1.2/24', gateway: '10.254.1.1', metric: 100},
+      {addr: '10.254.1.3/24'},
+    ],
+    sysctls: {'net.ipv4.conf.all.arp_ignore': '0', 'net.ipv4.conf.all.arp_announce': '0'},
+  }),
+  'nft-forward-drop': {
     async inject() {
-      await sh(['ip', 'netns', 'del', NETNS], {reject: false})
-      await sh(['ip', 'netns', 'add', NETNS])
-      await sh(['ip', 'link', 'add', 'kdlab-nh0', 'type', 'veth', 'peer', 'name', 'kdlab-nh1', 'netns', NETNS])
-      await sh(['ip', '-n', NETNS, 'addr', 'add', '10.254.254.2/30', 'dev', 'kdlab-nh1'])
-      await sh(['ip', '-n', NETNS, 'link', 'set', 'kdlab-nh1', 'up'])
-      await sh(['ip', '-n', NETNS, 'link', 'set', 'lo', 'up'])
-      // Give the namespace the host's firewall and forwarding so only the route differs.
-      const rules = join(CACHE, 'kdlab-nohost.iptables')
-      writeFileSync(rules, (await sh(['iptables-save'])).stdout)
-      await sh(['ip', 'netns', 'exec', NETNS, 'iptables-restore', rules])
-      await sh(['ip', 'netns', 'exec', NETNS, 'sysctl', '-qw', 'net.ipv4.ip_forward=1'])
+      await sh(['nft', 'add', 'table', 'inet', 'kdlab_fw'])
+      await sh(['nft', 'add', 'chain', 'inet', 'kdlab_fw', 'forward', '{ type filter hook forward priority 10; policy drop; }'])
     },
     async reset() {
-      await sh(['ip', 'netns', 'del', NETNS], {reject: false})
-      await sh(['ip', 'link', 'del', 'kdlab-nh0'], {reject: false})
+      await sh(['nft', 'delete', 'table', 'inet', 'kdlab_fw'], {reject: false})
+    },
+  },
+  'subnet-overlap': {
+    async inject() {
+      // A veth pair stands in for the tunnel device (this kernel has no dummy driver); nothing is sent.
+      await sh(['ip', 'link', 'add', 'kdlab-vpn0', 'type', 'veth', 'peer', 'name', 'kdlab-vpn1'])
+      await sh(['ip', 'link', 'set', 'kdlab-vpn1', 'up'])
+      await sh(['ip', 'link', 'set', 'kdlab-vpn0', 'up'])
+      await sh(['ip', 'route', 'add', '192.168.0.0/16', 'dev', 'kdlab-vpn0'])
+    },
+    async reset() {
+      await sh(['ip', 'link', 'del', 'kdlab-vpn0'], {reject: false})
+    },
+  },
+  'firewall-backend-mismatch': {
+    async inject() {
+      await sh(['iptables-legacy', '-t', 'nat', '-A', 'POSTROUTING', '-s', '10.250.0.0/24', '-j', 'MASQUERADE'])
+    },
+    async reset() {
+      // The (now empty) legacy nat table stays registered in the kernel: an empty table is no mismatch.
+      await sh(['iptables-legacy', '-t', 'nat', '-D', 'POSTROUTING', '-s', '10.250.0.0/24', '-j', 'MASQUERADE'], {reject: false})
     },
   },
 }

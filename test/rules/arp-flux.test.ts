@@ -11,6 +11,10 @@ const twoInSameSubnet = async () =>
   })
 
 describe('arp-flux', () => {
+  it('fires on the lab recording: two interfaces in 10.254.1.0/24', async () => {
+    const {evaluation} = await fire(rule, await factsOf('arp-flux'))
+    expect(evaluation.findings[0].evidence[0]).toBe('same subnet on: kdlab-nh0 10.254.1.2/24 and kdlab-nh1 10.254.1.3/24')
+  })
   it('fires for two interfaces in one subnet with arp_ignore=0 and arp_announce=0', async () => {
     const {evaluation} = await fire(rule, await twoInSameSubnet())
     expect(evaluation.findings[0].evidence[0]).toBe('same subnet on: eth0 192.0.2.2/24 and eth1 192.0.2.3/24')

@@ -6,6 +6,10 @@ import {alter, factsOf, fire} from '../helpers.js'
 const second = (metric: number): Route => ({family: 'inet', dst: 'default', type: 'unicast', table: 'main', gateway: '192.0.2.254', dev: 'eth1', metric, nexthops: []})
 
 describe('default-route-multiple', () => {
+  it('fires on the lab recording: a namespace host with two equal-metric defaults', async () => {
+    const {evaluation} = await fire(rule, await factsOf('default-route-multiple'))
+    expect(evaluation.findings[0].evidence[0]).toBe('ip route show default: default via 10.254.1.1 dev kdlab-nh0 metric 100, default via 10.254.2.1 dev kdlab-nh1 metric 100')
+  })
   it('fires for two default routes with the same metric', async () => {
     const facts = alter<Route[]>(await factsOf('healthy'), 'routes', (r) => r.push(second(0)))
     const {names, evaluation} = await fire(rule, facts)

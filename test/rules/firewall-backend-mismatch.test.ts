@@ -4,6 +4,11 @@ import {rule} from '../../rules/firewall-backend-mismatch.js'
 import {alter, factsOf, fire} from '../helpers.js'
 
 describe('firewall-backend-mismatch', () => {
+  it('fires on the lab recording: a MASQUERADE in iptables-legacy beside iptables-nft', async () => {
+    const {evaluation} = await fire(rule, await factsOf('firewall-backend-mismatch'))
+    expect(evaluation.findings).toHaveLength(1)
+    expect(evaluation.findings[0].evidence[1]).toMatch(/, 1 in iptables-legacy-save$/)
+  })
   it('fires when iptables-nft warns that legacy tables are present and iptables-legacy-save cannot show them', async () => {
     const facts = alter<IptablesFacts>(await factsOf('healthy'), 'iptables', (i) => {
       i.main.legacyTablesPresent = true

@@ -13,6 +13,11 @@ async function nftHost(otherRules: NftFacts['chains'][number]['rules']) {
 }
 
 describe('nft-forward-drop', () => {
+  it('fires on the lab recording: an inet table with a dropping forward chain beside libvirt', async () => {
+    const {names, evaluation} = await fire(rule, await factsOf('nft-forward-drop'))
+    expect(names).toEqual(['default'])
+    expect(evaluation.findings[0].evidence[0]).toContain('inet kdlab_fw chain forward (hook forward, priority 10, policy drop)')
+  })
   it("fires when another table's forward chain drops by policy and never accepts the bridge", async () => {
     const {names, evaluation} = await fire(rule, await nftHost([]))
     expect(names).toEqual(['default'])

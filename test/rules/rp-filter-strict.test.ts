@@ -9,6 +9,10 @@ const secondUplink = (facts: Awaited<ReturnType<typeof factsOf>>) =>
   alter<Route[]>(facts, 'routes', (r) => r.push({family: 'inet', dst: 'default', type: 'unicast', table: 'main', gateway: '198.51.100.1', dev: 'eth1', metric: 100, nexthops: []}))
 
 describe('rp-filter-strict', () => {
+  it('fires on the lab recording: two uplinks and rp_filter=1 in a namespace host', async () => {
+    const {evaluation} = await fire(rule, await factsOf('rp-filter-strict'))
+    expect(evaluation.findings[0].evidence[0]).toBe('strict interfaces (effective = max(all, IF)): kdlab-nh0 (rp_filter 1), kdlab-nh1 (rp_filter 1)')
+  })
   it('fires for strict rp_filter with two uplinks', async () => {
     const {evaluation} = await fire(rule, secondUplink(strict(await factsOf('healthy'))))
     expect(evaluation.findings).toHaveLength(1)

@@ -6,6 +6,11 @@ import {alter, factsOf, fire} from '../helpers.js'
 const route = (dst: string, dev: string): Route => ({family: 'inet', dst, type: 'unicast', table: 'main', dev, metric: 0, nexthops: []})
 
 describe('subnet-overlap', () => {
+  it('fires on the lab recording: 192.168.0.0/16 on another device', async () => {
+    const {names, evaluation} = await fire(rule, await factsOf('subnet-overlap'))
+    expect(names).toEqual(['default'])
+    expect(evaluation.findings[0].evidence[0]).toBe('ip route: 192.168.0.0/16 dev kdlab-vpn0')
+  })
   it('fires when a VPN route covers the NAT subnet', async () => {
     const {names, evaluation} = await fire(rule, alter<Route[]>(await factsOf('healthy'), 'routes', (r) => r.push(route('192.168.0.0/16', 'tun0'))))
     expect(names).toEqual(['default'])
