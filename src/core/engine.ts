@@ -6,6 +6,7 @@ import {Engine} from 'json-rules-engine'
 import type {RuleDefinition} from '../../rules/types.js'
 import type {EntityKind, EntityView, Model} from './model.js'
 import {type Severity, severityWeight} from './severity.js'
+import {getOrCreate} from './collections.js'
 
 export interface EntityRef {
   kind: EntityKind
@@ -189,7 +190,7 @@ export function rank(findings: Finding[], sources: {rule: RuleDefinition; entity
   const childrenOf = new Map<Finding, Finding[]>()
   for (const {f} of order) {
     const parent = parentOf.get(f)
-    if (parent) (childrenOf.get(parent) ?? childrenOf.set(parent, []).get(parent)!).push(f)
+    if (parent) getOrCreate(childrenOf, parent, () => []).push(f)
   }
   const out: Finding[] = []
   const emit = (f: Finding) => {

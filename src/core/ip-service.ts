@@ -20,6 +20,7 @@ import {isApipa} from './ipv4.js'
 import {guestAddressIndex, isRunning} from './model.js'
 import {runProbes} from './probe-runner.js'
 import type {Runner} from './runner.js'
+import {getOrCreate} from './collections.js'
 
 export type Verdict = 'ok' | 'no address' | 'APIPA' | 'conflict' | 'stale' | 'shut off'
 
@@ -70,14 +71,14 @@ export function buildInventory(results: Record<string, ProbeResult>, capturedAt:
   const agent = data<GuestAgentFacts>(results['guest-agent'])
   const byMac = guestAddressIndex(leases, neighbours, data<ArpScanFacts>(results['arp-scan']))
   for (const list of Object.values(agent?.addresses ?? {})) {
-    for (const a of list) if (a.family === 'ipv4') (byMac.get(a.mac) ?? byMac.set(a.mac, []).get(a.mac)!).push({ip: a.ip, source: 'agent'})
+    for (const a of list) if (a.family === 'ipv4') getOrCreate(byMac, a.mac, () => []).push({ip: a.ip, source: 'agent'})
   }
   // Who claims each IPv4 address, for conflicts.
   const claims = new Map<string, Set<string>>()
-  for (const [mac, list] of byMac) for (const a of list) (claims.get(a.ip) ?? claims.set(a.ip, new Set()).get(a.ip)!).add(mac)
+  for (const [mac, list] of byMac) for (const a of list) getOrCreate(claims, a.ip, () => new Set<string>()).add(mac)
   const v6ByMac = new Map<string, AddressSeen[]>()
   const addV6 = (mac: string, ip: string, source: string) => {
-    const list = v6ByMac.get(mac) ?? v6ByMac.set(mac, []).get(mac)!
+    const list = getOrCreate(v6ByMac, mac, () => [])
     const seen = list.find((x) => x.ip === ip)
     if (seen) seen.sources.includes(source) || seen.sources.push(source)
     else list.push({ip, sources: [source]})

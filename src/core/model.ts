@@ -19,6 +19,7 @@ import type {FirewalldFacts} from '../../probes/firewalld.js'
 import type {Neighbour} from '../../probes/neighbours.js'
 import {forwardVerdict, hasChecksumFill, libvirtBackend, libvirtRulesFor, nftDroppingForwardChains, ruleCount} from './firewall.js'
 import {type Cidr, cidrContains, cidrToString, cidrsOverlap, intToIpv4, ipv4ToInt, parseCidr} from './ipv4.js'
+import {getOrCreate, groupBy} from './collections.js'
 
 export type EntityKind = 'host' | 'network' | 'link' | 'domain' | 'interface' | 'apipa' | 'address'
 
@@ -49,19 +50,6 @@ export interface Model {
 }
 
 const data = <T>(r: ProbeResult | undefined): T | undefined => (r?.ok ? (r.data as T) : undefined)
-
-/** Groups values by key in one pass. */
-function groupBy<T, K>(items: Iterable<T>, key: (item: T) => K | undefined): Map<K, T[]> {
-  const groups = new Map<K, T[]>()
-  for (const item of items) {
-    const k = key(item)
-    if (k === undefined) continue
-    const list = groups.get(k)
-    if (list) list.push(item)
-    else groups.set(k, [item])
-  }
-  return groups
-}
 
 /** VRRP/CARP virtual MACs legitimately move one address between hosts. */
 const VRRP_MAC = /^00:00:5e:00:0[12]:/
@@ -106,7 +94,7 @@ export function buildModel(probes: Record<string, ProbeResult>, capturedAt: Date
   const definedGuestsByNetwork = new Map<string, Set<string>>()
   const autostartGuestsByNetwork = new Map<string, Set<string>>()
   const domainByMac = new Map<string, {domain: LibvirtDomain; iface: LibvirtDomain['interfaces'][number]}>()
-  const add = (m: Map<string, Set<string>>, k: string, v: string) => (m.get(k) ?? m.set(k, new Set()).get(k)!).add(v)
+  const add = (m: Map<string, Set<string>>, k: string, v: string) => getOrCreate(m, k, () => new Set<string>()).add(v)
   for (const d of domains) {
     for (const i of d.interfaces) {
       if (i.mac && !domainByMac.has(i.mac)) domainByMac.set(i.mac, {domain: d, iface: i})
@@ -520,8 +508,7 @@ function addressClaims(
   for (const [mac, addresses] of guestAddressIndex(leases, neighbours, arpScan)) {
     if (VRRP_MAC.test(mac)) continue
     for (const a of addresses) {
-      const byMac = claims.get(a.ip) ?? claims.set(a.ip, new Map()).get(a.ip)!
-      ;(byMac.get(mac) ?? byMac.set(mac, new Set()).get(mac)!).add(a.source)
+      getOrCreate(getOrCreate(claims, a.ip, () => new Map<string, Set<string>>()), mac, () => new Set<string>()).add(a.source)
     }
   }
   const subnets = networks.flatMap((n) => n.ips.filter((ip) => ip.family === 'ipv4').map((ip) => ({network: n, cidr: parseCidr(`${ip.address}/${ip.prefix}`)})))
@@ -562,7 +549,7 @@ export function guestAddressIndex(leases: LeaseFacts | undefined, neighbours: Ne
   const index = new Map<string, GuestAddress[]>()
   const add = (mac: string | undefined, a: GuestAddress) => {
     if (!mac || !a.ip.includes('.')) return
-    const list = index.get(mac) ?? index.set(mac, []).get(mac)!
+    const list = getOrCreate(index, mac, () => [])
     if (!list.some((x) => x.ip === a.ip && x.source === a.source)) list.push(a)
   }
   for (const l of leases?.leases ?? []) if (!l.expired) add(l.mac, {ip: l.ip, source: 'lease', expiry: l.expiry})

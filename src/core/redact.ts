@@ -8,6 +8,7 @@
  */
 import {createHmac, randomBytes} from 'node:crypto'
 import {intToIpv4, ipv4ToInt} from './ipv4.js'
+import {getOrCreate} from './collections.js'
 
 export interface RedactionMap {
   ipv4: Record<string, string>
@@ -48,7 +49,7 @@ export class Redactor {
     this.subnetsByPrefix = new Map()
     for (const s of input.subnets) {
       if (s.prefix <= 0 || s.prefix >= 32) continue
-      ;(this.subnetsByPrefix.get(s.prefix) ?? this.subnetsByPrefix.set(s.prefix, new Set()).get(s.prefix)!).add(s.network)
+      getOrCreate(this.subnetsByPrefix, s.prefix, () => new Set<number>()).add(s.network)
     }
     this.prefixes = [...this.subnetsByPrefix.keys()].sort((a, b) => b - a)
     // A keyed permutation of first octets keeps the first 8 bits bijective and out of special ranges.
