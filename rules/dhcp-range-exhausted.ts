@@ -13,7 +13,7 @@ export const rule: RuleDefinition = {
     ],
   },
   summary: 'Every address of {dhcpRanges} is leased (unexpired at capture time); the next guest gets no answer ("no address available" in the dnsmasq log) and falls back to 169.254.x.x.',
-  evidence: ['range {dhcpRanges}: {dhcpRangeSize} addresses, {leasesInRange} unexpired leases', 'leases of MACs no domain has: {staleLeases}'],
+  evidence: ['range {dhcpRanges}: {dhcpRangeSize} addresses, {leasesInRange} unexpired leases', 'leases of MACs no domain has: {staleLeases}', 'log: {host.logNoAddressAvailable}'],
   fix: [
     "virsh net-update {name} modify ip-dhcp-range \"<range start='START' end='END'/>\" --live --config   # widen the range",
     'shorten <dhcp><range><lease expiry=.../> or remove stale leases of deleted guests',

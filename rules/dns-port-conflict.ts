@@ -9,7 +9,7 @@ export const rule: RuleDefinition = {
   needs: ['portConflictCount'],
   conditions: {all: [{fact: 'entity', path: 'portConflictCount', operator: 'greaterThan', value: 0}]},
   summary: "{portConflicts} listens where libvirt's dnsmasq for {name} must: the network fails to start ('Address already in use'), or starts without DNS/DHCP.",
-  evidence: ['ss -H -lunpt: {portConflicts}'],
+  evidence: ['ss -H -lunpt: {portConflicts}', 'log: {host.logAddressInUse}'],
   fix: [
     'for another dnsmasq: add bind-interfaces and except-interface={bridge} to its config and restart it (or stop it)',
     "or disable DNS on the network: <dns enable='no'/> (virsh net-edit {name})",

@@ -51,6 +51,12 @@ describe('kvmdoctor ip on lab recordings', () => {
     expect(row(collision, 'kdlab-web01').conflictsWith).toEqual(['52:54:00:6b:64:03 (kdlab-static01)'])
   })
 
+  it('two running guests with one MAC conflict with each other', async () => {
+    const inv = await inventoryOf('mac-duplicate')
+    expect(row(inv, 'kdlab-dup01')).toMatchObject({verdict: 'conflict', conflictsWith: ['kdlab-web01 (same MAC)']})
+    expect(row(inv, 'kdlab-web01')).toMatchObject({verdict: 'conflict', conflictsWith: ['kdlab-dup01 (same MAC)']})
+  })
+
   it('a lease nothing confirms is stale (network destroyed under the guest)', async () => {
     expect(row(await inventoryOf('network-inactive'), 'kdlab-web01')).toMatchObject({verdict: 'stale', ipv4: [{sources: ['lease']}]})
   })

@@ -122,6 +122,10 @@ export const SCENARIOS: Scenario[] = [
       {id: 'mac-duplicate', entity: 'kdlab-dup01/', rank: 1},
       {id: 'mac-duplicate', entity: 'kdlab-web01/'},
     ],
+    ip: [
+      {domain: 'kdlab-web01', verdict: 'conflict'},
+      {domain: 'kdlab-dup01', verdict: 'conflict'},
+    ],
     noOtherAbove: 'info',
   },
   {

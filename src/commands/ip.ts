@@ -11,7 +11,7 @@ export default class Ip extends Command {
   ok          an address confirmed by something other than a lease file
   no address  nothing reports one
   APIPA       only 169.254.x.x (DHCP failed: run kvmdoctor diagnose)
-  conflict    another MAC claims the same address
+  conflict    another MAC claims the same address, or another running guest has the same MAC
   stale       a lease on file, but the guest does not answer from it
   shut off    not running`
 

@@ -86,6 +86,9 @@ export function buildInventory(results: Record<string, ProbeResult>, capturedAt:
   for (const n of neighbours ?? []) if (n.mac && n.ip.includes(':') && !n.state.includes('FAILED')) addV6(n.mac, n.ip, 'neighbour')
   for (const list of Object.values(agent?.addresses ?? {})) for (const a of list) if (a.family === 'ipv6') addV6(a.mac, a.ip, 'agent')
   const domainOfMac = new Map(libvirt.domains.flatMap((d) => d.interfaces.filter((i) => i.mac).map((i) => [i.mac!, d.name] as const)))
+  // Two running guests with one MAC share whatever address it gets: that is a conflict too.
+  const runningByMac = new Map<string, string[]>()
+  for (const d of libvirt.domains.filter(isRunning)) for (const i of d.interfaces) if (i.mac) getOrCreate(runningByMac, i.mac, () => []).push(d.name)
 
   const rows: IpRow[] = []
   for (const d of libvirt.domains) {
@@ -100,7 +103,10 @@ export function buildInventory(results: Record<string, ProbeResult>, capturedAt:
         if (a.source === 'lease' && a.expiry) leaseExpiry = Math.max(leaseExpiry ?? 0, a.expiry)
       }
       const ipv4 = [...seen.values()].sort((a, b) => a.ip.localeCompare(b.ip, undefined, {numeric: true}))
-      const conflictsWith = [...new Set(ipv4.flatMap((a) => [...(claims.get(a.ip) ?? [])].filter((m) => m !== i.mac)))].map((m) => (domainOfMac.get(m) ? `${m} (${domainOfMac.get(m)})` : m))
+      const conflictsWith = [
+        ...[...new Set(ipv4.flatMap((a) => [...(claims.get(a.ip) ?? [])].filter((m) => m !== i.mac)))].map((m) => (domainOfMac.get(m) ? `${m} (${domainOfMac.get(m)})` : m)),
+        ...(running && i.mac ? (runningByMac.get(i.mac) ?? []).filter((other) => other !== d.name).map((other) => `${other} (same MAC)`) : []),
+      ]
       rows.push({
         domain: d.name,
         state: d.state,

@@ -16,6 +16,7 @@ import type {SysctlFacts} from '../../probes/sysctl.js'
 import type {ProbeResult} from '../../probes/types.js'
 import type {ArpScanFacts} from '../../probes/arpscan.js'
 import type {FirewalldFacts} from '../../probes/firewalld.js'
+import type {LogFacts} from '../../probes/logs.js'
 import type {Neighbour} from '../../probes/neighbours.js'
 import {forwardVerdict, hasChecksumFill, libvirtBackend, libvirtRulesFor, nftDroppingForwardChains, ruleCount} from './firewall.js'
 import {type Cidr, cidrContains, cidrToString, cidrsOverlap, intToIpv4, ipv4ToInt, parseCidr} from './ipv4.js'
@@ -71,6 +72,9 @@ export function buildModel(probes: Record<string, ProbeResult>, capturedAt: Date
   const neighbours = data<Neighbour[]>(probes.neighbours)
   const arpScan = data<ArpScanFacts>(probes['arp-scan'])
   const firewalld = data<FirewalldFacts>(probes.firewalld)
+  const logs = data<LogFacts>(probes.logs)
+  /** The last few log lines proving a pattern, quoted as evidence. */
+  const logLines = (id: string) => (logs?.notable ?? []).filter((n) => n.id === id).slice(-3).map((n) => `${n.source}: ${n.line}`)
   const sysctlValue = (key: string): number | null => (sysctl ? (sysctl.values[key] ?? null) : null)
   /** The kernel uses the larger of conf/all and conf/IF for rp_filter, arp_ignore and arp_announce. */
   const effective = (iface: string, name: string): number | null => {
@@ -173,6 +177,11 @@ export function buildModel(probes: Record<string, ProbeResult>, capturedAt: Date
     backendMismatch:
       ipt?.variant === 'nf_tables' && ruleCount(ipt) > 0 && (iptables?.legacy ? ruleCount(iptables.legacy) > 0 : Boolean(ipt.legacyTablesPresent)),
     forwardPolicy: forwardChain?.policy ?? null,
+    logNoAddressAvailable: logLines('dhcp-no-address-available'),
+    logConntrackFull: logLines('conntrack-table-full'),
+    logAddressInUse: logLines('address-in-use'),
+    logNftIncompatible: logLines('nft-incompatible'),
+    logNetworkInUse: logLines('network-in-use'),
     dockerUserChain: Boolean(ipt?.tables.filter?.chains['DOCKER-USER']),
   }
 

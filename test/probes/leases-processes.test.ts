@@ -2,6 +2,7 @@ import {describe, expect, it} from 'vitest'
 import {type ArpScanFacts, parseArpScan} from '../../probes/arpscan.js'
 import {parseDhcpdLeases, parseLibvirtStatus} from '../../probes/leases.js'
 import {dnsmasqInstances, parsePs, parseSs} from '../../probes/processes.js'
+import {notableLines} from '../../probes/logs.js'
 import {parseSysctlValue} from '../../probes/sysctl.js'
 import {ParseError} from '../../probes/types.js'
 import {factsOf, sample} from '../helpers.js'
@@ -104,5 +105,18 @@ describe('parseArpScan', () => {
       {iface: 'virbr0', ip: '192.168.122.190', mac: '52:54:00:6b:64:01', vendor: 'QEMU'},
       {iface: 'virbr0', ip: '192.168.122.190', mac: '52:54:00:6b:64:03', vendor: 'QEMU', dup: 2},
     ])
+  })
+})
+
+describe('notableLines (logs probe)', () => {
+  it('picks the log lines that prove known patterns', () => {
+    const text = [
+      '2026-11-28 10:00:00.000+0000: 812: error : virNetworkStartNetwork: failed to create listening socket for 192.168.122.1: Address already in use',
+      'Nov 28 10:00:01 host kernel: nf_conntrack: table full, dropping packet',
+      'Nov 28 10:00:02 host dnsmasq-dhcp[812]: DHCPDISCOVER(virbr0) 52:54:00:6b:64:23 no address available',
+      'Nov 28 10:00:03 host libvirtd[1]: internal error: Network is already in use by interface eth1',
+      'Nov 28 10:00:04 host something: unrelated',
+    ].join('\n')
+    expect(notableLines(text, 'journalctl').map((n) => n.id)).toEqual(['address-in-use', 'conntrack-table-full', 'dhcp-no-address-available', 'network-in-use'])
   })
 })

@@ -1,5 +1,6 @@
 import {describe, expect, it} from 'vitest'
 import type {LibvirtFacts} from '../../probes/libvirt.js'
+import type {LogFacts} from '../../probes/logs.js'
 import {rule} from '../../rules/dhcp-range-exhausted.js'
 import {alter, factsOf, fire, fixtureDir} from '../helpers.js'
 
@@ -28,5 +29,17 @@ describe('dhcp-range-exhausted', () => {
     const results = structuredClone(facts.results)
     results.leases = {id: 'leases', ok: true, data: await leasesProbe.collect({runner, options: {active: false, libvirtUri: ''}, get: async () => results.links as never}), durationMs: 0}
     expect((await fire(rule, {results, capturedAt: later.capturedAt})).names).toEqual([])
+  })
+})
+
+describe('dhcp-range-exhausted evidence from the logs', () => {
+  it("quotes dnsmasq's 'no address available' lines when the log has them", async () => {
+    const facts = alter<LogFacts>(await factsOf('dhcp-range-exhausted'), 'logs', (l) => {
+      l.notable.push({id: 'dhcp-no-address-available', source: 'journalctl', line: '2026-11-28T10:00:00+0000 dnsmasq-dhcp[812]: DHCPDISCOVER(kdlab-tiny) 52:54:00:6b:64:23 no address available'})
+    })
+    const {evaluation} = await fire(rule, facts)
+    expect(evaluation.findings[0].evidence).toContain('log: journalctl: 2026-11-28T10:00:00+0000 dnsmasq-dhcp[812]: DHCPDISCOVER(kdlab-tiny) 52:54:00:6b:64:23 no address available')
+    // without such lines, no empty "log:" evidence line
+    expect((await fire(rule, await factsOf('dhcp-range-exhausted'))).evaluation.findings[0].evidence.some((e) => e.startsWith('log:'))).toBe(false)
   })
 })
