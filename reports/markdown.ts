@@ -1,11 +1,15 @@
 import type {Diagnosis} from '../src/core/diagnose.js'
 import {findingKey} from '../src/core/engine.js'
-import {depthOf, entityLabel, summaryLine} from './summary.js'
+import {depthOf, entityLabel, notCheckedByReason, privilegeHint, summaryLine} from './summary.js'
 
 export function renderMarkdown(d: Diagnosis, options: {showSuppressed?: boolean} = {}): string {
   const out: string[] = [`# kvmdoctor: ${d.host}`, '', summaryLine(d), '']
   const byKey = new Map(d.findings.map((f) => [findingKey(f), f]))
-  if (d.findings.length === 0) out.push('No findings: nothing kvmdoctor knows to look for is wrong on this host.', '')
+  const hint = privilegeHint(d)
+  if (hint) out.push(`> ${hint}`, '')
+  if (d.findings.length === 0) {
+    out.push(d.notChecked.length > 0 ? 'No findings among the rules that could be checked (see "Not checked").' : 'No findings: nothing kvmdoctor knows to look for is wrong on this host.', '')
+  }
   for (const f of d.findings) {
     const depth = depthOf(f, byKey)
     const heading = depth === 0 ? '##' : '###'
@@ -23,7 +27,7 @@ export function renderMarkdown(d: Diagnosis, options: {showSuppressed?: boolean}
     out.push('## Expired ignore entries (no longer suppressing)', '', ...d.expiredIgnores.map((e) => `- \`${e.rule}\`${e.entity ? ` (${e.entity})` : ''}: expired ${e.expires} — ${e.reason}`), '')
   }
   if (d.notChecked.length > 0) {
-    out.push('## Not checked', '', ...d.notChecked.map((n) => `- \`${n.ruleId}\` (${entityLabel(n.entity)}): ${n.reason}`), '')
+    out.push('## Not checked', '', ...notCheckedByReason(d).map((g) => `- ${g.reason}: ${g.items.map((i) => `\`${i}\``).join(', ')}`), '')
   }
   const unavailable = d.probes.filter((p) => !p.ok)
   if (unavailable.length > 0) {

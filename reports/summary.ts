@@ -22,3 +22,21 @@ export function depthOf(f: Finding, byKey: Map<string, Finding>): number {
   for (let p = f.explainedBy; p; p = byKey.get(p)?.explainedBy) depth++
   return depth
 }
+
+/** Rules not checked, grouped by the reason, so one missing probe is one line. */
+export function notCheckedByReason(d: Diagnosis): {reason: string; items: string[]}[] {
+  const groups = new Map<string, string[]>()
+  for (const n of d.notChecked) {
+    const item = n.entity ? `${n.ruleId} (${entityLabel(n.entity)})` : n.ruleId
+    const list = groups.get(n.reason)
+    if (list) list.push(item)
+    else groups.set(n.reason, [item])
+  }
+  return [...groups].map(([reason, items]) => ({reason, items}))
+}
+
+/** A hint when probes failed for lack of privileges. */
+export function privilegeHint(d: Diagnosis): string | undefined {
+  const denied = d.probes.filter((p) => !p.ok && /permission denied|must be root|not permitted|system bus/i.test(p.error ?? ''))
+  return denied.length > 0 ? `${denied.map((p) => p.id).join(', ')} could not be read without privileges: run kvmdoctor as root for a full diagnosis.` : undefined
+}

@@ -1,11 +1,13 @@
 import type {Diagnosis} from '../src/core/diagnose.js'
 import {findingKey} from '../src/core/engine.js'
-import {depthOf, entityLabel, summaryLine} from './summary.js'
+import {depthOf, entityLabel, notCheckedByReason, privilegeHint, summaryLine} from './summary.js'
 
 /** Plain text for pipes and logs: no Markdown markup, no colour. */
 export function renderText(d: Diagnosis, options: {showSuppressed?: boolean} = {}): string {
   const out: string[] = [summaryLine(d), '']
-  if (d.findings.length === 0) out.push('No findings.', '')
+  const hint = privilegeHint(d)
+  if (hint) out.push(`hint: ${hint}`, '')
+  if (d.findings.length === 0) out.push(d.notChecked.length > 0 ? 'No findings among the rules that could be checked.' : 'No findings.', '')
   const byKey = new Map(d.findings.map((f) => [findingKey(f), f]))
   for (const f of d.findings) {
     const parent = f.explainedBy ? byKey.get(f.explainedBy) : undefined
@@ -29,7 +31,7 @@ export function renderText(d: Diagnosis, options: {showSuppressed?: boolean} = {
   }
   if (d.notChecked.length > 0) {
     out.push('Not checked:')
-    for (const n of d.notChecked) out.push(`  ${n.ruleId} (${entityLabel(n.entity)}): ${n.reason}`)
+    for (const g of notCheckedByReason(d)) out.push(`  ${g.reason}:`, `    ${g.items.join(', ')}`)
     out.push('')
   }
   return out.join('\n')

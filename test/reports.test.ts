@@ -26,8 +26,17 @@ describe('reports', () => {
     const md = renderMarkdown(d)
     expect(md).toContain('### 2. [HIGH]')
     expect(md).toContain('(explained by dhcp-server-not-running)')
-    expect(md).toContain('## Not checked\n\n- `nat-masquerade-missing` (all): probes iptables and nftables unavailable')
+    expect(md).toContain('## Not checked\n\n- probes iptables and nftables unavailable: `nat-masquerade-missing`')
     expect(md).toContain('- nftables: nft: command not found')
+  })
+
+  it('groups rules not checked by reason and hints at root when probes lacked privileges', async () => {
+    const d = await diagnosisOf('healthy')
+    d.probes.push({id: 'iptables', ok: false, durationMs: 0, error: 'iptables-save: exit 4: Permission denied (you must be root)'})
+    d.notChecked.push({ruleId: 'forward-policy-drop', entity: null, reason: 'probe iptables unavailable: denied'}, {ruleId: 'firewall-backend-mismatch', entity: null, reason: 'probe iptables unavailable: denied'})
+    const text = renderText(d)
+    expect(text).toContain('hint: iptables could not be read without privileges: run kvmdoctor as root for a full diagnosis.')
+    expect(text).toContain('Not checked:\n  probe iptables unavailable: denied:\n    forward-policy-drop, firewall-backend-mismatch')
   })
 
   it('on a TTY, renders the Markdown for the terminal (no raw heading markers)', async () => {
