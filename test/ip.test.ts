@@ -61,8 +61,8 @@ describe('kvmdoctor ip on lab recordings', () => {
     expect(row(await inventoryOf('network-inactive'), 'kdlab-web01')).toMatchObject({verdict: 'stale', ipv4: [{sources: ['lease']}]})
   })
 
-  it('a bridged guest without a lease on this host is found by arp-scan', async () => {
-    expect(row(await inventoryOf('bridged-healthy'), 'kdlab-lan02')).toMatchObject({type: 'bridge', network: 'kdlab-br0', verdict: 'ok', ipv4: [{ip: expect.stringMatching(/^10\.77\.0\./), sources: ['arp-scan']}]})
+  it("a bridged guest: its lease from the host's dhcpd.leases (the LAN's ISC dhcpd), confirmed by arp-scan", async () => {
+    expect(row(await inventoryOf('bridged-healthy'), 'kdlab-lan02')).toMatchObject({type: 'bridge', network: 'kdlab-br0', verdict: 'ok', ipv4: [{ip: expect.stringMatching(/^10\.77\.0\./), sources: ['lease', 'arp-scan']}]})
   })
 
   it('shut-off guests are listed with their MAC and no address', async () => {

@@ -92,10 +92,10 @@ export const SCENARIOS: Scenario[] = [
   },
   {
     name: 'bridged-healthy',
-    description: 'a guest bridged to a lab LAN (router + DHCP in a namespace) takes its lease from the LAN, bridge-nf-call-iptables=0: the control for bridged-forward-drop (with --active arp-scan)',
+    description: 'a guest bridged to a lab LAN (router + ISC dhcpd in a namespace) takes its lease from the LAN, bridge-nf-call-iptables=0: the control for bridged-forward-drop (with --active arp-scan)',
     args: ['--active'],
     findings: [],
-    // no lease on the host for a bridged guest: arp-scan finds it
+    // the LAN's dhcpd lease (read from the host's dhcpd.leases), confirmed by arp-scan
     ip: [{domain: 'kdlab-lan02', verdict: 'ok'}],
     noOtherAbove: 'info',
   },

@@ -1,5 +1,5 @@
 /** How each scenario of test/scenarios.ts is produced on the real lab host, and undone. */
-import {writeFileSync} from 'node:fs'
+import {existsSync, rmSync, writeFileSync} from 'node:fs'
 import {join} from 'node:path'
 import {BRIDGE, CACHE, type Guest, NETWORK, defineNetwork, leasedAddress, reattachTaps, removeGuest, removeNetwork, restartNetwork, sh, startGuest, waitFor} from './lab.js'
 
@@ -102,9 +102,17 @@ async function setSysctl(key: string, value: string): Promise<string> {
   return before
 }
 
-/** A LAN in a namespace (router + DHCP server) joined to a host bridge by veth. */
+/**
+ * A LAN in a namespace (router + ISC dhcpd, the seed article's DHCP server) joined to a host
+ * bridge by veth. dhcpd writes the host's standard lease file, so kvmdoctor reads real
+ * dhcpd.leases; the lab creates that file only when it does not exist, and removes it.
+ */
+const DHCPD_LEASES = '/var/lib/dhcp/dhcpd.leases'
+const DHCPD_PID = join(CACHE, 'kdlab-lan-dhcpd.pid')
+
 async function startLan(): Promise<void> {
   await stopLan()
+  if (existsSync(DHCPD_LEASES)) throw new Error(`${DHCPD_LEASES} exists: the lab will not touch a lease file it did not create`)
   await sh(['ip', 'link', 'add', LAB_BRIDGE, 'type', 'bridge', 'stp_state', '0', 'forward_delay', '0'])
   await sh(['ip', 'addr', 'add', '10.77.0.2/24', 'dev', LAB_BRIDGE])
   await sh(['ip', 'link', 'set', LAB_BRIDGE, 'up'])
@@ -113,13 +121,19 @@ async function startLan(): Promise<void> {
   await sh(['ip', 'link', 'set', 'kdlab-lanp', 'master', LAB_BRIDGE, 'up'])
   await sh(['ip', '-n', LAN_NS, 'addr', 'add', '10.77.0.1/24', 'dev', 'kdlab-lan0'])
   await sh(['ip', '-n', LAN_NS, 'link', 'set', 'kdlab-lan0', 'up'])
-  await sh(['ip', 'netns', 'exec', LAN_NS, 'dnsmasq', '--conf-file=/dev/null', '--port=0', '--interface=kdlab-lan0', '--bind-interfaces',
-    '--dhcp-range=10.77.0.100,10.77.0.150,12h', '--dhcp-option=3,10.77.0.1', `--dhcp-leasefile=${join(CACHE, 'kdlab-lan.leases')}`,
-    `--pid-file=${join(CACHE, 'kdlab-lan.pid')}`, '--user=root'])
+  const conf = join(CACHE, 'kdlab-lan-dhcpd.conf')
+  writeFileSync(conf, 'authoritative;\ndefault-lease-time 3600;\nmax-lease-time 7200;\nsubnet 10.77.0.0 netmask 255.255.255.0 {\n  range 10.77.0.100 10.77.0.150;\n  option routers 10.77.0.1;\n}\n')
+  writeFileSync(DHCPD_LEASES, '')
+  await sh(['ip', 'netns', 'exec', LAN_NS, 'dhcpd', '-4', '-q', '-cf', conf, '-lf', DHCPD_LEASES, '-pf', DHCPD_PID, 'kdlab-lan0'])
 }
 
 async function stopLan(): Promise<void> {
-  await sh(['pkill', '-F', join(CACHE, 'kdlab-lan.pid')], {reject: false})
+  if (existsSync(DHCPD_PID)) {
+    await sh(['pkill', '-F', DHCPD_PID], {reject: false})
+    rmSync(DHCPD_PID, {force: true})
+    rmSync(DHCPD_LEASES, {force: true})
+    rmSync(`${DHCPD_LEASES}~`, {force: true})
+  }
   await sh(['ip', 'netns', 'del', LAN_NS], {reject: false})
   await sh(['ip', 'link', 'del', 'kdlab-lanp'], {reject: false})
   await sh(['ip', 'link', 'del', LAB_BRIDGE], {reject: false})

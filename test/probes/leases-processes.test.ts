@@ -1,6 +1,6 @@
 import {describe, expect, it} from 'vitest'
 import {type ArpScanFacts, parseArpScan} from '../../probes/arpscan.js'
-import {parseDhcpdLeases, parseLibvirtStatus} from '../../probes/leases.js'
+import {type LeaseFacts, parseDhcpdLeases, parseLibvirtStatus} from '../../probes/leases.js'
 import {dnsmasqInstances, parsePs, parseSs} from '../../probes/processes.js'
 import {notableLines} from '../../probes/logs.js'
 import {parseSysctlValue} from '../../probes/sysctl.js'
@@ -54,6 +54,12 @@ lease 10.77.0.100 {
     expect(leases).toHaveLength(2)
     expect(leases.find((l) => l.ip === '10.77.0.100')).toMatchObject({mac: '52:54:00:49:d0:5a', expiry: null, expired: false})
     expect(leases.find((l) => l.ip === '10.77.0.101')).toMatchObject({expired: true})
+  })
+  it("reads the lease file ISC dhcpd wrote in the lab (bridged-healthy: the LAN's dhcpd)", async () => {
+    const facts = await factsOf('bridged-healthy')
+    const leases = facts.results.leases.ok ? (facts.results.leases.data as LeaseFacts).leases.filter((l) => l.source === 'dhcpd') : []
+    expect(leases).toEqual([{source: 'dhcpd', file: '/var/lib/dhcp/dhcpd.leases', ip: expect.stringMatching(/^10\.77\.0\.1\d\d$/), mac: '52:54:00:6b:64:11', hostname: undefined, expiry: expect.any(Number), expired: false}])
+    expect(leases[0].expiry! * 1000).toBeGreaterThan(facts.capturedAt.getTime())
   })
   it('garbage yields no leases rather than an exception', () => {
     expect(parseDhcpdLeases('\u0000\u0001 not a lease file', 'x', new Date())).toEqual([])
