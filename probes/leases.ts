@@ -1,3 +1,4 @@
+import {netmaskToPrefix} from '../src/core/ipv4.js'
 import {type Probe, ParseError, ProbeUnavailable, asArray, isObj, num, parseJson, str} from './types.js'
 
 export interface Lease {
@@ -27,6 +28,8 @@ export interface LeaseFacts {
   files: LeaseFile[]
   /** ISC dhcpd's configuration declares subnets (the host runs, or should run, an external DHCP server). */
   dhcpdConfigured: boolean
+  /** Subnets dhcpd.conf serves, as CIDRs. */
+  dhcpdSubnets: string[]
 }
 
 export const DHCPD_CONF = '/etc/dhcp/dhcpd.conf'
@@ -77,15 +80,28 @@ export function parseDhcpdLeases(text: string, file: string, now: Date): Lease[]
   return [...byIp.values()]
 }
 
+/** `subnet 10.77.0.0 netmask 255.255.255.0 {` declarations of dhcpd.conf (comments ignored). */
+export function parseDhcpdSubnets(text: string): string[] {
+  const subnets: string[] = []
+  for (const m of text.replace(/#.*$/gm, '').matchAll(/\bsubnet\s+(\d{1,3}(?:\.\d{1,3}){3})\s+netmask\s+(\d{1,3}(?:\.\d{1,3}){3})/g)) {
+    const prefix = netmaskToPrefix(m[2])
+    if (prefix !== undefined) subnets.push(`${m[1]}/${prefix}`)
+  }
+  return subnets
+}
+
 export const leasesProbe: Probe<LeaseFacts> = {
   id: 'leases',
   title: 'DHCP leases',
   reads: [`${LIBVIRT_DNSMASQ_DIR}/*.status`, ...DHCPD_LEASE_PATHS, '/etc/dhcp/dhcpd.conf'],
   async collect({runner}) {
     const now = runner.capturedAt
-    const facts: LeaseFacts = {leases: [], files: [], dhcpdConfigured: false}
+    const facts: LeaseFacts = {leases: [], files: [], dhcpdConfigured: false, dhcpdSubnets: []}
     const conf = await runner.readFile(DHCPD_CONF)
-    facts.dhcpdConfigured = conf.error === undefined && /^\s*subnet\s+\d/m.test(conf.output)
+    if (conf.error === undefined) {
+      facts.dhcpdSubnets = parseDhcpdSubnets(conf.output)
+      facts.dhcpdConfigured = facts.dhcpdSubnets.length > 0
+    }
     const dir = await runner.listDir(LIBVIRT_DNSMASQ_DIR)
     if (dir.error !== undefined && dir.errorCode !== 'not-found') throw new ProbeUnavailable(dir.error)
     const statusFiles = dir.error ? [] : dir.output.split('\n').filter((n) => n.endsWith('.status')).map((n) => `${LIBVIRT_DNSMASQ_DIR}/${n}`)

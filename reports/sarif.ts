@@ -6,7 +6,7 @@ import {createHash} from 'node:crypto'
 import {join} from 'node:path'
 import {pathToFileURL} from 'node:url'
 import type {Diagnosis} from '../src/core/diagnose.js'
-import type {Finding} from '../src/core/engine.js'
+import {type Finding, scopesOf} from '../src/core/engine.js'
 import {EVERY_RULE, PACKAGE_ROOT, ruleDoc, ruleDocPath, ruleHeadline} from '../src/core/rule-docs.js'
 import type {Severity} from '../src/core/severity.js'
 
@@ -17,6 +17,7 @@ const SECURITY_SEVERITY: Record<Severity, string> = {critical: '9.5', high: '8.0
 /** The file a person would edit to fix it, where there is one. */
 function fileToChange(f: Finding): string | undefined {
   if (f.entity.kind === 'network') return `/etc/libvirt/qemu/networks/${f.entity.name}.xml`
+  if (f.entity.kind === 'dhcp-service') return '/etc/dhcp/dhcpd.conf'
   if (f.entity.kind === 'domain') return `/etc/libvirt/qemu/${f.entity.name}.xml`
   if (f.entity.kind === 'interface') return `/etc/libvirt/qemu/${f.entity.name.split('/')[0]}.xml`
   if (['ip-forward-disabled', 'expect-forwarding', 'rp-filter-strict', 'arp-flux', 'conntrack-table-full', 'bridge-netfilter-enabled'].includes(f.id)) return '/etc/sysctl.d/90-kvmdoctor.conf'
@@ -64,7 +65,7 @@ export function toSarif(d: Diagnosis) {
               help: {text: ruleDoc(r.id), markdown: ruleDoc(r.id)},
               helpUri: pathToFileURL(ruleDocPath(r.id)).href,
               defaultConfiguration: {level: LEVEL[r.severity]},
-              properties: {'security-severity': SECURITY_SEVERITY[r.severity], tags: ['kvm', 'libvirt', 'networking', r.scope]},
+              properties: {'security-severity': SECURITY_SEVERITY[r.severity], tags: ['kvm', 'libvirt', 'networking', ...scopesOf(r)]},
             })),
           },
         },

@@ -3,19 +3,23 @@ import type {RuleDefinition} from './types.js'
 export const rule: RuleDefinition = {
   id: 'dhcp-server-not-running',
   severity: 'critical',
-  scope: 'network',
-  title: "No dnsmasq serves DHCP on libvirt network {name}",
-  requires: ['libvirt', 'processes'],
-  needs: ['dnsmasqRunning'],
+  // libvirt networks (their dnsmasq) and an external ISC dhcpd (the seed article's dhcpd.conf)
+  scope: ['network', 'dhcp-service'],
+  title: 'No DHCP server runs for {name}',
+  requires: ['processes'],
+  needs: ['dhcpServerRunning'],
   conditions: {
     all: [
       {fact: 'entity', path: 'active', operator: 'equal', value: true},
       {fact: 'entity', path: 'dhcpEnabled', operator: 'equal', value: true},
-      {fact: 'entity', path: 'dnsmasqRunning', operator: 'equal', value: false},
+      {fact: 'entity', path: 'dhcpServerRunning', operator: 'equal', value: false},
     ],
   },
-  summary: 'Network {name} is active with a DHCP range ({dhcpRanges}) but no dnsmasq runs with --conf-file=/var/lib/libvirt/dnsmasq/{name}.conf: guests that boot or renew now get no address (and fall back to 169.254.x.x).',
-  evidence: ['network {name} active, DHCP range {dhcpRanges}', 'no process with --conf-file=/var/lib/libvirt/dnsmasq/{name}.conf'],
-  fix: ['virsh net-destroy {name} && virsh net-start {name}   # respawns dnsmasq; running guests then need their taps re-attached (restart libvirtd)'],
-  explains: [{rule: 'apipa-address', via: 'network'}],
+  summary: '{name} should serve DHCP ({dhcpRanges}), but {dhcpServerEvidence}: guests that boot or renew now get no address (and fall back to 169.254.x.x).',
+  evidence: ['{name} active, DHCP {dhcpRanges}', '{dhcpServerEvidence}'],
+  fix: ['{dhcpServerFix}'],
+  explains: [
+    {rule: 'apipa-address', via: 'network'},
+    {rule: 'apipa-address', via: 'bridge'},
+  ],
 }

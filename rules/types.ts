@@ -12,7 +12,8 @@ import type {Severity} from '../src/core/severity.js'
 export interface RuleDefinition {
   id: string
   severity: Severity
-  scope: EntityKind
+  /** The entity kinds it is checked on (one, or several sharing the attributes it reads). */
+  scope: EntityKind | EntityKind[]
   title: string
   /** Probes that must have succeeded for the rule to be checked at all. */
   requires: string[]

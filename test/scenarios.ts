@@ -100,6 +100,16 @@ export const SCENARIOS: Scenario[] = [
     noOtherAbove: 'info',
   },
   {
+    name: 'dhcpd-stopped',
+    description: "the LAN's ISC dhcpd (configured in /etc/dhcp/dhcpd.conf) is not running: a bridged guest self-assigns 169.254/16",
+    findings: [
+      {id: 'dhcp-server-not-running', entity: 'isc-dhcp-server', rank: 1},
+      {id: 'apipa-address', explainedBy: 'dhcp-server-not-running'},
+    ],
+    ip: [{domain: 'kdlab-lan03', verdict: 'APIPA'}],
+    noOtherAbove: 'info',
+  },
+  {
     name: 'bridged-forward-drop',
     description: 'bridged guest on a lab bridge, bridge-nf-call-iptables=1 and FORWARD DROP: DHCP from the LAN namespace is dropped, guest self-assigns 169.254/16',
     findings: [

@@ -103,7 +103,7 @@ export async function evaluate(model: Model, rules: RuleDefinition[], external: 
     })
     // Lists compare by identity in json-rules-engine's `equal`: rules say `nonEmpty: true` instead.
     engine.addOperator('nonEmpty', (fact: unknown, value: boolean) => Array.isArray(fact) && fact.length > 0 === value)
-    for (const entity of model.entities[rule.scope]) {
+    for (const entity of scopesOf(rule).flatMap((kind) => model.entities[kind])) {
       const ref = {kind: entity.kind, name: entity.name}
       const unknown = (rule.needs ?? []).filter((attr) => entity[attr] === null || entity[attr] === undefined)
       if (unknown.length > 0) {
@@ -132,6 +132,8 @@ export async function evaluate(model: Model, rules: RuleDefinition[], external: 
   )
   return evaluation
 }
+
+export const scopesOf = (rule: RuleDefinition): EntityKind[] => (Array.isArray(rule.scope) ? rule.scope : [rule.scope])
 
 function unavailableProbe(model: Model, rule: RuleDefinition): string | undefined {
   for (const id of rule.requires) {

@@ -22,7 +22,7 @@ import {forwardVerdict, hasChecksumFill, libvirtBackend, libvirtRulesFor, nftDro
 import {type Cidr, cidrContains, cidrToString, cidrsOverlap, intToIpv4, ipv4ToInt, parseCidr} from './ipv4.js'
 import {getOrCreate, groupBy} from './collections.js'
 
-export type EntityKind = 'host' | 'network' | 'link' | 'domain' | 'interface' | 'apipa' | 'address'
+export type EntityKind = 'host' | 'network' | 'link' | 'domain' | 'interface' | 'apipa' | 'address' | 'dhcp-service'
 
 /** Names that relate a finding to others (for root-cause grouping and fix templates). */
 export interface EntityContext {
@@ -247,7 +247,9 @@ export function buildModel(probes: Record<string, ProbeResult>, capturedAt: Date
       dhcpEnabled: (ipv4?.dhcpRanges.length ?? 0) > 0,
       dhcpRanges: ipv4?.dhcpRanges.map((r) => `${r.start}-${r.end}`) ?? [],
       dhcpRangeSize: ipv4 ? ipv4.dhcpRanges.reduce((sum, r) => sum + rangeSize(r.start, r.end), 0) : 0,
-      dnsmasqRunning: processes ? pids !== undefined : null,
+      dhcpServerRunning: processes ? pids !== undefined : null,
+      dhcpServerEvidence: `no process with --conf-file=/var/lib/libvirt/dnsmasq/${n.name}.conf`,
+      dhcpServerFix: `virsh net-destroy ${n.name} && virsh net-start ${n.name}   # respawns dnsmasq; running guests then need their taps re-attached (restart libvirtd)`,
       dnsmasqPids: pids ?? [],
       masquerade: masq === undefined ? null : masq.length > 0,
       masqueradeRules: masq ?? [],
@@ -404,6 +406,7 @@ export function buildModel(probes: Record<string, ProbeResult>, capturedAt: Date
     }),
   )
 
+  const dhcpServiceViews = dhcpServices(leases, processes, links, portsOf, hostname)
   const addressViews = addressClaims(leases, neighbours, arpScan, domainByMac, networks, hostname)
 
   const apipaViews: EntityView[] = apipaSightings(apipa, links, domainByMac, networkByBridge, networkByName, hostname)
@@ -412,7 +415,7 @@ export function buildModel(probes: Record<string, ProbeResult>, capturedAt: Date
     capturedAt,
     hostname,
     probes,
-    entities: {host: [hostView], network: networkViews, link: linkViews, domain: domainViews, interface: interfaceViews, apipa: apipaViews, address: addressViews},
+    entities: {host: [hostView], network: networkViews, link: linkViews, domain: domainViews, interface: interfaceViews, apipa: apipaViews, address: addressViews, 'dhcp-service': dhcpServiceViews},
   }
 }
 
@@ -565,4 +568,30 @@ export function guestAddressIndex(leases: LeaseFacts | undefined, neighbours: Ne
   for (const n of neighbours ?? []) if (!n.state.includes('FAILED') && !n.state.includes('INCOMPLETE')) add(n.mac, {ip: n.ip, source: 'neighbour'})
   for (const r of arpScan?.replies ?? []) add(r.mac, {ip: r.ip, source: 'arp-scan'})
   return index
+}
+
+/**
+ * An external ISC dhcpd (the seed article's setup): configured in /etc/dhcp/dhcpd.conf.
+ * It serves the host bridge whose address lies in one of its subnets.
+ */
+function dhcpServices(leases: LeaseFacts | undefined, processes: ProcessFacts | undefined, links: Link[] | undefined, portsOf: Map<string, Link[]>, hostname: string): EntityView[] {
+  if (!leases?.dhcpdConfigured) return []
+  const subnets = leases.dhcpdSubnets.map((s) => parseCidr(s)).filter((c): c is Cidr => c !== undefined)
+  const served = (links ?? []).find((l) => l.addresses.some((a) => a.family === 'inet' && subnets.some((c) => cidrContains(c, a.address))))
+  const guests = served ? (portsOf.get(served.name) ?? []).filter((p) => p.kind === 'tap').length : 0
+  return [
+    {
+      kind: 'dhcp-service',
+      name: 'isc-dhcp-server',
+      context: {host: hostname, bridge: served?.name, link: served?.name},
+      affectedGuests: guests,
+      active: true,
+      dhcpEnabled: true,
+      dhcpRanges: leases.dhcpdSubnets,
+      servedInterface: served?.name ?? null,
+      dhcpServerRunning: processes ? processes.dhcpdRunning : null,
+      dhcpServerEvidence: `no dhcpd process runs, yet /etc/dhcp/dhcpd.conf declares ${leases.dhcpdSubnets.join(', ')}`,
+      dhcpServerFix: 'systemctl restart isc-dhcp-server && journalctl -u isc-dhcp-server -n 50   # without systemd: /etc/init.d/isc-dhcp-server restart, then read its log',
+    },
+  ]
 }

@@ -1,5 +1,5 @@
 /** How each scenario of test/scenarios.ts is produced on the real lab host, and undone. */
-import {existsSync, rmSync, writeFileSync} from 'node:fs'
+import {copyFileSync, existsSync, renameSync, rmSync, writeFileSync} from 'node:fs'
 import {join} from 'node:path'
 import {BRIDGE, CACHE, type Guest, NETWORK, defineNetwork, leasedAddress, reattachTaps, removeGuest, removeNetwork, restartNetwork, sh, startGuest, waitFor} from './lab.js'
 
@@ -109,6 +109,9 @@ async function setSysctl(key: string, value: string): Promise<string> {
  */
 const DHCPD_LEASES = '/var/lib/dhcp/dhcpd.leases'
 const DHCPD_PID = join(CACHE, 'kdlab-lan-dhcpd.pid')
+// The LAN's dhcpd uses the standard config path, as the article's host does; the original is put back.
+const DHCPD_CONF = '/etc/dhcp/dhcpd.conf'
+const DHCPD_CONF_SAVED = join(CACHE, 'dhcpd.conf.before-lab')
 
 async function startLan(): Promise<void> {
   await stopLan()
@@ -121,7 +124,8 @@ async function startLan(): Promise<void> {
   await sh(['ip', 'link', 'set', 'kdlab-lanp', 'master', LAB_BRIDGE, 'up'])
   await sh(['ip', '-n', LAN_NS, 'addr', 'add', '10.77.0.1/24', 'dev', 'kdlab-lan0'])
   await sh(['ip', '-n', LAN_NS, 'link', 'set', 'kdlab-lan0', 'up'])
-  const conf = join(CACHE, 'kdlab-lan-dhcpd.conf')
+  const conf = DHCPD_CONF
+  if (existsSync(DHCPD_CONF) && !existsSync(DHCPD_CONF_SAVED)) copyFileSync(DHCPD_CONF, DHCPD_CONF_SAVED)
   writeFileSync(conf, 'authoritative;\ndefault-lease-time 3600;\nmax-lease-time 7200;\nsubnet 10.77.0.0 netmask 255.255.255.0 {\n  range 10.77.0.100 10.77.0.150;\n  option routers 10.77.0.1;\n}\n')
   writeFileSync(DHCPD_LEASES, '')
   await sh(['ip', 'netns', 'exec', LAN_NS, 'dhcpd', '-4', '-q', '-cf', conf, '-lf', DHCPD_LEASES, '-pf', DHCPD_PID, 'kdlab-lan0'])
@@ -131,6 +135,10 @@ async function stopLan(): Promise<void> {
   if (existsSync(DHCPD_PID)) {
     await sh(['pkill', '-F', DHCPD_PID], {reject: false})
     rmSync(DHCPD_PID, {force: true})
+  }
+  if (existsSync(DHCPD_CONF_SAVED)) {
+    // Only after the lab started a LAN: its config and lease file go, the original config comes back.
+    renameSync(DHCPD_CONF_SAVED, DHCPD_CONF)
     rmSync(DHCPD_LEASES, {force: true})
     rmSync(`${DHCPD_LEASES}~`, {force: true})
   }
@@ -229,6 +237,21 @@ export const LIVE: Record<string, LiveScenario> = {
     },
     async reset() {
       await removeGuest('kdlab-lan02')
+      await stopLan()
+      await sh(['sysctl', '-qw', `net.bridge.bridge-nf-call-iptables=${saved[0] ?? '1'}`])
+    },
+  },
+  'dhcpd-stopped': {
+    async inject() {
+      saved = [await setSysctl('net.bridge.bridge-nf-call-iptables', '0')]
+      await startLan()
+      await sh(['pkill', '-F', DHCPD_PID])
+      const addrs = await startGuest({...LAN01, name: 'kdlab-lan03', mac: '52:54:00:6b:64:12'})
+      if (!addrs.some((a) => a.startsWith('169.254.'))) throw new Error(`bridged guest reported ${addrs.join(' ')}, not 169.254/16`)
+      await waitFor('the host to see the bridged APIPA guest', () => neighbourSeen('169.254.', LAB_BRIDGE), 30_000)
+    },
+    async reset() {
+      await removeGuest('kdlab-lan03')
       await stopLan()
       await sh(['sysctl', '-qw', `net.bridge.bridge-nf-call-iptables=${saved[0] ?? '1'}`])
     },

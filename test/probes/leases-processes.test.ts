@@ -1,11 +1,13 @@
 import {describe, expect, it} from 'vitest'
 import {type ArpScanFacts, parseArpScan} from '../../probes/arpscan.js'
-import {type LeaseFacts, parseDhcpdLeases, parseLibvirtStatus} from '../../probes/leases.js'
+import {readFileSync} from 'node:fs'
+import {join} from 'node:path'
+import {type LeaseFacts, parseDhcpdLeases, parseDhcpdSubnets, parseLibvirtStatus} from '../../probes/leases.js'
 import {dnsmasqInstances, parsePs, parseSs} from '../../probes/processes.js'
 import {notableLines} from '../../probes/logs.js'
 import {parseSysctlValue} from '../../probes/sysctl.js'
 import {ParseError} from '../../probes/types.js'
-import {factsOf, sample} from '../helpers.js'
+import {ROOT, factsOf, sample} from '../helpers.js'
 
 describe('parseLibvirtStatus', () => {
   const file = '/var/lib/libvirt/dnsmasq/virbr0.status'
@@ -63,6 +65,17 @@ lease 10.77.0.100 {
   })
   it('garbage yields no leases rather than an exception', () => {
     expect(parseDhcpdLeases('\u0000\u0001 not a lease file', 'x', new Date())).toEqual([])
+  })
+})
+
+describe('parseDhcpdSubnets (dhcpd.conf)', () => {
+  it("finds no subnet in Debian's default dhcpd.conf (all examples commented out)", () => {
+    expect(parseDhcpdSubnets(readFileSync(join(ROOT, 'test/data/dhcpd.conf.debian-default'), 'utf8'))).toEqual([])
+  })
+  it('reads the subnets the lab LAN declares', async () => {
+    const facts = await factsOf('bridged-healthy')
+    expect(facts.results.leases.ok && (facts.results.leases.data as LeaseFacts).dhcpdSubnets).toEqual(['10.77.0.0/24'])
+    expect(parseDhcpdSubnets('subnet 10.0.0.0 netmask 255.255.0.0 { }\n# subnet 10.9.0.0 netmask 255.255.255.0 {}\nsubnet 192.168.5.0 netmask 255.255.255.128 {')).toEqual(['10.0.0.0/16', '192.168.5.0/25'])
   })
 })
 

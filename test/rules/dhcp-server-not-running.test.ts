@@ -9,6 +9,15 @@ describe('dhcp-server-not-running', () => {
     expect(names).toEqual(['default'])
     expect(evaluation.findings[0].evidence).toContain('no process with --conf-file=/var/lib/libvirt/dnsmasq/default.conf')
   })
+  it('fires for an external ISC dhcpd that is configured but not running (lab: the LAN dhcpd stopped)', async () => {
+    const {names, evaluation} = await fire(rule, await factsOf('dhcpd-stopped'))
+    expect(names).toEqual(['isc-dhcp-server'])
+    expect(evaluation.findings[0].evidence).toContain('no dhcpd process runs, yet /etc/dhcp/dhcpd.conf declares 10.77.0.0/24')
+    expect(evaluation.findings[0].blastRadius).toBe(1)
+  })
+  it('stays silent while that dhcpd runs (lab: bridged-healthy)', async () => {
+    expect((await fire(rule, await factsOf('bridged-healthy'))).names).toEqual([])
+  })
   it('stays silent on the healthy host', async () => {
     expect((await fire(rule, await factsOf('healthy'))).names).toEqual([])
   })

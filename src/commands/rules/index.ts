@@ -1,4 +1,5 @@
 import {Command} from '@oclif/core'
+import {scopesOf} from '../../core/engine.js'
 import {EVERY_RULE, ruleHeadline} from '../../core/rule-docs.js'
 
 export default class Rules extends Command {
@@ -11,7 +12,7 @@ export default class Rules extends Command {
     const rows = EVERY_RULE.map((r) => ({
       id: r.id,
       severity: r.escalate ? `${r.severity}/${r.escalate.severity}` : r.severity,
-      scope: r.scope,
+      scope: scopesOf(r).join('|'),
       title: ruleHeadline(r.id),
       requires: [...r.requires, ...(r.requiresAny ?? []).map((g) => g.join('|'))],
       explains: (r.explains ?? []).map((e) => e.rule),
