@@ -1,6 +1,6 @@
 import type {Diagnosis} from '../src/core/diagnose.js'
 import {findingKey} from '../src/core/engine.js'
-import {depthOf, entityLabel, notCheckedByReason, privilegeHint, summaryLine} from './summary.js'
+import {depthOf, entityLabel, groupLine, notCheckedByReason, privilegeHint, reportItems, summaryLine} from './summary.js'
 
 export function renderMarkdown(d: Diagnosis, options: {showSuppressed?: boolean} = {}): string {
   const out: string[] = [`# kvmdoctor: ${d.host}`, '', summaryLine(d), '']
@@ -10,7 +10,12 @@ export function renderMarkdown(d: Diagnosis, options: {showSuppressed?: boolean}
   if (d.findings.length === 0) {
     out.push(d.notChecked.length > 0 ? 'No findings among the rules that could be checked (see "Not checked").' : 'No findings: nothing kvmdoctor knows to look for is wrong on this host.', '')
   }
-  for (const f of d.findings) {
+  for (const item of reportItems(d)) {
+    if ('group' in item) {
+      out.push(`## ${groupLine(item.group, `${d.findings.find((f) => f.id === item.group.id)?.entity.kind ?? 'entity'}s`)}`, '')
+      continue
+    }
+    const f = item.finding
     const depth = depthOf(f, byKey)
     const heading = depth === 0 ? '##' : '###'
     const under = f.explainedBy ? ` (explained by ${byKey.get(f.explainedBy)?.id ?? f.explainedBy})` : ''

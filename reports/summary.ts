@@ -40,3 +40,38 @@ export function privilegeHint(d: Diagnosis): string | undefined {
   const denied = d.probes.filter((p) => !p.ok && /permission denied|must be root|not permitted|system bus/i.test(p.error ?? ''))
   return denied.length > 0 ? `${denied.map((p) => p.id).join(', ')} could not be read without privileges: run kvmdoctor as root for a full diagnosis.` : undefined
 }
+
+export type ReportItem = {finding: Finding} | {group: {id: string; severity: string; ranks: [number, number]; entities: string[]}}
+
+/** Info findings of one rule on many entities read as one line; everything else one by one. */
+export const GROUP_INFO_OVER = 3
+
+export function reportItems(d: Diagnosis): ReportItem[] {
+  const lonelyInfo = (f: Finding) => f.severity === 'info' && !f.explainedBy && f.explains.length === 0
+  const counts = new Map<string, number>()
+  for (const f of d.findings) if (lonelyInfo(f)) counts.set(f.id, (counts.get(f.id) ?? 0) + 1)
+  const items: ReportItem[] = []
+  const groups = new Map<string, {id: string; severity: string; ranks: [number, number]; entities: string[]}>()
+  for (const f of d.findings) {
+    if (!lonelyInfo(f) || (counts.get(f.id) ?? 0) <= GROUP_INFO_OVER) {
+      items.push({finding: f})
+      continue
+    }
+    const group = groups.get(f.id)
+    if (group) {
+      group.entities.push(f.entity.name)
+      group.ranks[1] = f.rank
+    } else {
+      const created = {id: f.id, severity: f.severity, ranks: [f.rank, f.rank] as [number, number], entities: [f.entity.name]}
+      groups.set(f.id, created)
+      items.push({group: created})
+    }
+  }
+  return items
+}
+
+export function groupLine(g: {id: string; ranks: [number, number]; entities: string[]}, kindLabel: string): string {
+  const shown = g.entities.slice(0, 8).join(', ')
+  const more = g.entities.length > 8 ? ` (+${g.entities.length - 8} more)` : ''
+  return `${g.ranks[0]}-${g.ranks[1]}. [INFO] ${g.id} on ${g.entities.length} ${kindLabel}: ${shown}${more} — kvmdoctor rules show ${g.id}`
+}

@@ -1,6 +1,6 @@
 import type {Diagnosis} from '../src/core/diagnose.js'
 import {findingKey} from '../src/core/engine.js'
-import {depthOf, entityLabel, notCheckedByReason, privilegeHint, summaryLine} from './summary.js'
+import {depthOf, entityLabel, groupLine, notCheckedByReason, privilegeHint, reportItems, summaryLine} from './summary.js'
 
 /** Plain text for pipes and logs: no Markdown markup, no colour. */
 export function renderText(d: Diagnosis, options: {showSuppressed?: boolean} = {}): string {
@@ -9,7 +9,12 @@ export function renderText(d: Diagnosis, options: {showSuppressed?: boolean} = {
   if (hint) out.push(`hint: ${hint}`, '')
   if (d.findings.length === 0) out.push(d.notChecked.length > 0 ? 'No findings among the rules that could be checked.' : 'No findings.', '')
   const byKey = new Map(d.findings.map((f) => [findingKey(f), f]))
-  for (const f of d.findings) {
+  for (const item of reportItems(d)) {
+    if ('group' in item) {
+      out.push(groupLine(item.group, `${d.findings.find((f) => f.id === item.group.id)?.entity.kind ?? 'entity'}s`), '')
+      continue
+    }
+    const f = item.finding
     const parent = f.explainedBy ? byKey.get(f.explainedBy) : undefined
     const indent = '    '.repeat(depthOf(f, byKey))
     out.push(`${indent}${f.rank}. [${f.severity.toUpperCase()}] ${f.id} (${entityLabel(f.entity)})${parent ? ` — explained by ${parent.rank}. ${parent.id}` : ''}`)

@@ -30,6 +30,16 @@ describe('reports', () => {
     expect(md).toContain('- nftables: nft: command not found')
   })
 
+  it('reads info findings of one rule on many entities as one line (JSON keeps them all)', async () => {
+    const d = await diagnosisOf('dhcp-range-exhausted')
+    const agents = d.findings.filter((f) => f.id === 'guest-agent-missing')
+    expect(agents.length).toBeGreaterThan(3)
+    const text = renderText(d)
+    expect(text).toMatch(new RegExp(`^\\d+-\\d+\\. \\[INFO\\] guest-agent-missing on ${agents.length} domains: kdlab-\\S+, .* — kvmdoctor rules show guest-agent-missing$`, 'm'))
+    expect(text.match(/guest-agent-missing/g)).toHaveLength(2)
+    expect(text).toContain('1. [HIGH] dhcp-range-exhausted (network kdlab-tiny)')
+  })
+
   it('groups rules not checked by reason and hints at root when probes lacked privileges', async () => {
     const d = await diagnosisOf('healthy')
     d.probes.push({id: 'iptables', ok: false, durationMs: 0, error: 'iptables-save: exit 4: Permission denied (you must be root)'})
