@@ -26,6 +26,9 @@ export type ProbeResult<T = unknown> =
   | {id: string; ok: true; data: T; durationMs: number}
   | {id: string; ok: false; error: string; durationMs: number; skipped?: boolean}
 
+/** A probe's data, or undefined when it was unavailable. */
+export const dataOf = <T>(r: ProbeResult | undefined): T | undefined => (r?.ok ? (r.data as T) : undefined)
+
 /** Thrown by a probe whose source cannot be read: the probe becomes "unavailable" with this reason. */
 export class ProbeUnavailable extends Error {
   constructor(

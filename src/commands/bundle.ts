@@ -1,8 +1,7 @@
 import {Command, Flags} from '@oclif/core'
 import {createBundle} from '../core/bundle.js'
-import {UserError} from '../core/errors.js'
+import {UserError, describeFailure} from '../core/errors.js'
 import {LiveRunner} from '../core/live-runner.js'
-import {EXIT} from './diagnose.js'
 
 export default class Bundle extends Command {
   static summary = 'Write a support bundle: everything read from this host, the facts, the findings and a report, in one .tar.gz'
@@ -36,9 +35,9 @@ This is the one command that writes a file; it changes nothing else on the host.
       for (const f of roots) this.log(`  ${f.rank}. [${f.severity.toUpperCase()}] ${f.id} (${f.entity.kind} ${f.entity.name}): ${f.title}`)
     } catch (error) {
       spinner?.stop()
-      const user = error instanceof UserError
-      this.logToStderr(`kvmdoctor: ${user ? (error as Error).message : `internal error: ${(error as Error).message}`}`)
-      process.exitCode = user ? EXIT.usage : EXIT.internal
+      const failure = describeFailure(error)
+      this.logToStderr(`kvmdoctor: ${failure.message}`)
+      process.exitCode = failure.code
     }
   }
 }

@@ -5,10 +5,8 @@ import {toJsonReport} from '../../reports/json.js'
 import {summaryLine} from '../../reports/summary.js'
 import type {Diagnosis} from '../core/diagnose.js'
 import {DEFAULT_EXPECTATIONS_FILE, DEFAULT_IGNORE_FILE, runDiagnose} from '../core/diagnose-service.js'
-import {UserError} from '../core/errors.js'
+import {EXIT, UserError, describeFailure} from '../core/errors.js'
 import {type FailOn, SEVERITIES, atOrAbove} from '../core/severity.js'
-
-export const EXIT = {clean: 0, findings: 1, usage: 2, internal: 3} as const
 
 /** Suppressed findings are not in d.findings, so they never count here. */
 export function exitCodeFor(d: Diagnosis, failOn: FailOn): number {
@@ -85,12 +83,10 @@ Exit codes: 0 nothing at or above --fail-on, 1 findings at or above it, 2 usage 
   }
 
   private fail(error: unknown, json: boolean): unknown {
-    const user = error instanceof UserError
-    const code = user ? EXIT.usage : EXIT.internal
-    const message = user ? (error as Error).message : `internal error: ${process.env.KVMDOCTOR_DEBUG ? (error as Error)?.stack : (error as Error)?.message ?? String(error)} (KVMDOCTOR_DEBUG=1 shows the stack)`
-    process.exitCode = code
-    if (json) return {error: {code, message: user ? message : (error as Error).message}}
-    this.logToStderr(`kvmdoctor: ${message}`)
+    const failure = describeFailure(error)
+    process.exitCode = failure.code
+    if (json) return {error: {code: failure.code, message: failure.jsonMessage}}
+    this.logToStderr(`kvmdoctor: ${failure.message}`)
     return undefined
   }
 }

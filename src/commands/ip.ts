@@ -1,9 +1,8 @@
 import {Args, Command, Flags} from '@oclif/core'
 import {renderIpTable} from '../../reports/ip-table.js'
-import {UserError} from '../core/errors.js'
+import {describeFailure} from '../core/errors.js'
 import {ipInventory} from '../core/ip-service.js'
 import {openSource} from '../core/source.js'
-import {EXIT} from './diagnose.js'
 
 export default class Ip extends Command {
   static summary = "Every guest's addresses, from every source, reconciled"
@@ -38,11 +37,10 @@ export default class Ip extends Command {
       this.log(renderIpTable(inventory))
       return undefined
     } catch (error) {
-      const user = error instanceof UserError
-      process.exitCode = user ? EXIT.usage : EXIT.internal
-      const message = (error as Error).message
-      if (this.jsonEnabled()) return {error: {code: process.exitCode, message}}
-      this.logToStderr(`kvmdoctor: ${user ? message : `internal error: ${message}`}`)
+      const failure = describeFailure(error)
+      process.exitCode = failure.code
+      if (this.jsonEnabled()) return {error: {code: failure.code, message: failure.jsonMessage}}
+      this.logToStderr(`kvmdoctor: ${failure.message}`)
       return undefined
     }
   }

@@ -12,7 +12,7 @@ import type {LibvirtFacts} from '../../probes/libvirt.js'
 import type {Link} from '../../probes/links.js'
 import type {LeaseFacts} from '../../probes/leases.js'
 import type {Route} from '../../probes/routes.js'
-import type {ProbeOptions, ProbeResult} from '../../probes/types.js'
+import {type ProbeOptions, type ProbeResult, dataOf as probeData} from '../../probes/types.js'
 import {toJsonReport} from '../../reports/json.js'
 import {renderMarkdown} from '../../reports/markdown.js'
 import {type Diagnosis, diagnose} from './diagnose.js'
@@ -90,10 +90,6 @@ export async function createBundle(input: BundleInput): Promise<BundleResult> {
   } finally {
     await rm(work, {recursive: true, force: true})
   }
-}
-
-function probeData<T>(r: ProbeResult | undefined): T | undefined {
-  return r?.ok ? (r.data as T) : undefined
 }
 
 /** What the redactor must know: the subnets whose structure to keep and the names to replace. */

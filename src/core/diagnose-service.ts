@@ -5,7 +5,8 @@
  */
 import {access} from 'node:fs/promises'
 import {join} from 'node:path'
-import type {ProbeOptions} from '../../probes/types.js'
+import type {HostFacts} from '../../probes/host.js'
+import {type ProbeOptions, dataOf} from '../../probes/types.js'
 import {type Diagnosis, diagnose} from './diagnose.js'
 import {UserError} from './errors.js'
 import {loadExpectations} from './expectations.js'
@@ -51,12 +52,11 @@ export async function runDiagnose(request: DiagnoseRequest, deps: DiagnoseDeps):
   const options = source.recordedOptions ?? request.options
   const diagnosis = await diagnose({runner: source.runner, options, version: request.version, expectations, ignores, now: deps.now()}).finally(() => source.close())
   if (source.recorder && request.record) {
-    const host = diagnosis.facts.host
     await writeSnapshot(request.record, source.recorder.all(), {
       kvmdoctorVersion: request.version,
       capturedAt: source.runner.capturedAt,
       host: diagnosis.host,
-      kernel: host?.ok ? (host.data as {kernel: string}).kernel : undefined,
+      kernel: dataOf<HostFacts>(diagnosis.facts.host)?.kernel,
       options,
     }).catch((error: Error) => {
       throw new UserError(`cannot write the snapshot to ${request.record}: ${error.message}`)

@@ -64,14 +64,14 @@ export async function diagnose(input: DiagnoseInput): Promise<Diagnosis> {
     capturedAt: input.runner.capturedAt.toISOString(),
     ...evaluation,
     counts,
-    probes: Object.values(results).map((r) => ({
-      id: r.id,
-      ok: r.ok,
-      durationMs: r.durationMs,
-      ...(r.ok ? {} : {error: r.error, ...(r.skipped ? {skipped: true} : {})}),
-    })),
+    probes: probeStatuses(results),
     facts: results,
     suppressed: ignored.suppressed,
     expiredIgnores: ignored.expired,
   }
+}
+
+/** What the reports say of each probe: ran or not, how long, why not. */
+export function probeStatuses(results: Record<string, ProbeResult>): ProbeStatus[] {
+  return Object.values(results).map((r) => ({id: r.id, ok: r.ok, durationMs: r.durationMs, ...(r.ok ? {} : {error: r.error, ...(r.skipped ? {skipped: true} : {})})}))
 }

@@ -2,3 +2,16 @@
 export class UserError extends Error {
   readonly exitCode = 2
 }
+
+export const EXIT = {clean: 0, findings: 1, usage: 2, internal: 3} as const
+
+/**
+ * How a command reports a failure: bad input is exit 2 with its message; anything else is
+ * kvmdoctor's own bug, exit 3, without a stack trace unless KVMDOCTOR_DEBUG is set.
+ */
+export function describeFailure(error: unknown): {code: number; message: string; jsonMessage: string} {
+  const raw = (error as Error)?.message ?? String(error)
+  if (error instanceof UserError) return {code: EXIT.usage, message: raw, jsonMessage: raw}
+  const detail = process.env.KVMDOCTOR_DEBUG ? ((error as Error)?.stack ?? raw) : raw
+  return {code: EXIT.internal, message: `internal error: ${detail} (KVMDOCTOR_DEBUG=1 shows the stack)`, jsonMessage: raw}
+}

@@ -13,8 +13,8 @@ import {type LeaseFacts, leasesProbe} from '../../probes/leases.js'
 import {type LibvirtFacts, libvirtProbe} from '../../probes/libvirt.js'
 import {linksProbe} from '../../probes/links.js'
 import {type Neighbour, neighboursProbe} from '../../probes/neighbours.js'
-import type {ProbeOptions, ProbeResult} from '../../probes/types.js'
-import type {ProbeStatus} from './diagnose.js'
+import {type ProbeOptions, type ProbeResult, dataOf as data} from '../../probes/types.js'
+import {type ProbeStatus, probeStatuses} from './diagnose.js'
 import {UserError} from './errors.js'
 import {isApipa} from './ipv4.js'
 import {guestAddressIndex, isRunning} from './model.js'
@@ -54,7 +54,6 @@ export interface IpInventory {
 }
 
 const PROBES = [hostProbe, linksProbe, neighboursProbe, libvirtProbe, leasesProbe, arpScanProbe, guestAgentProbe]
-const data = <T>(r: ProbeResult | undefined): T | undefined => (r?.ok ? (r.data as T) : undefined)
 
 export async function ipInventory(runner: Runner, options: ProbeOptions, only: string[] = []): Promise<IpInventory> {
   return buildInventory(await runProbes(PROBES, runner, options), runner.capturedAt, only)
@@ -127,7 +126,7 @@ export function buildInventory(results: Record<string, ProbeResult>, capturedAt:
     host,
     capturedAt: capturedAt.toISOString(),
     rows,
-    probes: Object.values(results).map((r) => ({id: r.id, ok: r.ok, durationMs: r.durationMs, ...(r.ok ? {} : {error: r.error, ...(r.skipped ? {skipped: true} : {})})})),
+    probes: probeStatuses(results),
   }
 }
 

@@ -13,7 +13,7 @@ import type {NftFacts} from '../../probes/nftables.js'
 import type {ProcessFacts} from '../../probes/processes.js'
 import type {Route} from '../../probes/routes.js'
 import type {SysctlFacts} from '../../probes/sysctl.js'
-import type {ProbeResult} from '../../probes/types.js'
+import {type ProbeResult, dataOf as data} from '../../probes/types.js'
 import type {ArpScanFacts} from '../../probes/arpscan.js'
 import type {FirewalldFacts} from '../../probes/firewalld.js'
 import type {LogFacts} from '../../probes/logs.js'
@@ -50,7 +50,6 @@ export interface Model {
   entities: Record<EntityKind, EntityView[]>
 }
 
-const data = <T>(r: ProbeResult | undefined): T | undefined => (r?.ok ? (r.data as T) : undefined)
 
 /** VRRP/CARP virtual MACs legitimately move one address between hosts. */
 const VRRP_MAC = /^00:00:5e:00:0[12]:/
