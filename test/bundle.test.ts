@@ -1,4 +1,3 @@
-import {execa} from 'execa'
 import {existsSync} from 'node:fs'
 import {mkdir, mkdtemp, readFile, readdir, symlink, writeFile} from 'node:fs/promises'
 import {tmpdir} from 'node:os'
@@ -11,7 +10,7 @@ import {diagnose} from '../src/core/diagnose.js'
 import {UserError} from '../src/core/errors.js'
 import type {CommandCapture, FileCapture, Runner} from '../src/core/runner.js'
 import {ReplayRunner} from '../src/core/snapshot.js'
-import {ROOT, fixtureDir, replayOptions} from './helpers.js'
+import {fixtureDir, kvmdoctorCli, replayOptions} from './helpers.js'
 import {SCENARIOS} from './scenarios.js'
 
 const tmp = () => mkdtemp(join(tmpdir(), 'kd-bundle-'))
@@ -205,7 +204,7 @@ describe('support bundles', () => {
     it('the CLI says so and exits 2, without a stack trace', async () => {
       const dir = await tmp()
       await writeFile(join(dir, 'x.tar.gz'), Buffer.from([0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 3, 1, 2, 3]))
-      const r = await execa(process.execPath, [join(ROOT, 'bin/run.js'), 'diagnose', '--from', join(dir, 'x.tar.gz')], {reject: false, stdin: 'ignore'})
+      const r = await kvmdoctorCli(['diagnose', '--from', join(dir, 'x.tar.gz')])
       expect(r.exitCode).toBe(2)
       expect(r.stderr).toMatch(/^kvmdoctor: .*x\.tar\.gz: not a readable \.tar\.gz bundle/)
       expect(r.stderr).not.toMatch(/\n\s+at /)

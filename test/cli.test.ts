@@ -1,12 +1,11 @@
-import {execa} from 'execa'
 import {mkdtemp, writeFile} from 'node:fs/promises'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {describe, expect, it} from 'vitest'
-import {ROOT, fixtureDir} from './helpers.js'
+import {fixtureDir, kvmdoctorCli} from './helpers.js'
 
 // The built CLI, as users run it (npm test builds first).
-const kvmdoctor = (...args: string[]) => execa(process.execPath, [join(ROOT, 'bin/run.js'), ...args], {reject: false, stdin: 'ignore', env: {NO_COLOR: '1'}})
+const kvmdoctor = (...args: string[]) => kvmdoctorCli(args)
 
 describe('kvmdoctor diagnose (CLI)', () => {
   it('a healthy snapshot: summary line, no findings, exit 0', async () => {

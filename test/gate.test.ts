@@ -1,4 +1,3 @@
-import {execa} from 'execa'
 import {XMLParser} from 'fast-xml-parser'
 import {readFileSync} from 'node:fs'
 import {mkdtemp, readFile, writeFile} from 'node:fs/promises'
@@ -12,9 +11,9 @@ import {toSarif} from '../reports/sarif.js'
 import {runDiagnose} from '../src/core/diagnose-service.js'
 import {UserError} from '../src/core/errors.js'
 import {EVERY_RULE} from '../src/core/rule-docs.js'
-import {ROOT, fixtureDir} from './helpers.js'
+import {ROOT, fixtureDir, kvmdoctorCli} from './helpers.js'
 
-const kvmdoctor = (args: string[], cwd = ROOT) => execa(process.execPath, [join(ROOT, 'bin/run.js'), ...args], {reject: false, stdin: 'ignore', cwd})
+const kvmdoctor = kvmdoctorCli
 const tmp = () => mkdtemp(join(tmpdir(), 'kd-gate-'))
 const base = {timeoutMs: 5000, options: {active: false, libvirtUri: 'qemu:///system'}, version: 'test'}
 const at = (iso: string) => ({now: () => new Date(iso), cwd: ROOT})

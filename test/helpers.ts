@@ -1,3 +1,4 @@
+import {execa} from 'execa'
 import {readFileSync} from 'node:fs'
 import {dirname, join} from 'node:path'
 import {fileURLToPath} from 'node:url'
@@ -63,4 +64,9 @@ export async function rerunApipa(facts: Facts): Promise<Facts> {
   })
   results.apipa = {id: 'apipa', ok: true, data, durationMs: 0}
   return {results, capturedAt: facts.capturedAt}
+}
+
+/** The built CLI as users run it (npm test builds first): no stdin, no colour, exit code kept. */
+export function kvmdoctorCli(args: string[], cwd = ROOT) {
+  return execa(process.execPath, [join(ROOT, 'bin/run.js'), ...args], {reject: false, stdin: 'ignore', cwd, env: {NO_COLOR: '1'}})
 }

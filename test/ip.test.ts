@@ -1,10 +1,8 @@
-import {execa} from 'execa'
-import {join} from 'node:path'
 import {describe, expect, it} from 'vitest'
 import {parseDomifaddr} from '../probes/guest-agent.js'
 import type {LibvirtFacts} from '../probes/libvirt.js'
 import {buildInventory, verdictOf} from '../src/core/ip-service.js'
-import {ROOT, alter, factsOf, fixtureDir, sample} from './helpers.js'
+import {alter, factsOf, fixtureDir, kvmdoctorCli, sample} from './helpers.js'
 
 const inventoryOf = async (name: string) => {
   const facts = await factsOf(name)
@@ -80,7 +78,7 @@ describe('kvmdoctor ip on lab recordings', () => {
   })
 
   it('the CLI: table, JSON, domain filter, unknown domain', async () => {
-    const cli = (...args: string[]) => execa(process.execPath, [join(ROOT, 'bin/run.js'), 'ip', ...args], {reject: false, stdin: 'ignore'})
+    const cli = (...args: string[]) => kvmdoctorCli(['ip', ...args])
     const table = await cli('--from', fixtureDir('static-ip-collision'))
     expect(table.exitCode).toBe(0)
     expect(table.stdout.split('\n')[0]).toMatch(/^DOMAIN\s+STATE\s+IFACE\s+MAC\s+NETWORK\s+IPV4\s+IPV6\s+LEASE ENDS\s+VERDICT$/)

@@ -1,10 +1,8 @@
-import {execa} from 'execa'
-import {join} from 'node:path'
 import {describe, expect, it} from 'vitest'
 import {EVERY_RULE} from '../src/core/rule-docs.js'
-import {ROOT} from './helpers.js'
+import {kvmdoctorCli} from './helpers.js'
 
-const kvmdoctor = (...args: string[]) => execa(process.execPath, [join(ROOT, 'bin/run.js'), ...args], {reject: false, stdin: 'ignore'})
+const kvmdoctor = (...args: string[]) => kvmdoctorCli(args)
 
 describe('kvmdoctor rules', () => {
   it('lists every rule with severity, scope and meaning', async () => {
