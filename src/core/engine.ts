@@ -175,8 +175,12 @@ export function rank(findings: Finding[], sources: {rule: RuleDefinition; entity
     return false
   }
   // Least important first: where two findings explain each other, the more important one stays the root.
+  // Only findings whose rule declares the child's rule can explain it: look at those alone,
+  // so a thousand unrelated findings cost nothing here.
+  const candidatesFor = new Map<string, typeof order>()
+  for (const item of order) for (const e of item.src.rule.explains ?? []) getOrCreate(candidatesFor, e.rule, () => []).push(item)
   for (const child of [...order].reverse()) {
-    for (const parent of order) {
+    for (const parent of candidatesFor.get(child.f.id) ?? []) {
       if (parent === child) continue
       const explains = parent.src.rule.explains?.some((e) => {
         if (e.rule !== child.f.id) return false

@@ -85,6 +85,8 @@ export function buildModel(probes: Record<string, ProbeResult>, capturedAt: Date
 
   const linkByName = new Map((links ?? []).map((l) => [l.name, l]))
   const portsOf = groupBy(links ?? [], (l) => l.master)
+  // Counted once per bridge: every one of a thousand taps asks for its bridge's count.
+  const tapCountOf = new Map([...portsOf].map(([bridge, ports]) => [bridge, ports.filter((p) => p.kind === 'tap').length]))
 
   const networks = libvirt?.networks ?? []
   const domains = libvirt?.domains ?? []
@@ -288,8 +290,7 @@ export function buildModel(probes: Record<string, ProbeResult>, capturedAt: Date
     const ports = portsOf.get(l.name) ?? []
     const guestPorts = ports.filter((p) => p.kind === 'tap' || p.kind === 'macvtap')
     const isDefaultRouteDev = defaultRoutes.some((r) => r.dev === l.name || r.nexthops.some((h) => h.dev === l.name))
-    const masterPorts = l.master ? portsOf.get(l.master) ?? [] : []
-    const isUplinkOfGuestBridge = Boolean(l.master) && l.kind !== 'tap' && masterPorts.some((p) => p.kind === 'tap')
+    const isUplinkOfGuestBridge = Boolean(l.master) && l.kind !== 'tap' && (tapCountOf.get(l.master!) ?? 0) > 0
     const isActiveNetworkBridge = net !== undefined && net.bridge === l.name && net.active
     const matters = isActiveNetworkBridge || isUplinkOfGuestBridge || isDefaultRouteDev
     // An empty bridge reports NO-CARRIER and taps report UNKNOWN: both normal. So is a bridge
@@ -314,7 +315,7 @@ export function buildModel(probes: Record<string, ProbeResult>, capturedAt: Date
       kind: 'link',
       name: l.name,
       context: {host: hostname, link: l.name, bridge: l.kind === 'bridge' ? l.name : l.master, network: net?.name},
-      affectedGuests: l.kind === 'bridge' ? guestPorts.length : l.master ? (portsOf.get(l.master) ?? []).filter((p) => p.kind === 'tap').length : isDefaultRouteDev ? routedGuests : 0,
+      affectedGuests: l.kind === 'bridge' ? guestPorts.length : l.master ? (tapCountOf.get(l.master) ?? 0) : isDefaultRouteDev ? routedGuests : 0,
       linkKind: l.kind,
       master: l.master ?? null,
       operstate: l.operstate,
