@@ -1,0 +1,78 @@
+/**
+ * Address math for IPv4 and IPv6 on top of ipaddr.js: addresses as bigints so
+ * prefixes and ranges compare the same way in both families.
+ */
+import ipaddr from 'ipaddr.js'
+
+export type IpFamily = 4 | 6
+
+export interface IpRange {
+  family: IpFamily
+  /** First and last address, inclusive. */
+  lo: bigint
+  hi: bigint
+}
+
+const bits = (family: IpFamily) => (family === 4 ? 32 : 128)
+
+/** Parses an address ("192.0.2.1", "fe80::1", "::ffff:192.0.2.1" stays IPv6); undefined when invalid. */
+export function parseIp(text: string): {family: IpFamily; value: bigint} | undefined {
+  const bare = text.includes(':') ? text.replace(/%.*$/, '') : text
+  if (!ipaddr.isValid(bare)) return undefined
+  // ipaddr.js accepts shorthand IPv4 ("10.1"); only the four-part form is an address here.
+  if (!bare.includes(':') && !ipaddr.IPv4.isValidFourPartDecimal(bare)) return undefined
+  const addr = ipaddr.parse(bare)
+  let value = 0n
+  for (const byte of addr.toByteArray()) value = (value << 8n) | BigInt(byte)
+  return {family: addr.kind() === 'ipv4' ? 4 : 6, value}
+}
+
+export function formatIp(family: IpFamily, value: bigint): string {
+  const bytes: number[] = []
+  for (let i = family === 4 ? 3 : 15; i >= 0; i--) bytes.push(Number((value >> BigInt(i * 8)) & 0xffn))
+  return ipaddr.fromByteArray(bytes).toString()
+}
+
+/** "10.0.0.0/8", "10.0.0.1" (a /32 or /128), "fd00::/64"; undefined when invalid. */
+export function parsePrefix(text: string): IpRange | undefined {
+  const [ip, len] = text.split('/')
+  const addr = parseIp(ip)
+  if (!addr) return undefined
+  const width = bits(addr.family)
+  const prefix = len === undefined ? width : /^\d+$/.test(len) ? Number(len) : Number.NaN
+  if (!Number.isInteger(prefix) || prefix < 0 || prefix > width) return undefined
+  const host = (1n << BigInt(width - prefix)) - 1n
+  return {family: addr.family, lo: addr.value & ~host, hi: (addr.value & ~host) | host}
+}
+
+/** An address range "a-b" or a prefix. */
+export function parseRange(text: string): IpRange | undefined {
+  if (!text.includes('-')) return parsePrefix(text)
+  const [a, b] = text.split('-').map((x) => parseIp(x.trim()))
+  if (!a || !b || a.family !== b.family || b.value < a.value) return undefined
+  return {family: a.family, lo: a.value, hi: b.value}
+}
+
+export const rangeContains = (r: IpRange, family: IpFamily, value: bigint) => r.family === family && value >= r.lo && value <= r.hi
+export const rangesOverlap = (a: IpRange, b: IpRange) => a.family === b.family && a.lo <= b.hi && b.lo <= a.hi
+/** a lies entirely inside b. */
+export const rangeWithin = (a: IpRange, b: IpRange) => a.family === b.family && a.lo >= b.lo && a.hi <= b.hi
+
+export function ipInPrefix(ip: string, prefix: string): boolean {
+  const a = parseIp(ip)
+  const p = parsePrefix(prefix)
+  return a !== undefined && p !== undefined && rangeContains(p, a.family, a.value)
+}
+
+/** The prefix length of a range that is exactly one prefix, else undefined. */
+export function prefixLength(r: IpRange): number | undefined {
+  const size = r.hi - r.lo + 1n
+  if ((size & (size - 1n)) !== 0n || (r.lo & (size - 1n)) !== 0n) return undefined
+  return bits(r.family) - (size.toString(2).length - 1)
+}
+
+export function formatRange(r: IpRange): string {
+  const len = prefixLength(r)
+  if (len === bits(r.family)) return formatIp(r.family, r.lo)
+  return len !== undefined ? `${formatIp(r.family, r.lo)}/${len}` : `${formatIp(r.family, r.lo)}-${formatIp(r.family, r.hi)}`
+}

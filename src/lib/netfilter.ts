@@ -1,0 +1,202 @@
+/**
+ * The netfilter IR: one lossless representation of the host's packet filter, whatever wrote it:
+ * iptables-save (legacy or nft variant, IPv4 and IPv6), `nft -j list ruleset`
+ * (native tables) and `ipset list`. Every match and statement of every rule is
+ * kept: what the evaluator understands is typed, the rest is `opaque` with its
+ * text, so nothing is dropped on the floor and nothing unknown reads as "no match".
+ *
+ * The model is nftables' own (iptables-translate shows the mapping): a rule is
+ * a sequence of expressions, matches (`field op value`) and statements, read
+ * left to right; a match that fails ends the rule, a verdict ends the chain.
+ */
+
+/** Where a table lives: the same family/table name can exist in several of these at once. */
+export type NfBackend = 'iptables-legacy' | 'iptables-nft' | 'nft' | 'ipset'
+export type NfFamily = 'ip' | 'ip6' | 'inet' | 'bridge' | 'arp' | 'netdev'
+export type NfHook = 'prerouting' | 'input' | 'forward' | 'output' | 'postrouting' | 'ingress' | 'egress'
+export type NfChainType = 'filter' | 'nat' | 'route'
+
+export interface NfRuleRef {
+  backend: NfBackend
+  family: NfFamily
+  table: string
+  chain: string
+  /** Position in the chain, from 0. */
+  index: number
+  /** nft rule handle, when known (native nft; iptables-nft rules when the nft listing was available). */
+  handle?: number
+}
+
+export interface NfRuleset {
+  tables: NfTable[]
+  /** Named nft sets/maps (`${family} ${table} ${name}`) and ipsets (`ipset ${name}`). */
+  sets: Record<string, NfSet>
+  /** Things the parsers could not place (an unparseable line, an unknown top-level object), for evidence. */
+  warnings: string[]
+}
+
+export interface NfTable {
+  backend: NfBackend
+  family: NfFamily
+  name: string
+  chains: Record<string, NfChain>
+  /** iptables-save printed "# Table `X' is incompatible, use 'nft' tool.": its rules must come from nft. */
+  incompatible?: boolean
+}
+
+export interface NfBaseChain {
+  type: NfChainType
+  hook: NfHook
+  /** Numeric priority (iptables: raw -300, mangle -150, nat prerouting -100, filter 0, security 50, nat postrouting/input 100). */
+  priority: number
+  policy: 'accept' | 'drop'
+  /** netdev/ingress chains: the device. */
+  device?: string
+}
+
+export interface NfChain {
+  backend: NfBackend
+  family: NfFamily
+  table: string
+  name: string
+  /** Present for base chains (hooked into the kernel); user chains are only entered by jump/goto. */
+  base?: NfBaseChain
+  rules: NfRule[]
+  /** Packet counters when the source printed them ([packets:bytes] of iptables-save -c / chain lines). */
+  counters?: {packets: number; bytes: number}
+}
+
+export interface NfRule {
+  ref: NfRuleRef
+  /** The rule as its tool prints it: the iptables-save line ("-A FORWARD -i virbr0 -j ACCEPT") or nft syntax. */
+  text: string
+  exprs: NfExpr[]
+  counters?: {packets: number; bytes: number}
+  comment?: string
+}
+
+export type NfExpr = NfMatch | NfStatement
+
+/**
+ * Fields a match can read. Names follow nft; iptables options map onto them
+ * (-i → iifname, -s → saddr, --dport → dport, -m conntrack --ctstate → ct state,
+ * -m addrtype --dst-type → fib daddr type, -m physdev → physdev-*, -m mark → mark).
+ */
+export type NfField =
+  | 'iifname' // wildcard "virbr*" (iptables "virbr+") allowed in values
+  | 'oifname'
+  | 'ibrname' // bridge family: the bridge a port belongs to
+  | 'obrname'
+  | 'physdev-in' // iptables -m physdev (br_netfilter): the bridge port
+  | 'physdev-out'
+  | 'physdev-is-in' // value {t:'num', v: 1}
+  | 'physdev-is-out'
+  | 'physdev-is-bridged'
+  | 'nfproto' // ipv4 | ipv6 (inet tables)
+  | 'ether type' // bridge family: ip | ip6 | arp | vlan ...
+  | 'l4proto' // tcp | udp | icmp | icmpv6 | sctp | number; iptables -p
+  | 'saddr'
+  | 'daddr'
+  | 'ether saddr'
+  | 'ether daddr'
+  | 'sport'
+  | 'dport'
+  | 'icmp type'
+  | 'icmp code'
+  | 'icmpv6 type'
+  | 'icmpv6 code'
+  | 'tcp flags'
+  | 'ct state' // new | established | related | invalid | untracked
+  | 'ct status' // snat | dnat | confirmed | ...
+  | 'ct direction' // original | reply
+  | 'ct mark'
+  | 'mark'
+  | 'fib saddr type' // local | unicast | broadcast | multicast | ... (iptables -m addrtype)
+  | 'fib daddr type'
+  | 'pkttype' // host | broadcast | multicast | other
+
+export type NfScalar = {t: 'str'; v: string} | {t: 'num'; v: number} | {t: 'addr'; v: string}
+
+export type NfValue =
+  | NfScalar
+  /** Address prefix "192.168.122.0/24" (IPv4 or IPv6). */
+  | {t: 'prefix'; v: string}
+  /** Inclusive range of numbers or addresses. */
+  | {t: 'range'; lo: NfScalar; hi: NfScalar}
+  /** Flag list: ct state/status, tcp flags, fib types. Matches when the packet has any of them. */
+  | {t: 'flags'; v: string[]}
+  /** Anonymous set: matches when the packet's value equals/lies in any element. */
+  | {t: 'set'; elems: NfValue[]}
+  /** Concatenation (nft `ip saddr . tcp dport`), as set elements. */
+  | {t: 'concat'; parts: NfValue[]}
+  /** Named set or ipset: key into NfRuleset.sets. */
+  | {t: 'setref'; name: string}
+
+export type NfMatch =
+  | {
+      kind: 'cmp'
+      field: NfField
+      /** eq/ne against a set, range or prefix mean "in"/"not in". */
+      op: 'eq' | 'ne' | 'lt' | 'gt' | 'le' | 'ge'
+      value: NfValue
+      /** Bitmask applied to the packet's value first (mark/ct mark "0x1/0xff", `meta mark & 0xff`). */
+      mask?: number
+      /** iptables -m set with several directions: the fields concatenated in order. */
+      concat?: NfField[]
+    }
+  /** Matches that depend on rates, randomness, time or history: the evaluator says "may match". */
+  | {kind: 'nondeterministic'; what: string; text: string}
+  /** A match the evaluator does not model: the result is indeterminate if it matters. */
+  | {kind: 'opaque'; text: string}
+
+export type NfStatement =
+  | {kind: 'verdict'; verdict: 'accept' | 'drop' | 'reject' | 'return' | 'continue' | 'queue'; text?: string}
+  | {kind: 'jump' | 'goto'; target: string}
+  | {
+      kind: 'nat'
+      type: 'masquerade' | 'snat' | 'dnat' | 'redirect'
+      /** Address (or first of a range) to translate to; absent for masquerade/redirect. */
+      addr?: string
+      addrEnd?: string
+      port?: number
+      portEnd?: number
+      text: string
+    }
+  | {kind: 'mark'; what: 'mark' | 'ct mark'; op: 'set' | 'and' | 'or' | 'xor'; value: number; mask?: number; text: string}
+  /** Copy between packet mark and connection mark (CONNMARK --save/--restore-mark, `ct mark set meta mark`). */
+  | {kind: 'mark-copy'; from: 'mark' | 'ct mark'; to: 'mark' | 'ct mark'; text: string}
+  /** nft verdict map: `meta iifname vmap { "virbr0" : accept, ... }`. */
+  | {kind: 'vmap'; field: NfField; concat?: NfField[]; map: {key: NfValue; then: NfStatement}[] | {t: 'setref'; name: string}; text: string}
+  /** Untracked packets skip NAT and are "ct state untracked" (iptables -t raw -j NOTRACK / CT --notrack). */
+  | {kind: 'notrack'; text: string}
+  /** Statements that neither decide nor change what later rules see: counter, log, CHECKSUM, TCPMSS, NFLOG ... */
+  | {kind: 'effect'; text: string}
+  /** A target the evaluator does not model; it may or may not end the chain. */
+  | {kind: 'opaque-statement'; text: string; terminal: boolean | 'unknown'}
+
+export interface NfSet {
+  backend: NfBackend
+  family?: NfFamily
+  table?: string
+  name: string
+  /** nft key type(s) (ipv4_addr, inet_service, ifname; several for concatenations) or ipset type (hash:net). */
+  type: string[]
+  flags: string[]
+  /** Elements (set) or keys (map); a concatenation element is {t:'concat'}. */
+  elems: NfValue[]
+  /** Maps: data per element, same order as elems (a verdict for vmaps). */
+  data?: (NfValue | NfStatement)[]
+  /** False when the elements could not all be read (ipset list failed, unknown element syntax). */
+  complete: boolean
+}
+
+export const isMatch = (e: NfExpr): e is NfMatch => e.kind === 'cmp' || e.kind === 'nondeterministic' || e.kind === 'opaque'
+
+export const chainKey = (backend: NfBackend, family: NfFamily, table: string, chain: string) => `${backend} ${family} ${table} ${chain}`
+
+/** Where the rule lives, as a person reads it: "iptables -t filter FORWARD #3", "nft inet fw forward handle 12". */
+export function describeRef(ref: NfRuleRef): string {
+  if (ref.backend === 'nft') return `nft ${ref.family} ${ref.table} ${ref.chain}${ref.handle !== undefined ? ` handle ${ref.handle}` : ` rule ${ref.index + 1}`}`
+  const tool = ref.backend === 'iptables-legacy' ? (ref.family === 'ip6' ? 'ip6tables-legacy' : 'iptables-legacy') : ref.family === 'ip6' ? 'ip6tables' : ref.family === 'bridge' ? 'ebtables' : 'iptables'
+  return `${tool} -t ${ref.table} ${ref.chain} rule ${ref.index + 1}`
+}
