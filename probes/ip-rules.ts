@@ -1,0 +1,92 @@
+import {type Probe, ParseError, asArray, isObj, num, outputOf, parseJson, str} from './types.js'
+
+/** One routing policy rule (`ip rule`): which table a packet looks up, by source, destination, devices and marks. */
+export interface PolicyRule {
+  family: 'inet' | 'inet6'
+  priority: number
+  /** "all" or a prefix. */
+  src: string
+  dst: string
+  iif?: string
+  oif?: string
+  fwmark?: number
+  fwmask?: number
+  ipproto?: string
+  sport?: number
+  dport?: number
+  not: boolean
+  /** lookup (with table), goto (with target priority), or blackhole / unreachable / prohibit / nop. */
+  action: 'lookup' | 'goto' | 'blackhole' | 'unreachable' | 'prohibit' | 'nop'
+  table?: string
+  gotoPriority?: number
+  /** Routes this short or shorter from the table are ignored (VPNs use 0: "only more specific than default"). */
+  suppressPrefixLength?: number
+  /** The rule as a person types it, for evidence and fixes. */
+  text: string
+}
+
+const hexOrNumber = (v: unknown): number | undefined => (typeof v === 'number' ? v : typeof v === 'string' && /^(0x[0-9a-f]+|\d+)$/i.test(v) ? Number(v) : undefined)
+
+export function parseIpRules(text: string, family: 'inet' | 'inet6'): PolicyRule[] {
+  const what = family === 'inet' ? 'ip -j rule show' : 'ip -6 -j rule show'
+  return asArray(parseJson(text, what), what).map((row, i) => {
+    if (!isObj(row) || num(row.priority) === undefined) throw new ParseError(`${what}: entry ${i} has no priority`)
+    const prefix = (addr: unknown, len: unknown) => (typeof addr !== 'string' || addr === 'all' ? 'all' : num(len) !== undefined ? `${addr}/${num(len)}` : addr)
+    const action = str(row.action)
+    const rule: PolicyRule = {
+      family,
+      priority: num(row.priority)!,
+      src: prefix(row.src, row.srclen),
+      dst: prefix(row.dst, row.dstlen),
+      not: 'not' in row,
+      action: row.goto !== undefined ? 'goto' : action === 'blackhole' || action === 'unreachable' || action === 'prohibit' || action === 'nop' ? action : 'lookup',
+      text: '',
+    }
+    if (str(row.iif)) rule.iif = str(row.iif)
+    if (str(row.oif)) rule.oif = str(row.oif)
+    if (row.fwmark !== undefined) rule.fwmark = hexOrNumber(row.fwmark)
+    if (row.fwmask !== undefined) rule.fwmask = hexOrNumber(row.fwmask)
+    if (row.ipproto !== undefined) rule.ipproto = String(row.ipproto)
+    if (num(row.sport) !== undefined) rule.sport = num(row.sport)
+    if (num(row.dport) !== undefined) rule.dport = num(row.dport)
+    if (rule.action === 'lookup') rule.table = String(row.table ?? 'main')
+    if (rule.action === 'goto') rule.gotoPriority = num(row.goto)
+    if (num(row.suppress_prefixlen) !== undefined) rule.suppressPrefixLength = num(row.suppress_prefixlen)
+    rule.text = ruleText(rule)
+    return rule
+  })
+}
+
+function ruleText(r: PolicyRule): string {
+  const parts = [`${r.priority}:`]
+  if (r.not) parts.push('not')
+  parts.push(`from ${r.src}`)
+  if (r.dst !== 'all') parts.push(`to ${r.dst}`)
+  if (r.fwmark !== undefined) parts.push(`fwmark 0x${r.fwmark.toString(16)}${r.fwmask !== undefined ? `/0x${r.fwmask.toString(16)}` : ''}`)
+  if (r.iif) parts.push(`iif ${r.iif}`)
+  if (r.oif) parts.push(`oif ${r.oif}`)
+  if (r.ipproto) parts.push(`ipproto ${r.ipproto}`)
+  if (r.sport !== undefined) parts.push(`sport ${r.sport}`)
+  if (r.dport !== undefined) parts.push(`dport ${r.dport}`)
+  if (r.action === 'lookup') parts.push(`lookup ${r.table}`)
+  else if (r.action === 'goto') parts.push(`goto ${r.gotoPriority}`)
+  else parts.push(r.action)
+  if (r.suppressPrefixLength !== undefined) parts.push(`suppress_prefixlength ${r.suppressPrefixLength}`)
+  return parts.join(' ')
+}
+
+export interface PolicyRuleFacts {
+  inet: PolicyRule[]
+  /** null when IPv6 is disabled or its rules could not be read. */
+  inet6: PolicyRule[] | null
+}
+
+export const ipRulesProbe: Probe<PolicyRuleFacts> = {
+  id: 'ip-rules',
+  title: 'Routing policy rules',
+  reads: ['ip -j rule show', 'ip -6 -j rule show'],
+  async collect({runner}) {
+    const [v4, v6] = await Promise.all([runner.run(['ip', '-j', 'rule', 'show']), runner.run(['ip', '-6', '-j', 'rule', 'show'])])
+    return {inet: parseIpRules(outputOf(v4), 'inet'), inet6: v6.error === undefined ? parseIpRules(v6.output, 'inet6') : null}
+  },
+}

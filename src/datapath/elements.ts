@@ -1,0 +1,105 @@
+/**
+ * The element that decides a hop: a netfilter rule or chain policy, a sysctl,
+ * a link, a route or policy rule, a missing listener. Its id is stable across
+ * guests (one element, many flows), so findings group by it, and other
+ * derivations can say "this element is mine" (`elements` on their entities).
+ */
+import type {NfHook, NfRuleset} from '../lib/netfilter.js'
+import type {LibvirtNetwork} from '../../probes/libvirt.js'
+import type {TraceStep} from './netfilter/evaluate.js'
+
+export type ElementKind =
+  | 'nf-rule'
+  | 'nf-policy'
+  | 'nf-nat-missing'
+  | 'nf-undecided'
+  | 'sysctl'
+  | 'rp-filter'
+  | 'link'
+  | 'link-master'
+  | 'guest-link'
+  | 'stp'
+  | 'route'
+  | 'policy-rule'
+  | 'listener'
+
+export interface Element {
+  id: string
+  kind: ElementKind
+  /** The element as a person reads it: the rule text with table and chain, "net.ipv4.ip_forward = 0", ... */
+  text: string
+  /** Exact commands that undo it (delete the rule, set the sysctl back, bring the link up). */
+  undo: string[]
+  /** Netfilter elements. */
+  backend?: string
+  family?: string
+  nfTable?: string
+  chain?: string
+  hook?: NfHook
+  priority?: number
+  handle?: number
+  /** The table or chain belongs to libvirt (nft table libvirt_network, iptables LIBVIRT_* chains). */
+  libvirtOwned?: boolean
+  sysctl?: {key: string; value: number}
+  device?: string
+  network?: string
+  /** Policy rules: the routing table they send packets to. */
+  table?: string
+}
+
+export const LIBVIRT_NFT_TABLE = 'libvirt_network'
+
+function toolOf(backend: string, family: string): string {
+  const six = family === 'ip6'
+  if (backend === 'iptables-legacy') return six ? 'ip6tables-legacy' : 'iptables-legacy'
+  return six ? 'ip6tables' : 'iptables'
+}
+
+/** The element a netfilter step stands for; `undecided` marks a rule whose match could not be told. */
+export function elementForStep(s: TraceStep, rs: NfRuleset, undecided = false): Element {
+  const c = s.chain
+  const libvirtOwned = c.table === LIBVIRT_NFT_TABLE || c.chain.startsWith('LIBVIRT_')
+  const common = {backend: c.backend, family: c.family, nfTable: c.table, chain: c.chain, hook: s.hook, priority: c.priority, libvirtOwned}
+  if (s.event === 'policy' || !s.rule) {
+    const where = c.backend === 'nft' ? `nft ${c.family} ${c.table} chain ${c.chain}` : `${toolOf(c.backend, c.family)} -t ${c.table} chain ${c.chain}`
+    const undo =
+      c.backend === 'nft'
+        ? [`nft 'chain ${c.family} ${c.table} ${c.chain} { policy accept; }'`]
+        : [`${toolOf(c.backend, c.family)} -t ${c.table} -P ${c.chain} ACCEPT`]
+    return {id: `nf-policy:${c.backend} ${c.family} ${c.table} ${c.chain}`, kind: 'nf-policy', text: `${where} (hook ${s.hook}, priority ${c.priority ?? 0}) policy ${s.action ?? 'drop'}`, undo, ...common}
+  }
+  const ref = s.rule.ref
+  const handle = ref.handle
+  const id = `nf-rule:${c.backend} ${c.family} ${c.table} ${c.chain} ${handle !== undefined ? `handle ${handle}` : `#${ref.index + 1}`}`
+  let text: string
+  let undo: string[]
+  if (c.backend === 'nft') {
+    text = `nft ${c.family} ${c.table} chain ${c.chain}: ${s.rule.text}${handle !== undefined ? ` (handle ${handle})` : ''}`
+    undo = handle !== undefined ? [`nft delete rule ${c.family} ${c.table} ${c.chain} handle ${handle}`] : [`nft -a list chain ${c.family} ${c.table} ${c.chain}   # then: nft delete rule ${c.family} ${c.table} ${c.chain} handle N`]
+  } else {
+    const tool = toolOf(c.backend, c.family)
+    text = `${tool} -t ${c.table} ${s.rule.text}`
+    // iptables-save prints "-A CHAIN ..."; deleting by specification is the same line with -D.
+    undo = [`${tool} -t ${c.table} ${s.rule.text.replace(/^-A /, '-D ')}`]
+  }
+  void rs
+  return {id, kind: undecided ? 'nf-undecided' : 'nf-rule', text, undo, ...(handle !== undefined ? {handle} : {}), ...common}
+}
+
+/**
+ * No NAT on the way out of a NAT network. When a source-NAT rule for the subnet
+ * exists but the packet never reaches it, the element is what stopped the walk
+ * (a RETURN or ACCEPT earlier in the nat chains); otherwise it is the missing rule.
+ */
+export function natMissingElement(net: LibvirtNetwork, postroutingSteps: TraceStep[], rs: NfRuleset): Element {
+  const natSteps = postroutingSteps.filter((s) => s.event === 'rule' && s.rule && (s.action === 'accept' || s.action === 'return'))
+  const subnet = net.ips.find((ip) => ip.family === 'ipv4')
+  const cidr = subnet ? `${subnet.address}/${subnet.prefix}` : 'the guest subnet'
+  const hasSourceNat = rs.tables.some((t) => Object.values(t.chains).some((c) => c.rules.some((r) => r.exprs.some((e) => e.kind === 'nat' && (e.type === 'masquerade' || e.type === 'snat')))))
+  const stopper = natSteps.find((s) => !s.chain.chain.startsWith('LIBVIRT_') && s.chain.table !== LIBVIRT_NFT_TABLE)
+  if (hasSourceNat && stopper) {
+    const e = elementForStep(stopper, rs)
+    return {...e, text: `${e.text} (ends the nat chain before the MASQUERADE for ${cidr})`}
+  }
+  return {id: `nat:${net.name}`, kind: 'nf-nat-missing', text: `no MASQUERADE/SNAT for ${cidr} on the nat postrouting path`, undo: [`systemctl restart libvirtd   # or virtnetworkd: re-applies network ${net.name}'s NAT rules`], network: net.name}
+}

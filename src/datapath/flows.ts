@@ -1,0 +1,542 @@
+/**
+ * The hop model: each running guest interface's standard flows (DHCP to its
+ * server, DNS to its resolver, out to the internet through NAT, and the
+ * replies) followed hop by hop through the host: the guest's NIC, its tap, the
+ * bridge and port state, the bridge and IP netfilter hooks, the routing
+ * decision with policy rules, forwarding and reverse-path sysctls, NAT, the
+ * egress device, and the listener that must answer. Each hop passes, fails or
+ * cannot be told, and names the element that decides.
+ */
+import {parseIp, parsePrefix, rangeContains} from '../lib/addr.js'
+import type {NfHook, NfRuleset} from '../lib/netfilter.js'
+import type {Link} from '../../probes/links.js'
+import type {LibvirtDomain, LibvirtNetwork} from '../../probes/libvirt.js'
+import type {Listener} from '../../probes/processes.js'
+import type {PolicyRuleFacts} from '../../probes/ip-rules.js'
+import type {Route} from '../../probes/routes.js'
+import {type CompiledRuleset, compile} from './netfilter/compile.js'
+import {type Branch, type EvalContext, type TraceStep, runHook, startBranch} from './netfilter/evaluate.js'
+import {type NfPacket, describePacket, newPacket, replyPacket} from './netfilter/packet.js'
+import {type RouteDecision, type Router, buildRouter, describeRoute} from './routing.js'
+import {type Element, elementForStep, natMissingElement} from './elements.js'
+
+export type FlowKind = 'dhcp' | 'dhcp-reply' | 'dns' | 'dns-reply' | 'egress' | 'egress-reply' | 'custom'
+export type HopVerdict = 'pass' | 'fail' | 'indeterminate'
+
+export interface Hop {
+  /** What the packet meets: "tap vnet0", "netfilter forward", "routing", ... */
+  name: string
+  verdict: HopVerdict
+  /** What was seen, in a line. */
+  detail: string
+  /** The element that decides, when the hop does not pass. */
+  element?: Element
+  /** Netfilter hops: the chains and rules visited (first branch), for the trace. */
+  steps?: TraceStep[]
+  /** Indeterminate netfilter hops: the undecidable rules and what follows either way. */
+  undecided?: {rule: string; note?: string; ifMatches: string; ifNot: string}[]
+}
+
+export interface Flow {
+  guest: string
+  /** The guest interface: its tap (or MAC when it has none). */
+  iface: string
+  mac?: string
+  network?: string
+  bridge?: string
+  kind: FlowKind
+  /** "DHCP request to dnsmasq on virbr0", "egress to 9.9.9.9:443/tcp via eth0". */
+  description: string
+  packet: string
+  verdict: HopVerdict
+  hops: Hop[]
+  /** The first hop that fails (or, when none fails, the first that cannot be told). */
+  decidedBy?: Hop
+  /** The flow this one replies to. */
+  replyTo?: FlowKind
+}
+
+export interface Destination {
+  addr: string
+  port?: number
+  proto: 'tcp' | 'udp' | 'icmp'
+}
+
+/** Stands for "the internet" when nothing else is asked: only a lookup key, never contacted. */
+export const DEFAULT_INTERNET: Destination = {addr: '9.9.9.9', port: 443, proto: 'tcp'}
+
+export interface DatapathFacts {
+  links: Link[]
+  routes: Route[]
+  ipRules: PolicyRuleFacts
+  /** Sysctl values by dotted key (null = absent). */
+  sysctl: Record<string, number | null>
+  ruleset: NfRuleset
+  networks: LibvirtNetwork[]
+  domains: LibvirtDomain[]
+  /** null when sockets could not be listed. */
+  listeners: Listener[] | null
+  /** The guest's current IPv4 address by MAC (lease, neighbour, wire), when known. */
+  guestAddress(mac: string): string | undefined
+}
+
+export interface Datapath {
+  flows: Flow[]
+  /** Flows of one guest (optionally one interface), optionally to another destination. */
+  trace(guest: string, options?: {iface?: string; to?: Destination}): Flow[]
+}
+
+const RUNNING = new Set(['running', 'paused', 'idle', 'in shutdown', 'blocked'])
+
+export function buildDatapath(facts: DatapathFacts, options: {internet?: Destination} = {}): Datapath {
+  const host = new HostView(facts)
+  const internet = options.internet ?? DEFAULT_INTERNET
+  const flowsOf = (d: LibvirtDomain, iface?: string, to?: Destination) =>
+    d.interfaces.filter((i) => iface === undefined || i.target === iface || i.mac === iface).flatMap((i) => host.guestFlows(d, i, to ?? internet, to !== undefined))
+  const flows = facts.domains.filter((d) => RUNNING.has(d.state)).flatMap((d) => flowsOf(d))
+  return {
+    flows,
+    trace(guest, opts = {}) {
+      const d = facts.domains.find((x) => x.name === guest)
+      return d ? flowsOf(d, opts.iface, opts.to) : []
+    },
+  }
+}
+
+type Iface = LibvirtDomain['interfaces'][number]
+
+class HostView {
+  readonly rs: CompiledRuleset
+  readonly router: Router
+  readonly links: Map<string, Link>
+  readonly ports: Map<string, Link[]>
+  readonly ctx: EvalContext
+  private readonly localAddrs = new Set<string>()
+  private readonly bcastAddrs = new Set<string>()
+
+  constructor(readonly facts: DatapathFacts) {
+    this.rs = compile(facts.ruleset)
+    this.router = buildRouter(facts.routes, facts.ipRules)
+    this.links = new Map(facts.links.map((l) => [l.name, l]))
+    this.ports = new Map()
+    for (const l of facts.links) if (l.master) (this.ports.get(l.master) ?? this.ports.set(l.master, []).get(l.master)!).push(l)
+    for (const r of facts.routes) {
+      if (r.table !== 'local') continue
+      if (r.type === 'local') this.localAddrs.add(r.dst.split('/')[0])
+      if (r.type === 'broadcast') this.bcastAddrs.add(r.dst.split('/')[0])
+    }
+    for (const l of facts.links) for (const a of l.addresses) this.localAddrs.add(a.address)
+    this.ctx = {
+      addressType: (addr, family) => {
+        if (this.localAddrs.has(addr)) return ['local']
+        if (family === 4 && (addr === '255.255.255.255' || this.bcastAddrs.has(addr))) return ['broadcast']
+        const ip = parseIp(addr)
+        if (ip && family === 4 && ip.value >> 28n === 0xen) return ['multicast']
+        if (ip && family === 6 && ip.value >> 120n === 0xffn) return ['multicast']
+        return ['unicast']
+      },
+      addressOf: (dev, family) => this.links.get(dev)?.addresses.find((a) => a.family === (family === 4 ? 'inet' : 'inet6') && a.scope === 'global')?.address,
+    }
+  }
+
+  sysctl(key: string): number | null | undefined {
+    return this.facts.sysctl[key]
+  }
+
+  network(i: Iface): LibvirtNetwork | undefined {
+    if (i.type === 'network') return this.facts.networks.find((n) => n.name === i.source)
+    const bridge = i.bridge ?? i.source
+    return this.facts.networks.find((n) => n.bridge !== undefined && n.bridge === bridge)
+  }
+
+  guestFlows(d: LibvirtDomain, i: Iface, internet: Destination, custom: boolean): Flow[] {
+    if (i.type !== 'network' && i.type !== 'bridge') return []
+    const net = this.network(i)
+    const bridge = i.type === 'network' ? (i.bridge ?? net?.bridge) : (i.source ?? i.bridge)
+    if (!bridge) return []
+    const v4 = net?.ips.find((ip) => ip.family === 'ipv4')
+    const routed = net !== undefined && net.forwardMode !== 'bridge' && v4 !== undefined
+    const base = {guest: d.name, iface: i.target ?? i.mac ?? 'nic', mac: i.mac, network: net?.name, bridge}
+    const flows: Flow[] = []
+    // A guest whose address nothing reports still has flows: judge them for an address of its network.
+    const known = i.mac ? this.facts.guestAddress(i.mac) : undefined
+    if (routed) {
+      const gw = v4.address
+      const subnet = `${gw}/${v4.prefix}`
+      const own = known && inPrefix(known, subnet) ? known : undefined
+      const src = own ?? v4.dhcpRanges[0]?.start ?? firstHost(subnet) ?? gw
+      const srcNote = own ? '' : ` (an address of ${subnet}: the guest's own is not known)`
+      if (custom) {
+        flows.push(...this.routedEgress(base, d, i, net, bridge, src, srcNote, internet, 'custom'))
+        return flows
+      }
+      if (v4.dhcpRanges.length > 0 || v4.dhcpHosts.length > 0) flows.push(...this.localService(base, d, i, net, bridge, 'dhcp', gw, src))
+      if (net.dnsEnabled) flows.push(...this.localService(base, d, i, net, bridge, 'dns', gw, src, srcNote))
+      if (net.forwardMode === 'nat' || net.forwardMode === 'route' || net.forwardMode === 'open') flows.push(...this.routedEgress(base, d, i, net, bridge, src, srcNote, internet, 'egress'))
+      return flows
+    }
+    // A plain host bridge: frames are bridged to its other ports; DHCP and the way out are on the LAN behind them.
+    const uplinks = (this.ports.get(bridge) ?? []).filter((p) => p.kind !== 'tap' && p.kind !== 'macvtap' && p.name !== i.target)
+    if (uplinks.length === 0) return flows
+    const src = known ?? '0.0.0.0'
+    if (!custom) flows.push(...this.bridgedFlow(base, d, i, bridge, uplinks[0], 'dhcp', src))
+    flows.push(...this.bridgedFlow(base, d, i, bridge, uplinks[0], custom ? 'custom' : 'egress', src, internet))
+    return flows
+  }
+
+  // ---- hops --------------------------------------------------------------
+
+  /** Guest NIC, tap, bridge and the tap's bridge port: the way into the host. */
+  private ingressLinks(d: LibvirtDomain, i: Iface, bridge: string): Hop[] {
+    const hops: Hop[] = []
+    hops.push(
+      i.linkState === 'down'
+        ? {name: 'guest NIC', verdict: 'fail', detail: `libvirt holds the link of ${d.name}'s NIC down`, element: {id: `guest-link:${d.name}/${i.mac ?? i.target}`, kind: 'guest-link', text: `<link state='down'/> on ${d.name}'s interface ${i.mac ?? ''}`.trim(), undo: [`virsh domif-setlink ${d.name} ${i.target ?? i.mac} up`], device: i.target}}
+        : {name: 'guest NIC', verdict: 'pass', detail: `link up (${i.model ?? 'nic'} ${i.mac ?? ''})`.trim()},
+    )
+    hops.push(...this.deviceHops(i.target, 'tap', bridge))
+    hops.push(...this.deviceHops(bridge, 'bridge'))
+    if (i.target) {
+      const tap = this.links.get(i.target)
+      const state = tap?.portState
+      if (tap && state && state !== 'forwarding') {
+        const transient = state === 'listening' || state === 'learning'
+        hops.push({name: `bridge port ${i.target}`, verdict: 'fail', detail: `STP port state ${state}${transient ? ' (the bridge forwards nothing from it until the forward delay passes)' : ''}`, element: {id: `stp:${bridge}`, kind: 'stp', text: `bridge ${bridge}: port ${i.target} is ${state}`, undo: [`ip link set ${bridge} type bridge forward_delay 0`], device: bridge}})
+      }
+    }
+    return hops
+  }
+
+  /** A device on the path: exists, admin up, carrier, and (for a tap) enslaved to the bridge. */
+  private deviceHops(name: string | undefined, role: 'tap' | 'bridge' | 'egress', bridge?: string): Hop[] {
+    const label = `${role} ${name ?? '?'}`
+    if (!name) return [{name: label, verdict: 'fail', detail: 'the guest interface has no host device (not started?)', element: {id: `link:?`, kind: 'link', text: 'no tap device', undo: []}}]
+    const link = this.links.get(name)
+    if (!link) return [{name: label, verdict: 'fail', detail: `${name} does not exist on the host`, element: {id: `link:${name}`, kind: 'link', text: `device ${name} is missing`, device: name, undo: role === 'bridge' ? [] : []}}]
+    if (!link.up) return [{name: label, verdict: 'fail', detail: `${name} is administratively down`, element: {id: `link:${name}`, kind: 'link', text: `ip link: ${name} DOWN`, device: name, undo: [`ip link set ${name} up`]}}]
+    if (role === 'tap' && bridge && link.master !== bridge) {
+      return [{name: label, verdict: 'fail', detail: link.master ? `${name} is attached to ${link.master}, not ${bridge}` : `${name} is attached to no bridge`, element: {id: `tap:${name}`, kind: 'link-master', text: `${name} master ${link.master ?? 'none'} (expected ${bridge})`, device: name, undo: [`ip link set ${name} master ${bridge} up`]}}]
+    }
+    // Taps report UNKNOWN and an empty bridge NO-CARRIER: only a device that should carry traffic and has lost it fails.
+    if (role === 'egress' && !link.lowerUp && link.kind !== 'tap') {
+      return [{name: label, verdict: 'fail', detail: `${name} has no carrier (${link.operstate})`, element: {id: `link:${name}`, kind: 'link', text: `ip link: ${name} NO-CARRIER`, device: name, undo: [`ip link set ${name} up   # and check the cable or switch port: ethtool ${name}`]}}]
+    }
+    return [{name: label, verdict: 'pass', detail: `${name} up${link.master ? `, master ${link.master}` : ''}, mtu ${link.mtu}`}]
+  }
+
+  /** One netfilter hook as a hop: runs the branches, reports pass / fail / indeterminate with the deciding rule. */
+  nfHop(name: string, hook: NfHook, layer: 'ip' | 'bridge', branches: Branch[]): {hop: Hop; branches: Branch[]} {
+    const before = new Set(branches)
+    const after = runHook(this.rs, hook, layer, branches, this.ctx)
+    const live = after.filter((b) => b.status === 'accept')
+    const dropped = after.filter((b) => b.status === 'drop')
+    const unknown = after.filter((b) => b.status === 'unknown')
+    const first = after[0]
+    const chainsRun = this.rs.baseChains(hook, layer === 'bridge' ? ['bridge'] : first?.packet.family === 6 ? ['ip6', 'inet'] : ['ip', 'inet'])
+    const steps = first ? first.steps.filter((s) => s.hook === hook) : []
+    const summary = chainsRun.length === 0 ? 'no base chain on this hook' : `${chainsRun.length} base chain(s): ${chainsRun.map((c) => `${c.family} ${c.table} ${c.name} (${c.base!.priority})`).join(', ')}`
+    // Branches already sealed before this hook say nothing about it.
+    const newlyDropped = dropped.filter((b) => !before.has(b))
+    if (live.length === 0 && unknown.length === 0 && newlyDropped.length > 0) {
+      const decided = newlyDropped[0].decidedBy!
+      return {hop: {name, verdict: 'fail', detail: `dropped by ${describeStep(decided)}`, element: elementForStep(decided, this.facts.ruleset), steps: newlyDropped[0].steps.filter((s) => s.hook === hook)}, branches: after}
+    }
+    if (unknown.length > 0 || (newlyDropped.length > 0 && live.length > 0)) {
+      const assumptions = [...new Set(after.flatMap((b) => b.assumptions.map((a) => a.step)))]
+      const undecided = assumptions.map((s) => {
+        const outcome = (assumed: boolean) => {
+          const b = after.find((x) => x.assumptions.some((a) => a.step === s && a.assumed === assumed))
+          return b ? (b.status === 'accept' ? 'passes' : b.status === 'drop' ? `dropped by ${describeStep(b.decidedBy!)}` : 'cannot be told') : 'not reached'
+        }
+        return {rule: describeStep(s), note: s.note, ifMatches: outcome(true), ifNot: outcome(false)}
+      })
+      const decided = unknown[0]?.decidedBy ?? assumptions[0]
+      return {
+        hop: {name, verdict: 'indeterminate', detail: undecided.length > 0 ? `depends on ${undecided.map((u) => u.rule).join('; ')}` : `cannot be told at ${decided ? describeStep(decided) : name}`, element: decided ? elementForStep(decided, this.facts.ruleset, true) : undefined, steps, undecided},
+        branches: after,
+      }
+    }
+    return {hop: {name, verdict: 'pass', detail: live.length > 0 && steps.length > 0 ? `accepted (${summary})` : summary, steps}, branches: after}
+  }
+
+  routingHop(name: string, decision: RouteDecision, expect: 'forward' | 'local', packet: NfPacket): Hop {
+    const trail = decision.trail.join('; ')
+    if (decision.kind === 'unknown') return {name, verdict: 'indeterminate', detail: decision.unknownBecause ?? 'cannot be told', element: decision.rule ? policyElement(decision) : undefined}
+    const ok = expect === 'local' ? decision.kind === 'local' || decision.kind === 'broadcast' : decision.kind === 'unicast'
+    if (ok) return {name, verdict: 'pass', detail: `${packet.dst}: ${decision.kind === 'unicast' ? `via ${decision.dev}${decision.gateway ? ` gw ${decision.gateway}` : ''}` : decision.kind} (${trail})`}
+    const why = decision.kind === 'no-route' ? `no route to ${packet.dst}` : decision.kind === 'local' ? `${packet.dst} is an address of this host` : `${decision.kind} (${decision.route ? describeRoute(decision.route) : decision.rule?.text ?? ''})`
+    const element: Element = decision.rule && decision.rule.priority !== 0 && decision.rule.priority < 32766
+      ? policyElement(decision)
+      : decision.route
+        ? {id: `route:${decision.route.table} ${decision.route.dst}`, kind: 'route', text: `${describeRoute(decision.route)}`, undo: decision.route.type !== 'unicast' ? [`ip route del ${decision.route.type} ${decision.route.dst}${decision.route.table !== 'main' ? ` table ${decision.route.table}` : ''}`] : []}
+        : {id: `route:missing ${packet.family === 4 ? '0.0.0.0/0' : '::/0'}`, kind: 'route', text: `no route to ${packet.dst} (no default route)`, undo: []}
+    return {name, verdict: 'fail', detail: `${why}; ${trail}`, element}
+  }
+
+  private forwardingHop(iif: string, family: 4 | 6): Hop {
+    const global = family === 4 ? this.sysctl('net.ipv4.ip_forward') : this.sysctl('net.ipv6.conf.all.forwarding')
+    const own = family === 4 ? this.sysctl(`net.ipv4.conf.${iif}.forwarding`) : this.sysctl(`net.ipv6.conf.${iif}.forwarding`)
+    const key = family === 4 ? 'net.ipv4.ip_forward' : 'net.ipv6.conf.all.forwarding'
+    if (global === 0) return {name: 'forwarding', verdict: 'fail', detail: `${key} = 0: the host routes nothing`, element: {id: `sysctl:${key}`, kind: 'sysctl', text: `${key} = 0`, sysctl: {key, value: 0}, undo: [`sysctl -w ${key}=1`]}}
+    // The kernel asks the arriving device (ip_forward sets every conf/*/forwarding; one device can be off alone).
+    const ownKey = family === 4 ? `net.ipv4.conf.${iif}.forwarding` : `net.ipv6.conf.${iif}.forwarding`
+    if (own === 0) return {name: 'forwarding', verdict: 'fail', detail: `${ownKey} = 0: nothing arriving on ${iif} is routed`, element: {id: `sysctl:${ownKey}`, kind: 'sysctl', text: `${ownKey} = 0`, sysctl: {key: ownKey, value: 0}, device: iif, undo: [`sysctl -w ${ownKey}=1`]}}
+    if (global === undefined || global === null) return {name: 'forwarding', verdict: 'indeterminate', detail: `${key} could not be read`}
+    return {name: 'forwarding', verdict: 'pass', detail: `${key} = ${global}${own !== undefined && own !== null ? `, ${ownKey} = ${own}` : ''}`}
+  }
+
+  private rpFilterHop(packet: NfPacket, iif: string): Hop | undefined {
+    if (packet.family !== 4 || packet.src === '0.0.0.0') return undefined
+    const all = this.sysctl('net.ipv4.conf.all.rp_filter')
+    const own = this.sysctl(`net.ipv4.conf.${iif}.rp_filter`)
+    if (all === undefined && own === undefined) return {name: 'rp_filter', verdict: 'indeterminate', detail: 'rp_filter could not be read'}
+    const mode = Math.max(all ?? 0, own ?? 0)
+    if (mode === 0) return undefined
+    const {ok, decision} = this.router.reversePathOk({family: 4, src: packet.src, dst: packet.dst, iif, mode})
+    if (ok === true) return {name: 'rp_filter', verdict: 'pass', detail: `mode ${mode}: the route back to ${packet.src} leaves by ${decision.dev ?? iif}`}
+    if (ok === 'unknown') return {name: 'rp_filter', verdict: 'indeterminate', detail: decision.unknownBecause ?? 'cannot be told'}
+    const key = own !== undefined && own !== null && own >= (all ?? 0) ? `net.ipv4.conf.${iif}.rp_filter` : 'net.ipv4.conf.all.rp_filter'
+    return {
+      name: 'rp_filter',
+      verdict: 'fail',
+      detail: `mode ${mode} (${mode === 1 ? 'strict' : 'loose'}): the route back to ${packet.src} ${decision.kind === 'unicast' ? `leaves by ${decision.dev}, not ${iif}` : `is ${decision.kind}`}`,
+      element: {id: `sysctl:rp_filter:${iif}`, kind: 'rp-filter', text: `rp_filter ${mode} on ${iif} (effective max of conf/all and conf/${iif})`, sysctl: {key, value: mode}, device: iif, undo: [`sysctl -w net.ipv4.conf.all.rp_filter=2 net.ipv4.conf.${iif}.rp_filter=2`]},
+    }
+  }
+
+  /** A socket that will take the packet: the service's listener on the bridge address or a wildcard. */
+  private listenerHop(kind: 'dhcp' | 'dns', net: LibvirtNetwork, bridge: string, addr: string): Hop {
+    const port = kind === 'dhcp' ? 67 : 53
+    const listeners = this.facts.listeners
+    if (listeners === null) return {name: `listener udp ${port}`, verdict: 'indeterminate', detail: 'sockets could not be listed (ss)'}
+    const hit = listeners.find((l) => l.proto === 'udp' && l.port === port && (l.address === addr || (['0.0.0.0', '*', '', '::'].includes(l.address) && (l.iface === undefined || l.iface === bridge))))
+    if (hit) return {name: `listener udp ${port}`, verdict: 'pass', detail: `${hit.process ?? 'a process'}${hit.pid ? ` (pid ${hit.pid})` : ''} on ${hit.address}${hit.iface ? `%${hit.iface}` : ''}:${port}`}
+    return {
+      name: `listener udp ${port}`,
+      verdict: 'fail',
+      detail: `nothing listens on udp ${addr}:${port} or a wildcard on ${bridge}`,
+      element: {id: `listener:${net.name}:${kind}`, kind: 'listener', text: `no ${kind === 'dhcp' ? 'DHCP' : 'DNS'} server on ${bridge} (${addr}:${port})`, network: net.name, undo: [`virsh net-destroy ${net.name} && virsh net-start ${net.name}`]},
+    }
+  }
+
+  // ---- flows -------------------------------------------------------------
+
+  private finish(base: Omit<Flow, 'kind' | 'description' | 'packet' | 'verdict' | 'hops'>, kind: FlowKind, description: string, packet: NfPacket, hops: Hop[], replyTo?: FlowKind): Flow {
+    const fail = hops.find((h) => h.verdict === 'fail')
+    const unsure = hops.find((h) => h.verdict === 'indeterminate')
+    return {...base, kind, description, packet: describePacket(packet), verdict: fail ? 'fail' : unsure ? 'indeterminate' : 'pass', hops, decidedBy: fail ?? unsure, ...(replyTo ? {replyTo} : {})}
+  }
+
+  /** DHCP or DNS from a guest to the network's own dnsmasq, and its answer. */
+  private localService(base: FlowBase, d: LibvirtDomain, i: Iface, net: LibvirtNetwork, bridge: string, kind: 'dhcp' | 'dns', gw: string, src: string, srcNote = ''): Flow[] {
+    const request =
+      kind === 'dhcp'
+        ? newPacket({family: 4, iifname: bridge, src: '0.0.0.0', dst: '255.255.255.255', l4proto: 'udp', sport: 68, dport: 67, pkttype: 'broadcast', etherSrc: i.mac})
+        : newPacket({family: 4, iifname: bridge, src, dst: gw, l4proto: 'udp', sport: 40000, dport: 53, etherSrc: i.mac})
+    const hops = this.ingressLinks(d, i, bridge)
+    const runner = new PathRunner(this, hops, request)
+    runner.nf('bridge prerouting', 'prerouting', 'bridge', {iifname: i.target, ibrname: bridge})
+    runner.nf('bridge input', 'input', 'bridge', {iifname: i.target, ibrname: bridge})
+    runner.nf('netfilter prerouting', 'prerouting', 'ip', {iifname: bridge})
+    runner.route('routing', 'local')
+    const rp = this.rpFilterHop(request, bridge)
+    if (rp) runner.push(rp)
+    runner.nf('netfilter input', 'input', 'ip', {iifname: bridge, oifname: undefined})
+    runner.push(this.listenerHop(kind, net, bridge, gw))
+    const what = kind === 'dhcp' ? 'DHCP request' : 'DNS query'
+    const out = [this.finish(base, kind, `${what} to ${kind === 'dhcp' ? 'the DHCP server' : 'the resolver'} of network ${net.name} on ${gw}${kind === 'dns' ? srcNote : ''}`, request, runner.hops)]
+    // The answer: from dnsmasq out of the bridge. A DHCP reply does not match the request's conntrack tuple: it is new.
+    const reply =
+      kind === 'dhcp'
+        ? newPacket({family: 4, oifname: bridge, src: gw, dst: '255.255.255.255', l4proto: 'udp', sport: 67, dport: 68, pkttype: 'broadcast'})
+        : replyPacket({family: 4, oifname: bridge, src: gw, dst: src, l4proto: 'udp', sport: 53, dport: 40000})
+    const replyHops: Hop[] = []
+    const back = new PathRunner(this, replyHops, reply)
+    back.nf('netfilter output', 'output', 'ip', {oifname: bridge})
+    back.nf('netfilter postrouting', 'postrouting', 'ip', {oifname: bridge})
+    back.nf('bridge output', 'output', 'bridge', {oifname: i.target, obrname: bridge})
+    back.nf('bridge postrouting', 'postrouting', 'bridge', {oifname: i.target, obrname: bridge})
+    back.links(this.deviceHops(i.target, 'tap', bridge))
+    out.push(this.finish(base, `${kind}-reply` as FlowKind, `${kind === 'dhcp' ? 'DHCP offer' : 'DNS answer'} back to ${d.name}`, reply, back.hops, kind))
+    return out
+  }
+
+  /** Out through the host's routing, forward filter and NAT to a destination, and the reply back in. */
+  private routedEgress(base: FlowBase, d: LibvirtDomain, i: Iface, net: LibvirtNetwork, bridge: string, src: string, srcNote: string, to: Destination, kind: 'egress' | 'custom'): Flow[] {
+    const request = newPacket({family: 4, iifname: bridge, src, dst: to.addr, l4proto: to.proto, ...(to.proto === 'icmp' ? {icmpType: 8} : {sport: 40000, dport: to.port ?? 443}), etherSrc: i.mac})
+    const hops = this.ingressLinks(d, i, bridge)
+    const runner = new PathRunner(this, hops, request)
+    runner.nf('bridge prerouting', 'prerouting', 'bridge', {iifname: i.target, ibrname: bridge})
+    runner.nf('bridge input', 'input', 'bridge', {iifname: i.target, ibrname: bridge})
+    runner.nf('netfilter prerouting', 'prerouting', 'ip', {iifname: bridge})
+    const decision = runner.route('routing', 'forward')
+    const egress = decision?.dev
+    if (runner.alive()) runner.push(this.forwardingHop(bridge, 4))
+    const rp = runner.alive() ? this.rpFilterHop(runner.packet(), bridge) : undefined
+    if (rp) runner.push(rp)
+    runner.nf('netfilter forward', 'forward', 'ip', {iifname: bridge, oifname: egress})
+    runner.nf('netfilter postrouting', 'postrouting', 'ip', {iifname: bridge, oifname: egress})
+    // NAT networks only work when the source is translated: replies to a private guest address never come back.
+    if (runner.alive() && net.forwardMode === 'nat') runner.push(this.natHop(runner, src, net))
+    if (runner.alive() && egress) runner.links(this.deviceHops(egress, 'egress'))
+    const dest = `${to.addr}${to.proto === 'icmp' ? ' (ping)' : `:${to.port ?? 443}/${to.proto}`}`
+    const flows = [this.finish(base, kind, `${kind === 'egress' ? 'to the internet' : 'to'} ${dest}${egress ? ` via ${egress}` : ''}${srcNote}`, request, runner.hops)]
+    if (flows[0].verdict === 'fail' || !egress) return flows
+    // The reply: conntrack undoes the source NAT before routing, so the forward hook sees the guest's address.
+    const natted = runner.packet().src
+    const reply = replyPacket({family: 4, iifname: egress, src: to.addr, dst: src, l4proto: to.proto, ...(to.proto === 'icmp' ? {icmpType: 0} : {sport: to.port ?? 443, dport: 40000})}, natted !== src ? ['snat'] : [])
+    const replyHops: Hop[] = [...this.deviceHops(egress, 'egress')]
+    const back = new PathRunner(this, replyHops, {...reply, dst: natted})
+    back.nf('netfilter prerouting', 'prerouting', 'ip', {iifname: egress}, {dst: src})
+    back.route('routing', 'forward', {iif: egress})
+    back.nf('netfilter forward', 'forward', 'ip', {iifname: egress, oifname: bridge})
+    back.nf('netfilter postrouting', 'postrouting', 'ip', {iifname: egress, oifname: bridge})
+    back.nf('bridge output', 'output', 'bridge', {oifname: i.target, obrname: bridge})
+    back.nf('bridge postrouting', 'postrouting', 'bridge', {oifname: i.target, obrname: bridge})
+    back.links(this.deviceHops(i.target, 'tap', bridge))
+    flows.push(this.finish(base, `${kind === 'custom' ? 'custom' : 'egress'}-reply` as FlowKind, `reply from ${to.addr} back to ${d.name}`, reply, back.hops, kind))
+    if (kind === 'custom') flows[1].kind = 'custom'
+    return flows
+  }
+
+  private natHop(runner: PathRunner, src: string, net: LibvirtNetwork): Hop {
+    const branches = runner.live()
+    const translated = branches.filter((b) => b.packet.src !== src)
+    if (branches.length > 0 && translated.length === branches.length) {
+      const n = translated[0].nat.find((x) => x.field === 'src')
+      return {name: 'NAT', verdict: 'pass', detail: `source ${src} → ${translated[0].packet.src}${n ? ` (${describeStep(n.step)})` : ''}`}
+    }
+    if (translated.length > 0) return {name: 'NAT', verdict: 'indeterminate', detail: `the source is translated on some paths only`}
+    const postSteps = branches[0]?.steps.filter((s) => s.hook === 'postrouting') ?? []
+    return {name: 'NAT', verdict: 'fail', detail: `nothing translates ${src}: replies to a private address never come back`, element: natMissingElement(net, postSteps, this.facts.ruleset), steps: postSteps}
+  }
+
+  /** A frame bridged between the guest's tap and an uplink port: bridge hooks, and the IP hooks when br_netfilter hands it over. */
+  private bridgedFlow(base: FlowBase, d: LibvirtDomain, i: Iface, bridge: string, uplink: Link, kind: 'dhcp' | 'egress' | 'custom', src: string, to?: Destination): Flow[] {
+    const brnf = this.sysctl('net.bridge.bridge-nf-call-iptables')
+    const mk = (dir: 'out' | 'in', reply: boolean): NfPacket => {
+      const tap = i.target
+      const fields = dir === 'out' ? {physIn: tap, physOut: uplink.name} : {physIn: uplink.name, physOut: tap}
+      if (kind === 'dhcp') {
+        // Request broadcast from 0.0.0.0; the server's reply does not match it in conntrack (new).
+        return dir === 'out'
+          ? newPacket({family: 4, iifname: bridge, oifname: bridge, ...fields, bridged: true, src: '0.0.0.0', dst: '255.255.255.255', l4proto: 'udp', sport: 68, dport: 67, pkttype: 'broadcast', etherSrc: i.mac})
+          : newPacket({family: 4, iifname: bridge, oifname: bridge, ...fields, bridged: true, src: 'unknown', dst: '255.255.255.255', l4proto: 'udp', sport: 67, dport: 68, pkttype: 'broadcast'})
+      }
+      const dest = to ?? DEFAULT_INTERNET
+      const ports = dest.proto === 'icmp' ? {icmpType: reply ? 0 : 8} : reply ? {sport: dest.port ?? 443, dport: 40000} : {sport: 40000, dport: dest.port ?? 443}
+      const p = {family: 4 as const, iifname: bridge, oifname: bridge, ...fields, bridged: true, src: dir === 'out' ? src : dest.addr, dst: dir === 'out' ? dest.addr : src, l4proto: dest.proto, ...ports}
+      return reply ? replyPacket(p) : newPacket(p)
+    }
+    const run = (dir: 'out' | 'in', reply: boolean, hops: Hop[]): {packet: NfPacket; hops: Hop[]} => {
+      const packet = mk(dir, reply)
+      const inDev = dir === 'out' ? i.target : uplink.name
+      const outDev = dir === 'out' ? uplink.name : i.target
+      const runner = new PathRunner(this, hops, packet)
+      if (dir === 'in') runner.links(this.deviceHops(uplink.name, 'egress'))
+      runner.nf('bridge prerouting', 'prerouting', 'bridge', {iifname: inDev, ibrname: bridge})
+      runner.nf('bridge forward', 'forward', 'bridge', {iifname: inDev, oifname: outDev, ibrname: bridge, obrname: bridge})
+      if (brnf === 1) {
+        runner.nf('netfilter prerouting (br_netfilter)', 'prerouting', 'ip', {})
+        runner.nf('netfilter forward (br_netfilter)', 'forward', 'ip', {})
+        runner.nf('netfilter postrouting (br_netfilter)', 'postrouting', 'ip', {})
+      } else if (brnf === undefined) {
+        runner.push({name: 'br_netfilter', verdict: 'indeterminate', detail: 'net.bridge.bridge-nf-call-iptables could not be read'})
+      }
+      runner.nf('bridge postrouting', 'postrouting', 'bridge', {oifname: outDev, obrname: bridge})
+      if (dir === 'out') runner.links(this.deviceHops(uplink.name, 'egress'))
+      else runner.links(this.deviceHops(i.target, 'tap', bridge))
+      return {packet, hops: runner.hops}
+    }
+    const out = run('out', false, this.ingressLinks(d, i, bridge))
+    const dest = to ?? DEFAULT_INTERNET
+    const flows = [this.finish(base, kind, kind === 'dhcp' ? `DHCP request bridged to the LAN through ${uplink.name}` : `bridged to ${dest.addr}${dest.proto === 'icmp' ? '' : `:${dest.port ?? 443}/${dest.proto}`} through ${uplink.name}`, out.packet, out.hops)]
+    const back = run('in', kind !== 'dhcp', [])
+    flows.push(this.finish(base, kind === 'dhcp' ? 'dhcp-reply' : kind === 'custom' ? 'custom' : 'egress-reply', kind === 'dhcp' ? `DHCP offer from the LAN back to ${d.name}` : `reply from ${dest.addr} back to ${d.name}`, back.packet, back.hops, kind))
+    return flows
+  }
+}
+
+type FlowBase = Omit<Flow, 'kind' | 'description' | 'packet' | 'verdict' | 'hops'>
+
+/** Carries the netfilter branches of one packet along its hops; stops at the first certain failure. */
+class PathRunner {
+  private branches: Branch[]
+  constructor(
+    private readonly host: HostView,
+    readonly hops: Hop[],
+    packet: NfPacket,
+  ) {
+    this.branches = [startBranch(packet)]
+  }
+
+  alive(): boolean {
+    return !this.hops.some((h) => h.verdict === 'fail')
+  }
+
+  live(): Branch[] {
+    return this.branches.filter((b) => b.status === 'accept')
+  }
+
+  packet(): NfPacket {
+    return (this.live()[0] ?? this.branches[0]).packet
+  }
+
+  push(hop: Hop): void {
+    if (this.alive()) this.hops.push(hop)
+  }
+
+  links(hops: Hop[]): void {
+    for (const h of hops) this.push(h)
+  }
+
+  /** Runs a hook with the devices it sees; `rewrite` changes the packet after the hook (conntrack's reverse NAT). */
+  nf(name: string, hook: NfHook, layer: 'ip' | 'bridge', devices: Partial<NfPacket>, rewrite?: Partial<NfPacket>): void {
+    if (!this.alive()) return
+    // Bridge hooks see ports; the IP hooks see the bridge (and, for bridged frames, ports through physdev).
+    const relabel = (b: Branch): Branch => ({...b, packet: {...b.packet, iifname: undefined, oifname: undefined, ibrname: undefined, obrname: undefined, ...devices}})
+    const keepPhys = layer === 'ip'
+    const input = this.branches.map((b) => (b.status === 'accept' ? relabel(keepPhys ? b : {...b, packet: {...b.packet, physIn: undefined, physOut: undefined, bridged: false}}) : b))
+    if (layer === 'bridge' && this.host.rs.baseChains(hook, ['bridge']).length === 0) return
+    const {hop, branches} = this.host.nfHop(name, hook, layer, input)
+    this.branches = rewrite ? branches.map((b) => ({...b, packet: {...b.packet, ...rewrite}})) : branches
+    // The IP hooks put back the bridge's view of the physdev fields for later hooks.
+    if (!keepPhys) this.branches = this.branches.map((b, k) => ({...b, packet: {...b.packet, physIn: input[k]?.packet.physIn ?? b.packet.physIn, physOut: input[k]?.packet.physOut ?? b.packet.physOut}}))
+    this.hops.push(hop)
+  }
+
+
+  route(name: string, expect: 'forward' | 'local', override: {iif?: string} = {}): RouteDecision | undefined {
+    if (!this.alive()) return undefined
+    const p = this.packet()
+    const decision = this.host.router.lookup({family: p.family, dst: p.dst, src: p.src === '0.0.0.0' ? undefined : p.src, iif: override.iif ?? p.iifname, mark: p.mark, l4proto: p.l4proto, sport: p.sport, dport: p.dport})
+    this.hops.push(this.host.routingHop(name, decision, expect, p))
+    return decision
+  }
+}
+
+function describeStep(s: TraceStep): string {
+  const where = `${s.chain.backend === 'nft' ? 'nft' : s.chain.backend} ${s.chain.family} ${s.chain.table} ${s.chain.chain}`
+  if (s.event === 'policy') return `${where} policy ${s.action}`
+  return s.rule ? `${where}: ${s.rule.text}` : where
+}
+
+export {describeStep}
+
+function policyElement(decision: RouteDecision): Element {
+  const r = decision.rule!
+  return {id: `policy-rule:${r.family}:${r.priority}`, kind: 'policy-rule', text: `ip rule ${r.text}`, undo: [`ip ${r.family === 'inet6' ? '-6 ' : ''}rule del priority ${r.priority}`], table: r.table}
+}
+
+function inPrefix(ip: string, prefix: string): boolean {
+  const a = parseIp(ip)
+  const p = parsePrefix(prefix)
+  return a !== undefined && p !== undefined && rangeContains(p, a.family, a.value)
+}
+
+function firstHost(prefix: string): string | undefined {
+  const p = parsePrefix(prefix)
+  if (!p || p.family !== 4) return undefined
+  const v = p.lo + 2n
+  return [24n, 16n, 8n, 0n].map((s) => String((v >> s) & 255n)).join('.')
+}

@@ -1,0 +1,625 @@
+/**
+ * The netfilter evaluator: one packet through one hook, every base chain of
+ * every table and backend in priority order, the way the kernel runs them.
+ *
+ * Semantics kept from the kernel: an accept ends only its own base chain (the
+ * next base chain on the hook still sees the packet); drop and reject are
+ * final; jump returns, goto does not; a base chain that runs off its end applies
+ * its policy; NAT chains see only a connection's first packet, and their
+ * translations change the packet for every chain after them.
+ *
+ * Three-valued: a match the evaluator cannot decide (a mark set outside the
+ * path, a rate limit, an unmodelled match) forks the walk: one branch assumes it
+ * matched, one that it did not. Branches that end alike merge; where they do
+ * not, the verdict is indeterminate and names the rule and both outcomes.
+ */
+import {parseIp, rangeContains} from '../../lib/addr.js'
+import type {NfChain, NfField, NfMatch, NfRule, NfRuleRef, NfStatement, NfValue, NfFamily, NfHook} from '../../lib/netfilter.js'
+import {type CompiledRuleset, tableOf} from './compile.js'
+import {ICMPV6_TYPES, ICMP_TYPES, type NfPacket, protoNumber} from './packet.js'
+
+export type Tri = boolean | 'unknown'
+
+/** What the host knows that rules can ask about (fib/addrtype, masquerade's source address). */
+export interface EvalContext {
+  /** local, broadcast, multicast, unicast, ... of an address, as the routing tables say. */
+  addressType(address: string, family: 4 | 6): string[]
+  /** The primary address of a device (masquerade picks it), when known. */
+  addressOf(device: string, family: 4 | 6): string | undefined
+}
+
+export interface ChainRef {
+  backend: NfChain['backend']
+  family: NfFamily
+  table: string
+  chain: string
+  hook?: NfHook
+  priority?: number
+}
+
+export interface TraceStep {
+  hook: NfHook
+  chain: ChainRef
+  /** The rule this step is about (absent for chain entry and policy). */
+  rule?: {ref: NfRuleRef; text: string}
+  event: 'enter' | 'rule' | 'maybe' | 'policy' | 'return' | 'skip'
+  /** accept, drop, reject, jump X, goto X, return, masquerade, snat, dnat, mark, queue, ... */
+  action?: string
+  note?: string
+}
+
+/** An undecidable match this branch assumed one way. */
+export interface Assumption {
+  step: TraceStep
+  assumed: boolean
+}
+
+export type BranchStatus = 'accept' | 'drop' | 'unknown'
+
+export interface Branch {
+  packet: NfPacket
+  steps: TraceStep[]
+  /** accept = still on its way; drop/reject = dropped; unknown = a statement with an unknowable verdict ended it. */
+  status: BranchStatus
+  /** The step that dropped the packet (or made its fate unknowable). */
+  decidedBy?: TraceStep
+  /** NAT applied on the way. */
+  nat: {type: string; field: 'src' | 'dst'; from: string; to: string; step: TraceStep}[]
+  assumptions: Assumption[]
+}
+
+/** Cap on branches per hook: past it, the walk says indeterminate instead of exploring. */
+const MAX_BRANCHES = 64
+const MAX_DEPTH = 64
+
+export function startBranch(packet: NfPacket): Branch {
+  return {packet, steps: [], status: 'accept', nat: [], assumptions: []}
+}
+
+/** Families whose base chains see a packet on an IP hook, or on a bridge hook. */
+export const familiesFor = (layer: 'ip' | 'bridge', family: 4 | 6): NfFamily[] => (layer === 'bridge' ? ['bridge'] : family === 4 ? ['ip', 'inet'] : ['ip6', 'inet'])
+
+/**
+ * Runs every base chain on `hook` for each live branch. Dropped and unknown
+ * branches pass through untouched: their fate is already sealed.
+ */
+export function runHook(rs: CompiledRuleset, hook: NfHook, layer: 'ip' | 'bridge', branches: Branch[], ctx: EvalContext): Branch[] {
+  let out: Branch[] = []
+  for (const b of branches) {
+    if (b.status !== 'accept') {
+      out.push(b)
+      continue
+    }
+    let live: Branch[] = [b]
+    for (const chain of rs.baseChains(hook, familiesFor(layer, b.packet.family))) {
+      const next: Branch[] = []
+      for (const br of live) {
+        if (br.status !== 'accept') {
+          next.push(br)
+          continue
+        }
+        next.push(...runBaseChain(rs, chain, hook, br, ctx))
+      }
+      live = merge(next)
+      if (live.length > MAX_BRANCHES) live = overflow(live, hook, chain)
+    }
+    out.push(...live)
+  }
+  out = merge(out)
+  return out
+}
+
+function overflow(live: Branch[], hook: NfHook, chain: NfChain): Branch[] {
+  const step: TraceStep = {hook, chain: refOf(chain, hook), event: 'skip', note: `more than ${MAX_BRANCHES} undecidable combinations: not explored`}
+  return [{...live[0], status: 'unknown', decidedBy: step, steps: [...live[0].steps, step]}]
+}
+
+const refOf = (c: NfChain, hook: NfHook): ChainRef => ({backend: c.backend, family: c.family, table: c.table, chain: c.name, hook, priority: c.base?.priority})
+
+/** Branches that ended alike (same status, same packet) are one: the forks that split them did not matter. */
+function merge(branches: Branch[]): Branch[] {
+  if (branches.length < 2) return branches
+  const byKey = new Map<string, Branch>()
+  for (const b of branches) {
+    const key = `${b.status}|${JSON.stringify(b.packet)}|${b.status === 'accept' ? '' : decisionKey(b.decidedBy)}`
+    const seen = byKey.get(key)
+    if (!seen) {
+      byKey.set(key, b)
+      continue
+    }
+    // Keep only the assumptions both made: the others did not change the outcome.
+    seen.assumptions = seen.assumptions.filter((a) => b.assumptions.some((x) => x.step === a.step && x.assumed === a.assumed))
+  }
+  return [...byKey.values()]
+}
+
+const decisionKey = (s: TraceStep | undefined) => (s ? `${s.chain.backend} ${s.chain.family} ${s.chain.table} ${s.chain.chain} ${s.rule?.ref.index ?? 'policy'}` : '')
+
+interface Frame {
+  chain: NfChain
+  rule: number
+  /** goto: returning from this chain returns from the caller too. */
+  viaGoto: boolean
+}
+
+interface Machine {
+  branch: Branch
+  frames: Frame[]
+  /** Index of the next expression inside the current rule (resuming after a fork). */
+  expr: number
+}
+
+/** One base chain for one branch; forks on undecidable matches. */
+function runBaseChain(rs: CompiledRuleset, base: NfChain, hook: NfHook, input: Branch, ctx: EvalContext): Branch[] {
+  const natChain = base.base!.type === 'nat'
+  const p = input.packet
+  // NAT chains see only the first packet of a connection; untracked packets never.
+  if (natChain && (p.ct.state !== 'new' || p.ct.status.includes('untracked'))) return [input]
+  const enter: TraceStep = {hook, chain: refOf(base, hook), event: 'enter'}
+  const done: Branch[] = []
+  // Statements change the packet in place: each walk works on its own copy.
+  const branch: Branch = {...input, packet: {...input.packet, ct: {...input.packet.ct}}, steps: [...input.steps, enter], nat: [...input.nat], assumptions: [...input.assumptions]}
+  const queue: Machine[] = [{branch, frames: [{chain: base, rule: 0, viaGoto: false}], expr: 0}]
+  while (queue.length > 0) {
+    const m = queue.pop()!
+    const result = step(rs, m, hook, natChain, ctx, base.base!.priority)
+    if (result.kind === 'fork') {
+      queue.push(...result.machines)
+      if (queue.length + done.length > MAX_BRANCHES * 4) {
+        const last = queue[queue.length - 1].branch
+        const s: TraceStep = {hook, chain: refOf(base, hook), event: 'skip', note: 'too many undecidable combinations: not explored'}
+        return [...done, {...last, status: 'unknown', decidedBy: s, steps: [...last.steps, s]}]
+      }
+    } else {
+      done.push(result.branch)
+    }
+  }
+  return done
+}
+
+type StepResult = {kind: 'done'; branch: Branch} | {kind: 'fork'; machines: Machine[]}
+
+const clone = (m: Machine, extra: Partial<Branch> = {}): Machine => ({
+  branch: {...m.branch, ...extra, steps: [...m.branch.steps], packet: {...m.branch.packet, ct: {...m.branch.packet.ct}}, nat: [...m.branch.nat], assumptions: [...m.branch.assumptions]},
+  frames: m.frames.map((f) => ({...f})),
+  expr: m.expr,
+})
+
+/** Runs a machine until its base chain ends (verdict or policy) or it meets an undecidable match. */
+function step(rs: CompiledRuleset, m: Machine, hook: NfHook, natChain: boolean, ctx: EvalContext, priority: number): StepResult {
+  const b = m.branch
+  for (let guard = 0; guard < 1_000_000; guard++) {
+    const frame = m.frames[m.frames.length - 1]
+    const chain = frame.chain
+    if (frame.rule >= chain.rules.length) {
+      // Off the end: policy for a base chain, return for a user chain.
+      if (m.frames.length === 1) {
+        const policy = chain.base?.policy ?? 'accept'
+        const s: TraceStep = {hook, chain: refOf(chain, hook), event: 'policy', action: policy}
+        b.steps.push(s)
+        if (policy === 'drop') return {kind: 'done', branch: {...b, status: 'drop', decidedBy: s}}
+        return {kind: 'done', branch: b}
+      }
+      popFrame(m)
+      continue
+    }
+    const rule = chain.rules[frame.rule]
+    const outcome = runRule(rs, rule, m, hook, chain, natChain, ctx, priority)
+    if (outcome.kind === 'fork') return outcome
+    if (outcome.kind === 'next') {
+      frame.rule++
+      m.expr = 0
+      continue
+    }
+    if (outcome.kind === 'jump') {
+      frame.rule++
+      m.expr = 0
+      const target = rs.chains.get(tableOf(chain))?.get(outcome.target)
+      if (!target || m.frames.length >= MAX_DEPTH) {
+        const s = stepFor(hook, chain, rule, 'rule', `${outcome.goto ? 'goto' : 'jump'} ${outcome.target}`, target ? 'chains nest too deep' : `no chain ${outcome.target} in this table`)
+        b.steps.push(s)
+        return {kind: 'done', branch: {...b, status: 'unknown', decidedBy: s}}
+      }
+      if (outcome.goto) m.frames[m.frames.length - 1] = {chain: target, rule: 0, viaGoto: true}
+      else m.frames.push({chain: target, rule: 0, viaGoto: false})
+      continue
+    }
+    if (outcome.kind === 'return') {
+      if (m.frames.length === 1) {
+        // return in a base chain: the policy decides.
+        m.frames[0].rule = chain.rules.length
+        continue
+      }
+      popFrame(m)
+      continue
+    }
+    // A verdict ends the base chain.
+    if (outcome.kind === 'accept') return {kind: 'done', branch: b}
+    if (outcome.kind === 'drop') return {kind: 'done', branch: {...b, status: 'drop', decidedBy: b.steps[b.steps.length - 1]}}
+    return {kind: 'done', branch: {...b, status: 'unknown', decidedBy: b.steps[b.steps.length - 1]}}
+  }
+  throw new Error('netfilter evaluation did not terminate')
+}
+
+function popFrame(m: Machine): void {
+  // Returning from a goto'd chain returns to the caller of the chain that did the goto.
+  while (m.frames.length > 1) {
+    const f = m.frames.pop()!
+    if (!f.viaGoto) break
+  }
+  m.expr = 0
+}
+
+type RuleOutcome =
+  | {kind: 'next'}
+  | {kind: 'jump'; target: string; goto: boolean}
+  | {kind: 'return'}
+  | {kind: 'accept'}
+  | {kind: 'drop'}
+  | {kind: 'unknown'}
+  | {kind: 'fork'; machines: Machine[]}
+
+function stepFor(hook: NfHook, chain: NfChain, rule: NfRule, event: TraceStep['event'], action?: string, note?: string): TraceStep {
+  return {hook, chain: refOf(chain, hook), rule: {ref: rule.ref, text: rule.text}, event, ...(action ? {action} : {}), ...(note ? {note} : {})}
+}
+
+function runRule(rs: CompiledRuleset, rule: NfRule, m: Machine, hook: NfHook, chain: NfChain, natChain: boolean, ctx: EvalContext, priority: number): RuleOutcome {
+  const b = m.branch
+  for (let i = m.expr; i < rule.exprs.length; i++) {
+    const e = rule.exprs[i]
+    if (e.kind === 'cmp' || e.kind === 'nondeterministic' || e.kind === 'opaque') {
+      const r = evalMatch(rs, e, b.packet, ctx, priority, chain.family)
+      if (r === false) return {kind: 'next'}
+      if (r === 'unknown') {
+        const why = e.kind === 'nondeterministic' ? `may match (${e.what})` : e.kind === 'opaque' ? `not modelled: ${e.text}` : `cannot tell: ${describeUnknown(e, b.packet)}`
+        const s = stepFor(hook, chain, rule, 'maybe', undefined, why)
+        const yes = clone(m)
+        yes.branch.steps.push(s)
+        yes.branch.assumptions.push({step: s, assumed: true})
+        yes.expr = i + 1
+        const no = clone(m)
+        no.branch.steps.push(s)
+        no.branch.assumptions.push({step: s, assumed: false})
+        no.frames[no.frames.length - 1].rule++
+        no.expr = 0
+        return {kind: 'fork', machines: [no, yes]}
+      }
+      continue
+    }
+    const outcome = runStatement(rs, e, rule, m, hook, chain, natChain, ctx, priority)
+    if (outcome) return outcome
+  }
+  return {kind: 'next'}
+}
+
+function describeUnknown(e: Extract<NfMatch, {kind: 'cmp'}>, p: NfPacket): string {
+  if (e.field === 'mark' && p.mark === 'unknown') return 'the packet mark is set outside the path'
+  if (e.field === 'ct mark' && p.ct.mark === 'unknown') return 'the connection mark is set outside the path'
+  return `${e.field} is not known for this packet`
+}
+
+/** Runs one statement; undefined = go on with the rule's next expression. */
+function runStatement(rs: CompiledRuleset, s: NfStatement, rule: NfRule, m: Machine, hook: NfHook, chain: NfChain, natChain: boolean, ctx: EvalContext, priority: number): RuleOutcome | undefined {
+  const b = m.branch
+  const p = b.packet
+  switch (s.kind) {
+    case 'verdict': {
+      const st = stepFor(hook, chain, rule, 'rule', s.verdict)
+      b.steps.push(st)
+      if (s.verdict === 'accept') return {kind: 'accept'}
+      if (s.verdict === 'drop' || s.verdict === 'reject') return {kind: 'drop'}
+      if (s.verdict === 'return') return {kind: 'return'}
+      if (s.verdict === 'continue') return undefined
+      st.note = 'a userspace program decides (queue)'
+      return {kind: 'unknown'}
+    }
+    case 'jump':
+    case 'goto':
+      b.steps.push(stepFor(hook, chain, rule, 'rule', `${s.kind} ${s.target}`))
+      return {kind: 'jump', target: s.target, goto: s.kind === 'goto'}
+    case 'nat': {
+      if (!natChain) {
+        b.steps.push(stepFor(hook, chain, rule, 'rule', s.type, 'NAT outside a nat chain has no effect'))
+        return undefined
+      }
+      const st = stepFor(hook, chain, rule, 'rule', s.type)
+      b.steps.push(st)
+      applyNat(s, b, st, ctx)
+      // A NAT statement ends the nat chain: the binding is made.
+      return {kind: 'accept'}
+    }
+    case 'mark': {
+      const current = s.what === 'mark' ? p.mark : p.ct.mark
+      const next = current === 'unknown' ? 'unknown' : applyMark(current, s)
+      if (s.what === 'mark') p.mark = next
+      else p.ct.mark = next
+      b.steps.push(stepFor(hook, chain, rule, 'rule', `${s.what} ${s.op} 0x${s.value.toString(16)}`))
+      return undefined
+    }
+    case 'mark-copy': {
+      const value = s.from === 'mark' ? p.mark : p.ct.mark
+      if (s.to === 'mark') p.mark = value
+      else p.ct.mark = value
+      b.steps.push(stepFor(hook, chain, rule, 'rule', `${s.to} set ${s.from}`))
+      return undefined
+    }
+    case 'notrack':
+      p.ct = {...p.ct, state: 'untracked'}
+      b.steps.push(stepFor(hook, chain, rule, 'rule', 'notrack'))
+      return undefined
+    case 'effect':
+      return undefined
+    case 'vmap': {
+      const entries = s.map && 'name' in s.map ? vmapEntries(rs, s.map.name) : (s.map as {key: NfValue; then: NfStatement}[])
+      if (entries === undefined) {
+        b.steps.push(stepFor(hook, chain, rule, 'maybe', undefined, 'verdict map not readable'))
+        return {kind: 'unknown'}
+      }
+      let unsure = false
+      for (const entry of entries) {
+        const hit = compare(rs, fieldValues(s.field, s.concat, p, ctx, priority, chain.family), 'eq', entry.key, undefined)
+        if (hit === 'unknown') unsure = true
+        if (hit === true && !unsure) return runStatement(rs, entry.then, rule, m, hook, chain, natChain, ctx, priority)
+      }
+      if (unsure) {
+        b.steps.push(stepFor(hook, chain, rule, 'maybe', undefined, `cannot tell which entry of the verdict map applies`))
+        return {kind: 'unknown'}
+      }
+      return {kind: 'next'}
+    }
+    case 'opaque-statement': {
+      b.steps.push(stepFor(hook, chain, rule, s.terminal === false ? 'rule' : 'maybe', s.text, s.terminal === false ? undefined : 'a target the evaluator does not model'))
+      return s.terminal === false ? undefined : {kind: 'unknown'}
+    }
+  }
+}
+
+function vmapEntries(rs: CompiledRuleset, name: string): {key: NfValue; then: NfStatement}[] | undefined {
+  const set = rs.set(name)
+  if (!set?.data || !set.complete) return undefined
+  return set.elems.map((key, i) => ({key, then: set.data![i] as NfStatement}))
+}
+
+function applyMark(current: number, s: Extract<NfStatement, {kind: 'mark'}>): number {
+  const masked = s.mask !== undefined ? (current & ~s.mask) >>> 0 : 0
+  switch (s.op) {
+    case 'set':
+      return s.mask !== undefined ? (masked ^ s.value) >>> 0 : s.value >>> 0
+    case 'and':
+      return (current & s.value) >>> 0
+    case 'or':
+      return (current | s.value) >>> 0
+    case 'xor':
+      return (current ^ s.value) >>> 0
+  }
+}
+
+function applyNat(s: Extract<NfStatement, {kind: 'nat'}>, b: Branch, step: TraceStep, ctx: EvalContext): void {
+  const p = b.packet
+  const family = p.family
+  if (s.type === 'masquerade' || s.type === 'snat') {
+    const to = s.type === 'masquerade' ? (p.oifname ? ctx.addressOf(p.oifname, family) : undefined) : s.addr
+    b.nat.push({type: s.type, field: 'src', from: p.src, to: to ?? 'unknown', step})
+    if (to) p.src = to
+    p.ct = {...p.ct, status: [...p.ct.status, 'snat']}
+    if (s.port !== undefined && p.sport !== undefined) p.sport = s.port
+  } else {
+    const to = s.type === 'redirect' ? (p.iifname ? ctx.addressOf(p.iifname, family) : undefined) ?? (family === 4 ? '127.0.0.1' : '::1') : s.addr
+    b.nat.push({type: s.type, field: 'dst', from: p.dst, to: to ?? p.dst, step})
+    if (to) p.dst = to
+    if (s.port !== undefined && p.dport !== undefined) p.dport = s.port
+    p.ct = {...p.ct, status: [...p.ct.status, 'dnat']}
+  }
+}
+
+/** Evaluates one match on the packet: true, false, or unknown. */
+export function evalMatch(rs: CompiledRuleset, e: NfMatch, p: NfPacket, ctx: EvalContext, priority: number, family: NfFamily): Tri {
+  if (e.kind === 'nondeterministic' || e.kind === 'opaque') return 'unknown'
+  return compare(rs, fieldValues(e.field, e.concat, p, ctx, priority, family), e.op, e.value, e.mask)
+}
+
+/**
+ * The packet's value(s) for a field: a scalar, a list (flags, address types),
+ * null when the packet has no such field (icmp has no ports: no match), or
+ * 'unknown'.
+ */
+type FieldValue = string | number | string[] | null | 'unknown' | {concat: FieldValue[]}
+
+function fieldValues(field: NfField, concat: NfField[] | undefined, p: NfPacket, ctx: EvalContext, priority: number, family: NfFamily): FieldValue {
+  if (concat && concat.length > 0) return {concat: concat.map((f) => fieldValue(f, p, ctx, priority, family))}
+  return fieldValue(field, p, ctx, priority, family)
+}
+
+const L4_WITH_PORTS = new Set(['tcp', 'udp', 'sctp', 'udplite', 'dccp'])
+
+function fieldValue(field: NfField, p: NfPacket, ctx: EvalContext, priority: number, family: NfFamily): FieldValue {
+  switch (field) {
+    case 'iifname':
+      return p.iifname ?? ''
+    case 'oifname':
+      return p.oifname ?? ''
+    case 'ibrname':
+      return p.ibrname ?? ''
+    case 'obrname':
+      return p.obrname ?? ''
+    case 'physdev-in':
+      return p.bridged || p.physIn ? (p.physIn ?? null) : null
+    case 'physdev-out':
+      return p.bridged || p.physOut ? (p.physOut ?? null) : null
+    case 'physdev-is-in':
+      return p.physIn ? 1 : 0
+    case 'physdev-is-out':
+      return p.physOut ? 1 : 0
+    case 'physdev-is-bridged':
+      return p.bridged ? 1 : 0
+    case 'nfproto':
+      return p.family === 4 ? 'ipv4' : 'ipv6'
+    case 'ether type':
+      return p.family === 4 ? 'ip' : 'ip6'
+    case 'l4proto':
+      return p.l4proto
+    case 'saddr':
+      return p.src === 'unknown' ? 'unknown' : p.src
+    case 'daddr':
+      return p.dst === 'unknown' ? 'unknown' : p.dst
+    case 'ether saddr':
+      return p.etherSrc ?? 'unknown'
+    case 'ether daddr':
+      return p.etherDst ?? 'unknown'
+    case 'sport':
+      return L4_WITH_PORTS.has(p.l4proto) ? (p.sport ?? 'unknown') : null
+    case 'dport':
+      return L4_WITH_PORTS.has(p.l4proto) ? (p.dport ?? 'unknown') : null
+    case 'icmp type':
+      return p.l4proto === 'icmp' ? (p.icmpType ?? 'unknown') : null
+    case 'icmp code':
+      return p.l4proto === 'icmp' ? (p.icmpCode ?? 0) : null
+    case 'icmpv6 type':
+      return p.l4proto === 'icmpv6' ? (p.icmpType ?? 'unknown') : null
+    case 'icmpv6 code':
+      return p.l4proto === 'icmpv6' ? (p.icmpCode ?? 0) : null
+    case 'tcp flags':
+      return p.l4proto === 'tcp' ? (p.tcpFlags ?? 'unknown') : null
+    case 'ct state':
+      // Before conntrack (priority -200) the packet has no entry yet: the kernel says invalid.
+      // The bridge family has conntrack only with nf_conntrack_bridge, which the facts do not show.
+      if (family === 'bridge') return 'unknown'
+      return priority < -200 ? ['invalid'] : [p.ct.state]
+    case 'ct status':
+      return family === 'bridge' ? 'unknown' : p.ct.status
+    case 'ct direction':
+      return family === 'bridge' ? 'unknown' : p.ct.direction
+    case 'ct mark':
+      return p.ct.mark
+    case 'mark':
+      return p.mark
+    case 'fib saddr type':
+      return ctx.addressType(p.src, p.family)
+    case 'fib daddr type':
+      return ctx.addressType(p.dst, p.family)
+    case 'pkttype':
+      return p.pkttype
+  }
+}
+
+/** Compares a packet value with a rule value. */
+function compare(rs: CompiledRuleset, actual: FieldValue, op: 'eq' | 'ne' | 'lt' | 'gt' | 'le' | 'ge', value: NfValue, mask: number | undefined): Tri {
+  if (actual === 'unknown') return 'unknown'
+  if (actual === null) return false
+  let hit: Tri
+  if (op === 'eq' || op === 'ne') {
+    const v = mask !== undefined && typeof actual === 'number' ? (actual & mask) >>> 0 : actual
+    hit = contains(rs, v, value)
+    if (op === 'ne') hit = hit === 'unknown' ? 'unknown' : !hit
+    return hit
+  }
+  if (typeof actual !== 'number') return 'unknown'
+  const n = scalarNumber(value)
+  if (n === undefined) return 'unknown'
+  const a = mask !== undefined ? (actual & mask) >>> 0 : actual
+  return op === 'lt' ? a < n : op === 'gt' ? a > n : op === 'le' ? a <= n : a >= n
+}
+
+function scalarNumber(v: NfValue): number | undefined {
+  if (v.t === 'num') return v.v
+  if (v.t === 'str' && /^(0x[0-9a-f]+|\d+)$/i.test(v.v)) return Number(v.v)
+  return undefined
+}
+
+/** Does the rule value (scalar, prefix, range, set, named set, flags) contain the packet's value? */
+function contains(rs: CompiledRuleset, actual: FieldValue, value: NfValue): Tri {
+  if (actual === 'unknown') return 'unknown'
+  if (actual === null) return false
+  if (typeof actual === 'object' && !Array.isArray(actual)) {
+    // Concatenation: every part must match its element part.
+    if (value.t === 'concat') return all(actual.concat.map((a, i) => (value.parts[i] ? contains(rs, a, value.parts[i]) : false)))
+    if (value.t === 'set' || value.t === 'setref') return anyElement(rs, actual, value)
+    return false
+  }
+  if (Array.isArray(actual)) {
+    // Flags / type lists: any of the packet's flags in the rule's.
+    const wanted = value.t === 'flags' ? value.v : value.t === 'set' ? value.elems.map((e) => scalarString(e)).filter((x): x is string => x !== undefined) : scalarString(value) !== undefined ? [scalarString(value)!] : undefined
+    if (wanted === undefined) return 'unknown'
+    return actual.some((a) => wanted.some((w) => w.toLowerCase() === a.toLowerCase()))
+  }
+  switch (value.t) {
+    case 'set':
+    case 'setref':
+      return anyElement(rs, actual, value)
+    case 'flags':
+      return value.v.some((f) => f.toLowerCase() === String(actual).toLowerCase())
+    case 'concat':
+      return false
+    case 'prefix':
+    case 'addr': {
+      const ip = typeof actual === 'string' ? parseIp(actual) : undefined
+      const r = rs.range(value.v)
+      if (!ip || !r) return typeof actual === 'string' && value.t === 'addr' ? actual === value.v : false
+      return rangeContains(r, ip.family, ip.value)
+    }
+    case 'range': {
+      if (value.lo.t === 'addr' || (value.lo.t === 'str' && value.lo.v.includes('.'))) {
+        const ip = typeof actual === 'string' ? parseIp(actual) : undefined
+        const lo = parseIp(value.lo.v as string)
+        const hi = parseIp(value.hi.v as string)
+        if (!ip || !lo || !hi) return false
+        return ip.family === lo.family && ip.value >= lo.value && ip.value <= hi.value
+      }
+      const n = typeof actual === 'number' ? actual : protoOrNumber(String(actual))
+      const lo = scalarNumber(value.lo)
+      const hi = scalarNumber(value.hi)
+      if (n === undefined || lo === undefined || hi === undefined) return 'unknown'
+      return n >= lo && n <= hi
+    }
+    case 'num':
+      return typeof actual === 'number' ? actual === value.v : protoOrNumber(actual) === value.v
+    case 'str':
+      return stringMatch(actual, value.v)
+  }
+}
+
+function protoOrNumber(s: string): number | undefined {
+  return /^\d+$/.test(s) ? Number(s) : protoNumber(s) ?? ICMP_TYPES[s] ?? ICMPV6_TYPES[s]
+}
+
+function scalarString(v: NfValue): string | undefined {
+  return v.t === 'str' || v.t === 'addr' ? v.v : v.t === 'num' ? String(v.v) : undefined
+}
+
+/** Names (interfaces with a trailing * wildcard), protocols by name or number, icmp types by name or number. */
+function stringMatch(actual: string | number, wanted: string): Tri {
+  if (typeof actual === 'number') {
+    const n = protoOrNumber(wanted)
+    return n !== undefined ? n === actual : String(actual) === wanted
+  }
+  if (wanted.endsWith('*') && !wanted.endsWith('\\*')) return actual.startsWith(wanted.slice(0, -1))
+  if (wanted === actual) return true
+  if (wanted.toLowerCase() === 'all' || wanted === '0') return true
+  const a = protoOrNumber(actual)
+  const w = protoOrNumber(wanted)
+  return a !== undefined && w !== undefined ? a === w : false
+}
+
+function anyElement(rs: CompiledRuleset, actual: FieldValue, value: Extract<NfValue, {t: 'set'} | {t: 'setref'}>): Tri {
+  let elems: NfValue[]
+  let complete = true
+  if (value.t === 'set') elems = value.elems
+  else {
+    const set = rs.set(value.name)
+    if (!set) return 'unknown'
+    elems = set.elems
+    complete = set.complete
+  }
+  let unsure = false
+  for (const e of elems) {
+    const r = contains(rs, actual, e)
+    if (r === true) return true
+    if (r === 'unknown') unsure = true
+  }
+  return unsure || !complete ? 'unknown' : false
+}
+
+function all(results: Tri[]): Tri {
+  if (results.includes(false)) return false
+  return results.includes('unknown') ? 'unknown' : true
+}

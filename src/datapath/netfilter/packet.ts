@@ -1,0 +1,99 @@
+/**
+ * The packet the evaluator walks through the hooks: the header fields rules can
+ * match, the connection-tracking state, and the devices of the current hook.
+ * `'unknown'` marks a value the host's state cannot tell (a mark set outside the
+ * path): a rule reading it is undecidable, never guessed.
+ */
+export type Unknown = 'unknown'
+export type CtState = 'new' | 'established' | 'related' | 'invalid' | 'untracked'
+
+export interface NfPacket {
+  family: 4 | 6
+  /** Devices as the current hook sees them: for bridged frames handed to iptables (br_netfilter) both are the bridge. */
+  iifname?: string
+  oifname?: string
+  /** Bridge family hooks: the bridge the ports belong to. */
+  ibrname?: string
+  obrname?: string
+  /** br_netfilter: the bridge ports a bridged frame enters and leaves by (iptables -m physdev). */
+  physIn?: string
+  physOut?: string
+  /** A frame bridged between two ports, seen by the IP hooks through br_netfilter. */
+  bridged?: boolean
+  src: string
+  dst: string
+  /** tcp, udp, icmp, icmpv6, or a protocol number as text. */
+  l4proto: string
+  sport?: number
+  dport?: number
+  icmpType?: number
+  icmpCode?: number
+  tcpFlags?: string[]
+  ct: {state: CtState; status: string[]; direction: 'original' | 'reply'; mark: number | Unknown}
+  mark: number | Unknown
+  pkttype: 'host' | 'broadcast' | 'multicast' | 'other'
+  etherSrc?: string
+  etherDst?: string
+}
+
+export const PROTO_NUMBERS: Record<string, number> = {icmp: 1, igmp: 2, tcp: 6, udp: 17, gre: 47, esp: 50, ah: 51, icmpv6: 58, 'ipv6-icmp': 58, sctp: 132, udplite: 136}
+
+export function protoNumber(p: string | number): number | undefined {
+  if (typeof p === 'number') return p
+  if (/^\d+$/.test(p)) return Number(p)
+  return PROTO_NUMBERS[p.toLowerCase()]
+}
+
+export const ICMP_TYPES: Record<string, number> = {
+  'echo-reply': 0,
+  'destination-unreachable': 3,
+  'source-quench': 4,
+  redirect: 5,
+  'echo-request': 8,
+  'router-advertisement': 9,
+  'router-solicitation': 10,
+  'time-exceeded': 11,
+  'parameter-problem': 12,
+  'timestamp-request': 13,
+  'timestamp-reply': 14,
+}
+export const ICMPV6_TYPES: Record<string, number> = {
+  'destination-unreachable': 1,
+  'packet-too-big': 2,
+  'time-exceeded': 3,
+  'parameter-problem': 4,
+  'echo-request': 128,
+  'echo-reply': 129,
+  'mld-listener-query': 130,
+  'mld-listener-report': 131,
+  'nd-router-solicit': 133,
+  'router-solicitation': 133,
+  'nd-router-advert': 134,
+  'router-advertisement': 134,
+  'nd-neighbor-solicit': 135,
+  'neighbour-solicitation': 135,
+  'neighbor-solicitation': 135,
+  'nd-neighbor-advert': 136,
+  'neighbour-advertisement': 136,
+  'neighbor-advertisement': 136,
+  'nd-redirect': 137,
+  'mld2-listener-report': 143,
+}
+
+/** A new connection's first packet. */
+type PacketFields = Omit<NfPacket, 'ct' | 'mark' | 'pkttype'> & Partial<Pick<NfPacket, 'pkttype' | 'mark'>>
+
+export function newPacket(p: PacketFields): NfPacket {
+  return {pkttype: 'host', mark: 0, ...p, ct: {state: 'new', status: [], direction: 'original', mark: 0}}
+}
+
+/** A reply within an established connection. */
+export function replyPacket(p: PacketFields, status: string[] = []): NfPacket {
+  return {pkttype: 'host', mark: 0, ...p, ct: {state: 'established', status, direction: 'reply', mark: 0}}
+}
+
+export function describePacket(p: NfPacket): string {
+  const port = (port?: number) => (port !== undefined ? `:${port}` : '')
+  const l4 = p.l4proto === 'icmp' || p.l4proto === 'icmpv6' ? `${p.l4proto}${p.icmpType !== undefined ? ` type ${p.icmpType}` : ''}` : p.l4proto
+  return `${l4} ${p.src}${port(p.sport)} > ${p.dst}${port(p.dport)} ct ${p.ct.state}`
+}

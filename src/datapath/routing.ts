@@ -1,0 +1,178 @@
+/**
+ * The kernel's routing decision: `ip rule` in priority order, each lookup the
+ * longest matching prefix of its table (metric breaks ties), throw and
+ * suppress_prefixlength sending the search on, blackhole/unreachable/prohibit
+ * ending it. Also the reverse-path check rp_filter makes on arriving packets.
+ */
+import {type IpRange, parseIp, parsePrefix, rangeContains} from '../lib/addr.js'
+import type {PolicyRule} from '../../probes/ip-rules.js'
+import type {Route} from '../../probes/routes.js'
+
+export interface RouteQuery {
+  family: 4 | 6
+  dst: string
+  src?: string
+  /** Arriving device; locally generated packets use "lo". */
+  iif?: string
+  oif?: string
+  mark: number | 'unknown'
+  l4proto?: string
+  sport?: number
+  dport?: number
+}
+
+export interface RouteDecision {
+  /** unicast: forwarded (or sent) via dev; local/broadcast: delivered to the host; the rest: no way. */
+  kind: 'unicast' | 'local' | 'broadcast' | 'multicast' | 'unreachable' | 'blackhole' | 'prohibit' | 'no-route' | 'unknown'
+  dev?: string
+  gateway?: string
+  table?: string
+  route?: Route
+  /** The policy rule that chose the table (or ended the lookup). */
+  rule?: PolicyRule
+  /** Each rule and table consulted, for the trace. */
+  trail: string[]
+  /** Why the decision cannot be told (a mark set outside the path, rules unreadable). */
+  unknownBecause?: string
+}
+
+interface CompiledRoute {
+  route: Route
+  range: IpRange
+  len: number
+}
+
+export interface Router {
+  lookup(q: RouteQuery): RouteDecision
+  /** rp_filter: does a packet from `src` arriving on `iif` pass (mode 1 strict, 2 loose)? */
+  reversePathOk(q: {family: 4 | 6; src: string; dst: string; iif: string; mode: number}): {ok: boolean | 'unknown'; decision: RouteDecision}
+}
+
+/**
+ * @param rules the host's policy rules; undefined when they could not be read (every decision is then unknown
+ * unless only the kernel's default rules could apply, which we cannot know).
+ */
+export function buildRouter(routes: Route[], rules: {inet?: PolicyRule[]; inet6?: PolicyRule[] | null} | undefined): Router {
+  const tables = new Map<string, CompiledRoute[]>()
+  for (const route of routes) {
+    const family = route.family
+    const dst = route.dst === 'default' ? (family === 'inet' ? '0.0.0.0/0' : '::/0') : route.dst
+    const range = parsePrefix(dst)
+    if (!range) continue
+    const len = dst.includes('/') ? Number(dst.split('/')[1]) : range.family === 4 ? 32 : 128
+    const key = `${family} ${route.table}`
+    const list = tables.get(key) ?? []
+    list.push({route, range, len})
+    tables.set(key, list)
+  }
+  for (const list of tables.values()) list.sort((a, b) => b.len - a.len || a.route.metric - b.route.metric)
+
+  const lookup = (q: RouteQuery): RouteDecision => {
+    const fam = q.family === 4 ? 'inet' : 'inet6'
+    const trail: string[] = []
+    const policy = rules === undefined ? undefined : fam === 'inet' ? rules.inet : rules.inet6
+    if (policy === undefined || policy === null) return {kind: 'unknown', trail, unknownBecause: 'the routing policy rules (ip rule) could not be read'}
+    // The limited broadcast never reaches the tables.
+    if (q.family === 4 && q.dst === '255.255.255.255') return {kind: 'broadcast', dev: q.iif, trail: ['255.255.255.255 is the limited broadcast: delivered locally']}
+    const dstIp = parseIp(q.dst)
+    if (!dstIp) return {kind: 'unknown', trail, unknownBecause: `not an address: ${q.dst}`}
+    const ordered = [...policy].sort((a, b) => a.priority - b.priority)
+    let unknown: string | undefined
+    for (let i = 0; i < ordered.length; i++) {
+      const rule = ordered[i]
+      const m = ruleMatches(rule, q)
+      if (m === 'unknown') {
+        // Only a mark can be unknown here: if this rule would divert, we cannot tell.
+        unknown = `rule "${rule.text}" depends on the packet mark, which is set outside the path`
+        trail.push(`${rule.text}: cannot tell`)
+        break
+      }
+      if (!m) continue
+      if (rule.action === 'nop') continue
+      if (rule.action === 'goto') {
+        const target = ordered.findIndex((r) => r.priority >= (rule.gotoPriority ?? Infinity))
+        trail.push(`${rule.text}`)
+        if (target < 0) break
+        i = target - 1
+        continue
+      }
+      if (rule.action !== 'lookup') {
+        trail.push(`${rule.text}`)
+        return {kind: rule.action, rule, trail}
+      }
+      const best = (tables.get(`${fam} ${rule.table}`) ?? []).find((r) => rangeContains(r.range, dstIp.family, dstIp.value) && routeUsable(r.route, q))
+      if (!best) {
+        trail.push(`${rule.text}: no route to ${q.dst} in table ${rule.table}`)
+        continue
+      }
+      if (rule.suppressPrefixLength !== undefined && best.len <= rule.suppressPrefixLength) {
+        trail.push(`${rule.text}: ${describeRoute(best.route)} suppressed (prefix length ${best.len} <= ${rule.suppressPrefixLength})`)
+        continue
+      }
+      if (best.route.type === 'throw') {
+        trail.push(`${rule.text}: ${describeRoute(best.route)} (throw: next rule)`)
+        continue
+      }
+      trail.push(`${rule.text}: ${describeRoute(best.route)}`)
+      const type = best.route.type
+      const kind: RouteDecision['kind'] = type === 'unicast' || type === 'local' || type === 'broadcast' || type === 'multicast' || type === 'unreachable' || type === 'blackhole' || type === 'prohibit' ? type : 'unknown'
+      const dev = best.route.dev ?? best.route.nexthops[0]?.dev
+      const gateway = best.route.gateway ?? best.route.nexthops[0]?.gateway
+      return {kind, dev, gateway, table: rule.table, route: best.route, rule, trail, ...(kind === 'unknown' ? {unknownBecause: `route type ${type}`} : {})}
+    }
+    if (unknown) return {kind: 'unknown', trail, unknownBecause: unknown}
+    return {kind: 'no-route', trail}
+  }
+
+  return {
+    lookup,
+    reversePathOk({family, src, dst, iif, mode}) {
+      // fib_validate_source: the route back to the source, as if sent from the host (iif lo, no mark).
+      const decision = lookup({family, dst: src, src: dst, iif: 'lo', mark: 0})
+      if (decision.kind === 'unknown') return {ok: 'unknown', decision}
+      if (mode === 2) return {ok: decision.kind === 'unicast' || decision.kind === 'local', decision}
+      return {ok: decision.kind === 'unicast' && decision.dev === iif, decision}
+    },
+  }
+}
+
+function routeUsable(route: Route, q: RouteQuery): boolean {
+  // A route pinned to a device only serves packets sent out of that device when the caller asks for one.
+  return q.oif === undefined || route.dev === undefined || route.dev === q.oif
+}
+
+function ruleMatches(rule: PolicyRule, q: RouteQuery): boolean | 'unknown' {
+  const hit = ((): boolean | 'unknown' => {
+    if (rule.src !== 'all') {
+      if (q.src === undefined) return false
+      const r = parsePrefix(rule.src)
+      const ip = parseIp(q.src)
+      if (!r || !ip || !rangeContains(r, ip.family, ip.value)) return false
+    }
+    if (rule.dst !== 'all') {
+      const r = parsePrefix(rule.dst)
+      const ip = parseIp(q.dst)
+      if (!r || !ip || !rangeContains(r, ip.family, ip.value)) return false
+    }
+    if (rule.iif !== undefined && rule.iif !== (q.iif ?? 'lo')) return false
+    if (rule.oif !== undefined && rule.oif !== q.oif) return false
+    if (rule.ipproto !== undefined && q.l4proto !== undefined && rule.ipproto !== q.l4proto) return false
+    if (rule.sport !== undefined && rule.sport !== q.sport) return false
+    if (rule.dport !== undefined && rule.dport !== q.dport) return false
+    if (rule.fwmark !== undefined) {
+      if (q.mark === 'unknown') return 'unknown'
+      const mask = rule.fwmask ?? 0xffffffff
+      if (((q.mark & mask) >>> 0) !== ((rule.fwmark & mask) >>> 0)) return false
+    }
+    return true
+  })()
+  if (hit === 'unknown') return hit
+  return rule.not ? !hit : hit
+}
+
+export function describeRoute(r: Route): string {
+  const type = r.type === 'unicast' ? '' : `${r.type} `
+  const via = r.gateway ? ` via ${r.gateway}` : ''
+  const dev = r.dev ? ` dev ${r.dev}` : r.nexthops.length ? ` nexthops ${r.nexthops.map((h) => `${h.gateway ?? ''} dev ${h.dev ?? '?'}`).join(', ')}` : ''
+  return `${type}${r.dst}${via}${dev}${r.table !== 'main' ? ` table ${r.table}` : ''}${r.metric ? ` metric ${r.metric}` : ''}`
+}
