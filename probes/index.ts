@@ -3,6 +3,7 @@ import {arpScanProbe} from './arpscan.js'
 import {firewalldProbe} from './firewalld.js'
 import {hostProbe} from './host.js'
 import {iptablesProbe} from './iptables.js'
+import {ipRulesProbe} from './ip-rules.js'
 import {leasesProbe} from './leases.js'
 import {libvirtProbe} from './libvirt.js'
 import {linksProbe} from './links.js'
@@ -19,6 +20,7 @@ export const ALL_PROBES: Probe[] = [
   hostProbe,
   linksProbe,
   routesProbe,
+  ipRulesProbe,
   neighboursProbe,
   sysctlProbe,
   iptablesProbe,

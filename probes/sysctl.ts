@@ -15,7 +15,8 @@ const HOST_KEYS = [
   'net.netfilter.nf_conntrack_count',
   'net.netfilter.nf_conntrack_max',
 ]
-const PER_INTERFACE = ['rp_filter', 'arp_ignore', 'arp_announce']
+/** rp_filter and forwarding are what the kernel asks the arriving device; arp_* what it answers ARP with. */
+const PER_INTERFACE = ['rp_filter', 'arp_ignore', 'arp_announce', 'forwarding']
 
 export const sysctlPath = (key: string) => `/proc/sys/${key.replaceAll('.', '/')}`
 
@@ -30,7 +31,7 @@ export function parseSysctlValue(text: string): number | undefined {
 export const sysctlProbe: Probe<SysctlFacts> = {
   id: 'sysctl',
   title: 'Kernel network sysctls',
-  reads: [...HOST_KEYS.map(sysctlPath), '/proc/sys/net/ipv4/conf/{all,default,IF}/{rp_filter,arp_ignore,arp_announce}'],
+  reads: [...HOST_KEYS.map(sysctlPath), '/proc/sys/net/ipv4/conf/{all,default,IF}/{rp_filter,arp_ignore,arp_announce,forwarding}'],
   async collect({runner, get}) {
     const links = (await get<Link[]>('links')) as ProbeResult<Link[]>
     // Bridge ports and taps never route; only interfaces that carry IP matter for rp_filter/arp_*.

@@ -5,6 +5,8 @@ export interface ProbeOptions {
   active: boolean
   /** libvirt connection URI for virsh. */
   libvirtUri: string
+  /** Not read by probes: what stands for the internet in egress flows ("ADDR[:PORT][/proto]"), kept with a recording so a replay follows the same flows. */
+  internet?: string
 }
 
 export interface ProbeContext {

@@ -21,12 +21,23 @@ export function toJsonReport(d: Diagnosis) {
       fix: f.fix,
       explains: f.explains,
       ...(f.explainedBy ? {explainedBy: f.explainedBy} : {}),
+      ...(f.causes ? {causes: f.causes} : {}),
       blastRadius: f.blastRadius,
     })),
     notChecked: d.notChecked,
     suppressed: d.suppressed.map((s) => ({id: s.finding.id, severity: s.finding.severity, entity: s.finding.entity, title: s.finding.title, reason: s.entry.reason, expires: s.entry.expires})),
     expiredIgnores: d.expiredIgnores,
     probes: d.probes,
+    // Each running guest's flows and where they stop: `kvmdoctor trace GUEST --json` has every hop and rule.
+    flows: d.flows.map((f) => ({
+      guest: f.guest,
+      iface: f.iface,
+      kind: f.kind,
+      verdict: f.verdict,
+      description: f.description,
+      ...(f.decidedBy ? {decidedBy: {hop: f.decidedBy.name, verdict: f.decidedBy.verdict, detail: f.decidedBy.detail, ...(f.decidedBy.element ? {element: f.decidedBy.element.text} : {})}} : {}),
+    })),
+    ...(d.datapathUnavailable ? {datapathUnavailable: d.datapathUnavailable} : {}),
   }
 }
 

@@ -15,4 +15,5 @@ export const rule: RuleDefinition = {
   summary: 'ip route show default is empty in the main table while NAT/routed networks ({routedNetworks}) are active: everything the guests send beyond the host is dropped with "network unreachable".',
   evidence: ['ip -j route show table all: no default route in table main', 'active NAT/routed networks: {routedNetworks}'],
   fix: ['ip route add default via GATEWAY dev UPLINK   # then persist it in the host network configuration'],
+  claims: ['route:missing 0.0.0.0/0'],
 }

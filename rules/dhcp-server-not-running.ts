@@ -22,4 +22,5 @@ export const rule: RuleDefinition = {
     {rule: 'apipa-address', via: 'network'},
     {rule: 'apipa-address', via: 'bridge'},
   ],
+  claims: ['listener:{name}:dhcp', 'listener:{name}:dns'],
 }

@@ -14,6 +14,9 @@ import {rule as firewallBackendMismatch} from './firewall-backend-mismatch.js'
 import {rule as firewalldZoneWrong} from './firewalld-zone-wrong.js'
 import {rule as forwardPolicyDrop} from './forward-policy-drop.js'
 import {rule as guestAgentMissing} from './guest-agent-missing.js'
+import {rule as guestFlowBlocked} from './guest-flow-blocked.js'
+import {rule as guestFlowIndeterminate} from './guest-flow-indeterminate.js'
+import {rule as hostInputBlocksDhcpDns} from './host-input-blocks-dhcp-dns.js'
 import {rule as ipAddressConflict} from './ip-address-conflict.js'
 import {rule as ipForwardDisabled} from './ip-forward-disabled.js'
 import {rule as libvirtFirewallRulesMissing} from './libvirt-firewall-rules-missing.js'
@@ -26,6 +29,7 @@ import {rule as mtuMismatch} from './mtu-mismatch.js'
 import {rule as natMasqueradeMissing} from './nat-masquerade-missing.js'
 import {rule as natMasqueradeWrongInterface} from './nat-masquerade-wrong-interface.js'
 import {rule as nftForwardDrop} from './nft-forward-drop.js'
+import {rule as policyRouteDivertsGuests} from './policy-route-diverts-guests.js'
 import {rule as rpFilterStrict} from './rp-filter-strict.js'
 import {rule as stpForwardDelay} from './stp-forward-delay.js'
 import {rule as subnetOverlap} from './subnet-overlap.js'
@@ -68,4 +72,8 @@ export const ALL_RULES: RuleDefinition[] = [
   rpFilterStrict,
   arpFlux,
   dhcpChecksumRuleMissing,
+  hostInputBlocksDhcpDns,
+  policyRouteDivertsGuests,
+  guestFlowBlocked,
+  guestFlowIndeterminate,
 ]

@@ -19,4 +19,5 @@ export const rule: RuleDefinition = {
     'sysctl -w net.ipv4.ip_forward=1',
     "echo 'net.ipv4.ip_forward = 1' > /etc/sysctl.d/90-kvmdoctor.conf   # and remove any sysctl.d line that sets it to 0: grep -rn ip_forward /etc/sysctl.conf /etc/sysctl.d",
   ],
+  claims: ['sysctl:net.ipv4.ip_forward'],
 }

@@ -24,4 +24,5 @@ export const rule: RuleDefinition = {
     {rule: 'dhcp-checksum-rule-missing', via: 'network'},
     {rule: 'apipa-address', via: 'network'},
   ],
+  claims: ['nat:{name}'],
 }

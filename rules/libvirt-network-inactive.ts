@@ -27,4 +27,5 @@ export const rule: RuleDefinition = {
     {rule: 'tap-not-attached', via: 'network'},
     {rule: 'apipa-address', via: 'network'},
   ],
+  claims: ['link:{bridge}', 'listener:{name}:dhcp', 'listener:{name}:dns'],
 }

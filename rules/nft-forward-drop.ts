@@ -1,22 +1,28 @@
+import {DATAPATH_REQUIRES, bridgesOf, undoOf} from './datapath.js'
 import type {RuleDefinition} from './types.js'
 
 export const rule: RuleDefinition = {
   id: 'nft-forward-drop',
   severity: 'critical',
-  scope: 'network',
-  title: 'Another nftables forward chain drops the traffic libvirt accepts for {name}',
-  requires: ['nftables', 'libvirt'],
+  scope: 'element',
+  title: 'An nftables table drops the guest traffic libvirt accepts: {name}',
+  requires: DATAPATH_REQUIRES,
   conditions: {
     all: [
-      {fact: 'entity', path: 'active', operator: 'equal', value: true},
-      {fact: 'entity', path: 'nftDroppingChainCount', operator: 'greaterThan', value: 0},
+      {fact: 'entity', path: 'verdict', operator: 'equal', value: 'fail'},
+      {fact: 'entity', path: 'hook', operator: 'equal', value: 'forward'},
+      {fact: 'entity', path: 'backend', operator: 'equal', value: 'nft'},
+      {fact: 'entity', path: 'libvirtOwned', operator: 'equal', value: false},
     ],
   },
-  summary: "Every nftables base chain on the forward hook must accept a packet: whatever libvirt's rules accept for {bridge}, {nftDroppingChains} drops it by policy. Guests reach the host, not beyond.",
-  evidence: ['forward-hook chains dropping by policy without an accept for {bridge}: {nftDroppingChains}'],
-  fix: [
-    'nft insert rule FAMILY TABLE CHAIN iifname "{bridge}" accept; nft insert rule FAMILY TABLE CHAIN oifname "{bridge}" ct state related,established accept',
-    'or set firewall_backend = "iptables" in /etc/libvirt/network.conf and restart libvirtd',
-  ],
-  explains: [{rule: 'apipa-address', via: 'network'}],
+  summary: 'Every nftables base chain on the forward hook must accept a packet: whatever libvirt accepts for {bridges}, {nfFamily} {nfTable} chain {chain} drops it ({detail}). {affectedGuests} guest(s) reach the host, not beyond.',
+  evidence: ['decided by: {name}', '{flows}'],
+  fix: ['{undo}'],
+  fixLines(e) {
+    if (e.elementKind !== 'nf-policy') return undoOf(e)
+    return [
+      ...bridgesOf(e).flatMap((br) => [`nft insert rule ${e.nfFamily} ${e.nfTable} ${e.baseChain} iifname "${br}" accept`, `nft insert rule ${e.nfFamily} ${e.nfTable} ${e.baseChain} oifname "${br}" ct state related,established accept`]),
+    ]
+  },
+  explains: [{rule: 'apipa-address', via: 'bridge'}],
 }

@@ -11,4 +11,5 @@ export const rule: RuleDefinition = {
   evidence: ['ip -d link show {name}: stp_state {stpState}, forward_delay {forwardDelayCs} cs', 'ports not yet forwarding: {portsInTransition}'],
   fix: ['ip link set {name} type bridge forward_delay 0   # or stp_state 0', "persist: <bridge name='{name}' stp='on' delay='0'/> in the network XML"],
   explains: [{rule: 'apipa-address', via: 'bridge'}],
+  claims: ['stp:{name}'],
 }

@@ -1,5 +1,5 @@
 import type {TopLevelCondition} from 'json-rules-engine'
-import type {EntityContext, EntityKind} from '../src/core/model.js'
+import type {EntityContext, EntityKind, EntityView} from '../src/core/model.js'
 import type {Severity} from '../src/core/severity.js'
 
 /**
@@ -29,4 +29,14 @@ export interface RuleDefinition {
   escalate?: {when: string; severity: Severity}
   /** Findings this one is the root cause of, when they share the named context key. */
   explains?: {rule: string; via: keyof EntityContext}[]
+  /**
+   * Datapath elements (ids like `sysctl:net.ipv4.ip_forward`, `link:virbr0`) a finding of this rule
+   * stands for, as templates: a general rule (`fallback`) stays silent on an element a finding claims.
+   * Element-scoped rules claim their element without saying so.
+   */
+  claims?: string[]
+  /** Checked after every other rule, only on elements no finding claimed (guest-flow-blocked). */
+  fallback?: boolean
+  /** Fix commands that depend on the kind of element (a policy needs an accept, a rule its deletion): replaces `fix` templates. */
+  fixLines?: (entity: EntityView, host: EntityView) => string[]
 }

@@ -41,6 +41,7 @@ Exit codes: 0 nothing at or above --fail-on, 1 findings at or above it, 2 usage 
     from: Flags.string({summary: 'Analyse a snapshot directory or a bundle (.tar.gz) instead of this host.', exclusive: ['record', 'active']}),
     active: Flags.boolean({summary: 'Allow probes that send packets (arp-scan on guest bridges).', default: false}),
     connect: Flags.string({char: 'c', summary: 'libvirt URI.', default: 'qemu:///system'}),
+    internet: Flags.string({summary: 'What stands for the internet in guests\' egress flows (ADDR[:PORT][/tcp|udp|icmp]; default 9.9.9.9:443/tcp, a lookup key never contacted).'}),
   }
 
   async run(): Promise<unknown> {
@@ -53,7 +54,7 @@ Exit codes: 0 nothing at or above --fail-on, 1 findings at or above it, 2 usage 
           from: flags.from,
           record: flags.record,
           timeoutMs: flags.timeout * 1000,
-          options: {active: flags.active, libvirtUri: flags.connect},
+          options: {active: flags.active, libvirtUri: flags.connect, ...(flags.internet ? {internet: flags.internet} : {})},
           ignoreFile: flags.ignore,
           expectationsFile: flags.expect,
           version: this.config.version,

@@ -49,7 +49,7 @@ export async function runDiagnose(request: DiagnoseRequest, deps: DiagnoseDeps):
   const ignores = ignorePath ? await loadIgnoreFile(ignorePath, new Set(EVERY_RULE.map((r) => r.id))) : []
   const expectations = expectPath ? await loadExpectations(expectPath) : undefined
   const source = await openSource({from: request.from, record: request.record, timeoutMs: request.timeoutMs})
-  const options = source.recordedOptions ?? request.options
+  const options = source.recordedOptions ? {...source.recordedOptions, ...(request.options.internet ? {internet: request.options.internet} : {})} : request.options
   const diagnosis = await diagnose({runner: source.runner, options, version: request.version, expectations, ignores, now: deps.now()}).finally(() => source.close())
   if (source.recorder && request.record) {
     await writeSnapshot(request.record, source.recorder.all(), {

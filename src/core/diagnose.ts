@@ -9,11 +9,14 @@ import {ALL_RULES} from '../../rules/index.js'
 import type {RuleDefinition} from '../../rules/types.js'
 import {type Evaluation, evaluate} from './engine.js'
 import {type Expectations, checkExpectations} from './expectations.js'
-import {type IgnoreEntry, type Suppressed, applyIgnores} from './ignore.js'
+import {type IgnoreEntry, type IgnoreOutcome, type Suppressed, applyIgnores} from './ignore.js'
 import {buildModel} from './model.js'
 import {runProbes} from './probe-runner.js'
 import type {Runner} from './runner.js'
 import {SEVERITIES, type Severity} from './severity.js'
+import {UserError} from './errors.js'
+import {parseDestination} from '../datapath/destination.js'
+import type {Destination, Flow} from '../datapath/flows.js'
 
 export interface DiagnoseInput {
   runner: Runner
@@ -38,6 +41,10 @@ export interface ProbeStatus {
 }
 
 export interface Diagnosis extends Evaluation {
+  /** Every running guest's flows through the host (empty when the datapath could not be followed). */
+  flows: Flow[]
+  /** Why the datapath could not be followed, when it could not. */
+  datapathUnavailable?: string
   version: string
   host: string
   capturedAt: string
@@ -53,22 +60,33 @@ export interface Diagnosis extends Evaluation {
 
 export async function diagnose(input: DiagnoseInput): Promise<Diagnosis> {
   const results = await runProbes(input.probes ?? ALL_PROBES, input.runner, input.options)
-  const model = buildModel(results, input.runner.capturedAt)
-  const evaluation = await evaluate(model, input.rules ?? ALL_RULES, input.expectations ? checkExpectations(model, input.expectations) : [])
-  const ignored = applyIgnores(evaluation.findings, input.ignores ?? [], input.now ?? new Date())
-  evaluation.findings = ignored.findings
+  const model = buildModel(results, input.runner.capturedAt, {internet: internetOf(input.options)})
+  let ignored: IgnoreOutcome = {findings: [], suppressed: [], expired: []}
+  const evaluation = await evaluate(model, input.rules ?? ALL_RULES, input.expectations ? checkExpectations(model, input.expectations) : [], {
+    suppress: (findings) => (ignored = applyIgnores(findings, input.ignores ?? [], input.now ?? new Date())).findings,
+  })
   const counts = Object.fromEntries(SEVERITIES.map((s) => [s, evaluation.findings.filter((f) => f.severity === s).length])) as Record<Severity, number>
   return {
     version: input.version,
     host: model.hostname,
     capturedAt: input.runner.capturedAt.toISOString(),
     ...evaluation,
+    flows: model.datapath.ok ? model.datapath.datapath.flows : [],
+    ...(model.datapath.ok ? {} : {datapathUnavailable: model.datapath.reason}),
     counts,
     probes: probeStatuses(results),
     facts: results,
     suppressed: ignored.suppressed,
     expiredIgnores: ignored.expired,
   }
+}
+
+/** The run's stand-in for the internet, from its options (a recording keeps the one it was made with). */
+export function internetOf(options: ProbeOptions): Destination | undefined {
+  if (options.internet === undefined) return undefined
+  const d = parseDestination(options.internet)
+  if (typeof d === 'string') throw new UserError(`--internet: ${d}`)
+  return d
 }
 
 /** What the reports say of each probe: ran or not, how long, why not. */

@@ -24,7 +24,10 @@ export interface Finding {
   fix: string[]
   /** Keys (`ruleId@kind:name`) of findings this one is the root cause of. */
   explains: string[]
+  /** The cause it is listed under. */
   explainedBy?: string
+  /** Every finding that explains this one, the listed cause first (a symptom may have several causes). */
+  causes?: string[]
   /** Running guests cut off by this fault. */
   blastRadius: number
 }
@@ -75,7 +78,25 @@ export interface ExternalCheck {
   violated: boolean
 }
 
-export async function evaluate(model: Model, rules: RuleDefinition[], external: ExternalCheck[] = []): Promise<Evaluation> {
+/** Fills templates into lines; a template that is one array placeholder (`{undo}`) gives one line per element. */
+export function fillLines(templates: string[], entity: EntityView, host: EntityView): string[] {
+  return templates.flatMap((t) => {
+    const whole = /^\{([A-Za-z0-9_.]+)\}$/.exec(t)
+    if (whole) {
+      const value = whole[1].startsWith('host.') ? resolvePath(host, whole[1].slice(5)) : resolvePath(entity, whole[1])
+      if (Array.isArray(value)) return value.map(String)
+    }
+    const line = fillTemplate(t, entity, host)
+    return line === undefined ? [] : [line]
+  })
+}
+
+export interface EvaluateOptions {
+  /** Takes findings out before ranking (the ignore file), so no symptom is left under a cause that is not shown. */
+  suppress?: (findings: Finding[]) => Finding[]
+}
+
+export async function evaluate(model: Model, rules: RuleDefinition[], external: ExternalCheck[] = [], options: EvaluateOptions = {}): Promise<Evaluation> {
   const evaluation: Evaluation = {findings: [], notChecked: [], checked: []}
   const host = model.entities.host[0]
   const raw: {rule: RuleDefinition; entity: EntityView}[] = []
@@ -89,7 +110,11 @@ export async function evaluate(model: Model, rules: RuleDefinition[], external: 
     evaluation.checked.push({ruleId: c.rule.id, entity: ref})
     if (c.violated) raw.push({rule: c.rule, entity: c.entity})
   }
-  for (const rule of rules) {
+  // General rules last: they speak only for elements no specific finding claimed.
+  const ordered = [...rules.filter((r) => !r.fallback), ...rules.filter((r) => r.fallback)]
+  let claimed: Set<string> | undefined
+  for (const rule of ordered) {
+    if (rule.fallback && !claimed) claimed = claimedElements(raw, host)
     const missing = unavailableProbe(model, rule)
     if (missing) {
       evaluation.notChecked.push({ruleId: rule.id, entity: null, reason: missing})
@@ -110,27 +135,58 @@ export async function evaluate(model: Model, rules: RuleDefinition[], external: 
         evaluation.notChecked.push({ruleId: rule.id, entity: ref, reason: `unknown: ${unknown.join(', ')} (${probeReasons(model, rule)})`})
         continue
       }
+      if (rule.fallback && typeof entity.elementId === 'string' && claimed!.has(entity.elementId)) continue
       evaluation.checked.push({ruleId: rule.id, entity: ref})
       const {events} = await engine.run({entity, host})
       if (events.length > 0) raw.push({rule, entity})
     }
   }
-  evaluation.findings = rank(
-    raw.map(({rule, entity}) => ({
+  const unranked = raw.map(({rule, entity}) => ({
+    finding: {
       id: rule.id,
       severity: rule.escalate && resolvePath(entity, rule.escalate.when) === true ? rule.escalate.severity : rule.severity,
       rank: 0,
       entity: {kind: entity.kind, name: entity.name},
       title: fillTemplate(rule.title, entity, host) ?? rule.title,
       summary: fillTemplate(rule.summary, entity, host) ?? '',
-      evidence: rule.evidence.map((t) => fillTemplate(t, entity, host)).filter((t): t is string => t !== undefined),
-      fix: rule.fix.map((t) => fillTemplate(t, entity, host)).filter((t): t is string => t !== undefined),
+      evidence: fillLines(rule.evidence, entity, host),
+      fix: rule.fixLines ? rule.fixLines(entity, host) : fillLines(rule.fix, entity, host),
       explains: [],
       blastRadius: entity.affectedGuests,
-    })),
-    raw.map(({rule, entity}) => ({rule, entity})),
+    } as Finding,
+    source: {rule, entity},
+  }))
+  const shown = new Set(options.suppress ? options.suppress(unranked.map((u) => u.finding)) : unranked.map((u) => u.finding))
+  const kept = unranked.filter((u) => shown.has(u.finding))
+  evaluation.findings = rank(
+    kept.map((u) => u.finding),
+    kept.map((u) => u.source),
   )
   return evaluation
+}
+
+/** A template with one array placeholder gives one string per element ("link:{bridges}" → link:a, link:b). */
+function expandTemplate(template: string, entity: EntityView, host: EntityView): string[] {
+  const lookup = (path: string) => (path.startsWith('host.') ? resolvePath(host, path.slice(5)) : resolvePath(entity, path))
+  const arrayPath = [...template.matchAll(/\{([A-Za-z0-9_.]+)\}/g)].map((m) => m[1]).find((p) => Array.isArray(lookup(p)))
+  if (!arrayPath) {
+    const line = fillTemplate(template, entity, host)
+    return line === undefined ? [] : [line]
+  }
+  return (lookup(arrayPath) as unknown[]).flatMap((value) => {
+    const line = fillTemplate(template.replaceAll(`{${arrayPath}}`, String(value)), entity, host)
+    return line === undefined ? [] : [line]
+  })
+}
+
+/** Element ids the findings so far stand for: their rules' `claims`, and the element an element-scoped finding is about. */
+function claimedElements(raw: {rule: RuleDefinition; entity: EntityView}[], host: EntityView): Set<string> {
+  const ids = new Set<string>()
+  for (const {rule, entity} of raw) {
+    if (typeof entity.elementId === 'string') ids.add(entity.elementId)
+    for (const template of rule.claims ?? []) for (const id of expandTemplate(template, entity, host)) ids.add(id)
+  }
+  return ids
 }
 
 export const scopesOf = (rule: RuleDefinition): EntityKind[] => (Array.isArray(rule.scope) ? rule.scope : [rule.scope])
@@ -163,22 +219,26 @@ const byImportance = (a: Finding, b: Finding) =>
   a.entity.name.localeCompare(b.entity.name)
 
 /**
- * Orders findings: roots by severity, then blast radius; each root is followed
- * by the findings it explains. A finding is explained by the most important
- * finding whose rule declares it and shares the declared context key.
+ * Orders findings: each root is followed by the findings it explains. A finding
+ * is explained by every finding whose rule declares it and shares the declared
+ * context key; it is listed under the most important of them (all are named in
+ * `causes`). Roots are ordered by the worst severity, then the largest blast
+ * radius, in their whole subtree: a medium cause of a critical symptom comes
+ * before an unrelated high.
  */
 export function rank(findings: Finding[], sources: {rule: RuleDefinition; entity: EntityView}[]): Finding[] {
   const order = findings.map((f, i) => ({f, src: sources[i]})).sort((a, b) => byImportance(a.f, b.f))
   const parentOf = new Map<Finding, Finding>()
+  const causesOf = new Map<Finding, Finding[]>()
   const isAncestor = (candidate: Finding, of: Finding): boolean => {
     for (let p = parentOf.get(candidate); p; p = parentOf.get(p)) if (p === of) return true
     return false
   }
-  // Least important first: where two findings explain each other, the more important one stays the root.
   // Only findings whose rule declares the child's rule can explain it: look at those alone,
   // so a thousand unrelated findings cost nothing here.
   const candidatesFor = new Map<string, typeof order>()
   for (const item of order) for (const e of item.src.rule.explains ?? []) getOrCreate(candidatesFor, e.rule, () => []).push(item)
+  // Least important first: where two findings explain each other, the more important one stays the root.
   for (const child of [...order].reverse()) {
     for (const parent of candidatesFor.get(child.f.id) ?? []) {
       if (parent === child) continue
@@ -187,10 +247,9 @@ export function rank(findings: Finding[], sources: {rule: RuleDefinition; entity
         const key = parent.src.entity.context[e.via]
         return key !== undefined && key === child.src.entity.context[e.via]
       })
-      if (explains && !isAncestor(parent.f, child.f)) {
-        parentOf.set(child.f, parent.f)
-        break
-      }
+      if (!explains || isAncestor(parent.f, child.f)) continue
+      getOrCreate(causesOf, child.f, () => []).push(parent.f)
+      if (!parentOf.has(child.f)) parentOf.set(child.f, parent.f)
     }
   }
   const childrenOf = new Map<Finding, Finding[]>()
@@ -198,16 +257,34 @@ export function rank(findings: Finding[], sources: {rule: RuleDefinition; entity
     const parent = parentOf.get(f)
     if (parent) getOrCreate(childrenOf, parent, () => []).push(f)
   }
+  // The worst severity and blast radius anywhere under a root decide where the root goes.
+  const weight = new Map<Finding, {severity: number; blast: number}>()
+  const weigh = (f: Finding): {severity: number; blast: number} => {
+    const known = weight.get(f)
+    if (known) return known
+    const w = {severity: severityWeight(f.severity), blast: f.blastRadius}
+    weight.set(f, w)
+    for (const c of childrenOf.get(f) ?? []) {
+      const cw = weigh(c)
+      w.severity = Math.max(w.severity, cw.severity)
+      w.blast = Math.max(w.blast, cw.blast)
+    }
+    return w
+  }
+  const roots = order.filter(({f}) => !parentOf.has(f)).map(({f}) => f)
+  roots.sort((a, b) => weigh(b).severity - weigh(a).severity || weigh(b).blast - weigh(a).blast || byImportance(a, b))
   const out: Finding[] = []
   const emit = (f: Finding) => {
     f.rank = out.length + 1
     out.push(f)
     for (const c of childrenOf.get(f) ?? []) {
       c.explainedBy = findingKey(f)
+      const causes = causesOf.get(c) ?? []
+      if (causes.length > 1) c.causes = [f, ...causes.filter((x) => x !== f)].map(findingKey)
       f.explains.push(findingKey(c))
       emit(c)
     }
   }
-  for (const {f} of order) if (!parentOf.has(f)) emit(f)
+  for (const f of roots) emit(f)
   return out
 }

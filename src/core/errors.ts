@@ -3,7 +3,7 @@ export class UserError extends Error {
   readonly exitCode = 2
 }
 
-export const EXIT = {clean: 0, findings: 1, usage: 2, internal: 3} as const
+export const EXIT = {clean: 0, findings: 1, usage: 2, internal: 3, unchecked: 4} as const
 
 /**
  * How a command reports a failure: bad input is exit 2 with its message; anything else is

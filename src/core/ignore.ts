@@ -65,8 +65,6 @@ export function applyIgnores(findings: Finding[], entries: IgnoreEntry[], now: D
     if (entry) suppressed.push({finding: f, entry})
     else kept.push(f)
   }
-  // Ranks stay contiguous for what is shown.
-  kept.forEach((f, i) => (f.rank = i + 1))
   return {findings: kept, suppressed, expired}
 }
 

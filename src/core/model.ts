@@ -18,11 +18,13 @@ import type {ArpScanFacts} from '../../probes/arpscan.js'
 import type {FirewalldFacts} from '../../probes/firewalld.js'
 import type {LogFacts} from '../../probes/logs.js'
 import type {Neighbour} from '../../probes/neighbours.js'
-import {forwardVerdict, hasChecksumFill, libvirtBackend, libvirtRulesFor, nftDroppingForwardChains, ruleCount} from './firewall.js'
+import {hasChecksumFill, libvirtBackend, libvirtRulesFor, nftDroppingForwardChains, ruleCount} from './firewall.js'
 import {type Cidr, cidrContains, cidrToString, cidrsOverlap, intToIpv4, ipv4ToInt, parseCidr} from './ipv4.js'
 import {getOrCreate, groupBy} from './collections.js'
+import {type DatapathDerivation, deriveDatapath, elementImpacts} from '../datapath/derive.js'
+import type {Destination, Flow} from '../datapath/flows.js'
 
-export type EntityKind = 'host' | 'network' | 'link' | 'domain' | 'interface' | 'apipa' | 'address' | 'dhcp-service'
+export type EntityKind = 'host' | 'network' | 'link' | 'domain' | 'interface' | 'apipa' | 'address' | 'dhcp-service' | 'element'
 
 /** Names that relate a finding to others (for root-cause grouping and fix templates). */
 export interface EntityContext {
@@ -48,6 +50,13 @@ export interface Model {
   hostname: string
   probes: Record<string, ProbeResult>
   entities: Record<EntityKind, EntityView[]>
+  /** Every running guest's flows through the host, or why they could not be followed. */
+  datapath: DatapathDerivation
+}
+
+export interface ModelOptions {
+  /** What stands for the internet in egress flows. */
+  internet?: Destination
 }
 
 
@@ -57,7 +66,7 @@ const VRRP_MAC = /^00:00:5e:00:0[12]:/
 const RUNNING = new Set(['running', 'paused', 'idle', 'in shutdown', 'blocked'])
 export const isRunning = (d: LibvirtDomain) => RUNNING.has(d.state)
 
-export function buildModel(probes: Record<string, ProbeResult>, capturedAt: Date): Model {
+export function buildModel(probes: Record<string, ProbeResult>, capturedAt: Date, options: ModelOptions = {}): Model {
   const host = data<HostFacts>(probes.host)
   const links = data<Link[]>(probes.links)
   const routes = data<Route[]>(probes.routes)
@@ -82,6 +91,10 @@ export function buildModel(probes: Record<string, ProbeResult>, capturedAt: Date
     return all === null && own === null ? null : Math.max(all ?? 0, own ?? 0)
   }
   const hostname = host?.hostname ?? 'localhost'
+  const addressesByMac = guestAddressIndex(leases, neighbours, arpScan)
+  const datapath = deriveDatapath(probes, (mac) => addressesByMac.get(mac)?.find((a) => !a.ip.startsWith('169.254.'))?.ip, options)
+  const flows = datapath.ok ? datapath.datapath.flows : []
+  const flowsByBridge = groupBy(flows, (f) => f.bridge)
 
   const linkByName = new Map((links ?? []).map((l) => [l.name, l]))
   const portsOf = groupBy(links ?? [], (l) => l.master)
@@ -163,6 +176,7 @@ export function buildModel(probes: Record<string, ProbeResult>, capturedAt: Date
     conntrackHigh: conntrackRatio !== null && conntrackRatio >= 0.95,
     multiHomed,
     rpStrictInterfaces: rpStrict,
+    rpStrictNames: l3Links.filter((l) => effective(l.name, 'rp_filter') === 1).map((l) => l.name),
     arpFluxPairs,
     arpFluxCount: arpFluxPairs.length,
     vhostNet: host ? host.vhostNet : null,
@@ -300,13 +314,8 @@ export function buildModel(probes: Record<string, ProbeResult>, capturedAt: Date
     const isGuestBridge = l.kind === 'bridge' && (guestPorts.length > 0 || isActiveNetworkBridge)
     // Traffic the FORWARD chain sees from this bridge: routed for libvirt NAT/route networks, bridged frames (br_netfilter) otherwise.
     const routedNet = net && net.bridge === l.name && (net.forwardMode === 'nat' || net.forwardMode === 'route') ? net : undefined
-    const routedGateway = routedNet?.ips.find((ip) => ip.family === 'ipv4')?.address
-    const verdict =
-      l.kind !== 'bridge' || !ipt
-        ? undefined
-        : routedNet
-          ? forwardVerdict(ipt, {inIface: l.name, outIface: defaultRouteDevs[0], source: routedGateway, bridged: false})
-          : forwardVerdict(ipt, {inIface: l.name, outIface: l.name, bridged: true})
+    // What the datapath saw happen to the guests' traffic on this bridge in the forward path (routed, or bridged through br_netfilter).
+    const forwardBlock = forwardBlockOn(flowsByBridge.get(l.name) ?? [])
     const bridgeNf = sysctlValue('net.bridge.bridge-nf-call-iptables')
     const portMtus = [...new Set(ports.map((p) => p.mtu))].sort((a, b) => a - b)
     const uplinks = ports.filter((p) => p.kind !== 'tap' && p.kind !== 'macvtap')
@@ -331,11 +340,9 @@ export function buildModel(probes: Record<string, ProbeResult>, capturedAt: Date
       guestPortCount: guestPorts.length,
       plainBridge: l.kind === 'bridge' && !routedNet,
       bridgeNfCallIptables: bridgeNf,
-      forwardVerdict: verdict?.verdict ?? null,
-      forwardDecidedBy: verdict?.decidedBy ?? null,
-      // Bridged frames only meet iptables when br_netfilter hands them over.
-      forwardDrops: verdict !== undefined && verdict.verdict !== 'accept' && (routedNet !== undefined || bridgeNf === 1),
-      forwardPolicy: forwardChain?.policy ?? null,
+      forwardVerdict: !datapath.ok || l.kind !== 'bridge' ? null : forwardBlock ? 'drop' : 'accept',
+      forwardDecidedBy: forwardBlock?.decidedBy?.element?.text ?? (datapath.ok ? 'nothing on the forward path drops it' : null),
+      forwardDrops: forwardBlock !== undefined,
       stpState: l.bridge?.stpState ?? null,
       forwardDelayCs: l.bridge?.forwardDelayCs ?? null,
       forwardDelaySeconds: l.bridge ? l.bridge.forwardDelayCs / 100 : null,
@@ -348,7 +355,6 @@ export function buildModel(probes: Record<string, ProbeResult>, capturedAt: Date
     }
   })
 
-  const addressesByMac = guestAddressIndex(leases, neighbours, arpScan)
   const domainViews: EntityView[] = domains.map((d) => {
     const nets = [...new Set(d.interfaces.map(ifaceNetwork).filter((n): n is string => Boolean(n)))]
     const addresses = [...new Set(d.interfaces.flatMap((i) => (i.mac ? addressesByMac.get(i.mac) ?? [] : []).map((a) => a.ip)))].sort()
@@ -415,8 +421,52 @@ export function buildModel(probes: Record<string, ProbeResult>, capturedAt: Date
     capturedAt,
     hostname,
     probes,
-    entities: {host: [hostView], network: networkViews, link: linkViews, domain: domainViews, interface: interfaceViews, apipa: apipaViews, address: addressViews, 'dhcp-service': dhcpServiceViews},
+    entities: {host: [hostView], network: networkViews, link: linkViews, domain: domainViews, interface: interfaceViews, apipa: apipaViews, address: addressViews, 'dhcp-service': dhcpServiceViews, element: elementViews(flows, hostname)},
+    datapath,
   }
+}
+
+/** A guest flow on a bridge stopped in the forward path (routed forward hook, or br_netfilter for bridged frames). */
+function forwardBlockOn(flows: Flow[]): Flow | undefined {
+  return flows.find((f) => f.verdict === 'fail' && f.decidedBy !== undefined && /netfilter forward/.test(f.decidedBy.name))
+}
+
+/** One entity per element that stops (or leaves undecided) guest flows: what the datapath rules are checked on. */
+function elementViews(flows: Flow[], hostname: string): EntityView[] {
+  return elementImpacts(flows).map(({element, verdict, hop, flows: hit}) => {
+    const guests = [...new Set(hit.map((f) => f.guest))].sort()
+    const bridges = [...new Set(hit.map((f) => f.bridge).filter((b): b is string => Boolean(b)))].sort()
+    const networks = [...new Set(hit.map((f) => f.network).filter((n): n is string => Boolean(n)))].sort()
+    return {
+      kind: 'element' as const,
+      name: element.text,
+      context: {host: hostname, bridge: bridges[0], network: networks[0], domain: guests[0], link: element.device},
+      affectedGuests: guests.length,
+      elementId: element.id,
+      elementKind: element.kind,
+      verdict,
+      hop: hop.name,
+      detail: hop.detail,
+      hook: element.hook ?? null,
+      backend: element.backend ?? null,
+      nfFamily: element.family ?? null,
+      nfTable: element.nfTable ?? null,
+      chain: element.chain ?? null,
+      libvirtOwned: element.libvirtOwned ?? false,
+      sysctlKey: element.sysctl?.key ?? null,
+      routeTable: element.table ?? null,
+      rulePriority: element.rulePriority ?? null,
+      baseChain: element.baseChain ?? null,
+      device: element.device ?? null,
+      flows: hit.map((f) => `${f.guest} ${f.kind}: ${f.description}`),
+      flowKinds: [...new Set(hit.map((f) => f.kind))].sort(),
+      guests,
+      bridges,
+      networks,
+      undo: element.undo,
+      undecided: (hop.undecided ?? []).map((u) => `${u.rule}${u.note ? ` (${u.note})` : ''}: if it matches, ${u.ifMatches}; if not, ${u.ifNot}`),
+    }
+  })
 }
 
 function rangeSize(start: string, end: string): number {

@@ -35,6 +35,8 @@ export interface Element {
   family?: string
   nfTable?: string
   chain?: string
+  /** The hooked chain the decision was made under (INPUT for a drop in ufw-user-input). */
+  baseChain?: string
   hook?: NfHook
   priority?: number
   handle?: number
@@ -43,8 +45,9 @@ export interface Element {
   sysctl?: {key: string; value: number}
   device?: string
   network?: string
-  /** Policy rules: the routing table they send packets to. */
+  /** Policy rules: the routing table they send packets to, and their priority. */
   table?: string
+  rulePriority?: number
 }
 
 export const LIBVIRT_NFT_TABLE = 'libvirt_network'
@@ -59,7 +62,7 @@ function toolOf(backend: string, family: string): string {
 export function elementForStep(s: TraceStep, rs: NfRuleset, undecided = false): Element {
   const c = s.chain
   const libvirtOwned = c.table === LIBVIRT_NFT_TABLE || c.chain.startsWith('LIBVIRT_')
-  const common = {backend: c.backend, family: c.family, nfTable: c.table, chain: c.chain, hook: s.hook, priority: c.priority, libvirtOwned}
+  const common = {backend: c.backend, family: c.family, nfTable: c.table, chain: c.chain, baseChain: c.base ?? c.chain, hook: s.hook, priority: c.priority, libvirtOwned}
   if (s.event === 'policy' || !s.rule) {
     const where = c.backend === 'nft' ? `nft ${c.family} ${c.table} chain ${c.chain}` : `${toolOf(c.backend, c.family)} -t ${c.table} chain ${c.chain}`
     const undo =

@@ -54,6 +54,8 @@ export interface Flow {
   decidedBy?: Hop
   /** The flow this one replies to. */
   replyTo?: FlowKind
+  /** A policy rule sent the flow to another table, out of a device that is not the main default route's. */
+  divertedBy?: Element
 }
 
 export interface Destination {
@@ -98,7 +100,7 @@ export function buildDatapath(facts: DatapathFacts, options: {internet?: Destina
     flows,
     trace(guest, opts = {}) {
       const d = facts.domains.find((x) => x.name === guest)
-      return d ? flowsOf(d, opts.iface, opts.to) : []
+      return d && RUNNING.has(d.state) ? flowsOf(d, opts.iface, opts.to) : []
     },
   }
 }
@@ -137,6 +139,12 @@ class HostView {
       },
       addressOf: (dev, family) => this.links.get(dev)?.addresses.find((a) => a.family === (family === 4 ? 'inet' : 'inet6') && a.scope === 'global')?.address,
     }
+  }
+
+  /** The device of the main table's default route: where NAT guests normally leave. */
+  mainDefaultDev(): string | undefined {
+    const d = this.facts.routes.filter((r) => r.family === 'inet' && r.table === 'main' && r.dst === 'default' && r.type === 'unicast').sort((a, b) => a.metric - b.metric)[0]
+    return d?.dev ?? d?.nexthops[0]?.dev
   }
 
   sysctl(key: string): number | null | undefined {
@@ -199,9 +207,13 @@ class HostView {
     if (i.target) {
       const tap = this.links.get(i.target)
       const state = tap?.portState
-      if (tap && state && state !== 'forwarding') {
-        const transient = state === 'listening' || state === 'learning'
-        hops.push({name: `bridge port ${i.target}`, verdict: 'fail', detail: `STP port state ${state}${transient ? ' (the bridge forwards nothing from it until the forward delay passes)' : ''}`, element: {id: `stp:${bridge}`, kind: 'stp', text: `bridge ${bridge}: port ${i.target} is ${state}`, undo: [`ip link set ${bridge} type bridge forward_delay 0`], device: bridge}})
+      const delayCs = this.links.get(bridge)?.bridge?.forwardDelayCs ?? 0
+      // Listening and learning pass within the forward delay; only a delay past the kernel's 2 s minimum is a fault worth a finding.
+      const transient = state === 'listening' || state === 'learning'
+      if (tap && state && state !== 'forwarding' && (!transient || delayCs > 200)) {
+        hops.push({name: `bridge port ${i.target}`, verdict: 'fail', detail: `STP port state ${state}${transient ? ` (nothing is forwarded from it for ${delayCs / 100} s x 2)` : ''}`, element: {id: `stp:${bridge}`, kind: 'stp', text: `bridge ${bridge}: port ${i.target} is ${state}`, undo: [`ip link set ${bridge} type bridge forward_delay 0`], device: bridge}})
+      } else if (tap && transient) {
+        hops.push({name: `bridge port ${i.target}`, verdict: 'pass', detail: `STP port state ${state}: forwarding within ${delayCs / 100} s x 2`})
       }
     }
     return hops
@@ -371,6 +383,7 @@ class HostView {
     runner.nf('netfilter prerouting', 'prerouting', 'ip', {iifname: bridge})
     const decision = runner.route('routing', 'forward')
     const egress = decision?.dev
+    const diverted = decision && decision.kind === 'unicast' && decision.rule && decision.rule.priority !== 0 && decision.rule.priority < 32766 && egress !== this.mainDefaultDev() ? policyElement(decision) : undefined
     if (runner.alive()) runner.push(this.forwardingHop(bridge, 4))
     const rp = runner.alive() ? this.rpFilterHop(runner.packet(), bridge) : undefined
     if (rp) runner.push(rp)
@@ -381,6 +394,7 @@ class HostView {
     if (runner.alive() && egress) runner.links(this.deviceHops(egress, 'egress'))
     const dest = `${to.addr}${to.proto === 'icmp' ? ' (ping)' : `:${to.port ?? 443}/${to.proto}`}`
     const flows = [this.finish(base, kind, `${kind === 'egress' ? 'to the internet' : 'to'} ${dest}${egress ? ` via ${egress}` : ''}${srcNote}`, request, runner.hops)]
+    if (diverted) flows[0].divertedBy = diverted
     if (flows[0].verdict === 'fail' || !egress) return flows
     // The reply: conntrack undoes the source NAT before routing, so the forward hook sees the guest's address.
     const natted = runner.packet().src
@@ -525,7 +539,7 @@ export {describeStep}
 
 function policyElement(decision: RouteDecision): Element {
   const r = decision.rule!
-  return {id: `policy-rule:${r.family}:${r.priority}`, kind: 'policy-rule', text: `ip rule ${r.text}`, undo: [`ip ${r.family === 'inet6' ? '-6 ' : ''}rule del priority ${r.priority}`], table: r.table}
+  return {id: `policy-rule:${r.family}:${r.priority}`, kind: 'policy-rule', text: `ip rule ${r.text}`, undo: [`ip ${r.family === 'inet6' ? '-6 ' : ''}rule del priority ${r.priority}`], table: r.table, rulePriority: r.priority, device: decision.dev}
 }
 
 function inPrefix(ip: string, prefix: string): boolean {

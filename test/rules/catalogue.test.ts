@@ -7,13 +7,31 @@ import {SEVERITIES} from '../../src/core/severity.js'
 import {ROOT} from '../helpers.js'
 
 const ruleFiles = readdirSync(join(ROOT, 'rules'))
-  .filter((f) => f.endsWith('.ts') && !f.endsWith('.d.ts') && !['index.ts', 'types.ts', 'expectations.ts'].includes(f))
+  .filter((f) => f.endsWith('.ts') && !f.endsWith('.d.ts') && !['index.ts', 'types.ts', 'expectations.ts', 'datapath.ts'].includes(f))
   .map((f) => f.replace(/\.ts$/, ''))
 
 /** Rule ids from the knowledge base headings: "### id — severity" (and "### a — x / b — y"). */
 const knowledgeBaseIds = new Set(
   [...readFileSync(join(ROOT, 'test/data/failure-patterns.md'), 'utf8').matchAll(/^### (.+)$/gm)].flatMap((m) => [...m[1].matchAll(/([a-z0-9]+(?:-[a-z0-9]+)+) —/g)].map((x) => x[1])),
 )
+
+/**
+ * Knowledge-base ids not built yet, each with the issue that builds it. This list only shrinks:
+ * an id leaves it when its rule lands, and the test below fails if a built id is still listed.
+ */
+const PENDING: Record<string, number> = {
+  'firewall-service-order': 13,
+  'ipv6-accept-ra-conflict': 13,
+  'dhcp-client-id-duplicate': 12,
+  'netfilter-module-missing': 13,
+  'macvtap-rx-filter-untrusted': 13,
+  'ipv6-forward-drop': 13,
+  'iptables-nft-incompatible': 13,
+  'guest-silent': 12,
+  'dhcp-no-offer': 12,
+  'rogue-dhcp-server': 12,
+  'guest-address-foreign': 12,
+}
 
 describe('expectation rules (kvmdoctor.yaml)', () => {
   for (const rule of EXPECTATION_RULES) {
@@ -28,6 +46,13 @@ describe('expectation rules (kvmdoctor.yaml)', () => {
 describe('rule catalogue', () => {
   it('every rule file is registered, and every registered rule has a file', () => {
     expect(ALL_RULES.map((r) => r.id).sort()).toEqual([...ruleFiles].sort())
+  })
+
+  it('every knowledge-base id is a rule, or pending with its issue (and none is both)', () => {
+    const built = new Set(ALL_RULES.map((r) => r.id))
+    expect([...knowledgeBaseIds].filter((id) => !built.has(id) && !(id in PENDING)).sort()).toEqual([])
+    expect(Object.keys(PENDING).filter((id) => built.has(id))).toEqual([])
+    expect(Object.keys(PENDING).filter((id) => !knowledgeBaseIds.has(id))).toEqual([])
   })
 
   for (const rule of ALL_RULES) {
@@ -51,7 +76,7 @@ describe('rule catalogue', () => {
       })
       it('is well formed: severity, fix commands, explained rules exist', () => {
         expect(SEVERITIES).toContain(rule.severity)
-        expect(rule.fix.length).toBeGreaterThan(0)
+        expect(rule.fix.length + (rule.fixLines ? 1 : 0)).toBeGreaterThan(0)
         for (const e of rule.explains ?? []) expect(knowledgeBaseIds.has(e.rule), `${rule.id} explains unknown ${e.rule}`).toBe(true)
       })
     })

@@ -35,6 +35,8 @@ export interface ChainRef {
   chain: string
   hook?: NfHook
   priority?: number
+  /** The base chain whose walk reached this chain (a rule in a user chain still belongs to one hooked chain). */
+  base?: string
 }
 
 export interface TraceStep {
@@ -173,6 +175,10 @@ function runBaseChain(rs: CompiledRuleset, base: NfChain, hook: NfHook, input: B
     } else {
       done.push(result.branch)
     }
+  }
+  for (const b of done) for (let i = input.steps.length; i < b.steps.length; i++) {
+    b.steps[i].chain.base ??= base.name
+    b.steps[i].chain.priority ??= base.base!.priority
   }
   return done
 }

@@ -1,0 +1,54 @@
+/**
+ * `kvmdoctor trace`: one guest's flows through the host, hop by hop, from the
+ * same probes and derivations diagnose uses (live, snapshot or bundle).
+ */
+import {ALL_PROBES} from '../../probes/index.js'
+import type {LibvirtFacts} from '../../probes/libvirt.js'
+import {type ProbeOptions, dataOf} from '../../probes/types.js'
+import type {Destination, Flow} from '../datapath/flows.js'
+import {type ProbeStatus, internetOf, probeStatuses} from './diagnose.js'
+import {UserError} from './errors.js'
+import {buildModel} from './model.js'
+import {runProbes} from './probe-runner.js'
+import {openSource} from './source.js'
+
+export interface TraceRequest {
+  from?: string
+  timeoutMs: number
+  options: ProbeOptions
+  guest: string
+  /** The guest interface: its tap name or MAC. */
+  iface?: string
+  to?: Destination
+}
+
+export interface TraceResult {
+  host: string
+  capturedAt: string
+  guest: string
+  state: string
+  flows: Flow[]
+  /** Why the flows could not be followed (a probe the datapath needs failed). */
+  unavailable?: string
+  probes: ProbeStatus[]
+}
+
+export async function runTrace(request: TraceRequest): Promise<TraceResult> {
+  const source = await openSource({from: request.from, timeoutMs: request.timeoutMs})
+  try {
+    const options = source.recordedOptions ? {...source.recordedOptions, ...(request.options.internet ? {internet: request.options.internet} : {})} : request.options
+    const results = await runProbes(ALL_PROBES, source.runner, options)
+    const model = buildModel(results, source.runner.capturedAt, {internet: internetOf(options)})
+    const domains = dataOf<LibvirtFacts>(results.libvirt)?.domains
+    const domain = domains?.find((d) => d.name === request.guest)
+    if (domains && !domain) throw new UserError(`no guest named "${request.guest}" (defined: ${domains.map((d) => d.name).join(', ') || 'none'})`)
+    if (domain && request.iface && !domain.interfaces.some((i) => i.target === request.iface || i.mac === request.iface)) {
+      throw new UserError(`${request.guest} has no interface "${request.iface}" (its interfaces: ${domain.interfaces.map((i) => i.target ?? i.mac).join(', ')})`)
+    }
+    const base = {host: model.hostname, capturedAt: source.runner.capturedAt.toISOString(), guest: request.guest, state: domain?.state ?? 'unknown', probes: probeStatuses(results)}
+    if (!model.datapath.ok) return {...base, flows: [], unavailable: model.datapath.reason}
+    return {...base, flows: model.datapath.datapath.trace(request.guest, {iface: request.iface, to: request.to})}
+  } finally {
+    await source.close()
+  }
+}

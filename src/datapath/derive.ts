@@ -1,0 +1,72 @@
+/**
+ * The datapath as a derivation: from probe results to every running guest's
+ * flows, and from failing flows to one entity per deciding element (one
+ * element, many flows), which rules are evaluated on.
+ */
+import type {NfRuleset} from '../lib/netfilter.js'
+import type {PolicyRuleFacts} from '../../probes/ip-rules.js'
+import type {LibvirtFacts} from '../../probes/libvirt.js'
+import type {Link} from '../../probes/links.js'
+import type {ProcessFacts} from '../../probes/processes.js'
+import type {Route} from '../../probes/routes.js'
+import type {SysctlFacts} from '../../probes/sysctl.js'
+import {type ProbeResult, dataOf} from '../../probes/types.js'
+import {type Datapath, type Destination, type Flow, type Hop, buildDatapath} from './flows.js'
+import type {Element} from './elements.js'
+
+/** Probes the datapath cannot do without; a missing one leaves every flow unknown. */
+export const DATAPATH_PROBES = ['netfilter', 'routes', 'ip-rules', 'links', 'sysctl', 'libvirt'] as const
+
+export type DatapathDerivation = {ok: true; datapath: Datapath} | {ok: false; reason: string}
+
+export function deriveDatapath(probes: Record<string, ProbeResult>, guestAddress: (mac: string) => string | undefined, options: {internet?: Destination} = {}): DatapathDerivation {
+  const missing = DATAPATH_PROBES.filter((id) => !probes[id]?.ok)
+  if (missing.length > 0) {
+    return {ok: false, reason: missing.map((id) => `${id}: ${probes[id] && !probes[id].ok ? (probes[id] as {error: string}).error : 'not run'}`).join('; ')}
+  }
+  const libvirt = dataOf<LibvirtFacts>(probes.libvirt)!
+  const processes = dataOf<ProcessFacts>(probes.processes)
+  const datapath = buildDatapath(
+    {
+      links: dataOf<Link[]>(probes.links)!,
+      routes: dataOf<Route[]>(probes.routes)!,
+      ipRules: dataOf<PolicyRuleFacts>(probes['ip-rules'])!,
+      sysctl: dataOf<SysctlFacts>(probes.sysctl)!.values,
+      ruleset: dataOf<NfRuleset>(probes.netfilter)!,
+      networks: libvirt.networks,
+      domains: libvirt.domains,
+      listeners: processes?.listeners ?? null,
+      guestAddress,
+    },
+    options,
+  )
+  return {ok: true, datapath}
+}
+
+/** One deciding element and every flow it stops (or leaves undecided). */
+export interface ElementImpact {
+  element: Element
+  /** fail / indeterminate: the flow's deciding hop; divert: a policy rule routes it elsewhere (the flow may pass). */
+  verdict: 'fail' | 'indeterminate' | 'divert'
+  hop: Hop
+  flows: Flow[]
+}
+
+/** Groups failing and undecided flows by the element that decides them. */
+export function elementImpacts(flows: Flow[]): ElementImpact[] {
+  const byId = new Map<string, ElementImpact>()
+  const add = (element: Element, verdict: ElementImpact['verdict'], hop: Hop, flow: Flow) => {
+    const key = `${verdict} ${element.id}`
+    const seen = byId.get(key)
+    if (seen) seen.flows.push(flow)
+    else byId.set(key, {element, verdict, hop, flows: [flow]})
+  }
+  for (const flow of flows) {
+    if (flow.divertedBy) add(flow.divertedBy, 'divert', flow.hops.find((h) => h.name === 'routing') ?? flow.hops[0], flow)
+    const hop = flow.decidedBy
+    if (!hop || hop.verdict === 'pass') continue
+    const element = hop.element ?? {id: `hop:${hop.name}`, kind: 'nf-undecided' as const, text: `${hop.name}: ${hop.detail}`, undo: []}
+    add(element, hop.verdict, hop, flow)
+  }
+  return [...byId.values()]
+}
