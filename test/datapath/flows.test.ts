@@ -1,0 +1,187 @@
+/**
+ * The hop model on a small NAT host written by hand (libvirt's iptables rules,
+ * one guest), changed one fact at a time. Real recordings are replayed in
+ * test/datapath/recordings.test.ts; these pin down each hop's logic.
+ */
+import {describe, expect, it} from 'vitest'
+import {type DatapathFacts, type Flow, buildDatapath} from '../../src/datapath/flows.js'
+import type {Link} from '../../probes/links.js'
+import type {Route} from '../../probes/routes.js'
+import {parseIpRules} from '../../probes/ip-rules.js'
+import type {NfExpr, NfTable} from '../../src/lib/netfilter.js'
+import {accept, cmp, drop, ipt, jump, num, prefix, reject, ret, ruleset, str} from './builders.js'
+
+const link = (name: string, kind: string, extra: Partial<Link> = {}): Link => ({name, index: 1, kind, operstate: 'UP', flags: ['UP', 'LOWER_UP'], up: true, lowerUp: true, noCarrier: false, mtu: 1500, addresses: [], ...extra})
+const route = (dst: string, extra: Partial<Route> = {}): Route => ({family: 'inet', dst, type: 'unicast', table: 'main', metric: 0, nexthops: [], ...extra})
+const masq: NfExpr = {kind: 'nat', type: 'masquerade', text: '-j MASQUERADE'}
+const udp = (port: number): NfExpr[] => [cmp('l4proto', str('udp')), cmp('dport', num(port))]
+
+/** libvirt's iptables backend for the default network, as it writes it. */
+export function libvirtTables(extra: {filter?: Record<string, NfExpr[][]>; nat?: Record<string, NfExpr[][]>; policies?: Record<string, 'accept' | 'drop'>} = {}): NfTable[] {
+  const filter: Record<string, NfExpr[][]> = {
+    INPUT: [[jump('LIBVIRT_INP')]],
+    FORWARD: [[jump('LIBVIRT_FWX')], [jump('LIBVIRT_FWI')], [jump('LIBVIRT_FWO')]],
+    OUTPUT: [[jump('LIBVIRT_OUT')]],
+    LIBVIRT_INP: [[cmp('iifname', str('virbr0')), ...udp(53), accept], [cmp('iifname', str('virbr0')), ...udp(67), accept]],
+    LIBVIRT_OUT: [[cmp('oifname', str('virbr0')), ...udp(53), accept], [cmp('oifname', str('virbr0')), ...udp(68), accept]],
+    LIBVIRT_FWX: [[cmp('iifname', str('virbr0')), cmp('oifname', str('virbr0')), accept]],
+    LIBVIRT_FWI: [[cmp('daddr', prefix('192.168.122.0/24')), cmp('oifname', str('virbr0')), cmp('ct state', {t: 'flags', v: ['related', 'established']}), accept], [cmp('oifname', str('virbr0')), reject]],
+    LIBVIRT_FWO: [[cmp('saddr', prefix('192.168.122.0/24')), cmp('iifname', str('virbr0')), accept], [cmp('iifname', str('virbr0')), reject]],
+    ...extra.filter,
+  }
+  const nat: Record<string, NfExpr[][]> = {
+    POSTROUTING: [[jump('LIBVIRT_PRT')]],
+    LIBVIRT_PRT: [[cmp('saddr', prefix('192.168.122.0/24')), cmp('daddr', prefix('192.168.122.0/24'), 'ne'), masq]],
+    ...extra.nat,
+  }
+  return [ipt('filter', filter, extra.policies ?? {}), ipt('nat', nat)]
+}
+
+export function host(change: (f: DatapathFacts) => void = () => {}): DatapathFacts {
+  const facts: DatapathFacts = {
+    links: [
+      link('eth0', 'ether', {addresses: [{family: 'inet', address: '198.51.100.2', prefix: 24, scope: 'global'}]}),
+      link('virbr0', 'bridge', {addresses: [{family: 'inet', address: '192.168.122.1', prefix: 24, scope: 'global'}], bridge: {stpState: 1, forwardDelayCs: 200}}),
+      link('vnet0', 'tap', {master: 'virbr0', portState: 'forwarding', operstate: 'UNKNOWN'}),
+    ],
+    routes: [
+      route('default', {gateway: '198.51.100.1', dev: 'eth0'}),
+      route('198.51.100.0/24', {dev: 'eth0', scope: 'link'}),
+      route('192.168.122.0/24', {dev: 'virbr0', scope: 'link'}),
+      route('192.168.122.1', {type: 'local', table: 'local', dev: 'virbr0'}),
+      route('192.168.122.255', {type: 'broadcast', table: 'local', dev: 'virbr0'}),
+      route('198.51.100.2', {type: 'local', table: 'local', dev: 'eth0'}),
+    ],
+    ipRules: {inet: parseIpRules('[{"priority":0,"src":"all","table":"local"},{"priority":32766,"src":"all","table":"main"},{"priority":32767,"src":"all","table":"default"}]', 'inet'), inet6: null},
+    sysctl: {'net.ipv4.ip_forward': 1, 'net.ipv4.conf.all.rp_filter': 0, 'net.ipv4.conf.virbr0.rp_filter': 0, 'net.ipv4.conf.virbr0.forwarding': 1, 'net.bridge.bridge-nf-call-iptables': 0},
+    ruleset: ruleset(libvirtTables()),
+    networks: [{name: 'default', active: true, autostart: true, persistent: true, forwardMode: 'nat', bridge: 'virbr0', ips: [{family: 'ipv4', address: '192.168.122.1', prefix: 24, dhcpRanges: [{start: '192.168.122.2', end: '192.168.122.254'}], dhcpHosts: []}], dnsEnabled: true}],
+    domains: [{name: 'web01', type: 'kvm', state: 'running', autostart: false, guestAgentChannel: false, interfaces: [{type: 'network', source: 'default', bridge: 'virbr0', target: 'vnet0', mac: '52:54:00:00:00:01', model: 'virtio', linkState: 'up'}]}],
+    listeners: [
+      {proto: 'udp', address: '192.168.122.1', port: 53, process: 'dnsmasq', pid: 10},
+      {proto: 'udp', address: '0.0.0.0', iface: 'virbr0', port: 67, process: 'dnsmasq', pid: 10},
+    ],
+    guestAddress: (mac) => (mac === '52:54:00:00:00:01' ? '192.168.122.50' : undefined),
+  }
+  change(facts)
+  return facts
+}
+
+export const flows = (facts: DatapathFacts) => buildDatapath(facts, {internet: {addr: '203.0.113.10', port: 80, proto: 'tcp'}}).flows
+const byKind = (fs: Flow[], kind: string) => fs.find((f) => f.kind === kind)!
+const verdicts = (fs: Flow[]) => Object.fromEntries(fs.map((f) => [f.kind, f.verdict]))
+
+describe('hop model: a NAT guest on libvirt rules', () => {
+  it('every standard flow passes on a healthy host, NAT to the uplink address', () => {
+    const fs = flows(host())
+    expect(verdicts(fs)).toEqual({dhcp: 'pass', 'dhcp-reply': 'pass', dns: 'pass', 'dns-reply': 'pass', egress: 'pass', 'egress-reply': 'pass'})
+    expect(byKind(fs, 'egress').hops.find((h) => h.name === 'NAT')?.detail).toMatch(/192\.168\.122\.50 → 198\.51\.100\.2/)
+    expect(byKind(fs, 'egress').description).toContain('via eth0')
+  })
+
+  it('ip_forward=0: egress fails at forwarding, naming the sysctl and its undo', () => {
+    const f = byKind(flows(host((h) => (h.sysctl['net.ipv4.ip_forward'] = 0))), 'egress')
+    expect(f.verdict).toBe('fail')
+    expect(f.decidedBy).toMatchObject({name: 'forwarding', element: {id: 'sysctl:net.ipv4.ip_forward', undo: ['sysctl -w net.ipv4.ip_forward=1']}})
+  })
+
+  it('forwarding off on the bridge alone (ip_forward=1) still stops the guests', () => {
+    const f = byKind(flows(host((h) => (h.sysctl['net.ipv4.conf.virbr0.forwarding'] = 0))), 'egress')
+    expect(f.decidedBy?.element?.id).toBe('sysctl:net.ipv4.conf.virbr0.forwarding')
+  })
+
+  it('an explicit REJECT before libvirt\'s chains decides the forward hop, with its deletion as the undo', () => {
+    const rs = libvirtTables({filter: {FORWARD: [[cmp('saddr', prefix('192.168.122.0/24')), reject], [jump('LIBVIRT_FWX')], [jump('LIBVIRT_FWI')], [jump('LIBVIRT_FWO')]]}})
+    rs[0].chains.FORWARD.rules[0].text = '-A FORWARD -s 192.168.122.0/24 -j REJECT'
+    const fs = flows(host((h) => (h.ruleset = ruleset(rs))))
+    const f = byKind(fs, 'egress')
+    expect(f.decidedBy).toMatchObject({name: 'netfilter forward', verdict: 'fail', element: {kind: 'nf-rule', hook: 'forward', undo: ['iptables -t filter -D FORWARD -s 192.168.122.0/24 -j REJECT']}})
+    expect(byKind(fs, 'dns').verdict).toBe('pass')
+  })
+
+  it('a RETURN in nat POSTROUTING before LIBVIRT_PRT: the MASQUERADE exists but is never reached', () => {
+    const rs = libvirtTables({nat: {POSTROUTING: [[cmp('saddr', prefix('192.168.122.0/24')), ret], [jump('LIBVIRT_PRT')]]}})
+    rs[1].chains.POSTROUTING.rules[0].text = '-A POSTROUTING -s 192.168.122.0/24 -j RETURN'
+    const f = byKind(flows(host((h) => (h.ruleset = ruleset(rs)))), 'egress')
+    expect(f.decidedBy?.name).toBe('NAT')
+    expect(f.decidedBy?.element).toMatchObject({kind: 'nf-rule', chain: 'POSTROUTING', undo: ['iptables -t nat -D POSTROUTING -s 192.168.122.0/24 -j RETURN']})
+  })
+
+  it('no MASQUERADE anywhere: the element is the missing NAT of the network', () => {
+    const f = byKind(flows(host((h) => (h.ruleset = ruleset(libvirtTables({nat: {LIBVIRT_PRT: []}}))))), 'egress')
+    expect(f.decidedBy?.element).toMatchObject({id: 'nat:default', kind: 'nf-nat-missing'})
+  })
+
+  it('INPUT dropping DHCP on the bridge: the DHCP flow fails at netfilter input, DNS still passes', () => {
+    const fs = flows(host((h) => (h.ruleset = ruleset(libvirtTables({filter: {INPUT: [[cmp('iifname', str('virbr0')), ...udp(67), drop], [jump('LIBVIRT_INP')]]}})))))
+    expect(byKind(fs, 'dhcp').decidedBy).toMatchObject({name: 'netfilter input', element: {hook: 'input', kind: 'nf-rule'}})
+    expect(byKind(fs, 'dns').verdict).toBe('pass')
+  })
+
+  it('FORWARD policy DROP: libvirt\'s accepts still let NAT guests out and their replies in', () => {
+    expect(verdicts(flows(host((h) => (h.ruleset = ruleset(libvirtTables({policies: {FORWARD: 'drop'}}))))))).toMatchObject({egress: 'pass', 'egress-reply': 'pass'})
+  })
+
+  it('an ip rule sending the guest subnet to an unreachable table: routing fails on the policy rule', () => {
+    const fs = flows(
+      host((h) => {
+        h.ipRules.inet = parseIpRules('[{"priority":0,"src":"all","table":"local"},{"priority":100,"src":"192.168.122.0","srclen":24,"table":"100"},{"priority":32766,"src":"all","table":"main"}]', 'inet')
+        h.routes.push(route('default', {type: 'unreachable', table: '100'}))
+      }),
+    )
+    const f = byKind(fs, 'egress')
+    expect(f.decidedBy).toMatchObject({name: 'routing', element: {kind: 'policy-rule', undo: ['ip rule del priority 100']}})
+  })
+
+  it('an ip rule sending guest traffic out of another device passes but is reported as a divert', () => {
+    const fs = flows(
+      host((h) => {
+        h.links.push(link('tun0', 'tun', {addresses: [{family: 'inet', address: '100.64.0.2', prefix: 32, scope: 'global'}]}))
+        h.ipRules.inet = parseIpRules('[{"priority":0,"src":"all","table":"local"},{"priority":5270,"src":"all","table":"52"},{"priority":32766,"src":"all","table":"main"}]', 'inet')
+        h.routes.push(route('default', {dev: 'tun0', table: '52'}))
+      }),
+    )
+    const f = byKind(fs, 'egress')
+    expect(f.description).toContain('via tun0')
+    expect(f.divertedBy).toMatchObject({kind: 'policy-rule', rulePriority: 5270})
+  })
+
+  it('strict rp_filter with the guest subnet routed elsewhere drops the guest\'s packets', () => {
+    const fs = flows(
+      host((h) => {
+        h.sysctl['net.ipv4.conf.all.rp_filter'] = 1
+        h.routes = h.routes.filter((r) => r.dst !== '192.168.122.0/24')
+        h.routes.push(route('192.168.122.0/24', {dev: 'eth0', gateway: '198.51.100.9'}))
+      }),
+    )
+    expect(byKind(fs, 'egress').decidedBy).toMatchObject({name: 'rp_filter', element: {kind: 'rp-filter'}})
+  })
+
+  it('tap down, tap on no bridge, guest NIC link down: the ingress hops name each', () => {
+    expect(byKind(flows(host((h) => (h.links[2] = {...h.links[2], up: false}))), 'dhcp').decidedBy?.element).toMatchObject({id: 'link:vnet0', undo: ['ip link set vnet0 up']})
+    expect(byKind(flows(host((h) => (h.links[2] = {...h.links[2], master: undefined}))), 'dhcp').decidedBy?.element).toMatchObject({id: 'tap:vnet0', undo: ['ip link set vnet0 master virbr0 up']})
+    expect(byKind(flows(host((h) => (h.domains[0].interfaces[0].linkState = 'down'))), 'dhcp').decidedBy?.element?.undo).toEqual(['virsh domif-setlink web01 vnet0 up'])
+  })
+
+  it('no DNS listener: the DNS flow fails at the listener', () => {
+    expect(byKind(flows(host((h) => (h.listeners = h.listeners!.filter((l) => l.port !== 53)))), 'dns').decidedBy).toMatchObject({name: 'listener udp 53', element: {id: 'listener:default:dns'}})
+  })
+
+  it('a mark match on a mark nothing on the path sets: mark 0 on arrival decides; a random mark does not', () => {
+    const rs = libvirtTables({filter: {FORWARD: [[cmp('mark', num(1)), drop], [jump('LIBVIRT_FWO')]]}})
+    expect(byKind(flows(host((h) => (h.ruleset = ruleset(rs)))), 'egress').verdict).toBe('pass')
+    const random: NfTable = ipt('mangle', {FORWARD: [[{kind: 'nondeterministic', what: 'statistic', text: '-m statistic --mode random --probability 0.5'}, {kind: 'mark', what: 'mark', op: 'set', value: 1, text: 'MARK --set-mark 0x1'}]]})
+    const f = byKind(flows(host((h) => (h.ruleset = ruleset([...rs, random])))), 'egress')
+    expect(f.verdict).toBe('indeterminate')
+    expect(f.decidedBy?.undecided?.[0]).toMatchObject({ifMatches: expect.stringContaining('dropped by'), ifNot: expect.stringContaining('passes')})
+  })
+
+  it('isolated networks have no egress flow; a network without DNS has no DNS flow', () => {
+    const fs = flows(host((h) => ((h.networks[0].forwardMode = 'isolated'), (h.networks[0].dnsEnabled = false))))
+    expect(fs.map((f) => f.kind)).toEqual(['dhcp', 'dhcp-reply'])
+  })
+
+  it('a shut-off guest has no flows', () => {
+    expect(flows(host((h) => (h.domains[0].state = 'shut off')))).toEqual([])
+  })
+})
