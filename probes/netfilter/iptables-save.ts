@@ -349,8 +349,8 @@ function ipsetFields(c: RuleContext, name: string, dirs: string[]): NfField[] | 
   const type = c.ipsetTypes[name]
   let parts = type?.split(':')[1]?.split(',')
   if (!parts || type.startsWith('list:')) {
-    // Unknown type (or a list:set, whose members each have their own): read addresses, then a port, then an address.
-    if (dirs.length > 1) c.warnings?.push(`ipset ${name}: type unknown, -m set directions ${dirs.join(',')} read as address,port,address`)
+    // Unknown type (or a list:set, whose members each have their own): read an address, then a port, then an address.
+    if (dirs.length > 1) c.warnings?.push(`ipset ${name}: type ${type ?? 'unknown'}, -m set directions ${dirs.join(',')} read as address,port,address`)
     parts = ['ip', 'port', 'ip']
   }
   const fields: NfField[] = []
@@ -362,6 +362,8 @@ function ipsetFields(c: RuleContext, name: string, dirs: string[]): NfField[] | 
         fields.push(src ? 'saddr' : 'daddr')
         break
       case 'port':
+        // hash:*,port members hold the protocol too ("tcp:22"); bitmap:port only the port.
+        if (!type?.startsWith('bitmap:')) fields.push('l4proto')
         fields.push(src ? 'sport' : 'dport')
         break
       case 'mac':
