@@ -143,6 +143,10 @@ export type NfMatch =
       mask?: number
       /** iptables -m set with several directions: the fields concatenated in order. */
       concat?: NfField[]
+      /** fib lookups only: restricted to the packet's input/output interface (nft `fib daddr . iif`, iptables --limit-iface-in/out). */
+      iface?: 'iif' | 'oif'
+      /** Added by the parser, not written by the user: the dependency nft applies before a protocol match (`tcp dport` needs `meta l4proto tcp`). */
+      implicit?: true
     }
   /** Matches that depend on rates, randomness, time or history: the evaluator says "may match". */
   | {kind: 'nondeterministic'; what: string; text: string}
@@ -155,13 +159,14 @@ export type NfStatement =
   | {
       kind: 'nat'
       type: 'masquerade' | 'snat' | 'dnat' | 'redirect'
-      /** Address (or first of a range) to translate to; absent for masquerade/redirect. */
+      /** Address (or first of a range) to translate to; absent for masquerade/redirect, and for snat/dnat whose address comes from a map (see text). */
       addr?: string
       addrEnd?: string
       port?: number
       portEnd?: number
       text: string
     }
+  /** op 'set' with a mask: mark = (mark & ~mask) ^ value (iptables --set-xmark value/mask); without: mark = value, mark & value, ... */
   | {kind: 'mark'; what: 'mark' | 'ct mark'; op: 'set' | 'and' | 'or' | 'xor'; value: number; mask?: number; text: string}
   /** Copy between packet mark and connection mark (CONNMARK --save/--restore-mark, `ct mark set meta mark`). */
   | {kind: 'mark-copy'; from: 'mark' | 'ct mark'; to: 'mark' | 'ct mark'; text: string}
@@ -186,6 +191,8 @@ export interface NfSet {
   elems: NfValue[]
   /** Maps: data per element, same order as elems (a verdict for vmaps). */
   data?: (NfValue | NfStatement)[]
+  /** ipset "nomatch" entries: a packet whose most specific matching entry is one of these is not in the set. */
+  nomatch?: NfValue[]
   /** False when the elements could not all be read (ipset list failed, unknown element syntax). */
   complete: boolean
 }

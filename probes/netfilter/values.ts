@@ -1,0 +1,68 @@
+/** Value builders shared by the parsers: one spelling per thing, whichever tool printed it. */
+import {formatIp, parseIp} from '../../src/lib/addr.js'
+import type {NfField, NfMatch, NfScalar, NfValue} from '../../src/lib/netfilter.js'
+
+export const str = (v: string): NfScalar => ({t: 'str', v})
+export const num = (v: number): NfScalar => ({t: 'num', v})
+
+/** "10.0.0.0/8" → prefix, "10.0.0.1" or "10.0.0.1/32" → addr, "10.0.0.0/255.0.0.0" → prefix; undefined when not an address. */
+export function addressValue(text: string): NfValue | undefined {
+  const [ip, mask, ...rest] = text.split('/')
+  if (rest.length > 0) return undefined
+  const addr = parseIp(ip)
+  if (!addr) return undefined
+  const width = addr.family === 4 ? 32 : 128
+  let len = width
+  if (mask !== undefined) {
+    if (/^\d+$/.test(mask)) len = Number(mask)
+    else {
+      const m = parseIp(mask)
+      if (!m || m.family !== addr.family) return undefined
+      const bits = m.value.toString(2).padStart(width, '0')
+      if (!/^1*0*$/.test(bits)) return undefined // a non-contiguous netmask is no prefix
+      len = bits.indexOf('0') === -1 ? width : bits.indexOf('0')
+    }
+    if (len > width) return undefined
+  }
+  const host = (1n << BigInt(width - len)) - 1n
+  const base = formatIp(addr.family, addr.value & ~host)
+  return len === width ? {t: 'addr', v: formatIp(addr.family, addr.value)} : {t: 'prefix', v: `${base}/${len}`}
+}
+
+/** "a-b" of two addresses → range; undefined otherwise. */
+export function addressRange(text: string): NfValue | undefined {
+  const parts = text.split('-')
+  if (parts.length !== 2) return undefined
+  const [lo, hi] = parts.map(parseIp)
+  if (!lo || !hi || lo.family !== hi.family) return undefined
+  return {t: 'range', lo: {t: 'addr', v: formatIp(lo.family, lo.value)}, hi: {t: 'addr', v: formatIp(hi.family, hi.value)}}
+}
+
+/** A port or port range as iptables writes it ("22", "1024:65535", ":1023", "1024:"); undefined when not numeric. */
+export function portValue(text: string, sep = ':'): NfValue | undefined {
+  if (/^\d+$/.test(text)) return num(Number(text))
+  const i = text.indexOf(sep)
+  if (i < 0) return undefined
+  const lo = text.slice(0, i) || '0'
+  const hi = text.slice(i + 1) || '65535'
+  if (!/^\d+$/.test(lo) || !/^\d+$/.test(hi)) return undefined
+  return {t: 'range', lo: num(Number(lo)), hi: num(Number(hi))}
+}
+
+/** Interface name; iptables' trailing "+" wildcard becomes nft's "*". */
+export const ifaceValue = (text: string): NfValue => str(text.endsWith('+') ? `${text.slice(0, -1)}*` : text)
+
+/** "0x10", "16" → 16; undefined otherwise. */
+export function parseNumber(text: string): number | undefined {
+  if (/^0x[0-9a-f]+$/i.test(text)) return Number.parseInt(text.slice(2), 16)
+  if (/^\d+$/.test(text)) return Number(text)
+  return undefined
+}
+
+export const cmp = (field: NfField, negated: boolean, value: NfValue, extra: Partial<Extract<NfMatch, {kind: 'cmp'}>> = {}): NfMatch => ({
+  kind: 'cmp',
+  field,
+  op: negated ? 'ne' : 'eq',
+  value,
+  ...extra,
+})
