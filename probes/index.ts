@@ -4,6 +4,7 @@ import {firewalldProbe} from './firewalld.js'
 import {hostProbe} from './host.js'
 import {iptablesProbe} from './iptables.js'
 import {ipRulesProbe} from './ip-rules.js'
+import {netfilterProbe} from './netfilter.js'
 import {leasesProbe} from './leases.js'
 import {libvirtProbe} from './libvirt.js'
 import {linksProbe} from './links.js'
@@ -24,6 +25,7 @@ export const ALL_PROBES: Probe[] = [
   neighboursProbe,
   sysctlProbe,
   iptablesProbe,
+  netfilterProbe,
   nftablesProbe,
   libvirtProbe,
   leasesProbe,

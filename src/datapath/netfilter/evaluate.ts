@@ -617,9 +617,13 @@ function anyElement(rs: CompiledRuleset, actual: FieldValue, value: Extract<NfVa
     complete = set.complete
   }
   let unsure = false
+  // ipset "nomatch" entries carve exceptions out of the set (only where they are the more specific entry; we
+  // treat any nomatch hit as undecided unless no member matches at all).
+  const nomatch = value.t === 'setref' ? (rs.set(value.name)?.nomatch ?? []) : []
+  const excluded = nomatch.some((e) => contains(rs, actual, e) === true)
   for (const e of elems) {
     const r = contains(rs, actual, e)
-    if (r === true) return true
+    if (r === true) return excluded ? 'unknown' : true
     if (r === 'unknown') unsure = true
   }
   return unsure || !complete ? 'unknown' : false
