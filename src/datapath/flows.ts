@@ -8,7 +8,7 @@
  * cannot be told, and names the element that decides.
  */
 import {parseIp, parsePrefix, rangeContains} from '../lib/addr.js'
-import type {NfHook, NfRuleset} from '../lib/netfilter.js'
+import type {NfFamily, NfHook, NfRuleset} from '../lib/netfilter.js'
 import type {Link} from '../../probes/links.js'
 import type {LibvirtDomain, LibvirtNetwork} from '../../probes/libvirt.js'
 import type {Listener} from '../../probes/processes.js'
@@ -117,7 +117,6 @@ class HostView {
   private readonly bcastAddrs = new Set<string>()
 
   constructor(readonly facts: DatapathFacts) {
-    this.rs = compile(facts.ruleset)
     this.router = buildRouter(facts.routes, facts.ipRules)
     this.links = new Map(facts.links.map((l) => [l.name, l]))
     this.ports = new Map()
@@ -128,6 +127,8 @@ class HostView {
       if (r.type === 'broadcast') this.bcastAddrs.add(r.dst.split('/')[0])
     }
     for (const l of facts.links) for (const a of l.addresses) this.localAddrs.add(a.address)
+    // The host's own and broadcast addresses are address classes of their own (fib/addrtype tell them apart).
+    this.rs = compile(facts.ruleset, {hostAddresses: [...this.localAddrs, ...this.bcastAddrs]})
     this.ctx = {
       addressType: (addr, family) => {
         if (this.localAddrs.has(addr)) return ['local']
@@ -145,6 +146,19 @@ class HostView {
   mainDefaultDev(): string | undefined {
     const d = this.facts.routes.filter((r) => r.family === 'inet' && r.table === 'main' && r.dst === 'default' && r.type === 'unicast').sort((a, b) => a.metric - b.metric)[0]
     return d?.dev ?? d?.nexthops[0]?.dev
+  }
+
+  private readonly summaries = new Map<string, string>()
+  /** The base chains a hook runs, in a line (the same for every flow: made once). */
+  private hookSummary(hook: NfHook, families: NfFamily[]): string {
+    const key = `${hook} ${families.join(',')}`
+    let text = this.summaries.get(key)
+    if (text === undefined) {
+      const chains = this.rs.baseChains(hook, families)
+      text = chains.length === 0 ? 'no base chain on this hook' : `${chains.length} base chain(s): ${chains.map((c) => `${c.family} ${c.table} ${c.name} (${c.base!.priority})`).join(', ')}`
+      this.summaries.set(key, text)
+    }
+    return text
   }
 
   sysctl(key: string): number | null | undefined {
@@ -244,9 +258,8 @@ class HostView {
     const dropped = after.filter((b) => b.status === 'drop')
     const unknown = after.filter((b) => b.status === 'unknown')
     const first = after[0]
-    const chainsRun = this.rs.baseChains(hook, layer === 'bridge' ? ['bridge'] : first?.packet.family === 6 ? ['ip6', 'inet'] : ['ip', 'inet'])
     const steps = first ? first.steps.filter((s) => s.hook === hook) : []
-    const summary = chainsRun.length === 0 ? 'no base chain on this hook' : `${chainsRun.length} base chain(s): ${chainsRun.map((c) => `${c.family} ${c.table} ${c.name} (${c.base!.priority})`).join(', ')}`
+    const summary = this.hookSummary(hook, layer === 'bridge' ? ['bridge'] : first?.packet.family === 6 ? ['ip6', 'inet'] : ['ip', 'inet'])
     // Branches already sealed before this hook say nothing about it.
     const newlyDropped = dropped.filter((b) => !before.has(b))
     if (live.length === 0 && unknown.length === 0 && newlyDropped.length > 0) {

@@ -3,7 +3,7 @@
  * grouped by hook in the order the kernel runs them, addresses and sets
  * pre-parsed. Evaluating a thousand guests' flows reuses all of it.
  */
-import {type IpRange, parsePrefix, parseRange} from '../../lib/addr.js'
+import {type IpRange, parseIp, parsePrefix, parseRange} from '../../lib/addr.js'
 import type {NfBackend, NfChain, NfFamily, NfHook, NfRuleset, NfSet, NfValue} from '../../lib/netfilter.js'
 
 export interface CompiledRuleset {
@@ -15,12 +15,22 @@ export interface CompiledRuleset {
   set(name: string): NfSet | undefined
   /** Parsed address of a value (cached): prefix, single address or address range. */
   range(text: string): IpRange | undefined
+  /**
+   * Addresses no rule can tell apart share a class: every address, prefix and range the ruleset
+   * (and the host's own addresses, for fib/addrtype) mentions cuts the address space, and one
+   * interval between cuts is one class. Evaluations are shared within a class.
+   */
+  addressClass(address: string): string
+  /** Some rule reads ether addresses: then a MAC tells packets apart. */
+  readsEther: boolean
+  /** Hook evaluations by packet class (see runHook). */
+  hookCache: Map<string, unknown>
 }
 
 const tableKey = (backend: NfBackend, family: NfFamily, table: string) => `${backend} ${family} ${table}`
 export const tableOf = (c: Pick<NfChain, 'backend' | 'family' | 'table'>) => tableKey(c.backend, c.family, c.table)
 
-export function compile(rs: NfRuleset): CompiledRuleset {
+export function compile(rs: NfRuleset, options: {hostAddresses?: string[]} = {}): CompiledRuleset {
   const chains = new Map<string, Map<string, NfChain>>()
   const bases: NfChain[] = []
   for (const table of rs.tables) {
@@ -33,6 +43,45 @@ export function compile(rs: NfRuleset): CompiledRuleset {
   }
   const baseCache = new Map<string, NfChain[]>()
   const ranges = new Map<string, IpRange | undefined>()
+  const parse = (text: string) => {
+    if (!ranges.has(text)) ranges.set(text, parseRange(text) ?? parsePrefix(text))
+    return ranges.get(text)
+  }
+  const cuts = {4: new Set<bigint>(), 6: new Set<bigint>()}
+  const cut = (r: IpRange | undefined) => {
+    if (!r) return
+    cuts[r.family].add(r.lo)
+    cuts[r.family].add(r.hi + 1n)
+  }
+  const visit = (v: NfValue): void => {
+    if (v.t === 'prefix' || v.t === 'addr') cut(parse(v.v))
+    else if (v.t === 'range' && (v.lo.t === 'addr' || v.lo.t === 'str')) cut(parseRange(`${v.lo.v}-${v.hi.v}`))
+    else if (v.t === 'set') v.elems.forEach(visit)
+    else if (v.t === 'concat') v.parts.forEach(visit)
+  }
+  let readsEther = false
+  for (const table of rs.tables) {
+    for (const chain of Object.values(table.chains)) {
+      for (const rule of chain.rules) {
+        for (const e of rule.exprs) {
+          if (e.kind !== 'cmp') continue
+          visit(e.value)
+          if (e.field === 'ether saddr' || e.field === 'ether daddr' || e.concat?.some((f) => f.startsWith('ether'))) readsEther = true
+        }
+      }
+    }
+  }
+  for (const set of Object.values(rs.sets)) {
+    set.elems.forEach(visit)
+    set.nomatch?.forEach(visit)
+  }
+  for (const a of options.hostAddresses ?? []) cut(parsePrefix(a))
+  // Multicast and the limited broadcast decide address types.
+  cut(parsePrefix('224.0.0.0/4'))
+  cut(parsePrefix('255.255.255.255'))
+  cut(parsePrefix('ff00::/8'))
+  const sorted = {4: [...cuts[4]].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0)), 6: [...cuts[6]].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0))}
+  const classes = new Map<string, string>()
   return {
     source: rs,
     chains,
@@ -46,9 +95,29 @@ export function compile(rs: NfRuleset): CompiledRuleset {
       return list
     },
     set: (name) => rs.sets[name],
-    range(text) {
-      if (!ranges.has(text)) ranges.set(text, parseRange(text) ?? parsePrefix(text))
-      return ranges.get(text)
+    range: parse,
+    readsEther,
+    hookCache: new Map(),
+    addressClass(address) {
+      let c = classes.get(address)
+      if (c === undefined) {
+        const ip = parseIp(address)
+        if (!ip) c = `?${address}`
+        else {
+          // The number of cuts at or below the address: its interval.
+          const list = sorted[ip.family]
+          let lo = 0
+          let hi = list.length
+          while (lo < hi) {
+            const mid = (lo + hi) >> 1
+            if (list[mid] <= ip.value) lo = mid + 1
+            else hi = mid
+          }
+          c = `${ip.family}#${lo}`
+        }
+        classes.set(address, c)
+      }
+      return c
     },
   }
 }

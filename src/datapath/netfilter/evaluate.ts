@@ -86,29 +86,57 @@ export const familiesFor = (layer: 'ip' | 'bridge', family: 4 | 6): NfFamily[] =
  * branches pass through untouched: their fate is already sealed.
  */
 export function runHook(rs: CompiledRuleset, hook: NfHook, layer: 'ip' | 'bridge', branches: Branch[], ctx: EvalContext): Branch[] {
-  let out: Branch[] = []
+  const out: Branch[] = []
   for (const b of branches) {
     if (b.status !== 'accept') {
       out.push(b)
       continue
     }
-    let live: Branch[] = [b]
-    for (const chain of rs.baseChains(hook, familiesFor(layer, b.packet.family))) {
-      const next: Branch[] = []
-      for (const br of live) {
-        if (br.status !== 'accept') {
-          next.push(br)
-          continue
-        }
-        next.push(...runBaseChain(rs, chain, hook, br, ctx))
-      }
-      live = merge(next)
-      if (live.length > MAX_BRANCHES) live = overflow(live, hook, chain)
+    // Packets no rule can tell apart (addresses of one class, same everything else) meet the same fate:
+    // a thousand guests of one network are walked once, then rebased onto each guest's own addresses.
+    const key = `${hook}|${layer}|${packetKey(rs, b.packet)}`
+    let cached = rs.hookCache.get(key) as {input: NfPacket; results: Branch[]} | undefined
+    if (!cached) {
+      cached = {input: b.packet, results: walkHook(rs, hook, layer, b.packet, ctx)}
+      rs.hookCache.set(key, cached)
     }
-    out.push(...live)
+    for (const r of cached.results) out.push(rebase(r, cached.input, b))
   }
-  out = merge(out)
-  return out
+  return merge(out)
+}
+
+function packetKey(rs: CompiledRuleset, p: NfPacket): string {
+  return JSON.stringify({...p, src: rs.addressClass(p.src), dst: rs.addressClass(p.dst), etherSrc: rs.readsEther ? p.etherSrc : undefined, etherDst: rs.readsEther ? p.etherDst : undefined})
+}
+
+/** A cached hook result for another packet of the same class: its addresses where the hook left them unchanged. */
+function rebase(r: Branch, walked: NfPacket, b: Branch): Branch {
+  const swap = (v: string) => (v === walked.src ? b.packet.src : v === walked.dst ? b.packet.dst : v)
+  const same = walked === b.packet
+  return {
+    ...r,
+    packet: same ? r.packet : {...r.packet, src: r.packet.src === walked.src ? b.packet.src : r.packet.src, dst: r.packet.dst === walked.dst ? b.packet.dst : r.packet.dst, etherSrc: b.packet.etherSrc, etherDst: b.packet.etherDst},
+    nat: [...b.nat, ...r.nat.map((n) => (same ? n : {...n, from: swap(n.from)}))],
+    assumptions: [...b.assumptions, ...r.assumptions],
+  }
+}
+
+/** Every base chain on the hook, by priority, for one packet. */
+function walkHook(rs: CompiledRuleset, hook: NfHook, layer: 'ip' | 'bridge', packet: NfPacket, ctx: EvalContext): Branch[] {
+  let live: Branch[] = [startBranch(packet)]
+  for (const chain of rs.baseChains(hook, familiesFor(layer, packet.family))) {
+    const next: Branch[] = []
+    for (const br of live) {
+      if (br.status !== 'accept') {
+        next.push(br)
+        continue
+      }
+      next.push(...runBaseChain(rs, chain, hook, br, ctx))
+    }
+    live = merge(next)
+    if (live.length > MAX_BRANCHES) live = overflow(live, hook, chain)
+  }
+  return live
 }
 
 function overflow(live: Branch[], hook: NfHook, chain: NfChain): Branch[] {
@@ -146,6 +174,8 @@ interface Frame {
 
 interface Machine {
   branch: Branch
+  /** The branch's packet (and nat list) are this machine's own, safe to change. */
+  owned?: boolean
   frames: Frame[]
   /** Index of the next expression inside the current rule (resuming after a fork). */
   expr: number
@@ -159,8 +189,8 @@ function runBaseChain(rs: CompiledRuleset, base: NfChain, hook: NfHook, input: B
   if (natChain && (p.ct.state !== 'new' || p.ct.status.includes('untracked'))) return [input]
   const enter: TraceStep = {hook, chain: refOf(base, hook), event: 'enter'}
   const done: Branch[] = []
-  // Statements change the packet in place: each walk works on its own copy.
-  const branch: Branch = {...input, packet: {...input.packet, ct: {...input.packet.ct}}, steps: [...input.steps, enter], nat: [...input.nat], assumptions: [...input.assumptions]}
+  // The packet is shared with the input until a statement changes it (copy on write: see ownPacket).
+  const branch: Branch = {...input, steps: [...input.steps, enter]}
   const queue: Machine[] = [{branch, frames: [{chain: base, rule: 0, viaGoto: false}], expr: 0}]
   while (queue.length > 0) {
     const m = queue.pop()!
@@ -185,11 +215,22 @@ function runBaseChain(rs: CompiledRuleset, base: NfChain, hook: NfHook, input: B
 
 type StepResult = {kind: 'done'; branch: Branch} | {kind: 'fork'; machines: Machine[]}
 
-const clone = (m: Machine, extra: Partial<Branch> = {}): Machine => ({
-  branch: {...m.branch, ...extra, steps: [...m.branch.steps], packet: {...m.branch.packet, ct: {...m.branch.packet.ct}}, nat: [...m.branch.nat], assumptions: [...m.branch.assumptions]},
+const clone = (m: Machine): Machine => ({
+  branch: {...m.branch, steps: [...m.branch.steps], assumptions: [...m.branch.assumptions]},
   frames: m.frames.map((f) => ({...f})),
   expr: m.expr,
+  owned: false,
 })
+
+/** Makes the machine's packet its own before a statement changes it. */
+function ownPacket(m: Machine): NfPacket {
+  if (!m.owned) {
+    m.branch.packet = {...m.branch.packet, ct: {...m.branch.packet.ct, status: [...m.branch.packet.ct.status]}}
+    m.branch.nat = [...m.branch.nat]
+    m.owned = true
+  }
+  return m.branch.packet
+}
 
 /** Runs a machine until its base chain ends (verdict or policy) or it meets an undecidable match. */
 function step(rs: CompiledRuleset, m: Machine, hook: NfHook, natChain: boolean, ctx: EvalContext, priority: number): StepResult {
@@ -307,7 +348,8 @@ function describeUnknown(e: Extract<NfMatch, {kind: 'cmp'}>, p: NfPacket): strin
 /** Runs one statement; undefined = go on with the rule's next expression. */
 function runStatement(rs: CompiledRuleset, s: NfStatement, rule: NfRule, m: Machine, hook: NfHook, chain: NfChain, natChain: boolean, ctx: EvalContext, priority: number): RuleOutcome | undefined {
   const b = m.branch
-  const p = b.packet
+  // Only these statements change the packet; the rest read it.
+  const p = s.kind === 'nat' || s.kind === 'mark' || s.kind === 'mark-copy' || s.kind === 'notrack' ? ownPacket(m) : b.packet
   switch (s.kind) {
     case 'verdict': {
       const st = stepFor(hook, chain, rule, 'rule', s.verdict)
@@ -350,7 +392,7 @@ function runStatement(rs: CompiledRuleset, s: NfStatement, rule: NfRule, m: Mach
       return undefined
     }
     case 'notrack':
-      p.ct = {...p.ct, state: 'untracked'}
+      p.ct.state = 'untracked'
       b.steps.push(stepFor(hook, chain, rule, 'rule', 'notrack'))
       return undefined
     case 'effect':
@@ -407,14 +449,14 @@ function applyNat(s: Extract<NfStatement, {kind: 'nat'}>, b: Branch, step: Trace
     const to = s.type === 'masquerade' ? (p.oifname ? ctx.addressOf(p.oifname, family) : undefined) : s.addr
     b.nat.push({type: s.type, field: 'src', from: p.src, to: to ?? 'unknown', step})
     if (to) p.src = to
-    p.ct = {...p.ct, status: [...p.ct.status, 'snat']}
+    p.ct.status.push('snat')
     if (s.port !== undefined && p.sport !== undefined) p.sport = s.port
   } else {
     const to = s.type === 'redirect' ? (p.iifname ? ctx.addressOf(p.iifname, family) : undefined) ?? (family === 4 ? '127.0.0.1' : '::1') : s.addr
     b.nat.push({type: s.type, field: 'dst', from: p.dst, to: to ?? p.dst, step})
     if (to) p.dst = to
     if (s.port !== undefined && p.dport !== undefined) p.dport = s.port
-    p.ct = {...p.ct, status: [...p.ct.status, 'dnat']}
+    p.ct.status.push('dnat')
   }
 }
 
@@ -584,8 +626,11 @@ function contains(rs: CompiledRuleset, actual: FieldValue, value: NfValue): Tri 
   }
 }
 
+const numberOf = new Map<string, number | undefined>()
+/** Protocols and icmp types by name or number (cached: every rule of every flow asks). */
 function protoOrNumber(s: string): number | undefined {
-  return /^\d+$/.test(s) ? Number(s) : protoNumber(s) ?? ICMP_TYPES[s] ?? ICMPV6_TYPES[s]
+  if (!numberOf.has(s)) numberOf.set(s, /^\d+$/.test(s) ? Number(s) : (protoNumber(s) ?? ICMP_TYPES[s] ?? ICMPV6_TYPES[s]))
+  return numberOf.get(s)
 }
 
 function scalarString(v: NfValue): string | undefined {
@@ -598,13 +643,17 @@ function stringMatch(actual: string | number, wanted: string): Tri {
     const n = protoOrNumber(wanted)
     return n !== undefined ? n === actual : String(actual) === wanted
   }
-  if (wanted.endsWith('*') && !wanted.endsWith('\\*')) return actual.startsWith(wanted.slice(0, -1))
   if (wanted === actual) return true
-  if (wanted.toLowerCase() === 'all' || wanted === '0') return true
+  if (wanted.charCodeAt(wanted.length - 1) === 42 /* * */ && !wanted.endsWith('\\*')) return actual.startsWith(wanted.slice(0, -1))
+  // Both plain names that differ: only protocol aliases (icmpv6 = ipv6-icmp) or "all" can still match.
+  if (wanted === 'all' || wanted === '0') return true
+  if (!ALIASED.has(actual) && !ALIASED.has(wanted) && !/^\d/.test(actual) && !/^\d/.test(wanted)) return false
   const a = protoOrNumber(actual)
   const w = protoOrNumber(wanted)
   return a !== undefined && w !== undefined ? a === w : false
 }
+
+const ALIASED = new Set(['icmpv6', 'ipv6-icmp', 'icmp6'])
 
 function anyElement(rs: CompiledRuleset, actual: FieldValue, value: Extract<NfValue, {t: 'set'} | {t: 'setref'}>): Tri {
   let elems: NfValue[]
