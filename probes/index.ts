@@ -2,7 +2,6 @@ import {apipaProbe} from './apipa.js'
 import {arpScanProbe} from './arpscan.js'
 import {firewalldProbe} from './firewalld.js'
 import {hostProbe} from './host.js'
-import {iptablesProbe} from './iptables.js'
 import {ipRulesProbe} from './ip-rules.js'
 import {netfilterProbe} from './netfilter.js'
 import {leasesProbe} from './leases.js'
@@ -10,7 +9,6 @@ import {libvirtProbe} from './libvirt.js'
 import {linksProbe} from './links.js'
 import {logsProbe} from './logs.js'
 import {neighboursProbe} from './neighbours.js'
-import {nftablesProbe} from './nftables.js'
 import {processesProbe} from './processes.js'
 import {routesProbe} from './routes.js'
 import {sysctlProbe} from './sysctl.js'
@@ -24,9 +22,7 @@ export const ALL_PROBES: Probe[] = [
   ipRulesProbe,
   neighboursProbe,
   sysctlProbe,
-  iptablesProbe,
   netfilterProbe,
-  nftablesProbe,
   libvirtProbe,
   leasesProbe,
   processesProbe,

@@ -1,5 +1,6 @@
 import type {NfRuleset} from '../src/lib/netfilter.js'
 import type {CommandCapture} from '../src/core/runner.js'
+import {detectIptablesVariant} from './netfilter/iptables-save.js'
 import {type IptablesSource, buildRuleset} from './netfilter/ruleset.js'
 import {type Probe, ProbeUnavailable} from './types.js'
 
@@ -7,6 +8,10 @@ import {type Probe, ProbeUnavailable} from './types.js'
 export interface NetfilterFacts extends NfRuleset {
   /** What could not be read and what that leaves unseen (an IPv6 listing, ipsets): the rest is complete. */
   gaps: string[]
+  /** The variant `iptables` is on this system (its save header), when it is installed. */
+  iptablesVariant?: 'nf_tables' | 'legacy'
+  /** iptables-nft warned that legacy tables hold rules too ("iptables-legacy tables present"). */
+  legacyTablesWarning: boolean
 }
 
 const SAVES: {argv: string[]; family: 'ip' | 'ip6'; backend: IptablesSource['backend']}[] = [
@@ -49,6 +54,13 @@ export const netfilterProbe: Probe<NetfilterFacts> = {
       ...(nftJson.error === undefined ? {nft: {json: nftJson.output, ...(nftText.error === undefined ? {text: nftText.output} : {})}} : {}),
       ...(ipset.error === undefined ? {ipset: ipset.output} : {}),
     })
-    return {...ruleset, gaps}
+    const variant = detectIptablesVariant(v4.output)
+    return {
+      ...ruleset,
+      gaps,
+      ...(variant ? {iptablesVariant: variant === 'iptables-nft' ? 'nf_tables' : 'legacy'} : {}),
+      // iptables-nft prints the warning on stderr, older versions in the output.
+      legacyTablesWarning: /iptables-legacy tables present/.test(v4.stderr + v4.output),
+    }
   },
 }

@@ -5,7 +5,7 @@ export const rule: RuleDefinition = {
   severity: 'low',
   scope: 'network',
   title: 'No CHECKSUM --checksum-fill for DHCP replies on {bridge}',
-  requires: ['iptables', 'libvirt'],
+  requires: ['netfilter', 'libvirt'],
   needs: ['checksumFill'],
   conditions: {
     all: [

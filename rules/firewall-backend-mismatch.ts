@@ -5,7 +5,7 @@ export const rule: RuleDefinition = {
   severity: 'high',
   scope: 'host',
   title: 'Rules live in both iptables-legacy and iptables-nft',
-  requires: ['iptables'],
+  requires: ['netfilter'],
   conditions: {all: [{fact: 'entity', path: 'backendMismatch', operator: 'equal', value: true}]},
   summary: 'Two firewalls are active at once: iptables-save ({iptablesVariant}) holds {mainRuleCount} rules and the legacy tables {legacyRuleCount}. Packets must pass both, and tools disagree about what is there ("table nat is incompatible, use nft").',
   evidence: ['iptables-save variant: {iptablesVariant}; legacy tables warning: {legacyTablesWarning}', 'rules: {mainRuleCount} in iptables-save, {legacyRuleCount} in iptables-legacy-save', 'log: {logNftIncompatible}'],

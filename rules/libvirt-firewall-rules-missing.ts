@@ -5,8 +5,7 @@ export const rule: RuleDefinition = {
   severity: 'critical',
   scope: 'network',
   title: "libvirt's firewall rules for {name} ({bridge}) are gone",
-  requires: ['libvirt'],
-  requiresAny: [['iptables', 'nftables']],
+  requires: ['libvirt', 'netfilter'],
   needs: ['libvirtRulesPresent'],
   conditions: {
     all: [

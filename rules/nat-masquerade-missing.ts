@@ -5,8 +5,7 @@ export const rule: RuleDefinition = {
   severity: 'critical',
   scope: 'network',
   title: 'No MASQUERADE/SNAT for the NAT network {name} ({subnet})',
-  requires: ['libvirt'],
-  requiresAny: [['iptables', 'nftables']],
+  requires: ['libvirt', 'netfilter'],
   needs: ['masquerade', 'subnet'],
   conditions: {
     all: [

@@ -9,6 +9,8 @@ import {evaluate} from '../src/core/engine.js'
 import {type Model, buildModel} from '../src/core/model.js'
 import {runProbes} from '../src/core/probe-runner.js'
 import {ReplayRunner} from '../src/core/snapshot.js'
+import type {NfRuleset} from '../src/lib/netfilter.js'
+import {parseIptablesSaveIR} from '../probes/netfilter/iptables-save.js'
 
 export const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..')
 export const fixtureDir = (name: string) => join(ROOT, 'fixtures', name)
@@ -69,4 +71,20 @@ export async function rerunApipa(facts: Facts): Promise<Facts> {
 /** The built CLI as users run it (npm test builds first): no stdin, no colour, exit code kept. */
 export function kvmdoctorCli(args: string[], cwd = ROOT) {
   return execa(process.execPath, [join(ROOT, 'bin/run.js'), ...args], {reject: false, stdin: 'ignore', cwd, env: {NO_COLOR: '1'}})
+}
+
+/**
+ * A recording with one iptables rule added (as iptables -I/-A would): "same facts, one rule more".
+ * The line is iptables-save syntax ("-A FORWARD -i virbr0 -j DROP"); `at` is the position (0 = first).
+ */
+export function withIptablesRule(facts: Facts, table: string, line: string, at = 0, backend: 'iptables-nft' | 'iptables-legacy' = 'iptables-nft'): Facts {
+  return alter<NfRuleset>(facts, 'netfilter', (rs) => {
+    const chain = /^-A\s+(\S+)/.exec(line)?.[1]
+    if (!chain) throw new Error(`not an iptables-save rule line: ${line}`)
+    const parsed = parseIptablesSaveIR(`*${table}\n:${chain} - [0:0]\n${line}\nCOMMIT\n`, {backend, family: 'ip'})[0].chains[chain].rules[0]
+    const target = rs.tables.find((t) => t.backend === backend && t.family === 'ip' && t.name === table)?.chains[chain]
+    if (!target) throw new Error(`no ${backend} ${table} ${chain} in this recording`)
+    target.rules.splice(at, 0, parsed)
+    target.rules.forEach((r, i) => (r.ref = {...r.ref, index: i}))
+  })
 }

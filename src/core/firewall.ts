@@ -1,123 +1,87 @@
 /**
- * What the host's firewall does to guest traffic, derived from parsed rules:
- * which backend libvirt uses, whether its rules for a bridge are there, and
- * the verdict the FORWARD path gives a new packet from a bridge.
+ * Static questions about the host's packet filter, asked of the one netfilter
+ * ruleset (iptables of both variants, native nftables): which backend libvirt
+ * uses, whether its rules for a bridge exist, whether a source NAT covers a
+ * subnet. Whether a packet actually meets them is the datapath's question.
  */
-import {type IptRule, type IptablesRuleset, chainRules} from '../../probes/iptables.js'
-import type {NftChain, NftFacts} from '../../probes/nftables.js'
-import {cidrContains, parseCidr} from './ipv4.js'
+import {type IpRange, parsePrefix, rangeWithin} from '../lib/addr.js'
+import type {NfBackend, NfExpr, NfRule, NfRuleset, NfTable} from '../lib/netfilter.js'
 
 export type LibvirtFirewallBackend = 'iptables' | 'nftables' | 'none'
 
 export const LIBVIRT_NFT_TABLE = 'libvirt_network'
 
+const rulesOf = (t: NfTable): {chain: string; rule: NfRule}[] => Object.values(t.chains).flatMap((c) => c.rules.map((rule) => ({chain: c.name, rule})))
+
 /** libvirt >= 10 with the nftables backend keeps everything in `table ip libvirt_network`; older ones use LIBVIRT_* iptables chains. */
-export function libvirtBackend(ipt: IptablesRuleset | undefined, nft: NftFacts | undefined): LibvirtFirewallBackend {
-  if (nft?.tables.some((t) => t.name === LIBVIRT_NFT_TABLE)) return 'nftables'
-  if (ipt && Object.values(ipt.tables).some((t) => Object.keys(t.chains).some((c) => c.startsWith('LIBVIRT_')))) return 'iptables'
+export function libvirtBackend(rs: NfRuleset): LibvirtFirewallBackend {
+  if (rs.tables.some((t) => t.backend === 'nft' && t.name === LIBVIRT_NFT_TABLE)) return 'nftables'
+  if (rs.tables.some((t) => t.backend !== 'nft' && Object.keys(t.chains).some((c) => c.startsWith('LIBVIRT_')))) return 'iptables'
   return 'none'
 }
 
-/** libvirt's own rules that mention a bridge (iptables LIBVIRT_* chains, or nft libvirt_network). */
-export function libvirtRulesFor(bridge: string, ipt: IptablesRuleset | undefined, nft: NftFacts | undefined): string[] {
+const ifaceIs = (e: NfExpr, field: 'iifname' | 'oifname', name: string) => e.kind === 'cmp' && e.field === field && e.op === 'eq' && e.value.t === 'str' && e.value.v === name
+
+/** libvirt's own rules that mention a bridge (iptables LIBVIRT_* chains, or nft libvirt_network), as their tools print them. */
+export function libvirtRulesFor(bridge: string, rs: NfRuleset): string[] {
   const found: string[] = []
-  for (const table of Object.values(ipt?.tables ?? {})) {
-    for (const chain of Object.values(table.chains)) {
-      if (!chain.name.startsWith('LIBVIRT_')) continue
-      for (const r of chain.rules) if (r.inIface === bridge || r.outIface === bridge) found.push(`iptables -t ${table.name} ${r.text}`)
+  for (const t of rs.tables) {
+    const own = t.backend === 'nft' ? t.name === LIBVIRT_NFT_TABLE : true
+    if (!own) continue
+    for (const {chain, rule} of rulesOf(t)) {
+      if (t.backend !== 'nft' && !chain.startsWith('LIBVIRT_')) continue
+      if (rule.exprs.some((e) => ifaceIs(e, 'iifname', bridge) || ifaceIs(e, 'oifname', bridge))) found.push(ruleText(t, chain, rule))
     }
-  }
-  for (const chain of nft?.chains ?? []) {
-    if (chain.table !== LIBVIRT_NFT_TABLE) continue
-    for (const r of chain.rules) if (r.iif === bridge || r.oif === bridge) found.push(`nft ${chain.family} ${chain.table} ${chain.name}: ${r.summary}`)
   }
   return found
 }
 
-export interface ForwardPacket {
-  inIface: string
-  outIface?: string
-  /** A source address inside this subnet (NAT/routed guests); undefined for bridged frames. */
-  source?: string
-  /** Frame bridged between two ports of one bridge (br_netfilter), matched by physdev --physdev-is-bridged. */
-  bridged: boolean
-}
-
-export interface ForwardVerdict {
-  verdict: 'accept' | 'drop' | 'reject'
-  /** The rule that decided, or the chain policy. */
-  decidedBy: string
-}
-
-const TERMINAL: Record<string, ForwardVerdict['verdict']> = {ACCEPT: 'accept', DROP: 'drop', REJECT: 'reject'}
-
-/** Whether a rule certainly matches a NEW packet; rules with other conditions do not count either way. */
-function matches(rule: IptRule, p: ForwardPacket): boolean {
-  const iface = (value: string | undefined, actual: string | undefined, negated: boolean) => {
-    if (value === undefined) return true
-    if (actual === undefined) return false
-    const hit = value.endsWith('+') ? actual.startsWith(value.slice(0, -1)) : value === actual
-    return negated ? !hit : hit
-  }
-  if (!iface(rule.inIface, p.inIface, rule.negated.includes('inIface'))) return false
-  if (!iface(rule.outIface, p.outIface, rule.negated.includes('outIface'))) return false
-  if (rule.source !== undefined) {
-    const cidr = parseCidr(rule.source)
-    if (!cidr || p.source === undefined) return false
-    if (cidrContains(cidr, p.source) === rule.negated.includes('source')) return false
-  }
-  // A new connection is never RELATED,ESTABLISHED; protocol/port/destination matches cover only part of the traffic.
-  if (rule.ctstate && !(rule.ctstate.includes('NEW') && !rule.negated.includes('ctstate'))) return false
-  if (rule.protocol !== undefined || rule.destination !== undefined || rule.dport !== undefined || rule.sport !== undefined) return false
-  if (rule.modules.includes('physdev')) return p.bridged && /--physdev-is-bridged/.test(rule.text) && !/!\s+--physdev-is-bridged/.test(rule.text)
-  return rule.modules.every((m) => m === 'conntrack' || m === 'state' || m === 'comment')
-}
-
-/** Walks filter/FORWARD like the kernel would for one new packet. */
-export function forwardVerdict(ipt: IptablesRuleset | undefined, p: ForwardPacket): ForwardVerdict | undefined {
-  const forward = ipt?.tables.filter?.chains.FORWARD
-  if (!forward) return undefined
-  const walk = (chainName: string, depth: number): ForwardVerdict | 'return' => {
-    if (depth > 32) return 'return'
-    for (const rule of chainRules(ipt, 'filter', chainName)) {
-      if (!rule.target || !matches(rule, p)) continue
-      if (TERMINAL[rule.target]) return {verdict: TERMINAL[rule.target], decidedBy: `iptables -t filter ${rule.text}`}
-      if (rule.target === 'RETURN') return 'return'
-      if (ipt!.tables.filter.chains[rule.target]) {
-        const sub = walk(rule.target, depth + 1)
-        if (sub !== 'return') return sub
-        if (rule.goto) return 'return'
-      }
-    }
-    return 'return'
-  }
-  const result = walk('FORWARD', 0)
-  if (result !== 'return') return result
-  const policy = forward.policy === 'DROP' ? 'drop' : 'accept'
-  return {verdict: policy, decidedBy: `iptables -t filter: chain FORWARD policy ${forward.policy ?? 'ACCEPT'}`}
-}
-
-/**
- * nftables base chains on the forward hook that drop by policy and never accept this bridge,
- * outside libvirt's own table. Every base chain on a hook must accept a packet, so such a
- * chain drops guest traffic whatever iptables says. iptables-nft's own `ip filter FORWARD`
- * is left to forward-policy-drop, which follows its jumps.
- */
-export function nftDroppingForwardChains(nft: NftFacts | undefined, bridge: string, iptablesNftFilter: boolean): NftChain[] {
-  if (!nft) return []
-  const tablesAccepting = new Set(
-    nft.chains.filter((c) => c.rules.some((r) => r.verdict === 'accept' && !r.negated.length && (r.iif === bridge || r.oif === bridge))).map((c) => `${c.family} ${c.table}`),
-  )
-  const isIptablesOwn = (c: NftChain) => iptablesNftFilter && c.family === 'ip' && c.table === 'filter' && c.name === 'FORWARD'
-  return nft.chains.filter((c) => c.hook === 'forward' && c.policy === 'drop' && c.table !== LIBVIRT_NFT_TABLE && !isIptablesOwn(c) && !tablesAccepting.has(`${c.family} ${c.table}`))
+export function ruleText(t: NfTable, chain: string, rule: NfRule): string {
+  if (t.backend === 'nft') return `nft ${t.family} ${t.name} ${chain}: ${rule.text}`
+  const tool = `${t.family === 'ip6' ? 'ip6tables' : 'iptables'}${t.backend === 'iptables-legacy' ? '-legacy' : ''}`
+  return `${tool} -t ${t.name} ${rule.text}`
 }
 
 /** CHECKSUM --checksum-fill for DHCP replies out of a bridge (mangle table). */
-export function hasChecksumFill(ipt: IptablesRuleset | undefined, bridge: string): boolean {
-  return Object.values(ipt?.tables.mangle?.chains ?? {}).some((c) => c.rules.some((r) => r.target === 'CHECKSUM' && r.outIface === bridge && r.dport === '68'))
+export function hasChecksumFill(rs: NfRuleset, bridge: string): boolean {
+  const fills = (rule: NfRule) =>
+    rule.exprs.some((e) => ifaceIs(e, 'oifname', bridge)) &&
+    rule.exprs.some((e) => e.kind === 'effect' && /CHECKSUM/.test(e.text)) &&
+    rule.exprs.some((e) => e.kind === 'cmp' && e.field === 'dport' && e.value.t === 'num' && e.value.v === 68)
+  return rs.tables.some((t) => t.backend !== 'nft' && t.name === 'mangle' && rulesOf(t).some(({rule}) => fills(rule)))
+}
+
+/** Source-NAT rules anywhere in the ruleset whose source match (if any) covers the whole subnet. */
+export function masqueradeFor(rs: NfRuleset, subnet: string): string[] {
+  const net = parsePrefix(subnet)
+  if (!net) return []
+  const found: string[] = []
+  for (const t of rs.tables) {
+    for (const {chain, rule} of rulesOf(t)) {
+      if (!rule.exprs.some((e) => e.kind === 'nat' && (e.type === 'masquerade' || e.type === 'snat'))) continue
+      const sources = rule.exprs.filter((e): e is Extract<NfExpr, {kind: 'cmp'}> => e.kind === 'cmp' && e.field === 'saddr')
+      if (sources.every((e) => e.op === 'eq' && covers(e.value, net))) found.push(ruleText(t, chain, rule))
+    }
+  }
+  return found
+}
+
+function covers(v: Extract<NfExpr, {kind: 'cmp'}>['value'], net: IpRange): boolean {
+  if (v.t === 'prefix' || v.t === 'addr') {
+    const r = parsePrefix(v.v)
+    return r !== undefined && rangeWithin(net, r)
+  }
+  if (v.t === 'set') return v.elems.some((e) => covers(e, net))
+  return false
 }
 
 /** What a ruleset does (rules, and built-in chains that drop by policy): an empty legacy table does nothing. */
-export function ruleCount(ipt: IptablesRuleset | undefined): number {
-  return Object.values(ipt?.tables ?? {}).reduce((n, t) => n + Object.values(t.chains).reduce((m, c) => m + c.rules.length + (c.policy === 'DROP' ? 1 : 0), 0), 0)
+export function ruleCount(rs: NfRuleset, backend: NfBackend): number {
+  return rs.tables.filter((t) => t.backend === backend).reduce((n, t) => n + Object.values(t.chains).reduce((m, c) => m + c.rules.length + (c.base?.policy === 'drop' ? 1 : 0), 0), 0)
+}
+
+/** The iptables filter table's chain, in the system's iptables variant (nft first, else legacy). */
+export function iptablesChain(rs: NfRuleset, chain: string) {
+  const filter = rs.tables.find((t) => t.backend === 'iptables-nft' && t.family === 'ip' && t.name === 'filter') ?? rs.tables.find((t) => t.backend === 'iptables-legacy' && t.family === 'ip' && t.name === 'filter')
+  return filter?.chains[chain]
 }

@@ -5,11 +5,10 @@
  */
 import type {ApipaFacts} from '../../probes/apipa.js'
 import type {HostFacts} from '../../probes/host.js'
-import {type IptablesRuleset, type IptRule, type IptablesFacts} from '../../probes/iptables.js'
+import type {NetfilterFacts} from '../../probes/netfilter.js'
 import type {LeaseFacts} from '../../probes/leases.js'
 import type {LibvirtDomain, LibvirtFacts, LibvirtNetwork} from '../../probes/libvirt.js'
 import type {Link} from '../../probes/links.js'
-import type {NftFacts} from '../../probes/nftables.js'
 import type {ProcessFacts} from '../../probes/processes.js'
 import type {Route} from '../../probes/routes.js'
 import type {SysctlFacts} from '../../probes/sysctl.js'
@@ -18,8 +17,8 @@ import type {ArpScanFacts} from '../../probes/arpscan.js'
 import type {FirewalldFacts} from '../../probes/firewalld.js'
 import type {LogFacts} from '../../probes/logs.js'
 import type {Neighbour} from '../../probes/neighbours.js'
-import {hasChecksumFill, libvirtBackend, libvirtRulesFor, nftDroppingForwardChains, ruleCount} from './firewall.js'
-import {type Cidr, cidrContains, cidrToString, cidrsOverlap, intToIpv4, ipv4ToInt, parseCidr} from './ipv4.js'
+import {hasChecksumFill, iptablesChain, libvirtBackend, libvirtRulesFor, masqueradeFor, ruleCount} from './firewall.js'
+import {type Cidr, cidrContains, cidrToString, cidrsOverlap, ipv4ToInt, parseCidr} from './ipv4.js'
 import {getOrCreate, groupBy} from './collections.js'
 import {type DatapathDerivation, deriveDatapath, elementImpacts} from '../datapath/derive.js'
 import type {Destination, Flow} from '../datapath/flows.js'
@@ -71,8 +70,7 @@ export function buildModel(probes: Record<string, ProbeResult>, capturedAt: Date
   const links = data<Link[]>(probes.links)
   const routes = data<Route[]>(probes.routes)
   const sysctl = data<SysctlFacts>(probes.sysctl)
-  const iptables = data<IptablesFacts>(probes.iptables)
-  const nft = data<NftFacts>(probes.nftables)
+  const netfilter = data<NetfilterFacts>(probes.netfilter)
   const libvirt = data<LibvirtFacts>(probes.libvirt)
   const leases = data<LeaseFacts>(probes.leases)
   const processes = data<ProcessFacts>(probes.processes)
@@ -130,8 +128,8 @@ export function buildModel(probes: Record<string, ProbeResult>, capturedAt: Date
   const defaultRoutes = (routes ?? []).filter((r) => r.family === 'inet' && r.dst === 'default' && r.table === 'main' && r.type === 'unicast')
   const metrics = defaultRoutes.map((r) => r.metric)
   const defaultRouteDevs = [...new Set(defaultRoutes.flatMap((r) => [r.dev, ...r.nexthops.map((h) => h.dev)]).filter((d): d is string => Boolean(d)))]
-  const ipt = iptables?.main
-  const backend = iptables || nft ? libvirtBackend(ipt, nft) : null
+  const backend = netfilter ? libvirtBackend(netfilter) : null
+  const mainBackend = netfilter?.iptablesVariant === 'legacy' ? 'iptables-legacy' : 'iptables-nft'
   const conntrackCount = sysctlValue('net.netfilter.nf_conntrack_count')
   const conntrackMax = sysctlValue('net.netfilter.nf_conntrack_max')
   const conntrackRatio = conntrackCount !== null && conntrackMax ? conntrackCount / conntrackMax : null
@@ -153,7 +151,7 @@ export function buildModel(probes: Record<string, ProbeResult>, capturedAt: Date
     }
   }
   const kvmVirtioGuests = domains.filter((d) => isRunning(d) && d.type === 'kvm' && d.interfaces.some((i) => i.model === 'virtio')).map((d) => d.name)
-  const forwardChain = ipt?.tables.filter?.chains.FORWARD
+  const forwardChain = netfilter ? iptablesChain(netfilter, 'FORWARD') : undefined
 
   const hostView: EntityView = {
     kind: 'host',
@@ -184,25 +182,26 @@ export function buildModel(probes: Record<string, ProbeResult>, capturedAt: Date
     kvmVirtioGuestCount: kvmVirtioGuests.length,
     firewallBackend: backend,
     firewallBackendSetting: libvirt?.firewallBackendSetting ?? null,
-    iptablesVariant: ipt?.variant ?? null,
-    legacyTablesWarning: ipt?.legacyTablesPresent ?? false,
-    legacyRuleCount: ruleCount(iptables?.legacy),
-    mainRuleCount: ruleCount(ipt),
+    iptablesVariant: netfilter?.iptablesVariant ?? null,
+    legacyTablesWarning: netfilter?.legacyTablesWarning ?? false,
+    legacyRuleCount: netfilter ? ruleCount(netfilter, 'iptables-legacy') : 0,
+    mainRuleCount: netfilter ? ruleCount(netfilter, mainBackend) : 0,
     // Both firewalls doing something. Without iptables-legacy-save, the warning is the only evidence.
     backendMismatch:
-      ipt?.variant === 'nf_tables' && ruleCount(ipt) > 0 && (iptables?.legacy ? ruleCount(iptables.legacy) > 0 : Boolean(ipt.legacyTablesPresent)),
-    forwardPolicy: forwardChain?.policy ?? null,
+      netfilter?.iptablesVariant === 'nf_tables' &&
+      ruleCount(netfilter, 'iptables-nft') > 0 &&
+      (netfilter.tables.some((t) => t.backend === 'iptables-legacy') ? ruleCount(netfilter, 'iptables-legacy') > 0 : netfilter.legacyTablesWarning),
+    forwardPolicy: forwardChain?.base ? forwardChain.base.policy.toUpperCase() : null,
     logNoAddressAvailable: logLines('dhcp-no-address-available'),
     logConntrackFull: logLines('conntrack-table-full'),
     logAddressInUse: logLines('address-in-use'),
     logNftIncompatible: logLines('nft-incompatible'),
     logNetworkInUse: logLines('network-in-use'),
-    dockerUserChain: Boolean(ipt?.tables.filter?.chains['DOCKER-USER']),
+    dockerUserChain: Boolean(netfilter && iptablesChain(netfilter, 'DOCKER-USER')),
   }
 
   const dnsmasqByNetwork = groupBy(processes?.dnsmasq ?? [], (d) => d.libvirtNetwork)
   const libvirtDnsmasqPids = new Set((processes?.dnsmasq ?? []).filter((d) => d.libvirtNetwork).map((d) => d.pid))
-  const nat = natIndex(iptables?.main, nft)
   const leasesByBridge = groupBy(leases?.leases ?? [], (l) => l.bridge)
 
   const networkViews: EntityView[] = networks.map((n) => {
@@ -211,7 +210,7 @@ export function buildModel(probes: Record<string, ProbeResult>, capturedAt: Date
     const bridgeLink = n.bridge ? linkByName.get(n.bridge) : undefined
     const definedGuests = [...(definedGuestsByNetwork.get(n.name) ?? [])].sort()
     const running = runningGuestsByNetwork.get(n.name)?.size ?? 0
-    const masq = subnet && (iptables || nft) ? nat.masqueradeFor(subnet) : undefined
+    const masq = subnet && netfilter ? masqueradeFor(netfilter, cidrToString(subnet)) : undefined
     const pids = dnsmasqByNetwork.get(n.name)?.map((d) => d.pid)
     const networkLeases = (n.bridge ? leasesByBridge.get(n.bridge) ?? [] : []).filter((l) => !l.expired)
     const ranges = (ipv4?.dhcpRanges ?? []).map((r) => ({start: ipv4ToInt(r.start) ?? 0, end: ipv4ToInt(r.end) ?? -1}))
@@ -224,7 +223,7 @@ export function buildModel(probes: Record<string, ProbeResult>, capturedAt: Date
     const staleLeases = networkLeases.filter((l) => l.mac && !domainByMac.has(l.mac)).map((l) => `${l.ip} ${l.mac}${l.hostname ? ` (${l.hostname})` : ''}`)
     const forwardDevLink = n.forwardDev ? linkByName.get(n.forwardDev) : undefined
     const routed = n.forwardMode === 'nat' || n.forwardMode === 'route'
-    const libvirtRules = n.bridge && (iptables || nft) ? libvirtRulesFor(n.bridge, ipt, nft) : null
+    const libvirtRules = n.bridge && netfilter ? libvirtRulesFor(n.bridge, netfilter) : null
     const servesDnsOrDhcp = n.dnsEnabled || (ipv4?.dhcpRanges.length ?? 0) > 0
     const conflicts = !processes?.listeners
       ? null
@@ -243,7 +242,6 @@ export function buildModel(probes: Record<string, ProbeResult>, capturedAt: Date
           })
           .map((r) => `${r.dst} dev ${r.dev ?? '?'}${r.gateway ? ` via ${r.gateway}` : ''}`)
       : []
-    const nftDrops = n.bridge && routed ? nftDroppingForwardChains(nft, n.bridge, ipt?.variant === 'nf_tables').map((c) => `${c.family} ${c.table} chain ${c.name} (hook forward, priority ${c.priority}, policy drop)`) : []
     const zone = n.bridge && firewalld?.running ? firewalld.zones[n.bridge] : undefined
     return {
       kind: 'network',
@@ -286,13 +284,11 @@ export function buildModel(probes: Record<string, ProbeResult>, capturedAt: Date
       libvirtRules: libvirtRules ?? [],
       libvirtRulesPresent: libvirtRules === null ? null : libvirtRules.length > 0,
       firewallBackend: backend,
-      checksumFill: ipt && n.bridge ? hasChecksumFill(ipt, n.bridge) : null,
+      checksumFill: netfilter && n.bridge ? hasChecksumFill(netfilter, n.bridge) : null,
       portConflicts: conflicts ?? [],
       portConflictCount: conflicts === null ? null : conflicts.length,
       subnetOverlaps: overlaps,
       subnetOverlapCount: overlaps.length,
-      nftDroppingChains: nftDrops,
-      nftDroppingChainCount: nftDrops.length,
       firewalldRunning: firewalld?.running ?? null,
       firewalldZone: zone === undefined ? null : zone ?? 'no zone',
       firewalldZoneWrong: firewalld?.running && n.active && n.bridge ? zone !== 'libvirt' : false,
@@ -473,39 +469,6 @@ function rangeSize(start: string, end: string): number {
   const a = ipv4ToInt(start)
   const b = ipv4ToInt(end)
   return a === undefined || b === undefined || b < a ? 0 : b - a + 1
-}
-
-/** Finds source-NAT rules (iptables nat POSTROUTING and what it jumps to, or nft) covering a subnet. */
-function natIndex(ipt: IptablesRuleset | undefined, nft: NftFacts | undefined) {
-  const iptRules: IptRule[] = []
-  if (ipt?.tables.nat) {
-    const chains = ipt.tables.nat.chains
-    const seen = new Set<string>()
-    const visit = (name: string) => {
-      if (seen.has(name) || !chains[name]) return
-      seen.add(name)
-      for (const r of chains[name].rules) {
-        if (r.target === 'MASQUERADE' || r.target === 'SNAT') iptRules.push(r)
-        else if (r.target && chains[r.target]) visit(r.target)
-      }
-    }
-    visit('POSTROUTING')
-  }
-  const nftRules = (nft?.chains ?? []).flatMap((c) => c.rules.filter((r) => r.verdict === 'masquerade' || r.verdict === 'snat').map((r) => ({chain: c, rule: r})))
-  const covers = (source: string | undefined, negated: boolean, subnet: Cidr) => {
-    if (source === undefined) return true
-    if (negated) return false
-    const cidr = parseCidr(source)
-    return cidr !== undefined && cidr.prefix <= subnet.prefix && cidrContains(cidr, intToIpv4(subnet.network))
-  }
-  return {
-    masqueradeFor(subnet: Cidr): string[] {
-      return [
-        ...iptRules.filter((r) => covers(r.source, r.negated.includes('source'), subnet)).map((r) => `iptables -t nat ${r.text}`),
-        ...nftRules.filter(({rule}) => covers(rule.saddr, rule.negated.includes('saddr'), subnet)).map(({chain, rule}) => `nft ${chain.family} ${chain.table} ${chain.name}: ${rule.summary}`),
-      ]
-    },
-  }
 }
 
 function apipaSightings(

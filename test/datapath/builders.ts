@@ -1,8 +1,8 @@
 /** Small builders for hand-made rulesets in evaluator tests (real rulesets are tested through the parsers). */
-import type {NfBackend, NfBaseChain, NfChain, NfExpr, NfFamily, NfHook, NfMatch, NfRuleset, NfSet, NfTable, NfValue} from '../../src/lib/netfilter.js'
+import type {NfBackend, NfBaseChain, NfChain, NfExpr, NfFamily, NfHook, NfMatch, NfRuleset, NfScalar, NfSet, NfTable, NfValue} from '../../src/lib/netfilter.js'
 
-export const str = (v: string): NfValue => ({t: 'str', v})
-export const num = (v: number): NfValue => ({t: 'num', v})
+export const str = (v: string): NfScalar => ({t: 'str', v})
+export const num = (v: number): NfScalar => ({t: 'num', v})
 export const prefix = (v: string): NfValue => ({t: 'prefix', v})
 export const cmp = (field: Extract<NfMatch, {kind: 'cmp'}>['field'], value: NfValue, op: 'eq' | 'ne' | 'lt' | 'gt' | 'le' | 'ge' = 'eq', extra: {mask?: number} = {}): NfExpr => ({kind: 'cmp', field, op, value, ...extra})
 export const accept: NfExpr = {kind: 'verdict', verdict: 'accept'}
