@@ -466,6 +466,24 @@ describe('parseIptablesSaveIR: incompatible tables and malformed input', () => {
     expect(() => ip('COMMIT\n')).toThrow(ParseError)
   })
 
+  it('reads what iptables accepts but iptables-save normalises: comma lists, netmasks, protocol numbers, old "!" position', () => {
+    const exprs = (line: string) => parseIptablesRuleOptions(line, {family: 'ip'}).exprs
+    expect(exprs('-s 10.0.0.0/8,192.168.1.1 -j DROP')[0]).toEqual({kind: 'cmp', field: 'saddr', op: 'eq', value: {t: 'set', elems: [{t: 'prefix', v: '10.0.0.0/8'}, {t: 'addr', v: '192.168.1.1'}]}})
+    expect(exprs('-d 192.168.1.7/255.255.255.0')[0]).toEqual({kind: 'cmp', field: 'daddr', op: 'eq', value: {t: 'prefix', v: '192.168.1.0/24'}})
+    expect(exprs('-d 10.0.0.0/255.0.255.0')).toEqual([{kind: 'opaque', text: '-d 10.0.0.0/255.0.255.0'}])
+    expect(exprs('-p 6 -p 253 -p ipv6-icmp -p all')).toEqual([
+      {kind: 'cmp', field: 'l4proto', op: 'eq', value: {t: 'str', v: 'tcp'}},
+      {kind: 'cmp', field: 'l4proto', op: 'eq', value: {t: 'num', v: 253}},
+      {kind: 'cmp', field: 'l4proto', op: 'eq', value: {t: 'str', v: 'icmpv6'}},
+    ])
+    expect(exprs('-p tcp --dport ! 22')).toEqual([
+      {kind: 'cmp', field: 'l4proto', op: 'eq', value: {t: 'str', v: 'tcp'}},
+      {kind: 'cmp', field: 'dport', op: 'ne', value: {t: 'num', v: 22}},
+    ])
+    expect(exprs('-p udp -m udp --dport :1023')[1]).toEqual({kind: 'cmp', field: 'dport', op: 'eq', value: {t: 'range', lo: {t: 'num', v: 0}, hi: {t: 'num', v: 1023}}})
+    expect(exprs('-m icmp --icmp-type any')).toEqual([{kind: 'cmp', field: 'icmp type', op: 'eq', value: {t: 'range', lo: {t: 'num', v: 0}, hi: {t: 'num', v: 255}}}])
+  })
+
   it('never throws on odd rule options: they become opaque', () => {
     const exprs = parseIptablesRuleOptions('-x -p nosuchproto --weird ! -s not-an-address -m tcp --tcp-option 5 ! -p all !', {family: 'ip'}).exprs
     expect(exprs).toEqual([
