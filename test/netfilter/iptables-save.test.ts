@@ -122,7 +122,7 @@ describe('parseIptablesSaveIR: kitchen ruleset (iptables-nft, -c)', () => {
     expect(exprsOf(tables, 'filter', 'INPUT', '--dport 25 --tcp-flags')[2]).toEqual({kind: 'cmp', field: 'tcp flags', op: 'eq', value: {t: 'num', v: 0x02}, mask: 0x17})
     expect(exprsOf(tables, 'filter', 'INPUT', '! --tcp-flags FIN,SYN,RST,ACK SYN')[2]).toEqual({kind: 'cmp', field: 'tcp flags', op: 'ne', value: {t: 'num', v: 0x02}, mask: 0x17})
     expect(exprsOf(tables, 'filter', 'INPUT', 'URG NONE')[1]).toEqual({kind: 'cmp', field: 'tcp flags', op: 'eq', value: {t: 'num', v: 0}, mask: 0x3f})
-    expect(parseIptablesRuleOptions('-p tcp --syn -j DROP', {family: 'ip'}).exprs[1]).toEqual({kind: 'cmp', field: 'tcp flags', op: 'eq', value: {t: 'num', v: 2}, mask: 0x17})
+    expect(parseIptablesRuleOptions('-p tcp --syn -j DROP').exprs[1]).toEqual({kind: 'cmp', field: 'tcp flags', op: 'eq', value: {t: 'num', v: 2}, mask: 0x17})
   })
 
   it('reads conntrack and state: states, NAT status, direction', () => {
@@ -133,7 +133,7 @@ describe('parseIptablesSaveIR: kitchen ruleset (iptables-nft, -c)', () => {
       {kind: 'cmp', field: 'ct direction', op: 'eq', value: {t: 'str', v: 'original'}},
       {kind: 'verdict', verdict: 'accept'},
     ])
-    expect(parseIptablesRuleOptions('-m conntrack --ctstate DNAT -j ACCEPT', {family: 'ip'}).exprs[0]).toEqual({kind: 'cmp', field: 'ct status', op: 'eq', value: {t: 'flags', v: ['dnat']}})
+    expect(parseIptablesRuleOptions('-m conntrack --ctstate DNAT -j ACCEPT').exprs[0]).toEqual({kind: 'cmp', field: 'ct status', op: 'eq', value: {t: 'flags', v: ['dnat']}})
   })
 
   it('reads ICMP types as numbers, type/code as a concatenation', () => {
@@ -147,7 +147,7 @@ describe('parseIptablesSaveIR: kitchen ruleset (iptables-nft, -c)', () => {
     })
     expect(exprsOf(tables, 'filter', 'INPUT', '! --icmp-type 11')[1]).toEqual({kind: 'cmp', field: 'icmp type', op: 'ne', value: {t: 'num', v: 11}})
     // iptables accepts names; they mean the same numbers iptables-save prints.
-    const named = parseIptablesRuleOptions('-p icmp -m icmp --icmp-type echo-request -m icmp --icmp-type port-unreachable', {family: 'ip'}).exprs
+    const named = parseIptablesRuleOptions('-p icmp -m icmp --icmp-type echo-request -m icmp --icmp-type port-unreachable').exprs
     expect(named.slice(1)).toEqual([
       {kind: 'cmp', field: 'icmp type', op: 'eq', value: {t: 'num', v: 8}},
       {kind: 'cmp', field: 'icmp type', op: 'eq', value: {t: 'concat', parts: [{t: 'num', v: 3}, {t: 'num', v: 3}]}, concat: ['icmp type', 'icmp code']},
@@ -162,7 +162,7 @@ describe('parseIptablesSaveIR: kitchen ruleset (iptables-nft, -c)', () => {
   it('reads pkttype, mac, iprange', () => {
     expect(exprsOf(tables, 'filter', 'INPUT', '--pkt-type broadcast')[0]).toEqual({kind: 'cmp', field: 'pkttype', op: 'eq', value: {t: 'str', v: 'broadcast'}})
     expect(exprsOf(tables, 'filter', 'INPUT', '! --pkt-type multicast')[0]).toMatchObject({field: 'pkttype', op: 'ne'})
-    expect(parseIptablesRuleOptions('-m pkttype --pkt-type unicast', {family: 'ip'}).exprs).toEqual([{kind: 'cmp', field: 'pkttype', op: 'eq', value: {t: 'str', v: 'host'}}])
+    expect(parseIptablesRuleOptions('-m pkttype --pkt-type unicast').exprs).toEqual([{kind: 'cmp', field: 'pkttype', op: 'eq', value: {t: 'str', v: 'host'}}])
     expect(exprsOf(tables, 'filter', 'INPUT', '! --mac-source')[0]).toEqual({kind: 'cmp', field: 'ether saddr', op: 'ne', value: {t: 'addr', v: '52:54:00:aa:bb:cc'}})
     expect(exprsOf(tables, 'filter', 'INPUT', '--src-range')[0]).toEqual({
       kind: 'cmp',
@@ -250,7 +250,7 @@ describe('parseIptablesSaveIR: kitchen ruleset (iptables-nft, -c)', () => {
       {kind: 'cmp', field: 'dport', op: 'eq', value: {t: 'num', v: 80}},
     ])
     expect(exprsOf(tables, 'filter', 'FORWARD', '-o virbr0 -j REJECT')[1]).toEqual({kind: 'verdict', verdict: 'reject', text: '-j REJECT --reject-with icmp-port-unreachable'})
-    expect(parseIptablesRuleOptions('-j QUEUE', {family: 'ip'}).exprs).toEqual([{kind: 'verdict', verdict: 'queue', text: '-j QUEUE'}])
+    expect(parseIptablesRuleOptions('-j QUEUE').exprs).toEqual([{kind: 'verdict', verdict: 'queue', text: '-j QUEUE'}])
   })
 
   it('reads NAT targets: addresses, address ranges, ports', () => {
@@ -275,7 +275,7 @@ describe('parseIptablesSaveIR: kitchen ruleset (iptables-nft, -c)', () => {
     expect(target('0x100/0x100')).toMatchObject({what: 'mark', op: 'or', value: 0x100})
     expect(target('0x3/0x0')).toMatchObject({what: 'mark', op: 'xor', value: 3})
     expect(target('-j CONNMARK --set-xmark 0x7/0xff')).toMatchObject({kind: 'mark', what: 'ct mark', op: 'set', value: 7, mask: 0xff})
-    expect(parseIptablesRuleOptions('-j MARK --set-mark 0x4', {family: 'ip'}).exprs[0]).toMatchObject({kind: 'mark', op: 'set', value: 4})
+    expect(parseIptablesRuleOptions('-j MARK --set-mark 0x4').exprs[0]).toMatchObject({kind: 'mark', op: 'set', value: 4})
   })
 
   it('reads notrack, effects and unmodelled targets', () => {
@@ -293,7 +293,7 @@ describe('parseIptablesSaveIR: kitchen ruleset (iptables-nft, -c)', () => {
     expect(exprsOf(tables, 'filter', 'INPUT', 'NFLOG').at(-1)).toEqual({kind: 'effect', text: '-j NFLOG --nflog-prefix dropped --nflog-group 2'})
     expect(exprsOf(tables, 'filter', 'INPUT', '--queue-num 3').at(-1)).toEqual({kind: 'opaque-statement', text: '-j NFQUEUE --queue-num 3', terminal: true})
     expect(exprsOf(tables, 'filter', 'FORWARD', 'AUDIT').at(-1)).toEqual({kind: 'effect', text: '-j AUDIT --type drop'})
-    expect(parseIptablesRuleOptions('-j SOMETHING --new', {family: 'ip'}).exprs).toEqual([{kind: 'opaque-statement', text: '-j SOMETHING --new', terminal: 'unknown'}])
+    expect(parseIptablesRuleOptions('-j SOMETHING --new').exprs).toEqual([{kind: 'opaque-statement', text: '-j SOMETHING --new', terminal: 'unknown'}])
   })
 })
 
@@ -467,7 +467,7 @@ describe('parseIptablesSaveIR: incompatible tables and malformed input', () => {
   })
 
   it('reads what iptables accepts but iptables-save normalises: comma lists, netmasks, protocol numbers, old "!" position', () => {
-    const exprs = (line: string) => parseIptablesRuleOptions(line, {family: 'ip'}).exprs
+    const exprs = (line: string) => parseIptablesRuleOptions(line).exprs
     expect(exprs('-s 10.0.0.0/8,192.168.1.1 -j DROP')[0]).toEqual({kind: 'cmp', field: 'saddr', op: 'eq', value: {t: 'set', elems: [{t: 'prefix', v: '10.0.0.0/8'}, {t: 'addr', v: '192.168.1.1'}]}})
     expect(exprs('-d 192.168.1.7/255.255.255.0')[0]).toEqual({kind: 'cmp', field: 'daddr', op: 'eq', value: {t: 'prefix', v: '192.168.1.0/24'}})
     expect(exprs('-d 10.0.0.0/255.0.255.0')).toEqual([{kind: 'opaque', text: '-d 10.0.0.0/255.0.255.0'}])
@@ -485,7 +485,7 @@ describe('parseIptablesSaveIR: incompatible tables and malformed input', () => {
   })
 
   it('never throws on odd rule options: they become opaque', () => {
-    const exprs = parseIptablesRuleOptions('-x -p nosuchproto --weird ! -s not-an-address -m tcp --tcp-option 5 ! -p all !', {family: 'ip'}).exprs
+    const exprs = parseIptablesRuleOptions('-x -p nosuchproto --weird ! -s not-an-address -m tcp --tcp-option 5 ! -p all !').exprs
     expect(exprs).toEqual([
       {kind: 'opaque', text: '-x'},
       {kind: 'opaque', text: '-p nosuchproto'},

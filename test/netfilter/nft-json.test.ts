@@ -173,6 +173,50 @@ describe('parseNftJsonIR: native nft ruleset', () => {
   })
 })
 
+describe('parseNftJsonIR: objects, element options, dynamic sets, meters', () => {
+  const o = parsed('nft-objects')
+  const fwd = table(o.tables, 'inet', 'kd_obj').chains.forward
+
+  it('reads elements given as {elem: {val, timeout, comment}}, concatenated intervals and map data', () => {
+    expect(o.warnings).toEqual([])
+    expect(o.sets['inet kd_obj timed']).toMatchObject({flags: ['timeout'], elems: [{t: 'addr', v: '192.0.2.1'}, {t: 'addr', v: '192.0.2.2'}], complete: true})
+    expect(o.sets['inet kd_obj dyn']).toMatchObject({elems: [], complete: true})
+    expect(o.sets['inet kd_obj nets6'].elems).toEqual([
+      {t: 'concat', parts: [{t: 'prefix', v: '2001:db8::/64'}, {t: 'num', v: 22}]},
+      {t: 'concat', parts: [{t: 'prefix', v: '2001:db8:1::/64'}, {t: 'range', lo: {t: 'num', v: 8000}, hi: {t: 'num', v: 8080}}]},
+    ])
+    expect(o.sets['inet kd_obj portfwd']).toMatchObject({
+      type: ['ipv4_addr', 'inet_service'],
+      elems: [{t: 'concat', parts: [{t: 'addr', v: '203.0.113.5'}, {t: 'num', v: 80}]}],
+      data: [{t: 'concat', parts: [{t: 'addr', v: '192.168.122.10'}, {t: 'num', v: 8080}]}],
+      complete: true,
+    })
+  })
+
+  it('reads set updates, ct helpers and zones as effects; meters, named quotas and limits, numgen random as nondeterministic', () => {
+    const ex = (h: number) => byHandle(table(o.tables, 'inet', 'kd_obj'), 'forward', h).exprs
+    expect(ex(12).slice(1)).toEqual([{kind: 'effect', text: 'add @dyn { ip saddr }'}, {kind: 'effect', text: 'counter'}])
+    expect(ex(14)[2]).toEqual({kind: 'nondeterministic', what: 'meter', text: 'meter ssh4 { ip saddr limit rate 3/minute burst 5 packets }'})
+    expect(ex(16)[0]).toEqual({kind: 'nondeterministic', what: 'quota', text: 'quota name "q1"'})
+    expect(ex(17)[0]).toEqual({kind: 'nondeterministic', what: 'limit', text: 'limit name "l1"'})
+    expect(ex(18).at(-1)).toEqual({kind: 'effect', text: 'ct helper set "ftp-std"'})
+    expect(ex(19)).toEqual([{kind: 'effect', text: 'ct zone set 3'}])
+    expect(ex(20).at(-1)).toEqual({kind: 'opaque-statement', text: 'ct mark set meta mark & 255', terminal: false})
+    expect(ex(21)[2]).toEqual({kind: 'opaque', text: 'ct original saddr 192.0.2.9'})
+    expect(ex(22)[1]).toEqual({kind: 'opaque', text: 'meta iifgroup 2'})
+    expect(ex(23)[0]).toEqual({kind: 'opaque', text: 'ip dscp cs1'})
+    expect(ex(24)[0]).toEqual({kind: 'nondeterministic', what: 'numgen random', text: 'numgen random mod 2 0'})
+    expect(ex(25)).toEqual([{kind: 'opaque-statement', text: 'meta mark set numgen inc mod 4', terminal: false}])
+    expect(ex(15).slice(0, 3)).toEqual([
+      {kind: 'cmp', field: 'nfproto', op: 'eq', value: {t: 'str', v: 'ipv6'}, implicit: true},
+      l4('tcp'),
+      {kind: 'cmp', field: 'saddr', op: 'eq', value: {t: 'setref', name: 'inet kd_obj nets6'}, concat: ['saddr', 'dport']},
+    ])
+    expect(fwd.rules).toHaveLength(14)
+    expect(table(o.tables, 'inet', 'kd_obj').chains.pre.rules[0].exprs).toEqual([{kind: 'nat', type: 'dnat', text: 'dnat ip to ip daddr . tcp dport map @portfwd'}])
+  })
+})
+
 describe('parseNftJsonIR: firewalld-style inet table', () => {
   const fw = parsed('firewalld')
   const t = table(fw.tables, 'inet', 'firewalld')
