@@ -235,7 +235,7 @@ function fieldOf(left: unknown, ctx: Ctx): LeftResult {
 const FLAG_FIELDS = new Set<NfField>(['ct state', 'ct status', 'fib saddr type', 'fib daddr type'])
 const ADDR_FIELDS = new Set<NfField>(['saddr', 'daddr'])
 
-function scalarOf(x: unknown, field: NfField | undefined, ctx: Ctx): NfScalar | undefined {
+function scalarOf(x: unknown, field: NfField | undefined): NfScalar | undefined {
   if (typeof x !== 'string' && typeof x !== 'number') return undefined
   switch (field) {
     case 'saddr':
@@ -292,8 +292,8 @@ function valueOf(x: unknown, field: NfField | undefined, ctx: Ctx, fields?: NfFi
       return addressValue(`${x.prefix.addr}/${x.prefix.len}`)
     }
     if (Array.isArray(x.range) && x.range.length === 2) {
-      const lo = scalarOf(x.range[0], field, ctx)
-      const hi = scalarOf(x.range[1], field, ctx)
+      const lo = scalarOf(x.range[0], field)
+      const hi = scalarOf(x.range[1], field)
       return lo && hi && {t: 'range', lo, hi}
     }
     if (Array.isArray(x.set)) {
@@ -307,7 +307,7 @@ function valueOf(x: unknown, field: NfField | undefined, ctx: Ctx, fields?: NfFi
     }
     return undefined
   }
-  return scalarOf(x, field, ctx)
+  return scalarOf(x, field)
 }
 
 /** "established", ["established", "related"], {set: [...]} → names. */
