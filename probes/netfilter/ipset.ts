@@ -105,15 +105,19 @@ export function parseIpsetIR(text: string): IpsetResult {
   let inMembers = false
   let header: {type?: string; header: string[]; name?: string} = {header: []}
   const finish = () => {
+    if (!set && header.name !== undefined && header.type !== undefined) {
+      // A header without a member list (output cut short): the set exists, its members are unknown.
+      set = newSet(header.name, header.type, header.header)
+      result.sets[`ipset ${set.name}`] = set
+    }
     if (!set) return
     const count = set.elems.length + (set.nomatch?.length ?? 0)
-    if (expected !== undefined && count !== expected && set.complete) {
-      set.complete = false
-      result.warnings.push(`ipset ${set.name}: ${count} members read of ${expected}`)
-    }
     if (!inMembers) {
       set.complete = false
       result.warnings.push(`ipset ${set.name}: no member list`)
+    } else if (expected !== undefined && count !== expected && set.complete) {
+      set.complete = false
+      result.warnings.push(`ipset ${set.name}: ${count} members read of ${expected}`)
     }
   }
   for (const raw of lines) {

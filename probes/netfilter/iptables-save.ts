@@ -92,7 +92,6 @@ interface ModOption {
 
 interface RuleContext {
   line: string
-  family: 'ip' | 'ip6'
   userChains: ReadonlySet<string>
   ipsetTypes: Record<string, string>
   warnings?: string[]
@@ -106,10 +105,10 @@ interface ParsedRule {
 /** The options of one rule ("-i virbr0 -p tcp -m tcp --dport 22 -j ACCEPT", without "-A CHAIN"). */
 export function parseIptablesRuleOptions(
   line: string,
-  ctx: {family: 'ip' | 'ip6'; userChains?: ReadonlySet<string>; ipsetTypes?: Record<string, string>; warnings?: string[]},
+  ctx: {userChains?: ReadonlySet<string>; ipsetTypes?: Record<string, string>; warnings?: string[]} = {},
   offset = 0,
 ): ParsedRule {
-  const c: RuleContext = {line, family: ctx.family, userChains: ctx.userChains ?? new Set(), ipsetTypes: ctx.ipsetTypes ?? {}, warnings: ctx.warnings}
+  const c: RuleContext = {line, userChains: ctx.userChains ?? new Set(), ipsetTypes: ctx.ipsetTypes ?? {}, warnings: ctx.warnings}
   const tokens = tokenize(line).filter((t) => t.start >= offset)
   const out: ParsedRule = {exprs: []}
   let protocol: string | undefined
@@ -560,7 +559,7 @@ export function parseIptablesSaveIR(text: string, opts: IptablesSaveOptions): Nf
     const chainName = head[1]
     const chain = table.chains[chainName]
     if (!chain) throw new ParseError(`${where}: rule for undeclared chain ${chainName}`)
-    const parsed = parseIptablesRuleOptions(ruleLine, {family, userChains: userChainsOf(table), ipsetTypes: opts.ipsetTypes, warnings: opts.warnings}, head[0].length)
+    const parsed = parseIptablesRuleOptions(ruleLine, {userChains: userChainsOf(table), ipsetTypes: opts.ipsetTypes, warnings: opts.warnings}, head[0].length)
     const rule: NfRule = {
       ref: {backend, family, table: table.name, chain: chainName, index: chain.rules.length},
       text: ruleLine,

@@ -53,6 +53,8 @@ export function renderNftJson(x: unknown): string {
     case 'range':
       return Array.isArray(v) ? `${renderNftJson(v[0])}-${renderNftJson(v[1])}` : jsonText(x)
     case 'set':
+      // The statement `add @dyn { ip saddr }`, or an anonymous set.
+      if (isObj(v) && v.op !== undefined) return `${renderNftJson(v.op)} ${renderNftJson(v.set)} { ${renderNftJson(v.elem)} }`
       return Array.isArray(v) ? `{ ${v.map((e) => (Array.isArray(e) ? `${renderNftJson(e[0])} : ${renderNftJson(e[1])}` : renderNftJson(e))).join(', ')} }` : renderNftJson(v)
     case 'concat':
       return Array.isArray(v) ? v.map(renderNftJson).join(' . ') : jsonText(x)
@@ -120,6 +122,12 @@ export function renderNftJson(x: unknown): string {
       return 'notrack'
     case 'vmap':
       return `${renderNftJson(o.key)} vmap ${renderNftJson(o.data)}`
+    case 'meter':
+      return `meter ${renderNftJson(o.name)} { ${renderNftJson(o.key)} ${renderNftJson(o.stmt)} }`
+    case 'numgen':
+      return `numgen ${renderNftJson(o.mode)} mod ${renderNftJson(o.mod)}${o.offset ? ` offset ${renderNftJson(o.offset)}` : ''}`
+    case 'ct helper':
+      return typeof v === 'string' ? `ct helper set ${JSON.stringify(v)}` : jsonText(x)
     case 'xt':
       return `xt ${renderNftJson(o.type)} ${renderNftJson(o.name)}`
     case 'queue':
@@ -227,7 +235,7 @@ function fieldOf(left: unknown, ctx: Ctx): LeftResult {
 const FLAG_FIELDS = new Set<NfField>(['ct state', 'ct status', 'fib saddr type', 'fib daddr type'])
 const ADDR_FIELDS = new Set<NfField>(['saddr', 'daddr'])
 
-function scalarOf(x: unknown, field: NfField | undefined, ctx: Ctx): NfScalar | undefined {
+function scalarOf(x: unknown, field: NfField | undefined): NfScalar | undefined {
   if (typeof x !== 'string' && typeof x !== 'number') return undefined
   switch (field) {
     case 'saddr':
@@ -284,8 +292,8 @@ function valueOf(x: unknown, field: NfField | undefined, ctx: Ctx, fields?: NfFi
       return addressValue(`${x.prefix.addr}/${x.prefix.len}`)
     }
     if (Array.isArray(x.range) && x.range.length === 2) {
-      const lo = scalarOf(x.range[0], field, ctx)
-      const hi = scalarOf(x.range[1], field, ctx)
+      const lo = scalarOf(x.range[0], field)
+      const hi = scalarOf(x.range[1], field)
       return lo && hi && {t: 'range', lo, hi}
     }
     if (Array.isArray(x.set)) {
@@ -299,7 +307,7 @@ function valueOf(x: unknown, field: NfField | undefined, ctx: Ctx, fields?: NfFi
     }
     return undefined
   }
-  return scalarOf(x, field, ctx)
+  return scalarOf(x, field)
 }
 
 /** "established", ["established", "related"], {set: [...]} → names. */
@@ -590,12 +598,16 @@ function parseSet(kind: 'set' | 'map', o: Obj, warnings: string[]): NfSet | unde
   const ctx: Ctx = {family, table}
   const set: NfSet = {backend: 'nft', family, table, name, type: types, flags: Array.isArray(o.flags) ? o.flags.map(String) : typeof o.flags === 'string' ? [o.flags] : [], elems: [], complete: true}
   const keyOf = (e: unknown) => (types.length > 1 ? valueOf(e, undefined, ctx, fields as NfField[]) : valueOf(e, fields[0], ctx))
-  const dataType = typeof o.map === 'string' ? o.map : undefined
+  // Map data types read "ipv4_addr . inet_service" for a concatenation.
+  const dataTypes = typeof o.map === 'string' ? o.map.split(' . ') : []
+  const dataFields = dataTypes.map((t) => TYPE_FIELDS[t])
+  const dataOf = (d: unknown) =>
+    dataTypes[0] === 'verdict' ? verdictOf(d) : dataTypes.length > 1 ? valueOf(d, undefined, ctx, dataFields as NfField[]) : valueOf(d, dataFields[0], ctx)
   if (kind === 'map') set.data = []
   for (const e of Array.isArray(o.elem) ? o.elem : []) {
     const [k, d] = kind === 'map' && Array.isArray(e) ? e : [e, undefined]
     const key = fields.some((f) => f === undefined) ? undefined : keyOf(k)
-    const data = kind === 'map' ? (dataType === 'verdict' ? verdictOf(d) : valueOf(d, dataType ? TYPE_FIELDS[dataType] : undefined, ctx)) : undefined
+    const data = kind === 'map' ? dataOf(d) : undefined
     if (!key || (kind === 'map' && !data)) {
       set.complete = false
       warnings.push(`nft ${kind} ${setKey(family, table, name)}: element ${jsonText(e).slice(0, 80)} not understood`)

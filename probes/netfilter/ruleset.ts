@@ -81,7 +81,16 @@ export function buildRuleset(sources: RulesetSources): NfRuleset {
     taken.add(`${t.family} ${t.name}`)
     tables.push(t.incompatible ? adoptNftTable(t, fromNft, warnings) : withNftHandles(t, fromNft, warnings))
   }
-  for (const t of nft?.tables ?? []) if (!taken.has(`${t.family} ${t.name}`)) tables.push(t)
+  for (const t of nft?.tables ?? []) {
+    if (taken.has(`${t.family} ${t.name}`)) continue
+    if (looksLikeIptablesNft(t)) {
+      const tool = t.family === 'ip6' ? 'ip6tables-save' : 'iptables-save'
+      warnings.push(`${t.family} ${t.name}: an iptables-nft table read from nft alone (no ${tool} output given): its xt matches and targets are opaque`)
+      tables.push({...t, backend: 'iptables-nft', chains: Object.fromEntries(Object.entries(t.chains).map(([n, c]) => [n, relabel(c, 'iptables-nft')]))})
+      continue
+    }
+    tables.push(t)
+  }
 
   tables.sort(
     (a, b) =>
@@ -91,6 +100,22 @@ export function buildRuleset(sources: RulesetSources): NfRuleset {
   )
   const sortedSets = Object.fromEntries(Object.keys(sets).sort().map((k) => [k, sets[k]]))
   return {tables, sets: sortedSets, warnings}
+}
+
+const IPTABLES_PRIORITIES: Record<string, Record<string, number>> = {
+  raw: {PREROUTING: -300, OUTPUT: -300},
+  mangle: {PREROUTING: -150, INPUT: -150, FORWARD: -150, OUTPUT: -150, POSTROUTING: -150},
+  nat: {PREROUTING: -100, INPUT: 100, OUTPUT: -100, POSTROUTING: 100},
+  filter: {INPUT: 0, FORWARD: 0, OUTPUT: 0},
+  security: {INPUT: 150, FORWARD: 150, OUTPUT: 150},
+}
+
+/** An nft table iptables-nft made (or could manage): ip/ip6, an iptables table name, only iptables' own base chains. */
+function looksLikeIptablesNft(t: NfTable): boolean {
+  const prios = IPTABLES_PRIORITIES[t.name]
+  if ((t.family !== 'ip' && t.family !== 'ip6') || !prios) return false
+  const bases = Object.values(t.chains).filter((c) => c.base)
+  return bases.length > 0 && bases.every((c) => prios[c.name] === c.base!.priority && c.base!.hook === c.name.toLowerCase())
 }
 
 /** Rules that only count packets: what iptables-save prints as a bare "-A CHAIN". */

@@ -82,3 +82,9 @@ x kdparse-inc nft add chain ip nat weird '{ type nat hook prerouting priority -9
 dump kdparse-inc incompatible v4 nft
 
 for n in kdparse-kit kdparse-leg kdparse-dock kdparse-ufw kdparse-fwd kdparse-nat kdparse-inc; do ip netns del $n; done
+
+# nft objects, element options, dynamic sets, meters, named quotas/limits (flowtables did not load on the capture kernel)
+ns kdparse-obj
+x kdparse-obj ip link add kdeth0 type veth peer name kdeth0p
+x kdparse-obj nft -f "$here/objects.nft"; dump kdparse-obj nft-objects nft
+ip netns del kdparse-obj

@@ -1,0 +1,181 @@
+import {describe, expect, it} from 'vitest'
+import type {NfRuleset, NfTable} from '../../src/lib/netfilter.js'
+import {type RulesetSources, buildRuleset} from '../../probes/netfilter/ruleset.js'
+import {renderRule} from '../../probes/netfilter/render.js'
+import {data, fixtureOutputs} from './data.js'
+
+const names = (rs: NfRuleset) => rs.tables.map((t) => `${t.backend} ${t.family} ${t.name}`)
+function table(rs: NfRuleset, backend: string, family: string, name: string): NfTable {
+  const t = rs.tables.find((x) => x.backend === backend && x.family === family && x.name === name)
+  if (!t) throw new Error(`no table ${backend} ${family} ${name}`)
+  return t
+}
+const allRules = (t: NfTable) => Object.values(t.chains).flatMap((c) => c.rules)
+
+function fixture(name: string): RulesetSources {
+  const out = (re: RegExp) => fixtureOutputs(re).find(([n]) => n.startsWith(`${name}/`))?.[1]
+  const legacy = out(/iptables-legacy-save\.txt$/)
+  return {
+    iptables: [{text: out(/\d-command-iptables-save\.txt$/)!, family: 'ip', backend: 'iptables-nft'}, ...(legacy !== undefined ? [{text: legacy, family: 'ip' as const, backend: 'iptables-legacy' as const}] : [])],
+    nft: {json: out(/nft--j-list-ruleset\.txt$/)!},
+  }
+}
+
+describe('buildRuleset: iptables-nft, nft and ipset listings of one host', () => {
+  const sources: RulesetSources = {
+    iptables: [
+      {text: data('kitchen.iptables-save.txt'), family: 'ip'},
+      {text: data('kitchen.ip6tables-save.txt'), family: 'ip6'},
+    ],
+    nft: {json: data('kitchen.nft-j-list-ruleset.json'), text: data('kitchen.nft-a-list-ruleset.txt')},
+    ipset: data('kitchen.ipset-list.txt'),
+  }
+  const rs = buildRuleset(sources)
+
+  it('takes iptables-nft tables once, from iptables-save, in a stable order', () => {
+    expect(rs.warnings).toEqual([])
+    expect(names(rs)).toEqual([
+      'iptables-nft ip filter',
+      'iptables-nft ip mangle',
+      'iptables-nft ip nat',
+      'iptables-nft ip raw',
+      'iptables-nft ip security',
+      'iptables-nft ip6 filter',
+      'iptables-nft ip6 mangle',
+      'iptables-nft ip6 nat',
+      'iptables-nft ip6 raw',
+    ])
+    const reordered = buildRuleset({...sources, iptables: [...sources.iptables!].reverse()})
+    expect(JSON.stringify(reordered)).toBe(JSON.stringify(rs))
+  })
+
+  it('fills every rule handle (and counters) from nft by position', () => {
+    const tables = rs.tables
+    expect(tables.flatMap(allRules).every((r) => typeof r.ref.handle === 'number' && r.counters !== undefined)).toBe(true)
+    const input = table(rs, 'iptables-nft', 'ip', 'filter').chains.INPUT.rules
+    expect(input[0].ref).toEqual({backend: 'iptables-nft', family: 'ip', table: 'filter', chain: 'INPUT', index: 0, handle: 6})
+    expect(input.at(-1)?.ref.handle).toBe(61)
+    expect(table(rs, 'iptables-nft', 'ip6', 'filter').chains.INPUT.rules[0].ref.handle).toBeGreaterThan(0)
+  })
+
+  it('reads -m set with the ipset types and carries the sets', () => {
+    expect(Object.keys(rs.sets)).toEqual(['ipset kd-block', 'ipset kd-empty', 'ipset kd-ifnets', 'ipset kd-list', 'ipset kd-pairs', 'ipset kd-ports', 'ipset kd-range', 'ipset kd-svc', 'ipset kd-v6'])
+    const input = table(rs, 'iptables-nft', 'ip', 'filter').chains.INPUT.rules
+    expect(renderRule(input.find((r) => r.text.includes('kd-svc'))!)).toBe('l4proto tcp daddr . l4proto . dport @ipset kd-svc accept')
+    expect(renderRule(table(rs, 'iptables-nft', 'ip', 'filter').chains.FORWARD.rules.find((r) => r.text.includes('kd-ifnets'))!)).toBe('saddr . iifname @ipset kd-ifnets accept')
+  })
+})
+
+describe('buildRuleset: tables iptables-save cannot print', () => {
+  const rs = buildRuleset({
+    iptables: [{text: data('incompatible.iptables-save.txt'), family: 'ip', backend: 'iptables-nft'}],
+    nft: {json: data('incompatible.nft-j-list-ruleset.json'), text: data('incompatible.nft-a-list-ruleset.txt')},
+  })
+
+  it('takes an incompatible table from nft, keeping what iptables-save could decode', () => {
+    expect(names(rs)).toEqual(['iptables-nft ip filter', 'iptables-nft ip nat', 'nft ip filter2'])
+    const nat = table(rs, 'iptables-nft', 'ip', 'nat')
+    expect(nat.incompatible).toBe(true)
+    expect(Object.keys(nat.chains)).toEqual(['POSTROUTING', 'weird'])
+    expect(nat.chains.weird).toEqual({backend: 'iptables-nft', family: 'ip', table: 'nat', name: 'weird', base: {type: 'nat', hook: 'prerouting', priority: -90, policy: 'accept'}, rules: []})
+    const [masq, vmap] = nat.chains.POSTROUTING.rules
+    expect(masq).toMatchObject({text: '-A POSTROUTING -s 10.9.0.0/24 -j MASQUERADE', ref: {handle: 2, index: 0}})
+    expect(masq.exprs.at(-1)).toEqual({kind: 'nat', type: 'masquerade', text: '-j MASQUERADE'})
+    // iptables-save printed a bare "-A POSTROUTING" for the nft-native rule: it is read from nft instead.
+    expect(vmap.ref).toEqual({backend: 'iptables-nft', family: 'ip', table: 'nat', chain: 'POSTROUTING', index: 1, handle: 5})
+    expect(vmap.text).toBe('ip saddr { 10.8.0.1, 10.8.0.2 } oifname vmap { "eth0" : accept, "eth1" : drop }')
+    expect(vmap.exprs.map((e) => e.kind)).toEqual(['cmp', 'vmap'])
+    expect(rs.warnings).toEqual([
+      'iptables-nft ip nat POSTROUTING rule 2: iptables-save printed "-A POSTROUTING" for nft rule "ip saddr { 10.8.0.1, 10.8.0.2 } oifname vmap { "eth0" : accept, "eth1" : drop }"; taken from nft',
+    ])
+  })
+
+  it('catches the bare rule without the incompatible marker too', () => {
+    const save = data('incompatible.iptables-save.txt').replace(/^# Table `nat'.*\n/m, '')
+    const json = JSON.parse(data('incompatible.nft-j-list-ruleset.json')) as {nftables: Record<string, {name?: string; chain?: string}>[]}
+    json.nftables = json.nftables.filter((i) => i.chain?.name !== 'weird')
+    const rs2 = buildRuleset({iptables: [{text: save, family: 'ip'}], nft: {json: JSON.stringify(json)}})
+    const nat = table(rs2, 'iptables-nft', 'ip', 'nat')
+    expect(nat.incompatible).toBeUndefined()
+    expect(Object.keys(nat.chains)).toEqual(['PREROUTING', 'INPUT', 'OUTPUT', 'POSTROUTING'])
+    expect(nat.chains.POSTROUTING.rules[1].exprs.at(-1)).toMatchObject({kind: 'vmap', field: 'oifname'})
+    expect(rs2.warnings).toHaveLength(1)
+  })
+})
+
+describe('buildRuleset: recorded lab hosts', () => {
+  it('healthy: iptables-nft from iptables-save with handles; ip6 tables only nft saw are labelled iptables-nft', () => {
+    const rs = buildRuleset(fixture('healthy'))
+    expect(names(rs)).toEqual([
+      'iptables-nft ip filter',
+      'iptables-nft ip mangle',
+      'iptables-nft ip nat',
+      'iptables-nft ip6 filter',
+      'iptables-nft ip6 mangle',
+      'iptables-nft ip6 nat',
+    ])
+    expect(rs.warnings).toEqual([
+      'ip6 filter: an iptables-nft table read from nft alone (no ip6tables-save output given): its xt matches and targets are opaque',
+      'ip6 nat: an iptables-nft table read from nft alone (no ip6tables-save output given): its xt matches and targets are opaque',
+      'ip6 mangle: an iptables-nft table read from nft alone (no ip6tables-save output given): its xt matches and targets are opaque',
+    ])
+    const fwi = table(rs, 'iptables-nft', 'ip', 'filter').chains.LIBVIRT_FWI.rules[0]
+    expect(fwi.text).toBe('-A LIBVIRT_FWI -d 192.168.122.0/24 -o virbr0 -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT')
+    expect(fwi.ref.handle).toBeGreaterThan(0)
+    expect(fwi.counters).toBeDefined()
+    expect(table(rs, 'iptables-nft', 'ip6', 'filter').chains.FORWARD.rules[0].ref.backend).toBe('iptables-nft')
+    expect(rs.tables.flatMap(allRules).filter((r) => r.ref.family === 'ip').every((r) => r.ref.handle !== undefined)).toBe(true)
+  })
+
+  it('nft-forward-drop: the native inet table next to the iptables-nft ones', () => {
+    const rs = buildRuleset(fixture('nft-forward-drop'))
+    expect(names(rs)).toEqual([
+      'iptables-legacy ip nat',
+      'iptables-nft ip filter',
+      'iptables-nft ip mangle',
+      'iptables-nft ip nat',
+      'iptables-nft ip6 filter',
+      'iptables-nft ip6 mangle',
+      'iptables-nft ip6 nat',
+      'nft inet kdlab_fw',
+    ])
+    expect(table(rs, 'nft', 'inet', 'kdlab_fw').chains.forward.base).toEqual({type: 'filter', hook: 'forward', priority: 10, policy: 'drop'})
+  })
+
+  it('firewall-backend-mismatch: legacy MASQUERADE and the iptables-nft tables both kept', () => {
+    const rs = buildRuleset(fixture('firewall-backend-mismatch'))
+    expect(table(rs, 'iptables-legacy', 'ip', 'nat').chains.POSTROUTING.rules.map((r) => renderRule(r))).toEqual(['saddr 10.250.0.0/24 -j MASQUERADE'])
+    expect(table(rs, 'iptables-nft', 'ip', 'nat').chains.POSTROUTING.base?.priority).toBe(100)
+  })
+
+  it('every fixture builds, and no rule of an iptables-nft table is left without its handle', () => {
+    const all = fixtureOutputs(/nft--j-list-ruleset\.txt$/).map(([n]) => n.split('/')[0])
+    for (const name of all) {
+      const rs = buildRuleset(fixture(name))
+      expect(rs.warnings.filter((w) => !w.includes('read from nft alone')), name).toEqual([])
+      expect(rs.tables.filter((t) => t.backend === 'iptables-nft').flatMap(allRules).every((r) => r.ref.handle !== undefined), name).toBe(true)
+    }
+  })
+})
+
+describe('buildRuleset: sources that overlap or lack a header', () => {
+  it('ignores a second listing of the same backend and family (iptables-save is legacy on this host)', () => {
+    const ufw = data('ufw.iptables-legacy-save.txt')
+    const rs = buildRuleset({iptables: [{text: ufw, family: 'ip', backend: 'iptables-nft'}, {text: ufw, family: 'ip', backend: 'iptables-legacy'}]})
+    expect(names(rs)).toEqual(['iptables-legacy ip filter'])
+    expect(rs.warnings).toEqual(['iptables-save: expected iptables-nft output, the header says iptables-legacy', 'iptables-save: a second iptables-legacy ip listing ignored'])
+  })
+
+  it('skips tables of an output without a header, and empty outputs silently', () => {
+    const rs = buildRuleset({iptables: [{text: '*filter\n:INPUT ACCEPT [0:0]\nCOMMIT\n', family: 'ip'}, {text: '', family: 'ip6', backend: 'iptables-legacy'}]})
+    expect(rs).toEqual({tables: [], sets: {}, warnings: ['iptables-save: output has tables but no "# Generated by" header naming its variant; skipped']})
+  })
+
+  it('Docker host: counts agree, handles filled, FORWARD policy drop kept', () => {
+    const rs = buildRuleset({iptables: [{text: data('docker.iptables-save.txt'), family: 'ip'}], nft: {json: data('docker.nft-j-list-ruleset.json')}})
+    expect(rs.warnings).toEqual([])
+    const filter = table(rs, 'iptables-nft', 'ip', 'filter')
+    expect(filter.chains.FORWARD.base?.policy).toBe('drop')
+    expect(allRules(filter).every((r) => r.ref.handle !== undefined)).toBe(true)
+  })
+})
