@@ -14,11 +14,12 @@ export interface NetfilterFacts extends NfRuleset {
   legacyTablesWarning: boolean
 }
 
+// -c: each rule's packet counters are evidence ("this DROP matched 1234 packets").
 const SAVES: {argv: string[]; family: 'ip' | 'ip6'; backend: IptablesSource['backend']}[] = [
-  {argv: ['iptables-save'], family: 'ip', backend: undefined},
-  {argv: ['ip6tables-save'], family: 'ip6', backend: undefined},
-  {argv: ['iptables-legacy-save'], family: 'ip', backend: 'iptables-legacy'},
-  {argv: ['ip6tables-legacy-save'], family: 'ip6', backend: 'iptables-legacy'},
+  {argv: ['iptables-save', '-c'], family: 'ip', backend: undefined},
+  {argv: ['ip6tables-save', '-c'], family: 'ip6', backend: undefined},
+  {argv: ['iptables-legacy-save', '-c'], family: 'ip', backend: 'iptables-legacy'},
+  {argv: ['ip6tables-legacy-save', '-c'], family: 'ip6', backend: 'iptables-legacy'},
 ]
 
 const absent = (c: CommandCapture) => c.errorCode === 'not-found'

@@ -130,7 +130,11 @@ class HostView {
     // The host's own and broadcast addresses are address classes of their own (fib/addrtype tell them apart).
     this.rs = compile(facts.ruleset, {hostAddresses: [...this.localAddrs, ...this.bcastAddrs]})
     this.ctx = {
-      addressType: (addr, family) => {
+      addressType: (addr, family, device) => {
+        if (device !== undefined) {
+          const on = this.links.get(device)?.addresses.some((a) => a.address === addr)
+          return on ? ['local'] : family === 4 && addr === '255.255.255.255' ? ['broadcast'] : ['unicast']
+        }
         if (this.localAddrs.has(addr)) return ['local']
         if (family === 4 && (addr === '255.255.255.255' || this.bcastAddrs.has(addr))) return ['broadcast']
         const ip = parseIp(addr)

@@ -22,8 +22,8 @@ export type Tri = boolean | 'unknown'
 
 /** What the host knows that rules can ask about (fib/addrtype, masquerade's source address). */
 export interface EvalContext {
-  /** local, broadcast, multicast, unicast, ... of an address, as the routing tables say. */
-  addressType(address: string, family: 4 | 6): string[]
+  /** local, broadcast, multicast, unicast, ... of an address, as the routing tables say; with a device, as seen on that device alone. */
+  addressType(address: string, family: 4 | 6, device?: string): string[]
   /** The primary address of a device (masquerade picks it), when known. */
   addressOf(device: string, family: 4 | 6): string | undefined
 }
@@ -463,7 +463,7 @@ function applyNat(s: Extract<NfStatement, {kind: 'nat'}>, b: Branch, step: Trace
 /** Evaluates one match on the packet: true, false, or unknown. */
 export function evalMatch(rs: CompiledRuleset, e: NfMatch, p: NfPacket, ctx: EvalContext, priority: number, family: NfFamily): Tri {
   if (e.kind === 'nondeterministic' || e.kind === 'opaque') return 'unknown'
-  return compare(rs, fieldValues(e.field, e.concat, p, ctx, priority, family), e.op, e.value, e.mask)
+  return compare(rs, fieldValues(e.field, e.concat, p, ctx, priority, family, e.iface), e.op, e.value, e.mask)
 }
 
 /**
@@ -473,8 +473,14 @@ export function evalMatch(rs: CompiledRuleset, e: NfMatch, p: NfPacket, ctx: Eva
  */
 type FieldValue = string | number | string[] | null | 'unknown' | {concat: FieldValue[]}
 
-function fieldValues(field: NfField, concat: NfField[] | undefined, p: NfPacket, ctx: EvalContext, priority: number, family: NfFamily): FieldValue {
+function fieldValues(field: NfField, concat: NfField[] | undefined, p: NfPacket, ctx: EvalContext, priority: number, family: NfFamily, iface?: 'iif' | 'oif'): FieldValue {
   if (concat && concat.length > 0) return {concat: concat.map((f) => fieldValue(f, p, ctx, priority, family))}
+  // fib type limited to one interface (--limit-iface-in, `fib daddr . iif type`): local only on that device.
+  if (iface && (field === 'fib saddr type' || field === 'fib daddr type')) {
+    const device = iface === 'iif' ? p.iifname : p.oifname
+    if (!device) return 'unknown'
+    return ctx.addressType(field === 'fib saddr type' ? p.src : p.dst, p.family, device)
+  }
   return fieldValue(field, p, ctx, priority, family)
 }
 

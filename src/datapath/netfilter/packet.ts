@@ -28,7 +28,8 @@ export interface NfPacket {
   dport?: number
   icmpType?: number
   icmpCode?: number
-  tcpFlags?: string[]
+  /** TCP flag bits (fin 0x01, syn 0x02, rst 0x04, psh 0x08, ack 0x10): a connection's first packet is a bare SYN. */
+  tcpFlags?: number
   ct: {state: CtState; status: string[]; direction: 'original' | 'reply'; mark: number | Unknown}
   mark: number | Unknown
   pkttype: 'host' | 'broadcast' | 'multicast' | 'other'
@@ -84,12 +85,12 @@ export const ICMPV6_TYPES: Record<string, number> = {
 type PacketFields = Omit<NfPacket, 'ct' | 'mark' | 'pkttype'> & Partial<Pick<NfPacket, 'pkttype' | 'mark'>>
 
 export function newPacket(p: PacketFields): NfPacket {
-  return {pkttype: 'host', mark: 0, ...p, ct: {state: 'new', status: [], direction: 'original', mark: 0}}
+  return {pkttype: 'host', mark: 0, ...(p.l4proto === 'tcp' ? {tcpFlags: 0x02} : {}), ...p, ct: {state: 'new', status: [], direction: 'original', mark: 0}}
 }
 
 /** A reply within an established connection. */
 export function replyPacket(p: PacketFields, status: string[] = []): NfPacket {
-  return {pkttype: 'host', mark: 0, ...p, ct: {state: 'established', status, direction: 'reply', mark: 0}}
+  return {pkttype: 'host', mark: 0, ...(p.l4proto === 'tcp' ? {tcpFlags: 0x10} : {}), ...p, ct: {state: 'established', status, direction: 'reply', mark: 0}}
 }
 
 export function describePacket(p: NfPacket): string {
