@@ -15,7 +15,7 @@ import type {Listener} from '../../probes/processes.js'
 import type {PolicyRuleFacts} from '../../probes/ip-rules.js'
 import type {Route} from '../../probes/routes.js'
 import {type CompiledRuleset, compile} from './netfilter/compile.js'
-import {type Branch, type EvalContext, type TraceStep, runHook, startBranch} from './netfilter/evaluate.js'
+import {type Branch, type EvalContext, type TraceStep, assumptionKey, runHook, startBranch} from './netfilter/evaluate.js'
 import {type NfPacket, describePacket, newPacket, replyPacket} from './netfilter/packet.js'
 import {type RouteDecision, type Router, buildRouter, describeRoute} from './routing.js'
 import {type Element, elementForStep, natMissingElement} from './elements.js'
@@ -271,10 +271,13 @@ class HostView {
       return {hop: {name, verdict: 'fail', detail: `dropped by ${describeStep(decided)}`, element: elementForStep(decided, this.facts.ruleset), steps: newlyDropped[0].steps.filter((s) => s.hook === hook)}, branches: after}
     }
     if (unknown.length > 0 || (newlyDropped.length > 0 && live.length > 0)) {
-      const assumptions = [...new Set(after.flatMap((b) => b.assumptions.map((a) => a.step)))]
+      // One entry per undecidable rule, however many branches forked on it.
+      const byRule = new Map<string, TraceStep>()
+      for (const b of after) for (const a of b.assumptions) byRule.set(assumptionKey({...a, assumed: true}), a.step)
+      const assumptions = [...byRule.values()]
       const undecided = assumptions.map((s) => {
         const outcome = (assumed: boolean) => {
-          const b = after.find((x) => x.assumptions.some((a) => a.step === s && a.assumed === assumed))
+          const b = after.find((x) => x.assumptions.some((a) => assumptionKey(a) === assumptionKey({step: s, assumed})))
           return b ? (b.status === 'accept' ? 'passes' : b.status === 'drop' ? `dropped by ${describeStep(b.decidedBy!)}` : 'cannot be told') : 'not reached'
         }
         return {rule: describeStep(s), note: s.note, ifMatches: outcome(true), ifNot: outcome(false)}

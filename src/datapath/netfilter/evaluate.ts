@@ -158,10 +158,14 @@ function merge(branches: Branch[]): Branch[] {
       continue
     }
     // Keep only the assumptions both made: the others did not change the outcome.
-    seen.assumptions = seen.assumptions.filter((a) => b.assumptions.some((x) => x.step === a.step && x.assumed === a.assumed))
+    seen.assumptions = seen.assumptions.filter((a) => b.assumptions.some((x) => sameAssumption(x, a)))
   }
   return [...byKey.values()]
 }
+
+/** The same undecidable match taken the same way (forks of different branches make distinct step objects). */
+export const assumptionKey = (a: Assumption) => `${decisionKey(a.step)} ${a.step.note ?? ''} ${a.assumed}`
+const sameAssumption = (a: Assumption, b: Assumption) => a.step === b.step || assumptionKey(a) === assumptionKey(b)
 
 const decisionKey = (s: TraceStep | undefined) => (s ? `${s.chain.backend} ${s.chain.family} ${s.chain.table} ${s.chain.chain} ${s.rule?.ref.index ?? 'policy'}` : '')
 

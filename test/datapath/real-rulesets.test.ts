@@ -1,0 +1,147 @@
+/**
+ * The evaluator on real rulesets, as the real tools listed them (test/data/netfilter: libvirt's
+ * own iptables and nftables backends, Docker, ufw, firewalld), parsed by the probe's parsers.
+ */
+import {readFileSync} from 'node:fs'
+import {join} from 'node:path'
+import {describe, expect, it} from 'vitest'
+import {buildRuleset} from '../../probes/netfilter/ruleset.js'
+import {compile} from '../../src/datapath/netfilter/compile.js'
+import {type Branch, type EvalContext, runHook, startBranch} from '../../src/datapath/netfilter/evaluate.js'
+import {type NfPacket, newPacket, replyPacket} from '../../src/datapath/netfilter/packet.js'
+import type {NfHook} from '../../src/lib/netfilter.js'
+import {ROOT} from '../helpers.js'
+
+const data = (f: string) => readFileSync(join(ROOT, 'test/data/netfilter', f), 'utf8')
+
+const ctx: EvalContext = {
+  addressType: (a, _f, dev) => (a === '192.168.122.1' && (!dev || dev === 'virbr0') ? ['local'] : a === '198.51.100.2' && (!dev || dev === 'eth0') ? ['local'] : a === '255.255.255.255' ? ['broadcast'] : ['unicast']),
+  addressOf: (dev) => ({eth0: '198.51.100.2', virbr0: '192.168.122.1'})[dev],
+}
+
+/** Walks hooks in order, as a path would, and returns the final branches. */
+function walk(rs: ReturnType<typeof buildRuleset>, hooks: [NfHook, Partial<NfPacket>][], packet: NfPacket): Branch[] {
+  const compiled = compile(rs)
+  let branches = [startBranch(packet)]
+  for (const [hook, devices] of hooks) {
+    branches = runHook(compiled, hook, 'ip', branches.map((b) => ({...b, packet: {...b.packet, iifname: undefined, oifname: undefined, ...devices}})), ctx)
+  }
+  return branches
+}
+
+const egress = newPacket({family: 4, src: '192.168.122.50', dst: '203.0.113.10', l4proto: 'tcp', sport: 40000, dport: 80})
+const egressHooks: [NfHook, Partial<NfPacket>][] = [
+  ['prerouting', {iifname: 'virbr0'}],
+  ['forward', {iifname: 'virbr0', oifname: 'eth0'}],
+  ['postrouting', {iifname: 'virbr0', oifname: 'eth0'}],
+]
+const dns = newPacket({family: 4, src: '192.168.122.50', dst: '192.168.122.1', l4proto: 'udp', sport: 40000, dport: 53})
+const dhcp = newPacket({family: 4, src: '0.0.0.0', dst: '255.255.255.255', l4proto: 'udp', sport: 68, dport: 67, pkttype: 'broadcast'})
+const inputHooks: [NfHook, Partial<NfPacket>][] = [
+  ['prerouting', {iifname: 'virbr0'}],
+  ['input', {iifname: 'virbr0'}],
+]
+const reply = replyPacket({family: 4, src: '203.0.113.10', dst: '192.168.122.50', l4proto: 'tcp', sport: 80, dport: 40000}, ['snat'])
+const replyHooks: [NfHook, Partial<NfPacket>][] = [['forward', {iifname: 'eth0', oifname: 'virbr0'}]]
+const inbound = newPacket({family: 4, src: '203.0.113.10', dst: '192.168.122.50', l4proto: 'tcp', sport: 50000, dport: 22})
+
+const only = (bs: Branch[]) => {
+  expect(bs).toHaveLength(1)
+  return bs[0]
+}
+
+describe('libvirt iptables backend (real iptables-save of libvirt\'s own firewall commands)', () => {
+  const rs = buildRuleset({iptables: [{text: data('libvirt-iptables.iptables-save.txt'), family: 'ip'}], nft: {json: data('libvirt-iptables.nft-j-list-ruleset.json'), text: data('libvirt-iptables.nft-a-list-ruleset.txt')}})
+
+  it('lets a guest out through LIBVIRT_FWO and masquerades it in LIBVIRT_PRT', () => {
+    const b = only(walk(rs, egressHooks, egress))
+    expect(b.status).toBe('accept')
+    expect(b.packet.src).toBe('198.51.100.2')
+    expect(b.nat[0].step.rule?.text).toMatch(/^-A LIBVIRT_PRT -s 192\.168\.122\.0\/24 ! -d 192\.168\.122\.0\/24 -p tcp -j MASQUERADE/)
+  })
+
+  it('accepts DNS and DHCP from the bridge in LIBVIRT_INP', () => {
+    expect(only(walk(rs, inputHooks, dns)).steps.filter((s) => s.event === 'rule' && s.action === 'accept').map((s) => s.rule?.text)).toEqual(['-A LIBVIRT_INP -i virbr0 -p udp -m udp --dport 53 -j ACCEPT'])
+    expect(only(walk(rs, inputHooks, dhcp)).status).toBe('accept')
+  })
+
+  it('lets replies in (LIBVIRT_FWI related,established) and rejects new connections to guests', () => {
+    expect(only(walk(rs, replyHooks, reply)).status).toBe('accept')
+    const blocked = only(walk(rs, [['forward', {iifname: 'eth0', oifname: 'virbr0'}]], inbound))
+    expect(blocked.status).toBe('drop')
+    expect(blocked.decidedBy?.rule?.text).toBe('-A LIBVIRT_FWI -o virbr0 -j REJECT --reject-with icmp-port-unreachable')
+    // The nft handle of the iptables-nft rule, for the kernel's trace.
+    expect(blocked.decidedBy?.rule?.ref.handle).toEqual(expect.any(Number))
+  })
+})
+
+describe("libvirt nftables backend (real nft listing of libvirt's own commands)", () => {
+  const rs = buildRuleset({nft: {json: data('libvirt-nftables.nft-j-list-ruleset.json'), text: data('libvirt-nftables.nft-a-list-ruleset.txt')}})
+
+  it('accepts a guest out in table ip libvirt_network and masquerades it', () => {
+    const b = only(walk(rs, egressHooks, egress))
+    expect(b.status).toBe('accept')
+    expect(b.nat.map((n) => n.type)).toEqual(['masquerade'])
+    expect(b.nat[0].step.chain).toMatchObject({backend: 'nft', table: 'libvirt_network'})
+  })
+
+  it('rejects new connections into the guests and accepts the replies', () => {
+    expect(only(walk(rs, [['forward', {iifname: 'eth0', oifname: 'virbr0'}]], inbound)).status).toBe('drop')
+    expect(only(walk(rs, replyHooks, reply)).status).toBe('accept')
+  })
+
+  it('after the bridge is deleted and its index left in the rules, the guests cannot be judged (indeterminate, not "no match")', () => {
+    const gone = buildRuleset({nft: {json: data('libvirt-nftables-deleted-bridge.nft-j-list-ruleset.json'), text: data('libvirt-nftables-deleted-bridge.nft-a-list-ruleset.txt')}})
+    const out = walk(gone, [['forward', {iifname: 'virbr0', oifname: 'eth0'}]], egress)
+    expect(out.length).toBeGreaterThan(1)
+    expect(out.flatMap((b) => b.assumptions).length).toBeGreaterThan(0)
+  })
+})
+
+describe('Docker beside libvirt (real iptables-nft listing): FORWARD policy DROP, DOCKER-USER first', () => {
+  const rs = buildRuleset({iptables: [{text: data('docker.iptables-save.txt'), family: 'ip'}], nft: {json: data('docker.nft-j-list-ruleset.json'), text: data('docker.nft-a-list-ruleset.txt')}})
+
+  it("NAT guests still pass: DOCKER-USER and the isolation chains return, libvirt's chains accept", () => {
+    const b = only(walk(rs, egressHooks, egress))
+    expect(b.status).toBe('accept')
+    expect(b.steps.filter((s) => s.hook === 'postrouting').length).toBeGreaterThan(0)
+  })
+
+  it("a guest-to-guest-on-another-bridge packet meets Docker's FORWARD policy DROP", () => {
+    const sideways = newPacket({family: 4, src: '192.168.122.50', dst: '10.9.9.9', l4proto: 'tcp', sport: 40000, dport: 80})
+    const out = only(walk(rs, [['forward', {iifname: 'docker9', oifname: 'eth0'}]], sideways))
+    expect(out.decidedBy).toMatchObject({event: 'policy', action: 'drop', chain: {table: 'filter', chain: 'FORWARD'}})
+  })
+})
+
+describe('ufw (real iptables-legacy listing with limit/recent rules)', () => {
+  const rs = buildRuleset({iptables: [{text: data('ufw.iptables-legacy-save.txt'), family: 'ip'}]})
+
+  it("accepts the guests' DNS and DHCP through ufw-user-input, whatever its rate-limit rules say", () => {
+    const b = walk(rs, inputHooks, dns)
+    expect(b.map((x) => x.status)).toEqual(['accept'])
+    expect(walk(rs, inputHooks, dhcp).map((x) => x.status)).toEqual(['accept'])
+  })
+
+  it('drops what no ufw rule allows from the uplink (INPUT policy DROP), whatever its rate-limited LOG rules do', () => {
+    const ssh = newPacket({family: 4, src: '203.0.113.10', dst: '198.51.100.2', l4proto: 'tcp', sport: 40000, dport: 2222})
+    const out = walk(rs, [['input', {iifname: 'eth0'}]], ssh)
+    expect(out.map((b) => b.status)).toEqual(['drop'])
+    expect(out[0].assumptions).toEqual([])
+  })
+})
+
+describe('firewalld (real nft listing of a firewalld-style inet table: zones by vmap)', () => {
+  const rs = buildRuleset({nft: {json: data('firewalld.nft-j-list-ruleset.json'), text: data('firewalld.nft-a-list-ruleset.txt')}})
+
+  it('sends the bridge to its zone by verdict map and accepts the guests\' DNS there', () => {
+    const b = walk(rs, inputHooks, dns)
+    expect(b.map((x) => x.status)).toEqual(['accept'])
+    expect(b[0].steps.some((s) => s.chain.chain === 'filter_IN_libvirt')).toBe(true)
+  })
+
+  it('forwards virbr0 → eth0 through its zone and drops eth0 → virbr0 by the map', () => {
+    expect(walk(rs, [['forward', {iifname: 'virbr0', oifname: 'eth0'}]], egress).map((b) => b.status)).toEqual(['accept'])
+    expect(walk(rs, [['forward', {iifname: 'eth0', oifname: 'virbr0'}]], inbound).map((b) => b.status)).toEqual(['drop'])
+  })
+})
