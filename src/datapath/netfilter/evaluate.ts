@@ -165,7 +165,7 @@ function merge(branches: Branch[]): Branch[] {
 
 /** The same undecidable match taken the same way (forks of different branches make distinct step objects). */
 export const assumptionKey = (a: Assumption) => `${decisionKey(a.step)} ${a.step.note ?? ''} ${a.assumed}`
-const sameAssumption = (a: Assumption, b: Assumption) => a.step === b.step || assumptionKey(a) === assumptionKey(b)
+const sameAssumption = (a: Assumption, b: Assumption) => a.assumed === b.assumed && (a.step === b.step || assumptionKey(a) === assumptionKey(b))
 
 const decisionKey = (s: TraceStep | undefined) => (s ? `${s.chain.backend} ${s.chain.family} ${s.chain.table} ${s.chain.chain} ${s.rule?.ref.index ?? 'policy'}` : '')
 
