@@ -47,11 +47,18 @@ function answer(f: Flow): string {
   return `${f.verdict === 'fail' ? 'FAIL' : 'INDETERMINATE'} at ${h.name}: ${h.element?.text ?? h.detail}`
 }
 
-/** The chains a netfilter hop visited and the rules that acted, indented under the hop. */
+/**
+ * The chains a netfilter hop visited and the rules that acted, indented under the hop. A base
+ * chain where no rule acted and the policy accepted is left out: the hop's line counts it.
+ */
 function stepLines(h: Hop): string[] {
-  const lines: string[] = []
-  for (const s of h.steps ?? []) lines.push(`            ${stepText(s)}`)
-  return lines
+  const groups: TraceStep[][] = []
+  for (const s of h.steps ?? []) {
+    if (s.event === 'enter' || groups.length === 0) groups.push([])
+    groups[groups.length - 1].push(s)
+  }
+  const quiet = (g: TraceStep[]) => g.every((s) => s.event === 'enter' || (s.event === 'policy' && s.action === 'accept'))
+  return groups.filter((g) => !quiet(g)).flatMap((g) => g.map((s) => `            ${stepText(s)}`))
 }
 
 function stepText(s: TraceStep): string {

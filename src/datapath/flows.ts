@@ -159,7 +159,7 @@ class HostView {
     let text = this.summaries.get(key)
     if (text === undefined) {
       const chains = this.rs.baseChains(hook, families)
-      text = chains.length === 0 ? 'no base chain on this hook' : `${chains.length} base chain(s): ${chains.map((c) => `${c.family} ${c.table} ${c.name} (${c.base!.priority})`).join(', ')}`
+      text = chains.length === 0 ? 'no base chain on this hook' : `${chains.length} base chain(s): ${chains.map((c) => `${c.backend === 'iptables-legacy' ? 'legacy ' : c.backend === 'nft' ? 'nft ' : ''}${c.family} ${c.table} ${c.name} (${c.base!.priority})`).join(', ')}`
       this.summaries.set(key, text)
     }
     return text
