@@ -33,6 +33,7 @@ export function toJsonReport(d: Diagnosis) {
       guest: f.guest,
       iface: f.iface,
       kind: f.kind,
+      ...(f.guestAddress ? {guestAddress: f.guestAddress} : {}),
       verdict: f.verdict,
       description: f.description,
       ...(f.decidedBy ? {decidedBy: {hop: f.decidedBy.name, verdict: f.decidedBy.verdict, detail: f.decidedBy.detail, ...(f.decidedBy.element ? {element: f.decidedBy.element.text} : {})}} : {}),

@@ -52,6 +52,8 @@ export interface Flow {
   hops: Hop[]
   /** The first hop that fails (or, when none fails, the first that cannot be told). */
   decidedBy?: Hop
+  /** The guest's own address as some source reports it; absent when the flow is judged for an address of its network. */
+  guestAddress?: string
   /** The flow this one replies to. */
   replyTo?: FlowKind
   /** A policy rule sent the flow to another table, out of a device that is not the main default route's. */
@@ -182,14 +184,15 @@ class HostView {
     if (!bridge) return []
     const v4 = net?.ips.find((ip) => ip.family === 'ipv4')
     const routed = net !== undefined && net.forwardMode !== 'bridge' && v4 !== undefined
-    const base = {guest: d.name, iface: i.target ?? i.mac ?? 'nic', mac: i.mac, network: net?.name, bridge}
-    const flows: Flow[] = []
     // A guest whose address nothing reports still has flows: judge them for an address of its network.
     const known = i.mac ? this.facts.guestAddress(i.mac) : undefined
+    const base: FlowBase = {guest: d.name, iface: i.target ?? i.mac ?? 'nic', mac: i.mac, network: net?.name, bridge}
+    const flows: Flow[] = []
     if (routed) {
       const gw = v4.address
       const subnet = `${gw}/${v4.prefix}`
       const own = known && inPrefix(known, subnet) ? known : undefined
+      if (own) base.guestAddress = own
       const src = own ?? v4.dhcpRanges[0]?.start ?? firstHost(subnet) ?? gw
       const srcNote = own ? '' : ` (an address of ${subnet}: the guest's own is not known)`
       if (custom) {
@@ -205,6 +208,7 @@ class HostView {
     const uplinks = (this.ports.get(bridge) ?? []).filter((p) => p.kind !== 'tap' && p.kind !== 'macvtap' && p.name !== i.target)
     if (uplinks.length === 0) return flows
     const src = known ?? '0.0.0.0'
+    if (known) base.guestAddress = known
     if (!custom) flows.push(...this.bridgedFlow(base, d, i, bridge, uplinks[0], 'dhcp', src))
     flows.push(...this.bridgedFlow(base, d, i, bridge, uplinks[0], custom ? 'custom' : 'egress', src, internet))
     return flows

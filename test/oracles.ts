@@ -1,0 +1,87 @@
+/**
+ * Ground truth for the datapath: what the lab's guests measured (oracle.json, from their
+ * consoles) and what the kernel traced (kernel-trace.txt) held against the flows kvmdoctor
+ * followed in the same recording. Pure functions: the replay suite and the live lab both use them.
+ */
+import type {Flow, FlowKind} from '../src/datapath/flows.js'
+import type {TraceStep} from '../src/datapath/netfilter/evaluate.js'
+
+export type ReachVerdict = 'ok' | 'fail' | 'skip'
+export interface GuestReach {
+  dhcp: ReachVerdict
+  dns: ReachVerdict
+  ping: ReachVerdict
+  tcp: ReachVerdict
+}
+
+/** A measurement and the flows that carry it (request and reply must both pass). */
+const MEASURES: {measure: keyof GuestReach; flows: FlowKind[]}[] = [
+  {measure: 'dhcp', flows: ['dhcp', 'dhcp-reply']},
+  {measure: 'dns', flows: ['dns', 'dns-reply']},
+  {measure: 'tcp', flows: ['egress', 'egress-reply']},
+]
+
+export interface Disagreement {
+  guest: string
+  measure: string
+  guestSaw: ReachVerdict
+  kvmdoctorSays: string
+}
+
+/**
+ * Where kvmdoctor's flow verdicts and the guests' own measurements disagree. A measurement is
+ * compared only where it tests the same path: DNS and egress of a guest that holds an address
+ * of its network (one without cannot reach anything, whatever the host does), and only DHCP
+ * for a guest bridged to a LAN (the host sees its path to the LAN, not the LAN's router).
+ * An indeterminate flow agrees with either outcome: kvmdoctor said it cannot tell.
+ */
+export function disagreements(flows: Flow[], guests: Record<string, GuestReach>): Disagreement[] {
+  const out: Disagreement[] = []
+  for (const [guest, reach] of Object.entries(guests)) {
+    const mine = flows.filter((f) => f.guest === guest)
+    if (mine.length === 0) continue
+    const routed = mine.some((f) => f.kind === 'dns' || f.hops.some((h) => h.name === 'routing'))
+    const hasAddress = mine.some((f) => f.guestAddress !== undefined)
+    for (const {measure, flows: kinds} of MEASURES) {
+      const saw = reach[measure]
+      if (saw === 'skip') continue
+      if (measure !== 'dhcp' && (!routed || !hasAddress)) continue
+      const these = mine.filter((f) => kinds.includes(f.kind))
+      // A flow that fails stops the path; its reply is then not followed.
+      if (these.length === 0) continue
+      const verdict = these.some((f) => f.verdict === 'fail') ? 'fail' : these.some((f) => f.verdict === 'indeterminate') ? 'indeterminate' : 'pass'
+      if (verdict === 'indeterminate') continue
+      if ((verdict === 'pass') !== (saw === 'ok')) {
+        const failing = these.find((f) => f.verdict === 'fail')
+        out.push({guest, measure, guestSaw: saw, kvmdoctorSays: failing ? `${failing.kind} fails at ${failing.decidedBy?.name}: ${failing.decidedBy?.detail}` : 'every hop passes'})
+      }
+    }
+  }
+  return out
+}
+
+/** One decision of a netfilter walk, as the kernel's trace and kvmdoctor's evaluator both tell it. */
+export interface Decision {
+  family: string
+  table: string
+  chain: string
+  /** nft rule handle; absent for policies. */
+  handle?: number
+  verdict: 'accept' | 'drop' | 'jump' | 'goto' | 'return' | 'policy accept' | 'policy drop'
+}
+
+export const decisionText = (d: Decision) => `${d.family} ${d.table} ${d.chain}${d.handle !== undefined ? ` #${d.handle}` : ''} ${d.verdict}`
+
+/** kvmdoctor's steps as decisions: verdicts, jumps, explicit returns, policies (NAT ends a nat chain with accept). */
+export function evaluatorDecisions(steps: TraceStep[]): Decision[] {
+  const out: Decision[] = []
+  for (const s of steps) {
+    const base = {family: s.chain.family, table: s.chain.table, chain: s.chain.chain}
+    if (s.event === 'policy') out.push({...base, verdict: s.action === 'drop' ? 'policy drop' : 'policy accept'})
+    if (s.event !== 'rule' || !s.action) continue
+    const word = s.action.split(' ')[0]
+    const verdict = word === 'reject' ? 'drop' : ['masquerade', 'snat', 'dnat', 'redirect'].includes(word) ? 'accept' : word
+    if (['accept', 'drop', 'jump', 'goto', 'return'].includes(verdict)) out.push({...base, handle: s.rule?.ref.handle, verdict: verdict as Decision['verdict']})
+  }
+  return out
+}
