@@ -35,6 +35,8 @@ export interface ProbeStatus {
   durationMs: number
   error?: string
   skipped?: boolean
+  /** It ran on partial data: what it could not read. */
+  degraded?: string[]
 }
 
 export interface Diagnosis extends Evaluation {
@@ -73,5 +75,10 @@ export async function diagnose(input: DiagnoseInput): Promise<Diagnosis> {
 
 /** What the reports say of each probe: ran or not, how long, why not. */
 export function probeStatuses(results: Record<string, ProbeResult>): ProbeStatus[] {
-  return Object.values(results).map((r) => ({id: r.id, ok: r.ok, durationMs: r.durationMs, ...(r.ok ? {} : {error: r.error, ...(r.skipped ? {skipped: true} : {})})}))
+  return Object.values(results).map((r) => ({
+    id: r.id,
+    ok: r.ok,
+    durationMs: r.durationMs,
+    ...(r.ok ? (r.degraded ? {degraded: r.degraded} : {}) : {error: r.error, ...(r.skipped ? {skipped: true} : {})}),
+  }))
 }

@@ -4,7 +4,7 @@
  */
 import {randomBytes} from 'node:crypto'
 import {realpathSync, rmSync} from 'node:fs'
-import {lstat, mkdir, readdir, rename, rm} from 'node:fs/promises'
+import {lstat, mkdir, readdir, rename, rm, stat} from 'node:fs/promises'
 import {basename, dirname, join, resolve, sep} from 'node:path'
 import {z} from 'zod'
 import {BUDGET, formatBytes, readRegularFileSync} from './budget.js'
@@ -132,19 +132,14 @@ export function buildManifest(captures: Capture[], meta: SnapshotMeta): {manifes
   return {manifest, files}
 }
 
-/**
- * Writes a snapshot directory. It is built in a new directory beside DIR and renamed into
- * place, so nothing is ever written through a link planted in DIR (manifest.json or outputs/
- * as symlinks), and a failed or interrupted write leaves DIR as it was. An existing DIR is
- * replaced only when it is empty or a kvmdoctor snapshot.
- */
-export async function writeSnapshot(dir: string, captures: Capture[], meta: SnapshotMeta): Promise<SnapshotManifest> {
+/** Where a snapshot may go: a new path, an empty directory or an earlier snapshot; never through a link. */
+export async function checkSnapshotTarget(dir: string): Promise<{target: string; existing: boolean}> {
   if (dir.trim() === '') throw new UserError('cannot write the snapshot: the path is empty')
   const target = resolve(dir)
   const fail = (why: string) => new UserError(`cannot write the snapshot to ${dir}: ${why}`)
-  const parent = await lstat(dirname(target)).then((s) => s, () => undefined)
+  const parent = await stat(dirname(target)).catch(() => undefined)
   // Not mkdir -p: the parent must exist (and recursive mkdir under /proc never returns).
-  if (!parent) throw fail(`${dirname(target)} does not exist`)
+  if (!parent?.isDirectory()) throw fail(`${dirname(target)} is not a directory`)
   const existing = await lstat(target).catch(() => undefined)
   if (existing?.isSymbolicLink()) throw fail('it is a symbolic link (kvmdoctor does not write through links)')
   if (existing && !existing.isDirectory()) throw fail('it exists and is not a directory')
@@ -153,6 +148,18 @@ export async function writeSnapshot(dir: string, captures: Capture[], meta: Snap
     const manifest = names.includes('manifest.json') ? await lstat(join(target, 'manifest.json')) : undefined
     if (names.length > 0 && !manifest?.isFile()) throw fail('it exists and is not a kvmdoctor snapshot (no manifest.json): refusing to replace it')
   }
+  return {target, existing: existing !== undefined}
+}
+
+/**
+ * Writes a snapshot directory. It is built in a new directory beside DIR and renamed into
+ * place, so nothing is ever written through a link planted in DIR (manifest.json or outputs/
+ * as symlinks), and a failed or interrupted write leaves DIR as it was. An existing DIR is
+ * replaced only when it is empty or a kvmdoctor snapshot.
+ */
+export async function writeSnapshot(dir: string, captures: Capture[], meta: SnapshotMeta): Promise<SnapshotManifest> {
+  const {target, existing} = await checkSnapshotTarget(dir)
+  const fail = (why: string) => new UserError(`cannot write the snapshot to ${dir}: ${why}`)
   const {manifest, files} = buildManifest(captures, meta)
   const temp = join(dirname(target), `.${basename(target).slice(0, 100)}.kvmdoctor-new-${randomBytes(6).toString('hex')}`)
   const forget = onExit(() => rmSync(temp, {recursive: true, force: true}))

@@ -1,0 +1,58 @@
+/**
+ * What the commands print or write, made safe: credentials scrubbed from
+ * everything, and host strings (guest names, log lines, error texts) shown
+ * with their control characters made visible, so data read from a host can
+ * never drive the terminal (escape sequences, carriage returns, bidi
+ * overrides).
+ */
+import type {Diagnosis} from './diagnose.js'
+import {UserError} from './errors.js'
+import {scrubDeep, scrubText} from './scrub.js'
+
+/** C0 and C1 controls except tab and newline, DEL, and the Unicode bidi overrides/isolates. */
+const CONTROL = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]/g
+
+export function visibleControls(text: string): string {
+  return text.replace(CONTROL, (c) => {
+    const code = c.charCodeAt(0)
+    return code <= 0xff ? `\\x${code.toString(16).padStart(2, '0')}` : `\\u${code.toString(16).padStart(4, '0')}`
+  })
+}
+
+/** Every string in a value with control characters made visible; the value is copied. */
+export function visibleControlsDeep<T>(value: T): T {
+  const walk = (v: unknown): unknown => {
+    if (typeof v === 'string') return visibleControls(v)
+    if (Array.isArray(v)) return v.map(walk)
+    if (v && typeof v === 'object' && !(v instanceof Date)) return Object.fromEntries(Object.entries(v).map(([k, item]) => [k, walk(item)]))
+    return v
+  }
+  return walk(value) as T
+}
+
+/** Formats whose encoder escapes control characters itself (JSON): host strings stay exact there. */
+const ESCAPED_FORMATS = new Set(['json', 'sarif'])
+
+/**
+ * The diagnosis as reports may show it: credentials scrubbed; for formats read by people or
+ * by line-based tools (text, Markdown, JUnit XML, Prometheus), control characters made visible.
+ * The raw facts are not part of any report and are left out.
+ */
+export function reportable(d: Diagnosis, format: string): Diagnosis {
+  const {facts, ...rest} = d
+  const scrubbed = scrubDeep(rest)
+  return {...(ESCAPED_FORMATS.has(format) ? scrubbed : visibleControlsDeep(scrubbed)), facts}
+}
+
+/** A line for stderr: scrubbed, controls visible. */
+export function errorLine(message: string): string {
+  return visibleControls(scrubText(message))
+}
+
+/** Path and value flags given as "" are a usage error, not "use the default" or "run live". */
+export function requireNonEmpty(flags: Record<string, unknown>, names: string[]): void {
+  for (const name of names) {
+    const value = flags[name]
+    if (typeof value === 'string' && value.trim() === '') throw new UserError(`--${name} needs a value, got an empty string`)
+  }
+}
