@@ -74,11 +74,6 @@ export const CREDENTIAL_FORMS: CredentialForm[] = [
     replace: (object) => (/"qom-type"\s*:\s*"secret"/.test(object) ? object.replace(/("data"\s*:\s*")(?:[^"\\]|\\.)*(")/g, `$1${SCRUBBED}$2`) : object),
   },
   {form: 'ceph key in a qemu rbd filename (:key=…)', pattern: /(:key=)[^:\s,'"]+/g, replace: `$1${SCRUBBED}`},
-  {
-    form: 'HTTP credential headers: Authorization, Proxy-Authorization, Cookie, X-Auth-Token, X-API-Key, X-Vault-Token',
-    pattern: /\b((?:proxy-)?authorization|cookie|set-cookie|x-auth-token|x-api-key|x-vault-token)(\s*[:=]\s*)(?:(basic|bearer|digest|token|negotiate)\s+)?[^\s'"][^\n'"]{0,4096}/gi,
-    replace: (_m, header, sep, scheme) => `${header}${sep}${scheme ? `${scheme} ` : ''}${SCRUBBED}`,
-  },
   {form: 'bearer tokens (Bearer …)', pattern: /\b(bearer)\s+(?!SCRUBBED)[A-Za-z0-9._~+/-]{8,}=*/gi, replace: `$1 ${SCRUBBED}`},
   {
     form: 'URLs with credentials (scheme://user:password@host)',
@@ -122,6 +117,12 @@ export const CREDENTIAL_FORMS: CredentialForm[] = [
   {form: 'ISC dhcpd / bind key blocks: secret BASE64;', pattern: /\b(secret)(\s+)(?!SCRUBBED)[A-Za-z0-9+/=]{8,}(\s*;)/g, replace: `$1$2${SCRUBBED}$3`},
   {form: "SQL: IDENTIFIED BY '…'", pattern: /\b(identified\s+by\s+(?:password\s+)?)(?:'[^'\n]{0,1024}'|"[^"\n]{0,1024}")/gi, replace: `$1'${SCRUBBED}'`},
   {form: 'well-known token formats: AWS access key ids, GitHub, GitLab and Slack tokens, JWTs', pattern: /\b(?:(?:AKIA|ASIA)[0-9A-Z]{16}|gh[pousr]_[A-Za-z0-9]{30,255}|glpat-[A-Za-z0-9_-]{20,255}|xox[abprs]-[A-Za-z0-9-]{10,255}|eyJ[A-Za-z0-9_-]{8,4096}\.eyJ[A-Za-z0-9_-]{8,4096}\.[A-Za-z0-9_-]{8,4096})\b/g, replace: SCRUBBED},
+  // Last: it takes the rest of the line, which would hide the context other forms need.
+  {
+    form: 'HTTP credential headers: Authorization, Proxy-Authorization, Cookie, X-Auth-Token, X-API-Key, X-Vault-Token',
+    pattern: /\b((?:proxy-)?authorization|cookie|set-cookie|x-auth-token|x-api-key|x-vault-token)(\s*[:=]\s*)(?:(basic|bearer|digest|token|negotiate)\s+)?[^\s'"][^\n'"]{0,4096}/gi,
+    replace: (_m, header, sep, scheme) => `${header}${sep}${scheme ? `${scheme} ` : ''}${SCRUBBED}`,
+  },
 ]
 
 /** Removes every credential form of the table from a text. Idempotent. */
