@@ -133,7 +133,7 @@ export async function withLock<T>(path: string, what: string, fn: () => Promise<
       if (code === 'ELOOP') throw new UserError(`cannot write ${what} to ${path}: ${lock} is a symbolic link`)
       if (code !== 'EEXIST' || attempt > 0) throw new UserError(`cannot write ${what} to ${path}: cannot create ${lock} (${errnoText(error)})`)
       const holder = Number((await readLockPid(lock)) ?? NaN)
-      if (Number.isInteger(holder) && holder > 0 && holder !== process.pid && isAlive(holder)) {
+      if (Number.isInteger(holder) && holder > 0 && isAlive(holder)) {
         throw new UserError(`cannot write ${what} to ${path}: another kvmdoctor (pid ${holder}) is writing it; try again when it has finished`)
       }
       await unlink(lock).catch(() => undefined)
