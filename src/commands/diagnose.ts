@@ -73,10 +73,12 @@ Exit codes: 0 nothing at or above --fail-on, 1 findings at or above it, 2 usage 
       }))
       spinner?.stop()
       process.exitCode = exitCodeFor(result, failOn)
-      for (const e of result.expiredIgnores) this.logToStderr(errorLine(`kvmdoctor: warning: ignore entry for ${e.rule}${e.entity ? ` (${e.entity})` : ''} expired on ${e.expires}: it no longer suppresses anything`))
-      for (const p of result.probes) for (const missing of p.degraded ?? []) this.logToStderr(errorLine(`kvmdoctor: warning: probe ${p.id} ran on partial data: ${missing}`))
+      // Straight to stderr: oclif drops logToStderr under --json, and these matter there too.
+      const warn = (line: string) => process.stderr.write(`${errorLine(line)}\n`)
+      for (const e of result.expiredIgnores) warn(`kvmdoctor: warning: ignore entry for ${e.rule}${e.entity ? ` (${e.entity})` : ''} expired on ${e.expires}: it no longer suppresses anything`)
+      for (const p of result.probes) for (const missing of p.degraded ?? []) warn(`kvmdoctor: warning: probe ${p.id} ran on partial data: ${missing}`)
       const undecided = inconclusiveReason(result, failOn)
-      if (undecided && process.exitCode === 4) this.logToStderr(errorLine(`kvmdoctor: inconclusive (exit 4): ${undecided}; no finding here does not mean healthy`))
+      if (undecided && process.exitCode === 4) warn(`kvmdoctor: inconclusive (exit 4): ${undecided}; no finding here does not mean healthy`)
       if (json) return toJsonReport(reportable(result, 'json'))
       const format = flags.format as Format
       if (output !== undefined) this.log(errorLine(summaryLine(reportable(result, format))))
