@@ -266,7 +266,8 @@ export class ReplayRunner extends MemoryRunner {
    * inside it (no link out of it, no FIFO, no device), each output is read once whatever the
    * number of entries naming it, and sizes are bounded per output and in total.
    */
-  static async open(dir: string): Promise<ReplayRunner> {
+  static async open(dir: string, limits: Partial<typeof BUDGET> = {}): Promise<ReplayRunner> {
+    const budget = {...BUDGET, ...limits}
     let root: string
     try {
       root = realpathSync(resolve(dir))
@@ -275,13 +276,13 @@ export class ReplayRunner extends MemoryRunner {
     }
     let text: string
     try {
-      text = readRegularFileSync(join(root, 'manifest.json'), {maxBytes: BUDGET.manifestBytes, noFollow: true, label: `${dir}: manifest.json`})
+      text = readRegularFileSync(join(root, 'manifest.json'), {maxBytes: budget.manifestBytes, noFollow: true, label: `${dir}: manifest.json`})
     } catch (error) {
       if ((error as Error).message === `${dir}: manifest.json: no such file`) throw new UserError(`${dir}: not a kvmdoctor snapshot (no manifest.json)`)
       throw error
     }
     const manifest = parseManifest(text, dir)
-    if (manifest.captures.length > BUDGET.entries) throw new UserError(`${dir}: manifest.json lists ${manifest.captures.length} captures, over the limit of ${BUDGET.entries}`)
+    if (manifest.captures.length > budget.entries) throw new UserError(`${dir}: manifest.json lists ${manifest.captures.length} captures, over the limit of ${budget.entries}`)
     const outputs = new Map<string, string>()
     let total = 0
     const captures = manifest.captures.map((entry) => {
@@ -298,13 +299,13 @@ export class ReplayRunner extends MemoryRunner {
         }
         if (realParent !== root && !realParent.startsWith(root + sep)) throw new UserError(`${dir}: manifest entry ${entry.file} leads outside the snapshot through a symbolic link`)
         try {
-          output = readRegularFileSync(file, {maxBytes: BUDGET.captureBytes, noFollow: true, label: `${dir}: ${entry.file}`})
+          output = readRegularFileSync(file, {maxBytes: budget.captureBytes, noFollow: true, label: `${dir}: ${entry.file}`})
         } catch (error) {
           if ((error as Error).message === `${dir}: ${entry.file}: no such file`) throw new UserError(`${dir}: manifest lists ${entry.file}, which is missing`)
           throw error
         }
         total += Buffer.byteLength(output)
-        if (total > BUDGET.snapshotBytes) throw new UserError(`${dir}: its outputs exceed ${formatBytes(BUDGET.snapshotBytes)} in total, over the limit for a snapshot`)
+        if (total > budget.snapshotBytes) throw new UserError(`${dir}: its outputs exceed ${formatBytes(budget.snapshotBytes)} in total, over the limit for a snapshot`)
         outputs.set(file, output)
       }
       return toCapture(entry, output)
