@@ -4,7 +4,7 @@ import {toJsonReport} from '../../reports/json.js'
 import {summaryLine} from '../../reports/summary.js'
 import {DEFAULT_EXPECTATIONS_FILE, DEFAULT_IGNORE_FILE, runDiagnose} from '../core/diagnose-service.js'
 import {describeFailure} from '../core/errors.js'
-import {errorLine, reportable, requireNonEmpty} from '../core/output.js'
+import {checkDiagnosisNames, errorLine, reportable, requireNonEmpty} from '../core/output.js'
 import {checkTarget, withLock, writeTextSafely} from '../core/safe-write.js'
 import {type FailOn, SEVERITIES} from '../core/severity.js'
 import {exitCodeFor, inconclusiveReason} from '../core/verdict.js'
@@ -63,7 +63,10 @@ Exit codes: 0 nothing at or above --fail-on, 1 findings at or above it, 2 usage 
             version: this.config.version,
           },
           {now: () => new Date(), cwd: process.cwd()},
-        )
+        ).then((d) => {
+          checkDiagnosisNames(d)
+          return d
+        })
       const failOn = flags['fail-on'] as FailOn
       const result = await (output === undefined ? diagnose() : withLock(output, 'the report', async () => {
         const d = await diagnose()

@@ -2,7 +2,7 @@ import {Args, Command, Flags} from '@oclif/core'
 import {renderIpTable} from '../../reports/ip-table.js'
 import {describeFailure} from '../core/errors.js'
 import {ipInventory} from '../core/ip-service.js'
-import {errorLine, requireNonEmpty, visibleControlsDeep} from '../core/output.js'
+import {checkNames, errorLine, requireNonEmpty, visibleControlsDeep} from '../core/output.js'
 import {scrubDeep} from '../core/scrub.js'
 import {openSource} from '../core/source.js'
 
@@ -37,6 +37,7 @@ export default class Ip extends Command {
       const source = await openSource({from: flags.from, timeoutMs: flags.timeout * 1000, deadlineMs: flags.deadline * 1000})
       const options = source.recordedOptions ?? {active: flags.active, libvirtUri: flags.connect}
       const inventory = scrubDeep(await ipInventory(source.runner, options, argv as string[]).finally(() => source.close()))
+      checkNames(inventory.rows.map((r) => ({kind: 'domain', name: r.domain})))
       if (this.jsonEnabled()) return inventory
       this.log(renderIpTable(visibleControlsDeep(inventory)))
       return undefined

@@ -10,7 +10,15 @@ import {UserError} from './errors.js'
 
 const MiB = 1024 * 1024
 
-export const BUDGET = {
+export interface Budget {
+  captureBytes: number
+  snapshotBytes: number
+  manifestBytes: number
+  entries: number
+  configBytes: number
+}
+
+export const BUDGET: Readonly<Budget> = {
   /** One capture output: the live runner keeps at most 8 MiB of one, so twice that is generous. */
   captureBytes: 16 * MiB,
   /** All the outputs of one snapshot together (a 1000-guest host records a few tens of MiB). */
@@ -20,7 +28,7 @@ export const BUDGET = {
   entries: 50_000,
   /** Ignore and expectations files. */
   configBytes: 1 * MiB,
-} as const
+}
 
 export const formatBytes = (n: number) => (n >= MiB ? `${(n / MiB).toFixed(n >= 10 * MiB ? 0 : 1)} MiB` : n >= 1024 ? `${(n / 1024).toFixed(1)} KiB` : `${n} bytes`)
 

@@ -44,9 +44,29 @@ export function reportable(d: Diagnosis, format: string): Diagnosis {
   return {...(ESCAPED_FORMATS.has(format) ? scrubbed : visibleControlsDeep(scrubbed)), facts}
 }
 
-/** A line for stderr: scrubbed, controls visible. */
+/** Longest line written to stderr: a message quoting a crafted input stays readable. */
+const MAX_ERROR_LINE = 2000
+
+/** A line for stderr: scrubbed, controls visible, cut to MAX_ERROR_LINE characters. */
 export function errorLine(message: string): string {
-  return visibleControls(scrubText(message))
+  const line = visibleControls(scrubText(message.length > 4 * MAX_ERROR_LINE ? message.slice(0, 4 * MAX_ERROR_LINE) : message))
+  return line.length > MAX_ERROR_LINE ? `${line.slice(0, MAX_ERROR_LINE)}… (${message.length} characters)` : line
+}
+
+/** Longer than any real domain, network or interface name: a crafted input, refused before it is copied into every report line. */
+export const MAX_NAME_LENGTH = 4096
+
+/** Entity names of a diagnosis within MAX_NAME_LENGTH, or a UserError naming the kind and size. */
+export function checkNames(names: Iterable<{kind: string; name: string}>): void {
+  for (const e of names) {
+    if (e.name.length > MAX_NAME_LENGTH) {
+      throw new UserError(`the input holds a ${e.kind} name of ${e.name.length} characters (the limit is ${MAX_NAME_LENGTH}): not a real host's data`)
+    }
+  }
+}
+
+export function checkDiagnosisNames(d: Diagnosis): void {
+  checkNames([...d.findings.map((f) => f.entity), ...d.checked.map((c) => c.entity), ...d.notChecked.flatMap((n) => (n.entity ? [n.entity] : []))])
 }
 
 /** Path and value flags given as "" are a usage error, not "use the default" or "run live". */

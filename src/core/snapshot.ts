@@ -7,7 +7,7 @@ import {realpathSync, rmSync} from 'node:fs'
 import {lstat, mkdir, readdir, rename, rm, stat} from 'node:fs/promises'
 import {basename, dirname, join, resolve, sep} from 'node:path'
 import {z} from 'zod'
-import {BUDGET, formatBytes, readRegularFileSync} from './budget.js'
+import {BUDGET, type Budget, formatBytes, readRegularFileSync} from './budget.js'
 import {UserError} from './errors.js'
 import {onExit} from './lifecycle.js'
 import {type Capture, type CommandCapture, type DirCapture, type FileCapture, type ReadOptions, type RunOptions, type Runner, captureKey} from './runner.js'
@@ -266,7 +266,7 @@ export class ReplayRunner extends MemoryRunner {
    * inside it (no link out of it, no FIFO, no device), each output is read once whatever the
    * number of entries naming it, and sizes are bounded per output and in total.
    */
-  static async open(dir: string, limits: Partial<typeof BUDGET> = {}): Promise<ReplayRunner> {
+  static async open(dir: string, limits: Partial<Budget> = {}): Promise<ReplayRunner> {
     const budget = {...BUDGET, ...limits}
     let root: string
     try {

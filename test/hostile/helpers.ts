@@ -30,11 +30,12 @@ export async function fakeBin(scripts: Record<string, string>, others = 'exit 0'
  * The built CLI with PATH limited to `bin` (no real command can run) and its own TMPDIR,
  * so the test can see every temporary file it leaves.
  */
-export function cli(args: string[], options: {bin?: string; tmp?: string; cwd?: string; env?: Record<string, string>} = {}) {
+export function cli(args: string[], options: {bin?: string; tmp?: string; cwd?: string; env?: Record<string, string>; uid?: number} = {}) {
   return execa(process.execPath, [join(ROOT, 'bin/run.js'), ...args], {
     reject: false,
     stdin: 'ignore',
     cwd: options.cwd ?? ROOT,
+    ...(options.uid === undefined ? {} : {uid: options.uid, gid: options.uid}),
     env: {NO_COLOR: '1', PATH: options.bin ?? '/nonexistent', ...(options.tmp ? {TMPDIR: options.tmp} : {}), ...options.env},
   })
 }
