@@ -24,7 +24,7 @@ import {onExit} from './lifecycle.js'
 import {type NameKind, type RedactionMap, Redactor} from './redact.js'
 import type {Capture, Runner} from './runner.js'
 import {checkTarget, withLock, writeFileAtomic, writeJsonSafely, writeTextSafely} from './safe-write.js'
-import {scrubCapture} from './scrub.js'
+import {scrubCapture, scrubDeep} from './scrub.js'
 import {MemoryRunner, RecordingRunner, ReplayRunner, writeSnapshot} from './snapshot.js'
 
 export interface BundleInput {
@@ -80,15 +80,19 @@ async function collectAndWrite(input: BundleInput, output: string | undefined): 
   const recorder = new RecordingRunner(input.runner)
   const live = await diagnose({runner: recorder, options: input.options, version: input.version})
   let captures = recorder.all().map(scrubCapture)
+  // The options are scrubbed and redacted like the argv they produced (a libvirt URI may hold
+  // user:password@ or a host address), so replaying the bundle asks for what it holds.
+  const options = scrubDeep(input.options)
   let map: RedactionMap | undefined
   if (input.redact) {
     const redactor = redactorFor(live.facts, captures, input.redactionKey)
     captures = captures.map((c) => redactCapture(c, redactor))
+    options.libvirtUri = redactor.redact(options.libvirtUri)
     map = redactor.map
   }
   // Everything in the bundle derives from exactly the captures it holds: no fact or report
   // carries a scrubbed secret or a redacted name, and `--from` the bundle gives these findings.
-  const diagnosis = await diagnose({runner: new MemoryRunner(captures, recorder.capturedAt), options: input.options, version: input.version})
+  const diagnosis = await diagnose({runner: new MemoryRunner(captures, recorder.capturedAt), options, version: input.version})
   const target = output ?? defaultBundleName(diagnosis.host, recorder.capturedAt)
   const write = async (): Promise<BundleResult> => {
     const work = await privateTempDir('kvmdoctor-bundle-')
@@ -101,7 +105,7 @@ async function collectAndWrite(input: BundleInput, output: string | undefined): 
         host: diagnosis.host,
         kernel: probeData<HostFacts>(diagnosis.facts.host)?.kernel,
         libvirtVersion: probeData<LibvirtFacts>(diagnosis.facts.libvirt)?.version,
-        options: input.options,
+        options,
       })
       await writeJsonSafely(join(root, 'facts.json'), diagnosis.facts, {what: 'facts.json'})
       await writeJsonSafely(join(root, 'findings.json'), toJsonReport(diagnosis), {what: 'findings.json'})

@@ -9,7 +9,7 @@ import {join} from 'node:path'
 import * as tar from 'tar'
 import {describe, expect, it} from 'vitest'
 import {FORMATS, type Format, render} from '../../reports/index.js'
-import {createBundle} from '../../src/core/bundle.js'
+import {createBundle, openBundle} from '../../src/core/bundle.js'
 import {diagnose} from '../../src/core/diagnose.js'
 import {reportable} from '../../src/core/output.js'
 import {RecordingRunner, writeSnapshot} from '../../src/core/snapshot.js'
@@ -118,6 +118,29 @@ describe('every channel a bundle, a snapshot or a report is made of', () => {
       expect(files.find((f) => f.path.endsWith('facts.json'))!.text).toContain('SCRUBBED')
       expect(files.find((f) => f.path.endsWith('report.md'))!.text).toMatch(/firewall-cmd --state: exit 1: ERROR: mysql -uroot -pSCRUBBED/)
     }
+  })
+
+  it('a libvirt URI with a password: scrubbed from argv and options alike, so the bundle still replays', async () => {
+    const uri = 'qemu+ssh://root:S3cUriZq@hv9/system'
+    const {runner: inner, options} = await alteredFixture('dnsmasq-killed', {})
+    // The recorded host, reached through a URI that carries a password (not the system instance:
+    // domain XML then comes from virsh dumpxml, answered from the recorded status files).
+    const runner = {
+      ...inner,
+      capturedAt: inner.capturedAt,
+      run: async (argv: string[]) => {
+        if (argv.includes('dumpxml')) return {kind: 'command' as const, argv, output: (await inner.readFile(`/run/libvirt/qemu/${argv.at(-1)}.xml`)).output, stderr: '', exitCode: 0, durationMs: 0, timedOut: false, truncated: false}
+        return {...(await inner.run(argv.map((a) => (a === uri ? options.libvirtUri : a)))), argv}
+      },
+    }
+    const dir = await scratch()
+    const made = await createBundle({runner, options: {...options, libvirtUri: uri}, version: 'test', output: join(dir, 'b.tar.gz'), redact: false})
+    await tar.x({file: made.path, cwd: dir})
+    for (const f of allFiles(dir).filter((x) => !x.path.endsWith('.tar.gz'))) expect(f.text, f.path).not.toContain('S3cUriZq')
+    expect(made.diagnosis.probes.find((p) => p.id === 'libvirt')?.ok).toBe(true)
+    const {runner: replay, cleanup} = await openBundle(made.path)
+    expect((await diagnose({runner: replay, options: replay.manifest.options!, version: 'test'})).findings.map((f) => f.id)).toEqual(made.diagnosis.findings.map((f) => f.id))
+    await cleanup()
   })
 
   it('a recorded snapshot and every report format hold none of them', async () => {
