@@ -125,8 +125,15 @@ export const CREDENTIAL_FORMS: CredentialForm[] = [
   },
 ]
 
+/**
+ * What every form above needs at least one of: `=`, `:`, `<`, `{`, a dash opening a word, or one
+ * of a few keywords. A text with none of them (most names and values) skips the table.
+ */
+const MAY_HOLD_CREDENTIAL = /[=:<{]|(?:^|[\s'"(\[,])-|secret|bearer|identified|AKIA|ASIA|gh[pousr]_|glpat|xox|eyJ/im
+
 /** Removes every credential form of the table from a text. Idempotent. */
 export function scrubText(text: string): string {
+  if (!MAY_HOLD_CREDENTIAL.test(text)) return text
   let out = text
   for (const {pattern, replace} of CREDENTIAL_FORMS) {
     pattern.lastIndex = 0
@@ -138,8 +145,15 @@ export function scrubText(text: string): string {
 /** Every string inside a value (facts, findings, manifests), scrubbed; the value is copied, not changed. */
 export function scrubDeep<T>(value: T): T {
   const seen = new WeakMap<object, unknown>()
+  // Names and ids repeat thousands of times in a big host's findings: scrub each once.
+  const done = new Map<string, string>()
   const walk = (v: unknown): unknown => {
-    if (typeof v === 'string') return scrubText(v)
+    if (typeof v === 'string') {
+      if (v.length > 256) return scrubText(v)
+      let out = done.get(v)
+      if (out === undefined) done.set(v, (out = scrubText(v)))
+      return out
+    }
     if (v === null || typeof v !== 'object') return v
     if (v instanceof Date) return v
     const known = seen.get(v)
