@@ -3,9 +3,10 @@ import {FORMATS, type Format, render} from '../../reports/index.js'
 import {toJsonReport} from '../../reports/json.js'
 import {summaryLine} from '../../reports/summary.js'
 import {DEFAULT_EXPECTATIONS_FILE, DEFAULT_IGNORE_FILE, runDiagnose} from '../core/diagnose-service.js'
-import {describeFailure} from '../core/errors.js'
-import {checkDiagnosisNames, errorLine, reportable, requireNonEmpty} from '../core/output.js'
+import {EXIT, describeFailure} from '../core/errors.js'
+import {checkDiagnosisNames, errorLine, reportable, requireNonEmpty, usageErrorText} from '../core/output.js'
 import {checkTarget, withLock, writeTextSafely} from '../core/safe-write.js'
+import {scrubText} from '../core/scrub.js'
 import {type FailOn, SEVERITIES} from '../core/severity.js'
 import {exitCodeFor, inconclusiveReason} from '../core/verdict.js'
 
@@ -40,6 +41,15 @@ Exit codes: 0 nothing at or above --fail-on, 1 findings at or above it, 2 usage 
     from: Flags.string({summary: 'Analyse a snapshot directory or a bundle (.tar.gz) instead of this host.', exclusive: ['record', 'active']}),
     active: Flags.boolean({summary: 'Allow probes that send packets (arp-scan on guest bridges).', default: false}),
     connect: Flags.string({char: 'c', summary: 'libvirt URI.', default: 'qemu:///system'}),
+  }
+
+  /** Under --json a usage error is the same JSON error object as any other, with exit 2 (oclif's default: exit 1, its own shape). */
+  protected async catch(error: Error & {exitCode?: number}): Promise<unknown> {
+    const usage = usageErrorText(error)
+    if (usage === undefined || !this.jsonEnabled()) return super.catch(error)
+    process.exitCode = 2
+    this.logJson({error: {code: 2, message: usage}})
+    return undefined
   }
 
   async run(): Promise<unknown> {
@@ -81,7 +91,7 @@ Exit codes: 0 nothing at or above --fail-on, 1 findings at or above it, 2 usage 
       for (const e of result.expiredIgnores) warn(`kvmdoctor: warning: ignore entry for ${e.rule}${e.entity ? ` (${e.entity})` : ''} expired on ${e.expires}: it no longer suppresses anything`)
       for (const p of result.probes) for (const missing of p.degraded ?? []) warn(`kvmdoctor: warning: probe ${p.id} ran on partial data: ${missing}`)
       const undecided = inconclusiveReason(result, failOn)
-      if (undecided && process.exitCode === 4) warn(`kvmdoctor: inconclusive (exit 4): ${undecided}; no finding here does not mean healthy`)
+      if (undecided && process.exitCode === EXIT.inconclusive) warn(`kvmdoctor: inconclusive (exit 4): ${undecided}; no finding here does not mean healthy`)
       if (json) return toJsonReport(reportable(result, 'json'))
       const format = flags.format as Format
       if (output !== undefined) this.log(errorLine(summaryLine(reportable(result, format))))
@@ -97,7 +107,7 @@ Exit codes: 0 nothing at or above --fail-on, 1 findings at or above it, 2 usage 
   private fail(error: unknown, json: boolean): unknown {
     const failure = describeFailure(error)
     process.exitCode = failure.code
-    if (json) return {error: {code: failure.code, message: failure.jsonMessage}}
+    if (json) return {error: {code: failure.code, message: scrubText(failure.jsonMessage)}}
     this.logToStderr(errorLine(`kvmdoctor: ${failure.message}`))
     return undefined
   }

@@ -76,3 +76,11 @@ export function requireNonEmpty(flags: Record<string, unknown>, names: string[])
     if (typeof value === 'string' && value.trim() === '') throw new UserError(`--${name} needs a value, got an empty string`)
   }
 }
+
+/** oclif's usage errors (bad or missing flag, unknown flag, missing argument) as one line; undefined for anything else. */
+export function usageErrorText(error: unknown): string | undefined {
+  const e = error as {oclif?: {exit?: number}; message?: unknown}
+  if (e?.oclif?.exit !== 2 || typeof e.message !== 'string') return undefined
+  const lines = e.message.split('\n').map((l) => l.trim()).filter((l) => l !== '' && !/^See more help with/.test(l))
+  return visibleControls(lines.reduce((all, l) => (all === '' ? l : `${all}${all.endsWith(':') ? ' ' : ': '}${l}`), '').replace(/\s+/g, ' '))
+}

@@ -62,6 +62,18 @@ describe('usage errors', () => {
     oneLine(r)
   })
 
+  it('a bad flag value: one line, exit 2', async () => {
+    const r = await cli(['diagnose', '--deadline', '0'])
+    expect(r.exitCode).toBe(2)
+    expect(r.stderr).toBe('kvmdoctor: Parsing --deadline: Expected an integer greater than or equal to 1 but received: 0 (see --help)')
+  })
+
+  it('a usage error under --json: the JSON error object with code 2, exit 2 (not 1, which means findings)', async () => {
+    const r = await cli(['diagnose', '--json', '--format', 'yaml'])
+    expect(r.exitCode).toBe(2)
+    expect(JSON.parse(r.stdout)).toEqual({error: {code: 2, message: 'Expected --format=yaml to be one of: text, md, json, sarif, junit, prometheus'}})
+  })
+
   it('a value too large for a string is bad input, exit 2', () => {
     expect(describeFailure(new RangeError('Invalid string length'))).toMatchObject({code: 2, message: expect.stringMatching(/too large to report/)})
   })
