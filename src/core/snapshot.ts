@@ -186,7 +186,11 @@ export async function writeSnapshot(dir: string, captures: Capture[], meta: Snap
     if (existing) {
       const old = join(dirname(target), `.${basename(target).slice(0, 100)}.kvmdoctor-old-${randomBytes(6).toString('hex')}`)
       await rename(target, old)
-      await rename(temp, target)
+      // Put the old snapshot back if the new one cannot take its place.
+      await rename(temp, target).catch(async (error: unknown) => {
+        await rename(old, target).catch(() => undefined)
+        throw error
+      })
       await rm(old, {recursive: true, force: true})
     } else {
       await rename(temp, target)
