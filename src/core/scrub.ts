@@ -3,8 +3,9 @@
  * Every byte kvmdoctor writes (snapshot outputs, errors, manifest, facts,
  * findings, reports) passes through scrubText/scrubDeep first.
  *
- * The forms are a table below. Every pattern is bounded (no unbounded
- * backtracking), so scrubbing stays linear on hostile multi-MiB outputs.
+ * The forms are a table below. Every pattern is linear: repetition is bounded,
+ * or (PEM) one lazy scan to an end marker, so scrubbing stays fast on hostile
+ * multi-MiB outputs.
  */
 import type {Capture} from './runner.js'
 

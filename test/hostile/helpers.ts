@@ -1,13 +1,26 @@
 /** Shared by the hostile-input suite: fake commands on PATH, the CLI run against them, scratch space. */
 import {execa} from 'execa'
-import {chmod, mkdir, mkdtemp, readdir, writeFile} from 'node:fs/promises'
+import {chmod, mkdir, mkdtemp, readdir, rm, writeFile} from 'node:fs/promises'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
+import {afterAll} from 'vitest'
 import type {Capture, CommandCapture, DirCapture, FileCapture, Runner} from '../../src/core/runner.js'
 import {ReplayRunner} from '../../src/core/snapshot.js'
 import {ROOT, fixtureDir} from '../helpers.js'
 
-export const scratch = (prefix = 'kd-hostile-') => mkdtemp(join(tmpdir(), prefix))
+
+const scratchDirs: string[] = []
+
+/** A new directory under the system TMPDIR, removed after the test file (some hold 100 MB inputs). */
+export async function scratch(prefix = 'kd-hostile-'): Promise<string> {
+  const dir = await mkdtemp(join(tmpdir(), prefix))
+  scratchDirs.push(dir)
+  return dir
+}
+
+afterAll(async () => {
+  await Promise.all(scratchDirs.splice(0).map((dir) => rm(dir, {recursive: true, force: true})))
+})
 
 /** The commands the probes run: every one gets a fake, so a live run never reaches the real host's tools. */
 export const PROBE_COMMANDS = ['ip', 'virsh', 'iptables-save', 'iptables-legacy-save', 'nft', 'ps', 'ss', 'journalctl', 'firewall-cmd', 'arp-scan']
