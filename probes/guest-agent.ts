@@ -17,6 +17,8 @@ export interface GuestAgentFacts {
   errors: Record<string, string>
 }
 
+export const AGENT_TIMEOUT_MS = 2000
+
 /** `virsh domifaddr DOM`: continuation rows repeat "-" for the name and MAC of the row above. */
 export function parseDomifaddr(text: string): AgentAddress[] {
   let name = ''
@@ -47,7 +49,8 @@ export const guestAgentProbe: Probe<GuestAgentFacts> = {
     const facts: GuestAgentFacts = {addresses: {}, errors: {}}
     await Promise.all(
       withAgent.map(async (d) => {
-        const c = await runner.run(['virsh', '-c', options.libvirtUri, 'domifaddr', d.name, '--source', 'agent'])
+        // An agent answers at once or not at all: a hung one must not hold `kvmdoctor ip` for the full timeout.
+        const c = await runner.run(['virsh', '-c', options.libvirtUri, 'domifaddr', d.name, '--source', 'agent'], {timeoutMs: AGENT_TIMEOUT_MS})
         if (c.error !== undefined) facts.errors[d.name] = c.stderr.trim().split('\n').pop() || c.error
         else facts.addresses[d.name] = parseDomifaddr(c.output).filter((a) => a.ip !== '127.0.0.1' && a.ip !== '::1')
       }),

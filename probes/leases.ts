@@ -1,5 +1,6 @@
+import {markDegraded} from '../src/core/degraded.js'
 import {netmaskToPrefix} from '../src/core/ipv4.js'
-import {type Probe, ParseError, ProbeUnavailable, asArray, isObj, num, parseJson, str} from './types.js'
+import {type Probe, ParseError, ProbeUnavailable, isObj, num, str} from './types.js'
 
 export interface Lease {
   source: 'libvirt' | 'dhcpd'
@@ -40,7 +41,15 @@ export const DHCPD_LEASE_PATHS = ['/var/lib/dhcp/dhcpd.leases', '/var/lib/dhcpd/
 export function parseLibvirtStatus(text: string, file: string, now: Date): Lease[] {
   if (text.trim() === '') return []
   const bridge = file.split('/').pop()!.replace(/\.status$/, '')
-  return asArray(parseJson(text, file), file).map((row, i) => {
+  let rows: unknown
+  try {
+    rows = JSON.parse(text)
+  } catch (error) {
+    // The message only: a JSON error quotes the text, and this file may hold anything.
+    throw new ParseError(`${file}: not valid JSON (${(error as Error).message.replace(/,? "[\s\S]*$/, '').slice(0, 80)})`)
+  }
+  if (!Array.isArray(rows)) throw new ParseError(`${file}: expected a JSON array`)
+  return rows.map((row, i) => {
     if (!isObj(row) || typeof row['ip-address'] !== 'string') throw new ParseError(`${file}: entry ${i} has no ip-address`)
     const expiryRaw = num(row['expiry-time'])
     const expiry = expiryRaw === undefined || expiryRaw === 0 ? null : expiryRaw
@@ -58,12 +67,19 @@ export function parseLibvirtStatus(text: string, file: string, now: Date): Lease
   })
 }
 
-/** ISC dhcpd.leases: later blocks for the same address supersede earlier ones. */
+/**
+ * ISC dhcpd.leases: later blocks for the same address supersede earlier ones. One linear scan:
+ * each block ends at the first "}" after its "{", and a block without one (a file cut mid-write)
+ * ends the parse.
+ */
 export function parseDhcpdLeases(text: string, file: string, now: Date): Lease[] {
   const byIp = new Map<string, Lease & {state?: string}>()
-  const block = /lease\s+(\d{1,3}(?:\.\d{1,3}){3})\s*\{([^}]*)\}/g
-  for (const m of text.matchAll(block)) {
-    const body = m[2]
+  const head = /lease\s+(\d{1,3}(?:\.\d{1,3}){3})\s*\{/g
+  for (let m = head.exec(text); m; m = head.exec(text)) {
+    const end = text.indexOf('}', head.lastIndex)
+    if (end < 0) break
+    const body = text.slice(head.lastIndex, end)
+    head.lastIndex = end + 1
     const ends = /\bends\s+(?:\d\s+(\d{4})\/(\d{2})\/(\d{2})\s+(\d{2}):(\d{2}):(\d{2})|never)\s*;/.exec(body)
     const expiry = ends && ends[1] ? Date.UTC(+ends[1], +ends[2] - 1, +ends[3], +ends[4], +ends[5], +ends[6]) / 1000 : null
     const state = /\bbinding state\s+(\w+)\s*;/.exec(body)?.[1]
@@ -78,6 +94,13 @@ export function parseDhcpdLeases(text: string, file: string, now: Date): Lease[]
     })
   }
   return [...byIp.values()]
+}
+
+/** The complete part of a lease file cut at the size cap: whole status entries, or whole dhcpd blocks. */
+export function completePrefix(text: string, format: 'libvirt' | 'dhcpd'): string {
+  const last = text.lastIndexOf('}')
+  if (format === 'dhcpd') return text.slice(0, last + 1)
+  return last < 0 ? '[]' : `${text.slice(0, last + 1)}]`
 }
 
 /** `subnet 10.77.0.0 netmask 255.255.255.0 {` declarations of dhcpd.conf (comments ignored). */
@@ -105,26 +128,33 @@ export const leasesProbe: Probe<LeaseFacts> = {
     const dir = await runner.listDir(LIBVIRT_DNSMASQ_DIR)
     if (dir.error !== undefined && dir.errorCode !== 'not-found') throw new ProbeUnavailable(dir.error)
     const statusFiles = dir.error ? [] : dir.output.split('\n').filter((n) => n.endsWith('.status')).map((n) => `${LIBVIRT_DNSMASQ_DIR}/${n}`)
-    const read = async (path: string, parse: (text: string, file: string, now: Date) => Lease[], optional: boolean) => {
+    const missing: string[] = []
+    const read = async (path: string, format: 'libvirt' | 'dhcpd', optional: boolean) => {
+      const parse = format === 'libvirt' ? parseLibvirtStatus : parseDhcpdLeases
       const c = await runner.readFile(path)
-      if (c.error !== undefined) {
-        if (!(optional && c.errorCode === 'not-found')) facts.files.push({path, leases: 0, error: c.error})
+      const cut = c.errorCode === 'too-large'
+      if (c.error !== undefined && !cut) {
+        if (optional && c.errorCode === 'not-found') return
+        facts.files.push({path, leases: 0, error: c.error})
+        missing.push(`${path}: ${c.error}`)
         return
       }
       try {
-        // A lease file cut at the size cap may end mid-entry: parse what is complete.
-        const leases = parse(c.truncated ? c.output.slice(0, c.output.lastIndexOf('}') + 1) + (parse === parseLibvirtStatus ? ']' : '') : c.output, path, now)
+        // A lease file cut at the size cap ends mid-entry: parse what is complete, and say the rest is missing.
+        const leases = parse(cut ? completePrefix(c.output, format) : c.output, path, now)
         facts.leases.push(...leases)
-        facts.files.push({path, leases: leases.length, ...(c.truncated ? {truncated: true} : {})})
+        facts.files.push({path, leases: leases.length, ...(cut ? {truncated: true, error: c.error} : {})})
+        if (cut) missing.push(`${path}: cut at the size cap, only the first ${leases.length} leases were read`)
       } catch (error) {
         facts.files.push({path, leases: 0, error: (error as Error).message})
+        missing.push(`${path}: ${(error as Error).message}`)
       }
     }
     await Promise.all([
-      ...statusFiles.map((p) => read(p, parseLibvirtStatus, false)),
-      ...DHCPD_LEASE_PATHS.map((p) => read(p, parseDhcpdLeases, true)),
+      ...statusFiles.map((p) => read(p, 'libvirt', false)),
+      ...DHCPD_LEASE_PATHS.map((p) => read(p, 'dhcpd', true)),
     ])
     facts.files.sort((a, b) => a.path.localeCompare(b.path))
-    return facts
+    return markDegraded(facts, missing.sort())
   },
 }

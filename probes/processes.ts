@@ -1,4 +1,5 @@
 import {lines} from '../src/core/runner.js'
+import {scrubText} from '../src/core/scrub.js'
 import {type Probe, ParseError, ProbeUnavailable} from './types.js'
 
 export interface Process {
@@ -87,7 +88,8 @@ export const processesProbe: Probe<ProcessFacts> = {
   async collect({runner}) {
     const [ps, ss] = await Promise.all([runner.run(['ps', '-eo', 'pid=,args=']), runner.run(['ss', '-H', '-lunpt'])])
     if (ps.error !== undefined) throw new ProbeUnavailable(ps.error)
-    const processes = parsePs(ps.output)
+    // Command lines carry credentials (mysql -p, --password=, PGPASSWORD=): facts never hold them.
+    const processes = parsePs(ps.output).map((p) => ({...p, args: scrubText(p.args)}))
     const facts: ProcessFacts = {
       processes,
       dnsmasq: dnsmasqInstances(processes),

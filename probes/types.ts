@@ -25,7 +25,8 @@ export interface Probe<T = unknown> {
 }
 
 export type ProbeResult<T = unknown> =
-  | {id: string; ok: true; data: T; durationMs: number}
+  /** degraded: what the probe could not read (its data is partial, e.g. a lease file cut at the cap). */
+  | {id: string; ok: true; data: T; durationMs: number; degraded?: string[]}
   | {id: string; ok: false; error: string; durationMs: number; skipped?: boolean}
 
 /** A probe's data, or undefined when it was unavailable. */

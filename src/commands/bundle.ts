@@ -1,7 +1,8 @@
 import {Command, Flags} from '@oclif/core'
 import {createBundle} from '../core/bundle.js'
-import {UserError, describeFailure} from '../core/errors.js'
+import {describeFailure} from '../core/errors.js'
 import {LiveRunner} from '../core/live-runner.js'
+import {errorLine, requireNonEmpty} from '../core/output.js'
 
 export default class Bundle extends Command {
   static summary = 'Write a support bundle: everything read from this host, the facts, the findings and a report, in one .tar.gz'
@@ -16,6 +17,7 @@ This is the one command that writes a file; it changes nothing else on the host.
     redact: Flags.boolean({summary: 'Replace addresses, MACs and names with consistent pseudonyms.', default: false}),
     active: Flags.boolean({summary: 'Allow probes that send packets (arp-scan on guest bridges).', default: false}),
     timeout: Flags.integer({summary: 'Seconds each command may run before it is killed.', default: 5, min: 1, max: 600}),
+    deadline: Flags.integer({summary: 'Seconds the whole run may take; then commands still running are stopped and the bundle says what could not be read.', default: 120, min: 1, max: 3600}),
     connect: Flags.string({char: 'c', summary: 'libvirt URI.', default: 'qemu:///system'}),
   }
 
@@ -23,20 +25,19 @@ This is the one command that writes a file; it changes nothing else on the host.
     const {flags} = await this.parse(Bundle)
     const spinner = process.stderr.isTTY ? (await import('ora')).default({text: 'collecting', stream: process.stderr}).start() : undefined
     try {
-      const runner = new LiveRunner({timeoutMs: flags.timeout * 1000})
-      const result = await createBundle({runner, options: {active: flags.active, libvirtUri: flags.connect}, version: this.config.version, output: flags.output, redact: flags.redact}).catch((error: NodeJS.ErrnoException) => {
-        throw error.code ? new UserError(`cannot write the bundle: ${error.message}`) : error
-      })
+      requireNonEmpty(flags, ['output', 'connect'])
+      const runner = new LiveRunner({timeoutMs: flags.timeout * 1000, deadlineMs: flags.deadline * 1000})
+      const result = await createBundle({runner, options: {active: flags.active, libvirtUri: flags.connect}, version: this.config.version, output: flags.output, redact: flags.redact})
       spinner?.stop()
-      this.log(`bundle written to ${result.path} (${(result.bytes / 1024).toFixed(1)} KiB)`)
-      if (result.mapPath) this.log(`redaction mapping (keep it, do not attach it): ${result.mapPath}`)
+      this.log(errorLine(`bundle written to ${result.path} (${(result.bytes / 1024).toFixed(1)} KiB)`))
+      if (result.mapPath) this.log(errorLine(`redaction mapping (keep it, do not attach it): ${result.mapPath}`))
       const roots = result.diagnosis.findings.filter((f) => !f.explainedBy && f.severity !== 'info').slice(0, 5)
       this.log(roots.length === 0 ? 'no findings above info' : 'top findings:')
-      for (const f of roots) this.log(`  ${f.rank}. [${f.severity.toUpperCase()}] ${f.id} (${f.entity.kind} ${f.entity.name}): ${f.title}`)
+      for (const f of roots) this.log(errorLine(`  ${f.rank}. [${f.severity.toUpperCase()}] ${f.id} (${f.entity.kind} ${f.entity.name}): ${f.title}`))
     } catch (error) {
       spinner?.stop()
       const failure = describeFailure(error)
-      this.logToStderr(`kvmdoctor: ${failure.message}`)
+      this.logToStderr(errorLine(`kvmdoctor: ${failure.message}`))
       process.exitCode = failure.code
     }
   }

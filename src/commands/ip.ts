@@ -2,6 +2,8 @@ import {Args, Command, Flags} from '@oclif/core'
 import {renderIpTable} from '../../reports/ip-table.js'
 import {describeFailure} from '../core/errors.js'
 import {ipInventory} from '../core/ip-service.js'
+import {checkNames, errorLine, requireNonEmpty, usageErrorText, visibleControlsDeep} from '../core/output.js'
+import {scrubDeep, scrubText} from '../core/scrub.js'
 import {openSource} from '../core/source.js'
 
 export default class Ip extends Command {
@@ -24,23 +26,35 @@ export default class Ip extends Command {
     active: Flags.boolean({summary: 'Also arp-scan guest bridges (sends ARP; finds bridged guests).', default: false}),
     from: Flags.string({summary: 'Read a snapshot directory or bundle instead of this host.', exclusive: ['active']}),
     timeout: Flags.integer({summary: 'Seconds each command may run before it is killed.', default: 5, min: 1, max: 600}),
+    deadline: Flags.integer({summary: 'Seconds the whole live run may take; then guest agents still being asked are given up on.', default: 30, min: 1, max: 3600}),
     connect: Flags.string({char: 'c', summary: 'libvirt URI.', default: 'qemu:///system'}),
+  }
+
+  /** Under --json a usage error is the same JSON error object as any other, with exit 2 (oclif's default: exit 1, its own shape). */
+  protected async catch(error: Error & {exitCode?: number}): Promise<unknown> {
+    const usage = usageErrorText(error)
+    if (usage === undefined || !this.jsonEnabled()) return super.catch(error)
+    process.exitCode = 2
+    this.logJson({error: {code: 2, message: usage}})
+    return undefined
   }
 
   async run(): Promise<unknown> {
     const {argv, flags} = await this.parse(Ip)
     try {
-      const source = await openSource({from: flags.from, timeoutMs: flags.timeout * 1000})
+      requireNonEmpty(flags, ['from', 'connect'])
+      const source = await openSource({from: flags.from, timeoutMs: flags.timeout * 1000, deadlineMs: flags.deadline * 1000})
       const options = source.recordedOptions ?? {active: flags.active, libvirtUri: flags.connect}
-      const inventory = await ipInventory(source.runner, options, argv as string[]).finally(() => source.close())
+      const inventory = scrubDeep(await ipInventory(source.runner, options, argv as string[]).finally(() => source.close()))
+      checkNames(inventory.rows.map((r) => ({kind: 'domain', name: r.domain})))
       if (this.jsonEnabled()) return inventory
-      this.log(renderIpTable(inventory))
+      this.log(renderIpTable(visibleControlsDeep(inventory)))
       return undefined
     } catch (error) {
       const failure = describeFailure(error)
       process.exitCode = failure.code
-      if (this.jsonEnabled()) return {error: {code: failure.code, message: failure.jsonMessage}}
-      this.logToStderr(`kvmdoctor: ${failure.message}`)
+      if (this.jsonEnabled()) return {error: {code: failure.code, message: scrubText(failure.jsonMessage)}}
+      this.logToStderr(errorLine(`kvmdoctor: ${failure.message}`))
       return undefined
     }
   }

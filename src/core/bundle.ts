@@ -3,9 +3,10 @@
  * facts.json, findings.json and report.md, analysable anywhere later with
  * `kvmdoctor diagnose --from FILE` to the same findings.
  */
-import {mkdtemp, rm, stat, writeFile} from 'node:fs/promises'
+import {createReadStream, rmSync} from 'node:fs'
+import {mkdtemp, rm} from 'node:fs/promises'
 import {tmpdir} from 'node:os'
-import {dirname, join, posix, resolve} from 'node:path'
+import {join, posix, resolve} from 'node:path'
 import * as tar from 'tar'
 import type {HostFacts} from '../../probes/host.js'
 import type {LibvirtFacts} from '../../probes/libvirt.js'
@@ -15,12 +16,15 @@ import type {Route} from '../../probes/routes.js'
 import {type ProbeOptions, type ProbeResult, dataOf as probeData} from '../../probes/types.js'
 import {toJsonReport} from '../../reports/json.js'
 import {renderMarkdown} from '../../reports/markdown.js'
+import {BUDGET, formatBytes} from './budget.js'
 import {type Diagnosis, diagnose} from './diagnose.js'
 import {UserError} from './errors.js'
 import {parseCidr} from './ipv4.js'
-import {type RedactionMap, Redactor} from './redact.js'
+import {onExit} from './lifecycle.js'
+import {type NameKind, type RedactionMap, Redactor} from './redact.js'
 import type {Capture, Runner} from './runner.js'
-import {scrubSecrets} from './secrets.js'
+import {checkTarget, withLock, writeFileAtomic, writeJsonSafely, writeTextSafely} from './safe-write.js'
+import {scrubCapture, scrubDeep} from './scrub.js'
 import {MemoryRunner, RecordingRunner, ReplayRunner, writeSnapshot} from './snapshot.js'
 
 export interface BundleInput {
@@ -48,52 +52,82 @@ export function defaultBundleName(host: string, capturedAt: Date): string {
   return `kvmdoctor-${host.replace(/[^A-Za-z0-9.-]/g, '_')}-${stamp(capturedAt)}.tar.gz`
 }
 
+/** A private temporary directory, removed however kvmdoctor ends. */
+export async function privateTempDir(prefix: string): Promise<{dir: string; remove: () => Promise<void>}> {
+  const dir = await mkdtemp(join(tmpdir(), prefix))
+  const forget = onExit(() => rmSync(dir, {recursive: true, force: true}))
+  return {
+    dir,
+    remove: async () => {
+      await rm(dir, {recursive: true, force: true})
+      forget()
+    },
+  }
+}
+
 export async function createBundle(input: BundleInput): Promise<BundleResult> {
+  // An explicit path is checked and locked before probing: a bad target costs no run, and a second
+  // kvmdoctor writing the same bundle stops at once instead of racing this one.
+  if (input.output !== undefined) {
+    await checkTarget(input.output, 'the bundle')
+    if (input.redact) await checkTarget(`${input.output}.redaction-map.json`, 'the redaction map')
+    return withLock(input.output, 'the bundle', () => collectAndWrite(input, input.output!))
+  }
+  return collectAndWrite(input, undefined)
+}
+
+async function collectAndWrite(input: BundleInput, output: string | undefined): Promise<BundleResult> {
   const recorder = new RecordingRunner(input.runner)
   const live = await diagnose({runner: recorder, options: input.options, version: input.version})
   let captures = recorder.all().map(scrubCapture)
+  // The options are scrubbed and redacted like the argv they produced (a libvirt URI may hold
+  // user:password@ or a host address), so replaying the bundle asks for what it holds.
+  const options = scrubDeep(input.options)
   let map: RedactionMap | undefined
   if (input.redact) {
-    const redactor = redactorFor(live.facts, input.redactionKey)
+    const redactor = redactorFor(live.facts, captures, input.redactionKey)
     captures = captures.map((c) => redactCapture(c, redactor))
+    options.libvirtUri = redactor.redact(options.libvirtUri)
     map = redactor.map
   }
   // Everything in the bundle derives from exactly the captures it holds: no fact or report
   // carries a scrubbed secret or a redacted name, and `--from` the bundle gives these findings.
-  const diagnosis = await diagnose({runner: new MemoryRunner(captures, recorder.capturedAt), options: input.options, version: input.version})
-  const work = await mkdtemp(join(tmpdir(), 'kvmdoctor-bundle-'))
-  try {
-    const top = `kvmdoctor-bundle-${stamp(recorder.capturedAt)}`
-    const root = join(work, top)
-    await writeSnapshot(root, captures, {
-      kvmdoctorVersion: input.version,
-      capturedAt: recorder.capturedAt,
-      host: diagnosis.host,
-      kernel: probeData<HostFacts>(diagnosis.facts.host)?.kernel,
-      libvirtVersion: probeData<LibvirtFacts>(diagnosis.facts.libvirt)?.version,
-      options: input.options,
-    })
-    await writeFile(join(root, 'facts.json'), JSON.stringify(diagnosis.facts, null, 2) + '\n')
-    await writeFile(join(root, 'findings.json'), JSON.stringify(toJsonReport(diagnosis), null, 2) + '\n')
-    await writeFile(join(root, 'report.md'), renderMarkdown(diagnosis))
-    const output = resolve(input.output ?? defaultBundleName(diagnosis.host, recorder.capturedAt))
-    // The directory must exist: creating paths is not this command's business (and mkdir -p under /proc spins).
-    const parent = await stat(dirname(output)).catch(() => undefined)
-    if (!parent?.isDirectory()) throw new UserError(`cannot write the bundle: ${dirname(output)} is not a directory`)
-    await tar.c({gzip: true, file: output, cwd: work, portable: true}, [top])
-    const result: BundleResult = {path: output, bytes: (await stat(output)).size, diagnosis}
-    if (map) {
-      result.mapPath = `${output}.redaction-map.json`
-      await writeFile(result.mapPath, JSON.stringify(map, null, 2) + '\n', {mode: 0o600})
+  const diagnosis = await diagnose({runner: new MemoryRunner(captures, recorder.capturedAt), options, version: input.version})
+  const target = output ?? defaultBundleName(diagnosis.host, recorder.capturedAt)
+  const write = async (): Promise<BundleResult> => {
+    const work = await privateTempDir('kvmdoctor-bundle-')
+    try {
+      const top = `kvmdoctor-bundle-${stamp(recorder.capturedAt)}`
+      const root = join(work.dir, top)
+      await writeSnapshot(root, captures, {
+        kvmdoctorVersion: input.version,
+        capturedAt: recorder.capturedAt,
+        host: diagnosis.host,
+        kernel: probeData<HostFacts>(diagnosis.facts.host)?.kernel,
+        libvirtVersion: probeData<LibvirtFacts>(diagnosis.facts.libvirt)?.version,
+        options,
+      })
+      await writeJsonSafely(join(root, 'facts.json'), diagnosis.facts, {what: 'facts.json'})
+      await writeJsonSafely(join(root, 'findings.json'), toJsonReport(diagnosis), {what: 'findings.json'})
+      await writeTextSafely(join(root, 'report.md'), renderMarkdown(diagnosis), {what: 'report.md'})
+      // Streamed into a new file beside the target and renamed: never a half-written bundle at the path.
+      const bytes = await writeFileAtomic(target, tar.c({gzip: true, cwd: work.dir, portable: true}, [top]) as unknown as AsyncIterable<Buffer>, {what: 'the bundle'})
+      const result: BundleResult = {path: resolve(target), bytes, diagnosis}
+      if (map) {
+        result.mapPath = `${result.path}.redaction-map.json`
+        // Always 0600: a new file replaces whatever was there, whatever its mode.
+        await writeJsonSafely(result.mapPath, map, {what: 'the redaction map', mode: 0o600})
+      }
+      return result
+    } finally {
+      await work.remove()
     }
-    return result
-  } finally {
-    await rm(work, {recursive: true, force: true})
   }
+  return output === undefined ? withLock(target, 'the bundle', write) : write()
 }
 
-/** What the redactor must know: the subnets whose structure to keep and the names to replace. */
-function redactorFor(facts: Record<string, ProbeResult>, key?: Buffer): Redactor {
+/** What the redactor must know: the subnets whose structure to keep, the names and domains to replace. */
+function redactorFor(facts: Record<string, ProbeResult>, captures: Capture[], key?: Buffer): Redactor {
   const subnets: {network: number; prefix: number}[] = []
   const add = (cidr: string) => {
     const c = parseCidr(cidr)
@@ -103,19 +137,41 @@ function redactorFor(facts: Record<string, ProbeResult>, key?: Buffer): Redactor
   for (const r of probeData<Route[]>(facts.routes) ?? []) if (r.family === 'inet' && r.dst.includes('/')) add(r.dst)
   const libvirt = probeData<LibvirtFacts>(facts.libvirt)
   for (const n of libvirt?.networks ?? []) for (const ip of n.ips) if (ip.family === 'ipv4') add(`${ip.address}/${ip.prefix}`)
-  const names: {name: string; kind: 'host' | 'guest' | 'client'}[] = []
+  const names: {name: string; kind: NameKind}[] = []
+  const domains: string[] = []
+  // A fully qualified name is also a domain: web01.corp.example.com brings corp.example.com.
+  const addFqdn = (name: string) => {
+    const dot = name.indexOf('.')
+    if (dot > 0 && DOMAIN.test(name.slice(dot + 1)) && name.slice(dot + 1).includes('.')) domains.push(name.slice(dot + 1))
+  }
   const hostname = probeData<HostFacts>(facts.host)?.hostname
-  if (hostname) names.push({name: hostname, kind: 'host'})
+  if (hostname) {
+    names.push({name: hostname, kind: 'host'})
+    names.push({name: hostname.split('.')[0], kind: 'host'})
+    addFqdn(hostname)
+  }
   for (const d of libvirt?.domains ?? []) names.push({name: d.name, kind: 'guest'})
-  for (const l of probeData<LeaseFacts>(facts.leases)?.leases ?? []) if (l.hostname) names.push({name: l.hostname, kind: 'client'})
-  return new Redactor({subnets, names, key})
+  for (const n of libvirt?.networks ?? []) names.push({name: n.name, kind: 'network'})
+  for (const l of probeData<LeaseFacts>(facts.leases)?.leases ?? []) {
+    if (!l.hostname) continue
+    names.push({name: l.hostname, kind: 'client'})
+    addFqdn(l.hostname)
+  }
+  // Names and domains only the raw text holds: static DHCP hosts, DNS domains of networks and dhcpd.conf.
+  for (const c of captures) {
+    for (const m of c.output.matchAll(/<host\b[^>]*?\bname=(['"])([^'"]{2,253})\1/g)) names.push({name: m[2], kind: 'client'})
+    for (const m of c.output.matchAll(/^\s*host\s+([A-Za-z0-9][A-Za-z0-9_.-]{1,252})\s*\{/gm)) names.push({name: m[1], kind: 'client'})
+    for (const m of c.output.matchAll(/<domain\s+name=(['"])([^'"]{1,253})\1/g)) if (DOMAIN.test(m[2])) domains.push(m[2])
+    for (const m of c.output.matchAll(/\b(?:domain-name|domain-search|ddns-domainname)\s+((?:"[^"\n]{1,253}"\s*,?\s*){1,16});/g)) {
+      for (const q of m[1].matchAll(/"([^"]+)"/g)) if (DOMAIN.test(q[1])) domains.push(q[1])
+    }
+    for (const m of c.output.matchAll(/--domain=([A-Za-z0-9.-]{1,253})/g)) if (DOMAIN.test(m[1])) domains.push(m[1])
+  }
+  return new Redactor({subnets, names, domains, key})
 }
 
-function scrubCapture(c: Capture): Capture {
-  const output = scrubSecrets(c.output)
-  if (c.kind === 'command') return {...c, argv: c.argv.map(scrubSecrets), output, stderr: scrubSecrets(c.stderr)}
-  return {...c, output}
-}
+/** A DNS domain: dot-separated labels, not a dotted address. */
+const DOMAIN = /^(?=.*[A-Za-z])[A-Za-z0-9](?:[A-Za-z0-9-]{0,62}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,62}[A-Za-z0-9])?)*\.?$/
 
 function redactCapture(c: Capture, r: Redactor): Capture {
   const output = r.redact(c.output)
@@ -123,51 +179,59 @@ function redactCapture(c: Capture, r: Redactor): Capture {
   return {...c, path: r.redact(c.path), output, ...(c.error ? {error: r.redact(c.error)} : {})}
 }
 
-/** Limits for untrusted archives: a bundle is small; anything far larger is not one. */
-const MAX_ENTRIES = 20_000
-const MAX_BYTES = 512 * 1024 * 1024
-
 /**
- * Opens a bundle for replay: checks every entry before extracting (no absolute
- * paths, no "..", no links or devices, bounded size), then extracts into a
- * private temporary directory. The caller removes it with cleanup().
+ * Opens a bundle for replay: checks every entry before extracting anything (no absolute
+ * paths, no "..", no links or devices, each output and the whole within the snapshot
+ * budgets, stopping at the first entry over them), then extracts into a private
+ * temporary directory, removed by cleanup() or however kvmdoctor ends.
  */
 export async function openBundle(file: string): Promise<{runner: ReplayRunner; cleanup: () => Promise<void>}> {
   const problems: string[] = []
   const tops = new Set<string>()
   let entries = 0
   let bytes = 0
+  let overBudget: string | undefined
   try {
-    await tar.t({
-      file,
-      strict: true,
-      onReadEntry: (entry) => {
-        entries++
-        bytes += entry.size ?? 0
-        const path = entry.path
-        const normal = posix.normalize(path)
-        if (path.startsWith('/') || /^[A-Za-z]:/.test(path)) problems.push(`absolute path ${path}`)
-        else if (normal.split('/').includes('..') || path.split('/').includes('..')) problems.push(`path escapes the bundle: ${path}`)
-        else if (entry.type !== 'File' && entry.type !== 'Directory') problems.push(`${entry.type} entry ${path} (links and devices are not allowed)`)
-        else tops.add(normal.split('/')[0])
-        entry.resume()
-      },
+    await new Promise<void>((resolveList, reject) => {
+      const parser = new tar.Parser({
+        strict: true,
+        onReadEntry: (entry) => {
+          entries++
+          bytes += entry.size ?? 0
+          const path = entry.path
+          const normal = posix.normalize(path)
+          if (path.startsWith('/') || /^[A-Za-z]:/.test(path)) problems.push(`absolute path ${path}`)
+          else if (normal.split('/').includes('..') || path.split('/').includes('..')) problems.push(`path escapes the bundle: ${path}`)
+          else if (entry.type !== 'File' && entry.type !== 'Directory') problems.push(`${entry.type} entry ${path} (links and devices are not allowed)`)
+          else tops.add(normal.split('/')[0])
+          if ((entry.size ?? 0) > BUDGET.captureBytes) overBudget = `entry ${path} is ${formatBytes(entry.size)}, over the ${formatBytes(BUDGET.captureBytes)} limit for one output`
+          else if (bytes > BUDGET.snapshotBytes) overBudget = `its entries exceed ${formatBytes(BUDGET.snapshotBytes)} in total`
+          else if (entries > BUDGET.entries) overBudget = `it has more than ${BUDGET.entries} entries`
+          // Stop decompressing at once: a bomb is refused after its first oversized header, not after inflating it.
+          if (overBudget) parser.abort(new Error(overBudget))
+          entry.resume()
+        },
+      })
+      parser.on('error', reject)
+      parser.on('end', resolveList)
+      const input = createReadStream(file)
+      input.on('error', reject)
+      input.pipe(parser)
     })
   } catch (error) {
+    if (overBudget) throw new UserError(`${file}: too large to be a kvmdoctor bundle: ${overBudget}`)
     throw new UserError(`${file}: not a readable .tar.gz bundle (${(error as Error).message.split('\n')[0]})`)
   }
   if (problems.length > 0) throw new UserError(`${file}: refusing a bundle with unsafe entries: ${problems.slice(0, 3).join('; ')}`)
   if (entries === 0) throw new UserError(`${file}: the archive is empty`)
-  if (entries > MAX_ENTRIES || bytes > MAX_BYTES) throw new UserError(`${file}: too large to be a kvmdoctor bundle (${entries} entries, ${bytes} bytes)`)
   if (tops.size !== 1) throw new UserError(`${file}: expected one top-level directory, found ${tops.size}`)
-  const dir = await mkdtemp(join(tmpdir(), 'kvmdoctor-open-'))
-  const cleanup = () => rm(dir, {recursive: true, force: true})
+  const work = await privateTempDir('kvmdoctor-open-')
   try {
-    await tar.x({file, cwd: dir, strict: true, preservePaths: false, filter: (_path, entry) => 'type' in entry && (entry.type === 'File' || entry.type === 'Directory')})
-    return {runner: await ReplayRunner.open(join(dir, [...tops][0])), cleanup}
+    await tar.x({file, cwd: work.dir, strict: true, preservePaths: false, filter: (_path, entry) => 'type' in entry && (entry.type === 'File' || entry.type === 'Directory')})
+    return {runner: await ReplayRunner.open(join(work.dir, [...tops][0])), cleanup: work.remove}
   } catch (error) {
-    await cleanup()
-    if (error instanceof UserError) throw new UserError(error.message.replace(dir, file))
+    await work.remove()
+    if (error instanceof UserError) throw new UserError(error.message.replaceAll(join(work.dir, [...tops][0]), file))
     throw new UserError(`${file}: cannot extract the bundle (${(error as Error).message.split('\n')[0]})`)
   }
 }

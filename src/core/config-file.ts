@@ -2,18 +2,15 @@
  * YAML configuration files (ignore list, expectations): parsed with the yaml
  * library, validated with zod, and every problem reported with its line.
  */
-import {readFile} from 'node:fs/promises'
 import {LineCounter, parseDocument} from 'yaml'
 import type {z} from 'zod'
+import {BUDGET, readRegularFile} from './budget.js'
 import {UserError} from './errors.js'
 
 export async function loadYamlFile<T>(path: string, schema: z.ZodType<T>, what: string): Promise<T> {
-  let text: string
-  try {
-    text = await readFile(path, 'utf8')
-  } catch (error) {
-    throw new UserError(`${what} ${path}: ${(error as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (error as Error).message}`)
-  }
+  if (path.trim() === '') throw new UserError(`${what}: the path is empty`)
+  // A regular file of bounded size: a FIFO or /dev/zero given as --ignore must not hang or flood.
+  const text = await readRegularFile(path, {maxBytes: BUDGET.configBytes, label: `${what} ${path}`})
   return parseYaml(text, schema, `${what} ${path}`)
 }
 
@@ -25,7 +22,14 @@ export function parseYaml<T>(text: string, schema: z.ZodType<T>, where: string):
     const line = e.linePos?.[0]?.line ?? lineCounter.linePos(e.pos[0]).line
     throw new UserError(`${where}, line ${line}: ${e.message.split('\n')[0]}`)
   }
-  const parsed = schema.safeParse(doc.toJS() ?? {})
+  let value: unknown
+  try {
+    // yaml refuses alias expansion past its limit (billion laughs): that is bad input, not a crash.
+    value = doc.toJS({maxAliasCount: 100}) ?? {}
+  } catch (error) {
+    throw new UserError(`${where}: ${(error as Error).message.split('\n')[0]}`)
+  }
+  const parsed = schema.safeParse(value)
   if (parsed.success) return parsed.data
   const issue = parsed.error.issues[0]
   // Point at the offending node, or the closest ancestor that exists.

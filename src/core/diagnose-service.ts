@@ -12,7 +12,8 @@ import {UserError} from './errors.js'
 import {loadExpectations} from './expectations.js'
 import {loadIgnoreFile} from './ignore.js'
 import {EVERY_RULE} from './rule-docs.js'
-import {writeSnapshot} from './snapshot.js'
+import {withLock} from './safe-write.js'
+import {checkSnapshotTarget, writeSnapshot} from './snapshot.js'
 import {openSource} from './source.js'
 
 export const DEFAULT_IGNORE_FILE = '.kvmdoctorignore.yaml'
@@ -22,6 +23,8 @@ export interface DiagnoseRequest {
   from?: string
   record?: string
   timeoutMs: number
+  /** Whole-run budget of a live run, from its start (--deadline). */
+  deadlineMs?: number
   options: ProbeOptions
   /** Explicit files must exist; without them the defaults in cwd are used when present. */
   ignoreFile?: string
@@ -37,7 +40,7 @@ export interface DiagnoseDeps {
 const exists = (path: string) => access(path).then(() => true, () => false)
 
 async function configPath(explicit: string | undefined, fallback: string, cwd: string): Promise<string | undefined> {
-  if (explicit) return explicit
+  if (explicit !== undefined) return explicit
   const candidate = join(cwd, fallback)
   return (await exists(candidate)) ? candidate : undefined
 }
@@ -48,10 +51,17 @@ export async function runDiagnose(request: DiagnoseRequest, deps: DiagnoseDeps):
   // Config errors first: a typo in CI config must not cost a full probe run.
   const ignores = ignorePath ? await loadIgnoreFile(ignorePath, new Set(EVERY_RULE.map((r) => r.id))) : []
   const expectations = expectPath ? await loadExpectations(expectPath) : undefined
-  const source = await openSource({from: request.from, record: request.record, timeoutMs: request.timeoutMs})
+  if (request.record === undefined) return diagnoseFrom(request, deps, ignores, expectations)
+  // So is a snapshot path that cannot be written; and two runs recording to one path must not race.
+  await checkSnapshotTarget(request.record)
+  return withLock(request.record, 'the snapshot', () => diagnoseFrom(request, deps, ignores, expectations))
+}
+
+async function diagnoseFrom(request: DiagnoseRequest, deps: DiagnoseDeps, ignores: Awaited<ReturnType<typeof loadIgnoreFile>>, expectations: Awaited<ReturnType<typeof loadExpectations>> | undefined): Promise<Diagnosis> {
+  const source = await openSource({from: request.from, record: request.record, timeoutMs: request.timeoutMs, deadlineMs: request.deadlineMs})
   const options = source.recordedOptions ? {...source.recordedOptions, ...(request.options.internet ? {internet: request.options.internet} : {})} : request.options
   const diagnosis = await diagnose({runner: source.runner, options, version: request.version, expectations, ignores, now: deps.now()}).finally(() => source.close())
-  if (source.recorder && request.record) {
+  if (source.recorder && request.record !== undefined) {
     await writeSnapshot(request.record, source.recorder.all(), {
       kvmdoctorVersion: request.version,
       capturedAt: source.runner.capturedAt,
@@ -59,7 +69,7 @@ export async function runDiagnose(request: DiagnoseRequest, deps: DiagnoseDeps):
       kernel: dataOf<HostFacts>(diagnosis.facts.host)?.kernel,
       options,
     }).catch((error: Error) => {
-      throw new UserError(`cannot write the snapshot to ${request.record}: ${error.message}`)
+      throw error instanceof UserError ? error : new UserError(`cannot write the snapshot to ${request.record}: ${error.message}`)
     })
   }
   return diagnosis

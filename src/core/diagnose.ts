@@ -38,6 +38,8 @@ export interface ProbeStatus {
   durationMs: number
   error?: string
   skipped?: boolean
+  /** It ran on partial data: what it could not read. */
+  degraded?: string[]
 }
 
 export interface Diagnosis extends Evaluation {
@@ -91,5 +93,10 @@ export function internetOf(options: ProbeOptions): Destination | undefined {
 
 /** What the reports say of each probe: ran or not, how long, why not. */
 export function probeStatuses(results: Record<string, ProbeResult>): ProbeStatus[] {
-  return Object.values(results).map((r) => ({id: r.id, ok: r.ok, durationMs: r.durationMs, ...(r.ok ? {} : {error: r.error, ...(r.skipped ? {skipped: true} : {})})}))
+  return Object.values(results).map((r) => ({
+    id: r.id,
+    ok: r.ok,
+    durationMs: r.durationMs,
+    ...(r.ok ? (r.degraded ? {degraded: r.degraded} : {}) : {error: r.error, ...(r.skipped ? {skipped: true} : {})}),
+  }))
 }

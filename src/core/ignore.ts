@@ -8,7 +8,14 @@ import {loadYamlFile} from './config-file.js'
 import type {Finding} from './engine.js'
 import {UserError} from './errors.js'
 
-const isoDate = z.union([z.string().regex(/^\d{4}-\d{2}-\d{2}$/, 'expires must be a date like 2027-01-31'), z.date()])
+/** A real calendar day: 2026-99-99 or 2027-02-30 is a typo, not a date far in the future. */
+const isCalendarDate = (s: string) => {
+  const m = /^(\d{4})-(\d{2})-(\d{2})$/.exec(s)
+  if (!m) return false
+  const d = new Date(Date.UTC(+m[1], +m[2] - 1, +m[3]))
+  return d.getUTCFullYear() === +m[1] && d.getUTCMonth() === +m[2] - 1 && d.getUTCDate() === +m[3]
+}
+const isoDate = z.union([z.string().refine(isCalendarDate, 'expires must be a date like 2027-01-31'), z.date()])
 
 export const ignoreFileSchema = z.strictObject({
   ignore: z.array(

@@ -1,7 +1,10 @@
-import {execa} from 'execa'
+import {type ChildProcess, spawn} from 'node:child_process'
+import {constants} from 'node:fs'
 import {open, readdir} from 'node:fs/promises'
 import pLimit from 'p-limit'
-import type {CommandCapture, DirCapture, FileCapture, ReadOptions, Runner} from './runner.js'
+import {formatBytes} from './budget.js'
+import {onExit} from './lifecycle.js'
+import type {CommandCapture, DirCapture, FileCapture, ReadOptions, RunOptions, Runner} from './runner.js'
 
 export interface LiveRunnerOptions {
   timeoutMs?: number
@@ -9,11 +12,22 @@ export interface LiveRunnerOptions {
   concurrency?: number
   /** Grace period between SIGTERM at the timeout and SIGKILL. */
   killAfterMs?: number
+  /** Whole-run budget from now (--deadline): nothing starts after it, and running commands are stopped at it. */
+  deadlineMs?: number
 }
 
 export const DEFAULT_TIMEOUT_MS = 5000
 export const DEFAULT_MAX_OUTPUT_BYTES = 8 * 1024 * 1024
+const STDERR_BYTES = 64 * 1024
+/** How long a command's pipes may stay open after it exited (a descendant holding them) before its group is killed. */
+const PIPE_GRACE_MS = 250
 
+/**
+ * Runs commands as the host's read-only sources. Each child gets its own process group,
+ * so a timeout, the size cap, the deadline or a SIGINT/SIGTERM to kvmdoctor stops the
+ * command and everything it started, and a descendant holding the pipes cannot keep
+ * the run waiting.
+ */
 export class LiveRunner implements Runner {
   readonly capturedAt = new Date()
   private readonly limit
@@ -22,73 +36,173 @@ export class LiveRunner implements Runner {
   private readonly timeoutMs: number
   private readonly maxOutputBytes: number
   private readonly killAfterMs: number
+  private readonly deadline: number
+  /** Process groups of commands still running, killed if kvmdoctor is interrupted. */
+  private readonly groups = new Set<number>()
+  private forgetGroups?: () => void
 
   constructor(options: LiveRunnerOptions = {}) {
     this.timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS
     this.maxOutputBytes = options.maxOutputBytes ?? DEFAULT_MAX_OUTPUT_BYTES
     this.killAfterMs = options.killAfterMs ?? 1000
+    this.deadline = options.deadlineMs === undefined ? Infinity : Date.now() + options.deadlineMs
     this.limit = pLimit(options.concurrency ?? 6)
     this.fileLimit = pLimit(32)
   }
 
-  run(argv: string[]): Promise<CommandCapture> {
-    return this.limit(() => this.runNow(argv))
+  run(argv: string[], options: RunOptions = {}): Promise<CommandCapture> {
+    return this.limit(() => this.runNow(argv, options))
   }
 
-  private async runNow(argv: string[]): Promise<CommandCapture> {
-    const started = performance.now()
-    const result = await execa(argv[0], argv.slice(1), {
-      env: {LC_ALL: 'C', LANG: 'C'},
-      stdin: 'ignore',
-      reject: false,
-      shell: false,
-      timeout: this.timeoutMs,
-      killSignal: 'SIGTERM',
-      forceKillAfterDelay: this.killAfterMs,
-      maxBuffer: this.maxOutputBytes,
-      stripFinalNewline: false,
+  private track(pid: number): void {
+    this.groups.add(pid)
+    this.forgetGroups ??= onExit(() => {
+      for (const group of this.groups) killGroup(group, 'SIGKILL')
     })
-    const durationMs = Math.round(performance.now() - started)
-    const stdout = typeof result.stdout === 'string' ? result.stdout : ''
-    const stderr = typeof result.stderr === 'string' ? result.stderr : ''
-    const capture: CommandCapture = {
-      kind: 'command',
-      argv,
-      output: stdout,
-      stderr: stderr.slice(0, 64 * 1024),
-      exitCode: result.exitCode ?? null,
-      durationMs,
-      timedOut: Boolean(result.timedOut),
-      truncated: Boolean(result.isMaxBuffer),
+  }
+
+  private untrack(pid: number): void {
+    this.groups.delete(pid)
+    if (this.groups.size === 0) {
+      this.forgetGroups?.()
+      this.forgetGroups = undefined
     }
-    const code = (result as {code?: string}).code
-    if (code === 'ENOENT') {
-      capture.error = `${argv[0]}: command not found`
-      capture.errorCode = 'not-found'
-    } else if (code === 'EACCES') {
-      capture.error = `${argv[0]}: permission denied`
-      capture.errorCode = 'permission-denied'
-    } else if (result.timedOut) {
-      capture.error = `${argv.join(' ')}: timed out after ${this.timeoutMs} ms`
-      capture.errorCode = 'timeout'
-    } else if (result.isMaxBuffer) {
-      // Keep the partial output: probes can still use it, and the manifest says it was cut.
-    } else if (result.exitCode !== 0) {
-      const firstLine = stderr.trim().split('\n')[0] ?? ''
-      capture.error = `${argv.join(' ')}: exit ${result.exitCode ?? result.signal}${firstLine ? `: ${firstLine}` : ''}`
-      capture.errorCode = /permission denied|not permitted/i.test(stderr) ? 'permission-denied' : 'exit-status'
+  }
+
+  private runNow(argv: string[], options: RunOptions): Promise<CommandCapture> {
+    const started = performance.now()
+    const command = argv.join(' ')
+    const capture: CommandCapture = {kind: 'command', argv, output: '', stderr: '', exitCode: null, durationMs: 0, timedOut: false, truncated: false}
+    const remaining = this.deadline - Date.now()
+    if (remaining <= 0) {
+      return Promise.resolve({...capture, timedOut: true, error: `${command}: not run, the run's deadline had passed`, errorCode: 'timeout' as const})
     }
-    return capture
+    const wanted = Math.min(options.timeoutMs ?? this.timeoutMs, this.timeoutMs)
+    const timeoutMs = Math.max(1, Math.min(wanted, remaining))
+    const stoppedByDeadline = remaining < wanted
+
+    return new Promise((resolve) => {
+      let child: ChildProcess
+      try {
+        child = spawn(argv[0], argv.slice(1), {env: {...process.env, LC_ALL: 'C', LANG: 'C'}, stdio: ['ignore', 'pipe', 'pipe'], detached: true, shell: false})
+      } catch (error) {
+        // Invalid argv (a NUL byte): nothing was started.
+        resolve({...capture, error: `${argv[0]}: cannot run (${(error as Error).message})`, errorCode: 'failed'})
+        return
+      }
+      const pid = child.pid
+      if (pid !== undefined) this.track(pid)
+      const out: Buffer[] = []
+      let kept = 0
+      const err: Buffer[] = []
+      let errKept = 0
+      let spawnError: NodeJS.ErrnoException | undefined
+      let exit: {code: number | null; signal: NodeJS.Signals | null} | undefined
+      let killedForSize = false
+      let done = false
+      const timers: NodeJS.Timeout[] = []
+      const kill = (signal: NodeJS.Signals) => pid !== undefined && killGroup(pid, signal)
+
+      child.stdout!.on('data', (chunk: Buffer) => {
+        const room = this.maxOutputBytes - kept
+        if (room > 0) {
+          out.push(chunk.subarray(0, room))
+          kept += Math.min(room, chunk.length)
+        }
+        if (chunk.length > room && !killedForSize) {
+          // Over the cap: what follows cannot be kept, so the command is stopped, not drained.
+          capture.truncated = true
+          killedForSize = true
+          kill('SIGKILL')
+        }
+      })
+      child.stderr!.on('data', (chunk: Buffer) => {
+        if (errKept < STDERR_BYTES) {
+          err.push(chunk.subarray(0, STDERR_BYTES - errKept))
+          errKept += Math.min(chunk.length, STDERR_BYTES - errKept)
+        }
+      })
+      // Stream errors (EPIPE, a destroyed pipe) end the stream; the exit decides the result.
+      child.stdout!.on('error', () => undefined)
+      child.stderr!.on('error', () => undefined)
+
+      const finish = () => {
+        if (done) return
+        done = true
+        for (const t of timers) clearTimeout(t)
+        if (pid !== undefined) this.untrack(pid)
+        child.stdout!.destroy()
+        child.stderr!.destroy()
+        capture.durationMs = Math.round(performance.now() - started)
+        capture.output = Buffer.concat(out).toString('utf8')
+        const stderr = Buffer.concat(err).toString('utf8')
+        capture.stderr = stderr
+        capture.exitCode = exit?.code ?? null
+        Object.assign(capture, classify())
+        resolve(capture)
+      }
+
+      const classify = (): Pick<CommandCapture, 'error' | 'errorCode'> => {
+        if (spawnError) {
+          if (spawnError.code === 'ENOENT') return {error: `${argv[0]}: command not found`, errorCode: 'not-found'}
+          if (spawnError.code === 'EACCES') return {error: `${argv[0]}: permission denied`, errorCode: 'permission-denied'}
+          return {error: `${argv[0]}: cannot run (${spawnError.code ?? spawnError.message})`, errorCode: 'failed'}
+        }
+        if (capture.timedOut) {
+          return {error: stoppedByDeadline ? `${command}: stopped at the run's deadline after ${timeoutMs} ms` : `${command}: timed out after ${timeoutMs} ms`, errorCode: 'timeout'}
+        }
+        if (killedForSize) return {error: `${command}: output over the ${formatBytes(this.maxOutputBytes)} cap, stopped (only its start was kept)`, errorCode: 'too-large'}
+        if (exit && (exit.code !== 0 || exit.signal)) {
+          const stderr = capture.stderr
+          const firstLine = stderr.trim().split('\n')[0]?.slice(0, 500) ?? ''
+          return {
+            error: `${command}: exit ${exit.code ?? exit.signal}${firstLine ? `: ${firstLine}` : ''}`,
+            errorCode: /permission denied|not permitted/i.test(stderr) ? 'permission-denied' : 'exit-status',
+          }
+        }
+        return {}
+      }
+
+      child.on('error', (error: NodeJS.ErrnoException) => {
+        spawnError ??= error
+        finish()
+      })
+      child.on('exit', (code, signal) => {
+        exit = {code, signal}
+        // The pipes normally close with the exit; a descendant may hold them open for its lifetime.
+        timers.push(
+          setTimeout(() => {
+            kill('SIGKILL')
+            finish()
+          }, PIPE_GRACE_MS),
+        )
+      })
+      child.on('close', finish)
+      timers.push(
+        setTimeout(() => {
+          capture.timedOut = true
+          kill('SIGTERM')
+          timers.push(setTimeout(() => kill('SIGKILL'), this.killAfterMs))
+        }, timeoutMs),
+      )
+    })
   }
 
   readFile(path: string, options: ReadOptions = {}): Promise<FileCapture> {
     return this.fileLimit(async () => {
       const started = performance.now()
       const capture: FileCapture = {kind: 'file', path, output: '', durationMs: 0, truncated: false}
+      if (Date.now() >= this.deadline) return {...capture, error: `${path}: not read, the run's deadline had passed`, errorCode: 'timeout' as const}
       try {
-        const handle = await open(path, 'r')
+        // O_NONBLOCK: opening a FIFO must not wait for a writer.
+        const handle = await open(path, constants.O_RDONLY | constants.O_NONBLOCK)
         try {
-          const {size} = await handle.stat()
+          const stats = await handle.stat()
+          if (!stats.isFile()) {
+            Object.assign(capture, {error: `${path}: not a regular file`, errorCode: 'failed'})
+            return capture
+          }
+          const {size} = stats
           if (options.tailBytes !== undefined && size > options.tailBytes) {
             // Only the end of a large log: start mid-file and drop the partial first line.
             const buffer = Buffer.alloc(options.tailBytes)
@@ -109,7 +223,8 @@ export class LiveRunner implements Runner {
             chunks.push(Buffer.from(chunk.subarray(0, Math.min(bytesRead, room))))
             total += Math.min(bytesRead, room)
             if (bytesRead > room) {
-              capture.truncated = true
+              // A prefix is not the file: probes that can use one (lease files) still find it in output.
+              Object.assign(capture, {truncated: true, error: `${path}: larger than the ${formatBytes(this.maxOutputBytes)} cap (only its start was read)`, errorCode: 'too-large'})
               break
             }
           }
@@ -130,6 +245,7 @@ export class LiveRunner implements Runner {
     return this.fileLimit(async () => {
       const started = performance.now()
       const capture: DirCapture = {kind: 'dir', path, output: '', durationMs: 0, truncated: false}
+      if (Date.now() >= this.deadline) return {...capture, error: `${path}: not listed, the run's deadline had passed`, errorCode: 'timeout' as const}
       try {
         capture.output = (await readdir(path)).sort().join('\n')
       } catch (error) {
@@ -138,6 +254,14 @@ export class LiveRunner implements Runner {
       capture.durationMs = Math.round(performance.now() - started)
       return capture
     })
+  }
+}
+
+function killGroup(pid: number, signal: NodeJS.Signals): void {
+  try {
+    process.kill(-pid, signal)
+  } catch {
+    // Already gone.
   }
 }
 

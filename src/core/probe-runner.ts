@@ -1,4 +1,5 @@
 import {ParseError, type Probe, type ProbeContext, type ProbeOptions, type ProbeResult, ProbeUnavailable} from '../../probes/types.js'
+import {degradedOf} from './degraded.js'
 import type {Runner} from './runner.js'
 
 /**
@@ -34,7 +35,8 @@ async function execute(probe: Probe, ctx: ProbeContext): Promise<ProbeResult> {
   const took = () => Math.round(performance.now() - started)
   try {
     const data = await probe.collect(ctx)
-    return {id: probe.id, ok: true, data, durationMs: took()}
+    const degraded = degradedOf(data)
+    return {id: probe.id, ok: true, data, durationMs: took(), ...(degraded ? {degraded} : {})}
   } catch (error) {
     if (error instanceof ProbeUnavailable) return {id: probe.id, ok: false, error: error.message, durationMs: took(), ...(error.skipped ? {skipped: true} : {})}
     if (error instanceof ParseError) return {id: probe.id, ok: false, error: `unparseable output: ${error.message}`, durationMs: took()}

@@ -10,7 +10,7 @@ interface CaptureBase {
   /** Output text (stdout for commands, content for files, newline-separated names for dirs). */
   output: string
   durationMs: number
-  /** True when the output was cut at the size cap. */
+  /** True when the output was cut at the size cap (or, for a tail read, by design). */
   truncated: boolean
   /** Why the capture failed (binary missing, permission denied, timeout, not recorded ...). */
   error?: string
@@ -23,6 +23,8 @@ export type CaptureErrorCode =
   | 'permission-denied'
   | 'timeout'
   | 'exit-status'
+  /** Cut at the size cap: the output kept is a prefix, not the whole. */
+  | 'too-large'
   | 'not-recorded'
   | 'failed'
 
@@ -48,10 +50,18 @@ export interface ReadOptions {
   tailBytes?: number
 }
 
+export interface RunOptions {
+  /** A shorter timeout for this command (guest agents answer at once or not at all). */
+  timeoutMs?: number
+}
+
 export interface Runner {
-  /** Runs argv without a shell. A non-zero exit is reported in the capture, never thrown. */
-  run(argv: string[]): Promise<CommandCapture>
-  /** Reads a file; with tailBytes only its end (logs), marked truncated when cut. */
+  /**
+   * Runs argv without a shell. A non-zero exit, a timeout or output cut at the size cap
+   * sets `error` in the capture; nothing is thrown.
+   */
+  run(argv: string[], options?: RunOptions): Promise<CommandCapture>
+  /** Reads a file; with tailBytes only its end (logs), marked truncated when cut. A full read cut at the cap sets `error`. */
   readFile(path: string, options?: ReadOptions): Promise<FileCapture>
   /** Lists the names in a directory, sorted. */
   listDir(path: string): Promise<DirCapture>

@@ -2,13 +2,17 @@
  * Snapshots: what a run read from the host, written so that the same probes
  * can replay it later. Format documented in docs/snapshot-format.md.
  */
-import {readFileSync} from 'node:fs'
-import {mkdir, readFile, writeFile} from 'node:fs/promises'
-import {join, resolve, sep} from 'node:path'
+import {randomBytes} from 'node:crypto'
+import {realpathSync, rmSync} from 'node:fs'
+import {lstat, mkdir, readdir, rename, rm, stat} from 'node:fs/promises'
+import {basename, dirname, join, resolve, sep} from 'node:path'
 import {z} from 'zod'
-import {type Capture, type CommandCapture, type DirCapture, type FileCapture, type ReadOptions, type Runner, captureKey} from './runner.js'
+import {BUDGET, type Budget, formatBytes, readRegularFileSync} from './budget.js'
 import {UserError} from './errors.js'
-import {scrubSecrets} from './secrets.js'
+import {onExit} from './lifecycle.js'
+import {type Capture, type CommandCapture, type DirCapture, type FileCapture, type ReadOptions, type RunOptions, type Runner, captureKey} from './runner.js'
+import {createExclusive, syncDir} from './safe-write.js'
+import {scrubCapture, scrubDeep} from './scrub.js'
 
 export const SNAPSHOT_FORMAT = 'kvmdoctor-snapshot'
 export const SNAPSHOT_FORMAT_VERSION = 1
@@ -25,7 +29,7 @@ const captureEntry = z.object({
   timedOut: z.boolean().optional(),
   stderr: z.string().optional(),
   error: z.string().optional(),
-  errorCode: z.enum(['not-found', 'permission-denied', 'timeout', 'exit-status', 'not-recorded', 'failed']).optional(),
+  errorCode: z.enum(['not-found', 'permission-denied', 'timeout', 'exit-status', 'too-large', 'not-recorded', 'failed']).optional(),
 })
 
 const manifestSchema = z.object({
@@ -59,8 +63,8 @@ export class RecordingRunner implements Runner {
     return this.inner.capturedAt
   }
 
-  async run(argv: string[]): Promise<CommandCapture> {
-    return this.remember(await this.inner.run(argv))
+  async run(argv: string[], options?: RunOptions): Promise<CommandCapture> {
+    return this.remember(await this.inner.run(argv, options))
   }
 
   async readFile(path: string, options?: ReadOptions): Promise<FileCapture> {
@@ -94,8 +98,8 @@ export function buildManifest(captures: Capture[], meta: SnapshotMeta): {manifes
   const files = new Map<string, string>()
   const sorted = [...captures].sort((a, b) => captureKey(a).localeCompare(captureKey(b)))
   const entries: ManifestEntry[] = sorted.map((raw, i) => {
-    // Secrets never leave the host: scrubbed from everything a snapshot or bundle holds.
-    const c = {...raw, output: scrubSecrets(raw.output), ...(raw.kind === 'command' ? {stderr: scrubSecrets(raw.stderr)} : {})} as Capture
+    // Secrets never leave the host: output, stderr, error, argv and path are scrubbed.
+    const c = scrubCapture(raw)
     const file = `outputs/${String(i + 1).padStart(4, '0')}-${c.kind}-${slug(c)}.txt`
     files.set(file, c.output)
     const entry: ManifestEntry = {
@@ -128,17 +132,79 @@ export function buildManifest(captures: Capture[], meta: SnapshotMeta): {manifes
   return {manifest, files}
 }
 
-export async function writeSnapshot(dir: string, captures: Capture[], meta: SnapshotMeta): Promise<SnapshotManifest> {
-  const {manifest, files} = buildManifest(captures, meta)
+/** Where a snapshot may go: a new path, an empty directory or an earlier snapshot; never through a link. */
+export async function checkSnapshotTarget(dir: string): Promise<{target: string; existing: boolean}> {
+  if (dir.trim() === '') throw new UserError('cannot write the snapshot: the path is empty')
+  const target = resolve(dir)
+  const fail = (why: string) => new UserError(`cannot write the snapshot to ${dir}: ${why}`)
+  const parent = await stat(dirname(target)).catch(() => undefined)
   // Not mkdir -p: the parent must exist (and recursive mkdir under /proc never returns).
-  for (const d of [dir, join(dir, 'outputs')]) {
-    await mkdir(d).catch((error: NodeJS.ErrnoException) => {
-      if (error.code !== 'EEXIST') throw error
-    })
+  if (!parent?.isDirectory()) throw fail(`${dirname(target)} is not a directory`)
+  const existing = await lstat(target).catch(() => undefined)
+  if (existing?.isSymbolicLink()) throw fail('it is a symbolic link (kvmdoctor does not write through links)')
+  if (existing && !existing.isDirectory()) throw fail('it exists and is not a directory')
+  if (existing) {
+    const names = await readdir(target)
+    const manifest = names.includes('manifest.json') ? await lstat(join(target, 'manifest.json')) : undefined
+    if (names.length > 0 && !manifest?.isFile()) throw fail('it exists and is not a kvmdoctor snapshot (no manifest.json): refusing to replace it')
   }
-  await Promise.all([...files].map(([file, text]) => writeFile(join(dir, file), text)))
-  await writeFile(join(dir, 'manifest.json'), JSON.stringify(manifest, null, 2) + '\n')
-  return manifest
+  return {target, existing: existing !== undefined}
+}
+
+/**
+ * Writes a snapshot directory. It is built in a new directory beside DIR and renamed into
+ * place, so nothing is ever written through a link planted in DIR (manifest.json or outputs/
+ * as symlinks), and a failed or interrupted write leaves DIR as it was. An existing DIR is
+ * replaced only when it is empty or a kvmdoctor snapshot.
+ */
+export async function writeSnapshot(dir: string, captures: Capture[], meta: SnapshotMeta): Promise<SnapshotManifest> {
+  const {target, existing} = await checkSnapshotTarget(dir)
+  const fail = (why: string) => new UserError(`cannot write the snapshot to ${dir}: ${why}`)
+  const {manifest, files} = buildManifest(captures, meta)
+  const temp = join(dirname(target), `.${basename(target).slice(0, 100)}.kvmdoctor-new-${randomBytes(6).toString('hex')}`)
+  const forget = onExit(() => rmSync(temp, {recursive: true, force: true}))
+  try {
+    await mkdir(temp)
+    await mkdir(join(temp, 'outputs'))
+    // A fresh directory: O_EXCL creates every file, so nothing in it was there before.
+    const write = async (file: string, text: string) => {
+      const handle = await createExclusive(join(temp, file))
+      try {
+        await handle.writeFile(text)
+        await handle.sync()
+      } finally {
+        await handle.close()
+      }
+    }
+    const queue = [...files]
+    await Promise.all(Array.from({length: 16}, async () => {
+      for (let next = queue.shift(); next; next = queue.shift()) await write(next[0], next[1])
+    }))
+    await write('manifest.json', JSON.stringify(scrubDeep(manifest), null, 2) + '\n')
+    await syncDir(join(temp, 'outputs'))
+    await syncDir(temp)
+    if (existing) {
+      const old = join(dirname(target), `.${basename(target).slice(0, 100)}.kvmdoctor-old-${randomBytes(6).toString('hex')}`)
+      await rename(target, old)
+      // Put the old snapshot back if the new one cannot take its place.
+      await rename(temp, target).catch(async (error: unknown) => {
+        await rename(old, target).catch(() => undefined)
+        throw error
+      })
+      await rm(old, {recursive: true, force: true})
+    } else {
+      await rename(temp, target)
+    }
+    await syncDir(dirname(target))
+    return manifest
+  } catch (error) {
+    await rm(temp, {recursive: true, force: true}).catch(() => undefined)
+    if (error instanceof UserError) throw error
+    const e = error as NodeJS.ErrnoException
+    throw fail(e.code ? `${e.code} (${e.message.replace(/^[A-Z]+: /, '')})` : e.message)
+  } finally {
+    forget()
+  }
 }
 
 /** Parses and validates a manifest; every problem becomes a UserError naming the field. */
@@ -199,27 +265,52 @@ export class ReplayRunner extends MemoryRunner {
     super(captures, new Date(manifest.capturedAt))
   }
 
-  static async open(dir: string): Promise<ReplayRunner> {
-    const root = resolve(dir)
+  /**
+   * Opens a snapshot directory within the budgets: manifest and outputs must be regular files
+   * inside it (no link out of it, no FIFO, no device), each output is read once whatever the
+   * number of entries naming it, and sizes are bounded per output and in total.
+   */
+  static async open(dir: string, limits: Partial<Budget> = {}): Promise<ReplayRunner> {
+    const budget = {...BUDGET, ...limits}
+    let root: string
+    try {
+      root = realpathSync(resolve(dir))
+    } catch {
+      throw new UserError(`${dir}: no such file or directory`)
+    }
     let text: string
     try {
-      text = await readFile(join(root, 'manifest.json'), 'utf8')
+      text = readRegularFileSync(join(root, 'manifest.json'), {maxBytes: budget.manifestBytes, noFollow: true, label: `${dir}: manifest.json`})
     } catch (error) {
-      const code = (error as NodeJS.ErrnoException).code
-      throw new UserError(
-        code === 'ENOENT' ? `${dir}: not a kvmdoctor snapshot (no manifest.json)` : `${dir}: cannot read manifest.json (${code ?? (error as Error).message})`,
-      )
+      if ((error as Error).message === `${dir}: manifest.json: no such file`) throw new UserError(`${dir}: not a kvmdoctor snapshot (no manifest.json)`)
+      throw error
     }
     const manifest = parseManifest(text, dir)
-    // Thousands of small files on big hosts: synchronous reads cost a fraction of promise-per-file I/O.
+    if (manifest.captures.length > budget.entries) throw new UserError(`${dir}: manifest.json lists ${manifest.captures.length} captures, over the limit of ${budget.entries}`)
+    const outputs = new Map<string, string>()
+    let total = 0
     const captures = manifest.captures.map((entry) => {
       const file = resolve(root, entry.file)
       if (!file.startsWith(root + sep)) throw new UserError(`${dir}: manifest entry ${entry.file} points outside the snapshot`)
-      let output: string
-      try {
-        output = readFileSync(file, 'utf8')
-      } catch {
-        throw new UserError(`${dir}: manifest lists ${entry.file}, which is missing`)
+      let output = outputs.get(file)
+      if (output === undefined) {
+        // A directory on the way may be a link out of the snapshot: judge where it really leads.
+        let realParent: string
+        try {
+          realParent = realpathSync(dirname(file))
+        } catch {
+          throw new UserError(`${dir}: manifest lists ${entry.file}, which is missing`)
+        }
+        if (realParent !== root && !realParent.startsWith(root + sep)) throw new UserError(`${dir}: manifest entry ${entry.file} leads outside the snapshot through a symbolic link`)
+        try {
+          output = readRegularFileSync(file, {maxBytes: budget.captureBytes, noFollow: true, label: `${dir}: ${entry.file}`})
+        } catch (error) {
+          if ((error as Error).message === `${dir}: ${entry.file}: no such file`) throw new UserError(`${dir}: manifest lists ${entry.file}, which is missing`)
+          throw error
+        }
+        total += Buffer.byteLength(output)
+        if (total > budget.snapshotBytes) throw new UserError(`${dir}: its outputs exceed ${formatBytes(budget.snapshotBytes)} in total, over the limit for a snapshot`)
+        outputs.set(file, output)
       }
       return toCapture(entry, output)
     })

@@ -1,0 +1,133 @@
+/**
+ * Limits for what kvmdoctor reads from files the user hands it (snapshots,
+ * bundles, config files), and the one way such files are read: regular files
+ * only (a FIFO or a device is refused before it can block or flood), links
+ * refused where asked, size checked before and while reading.
+ */
+import {closeSync, constants, fstatSync, openSync, readSync, type Stats} from 'node:fs'
+import {open} from 'node:fs/promises'
+import {UserError} from './errors.js'
+
+const MiB = 1024 * 1024
+
+export interface Budget {
+  captureBytes: number
+  snapshotBytes: number
+  manifestBytes: number
+  entries: number
+  configBytes: number
+}
+
+export const BUDGET: Readonly<Budget> = {
+  /** One capture output: the live runner keeps at most 8 MiB of one, so twice that is generous. */
+  captureBytes: 16 * MiB,
+  /** All the outputs of one snapshot together (a 1000-guest host records a few tens of MiB). */
+  snapshotBytes: 256 * MiB,
+  manifestBytes: 32 * MiB,
+  /** Entries of a snapshot manifest, or of a bundle archive. */
+  entries: 50_000,
+  /** Ignore and expectations files. */
+  configBytes: 1 * MiB,
+}
+
+export const formatBytes = (n: number) => (n >= MiB ? `${(n / MiB).toFixed(n >= 10 * MiB ? 0 : 1)} MiB` : n >= 1024 ? `${(n / 1024).toFixed(1)} KiB` : `${n} bytes`)
+
+export interface ReadLimits {
+  maxBytes: number
+  /** Refuse a symbolic link at the last component (inside snapshots). */
+  noFollow?: boolean
+  /** How the file is named in messages: "snapshot /x: outputs/0001.txt". */
+  label: string
+}
+
+function kindOf(s: Stats): string | undefined {
+  if (s.isFile()) return undefined
+  if (s.isDirectory()) return 'a directory'
+  if (s.isFIFO()) return 'a FIFO'
+  if (s.isCharacterDevice() || s.isBlockDevice()) return 'a device'
+  if (s.isSocket()) return 'a socket'
+  return 'not a regular file'
+}
+
+/** The message for a failed open/read of a file the user gave. */
+export function describeReadError(label: string, error: unknown): string {
+  const code = (error as NodeJS.ErrnoException).code
+  if (code === 'ENOENT') return `${label}: no such file`
+  if (code === 'EACCES' || code === 'EPERM') return `${label}: permission denied`
+  if (code === 'ELOOP') return `${label}: is a symbolic link (not followed inside a snapshot)`
+  if (code === 'EISDIR') return `${label}: is a directory, not a regular file`
+  return `${label}: cannot read (${code ?? (error as Error).message})`
+}
+
+const openFlags = (limits: ReadLimits) => constants.O_RDONLY | constants.O_NONBLOCK | (limits.noFollow ? constants.O_NOFOLLOW : 0)
+
+function checkStats(s: Stats, limits: ReadLimits): void {
+  const kind = kindOf(s)
+  if (kind) throw new UserError(`${limits.label}: is ${kind}, not a regular file`)
+  if (s.size > limits.maxBytes) throw new UserError(`${limits.label}: is ${formatBytes(s.size)}, over the ${formatBytes(limits.maxBytes)} limit`)
+}
+
+/** Reads a regular file of at most maxBytes as UTF-8; every refusal is a UserError naming the file. */
+export async function readRegularFile(path: string, limits: ReadLimits): Promise<string> {
+  let handle
+  try {
+    handle = await open(path, openFlags(limits))
+  } catch (error) {
+    throw new UserError(describeReadError(limits.label, error))
+  }
+  try {
+    checkStats(await handle.stat(), limits)
+    // The size may grow after fstat: never read more than the limit (plus one byte to notice).
+    const chunk = Buffer.alloc(Math.min(limits.maxBytes + 1, 1024 * 1024))
+    const chunks: Buffer[] = []
+    let total = 0
+    for (;;) {
+      const {bytesRead} = await handle.read(chunk, 0, chunk.length, null)
+      if (bytesRead === 0) break
+      total += bytesRead
+      if (total > limits.maxBytes) throw new UserError(`${limits.label}: is over the ${formatBytes(limits.maxBytes)} limit`)
+      chunks.push(Buffer.from(chunk.subarray(0, bytesRead)))
+    }
+    return Buffer.concat(chunks).toString('utf8')
+  } catch (error) {
+    if (error instanceof UserError) throw error
+    throw new UserError(describeReadError(limits.label, error))
+  } finally {
+    await handle.close()
+  }
+}
+
+/** The same, synchronous: replaying thousands of small outputs costs far less without a promise each. */
+export function readRegularFileSync(path: string, limits: ReadLimits): string {
+  let fd: number
+  try {
+    fd = openSync(path, openFlags(limits))
+  } catch (error) {
+    throw new UserError(describeReadError(limits.label, error))
+  }
+  try {
+    const s = fstatSync(fd)
+    checkStats(s, limits)
+    let buffer = Buffer.alloc(Math.min(limits.maxBytes + 1, s.size + 1))
+    let total = 0
+    for (;;) {
+      if (total === buffer.length) {
+        // Grew since fstat: keep reading, but never past the limit.
+        if (buffer.length > limits.maxBytes) throw new UserError(`${limits.label}: is over the ${formatBytes(limits.maxBytes)} limit`)
+        const bigger = Buffer.alloc(Math.min(limits.maxBytes + 1, buffer.length * 2 + 1))
+        buffer.copy(bigger)
+        buffer = bigger
+      }
+      const n = readSync(fd, buffer, total, buffer.length - total, null)
+      if (n === 0) break
+      total += n
+    }
+    if (total > limits.maxBytes) throw new UserError(`${limits.label}: is over the ${formatBytes(limits.maxBytes)} limit`)
+    return buffer.subarray(0, total).toString('utf8')
+  } catch (error) {
+    if (error instanceof UserError) throw error
+    throw new UserError(describeReadError(limits.label, error))
+  } finally {
+    closeSync(fd)
+  }
+}

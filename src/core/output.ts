@@ -1,0 +1,86 @@
+/**
+ * What the commands print or write, made safe: credentials scrubbed from
+ * everything, and host strings (guest names, log lines, error texts) shown
+ * with their control characters made visible, so data read from a host can
+ * never drive the terminal (escape sequences, carriage returns, bidi
+ * overrides).
+ */
+import type {Diagnosis} from './diagnose.js'
+import {UserError} from './errors.js'
+import {scrubDeep, scrubText} from './scrub.js'
+
+/** C0 and C1 controls except tab and newline, DEL, and the Unicode bidi overrides/isolates. */
+const CONTROL = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]/g
+
+export function visibleControls(text: string): string {
+  return text.replace(CONTROL, (c) => {
+    const code = c.charCodeAt(0)
+    return code <= 0xff ? `\\x${code.toString(16).padStart(2, '0')}` : `\\u${code.toString(16).padStart(4, '0')}`
+  })
+}
+
+/** Every string in a value with control characters made visible; the value is copied. */
+export function visibleControlsDeep<T>(value: T): T {
+  const walk = (v: unknown): unknown => {
+    if (typeof v === 'string') return visibleControls(v)
+    if (Array.isArray(v)) return v.map(walk)
+    if (v && typeof v === 'object' && !(v instanceof Date)) return Object.fromEntries(Object.entries(v).map(([k, item]) => [k, walk(item)]))
+    return v
+  }
+  return walk(value) as T
+}
+
+/** Formats whose encoder escapes control characters itself (JSON): host strings stay exact there. */
+const ESCAPED_FORMATS = new Set(['json', 'sarif'])
+
+/**
+ * The diagnosis as reports may show it: credentials scrubbed; for formats read by people or
+ * by line-based tools (text, Markdown, JUnit XML, Prometheus), control characters made visible.
+ * The raw facts are not part of any report and are left out.
+ */
+export function reportable(d: Diagnosis, format: string): Diagnosis {
+  const {facts, ...rest} = d
+  const scrubbed = scrubDeep(rest)
+  return {...(ESCAPED_FORMATS.has(format) ? scrubbed : visibleControlsDeep(scrubbed)), facts}
+}
+
+/** Longest line written to stderr: a message quoting a crafted input stays readable. */
+const MAX_ERROR_LINE = 2000
+
+/** A line for stderr: scrubbed, controls visible, cut to MAX_ERROR_LINE characters. */
+export function errorLine(message: string): string {
+  const line = visibleControls(scrubText(message.length > 4 * MAX_ERROR_LINE ? message.slice(0, 4 * MAX_ERROR_LINE) : message))
+  return line.length > MAX_ERROR_LINE ? `${line.slice(0, MAX_ERROR_LINE)}… (${message.length} characters)` : line
+}
+
+/** Longer than any real domain, network or interface name: a crafted input, refused before it is copied into every report line. */
+export const MAX_NAME_LENGTH = 4096
+
+/** Entity names of a diagnosis within MAX_NAME_LENGTH, or a UserError naming the kind and size. */
+export function checkNames(names: Iterable<{kind: string; name: string}>): void {
+  for (const e of names) {
+    if (e.name.length > MAX_NAME_LENGTH) {
+      throw new UserError(`the input holds a ${e.kind} name of ${e.name.length} characters (the limit is ${MAX_NAME_LENGTH}): not a real host's data`)
+    }
+  }
+}
+
+export function checkDiagnosisNames(d: Diagnosis): void {
+  checkNames([...d.findings.map((f) => f.entity), ...d.checked.map((c) => c.entity), ...d.notChecked.flatMap((n) => (n.entity ? [n.entity] : []))])
+}
+
+/** Path and value flags given as "" are a usage error, not "use the default" or "run live". */
+export function requireNonEmpty(flags: Record<string, unknown>, names: string[]): void {
+  for (const name of names) {
+    const value = flags[name]
+    if (typeof value === 'string' && value.trim() === '') throw new UserError(`--${name} needs a value, got an empty string`)
+  }
+}
+
+/** oclif's usage errors (bad or missing flag, unknown flag, missing argument) as one line; undefined for anything else. */
+export function usageErrorText(error: unknown): string | undefined {
+  const e = error as {oclif?: {exit?: number}; message?: unknown}
+  if (e?.oclif?.exit !== 2 || typeof e.message !== 'string') return undefined
+  const lines = e.message.split('\n').map((l) => l.trim()).filter((l) => l !== '' && !/^See more help with/.test(l))
+  return visibleControls(lines.reduce((all, l) => (all === '' ? l : `${all}${all.endsWith(':') ? ' ' : ': '}${l}`), '').replace(/\s+/g, ' '))
+}

@@ -1,0 +1,89 @@
+/** Shared by the hostile-input suite: fake commands on PATH, the CLI run against them, scratch space. */
+import {execa} from 'execa'
+import {chmod, mkdir, mkdtemp, readdir, rm, writeFile} from 'node:fs/promises'
+import {tmpdir} from 'node:os'
+import {join} from 'node:path'
+import {afterAll} from 'vitest'
+import type {Capture, CommandCapture, DirCapture, FileCapture, Runner} from '../../src/core/runner.js'
+import {ReplayRunner} from '../../src/core/snapshot.js'
+import {ROOT, fixtureDir} from '../helpers.js'
+
+
+const scratchDirs: string[] = []
+
+/** A new directory under the system TMPDIR, removed after the test file (some hold 100 MB inputs). */
+export async function scratch(prefix = 'kd-hostile-'): Promise<string> {
+  const dir = await mkdtemp(join(tmpdir(), prefix))
+  scratchDirs.push(dir)
+  return dir
+}
+
+afterAll(async () => {
+  await Promise.all(scratchDirs.splice(0).map((dir) => rm(dir, {recursive: true, force: true})))
+})
+
+/** The commands the probes run: every one gets a fake, so a live run never reaches the real host's tools. */
+export const PROBE_COMMANDS = ['ip', 'virsh', 'iptables-save', 'iptables-legacy-save', 'nft', 'ps', 'ss', 'journalctl', 'firewall-cmd', 'arp-scan']
+
+/**
+ * A directory of fake commands (POSIX sh scripts; absolute paths inside, PATH is this directory only).
+ * Commands not given print nothing and exit 0, unless `others` says otherwise.
+ */
+export async function fakeBin(scripts: Record<string, string>, others = 'exit 0'): Promise<string> {
+  const dir = await scratch('kd-bin-')
+  for (const name of new Set([...PROBE_COMMANDS, ...Object.keys(scripts)])) {
+    const file = join(dir, name)
+    await writeFile(file, `#!/bin/sh\n${scripts[name] ?? others}\n`)
+    await chmod(file, 0o755)
+  }
+  return dir
+}
+
+/**
+ * The built CLI with PATH limited to `bin` (no real command can run) and its own TMPDIR,
+ * so the test can see every temporary file it leaves.
+ */
+export function cli(args: string[], options: {bin?: string; tmp?: string; cwd?: string; env?: Record<string, string>; uid?: number} = {}) {
+  return execa(process.execPath, [join(ROOT, 'bin/run.js'), ...args], {
+    reject: false,
+    stdin: 'ignore',
+    cwd: options.cwd ?? ROOT,
+    ...(options.uid === undefined ? {} : {uid: options.uid, gid: options.uid}),
+    env: {NO_COLOR: '1', PATH: options.bin ?? '/nonexistent', ...(options.tmp ? {TMPDIR: options.tmp} : {}), ...options.env},
+  })
+}
+
+export async function entries(dir: string): Promise<string[]> {
+  return (await readdir(dir)).sort()
+}
+
+/** A runner over a recorded fixture whose answers a test may change (plant secrets, fail a command). */
+export async function alteredFixture(
+  name: string,
+  change: {run?: (c: CommandCapture) => CommandCapture; readFile?: (c: FileCapture) => FileCapture; listDir?: (c: DirCapture) => DirCapture},
+): Promise<{runner: Runner; options: {active: boolean; libvirtUri: string}}> {
+  const inner = await ReplayRunner.open(fixtureDir(name))
+  const runner: Runner = {
+    capturedAt: inner.capturedAt,
+    run: async (argv) => (change.run ?? ((c) => c))(await inner.run(argv)),
+    readFile: async (path) => (change.readFile ?? ((c) => c))(await inner.readFile(path)),
+    listDir: async (path) => (change.listDir ?? ((c) => c))(await inner.listDir(path)),
+  }
+  return {runner, options: inner.manifest.options ?? {active: false, libvirtUri: 'qemu:///system'}}
+}
+
+/** Writes a snapshot directory by hand: manifest entries and output files, for crafted inputs. */
+export async function craftSnapshot(dir: string, captures: (Partial<Capture> & {kind: Capture['kind']; file: string; bytes?: number})[], outputs: Record<string, string | Buffer> = {}): Promise<string> {
+  await mkdir(join(dir, 'outputs'), {recursive: true})
+  for (const [file, text] of Object.entries(outputs)) await writeFile(join(dir, file), text)
+  const manifest = {
+    format: 'kvmdoctor-snapshot',
+    formatVersion: 1,
+    kvmdoctorVersion: 'test',
+    capturedAt: '2026-11-28T10:00:00.000Z',
+    options: {active: false, libvirtUri: 'qemu:///system'},
+    captures: captures.map((c) => ({durationMs: 0, truncated: false, bytes: c.bytes ?? 0, ...c})),
+  }
+  await writeFile(join(dir, 'manifest.json'), JSON.stringify(manifest))
+  return dir
+}

@@ -1,0 +1,186 @@
+/**
+ * Item 1: no secret leaves. Every credential form, planted in every channel kvmdoctor writes
+ * (command output, stderr, the error field, log lines, domain XML, dhcpd.conf), must be absent
+ * from every byte of a bundle (plain and --redact), a --record snapshot and every report format.
+ */
+import {readdirSync, readFileSync} from 'node:fs'
+import {readFile, writeFile} from 'node:fs/promises'
+import {join} from 'node:path'
+import * as tar from 'tar'
+import {describe, expect, it} from 'vitest'
+import {FORMATS, type Format, render} from '../../reports/index.js'
+import {createBundle, openBundle} from '../../src/core/bundle.js'
+import {diagnose} from '../../src/core/diagnose.js'
+import {reportable} from '../../src/core/output.js'
+import {RecordingRunner, writeSnapshot} from '../../src/core/snapshot.js'
+import {CREDENTIAL_FORMS, SCRUBBED, scrubText} from '../../src/core/scrub.js'
+import {ROOT} from '../helpers.js'
+import {ALL_SECRETS, DHCPD_KEYS, LINE_FORMS, PEM_LINES, PEM_SECRETS, XML_FORMS, leaked} from './corpus.js'
+import {alteredFixture, cli, fakeBin, scratch} from './helpers.js'
+
+function allFiles(dir: string): {path: string; text: string}[] {
+  const out: {path: string; text: string}[] = []
+  for (const e of readdirSync(dir, {withFileTypes: true, recursive: true})) {
+    if (e.isFile()) out.push({path: join(e.parentPath, e.name), text: readFileSync(join(e.parentPath, e.name), 'utf8')})
+  }
+  return out
+}
+
+const expectNoLeak = (files: {path: string; text: string}[]) => {
+  for (const f of files) expect(leaked(f.text), f.path).toEqual([])
+}
+
+/** The healthy lab host with every form planted in every channel a run reads. */
+const planted = () =>
+  alteredFixture('healthy', {
+    run: (c) => {
+      if (c.argv[0] === 'ps') return {...c, output: c.output + LINE_FORMS.map((f, i) => ` ${30000 + i} ${f.text}\n`).join('')}
+      if (c.argv[0] === 'journalctl') {
+        const lines = [...LINE_FORMS.map((f) => `2026-11-28T10:00:00+0000 vm dnsmasq-dhcp[9]: DHCPDISCOVER(virbr0) no address available ${f.text}`), ...PEM_LINES]
+        return {...c, error: undefined, errorCode: undefined, output: `${lines.join('\n')}\n`}
+      }
+      // A failing command: its stderr, and so the error field (its first line), carry every one-line form.
+      if (c.argv[0] === 'firewall-cmd') {
+        const stderr = `ERROR: ${LINE_FORMS.map((f) => f.text).join(' ; ')}\n`
+        return {...c, output: '', stderr, exitCode: 1, error: `firewall-cmd --state: exit 1: ${stderr.trim()}`, errorCode: 'exit-status' as const}
+      }
+      if (c.argv.includes('dumpxml')) return {...c, output: c.output.replace('</devices>', `${XML_FORMS.map((f) => f.text).join('')}</devices>`)}
+      return c
+    },
+    readFile: (c) => {
+      if (c.path.startsWith('/run/libvirt/qemu/')) return {...c, output: c.output.replace('</devices>', `${XML_FORMS.map((f) => f.text).join('')}</devices>`)}
+      if (c.path === '/etc/dhcp/dhcpd.conf') return {...c, error: undefined, errorCode: undefined, output: `${DHCPD_KEYS}subnet 10.77.0.0 netmask 255.255.255.0 {}\n`}
+      if (c.path.endsWith('libvirtd.log')) return {...c, error: undefined, errorCode: undefined, output: `${LINE_FORMS.map((f) => `2026-11-28 10:00:00.000+0000: 811: error : ${f.text}`).join('\n')}\n${PEM_LINES.join('\n')}\n`}
+      return c
+    },
+  })
+
+describe('the scrub table', () => {
+  it.each(LINE_FORMS.map((f) => [f.form, f] as const))('removes %s', (_form, f) => {
+    const out = scrubText(f.text)
+    expect(leaked(out)).toEqual([])
+    expect(out).toContain(SCRUBBED)
+    expect(scrubText(out)).toBe(out)
+  })
+
+  it('removes PEM private keys, XML credentials and dhcpd key secrets', () => {
+    const text = [...PEM_LINES, ...XML_FORMS.map((f) => f.text), DHCPD_KEYS].join('\n')
+    const out = scrubText(text)
+    expect(leaked(out)).toEqual([])
+    expect(out).toContain("passwd='SCRUBBED'")
+    expect(out).toContain('<cookie name=\'session\'>SCRUBBED</cookie>')
+    expect(out).toContain('-----BEGIN OPENSSH PRIVATE KEY-----\nSCRUBBED\n-----END OPENSSH PRIVATE KEY-----')
+    // A key cut by a log tail (no END line) is scrubbed to the end of the text.
+    expect(leaked(scrubText(PEM_LINES.slice(0, 2).join('\n')))).toEqual([])
+  })
+
+  it('leaves what is not a credential alone', () => {
+    const benign = [
+      'dnsmasq --conf-file=/var/lib/libvirt/dnsmasq/default.conf --leasefile-ro --dhcp-script=/usr/libexec/libvirt_leaseshelper',
+      'qemu-system-x86_64 -vnc 127.0.0.1:0,password=on -device vfio-pci,host=0000:01:00.0,x-passthrough=on',
+      'ssh -p 2222 root@hv2',
+      'sshd[1]: Accepted publickey for root from 192.168.122.1 port 50522 ssh2',
+      '-A LIBVIRT_FWO -i virbr0 -s 192.168.122.0/24 -j ACCEPT',
+    ]
+    for (const line of benign) expect(scrubText(line)).toBe(line)
+    // Every recording of the lab is left byte for byte as it was: the rules see the same data.
+    for (const fixture of readdirSync(join(ROOT, 'fixtures'))) {
+      for (const f of allFiles(join(ROOT, 'fixtures', fixture, 'outputs'))) expect(scrubText(f.text) === f.text, f.path).toBe(true)
+    }
+  })
+
+  it('stays linear on hostile 8 MiB inputs', () => {
+    const N = 8 * 1024 * 1024
+    const hostile = ['a='.repeat(N / 2), '--password '.repeat(N / 11), 'password="'.repeat(N / 10), 'http://a:'.repeat(N / 9), 'secret,'.repeat(N / 7), '"qom-type":"secret",'.repeat(N / 20), 'mysql -p'.repeat(N / 8), '-----BEGIN PRIVATE KEY-----\n'.repeat(N / 28)]
+    for (const text of hostile) {
+      const started = performance.now()
+      scrubText(text)
+      // Linear passes take well under a second here; a quadratic one takes minutes.
+      expect(performance.now() - started, text.slice(0, 20)).toBeLessThan(15_000)
+    }
+    expect(CREDENTIAL_FORMS.length).toBeGreaterThan(15)
+  })
+})
+
+describe('every channel a bundle, a snapshot or a report is made of', () => {
+  it('a bundle holds none of the planted values, with or without --redact', async () => {
+    const {runner, options} = await planted()
+    for (const redact of [false, true]) {
+      const dir = await scratch()
+      const made = await createBundle({runner, options, version: 'test', output: join(dir, 'b.tar.gz'), redact, redactionKey: Buffer.alloc(32, 7)})
+      await tar.x({file: made.path, cwd: dir})
+      const files = allFiles(dir).filter((f) => !f.path.endsWith('.tar.gz'))
+      expect(files.map((f) => f.path.split('/').pop())).toEqual(expect.arrayContaining(['manifest.json', 'facts.json', 'findings.json', 'report.md']))
+      expectNoLeak(files)
+      // The channels were live: the error field and the log lines reached the written files, scrubbed.
+      const manifest = files.find((f) => f.path.endsWith('manifest.json'))!.text
+      expect(manifest).toMatch(/"error": "firewall-cmd --state: exit 1: ERROR: mysql -uroot -pSCRUBBED/)
+      expect(files.find((f) => f.path.endsWith('facts.json'))!.text).toContain('SCRUBBED')
+      expect(files.find((f) => f.path.endsWith('report.md'))!.text).toMatch(/firewall-cmd --state: exit 1: ERROR: mysql -uroot -pSCRUBBED/)
+    }
+  })
+
+  it('a libvirt URI with a password: scrubbed from argv and options alike, so the bundle still replays', async () => {
+    const uri = 'qemu+ssh://root:S3cUriZq@hv9/system'
+    const {runner: inner, options} = await alteredFixture('dnsmasq-killed', {})
+    // The recorded host, reached through a URI that carries a password (not the system instance:
+    // domain XML then comes from virsh dumpxml, answered from the recorded status files).
+    const runner = {
+      ...inner,
+      capturedAt: inner.capturedAt,
+      run: async (argv: string[]) => {
+        if (argv.includes('dumpxml')) return {kind: 'command' as const, argv, output: (await inner.readFile(`/run/libvirt/qemu/${argv.at(-1)}.xml`)).output, stderr: '', exitCode: 0, durationMs: 0, timedOut: false, truncated: false}
+        return {...(await inner.run(argv.map((a) => (a === uri ? options.libvirtUri : a)))), argv}
+      },
+    }
+    const dir = await scratch()
+    const made = await createBundle({runner, options: {...options, libvirtUri: uri}, version: 'test', output: join(dir, 'b.tar.gz'), redact: false})
+    await tar.x({file: made.path, cwd: dir})
+    for (const f of allFiles(dir).filter((x) => !x.path.endsWith('.tar.gz'))) expect(f.text, f.path).not.toContain('S3cUriZq')
+    expect(made.diagnosis.probes.find((p) => p.id === 'libvirt')?.ok).toBe(true)
+    const {runner: replay, cleanup} = await openBundle(made.path)
+    expect((await diagnose({runner: replay, options: replay.manifest.options!, version: 'test'})).findings.map((f) => f.id)).toEqual(made.diagnosis.findings.map((f) => f.id))
+    await cleanup()
+  })
+
+  it('a recorded snapshot and every report format hold none of them', async () => {
+    const {runner, options} = await planted()
+    const recorder = new RecordingRunner(runner)
+    const d = await diagnose({runner: recorder, options, version: 'test'})
+    const dir = join(await scratch(), 'snap')
+    await writeSnapshot(dir, recorder.all(), {kvmdoctorVersion: 'test', capturedAt: recorder.capturedAt, options})
+    expectNoLeak(allFiles(dir))
+    for (const format of FORMATS) {
+      // Without the output layer the report would carry them (the error field reaches "not checked");
+      // Prometheus has no free text.
+      if (format !== 'prometheus') expect(leaked(await render(d, format as Format, {tty: false, showSuppressed: false})).length, format).toBeGreaterThan(0)
+      expect(leaked(await render(reportable(d, format), format as Format, {tty: false, showSuppressed: false})), format).toEqual([])
+    }
+  })
+
+  it('the CLI: --record, --output, stdout and stderr of a live run hold none of them', async () => {
+    const data = await scratch()
+    const write = async (name: string, text: string) => {
+      await writeFile(join(data, name), text)
+      return join(data, name)
+    }
+    const stderr = await write('stderr', `error: failed to connect to the hypervisor\nerror: ${LINE_FORMS.map((f) => f.text).join(' ; ')}\n`)
+    const bin = await fakeBin({
+      ps: `/bin/cat ${await write('ps', `    1 /sbin/init\n${LINE_FORMS.map((f, i) => `  ${100 + i} ${f.text}\n`).join('')}`)}`,
+      journalctl: `/bin/cat ${await write('journal', `${[...LINE_FORMS.map((f) => `2026-11-28 vm app[1]: ${f.text}`), ...PEM_LINES].join('\n')}\n`)}`,
+      virsh: `/bin/cat ${stderr} >&2; exit 1`,
+      'firewall-cmd': `/bin/cat ${stderr} >&2; exit 3`,
+    })
+    const dir = await scratch()
+    const r = await cli(['diagnose', '--record', join(dir, 'snap'), '--output', join(dir, 'report.md'), '--format', 'md', '--timeout', '5'], {bin})
+    expect(r.stderr).not.toMatch(/internal error/)
+    expect(leaked(r.stdout + r.stderr)).toEqual([])
+    const files = allFiles(dir)
+    expect(files.some((f) => f.path.endsWith('manifest.json'))).toBe(true)
+    expectNoLeak(files)
+    // The planted stderr did reach the report, scrubbed: the channel was exercised.
+    expect(await readFile(join(dir, 'report.md'), 'utf8')).toMatch(/SCRUBBED/)
+    expect(ALL_SECRETS.length).toBeGreaterThan(40)
+    expect(PEM_SECRETS.every((s) => PEM_LINES.join('').includes(s))).toBe(true)
+  })
+})

@@ -1,0 +1,146 @@
+/**
+ * Item 2: no write goes astray. Links and special files at a target are refused with exit 2
+ * and left untouched; writes are atomic (a failed one leaves the old file and no temporary);
+ * the redaction map is 0600 whatever was there; two runs never write one path at once.
+ */
+import {execFileSync} from 'node:child_process'
+import {existsSync} from 'node:fs'
+import {mkdir, readFile, readdir, stat, symlink, writeFile} from 'node:fs/promises'
+import {join} from 'node:path'
+import {describe, expect, it} from 'vitest'
+import {createBundle, openBundle} from '../../src/core/bundle.js'
+import {UserError} from '../../src/core/errors.js'
+import {checkTarget, withLock, writeFileAtomic} from '../../src/core/safe-write.js'
+import {ReplayRunner, writeSnapshot} from '../../src/core/snapshot.js'
+import {fixtureDir, replayOptions} from '../helpers.js'
+import {cli, entries, fakeBin, scratch} from './helpers.js'
+
+const mkfifo = (path: string) => execFileSync('mkfifo', [path])
+
+async function victim(): Promise<{dir: string; file: string}> {
+  const dir = await scratch()
+  const file = join(dir, 'victim.txt')
+  await writeFile(file, 'precious\n')
+  return {dir, file}
+}
+
+const refusal = async (promise: Promise<unknown>) => {
+  const error = await promise.then(() => undefined, (e: unknown) => e)
+  expect(error).toBeInstanceOf(UserError)
+  return (error as Error).message
+}
+
+describe('targets that are links or special files', () => {
+  it('bundle -o LINK: exit 2 before probing, the link target untouched', async () => {
+    const {dir, file} = await victim()
+    await symlink(file, join(dir, 'ticket.tar.gz'))
+    const r = await cli(['bundle', '-o', join(dir, 'ticket.tar.gz')], {bin: await fakeBin({}, '/bin/sleep 30')})
+    expect(r.exitCode).toBe(2)
+    expect(r.stderr).toMatch(/^kvmdoctor: cannot write the bundle to .*ticket\.tar\.gz: it is a symbolic link/)
+    expect(r.stderr.trim().split('\n')).toHaveLength(1)
+    expect(await readFile(file, 'utf8')).toBe('precious\n')
+  })
+
+  it('diagnose --output LINK: exit 2, the link target untouched', async () => {
+    const {dir, file} = await victim()
+    await symlink(file, join(dir, 'report.sarif'))
+    const r = await cli(['diagnose', '--from', fixtureDir('healthy'), '--format', 'sarif', '--output', join(dir, 'report.sarif')])
+    expect(r.exitCode).toBe(2)
+    expect(r.stderr).toMatch(/cannot write the report to .*report\.sarif: it is a symbolic link/)
+    expect(await readFile(file, 'utf8')).toBe('precious\n')
+  })
+
+  it('--record DIR whose manifest.json is a link: exit 2, nothing written through it', async () => {
+    const {dir, file} = await victim()
+    await mkdir(join(dir, 'snap'))
+    await symlink(file, join(dir, 'snap', 'manifest.json'))
+    const r = await cli(['diagnose', '--record', join(dir, 'snap')], {bin: await fakeBin({}, '/bin/sleep 30')})
+    expect(r.exitCode).toBe(2)
+    expect(r.stderr).toMatch(/cannot write the snapshot to .*snap: it exists and is not a kvmdoctor snapshot/)
+    expect(await readFile(file, 'utf8')).toBe('precious\n')
+  })
+
+  it('--record into an old snapshot whose outputs/ is a link: replaced whole, the link target untouched', async () => {
+    const {dir, file} = await victim()
+    const outside = join(dir, 'outside')
+    await mkdir(outside)
+    await writeFile(join(outside, '0001-command-ip.txt'), 'precious\n')
+    const snap = join(dir, 'snap')
+    await mkdir(snap)
+    await writeFile(join(snap, 'manifest.json'), '{}')
+    await symlink(outside, join(snap, 'outputs'))
+    const source = await ReplayRunner.open(fixtureDir('healthy'))
+    const captures = await Promise.all([source.run(['ip', '-j', '-d', 'addr', 'show']), source.readFile('/proc/sys/net/ipv4/ip_forward')])
+    await writeSnapshot(snap, captures, {kvmdoctorVersion: 'test', capturedAt: source.capturedAt})
+    expect((await stat(join(snap, 'outputs'))).isDirectory()).toBe(true)
+    expect(await readdir(outside)).toEqual(['0001-command-ip.txt'])
+    expect(await readFile(join(outside, '0001-command-ip.txt'), 'utf8')).toBe('precious\n')
+    expect(await readFile(file, 'utf8')).toBe('precious\n')
+    expect((await ReplayRunner.open(snap)).manifest.captures).toHaveLength(2)
+    // Nothing of the build is left beside it.
+    expect(await entries(dir)).toEqual(['outside', 'snap', 'victim.txt'])
+  })
+
+  it('a FIFO, a device or a directory as the target is refused without opening it', async () => {
+    const dir = await scratch()
+    mkfifo(join(dir, 'fifo'))
+    expect(await refusal(checkTarget(join(dir, 'fifo'), 'the report'))).toMatch(/fifo: it exists and is not a regular file/)
+    expect(await refusal(checkTarget('/dev/null', 'the report'))).toMatch(/not a regular file/)
+    expect(await refusal(checkTarget(dir, 'the report'))).toMatch(/not a regular file/)
+    expect(await refusal(checkTarget(join(dir, 'no', 'such', 'dir', 'x'), 'the report'))).toMatch(/is not a directory/)
+    expect(await refusal(checkTarget('', 'the report'))).toMatch(/path is empty/)
+    const r = await cli(['diagnose', '--from', fixtureDir('healthy'), '--output', join(dir, 'fifo')])
+    expect(r.exitCode).toBe(2)
+    expect(r.stderr).toMatch(/cannot write the report to .*fifo: it exists and is not a regular file/)
+  })
+})
+
+describe('atomic writes and locks', () => {
+  it('a write that fails half-way leaves the old file and no temporary file', async () => {
+    const {dir, file} = await victim()
+    async function* failing() {
+      yield Buffer.from('half of a bundle')
+      throw Object.assign(new Error('ENOSPC: no space left on device, write'), {code: 'ENOSPC'})
+    }
+    expect(await refusal(writeFileAtomic(file, failing(), {what: 'the bundle'}))).toMatch(/cannot write the bundle to .*victim\.txt: ENOSPC: no space left on device/)
+    expect(await readFile(file, 'utf8')).toBe('precious\n')
+    expect(await entries(dir)).toEqual(['victim.txt'])
+  })
+
+  it('the redaction map is 0600 even where a 0644 one was', async () => {
+    const dir = await scratch()
+    const output = join(dir, 'b.tar.gz')
+    await writeFile(`${output}.redaction-map.json`, '{}', {mode: 0o644})
+    const source = await ReplayRunner.open(fixtureDir('healthy'))
+    const made = await createBundle({runner: source, options: replayOptions(source), version: 'test', output, redact: true})
+    expect((await stat(made.mapPath!)).mode & 0o777).toBe(0o600)
+    expect(JSON.parse(await readFile(made.mapPath!, 'utf8')).names).toBeTruthy()
+  })
+
+  it('two bundles to one path: the second is refused, the first is a whole archive', async () => {
+    const dir = await scratch()
+    const output = join(dir, 'b.tar.gz')
+    const open = async () => {
+      const source = await ReplayRunner.open(fixtureDir('dnsmasq-killed'))
+      return createBundle({runner: source, options: replayOptions(source), version: 'test', output, redact: false})
+    }
+    const [a, b] = await Promise.allSettled([open(), open()])
+    const outcomes = [a, b].map((r) => r.status)
+    expect(outcomes.sort()).toEqual(['fulfilled', 'rejected'])
+    const rejected = [a, b].find((r) => r.status === 'rejected') as PromiseRejectedResult
+    expect(rejected.reason).toBeInstanceOf(UserError)
+    expect(rejected.reason.message).toMatch(/another kvmdoctor \(pid \d+\) is writing it/)
+    const {runner, cleanup} = await openBundle(output)
+    expect(runner.manifest.captures.length).toBeGreaterThan(10)
+    await cleanup()
+    expect(existsSync(`${output}.lock`)).toBe(false)
+  })
+
+  it('a lock left by a process that is gone is taken over', async () => {
+    const dir = await scratch()
+    const target = join(dir, 'report.txt')
+    await writeFile(`${target}.lock`, '999999999\n')
+    expect(await withLock(target, 'the report', async () => 'written')).toBe('written')
+    expect(existsSync(`${target}.lock`)).toBe(false)
+  })
+})
