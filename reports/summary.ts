@@ -6,7 +6,12 @@ import {SEVERITIES} from '../src/core/severity.js'
 export function summaryLine(d: Diagnosis): string {
   const counts = SEVERITIES.map((s) => `${d.counts[s]} ${s}`).join(', ')
   const unavailable = d.probes.filter((p) => !p.ok && !p.skipped)
-  const probes = unavailable.length === 0 ? 'all probes ran' : `${unavailable.length} probe(s) unavailable: ${unavailable.map((p) => p.id).join(', ')}`
+  const partial = d.probes.filter((p) => p.ok && p.degraded && p.degraded.length > 0)
+  const probes = [
+    unavailable.length === 0 && partial.length === 0 ? 'all probes ran' : '',
+    unavailable.length > 0 ? `${unavailable.length} probe(s) unavailable: ${unavailable.map((p) => p.id).join(', ')}` : '',
+    partial.length > 0 ? `${partial.length} probe(s) read only part of their sources: ${partial.map((p) => p.id).join(', ')}` : '',
+  ].filter(Boolean).join('; ')
   const notChecked = new Set(d.notChecked.map((n) => n.ruleId)).size
   const suppressed = d.suppressed.length > 0 ? `; ${d.suppressed.length} suppressed` : ''
   return `kvmdoctor ${d.host} at ${d.capturedAt}: ${counts}; ${probes}${notChecked > 0 ? `; ${notChecked} rule(s) not checked` : ''}${suppressed}`

@@ -195,6 +195,8 @@ function unavailableProbe(model: Model, rule: RuleDefinition): string | undefine
   for (const id of rule.requires) {
     const p = model.probes[id]
     if (!p?.ok) return `probe ${id} unavailable: ${p && !p.ok ? p.error : 'not run'}`
+    // Partial data is not a pass: a rule reading it is not checked.
+    if (p.degraded && p.degraded.length > 0) return `probe ${id} read only part of its sources: ${p.degraded.join('; ')}`
   }
   for (const group of rule.requiresAny ?? []) {
     if (!group.some((id) => model.probes[id]?.ok)) {

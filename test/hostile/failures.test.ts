@@ -83,7 +83,7 @@ describe('diagnose on failed data', () => {
 
   // Needs the model (not the capture layer): libvirtRulesPresent is computed from nftables alone
   // when iptables is unavailable, and this host's rules are iptables ones. Flip to `it` once fixed.
-  it.fails('an iptables-save that hangs gives no CRITICAL libvirt-firewall-rules-missing: the rule is not checked', async () => {
+  it('an iptables-save that hangs gives no CRITICAL libvirt-firewall-rules-missing: the rule is not checked', async () => {
     const {runner, options} = await iptablesHangs()
     const d = await diagnose({runner, options, version: 'test'})
     expect(d.findings.map((f) => f.id)).not.toContain('libvirt-firewall-rules-missing')
@@ -93,7 +93,7 @@ describe('diagnose on failed data', () => {
   it('garbage from a command makes its probe unavailable, not empty', async () => {
     const {runner, options} = await alteredFixture('healthy', {run: (c) => (c.argv[0] === 'iptables-save' ? {...c, output: '\u0000\u0001garbage\u00ff\n*filter\n-Z bogus\n'} : c)})
     const d = await diagnose({runner, options, version: 'test'})
-    expect(d.probes.find((p) => p.id === 'iptables')).toMatchObject({ok: false, error: expect.stringMatching(/unparseable output/)})
+    expect(d.probes.find((p) => p.id === 'netfilter')).toMatchObject({ok: false, error: expect.stringMatching(/unparseable output/)})
   })
 
   it('a lease status file cut at the cap: leases is degraded, naming the file and what was read', async () => {
@@ -106,7 +106,7 @@ describe('diagnose on failed data', () => {
   })
 
   // Needs the engine: rules reading a degraded probe should be "not checked" (today they pass on the part read).
-  it.fails('a lease status file cut at the cap: the range rules on that network are not checked, not passed', async () => {
+  it('a lease status file cut at the cap: the range rules on that network are not checked, not passed', async () => {
     const cut = (text: string) => text.slice(0, text.indexOf('"ip-address": "192.168.150.11"'))
     const {runner, options} = await alteredFixture('dhcp-range-exhausted', {
       readFile: (c) => (c.path.endsWith('kdlab-tiny.status') ? {...c, output: cut(c.output), truncated: true, error: 'cut', errorCode: 'too-large' as const} : c),
