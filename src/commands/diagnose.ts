@@ -1,23 +1,25 @@
-import {Command, Flags} from '@oclif/core'
-import {writeFile} from 'node:fs/promises'
+import {Flags, ux} from '@oclif/core'
 import {FORMATS, type Format, render} from '../../reports/index.js'
 import {toJsonReport} from '../../reports/json.js'
 import {summaryLine} from '../../reports/summary.js'
+import {writeFileAtomic} from '../core/atomic-write.js'
+import {KvmdoctorCommand} from '../core/command.js'
 import type {Diagnosis} from '../core/diagnose.js'
 import {DEFAULT_EXPECTATIONS_FILE, DEFAULT_IGNORE_FILE, runDiagnose} from '../core/diagnose-service.js'
-import {EXIT, UserError, describeFailure} from '../core/errors.js'
-import {type FailOn, SEVERITIES, atOrAbove} from '../core/severity.js'
+import {UserError} from '../core/errors.js'
+import {gateDecision, uncheckedMessage} from '../core/gate.js'
+import {type FailOn, SEVERITIES} from '../core/severity.js'
 
 /** Suppressed findings are not in d.findings, so they never count here. */
-export function exitCodeFor(d: Diagnosis, failOn: FailOn): number {
-  return d.findings.some((f) => atOrAbove(f.severity, failOn)) ? EXIT.findings : EXIT.clean
+export function exitCodeFor(d: Diagnosis, failOn: FailOn, allowUnchecked = false): number {
+  return gateDecision(d, failOn, allowUnchecked).exitCode
 }
 
-export default class Diagnose extends Command {
+export default class Diagnose extends KvmdoctorCommand {
   static summary = 'Diagnose VM networking on this KVM/libvirt host (or on a recorded snapshot or bundle)'
   static description = `Reads links, routes, neighbours, sysctls, iptables/nftables, libvirt networks and domains, DHCP leases and listeners; matches them against known failure patterns; prints ranked findings with the commands that fix them. Read-only: nothing on the host is changed.
 
-Exit codes: 0 nothing at or above --fail-on, 1 findings at or above it, 2 usage error or bad input, 3 kvmdoctor itself failed.`
+Exit codes: 0 nothing at or above --fail-on, 1 findings at or above it, 2 usage error or bad input, 3 kvmdoctor itself failed, 4 not checked: no finding at or above --fail-on, but a rule that could report one could not be checked (its probes could not run; --allow-unchecked turns this into 0).`
 
   static examples = [
     '<%= config.bin %> diagnose',
@@ -31,8 +33,9 @@ Exit codes: 0 nothing at or above --fail-on, 1 findings at or above it, 2 usage 
 
   static flags = {
     format: Flags.string({char: 'f', summary: 'Report format.', options: [...FORMATS], default: 'text'}),
-    output: Flags.string({char: 'o', summary: 'Write the report to this file; print only the summary line.'}),
+    output: Flags.string({char: 'o', summary: 'Write the report to this file (atomically: temporary file, then rename); print only the summary line.'}),
     'fail-on': Flags.string({summary: 'Lowest severity that makes the exit code 1.', options: [...SEVERITIES, 'none'], default: 'high'}),
+    'allow-unchecked': Flags.boolean({summary: 'Exit 0 instead of 4 when rules at or above --fail-on could not be checked.', default: false}),
     ignore: Flags.string({summary: `Ignore file (default: ${DEFAULT_IGNORE_FILE} here, when present).`}),
     expect: Flags.string({summary: `Expectations file (default: ${DEFAULT_EXPECTATIONS_FILE} here, when present).`}),
     'show-suppressed': Flags.boolean({summary: 'List the findings the ignore file suppressed.', default: false}),
@@ -62,32 +65,28 @@ Exit codes: 0 nothing at or above --fail-on, 1 findings at or above it, 2 usage 
         {now: () => new Date(), cwd: process.cwd()},
       )
       spinner?.stop()
-      process.exitCode = exitCodeFor(diagnosis, flags['fail-on'] as FailOn)
+      const gate = gateDecision(diagnosis, flags['fail-on'] as FailOn, flags['allow-unchecked'])
+      process.exitCode = gate.exitCode
       for (const e of diagnosis.expiredIgnores) this.logToStderr(`kvmdoctor: warning: ignore entry for ${e.rule}${e.entity ? ` (${e.entity})` : ''} expired on ${e.expires}: it no longer suppresses anything`)
-      if (json) return toJsonReport(diagnosis)
+      // On stderr in every mode: a CI log shows why the gate did not pass, --json output stays clean.
+      if (gate.verdict === 'not-checked') ux.stderr(`kvmdoctor: ${uncheckedMessage(gate)}`)
+      if (json) return toJsonReport(diagnosis, gate)
       const format = flags.format as Format
       if (flags.output) {
-        const report = await render(diagnosis, format, {tty: false, showSuppressed: flags['show-suppressed']})
-        await writeFile(flags.output, report).catch((error: Error) => {
+        const report = await render(diagnosis, format, {tty: false, showSuppressed: flags['show-suppressed'], gate})
+        await writeFileAtomic(flags.output, report).catch((error: Error) => {
           throw new UserError(`cannot write the report to ${flags.output}: ${error.message}`)
         })
         this.log(summaryLine(diagnosis))
       } else {
-        this.log((await render(diagnosis, format, {tty: Boolean(process.stdout.isTTY), showSuppressed: flags['show-suppressed']})).trimEnd())
+        this.log((await render(diagnosis, format, {tty: Boolean(process.stdout.isTTY), showSuppressed: flags['show-suppressed'], gate})).trimEnd())
       }
       if (flags.record) this.logToStderr(`snapshot written to ${flags.record}`)
       return undefined
     } catch (error) {
       spinner?.stop()
-      return this.fail(error, json)
+      this.reportFailure(error)
+      return undefined
     }
-  }
-
-  private fail(error: unknown, json: boolean): unknown {
-    const failure = describeFailure(error)
-    process.exitCode = failure.code
-    if (json) return {error: {code: failure.code, message: failure.jsonMessage}}
-    this.logToStderr(`kvmdoctor: ${failure.message}`)
-    return undefined
   }
 }

@@ -1,10 +1,10 @@
-import {Args, Command, Flags} from '@oclif/core'
+import {Args, Flags} from '@oclif/core'
 import {renderIpTable} from '../../reports/ip-table.js'
-import {describeFailure} from '../core/errors.js'
+import {KvmdoctorCommand} from '../core/command.js'
 import {ipInventory} from '../core/ip-service.js'
 import {openSource} from '../core/source.js'
 
-export default class Ip extends Command {
+export default class Ip extends KvmdoctorCommand {
   static summary = "Every guest's addresses, from every source, reconciled"
   static description = `One row per guest interface: domain, state, tap, MAC, network or bridge, IPv4 and IPv6 addresses with the sources that reported each (DHCP lease, host neighbour table, QEMU guest agent, arp-scan with --active), when the lease ends, and a verdict:
   ok          an address confirmed by something other than a lease file
@@ -37,10 +37,7 @@ export default class Ip extends Command {
       this.log(renderIpTable(inventory))
       return undefined
     } catch (error) {
-      const failure = describeFailure(error)
-      process.exitCode = failure.code
-      if (this.jsonEnabled()) return {error: {code: failure.code, message: failure.jsonMessage}}
-      this.logToStderr(`kvmdoctor: ${failure.message}`)
+      this.reportFailure(error)
       return undefined
     }
   }

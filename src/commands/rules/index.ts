@@ -1,8 +1,8 @@
-import {Command} from '@oclif/core'
+import {KvmdoctorCommand} from '../../core/command.js'
 import {scopesOf} from '../../core/engine.js'
 import {EVERY_RULE, ruleHeadline} from '../../core/rule-docs.js'
 
-export default class Rules extends Command {
+export default class Rules extends KvmdoctorCommand {
   static summary = 'List the failure patterns kvmdoctor checks'
   static description = 'Every rule with its id (stable: use it in ignore files and CI), severity, the entity it is checked on, and what it means. `kvmdoctor rules show ID` prints a rule\'s full doc.'
   static enableJsonFlag = true
