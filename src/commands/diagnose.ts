@@ -1,4 +1,5 @@
 import {Flags, ux} from '@oclif/core'
+import {dirname} from 'node:path'
 import {FORMATS, type Format, render} from '../../reports/index.js'
 import {toJsonReport} from '../../reports/json.js'
 import {summaryLine} from '../../reports/summary.js'
@@ -68,20 +69,24 @@ Exit codes: 0 nothing at or above --fail-on, 1 findings at or above it, 2 usage 
       const gate = gateDecision(diagnosis, flags['fail-on'] as FailOn, flags['allow-unchecked'])
       process.exitCode = gate.exitCode
       for (const e of diagnosis.expiredIgnores) this.logToStderr(`kvmdoctor: warning: ignore entry for ${e.rule}${e.entity ? ` (${e.entity})` : ''} expired on ${e.expires}: it no longer suppresses anything`)
-      // On stderr in every mode: a CI log shows why the gate did not pass, --json output stays clean.
-      if (gate.verdict === 'not-checked') ux.stderr(`kvmdoctor: ${uncheckedMessage(gate)}`)
-      if (json) return toJsonReport(diagnosis, gate)
+      // On stderr in every mode, after the report: a CI log shows why the gate did not pass, --json output stays clean.
+      const explainGate = () => gate.verdict === 'not-checked' && ux.stderr(`kvmdoctor: ${uncheckedMessage(gate)}`)
+      if (json) {
+        explainGate()
+        return toJsonReport(diagnosis, gate)
+      }
       const format = flags.format as Format
       if (flags.output) {
         const report = await render(diagnosis, format, {tty: false, showSuppressed: flags['show-suppressed'], gate})
-        await writeFileAtomic(flags.output, report).catch((error: Error) => {
-          throw new UserError(`cannot write the report to ${flags.output}: ${error.message}`)
+        await writeFileAtomic(flags.output, report).catch((error: NodeJS.ErrnoException) => {
+          throw new UserError(`cannot write the report to ${flags.output}: ${error.code === 'ENOENT' ? `no such directory ${dirname(flags.output!)}` : error.message}`)
         })
         this.log(summaryLine(diagnosis))
       } else {
         this.log((await render(diagnosis, format, {tty: Boolean(process.stdout.isTTY), showSuppressed: flags['show-suppressed'], gate})).trimEnd())
       }
       if (flags.record) this.logToStderr(`snapshot written to ${flags.record}`)
+      explainGate()
       return undefined
     } catch (error) {
       spinner?.stop()
