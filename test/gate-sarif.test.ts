@@ -3,7 +3,6 @@
  * 2.1.0 schema, then GitHub's ingestion rules written down below.
  */
 import {readFileSync} from 'node:fs'
-import {readFile, readdir, writeFile} from 'node:fs/promises'
 import {createRequire} from 'node:module'
 import {join} from 'node:path'
 import {gzipSync} from 'node:zlib'
@@ -14,7 +13,7 @@ import {runDiagnose} from '../src/core/diagnose-service.js'
 import {UserError} from '../src/core/errors.js'
 import {EVERY_RULE} from '../src/core/rule-docs.js'
 import {ROOT, fixtureDir} from './helpers.js'
-import {RECORDINGS, withPolicyRules} from './tools.js'
+import {RECORDINGS, withPolicyRules, withTapRenamed} from './tools.js'
 
 const diagnosisOf = (from: string) =>
   runDiagnose({from, timeoutMs: 5000, options: {active: false, libvirtUri: 'qemu:///system'}, version: 'test'}, {now: () => new Date('2026-11-28T12:00:00Z'), cwd: ROOT})
@@ -174,17 +173,7 @@ describe('SARIF details', () => {
 
   it('an alert survives a guest restart: a new tap name keeps its location and fingerprint', async () => {
     const before = await withPolicyRules('tap-detached')
-    const after = await withPolicyRules('tap-detached')
-    // The guest came back on vnet97 instead of vnet48: rename the tap everywhere it was recorded
-    // (the output files keep their names, which the manifest points at).
-    const rename = (text: string) => text.replaceAll('vnet48', 'vnet97')
-    for (const file of await readdir(join(after, 'outputs'))) await writeFile(join(after, 'outputs', file), rename(await readFile(join(after, 'outputs', file), 'utf8')))
-    const manifest = JSON.parse(await readFile(join(after, 'manifest.json'), 'utf8'))
-    for (const c of manifest.captures) {
-      if (c.argv) c.argv = c.argv.map(rename)
-      if (c.path) c.path = rename(c.path)
-    }
-    await writeFile(join(after, 'manifest.json'), JSON.stringify(manifest))
+    const after = await withTapRenamed('tap-detached', 'vnet48', 'vnet97')
     const of = async (dir: string) => toSarif(await diagnosisOf(dir), {}).runs[0].results.find((r) => r.ruleId === 'tap-not-attached')!
     const [a, b] = [await of(before), await of(after)]
     expect(a.locations[0].logicalLocations[0].name).toBe('kdlab-web01/vnet48')

@@ -60,3 +60,18 @@ export async function withoutCaptures(name: string, drop: (c: {kind: string; arg
   await writeFile(join(dir, 'manifest.json'), JSON.stringify(manifest, null, 2) + '\n')
   return dir
 }
+
+/** A recording (with policy rules) as if its guest had come back on another tap: the name changed everywhere it was read. */
+export async function withTapRenamed(name: string, from: string, to: string): Promise<string> {
+  const dir = await withPolicyRules(name)
+  const rename = (text: string) => text.replaceAll(from, to)
+  // The output files keep their names: the manifest points at them.
+  for (const file of readdirSync(join(dir, 'outputs'))) await writeFile(join(dir, 'outputs', file), rename(await readFile(join(dir, 'outputs', file), 'utf8')))
+  const manifest = JSON.parse(await readFile(join(dir, 'manifest.json'), 'utf8'))
+  for (const c of manifest.captures) {
+    if (c.argv) c.argv = c.argv.map(rename)
+    if (c.path) c.path = rename(c.path)
+  }
+  await writeFile(join(dir, 'manifest.json'), JSON.stringify(manifest, null, 2) + '\n')
+  return dir
+}
