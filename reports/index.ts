@@ -1,4 +1,5 @@
 import type {Diagnosis} from '../src/core/diagnose.js'
+import type {GateDecision} from '../src/core/gate.js'
 import {renderJson} from './json.js'
 import {renderJunit} from './junit.js'
 import {renderMarkdown} from './markdown.js'
@@ -13,13 +14,15 @@ export interface RenderOptions {
   /** Rendered Markdown for a terminal; plain text otherwise. */
   tty: boolean
   showSuppressed: boolean
+  /** The --fail-on decision, for the formats that carry it (json). */
+  gate?: GateDecision
 }
 
 /** marked and marked-terminal load only when a terminal will show the result. */
 export async function render(d: Diagnosis, format: Format, options: RenderOptions): Promise<string> {
   switch (format) {
     case 'json':
-      return renderJson(d)
+      return renderJson(d, options.gate)
     case 'md':
       return renderMarkdown(d, options)
     case 'sarif':

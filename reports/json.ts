@@ -1,20 +1,25 @@
 import type {Diagnosis} from '../src/core/diagnose.js'
+import type {GateDecision} from '../src/core/gate.js'
 
+/** Bumped when a field changes meaning or goes away; new fields keep the version (docs/schemas/report.schema.json). */
 export const JSON_REPORT_VERSION = 1
 
-/** The stable machine-readable shape (documented in docs/json-report.md). */
-export function toJsonReport(d: Diagnosis) {
+/** The stable machine-readable shape (docs/schemas/report.schema.json). */
+export function toJsonReport(d: Diagnosis, gate?: GateDecision) {
   return {
     reportVersion: JSON_REPORT_VERSION,
     version: d.version,
     host: d.host,
     capturedAt: d.capturedAt,
     counts: d.counts,
+    // The --fail-on decision of this run (diagnose --json and --format json; not in bundles).
+    ...(gate ? {gate: {failOn: gate.failOn, allowUnchecked: gate.allowUnchecked, verdict: gate.verdict, exitCode: gate.exitCode, blocking: gate.blocking, unchecked: gate.unchecked}} : {}),
     findings: d.findings.map((f) => ({
       id: f.id,
       severity: f.severity,
       rank: f.rank,
       entity: f.entity,
+      context: f.context,
       title: f.title,
       summary: f.summary,
       evidence: f.evidence,
@@ -42,6 +47,6 @@ export function toJsonReport(d: Diagnosis) {
   }
 }
 
-export function renderJson(d: Diagnosis): string {
-  return JSON.stringify(toJsonReport(d), null, 2) + '\n'
+export function renderJson(d: Diagnosis, gate?: GateDecision): string {
+  return JSON.stringify(toJsonReport(d, gate), null, 2) + '\n'
 }

@@ -1,52 +1,79 @@
 /**
- * SARIF 2.1.0 for code-scanning dashboards: every rule in tool.driver, one
- * result per finding (suppressed ones marked), stable fingerprints.
+ * SARIF 2.1.0 that GitHub code scanning accepts: every rule in tool.driver,
+ * one result per finding (suppressed ones marked), each with a physical
+ * location, a fingerprint that includes the host, and one automation id per
+ * host so several hypervisors uploading to one repository keep apart.
+ * The ingestion rules this follows are written down in test/gate-sarif.test.ts.
  */
 import {createHash} from 'node:crypto'
-import {join} from 'node:path'
-import {pathToFileURL} from 'node:url'
 import type {Diagnosis} from '../src/core/diagnose.js'
 import {type Finding, scopesOf} from '../src/core/engine.js'
-import {EVERY_RULE, PACKAGE_ROOT, ruleDoc, ruleDocPath, ruleHeadline} from '../src/core/rule-docs.js'
+import {UserError} from '../src/core/errors.js'
+import {EVERY_RULE, ruleDoc, ruleHeadline} from '../src/core/rule-docs.js'
 import type {Severity} from '../src/core/severity.js'
+import {type GuestNic, guestTaps, stableName} from './identity.js'
 
 const LEVEL: Record<Severity, 'error' | 'warning' | 'note'> = {critical: 'error', high: 'error', medium: 'warning', low: 'note', info: 'note'}
 /** GitHub's scale: >= 9 critical, 7-8.9 high, 4-6.9 medium, 0.1-3.9 low. */
 const SECURITY_SEVERITY: Record<Severity, string> = {critical: '9.5', high: '8.0', medium: '5.5', low: '3.0', info: '0.1'}
+/** GitHub's problem.severity for results that are not security alerts. */
+const PROBLEM_SEVERITY: Record<Severity, 'error' | 'warning' | 'recommendation'> = {critical: 'error', high: 'error', medium: 'warning', low: 'recommendation', info: 'recommendation'}
 
-/** The file a person would edit to fix it, where there is one. */
-function fileToChange(f: Finding): string | undefined {
-  if (f.entity.kind === 'network') return `/etc/libvirt/qemu/networks/${f.entity.name}.xml`
-  if (f.entity.kind === 'dhcp-service') return '/etc/dhcp/dhcpd.conf'
-  if (f.entity.kind === 'domain') return `/etc/libvirt/qemu/${f.entity.name}.xml`
-  if (f.entity.kind === 'interface') return `/etc/libvirt/qemu/${f.entity.name.split('/')[0]}.xml`
-  if (['ip-forward-disabled', 'expect-forwarding', 'rp-filter-strict', 'arp-flux', 'conntrack-table-full', 'bridge-netfilter-enabled'].includes(f.id)) return '/etc/sysctl.d/90-kvmdoctor.conf'
+/** The file a person would edit to fix it, where there is one (relative to the host's root). */
+export function fileToChange(f: Pick<Finding, 'id' | 'entity'>): string | undefined {
+  if (f.entity.kind === 'network') return `etc/libvirt/qemu/networks/${f.entity.name}.xml`
+  if (f.entity.kind === 'dhcp-service') return 'etc/dhcp/dhcpd.conf'
+  if (f.entity.kind === 'domain') return `etc/libvirt/qemu/${f.entity.name}.xml`
+  if (f.entity.kind === 'interface') return `etc/libvirt/qemu/${f.entity.name.split('/')[0]}.xml`
+  if (['ip-forward-disabled', 'expect-forwarding', 'rp-filter-strict', 'arp-flux', 'conntrack-table-full', 'bridge-netfilter-enabled'].includes(f.id)) return 'etc/sysctl.d/90-kvmdoctor.conf'
   return undefined
 }
 
-/** Same rule on the same entity is the same result on every run. */
-export const fingerprint = (f: Finding) => createHash('sha256').update(`${f.id}\u0000${f.entity.kind}\u0000${f.entity.name}`).digest('hex')
+/** A relative URI path segment: pchar keeps ':' and '@' readable, everything else outside unreserved is escaped. */
+const segment = (s: string) => encodeURIComponent(s).replace(/%3A/g, ':').replace(/%40/g, '@')
 
-export function toSarif(d: Diagnosis) {
+/** Where a result is: the file to change, or kvmdoctor/HOST/KIND/NAME with a name that survives guest restarts. */
+export function artifactUri(host: string, f: Pick<Finding, 'id' | 'entity' | 'context'>, taps: Map<string, GuestNic>): string {
+  const file = fileToChange(f)
+  if (file) return file.split('/').map(segment).join('/')
+  return ['kvmdoctor', host, f.entity.kind, ...stableName(f, taps).split('/')].map(segment).join('/')
+}
+
+/** Same rule on the same entity of the same host is the same alert on every run, across guest restarts. */
+export function fingerprint(host: string, f: Pick<Finding, 'id' | 'entity' | 'context'>, taps: Map<string, GuestNic>): string {
+  return createHash('sha256').update([host, f.id, f.entity.kind, stableName(f, taps)].join('\u0000')).digest('hex')
+}
+
+/**
+ * Where rule docs are published, for helpUri: KVMDOCTOR_DOCS_URL (https), or none (the doc is in
+ * help.text and help.markdown either way). Never a file:// path of the machine that ran kvmdoctor.
+ */
+export function docsBaseUrl(env: NodeJS.ProcessEnv = process.env): string | undefined {
+  const base = env.KVMDOCTOR_DOCS_URL
+  if (base === undefined || base === '') return undefined
+  if (!/^https:\/\/[^\s/]+(\/\S*)?$/.test(base)) throw new UserError(`KVMDOCTOR_DOCS_URL must be an https:// URL (got "${base}")`)
+  return base.replace(/\/+$/, '')
+}
+
+export function toSarif(d: Diagnosis, env: NodeJS.ProcessEnv = process.env) {
+  const docs = docsBaseUrl(env)
+  const taps = guestTaps(d)
   const ruleIndex = new Map(EVERY_RULE.map((r, i) => [r.id, i]))
-  const result = (f: Finding, suppression?: {reason: string; expires: string}) => {
-    const file = fileToChange(f)
-    return {
-      ruleId: f.id,
-      ruleIndex: ruleIndex.get(f.id),
-      level: LEVEL[f.severity],
-      message: {text: `${f.title} (${f.entity.kind} ${f.entity.name}). ${f.summary}${f.fix[0] ? ` Fix: ${f.fix[0]}` : ''}`},
-      locations: [
-        {
-          ...(file ? {physicalLocation: {artifactLocation: {uri: pathToFileURL(file).href}}} : {}),
-          logicalLocations: [{name: f.entity.name, kind: f.entity.kind, fullyQualifiedName: `${d.host}/${f.entity.kind}/${f.entity.name}`}],
-        },
-      ],
-      partialFingerprints: {'kvmdoctorFinding/v1': fingerprint(f)},
-      properties: {'security-severity': SECURITY_SEVERITY[f.severity], severity: f.severity, rank: f.rank, evidence: f.evidence, fix: f.fix, explains: f.explains, ...(f.explainedBy ? {explainedBy: f.explainedBy} : {})},
-      ...(suppression ? {suppressions: [{kind: 'external', status: 'accepted', justification: `${suppression.reason} (until ${suppression.expires})`}]} : {}),
-    }
-  }
+  const result = (f: Finding, suppression?: {reason: string; expires: string}) => ({
+    ruleId: f.id,
+    ruleIndex: ruleIndex.get(f.id),
+    level: LEVEL[f.severity],
+    message: {text: `${f.title} (${f.entity.kind} ${f.entity.name} on ${d.host}). ${f.summary}${f.fix[0] ? ` Fix: ${f.fix[0]}` : ''}`},
+    locations: [
+      {
+        physicalLocation: {artifactLocation: {uri: artifactUri(d.host, f, taps)}, region: {startLine: 1}},
+        logicalLocations: [{name: f.entity.name, kind: f.entity.kind, fullyQualifiedName: `${d.host}/${f.entity.kind}/${f.entity.name}`}],
+      },
+    ],
+    partialFingerprints: {'kvmdoctorFinding/v2': fingerprint(d.host, f, taps)},
+    properties: {'security-severity': SECURITY_SEVERITY[f.severity], severity: f.severity, host: d.host, rank: f.rank, evidence: f.evidence, fix: f.fix, explains: f.explains, ...(f.explainedBy ? {explainedBy: f.explainedBy} : {})},
+    ...(suppression ? {suppressions: [{kind: 'external', status: 'accepted', justification: `${suppression.reason} (until ${suppression.expires})`}]} : {}),
+  })
   return {
     $schema: 'https://json.schemastore.org/sarif-2.1.0.json',
     version: '2.1.0',
@@ -56,19 +83,21 @@ export function toSarif(d: Diagnosis) {
           driver: {
             name: 'kvmdoctor',
             version: d.version,
-            informationUri: pathToFileURL(join(PACKAGE_ROOT, 'README.md')).href,
+            ...(docs ? {informationUri: `${docs}/README.md`} : {}),
             rules: EVERY_RULE.map((r) => ({
               id: r.id,
               name: r.id.replace(/(^|-)([a-z])/g, (_m, _d, c: string) => c.toUpperCase()),
               shortDescription: {text: ruleHeadline(r.id)},
               fullDescription: {text: ruleHeadline(r.id)},
               help: {text: ruleDoc(r.id), markdown: ruleDoc(r.id)},
-              helpUri: pathToFileURL(ruleDocPath(r.id)).href,
+              ...(docs ? {helpUri: `${docs}/rules/${r.id}.md`} : {}),
               defaultConfiguration: {level: LEVEL[r.severity]},
-              properties: {'security-severity': SECURITY_SEVERITY[r.severity], tags: ['kvm', 'libvirt', 'networking', ...scopesOf(r)]},
+              properties: {'security-severity': SECURITY_SEVERITY[r.severity], problem: {severity: PROBLEM_SEVERITY[r.severity]}, tags: ['kvm', 'libvirt', 'networking', ...scopesOf(r)]},
             })),
           },
         },
+        // One category per host (the part before the last slash): each hypervisor's alerts stay its own.
+        automationDetails: {id: `kvmdoctor/${d.host}/${d.capturedAt}`},
         invocations: [{executionSuccessful: true, endTimeUtc: d.capturedAt, toolExecutionNotifications: d.probes.filter((p) => !p.ok && !p.skipped).map((p) => ({level: 'warning', message: {text: `probe ${p.id} unavailable: ${p.error}`}}))}],
         results: [...d.findings.map((f) => result(f)), ...d.suppressed.map((s) => result(s.finding, s.entry))],
       },

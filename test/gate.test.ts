@@ -1,22 +1,23 @@
-import {XMLParser} from 'fast-xml-parser'
-import {readFileSync} from 'node:fs'
-import {mkdtemp, readFile, writeFile} from 'node:fs/promises'
-import {createRequire} from 'node:module'
+import {watch} from 'node:fs'
+import {mkdtemp, readFile, readdir, writeFile} from 'node:fs/promises'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {describe, expect, it} from 'vitest'
-import {renderJunit} from '../reports/junit.js'
-import {renderPrometheus} from '../reports/prometheus.js'
-import {toSarif} from '../reports/sarif.js'
+import {exitCodeFor} from '../src/commands/diagnose.js'
+import {writeFileAtomic} from '../src/core/atomic-write.js'
+import type {Diagnosis} from '../src/core/diagnose.js'
 import {runDiagnose} from '../src/core/diagnose-service.js'
-import {UserError} from '../src/core/errors.js'
-import {EVERY_RULE} from '../src/core/rule-docs.js'
+import {EXIT, UserError} from '../src/core/errors.js'
+import {gateDecision, worstSeverityOf} from '../src/core/gate.js'
 import {ROOT, fixtureDir, kvmdoctorCli} from './helpers.js'
+import {withoutCaptures} from './tools.js'
 
 const kvmdoctor = kvmdoctorCli
 const tmp = () => mkdtemp(join(tmpdir(), 'kd-gate-'))
 const base = {timeoutMs: 5000, options: {active: false, libvirtUri: 'qemu:///system'}, version: 'test'}
 const at = (iso: string) => ({now: () => new Date(iso), cwd: ROOT})
+/** As if every rule had been checked: the recordings predate some probes (ip-rules). */
+const everythingChecked = (d: Diagnosis): Diagnosis => ({...d, notChecked: []})
 const diagnosisOf = (from: string, extra: Partial<Parameters<typeof runDiagnose>[0]> = {}, now = '2026-11-28T12:00:00Z') => runDiagnose({...base, from: fixtureDir(from), ...extra}, at(now))
 
 async function yamlFile(text: string): Promise<string> {
@@ -26,16 +27,72 @@ async function yamlFile(text: string): Promise<string> {
 }
 
 describe('exit codes', () => {
-  it('0 clean, 1 findings at or above --fail-on, 2 bad input (3: see internal-error.test.ts)', async () => {
-    expect((await kvmdoctor(['--from', fixtureDir('healthy')])).exitCode).toBe(0)
-    expect((await kvmdoctor(['--from', fixtureDir('mtu-mismatch')])).exitCode).toBe(0)
-    expect((await kvmdoctor(['--from', fixtureDir('mtu-mismatch'), '--fail-on', 'medium'])).exitCode).toBe(1)
-    expect((await kvmdoctor(['--from', fixtureDir('firewall-flushed'), '--fail-on', 'critical'])).exitCode).toBe(1)
-    expect((await kvmdoctor(['--from', fixtureDir('firewall-flushed'), '--fail-on', 'none'])).exitCode).toBe(0)
-    expect((await kvmdoctor(['--fail-on', 'severe'])).exitCode).toBe(2)
-    expect((await kvmdoctor(['--from', fixtureDir('healthy'), '--ignore', '/nonexistent.yaml'])).exitCode).toBe(2)
+  // In process: the gate's decision on real recordings, one fact changed at a time.
+  const unavailable = (d: Diagnosis, ruleId: string, severityOf = 'probe x unavailable: test'): Diagnosis => ({...d, notChecked: [...d.notChecked, {ruleId, entity: null, reason: severityOf}]})
+
+  it('0 clean, 1 findings at or above --fail-on, suppressed never count', async () => {
+    const healthy = everythingChecked(await diagnosisOf('healthy'))
+    expect(exitCodeFor(healthy, 'high')).toBe(EXIT.clean)
+    expect(exitCodeFor(healthy, 'info')).toBe(EXIT.findings) // guest-agent-missing is info
+    const mtu = everythingChecked(await diagnosisOf('mtu-mismatch'))
+    expect(exitCodeFor(mtu, 'high')).toBe(EXIT.clean)
+    expect(exitCodeFor(mtu, 'medium')).toBe(EXIT.findings)
+    const flushed = everythingChecked(await diagnosisOf('firewall-flushed'))
+    expect(exitCodeFor(flushed, 'critical')).toBe(EXIT.findings)
+    expect(exitCodeFor(flushed, 'none')).toBe(EXIT.clean)
   })
 
+  it('4 when a rule at or above --fail-on was not checked and nothing failed; --allow-unchecked passes; below the threshold it does not matter', async () => {
+    const healthy = everythingChecked(await diagnosisOf('healthy'))
+    const blind = unavailable(healthy, 'forward-policy-drop') // critical
+    expect(gateDecision(blind, 'high')).toMatchObject({verdict: 'not-checked', exitCode: EXIT.unchecked, unchecked: [{ruleId: 'forward-policy-drop'}]})
+    expect(exitCodeFor(blind, 'critical')).toBe(EXIT.unchecked)
+    expect(exitCodeFor(blind, 'high', true)).toBe(EXIT.clean)
+    expect(exitCodeFor(blind, 'none')).toBe(EXIT.clean)
+    // mtu-mismatch is medium: not checking it cannot hide a high finding
+    const mtuBlind = unavailable(healthy, 'mtu-mismatch')
+    expect(exitCodeFor(mtuBlind, 'high')).toBe(EXIT.clean)
+    expect(exitCodeFor(mtuBlind, 'medium')).toBe(EXIT.unchecked)
+    // bridge-netfilter-enabled is medium, high when it drops: it counts at its worst
+    expect(worstSeverityOf('bridge-netfilter-enabled')).toBe('high')
+    expect(exitCodeFor(unavailable(healthy, 'bridge-netfilter-enabled'), 'high')).toBe(EXIT.unchecked)
+    // a finding that fails the gate is the stronger answer
+    const flushed = unavailable(everythingChecked(await diagnosisOf('firewall-flushed')), 'forward-policy-drop')
+    expect(exitCodeFor(flushed, 'high')).toBe(EXIT.findings)
+  })
+
+  it('a run without privileges (libvirt unreadable) does not pass: exit 4 from the CLI, with the reason on stderr', async () => {
+    const dir = await withoutCaptures('healthy', (c) => c.argv?.[0] === 'virsh' || (c.path ?? '').startsWith('/etc/libvirt') || (c.path ?? '').startsWith('/run/libvirt'))
+    const r = await kvmdoctor(['--from', dir, '--fail-on', 'high'])
+    expect(r.exitCode).toBe(EXIT.unchecked)
+    expect(r.stderr).toMatch(/^kvmdoctor: not checked: \d+ rule\(s\) at or above --fail-on high could not be checked \(.*\): .*libvirt.*exit 4; --allow-unchecked passes it anyway\.$/m)
+  })
+
+  it('--allow-unchecked turns that 4 into 0 (CLI)', async () => {
+    const dir = await withoutCaptures('healthy', (c) => c.argv?.[0] === 'virsh' || (c.path ?? '').startsWith('/etc/libvirt') || (c.path ?? '').startsWith('/run/libvirt'))
+    expect((await kvmdoctor(['--from', dir, '--allow-unchecked'])).exitCode).toBe(EXIT.clean)
+  })
+
+  it('--json carries the decision (gate) and the same exit code', async () => {
+    const dir = await withoutCaptures('healthy', (c) => c.argv?.[0] === 'virsh')
+    const r = await kvmdoctor(['--from', dir, '--json'])
+    expect(r.exitCode).toBe(EXIT.unchecked)
+    const gate = JSON.parse(r.stdout).gate
+    expect(gate).toMatchObject({failOn: 'high', allowUnchecked: false, verdict: 'not-checked', exitCode: 4, blocking: 0})
+    expect(gate.unchecked.map((n: {ruleId: string}) => n.ruleId)).toContain('libvirt-network-inactive')
+  })
+
+  it('1 from the CLI for a finding at or above --fail-on', async () => {
+    expect((await kvmdoctor(['--from', fixtureDir('firewall-flushed'), '--fail-on', 'critical'])).exitCode).toBe(EXIT.findings)
+  })
+
+  it('2 for a bad flag value (every command and format: test/gate-usage.test.ts)', async () => {
+    expect((await kvmdoctor(['--fail-on', 'severe'])).exitCode).toBe(EXIT.usage)
+  })
+
+  it('2 for an ignore file that does not exist', async () => {
+    expect((await kvmdoctor(['--from', fixtureDir('healthy'), '--ignore', '/nonexistent.yaml'])).exitCode).toBe(EXIT.usage)
+  })
 })
 
 describe('--output', () => {
@@ -47,85 +104,39 @@ describe('--output', () => {
     expect(r.stdout).toMatch(/^kvmdoctor vm at .*: 1 critical, 0 high/)
     expect(JSON.parse(await readFile(file, 'utf8')).version).toBe('2.1.0')
   })
-})
 
-describe('SARIF', () => {
-  // The official schema is draft-04: ajv-draft-04, with ajv-formats for uri and date-time.
-  const require = createRequire(import.meta.url)
-  const Ajv = require('ajv-draft-04')
-  const addFormats = require('ajv-formats')
-  const ajv = new Ajv({strict: false, allErrors: true})
-  addFormats(ajv)
-  const validate = ajv.compile(JSON.parse(readFileSync(join(ROOT, 'test/data/sarif-schema-2.1.0.json'), 'utf8')))
-
-  it('validates against the official SARIF 2.1.0 schema, for faulty and healthy hosts', async () => {
-    for (const name of ['flushed-and-forward-off', 'bridged-forward-drop', 'healthy']) {
-      const sarif = toSarif(await diagnosisOf(name))
-      expect(validate(sarif), JSON.stringify(validate.errors?.slice(0, 3))).toBe(true)
-    }
+  it('replaces the file by rename: a reader never sees half a report, and no temporary file stays behind', async () => {
+    const dir = await tmp()
+    const file = join(dir, 'kvmdoctor.prom')
+    await writeFile(file, 'old\n')
+    const r = await kvmdoctor(['--from', fixtureDir('dnsmasq-killed'), '--format', 'prometheus', '--fail-on', 'none', '--output', file])
+    expect(r.exitCode).toBe(0)
+    expect(await readFile(file, 'utf8')).toMatch(/^# HELP kvmdoctor_finding /)
+    expect(await readdir(dir)).toEqual(['kvmdoctor.prom'])
   })
 
-  it('lists every rule in tool.driver, maps severity to level and security-severity, points at the file to change', async () => {
-    const sarif = toSarif(await diagnosisOf('flushed-and-forward-off'))
-    const driver = sarif.runs[0].tool.driver
-    expect(driver.rules.map((r) => r.id)).toEqual(EVERY_RULE.map((r) => r.id))
-    expect(driver.rules[0]).toMatchObject({id: 'ip-forward-disabled', helpUri: expect.stringMatching(/^file:\/\/.*\/rules\/ip-forward-disabled\.md$/), help: {markdown: expect.stringContaining('**Fix.**')}})
-    const results = sarif.runs[0].results
-    const fwd = results.find((r) => r.ruleId === 'ip-forward-disabled')!
-    expect(fwd).toMatchObject({level: 'error', properties: {'security-severity': '9.5'}})
-    expect(fwd.message.text).toContain('Fix: sysctl -w net.ipv4.ip_forward=1')
-    expect(fwd.locations[0].physicalLocation?.artifactLocation.uri).toBe('file:///etc/sysctl.d/90-kvmdoctor.conf')
-    const net = results.find((r) => r.ruleId === 'libvirt-firewall-rules-missing')!
-    expect(net.locations[0].physicalLocation?.artifactLocation.uri).toBe('file:///etc/libvirt/qemu/networks/default.xml')
-    expect(results.find((r) => r.ruleId === 'dhcp-checksum-rule-missing')?.level).toBe('note')
-    expect(results.find((r) => r.ruleId === 'guest-agent-missing')?.level).toBe('note')
-    expect(driver.rules[ (results.find((r) => r.ruleId === 'nat-masquerade-missing')!.ruleIndex as number)].id).toBe('nat-masquerade-missing')
-  })
-
-  it('fingerprints are stable across runs and across a replay of the recording', async () => {
-    const first = toSarif(await diagnosisOf('tap-detached')).runs[0].results.map((r) => r.partialFingerprints)
-    const second = toSarif(await diagnosisOf('tap-detached', {}, '2027-03-01T00:00:00Z')).runs[0].results.map((r) => r.partialFingerprints)
-    expect(second).toEqual(first)
-    expect(new Set(first.map((f) => f['kvmdoctorFinding/v1'])).size).toBe(first.length)
+  it('an unwritable target is exit 2 and leaves nothing behind', async () => {
+    const dir = await tmp()
+    const r = await kvmdoctor(['--from', fixtureDir('healthy'), '--format', 'prometheus', '--output', join(dir, 'missing-dir', 'x.prom')])
+    expect(r.exitCode).toBe(2)
+    expect(r.stderr).toMatch(/^kvmdoctor: cannot write the report to .*x\.prom: no such directory .*missing-dir$/m)
+    expect(await readdir(dir)).toEqual([])
   })
 })
 
-describe('JUnit', () => {
-  it('one testcase per rule and entity checked: failures, skipped for not checked and suppressed, passes otherwise', async () => {
-    const ignore = await yamlFile('ignore:\n  - rule: guest-agent-missing\n    reason: lab guests have no agent\n    expires: 2099-01-01\n')
-    const d = await diagnosisOf('dnsmasq-killed', {ignoreFile: ignore})
-    d.notChecked.push({ruleId: 'firewalld-zone-wrong', entity: null, reason: 'probe firewalld unavailable: test'})
-    const xml = renderJunit(d)
-    const doc = new XMLParser({ignoreAttributes: false, isArray: (name) => name === 'testcase'}).parse(xml)
-    const suite = doc.testsuites.testsuite
-    const cases = suite.testcase as Record<string, unknown>[]
-    expect(cases).toHaveLength(d.checked.length + d.notChecked.length)
-    expect(Number(suite['@_tests'])).toBe(cases.length)
-    const failures = cases.filter((c) => c.failure)
-    expect(failures).toHaveLength(d.findings.length)
-    expect(Number(suite['@_failures'])).toBe(d.findings.length)
-    const dhcp = cases.find((c) => c['@_classname'] === 'kvmdoctor.dhcp-server-not-running' && c['@_name'] === 'network default')!
-    expect((dhcp.failure as Record<string, string>)['@_type']).toBe('critical')
-    expect((dhcp.failure as Record<string, string>)['#text']).toContain('fix: virsh net-destroy default && virsh net-start default')
-    const skippedMessages = cases.filter((c) => c.skipped).map((c) => (c.skipped as Record<string, string>)['@_message'])
-    expect(skippedMessages).toContain('not checked: probe firewalld unavailable: test')
-    expect(skippedMessages.some((m) => m.startsWith('suppressed until 2099-01-01: lab guests have no agent'))).toBe(true)
-    const passed = cases.filter((c) => !c.failure && !c.skipped)
-    expect(passed.some((c) => c['@_classname'] === 'kvmdoctor.ip-forward-disabled')).toBe(true)
-  })
-})
-
-describe('Prometheus textfile', () => {
-  it('exposes findings, counts, probes and the run time in the exposition format', async () => {
-    const text = renderPrometheus(await diagnosisOf('dnsmasq-killed'))
-    expect(text).toMatch(/^# TYPE kvmdoctor_finding gauge$/m)
-    expect(text).toMatch(/^kvmdoctor_finding\{rule="dhcp-server-not-running",severity="critical",entity_kind="network",entity="default",root_cause="true"\} 1$/m)
-    expect(text).toMatch(/^kvmdoctor_finding\{rule="apipa-address",.*root_cause="false"\} 1$/m)
-    expect(text).toMatch(/^kvmdoctor_findings\{severity="critical"\} 1$/m)
-    expect(text).toMatch(/^kvmdoctor_probe_up\{probe="libvirt"\} 1$/m)
-    expect(text).toMatch(/^kvmdoctor_last_run_timestamp_seconds \d{10}$/m)
-    // every sample line is NAME{labels} VALUE or NAME VALUE
-    for (const line of text.trim().split('\n').filter((l) => !l.startsWith('#'))) expect(line).toMatch(/^[a-z_]+(\{([a-z_]+="(?:[^"\\]|\\.)*",?)*\})? -?[\d.e+-]+$/)
+describe('writeFileAtomic', () => {
+  it('writes through a temporary file in the same directory, renamed over the target', async () => {
+    const dir = await tmp()
+    const target = join(dir, 'a.prom')
+    await writeFile(target, 'before\n')
+    const seen: string[] = []
+    const watcher = watch(dir, (_event, name) => name && seen.push(String(name)))
+    await writeFileAtomic(target, 'after\n')
+    await new Promise((resolve) => setTimeout(resolve, 50))
+    watcher.close()
+    expect(await readFile(target, 'utf8')).toBe('after\n')
+    expect(seen.some((n) => /^\.a\.prom\.\d+\.[0-9a-f]{8}\.tmp$/.test(n))).toBe(true)
+    expect(await readdir(dir)).toEqual(['a.prom'])
   })
 })
 
@@ -138,7 +149,7 @@ describe('ignore file', () => {
     expect(d.findings.map((f) => f.id)).not.toContain('dhcp-server-not-running')
     expect(d.suppressed.map((s) => s.finding.id)).toEqual(['dhcp-server-not-running'])
     expect(d.findings.map((f) => f.rank)).toEqual(d.findings.map((_, i) => i + 1))
-    const r = await kvmdoctor(['--from', fixtureDir('dnsmasq-killed'), '--ignore', file, '--fail-on', 'critical', '--show-suppressed'])
+    const r = await kvmdoctor(['--from', fixtureDir('dnsmasq-killed'), '--ignore', file, '--fail-on', 'critical', '--show-suppressed', '--allow-unchecked'])
     // the expiry is judged today: this entry is still valid until 2026-12-31
     expect(r.stdout).toContain('Suppressed by the ignore file:')
     expect(r.stdout).toContain('dhcp-server-not-running (network default) [critical]: planned maintenance of dnsmasq — until 2026-12-31')

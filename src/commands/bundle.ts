@@ -1,10 +1,10 @@
-import {Command, Flags} from '@oclif/core'
+import {Flags} from '@oclif/core'
 import {createBundle} from '../core/bundle.js'
-import {describeFailure} from '../core/errors.js'
+import {KvmdoctorCommand} from '../core/command.js'
 import {LiveRunner} from '../core/live-runner.js'
 import {errorLine, requireNonEmpty} from '../core/output.js'
 
-export default class Bundle extends Command {
+export default class Bundle extends KvmdoctorCommand {
   static summary = 'Write a support bundle: everything read from this host, the facts, the findings and a report, in one .tar.gz'
   static description = `Attach the bundle to a ticket; anyone can analyse it later with \`kvmdoctor diagnose --from FILE\` and get the same findings. Passwords, keys and secrets are always removed. With --redact, addresses, MACs and names are replaced by consistent pseudonyms; the mapping is written beside the bundle, never inside it.
 
@@ -36,9 +36,7 @@ This is the one command that writes a file; it changes nothing else on the host.
       for (const f of roots) this.log(errorLine(`  ${f.rank}. [${f.severity.toUpperCase()}] ${f.id} (${f.entity.kind} ${f.entity.name}): ${f.title}`))
     } catch (error) {
       spinner?.stop()
-      const failure = describeFailure(error)
-      this.logToStderr(errorLine(`kvmdoctor: ${failure.message}`))
-      process.exitCode = failure.code
+      this.reportFailure(error)
     }
   }
 }

@@ -1,22 +1,25 @@
-import {Command, Flags} from '@oclif/core'
+import {Flags, ux} from '@oclif/core'
 import {FORMATS, type Format, render} from '../../reports/index.js'
 import {toJsonReport} from '../../reports/json.js'
 import {summaryLine} from '../../reports/summary.js'
+import {KvmdoctorCommand} from '../core/command.js'
+import type {Diagnosis} from '../core/diagnose.js'
 import {DEFAULT_EXPECTATIONS_FILE, DEFAULT_IGNORE_FILE, runDiagnose} from '../core/diagnose-service.js'
-import {EXIT, describeFailure} from '../core/errors.js'
-import {checkDiagnosisNames, errorLine, reportable, requireNonEmpty, usageErrorText} from '../core/output.js'
+import {gateDecision, uncheckedMessage} from '../core/gate.js'
+import {checkDiagnosisNames, errorLine, reportable, requireNonEmpty} from '../core/output.js'
 import {checkTarget, withLock, writeTextSafely} from '../core/safe-write.js'
-import {scrubText} from '../core/scrub.js'
 import {type FailOn, SEVERITIES} from '../core/severity.js'
-import {exitCodeFor, inconclusiveReason} from '../core/verdict.js'
 
-export {exitCodeFor} from '../core/verdict.js'
+/** Suppressed findings are not in d.findings, so they never count here. */
+export function exitCodeFor(d: Diagnosis, failOn: FailOn, allowUnchecked = false): number {
+  return gateDecision(d, failOn, allowUnchecked).exitCode
+}
 
-export default class Diagnose extends Command {
+export default class Diagnose extends KvmdoctorCommand {
   static summary = 'Diagnose VM networking on this KVM/libvirt host (or on a recorded snapshot or bundle)'
   static description = `Reads links, routes, neighbours, sysctls, iptables/nftables, libvirt networks and domains, DHCP leases and listeners; matches them against known failure patterns; prints ranked findings with the commands that fix them. Read-only: nothing on the host is changed.
 
-Exit codes: 0 nothing at or above --fail-on, 1 findings at or above it, 2 usage error or bad input, 3 kvmdoctor itself failed, 4 inconclusive (nothing at or above --fail-on, but the libvirt probe, or every rule able to reach --fail-on, could not be checked).`
+Exit codes: 0 nothing at or above --fail-on, 1 findings at or above it, 2 usage error or bad input, 3 kvmdoctor itself failed, 4 not checked: no finding at or above --fail-on, but a rule that could report one could not be checked (its probes could not run; --allow-unchecked turns this into 0).`
 
   static examples = [
     '<%= config.bin %> diagnose',
@@ -30,8 +33,9 @@ Exit codes: 0 nothing at or above --fail-on, 1 findings at or above it, 2 usage 
 
   static flags = {
     format: Flags.string({char: 'f', summary: 'Report format.', options: [...FORMATS], default: 'text'}),
-    output: Flags.string({char: 'o', summary: 'Write the report to this file; print only the summary line.'}),
+    output: Flags.string({char: 'o', summary: 'Write the report to this file (atomically: temporary file, then rename); print only the summary line.'}),
     'fail-on': Flags.string({summary: 'Lowest severity that makes the exit code 1.', options: [...SEVERITIES, 'none'], default: 'high'}),
+    'allow-unchecked': Flags.boolean({summary: 'Exit 0 instead of 4 when rules at or above --fail-on could not be checked.', default: false}),
     ignore: Flags.string({summary: `Ignore file (default: ${DEFAULT_IGNORE_FILE} here, when present).`}),
     expect: Flags.string({summary: `Expectations file (default: ${DEFAULT_EXPECTATIONS_FILE} here, when present).`}),
     'show-suppressed': Flags.boolean({summary: 'List the findings the ignore file suppressed.', default: false}),
@@ -44,15 +48,6 @@ Exit codes: 0 nothing at or above --fail-on, 1 findings at or above it, 2 usage 
     internet: Flags.string({summary: 'What stands for the internet in guests\' egress flows (ADDR[:PORT][/tcp|udp|icmp]; default 9.9.9.9:443/tcp, a lookup key never contacted).'}),
   }
 
-  /** Under --json a usage error is the same JSON error object as any other, with exit 2 (oclif's default: exit 1, its own shape). */
-  protected async catch(error: Error & {exitCode?: number}): Promise<unknown> {
-    const usage = usageErrorText(error)
-    if (usage === undefined || !this.jsonEnabled()) return super.catch(error)
-    process.exitCode = 2
-    this.logJson({error: {code: 2, message: usage}})
-    return undefined
-  }
-
   async run(): Promise<unknown> {
     const {flags} = await this.parse(Diagnose)
     const json = this.jsonEnabled()
@@ -61,6 +56,7 @@ Exit codes: 0 nothing at or above --fail-on, 1 findings at or above it, 2 usage 
       requireNonEmpty(flags, ['from', 'record', 'output', 'ignore', 'expect', 'connect'])
       // A report path that cannot be written is refused before the run, and held against a second run.
       const output = flags.output === undefined ? undefined : await checkTarget(flags.output, 'the report')
+      const failOn = flags['fail-on'] as FailOn
       const diagnose = () =>
         runDiagnose(
           {
@@ -78,38 +74,37 @@ Exit codes: 0 nothing at or above --fail-on, 1 findings at or above it, 2 usage 
           checkDiagnosisNames(d)
           return d
         })
-      const failOn = flags['fail-on'] as FailOn
-      const result = await (output === undefined ? diagnose() : withLock(output, 'the report', async () => {
-        const d = await diagnose()
-        const report = await render(reportable(d, flags.format), flags.format as Format, {tty: false, showSuppressed: flags['show-suppressed']})
-        await writeTextSafely(output, report, {what: 'the report'})
-        return d
-      }))
+      const result = await (output === undefined
+        ? diagnose()
+        : withLock(output, 'the report', async () => {
+            const d = await diagnose()
+            const report = await render(reportable(d, flags.format), flags.format as Format, {tty: false, showSuppressed: flags['show-suppressed'], gate: gateDecision(d, failOn, flags['allow-unchecked'])})
+            await writeTextSafely(output, report, {what: 'the report'})
+            return d
+          }))
       spinner?.stop()
-      process.exitCode = exitCodeFor(result, failOn)
+      const gate = gateDecision(result, failOn, flags['allow-unchecked'])
+      process.exitCode = gate.exitCode
       // Straight to stderr: oclif drops logToStderr under --json, and these matter there too.
       const warn = (line: string) => process.stderr.write(`${errorLine(line)}\n`)
       for (const e of result.expiredIgnores) warn(`kvmdoctor: warning: ignore entry for ${e.rule}${e.entity ? ` (${e.entity})` : ''} expired on ${e.expires}: it no longer suppresses anything`)
       for (const p of result.probes) for (const missing of p.degraded ?? []) warn(`kvmdoctor: warning: probe ${p.id} ran on partial data: ${missing}`)
-      const undecided = inconclusiveReason(result, failOn)
-      if (undecided && process.exitCode === EXIT.unchecked) warn(`kvmdoctor: inconclusive (exit 4): ${undecided}; no finding here does not mean healthy`)
-      if (json) return toJsonReport(reportable(result, 'json'))
+      // After the report, in every mode: a CI log shows why the gate did not pass, --json output stays clean.
+      const explainGate = () => gate.verdict === 'not-checked' && ux.stderr(errorLine(`kvmdoctor: ${uncheckedMessage(gate)}`))
+      if (json) {
+        explainGate()
+        return toJsonReport(reportable(result, 'json'), gate)
+      }
       const format = flags.format as Format
       if (output !== undefined) this.log(errorLine(summaryLine(reportable(result, format))))
-      else this.log((await render(reportable(result, format), format, {tty: Boolean(process.stdout.isTTY), showSuppressed: flags['show-suppressed']})).trimEnd())
+      else this.log((await render(reportable(result, format), format, {tty: Boolean(process.stdout.isTTY), showSuppressed: flags['show-suppressed'], gate})).trimEnd())
       if (flags.record) this.logToStderr(errorLine(`snapshot written to ${flags.record}`))
+      explainGate()
       return undefined
     } catch (error) {
       spinner?.stop()
-      return this.fail(error, json)
+      this.reportFailure(error)
+      return undefined
     }
-  }
-
-  private fail(error: unknown, json: boolean): unknown {
-    const failure = describeFailure(error)
-    process.exitCode = failure.code
-    if (json) return {error: {code: failure.code, message: scrubText(failure.jsonMessage)}}
-    this.logToStderr(errorLine(`kvmdoctor: ${failure.message}`))
-    return undefined
   }
 }

@@ -1,12 +1,12 @@
-import {Args, Command, Flags} from '@oclif/core'
+import {Args, Flags} from '@oclif/core'
 import {renderIpTable} from '../../reports/ip-table.js'
-import {describeFailure} from '../core/errors.js'
+import {KvmdoctorCommand} from '../core/command.js'
 import {ipInventory} from '../core/ip-service.js'
-import {checkNames, errorLine, requireNonEmpty, usageErrorText, visibleControlsDeep} from '../core/output.js'
-import {scrubDeep, scrubText} from '../core/scrub.js'
+import {checkNames, requireNonEmpty, visibleControlsDeep} from '../core/output.js'
+import {scrubDeep} from '../core/scrub.js'
 import {openSource} from '../core/source.js'
 
-export default class Ip extends Command {
+export default class Ip extends KvmdoctorCommand {
   static summary = "Every guest's addresses, from every source, reconciled"
   static description = `One row per guest interface: domain, state, tap, MAC, network or bridge, IPv4 and IPv6 addresses with the sources that reported each (DHCP lease, host neighbour table, QEMU guest agent, arp-scan with --active), when the lease ends, and a verdict:
   ok          an address confirmed by something other than a lease file
@@ -30,15 +30,6 @@ export default class Ip extends Command {
     connect: Flags.string({char: 'c', summary: 'libvirt URI.', default: 'qemu:///system'}),
   }
 
-  /** Under --json a usage error is the same JSON error object as any other, with exit 2 (oclif's default: exit 1, its own shape). */
-  protected async catch(error: Error & {exitCode?: number}): Promise<unknown> {
-    const usage = usageErrorText(error)
-    if (usage === undefined || !this.jsonEnabled()) return super.catch(error)
-    process.exitCode = 2
-    this.logJson({error: {code: 2, message: usage}})
-    return undefined
-  }
-
   async run(): Promise<unknown> {
     const {argv, flags} = await this.parse(Ip)
     try {
@@ -51,10 +42,7 @@ export default class Ip extends Command {
       this.log(renderIpTable(visibleControlsDeep(inventory)))
       return undefined
     } catch (error) {
-      const failure = describeFailure(error)
-      process.exitCode = failure.code
-      if (this.jsonEnabled()) return {error: {code: failure.code, message: scrubText(failure.jsonMessage)}}
-      this.logToStderr(errorLine(`kvmdoctor: ${failure.message}`))
+      this.reportFailure(error)
       return undefined
     }
   }

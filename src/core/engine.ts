@@ -4,7 +4,8 @@
  */
 import {Engine} from 'json-rules-engine'
 import type {RuleDefinition} from '../../rules/types.js'
-import type {EntityKind, EntityView, Model} from './model.js'
+import {ruleApplies} from './applicability.js'
+import type {EntityContext, EntityKind, EntityView, Model} from './model.js'
 import {type Severity, severityWeight} from './severity.js'
 import {getOrCreate} from './collections.js'
 
@@ -30,6 +31,8 @@ export interface Finding {
   causes?: string[]
   /** Running guests cut off by this fault. */
   blastRadius: number
+  /** The entity's network, bridge, domain and MAC: names that outlive a guest restart (tap names and addresses do not). Always set by evaluate(). */
+  context?: EntityContext
 }
 
 export interface NotChecked {
@@ -41,8 +44,10 @@ export interface NotChecked {
 export interface Evaluation {
   findings: Finding[]
   notChecked: NotChecked[]
-  /** Every (rule, entity) pair that was evaluated, for JUnit-style reports. */
+  /** Every (rule, entity) pair that was evaluated. */
   checked: {ruleId: string; entity: EntityRef}[]
+  /** The checked pairs where the rule means something (src/core/applicability.ts), for JUnit-style reports. */
+  applicable: {ruleId: string; entity: EntityRef}[]
 }
 
 export const findingKey = (f: {id: string; entity: EntityRef}) => `${f.id}@${f.entity.kind}:${f.entity.name}`
@@ -97,7 +102,7 @@ export interface EvaluateOptions {
 }
 
 export async function evaluate(model: Model, rules: RuleDefinition[], external: ExternalCheck[] = [], options: EvaluateOptions = {}): Promise<Evaluation> {
-  const evaluation: Evaluation = {findings: [], notChecked: [], checked: []}
+  const evaluation: Evaluation = {findings: [], notChecked: [], checked: [], applicable: []}
   const host = model.entities.host[0]
   const raw: {rule: RuleDefinition; entity: EntityView}[] = []
   for (const c of external) {
@@ -108,6 +113,7 @@ export async function evaluate(model: Model, rules: RuleDefinition[], external: 
       continue
     }
     evaluation.checked.push({ruleId: c.rule.id, entity: ref})
+    evaluation.applicable.push({ruleId: c.rule.id, entity: ref})
     if (c.violated) raw.push({rule: c.rule, entity: c.entity})
   }
   // General rules last: they speak only for elements no specific finding claimed.
@@ -137,6 +143,7 @@ export async function evaluate(model: Model, rules: RuleDefinition[], external: 
       }
       if (rule.fallback && typeof entity.elementId === 'string' && claimed!.has(entity.elementId)) continue
       evaluation.checked.push({ruleId: rule.id, entity: ref})
+      if (ruleApplies(rule.id, entity)) evaluation.applicable.push({ruleId: rule.id, entity: ref})
       const {events} = await engine.run({entity, host})
       if (events.length > 0) raw.push({rule, entity})
     }
@@ -153,6 +160,7 @@ export async function evaluate(model: Model, rules: RuleDefinition[], external: 
       fix: rule.fixLines ? rule.fixLines(entity, host) : fillLines(rule.fix, entity, host),
       explains: [],
       blastRadius: entity.affectedGuests,
+      context: entity.context,
     } as Finding,
     source: {rule, entity},
   }))

@@ -1,10 +1,14 @@
 import {ParseError, type Probe, type ProbeContext, type ProbeOptions, type ProbeResult, ProbeUnavailable} from '../../probes/types.js'
 import {degradedOf} from './degraded.js'
-import type {Runner} from './runner.js'
+import type {Capture, Runner} from './runner.js'
+import {MemoryRunner} from './snapshot.js'
 
 /**
  * Runs every probe once, letting probes await each other's results.
  * A probe that throws becomes unavailable with the reason; nothing else fails.
+ * A probe's duration is measured on a live host; replayed (snapshot, bundle),
+ * it is the sum of the recorded durations of what it read, so two replays of
+ * one snapshot report the same durations.
  */
 export async function runProbes(probes: Probe[], runner: Runner, options: ProbeOptions): Promise<Record<string, ProbeResult>> {
   const byId = new Map(probes.map((p) => [p.id, p]))
@@ -32,7 +36,10 @@ export async function runProbes(probes: Probe[], runner: Runner, options: ProbeO
 
 async function execute(probe: Probe, ctx: ProbeContext): Promise<ProbeResult> {
   const started = performance.now()
-  const took = () => Math.round(performance.now() - started)
+  let recorded = 0
+  const replay = ctx.runner instanceof MemoryRunner
+  const took = () => Math.round(replay ? recorded : performance.now() - started)
+  if (replay) ctx = {...ctx, runner: tallying(ctx.runner, (c) => (recorded += c.durationMs))}
   try {
     const data = await probe.collect(ctx)
     const degraded = degradedOf(data)
@@ -42,5 +49,19 @@ async function execute(probe: Probe, ctx: ProbeContext): Promise<ProbeResult> {
     if (error instanceof ParseError) return {id: probe.id, ok: false, error: `unparseable output: ${error.message}`, durationMs: took()}
     // A bug in a probe must not take the run down: report it as this probe's failure.
     return {id: probe.id, ok: false, error: `probe failed: ${(error as Error).message ?? String(error)}`, durationMs: took()}
+  }
+}
+
+/** The same runner, telling `seen` of every capture it hands out. */
+function tallying(runner: Runner, seen: (c: Capture) => void): Runner {
+  const tell = <T extends Capture>(c: T): T => {
+    seen(c)
+    return c
+  }
+  return {
+    capturedAt: runner.capturedAt,
+    run: async (argv) => tell(await runner.run(argv)),
+    readFile: async (path, options) => tell(await runner.readFile(path, options)),
+    listDir: async (path) => tell(await runner.listDir(path)),
   }
 }

@@ -15,6 +15,8 @@ import {openSource} from './source.js'
 export interface TraceRequest {
   from?: string
   timeoutMs: number
+  /** The whole live run's budget. */
+  deadlineMs?: number
   options: ProbeOptions
   guest: string
   /** The guest interface: its tap name or MAC. */
@@ -34,7 +36,7 @@ export interface TraceResult {
 }
 
 export async function runTrace(request: TraceRequest): Promise<TraceResult> {
-  const source = await openSource({from: request.from, timeoutMs: request.timeoutMs})
+  const source = await openSource({from: request.from, timeoutMs: request.timeoutMs, deadlineMs: request.deadlineMs})
   try {
     const options = source.recordedOptions ? {...source.recordedOptions, ...(request.options.internet ? {internet: request.options.internet} : {})} : request.options
     const results = await runProbes(ALL_PROBES, source.runner, options)

@@ -1,21 +1,11 @@
-import {Command} from '@oclif/core'
+import {KvmdoctorCommand} from '../../core/command.js'
 import {scopesOf} from '../../core/engine.js'
-import {usageErrorText} from '../../core/output.js'
 import {EVERY_RULE, ruleHeadline} from '../../core/rule-docs.js'
 
-export default class Rules extends Command {
+export default class Rules extends KvmdoctorCommand {
   static summary = 'List the failure patterns kvmdoctor checks'
   static description = 'Every rule with its id (stable: use it in ignore files and CI), severity, the entity it is checked on, and what it means. `kvmdoctor rules show ID` prints a rule\'s full doc.'
   static enableJsonFlag = true
-
-  /** Under --json a usage error is the same JSON error object as any other, with exit 2 (oclif's default: exit 1, its own shape). */
-  protected async catch(error: Error & {exitCode?: number}): Promise<unknown> {
-    const usage = usageErrorText(error)
-    if (usage === undefined || !this.jsonEnabled()) return super.catch(error)
-    process.exitCode = 2
-    this.logJson({error: {code: 2, message: usage}})
-    return undefined
-  }
 
   async run(): Promise<unknown> {
     await this.parse(Rules)

@@ -1,24 +1,16 @@
-import {Args, Command} from '@oclif/core'
-import {UserError} from '../../core/errors.js'
+import {Args} from '@oclif/core'
+import {KvmdoctorCommand} from '../../core/command.js'
 import {findRule, ruleDoc} from '../../core/rule-docs.js'
 
-export default class RulesShow extends Command {
+export default class RulesShow extends KvmdoctorCommand {
   static summary = "Print a rule's doc: what it means, the facts it reads, the fix, false positives"
   static args = {id: Args.string({required: true, description: 'rule id, e.g. ip-forward-disabled'})}
   static examples = ['<%= config.bin %> rules show forward-policy-drop']
 
   async run(): Promise<void> {
     const {args} = await this.parse(RulesShow)
-    try {
-      findRule(args.id)
-    } catch (error) {
-      if (error instanceof UserError) {
-        this.logToStderr(`kvmdoctor: ${error.message}`)
-        process.exitCode = 2
-        return
-      }
-      throw error
-    }
+    // An unknown id is a UserError: exit 2 through the base command's catch.
+    findRule(args.id)
     const doc = ruleDoc(args.id)
     this.log(process.stdout.isTTY ? (await import('../../../reports/terminal.js')).renderMarkdownForTerminal(doc) : doc)
   }

@@ -1,0 +1,47 @@
+/**
+ * The CI gate: what exit code a diagnosis earns under --fail-on. A finding at
+ * or above the threshold fails (1); otherwise, when a rule that could have
+ * produced such a finding was not checked (its probes could not run), the gate
+ * cannot pass blind: 4, unless --allow-unchecked.
+ */
+import type {NotChecked} from './engine.js'
+import type {Diagnosis} from './diagnose.js'
+import {EXIT} from './errors.js'
+import {EVERY_RULE} from './rule-docs.js'
+import {type FailOn, type Severity, atOrAbove, severityWeight} from './severity.js'
+
+export type GateVerdict = 'pass' | 'fail' | 'not-checked'
+
+export interface GateDecision {
+  failOn: FailOn
+  allowUnchecked: boolean
+  exitCode: number
+  verdict: GateVerdict
+  /** Findings at or above --fail-on (suppressed ones never count). */
+  blocking: number
+  /** Rules at or above --fail-on that could not be checked, with why. */
+  unchecked: NotChecked[]
+}
+
+const worst = new Map<string, Severity>(
+  EVERY_RULE.map((r) => [r.id, r.escalate && severityWeight(r.escalate.severity) > severityWeight(r.severity) ? r.escalate.severity : r.severity]),
+)
+
+/** The highest severity a rule can report (an escalating rule counts at its escalated severity). */
+export const worstSeverityOf = (ruleId: string): Severity => worst.get(ruleId) ?? 'critical'
+
+export function gateDecision(d: Pick<Diagnosis, 'findings' | 'notChecked'>, failOn: FailOn, allowUnchecked = false): GateDecision {
+  const blocking = d.findings.filter((f) => atOrAbove(f.severity, failOn)).length
+  const unchecked = d.notChecked.filter((n) => atOrAbove(worstSeverityOf(n.ruleId), failOn))
+  const verdict: GateVerdict = blocking > 0 ? 'fail' : unchecked.length > 0 && !allowUnchecked ? 'not-checked' : 'pass'
+  const exitCode = verdict === 'fail' ? EXIT.findings : verdict === 'not-checked' ? EXIT.unchecked : EXIT.clean
+  return {failOn, allowUnchecked, exitCode, verdict, blocking, unchecked}
+}
+
+/** The stderr line that says why the gate could not pass. */
+export function uncheckedMessage(g: GateDecision): string {
+  const rules = [...new Set(g.unchecked.map((n) => n.ruleId))]
+  const reasons = [...new Set(g.unchecked.map((n) => n.reason))]
+  const shown = (list: string[], n: number) => list.slice(0, n).join(', ') + (list.length > n ? ` (+${list.length - n} more)` : '')
+  return `not checked: ${rules.length} rule(s) at or above --fail-on ${g.failOn} could not be checked (${shown(rules, 6)}): ${shown(reasons, 3)}. The gate does not pass blind: exit 4; --allow-unchecked passes it anyway.`
+}
