@@ -172,9 +172,13 @@ export async function reattachTaps(): Promise<void> {
       if (m[1] === NETWORK) await sh(['ip', 'link', 'set', m[2], 'master', BRIDGE, 'up'])
     }
   }
-  // With STP on, a re-plugged port listens and learns (2 x forward_delay) before it forwards.
-  await waitFor('bridge ports to forward', async () => {
-    const ports = JSON.parse((await sh(['ip', '-j', '-d', 'link', 'show', 'master', BRIDGE])).stdout) as {linkinfo?: {info_slave_data?: {state?: string}}}[]
+  await waitPortsForwarding()
+}
+
+/** With STP on, a re-plugged (or re-enabled) port listens and learns (2 x forward_delay) before it forwards. */
+export async function waitPortsForwarding(bridge = BRIDGE): Promise<void> {
+  await waitFor(`${bridge} ports to forward`, async () => {
+    const ports = JSON.parse((await sh(['ip', '-j', '-d', 'link', 'show', 'master', bridge])).stdout) as {linkinfo?: {info_slave_data?: {state?: string}}}[]
     return ports.every((p) => p.linkinfo?.info_slave_data?.state === 'forwarding')
   }, 30_000)
 }

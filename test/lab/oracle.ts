@@ -7,9 +7,10 @@
  */
 import {existsSync, readFileSync, writeFileSync} from 'node:fs'
 import {join} from 'node:path'
+import type {OracleRecord, ReachVerdict} from '../scenarios.js'
 import {INET, consolePath, sh, waitFor} from './lab.js'
 
-export type Verdict = 'ok' | 'fail' | 'skip'
+type Verdict = ReachVerdict
 
 export interface Reach {
   seq: number
@@ -17,12 +18,6 @@ export interface Reach {
   dns: Verdict
   ping: Verdict
   tcp: Verdict
-}
-
-export interface OracleRecord {
-  guests: Record<string, Omit<Reach, 'seq'>>
-  internet: string
-  port: number
 }
 
 const REACH_LINE = /^KD-REACH seq=(\d+) dhcp=(ok|fail|skip) dns=(ok|fail|skip) ping=(ok|fail|skip) tcp=(ok|fail|skip)\s*$/
@@ -85,4 +80,17 @@ export async function measureOracle(marks: Record<string, number>): Promise<Orac
 
 export function writeOracle(fixture: string, record: OracleRecord): void {
   writeFileSync(join(fixture, 'oracle.json'), `${JSON.stringify(record, null, 2)}\n`)
+}
+
+/** Waits (after line `after`) for a line on which everything works; returns it, or the last line seen if none did in time. */
+export async function waitReachOk(name: string, opts: {after: number; timeoutMs?: number}): Promise<Reach> {
+  const ok = (r: Reach) => r.dhcp === 'ok' && r.dns === 'ok' && r.ping === 'ok' && r.tcp === 'ok'
+  const fresh = () => reachLines(name).filter((r) => r.seq >= opts.after + 2)
+  try {
+    return await waitFor(`${name} to reach everything`, async () => fresh().find(ok), opts.timeoutMs ?? 60_000, 500)
+  } catch {
+    const lines = fresh()
+    if (lines.length === 0) throw new Error(`${name} printed no KD-REACH line after seq=${opts.after}`)
+    return lines[lines.length - 1]
+  }
 }
