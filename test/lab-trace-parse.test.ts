@@ -93,6 +93,29 @@ describe('nft monitor trace parser', () => {
     expect(accepted.events[accepted.events.length - 1].rule).toContain('masquerade')
   })
 
+  it('firewalld-style table after iptables: accepted by libvirt\'s chain, then rejected by a later hook priority (goto, handles per table)', () => {
+    const traces = load('trace-firewalld-public-zone')
+    const dhcp = traces.find((t) => t.events.some((e) => e.rule?.includes('udp dport 67')) && finalVerdict(t)?.verdict === 'drop')!
+    expect(path(dhcp)).toEqual([
+      'ip mangle INPUT policy accept',
+      'ip filter INPUT rule#1 jump',
+      'ip filter LIBVIRT_INP rule#3 accept',
+      'inet firewalld filter_INPUT rule#5 jump',
+      'inet firewalld filter_INPUT_ZONES rule#2 goto',
+      'inet firewalld filter_IN_public rule#1 jump',
+      'inet firewalld filter_INPUT rule#6 drop',
+    ])
+    expect(dhcp.events.find((e) => e.verdict === 'goto')).toMatchObject({target: 'filter_IN_public', handle: 30})
+    // Handles are per table: 21 is libvirt's DHCP accept in ip filter and firewalld's reject in inet firewalld.
+    const byHandle = dhcp.events.filter((e) => e.handle === 21)
+    expect(byHandle.map((e) => `${e.family} ${e.table} ${e.chain} #${e.position}`)).toEqual(['ip filter LIBVIRT_INP #3', 'inet firewalld filter_INPUT #6'])
+    expect(finalVerdict(dhcp)).toMatchObject({family: 'inet', table: 'firewalld', chain: 'filter_INPUT', rule: 'reject with icmpx admin-prohibited', verdict: 'drop'})
+    // Forwarded packets: libvirt's FORWARD accept, then firewalld's public zone has nothing for them.
+    const forwarded = traces.filter((t) => t.events.some((e) => e.chain === 'LIBVIRT_FWO'))
+    expect(forwarded.length).toBeGreaterThan(0)
+    for (const t of forwarded) expect(`${finalVerdict(t)?.table} ${finalVerdict(t)?.chain} ${finalVerdict(t)?.verdict}`).toBe('firewalld filter_FORWARD drop')
+  })
+
   it('formats not in the captures: policy drop with a mark, a bare return, lines that are not trace events', () => {
     const traces = parseTrace(
       [
