@@ -1,19 +1,25 @@
-import {existsSync} from 'node:fs'
+import {existsSync, readFileSync} from 'node:fs'
+import {join} from 'node:path'
 import {describe, expect, it} from 'vitest'
 import {diagnose} from '../src/core/diagnose.js'
 import {ipInventory} from '../src/core/ip-service.js'
 import {ReplayRunner} from '../src/core/snapshot.js'
 import {fixtureDir, replayOptions} from './helpers.js'
-import {SCENARIOS, checkScenario} from './scenarios.js'
+import {type OracleRecord, SCENARIOS, checkOracle, checkScenario} from './scenarios.js'
 
 // The lab suite records these snapshots from real faults; here they replay through the same probes.
 describe('lab scenarios replayed from their recordings', () => {
   for (const scenario of SCENARIOS) {
-    it(`${scenario.name}: ${scenario.description}`, async () => {
+    it(`${scenario.name}${scenario.pending ? ' (pending: recorded, findings not checked)' : ''}: ${scenario.description}`, async () => {
       expect(existsSync(fixtureDir(scenario.name)), `fixtures/${scenario.name} missing: run npm run test:lab as root`).toBe(true)
       const runner = await ReplayRunner.open(fixtureDir(scenario.name))
       const d = await diagnose({runner, options: replayOptions(runner), version: 'test'})
       expect(d.probes.filter((p) => !p.ok && !p.skipped)).toEqual([])
+      // What the guests themselves measured when this was recorded.
+      const oracleFile = join(fixtureDir(scenario.name), 'oracle.json')
+      expect(existsSync(oracleFile), `fixtures/${scenario.name}/oracle.json missing: run npm run test:lab as root`).toBe(true)
+      checkOracle(scenario, JSON.parse(readFileSync(oracleFile, 'utf8')) as OracleRecord)
+      if (scenario.pending) return
       checkScenario(scenario, d)
       if (scenario.ip) {
         const inventory = await ipInventory(await ReplayRunner.open(fixtureDir(scenario.name)), replayOptions(runner))

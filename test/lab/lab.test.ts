@@ -1,14 +1,24 @@
 /**
  * The live lab suite (root, real libvirt, real guests): each scenario is
- * injected for real, diagnosed live, recorded into fixtures/<scenario>, reset.
+ * injected for real, diagnosed live, recorded into fixtures/<scenario> together with what
+ * the guests themselves measured (oracle.json), reset, and the reset checked to be exact.
+ * The host's firewall and sysctls are saved first and restored at the end, and nothing the
+ * lab sends may leave by the uplink.
  */
 import {execa} from 'execa'
+import {writeFileSync} from 'node:fs'
 import {rm} from 'node:fs/promises'
 import {join} from 'node:path'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
-import {SCENARIOS, checkScenario} from '../scenarios.js'
-import {ROOT, cleanLab, ensureHost, guestAddresses, kvmdoctor, sh, startGuest, waitFor} from './lab.js'
+import {REACH_OK, SCENARIOS, checkOracle, checkScenario} from '../scenarios.js'
+import {type HostState, captureHostState, diffHostState, restoreHostState, restoreSavedHostState, saveHostState} from './host-state.js'
+import {traceNft} from './kernel-trace.js'
+import {CACHE, ROOT, cleanLab, ensureHost, guestAddresses, kvmdoctor, sh, startGuest, startInternet, waitFor} from './lab.js'
+import {guestReach, measureOracle, reachMarks, reachSeq, runningLabGuests, waitReachOk, writeOracle} from './oracle.js'
 import {LIVE, WEB01} from './scenarios-live.js'
+import {type UplinkWatch, startUplinkWatch} from './uplink-watch.js'
+
+const HOST_STATE = join(CACHE, 'kdlab-host-state.json')
 
 async function leaseFor(mac: string): Promise<boolean> {
   const out = await sh(['virsh', 'net-dhcp-leases', 'default'], {reject: false})
@@ -26,41 +36,134 @@ async function checkIpAgainstConsoles(expected: {domain: string; verdict: string
   }
 }
 
+/** What the lab run saved, restored and saw on the uplink: checked by the last suite. */
+const run: {saved?: HostState; restoreActions?: string[]; restoreError?: unknown; uplink?: {leaks: string[]; captured: number; devices: string[]}} = {}
+let watch: UplinkWatch | undefined
+
 describe('lab host', () => {
   beforeAll(async () => {
     await ensureHost()
     await cleanLab()
+    // The baseline: the libvirt host as it is before the lab changes anything.
+    const {state, recovered} = await saveHostState(HOST_STATE)
+    if (recovered.length > 0) console.warn(`restored what an interrupted lab run left:\n  ${recovered.join('\n  ')}`)
+    run.saved = state
+    watch = await startUplinkWatch(CACHE)
+    await startInternet()
     const addrs = await startGuest(WEB01)
     expect(addrs.some((a) => a.startsWith('192.168.122.'))).toBe(true)
     await waitFor('web01 lease', () => leaseFor(WEB01.mac), 30_000)
   }, 600_000)
 
   afterAll(async () => {
-    await cleanLab()
-  }, 120_000)
+    try {
+      await cleanLab()
+    } finally {
+      if (watch) {
+        const {leaks, captured} = await watch.stop()
+        run.uplink = {leaks, captured, devices: watch.devices}
+      }
+      try {
+        run.restoreActions = (await restoreSavedHostState(HOST_STATE))?.actions
+      } catch (e) {
+        run.restoreError = e
+      }
+    }
+  }, 180_000)
 
   for (const scenario of SCENARIOS) {
-    it(`${scenario.name}: ${scenario.description}`, async () => {
+    it(`${scenario.name}${scenario.pending ? ' (pending: recorded only)' : ''}: ${scenario.description}`, async () => {
       const live = LIVE[scenario.name]
       expect(live, `no live recipe for ${scenario.name}`).toBeDefined()
       const fixture = join(ROOT, 'fixtures', scenario.name)
       await rm(fixture, {recursive: true, force: true})
-      await live.inject()
+      const before = await captureHostState()
+      let residue: string[] = []
+      let resetError: unknown
       try {
-        const run = await kvmdoctor(['--record', fixture, ...(scenario.args ?? [])], live.netns)
-        checkScenario(scenario, run.report)
-        if (scenario.ip) await checkIpAgainstConsoles(scenario.ip, scenario.args ?? [])
-        // The default --fail-on is high.
-        expect(run.exitCode).toBe(run.report.findings.some((f) => f.severity === 'critical' || f.severity === 'high') ? 1 : 0)
+        await live.inject()
+        // The guests measure from their next line on (see guestReach), while kvmdoctor diagnoses.
+        const marks = await reachMarks()
+        const [result, oracle] = await Promise.all([kvmdoctor(['--record', fixture, ...(scenario.args ?? [])], live.netns), measureOracle(marks)])
+        writeOracle(fixture, oracle)
+        if (live.trace) {
+          // The kernel oracle, after the diagnosis (its trace tables must not be in the recording).
+          const guest = WEB01.name
+          const traced = await traceNft(await live.trace.match(), () => guestReach(guest, {after: reachSeq(guest)}))
+          writeFileSync(join(fixture, 'kernel-trace.txt'), traced.raw)
+          writeFileSync(join(fixture, 'kernel-trace.ruleset.json'), traced.ruleset)
+          live.trace.check?.(traced.traces)
+        }
+        checkOracle(scenario, oracle)
+        if (!scenario.pending) {
+          checkScenario(scenario, result.report)
+          if (scenario.ip) await checkIpAgainstConsoles(scenario.ip, scenario.args ?? [])
+          // The default --fail-on is high.
+          expect(result.exitCode).toBe(result.report.findings.some((f) => f.severity === 'critical' || f.severity === 'high') ? 1 : 0)
+        }
       } finally {
-        await live.reset()
+        // Also after a failed injection (a reset may then fail on what was never done: the state check below still holds).
+        await live.reset().catch((e: unknown) => {
+          resetError = e
+        })
+        // The reset must undo exactly: the same firewall, sysctls, routes, rules and networks as before.
+        residue = diffHostState(before, await captureHostState())
+        if (residue.length > 0) await restoreHostState(before)
+      }
+      expect(residue, `${scenario.name}: its reset left the host changed`).toEqual([])
+      if (resetError) throw resetError
+      // ... and the datapath with it: web01 reaches everything again (within a minute: caches settle).
+      if ((await runningLabGuests()).includes(WEB01.name)) {
+        const after = await waitReachOk(WEB01.name, {after: reachSeq(WEB01.name)})
+        expect({dhcp: after.dhcp, dns: after.dns, ping: after.ping, tcp: after.tcp}, `${scenario.name}: web01 after the reset`).toEqual(REACH_OK)
       }
     }, 300_000)
   }
 
   it('the guest still reports the address the host leased to it', async () => {
-    const run = await kvmdoctor([])
-    checkScenario(SCENARIOS[0], run.report)
+    const result = await kvmdoctor([])
+    checkScenario(SCENARIOS[0], result.report)
     expect(guestAddresses(WEB01.name)?.some((a) => a.startsWith('192.168.122.'))).toBe(true)
   }, 120_000)
+
+  it('host state restore works on a host that is not pristine (Docker chains, its own nftables tables)', async () => {
+    // The host's "own" rules, as another firewall manager would have them ...
+    const own = join(CACHE, 'kdlab-own.rules')
+    writeFileSync(own, '*filter\n:DOCKER-USER - [0:0]\n:DOCKER - [0:0]\n-I FORWARD 1 -j DOCKER-USER\n-A DOCKER-USER -j RETURN\nCOMMIT\n*nat\n:DOCKER - [0:0]\n-A PREROUTING -m addrtype --dst-type LOCAL -j DOCKER\nCOMMIT\n')
+    const ownNft = join(CACHE, 'kdlab-own.nft')
+    writeFileSync(ownNft, 'table inet kdlab_own {\n  set trusted { type ipv4_addr; flags interval; elements = { 10.1.0.0/16 } }\n  chain input { type filter hook input priority 0; policy accept; ip saddr @trusted counter accept; }\n}\n')
+    const pristine = await captureHostState()
+    try {
+      await sh(['iptables-restore', '--noflush', own])
+      await sh(['nft', '-f', ownNft])
+      const saved = await captureHostState()
+      // ... changed the way the lab changes things: rules in their chains, elements, sysctls, a new table.
+      await sh(['iptables', '-D', 'DOCKER-USER', '-j', 'RETURN'])
+      await sh(['iptables', '-A', 'DOCKER-USER', '-i', 'virbr0', '-j', 'DROP'])
+      await sh(['nft', 'add', 'element', 'inet', 'kdlab_own', 'trusted', '{ 10.9.0.0/16 }'])
+      await sh(['nft', 'add', 'table', 'inet', 'kdlab_new'])
+      await sh(['sysctl', '-qw', 'net.ipv4.conf.all.rp_filter=2'])
+      expect(diffHostState(saved, await captureHostState()).length).toBeGreaterThan(0)
+      await restoreHostState(saved)
+      expect(diffHostState(saved, await captureHostState())).toEqual([])
+    } finally {
+      await restoreHostState(pristine)
+    }
+    expect(diffHostState(pristine, await captureHostState())).toEqual([])
+  }, 120_000)
+})
+
+describe('the lab leaves the host as it found it', () => {
+  it('firewall (iptables, nft, legacy), ipsets, net.* sysctls, ip rules, routes and libvirt networks are restored exactly', async () => {
+    expect(run.saved, 'the lab saved no host state (it did not start)').toBeDefined()
+    if (run.restoreError) throw run.restoreError
+    const now = await captureHostState()
+    expect(diffHostState(run.saved!, now), `after restoring (${(run.restoreActions ?? []).join('; ') || 'nothing to restore'})`).toEqual([])
+  }, 60_000)
+
+  it('no lab packet left by the uplink', () => {
+    expect(run.uplink, 'the uplink was not watched').toBeDefined()
+    console.info(`uplink ${run.uplink!.devices.join(', ')}: ${run.uplink!.captured} packets captured (DNS of the host's other programs), ${run.uplink!.leaks.length} of the lab`)
+    expect(run.uplink!.leaks, `lab packets on ${run.uplink!.devices.join(', ')}`).toEqual([])
+  })
 })

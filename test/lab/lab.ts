@@ -1,10 +1,11 @@
 /**
  * Turns this machine into a libvirt lab host and injects real faults.
  * Everything it creates is named kdlab-*; reset undoes exactly what inject did.
- * Traffic only ever flows between the lab guests and this host's lab addresses.
+ * Traffic only ever flows between the lab guests, this host's lab addresses and the lab's
+ * "internet" (a namespace on this host): nothing the lab sends may leave by the uplink.
  */
 import {execa} from 'execa'
-import {existsSync, readFileSync, writeFileSync} from 'node:fs'
+import {existsSync, mkdirSync, readFileSync, writeFileSync} from 'node:fs'
 import {dirname, join} from 'node:path'
 import {fileURLToPath} from 'node:url'
 
@@ -18,6 +19,35 @@ export const CACHE = process.env.KD_LAB_CACHE ?? '/var/cache/kvmdoctor-lab'
 export const NETWORK = 'default'
 export const BRIDGE = 'virbr0'
 export const GATEWAY = '192.168.122.1'
+
+/**
+ * The guests' "internet": namespace kdlab-inet, joined to the host by veth kdlab-up0
+ * (198.51.100.1/24 here, 198.51.100.2/24 there); the host routes 203.0.113.10 to it.
+ * Only that one address: on this machine the package registries themselves live in
+ * 203.0.113.0/24 (203.0.113.80), and a /24 route would cut the host off from them.
+ * A second, unreachable route for it (metric 4000) keeps guest packets from ever taking
+ * the default route out of the uplink, should the lab route go (link down, a scenario).
+ * In there 203.0.113.10 answers ping and HTTP on port 80, and its only way back is the
+ * veth's own subnet: a guest packet that was not NATed gets no reply, as on the real internet.
+ * The name kdlab-inet resolves to 203.0.113.10 from libvirt's dnsmasq itself (a dns-host
+ * entry), never by an upstream query.
+ */
+export const INET = {
+  netns: 'kdlab-inet',
+  hostDev: 'kdlab-up0',
+  nsDev: 'kdlab-up1',
+  hostAddr: '198.51.100.1',
+  nsAddr: '198.51.100.2',
+  /** Only the server's address is routed to the namespace (see above). */
+  route: '203.0.113.10/32',
+  server: '203.0.113.10',
+  port: 80,
+  name: 'kdlab-inet',
+} as const
+/** libvirt's DNS entry for the lab internet (the `<dns>` element of the lab's networks holds the same). */
+export const INET_DNS_HOST = `<host ip='${INET.server}'><hostname>${INET.name}</hostname></host>`
+/** What the lab internet's HTTP server answers. */
+export const INET_MARK = 'KDLAB-INET-OK'
 
 export async function sh(argv: string[], options: {reject?: boolean; timeout?: number} = {}) {
   const r = await execa(argv[0], argv.slice(1), {reject: false, timeout: options.timeout ?? 60_000, stdin: 'ignore', env: {LC_ALL: 'C'}})
@@ -73,7 +103,16 @@ export interface Guest {
 export const consolePath = (name: string) => join(CACHE, `${name}.console`)
 
 function domainXml(g: Guest): string {
-  const cmdline = [`console=ttyS0`, 'quiet', `kd.mode=${g.mode}`, `kd.probe=${g.probe ?? GATEWAY}`, g.addr ? `kd.addr=${g.addr}` : ''].filter(Boolean).join(' ')
+  const cmdline = [
+    `console=ttyS0`,
+    'quiet',
+    `kd.mode=${g.mode}`,
+    `kd.probe=${g.probe ?? GATEWAY}`,
+    g.addr ? `kd.addr=${g.addr}` : '',
+    // The reachability oracle: what the guest itself can reach, printed as KD-REACH lines.
+    `kd.inet=${INET.server}:${INET.port}`,
+    `kd.dnsname=${INET.name}`,
+  ].filter(Boolean).join(' ')
   const iface = g.bridge
     ? `<interface type='bridge'><source bridge='${g.bridge}'/>`
     : `<interface type='network'><source network='${g.network ?? NETWORK}'/>`
@@ -133,9 +172,13 @@ export async function reattachTaps(): Promise<void> {
       if (m[1] === NETWORK) await sh(['ip', 'link', 'set', m[2], 'master', BRIDGE, 'up'])
     }
   }
-  // With STP on, a re-plugged port listens and learns (2 x forward_delay) before it forwards.
-  await waitFor('bridge ports to forward', async () => {
-    const ports = JSON.parse((await sh(['ip', '-j', '-d', 'link', 'show', 'master', BRIDGE])).stdout) as {linkinfo?: {info_slave_data?: {state?: string}}}[]
+  await waitPortsForwarding()
+}
+
+/** With STP on, a re-plugged (or re-enabled) port listens and learns (2 x forward_delay) before it forwards. */
+export async function waitPortsForwarding(bridge = BRIDGE): Promise<void> {
+  await waitFor(`${bridge} ports to forward`, async () => {
+    const ports = JSON.parse((await sh(['ip', '-j', '-d', 'link', 'show', 'master', bridge])).stdout) as {linkinfo?: {info_slave_data?: {state?: string}}}[]
     return ports.every((p) => p.linkinfo?.info_slave_data?.state === 'forwarding')
   }, 30_000)
 }
@@ -186,13 +229,95 @@ export async function kvmdoctor(args: string[], netns?: string): Promise<Kvmdoct
   return {exitCode: r.exitCode ?? -1, report, stderr: String(r.stderr)}
 }
 
-/** Removes everything a previous (possibly interrupted) lab run left: kdlab-* guests, networks, namespaces, links. */
+const inetWww = () => join(CACHE, 'kdlab-inet-www')
+
+/** Builds the lab internet (see INET) and waits until its server answers the host. */
+export async function startInternet(): Promise<void> {
+  await stopInternet()
+  // The lab's addresses must be nobody else's on this machine: no route more specific than
+  // the default for them, no connection to them.
+  const via = (await sh(['ip', 'route', 'get', INET.server])).stdout
+  const uplinks = await uplinkDevices()
+  if (!uplinks.some((d) => via.includes(` dev ${d} `)) && !/\bunreachable\b/.test(via)) throw new Error(`${INET.server} is already routed on this host (${via.trim()}): the lab will not take it`)
+  const peers = (await sh(['ss', '-Htn'])).stdout
+  if (new RegExp(`\\s(198\\.51\\.100\\.\\d+|${INET.server.replaceAll('.', '\\.')}):\\d+\\s*$`, 'm').test(peers)) throw new Error('this host talks to 198.51.100.0/24 or the lab internet address: the lab will not take them')
+  await sh(['ip', 'netns', 'add', INET.netns])
+  await sh(['ip', '-n', INET.netns, 'link', 'set', 'lo', 'up'])
+  await sh(['ip', 'link', 'add', INET.hostDev, 'type', 'veth', 'peer', 'name', INET.nsDev, 'netns', INET.netns])
+  await sh(['ip', 'addr', 'add', `${INET.hostAddr}/24`, 'dev', INET.hostDev])
+  await sh(['ip', 'link', 'set', INET.hostDev, 'up'])
+  await sh(['ip', '-n', INET.netns, 'addr', 'add', `${INET.nsAddr}/24`, 'dev', INET.nsDev])
+  await sh(['ip', '-n', INET.netns, 'link', 'set', INET.nsDev, 'up'])
+  // The server's address; the namespace has no other route than its veth subnet.
+  await sh(['ip', '-n', INET.netns, 'addr', 'add', `${INET.server}/32`, 'dev', 'lo'])
+  await sh(['ip', 'route', 'add', 'unreachable', INET.route, 'metric', '4000'])
+  await sh(['ip', 'route', 'add', INET.route, 'via', INET.nsAddr, 'dev', INET.hostDev])
+  mkdirSync(inetWww(), {recursive: true})
+  writeFileSync(join(inetWww(), 'index.html'), `${INET_MARK}\n`)
+  // busybox httpd daemonizes; it lives in the namespace and is ended by its pid (stopInternet).
+  await sh(['ip', 'netns', 'exec', INET.netns, 'busybox', 'httpd', '-p', `${INET.server}:${INET.port}`, '-h', inetWww()])
+  await waitFor('the lab internet to answer HTTP', async () => {
+    const r = await sh(['sh', '-c', `printf 'GET / HTTP/1.0\\r\\n\\r\\n' | busybox nc -w 2 ${INET.server} ${INET.port}`], {reject: false, timeout: 5_000})
+    return r.stdout.includes(INET_MARK)
+  }, 20_000)
+  await sh(['busybox', 'ping', '-c', '1', '-W', '2', INET.server])
+  await addInternetName()
+}
+
+/** The name goes into the live network and its definition, so that a network restart keeps it. */
+export async function addInternetName(network = NETWORK): Promise<void> {
+  await removeInternetName(network)
+  const live = (await networkActiveNamed(network)) ? ['--live'] : []
+  await sh(['virsh', 'net-update', network, 'add', 'dns-host', INET_DNS_HOST, ...live, '--config'])
+}
+
+export async function removeInternetName(network = NETWORK): Promise<void> {
+  if ((await sh(['virsh', 'net-info', network], {reject: false})).exitCode !== 0) return
+  const xml = (await sh(['virsh', 'net-dumpxml', '--inactive', network])).stdout
+  if (xml.includes(`ip='${INET.server}'`)) await sh(['virsh', 'net-update', network, 'delete', 'dns-host', INET_DNS_HOST, '--config'], {reject: false})
+  const liveXml = (await sh(['virsh', 'net-dumpxml', network])).stdout
+  if (liveXml.includes(`ip='${INET.server}'`)) await sh(['virsh', 'net-update', network, 'delete', 'dns-host', INET_DNS_HOST, '--live'], {reject: false})
+}
+
+async function networkActiveNamed(network: string): Promise<boolean> {
+  return /Active:\s+yes/.test((await sh(['virsh', 'net-info', network], {reject: false})).stdout)
+}
+
+/** Ends the processes the lab started in one of its namespaces (by pid), then removes the namespace. */
+export async function deleteNamespace(ns: string): Promise<void> {
+  const pids = (await sh(['ip', 'netns', 'pids', ns], {reject: false})).stdout.split('\n').map((p) => p.trim()).filter(Boolean)
+  if (pids.length > 0) {
+    await sh(['kill', ...pids], {reject: false})
+    await waitFor(`processes of ${ns} to exit`, async () => (await sh(['ip', 'netns', 'pids', ns], {reject: false})).stdout.trim() === '', 10_000).catch(async () => {
+      await sh(['kill', '-9', ...pids], {reject: false})
+    })
+  }
+  await sh(['ip', 'netns', 'del', ns], {reject: false})
+}
+
+export async function stopInternet(): Promise<void> {
+  if ((await sh(['virsh', 'version'], {reject: false})).exitCode === 0) await removeInternetName()
+  await deleteNamespace(INET.netns)
+  await sh(['ip', 'link', 'del', INET.hostDev], {reject: false})
+  // Guests are gone by now (cleanLab), so the fallback can go last.
+  await sh(['ip', 'route', 'del', 'unreachable', INET.route, 'metric', '4000'], {reject: false})
+}
+
+/** The devices of the host's default routes (the real uplink: eth0 here). */
+export async function uplinkDevices(): Promise<string[]> {
+  const routes = JSON.parse((await sh(['ip', '-j', 'route', 'show', 'default'])).stdout) as {dev?: string}[]
+  const devs = [...new Set(routes.map((r) => r.dev).filter((d): d is string => Boolean(d)))]
+  return devs.length > 0 ? devs : ['eth0']
+}
+
+/** Removes everything a previous (possibly interrupted) lab run left: kdlab-* guests, networks, namespaces, links, the lab internet. */
 export async function cleanLab(): Promise<void> {
   for (const name of await labGuests()) await removeGuest(name)
   const nets = (await sh(['virsh', 'net-list', '--all', '--name'])).stdout.split('\n').map((n) => n.trim()).filter((n) => n.startsWith('kdlab-'))
   for (const net of nets) await removeNetwork(net)
+  await stopInternet()
   for (const ns of (await sh(['ip', 'netns', 'list'])).stdout.split('\n').map((l) => l.split(' ')[0]).filter((n) => n.startsWith('kdlab-'))) {
-    await sh(['ip', 'netns', 'del', ns], {reject: false})
+    await deleteNamespace(ns)
   }
   const links = JSON.parse((await sh(['ip', '-j', 'link', 'show'])).stdout) as {ifname: string}[]
   for (const l of links.filter((x) => x.ifname.startsWith('kdlab-'))) await sh(['ip', 'link', 'del', l.ifname], {reject: false})

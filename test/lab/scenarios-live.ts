@@ -1,13 +1,39 @@
 /** How each scenario of test/scenarios.ts is produced on the real lab host, and undone. */
 import {copyFileSync, existsSync, renameSync, rmSync, writeFileSync} from 'node:fs'
 import {join} from 'node:path'
-import {BRIDGE, CACHE, type Guest, NETWORK, defineNetwork, leasedAddress, reattachTaps, removeGuest, removeNetwork, restartNetwork, sh, startGuest, waitFor} from './lab.js'
+import {expect} from 'vitest'
+import {type Trace, finalVerdict} from './kernel-trace.js'
+import {
+  BRIDGE,
+  CACHE,
+  type Guest,
+  INET,
+  INET_DNS_HOST,
+  NETWORK,
+  defineNetwork,
+  leasedAddress,
+  reattachTaps,
+  removeGuest,
+  removeNetwork,
+  restartNetwork,
+  sh,
+  startGuest,
+  uplinkDevices,
+  waitFor,
+  waitPortsForwarding,
+} from './lab.js'
 
 export interface LiveScenario {
   inject(): Promise<void>
   reset(): Promise<void>
   /** Run kvmdoctor inside this network namespace. */
   netns?: string
+  /**
+   * The kernel oracle: after the diagnosis, trace the packets this nft match expression selects
+   * while the guests measure once more (fixtures/<name>/kernel-trace.txt and its ruleset), and
+   * check what the kernel did with them.
+   */
+  trace?: {match(): Promise<string>; check?(traces: Trace[]): void}
 }
 
 const WEB01_MAC = '52:54:00:6b:64:01'
@@ -159,6 +185,388 @@ const DUP01: Guest = {name: 'kdlab-dup01', mac: WEB01_MAC, mode: 'dhcp'}
 const TINY = 'kdlab-tiny'
 const TINY_GUESTS: Guest[] = [1, 2, 3].map((n) => ({name: `kdlab-tiny0${n}`, mac: `52:54:00:6b:64:2${n}`, mode: 'dhcp-or-apipa', network: TINY, probe: '192.168.150.1'}))
 const PINNED = 'kdlab-pinned'
+/** Networks the lab defines answer the lab internet's name themselves and never forward a plain name upstream. */
+const LAB_NET_DNS = `<dns forwardPlainNames='no'>${INET_DNS_HOST}</dns>`
+
+// ---------- datapath faults (pending scenarios): each reset undoes exactly what its inject did ----------
+
+/** Runs an nft script from a string. */
+async function nftApply(script: string): Promise<void> {
+  const file = join(CACHE, 'kdlab-scenario.nft')
+  writeFileSync(file, script)
+  await sh(['nft', '-f', file])
+}
+
+async function nftTableExists(family: string, name: string): Promise<boolean> {
+  return (await sh(['nft', 'list', 'table', family, name], {reject: false})).exitCode === 0
+}
+
+/** One iptables rule added by the inject and deleted, by the same spec, by the reset. */
+function iptablesRule(table: string, chain: string, spec: string[], position = 1): LiveScenario {
+  return {
+    async inject() {
+      await sh(['iptables', '-t', table, '-I', chain, String(position), ...spec])
+    },
+    async reset() {
+      await sh(['iptables', '-t', table, '-D', chain, ...spec])
+    },
+  }
+}
+
+/** A native nftables table of the lab's, created whole by the inject and deleted whole by the reset. */
+function nftTable(family: string, name: string, body: string): LiveScenario {
+  return {
+    async inject() {
+      if (await nftTableExists(family, name)) throw new Error(`table ${family} ${name} exists before the scenario`)
+      await nftApply(`table ${family} ${name} {\n${body}\n}\n`)
+    },
+    async reset() {
+      await sh(['nft', 'delete', 'table', family, name])
+    },
+  }
+}
+
+/** Rules added to the existing iptables tables (iptables-restore --noflush); the reset restores the saved tables. */
+async function iptablesAdd(rules: string): Promise<void> {
+  const file = join(CACHE, 'kdlab-scenario.rules')
+  writeFileSync(file, rules)
+  await sh(['iptables-restore', '--noflush', file])
+}
+
+/** Docker's own ruleset as dockerd writes it for docker0 (172.17.0.0/16), its FORWARD chains inserted ahead of libvirt's. */
+function dockerRuleset(userRules: string[]): string {
+  return `*nat
+:DOCKER - [0:0]
+-A PREROUTING -m addrtype --dst-type LOCAL -j DOCKER
+-A OUTPUT ! -d 127.0.0.0/8 -m addrtype --dst-type LOCAL -j DOCKER
+-A POSTROUTING -s 172.17.0.0/16 ! -o docker0 -j MASQUERADE
+-A DOCKER -i docker0 -j RETURN
+COMMIT
+*filter
+:FORWARD DROP [0:0]
+:DOCKER - [0:0]
+:DOCKER-ISOLATION-STAGE-1 - [0:0]
+:DOCKER-ISOLATION-STAGE-2 - [0:0]
+:DOCKER-USER - [0:0]
+-I FORWARD 1 -j DOCKER-USER
+-I FORWARD 2 -j DOCKER-ISOLATION-STAGE-1
+-I FORWARD 3 -o docker0 -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT
+-I FORWARD 4 -o docker0 -j DOCKER
+-I FORWARD 5 -i docker0 ! -o docker0 -j ACCEPT
+-I FORWARD 6 -i docker0 -o docker0 -j ACCEPT
+-A DOCKER-ISOLATION-STAGE-1 -i docker0 ! -o docker0 -j DOCKER-ISOLATION-STAGE-2
+-A DOCKER-ISOLATION-STAGE-1 -j RETURN
+-A DOCKER-ISOLATION-STAGE-2 -o docker0 -j DROP
+-A DOCKER-ISOLATION-STAGE-2 -j RETURN
+${[...userRules, '-A DOCKER-USER -j RETURN'].join('\n')}
+COMMIT
+`
+}
+
+/**
+ * ufw's ruleset (its before.rules/after.rules chains, default deny incoming and routed) with
+ * `ufw allow in on UPLINK` so this shared host stays reachable. `first`: ufw's jumps go ahead of
+ * libvirt's in INPUT and FORWARD; otherwise after them.
+ */
+function ufwRuleset(uplink: string, first: boolean): string {
+  const jumps = (chain: string, targets: string[]) => targets.map((t, i) => (first ? `-I ${chain} ${i + 1} -j ${t}` : `-A ${chain} -j ${t}`))
+  const chains = ['before-logging-input', 'before-input', 'after-input', 'after-logging-input', 'reject-input', 'track-input', 'before-logging-forward', 'before-forward', 'after-forward', 'after-logging-forward', 'reject-forward', 'track-forward', 'user-input', 'user-forward', 'skip-to-policy-input', 'skip-to-policy-forward', 'logging-deny']
+  return `*filter
+:INPUT DROP [0:0]
+:FORWARD DROP [0:0]
+${chains.map((c) => `:ufw-${c} - [0:0]`).join('\n')}
+${jumps('INPUT', ['ufw-before-logging-input', 'ufw-before-input', 'ufw-after-input', 'ufw-after-logging-input', 'ufw-reject-input', 'ufw-track-input']).join('\n')}
+${jumps('FORWARD', ['ufw-before-logging-forward', 'ufw-before-forward', 'ufw-after-forward', 'ufw-after-logging-forward', 'ufw-reject-forward', 'ufw-track-forward']).join('\n')}
+-A ufw-before-input -i lo -j ACCEPT
+-A ufw-before-input -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT
+-A ufw-before-input -m conntrack --ctstate INVALID -j ufw-logging-deny
+-A ufw-before-input -m conntrack --ctstate INVALID -j DROP
+-A ufw-before-input -p icmp -m icmp --icmp-type 3 -j ACCEPT
+-A ufw-before-input -p icmp -m icmp --icmp-type 11 -j ACCEPT
+-A ufw-before-input -p icmp -m icmp --icmp-type 12 -j ACCEPT
+-A ufw-before-input -p icmp -m icmp --icmp-type 8 -j ACCEPT
+-A ufw-before-input -p udp -m udp --sport 67 --dport 68 -j ACCEPT
+-A ufw-before-input -j ufw-user-input
+-A ufw-before-input -d 224.0.0.251/32 -p udp -m udp --dport 5353 -j ACCEPT
+-A ufw-user-input -i ${uplink} -j ACCEPT
+-A ufw-user-input -p tcp -m tcp --dport 22 -j ACCEPT
+-A ufw-after-input -p udp -m udp --dport 137 -j ufw-skip-to-policy-input
+-A ufw-after-input -p udp -m udp --dport 138 -j ufw-skip-to-policy-input
+-A ufw-after-input -p tcp -m tcp --dport 139 -j ufw-skip-to-policy-input
+-A ufw-after-input -p tcp -m tcp --dport 445 -j ufw-skip-to-policy-input
+-A ufw-after-input -p udp -m udp --dport 67 -j ufw-skip-to-policy-input
+-A ufw-after-input -p udp -m udp --dport 68 -j ufw-skip-to-policy-input
+-A ufw-after-input -m addrtype --dst-type BROADCAST -j ufw-skip-to-policy-input
+-A ufw-before-forward -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT
+-A ufw-before-forward -p icmp -m icmp --icmp-type 3 -j ACCEPT
+-A ufw-before-forward -p icmp -m icmp --icmp-type 11 -j ACCEPT
+-A ufw-before-forward -p icmp -m icmp --icmp-type 12 -j ACCEPT
+-A ufw-before-forward -p icmp -m icmp --icmp-type 8 -j ACCEPT
+-A ufw-before-forward -j ufw-user-forward
+-A ufw-skip-to-policy-input -j DROP
+-A ufw-skip-to-policy-forward -j DROP
+COMMIT
+`
+}
+
+/**
+ * firewalld's nftables table (firewalld 1.x layout, trimmed to IPv4 and the zones used):
+ * filter_INPUT and filter_FORWARD at priority filter + 10, after iptables' chains; zone
+ * dispatch by input interface. The uplink is in the trusted zone so this shared host stays
+ * reachable; `virbr0InLibvirtZone` false leaves virbr0 to the default zone, public.
+ */
+function firewalldRuleset(uplink: string, virbr0InLibvirtZone: boolean): string {
+  return `table inet firewalld {
+  chain filter_INPUT {
+    type filter hook input priority filter + 10; policy accept;
+    ct state { established, related } accept
+    ct status dnat accept
+    iifname "lo" accept
+    ct state invalid drop
+    jump filter_INPUT_ZONES
+    reject with icmpx admin-prohibited
+  }
+  chain filter_FORWARD {
+    type filter hook forward priority filter + 10; policy accept;
+    ct state { established, related } accept
+    ct status dnat accept
+    iifname "lo" accept
+    ct state invalid drop
+    jump filter_FORWARD_ZONES
+    reject with icmpx admin-prohibited
+  }
+  chain filter_INPUT_ZONES {
+${virbr0InLibvirtZone ? '    iifname "virbr0" goto filter_IN_libvirt\n' : ''}    iifname "${uplink}" goto filter_IN_trusted
+    goto filter_IN_public
+  }
+  chain filter_FORWARD_ZONES {
+${virbr0InLibvirtZone ? '    iifname "virbr0" goto filter_FWD_libvirt\n' : ''}    iifname "${uplink}" goto filter_FWD_trusted
+    goto filter_FWD_public
+  }
+  chain filter_IN_trusted {
+    accept
+  }
+  chain filter_FWD_trusted {
+    accept
+  }
+  chain filter_IN_public {
+    jump filter_IN_public_allow
+    meta l4proto { icmp, ipv6-icmp } accept
+  }
+  chain filter_IN_public_allow {
+    tcp dport 22 ct state { new, untracked } accept
+  }
+  chain filter_FWD_public {
+    jump filter_FWD_public_allow
+  }
+  chain filter_FWD_public_allow {
+  }
+  chain filter_IN_libvirt {
+    jump filter_IN_libvirt_allow
+    meta l4proto { icmp, ipv6-icmp } accept
+    accept
+  }
+  chain filter_IN_libvirt_allow {
+    udp dport 67 ct state { new, untracked } accept
+    udp dport 53 ct state { new, untracked } accept
+    tcp dport 53 ct state { new, untracked } accept
+    tcp dport 22 ct state { new, untracked } accept
+  }
+  chain filter_FWD_libvirt {
+    jump filter_FWD_libvirt_allow
+    accept
+  }
+  chain filter_FWD_libvirt_allow {
+  }
+}
+`
+}
+
+function firewalldStyle(virbr0InLibvirtZone: boolean): LiveScenario {
+  return {
+    async inject() {
+      if (await nftTableExists('inet', 'firewalld')) throw new Error('this host runs firewalld: the lab will not replace its table')
+      await nftApply(firewalldRuleset((await uplinkDevices())[0], virbr0InLibvirtZone))
+    },
+    async reset() {
+      await sh(['nft', 'delete', 'table', 'inet', 'firewalld'])
+    },
+    trace: {match: webTraffic, check: virbr0InLibvirtZone ? allAccepted : (traces) => droppedIn(traces, 'inet firewalld filter_INPUT', 'inet firewalld filter_FORWARD')},
+  }
+}
+
+/** Everything web01 sends over IP (DHCP from 0.0.0.0 included), told by its MAC. */
+async function webTraffic(): Promise<string> {
+  return `ether saddr ${WEB01_MAC} meta l4proto { udp, tcp, icmp }`
+}
+
+const traceLine = (t: Trace) => t.events.filter((e) => e.kind !== 'packet').map((e) => `${e.family} ${e.table} ${e.chain} ${e.kind} ${e.verdict ?? ''}`).join(' | ')
+
+/** Kernel oracle check: no traced packet was dropped. */
+function allAccepted(traces: Trace[]): void {
+  expect(traces.length, 'no packet traced').toBeGreaterThan(0)
+  const dropped = traces.filter((t) => finalVerdict(t)?.verdict === 'drop')
+  expect(dropped.map(traceLine), 'traced packets dropped').toEqual([])
+}
+
+/** Kernel oracle check: packets were dropped, each in one of these chains ('family table chain'). */
+function droppedIn(traces: Trace[], ...chains: string[]): void {
+  const drops = traces.map((t) => finalVerdict(t)).filter((e) => e?.verdict === 'drop')
+  expect(drops.length, `no traced packet dropped (${traces.length} traces)`).toBeGreaterThan(0)
+  for (const d of drops) expect(chains, `dropped in ${d!.family} ${d!.table} ${d!.chain}`).toContain(`${d!.family} ${d!.table} ${d!.chain}`)
+}
+
+const IPTABLES_RULES = {
+  dhcpDrop: ['-i', BRIDGE, '-p', 'udp', '--dport', '67', '-j', 'DROP'],
+  rejectSubnet: ['-s', '192.168.122.0/24', '-j', 'REJECT'],
+  natReturn: ['-s', '192.168.122.0/24', '-j', 'RETURN'],
+  ipsetDrop: ['-m', 'set', '--match-set', 'kdlab-block', 'dst', '-j', 'DROP'],
+  randomMark: ['-i', BRIDGE, '-m', 'statistic', '--mode', 'random', '--probability', '0.5', '-j', 'MARK', '--set-xmark', '0x1/0x1'],
+  markDrop: ['-m', 'mark', '--mark', '0x1/0x1', '-j', 'DROP'],
+}
+const POLICY_RULE = ['priority', '100', 'iif', BRIDGE, 'from', '192.168.122.0/24', 'lookup', '100']
+const RP = {host: 'kdlab-rp0', ns: 'kdlab-rp1', hostAddr: '10.253.0.1', nsAddr: '10.253.0.2'}
+
+const DATAPATH: Record<string, LiveScenario> = {
+  'dhcp-input-drop': iptablesRule('filter', 'INPUT', IPTABLES_RULES.dhcpDrop),
+  'nft-input-dns-drop': nftTable(
+    'inet',
+    'kdlab_dns',
+    `  chain input {
+    type filter hook input priority -10; policy accept;
+    iifname "${BRIDGE}" meta l4proto { udp, tcp } th dport 53 drop
+  }`,
+  ),
+  'nft-forward-daddr-drop': nftTable(
+    'inet',
+    'kdlab_fwd',
+    `  chain forward {
+    type filter hook forward priority -5; policy accept;
+    iifname "${BRIDGE}" ip daddr 203.0.113.0/24 drop
+  }`,
+  ),
+  'forward-reject-subnet': iptablesRule('filter', 'FORWARD', IPTABLES_RULES.rejectSubnet),
+  'docker-user-drop': {
+    async inject() {
+      await saveIptables()
+      await iptablesAdd(dockerRuleset([`-A DOCKER-USER -i ${BRIDGE} -j DROP`]))
+    },
+    reset: restoreIptables,
+    trace: {match: webTraffic, check: (traces) => droppedIn(traces, 'ip filter DOCKER-USER')},
+  },
+  'nat-return-before-libvirt': iptablesRule('nat', 'POSTROUTING', IPTABLES_RULES.natReturn),
+  'policy-route-unreachable': {
+    async inject() {
+      if ((await sh(['ip', 'rule', 'show', 'priority', '100'])).stdout.trim()) throw new Error('an ip rule of priority 100 exists before the scenario')
+      // (A table that was never used does not exist: `ip route show` fails on it.)
+      if ((await sh(['ip', 'route', 'show', 'table', '100'], {reject: false})).stdout.trim()) throw new Error('routing table 100 is not empty before the scenario')
+      await sh(['ip', 'route', 'add', 'unreachable', 'default', 'table', '100'])
+      await sh(['ip', 'rule', 'add', ...POLICY_RULE])
+    },
+    async reset() {
+      await sh(['ip', 'rule', 'del', ...POLICY_RULE])
+      await sh(['ip', 'route', 'del', 'unreachable', 'default', 'table', '100'])
+    },
+  },
+  'ipset-forward-drop': {
+    async inject() {
+      await sh(['ipset', 'create', 'kdlab-block', 'hash:net'])
+      await sh(['ipset', 'add', 'kdlab-block', '203.0.113.0/24'])
+      await sh(['iptables', '-I', 'FORWARD', '1', ...IPTABLES_RULES.ipsetDrop])
+    },
+    async reset() {
+      await sh(['iptables', '-D', 'FORWARD', ...IPTABLES_RULES.ipsetDrop])
+      await sh(['ipset', 'destroy', 'kdlab-block'])
+    },
+  },
+  'mark-random-drop': {
+    async inject() {
+      await sh(['iptables', '-t', 'mangle', '-I', 'PREROUTING', '1', ...IPTABLES_RULES.randomMark])
+      await sh(['iptables', '-I', 'FORWARD', '1', ...IPTABLES_RULES.markDrop])
+    },
+    async reset() {
+      await sh(['iptables', '-D', 'FORWARD', ...IPTABLES_RULES.markDrop])
+      await sh(['iptables', '-t', 'mangle', '-D', 'PREROUTING', ...IPTABLES_RULES.randomMark])
+    },
+  },
+  'bridge-forwarding-off': {
+    async inject() {
+      saved = [await setSysctl(`net.ipv4.conf.${BRIDGE}.forwarding`, '0')]
+    },
+    async reset() {
+      await sh(['sysctl', '-qw', `net.ipv4.conf.${BRIDGE}.forwarding=${saved[0]}`])
+    },
+  },
+  'tap-admin-down': {
+    async inject() {
+      await sh(['ip', 'link', 'set', await tapOf(WEB01.name), 'down'])
+    },
+    async reset() {
+      await sh(['ip', 'link', 'set', await tapOf(WEB01.name), 'up'])
+      await waitPortsForwarding()
+    },
+  },
+  'domif-link-down': {
+    async inject() {
+      await sh(['virsh', 'domif-setlink', WEB01.name, await tapOf(WEB01.name), 'down'])
+    },
+    async reset() {
+      await sh(['virsh', 'domif-setlink', WEB01.name, await tapOf(WEB01.name), 'up'])
+      await waitPortsForwarding()
+    },
+  },
+  'internet-route-missing': {
+    async inject() {
+      await sh(['ip', 'route', 'del', INET.route, 'via', INET.nsAddr, 'dev', INET.hostDev])
+    },
+    async reset() {
+      await sh(['ip', 'route', 'add', INET.route, 'via', INET.nsAddr, 'dev', INET.hostDev])
+    },
+  },
+  'rp-filter-asymmetric': {
+    async inject() {
+      // A second link to the lab internet; its way back to the host's address takes that link.
+      await sh(['ip', 'link', 'add', RP.host, 'type', 'veth', 'peer', 'name', RP.ns, 'netns', INET.netns])
+      await sh(['ip', 'addr', 'add', `${RP.hostAddr}/30`, 'dev', RP.host])
+      await sh(['ip', 'link', 'set', RP.host, 'up'])
+      await sh(['ip', '-n', INET.netns, 'addr', 'add', `${RP.nsAddr}/30`, 'dev', RP.ns])
+      await sh(['ip', '-n', INET.netns, 'link', 'set', RP.ns, 'up'])
+      await sh(['ip', '-n', INET.netns, 'route', 'add', `${INET.hostAddr}/32`, 'via', RP.hostAddr, 'dev', RP.ns])
+      saved = [await setSysctl('net.ipv4.conf.all.rp_filter', '1')]
+    },
+    async reset() {
+      await sh(['sysctl', '-qw', `net.ipv4.conf.all.rp_filter=${saved[0]}`])
+      // Deleting the pair removes its namespace end and the route through it.
+      await sh(['ip', 'link', 'del', RP.host])
+    },
+  },
+  'docker-style-healthy': {
+    async inject() {
+      await saveIptables()
+      await iptablesAdd(dockerRuleset([]))
+    },
+    reset: restoreIptables,
+    trace: {match: webTraffic, check: allAccepted},
+  },
+  'ufw-style-healthy': {
+    async inject() {
+      await saveIptables()
+      await iptablesAdd(ufwRuleset((await uplinkDevices())[0], false))
+    },
+    reset: restoreIptables,
+    trace: {match: webTraffic, check: allAccepted},
+  },
+  'ufw-style-dhcp-drop': {
+    async inject() {
+      await saveIptables()
+      await iptablesAdd(ufwRuleset((await uplinkDevices())[0], true))
+    },
+    reset: restoreIptables,
+    trace: {match: webTraffic, check: (traces) => droppedIn(traces, 'ip filter ufw-skip-to-policy-input')},
+  },
+  'firewalld-style-healthy': firewalldStyle(true),
+  'firewalld-style-public-zone': firewalldStyle(false),
+}
 
 export const LIVE: Record<string, LiveScenario> = {
   healthy: {
@@ -299,7 +707,7 @@ export const LIVE: Record<string, LiveScenario> = {
   },
   'dhcp-range-exhausted': {
     async inject() {
-      await defineNetwork(TINY, `<network><name>${TINY}</name><forward mode='nat'/><bridge name='kdlab-tiny' stp='on' delay='0'/>
+      await defineNetwork(TINY, `<network><name>${TINY}</name><forward mode='nat'/><bridge name='kdlab-tiny' stp='on' delay='0'/>${LAB_NET_DNS}
         <ip address='192.168.150.1' netmask='255.255.255.0'><dhcp><range start='192.168.150.10' end='192.168.150.11'/></dhcp></ip></network>`)
       // One after another, so the first two certainly take the two leases and the third is left without.
       for (const g of TINY_GUESTS) await startGuest(g)
@@ -313,7 +721,8 @@ export const LIVE: Record<string, LiveScenario> = {
   'dns-port-conflict': {
     async inject() {
       await sh(['virsh', 'net-destroy', NETWORK])
-      await sh(['dnsmasq', '--conf-file=/dev/null', '--port=53', '--listen-address=0.0.0.0', `--pid-file=${join(CACHE, 'kdlab-rogue-dns.pid')}`, '--user=root'])
+      // --no-resolv: it has no upstream server, so nothing a guest asks it can leave the host.
+      await sh(['dnsmasq', '--conf-file=/dev/null', '--no-resolv', '--port=53', '--listen-address=0.0.0.0', `--pid-file=${join(CACHE, 'kdlab-rogue-dns.pid')}`, '--user=root'])
       const start = await sh(['virsh', 'net-start', NETWORK], {reject: false})
       if (start.exitCode === 0) throw new Error('the default network started despite the port conflict')
     },
@@ -326,7 +735,7 @@ export const LIVE: Record<string, LiveScenario> = {
   },
   'nat-pinned-missing-dev': {
     async inject() {
-      await defineNetwork(PINNED, `<network><name>${PINNED}</name><forward mode='nat' dev='kdlab-nodev'/><bridge name='kdlab-pin' stp='on' delay='0'/>
+      await defineNetwork(PINNED, `<network><name>${PINNED}</name><forward mode='nat' dev='kdlab-nodev'/><bridge name='kdlab-pin' stp='on' delay='0'/>${LAB_NET_DNS}
         <ip address='192.168.151.1' netmask='255.255.255.0'><dhcp><range start='192.168.151.10' end='192.168.151.50'/></dhcp></ip></network>`)
     },
     async reset() {
@@ -434,4 +843,5 @@ export const LIVE: Record<string, LiveScenario> = {
       await sh(['iptables-legacy', '-t', 'nat', '-D', 'POSTROUTING', '-s', '10.250.0.0/24', '-j', 'MASQUERADE'], {reject: false})
     },
   },
+  ...DATAPATH,
 }

@@ -1,0 +1,412 @@
+/**
+ * The host's firewall and network settings, saved before the lab changes anything and put
+ * back exactly afterwards: iptables (nft and legacy, IPv4 and IPv6), every nftables table,
+ * ipsets, every writable net.* sysctl; libvirt network definitions, policy routing rules and
+ * routes are compared too (cleanLab and the scenarios' resets put those back).
+ *
+ * Restoring touches only what differs, so a host that is not pristine (Docker's chains,
+ * firewalld's or the distribution's own nftables tables) keeps its own rules untouched.
+ * Packet and byte counters are never compared.
+ */
+import {existsSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync} from 'node:fs'
+import {join} from 'node:path'
+import {sh} from './lab.js'
+
+export interface HostState {
+  /** A saved state only applies to the boot it was taken in. */
+  bootId: string
+  takenAt: string
+  /** Tool → its save output ('' when the tool is missing); iptables-save, ip6tables-save, iptables-legacy-save, ip6tables-legacy-save. */
+  iptables: Record<string, string>
+  /** `nft -j list ruleset` */
+  nftJson: string
+  /** 'family name' → `nft -s list table family name` (to recreate native tables). */
+  nftTables: Record<string, string>
+  /** `ipset save` ('' without ipset). */
+  ipsets: string
+  /** Path under /proc/sys (net/...) → value, for every readable, writable key. */
+  sysctls: Record<string, string>
+  /** libvirt network name → `virsh net-dumpxml --inactive`. */
+  libvirtNetworks: Record<string, string>
+  /** `ip -4 rule` and `ip -6 rule`. */
+  ipRules: string
+  /** `ip -4 route show table all`, without the local table and addresses the uplink learnt (proto dhcp/ra). */
+  routes: string
+}
+
+const SAVE_TOOLS: {save: string; restore: string}[] = [
+  {save: 'iptables-save', restore: 'iptables-restore'},
+  {save: 'ip6tables-save', restore: 'ip6tables-restore'},
+  {save: 'iptables-legacy-save', restore: 'iptables-legacy-restore'},
+  {save: 'ip6tables-legacy-save', restore: 'ip6tables-legacy-restore'},
+]
+
+/** Keys that are writable but change by themselves (statistics, counters) or are triggers, not settings. */
+const VOLATILE_SYSCTL = [/^net\/netfilter\/nf_conntrack_count$/, /\/flush$/, /^net\/ipv6\/conf\/[^/]+\/stable_secret$/, /^net\/core\/netdev_rss_key$/]
+
+const have = async (bin: string) => (await sh(['which', bin], {reject: false})).exitCode === 0
+
+async function bootId(): Promise<string> {
+  return readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim()
+}
+
+function readSysctls(): Record<string, string> {
+  const out: Record<string, string> = {}
+  const walk = (rel: string) => {
+    const abs = join('/proc/sys', rel)
+    for (const name of readdirSync(abs)) {
+      const relPath = `${rel}/${name}`
+      let st
+      try {
+        st = statSync(join(abs, name))
+      } catch {
+        continue
+      }
+      if (st.isDirectory()) {
+        walk(relPath)
+        continue
+      }
+      if ((st.mode & 0o200) === 0 || (st.mode & 0o400) === 0) continue
+      if (VOLATILE_SYSCTL.some((re) => re.test(relPath))) continue
+      try {
+        out[relPath] = readFileSync(join(abs, name), 'utf8').trim()
+      } catch {
+        // unreadable (EIO, EINVAL, EPERM): not a setting we can read back
+      }
+    }
+  }
+  walk('net')
+  return out
+}
+
+export async function captureHostState(): Promise<HostState> {
+  const iptables: Record<string, string> = {}
+  for (const t of SAVE_TOOLS) iptables[t.save] = (await have(t.save)) ? (await sh([t.save], {reject: false})).stdout : ''
+  const nftJson = (await sh(['nft', '-j', 'list', 'ruleset'])).stdout
+  const nftTables: Record<string, string> = {}
+  for (const t of nftTableNames(nftJson)) nftTables[t] = (await sh(['nft', '-s', 'list', 'table', ...t.split(' ')])).stdout
+  const ipsets = (await have('ipset')) ? (await sh(['ipset', 'save'], {reject: false})).stdout : ''
+  const libvirtNetworks: Record<string, string> = {}
+  if ((await sh(['virsh', 'version'], {reject: false})).exitCode === 0) {
+    const names = (await sh(['virsh', 'net-list', '--all', '--name'])).stdout.split('\n').map((s) => s.trim()).filter(Boolean)
+    for (const n of names) libvirtNetworks[n] = (await sh(['virsh', 'net-dumpxml', '--inactive', n], {reject: false})).stdout
+  }
+  const ipRules = (await sh(['ip', '-4', 'rule'])).stdout + (await sh(['ip', '-6', 'rule'])).stdout
+  const routes = (await sh(['ip', '-4', 'route', 'show', 'table', 'all'])).stdout
+    .split('\n')
+    .filter((l) => l && !/\btable local\b/.test(l) && !/\bproto (dhcp|ra)\b/.test(l))
+    .map((l) => l.replace(/\s+linkdown\b/, '').replace(/\s+expires \S+/, '').trim())
+    .join('\n')
+  return {bootId: await bootId(), takenAt: new Date().toISOString(), iptables, nftJson, nftTables, ipsets, sysctls: readSysctls(), libvirtNetworks, ipRules, routes}
+}
+
+function nftTableNames(json: string): string[] {
+  const items = (JSON.parse(json) as {nftables: Record<string, {family: string; name: string}>[]}).nftables
+  return items.filter((i) => i.table).map((i) => `${i.table.family} ${i.table.name}`)
+}
+
+// ---------- normal forms: what "equal" means ----------
+
+interface SaveTable {
+  policies: Map<string, string>
+  rules: Map<string, string[]>
+}
+
+/** iptables-save output as table → chains (policy) → rules, counters and comments left out. */
+function parseSave(text: string): Map<string, SaveTable> {
+  const tables = new Map<string, SaveTable>()
+  let cur: SaveTable | undefined
+  for (const raw of text.split('\n')) {
+    const line = raw.trim()
+    if (!line || line.startsWith('#') || line === 'COMMIT') continue
+    if (line.startsWith('*')) {
+      cur = {policies: new Map(), rules: new Map()}
+      tables.set(line.slice(1), cur)
+    } else if (line.startsWith(':') && cur) {
+      const [chain, policy] = line.slice(1).split(/\s+/)
+      cur.policies.set(chain, policy)
+    } else if (line.startsWith('[') || line.startsWith('-A') || line.startsWith('-I')) {
+      if (!cur) continue
+      const rule = line.replace(/^\[\d+:\d+\]\s*/, '').replace(/\s-c \d+ \d+/, '')
+      const chain = rule.split(/\s+/)[1]
+      cur.rules.set(chain, [...(cur.rules.get(chain) ?? []), rule])
+    }
+  }
+  // A table with only built-in ACCEPT chains and no rule is no table at all (legacy tables stay registered once used).
+  for (const [name, t] of tables) {
+    if ([...t.policies.values()].every((p) => p === 'ACCEPT') && t.rules.size === 0) tables.delete(name)
+  }
+  return tables
+}
+
+function normalSave(text: string): Record<string, string> {
+  const out: Record<string, string> = {}
+  for (const [name, t] of parseSave(text)) {
+    const lines: string[] = []
+    for (const chain of [...t.policies.keys()].sort()) lines.push(`:${chain} ${t.policies.get(chain)}`)
+    for (const chain of [...t.rules.keys()].sort()) lines.push(...t.rules.get(chain)!)
+    out[name] = lines.join('\n')
+  }
+  return out
+}
+
+/** Strips handles, positions and counter values from nft JSON, recursively. */
+function stripState(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(stripState)
+  if (value && typeof value === 'object') {
+    const out: Record<string, unknown> = {}
+    for (const [k, v] of Object.entries(value)) {
+      if (k === 'handle' || k === 'index' || k === 'packets' || k === 'bytes' || k === 'used') continue
+      out[k] = stripState(v)
+    }
+    return out
+  }
+  return value
+}
+
+/** nft ruleset as 'family name' → a stable text: chains sorted by name, each with its rules in order. */
+function normalNft(json: string): Record<string, string> {
+  const items = (JSON.parse(json) as {nftables: Record<string, Record<string, unknown>>[]}).nftables
+  const tables: Record<string, {table: unknown; objects: string[]; rules: Map<string, string[]>}> = {}
+  for (const item of items) {
+    const [kind, body] = Object.entries(item)[0]
+    if (kind === 'metainfo') continue
+    const key = `${body.family} ${kind === 'table' ? body.name : body.table}`
+    tables[key] ??= {table: undefined, objects: [], rules: new Map()}
+    const t = tables[key]
+    if (kind === 'table') t.table = stripState(body)
+    else if (kind === 'rule') {
+      const chain = String(body.chain)
+      t.rules.set(chain, [...(t.rules.get(chain) ?? []), JSON.stringify(stripState({...body, comment: body.comment}))])
+    } else {
+      const stripped = stripState(body) as Record<string, unknown>
+      if (Array.isArray(stripped.elem)) stripped.elem = stripped.elem.map((e) => JSON.stringify(e)).sort()
+      t.objects.push(`${kind} ${JSON.stringify(stripped)}`)
+    }
+  }
+  const out: Record<string, string> = {}
+  for (const [key, t] of Object.entries(tables)) {
+    const rules = [...t.rules.keys()].sort().flatMap((c) => t.rules.get(c)!)
+    out[key] = [JSON.stringify(t.table), ...t.objects.sort(), ...rules].join('\n')
+  }
+  return out
+}
+
+function normalIpsets(text: string): Record<string, string> {
+  const out: Record<string, string[]> = {}
+  for (const line of text.split('\n').filter(Boolean)) {
+    const [verb, name] = line.split(/\s+/)
+    ;(out[name] ??= []).push(verb === 'create' ? line.replace(/\s+initval 0x[0-9a-f]+/, '') : line)
+  }
+  return Object.fromEntries(Object.entries(out).map(([n, lines]) => [n, [lines[0], ...lines.slice(1).sort()].join('\n')]))
+}
+
+export interface NormalHostState {
+  iptables: Record<string, Record<string, string>>
+  nft: Record<string, string>
+  ipsets: Record<string, string>
+  sysctls: Record<string, string>
+  libvirtNetworks: Record<string, string>
+  ipRules: string
+  routes: string
+}
+
+export function normalize(s: HostState): NormalHostState {
+  return {
+    iptables: Object.fromEntries(Object.entries(s.iptables).map(([tool, text]) => [tool, normalSave(text)])),
+    nft: normalNft(s.nftJson),
+    ipsets: normalIpsets(s.ipsets),
+    sysctls: s.sysctls,
+    libvirtNetworks: s.libvirtNetworks,
+    ipRules: s.ipRules,
+    routes: s.routes,
+  }
+}
+
+/** Human-readable differences between two states ([] = equal). */
+export function diffHostState(saved: HostState, now: HostState): string[] {
+  const a = normalize(saved)
+  const b = normalize(now)
+  const out: string[] = []
+  const diffMap = (what: string, x: Record<string, string>, y: Record<string, string>) => {
+    for (const k of new Set([...Object.keys(x), ...Object.keys(y)])) {
+      if (!(k in y)) out.push(`${what} ${k}: gone (was ${short(x[k])})`)
+      else if (!(k in x)) out.push(`${what} ${k}: new (${short(y[k])})`)
+      else if (x[k] !== y[k]) out.push(`${what} ${k}: ${firstDifference(x[k], y[k])}`)
+    }
+  }
+  for (const tool of Object.keys(a.iptables)) diffMap(tool, a.iptables[tool], b.iptables[tool] ?? {})
+  diffMap('nft table', a.nft, b.nft)
+  diffMap('ipset', a.ipsets, b.ipsets)
+  diffMap('sysctl', a.sysctls, b.sysctls)
+  diffMap('libvirt network', a.libvirtNetworks, b.libvirtNetworks)
+  if (a.ipRules !== b.ipRules) out.push(`ip rules: ${firstDifference(a.ipRules, b.ipRules)}`)
+  if (a.routes !== b.routes) out.push(`routes: ${firstDifference(a.routes, b.routes)}`)
+  return out
+}
+
+const short = (s: string) => (s.length > 160 ? `${s.slice(0, 160)}…` : s)
+
+function firstDifference(x: string, y: string): string {
+  const xl = x.split('\n')
+  const yl = y.split('\n')
+  for (let i = 0; i < Math.max(xl.length, yl.length); i++) {
+    if (xl[i] !== yl[i]) return `line ${i + 1} was ${JSON.stringify(short(xl[i] ?? '(none)'))}, now ${JSON.stringify(short(yl[i] ?? '(none)'))}`
+  }
+  return 'differs'
+}
+
+// ---------- restore ----------
+
+async function nftScript(text: string): Promise<void> {
+  const file = `/tmp/kdlab-nft-restore-${process.pid}.nft`
+  writeFileSync(file, text)
+  try {
+    await sh(['nft', '-f', file])
+  } finally {
+    rmSync(file, {force: true})
+  }
+}
+
+async function restoreFile(tool: string, text: string): Promise<void> {
+  const file = `/tmp/kdlab-${tool}-${process.pid}.rules`
+  writeFileSync(file, text)
+  try {
+    await sh([tool, file])
+  } finally {
+    rmSync(file, {force: true})
+  }
+}
+
+/** Tables that iptables/ip6tables (nft backend) manage: restored with their own tools, not with nft -f. */
+function iptablesManaged(s: HostState): Set<string> {
+  const out = new Set<string>()
+  for (const [tool, family] of [['iptables-save', 'ip'], ['ip6tables-save', 'ip6']] as const) {
+    for (const m of (s.iptables[tool] ?? '').matchAll(/^\*(\S+)/gm)) out.add(`${family} ${m[1]}`)
+  }
+  return out
+}
+
+/** Writes sysctls in an order where the broad keys go first (ip_forward and conf/all reset every interface's forwarding). */
+function sysctlOrder(path: string): number {
+  if (path === 'net/ipv4/ip_forward') return 0
+  if (/\/conf\/all\//.test(path)) return 1
+  if (/\/conf\/default\//.test(path)) return 2
+  if (/\/conf\//.test(path)) return 3
+  return 4
+}
+
+function restoreSysctls(saved: Record<string, string>): string[] {
+  const done: string[] = []
+  for (let pass = 0; pass < 3; pass++) {
+    const now = readSysctls()
+    const differing = Object.keys(saved).filter((k) => k in now && now[k] !== saved[k]).sort((x, y) => sysctlOrder(x) - sysctlOrder(y))
+    if (differing.length === 0) break
+    for (const k of differing) {
+      try {
+        writeFileSync(join('/proc/sys', k), saved[k])
+        done.push(`sysctl ${k.replaceAll('/', '.')}=${saved[k]}`)
+      } catch (e) {
+        done.push(`sysctl ${k}: cannot write (${(e as Error).message})`)
+      }
+    }
+  }
+  return done
+}
+
+/**
+ * Puts the firewall, ipsets and sysctls back as they were in `saved`, touching only what
+ * differs; returns what it did. Routes, rules and libvirt networks are only compared.
+ */
+export async function restoreHostState(saved: HostState): Promise<string[]> {
+  const done: string[] = []
+  const now = await captureHostState()
+  const a = normalize(saved)
+  const b = normalize(now)
+  const managed = new Set([...iptablesManaged(saved), ...iptablesManaged(now)])
+
+  // 1. nftables tables that were not there (the lab's own, or iptables tables it created).
+  for (const t of Object.keys(b.nft).filter((t) => !(t in a.nft))) {
+    await sh(['nft', 'delete', 'table', ...t.split(' ')])
+    done.push(`nft delete table ${t}`)
+  }
+  // 2. ipsets the saved rules may reference: create missing ones, refill changed ones.
+  for (const [name, lines] of Object.entries(a.ipsets)) {
+    if (b.ipsets[name] === lines) continue
+    const [create, ...adds] = lines.split('\n')
+    if (!(name in b.ipsets)) await restoreIpset(`${create}\n${adds.join('\n')}\n`)
+    else if (b.ipsets[name].split('\n')[0] === create) {
+      await sh(['ipset', 'flush', name])
+      await restoreIpset(`${adds.join('\n')}\n`)
+    } else done.push(`ipset ${name}: type changed, left for after the firewall`)
+    done.push(`ipset ${name} restored`)
+  }
+  // 3. iptables / ip6tables, nft and legacy backends.
+  for (const t of SAVE_TOOLS) {
+    const text = saved.iptables[t.save]
+    if (!text && !now.iptables[t.save]) continue
+    if (JSON.stringify(a.iptables[t.save]) === JSON.stringify(b.iptables[t.save])) continue
+    await restoreFile(t.restore, text ?? '')
+    // Legacy tables the restore file does not list (created since) are emptied: they cannot be removed.
+    // (nft-backend tables created since were deleted above; touching them here would create them again.)
+    const extra = t.save.includes('legacy') ? Object.keys(b.iptables[t.save] ?? {}).filter((x) => !(x in (a.iptables[t.save] ?? {}))) : []
+    for (const table of extra) {
+      const bin = t.save.replace('-save', '')
+      await sh([bin, '-t', table, '-F'])
+      await sh([bin, '-t', table, '-X'])
+      for (const chain of parseSave(now.iptables[t.save]).get(table)?.policies.keys() ?? []) await sh([bin, '-t', table, '-P', chain, 'ACCEPT'], {reject: false})
+    }
+    done.push(`${t.restore} (saved rules)`)
+  }
+  // 4. native nftables tables that changed or vanished: recreated from their saved text in one transaction.
+  const afterIptables = normalNft((await sh(['nft', '-j', 'list', 'ruleset'])).stdout)
+  for (const [t, text] of Object.entries(a.nft)) {
+    if (managed.has(t) || afterIptables[t] === text) continue
+    await nftScript(`add table ${t}\ndelete table ${t}\n${saved.nftTables[t]}`)
+    done.push(`nft table ${t} recreated`)
+  }
+  // 5. ipsets the lab created (no rule references them any more).
+  for (const name of Object.keys(b.ipsets).filter((n) => !(n in a.ipsets))) {
+    await sh(['ipset', 'destroy', name])
+    done.push(`ipset destroy ${name}`)
+  }
+  done.push(...restoreSysctls(saved.sysctls))
+  return done
+}
+
+async function restoreIpset(text: string): Promise<void> {
+  const file = `/tmp/kdlab-ipset-${process.pid}`
+  writeFileSync(file, text)
+  try {
+    await sh(['ipset', 'restore', '-exist', '-file', file])
+  } finally {
+    rmSync(file, {force: true})
+  }
+}
+
+// ---------- the lab's saved copy ----------
+
+/**
+ * Saves the host's state into `file` for the lab run. A file left by an interrupted run of
+ * this same boot is the truer baseline: it is restored first, then taken again.
+ */
+export async function saveHostState(file: string): Promise<{state: HostState; recovered: string[]}> {
+  let recovered: string[] = []
+  if (existsSync(file)) {
+    const left = JSON.parse(readFileSync(file, 'utf8')) as HostState
+    if (left.bootId === (await bootId())) recovered = await restoreHostState(left)
+    rmSync(file, {force: true})
+  }
+  const state = await captureHostState()
+  writeFileSync(file, JSON.stringify(state))
+  return {state, recovered}
+}
+
+/** Restores from `file` and removes it (the run is over). */
+export async function restoreSavedHostState(file: string): Promise<{saved: HostState; actions: string[]} | undefined> {
+  if (!existsSync(file)) return undefined
+  const saved = JSON.parse(readFileSync(file, 'utf8')) as HostState
+  const actions = await restoreHostState(saved)
+  rmSync(file, {force: true})
+  return {saved, actions}
+}

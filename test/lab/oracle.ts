@@ -1,0 +1,96 @@
+/**
+ * The reachability oracle: what the lab guests themselves can reach, measured for real by
+ * guest/kd-reach and printed on their consoles as numbered lines
+ *   KD-REACH seq=N dhcp=ok|fail|skip dns=ok|fail ping=ok|fail tcp=ok|fail
+ * Scenarios record it beside their fixture (oracle.json): the ground truth kvmdoctor's
+ * findings can be held against.
+ */
+import {existsSync, readFileSync, writeFileSync} from 'node:fs'
+import {join} from 'node:path'
+import type {OracleRecord, ReachVerdict} from '../scenarios.js'
+import {INET, consolePath, sh, waitFor} from './lab.js'
+
+type Verdict = ReachVerdict
+
+export interface Reach {
+  seq: number
+  dhcp: Verdict
+  dns: Verdict
+  ping: Verdict
+  tcp: Verdict
+}
+
+const REACH_LINE = /^KD-REACH seq=(\d+) dhcp=(ok|fail|skip) dns=(ok|fail|skip) ping=(ok|fail|skip) tcp=(ok|fail|skip)\s*$/
+
+/** Parses one console line; undefined if it is not a complete KD-REACH line. */
+export function parseReach(line: string): Reach | undefined {
+  const m = REACH_LINE.exec(line.replace(/\r/g, '').trim())
+  if (!m) return undefined
+  return {seq: Number(m[1]), dhcp: m[2] as Verdict, dns: m[3] as Verdict, ping: m[4] as Verdict, tcp: m[5] as Verdict}
+}
+
+/** Every complete KD-REACH line the guest printed since it booted (its console file is reset on boot). */
+export function reachLines(name: string): Reach[] {
+  const file = consolePath(name)
+  if (!existsSync(file)) return []
+  const text = readFileSync(file, 'utf8')
+  // Only whole lines: the last one may still be being written.
+  const complete = text.slice(0, text.lastIndexOf('\n') + 1)
+  const out: Reach[] = []
+  for (const line of complete.split('\n')) {
+    const r = line.includes('KD-REACH') ? parseReach(line.slice(line.indexOf('KD-REACH'))) : undefined
+    if (r) out.push(r)
+  }
+  return out
+}
+
+/** The number of the guest's last KD-REACH line (0 before the first). Take it after injecting a fault. */
+export function reachSeq(name: string): number {
+  const lines = reachLines(name)
+  return lines.length > 0 ? lines[lines.length - 1].seq : 0
+}
+
+/**
+ * Waits for the guest's second KD-REACH line after line `after` and returns it. The first
+ * line after `after` may have been measured partly before the fault was in place; the second
+ * was measured wholly after (take `after` with reachSeq once the injection is complete).
+ */
+export async function guestReach(name: string, opts: {after: number; timeoutMs?: number}): Promise<Reach> {
+  const want = opts.after + 2
+  return waitFor(`${name} to print KD-REACH seq=${want}`, async () => reachLines(name).find((r) => r.seq === want), opts.timeoutMs ?? 90_000, 500)
+}
+
+/** Running lab guests that run the oracle. */
+export async function runningLabGuests(): Promise<string[]> {
+  return (await sh(['virsh', 'list', '--state-running', '--name'])).stdout.split('\n').map((s) => s.trim()).filter((n) => n.startsWith('kdlab-'))
+}
+
+/** Marks every running lab guest's current line: the `after` of the measurement to come. */
+export async function reachMarks(): Promise<Record<string, number>> {
+  return Object.fromEntries((await runningLabGuests()).map((g) => [g, reachSeq(g)]))
+}
+
+/** Each guest's first line measured wholly after the marks, as fixtures/<scenario>/oracle.json has it. */
+export async function measureOracle(marks: Record<string, number>): Promise<OracleRecord> {
+  const results = await Promise.all(Object.entries(marks).map(async ([g, after]) => [g, await guestReach(g, {after})] as const))
+  const guests: OracleRecord['guests'] = {}
+  for (const [g, r] of results.sort(([a], [b]) => a.localeCompare(b))) guests[g] = {dhcp: r.dhcp, dns: r.dns, ping: r.ping, tcp: r.tcp}
+  return {guests, internet: INET.server, port: INET.port}
+}
+
+export function writeOracle(fixture: string, record: OracleRecord): void {
+  writeFileSync(join(fixture, 'oracle.json'), `${JSON.stringify(record, null, 2)}\n`)
+}
+
+/** Waits (after line `after`) for a line on which everything works; returns it, or the last line seen if none did in time. */
+export async function waitReachOk(name: string, opts: {after: number; timeoutMs?: number}): Promise<Reach> {
+  const ok = (r: Reach) => r.dhcp === 'ok' && r.dns === 'ok' && r.ping === 'ok' && r.tcp === 'ok'
+  const fresh = () => reachLines(name).filter((r) => r.seq >= opts.after + 2)
+  try {
+    return await waitFor(`${name} to reach everything`, async () => fresh().find(ok), opts.timeoutMs ?? 60_000, 500)
+  } catch {
+    const lines = fresh()
+    if (lines.length === 0) throw new Error(`${name} printed no KD-REACH line after seq=${opts.after}`)
+    return lines[lines.length - 1]
+  }
+}
