@@ -217,7 +217,8 @@ export interface KvmdoctorRun {
 
 /** Runs the built CLI live (optionally inside a network namespace) and parses its JSON report. */
 export async function kvmdoctor(args: string[], netns?: string): Promise<KvmdoctorRun> {
-  const cli = [process.execPath, join(ROOT, 'bin/run.js'), 'diagnose', '--format', 'json', ...args]
+  // The guests' egress flows go where the guests' own TCP check goes: the lab internet.
+  const cli = [process.execPath, join(ROOT, 'bin/run.js'), 'diagnose', '--format', 'json', '--internet', `${INET.server}:${INET.port}/tcp`, ...args]
   const argv = netns ? ['ip', 'netns', 'exec', netns, ...cli] : cli
   const r = await execa(argv[0], argv.slice(1), {reject: false, timeout: 120_000, stdin: 'ignore'})
   let report: KvmdoctorRun['report']
