@@ -10,6 +10,7 @@ import {type Model, buildModel} from '../src/core/model.js'
 import {runProbes} from '../src/core/probe-runner.js'
 import {ReplayRunner} from '../src/core/snapshot.js'
 import type {NfRuleset} from '../src/lib/netfilter.js'
+import type {NetfilterFacts} from '../probes/netfilter.js'
 import {parseIptablesSaveIR} from '../probes/netfilter/iptables-save.js'
 
 export const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..')
@@ -88,3 +89,19 @@ export function withIptablesRule(facts: Facts, table: string, line: string, at =
     target.rules.forEach((r, i) => (r.ref = {...r.ref, index: i}))
   })
 }
+
+/** A recording whose packet filter is replaced by a real listing (libvirt's nftables backend from test/data/netfilter, say). */
+export function withRuleset(facts: Facts, ruleset: NfRuleset): Facts {
+  return alter<NetfilterFacts>(facts, 'netfilter', (nf) => {
+    nf.tables = structuredClone(ruleset.tables)
+    nf.sets = structuredClone(ruleset.sets)
+  })
+}
+
+/** iptables-save text (legacy or nft variant) as IR tables, for facts with one table more or different. */
+export function iptablesTables(text: string, backend: 'iptables-nft' | 'iptables-legacy' = 'iptables-nft') {
+  return parseIptablesSaveIR(text, {backend, family: 'ip'})
+}
+
+/** A real listing kept in test/data/netfilter (see its README). */
+export const netfilterData = (file: string) => readFileSync(join(ROOT, 'test/data/netfilter', file), 'utf8')

@@ -51,13 +51,28 @@ export function hasChecksumFill(rs: NfRuleset, bridge: string): boolean {
   return rs.tables.some((t) => t.backend !== 'nft' && t.name === 'mangle' && rulesOf(t).some(({rule}) => fills(rule)))
 }
 
-/** Source-NAT rules anywhere in the ruleset whose source match (if any) covers the whole subnet. */
+/** Chains a packet can reach from the table's base chains on a hook (following jumps and gotos). */
+function reachableChains(t: NfTable, hook: string): Set<string> {
+  const seen = new Set<string>()
+  const visit = (name: string) => {
+    const chain = t.chains[name]
+    if (!chain || seen.has(name)) return
+    seen.add(name)
+    for (const rule of chain.rules) for (const e of rule.exprs) if (e.kind === 'jump' || e.kind === 'goto') visit(e.target)
+  }
+  for (const c of Object.values(t.chains)) if (c.base?.hook === hook) visit(c.name)
+  return seen
+}
+
+/** Source-NAT rules reachable from a postrouting base chain whose source match (if any) covers the whole subnet. */
 export function masqueradeFor(rs: NfRuleset, subnet: string): string[] {
   const net = parsePrefix(subnet)
   if (!net) return []
   const found: string[] = []
   for (const t of rs.tables) {
+    const reachable = reachableChains(t, 'postrouting')
     for (const {chain, rule} of rulesOf(t)) {
+      if (!reachable.has(chain)) continue
       if (!rule.exprs.some((e) => e.kind === 'nat' && (e.type === 'masquerade' || e.type === 'snat'))) continue
       const sources = rule.exprs.filter((e): e is Extract<NfExpr, {kind: 'cmp'}> => e.kind === 'cmp' && e.field === 'saddr')
       if (sources.every((e) => e.op === 'eq' && covers(e.value, net))) found.push(ruleText(t, chain, rule))

@@ -1,7 +1,7 @@
 import {describe, expect, it} from 'vitest'
-import type {NftFacts} from '../../probes/nftables.js'
+import {buildRuleset} from '../../probes/netfilter/ruleset.js'
 import {rule} from '../../rules/libvirt-firewall-rules-missing.js'
-import {alter, factsOf, fire, unavailable} from '../helpers.js'
+import {factsOf, fire, netfilterData, unavailable, withRuleset} from '../helpers.js'
 
 describe('libvirt-firewall-rules-missing', () => {
   it('fires when the LIBVIRT_* chains were flushed (lab)', async () => {
@@ -12,16 +12,12 @@ describe('libvirt-firewall-rules-missing', () => {
   it('stays silent on the healthy host', async () => {
     expect((await fire(rule, await factsOf('healthy'))).names).toEqual([])
   })
-  it("stays silent with libvirt's nftables backend: its rules live in table ip libvirt_network", async () => {
-    let facts = alter<NftFacts>(await factsOf('firewall-flushed'), 'nftables', (n) => {
-      n.tables.push({family: 'ip', name: 'libvirt_network'})
-      n.chains.push({family: 'ip', table: 'libvirt_network', name: 'guest_output', type: 'filter', hook: 'forward', priority: 0, policy: 'accept', rules: [{verdict: 'accept', iif: 'virbr0', saddr: '192.168.122.0/24', negated: [], summary: ''}]})
-    })
-    facts = unavailable(facts, 'iptables', 'iptables-save: command not found')
-    expect((await fire(rule, facts)).names).toEqual([])
+  it("stays silent with libvirt's nftables backend: its rules live in table ip libvirt_network (real listing)", async () => {
+    const nftBackend = buildRuleset({nft: {json: netfilterData('libvirt-nftables.nft-j-list-ruleset.json'), text: netfilterData('libvirt-nftables.nft-a-list-ruleset.txt')}})
+    expect((await fire(rule, withRuleset(await factsOf('firewall-flushed'), nftBackend))).names).toEqual([])
   })
-  it('is not checked when no firewall could be read', async () => {
-    const {evaluation} = await fire(rule, unavailable(unavailable(await factsOf('firewall-flushed'), 'iptables'), 'nftables'))
+  it('is not checked when the packet filter could not be read (a failed read is no missing rule)', async () => {
+    const {evaluation} = await fire(rule, unavailable(await factsOf('firewall-flushed'), 'netfilter', 'iptables-save: timed out after 5 s'))
     expect(evaluation.findings).toEqual([])
     expect(evaluation.notChecked).toHaveLength(1)
   })

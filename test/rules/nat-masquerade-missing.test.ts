@@ -1,8 +1,10 @@
 import {describe, expect, it} from 'vitest'
-import {type IptablesFacts, parseRule} from '../../probes/iptables.js'
-import type {NftFacts} from '../../probes/nftables.js'
+import {buildRuleset} from '../../probes/netfilter/ruleset.js'
 import {rule} from '../../rules/nat-masquerade-missing.js'
-import {alter, factsOf, fire, unavailable} from '../helpers.js'
+import type {NetfilterFacts} from '../../probes/netfilter.js'
+import {alter, factsOf, fire, iptablesTables, netfilterData, unavailable, withIptablesRule, withRuleset} from '../helpers.js'
+
+const libvirtNftBackend = () => buildRuleset({nft: {json: netfilterData('libvirt-nftables.nft-j-list-ruleset.json'), text: netfilterData('libvirt-nftables.nft-a-list-ruleset.txt')}})
 
 describe('nat-masquerade-missing', () => {
   it("fires when libvirt's MASQUERADE rules are gone (lab: deleted from LIBVIRT_PRT)", async () => {
@@ -13,30 +15,23 @@ describe('nat-masquerade-missing', () => {
   it('stays silent on the healthy host, where the rules are reachable from POSTROUTING', async () => {
     expect((await fire(rule, await factsOf('healthy'))).names).toEqual([])
   })
-  it("accepts libvirt's nftables backend: masquerade in table ip libvirt_network", async () => {
-    let facts = alter<NftFacts>(await factsOf('masquerade-removed'), 'nftables', (n) => {
-      n.chains = n.chains.filter((c) => c.table !== 'nat')
-      n.chains.push({family: 'ip', table: 'libvirt_network', name: 'guest_nat', type: 'nat', hook: 'postrouting', priority: 100, policy: 'accept', rules: [{verdict: 'masquerade', saddr: '192.168.122.0/24', daddr: '192.168.122.0/24', negated: ['daddr'], summary: ''}]})
-    })
-    facts = unavailable(facts, 'iptables', 'iptables-save: command not found')
+  it("stays silent with libvirt's nftables backend: masquerade in table ip libvirt_network (real listing)", async () => {
+    expect((await fire(rule, withRuleset(await factsOf('masquerade-removed'), libvirtNftBackend()))).names).toEqual([])
+  })
+  it('stays silent for a blanket MASQUERADE without -s (it covers the guests too)', async () => {
+    const facts = withIptablesRule(await factsOf('masquerade-removed'), 'nat', '-A POSTROUTING -o eth0 -j MASQUERADE', 1)
     expect((await fire(rule, facts)).names).toEqual([])
   })
-  it('accepts a blanket MASQUERADE without -s (it covers the guests too)', async () => {
-    const facts = alter<IptablesFacts>(await factsOf('masquerade-removed'), 'iptables', (i) => {
-      i.main.tables.nat.chains.POSTROUTING.rules.push(parseRule('POSTROUTING', ['-o', 'eth0', '-j', 'MASQUERADE'], '-A POSTROUTING -o eth0 -j MASQUERADE'))
+  it('fires when the only MASQUERADE is in a chain nothing jumps to', async () => {
+    const facts = alter<NetfilterFacts>(await factsOf('masquerade-removed'), 'netfilter', (nf) => {
+      const orphan = iptablesTables('*nat\n:ORPHAN - [0:0]\n-A ORPHAN -s 192.168.122.0/24 -j MASQUERADE\nCOMMIT\n')[0].chains.ORPHAN
+      nf.tables.find((t) => t.backend === 'iptables-nft' && t.family === 'ip' && t.name === 'nat')!.chains.ORPHAN = orphan
     })
-    expect((await fire(rule, unavailable(facts, 'nftables'))).names).toEqual([])
+    expect((await fire(rule, facts)).names).toEqual(['default'])
   })
-  it('does not count a MASQUERADE in a chain nothing jumps to', async () => {
-    const facts = alter<IptablesFacts>(await factsOf('masquerade-removed'), 'iptables', (i) => {
-      i.main.tables.nat.chains.ORPHAN = {name: 'ORPHAN', rules: [parseRule('ORPHAN', ['-s', '192.168.122.0/24', '-j', 'MASQUERADE'], '-A ORPHAN -s 192.168.122.0/24 -j MASQUERADE')]}
-    })
-    expect((await fire(rule, unavailable(facts, 'nftables'))).names).toEqual(['default'])
-  })
-  it('is not checked when neither iptables nor nftables could be read', async () => {
-    const facts = unavailable(unavailable(await factsOf('masquerade-removed'), 'iptables'), 'nftables')
-    const {names, evaluation} = await fire(rule, facts)
+  it('is not checked when the packet filter could not be read', async () => {
+    const {names, evaluation} = await fire(rule, unavailable(await factsOf('masquerade-removed'), 'netfilter', 'iptables-save: exit 4: Permission denied (you must be root)'))
     expect(names).toEqual([])
-    expect(evaluation.notChecked[0].reason).toMatch(/iptables and nftables unavailable/)
+    expect(evaluation.notChecked[0].reason).toMatch(/netfilter unavailable: iptables-save/)
   })
 })
