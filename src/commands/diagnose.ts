@@ -2,6 +2,7 @@ import {Command, Flags} from '@oclif/core'
 import {writeFile} from 'node:fs/promises'
 import {FORMATS, type Format, render} from '../../reports/index.js'
 import {toJsonReport} from '../../reports/json.js'
+import {colorLevel, outputWidth} from '../../reports/style.js'
 import {summaryLine} from '../../reports/summary.js'
 import type {Diagnosis} from '../core/diagnose.js'
 import {DEFAULT_EXPECTATIONS_FILE, DEFAULT_IGNORE_FILE, runDiagnose} from '../core/diagnose-service.js'
@@ -41,6 +42,8 @@ Exit codes: 0 nothing at or above --fail-on, 1 findings at or above it, 2 usage 
     from: Flags.string({summary: 'Analyse a snapshot directory or a bundle (.tar.gz) instead of this host.', exclusive: ['record', 'active']}),
     active: Flags.boolean({summary: 'Allow probes that send packets (arp-scan on guest bridges).', default: false}),
     connect: Flags.string({char: 'c', summary: 'libvirt URI.', default: 'qemu:///system'}),
+    checks: Flags.boolean({summary: 'Show every check that ran with PASS, WARN, FAIL or SKIP (text), in the manner of virt-host-validate.', default: false}),
+    color: Flags.boolean({summary: 'Colour the text report (default: on a terminal, unless NO_COLOR is set; FORCE_COLOR forces it).', allowNo: true}),
     internet: Flags.string({summary: 'What stands for the internet in guests\' egress flows (ADDR[:PORT][/tcp|udp|icmp]; default 9.9.9.9:443/tcp, a lookup key never contacted).'}),
   }
 
@@ -67,13 +70,14 @@ Exit codes: 0 nothing at or above --fail-on, 1 findings at or above it, 2 usage 
       if (json) return toJsonReport(diagnosis)
       const format = flags.format as Format
       if (flags.output) {
-        const report = await render(diagnosis, format, {tty: false, showSuppressed: flags['show-suppressed']})
+        const report = await render(diagnosis, format, {showSuppressed: flags['show-suppressed'], checks: flags.checks})
         await writeFile(flags.output, report).catch((error: Error) => {
           throw new UserError(`cannot write the report to ${flags.output}: ${error.message}`)
         })
         this.log(summaryLine(diagnosis))
       } else {
-        this.log((await render(diagnosis, format, {tty: Boolean(process.stdout.isTTY), showSuppressed: flags['show-suppressed']})).trimEnd())
+        const color = colorLevel({flag: flags.color})
+        this.log((await render(diagnosis, format, {color, width: outputWidth(), showSuppressed: flags['show-suppressed'], checks: flags.checks})).trimEnd())
       }
       if (flags.record) this.logToStderr(`snapshot written to ${flags.record}`)
       return undefined

@@ -20,6 +20,6 @@ export default class RulesShow extends Command {
       throw error
     }
     const doc = ruleDoc(args.id)
-    this.log(process.stdout.isTTY ? (await import('../../../reports/terminal.js')).renderMarkdownForTerminal(doc) : doc)
+    this.log(process.stdout.isTTY ? (await import('../../../reports/markdown-terminal.js')).renderMarkdownForTerminal(doc) : doc)
   }
 }
