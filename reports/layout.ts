@@ -60,7 +60,7 @@ export interface Column {
   header: string
   /** 1 is kept at any width; higher numbers are dropped first. */
   priority: number
-  /** Folds (wraps) down to this many columns before anything is dropped; unset: never folds. */
+  /** Folds (wraps between words) down to this many columns, or its longest word, before anything is dropped; unset: never folds. */
   min?: number
 }
 
@@ -79,7 +79,9 @@ const GAP = 2
 export function renderTable(columns: Column[], rows: string[][], options: {width: number; wide?: boolean; style?: Style}): TableResult {
   const style = options.style ?? PLAIN
   const natural = columns.map((c, i) => Math.max(stringWidth(c.header), ...rows.map((r) => Math.max(0, ...String(r[i] ?? '').split('\n').map((l) => stringWidth(l))))))
-  const minOf = (i: number) => (columns[i].min === undefined ? natural[i] : Math.min(natural[i], Math.max(columns[i].min!, stringWidth(columns[i].header))))
+  // A column folds between words, never inside one: its longest word is as narrow as it gets.
+  const longestWord = columns.map((c, i) => Math.max(stringWidth(c.header), ...rows.flatMap((r) => String(r[i] ?? '').split(/\s+/).map((w) => stringWidth(w)))))
+  const minOf = (i: number) => (columns[i].min === undefined ? natural[i] : Math.min(natural[i], Math.max(columns[i].min!, longestWord[i])))
   let visible = columns.map((_, i) => i)
   const fits = (idx: number[], widthOf: (i: number) => number) => idx.reduce((s, i) => s + widthOf(i), 0) + GAP * (idx.length - 1) <= options.width
   if (!options.wide && Number.isFinite(options.width)) {

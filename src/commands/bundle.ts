@@ -1,9 +1,10 @@
-import {Command, Flags} from '@oclif/core'
+import {Flags} from '@oclif/core'
+import {KvmdoctorCommand} from '../core/command.js'
 import {createBundle} from '../core/bundle.js'
 import {UserError, describeFailure} from '../core/errors.js'
 import {LiveRunner} from '../core/live-runner.js'
 
-export default class Bundle extends Command {
+export default class Bundle extends KvmdoctorCommand {
   static summary = 'Write a support bundle: everything read from this host, the facts, the findings and a report, in one .tar.gz'
   static description = `Attach the bundle to a ticket; anyone can analyse it later with \`kvmdoctor diagnose --from FILE\` and get the same findings. Passwords, keys and secrets are always removed. With --redact, addresses, MACs and names are replaced by consistent pseudonyms; the mapping is written beside the bundle, never inside it.
 

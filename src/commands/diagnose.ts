@@ -1,9 +1,11 @@
-import {Command, Flags} from '@oclif/core'
+import {Flags} from '@oclif/core'
+import {KvmdoctorCommand} from '../core/command.js'
 import {writeFile} from 'node:fs/promises'
 import {FORMATS, type Format, render} from '../../reports/index.js'
 import {toJsonReport} from '../../reports/json.js'
 import {colorLevel, outputWidth} from '../../reports/style.js'
 import {summaryLine} from '../../reports/summary.js'
+import {checklist} from '../../reports/checks.js'
 import type {Diagnosis} from '../core/diagnose.js'
 import {DEFAULT_EXPECTATIONS_FILE, DEFAULT_IGNORE_FILE, runDiagnose} from '../core/diagnose-service.js'
 import {EXIT, UserError, describeFailure} from '../core/errors.js'
@@ -14,7 +16,7 @@ export function exitCodeFor(d: Diagnosis, failOn: FailOn): number {
   return d.findings.some((f) => atOrAbove(f.severity, failOn)) ? EXIT.findings : EXIT.clean
 }
 
-export default class Diagnose extends Command {
+export default class Diagnose extends KvmdoctorCommand {
   static summary = 'Diagnose VM networking on this KVM/libvirt host (or on a recorded snapshot or bundle)'
   static description = `Reads links, routes, neighbours, sysctls, iptables/nftables, libvirt networks and domains, DHCP leases and listeners; matches them against known failure patterns; prints ranked findings with the commands that fix them. Read-only: nothing on the host is changed.
 
@@ -23,6 +25,8 @@ Exit codes: 0 nothing at or above --fail-on, 1 findings at or above it, 2 usage 
   static examples = [
     '<%= config.bin %> diagnose',
     '<%= config.bin %> diagnose --format json --fail-on critical',
+    '<%= config.bin %> diagnose --checks',
+    '<%= config.bin %> diagnose --format html -o report.html',
     '<%= config.bin %> diagnose --format sarif --output kvmdoctor.sarif',
     '<%= config.bin %> diagnose --record /tmp/snap',
     '<%= config.bin %> diagnose --from ticket-1234.tar.gz',
@@ -31,8 +35,8 @@ Exit codes: 0 nothing at or above --fail-on, 1 findings at or above it, 2 usage 
   static enableJsonFlag = true
 
   static flags = {
-    format: Flags.string({char: 'f', summary: 'Report format.', options: [...FORMATS], default: 'text'}),
-    output: Flags.string({char: 'o', summary: 'Write the report to this file; print only the summary line.'}),
+    format: Flags.string({char: 'f', summary: 'Report format (html: one self-contained file with a picture of the host).', options: [...FORMATS], default: 'text', exclusive: ['json']}),
+    output: Flags.string({char: 'o', summary: 'Write the report to this file; print only the summary line.', exclusive: ['json']}),
     'fail-on': Flags.string({summary: 'Lowest severity that makes the exit code 1.', options: [...SEVERITIES, 'none'], default: 'high'}),
     ignore: Flags.string({summary: `Ignore file (default: ${DEFAULT_IGNORE_FILE} here, when present).`}),
     expect: Flags.string({summary: `Expectations file (default: ${DEFAULT_EXPECTATIONS_FILE} here, when present).`}),
@@ -67,7 +71,7 @@ Exit codes: 0 nothing at or above --fail-on, 1 findings at or above it, 2 usage 
       spinner?.stop()
       process.exitCode = exitCodeFor(diagnosis, flags['fail-on'] as FailOn)
       for (const e of diagnosis.expiredIgnores) this.logToStderr(`kvmdoctor: warning: ignore entry for ${e.rule}${e.entity ? ` (${e.entity})` : ''} expired on ${e.expires}: it no longer suppresses anything`)
-      if (json) return toJsonReport(diagnosis)
+      if (json) return flags.checks ? {...toJsonReport(diagnosis), checks: checklist(diagnosis)} : toJsonReport(diagnosis)
       const format = flags.format as Format
       if (flags.output) {
         const report = await render(diagnosis, format, {showSuppressed: flags['show-suppressed'], checks: flags.checks})

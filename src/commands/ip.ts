@@ -1,10 +1,12 @@
-import {Args, Command, Flags} from '@oclif/core'
+import {Args, Flags} from '@oclif/core'
+import {KvmdoctorCommand} from '../core/command.js'
 import {renderIpTable} from '../../reports/ip-table.js'
+import {colorLevel, makeStyle, outputWidth} from '../../reports/style.js'
 import {describeFailure} from '../core/errors.js'
 import {ipInventory} from '../core/ip-service.js'
 import {openSource} from '../core/source.js'
 
-export default class Ip extends Command {
+export default class Ip extends KvmdoctorCommand {
   static summary = "Every guest's addresses, from every source, reconciled"
   static description = `One row per guest interface: domain, state, tap, MAC, network or bridge, IPv4 and IPv6 addresses with the sources that reported each (DHCP lease, host neighbour table, QEMU guest agent, arp-scan with --active), when the lease ends, and a verdict:
   ok          an address confirmed by something other than a lease file
@@ -18,13 +20,15 @@ export default class Ip extends Command {
   static args = {domain: Args.string({description: 'only these domains', required: false})}
   static enableJsonFlag = true
 
-  static examples = ['<%= config.bin %> ip', '<%= config.bin %> ip web01 db01 --json', '<%= config.bin %> ip --active']
+  static examples = ['<%= config.bin %> ip', '<%= config.bin %> ip web01 db01 --json', '<%= config.bin %> ip --active', '<%= config.bin %> ip --wide']
 
   static flags = {
     active: Flags.boolean({summary: 'Also arp-scan guest bridges (sends ARP; finds bridged guests).', default: false}),
     from: Flags.string({summary: 'Read a snapshot directory or bundle instead of this host.', exclusive: ['active']}),
     timeout: Flags.integer({summary: 'Seconds each command may run before it is killed.', default: 5, min: 1, max: 600}),
     connect: Flags.string({char: 'c', summary: 'libvirt URI.', default: 'qemu:///system'}),
+    wide: Flags.boolean({summary: 'Show every column, however wide (on a terminal the table fits its width; piped, it is whole).', default: false}),
+    color: Flags.boolean({summary: 'Colour the verdicts (default: on a terminal, unless NO_COLOR is set).', allowNo: true}),
   }
 
   async run(): Promise<unknown> {
@@ -34,7 +38,7 @@ export default class Ip extends Command {
       const options = source.recordedOptions ?? {active: flags.active, libvirtUri: flags.connect}
       const inventory = await ipInventory(source.runner, options, argv as string[]).finally(() => source.close())
       if (this.jsonEnabled()) return inventory
-      this.log(renderIpTable(inventory))
+      this.log(renderIpTable(inventory, {width: outputWidth(), wide: flags.wide, style: makeStyle(colorLevel({flag: flags.color}))}))
       return undefined
     } catch (error) {
       const failure = describeFailure(error)

@@ -1,10 +1,11 @@
-import {Args, Command, Flags} from '@oclif/core'
+import {Args, Flags} from '@oclif/core'
+import {KvmdoctorCommand} from '../core/command.js'
 import {renderTrace} from '../../reports/trace.js'
 import {parseDestination} from '../datapath/destination.js'
 import {EXIT, UserError, describeFailure} from '../core/errors.js'
 import {runTrace} from '../core/trace-service.js'
 
-export default class Trace extends Command {
+export default class Trace extends KvmdoctorCommand {
   static summary = "Follow a guest's packets through the host, hop by hop, and name what decides their fate"
   static description = `Without --to: the guest's standard flows (DHCP to its server, DNS to its resolver, out to the internet through routing and NAT, and the replies). Each hop passes, fails or cannot be told: the guest NIC, tap, bridge and STP port state, every netfilter base chain on each hook (iptables and nftables, by priority, with the rules that matched), the routing decision with policy rules, forwarding and rp_filter, NAT, the egress device, the listener.
 

@@ -1,8 +1,9 @@
-import {Args, Command} from '@oclif/core'
+import {Args} from '@oclif/core'
+import {KvmdoctorCommand} from '../../core/command.js'
 import {UserError} from '../../core/errors.js'
 import {findRule, ruleDoc} from '../../core/rule-docs.js'
 
-export default class RulesShow extends Command {
+export default class RulesShow extends KvmdoctorCommand {
   static summary = "Print a rule's doc: what it means, the facts it reads, the fix, false positives"
   static args = {id: Args.string({required: true, description: 'rule id, e.g. ip-forward-disabled'})}
   static examples = ['<%= config.bin %> rules show forward-policy-drop']
