@@ -10,9 +10,14 @@ import {PLAIN, type Style} from './style.js'
 
 export {stringWidth}
 
-/** A line of a block. Prose wraps to the width, continuing under `hang` columns; commands (`keep`) never break. */
+/**
+ * A line of a block. Prose wraps to the width: after its label ("evidence: ", or
+ * its own leading spaces), continuing under the label (or `hang` columns).
+ * Commands (`keep`) never break: a pasted command must be one line.
+ */
 export interface Line {
   text: string
+  label?: string
   hang?: number
   keep?: boolean
 }
@@ -20,13 +25,15 @@ export interface Line {
 const spaces = (n: number) => ' '.repeat(Math.max(0, n))
 
 export function wrapLine(line: Line | string, width: number): string[] {
-  const {text, hang = 0, keep = false} = typeof line === 'string' ? {text: line} : line
-  if (keep || !Number.isFinite(width) || stringWidth(text) <= width) return [text]
-  const lead = /^ */.exec(text)![0]
-  // Every line gets the continuation's width: the first is a little short, never too long.
-  return wrapAnsi(text.slice(lead.length), Math.max(10, width - Math.max(hang, lead.length)), {hard: true, trim: true})
+  const {text, label, hang, keep = false} = typeof line === 'string' ? {text: line} : line
+  const whole = (label ?? '') + text
+  if (keep || !Number.isFinite(width) || stringWidth(whole) <= width) return [whole]
+  const prefix = label ?? /^ */.exec(text)![0]
+  const body = label === undefined ? text.slice(prefix.length) : text
+  const indent = hang ?? stringWidth(prefix)
+  return wrapAnsi(body, Math.max(10, width - Math.max(indent, stringWidth(prefix))), {hard: true, trim: true})
     .split('\n')
-    .map((l, i) => (i === 0 ? lead : spaces(hang)) + l)
+    .map((l, i) => (i === 0 ? prefix : spaces(indent)) + l)
 }
 
 export interface TreeNode {

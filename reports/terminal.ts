@@ -38,7 +38,7 @@ export function renderTerminal(d: Diagnosis, options: TerminalOptions = {}): str
   verdictLine()
   para(style.dim(summaryLine(d)))
   const hint = privilegeHint(d)
-  if (hint) para({text: `hint: ${hint}`, hang: 6})
+  if (hint) para({label: 'hint: ', text: hint})
   out.push('')
 
   if (options.checks) {
@@ -55,21 +55,21 @@ export function renderTerminal(d: Diagnosis, options: TerminalOptions = {}): str
 
   if (options.showSuppressed && d.suppressed.length > 0) {
     out.push(style.bold('Suppressed by the ignore file:'))
-    for (const s of d.suppressed) para({text: `  ${s.finding.id} (${entityLabel(s.finding.entity)}) [${s.finding.severity}]: ${s.entry.reason} — until ${s.entry.expires}`, hang: 4})
+    for (const s of d.suppressed) para({label: '  ', text: `${s.finding.id} (${entityLabel(s.finding.entity)}) [${s.finding.severity}]: ${s.entry.reason} — until ${s.entry.expires}`, hang: 4})
     out.push('')
   }
   if (d.expiredIgnores.length > 0) {
     out.push(style.bold('Expired ignore entries (no longer suppressing):'))
-    for (const e of d.expiredIgnores) para({text: `  ${e.rule}${e.entity ? ` (${e.entity})` : ''}: expired ${e.expires} — ${e.reason}`, hang: 4})
+    for (const e of d.expiredIgnores) para({label: '  ', text: `${e.rule}${e.entity ? ` (${e.entity})` : ''}: expired ${e.expires} — ${e.reason}`, hang: 4})
     out.push('')
   }
   if (d.notChecked.length > 0 && !options.checks) {
     out.push(style.bold('Not checked:'))
-    for (const g of notCheckedByReason(d)) para({text: `  ${g.reason}: ${g.items.join(', ')}`, hang: 4})
+    for (const g of notCheckedByReason(d)) para({label: '  ', text: `${g.reason}: ${g.items.join(', ')}`, hang: 4})
     out.push('')
   }
   const info = infoLine(d)
-  if (info && !options.checks) out.push(...wrapLine({text: style.severity('info', info), hang: 7}, width), '')
+  if (info && !options.checks) out.push(...wrapLine({label: style.severity('info', '[INFO] '), text: style.severity('info', info.slice('[INFO] '.length))}, width), '')
 
   const fixes = rootFixes(d)
   if (fixes.length > 0) {
@@ -80,7 +80,7 @@ export function renderTerminal(d: Diagnosis, options: TerminalOptions = {}): str
       para({text: `${f.rank}. ${style.severity(f.severity, f.severity.toUpperCase())} ${f.id} (${entityLabel(f.entity)})${style.dim(affected + explains)}`, hang: 3})
       for (const c of commands) out.push(`   ${style.command(c)}`)
       if (moreCommands > 0) out.push(style.dim(`   (+${moreCommands} more command(s) in ${f.rank}. above)`))
-      if (note) para({text: `   ${style.dim(`note: ${note}`)}`, hang: 9})
+      if (note) para({label: `   ${style.dim('note: ')}`, text: style.dim(note)})
     }
     const more = verdict.roots.length - fixes.length
     if (more > 0) out.push(style.dim(`   (+${more} more root cause(s) above)`))
@@ -95,9 +95,9 @@ function findingNode(t: FindingTree, d: Diagnosis, style: Style): TreeNode {
   const otherCauses = (f.causes ?? []).slice(1).map((k) => d.findings.find((x) => `${x.id}@${x.entity.kind}:${x.entity.name}` === k)).filter((x): x is Finding => x !== undefined)
   const head = `${f.rank}. ${style.severity(f.severity, `[${f.severity.toUpperCase()}]`)} ${style.bold(f.id)} (${entityLabel(f.entity)})${otherCauses.length > 0 ? style.dim(` — also explained by ${otherCauses.map((c) => `${c.rank}. ${c.id}`).join(', ')}`) : ''}`
   const lines: (Line | string)[] = [head, style.bold(f.title), f.summary]
-  for (const e of f.evidence) lines.push({text: `${style.dim('evidence:')} ${e}`, hang: 10})
-  for (const x of f.fix) lines.push({text: `${style.dim('fix:')} ${style.command(x)}`, keep: true})
-  for (const n of f.note ?? []) lines.push({text: `${style.dim('note:')} ${n}`, hang: 6})
+  for (const e of f.evidence) lines.push({label: `${style.dim('evidence:')} `, text: e})
+  for (const x of f.fix) lines.push({label: `${style.dim('fix:')} `, text: style.command(x), keep: true})
+  for (const n of f.note ?? []) lines.push({label: `${style.dim('note:')} `, text: n})
   return {lines, children: t.children.map((c) => findingNode(c, d, style))}
 }
 

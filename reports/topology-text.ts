@@ -96,8 +96,16 @@ export function flowLines(flows: FlowMark[], style: Style = PLAIN): string[] {
   if (flows.length === 0) return []
   const sign = (f: FlowMark) => (f.verdict === 'pass' ? style.health('ok', style.mark.ok) : f.verdict === 'fail' ? style.health('fail', style.mark.fail) : style.health('warn', '?'))
   const lines = [`flows ${flows.map((f) => `${sign(f)} ${f.kind}`).join(' ')}`]
+  // Flows stopped by the same hop and element read as one line.
+  const stops = new Map<string, FlowMark[]>()
   for (const f of flows.filter((x) => x.verdict !== 'pass' && x.decidedBy)) {
-    lines.push(`${sign(f)} ${f.kind} ${f.verdict === 'fail' ? 'stops' : 'cannot be told'} at ${f.decidedBy!.name}: ${f.decidedBy!.element ?? f.decidedBy!.detail}`)
+    const key = `${f.verdict}\u0000${f.decidedBy!.name}\u0000${f.decidedBy!.element ?? f.decidedBy!.detail}`
+    stops.set(key, [...(stops.get(key) ?? []), f])
+  }
+  for (const group of stops.values()) {
+    const f = group[0]
+    const verb = f.verdict === 'fail' ? (group.length > 1 ? 'stop' : 'stops') : 'cannot be told'
+    lines.push(`${sign(f)} ${group.map((g) => g.kind).join(', ')} ${verb} at ${f.decidedBy!.name}: ${f.decidedBy!.element ?? f.decidedBy!.detail}`)
   }
   return lines
 }
