@@ -22,7 +22,8 @@ export function topologyTree(t: Topology, options: TopologyTextOptions = {}): Tr
   const mark = (n: {health: Health}) => style.health(n.health, style.mark[HEALTH_MARK[n.health]])
   const findings = (n: TopologyNode) => {
     const shown = n.findings.filter((f) => f.severity !== 'info')
-    return shown.length === 0 ? '' : `  ${shown.map((f) => style.severity(f.severity, `${f.rank}. ${f.id}`)).join(', ')}`
+    // A no-break space keeps "4. rule-id" on one line when the line wraps.
+    return shown.length === 0 ? '' : `  ${shown.map((f) => style.severity(f.severity, `${f.rank}.\u00a0${f.id}`)).join(', ')}`
   }
   const head = (n: TopologyNode, text: string) => `${mark(n)} ${text}${findings(n)}`
   const guestsByName = new Map(t.guests.map((g) => [g.name, g]))
