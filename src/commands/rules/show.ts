@@ -1,4 +1,5 @@
 import {Args} from '@oclif/core'
+import {colorLevel} from '../../../reports/style.js'
 import {KvmdoctorCommand} from '../../core/command.js'
 import {UserError} from '../../core/errors.js'
 import {findRule, ruleDoc} from '../../core/rule-docs.js'
@@ -21,6 +22,7 @@ export default class RulesShow extends KvmdoctorCommand {
       throw error
     }
     const doc = ruleDoc(args.id)
-    this.log(process.stdout.isTTY ? (await import('../../../reports/markdown-terminal.js')).renderMarkdownForTerminal(doc) : doc)
+    // Rendered (coloured) on a terminal unless NO_COLOR says otherwise; the Markdown itself elsewhere.
+    this.log(colorLevel() > 0 ? (await import('../../../reports/markdown-terminal.js')).renderMarkdownForTerminal(doc) : doc)
   }
 }
