@@ -5,26 +5,33 @@ import {renderJunit} from './junit.js'
 import {renderMarkdown} from './markdown.js'
 import {renderPrometheus} from './prometheus.js'
 import {renderSarif} from './sarif.js'
-import {renderText} from './text.js'
+import {type ColorLevel, makeStyle} from './style.js'
+import {renderTerminal} from './terminal.js'
 
-export const FORMATS = ['text', 'md', 'json', 'sarif', 'junit', 'prometheus'] as const
+export const FORMATS = ['text', 'md', 'html', 'json', 'sarif', 'junit', 'prometheus'] as const
 export type Format = (typeof FORMATS)[number]
 
 export interface RenderOptions {
-  /** Rendered Markdown for a terminal; plain text otherwise. */
-  tty: boolean
+  /** Colour for text (0: none). */
+  color?: ColorLevel
+  /** Columns text is wrapped to; Infinity (the default) keeps lines whole. */
+  width?: number
   showSuppressed: boolean
   /** The --fail-on decision, for the formats that carry it (json). */
   gate?: GateDecision
+  /** Text: the checklist instead of the findings' details. */
+  checks?: boolean
 }
 
-/** marked and marked-terminal load only when a terminal will show the result. */
+/** The HTML report (and its layout library) loads only when asked for. */
 export async function render(d: Diagnosis, format: Format, options: RenderOptions): Promise<string> {
   switch (format) {
     case 'json':
       return renderJson(d, options.gate)
     case 'md':
       return renderMarkdown(d, options)
+    case 'html':
+      return (await import('./html.js')).renderHtml(d, options)
     case 'sarif':
       return renderSarif(d)
     case 'junit':
@@ -32,7 +39,6 @@ export async function render(d: Diagnosis, format: Format, options: RenderOption
     case 'prometheus':
       return renderPrometheus(d)
     case 'text':
-      if (!options.tty) return renderText(d, options)
-      return (await import('./terminal.js')).renderTerminal(d, options)
+      return renderTerminal(d, {style: makeStyle(options.color ?? 0), width: options.width, showSuppressed: options.showSuppressed, checks: options.checks})
   }
 }

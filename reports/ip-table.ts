@@ -1,10 +1,30 @@
-import type {AddressSeen, IpInventory} from '../src/core/ip-service.js'
+import type {AddressSeen, IpInventory, Verdict} from '../src/core/ip-service.js'
+import {renderTable} from './layout.js'
+import {wrapLine} from './layout.js'
+import {PLAIN, type Style} from './style.js'
 
 const addresses = (list: AddressSeen[]) => (list.length === 0 ? '-' : list.map((a) => `${a.ip} (${a.sources.join('+')})`).join(', '))
+const HEALTH: Record<Verdict, 'ok' | 'warn' | 'fail' | 'off'> = {ok: 'ok', 'no address': 'warn', stale: 'warn', APIPA: 'fail', conflict: 'fail', 'shut off': 'off'}
 
-/** A plain aligned table: one row per guest interface. */
-export function renderIpTable(inv: IpInventory): string {
-  const header = ['DOMAIN', 'STATE', 'IFACE', 'MAC', 'NETWORK', 'IPV4', 'IPV6', 'LEASE ENDS', 'VERDICT']
+/**
+ * One row per guest interface, fitted to `width`: the least telling columns go
+ * first (IPV6, STATE, LEASE ENDS, IFACE, NETWORK, MAC), addresses fold; `wide`
+ * keeps them all. Infinity (pipes) keeps every column whole.
+ */
+export function renderIpTable(inv: IpInventory, options: {width?: number; wide?: boolean; style?: Style} = {}): string {
+  const style = options.style ?? PLAIN
+  const width = options.width ?? Number.POSITIVE_INFINITY
+  const columns = [
+    {header: 'DOMAIN', priority: 1, min: 12},
+    {header: 'STATE', priority: 6},
+    {header: 'IFACE', priority: 4},
+    {header: 'MAC', priority: 2},
+    {header: 'NETWORK', priority: 3},
+    {header: 'IPV4', priority: 1, min: 18},
+    {header: 'IPV6', priority: 7, min: 20},
+    {header: 'LEASE ENDS', priority: 5},
+    {header: 'VERDICT', priority: 1, min: 10},
+  ]
   const rows = inv.rows.map((r) => [
     r.domain,
     r.state,
@@ -14,15 +34,15 @@ export function renderIpTable(inv: IpInventory): string {
     addresses(r.ipv4),
     addresses(r.ipv6),
     r.leaseExpiry ? r.leaseExpiry.replace('T', ' ').replace(/\.\d+Z$/, 'Z') : '-',
-    r.verdict + (r.conflictsWith.length > 0 ? ` with ${r.conflictsWith.join(', ')}` : ''),
+    style.health(HEALTH[r.verdict], r.verdict + (r.conflictsWith.length > 0 ? ` with ${r.conflictsWith.join(', ')}` : '')),
   ])
-  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)))
-  const line = (cells: string[]) => cells.map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i]))).join('  ')
+  const table = renderTable(columns, rows, {width, wide: options.wide, style})
   const unavailable = inv.probes.filter((p) => !p.ok && !p.skipped)
   const notes = unavailable.map((p) => `note: ${p.id} unavailable (${p.error}): addresses from it are missing`)
   const arpSkipped = inv.probes.some((p) => p.id === 'arp-scan' && p.skipped)
   if (arpSkipped && inv.rows.some((r) => r.type !== 'network' && r.verdict === 'no address')) {
     notes.push('note: bridged guests have no lease on this host; kvmdoctor ip --active arp-scans their bridges to find them')
   }
-  return [line(header), ...rows.map(line), ...(rows.length === 0 ? ['(no guests defined)'] : []), ...notes].join('\n')
+  if (table.hidden.length > 0) notes.push(`note: ${table.hidden.join(', ')} left out to fit ${width} columns; --wide shows every column`)
+  return [...table.lines, ...(rows.length === 0 ? ['(no guests defined)'] : []), ...notes.flatMap((n) => wrapLine({label: 'note: ', text: n.slice('note: '.length)}, width))].join('\n')
 }

@@ -1,6 +1,6 @@
 import type {Diagnosis} from '../src/core/diagnose.js'
-import type {Finding} from '../src/core/engine.js'
-import {SEVERITIES} from '../src/core/severity.js'
+import {type Finding, findingKey} from '../src/core/engine.js'
+import {SEVERITIES, type Severity, severityWeight} from '../src/core/severity.js'
 
 /** One line: host, counts per severity, probes that could not run. */
 export function summaryLine(d: Diagnosis): string {
@@ -79,4 +79,72 @@ export function groupLine(g: {id: string; ranks: [number, number]; entities: str
   const shown = g.entities.slice(0, 8).join(', ')
   const more = g.entities.length > 8 ? ` (+${g.entities.length - 8} more)` : ''
   return `${g.ranks[0]}-${g.ranks[1]}. [INFO] ${g.id} on ${g.entities.length} ${kindLabel}: ${shown}${more} — kvmdoctor rules show ${g.id}`
+}
+
+/** An info finding that explains nothing and is explained by nothing: collapsed into one line at the end. */
+export const lonelyInfo = (f: Finding) => f.severity === 'info' && !f.explainedBy && f.explains.length === 0
+
+export interface FindingTree {
+  finding: Finding
+  children: FindingTree[]
+}
+
+/** Root causes with their symptoms nested under them, in rank order; lonely info findings left out. */
+export function findingTrees(d: Diagnosis): FindingTree[] {
+  const byKey = new Map(d.findings.map((f) => [findingKey(f), f]))
+  const build = (f: Finding): FindingTree => ({finding: f, children: f.explains.map((k) => byKey.get(k)).filter((c): c is Finding => c !== undefined).map(build)})
+  return d.findings.filter((f) => !f.explainedBy && !lonelyInfo(f)).map(build)
+}
+
+/** Lonely info findings by rule: [rule id, entity names]. */
+export function infoGroups(d: Diagnosis): {id: string; entities: string[]}[] {
+  const groups = new Map<string, string[]>()
+  for (const f of d.findings.filter(lonelyInfo)) groups.set(f.id, [...(groups.get(f.id) ?? []), f.entity.name])
+  return [...groups].map(([id, entities]) => ({id, entities}))
+}
+
+/** The info findings as the one line that ends the details. */
+export function infoLine(d: Diagnosis): string | undefined {
+  const groups = infoGroups(d)
+  if (groups.length === 0) return undefined
+  const list = (names: string[]) => (names.length > 6 ? `${names.slice(0, 6).join(', ')} (+${names.length - 6} more)` : names.join(', '))
+  return `[INFO] ${groups.map((g) => `${g.id} on ${list(g.entities)}`).join('; ')} — kvmdoctor rules show ID tells more`
+}
+
+const worstOf = (fs: Finding[]): Severity | null => fs.map((f) => f.severity).sort((a, b) => severityWeight(b) - severityWeight(a))[0] ?? null
+
+export interface Verdict {
+  health: 'ok' | 'warn' | 'fail'
+  /** The worst severity above info, or null. */
+  worst: Severity | null
+  /** Root causes of everything above info, in rank order. */
+  roots: Finding[]
+  text: string
+}
+
+/** The one line that says how the host is: worst severity, how many root causes, what was not checked. */
+export function verdictOf(d: Diagnosis): Verdict {
+  const serious = d.findings.filter((f) => f.severity !== 'info')
+  const worst = worstOf(serious)
+  const byKey = new Map(d.findings.map((f) => [findingKey(f), f]))
+  const rootOf = (f: Finding): Finding => (f.explainedBy && byKey.get(f.explainedBy) ? rootOf(byKey.get(f.explainedBy)!) : f)
+  const rootSet = new Set(serious.map(rootOf))
+  const roots = d.findings.filter((f) => rootSet.has(f))
+  const health = worst === null ? 'ok' : severityWeight(worst) >= severityWeight('high') ? 'fail' : 'warn'
+  const notChecked = new Set(d.notChecked.map((n) => n.ruleId)).size
+  const unchecked = notChecked > 0 ? `; ${notChecked} rule(s) not checked` : ''
+  const counts = SEVERITIES.filter((s) => d.counts[s] > 0).map((s) => `${d.counts[s]} ${s}`).join(', ')
+  const text =
+    worst === null
+      ? `OK  ${d.host}: no problems found${d.counts.info > 0 ? ` (${d.counts.info} info)` : ''}${unchecked}`
+      : `${worst.toUpperCase()}  ${d.host}: ${roots.length} root cause${roots.length === 1 ? '' : 's'} (${counts})${unchecked}`
+  return {health, worst, roots, text}
+}
+
+/** What each root cause asks to run: its commands, or its first note when it has none. */
+export function rootFixes(d: Diagnosis, options: {maxRoots?: number; maxCommands?: number} = {}): {finding: Finding; commands: string[]; moreCommands: number; note?: string}[] {
+  const {maxRoots = 5, maxCommands = 3} = options
+  return verdictOf(d)
+    .roots.slice(0, maxRoots)
+    .map((f) => ({finding: f, commands: f.fix.slice(0, maxCommands), moreCommands: Math.max(0, f.fix.length - maxCommands), ...(f.fix.length === 0 && f.note?.[0] ? {note: f.note[0]} : {})}))
 }

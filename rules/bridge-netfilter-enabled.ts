@@ -19,9 +19,10 @@ export const rule: RuleDefinition = {
   summary: 'br_netfilter hands every frame bridged on {name} to the iptables FORWARD chain, where the verdict for them is {forwardVerdict} ({forwardDecidedBy}). Guests bridged to the LAN then depend on the host firewall.',
   evidence: ['net.bridge.bridge-nf-call-iptables = 1', 'FORWARD verdict for bridged frames: {forwardVerdict} ({forwardDecidedBy})'],
   fix: [
-    'sysctl -w net.bridge.bridge-nf-call-iptables=0 net.bridge.bridge-nf-call-ip6tables=0   # persist in /etc/sysctl.d',
-    'on Kubernetes nodes keep 1 and add: iptables -I FORWARD -m physdev --physdev-is-bridged -j ACCEPT',
+    'sysctl -w net.bridge.bridge-nf-call-iptables=0 net.bridge.bridge-nf-call-ip6tables=0',
+    "printf 'net.bridge.bridge-nf-call-iptables = 0\\nnet.bridge.bridge-nf-call-ip6tables = 0\\n' >> /etc/sysctl.d/90-kvmdoctor.conf",
   ],
+  note: ['on Kubernetes nodes keep it at 1 and accept bridged frames instead: iptables -I FORWARD -m physdev --physdev-is-bridged -j ACCEPT'],
   explains: [
     {rule: 'forward-policy-drop', via: 'bridge'},
     {rule: 'apipa-address', via: 'bridge'},

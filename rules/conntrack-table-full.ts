@@ -11,5 +11,18 @@ export const rule: RuleDefinition = {
   conditions: {all: [{fact: 'entity', path: 'conntrackRatio', operator: 'greaterThanInclusive', value: 0.8}]},
   summary: 'When nf_conntrack_count reaches nf_conntrack_max the kernel drops new connections ("nf_conntrack: table full, dropping packet"): NAT guests see random timeouts.',
   evidence: ['net.netfilter.nf_conntrack_count = {conntrackCount}', 'net.netfilter.nf_conntrack_max = {conntrackMax}', 'log: {logConntrackFull}'],
-  fix: ['sysctl -w net.netfilter.nf_conntrack_max=NEW_MAX   # and raise /sys/module/nf_conntrack/parameters/hashsize', 'find the flooding guest: conntrack -L -s GUEST_SUBNET | wc -l'],
+  fix: [
+    'sysctl -w net.netfilter.nf_conntrack_max={conntrackNewMax}',
+    "echo 'net.netfilter.nf_conntrack_max = {conntrackNewMax}' >> /etc/sysctl.d/90-kvmdoctor.conf",
+  ],
+  fixLines(e) {
+    // Twice the current maximum, then the connections per guest address, most first, to find the flooding guest.
+    const raise = [`sysctl -w net.netfilter.nf_conntrack_max=${e.conntrackNewMax}`, `echo 'net.netfilter.nf_conntrack_max = ${e.conntrackNewMax}' >> /etc/sysctl.d/90-kvmdoctor.conf`]
+    const subnets = Array.isArray(e.routedSubnets) ? (e.routedSubnets as string[]) : []
+    return [...raise, ...subnets.map((s) => `conntrack -L -s ${s} 2>/dev/null | awk '{for (i = 1; i <= NF; i++) if ($i ~ /^src=/) {print $i; break}}' | sort | uniq -c | sort -rn | head`)]
+  },
+  note: [
+    'the new maximum is twice the current one; a bigger table also wants more hash buckets (/sys/module/nf_conntrack/parameters/hashsize)',
+    'the last command counts connections per guest address in {routedSubnets}: the top one is the guest filling the table',
+  ],
 }

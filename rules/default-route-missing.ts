@@ -14,6 +14,16 @@ export const rule: RuleDefinition = {
   },
   summary: 'ip route show default is empty in the main table while NAT/routed networks ({routedNetworks}) are active: everything the guests send beyond the host is dropped with "network unreachable".',
   evidence: ['ip -j route show table all: no default route in table main', 'active NAT/routed networks: {routedNetworks}'],
-  fix: ['ip route add default via GATEWAY dev UPLINK   # then persist it in the host network configuration'],
+  fix: [],
+  fixLines(e) {
+    // Only a gateway the host itself names (a default route in another table) makes a command; none is guessed.
+    const known = Array.isArray(e.knownGateways) ? (e.knownGateways as {gateway: string; dev: string}[]) : []
+    return known.slice(0, 1).map((g) => `ip route add default via ${g.gateway} dev ${g.dev}`)
+  },
+  note: [
+    "no routing table on this host names the gateway: add it with ip route add default via (the uplink's gateway) dev {uplinkNames}",
+    'uplink candidates: {uplinkCandidates}',
+    'persist the route in the host network configuration (netplan, NetworkManager, ifupdown)',
+  ],
   claims: ['route:missing 0.0.0.0/0'],
 }

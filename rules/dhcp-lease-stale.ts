@@ -9,5 +9,6 @@ export const rule: RuleDefinition = {
   conditions: {all: [{fact: 'entity', path: 'staleLeaseCount', operator: 'greaterThan', value: 0}]},
   summary: 'Leases held by MACs that no domain on this host has (guests deleted or re-created with new MACs) keep addresses out of the pool until they expire.',
   evidence: ['stale leases: {staleLeases}'],
-  fix: ['they expire on their own; to free them now: virsh net-destroy {name}, remove the entries from /var/lib/libvirt/dnsmasq/{bridge}.status, virsh net-start {name}'],
+  fix: ['{staleLeaseReleases}'],
+  note: ['they expire on their own; dhcp_release (package dnsmasq-utils) asks dnsmasq to free each one now'],
 }

@@ -1,4 +1,5 @@
 import type {RuleDefinition} from './types.js'
+import {widenRange} from './dhcp-range-exhausted.js'
 
 export const rule: RuleDefinition = {
   id: 'dhcp-pool-nearly-full',
@@ -14,6 +15,8 @@ export const rule: RuleDefinition = {
   },
   summary: '{leasesInRange} of {dhcpRangeSize} addresses in {dhcpRanges} are leased: a few more guests and new ones get no address.',
   evidence: ['range {dhcpRanges}: {leasesInRange}/{dhcpRangeSize} leased', 'leases of MACs no domain has: {staleLeases}'],
-  fix: ["virsh net-update {name} modify ip-dhcp-range \"<range start='START' end='END'/>\" --live --config   # widen the range before it runs out"],
+  fix: ['virsh net-update {name} delete ip-dhcp-range "{dhcpRangeWidened.from}" --live --config', 'virsh net-update {name} add ip-dhcp-range "{dhcpRangeWidened.to}" --live --config'],
+  fixLines: widenRange,
+  note: ['widens {dhcpRanges} to twice its size before it runs out (libvirt cannot modify a range in place: it is deleted and added again)'],
   explains: [{rule: 'dhcp-lease-stale', via: 'network'}],
 }

@@ -1,4 +1,16 @@
+import type {EntityView} from '../src/core/model.js'
 import type {RuleDefinition} from './types.js'
+
+/**
+ * Widening a DHCP range: libvirt cannot modify a range in place ("dhcp ranges
+ * cannot be modified, only added or deleted"), so the old one is deleted and
+ * the wider one added. No command when the subnet leaves no room to grow.
+ */
+export function widenRange(e: EntityView): string[] {
+  const w = e.dhcpRangeWidened as {from: string; to: string} | null
+  if (!w) return []
+  return [`virsh net-update ${e.name} delete ip-dhcp-range "${w.from}" --live --config`, `virsh net-update ${e.name} add ip-dhcp-range "${w.to}" --live --config`]
+}
 
 export const rule: RuleDefinition = {
   id: 'dhcp-range-exhausted',
@@ -14,9 +26,11 @@ export const rule: RuleDefinition = {
   },
   summary: 'Every address of {dhcpRanges} is leased (unexpired at capture time); the next guest gets no answer ("no address available" in the dnsmasq log) and falls back to 169.254.x.x.',
   evidence: ['range {dhcpRanges}: {dhcpRangeSize} addresses, {leasesInRange} unexpired leases', 'leases of MACs no domain has: {staleLeases}', 'log: {host.logNoAddressAvailable}'],
-  fix: [
-    "virsh net-update {name} modify ip-dhcp-range \"<range start='START' end='END'/>\" --live --config   # widen the range",
-    'shorten <dhcp><range><lease expiry=.../> or remove stale leases of deleted guests',
+  fix: ['virsh net-update {name} delete ip-dhcp-range "{dhcpRangeWidened.from}" --live --config', 'virsh net-update {name} add ip-dhcp-range "{dhcpRangeWidened.to}" --live --config'],
+  fixLines: widenRange,
+  note: [
+    'widens {dhcpRanges} to twice its size (libvirt cannot modify a range in place: it is deleted and added again)',
+    "or shorten the lease time (<lease expiry='...'/> in the range) and free the stale leases of deleted guests",
   ],
   explains: [
     {rule: 'apipa-address', via: 'network'},

@@ -18,6 +18,7 @@ export const rule: RuleDefinition = {
   summary: '{name} should serve DHCP ({dhcpRanges}), but {dhcpServerEvidence}: guests that boot or renew now get no address (and fall back to 169.254.x.x).',
   evidence: ['{name} active, DHCP {dhcpRanges}', '{dhcpServerEvidence}'],
   fix: ['{dhcpServerFix}'],
+  note: ['{dhcpServerNote}'],
   explains: [
     {rule: 'apipa-address', via: 'network'},
     {rule: 'apipa-address', via: 'bridge'},

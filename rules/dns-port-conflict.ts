@@ -10,10 +10,10 @@ export const rule: RuleDefinition = {
   conditions: {all: [{fact: 'entity', path: 'portConflictCount', operator: 'greaterThan', value: 0}]},
   summary: "{portConflicts} listens where libvirt's dnsmasq for {name} must: the network fails to start ('Address already in use'), or starts without DNS/DHCP.",
   evidence: ['ss -H -lunpt: {portConflicts}', 'log: {host.logAddressInUse}'],
-  fix: [
-    'for another dnsmasq: add bind-interfaces and except-interface={bridge} to its config and restart it (or stop it)',
+  fix: ['virsh net-start {name}'],
+  note: [
+    'first free the ports: stop that process, or for another dnsmasq add bind-interfaces and except-interface={bridge} to its config and restart it',
     "or disable DNS on the network: <dns enable='no'/> (virsh net-edit {name})",
-    'virsh net-start {name}',
   ],
   explains: [
     {rule: 'libvirt-network-inactive', via: 'network'},

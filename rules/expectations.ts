@@ -1,4 +1,5 @@
 import type {RuleDefinition} from './types.js'
+import {widenRange} from './dhcp-range-exhausted.js'
 
 /**
  * Rules behind the expectations file (kvmdoctor.yaml): what a deploy needs to
@@ -17,7 +18,8 @@ export const EXPECTATION_RULES: RuleDefinition[] = [
     conditions: never,
     summary: 'kvmdoctor.yaml requires network {name} to be active; it is {state}.',
     evidence: ['virsh net-list --all: {name} {state}'],
-    fix: ['virsh net-start {name}   # if undefined: virsh net-define NETWORK.xml first'],
+    fix: ['virsh net-start {name}'],
+    note: ['if it is not defined on this host, define it from its XML first (virsh net-define)'],
   },
   {
     id: 'expect-network-autostart',
@@ -39,7 +41,9 @@ export const EXPECTATION_RULES: RuleDefinition[] = [
     conditions: never,
     summary: 'kvmdoctor.yaml requires at least {min} free addresses in the DHCP range of {name} ({dhcpRanges}); {leasesInRange} of {dhcpRangeSize} are leased.',
     evidence: ['range {dhcpRanges}: {dhcpRangeSize} addresses, {leasesInRange} unexpired leases'],
-    fix: ["virsh net-update {name} modify ip-dhcp-range \"<range start='START' end='END'/>\" --live --config   # widen the range"],
+    fix: ['virsh net-update {name} delete ip-dhcp-range "{dhcpRangeWidened.from}" --live --config', 'virsh net-update {name} add ip-dhcp-range "{dhcpRangeWidened.to}" --live --config'],
+    fixLines: widenRange,
+    note: ['widens {dhcpRanges} to twice its size (libvirt cannot modify a range in place: it is deleted and added again)'],
   },
   {
     id: 'expect-guest-address',
@@ -50,7 +54,9 @@ export const EXPECTATION_RULES: RuleDefinition[] = [
     conditions: never,
     summary: 'kvmdoctor.yaml requires {name} to hold an IPv4 address in {subnet}; it holds {addressesText} (state {state}).',
     evidence: ['addresses seen for {name} (leases, neighbour table, arp-scan): {addressesText}'],
-    fix: ['kvmdoctor diagnose   # the findings above say why it has no address', 'virsh start {name}   # if it is not running'],
+    fix: ['kvmdoctor trace {name}'],
+    fixLines: (e) => (e.running === false ? [`virsh start ${e.name}`] : [`kvmdoctor trace ${e.name}`]),
+    note: ['the other findings of this report say why it has no address'],
   },
   {
     id: 'expect-forwarding',

@@ -9,5 +9,6 @@ export const rule: RuleDefinition = {
   conditions: {all: [{fact: 'entity', path: 'backendMismatch', operator: 'equal', value: true}]},
   summary: 'Two firewalls are active at once: iptables-save ({iptablesVariant}) holds {mainRuleCount} rules and the legacy tables {legacyRuleCount}. Packets must pass both, and tools disagree about what is there ("table nat is incompatible, use nft").',
   evidence: ['iptables-save variant: {iptablesVariant}; legacy tables warning: {legacyTablesWarning}', 'rules: {mainRuleCount} in iptables-save, {legacyRuleCount} in iptables-legacy-save', 'log: {logNftIncompatible}'],
-  fix: ['update-alternatives --set iptables /usr/sbin/iptables-nft', 'iptables-legacy -F; iptables-legacy -t nat -F   # after moving what is needed', 'systemctl restart libvirtd docker firewalld   # whichever run'],
+  fix: ['update-alternatives --set iptables /usr/sbin/iptables-nft', 'iptables-legacy -F; iptables-legacy -t nat -F', 'systemctl try-restart libvirtd docker firewalld'],
+  note: ['flush the legacy tables only after moving the rules still needed to iptables-nft; try-restart restarts only the services that run'],
 }

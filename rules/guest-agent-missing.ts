@@ -14,5 +14,6 @@ export const rule: RuleDefinition = {
   },
   summary: "Without org.qemu.guest_agent.0 the host learns {name}'s addresses only from leases and ARP; bridged guests with static addresses stay invisible to virsh domifaddr.",
   evidence: ['virsh dumpxml {name}: no <channel> with target name org.qemu.guest_agent.0'],
-  fix: ["virsh edit {name}   # add <channel type='unix'><target type='virtio' name='org.qemu.guest_agent.0'/></channel>", 'install and start qemu-guest-agent inside the guest'],
+  fix: ['virsh edit {name}'],
+  note: ["add <channel type='unix'><target type='virtio' name='org.qemu.guest_agent.0'/></channel> under <devices>", 'then install and start qemu-guest-agent inside the guest'],
 }

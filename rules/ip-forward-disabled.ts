@@ -17,7 +17,8 @@ export const rule: RuleDefinition = {
   evidence: ['net.ipv4.ip_forward = {ipForward}', 'active NAT/routed networks: {routedNetworks}'],
   fix: [
     'sysctl -w net.ipv4.ip_forward=1',
-    "echo 'net.ipv4.ip_forward = 1' > /etc/sysctl.d/90-kvmdoctor.conf   # and remove any sysctl.d line that sets it to 0: grep -rn ip_forward /etc/sysctl.conf /etc/sysctl.d",
+    "echo 'net.ipv4.ip_forward = 1' >> /etc/sysctl.d/90-kvmdoctor.conf",
   ],
+  note: ['the second command keeps it across reboots; remove any line that sets it to 0 (grep -rn ip_forward /etc/sysctl.conf /etc/sysctl.d)'],
   claims: ['sysctl:net.ipv4.ip_forward'],
 }

@@ -16,7 +16,8 @@ export const rule: RuleDefinition = {
   },
   summary: 'Network {name} is active but no LIBVIRT_* iptables chain and no nft table libvirt_network mentions {bridge}: the NAT, forward accepts and DHCP/DNS input accepts libvirt installs are missing (firewall flushed or reloaded after libvirt started).',
   evidence: ['libvirt firewall backend seen: {firewallBackend}', 'no libvirt rule references {bridge}'],
-  fix: ['systemctl restart libvirtd   # or virtnetworkd: re-creates the rules', 'start firewalld before libvirtd, and stop scripts that run iptables -F'],
+  fix: ['systemctl restart libvirtd'],
+  note: ['restarting libvirtd (or virtnetworkd on modular daemons) re-creates the rules', 'to keep them: start firewalld before libvirtd, and stop scripts that run iptables -F'],
   explains: [
     {rule: 'nat-masquerade-missing', via: 'network'},
     {rule: 'forward-policy-drop', via: 'network'},

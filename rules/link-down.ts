@@ -14,6 +14,7 @@ export const rule: RuleDefinition = {
   },
   summary: '{name} is the {mattersBecause}, and it is down (admin up: {adminUp}, operstate {operstate}, flags {flags}).',
   evidence: ['ip -j -d addr show {name}: operstate {operstate}, flags {flags}'],
-  fix: ['ip link set {name} up', 'ethtool {name}   # no carrier on a physical port: check the cable and the switch port'],
+  fix: ['ip link set {name} up'],
+  note: ['if it stays without carrier on a physical port, check the cable and the switch port (ethtool {name})'],
   claims: ['link:{name}'],
 }

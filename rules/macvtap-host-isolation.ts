@@ -9,5 +9,6 @@ export const rule: RuleDefinition = {
   conditions: {all: [{fact: 'entity', path: 'isDirect', operator: 'equal', value: true}]},
   summary: 'A type=direct (macvtap) interface talks to the LAN through {source}, but by design not to the host itself: pings from the host to {domain} fail while the LAN reaches it.',
   evidence: ["virsh dumpxml {domain}: <interface type='direct'> source dev {source}, MAC {mac}"],
-  fix: ['if the host must reach the guest: use a bridge (type=bridge) instead, or add a second NIC on a libvirt network'],
+  fix: ['virsh edit {domain}'],
+  note: ["only if the host must reach the guest: in the editor turn <interface type='direct'> into a bridge (type='bridge'), or add a second NIC on a libvirt network"],
 }

@@ -16,6 +16,7 @@ export const rule: RuleDefinition = {
   },
   summary: 'Network {name} forwards with NAT, but neither iptables nor nftables source-NATs {subnet}: guests reach the host, but their packets leave with private source addresses and no reply comes back.',
   evidence: ['network {name}: forward mode nat, subnet {subnet}, bridge {bridge}', 'no MASQUERADE or SNAT rule reachable from nat POSTROUTING (iptables) or in any nft table covers {subnet}'],
-  fix: ['systemctl restart libvirtd   # or virtnetworkd: re-applies the network firewall rules', 'virsh net-destroy {name} && virsh net-start {name}'],
+  fix: ['systemctl restart libvirtd', 'virsh net-destroy {name} && virsh net-start {name}'],
+  note: ['restarting libvirtd (or virtnetworkd) re-applies the network firewall rules; restart the network if that is not enough'],
   claims: ['nat:{name}'],
 }

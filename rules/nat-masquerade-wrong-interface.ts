@@ -17,6 +17,7 @@ export const rule: RuleDefinition = {
   },
   summary: "<forward mode='nat' dev='{forwardDev}'/> makes libvirt masquerade and forward only out of {forwardDev}, but traffic leaves through {defaultRouteDevs}: guests resolve names (the host's dnsmasq answers) yet get 'port unreachable' from the gateway for everything else.",
   evidence: ["virsh net-dumpxml {name}: <forward mode='nat' dev='{forwardDev}'/>", 'ip link: {forwardDev} is {forwardDevState}', 'default route via: {defaultRouteDevs}'],
-  fix: ['virsh net-edit {name}   # drop dev= from <forward>, or set it to the uplink', 'virsh net-destroy {name} && virsh net-start {name}', 'systemctl restart libvirtd   # re-attaches running guests'],
+  fix: ['virsh net-edit {name}', 'virsh net-destroy {name} && virsh net-start {name}', 'systemctl restart libvirtd'],
+  note: ["in the editor drop dev='{forwardDev}' from <forward>, or set it to {defaultRouteDevs}; restarting libvirtd re-attaches the running guests"],
   explains: [{rule: 'nat-masquerade-missing', via: 'network'}],
 }

@@ -9,7 +9,8 @@ export const rule: RuleDefinition = {
   conditions: {all: [{fact: 'entity', path: 'stpDelayTooLong', operator: 'equal', value: true}]},
   summary: 'STP is on with forward_delay {forwardDelaySeconds} s: a guest\'s port listens and learns for {forwardDelaySeconds} s each before forwarding, so PXE and DHCP at boot time out.',
   evidence: ['ip -d link show {name}: stp_state {stpState}, forward_delay {forwardDelayCs} cs', 'ports not yet forwarding: {portsInTransition}'],
-  fix: ['ip link set {name} type bridge forward_delay 0   # or stp_state 0', "persist: <bridge name='{name}' stp='on' delay='0'/> in the network XML"],
+  fix: ['ip link set {name} type bridge forward_delay 0'],
+  note: ["or turn STP off (ip link set {name} type bridge stp_state 0); persist with <bridge name='{name}' stp='on' delay='0'/> in the network XML"],
   explains: [{rule: 'apipa-address', via: 'bridge'}],
   claims: ['stp:{name}'],
 }

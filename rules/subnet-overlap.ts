@@ -9,6 +9,7 @@ export const rule: RuleDefinition = {
   conditions: {all: [{fact: 'entity', path: 'subnetOverlapCount', operator: 'greaterThan', value: 0}]},
   summary: '{subnet} is also reachable via {subnetOverlaps}: replies go the wrong way, and libvirt refuses to start the network ("Network is already in use by interface").',
   evidence: ['ip route: {subnetOverlaps}', 'network {name}: {subnet} on {bridge}', 'log: {host.logNetworkInUse}'],
-  fix: ['virsh net-edit {name}   # move it to a free subnet, then virsh net-destroy {name} && virsh net-start {name}'],
+  fix: ['virsh net-edit {name}', 'virsh net-destroy {name} && virsh net-start {name}'],
+  note: ['in the editor move {name} off {subnet} to a subnet no route uses'],
   explains: [{rule: 'libvirt-network-inactive', via: 'network'}],
 }

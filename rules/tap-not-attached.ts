@@ -14,6 +14,7 @@ export const rule: RuleDefinition = {
   },
   summary: '{domain} ({mac}) should be plugged into {expectedBridge}, but its tap {target} has master {tapMaster} (exists: {tapExists}). The guest is cut off from its network; this happens to running guests when their network is restarted.',
   evidence: ['virsh dumpxml {domain}: interface {mac} target {target}, source {source}', 'ip link: {target} master {tapMaster}'],
-  fix: ['ip link set {target} master {expectedBridge} up', 'systemctl restart libvirtd   # re-attaches the taps of all running guests'],
+  fix: ['ip link set {target} master {expectedBridge} up'],
+  note: ['systemctl restart libvirtd re-attaches the taps of all running guests at once'],
   claims: ['tap:{target}'],
 }

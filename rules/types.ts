@@ -24,7 +24,10 @@ export interface RuleDefinition {
   conditions: TopLevelCondition
   summary: string
   evidence: string[]
+  /** Commands only, every value filled in from the entity: a person pastes them as they are. */
   fix: string[]
+  /** Prose that goes with the fix (when it applies, how to persist it), filled like `evidence`. */
+  note?: string[]
   /** A higher severity when an entity attribute is true (bridge-netfilter-enabled is high only when it drops). */
   escalate?: {when: string; severity: Severity}
   /** Findings this one is the root cause of, when they share the named context key. */

@@ -15,5 +15,6 @@ export const rule: RuleDefinition = {
   },
   summary: 'Without /dev/vhost-net the virtio-net data path of {kvmVirtioGuests} goes through QEMU userspace: more CPU, less throughput.',
   evidence: ['/sys/class/misc/vhost-net absent', 'running KVM guests with virtio NICs: {kvmVirtioGuests}'],
-  fix: ['modprobe vhost_net && echo vhost_net > /etc/modules-load.d/vhost_net.conf', 'restart the guests to pick it up'],
+  fix: ['modprobe vhost_net && echo vhost_net > /etc/modules-load.d/vhost_net.conf'],
+  note: ['running guests pick it up when they are restarted: {kvmVirtioGuests}'],
 }

@@ -1,7 +1,9 @@
 import {Flags, ux} from '@oclif/core'
 import {FORMATS, type Format, render} from '../../reports/index.js'
 import {toJsonReport} from '../../reports/json.js'
+import {colorLevel, outputWidth} from '../../reports/style.js'
 import {summaryLine} from '../../reports/summary.js'
+import {checklist} from '../../reports/checks.js'
 import {KvmdoctorCommand} from '../core/command.js'
 import type {Diagnosis} from '../core/diagnose.js'
 import {DEFAULT_EXPECTATIONS_FILE, DEFAULT_IGNORE_FILE, runDiagnose} from '../core/diagnose-service.js'
@@ -24,6 +26,8 @@ Exit codes: 0 nothing at or above --fail-on, 1 findings at or above it, 2 usage 
   static examples = [
     '<%= config.bin %> diagnose',
     '<%= config.bin %> diagnose --format json --fail-on critical',
+    '<%= config.bin %> diagnose --checks',
+    '<%= config.bin %> diagnose --format html -o report.html',
     '<%= config.bin %> diagnose --format sarif --output kvmdoctor.sarif',
     '<%= config.bin %> diagnose --record /tmp/snap',
     '<%= config.bin %> diagnose --from ticket-1234.tar.gz',
@@ -32,8 +36,8 @@ Exit codes: 0 nothing at or above --fail-on, 1 findings at or above it, 2 usage 
   static enableJsonFlag = true
 
   static flags = {
-    format: Flags.string({char: 'f', summary: 'Report format.', options: [...FORMATS], default: 'text'}),
-    output: Flags.string({char: 'o', summary: 'Write the report to this file (atomically: temporary file, then rename); print only the summary line.'}),
+    format: Flags.string({char: 'f', summary: 'Report format (html: one self-contained file with a picture of the host).', options: [...FORMATS], default: 'text', exclusive: ['json']}),
+    output: Flags.string({char: 'o', summary: 'Write the report to this file (atomically: temporary file, then rename); print only the summary line.', exclusive: ['json']}),
     'fail-on': Flags.string({summary: 'Lowest severity that makes the exit code 1.', options: [...SEVERITIES, 'none'], default: 'high'}),
     'allow-unchecked': Flags.boolean({summary: 'Exit 0 instead of 4 when rules at or above --fail-on could not be checked.', default: false}),
     ignore: Flags.string({summary: `Ignore file (default: ${DEFAULT_IGNORE_FILE} here, when present).`}),
@@ -45,6 +49,8 @@ Exit codes: 0 nothing at or above --fail-on, 1 findings at or above it, 2 usage 
     from: Flags.string({summary: 'Analyse a snapshot directory or a bundle (.tar.gz) instead of this host.', exclusive: ['record', 'active']}),
     active: Flags.boolean({summary: 'Allow probes that send packets (arp-scan on guest bridges).', default: false}),
     connect: Flags.string({char: 'c', summary: 'libvirt URI.', default: 'qemu:///system'}),
+    checks: Flags.boolean({summary: 'Show every check that ran with PASS, WARN, FAIL or SKIP (text), in the manner of virt-host-validate.', default: false}),
+    color: Flags.boolean({summary: 'Colour the text report (default: on a terminal, unless NO_COLOR is set; FORCE_COLOR forces it).', allowNo: true}),
     internet: Flags.string({summary: 'What stands for the internet in guests\' egress flows (ADDR[:PORT][/tcp|udp|icmp]; default 9.9.9.9:443/tcp, a lookup key never contacted).'}),
   }
 
@@ -78,7 +84,7 @@ Exit codes: 0 nothing at or above --fail-on, 1 findings at or above it, 2 usage 
         ? diagnose()
         : withLock(output, 'the report', async () => {
             const d = await diagnose()
-            const report = await render(reportable(d, flags.format), flags.format as Format, {tty: false, showSuppressed: flags['show-suppressed'], gate: gateDecision(d, failOn, flags['allow-unchecked'])})
+            const report = await render(reportable(d, flags.format), flags.format as Format, {showSuppressed: flags['show-suppressed'], checks: flags.checks, gate: gateDecision(d, failOn, flags['allow-unchecked'])})
             await writeTextSafely(output, report, {what: 'the report'})
             return d
           }))
@@ -93,11 +99,12 @@ Exit codes: 0 nothing at or above --fail-on, 1 findings at or above it, 2 usage 
       const explainGate = () => gate.verdict === 'not-checked' && ux.stderr(errorLine(`kvmdoctor: ${uncheckedMessage(gate)}`))
       if (json) {
         explainGate()
-        return toJsonReport(reportable(result, 'json'), gate)
+        const report = toJsonReport(reportable(result, 'json'), gate)
+        return flags.checks ? {...report, checks: checklist(reportable(result, 'json'))} : report
       }
       const format = flags.format as Format
       if (output !== undefined) this.log(errorLine(summaryLine(reportable(result, format))))
-      else this.log((await render(reportable(result, format), format, {tty: Boolean(process.stdout.isTTY), showSuppressed: flags['show-suppressed'], gate})).trimEnd())
+      else this.log((await render(reportable(result, format), format, {color: colorLevel({flag: flags.color}), width: outputWidth(), showSuppressed: flags['show-suppressed'], checks: flags.checks, gate})).trimEnd())
       if (flags.record) this.logToStderr(errorLine(`snapshot written to ${flags.record}`))
       explainGate()
       return undefined

@@ -1,5 +1,6 @@
 import {Args, Flags} from '@oclif/core'
 import {renderIpTable} from '../../reports/ip-table.js'
+import {colorLevel, makeStyle, outputWidth} from '../../reports/style.js'
 import {KvmdoctorCommand} from '../core/command.js'
 import {ipInventory} from '../core/ip-service.js'
 import {checkNames, requireNonEmpty, visibleControlsDeep} from '../core/output.js'
@@ -20,7 +21,7 @@ export default class Ip extends KvmdoctorCommand {
   static args = {domain: Args.string({description: 'only these domains', required: false})}
   static enableJsonFlag = true
 
-  static examples = ['<%= config.bin %> ip', '<%= config.bin %> ip web01 db01 --json', '<%= config.bin %> ip --active']
+  static examples = ['<%= config.bin %> ip', '<%= config.bin %> ip web01 db01 --json', '<%= config.bin %> ip --active', '<%= config.bin %> ip --wide']
 
   static flags = {
     active: Flags.boolean({summary: 'Also arp-scan guest bridges (sends ARP; finds bridged guests).', default: false}),
@@ -28,6 +29,8 @@ export default class Ip extends KvmdoctorCommand {
     timeout: Flags.integer({summary: 'Seconds each command may run before it is killed.', default: 5, min: 1, max: 600}),
     deadline: Flags.integer({summary: 'Seconds the whole live run may take; then guest agents still being asked are given up on.', default: 30, min: 1, max: 3600}),
     connect: Flags.string({char: 'c', summary: 'libvirt URI.', default: 'qemu:///system'}),
+    wide: Flags.boolean({summary: 'Show every column, however wide (on a terminal the table fits its width; piped, it is whole).', default: false}),
+    color: Flags.boolean({summary: 'Colour the verdicts (default: on a terminal, unless NO_COLOR is set).', allowNo: true}),
   }
 
   async run(): Promise<unknown> {
@@ -39,7 +42,7 @@ export default class Ip extends KvmdoctorCommand {
       const inventory = scrubDeep(await ipInventory(source.runner, options, argv as string[]).finally(() => source.close()))
       checkNames(inventory.rows.map((r) => ({kind: 'domain', name: r.domain})))
       if (this.jsonEnabled()) return inventory
-      this.log(renderIpTable(visibleControlsDeep(inventory)))
+      this.log(renderIpTable(visibleControlsDeep(inventory), {width: outputWidth(), wide: flags.wide, style: makeStyle(colorLevel({flag: flags.color}))}))
       return undefined
     } catch (error) {
       this.reportFailure(error)

@@ -17,3 +17,10 @@ export function groupBy<T, K>(items: Iterable<T>, key: (item: T) => K | undefine
   }
   return groups
 }
+
+/** Repeated lines (one log line three times) read once, with their count: "line (x3)". */
+export function countRepeats(lines: string[]): string[] {
+  const counts = new Map<string, number>()
+  for (const l of lines) counts.set(l, (counts.get(l) ?? 0) + 1)
+  return [...counts].map(([l, n]) => (n > 1 ? `${l} (x${n})` : l))
+}

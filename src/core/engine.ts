@@ -7,7 +7,9 @@ import type {RuleDefinition} from '../../rules/types.js'
 import {ruleApplies} from './applicability.js'
 import type {EntityContext, EntityKind, EntityView, Model} from './model.js'
 import {type Severity, severityWeight} from './severity.js'
-import {getOrCreate} from './collections.js'
+import {countRepeats, getOrCreate} from './collections.js'
+
+export {countRepeats}
 
 export interface EntityRef {
   kind: EntityKind
@@ -22,7 +24,10 @@ export interface Finding {
   title: string
   summary: string
   evidence: string[]
+  /** Commands to paste, filled in with this host's names and values: never prose, never placeholders. */
   fix: string[]
+  /** Prose that goes with the fix: when it applies, what to check, how to persist it. */
+  note?: string[]
   /** Keys (`ruleId@kind:name`) of findings this one is the root cause of. */
   explains: string[]
   /** The cause it is listed under. */
@@ -96,6 +101,24 @@ export function fillLines(templates: string[], entity: EntityView, host: EntityV
   })
 }
 
+/**
+ * Fix lines are commands: a trailing shell comment ("cmd   # why") is prose and
+ * moves to the note, after the rule's own note lines. Lines are de-duplicated.
+ */
+export function fixAndNote(lines: string[], notes: string[]): {fix: string[]; note?: string[]} {
+  const fix: string[] = []
+  const note = [...notes]
+  for (const line of lines) {
+    const found = /^(.*?\S)\s+#\s+(.+)$/.exec(line)
+    // A # inside quotes is part of the command (an iptables --comment), not a shell comment.
+    const comment = found && !/^[^'"]*(('[^']*'|"[^"]*")[^'"]*)*$/.test(found[1]) ? null : found
+    const command = comment ? comment[1] : line.trim()
+    if (comment && !note.includes(comment[2])) note.push(comment[2])
+    if (command && !fix.includes(command)) fix.push(command)
+  }
+  return note.length > 0 ? {fix, note} : {fix}
+}
+
 export interface EvaluateOptions {
   /** Takes findings out before ranking (the ignore file), so no symptom is left under a cause that is not shown. */
   suppress?: (findings: Finding[]) => Finding[]
@@ -156,8 +179,8 @@ export async function evaluate(model: Model, rules: RuleDefinition[], external: 
       entity: {kind: entity.kind, name: entity.name},
       title: fillTemplate(rule.title, entity, host) ?? rule.title,
       summary: fillTemplate(rule.summary, entity, host) ?? '',
-      evidence: fillLines(rule.evidence, entity, host),
-      fix: rule.fixLines ? rule.fixLines(entity, host) : fillLines(rule.fix, entity, host),
+      evidence: countRepeats(fillLines(rule.evidence, entity, host)),
+      ...fixAndNote(rule.fixLines ? rule.fixLines(entity, host) : fillLines(rule.fix, entity, host), rule.note ? fillLines(rule.note, entity, host) : []),
       explains: [],
       blastRadius: entity.affectedGuests,
       context: entity.context,

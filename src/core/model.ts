@@ -18,8 +18,8 @@ import type {FirewalldFacts} from '../../probes/firewalld.js'
 import type {LogFacts} from '../../probes/logs.js'
 import type {Neighbour} from '../../probes/neighbours.js'
 import {hasChecksumFill, iptablesChain, libvirtBackend, libvirtRulesFor, masqueradeFor, ruleCount} from './firewall.js'
-import {type Cidr, cidrContains, cidrToString, cidrsOverlap, ipv4ToInt, parseCidr} from './ipv4.js'
-import {getOrCreate, groupBy} from './collections.js'
+import {type Cidr, cidrContains, cidrToString, cidrsOverlap, intToIpv4, ipv4ToInt, parseCidr} from './ipv4.js'
+import {countRepeats, getOrCreate, groupBy} from './collections.js'
 import {type DatapathDerivation, deriveDatapath, elementImpacts} from '../datapath/derive.js'
 import type {Destination, Flow} from '../datapath/flows.js'
 
@@ -80,7 +80,7 @@ export function buildModel(probes: Record<string, ProbeResult>, capturedAt: Date
   const firewalld = data<FirewalldFacts>(probes.firewalld)
   const logs = data<LogFacts>(probes.logs)
   /** The last few log lines proving a pattern, quoted as evidence. */
-  const logLines = (id: string) => (logs?.notable ?? []).filter((n) => n.id === id).slice(-3).map((n) => `${n.source}: ${n.line}`)
+  const logLines = (id: string) => countRepeats((logs?.notable ?? []).filter((n) => n.id === id).map((n) => `${n.source}: ${n.line}`)).slice(-3)
   const sysctlValue = (key: string): number | null => (sysctl ? (sysctl.values[key] ?? null) : null)
   /** The kernel uses the larger of conf/all and conf/IF for rp_filter, arp_ignore and arp_announce. */
   const effective = (iface: string, name: string): number | null => {
@@ -150,6 +150,10 @@ export function buildModel(probes: Record<string, ProbeResult>, capturedAt: Date
       }
     }
   }
+  // Where a default route would go: the host's own L3 interfaces that are not guest bridges.
+  const uplinkCandidates = l3Links.filter((l) => l.kind !== 'bridge' && l.kind !== 'tap')
+  // A default route kept in another table (a VPN's or a backup one) names a gateway we know.
+  const knownGateways = (routes ?? []).filter((r) => r.family === 'inet' && r.dst === 'default' && r.table !== 'main' && r.type === 'unicast' && r.gateway && r.dev)
   const kvmVirtioGuests = domains.filter((d) => isRunning(d) && d.type === 'kvm' && d.interfaces.some((i) => i.model === 'virtio')).map((d) => d.name)
   const forwardChain = netfilter ? iptablesChain(netfilter, 'FORWARD') : undefined
 
@@ -172,6 +176,14 @@ export function buildModel(probes: Record<string, ProbeResult>, capturedAt: Date
     conntrackRatio,
     conntrackPercent: conntrackRatio === null ? null : Math.floor(conntrackRatio * 100),
     conntrackHigh: conntrackRatio !== null && conntrackRatio >= 0.95,
+    /** What to raise nf_conntrack_max to: twice the current maximum. */
+    conntrackNewMax: conntrackMax === null ? null : conntrackMax * 2,
+    routedSubnets: routedNetworks.flatMap((n) => n.ips.filter((ip) => ip.family === 'ipv4').map((ip) => cidrToString(parseCidr(`${ip.address}/${ip.prefix}`) ?? {network: 0, prefix: 0}))),
+    /** Main-table IPv4 default routes, first one first: the kernel prefers it among equal metrics. */
+    defaultRouteList: defaultRoutes.map((r) => ({gateway: r.gateway ?? null, dev: r.dev ?? r.nexthops[0]?.dev ?? null, metric: r.metric})),
+    uplinkCandidates: uplinkCandidates.map((l) => `${l.name} ${l.addresses.filter((a) => a.family === 'inet' && a.scope === 'global').map((a) => `${a.address}/${a.prefix}`).join(', ')}`),
+    uplinkNames: uplinkCandidates.map((l) => l.name),
+    knownGateways: knownGateways.map((r) => ({gateway: r.gateway!, dev: r.dev!, table: r.table})),
     multiHomed,
     rpStrictInterfaces: rpStrict,
     rpStrictNames: l3Links.filter((l) => effective(l.name, 'rp_filter') === 1).map((l) => l.name),
@@ -200,6 +212,9 @@ export function buildModel(probes: Record<string, ProbeResult>, capturedAt: Date
     dockerUserChain: Boolean(netfilter && iptablesChain(netfilter, 'DOCKER-USER')),
   }
 
+  // Every IPv4 address something answers from or holds a lease on: a widened DHCP range must stop short of them.
+  const addressesInUse = new Set<string>([...addressesByMac.values()].flatMap((list) => list.map((a) => a.ip)))
+  for (const l of links ?? []) for (const a of l.addresses) if (a.family === 'inet') addressesInUse.add(a.address)
   const dnsmasqByNetwork = groupBy(processes?.dnsmasq ?? [], (d) => d.libvirtNetwork)
   const libvirtDnsmasqPids = new Set((processes?.dnsmasq ?? []).filter((d) => d.libvirtNetwork).map((d) => d.pid))
   const leasesByBridge = groupBy(leases?.leases ?? [], (l) => l.bridge)
@@ -257,12 +272,15 @@ export function buildModel(probes: Record<string, ProbeResult>, capturedAt: Date
       bridgeExists: links ? bridgeLink !== undefined : null,
       subnet: subnet ? cidrToString(subnet) : null,
       gateway: ipv4?.address ?? null,
+      prefix: ipv4?.prefix ?? null,
+      dhcpRangeWidened: subnet && ipv4 ? widenedRange(subnet, ipv4.address, ipv4.dhcpRanges, addressesInUse) : null,
       dhcpEnabled: (ipv4?.dhcpRanges.length ?? 0) > 0,
       dhcpRanges: ipv4?.dhcpRanges.map((r) => `${r.start}-${r.end}`) ?? [],
       dhcpRangeSize: ipv4 ? ipv4.dhcpRanges.reduce((sum, r) => sum + rangeSize(r.start, r.end), 0) : 0,
       dhcpServerRunning: processes ? pids !== undefined : null,
       dhcpServerEvidence: `no process with --conf-file=/var/lib/libvirt/dnsmasq/${n.name}.conf`,
-      dhcpServerFix: `virsh net-destroy ${n.name} && virsh net-start ${n.name}   # respawns dnsmasq; running guests then need their taps re-attached (restart libvirtd)`,
+      dhcpServerFix: `virsh net-destroy ${n.name} && virsh net-start ${n.name}`,
+      dhcpServerNote: 'restarting the network respawns dnsmasq; running guests then need their taps re-attached (systemctl restart libvirtd)',
       dnsmasqPids: pids ?? [],
       masquerade: masq === undefined ? null : masq.length > 0,
       masqueradeRules: masq ?? [],
@@ -277,6 +295,7 @@ export function buildModel(probes: Record<string, ProbeResult>, capturedAt: Date
       dhcpNearlyFull: rangeSizeTotal > 0 && leasesInRange < rangeSizeTotal && leasesInRange / rangeSizeTotal >= 0.9,
       staleLeases,
       staleLeaseCount: staleLeases.length,
+      staleLeaseReleases: n.bridge ? networkLeases.filter((l) => l.mac && !domainByMac.has(l.mac)).map((l) => `dhcp_release ${n.bridge} ${l.ip} ${l.mac}`) : [],
       forwardDevState: n.forwardDev ? (links ? (forwardDevLink ? 'present' : 'absent') : null) : 'none',
       forwardDevIsDefaultRoute: n.forwardDev ? defaultRouteDevs.includes(n.forwardDev) : null,
       defaultRouteDevs,
@@ -347,6 +366,9 @@ export function buildModel(probes: Record<string, ProbeResult>, capturedAt: Date
       portsInTransition: ports.filter((p) => p.portState === 'listening' || p.portState === 'learning').map((p) => `${p.name} (${p.portState})`),
       portMtus: ports.map((p) => `${p.name} ${p.mtu}`),
       mtuMismatch: l.kind === 'bridge' && isGuestBridge && (portMtus.length > 1 || uplinks.some((u) => u.mtu > l.mtu)),
+      // Lowering to the smallest MTU on the bridge never cuts anything off; raising needs every guest's consent.
+      mtuTarget: Math.min(l.mtu, ...ports.map((p) => p.mtu)),
+      mtuChanges: [l, ...ports].filter((p) => p.mtu > Math.min(l.mtu, ...ports.map((x) => x.mtu))).map((p) => p.name),
       rpFilter: effective(l.name, 'rp_filter'),
     }
   })
@@ -465,6 +487,28 @@ function elementViews(flows: Flow[], hostname: string): EntityView[] {
   })
 }
 
+/**
+ * The first DHCP range at twice its size: grown upwards, else downwards, within the subnet,
+ * never over the gateway, the network or broadcast address, or an address in use outside it.
+ * null when it cannot grow at all (the subnet itself is too small).
+ */
+export function widenedRange(subnet: Cidr, gateway: string, ranges: {start: string; end: string}[], inUse: Set<string>): {from: string; to: string; start: string; end: string} | null {
+  const r = ranges[0]
+  const start = r ? ipv4ToInt(r.start) : undefined
+  const end = r ? ipv4ToInt(r.end) : undefined
+  if (start === undefined || end === undefined || end < start) return null
+  const first = subnet.network + 1
+  const last = subnet.network + 2 ** (32 - subnet.prefix) - 2
+  const blocked = (n: number) => n === ipv4ToInt(gateway) || inUse.has(intToIpv4(n))
+  let grow = end - start + 1
+  let newEnd = end
+  while (grow > 0 && newEnd + 1 <= last && !blocked(newEnd + 1)) newEnd++, grow--
+  let newStart = start
+  while (grow > 0 && newStart - 1 >= first && !blocked(newStart - 1)) newStart--, grow--
+  if (newStart === start && newEnd === end) return null
+  return {from: `<range start='${r.start}' end='${r.end}'/>`, to: `<range start='${intToIpv4(newStart)}' end='${intToIpv4(newEnd)}'/>`, start: intToIpv4(newStart), end: intToIpv4(newEnd)}
+}
+
 function rangeSize(start: string, end: string): number {
   const a = ipv4ToInt(start)
   const b = ipv4ToInt(end)
@@ -554,6 +598,7 @@ function addressClaims(
       macCount: macs.length,
       claims: macs.map((m) => `${m}${owner(m) ? ` (${owner(m)})` : ''} via ${[...byMac.get(m)!].sort().join(', ')}`),
       network: network?.name ?? null,
+      prefix: network?.ips.find((ip) => ip.family === 'ipv4')?.prefix ?? null,
       leaseMac: leaseMac ?? null,
       otherMac,
       otherDomain: owner(otherMac) ?? null,
@@ -604,7 +649,8 @@ function dhcpServices(leases: LeaseFacts | undefined, processes: ProcessFacts | 
       servedInterface: served?.name ?? null,
       dhcpServerRunning: processes ? processes.dhcpdRunning : null,
       dhcpServerEvidence: `no dhcpd process runs, yet /etc/dhcp/dhcpd.conf declares ${leases.dhcpdSubnets.join(', ')}`,
-      dhcpServerFix: 'systemctl restart isc-dhcp-server && journalctl -u isc-dhcp-server -n 50   # without systemd: /etc/init.d/isc-dhcp-server restart, then read its log',
+      dhcpServerFix: 'systemctl restart isc-dhcp-server && journalctl -u isc-dhcp-server -n 50',
+      dhcpServerNote: 'without systemd: /etc/init.d/isc-dhcp-server restart, then read its log',
     },
   ]
 }

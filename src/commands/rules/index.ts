@@ -1,3 +1,6 @@
+import {Flags} from '@oclif/core'
+import {renderTable} from '../../../reports/layout.js'
+import {outputWidth} from '../../../reports/style.js'
 import {KvmdoctorCommand} from '../../core/command.js'
 import {scopesOf} from '../../core/engine.js'
 import {EVERY_RULE, ruleHeadline} from '../../core/rule-docs.js'
@@ -6,9 +9,12 @@ export default class Rules extends KvmdoctorCommand {
   static summary = 'List the failure patterns kvmdoctor checks'
   static description = 'Every rule with its id (stable: use it in ignore files and CI), severity, the entity it is checked on, and what it means. `kvmdoctor rules show ID` prints a rule\'s full doc.'
   static enableJsonFlag = true
+  static flags = {
+    wide: Flags.boolean({summary: 'Show every column, however wide (on a terminal the table fits its width; piped, it is whole).', default: false}),
+  }
 
   async run(): Promise<unknown> {
-    await this.parse(Rules)
+    const {flags} = await this.parse(Rules)
     const rows = EVERY_RULE.map((r) => ({
       id: r.id,
       severity: r.escalate ? `${r.severity}/${r.escalate.severity}` : r.severity,
@@ -18,11 +24,16 @@ export default class Rules extends KvmdoctorCommand {
       explains: (r.explains ?? []).map((e) => e.rule),
     }))
     if (this.jsonEnabled()) return rows
-    const idWidth = Math.max(...rows.map((r) => r.id.length))
-    const sevWidth = Math.max(...rows.map((r) => r.severity.length))
-    const scopeWidth = Math.max(...rows.map((r) => r.scope.length))
-    this.log(`${'ID'.padEnd(idWidth)}  ${'SEVERITY'.padEnd(sevWidth)}  ${'SCOPE'.padEnd(scopeWidth)}  MEANING`)
-    for (const r of rows) this.log(`${r.id.padEnd(idWidth)}  ${r.severity.padEnd(sevWidth)}  ${r.scope.padEnd(scopeWidth)}  ${r.title}`)
+    const columns = [
+      {header: 'ID', priority: 1},
+      {header: 'SEVERITY', priority: 2},
+      {header: 'SCOPE', priority: 3},
+      {header: 'MEANING', priority: 1, min: 24},
+    ]
+    const width = outputWidth()
+    const table = renderTable(columns, rows.map((r) => [r.id, r.severity, r.scope, r.title]), {width, wide: flags.wide})
+    this.log(table.lines.join('\n'))
+    if (table.hidden.length > 0) this.log(`note: ${table.hidden.join(', ')} left out to fit ${width} columns; --wide shows every column`)
     return undefined
   }
 }

@@ -1,4 +1,5 @@
 import {Args} from '@oclif/core'
+import {colorLevel} from '../../../reports/style.js'
 import {KvmdoctorCommand} from '../../core/command.js'
 import {findRule, ruleDoc} from '../../core/rule-docs.js'
 
@@ -12,6 +13,7 @@ export default class RulesShow extends KvmdoctorCommand {
     // An unknown id is a UserError: exit 2 through the base command's catch.
     findRule(args.id)
     const doc = ruleDoc(args.id)
-    this.log(process.stdout.isTTY ? (await import('../../../reports/terminal.js')).renderMarkdownForTerminal(doc) : doc)
+    // Rendered (coloured) on a terminal unless NO_COLOR says otherwise; the Markdown itself elsewhere.
+    this.log(colorLevel() > 0 ? (await import('../../../reports/markdown-terminal.js')).renderMarkdownForTerminal(doc) : doc)
   }
 }

@@ -1,0 +1,51 @@
+import {Flags} from '@oclif/core'
+import {KvmdoctorCommand} from '../core/command.js'
+import {renderTree} from '../../reports/layout.js'
+import {colorLevel, makeStyle, outputWidth} from '../../reports/style.js'
+import {verdictOf} from '../../reports/summary.js'
+import {topologyTree} from '../../reports/topology-text.js'
+import {runDiagnose} from '../core/diagnose-service.js'
+import {describeFailure} from '../core/errors.js'
+import {deriveTopology, topologyJson} from '../core/topology.js'
+
+export default class Topology extends KvmdoctorCommand {
+  static summary = 'Draw the host as a tree: uplinks and default route, libvirt networks, bridges, taps and guests, with what is failing'
+  static description = `Each element is marked ✓ ok, ! warning, ✗ failing (a finding on it, or guests' flows stop there) or ○ inactive, with the findings on it by rank (kvmdoctor diagnose tells more about each). Networks show their mode, subnet, DHCP range and dnsmasq; guests their state, MAC, addresses, the \`kvmdoctor ip\` verdict, and their flows with the hop where one stops. Read-only, like every kvmdoctor command.`
+
+  static aliases = ['topo']
+  static enableJsonFlag = true
+
+  static examples = ['<%= config.bin %> topology', '<%= config.bin %> topo --from ticket-1234.tar.gz', '<%= config.bin %> topology --json']
+
+  static flags = {
+    from: Flags.string({summary: 'Read a snapshot directory or a bundle (.tar.gz) instead of this host.', exclusive: ['active']}),
+    active: Flags.boolean({summary: 'Allow probes that send packets (arp-scan on guest bridges).', default: false}),
+    timeout: Flags.integer({summary: 'Seconds each command may run before it is killed.', default: 5, min: 1, max: 600}),
+    connect: Flags.string({char: 'c', summary: 'libvirt URI.', default: 'qemu:///system'}),
+    color: Flags.boolean({summary: 'Colour the tree (default: on a terminal, unless NO_COLOR is set; FORCE_COLOR forces it).', allowNo: true}),
+  }
+
+  async run(): Promise<unknown> {
+    const {flags} = await this.parse(Topology)
+    const json = this.jsonEnabled()
+    try {
+      const diagnosis = await runDiagnose(
+        {from: flags.from, timeoutMs: flags.timeout * 1000, options: {active: flags.active, libvirtUri: flags.connect}, version: this.config.version},
+        {now: () => new Date(), cwd: process.cwd()},
+      )
+      const topology = deriveTopology(diagnosis)
+      if (json) return topologyJson(topology)
+      const style = makeStyle(colorLevel({flag: flags.color}))
+      const verdict = verdictOf(diagnosis)
+      const lines = [style.health(verdict.health, verdict.text), '', ...renderTree(topologyTree(topology, {style}), outputWidth(), style)]
+      this.log(lines.join('\n'))
+      return undefined
+    } catch (error) {
+      const failure = describeFailure(error)
+      process.exitCode = failure.code
+      if (json) return {error: {code: failure.code, message: failure.jsonMessage}}
+      this.logToStderr(`kvmdoctor: ${failure.message}`)
+      return undefined
+    }
+  }
+}

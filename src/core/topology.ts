@@ -1,0 +1,416 @@
+/**
+ * The host as network people draw it: host → uplinks and default route →
+ * libvirt networks (mode, subnet, DHCP range, dnsmasq) → bridges → taps →
+ * guests (MAC, addresses, verdict), each element marked with the findings on
+ * it, and each guest with its flows and the hop where a flow stops. Derived
+ * from a Diagnosis alone (its facts, findings and flows), so every report and
+ * `kvmdoctor topology` draw the same picture, from a live host or a snapshot.
+ */
+import type {LeaseFacts} from '../../probes/leases.js'
+import type {LibvirtDomain, LibvirtFacts, LibvirtNetwork} from '../../probes/libvirt.js'
+import type {Link} from '../../probes/links.js'
+import type {ProcessFacts} from '../../probes/processes.js'
+import type {Route} from '../../probes/routes.js'
+import type {SysctlFacts} from '../../probes/sysctl.js'
+import {dataOf} from '../../probes/types.js'
+import type {Flow, FlowKind, HopVerdict} from '../datapath/flows.js'
+import type {Diagnosis} from './diagnose.js'
+import {type Finding, findingKey} from './engine.js'
+import {type IpInventory, type Verdict, buildInventory} from './ip-service.js'
+import {cidrContains, cidrToString, parseCidr} from './ipv4.js'
+import {isRunning} from './model.js'
+import {type Severity, severityWeight} from './severity.js'
+
+/** fail: something on it stops guests; warn: a lesser finding; off: not running (by design or not); unknown: not seen. */
+export type Health = 'ok' | 'warn' | 'fail' | 'off' | 'unknown'
+
+export interface FindingMark {
+  key: string
+  id: string
+  severity: Severity
+  rank: number
+  title: string
+  rootCause: boolean
+}
+
+interface NodeBase {
+  /** Unique in the topology: `host`, `uplink:eth0`, `network:default`, `bridge:virbr0`, `tap:vnet0`, `guest:web01`. */
+  id: string
+  name: string
+  health: Health
+  findings: FindingMark[]
+}
+
+export interface HostNode extends NodeBase {
+  kind: 'host'
+  ipForward: number | null
+  /** "default via 10.0.2.2 dev eth0 metric 100", one per main-table IPv4 default route. */
+  defaultRoutes: string[]
+}
+
+export interface UplinkNode extends NodeBase {
+  kind: 'uplink'
+  linkKind: string
+  state: string
+  mtu: number
+  addresses: string[]
+  /** The main-table default routes through it. */
+  defaultRoutes: {gateway: string | null; metric: number}[]
+  /** Guests attached to it directly (macvtap, type=direct). */
+  directGuests: string[]
+  /** Guest traffic depends on it: a default route, a NAT network's forward device or a macvtap source. */
+  carriesGuests: boolean
+}
+
+export interface NetworkNode extends NodeBase {
+  kind: 'network'
+  mode: string
+  active: boolean
+  autostart: boolean
+  subnet: string | null
+  gateway: string | null
+  dhcpRanges: string[]
+  /** null: the process list could not be read. */
+  dnsmasq: {running: boolean | null; pids: number[]}
+  bridge: string | null
+  forwardDev: string | null
+}
+
+export interface PortNode {
+  name: string
+  linkKind: string
+  state: string
+  mtu: number
+}
+
+export interface BridgeNode extends NodeBase {
+  kind: 'bridge'
+  /** The libvirt network it belongs to, if any. */
+  network: string | null
+  exists: boolean
+  state: string
+  mtu: number | null
+  stp: {on: boolean; forwardDelaySeconds: number} | null
+  /** Ports that are not guest taps: the physical uplink of a bridged LAN, veths. */
+  ports: PortNode[]
+  taps: TapNode[]
+}
+
+export interface TapNode extends NodeBase {
+  kind: 'tap'
+  guest: string
+  mac: string | null
+  exists: boolean
+  state: string
+  /** The bridge it is really a port of (may differ from the one it belongs on). */
+  master: string | null
+  portState: string | null
+}
+
+export interface FlowMark {
+  kind: FlowKind
+  verdict: HopVerdict
+  description: string
+  hops: {name: string; verdict: HopVerdict; detail: string}[]
+  /** The hop that decides a flow that does not pass, by index into hops. */
+  decidedBy?: {index: number; name: string; detail: string; element?: string}
+}
+
+export interface GuestInterface {
+  tap: string | null
+  mac: string | null
+  type: string
+  network: string | null
+  bridge: string | null
+  addresses: string[]
+  /** The `kvmdoctor ip` verdict: ok, no address, APIPA, conflict, stale, shut off. */
+  verdict: Verdict | null
+  flows: FlowMark[]
+}
+
+export interface GuestNode extends NodeBase {
+  kind: 'guest'
+  state: string
+  running: boolean
+  interfaces: GuestInterface[]
+}
+
+export interface Topology {
+  host: HostNode
+  uplinks: UplinkNode[]
+  networks: NetworkNode[]
+  bridges: BridgeNode[]
+  guests: GuestNode[]
+  /** Why guests' flows could not be followed, when they could not. */
+  flowsUnavailable?: string
+  /** Why the libvirt side is missing, when it is. */
+  libvirtUnavailable?: string
+}
+
+export type TopologyNode = HostNode | UplinkNode | NetworkNode | BridgeNode | TapNode | GuestNode
+
+const GLOBAL_V4 = (l: Link) => l.addresses.filter((a) => a.family === 'inet' && a.scope === 'global').map((a) => `${a.address}/${a.prefix}`)
+const linkState = (l: Link | undefined) => (!l ? 'absent' : !l.up ? 'DOWN' : l.kind !== 'tap' && l.kind !== 'bridge' && !l.lowerUp ? 'NO-CARRIER' : l.operstate === 'UNKNOWN' ? 'UP' : l.operstate)
+
+export function deriveTopology(d: Diagnosis): Topology {
+  const links = dataOf<Link[]>(d.facts.links) ?? []
+  const routes = dataOf<Route[]>(d.facts.routes) ?? []
+  const libvirt = dataOf<LibvirtFacts>(d.facts.libvirt)
+  const processes = dataOf<ProcessFacts>(d.facts.processes)
+  const sysctl = dataOf<SysctlFacts>(d.facts.sysctl)
+  const leases = dataOf<LeaseFacts>(d.facts.leases)
+  const networks = libvirt?.networks ?? []
+  const domains = libvirt?.domains ?? []
+  const linkByName = new Map(links.map((l) => [l.name, l]))
+  let inventory: IpInventory | undefined
+  try {
+    inventory = libvirt ? buildInventory(d.facts, new Date(d.capturedAt)) : undefined
+  } catch {
+    inventory = undefined
+  }
+
+  const defaultRoutes = routes.filter((r) => r.family === 'inet' && r.table === 'main' && r.dst === 'default' && r.type === 'unicast')
+  const routeDev = (r: Route) => r.dev ?? r.nexthops[0]?.dev
+  const host: HostNode = {
+    kind: 'host',
+    id: 'host',
+    name: d.host,
+    health: 'ok',
+    findings: [],
+    ipForward: sysctl ? (sysctl.values['net.ipv4.ip_forward'] ?? null) : null,
+    defaultRoutes: defaultRoutes.map((r) => `default${r.gateway ? ` via ${r.gateway}` : ''}${routeDev(r) ? ` dev ${routeDev(r)}` : ''} metric ${r.metric}`),
+  }
+
+  // Uplinks: what the default routes leave by, the host's other L3 interfaces, NAT forward devices, macvtap sources.
+  const uplinkNames = new Set<string>()
+  for (const r of defaultRoutes) if (routeDev(r)) uplinkNames.add(routeDev(r)!)
+  for (const l of links) if (!l.master && !['loopback', 'bridge', 'tap', 'tun', 'macvtap'].includes(l.kind) && GLOBAL_V4(l).length > 0) uplinkNames.add(l.name)
+  for (const n of networks) if (n.forwardDev) uplinkNames.add(n.forwardDev)
+  const directs = domains.flatMap((dom) => dom.interfaces.filter((i) => i.type === 'direct' && i.source).map((i) => ({guest: dom.name, dev: i.source!})))
+  for (const x of directs) uplinkNames.add(x.dev)
+  const uplinks: UplinkNode[] = [...uplinkNames].sort().map((name) => {
+    const l = linkByName.get(name)
+    return {
+      kind: 'uplink',
+      id: `uplink:${name}`,
+      name,
+      health: l ? 'ok' : 'unknown',
+      findings: [],
+      linkKind: l?.kind ?? 'absent',
+      state: linkState(l),
+      mtu: l?.mtu ?? 0,
+      addresses: l ? GLOBAL_V4(l) : [],
+      defaultRoutes: defaultRoutes.filter((r) => routeDev(r) === name).map((r) => ({gateway: r.gateway ?? null, metric: r.metric})),
+      directGuests: [...new Set(directs.filter((x) => x.dev === name).map((x) => x.guest))].sort(),
+      carriesGuests: defaultRoutes.some((r) => routeDev(r) === name) || networks.some((n) => n.active && n.forwardDev === name) || directs.some((x) => x.dev === name),
+    }
+  })
+
+  const dnsmasqByNetwork = new Map<string, number[]>()
+  for (const p of processes?.dnsmasq ?? []) if (p.libvirtNetwork) dnsmasqByNetwork.set(p.libvirtNetwork, [...(dnsmasqByNetwork.get(p.libvirtNetwork) ?? []), p.pid])
+  const networkNodes: NetworkNode[] = networks.map((n) => networkNode(n, dnsmasqByNetwork, processes))
+  const networkByBridge = new Map(networks.filter((n) => n.bridge).map((n) => [n.bridge!, n]))
+
+  // Bridges: those of libvirt networks, those guests are meant to be on, those with taps on them.
+  const ifaceBridge = (i: LibvirtDomain['interfaces'][number]) =>
+    i.type === 'network' ? (networks.find((n) => n.name === i.source)?.bridge ?? i.bridge) : i.type === 'bridge' ? (i.source ?? i.bridge) : undefined
+  const bridgeNames = new Set<string>(networks.filter((n) => n.bridge).map((n) => n.bridge!))
+  for (const dom of domains) for (const i of dom.interfaces) if (ifaceBridge(i)) bridgeNames.add(ifaceBridge(i)!)
+  for (const l of links) if (l.kind === 'tap' && l.master && linkByName.get(l.master)?.kind === 'bridge') bridgeNames.add(l.master)
+  const bridges: BridgeNode[] = [...bridgeNames].sort().map((name) => {
+    const l = linkByName.get(name)
+    const ports = links.filter((p) => p.master === name)
+    return {
+      kind: 'bridge',
+      id: `bridge:${name}`,
+      name,
+      health: l ? (l.up ? 'ok' : 'fail') : 'off',
+      findings: [],
+      network: networkByBridge.get(name)?.name ?? null,
+      exists: l !== undefined,
+      state: linkState(l),
+      mtu: l?.mtu ?? null,
+      stp: l?.bridge ? {on: l.bridge.stpState > 0, forwardDelaySeconds: l.bridge.forwardDelayCs / 100} : null,
+      ports: ports.filter((p) => p.kind !== 'tap' && p.kind !== 'macvtap').map((p) => ({name: p.name, linkKind: p.kind, state: linkState(p), mtu: p.mtu})),
+      taps: [],
+    }
+  })
+  const bridgeByName = new Map(bridges.map((b) => [b.name, b]))
+
+  const flowsOf = (guest: string, iface: string | undefined) => d.flows.filter((f) => f.guest === guest && f.iface === iface)
+  const guests: GuestNode[] = domains.map((dom) => {
+    const running = isRunning(dom)
+    const interfaces = dom.interfaces.map((i): GuestInterface => {
+      const row = inventory?.rows.find((r) => r.domain === dom.name && r.mac === (i.mac ?? null))
+      const bridge = ifaceBridge(i) ?? null
+      const tapName = running ? (i.target ?? null) : null
+      if (tapName && bridge) {
+        const tapLink = linkByName.get(tapName)
+        bridgeByName.get(bridge)?.taps.push({
+          kind: 'tap',
+          id: `tap:${tapName}`,
+          name: tapName,
+          guest: dom.name,
+          mac: i.mac ?? null,
+          exists: tapLink !== undefined,
+          state: linkState(tapLink),
+          master: tapLink?.master ?? null,
+          portState: tapLink?.portState ?? null,
+          health: !tapLink || tapLink.master !== bridge || !tapLink.up ? 'fail' : 'ok',
+          findings: [],
+        })
+      }
+      return {
+        tap: tapName,
+        mac: i.mac ?? null,
+        type: i.type,
+        network: i.type === 'network' ? (i.source ?? null) : (networkByBridge.get(bridge ?? '')?.name ?? null),
+        bridge: i.type === 'direct' ? (i.source ?? null) : bridge,
+        addresses: row ? [...row.ipv4, ...row.ipv6].map((a) => a.ip) : [],
+        verdict: row?.verdict ?? null,
+        flows: running ? flowsOf(dom.name, i.target ?? i.mac).map(flowMark) : [],
+      }
+    })
+    return {kind: 'guest', id: `guest:${dom.name}`, name: dom.name, state: dom.state, running, interfaces, health: running ? 'ok' : 'off', findings: []}
+  })
+
+  const topology: Topology = {
+    host,
+    uplinks,
+    networks: networkNodes,
+    bridges,
+    guests,
+    ...(d.datapathUnavailable ? {flowsUnavailable: d.datapathUnavailable} : {}),
+    ...(libvirt ? {} : {libvirtUnavailable: d.facts.libvirt && !d.facts.libvirt.ok ? d.facts.libvirt.error : 'libvirt was not read'}),
+  }
+  markFindings(topology, d, leases)
+  for (const node of allNodes(topology)) node.health = healthOf(node)
+  return topology
+}
+
+function networkNode(n: LibvirtNetwork, dnsmasqByNetwork: Map<string, number[]>, processes: ProcessFacts | undefined): NetworkNode {
+  const v4 = n.ips.find((ip) => ip.family === 'ipv4')
+  const cidr = v4 ? parseCidr(`${v4.address}/${v4.prefix}`) : undefined
+  const pids = dnsmasqByNetwork.get(n.name) ?? []
+  return {
+    kind: 'network',
+    id: `network:${n.name}`,
+    name: n.name,
+    health: n.active ? 'ok' : 'off',
+    findings: [],
+    mode: n.forwardMode,
+    active: n.active,
+    autostart: n.autostart,
+    subnet: cidr ? cidrToString(cidr) : null,
+    gateway: v4?.address ?? null,
+    dhcpRanges: (v4?.dhcpRanges ?? []).map((r) => `${r.start}-${r.end}`),
+    dnsmasq: {running: processes ? pids.length > 0 : null, pids},
+    bridge: n.bridge ?? null,
+    forwardDev: n.forwardDev ?? null,
+  }
+}
+
+function flowMark(f: Flow): FlowMark {
+  const index = f.decidedBy ? f.hops.indexOf(f.decidedBy) : -1
+  return {
+    kind: f.kind,
+    verdict: f.verdict,
+    description: f.description,
+    hops: f.hops.map((h) => ({name: h.name, verdict: h.verdict, detail: h.detail})),
+    ...(f.decidedBy && index >= 0 ? {decidedBy: {index, name: f.decidedBy.name, detail: f.decidedBy.detail, ...(f.decidedBy.element ? {element: f.decidedBy.element.text} : {})}} : {}),
+  }
+}
+
+/** Every node, host first, in a stable order. */
+export function allNodes(t: Topology): TopologyNode[] {
+  return [t.host, ...t.uplinks, ...t.networks, ...t.bridges, ...t.bridges.flatMap((b) => b.taps), ...t.guests]
+}
+
+/** Each finding goes on the elements it is about: its entity, and the guests it stops. */
+function markFindings(t: Topology, d: Diagnosis, leases: LeaseFacts | undefined): void {
+  const byId = new Map(allNodes(t).map((n) => [n.id, n]))
+  const guestOfAddress = (ip: string) => t.guests.filter((g) => g.interfaces.some((i) => i.addresses.includes(ip))).map((g) => g.id)
+  const linkNode = (name: string) => [`bridge:${name}`, `tap:${name}`, `uplink:${name}`].find((id) => byId.has(id))
+  const targets = (f: Finding): string[] => {
+    const {kind, name} = f.entity
+    switch (kind) {
+      case 'host':
+        return ['host']
+      case 'network':
+        return [`network:${name}`]
+      case 'link':
+        return [linkNode(name) ?? 'host']
+      case 'domain':
+        return [`guest:${name}`]
+      case 'interface': {
+        const [guest, iface] = name.split('/')
+        return [`guest:${guest}`, ...(byId.has(`tap:${iface}`) ? [`tap:${iface}`] : [])]
+      }
+      case 'apipa': {
+        const [who, ip] = name.split(' ')
+        return byId.has(`guest:${who}`) ? [`guest:${who}`] : [linkNode(who) ?? 'host', ...guestOfAddress(ip)]
+      }
+      case 'address':
+        return [...guestOfAddress(name), ...t.networks.filter((n) => n.subnet && cidrContains(parseCidr(n.subnet)!, name)).map((n) => n.id)]
+      case 'dhcp-service': {
+        const subnets = (leases?.dhcpdSubnets ?? []).map((s) => parseCidr(s)).filter((c) => c !== undefined)
+        const served = t.bridges.filter((b) => d.facts.links?.ok && (dataOf<Link[]>(d.facts.links) ?? []).some((l) => l.name === b.name && l.addresses.some((a) => subnets.some((c) => cidrContains(c!, a.address)))))
+        return ['host', ...served.map((b) => b.id)]
+      }
+      case 'element': {
+        // The guests whose flows it decides, and the device it is on when that is drawn.
+        const hit = d.flows.filter((fl) => fl.decidedBy?.element?.text === name || fl.divertedBy?.text === name)
+        const device = hit.map((fl) => fl.decidedBy?.element?.device ?? fl.divertedBy?.device).find((x) => x !== undefined)
+        return [(device && linkNode(device)) || 'host', ...new Set(hit.map((fl) => `guest:${fl.guest}`))]
+      }
+    }
+  }
+  for (const f of d.findings) {
+    const mark: FindingMark = {key: findingKey(f), id: f.id, severity: f.severity, rank: f.rank, title: f.title, rootCause: !f.explainedBy}
+    for (const id of new Set(targets(f))) byId.get(id)?.findings.push(mark)
+  }
+}
+
+function healthOf(node: TopologyNode): Health {
+  const worst = Math.max(-1, ...node.findings.filter((f) => f.severity !== 'info').map((f) => severityWeight(f.severity)))
+  const findingHealth: Health = worst >= severityWeight('high') ? 'fail' : worst >= 0 ? 'warn' : 'ok'
+  const own = ownHealth(node)
+  const rank: Health[] = ['unknown', 'ok', 'off', 'warn', 'fail']
+  return findingHealth !== 'ok' && rank.indexOf(findingHealth) > rank.indexOf(own) ? findingHealth : own
+}
+
+/** What the element's own state says, findings aside. */
+function ownHealth(node: TopologyNode): Health {
+  switch (node.kind) {
+    case 'host':
+      return 'ok'
+    case 'uplink':
+      if (node.state !== 'absent' && node.state !== 'DOWN' && node.state !== 'NO-CARRIER') return 'ok'
+      return node.carriesGuests ? 'fail' : 'warn'
+    case 'network':
+      return node.active ? 'ok' : 'off'
+    case 'bridge':
+      return !node.exists ? 'off' : node.state === 'DOWN' ? 'fail' : 'ok'
+    case 'tap':
+      return node.health
+    case 'guest': {
+      if (!node.running) return 'off'
+      const flows = node.interfaces.flatMap((i) => i.flows)
+      const verdicts = node.interfaces.map((i) => i.verdict)
+      if (flows.some((f) => f.verdict === 'fail') || verdicts.some((v) => v === 'APIPA' || v === 'conflict')) return 'fail'
+      if (flows.some((f) => f.verdict === 'indeterminate') || verdicts.some((v) => v === 'no address' || v === 'stale')) return 'warn'
+      return 'ok'
+    }
+  }
+}
+
+/** A guest's flow that does not pass, the failing one first: what the pictures mark. */
+export function firstStoppedFlow(g: GuestNode): FlowMark | undefined {
+  const flows = g.interfaces.flatMap((i) => i.flows)
+  return flows.find((f) => f.verdict === 'fail') ?? flows.find((f) => f.verdict === 'indeterminate')
+}
+
+/** The topology as JSON for `kvmdoctor topology --json`: the same shape, versioned. */
+export function topologyJson(t: Topology) {
+  return {topologyVersion: 1, ...t}
+}

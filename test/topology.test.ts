@@ -1,0 +1,78 @@
+/**
+ * The topology derived from real recordings: what sits where, and the marks
+ * (findings, health, the hop where a guest's flow stops) the pictures draw.
+ */
+import {describe, expect, it} from 'vitest'
+import {allNodes, deriveTopology, firstStoppedFlow} from '../src/core/topology.js'
+import {topologyGraph} from '../reports/topology-graph.js'
+import {RECORDINGS, diagnosisOf} from './reports/recordings.js'
+
+const topologyOf = async (name: string, policyRules = false) => deriveTopology(await diagnosisOf(name, {policyRules}))
+
+describe('topology', () => {
+  it('host → uplink with the default route → network (mode, subnet, DHCP, dnsmasq) → bridge → tap → guest', async () => {
+    const t = await topologyOf('healthy')
+    expect(t.host).toMatchObject({name: 'vm', ipForward: 1, health: 'ok', defaultRoutes: ['default via 192.0.2.1 dev eth0 metric 0']})
+    expect(t.uplinks).toEqual([expect.objectContaining({name: 'eth0', state: 'UP', addresses: ['192.0.2.2/24'], defaultRoutes: [{gateway: '192.0.2.1', metric: 0}], carriesGuests: true, health: 'ok'})])
+    expect(t.networks).toEqual([
+      expect.objectContaining({name: 'default', mode: 'nat', active: true, subnet: '192.168.122.0/24', gateway: '192.168.122.1', dhcpRanges: ['192.168.122.2-192.168.122.254'], bridge: 'virbr0', health: 'ok'}),
+    ])
+    expect(t.networks[0].dnsmasq.running).toBe(true)
+    const bridge = t.bridges.find((b) => b.name === 'virbr0')!
+    expect(bridge).toMatchObject({network: 'default', exists: true, state: 'UP'})
+    expect(bridge.taps).toEqual([expect.objectContaining({name: expect.stringMatching(/^vnet\d+$/), guest: 'kdlab-web01', mac: '52:54:00:6b:64:01', master: 'virbr0', health: 'ok'})])
+    expect(t.guests.find((g) => g.name === 'kdlab-web01')).toMatchObject({running: true, health: 'ok', interfaces: [expect.objectContaining({addresses: ['192.168.122.190'], verdict: 'ok', network: 'default', bridge: 'virbr0'})]})
+    // Recordings without policy rules cannot follow flows: the topology says so instead of guessing.
+    expect(t.flowsUnavailable).toMatch(/ip-rules/)
+  })
+
+  it('marks the dead dnsmasq, the network it fails and the guest left with a 169.254 address', async () => {
+    const t = await topologyOf('dnsmasq-killed')
+    const net = t.networks.find((n) => n.name === 'default')!
+    expect(net).toMatchObject({health: 'fail', dnsmasq: {running: false, pids: []}})
+    expect(net.findings.map((f) => f.id)).toEqual(['dhcp-server-not-running'])
+    const apipa = t.guests.find((g) => g.name === 'kdlab-apipa01')!
+    expect(apipa.health).toBe('fail')
+    expect(apipa.interfaces[0].verdict).toBe('APIPA')
+    expect(apipa.findings.map((f) => [f.id, f.rootCause])).toEqual([['apipa-address', false], ['guest-agent-missing', true]])
+  })
+
+  it('a tap on no bridge fails under the bridge it belongs to, with its finding', async () => {
+    const t = await topologyOf('tap-detached')
+    const tap = t.bridges.find((b) => b.name === 'virbr0')!.taps[0]
+    expect(tap).toMatchObject({master: null, health: 'fail'})
+    expect(tap.findings.map((f) => f.id)).toEqual(['tap-not-attached'])
+    expect(topologyGraph(t).edges.find((e) => e.tap === tap.name)).toMatchObject({health: 'fail', label: `${tap.name} on no bridge`})
+  })
+
+  it("with flows followed, marks each guest's stopping hop and the element's finding on the guest", async () => {
+    const t = await topologyOf('flushed-and-forward-off', true)
+    expect(t.flowsUnavailable).toBeUndefined()
+    const web = t.guests.find((g) => g.name === 'kdlab-web01')!
+    expect(web.health).toBe('fail')
+    expect(firstStoppedFlow(web)).toMatchObject({kind: 'egress', verdict: 'fail', decidedBy: {name: 'forwarding', element: 'net.ipv4.ip_forward = 0'}})
+    const egress = web.interfaces[0].flows.find((f) => f.kind === 'egress')!
+    expect(egress.hops[egress.decidedBy!.index]).toMatchObject({name: 'forwarding', verdict: 'fail'})
+    const bridged = await topologyOf('bridged-forward-drop', true)
+    const lan = bridged.guests.find((g) => g.name === 'kdlab-lan01')!
+    expect(lan.findings.map((f) => f.id)).toContain('forward-policy-drop')
+    expect(bridged.bridges.find((b) => b.name === 'kdlab-br0')).toMatchObject({network: null, ports: [expect.objectContaining({name: 'kdlab-lanp'})]})
+  })
+
+  it('an uplink a NAT network is pinned to but that does not exist fails', async () => {
+    const t = await topologyOf('nat-pinned-missing-dev')
+    expect(t.uplinks.find((u) => u.name === 'kdlab-nodev')).toMatchObject({state: 'absent', carriesGuests: true, health: 'fail'})
+    expect(t.networks.find((n) => n.name === 'kdlab-pinned')).toMatchObject({forwardDev: 'kdlab-nodev', health: 'fail'})
+  })
+
+  for (const name of RECORDINGS) {
+    it(`${name}: every finding is on some element, and every element once`, async () => {
+      const d = await diagnosisOf(name, {policyRules: true})
+      const t = deriveTopology(d)
+      const ids = allNodes(t).map((n) => n.id)
+      expect(new Set(ids).size).toBe(ids.length)
+      const marked = new Set(allNodes(t).flatMap((n) => n.findings.map((f) => f.key)))
+      expect(d.findings.filter((f) => !marked.has(`${f.id}@${f.entity.kind}:${f.entity.name}`)).map((f) => f.id)).toEqual([])
+    })
+  }
+})
