@@ -105,3 +105,10 @@ export function iptablesTables(text: string, backend: 'iptables-nft' | 'iptables
 
 /** A real listing kept in test/data/netfilter (see its README). */
 export const netfilterData = (file: string) => readFileSync(join(ROOT, 'test/data/netfilter', file), 'utf8')
+
+/** Every rule at once, as diagnose runs them: general rules see what specific ones claimed. */
+export async function fireAll(facts: Facts) {
+  const {ALL_RULES} = await import('../rules/index.js')
+  const evaluation = await evaluate(model(facts), ALL_RULES)
+  return {ids: evaluation.findings.map((f) => f.id), evaluation}
+}

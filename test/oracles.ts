@@ -85,3 +85,52 @@ export function evaluatorDecisions(steps: TraceStep[]): Decision[] {
   }
   return out
 }
+
+/** The kernel's trace events (test/lab/kernel-trace.ts), as far as the comparison needs them. */
+export interface KernelEvent {
+  id: string
+  family: string
+  table: string
+  chain: string
+  kind: 'rule' | 'policy' | 'return' | 'packet'
+  handle?: number
+  verdict?: string
+  packet?: string
+}
+
+/**
+ * The decisions the kernel traced for the first packet whose description matches: its events
+ * across every trace id it had (the id changes after routing; the IP id does not), in order,
+ * leaving out the trace tables themselves and the bridge family (its hooks are traced apart).
+ */
+export function kernelDecisions(traces: {id: string; events: KernelEvent[]}[], matches: (packet: string) => boolean, traceTable = 'kdlab_trace'): Decision[] | undefined {
+  const ipId = (p: string) => /\bip saddr (\S+) ip daddr (\S+) .*?\bip id (\d+)/.exec(p)?.slice(1, 4).join(' ')
+  const packets = traces.flatMap((t) => t.events).filter((e) => e.kind === 'packet' && e.packet && e.family !== 'bridge' && e.table !== traceTable)
+  const first = packets.find((e) => matches(e.packet!))
+  const key = first?.packet ? ipId(first.packet) : undefined
+  if (!first || !key) return undefined
+  const ids = new Set(packets.filter((e) => ipId(e.packet!) === key).map((e) => e.id))
+  const out: Decision[] = []
+  for (const t of traces) {
+    if (!ids.has(t.id)) continue
+    for (const e of t.events) {
+      if (e.family === 'bridge' || e.table === traceTable) continue
+      const base = {family: e.family, table: e.table, chain: e.chain}
+      if (e.kind === 'policy') out.push({...base, verdict: e.verdict === 'drop' ? 'policy drop' : 'policy accept'})
+      else if ((e.kind === 'rule' || e.kind === 'return') && e.handle !== undefined && ['accept', 'drop', 'jump', 'goto', 'return'].includes(e.verdict ?? '')) out.push({...base, handle: e.handle, verdict: e.verdict as Decision['verdict']})
+    }
+  }
+  return out
+}
+
+/** The packets of kvmdoctor's flows as the kernel's trace prints them. */
+export const KERNEL_PACKET: Partial<Record<FlowKind, (p: string) => boolean>> = {
+  dhcp: (p) => /\budp dport 67\b/.test(p) && /ip daddr 255\.255\.255\.255/.test(p),
+  dns: (p) => /\budp dport 53\b/.test(p),
+  egress: (p) => /\btcp dport 80\b/.test(p) && /tcp flags == syn\b/.test(p),
+}
+
+/** kvmdoctor's decisions for a flow: the IP hooks' steps, hop by hop. */
+export function flowDecisions(flow: Flow): Decision[] {
+  return flow.hops.filter((h) => h.steps && !h.name.startsWith('bridge ')).flatMap((h) => evaluatorDecisions(h.steps!))
+}

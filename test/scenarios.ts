@@ -8,7 +8,7 @@ import {type Severity, severityWeight} from '../src/core/severity.js'
 
 export interface ExpectedFinding {
   id: string
-  /** Entity name the finding is about. */
+  /** Entity name the finding is about ('NAME/' a prefix, '~TEXT' a part of it). */
   entity?: string
   /** 1 = must be the top finding. */
   rank?: number
@@ -155,7 +155,7 @@ export const SCENARIOS: Scenario[] = [
     description: 'bridged guest on a lab bridge, bridge-nf-call-iptables=1 and FORWARD DROP: DHCP from the LAN namespace is dropped, guest self-assigns 169.254/16',
     findings: [
       {id: 'bridge-netfilter-enabled', entity: 'kdlab-br0', rank: 1},
-      {id: 'forward-policy-drop', entity: 'kdlab-br0', explainedBy: 'bridge-netfilter-enabled'},
+      {id: 'forward-policy-drop', entity: '~chain FORWARD (hook forward, priority 0) policy drop', explainedBy: 'bridge-netfilter-enabled'},
       {id: 'apipa-address', explainedBy: 'forward-policy-drop'},
     ],
     noOtherAbove: 'info',
@@ -264,7 +264,7 @@ export const SCENARIOS: Scenario[] = [
   {
     name: 'nft-forward-drop',
     description: 'an extra nftables table with a forward base chain, policy drop, beside libvirt\'s iptables rules',
-    findings: [{id: 'nft-forward-drop', entity: 'default', rank: 1}],
+    findings: [{id: 'nft-forward-drop', entity: '~nft inet kdlab_fw chain forward', rank: 1}],
     noOtherAbove: 'info',
     oracle: {[WEB01]: REACH_HOST_ONLY},
   },
@@ -461,8 +461,10 @@ interface ReportFinding {
 export function checkScenario(scenario: Scenario, report: {findings: ReportFinding[]}): void {
   const matched = new Set<ReportFinding>()
   for (const want of scenario.findings) {
-    // An entity ending in '/' matches by prefix (guest interfaces are named DOMAIN/TAP, and taps vary).
-    const entityMatches = (name: string) => want.entity === undefined || (want.entity.endsWith('/') ? name.startsWith(want.entity) : name === want.entity)
+    // An entity ending in '/' matches by prefix (guest interfaces are named DOMAIN/TAP, and taps vary);
+    // one starting with '~' by a part of the name (datapath elements are named by the rule or sysctl that decides).
+    const entityMatches = (name: string) =>
+      want.entity === undefined || (want.entity.startsWith('~') ? name.includes(want.entity.slice(1)) : want.entity.endsWith('/') ? name.startsWith(want.entity) : name === want.entity)
     const found = report.findings.find((f) => f.id === want.id && !matched.has(f) && entityMatches(f.entity.name))
     expect(found, `${scenario.name}: expected ${want.id}${want.entity ? ` on ${want.entity}` : ''} in ${report.findings.map((f) => f.id).join(', ') || 'no findings'}`).toBeDefined()
     matched.add(found!)

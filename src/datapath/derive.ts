@@ -5,7 +5,9 @@
  */
 import type {NfRuleset} from '../lib/netfilter.js'
 import type {PolicyRuleFacts} from '../../probes/ip-rules.js'
+import type {LeaseFacts} from '../../probes/leases.js'
 import type {LibvirtFacts} from '../../probes/libvirt.js'
+import {ipInPrefix} from '../lib/addr.js'
 import type {Link} from '../../probes/links.js'
 import type {ProcessFacts} from '../../probes/processes.js'
 import type {Route} from '../../probes/routes.js'
@@ -26,9 +28,11 @@ export function deriveDatapath(probes: Record<string, ProbeResult>, guestAddress
   }
   const libvirt = dataOf<LibvirtFacts>(probes.libvirt)!
   const processes = dataOf<ProcessFacts>(probes.processes)
+  const links = dataOf<Link[]>(probes.links)!
+  const leases = dataOf<LeaseFacts>(probes.leases)
   const datapath = buildDatapath(
     {
-      links: dataOf<Link[]>(probes.links)!,
+      links,
       routes: dataOf<Route[]>(probes.routes)!,
       ipRules: dataOf<PolicyRuleFacts>(probes['ip-rules'])!,
       sysctl: dataOf<SysctlFacts>(probes.sysctl)!.values,
@@ -37,10 +41,19 @@ export function deriveDatapath(probes: Record<string, ProbeResult>, guestAddress
       domains: libvirt.domains,
       listeners: processes?.listeners ?? null,
       guestAddress,
+      bridgeDhcpServers: hostDhcpServers(leases, links, processes),
     },
     options,
   )
   return {ok: true, datapath}
+}
+
+/** ISC dhcpd configured on this host (the seed article's setup): the bridge whose address lies in one of its subnets. */
+function hostDhcpServers(leases: LeaseFacts | undefined, links: Link[], processes: ProcessFacts | undefined) {
+  if (!leases?.dhcpdConfigured) return []
+  const subnets = leases.dhcpdSubnets
+  const served = links.find((l) => l.kind === 'bridge' && l.addresses.some((a) => a.family === 'inet' && subnets.some((s) => ipInPrefix(a.address, s))))
+  return served ? [{name: 'isc-dhcp-server', bridge: served.name, running: processes ? processes.dhcpdRunning : null}] : []
 }
 
 /** One deciding element and every flow it stops (or leaves undecided). */

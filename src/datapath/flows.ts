@@ -82,6 +82,8 @@ export interface DatapathFacts {
   listeners: Listener[] | null
   /** The guest's current IPv4 address by MAC (lease, neighbour, wire), when known. */
   guestAddress(mac: string): string | undefined
+  /** DHCP servers configured on this host for plain bridges (ISC dhcpd): whether each runs (null: unknown). */
+  bridgeDhcpServers?: {name: string; bridge: string; running: boolean | null}[]
 }
 
 export interface Datapath {
@@ -484,6 +486,17 @@ class HostView {
       runner.nf('bridge postrouting', 'postrouting', 'bridge', {oifname: outDev, obrname: bridge})
       if (dir === 'out') runner.links(this.deviceHops(uplink.name, 'egress'))
       else runner.links(this.deviceHops(i.target, 'tap', bridge))
+      // A DHCP server this host runs for the segment is the end of the request (one on the LAN is out of sight).
+      const server = kind === 'dhcp' && dir === 'out' ? this.facts.bridgeDhcpServers?.find((d) => d.bridge === bridge) : undefined
+      if (server) {
+        runner.push(
+          server.running === true
+            ? {name: `DHCP server ${server.name}`, verdict: 'pass', detail: `${server.name} runs and serves ${bridge}`}
+            : server.running === null
+              ? {name: `DHCP server ${server.name}`, verdict: 'indeterminate', detail: 'processes could not be listed'}
+              : {name: `DHCP server ${server.name}`, verdict: 'fail', detail: `${server.name} is configured for ${bridge} but not running`, element: {id: `listener:${server.name}:dhcp`, kind: 'listener', text: `${server.name} (configured for ${bridge}) is not running`, undo: [`systemctl restart ${server.name}`]}},
+        )
+      }
       return {packet, hops: runner.hops}
     }
     const out = run('out', false, this.ingressLinks(d, i, bridge))

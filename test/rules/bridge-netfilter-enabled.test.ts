@@ -1,8 +1,7 @@
 import {describe, expect, it} from 'vitest'
-import type {IptablesFacts} from '../../probes/iptables.js'
 import type {SysctlFacts} from '../../probes/sysctl.js'
 import {rule} from '../../rules/bridge-netfilter-enabled.js'
-import {alter, factsOf, fire} from '../helpers.js'
+import {alter, factsOf, fire, withIptablesRule} from '../helpers.js'
 
 describe('bridge-netfilter-enabled', () => {
   it('fires as high when bridged guest frames meet a dropping FORWARD chain (lab)', async () => {
@@ -10,8 +9,8 @@ describe('bridge-netfilter-enabled', () => {
     expect(names).toEqual(['kdlab-br0'])
     expect(evaluation.findings[0].severity).toBe('high')
   })
-  it('fires as low when FORWARD accepts the bridged frames', async () => {
-    const facts = alter<IptablesFacts>(await factsOf('bridged-forward-drop'), 'iptables', (i) => (i.main.tables.filter.chains.FORWARD.policy = 'ACCEPT'))
+  it('fires as low when FORWARD accepts the bridged frames (a physdev-is-bridged accept first)', async () => {
+    const facts = withIptablesRule(await factsOf('bridged-forward-drop'), 'filter', '-A FORWARD -m physdev --physdev-is-bridged -j ACCEPT')
     const {evaluation} = await fire(rule, facts)
     expect(evaluation.findings.map((f) => `${f.entity.name}:${f.severity}`)).toEqual(['kdlab-br0:low'])
   })

@@ -1,0 +1,15 @@
+import {describe, expect, it} from 'vitest'
+import {rule} from '../../rules/guest-flow-indeterminate.js'
+import {factsOf, fire} from '../helpers.js'
+
+describe('guest-flow-indeterminate', () => {
+  it('fires for a drop that depends on a random mark (lab), naming the rule and both outcomes', async () => {
+    const {evaluation} = await fire(rule, await factsOf('mark-random-drop'))
+    expect(evaluation.findings).toHaveLength(1)
+    expect(evaluation.findings[0].evidence.join('\n')).toMatch(/statistic.*if it matches, .*; if not, /s)
+  })
+  it('stays silent on the healthy host and where rate limits do not change the outcome (ufw)', async () => {
+    expect((await fire(rule, await factsOf('healthy'))).names).toEqual([])
+    expect((await fire(rule, await factsOf('ufw-style-healthy'))).names).toEqual([])
+  })
+})
