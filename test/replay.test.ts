@@ -5,8 +5,7 @@ import {diagnose} from '../src/core/diagnose.js'
 import {ipInventory} from '../src/core/ip-service.js'
 import {ReplayRunner} from '../src/core/snapshot.js'
 import {fixtureDir, replayOptions} from './helpers.js'
-import {parseTrace} from './lab/kernel-trace.js'
-import {KERNEL_PACKET, decisionText, disagreements, flowDecisions, kernelDecisions} from './oracles.js'
+import {groundTruth} from './ground-truth.js'
 import {type OracleRecord, SCENARIOS, checkOracle, checkScenario} from './scenarios.js'
 
 // The lab suite records these snapshots from real faults; here they replay through the same probes.
@@ -22,22 +21,11 @@ describe('lab scenarios replayed from their recordings', () => {
       expect(existsSync(oracleFile), `fixtures/${scenario.name}/oracle.json missing: run npm run test:lab as root`).toBe(true)
       const oracle = JSON.parse(readFileSync(oracleFile, 'utf8')) as OracleRecord
       checkOracle(scenario, oracle)
-      // The datapath's verdicts are what the guests saw ...
-      expect(disagreements(d.flows, oracle.guests), 'flows against what the guests measured').toEqual([])
-      // ... and its walk through the chains is what the kernel traced, rule by rule.
-      const traceFile = join(fixtureDir(scenario.name), 'kernel-trace.txt')
-      if (existsSync(traceFile)) {
-        const traces = parseTrace(readFileSync(traceFile, 'utf8'))
-        let compared = 0
-        for (const [kind, matches] of Object.entries(KERNEL_PACKET)) {
-          const flow = d.flows.find((f) => f.guest === 'kdlab-web01' && f.kind === kind)
-          const kernel = kernelDecisions(traces, matches!)
-          if (!flow || !kernel) continue
-          compared++
-          expect(flowDecisions(flow).map(decisionText), `${kind}: kvmdoctor's walk against the kernel's trace`).toEqual(kernel.map(decisionText))
-        }
-        expect(compared, 'traced packets compared').toBeGreaterThan(0)
-      }
+      // The datapath's verdicts are what the guests saw, and its walk through the chains what the kernel traced.
+      const truth = await groundTruth(fixtureDir(scenario.name), scenario)
+      expect(truth.disagreements, 'flows against what the guests measured').toEqual([])
+      for (const k of truth.kernel) expect(k.kvmdoctor, `${k.kind}: kvmdoctor's walk against the kernel's trace`).toEqual(k.kernel)
+      if (existsSync(join(fixtureDir(scenario.name), 'kernel-trace.txt'))) expect(truth.kernel.length, 'traced packets compared').toBeGreaterThan(0)
       if (scenario.pending) return
       checkScenario(scenario, d)
       if (scenario.ip) {

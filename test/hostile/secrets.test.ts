@@ -153,8 +153,8 @@ describe('every channel a bundle, a snapshot or a report is made of', () => {
     for (const format of FORMATS) {
       // Without the output layer the report would carry them (the error field reaches "not checked");
       // Prometheus has no free text.
-      if (format !== 'prometheus') expect(leaked(await render(d, format as Format, {tty: false, showSuppressed: false})).length, format).toBeGreaterThan(0)
-      expect(leaked(await render(reportable(d, format), format as Format, {tty: false, showSuppressed: false})), format).toEqual([])
+      if (format !== 'prometheus') expect(leaked(await render(d, format as Format, {showSuppressed: false})).length, format).toBeGreaterThan(0)
+      expect(leaked(await render(reportable(d, format), format as Format, {showSuppressed: false})), format).toEqual([])
     }
   })
 
