@@ -25,4 +25,5 @@ export const rule: RuleDefinition = {
     'the new maximum is twice the current one; a bigger table also wants more hash buckets (/sys/module/nf_conntrack/parameters/hashsize)',
     'the last command counts connections per guest address in {routedSubnets}: the top one is the guest filling the table',
   ],
+  claims: ['sysctl:net.netfilter.nf_conntrack_max'],
 }

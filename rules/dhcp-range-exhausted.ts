@@ -36,4 +36,5 @@ export const rule: RuleDefinition = {
     {rule: 'apipa-address', via: 'network'},
     {rule: 'dhcp-lease-stale', via: 'network'},
   ],
+  claims: ['pool:{name}'],
 }

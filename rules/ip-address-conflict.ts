@@ -14,4 +14,5 @@ export const rule: RuleDefinition = {
     'this reserves {ip} for the lease holder {leaseMac}',
     'inside the other machine ({otherMac}, {otherDomain}) remove {ip}/{prefix} from its interface and give it an address outside the DHCP range',
   ],
+  claims: ['conflict:{name}'],
 }

@@ -8,7 +8,9 @@ import {join} from 'node:path'
 import {diagnose} from '../src/core/diagnose.js'
 import {ReplayRunner} from '../src/core/snapshot.js'
 import {parseTrace} from './lab/kernel-trace.js'
-import {KERNEL_PACKET, type Disagreement, decisionText, disagreements, flowDecisions, kernelDecisions} from './oracles.js'
+import {KERNEL_PACKET, type Disagreement, decisionText, disagreements, flowDecisions, kernelDecisions, natChainsOf, withoutNat} from './oracles.js'
+import type {NetfilterFacts} from '../probes/netfilter.js'
+import {dataOf} from '../probes/types.js'
 import type {OracleRecord, Scenario} from './scenarios.js'
 
 export interface GroundTruth {
@@ -29,10 +31,11 @@ export async function groundTruth(fixture: string, scenario: Pick<Scenario, 'bey
   const traceFile = join(fixture, 'kernel-trace.txt')
   if (existsSync(traceFile)) {
     const traces = parseTrace(readFileSync(traceFile, 'utf8'))
+    const nat = natChainsOf(dataOf<NetfilterFacts>(d.facts.netfilter) ?? {tables: []})
     for (const [kind, matches] of Object.entries(KERNEL_PACKET)) {
       const flow = d.flows.find((f) => f.guest === 'kdlab-web01' && f.kind === kind)
       const decided = kernelDecisions(traces, matches!)
-      if (flow && decided) kernel.push({kind, kvmdoctor: flowDecisions(flow).map(decisionText), kernel: decided.map(decisionText)})
+      if (flow && decided) kernel.push({kind, kvmdoctor: withoutNat(flowDecisions(flow), nat).map(decisionText), kernel: withoutNat(decided, nat).map(decisionText)})
     }
   }
   return {disagreements: disagreements(d.flows, guests), kernel}

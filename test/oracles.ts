@@ -105,14 +105,25 @@ export interface KernelEvent {
  */
 export function kernelDecisions(traces: {id: string; events: KernelEvent[]}[], matches: (packet: string) => boolean, traceTable = 'kdlab_trace'): Decision[] | undefined {
   const ipId = (p: string) => /\bip saddr (\S+) ip daddr (\S+) .*?\bip id (\d+)/.exec(p)?.slice(1, 4).join(' ')
-  const packets = traces.flatMap((t) => t.events).filter((e) => e.kind === 'packet' && e.packet && e.family !== 'bridge' && e.table !== traceTable)
-  const first = packets.find((e) => matches(e.packet!))
-  const key = first?.packet ? ipId(first.packet) : undefined
-  if (!first || !key) return undefined
-  const ids = new Set(packets.filter((e) => ipId(e.packet!) === key).map((e) => e.id))
+  const firstPacket = (t: {events: KernelEvent[]}) => t.events.find((e) => e.kind === 'packet' && e.packet && e.family !== 'bridge' && e.table !== traceTable)
+  const start = traces.findIndex((t) => {
+    const p = firstPacket(t)
+    return p !== undefined && matches(p.packet!)
+  })
+  if (start < 0) return undefined
+  const key = ipId(firstPacket(traces[start])!.packet!)
+  if (!key) return undefined
+  // The packet's later segments (a new trace id after routing) carry its IP id; a retransmission with
+  // the same id starts again at prerouting: that is the next packet.
+  const segments = [traces[start]]
+  for (const t of traces.slice(start + 1)) {
+    const p = firstPacket(t)
+    if (!p || ipId(p.packet!) !== key) continue
+    if (/PREROUTING|prerouting/.test(p.chain)) break
+    segments.push(t)
+  }
   const out: Decision[] = []
-  for (const t of traces) {
-    if (!ids.has(t.id)) continue
+  for (const t of segments) {
     for (const e of t.events) {
       if (e.family === 'bridge' || e.table === traceTable) continue
       const base = {family: e.family, table: e.table, chain: e.chain}
@@ -130,7 +141,36 @@ export const KERNEL_PACKET: Partial<Record<FlowKind, (p: string) => boolean>> = 
   egress: (p) => /\btcp dport 80\b/.test(p) && /tcp flags == syn\b/.test(p),
 }
 
-/** kvmdoctor's decisions for a flow: the IP hooks' steps, hop by hop. */
+/**
+ * kvmdoctor's decisions for a flow: the IP hooks' steps, hop by hop. iptables-legacy chains are left
+ * out (the kernel's nftables trace cannot see xtables).
+ */
 export function flowDecisions(flow: Flow): Decision[] {
-  return flow.hops.filter((h) => h.steps && !h.name.startsWith('bridge ')).flatMap((h) => evaluatorDecisions(h.steps!))
+  return flow.hops.filter((h) => h.steps && !h.name.startsWith('bridge ')).flatMap((h) => evaluatorDecisions(h.steps!.filter((s) => s.chain.backend !== 'iptables-legacy')))
+}
+
+/**
+ * The comparable part of a walk: NAT chains are left out on both sides. The kernel consults them
+ * only when a packet creates its conntrack entry, and whether one already exists (a DHCP client
+ * retransmitting from 0.0.0.0:68 reuses its entry) is not in the host's facts; the reachability
+ * oracle judges what NAT does.
+ */
+export function withoutNat(decisions: Decision[], natChains: Set<string>): Decision[] {
+  return decisions.filter((d) => !natChains.has(`${d.family} ${d.table} ${d.chain}`))
+}
+
+/** Chains reached from nat base chains (iptables' nat tables, native nft nat chains and what they jump to). */
+export function natChainsOf(rs: {tables: {family: string; name: string; chains: Record<string, {name: string; base?: {type: string}; rules: {exprs: {kind: string; target?: string}[]}[]}>}[]}): Set<string> {
+  const out = new Set<string>()
+  for (const t of rs.tables) {
+    const visit = (name: string) => {
+      const key = `${t.family} ${t.name} ${name}`
+      const chain = t.chains[name]
+      if (!chain || out.has(key)) return
+      out.add(key)
+      for (const r of chain.rules) for (const e of r.exprs) if ((e.kind === 'jump' || e.kind === 'goto') && e.target) visit(e.target)
+    }
+    for (const c of Object.values(t.chains)) if (c.base?.type === 'nat') visit(c.name)
+  }
+  return out
 }

@@ -90,7 +90,24 @@ export function buildModel(probes: Record<string, ProbeResult>, capturedAt: Date
   }
   const hostname = host?.hostname ?? 'localhost'
   const addressesByMac = guestAddressIndex(leases, neighbours, arpScan)
-  const datapath = deriveDatapath(probes, (mac) => addressesByMac.get(mac)?.find((a) => !a.ip.startsWith('169.254.'))?.ip, options)
+  // Who claims each address (VRRP MACs move addresses on purpose), and which DHCP ranges are full: the datapath asks.
+  const claimsOf = new Map<string, Set<string>>()
+  for (const [mac, list] of addressesByMac) if (!VRRP_MAC.test(mac)) for (const a of list) getOrCreate(claimsOf, a.ip, () => new Set<string>()).add(mac)
+  const poolFull = (network: string, mac: string): boolean => {
+    const n = (libvirt?.networks ?? []).find((x) => x.name === network)
+    const v4 = n?.ips.find((ip) => ip.family === 'ipv4')
+    if (!n?.bridge || !v4 || v4.dhcpRanges.length === 0 || !leases) return false
+    const ranges = v4.dhcpRanges.map((r) => ({start: ipv4ToInt(r.start) ?? 0, end: ipv4ToInt(r.end) ?? -1}))
+    const size = ranges.reduce((sum, r) => sum + Math.max(0, r.end - r.start + 1), 0)
+    const current = leases.leases.filter((l) => l.bridge === n.bridge && !l.expired)
+    const inRange = current.filter((l) => ranges.some((r) => (ipv4ToInt(l.ip) ?? -1) >= r.start && (ipv4ToInt(l.ip) ?? -1) <= r.end))
+    return size > 0 && inRange.length >= size && !current.some((l) => l.mac === mac)
+  }
+  const datapath = deriveDatapath(probes, {
+    guestAddress: (mac) => addressesByMac.get(mac)?.find((a) => !a.ip.startsWith('169.254.'))?.ip,
+    addressConflict: (mac) => addressesByMac.get(mac)?.find((a) => (claimsOf.get(a.ip)?.size ?? 0) > 1)?.ip,
+    dhcpPoolFullFor: poolFull,
+  }, options)
   const flows = datapath.ok ? datapath.datapath.flows : []
   const flowsByBridge = groupBy(flows, (f) => f.bridge)
 
@@ -325,7 +342,8 @@ export function buildModel(probes: Record<string, ProbeResult>, capturedAt: Date
     // An empty bridge reports NO-CARRIER and taps report UNKNOWN: both normal. So is a bridge
     // whose ports are still in STP listening/learning: that is stp-forward-delay, not a dead link.
     const stpTransition = ports.some((p) => p.portState === 'listening' || p.portState === 'learning')
-    const carrierLost = l.kind === 'bridge' ? ports.length > 0 && !l.lowerUp && !stpTransition : l.kind !== 'tap' && (!l.lowerUp || l.operstate === 'DOWN')
+    // A bridge has carrier through its ports: one whose ports are all set down lost it because of them (that is their finding).
+    const carrierLost = l.kind === 'bridge' ? ports.some((p) => p.up) && !l.lowerUp && !stpTransition : l.kind !== 'tap' && (!l.lowerUp || l.operstate === 'DOWN')
     const isGuestBridge = l.kind === 'bridge' && (guestPorts.length > 0 || isActiveNetworkBridge)
     // Traffic the FORWARD chain sees from this bridge: routed for libvirt NAT/route networks, bridged frames (br_netfilter) otherwise.
     const routedNet = net && net.bridge === l.name && (net.forwardMode === 'nat' || net.forwardMode === 'route') ? net : undefined

@@ -13,7 +13,7 @@ import type {ProcessFacts} from '../../probes/processes.js'
 import type {Route} from '../../probes/routes.js'
 import type {SysctlFacts} from '../../probes/sysctl.js'
 import {type ProbeResult, dataOf} from '../../probes/types.js'
-import {type Datapath, type Destination, type Flow, type Hop, buildDatapath} from './flows.js'
+import {type Datapath, type DatapathFacts, type Destination, type Flow, type Hop, buildDatapath} from './flows.js'
 import type {Element} from './elements.js'
 
 /** Probes the datapath cannot do without; a missing one leaves every flow unknown. */
@@ -21,7 +21,10 @@ export const DATAPATH_PROBES = ['netfilter', 'routes', 'ip-rules', 'links', 'sys
 
 export type DatapathDerivation = {ok: true; datapath: Datapath} | {ok: false; reason: string}
 
-export function deriveDatapath(probes: Record<string, ProbeResult>, guestAddress: (mac: string) => string | undefined, options: {internet?: Destination} = {}): DatapathDerivation {
+/** What the datapath asks of the other derivations: addresses, their claims, DHCP pools. */
+export type GuestFacts = Pick<DatapathFacts, 'guestAddress' | 'addressConflict' | 'dhcpPoolFullFor'>
+
+export function deriveDatapath(probes: Record<string, ProbeResult>, guests: GuestFacts, options: {internet?: Destination} = {}): DatapathDerivation {
   const missing = DATAPATH_PROBES.filter((id) => !probes[id]?.ok)
   if (missing.length > 0) {
     return {ok: false, reason: missing.map((id) => `${id}: ${probes[id] && !probes[id].ok ? (probes[id] as {error: string}).error : 'not run'}`).join('; ')}
@@ -40,7 +43,7 @@ export function deriveDatapath(probes: Record<string, ProbeResult>, guestAddress
       networks: libvirt.networks,
       domains: libvirt.domains,
       listeners: processes?.listeners ?? null,
-      guestAddress,
+      ...guests,
       bridgeDhcpServers: hostDhcpServers(leases, links, processes),
     },
     options,

@@ -84,6 +84,10 @@ export interface DatapathFacts {
   guestAddress(mac: string): string | undefined
   /** DHCP servers configured on this host for plain bridges (ISC dhcpd): whether each runs (null: unknown). */
   bridgeDhcpServers?: {name: string; bridge: string; running: boolean | null}[]
+  /** Another MAC claims this guest's address (leases, neighbours, wire): who answers for it is not the host's to decide. */
+  addressConflict?(mac: string): string | undefined
+  /** A network's DHCP range is fully leased and this MAC holds no lease in it: its request gets no offer. */
+  dhcpPoolFullFor?(network: string, mac: string): boolean
 }
 
 export interface Datapath {
@@ -184,6 +188,9 @@ class HostView {
     const net = this.network(i)
     const bridge = i.type === 'network' ? (i.bridge ?? net?.bridge) : (i.source ?? i.bridge)
     if (!bridge) return []
+    // Neither its tap nor its bridge in the link table, while libvirt runs the guest: these links live in
+    // another network namespace than this one (kvmdoctor run inside a container or netns). Nothing to follow.
+    if (!this.links.has(bridge) && (!i.target || !this.links.has(i.target))) return []
     const v4 = net?.ips.find((ip) => ip.family === 'ipv4')
     const routed = net !== undefined && net.forwardMode !== 'bridge' && v4 !== undefined
     // A guest whose address nothing reports still has flows: judge them for an address of its network.
@@ -240,7 +247,18 @@ class HostView {
         hops.push({name: `bridge port ${i.target}`, verdict: 'pass', detail: `STP port state ${state}: forwarding within ${delayCs / 100} s x 2`})
       }
     }
+    // Two MACs answering for one address: replies go to whichever the neighbour cache holds.
+    const conflict = i.mac ? this.facts.addressConflict?.(i.mac) : undefined
+    if (conflict) hops.push({name: 'address', verdict: 'indeterminate', detail: `another MAC claims ${conflict}: replies reach whichever one the neighbour cache holds`, element: {id: `conflict:${conflict}`, kind: 'listener', text: `${conflict} claimed by two MACs`, undo: []}})
     return hops
+  }
+
+  /** A full connection-tracking table drops new connections, unless the kernel can evict an unreplied one. */
+  private conntrackHop(): Hop | undefined {
+    const count = this.sysctl('net.netfilter.nf_conntrack_count')
+    const max = this.sysctl('net.netfilter.nf_conntrack_max')
+    if (count === undefined || count === null || !max || count < max) return undefined
+    return {name: 'conntrack', verdict: 'indeterminate', detail: `nf_conntrack_count ${count} >= nf_conntrack_max ${max}: new connections are dropped unless an unreplied entry can be evicted`, element: {id: 'sysctl:net.netfilter.nf_conntrack_max', kind: 'sysctl', text: `net.netfilter.nf_conntrack_max = ${max} (table full)`, sysctl: {key: 'net.netfilter.nf_conntrack_max', value: max}, undo: [`sysctl -w net.netfilter.nf_conntrack_max=${max * 2}`]}}
   }
 
   /** A device on the path: exists, admin up, carrier, and (for a tap) enslaved to the bridge. */
@@ -375,12 +393,18 @@ class HostView {
     const runner = new PathRunner(this, hops, request)
     runner.nf('bridge prerouting', 'prerouting', 'bridge', {iifname: i.target, ibrname: bridge})
     runner.nf('bridge input', 'input', 'bridge', {iifname: i.target, ibrname: bridge})
+    const conntrack = this.conntrackHop()
+    if (conntrack) runner.push(conntrack)
     runner.nf('netfilter prerouting', 'prerouting', 'ip', {iifname: bridge})
     runner.route('routing', 'local')
     const rp = this.rpFilterHop(request, bridge)
     if (rp) runner.push(rp)
     runner.nf('netfilter input', 'input', 'ip', {iifname: bridge, oifname: undefined})
     runner.push(this.listenerHop(kind, net, bridge, gw))
+    // The server answers only if it has an address for this client.
+    if (kind === 'dhcp' && i.mac && this.facts.dhcpPoolFullFor?.(net.name, i.mac)) {
+      runner.push({name: 'DHCP pool', verdict: 'fail', detail: `every address of network ${net.name}'s DHCP range is leased, none to ${i.mac}: no offer`, element: {id: `pool:${net.name}`, kind: 'listener', text: `DHCP range of network ${net.name} exhausted`, network: net.name, undo: []}})
+    }
     const what = kind === 'dhcp' ? 'DHCP request' : 'DNS query'
     const out = [this.finish(base, kind, `${what} to ${kind === 'dhcp' ? 'the DHCP server' : 'the resolver'} of network ${net.name} on ${gw}${kind === 'dns' ? srcNote : ''}`, request, runner.hops)]
     // The answer: from dnsmasq out of the bridge. A DHCP reply does not match the request's conntrack tuple: it is new.
@@ -406,6 +430,8 @@ class HostView {
     const runner = new PathRunner(this, hops, request)
     runner.nf('bridge prerouting', 'prerouting', 'bridge', {iifname: i.target, ibrname: bridge})
     runner.nf('bridge input', 'input', 'bridge', {iifname: i.target, ibrname: bridge})
+    const conntrack = this.conntrackHop()
+    if (conntrack) runner.push(conntrack)
     runner.nf('netfilter prerouting', 'prerouting', 'ip', {iifname: bridge})
     const decision = runner.route('routing', 'forward')
     const egress = decision?.dev

@@ -10,6 +10,7 @@ import {writeFileSync} from 'node:fs'
 import {rm} from 'node:fs/promises'
 import {join} from 'node:path'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
+import {groundTruth} from '../ground-truth.js'
 import {REACH_OK, SCENARIOS, checkOracle, checkScenario} from '../scenarios.js'
 import {type HostState, captureHostState, diffHostState, restoreHostState, restoreSavedHostState, saveHostState} from './host-state.js'
 import {traceNft} from './kernel-trace.js'
@@ -72,7 +73,7 @@ describe('lab host', () => {
   }, 180_000)
 
   for (const scenario of SCENARIOS) {
-    it(`${scenario.name}${scenario.pending ? ' (pending: recorded only)' : ''}: ${scenario.description}`, async () => {
+    it(`${scenario.name}: ${scenario.description}`, async () => {
       const live = LIVE[scenario.name]
       expect(live, `no live recipe for ${scenario.name}`).toBeDefined()
       const fixture = join(ROOT, 'fixtures', scenario.name)
@@ -95,12 +96,14 @@ describe('lab host', () => {
           live.trace.check?.(traced.traces)
         }
         checkOracle(scenario, oracle)
-        if (!scenario.pending) {
-          checkScenario(scenario, result.report)
-          if (scenario.ip) await checkIpAgainstConsoles(scenario.ip, scenario.args ?? [])
-          // The default --fail-on is high.
-          expect(result.exitCode).toBe(result.report.findings.some((f) => f.severity === 'critical' || f.severity === 'high') ? 1 : 0)
-        }
+        checkScenario(scenario, result.report)
+        if (scenario.ip) await checkIpAgainstConsoles(scenario.ip, scenario.args ?? [])
+        // The default --fail-on is high.
+        expect(result.exitCode).toBe(result.report.findings.some((f) => f.severity === 'critical' || f.severity === 'high') ? 1 : 0)
+        // Ground truth: each guest flow's verdict is what the guest measured, each traced walk what the kernel did.
+        const truth = await groundTruth(fixture, scenario)
+        expect(truth.disagreements, `${scenario.name}: flows against what the guests measured`).toEqual([])
+        for (const k of truth.kernel) expect(k.kvmdoctor, `${scenario.name} ${k.kind}: kvmdoctor's walk against the kernel's trace`).toEqual(k.kernel)
       } finally {
         // Also after a failed injection (a reset may then fail on what was never done: the state check below still holds).
         await live.reset().catch((e: unknown) => {

@@ -188,7 +188,7 @@ const PINNED = 'kdlab-pinned'
 /** Networks the lab defines answer the lab internet's name themselves and never forward a plain name upstream. */
 const LAB_NET_DNS = `<dns forwardPlainNames='no'>${INET_DNS_HOST}</dns>`
 
-// ---------- datapath faults (pending scenarios): each reset undoes exactly what its inject did ----------
+// ---------- datapath faults that are not the catalogue's literal shapes: each reset undoes exactly what its inject did ----------
 
 /** Runs an nft script from a string. */
 async function nftApply(script: string): Promise<void> {
