@@ -9,7 +9,7 @@ import {renderPrometheus} from '../reports/prometheus.js'
 import type {Diagnosis} from '../src/core/diagnose.js'
 import {runDiagnose} from '../src/core/diagnose-service.js'
 import {ROOT, fixtureDir} from './helpers.js'
-import {RECORDINGS, findTool, missingTool, withPolicyRules, withTapRenamed} from './tools.js'
+import {RECORDINGS, findTool, missingTool, withPolicyRules, recordedTap, withTapRenamed, withoutCaptures} from './tools.js'
 
 const diagnosisOf = (from: string) =>
   runDiagnose({from, timeoutMs: 5000, options: {active: false, libvirtUri: 'qemu:///system'}, version: 'test'}, {now: () => new Date('2026-11-28T12:00:00Z'), cwd: ROOT})
@@ -63,14 +63,15 @@ describe('Prometheus textfile on every recording', () => {
     expect(findings).toBeGreaterThan(RECORDINGS.length)
   })
 
-  it('a probe skipped on purpose is probe_skipped 1 and has no probe_up sample; a probe that failed is probe_up 0', () => {
-    const d = diagnoses.get('ip-forward-off')!
+  it('a probe skipped on purpose is probe_skipped 1 and has no probe_up sample; a probe that failed is probe_up 0', async () => {
+    // As a host where `ip rule` could not be read.
+    const d = await diagnosisOf(await withoutCaptures('ip-forward-off', (c) => c.argv?.join(' ') === 'ip -j rule show'))
     expect(d.probes.find((p) => p.id === 'arp-scan')).toMatchObject({ok: false, skipped: true})
     const text = renderPrometheus(d)
     expect(text).toMatch(/^kvmdoctor_probe_skipped\{probe="arp-scan"\} 1$/m)
     expect(text).not.toMatch(/^kvmdoctor_probe_up\{probe="arp-scan"\}/m)
     expect(text).toMatch(/^kvmdoctor_probe_skipped\{probe="libvirt"\} 0$/m)
-    // this recording predates the ip-rules probe: that one is down, not skipped
+    // ip-rules could not be read: that one is down, not skipped
     expect(text).toMatch(/^kvmdoctor_probe_up\{probe="ip-rules"\} 0$/m)
     expect(text).toMatch(/^kvmdoctor_probe_skipped\{probe="ip-rules"\} 0$/m)
   })
@@ -90,7 +91,7 @@ describe('Prometheus textfile on every recording', () => {
 describe('Prometheus labels across a guest restart', () => {
   it('the same fault after the guest came back on another tap is the same series', async () => {
     const before = await withPolicyRules('tap-detached')
-    const after = await withTapRenamed('tap-detached', 'vnet48', 'vnet97')
+    const after = await withTapRenamed('tap-detached', recordedTap('tap-detached'), 'vnet97')
     const series = async (dir: string) => samples(renderPrometheus(await diagnosisOf(dir)), 'kvmdoctor_finding')
     const [a, b] = [await series(before), await series(after)]
     expect(a.some((l) => l.includes('rule="tap-not-attached"') && l.includes('entity="kdlab-web01/52:54:00:6b:64:01"'))).toBe(true)

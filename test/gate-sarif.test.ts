@@ -13,7 +13,7 @@ import {runDiagnose} from '../src/core/diagnose-service.js'
 import {UserError} from '../src/core/errors.js'
 import {EVERY_RULE} from '../src/core/rule-docs.js'
 import {ROOT, fixtureDir} from './helpers.js'
-import {RECORDINGS, withPolicyRules, withTapRenamed} from './tools.js'
+import {RECORDINGS, recordedTap, withPolicyRules, withTapRenamed} from './tools.js'
 
 const diagnosisOf = (from: string) =>
   runDiagnose({from, timeoutMs: 5000, options: {active: false, libvirtUri: 'qemu:///system'}, version: 'test'}, {now: () => new Date('2026-11-28T12:00:00Z'), cwd: ROOT})
@@ -173,10 +173,10 @@ describe('SARIF details', () => {
 
   it('an alert survives a guest restart: a new tap name keeps its location and fingerprint', async () => {
     const before = await withPolicyRules('tap-detached')
-    const after = await withTapRenamed('tap-detached', 'vnet48', 'vnet97')
+    const after = await withTapRenamed('tap-detached', recordedTap('tap-detached'), 'vnet97')
     const of = async (dir: string) => toSarif(await diagnosisOf(dir), {}).runs[0].results.find((r) => r.ruleId === 'tap-not-attached')!
     const [a, b] = [await of(before), await of(after)]
-    expect(a.locations[0].logicalLocations[0].name).toBe('kdlab-web01/vnet48')
+    expect(a.locations[0].logicalLocations[0].name).toBe(`kdlab-web01/${recordedTap('tap-detached')}`)
     expect(b.locations[0].logicalLocations[0].name).toBe('kdlab-web01/vnet97')
     expect(b.locations[0].physicalLocation.artifactLocation.uri).toBe(a.locations[0].physicalLocation.artifactLocation.uri)
     expect(b.partialFingerprints).toEqual(a.partialFingerprints)

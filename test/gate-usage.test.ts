@@ -113,11 +113,11 @@ describe('the installed binary (bin/run.js)', () => {
 
   it('an unknown command is a usage error too, in JSON when asked', async () => {
     const r = await kvmdoctorCli(['diagnos', '--json'])
-    expectUsageError({code: r.exitCode, stdout: r.stdout + '\n', stderr: r.stderr}, true, /command diagnos not found/)
+    expectUsageError({code: r.exitCode, stdout: r.stdout + '\n', stderr: r.stderr}, true, /"diagnos" is not a kvmdoctor command/)
   })
 
   it('an unknown command, as text', async () => {
     const r = await kvmdoctorCli(['diagnos'])
-    expectUsageError({code: r.exitCode, stdout: r.stdout, stderr: r.stderr}, false, /command diagnos not found/)
+    expectUsageError({code: r.exitCode, stdout: r.stdout, stderr: r.stderr}, false, /"diagnos" is not a kvmdoctor command/)
   })
 })

@@ -119,7 +119,7 @@ describe('--output', () => {
     const dir = await tmp()
     const r = await kvmdoctor(['--from', fixtureDir('healthy'), '--format', 'prometheus', '--output', join(dir, 'missing-dir', 'x.prom')])
     expect(r.exitCode).toBe(2)
-    expect(r.stderr).toMatch(/^kvmdoctor: cannot write the report to .*x\.prom: no such directory .*missing-dir$/m)
+    expect(r.stderr).toMatch(/^kvmdoctor: cannot write the report to .*x\.prom: .*missing-dir is not a directory$/m)
     expect(await readdir(dir)).toEqual([])
   })
 })

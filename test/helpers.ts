@@ -3,7 +3,8 @@ import {readFileSync} from 'node:fs'
 import {dirname, join} from 'node:path'
 import {fileURLToPath} from 'node:url'
 import {ALL_PROBES} from '../probes/index.js'
-import type {ProbeResult} from '../probes/types.js'
+import type {ProbeOptions, ProbeResult} from '../probes/types.js'
+import {internetOf} from '../src/core/diagnose.js'
 import type {RuleDefinition} from '../rules/types.js'
 import {evaluate} from '../src/core/engine.js'
 import {type Model, buildModel} from '../src/core/model.js'
@@ -21,12 +22,14 @@ export const sample = (file: string) => readFileSync(join(ROOT, 'test/data/sampl
 export interface Facts {
   results: Record<string, ProbeResult>
   capturedAt: Date
+  /** The recording's options: the internet's stand-in among them decides where egress flows go. */
+  options?: ProbeOptions
 }
 
 /** Probe results replayed from a recorded lab fixture. */
 export async function factsOf(fixture: string): Promise<Facts> {
   const runner = await ReplayRunner.open(fixtureDir(fixture))
-  return {results: await runProbes(ALL_PROBES, runner, replayOptions(runner)), capturedAt: runner.capturedAt}
+  return {results: await runProbes(ALL_PROBES, runner, replayOptions(runner)), capturedAt: runner.capturedAt, options: replayOptions(runner)}
 }
 
 /** A deep copy of a probe's data, changed by `change`: for "same facts, one thing different" cases. */
@@ -35,17 +38,17 @@ export function alter<T>(facts: Facts, probe: string, change: (data: T) => void)
   const r = results[probe]
   if (!r?.ok) throw new Error(`probe ${probe} has no data in this fixture`)
   change(r.data as T)
-  return {results, capturedAt: facts.capturedAt}
+  return {results, capturedAt: facts.capturedAt, options: facts.options}
 }
 
 export function unavailable(facts: Facts, probe: string, error = 'simulated: permission denied'): Facts {
   const results = structuredClone(facts.results)
   results[probe] = {id: probe, ok: false, error, durationMs: 0}
-  return {results, capturedAt: facts.capturedAt}
+  return {results, capturedAt: facts.capturedAt, options: facts.options}
 }
 
 export function model(facts: Facts): Model {
-  return buildModel(facts.results, facts.capturedAt)
+  return buildModel(facts.results, facts.capturedAt, {internet: facts.options ? internetOf(facts.options) : undefined})
 }
 
 /** Runs one rule; returns the entity names it fired on and the full evaluation. */
@@ -66,7 +69,7 @@ export async function rerunApipa(facts: Facts): Promise<Facts> {
     get: async <T>(id: string) => results[id] as ProbeResult<T>,
   })
   results.apipa = {id: 'apipa', ok: true, data, durationMs: 0}
-  return {results, capturedAt: facts.capturedAt}
+  return {results, capturedAt: facts.capturedAt, options: facts.options}
 }
 
 /** The built CLI as users run it (npm test builds first): no stdin, no colour, exit code kept. */

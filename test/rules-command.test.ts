@@ -20,7 +20,7 @@ describe('kvmdoctor rules', () => {
     const rows = JSON.parse((await kvmdoctor('rules', '--json')).stdout)
     expect(rows.map((r: {id: string}) => r.id)).toEqual(EVERY_RULE.map((r) => r.id))
     expect(rows.find((r: {id: string}) => r.id === 'libvirt-network-inactive')).toMatchObject({severity: 'critical', scope: 'network', requires: ['libvirt'], explains: expect.arrayContaining(['dhcp-server-not-running'])})
-    expect(rows.find((r: {id: string}) => r.id === 'nat-masquerade-missing').requires).toEqual(['libvirt', 'iptables|nftables'])
+    expect(rows.find((r: {id: string}) => r.id === 'nat-masquerade-missing').requires).toEqual(['libvirt', 'netfilter'])
   })
 
   it('show ID prints the doc; an unknown id exits 2', async () => {

@@ -1,6 +1,6 @@
 /** External validators for the CI-contract tests, and recordings to run them on. */
 import {execFileSync} from 'node:child_process'
-import {existsSync, readdirSync} from 'node:fs'
+import {existsSync, readFileSync, readdirSync} from 'node:fs'
 import {cp, mkdtemp, readFile, writeFile} from 'node:fs/promises'
 import {homedir, tmpdir} from 'node:os'
 import {join} from 'node:path'
@@ -74,4 +74,13 @@ export async function withTapRenamed(name: string, from: string, to: string): Pr
   }
   await writeFile(join(dir, 'manifest.json'), JSON.stringify(manifest, null, 2) + '\n')
   return dir
+}
+
+/** The tap libvirt gave the lab guest in a recording (its number changes with every recording). */
+export function recordedTap(name: string): string {
+  const dir = join(fixtureDir(name), 'outputs')
+  const addr = readdirSync(dir).find((f) => f.includes('-command-ip--j--d-addr-show'))
+  const tap = addr ? /"ifname":"(vnet\d+)"/.exec(readFileSync(join(dir, addr), 'utf8'))?.[1] : undefined
+  if (!tap) throw new Error(`no vnetN in the link table of ${name}`)
+  return tap
 }

@@ -3,6 +3,7 @@
  * facts.json, findings.json and report.md, analysable anywhere later with
  * `kvmdoctor diagnose --from FILE` to the same findings.
  */
+import type {NfRuleset, NfValue} from '../lib/netfilter.js'
 import {createReadStream, rmSync} from 'node:fs'
 import {mkdtemp, rm} from 'node:fs/promises'
 import {tmpdir} from 'node:os'
@@ -88,6 +89,8 @@ async function collectAndWrite(input: BundleInput, output: string | undefined): 
     const redactor = redactorFor(live.facts, captures, input.redactionKey)
     captures = captures.map((c) => redactCapture(c, redactor))
     options.libvirtUri = redactor.redact(options.libvirtUri)
+    // The internet's stand-in is an address like any other: mapped as the routes that lead to it are.
+    if (options.internet) options.internet = redactor.redact(options.internet)
     map = redactor.map
   }
   // Everything in the bundle derives from exactly the captures it holds: no fact or report
@@ -137,6 +140,15 @@ function redactorFor(facts: Record<string, ProbeResult>, captures: Capture[], ke
   for (const r of probeData<Route[]>(facts.routes) ?? []) if (r.family === 'inet' && r.dst.includes('/')) add(r.dst)
   const libvirt = probeData<LibvirtFacts>(facts.libvirt)
   for (const n of libvirt?.networks ?? []) for (const ip of n.ips) if (ip.family === 'ipv4') add(`${ip.address}/${ip.prefix}`)
+  // Prefixes the packet filter matches on are subnets too: an address inside one must stay inside its pseudonym.
+  const visit = (v: NfValue): void => {
+    if (v.t === 'prefix' && v.v.includes('.') && v.v.includes('/')) add(v.v)
+    else if (v.t === 'set') v.elems.forEach(visit)
+    else if (v.t === 'concat') v.parts.forEach(visit)
+  }
+  const netfilter = probeData<NfRuleset>(facts.netfilter)
+  for (const t of netfilter?.tables ?? []) for (const c of Object.values(t.chains)) for (const r of c.rules) for (const e of r.exprs) if (e.kind === 'cmp') visit(e.value)
+  for (const set of Object.values(netfilter?.sets ?? {})) set.elems.forEach(visit)
   const names: {name: string; kind: NameKind}[] = []
   const domains: string[] = []
   // A fully qualified name is also a domain: web01.corp.example.com brings corp.example.com.

@@ -37,6 +37,8 @@ export abstract class KvmdoctorCommand extends Command {
   async catch(error: Error & {oclif?: {exit?: number}}): Promise<void> {
     // --help and --version end the command with exit 0: that is no failure.
     if (error?.oclif?.exit === 0) return
+    // Reported here: oclif must not also warn that the command never parsed its arguments.
+    ;(this as unknown as {parsed: boolean}).parsed = true
     this.reportFailure(withFlagSuggestion(error))
   }
 }

@@ -36,12 +36,11 @@ const ESCAPED_FORMATS = new Set(['json', 'sarif'])
 /**
  * The diagnosis as reports may show it: credentials scrubbed; for formats read by people or
  * by line-based tools (text, Markdown, JUnit XML, Prometheus), control characters made visible.
- * The raw facts are not part of any report and are left out.
+ * The raw facts feed the topology of text, Markdown and HTML reports: they are made safe there too.
  */
 export function reportable(d: Diagnosis, format: string): Diagnosis {
-  const {facts, ...rest} = d
-  const scrubbed = scrubDeep(rest)
-  return {...(ESCAPED_FORMATS.has(format) ? scrubbed : visibleControlsDeep(scrubbed)), facts}
+  if (ESCAPED_FORMATS.has(format)) return {...scrubDeep({...d, facts: {}}), facts: d.facts}
+  return visibleControlsDeep(scrubDeep(d))
 }
 
 /** Longest line written to stderr: a message quoting a crafted input stays readable. */

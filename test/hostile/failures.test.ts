@@ -74,15 +74,14 @@ describe('diagnose on failed data', () => {
       run: (c) => (c.argv[0] === 'iptables-save' ? {...c, output: '', exitCode: null, timedOut: true, error: 'iptables-save: timed out after 5000 ms', errorCode: 'timeout' as const} : c),
     })
 
-  it('an iptables-save that hangs: the iptables probe is unavailable, with the reason', async () => {
+  it('an iptables-save that hangs: the netfilter probe is unavailable, with the reason', async () => {
     const {runner, options} = await iptablesHangs()
     const d = await diagnose({runner, options, version: 'test'})
-    expect(d.probes.find((p) => p.id === 'iptables')).toMatchObject({ok: false, error: 'iptables-save: timed out after 5000 ms'})
+    expect(d.probes.find((p) => p.id === 'netfilter')).toMatchObject({ok: false, error: 'iptables-save: timed out after 5000 ms'})
     expect(d.notChecked.map((n) => n.ruleId)).toEqual(expect.arrayContaining(['forward-policy-drop', 'firewall-backend-mismatch', 'dhcp-checksum-rule-missing']))
   })
 
-  // Needs the model (not the capture layer): libvirtRulesPresent is computed from nftables alone
-  // when iptables is unavailable, and this host's rules are iptables ones. Flip to `it` once fixed.
+  // libvirt's rules are judged only from the one packet filter probe: a failed iptables-save leaves them not checked.
   it('an iptables-save that hangs gives no CRITICAL libvirt-firewall-rules-missing: the rule is not checked', async () => {
     const {runner, options} = await iptablesHangs()
     const d = await diagnose({runner, options, version: 'test'})

@@ -3,7 +3,7 @@ import type {NfExpr, NfRule, NfTable} from '../../src/lib/netfilter.js'
 import {detectIptablesVariant, parseIptablesRuleOptions, parseIptablesSaveIR} from '../../probes/netfilter/iptables-save.js'
 import {renderRule} from '../../probes/netfilter/render.js'
 import {ParseError} from '../../probes/types.js'
-import {data, fixtureOutputs} from './data.js'
+import {IPTABLES_SAVE, data, fixtureOutputs, printedCounters, saveFamily, saveOf} from './data.js'
 
 const ip = (text: string, backend: 'iptables-nft' | 'iptables-legacy' = detectIptablesVariant(text) ?? 'iptables-legacy', extra = {}) =>
   parseIptablesSaveIR(text, {backend, family: 'ip', ...extra})
@@ -409,37 +409,117 @@ describe('parseIptablesSaveIR: libvirt, Docker and ufw rulesets', () => {
 })
 
 describe('parseIptablesSaveIR: recorded lab outputs', () => {
-  const saves = fixtureOutputs(/iptables(-legacy)?-save\.txt$/)
+  const saves = fixtureOutputs(IPTABLES_SAVE)
+  const parse = (name: string, text: string) => parseIptablesSaveIR(text, {backend: detectIptablesVariant(text) ?? 'iptables-legacy', family: saveFamily(name)})
+  /** The one output of a command in a fixture. */
+  const saveIn = (fixture: string, tool: Parameters<typeof saveOf>[0]) => {
+    const found = saves.filter(([n]) => n.startsWith(`${fixture}/`) && saveOf(tool).test(n))
+    expect(found.map(([n]) => n)).toHaveLength(1)
+    return found[0][1]
+  }
+  /** The [packets:bytes] of a line of one table of the output, read with a regex of the test's own. */
+  const printed = (text: string, table: string, line: RegExp) => {
+    const start = text.indexOf(`*${table}\n`)
+    expect(start, `*${table}`).toBeGreaterThanOrEqual(0)
+    const m = line.exec(text.slice(start, text.indexOf('\nCOMMIT', start)))
+    expect(m, line.source).not.toBeNull()
+    return {packets: Number(m![1]), bytes: Number(m![2])}
+  }
 
-  it('parses every recorded iptables-save and iptables-legacy-save output', () => {
-    expect(saves.length).toBeGreaterThan(50)
+  it('parses every recorded iptables-save, ip6tables-save and -legacy-save output', () => {
+    // 48 lab fixtures, 4 commands each; 136 outputs are not empty (the others: no ip6 / no legacy tables on that host).
+    expect(saves.length).toBeGreaterThanOrEqual(192)
+    let listed = 0
     for (const [name, text] of saves) {
       const backend = detectIptablesVariant(text)
       if (text.trim() === '') continue
+      listed++
       expect(backend, name).toBe(name.includes('legacy') ? 'iptables-legacy' : 'iptables-nft')
-      const tables = ip(text)
+      const tables = parse(name, text)
       expect(tables.length, name).toBeGreaterThan(0)
+      expect(tables.every((t) => t.family === saveFamily(name) && t.backend === backend), name).toBe(true)
     }
+    expect(listed).toBeGreaterThanOrEqual(136)
+  })
+
+  it('takes every chain and rule counter from the [packets:bytes] printed on its own line (-c)', () => {
+    let rules = 0
+    let nonZero = 0
+    for (const [name, text] of saves) {
+      const lines = printedCounters(text)
+      const tables = parse(name, text)
+      expect(tables.flatMap((t) => Object.keys(t.chains).map((c) => `${t.name} ${c}`)).sort(), name).toEqual([...lines.keys()].sort())
+      for (const t of tables) {
+        for (const c of Object.values(t.chains)) {
+          const own = lines.get(`${t.name} ${c.name}`)!
+          expect(c.counters, `${name}: ${t.name} ${c.name}`).toEqual(own.chain)
+          expect(c.rules.map((r) => r.counters), `${name}: ${t.name} ${c.name}`).toEqual(own.rules)
+          rules += c.rules.length
+          nonZero += [c.counters, ...c.rules.map((r) => r.counters)].filter((x) => x && x.packets > 0).length
+        }
+      }
+    }
+    // 1637 rules in the 48 recordings: 1328 iptables-save, 308 ip6tables-save, 1 iptables-legacy-save.
+    expect(rules).toBeGreaterThanOrEqual(1637)
+    // The probe runs -c: the counters are really there, not all [0:0].
+    expect(nonZero).toBeGreaterThan(0)
   })
 
   it('reads the healthy lab host: counters from the chain lines, libvirt rules', () => {
-    const [, text] = saves.find(([n]) => n.startsWith('healthy/') && !n.includes('legacy'))!
+    const text = saveIn('healthy', 'iptables')
     const tables = ip(text)
-    expect(table(tables, 'mangle').chains.PREROUTING.counters).toEqual({packets: 34, bytes: 3832})
-    expect(table(tables, 'filter').chains.INPUT.counters).toEqual({packets: 30, bytes: 2520})
-    expect(table(tables, 'filter').chains.LIBVIRT_FWO.rules.map((r) => renderRule(r))).toEqual([
+    expect(tables.map((t) => `${t.backend} ${t.name}`)).toEqual(['iptables-nft mangle', 'iptables-nft filter', 'iptables-nft nat'])
+    const prerouting = printed(text, 'mangle', /^:PREROUTING ACCEPT \[(\d+):(\d+)\]$/m)
+    expect(prerouting.packets).toBeGreaterThan(0) // a running guest's host sees traffic
+    expect(table(tables, 'mangle').chains.PREROUTING.counters).toEqual(prerouting)
+    expect(table(tables, 'filter').chains.INPUT.counters).toEqual(printed(text, 'filter', /^:INPUT ACCEPT \[(\d+):(\d+)\]$/m))
+    const fwo = table(tables, 'filter').chains.LIBVIRT_FWO
+    expect(fwo.rules.map((r) => renderRule(r))).toEqual([
       'saddr 192.168.122.0/24 iifname "virbr0" accept',
       'iifname "virbr0" -j REJECT --reject-with icmp-port-unreachable',
     ])
+    expect(fwo.rules.map((r) => r.counters)).toEqual([
+      printed(text, 'filter', /^\[(\d+):(\d+)\] -A LIBVIRT_FWO -s 192\.168\.122\.0\/24 -i virbr0 -j ACCEPT$/m),
+      printed(text, 'filter', /^\[(\d+):(\d+)\] -A LIBVIRT_FWO -i virbr0 -j REJECT --reject-with icmp-port-unreachable$/m),
+    ])
+    expect(table(tables, 'nat').chains.LIBVIRT_PRT.rules.map((r) => renderRule(r))).toEqual([
+      'saddr 192.168.122.0/24 daddr 224.0.0.0/24 return',
+      'saddr 192.168.122.0/24 daddr 255.255.255.255 return',
+      'saddr 192.168.122.0/24 daddr != 192.168.122.0/24 l4proto tcp -j MASQUERADE --to-ports 1024-65535',
+      'saddr 192.168.122.0/24 daddr != 192.168.122.0/24 l4proto udp -j MASQUERADE --to-ports 1024-65535',
+      'saddr 192.168.122.0/24 daddr != 192.168.122.0/24 -j MASQUERADE',
+    ])
+  })
+
+  it('reads the healthy lab host\'s ip6tables-save: libvirt\'s IPv6 jumps, no IPv6 rules of its own', () => {
+    const text = saveIn('healthy', 'ip6tables')
+    const tables = ip6(text)
+    expect(tables.map((t) => `${t.backend} ${t.family} ${t.name}`)).toEqual(['iptables-nft ip6 mangle', 'iptables-nft ip6 filter', 'iptables-nft ip6 nat'])
+    const filter = table(tables, 'filter')
+    expect(filter.chains.FORWARD.rules.map((r) => renderRule(r))).toEqual(['jump LIBVIRT_FWX', 'jump LIBVIRT_FWI', 'jump LIBVIRT_FWO'])
+    expect(filter.chains.FORWARD.rules[0].counters).toEqual(printed(text, 'filter', /^\[(\d+):(\d+)\] -A FORWARD -j LIBVIRT_FWX$/m))
+    expect(['LIBVIRT_FWI', 'LIBVIRT_FWO', 'LIBVIRT_FWX', 'LIBVIRT_INP', 'LIBVIRT_OUT'].map((c) => filter.chains[c].rules.length)).toEqual([0, 0, 0, 0, 0])
   })
 
   it('reads the legacy nat table left behind in the firewall-backend-mismatch fixture', () => {
-    const [, text] = saves.find(([n]) => n.startsWith('firewall-backend-mismatch/') && n.includes('legacy'))!
+    const text = saveIn('firewall-backend-mismatch', 'iptables-legacy')
     const tables = ip(text)
     expect(tables.map((t) => `${t.backend} ${t.name}`)).toEqual(['iptables-legacy nat'])
     expect(tables[0].chains.POSTROUTING.rules[0].exprs).toEqual([
       {kind: 'cmp', field: 'saddr', op: 'eq', value: {t: 'prefix', v: '10.250.0.0/24'}},
       {kind: 'nat', type: 'masquerade', text: '-j MASQUERADE'},
+    ])
+    expect(tables[0].chains.POSTROUTING.rules[0].counters).toEqual(printed(text, 'nat', /^\[(\d+):(\d+)\] -A POSTROUTING -s 10\.250\.0\.0\/24 -j MASQUERADE$/m))
+  })
+
+  it('reads the empty legacy nat table of the healthy host: built-in chains with their policies, no rules', () => {
+    const tables = ip(saveIn('healthy', 'iptables-legacy'))
+    expect(tables.map((t) => `${t.backend} ${t.name}`)).toEqual(['iptables-legacy nat'])
+    expect(Object.values(tables[0].chains).map((c) => [c.name, c.base?.policy, c.rules.length])).toEqual([
+      ['PREROUTING', 'accept', 0],
+      ['INPUT', 'accept', 0],
+      ['OUTPUT', 'accept', 0],
+      ['POSTROUTING', 'accept', 0],
     ])
   })
 })

@@ -1,5 +1,5 @@
 import {describe, expect, it} from 'vitest'
-import type {NfExpr, NfRule, NfTable} from '../../src/lib/netfilter.js'
+import type {NfChain, NfExpr, NfRule, NfTable} from '../../src/lib/netfilter.js'
 import {parseNftJsonIR, parseNftListing, parseNftRuleExprs, renderNftJson} from '../../probes/netfilter/nft-json.js'
 import {renderRule} from '../../probes/netfilter/render.js'
 import {ParseError} from '../../probes/types.js'
@@ -18,6 +18,9 @@ function byHandle(t: NfTable, chain: string, handle: number): NfRule {
   if (!r) throw new Error(`no rule ${handle} in ${chain}`)
   return r
 }
+/** The rule objects of an nft JSON listing, as nft printed them. */
+const rawRules = (json: string) =>
+  (JSON.parse(json) as {nftables: {rule?: {family: string; table: string; chain: string; handle: number; expr: unknown[]}}[]}).nftables.flatMap((i) => (i.rule ? [i.rule] : []))
 const l4 = (v: string): NfExpr => ({kind: 'cmp', field: 'l4proto', op: 'eq', value: {t: 'str', v}, implicit: true})
 
 describe('parseNftJsonIR: native nft ruleset', () => {
@@ -342,7 +345,7 @@ describe('parseNftJsonIR: recorded lab outputs', () => {
   const listings = fixtureOutputs(/nft--j-list-ruleset\.txt$/)
 
   it('parses every recorded nft -j list ruleset without warnings', () => {
-    expect(listings.length).toBeGreaterThan(25)
+    expect(listings.length).toBeGreaterThanOrEqual(48) // one per lab fixture
     for (const [name, json] of listings) {
       const r = parseNftJsonIR(json)
       expect(r.warnings, name).toEqual([])
@@ -368,7 +371,35 @@ describe('parseNftJsonIR: recorded lab outputs', () => {
       {kind: 'effect', text: 'counter'},
       {kind: 'verdict', verdict: 'accept'},
     ])
-    expect(table(r.tables, 'ip', 'mangle').chains.POSTROUTING.rules[0].counters).toEqual({packets: 34, bytes: 3832})
+    // The counter of the rule's own JSON object, read without the parser.
+    const [raw] = rawRules(json).filter((x) => x.family === 'ip' && x.table === 'mangle' && x.chain === 'POSTROUTING')
+    const counter = raw.expr.find((e): e is {counter: {packets: number; bytes: number}} => typeof e === 'object' && e !== null && 'counter' in e)!.counter
+    expect(counter.packets).toBeGreaterThan(0) // every packet the host sends passes mangle POSTROUTING
+    const postrouting = table(r.tables, 'ip', 'mangle').chains.POSTROUTING.rules[0]
+    expect(postrouting.counters).toEqual({packets: counter.packets, bytes: counter.bytes})
+    expect(postrouting.ref.handle).toBe(raw.handle)
+  })
+
+  it('gives every recorded rule the handle and counters of its own JSON object, in chain order', () => {
+    let counted = 0
+    for (const [name, json] of listings) {
+      const r = parseNftJsonIR(json)
+      const chains = new Map<string, NfChain>(r.tables.flatMap((t) => Object.values(t.chains).map((c) => [`${c.family} ${c.table} ${c.name}`, c] as const)))
+      const seen = new Map<string, number>()
+      for (const raw of rawRules(json)) {
+        const key = `${raw.family} ${raw.table} ${raw.chain}`
+        const index = seen.get(key) ?? 0
+        seen.set(key, index + 1)
+        const rule = chains.get(key)?.rules[index]
+        expect(rule?.ref.handle, `${name}: ${key} rule ${index}`).toBe(raw.handle)
+        const counter = raw.expr.find((e): e is {counter: {packets: number; bytes: number}} => typeof e === 'object' && e !== null && 'counter' in e)?.counter
+        expect(rule?.counters, `${name}: ${key} rule ${index}`).toEqual(counter ? {packets: counter.packets, bytes: counter.bytes} : undefined)
+        if (counter) counted++
+      }
+      expect([...chains].map(([k, c]) => [k, c.rules.length]), name).toEqual([...chains.keys()].map((k) => [k, seen.get(k) ?? 0]))
+    }
+    // 1636 of the 1702 rules in the 48 recordings have a counter (iptables-nft adds one to every rule; native nft ones may not).
+    expect(counted).toBeGreaterThanOrEqual(1636)
   })
 })
 

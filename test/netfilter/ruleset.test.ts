@@ -1,8 +1,9 @@
 import {describe, expect, it} from 'vitest'
 import type {NfRuleset, NfTable} from '../../src/lib/netfilter.js'
-import {type RulesetSources, buildRuleset} from '../../probes/netfilter/ruleset.js'
+import {detectIptablesVariant} from '../../probes/netfilter/iptables-save.js'
+import {type IptablesSource, type RulesetSources, buildRuleset} from '../../probes/netfilter/ruleset.js'
 import {renderRule} from '../../probes/netfilter/render.js'
-import {data, fixtureOutputs} from './data.js'
+import {type PrintedCounters, data, fixtureOutputs, outputsOf, printedCounters, saveOf} from './data.js'
 
 const names = (rs: NfRuleset) => rs.tables.map((t) => `${t.backend} ${t.family} ${t.name}`)
 function table(rs: NfRuleset, backend: string, family: string, name: string): NfTable {
@@ -12,13 +13,53 @@ function table(rs: NfRuleset, backend: string, family: string, name: string): Nf
 }
 const allRules = (t: NfTable) => Object.values(t.chains).flatMap((c) => c.rules)
 
-function fixture(name: string): RulesetSources {
-  const out = (re: RegExp) => fixtureOutputs(re).find(([n]) => n.startsWith(`${name}/`))?.[1]
-  const legacy = out(/iptables-legacy-save\.txt$/)
-  return {
-    iptables: [{text: out(/\d-command-iptables-save\.txt$/)!, family: 'ip', backend: 'iptables-nft'}, ...(legacy !== undefined ? [{text: legacy, family: 'ip' as const, backend: 'iptables-legacy' as const}] : [])],
-    nft: {json: out(/nft--j-list-ruleset\.txt$/)!},
+/** Everything the lab probe recorded of one fixture's packet filter; `ip6: false` leaves out ip6tables-save, as older probes did. */
+function fixture(name: string, {ip6 = true} = {}): RulesetSources {
+  const out = (re: RegExp) => {
+    const found = outputsOf(name, re)
+    expect(found.length, `${name} ${re.source}`).toBeLessThanOrEqual(1)
+    return found[0]?.[1]
   }
+  const iptables: IptablesSource[] = []
+  const add = (text: string | undefined, family: 'ip' | 'ip6', backend: 'iptables-nft' | 'iptables-legacy') => text !== undefined && iptables.push({text, family, backend})
+  add(out(saveOf('iptables')), 'ip', 'iptables-nft')
+  add(out(saveOf('iptables-legacy')), 'ip', 'iptables-legacy')
+  if (ip6) {
+    add(out(saveOf('ip6tables')), 'ip6', 'iptables-nft')
+    add(out(saveOf('ip6tables-legacy')), 'ip6', 'iptables-legacy')
+  }
+  return {iptables, nft: {json: out(/nft--j-list-ruleset\.txt$/)!, text: out(/nft--a-list-ruleset\.txt$/)}, ipset: out(/\d-command-ipset-list\.txt$/)}
+}
+const FIXTURES = fixtureOutputs(/nft--j-list-ruleset\.txt$/).map(([n]) => n.split('/')[0])
+
+/** The handles nft printed for each chain's rules, in order, read from the JSON without the parser: "family table chain" -> handles. */
+function nftHandles(json: string): Map<string, number[]> {
+  const out = new Map<string, number[]>()
+  for (const item of (JSON.parse(json) as {nftables: {rule?: {family: string; table: string; chain: string; handle: number}}[]}).nftables) {
+    if (!item.rule) continue
+    const key = `${item.rule.family} ${item.rule.table} ${item.rule.chain}`
+    out.set(key, [...(out.get(key) ?? []), item.rule.handle])
+  }
+  return out
+}
+
+/** Each iptables-nft rule has nft's handle of its position, and the counters iptables-save -c printed on its own line. */
+function expectFromBothListings(rs: NfRuleset, sources: RulesetSources, name: string): number {
+  const handles = nftHandles(sources.nft!.json)
+  const printed = new Map<string, PrintedCounters>()
+  for (const s of sources.iptables ?? []) for (const [k, v] of printedCounters(s.text)) printed.set(`${detectIptablesVariant(s.text)} ${s.family} ${k}`, v)
+  let checked = 0
+  for (const t of rs.tables.filter((x) => x.backend === 'iptables-nft' || x.backend === 'iptables-legacy')) {
+    for (const c of Object.values(t.chains)) {
+      const where = `${name}: ${t.backend} ${t.family} ${t.name} ${c.name}`
+      if (t.backend === 'iptables-nft') expect(c.rules.map((r) => r.ref.handle), where).toEqual(handles.get(`${t.family} ${t.name} ${c.name}`) ?? [])
+      const own = printed.get(`${t.backend} ${t.family} ${t.name} ${c.name}`)
+      expect(own, where).toBeDefined()
+      expect(c.rules.map((r) => r.counters), where).toEqual(own!.rules)
+      checked += c.rules.length
+    }
+  }
+  return checked
 }
 
 describe('buildRuleset: iptables-nft, nft and ipset listings of one host', () => {
@@ -104,9 +145,11 @@ describe('buildRuleset: tables iptables-save cannot print', () => {
 })
 
 describe('buildRuleset: recorded lab hosts', () => {
-  it('healthy: iptables-nft from iptables-save with handles; ip6 tables only nft saw are labelled iptables-nft', () => {
-    const rs = buildRuleset(fixture('healthy'))
+  it('healthy: every table once, iptables-nft from iptables-save -c with nft handles, the empty legacy nat table kept', () => {
+    const sources = fixture('healthy')
+    const rs = buildRuleset(sources)
     expect(names(rs)).toEqual([
+      'iptables-legacy ip nat',
       'iptables-nft ip filter',
       'iptables-nft ip mangle',
       'iptables-nft ip nat',
@@ -114,17 +157,31 @@ describe('buildRuleset: recorded lab hosts', () => {
       'iptables-nft ip6 mangle',
       'iptables-nft ip6 nat',
     ])
+    expect(rs.warnings).toEqual([])
+    expect(allRules(table(rs, 'iptables-legacy', 'ip', 'nat'))).toEqual([])
+    const fwi = table(rs, 'iptables-nft', 'ip', 'filter').chains.LIBVIRT_FWI.rules[0]
+    expect(fwi.text).toBe('-A LIBVIRT_FWI -d 192.168.122.0/24 -o virbr0 -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT')
+    expect(fwi.ref.handle).toBeGreaterThan(0)
+    expect(fwi.counters).toBeDefined()
+    const ip6Forward = table(rs, 'iptables-nft', 'ip6', 'filter').chains.FORWARD.rules
+    expect(ip6Forward.map((r) => r.text)).toEqual(['-A FORWARD -j LIBVIRT_FWX', '-A FORWARD -j LIBVIRT_FWI', '-A FORWARD -j LIBVIRT_FWO'])
+    // Every rule line of the three outputs is in the ruleset once: 26 ip and 7 ip6 (the legacy nat table has none).
+    const ruleLines = sources.iptables!.flatMap((s) => s.text.match(/^(\[\d+:\d+\] )?-A /gm) ?? []).length
+    expect(ruleLines).toBe(33)
+    expect(expectFromBothListings(rs, sources, 'healthy')).toBe(ruleLines)
+  })
+
+  it('healthy without its ip6tables-save output: the ip6 tables only nft saw are labelled iptables-nft', () => {
+    const rs = buildRuleset(fixture('healthy', {ip6: false}))
+    expect(names(rs)).toEqual(names(buildRuleset(fixture('healthy'))))
     expect(rs.warnings).toEqual([
       'ip6 filter: an iptables-nft table read from nft alone (no ip6tables-save output given): its xt matches and targets are opaque',
       'ip6 nat: an iptables-nft table read from nft alone (no ip6tables-save output given): its xt matches and targets are opaque',
       'ip6 mangle: an iptables-nft table read from nft alone (no ip6tables-save output given): its xt matches and targets are opaque',
     ])
-    const fwi = table(rs, 'iptables-nft', 'ip', 'filter').chains.LIBVIRT_FWI.rules[0]
-    expect(fwi.text).toBe('-A LIBVIRT_FWI -d 192.168.122.0/24 -o virbr0 -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT')
-    expect(fwi.ref.handle).toBeGreaterThan(0)
-    expect(fwi.counters).toBeDefined()
-    expect(table(rs, 'iptables-nft', 'ip6', 'filter').chains.FORWARD.rules[0].ref.backend).toBe('iptables-nft')
-    expect(rs.tables.flatMap(allRules).filter((r) => r.ref.family === 'ip').every((r) => r.ref.handle !== undefined)).toBe(true)
+    const forward = table(rs, 'iptables-nft', 'ip6', 'filter').chains.FORWARD.rules
+    expect(forward.map((r) => r.ref.backend)).toEqual(['iptables-nft', 'iptables-nft', 'iptables-nft'])
+    expect(forward.every((r) => r.ref.handle !== undefined && r.counters !== undefined)).toBe(true)
   })
 
   it('nft-forward-drop: the native inet table next to the iptables-nft ones', () => {
@@ -148,13 +205,18 @@ describe('buildRuleset: recorded lab hosts', () => {
     expect(table(rs, 'iptables-nft', 'ip', 'nat').chains.POSTROUTING.base?.priority).toBe(100)
   })
 
-  it('every fixture builds, and no rule of an iptables-nft table is left without its handle', () => {
-    const all = fixtureOutputs(/nft--j-list-ruleset\.txt$/).map(([n]) => n.split('/')[0])
-    for (const name of all) {
-      const rs = buildRuleset(fixture(name))
-      expect(rs.warnings.filter((w) => !w.includes('read from nft alone')), name).toEqual([])
+  it('every fixture builds without warnings; every iptables-nft rule has its nft handle, every iptables rule its -c counters', () => {
+    expect(FIXTURES.length).toBeGreaterThanOrEqual(48)
+    let rules = 0
+    for (const name of FIXTURES) {
+      const sources = fixture(name)
+      const rs = buildRuleset(sources)
+      expect(rs.warnings, name).toEqual([])
       expect(rs.tables.filter((t) => t.backend === 'iptables-nft').flatMap(allRules).every((r) => r.ref.handle !== undefined), name).toBe(true)
+      rules += expectFromBothListings(rs, sources, name)
     }
+    // The 48 recordings hold 1637 iptables rules: 1328 iptables-save, 308 ip6tables-save, 1 legacy.
+    expect(rules).toBeGreaterThanOrEqual(1637)
   })
 })
 
