@@ -24,8 +24,11 @@ export const firewalldProbe: Probe<FirewalldFacts> = {
     await Promise.all(
       bridges.map(async (bridge) => {
         const c = await runner.run(['firewall-cmd', `--get-zone-of-interface=${bridge}`])
-        // firewall-cmd prints "no zone" and exits 2 for an interface in no zone.
-        zones[bridge] = c.exitCode === 0 ? c.output.trim() : null
+        // firewall-cmd prints "no zone" and exits 2 for an interface in no zone; any other failure
+        // (a timeout, no permission, dbus gone) tells nothing about the zone.
+        if (c.exitCode === 0) zones[bridge] = c.output.trim()
+        else if (c.exitCode === 2 && /no zone/.test(c.output + c.stderr)) zones[bridge] = null
+        else throw new ProbeUnavailable(c.error ?? `firewall-cmd --get-zone-of-interface=${bridge}: exit ${c.exitCode}`)
       }),
     )
     return {running: true, zones}

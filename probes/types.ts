@@ -19,7 +19,7 @@ export interface ProbeContext {
 export interface Probe<T = unknown> {
   id: string
   title: string
-  /** What it reads, for `kvmdoctor probes` and the docs. */
+  /** What it reads (commands and files), for the docs and the rules' "facts it reads". */
   reads: string[]
   collect(ctx: ProbeContext): Promise<T>
 }

@@ -2,7 +2,9 @@ import {describe, expect, it} from 'vitest'
 import {parseDomifaddr} from '../probes/guest-agent.js'
 import type {LibvirtFacts} from '../probes/libvirt.js'
 import {buildInventory, verdictOf} from '../src/core/ip-service.js'
-import {alter, factsOf, fixtureDir, kvmdoctorCli, sample} from './helpers.js'
+import {readdirSync} from 'node:fs'
+import {join} from 'node:path'
+import {ROOT, alter, factsOf, fixtureDir, kvmdoctorCli, model, sample} from './helpers.js'
 
 const inventoryOf = async (name: string) => {
   const facts = await factsOf(name)
@@ -88,5 +90,32 @@ describe('kvmdoctor ip on lab recordings', () => {
     const missing = await cli('nosuchvm', '--from', fixtureDir('healthy'))
     expect(missing.exitCode).toBe(2)
     expect(missing.stderr).toBe('kvmdoctor: no such domain: nosuchvm')
+  })
+})
+
+describe('one truth on address claims', () => {
+  for (const name of readdirSync(join(ROOT, 'fixtures')).sort()) {
+    it(`${name}: kvmdoctor ip and diagnose see the same conflicting addresses`, async () => {
+      const facts = await factsOf(name)
+      const fromDiagnose = model(facts).entities.address.map((a) => a.name).sort()
+      const inventory = buildInventory(facts.results, facts.capturedAt)
+      // An address of a guest row is in conflict when another MAC (not the same MAC on a second guest) claims it.
+      const fromIp = [...new Set(inventory.rows.flatMap((r) => (r.conflictsWith.some((c) => !c.endsWith('(same MAC)')) ? r.ipv4.map((a) => a.ip) : [])))].sort()
+      expect(fromIp.filter((ip) => !fromDiagnose.includes(ip))).toEqual([])
+      // Every conflict diagnose sees on a running guest's address shows in ip too.
+      const guestIps = new Set(inventory.rows.filter((r) => r.state === 'running').flatMap((r) => r.ipv4.map((a) => a.ip)))
+      expect(fromDiagnose.filter((ip) => guestIps.has(ip) && !fromIp.includes(ip))).toEqual([])
+    })
+  }
+})
+
+describe('VRRP virtual MACs', () => {
+  it("a VRRP MAC answering for a guest's address is no conflict, in ip as in diagnose", async () => {
+    const facts = alter<{dst: string; mac?: string; dev: string; state: string[]; ip: string}[]>(await factsOf('healthy'), 'neighbours', (n) => {
+      const web = n.find((x) => x.ip.startsWith('192.168.122.'))!
+      n.push({...web, mac: '00:00:5e:00:01:07'})
+    })
+    expect(model(facts).entities.address).toEqual([])
+    expect(buildInventory(facts.results, facts.capturedAt).rows.find((r) => r.domain === 'kdlab-web01')?.verdict).toBe('ok')
   })
 })

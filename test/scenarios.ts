@@ -433,6 +433,13 @@ export const SCENARIOS: Scenario[] = [
     oracle: {[WEB01]: {dhcp: 'fail', dns: 'ok', ping: 'ok', tcp: 'ok'}},
   },
   {
+    name: 'libvirt-nftables-backend',
+    description: "libvirt's nftables backend (table ip libvirt_network, in the shape libvirt >= 10 writes it) carrying the default network, its iptables chains emptied: guests pass",
+    findings: [],
+    noOtherAbove: 'info',
+    oracle: {[WEB01]: REACH_OK},
+  },
+  {
     name: 'firewalld-style-healthy',
     description: 'a firewalld nftables table (inet firewalld, filter_INPUT/filter_FORWARD at priority filter + 10) with virbr0 in the libvirt zone',
     findings: [],

@@ -17,7 +17,7 @@ import {type ProbeOptions, type ProbeResult, dataOf as data} from '../../probes/
 import {type ProbeStatus, probeStatuses} from './diagnose.js'
 import {UserError} from './errors.js'
 import {isApipa} from './ipv4.js'
-import {guestAddressIndex, isRunning} from './model.js'
+import {addressClaimsByIp, guestAddressIndex, isRunning} from './model.js'
 import {runProbes} from './probe-runner.js'
 import type {Runner} from './runner.js'
 import {getOrCreate} from './collections.js'
@@ -72,9 +72,8 @@ export function buildInventory(results: Record<string, ProbeResult>, capturedAt:
   for (const list of Object.values(agent?.addresses ?? {})) {
     for (const a of list) if (a.family === 'ipv4') getOrCreate(byMac, a.mac, () => []).push({ip: a.ip, source: 'agent'})
   }
-  // Who claims each IPv4 address, for conflicts.
-  const claims = new Map<string, Set<string>>()
-  for (const [mac, list] of byMac) for (const a of list) getOrCreate(claims, a.ip, () => new Set<string>()).add(mac)
+  // Who claims each IPv4 address, for conflicts: the same answer diagnose gets.
+  const claims = addressClaimsByIp(byMac)
   const v6ByMac = new Map<string, AddressSeen[]>()
   const addV6 = (mac: string, ip: string, source: string) => {
     const list = getOrCreate(v6ByMac, mac, () => [])

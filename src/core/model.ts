@@ -91,8 +91,7 @@ export function buildModel(probes: Record<string, ProbeResult>, capturedAt: Date
   const hostname = host?.hostname ?? 'localhost'
   const addressesByMac = guestAddressIndex(leases, neighbours, arpScan)
   // Who claims each address (VRRP MACs move addresses on purpose), and which DHCP ranges are full: the datapath asks.
-  const claimsOf = new Map<string, Set<string>>()
-  for (const [mac, list] of addressesByMac) if (!VRRP_MAC.test(mac)) for (const a of list) getOrCreate(claimsOf, a.ip, () => new Set<string>()).add(mac)
+  const claimsOf = addressClaimsByIp(addressesByMac)
   const poolFull = (network: string, mac: string): boolean => {
     const n = (libvirt?.networks ?? []).find((x) => x.name === network)
     const v4 = n?.ips.find((ip) => ip.family === 'ipv4')
@@ -630,6 +629,16 @@ export interface GuestAddress {
   source: 'lease' | 'neighbour' | 'arp-scan' | 'agent'
   /** Lease expiry (epoch seconds), when the source is a lease. */
   expiry?: number | null
+}
+
+/**
+ * Who claims each IPv4 address: the MACs the address index ties it to. VRRP/CARP virtual MACs move
+ * one address between hosts on purpose and claim nothing. `kvmdoctor ip` and diagnose both ask this.
+ */
+export function addressClaimsByIp(index: Map<string, GuestAddress[]>): Map<string, Set<string>> {
+  const claims = new Map<string, Set<string>>()
+  for (const [mac, list] of index) if (!VRRP_MAC.test(mac)) for (const a of list) getOrCreate(claims, a.ip, () => new Set<string>()).add(mac)
+  return claims
 }
 
 /** Current IPv4 addresses by MAC, from every source the host has. */

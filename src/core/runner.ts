@@ -77,8 +77,3 @@ export function captureKey(c: Pick<Capture, 'kind'> & {argv?: string[]; path?: s
 export function lines(text: string): string[] {
   return text.split('\n').filter((l) => l.trim() !== '')
 }
-
-/** A capture is usable when it has output and no error; a non-zero exit counts as an error. */
-export function usable(c: Capture): boolean {
-  return c.error === undefined
-}

@@ -382,6 +382,29 @@ ${virbr0InLibvirtZone ? '    iifname "virbr0" goto filter_FWD_libvirt\n' : ''}  
 `
 }
 
+/**
+ * libvirt's nftables backend, as libvirt >= 10 writes it (the table of libvirt's own
+ * tests/networkxml2firewalldata/base.nftables, listed in test/data/netfilter/libvirt-nftables.*):
+ * Debian's libvirt here uses its iptables backend, so its LIBVIRT_* chains are emptied and the
+ * network's rules loaded in nft's shape instead.
+ */
+const LIBVIRT_NFT_TABLE = `table ip libvirt_network {
+  chain forward { type filter hook forward priority filter; policy accept; jump guest_cross; jump guest_input; jump guest_output; }
+  chain guest_output { ip saddr 192.168.122.0/24 iif "virbr0" accept; iif "virbr0" reject; }
+  chain guest_input { oif "virbr0" ip daddr 192.168.122.0/24 ct state established,related accept; oif "virbr0" reject; }
+  chain guest_cross { iif "virbr0" oif "virbr0" accept; }
+  chain guest_nat {
+    type nat hook postrouting priority srcnat; policy accept;
+    ip saddr 192.168.122.0/24 ip daddr 224.0.0.0/24 return
+    ip saddr 192.168.122.0/24 ip daddr 255.255.255.255 return
+    meta l4proto tcp ip saddr 192.168.122.0/24 ip daddr != 192.168.122.0/24 masquerade to :1024-65535
+    meta l4proto udp ip saddr 192.168.122.0/24 ip daddr != 192.168.122.0/24 masquerade to :1024-65535
+    ip saddr 192.168.122.0/24 ip daddr != 192.168.122.0/24 masquerade
+  }
+  chain postroute_mangle { type filter hook postrouting priority filter; policy accept; }
+}
+`
+
 function firewalldStyle(virbr0InLibvirtZone: boolean): LiveScenario {
   return {
     async inject() {
@@ -563,6 +586,19 @@ const DATAPATH: Record<string, LiveScenario> = {
     },
     reset: restoreIptables,
     trace: {match: webTraffic, check: (traces) => droppedIn(traces, 'ip filter ufw-skip-to-policy-input')},
+  },
+  'libvirt-nftables-backend': {
+    async inject() {
+      if (await nftTableExists('ip', 'libvirt_network')) throw new Error('this host has a table ip libvirt_network already')
+      await saveIptables()
+      await flushLibvirtChains()
+      await nftApply(LIBVIRT_NFT_TABLE)
+    },
+    async reset() {
+      await sh(['nft', 'delete', 'table', 'ip', 'libvirt_network'])
+      await restoreIptables()
+    },
+    trace: {match: webTraffic, check: allAccepted},
   },
   'firewalld-style-healthy': firewalldStyle(true),
   'firewalld-style-public-zone': firewalldStyle(false),

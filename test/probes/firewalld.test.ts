@@ -1,0 +1,32 @@
+import {describe, expect, it} from 'vitest'
+import {firewalldProbe} from '../../probes/firewalld.js'
+import type {LibvirtFacts} from '../../probes/libvirt.js'
+import type {CommandCapture, Runner} from '../../src/core/runner.js'
+import type {ProbeResult} from '../../probes/types.js'
+
+const libvirt: ProbeResult<LibvirtFacts> = {id: 'libvirt', ok: true, durationMs: 0, data: {networks: [{name: 'default', active: true, autostart: true, persistent: true, forwardMode: 'nat', bridge: 'virbr0', ips: [], dnsEnabled: true}], domains: []}}
+
+/** firewall-cmd as it answers on a host running firewalld: `--state` says running, the zone query as given. */
+function runner(zone: Partial<CommandCapture>): Runner {
+  const capture = (argv: string[], c: Partial<CommandCapture>): CommandCapture => ({kind: 'command', argv, output: '', stderr: '', durationMs: 1, truncated: false, exitCode: 0, timedOut: false, ...c})
+  return {
+    capturedAt: new Date(0),
+    run: async (argv) => (argv[1] === '--state' ? capture(argv, {output: 'running\n'}) : capture(argv, zone)),
+    readFile: async () => ({kind: 'file', path: '', output: '', durationMs: 0, truncated: false}),
+    listDir: async () => ({kind: 'dir', path: '', output: '', durationMs: 0, truncated: false}),
+  }
+}
+const collect = (r: Runner) => firewalldProbe.collect({runner: r, options: {active: false, libvirtUri: 'qemu:///system'}, get: async <T>() => libvirt as unknown as ProbeResult<T>})
+
+describe('firewalld probe', () => {
+  it('reads the zone of each active libvirt bridge', async () => {
+    expect(await collect(runner({output: 'libvirt\n'}))).toEqual({running: true, zones: {virbr0: 'libvirt'}})
+  })
+  it('"no zone" (exit 2) is a fact: the bridge is in no zone', async () => {
+    expect(await collect(runner({output: 'no zone\n', exitCode: 2, error: 'firewall-cmd: exit 2', errorCode: 'exit-status'}))).toEqual({running: true, zones: {virbr0: null}})
+  })
+  it('a query that times out or is refused is no fact about the zone: the probe is unavailable', async () => {
+    await expect(collect(runner({exitCode: null, timedOut: true, error: 'firewall-cmd: timed out after 5000 ms', errorCode: 'timeout'}))).rejects.toThrow(/timed out/)
+    await expect(collect(runner({exitCode: 13, error: 'firewall-cmd: exit 13: Authorization failed', errorCode: 'exit-status'}))).rejects.toThrow(/Authorization failed/)
+  })
+})
