@@ -253,6 +253,17 @@ class HostView {
     return hops
   }
 
+  /** A guest's packet up to the host's IP layer: its NIC, tap, bridge and port, the bridge hooks, conntrack, prerouting. */
+  private intoHost(d: LibvirtDomain, i: Iface, bridge: string, request: NfPacket): PathRunner {
+    const runner = new PathRunner(this, this.ingressLinks(d, i, bridge), request)
+    runner.nf('bridge prerouting', 'prerouting', 'bridge', {iifname: i.target, ibrname: bridge})
+    runner.nf('bridge input', 'input', 'bridge', {iifname: i.target, ibrname: bridge})
+    const conntrack = this.conntrackHop()
+    if (conntrack) runner.push(conntrack)
+    runner.nf('netfilter prerouting', 'prerouting', 'ip', {iifname: bridge})
+    return runner
+  }
+
   /** A full connection-tracking table drops new connections, unless the kernel can evict an unreplied one. */
   private conntrackHop(): Hop | undefined {
     const count = this.sysctl('net.netfilter.nf_conntrack_count')
@@ -389,13 +400,7 @@ class HostView {
       kind === 'dhcp'
         ? newPacket({family: 4, iifname: bridge, src: '0.0.0.0', dst: '255.255.255.255', l4proto: 'udp', sport: 68, dport: 67, pkttype: 'broadcast', etherSrc: i.mac})
         : newPacket({family: 4, iifname: bridge, src, dst: gw, l4proto: 'udp', sport: 40000, dport: 53, etherSrc: i.mac})
-    const hops = this.ingressLinks(d, i, bridge)
-    const runner = new PathRunner(this, hops, request)
-    runner.nf('bridge prerouting', 'prerouting', 'bridge', {iifname: i.target, ibrname: bridge})
-    runner.nf('bridge input', 'input', 'bridge', {iifname: i.target, ibrname: bridge})
-    const conntrack = this.conntrackHop()
-    if (conntrack) runner.push(conntrack)
-    runner.nf('netfilter prerouting', 'prerouting', 'ip', {iifname: bridge})
+    const runner = this.intoHost(d, i, bridge, request)
     runner.route('routing', 'local')
     const rp = this.rpFilterHop(request, bridge)
     if (rp) runner.push(rp)
@@ -426,13 +431,7 @@ class HostView {
   /** Out through the host's routing, forward filter and NAT to a destination, and the reply back in. */
   private routedEgress(base: FlowBase, d: LibvirtDomain, i: Iface, net: LibvirtNetwork, bridge: string, src: string, srcNote: string, to: Destination, kind: 'egress' | 'custom'): Flow[] {
     const request = newPacket({family: 4, iifname: bridge, src, dst: to.addr, l4proto: to.proto, ...(to.proto === 'icmp' ? {icmpType: 8} : {sport: 40000, dport: to.port ?? 443}), etherSrc: i.mac})
-    const hops = this.ingressLinks(d, i, bridge)
-    const runner = new PathRunner(this, hops, request)
-    runner.nf('bridge prerouting', 'prerouting', 'bridge', {iifname: i.target, ibrname: bridge})
-    runner.nf('bridge input', 'input', 'bridge', {iifname: i.target, ibrname: bridge})
-    const conntrack = this.conntrackHop()
-    if (conntrack) runner.push(conntrack)
-    runner.nf('netfilter prerouting', 'prerouting', 'ip', {iifname: bridge})
+    const runner = this.intoHost(d, i, bridge, request)
     const decision = runner.route('routing', 'forward')
     const egress = decision?.dev
     const diverted = decision && decision.kind === 'unicast' && decision.rule && decision.rule.priority !== 0 && decision.rule.priority < 32766 && egress !== this.mainDefaultDev() ? policyElement(decision) : undefined
