@@ -84,7 +84,7 @@ describe('kvmdoctor ip on lab recordings', () => {
     const table = await cli('--from', fixtureDir('static-ip-collision'))
     expect(table.exitCode).toBe(0)
     expect(table.stdout.split('\n')[0]).toMatch(/^DOMAIN\s+STATE\s+IFACE\s+MAC\s+NETWORK\s+IPV4\s+IPV6\s+LEASE ENDS\s+VERDICT$/)
-    expect(table.stdout).toMatch(/^kdlab-static01\s+running\s+vnet\d+\s+52:54:00:6b:64:03\s+default\s+192\.168\.122\.\d+ \(neighbour\+arp-scan\).*conflict with 52:54:00:6b:64:01 \(kdlab-web01\)$/m)
+    expect(table.stdout).toMatch(/^kdlab-static01\s+running\s+vnet\d+\s+52:54:00:6b:64:03\s+default\s+192\.168\.122\.\d+ \((neighbour\+)?arp-scan\).*conflict with 52:54:00:6b:64:01 \(kdlab-web01\)$/m)
     const json = JSON.parse((await cli('kdlab-web01', '--from', fixtureDir('static-ip-collision'), '--json')).stdout)
     expect(json.rows.map((r: {domain: string}) => r.domain)).toEqual(['kdlab-web01'])
     const missing = await cli('nosuchvm', '--from', fixtureDir('healthy'))

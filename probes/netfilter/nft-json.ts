@@ -705,7 +705,7 @@ export function parseNftJsonIR(jsonText: string, options: NftJsonOptions = {}): 
       const tableName = String(kind === 'table' ? value.name : value.table)
       const tkey = listingKey(family, tableName)
       if (kind === 'table') {
-        tables.set(tkey, {backend: 'nft', family, name: tableName, chains: {}})
+        tables.set(tkey, {backend: 'nft', family, name: tableName, chains: {}, ...(typeof value.handle === 'number' ? {handle: value.handle} : {})})
         continue
       }
       const table = tables.get(tkey)

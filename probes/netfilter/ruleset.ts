@@ -79,7 +79,8 @@ export function buildRuleset(sources: RulesetSources): NfRuleset {
       continue
     }
     taken.add(`${t.family} ${t.name}`)
-    tables.push(t.incompatible ? adoptNftTable(t, fromNft, warnings) : withNftHandles(t, fromNft, warnings))
+    const merged = t.incompatible ? adoptNftTable(t, fromNft, warnings) : withNftHandles(t, fromNft, warnings)
+    tables.push(fromNft.handle !== undefined ? {...merged, handle: fromNft.handle} : merged)
   }
   for (const t of nft?.tables ?? []) {
     if (taken.has(`${t.family} ${t.name}`)) continue

@@ -42,6 +42,8 @@ export interface NfTable {
   chains: Record<string, NfChain>
   /** iptables-save printed "# Table `X' is incompatible, use 'nft' tool.": its rules must come from nft. */
   incompatible?: boolean
+  /** nf_tables table handle (per family, in order of creation), when the nft listing was read. */
+  handle?: number
 }
 
 export interface NfBaseChain {

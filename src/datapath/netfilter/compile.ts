@@ -33,6 +33,7 @@ export const tableOf = (c: Pick<NfChain, 'backend' | 'family' | 'table'>) => tab
 export function compile(rs: NfRuleset, options: {hostAddresses?: string[]} = {}): CompiledRuleset {
   const chains = new Map<string, Map<string, NfChain>>()
   const bases: NfChain[] = []
+  const tableHandle = new Map(rs.tables.filter((t) => t.handle !== undefined).map((t) => [tableKey(t.backend, t.family, t.name), t.handle!]))
   for (const table of rs.tables) {
     const byName = new Map<string, NfChain>()
     for (const chain of Object.values(table.chains)) {
@@ -89,7 +90,11 @@ export function compile(rs: NfRuleset, options: {hostAddresses?: string[]} = {})
       const key = `${hook} ${families.join(',')}`
       let list = baseCache.get(key)
       if (!list) {
-        list = bases.filter((c) => c.base!.hook === hook && families.includes(c.family)).sort((a, b) => a.base!.priority - b.base!.priority)
+        // Equal priorities run in reverse order of registration (the kernel inserts a new hook before
+        // its equals): within a family, a table's handle tells its age, newest first.
+        list = bases
+          .filter((c) => c.base!.hook === hook && families.includes(c.family))
+          .sort((a, b) => a.base!.priority - b.base!.priority || (a.family === b.family ? (tableHandle.get(tableOf(b)) ?? 0) - (tableHandle.get(tableOf(a)) ?? 0) : 0))
         baseCache.set(key, list)
       }
       return list
