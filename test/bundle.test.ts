@@ -1,5 +1,6 @@
+import {execFileSync} from 'node:child_process'
 import {existsSync} from 'node:fs'
-import {mkdir, mkdtemp, readFile, readdir, symlink, writeFile} from 'node:fs/promises'
+import {chmod, mkdir, mkdtemp, readFile, readdir, rm, stat, symlink, writeFile} from 'node:fs/promises'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {gzipSync} from 'node:zlib'
@@ -8,6 +9,7 @@ import {describe, expect, it} from 'vitest'
 import {createBundle, openBundle} from '../src/core/bundle.js'
 import {diagnose} from '../src/core/diagnose.js'
 import {UserError} from '../src/core/errors.js'
+import type {RedactionMap} from '../src/core/redact.js'
 import type {CommandCapture, FileCapture, Runner} from '../src/core/runner.js'
 import {ReplayRunner} from '../src/core/snapshot.js'
 import {fixtureDir, kvmdoctorCli, replayOptions} from './helpers.js'
@@ -35,6 +37,23 @@ async function extract(bundle: string): Promise<Map<string, string>> {
   return filesOf(dir)
 }
 
+/** The bundle's files by path inside its top-level directory. */
+async function contentOf(bundle: string): Promise<Map<string, string>> {
+  const files = await extract(bundle)
+  return new Map([...files].map(([p, text]) => [p.split('/kvmdoctor-bundle-')[1].replace(/^[^/]+\//, ''), text]))
+}
+
+/** Extracts a bundle, lets `change` alter its top-level directory, packs it again. */
+async function repacked(bundle: string, change: (top: string) => Promise<void>): Promise<string> {
+  const dir = await tmp()
+  await tar.x({file: bundle, cwd: dir})
+  const [top] = await readdir(dir)
+  await change(join(dir, top))
+  const out = join(dir, 'repacked.tar.gz')
+  await tar.c({gzip: true, file: out, cwd: dir, portable: true}, [top])
+  return out
+}
+
 const summary = (d: {findings: {id: string; rank: number; entity: {kind: string; name: string}; evidence: string[]; severity: string; explainedBy?: string}[]}) =>
   d.findings.map((f) => ({id: f.id, rank: f.rank, severity: f.severity, kind: f.entity.kind, name: f.entity.name, evidence: f.evidence, explainedBy: f.explainedBy}))
 
@@ -50,6 +69,71 @@ describe('support bundles', () => {
       expect(summary(again)).toEqual(summary(made.diagnosis))
       expect(again.capturedAt).toBe(made.diagnosis.capturedAt)
     }
+  })
+
+  it('holds report.html, self-contained, beside report.md', async () => {
+    const source = await ReplayRunner.open(fixtureDir('flushed-and-forward-off'))
+    const made = await createBundle({runner: source, options: replayOptions(source), version: 'test', output: join(await tmp(), 'b.tar.gz'), redact: false})
+    const page = (await contentOf(made.path)).get('report.html')!
+    expect(page).toMatch(/^<!doctype html>/)
+    expect(page).toContain('Content-Security-Policy')
+    // The findings of this bundle, not an empty shell.
+    for (const f of made.diagnosis.findings.filter((x) => x.severity === 'critical')) expect(page).toContain(f.id)
+    // Nothing fetched from elsewhere: no http(s) URL in any src or href.
+    expect(page).toMatch(/\b(?:src|href)\s*=/)
+    expect(page).not.toMatch(/\b(?:src|href)\s*=\s*["']?\s*(?:https?:)?\/\//i)
+  })
+
+  describe('SHA256SUMS', () => {
+    it('lists every other file of the bundle with its sha256, as sha256sum -c reads it', async () => {
+      const source = await ReplayRunner.open(fixtureDir('healthy'))
+      const made = await createBundle({runner: source, options: replayOptions(source), version: 'test', output: join(await tmp(), 'b.tar.gz'), redact: true, redactionKey: KEY})
+      const files = await contentOf(made.path)
+      const sums = files.get('SHA256SUMS')!
+      const listed = sums.trimEnd().split('\n').map((l) => /^([0-9a-f]{64}) {2}(\S+)$/.exec(l)!)
+      expect(listed.every(Boolean)).toBe(true)
+      expect(listed.map((m) => m[2]).sort()).toEqual([...files.keys()].filter((f) => f !== 'SHA256SUMS').sort())
+      expect(listed.map((m) => m[2])).toEqual(expect.arrayContaining(['manifest.json', 'facts.json', 'findings.json', 'report.md', 'report.html']))
+      expect(listed.filter((m) => m[2].startsWith('outputs/')).length).toBe(files.size - 6)
+      expect(files.size).toBeGreaterThan(20)
+      // The checksums hold for what the archive carries, checked by coreutils itself.
+      const dir = await tmp()
+      await tar.x({file: made.path, cwd: dir})
+      const [top] = await readdir(dir)
+      expect(execFileSync('sha256sum', ['--check', '--strict', '--quiet', 'SHA256SUMS'], {cwd: join(dir, top), encoding: 'utf8'})).toBe('')
+    })
+
+    const expectRefused = async (file: string, message: RegExp) => {
+      const error = await openBundle(file).then(() => undefined, (e: unknown) => e)
+      expect(error).toBeInstanceOf(UserError)
+      expect((error as Error).message).toMatch(message)
+    }
+
+    it('diagnose --from refuses a bundle with a changed, added or missing file, naming it', async () => {
+      const source = await ReplayRunner.open(fixtureDir('dnsmasq-killed'))
+      const made = await createBundle({runner: source, options: replayOptions(source), version: 'test', output: join(await tmp(), 'b.tar.gz'), redact: false})
+      // One output edited (an iptables rule dropped): replaying it would give other findings.
+      const [output, rules] = [...(await contentOf(made.path))].find(([f, text]) => f.startsWith('outputs/') && /^(\[\d+:\d+\] )?-A /m.test(text))!
+      const edited = await repacked(made.path, (top) => writeFile(join(top, output), rules.replace(/^(\[\d+:\d+\] )?-A .*\n/m, '')))
+      await expectRefused(edited, new RegExp(`files do not match its SHA256SUMS: ${output.replace(/[.]/g, '\\.')} does not match its checksum`))
+      await expectRefused(await repacked(made.path, (top) => writeFile(join(top, 'outputs', 'extra.txt'), 'x')), /outputs\/extra\.txt is not listed/)
+      await expectRefused(await repacked(made.path, (top) => rm(join(top, 'report.md'))), /report\.md is listed but missing/)
+      await expectRefused(await repacked(made.path, async (top) => writeFile(join(top, 'SHA256SUMS'), `${'0'.repeat(64)}  ../../etc/passwd\n`)), /line 1 of SHA256SUMS is malformed/)
+      const r = await kvmdoctorCli(['diagnose', '--from', edited])
+      expect(r.exitCode).toBe(2)
+      expect(r.stderr).toMatch(new RegExp(`^kvmdoctor: .*repacked\\.tar\\.gz: refusing a bundle whose files do not match its SHA256SUMS: ${output.replace(/[.]/g, '\\.')}`))
+      expect(r.stdout).toBe('')
+    })
+
+    it('a bundle without SHA256SUMS (written before it existed) still opens, to the same findings', async () => {
+      const source = await ReplayRunner.open(fixtureDir('dnsmasq-killed'))
+      const made = await createBundle({runner: source, options: replayOptions(source), version: 'test', output: join(await tmp(), 'b.tar.gz'), redact: false})
+      const old = await repacked(made.path, (top) => rm(join(top, 'SHA256SUMS')))
+      const {runner, cleanup} = await openBundle(old)
+      const again = await diagnose({runner, options: replayOptions(runner), version: 'test'})
+      await cleanup()
+      expect(summary(again)).toEqual(summary(made.diagnosis))
+    })
   })
 
   it('holds manifest, raw outputs, facts.json, findings.json and report.md; stays small', async () => {
@@ -155,6 +239,94 @@ describe('support bundles', () => {
       // One original, one pseudonym, everywhere.
       expect(new Set(Object.values(map.ipv4)).size).toBe(Object.keys(map.ipv4).length)
       expect(new Set(Object.values(map.mac)).size).toBe(Object.keys(map.mac).length)
+    })
+  })
+
+  describe('--redact-map', () => {
+    const bundleOf = async (fixture: string, dir: string, name: string, redactMap?: string) => {
+      const source = await ReplayRunner.open(fixtureDir(fixture))
+      return createBundle({runner: source, options: replayOptions(source), version: 'test', output: join(dir, name), redact: true, redactMap})
+    }
+    const readMap = async (path: string): Promise<RedactionMap> => JSON.parse(await readFile(path, 'utf8'))
+
+    it('two redacted bundles of one host with one map are the same, pseudonyms and all; without it they differ', async () => {
+      const dir = await tmp()
+      const mapFile = join(dir, 'host.map.json')
+      const first = await bundleOf('static-ip-collision', dir, 'a.tar.gz', mapFile)
+      expect(first.mapPath).toBe(mapFile)
+      expect(existsSync(join(dir, 'a.tar.gz.redaction-map.json'))).toBe(false)
+      const map = await readMap(mapFile)
+      const second = await bundleOf('static-ip-collision', dir, 'b.tar.gz', mapFile)
+      const [a, b] = [await contentOf(first.path), await contentOf(second.path)]
+      expect([...b.keys()]).toEqual([...a.keys()])
+      for (const [file, text] of a) expect(b.get(file), file).toBe(text)
+      expect(await readMap(mapFile)).toEqual(map)
+      expect(a.get('facts.json')).toContain(`"${map.ipv4['192.168.122.1']}"`)
+      // Without a map each bundle has its own key: the same host gets other pseudonyms.
+      const [c, d] = [await bundleOf('static-ip-collision', dir, 'c.tar.gz'), await bundleOf('static-ip-collision', dir, 'd.tar.gz')]
+      const [mapC, mapD] = [await readMap(c.mapPath!), await readMap(d.mapPath!)]
+      expect(mapC.key).not.toBe(mapD.key)
+      expect(Object.keys(mapC.ipv4).some((ip) => mapC.ipv4[ip] !== mapD.ipv4[ip])).toBe(true)
+      expect((await contentOf(c.path)).get('facts.json')).not.toBe((await contentOf(d.path)).get('facts.json'))
+    })
+
+    it('a second host extends the map: what both hold maps alike, old entries stay, new names never reuse a number', async () => {
+      const dir = await tmp()
+      const mapFile = join(dir, 'fleet.map.json')
+      await bundleOf('healthy', dir, 'a.tar.gz', mapFile)
+      const before = await readMap(mapFile)
+      const made = await bundleOf('dhcp-range-exhausted', dir, 'b.tar.gz', mapFile)
+      const after = await readMap(mapFile)
+      expect(after.key).toBe(before.key)
+      for (const sectionName of ['ipv4', 'ipv6', 'mac', 'uuid', 'names', 'domains', 'users'] as const) expect(after[sectionName]).toMatchObject(before[sectionName])
+      expect(after.subnets).toEqual(expect.arrayContaining(before.subnets))
+      // This host adds guests, a network and its subnet: they join the map, numbered on from the first host's.
+      expect(after.subnets.length).toBeGreaterThan(before.subnets.length)
+      const lastGuest = Math.max(...Object.values(before.names).filter((n) => n.startsWith('guest-')).map((n) => Number(n.slice(6))))
+      const added = Object.keys(after.names).filter((n) => !(n in before.names))
+      expect(added).toEqual(expect.arrayContaining(['kdlab-tiny01', 'kdlab-tiny']))
+      expect(Number(after.names['kdlab-tiny01'].slice(6))).toBeGreaterThan(lastGuest)
+      for (const values of [Object.values(after.names), Object.values(after.mac)]) expect(new Set(values).size).toBe(values.length)
+      // The address both hosts have (libvirt's default gateway) has one pseudonym in both bundles.
+      expect(after.ipv4['192.168.122.1']).toBe(before.ipv4['192.168.122.1'])
+      const second = await contentOf(made.path)
+      expect(second.get('facts.json')).toContain(`"${before.ipv4['192.168.122.1']}"`)
+      expect(made.redactionChanged).toBeUndefined()
+      expect((await stat(mapFile)).mode & 0o777).toBe(0o600)
+    })
+
+    it('a map whose pseudonyms break this host\'s subnets is reported: the findings changed', async () => {
+      const dir = await tmp()
+      const mapFile = join(dir, 'host.map.json')
+      const first = await bundleOf('static-ip-collision', dir, 'a.tar.gz', mapFile)
+      expect(first.redactionChanged).toBeUndefined()
+      // As if another host had mapped this host's guest address, into another subnet than its gateway's.
+      const map = await readMap(mapFile)
+      const guest = Object.keys(map.ipv4).find((ip) => ip.startsWith('192.168.122.') && !ip.endsWith('.1') && !ip.endsWith('.255'))!
+      map.ipv4[guest] = '10.99.98.97'
+      await writeFile(mapFile, JSON.stringify(map), {mode: 0o600})
+      const second = await bundleOf('static-ip-collision', dir, 'b.tar.gz', mapFile)
+      expect(second.redactionChanged).toBeDefined()
+      expect([...second.redactionChanged!.missing, ...second.redactionChanged!.extra].length).toBeGreaterThan(0)
+    })
+
+    it('refuses a map that is not one, before probing', async () => {
+      const dir = await tmp()
+      const mapFile = join(dir, 'm.json')
+      for (const [text, message] of [
+        ['not json', /not a kvmdoctor redaction map \(not valid JSON/],
+        ['{"ipv4": {}}', /not a usable kvmdoctor redaction map: format: .*start a new one/],
+        [JSON.stringify({format: 'kvmdoctor-redaction-map', formatVersion: 1, key: 'ab'.repeat(32), names: {web01: '<script>'}}), /names\.web01: /],
+      ] as const) {
+        await writeFile(mapFile, text)
+        await chmod(mapFile, 0o600)
+        let probed = false
+        const runner: Runner = {capturedAt: new Date(), run: async () => ((probed = true), Promise.reject(new Error('probed'))), readFile: async () => Promise.reject(new Error('probed')), listDir: async () => Promise.reject(new Error('probed'))}
+        const error = await createBundle({runner, options: {active: false, libvirtUri: 'qemu:///system'}, version: 'test', output: join(dir, 'b.tar.gz'), redact: true, redactMap: mapFile}).then(() => undefined, (e: unknown) => e)
+        expect(error).toBeInstanceOf(UserError)
+        expect((error as Error).message).toMatch(message)
+        expect(probed).toBe(false)
+      }
     })
   })
 

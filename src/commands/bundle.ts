@@ -6,15 +6,17 @@ import {errorLine, requireNonEmpty} from '../core/output.js'
 
 export default class Bundle extends KvmdoctorCommand {
   static summary = 'Write a support bundle: everything read from this host, the facts, the findings and a report, in one .tar.gz'
-  static description = `Attach the bundle to a ticket; anyone can analyse it later with \`kvmdoctor diagnose --from FILE\` and get the same findings. Passwords, keys and secrets are always removed. With --redact, addresses, MACs and names are replaced by consistent pseudonyms; the mapping is written beside the bundle, never inside it.
+  static description = `Attach the bundle to a ticket; anyone can analyse it later with \`kvmdoctor diagnose --from FILE\` and get the same findings (checked against the bundle's SHA256SUMS). Passwords, keys and secrets are always removed. With --redact, addresses, MACs and names are replaced by consistent pseudonyms (private addresses stay private); the mapping is written beside the bundle, never inside it, or with --redact-map into one map file that later bundles of this host or others reuse and extend.
 
 This is the one command that writes a file; it changes nothing else on the host.`
 
-  static examples = ['<%= config.bin %> bundle', '<%= config.bin %> bundle -o /tmp/ticket-1234.tar.gz --redact']
+  static examples = ['<%= config.bin %> bundle', '<%= config.bin %> bundle -o /tmp/ticket-1234.tar.gz --redact', '<%= config.bin %> bundle --redact --redact-map ~/fleet.redaction-map.json']
 
   static flags = {
     output: Flags.string({char: 'o', summary: 'Where to write the bundle (default: kvmdoctor-HOST-TIME.tar.gz here).'}),
     redact: Flags.boolean({summary: 'Replace addresses, MACs and names with consistent pseudonyms.', default: false}),
+    // Checked by createBundle: oclif's dependsOn counts --redact's default as given.
+    'redact-map': Flags.string({summary: 'With --redact: reuse and extend this redaction map (created if absent; an existing one must be a regular file of mode 0600), so bundles of a host or a fleet share pseudonyms.'}),
     active: Flags.boolean({summary: 'Allow probes that send packets (arp-scan on guest bridges).', default: false}),
     timeout: Flags.integer({summary: 'Seconds each command may run before it is killed.', default: 5, min: 1, max: 600}),
     deadline: Flags.integer({summary: 'Seconds the whole run may take; then commands still running are stopped and the bundle says what could not be read.', default: 120, min: 1, max: 3600}),
@@ -25,12 +27,18 @@ This is the one command that writes a file; it changes nothing else on the host.
     const {flags} = await this.parse(Bundle)
     const spinner = process.stderr.isTTY ? (await import('ora')).default({text: 'collecting', stream: process.stderr}).start() : undefined
     try {
-      requireNonEmpty(flags, ['output', 'connect'])
+      requireNonEmpty(flags, ['output', 'connect', 'redact-map'])
       const runner = new LiveRunner({timeoutMs: flags.timeout * 1000, deadlineMs: flags.deadline * 1000})
-      const result = await createBundle({runner, options: {active: flags.active, libvirtUri: flags.connect}, version: this.config.version, output: flags.output, redact: flags.redact})
+      const result = await createBundle({runner, options: {active: flags.active, libvirtUri: flags.connect}, version: this.config.version, output: flags.output, redact: flags.redact, redactMap: flags['redact-map']})
       spinner?.stop()
       this.log(errorLine(`bundle written to ${result.path} (${(result.bytes / 1024).toFixed(1)} KiB)`))
       if (result.mapPath) this.log(errorLine(`redaction mapping (keep it, do not attach it): ${result.mapPath}`))
+      if (result.redactionChanged) {
+        const {missing, extra} = result.redactionChanged
+        const what = [missing.length > 0 ? `lacks ${missing.join(', ')}` : '', extra.length > 0 ? `adds ${extra.join(', ')}` : ''].filter(Boolean).join('; ')
+        const why = flags['redact-map'] ? "the map's pseudonyms do not fit this host's subnets; try a new map" : 'please report it'
+        process.stderr.write(`${errorLine(`kvmdoctor: warning: redaction changed the bundle's findings (${what}): ${why}`)}\n`)
+      }
       const roots = result.diagnosis.findings.filter((f) => !f.explainedBy && f.severity !== 'info').slice(0, 5)
       this.log(roots.length === 0 ? 'no findings above info' : 'top findings:')
       for (const f of roots) this.log(errorLine(`  ${f.rank}. [${f.severity.toUpperCase()}] ${f.id} (${f.entity.kind} ${f.entity.name}): ${f.title}`))

@@ -1,13 +1,15 @@
 /**
  * Support bundles: one .tar.gz with the snapshot (manifest + raw outputs),
- * facts.json, findings.json and report.md, analysable anywhere later with
+ * facts.json, findings.json, report.md, report.html and SHA256SUMS (every
+ * other file's checksum), analysable anywhere later with
  * `kvmdoctor diagnose --from FILE` to the same findings.
  */
 import type {NfRuleset, NfValue} from '../lib/netfilter.js'
+import {createHash} from 'node:crypto'
 import {createReadStream, rmSync} from 'node:fs'
-import {mkdtemp, rm} from 'node:fs/promises'
+import {lstat, mkdtemp, readFile, readdir, rm} from 'node:fs/promises'
 import {tmpdir} from 'node:os'
-import {join, posix, resolve} from 'node:path'
+import {join, posix, relative, resolve, sep} from 'node:path'
 import * as tar from 'tar'
 import type {HostFacts} from '../../probes/host.js'
 import type {LibvirtFacts} from '../../probes/libvirt.js'
@@ -15,6 +17,7 @@ import type {Link} from '../../probes/links.js'
 import type {LeaseFacts} from '../../probes/leases.js'
 import type {Route} from '../../probes/routes.js'
 import {type ProbeOptions, type ProbeResult, dataOf as probeData} from '../../probes/types.js'
+import {renderHtml} from '../../reports/html.js'
 import {toJsonReport} from '../../reports/json.js'
 import {renderMarkdown} from '../../reports/markdown.js'
 import {BUDGET, formatBytes} from './budget.js'
@@ -23,6 +26,7 @@ import {UserError} from './errors.js'
 import {parseCidr} from './ipv4.js'
 import {onExit} from './lifecycle.js'
 import {type NameKind, type RedactionMap, Redactor} from './redact.js'
+import {type StoredMap, readRedactionMap, writeRedactionMap} from './redaction-map.js'
 import type {Capture, Runner} from './runner.js'
 import {checkTarget, withLock, writeFileAtomic, writeJsonSafely, writeTextSafely} from './safe-write.js'
 import {scrubCapture, scrubDeep} from './scrub.js'
@@ -35,7 +39,12 @@ export interface BundleInput {
   /** Default: kvmdoctor-HOST-TIME.tar.gz in the current directory. */
   output?: string
   redact: boolean
-  /** Fixed redaction key, for tests; random otherwise. */
+  /**
+   * --redact-map: a mapping read when it exists, extended with this host's and written back, so
+   * bundles of a host or a fleet share pseudonyms. Without it, a new map goes beside the bundle.
+   */
+  redactMap?: string
+  /** Fixed redaction key, for tests; random otherwise (or the map's). */
   redactionKey?: Buffer
 }
 
@@ -43,9 +52,14 @@ export interface BundleResult {
   path: string
   bytes: number
   diagnosis: Diagnosis
-  /** Where the redaction mapping was written (beside the bundle, never inside). */
+  /** Where the redaction mapping was written (beside the bundle or at --redact-map, never inside). */
   mapPath?: string
+  /** Findings this host has that the redacted bundle lacks, and the reverse ("rule (severity, entity kind)"). */
+  redactionChanged?: {missing: string[]; extra: string[]}
 }
+
+/** The checksum file inside every bundle, in sha256sum's format. */
+export const CHECKSUMS = 'SHA256SUMS'
 
 const stamp = (d: Date) => d.toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z')
 
@@ -67,11 +81,17 @@ export async function privateTempDir(prefix: string): Promise<{dir: string; remo
 }
 
 export async function createBundle(input: BundleInput): Promise<BundleResult> {
-  // An explicit path is checked and locked before probing: a bad target costs no run, and a second
-  // kvmdoctor writing the same bundle stops at once instead of racing this one.
+  // Explicit paths are checked (and the bundle's locked) before probing: a bad target or map costs no
+  // run, and a second kvmdoctor writing the same bundle stops at once instead of racing this one.
+  if (input.redactMap !== undefined) {
+    if (!input.redact) throw new UserError('--redact-map needs --redact')
+    await checkTarget(input.redactMap, 'the redaction map')
+    if (input.output !== undefined && resolve(input.redactMap) === resolve(input.output)) throw new UserError(`--redact-map names the bundle itself (${input.output})`)
+    await readRedactionMap(input.redactMap)
+  }
   if (input.output !== undefined) {
     await checkTarget(input.output, 'the bundle')
-    if (input.redact) await checkTarget(`${input.output}.redaction-map.json`, 'the redaction map')
+    if (input.redact && input.redactMap === undefined) await checkTarget(`${input.output}.redaction-map.json`, 'the redaction map')
     return withLock(input.output, 'the bundle', () => collectAndWrite(input, input.output!))
   }
   return collectAndWrite(input, undefined)
@@ -80,31 +100,48 @@ export async function createBundle(input: BundleInput): Promise<BundleResult> {
 async function collectAndWrite(input: BundleInput, output: string | undefined): Promise<BundleResult> {
   const recorder = new RecordingRunner(input.runner)
   const live = await diagnose({runner: recorder, options: input.options, version: input.version})
-  let captures = recorder.all().map(scrubCapture)
+  const scrubbed = recorder.all().map(scrubCapture)
   // The options are scrubbed and redacted like the argv they produced (a libvirt URI may hold
   // user:password@ or a host address), so replaying the bundle asks for what it holds.
   const options = scrubDeep(input.options)
-  let map: RedactionMap | undefined
-  if (input.redact) {
-    const redactor = redactorFor(live.facts, captures, input.redactionKey)
-    captures = captures.map((c) => redactCapture(c, redactor))
-    options.libvirtUri = redactor.redact(options.libvirtUri)
+  if (!input.redact) return pack(input, recorder.capturedAt, scrubbed, options, output)
+  const redactAndPack = async (stored?: StoredMap): Promise<BundleResult> => {
+    const redactor = redactorFor(live.facts, scrubbed, {key: input.redactionKey, previous: stored?.map})
+    const captures = scrubbed.map((c) => redactCapture(c, redactor))
     // The internet's stand-in is an address like any other: mapped as the routes that lead to it are.
-    if (options.internet) options.internet = redactor.redact(options.internet)
-    map = redactor.map
+    const redacted = {...options, libvirtUri: redactor.redact(options.libvirtUri), ...(options.internet ? {internet: redactor.redact(options.internet)} : {})}
+    const result = await pack(input, recorder.capturedAt, captures, redacted, output, {map: redactor.map, path: input.redactMap, owner: stored?.owner})
+    const changed = findingsChange(live, result.diagnosis)
+    return changed ? {...result, redactionChanged: changed} : result
   }
-  // Everything in the bundle derives from exactly the captures it holds: no fact or report
-  // carries a scrubbed secret or a redacted name, and `--from` the bundle gives these findings.
-  const diagnosis = await diagnose({runner: new MemoryRunner(captures, recorder.capturedAt), options, version: input.version})
-  const target = output ?? defaultBundleName(diagnosis.host, recorder.capturedAt)
+  if (input.redactMap === undefined) return redactAndPack()
+  const mapFile = input.redactMap
+  // Read, extended and written back under its lock: two bundles extending one map never lose each other's entries.
+  return withLock(mapFile, 'the redaction map', async () => redactAndPack(await readRedactionMap(mapFile)))
+}
+
+/**
+ * Writes the bundle of exactly these captures: no fact or report carries a scrubbed secret or a
+ * redacted name, and `--from` the bundle gives the findings returned here.
+ */
+async function pack(
+  input: BundleInput,
+  capturedAt: Date,
+  captures: Capture[],
+  options: ProbeOptions,
+  output: string | undefined,
+  redaction?: {map: RedactionMap; path?: string; owner?: StoredMap['owner']},
+): Promise<BundleResult> {
+  const diagnosis = await diagnose({runner: new MemoryRunner(captures, capturedAt), options, version: input.version})
+  const target = output ?? defaultBundleName(diagnosis.host, capturedAt)
   const write = async (): Promise<BundleResult> => {
     const work = await privateTempDir('kvmdoctor-bundle-')
     try {
-      const top = `kvmdoctor-bundle-${stamp(recorder.capturedAt)}`
+      const top = `kvmdoctor-bundle-${stamp(capturedAt)}`
       const root = join(work.dir, top)
       await writeSnapshot(root, captures, {
         kvmdoctorVersion: input.version,
-        capturedAt: recorder.capturedAt,
+        capturedAt,
         host: diagnosis.host,
         kernel: probeData<HostFacts>(diagnosis.facts.host)?.kernel,
         libvirtVersion: probeData<LibvirtFacts>(diagnosis.facts.libvirt)?.version,
@@ -113,14 +150,17 @@ async function collectAndWrite(input: BundleInput, output: string | undefined): 
       await writeJsonSafely(join(root, 'facts.json'), diagnosis.facts, {what: 'facts.json'})
       await writeJsonSafely(join(root, 'findings.json'), toJsonReport(diagnosis), {what: 'findings.json'})
       await writeTextSafely(join(root, 'report.md'), renderMarkdown(diagnosis), {what: 'report.md'})
-      // Streamed into a new file beside the target and renamed: never a half-written bundle at the path.
-      const bytes = await writeFileAtomic(target, tar.c({gzip: true, cwd: work.dir, portable: true}, [top]) as unknown as AsyncIterable<Buffer>, {what: 'the bundle'})
-      const result: BundleResult = {path: resolve(target), bytes, diagnosis}
-      if (map) {
-        result.mapPath = `${result.path}.redaction-map.json`
-        // Always 0600: a new file replaces whatever was there, whatever its mode.
-        await writeJsonSafely(result.mapPath, map, {what: 'the redaction map', mode: 0o600})
+      await writeTextSafely(join(root, 'report.html'), renderHtml(diagnosis), {what: 'report.html'})
+      await writeChecksums(root)
+      const result: BundleResult = {path: resolve(target), bytes: 0, diagnosis}
+      if (redaction) {
+        result.mapPath = redaction.path === undefined ? `${result.path}.redaction-map.json` : resolve(redaction.path)
+        // Before the bundle, so no bundle exists without the mapping of its pseudonyms. Always 0600:
+        // the new file replaces whatever was there, whatever its mode.
+        await writeRedactionMap(result.mapPath, redaction.map, redaction.owner)
       }
+      // Streamed into a new file beside the target and renamed: never a half-written bundle at the path.
+      result.bytes = await writeFileAtomic(target, tar.c({gzip: true, cwd: work.dir, portable: true}, [top]) as unknown as AsyncIterable<Buffer>, {what: 'the bundle'})
       return result
     } finally {
       await work.remove()
@@ -129,8 +169,79 @@ async function collectAndWrite(input: BundleInput, output: string | undefined): 
   return output === undefined ? withLock(target, 'the bundle', write) : write()
 }
 
+/** Findings (rule, severity, entity kind; names differ by design) one diagnosis has and the other lacks. */
+function findingsChange(before: Diagnosis, after: Diagnosis): BundleResult['redactionChanged'] {
+  const key = (f: Diagnosis['findings'][number]) => `${f.id} (${f.severity}, ${f.entity.kind})`
+  const remaining = after.findings.map(key)
+  const missing: string[] = []
+  for (const k of before.findings.map(key)) {
+    const at = remaining.indexOf(k)
+    if (at < 0) missing.push(k)
+    else remaining.splice(at, 1)
+  }
+  return missing.length > 0 || remaining.length > 0 ? {missing, extra: remaining} : undefined
+}
+
+const sha256Of = async (file: string) => createHash('sha256').update(await readFile(file)).digest('hex')
+
+/** Every regular file under root (relative, '/'-separated, sorted), SHA256SUMS aside. */
+async function filesUnder(root: string): Promise<string[]> {
+  const entries = await readdir(root, {recursive: true, withFileTypes: true})
+  return entries
+    .filter((e) => e.isFile())
+    .map((e) => relative(root, join(e.parentPath, e.name)).split(sep).join('/'))
+    .filter((f) => f !== CHECKSUMS)
+    .sort()
+}
+
+// sha256sum marks a line whose name holds a backslash or a newline with a leading backslash and escapes them.
+const escapeName = (name: string) => (/[\\\n]/.test(name) ? {mark: '\\', name: name.replaceAll('\\', '\\\\').replaceAll('\n', '\\n')} : {mark: '', name})
+const unescapeName = (name: string) => name.replace(/\\(\\|n)/g, (_, c: string) => (c === 'n' ? '\n' : '\\'))
+
+/** SHA256SUMS as sha256sum writes it ("HASH  NAME"), for every file of the bundle but itself: `sha256sum -c` checks it. */
+async function writeChecksums(root: string): Promise<void> {
+  const lines: string[] = []
+  for (const file of await filesUnder(root)) {
+    const {mark, name} = escapeName(file)
+    lines.push(`${mark}${await sha256Of(join(root, file))}  ${name}\n`)
+  }
+  await writeFileAtomic(join(root, CHECKSUMS), lines.join(''), {what: CHECKSUMS})
+}
+
+/**
+ * Checks an extracted bundle against its SHA256SUMS, when it has one (bundles written before it
+ * existed have none): every file listed, present and matching, and no file that is not listed.
+ */
+async function verifyChecksums(root: string, bundle: string): Promise<void> {
+  const sums = join(root, CHECKSUMS)
+  const info = await lstat(sums).catch(() => undefined)
+  if (!info) return
+  const refuse = (why: string) => new UserError(`${bundle}: refusing a bundle whose files do not match its ${CHECKSUMS}: ${why}`)
+  if (!info.isFile()) throw refuse(`${CHECKSUMS} is not a regular file`)
+  const listed = new Map<string, string>()
+  const lines = (await readFile(sums, 'utf8')).split('\n')
+  if (lines.at(-1) === '') lines.pop()
+  for (const [i, line] of lines.entries()) {
+    const m = /^(\\?)([0-9A-Fa-f]{64}) [ *](.+)$/.exec(line)
+    const name = m && (m[1] ? unescapeName(m[3]) : m[3])
+    if (!m || !name || name.startsWith('/') || posix.normalize(name) !== name || name.split('/').includes('..')) throw refuse(`line ${i + 1} of ${CHECKSUMS} is malformed`)
+    if (listed.has(name)) throw refuse(`${name} is listed twice`)
+    listed.set(name, m[2].toLowerCase())
+  }
+  const present = await filesUnder(root)
+  const problems: string[] = []
+  for (const file of present) {
+    const expected = listed.get(file)
+    if (expected === undefined) problems.push(`${file} is not listed`)
+    else if ((await sha256Of(join(root, file))) !== expected) problems.push(`${file} does not match its checksum`)
+  }
+  const have = new Set(present)
+  for (const file of listed.keys()) if (!have.has(file)) problems.push(`${file} is listed but missing`)
+  if (problems.length > 0) throw refuse(`${problems.slice(0, 3).join('; ')}${problems.length > 3 ? ` (and ${problems.length - 3} more)` : ''}`)
+}
+
 /** What the redactor must know: the subnets whose structure to keep, the names and domains to replace. */
-function redactorFor(facts: Record<string, ProbeResult>, captures: Capture[], key?: Buffer): Redactor {
+function redactorFor(facts: Record<string, ProbeResult>, captures: Capture[], from: {key?: Buffer; previous?: RedactionMap}): Redactor {
   const subnets: {network: number; prefix: number}[] = []
   const add = (cidr: string) => {
     const c = parseCidr(cidr)
@@ -179,7 +290,7 @@ function redactorFor(facts: Record<string, ProbeResult>, captures: Capture[], ke
     }
     for (const m of c.output.matchAll(/--domain=([A-Za-z0-9.-]{1,253})/g)) if (DOMAIN.test(m[1])) domains.push(m[1])
   }
-  return new Redactor({subnets, names, domains, key})
+  return new Redactor({subnets, names, domains, ...from})
 }
 
 /** A DNS domain: dot-separated labels, not a dotted address. */
@@ -195,7 +306,8 @@ function redactCapture(c: Capture, r: Redactor): Capture {
  * Opens a bundle for replay: checks every entry before extracting anything (no absolute
  * paths, no "..", no links or devices, each output and the whole within the snapshot
  * budgets, stopping at the first entry over them), then extracts into a private
- * temporary directory, removed by cleanup() or however kvmdoctor ends.
+ * temporary directory, removed by cleanup() or however kvmdoctor ends, and
+ * checks the files against the bundle's SHA256SUMS when it has one.
  */
 export async function openBundle(file: string): Promise<{runner: ReplayRunner; cleanup: () => Promise<void>}> {
   const problems: string[] = []
@@ -240,6 +352,7 @@ export async function openBundle(file: string): Promise<{runner: ReplayRunner; c
   const work = await privateTempDir('kvmdoctor-open-')
   try {
     await tar.x({file, cwd: work.dir, strict: true, preservePaths: false, filter: (_path, entry) => 'type' in entry && (entry.type === 'File' || entry.type === 'Directory')})
+    await verifyChecksums(join(work.dir, [...tops][0]), file)
     return {runner: await ReplayRunner.open(join(work.dir, [...tops][0])), cleanup: work.remove}
   } catch (error) {
     await work.remove()

@@ -1,23 +1,41 @@
 /**
  * --redact: consistent pseudonyms across every file of a bundle, keeping the
- * structure the rules depend on. IPv4 network bits are mapped prefix-preserving
- * (addresses of one subnet land in one mapped subnet) and host bits inside the
- * longest known subnet are kept, so gateway (.1), network and broadcast keep
- * their roles; IPv4-mapped IPv6 (::ffff:a.b.c.d) maps its IPv4 part the same
- * way. MACs keep their vendor prefix. UUIDs get keyed pseudonym UUIDs. Host,
- * guest, network, lease and static DHCP host names become host-N, guest-N,
- * network-N, client-N (also inside libvirt's domain-ID-NAME paths, where
- * libvirt cuts NAME to 20 characters); DNS domains become domain-N.example;
- * home directories /home/user-N. Names that are common words of the outputs
+ * structure the rules depend on. IPv4 keeps its class: 10/8, 172.16/12 and
+ * 192.168/16 map into themselves; other unicast stays outside them (its first
+ * octet permuted among wholly public octets; 169, 172 and 192 keep theirs and
+ * permute the field that tells their special block apart). Below that, network
+ * bits are mapped prefix-preserving (addresses of one subnet land in one mapped
+ * subnet) and host bits inside the longest known subnet are kept, so gateway
+ * (.1), network and broadcast keep their roles. A subnet as large as its block
+ * (192.168.0.0/16) has no bits left to hide but host bits: only its network and
+ * broadcast address (192.168.0.0, 192.168.255.255) stay. IPv4-mapped IPv6
+ * (::ffff:a.b.c.d) maps its IPv4 part the same way; IPv6 keeps ULA in its /8
+ * of fc00::/7, global unicast in 2000::/3 and link-local prefixes. MACs keep
+ * their vendor prefix. UUIDs get keyed pseudonym UUIDs. Host, guest, network,
+ * lease and static DHCP host names become host-N, guest-N, network-N,
+ * client-N (also inside libvirt's domain-ID-NAME paths, where libvirt cuts
+ * NAME to 20 characters); DNS domains become domain-N.example; home
+ * directories /home/user-N. Names that are common words of the outputs
  * kvmdoctor reads (libvirt's "default" network, "nat", "filter" ...) are kept:
  * replacing them would rewrite the data itself. The mapping goes beside the
- * bundle, never in it.
+ * bundle, never in it; it holds the key, so a later run given the same map
+ * (--redact-map) keeps every pseudonym and maps new addresses consistently.
  */
 import {createHmac, randomBytes} from 'node:crypto'
-import {intToIpv4, ipv4ToInt} from './ipv4.js'
+import {z} from 'zod'
+import {UserError} from './errors.js'
+import {cidrToString, intToIpv4, ipv4ToInt, parseCidr} from './ipv4.js'
 import {getOrCreate} from './collections.js'
 
+export const REDACTION_MAP_FORMAT = 'kvmdoctor-redaction-map'
+
 export interface RedactionMap {
+  format: typeof REDACTION_MAP_FORMAT
+  formatVersion: 1
+  /** The HMAC key (hex): with it a later run maps new addresses, MACs and UUIDs as this one did. */
+  key: string
+  /** Known IPv4 subnets (original CIDRs) whose structure the mapping keeps. */
+  subnets: string[]
   ipv4: Record<string, string>
   ipv6: Record<string, string>
   mac: Record<string, string>
@@ -45,8 +63,59 @@ function keepIpv4(n: number): boolean {
   return first === 127 || first === 0 || first >= 224 || n >>> 16 === ((169 << 8) | 254)
 }
 
-/** First octets a mapped address may start with: unicast, not loopback, not 169. */
-const FIRST_OCTETS = Array.from({length: 223}, (_, i) => i + 1).filter((o) => o !== 127 && o !== 169)
+const maskOf = (prefix: number) => (prefix === 0 ? 0 : (0xffffffff << (32 - prefix)) >>> 0)
+
+/** RFC 1918 blocks: each maps into itself. */
+const PRIVATE_BLOCKS = ['10.0.0.0/8', '172.16.0.0/12', '192.168.0.0/16'].map((c) => parseCidr(c)!)
+
+/**
+ * First octets that also hold a special block (169.254/16, 172.16/12, 192.168/16): the octet
+ * stays and the field after it (bits wide) is permuted among its values other than the special one.
+ */
+const MIXED_OCTETS = new Map([
+  [169, {bits: 8, special: 254}],
+  [172, {bits: 4, special: 1}],
+  [192, {bits: 8, special: 168}],
+])
+
+/** First octets wholly public unicast: permuted among themselves. */
+const PUBLIC_OCTETS = Array.from({length: 223}, (_, i) => i + 1).filter((o) => o !== 10 && o !== 127 && !MIXED_OCTETS.has(o))
+
+/** Pseudonyms the map may hold: anything else in a map file is refused, so a map cannot write arbitrary text into a bundle. */
+const IPV4_TEXT = /^(?:(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.){3}(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)$/
+const section = (value: RegExp) => z.record(z.string().max(4096), z.string().regex(value)).default({})
+const mapSchema = z.object({
+  format: z.literal(REDACTION_MAP_FORMAT),
+  formatVersion: z.literal(1),
+  key: z.string().regex(/^[0-9a-f]{64}$/),
+  subnets: z.array(z.string().refine((c) => parseCidr(c) !== undefined && c.includes('/'), 'not an IPv4 CIDR')).default([]),
+  ipv4: section(IPV4_TEXT),
+  ipv6: section(/^[0-9a-f:]{2,39}$/),
+  mac: section(/^(?:[0-9a-f]{2}:){5}[0-9a-f]{2}$/),
+  uuid: section(/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/),
+  names: section(/^(?:host|guest|client|network)-\d{1,9}$/),
+  domains: section(/^domain-\d{1,9}\.example$/),
+  users: section(/^user-\d{1,9}$/),
+})
+
+/** Parses and validates a redaction map; every problem is a UserError naming the field. */
+export function parseRedactionMap(text: string, where: string): RedactionMap {
+  let raw: unknown
+  try {
+    raw = JSON.parse(text)
+  } catch (error) {
+    throw new UserError(`${where}: not a kvmdoctor redaction map (not valid JSON: ${(error as Error).message})`)
+  }
+  const parsed = mapSchema.safeParse(raw)
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]
+    const field = issue.path.join('.') || '(root)'
+    // Maps written before --redact-map existed have no key: their pseudonyms cannot be extended consistently.
+    const hint = field === 'format' || field === 'key' ? ' (a map written before --redact-map existed cannot be extended: start a new one)' : ''
+    throw new UserError(`${where}: not a usable kvmdoctor redaction map: ${field}: ${issue.message}${hint}`)
+  }
+  return parsed.data as RedactionMap
+}
 
 export interface RedactorInput {
   /** Known IPv4 subnets (network address and prefix), from addresses, routes and network XML. */
@@ -56,39 +125,74 @@ export interface RedactorInput {
   /** DNS domains (network XML, dhcpd.conf, host and lease FQDNs). */
   domains?: string[]
   key?: Buffer
+  /** A map from earlier runs to extend: its key and subnets are used and its pseudonyms kept. */
+  previous?: RedactionMap
 }
 
 export class Redactor {
   private readonly key: Buffer
   private readonly prefixes: number[]
   private readonly subnetsByPrefix: Map<number, Set<number>>
-  readonly map: RedactionMap = {ipv4: {}, ipv6: {}, mac: {}, uuid: {}, names: {}, domains: {}, users: {}}
+  readonly map: RedactionMap
   private readonly nics = new Map<string, string>()
   private readonly usedNics = new Set<string>()
+  /** IPv4 pseudonyms already given (block boundaries aside): a new one must differ from them all. */
+  private readonly usedIpv4 = new Set<string>()
   private readonly namePattern: RegExp | undefined
   private readonly domainPattern: RegExp | undefined
   /** Guest pseudonyms by NAME as libvirt writes it in domain-ID-NAME (cut to 20 characters). */
   private readonly shortGuestNames = new Map<string, string>()
   private readonly shortGuestPattern: RegExp | undefined
   private readonly firstOctet: Map<number, number>
+  private readonly fields = new Map<number, Map<number, number>>()
+  private readonly nextUser: (kind: string) => number
 
   constructor(input: RedactorInput) {
-    this.key = input.key ?? randomBytes(32)
+    const previous = input.previous
+    if (previous && input.key && input.key.toString('hex') !== previous.key) throw new Error('Redactor: a key and a map with another key')
+    this.key = previous ? Buffer.from(previous.key, 'hex') : (input.key ?? randomBytes(32))
+    const subnets = [...input.subnets, ...(previous?.subnets ?? []).map((c) => parseCidr(c)!)]
     this.subnetsByPrefix = new Map()
-    for (const s of input.subnets) {
+    for (const s of subnets) {
       if (s.prefix <= 0 || s.prefix >= 32) continue
       getOrCreate(this.subnetsByPrefix, s.prefix, () => new Set<number>()).add(s.network)
     }
     this.prefixes = [...this.subnetsByPrefix.keys()].sort((a, b) => b - a)
-    // A keyed permutation of first octets keeps the first 8 bits bijective and out of special ranges.
-    const shuffled = [...FIRST_OCTETS].sort((a, b) => this.hmac(`o${a}`).compare(this.hmac(`o${b}`)))
-    this.firstOctet = new Map(FIRST_OCTETS.map((o, i) => [o, shuffled[i]]))
-    const counters: Record<NameKind, number> = {host: 0, guest: 0, client: 0, network: 0}
-    // The first kind given for a name wins (host before guests before networks before clients).
+    const known = [...this.subnetsByPrefix].flatMap(([prefix, networks]) => [...networks].map((network) => ({network, prefix})))
+    this.map = {
+      format: REDACTION_MAP_FORMAT,
+      formatVersion: 1,
+      key: this.key.toString('hex'),
+      subnets: known.sort((a, b) => a.network - b.network || a.prefix - b.prefix).map(cidrToString),
+      ipv4: {...previous?.ipv4},
+      ipv6: {...previous?.ipv6},
+      mac: {...previous?.mac},
+      uuid: {...previous?.uuid},
+      names: {...previous?.names},
+      domains: {...previous?.domains},
+      users: {...previous?.users},
+    }
+    this.nextUser = nextNumbers(Object.values(this.map.users), /^(user)-(\d+)$/)
+    for (const [original, mapped] of Object.entries(this.map.ipv4)) if (original !== mapped) this.usedIpv4.add(mapped)
+    for (const [original, mapped] of Object.entries(this.map.mac)) {
+      this.nics.set(original.slice(9), mapped.slice(9))
+      this.usedNics.add(mapped.slice(9))
+    }
+    // Keyed permutations keep the first octet (or the field after a mixed one) bijective and within its class.
+    const shuffle = (values: number[], tag: string) => [...values].sort((a, b) => this.hmac(`${tag}${a}`).compare(this.hmac(`${tag}${b}`)))
+    const shuffled = shuffle(PUBLIC_OCTETS, 'o')
+    this.firstOctet = new Map(PUBLIC_OCTETS.map((o, i) => [o, shuffled[i]]))
+    for (const [octet, field] of MIXED_OCTETS) {
+      const values = Array.from({length: 1 << field.bits}, (_, i) => i).filter((v) => v !== field.special)
+      const order = shuffle(values, `f${octet}:`)
+      this.fields.set(octet, new Map(values.map((v, i) => [v, order[i]])))
+    }
+    // The first kind given for a name wins (host before guests before networks before clients); a name the map holds keeps its pseudonym.
+    const next = nextNumbers(Object.values(this.map.names), /^(host|guest|client|network)-(\d+)$/)
     const unique = new Map<string, {name: string; kind: NameKind}>()
     for (const n of input.names) if (n.name.length >= 2 && !RESERVED_NAMES.has(n.name.toLowerCase()) && !unique.has(n.name)) unique.set(n.name, n)
     const names = [...unique.values()]
-    for (const n of names) this.map.names[n.name] = `${n.kind}-${++counters[n.kind]}`
+    for (const n of names) this.map.names[n.name] ??= `${n.kind}-${next(n.kind)}`
     for (const n of names) if (n.kind === 'guest') this.shortGuestNames.set(n.name.slice(0, LIBVIRT_SHORT_NAME), this.map.names[n.name])
     if (this.shortGuestNames.size > 0) {
       const alternatives = [...this.shortGuestNames.keys()].sort((a, b) => b.length - a.length).map(escapeRegExp).join('|')
@@ -100,7 +204,8 @@ export class Redactor {
       this.namePattern = new RegExp(`(?<![A-Za-z0-9_.-])(?:${alternatives})(?![A-Za-z0-9_-])`, 'g')
     }
     const domains = [...new Set((input.domains ?? []).map((d) => d.toLowerCase().replace(/\.$/, '')))].filter((d) => d.length >= 3 && !RESERVED_NAMES.has(d) && !/^[\d.]+$/.test(d))
-    domains.forEach((d, i) => (this.map.domains[d] = `domain-${i + 1}.example`))
+    const nextDomain = nextNumbers(Object.values(this.map.domains), /^(domain)-(\d+)\.example$/)
+    for (const d of domains) this.map.domains[d] ??= `domain-${nextDomain('domain')}.example`
     if (domains.length > 0) {
       const alternatives = domains.sort((a, b) => b.length - a.length).map(escapeRegExp).join('|')
       // A domain also ends longer names (web01.corp.example.com): a dot may come before it, another label may not follow.
@@ -112,13 +217,48 @@ export class Redactor {
     return createHmac('sha256', this.key).update(text).digest()
   }
 
-  /** Prefix length of the longest known subnet holding n (32: none, map every bit). */
-  private hostBitsFrom(n: number): number {
+  /** Prefix length of the longest known subnet holding n that is longer than `above` (32: none, map every bit). */
+  private hostBitsFrom(n: number, above: number): number {
     for (const p of this.prefixes) {
-      const network = (n & (0xffffffff << (32 - p))) >>> 0
-      if (this.subnetsByPrefix.get(p)!.has(network)) return p
+      if (p <= above) break
+      if (this.subnetsByPrefix.get(p)!.has((n & maskOf(p)) >>> 0)) return p
     }
     return 32
+  }
+
+  /**
+   * The mapped address and whether it is a block boundary kept as it is. Salt > 0 gives
+   * another candidate within the same mapped subnet, for when the first is taken.
+   */
+  private mapIpv4(n: number, salt: number): {value: number; boundary: boolean} {
+    const first = n >>> 24
+    // `fixed` leading bits are kept or permuted as a whole: the class stays what it was.
+    let fixed: number
+    let top: number
+    const block = PRIVATE_BLOCKS.find((b) => ((n & maskOf(b.prefix)) >>> 0) === b.network)
+    const mixed = MIXED_OCTETS.get(first)
+    if (block) {
+      fixed = block.prefix
+      top = n & maskOf(fixed)
+    } else if (mixed) {
+      fixed = 8 + mixed.bits
+      const field = (n >>> (32 - fixed)) & ((1 << mixed.bits) - 1)
+      top = (first << 24) | (this.fields.get(first)!.get(field)! << (32 - fixed))
+    } else {
+      fixed = 8
+      top = this.firstOctet.get(first)! << 24
+    }
+    const low = ~maskOf(fixed) >>> 0
+    const keepFrom = this.hostBitsFrom(n, fixed)
+    // A block's own network and broadcast address (10.0.0.0, 192.168.255.255) identify nothing: they stay, so 10.0.0.0/8 still reads so.
+    const rest = (n & low) >>> 0
+    if (keepFrom === 32 && salt === 0 && (rest === 0 || rest === low)) return {value: ((top | rest) >>> 0), boundary: true}
+    // Crypto-PAn below the class: bit i flips by a keyed function of the bits before it, so two addresses
+    // sharing a prefix share the mapped prefix; host bits of the longest known subnet stay.
+    let flip = 0
+    for (let i = fixed; i < keepFrom; i++) if (this.hmac(`b${i}:${n >>> (32 - i)}`)[0] & 1) flip |= 1 << (31 - i)
+    if (salt > 0) for (let i = keepFrom < 32 ? keepFrom : fixed; i < 32; i++) if (this.hmac(`s${salt}:${i}:${n >>> (32 - i)}`)[0] & 1) flip ^= 1 << (31 - i)
+    return {value: ((top | ((n ^ flip) & low)) >>> 0), boundary: false}
   }
 
   ipv4(text: string): string {
@@ -126,13 +266,14 @@ export class Redactor {
     if (n === undefined || keepIpv4(n)) return text
     const cached = this.map.ipv4[text]
     if (cached) return cached
-    // Crypto-PAn style below the first octet: bit i flips by a keyed function of the bits before it,
-    // so two addresses sharing a prefix share the mapped prefix; host bits of the longest known subnet stay.
-    const keepFrom = this.hostBitsFrom(n)
-    let mask = 0
-    for (let i = 8; i < keepFrom; i++) if (this.hmac(`b${i}:${n >>> (32 - i)}`)[0] & 1) mask |= 1 << (31 - i)
-    const first = this.firstOctet.get(n >>> 24) ?? n >>> 24
-    const result = intToIpv4(((first << 24) | ((n ^ mask) & 0x00ffffff)) >>> 0)
+    let mapped = this.mapIpv4(n, 0)
+    // Two originals never share a pseudonym: when nested subnets make one meet another, it moves within its own subnet.
+    for (let salt = 1; !mapped.boundary && this.usedIpv4.has(intToIpv4(mapped.value)); salt++) {
+      if (salt > 256) throw new Error(`redaction: no free pseudonym for ${text}`)
+      mapped = this.mapIpv4(n, salt)
+    }
+    const result = intToIpv4(mapped.value)
+    if (!mapped.boundary) this.usedIpv4.add(result)
     this.map.ipv4[text] = result
     return result
   }
@@ -171,7 +312,12 @@ export class Redactor {
     const out: number[] = []
     // Link-local keeps its fe80::/64 prefix; its interface id (often the MAC, EUI-64) is still mapped.
     const linkLocal = (groups[0] & 0xffc0) === 0xfe80
-    for (let i = 0; i < 4; i++) out.push(linkLocal ? groups[i] : groups[i] ^ this.hmac(`v6:${i}:${groups.slice(0, i).join(':')}`).readUInt16BE(0))
+    // Bits of the first group that stay: ULA within its /8 of fc00::/7, global unicast within 2000::/3, other ranges whole.
+    const kept = linkLocal ? 0xffff : (groups[0] & 0xfe00) === 0xfc00 ? 0xff00 : (groups[0] & 0xe000) === 0x2000 ? 0xe000 : 0xffff
+    for (let i = 0; i < 4; i++) {
+      const flipped = linkLocal ? groups[i] : groups[i] ^ this.hmac(`v6:${i}:${groups.slice(0, i).join(':')}`).readUInt16BE(0)
+      out.push(i === 0 ? (groups[0] & kept) | (flipped & ~kept & 0xffff) : flipped)
+    }
     const iid = groups.slice(4)
     const small = iid[0] === 0 && iid[1] === 0 && iid[2] === 0
     for (let i = 0; i < 4; i++) out.push(small ? iid[i] : this.hmac(`v6iid:${i}:${iid.join(':')}`).readUInt16BE(0))
@@ -196,7 +342,7 @@ export class Redactor {
 
   /** /home/NAME becomes /home/user-N. */
   private user(name: string): string {
-    return (this.map.users[name] ??= `user-${Object.keys(this.map.users).length + 1}`)
+    return (this.map.users[name] ??= `user-${this.nextUser('user')}`)
   }
 
   /** Rewrites one text: addresses, MACs (inside client ids too), UUIDs, names, domains and home directories, in a single pass each. */
@@ -225,6 +371,20 @@ export class Redactor {
     if (this.domainPattern) out = out.replace(this.domainPattern, (domain) => this.map.domains[domain.toLowerCase()] ?? domain)
     out = out.replace(/(?<=\/home\/)([^/\s'"<>:]+)/g, (name) => this.user(name))
     return out
+  }
+}
+
+/** Numbers pseudonyms per kind on from the highest a map already holds, so a new one never repeats an old one. */
+function nextNumbers(pseudonyms: string[], pattern: RegExp): (kind: string) => number {
+  const last = new Map<string, number>()
+  for (const p of pseudonyms) {
+    const m = pattern.exec(p)
+    if (m) last.set(m[1], Math.max(last.get(m[1]) ?? 0, Number(m[2])))
+  }
+  return (kind) => {
+    const n = (last.get(kind) ?? 0) + 1
+    last.set(kind, n)
+    return n
   }
 }
 

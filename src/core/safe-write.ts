@@ -20,6 +20,8 @@ export interface WriteOptions {
   what: string
   /** Permission bits of a new file (the umask applies); default 0666. */
   mode?: number
+  /** Owner to give the new file, when kvmdoctor runs as root (a file replaced keeps its owner). */
+  owner?: {uid: number; gid: number}
 }
 
 const errnoText = (error: unknown) => {
@@ -69,6 +71,7 @@ export async function writeFileAtomic(path: string, data: string | Buffer | Asyn
   const forget = onExit(() => rmSync(temp, {force: true}))
   try {
     handle = await createExclusive(temp, options.mode ?? 0o666)
+    if (options.owner && process.getuid?.() === 0) await handle.chown(options.owner.uid, options.owner.gid)
     let bytes = 0
     if (typeof data === 'string' || Buffer.isBuffer(data)) {
       const buffer = typeof data === 'string' ? Buffer.from(data) : data

@@ -3,7 +3,8 @@
  * with the forms the recordings lack planted (DNS domains, static DHCP hosts, a home directory,
  * a guest name libvirt cuts to 20 characters in domain-ID-NAME, an IPv4-mapped IPv6 address):
  * no original address, MAC suffix, host, guest, network, client, UUID, domain or user name
- * survives anywhere in the bundle, and the findings are the same.
+ * survives anywhere in the bundle, and the findings are the same. Addresses keep their class
+ * (RFC 1918 block, ULA, public) and known subnets their prefix and host bits.
  */
 import {readdirSync, readFileSync} from 'node:fs'
 import {join} from 'node:path'
@@ -15,7 +16,8 @@ import type {HostFacts} from '../../probes/host.js'
 import {dataOf} from '../../probes/types.js'
 import {createBundle, openBundle} from '../../src/core/bundle.js'
 import {type Diagnosis, diagnose} from '../../src/core/diagnose.js'
-import {RESERVED_NAMES} from '../../src/core/redact.js'
+import {cidrContains, intToIpv4, ipv4ToInt, parseCidr} from '../../src/core/ipv4.js'
+import {RESERVED_NAMES, type RedactionMap, Redactor, expandIpv6} from '../../src/core/redact.js'
 import {RecordingRunner} from '../../src/core/snapshot.js'
 import type {Runner} from '../../src/core/runner.js'
 import {ROOT} from '../helpers.js'
@@ -40,6 +42,39 @@ const keptIpv4 = (ip: string) => {
   return a === 127 || a === 0 || a >= 224 || (a === 169 && b === 254)
 }
 const identifyingMac = (mac: string) => !/^(00:){5}00$|^(ff:){5}ff$/i.test(mac) && (parseInt(mac.slice(0, 2), 16) & 1) === 0
+
+/** RFC 1918 block of an address, or public; and how many leading bits the class fixes (or permutes). */
+const BLOCKS = ['10.0.0.0/8', '172.16.0.0/12', '192.168.0.0/16'].map((c) => ({name: c, cidr: parseCidr(c)!}))
+const classOf = (ip: string) => BLOCKS.find((b) => cidrContains(b.cidr, ip))?.name ?? (keptIpv4(ip) ? 'kept' : 'public')
+const classBits = (ip: string) => BLOCKS.find((b) => cidrContains(b.cidr, ip))?.cidr.prefix ?? ({169: 16, 172: 12, 192: 16}[Number(ip.split('.')[0])] ?? 8)
+const hostBits = (ip: string, prefix: number) => (ipv4ToInt(ip)! & (prefix === 32 ? 0 : 0xffffffff >>> prefix)) >>> 0
+const v6Class = (ip: string) => {
+  const g = expandIpv6(ip)![0]
+  return (g & 0xfe00) === 0xfc00 ? `ula ${g >> 8}` : (g & 0xffc0) === 0xfe80 ? 'link-local' : (g & 0xe000) === 0x2000 ? 'global' : `other ${g}`
+}
+
+/**
+ * The structure a map keeps: every address in its class; the addresses of a known subnet (longer
+ * than what the class fixes) in one mapped subnet of the same prefix; host bits of the longest
+ * known subnet holding an address kept (gateway .1, broadcast .255); one pseudonym per original.
+ */
+function expectStructureKept(map: Pick<RedactionMap, 'ipv4' | 'ipv6' | 'subnets'>, label: string) {
+  const entries = Object.entries(map.ipv4)
+  for (const [orig, mapped] of entries) expect(`${orig} -> ${classOf(mapped)}`, label).toBe(`${orig} -> ${classOf(orig)}`)
+  for (const [orig, mapped] of Object.entries(map.ipv6)) expect(`${orig} -> ${v6Class(mapped)}`, label).toBe(`${orig} -> ${v6Class(orig)}`)
+  const subnets = map.subnets.map((c) => parseCidr(c)!)
+  for (const s of subnets) {
+    const members = entries.filter(([orig]) => cidrContains(s, orig) && s.prefix > classBits(orig))
+    const networks = new Set(members.map(([, mapped]) => parseCidr(`${mapped}/${s.prefix}`)!.network))
+    expect(networks.size, `${label}: ${intToIpv4(s.network)}/${s.prefix} is split`).toBeLessThanOrEqual(1)
+  }
+  for (const [orig, mapped] of entries) {
+    const longest = Math.max(0, ...subnets.filter((s) => cidrContains(s, orig) && s.prefix > classBits(orig)).map((s) => s.prefix))
+    if (longest > 0) expect(`${orig} -> ${mapped}: ${hostBits(mapped, longest)}`, label).toBe(`${orig} -> ${mapped}: ${hostBits(orig, longest)}`)
+  }
+  const computed = entries.filter(([orig, mapped]) => orig !== mapped).map(([, mapped]) => mapped)
+  expect(new Set(computed).size, label).toBe(computed.length)
+}
 
 const shape = (d: Diagnosis) => d.findings.map((f) => `${f.rank}:${f.id}:${f.severity}:${f.entity.kind}:${f.explainedBy?.split('@')[0] ?? ''}`)
 
@@ -82,6 +117,7 @@ async function checkRedaction(runner: Runner, options: {active: boolean; libvirt
   for (const mac of known.macs) if (!mappedNics.has(mac.slice(9))) expect(redactedSuffixes.has(mac.slice(9)), `${label}: MAC suffix of ${mac}`).toBe(false)
   for (const uuid of known.uuids) expect(all.toLowerCase().includes(uuid), `${label}: UUID ${uuid}`).toBe(false)
   for (const name of [...known.names, ...extra]) expect(found(name), `${label}: name ${name}`).toBe(false)
+  expectStructureKept(map, label)
   // Same findings: in the bundle, and replayed from it.
   expect(shape(made.diagnosis), label).toEqual(shape(known.d))
   const {runner: replay, cleanup} = await openBundle(made.path)
@@ -131,5 +167,63 @@ describe('--redact on the forms the recordings lack', () => {
     expect(map.users).toEqual({alice: 'user-1'})
     expect(Object.keys(map.uuid)).toContain('8d2f6a1e-1c55-4f0e-9a51-2b7c0d3e4f50')
     expect(map.ipv4['192.168.122.50']).toMatch(/^\d+\.\d+\.\d+\.50$/)
+  })
+})
+
+describe('--redact keeps address classes and subnet roles', () => {
+  /** A small seeded generator: the same addresses every run. */
+  function random(seed: number) {
+    return () => {
+      seed = (seed + 0x6d2b79f5) | 0
+      let t = Math.imul(seed ^ (seed >>> 15), 1 | seed)
+      t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t
+      return ((t ^ (t >>> 14)) >>> 0) / 4294967296
+    }
+  }
+  const SUBNETS = ['10.254.1.0/24', '10.254.2.0/24', '10.253.0.0/30', '172.20.0.0/16', '172.20.5.0/24', '192.168.122.0/24', '192.168.150.0/24', '192.168.0.0/16', '10.0.0.0/8', '203.0.113.0/24', '192.0.2.0/24', '172.40.0.0/16']
+
+  it('RFC 1918 into its own block, public never into private space, known subnets whole, one pseudonym each', () => {
+    const next = random(15)
+    const r = new Redactor({subnets: SUBNETS.map((c) => parseCidr(c)!), names: [], key: Buffer.alloc(32, 3)})
+    const addresses = new Set<string>()
+    // Members of every known subnet (gateway, broadcast, network and others), then addresses anywhere.
+    for (const c of SUBNETS) {
+      const s = parseCidr(c)!
+      const size = 2 ** (32 - s.prefix)
+      for (const offset of [0, 1, size - 1, ...Array.from({length: 20}, () => Math.floor(next() * size))]) addresses.add(intToIpv4(s.network + offset))
+    }
+    for (let i = 0; i < 3000; i++) addresses.add(intToIpv4(Math.floor(next() * 2 ** 32)))
+    for (const ip of addresses) r.ipv4(ip)
+    expect(Object.keys(r.map.ipv4).length).toBeGreaterThan(2500)
+    expectStructureKept(r.map, 'random')
+    // A private address never leaves its block; the old mapping sent 192.168.122.1 to public space.
+    expect(r.ipv4('192.168.122.1')).toMatch(/^192\.168\.\d+\.1$/)
+    expect(r.ipv4('10.254.1.255')).toMatch(/^10\.\d+\.\d+\.255$/)
+    expect(r.ipv4('172.20.9.9')).toMatch(/^172\.(1[6-9]|2\d|3[01])\.9\.9$/)
+    // A block's own network and broadcast address stay: 10.0.0.0/8 still reads so.
+    expect(r.redact('-A FORWARD -s 10.0.0.0/8 -d 192.168.255.255/32')).toBe('-A FORWARD -s 10.0.0.0/8 -d 192.168.255.255/32')
+  })
+
+  it('IPv6: ULA stays in its /8 of fc00::/7, global unicast in 2000::/3, link-local keeps fe80::/64', () => {
+    const r = new Redactor({subnets: [], names: [], key: Buffer.alloc(32, 4)})
+    const text = 'fd12:3456:789a:1::1 fd12:3456:789a:1::2 fc00::5 2001:db8:1:2::7 2a01:4f8:c17:b8f::2 fe80::5054:ff:fe12:3456'
+    const out = r.redact(text).split(' ')
+    expect(out.map(v6Class)).toEqual(text.split(' ').map(v6Class))
+    expect(out.join(' ')).not.toMatch(/fd12|789a|db8|4f8/)
+    // One /64, one mapped /64; ::1 and ::2 (gateway-like interface ids) kept.
+    expect(out[0].replace(/::1$/, '')).toBe(out[1].replace(/::2$/, ''))
+    expect(out[5]).toMatch(/^fe80::/)
+  })
+
+  it('a map carries key and subnets: another host extending it maps new addresses into the subnets already mapped', () => {
+    const first = new Redactor({subnets: [parseCidr('10.77.0.0/24')!], names: [{name: 'web01', kind: 'guest'}], key: Buffer.alloc(32, 5)})
+    const gateway = first.ipv4('10.77.0.1')
+    const map = JSON.parse(JSON.stringify(first.map)) as RedactionMap
+    // The second host knows nothing of 10.77.0.0/24, yet its 10.77.0.9 lands beside the first host's gateway.
+    const second = new Redactor({subnets: [parseCidr('192.168.122.0/24')!], names: [{name: 'db01', kind: 'guest'}, {name: 'web01', kind: 'guest'}], previous: map})
+    expect(second.ipv4('10.77.0.1')).toBe(gateway)
+    expect(second.ipv4('10.77.0.9')).toBe(gateway.replace(/\.1$/, '.9'))
+    expect(second.redact('web01 db01')).toBe('guest-1 guest-2')
+    expect(second.map.subnets).toEqual(['10.77.0.0/24', '192.168.122.0/24'])
   })
 })

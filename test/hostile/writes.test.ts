@@ -1,13 +1,14 @@
 /**
  * Item 2: no write goes astray. Links and special files at a target are refused with exit 2
  * and left untouched; writes are atomic (a failed one leaves the old file and no temporary);
- * the redaction map is 0600 whatever was there; two runs never write one path at once.
+ * the redaction map is 0600 whatever was there; a --redact-map that is a link, not a regular
+ * file or not 0600 is refused before probing; two runs never write one path at once.
  */
 import {execFileSync} from 'node:child_process'
 import {existsSync} from 'node:fs'
-import {mkdir, readFile, readdir, stat, symlink, writeFile} from 'node:fs/promises'
+import {chmod, chown, mkdir, readFile, readdir, stat, symlink, writeFile} from 'node:fs/promises'
 import {join} from 'node:path'
-import {describe, expect, it} from 'vitest'
+import {beforeAll, describe, expect, it} from 'vitest'
 import {createBundle, openBundle} from '../../src/core/bundle.js'
 import {UserError} from '../../src/core/errors.js'
 import {checkTarget, withLock, writeFileAtomic} from '../../src/core/safe-write.js'
@@ -92,6 +93,81 @@ describe('targets that are links or special files', () => {
     const r = await cli(['diagnose', '--from', fixtureDir('healthy'), '--output', join(dir, 'fifo')])
     expect(r.exitCode).toBe(2)
     expect(r.stderr).toMatch(/cannot write the report to .*fifo: it exists and is not a regular file/)
+  })
+})
+
+describe('--redact-map FILE', () => {
+  /** The bundle command with fake commands that would hang: a refusal must come before any probing. */
+  const bundleWithMap = (dir: string, map: string, extra: string[] = ['--redact']) => cli(['bundle', '-o', join(dir, 'b.tar.gz'), ...extra, '--redact-map', map], {bin: hangingBin})
+  let hangingBin: string
+  beforeAll(async () => {
+    hangingBin = await fakeBin({}, '/bin/sleep 30')
+  })
+
+  it('refuses a link, a FIFO, a directory and a map others can read, before probing; each left as it was', async () => {
+    const {dir, file} = await victim()
+    await symlink(file, join(dir, 'link.json'))
+    mkfifo(join(dir, 'fifo.json'))
+    await mkdir(join(dir, 'dir.json'))
+    await writeFile(join(dir, 'open.json'), '{}', {mode: 0o644})
+    await chmod(join(dir, 'open.json'), 0o644)
+    await writeFile(join(dir, 'readonly.json'), '{}')
+    await chmod(join(dir, 'readonly.json'), 0o400)
+    const cases: [string, RegExp][] = [
+      ['link.json', /^kvmdoctor: cannot write the redaction map to .*link\.json: it is a symbolic link/],
+      ['fifo.json', /^kvmdoctor: cannot write the redaction map to .*fifo\.json: it exists and is not a regular file/],
+      ['dir.json', /^kvmdoctor: cannot write the redaction map to .*dir\.json: it exists and is not a regular file/],
+      ['open.json', /^kvmdoctor: cannot use the redaction map .*open\.json: its mode is 0644: others can read or change it, so the mapping may have leaked; check it, then chmod 600 /],
+      ['readonly.json', /^kvmdoctor: cannot use the redaction map .*readonly\.json: its mode is 0400, not 0600/],
+    ]
+    for (const [name, message] of cases) {
+      const started = Date.now()
+      const r = await bundleWithMap(dir, join(dir, name))
+      expect(r.exitCode, name).toBe(2)
+      expect(r.stderr, name).toMatch(message)
+      expect(r.stderr.trim().split('\n'), name).toHaveLength(1)
+      expect(Date.now() - started, name).toBeLessThan(20_000)
+    }
+    expect(await readFile(file, 'utf8')).toBe('precious\n')
+    expect((await stat(join(dir, 'open.json'))).mode & 0o777).toBe(0o644)
+    expect(await readFile(join(dir, 'open.json'), 'utf8')).toBe('{}')
+    expect(await entries(dir)).toEqual(['dir.json', 'fifo.json', 'link.json', 'open.json', 'readonly.json', 'victim.txt'])
+  })
+
+  it('needs --redact', async () => {
+    const dir = await scratch()
+    const r = await bundleWithMap(dir, join(dir, 'm.json'), [])
+    expect(r.exitCode).toBe(2)
+    expect(r.stderr).toMatch(/^kvmdoctor: --redact-map needs --redact\b/)
+    expect(await entries(dir)).toEqual([])
+  })
+
+  it('is written back atomically, 0600, extended, with nothing left beside it', async () => {
+    const dir = await scratch()
+    const mapFile = join(dir, 'fleet.json')
+    const source = await ReplayRunner.open(fixtureDir('healthy'))
+    await createBundle({runner: source, options: replayOptions(source), version: 'test', output: join(dir, 'a.tar.gz'), redact: true, redactMap: mapFile})
+    const first = JSON.parse(await readFile(mapFile, 'utf8'))
+    const other = await ReplayRunner.open(fixtureDir('mac-duplicate'))
+    await createBundle({runner: other, options: replayOptions(other), version: 'test', output: join(dir, 'b.tar.gz'), redact: true, redactMap: mapFile})
+    const second = JSON.parse(await readFile(mapFile, 'utf8'))
+    expect((await stat(mapFile)).mode & 0o777).toBe(0o600)
+    expect(Object.keys(second.mac).length).toBeGreaterThan(Object.keys(first.mac).length)
+    expect(second.mac).toMatchObject(first.mac)
+    expect(await entries(dir)).toEqual(['a.tar.gz', 'b.tar.gz', 'fleet.json'])
+  })
+
+  // sudo kvmdoctor bundle --redact-map ~/fleet.json: the map stays its user's.
+  it.skipIf(process.getuid?.() !== 0)('run as root, a map written back keeps its owner', async () => {
+    const dir = await scratch()
+    const mapFile = join(dir, 'fleet.json')
+    const source = await ReplayRunner.open(fixtureDir('healthy'))
+    await createBundle({runner: source, options: replayOptions(source), version: 'test', output: join(dir, 'a.tar.gz'), redact: true, redactMap: mapFile})
+    await chown(mapFile, 65534, 65534)
+    const other = await ReplayRunner.open(fixtureDir('mac-duplicate'))
+    await createBundle({runner: other, options: replayOptions(other), version: 'test', output: join(dir, 'b.tar.gz'), redact: true, redactMap: mapFile})
+    const s = await stat(mapFile)
+    expect([s.uid, s.gid, s.mode & 0o777]).toEqual([65534, 65534, 0o600])
   })
 })
 
