@@ -148,7 +148,8 @@ describe('--redact-map FILE', () => {
     const source = await ReplayRunner.open(fixtureDir('healthy'))
     await createBundle({runner: source, options: replayOptions(source), version: 'test', output: join(dir, 'a.tar.gz'), redact: true, redactMap: mapFile})
     const first = JSON.parse(await readFile(mapFile, 'utf8'))
-    const other = await ReplayRunner.open(fixtureDir('mac-duplicate'))
+    // A host with three more guests (and their taps) than the first.
+    const other = await ReplayRunner.open(fixtureDir('dhcp-range-exhausted'))
     await createBundle({runner: other, options: replayOptions(other), version: 'test', output: join(dir, 'b.tar.gz'), redact: true, redactMap: mapFile})
     const second = JSON.parse(await readFile(mapFile, 'utf8'))
     expect((await stat(mapFile)).mode & 0o777).toBe(0o600)
