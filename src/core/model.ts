@@ -92,15 +92,28 @@ export function buildModel(probes: Record<string, ProbeResult>, capturedAt: Date
   const addressesByMac = guestAddressIndex(leases, neighbours, arpScan)
   // Who claims each address (VRRP MACs move addresses on purpose), and which DHCP ranges are full: the datapath asks.
   const claimsOf = addressClaimsByIp(addressesByMac)
+  // Per network, once: is its DHCP range fully leased, and which MACs hold a lease in it.
+  const pools = new Map<string, {full: boolean; holders: Set<string>}>()
+  const poolOf = (network: string) => {
+    let pool = pools.get(network)
+    if (!pool) {
+      const n = (libvirt?.networks ?? []).find((x) => x.name === network)
+      const v4 = n?.ips.find((ip) => ip.family === 'ipv4')
+      const current = n?.bridge && leases ? leases.leases.filter((l) => l.bridge === n.bridge && !l.expired) : []
+      const ranges = (v4?.dhcpRanges ?? []).map((r) => ({start: ipv4ToInt(r.start) ?? 0, end: ipv4ToInt(r.end) ?? -1}))
+      const size = ranges.reduce((sum, r) => sum + Math.max(0, r.end - r.start + 1), 0)
+      const inRange = current.filter((l) => {
+        const ip = ipv4ToInt(l.ip) ?? -1
+        return ranges.some((r) => ip >= r.start && ip <= r.end)
+      }).length
+      pool = {full: size > 0 && inRange >= size, holders: new Set(current.map((l) => l.mac).filter((m): m is string => Boolean(m)))}
+      pools.set(network, pool)
+    }
+    return pool
+  }
   const poolFull = (network: string, mac: string): boolean => {
-    const n = (libvirt?.networks ?? []).find((x) => x.name === network)
-    const v4 = n?.ips.find((ip) => ip.family === 'ipv4')
-    if (!n?.bridge || !v4 || v4.dhcpRanges.length === 0 || !leases) return false
-    const ranges = v4.dhcpRanges.map((r) => ({start: ipv4ToInt(r.start) ?? 0, end: ipv4ToInt(r.end) ?? -1}))
-    const size = ranges.reduce((sum, r) => sum + Math.max(0, r.end - r.start + 1), 0)
-    const current = leases.leases.filter((l) => l.bridge === n.bridge && !l.expired)
-    const inRange = current.filter((l) => ranges.some((r) => (ipv4ToInt(l.ip) ?? -1) >= r.start && (ipv4ToInt(l.ip) ?? -1) <= r.end))
-    return size > 0 && inRange.length >= size && !current.some((l) => l.mac === mac)
+    const pool = poolOf(network)
+    return pool.full && !pool.holders.has(mac)
   }
   const datapath = deriveDatapath(probes, {
     guestAddress: (mac) => addressesByMac.get(mac)?.find((a) => !a.ip.startsWith('169.254.'))?.ip,

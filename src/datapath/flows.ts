@@ -569,18 +569,24 @@ class PathRunner {
   /** Runs a hook with the devices it sees; `rewrite` changes the packet after the hook (conntrack's reverse NAT). */
   nf(name: string, hook: NfHook, layer: 'ip' | 'bridge', devices: Partial<NfPacket>, rewrite?: Partial<NfPacket>): void {
     if (!this.alive()) return
-    // Bridge hooks see ports; the IP hooks see the bridge (and, for bridged frames, ports through physdev).
-    const relabel = (b: Branch): Branch => ({...b, packet: {...b.packet, iifname: undefined, oifname: undefined, ibrname: undefined, obrname: undefined, ...devices}})
-    const keepPhys = layer === 'ip'
-    const input = this.branches.map((b) => (b.status === 'accept' ? relabel(keepPhys ? b : {...b, packet: {...b.packet, physIn: undefined, physOut: undefined, bridged: false}}) : b))
     if (layer === 'bridge' && this.host.rs.baseChains(hook, ['bridge']).length === 0) return
+    // Bridge hooks see ports; the IP hooks see the bridge (and, for bridged frames, the ports through physdev).
+    const origin = (this.live()[0] ?? this.branches[0]).packet
+    const seen = (p: NfPacket): NfPacket => ({
+      ...p,
+      iifname: devices.iifname,
+      oifname: devices.oifname,
+      ibrname: devices.ibrname,
+      obrname: devices.obrname,
+      ...(layer === 'bridge' ? {physIn: undefined, physOut: undefined, bridged: false} : {}),
+    })
+    const input = this.branches.map((b) => (b.status === 'accept' ? {...b, packet: seen(b.packet)} : b))
     const {hop, branches} = this.host.nfHop(name, hook, layer, input)
-    this.branches = rewrite ? branches.map((b) => ({...b, packet: {...b.packet, ...rewrite}})) : branches
-    // The IP hooks put back the bridge's view of the physdev fields for later hooks.
-    if (!keepPhys) this.branches = this.branches.map((b, k) => ({...b, packet: {...b.packet, physIn: input[k]?.packet.physIn ?? b.packet.physIn, physOut: input[k]?.packet.physOut ?? b.packet.physOut}}))
+    // After a bridge hook the packet is the bridge's again: its physdev view comes back for the IP hooks.
+    const after = (p: NfPacket): NfPacket => (layer === 'bridge' ? {...p, physIn: origin.physIn, physOut: origin.physOut, bridged: origin.bridged} : p)
+    this.branches = branches.map((b) => (b.status === 'accept' || rewrite ? {...b, packet: after(rewrite ? {...b.packet, ...rewrite} : b.packet)} : b))
     this.hops.push(hop)
   }
-
 
   route(name: string, expect: 'forward' | 'local', override: {iif?: string} = {}): RouteDecision | undefined {
     if (!this.alive()) return undefined

@@ -9,7 +9,7 @@ import type {Link} from '../../probes/links.js'
 import type {Route} from '../../probes/routes.js'
 import {parseIpRules} from '../../probes/ip-rules.js'
 import type {NfExpr, NfTable} from '../../src/lib/netfilter.js'
-import {accept, cmp, drop, ipt, jump, num, prefix, reject, ret, ruleset, str} from './builders.js'
+import {accept, cmp, drop, ipt, jump, nft, num, prefix, reject, ret, ruleset, str} from './builders.js'
 
 const link = (name: string, kind: string, extra: Partial<Link> = {}): Link => ({name, index: 1, kind, operstate: 'UP', flags: ['UP', 'LOWER_UP'], up: true, lowerUp: true, noCarrier: false, mtu: 1500, addresses: [], ...extra})
 const route = (dst: string, extra: Partial<Route> = {}): Route => ({family: 'inet', dst, type: 'unicast', table: 'main', metric: 0, nexthops: [], ...extra})
@@ -183,5 +183,29 @@ describe('hop model: a NAT guest on libvirt rules', () => {
 
   it('a shut-off guest has no flows', () => {
     expect(flows(host((h) => (h.domains[0].state = 'shut off')))).toEqual([])
+  })
+})
+
+describe('hop model: a guest bridged to a LAN', () => {
+  /** The NAT host plus br0 with an uplink port eth1 and a second guest on it; bridge-nf-call-iptables = 1. */
+  const bridged = (tables: NfTable[]) =>
+    host((h) => {
+      h.links.push(link('br0', 'bridge', {bridge: {stpState: 0, forwardDelayCs: 0}}), link('eth1', 'ether', {master: 'br0', portState: 'forwarding'}), link('vnet1', 'tap', {master: 'br0', portState: 'forwarding', operstate: 'UNKNOWN'}))
+      h.domains.push({name: 'lan01', type: 'kvm', state: 'running', autostart: false, guestAgentChannel: false, interfaces: [{type: 'bridge', source: 'br0', target: 'vnet1', mac: '52:54:00:00:00:02', model: 'virtio', linkState: 'up'}]})
+      h.sysctl['net.bridge.bridge-nf-call-iptables'] = 1
+      h.ruleset = ruleset(tables)
+    })
+  const lanFlows = (tables: NfTable[]) => flows(bridged(tables)).filter((f) => f.guest === 'lan01')
+  const physdevAccept = ipt('filter', {FORWARD: [[cmp('physdev-is-bridged', num(1)), accept]]}, {FORWARD: 'drop'})
+
+  it('br_netfilter hands bridged frames to FORWARD: its DROP policy stops DHCP from the LAN', () => {
+    const f = lanFlows([ipt('filter', {FORWARD: []}, {FORWARD: 'drop'})]).find((x) => x.kind === 'dhcp')!
+    expect(f.decidedBy).toMatchObject({name: 'netfilter forward (br_netfilter)', element: {kind: 'nf-policy'}})
+  })
+
+  it('a physdev-is-bridged accept lets them through, also behind a bridge-family table (the physdev view survives the bridge hooks)', () => {
+    expect(lanFlows([physdevAccept]).map((f) => f.verdict)).toEqual(['pass', 'pass', 'pass', 'pass'])
+    const bridgeTable = nft('bridge', 'filter', {forward: {base: {hook: 'forward'}, rules: [[accept]]}, pre: {base: {hook: 'prerouting'}, rules: []}})
+    expect(lanFlows([physdevAccept, bridgeTable]).map((f) => f.verdict)).toEqual(['pass', 'pass', 'pass', 'pass'])
   })
 })

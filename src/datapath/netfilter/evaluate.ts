@@ -105,8 +105,15 @@ export function runHook(rs: CompiledRuleset, hook: NfHook, layer: 'ip' | 'bridge
   return merge(out)
 }
 
+/** Every field of NfPacket a rule can read, addresses by class (keep in step with NfPacket). */
 function packetKey(rs: CompiledRuleset, p: NfPacket): string {
-  return JSON.stringify({...p, src: rs.addressClass(p.src), dst: rs.addressClass(p.dst), etherSrc: rs.readsEther ? p.etherSrc : undefined, etherDst: rs.readsEther ? p.etherDst : undefined})
+  const ct = p.ct
+  return [
+    p.family, p.iifname, p.oifname, p.ibrname, p.obrname, p.physIn, p.physOut, p.bridged,
+    rs.addressClass(p.src), rs.addressClass(p.dst), p.l4proto, p.sport, p.dport, p.icmpType, p.icmpCode, p.tcpFlags,
+    ct.state, ct.status.join(','), ct.direction, ct.mark, p.mark, p.pkttype,
+    rs.readsEther ? p.etherSrc : '', rs.readsEther ? p.etherDst : '',
+  ].join('|')
 }
 
 /** A cached hook result for another packet of the same class: its addresses where the hook left them unchanged. */
