@@ -5,11 +5,9 @@
  * subnet. Whether a packet actually meets them is the datapath's question.
  */
 import {type IpRange, parsePrefix, rangeWithin} from '../lib/addr.js'
-import type {NfBackend, NfExpr, NfRule, NfRuleset, NfTable} from '../lib/netfilter.js'
+import {LIBVIRT_NFT_TABLE, type NfBackend, type NfExpr, type NfRule, type NfRuleset, type NfTable} from '../lib/netfilter.js'
 
 export type LibvirtFirewallBackend = 'iptables' | 'nftables' | 'none'
-
-export const LIBVIRT_NFT_TABLE = 'libvirt_network'
 
 const rulesOf = (t: NfTable): {chain: string; rule: NfRule}[] => Object.values(t.chains).flatMap((c) => c.rules.map((rule) => ({chain: c.name, rule})))
 

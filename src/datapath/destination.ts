@@ -12,5 +12,3 @@ export function parseDestination(text: string): Destination | string {
   if (proto === 'icmp' && port !== undefined) return 'icmp has no port'
   return {addr, proto, ...(proto === 'icmp' ? {} : {port: port ?? (proto === 'udp' ? 53 : 443)})}
 }
-
-export const formatDestination = (d: Destination) => `${d.addr}${d.proto === 'icmp' ? '/icmp' : `:${d.port}/${d.proto}`}`

@@ -4,7 +4,7 @@
  * guests (one element, many flows), so findings group by it, and other
  * derivations can say "this element is mine" (`elements` on their entities).
  */
-import type {NfHook, NfRuleset} from '../lib/netfilter.js'
+import {LIBVIRT_NFT_TABLE, type NfHook, type NfRuleset} from '../lib/netfilter.js'
 import type {LibvirtNetwork} from '../../probes/libvirt.js'
 import type {TraceStep} from './netfilter/evaluate.js'
 
@@ -49,8 +49,6 @@ export interface Element {
   table?: string
   rulePriority?: number
 }
-
-export const LIBVIRT_NFT_TABLE = 'libvirt_network'
 
 function toolOf(backend: string, family: string): string {
   const six = family === 'ip6'

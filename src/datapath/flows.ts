@@ -7,7 +7,7 @@
  * egress device, and the listener that must answer. Each hop passes, fails or
  * cannot be told, and names the element that decides.
  */
-import {parseIp, parsePrefix, rangeContains} from '../lib/addr.js'
+import {ipInPrefix, parseIp, parsePrefix} from '../lib/addr.js'
 import type {NfFamily, NfHook, NfRuleset} from '../lib/netfilter.js'
 import type {Link} from '../../probes/links.js'
 import type {LibvirtDomain, LibvirtNetwork} from '../../probes/libvirt.js'
@@ -15,7 +15,7 @@ import type {Listener} from '../../probes/processes.js'
 import type {PolicyRuleFacts} from '../../probes/ip-rules.js'
 import type {Route} from '../../probes/routes.js'
 import {type CompiledRuleset, compile} from './netfilter/compile.js'
-import {type Branch, type EvalContext, type TraceStep, assumptionKey, runHook, startBranch} from './netfilter/evaluate.js'
+import {type Branch, type EvalContext, type TraceStep, assumptionKey, familiesFor, runHook, startBranch} from './netfilter/evaluate.js'
 import {type NfPacket, describePacket, newPacket, replyPacket} from './netfilter/packet.js'
 import {type RouteDecision, type Router, buildRouter, describeRoute} from './routing.js'
 import {type Element, elementForStep, natMissingElement} from './elements.js'
@@ -200,7 +200,7 @@ class HostView {
     if (routed) {
       const gw = v4.address
       const subnet = `${gw}/${v4.prefix}`
-      const own = known && inPrefix(known, subnet) ? known : undefined
+      const own = known && ipInPrefix(known, subnet) ? known : undefined
       if (own) base.guestAddress = own
       const src = own ?? v4.dhcpRanges[0]?.start ?? firstHost(subnet) ?? gw
       const srcNote = own ? '' : ` (an address of ${subnet}: the guest's own is not known)`
@@ -298,7 +298,7 @@ class HostView {
     const unknown = after.filter((b) => b.status === 'unknown')
     const first = after[0]
     const steps = first ? first.steps.filter((s) => s.hook === hook) : []
-    const summary = this.hookSummary(hook, layer === 'bridge' ? ['bridge'] : first?.packet.family === 6 ? ['ip6', 'inet'] : ['ip', 'inet'])
+    const summary = this.hookSummary(hook, familiesFor(layer, first?.packet.family ?? 4))
     // Branches already sealed before this hook say nothing about it.
     const newlyDropped = dropped.filter((b) => !before.has(b))
     if (live.length === 0 && unknown.length === 0 && newlyDropped.length > 0) {
@@ -608,12 +608,6 @@ export {describeStep}
 function policyElement(decision: RouteDecision): Element {
   const r = decision.rule!
   return {id: `policy-rule:${r.family}:${r.priority}`, kind: 'policy-rule', text: `ip rule ${r.text}`, undo: [`ip ${r.family === 'inet6' ? '-6 ' : ''}rule del priority ${r.priority}`], table: r.table, rulePriority: r.priority, device: decision.dev}
-}
-
-function inPrefix(ip: string, prefix: string): boolean {
-  const a = parseIp(ip)
-  const p = parsePrefix(prefix)
-  return a !== undefined && p !== undefined && rangeContains(p, a.family, a.value)
 }
 
 function firstHost(prefix: string): string | undefined {

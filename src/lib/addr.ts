@@ -54,7 +54,6 @@ export function parseRange(text: string): IpRange | undefined {
 }
 
 export const rangeContains = (r: IpRange, family: IpFamily, value: bigint) => r.family === family && value >= r.lo && value <= r.hi
-export const rangesOverlap = (a: IpRange, b: IpRange) => a.family === b.family && a.lo <= b.hi && b.lo <= a.hi
 /** a lies entirely inside b. */
 export const rangeWithin = (a: IpRange, b: IpRange) => a.family === b.family && a.lo >= b.lo && a.hi <= b.hi
 
@@ -62,17 +61,4 @@ export function ipInPrefix(ip: string, prefix: string): boolean {
   const a = parseIp(ip)
   const p = parsePrefix(prefix)
   return a !== undefined && p !== undefined && rangeContains(p, a.family, a.value)
-}
-
-/** The prefix length of a range that is exactly one prefix, else undefined. */
-export function prefixLength(r: IpRange): number | undefined {
-  const size = r.hi - r.lo + 1n
-  if ((size & (size - 1n)) !== 0n || (r.lo & (size - 1n)) !== 0n) return undefined
-  return bits(r.family) - (size.toString(2).length - 1)
-}
-
-export function formatRange(r: IpRange): string {
-  const len = prefixLength(r)
-  if (len === bits(r.family)) return formatIp(r.family, r.lo)
-  return len !== undefined ? `${formatIp(r.family, r.lo)}/${len}` : `${formatIp(r.family, r.lo)}-${formatIp(r.family, r.hi)}`
 }

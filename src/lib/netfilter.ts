@@ -199,13 +199,5 @@ export interface NfSet {
   complete: boolean
 }
 
-export const isMatch = (e: NfExpr): e is NfMatch => e.kind === 'cmp' || e.kind === 'nondeterministic' || e.kind === 'opaque'
-
-export const chainKey = (backend: NfBackend, family: NfFamily, table: string, chain: string) => `${backend} ${family} ${table} ${chain}`
-
-/** Where the rule lives, as a person reads it: "iptables -t filter FORWARD #3", "nft inet fw forward handle 12". */
-export function describeRef(ref: NfRuleRef): string {
-  if (ref.backend === 'nft') return `nft ${ref.family} ${ref.table} ${ref.chain}${ref.handle !== undefined ? ` handle ${ref.handle}` : ` rule ${ref.index + 1}`}`
-  const tool = ref.backend === 'iptables-legacy' ? (ref.family === 'ip6' ? 'ip6tables-legacy' : 'iptables-legacy') : ref.family === 'ip6' ? 'ip6tables' : ref.family === 'bridge' ? 'ebtables' : 'iptables'
-  return `${tool} -t ${ref.table} ${ref.chain} rule ${ref.index + 1}`
-}
+/** The table libvirt >= 10 keeps its network rules in with its nftables backend. */
+export const LIBVIRT_NFT_TABLE = 'libvirt_network'

@@ -388,7 +388,7 @@ ${virbr0InLibvirtZone ? '    iifname "virbr0" goto filter_FWD_libvirt\n' : ''}  
  * Debian's libvirt here uses its iptables backend, so its LIBVIRT_* chains are emptied and the
  * network's rules loaded in nft's shape instead.
  */
-const LIBVIRT_NFT_TABLE = `table ip libvirt_network {
+const LIBVIRT_NFT_RULESET = `table ip libvirt_network {
   chain forward { type filter hook forward priority filter; policy accept; jump guest_cross; jump guest_input; jump guest_output; }
   chain guest_output { ip saddr 192.168.122.0/24 iif "virbr0" accept; iif "virbr0" reject; }
   chain guest_input { oif "virbr0" ip daddr 192.168.122.0/24 ct state established,related accept; oif "virbr0" reject; }
@@ -592,7 +592,7 @@ const DATAPATH: Record<string, LiveScenario> = {
       if (await nftTableExists('ip', 'libvirt_network')) throw new Error('this host has a table ip libvirt_network already')
       await saveIptables()
       await flushLibvirtChains()
-      await nftApply(LIBVIRT_NFT_TABLE)
+      await nftApply(LIBVIRT_NFT_RULESET)
     },
     async reset() {
       await sh(['nft', 'delete', 'table', 'ip', 'libvirt_network'])

@@ -126,8 +126,3 @@ export function compile(rs: NfRuleset, options: {hostAddresses?: string[]} = {})
     },
   }
 }
-
-/** The text of a scalar value as the packet model compares it. */
-export function scalarText(v: NfValue): string | undefined {
-  return v.t === 'str' || v.t === 'addr' ? v.v : v.t === 'num' ? String(v.v) : v.t === 'prefix' ? v.v : undefined
-}
