@@ -3,7 +3,7 @@
  * Recording the probes against it (RecordingRunner) yields a snapshot in the
  * very format the lab records, so benchmarks replay the same code path.
  */
-import type {CommandCapture, DirCapture, FileCapture, Runner} from '../src/core/runner.js'
+import type {CommandCapture, DirCapture, FileCapture, Runner} from '../src/lib/runner.js'
 
 export interface HostShape {
   domains: number

@@ -1,4 +1,4 @@
-import {isApipa} from '../src/core/ipv4.js'
+import {isApipa} from '../src/lib/ipv4.js'
 import type {ArpScanFacts} from './arpscan.js'
 import type {Link} from './links.js'
 import type {Neighbour} from './neighbours.js'

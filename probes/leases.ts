@@ -1,5 +1,5 @@
-import {markDegraded} from '../src/core/degraded.js'
-import {netmaskToPrefix} from '../src/core/ipv4.js'
+import {markDegraded} from '../src/lib/degraded.js'
+import {netmaskToPrefix} from '../src/lib/ipv4.js'
 import {type Probe, ParseError, ProbeUnavailable, isObj, num, str} from './types.js'
 
 export interface Lease {

@@ -1,6 +1,6 @@
 import {XMLParser} from 'fast-xml-parser'
-import {netmaskToPrefix} from '../src/core/ipv4.js'
-import {lines} from '../src/core/runner.js'
+import {netmaskToPrefix} from '../src/lib/ipv4.js'
+import {lines} from '../src/lib/runner.js'
 import {type Obj, type Probe, ParseError, ProbeUnavailable, isObj, str} from './types.js'
 
 export interface DhcpHost {

@@ -1,4 +1,4 @@
-import {lines} from '../src/core/runner.js'
+import {lines} from '../src/lib/runner.js'
 import {type Probe} from './types.js'
 
 /** Log lines that point at a known failure, by the pattern they prove. */

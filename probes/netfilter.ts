@@ -1,5 +1,5 @@
 import type {NfRuleset} from '../src/lib/netfilter.js'
-import type {CommandCapture} from '../src/core/runner.js'
+import type {CommandCapture} from '../src/lib/runner.js'
 import {detectIptablesVariant} from './netfilter/iptables-save.js'
 import {type IptablesSource, buildRuleset} from './netfilter/ruleset.js'
 import {ParseError, type Probe, ProbeUnavailable} from './types.js'

@@ -1,5 +1,5 @@
-import {lines} from '../src/core/runner.js'
-import {scrubText} from '../src/core/scrub.js'
+import {lines} from '../src/lib/runner.js'
+import {scrubText} from '../src/lib/scrub.js'
 import {type Probe, ParseError, ProbeUnavailable} from './types.js'
 
 export interface Process {

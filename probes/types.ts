@@ -1,4 +1,4 @@
-import type {Capture, Runner} from '../src/core/runner.js'
+import type {Capture, Runner} from '../src/lib/runner.js'
 
 export interface ProbeOptions {
   /** Probes that send packets (arp-scan) run only when this is set. */

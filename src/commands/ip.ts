@@ -4,7 +4,7 @@ import {colorLevel, makeStyle, outputWidth} from '../../reports/style.js'
 import {KvmdoctorCommand} from '../core/command.js'
 import {ipInventory} from '../core/ip-service.js'
 import {checkNames, requireNonEmpty, visibleControlsDeep} from '../core/output.js'
-import {scrubDeep} from '../core/scrub.js'
+import {scrubDeep} from '../lib/scrub.js'
 import {openSource} from '../core/source.js'
 
 export default class Ip extends KvmdoctorCommand {

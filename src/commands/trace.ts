@@ -4,7 +4,7 @@ import {parseDestination} from '../datapath/destination.js'
 import {KvmdoctorCommand} from '../core/command.js'
 import {EXIT, UserError} from '../core/errors.js'
 import {requireNonEmpty, visibleControlsDeep} from '../core/output.js'
-import {scrubDeep} from '../core/scrub.js'
+import {scrubDeep} from '../lib/scrub.js'
 import {runTrace} from '../core/trace-service.js'
 
 export default class Trace extends KvmdoctorCommand {

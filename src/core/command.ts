@@ -10,7 +10,7 @@
 import {Command, Flags, ux} from '@oclif/core'
 import {type ErrorJson, argvWantsJson, describeFailure} from './errors.js'
 import {errorLine, usageErrorText} from './output.js'
-import {scrubText} from './scrub.js'
+import {scrubText} from '../lib/scrub.js'
 import {withFlagSuggestion} from './suggest.js'
 
 export abstract class KvmdoctorCommand extends Command {

@@ -4,7 +4,7 @@ import {open, readdir} from 'node:fs/promises'
 import pLimit from 'p-limit'
 import {formatBytes} from './budget.js'
 import {onExit} from './lifecycle.js'
-import type {CommandCapture, DirCapture, FileCapture, ReadOptions, RunOptions, Runner} from './runner.js'
+import type {CommandCapture, DirCapture, FileCapture, ReadOptions, RunOptions, Runner} from '../lib/runner.js'
 
 export interface LiveRunnerOptions {
   timeoutMs?: number

@@ -7,7 +7,7 @@
  */
 import type {Diagnosis} from './diagnose.js'
 import {UserError} from './errors.js'
-import {scrubDeep, scrubText} from './scrub.js'
+import {scrubDeep, scrubText} from '../lib/scrub.js'
 
 /** C0 and C1 controls except tab and newline, DEL, and the Unicode bidi overrides/isolates. */
 const CONTROL = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]/g

@@ -1,6 +1,6 @@
 import {ParseError, type Probe, type ProbeContext, type ProbeOptions, type ProbeResult, ProbeUnavailable} from '../../probes/types.js'
-import {degradedOf} from './degraded.js'
-import type {Capture, Runner} from './runner.js'
+import {degradedOf} from '../lib/degraded.js'
+import type {Capture, Runner} from '../lib/runner.js'
 import {MemoryRunner} from './snapshot.js'
 
 /**

@@ -11,7 +11,7 @@ import {type FileHandle, lstat, open, rename, stat, unlink} from 'node:fs/promis
 import {basename, dirname, join, resolve} from 'node:path'
 import {UserError} from './errors.js'
 import {onExit} from './lifecycle.js'
-import {scrubDeep, scrubText} from './scrub.js'
+import {scrubDeep, scrubText} from '../lib/scrub.js'
 
 const {O_WRONLY, O_CREAT, O_EXCL, O_NOFOLLOW, O_RDONLY, O_NONBLOCK} = constants
 

@@ -10,9 +10,9 @@ import {z} from 'zod'
 import {BUDGET, type Budget, formatBytes, readRegularFileSync} from './budget.js'
 import {UserError} from './errors.js'
 import {onExit} from './lifecycle.js'
-import {type Capture, type CommandCapture, type DirCapture, type FileCapture, type ReadOptions, type RunOptions, type Runner, captureKey} from './runner.js'
+import {type Capture, type CommandCapture, type DirCapture, type FileCapture, type ReadOptions, type RunOptions, type Runner, captureKey} from '../lib/runner.js'
 import {createExclusive, syncDir} from './safe-write.js'
-import {scrubCapture, scrubDeep} from './scrub.js'
+import {scrubCapture, scrubDeep} from '../lib/scrub.js'
 
 export const SNAPSHOT_FORMAT = 'kvmdoctor-snapshot'
 export const SNAPSHOT_FORMAT_VERSION = 1

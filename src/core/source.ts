@@ -3,7 +3,7 @@ import type {ProbeOptions} from '../../probes/types.js'
 import {describeReadError} from './budget.js'
 import {UserError} from './errors.js'
 import {LiveRunner} from './live-runner.js'
-import type {Runner} from './runner.js'
+import type {Runner} from '../lib/runner.js'
 import {RecordingRunner, ReplayRunner} from './snapshot.js'
 
 export interface SourceOptions {

@@ -17,7 +17,7 @@ import type {Flow, FlowKind, HopVerdict} from '../datapath/flows.js'
 import type {Diagnosis} from './diagnose.js'
 import {type Finding, findingKey} from './engine.js'
 import {type IpInventory, type Verdict, buildInventory} from './ip-service.js'
-import {cidrContains, cidrToString, parseCidr} from './ipv4.js'
+import {cidrContains, cidrToString, parseCidr} from '../lib/ipv4.js'
 import {isRunning} from './model.js'
 import {type Severity, severityWeight} from './severity.js'
 

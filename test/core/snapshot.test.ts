@@ -3,7 +3,7 @@ import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {describe, expect, it} from 'vitest'
 import {UserError} from '../../src/core/errors.js'
-import type {Runner} from '../../src/core/runner.js'
+import type {Runner} from '../../src/lib/runner.js'
 import {RecordingRunner, ReplayRunner, writeSnapshot} from '../../src/core/snapshot.js'
 
 /** A runner with canned answers, to test recording without touching the host. */

@@ -4,7 +4,7 @@ import {chmod, mkdir, mkdtemp, readdir, rm, writeFile} from 'node:fs/promises'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {afterAll} from 'vitest'
-import type {Capture, CommandCapture, DirCapture, FileCapture, Runner} from '../../src/core/runner.js'
+import type {Capture, CommandCapture, DirCapture, FileCapture, Runner} from '../../src/lib/runner.js'
 import {ReplayRunner} from '../../src/core/snapshot.js'
 import {ROOT, fixtureDir} from '../helpers.js'
 

@@ -1,7 +1,7 @@
 import {describe, expect, it} from 'vitest'
 import {firewalldProbe} from '../../probes/firewalld.js'
 import type {LibvirtFacts} from '../../probes/libvirt.js'
-import type {CommandCapture, Runner} from '../../src/core/runner.js'
+import type {CommandCapture, Runner} from '../../src/lib/runner.js'
 import type {ProbeResult} from '../../probes/types.js'
 
 const libvirt: ProbeResult<LibvirtFacts> = {id: 'libvirt', ok: true, durationMs: 0, data: {networks: [{name: 'default', active: true, autostart: true, persistent: true, forwardMode: 'nat', bridge: 'virbr0', ips: [], dnsEnabled: true}], domains: []}}

@@ -1,6 +1,6 @@
 import {describe, expect, it} from 'vitest'
 import {ALL_PROBES} from '../../probes/index.js'
-import type {CommandCapture, Runner} from '../../src/core/runner.js'
+import type {CommandCapture, Runner} from '../../src/lib/runner.js'
 import {runProbes} from '../../src/core/probe-runner.js'
 
 /** A host where every command answers with `answer(argv)` and every file is missing. */

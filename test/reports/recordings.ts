@@ -2,7 +2,7 @@
 import {existsSync, readdirSync} from 'node:fs'
 import {join} from 'node:path'
 import {type Diagnosis, diagnose} from '../../src/core/diagnose.js'
-import type {CommandCapture, Runner} from '../../src/core/runner.js'
+import type {CommandCapture, Runner} from '../../src/lib/runner.js'
 import {ReplayRunner} from '../../src/core/snapshot.js'
 import {ROOT, fixtureDir, replayOptions} from '../helpers.js'
 
