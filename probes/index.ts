@@ -9,6 +9,7 @@ import {libvirtProbe} from './libvirt.js'
 import {linksProbe} from './links.js'
 import {logsProbe} from './logs.js'
 import {neighboursProbe} from './neighbours.js'
+import {listenersProbe} from './listeners.js'
 import {processesProbe} from './processes.js'
 import {routesProbe} from './routes.js'
 import {sysctlProbe} from './sysctl.js'
@@ -26,6 +27,7 @@ export const ALL_PROBES: Probe[] = [
   libvirtProbe,
   leasesProbe,
   processesProbe,
+  listenersProbe,
   firewalldProbe,
   logsProbe,
   arpScanProbe,

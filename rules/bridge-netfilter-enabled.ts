@@ -5,6 +5,7 @@ export const rule: RuleDefinition = {
   severity: 'low',
   escalate: {when: 'forwardDrops', severity: 'high'},
   scope: 'link',
+  appliesTo: (e) => e.plainBridge === true && Number(e.guestPortCount) > 0,
   title: 'Bridged guest frames on {name} pass through iptables (bridge-nf-call-iptables = 1)',
   // libvirt tells its NAT bridges (routed traffic) from plain bridges (bridged frames).
   requires: ['sysctl', 'links', 'libvirt'],

@@ -1,5 +1,9 @@
 import type {RuleDefinition} from './types.js'
 
+/** Share of nf_conntrack_max in use that raises the finding, and that makes it high. */
+const WARN = 0.8
+const HIGH = 0.95
+
 export const rule: RuleDefinition = {
   id: 'conntrack-table-full',
   severity: 'medium',
@@ -7,8 +11,21 @@ export const rule: RuleDefinition = {
   scope: 'host',
   title: 'Connection tracking table is {conntrackPercent}% full ({conntrackCount}/{conntrackMax})',
   requires: ['sysctl'],
-  needs: ['conntrackRatio'],
-  conditions: {all: [{fact: 'entity', path: 'conntrackRatio', operator: 'greaterThanInclusive', value: 0.8}]},
+  needs: ['conntrackCount', 'conntrackMax'],
+  derive: (e) => {
+    const count = Number(e.conntrackCount)
+    const max = Number(e.conntrackMax)
+    const ratio = max > 0 ? count / max : null
+    return {
+      conntrackRatio: ratio,
+      conntrackPercent: ratio === null ? null : Math.floor(ratio * 100),
+      // Past 95% new connections start failing in bursts: high, not a warning.
+      conntrackHigh: ratio !== null && ratio >= HIGH,
+      /** What to raise nf_conntrack_max to: twice the current maximum. */
+      conntrackNewMax: max * 2,
+    }
+  },
+  conditions: {all: [{fact: 'entity', path: 'conntrackRatio', operator: 'greaterThanInclusive', value: WARN}]},
   summary: 'When nf_conntrack_count reaches nf_conntrack_max the kernel drops new connections ("nf_conntrack: table full, dropping packet"): NAT guests see random timeouts.',
   evidence: ['net.netfilter.nf_conntrack_count = {conntrackCount}', 'net.netfilter.nf_conntrack_max = {conntrackMax}', 'log: {logConntrackFull}'],
   fix: [

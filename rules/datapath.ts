@@ -1,5 +1,5 @@
 /** What the rules on datapath elements share: the probes the datapath needs, and reading an element entity. */
-import type {EntityView} from '../src/core/model.js'
+import type {EntityView} from '../src/derive/index.js'
 
 /** Without any of these the flows cannot be followed: such rules are "not checked". */
 export const DATAPATH_REQUIRES = ['netfilter', 'routes', 'ip-rules', 'links', 'sysctl', 'libvirt']

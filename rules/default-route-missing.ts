@@ -4,6 +4,7 @@ export const rule: RuleDefinition = {
   id: 'default-route-missing',
   severity: 'high',
   scope: 'host',
+  appliesTo: (e) => Number(e.routedNetworkCount) > 0,
   title: 'The host has no default route: NAT guests have no way out',
   requires: ['routes', 'libvirt'],
   conditions: {

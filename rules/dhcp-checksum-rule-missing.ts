@@ -1,9 +1,11 @@
+import {dhcpNetwork} from './applies.js'
 import type {RuleDefinition} from './types.js'
 
 export const rule: RuleDefinition = {
   id: 'dhcp-checksum-rule-missing',
   severity: 'low',
   scope: 'network',
+  appliesTo: (e) => dhcpNetwork(e) && e.firewallBackend === 'iptables',
   title: 'No CHECKSUM --checksum-fill for DHCP replies on {bridge}',
   requires: ['netfilter', 'libvirt'],
   needs: ['checksumFill'],

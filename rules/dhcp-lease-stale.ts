@@ -4,6 +4,7 @@ export const rule: RuleDefinition = {
   id: 'dhcp-lease-stale',
   severity: 'info',
   scope: 'network',
+  appliesTo: (e) => e.dhcpEnabled === true,
   title: '{staleLeaseCount} unexpired lease(s) on {name} belong to no defined domain',
   requires: ['libvirt', 'leases'],
   conditions: {all: [{fact: 'entity', path: 'staleLeaseCount', operator: 'greaterThan', value: 0}]},

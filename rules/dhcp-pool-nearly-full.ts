@@ -1,16 +1,23 @@
-import type {RuleDefinition} from './types.js'
+import {dhcpNetwork} from './applies.js'
 import {widenRange} from './dhcp-range-exhausted.js'
+import type {RuleDefinition} from './types.js'
+
+/** Share of the range leased that warns before it runs out. */
+const NEARLY_FULL = 0.9
 
 export const rule: RuleDefinition = {
   id: 'dhcp-pool-nearly-full',
   severity: 'medium',
   scope: 'network',
+  appliesTo: dhcpNetwork,
   title: 'DHCP range of network {name} is {dhcpUsagePercent}% used',
   requires: ['libvirt', 'leases'],
+  derive: (e) => ({dhcpUsageRatio: Number(e.dhcpRangeSize) > 0 ? Number(e.leasesInRange) / Number(e.dhcpRangeSize) : 0}),
   conditions: {
     all: [
       {fact: 'entity', path: 'active', operator: 'equal', value: true},
-      {fact: 'entity', path: 'dhcpNearlyFull', operator: 'equal', value: true},
+      {fact: 'entity', path: 'leasesInRange', operator: 'lessThan', value: {fact: 'entity', path: 'dhcpRangeSize'}},
+      {fact: 'entity', path: 'dhcpUsageRatio', operator: 'greaterThanInclusive', value: NEARLY_FULL},
     ],
   },
   summary: '{leasesInRange} of {dhcpRangeSize} addresses in {dhcpRanges} are leased: a few more guests and new ones get no address.',

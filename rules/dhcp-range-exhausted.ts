@@ -1,4 +1,5 @@
-import type {EntityView} from '../src/core/model.js'
+import type {EntityView} from '../src/derive/index.js'
+import {dhcpNetwork} from './applies.js'
 import type {RuleDefinition} from './types.js'
 
 /**
@@ -16,12 +17,14 @@ export const rule: RuleDefinition = {
   id: 'dhcp-range-exhausted',
   severity: 'high',
   scope: 'network',
+  appliesTo: dhcpNetwork,
   title: 'DHCP range of network {name} is exhausted ({leasesInRange} leases for {dhcpRangeSize} addresses)',
   requires: ['libvirt', 'leases'],
   conditions: {
     all: [
       {fact: 'entity', path: 'active', operator: 'equal', value: true},
-      {fact: 'entity', path: 'dhcpExhausted', operator: 'equal', value: true},
+      {fact: 'entity', path: 'dhcpRangeSize', operator: 'greaterThan', value: 0},
+      {fact: 'entity', path: 'leasesInRange', operator: 'greaterThanInclusive', value: {fact: 'entity', path: 'dhcpRangeSize'}},
     ],
   },
   summary: 'Every address of {dhcpRanges} is leased (unexpired at capture time); the next guest gets no answer ("no address available" in the dnsmasq log) and falls back to 169.254.x.x.',

@@ -1,3 +1,4 @@
+import {dhcpNetwork} from './applies.js'
 import type {RuleDefinition} from './types.js'
 
 export const rule: RuleDefinition = {
@@ -5,6 +6,7 @@ export const rule: RuleDefinition = {
   severity: 'critical',
   // libvirt networks (their dnsmasq) and an external ISC dhcpd (the seed article's dhcpd.conf)
   scope: ['network', 'dhcp-service'],
+  appliesTo: dhcpNetwork,
   title: 'No DHCP server runs for {name}',
   requires: ['processes'],
   needs: ['dhcpServerRunning'],

@@ -5,7 +5,7 @@ export const rule: RuleDefinition = {
   severity: 'critical',
   scope: 'network',
   title: "Another process holds the DNS/DHCP ports libvirt's dnsmasq needs for {name}",
-  requires: ['libvirt', 'processes'],
+  requires: ['libvirt', 'processes', 'listeners'],
   needs: ['portConflictCount'],
   conditions: {all: [{fact: 'entity', path: 'portConflictCount', operator: 'greaterThan', value: 0}]},
   summary: "{portConflicts} listens where libvirt's dnsmasq for {name} must: the network fails to start ('Address already in use'), or starts without DNS/DHCP.",

@@ -1,10 +1,12 @@
 import {DATAPATH_REQUIRES, bridgesOf, iptablesTool, undoOf} from './datapath.js'
+import {iptablesForward} from './applies.js'
 import type {RuleDefinition} from './types.js'
 
 export const rule: RuleDefinition = {
   id: 'forward-policy-drop',
   severity: 'critical',
   scope: 'element',
+  appliesTo: iptablesForward,
   title: 'The iptables FORWARD path drops guest traffic: {name}',
   requires: DATAPATH_REQUIRES,
   // Whatever form it takes (a DROP policy, an explicit DROP or REJECT, a drop in a chain jumped to), on the forward hook of iptables.

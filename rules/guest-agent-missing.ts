@@ -4,6 +4,7 @@ export const rule: RuleDefinition = {
   id: 'guest-agent-missing',
   severity: 'info',
   scope: 'domain',
+  appliesTo: (e) => e.running === true,
   title: 'Guest {name} has no QEMU guest agent channel',
   requires: ['libvirt'],
   conditions: {

@@ -1,10 +1,12 @@
 import {DATAPATH_REQUIRES, bridgesOf, iptablesTool, undoOf} from './datapath.js'
+import {hostInput} from './applies.js'
 import type {RuleDefinition} from './types.js'
 
 export const rule: RuleDefinition = {
   id: 'host-input-blocks-dhcp-dns',
   severity: 'critical',
   scope: 'element',
+  appliesTo: hostInput,
   title: "The host's input path drops guests' DHCP/DNS: {name}",
   requires: DATAPATH_REQUIRES,
   conditions: {

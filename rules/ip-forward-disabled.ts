@@ -4,6 +4,7 @@ export const rule: RuleDefinition = {
   id: 'ip-forward-disabled',
   severity: 'critical',
   scope: 'host',
+  appliesTo: (e) => Number(e.routedNetworkCount) > 0,
   title: 'IPv4 forwarding is off: NAT/routed guests cannot leave the host',
   requires: ['sysctl', 'libvirt'],
   needs: ['ipForward'],

@@ -1,9 +1,11 @@
+import {activeNetwork} from './applies.js'
 import type {RuleDefinition} from './types.js'
 
 export const rule: RuleDefinition = {
   id: 'libvirt-firewall-rules-missing',
   severity: 'critical',
   scope: 'network',
+  appliesTo: (e) => activeNetwork(e) && e.routed === true,
   title: "libvirt's firewall rules for {name} ({bridge}) are gone",
   requires: ['libvirt', 'netfilter'],
   needs: ['libvirtRulesPresent'],

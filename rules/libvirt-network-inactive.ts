@@ -4,6 +4,7 @@ export const rule: RuleDefinition = {
   id: 'libvirt-network-inactive',
   severity: 'critical',
   scope: 'network',
+  appliesTo: (e) => e.autostart === true || Number(e.definedGuestCount) > 0,
   title: 'libvirt network {name} is not running',
   requires: ['libvirt'],
   conditions: {

@@ -4,6 +4,7 @@ export const rule: RuleDefinition = {
   id: 'libvirt-network-not-autostart',
   severity: 'medium',
   scope: 'network',
+  appliesTo: (e) => Array.isArray(e.autostartGuests) && e.autostartGuests.length > 0,
   title: 'Network {name} is not autostarted, but autostart guests use it',
   requires: ['libvirt'],
   conditions: {

@@ -4,6 +4,7 @@ export const rule: RuleDefinition = {
   id: 'link-down',
   severity: 'high',
   scope: 'link',
+  appliesTo: (e) => e.matters === true,
   title: 'Interface {name} is down ({mattersBecause})',
   requires: ['links'],
   conditions: {

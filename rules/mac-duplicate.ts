@@ -4,6 +4,7 @@ export const rule: RuleDefinition = {
   id: 'mac-duplicate',
   severity: 'high',
   scope: 'interface',
+  appliesTo: (e) => e.running === true && typeof e.mac === 'string',
   title: 'Guest {domain} shares MAC {mac} with {macSharedWith}',
   requires: ['libvirt'],
   conditions: {all: [{fact: 'entity', path: 'macSharedWith', operator: 'nonEmpty', value: true}]},

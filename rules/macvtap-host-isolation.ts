@@ -4,6 +4,7 @@ export const rule: RuleDefinition = {
   id: 'macvtap-host-isolation',
   severity: 'info',
   scope: 'interface',
+  appliesTo: (e) => e.isDirect === true,
   title: 'Guest {domain} uses macvtap on {source}: the host cannot reach it',
   requires: ['libvirt'],
   conditions: {all: [{fact: 'entity', path: 'isDirect', operator: 'equal', value: true}]},

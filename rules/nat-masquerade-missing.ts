@@ -1,9 +1,11 @@
+import {natNetwork} from './applies.js'
 import type {RuleDefinition} from './types.js'
 
 export const rule: RuleDefinition = {
   id: 'nat-masquerade-missing',
   severity: 'critical',
   scope: 'network',
+  appliesTo: natNetwork,
   title: 'No MASQUERADE/SNAT for the NAT network {name} ({subnet})',
   requires: ['libvirt', 'netfilter'],
   needs: ['masquerade', 'subnet'],

@@ -1,9 +1,11 @@
+import {natNetwork} from './applies.js'
 import type {RuleDefinition} from './types.js'
 
 export const rule: RuleDefinition = {
   id: 'nat-masquerade-wrong-interface',
   severity: 'high',
   scope: 'network',
+  appliesTo: (e) => natNetwork(e) && e.forwardDevState !== 'none',
   title: "NAT network {name} is pinned to {forwardDev}, which is {forwardDevState} and not the default route's device",
   requires: ['libvirt', 'links', 'routes'],
   needs: ['forwardDevState'],

@@ -1,10 +1,12 @@
 import {DATAPATH_REQUIRES, bridgesOf, undoOf} from './datapath.js'
+import {nftForward} from './applies.js'
 import type {RuleDefinition} from './types.js'
 
 export const rule: RuleDefinition = {
   id: 'nft-forward-drop',
   severity: 'critical',
   scope: 'element',
+  appliesTo: nftForward,
   title: 'An nftables table drops the guest traffic libvirt accepts: {name}',
   requires: DATAPATH_REQUIRES,
   conditions: {

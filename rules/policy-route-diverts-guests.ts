@@ -5,6 +5,7 @@ export const rule: RuleDefinition = {
   id: 'policy-route-diverts-guests',
   severity: 'high',
   scope: 'element',
+  appliesTo: (e) => e.elementKind === 'policy-rule',
   title: 'A routing policy rule sends guest traffic elsewhere: {name}',
   requires: DATAPATH_REQUIRES,
   conditions: {

@@ -4,6 +4,7 @@ export const rule: RuleDefinition = {
   id: 'rp-filter-strict',
   severity: 'medium',
   scope: 'host',
+  appliesTo: (e) => e.multiHomed === true,
   title: 'Strict reverse-path filtering on a multi-homed host',
   requires: ['sysctl', 'routes', 'links'],
   conditions: {

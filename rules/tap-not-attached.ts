@@ -4,6 +4,7 @@ export const rule: RuleDefinition = {
   id: 'tap-not-attached',
   severity: 'critical',
   scope: 'interface',
+  appliesTo: (e) => e.tapCheckable === true,
   title: 'Guest {domain}: tap {target} is not attached to bridge {expectedBridge}',
   requires: ['libvirt', 'links'],
   conditions: {

@@ -4,6 +4,7 @@ export const rule: RuleDefinition = {
   id: 'vhost-net-missing',
   severity: 'low',
   scope: 'host',
+  appliesTo: (e) => Number(e.kvmVirtioGuestCount) > 0,
   title: 'vhost_net is not loaded: virtio networking of KVM guests runs in QEMU',
   requires: ['host', 'libvirt'],
   needs: ['vhostNet'],

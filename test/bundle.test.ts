@@ -1,4 +1,5 @@
 import {execFileSync} from 'node:child_process'
+import {bundleReports} from '../reports/bundle-files.js'
 import {existsSync} from 'node:fs'
 import {chmod, mkdir, mkdtemp, readFile, readdir, rm, stat, symlink, writeFile} from 'node:fs/promises'
 import {tmpdir} from 'node:os'
@@ -62,7 +63,7 @@ describe('support bundles', () => {
     const dir = await tmp()
     for (const name of ['dnsmasq-killed', 'flushed-and-forward-off', 'dhcp-range-exhausted']) {
       const source = await ReplayRunner.open(fixtureDir(name))
-      const made = await createBundle({runner: source, options: replayOptions(source), version: 'test', output: join(dir, `${name}.tar.gz`), redact: false})
+      const made = await createBundle({runner: source, options: replayOptions(source), version: 'test', output: join(dir, `${name}.tar.gz`), redact: false, reports: bundleReports})
       const {runner, cleanup} = await openBundle(made.path)
       const again = await diagnose({runner, options: replayOptions(runner), version: 'test'})
       await cleanup()
@@ -73,7 +74,7 @@ describe('support bundles', () => {
 
   it('holds report.html, self-contained, beside report.md', async () => {
     const source = await ReplayRunner.open(fixtureDir('flushed-and-forward-off'))
-    const made = await createBundle({runner: source, options: replayOptions(source), version: 'test', output: join(await tmp(), 'b.tar.gz'), redact: false})
+    const made = await createBundle({runner: source, options: replayOptions(source), version: 'test', output: join(await tmp(), 'b.tar.gz'), redact: false, reports: bundleReports})
     const page = (await contentOf(made.path)).get('report.html')!
     expect(page).toMatch(/^<!doctype html>/)
     expect(page).toContain('Content-Security-Policy')
@@ -87,7 +88,7 @@ describe('support bundles', () => {
   describe('SHA256SUMS', () => {
     it('lists every other file of the bundle with its sha256, as sha256sum -c reads it', async () => {
       const source = await ReplayRunner.open(fixtureDir('healthy'))
-      const made = await createBundle({runner: source, options: replayOptions(source), version: 'test', output: join(await tmp(), 'b.tar.gz'), redact: true, redactionKey: KEY})
+      const made = await createBundle({runner: source, options: replayOptions(source), version: 'test', output: join(await tmp(), 'b.tar.gz'), redact: true, redactionKey: KEY, reports: bundleReports})
       const files = await contentOf(made.path)
       const sums = files.get('SHA256SUMS')!
       const listed = sums.trimEnd().split('\n').map((l) => /^([0-9a-f]{64}) {2}(\S+)$/.exec(l)!)
@@ -111,7 +112,7 @@ describe('support bundles', () => {
 
     it('diagnose --from refuses a bundle with a changed, added or missing file, naming it', async () => {
       const source = await ReplayRunner.open(fixtureDir('dnsmasq-killed'))
-      const made = await createBundle({runner: source, options: replayOptions(source), version: 'test', output: join(await tmp(), 'b.tar.gz'), redact: false})
+      const made = await createBundle({runner: source, options: replayOptions(source), version: 'test', output: join(await tmp(), 'b.tar.gz'), redact: false, reports: bundleReports})
       // One output edited (an iptables rule dropped): replaying it would give other findings.
       const [output, rules] = [...(await contentOf(made.path))].find(([f, text]) => f.startsWith('outputs/') && /^(\[\d+:\d+\] )?-A /m.test(text))!
       const edited = await repacked(made.path, (top) => writeFile(join(top, output), rules.replace(/^(\[\d+:\d+\] )?-A .*\n/m, '')))
@@ -127,7 +128,7 @@ describe('support bundles', () => {
 
     it('a bundle without SHA256SUMS (written before it existed) still opens, to the same findings', async () => {
       const source = await ReplayRunner.open(fixtureDir('dnsmasq-killed'))
-      const made = await createBundle({runner: source, options: replayOptions(source), version: 'test', output: join(await tmp(), 'b.tar.gz'), redact: false})
+      const made = await createBundle({runner: source, options: replayOptions(source), version: 'test', output: join(await tmp(), 'b.tar.gz'), redact: false, reports: bundleReports})
       const old = await repacked(made.path, (top) => rm(join(top, 'SHA256SUMS')))
       const {runner, cleanup} = await openBundle(old)
       const again = await diagnose({runner, options: replayOptions(runner), version: 'test'})
@@ -138,7 +139,7 @@ describe('support bundles', () => {
 
   it('holds manifest, raw outputs, facts.json, findings.json and report.md; stays small', async () => {
     const source = await ReplayRunner.open(fixtureDir('healthy'))
-    const made = await createBundle({runner: source, options: replayOptions(source), version: '1.2.3', output: join(await tmp(), 'b.tar.gz'), redact: false})
+    const made = await createBundle({runner: source, options: replayOptions(source), version: '1.2.3', output: join(await tmp(), 'b.tar.gz'), redact: false, reports: bundleReports})
     expect(made.bytes).toBeLessThan(200 * 1024)
     const files = await extract(made.path)
     const names = [...files.keys()].map((p) => p.split('/').slice(-2).join('/'))
@@ -184,7 +185,7 @@ describe('support bundles', () => {
       listDir: (path) => inner.listDir(path),
     }
     for (const redact of [false, true]) {
-      const made = await createBundle({runner, options: replayOptions(inner), version: 'test', output: join(await tmp(), 'b.tar.gz'), redact, redactionKey: KEY})
+      const made = await createBundle({runner, options: replayOptions(inner), version: 'test', output: join(await tmp(), 'b.tar.gz'), redact, redactionKey: KEY, reports: bundleReports})
       const files = await extract(made.path)
       const all = [...files.values()].join('\n')
       for (const secret of Object.values(planted)) expect(all, `${secret} leaked (redact=${redact})`).not.toContain(secret)
@@ -203,7 +204,7 @@ describe('support bundles', () => {
         it(scenario.name, async () => {
           const source = await ReplayRunner.open(fixtureDir(scenario.name))
           const plain = await diagnose({runner: source, options: replayOptions(source), version: 'test'})
-          const made = await createBundle({runner: source, options: replayOptions(source), version: 'test', output: join(await tmp(), 'r.tar.gz'), redact: true, redactionKey: KEY})
+          const made = await createBundle({runner: source, options: replayOptions(source), version: 'test', output: join(await tmp(), 'r.tar.gz'), redact: true, redactionKey: KEY, reports: bundleReports})
           const shape = (d: typeof plain) => d.findings.map((f) => `${f.rank}:${f.id}:${f.severity}:${f.entity.kind}:${f.explainedBy?.split('@')[0] ?? ''}`)
           expect(shape(made.diagnosis), scenario.name).toEqual(shape(plain))
           const {runner, cleanup} = await openBundle(made.path)
@@ -217,7 +218,7 @@ describe('support bundles', () => {
     it('maps consistently, keeps special addresses and vendor prefixes, and writes the map beside the bundle only', async () => {
       const source = await ReplayRunner.open(fixtureDir('static-ip-collision'))
       const dir = await tmp()
-      const made = await createBundle({runner: source, options: replayOptions(source), version: 'test', output: join(dir, 'r.tar.gz'), redact: true, redactionKey: KEY})
+      const made = await createBundle({runner: source, options: replayOptions(source), version: 'test', output: join(dir, 'r.tar.gz'), redact: true, redactionKey: KEY, reports: bundleReports})
       expect(made.mapPath).toBe(join(dir, 'r.tar.gz.redaction-map.json'))
       const map = JSON.parse(await readFile(made.mapPath!, 'utf8'))
       const files = await extract(made.path)
@@ -245,7 +246,7 @@ describe('support bundles', () => {
   describe('--redact-map', () => {
     const bundleOf = async (fixture: string, dir: string, name: string, redactMap?: string) => {
       const source = await ReplayRunner.open(fixtureDir(fixture))
-      return createBundle({runner: source, options: replayOptions(source), version: 'test', output: join(dir, name), redact: true, redactMap})
+      return createBundle({runner: source, options: replayOptions(source), version: 'test', output: join(dir, name), redact: true, redactMap, reports: bundleReports})
     }
     const readMap = async (path: string): Promise<RedactionMap> => JSON.parse(await readFile(path, 'utf8'))
 
@@ -322,7 +323,7 @@ describe('support bundles', () => {
         await chmod(mapFile, 0o600)
         let probed = false
         const runner: Runner = {capturedAt: new Date(), run: async () => ((probed = true), Promise.reject(new Error('probed'))), readFile: async () => Promise.reject(new Error('probed')), listDir: async () => Promise.reject(new Error('probed'))}
-        const error = await createBundle({runner, options: {active: false, libvirtUri: 'qemu:///system'}, version: 'test', output: join(dir, 'b.tar.gz'), redact: true, redactMap: mapFile}).then(() => undefined, (e: unknown) => e)
+        const error = await createBundle({runner, options: {active: false, libvirtUri: 'qemu:///system'}, version: 'test', output: join(dir, 'b.tar.gz'), redact: true, redactMap: mapFile, reports: bundleReports}).then(() => undefined, (e: unknown) => e)
         expect(error).toBeInstanceOf(UserError)
         expect((error as Error).message).toMatch(message)
         expect(probed).toBe(false)
@@ -342,7 +343,7 @@ describe('support bundles', () => {
       await writeFile(join(dir, 'garbage.tar.gz'), 'this is not gzip at all')
       await expectRefused(join(dir, 'garbage.tar.gz'), /not a readable \.tar\.gz bundle/)
       const source = await ReplayRunner.open(fixtureDir('healthy'))
-      const made = await createBundle({runner: source, options: replayOptions(source), version: 'test', output: join(dir, 'ok.tar.gz'), redact: false})
+      const made = await createBundle({runner: source, options: replayOptions(source), version: 'test', output: join(dir, 'ok.tar.gz'), redact: false, reports: bundleReports})
       const whole = await readFile(made.path)
       await writeFile(join(dir, 'cut.tar.gz'), whole.subarray(0, Math.floor(whole.length / 2)))
       await expectRefused(join(dir, 'cut.tar.gz'), /not a readable \.tar\.gz bundle/)

@@ -1,4 +1,5 @@
 import {Flags} from '@oclif/core'
+import {bundleReports} from '../../reports/bundle-files.js'
 import {createBundle} from '../core/bundle.js'
 import {KvmdoctorCommand} from '../core/command.js'
 import {LiveRunner} from '../core/live-runner.js'
@@ -29,7 +30,7 @@ This is the one command that writes a file; it changes nothing else on the host.
     try {
       requireNonEmpty(flags, ['output', 'connect', 'redact-map'])
       const runner = new LiveRunner({timeoutMs: flags.timeout * 1000, deadlineMs: flags.deadline * 1000})
-      const result = await createBundle({runner, options: {active: flags.active, libvirtUri: flags.connect}, version: this.config.version, output: flags.output, redact: flags.redact, redactMap: flags['redact-map']})
+      const result = await createBundle({runner, options: {active: flags.active, libvirtUri: flags.connect}, version: this.config.version, output: flags.output, redact: flags.redact, redactMap: flags['redact-map'], reports: bundleReports})
       spinner?.stop()
       this.log(errorLine(`bundle written to ${result.path} (${(result.bytes / 1024).toFixed(1)} KiB)`))
       if (result.mapPath) this.log(errorLine(`redaction mapping (keep it, do not attach it): ${result.mapPath}`))

@@ -17,9 +17,6 @@ import type {Link} from '../../probes/links.js'
 import type {LeaseFacts} from '../../probes/leases.js'
 import type {Route} from '../../probes/routes.js'
 import {type ProbeOptions, type ProbeResult, dataOf as probeData} from '../../probes/types.js'
-import {renderHtml} from '../../reports/html.js'
-import {toJsonReport} from '../../reports/json.js'
-import {renderMarkdown} from '../../reports/markdown.js'
 import {BUDGET, formatBytes} from './budget.js'
 import {type Diagnosis, diagnose} from './diagnose.js'
 import {UserError} from './errors.js'
@@ -46,7 +43,12 @@ export interface BundleInput {
   redactMap?: string
   /** Fixed redaction key, for tests; random otherwise (or the map's). */
   redactionKey?: Buffer
+  /** The reports written beside the snapshot (reports/bundle-files.ts): the caller renders, the bundle stores. */
+  reports: (d: Diagnosis) => BundleReport[]
 }
+
+/** One report file inside the bundle: JSON data or rendered text. */
+export type BundleReport = {file: string; json: unknown; text?: never} | {file: string; text: string; json?: never}
 
 export interface BundleResult {
   path: string
@@ -148,9 +150,10 @@ async function pack(
         options,
       })
       await writeJsonSafely(join(root, 'facts.json'), diagnosis.facts, {what: 'facts.json'})
-      await writeJsonSafely(join(root, 'findings.json'), toJsonReport(diagnosis), {what: 'findings.json'})
-      await writeTextSafely(join(root, 'report.md'), renderMarkdown(diagnosis), {what: 'report.md'})
-      await writeTextSafely(join(root, 'report.html'), renderHtml(diagnosis), {what: 'report.html'})
+      for (const report of input.reports(diagnosis)) {
+        if (report.text !== undefined) await writeTextSafely(join(root, report.file), report.text, {what: report.file})
+        else await writeJsonSafely(join(root, report.file), report.json, {what: report.file})
+      }
       await writeChecksums(root)
       const result: BundleResult = {path: resolve(target), bytes: 0, diagnosis}
       if (redaction) {

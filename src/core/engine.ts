@@ -3,11 +3,10 @@
  * the events into ranked findings, root causes first.
  */
 import {Engine} from 'json-rules-engine'
-import type {RuleDefinition} from '../../rules/types.js'
-import {ruleApplies} from './applicability.js'
-import type {EntityContext, EntityKind, EntityView, Model} from './model.js'
+import type {RuleDefinition} from './rule.js'
+import type {EntityContext, EntityKind, EntityView, Model} from '../derive/index.js'
 import {type Severity, severityWeight} from './severity.js'
-import {countRepeats, getOrCreate} from './collections.js'
+import {countRepeats, getOrCreate} from '../lib/collections.js'
 
 export {countRepeats}
 
@@ -51,7 +50,7 @@ export interface Evaluation {
   notChecked: NotChecked[]
   /** Every (rule, entity) pair that was evaluated. */
   checked: {ruleId: string; entity: EntityRef}[]
-  /** The checked pairs where the rule means something (src/core/applicability.ts), for JUnit-style reports. */
+  /** The checked pairs where the rule means something (each rule's `appliesTo`), for JUnit-style reports. */
   applicable: {ruleId: string; entity: EntityRef}[]
 }
 
@@ -157,16 +156,18 @@ export async function evaluate(model: Model, rules: RuleDefinition[], external: 
     })
     // Lists compare by identity in json-rules-engine's `equal`: rules say `nonEmpty: true` instead.
     engine.addOperator('nonEmpty', (fact: unknown, value: boolean) => Array.isArray(fact) && fact.length > 0 === value)
-    for (const entity of scopesOf(rule).flatMap((kind) => model.entities[kind])) {
-      const ref = {kind: entity.kind, name: entity.name}
-      const unknown = (rule.needs ?? []).filter((attr) => entity[attr] === null || entity[attr] === undefined)
+    for (const viewed of scopesOf(rule).flatMap((kind) => model.entities[kind])) {
+      const ref = {kind: viewed.kind, name: viewed.name}
+      const unknown = (rule.needs ?? []).filter((attr) => viewed[attr] === null || viewed[attr] === undefined)
       if (unknown.length > 0) {
-        evaluation.notChecked.push({ruleId: rule.id, entity: ref, reason: `unknown: ${unknown.join(', ')} (${probeReasons(model, rule)})`})
+        const because = unknown.map((attr) => viewed.unknownBecause?.[attr]).filter((r): r is string => r !== undefined)
+        evaluation.notChecked.push({ruleId: rule.id, entity: ref, reason: `unknown: ${unknown.join(', ')} (${because.length > 0 ? because.join('; ') : probeReasons(model, rule)})`})
         continue
       }
-      if (rule.fallback && typeof entity.elementId === 'string' && claimed!.has(entity.elementId)) continue
+      if (rule.fallback && typeof viewed.elementId === 'string' && claimed!.has(viewed.elementId)) continue
+      const entity = rule.derive ? {...viewed, ...rule.derive(viewed, host)} : viewed
       evaluation.checked.push({ruleId: rule.id, entity: ref})
-      if (ruleApplies(rule.id, entity)) evaluation.applicable.push({ruleId: rule.id, entity: ref})
+      if (rule.appliesTo?.(entity) ?? true) evaluation.applicable.push({ruleId: rule.id, entity: ref})
       const {events} = await engine.run({entity, host})
       if (events.length > 0) raw.push({rule, entity})
     }

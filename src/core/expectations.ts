@@ -4,10 +4,10 @@
  */
 import {z} from 'zod'
 import {EXPECTATION_RULES} from '../../rules/expectations.js'
-import type {RuleDefinition} from '../../rules/types.js'
+import type {RuleDefinition} from './rule.js'
 import {loadYamlFile} from './config-file.js'
 import {cidrContains, parseCidr} from '../lib/ipv4.js'
-import type {EntityView, Model} from './model.js'
+import type {EntityView, Model} from '../derive/index.js'
 
 const cidr = z.string().refine((s) => parseCidr(s) !== undefined && s.includes('/'), 'subnet must be an IPv4 prefix like 192.168.122.0/24')
 

@@ -17,10 +17,11 @@ import {type ProbeOptions, type ProbeResult, dataOf as data} from '../../probes/
 import {type ProbeStatus, probeStatuses} from './diagnose.js'
 import {UserError} from './errors.js'
 import {isApipa} from '../lib/ipv4.js'
-import {addressClaimsByIp, guestAddressIndex, isRunning} from './model.js'
+import {addressClaimsByIp, guestAddressIndex} from '../derive/addresses.js'
+import {isRunning} from '../derive/context.js'
 import {runProbes} from './probe-runner.js'
 import type {Runner} from '../lib/runner.js'
-import {getOrCreate} from './collections.js'
+import {getOrCreate} from '../lib/collections.js'
 
 export type Verdict = 'ok' | 'no address' | 'APIPA' | 'conflict' | 'stale' | 'shut off'
 

@@ -25,7 +25,7 @@ import {createHmac, randomBytes} from 'node:crypto'
 import {z} from 'zod'
 import {UserError} from './errors.js'
 import {cidrToString, intToIpv4, ipv4ToInt, parseCidr} from '../lib/ipv4.js'
-import {getOrCreate} from './collections.js'
+import {getOrCreate} from '../lib/collections.js'
 
 export const REDACTION_MAP_FORMAT = 'kvmdoctor-redaction-map'
 

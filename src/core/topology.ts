@@ -18,7 +18,7 @@ import type {Diagnosis} from './diagnose.js'
 import {type Finding, findingKey} from './engine.js'
 import {type IpInventory, type Verdict, buildInventory} from './ip-service.js'
 import {cidrContains, cidrToString, parseCidr} from '../lib/ipv4.js'
-import {isRunning} from './model.js'
+import {isRunning} from '../derive/context.js'
 import {type Severity, severityWeight} from './severity.js'
 
 /** fail: something on it stops guests; warn: a lesser finding; off: not running (by design or not); unknown: not seen. */

@@ -8,7 +8,7 @@ import {type ProbeOptions, dataOf} from '../../probes/types.js'
 import type {Destination, Flow} from '../datapath/flows.js'
 import {type ProbeStatus, internetOf, probeStatuses} from './diagnose.js'
 import {UserError} from './errors.js'
-import {buildModel} from './model.js'
+import {buildModel} from '../derive/index.js'
 import {runProbes} from './probe-runner.js'
 import {openSource} from './source.js'
 

@@ -9,6 +9,7 @@ import type {LeaseFacts} from '../../probes/leases.js'
 import type {LibvirtFacts} from '../../probes/libvirt.js'
 import {ipInPrefix} from '../lib/addr.js'
 import type {Link} from '../../probes/links.js'
+import type {Listener} from '../../probes/listeners.js'
 import type {ProcessFacts} from '../../probes/processes.js'
 import type {Route} from '../../probes/routes.js'
 import type {SysctlFacts} from '../../probes/sysctl.js'
@@ -42,7 +43,7 @@ export function deriveDatapath(probes: Record<string, ProbeResult>, guests: Gues
       ruleset: dataOf<NfRuleset>(probes.netfilter)!,
       networks: libvirt.networks,
       domains: libvirt.domains,
-      listeners: processes?.listeners ?? null,
+      listeners: dataOf<Listener[]>(probes.listeners) ?? null,
       ...guests,
       bridgeDhcpServers: hostDhcpServers(leases, links, processes),
     },

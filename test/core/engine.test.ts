@@ -1,8 +1,8 @@
 import {describe, expect, it} from 'vitest'
 import {ALL_RULES} from '../../rules/index.js'
-import type {RuleDefinition} from '../../rules/types.js'
+import type {RuleDefinition} from '../../src/core/rule.js'
 import {type Finding, evaluate, fillTemplate, rank, resolvePath} from '../../src/core/engine.js'
-import type {EntityView} from '../../src/core/model.js'
+import type {EntityView} from '../../src/derive/index.js'
 import {factsOf, model, unavailable} from '../helpers.js'
 
 const view = (kind: EntityView['kind'], name: string, context: EntityView['context'], extra: Record<string, unknown> = {}): EntityView => ({kind, name, context, affectedGuests: 0, ...extra})

@@ -14,6 +14,7 @@ import type {LeaseFacts} from '../../probes/leases.js'
 import type {LibvirtFacts} from '../../probes/libvirt.js'
 import type {HostFacts} from '../../probes/host.js'
 import {dataOf} from '../../probes/types.js'
+import {bundleReports} from '../../reports/bundle-files.js'
 import {createBundle, openBundle} from '../../src/core/bundle.js'
 import {type Diagnosis, diagnose} from '../../src/core/diagnose.js'
 import {cidrContains, intToIpv4, ipv4ToInt, parseCidr} from '../../src/lib/ipv4.js'
@@ -103,7 +104,7 @@ async function originals(runner: Runner, options: {active: boolean; libvirtUri: 
 async function checkRedaction(runner: Runner, options: {active: boolean; libvirtUri: string}, label: string, extra: string[] = []) {
   const known = await originals(runner, options)
   const dir = await scratch()
-  const made = await createBundle({runner, options, version: 'test', output: join(dir, 'r.tar.gz'), redact: true, redactionKey: KEY})
+  const made = await createBundle({runner, options, version: 'test', output: join(dir, 'r.tar.gz'), redact: true, redactionKey: KEY, reports: bundleReports})
   // What is attached to a ticket: the archive's content (the map stays beside it, apart).
   const extracted = await scratch()
   await tar.x({file: made.path, cwd: extracted})

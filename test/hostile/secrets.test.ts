@@ -9,6 +9,7 @@ import {join} from 'node:path'
 import * as tar from 'tar'
 import {describe, expect, it} from 'vitest'
 import {FORMATS, type Format, render} from '../../reports/index.js'
+import {bundleReports} from '../../reports/bundle-files.js'
 import {createBundle, openBundle} from '../../src/core/bundle.js'
 import {diagnose} from '../../src/core/diagnose.js'
 import {reportable} from '../../src/core/output.js'
@@ -107,7 +108,7 @@ describe('every channel a bundle, a snapshot or a report is made of', () => {
     const {runner, options} = await planted()
     for (const redact of [false, true]) {
       const dir = await scratch()
-      const made = await createBundle({runner, options, version: 'test', output: join(dir, 'b.tar.gz'), redact, redactionKey: Buffer.alloc(32, 7)})
+      const made = await createBundle({runner, options, version: 'test', output: join(dir, 'b.tar.gz'), redact, redactionKey: Buffer.alloc(32, 7), reports: bundleReports})
       await tar.x({file: made.path, cwd: dir})
       const files = allFiles(dir).filter((f) => !f.path.endsWith('.tar.gz'))
       expect(files.map((f) => f.path.split('/').pop())).toEqual(expect.arrayContaining(['manifest.json', 'facts.json', 'findings.json', 'report.md']))
@@ -134,7 +135,7 @@ describe('every channel a bundle, a snapshot or a report is made of', () => {
       },
     }
     const dir = await scratch()
-    const made = await createBundle({runner, options: {...options, libvirtUri: uri}, version: 'test', output: join(dir, 'b.tar.gz'), redact: false})
+    const made = await createBundle({runner, options: {...options, libvirtUri: uri}, version: 'test', output: join(dir, 'b.tar.gz'), redact: false, reports: bundleReports})
     await tar.x({file: made.path, cwd: dir})
     for (const f of allFiles(dir).filter((x) => !x.path.endsWith('.tar.gz'))) expect(f.text, f.path).not.toContain('S3cUriZq')
     expect(made.diagnosis.probes.find((p) => p.id === 'libvirt')?.ok).toBe(true)

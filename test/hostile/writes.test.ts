@@ -1,3 +1,4 @@
+import {bundleReports} from '../../reports/bundle-files.js'
 /**
  * Item 2: no write goes astray. Links and special files at a target are refused with exit 2
  * and left untouched; writes are atomic (a failed one leaves the old file and no temporary);
@@ -146,11 +147,11 @@ describe('--redact-map FILE', () => {
     const dir = await scratch()
     const mapFile = join(dir, 'fleet.json')
     const source = await ReplayRunner.open(fixtureDir('healthy'))
-    await createBundle({runner: source, options: replayOptions(source), version: 'test', output: join(dir, 'a.tar.gz'), redact: true, redactMap: mapFile})
+    await createBundle({runner: source, options: replayOptions(source), version: 'test', output: join(dir, 'a.tar.gz'), redact: true, redactMap: mapFile, reports: bundleReports})
     const first = JSON.parse(await readFile(mapFile, 'utf8'))
     // A host with three more guests (and their taps) than the first.
     const other = await ReplayRunner.open(fixtureDir('dhcp-range-exhausted'))
-    await createBundle({runner: other, options: replayOptions(other), version: 'test', output: join(dir, 'b.tar.gz'), redact: true, redactMap: mapFile})
+    await createBundle({runner: other, options: replayOptions(other), version: 'test', output: join(dir, 'b.tar.gz'), redact: true, redactMap: mapFile, reports: bundleReports})
     const second = JSON.parse(await readFile(mapFile, 'utf8'))
     expect((await stat(mapFile)).mode & 0o777).toBe(0o600)
     expect(Object.keys(second.mac).length).toBeGreaterThan(Object.keys(first.mac).length)
@@ -163,10 +164,10 @@ describe('--redact-map FILE', () => {
     const dir = await scratch()
     const mapFile = join(dir, 'fleet.json')
     const source = await ReplayRunner.open(fixtureDir('healthy'))
-    await createBundle({runner: source, options: replayOptions(source), version: 'test', output: join(dir, 'a.tar.gz'), redact: true, redactMap: mapFile})
+    await createBundle({runner: source, options: replayOptions(source), version: 'test', output: join(dir, 'a.tar.gz'), redact: true, redactMap: mapFile, reports: bundleReports})
     await chown(mapFile, 65534, 65534)
     const other = await ReplayRunner.open(fixtureDir('mac-duplicate'))
-    await createBundle({runner: other, options: replayOptions(other), version: 'test', output: join(dir, 'b.tar.gz'), redact: true, redactMap: mapFile})
+    await createBundle({runner: other, options: replayOptions(other), version: 'test', output: join(dir, 'b.tar.gz'), redact: true, redactMap: mapFile, reports: bundleReports})
     const s = await stat(mapFile)
     expect([s.uid, s.gid, s.mode & 0o777]).toEqual([65534, 65534, 0o600])
   })
@@ -189,7 +190,7 @@ describe('atomic writes and locks', () => {
     const output = join(dir, 'b.tar.gz')
     await writeFile(`${output}.redaction-map.json`, '{}', {mode: 0o644})
     const source = await ReplayRunner.open(fixtureDir('healthy'))
-    const made = await createBundle({runner: source, options: replayOptions(source), version: 'test', output, redact: true})
+    const made = await createBundle({runner: source, options: replayOptions(source), version: 'test', output, redact: true, reports: bundleReports})
     expect((await stat(made.mapPath!)).mode & 0o777).toBe(0o600)
     expect(JSON.parse(await readFile(made.mapPath!, 'utf8')).names).toBeTruthy()
   })
@@ -199,7 +200,7 @@ describe('atomic writes and locks', () => {
     const output = join(dir, 'b.tar.gz')
     const open = async () => {
       const source = await ReplayRunner.open(fixtureDir('dnsmasq-killed'))
-      return createBundle({runner: source, options: replayOptions(source), version: 'test', output, redact: false})
+      return createBundle({runner: source, options: replayOptions(source), version: 'test', output, redact: false, reports: bundleReports})
     }
     const [a, b] = await Promise.allSettled([open(), open()])
     const outcomes = [a, b].map((r) => r.status)

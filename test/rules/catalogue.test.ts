@@ -7,7 +7,7 @@ import {SEVERITIES} from '../../src/core/severity.js'
 import {ROOT} from '../helpers.js'
 
 const ruleFiles = readdirSync(join(ROOT, 'rules'))
-  .filter((f) => f.endsWith('.ts') && !f.endsWith('.d.ts') && !['index.ts', 'types.ts', 'expectations.ts', 'datapath.ts'].includes(f))
+  .filter((f) => f.endsWith('.ts') && !f.endsWith('.d.ts') && !['index.ts', 'types.ts', 'expectations.ts', 'datapath.ts', 'applies.ts'].includes(f))
   .map((f) => f.replace(/\.ts$/, ''))
 
 /** Rule ids from the knowledge base headings: "### id — severity" (and "### a — x / b — y"). */

@@ -1,7 +1,7 @@
 import {describe, expect, it} from 'vitest'
-import type {ProcessFacts} from '../../probes/processes.js'
+import type {Listener} from '../../probes/listeners.js'
 import {rule} from '../../rules/dns-port-conflict.js'
-import {alter, factsOf, fire} from '../helpers.js'
+import {alter, factsOf, fire, unavailable} from '../helpers.js'
 
 describe('dns-port-conflict', () => {
   it('fires when another dnsmasq holds 0.0.0.0:53 and the network could not start (lab)', async () => {
@@ -13,16 +13,18 @@ describe('dns-port-conflict', () => {
     expect((await fire(rule, await factsOf('healthy'))).names).toEqual([])
   })
   it('ignores systemd-resolved on 127.0.0.53 and listeners scoped to another interface', async () => {
-    const facts = alter<ProcessFacts>(await factsOf('healthy'), 'processes', (p) => {
-      p.listeners!.push({proto: 'udp', address: '127.0.0.53', iface: 'lo', port: 53, process: 'systemd-resolve', pid: 400})
-      p.listeners!.push({proto: 'udp', address: '0.0.0.0', iface: 'lan0', port: 67, process: 'dnsmasq', pid: 401})
+    const facts = alter<Listener[]>(await factsOf('healthy'), 'listeners', (listeners) => {
+      listeners.push({proto: 'udp', address: '127.0.0.53', iface: 'lo', port: 53, process: 'systemd-resolve', pid: 400})
+      listeners.push({proto: 'udp', address: '0.0.0.0', iface: 'lan0', port: 67, process: 'dnsmasq', pid: 401})
     })
     expect((await fire(rule, facts)).names).toEqual([])
   })
-  it('is not checked when ss was unavailable', async () => {
-    const facts = alter<ProcessFacts>(await factsOf('dns-port-conflict'), 'processes', (p) => (p.listeners = null))
+  // Regression (#16): the ss error used to be dropped, leaving "the facts it needs were not collected".
+  it('is not checked when ss failed, and says why with the error ss gave', async () => {
+    const facts = unavailable(await factsOf('dns-port-conflict'), 'listeners', 'ss -H -lunpt: exit status 1: Cannot open netlink socket: Permission denied')
     const {names, evaluation} = await fire(rule, facts)
     expect(names).toEqual([])
-    expect(evaluation.notChecked.map((n) => n.entity?.name)).toEqual(['default'])
+    expect(evaluation.notChecked).toHaveLength(1)
+    expect(evaluation.notChecked[0].reason).toMatch(/listeners unavailable: ss -H -lunpt: exit status 1: Cannot open netlink socket/)
   })
 })

@@ -1,0 +1,14 @@
+/** The reports a support bundle carries beside its snapshot: what `bundle` hands the bundle writer. */
+import type {BundleReport} from '../src/core/bundle.js'
+import type {Diagnosis} from '../src/core/diagnose.js'
+import {renderHtml} from './html.js'
+import {toJsonReport} from './json.js'
+import {renderMarkdown} from './markdown.js'
+
+export function bundleReports(d: Diagnosis): BundleReport[] {
+  return [
+    {file: 'findings.json', json: toJsonReport(d)},
+    {file: 'report.md', text: renderMarkdown(d)},
+    {file: 'report.html', text: renderHtml(d)},
+  ]
+}

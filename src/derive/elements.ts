@@ -1,0 +1,42 @@
+/** Element entities: one per datapath element that stops (or leaves undecided) guest flows. */
+import {elementImpacts} from '../datapath/derive.js'
+import type {Flow} from '../datapath/flows.js'
+import type {DeriveContext} from './context.js'
+import type {EntityView} from './types.js'
+
+export function elementViews(ctx: DeriveContext, flows: Flow[]): EntityView[] {
+  return elementImpacts(flows).map(({element, verdict, hop, flows: hit}) => {
+    const guests = [...new Set(hit.map((f) => f.guest))].sort()
+    const bridges = [...new Set(hit.map((f) => f.bridge).filter((b): b is string => Boolean(b)))].sort()
+    const networks = [...new Set(hit.map((f) => f.network).filter((n): n is string => Boolean(n)))].sort()
+    return {
+      kind: 'element' as const,
+      name: element.text,
+      context: {host: ctx.hostname, bridge: bridges[0], network: networks[0], domain: guests[0], link: element.device},
+      affectedGuests: guests.length,
+      elementId: element.id,
+      elementKind: element.kind,
+      verdict,
+      hop: hop.name,
+      detail: hop.detail,
+      hook: element.hook ?? null,
+      backend: element.backend ?? null,
+      nfFamily: element.family ?? null,
+      nfTable: element.nfTable ?? null,
+      chain: element.chain ?? null,
+      libvirtOwned: element.libvirtOwned ?? false,
+      sysctlKey: element.sysctl?.key ?? null,
+      routeTable: element.table ?? null,
+      rulePriority: element.rulePriority ?? null,
+      baseChain: element.baseChain ?? null,
+      device: element.device ?? null,
+      flows: hit.map((f) => `${f.guest} ${f.kind}: ${f.description}`),
+      flowKinds: [...new Set(hit.map((f) => f.kind))].sort(),
+      guests,
+      bridges,
+      networks,
+      undo: element.undo,
+      undecided: (hop.undecided ?? []).map((u) => `${u.rule}${u.note ? ` (${u.note})` : ''}: if it matches, ${u.ifMatches}; if not, ${u.ifNot}`),
+    }
+  })
+}

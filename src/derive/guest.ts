@@ -1,0 +1,66 @@
+/** Guest entities: each domain, and each of its interfaces with its tap, bridge and MAC facts. */
+import {groupBy} from '../lib/collections.js'
+import {type DeriveContext, isRunning} from './context.js'
+import type {EntityView} from './types.js'
+
+export function domainViews(ctx: DeriveContext): EntityView[] {
+  return ctx.domains.map((d) => {
+    const nets = [...new Set(d.interfaces.map(ctx.ifaceNetwork).filter((n): n is string => Boolean(n)))]
+    const addresses = [...new Set(d.interfaces.flatMap((i) => (i.mac ? ctx.addressesByMac.get(i.mac) ?? [] : []).map((a) => a.ip)))].sort()
+    return {
+      kind: 'domain',
+      name: d.name,
+      context: {host: ctx.hostname, domain: d.name, network: nets[0], mac: d.interfaces[0]?.mac, bridge: d.interfaces[0]?.bridge},
+      affectedGuests: isRunning(d) ? 1 : 0,
+      state: d.state,
+      running: isRunning(d),
+      autostart: d.autostart,
+      interfaceCount: d.interfaces.length,
+      networks: nets,
+      guestAgentChannel: d.guestAgentChannel,
+      domainType: d.type,
+      /** IPv4 addresses its MACs hold now: unexpired leases, live neighbour entries, arp-scan replies. */
+      addresses,
+    }
+  })
+}
+
+export function interfaceViews(ctx: DeriveContext): EntityView[] {
+  const links = ctx.facts.links
+  const runningByMac = groupBy(
+    ctx.domains.filter(isRunning).flatMap((d) => d.interfaces.map((i) => ({domain: d.name, mac: i.mac}))),
+    (x) => x.mac,
+  )
+  return ctx.domains.flatMap((d) =>
+    d.interfaces.map((i, index) => {
+      const network = i.type === 'network' ? ctx.networkByName.get(i.source ?? '') : undefined
+      const expectedBridge = i.type === 'bridge' ? i.source : network?.bridge ?? i.bridge
+      const tap = i.target ? ctx.linkByName.get(i.target) : undefined
+      const running = isRunning(d)
+      return {
+        kind: 'interface',
+        name: `${d.name}/${i.target ?? i.mac ?? `net${index}`}`,
+        context: {host: ctx.hostname, domain: d.name, network: ctx.ifaceNetwork(i), bridge: expectedBridge, mac: i.mac, link: i.target},
+        affectedGuests: running ? 1 : 0,
+        domain: d.name,
+        running,
+        type: i.type,
+        source: i.source ?? null,
+        mac: i.mac ?? null,
+        target: i.target ?? null,
+        linkState: i.linkState,
+        expectedBridge: expectedBridge ?? null,
+        // Only taps of running guests on a bridge can be checked against the link table, and only when
+        // that table shows the bridge (or its network is down): otherwise we see another namespace.
+        tapCheckable:
+          running && links !== undefined && (i.type === 'network' || i.type === 'bridge') && i.target !== undefined && expectedBridge !== undefined &&
+          (ctx.linkByName.has(expectedBridge) || network?.active === false),
+        tapExists: tap !== undefined,
+        tapMaster: tap?.master ?? null,
+        tapAttached: tap !== undefined && tap.master === expectedBridge,
+        macSharedWith: running && i.mac ? (runningByMac.get(i.mac) ?? []).filter((x) => x.domain !== d.name).map((x) => x.domain) : [],
+        isDirect: i.type === 'direct',
+      }
+    }),
+  )
+}

@@ -1,0 +1,53 @@
+/**
+ * Derivations: probe facts joined into the entities rules are evaluated on, one
+ * module per entity kind over one shared context, with the datapath beside them.
+ */
+import type {ProbeResult} from '../../probes/types.js'
+import {deriveDatapath} from '../datapath/derive.js'
+import {addressViews, apipaViews} from './addresses.js'
+import {buildContext, readFacts} from './context.js'
+import {dhcpServiceViews} from './dhcp-service.js'
+import {elementViews} from './elements.js'
+import {domainViews, interfaceViews} from './guest.js'
+import {hostView} from './host.js'
+import {linkViews} from './link.js'
+import {dhcpPools, networkViews} from './network.js'
+import type {Model, ModelOptions} from './types.js'
+
+export type {EntityContext, EntityKind, EntityView, Model, ModelOptions} from './types.js'
+
+export function buildModel(probes: Record<string, ProbeResult>, capturedAt: Date, options: ModelOptions = {}): Model {
+  const ctx = buildContext(readFacts(probes))
+  const pools = dhcpPools(ctx)
+  const datapath = deriveDatapath(
+    probes,
+    {
+      guestAddress: (mac) => ctx.addressesByMac.get(mac)?.find((a) => !a.ip.startsWith('169.254.'))?.ip,
+      addressConflict: (mac) => ctx.addressesByMac.get(mac)?.find((a) => (ctx.claimsOf.get(a.ip)?.size ?? 0) > 1)?.ip,
+      // A full range still serves the MACs that hold a lease in it.
+      dhcpPoolFullFor: (network, mac) => {
+        const pool = pools.get(network)
+        return pool !== undefined && pool.size > 0 && pool.leasedInRange >= pool.size && !pool.holders.has(mac)
+      },
+    },
+    options,
+  )
+  const flows = datapath.ok ? datapath.datapath.flows : []
+  return {
+    capturedAt,
+    hostname: ctx.hostname,
+    probes,
+    entities: {
+      host: [hostView(ctx)],
+      network: networkViews(ctx, pools),
+      link: linkViews(ctx, flows, datapath.ok),
+      domain: domainViews(ctx),
+      interface: interfaceViews(ctx),
+      apipa: apipaViews(ctx, ctx.facts.apipa),
+      address: addressViews(ctx),
+      'dhcp-service': dhcpServiceViews(ctx),
+      element: elementViews(ctx, flows),
+    },
+    datapath,
+  }
+}
