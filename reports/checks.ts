@@ -7,7 +7,7 @@
 import type {Diagnosis} from '../src/core/diagnose.js'
 import {findingKey, scopesOf} from '../src/core/engine.js'
 import {EVERY_RULE} from '../src/core/rule-docs.js'
-import {type Severity, severityWeight} from '../src/core/severity.js'
+import {type Severity, severityWeight} from '../src/lib/severity.js'
 import {EXPECTATION_RULES} from '../rules/expectations.js'
 
 export type CheckStatus = 'PASS' | 'WARN' | 'FAIL' | 'SKIP'

@@ -6,7 +6,7 @@
  */
 import type {Diagnosis} from '../src/core/diagnose.js'
 import type {Finding} from '../src/core/engine.js'
-import {SEVERITIES} from '../src/core/severity.js'
+import {SEVERITIES} from '../src/lib/severity.js'
 import {type GuestNic, guestTaps, stableName} from './identity.js'
 
 /** Label values escape backslash, double quote and newline (exposition format). */

@@ -10,7 +10,7 @@ import type {Diagnosis} from '../src/core/diagnose.js'
 import {type Finding, scopesOf} from '../src/core/engine.js'
 import {UserError} from '../src/core/errors.js'
 import {EVERY_RULE, ruleDoc, ruleHeadline} from '../src/core/rule-docs.js'
-import type {Severity} from '../src/core/severity.js'
+import type {Severity} from '../src/lib/severity.js'
 import {type GuestNic, guestTaps, stableName} from './identity.js'
 
 const LEVEL: Record<Severity, 'error' | 'warning' | 'note'> = {critical: 'error', high: 'error', medium: 'warning', low: 'note', info: 'note'}

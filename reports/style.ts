@@ -4,7 +4,7 @@
  * empty: off), then whether stdout is a terminal that supports colour.
  */
 import {Chalk, type ChalkInstance, supportsColor} from 'chalk'
-import type {Severity} from '../src/core/severity.js'
+import type {Severity} from '../src/lib/severity.js'
 import type {Health} from '../src/core/topology.js'
 
 export type ColorLevel = 0 | 1 | 2 | 3

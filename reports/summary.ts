@@ -1,6 +1,6 @@
 import type {Diagnosis} from '../src/core/diagnose.js'
 import {type Finding, findingKey} from '../src/core/engine.js'
-import {SEVERITIES, type Severity, severityWeight} from '../src/core/severity.js'
+import {SEVERITIES, type Severity, severityWeight} from '../src/lib/severity.js'
 
 /** One line: host, counts per severity, probes that could not run. */
 export function summaryLine(d: Diagnosis): string {

@@ -4,7 +4,7 @@
  * checks the very same expectations against those recordings.
  */
 import {expect} from 'vitest'
-import {type Severity, severityWeight} from '../src/core/severity.js'
+import {type Severity, severityWeight} from '../src/lib/severity.js'
 
 export interface ExpectedFinding {
   id: string

@@ -10,7 +10,7 @@ import {DEFAULT_EXPECTATIONS_FILE, DEFAULT_IGNORE_FILE, runDiagnose} from '../co
 import {gateDecision, uncheckedMessage} from '../core/gate.js'
 import {checkDiagnosisNames, errorLine, reportable, requireNonEmpty} from '../core/output.js'
 import {checkTarget, withLock, writeTextSafely} from '../core/safe-write.js'
-import {type FailOn, SEVERITIES} from '../core/severity.js'
+import {type FailOn, SEVERITIES} from '../lib/severity.js'
 
 /** Suppressed findings are not in d.findings, so they never count here. */
 export function exitCodeFor(d: Diagnosis, failOn: FailOn, allowUnchecked = false): number {

@@ -3,9 +3,9 @@
  * the events into ranked findings, root causes first.
  */
 import {Engine} from 'json-rules-engine'
-import type {RuleDefinition} from './rule.js'
+import type {RuleDefinition} from '../../rules/types.js'
 import type {EntityContext, EntityKind, EntityView, Model} from '../derive/index.js'
-import {type Severity, severityWeight} from './severity.js'
+import {type Severity, severityWeight} from '../lib/severity.js'
 import {countRepeats, getOrCreate} from '../lib/collections.js'
 
 export {countRepeats}

@@ -4,7 +4,7 @@
  */
 import {z} from 'zod'
 import {EXPECTATION_RULES} from '../../rules/expectations.js'
-import type {RuleDefinition} from './rule.js'
+import type {RuleDefinition} from '../../rules/types.js'
 import {loadYamlFile} from './config-file.js'
 import {cidrContains, parseCidr} from '../lib/ipv4.js'
 import type {EntityView, Model} from '../derive/index.js'

@@ -8,7 +8,7 @@ import type {NotChecked} from './engine.js'
 import type {Diagnosis} from './diagnose.js'
 import {EXIT} from './errors.js'
 import {EVERY_RULE} from './rule-docs.js'
-import {type FailOn, type Severity, atOrAbove, severityWeight} from './severity.js'
+import {type FailOn, type Severity, atOrAbove, severityWeight} from '../lib/severity.js'
 
 export type GateVerdict = 'pass' | 'fail' | 'not-checked'
 

@@ -3,7 +3,7 @@ import {dirname, join} from 'node:path'
 import {fileURLToPath} from 'node:url'
 import {EXPECTATION_RULES} from '../../rules/expectations.js'
 import {ALL_RULES} from '../../rules/index.js'
-import type {RuleDefinition} from './rule.js'
+import type {RuleDefinition} from '../../rules/types.js'
 import {UserError} from './errors.js'
 
 /** The installed package: rules/*.md ship beside dist/ (found upwards, so it works from dist/ and from sources). */

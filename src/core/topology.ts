@@ -19,7 +19,7 @@ import {type Finding, findingKey} from './engine.js'
 import {type IpInventory, type Verdict, buildInventory} from './ip-service.js'
 import {cidrContains, cidrToString, parseCidr} from '../lib/ipv4.js'
 import {isRunning} from '../derive/context.js'
-import {type Severity, severityWeight} from './severity.js'
+import {type Severity, severityWeight} from '../lib/severity.js'
 
 /** fail: something on it stops guests; warn: a lesser finding; off: not running (by design or not); unknown: not seen. */
 export type Health = 'ok' | 'warn' | 'fail' | 'off' | 'unknown'

@@ -1,6 +1,6 @@
 import {describe, expect, it} from 'vitest'
 import {ALL_RULES} from '../../rules/index.js'
-import type {RuleDefinition} from '../../src/core/rule.js'
+import type {RuleDefinition} from '../../rules/types.js'
 import {type Finding, evaluate, fillTemplate, rank, resolvePath} from '../../src/core/engine.js'
 import type {EntityView} from '../../src/derive/index.js'
 import {factsOf, model, unavailable} from '../helpers.js'

@@ -3,7 +3,7 @@ import {join} from 'node:path'
 import {describe, expect, it} from 'vitest'
 import {EXPECTATION_RULES} from '../../rules/expectations.js'
 import {ALL_RULES} from '../../rules/index.js'
-import {SEVERITIES} from '../../src/core/severity.js'
+import {SEVERITIES} from '../../src/lib/severity.js'
 import {ROOT} from '../helpers.js'
 
 const ruleFiles = readdirSync(join(ROOT, 'rules'))
