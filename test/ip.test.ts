@@ -79,14 +79,18 @@ describe('kvmdoctor ip on lab recordings', () => {
     expect(r.ipv4.find((a) => a.ip === '10.9.9.9')?.sources).toEqual(['agent'])
   })
 
-  it('the CLI: table, JSON, domain filter, unknown domain', async () => {
-    const cli = (...args: string[]) => kvmdoctorCli(['ip', ...args])
+  const cli = (...args: string[]) => kvmdoctorCli(['ip', ...args])
+  it('the CLI prints a table with the conflict named', async () => {
     const table = await cli('--from', fixtureDir('static-ip-collision'))
     expect(table.exitCode).toBe(0)
     expect(table.stdout.split('\n')[0]).toMatch(/^DOMAIN\s+STATE\s+IFACE\s+MAC\s+NETWORK\s+IPV4\s+IPV6\s+LEASE ENDS\s+VERDICT$/)
     expect(table.stdout).toMatch(/^kdlab-static01\s+running\s+vnet\d+\s+52:54:00:6b:64:03\s+default\s+192\.168\.122\.\d+ \((neighbour\+)?arp-scan\).*conflict with 52:54:00:6b:64:01 \(kdlab-web01\)$/m)
+  })
+  it('the CLI filters by domain in JSON', async () => {
     const json = JSON.parse((await cli('kdlab-web01', '--from', fixtureDir('static-ip-collision'), '--json')).stdout)
     expect(json.rows.map((r: {domain: string}) => r.domain)).toEqual(['kdlab-web01'])
+  })
+  it('the CLI refuses an unknown domain with exit 2', async () => {
     const missing = await cli('nosuchvm', '--from', fixtureDir('healthy'))
     expect(missing.exitCode).toBe(2)
     expect(missing.stderr).toBe('kvmdoctor: no such domain: nosuchvm')

@@ -100,9 +100,11 @@ describe('reports', () => {
     expect(report.checks).toContainEqual({ruleId: 'ip-forward-disabled', status: 'PASS', detail: 'host vm', items: [{entity: 'host vm', status: 'PASS'}]})
   })
 
-  it('FORCE_COLOR colours piped output; --no-color wins over it', async () => {
+  it('FORCE_COLOR colours piped output', async () => {
     const forced = await cli(['diagnose', ...from('ip-forward-off')], {FORCE_COLOR: '1'})
     expect(forced.stdout).toMatch(ANSI)
+  })
+  it('--no-color wins over FORCE_COLOR', async () => {
     const off = await cli(['diagnose', ...from('ip-forward-off'), '--no-color'], {FORCE_COLOR: '1'})
     expect(off.stdout).not.toMatch(ANSI)
     expect(off.stdout.split('\n')[0]).toBe('✗ CRITICAL  vm: 1 root cause (1 critical, 1 info)')

@@ -91,6 +91,10 @@ describe('targets that are links or special files', () => {
     expect(await refusal(checkTarget(dir, 'the report'))).toMatch(/not a regular file/)
     expect(await refusal(checkTarget(join(dir, 'no', 'such', 'dir', 'x'), 'the report'))).toMatch(/is not a directory/)
     expect(await refusal(checkTarget('', 'the report'))).toMatch(/path is empty/)
+  })
+  it('the CLI refuses a FIFO as --output with exit 2', async () => {
+    const dir = await scratch()
+    mkfifo(join(dir, 'fifo'))
     const r = await cli(['diagnose', '--from', fixtureDir('healthy'), '--output', join(dir, 'fifo')])
     expect(r.exitCode).toBe(2)
     expect(r.stderr).toMatch(/cannot write the report to .*fifo: it exists and is not a regular file/)
