@@ -10,7 +10,9 @@ import {linksProbe} from './links.js'
 import {logsProbe} from './logs.js'
 import {neighboursProbe} from './neighbours.js'
 import {processesProbe} from './processes.js'
-import {routesProbe} from './routes.js'
+import {modulesProbe} from './modules.js'
+import {servicesProbe} from './services.js'
+import {routes6Probe, routesProbe} from './routes.js'
 import {sysctlProbe} from './sysctl.js'
 import type {Probe} from './types.js'
 
@@ -19,6 +21,7 @@ export const ALL_PROBES: Probe[] = [
   hostProbe,
   linksProbe,
   routesProbe,
+  routes6Probe,
   ipRulesProbe,
   neighboursProbe,
   sysctlProbe,
@@ -26,6 +29,8 @@ export const ALL_PROBES: Probe[] = [
   libvirtProbe,
   leasesProbe,
   processesProbe,
+  servicesProbe,
+  modulesProbe,
   firewalldProbe,
   logsProbe,
   arpScanProbe,

@@ -22,6 +22,9 @@ import {type Cidr, cidrContains, cidrToString, cidrsOverlap, intToIpv4, ipv4ToIn
 import {countRepeats, getOrCreate, groupBy} from './collections.js'
 import {type DatapathDerivation, deriveDatapath, elementImpacts} from '../datapath/derive.js'
 import type {Destination, Flow} from '../datapath/flows.js'
+import type {ModuleFacts} from '../../probes/modules.js'
+import type {ServiceFacts} from '../../probes/services.js'
+import {firewallAfterLibvirt, incompatibleTables, ipv6AddressesByMac, ipv6RoutedNetworks, macChangesOf, missingModules, modulesFromLogLines, neededModules, raRoutesOf} from '../derive/incidents.js'
 
 export type EntityKind = 'host' | 'network' | 'link' | 'domain' | 'interface' | 'apipa' | 'address' | 'dhcp-service' | 'element'
 
@@ -79,6 +82,9 @@ export function buildModel(probes: Record<string, ProbeResult>, capturedAt: Date
   const arpScan = data<ArpScanFacts>(probes['arp-scan'])
   const firewalld = data<FirewalldFacts>(probes.firewalld)
   const logs = data<LogFacts>(probes.logs)
+  const routes6 = data<Route[]>(probes.routes6)
+  const modules = data<ModuleFacts>(probes.modules)
+  const services = data<ServiceFacts>(probes.services)
   /** The last few log lines proving a pattern, quoted as evidence. */
   const logLines = (id: string) => countRepeats((logs?.notable ?? []).filter((n) => n.id === id).map((n) => `${n.source}: ${n.line}`)).slice(-3)
   const sysctlValue = (key: string): number | null => (sysctl ? (sysctl.values[key] ?? null) : null)
@@ -115,8 +121,10 @@ export function buildModel(probes: Record<string, ProbeResult>, capturedAt: Date
     const pool = poolOf(network)
     return pool.full && !pool.holders.has(mac)
   }
+  const ipv6ByMac = ipv6AddressesByMac(neighbours)
   const datapath = deriveDatapath(probes, {
     guestAddress: (mac) => addressesByMac.get(mac)?.find((a) => !a.ip.startsWith('169.254.'))?.ip,
+    guestAddress6: (mac) => ipv6ByMac.get(mac),
     addressConflict: (mac) => addressesByMac.get(mac)?.find((a) => (claimsOf.get(a.ip)?.size ?? 0) > 1)?.ip,
     dhcpPoolFullFor: poolFull,
   }, options)
@@ -239,6 +247,11 @@ export function buildModel(probes: Record<string, ProbeResult>, capturedAt: Date
     logNftIncompatible: logLines('nft-incompatible'),
     logNetworkInUse: logLines('network-in-use'),
     dockerUserChain: Boolean(netfilter && iptablesChain(netfilter, 'DOCKER-USER')),
+    ipv6RoutedNetworks: ipv6RoutedNetworks(networks),
+    ipv6Forwarding: sysctlValue('net.ipv6.conf.all.forwarding'),
+    firewallAfterLibvirt: firewallAfterLibvirt(services).events,
+    libvirtStarted: firewallAfterLibvirt(services).libvirt,
+    incompatibleTables: incompatibleTables(netfilter),
   }
 
   // Every IPv4 address something answers from or holds a lease on: a widened DHCP range must stop short of them.
@@ -400,6 +413,8 @@ export function buildModel(probes: Record<string, ProbeResult>, capturedAt: Date
       mtuTarget: Math.min(l.mtu, ...ports.map((p) => p.mtu)),
       mtuChanges: [l, ...ports].filter((p) => p.mtu > Math.min(l.mtu, ...ports.map((x) => x.mtu))).map((p) => p.name),
       rpFilter: effective(l.name, 'rp_filter'),
+      acceptRa: sysctlValue(`net.ipv6.conf.${l.name}.accept_ra`),
+      raRoutes: raRoutesOf(routes6, l.name),
     }
   })
 
@@ -423,6 +438,7 @@ export function buildModel(probes: Record<string, ProbeResult>, capturedAt: Date
     }
   })
 
+  const configuredMacs = new Set(domainByMac.keys())
   const runningByMac = groupBy(
     domains.filter(isRunning).flatMap((d) => d.interfaces.map((i) => ({domain: d.name, mac: i.mac}))),
     (x) => x.mac,
@@ -456,9 +472,23 @@ export function buildModel(probes: Record<string, ProbeResult>, capturedAt: Date
         tapAttached: tap !== undefined && tap.master === expectedBridge,
         macSharedWith: running && i.mac ? (runningByMac.get(i.mac) ?? []).filter((x) => x.domain !== d.name).map((x) => x.domain) : [],
         isDirect: i.type === 'direct',
+        trustGuestRxFilters: i.trustGuestRxFilters ?? null,
+        macChanges: macChangesOf(i, leases, neighbours, arpScan, configuredMacs),
       }
     }),
   )
+
+  // Kernel modules netfilter needs for what this host runs (NAT networks without MASQUERADE, physdev rules).
+  const needed = neededModules(networkViews.map((n) => ({name: n.name, nat: n.active === true && n.forwardMode === 'nat', masquerade: n.masquerade as boolean | null})), backend, netfilter)
+  const missing = missingModules(needed, modules)
+  const moduleLogLines = logLines('netfilter-extension-missing')
+  Object.assign(hostView, {
+    modulesMissing: missing.map((m) => `${m.anyOf.join(' or ')}: ${m.why}`),
+    // The first name of each is what modprobe loads; names the logs ask for come too.
+    modulesToLoad: [...new Set([...missing.map((m) => m.anyOf[0]), ...modulesFromLogLines(moduleLogLines)])],
+    modulesMissingNetworks: [...new Set(missing.map((m) => m.network).filter((n): n is string => n !== undefined))],
+    logModuleMissing: moduleLogLines,
+  })
 
   const dhcpServiceViews = dhcpServices(leases, processes, links, portsOf, hostname)
   const addressViews = addressClaims(leases, neighbours, arpScan, domainByMac, networks, hostname)
@@ -508,6 +538,8 @@ function elementViews(flows: Flow[], hostname: string): EntityView[] {
       device: element.device ?? null,
       flows: hit.map((f) => `${f.guest} ${f.kind}: ${f.description}`),
       flowKinds: [...new Set(hit.map((f) => f.kind))].sort(),
+      /** Only IPv6 flows stop here: IPv4 passes (ipv6-forward-drop, not the IPv4 forward rules). */
+      ipv6Only: hit.every((f) => f.kind === 'egress6' || f.kind === 'egress6-reply'),
       guests,
       bridges,
       networks,
