@@ -38,7 +38,8 @@ export function deriveDatapath(probes: Record<string, ProbeResult>, guests: Gues
   const datapath = buildDatapath(
     {
       links,
-      routes: [...dataOf<Route[]>(probes.routes)!, ...(routes6 ?? [])],
+      // `ip route show table all` lists IPv6 routes too on some iproute2 versions: the IPv6 listing replaces them.
+      routes: routes6 ? [...dataOf<Route[]>(probes.routes)!.filter((r) => r.family === 'inet'), ...routes6] : dataOf<Route[]>(probes.routes)!,
       ipv6Routes: routes6 !== undefined,
       ipRules: dataOf<PolicyRuleFacts>(probes['ip-rules'])!,
       sysctl: dataOf<SysctlFacts>(probes.sysctl)!.values,
