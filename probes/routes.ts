@@ -1,4 +1,4 @@
-import {type Probe, ParseError, asArray, isObj, num, outputOf, parseJson, str} from './types.js'
+import {type Probe, ParseError, asArray, isObj, num, outputOf, parseJson, skipIfNotRecorded, str} from './types.js'
 
 export interface Route {
   family: 'inet' | 'inet6'
@@ -51,6 +51,8 @@ export const routes6Probe: Probe<Route[]> = {
   title: 'IPv6 routes',
   reads: ['ip -6 -j route show table all'],
   async collect({runner}) {
-    return parseIpRoute(outputOf(await runner.run(['ip', '-6', '-j', 'route', 'show', 'table', 'all'])), 'inet6')
+    const capture = await runner.run(['ip', '-6', '-j', 'route', 'show', 'table', 'all'])
+    skipIfNotRecorded(capture)
+    return parseIpRoute(outputOf(capture), 'inet6')
   },
 }
