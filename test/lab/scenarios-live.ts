@@ -649,6 +649,8 @@ const CATALOGUE_E: Record<string, LiveScenario> = {
       if (savedNetworkXml.includes("family='ipv6'")) throw new Error('the default network has IPv6 before the scenario')
       await redefineDefault(savedNetworkXml.replace('</network>', `  <ip family='ipv6' address='${V6.address}' prefix='${V6.prefix}'/>\n</network>`))
       await sh(['ip6tables', '-I', 'FORWARD', '1', ...IP6_FORWARD_DROP])
+      // The restarted network's dnsmasq must be serving again before the host is read.
+      await waitFor("the default network's dnsmasq listening", async () => /%virbr0:67 .*dnsmasq/.test((await sh(['ss', '-H', '-lunp'])).stdout), 30_000)
     },
     async reset() {
       await sh(['ip6tables', '-D', 'FORWARD', ...IP6_FORWARD_DROP], {reject: false})
@@ -664,11 +666,14 @@ const CATALOGUE_E: Record<string, LiveScenario> = {
       await sh(['ip', 'netns', 'add', RA.netns])
       await sh(['ip', 'link', 'add', RA.host, 'type', 'veth', 'peer', 'name', RA.ns, 'netns', RA.netns])
       await sh(['sysctl', '-qw', `net.ipv6.conf.${RA.host}.accept_ra=1`])
+      // Its RA default route gets a metric no real default route of the host loses to: it routes nothing.
+      await sh(['sysctl', '-qw', `net.ipv6.conf.${RA.host}.ra_defrtr_metric=4000`])
       await sh(['ip', '-n', RA.netns, 'link', 'set', 'lo', 'up'])
       await sh(['ip', '-n', RA.netns, 'addr', 'add', RA.nsAddr, 'dev', RA.ns, 'nodad'])
       await sh(['ip', '-n', RA.netns, 'link', 'set', RA.ns, 'up'])
-      // A router advertising an on-link prefix with router lifetime 0: the host learns a prefix route (proto ra), never a default route.
-      await sh(['ip', 'netns', 'exec', RA.netns, 'dnsmasq', '--conf-file=/dev/null', `--pid-file=${RA.pid}`, `--interface=${RA.ns}`, '--bind-interfaces', '--port=0', '--no-resolv', '--leasefile-ro', '--enable-ra', `--dhcp-range=${RA.prefix},ra-only,64`, `--ra-param=${RA.ns},4,0`])
+      // A low-preference router: the kernel installs its default route with proto ra (prefix routes are proto kernel),
+      // at metric 4000 behind the host's own IPv6 default route.
+      await sh(['ip', 'netns', 'exec', RA.netns, 'dnsmasq', '--conf-file=/dev/null', `--pid-file=${RA.pid}`, `--interface=${RA.ns}`, '--bind-interfaces', '--port=0', '--no-resolv', '--leasefile-ro', '--enable-ra', `--dhcp-range=${RA.prefix},ra-only,64`, `--ra-param=${RA.ns},low,4,1800`])
       await sh(['ip', 'link', 'set', RA.host, 'up'])
       await waitFor('an RA-learned route on kdlab-ra0', async () => (await sh(['ip', '-6', 'route', 'show', 'proto', 'ra', 'dev', RA.host])).stdout.trim() !== '', 60_000)
       await defineNetworkOnly(V6_NETWORK, `<network><name>${V6_NETWORK}</name><forward mode='nat'/><bridge name='kdlab-v6br' stp='on' delay='0'/><ip address='192.168.150.1' netmask='255.255.255.0'/><ip family='ipv6' address='2001:db8:ca2:6::1' prefix='64'/></network>`)
@@ -686,6 +691,40 @@ const CATALOGUE_E: Record<string, LiveScenario> = {
       await sh(['ip', 'netns', 'del', RA.netns], {reject: false})
       await sh(['sysctl', '-qw', `net.ipv6.conf.all.forwarding=${savedForwarding6 || '0'}`])
     },
+  },
+}
+
+/** Where the iptables and ip6tables alternatives point (another shape of host: libvirt writing with iptables-legacy). */
+async function iptablesAlternatives(): Promise<Record<string, {status: string; value: string}>> {
+  const out: Record<string, {status: string; value: string}> = {}
+  for (const name of ['iptables', 'ip6tables']) {
+    const q = (await sh(['update-alternatives', '--query', name])).stdout
+    out[name] = {status: /^Status: (\S+)/m.exec(q)?.[1] ?? 'auto', value: /^Value: (\S+)/m.exec(q)?.[1] ?? ''}
+  }
+  return out
+}
+let savedAlternatives: Record<string, {status: string; value: string}> = {}
+
+CATALOGUE_E['libvirt-iptables-legacy'] = {
+  async inject() {
+    savedAlternatives = await iptablesAlternatives()
+    if (!savedAlternatives.iptables.value.endsWith('-nft')) throw new Error(`iptables is ${savedAlternatives.iptables.value} before the scenario`)
+    // libvirt removes its rules with the tool that added them: stop the network first, switch, start it again.
+    await sh(['virsh', 'net-destroy', NETWORK])
+    await sh(['update-alternatives', '--set', 'iptables', '/usr/sbin/iptables-legacy'])
+    await sh(['update-alternatives', '--set', 'ip6tables', '/usr/sbin/ip6tables-legacy'])
+    await sh(['virsh', 'net-start', NETWORK])
+    await reattachTaps()
+    if (!/LIBVIRT_PRT/.test((await sh(['iptables-legacy-save', '-t', 'nat'])).stdout)) throw new Error('libvirt did not write its rules with iptables-legacy')
+  },
+  async reset() {
+    await sh(['virsh', 'net-destroy', NETWORK], {reject: false})
+    for (const name of ['iptables', 'ip6tables']) {
+      const was = savedAlternatives[name]
+      await sh(was?.status === 'manual' ? ['update-alternatives', '--set', name, was.value] : ['update-alternatives', '--auto', name])
+    }
+    await sh(['virsh', 'net-start', NETWORK])
+    await reattachTaps()
   },
 }
 

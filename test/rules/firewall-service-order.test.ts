@@ -1,7 +1,7 @@
 import {describe, expect, it} from 'vitest'
 import {type ServiceFacts, parsePsStarts, parseSystemctlShow} from '../../probes/services.js'
 import {rule} from '../../rules/firewall-service-order.js'
-import {type Facts, factsOf, fire, fireAll, withProbeData} from '../helpers.js'
+import {type Facts, alter, factsOf, fire, fireAll, withProbeData} from '../helpers.js'
 
 /**
  * The lab has no service manager (no systemd, no firewalld daemon): it reproduces the rules a reload
@@ -21,6 +21,19 @@ function systemd(facts: Facts, firewallOffset: number, what: 'start' | 'reload' 
 }
 
 describe('firewall-service-order', () => {
+  it("fires on the lab's firewall reload after libvirtd once a firewall daemon is on record as younger than libvirtd (the one fact the lab cannot make)", async () => {
+    const reload = await factsOf('firewall-reload-after-libvirtd')
+    // Recorded: libvirtd's own start (ps etimes), no service manager, libvirt's chains gone.
+    const facts = alter<ServiceFacts>(reload, 'services', (s) => {
+      const libvirtd = s.events.find((e) => e.service === 'libvirtd')!
+      s.events.push({service: 'firewalld', role: 'firewall', what: 'started', at: libvirtd.at + 60_000, source: 'ps etimes (pid 4242)'})
+    })
+    const {ids, evaluation} = await fireAll(facts)
+    expect(ids[0]).toBe('firewall-service-order')
+    expect(evaluation.findings[0].evidence).toContainEqual(expect.stringMatching(/^libvirt daemon: libvirtd started .* \(ps etimes \(pid \d+\)\)$/))
+    // As recorded, the order is not known: the rule does not guess it.
+    expect((await fire(rule, reload)).names).toEqual([])
+  })
   it('fires when netfilter-persistent started after libvirtd and libvirt\'s rules are gone (lab ruleset, unit times added)', async () => {
     const base = await factsOf('firewall-flushed')
     const {evaluation} = await fire(rule, withProbeData(base, 'services', systemd(base, -60)))
