@@ -677,9 +677,10 @@ const CATALOGUE_E: Record<string, LiveScenario> = {
       await sh(['ip', 'link', 'set', RA.host, 'up'])
       await waitFor('an RA-learned route on kdlab-ra0', async () => (await sh(['ip', '-6', 'route', 'show', 'proto', 'ra', 'dev', RA.host])).stdout.trim() !== '', 60_000)
       await defineNetworkOnly(V6_NETWORK, `<network><name>${V6_NETWORK}</name><forward mode='nat'/><bridge name='kdlab-v6br' stp='on' delay='0'/><ip address='192.168.150.1' netmask='255.255.255.0'/><ip family='ipv6' address='2001:db8:ca2:6::1' prefix='64'/></network>`)
+      // Newer libvirt refuses ("accept_ra set to 2"); libvirt 9.0 here starts it and turns IPv6 forwarding on. Either way the
+      // host now has RA routes that are no longer renewed: the recording keeps that state.
       const start = await sh(['virsh', 'net-start', V6_NETWORK], {reject: false})
-      // libvirt's own check refuses it; the recording keeps the host in that state.
-      if (start.exitCode === 0 || !/accept_ra set to 2/.test(start.stderr)) throw new Error(`virsh net-start ${V6_NETWORK}: expected libvirt's accept_ra refusal, got exit ${start.exitCode}: ${start.stderr.trim()}`)
+      if (start.exitCode !== 0 && !/accept_ra/.test(start.stderr)) throw new Error(`virsh net-start ${V6_NETWORK}: ${start.stderr.trim()}`)
     },
     async reset() {
       await removeNetwork(V6_NETWORK)
@@ -691,40 +692,6 @@ const CATALOGUE_E: Record<string, LiveScenario> = {
       await sh(['ip', 'netns', 'del', RA.netns], {reject: false})
       await sh(['sysctl', '-qw', `net.ipv6.conf.all.forwarding=${savedForwarding6 || '0'}`])
     },
-  },
-}
-
-/** Where the iptables and ip6tables alternatives point (another shape of host: libvirt writing with iptables-legacy). */
-async function iptablesAlternatives(): Promise<Record<string, {status: string; value: string}>> {
-  const out: Record<string, {status: string; value: string}> = {}
-  for (const name of ['iptables', 'ip6tables']) {
-    const q = (await sh(['update-alternatives', '--query', name])).stdout
-    out[name] = {status: /^Status: (\S+)/m.exec(q)?.[1] ?? 'auto', value: /^Value: (\S+)/m.exec(q)?.[1] ?? ''}
-  }
-  return out
-}
-let savedAlternatives: Record<string, {status: string; value: string}> = {}
-
-CATALOGUE_E['libvirt-iptables-legacy'] = {
-  async inject() {
-    savedAlternatives = await iptablesAlternatives()
-    if (!savedAlternatives.iptables.value.endsWith('-nft')) throw new Error(`iptables is ${savedAlternatives.iptables.value} before the scenario`)
-    // libvirt removes its rules with the tool that added them: stop the network first, switch, start it again.
-    await sh(['virsh', 'net-destroy', NETWORK])
-    await sh(['update-alternatives', '--set', 'iptables', '/usr/sbin/iptables-legacy'])
-    await sh(['update-alternatives', '--set', 'ip6tables', '/usr/sbin/ip6tables-legacy'])
-    await sh(['virsh', 'net-start', NETWORK])
-    await reattachTaps()
-    if (!/LIBVIRT_PRT/.test((await sh(['iptables-legacy-save', '-t', 'nat'])).stdout)) throw new Error('libvirt did not write its rules with iptables-legacy')
-  },
-  async reset() {
-    await sh(['virsh', 'net-destroy', NETWORK], {reject: false})
-    for (const name of ['iptables', 'ip6tables']) {
-      const was = savedAlternatives[name]
-      await sh(was?.status === 'manual' ? ['update-alternatives', '--set', name, was.value] : ['update-alternatives', '--auto', name])
-    }
-    await sh(['virsh', 'net-start', NETWORK])
-    await reattachTaps()
   },
 }
 

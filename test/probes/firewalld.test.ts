@@ -37,6 +37,10 @@ describe('firewalld probe', () => {
   it('firewalld installed on a host without a system bus (real firewall-cmd, Debian 12): not running, not a failure', async () => {
     expect(await collect(realRunner('state-no-system-bus', 'state-no-system-bus'))).toEqual({running: false, zones: {}})
   })
+  it('a running firewalld (real firewall-cmd 1.3.3): the bridge in zone libvirt, or in no zone (exit 2)', async () => {
+    expect(await collect(realRunner('state-running', 'zone-libvirt'))).toEqual({running: true, zones: {virbr0: 'libvirt'}})
+    expect(await collect(realRunner('state-running', 'zone-none'))).toEqual({running: true, zones: {virbr0: null}})
+  })
   it('reads the zone of each active libvirt bridge', async () => {
     expect(await collect(runner({output: 'libvirt\n'}))).toEqual({running: true, zones: {virbr0: 'libvirt'}})
   })
