@@ -477,7 +477,7 @@ export const SCENARIOS: Scenario[] = [
   },
   {
     name: 'ra-routes-accept-ra',
-    description: "a namespace router (dnsmasq --enable-ra, 2001:db8:ca2:aa::/64, low preference; its default route at metric 4000 on the host) advertising to host link kdlab-ra0 with accept_ra=1, then virsh net-start of a NAT network with IPv6 (kdlab-v6): libvirt 9.0 here starts it (its own check did not refuse), turning IPv6 forwarding on, so the RA routes stop being renewed",
+    description: "a namespace router (dnsmasq --enable-ra, 2001:db8:ca2:aa::/64, low preference; its default route at metric 4000 on the host) advertising to host link kdlab-ra0 with accept_ra=1, and a NAT network with IPv6 (kdlab-v6) defined, not started yet (started, libvirt 9.0 turns IPv6 forwarding on and the RA default route is purged at once)",
     findings: [{id: 'ipv6-accept-ra-conflict', entity: 'kdlab-ra0', rank: 1}],
     noOtherAbove: 'info',
     oracle: {[WEB01]: REACH_OK},

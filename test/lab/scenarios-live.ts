@@ -677,10 +677,8 @@ const CATALOGUE_E: Record<string, LiveScenario> = {
       await sh(['ip', 'link', 'set', RA.host, 'up'])
       await waitFor('an RA-learned route on kdlab-ra0', async () => (await sh(['ip', '-6', 'route', 'show', 'proto', 'ra', 'dev', RA.host])).stdout.trim() !== '', 60_000)
       await defineNetworkOnly(V6_NETWORK, `<network><name>${V6_NETWORK}</name><forward mode='nat'/><bridge name='kdlab-v6br' stp='on' delay='0'/><ip address='192.168.150.1' netmask='255.255.255.0'/><ip family='ipv6' address='2001:db8:ca2:6::1' prefix='64'/></network>`)
-      // Newer libvirt refuses ("accept_ra set to 2"); libvirt 9.0 here starts it and turns IPv6 forwarding on. Either way the
-      // host now has RA routes that are no longer renewed: the recording keeps that state.
-      const start = await sh(['virsh', 'net-start', V6_NETWORK], {reject: false})
-      if (start.exitCode !== 0 && !/accept_ra/.test(start.stderr)) throw new Error(`virsh net-start ${V6_NETWORK}: ${start.stderr.trim()}`)
+      // Not started: libvirt 9.0 here starts it without its accept_ra check refusing, and IPv6 forwarding then purges the
+      // RA default route at once (the loss libvirt's check warns of). Defined and about to be started is the state to catch.
     },
     async reset() {
       await removeNetwork(V6_NETWORK)
