@@ -24,6 +24,15 @@ async function raHost(acceptRa: number, ipv6Network = true): Promise<Facts> {
 }
 
 describe('ipv6-accept-ra-conflict', () => {
+  it('fires on the lab recording: a namespace router\'s RA default route on kdlab-ra0 (accept_ra 1), an IPv6 NAT network defined', async () => {
+    const {evaluation} = await fire(rule, await factsOf('ra-routes-accept-ra'))
+    expect(evaluation.findings.map((f) => f.entity.name)).toEqual(['kdlab-ra0'])
+    expect(evaluation.findings[0].evidence).toContainEqual(expect.stringMatching(/^RA-learned routes: default via fe80::\S+ dev kdlab-ra0 proto ra$/))
+  })
+  it('stays silent on the same recording with accept_ra 2 on kdlab-ra0 (the fix applied)', async () => {
+    const fixed = alter<SysctlFacts>(await factsOf('ra-routes-accept-ra'), 'sysctl', (s) => (s.values['net.ipv6.conf.kdlab-ra0.accept_ra'] = 2))
+    expect((await fire(rule, fixed)).names).toEqual([])
+  })
   it('fires for an interface with RA routes and accept_ra 1 when a network routes IPv6, with the sysctl as the fix', async () => {
     const {evaluation} = await fire(rule, await raHost(1))
     expect(evaluation.findings.map((f) => f.entity.name)).toEqual(['eth0'])
