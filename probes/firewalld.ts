@@ -7,6 +7,9 @@ export interface FirewalldFacts {
   zones: Record<string, string | null>
 }
 
+/** firewall-cmd's words when the system bus socket does not exist (as captured on Debian 12, firewalld 1.3.3, exit 36). */
+const NO_SYSTEM_BUS = /DBUS_ERROR: Failed to connect to socket \/run\/dbus\/system_bus_socket: No such file or directory/
+
 /** Asks a running firewalld which zone holds each libvirt bridge (read-only queries). */
 export const firewalldProbe: Probe<FirewalldFacts> = {
   id: 'firewalld',
@@ -14,8 +17,9 @@ export const firewalldProbe: Probe<FirewalldFacts> = {
   reads: ['firewall-cmd --state', 'firewall-cmd --get-zone-of-interface=BRIDGE'],
   async collect({runner, get}) {
     const state = await runner.run(['firewall-cmd', '--state'])
-    // Not installed or not running is a plain fact for this probe, not a failure.
-    if (state.errorCode === 'not-found' || state.output.trim() === 'not running') return {running: false, zones: {}}
+    // Not installed or not running is a plain fact for this probe, not a failure. firewalld lives on the
+    // system bus: with no bus socket at all (hosts without D-Bus) it cannot be running either.
+    if (state.errorCode === 'not-found' || state.output.trim() === 'not running' || NO_SYSTEM_BUS.test(state.stderr)) return {running: false, zones: {}}
     if (state.output.trim() !== 'running') throw new ProbeUnavailable(state.error ?? `firewall-cmd --state: unexpected "${state.output.trim().slice(0, 60)}"`)
     const libvirt = await get<LibvirtFacts>('libvirt')
     if (!libvirt.ok) throw new ProbeUnavailable(`needs libvirt: ${libvirt.error}`)

@@ -11,7 +11,9 @@ import {logsProbe} from './logs.js'
 import {neighboursProbe} from './neighbours.js'
 import {listenersProbe} from './listeners.js'
 import {processesProbe} from './processes.js'
-import {routesProbe} from './routes.js'
+import {modulesProbe} from './modules.js'
+import {servicesProbe} from './services.js'
+import {routes6Probe, routesProbe} from './routes.js'
 import {sysctlProbe} from './sysctl.js'
 import type {Probe} from './types.js'
 
@@ -20,6 +22,7 @@ export const ALL_PROBES: Probe[] = [
   hostProbe,
   linksProbe,
   routesProbe,
+  routes6Probe,
   ipRulesProbe,
   neighboursProbe,
   sysctlProbe,
@@ -28,6 +31,8 @@ export const ALL_PROBES: Probe[] = [
   leasesProbe,
   processesProbe,
   listenersProbe,
+  servicesProbe,
+  modulesProbe,
   firewalldProbe,
   logsProbe,
   arpScanProbe,

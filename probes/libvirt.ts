@@ -44,6 +44,8 @@ export interface DomainInterface {
   target?: string
   model?: string
   linkState: 'up' | 'down'
+  /** macvtap (type direct): trustGuestRxFilters='yes' lets the guest change its MAC and multicast filters. */
+  trustGuestRxFilters?: boolean
 }
 
 export interface LibvirtDomain {
@@ -179,6 +181,7 @@ export function parseDomainXml(text: string): Omit<LibvirtDomain, 'state' | 'aut
       if (target) iface.target = target
       const model = attr(i.model, 'type')
       if (model) iface.model = model
+      if (type === 'direct') iface.trustGuestRxFilters = attr(i, 'trustGuestRxFilters') === 'yes'
       return iface
     }),
     guestAgentChannel: arr(devices.channel).some((c) => attr(c.target, 'name') === 'org.qemu.guest_agent.0'),

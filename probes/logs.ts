@@ -8,6 +8,7 @@ export const NOTABLE_LOG_LINES: {id: string; pattern: RegExp}[] = [
   {id: 'address-in-use', pattern: /failed to create listening socket.*Address already in use|Address already in use/i},
   {id: 'nft-incompatible', pattern: /table .* is incompatible, use 'nft' tool/},
   {id: 'network-in-use', pattern: /Network is already in use by interface/},
+  {id: 'netfilter-extension-missing', pattern: /Extension \S+ revision \d+ not supported, missing kernel module\?|Couldn't load (?:match|target) `[^']+'/},
 ]
 
 export interface LogSource {

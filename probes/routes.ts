@@ -1,4 +1,4 @@
-import {type Probe, ParseError, asArray, isObj, num, outputOf, parseJson, str} from './types.js'
+import {type Probe, ParseError, asArray, isObj, num, outputOf, parseJson, skipIfNotRecorded, str} from './types.js'
 
 export interface Route {
   family: 'inet' | 'inet6'
@@ -15,12 +15,13 @@ export interface Route {
   nexthops: {gateway?: string; dev?: string}[]
 }
 
-export function parseIpRoute(text: string): Route[] {
+/** `family` when the listing is of one family (ip -6): "default" and device routes carry no address that says so. */
+export function parseIpRoute(text: string, family?: Route['family']): Route[] {
   return asArray(parseJson(text, 'ip -j route show table all'), 'ip -j route show table all').map((row, i) => {
     if (!isObj(row) || typeof row.dst !== 'string') throw new ParseError(`ip -j route: entry ${i} has no dst`)
     const gateway = str(row.gateway)
     const route: Route = {
-      family: row.dst.includes(':') || gateway?.includes(':') ? 'inet6' : 'inet',
+      family: family ?? (row.dst.includes(':') || gateway?.includes(':') ? 'inet6' : 'inet'),
       dst: row.dst,
       type: str(row.type) ?? 'unicast',
       table: str(row.table) ?? 'main',
@@ -41,5 +42,17 @@ export const routesProbe: Probe<Route[]> = {
   reads: ['ip -j route show table all'],
   async collect({runner}) {
     return parseIpRoute(outputOf(await runner.run(['ip', '-j', 'route', 'show', 'table', 'all'])))
+  },
+}
+
+/** IPv6 routes of every table, RA-learned ones (proto ra) among them: a probe of its own, so hosts without IPv6 lose nothing else. */
+export const routes6Probe: Probe<Route[]> = {
+  id: 'routes6',
+  title: 'IPv6 routes',
+  reads: ['ip -6 -j route show table all'],
+  async collect({runner}) {
+    const capture = await runner.run(['ip', '-6', '-j', 'route', 'show', 'table', 'all'])
+    skipIfNotRecorded(capture)
+    return parseIpRoute(outputOf(capture), 'inet6')
   },
 }

@@ -17,11 +17,14 @@ const HOST_KEYS = [
 ]
 /** rp_filter and forwarding are what the kernel asks the arriving device; arp_* what it answers ARP with. */
 const PER_INTERFACE = ['rp_filter', 'arp_ignore', 'arp_announce', 'forwarding']
+/** IPv6 routes guests; accept_ra (0, 1, 2) decides whether an interface keeps RA-learned routes while it does. */
+const PER_INTERFACE_V6 = ['forwarding', 'accept_ra']
 
 export const sysctlPath = (key: string) => `/proc/sys/${key.replaceAll('.', '/')}`
 
 /** Interface names may contain dots (eth0.100): build the key from parts, not by splitting. */
 export const interfaceKey = (iface: string, name: string) => `net.ipv4.conf.${iface}.${name}`
+export const interfaceKey6 = (iface: string, name: string) => `net.ipv6.conf.${iface}.${name}`
 
 export function parseSysctlValue(text: string): number | undefined {
   const value = Number(text.trim().split(/\s+/)[0])
@@ -31,7 +34,7 @@ export function parseSysctlValue(text: string): number | undefined {
 export const sysctlProbe: Probe<SysctlFacts> = {
   id: 'sysctl',
   title: 'Kernel network sysctls',
-  reads: [...HOST_KEYS.map(sysctlPath), '/proc/sys/net/ipv4/conf/{all,default,IF}/{rp_filter,arp_ignore,arp_announce,forwarding}'],
+  reads: [...HOST_KEYS.map(sysctlPath), '/proc/sys/net/ipv4/conf/{all,default,IF}/{rp_filter,arp_ignore,arp_announce,forwarding}', '/proc/sys/net/ipv6/conf/{all,default,IF}/{forwarding,accept_ra}'],
   async collect({runner, get}) {
     const links = (await get<Link[]>('links')) as ProbeResult<Link[]>
     // Bridge ports and taps never route; only interfaces that carry IP matter for rp_filter/arp_*.
@@ -43,6 +46,12 @@ export const sysctlProbe: Probe<SysctlFacts> = {
         const key = interfaceKey(iface, name)
         keys.push(key)
         paths.set(key, `/proc/sys/net/ipv4/conf/${iface}/${name}`)
+      }
+      // Absent (null) where IPv6 is off for the interface or the kernel has none.
+      for (const name of PER_INTERFACE_V6) {
+        const key = interfaceKey6(iface, name)
+        keys.push(key)
+        paths.set(key, `/proc/sys/net/ipv6/conf/${iface}/${name}`)
       }
     }
     const facts: SysctlFacts = {values: {}, unreadable: {}}

@@ -46,6 +46,11 @@ export class ProbeUnavailable extends Error {
 /** Thrown by a parser fed something it cannot understand. */
 export class ParseError extends Error {}
 
+/** A snapshot made before this probe existed holds none of its sources: the probe did not run then (skipped), it did not fail. */
+export function skipIfNotRecorded(capture: Capture): void {
+  if (capture.errorCode === 'not-recorded') throw new ProbeUnavailable(`${capture.error} (the recording predates this probe)`, true)
+}
+
 /** Returns the output of a capture, or makes the probe unavailable with the capture's error. */
 export function outputOf(capture: Capture): string {
   if (capture.error !== undefined) throw new ProbeUnavailable(capture.error)

@@ -35,6 +35,12 @@ import {rule as stpForwardDelay} from './stp-forward-delay.js'
 import {rule as subnetOverlap} from './subnet-overlap.js'
 import {rule as tapNotAttached} from './tap-not-attached.js'
 import {rule as vhostNetMissing} from './vhost-net-missing.js'
+import {rule as firewallServiceOrder} from './firewall-service-order.js'
+import {rule as ipv6AcceptRaConflict} from './ipv6-accept-ra-conflict.js'
+import {rule as netfilterModuleMissing} from './netfilter-module-missing.js'
+import {rule as macvtapRxFilterUntrusted} from './macvtap-rx-filter-untrusted.js'
+import {rule as ipv6ForwardDrop} from './ipv6-forward-drop.js'
+import {rule as iptablesNftIncompatible} from './iptables-nft-incompatible.js'
 import type {RuleDefinition} from './types.js'
 
 /** In knowledge-base order. */
@@ -73,7 +79,13 @@ export const ALL_RULES: RuleDefinition[] = [
   arpFlux,
   dhcpChecksumRuleMissing,
   hostInputBlocksDhcpDns,
+  firewallServiceOrder,
+  ipv6AcceptRaConflict,
   policyRouteDivertsGuests,
+  netfilterModuleMissing,
+  macvtapRxFilterUntrusted,
+  ipv6ForwardDrop,
+  iptablesNftIncompatible,
   guestFlowBlocked,
   guestFlowIndeterminate,
 ]

@@ -15,6 +15,8 @@ export const rule: RuleDefinition = {
       {fact: 'entity', path: 'hook', operator: 'equal', value: 'forward'},
       {fact: 'entity', path: 'backend', operator: 'equal', value: 'nft'},
       {fact: 'entity', path: 'libvirtOwned', operator: 'equal', value: false},
+      // A drop of IPv6 alone is ipv6-forward-drop's.
+      {fact: 'entity', path: 'ipv6Only', operator: 'equal', value: false},
     ],
   },
   summary: 'Every nftables base chain on the forward hook must accept a packet: whatever libvirt accepts for {bridges}, {nfFamily} {nfTable} chain {chain} drops it ({detail}). {affectedGuests} guest(s) reach the host, not beyond.',

@@ -115,3 +115,10 @@ export async function fireAll(facts: Facts) {
   const evaluation = await evaluate(model(facts), ALL_RULES)
   return {ids: evaluation.findings.map((f) => f.id), evaluation}
 }
+
+/** A recording with one probe's data set (a probe it predates, or one fact of it changed): "same facts, one thing different". */
+export function withProbeData<T>(facts: Facts, probe: string, data: T): Facts {
+  const results = structuredClone(facts.results)
+  results[probe] = {id: probe, ok: true, data, durationMs: 0}
+  return {results, capturedAt: facts.capturedAt, options: facts.options}
+}

@@ -453,6 +453,35 @@ export const SCENARIOS: Scenario[] = [
     noOtherAbove: 'info',
     oracle: {[WEB01]: REACH_NONE},
   },
+  // Issue 13, second catalogue (section E): each pattern this machine can reproduce.
+  {
+    name: 'firewall-reload-after-libvirtd',
+    description: "a firewall reload after libvirt started: the host's own iptables set, saved without libvirt's chains, restored (iptables-restore flushes every table it loads, as firewall-cmd --reload and netfilter-persistent do)",
+    // No service manager runs in the lab (no systemd, no firewalld daemon): the order of services is not on record,
+    // so firewall-service-order cannot be proven here (test/rules/firewall-service-order.test.ts adds that one fact).
+    findings: [
+      {id: 'libvirt-firewall-rules-missing', entity: 'default', rank: 1},
+      {id: 'nat-masquerade-missing', explainedBy: 'libvirt-firewall-rules-missing'},
+      {id: 'dhcp-checksum-rule-missing', explainedBy: 'libvirt-firewall-rules-missing'},
+    ],
+    noOtherAbove: 'info',
+    oracle: {[WEB01]: REACH_HOST_ONLY},
+  },
+  {
+    name: 'ipv6-forward-drop',
+    description: "IPv6 on the default network (<ip family='ipv6' address='2001:db8:ca2:2::1' prefix='64'/>) and ip6tables -I FORWARD -i virbr0 -j DROP: IPv4 passes, the guests' IPv6 is dropped",
+    findings: [{id: 'ipv6-forward-drop', entity: '~ip6tables -t filter -A FORWARD -i virbr0 -j DROP', rank: 1}],
+    noOtherAbove: 'info',
+    // The guests measure IPv4 only: it must still work.
+    oracle: {[WEB01]: REACH_OK},
+  },
+  {
+    name: 'ra-routes-accept-ra',
+    description: "a namespace router (dnsmasq --enable-ra, 2001:db8:ca2:aa::/64, low preference; its default route at metric 4000 on the host) advertising to host link kdlab-ra0 with accept_ra=1, and a NAT network with IPv6 (kdlab-v6) defined, not started yet (started, libvirt 9.0 turns IPv6 forwarding on and the RA default route is purged at once)",
+    findings: [{id: 'ipv6-accept-ra-conflict', entity: 'kdlab-ra0', rank: 1}],
+    noOtherAbove: 'info',
+    oracle: {[WEB01]: REACH_OK},
+  },
 ]
 
 interface ReportFinding {

@@ -23,7 +23,7 @@ export const DATAPATH_PROBES = ['netfilter', 'routes', 'ip-rules', 'links', 'sys
 export type DatapathDerivation = {ok: true; datapath: Datapath} | {ok: false; reason: string}
 
 /** What the datapath asks of the other derivations: addresses, their claims, DHCP pools. */
-export type GuestFacts = Pick<DatapathFacts, 'guestAddress' | 'addressConflict' | 'dhcpPoolFullFor'>
+export type GuestFacts = Pick<DatapathFacts, 'guestAddress' | 'guestAddress6' | 'addressConflict' | 'dhcpPoolFullFor'>
 
 export function deriveDatapath(probes: Record<string, ProbeResult>, guests: GuestFacts, options: {internet?: Destination} = {}): DatapathDerivation {
   const missing = DATAPATH_PROBES.filter((id) => !probes[id]?.ok)
@@ -34,10 +34,14 @@ export function deriveDatapath(probes: Record<string, ProbeResult>, guests: Gues
   const processes = dataOf<ProcessFacts>(probes.processes)
   const links = dataOf<Link[]>(probes.links)!
   const leases = dataOf<LeaseFacts>(probes.leases)
+  // IPv6 routes come from a probe of their own: without them, IPv6 flows are not followed (IPv4 ones still are).
+  const routes6 = dataOf<Route[]>(probes.routes6)
   const datapath = buildDatapath(
     {
       links,
-      routes: dataOf<Route[]>(probes.routes)!,
+      // `ip route show table all` lists IPv6 routes too on some iproute2 versions: the IPv6 listing replaces them.
+      routes: routes6 ? [...dataOf<Route[]>(probes.routes)!.filter((r) => r.family === 'inet'), ...routes6] : dataOf<Route[]>(probes.routes)!,
+      ipv6Routes: routes6 !== undefined,
       ipRules: dataOf<PolicyRuleFacts>(probes['ip-rules'])!,
       sysctl: dataOf<SysctlFacts>(probes.sysctl)!.values,
       ruleset: dataOf<NfRuleset>(probes.netfilter)!,

@@ -7,7 +7,7 @@
  * egress device, and the listener that must answer. Each hop passes, fails or
  * cannot be told, and names the element that decides.
  */
-import {ipInPrefix, parseIp, parsePrefix} from '../lib/addr.js'
+import {formatIp, ipInPrefix, parseIp, parsePrefix} from '../lib/addr.js'
 import type {NfFamily, NfHook, NfRuleset} from '../lib/netfilter.js'
 import type {Link} from '../../probes/links.js'
 import type {LibvirtDomain, LibvirtNetwork} from '../../probes/libvirt.js'
@@ -20,7 +20,7 @@ import {type NfPacket, describePacket, newPacket, replyPacket} from './netfilter
 import {type RouteDecision, type Router, buildRouter, describeRoute} from './routing.js'
 import {type Element, elementForStep, natMissingElement} from './elements.js'
 
-export type FlowKind = 'dhcp' | 'dhcp-reply' | 'dns' | 'dns-reply' | 'egress' | 'egress-reply' | 'custom'
+export type FlowKind = 'dhcp' | 'dhcp-reply' | 'dns' | 'dns-reply' | 'egress' | 'egress-reply' | 'egress6' | 'egress6-reply' | 'custom'
 export type HopVerdict = 'pass' | 'fail' | 'indeterminate'
 
 export interface Hop {
@@ -68,6 +68,8 @@ export interface Destination {
 
 /** Stands for "the internet" when nothing else is asked: only a lookup key, never contacted. */
 export const DEFAULT_INTERNET: Destination = {addr: '9.9.9.9', port: 443, proto: 'tcp'}
+/** The same for IPv6 egress (documentation prefix): only a lookup key, never contacted. */
+export const DEFAULT_INTERNET6: Destination = {addr: '2001:db8:ffff::10', port: 443, proto: 'tcp'}
 
 export interface DatapathFacts {
   links: Link[]
@@ -82,6 +84,10 @@ export interface DatapathFacts {
   listeners: Listener[] | null
   /** The guest's current IPv4 address by MAC (lease, neighbour, wire), when known. */
   guestAddress(mac: string): string | undefined
+  /** The guest's global IPv6 address by MAC (neighbours), when known. */
+  guestAddress6?(mac: string): string | undefined
+  /** IPv6 routes could be read (routes hold them): only then are IPv6 flows followed. */
+  ipv6Routes?: boolean
   /** DHCP servers configured on this host for plain bridges (ISC dhcpd): whether each runs (null: unknown). */
   bridgeDhcpServers?: {name: string; bridge: string; running: boolean | null}[]
   /** Another MAC claims this guest's address (leases, neighbours, wire): who answers for it is not the host's to decide. */
@@ -98,11 +104,14 @@ export interface Datapath {
 
 const RUNNING = new Set(['running', 'paused', 'idle', 'in shutdown', 'blocked'])
 
-export function buildDatapath(facts: DatapathFacts, options: {internet?: Destination} = {}): Datapath {
+export function buildDatapath(facts: DatapathFacts, options: {internet?: Destination; internet6?: Destination} = {}): Datapath {
   const host = new HostView(facts)
   const internet = options.internet ?? DEFAULT_INTERNET
+  const internet6 = options.internet6 ?? DEFAULT_INTERNET6
   const flowsOf = (d: LibvirtDomain, iface?: string, to?: Destination) =>
-    d.interfaces.filter((i) => iface === undefined || i.target === iface || i.mac === iface).flatMap((i) => host.guestFlows(d, i, to ?? internet, to !== undefined))
+    d.interfaces
+      .filter((i) => iface === undefined || i.target === iface || i.mac === iface)
+      .flatMap((i) => [...host.guestFlows(d, i, to ?? internet, to !== undefined), ...(to === undefined ? host.guestFlows6(d, i, internet6) : [])])
   const flows = facts.domains.filter((d) => RUNNING.has(d.state)).flatMap((d) => flowsOf(d))
   return {
     flows,
@@ -220,6 +229,53 @@ class HostView {
     if (known) base.guestAddress = known
     if (!custom) flows.push(...this.bridgedFlow(base, d, i, bridge, uplinks[0], 'dhcp', src))
     flows.push(...this.bridgedFlow(base, d, i, bridge, uplinks[0], custom ? 'custom' : 'egress', src, internet))
+    return flows
+  }
+
+  /**
+   * IPv6 out of a routed network that has an IPv6 address (libvirt routes it, without NAT), and the
+   * reply: followed only when the host's IPv6 routes were read and the host has IPv6 on the way
+   * out (an IPv6 default route, or a route to the destination): a host without IPv6 offers guests none.
+   */
+  guestFlows6(d: LibvirtDomain, i: Iface, to: Destination): Flow[] {
+    if (!this.facts.ipv6Routes || (i.type !== 'network' && i.type !== 'bridge')) return []
+    const net = this.network(i)
+    const v6 = net?.ips.find((ip) => ip.family === 'ipv6')
+    if (!net || !v6 || !['nat', 'route', 'open'].includes(net.forwardMode)) return []
+    const bridge = i.type === 'network' ? (i.bridge ?? net.bridge) : (i.source ?? i.bridge)
+    if (!bridge || (!this.links.has(bridge) && (!i.target || !this.links.has(i.target)))) return []
+    const hasWayOut = this.facts.routes.some((r) => r.family === 'inet6' && r.type === 'unicast' && (r.dst === 'default' || (r.dst.includes('/') && !r.dst.startsWith('fe80') && ipInPrefix(to.addr, r.dst) && r.dev !== bridge)))
+    if (!hasWayOut) return []
+    const subnet = `${v6.address}/${v6.prefix}`
+    const known = i.mac ? this.facts.guestAddress6?.(i.mac) : undefined
+    const own = known && ipInPrefix(known, subnet) ? known : undefined
+    const range = parsePrefix(subnet)
+    const src = own ?? v6.dhcpRanges[0]?.start ?? (range ? formatIp(6, range.lo + 0x100n) : v6.address)
+    const srcNote = own ? '' : ` (an address of ${subnet}: the guest's own is not known)`
+    const base: FlowBase = {guest: d.name, iface: i.target ?? i.mac ?? 'nic', mac: i.mac, network: net.name, bridge, ...(own ? {guestAddress: own} : {})}
+    const ports = to.proto === 'icmp' ? {icmpType: 128} : {sport: 40000, dport: to.port ?? 443}
+    const l4proto = to.proto === 'icmp' ? 'icmpv6' : to.proto
+    const request = newPacket({family: 6, iifname: bridge, src, dst: to.addr, l4proto, ...ports, etherSrc: i.mac})
+    const runner = this.intoHost(d, i, bridge, request)
+    const decision = runner.route('routing', 'forward')
+    const egress = decision?.dev
+    if (runner.alive()) runner.push(this.forwardingHop(bridge, 6))
+    runner.nf('netfilter forward', 'forward', 'ip', {iifname: bridge, oifname: egress})
+    runner.nf('netfilter postrouting', 'postrouting', 'ip', {iifname: bridge, oifname: egress})
+    if (runner.alive() && egress) runner.links(this.deviceHops(egress, 'egress'))
+    const dest = `[${to.addr}]${to.proto === 'icmp' ? ' (ping)' : `:${to.port ?? 443}/${to.proto}`}`
+    const flows = [this.finish(base, 'egress6', `IPv6 to the internet ${dest}${egress ? ` via ${egress}` : ''}${srcNote}`, request, runner.hops)]
+    if (flows[0].verdict === 'fail' || !egress) return flows
+    const reply = replyPacket({family: 6, iifname: egress, src: to.addr, dst: src, l4proto, ...(to.proto === 'icmp' ? {icmpType: 129} : {sport: to.port ?? 443, dport: 40000})})
+    const back = new PathRunner(this, [...this.deviceHops(egress, 'egress')], reply)
+    back.nf('netfilter prerouting', 'prerouting', 'ip', {iifname: egress})
+    back.route('routing', 'forward', {iif: egress})
+    back.nf('netfilter forward', 'forward', 'ip', {iifname: egress, oifname: bridge})
+    back.nf('netfilter postrouting', 'postrouting', 'ip', {iifname: egress, oifname: bridge})
+    back.nf('bridge output', 'output', 'bridge', {oifname: i.target, obrname: bridge})
+    back.nf('bridge postrouting', 'postrouting', 'bridge', {oifname: i.target, obrname: bridge})
+    back.links(this.deviceHops(i.target, 'tap', bridge))
+    flows.push(this.finish(base, 'egress6-reply', `IPv6 reply from ${to.addr} back to ${d.name}`, reply, back.hops, 'egress6'))
     return flows
   }
 
@@ -347,7 +403,8 @@ class HostView {
     if (global === 0) return {name: 'forwarding', verdict: 'fail', detail: `${key} = 0: the host routes nothing`, element: {id: `sysctl:${key}`, kind: 'sysctl', text: `${key} = 0`, sysctl: {key, value: 0}, undo: [`sysctl -w ${key}=1`]}}
     // The kernel asks the arriving device (ip_forward sets every conf/*/forwarding; one device can be off alone).
     const ownKey = family === 4 ? `net.ipv4.conf.${iif}.forwarding` : `net.ipv6.conf.${iif}.forwarding`
-    if (own === 0) return {name: 'forwarding', verdict: 'fail', detail: `${ownKey} = 0: nothing arriving on ${iif} is routed`, element: {id: `sysctl:${ownKey}`, kind: 'sysctl', text: `${ownKey} = 0`, sysctl: {key: ownKey, value: 0}, device: iif, undo: [`sysctl -w ${ownKey}=1`]}}
+    // IPv6 forwards by conf/all alone: a device's own flag only makes it act as host or router (RAs).
+    if (own === 0 && family === 4) return {name: 'forwarding', verdict: 'fail', detail: `${ownKey} = 0: nothing arriving on ${iif} is routed`, element: {id: `sysctl:${ownKey}`, kind: 'sysctl', text: `${ownKey} = 0`, sysctl: {key: ownKey, value: 0}, device: iif, undo: [`sysctl -w ${ownKey}=1`]}}
     if (global === undefined || global === null) return {name: 'forwarding', verdict: 'indeterminate', detail: `${key} could not be read`}
     return {name: 'forwarding', verdict: 'pass', detail: `${key} = ${global}${own !== undefined && own !== null ? `, ${ownKey} = ${own}` : ''}`}
   }

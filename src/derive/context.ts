@@ -11,9 +11,11 @@ import type {LibvirtDomain, LibvirtFacts, LibvirtNetwork} from '../../probes/lib
 import type {Link} from '../../probes/links.js'
 import type {Listener} from '../../probes/listeners.js'
 import type {LogFacts} from '../../probes/logs.js'
+import type {ModuleFacts} from '../../probes/modules.js'
 import type {Neighbour} from '../../probes/neighbours.js'
 import type {NetfilterFacts} from '../../probes/netfilter.js'
 import type {ProcessFacts} from '../../probes/processes.js'
+import type {ServiceFacts} from '../../probes/services.js'
 import type {Route} from '../../probes/routes.js'
 import type {SysctlFacts} from '../../probes/sysctl.js'
 import {type ProbeResult, dataOf} from '../../probes/types.js'
@@ -30,6 +32,7 @@ export interface Facts {
   host?: HostFacts
   links?: Link[]
   routes?: Route[]
+  routes6?: Route[]
   sysctl?: SysctlFacts
   netfilter?: NetfilterFacts
   libvirt?: LibvirtFacts
@@ -41,6 +44,8 @@ export interface Facts {
   arpScan?: ArpScanFacts
   firewalld?: FirewalldFacts
   logs?: LogFacts
+  modules?: ModuleFacts
+  services?: ServiceFacts
 }
 
 export function readFacts(probes: Record<string, ProbeResult>): Facts {
@@ -49,6 +54,7 @@ export function readFacts(probes: Record<string, ProbeResult>): Facts {
     host: dataOf(probes.host),
     links: dataOf(probes.links),
     routes: dataOf(probes.routes),
+    routes6: dataOf(probes.routes6),
     sysctl: dataOf(probes.sysctl),
     netfilter: dataOf(probes.netfilter),
     libvirt: dataOf(probes.libvirt),
@@ -60,6 +66,8 @@ export function readFacts(probes: Record<string, ProbeResult>): Facts {
     arpScan: dataOf(probes['arp-scan']),
     firewalld: dataOf(probes.firewalld),
     logs: dataOf(probes.logs),
+    modules: dataOf(probes.modules),
+    services: dataOf(probes.services),
   }
 }
 

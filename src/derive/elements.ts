@@ -32,6 +32,8 @@ export function elementViews(ctx: DeriveContext, flows: Flow[]): EntityView[] {
       device: element.device ?? null,
       flows: hit.map((f) => `${f.guest} ${f.kind}: ${f.description}`),
       flowKinds: [...new Set(hit.map((f) => f.kind))].sort(),
+      /** Only IPv6 flows stop here: IPv4 passes (ipv6-forward-drop, not the IPv4 forward rules). */
+      ipv6Only: hit.every((f) => f.kind === 'egress6' || f.kind === 'egress6-reply'),
       guests,
       bridges,
       networks,

@@ -1,6 +1,7 @@
 /** Guest entities: each domain, and each of its interfaces with its tap, bridge and MAC facts. */
 import {groupBy} from '../lib/collections.js'
 import {type DeriveContext, isRunning} from './context.js'
+import {macChangesOf} from './incidents.js'
 import type {EntityView} from './types.js'
 
 export function domainViews(ctx: DeriveContext): EntityView[] {
@@ -26,7 +27,8 @@ export function domainViews(ctx: DeriveContext): EntityView[] {
 }
 
 export function interfaceViews(ctx: DeriveContext): EntityView[] {
-  const links = ctx.facts.links
+  const {links, leases, neighbours, arpScan} = ctx.facts
+  const configuredMacs = new Set(ctx.domainByMac.keys())
   const runningByMac = groupBy(
     ctx.domains.filter(isRunning).flatMap((d) => d.interfaces.map((i) => ({domain: d.name, mac: i.mac}))),
     (x) => x.mac,
@@ -60,6 +62,8 @@ export function interfaceViews(ctx: DeriveContext): EntityView[] {
         tapAttached: tap !== undefined && tap.master === expectedBridge,
         macSharedWith: running && i.mac ? (runningByMac.get(i.mac) ?? []).filter((x) => x.domain !== d.name).map((x) => x.domain) : [],
         isDirect: i.type === 'direct',
+        trustGuestRxFilters: i.trustGuestRxFilters ?? null,
+        macChanges: macChangesOf(i, leases, neighbours, arpScan, configuredMacs),
       }
     }),
   )

@@ -2,6 +2,7 @@
 import {cidrToString, parseCidr} from '../lib/ipv4.js'
 import {iptablesChain, libvirtBackend, ruleCount} from './firewall.js'
 import {type DeriveContext, isRunning} from './context.js'
+import {firewallAfterLibvirt, incompatibleTables, ipv6RoutedNetworks, missingModules, modulesFromLogLines, neededModules} from './incidents.js'
 import type {EntityView} from './types.js'
 
 export function hostView(ctx: DeriveContext): EntityView {
@@ -37,6 +38,7 @@ export function hostView(ctx: DeriveContext): EntityView {
   const forwardChain = netfilter ? iptablesChain(netfilter, 'FORWARD') : undefined
   const rpStrict = l3Links.filter((l) => effective(l.name, 'rp_filter') === 1)
   const mainBackend = netfilter?.iptablesVariant === 'legacy' ? 'iptables-legacy' : 'iptables-nft'
+  const serviceOrder = firewallAfterLibvirt(ctx.facts.services)
   return {
     kind: 'host',
     name: ctx.hostname,
@@ -83,5 +85,29 @@ export function hostView(ctx: DeriveContext): EntityView {
     logNftIncompatible: ctx.logLines('nft-incompatible'),
     logNetworkInUse: ctx.logLines('network-in-use'),
     dockerUserChain: Boolean(netfilter && iptablesChain(netfilter, 'DOCKER-USER')),
+    ipv6RoutedNetworks: ipv6RoutedNetworks(networks),
+    ipv6Forwarding: sysctlValue('net.ipv6.conf.all.forwarding'),
+    firewallAfterLibvirt: serviceOrder.events,
+    libvirtStarted: serviceOrder.libvirt,
+    incompatibleTables: incompatibleTables(netfilter),
+  }
+}
+
+/** Kernel modules netfilter needs for what this host runs (NAT networks without MASQUERADE, physdev rules), and which are missing. */
+export function moduleFacts(ctx: DeriveContext, networks: EntityView[]): Record<string, unknown> {
+  const {netfilter, modules} = ctx.facts
+  const needed = neededModules(
+    networks.map((n) => ({name: n.name, nat: n.active === true && n.forwardMode === 'nat', masquerade: n.masquerade as boolean | null})),
+    netfilter ? libvirtBackend(netfilter) : null,
+    netfilter,
+  )
+  const missing = missingModules(needed, modules)
+  const moduleLogLines = ctx.logLines('netfilter-extension-missing')
+  return {
+    modulesMissing: missing.map((m) => `${m.anyOf.join(' or ')}: ${m.why}`),
+    // The first name of each is what modprobe loads; names the logs ask for come too.
+    modulesToLoad: [...new Set([...missing.map((m) => m.anyOf[0]), ...modulesFromLogLines(moduleLogLines)])],
+    modulesMissingNetworks: [...new Set(missing.map((m) => m.network).filter((n): n is string => n !== undefined))],
+    logModuleMissing: moduleLogLines,
   }
 }

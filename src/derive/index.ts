@@ -8,8 +8,9 @@ import {addressViews, apipaViews} from './addresses.js'
 import {buildContext, readFacts} from './context.js'
 import {dhcpServiceViews} from './dhcp-service.js'
 import {elementViews} from './elements.js'
+import {ipv6AddressesByMac} from './incidents.js'
 import {domainViews, interfaceViews} from './guest.js'
-import {hostView} from './host.js'
+import {hostView, moduleFacts} from './host.js'
 import {linkViews} from './link.js'
 import {dhcpPools, networkViews} from './network.js'
 import type {Model, ModelOptions} from './types.js'
@@ -19,10 +20,12 @@ export type {EntityContext, EntityKind, EntityView, Model, ModelOptions} from '.
 export function buildModel(probes: Record<string, ProbeResult>, capturedAt: Date, options: ModelOptions = {}): Model {
   const ctx = buildContext(readFacts(probes))
   const pools = dhcpPools(ctx)
+  const ipv6ByMac = ipv6AddressesByMac(ctx.facts.neighbours)
   const datapath = deriveDatapath(
     probes,
     {
       guestAddress: (mac) => ctx.addressesByMac.get(mac)?.find((a) => !a.ip.startsWith('169.254.'))?.ip,
+      guestAddress6: (mac) => ipv6ByMac.get(mac),
       addressConflict: (mac) => ctx.addressesByMac.get(mac)?.find((a) => (ctx.claimsOf.get(a.ip)?.size ?? 0) > 1)?.ip,
       // A full range still serves the MACs that hold a lease in it.
       dhcpPoolFullFor: (network, mac) => {
@@ -33,13 +36,14 @@ export function buildModel(probes: Record<string, ProbeResult>, capturedAt: Date
     options,
   )
   const flows = datapath.ok ? datapath.datapath.flows : []
+  const networks = networkViews(ctx, pools)
   return {
     capturedAt,
     hostname: ctx.hostname,
     probes,
     entities: {
-      host: [hostView(ctx)],
-      network: networkViews(ctx, pools),
+      host: [{...hostView(ctx), ...moduleFacts(ctx, networks)}],
+      network: networks,
       link: linkViews(ctx, flows, datapath.ok),
       domain: domainViews(ctx),
       interface: interfaceViews(ctx),

@@ -2,6 +2,7 @@
 import type {Flow} from '../datapath/flows.js'
 import {groupBy} from '../lib/collections.js'
 import type {DeriveContext} from './context.js'
+import {raRoutesOf} from './incidents.js'
 import type {EntityView} from './types.js'
 
 export function linkViews(ctx: DeriveContext, flows: Flow[], datapathFollowed: boolean): EntityView[] {
@@ -57,6 +58,8 @@ export function linkViews(ctx: DeriveContext, flows: Flow[], datapathFollowed: b
       ports: ports.map((p) => ({name: p.name, mtu: p.mtu, guest: p.kind === 'tap' || p.kind === 'macvtap'})),
       portMtus: ports.map((p) => `${p.name} ${p.mtu}`),
       rpFilter: ctx.effective(l.name, 'rp_filter'),
+      acceptRa: ctx.sysctlValue(`net.ipv6.conf.${l.name}.accept_ra`),
+      raRoutes: raRoutesOf(ctx.facts.routes6, l.name),
     }
   })
 }

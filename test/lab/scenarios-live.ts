@@ -1,5 +1,5 @@
 /** How each scenario of test/scenarios.ts is produced on the real lab host, and undone. */
-import {copyFileSync, existsSync, renameSync, rmSync, writeFileSync} from 'node:fs'
+import {copyFileSync, existsSync, readFileSync, renameSync, rmSync, writeFileSync} from 'node:fs'
 import {join} from 'node:path'
 import {expect} from 'vitest'
 import {type Trace, finalVerdict} from './kernel-trace.js'
@@ -604,6 +604,103 @@ const DATAPATH: Record<string, LiveScenario> = {
   'firewalld-style-public-zone': firewalldStyle(false),
 }
 
+// ---- Issue 13, second catalogue (section E) ------------------------------------------------
+
+/** The host's own iptables set as a firewall keeps it (rules.v4, firewalld's direct rules): without libvirt's chains and jumps. */
+function withoutLibvirt(save: string): string {
+  return save
+    .split('\n')
+    .filter((l) => !/^:LIBVIRT_/.test(l) && !/^-A LIBVIRT_/.test(l) && !/ -j LIBVIRT_\S+\s*$/.test(l))
+    .join('\n')
+}
+
+const V6 = {address: '2001:db8:ca2:2::1', prefix: 64}
+const IP6_FORWARD_DROP = ['-i', BRIDGE, '-j', 'DROP']
+const RA = {netns: 'kdlab-ra', host: 'kdlab-ra0', ns: 'kdlab-ra1', prefix: '2001:db8:ca2:aa::', nsAddr: '2001:db8:ca2:aa::1/64', pid: join(CACHE, 'kdlab-ra-dnsmasq.pid')}
+const V6_NETWORK = 'kdlab-v6'
+let savedNetworkXml = ''
+let savedForwarding6 = ''
+
+/** The default network's config with one element more, applied by a network restart (guests re-plugged). */
+async function redefineDefault(xml: string): Promise<void> {
+  const file = join(CACHE, `${NETWORK}.scenario.net.xml`)
+  writeFileSync(file, xml)
+  await sh(['virsh', 'net-define', file])
+  await restartNetwork()
+}
+
+const CATALOGUE_E: Record<string, LiveScenario> = {
+  'firewall-reload-after-libvirtd': {
+    async inject() {
+      await saveIptables()
+      const own = join(CACHE, 'kdlab-own.rules')
+      writeFileSync(own, withoutLibvirt((await sh(['iptables-save'])).stdout))
+      // Without --noflush: every table in the file is flushed and its other chains deleted, libvirt's among them.
+      await sh(['iptables-restore', own])
+      const left = (await sh(['iptables-save'])).stdout
+      if (/LIBVIRT_/.test(left)) throw new Error('libvirt chains survived the restore')
+    },
+    reset: restoreIptables,
+  },
+  'ipv6-forward-drop': {
+    async inject() {
+      savedForwarding6 = (await sh(['sysctl', '-n', 'net.ipv6.conf.all.forwarding'])).stdout.trim()
+      savedNetworkXml = (await sh(['virsh', 'net-dumpxml', '--inactive', NETWORK])).stdout
+      if (savedNetworkXml.includes("family='ipv6'")) throw new Error('the default network has IPv6 before the scenario')
+      await redefineDefault(savedNetworkXml.replace('</network>', `  <ip family='ipv6' address='${V6.address}' prefix='${V6.prefix}'/>\n</network>`))
+      await sh(['ip6tables', '-I', 'FORWARD', '1', ...IP6_FORWARD_DROP])
+      // The restarted network's dnsmasq must be serving again before the host is read.
+      await waitFor("the default network's dnsmasq listening", async () => /%virbr0:67 .*dnsmasq/.test((await sh(['ss', '-H', '-lunp'])).stdout), 30_000)
+    },
+    async reset() {
+      await sh(['ip6tables', '-D', 'FORWARD', ...IP6_FORWARD_DROP], {reject: false})
+      await redefineDefault(savedNetworkXml)
+      // libvirt turned IPv6 forwarding on and leaves it on; conf/all sets every interface back.
+      await sh(['sysctl', '-qw', `net.ipv6.conf.all.forwarding=${savedForwarding6}`])
+    },
+  },
+  'ra-routes-accept-ra': {
+    async inject() {
+      savedForwarding6 = (await sh(['sysctl', '-n', 'net.ipv6.conf.all.forwarding'])).stdout.trim()
+      if (savedForwarding6 !== '0') throw new Error('IPv6 forwarding is on before the scenario: the host would ignore router advertisements')
+      await sh(['ip', 'netns', 'add', RA.netns])
+      await sh(['ip', 'link', 'add', RA.host, 'type', 'veth', 'peer', 'name', RA.ns, 'netns', RA.netns])
+      await sh(['sysctl', '-qw', `net.ipv6.conf.${RA.host}.accept_ra=1`])
+      // Its RA default route gets a metric no real default route of the host loses to: it routes nothing.
+      await sh(['sysctl', '-qw', `net.ipv6.conf.${RA.host}.ra_defrtr_metric=4000`])
+      await sh(['ip', '-n', RA.netns, 'link', 'set', 'lo', 'up'])
+      await sh(['ip', '-n', RA.netns, 'addr', 'add', RA.nsAddr, 'dev', RA.ns, 'nodad'])
+      await sh(['ip', '-n', RA.netns, 'link', 'set', RA.ns, 'up'])
+      // A low-preference router: the kernel installs its default route with proto ra (prefix routes are proto kernel),
+      // at metric 4000 behind the host's own IPv6 default route.
+      await sh(['ip', 'netns', 'exec', RA.netns, 'dnsmasq', '--conf-file=/dev/null', `--pid-file=${RA.pid}`, `--interface=${RA.ns}`, '--bind-interfaces', '--port=0', '--no-resolv', '--leasefile-ro', '--enable-ra', `--dhcp-range=${RA.prefix},ra-only,64`, `--ra-param=${RA.ns},low,4,1800`])
+      await sh(['ip', 'link', 'set', RA.host, 'up'])
+      await waitFor('an RA-learned route on kdlab-ra0', async () => (await sh(['ip', '-6', 'route', 'show', 'proto', 'ra', 'dev', RA.host])).stdout.trim() !== '', 60_000)
+      await defineNetworkOnly(V6_NETWORK, `<network><name>${V6_NETWORK}</name><forward mode='nat'/><bridge name='kdlab-v6br' stp='on' delay='0'/><ip address='192.168.150.1' netmask='255.255.255.0'/><ip family='ipv6' address='2001:db8:ca2:6::1' prefix='64'/></network>`)
+      // Not started: libvirt 9.0 here starts it without its accept_ra check refusing, and IPv6 forwarding then purges the
+      // RA default route at once (the loss libvirt's check warns of). Defined and about to be started is the state to catch.
+    },
+    async reset() {
+      await removeNetwork(V6_NETWORK)
+      if (existsSync(RA.pid)) {
+        await sh(['kill', readFileSync(RA.pid, 'utf8').trim()], {reject: false})
+        rmSync(RA.pid, {force: true})
+      }
+      await sh(['ip', 'link', 'del', RA.host], {reject: false})
+      await sh(['ip', 'netns', 'del', RA.netns], {reject: false})
+      await sh(['sysctl', '-qw', `net.ipv6.conf.all.forwarding=${savedForwarding6 || '0'}`])
+    },
+  },
+}
+
+/** net-define without net-start (defineNetwork starts it). */
+async function defineNetworkOnly(name: string, xml: string): Promise<void> {
+  await removeNetwork(name)
+  const file = join(CACHE, `${name}.net.xml`)
+  writeFileSync(file, xml)
+  await sh(['virsh', 'net-define', file])
+}
+
 export const LIVE: Record<string, LiveScenario> = {
   healthy: {
     async inject() {},
@@ -880,4 +977,5 @@ export const LIVE: Record<string, LiveScenario> = {
     },
   },
   ...DATAPATH,
+  ...CATALOGUE_E,
 }

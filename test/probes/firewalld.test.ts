@@ -1,4 +1,7 @@
+import {readFileSync} from 'node:fs'
+import {join} from 'node:path'
 import {describe, expect, it} from 'vitest'
+import {ROOT} from '../helpers.js'
 import {firewalldProbe} from '../../probes/firewalld.js'
 import type {LibvirtFacts} from '../../probes/libvirt.js'
 import type {CommandCapture, Runner} from '../../src/lib/runner.js'
@@ -18,7 +21,26 @@ function runner(zone: Partial<CommandCapture>): Runner {
 }
 const collect = (r: Runner) => firewalldProbe.collect({runner: r, options: {active: false, libvirtUri: 'qemu:///system'}, get: async <T>() => libvirt as unknown as ProbeResult<T>})
 
+/** Real firewall-cmd outputs (test/data/firewalld, see capture.sh there): NAME.stdout.txt, .stderr.txt, .exit.txt. */
+const real = (name: string): Partial<CommandCapture> => {
+  const dir = join(ROOT, 'test/data/firewalld')
+  const exitCode = Number(readFileSync(join(dir, `${name}.exit.txt`), 'utf8').trim())
+  return {output: readFileSync(join(dir, `${name}.stdout.txt`), 'utf8'), stderr: readFileSync(join(dir, `${name}.stderr.txt`), 'utf8'), exitCode, ...(exitCode !== 0 ? {error: `firewall-cmd: exit ${exitCode}`, errorCode: 'exit-status' as const} : {})}
+}
+/** firewall-cmd answering every query with the given real captures. */
+function realRunner(state: string, zone: string): Runner {
+  const capture = (argv: string[], c: Partial<CommandCapture>): CommandCapture => ({kind: 'command', argv, output: '', stderr: '', durationMs: 1, truncated: false, exitCode: 0, timedOut: false, ...c})
+  return {...runner({}), run: async (argv) => capture(argv, real(argv[1] === '--state' ? state : zone))}
+}
+
 describe('firewalld probe', () => {
+  it('firewalld installed on a host without a system bus (real firewall-cmd, Debian 12): not running, not a failure', async () => {
+    expect(await collect(realRunner('state-no-system-bus', 'state-no-system-bus'))).toEqual({running: false, zones: {}})
+  })
+  it('a running firewalld (real firewall-cmd 1.3.3): the bridge in zone libvirt, or in no zone (exit 2)', async () => {
+    expect(await collect(realRunner('state-running', 'zone-libvirt'))).toEqual({running: true, zones: {virbr0: 'libvirt'}})
+    expect(await collect(realRunner('state-running', 'zone-none'))).toEqual({running: true, zones: {virbr0: null}})
+  })
   it('reads the zone of each active libvirt bridge', async () => {
     expect(await collect(runner({output: 'libvirt\n'}))).toEqual({running: true, zones: {virbr0: 'libvirt'}})
   })

@@ -1,0 +1,98 @@
+import {lines} from '../src/lib/runner.js'
+import {type Probe, ParseError, ProbeUnavailable, skipIfNotRecorded} from './types.js'
+
+/** When a firewall or libvirt service last (re)applied its rules: the order decides whose rules survive. */
+export interface ServiceEvent {
+  /** firewalld, ufw, netfilter-persistent, iptables, nftables; libvirtd, virtnetworkd. */
+  service: string
+  role: 'firewall' | 'libvirt'
+  what: 'started' | 'reloaded'
+  /** Epoch milliseconds. */
+  at: number
+  /** Where it was read: "systemd ActiveEnterTimestamp", "ps etimes (pid 812)". */
+  source: string
+}
+
+export interface ServiceFacts {
+  events: ServiceEvent[]
+  /** systemd answered (unit timestamps are known); false on hosts without it. */
+  systemd: boolean
+}
+
+export const FIREWALL_UNITS = ['firewalld', 'ufw', 'netfilter-persistent', 'iptables', 'ip6tables', 'nftables']
+export const LIBVIRT_UNITS = ['libvirtd', 'virtnetworkd']
+const roleOf = (service: string): ServiceEvent['role'] => (LIBVIRT_UNITS.includes(service) ? 'libvirt' : 'firewall')
+
+const PS = ['ps', '-eo', 'pid=,etimes=,args=']
+const SYSTEMCTL = ['systemctl', 'show', '--timestamp=unix', '-p', 'Id,ActiveState,ActiveEnterTimestamp,ExecMainStartTimestamp,ExecReload', ...[...FIREWALL_UNITS, ...LIBVIRT_UNITS].map((u) => `${u}.service`)]
+
+/** Long-running daemons by their command line: only these have a process whose age tells when they started. */
+const DAEMONS: {service: string; pattern: RegExp}[] = [
+  {service: 'firewalld', pattern: /(^|\/|\s)firewalld(\s|$)/},
+  {service: 'libvirtd', pattern: /^(\S*\/)?libvirtd(\s|$)/},
+  {service: 'virtnetworkd', pattern: /^(\S*\/)?virtnetworkd(\s|$)/},
+]
+
+/** `ps -eo pid=,etimes=,args=`: each daemon's start, as the capture time minus its elapsed seconds. */
+export function parsePsStarts(text: string, capturedAt: Date): ServiceEvent[] {
+  const events: ServiceEvent[] = []
+  for (const [i, line] of lines(text).entries()) {
+    const m = /^\s*(\d+)\s+(\d+)\s+(.*)$/.exec(line)
+    if (!m) throw new ParseError(`ps line ${i + 1}: expected "PID ELAPSED ARGS"`)
+    const daemon = DAEMONS.find((d) => d.pattern.test(m[3]))
+    if (daemon) events.push({service: daemon.service, role: roleOf(daemon.service), what: 'started', at: capturedAt.getTime() - Number(m[2]) * 1000, source: `ps etimes (pid ${m[1]})`})
+  }
+  return events
+}
+
+/** "@1732816491" (--timestamp=unix) or "Sat 2026-11-28 17:54:51 UTC"; other time zones are not guessed. */
+function parseTimestamp(text: string): number | undefined {
+  const t = text.trim()
+  const unix = /^@(\d+(?:\.\d+)?)$/.exec(t)
+  if (unix) return Math.round(Number(unix[1]) * 1000)
+  const utc = /^(?:\w{3} )?(\d{4}-\d{2}-\d{2}) (\d{2}:\d{2}:\d{2}) UTC$/.exec(t)
+  if (utc) return Date.parse(`${utc[1]}T${utc[2]}Z`)
+  return undefined
+}
+
+/** `systemctl show` of several units: blocks separated by blank lines, Key=Value. */
+export function parseSystemctlShow(text: string): ServiceEvent[] {
+  const events: ServiceEvent[] = []
+  for (const block of text.split(/\n\s*\n/)) {
+    const props = new Map<string, string>()
+    for (const line of lines(block)) {
+      const at = line.indexOf('=')
+      if (at > 0) props.set(line.slice(0, at), line.slice(at + 1))
+    }
+    const service = props.get('Id')?.replace(/\.service$/, '')
+    if (!service || props.get('ActiveState') !== 'active') continue
+    // Oneshot units (netfilter-persistent, iptables) have no main process: their activation is when they ran.
+    const started = parseTimestamp(props.get('ExecMainStartTimestamp') ?? '') ?? parseTimestamp(props.get('ActiveEnterTimestamp') ?? '')
+    if (started !== undefined) events.push({service, role: roleOf(service), what: 'started', at: started, source: 'systemd'})
+    const reload = /start_time=\[([^\]]*)\]/.exec(props.get('ExecReload') ?? '')
+    const reloaded = reload ? parseTimestamp(reload[1]) : undefined
+    if (reloaded !== undefined) events.push({service, role: roleOf(service), what: 'reloaded', at: reloaded, source: 'systemd ExecReload'})
+  }
+  return events
+}
+
+export const servicesProbe: Probe<ServiceFacts> = {
+  id: 'services',
+  title: 'Firewall and libvirt service start and reload times',
+  reads: [PS.join(' '), SYSTEMCTL.join(' ')],
+  async collect({runner}) {
+    const [ps, systemctl] = await Promise.all([runner.run(PS), runner.run(SYSTEMCTL)])
+    skipIfNotRecorded(ps)
+    if (ps.error !== undefined) throw new ProbeUnavailable(ps.error)
+    const events = parsePsStarts(ps.output, runner.capturedAt)
+    // No systemd (containers, other inits): the process ages are all there is.
+    const systemd = systemctl.error === undefined
+    if (systemd) {
+      const units = parseSystemctlShow(systemctl.output)
+      // systemd's timestamps are exact; a daemon's process age only stands in where systemd says nothing of it.
+      const known = new Set(units.filter((e) => e.what === 'started').map((e) => e.service))
+      return {systemd, events: [...units, ...events.filter((e) => !known.has(e.service))]}
+    }
+    return {systemd, events}
+  },
+}

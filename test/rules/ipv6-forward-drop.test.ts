@@ -1,0 +1,60 @@
+import {describe, expect, it} from 'vitest'
+import type {LibvirtFacts} from '../../probes/libvirt.js'
+import {parseIptablesSaveIR} from '../../probes/netfilter/iptables-save.js'
+import {parseIpRoute} from '../../probes/routes.js'
+import type {SysctlFacts} from '../../probes/sysctl.js'
+import type {NfRuleset} from '../../src/lib/netfilter.js'
+import {rule} from '../../rules/ipv6-forward-drop.js'
+import {type Facts, alter, factsOf, fire, fireAll, model, withProbeData} from '../helpers.js'
+
+// The lab host's own IPv6 routes (a default route by eth0), and the network's prefix on virbr0.
+const ROUTES6 = JSON.stringify([
+  {dst: 'fd00::/64', dev: 'eth0', protocol: 'kernel', metric: 256, flags: []},
+  {dst: '2001:db8:ca2:2::/64', dev: 'virbr0', protocol: 'kernel', metric: 256, flags: []},
+  {dst: 'default', gateway: 'fd00::1', dev: 'eth0', metric: 1024, flags: []},
+])
+
+/** The healthy recording with IPv6 on its network (libvirt turns IPv6 forwarding on for it). */
+async function ipv6Host(): Promise<Facts> {
+  let facts = withProbeData(await factsOf('healthy'), 'routes6', parseIpRoute(ROUTES6, 'inet6'))
+  facts = alter<LibvirtFacts>(facts, 'libvirt', (l) => l.networks[0].ips.push({family: 'ipv6', address: '2001:db8:ca2:2::1', prefix: 64, dhcpRanges: [], dhcpHosts: []}))
+  return alter<SysctlFacts>(facts, 'sysctl', (s) => (s.values['net.ipv6.conf.all.forwarding'] = 1))
+}
+
+/** One ip6tables rule added at the top of the recorded ip6tables-nft FORWARD chain, as `ip6tables -I FORWARD` would. */
+function withIp6tablesRule(facts: Facts, line: string): Facts {
+  return alter<NfRuleset>(facts, 'netfilter', (rs) => {
+    const parsed = parseIptablesSaveIR(`*filter\n:FORWARD ACCEPT [0:0]\n${line}\nCOMMIT\n`, {backend: 'iptables-nft', family: 'ip6'})[0].chains.FORWARD.rules[0]
+    const chain = rs.tables.find((t) => t.backend === 'iptables-nft' && t.family === 'ip6' && t.name === 'filter')!.chains.FORWARD
+    chain.rules.unshift(parsed)
+    chain.rules.forEach((r, i) => (r.ref = {...r.ref, index: i}))
+  })
+}
+
+describe('ipv6-forward-drop', () => {
+  it('follows an IPv6 egress flow for a guest of a network with IPv6, through the same evaluator (passes on the healthy host)', async () => {
+    const flows = model(await ipv6Host()).datapath
+    expect(flows.ok).toBe(true)
+    const egress6 = flows.ok ? flows.datapath.flows.filter((f) => f.kind === 'egress6' || f.kind === 'egress6-reply') : []
+    expect(egress6.map((f) => `${f.kind} ${f.verdict}`)).toEqual(['egress6 pass', 'egress6-reply pass'])
+    expect(egress6[0].description).toMatch(/via eth0/)
+  })
+  it('fires for an ip6tables FORWARD drop while IPv4 passes, with the rule deletion as the fix', async () => {
+    const facts = withIp6tablesRule(await ipv6Host(), '-A FORWARD -i virbr0 -j DROP')
+    const {evaluation} = await fire(rule, facts)
+    expect(evaluation.findings.map((f) => f.entity.name)).toEqual(['ip6tables -t filter -A FORWARD -i virbr0 -j DROP'])
+    expect(evaluation.findings[0].fix).toEqual(['ip6tables -t filter -D FORWARD -i virbr0 -j DROP'])
+    // The specific rule claims the element: the general one stays silent, and no IPv4 rule speaks for it.
+    const all = await fireAll(facts)
+    expect(all.ids.filter((id) => ['guest-flow-blocked', 'forward-policy-drop', 'nft-forward-drop'].includes(id))).toEqual([])
+  })
+  it('stays silent on the IPv6 host without a drop, and when the network has no IPv6', async () => {
+    expect((await fire(rule, await ipv6Host())).names).toEqual([])
+    expect((await fire(rule, withIp6tablesRule(await factsOf('healthy'), '-A FORWARD -i virbr0 -j DROP'))).names).toEqual([])
+  })
+  it('does not follow IPv6 when the host has no IPv6 way out (no IPv6 default route): guests are offered none', async () => {
+    const facts = withProbeData(await ipv6Host(), 'routes6', parseIpRoute(JSON.stringify([{dst: '2001:db8:ca2:2::/64', dev: 'virbr0', protocol: 'kernel', metric: 256, flags: []}]), 'inet6'))
+    const d = model(facts).datapath
+    expect(d.ok && d.datapath.flows.some((f) => f.kind === 'egress6')).toBe(false)
+  })
+})
