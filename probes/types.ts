@@ -3,6 +3,8 @@ import type {Capture, Runner} from '../src/lib/runner.js'
 export interface ProbeOptions {
   /** Probes that send packets (arp-scan) run only when this is set. */
   active: boolean
+  /** Seconds to listen on each running guest's tap (--listen): the wire probe runs only when set. */
+  listen?: number
   /** libvirt connection URI for virsh. */
   libvirtUri: string
   /** Not read by probes: what stands for the internet in egress flows ("ADDR[:PORT][/proto]"), kept with a recording so a replay follows the same flows. */
