@@ -13,6 +13,7 @@ import {processesProbe} from './processes.js'
 import {routesProbe} from './routes.js'
 import {sysctlProbe} from './sysctl.js'
 import type {Probe} from './types.js'
+import {wireProbe} from './wire.js'
 
 /** What `diagnose` runs. The guest agent (one virsh call per guest) is left to `kvmdoctor ip`. */
 export const ALL_PROBES: Probe[] = [
@@ -29,5 +30,6 @@ export const ALL_PROBES: Probe[] = [
   firewalldProbe,
   logsProbe,
   arpScanProbe,
+  wireProbe,
   apipaProbe,
 ] as Probe[]

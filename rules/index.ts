@@ -35,6 +35,11 @@ import {rule as stpForwardDelay} from './stp-forward-delay.js'
 import {rule as subnetOverlap} from './subnet-overlap.js'
 import {rule as tapNotAttached} from './tap-not-attached.js'
 import {rule as vhostNetMissing} from './vhost-net-missing.js'
+import {rule as dhcpClientIdDuplicate} from './dhcp-client-id-duplicate.js'
+import {rule as dhcpNoOffer} from './dhcp-no-offer.js'
+import {rule as guestAddressForeign} from './guest-address-foreign.js'
+import {rule as guestSilent} from './guest-silent.js'
+import {rule as rogueDhcpServer} from './rogue-dhcp-server.js'
 import type {RuleDefinition} from './types.js'
 
 /** In knowledge-base order. */
@@ -74,6 +79,11 @@ export const ALL_RULES: RuleDefinition[] = [
   dhcpChecksumRuleMissing,
   hostInputBlocksDhcpDns,
   policyRouteDivertsGuests,
+  dhcpClientIdDuplicate,
+  guestSilent,
+  dhcpNoOffer,
+  rogueDhcpServer,
+  guestAddressForeign,
   guestFlowBlocked,
   guestFlowIndeterminate,
 ]

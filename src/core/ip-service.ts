@@ -21,8 +21,24 @@ import {addressClaimsByIp, guestAddressIndex, isRunning} from './model.js'
 import {runProbes} from './probe-runner.js'
 import type {Runner} from '../lib/runner.js'
 import {getOrCreate} from './collections.js'
+import {type WireFacts, wireProbe} from '../../probes/wire.js'
+import {type WireJudgement, judgeWire, wireContextFor, wireOf} from '../derive/wire.js'
+import type {Link} from '../../probes/links.js'
 
-export type Verdict = 'ok' | 'no address' | 'APIPA' | 'conflict' | 'stale' | 'shut off'
+export type Verdict = 'ok' | 'no address' | 'APIPA' | 'foreign address' | 'conflict' | 'silent' | 'DHCP unanswered' | 'stale' | 'shut off'
+
+/** What the guest did on the wire during --listen: null when it was not listened to. */
+export interface WireRow {
+  seconds: number
+  /** Frames the guest sent. */
+  sent: number
+  silent: boolean
+  dhcp: {discovers: number; requests: number; answers: string[]; unanswered: boolean}
+  foreign: string[]
+  rogueServers: string[]
+  ipv6LinkLocal: string[]
+  capped: boolean
+}
 
 export interface AddressSeen {
   ip: string
@@ -44,6 +60,7 @@ export interface IpRow {
   verdict: Verdict
   /** For conflicts: the other MACs (and their guests) claiming the same address. */
   conflictsWith: string[]
+  wire: WireRow | null
 }
 
 export interface IpInventory {
@@ -53,7 +70,7 @@ export interface IpInventory {
   probes: ProbeStatus[]
 }
 
-const PROBES = [hostProbe, linksProbe, neighboursProbe, libvirtProbe, leasesProbe, arpScanProbe, guestAgentProbe]
+const PROBES = [hostProbe, linksProbe, neighboursProbe, libvirtProbe, leasesProbe, arpScanProbe, guestAgentProbe, wireProbe]
 
 export async function ipInventory(runner: Runner, options: ProbeOptions, only: string[] = []): Promise<IpInventory> {
   return buildInventory(await runProbes(PROBES, runner, options), runner.capturedAt, only)
@@ -68,7 +85,9 @@ export function buildInventory(results: Record<string, ProbeResult>, capturedAt:
   const leases = data<LeaseFacts>(results.leases)
   const neighbours = data<Neighbour[]>(results.neighbours)
   const agent = data<GuestAgentFacts>(results['guest-agent'])
-  const byMac = guestAddressIndex(leases, neighbours, data<ArpScanFacts>(results['arp-scan']))
+  const wire = data<WireFacts>(results.wire)
+  const links = data<Link[]>(results.links)
+  const byMac = guestAddressIndex(leases, neighbours, data<ArpScanFacts>(results['arp-scan']), wire)
   for (const list of Object.values(agent?.addresses ?? {})) {
     for (const a of list) if (a.family === 'ipv4') getOrCreate(byMac, a.mac, () => []).push({ip: a.ip, source: 'agent'})
   }
@@ -105,6 +124,8 @@ export function buildInventory(results: Record<string, ProbeResult>, capturedAt:
         ...[...new Set(ipv4.flatMap((a) => [...(claims.get(a.ip) ?? [])].filter((m) => m !== i.mac)))].map((m) => (domainOfMac.get(m) ? `${m} (${domainOfMac.get(m)})` : m)),
         ...(running && i.mac ? (runningByMac.get(i.mac) ?? []).filter((other) => other !== d.name).map((other) => `${other} (same MAC)`) : []),
       ]
+      const heard = running ? wireOf(wire, i.mac) : undefined
+      const judged = heard ? judgeWire(heard, wireContextFor(i, libvirt, links, leases)) : undefined
       rows.push({
         domain: d.name,
         state: d.state,
@@ -115,8 +136,9 @@ export function buildInventory(results: Record<string, ProbeResult>, capturedAt:
         ipv4,
         ipv6: running && i.mac ? v6ByMac.get(i.mac) ?? [] : [],
         leaseExpiry: leaseExpiry ? new Date(leaseExpiry * 1000).toISOString() : null,
-        verdict: verdictOf(running, ipv4, conflictsWith),
+        verdict: verdictOf(running, ipv4, conflictsWith, judged),
         conflictsWith,
+        wire: judged ? wireRow(judged, wire!.seconds) : null,
       })
     }
   }
@@ -129,10 +151,31 @@ export function buildInventory(results: Record<string, ProbeResult>, capturedAt:
   }
 }
 
-export function verdictOf(running: boolean, ipv4: AddressSeen[], conflictsWith: string[]): Verdict {
+function wireRow(j: WireJudgement, seconds: number): WireRow {
+  const w = j.heard
+  return {
+    seconds,
+    sent: w.sent,
+    silent: j.silent,
+    dhcp: {discovers: w.dhcp.discovers, requests: w.dhcp.requests, answers: w.dhcp.answers.map((a) => `${a.message.toUpperCase()} ${a.address ? `${a.address} ` : ''}from ${a.server} (${a.serverMac})`), unanswered: j.dhcpUnanswered},
+    foreign: j.foreign,
+    rogueServers: j.rogueServers,
+    ipv6LinkLocal: w.ipv6.linkLocal,
+    capped: w.capped,
+  }
+}
+
+/**
+ * One verdict per guest interface. With the wire (--listen) the guest's own frames decide over
+ * the host's tables: a guest that sent nothing is silent whatever a lease says, one that uses
+ * an address its network cannot route has a foreign address.
+ */
+export function verdictOf(running: boolean, ipv4: AddressSeen[], conflictsWith: string[], wire?: WireJudgement): Verdict {
   if (!running) return 'shut off'
   if (conflictsWith.length > 0) return 'conflict'
-  if (ipv4.length === 0) return 'no address'
+  if (wire?.silent) return 'silent'
+  if (wire && wire.foreign.length > 0) return 'foreign address'
+  if (ipv4.length === 0) return wire?.dhcpUnanswered ? 'DHCP unanswered' : 'no address'
   if (ipv4.every((a) => isApipa(a.ip))) return 'APIPA'
   // A lease on file that nothing confirms: the guest is not answering from it.
   if (ipv4.every((a) => a.sources.length === 1 && a.sources[0] === 'lease')) return 'stale'

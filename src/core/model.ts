@@ -21,6 +21,8 @@ import {hasChecksumFill, iptablesChain, libvirtBackend, libvirtRulesFor, masquer
 import {type Cidr, cidrContains, cidrToString, cidrsOverlap, intToIpv4, ipv4ToInt, parseCidr} from '../lib/ipv4.js'
 import {countRepeats, getOrCreate, groupBy} from './collections.js'
 import {type DatapathDerivation, deriveDatapath, elementImpacts} from '../datapath/derive.js'
+import type {WireFacts} from '../../probes/wire.js'
+import {clientIdOwners, clientIdSharers, wireContextFor, wireInterfaceAttributes} from '../derive/wire.js'
 import type {Destination, Flow} from '../datapath/flows.js'
 
 export type EntityKind = 'host' | 'network' | 'link' | 'domain' | 'interface' | 'apipa' | 'address' | 'dhcp-service' | 'element'
@@ -79,6 +81,7 @@ export function buildModel(probes: Record<string, ProbeResult>, capturedAt: Date
   const arpScan = data<ArpScanFacts>(probes['arp-scan'])
   const firewalld = data<FirewalldFacts>(probes.firewalld)
   const logs = data<LogFacts>(probes.logs)
+  const wire = data<WireFacts>(probes.wire)
   /** The last few log lines proving a pattern, quoted as evidence. */
   const logLines = (id: string) => countRepeats((logs?.notable ?? []).filter((n) => n.id === id).map((n) => `${n.source}: ${n.line}`)).slice(-3)
   const sysctlValue = (key: string): number | null => (sysctl ? (sysctl.values[key] ?? null) : null)
@@ -89,7 +92,7 @@ export function buildModel(probes: Record<string, ProbeResult>, capturedAt: Date
     return all === null && own === null ? null : Math.max(all ?? 0, own ?? 0)
   }
   const hostname = host?.hostname ?? 'localhost'
-  const addressesByMac = guestAddressIndex(leases, neighbours, arpScan)
+  const addressesByMac = guestAddressIndex(leases, neighbours, arpScan, wire)
   // Who claims each address (VRRP MACs move addresses on purpose), and which DHCP ranges are full: the datapath asks.
   const claimsOf = addressClaimsByIp(addressesByMac)
   // Per network, once: is its DHCP range fully leased, and which MACs hold a lease in it.
@@ -427,6 +430,7 @@ export function buildModel(probes: Record<string, ProbeResult>, capturedAt: Date
     domains.filter(isRunning).flatMap((d) => d.interfaces.map((i) => ({domain: d.name, mac: i.mac}))),
     (x) => x.mac,
   )
+  const clientIds = clientIdOwners(wire, leases)
   const interfaceViews: EntityView[] = domains.flatMap((d) =>
     d.interfaces.map((i, index) => {
       const network = i.type === 'network' ? networkByName.get(i.source ?? '') : undefined
@@ -456,12 +460,13 @@ export function buildModel(probes: Record<string, ProbeResult>, capturedAt: Date
         tapAttached: tap !== undefined && tap.master === expectedBridge,
         macSharedWith: running && i.mac ? (runningByMac.get(i.mac) ?? []).filter((x) => x.domain !== d.name).map((x) => x.domain) : [],
         isDirect: i.type === 'direct',
+        ...wireInterfaceAttributes(wire, i, running, wireContextFor(i, libvirt, links, leases), i.mac ? clientIdSharers(clientIds, i.mac, (m) => domainByMac.get(m)?.domain.name) : {ids: [], sharers: []}),
       }
     }),
   )
 
   const dhcpServiceViews = dhcpServices(leases, processes, links, portsOf, hostname)
-  const addressViews = addressClaims(leases, neighbours, arpScan, domainByMac, networks, hostname)
+  const addressViews = addressClaims(leases, neighbours, arpScan, domainByMac, networks, hostname, wire)
 
   const apipaViews: EntityView[] = apipaSightings(apipa, links, domainByMac, networkByBridge, networkByName, hostname)
 
@@ -602,9 +607,10 @@ function addressClaims(
   domainByMac: Map<string, {domain: LibvirtDomain}>,
   networks: LibvirtNetwork[],
   hostname: string,
+  wire?: WireFacts,
 ): EntityView[] {
   const claims = new Map<string, Map<string, Set<string>>>()
-  for (const [mac, addresses] of guestAddressIndex(leases, neighbours, arpScan)) {
+  for (const [mac, addresses] of guestAddressIndex(leases, neighbours, arpScan, wire)) {
     if (VRRP_MAC.test(mac)) continue
     for (const a of addresses) {
       getOrCreate(getOrCreate(claims, a.ip, () => new Map<string, Set<string>>()), mac, () => new Set<string>()).add(a.source)
@@ -639,7 +645,7 @@ function addressClaims(
 
 export interface GuestAddress {
   ip: string
-  source: 'lease' | 'neighbour' | 'arp-scan' | 'agent'
+  source: 'lease' | 'neighbour' | 'arp-scan' | 'agent' | 'wire'
   /** Lease expiry (epoch seconds), when the source is a lease. */
   expiry?: number | null
 }
@@ -655,7 +661,7 @@ export function addressClaimsByIp(index: Map<string, GuestAddress[]>): Map<strin
 }
 
 /** Current IPv4 addresses by MAC, from every source the host has. */
-export function guestAddressIndex(leases: LeaseFacts | undefined, neighbours: Neighbour[] | undefined, arpScan: ArpScanFacts | undefined): Map<string, GuestAddress[]> {
+export function guestAddressIndex(leases: LeaseFacts | undefined, neighbours: Neighbour[] | undefined, arpScan: ArpScanFacts | undefined, wire?: WireFacts): Map<string, GuestAddress[]> {
   const index = new Map<string, GuestAddress[]>()
   const add = (mac: string | undefined, a: GuestAddress) => {
     if (!mac || !a.ip.includes('.')) return
@@ -665,6 +671,12 @@ export function guestAddressIndex(leases: LeaseFacts | undefined, neighbours: Ne
   for (const l of leases?.leases ?? []) if (!l.expired) add(l.mac, {ip: l.ip, source: 'lease', expiry: l.expiry})
   for (const n of neighbours ?? []) if (!n.state.includes('FAILED') && !n.state.includes('INCOMPLETE')) add(n.mac, {ip: n.ip, source: 'neighbour'})
   for (const r of arpScan?.replies ?? []) add(r.mac, {ip: r.ip, source: 'arp-scan'})
+  // What a guest sent from, heard on its tap (--listen).
+  for (const i of wire?.interfaces ?? []) {
+    for (const a of i.addresses) add(i.mac, {ip: a.ip, source: 'wire'})
+    // Another machine answering ARP for the guest's address, on the guest's own tap.
+    for (const c of i.contested) add(c.mac, {ip: c.ip, source: 'wire'})
+  }
   return index
 }
 

@@ -22,15 +22,10 @@ const knowledgeBaseIds = new Set(
 const PENDING: Record<string, number> = {
   'firewall-service-order': 13,
   'ipv6-accept-ra-conflict': 13,
-  'dhcp-client-id-duplicate': 12,
   'netfilter-module-missing': 13,
   'macvtap-rx-filter-untrusted': 13,
   'ipv6-forward-drop': 13,
   'iptables-nft-incompatible': 13,
-  'guest-silent': 12,
-  'dhcp-no-offer': 12,
-  'rogue-dhcp-server': 12,
-  'guest-address-foreign': 12,
 }
 
 describe('expectation rules (kvmdoctor.yaml)', () => {
