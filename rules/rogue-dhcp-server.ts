@@ -12,7 +12,7 @@ export const rule: RuleDefinition = {
       {fact: 'entity', path: 'rogueDhcpServers', operator: 'nonEmpty', value: true},
     ],
   },
-  summary: "A DHCP server that is not {context.network}'s own answered {domain} ({mac}) on {target}: guests that take its offer get a wrong address, gateway and DNS, at random (whichever server answers first). Usually a test VM or container running dnsmasq/udhcpd on the bridge, or a router plugged into a bridged LAN.",
+  summary: "A DHCP server that is not {context.network}'s own answered {domain} ({mac}) on {target}: guests that take its offer get a wrong address, gateway and DNS, at random (whichever server answers first). Usually a test guest or a container running dnsmasq/udhcpd on the bridge, or a router plugged into a bridged LAN.",
   evidence: ['answers heard on {target}: {dhcpServersSeen}', "the network's own server: {dhcpOwnServers}"],
   fix: ['bridge fdb show | grep -i {rogueDhcpServerMac}'],
   note: ['the port it is learned on leads to the machine running it: stop its DHCP server (or isolate it), then renew the guests that took its offers'],

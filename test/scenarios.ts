@@ -74,7 +74,7 @@ const WIRE_SCENARIOS: Scenario[] = [
   },
   {
     name: 'wire-foreign-address',
-    description: 'a guest on the default network with a static address of another subnet (192.0.2.50/24) (--listen)',
+    description: 'a guest on the default network with a static address of another subnet (172.31.99.50/24) (--listen)',
     args: LISTEN,
     findings: [{id: 'guest-address-foreign', entity: 'kdlab-foreign01/', rank: 1}],
     ip: [{domain: 'kdlab-foreign01', verdict: 'foreign address'}],
@@ -83,7 +83,7 @@ const WIRE_SCENARIOS: Scenario[] = [
   },
   {
     name: 'wire-rogue-dhcp',
-    description: 'a second DHCP server (busybox udhcpd in a namespace, 192.0.2.0/24) on virbr0 answers the guests (--listen)',
+    description: 'a second DHCP server (busybox udhcpd in a namespace, 172.31.99.0/24) on virbr0 answers the guests (--listen)',
     args: LISTEN,
     findings: [{id: 'rogue-dhcp-server', entity: 'kdlab-web01/', rank: 1}],
     ip: [{domain: WEB01, verdict: 'ok'}],
@@ -95,10 +95,16 @@ const WIRE_SCENARIOS: Scenario[] = [
     description: 'two cloned guests (different MACs) sending one DHCP client id (--listen)',
     args: LISTEN,
     findings: [
-      {id: 'dhcp-client-id-duplicate', entity: 'kdlab-clone01/'},
+      {id: 'dhcp-client-id-duplicate', entity: 'kdlab-clone01/', root: true},
       {id: 'dhcp-client-id-duplicate', entity: 'kdlab-clone02/'},
+      // dnsmasq leases by client id: the second clone is handed the first one's address.
+      {id: 'ip-address-conflict', explainedBy: 'dhcp-client-id-duplicate'},
     ],
-    noOtherAbove: 'high',
+    ip: [
+      {domain: 'kdlab-clone01', verdict: 'conflict'},
+      {domain: 'kdlab-clone02', verdict: 'conflict'},
+    ],
+    noOtherAbove: 'info',
   },
   {
     name: 'wire-dhcp-unanswered',

@@ -102,6 +102,7 @@ export function buildInventory(results: Record<string, ProbeResult>, capturedAt:
   }
   for (const n of neighbours ?? []) if (n.mac && n.ip.includes(':') && !n.state.includes('FAILED')) addV6(n.mac, n.ip, 'neighbour')
   for (const list of Object.values(agent?.addresses ?? {})) for (const a of list) if (a.family === 'ipv6') addV6(a.mac, a.ip, 'agent')
+  for (const w of wire?.interfaces ?? []) for (const ip of w.ipv6.linkLocal) addV6(w.mac, ip, 'wire')
   const domainOfMac = new Map(libvirt.domains.flatMap((d) => d.interfaces.filter((i) => i.mac).map((i) => [i.mac!, d.name] as const)))
   // Two running guests with one MAC share whatever address it gets: that is a conflict too.
   const runningByMac = new Map<string, string[]>()

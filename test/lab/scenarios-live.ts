@@ -610,16 +610,19 @@ const ROGUE_NS = 'kdlab-rogue'
 const ROGUE_DIR = '/run/kdlab-rogue'
 const CLONE_ID = 'ff00000001000100012a2b2c2d5254006b6499'
 
-/** A second DHCP server on virbr0: busybox udhcpd in a namespace, documentation addresses only, its own pid and lease file. */
+/**
+ * A second DHCP server on virbr0: busybox udhcpd in a namespace, its own pid and lease file. Private
+ * 172.31.99.0/24: this machine's uplink, the lab internet and the registries hold the three documentation ranges.
+ */
 async function startRogueDhcp(): Promise<void> {
   await stopRogueDhcp()
   await sh(['mkdir', '-p', ROGUE_DIR])
-  writeFileSync(join(ROGUE_DIR, 'udhcpd.conf'), `start 192.0.2.100\nend 192.0.2.110\ninterface kdlab-rg1\nlease_file ${ROGUE_DIR}/udhcpd.leases\npidfile ${ROGUE_DIR}/udhcpd.pid\nopt router 192.0.2.1\nopt subnet 255.255.255.0\n`)
+  writeFileSync(join(ROGUE_DIR, 'udhcpd.conf'), `start 172.31.99.100\nend 172.31.99.110\ninterface kdlab-rg1\nlease_file ${ROGUE_DIR}/udhcpd.leases\npidfile ${ROGUE_DIR}/udhcpd.pid\nopt router 172.31.99.1\nopt subnet 255.255.255.0\n`)
   writeFileSync(join(ROGUE_DIR, 'udhcpd.leases'), '')
   await sh(['ip', 'netns', 'add', ROGUE_NS])
   await sh(['ip', 'link', 'add', 'kdlab-rg0', 'type', 'veth', 'peer', 'name', 'kdlab-rg1', 'netns', ROGUE_NS])
   await sh(['ip', '-n', ROGUE_NS, 'link', 'set', 'kdlab-rg1', 'address', '52:54:00:6b:64:66'])
-  await sh(['ip', '-n', ROGUE_NS, 'addr', 'add', '192.0.2.1/24', 'dev', 'kdlab-rg1'])
+  await sh(['ip', '-n', ROGUE_NS, 'addr', 'add', '172.31.99.1/24', 'dev', 'kdlab-rg1'])
   await sh(['ip', '-n', ROGUE_NS, 'link', 'set', 'kdlab-rg1', 'up'])
   await sh(['ip', 'link', 'set', 'kdlab-rg0', 'master', BRIDGE, 'up'])
   await waitPortsForwarding()
@@ -635,7 +638,7 @@ async function stopRogueDhcp(): Promise<void> {
 
 const QUIET01: Guest = {name: 'kdlab-quiet01', mac: '52:54:00:6b:64:51', mode: 'down'}
 const ZEROCONF01: Guest = {name: 'kdlab-zeroconf01', mac: '52:54:00:6b:64:52', mode: 'apipa', probe: ''}
-const FOREIGN01: Guest = {name: 'kdlab-foreign01', mac: '52:54:00:6b:64:53', mode: 'static', addr: '192.0.2.50/24'}
+const FOREIGN01: Guest = {name: 'kdlab-foreign01', mac: '52:54:00:6b:64:53', mode: 'static', addr: '172.31.99.50/24'}
 const CLONES: Guest[] = [1, 2].map((n) => ({name: `kdlab-clone0${n}`, mac: `52:54:00:6b:64:6${n}`, mode: 'dhcp', clientId: CLONE_ID}))
 const NOREPLY01: Guest = {name: 'kdlab-noreply01', mac: '52:54:00:6b:64:54', mode: 'dhcp'}
 
@@ -662,7 +665,13 @@ const WIRE: Record<string, LiveScenario> = {
   'wire-foreign-address': withGuest(FOREIGN01),
   'wire-rogue-dhcp': {
     inject: startRogueDhcp,
-    reset: stopRogueDhcp,
+    async reset() {
+      await stopRogueDhcp()
+      // web01's oracle may have taken the rogue's offer: dnsmasq then dropped its lease and leased it
+      // another address it never applied. A fresh boot makes lease and guest agree again.
+      await startGuest(WEB01)
+      await waitFor('web01 lease', async () => (await leasedAddress(WEB01.mac)) !== undefined, 30_000)
+    },
   },
   'wire-client-id-duplicate': {
     async inject() {
