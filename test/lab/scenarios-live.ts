@@ -12,6 +12,7 @@ import {
   NETWORK,
   defineNetwork,
   deleteNamespace,
+  guestAddresses,
   leasedAddress,
   reattachTaps,
   removeGuest,
@@ -664,13 +665,19 @@ const WIRE: Record<string, LiveScenario> = {
   }),
   'wire-foreign-address': withGuest(FOREIGN01),
   'wire-rogue-dhcp': {
-    inject: startRogueDhcp,
+    async inject() {
+      // web01's oracle takes whichever OFFER comes first; when it is the rogue's, dnsmasq drops web01's
+      // lease and (its address in use) would lease it another one it never applies. A reservation
+      // keeps dnsmasq offering web01 the address it uses.
+      const own = guestAddresses(WEB01.name)?.find((a) => a.startsWith('192.168.122.'))?.split('/')[0]
+      if (!own) throw new Error('web01 reports no address on the default network')
+      saved = [own]
+      await sh(['virsh', 'net-update', NETWORK, 'add', 'ip-dhcp-host', `<host mac='${WEB01.mac}' ip='${own}'/>`, '--live'])
+      await startRogueDhcp()
+    },
     async reset() {
       await stopRogueDhcp()
-      // web01's oracle may have taken the rogue's offer: dnsmasq then dropped its lease and leased it
-      // another address it never applied. A fresh boot makes lease and guest agree again.
-      await startGuest(WEB01)
-      await waitFor('web01 lease', async () => (await leasedAddress(WEB01.mac)) !== undefined, 30_000)
+      if (saved[0]) await sh(['virsh', 'net-update', NETWORK, 'delete', 'ip-dhcp-host', `<host mac='${WEB01.mac}' ip='${saved[0]}'/>`, '--live'], {reject: false})
     },
   },
   'wire-client-id-duplicate': {
