@@ -17,7 +17,7 @@ describe('rogue-dhcp-server', () => {
   })
   it('does not judge a lone server on a network without DHCP ranges (any server there is someone\'s choice)', async () => {
     const facts = alter<LibvirtFacts>(await factsOf('wire-rogue-dhcp'), 'libvirt', (l) => {
-      for (const n of l.networks) for (const ip of n.ips) ip.dhcpRanges = []
+      for (const n of l.networks) for (const ip of n.ips) Object.assign(ip, {dhcpRanges: [], dhcpHosts: []})
     })
     const lone = alter<WireFacts>(facts, 'wire', (w) => {
       for (const i of w.interfaces) i.dhcp.answers = i.dhcp.answers.filter((a) => a.server === '172.31.99.1')
