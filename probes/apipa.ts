@@ -3,11 +3,12 @@ import type {ArpScanFacts} from './arpscan.js'
 import type {Link} from './links.js'
 import type {Neighbour} from './neighbours.js'
 import {type Probe, ProbeUnavailable} from './types.js'
+import type {WireFacts} from './wire.js'
 
 export interface ApipaSighting {
   ip: string
-  /** Where it was seen: a host interface, a neighbour entry on a bridge, or an arp-scan reply. */
-  source: 'host-address' | 'neighbour' | 'arp-scan'
+  /** Where it was seen: a host interface, a neighbour entry on a bridge, an arp-scan reply, or the guest's tap (--listen). */
+  source: 'host-address' | 'neighbour' | 'arp-scan' | 'wire'
   dev: string
   mac?: string
 }
@@ -22,9 +23,9 @@ export interface ApipaFacts {
 export const apipaProbe: Probe<ApipaFacts> = {
   id: 'apipa',
   title: 'Self-assigned (APIPA) addresses',
-  reads: ['links', 'neighbours', 'arp-scan (with --active)'],
+  reads: ['links', 'neighbours', 'arp-scan (with --active)', 'wire (with --listen)'],
   async collect({get}) {
-    const [links, neighbours, arpScan] = await Promise.all([get<Link[]>('links'), get<Neighbour[]>('neighbours'), get<ArpScanFacts>('arp-scan')])
+    const [links, neighbours, arpScan, wire] = await Promise.all([get<Link[]>('links'), get<Neighbour[]>('neighbours'), get<ArpScanFacts>('arp-scan'), get<WireFacts>('wire')])
     if (!links.ok && !neighbours.ok) throw new ProbeUnavailable(`needs links or neighbours: ${links.ok ? '' : links.error}`)
     const sightings: ApipaSighting[] = []
     const real = new Set<string>()
@@ -45,6 +46,14 @@ export const apipaProbe: Probe<ApipaFacts> = {
       for (const r of arpScan.data.replies) {
         if (isApipa(r.ip)) sightings.push({ip: r.ip, source: 'arp-scan', dev: r.iface, mac: r.mac})
         else if (isReal(r.ip)) real.add(r.mac)
+      }
+    }
+    if (wire.ok) {
+      for (const i of wire.data.interfaces) {
+        for (const a of i.addresses) {
+          if (isApipa(a.ip)) sightings.push({ip: a.ip, source: 'wire', dev: i.tap, mac: i.mac})
+          else if (isReal(a.ip)) real.add(i.mac)
+        }
       }
     }
     return {sightings, macsWithRealAddress: [...real].sort()}

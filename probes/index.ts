@@ -16,6 +16,7 @@ import {servicesProbe} from './services.js'
 import {routes6Probe, routesProbe} from './routes.js'
 import {sysctlProbe} from './sysctl.js'
 import type {Probe} from './types.js'
+import {wireProbe} from './wire.js'
 
 /** What `diagnose` runs. The guest agent (one virsh call per guest) is left to `kvmdoctor ip`. */
 export const ALL_PROBES: Probe[] = [
@@ -36,5 +37,6 @@ export const ALL_PROBES: Probe[] = [
   firewalldProbe,
   logsProbe,
   arpScanProbe,
+  wireProbe,
   apipaProbe,
 ] as Probe[]

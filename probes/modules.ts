@@ -1,7 +1,7 @@
 import {lines} from '../src/lib/runner.js'
 import {markDegraded} from '../src/lib/degraded.js'
 import type {HostFacts} from './host.js'
-import {type Probe, type ProbeResult, ProbeUnavailable, skipIfNotRecorded} from './types.js'
+import {type Probe, type ProbeResult, ProbeUnavailable, unavailableIfNotRecorded} from './types.js'
 
 /** Kernel modules: what is loaded now, and what the running kernel has built in. */
 export interface ModuleFacts {
@@ -48,7 +48,7 @@ export const modulesProbe: Probe<ModuleFacts> = {
   async collect({runner, get}) {
     const host = (await get<HostFacts>('host')) as ProbeResult<HostFacts>
     const procModules = await runner.readFile('/proc/modules')
-    skipIfNotRecorded(procModules)
+    unavailableIfNotRecorded(procModules)
     if (procModules.errorCode === 'not-found') return {loadable: false, loaded: [], builtin: null}
     if (procModules.error !== undefined) throw new ProbeUnavailable(procModules.error)
     const facts: ModuleFacts = {loadable: true, loaded: parseProcModules(procModules.output), builtin: null}

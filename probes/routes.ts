@@ -1,4 +1,4 @@
-import {type Probe, ParseError, asArray, isObj, num, outputOf, parseJson, skipIfNotRecorded, str} from './types.js'
+import {type Probe, ParseError, asArray, isObj, num, outputOf, parseJson, unavailableIfNotRecorded, str} from './types.js'
 
 export interface Route {
   family: 'inet' | 'inet6'
@@ -52,7 +52,7 @@ export const routes6Probe: Probe<Route[]> = {
   reads: ['ip -6 -j route show table all'],
   async collect({runner}) {
     const capture = await runner.run(['ip', '-6', '-j', 'route', 'show', 'table', 'all'])
-    skipIfNotRecorded(capture)
+    unavailableIfNotRecorded(capture)
     return parseIpRoute(outputOf(capture), 'inet6')
   },
 }

@@ -1,5 +1,5 @@
 import {lines} from '../src/lib/runner.js'
-import {type Probe, ParseError, ProbeUnavailable, skipIfNotRecorded} from './types.js'
+import {type Probe, ParseError, ProbeUnavailable, unavailableIfNotRecorded} from './types.js'
 
 /** When a firewall or libvirt service last (re)applied its rules: the order decides whose rules survive. */
 export interface ServiceEvent {
@@ -82,7 +82,7 @@ export const servicesProbe: Probe<ServiceFacts> = {
   reads: [PS.join(' '), SYSTEMCTL.join(' ')],
   async collect({runner}) {
     const [ps, systemctl] = await Promise.all([runner.run(PS), runner.run(SYSTEMCTL)])
-    skipIfNotRecorded(ps)
+    unavailableIfNotRecorded(ps)
     if (ps.error !== undefined) throw new ProbeUnavailable(ps.error)
     const events = parsePsStarts(ps.output, runner.capturedAt)
     // No systemd (containers, other inits): the process ages are all there is.

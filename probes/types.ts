@@ -3,6 +3,8 @@ import type {Capture, Runner} from '../src/lib/runner.js'
 export interface ProbeOptions {
   /** Probes that send packets (arp-scan) run only when this is set. */
   active: boolean
+  /** Seconds to listen on each running guest's tap (--listen): the wire probe runs only when set. */
+  listen?: number
   /** libvirt connection URI for virsh. */
   libvirtUri: string
   /** Not read by probes: what stands for the internet in egress flows ("ADDR[:PORT][/proto]"), kept with a recording so a replay follows the same flows. */
@@ -46,9 +48,12 @@ export class ProbeUnavailable extends Error {
 /** Thrown by a parser fed something it cannot understand. */
 export class ParseError extends Error {}
 
-/** A snapshot made before this probe existed holds none of its sources: the probe did not run then (skipped), it did not fail. */
-export function skipIfNotRecorded(capture: Capture): void {
-  if (capture.errorCode === 'not-recorded') throw new ProbeUnavailable(`${capture.error} (the recording predates this probe)`, true)
+/**
+ * A snapshot made before this probe existed holds none of its sources: the probe is unavailable
+ * with that reason, and its rules are "not checked" (not silently passed, as an opt-in probe's are).
+ */
+export function unavailableIfNotRecorded(capture: Capture): void {
+  if (capture.errorCode === 'not-recorded') throw new ProbeUnavailable(`${capture.error} (the recording predates this probe)`)
 }
 
 /** Returns the output of a capture, or makes the probe unavailable with the capture's error. */

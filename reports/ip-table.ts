@@ -1,10 +1,20 @@
-import type {AddressSeen, IpInventory, Verdict} from '../src/core/ip-service.js'
+import type {AddressSeen, IpInventory, IpRow, Verdict} from '../src/core/ip-service.js'
 import {renderTable} from './layout.js'
 import {wrapLine} from './layout.js'
 import {PLAIN, type Style} from './style.js'
 
 const addresses = (list: AddressSeen[]) => (list.length === 0 ? '-' : list.map((a) => `${a.ip} (${a.sources.join('+')})`).join(', '))
-const HEALTH: Record<Verdict, 'ok' | 'warn' | 'fail' | 'off'> = {ok: 'ok', 'no address': 'warn', stale: 'warn', APIPA: 'fail', conflict: 'fail', 'shut off': 'off'}
+const HEALTH: Record<Verdict, 'ok' | 'warn' | 'fail' | 'off'> = {
+  ok: 'ok',
+  'no address': 'warn',
+  stale: 'warn',
+  silent: 'warn',
+  APIPA: 'fail',
+  'foreign address': 'fail',
+  'DHCP unanswered': 'fail',
+  conflict: 'fail',
+  'shut off': 'off',
+}
 
 /**
  * One row per guest interface, fitted to `width`: the least telling columns go
@@ -34,7 +44,7 @@ export function renderIpTable(inv: IpInventory, options: {width?: number; wide?:
     addresses(r.ipv4),
     addresses(r.ipv6),
     r.leaseExpiry ? r.leaseExpiry.replace('T', ' ').replace(/\.\d+Z$/, 'Z') : '-',
-    style.health(HEALTH[r.verdict], r.verdict + (r.conflictsWith.length > 0 ? ` with ${r.conflictsWith.join(', ')}` : '')),
+    style.health(HEALTH[r.verdict], r.verdict + verdictDetail(r)),
   ])
   const table = renderTable(columns, rows, {width, wide: options.wide, style})
   const unavailable = inv.probes.filter((p) => !p.ok && !p.skipped)
@@ -43,6 +53,19 @@ export function renderIpTable(inv: IpInventory, options: {width?: number; wide?:
   if (arpSkipped && inv.rows.some((r) => r.type !== 'network' && r.verdict === 'no address')) {
     notes.push('note: bridged guests have no lease on this host; kvmdoctor ip --active arp-scans their bridges to find them')
   }
+  for (const r of inv.rows) {
+    if (r.wire && r.wire.rogueServers.length > 0) notes.push(`note: ${r.domain} got DHCP answers from ${r.wire.rogueServers.join(', ')}, not from its network's own server (kvmdoctor diagnose --listen)`)
+  }
   if (table.hidden.length > 0) notes.push(`note: ${table.hidden.join(', ')} left out to fit ${width} columns; --wide shows every column`)
   return [...table.lines, ...(rows.length === 0 ? ['(no guests defined)'] : []), ...notes.flatMap((n) => wrapLine({label: 'note: ', text: n.slice('note: '.length)}, width))].join('\n')
+}
+
+/** What backs a verdict, in a few words: who else claims the address, what the wire heard. */
+function verdictDetail(r: IpRow): string {
+  if (r.conflictsWith.length > 0) return ` with ${r.conflictsWith.join(', ')}`
+  if (!r.wire) return ''
+  if (r.verdict === 'silent') return ` (not a frame in ${r.wire.seconds} s)`
+  if (r.verdict === 'foreign address') return ` (${r.wire.foreign.join(', ')})`
+  if (r.verdict === 'DHCP unanswered') return ` (${r.wire.dhcp.discovers} DISCOVERs in ${r.wire.seconds} s, no OFFER)`
+  return ''
 }

@@ -27,5 +27,6 @@ export const rule: RuleDefinition = {
   explains: [
     {rule: 'forward-policy-drop', via: 'bridge'},
     {rule: 'apipa-address', via: 'bridge'},
+    {rule: 'dhcp-no-offer', via: 'bridge'},
   ],
 }

@@ -38,6 +38,7 @@ export const rule: RuleDefinition = {
   explains: [
     {rule: 'apipa-address', via: 'network'},
     {rule: 'dhcp-lease-stale', via: 'network'},
+    {rule: 'dhcp-no-offer', via: 'network'},
   ],
   claims: ['pool:{name}'],
 }

@@ -24,6 +24,8 @@ export const rule: RuleDefinition = {
   explains: [
     {rule: 'apipa-address', via: 'network'},
     {rule: 'apipa-address', via: 'bridge'},
+    {rule: 'dhcp-no-offer', via: 'network'},
+    {rule: 'dhcp-no-offer', via: 'bridge'},
   ],
   claims: ['listener:{name}:dhcp', 'listener:{name}:dns'],
 }

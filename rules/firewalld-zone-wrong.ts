@@ -19,5 +19,8 @@ export const rule: RuleDefinition = {
   summary: "firewalld filters {bridge} with zone '{firewalldZone}' rules, which usually reject DHCP and DNS from guests; libvirt expects its bridges in zone 'libvirt'.",
   evidence: ['firewall-cmd --get-zone-of-interface={bridge}: {firewalldZone}'],
   fix: ['firewall-cmd --permanent --zone=libvirt --change-interface={bridge} && firewall-cmd --reload'],
-  explains: [{rule: 'apipa-address', via: 'network'}],
+  explains: [
+    {rule: 'apipa-address', via: 'network'},
+    {rule: 'dhcp-no-offer', via: 'network'},
+  ],
 }

@@ -28,5 +28,8 @@ export const rule: RuleDefinition = {
     const tool = iptablesTool(e)
     return bridgesOf(e).flatMap((br) => [`${tool} -I ${chain} -i ${br} -j ACCEPT`, `${tool} -I ${chain} -o ${br} -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT`])
   },
-  explains: [{rule: 'apipa-address', via: 'bridge'}],
+  explains: [
+    {rule: 'apipa-address', via: 'bridge'},
+    {rule: 'dhcp-no-offer', via: 'bridge'},
+  ],
 }

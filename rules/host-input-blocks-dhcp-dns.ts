@@ -33,5 +33,8 @@ export const rule: RuleDefinition = {
     const tool = iptablesTool(e)
     return bridgesOf(e).flatMap((br) => [`${tool} -I ${e.baseChain} -i ${br} -p udp -m multiport --dports 53,67 -j ACCEPT`, `${tool} -I ${e.baseChain} -i ${br} -p tcp --dport 53 -j ACCEPT`])
   },
-  explains: [{rule: 'apipa-address', via: 'bridge'}],
+  explains: [
+    {rule: 'apipa-address', via: 'bridge'},
+    {rule: 'dhcp-no-offer', via: 'bridge'},
+  ],
 }

@@ -41,6 +41,11 @@ import {rule as netfilterModuleMissing} from './netfilter-module-missing.js'
 import {rule as macvtapRxFilterUntrusted} from './macvtap-rx-filter-untrusted.js'
 import {rule as ipv6ForwardDrop} from './ipv6-forward-drop.js'
 import {rule as iptablesNftIncompatible} from './iptables-nft-incompatible.js'
+import {rule as dhcpClientIdDuplicate} from './dhcp-client-id-duplicate.js'
+import {rule as dhcpNoOffer} from './dhcp-no-offer.js'
+import {rule as guestAddressForeign} from './guest-address-foreign.js'
+import {rule as guestSilent} from './guest-silent.js'
+import {rule as rogueDhcpServer} from './rogue-dhcp-server.js'
 import type {RuleDefinition} from './types.js'
 
 /** In knowledge-base order. */
@@ -86,6 +91,11 @@ export const ALL_RULES: RuleDefinition[] = [
   macvtapRxFilterUntrusted,
   ipv6ForwardDrop,
   iptablesNftIncompatible,
+  dhcpClientIdDuplicate,
+  guestSilent,
+  dhcpNoOffer,
+  rogueDhcpServer,
+  guestAddressForeign,
   guestFlowBlocked,
   guestFlowIndeterminate,
 ]

@@ -27,6 +27,7 @@ export const rule: RuleDefinition = {
     {rule: 'link-down', via: 'network'},
     {rule: 'tap-not-attached', via: 'network'},
     {rule: 'apipa-address', via: 'network'},
+    {rule: 'dhcp-no-offer', via: 'network'},
   ],
   claims: ['link:{bridge}', 'listener:{name}:dhcp', 'listener:{name}:dns'],
 }

@@ -28,5 +28,8 @@ export const rule: RuleDefinition = {
       ...bridgesOf(e).flatMap((br) => [`nft insert rule ${e.nfFamily} ${e.nfTable} ${e.baseChain} iifname "${br}" accept`, `nft insert rule ${e.nfFamily} ${e.nfTable} ${e.baseChain} oifname "${br}" ct state related,established accept`]),
     ]
   },
-  explains: [{rule: 'apipa-address', via: 'bridge'}],
+  explains: [
+    {rule: 'apipa-address', via: 'bridge'},
+    {rule: 'dhcp-no-offer', via: 'bridge'},
+  ],
 }

@@ -4,7 +4,7 @@ import type {LibvirtFacts} from '../probes/libvirt.js'
 import {buildInventory, verdictOf} from '../src/core/ip-service.js'
 import {readdirSync} from 'node:fs'
 import {join} from 'node:path'
-import {ROOT, alter, factsOf, fixtureDir, kvmdoctorCli, model, sample} from './helpers.js'
+import {ROOT, alter, factsOf, fixtureDir, kvmdoctorCli, model, sample, unavailable} from './helpers.js'
 
 const inventoryOf = async (name: string) => {
   const facts = await factsOf(name)
@@ -82,7 +82,8 @@ describe('kvmdoctor ip on lab recordings', () => {
   const cli = (...args: string[]) => kvmdoctorCli(['ip', ...args])
   it('the CLI prints a table with the conflict named', async () => {
     const table = await cli('--from', fixtureDir('static-ip-collision'))
-    expect(table.exitCode).toBe(0)
+    // A script's answer: a guest in conflict is a guest not ok.
+    expect(table.exitCode).toBe(1)
     expect(table.stdout.split('\n')[0]).toMatch(/^DOMAIN\s+STATE\s+IFACE\s+MAC\s+NETWORK\s+IPV4\s+IPV6\s+LEASE ENDS\s+VERDICT$/)
     expect(table.stdout).toMatch(/^kdlab-static01\s+running\s+vnet\d+\s+52:54:00:6b:64:03\s+default\s+192\.168\.122\.\d+ \((neighbour\+)?arp-scan\).*conflict with 52:54:00:6b:64:01 \(kdlab-web01\)$/m)
   })
@@ -121,5 +122,41 @@ describe('VRRP virtual MACs', () => {
     })
     expect(model(facts).entities.address).toEqual([])
     expect(buildInventory(facts.results, facts.capturedAt).rows.find((r) => r.domain === 'kdlab-web01')?.verdict).toBe('ok')
+  })
+})
+
+describe('kvmdoctor ip with the wire (--listen recordings)', () => {
+  it('a guest that sent nothing is silent; the others are heard, their addresses confirmed by the wire', async () => {
+    const inv = await inventoryOf('wire-silent')
+    expect(row(inv, 'kdlab-quiet01')).toMatchObject({verdict: 'silent', ipv4: [], wire: {silent: true, sent: 0}})
+    const web = row(inv, 'kdlab-web01')
+    expect(web.verdict).toBe('ok')
+    expect(web.ipv4[0].sources).toContain('wire')
+    expect(web.wire!.sent).toBeGreaterThan(0)
+  })
+
+  it('an APIPA address only the wire saw: APIPA with --listen, "no address" from the host tables alone', async () => {
+    const facts = await factsOf('wire-apipa-only')
+    expect(row(buildInventory(facts.results, facts.capturedAt), 'kdlab-zeroconf01')).toMatchObject({verdict: 'APIPA', ipv4: [{ip: expect.stringMatching(/^169\.254\./), sources: ['wire']}]})
+    const blind = unavailable(facts, 'wire')
+    expect(row(buildInventory(blind.results, blind.capturedAt), 'kdlab-zeroconf01')).toMatchObject({verdict: 'no address', wire: null})
+  })
+
+  it('the wire decides over the tables: silent beats a lease, a foreign address beats a routable one', () => {
+    const a = (ip: string, ...sources: string[]) => ({ip, sources})
+    const heard = {heard: {} as never, silent: false, inSubnet: [], apipa: [], foreign: [], dhcpUnanswered: false, servers: [], rogueServers: [], contested: []}
+    expect(verdictOf(true, [a('10.0.0.1', 'lease', 'neighbour')], [], {...heard, silent: true})).toBe('silent')
+    expect(verdictOf(true, [a('10.0.0.1', 'neighbour'), a('192.0.2.9', 'wire')], [], {...heard, foreign: ['192.0.2.9']})).toBe('foreign address')
+    expect(verdictOf(true, [], [], {...heard, dhcpUnanswered: true})).toBe('DHCP unanswered')
+    expect(verdictOf(true, [], [], heard)).toBe('no address')
+    expect(verdictOf(true, [a('10.0.0.1', 'lease', 'neighbour')], ['52:54:00:00:00:09'], {...heard, silent: true})).toBe('conflict')
+  })
+
+  it('the CLI says what backs a wire verdict, and exits 1 when a running guest is not ok (0 when all are)', async () => {
+    const silent = await kvmdoctorCli(['ip', '--from', fixtureDir('wire-silent')])
+    expect(silent.exitCode).toBe(1)
+    expect(silent.stdout).toMatch(/^kdlab-quiet01\s+running\s+vnet\d+\s+52:54:00:6b:64:51\s+default\s+-\s+.*silent \(not a frame in 12 s\)$/m)
+    const healthy = await kvmdoctorCli(['ip', '--from', fixtureDir('healthy')])
+    expect(healthy.exitCode).toBe(0)
   })
 })

@@ -47,6 +47,83 @@ export const REACH_HOST_ONLY = {dhcp: 'ok', dns: 'ok', ping: 'fail', tcp: 'fail'
 export const REACH_NONE = {dhcp: 'fail', dns: 'fail', ping: 'fail', tcp: 'fail'} as const
 const WEB01 = 'kdlab-web01'
 
+// ---------- the wire as witness (issue 12): what guests send, heard with --listen ----------
+/** Long enough for every lab guest's loop (ping, reachability oracle, sleep) to send at least once. */
+const LISTEN = ['--listen', '12']
+const WIRE_SCENARIOS: Scenario[] = [
+  {
+    name: 'wire-silent',
+    description: 'a running guest whose NIC is never brought up: not a frame on its tap (--listen)',
+    args: LISTEN,
+    findings: [{id: 'guest-silent', entity: 'kdlab-quiet01/', rank: 1}],
+    ip: [
+      {domain: 'kdlab-quiet01', verdict: 'silent'},
+      {domain: WEB01, verdict: 'ok'},
+    ],
+    noOtherAbove: 'info',
+    oracle: {'kdlab-quiet01': {dhcp: 'skip', ping: 'fail', tcp: 'fail'}, [WEB01]: REACH_OK},
+  },
+  {
+    name: 'wire-apipa-only',
+    description: 'a guest that self-assigned 169.254/16, only announces it and talks to nobody: the host tables see nothing, the wire does (--listen)',
+    args: LISTEN,
+    findings: [{id: 'apipa-address', entity: '~kdlab-zeroconf01 169.254.', rank: 1}],
+    ip: [{domain: 'kdlab-zeroconf01', verdict: 'APIPA'}],
+    noOtherAbove: 'info',
+    oracle: {'kdlab-zeroconf01': {dhcp: 'skip', ping: 'fail'}},
+  },
+  {
+    name: 'wire-foreign-address',
+    description: 'a guest on the default network with a static address of another subnet (172.31.99.50/24) (--listen)',
+    args: LISTEN,
+    findings: [{id: 'guest-address-foreign', entity: 'kdlab-foreign01/', rank: 1}],
+    ip: [{domain: 'kdlab-foreign01', verdict: 'foreign address'}],
+    noOtherAbove: 'info',
+    oracle: {'kdlab-foreign01': {dhcp: 'skip', ping: 'fail'}},
+  },
+  {
+    name: 'wire-rogue-dhcp',
+    description: 'a second DHCP server (busybox udhcpd in a namespace, 172.31.99.0/24) on virbr0 answers the guests (--listen)',
+    args: LISTEN,
+    findings: [{id: 'rogue-dhcp-server', entity: 'kdlab-web01/', rank: 1}],
+    ip: [{domain: WEB01, verdict: 'ok'}],
+    noOtherAbove: 'info',
+    oracle: {[WEB01]: {dhcp: 'ok'}},
+  },
+  {
+    name: 'wire-client-id-duplicate',
+    description: 'two cloned guests (different MACs) sending one DHCP client id (--listen)',
+    args: LISTEN,
+    findings: [
+      {id: 'dhcp-client-id-duplicate', entity: 'kdlab-clone01/', root: true},
+      {id: 'dhcp-client-id-duplicate', entity: 'kdlab-clone02/'},
+      // dnsmasq leases by client id: the second clone is handed the first one's address.
+      {id: 'ip-address-conflict', explainedBy: 'dhcp-client-id-duplicate'},
+    ],
+    ip: [
+      {domain: 'kdlab-clone01', verdict: 'conflict'},
+      {domain: 'kdlab-clone02', verdict: 'conflict'},
+    ],
+    noOtherAbove: 'info',
+  },
+  {
+    name: 'wire-dhcp-unanswered',
+    description: "libvirt's dnsmasq killed, then a DHCP-only guest boots and asks again and again (--listen)",
+    args: LISTEN,
+    findings: [
+      {id: 'dhcp-server-not-running', entity: 'default', rank: 1},
+      {id: 'dhcp-no-offer', entity: 'kdlab-noreply01/', explainedBy: 'dhcp-server-not-running'},
+      {id: 'dhcp-no-offer', entity: 'kdlab-web01/', explainedBy: 'dhcp-server-not-running'},
+    ],
+    ip: [
+      {domain: 'kdlab-noreply01', verdict: 'DHCP unanswered'},
+      {domain: WEB01, verdict: 'ok'},
+    ],
+    noOtherAbove: 'info',
+    oracle: {'kdlab-noreply01': {dhcp: 'fail'}, [WEB01]: {dhcp: 'fail'}},
+  },
+]
+
 export const SCENARIOS: Scenario[] = [
   {
     name: 'healthy',
@@ -482,6 +559,7 @@ export const SCENARIOS: Scenario[] = [
     noOtherAbove: 'info',
     oracle: {[WEB01]: REACH_OK},
   },
+  ...WIRE_SCENARIOS,
 ]
 
 interface ReportFinding {

@@ -11,7 +11,7 @@ export default class Bundle extends KvmdoctorCommand {
 
 This is the one command that writes a file; it changes nothing else on the host.`
 
-  static examples = ['<%= config.bin %> bundle', '<%= config.bin %> bundle -o /tmp/ticket-1234.tar.gz --redact', '<%= config.bin %> bundle --redact --redact-map ~/fleet.redaction-map.json']
+  static examples = ['<%= config.bin %> bundle', '<%= config.bin %> bundle -o /tmp/ticket-1234.tar.gz --redact', '<%= config.bin %> bundle --redact --redact-map ~/fleet.redaction-map.json', '<%= config.bin %> bundle --listen 10']
 
   static flags = {
     output: Flags.string({char: 'o', summary: 'Where to write the bundle (default: kvmdoctor-HOST-TIME.tar.gz here).'}),
@@ -22,6 +22,7 @@ This is the one command that writes a file; it changes nothing else on the host.
     timeout: Flags.integer({summary: 'Seconds each command may run before it is killed.', default: 5, min: 1, max: 600}),
     deadline: Flags.integer({summary: 'Seconds the whole run may take; then commands still running are stopped and the bundle says what could not be read.', default: 120, min: 1, max: 3600}),
     connect: Flags.string({char: 'c', summary: 'libvirt URI.', default: 'qemu:///system'}),
+    listen: Flags.integer({summary: 'Also listen this many seconds on every running guest\'s tap (tcpdump, passive: sends nothing; root): what guests really send (ARP, DHCP, source addresses). All taps at once; the time comes on top of --deadline.', min: 1, max: 600}),
   }
 
   async run(): Promise<void> {
@@ -29,8 +30,8 @@ This is the one command that writes a file; it changes nothing else on the host.
     const spinner = process.stderr.isTTY ? (await import('ora')).default({text: 'collecting', stream: process.stderr}).start() : undefined
     try {
       requireNonEmpty(flags, ['output', 'connect', 'redact-map'])
-      const runner = new LiveRunner({timeoutMs: flags.timeout * 1000, deadlineMs: flags.deadline * 1000})
-      const result = await createBundle({runner, options: {active: flags.active, libvirtUri: flags.connect}, version: this.config.version, output: flags.output, redact: flags.redact, redactMap: flags['redact-map'], reports: bundleReports})
+      const runner = new LiveRunner({timeoutMs: flags.timeout * 1000, deadlineMs: (flags.deadline + (flags.listen ?? 0)) * 1000})
+      const result = await createBundle({runner, options: {active: flags.active, libvirtUri: flags.connect, ...(flags.listen ? {listen: flags.listen} : {})}, version: this.config.version, output: flags.output, redact: flags.redact, redactMap: flags['redact-map'], reports: bundleReports})
       spinner?.stop()
       this.log(errorLine(`bundle written to ${result.path} (${(result.bytes / 1024).toFixed(1)} KiB)`))
       if (result.mapPath) this.log(errorLine(`redaction mapping (keep it, do not attach it): ${result.mapPath}`))

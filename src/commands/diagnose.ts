@@ -51,6 +51,7 @@ Exit codes: 0 nothing at or above --fail-on, 1 findings at or above it, 2 usage 
     connect: Flags.string({char: 'c', summary: 'libvirt URI.', default: 'qemu:///system'}),
     checks: Flags.boolean({summary: 'Show every check that ran with PASS, WARN, FAIL or SKIP (text), in the manner of virt-host-validate.', default: false}),
     color: Flags.boolean({summary: 'Colour the text report (default: on a terminal, unless NO_COLOR is set; FORCE_COLOR forces it).', allowNo: true}),
+    listen: Flags.integer({summary: 'Also listen this many seconds on every running guest\'s tap (tcpdump, passive: sends nothing; root): what guests really send (ARP, DHCP, source addresses). All taps at once; the time comes on top of --deadline.', min: 1, max: 600, exclusive: ['from']}),
     internet: Flags.string({summary: 'What stands for the internet in guests\' egress flows (ADDR[:PORT][/tcp|udp|icmp]; default 9.9.9.9:443/tcp, a lookup key never contacted).'}),
   }
 
@@ -69,8 +70,8 @@ Exit codes: 0 nothing at or above --fail-on, 1 findings at or above it, 2 usage 
             from: flags.from,
             record: flags.record,
             timeoutMs: flags.timeout * 1000,
-            deadlineMs: flags.deadline * 1000,
-            options: {active: flags.active, libvirtUri: flags.connect, ...(flags.internet ? {internet: flags.internet} : {})},
+            deadlineMs: (flags.deadline + (flags.listen ?? 0)) * 1000,
+            options: {active: flags.active, libvirtUri: flags.connect, ...(flags.internet ? {internet: flags.internet} : {}), ...(flags.listen ? {listen: flags.listen} : {})},
             ignoreFile: flags.ignore,
             expectationsFile: flags.expect,
             version: this.config.version,

@@ -9,23 +9,28 @@ import {openSource} from '../core/source.js'
 
 export default class Ip extends KvmdoctorCommand {
   static summary = "Every guest's addresses, from every source, reconciled"
-  static description = `One row per guest interface: domain, state, tap, MAC, network or bridge, IPv4 and IPv6 addresses with the sources that reported each (DHCP lease, host neighbour table, QEMU guest agent, arp-scan with --active), when the lease ends, and a verdict:
-  ok          an address confirmed by something other than a lease file
-  no address  nothing reports one
-  APIPA       only 169.254.x.x (DHCP failed: run kvmdoctor diagnose)
-  conflict    another MAC claims the same address, or another running guest has the same MAC
-  stale       a lease on file, but the guest does not answer from it
-  shut off    not running`
+  static description = `One row per guest interface: domain, state, tap, MAC, network or bridge, IPv4 and IPv6 addresses with the sources that reported each (DHCP lease, host neighbour table, QEMU guest agent, arp-scan with --active, the guest's own frames with --listen: "wire"), when the lease ends, and a verdict:
+  ok               an address confirmed by something other than a lease file
+  no address       nothing reports one
+  APIPA            only 169.254.x.x (DHCP failed: run kvmdoctor diagnose)
+  conflict         another MAC claims the same address, or another running guest has the same MAC
+  stale            a lease on file, but the guest does not answer from it
+  silent           (--listen) the guest sent not a single frame while kvmdoctor listened
+  foreign address  (--listen) the guest sends from an address its network cannot route
+  DHCP unanswered  (--listen) the guest asks for DHCP again and again, and no server offers
+  shut off         not running
+Exit code: 0 when every running guest is ok, 1 when one is not, 2 on bad usage.`
 
   static strict = false
   static args = {domain: Args.string({description: 'only these domains', required: false})}
   static enableJsonFlag = true
 
-  static examples = ['<%= config.bin %> ip', '<%= config.bin %> ip web01 db01 --json', '<%= config.bin %> ip --active', '<%= config.bin %> ip --wide']
+  static examples = ['<%= config.bin %> ip', '<%= config.bin %> ip web01 db01 --json', '<%= config.bin %> ip --active', '<%= config.bin %> ip --listen 10', '<%= config.bin %> ip --wide']
 
   static flags = {
     active: Flags.boolean({summary: 'Also arp-scan guest bridges (sends ARP; finds bridged guests).', default: false}),
-    from: Flags.string({summary: 'Read a snapshot directory or bundle instead of this host.', exclusive: ['active']}),
+    from: Flags.string({summary: 'Read a snapshot directory or bundle instead of this host.', exclusive: ['active', 'listen']}),
+    listen: Flags.integer({summary: 'Also listen this many seconds on every running guest\'s tap (tcpdump, passive: sends nothing; root): what guests really send (ARP, DHCP, source addresses). All taps at once; the time comes on top of --deadline.', min: 1, max: 600}),
     timeout: Flags.integer({summary: 'Seconds each command may run before it is killed.', default: 5, min: 1, max: 600}),
     deadline: Flags.integer({summary: 'Seconds the whole live run may take; then guest agents still being asked are given up on.', default: 30, min: 1, max: 3600}),
     connect: Flags.string({char: 'c', summary: 'libvirt URI.', default: 'qemu:///system'}),
@@ -37,10 +42,12 @@ export default class Ip extends KvmdoctorCommand {
     const {argv, flags} = await this.parse(Ip)
     try {
       requireNonEmpty(flags, ['from', 'connect'])
-      const source = await openSource({from: flags.from, timeoutMs: flags.timeout * 1000, deadlineMs: flags.deadline * 1000})
-      const options = source.recordedOptions ?? {active: flags.active, libvirtUri: flags.connect}
+      const source = await openSource({from: flags.from, timeoutMs: flags.timeout * 1000, deadlineMs: (flags.deadline + (flags.listen ?? 0)) * 1000})
+      const options = source.recordedOptions ?? {active: flags.active, libvirtUri: flags.connect, ...(flags.listen ? {listen: flags.listen} : {})}
       const inventory = scrubDeep(await ipInventory(source.runner, options, argv as string[]).finally(() => source.close()))
       checkNames(inventory.rows.map((r) => ({kind: 'domain', name: r.domain})))
+      // A script's answer: is every running guest's networking as it should be?
+      process.exitCode = inventory.rows.some((r) => r.verdict !== 'ok' && r.verdict !== 'shut off') ? 1 : 0
       if (this.jsonEnabled()) return inventory
       this.log(renderIpTable(visibleControlsDeep(inventory), {width: outputWidth(), wide: flags.wide, style: makeStyle(colorLevel({flag: flags.color}))}))
       return undefined

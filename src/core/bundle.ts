@@ -292,6 +292,12 @@ function redactorFor(facts: Record<string, ProbeResult>, captures: Capture[], fr
       for (const q of m[1].matchAll(/"([^"]+)"/g)) if (DOMAIN.test(q[1])) domains.push(q[1])
     }
     for (const m of c.output.matchAll(/--domain=([A-Za-z0-9.-]{1,253})/g)) if (DOMAIN.test(m[1])) domains.push(m[1])
+    // What guests said on the wire (--listen): DHCP hostnames, FQDNs and text client ids are names; offered domains are domains.
+    for (const m of c.output.matchAll(/(?:Hostname \(12\)|Client-ID \(61\)|Client-FQDN \(81\)), length \d+: [^"\n]*"([^"\n]{2,253})"/g)) {
+      names.push({name: m[1], kind: 'client'})
+      addFqdn(m[1])
+    }
+    for (const m of c.output.matchAll(/Domain-Name \(15\), length \d+: "([^"\n]{1,253})"/g)) if (DOMAIN.test(m[1])) domains.push(m[1])
   }
   return new Redactor({subnets, names, domains, ...from})
 }

@@ -143,6 +143,9 @@ export async function evaluate(model: Model, rules: RuleDefinition[], external: 
   let claimed: Set<string> | undefined
   for (const rule of ordered) {
     if (rule.fallback && !claimed) claimed = claimedElements(raw, host)
+    // A rule of an opt-in probe nobody asked for (--listen) is no check at all: neither run nor "not checked".
+    // (A probe a recording predates is unavailable, not skipped: its rules are not checked.)
+    if (rule.requires.some((id) => model.probes[id]?.ok === false && (model.probes[id] as {skipped?: boolean}).skipped)) continue
     const missing = unavailableProbe(model, rule)
     if (missing) {
       evaluation.notChecked.push({ruleId: rule.id, entity: null, reason: missing})

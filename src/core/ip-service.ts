@@ -22,8 +22,24 @@ import {isRunning} from '../derive/context.js'
 import {runProbes} from './probe-runner.js'
 import type {Runner} from '../lib/runner.js'
 import {getOrCreate} from '../lib/collections.js'
+import {type WireFacts, wireProbe} from '../../probes/wire.js'
+import {type WireJudgement, judgeWire, wireContextFor, wireOf} from '../derive/wire.js'
+import type {Link} from '../../probes/links.js'
 
-export type Verdict = 'ok' | 'no address' | 'APIPA' | 'conflict' | 'stale' | 'shut off'
+export type Verdict = 'ok' | 'no address' | 'APIPA' | 'foreign address' | 'conflict' | 'silent' | 'DHCP unanswered' | 'stale' | 'shut off'
+
+/** What the guest did on the wire during --listen: null when it was not listened to. */
+export interface WireRow {
+  seconds: number
+  /** Frames the guest sent. */
+  sent: number
+  silent: boolean
+  dhcp: {discovers: number; requests: number; answers: string[]; unanswered: boolean}
+  foreign: string[]
+  rogueServers: string[]
+  ipv6LinkLocal: string[]
+  capped: boolean
+}
 
 export interface AddressSeen {
   ip: string
@@ -45,6 +61,7 @@ export interface IpRow {
   verdict: Verdict
   /** For conflicts: the other MACs (and their guests) claiming the same address. */
   conflictsWith: string[]
+  wire: WireRow | null
 }
 
 export interface IpInventory {
@@ -54,7 +71,7 @@ export interface IpInventory {
   probes: ProbeStatus[]
 }
 
-const PROBES = [hostProbe, linksProbe, neighboursProbe, libvirtProbe, leasesProbe, arpScanProbe, guestAgentProbe]
+const PROBES = [hostProbe, linksProbe, neighboursProbe, libvirtProbe, leasesProbe, arpScanProbe, guestAgentProbe, wireProbe]
 
 export async function ipInventory(runner: Runner, options: ProbeOptions, only: string[] = []): Promise<IpInventory> {
   return buildInventory(await runProbes(PROBES, runner, options), runner.capturedAt, only)
@@ -69,7 +86,9 @@ export function buildInventory(results: Record<string, ProbeResult>, capturedAt:
   const leases = data<LeaseFacts>(results.leases)
   const neighbours = data<Neighbour[]>(results.neighbours)
   const agent = data<GuestAgentFacts>(results['guest-agent'])
-  const byMac = guestAddressIndex(leases, neighbours, data<ArpScanFacts>(results['arp-scan']))
+  const wire = data<WireFacts>(results.wire)
+  const links = data<Link[]>(results.links)
+  const byMac = guestAddressIndex(leases, neighbours, data<ArpScanFacts>(results['arp-scan']), wire)
   for (const list of Object.values(agent?.addresses ?? {})) {
     for (const a of list) if (a.family === 'ipv4') getOrCreate(byMac, a.mac, () => []).push({ip: a.ip, source: 'agent'})
   }
@@ -84,6 +103,7 @@ export function buildInventory(results: Record<string, ProbeResult>, capturedAt:
   }
   for (const n of neighbours ?? []) if (n.mac && n.ip.includes(':') && !n.state.includes('FAILED')) addV6(n.mac, n.ip, 'neighbour')
   for (const list of Object.values(agent?.addresses ?? {})) for (const a of list) if (a.family === 'ipv6') addV6(a.mac, a.ip, 'agent')
+  for (const w of wire?.interfaces ?? []) for (const ip of w.ipv6.linkLocal) addV6(w.mac, ip, 'wire')
   const domainOfMac = new Map(libvirt.domains.flatMap((d) => d.interfaces.filter((i) => i.mac).map((i) => [i.mac!, d.name] as const)))
   // Two running guests with one MAC share whatever address it gets: that is a conflict too.
   const runningByMac = new Map<string, string[]>()
@@ -106,6 +126,8 @@ export function buildInventory(results: Record<string, ProbeResult>, capturedAt:
         ...[...new Set(ipv4.flatMap((a) => [...(claims.get(a.ip) ?? [])].filter((m) => m !== i.mac)))].map((m) => (domainOfMac.get(m) ? `${m} (${domainOfMac.get(m)})` : m)),
         ...(running && i.mac ? (runningByMac.get(i.mac) ?? []).filter((other) => other !== d.name).map((other) => `${other} (same MAC)`) : []),
       ]
+      const heard = running ? wireOf(wire, i.mac) : undefined
+      const judged = heard ? judgeWire(heard, wireContextFor(i, libvirt, links, leases)) : undefined
       rows.push({
         domain: d.name,
         state: d.state,
@@ -116,8 +138,9 @@ export function buildInventory(results: Record<string, ProbeResult>, capturedAt:
         ipv4,
         ipv6: running && i.mac ? v6ByMac.get(i.mac) ?? [] : [],
         leaseExpiry: leaseExpiry ? new Date(leaseExpiry * 1000).toISOString() : null,
-        verdict: verdictOf(running, ipv4, conflictsWith),
+        verdict: verdictOf(running, ipv4, conflictsWith, judged),
         conflictsWith,
+        wire: judged ? wireRow(judged, wire!.seconds) : null,
       })
     }
   }
@@ -130,10 +153,31 @@ export function buildInventory(results: Record<string, ProbeResult>, capturedAt:
   }
 }
 
-export function verdictOf(running: boolean, ipv4: AddressSeen[], conflictsWith: string[]): Verdict {
+function wireRow(j: WireJudgement, seconds: number): WireRow {
+  const w = j.heard
+  return {
+    seconds,
+    sent: w.sent,
+    silent: j.silent,
+    dhcp: {discovers: w.dhcp.discovers, requests: w.dhcp.requests, answers: w.dhcp.answers.map((a) => `${a.message.toUpperCase()} ${a.address ? `${a.address} ` : ''}from ${a.server} (${a.serverMac})`), unanswered: j.dhcpUnanswered},
+    foreign: j.foreign,
+    rogueServers: j.rogueServers,
+    ipv6LinkLocal: w.ipv6.linkLocal,
+    capped: w.capped,
+  }
+}
+
+/**
+ * One verdict per guest interface. With the wire (--listen) the guest's own frames decide over
+ * the host's tables: a guest that sent nothing is silent whatever a lease says, one that uses
+ * an address its network cannot route has a foreign address.
+ */
+export function verdictOf(running: boolean, ipv4: AddressSeen[], conflictsWith: string[], wire?: WireJudgement): Verdict {
   if (!running) return 'shut off'
   if (conflictsWith.length > 0) return 'conflict'
-  if (ipv4.length === 0) return 'no address'
+  if (wire?.silent) return 'silent'
+  if (wire && wire.foreign.length > 0) return 'foreign address'
+  if (ipv4.length === 0) return wire?.dhcpUnanswered ? 'DHCP unanswered' : 'no address'
   if (ipv4.every((a) => isApipa(a.ip))) return 'APIPA'
   // A lease on file that nothing confirms: the guest is not answering from it.
   if (ipv4.every((a) => a.sources.length === 1 && a.sources[0] === 'lease')) return 'stale'

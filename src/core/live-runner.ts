@@ -51,6 +51,8 @@ export class LiveRunner implements Runner {
   }
 
   run(argv: string[], options: RunOptions = {}): Promise<CommandCapture> {
+    // A listen mostly waits: all of them run at once, beside the other commands.
+    if (options.listenMs !== undefined) return this.runNow(argv, options)
     return this.limit(() => this.runNow(argv, options))
   }
 
@@ -77,9 +79,11 @@ export class LiveRunner implements Runner {
     if (remaining <= 0) {
       return Promise.resolve({...capture, timedOut: true, error: `${command}: not run, the run's deadline had passed`, errorCode: 'timeout' as const})
     }
-    const wanted = Math.min(options.timeoutMs ?? this.timeoutMs, this.timeoutMs)
+    const listening = options.listenMs !== undefined
+    const wanted = listening ? options.listenMs! : Math.min(options.timeoutMs ?? this.timeoutMs, this.timeoutMs)
     const timeoutMs = Math.max(1, Math.min(wanted, remaining))
     const stoppedByDeadline = remaining < wanted
+    const maxOutputBytes = Math.min(options.maxOutputBytes ?? this.maxOutputBytes, this.maxOutputBytes)
 
     return new Promise((resolve) => {
       let child: ChildProcess
@@ -104,7 +108,7 @@ export class LiveRunner implements Runner {
       const kill = (signal: NodeJS.Signals) => pid !== undefined && killGroup(pid, signal)
 
       child.stdout!.on('data', (chunk: Buffer) => {
-        const room = this.maxOutputBytes - kept
+        const room = maxOutputBytes - kept
         if (room > 0) {
           out.push(chunk.subarray(0, room))
           kept += Math.min(room, chunk.length)
@@ -148,10 +152,16 @@ export class LiveRunner implements Runner {
           if (spawnError.code === 'EACCES') return {error: `${argv[0]}: permission denied`, errorCode: 'permission-denied'}
           return {error: `${argv[0]}: cannot run (${spawnError.code ?? spawnError.message})`, errorCode: 'failed'}
         }
+        if (capture.timedOut && listening) {
+          // The end of the listening time is how a listen ends: what it printed is whole, unless the deadline cut it short.
+          capture.timedOut = false
+          if (stoppedByDeadline) capture.truncated = true
+          return {}
+        }
         if (capture.timedOut) {
           return {error: stoppedByDeadline ? `${command}: stopped at the run's deadline after ${timeoutMs} ms` : `${command}: timed out after ${timeoutMs} ms`, errorCode: 'timeout'}
         }
-        if (killedForSize) return {error: `${command}: output over the ${formatBytes(this.maxOutputBytes)} cap, stopped (only its start was kept)`, errorCode: 'too-large'}
+        if (killedForSize) return {error: `${command}: output over the ${formatBytes(maxOutputBytes)} cap, stopped (only its start was kept)`, errorCode: 'too-large'}
         if (exit && (exit.code !== 0 || exit.signal)) {
           const stderr = capture.stderr
           const firstLine = stderr.trim().split('\n')[0]?.slice(0, 500) ?? ''

@@ -393,14 +393,15 @@ const escapeRegExp = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')
 const OCTET = String.raw`(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)`
 
 /**
- * UUIDs, IPv4 (not part of a longer dotted run), IPv4-mapped IPv6 (::ffff:a.b.c.d), colon runs of
+ * UUIDs, IPv4 (not part of a longer dotted run, tcpdump's ADDR.PORT aside), IPv4-mapped IPv6 (::ffff:a.b.c.d), colon runs of
  * two-digit hex (MACs, client ids), IPv6 addresses with at least one "::" or eight groups, and
  * bridge ids (8000.52:54:0:fc:89:10).
  */
 const TOKEN = new RegExp(
   [
     String.raw`(?<![0-9A-Fa-f-])([0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12})(?![0-9A-Fa-f-])`,
-    String.raw`(?<![\d.])(${OCTET}(?:\.${OCTET}){3})(?![\d.]*\d)`,
+    // tcpdump writes ADDR.PORT (192.168.122.5.68 > 255.255.255.255.67:): the port does not make it a longer dotted run.
+    String.raw`(?<![\d.])(${OCTET}(?:\.${OCTET}){3})(?!(?!\.\d{1,5}(?: >|:))[\d.]*\d)`,
     String.raw`(?<![0-9A-Fa-f:.])(::[fF]{4}:|(?:0{1,4}:){5}[fF]{4}:|::)(${OCTET}(?:\.${OCTET}){3})(?![\d.]*\d)`,
     String.raw`(?<![0-9A-Fa-f:])([0-9A-Fa-f]{2}(?::[0-9A-Fa-f]{2}){5,})(?![0-9A-Fa-f:])`,
     String.raw`(?<![0-9A-Fa-f:])((?:[0-9A-Fa-f]{1,4}:){1,7}:(?:[0-9A-Fa-f]{1,4}(?::[0-9A-Fa-f]{1,4}){0,6})?|(?:[0-9A-Fa-f]{1,4}:){7}[0-9A-Fa-f]{1,4}|::(?:[0-9A-Fa-f]{1,4}(?::[0-9A-Fa-f]{1,4}){0,6}))(?![0-9A-Fa-f:])`,

@@ -41,7 +41,7 @@ const manifestSchema = z.object({
   kernel: z.string().optional(),
   libvirtVersion: z.string().optional(),
   /** Probe options of the recording run, so a replay asks for exactly what was recorded. */
-  options: z.object({active: z.boolean(), libvirtUri: z.string(), internet: z.string().optional()}).optional(),
+  options: z.object({active: z.boolean(), libvirtUri: z.string(), internet: z.string().optional(), listen: z.number().int().positive().optional()}).optional(),
   captures: z.array(captureEntry),
 })
 
@@ -91,7 +91,7 @@ export interface SnapshotMeta {
   host?: string
   kernel?: string
   libvirtVersion?: string
-  options?: {active: boolean; libvirtUri: string; internet?: string}
+  options?: {active: boolean; libvirtUri: string; internet?: string; listen?: number}
 }
 
 export function buildManifest(captures: Capture[], meta: SnapshotMeta): {manifest: SnapshotManifest; files: Map<string, string>} {

@@ -6,6 +6,7 @@ import type {ApipaFacts} from '../../probes/apipa.js'
 import type {ArpScanFacts} from '../../probes/arpscan.js'
 import type {LeaseFacts} from '../../probes/leases.js'
 import type {Neighbour} from '../../probes/neighbours.js'
+import type {WireFacts} from '../../probes/wire.js'
 import {getOrCreate} from '../lib/collections.js'
 import {cidrContains, parseCidr} from '../lib/ipv4.js'
 import type {DeriveContext} from './context.js'
@@ -16,13 +17,13 @@ const VRRP_MAC = /^00:00:5e:00:0[12]:/
 
 export interface GuestAddress {
   ip: string
-  source: 'lease' | 'neighbour' | 'arp-scan' | 'agent'
+  source: 'lease' | 'neighbour' | 'arp-scan' | 'agent' | 'wire'
   /** Lease expiry (epoch seconds), when the source is a lease. */
   expiry?: number | null
 }
 
 /** Current IPv4 addresses by MAC, from every source the host has. */
-export function guestAddressIndex(leases: LeaseFacts | undefined, neighbours: Neighbour[] | undefined, arpScan: ArpScanFacts | undefined): Map<string, GuestAddress[]> {
+export function guestAddressIndex(leases: LeaseFacts | undefined, neighbours: Neighbour[] | undefined, arpScan: ArpScanFacts | undefined, wire?: WireFacts): Map<string, GuestAddress[]> {
   const index = new Map<string, GuestAddress[]>()
   const add = (mac: string | undefined, a: GuestAddress) => {
     if (!mac || !a.ip.includes('.')) return
@@ -32,6 +33,12 @@ export function guestAddressIndex(leases: LeaseFacts | undefined, neighbours: Ne
   for (const l of leases?.leases ?? []) if (!l.expired) add(l.mac, {ip: l.ip, source: 'lease', expiry: l.expiry})
   for (const n of neighbours ?? []) if (!n.state.includes('FAILED') && !n.state.includes('INCOMPLETE')) add(n.mac, {ip: n.ip, source: 'neighbour'})
   for (const r of arpScan?.replies ?? []) add(r.mac, {ip: r.ip, source: 'arp-scan'})
+  // What a guest sent from, heard on its tap (--listen).
+  for (const i of wire?.interfaces ?? []) {
+    for (const a of i.addresses) add(i.mac, {ip: a.ip, source: 'wire'})
+    // Another machine answering ARP for the guest's address, on the guest's own tap.
+    for (const c of i.contested) add(c.mac, {ip: c.ip, source: 'wire'})
+  }
   return index
 }
 

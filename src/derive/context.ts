@@ -18,6 +18,7 @@ import type {ProcessFacts} from '../../probes/processes.js'
 import type {ServiceFacts} from '../../probes/services.js'
 import type {Route} from '../../probes/routes.js'
 import type {SysctlFacts} from '../../probes/sysctl.js'
+import type {WireFacts} from '../../probes/wire.js'
 import {type ProbeResult, dataOf} from '../../probes/types.js'
 import {countRepeats, getOrCreate, groupBy} from '../lib/collections.js'
 import {type GuestAddress, addressClaimsByIp, guestAddressIndex} from './addresses.js'
@@ -46,6 +47,8 @@ export interface Facts {
   logs?: LogFacts
   modules?: ModuleFacts
   services?: ServiceFacts
+  /** What guests sent, heard on their taps (--listen). */
+  wire?: WireFacts
 }
 
 export function readFacts(probes: Record<string, ProbeResult>): Facts {
@@ -68,6 +71,7 @@ export function readFacts(probes: Record<string, ProbeResult>): Facts {
     logs: dataOf(probes.logs),
     modules: dataOf(probes.modules),
     services: dataOf(probes.services),
+    wire: dataOf(probes.wire),
   }
 }
 
@@ -122,7 +126,7 @@ export function buildContext(facts: Facts): DeriveContext {
       if (d.autostart) add(guestsByNetwork.autostart, net, d.name)
     }
   }
-  const addressesByMac = guestAddressIndex(facts.leases, facts.neighbours, facts.arpScan)
+  const addressesByMac = guestAddressIndex(facts.leases, facts.neighbours, facts.arpScan, facts.wire)
   const defaultRoutes = (routes ?? []).filter((r) => r.family === 'inet' && r.dst === 'default' && r.table === 'main' && r.type === 'unicast')
   const sysctlValue = (key: string): number | null => (sysctl ? (sysctl.values[key] ?? null) : null)
   return {

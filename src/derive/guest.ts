@@ -2,6 +2,7 @@
 import {groupBy} from '../lib/collections.js'
 import {type DeriveContext, isRunning} from './context.js'
 import {macChangesOf} from './incidents.js'
+import {clientIdOwners, clientIdSharers, wireContextFor, wireInterfaceAttributes} from './wire.js'
 import type {EntityView} from './types.js'
 
 export function domainViews(ctx: DeriveContext): EntityView[] {
@@ -29,6 +30,8 @@ export function domainViews(ctx: DeriveContext): EntityView[] {
 export function interfaceViews(ctx: DeriveContext): EntityView[] {
   const {links, leases, neighbours, arpScan} = ctx.facts
   const configuredMacs = new Set(ctx.domainByMac.keys())
+  const {wire, libvirt} = ctx.facts
+  const clientIds = clientIdOwners(wire, leases)
   const runningByMac = groupBy(
     ctx.domains.filter(isRunning).flatMap((d) => d.interfaces.map((i) => ({domain: d.name, mac: i.mac}))),
     (x) => x.mac,
@@ -64,6 +67,7 @@ export function interfaceViews(ctx: DeriveContext): EntityView[] {
         isDirect: i.type === 'direct',
         trustGuestRxFilters: i.trustGuestRxFilters ?? null,
         macChanges: macChangesOf(i, leases, neighbours, arpScan, configuredMacs),
+        ...wireInterfaceAttributes(wire, i, running, wireContextFor(i, libvirt, links, leases), i.mac ? clientIdSharers(clientIds, i.mac, (m) => ctx.domainByMac.get(m)?.domain.name) : {ids: [], sharers: []}),
       }
     }),
   )

@@ -53,6 +53,14 @@ export interface ReadOptions {
 export interface RunOptions {
   /** A shorter timeout for this command (guest agents answer at once or not at all). */
   timeoutMs?: number
+  /**
+   * A bounded listen (tcpdump on a tap): the command runs for this long and is then stopped,
+   * which is its normal end, not a timeout. It takes no slot among other commands (every
+   * listen of a run starts at once) and may outlast the per-command timeout, never the deadline.
+   */
+  listenMs?: number
+  /** A smaller output cap for this command (a listen keeps at most this much text). */
+  maxOutputBytes?: number
 }
 
 export interface Runner {

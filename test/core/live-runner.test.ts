@@ -87,3 +87,34 @@ describe('LiveRunner', () => {
     expect(performance.now() - started).toBeGreaterThanOrEqual(550)
   })
 })
+
+describe('LiveRunner listens (tcpdump for --listen)', () => {
+  it('ends a listen at its time: what it printed is kept, and that is no error nor timeout', async () => {
+    const runner = new LiveRunner({timeoutMs: 200, killAfterMs: 200})
+    const c = await runner.run(['sh', '-c', 'echo heard; exec sleep 30'], {listenMs: 600})
+    expect(c).toMatchObject({output: 'heard\n', timedOut: false, truncated: false})
+    expect(c.error).toBeUndefined()
+    // It outlasted the 200 ms per-command timeout: a listen is bounded by its own time.
+    expect(c.durationMs).toBeGreaterThanOrEqual(550)
+  })
+
+  it('starts every listen at once, beside the other commands', async () => {
+    const one = new LiveRunner({concurrency: 1})
+    const started = performance.now()
+    await Promise.all([1, 2, 3].map(() => one.run(['sleep', '30'], {listenMs: 400})))
+    // One at a time they would take 1.2 s or more.
+    expect(performance.now() - started).toBeLessThan(1150)
+  })
+
+  it('caps a listen at its own byte limit, keeping the start', async () => {
+    const c = await new LiveRunner().run(['seq', '1', '100000'], {listenMs: 5000, maxOutputBytes: 100})
+    expect(c).toMatchObject({truncated: true, errorCode: 'too-large'})
+    expect(c.output.length).toBeLessThanOrEqual(100)
+  })
+
+  it('stops a listen at the run deadline and marks it cut short', async () => {
+    const c = await new LiveRunner({deadlineMs: 300, killAfterMs: 200}).run(['sh', '-c', 'echo start; exec sleep 30'], {listenMs: 5000})
+    expect(c).toMatchObject({output: 'start\n', truncated: true, timedOut: false})
+    expect(c.error).toBeUndefined()
+  })
+})

@@ -28,7 +28,10 @@ async function leaseFor(mac: string): Promise<boolean> {
 
 /** `kvmdoctor ip` live: the verdicts expected, and for every lab guest the addresses its own console prints. */
 async function checkIpAgainstConsoles(expected: {domain: string; verdict: string}[], args: string[]): Promise<void> {
-  const r = await execa(process.execPath, [join(ROOT, 'bin/run.js'), 'ip', '--json', ...args.filter((a) => a === '--active')], {reject: false, stdin: 'ignore'})
+  // --active and --listen SECONDS are ip's flags too: the same sources as the diagnosis.
+  const listen = args.indexOf('--listen')
+  const ipArgs = [...args.filter((a) => a === '--active'), ...(listen >= 0 ? args.slice(listen, listen + 2) : [])]
+  const r = await execa(process.execPath, [join(ROOT, 'bin/run.js'), 'ip', '--json', ...ipArgs], {reject: false, stdin: 'ignore'})
   const inventory = JSON.parse(String(r.stdout)) as {rows: {domain: string; state: string; verdict: string; ipv4: {ip: string}[]}[]}
   for (const want of expected) expect(inventory.rows.find((row) => row.domain === want.domain)?.verdict, `ip verdict of ${want.domain}`).toBe(want.verdict)
   for (const row of inventory.rows.filter((x) => x.domain.startsWith('kdlab-') && x.state === 'running')) {

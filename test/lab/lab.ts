@@ -90,14 +90,16 @@ export async function networkActive(): Promise<boolean> {
 export interface Guest {
   name: string
   mac: string
-  /** dhcp | dhcp-or-apipa | static | apipa | none (see guest/init). */
+  /** dhcp | dhcp-or-apipa | static | apipa | none | down (see guest/init). */
   mode: string
   addr?: string
   /** libvirt network (default: the default network); or a host bridge with `bridge`. */
   network?: string
   bridge?: string
-  /** Address the guest ARPs for when it has no gateway, so the host learns it. */
+  /** Address the guest ARPs for when it has no gateway, so the host learns it ('' for none: it only announces itself). */
   probe?: string
+  /** DHCP client id (hex) its DHCP client sends: clones share one. */
+  clientId?: string
 }
 
 export const consolePath = (name: string) => join(CACHE, `${name}.console`)
@@ -109,6 +111,7 @@ function domainXml(g: Guest): string {
     `kd.mode=${g.mode}`,
     `kd.probe=${g.probe ?? GATEWAY}`,
     g.addr ? `kd.addr=${g.addr}` : '',
+    g.clientId ? `kd.clientid=${g.clientId}` : '',
     // The reachability oracle: what the guest itself can reach, printed as KD-REACH lines.
     `kd.inet=${INET.server}:${INET.port}`,
     `kd.dnsname=${INET.name}`,

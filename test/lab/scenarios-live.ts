@@ -11,6 +11,8 @@ import {
   INET_DNS_HOST,
   NETWORK,
   defineNetwork,
+  deleteNamespace,
+  guestAddresses,
   leasedAddress,
   reattachTaps,
   removeGuest,
@@ -693,6 +695,105 @@ const CATALOGUE_E: Record<string, LiveScenario> = {
   },
 }
 
+// ---------- the wire as witness (issue 12): guests whose behaviour only the wire shows ----------
+const ROGUE_NS = 'kdlab-rogue'
+const ROGUE_DIR = '/run/kdlab-rogue'
+const CLONE_ID = 'ff00000001000100012a2b2c2d5254006b6499'
+
+/**
+ * A second DHCP server on virbr0: busybox udhcpd in a namespace, its own pid and lease file. Private
+ * 172.31.99.0/24: this machine's uplink, the lab internet and the registries hold the three documentation ranges.
+ */
+async function startRogueDhcp(): Promise<void> {
+  await stopRogueDhcp()
+  await sh(['mkdir', '-p', ROGUE_DIR])
+  writeFileSync(join(ROGUE_DIR, 'udhcpd.conf'), `start 172.31.99.100\nend 172.31.99.110\ninterface kdlab-rg1\nlease_file ${ROGUE_DIR}/udhcpd.leases\npidfile ${ROGUE_DIR}/udhcpd.pid\nopt router 172.31.99.1\nopt subnet 255.255.255.0\n`)
+  writeFileSync(join(ROGUE_DIR, 'udhcpd.leases'), '')
+  await sh(['ip', 'netns', 'add', ROGUE_NS])
+  await sh(['ip', 'link', 'add', 'kdlab-rg0', 'type', 'veth', 'peer', 'name', 'kdlab-rg1', 'netns', ROGUE_NS])
+  await sh(['ip', '-n', ROGUE_NS, 'link', 'set', 'kdlab-rg1', 'address', '52:54:00:6b:64:66'])
+  await sh(['ip', '-n', ROGUE_NS, 'addr', 'add', '172.31.99.1/24', 'dev', 'kdlab-rg1'])
+  await sh(['ip', '-n', ROGUE_NS, 'link', 'set', 'kdlab-rg1', 'up'])
+  await sh(['ip', 'link', 'set', 'kdlab-rg0', 'master', BRIDGE, 'up'])
+  await waitPortsForwarding()
+  // udhcpd daemonizes; deleteNamespace ends it by its pid.
+  await sh(['ip', 'netns', 'exec', ROGUE_NS, 'busybox', 'udhcpd', '-S', join(ROGUE_DIR, 'udhcpd.conf')])
+}
+
+async function stopRogueDhcp(): Promise<void> {
+  await deleteNamespace(ROGUE_NS)
+  await sh(['ip', 'link', 'del', 'kdlab-rg0'], {reject: false})
+  rmSync(ROGUE_DIR, {recursive: true, force: true})
+}
+
+const QUIET01: Guest = {name: 'kdlab-quiet01', mac: '52:54:00:6b:64:51', mode: 'down'}
+const ZEROCONF01: Guest = {name: 'kdlab-zeroconf01', mac: '52:54:00:6b:64:52', mode: 'apipa', probe: ''}
+const FOREIGN01: Guest = {name: 'kdlab-foreign01', mac: '52:54:00:6b:64:53', mode: 'static', addr: '172.31.99.50/24'}
+const CLONES: Guest[] = [1, 2].map((n) => ({name: `kdlab-clone0${n}`, mac: `52:54:00:6b:64:6${n}`, mode: 'dhcp', clientId: CLONE_ID}))
+const NOREPLY01: Guest = {name: 'kdlab-noreply01', mac: '52:54:00:6b:64:54', mode: 'dhcp'}
+
+/** One guest started for the scenario and removed by its reset. */
+function withGuest(g: Guest, check?: (addrs: string[]) => void): LiveScenario {
+  return {
+    async inject() {
+      const addrs = await startGuest(g)
+      check?.(addrs)
+    },
+    async reset() {
+      await removeGuest(g.name)
+    },
+  }
+}
+
+const WIRE: Record<string, LiveScenario> = {
+  'wire-silent': withGuest(QUIET01, (addrs) => {
+    if (addrs.length > 0) throw new Error(`the silent guest reported ${addrs.join(' ')}`)
+  }),
+  'wire-apipa-only': withGuest(ZEROCONF01, (addrs) => {
+    if (!addrs.some((a) => a.startsWith('169.254.'))) throw new Error(`zeroconf guest reported ${addrs.join(' ')}, not 169.254/16`)
+  }),
+  'wire-foreign-address': withGuest(FOREIGN01),
+  'wire-rogue-dhcp': {
+    async inject() {
+      // web01's oracle takes whichever OFFER comes first; when it is the rogue's, dnsmasq drops web01's
+      // lease and (its address in use) would lease it another one it never applies. A reservation
+      // keeps dnsmasq offering web01 the address it uses.
+      const own = guestAddresses(WEB01.name)?.find((a) => a.startsWith('192.168.122.'))?.split('/')[0]
+      if (!own) throw new Error('web01 reports no address on the default network')
+      saved = [own]
+      await sh(['virsh', 'net-update', NETWORK, 'add', 'ip-dhcp-host', `<host mac='${WEB01.mac}' ip='${own}'/>`, '--live'])
+      await startRogueDhcp()
+    },
+    async reset() {
+      await stopRogueDhcp()
+      if (saved[0]) await sh(['virsh', 'net-update', NETWORK, 'delete', 'ip-dhcp-host', `<host mac='${WEB01.mac}' ip='${saved[0]}'/>`, '--live'], {reject: false})
+    },
+  },
+  'wire-client-id-duplicate': {
+    async inject() {
+      // One after the other: the second asks with the id the first already holds a lease for.
+      for (const g of CLONES) await startGuest(g)
+    },
+    async reset() {
+      for (const g of CLONES) await removeGuest(g.name)
+    },
+  },
+  'wire-dhcp-unanswered': {
+    async inject() {
+      const pids = await libvirtDnsmasqPids()
+      if (pids.length === 0) throw new Error("libvirt's dnsmasq is not running before the scenario")
+      await sh(['kill', ...pids])
+      await waitFor('dnsmasq to exit', async () => (await libvirtDnsmasqPids()).length === 0, 10_000)
+      const addrs = await startGuest(NOREPLY01)
+      if (addrs.length > 0) throw new Error(`the guest without a DHCP answer reported ${addrs.join(' ')}`)
+    },
+    async reset() {
+      await removeGuest(NOREPLY01.name)
+      await restartNetwork()
+    },
+  },
+}
+
 /** net-define without net-start (defineNetwork starts it). */
 async function defineNetworkOnly(name: string, xml: string): Promise<void> {
   await removeNetwork(name)
@@ -978,4 +1079,6 @@ export const LIVE: Record<string, LiveScenario> = {
   },
   ...DATAPATH,
   ...CATALOGUE_E,
+  ...WIRE,
 }
+

@@ -3,7 +3,7 @@ import type {Link} from '../../probes/links.js'
 import type {Neighbour} from '../../probes/neighbours.js'
 import type {Route} from '../../probes/routes.js'
 import {rule} from '../../rules/apipa-address.js'
-import {alter, factsOf, fire, rerunApipa} from '../helpers.js'
+import {alter, factsOf, fire, rerunApipa, unavailable} from '../helpers.js'
 
 describe('apipa-address', () => {
   it('fires for a guest that self-assigned 169.254/16 (lab: guest booted with dnsmasq dead)', async () => {
@@ -11,6 +11,14 @@ describe('apipa-address', () => {
     expect(evaluation.findings).toHaveLength(1)
     expect(evaluation.findings[0].entity.name).toMatch(/^kdlab-apipa01 169\.254\./)
     expect(evaluation.findings[0].evidence.join(' ')).toContain('52:54:00:6b:64:02')
+  })
+  it('fires from the wire alone for a guest that only announces its 169.254 address (lab, --listen)', async () => {
+    const {evaluation} = await fire(rule, await factsOf('wire-apipa-only'))
+    expect(evaluation.findings.map((f) => f.entity.name)).toEqual([expect.stringMatching(/^kdlab-zeroconf01 169\.254\./)])
+    expect(evaluation.findings[0].evidence.join(' ')).toContain('seen via wire')
+  })
+  it('stays silent for the same guest when nothing listened (the host tables never saw it)', async () => {
+    expect((await fire(rule, await rerunApipa(unavailable(await factsOf('wire-apipa-only'), 'wire')))).names).toEqual([])
   })
   it('stays silent on the healthy host', async () => {
     expect((await fire(rule, await factsOf('healthy'))).names).toEqual([])

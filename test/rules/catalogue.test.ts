@@ -20,11 +20,6 @@ const knowledgeBaseIds = new Set(
  * an id leaves it when its rule lands, and the test below fails if a built id is still listed.
  */
 const PENDING: Record<string, number> = {
-  'dhcp-client-id-duplicate': 12,
-  'guest-silent': 12,
-  'dhcp-no-offer': 12,
-  'rogue-dhcp-server': 12,
-  'guest-address-foreign': 12,
 }
 
 describe('expectation rules (kvmdoctor.yaml)', () => {

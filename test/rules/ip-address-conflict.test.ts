@@ -12,6 +12,13 @@ describe('ip-address-conflict', () => {
     expect(claims).toContain('52:54:00:6b:64:03 (kdlab-static01)')
     expect(evaluation.findings[0].fix[0]).toContain(`virsh net-update default add ip-dhcp-host "<host mac='52:54:00:6b:64:01' ip='${names[0]}'/>"`)
   })
+  it('fires from the wire: the second clone uses the first one\'s address, seen only on its tap (lab, --listen)', async () => {
+    const {evaluation} = await fire(rule, await factsOf('wire-client-id-duplicate'))
+    expect(evaluation.findings).toHaveLength(1)
+    const claims = evaluation.findings[0].evidence.join(' ')
+    expect(claims).toMatch(/52:54:00:6b:64:61 \(kdlab-clone01\) via [a-z, ]*wire/)
+    expect(claims).toMatch(/52:54:00:6b:64:62 \(kdlab-clone02\) via [a-z, ]*wire/)
+  })
   it('stays silent on the healthy host', async () => {
     expect((await fire(rule, await factsOf('healthy'))).names).toEqual([])
   })

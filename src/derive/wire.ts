@@ -1,0 +1,159 @@
+/**
+ * What the wire says about each guest interface (--listen), judged against what its network
+ * can route and who may serve it DHCP. Shared by `kvmdoctor ip` (its "wire" verdicts) and the
+ * diagnose model (the rules guest-silent, dhcp-no-offer, rogue-dhcp-server,
+ * guest-address-foreign, dhcp-client-id-duplicate).
+ */
+import type {LeaseFacts} from '../../probes/leases.js'
+import type {DomainInterface, LibvirtFacts} from '../../probes/libvirt.js'
+import type {Link} from '../../probes/links.js'
+import type {WireFacts, WireInterface} from '../../probes/wire.js'
+import {type Cidr, cidrContains, cidrToString, isApipa, parseCidr} from '../lib/ipv4.js'
+
+export interface WireContext {
+  /** The IPv4 subnets the interface's network routes; empty when unknown (a bridge without host address). */
+  subnets: Cidr[]
+  /** The DHCP servers that belong there (a libvirt network's own addresses); null when not known (bridged LAN). */
+  ownServers: string[] | null
+}
+
+export interface WireJudgement {
+  heard: WireInterface
+  /** Not a frame from the guest in the whole listening time (and the capture was not cut short). */
+  silent: boolean
+  inSubnet: string[]
+  apipa: string[]
+  /** Addresses it uses that its network cannot route (neither its subnet nor APIPA). */
+  foreign: string[]
+  /** DHCPDISCOVERs again and again, and no OFFER (nor ACK) from anyone. */
+  dhcpUnanswered: boolean
+  /** Servers that answered it: "IP (MAC)". */
+  servers: string[]
+  /** Servers that answered and do not belong to its network (or, unknown whose the LAN is, every server when two or more answer). */
+  rogueServers: string[]
+  /** Addresses it uses that another MAC claims on the wire: "IP (MAC)". */
+  contested: string[]
+}
+
+/** A DHCP client retries; one DISCOVER just before the end of the listening time may have its OFFER still on the way. */
+export const MIN_DISCOVERS_UNANSWERED = 2
+
+export function judgeWire(w: WireInterface, ctx: WireContext): WireJudgement {
+  const ips = w.addresses.map((a) => a.ip)
+  const apipa = ips.filter(isApipa)
+  const inSubnet = ips.filter((ip) => !isApipa(ip) && ctx.subnets.some((c) => cidrContains(c, ip)))
+  const foreign = ctx.subnets.length === 0 ? [] : ips.filter((ip) => !isApipa(ip) && !inSubnet.includes(ip))
+  const answered = w.dhcp.answers.filter((a) => a.message === 'offer' || a.message === 'ack')
+  const label = (server: string, mac: string) => `${server} (${mac})`
+  const servers = [...new Set(w.dhcp.answers.map((a) => label(a.server, a.serverMac)))]
+  const distinct = [...new Set(answered.map((a) => a.server))]
+  const rogueServers =
+    ctx.ownServers !== null
+      ? [...new Set(answered.filter((a) => !ctx.ownServers!.includes(a.server)).map((a) => label(a.server, a.serverMac)))]
+      : distinct.length >= 2
+        ? [...new Set(answered.map((a) => label(a.server, a.serverMac)))]
+        : []
+  return {
+    heard: w,
+    silent: w.sent === 0 && !w.capped,
+    inSubnet,
+    apipa,
+    foreign,
+    dhcpUnanswered: w.dhcp.discovers >= MIN_DISCOVERS_UNANSWERED && answered.length === 0,
+    servers,
+    rogueServers,
+    contested: w.contested.map((c) => label(c.ip, c.mac)),
+  }
+}
+
+/** The subnets and own DHCP servers of a guest interface: its libvirt network's, else its host bridge's addresses and dhcpd.conf subnets. */
+export function wireContextFor(iface: Pick<DomainInterface, 'type' | 'source' | 'bridge'>, libvirt: LibvirtFacts | undefined, links: Link[] | undefined, leases: LeaseFacts | undefined): WireContext {
+  const network =
+    iface.type === 'network'
+      ? libvirt?.networks.find((n) => n.name === iface.source)
+      : libvirt?.networks.find((n) => n.bridge !== undefined && n.bridge === (iface.source ?? iface.bridge))
+  if (network) {
+    const v4 = network.ips.filter((ip) => ip.family === 'ipv4')
+    const subnets = v4.map((ip) => parseCidr(`${ip.address}/${ip.prefix}`)).filter((c): c is Cidr => c !== undefined)
+    // A network without a DHCP range has no server of its own: any that answers is someone's choice, not known to be rogue.
+    const ownServers = v4.some((ip) => ip.dhcpRanges.length > 0 || ip.dhcpHosts.length > 0) ? v4.map((ip) => ip.address) : null
+    return {subnets, ownServers}
+  }
+  const bridge = iface.source ?? iface.bridge
+  const link = links?.find((l) => l.name === bridge)
+  const subnets = (link?.addresses ?? []).filter((a) => a.family === 'inet' && !isApipa(a.address)).map((a) => parseCidr(`${a.address}/${a.prefix}`)).filter((c): c is Cidr => c !== undefined)
+  // The LAN's own server is not known from here; dhcpd.conf's subnets say what the LAN routes.
+  for (const s of leases?.dhcpdConfigured ? leases.dhcpdSubnets : []) {
+    const c = parseCidr(s)
+    if (c && !subnets.some((x) => cidrToString(x) === cidrToString(c))) subnets.push(c)
+  }
+  return {subnets, ownServers: null}
+}
+
+/** The wire's account of one MAC, if it was listened to. */
+export function wireOf(wire: WireFacts | undefined, mac: string | undefined): WireInterface | undefined {
+  return mac ? wire?.interfaces.find((i) => i.mac === mac.toLowerCase()) : undefined
+}
+
+/**
+ * DHCP client ids and the MACs that sent them (on the wire) or hold a lease with them: one id
+ * behind several MACs is a cloned machine-id or DUID. dnsmasq's "*" (no id) is no id.
+ */
+export function clientIdOwners(wire: WireFacts | undefined, leases: LeaseFacts | undefined): Map<string, Map<string, Set<'wire' | 'lease'>>> {
+  const owners = new Map<string, Map<string, Set<'wire' | 'lease'>>>()
+  const add = (id: string, mac: string, source: 'wire' | 'lease') => {
+    if (!id || id === '*') return
+    const key = id.toLowerCase()
+    const byMac = owners.get(key) ?? owners.set(key, new Map()).get(key)!
+    ;(byMac.get(mac) ?? byMac.set(mac, new Set()).get(mac)!).add(source)
+  }
+  for (const l of leases?.leases ?? []) if (!l.expired && l.mac && l.clientId) add(l.clientId, l.mac.toLowerCase(), 'lease')
+  for (const i of wire?.interfaces ?? []) for (const id of i.dhcp.clientIds) add(id, i.mac, 'wire')
+  return owners
+}
+
+/** The other MACs sharing a client id with this one: "MAC (guest) via wire, lease". */
+export function clientIdSharers(owners: Map<string, Map<string, Set<'wire' | 'lease'>>>, mac: string, domainOfMac: (mac: string) => string | undefined): {ids: string[]; sharers: string[]} {
+  const mine = mac.toLowerCase()
+  const ids: string[] = []
+  const sharers = new Set<string>()
+  for (const [id, byMac] of owners) {
+    if (!byMac.has(mine) || byMac.size < 2) continue
+    ids.push(id)
+    for (const [other, sources] of byMac) {
+      if (other === mine) continue
+      const domain = domainOfMac(other)
+      sharers.add(`${other}${domain ? ` (${domain})` : ''} via ${[...sources].sort().join(', ')}`)
+    }
+  }
+  return {ids: ids.sort(), sharers: [...sharers].sort()}
+}
+
+/** The wire attributes of a guest interface entity (diagnose): null where it was not listened to. */
+export function wireInterfaceAttributes(
+  wire: WireFacts | undefined,
+  iface: Pick<DomainInterface, 'type' | 'source' | 'bridge' | 'mac'>,
+  running: boolean,
+  context: WireContext,
+  clientIds: {ids: string[]; sharers: string[]},
+): Record<string, unknown> {
+  const heard = running ? wireOf(wire, iface.mac) : undefined
+  const j = heard ? judgeWire(heard, context) : undefined
+  return {
+    listened: j !== undefined,
+    listenSeconds: wire?.seconds ?? null,
+    wireSent: heard?.sent ?? null,
+    wireSilent: j ? j.silent : null,
+    wireAddresses: heard?.addresses.map((a) => `${a.ip} (${a.via.join(', ')})`) ?? [],
+    wireSubnets: context.subnets.map(cidrToString),
+    wireForeign: j?.foreign ?? [],
+    dhcpDiscovers: heard?.dhcp.discovers ?? null,
+    dhcpUnanswered: j ? j.dhcpUnanswered : null,
+    dhcpServersSeen: j?.servers ?? [],
+    dhcpOwnServers: context.ownServers ?? [],
+    rogueDhcpServers: j?.rogueServers ?? [],
+    rogueDhcpServerMac: j?.rogueServers[0] ? /\(([^)]+)\)$/.exec(j.rogueServers[0])?.[1] ?? null : null,
+    clientIds: clientIds.ids,
+    clientIdSharedWith: clientIds.sharers,
+  }
+}

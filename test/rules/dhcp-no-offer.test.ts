@@ -1,0 +1,23 @@
+import {describe, expect, it} from 'vitest'
+import type {WireFacts} from '../../probes/wire.js'
+import {rule} from '../../rules/dhcp-no-offer.js'
+import {alter, factsOf, fire, fireAll} from '../helpers.js'
+
+describe('dhcp-no-offer', () => {
+  it("fires for guests whose DISCOVERs get no OFFER, under the dead server (lab: dnsmasq killed, --listen)", async () => {
+    const facts = await factsOf('wire-dhcp-unanswered')
+    const {names} = await fire(rule, facts)
+    expect(names.map((n) => n.split('/')[0]).sort()).toEqual(['kdlab-noreply01', 'kdlab-web01'])
+    const all = (await fireAll(facts)).evaluation.findings
+    for (const f of all.filter((x) => x.id === rule.id)) expect(f.explainedBy?.split('@')[0]).toBe('dhcp-server-not-running')
+  })
+  it('stays silent where the server answers (lab: rogue DHCP server beside dnsmasq, --listen)', async () => {
+    expect((await fire(rule, await factsOf('wire-rogue-dhcp'))).names).toEqual([])
+  })
+  it('ignores a single DISCOVER (its OFFER may come after the listening time)', async () => {
+    const facts = alter<WireFacts>(await factsOf('wire-dhcp-unanswered'), 'wire', (w) => {
+      for (const i of w.interfaces) i.dhcp.discovers = Math.min(i.dhcp.discovers, 1)
+    })
+    expect((await fire(rule, facts)).names).toEqual([])
+  })
+})
