@@ -4,6 +4,8 @@ export const rule: RuleDefinition = {
   id: 'ipv6-accept-ra-conflict',
   severity: 'high',
   scope: 'link',
+  // Only a link holding RA-learned routes can lose them; its accept_ra must be known there, nowhere else.
+  appliesTo: (e) => Array.isArray(e.raRoutes) && e.raRoutes.length > 0,
   title: '{name} learns its IPv6 routes from router advertisements with accept_ra {acceptRa}: IPv6 forwarding drops them',
   requires: ['libvirt', 'links', 'sysctl', 'routes6'],
   needs: ['acceptRa'],

@@ -161,6 +161,12 @@ export async function evaluate(model: Model, rules: RuleDefinition[], external: 
     engine.addOperator('nonEmpty', (fact: unknown, value: boolean) => Array.isArray(fact) && fact.length > 0 === value)
     for (const viewed of scopesOf(rule).flatMap((kind) => model.entities[kind])) {
       const ref = {kind: viewed.kind, name: viewed.name}
+      // Where a rule cannot mean anything (mtu-mismatch on a tap, an RA rule on a link without RA
+      // routes) it is neither run nor owed its facts: an unknown there is no unchecked risk.
+      if (rule.appliesTo && !rule.appliesTo(viewed)) {
+        evaluation.checked.push({ruleId: rule.id, entity: ref})
+        continue
+      }
       const unknown = (rule.needs ?? []).filter((attr) => viewed[attr] === null || viewed[attr] === undefined)
       if (unknown.length > 0) {
         const because = unknown.map((attr) => viewed.unknownBecause?.[attr]).filter((r): r is string => r !== undefined)
@@ -170,7 +176,7 @@ export async function evaluate(model: Model, rules: RuleDefinition[], external: 
       if (rule.fallback && typeof viewed.elementId === 'string' && claimed!.has(viewed.elementId)) continue
       const entity = rule.derive ? {...viewed, ...rule.derive(viewed, host)} : viewed
       evaluation.checked.push({ruleId: rule.id, entity: ref})
-      if (rule.appliesTo?.(entity) ?? true) evaluation.applicable.push({ruleId: rule.id, entity: ref})
+      evaluation.applicable.push({ruleId: rule.id, entity: ref})
       const {events} = await engine.run({entity, host})
       if (events.length > 0) raw.push({rule, entity})
     }
