@@ -49,6 +49,8 @@ export function interfaceViews(ctx: DeriveContext): EntityView[] {
         affectedGuests: running ? 1 : 0,
         domain: d.name,
         running,
+        /** running, paused, in shutdown...: a paused guest sends nothing by design. */
+        domainState: d.state,
         type: i.type,
         source: i.source ?? null,
         mac: i.mac ?? null,
