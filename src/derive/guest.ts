@@ -31,7 +31,12 @@ export function interfaceViews(ctx: DeriveContext): EntityView[] {
   const {links, leases, neighbours, arpScan} = ctx.facts
   const configuredMacs = new Set(ctx.domainByMac.keys())
   const {wire, libvirt} = ctx.facts
-  const clientIds = clientIdOwners(wire, leases)
+  // The bridge a guest's DHCP goes out on: its network's, or the host bridge it is plugged into.
+  const bridgeOfMac = (mac: string) => {
+    const i = ctx.domainByMac.get(mac)?.iface
+    return i ? (i.type === 'network' ? ctx.networkByName.get(i.source ?? '')?.bridge : i.source ?? i.bridge) : undefined
+  }
+  const clientIds = clientIdOwners(wire, leases, bridgeOfMac)
   const runningByMac = groupBy(
     ctx.domains.filter(isRunning).flatMap((d) => d.interfaces.map((i) => ({domain: d.name, mac: i.mac}))),
     (x) => x.mac,
