@@ -74,7 +74,7 @@ export function interfaceViews(ctx: DeriveContext): EntityView[] {
         isDirect: i.type === 'direct',
         trustGuestRxFilters: i.trustGuestRxFilters ?? null,
         macChanges: macChangesOf(i, leases, neighbours, arpScan, configuredMacs),
-        ...wireInterfaceAttributes(wire, i, running, wireContextFor(i, libvirt, links, leases), i.mac ? clientIdSharers(clientIds, i.mac, (m) => ctx.domainByMac.get(m)?.domain.name) : {ids: [], sharers: []}),
+        ...wireInterfaceAttributes(wire, i, running, wireContextFor(i, libvirt, links, leases, ctx.facts.routes), i.mac ? clientIdSharers(clientIds, i.mac, (m) => ctx.domainByMac.get(m)?.domain.name) : {ids: [], sharers: []}),
       }
     }),
   )

@@ -7,6 +7,7 @@
 import type {LeaseFacts} from '../../probes/leases.js'
 import type {DomainInterface, LibvirtFacts} from '../../probes/libvirt.js'
 import type {Link} from '../../probes/links.js'
+import type {Route} from '../../probes/routes.js'
 import type {WireFacts, WireInterface} from '../../probes/wire.js'
 import {type Cidr, cidrContains, cidrToString, isApipa, parseCidr} from '../lib/ipv4.js'
 
@@ -67,7 +68,27 @@ export function judgeWire(w: WireInterface, ctx: WireContext): WireJudgement {
 }
 
 /** The subnets and own DHCP servers of a guest interface: its libvirt network's, else its host bridge's addresses and dhcpd.conf subnets. */
-export function wireContextFor(iface: Pick<DomainInterface, 'type' | 'source' | 'bridge'>, libvirt: LibvirtFacts | undefined, links: Link[] | undefined, leases: LeaseFacts | undefined): WireContext {
+export function wireContextFor(
+  iface: Pick<DomainInterface, 'type' | 'source' | 'bridge'>,
+  libvirt: LibvirtFacts | undefined,
+  links: Link[] | undefined,
+  leases: LeaseFacts | undefined,
+  routes?: Route[],
+): WireContext {
+  const context = ownWireContext(iface, libvirt, links, leases)
+  // The host routes more through the bridge than its subnets: a network's <route>, a static route to a router guest.
+  const bridge = iface.type === 'network' ? libvirt?.networks.find((n) => n.name === iface.source)?.bridge : iface.source ?? iface.bridge
+  if (bridge && context.subnets.length > 0) {
+    for (const r of routes ?? []) {
+      if (r.family !== 'inet' || r.type !== 'unicast' || r.dst === 'default' || !(r.dev === bridge || r.nexthops.some((h) => h.dev === bridge))) continue
+      const c = parseCidr(r.dst.includes('/') ? r.dst : `${r.dst}/32`)
+      if (c && !context.subnets.some((x) => cidrToString(x) === cidrToString(c))) context.subnets.push(c)
+    }
+  }
+  return context
+}
+
+function ownWireContext(iface: Pick<DomainInterface, 'type' | 'source' | 'bridge'>, libvirt: LibvirtFacts | undefined, links: Link[] | undefined, leases: LeaseFacts | undefined): WireContext {
   const network =
     iface.type === 'network'
       ? libvirt?.networks.find((n) => n.name === iface.source)
