@@ -8,7 +8,8 @@ export const rule: RuleDefinition = {
   requires: ['wire', 'libvirt'],
   conditions: {
     all: [
-      {fact: 'entity', path: 'running', operator: 'equal', value: true},
+      // Not paused (nor shutting down): only a guest whose CPUs run should be sending.
+      {fact: 'entity', path: 'domainState', operator: 'equal', value: 'running'},
       {fact: 'entity', path: 'wireSilent', operator: 'equal', value: true},
     ],
   },

@@ -25,6 +25,7 @@ import {getOrCreate} from '../lib/collections.js'
 import {type WireFacts, wireProbe} from '../../probes/wire.js'
 import {type WireJudgement, judgeWire, wireContextFor, wireOf} from '../derive/wire.js'
 import type {Link} from '../../probes/links.js'
+import type {Route} from '../../probes/routes.js'
 
 export type Verdict = 'ok' | 'no address' | 'APIPA' | 'foreign address' | 'conflict' | 'silent' | 'DHCP unanswered' | 'stale' | 'shut off'
 
@@ -127,7 +128,7 @@ export function buildInventory(results: Record<string, ProbeResult>, capturedAt:
         ...(running && i.mac ? (runningByMac.get(i.mac) ?? []).filter((other) => other !== d.name).map((other) => `${other} (same MAC)`) : []),
       ]
       const heard = running ? wireOf(wire, i.mac) : undefined
-      const judged = heard ? judgeWire(heard, wireContextFor(i, libvirt, links, leases)) : undefined
+      const judged = heard ? judgeWire(heard, wireContextFor(i, libvirt, links, leases, data<Route[]>(results.routes))) : undefined
       rows.push({
         domain: d.name,
         state: d.state,

@@ -62,6 +62,13 @@ function reachableChains(t: NfTable, hook: string): Set<string> {
   return seen
 }
 
+/**
+ * A source-NAT statement. iptables-nft's MASQUERADE/SNAT targets are xt targets to nft: read from nft
+ * (a table iptables-save calls incompatible and prints none of), libvirt's MASQUERADE is only that.
+ */
+const sourceNats = (e: NfExpr) =>
+  (e.kind === 'nat' && (e.type === 'masquerade' || e.type === 'snat')) || (e.kind === 'opaque-statement' && /^xt target (MASQUERADE|SNAT)$/.test(e.text))
+
 /** Source-NAT rules reachable from a postrouting base chain whose source match (if any) covers the whole subnet. */
 export function masqueradeFor(rs: NfRuleset, subnet: string): string[] {
   const net = parsePrefix(subnet)
@@ -71,7 +78,7 @@ export function masqueradeFor(rs: NfRuleset, subnet: string): string[] {
     const reachable = reachableChains(t, 'postrouting')
     for (const {chain, rule} of rulesOf(t)) {
       if (!reachable.has(chain)) continue
-      if (!rule.exprs.some((e) => e.kind === 'nat' && (e.type === 'masquerade' || e.type === 'snat'))) continue
+      if (!rule.exprs.some(sourceNats)) continue
       const sources = rule.exprs.filter((e): e is Extract<NfExpr, {kind: 'cmp'}> => e.kind === 'cmp' && e.field === 'saddr')
       if (sources.every((e) => e.op === 'eq' && covers(e.value, net))) found.push(ruleText(t, chain, rule))
     }

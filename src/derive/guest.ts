@@ -31,7 +31,12 @@ export function interfaceViews(ctx: DeriveContext): EntityView[] {
   const {links, leases, neighbours, arpScan} = ctx.facts
   const configuredMacs = new Set(ctx.domainByMac.keys())
   const {wire, libvirt} = ctx.facts
-  const clientIds = clientIdOwners(wire, leases)
+  // The bridge a guest's DHCP goes out on: its network's, or the host bridge it is plugged into.
+  const bridgeOfMac = (mac: string) => {
+    const i = ctx.domainByMac.get(mac)?.iface
+    return i ? (i.type === 'network' ? ctx.networkByName.get(i.source ?? '')?.bridge : i.source ?? i.bridge) : undefined
+  }
+  const clientIds = clientIdOwners(wire, leases, bridgeOfMac)
   const runningByMac = groupBy(
     ctx.domains.filter(isRunning).flatMap((d) => d.interfaces.map((i) => ({domain: d.name, mac: i.mac}))),
     (x) => x.mac,
@@ -49,6 +54,8 @@ export function interfaceViews(ctx: DeriveContext): EntityView[] {
         affectedGuests: running ? 1 : 0,
         domain: d.name,
         running,
+        /** running, paused, in shutdown...: a paused guest sends nothing by design. */
+        domainState: d.state,
         type: i.type,
         source: i.source ?? null,
         mac: i.mac ?? null,
@@ -67,7 +74,7 @@ export function interfaceViews(ctx: DeriveContext): EntityView[] {
         isDirect: i.type === 'direct',
         trustGuestRxFilters: i.trustGuestRxFilters ?? null,
         macChanges: macChangesOf(i, leases, neighbours, arpScan, configuredMacs),
-        ...wireInterfaceAttributes(wire, i, running, wireContextFor(i, libvirt, links, leases), i.mac ? clientIdSharers(clientIds, i.mac, (m) => ctx.domainByMac.get(m)?.domain.name) : {ids: [], sharers: []}),
+        ...wireInterfaceAttributes(wire, i, running, wireContextFor(i, libvirt, links, leases, ctx.facts.routes), i.mac ? clientIdSharers(clientIds, i.mac, (m) => ctx.domainByMac.get(m)?.domain.name) : {ids: [], sharers: []}),
       }
     }),
   )

@@ -3,6 +3,7 @@ import {cidrToString, parseCidr} from '../lib/ipv4.js'
 import {iptablesChain, libvirtBackend, ruleCount} from './firewall.js'
 import {type DeriveContext, isRunning} from './context.js'
 import {firewallAfterLibvirt, incompatibleTables, ipv6RoutedNetworks, missingModules, modulesFromLogLines, neededModules} from './incidents.js'
+import {moduleAvailable} from '../../probes/modules.js'
 import type {EntityView} from './types.js'
 
 export function hostView(ctx: DeriveContext): EntityView {
@@ -102,7 +103,11 @@ export function moduleFacts(ctx: DeriveContext, networks: EntityView[]): Record<
     netfilter,
   )
   const missing = missingModules(needed, modules)
-  const moduleLogLines = ctx.logLines('netfilter-extension-missing')
+  // A log line whose modules are all in the kernel now is history (modprobe ran since): no longer a fact.
+  const moduleLogLines = ctx.logLines('netfilter-extension-missing').filter((line) => {
+    const names = modulesFromLogLines([line])
+    return !modules || names.length === 0 || !names.every((name) => moduleAvailable(modules, name) === true)
+  })
   return {
     modulesMissing: missing.map((m) => `${m.anyOf.join(' or ')}: ${m.why}`),
     // The first name of each is what modprobe loads; names the logs ask for come too.

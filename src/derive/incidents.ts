@@ -125,7 +125,8 @@ export function macChangesOf(
   if (iface.type !== 'direct' || !iface.mac) return []
   const mac = iface.mac
   const own = new Set<string>([
-    ...(leases?.leases ?? []).filter((l) => l.mac === mac).map((l) => l.ip),
+    // An expired lease proves nothing: its address may belong to another machine by now.
+    ...(leases?.leases ?? []).filter((l) => l.mac === mac && !l.expired).map((l) => l.ip),
     ...(neighbours ?? []).filter((n) => n.mac === mac).map((n) => n.ip),
     ...(arpScan?.replies ?? []).filter((r) => r.mac === mac).map((r) => r.ip),
   ])

@@ -7,6 +7,7 @@
 import type {LeaseFacts} from '../../probes/leases.js'
 import type {DomainInterface, LibvirtFacts} from '../../probes/libvirt.js'
 import type {Link} from '../../probes/links.js'
+import type {Route} from '../../probes/routes.js'
 import type {WireFacts, WireInterface} from '../../probes/wire.js'
 import {type Cidr, cidrContains, cidrToString, isApipa, parseCidr} from '../lib/ipv4.js'
 
@@ -67,7 +68,27 @@ export function judgeWire(w: WireInterface, ctx: WireContext): WireJudgement {
 }
 
 /** The subnets and own DHCP servers of a guest interface: its libvirt network's, else its host bridge's addresses and dhcpd.conf subnets. */
-export function wireContextFor(iface: Pick<DomainInterface, 'type' | 'source' | 'bridge'>, libvirt: LibvirtFacts | undefined, links: Link[] | undefined, leases: LeaseFacts | undefined): WireContext {
+export function wireContextFor(
+  iface: Pick<DomainInterface, 'type' | 'source' | 'bridge'>,
+  libvirt: LibvirtFacts | undefined,
+  links: Link[] | undefined,
+  leases: LeaseFacts | undefined,
+  routes?: Route[],
+): WireContext {
+  const context = ownWireContext(iface, libvirt, links, leases)
+  // The host routes more through the bridge than its subnets: a network's <route>, a static route to a router guest.
+  const bridge = iface.type === 'network' ? libvirt?.networks.find((n) => n.name === iface.source)?.bridge : iface.source ?? iface.bridge
+  if (bridge && context.subnets.length > 0) {
+    for (const r of routes ?? []) {
+      if (r.family !== 'inet' || r.type !== 'unicast' || r.dst === 'default' || !(r.dev === bridge || r.nexthops.some((h) => h.dev === bridge))) continue
+      const c = parseCidr(r.dst.includes('/') ? r.dst : `${r.dst}/32`)
+      if (c && !context.subnets.some((x) => cidrToString(x) === cidrToString(c))) context.subnets.push(c)
+    }
+  }
+  return context
+}
+
+function ownWireContext(iface: Pick<DomainInterface, 'type' | 'source' | 'bridge'>, libvirt: LibvirtFacts | undefined, links: Link[] | undefined, leases: LeaseFacts | undefined): WireContext {
   const network =
     iface.type === 'network'
       ? libvirt?.networks.find((n) => n.name === iface.source)
@@ -95,38 +116,50 @@ export function wireOf(wire: WireFacts | undefined, mac: string | undefined): Wi
   return mac ? wire?.interfaces.find((i) => i.mac === mac.toLowerCase()) : undefined
 }
 
+/** One DHCP client id seen for a MAC, where (the bridge its server listens on; unknown for ISC dhcpd's leases) and how. */
+export interface ClientIdSighting {
+  id: string
+  mac: string
+  bridge?: string
+  source: 'wire' | 'lease'
+}
+
 /**
  * DHCP client ids and the MACs that sent them (on the wire) or hold a lease with them: one id
  * behind several MACs is a cloned machine-id or DUID. dnsmasq's "*" (no id) is no id.
  */
-export function clientIdOwners(wire: WireFacts | undefined, leases: LeaseFacts | undefined): Map<string, Map<string, Set<'wire' | 'lease'>>> {
-  const owners = new Map<string, Map<string, Set<'wire' | 'lease'>>>()
-  const add = (id: string, mac: string, source: 'wire' | 'lease') => {
+export function clientIdOwners(wire: WireFacts | undefined, leases: LeaseFacts | undefined, bridgeOfMac: (mac: string) => string | undefined): ClientIdSighting[] {
+  const seen: ClientIdSighting[] = []
+  const add = (id: string, mac: string, bridge: string | undefined, source: 'wire' | 'lease') => {
     if (!id || id === '*') return
-    const key = id.toLowerCase()
-    const byMac = owners.get(key) ?? owners.set(key, new Map()).get(key)!
-    ;(byMac.get(mac) ?? byMac.set(mac, new Set()).get(mac)!).add(source)
+    seen.push({id: id.toLowerCase(), mac, ...(bridge ? {bridge} : {}), source})
   }
-  for (const l of leases?.leases ?? []) if (!l.expired && l.mac && l.clientId) add(l.clientId, l.mac.toLowerCase(), 'lease')
-  for (const i of wire?.interfaces ?? []) for (const id of i.dhcp.clientIds) add(id, i.mac, 'wire')
-  return owners
+  for (const l of leases?.leases ?? []) if (!l.expired && l.mac && l.clientId) add(l.clientId, l.mac.toLowerCase(), l.bridge, 'lease')
+  for (const i of wire?.interfaces ?? []) for (const id of i.dhcp.clientIds) add(id, i.mac, bridgeOfMac(i.mac), 'wire')
+  return seen
 }
 
-/** The other MACs sharing a client id with this one: "MAC (guest) via wire, lease". */
-export function clientIdSharers(owners: Map<string, Map<string, Set<'wire' | 'lease'>>>, mac: string, domainOfMac: (mac: string) => string | undefined): {ids: string[]; sharers: string[]} {
+/**
+ * The other MACs sharing a client id with this one, on the same segment: "MAC (guest) via wire, lease".
+ * Clones on two networks ask two servers, and no server sees the id twice; where a side's bridge is unknown, it may be either.
+ */
+export function clientIdSharers(owners: ClientIdSighting[], mac: string, domainOfMac: (mac: string) => string | undefined): {ids: string[]; sharers: string[]} {
   const mine = mac.toLowerCase()
-  const ids: string[] = []
-  const sharers = new Set<string>()
-  for (const [id, byMac] of owners) {
-    if (!byMac.has(mine) || byMac.size < 2) continue
-    ids.push(id)
-    for (const [other, sources] of byMac) {
-      if (other === mine) continue
-      const domain = domainOfMac(other)
-      sharers.add(`${other}${domain ? ` (${domain})` : ''} via ${[...sources].sort().join(', ')}`)
+  const ids = new Set<string>()
+  const sources = new Map<string, Set<'wire' | 'lease'>>()
+  for (const a of owners) {
+    if (a.mac !== mine) continue
+    for (const b of owners) {
+      if (b.id !== a.id || b.mac === mine || (a.bridge && b.bridge && a.bridge !== b.bridge)) continue
+      ids.add(a.id)
+      ;(sources.get(b.mac) ?? sources.set(b.mac, new Set()).get(b.mac)!).add(b.source)
     }
   }
-  return {ids: ids.sort(), sharers: [...sharers].sort()}
+  const sharers = [...sources].map(([other, via]) => {
+    const domain = domainOfMac(other)
+    return `${other}${domain ? ` (${domain})` : ''} via ${[...via].sort().join(', ')}`
+  })
+  return {ids: [...ids].sort(), sharers: sharers.sort()}
 }
 
 /** The wire attributes of a guest interface entity (diagnose): null where it was not listened to. */

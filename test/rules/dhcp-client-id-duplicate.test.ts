@@ -1,5 +1,6 @@
 import {describe, expect, it} from 'vitest'
 import type {LeaseFacts} from '../../probes/leases.js'
+import type {LibvirtFacts} from '../../probes/libvirt.js'
 import {rule} from '../../rules/dhcp-client-id-duplicate.js'
 import {alter, factsOf, fire} from '../helpers.js'
 
@@ -17,6 +18,21 @@ describe('dhcp-client-id-duplicate', () => {
     const {names, evaluation} = await fire(rule, facts)
     expect(names.length).toBeGreaterThan(0)
     expect(evaluation.findings[0].evidence.join(' ')).toContain('52:54:00:6b:64:03 via lease')
+  })
+  it('stays silent when the MACs sharing the id hold leases on two networks: two servers, no conflict (a template cloned to two networks)', async () => {
+    const facts = alter<LeaseFacts>(await factsOf('mac-duplicate'), 'leases', (l) => {
+      const web = l.leases.find((x) => x.mac === '52:54:00:6b:64:01' && !x.expired)!
+      l.leases.push({...web, bridge: 'virbr1', file: '/var/lib/libvirt/dnsmasq/virbr1.status', ip: '192.168.100.50', mac: '52:54:00:6b:64:03'})
+    })
+    expect((await fire(rule, facts)).names).toEqual([])
+  })
+  it('stays silent for clones heard on the wire on two networks', async () => {
+    const facts = alter<LibvirtFacts>(await factsOf('wire-client-id-duplicate'), 'libvirt', (l) => {
+      const clone = l.domains.find((d) => d.name === 'kdlab-clone02')!
+      l.networks.push({...l.networks.find((n) => n.name === clone.interfaces[0].source)!, name: 'other', bridge: 'virbr9'})
+      clone.interfaces[0] = {...clone.interfaces[0], source: 'other', bridge: 'virbr9'}
+    })
+    expect((await fire(rule, facts)).names).toEqual([])
   })
   it('stays silent for two guests with one MAC (that is mac-duplicate) and on the healthy host', async () => {
     expect((await fire(rule, await factsOf('mac-duplicate'))).names).toEqual([])

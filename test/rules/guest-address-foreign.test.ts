@@ -1,5 +1,6 @@
 import {describe, expect, it} from 'vitest'
 import type {LibvirtFacts} from '../../probes/libvirt.js'
+import type {Route} from '../../probes/routes.js'
 import {rule} from '../../rules/guest-address-foreign.js'
 import {alter, factsOf, fire} from '../helpers.js'
 
@@ -19,5 +20,17 @@ describe('guest-address-foreign', () => {
       l.networks.find((n) => n.name === 'default')!.ips.push({family: 'ipv4', address: '172.31.99.1', prefix: 24, dhcpRanges: [], dhcpHosts: []})
     })
     expect((await fire(rule, facts)).names).toEqual([])
+  })
+  it("stays silent when the host routes the address through the guest's bridge (a network <route>, or a static route to a router guest)", async () => {
+    const facts = alter<Route[]>(await factsOf('wire-foreign-address'), 'routes', (routes) => {
+      routes.push({family: 'inet', dst: '172.31.99.0/24', type: 'unicast', table: 'main', dev: 'virbr0', gateway: '192.168.122.2', metric: 0, protocol: 'static', nexthops: []})
+    })
+    expect((await fire(rule, facts)).names).toEqual([])
+  })
+  it('still fires when the route for the address leaves through another device', async () => {
+    const facts = alter<Route[]>(await factsOf('wire-foreign-address'), 'routes', (routes) => {
+      routes.push({family: 'inet', dst: '172.31.99.0/24', type: 'unicast', table: 'main', dev: 'eth0', gateway: '192.0.2.254', metric: 0, protocol: 'static', nexthops: []})
+    })
+    expect((await fire(rule, facts)).names).toHaveLength(1)
   })
 })

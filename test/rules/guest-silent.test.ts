@@ -1,4 +1,5 @@
 import {describe, expect, it} from 'vitest'
+import type {LibvirtFacts} from '../../probes/libvirt.js'
 import type {WireFacts} from '../../probes/wire.js'
 import {rule} from '../../rules/guest-silent.js'
 import {evaluate} from '../../src/core/engine.js'
@@ -17,6 +18,12 @@ describe('guest-silent', () => {
   it('does not call a capture cut at its cap silent', async () => {
     const facts = alter<WireFacts>(await factsOf('wire-silent'), 'wire', (w) => {
       for (const i of w.interfaces) i.capped = true
+    })
+    expect((await fire(rule, facts)).names).toEqual([])
+  })
+  it('stays silent for a paused guest: it sends nothing by design, its NIC and OS are not at fault', async () => {
+    const facts = alter<LibvirtFacts>(await factsOf('wire-silent'), 'libvirt', (l) => {
+      l.domains.find((d) => d.name === 'kdlab-quiet01')!.state = 'paused'
     })
     expect((await fire(rule, facts)).names).toEqual([])
   })

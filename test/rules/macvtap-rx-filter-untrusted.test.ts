@@ -1,4 +1,6 @@
 import {describe, expect, it} from 'vitest'
+import type {ArpScanFacts} from '../../probes/arpscan.js'
+import type {LeaseFacts} from '../../probes/leases.js'
 import type {LibvirtFacts} from '../../probes/libvirt.js'
 import type {Neighbour} from '../../probes/neighbours.js'
 import {rule} from '../../rules/macvtap-rx-filter-untrusted.js'
@@ -30,6 +32,12 @@ describe('macvtap-rx-filter-untrusted', () => {
   it('stays silent with trustGuestRxFilters set, and when the guest keeps its MAC', async () => {
     expect((await fire(rule, await macvtapGuest({trust: true, macChanged: true}))).names).toEqual([])
     expect((await fire(rule, await macvtapGuest({trust: false, macChanged: false}))).names).toEqual([])
+  })
+  it('stays silent when only an expired lease ties the address to the guest: the address has moved on, the guest did not change its MAC', async () => {
+    let facts = await macvtapGuest({trust: false, macChanged: true})
+    facts = alter<LeaseFacts>(facts, 'leases', (l) => l.leases.filter((x) => x.mac === CONFIGURED).forEach((x) => (x.expired = true)))
+    if (facts.results['arp-scan']?.ok) facts = alter<ArpScanFacts>(facts, 'arp-scan', (a) => void (a.replies = a.replies.filter((r) => r.mac !== CONFIGURED)))
+    expect((await fire(rule, facts)).names).toEqual([])
   })
   it('stays silent on the healthy host (no macvtap interface)', async () => {
     expect((await fire(rule, await factsOf('healthy'))).names).toEqual([])

@@ -1,8 +1,14 @@
+import {readFileSync} from 'node:fs'
+import {join} from 'node:path'
 import {describe, expect, it} from 'vitest'
 import {buildRuleset} from '../../probes/netfilter/ruleset.js'
 import {rule} from '../../rules/nat-masquerade-missing.js'
 import type {NetfilterFacts} from '../../probes/netfilter.js'
-import {alter, factsOf, fire, iptablesTables, netfilterData, unavailable, withIptablesRule, withRuleset} from '../helpers.js'
+import {rule as moduleMissing} from '../../rules/netfilter-module-missing.js'
+import {rule as serviceOrder} from '../../rules/firewall-service-order.js'
+import type {ModuleFacts} from '../../probes/modules.js'
+import type {ServiceFacts} from '../../probes/services.js'
+import {alter, factsOf, fire, fixtureDir, iptablesTables, withProbeData, netfilterData, unavailable, withIptablesRule, withRuleset} from '../helpers.js'
 
 const libvirtNftBackend = () => buildRuleset({nft: {json: netfilterData('libvirt-nftables.nft-j-list-ruleset.json'), text: netfilterData('libvirt-nftables.nft-a-list-ruleset.txt')}})
 
@@ -28,6 +34,22 @@ describe('nat-masquerade-missing', () => {
       nf.tables.find((t) => t.backend === 'iptables-nft' && t.family === 'ip' && t.name === 'nat')!.chains.ORPHAN = orphan
     })
     expect((await fire(rule, facts)).names).toEqual(['default'])
+  })
+  it("stays silent when iptables-save calls the nat table incompatible and prints none of it: libvirt's MASQUERADE is then nft's xt target", async () => {
+    const recorded = (file: string) => readFileSync(join(fixtureDir('healthy'), 'outputs', file), 'utf8')
+    const save = recorded('0012-command-iptables-save--c.txt').replace(/\*nat\n[\s\S]*?COMMIT\n/, "# Table `nat' is incompatible, use 'nft' tool.\n")
+    const rs = buildRuleset({iptables: [{text: save, family: 'ip'}], nft: {json: recorded('0015-command-nft--j-list-ruleset.txt'), text: recorded('0014-command-nft--a-list-ruleset.txt')}})
+    let facts = withRuleset(await factsOf('healthy'), rs)
+    expect((await fire(rule, facts)).names).toEqual([])
+    // Nor do the rules that start from a missing MASQUERADE: modules not loaded, a firewall started after libvirt.
+    facts = withProbeData(facts, 'modules', {loadable: true, loaded: ['nf_tables'], builtin: []} satisfies ModuleFacts)
+    expect((await fire(moduleMissing, facts)).names).toEqual([])
+    const later = Date.parse('2026-11-28T17:50:00Z')
+    facts = withProbeData(facts, 'services', {systemd: true, events: [
+      {service: 'libvirtd', role: 'libvirt', what: 'started', at: later - 60_000, source: 'systemd'},
+      {service: 'firewalld', role: 'firewall', what: 'started', at: later, source: 'systemd'},
+    ]} satisfies ServiceFacts)
+    expect((await fire(serviceOrder, facts)).names).toEqual([])
   })
   it('is not checked when the packet filter could not be read', async () => {
     const {names, evaluation} = await fire(rule, unavailable(await factsOf('masquerade-removed'), 'netfilter', 'iptables-save: exit 4: Permission denied (you must be root)'))

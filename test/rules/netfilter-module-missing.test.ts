@@ -37,6 +37,11 @@ describe('netfilter-module-missing', () => {
     expect(evaluation.findings[0].id).toBe('netfilter-module-missing')
     expect(evaluation.findings.find((f) => f.id === 'libvirt-firewall-rules-missing')?.explainedBy).toMatch(/^netfilter-module-missing@/)
   })
+  it('stays silent on a log line the kernel has since answered: the module it asked for is loaded now (modprobe ran, libvirtd restarted)', async () => {
+    let facts = withProbeData(await factsOf('healthy'), 'modules', withNat)
+    facts = alter<LogFacts>(facts, 'logs', (l) => l.notable.push({id: 'netfilter-extension-missing', source: 'journalctl', line: 'libvirtd[812]: internal error: Failed to apply firewall rules /usr/sbin/iptables -w --table nat --insert LIBVIRT_PRT --source 192.168.122.0/24 -j MASQUERADE: Extension MASQUERADE revision 0 not supported, missing kernel module?'}))
+    expect((await fire(rule, facts)).names).toEqual([])
+  })
   it('stays silent when the MASQUERADE exists (healthy: its modules are there, whatever the lists say)', async () => {
     expect((await fire(rule, withProbeData(await factsOf('healthy'), 'modules', withoutNat))).names).toEqual([])
   })
