@@ -161,6 +161,31 @@ export function guestAddresses(name: string): string[] | undefined {
 export async function removeGuest(name: string): Promise<void> {
   await sh(['virsh', 'destroy', name], {reject: false})
   await sh(['virsh', 'undefine', name], {reject: false})
+  await releaseOrphanLeases()
+}
+
+/**
+ * Leases of lab guests that no longer exist (dnsmasq keeps them for their whole lease time):
+ * released, so a scenario recorded after another that removed its guests does not see
+ * their stale leases (dhcp-lease-stale) as part of its own fault. Needs dhcp_release (dnsmasq-utils).
+ */
+export async function releaseOrphanLeases(): Promise<void> {
+  const status = `/var/lib/libvirt/dnsmasq/${BRIDGE}.status`
+  if (!existsSync(status)) return
+  let leases: {'ip-address'?: string; 'mac-address'?: string}[] = []
+  try {
+    leases = JSON.parse(readFileSync(status, 'utf8') || '[]')
+  } catch {
+    return
+  }
+  const defined = new Set<string>()
+  for (const name of await labGuests()) {
+    for (const m of (await sh(['virsh', 'dumpxml', name])).stdout.matchAll(/<mac address='([^']+)'/g)) defined.add(m[1])
+  }
+  for (const l of leases) {
+    const mac = l['mac-address']
+    if (l['ip-address'] && mac?.startsWith('52:54:00:6b:64:') && !defined.has(mac)) await sh(['dhcp_release', BRIDGE, l['ip-address'], mac], {reject: false})
+  }
 }
 
 export async function labGuests(): Promise<string[]> {
@@ -325,4 +350,5 @@ export async function cleanLab(): Promise<void> {
   }
   const links = JSON.parse((await sh(['ip', '-j', 'link', 'show'])).stdout) as {ifname: string}[]
   for (const l of links.filter((x) => x.ifname.startsWith('kdlab-'))) await sh(['ip', 'link', 'del', l.ifname], {reject: false})
+  await releaseOrphanLeases()
 }
