@@ -10,4 +10,6 @@ export const bridge: Applies = (e) => e.linkKind === 'bridge'
 const netfilterElement: Applies = (e) => e.elementKind === 'nf-rule' || e.elementKind === 'nf-policy'
 export const iptablesForward: Applies = (e) => netfilterElement(e) && e.hook === 'forward' && (e.backend === 'iptables-nft' || e.backend === 'iptables-legacy') && e.nfFamily === 'ip'
 export const nftForward: Applies = (e) => netfilterElement(e) && e.hook === 'forward' && e.backend === 'nft' && e.libvirtOwned === false
+/** A netfilter rule or policy of the forward hook, any backend and family (IPv6 ones included). */
+export const forwardElement: Applies = (e) => netfilterElement(e) && e.hook === 'forward'
 export const hostInput: Applies = (e) => netfilterElement(e) && (e.hook === 'input' || e.hook === 'prerouting')

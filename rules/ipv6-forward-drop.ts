@@ -1,10 +1,12 @@
 import {DATAPATH_REQUIRES, bridgesOf, iptablesTool, undoOf} from './datapath.js'
+import {forwardElement} from './applies.js'
 import type {RuleDefinition} from './types.js'
 
 export const rule: RuleDefinition = {
   id: 'ipv6-forward-drop',
   severity: 'high',
   scope: 'element',
+  appliesTo: forwardElement,
   title: "The host's IPv6 forward path drops guest traffic: {name}",
   requires: [...DATAPATH_REQUIRES, 'routes6'],
   conditions: {

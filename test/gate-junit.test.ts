@@ -78,8 +78,8 @@ describe('JUnit on every recording', () => {
     expect(killed.checked.filter((c) => c.ruleId === 'forward-policy-drop' && c.entity.name.startsWith('no DHCP server on virbr0'))).toHaveLength(1)
     // ... but a missing DHCP listener is no FORWARD chain: no forward-policy-drop testcase on it
     expect(elementCases('dnsmasq-killed+ip-rules')).toEqual([])
-    expect(elementCases('bridged-forward-drop+ip-rules')).toEqual(['kvmdoctor.forward-policy-drop'])
-    expect(elementCases('nft-forward-drop+ip-rules')).toEqual(['kvmdoctor.nft-forward-drop'])
+    expect(elementCases('bridged-forward-drop+ip-rules')).toEqual(['kvmdoctor.forward-policy-drop', 'kvmdoctor.ipv6-forward-drop'])
+    expect(elementCases('nft-forward-drop+ip-rules')).toEqual(['kvmdoctor.nft-forward-drop', 'kvmdoctor.ipv6-forward-drop'])
   })
 })
 

@@ -1,5 +1,5 @@
 import {execa} from 'execa'
-import {readFileSync} from 'node:fs'
+import {readFileSync, readdirSync} from 'node:fs'
 import {dirname, join} from 'node:path'
 import {fileURLToPath} from 'node:url'
 import {ALL_PROBES} from '../probes/index.js'
@@ -121,4 +121,12 @@ export function withProbeData<T>(facts: Facts, probe: string, data: T): Facts {
   const results = structuredClone(facts.results)
   results[probe] = {id: probe, ok: true, data, durationMs: 0}
   return {results, capturedAt: facts.capturedAt, options: facts.options}
+}
+
+/** A recorded output of a fixture by its capture name (`command-iptables-save--c.txt`), whatever its position in the recording. */
+export function recordedOutput(fixture: string, name: string): string {
+  const dir = join(fixtureDir(fixture), 'outputs')
+  const file = readdirSync(dir).find((f) => f.replace(/^\d+-/, '') === name)
+  if (!file) throw new Error(`${fixture} has no recorded ${name}`)
+  return readFileSync(join(dir, file), 'utf8')
 }

@@ -501,21 +501,29 @@ describe('parseIptablesSaveIR: recorded lab outputs', () => {
     expect(['LIBVIRT_FWI', 'LIBVIRT_FWO', 'LIBVIRT_FWX', 'LIBVIRT_INP', 'LIBVIRT_OUT'].map((c) => filter.chains[c].rules.length)).toEqual([0, 0, 0, 0, 0])
   })
 
+  // The lab host also holds an empty legacy filter table (left by an earlier `iptables-legacy -L`): a host is rarely pristine.
   it('reads the legacy nat table left behind in the firewall-backend-mismatch fixture', () => {
     const text = saveIn('firewall-backend-mismatch', 'iptables-legacy')
     const tables = ip(text)
-    expect(tables.map((t) => `${t.backend} ${t.name}`)).toEqual(['iptables-legacy nat'])
-    expect(tables[0].chains.POSTROUTING.rules[0].exprs).toEqual([
+    expect(tables.map((t) => `${t.backend} ${t.name}`)).toEqual(['iptables-legacy filter', 'iptables-legacy nat'])
+    const nat = tables.find((t) => t.name === 'nat')!
+    expect(Object.values(tables.find((t) => t.name === 'filter')!.chains).flatMap((c) => c.rules)).toEqual([])
+    expect(nat.chains.POSTROUTING.rules[0].exprs).toEqual([
       {kind: 'cmp', field: 'saddr', op: 'eq', value: {t: 'prefix', v: '10.250.0.0/24'}},
       {kind: 'nat', type: 'masquerade', text: '-j MASQUERADE'},
     ])
-    expect(tables[0].chains.POSTROUTING.rules[0].counters).toEqual(printed(text, 'nat', /^\[(\d+):(\d+)\] -A POSTROUTING -s 10\.250\.0\.0\/24 -j MASQUERADE$/m))
+    expect(nat.chains.POSTROUTING.rules[0].counters).toEqual(printed(text, 'nat', /^\[(\d+):(\d+)\] -A POSTROUTING -s 10\.250\.0\.0\/24 -j MASQUERADE$/m))
   })
 
-  it('reads the empty legacy nat table of the healthy host: built-in chains with their policies, no rules', () => {
+  it('reads the empty legacy tables of the healthy host: built-in chains with their policies, no rules', () => {
     const tables = ip(saveIn('healthy', 'iptables-legacy'))
-    expect(tables.map((t) => `${t.backend} ${t.name}`)).toEqual(['iptables-legacy nat'])
-    expect(Object.values(tables[0].chains).map((c) => [c.name, c.base?.policy, c.rules.length])).toEqual([
+    expect(tables.map((t) => `${t.backend} ${t.name}`)).toEqual(['iptables-legacy filter', 'iptables-legacy nat'])
+    expect(Object.values(tables.find((t) => t.name === 'filter')!.chains).map((c) => [c.name, c.base?.policy, c.rules.length])).toEqual([
+      ['INPUT', 'accept', 0],
+      ['FORWARD', 'accept', 0],
+      ['OUTPUT', 'accept', 0],
+    ])
+    expect(Object.values(tables.find((t) => t.name === 'nat')!.chains).map((c) => [c.name, c.base?.policy, c.rules.length])).toEqual([
       ['PREROUTING', 'accept', 0],
       ['INPUT', 'accept', 0],
       ['OUTPUT', 'accept', 0],

@@ -145,10 +145,11 @@ describe('buildRuleset: tables iptables-save cannot print', () => {
 })
 
 describe('buildRuleset: recorded lab hosts', () => {
-  it('healthy: every table once, iptables-nft from iptables-save -c with nft handles, the empty legacy nat table kept', () => {
+  it('healthy: every table once, iptables-nft from iptables-save -c with nft handles, the empty legacy tables kept', () => {
     const sources = fixture('healthy')
     const rs = buildRuleset(sources)
     expect(names(rs)).toEqual([
+      'iptables-legacy ip filter',
       'iptables-legacy ip nat',
       'iptables-nft ip filter',
       'iptables-nft ip mangle',
@@ -159,13 +160,14 @@ describe('buildRuleset: recorded lab hosts', () => {
     ])
     expect(rs.warnings).toEqual([])
     expect(allRules(table(rs, 'iptables-legacy', 'ip', 'nat'))).toEqual([])
+    expect(allRules(table(rs, 'iptables-legacy', 'ip', 'filter'))).toEqual([])
     const fwi = table(rs, 'iptables-nft', 'ip', 'filter').chains.LIBVIRT_FWI.rules[0]
     expect(fwi.text).toBe('-A LIBVIRT_FWI -d 192.168.122.0/24 -o virbr0 -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT')
     expect(fwi.ref.handle).toBeGreaterThan(0)
     expect(fwi.counters).toBeDefined()
     const ip6Forward = table(rs, 'iptables-nft', 'ip6', 'filter').chains.FORWARD.rules
     expect(ip6Forward.map((r) => r.text)).toEqual(['-A FORWARD -j LIBVIRT_FWX', '-A FORWARD -j LIBVIRT_FWI', '-A FORWARD -j LIBVIRT_FWO'])
-    // Every rule line of the three outputs is in the ruleset once: 26 ip and 7 ip6 (the legacy nat table has none).
+    // Every rule line of the three outputs is in the ruleset once: 26 ip and 7 ip6 (the legacy tables have none).
     const ruleLines = sources.iptables!.flatMap((s) => s.text.match(/^(\[\d+:\d+\] )?-A /gm) ?? []).length
     expect(ruleLines).toBe(33)
     expect(expectFromBothListings(rs, sources, 'healthy')).toBe(ruleLines)
@@ -187,6 +189,7 @@ describe('buildRuleset: recorded lab hosts', () => {
   it('nft-forward-drop: the native inet table next to the iptables-nft ones', () => {
     const rs = buildRuleset(fixture('nft-forward-drop'))
     expect(names(rs)).toEqual([
+      'iptables-legacy ip filter',
       'iptables-legacy ip nat',
       'iptables-nft ip filter',
       'iptables-nft ip mangle',

@@ -1,7 +1,7 @@
 import {describe, expect, it} from 'vitest'
 import {type ServiceFacts, parsePsStarts, parseSystemctlShow} from '../../probes/services.js'
 import {rule} from '../../rules/firewall-service-order.js'
-import {type Facts, alter, factsOf, fire, fireAll, withProbeData} from '../helpers.js'
+import {type Facts, alter, factsOf, fire, fireAll, unavailable, withProbeData} from '../helpers.js'
 
 /**
  * The lab has no service manager (no systemd, no firewalld daemon): it reproduces the rules a reload
@@ -61,9 +61,10 @@ describe('firewall-service-order', () => {
     const base = await factsOf('healthy')
     expect((await fire(rule, withProbeData(base, 'services', systemd(base, -30, 'reload')))).names).toEqual([])
   })
-  it('is not checked on a recording without service times', async () => {
-    const {evaluation, names} = await fire(rule, await factsOf('firewall-flushed'))
+  it('is not checked when the service times could not be read (a recording that predates the probe)', async () => {
+    const facts = unavailable(await factsOf('firewall-flushed'), 'services', 'command ps -eo pid=,etimes=,args= not recorded (the recording predates this probe)')
+    const {evaluation, names} = await fire(rule, facts)
     expect(names).toEqual([])
-    expect(evaluation.notChecked[0].reason).toMatch(/services unavailable/)
+    expect(evaluation.notChecked[0].reason).toMatch(/services unavailable: .*predates this probe/)
   })
 })

@@ -1,12 +1,10 @@
-import {readFileSync} from 'node:fs'
-import {join} from 'node:path'
 import {describe, expect, it} from 'vitest'
 import {buildRuleset} from '../../probes/netfilter/ruleset.js'
 import {rule} from '../../rules/iptables-nft-incompatible.js'
 import {rule as libvirtRulesMissing} from '../../rules/libvirt-firewall-rules-missing.js'
-import {factsOf, fire, fixtureDir, netfilterData, withRuleset} from '../helpers.js'
+import {factsOf, fire, netfilterData, withRuleset, recordedOutput} from '../helpers.js'
 
-const recorded = (file: string) => readFileSync(join(fixtureDir('healthy'), 'outputs', file), 'utf8')
+const recorded = (file: string) => recordedOutput('healthy', file)
 
 /**
  * The lab's iptables-nft never meets a native nft rule in its tables on its own; the real capture
@@ -22,8 +20,8 @@ describe('iptables-nft-incompatible', () => {
   })
   it("fires for the lab's own nat table once iptables-save calls it incompatible, and libvirt's rules there are not called missing (they are read from nft)", async () => {
     // What iptables-save prints when a native base chain joins its nat table: the comment, and the chains it could still print.
-    const save = recorded('0012-command-iptables-save--c.txt').replace(/^\*nat$/m, "# Table `nat' contains incompatible base-chains, use 'nft' tool to list them.\n*nat")
-    const rs = buildRuleset({iptables: [{text: save, family: 'ip'}], nft: {json: recorded('0015-command-nft--j-list-ruleset.txt'), text: recorded('0014-command-nft--a-list-ruleset.txt')}})
+    const save = recorded('command-iptables-save--c.txt').replace(/^\*nat$/m, "# Table `nat' contains incompatible base-chains, use 'nft' tool to list them.\n*nat")
+    const rs = buildRuleset({iptables: [{text: save, family: 'ip'}], nft: {json: recorded('command-nft--j-list-ruleset.txt'), text: recorded('command-nft--a-list-ruleset.txt')}})
     const facts = withRuleset(await factsOf('healthy'), rs)
     expect((await fire(rule, facts)).names).toHaveLength(1)
     expect((await fire(libvirtRulesMissing, facts)).names).toEqual([])

@@ -3,7 +3,7 @@ import type {LibvirtFacts} from '../../probes/libvirt.js'
 import {parseIpRoute} from '../../probes/routes.js'
 import type {SysctlFacts} from '../../probes/sysctl.js'
 import {rule} from '../../rules/ipv6-accept-ra-conflict.js'
-import {type Facts, alter, factsOf, fire, withProbeData} from '../helpers.js'
+import {type Facts, alter, factsOf, fire, unavailable, withProbeData} from '../helpers.js'
 
 // `ip -6 -j route show table all` of a host whose eth0 learned its default route from a router advertisement.
 const RA_ROUTES = JSON.stringify([
@@ -43,9 +43,9 @@ describe('ipv6-accept-ra-conflict', () => {
     expect((await fire(rule, await raHost(2))).names).toEqual([])
     expect((await fire(rule, await raHost(1, false))).names).toEqual([])
   })
-  it('is not checked on a recording without IPv6 routes', async () => {
-    const {evaluation} = await fire(rule, await factsOf('healthy'))
+  it('is not checked when the IPv6 routes could not be read', async () => {
+    const {evaluation} = await fire(rule, unavailable(await factsOf('healthy'), 'routes6', 'ip -6 -j route show table all: exit status 1'))
     expect(evaluation.findings).toEqual([])
-    expect(evaluation.notChecked[0].reason).toMatch(/routes6 unavailable/)
+    expect(evaluation.notChecked[0].reason).toMatch(/routes6 unavailable: ip -6/)
   })
 })

@@ -1,5 +1,3 @@
-import {readFileSync} from 'node:fs'
-import {join} from 'node:path'
 import {describe, expect, it} from 'vitest'
 import {buildRuleset} from '../../probes/netfilter/ruleset.js'
 import {rule} from '../../rules/nat-masquerade-missing.js'
@@ -8,7 +6,7 @@ import {rule as moduleMissing} from '../../rules/netfilter-module-missing.js'
 import {rule as serviceOrder} from '../../rules/firewall-service-order.js'
 import type {ModuleFacts} from '../../probes/modules.js'
 import type {ServiceFacts} from '../../probes/services.js'
-import {alter, factsOf, fire, fixtureDir, iptablesTables, withProbeData, netfilterData, unavailable, withIptablesRule, withRuleset} from '../helpers.js'
+import {alter, factsOf, fire, iptablesTables, withProbeData, netfilterData, unavailable, withIptablesRule, withRuleset, recordedOutput} from '../helpers.js'
 
 const libvirtNftBackend = () => buildRuleset({nft: {json: netfilterData('libvirt-nftables.nft-j-list-ruleset.json'), text: netfilterData('libvirt-nftables.nft-a-list-ruleset.txt')}})
 
@@ -36,9 +34,9 @@ describe('nat-masquerade-missing', () => {
     expect((await fire(rule, facts)).names).toEqual(['default'])
   })
   it("stays silent when iptables-save calls the nat table incompatible and prints none of it: libvirt's MASQUERADE is then nft's xt target", async () => {
-    const recorded = (file: string) => readFileSync(join(fixtureDir('healthy'), 'outputs', file), 'utf8')
-    const save = recorded('0012-command-iptables-save--c.txt').replace(/\*nat\n[\s\S]*?COMMIT\n/, "# Table `nat' is incompatible, use 'nft' tool.\n")
-    const rs = buildRuleset({iptables: [{text: save, family: 'ip'}], nft: {json: recorded('0015-command-nft--j-list-ruleset.txt'), text: recorded('0014-command-nft--a-list-ruleset.txt')}})
+    const recorded = (file: string) => recordedOutput('healthy', file)
+    const save = recorded('command-iptables-save--c.txt').replace(/\*nat\n[\s\S]*?COMMIT\n/, "# Table `nat' is incompatible, use 'nft' tool.\n")
+    const rs = buildRuleset({iptables: [{text: save, family: 'ip'}], nft: {json: recorded('command-nft--j-list-ruleset.txt'), text: recorded('command-nft--a-list-ruleset.txt')}})
     let facts = withRuleset(await factsOf('healthy'), rs)
     expect((await fire(rule, facts)).names).toEqual([])
     // Nor do the rules that start from a missing MASQUERADE: modules not loaded, a firewall started after libvirt.
