@@ -4,6 +4,8 @@ import type {GateDecision} from '../src/core/gate.js'
 /** Bumped when a field changes meaning or goes away; new fields keep the version (docs/schemas/report.schema.json). */
 export const JSON_REPORT_VERSION = 1
 
+export type JsonReport = ReturnType<typeof toJsonReport>
+
 /** The stable machine-readable shape (docs/schemas/report.schema.json). */
 export function toJsonReport(d: Diagnosis, gate?: GateDecision) {
   return {
@@ -48,5 +50,7 @@ export function toJsonReport(d: Diagnosis, gate?: GateDecision) {
 }
 
 export function renderJson(d: Diagnosis, gate?: GateDecision): string {
-  return JSON.stringify(toJsonReport(d, gate), null, 2) + '\n'
+  return jsonText(toJsonReport(d, gate))
 }
+
+export const jsonText = (report: JsonReport): string => JSON.stringify(report, null, 2) + '\n'

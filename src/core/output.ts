@@ -5,8 +5,10 @@
  * never drive the terminal (escape sequences, carriage returns, bidi
  * overrides).
  */
+import {type JsonReport, toJsonReport} from '../../reports/json.js'
 import type {Diagnosis} from './diagnose.js'
 import {UserError} from './errors.js'
+import type {GateDecision} from './gate.js'
 import {scrubDeep, scrubText} from '../lib/scrub.js'
 
 /** C0 and C1 controls except tab and newline, DEL, and the Unicode bidi overrides/isolates. */
@@ -41,6 +43,15 @@ const ESCAPED_FORMATS = new Set(['json', 'sarif'])
 export function reportable(d: Diagnosis, format: string): Diagnosis {
   if (ESCAPED_FORMATS.has(format)) return {...scrubDeep({...d, facts: {}}), facts: d.facts}
   return visibleControlsDeep(scrubDeep(d))
+}
+
+/**
+ * The JSON report as written (diagnose --json and --format json), every string in it scrubbed, the
+ * gate's too. Projected before it is scrubbed: the scrub walks what the report prints, not every hop
+ * of every guest's flows and every check of the diagnosis (on a 1000-guest host, most of the work).
+ */
+export function reportableJson(d: Diagnosis, gate?: GateDecision): JsonReport {
+  return scrubDeep(toJsonReport(d, gate))
 }
 
 /** Longest line written to stderr: a message quoting a crafted input stays readable. */
