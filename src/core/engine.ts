@@ -2,12 +2,13 @@
  * Evaluates rules on the model's entities with json-rules-engine and turns
  * the events into ranked findings, root causes first.
  */
-import {Engine} from 'json-rules-engine'
+import {Engine, Fact} from 'json-rules-engine'
 import type {RuleDefinition} from '../../rules/types.js'
 import {ruleApplies} from './applicability.js'
 import type {EntityContext, EntityKind, EntityView, Model} from './model.js'
 import {type Severity, severityWeight} from './severity.js'
 import {countRepeats, getOrCreate} from './collections.js'
+import {ruleInputKey} from './rule-inputs.js'
 
 export {countRepeats}
 
@@ -142,6 +143,8 @@ export async function evaluate(model: Model, rules: RuleDefinition[], external: 
   // General rules last: they speak only for elements no specific finding claimed.
   const ordered = [...rules.filter((r) => !r.fallback), ...rules.filter((r) => r.fallback)]
   let claimed: Set<string> | undefined
+  // Constant facts need no cache key (hashing one per run is most of a run's cost).
+  const hostFact = new Fact('host', host, {cache: false})
   for (const rule of ordered) {
     if (rule.fallback && !claimed) claimed = claimedElements(raw, host)
     const missing = unavailableProbe(model, rule)
@@ -157,6 +160,9 @@ export async function evaluate(model: Model, rules: RuleDefinition[], external: 
     })
     // Lists compare by identity in json-rules-engine's `equal`: rules say `nonEmpty: true` instead.
     engine.addOperator('nonEmpty', (fact: unknown, value: boolean) => Array.isArray(fact) && fact.length > 0 === value)
+    // Entities alike in everything the rule reads get the engine's answer once (src/core/rule-inputs.ts).
+    const inputKey = ruleInputKey(rule.conditions, resolvePath)
+    const answers = new Map<string, boolean>()
     for (const entity of scopesOf(rule).flatMap((kind) => model.entities[kind])) {
       const ref = {kind: entity.kind, name: entity.name}
       const unknown = (rule.needs ?? []).filter((attr) => entity[attr] === null || entity[attr] === undefined)
@@ -167,8 +173,13 @@ export async function evaluate(model: Model, rules: RuleDefinition[], external: 
       if (rule.fallback && typeof entity.elementId === 'string' && claimed!.has(entity.elementId)) continue
       evaluation.checked.push({ruleId: rule.id, entity: ref})
       if (ruleApplies(rule.id, entity)) evaluation.applicable.push({ruleId: rule.id, entity: ref})
-      const {events} = await engine.run({entity, host})
-      if (events.length > 0) raw.push({rule, entity})
+      const key = inputKey({entity, host})
+      let fires = key === undefined ? undefined : answers.get(key)
+      if (fires === undefined) {
+        fires = (await engine.run({entity: new Fact('entity', entity, {cache: false}), host: hostFact})).events.length > 0
+        if (key !== undefined) answers.set(key, fires)
+      }
+      if (fires) raw.push({rule, entity})
     }
   }
   const unranked = raw.map(({rule, entity}) => ({
