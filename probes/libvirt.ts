@@ -99,6 +99,8 @@ const xml = new XMLParser({
   parseTagValue: false,
   processEntities: true,
   isArray: (name) => ['interface', 'ip', 'range', 'host', 'channel'].includes(name),
+  // isArray reads only the tag name: no path string built for every tag and attribute.
+  jPath: false,
 })
 
 function parseXmlRoot(text: string, root: string, what: string): Obj {

@@ -288,6 +288,8 @@ export class ReplayRunner extends MemoryRunner {
     const manifest = parseManifest(text, dir)
     if (manifest.captures.length > budget.entries) throw new UserError(`${dir}: manifest.json lists ${manifest.captures.length} captures, over the limit of ${budget.entries}`)
     const outputs = new Map<string, string>()
+    // Where each directory really leads, judged once per directory (thousands of outputs share one).
+    const realDirs = new Map<string, string>()
     let total = 0
     const captures = manifest.captures.map((entry) => {
       const file = resolve(root, entry.file)
@@ -295,11 +297,15 @@ export class ReplayRunner extends MemoryRunner {
       let output = outputs.get(file)
       if (output === undefined) {
         // A directory on the way may be a link out of the snapshot: judge where it really leads.
-        let realParent: string
-        try {
-          realParent = realpathSync(dirname(file))
-        } catch {
-          throw new UserError(`${dir}: manifest lists ${entry.file}, which is missing`)
+        const parent = dirname(file)
+        let realParent = realDirs.get(parent)
+        if (realParent === undefined) {
+          try {
+            realParent = realpathSync(parent)
+          } catch {
+            throw new UserError(`${dir}: manifest lists ${entry.file}, which is missing`)
+          }
+          realDirs.set(parent, realParent)
         }
         if (realParent !== root && !realParent.startsWith(root + sep)) throw new UserError(`${dir}: manifest entry ${entry.file} leads outside the snapshot through a symbolic link`)
         try {

@@ -15,12 +15,24 @@ export interface IpRange {
 
 const bits = (family: IpFamily) => (family === 4 ? 32 : 128)
 
+/**
+ * The only IPv4 form that is an address here: ipaddr.js's four-part decimal (no shorthand like "10.1",
+ * no octal or hex parts), each part at most 255. Read directly: every rule, route and packet address
+ * passes through parseIp, and ipaddr.js parses a text three times to say the same.
+ */
+const FOUR_PART_DECIMAL = /^(0|[1-9]\d{0,2})\.(0|[1-9]\d{0,2})\.(0|[1-9]\d{0,2})\.(0|[1-9]\d{0,2})$/
+
 /** Parses an address ("192.0.2.1", "fe80::1", "::ffff:192.0.2.1" stays IPv6); undefined when invalid. */
 export function parseIp(text: string): {family: IpFamily; value: bigint} | undefined {
-  const bare = text.includes(':') ? text.replace(/%.*$/, '') : text
+  if (!text.includes(':')) {
+    const m = FOUR_PART_DECIMAL.exec(text)
+    if (!m) return undefined
+    const [a, b, c, d] = [Number(m[1]), Number(m[2]), Number(m[3]), Number(m[4])]
+    if (a > 255 || b > 255 || c > 255 || d > 255) return undefined
+    return {family: 4, value: BigInt(a * 0x1000000 + b * 0x10000 + c * 0x100 + d)}
+  }
+  const bare = text.replace(/%.*$/, '')
   if (!ipaddr.isValid(bare)) return undefined
-  // ipaddr.js accepts shorthand IPv4 ("10.1"); only the four-part form is an address here.
-  if (!bare.includes(':') && !ipaddr.IPv4.isValidFourPartDecimal(bare)) return undefined
   const addr = ipaddr.parse(bare)
   let value = 0n
   for (const byte of addr.toByteArray()) value = (value << 8n) | BigInt(byte)
@@ -28,8 +40,13 @@ export function parseIp(text: string): {family: IpFamily; value: bigint} | undef
 }
 
 export function formatIp(family: IpFamily, value: bigint): string {
+  // IPv4 is its four bytes in decimal (what ipaddr.js prints); IPv6 needs ipaddr.js's compression rules.
+  if (family === 4) {
+    const n = Number(value & 0xffffffffn)
+    return `${Math.floor(n / 0x1000000)}.${(n >>> 16) & 255}.${(n >>> 8) & 255}.${n & 255}`
+  }
   const bytes: number[] = []
-  for (let i = family === 4 ? 3 : 15; i >= 0; i--) bytes.push(Number((value >> BigInt(i * 8)) & 0xffn))
+  for (let i = 15; i >= 0; i--) bytes.push(Number((value >> BigInt(i * 8)) & 0xffn))
   return ipaddr.fromByteArray(bytes).toString()
 }
 
