@@ -63,13 +63,60 @@ interface Token {
   quoted: boolean
 }
 
+/**
+ * Words of a rule line, the way the regex /"((?:[^"\\]|\\.)*)"|(\S+)/g would find them (a double-quoted
+ * value with backslash escapes, else a run of non-space characters), scanned by hand: every rule of a
+ * ruleset of tens of thousands passes here, and a match object per word was most of the parse.
+ */
 function tokenize(line: string): Token[] {
   const tokens: Token[] = []
-  for (const m of line.matchAll(/"((?:[^"\\]|\\.)*)"|(\S+)/g)) {
-    const start = m.index
-    tokens.push({text: m[1] !== undefined ? m[1].replace(/\\(.)/g, '$1') : m[2], start, end: start + m[0].length, quoted: m[1] !== undefined})
+  const n = line.length
+  let i = 0
+  while (i < n) {
+    if (isSpace(line.charCodeAt(i))) {
+      i++
+      continue
+    }
+    const start = i
+    if (line.charCodeAt(i) === QUOTE) {
+      const end = closingQuote(line, i + 1)
+      if (end >= 0) {
+        const inner = line.slice(i + 1, end)
+        tokens.push({text: inner.includes('\\') ? inner.replace(/\\(.)/g, '$1') : inner, start, end: end + 1, quoted: true})
+        i = end + 1
+        continue
+      }
+    }
+    while (i < n && !isSpace(line.charCodeAt(i))) i++
+    tokens.push({text: line.slice(start, i), start, end: i, quoted: false})
   }
   return tokens
+}
+
+const QUOTE = 0x22
+const BACKSLASH = 0x5c
+
+/** Where the quoted value opened before `from` closes; -1 when it does not (a backslash before a line break or the end). */
+function closingQuote(line: string, from: number): number {
+  for (let i = from; i < line.length; i++) {
+    const c = line.charCodeAt(i)
+    if (c === QUOTE) return i
+    if (c === BACKSLASH) {
+      // `\.`: any character but a line terminator may follow.
+      if (i + 1 >= line.length || isLineTerminator(line.charCodeAt(i + 1))) return -1
+      i++
+    }
+  }
+  return -1
+}
+
+const isLineTerminator = (c: number) => c === 0x0a || c === 0x0d || c === 0x2028 || c === 0x2029
+
+/** JavaScript's \s: ASCII white space, NBSP, the Unicode space separators, line and paragraph separators, BOM. */
+function isSpace(c: number): boolean {
+  if (c === 0x20 || (c >= 0x09 && c <= 0x0d)) return true
+  if (c < 0xa0) return false
+  return c === 0xa0 || c === 0x1680 || (c >= 0x2000 && c <= 0x200a) || c === 0x2028 || c === 0x2029 || c === 0x202f || c === 0x205f || c === 0x3000 || c === 0xfeff
 }
 
 const TOP_LEVEL = new Set(['-s', '--source', '--src', '-d', '--destination', '--dst', '-i', '--in-interface', '-o', '--out-interface', '-p', '--protocol', '-f', '--fragment', '-m', '--match', '-j', '--jump', '-g', '--goto'])
@@ -517,7 +564,7 @@ export function parseIptablesSaveIR(text: string, opts: IptablesSaveOptions): Nf
   const lines = text.split('\n')
   for (let n = 0; n < lines.length; n++) {
     const line = lines[n].trim()
-    const where = `${family === 'ip6' ? 'ip6tables' : 'iptables'}-save line ${n + 1}`
+    const where = () => `${family === 'ip6' ? 'ip6tables' : 'iptables'}-save line ${n + 1}`
     if (line === '') continue
     if (line.startsWith('#')) {
       const m = /^# Table `([^']+)' (?:is incompatible|contains incompatible)/.exec(line)
@@ -528,25 +575,25 @@ export function parseIptablesSaveIR(text: string, opts: IptablesSaveOptions): Nf
       continue
     }
     if (line.startsWith('*')) {
-      if (table) throw new ParseError(`${where}: table ${line.slice(1)} starts before ${table.name} was committed`)
+      if (table) throw new ParseError(`${where()}: table ${line.slice(1)} starts before ${table.name} was committed`)
       const name = line.slice(1)
       table = tables.get(name) ?? {backend, family, name, chains: {}}
       tables.set(name, table)
       continue
     }
     if (line === 'COMMIT') {
-      if (!table) throw new ParseError(`${where}: COMMIT outside a table`)
+      if (!table) throw new ParseError(`${where()}: COMMIT outside a table`)
       table = undefined
       continue
     }
-    if (!table) throw new ParseError(`${where}: "${line.slice(0, 60)}" outside a table`)
+    if (!table) throw new ParseError(`${where()}: "${line.slice(0, 60)}" outside a table`)
     if (line.startsWith(':')) {
       const m = /^:(\S+)\s+(\S+)(?:\s+\[(\d+):(\d+)\])?$/.exec(line)
-      if (!m) throw new ParseError(`${where}: malformed chain line "${line.slice(0, 60)}"`)
+      if (!m) throw new ParseError(`${where()}: malformed chain line "${line.slice(0, 60)}"`)
       const [, name, policy, packets, bytes] = m
       const chain: NfChain = {backend, family, table: table.name, name, rules: []}
       const base = policy === '-' ? undefined : baseChain(table.name, name, policy, backend)
-      if (policy !== '-' && !base) opts.warnings?.push(`${where}: chain ${name} has policy ${policy} but is not a built-in chain of table ${table.name}`)
+      if (policy !== '-' && !base) opts.warnings?.push(`${where()}: chain ${name} has policy ${policy} but is not a built-in chain of table ${table.name}`)
       if (base) chain.base = base
       if (packets !== undefined) chain.counters = {packets: Number(packets), bytes: Number(bytes)}
       table.chains[name] = chain
@@ -555,10 +602,10 @@ export function parseIptablesSaveIR(text: string, opts: IptablesSaveOptions): Nf
     const counted = /^\[(\d+):(\d+)\]\s+/.exec(line)
     const ruleLine = counted ? line.slice(counted[0].length) : line
     const head = /^-A\s+(\S+)/.exec(ruleLine)
-    if (!head) throw new ParseError(`${where}: unexpected "${line.slice(0, 60)}"`)
+    if (!head) throw new ParseError(`${where()}: unexpected "${line.slice(0, 60)}"`)
     const chainName = head[1]
     const chain = table.chains[chainName]
-    if (!chain) throw new ParseError(`${where}: rule for undeclared chain ${chainName}`)
+    if (!chain) throw new ParseError(`${where()}: rule for undeclared chain ${chainName}`)
     const parsed = parseIptablesRuleOptions(ruleLine, {userChains: userChainsOf(table), ipsetTypes: opts.ipsetTypes, warnings: opts.warnings}, head[0].length)
     const rule: NfRule = {
       ref: {backend, family, table: table.name, chain: chainName, index: chain.rules.length},

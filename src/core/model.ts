@@ -364,6 +364,8 @@ export function buildModel(probes: Record<string, ProbeResult>, capturedAt: Date
     const bridgeNf = sysctlValue('net.bridge.bridge-nf-call-iptables')
     const portMtus = [...new Set(ports.map((p) => p.mtu))].sort((a, b) => a - b)
     const uplinks = ports.filter((p) => p.kind !== 'tap' && p.kind !== 'macvtap')
+    // Lowering to the smallest MTU on the bridge never cuts anything off; raising needs every guest's consent.
+    const mtuTarget = Math.min(l.mtu, ...ports.map((p) => p.mtu))
     const why = [isActiveNetworkBridge && `bridge of active network ${net!.name}`, isUplinkOfGuestBridge && `uplink of guest bridge ${l.master}`, isDefaultRouteDev && 'device of the default route'].filter(Boolean)
     return {
       kind: 'link',
@@ -396,9 +398,8 @@ export function buildModel(probes: Record<string, ProbeResult>, capturedAt: Date
       portsInTransition: ports.filter((p) => p.portState === 'listening' || p.portState === 'learning').map((p) => `${p.name} (${p.portState})`),
       portMtus: ports.map((p) => `${p.name} ${p.mtu}`),
       mtuMismatch: l.kind === 'bridge' && isGuestBridge && (portMtus.length > 1 || uplinks.some((u) => u.mtu > l.mtu)),
-      // Lowering to the smallest MTU on the bridge never cuts anything off; raising needs every guest's consent.
-      mtuTarget: Math.min(l.mtu, ...ports.map((p) => p.mtu)),
-      mtuChanges: [l, ...ports].filter((p) => p.mtu > Math.min(l.mtu, ...ports.map((x) => x.mtu))).map((p) => p.name),
+      mtuTarget,
+      mtuChanges: [l, ...ports].filter((p) => p.mtu > mtuTarget).map((p) => p.name),
       rpFilter: effective(l.name, 'rp_filter'),
     }
   })
