@@ -156,10 +156,12 @@ export function parseIptablesRuleOptions(
   offset = 0,
 ): ParsedRule {
   const c: RuleContext = {line, userChains: ctx.userChains ?? new Set(), ipsetTypes: ctx.ipsetTypes ?? {}, warnings: ctx.warnings}
-  const tokens = tokenize(line).filter((t) => t.start >= offset)
+  const tokens = tokenize(line)
   const out: ParsedRule = {exprs: []}
   let protocol: string | undefined
+  // Words before the offset ("-A CHAIN") are not options; everything below only looks forward from i.
   let i = 0
+  while (i < tokens.length && tokens[i].start < offset) i++
   while (i < tokens.length) {
     const t = tokens[i]
     let negated = false
@@ -564,7 +566,6 @@ export function parseIptablesSaveIR(text: string, opts: IptablesSaveOptions): Nf
   const lines = text.split('\n')
   for (let n = 0; n < lines.length; n++) {
     const line = lines[n].trim()
-    const where = () => `${family === 'ip6' ? 'ip6tables' : 'iptables'}-save line ${n + 1}`
     if (line === '') continue
     if (line.startsWith('#')) {
       const m = /^# Table `([^']+)' (?:is incompatible|contains incompatible)/.exec(line)
@@ -575,25 +576,25 @@ export function parseIptablesSaveIR(text: string, opts: IptablesSaveOptions): Nf
       continue
     }
     if (line.startsWith('*')) {
-      if (table) throw new ParseError(`${where()}: table ${line.slice(1)} starts before ${table.name} was committed`)
+      if (table) throw new ParseError(`${where(family, n)}: table ${line.slice(1)} starts before ${table.name} was committed`)
       const name = line.slice(1)
       table = tables.get(name) ?? {backend, family, name, chains: {}}
       tables.set(name, table)
       continue
     }
     if (line === 'COMMIT') {
-      if (!table) throw new ParseError(`${where()}: COMMIT outside a table`)
+      if (!table) throw new ParseError(`${where(family, n)}: COMMIT outside a table`)
       table = undefined
       continue
     }
-    if (!table) throw new ParseError(`${where()}: "${line.slice(0, 60)}" outside a table`)
+    if (!table) throw new ParseError(`${where(family, n)}: "${line.slice(0, 60)}" outside a table`)
     if (line.startsWith(':')) {
       const m = /^:(\S+)\s+(\S+)(?:\s+\[(\d+):(\d+)\])?$/.exec(line)
-      if (!m) throw new ParseError(`${where()}: malformed chain line "${line.slice(0, 60)}"`)
+      if (!m) throw new ParseError(`${where(family, n)}: malformed chain line "${line.slice(0, 60)}"`)
       const [, name, policy, packets, bytes] = m
       const chain: NfChain = {backend, family, table: table.name, name, rules: []}
       const base = policy === '-' ? undefined : baseChain(table.name, name, policy, backend)
-      if (policy !== '-' && !base) opts.warnings?.push(`${where()}: chain ${name} has policy ${policy} but is not a built-in chain of table ${table.name}`)
+      if (policy !== '-' && !base) opts.warnings?.push(`${where(family, n)}: chain ${name} has policy ${policy} but is not a built-in chain of table ${table.name}`)
       if (base) chain.base = base
       if (packets !== undefined) chain.counters = {packets: Number(packets), bytes: Number(bytes)}
       table.chains[name] = chain
@@ -602,10 +603,10 @@ export function parseIptablesSaveIR(text: string, opts: IptablesSaveOptions): Nf
     const counted = /^\[(\d+):(\d+)\]\s+/.exec(line)
     const ruleLine = counted ? line.slice(counted[0].length) : line
     const head = /^-A\s+(\S+)/.exec(ruleLine)
-    if (!head) throw new ParseError(`${where()}: unexpected "${line.slice(0, 60)}"`)
+    if (!head) throw new ParseError(`${where(family, n)}: unexpected "${line.slice(0, 60)}"`)
     const chainName = head[1]
     const chain = table.chains[chainName]
-    if (!chain) throw new ParseError(`${where()}: rule for undeclared chain ${chainName}`)
+    if (!chain) throw new ParseError(`${where(family, n)}: rule for undeclared chain ${chainName}`)
     const parsed = parseIptablesRuleOptions(ruleLine, {userChains: userChainsOf(table), ipsetTypes: opts.ipsetTypes, warnings: opts.warnings}, head[0].length)
     const rule: NfRule = {
       ref: {backend, family, table: table.name, chain: chainName, index: chain.rules.length},
@@ -625,10 +626,14 @@ export function parseIptablesSaveIR(text: string, opts: IptablesSaveOptions): Nf
   return [...tables.values()]
 }
 
+/** Where in the output a problem is (built only for a message). */
+const where = (family: 'ip' | 'ip6', n: number) => `${family === 'ip6' ? 'ip6tables' : 'iptables'}-save line ${n + 1}`
+
 const userChainCache = new WeakMap<NfTable, {count: number; names: Set<string>}>()
 /** Names of the table's user chains (declared before any rule in iptables-save output). */
 function userChainsOf(table: NfTable): Set<string> {
-  const count = Object.keys(table.chains).length
+  let count = 0
+  for (const _ in table.chains) count++
   const cached = userChainCache.get(table)
   if (cached && cached.count === count) return cached.names
   const names = new Set(Object.values(table.chains).filter((c) => !c.base).map((c) => c.name))

@@ -291,16 +291,19 @@ class HostView {
 
   /** One netfilter hook as a hop: runs the branches, reports pass / fail / indeterminate with the deciding rule. */
   nfHop(name: string, hook: NfHook, layer: 'ip' | 'bridge', branches: Branch[]): {hop: Hop; branches: Branch[]} {
-    const before = new Set(branches)
     const after = runHook(this.rs, hook, layer, branches, this.ctx)
-    const live = after.filter((b) => b.status === 'accept')
-    const dropped = after.filter((b) => b.status === 'drop')
-    const unknown = after.filter((b) => b.status === 'unknown')
+    const live: Branch[] = []
+    const unknown: Branch[] = []
+    // Branches already sealed before this hook (passed through as they were) say nothing about it.
+    const newlyDropped: Branch[] = []
+    for (const b of after) {
+      if (b.status === 'accept') live.push(b)
+      else if (b.status === 'unknown') unknown.push(b)
+      else if (!branches.includes(b)) newlyDropped.push(b)
+    }
     const first = after[0]
     const steps = first ? first.steps.filter((s) => s.hook === hook) : []
     const summary = this.hookSummary(hook, familiesFor(layer, first?.packet.family ?? 4))
-    // Branches already sealed before this hook say nothing about it.
-    const newlyDropped = dropped.filter((b) => !before.has(b))
     if (live.length === 0 && unknown.length === 0 && newlyDropped.length > 0) {
       const decided = newlyDropped[0].decidedBy!
       return {hop: {name, verdict: 'fail', detail: `dropped by ${describeStep(decided)}`, element: elementForStep(decided, this.facts.ruleset), steps: newlyDropped[0].steps.filter((s) => s.hook === hook)}, branches: after}
@@ -593,7 +596,8 @@ class PathRunner {
     const {hop, branches} = this.host.nfHop(name, hook, layer, input)
     // After a bridge hook the packet is the bridge's again: its physdev view comes back for the IP hooks.
     const after = (p: NfPacket): NfPacket => (layer === 'bridge' ? {...p, physIn: origin.physIn, physOut: origin.physOut, bridged: origin.bridged} : p)
-    this.branches = branches.map((b) => (b.status === 'accept' || rewrite ? {...b, packet: after(rewrite ? {...b.packet, ...rewrite} : b.packet)} : b))
+    // An IP hook without a rewrite leaves the branches as the hook returned them (fresh, not shared with its cache).
+    this.branches = layer === 'ip' && !rewrite ? branches : branches.map((b) => (b.status === 'accept' || rewrite ? {...b, packet: after(rewrite ? {...b.packet, ...rewrite} : b.packet)} : b))
     this.hops.push(hop)
   }
 

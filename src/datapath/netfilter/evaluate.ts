@@ -108,12 +108,9 @@ export function runHook(rs: CompiledRuleset, hook: NfHook, layer: 'ip' | 'bridge
 /** Every field of NfPacket a rule can read, addresses by class (keep in step with NfPacket). */
 function packetKey(rs: CompiledRuleset, p: NfPacket): string {
   const ct = p.ct
-  return [
-    p.family, p.iifname, p.oifname, p.ibrname, p.obrname, p.physIn, p.physOut, p.bridged,
-    rs.addressClass(p.src), rs.addressClass(p.dst), p.l4proto, p.sport, p.dport, p.icmpType, p.icmpCode, p.tcpFlags,
-    ct.state, ct.status.join(','), ct.direction, ct.mark, p.mark, p.pkttype,
-    rs.readsEther ? p.etherSrc : '', rs.readsEther ? p.etherDst : '',
-  ].join('|')
+  // What [...].join('|') makes of these fields (undefined as ''), without the array: asked once per hook per flow.
+  const f = (v: string | number | boolean | undefined) => (v === undefined ? '' : v)
+  return `${p.family}|${f(p.iifname)}|${f(p.oifname)}|${f(p.ibrname)}|${f(p.obrname)}|${f(p.physIn)}|${f(p.physOut)}|${f(p.bridged)}|${rs.addressClass(p.src)}|${rs.addressClass(p.dst)}|${p.l4proto}|${f(p.sport)}|${f(p.dport)}|${f(p.icmpType)}|${f(p.icmpCode)}|${f(p.tcpFlags)}|${ct.state}|${ct.status.join(',')}|${ct.direction}|${ct.mark}|${p.mark}|${p.pkttype}|${rs.readsEther ? f(p.etherSrc) : ''}|${rs.readsEther ? f(p.etherDst) : ''}`
 }
 
 /** A cached hook result for another packet of the same class: its addresses where the hook left them unchanged. */
