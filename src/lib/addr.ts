@@ -81,6 +81,25 @@ export function parsePrefix(text: string): IpRange | undefined {
   return {family: addr.family, lo: addr.value & ~host, hi: (addr.value & ~host) | host}
 }
 
+/**
+ * An IPv4 address or prefix ("10.0.0.1", "10.0.0.0/8") as numbers: its first address and the one after its
+ * last, exactly parsePrefix's bounds without bigints; undefined for any other text (parsePrefix decides those).
+ */
+export function ipv4Bounds(text: string): [number, number] | undefined {
+  const slash = text.indexOf('/')
+  const value = fourPartDecimal(slash < 0 ? text : text.slice(0, slash))
+  if (value === undefined) return undefined
+  let len = 32
+  if (slash >= 0) {
+    const rest = text.slice(slash + 1)
+    if (!/^\d{1,2}$/.test(rest) || Number(rest) > 32) return undefined
+    len = Number(rest)
+  }
+  const size = 2 ** (32 - len)
+  const lo = value - (value % size)
+  return [lo, lo + size]
+}
+
 /** An address range "a-b" or a prefix. */
 export function parseRange(text: string): IpRange | undefined {
   if (!text.includes('-')) return parsePrefix(text)

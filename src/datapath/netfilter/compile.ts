@@ -3,7 +3,7 @@
  * grouped by hook in the order the kernel runs them, addresses and sets
  * pre-parsed. Evaluating a thousand guests' flows reuses all of it.
  */
-import {type IpRange, parseIp, parsePrefix, parseRange} from '../../lib/addr.js'
+import {type IpRange, ipv4Bounds, parseIp, parsePrefix, parseRange} from '../../lib/addr.js'
 import type {NfBackend, NfChain, NfFamily, NfHook, NfRuleset, NfSet, NfValue} from '../../lib/netfilter.js'
 
 export interface CompiledRuleset {
@@ -48,21 +48,27 @@ export function compile(rs: NfRuleset, options: {hostAddresses?: string[]} = {})
     if (!ranges.has(text)) ranges.set(text, parseRange(text) ?? parsePrefix(text))
     return ranges.get(text)
   }
-  // IPv4 cuts as numbers (exact up to 2^32): tens of thousands of rule addresses hash and sort far faster than as bigints.
-  const cuts4 = new Set<number>()
+  // IPv4 cuts as plain numbers (exact up to 2^32), sorted and deduplicated once: tens of thousands of rule
+  // addresses collect and sort far faster so than as bigints in a set.
+  const cuts4: number[] = []
   const cuts6 = new Set<bigint>()
   const cut = (r: IpRange | undefined) => {
     if (!r) return
     if (r.family === 4) {
-      cuts4.add(Number(r.lo))
-      cuts4.add(Number(r.hi) + 1)
+      cuts4.push(Number(r.lo), Number(r.hi) + 1)
     } else {
       cuts6.add(r.lo)
       cuts6.add(r.hi + 1n)
     }
   }
   const visit = (v: NfValue): void => {
-    if (v.t === 'prefix' || v.t === 'addr') cut(parse(v.v))
+    if (v.t === 'prefix' || v.t === 'addr') {
+      // Most rule addresses are plain IPv4: their cuts come without parsing them into bigint ranges
+      // (range() still parses, on demand, those a packet is compared with).
+      const bounds = ipv4Bounds(v.v)
+      if (bounds) cuts4.push(bounds[0], bounds[1])
+      else cut(parse(v.v))
+    }
     else if (v.t === 'range' && (v.lo.t === 'addr' || v.lo.t === 'str')) cut(parseRange(`${v.lo.v}-${v.hi.v}`))
     else if (v.t === 'set') v.elems.forEach(visit)
     else if (v.t === 'concat') v.parts.forEach(visit)
@@ -88,7 +94,7 @@ export function compile(rs: NfRuleset, options: {hostAddresses?: string[]} = {})
   cut(parsePrefix('224.0.0.0/4'))
   cut(parsePrefix('255.255.255.255'))
   cut(parsePrefix('ff00::/8'))
-  const sorted4 = Float64Array.from(cuts4).sort()
+  const sorted4 = distinct(Float64Array.from(cuts4).sort())
   const sorted6 = [...cuts6].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0))
   /** The number of cuts at or below a value: its interval. */
   const rank = <T extends number | bigint>(list: ArrayLike<T>, value: T) => {
@@ -133,4 +139,11 @@ export function compile(rs: NfRuleset, options: {hostAddresses?: string[]} = {})
       return c
     },
   }
+}
+
+/** A sorted list without its repeats. */
+function distinct(sorted: Float64Array): Float64Array {
+  let n = 0
+  for (let i = 0; i < sorted.length; i++) if (i === 0 || sorted[i] !== sorted[i - 1]) sorted[n++] = sorted[i]
+  return sorted.subarray(0, n)
 }

@@ -117,11 +117,15 @@ function packetKey(rs: CompiledRuleset, p: NfPacket): string {
 function rebase(r: Branch, walked: NfPacket, b: Branch): Branch {
   const swap = (v: string) => (v === walked.src ? b.packet.src : v === walked.dst ? b.packet.dst : v)
   const same = walked === b.packet
+  // A hook that changed nothing (the walk still holds the packet it was given, statements copy before they
+  // write) leaves this packet as it came: it differs from the walked one only in what rebasing would swap in.
+  const packet = same || r.packet === walked ? (same ? r.packet : b.packet) : {...r.packet, src: r.packet.src === walked.src ? b.packet.src : r.packet.src, dst: r.packet.dst === walked.dst ? b.packet.dst : r.packet.dst, etherSrc: b.packet.etherSrc, etherDst: b.packet.etherDst}
+  // Lists are copied before they are written (ownPacket, clone): an empty addition can share the branch's own.
   return {
     ...r,
-    packet: same ? r.packet : {...r.packet, src: r.packet.src === walked.src ? b.packet.src : r.packet.src, dst: r.packet.dst === walked.dst ? b.packet.dst : r.packet.dst, etherSrc: b.packet.etherSrc, etherDst: b.packet.etherDst},
-    nat: [...b.nat, ...r.nat.map((n) => (same ? n : {...n, from: swap(n.from)}))],
-    assumptions: [...b.assumptions, ...r.assumptions],
+    packet,
+    nat: r.nat.length === 0 ? b.nat : [...b.nat, ...r.nat.map((n) => (same ? n : {...n, from: swap(n.from)}))],
+    assumptions: r.assumptions.length === 0 ? b.assumptions : [...b.assumptions, ...r.assumptions],
   }
 }
 
