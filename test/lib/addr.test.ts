@@ -1,6 +1,6 @@
 import ipaddr from 'ipaddr.js'
 import {describe, expect, it} from 'vitest'
-import {formatIp, parseIp, parsePrefix} from '../../src/lib/addr.js'
+import {formatIp, ipv4Bounds, parseIp, parsePrefix} from '../../src/lib/addr.js'
 
 describe('parseIp', () => {
   it('reads four-part decimal IPv4 as a 32-bit value', () => {
@@ -44,5 +44,23 @@ describe('formatIp', () => {
     const range = parsePrefix('198.51.100.77/26')!
     expect(formatIp(4, range.lo)).toBe('198.51.100.64')
     expect(formatIp(4, range.hi)).toBe('198.51.100.127')
+  })
+})
+
+describe('ipv4Bounds', () => {
+  it('gives parsePrefix bounds as numbers for plain IPv4 addresses and prefixes', () => {
+    expect(ipv4Bounds('10.0.0.0/8')).toEqual([0x0a000000, 0x0b000000])
+    expect(ipv4Bounds('198.51.100.77/26')).toEqual([0xc6336440, 0xc6336480])
+    expect(ipv4Bounds('0.0.0.0/0')).toEqual([0, 2 ** 32])
+    expect(ipv4Bounds('255.255.255.255')).toEqual([2 ** 32 - 1, 2 ** 32])
+    for (let i = 0; i < 2000; i++) {
+      const text = `${Array.from({length: 4}, () => Math.floor(Math.random() * 256)).join('.')}/${Math.floor(Math.random() * 33)}`
+      const range = parsePrefix(text)!
+      expect(ipv4Bounds(text), text).toEqual([Number(range.lo), Number(range.hi) + 1])
+    }
+  })
+
+  it('leaves every other text to parsePrefix', () => {
+    for (const text of ['fe80::/10', '10.0.0.1-10.0.0.9', '10.0.0.0/33', '10.0.0.0/024', '10.0.0.0/8/1', '010.0.0.0/8', '10.0.0/8', '']) expect(ipv4Bounds(text), text).toBeUndefined()
   })
 })
