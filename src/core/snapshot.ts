@@ -217,12 +217,17 @@ const count = (v: unknown) => Number.isSafeInteger(v) && (v as number) >= 0
 /** capturedAt as Date#toISOString writes it (a four-digit year): always a datetime the schema accepts. */
 const isoTimestamp = (v: unknown) => typeof v === 'string' && /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/.test(v) && !Number.isNaN(Date.parse(v)) && new Date(v).toISOString() === v
 
+type Tests = Record<string, (value: unknown) => boolean>
+const testLists = new WeakMap<Tests, [string, (value: unknown) => boolean][]>()
+
 /** Every field of an object (no other), tested; the object rebuilt in the fields' order, as the schema returns it. */
-function fields(v: unknown, tests: Record<string, (value: unknown) => boolean>): Json | undefined {
+function fields(v: unknown, tests: Tests): Json | undefined {
   if (!isRecord(v)) return undefined
-  for (const key of Object.keys(v)) if (!Object.hasOwn(tests, key)) return undefined
+  for (const key in v) if (!Object.hasOwn(tests, key)) return undefined
+  let list = testLists.get(tests)
+  if (!list) testLists.set(tests, (list = Object.entries(tests)))
   const out: Json = {}
-  for (const [key, test] of Object.entries(tests)) {
+  for (const [key, test] of list) {
     if (!test(v[key])) return undefined
     if (Object.hasOwn(v, key)) out[key] = v[key]
   }
@@ -374,9 +379,9 @@ function missing<K extends 'file' | 'dir'>(kind: K, path: string) {
 }
 
 function toCapture(entry: ManifestEntry, output: string): Capture {
-  const base = {output, durationMs: entry.durationMs, truncated: entry.truncated, error: entry.error, errorCode: entry.errorCode}
+  const {durationMs, truncated, error, errorCode} = entry
   if (entry.kind === 'command') {
-    return {...base, kind: 'command', argv: entry.argv!, exitCode: entry.exitCode ?? null, timedOut: entry.timedOut ?? false, stderr: entry.stderr ?? ''}
+    return {output, durationMs, truncated, error, errorCode, kind: 'command', argv: entry.argv!, exitCode: entry.exitCode ?? null, timedOut: entry.timedOut ?? false, stderr: entry.stderr ?? ''}
   }
-  return {...base, kind: entry.kind, path: entry.path!}
+  return {output, durationMs, truncated, error, errorCode, kind: entry.kind, path: entry.path!}
 }

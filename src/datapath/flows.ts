@@ -302,11 +302,12 @@ class HostView {
       else if (!branches.includes(b)) newlyDropped.push(b)
     }
     const first = after[0]
-    const steps = first ? first.steps.filter((s) => s.hook === hook) : []
-    const summary = this.hookSummary(hook, familiesFor(layer, first?.packet.family ?? 4))
+    // A branch that went through this hook holds this hook's steps alone (shared with every packet of its class, read-only).
+    const onHook = (b: Branch) => (b.steps.every((s) => s.hook === hook) ? b.steps : b.steps.filter((s) => s.hook === hook))
+    const steps = first ? onHook(first) : []
     if (live.length === 0 && unknown.length === 0 && newlyDropped.length > 0) {
       const decided = newlyDropped[0].decidedBy!
-      return {hop: {name, verdict: 'fail', detail: `dropped by ${describeStep(decided)}`, element: elementForStep(decided, this.facts.ruleset), steps: newlyDropped[0].steps.filter((s) => s.hook === hook)}, branches: after}
+      return {hop: {name, verdict: 'fail', detail: `dropped by ${describeStep(decided)}`, element: elementForStep(decided, this.facts.ruleset), steps: onHook(newlyDropped[0])}, branches: after}
     }
     if (unknown.length > 0 || (newlyDropped.length > 0 && live.length > 0)) {
       // One entry per undecidable rule, however many branches forked on it.
@@ -326,6 +327,7 @@ class HostView {
         branches: after,
       }
     }
+    const summary = this.hookSummary(hook, familiesFor(layer, first?.packet.family ?? 4))
     return {hop: {name, verdict: 'pass', detail: live.length > 0 && steps.length > 0 ? `accepted (${summary})` : summary, steps}, branches: after}
   }
 
@@ -584,15 +586,23 @@ class PathRunner {
     if (layer === 'bridge' && this.host.rs.baseChains(hook, ['bridge']).length === 0) return
     // Bridge hooks see ports; the IP hooks see the bridge (and, for bridged frames, the ports through physdev).
     const origin = (this.live()[0] ?? this.branches[0]).packet
-    const seen = (p: NfPacket): NfPacket => ({
-      ...p,
-      iifname: devices.iifname,
-      oifname: devices.oifname,
-      ibrname: devices.ibrname,
-      obrname: devices.obrname,
-      ...(layer === 'bridge' ? {physIn: undefined, physOut: undefined, bridged: false} : {}),
+    const seen = (p: NfPacket): NfPacket =>
+      // Already as this hook sees it (the hook before saw the same devices): no copy.
+      p.iifname === devices.iifname && p.oifname === devices.oifname && p.ibrname === devices.ibrname && p.obrname === devices.obrname && (layer === 'ip' || (p.physIn === undefined && p.physOut === undefined && p.bridged === false))
+        ? p
+        : {
+            ...p,
+            iifname: devices.iifname,
+            oifname: devices.oifname,
+            ibrname: devices.ibrname,
+            obrname: devices.obrname,
+            ...(layer === 'bridge' ? {physIn: undefined, physOut: undefined, bridged: false} : {}),
+          }
+    const input = this.branches.map((b) => {
+      if (b.status !== 'accept') return b
+      const packet = seen(b.packet)
+      return packet === b.packet ? b : {...b, packet}
     })
-    const input = this.branches.map((b) => (b.status === 'accept' ? {...b, packet: seen(b.packet)} : b))
     const {hop, branches} = this.host.nfHop(name, hook, layer, input)
     // After a bridge hook the packet is the bridge's again: its physdev view comes back for the IP hooks.
     const after = (p: NfPacket): NfPacket => (layer === 'bridge' ? {...p, physIn: origin.physIn, physOut: origin.physOut, bridged: origin.bridged} : p)

@@ -162,12 +162,13 @@ export function scrubDeep<T>(value: T): T {
     if (Array.isArray(v)) {
       const out: unknown[] = []
       seen.set(v, out)
-      for (const item of v) out.push(walk(item))
+      for (let i = 0; i < v.length; i++) out.push(walk(v[i]))
       return out
     }
     const out: Record<string, unknown> = {}
     seen.set(v, out)
-    for (const [k, item] of Object.entries(v)) out[k] = walk(item)
+    // Own enumerable keys in Object.entries' order, without an array of pairs per object.
+    for (const k in v) if (Object.hasOwn(v, k)) out[k] = walk((v as Record<string, unknown>)[k])
     return out
   }
   return walk(value) as T

@@ -23,8 +23,10 @@ export interface CompiledRuleset {
   addressClass(address: string): string
   /** Some rule reads ether addresses: then a MAC tells packets apart. */
   readsEther: boolean
-  /** Hook evaluations by packet class (see runHook). */
-  hookCache: Map<string, unknown>
+  /** Hook evaluations by hook and layer, then by packet class (see runHook). */
+  hookCache: Map<string, Map<string, unknown>>
+  /** Each packet's class key, once per packet object (a packet no hook changed goes on to the next one as it is). */
+  packetKeys: WeakMap<object, string>
 }
 
 const tableKey = (backend: NfBackend, family: NfFamily, table: string) => `${backend} ${family} ${table}`
@@ -76,8 +78,13 @@ export function compile(rs: NfRuleset, options: {hostAddresses?: string[]} = {})
   let readsEther = false
   for (const table of rs.tables) {
     for (const chain of Object.values(table.chains)) {
-      for (const rule of chain.rules) {
-        for (const e of rule.exprs) {
+      // Indexed loops: this runs once, over every expression of every rule, mostly before the optimizer
+      // has compiled it, and for-of then costs an iterator step per element.
+      const rules = chain.rules
+      for (let r = 0; r < rules.length; r++) {
+        const exprs = rules[r].exprs
+        for (let x = 0; x < exprs.length; x++) {
+          const e = exprs[x]
           if (e.kind !== 'cmp') continue
           visit(e.value)
           if (e.field === 'ether saddr' || e.field === 'ether daddr' || e.concat?.some((f) => f.startsWith('ether'))) readsEther = true
@@ -128,6 +135,7 @@ export function compile(rs: NfRuleset, options: {hostAddresses?: string[]} = {})
     range: parse,
     readsEther,
     hookCache: new Map(),
+    packetKeys: new WeakMap(),
     addressClass(address) {
       let c = classes.get(address)
       if (c === undefined) {

@@ -94,11 +94,14 @@ export function runHook(rs: CompiledRuleset, hook: NfHook, layer: 'ip' | 'bridge
     }
     // Packets no rule can tell apart (addresses of one class, same everything else) meet the same fate:
     // a thousand guests of one network are walked once, then rebased onto each guest's own addresses.
-    const key = `${hook}|${layer}|${packetKey(rs, b.packet)}`
-    let cached = rs.hookCache.get(key) as {input: NfPacket; results: Branch[]} | undefined
+    const hookKey = `${hook}|${layer}`
+    const byClass = rs.hookCache.get(hookKey) ?? rs.hookCache.set(hookKey, new Map()).get(hookKey)!
+    let key = rs.packetKeys.get(b.packet)
+    if (key === undefined) rs.packetKeys.set(b.packet, (key = packetKey(rs, b.packet)))
+    let cached = byClass.get(key) as {input: NfPacket; results: Branch[]} | undefined
     if (!cached) {
       cached = {input: b.packet, results: walkHook(rs, hook, layer, b.packet, ctx)}
-      rs.hookCache.set(key, cached)
+      byClass.set(key, cached)
     }
     for (const r of cached.results) out.push(rebase(r, cached.input, b))
   }
