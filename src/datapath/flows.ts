@@ -8,7 +8,7 @@
  * cannot be told, and names the element that decides.
  */
 import {ipInPrefix, parseIp, parsePrefix} from '../lib/addr.js'
-import type {NfFamily, NfHook, NfRuleset} from '../lib/netfilter.js'
+import type {NfHook, NfRuleset} from '../lib/netfilter.js'
 import type {Link} from '../../probes/links.js'
 import type {LibvirtDomain, LibvirtNetwork} from '../../probes/libvirt.js'
 import type {Listener} from '../../probes/processes.js'
@@ -161,12 +161,12 @@ class HostView {
   }
 
   private readonly summaries = new Map<string, string>()
-  /** The base chains a hook runs, in a line (the same for every flow: made once). */
-  private hookSummary(hook: NfHook, families: NfFamily[]): string {
-    const key = `${hook} ${families.join(',')}`
+  /** The base chains a hook runs, in a line (the same for every flow: made once per hook, layer and family). */
+  private hookSummary(hook: NfHook, layer: 'ip' | 'bridge', family: 4 | 6): string {
+    const key = layer === 'bridge' ? `${hook} bridge` : family === 4 ? `${hook} 4` : `${hook} 6`
     let text = this.summaries.get(key)
     if (text === undefined) {
-      const chains = this.rs.baseChains(hook, families)
+      const chains = this.rs.baseChains(hook, familiesFor(layer, family))
       text = chains.length === 0 ? 'no base chain on this hook' : `${chains.length} base chain(s): ${chains.map((c) => `${c.backend === 'iptables-legacy' ? 'legacy ' : c.backend === 'nft' ? 'nft ' : ''}${c.family} ${c.table} ${c.name} (${c.base!.priority})`).join(', ')}`
       this.summaries.set(key, text)
     }
@@ -327,7 +327,7 @@ class HostView {
         branches: after,
       }
     }
-    const summary = this.hookSummary(hook, familiesFor(layer, first?.packet.family ?? 4))
+    const summary = this.hookSummary(hook, layer, first?.packet.family ?? 4)
     return {hop: {name, verdict: 'pass', detail: live.length > 0 && steps.length > 0 ? `accepted (${summary})` : summary, steps}, branches: after}
   }
 

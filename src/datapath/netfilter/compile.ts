@@ -24,9 +24,9 @@ export interface CompiledRuleset {
   /** Some rule reads ether addresses: then a MAC tells packets apart. */
   readsEther: boolean
   /** Hook evaluations by hook and layer, then by packet class (see runHook). */
-  hookCache: Map<string, Map<string, unknown>>
-  /** Each packet's class key, once per packet object (a packet no hook changed goes on to the next one as it is). */
-  packetKeys: WeakMap<object, string>
+  hookCache: Map<string, Map<string, Map<string, unknown>>>
+  /** The last packet keyed and its class key: a packet no hook changed goes on to the next hook as it is. */
+  lastKeyed: {packet?: object; key: string}
 }
 
 const tableKey = (backend: NfBackend, family: NfFamily, table: string) => `${backend} ${family} ${table}`
@@ -135,7 +135,7 @@ export function compile(rs: NfRuleset, options: {hostAddresses?: string[]} = {})
     range: parse,
     readsEther,
     hookCache: new Map(),
-    packetKeys: new WeakMap(),
+    lastKeyed: {key: ''},
     addressClass(address) {
       let c = classes.get(address)
       if (c === undefined) {

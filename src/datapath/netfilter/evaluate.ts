@@ -94,10 +94,15 @@ export function runHook(rs: CompiledRuleset, hook: NfHook, layer: 'ip' | 'bridge
     }
     // Packets no rule can tell apart (addresses of one class, same everything else) meet the same fate:
     // a thousand guests of one network are walked once, then rebased onto each guest's own addresses.
-    const hookKey = `${hook}|${layer}`
-    const byClass = rs.hookCache.get(hookKey) ?? rs.hookCache.set(hookKey, new Map()).get(hookKey)!
-    let key = rs.packetKeys.get(b.packet)
-    if (key === undefined) rs.packetKeys.set(b.packet, (key = packetKey(rs, b.packet)))
+    const byLayer = rs.hookCache.get(hook) ?? rs.hookCache.set(hook, new Map()).get(hook)!
+    const byClass = byLayer.get(layer) ?? byLayer.set(layer, new Map()).get(layer)!
+    // Packets are never changed in place (statements copy first): the same object has the same key.
+    const last = rs.lastKeyed
+    if (last.packet !== b.packet) {
+      last.packet = b.packet
+      last.key = packetKey(rs, b.packet)
+    }
+    const key = last.key
     let cached = byClass.get(key) as {input: NfPacket; results: Branch[]} | undefined
     if (!cached) {
       cached = {input: b.packet, results: walkHook(rs, hook, layer, b.packet, ctx)}
@@ -111,9 +116,13 @@ export function runHook(rs: CompiledRuleset, hook: NfHook, layer: 'ip' | 'bridge
 /** Every field of NfPacket a rule can read, addresses by class (keep in step with NfPacket). */
 function packetKey(rs: CompiledRuleset, p: NfPacket): string {
   const ct = p.ct
-  // What [...].join('|') makes of these fields (undefined as ''), without the array: asked once per hook per flow.
-  const f = (v: string | number | boolean | undefined) => (v === undefined ? '' : v)
-  return `${p.family}|${f(p.iifname)}|${f(p.oifname)}|${f(p.ibrname)}|${f(p.obrname)}|${f(p.physIn)}|${f(p.physOut)}|${f(p.bridged)}|${rs.addressClass(p.src)}|${rs.addressClass(p.dst)}|${p.l4proto}|${f(p.sport)}|${f(p.dport)}|${f(p.icmpType)}|${f(p.icmpCode)}|${f(p.tcpFlags)}|${ct.state}|${ct.status.join(',')}|${ct.direction}|${ct.mark}|${p.mark}|${p.pkttype}|${rs.readsEther ? f(p.etherSrc) : ''}|${rs.readsEther ? f(p.etherDst) : ''}`
+  // One flat string (a template of two dozen parts would make a tree of them to flatten for hashing).
+  return [
+    p.family, p.iifname, p.oifname, p.ibrname, p.obrname, p.physIn, p.physOut, p.bridged,
+    rs.addressClass(p.src), rs.addressClass(p.dst), p.l4proto, p.sport, p.dport, p.icmpType, p.icmpCode, p.tcpFlags,
+    ct.state, ct.status.join(','), ct.direction, ct.mark, p.mark, p.pkttype,
+    rs.readsEther ? p.etherSrc : '', rs.readsEther ? p.etherDst : '',
+  ].join('|')
 }
 
 /** A cached hook result for another packet of the same class: its addresses where the hook left them unchanged. */
