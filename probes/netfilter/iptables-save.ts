@@ -178,7 +178,7 @@ export function parseIptablesRuleOptions(
     if (!negated) start = opt.start
     const name = opt.quoted ? '' : opt.text
     if (name === '-j' || name === '--jump' || name === '-g' || name === '--goto') {
-      out.exprs.push(parseTarget(c, name === '-g' || name === '--goto', tokens.slice(i + 1), start))
+      out.exprs.push(parseTarget(c, name === '-g' || name === '--goto', tokens, i + 1, start))
       break
     }
     if (name === '-m' || name === '--match') {
@@ -196,14 +196,13 @@ export function parseIptablesRuleOptions(
     }
     if (TOP_LEVEL.has(name)) {
       const value = tokens[i + 1]
-      const text = line.slice(start, value?.end ?? opt.end)
       i += 2
       if (value === undefined) {
-        out.exprs.push({kind: 'opaque', text})
+        out.exprs.push({kind: 'opaque', text: line.slice(start, opt.end)})
         continue
       }
       if (name === '-p' || name === '--protocol') protocol = value.text.toLowerCase()
-      out.exprs.push(...topLevelMatch(name, negated, value.text, text))
+      topLevelMatch(name, negated, value.text, () => line.slice(start, value.end), out.exprs)
       continue
     }
     if (isOption(opt)) {
@@ -240,7 +239,8 @@ function readModuleOptions(tokens: Token[], from: number): {options: ModOption[]
   return {options, next: i}
 }
 
-function topLevelMatch(name: string, negated: boolean, value: string, text: string): NfExpr[] {
+/** The expression of a top-level match, added to `into`; its text (made only if it is needed) is the option as written. */
+function topLevelMatch(name: string, negated: boolean, value: string, text: () => string, into: NfExpr[]): void {
   switch (name) {
     case '-s':
     case '--source':
@@ -249,22 +249,32 @@ function topLevelMatch(name: string, negated: boolean, value: string, text: stri
     case '--destination':
     case '--dst': {
       const field: NfField = name.startsWith('-s') || name === '--source' || name === '--src' ? 'saddr' : 'daddr'
+      if (!value.includes(',')) {
+        const one = addressValue(value)
+        into.push(one === undefined ? {kind: 'opaque', text: text()} : cmp(field, negated, one))
+        return
+      }
       const values = value.split(',').map(addressValue)
-      if (values.some((v) => v === undefined)) return [{kind: 'opaque', text}]
-      return [cmp(field, negated, values.length === 1 ? values[0]! : {t: 'set', elems: values as NfValue[]})]
+      if (values.some((v) => v === undefined)) into.push({kind: 'opaque', text: text()})
+      else into.push(cmp(field, negated, {t: 'set', elems: values as NfValue[]}))
+      return
     }
     case '-i':
     case '--in-interface':
-      return [cmp('iifname', negated, ifaceValue(value))]
+      into.push(cmp('iifname', negated, ifaceValue(value)))
+      return
     case '-o':
     case '--out-interface':
-      return [cmp('oifname', negated, ifaceValue(value))]
+      into.push(cmp('oifname', negated, ifaceValue(value)))
+      return
     default: {
       // -p: "all" (or 0) matches every protocol and is no match at all; a negated "all" matches nothing.
-      if (value.toLowerCase() === 'all' || value === '0') return negated ? [{kind: 'opaque', text}] : []
+      if (value.toLowerCase() === 'all' || value === '0') {
+        if (negated) into.push({kind: 'opaque', text: text()})
+        return
+      }
       const proto = l4protoValue(value)
-      if (proto === undefined) return [{kind: 'opaque', text}]
-      return [cmp('l4proto', negated, typeof proto === 'number' ? num(proto) : str(proto))]
+      into.push(proto === undefined ? {kind: 'opaque', text: text()} : cmp('l4proto', negated, typeof proto === 'number' ? num(proto) : str(proto)))
     }
   }
 }
@@ -438,16 +448,17 @@ const EFFECT_TARGETS = new Set([
   'SECMARK', 'IDLETIMER', 'LED', 'RATEEST', 'TEE', 'SET', 'TCPOPTSTRIP', 'CONNLABEL',
 ])
 
-function parseTarget(c: RuleContext, goto: boolean, tokens: Token[], start: number): NfStatement {
-  const target = tokens[0]?.text ?? ''
-  const text = c.line.slice(start, tokens.at(-1)?.end ?? start).trimEnd()
-  const {options} = readModuleOptions(tokens, 1)
+/** The target from tokens[from] on (its name, then its options to the end of the line). */
+function parseTarget(c: RuleContext, goto: boolean, tokens: Token[], from: number, start: number): NfStatement {
+  const target = tokens[from]?.text ?? ''
+  const text = c.line.slice(start, tokens.length > from ? tokens[tokens.length - 1].end : start).trimEnd()
+  const {options} = readModuleOptions(tokens, from + 1)
   const opt = (name: string) => options.find((o) => o.name === name)?.values[0]
   switch (target) {
     case 'ACCEPT':
     case 'DROP':
     case 'RETURN':
-      if (options.length === 0 && tokens.length === 1) return {kind: 'verdict', verdict: target === 'ACCEPT' ? 'accept' : target === 'DROP' ? 'drop' : 'return'}
+      if (options.length === 0 && tokens.length - from === 1) return {kind: 'verdict', verdict: target === 'ACCEPT' ? 'accept' : target === 'DROP' ? 'drop' : 'return'}
       break
     case 'QUEUE':
       return {kind: 'verdict', verdict: 'queue', text}
@@ -483,7 +494,7 @@ function parseTarget(c: RuleContext, goto: boolean, tokens: Token[], start: numb
     default:
       if (EFFECT_TARGETS.has(target)) return {kind: 'effect', text}
       if (c.userChains.has(target) || (target !== '' && !/^[A-Z0-9_]+$/.test(target))) {
-        if (tokens.length === 1) return {kind: goto ? 'goto' : 'jump', target}
+        if (tokens.length - from === 1) return {kind: goto ? 'goto' : 'jump', target}
       }
   }
   return {kind: 'opaque-statement', text, terminal: 'unknown'}

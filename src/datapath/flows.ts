@@ -15,7 +15,7 @@ import type {Listener} from '../../probes/processes.js'
 import type {PolicyRuleFacts} from '../../probes/ip-rules.js'
 import type {Route} from '../../probes/routes.js'
 import {type CompiledRuleset, compile} from './netfilter/compile.js'
-import {type Branch, type EvalContext, type TraceStep, assumptionKey, familiesFor, runHook, startBranch} from './netfilter/evaluate.js'
+import {type Branch, type EvalContext, type HookWalk, type TraceStep, assumptionKey, familiesFor, runHook, startBranch} from './netfilter/evaluate.js'
 import {type NfPacket, describePacket, newPacket, replyPacket} from './netfilter/packet.js'
 import {type RouteDecision, type Router, buildRouter, describeRoute} from './routing.js'
 import {type Element, elementForStep, natMissingElement} from './elements.js'
@@ -274,6 +274,18 @@ class HostView {
 
   /** A device on the path: exists, admin up, carrier, and (for a tap) enslaved to the bridge. */
   private deviceHops(name: string | undefined, role: 'tap' | 'bridge' | 'egress', bridge?: string): Hop[] {
+    // The same device seen the same way gives the same hop: made once (every guest's flows pass its bridge
+    // and the uplink); callers copy the list, and hops are never changed.
+    const byName = this.deviceHopCache[role]
+    const byBridge = byName.get(name) ?? byName.set(name, new Map()).get(name)!
+    let hops = byBridge.get(bridge)
+    if (!hops) byBridge.set(bridge, (hops = this.deviceHopsOf(name, role, bridge)))
+    return hops
+  }
+
+  private readonly deviceHopCache = {tap: new Map<string | undefined, Map<string | undefined, Hop[]>>(), bridge: new Map<string | undefined, Map<string | undefined, Hop[]>>(), egress: new Map<string | undefined, Map<string | undefined, Hop[]>>()}
+
+  private deviceHopsOf(name: string | undefined, role: 'tap' | 'bridge' | 'egress', bridge?: string): Hop[] {
     const label = `${role} ${name ?? '?'}`
     if (!name) return [{name: label, verdict: 'fail', detail: 'the guest interface has no host device (not started?)', element: {id: `link:?`, kind: 'link', text: 'no tap device', undo: []}}]
     const link = this.links.get(name)
@@ -291,7 +303,22 @@ class HostView {
 
   /** One netfilter hook as a hop: runs the branches, reports pass / fail / indeterminate with the deciding rule. */
   nfHop(name: string, hook: NfHook, layer: 'ip' | 'bridge', branches: Branch[]): {hop: Hop; branches: Branch[]} {
-    const after = runHook(this.rs, hook, layer, branches, this.ctx)
+    const used: HookWalk[] = []
+    const after = runHook(this.rs, hook, layer, branches, this.ctx, used)
+    // One branch with nothing assumed, through a walk that did not fork: the hop says only what the walk
+    // found, the same for every packet of the class. It is made once and shared (hops are never changed).
+    const single = branches.length === 1 && branches[0].assumptions.length === 0 && used.length === 1 && used[0].results.length === 1
+    const memo = single ? (this.hopsByWalk.get(used[0]) ?? this.hopsByWalk.set(used[0], new Map()).get(used[0])!) : undefined
+    const known = memo?.get(name)
+    if (known) return {hop: known, branches: after}
+    const hop = this.hopOf(name, hook, layer, branches, after)
+    memo?.set(name, hop)
+    return {hop, branches: after}
+  }
+
+  private readonly hopsByWalk = new Map<HookWalk, Map<string, Hop>>()
+
+  private hopOf(name: string, hook: NfHook, layer: 'ip' | 'bridge', branches: Branch[], after: Branch[]): Hop {
     const live: Branch[] = []
     const unknown: Branch[] = []
     // Branches already sealed before this hook (passed through as they were) say nothing about it.
@@ -307,7 +334,7 @@ class HostView {
     const steps = first ? onHook(first) : []
     if (live.length === 0 && unknown.length === 0 && newlyDropped.length > 0) {
       const decided = newlyDropped[0].decidedBy!
-      return {hop: {name, verdict: 'fail', detail: `dropped by ${describeStep(decided)}`, element: elementForStep(decided, this.facts.ruleset), steps: onHook(newlyDropped[0])}, branches: after}
+      return {name, verdict: 'fail', detail: `dropped by ${describeStep(decided)}`, element: elementForStep(decided, this.facts.ruleset), steps: onHook(newlyDropped[0])}
     }
     if (unknown.length > 0 || (newlyDropped.length > 0 && live.length > 0)) {
       // One entry per undecidable rule, however many branches forked on it.
@@ -322,13 +349,10 @@ class HostView {
         return {rule: describeStep(s), note: s.note, ifMatches: outcome(true), ifNot: outcome(false)}
       })
       const decided = unknown[0]?.decidedBy ?? assumptions[0]
-      return {
-        hop: {name, verdict: 'indeterminate', detail: undecided.length > 0 ? `depends on ${undecided.map((u) => u.rule).join('; ')}` : `cannot be told at ${decided ? describeStep(decided) : name}`, element: decided ? elementForStep(decided, this.facts.ruleset, true) : undefined, steps, undecided},
-        branches: after,
-      }
+      return {name, verdict: 'indeterminate', detail: undecided.length > 0 ? `depends on ${undecided.map((u) => u.rule).join('; ')}` : `cannot be told at ${decided ? describeStep(decided) : name}`, element: decided ? elementForStep(decided, this.facts.ruleset, true) : undefined, steps, undecided}
     }
     const summary = this.hookSummary(hook, layer, first?.packet.family ?? 4)
-    return {hop: {name, verdict: 'pass', detail: live.length > 0 && steps.length > 0 ? `accepted (${summary})` : summary, steps}, branches: after}
+    return {name, verdict: 'pass', detail: live.length > 0 && steps.length > 0 ? `accepted (${summary})` : summary, steps}
   }
 
   routingHop(name: string, decision: RouteDecision, expect: 'forward' | 'local', packet: NfPacket): Hop {

@@ -85,7 +85,7 @@ export const familiesFor = (layer: 'ip' | 'bridge', family: 4 | 6): NfFamily[] =
  * Runs every base chain on `hook` for each live branch. Dropped and unknown
  * branches pass through untouched: their fate is already sealed.
  */
-export function runHook(rs: CompiledRuleset, hook: NfHook, layer: 'ip' | 'bridge', branches: Branch[], ctx: EvalContext): Branch[] {
+export function runHook(rs: CompiledRuleset, hook: NfHook, layer: 'ip' | 'bridge', branches: Branch[], ctx: EvalContext, used?: HookWalk[]): Branch[] {
   const out: Branch[] = []
   for (const b of branches) {
     if (b.status !== 'accept') {
@@ -103,14 +103,21 @@ export function runHook(rs: CompiledRuleset, hook: NfHook, layer: 'ip' | 'bridge
       last.key = packetKey(rs, b.packet)
     }
     const key = last.key
-    let cached = byClass.get(key) as {input: NfPacket; results: Branch[]} | undefined
+    let cached = byClass.get(key) as HookWalk | undefined
     if (!cached) {
       cached = {input: b.packet, results: walkHook(rs, hook, layer, b.packet, ctx)}
       byClass.set(key, cached)
     }
+    used?.push(cached)
     for (const r of cached.results) out.push(rebase(r, cached.input, b))
   }
   return merge(out)
+}
+
+/** One walk of a hook, shared by every packet of its class: the packet walked and how its branches ended. */
+export interface HookWalk {
+  input: NfPacket
+  results: Branch[]
 }
 
 /** Every field of NfPacket a rule can read, addresses by class (keep in step with NfPacket). */
