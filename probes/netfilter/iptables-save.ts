@@ -69,7 +69,7 @@ interface Token {
  * ruleset of tens of thousands passes here, and a match object per word was most of the parse.
  */
 function tokenize(line: string): Token[] {
-  const tokens: Token[] = []
+  let count = 0
   const n = line.length
   let i = 0
   while (i < n) {
@@ -78,20 +78,39 @@ function tokenize(line: string): Token[] {
       continue
     }
     const start = i
-    if (line.charCodeAt(i) === QUOTE) {
-      const end = closingQuote(line, i + 1)
-      if (end >= 0) {
-        const inner = line.slice(i + 1, end)
-        tokens.push({text: inner.includes('\\') ? inner.replace(/\\(.)/g, '$1') : inner, start, end: end + 1, quoted: true})
-        i = end + 1
-        continue
-      }
+    let text: string
+    let quoted = false
+    const end = line.charCodeAt(i) === QUOTE ? closingQuote(line, i + 1) : -1
+    if (end >= 0) {
+      const inner = line.slice(i + 1, end)
+      text = inner.includes('\\') ? inner.replace(/\\(.)/g, '$1') : inner
+      quoted = true
+      i = end + 1
+    } else {
+      while (i < n && !isSpace(line.charCodeAt(i))) i++
+      text = line.slice(start, i)
     }
-    while (i < n && !isSpace(line.charCodeAt(i))) i++
-    tokens.push({text: line.slice(start, i), start, end: i, quoted: false})
+    const t = TOKEN_POOL[count]
+    if (t === undefined) TOKEN_POOL[count] = {text, start, end: i, quoted}
+    else {
+      t.text = text
+      t.start = start
+      t.end = i
+      t.quoted = quoted
+    }
+    WORDS[count] = TOKEN_POOL[count]
+    count++
   }
-  return tokens
+  WORDS.length = count
+  return WORDS
 }
+
+/**
+ * The words of the line being parsed, and their objects: reused line after line (a rule's parse reads its
+ * words and keeps none of them; tens of thousands of rules would otherwise make a dozen objects each).
+ */
+const WORDS: Token[] = []
+const TOKEN_POOL: Token[] = []
 
 const QUOTE = 0x22
 const BACKSLASH = 0x5c
@@ -572,6 +591,8 @@ function markChange(o: ModOption): {op: 'set' | 'and' | 'or' | 'xor'; value: num
 export function parseIptablesSaveIR(text: string, opts: IptablesSaveOptions): NfTable[] {
   const {backend, family} = opts
   const tables = new Map<string, NfTable>()
+  // Chains per table, counted as they are declared (Object.keys of a table's chains, without listing them per rule).
+  const chainCounts = new Map<NfTable, number>()
   const incompatible = new Set<string>()
   let table: NfTable | undefined
   const lines = text.split('\n')
@@ -608,6 +629,7 @@ export function parseIptablesSaveIR(text: string, opts: IptablesSaveOptions): Nf
       if (policy !== '-' && !base) opts.warnings?.push(`${where(family, n)}: chain ${name} has policy ${policy} but is not a built-in chain of table ${table.name}`)
       if (base) chain.base = base
       if (packets !== undefined) chain.counters = {packets: Number(packets), bytes: Number(bytes)}
+      if (!Object.hasOwn(table.chains, name)) chainCounts.set(table, (chainCounts.get(table) ?? 0) + 1)
       table.chains[name] = chain
       continue
     }
@@ -618,7 +640,7 @@ export function parseIptablesSaveIR(text: string, opts: IptablesSaveOptions): Nf
     const chainName = head[1]
     const chain = table.chains[chainName]
     if (!chain) throw new ParseError(`${where(family, n)}: rule for undeclared chain ${chainName}`)
-    const parsed = parseIptablesRuleOptions(ruleLine, {userChains: userChainsOf(table), ipsetTypes: opts.ipsetTypes, warnings: opts.warnings}, head[0].length)
+    const parsed = parseIptablesRuleOptions(ruleLine, {userChains: userChainsOf(table, chainCounts.get(table) ?? 0), ipsetTypes: opts.ipsetTypes, warnings: opts.warnings}, head[0].length)
     const rule: NfRule = {
       ref: {backend, family, table: table.name, chain: chainName, index: chain.rules.length},
       text: ruleLine,
@@ -641,10 +663,8 @@ export function parseIptablesSaveIR(text: string, opts: IptablesSaveOptions): Nf
 const where = (family: 'ip' | 'ip6', n: number) => `${family === 'ip6' ? 'ip6tables' : 'iptables'}-save line ${n + 1}`
 
 const userChainCache = new WeakMap<NfTable, {count: number; names: Set<string>}>()
-/** Names of the table's user chains (declared before any rule in iptables-save output). */
-function userChainsOf(table: NfTable): Set<string> {
-  let count = 0
-  for (const _ in table.chains) count++
+/** Names of the table's user chains (declared before any rule in iptables-save output); `count` is how many chains it has. */
+function userChainsOf(table: NfTable, count: number): Set<string> {
   const cached = userChainCache.get(table)
   if (cached && cached.count === count) return cached.names
   const names = new Set(Object.values(table.chains).filter((c) => !c.base).map((c) => c.name))
