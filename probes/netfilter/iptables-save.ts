@@ -633,20 +633,21 @@ export function parseIptablesSaveIR(text: string, opts: IptablesSaveOptions): Nf
       table.chains[name] = chain
       continue
     }
-    const counted = /^\[(\d+):(\d+)\]\s+/.exec(line)
-    const ruleLine = counted ? line.slice(counted[0].length) : line
-    const head = /^-A\s+(\S+)/.exec(ruleLine)
+    const counted = countersOf(line)
+    const ruleLine = counted ? line.slice(counted.length) : line
+    const head = appendedChain(ruleLine)
     if (!head) throw new ParseError(`${where(family, n)}: unexpected "${line.slice(0, 60)}"`)
-    const chainName = head[1]
+    const chainName = ruleLine.slice(head.start, head.end)
+    const headEnd = head.end
     const chain = table.chains[chainName]
     if (!chain) throw new ParseError(`${where(family, n)}: rule for undeclared chain ${chainName}`)
-    const parsed = parseIptablesRuleOptions(ruleLine, {userChains: userChainsOf(table, chainCounts.get(table) ?? 0), ipsetTypes: opts.ipsetTypes, warnings: opts.warnings}, head[0].length)
+    const parsed = parseIptablesRuleOptions(ruleLine, {userChains: userChainsOf(table, chainCounts.get(table) ?? 0), ipsetTypes: opts.ipsetTypes, warnings: opts.warnings}, headEnd)
     const rule: NfRule = {
       ref: {backend, family, table: table.name, chain: chainName, index: chain.rules.length},
       text: ruleLine,
       exprs: parsed.exprs,
     }
-    if (counted) rule.counters = {packets: Number(counted[1]), bytes: Number(counted[2])}
+    if (counted) rule.counters = {packets: Number(counted.packets), bytes: Number(counted.bytes)}
     if (parsed.comment !== undefined) rule.comment = parsed.comment
     chain.rules.push(rule)
   }
@@ -658,6 +659,38 @@ export function parseIptablesSaveIR(text: string, opts: IptablesSaveOptions): Nf
   }
   return [...tables.values()]
 }
+
+/**
+ * A rule line's "[packets:bytes]" prefix, as /^\[(\d+):(\d+)\]\s+/ reads it (the spaces after it included in
+ * `length`); undefined without one. Read by hand: every rule of a `-c` listing starts so.
+ */
+function countersOf(line: string): {packets: string; bytes: string; length: number} | undefined {
+  if (line.charCodeAt(0) !== 0x5b) return undefined
+  let i = 1
+  while (isDigit(line.charCodeAt(i))) i++
+  if (i === 1 || line.charCodeAt(i) !== 0x3a) return undefined
+  const colon = i++
+  while (isDigit(line.charCodeAt(i))) i++
+  if (i === colon + 1 || line.charCodeAt(i) !== 0x5d) return undefined
+  const close = i++
+  if (!(i < line.length && isSpace(line.charCodeAt(i)))) return undefined
+  while (i < line.length && isSpace(line.charCodeAt(i))) i++
+  return {packets: line.slice(1, colon), bytes: line.slice(colon + 1, close), length: i}
+}
+
+/** Where the chain of "-A CHAIN" at the start of a rule line is, as /^-A\s+(\S+)/ reads it; undefined when it does not start so. */
+function appendedChain(line: string): {start: number; end: number} | undefined {
+  if (line.charCodeAt(0) !== 0x2d || line.charCodeAt(1) !== 0x41) return undefined
+  let i = 2
+  if (!(i < line.length && isSpace(line.charCodeAt(i)))) return undefined
+  while (i < line.length && isSpace(line.charCodeAt(i))) i++
+  if (i >= line.length) return undefined
+  const start = i
+  while (i < line.length && !isSpace(line.charCodeAt(i))) i++
+  return {start, end: i}
+}
+
+const isDigit = (c: number) => c >= 0x30 && c <= 0x39
 
 /** Where in the output a problem is (built only for a message). */
 const where = (family: 'ip' | 'ip6', n: number) => `${family === 'ip6' ? 'ip6tables' : 'iptables'}-save line ${n + 1}`
