@@ -50,7 +50,5 @@ export function toJsonReport(d: Diagnosis, gate?: GateDecision) {
 }
 
 export function renderJson(d: Diagnosis, gate?: GateDecision): string {
-  return jsonText(toJsonReport(d, gate))
+  return JSON.stringify(toJsonReport(d, gate), null, 2) + '\n'
 }
-
-export const jsonText = (report: JsonReport): string => JSON.stringify(report, null, 2) + '\n'

@@ -1,19 +1,18 @@
 import {Flags, ux} from '@oclif/core'
 import {FORMATS, type Format, type RenderOptions, render} from '../../reports/index.js'
-import {jsonText} from '../../reports/json.js'
 import {summaryLine} from '../../reports/summary.js'
 import {checklist} from '../../reports/checks.js'
 import {KvmdoctorCommand} from '../core/command.js'
 import type {Diagnosis} from '../core/diagnose.js'
 import {DEFAULT_EXPECTATIONS_FILE, DEFAULT_IGNORE_FILE, runDiagnose} from '../core/diagnose-service.js'
 import {gateDecision, uncheckedMessage} from '../core/gate.js'
-import {checkDiagnosisNames, errorLine, reportable, reportableJson, requireNonEmpty} from '../core/output.js'
+import {checkDiagnosisNames, errorLine, reportable, reportableJson, reportableJsonText, requireNonEmpty} from '../core/output.js'
 import {checkTarget, withLock, writeTextSafely} from '../core/safe-write.js'
 import {type FailOn, SEVERITIES} from '../core/severity.js'
 
 /** The report in a format, made safe (JSON is scrubbed after projection: see reportableJson). */
 async function renderReport(d: Diagnosis, format: Format, options: RenderOptions): Promise<string> {
-  return format === 'json' ? jsonText(reportableJson(d, options.gate)) : render(reportable(d, format), format, options)
+  return format === 'json' ? reportableJsonText(d, options.gate) : render(reportable(d, format), format, options)
 }
 
 /** Suppressed findings are not in d.findings, so they never count here. */
