@@ -326,7 +326,8 @@ function parseModule(c: RuleContext, module: string, options: ModOption[], text:
 
 /** Typed expressions for one option of a known module; undefined when the option is not understood. */
 function moduleOption(c: RuleContext, module: string, o: ModOption, all: ModOption[]): NfExpr[] | undefined {
-  const [v0, v1] = o.values
+  const v0 = o.values[0]
+  const v1 = o.values[1]
   const one = o.values.length === 1
   if (PORT_MODULES.has(module)) {
     if ((o.name === '--dport' || o.name === '--destination-port' || o.name === '--sport' || o.name === '--source-port') && one) {

@@ -227,7 +227,8 @@ function fields(v: unknown, tests: Tests): Json | undefined {
   let list = testLists.get(tests)
   if (!list) testLists.set(tests, (list = Object.entries(tests)))
   const out: Json = {}
-  for (const [key, test] of list) {
+  for (let i = 0; i < list.length; i++) {
+    const [key, test] = list[i]
     if (!test(v[key])) return undefined
     if (Object.hasOwn(v, key)) out[key] = v[key]
   }

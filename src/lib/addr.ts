@@ -71,7 +71,11 @@ export function formatIp(family: IpFamily, value: bigint): string {
 
 /** "10.0.0.0/8", "10.0.0.1" (a /32 or /128), "fd00::/64"; undefined when invalid. */
 export function parsePrefix(text: string): IpRange | undefined {
-  const [ip, len] = text.split('/')
+  // text.split('/')'s first two parts, without the list.
+  const slash = text.indexOf('/')
+  const second = slash < 0 ? -1 : text.indexOf('/', slash + 1)
+  const ip = slash < 0 ? text : text.slice(0, slash)
+  const len = slash < 0 ? undefined : text.slice(slash + 1, second < 0 ? text.length : second)
   const addr = parseIp(ip)
   if (!addr) return undefined
   const width = bits(addr.family)
