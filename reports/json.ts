@@ -4,6 +4,8 @@ import type {GateDecision} from '../src/core/gate.js'
 /** Bumped when a field changes meaning or goes away; new fields keep the version (docs/schemas/report.schema.json). */
 export const JSON_REPORT_VERSION = 1
 
+export type JsonReport = ReturnType<typeof toJsonReport>
+
 /** The stable machine-readable shape (docs/schemas/report.schema.json). */
 export function toJsonReport(d: Diagnosis, gate?: GateDecision) {
   return {
