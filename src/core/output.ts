@@ -5,11 +5,9 @@
  * never drive the terminal (escape sequences, carriage returns, bidi
  * overrides).
  */
-import {type JsonReport, toJsonReport} from '../../reports/json.js'
 import type {Diagnosis} from './diagnose.js'
 import {UserError} from './errors.js'
-import type {GateDecision} from './gate.js'
-import {scrubDeep, scrubText, scrubbedJson} from '../lib/scrub.js'
+import {scrubDeep, scrubText} from '../lib/scrub.js'
 
 /** C0 and C1 controls except tab and newline, DEL, and the Unicode bidi overrides/isolates. */
 const CONTROL = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]/g
@@ -50,15 +48,6 @@ export function reportable(d: Diagnosis, format: string): Diagnosis {
  * gate's too. Projected before it is scrubbed: the scrub walks what the report prints, not every hop
  * of every guest's flows and every check of the diagnosis (on a 1000-guest host, most of the work).
  */
-export function reportableJson(d: Diagnosis, gate?: GateDecision): JsonReport {
-  return scrubDeep(toJsonReport(d, gate))
-}
-
-/** The same report as the text written for --format json (scrubbed as it is written, not copied first). */
-export function reportableJsonText(d: Diagnosis, gate?: GateDecision): string {
-  return scrubbedJson(toJsonReport(d, gate), 2) + '\n'
-}
-
 /** Longest line written to stderr: a message quoting a crafted input stays readable. */
 const MAX_ERROR_LINE = 2000
 
