@@ -5,7 +5,7 @@
  */
 import {execFile} from 'node:child_process'
 import {existsSync} from 'node:fs'
-import {mkdir, writeFile} from 'node:fs/promises'
+import {mkdir, readFile, writeFile} from 'node:fs/promises'
 import {cpus, totalmem} from 'node:os'
 import {join} from 'node:path'
 import {fileURLToPath} from 'node:url'
@@ -56,7 +56,21 @@ async function scale(domains: number, rules: number): Promise<ScaleResult> {
   return {domains, rules, wallMs: Math.round(pick.wall), analysisMs: pick.ms, maxRssMb: Math.max(...samples.map((s) => s.rss)), findings: pick.findings}
 }
 
+/** `npm run bench -- --no-live`: the lab is a shared machine; a run that must not drive it keeps the last lab rows, dated. */
+const NO_LIVE = process.argv.includes('--no-live')
+
+async function previousLiveRows(): Promise<string[]> {
+  const old = await readFile(join(ROOT, 'bench', 'results', 'latest.md'), 'utf8').catch(() => '')
+  const date = /^Date: (.+)$/m.exec(old)?.[1]
+  const rows = old.split('\n')
+  const at = rows.findIndex((l) => l.startsWith('| live '))
+  if (!date || at < 0) return ['live comparison not run (--no-live) and no earlier lab run on record']
+  const kept = rows.slice(at).filter((l, i, all) => i < all.length - 1 || l !== '')
+  return [...kept, '', `Live rows: from the lab run of ${date}, not re-measured by this run (--no-live).`]
+}
+
 async function liveComparison(): Promise<string[]> {
+  if (NO_LIVE) return previousLiveRows()
   if (process.getuid?.() !== 0) return ['live comparison skipped: needs root and the lab (sudo npm run bench)']
   const lab = await import('../test/lab/lab.js')
   try {

@@ -1,4 +1,4 @@
-import {XMLParser} from 'fast-xml-parser'
+import {createRequire} from 'node:module'
 import {netmaskToPrefix} from '../src/lib/ipv4.js'
 import {lines} from '../src/lib/runner.js'
 import {type Obj, type Probe, ParseError, ProbeUnavailable, isObj, str} from './types.js'
@@ -94,6 +94,10 @@ export function parseVirshTable(text: string): Record<string, string>[] {
   })
 }
 
+// fast-xml-parser's own single-file CommonJS build: its ES module build is some thirty files, and
+// loading them cost more than parsing a thousand domains (every run reads libvirt).
+const {XMLParser} = createRequire(import.meta.url)('fast-xml-parser') as typeof import('fast-xml-parser')
+
 const xml = new XMLParser({
   ignoreAttributes: false,
   attributeNamePrefix: '@',
@@ -101,6 +105,8 @@ const xml = new XMLParser({
   parseTagValue: false,
   processEntities: true,
   isArray: (name) => ['interface', 'ip', 'range', 'host', 'channel'].includes(name),
+  // isArray reads only the tag name: no path string built for every tag and attribute.
+  jPath: false,
 })
 
 function parseXmlRoot(text: string, root: string, what: string): Obj {

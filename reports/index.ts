@@ -1,12 +1,7 @@
 import type {Diagnosis} from '../src/core/diagnose.js'
 import type {GateDecision} from '../src/core/gate.js'
 import {renderJson} from './json.js'
-import {renderJunit} from './junit.js'
-import {renderMarkdown} from './markdown.js'
-import {renderPrometheus} from './prometheus.js'
-import {renderSarif} from './sarif.js'
-import {type ColorLevel, makeStyle} from './style.js'
-import {renderTerminal} from './terminal.js'
+import type {ColorLevel} from './style.js'
 
 export const FORMATS = ['text', 'md', 'html', 'json', 'sarif', 'junit', 'prometheus'] as const
 export type Format = (typeof FORMATS)[number]
@@ -23,22 +18,24 @@ export interface RenderOptions {
   checks?: boolean
 }
 
-/** The HTML report (and its layout library) loads only when asked for. */
+/** A renderer (and the libraries it uses: layout, tables, colour, XML) loads only when its format is asked for. */
 export async function render(d: Diagnosis, format: Format, options: RenderOptions): Promise<string> {
   switch (format) {
     case 'json':
       return renderJson(d, options.gate)
     case 'md':
-      return renderMarkdown(d, options)
+      return (await import('./markdown.js')).renderMarkdown(d, options)
     case 'html':
       return (await import('./html.js')).renderHtml(d, options)
     case 'sarif':
-      return renderSarif(d)
+      return (await import('./sarif.js')).renderSarif(d)
     case 'junit':
-      return renderJunit(d)
+      return (await import('./junit.js')).renderJunit(d)
     case 'prometheus':
-      return renderPrometheus(d)
-    case 'text':
+      return (await import('./prometheus.js')).renderPrometheus(d)
+    case 'text': {
+      const [{renderTerminal}, {makeStyle}] = await Promise.all([import('./terminal.js'), import('./style.js')])
       return renderTerminal(d, {style: makeStyle(options.color ?? 0), width: options.width, showSuppressed: options.showSuppressed, checks: options.checks})
+    }
   }
 }

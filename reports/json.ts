@@ -1,8 +1,11 @@
 import type {Diagnosis} from '../src/core/diagnose.js'
 import type {GateDecision} from '../src/core/gate.js'
+import {scrubDeep, scrubbedJson} from '../src/lib/scrub.js'
 
 /** Bumped when a field changes meaning or goes away; new fields keep the version (docs/schemas/report.schema.json). */
 export const JSON_REPORT_VERSION = 1
+
+export type JsonReport = ReturnType<typeof toJsonReport>
 
 /** The stable machine-readable shape (docs/schemas/report.schema.json). */
 export function toJsonReport(d: Diagnosis, gate?: GateDecision) {
@@ -49,4 +52,14 @@ export function toJsonReport(d: Diagnosis, gate?: GateDecision) {
 
 export function renderJson(d: Diagnosis, gate?: GateDecision): string {
   return JSON.stringify(toJsonReport(d, gate), null, 2) + '\n'
+}
+
+/** The JSON report with every string scrubbed of credentials (what --format json prints, as data). */
+export function reportableJson(d: Diagnosis, gate?: GateDecision): JsonReport {
+  return scrubDeep(toJsonReport(d, gate))
+}
+
+/** The same report as the text written for --format json (scrubbed as it is written, not copied first). */
+export function reportableJsonText(d: Diagnosis, gate?: GateDecision): string {
+  return scrubbedJson(toJsonReport(d, gate), 2) + '\n'
 }

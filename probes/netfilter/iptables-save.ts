@@ -63,13 +63,79 @@ interface Token {
   quoted: boolean
 }
 
+/**
+ * Words of a rule line, the way the regex /"((?:[^"\\]|\\.)*)"|(\S+)/g would find them (a double-quoted
+ * value with backslash escapes, else a run of non-space characters), scanned by hand: every rule of a
+ * ruleset of tens of thousands passes here, and a match object per word was most of the parse.
+ */
 function tokenize(line: string): Token[] {
-  const tokens: Token[] = []
-  for (const m of line.matchAll(/"((?:[^"\\]|\\.)*)"|(\S+)/g)) {
-    const start = m.index
-    tokens.push({text: m[1] !== undefined ? m[1].replace(/\\(.)/g, '$1') : m[2], start, end: start + m[0].length, quoted: m[1] !== undefined})
+  let count = 0
+  const n = line.length
+  let i = 0
+  while (i < n) {
+    if (isSpace(line.charCodeAt(i))) {
+      i++
+      continue
+    }
+    const start = i
+    let text: string
+    let quoted = false
+    const end = line.charCodeAt(i) === QUOTE ? closingQuote(line, i + 1) : -1
+    if (end >= 0) {
+      const inner = line.slice(i + 1, end)
+      text = inner.includes('\\') ? inner.replace(/\\(.)/g, '$1') : inner
+      quoted = true
+      i = end + 1
+    } else {
+      while (i < n && !isSpace(line.charCodeAt(i))) i++
+      text = line.slice(start, i)
+    }
+    const t = TOKEN_POOL[count]
+    if (t === undefined) TOKEN_POOL[count] = {text, start, end: i, quoted}
+    else {
+      t.text = text
+      t.start = start
+      t.end = i
+      t.quoted = quoted
+    }
+    WORDS[count] = TOKEN_POOL[count]
+    count++
   }
-  return tokens
+  WORDS.length = count
+  return WORDS
+}
+
+/**
+ * The words of the line being parsed, and their objects: reused line after line (a rule's parse reads its
+ * words and keeps none of them; tens of thousands of rules would otherwise make a dozen objects each).
+ */
+const WORDS: Token[] = []
+const TOKEN_POOL: Token[] = []
+
+const QUOTE = 0x22
+const BACKSLASH = 0x5c
+
+/** Where the quoted value opened before `from` closes; -1 when it does not (a backslash before a line break or the end). */
+function closingQuote(line: string, from: number): number {
+  for (let i = from; i < line.length; i++) {
+    const c = line.charCodeAt(i)
+    if (c === QUOTE) return i
+    if (c === BACKSLASH) {
+      // `\.`: any character but a line terminator may follow.
+      if (i + 1 >= line.length || isLineTerminator(line.charCodeAt(i + 1))) return -1
+      i++
+    }
+  }
+  return -1
+}
+
+const isLineTerminator = (c: number) => c === 0x0a || c === 0x0d || c === 0x2028 || c === 0x2029
+
+/** JavaScript's \s: ASCII white space, NBSP, the Unicode space separators, line and paragraph separators, BOM. */
+function isSpace(c: number): boolean {
+  if (c === 0x20 || (c >= 0x09 && c <= 0x0d)) return true
+  if (c < 0xa0) return false
+  return c === 0xa0 || c === 0x1680 || (c >= 0x2000 && c <= 0x200a) || c === 0x2028 || c === 0x2029 || c === 0x202f || c === 0x205f || c === 0x3000 || c === 0xfeff
 }
 
 const TOP_LEVEL = new Set(['-s', '--source', '--src', '-d', '--destination', '--dst', '-i', '--in-interface', '-o', '--out-interface', '-p', '--protocol', '-f', '--fragment', '-m', '--match', '-j', '--jump', '-g', '--goto'])
@@ -109,10 +175,12 @@ export function parseIptablesRuleOptions(
   offset = 0,
 ): ParsedRule {
   const c: RuleContext = {line, userChains: ctx.userChains ?? new Set(), ipsetTypes: ctx.ipsetTypes ?? {}, warnings: ctx.warnings}
-  const tokens = tokenize(line).filter((t) => t.start >= offset)
+  const tokens = tokenize(line)
   const out: ParsedRule = {exprs: []}
   let protocol: string | undefined
+  // Words before the offset ("-A CHAIN") are not options; everything below only looks forward from i.
   let i = 0
+  while (i < tokens.length && tokens[i].start < offset) i++
   while (i < tokens.length) {
     const t = tokens[i]
     let negated = false
@@ -129,7 +197,7 @@ export function parseIptablesRuleOptions(
     if (!negated) start = opt.start
     const name = opt.quoted ? '' : opt.text
     if (name === '-j' || name === '--jump' || name === '-g' || name === '--goto') {
-      out.exprs.push(parseTarget(c, name === '-g' || name === '--goto', tokens.slice(i + 1), start))
+      out.exprs.push(parseTarget(c, name === '-g' || name === '--goto', tokens, i + 1, start))
       break
     }
     if (name === '-m' || name === '--match') {
@@ -147,14 +215,13 @@ export function parseIptablesRuleOptions(
     }
     if (TOP_LEVEL.has(name)) {
       const value = tokens[i + 1]
-      const text = line.slice(start, value?.end ?? opt.end)
       i += 2
       if (value === undefined) {
-        out.exprs.push({kind: 'opaque', text})
+        out.exprs.push({kind: 'opaque', text: line.slice(start, opt.end)})
         continue
       }
       if (name === '-p' || name === '--protocol') protocol = value.text.toLowerCase()
-      out.exprs.push(...topLevelMatch(name, negated, value.text, text))
+      topLevelMatch(name, negated, value.text, () => line.slice(start, value.end), out.exprs)
       continue
     }
     if (isOption(opt)) {
@@ -191,7 +258,8 @@ function readModuleOptions(tokens: Token[], from: number): {options: ModOption[]
   return {options, next: i}
 }
 
-function topLevelMatch(name: string, negated: boolean, value: string, text: string): NfExpr[] {
+/** The expression of a top-level match, added to `into`; its text (made only if it is needed) is the option as written. */
+function topLevelMatch(name: string, negated: boolean, value: string, text: () => string, into: NfExpr[]): void {
   switch (name) {
     case '-s':
     case '--source':
@@ -200,22 +268,32 @@ function topLevelMatch(name: string, negated: boolean, value: string, text: stri
     case '--destination':
     case '--dst': {
       const field: NfField = name.startsWith('-s') || name === '--source' || name === '--src' ? 'saddr' : 'daddr'
+      if (!value.includes(',')) {
+        const one = addressValue(value)
+        into.push(one === undefined ? {kind: 'opaque', text: text()} : cmp(field, negated, one))
+        return
+      }
       const values = value.split(',').map(addressValue)
-      if (values.some((v) => v === undefined)) return [{kind: 'opaque', text}]
-      return [cmp(field, negated, values.length === 1 ? values[0]! : {t: 'set', elems: values as NfValue[]})]
+      if (values.some((v) => v === undefined)) into.push({kind: 'opaque', text: text()})
+      else into.push(cmp(field, negated, {t: 'set', elems: values as NfValue[]}))
+      return
     }
     case '-i':
     case '--in-interface':
-      return [cmp('iifname', negated, ifaceValue(value))]
+      into.push(cmp('iifname', negated, ifaceValue(value)))
+      return
     case '-o':
     case '--out-interface':
-      return [cmp('oifname', negated, ifaceValue(value))]
+      into.push(cmp('oifname', negated, ifaceValue(value)))
+      return
     default: {
       // -p: "all" (or 0) matches every protocol and is no match at all; a negated "all" matches nothing.
-      if (value.toLowerCase() === 'all' || value === '0') return negated ? [{kind: 'opaque', text}] : []
+      if (value.toLowerCase() === 'all' || value === '0') {
+        if (negated) into.push({kind: 'opaque', text: text()})
+        return
+      }
       const proto = l4protoValue(value)
-      if (proto === undefined) return [{kind: 'opaque', text}]
-      return [cmp('l4proto', negated, typeof proto === 'number' ? num(proto) : str(proto))]
+      into.push(proto === undefined ? {kind: 'opaque', text: text()} : cmp('l4proto', negated, typeof proto === 'number' ? num(proto) : str(proto)))
     }
   }
 }
@@ -248,7 +326,8 @@ function parseModule(c: RuleContext, module: string, options: ModOption[], text:
 
 /** Typed expressions for one option of a known module; undefined when the option is not understood. */
 function moduleOption(c: RuleContext, module: string, o: ModOption, all: ModOption[]): NfExpr[] | undefined {
-  const [v0, v1] = o.values
+  const v0 = o.values[0]
+  const v1 = o.values[1]
   const one = o.values.length === 1
   if (PORT_MODULES.has(module)) {
     if ((o.name === '--dport' || o.name === '--destination-port' || o.name === '--sport' || o.name === '--source-port') && one) {
@@ -389,16 +468,17 @@ const EFFECT_TARGETS = new Set([
   'SECMARK', 'IDLETIMER', 'LED', 'RATEEST', 'TEE', 'SET', 'TCPOPTSTRIP', 'CONNLABEL',
 ])
 
-function parseTarget(c: RuleContext, goto: boolean, tokens: Token[], start: number): NfStatement {
-  const target = tokens[0]?.text ?? ''
-  const text = c.line.slice(start, tokens.at(-1)?.end ?? start).trimEnd()
-  const {options} = readModuleOptions(tokens, 1)
+/** The target from tokens[from] on (its name, then its options to the end of the line). */
+function parseTarget(c: RuleContext, goto: boolean, tokens: Token[], from: number, start: number): NfStatement {
+  const target = tokens[from]?.text ?? ''
+  const text = c.line.slice(start, tokens.length > from ? tokens[tokens.length - 1].end : start).trimEnd()
+  const {options} = readModuleOptions(tokens, from + 1)
   const opt = (name: string) => options.find((o) => o.name === name)?.values[0]
   switch (target) {
     case 'ACCEPT':
     case 'DROP':
     case 'RETURN':
-      if (options.length === 0 && tokens.length === 1) return {kind: 'verdict', verdict: target === 'ACCEPT' ? 'accept' : target === 'DROP' ? 'drop' : 'return'}
+      if (options.length === 0 && tokens.length - from === 1) return {kind: 'verdict', verdict: target === 'ACCEPT' ? 'accept' : target === 'DROP' ? 'drop' : 'return'}
       break
     case 'QUEUE':
       return {kind: 'verdict', verdict: 'queue', text}
@@ -434,7 +514,7 @@ function parseTarget(c: RuleContext, goto: boolean, tokens: Token[], start: numb
     default:
       if (EFFECT_TARGETS.has(target)) return {kind: 'effect', text}
       if (c.userChains.has(target) || (target !== '' && !/^[A-Z0-9_]+$/.test(target))) {
-        if (tokens.length === 1) return {kind: goto ? 'goto' : 'jump', target}
+        if (tokens.length - from === 1) return {kind: goto ? 'goto' : 'jump', target}
       }
   }
   return {kind: 'opaque-statement', text, terminal: 'unknown'}
@@ -512,12 +592,13 @@ function markChange(o: ModOption): {op: 'set' | 'and' | 'or' | 'xor'; value: num
 export function parseIptablesSaveIR(text: string, opts: IptablesSaveOptions): NfTable[] {
   const {backend, family} = opts
   const tables = new Map<string, NfTable>()
+  // Chains per table, counted as they are declared (Object.keys of a table's chains, without listing them per rule).
+  const chainCounts = new Map<NfTable, number>()
   const incompatible = new Set<string>()
   let table: NfTable | undefined
   const lines = text.split('\n')
   for (let n = 0; n < lines.length; n++) {
     const line = lines[n].trim()
-    const where = `${family === 'ip6' ? 'ip6tables' : 'iptables'}-save line ${n + 1}`
     if (line === '') continue
     if (line.startsWith('#')) {
       const m = /^# Table `([^']+)' (?:is incompatible|contains incompatible)/.exec(line)
@@ -528,44 +609,46 @@ export function parseIptablesSaveIR(text: string, opts: IptablesSaveOptions): Nf
       continue
     }
     if (line.startsWith('*')) {
-      if (table) throw new ParseError(`${where}: table ${line.slice(1)} starts before ${table.name} was committed`)
+      if (table) throw new ParseError(`${where(family, n)}: table ${line.slice(1)} starts before ${table.name} was committed`)
       const name = line.slice(1)
       table = tables.get(name) ?? {backend, family, name, chains: {}}
       tables.set(name, table)
       continue
     }
     if (line === 'COMMIT') {
-      if (!table) throw new ParseError(`${where}: COMMIT outside a table`)
+      if (!table) throw new ParseError(`${where(family, n)}: COMMIT outside a table`)
       table = undefined
       continue
     }
-    if (!table) throw new ParseError(`${where}: "${line.slice(0, 60)}" outside a table`)
+    if (!table) throw new ParseError(`${where(family, n)}: "${line.slice(0, 60)}" outside a table`)
     if (line.startsWith(':')) {
       const m = /^:(\S+)\s+(\S+)(?:\s+\[(\d+):(\d+)\])?$/.exec(line)
-      if (!m) throw new ParseError(`${where}: malformed chain line "${line.slice(0, 60)}"`)
+      if (!m) throw new ParseError(`${where(family, n)}: malformed chain line "${line.slice(0, 60)}"`)
       const [, name, policy, packets, bytes] = m
       const chain: NfChain = {backend, family, table: table.name, name, rules: []}
       const base = policy === '-' ? undefined : baseChain(table.name, name, policy, backend)
-      if (policy !== '-' && !base) opts.warnings?.push(`${where}: chain ${name} has policy ${policy} but is not a built-in chain of table ${table.name}`)
+      if (policy !== '-' && !base) opts.warnings?.push(`${where(family, n)}: chain ${name} has policy ${policy} but is not a built-in chain of table ${table.name}`)
       if (base) chain.base = base
       if (packets !== undefined) chain.counters = {packets: Number(packets), bytes: Number(bytes)}
+      if (!Object.hasOwn(table.chains, name)) chainCounts.set(table, (chainCounts.get(table) ?? 0) + 1)
       table.chains[name] = chain
       continue
     }
-    const counted = /^\[(\d+):(\d+)\]\s+/.exec(line)
-    const ruleLine = counted ? line.slice(counted[0].length) : line
-    const head = /^-A\s+(\S+)/.exec(ruleLine)
-    if (!head) throw new ParseError(`${where}: unexpected "${line.slice(0, 60)}"`)
-    const chainName = head[1]
+    const counted = countersOf(line)
+    const ruleLine = counted ? line.slice(counted.length) : line
+    const head = appendedChain(ruleLine)
+    if (!head) throw new ParseError(`${where(family, n)}: unexpected "${line.slice(0, 60)}"`)
+    const chainName = ruleLine.slice(head.start, head.end)
+    const headEnd = head.end
     const chain = table.chains[chainName]
-    if (!chain) throw new ParseError(`${where}: rule for undeclared chain ${chainName}`)
-    const parsed = parseIptablesRuleOptions(ruleLine, {userChains: userChainsOf(table), ipsetTypes: opts.ipsetTypes, warnings: opts.warnings}, head[0].length)
+    if (!chain) throw new ParseError(`${where(family, n)}: rule for undeclared chain ${chainName}`)
+    const parsed = parseIptablesRuleOptions(ruleLine, {userChains: userChainsOf(table, chainCounts.get(table) ?? 0), ipsetTypes: opts.ipsetTypes, warnings: opts.warnings}, headEnd)
     const rule: NfRule = {
       ref: {backend, family, table: table.name, chain: chainName, index: chain.rules.length},
       text: ruleLine,
       exprs: parsed.exprs,
     }
-    if (counted) rule.counters = {packets: Number(counted[1]), bytes: Number(counted[2])}
+    if (counted) rule.counters = {packets: Number(counted.packets), bytes: Number(counted.bytes)}
     if (parsed.comment !== undefined) rule.comment = parsed.comment
     chain.rules.push(rule)
   }
@@ -578,10 +661,44 @@ export function parseIptablesSaveIR(text: string, opts: IptablesSaveOptions): Nf
   return [...tables.values()]
 }
 
+/**
+ * A rule line's "[packets:bytes]" prefix, as /^\[(\d+):(\d+)\]\s+/ reads it (the spaces after it included in
+ * `length`); undefined without one. Read by hand: every rule of a `-c` listing starts so.
+ */
+function countersOf(line: string): {packets: string; bytes: string; length: number} | undefined {
+  if (line.charCodeAt(0) !== 0x5b) return undefined
+  let i = 1
+  while (isDigit(line.charCodeAt(i))) i++
+  if (i === 1 || line.charCodeAt(i) !== 0x3a) return undefined
+  const colon = i++
+  while (isDigit(line.charCodeAt(i))) i++
+  if (i === colon + 1 || line.charCodeAt(i) !== 0x5d) return undefined
+  const close = i++
+  if (!(i < line.length && isSpace(line.charCodeAt(i)))) return undefined
+  while (i < line.length && isSpace(line.charCodeAt(i))) i++
+  return {packets: line.slice(1, colon), bytes: line.slice(colon + 1, close), length: i}
+}
+
+/** Where the chain of "-A CHAIN" at the start of a rule line is, as /^-A\s+(\S+)/ reads it; undefined when it does not start so. */
+function appendedChain(line: string): {start: number; end: number} | undefined {
+  if (line.charCodeAt(0) !== 0x2d || line.charCodeAt(1) !== 0x41) return undefined
+  let i = 2
+  if (!(i < line.length && isSpace(line.charCodeAt(i)))) return undefined
+  while (i < line.length && isSpace(line.charCodeAt(i))) i++
+  if (i >= line.length) return undefined
+  const start = i
+  while (i < line.length && !isSpace(line.charCodeAt(i))) i++
+  return {start, end: i}
+}
+
+const isDigit = (c: number) => c >= 0x30 && c <= 0x39
+
+/** Where in the output a problem is (built only for a message). */
+const where = (family: 'ip' | 'ip6', n: number) => `${family === 'ip6' ? 'ip6tables' : 'iptables'}-save line ${n + 1}`
+
 const userChainCache = new WeakMap<NfTable, {count: number; names: Set<string>}>()
-/** Names of the table's user chains (declared before any rule in iptables-save output). */
-function userChainsOf(table: NfTable): Set<string> {
-  const count = Object.keys(table.chains).length
+/** Names of the table's user chains (declared before any rule in iptables-save output); `count` is how many chains it has. */
+function userChainsOf(table: NfTable, count: number): Set<string> {
   const cached = userChainCache.get(table)
   if (cached && cached.count === count) return cached.names
   const names = new Set(Object.values(table.chains).filter((c) => !c.base).map((c) => c.name))

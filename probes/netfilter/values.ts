@@ -7,8 +7,10 @@ export const num = (v: number): NfScalar => ({t: 'num', v})
 
 /** "10.0.0.0/8" → prefix, "10.0.0.1" or "10.0.0.1/32" → addr, "10.0.0.0/255.0.0.0" → prefix; undefined when not an address. */
 export function addressValue(text: string): NfValue | undefined {
-  const [ip, mask, ...rest] = text.split('/')
-  if (rest.length > 0) return undefined
+  const slash = text.indexOf('/')
+  if (slash >= 0 && text.indexOf('/', slash + 1) >= 0) return undefined
+  const ip = slash < 0 ? text : text.slice(0, slash)
+  const mask = slash < 0 ? undefined : text.slice(slash + 1)
   const addr = parseIp(ip)
   if (!addr) return undefined
   const width = addr.family === 4 ? 32 : 128
@@ -24,9 +26,10 @@ export function addressValue(text: string): NfValue | undefined {
     }
     if (len > width) return undefined
   }
+  // An IPv4 address parseIp accepts is already written as formatIp writes it.
+  if (len === width) return {t: 'addr', v: addr.family === 4 ? ip : formatIp(addr.family, addr.value)}
   const host = (1n << BigInt(width - len)) - 1n
-  const base = formatIp(addr.family, addr.value & ~host)
-  return len === width ? {t: 'addr', v: formatIp(addr.family, addr.value)} : {t: 'prefix', v: `${base}/${len}`}
+  return {t: 'prefix', v: `${formatIp(addr.family, addr.value & ~host)}/${len}`}
 }
 
 /** "a-b" of two addresses → range; undefined otherwise. */

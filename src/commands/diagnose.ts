@@ -1,16 +1,20 @@
 import {Flags, ux} from '@oclif/core'
-import {FORMATS, type Format, render} from '../../reports/index.js'
-import {toJsonReport} from '../../reports/json.js'
-import {colorLevel, outputWidth} from '../../reports/style.js'
+import {FORMATS, type Format, type RenderOptions, render} from '../../reports/index.js'
 import {summaryLine} from '../../reports/summary.js'
 import {checklist} from '../../reports/checks.js'
 import {KvmdoctorCommand} from '../core/command.js'
 import type {Diagnosis} from '../core/diagnose.js'
 import {DEFAULT_EXPECTATIONS_FILE, DEFAULT_IGNORE_FILE, runDiagnose} from '../core/diagnose-service.js'
 import {gateDecision, uncheckedMessage} from '../core/gate.js'
+import {reportableJson, reportableJsonText} from '../../reports/json.js'
 import {checkDiagnosisNames, errorLine, reportable, requireNonEmpty} from '../core/output.js'
 import {checkTarget, withLock, writeTextSafely} from '../core/safe-write.js'
 import {type FailOn, SEVERITIES} from '../lib/severity.js'
+
+/** The report in a format, made safe (JSON is scrubbed after projection: see reportableJson). */
+async function renderReport(d: Diagnosis, format: Format, options: RenderOptions): Promise<string> {
+  return format === 'json' ? reportableJsonText(d, options.gate) : render(reportable(d, format), format, options)
+}
 
 /** Suppressed findings are not in d.findings, so they never count here. */
 export function exitCodeFor(d: Diagnosis, failOn: FailOn, allowUnchecked = false): number {
@@ -85,7 +89,7 @@ Exit codes: 0 nothing at or above --fail-on, 1 findings at or above it, 2 usage 
         ? diagnose()
         : withLock(output, 'the report', async () => {
             const d = await diagnose()
-            const report = await render(reportable(d, flags.format), flags.format as Format, {showSuppressed: flags['show-suppressed'], checks: flags.checks, gate: gateDecision(d, failOn, flags['allow-unchecked'])})
+            const report = await renderReport(d, flags.format as Format, {showSuppressed: flags['show-suppressed'], checks: flags.checks, gate: gateDecision(d, failOn, flags['allow-unchecked'])})
             await writeTextSafely(output, report, {what: 'the report'})
             return d
           }))
@@ -100,12 +104,16 @@ Exit codes: 0 nothing at or above --fail-on, 1 findings at or above it, 2 usage 
       const explainGate = () => gate.verdict === 'not-checked' && ux.stderr(errorLine(`kvmdoctor: ${uncheckedMessage(gate)}`))
       if (json) {
         explainGate()
-        const report = toJsonReport(reportable(result, 'json'), gate)
+        const report = reportableJson(result, gate)
         return flags.checks ? {...report, checks: checklist(reportable(result, 'json'))} : report
       }
       const format = flags.format as Format
       if (output !== undefined) this.log(errorLine(summaryLine(reportable(result, format))))
-      else this.log((await render(reportable(result, format), format, {color: colorLevel({flag: flags.color}), width: outputWidth(), showSuppressed: flags['show-suppressed'], checks: flags.checks, gate})).trimEnd())
+      else {
+        // Colour and width are the text report's alone (and they load chalk).
+        const terminal = format === 'text' ? await import('../../reports/style.js') : undefined
+        this.log((await renderReport(result, format, {color: terminal?.colorLevel({flag: flags.color}) ?? 0, width: terminal?.outputWidth(), showSuppressed: flags['show-suppressed'], checks: flags.checks, gate})).trimEnd())
+      }
       if (flags.record) this.logToStderr(errorLine(`snapshot written to ${flags.record}`))
       explainGate()
       return undefined

@@ -108,14 +108,15 @@ export function readRegularFileSync(path: string, limits: ReadLimits): string {
   try {
     const s = fstatSync(fd)
     checkStats(s, limits)
-    let buffer = Buffer.alloc(Math.min(limits.maxBytes + 1, s.size + 1))
+    // Not zero-filled: only the bytes read are ever decoded.
+    let buffer = Buffer.allocUnsafe(Math.min(limits.maxBytes + 1, s.size + 1))
     let total = 0
     for (;;) {
       if (total === buffer.length) {
         // Grew since fstat: keep reading, but never past the limit.
         if (buffer.length > limits.maxBytes) throw new UserError(`${limits.label}: is over the ${formatBytes(limits.maxBytes)} limit`)
-        const bigger = Buffer.alloc(Math.min(limits.maxBytes + 1, buffer.length * 2 + 1))
-        buffer.copy(bigger)
+        const bigger = Buffer.allocUnsafe(Math.min(limits.maxBytes + 1, buffer.length * 2 + 1))
+        buffer.copy(bigger, 0, 0, total)
         buffer = bigger
       }
       const n = readSync(fd, buffer, total, buffer.length - total, null)
@@ -123,7 +124,7 @@ export function readRegularFileSync(path: string, limits: ReadLimits): string {
       total += n
     }
     if (total > limits.maxBytes) throw new UserError(`${limits.label}: is over the ${formatBytes(limits.maxBytes)} limit`)
-    return buffer.subarray(0, total).toString('utf8')
+    return buffer.toString('utf8', 0, total)
   } catch (error) {
     if (error instanceof UserError) throw error
     throw new UserError(describeReadError(limits.label, error))

@@ -2,7 +2,6 @@
  * YAML configuration files (ignore list, expectations): parsed with the yaml
  * library, validated with zod, and every problem reported with its line.
  */
-import {LineCounter, parseDocument} from 'yaml'
 import type {z} from 'zod'
 import {BUDGET, readRegularFile} from './budget.js'
 import {UserError} from './errors.js'
@@ -11,10 +10,11 @@ export async function loadYamlFile<T>(path: string, schema: z.ZodType<T>, what: 
   if (path.trim() === '') throw new UserError(`${what}: the path is empty`)
   // A regular file of bounded size: a FIFO or /dev/zero given as --ignore must not hang or flood.
   const text = await readRegularFile(path, {maxBytes: BUDGET.configBytes, label: `${what} ${path}`})
-  return parseYaml(text, schema, `${what} ${path}`)
+  // yaml loads only when there is a file to read: most runs have none, and it is not free at start-up.
+  return parseYaml(await import('yaml'), text, schema, `${what} ${path}`)
 }
 
-export function parseYaml<T>(text: string, schema: z.ZodType<T>, where: string): T {
+function parseYaml<T>({LineCounter, parseDocument}: typeof import('yaml'), text: string, schema: z.ZodType<T>, where: string): T {
   const lineCounter = new LineCounter()
   const doc = parseDocument(text, {lineCounter, prettyErrors: false})
   if (doc.errors.length > 0) {

@@ -2,11 +2,12 @@
  * Evaluates rules on the model's entities with json-rules-engine and turns
  * the events into ranked findings, root causes first.
  */
-import {Engine} from 'json-rules-engine'
+import {Engine, Fact} from 'json-rules-engine'
 import type {RuleDefinition} from '../../rules/types.js'
 import type {EntityContext, EntityKind, EntityView, Model} from '../derive/index.js'
 import {type Severity, severityWeight} from '../lib/severity.js'
 import {countRepeats, getOrCreate} from '../lib/collections.js'
+import {ruleInputKey} from './rule-inputs.js'
 
 export {countRepeats}
 
@@ -141,6 +142,8 @@ export async function evaluate(model: Model, rules: RuleDefinition[], external: 
   // General rules last: they speak only for elements no specific finding claimed.
   const ordered = [...rules.filter((r) => !r.fallback), ...rules.filter((r) => r.fallback)]
   let claimed: Set<string> | undefined
+  // Constant facts need no cache key (hashing one per run is most of a run's cost).
+  const hostFact = new Fact('host', host, {cache: false})
   for (const rule of ordered) {
     if (rule.fallback && !claimed) claimed = claimedElements(raw, host)
     // A rule of an opt-in probe nobody asked for (--listen) is no check at all: neither run nor "not checked".
@@ -159,6 +162,9 @@ export async function evaluate(model: Model, rules: RuleDefinition[], external: 
     })
     // Lists compare by identity in json-rules-engine's `equal`: rules say `nonEmpty: true` instead.
     engine.addOperator('nonEmpty', (fact: unknown, value: boolean) => Array.isArray(fact) && fact.length > 0 === value)
+    // Entities alike in everything the rule reads get the engine's answer once (src/core/rule-inputs.ts).
+    const inputKey = ruleInputKey(rule.conditions, resolvePath)
+    const answers = new Map<string, boolean>()
     for (const viewed of scopesOf(rule).flatMap((kind) => model.entities[kind])) {
       const ref = {kind: viewed.kind, name: viewed.name}
       // Where a rule cannot mean anything (mtu-mismatch on a tap, an RA rule on a link without RA
@@ -177,8 +183,14 @@ export async function evaluate(model: Model, rules: RuleDefinition[], external: 
       const entity = rule.derive ? {...viewed, ...rule.derive(viewed, host)} : viewed
       evaluation.checked.push({ruleId: rule.id, entity: ref})
       evaluation.applicable.push({ruleId: rule.id, entity: ref})
-      const {events} = await engine.run({entity, host})
-      if (events.length > 0) raw.push({rule, entity})
+      // Keyed on the entity the rule reads, its own derived facts included.
+      const key = inputKey({entity, host})
+      let fires = key === undefined ? undefined : answers.get(key)
+      if (fires === undefined) {
+        fires = (await engine.run({entity: new Fact('entity', entity, {cache: false}), host: hostFact})).events.length > 0
+        if (key !== undefined) answers.set(key, fires)
+      }
+      if (fires) raw.push({rule, entity})
     }
   }
   const unranked = raw.map(({rule, entity}) => ({

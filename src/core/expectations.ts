@@ -2,34 +2,36 @@
  * The expectations file (kvmdoctor.yaml): what must hold before a deploy.
  * Each violation becomes a finding of an expect-* rule.
  */
-import {z} from 'zod'
+import type {z as Z} from 'zod'
 import {EXPECTATION_RULES} from '../../rules/expectations.js'
 import type {RuleDefinition} from '../../rules/types.js'
 import {loadYamlFile} from './config-file.js'
 import {cidrContains, parseCidr} from '../lib/ipv4.js'
 import type {EntityView, Model} from '../derive/index.js'
 
-const cidr = z.string().refine((s) => parseCidr(s) !== undefined && s.includes('/'), 'subnet must be an IPv4 prefix like 192.168.122.0/24')
+/** The file's schema, built when there is a file to read: zod loads only then. */
+function expectationsSchema(z: typeof Z) {
+  const cidr = z.string().refine((s) => parseCidr(s) !== undefined && s.includes('/'), 'subnet must be an IPv4 prefix like 192.168.122.0/24')
+  return z.strictObject({
+    networks: z
+      .array(
+        z.strictObject({
+          name: z.string().min(1),
+          active: z.boolean().default(true),
+          autostart: z.boolean().optional(),
+          minFreeLeases: z.number().int().nonnegative().optional(),
+        }),
+      )
+      .default([]),
+    guests: z.array(z.strictObject({name: z.string().min(1), subnet: cidr})).default([]),
+    forwarding: z.boolean().optional(),
+  })
+}
 
-export const expectationsSchema = z.strictObject({
-  networks: z
-    .array(
-      z.strictObject({
-        name: z.string().min(1),
-        active: z.boolean().default(true),
-        autostart: z.boolean().optional(),
-        minFreeLeases: z.number().int().nonnegative().optional(),
-      }),
-    )
-    .default([]),
-  guests: z.array(z.strictObject({name: z.string().min(1), subnet: cidr})).default([]),
-  forwarding: z.boolean().optional(),
-})
+export type Expectations = Z.infer<ReturnType<typeof expectationsSchema>>
 
-export type Expectations = z.infer<typeof expectationsSchema>
-
-export function loadExpectations(path: string): Promise<Expectations> {
-  return loadYamlFile(path, expectationsSchema, 'expectations file')
+export async function loadExpectations(path: string): Promise<Expectations> {
+  return loadYamlFile(path, expectationsSchema((await import('zod')).z), 'expectations file')
 }
 
 const ruleById = new Map(EXPECTATION_RULES.map((r) => [r.id, r]))

@@ -3,7 +3,7 @@
  * with a reason and an expiry. Expired entries stop suppressing and say so;
  * suppressed findings never change the exit code.
  */
-import {z} from 'zod'
+import type {z as Z} from 'zod'
 import {loadYamlFile} from './config-file.js'
 import type {Finding} from './engine.js'
 import {UserError} from './errors.js'
@@ -15,18 +15,20 @@ const isCalendarDate = (s: string) => {
   const d = new Date(Date.UTC(+m[1], +m[2] - 1, +m[3]))
   return d.getUTCFullYear() === +m[1] && d.getUTCMonth() === +m[2] - 1 && d.getUTCDate() === +m[3]
 }
-const isoDate = z.union([z.string().refine(isCalendarDate, 'expires must be a date like 2027-01-31'), z.date()])
-
-export const ignoreFileSchema = z.strictObject({
-  ignore: z.array(
-    z.strictObject({
-      rule: z.string().min(1),
-      entity: z.string().min(1).optional(),
-      reason: z.string().min(3, 'reason is required: say why this is accepted'),
-      expires: isoDate,
-    }),
-  ),
-})
+/** The file's schema, built when there is a file to read: zod loads only then. */
+function ignoreFileSchema(z: typeof Z) {
+  const isoDate = z.union([z.string().refine(isCalendarDate, 'expires must be a date like 2027-01-31'), z.date()])
+  return z.strictObject({
+    ignore: z.array(
+      z.strictObject({
+        rule: z.string().min(1),
+        entity: z.string().min(1).optional(),
+        reason: z.string().min(3, 'reason is required: say why this is accepted'),
+        expires: isoDate,
+      }),
+    ),
+  })
+}
 
 export interface IgnoreEntry {
   rule: string
@@ -48,7 +50,7 @@ export interface IgnoreOutcome {
 }
 
 export async function loadIgnoreFile(path: string, knownRules: Set<string>): Promise<IgnoreEntry[]> {
-  const parsed = await loadYamlFile(path, ignoreFileSchema, 'ignore file')
+  const parsed = await loadYamlFile(path, ignoreFileSchema((await import('zod')).z), 'ignore file')
   return parsed.ignore.map((e, i) => {
     const expires = e.expires instanceof Date ? e.expires.toISOString().slice(0, 10) : e.expires
     if (!knownRules.has(e.rule)) throw new UserError(`ignore file ${path}: entry ${i + 1} names unknown rule "${e.rule}" (kvmdoctor rules lists them)`)

@@ -43,6 +43,11 @@ export function reportable(d: Diagnosis, format: string): Diagnosis {
   return visibleControlsDeep(scrubDeep(d))
 }
 
+/**
+ * The JSON report as written (diagnose --json and --format json), every string in it scrubbed, the
+ * gate's too. Projected before it is scrubbed: the scrub walks what the report prints, not every hop
+ * of every guest's flows and every check of the diagnosis (on a 1000-guest host, most of the work).
+ */
 /** Longest line written to stderr: a message quoting a crafted input stays readable. */
 const MAX_ERROR_LINE = 2000
 

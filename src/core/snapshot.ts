@@ -6,47 +6,20 @@ import {randomBytes} from 'node:crypto'
 import {realpathSync, rmSync} from 'node:fs'
 import {lstat, mkdir, readdir, rename, rm, stat} from 'node:fs/promises'
 import {basename, dirname, join, resolve, sep} from 'node:path'
-import {z} from 'zod'
 import {BUDGET, type Budget, formatBytes, readRegularFileSync} from './budget.js'
 import {UserError} from './errors.js'
 import {onExit} from './lifecycle.js'
 import {type Capture, type CommandCapture, type DirCapture, type FileCapture, type ReadOptions, type RunOptions, type Runner, captureKey} from '../lib/runner.js'
 import {createExclusive, syncDir} from './safe-write.js'
 import {scrubCapture, scrubDeep} from '../lib/scrub.js'
+import type {ManifestEntry, SnapshotManifest} from './snapshot-schema.js'
 
 export const SNAPSHOT_FORMAT = 'kvmdoctor-snapshot'
 export const SNAPSHOT_FORMAT_VERSION = 1
+/** Why a capture holds no output (the manifest's errorCode). */
+export const ERROR_CODES = ['not-found', 'permission-denied', 'timeout', 'exit-status', 'too-large', 'not-recorded', 'failed'] as const
 
-const captureEntry = z.object({
-  kind: z.enum(['command', 'file', 'dir']),
-  argv: z.array(z.string()).min(1).optional(),
-  path: z.string().optional(),
-  file: z.string().min(1),
-  bytes: z.number().int().nonnegative(),
-  durationMs: z.number().nonnegative(),
-  truncated: z.boolean(),
-  exitCode: z.number().int().nullable().optional(),
-  timedOut: z.boolean().optional(),
-  stderr: z.string().optional(),
-  error: z.string().optional(),
-  errorCode: z.enum(['not-found', 'permission-denied', 'timeout', 'exit-status', 'too-large', 'not-recorded', 'failed']).optional(),
-})
-
-const manifestSchema = z.object({
-  format: z.literal(SNAPSHOT_FORMAT),
-  formatVersion: z.literal(SNAPSHOT_FORMAT_VERSION),
-  kvmdoctorVersion: z.string(),
-  capturedAt: z.iso.datetime(),
-  host: z.string().optional(),
-  kernel: z.string().optional(),
-  libvirtVersion: z.string().optional(),
-  /** Probe options of the recording run, so a replay asks for exactly what was recorded. */
-  options: z.object({active: z.boolean(), libvirtUri: z.string(), internet: z.string().optional(), listen: z.number().int().positive().optional()}).optional(),
-  captures: z.array(captureEntry),
-})
-
-export type SnapshotManifest = z.infer<typeof manifestSchema>
-export type ManifestEntry = z.infer<typeof captureEntry>
+export type {ManifestEntry, SnapshotManifest}
 
 function slug(c: Capture): string {
   const name = c.kind === 'command' ? c.argv.join(' ') : c.path
@@ -208,24 +181,102 @@ export async function writeSnapshot(dir: string, captures: Capture[], meta: Snap
 }
 
 /** Parses and validates a manifest; every problem becomes a UserError naming the field. */
-export function parseManifest(text: string, where: string): SnapshotManifest {
+export async function parseManifest(text: string, where: string): Promise<SnapshotManifest> {
   let raw: unknown
   try {
     raw = JSON.parse(text)
   } catch (error) {
     throw new UserError(`${where}: manifest.json is not valid JSON (${(error as Error).message})`)
   }
-  const parsed = manifestSchema.safeParse(raw)
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0]
-    throw new UserError(`${where}: manifest.json is malformed at ${issue.path.join('.') || '(root)'}: ${issue.message}`)
+  let manifest = wellFormedManifest(raw)
+  if (manifest === undefined) {
+    // Not as kvmdoctor writes manifests: the schema judges it, and words what is wrong.
+    const {manifestSchema} = await import('./snapshot-schema.js')
+    const parsed = manifestSchema.safeParse(raw)
+    if (!parsed.success) {
+      const issue = parsed.error.issues[0]
+      throw new UserError(`${where}: manifest.json is malformed at ${issue.path.join('.') || '(root)'}: ${issue.message}`)
+    }
+    manifest = parsed.data
   }
-  for (const entry of parsed.data.captures) {
+  for (const entry of manifest.captures) {
     if (entry.kind === 'command' ? !entry.argv : !entry.path) {
       throw new UserError(`${where}: manifest.json entry ${entry.file} has no ${entry.kind === 'command' ? 'argv' : 'path'}`)
     }
   }
-  return parsed.data
+  return manifest
+}
+
+type Json = Record<string, unknown>
+const isRecord = (v: unknown): v is Json => typeof v === 'object' && v !== null && !Array.isArray(v)
+const KINDS = new Set(['command', 'file', 'dir'])
+const CODES = new Set<unknown>(ERROR_CODES)
+const string = (v: unknown) => typeof v === 'string'
+const optional = (test: (v: unknown) => boolean) => (v: unknown) => v === undefined || test(v)
+const count = (v: unknown) => Number.isSafeInteger(v) && (v as number) >= 0
+/** capturedAt as Date#toISOString writes it (a four-digit year): always a datetime the schema accepts. */
+const isoTimestamp = (v: unknown) => typeof v === 'string' && /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/.test(v) && !Number.isNaN(Date.parse(v)) && new Date(v).toISOString() === v
+
+type Tests = Record<string, (value: unknown) => boolean>
+const testLists = new WeakMap<Tests, [string, (value: unknown) => boolean][]>()
+
+/** Every field of an object (no other), tested; the object rebuilt in the fields' order, as the schema returns it. */
+function fields(v: unknown, tests: Tests): Json | undefined {
+  if (!isRecord(v)) return undefined
+  for (const key in v) if (!Object.hasOwn(tests, key)) return undefined
+  let list = testLists.get(tests)
+  if (!list) testLists.set(tests, (list = Object.entries(tests)))
+  const out: Json = {}
+  for (let i = 0; i < list.length; i++) {
+    const [key, test] = list[i]
+    if (!test(v[key])) return undefined
+    if (Object.hasOwn(v, key)) out[key] = v[key]
+  }
+  return out
+}
+
+const ENTRY = {
+  kind: (v: unknown) => KINDS.has(v as string),
+  argv: optional((v) => Array.isArray(v) && v.length >= 1 && v.every(string)),
+  path: optional(string),
+  file: (v: unknown) => typeof v === 'string' && v.length >= 1,
+  bytes: count,
+  durationMs: (v: unknown) => typeof v === 'number' && Number.isFinite(v) && v >= 0,
+  truncated: (v: unknown) => typeof v === 'boolean',
+  exitCode: optional((v) => v === null || Number.isSafeInteger(v)),
+  timedOut: optional((v) => typeof v === 'boolean'),
+  stderr: optional(string),
+  error: optional(string),
+  errorCode: optional((v) => CODES.has(v as string)),
+}
+const OPTIONS = {active: (v: unknown) => typeof v === 'boolean', libvirtUri: string, internet: optional(string)}
+
+/**
+ * A manifest exactly as kvmdoctor writes them, checked with plain tests that accept nothing the
+ * schema (snapshot-schema.ts) would refuse, and returned as the schema returns it; undefined for
+ * anything else, which the schema then judges. Replaying a snapshot so skips loading zod.
+ */
+export function wellFormedManifest(raw: unknown): SnapshotManifest | undefined {
+  const captures: Json[] = []
+  const top = fields(raw, {
+    format: (v) => v === SNAPSHOT_FORMAT,
+    formatVersion: (v) => v === SNAPSHOT_FORMAT_VERSION,
+    kvmdoctorVersion: string,
+    capturedAt: isoTimestamp,
+    host: optional(string),
+    kernel: optional(string),
+    libvirtVersion: optional(string),
+    options: optional((v) => fields(v, OPTIONS) !== undefined),
+    captures: (v) => Array.isArray(v) && v.every((entry) => {
+      const e = fields(entry, ENTRY)
+      if (e) captures.push(e)
+      return e !== undefined
+    }),
+  })
+  if (!top) return undefined
+  top.captures = captures
+  if (top.options !== undefined) top.options = fields(top.options, OPTIONS)
+  return top as unknown as SnapshotManifest
 }
 
 /** Answers from captures in memory: a capture it does not hold is reported as not recorded. */
@@ -285,9 +336,11 @@ export class ReplayRunner extends MemoryRunner {
       if ((error as Error).message === `${dir}: manifest.json: no such file`) throw new UserError(`${dir}: not a kvmdoctor snapshot (no manifest.json)`)
       throw error
     }
-    const manifest = parseManifest(text, dir)
+    const manifest = await parseManifest(text, dir)
     if (manifest.captures.length > budget.entries) throw new UserError(`${dir}: manifest.json lists ${manifest.captures.length} captures, over the limit of ${budget.entries}`)
     const outputs = new Map<string, string>()
+    // Where each directory really leads, judged once per directory (thousands of outputs share one).
+    const realDirs = new Map<string, string>()
     let total = 0
     const captures = manifest.captures.map((entry) => {
       const file = resolve(root, entry.file)
@@ -295,11 +348,15 @@ export class ReplayRunner extends MemoryRunner {
       let output = outputs.get(file)
       if (output === undefined) {
         // A directory on the way may be a link out of the snapshot: judge where it really leads.
-        let realParent: string
-        try {
-          realParent = realpathSync(dirname(file))
-        } catch {
-          throw new UserError(`${dir}: manifest lists ${entry.file}, which is missing`)
+        const parent = dirname(file)
+        let realParent = realDirs.get(parent)
+        if (realParent === undefined) {
+          try {
+            realParent = realpathSync(parent)
+          } catch {
+            throw new UserError(`${dir}: manifest lists ${entry.file}, which is missing`)
+          }
+          realDirs.set(parent, realParent)
         }
         if (realParent !== root && !realParent.startsWith(root + sep)) throw new UserError(`${dir}: manifest entry ${entry.file} leads outside the snapshot through a symbolic link`)
         try {
@@ -323,9 +380,9 @@ function missing<K extends 'file' | 'dir'>(kind: K, path: string) {
 }
 
 function toCapture(entry: ManifestEntry, output: string): Capture {
-  const base = {output, durationMs: entry.durationMs, truncated: entry.truncated, error: entry.error, errorCode: entry.errorCode}
+  const {durationMs, truncated, error, errorCode} = entry
   if (entry.kind === 'command') {
-    return {...base, kind: 'command', argv: entry.argv!, exitCode: entry.exitCode ?? null, timedOut: entry.timedOut ?? false, stderr: entry.stderr ?? ''}
+    return {output, durationMs, truncated, error, errorCode, kind: 'command', argv: entry.argv!, exitCode: entry.exitCode ?? null, timedOut: entry.timedOut ?? false, stderr: entry.stderr ?? ''}
   }
-  return {...base, kind: entry.kind, path: entry.path!}
+  return {output, durationMs, truncated, error, errorCode, kind: entry.kind, path: entry.path!}
 }

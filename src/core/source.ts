@@ -2,7 +2,6 @@ import {stat} from 'node:fs/promises'
 import type {ProbeOptions} from '../../probes/types.js'
 import {describeReadError} from './budget.js'
 import {UserError} from './errors.js'
-import {LiveRunner} from './live-runner.js'
 import type {Runner} from '../lib/runner.js'
 import {RecordingRunner, ReplayRunner} from './snapshot.js'
 
@@ -45,6 +44,8 @@ export async function openSource(options: SourceOptions): Promise<Source> {
     const {runner, cleanup} = await openBundle(options.from)
     return {runner, recordedOptions: runner.manifest.options, close: cleanup}
   }
+  // The live runner (and its process pool) loads only for a live run.
+  const {LiveRunner} = await import('./live-runner.js')
   const live = new LiveRunner({timeoutMs: options.timeoutMs, deadlineMs: options.deadlineMs})
   if (!options.record) return {runner: live, close: nothing}
   const recorder = new RecordingRunner(live)

@@ -8,14 +8,14 @@
  * cannot be told, and names the element that decides.
  */
 import {formatIp, ipInPrefix, parseIp, parsePrefix} from '../lib/addr.js'
-import type {NfFamily, NfHook, NfRuleset} from '../lib/netfilter.js'
+import type {NfHook, NfRuleset} from '../lib/netfilter.js'
 import type {Link} from '../../probes/links.js'
 import type {LibvirtDomain, LibvirtNetwork} from '../../probes/libvirt.js'
 import type {Listener} from '../../probes/listeners.js'
 import type {PolicyRuleFacts} from '../../probes/ip-rules.js'
 import type {Route} from '../../probes/routes.js'
 import {type CompiledRuleset, compile} from './netfilter/compile.js'
-import {type Branch, type EvalContext, type TraceStep, assumptionKey, familiesFor, runHook, startBranch} from './netfilter/evaluate.js'
+import {type Branch, type EvalContext, type HookWalk, type TraceStep, assumptionKey, familiesFor, runHook, startBranch} from './netfilter/evaluate.js'
 import {type NfPacket, describePacket, newPacket, replyPacket} from './netfilter/packet.js'
 import {type RouteDecision, type Router, buildRouter, describeRoute} from './routing.js'
 import {type Element, elementForStep, natMissingElement} from './elements.js'
@@ -170,12 +170,12 @@ class HostView {
   }
 
   private readonly summaries = new Map<string, string>()
-  /** The base chains a hook runs, in a line (the same for every flow: made once). */
-  private hookSummary(hook: NfHook, families: NfFamily[]): string {
-    const key = `${hook} ${families.join(',')}`
+  /** The base chains a hook runs, in a line (the same for every flow: made once per hook, layer and family). */
+  private hookSummary(hook: NfHook, layer: 'ip' | 'bridge', family: 4 | 6): string {
+    const key = layer === 'bridge' ? `${hook} bridge` : family === 4 ? `${hook} 4` : `${hook} 6`
     let text = this.summaries.get(key)
     if (text === undefined) {
-      const chains = this.rs.baseChains(hook, families)
+      const chains = this.rs.baseChains(hook, familiesFor(layer, family))
       text = chains.length === 0 ? 'no base chain on this hook' : `${chains.length} base chain(s): ${chains.map((c) => `${c.backend === 'iptables-legacy' ? 'legacy ' : c.backend === 'nft' ? 'nft ' : ''}${c.family} ${c.table} ${c.name} (${c.base!.priority})`).join(', ')}`
       this.summaries.set(key, text)
     }
@@ -330,6 +330,18 @@ class HostView {
 
   /** A device on the path: exists, admin up, carrier, and (for a tap) enslaved to the bridge. */
   private deviceHops(name: string | undefined, role: 'tap' | 'bridge' | 'egress', bridge?: string): Hop[] {
+    // The same device seen the same way gives the same hop: made once (every guest's flows pass its bridge
+    // and the uplink); callers copy the list, and hops are never changed.
+    const byName = this.deviceHopCache[role]
+    const byBridge = byName.get(name) ?? byName.set(name, new Map()).get(name)!
+    let hops = byBridge.get(bridge)
+    if (!hops) byBridge.set(bridge, (hops = this.deviceHopsOf(name, role, bridge)))
+    return hops
+  }
+
+  private readonly deviceHopCache = {tap: new Map<string | undefined, Map<string | undefined, Hop[]>>(), bridge: new Map<string | undefined, Map<string | undefined, Hop[]>>(), egress: new Map<string | undefined, Map<string | undefined, Hop[]>>()}
+
+  private deviceHopsOf(name: string | undefined, role: 'tap' | 'bridge' | 'egress', bridge?: string): Hop[] {
     const label = `${role} ${name ?? '?'}`
     if (!name) return [{name: label, verdict: 'fail', detail: 'the guest interface has no host device (not started?)', element: {id: `link:?`, kind: 'link', text: 'no tap device', undo: []}}]
     const link = this.links.get(name)
@@ -347,19 +359,38 @@ class HostView {
 
   /** One netfilter hook as a hop: runs the branches, reports pass / fail / indeterminate with the deciding rule. */
   nfHop(name: string, hook: NfHook, layer: 'ip' | 'bridge', branches: Branch[]): {hop: Hop; branches: Branch[]} {
-    const before = new Set(branches)
-    const after = runHook(this.rs, hook, layer, branches, this.ctx)
-    const live = after.filter((b) => b.status === 'accept')
-    const dropped = after.filter((b) => b.status === 'drop')
-    const unknown = after.filter((b) => b.status === 'unknown')
+    const used: HookWalk[] = []
+    const after = runHook(this.rs, hook, layer, branches, this.ctx, used)
+    // One branch with nothing assumed, through a walk that did not fork: the hop says only what the walk
+    // found, the same for every packet of the class. It is made once and shared (hops are never changed).
+    const single = branches.length === 1 && branches[0].assumptions.length === 0 && used.length === 1 && used[0].results.length === 1
+    const memo = single ? (this.hopsByWalk.get(used[0]) ?? this.hopsByWalk.set(used[0], new Map()).get(used[0])!) : undefined
+    const known = memo?.get(name)
+    if (known) return {hop: known, branches: after}
+    const hop = this.hopOf(name, hook, layer, branches, after)
+    memo?.set(name, hop)
+    return {hop, branches: after}
+  }
+
+  private readonly hopsByWalk = new Map<HookWalk, Map<string, Hop>>()
+
+  private hopOf(name: string, hook: NfHook, layer: 'ip' | 'bridge', branches: Branch[], after: Branch[]): Hop {
+    const live: Branch[] = []
+    const unknown: Branch[] = []
+    // Branches already sealed before this hook (passed through as they were) say nothing about it.
+    const newlyDropped: Branch[] = []
+    for (const b of after) {
+      if (b.status === 'accept') live.push(b)
+      else if (b.status === 'unknown') unknown.push(b)
+      else if (!branches.includes(b)) newlyDropped.push(b)
+    }
     const first = after[0]
-    const steps = first ? first.steps.filter((s) => s.hook === hook) : []
-    const summary = this.hookSummary(hook, familiesFor(layer, first?.packet.family ?? 4))
-    // Branches already sealed before this hook say nothing about it.
-    const newlyDropped = dropped.filter((b) => !before.has(b))
+    // A branch that went through this hook holds this hook's steps alone (shared with every packet of its class, read-only).
+    const onHook = (b: Branch) => (b.steps.every((s) => s.hook === hook) ? b.steps : b.steps.filter((s) => s.hook === hook))
+    const steps = first ? onHook(first) : []
     if (live.length === 0 && unknown.length === 0 && newlyDropped.length > 0) {
       const decided = newlyDropped[0].decidedBy!
-      return {hop: {name, verdict: 'fail', detail: `dropped by ${describeStep(decided)}`, element: elementForStep(decided, this.facts.ruleset), steps: newlyDropped[0].steps.filter((s) => s.hook === hook)}, branches: after}
+      return {name, verdict: 'fail', detail: `dropped by ${describeStep(decided)}`, element: elementForStep(decided, this.facts.ruleset), steps: onHook(newlyDropped[0])}
     }
     if (unknown.length > 0 || (newlyDropped.length > 0 && live.length > 0)) {
       // One entry per undecidable rule, however many branches forked on it.
@@ -374,12 +405,10 @@ class HostView {
         return {rule: describeStep(s), note: s.note, ifMatches: outcome(true), ifNot: outcome(false)}
       })
       const decided = unknown[0]?.decidedBy ?? assumptions[0]
-      return {
-        hop: {name, verdict: 'indeterminate', detail: undecided.length > 0 ? `depends on ${undecided.map((u) => u.rule).join('; ')}` : `cannot be told at ${decided ? describeStep(decided) : name}`, element: decided ? elementForStep(decided, this.facts.ruleset, true) : undefined, steps, undecided},
-        branches: after,
-      }
+      return {name, verdict: 'indeterminate', detail: undecided.length > 0 ? `depends on ${undecided.map((u) => u.rule).join('; ')}` : `cannot be told at ${decided ? describeStep(decided) : name}`, element: decided ? elementForStep(decided, this.facts.ruleset, true) : undefined, steps, undecided}
     }
-    return {hop: {name, verdict: 'pass', detail: live.length > 0 && steps.length > 0 ? `accepted (${summary})` : summary, steps}, branches: after}
+    const summary = this.hookSummary(hook, layer, first?.packet.family ?? 4)
+    return {name, verdict: 'pass', detail: live.length > 0 && steps.length > 0 ? `accepted (${summary})` : summary, steps}
   }
 
   routingHop(name: string, decision: RouteDecision, expect: 'forward' | 'local', packet: NfPacket): Hop {
@@ -445,10 +474,18 @@ class HostView {
 
   // ---- flows -------------------------------------------------------------
 
-  private finish(base: Omit<Flow, 'kind' | 'description' | 'packet' | 'verdict' | 'hops'>, kind: FlowKind, description: string, packet: NfPacket, hops: Hop[], replyTo?: FlowKind): Flow {
+  private finish(base: FlowBase, kind: FlowKind, description: string, packet: NfPacket, hops: Hop[], replyTo?: FlowKind): Flow {
     const fail = hops.find((h) => h.verdict === 'fail')
     const unsure = hops.find((h) => h.verdict === 'indeterminate')
-    return {...base, kind, description, packet: describePacket(packet), verdict: fail ? 'fail' : unsure ? 'indeterminate' : 'pass', hops, decidedBy: fail ?? unsure, ...(replyTo ? {replyTo} : {})}
+    const verdict = fail ? 'fail' : unsure ? 'indeterminate' : 'pass'
+    const {guest, iface, mac, network, bridge, guestAddress} = base
+    // Written out rather than spread (six thousand flows on a big host): the same fields in the same order.
+    const flow: Flow =
+      guestAddress === undefined
+        ? {guest, iface, mac, network, bridge, kind, description, packet: describePacket(packet), verdict, hops, decidedBy: fail ?? unsure}
+        : {guest, iface, mac, network, bridge, guestAddress, kind, description, packet: describePacket(packet), verdict, hops, decidedBy: fail ?? unsure}
+    if (replyTo) flow.replyTo = replyTo
+    return flow
   }
 
   /** DHCP or DNS from a guest to the network's own dnsmasq, and its answer. */
@@ -590,7 +627,8 @@ class HostView {
   }
 }
 
-type FlowBase = Omit<Flow, 'kind' | 'description' | 'packet' | 'verdict' | 'hops'>
+/** What every flow of one guest interface shares: exactly these fields (finish writes them out). */
+type FlowBase = Pick<Flow, 'guest' | 'iface' | 'mac' | 'network' | 'bridge' | 'guestAddress'>
 
 /** Carries the netfilter branches of one packet along its hops; stops at the first certain failure. */
 class PathRunner {
@@ -629,19 +667,28 @@ class PathRunner {
     if (layer === 'bridge' && this.host.rs.baseChains(hook, ['bridge']).length === 0) return
     // Bridge hooks see ports; the IP hooks see the bridge (and, for bridged frames, the ports through physdev).
     const origin = (this.live()[0] ?? this.branches[0]).packet
-    const seen = (p: NfPacket): NfPacket => ({
-      ...p,
-      iifname: devices.iifname,
-      oifname: devices.oifname,
-      ibrname: devices.ibrname,
-      obrname: devices.obrname,
-      ...(layer === 'bridge' ? {physIn: undefined, physOut: undefined, bridged: false} : {}),
+    const seen = (p: NfPacket): NfPacket =>
+      // Already as this hook sees it (the hook before saw the same devices): no copy.
+      p.iifname === devices.iifname && p.oifname === devices.oifname && p.ibrname === devices.ibrname && p.obrname === devices.obrname && (layer === 'ip' || (p.physIn === undefined && p.physOut === undefined && p.bridged === false))
+        ? p
+        : {
+            ...p,
+            iifname: devices.iifname,
+            oifname: devices.oifname,
+            ibrname: devices.ibrname,
+            obrname: devices.obrname,
+            ...(layer === 'bridge' ? {physIn: undefined, physOut: undefined, bridged: false} : {}),
+          }
+    const input = this.branches.map((b) => {
+      if (b.status !== 'accept') return b
+      const packet = seen(b.packet)
+      return packet === b.packet ? b : {...b, packet}
     })
-    const input = this.branches.map((b) => (b.status === 'accept' ? {...b, packet: seen(b.packet)} : b))
     const {hop, branches} = this.host.nfHop(name, hook, layer, input)
     // After a bridge hook the packet is the bridge's again: its physdev view comes back for the IP hooks.
     const after = (p: NfPacket): NfPacket => (layer === 'bridge' ? {...p, physIn: origin.physIn, physOut: origin.physOut, bridged: origin.bridged} : p)
-    this.branches = branches.map((b) => (b.status === 'accept' || rewrite ? {...b, packet: after(rewrite ? {...b.packet, ...rewrite} : b.packet)} : b))
+    // An IP hook without a rewrite leaves the branches as the hook returned them (fresh, not shared with its cache).
+    this.branches = layer === 'ip' && !rewrite ? branches : branches.map((b) => (b.status === 'accept' || rewrite ? {...b, packet: after(rewrite ? {...b.packet, ...rewrite} : b.packet)} : b))
     this.hops.push(hop)
   }
 

@@ -9,7 +9,13 @@ import {LIBVIRT_NFT_TABLE, type NfBackend, type NfExpr, type NfRule, type NfRule
 
 export type LibvirtFirewallBackend = 'iptables' | 'nftables' | 'none'
 
-const rulesOf = (t: NfTable): {chain: string; rule: NfRule}[] => Object.values(t.chains).flatMap((c) => c.rules.map((rule) => ({chain: c.name, rule})))
+/** Every rule of a table with its chain's name, chain by chain (asked per network, of tables of tens of thousands of rules: not copied). */
+function* rulesOf(t: NfTable, chainWanted: (name: string) => boolean = () => true): Generator<{chain: string; rule: NfRule}> {
+  for (const c of Object.values(t.chains)) {
+    if (!chainWanted(c.name)) continue
+    for (const rule of c.rules) yield {chain: c.name, rule}
+  }
+}
 
 /** libvirt >= 10 with the nftables backend keeps everything in `table ip libvirt_network`; older ones use LIBVIRT_* iptables chains. */
 export function libvirtBackend(rs: NfRuleset): LibvirtFirewallBackend {
@@ -26,8 +32,7 @@ export function libvirtRulesFor(bridge: string, rs: NfRuleset): string[] {
   for (const t of rs.tables) {
     const own = t.backend === 'nft' ? t.name === LIBVIRT_NFT_TABLE : true
     if (!own) continue
-    for (const {chain, rule} of rulesOf(t)) {
-      if (t.backend !== 'nft' && !chain.startsWith('LIBVIRT_')) continue
+    for (const {chain, rule} of rulesOf(t, (chain) => t.backend === 'nft' || chain.startsWith('LIBVIRT_'))) {
       if (rule.exprs.some((e) => ifaceIs(e, 'iifname', bridge) || ifaceIs(e, 'oifname', bridge))) found.push(ruleText(t, chain, rule))
     }
   }
@@ -46,7 +51,11 @@ export function hasChecksumFill(rs: NfRuleset, bridge: string): boolean {
     rule.exprs.some((e) => ifaceIs(e, 'oifname', bridge)) &&
     rule.exprs.some((e) => e.kind === 'effect' && /CHECKSUM/.test(e.text)) &&
     rule.exprs.some((e) => e.kind === 'cmp' && e.field === 'dport' && e.value.t === 'num' && e.value.v === 68)
-  return rs.tables.some((t) => t.backend !== 'nft' && t.name === 'mangle' && rulesOf(t).some(({rule}) => fills(rule)))
+  return rs.tables.some((t) => {
+    if (t.backend === 'nft' || t.name !== 'mangle') return false
+    for (const {rule} of rulesOf(t)) if (fills(rule)) return true
+    return false
+  })
 }
 
 /** Chains a packet can reach from the table's base chains on a hook (following jumps and gotos). */
@@ -76,8 +85,7 @@ export function masqueradeFor(rs: NfRuleset, subnet: string): string[] {
   const found: string[] = []
   for (const t of rs.tables) {
     const reachable = reachableChains(t, 'postrouting')
-    for (const {chain, rule} of rulesOf(t)) {
-      if (!reachable.has(chain)) continue
+    for (const {chain, rule} of rulesOf(t, (chain) => reachable.has(chain))) {
       if (!rule.exprs.some(sourceNats)) continue
       const sources = rule.exprs.filter((e): e is Extract<NfExpr, {kind: 'cmp'}> => e.kind === 'cmp' && e.field === 'saddr')
       if (sources.every((e) => e.op === 'eq' && covers(e.value, net))) found.push(ruleText(t, chain, rule))

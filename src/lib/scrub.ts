@@ -143,18 +143,32 @@ export function scrubText(text: string): string {
   return out
 }
 
+/** scrubText, remembering short texts: names and ids repeat thousands of times in a big host's findings. */
+function memoScrub(): (text: string) => string {
+  const done = new Map<string, string>()
+  return (v) => {
+    if (v.length > 256) return scrubText(v)
+    let out = done.get(v)
+    if (out === undefined) done.set(v, (out = scrubText(v)))
+    return out
+  }
+}
+
+/**
+ * JSON text of a value with every string in it scrubbed: what JSON.stringify(scrubDeep(value)) writes, without
+ * the copy (the strings are scrubbed as they are written; keys are kept, as scrubDeep keeps them).
+ */
+export function scrubbedJson(value: unknown, indent?: number): string {
+  const scrub = memoScrub()
+  return JSON.stringify(value, (_key, v: unknown) => (typeof v === 'string' ? scrub(v) : v), indent)
+}
+
 /** Every string inside a value (facts, findings, manifests), scrubbed; the value is copied, not changed. */
 export function scrubDeep<T>(value: T): T {
   const seen = new WeakMap<object, unknown>()
-  // Names and ids repeat thousands of times in a big host's findings: scrub each once.
-  const done = new Map<string, string>()
+  const scrub = memoScrub()
   const walk = (v: unknown): unknown => {
-    if (typeof v === 'string') {
-      if (v.length > 256) return scrubText(v)
-      let out = done.get(v)
-      if (out === undefined) done.set(v, (out = scrubText(v)))
-      return out
-    }
+    if (typeof v === 'string') return scrub(v)
     if (v === null || typeof v !== 'object') return v
     if (v instanceof Date) return v
     const known = seen.get(v)
@@ -162,12 +176,13 @@ export function scrubDeep<T>(value: T): T {
     if (Array.isArray(v)) {
       const out: unknown[] = []
       seen.set(v, out)
-      for (const item of v) out.push(walk(item))
+      for (let i = 0; i < v.length; i++) out.push(walk(v[i]))
       return out
     }
     const out: Record<string, unknown> = {}
     seen.set(v, out)
-    for (const [k, item] of Object.entries(v)) out[k] = walk(item)
+    // Own enumerable keys in Object.entries' order, without an array of pairs per object.
+    for (const k in v) if (Object.hasOwn(v, k)) out[k] = walk((v as Record<string, unknown>)[k])
     return out
   }
   return walk(value) as T

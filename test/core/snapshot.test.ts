@@ -4,7 +4,8 @@ import {join} from 'node:path'
 import {describe, expect, it} from 'vitest'
 import {UserError} from '../../src/core/errors.js'
 import type {Runner} from '../../src/lib/runner.js'
-import {RecordingRunner, ReplayRunner, writeSnapshot} from '../../src/core/snapshot.js'
+import {manifestSchema} from '../../src/core/snapshot-schema.js'
+import {RecordingRunner, ReplayRunner, wellFormedManifest, writeSnapshot} from '../../src/core/snapshot.js'
 
 /** A runner with canned answers, to test recording without touching the host. */
 function cannedRunner(): Runner {
@@ -70,6 +71,42 @@ describe('snapshots', () => {
     await expect(bad(JSON.stringify({...ok, captures: [{...entry, kind: 'socket'}]}))).rejects.toThrow(/captures.0.kind/)
     await expect(bad(JSON.stringify({...ok, capturedAt: 'yesterday', captures: []}))).rejects.toThrow(/capturedAt/)
     await expect(bad(JSON.stringify({...ok, captures: [{...entry, path: undefined}]}))).rejects.toThrow(/has no path/)
+  })
+
+  it('reads manifests as written without the schema, and gets from the schema what it gets for anything else', async () => {
+    const recorder = new RecordingRunner(cannedRunner())
+    await recorder.run(['ip', '-j', 'addr'])
+    await recorder.run(['missing'])
+    await recorder.readFile('/etc/x')
+    const dir = await tmp()
+    await writeSnapshot(dir, recorder.all(), {kvmdoctorVersion: '1', capturedAt: recorder.capturedAt, host: 'h', options: {active: false, libvirtUri: 'qemu:///system', internet: '192.0.2.1'}})
+    const written = JSON.parse(await readFile(join(dir, 'manifest.json'), 'utf8'))
+    expect(wellFormedManifest(written)).toEqual(manifestSchema.parse(written))
+    // Fields in another order come back in the schema's order, as the schema returns them.
+    const reordered = {captures: written.captures.map((c: object) => Object.fromEntries(Object.entries(c).reverse())), ...written}
+    expect(JSON.stringify(wellFormedManifest(reordered))).toBe(JSON.stringify(manifestSchema.parse(reordered)))
+    // Whatever the plain checks do not vouch for is the schema's to judge: never accepted here when the schema refuses it.
+    const variants: unknown[] = [
+      {...written, extra: 1},
+      {...written, capturedAt: '2026-11-28T10:00:00Z'},
+      {...written, capturedAt: '2026-02-30T10:00:00.000Z'},
+      {...written, capturedAt: '+012026-11-28T10:00:00.000Z'},
+      {...written, formatVersion: 2},
+      {...written, options: {active: 'no', libvirtUri: 'x'}},
+      {...written, captures: [{...written.captures[0], argv: []}]},
+      {...written, captures: [{...written.captures[0], bytes: 1.5}]},
+      {...written, captures: [{...written.captures[0], exitCode: null}]},
+      {...written, captures: [{...written.captures[0], errorCode: 'bogus'}]},
+      {...written, captures: [{...written.captures[0], file: ''}]},
+    ]
+    for (const v of variants) {
+      const quick = wellFormedManifest(v)
+      const schema = manifestSchema.safeParse(v)
+      if (quick !== undefined) expect(schema.success && JSON.stringify(quick) === JSON.stringify(schema.data), JSON.stringify(v)).toBe(true)
+    }
+    expect(wellFormedManifest({...written, extra: 1})).toBeUndefined()
+    await writeFile(join(dir, 'manifest.json'), JSON.stringify({...written, extra: 1}))
+    expect((await ReplayRunner.open(dir)).manifest).toEqual(manifestSchema.parse(written))
   })
 
   it('rejects entries that point outside the snapshot or at missing files', async () => {

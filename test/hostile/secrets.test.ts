@@ -12,7 +12,10 @@ import {FORMATS, type Format, render} from '../../reports/index.js'
 import {bundleReports} from '../../reports/bundle-files.js'
 import {createBundle, openBundle} from '../../src/core/bundle.js'
 import {diagnose} from '../../src/core/diagnose.js'
+import {gateDecision} from '../../src/core/gate.js'
+import {reportableJson, reportableJsonText} from '../../reports/json.js'
 import {reportable} from '../../src/core/output.js'
+import {renderJson} from '../../reports/json.js'
 import {RecordingRunner, writeSnapshot} from '../../src/core/snapshot.js'
 import {CREDENTIAL_FORMS, SCRUBBED, scrubText} from '../../src/lib/scrub.js'
 import {ROOT} from '../helpers.js'
@@ -157,6 +160,11 @@ describe('every channel a bundle, a snapshot or a report is made of', () => {
       if (format !== 'prometheus') expect(leaked(await render(d, format as Format, {showSuppressed: false})).length, format).toBeGreaterThan(0)
       expect(leaked(await render(reportable(d, format), format as Format, {showSuppressed: false})), format).toEqual([])
     }
+    // diagnose --format json and --json write their own projection, gate included, scrubbed as it is written.
+    const gate = gateDecision(d, 'info')
+    expect(leaked(renderJson(d, gate)).length).toBeGreaterThan(0)
+    expect(leaked(reportableJsonText(d, gate))).toEqual([])
+    expect(leaked(JSON.stringify(reportableJson(d, gate)))).toEqual([])
   })
 
   it('the CLI: --record, --output, stdout and stderr of a live run hold none of them', async () => {

@@ -3,7 +3,7 @@
  * grouped by hook in the order the kernel runs them, addresses and sets
  * pre-parsed. Evaluating a thousand guests' flows reuses all of it.
  */
-import {type IpRange, parseIp, parsePrefix, parseRange} from '../../lib/addr.js'
+import {type IpRange, ipv4Bounds, parseIp, parsePrefix, parseRange} from '../../lib/addr.js'
 import type {NfBackend, NfChain, NfFamily, NfHook, NfRuleset, NfSet, NfValue} from '../../lib/netfilter.js'
 
 export interface CompiledRuleset {
@@ -23,8 +23,10 @@ export interface CompiledRuleset {
   addressClass(address: string): string
   /** Some rule reads ether addresses: then a MAC tells packets apart. */
   readsEther: boolean
-  /** Hook evaluations by packet class (see runHook). */
-  hookCache: Map<string, unknown>
+  /** Hook evaluations by hook and layer, then by packet class (see runHook). */
+  hookCache: Map<string, Map<string, Map<string, unknown>>>
+  /** The last packet keyed and its class key: a packet no hook changed goes on to the next hook as it is. */
+  lastKeyed: {packet?: object; key: string}
 }
 
 const tableKey = (backend: NfBackend, family: NfFamily, table: string) => `${backend} ${family} ${table}`
@@ -48,14 +50,27 @@ export function compile(rs: NfRuleset, options: {hostAddresses?: string[]} = {})
     if (!ranges.has(text)) ranges.set(text, parseRange(text) ?? parsePrefix(text))
     return ranges.get(text)
   }
-  const cuts = {4: new Set<bigint>(), 6: new Set<bigint>()}
+  // IPv4 cuts as plain numbers (exact up to 2^32), sorted and deduplicated once: tens of thousands of rule
+  // addresses collect and sort far faster so than as bigints in a set.
+  const cuts4: number[] = []
+  const cuts6 = new Set<bigint>()
   const cut = (r: IpRange | undefined) => {
     if (!r) return
-    cuts[r.family].add(r.lo)
-    cuts[r.family].add(r.hi + 1n)
+    if (r.family === 4) {
+      cuts4.push(Number(r.lo), Number(r.hi) + 1)
+    } else {
+      cuts6.add(r.lo)
+      cuts6.add(r.hi + 1n)
+    }
   }
   const visit = (v: NfValue): void => {
-    if (v.t === 'prefix' || v.t === 'addr') cut(parse(v.v))
+    if (v.t === 'prefix' || v.t === 'addr') {
+      // Most rule addresses are plain IPv4: their cuts come without parsing them into bigint ranges
+      // (range() still parses, on demand, those a packet is compared with).
+      const bounds = ipv4Bounds(v.v)
+      if (bounds) cuts4.push(bounds[0], bounds[1])
+      else cut(parse(v.v))
+    }
     else if (v.t === 'range' && (v.lo.t === 'addr' || v.lo.t === 'str')) cut(parseRange(`${v.lo.v}-${v.hi.v}`))
     else if (v.t === 'set') v.elems.forEach(visit)
     else if (v.t === 'concat') v.parts.forEach(visit)
@@ -63,8 +78,13 @@ export function compile(rs: NfRuleset, options: {hostAddresses?: string[]} = {})
   let readsEther = false
   for (const table of rs.tables) {
     for (const chain of Object.values(table.chains)) {
-      for (const rule of chain.rules) {
-        for (const e of rule.exprs) {
+      // Indexed loops: this runs once, over every expression of every rule, mostly before the optimizer
+      // has compiled it, and for-of then costs an iterator step per element.
+      const rules = chain.rules
+      for (let r = 0; r < rules.length; r++) {
+        const exprs = rules[r].exprs
+        for (let x = 0; x < exprs.length; x++) {
+          const e = exprs[x]
           if (e.kind !== 'cmp') continue
           visit(e.value)
           if (e.field === 'ether saddr' || e.field === 'ether daddr' || e.concat?.some((f) => f.startsWith('ether'))) readsEther = true
@@ -81,7 +101,19 @@ export function compile(rs: NfRuleset, options: {hostAddresses?: string[]} = {})
   cut(parsePrefix('224.0.0.0/4'))
   cut(parsePrefix('255.255.255.255'))
   cut(parsePrefix('ff00::/8'))
-  const sorted = {4: [...cuts[4]].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0)), 6: [...cuts[6]].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0))}
+  const sorted4 = distinct(Float64Array.from(cuts4).sort())
+  const sorted6 = [...cuts6].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0))
+  /** The number of cuts at or below a value: its interval. */
+  const rank = <T extends number | bigint>(list: ArrayLike<T>, value: T) => {
+    let lo = 0
+    let hi = list.length
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1
+      if (list[mid] <= value) lo = mid + 1
+      else hi = mid
+    }
+    return lo
+  }
   const classes = new Map<string, string>()
   return {
     source: rs,
@@ -103,26 +135,23 @@ export function compile(rs: NfRuleset, options: {hostAddresses?: string[]} = {})
     range: parse,
     readsEther,
     hookCache: new Map(),
+    lastKeyed: {key: ''},
     addressClass(address) {
       let c = classes.get(address)
       if (c === undefined) {
         const ip = parseIp(address)
         if (!ip) c = `?${address}`
-        else {
-          // The number of cuts at or below the address: its interval.
-          const list = sorted[ip.family]
-          let lo = 0
-          let hi = list.length
-          while (lo < hi) {
-            const mid = (lo + hi) >> 1
-            if (list[mid] <= ip.value) lo = mid + 1
-            else hi = mid
-          }
-          c = `${ip.family}#${lo}`
-        }
+        else c = `${ip.family}#${ip.family === 4 ? rank(sorted4, Number(ip.value)) : rank(sorted6, ip.value)}`
         classes.set(address, c)
       }
       return c
     },
   }
+}
+
+/** A sorted list without its repeats. */
+function distinct(sorted: Float64Array): Float64Array {
+  let n = 0
+  for (let i = 0; i < sorted.length; i++) if (i === 0 || sorted[i] !== sorted[i - 1]) sorted[n++] = sorted[i]
+  return sorted.subarray(0, n)
 }

@@ -85,7 +85,7 @@ export const familiesFor = (layer: 'ip' | 'bridge', family: 4 | 6): NfFamily[] =
  * Runs every base chain on `hook` for each live branch. Dropped and unknown
  * branches pass through untouched: their fate is already sealed.
  */
-export function runHook(rs: CompiledRuleset, hook: NfHook, layer: 'ip' | 'bridge', branches: Branch[], ctx: EvalContext): Branch[] {
+export function runHook(rs: CompiledRuleset, hook: NfHook, layer: 'ip' | 'bridge', branches: Branch[], ctx: EvalContext, used?: HookWalk[]): Branch[] {
   const out: Branch[] = []
   for (const b of branches) {
     if (b.status !== 'accept') {
@@ -94,20 +94,36 @@ export function runHook(rs: CompiledRuleset, hook: NfHook, layer: 'ip' | 'bridge
     }
     // Packets no rule can tell apart (addresses of one class, same everything else) meet the same fate:
     // a thousand guests of one network are walked once, then rebased onto each guest's own addresses.
-    const key = `${hook}|${layer}|${packetKey(rs, b.packet)}`
-    let cached = rs.hookCache.get(key) as {input: NfPacket; results: Branch[]} | undefined
+    const byLayer = rs.hookCache.get(hook) ?? rs.hookCache.set(hook, new Map()).get(hook)!
+    const byClass = byLayer.get(layer) ?? byLayer.set(layer, new Map()).get(layer)!
+    // Packets are never changed in place (statements copy first): the same object has the same key.
+    const last = rs.lastKeyed
+    if (last.packet !== b.packet) {
+      last.packet = b.packet
+      last.key = packetKey(rs, b.packet)
+    }
+    const key = last.key
+    let cached = byClass.get(key) as HookWalk | undefined
     if (!cached) {
       cached = {input: b.packet, results: walkHook(rs, hook, layer, b.packet, ctx)}
-      rs.hookCache.set(key, cached)
+      byClass.set(key, cached)
     }
+    used?.push(cached)
     for (const r of cached.results) out.push(rebase(r, cached.input, b))
   }
   return merge(out)
 }
 
+/** One walk of a hook, shared by every packet of its class: the packet walked and how its branches ended. */
+export interface HookWalk {
+  input: NfPacket
+  results: Branch[]
+}
+
 /** Every field of NfPacket a rule can read, addresses by class (keep in step with NfPacket). */
 function packetKey(rs: CompiledRuleset, p: NfPacket): string {
   const ct = p.ct
+  // One flat string (a template of two dozen parts would make a tree of them to flatten for hashing).
   return [
     p.family, p.iifname, p.oifname, p.ibrname, p.obrname, p.physIn, p.physOut, p.bridged,
     rs.addressClass(p.src), rs.addressClass(p.dst), p.l4proto, p.sport, p.dport, p.icmpType, p.icmpCode, p.tcpFlags,
@@ -120,11 +136,15 @@ function packetKey(rs: CompiledRuleset, p: NfPacket): string {
 function rebase(r: Branch, walked: NfPacket, b: Branch): Branch {
   const swap = (v: string) => (v === walked.src ? b.packet.src : v === walked.dst ? b.packet.dst : v)
   const same = walked === b.packet
+  // A hook that changed nothing (the walk still holds the packet it was given, statements copy before they
+  // write) leaves this packet as it came: it differs from the walked one only in what rebasing would swap in.
+  const packet = same || r.packet === walked ? (same ? r.packet : b.packet) : {...r.packet, src: r.packet.src === walked.src ? b.packet.src : r.packet.src, dst: r.packet.dst === walked.dst ? b.packet.dst : r.packet.dst, etherSrc: b.packet.etherSrc, etherDst: b.packet.etherDst}
+  // Lists are copied before they are written (ownPacket, clone): an empty addition can share the branch's own.
   return {
     ...r,
-    packet: same ? r.packet : {...r.packet, src: r.packet.src === walked.src ? b.packet.src : r.packet.src, dst: r.packet.dst === walked.dst ? b.packet.dst : r.packet.dst, etherSrc: b.packet.etherSrc, etherDst: b.packet.etherDst},
-    nat: [...b.nat, ...r.nat.map((n) => (same ? n : {...n, from: swap(n.from)}))],
-    assumptions: [...b.assumptions, ...r.assumptions],
+    packet,
+    nat: r.nat.length === 0 ? b.nat : [...b.nat, ...r.nat.map((n) => (same ? n : {...n, from: swap(n.from)}))],
+    assumptions: r.assumptions.length === 0 ? b.assumptions : [...b.assumptions, ...r.assumptions],
   }
 }
 
