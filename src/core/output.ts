@@ -9,7 +9,7 @@ import {type JsonReport, toJsonReport} from '../../reports/json.js'
 import type {Diagnosis} from './diagnose.js'
 import {UserError} from './errors.js'
 import type {GateDecision} from './gate.js'
-import {scrubDeep, scrubText, scrubbedJson} from '../lib/scrub.js'
+import {scrubDeep, scrubText} from '../lib/scrub.js'
 
 /** C0 and C1 controls except tab and newline, DEL, and the Unicode bidi overrides/isolates. */
 const CONTROL = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]/g
@@ -54,9 +54,9 @@ export function reportableJson(d: Diagnosis, gate?: GateDecision): JsonReport {
   return scrubDeep(toJsonReport(d, gate))
 }
 
-/** The same report as the text written for --format json (scrubbed as it is written, not copied first). */
+/** The same report as the text written for --format json. */
 export function reportableJsonText(d: Diagnosis, gate?: GateDecision): string {
-  return scrubbedJson(toJsonReport(d, gate), 2) + '\n'
+  return JSON.stringify(reportableJson(d, gate), null, 2) + '\n'
 }
 
 /** Longest line written to stderr: a message quoting a crafted input stays readable. */
