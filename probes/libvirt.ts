@@ -107,6 +107,9 @@ const xml = new XMLParser({
   isArray: (name) => ['interface', 'ip', 'range', 'host', 'channel'].includes(name),
   // isArray reads only the tag name: no path string built for every tag and attribute.
   jPath: false,
+  // A running domain's status file wraps its XML in qemu's capabilities (hundreds of <flag/>) and device
+  // aliases, which nothing here reads: kept as text, not parsed (the whole file is still validated first).
+  stopNodes: ['domstatus.qemuCaps', 'domstatus.devices'],
 })
 
 function parseXmlRoot(text: string, root: string, what: string): Obj {

@@ -1,6 +1,6 @@
 import type {Diagnosis} from '../src/core/diagnose.js'
 import type {GateDecision} from '../src/core/gate.js'
-import {scrubDeep, scrubbedJson} from '../src/lib/scrub.js'
+import {scrubDeep} from '../src/lib/scrub.js'
 
 /** Bumped when a field changes meaning or goes away; new fields keep the version (docs/schemas/report.schema.json). */
 export const JSON_REPORT_VERSION = 1
@@ -59,7 +59,7 @@ export function reportableJson(d: Diagnosis, gate?: GateDecision): JsonReport {
   return scrubDeep(toJsonReport(d, gate))
 }
 
-/** The same report as the text written for --format json (scrubbed as it is written, not copied first). */
+/** The same report as the text written for --format json. */
 export function reportableJsonText(d: Diagnosis, gate?: GateDecision): string {
-  return scrubbedJson(toJsonReport(d, gate), 2) + '\n'
+  return JSON.stringify(reportableJson(d, gate), null, 2) + '\n'
 }

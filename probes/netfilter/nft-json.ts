@@ -35,6 +35,12 @@ export const setKey = (family: string, table: string, name: string) => `${family
 // JSON → nft-like text (rule text when no listing is given; text of opaque expressions)
 
 const jsonText = (x: unknown) => JSON.stringify(x)
+
+/** Object.entries(x)[0] (an nft JSON object is one key and its value), without listing every entry: ['', undefined] for none. */
+function firstEntry(x: Obj): [string, unknown] {
+  for (const key in x) if (Object.hasOwn(x, key)) return [key, x[key]]
+  return ['', undefined]
+}
 /** Masks and marks read better in hex (nft prints them so). */
 const hexIfBig = (x: unknown) => (typeof x === 'number' && x > 255 ? `0x${x.toString(16)}` : renderNftJson(x))
 
@@ -45,7 +51,7 @@ export function renderNftJson(x: unknown): string {
   if (typeof x === 'boolean') return x ? 'exists' : 'missing'
   if (Array.isArray(x)) return x.map(renderNftJson).join(',')
   if (!isObj(x)) return jsonText(x)
-  const [key, v] = Object.entries(x)[0] ?? ['', undefined]
+  const [key, v] = firstEntry(x)
   const o = isObj(v) ? v : {}
   switch (key) {
     case 'prefix':
@@ -421,7 +427,7 @@ function parseMangle(o: Obj, text: string): NfStatement {
   const from = markKey(v)
   if (from && from !== what) return {kind: 'mark-copy', from, to: what, text}
   if (isObj(v)) {
-    const [op, args] = Object.entries(v)[0] ?? []
+    const [op, args] = firstEntry(v)
     if (Array.isArray(args) && args.length === 2 && typeof args[1] === 'number') {
       const b = args[1]
       const inner = args[0]
@@ -509,7 +515,7 @@ function parseVmap(o: Obj, st: RuleState, text: string): NfExpr[] {
 function parseStatement(x: unknown, st: RuleState): NfExpr[] {
   const text = renderNftJson(x)
   if (!isObj(x)) return [{kind: 'opaque', text: jsonText(x)}]
-  const [key, v] = Object.entries(x)[0] ?? ['', undefined]
+  const [key, v] = firstEntry(x)
   const o = isObj(v) ? v : {}
   switch (key) {
     case 'match':
@@ -694,7 +700,7 @@ export function parseNftJsonIR(jsonText: string, options: NftJsonOptions = {}): 
       result.warnings.push(`nft -j list ruleset: item ${i} is not an object`)
       continue
     }
-    const [kind, value] = Object.entries(item)[0] ?? ['', undefined]
+    const [kind, value] = firstEntry(item)
     if (kind === 'table' || kind === 'chain' || kind === 'rule' || kind === 'set' || kind === 'map') {
       if (!isObj(value)) throw new ParseError(`nft -j list ruleset: item ${i} (${kind}) is not an object`)
       const family = String(value.family) as NfFamily

@@ -62,15 +62,23 @@ export const MAX_NAME_LENGTH = 4096
 
 /** Entity names of a diagnosis within MAX_NAME_LENGTH, or a UserError naming the kind and size. */
 export function checkNames(names: Iterable<{kind: string; name: string}>): void {
-  for (const e of names) {
-    if (e.name.length > MAX_NAME_LENGTH) {
-      throw new UserError(`the input holds a ${e.kind} name of ${e.name.length} characters (the limit is ${MAX_NAME_LENGTH}): not a real host's data`)
-    }
+  for (const e of names) checkName(e)
+}
+
+function checkName(e: {kind: string; name: string}): void {
+  if (e.name.length > MAX_NAME_LENGTH) {
+    throw new UserError(`the input holds a ${e.kind} name of ${e.name.length} characters (the limit is ${MAX_NAME_LENGTH}): not a real host's data`)
   }
 }
 
 export function checkDiagnosisNames(d: Diagnosis): void {
-  checkNames([...d.findings.map((f) => f.entity), ...d.checked.map((c) => c.entity), ...d.notChecked.flatMap((n) => (n.entity ? [n.entity] : []))])
+  // Every (rule, entity) checked is here, thousands on a big host: looked at in place, in the same order.
+  for (let i = 0; i < d.findings.length; i++) checkName(d.findings[i].entity)
+  for (let i = 0; i < d.checked.length; i++) checkName(d.checked[i].entity)
+  for (let i = 0; i < d.notChecked.length; i++) {
+    const e = d.notChecked[i].entity
+    if (e) checkName(e)
+  }
 }
 
 /** Path and value flags given as "" are a usage error, not "use the default" or "run live". */

@@ -228,7 +228,8 @@ function fields(v: unknown, tests: Tests): Json | undefined {
   if (!list) testLists.set(tests, (list = Object.entries(tests)))
   const out: Json = {}
   for (let i = 0; i < list.length; i++) {
-    const [key, test] = list[i]
+    const key = list[i][0]
+    const test = list[i][1]
     if (!test(v[key])) return undefined
     if (Object.hasOwn(v, key)) out[key] = v[key]
   }

@@ -82,7 +82,8 @@ export function elementImpacts(flows: Flow[]): ElementImpact[] {
     if (seen) seen.flows.push(flow)
     else byId.set(key, {element, verdict, hop, flows: [flow]})
   }
-  for (const flow of flows) {
+  for (let i = 0; i < flows.length; i++) {
+    const flow = flows[i]
     if (flow.divertedBy) add(flow.divertedBy, 'divert', flow.hops.find((h) => h.name === 'routing') ?? flow.hops[0], flow)
     const hop = flow.decidedBy
     if (!hop || hop.verdict === 'pass') continue

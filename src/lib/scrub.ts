@@ -143,32 +143,18 @@ export function scrubText(text: string): string {
   return out
 }
 
-/** scrubText, remembering short texts: names and ids repeat thousands of times in a big host's findings. */
-function memoScrub(): (text: string) => string {
-  const done = new Map<string, string>()
-  return (v) => {
-    if (v.length > 256) return scrubText(v)
-    let out = done.get(v)
-    if (out === undefined) done.set(v, (out = scrubText(v)))
-    return out
-  }
-}
-
-/**
- * JSON text of a value with every string in it scrubbed: what JSON.stringify(scrubDeep(value)) writes, without
- * the copy (the strings are scrubbed as they are written; keys are kept, as scrubDeep keeps them).
- */
-export function scrubbedJson(value: unknown, indent?: number): string {
-  const scrub = memoScrub()
-  return JSON.stringify(value, (_key, v: unknown) => (typeof v === 'string' ? scrub(v) : v), indent)
-}
-
 /** Every string inside a value (facts, findings, manifests), scrubbed; the value is copied, not changed. */
 export function scrubDeep<T>(value: T): T {
   const seen = new WeakMap<object, unknown>()
-  const scrub = memoScrub()
+  // Names and ids repeat thousands of times in a big host's findings: scrub each once.
+  const done = new Map<string, string>()
   const walk = (v: unknown): unknown => {
-    if (typeof v === 'string') return scrub(v)
+    if (typeof v === 'string') {
+      if (v.length > 256) return scrubText(v)
+      let out = done.get(v)
+      if (out === undefined) done.set(v, (out = scrubText(v)))
+      return out
+    }
     if (v === null || typeof v !== 'object') return v
     if (v instanceof Date) return v
     const known = seen.get(v)

@@ -71,6 +71,15 @@ describe('parseDomainXml', () => {
     expect(d).toMatchObject({name: 'kdlab-web01', type: 'qemu', id: expect.any(Number), guestAgentChannel: false})
     expect(d.interfaces).toEqual([{type: 'network', mac: '52:54:00:6b:64:01', source: 'default', bridge: 'virbr0', target: expect.stringMatching(/^vnet\d+$/), model: 'virtio', linkState: 'up'}])
   })
+  it('reads a status file the same whatever qemu capabilities and aliases it carries, and still refuses one broken inside them', () => {
+    const text = readFileSync(join(ROOT, 'test/data/domstatus-kdlab-web01.xml'), 'utf8')
+    expect(text).toContain('<qemuCaps>')
+    const bare = text.replace(/<qemuCaps>[\s\S]*?<\/qemuCaps>/, '').replace(/<devices>\s*(<device [^>]*\/>\s*)*<\/devices>/, '')
+    expect(bare.length).toBeLessThan(text.length / 2)
+    expect(parseDomainXml(text)).toEqual(parseDomainXml(bare))
+    // Not parsed is not unread: a broken element in the capabilities is still invalid XML.
+    expect(() => parseDomainXml(text.replace("<flag name=", "<flag name=<"))).toThrow(/invalid XML/)
+  })
   it('reads bridge and direct interfaces, link state and the guest agent channel', () => {
     const d = parseDomainXml(`<domain type='kvm'><name>db</name><devices>
       <interface type='bridge'><mac address='52:54:00:01:02:03'/><source bridge='br0'/><link state='down'/></interface>

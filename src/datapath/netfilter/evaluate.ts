@@ -87,7 +87,8 @@ export const familiesFor = (layer: 'ip' | 'bridge', family: 4 | 6): NfFamily[] =
  */
 export function runHook(rs: CompiledRuleset, hook: NfHook, layer: 'ip' | 'bridge', branches: Branch[], ctx: EvalContext, used?: HookWalk[]): Branch[] {
   const out: Branch[] = []
-  for (const b of branches) {
+  for (let i = 0; i < branches.length; i++) {
+    const b = branches[i]
     if (b.status !== 'accept') {
       out.push(b)
       continue
@@ -109,7 +110,7 @@ export function runHook(rs: CompiledRuleset, hook: NfHook, layer: 'ip' | 'bridge
       byClass.set(key, cached)
     }
     used?.push(cached)
-    for (const r of cached.results) out.push(rebase(r, cached.input, b))
+    for (let j = 0; j < cached.results.length; j++) out.push(rebase(cached.results[j], cached.input, b))
   }
   return merge(out)
 }
