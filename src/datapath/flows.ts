@@ -267,15 +267,7 @@ class HostView {
     const flows = [this.finish(base, 'egress6', `IPv6 to the internet ${dest}${egress ? ` via ${egress}` : ''}${srcNote}`, request, runner.hops)]
     if (flows[0].verdict === 'fail' || !egress) return flows
     const reply = replyPacket({family: 6, iifname: egress, src: to.addr, dst: src, l4proto, ...(to.proto === 'icmp' ? {icmpType: 129} : {sport: to.port ?? 443, dport: 40000})})
-    const back = new PathRunner(this, [...this.deviceHops(egress, 'egress')], reply)
-    back.nf('netfilter prerouting', 'prerouting', 'ip', {iifname: egress})
-    back.route('routing', 'forward', {iif: egress})
-    back.nf('netfilter forward', 'forward', 'ip', {iifname: egress, oifname: bridge})
-    back.nf('netfilter postrouting', 'postrouting', 'ip', {iifname: egress, oifname: bridge})
-    back.nf('bridge output', 'output', 'bridge', {oifname: i.target, obrname: bridge})
-    back.nf('bridge postrouting', 'postrouting', 'bridge', {oifname: i.target, obrname: bridge})
-    back.links(this.deviceHops(i.target, 'tap', bridge))
-    flows.push(this.finish(base, 'egress6-reply', `IPv6 reply from ${to.addr} back to ${d.name}`, reply, back.hops, 'egress6'))
+    flows.push(this.finish(base, 'egress6-reply', `IPv6 reply from ${to.addr} back to ${d.name}`, reply, this.forwardedReply(reply, egress, bridge, i), 'egress6'))
     return flows
   }
 
@@ -511,15 +503,33 @@ class HostView {
       kind === 'dhcp'
         ? newPacket({family: 4, oifname: bridge, src: gw, dst: '255.255.255.255', l4proto: 'udp', sport: 67, dport: 68, pkttype: 'broadcast'})
         : replyPacket({family: 4, oifname: bridge, src: gw, dst: src, l4proto: 'udp', sport: 53, dport: 40000})
-    const replyHops: Hop[] = []
-    const back = new PathRunner(this, replyHops, reply)
+    const back = new PathRunner(this, [], reply)
     back.nf('netfilter output', 'output', 'ip', {oifname: bridge})
     back.nf('netfilter postrouting', 'postrouting', 'ip', {oifname: bridge})
+    this.outToGuest(back, bridge, i)
+    out.push(this.finish(base, `${kind}-reply` as FlowKind, `${kind === 'dhcp' ? 'DHCP offer' : 'DNS answer'} back to ${d.name}`, reply, back.hops, kind))
+    return out
+  }
+
+  /**
+   * A reply coming back in by the egress device: prerouting (where `unNat` is conntrack undoing the
+   * source NAT), routing, forward and postrouting to the bridge, then out to the guest.
+   */
+  private forwardedReply(packet: NfPacket, egress: string, bridge: string, i: Iface, unNat?: Partial<NfPacket>): Hop[] {
+    const back = new PathRunner(this, [...this.deviceHops(egress, 'egress')], packet)
+    back.nf('netfilter prerouting', 'prerouting', 'ip', {iifname: egress}, unNat)
+    back.route('routing', 'forward', {iif: egress})
+    back.nf('netfilter forward', 'forward', 'ip', {iifname: egress, oifname: bridge})
+    back.nf('netfilter postrouting', 'postrouting', 'ip', {iifname: egress, oifname: bridge})
+    this.outToGuest(back, bridge, i)
+    return back.hops
+  }
+
+  /** The last steps of every packet bound for a guest: the bridge's output and postrouting hooks, then its tap. */
+  private outToGuest(back: PathRunner, bridge: string, i: Iface): void {
     back.nf('bridge output', 'output', 'bridge', {oifname: i.target, obrname: bridge})
     back.nf('bridge postrouting', 'postrouting', 'bridge', {oifname: i.target, obrname: bridge})
     back.links(this.deviceHops(i.target, 'tap', bridge))
-    out.push(this.finish(base, `${kind}-reply` as FlowKind, `${kind === 'dhcp' ? 'DHCP offer' : 'DNS answer'} back to ${d.name}`, reply, back.hops, kind))
-    return out
   }
 
   /** Out through the host's routing, forward filter and NAT to a destination, and the reply back in. */
@@ -544,16 +554,8 @@ class HostView {
     // The reply: conntrack undoes the source NAT before routing, so the forward hook sees the guest's address.
     const natted = runner.packet().src
     const reply = replyPacket({family: 4, iifname: egress, src: to.addr, dst: src, l4proto: to.proto, ...(to.proto === 'icmp' ? {icmpType: 0} : {sport: to.port ?? 443, dport: 40000})}, natted !== src ? ['snat'] : [])
-    const replyHops: Hop[] = [...this.deviceHops(egress, 'egress')]
-    const back = new PathRunner(this, replyHops, {...reply, dst: natted})
-    back.nf('netfilter prerouting', 'prerouting', 'ip', {iifname: egress}, {dst: src})
-    back.route('routing', 'forward', {iif: egress})
-    back.nf('netfilter forward', 'forward', 'ip', {iifname: egress, oifname: bridge})
-    back.nf('netfilter postrouting', 'postrouting', 'ip', {iifname: egress, oifname: bridge})
-    back.nf('bridge output', 'output', 'bridge', {oifname: i.target, obrname: bridge})
-    back.nf('bridge postrouting', 'postrouting', 'bridge', {oifname: i.target, obrname: bridge})
-    back.links(this.deviceHops(i.target, 'tap', bridge))
-    flows.push(this.finish(base, `${kind === 'custom' ? 'custom' : 'egress'}-reply` as FlowKind, `reply from ${to.addr} back to ${d.name}`, reply, back.hops, kind))
+    const replyHops = this.forwardedReply({...reply, dst: natted}, egress, bridge, i, {dst: src})
+    flows.push(this.finish(base, `${kind === 'custom' ? 'custom' : 'egress'}-reply` as FlowKind, `reply from ${to.addr} back to ${d.name}`, reply, replyHops, kind))
     if (kind === 'custom') flows[1].kind = 'custom'
     return flows
   }
