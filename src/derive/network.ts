@@ -1,4 +1,5 @@
 /** Network entities: libvirt networks with their DHCP pool, NAT, dnsmasq, firewall and address-space facts. */
+import type {Lease} from '../../probes/leases.js'
 import type {LibvirtNetwork} from '../../probes/libvirt.js'
 import {groupBy} from '../lib/collections.js'
 import {type Cidr, cidrToString, cidrsOverlap, intToIpv4, ipv4ToInt, parseCidr} from '../lib/ipv4.js'
@@ -11,6 +12,8 @@ export interface DhcpPool {
   size: number
   /** Unexpired leases inside those ranges. */
   leasedInRange: number
+  /** Unexpired leases on the network's bridge. */
+  leases: Lease[]
   /** MACs holding an unexpired lease on the network's bridge. */
   holders: Set<string>
 }
@@ -34,6 +37,7 @@ export function dhcpPools(ctx: DeriveContext): Map<string, DhcpPool> {
         {
           size: ranges.reduce((sum, r) => sum + r.end - r.start + 1, 0),
           leasedInRange: current.filter((l) => inRange(l.ip)).length,
+          leases: current,
           holders: new Set(current.map((l) => l.mac).filter((m): m is string => Boolean(m))),
         },
       ]
@@ -48,7 +52,6 @@ export function networkViews(ctx: DeriveContext, pools: Map<string, DhcpPool>): 
   for (const l of links ?? []) for (const a of l.addresses) if (a.family === 'inet') addressesInUse.add(a.address)
   const dnsmasqByNetwork = groupBy(processes?.dnsmasq ?? [], (d) => d.libvirtNetwork)
   const libvirtDnsmasqPids = new Set((processes?.dnsmasq ?? []).filter((d) => d.libvirtNetwork).map((d) => d.pid))
-  const leasesByBridge = groupBy(ctx.facts.leases?.leases ?? [], (l) => l.bridge)
   const backend = netfilter ? libvirtBackend(netfilter) : null
   const listenersUnknown = ctx.facts.probes.listeners && !ctx.facts.probes.listeners.ok ? ctx.facts.probes.listeners.error : 'listeners were not read'
 
@@ -59,7 +62,7 @@ export function networkViews(ctx: DeriveContext, pools: Map<string, DhcpPool>): 
     const pool = pools.get(n.name)!
     const masq = subnet && netfilter ? masqueradeFor(netfilter, cidrToString(subnet)) : undefined
     const pids = dnsmasqByNetwork.get(n.name)?.map((d) => d.pid)
-    const networkLeases = (n.bridge ? leasesByBridge.get(n.bridge) ?? [] : []).filter((l) => !l.expired)
+    const networkLeases = pool.leases
     const staleLeases = networkLeases.filter((l) => l.mac && !ctx.domainByMac.has(l.mac))
     const libvirtRules = n.bridge && netfilter ? libvirtRulesFor(n.bridge, netfilter) : null
     const servesDnsOrDhcp = n.dnsEnabled || (ipv4?.dhcpRanges.length ?? 0) > 0
