@@ -73,21 +73,28 @@ function tokenize(line: string): Token[] {
   const n = line.length
   let i = 0
   while (i < n) {
-    if (isSpace(line.charCodeAt(i))) {
+    // Every character passes here: printable ASCII is told apart without a call (most of the parse runs
+    // before the optimizer has inlined anything).
+    let c = line.charCodeAt(i)
+    if (c <= 0x20 ? c === 0x20 || (c >= 0x09 && c <= 0x0d) : c >= 0xa0 && isSpace(c)) {
       i++
       continue
     }
     const start = i
     let text: string
     let quoted = false
-    const end = line.charCodeAt(i) === QUOTE ? closingQuote(line, i + 1) : -1
+    const end = c === QUOTE ? closingQuote(line, i + 1) : -1
     if (end >= 0) {
       const inner = line.slice(i + 1, end)
       text = inner.includes('\\') ? inner.replace(/\\(.)/g, '$1') : inner
       quoted = true
       i = end + 1
     } else {
-      while (i < n && !isSpace(line.charCodeAt(i))) i++
+      while (i < n) {
+        c = line.charCodeAt(i)
+        if (c <= 0x20 ? c === 0x20 || (c >= 0x09 && c <= 0x0d) : c >= 0xa0 && isSpace(c)) break
+        i++
+      }
       text = line.slice(start, i)
     }
     const t = TOKEN_POOL[count]
