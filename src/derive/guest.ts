@@ -1,8 +1,9 @@
 /** Guest entities: each domain, and each of its interfaces with its tap, bridge and MAC facts. */
+import type {DomainInterface} from '../../probes/libvirt.js'
 import {groupBy} from '../lib/collections.js'
 import {type DeriveContext, isRunning} from './context.js'
 import {macChangesOf} from './incidents.js'
-import {clientIdOwners, clientIdSharers, wireContextFor, wireInterfaceAttributes} from './wire.js'
+import {type WireContext, clientIdOwners, clientIdSharers, wireContextFor, wireInterfaceAttributes} from './wire.js'
 import type {EntityView} from './types.js'
 
 export function domainViews(ctx: DeriveContext): EntityView[] {
@@ -37,6 +38,12 @@ export function interfaceViews(ctx: DeriveContext): EntityView[] {
     return i ? (i.type === 'network' ? ctx.networkByName.get(i.source ?? '')?.bridge : i.source ?? i.bridge) : undefined
   }
   const clientIds = clientIdOwners(wire, leases, bridgeOfMac)
+  // Interfaces on one network or bridge share their wire context.
+  const wireContexts = new Map<string, WireContext>()
+  const wireContextOf = (i: DomainInterface) => {
+    const key = `${i.type}\u0000${i.source ?? ''}\u0000${i.bridge ?? ''}`
+    return wireContexts.get(key) ?? wireContexts.set(key, wireContextFor(i, libvirt, links, leases, ctx.facts.routes)).get(key)!
+  }
   const runningByMac = groupBy(
     ctx.domains.filter(isRunning).flatMap((d) => d.interfaces.map((i) => ({domain: d.name, mac: i.mac}))),
     (x) => x.mac,
@@ -74,7 +81,7 @@ export function interfaceViews(ctx: DeriveContext): EntityView[] {
         isDirect: i.type === 'direct',
         trustGuestRxFilters: i.trustGuestRxFilters ?? null,
         macChanges: macChangesOf(i, leases, neighbours, arpScan, configuredMacs),
-        ...wireInterfaceAttributes(wire, i, running, wireContextFor(i, libvirt, links, leases, ctx.facts.routes), i.mac ? clientIdSharers(clientIds, i.mac, (m) => ctx.domainByMac.get(m)?.domain.name) : {ids: [], sharers: []}),
+        ...wireInterfaceAttributes(wire, i, running, wireContextOf(i), i.mac ? clientIdSharers(clientIds, i.mac, (m) => ctx.domainByMac.get(m)?.domain.name) : {ids: [], sharers: []}),
       }
     }),
   )

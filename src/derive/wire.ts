@@ -128,28 +128,35 @@ export interface ClientIdSighting {
  * DHCP client ids and the MACs that sent them (on the wire) or hold a lease with them: one id
  * behind several MACs is a cloned machine-id or DUID. dnsmasq's "*" (no id) is no id.
  */
-export function clientIdOwners(wire: WireFacts | undefined, leases: LeaseFacts | undefined, bridgeOfMac: (mac: string) => string | undefined): ClientIdSighting[] {
-  const seen: ClientIdSighting[] = []
+export function clientIdOwners(wire: WireFacts | undefined, leases: LeaseFacts | undefined, bridgeOfMac: (mac: string) => string | undefined): ClientIdIndex {
+  const index: ClientIdIndex = {byMac: new Map(), byId: new Map()}
   const add = (id: string, mac: string, bridge: string | undefined, source: 'wire' | 'lease') => {
     if (!id || id === '*') return
-    seen.push({id: id.toLowerCase(), mac, ...(bridge ? {bridge} : {}), source})
+    const sighting: ClientIdSighting = {id: id.toLowerCase(), mac, ...(bridge ? {bridge} : {}), source}
+    ;(index.byMac.get(mac) ?? index.byMac.set(mac, []).get(mac)!).push(sighting)
+    ;(index.byId.get(sighting.id) ?? index.byId.set(sighting.id, []).get(sighting.id)!).push(sighting)
   }
   for (const l of leases?.leases ?? []) if (!l.expired && l.mac && l.clientId) add(l.clientId, l.mac.toLowerCase(), l.bridge, 'lease')
   for (const i of wire?.interfaces ?? []) for (const id of i.dhcp.clientIds) add(id, i.mac, bridgeOfMac(i.mac), 'wire')
-  return seen
+  return index
+}
+
+/** Client id sightings by MAC and by id: every interface asks who shares its ids. */
+export interface ClientIdIndex {
+  byMac: Map<string, ClientIdSighting[]>
+  byId: Map<string, ClientIdSighting[]>
 }
 
 /**
  * The other MACs sharing a client id with this one, on the same segment: "MAC (guest) via wire, lease".
  * Clones on two networks ask two servers, and no server sees the id twice; where a side's bridge is unknown, it may be either.
  */
-export function clientIdSharers(owners: ClientIdSighting[], mac: string, domainOfMac: (mac: string) => string | undefined): {ids: string[]; sharers: string[]} {
+export function clientIdSharers(owners: ClientIdIndex, mac: string, domainOfMac: (mac: string) => string | undefined): {ids: string[]; sharers: string[]} {
   const mine = mac.toLowerCase()
   const ids = new Set<string>()
   const sources = new Map<string, Set<'wire' | 'lease'>>()
-  for (const a of owners) {
-    if (a.mac !== mine) continue
-    for (const b of owners) {
+  for (const a of owners.byMac.get(mine) ?? []) {
+    for (const b of owners.byId.get(a.id) ?? []) {
       if (b.id !== a.id || b.mac === mine || (a.bridge && b.bridge && a.bridge !== b.bridge)) continue
       ids.add(a.id)
       ;(sources.get(b.mac) ?? sources.set(b.mac, new Set()).get(b.mac)!).add(b.source)
