@@ -1,25 +1,4 @@
 #!/usr/bin/env node
-import {flush, handle, run} from '@oclif/core'
-import {EXIT, argvWantsJson, isUsageError} from '../dist/src/core/errors.js'
+import {main} from '../dist/bin/main.js'
 
-// A bare `kvmdoctor` (or one with only flags) runs `diagnose`: that is what on-call reaches for.
-const args = process.argv.slice(2)
-const first = args[0]
-if (first === undefined || (first.startsWith('-') && !['--help', '-h', '--version', '-v'].includes(first))) args.unshift('diagnose')
-
-try {
-  await run(args, import.meta.url)
-  await flush()
-} catch (error) {
-  // Commands report their own failures; what reaches here failed before any command ran
-  // (an unknown command): a usage error, one line, reported like the commands report theirs.
-  if (isUsageError(error)) {
-    const lines = String(error.message).split('\n').map((l) => l.trim()).filter((l) => l !== '' && !/^See more help with/.test(l))
-    const text = lines.reduce((all, l) => (all === '' ? l : `${all}${all.endsWith(':') ? ' ' : ': '}${l}`), '').replace(/\s+/g, ' ').replace(/[\u0000-\u001f\u007f-\u009f]/g, '?')
-    process.exitCode = EXIT.usage
-    if (argvWantsJson(args)) console.log(JSON.stringify({error: {code: EXIT.usage, message: text}}, null, 2))
-    else process.stderr.write(`kvmdoctor: ${text} (see --help)\n`)
-  } else {
-    await handle(error)
-  }
-}
+await main(process.argv.slice(2), import.meta.url)

@@ -11,7 +11,9 @@ export async function loadYamlFile<T>(path: string, schema: z.ZodType<T>, what: 
   // A regular file of bounded size: a FIFO or /dev/zero given as --ignore must not hang or flood.
   const text = await readRegularFile(path, {maxBytes: BUDGET.configBytes, label: `${what} ${path}`})
   // yaml loads only when there is a file to read: most runs have none, and it is not free at start-up.
-  return parseYaml(await import('yaml'), text, schema, `${what} ${path}`)
+  // Its Node build is CommonJS, so its exports object is the namespace's default: a bundle's lazy chunk
+  // has nothing else (Node adds named exports, a bundler does not).
+  return parseYaml((await import('yaml')).default, text, schema, `${what} ${path}`)
 }
 
 function parseYaml<T>({LineCounter, parseDocument}: typeof import('yaml'), text: string, schema: z.ZodType<T>, where: string): T {
