@@ -61,11 +61,13 @@ const NO_LIVE = process.argv.includes('--no-live')
 
 async function previousLiveRows(): Promise<string[]> {
   const old = await readFile(join(ROOT, 'bench', 'results', 'latest.md'), 'utf8').catch(() => '')
-  const date = /^Date: (.+)$/m.exec(old)?.[1]
+  // The rows were measured by the lab run that wrote them: an earlier --no-live run kept them with that date.
+  const keptNote = /^Live rows: from the lab run of (\S+),/m
+  const date = keptNote.exec(old)?.[1] ?? /^Date: (.+)$/m.exec(old)?.[1]
   const rows = old.split('\n')
   const at = rows.findIndex((l) => l.startsWith('| live '))
   if (!date || at < 0) return ['live comparison not run (--no-live) and no earlier lab run on record']
-  const kept = rows.slice(at).filter((l, i, all) => i < all.length - 1 || l !== '')
+  const kept = rows.slice(at).filter((l) => !keptNote.test(l)).join('\n').trimEnd().split('\n')
   return [...kept, '', `Live rows: from the lab run of ${date}, not re-measured by this run (--no-live).`]
 }
 
