@@ -28,7 +28,12 @@ export interface Facts {
 
 /** Probe results replayed from a recorded lab fixture. */
 export async function factsOf(fixture: string): Promise<Facts> {
-  const runner = await ReplayRunner.open(fixtureDir(fixture))
+  return factsOfDir(fixtureDir(fixture))
+}
+
+/** Probe results replayed from a recording anywhere (a changed copy of a fixture). */
+export async function factsOfDir(dir: string): Promise<Facts> {
+  const runner = await ReplayRunner.open(dir)
   return {results: await runProbes(ALL_PROBES, runner, replayOptions(runner)), capturedAt: runner.capturedAt, options: replayOptions(runner)}
 }
 

@@ -1,10 +1,13 @@
 import {describe, expect, it} from 'vitest'
 import {parseDomifaddr} from '../probes/guest-agent.js'
 import type {LibvirtFacts} from '../probes/libvirt.js'
-import {buildInventory, verdictOf} from '../src/core/ip-service.js'
+import {buildInventory, ipInventory, verdictOf} from '../src/core/ip-service.js'
+import {ReplayRunner} from '../src/core/snapshot.js'
 import {readdirSync} from 'node:fs'
+import {cp, mkdtemp, readFile, rm, writeFile} from 'node:fs/promises'
+import {tmpdir} from 'node:os'
 import {join} from 'node:path'
-import {ROOT, alter, factsOf, fixtureDir, kvmdoctorCli, model, sample, unavailable} from './helpers.js'
+import {ROOT, alter, factsOf, factsOfDir, fixtureDir, kvmdoctorCli, model, replayOptions, sample, unavailable} from './helpers.js'
 
 const inventoryOf = async (name: string) => {
   const facts = await factsOf(name)
@@ -158,5 +161,39 @@ describe('kvmdoctor ip with the wire (--listen recordings)', () => {
     expect(silent.stdout).toMatch(/^kdlab-quiet01\s+running\s+vnet\d+\s+52:54:00:6b:64:51\s+default\s+-\s+.*silent \(not a frame in 12 s\)$/m)
     const healthy = await kvmdoctorCli(['ip', '--from', fixtureDir('healthy')])
     expect(healthy.exitCode).toBe(0)
+  })
+})
+
+describe('kvmdoctor ip reads the routes diagnose reads', () => {
+  // A copy of the wire-foreign-address recording whose host routes the guest's 172.31.99.50 through its bridge.
+  async function routedCopy(): Promise<string> {
+    const dir = await mkdtemp(join(tmpdir(), 'kd-ip-routes-'))
+    await cp(fixtureDir('wire-foreign-address'), dir, {recursive: true})
+    const manifestPath = join(dir, 'manifest.json')
+    const manifest = JSON.parse(await readFile(manifestPath, 'utf8')) as {captures: {file: string; bytes: number; argv?: string[]}[]}
+    const capture = manifest.captures.find((c) => c.argv?.join(' ') === 'ip -j route show table all')!
+    const routes = JSON.parse(await readFile(join(dir, capture.file), 'utf8')) as unknown[]
+    routes.push({dst: '172.31.99.0/24', gateway: '192.168.122.2', dev: 'virbr0', protocol: 'static', flags: []})
+    const text = JSON.stringify(routes)
+    await writeFile(join(dir, capture.file), text)
+    capture.bytes = Buffer.byteLength(text)
+    await writeFile(manifestPath, JSON.stringify(manifest, null, 2))
+    return dir
+  }
+
+  it("a foreign address the host routes through the guest's bridge is no foreign address to ip, as to diagnose", async () => {
+    const ipVerdict = async (dir: string) => {
+      const runner = await ReplayRunner.open(dir)
+      return (await ipInventory(runner, replayOptions(runner))).rows.find((r) => r.domain === 'kdlab-foreign01')!.verdict
+    }
+    expect(await ipVerdict(fixtureDir('wire-foreign-address'))).toBe('foreign address')
+    const dir = await routedCopy()
+    try {
+      expect(await ipVerdict(dir)).not.toBe('foreign address')
+      const m = model(await factsOfDir(dir))
+      expect(m.entities.interface.find((e) => e.domain === 'kdlab-foreign01')).toMatchObject({wireForeign: []})
+    } finally {
+      await rm(dir, {recursive: true, force: true})
+    }
   })
 })

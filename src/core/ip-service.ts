@@ -25,7 +25,7 @@ import {getOrCreate} from '../lib/collections.js'
 import {type WireFacts, wireProbe} from '../../probes/wire.js'
 import {type WireJudgement, judgeWire, wireContextFor, wireOf} from '../derive/wire.js'
 import type {Link} from '../../probes/links.js'
-import type {Route} from '../../probes/routes.js'
+import {type Route, routesProbe} from '../../probes/routes.js'
 
 export type Verdict = 'ok' | 'no address' | 'APIPA' | 'foreign address' | 'conflict' | 'silent' | 'DHCP unanswered' | 'stale' | 'shut off'
 
@@ -72,7 +72,8 @@ export interface IpInventory {
   probes: ProbeStatus[]
 }
 
-const PROBES = [hostProbe, linksProbe, neighboursProbe, libvirtProbe, leasesProbe, arpScanProbe, guestAgentProbe, wireProbe]
+// Routes: an address the host routes through the guest's bridge is the network's, not foreign (as diagnose judges it).
+const PROBES = [hostProbe, linksProbe, routesProbe, neighboursProbe, libvirtProbe, leasesProbe, arpScanProbe, guestAgentProbe, wireProbe]
 
 export async function ipInventory(runner: Runner, options: ProbeOptions, only: string[] = []): Promise<IpInventory> {
   return buildInventory(await runProbes(PROBES, runner, options), runner.capturedAt, only)
