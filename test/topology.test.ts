@@ -78,3 +78,23 @@ describe('topology', () => {
     })
   }
 })
+
+describe('topology: a bridge without carrier', () => {
+  // The healthy recording with its guest gone: virbr0 set up, no port, so the kernel reports it DOWN/NO-CARRIER.
+  async function emptyBridge(adminUp: boolean) {
+    const d = await diagnosisOf('healthy')
+    const links = d.facts.links as {ok: true; data: {name: string; kind: string; master?: string; up: boolean; operstate: string; lowerUp: boolean}[]}
+    links.data = links.data.filter((l) => l.master !== 'virbr0')
+    const br = links.data.find((l) => l.name === 'virbr0')!
+    Object.assign(br, {up: adminUp, operstate: 'DOWN', lowerUp: false})
+    const libvirt = d.facts.libvirt as {ok: true; data: {domains: {state: string}[]}}
+    for (const dom of libvirt.data.domains) dom.state = 'shut off'
+    return deriveTopology(d).bridges.find((b) => b.name === 'virbr0')!
+  }
+  it('set up with no port: no carrier, not a failure', async () => {
+    expect(await emptyBridge(true)).toMatchObject({state: 'NO-CARRIER', taps: [], ports: [], health: 'ok'})
+  })
+  it('set down: DOWN and a failure', async () => {
+    expect(await emptyBridge(false)).toMatchObject({state: 'DOWN', health: 'fail'})
+  })
+})

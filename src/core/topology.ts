@@ -150,7 +150,10 @@ export interface Topology {
 export type TopologyNode = HostNode | UplinkNode | NetworkNode | BridgeNode | TapNode | GuestNode
 
 const GLOBAL_V4 = (l: Link) => l.addresses.filter((a) => a.family === 'inet' && a.scope === 'global').map((a) => `${a.address}/${a.prefix}`)
-const linkState = (l: Link | undefined) => (!l ? 'absent' : !l.up ? 'DOWN' : l.kind !== 'tap' && l.kind !== 'bridge' && !l.lowerUp ? 'NO-CARRIER' : l.operstate === 'UNKNOWN' ? 'UP' : l.operstate)
+// A bridge set up whose operstate is DOWN has no port forwarding (none, or all down): no carrier, as
+// `ip link` says; only a bridge set down is DOWN.
+const linkState = (l: Link | undefined) =>
+  !l ? 'absent' : !l.up ? 'DOWN' : l.kind !== 'tap' && (l.kind === 'bridge' ? l.operstate === 'DOWN' : !l.lowerUp) ? 'NO-CARRIER' : l.operstate === 'UNKNOWN' ? 'UP' : l.operstate
 
 export function deriveTopology(d: Diagnosis): Topology {
   const links = dataOf<Link[]>(d.facts.links) ?? []
@@ -390,7 +393,9 @@ function ownHealth(node: TopologyNode): Health {
     case 'network':
       return node.active ? 'ok' : 'off'
     case 'bridge':
-      return !node.exists ? 'off' : node.state === 'DOWN' ? 'fail' : 'ok'
+      // An empty bridge (no guest running on it) has no carrier by nature; with ports or taps it is a warning
+      // (the ports show their own state).
+      return !node.exists ? 'off' : node.state === 'DOWN' ? 'fail' : node.state === 'NO-CARRIER' ? (node.ports.length + node.taps.length > 0 ? 'warn' : 'ok') : 'ok'
     case 'tap':
       return node.health
     case 'guest': {
