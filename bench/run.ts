@@ -6,7 +6,7 @@
 import {execFile} from 'node:child_process'
 import {existsSync} from 'node:fs'
 import {mkdir, readFile, writeFile} from 'node:fs/promises'
-import {cpus, totalmem} from 'node:os'
+import {cpus, loadavg, totalmem} from 'node:os'
 import {join} from 'node:path'
 import {fileURLToPath} from 'node:url'
 import {promisify} from 'node:util'
@@ -143,7 +143,8 @@ async function ipComparison(): Promise<string[]> {
 }
 
 const machine = `${cpus()[0]?.model ?? 'unknown cpu'}, ${cpus().length} cores, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, node ${process.version}, ${process.platform}`
-const lines: string[] = [`# kvmdoctor benchmarks`, '', `Machine: ${machine}`, `Date: ${new Date().toISOString()}`, '']
+// A shared machine's other work shows in wall times: the load the run started under is part of the result.
+const lines: string[] = [`# kvmdoctor benchmarks`, '', `Machine: ${machine}`, `Date: ${new Date().toISOString()}`, `Load average at start (1/5/15 min): ${loadavg().map((l) => l.toFixed(2)).join(' / ')}`, '']
 const log = (line = '') => {
   lines.push(line)
   console.log(line)
