@@ -5,6 +5,7 @@
 import {describe, expect, it} from 'vitest'
 import {allNodes, deriveTopology, firstStoppedFlow} from '../src/core/topology.js'
 import {topologyGraph} from '../reports/topology-graph.js'
+import {reportable} from '../src/core/output.js'
 import {RECORDINGS, diagnosisOf} from './reports/recordings.js'
 
 const topologyOf = async (name: string, policyRules = false) => deriveTopology(await diagnosisOf(name, {policyRules}))
@@ -97,4 +98,16 @@ describe('topology: a bridge without carrier', () => {
   it('set down: DOWN and a failure', async () => {
     expect(await emptyBridge(false)).toMatchObject({state: 'DOWN', health: 'fail'})
   })
+})
+
+describe('reports are given the facts the topology reads, and no others', () => {
+  it('on every recording, the topology of the report-ready diagnosis is the full one', async () => {
+    for (const name of RECORDINGS) {
+      const d = await diagnosisOf(name)
+      const safe = reportable(d, 'text')
+      expect(Object.keys(safe.facts).length, name).toBeLessThan(Object.keys(d.facts).length)
+      expect(safe.facts.netfilter, name).toBeUndefined()
+      expect(deriveTopology(safe), name).toEqual(deriveTopology(d))
+    }
+  }, 300_000)
 })

@@ -74,6 +74,8 @@ export interface IpInventory {
 
 // Routes: an address the host routes through the guest's bridge is the network's, not foreign (as diagnose judges it).
 const PROBES = [hostProbe, linksProbe, routesProbe, neighboursProbe, libvirtProbe, leasesProbe, arpScanProbe, guestAgentProbe, wireProbe]
+/** The probes whose facts the inventory reads. */
+export const INVENTORY_FACTS: readonly string[] = PROBES.map((p) => p.id)
 
 export async function ipInventory(runner: Runner, options: ProbeOptions, only: string[] = []): Promise<IpInventory> {
   return buildInventory(await runProbes(PROBES, runner, options), runner.capturedAt, only)

@@ -7,7 +7,8 @@
  */
 import type {Diagnosis} from './diagnose.js'
 import {UserError} from './errors.js'
-import {scrubDeep, scrubText} from '../lib/scrub.js'
+import {mapStringsDeep, scrubText} from '../lib/scrub.js'
+import {TOPOLOGY_FACTS} from './topology.js'
 
 /** C0 and C1 controls except tab and newline, DEL, and the Unicode bidi overrides/isolates. */
 const CONTROL = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]/g
@@ -19,15 +20,9 @@ export function visibleControls(text: string): string {
   })
 }
 
-/** Every string in a value with control characters made visible; the value is copied. */
+/** Every string in a value with control characters made visible (only what changes is copied). */
 export function visibleControlsDeep<T>(value: T): T {
-  const walk = (v: unknown): unknown => {
-    if (typeof v === 'string') return visibleControls(v)
-    if (Array.isArray(v)) return v.map(walk)
-    if (v && typeof v === 'object' && !(v instanceof Date)) return Object.fromEntries(Object.entries(v).map(([k, item]) => [k, walk(item)]))
-    return v
-  }
-  return walk(value) as T
+  return mapStringsDeep(value, visibleControls)
 }
 
 /** Formats whose encoder escapes control characters itself (JSON): host strings stay exact there. */
@@ -36,11 +31,14 @@ const ESCAPED_FORMATS = new Set(['json', 'sarif'])
 /**
  * The diagnosis as reports may show it: credentials scrubbed; for formats read by people or
  * by line-based tools (text, Markdown, JUnit XML, Prometheus), control characters made visible.
- * The raw facts feed the topology of text, Markdown and HTML reports: they are made safe there too.
+ * Of the raw facts, reports get those the topology reads (made safe too); the firewall ruleset and
+ * the like stay out (a big host's ruleset was most of a text report's cost).
  */
 export function reportable(d: Diagnosis, format: string): Diagnosis {
-  if (ESCAPED_FORMATS.has(format)) return {...scrubDeep({...d, facts: {}}), facts: d.facts}
-  return visibleControlsDeep(scrubDeep(d))
+  const facts = Object.fromEntries(TOPOLOGY_FACTS.filter((id) => d.facts[id] !== undefined).map((id) => [id, d.facts[id]]))
+  if (ESCAPED_FORMATS.has(format)) return {...mapStringsDeep({...d, facts: {}}, scrubText), facts}
+  // One pass, copying only what changes.
+  return mapStringsDeep({...d, facts}, (text) => visibleControls(scrubText(text)))
 }
 
 /**

@@ -16,7 +16,7 @@ import {dataOf} from '../../probes/types.js'
 import type {Flow, FlowKind, HopVerdict} from '../datapath/flows.js'
 import type {Diagnosis} from './diagnose.js'
 import {type Finding, findingKey} from './engine.js'
-import {type IpInventory, type Verdict, buildInventory} from './ip-service.js'
+import {INVENTORY_FACTS, type IpInventory, type Verdict, buildInventory} from './ip-service.js'
 import {cidrContains, cidrToString, parseCidr} from '../lib/ipv4.js'
 import {isRunning} from '../derive/context.js'
 import {type Severity, severityWeight} from '../lib/severity.js'
@@ -155,6 +155,9 @@ const GLOBAL_V4 = (l: Link) => l.addresses.filter((a) => a.family === 'inet' && 
 const linkState = (l: Link | undefined) =>
   !l ? 'absent' : !l.up ? 'DOWN' : l.kind !== 'tap' && (l.kind === 'bridge' ? l.operstate === 'DOWN' : !l.lowerUp) ? 'NO-CARRIER' : l.operstate === 'UNKNOWN' ? 'UP' : l.operstate
 
+/** The facts the topology reads, the inventory's among them: reports are given these and no others. */
+export const TOPOLOGY_FACTS: readonly string[] = [...new Set(['links', 'routes', 'libvirt', 'processes', 'sysctl', 'leases', ...INVENTORY_FACTS])]
+
 export function deriveTopology(d: Diagnosis): Topology {
   const links = dataOf<Link[]>(d.facts.links) ?? []
   const routes = dataOf<Route[]>(d.facts.routes) ?? []
@@ -240,7 +243,13 @@ export function deriveTopology(d: Diagnosis): Topology {
   })
   const bridgeByName = new Map(bridges.map((b) => [b.name, b]))
 
-  const flowsOf = (guest: string, iface: string | undefined) => d.flows.filter((f) => f.guest === guest && f.iface === iface)
+  // Indexed once: a thousand guests each filtering every guest's flows was most of a big host's topology.
+  const flowsByIface = new Map<string, Flow[]>()
+  for (const f of d.flows) {
+    const key = `${f.guest}\u0000${f.iface ?? ''}`
+    ;(flowsByIface.get(key) ?? flowsByIface.set(key, []).get(key)!).push(f)
+  }
+  const flowsOf = (guest: string, iface: string | undefined) => flowsByIface.get(`${guest}\u0000${iface ?? ''}`) ?? []
   const guests: GuestNode[] = domains.map((dom) => {
     const running = isRunning(dom)
     const interfaces = dom.interfaces.map((i): GuestInterface => {

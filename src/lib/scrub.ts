@@ -174,6 +174,60 @@ export function scrubDeep<T>(value: T): T {
   return walk(value) as T
 }
 
+/**
+ * Every string inside a value passed through `f`, copying only what changes: an object or array
+ * none of whose strings change is returned as it is (a report of a big host is mostly strings no
+ * transform touches, and copying all of it was most of a text report's cost). Objects met twice get
+ * one result. `f` must be pure: each distinct short string is transformed once.
+ */
+export function mapStringsDeep<T>(value: T, f: (text: string) => string): T {
+  const seen = new WeakMap<object, unknown>()
+  const done = new Map<string, string>()
+  const walk = (v: unknown): unknown => {
+    if (typeof v === 'string') {
+      if (v.length > 256) return f(v)
+      let out = done.get(v)
+      if (out === undefined) done.set(v, (out = f(v)))
+      return out
+    }
+    if (v === null || typeof v !== 'object' || v instanceof Date) return v
+    if (seen.has(v)) return seen.get(v)
+    // Reports hold data, not cycles: a cycle back to an object still being walked sees it unchanged
+    // (scrubDeep, which copies everything, handles cycles fully).
+    seen.set(v, v)
+    let out: unknown = v
+    if (Array.isArray(v)) {
+      let copy: unknown[] | undefined
+      for (let i = 0; i < v.length; i++) {
+        const item = walk(v[i])
+        if (item !== v[i] && copy === undefined) copy = v.slice(0, i)
+        copy?.push(item)
+      }
+      if (copy) out = copy
+    } else {
+      let copy: Record<string, unknown> | undefined
+      const source = v as Record<string, unknown>
+      for (const k in source) {
+        if (!Object.hasOwn(source, k)) continue
+        const item = walk(source[k])
+        if (item !== source[k] && copy === undefined) {
+          copy = {}
+          // The keys before this one, unchanged, in their order.
+          for (const before in source) {
+            if (before === k) break
+            if (Object.hasOwn(source, before)) copy[before] = source[before]
+          }
+        }
+        if (copy) copy[k] = item
+      }
+      if (copy) out = copy
+    }
+    seen.set(v, out)
+    return out
+  }
+  return walk(value) as T
+}
+
 /** A capture with its output, stderr, error, argv and path scrubbed. */
 export function scrubCapture<T extends Capture>(c: T): T {
   const out = {...c, output: scrubText(c.output)}
