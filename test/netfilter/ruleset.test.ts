@@ -21,11 +21,12 @@ function fixture(name: string, {ip6 = true} = {}): RulesetSources {
     return found[0]?.[1]
   }
   const iptables: IptablesSource[] = []
-  const add = (text: string | undefined, family: 'ip' | 'ip6', backend: 'iptables-nft' | 'iptables-legacy') => text !== undefined && iptables.push({text, family, backend})
-  add(out(saveOf('iptables')), 'ip', 'iptables-nft')
+  const add = (text: string | undefined, family: 'ip' | 'ip6', backend?: 'iptables-legacy') => text !== undefined && iptables.push({text, family, ...(backend ? {backend} : {})})
+  // As the probe gives them: the plain iptables-save is whichever variant the alternatives chose (its header says).
+  add(out(saveOf('iptables')), 'ip')
   add(out(saveOf('iptables-legacy')), 'ip', 'iptables-legacy')
   if (ip6) {
-    add(out(saveOf('ip6tables')), 'ip6', 'iptables-nft')
+    add(out(saveOf('ip6tables')), 'ip6')
     add(out(saveOf('ip6tables-legacy')), 'ip6', 'iptables-legacy')
   }
   return {iptables, nft: {json: out(/nft--j-list-ruleset\.txt$/)!, text: out(/nft--a-list-ruleset\.txt$/)}, ipset: out(/\d-command-ipset-list\.txt$/)}
@@ -147,7 +148,11 @@ describe('buildRuleset: tables iptables-save cannot print', () => {
 })
 
 /** Recordings whose two listings disagree, each on purpose: what buildRuleset must say of them. */
+/** A legacy host's iptables-save and iptables-legacy-save print the same tables: the second listing is ignored. */
+const LEGACY_TWICE = [/^iptables-save: a second iptables-legacy ip listing ignored$/, /^ip6tables-save: a second iptables-legacy ip6 listing ignored$/]
 const EXPECTED_WARNINGS: Record<string, RegExp[]> = {
+  'legacy-backend-healthy': LEGACY_TWICE,
+  'legacy-backend-masquerade-removed': LEGACY_TWICE,
   'iptables-nft-set-lookup': [/^iptables-nft ip filter FORWARD rule 1: iptables-save printed "-A FORWARD -j DROP" for nft rule "ip daddr .*", leaving out its daddr match; taken from nft$/],
 }
 
@@ -225,6 +230,15 @@ describe('buildRuleset: recorded lab hosts', () => {
     expect(lookup.counters).toEqual({packets: 0, bytes: 0})
     expect(libvirt.map((r) => r.text)).toEqual(['-A FORWARD -j LIBVIRT_FWX', '-A FORWARD -j LIBVIRT_FWI', '-A FORWARD -j LIBVIRT_FWO'])
     expect(rs.warnings).toEqual([`iptables-nft ip filter FORWARD rule 1: iptables-save printed "-A FORWARD -j DROP" for nft rule "${lookup.text}", leaving out its daddr match; taken from nft`])
+  })
+
+  it('legacy-backend-healthy: libvirt\'s chains in the legacy tables (both families), nothing in nf_tables', () => {
+    const rs = buildRuleset(fixture('legacy-backend-healthy'))
+    expect(names(rs)).toEqual(['iptables-legacy ip filter', 'iptables-legacy ip mangle', 'iptables-legacy ip nat', 'iptables-legacy ip6 filter', 'iptables-legacy ip6 mangle', 'iptables-legacy ip6 nat'])
+    const nat = table(rs, 'iptables-legacy', 'ip', 'nat')
+    expect(nat.chains.POSTROUTING.rules.map((r) => r.text)).toEqual(['-A POSTROUTING -j LIBVIRT_PRT'])
+    expect(nat.chains.LIBVIRT_PRT.rules.filter((r) => r.exprs.some((e) => e.kind === 'nat' && e.type === 'masquerade'))).toHaveLength(3)
+    expect(table(rs, 'iptables-legacy', 'ip', 'filter').chains.FORWARD.rules.map((r) => r.text)).toEqual(['-A FORWARD -j LIBVIRT_FWX', '-A FORWARD -j LIBVIRT_FWI', '-A FORWARD -j LIBVIRT_FWO'])
   })
 
   it('every fixture builds without warnings; every iptables-nft rule has its nft handle, every iptables rule its -c counters', () => {
