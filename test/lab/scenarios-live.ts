@@ -763,6 +763,8 @@ async function restoreIptablesBackend(bin: string, keep: string): Promise<void> 
 function onLegacyBackend(fault?: {inject(): Promise<void>}): LiveScenario {
   return {
     async inject() {
+      // Files an interrupted run left are no baseline (the saved host state restores that run): the reset must not find them.
+      for (const f of Object.values(LEGACY_SAVED)) rmSync(f, {force: true})
       const before = await readAlternatives()
       if (!before.iptables || !before.ip6tables) throw new Error('no iptables/ip6tables alternatives on this host')
       if (before.iptables.endsWith('legacy') || before.ip6tables.endsWith('legacy')) throw new Error(`iptables is legacy before the scenario (${before.iptables})`)
