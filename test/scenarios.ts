@@ -559,6 +559,41 @@ export const SCENARIOS: Scenario[] = [
     noOtherAbove: 'info',
     oracle: {[WEB01]: REACH_OK},
   },
+  // Other shapes of host: tables iptables-nft cannot read back, and libvirt's rules written through iptables-legacy.
+  {
+    name: 'iptables-nft-incompatible',
+    description: "nft insert rule ip filter FORWARD ct state invalid counter drop: a native rule in iptables-nft's own table, which iptables-nft 1.8.9 then cannot list (\"# Table `filter' is incompatible, use 'nft' tool.\"); guests pass",
+    // The table's rules are read from nft instead, so libvirt's are not called missing. In nft's JSON, iptables-nft's
+    // xt expressions are opaque (libvirt's `-m conntrack --ctstate` and REJECT): the replies' fate is not claimed.
+    findings: [
+      {id: 'iptables-nft-incompatible', entity: undefined, rank: 1},
+      {id: 'guest-flow-indeterminate', entity: '~oifname "virbr0"'},
+    ],
+    noOtherAbove: 'info',
+    oracle: {[WEB01]: REACH_OK},
+  },
+  {
+    name: 'iptables-nft-set-lookup',
+    description: "nft insert rule ip filter FORWARD ip daddr { 192.0.2.1, 192.0.2.2 } counter drop: iptables-nft 1.8.9 lists it as \"-A FORWARD -j DROP\" (the set lookup left out); guests pass",
+    findings: [],
+    noOtherAbove: 'info',
+    oracle: {[WEB01]: REACH_OK},
+  },
+  {
+    name: 'legacy-backend-healthy',
+    description: "the iptables alternatives set to iptables-legacy and libvirtd restarted: libvirt's chains and rules live in the legacy (x_tables) tables, none in iptables-nft",
+    findings: [],
+    noOtherAbove: 'info',
+    ip: [{domain: WEB01, verdict: 'ok'}],
+    oracle: {[WEB01]: REACH_OK},
+  },
+  {
+    name: 'legacy-backend-masquerade-removed',
+    description: "the same legacy host, libvirt's MASQUERADE rules deleted from the legacy LIBVIRT_PRT (iptables-legacy -t nat -D)",
+    findings: [{id: 'nat-masquerade-missing', entity: 'default', rank: 1}],
+    noOtherAbove: 'info',
+    oracle: {[WEB01]: REACH_HOST_ONLY},
+  },
   ...WIRE_SCENARIOS,
 ]
 

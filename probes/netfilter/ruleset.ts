@@ -12,6 +12,7 @@
 import type {NfBackend, NfChain, NfFamily, NfRule, NfRuleset, NfTable} from '../../src/lib/netfilter.js'
 import {type IptablesBackend, detectIptablesVariant, parseIptablesSaveIR} from './iptables-save.js'
 import {parseIpsetIR} from './ipset.js'
+import {matchesLeftOut} from './lost-matches.js'
 import {parseNftJsonIR} from './nft-json.js'
 
 export interface IptablesSource {
@@ -135,9 +136,12 @@ function withNftHandles(t: NfTable, fromNft: NfTable, warnings: string[]): NfTab
       const nftRule = other.rules[i]
       if (nftRule.ref.handle !== undefined) rule.ref.handle = nftRule.ref.handle
       if (!rule.counters && nftRule.counters) rule.counters = nftRule.counters
-      // iptables-nft prints a rule it cannot decode (nft-native syntax added behind its back) as a bare "-A CHAIN".
-      if (rule.exprs.length === 0 && !onlyCounts(nftRule)) {
-        warnings.push(`${t.backend} ${t.family} ${t.name} ${chain.name} rule ${i + 1}: iptables-save printed "${rule.text}" for nft rule "${nftRule.text}"; taken from nft`)
+      // iptables-nft prints a rule it cannot decode (nft-native syntax added behind its back) as a bare "-A CHAIN",
+      // and one it half decodes without the matches it could not read (lost-matches.ts).
+      const lost = rule.exprs.length === 0 ? [] : matchesLeftOut(rule, nftRule)
+      if ((rule.exprs.length === 0 && !onlyCounts(nftRule)) || lost.length > 0) {
+        const leftOut = lost.length > 0 ? `, leaving out its ${lost.join(', ')} match${lost.length > 1 ? 'es' : ''}` : ''
+        warnings.push(`${t.backend} ${t.family} ${t.name} ${chain.name} rule ${i + 1}: iptables-save printed "${rule.text}" for nft rule "${nftRule.text}"${leftOut}; taken from nft`)
         rule.exprs = nftRule.exprs
         rule.text = nftRule.text
         if (nftRule.comment !== undefined) rule.comment = nftRule.comment

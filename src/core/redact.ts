@@ -143,6 +143,8 @@ export class Redactor {
   /** Guest pseudonyms by NAME as libvirt writes it in domain-ID-NAME (cut to 20 characters). */
   private readonly shortGuestNames = new Map<string, string>()
   private readonly shortGuestPattern: RegExp | undefined
+  /** libvirt's machine names in cgroup v1 paths (machine/qemu-5-NAME.libvirt-qemu): the token rule skips them too. */
+  private readonly machinePattern: RegExp | undefined
   private readonly firstOctet: Map<number, number>
   private readonly fields = new Map<number, Map<number, number>>()
   private readonly nextUser: (kind: string) => number
@@ -197,6 +199,11 @@ export class Redactor {
     if (this.shortGuestNames.size > 0) {
       const alternatives = [...this.shortGuestNames.keys()].sort((a, b) => b.length - a.length).map(escapeRegExp).join('|')
       this.shortGuestPattern = new RegExp(`(?<![A-Za-z0-9_])(domain-\\d+-)(${alternatives})(?![A-Za-z0-9_-])`, 'g')
+    }
+    const guests = names.filter((n) => n.kind === 'guest').map((n) => n.name)
+    if (guests.length > 0) {
+      const alternatives = guests.sort((a, b) => b.length - a.length).map(escapeRegExp).join('|')
+      this.machinePattern = new RegExp(`(?<![A-Za-z0-9_])(qemu-\\d+-)(${alternatives})(?=\\.libvirt-qemu(?![A-Za-z0-9_-]))`, 'g')
     }
     if (names.length > 0) {
       const alternatives = names.map((n) => n.name).sort((a, b) => b.length - a.length).map(escapeRegExp).join('|')
@@ -367,6 +374,7 @@ export class Redactor {
     })
     // libvirt's per-guest directories (domain-49-NAME, NAME cut to 20 characters): the token rule below skips them.
     if (this.shortGuestPattern) out = out.replace(this.shortGuestPattern, (match, head: string, name: string) => `${head}${this.shortGuestNames.get(name) ?? name}`)
+    if (this.machinePattern) out = out.replace(this.machinePattern, (match, head: string, name: string) => `${head}${this.map.names[name] ?? name}`)
     if (this.namePattern) out = out.replace(this.namePattern, (name) => this.map.names[name] ?? name)
     if (this.domainPattern) out = out.replace(this.domainPattern, (domain) => this.map.domains[domain.toLowerCase()] ?? domain)
     out = out.replace(/(?<=\/home\/)([^/\s'"<>:]+)/g, (name) => this.user(name))

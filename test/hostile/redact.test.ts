@@ -183,6 +183,14 @@ describe('--redact keeps address classes and subnet roles', () => {
   }
   const SUBNETS = ['10.254.1.0/24', '10.254.2.0/24', '10.253.0.0/30', '172.20.0.0/16', '172.20.5.0/24', '192.168.122.0/24', '192.168.150.0/24', '192.168.0.0/16', '10.0.0.0/8', '203.0.113.0/24', '192.0.2.0/24', '172.40.0.0/16']
 
+  it("guest names in libvirt's cgroup v1 machine paths (machine/qemu-ID-NAME.libvirt-qemu, as libvirtd.log prints them after a restart)", () => {
+    const r = new Redactor({subnets: [], names: [{name: 'kdlab-web01', kind: 'guest'}], key: Buffer.alloc(32, 6)})
+    const line = "error : virFileReadAll:1523 : Failed to open file '/sys/fs/cgroup/cpuset/machine/qemu-5-kdlab-web01.libvirt-qemu/cgroup.threads'"
+    const out = r.redact(line)
+    expect(out).not.toContain('kdlab-web01')
+    expect(out).toContain(`machine/qemu-5-${r.map.names['kdlab-web01']}.libvirt-qemu/cgroup.threads`)
+  })
+
   it('RFC 1918 into its own block, public never into private space, known subnets whole, one pseudonym each', () => {
     const next = random(15)
     const r = new Redactor({subnets: SUBNETS.map((c) => parseCidr(c)!), names: [], key: Buffer.alloc(32, 3)})

@@ -1,8 +1,9 @@
 /**
  * The host's firewall and network settings, saved before the lab changes anything and put
  * back exactly afterwards: iptables (nft and legacy, IPv4 and IPv6), every nftables table,
- * ipsets, every writable net.* sysctl; libvirt network definitions, policy routing rules and
- * routes are compared too (cleanLab and the scenarios' resets put those back).
+ * ipsets, every writable net.* sysctl, the Debian alternatives choosing iptables' backend;
+ * libvirt network definitions, policy routing rules and routes are compared too (cleanLab and
+ * the scenarios' resets put those back).
  *
  * Restoring touches only what differs, so a host that is not pristine (Docker's chains,
  * firewalld's or the distribution's own nftables tables) keeps its own rules untouched.
@@ -32,6 +33,11 @@ export interface HostState {
   ipRules: string
   /** `ip -4 route show table all`, without the local table and addresses the uplink learnt (proto dhcp/ra). */
   routes: string
+  /**
+   * Alternative group (iptables, ip6tables ...) → "auto|manual PATH" (update-alternatives --query):
+   * which backend the plain `iptables` binary is. Absent in states saved before the lab switched them.
+   */
+  alternatives?: Record<string, string>
 }
 
 const SAVE_TOOLS: {save: string; restore: string}[] = [
@@ -43,6 +49,9 @@ const SAVE_TOOLS: {save: string; restore: string}[] = [
 
 /** Keys that are writable but change by themselves (statistics, counters) or are triggers, not settings. */
 const VOLATILE_SYSCTL = [/^net\/netfilter\/nf_conntrack_count$/, /\/flush$/, /^net\/ipv6\/conf\/[^/]+\/stable_secret$/, /^net\/core\/netdev_rss_key$/]
+
+/** The alternative groups that pick iptables' backend on Debian (arptables/ebtables only matter to nwfilter, kept all the same). */
+export const IPTABLES_ALTERNATIVES = ['iptables', 'ip6tables', 'arptables', 'ebtables']
 
 const have = async (bin: string) => (await sh(['which', bin], {reject: false})).exitCode === 0
 
@@ -79,7 +88,36 @@ function readSysctls(): Record<string, string> {
   return out
 }
 
+/** "auto /usr/sbin/iptables-nft" or "manual /usr/sbin/iptables-legacy" per group; groups this host does not have are left out. */
+export async function readAlternatives(): Promise<Record<string, string>> {
+  const out: Record<string, string> = {}
+  if (!(await have('update-alternatives'))) return out
+  for (const name of IPTABLES_ALTERNATIVES) {
+    const q = await sh(['update-alternatives', '--query', name], {reject: false})
+    if (q.exitCode !== 0) continue
+    const status = /^Status: (\S+)$/m.exec(q.stdout)?.[1]
+    const value = /^Value: (\S+)$/m.exec(q.stdout)?.[1]
+    if (status && value) out[name] = `${status} ${value}`
+  }
+  return out
+}
+
+/** Puts the alternative groups back as `saved` has them: auto mode as auto (not pinned to today's best), manual as that path. */
+export async function restoreAlternatives(saved: Record<string, string>): Promise<string[]> {
+  const done: string[] = []
+  const now = await readAlternatives()
+  for (const [name, want] of Object.entries(saved)) {
+    if (now[name] === want) continue
+    const [status, path] = want.split(' ')
+    if (status === 'auto') await sh(['update-alternatives', '--quiet', '--auto', name])
+    else await sh(['update-alternatives', '--quiet', '--set', name, path])
+    done.push(`update-alternatives ${name}: ${want}`)
+  }
+  return done
+}
+
 export async function captureHostState(): Promise<HostState> {
+  const alternatives = await readAlternatives()
   const iptables: Record<string, string> = {}
   for (const t of SAVE_TOOLS) iptables[t.save] = (await have(t.save)) ? (await sh([t.save], {reject: false})).stdout : ''
   const nftJson = (await sh(['nft', '-j', 'list', 'ruleset'])).stdout
@@ -97,7 +135,7 @@ export async function captureHostState(): Promise<HostState> {
     .filter((l) => l && !/\btable local\b/.test(l) && !/\bproto (dhcp|ra)\b/.test(l))
     .map((l) => l.replace(/\s+linkdown\b/, '').replace(/\s+expires \S+/, '').trim())
     .join('\n')
-  return {bootId: await bootId(), takenAt: new Date().toISOString(), iptables, nftJson, nftTables, ipsets, sysctls: readSysctls(), libvirtNetworks, ipRules, routes}
+  return {bootId: await bootId(), takenAt: new Date().toISOString(), iptables, nftJson, nftTables, ipsets, sysctls: readSysctls(), libvirtNetworks, ipRules, routes, alternatives}
 }
 
 function nftTableNames(json: string): string[] {
@@ -209,6 +247,7 @@ export interface NormalHostState {
   libvirtNetworks: Record<string, string>
   ipRules: string
   routes: string
+  alternatives: Record<string, string>
 }
 
 export function normalize(s: HostState): NormalHostState {
@@ -220,6 +259,7 @@ export function normalize(s: HostState): NormalHostState {
     libvirtNetworks: s.libvirtNetworks,
     ipRules: s.ipRules,
     routes: s.routes,
+    alternatives: s.alternatives ?? {},
   }
 }
 
@@ -235,6 +275,8 @@ export function diffHostState(saved: HostState, now: HostState): string[] {
       else if (x[k] !== y[k]) out.push(`${what} ${k}: ${firstDifference(x[k], y[k])}`)
     }
   }
+  // A state saved without alternatives says nothing about them.
+  if (saved.alternatives) diffMap('alternative', a.alternatives, b.alternatives)
   for (const tool of Object.keys(a.iptables)) diffMap(tool, a.iptables[tool], b.iptables[tool] ?? {})
   diffMap('nft table', a.nft, b.nft)
   diffMap('ipset', a.ipsets, b.ipsets)
@@ -315,11 +357,12 @@ function restoreSysctls(saved: Record<string, string>): string[] {
 }
 
 /**
- * Puts the firewall, ipsets and sysctls back as they were in `saved`, touching only what
+ * Puts the iptables alternatives, the firewall, ipsets and sysctls back as they were in `saved`, touching only what
  * differs; returns what it did. Routes, rules and libvirt networks are only compared.
  */
 export async function restoreHostState(saved: HostState): Promise<string[]> {
-  const done: string[] = []
+  // First: `iptables-save` / `iptables-restore` below are whatever backend the alternatives choose.
+  const done: string[] = saved.alternatives ? await restoreAlternatives(saved.alternatives) : []
   const now = await captureHostState()
   const a = normalize(saved)
   const b = normalize(now)
@@ -358,6 +401,8 @@ export async function restoreHostState(saved: HostState): Promise<string[]> {
     }
     done.push(`${t.restore} (saved rules)`)
   }
+  // 3b. iptables-restore creates every built-in chain its file lists; iptables-nft made only those it used.
+  done.push(...(await dropChainsAdded(saved.nftJson, managed)))
   // 4. native nftables tables that changed or vanished: recreated from their saved text in one transaction.
   const afterIptables = normalNft((await sh(['nft', '-j', 'list', 'ruleset'])).stdout)
   for (const [t, text] of Object.entries(a.nft)) {
@@ -371,6 +416,32 @@ export async function restoreHostState(saved: HostState): Promise<string[]> {
     done.push(`ipset destroy ${name}`)
   }
   done.push(...restoreSysctls(saved.sysctls))
+  return done
+}
+
+/**
+ * Empty chains of the iptables-managed tables (`family name`) that `savedNftJson` does not have: what an
+ * iptables-nft-restore of a saved listing adds (it creates each built-in chain the file declares, while
+ * iptables-nft itself makes one only when a rule or policy needs it). Deleted, so nft's listing is as it was.
+ */
+export async function dropChainsAdded(savedNftJson: string, tables: Set<string>): Promise<string[]> {
+  const done: string[] = []
+  const chainsOf = (json: string) => {
+    const items = (JSON.parse(json) as {nftables: Record<string, {family: string; table: string; name: string; chain?: string}>[]}).nftables
+    const chains = new Set(items.filter((i) => i.chain).map((i) => `${i.chain.family} ${i.chain.table} ${i.chain.name}`))
+    const used = new Set(items.filter((i) => i.rule).map((i) => `${i.rule.family} ${i.rule.table} ${i.rule.chain}`))
+    return {chains, used}
+  }
+  const before = chainsOf(savedNftJson).chains
+  const now = chainsOf((await sh(['nft', '-j', 'list', 'ruleset'])).stdout)
+  for (const chain of now.chains) {
+    const [family, table, name] = chain.split(' ')
+    if (before.has(chain) || now.used.has(chain) || !tables.has(`${family} ${table}`)) continue
+    // Only a table that was there: one created since is the caller's to delete whole.
+    if (![...before].some((c) => c.startsWith(`${family} ${table} `))) continue
+    await sh(['nft', 'delete', 'chain', family, table, name])
+    done.push(`nft delete chain ${chain} (added by iptables-restore)`)
+  }
   return done
 }
 

@@ -160,6 +160,23 @@ describe('lab host', () => {
 })
 
 describe('the lab leaves the host as it found it', () => {
+  it('host state restore puts the iptables alternatives back as they were (auto stays auto), and what was written through them', async () => {
+    const before = await captureHostState()
+    expect(before.alternatives?.iptables, 'update-alternatives --query iptables').toMatch(/^(auto|manual) \//)
+    try {
+      await sh(['update-alternatives', '--quiet', '--set', 'iptables', '/usr/sbin/iptables-legacy'])
+      await sh(['update-alternatives', '--quiet', '--set', 'ip6tables', '/usr/sbin/ip6tables-legacy'])
+      // Written through the switched `iptables`: lands in the legacy tables.
+      await sh(['iptables', '-t', 'nat', '-A', 'POSTROUTING', '-s', '10.250.1.0/24', '-j', 'MASQUERADE'])
+      const diff = diffHostState(before, await captureHostState())
+      expect(diff.filter((d) => d.startsWith('alternative iptables:'))).toHaveLength(1)
+      expect(diff.some((d) => d.startsWith('iptables-legacy-save nat'))).toBe(true)
+    } finally {
+      await restoreHostState(before)
+    }
+    expect(diffHostState(before, await captureHostState())).toEqual([])
+  }, 120_000)
+
   it('firewall (iptables, nft, legacy), ipsets, net.* sysctls, ip rules, routes and libvirt networks are restored exactly', async () => {
     expect(run.saved, 'the lab saved no host state (it did not start)').toBeDefined()
     if (run.restoreError) throw run.restoreError

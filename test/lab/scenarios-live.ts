@@ -2,6 +2,7 @@
 import {copyFileSync, existsSync, readFileSync, renameSync, rmSync, writeFileSync} from 'node:fs'
 import {join} from 'node:path'
 import {expect} from 'vitest'
+import {dropChainsAdded, readAlternatives, restoreAlternatives} from './host-state.js'
 import {type Trace, finalVerdict} from './kernel-trace.js'
 import {
   BRIDGE,
@@ -695,6 +696,141 @@ const CATALOGUE_E: Record<string, LiveScenario> = {
   },
 }
 
+// ---------- other shapes of host: what iptables-nft cannot read back, and iptables-legacy as libvirt's backend ----------
+
+/**
+ * A native nft rule put into a chain iptables-nft owns (as an admin's `nft insert rule ip filter ...` does);
+ * `saveShows` is what iptables-nft 1.8.9's iptables-save must then print for that table (checked, so the
+ * scenario shows what it claims). The reset deletes the rule by its handle.
+ */
+function nativeRuleInIptablesTable(spec: {table: string; chain: string; rule: string; saveShows: RegExp}): LiveScenario {
+  let handle: string | undefined
+  return {
+    async inject() {
+      handle = undefined
+      // --echo --handle: nft prints the rule it added with its handle.
+      const added = await sh(['nft', '--echo', '--handle', 'insert', 'rule', 'ip', spec.table, spec.chain, ...spec.rule.split(' ')])
+      handle = /# handle (\d+)/.exec(added.stdout)?.[1]
+      if (!handle) throw new Error(`nft printed no handle for the rule it added: ${added.stdout}`)
+      const save = (await sh(['iptables-save', '-t', spec.table])).stdout
+      if (!spec.saveShows.test(save)) throw new Error(`iptables-save -t ${spec.table} does not show ${spec.saveShows}:\n${save}`)
+    },
+    async reset() {
+      if (handle) await sh(['nft', 'delete', 'rule', 'ip', spec.table, spec.chain, 'handle', handle])
+      handle = undefined
+    },
+  }
+}
+
+const LEGACY = {iptables: '/usr/sbin/iptables-legacy', ip6tables: '/usr/sbin/ip6tables-legacy'} as const
+/** What the reset of a legacy-shape scenario needs: the alternatives and both families' iptables-nft tables as they were. */
+const LEGACY_SAVED = {alternatives: join(CACHE, 'kdlab-legacy.alternatives.json'), nft4: join(CACHE, 'kdlab-legacy.iptables-nft.rules'), nft6: join(CACHE, 'kdlab-legacy.ip6tables-nft.rules'), legacy4: join(CACHE, 'kdlab-legacy.iptables-legacy.rules'), legacy6: join(CACHE, 'kdlab-legacy.ip6tables-legacy.rules'), nftJson: join(CACHE, 'kdlab-legacy.nft.json')}
+
+/** Stops libvirtd (by its pid), starts it again and waits for it: on start it sets up its chains and re-adds every active network's rules, through whatever `iptables` is now. */
+async function restartLibvirtd(): Promise<void> {
+  const pids = (await sh(['pgrep', '-x', 'libvirtd'], {reject: false})).stdout.split('\n').map((p) => p.trim()).filter(Boolean)
+  if (pids.length > 0) {
+    await sh(['kill', ...pids])
+    await waitFor('libvirtd to exit', async () => (await sh(['pgrep', '-x', 'libvirtd'], {reject: false})).exitCode !== 0, 30_000)
+  }
+  await sh(['libvirtd', '-d'])
+  await waitFor('libvirtd', async () => (await sh(['virsh', 'version'], {reject: false})).exitCode === 0, 30_000)
+}
+
+/** Empties the tables of one iptables backend of everything `keep` does not list: `keep` is a saved listing of them. */
+async function restoreIptablesBackend(bin: string, keep: string): Promise<void> {
+  const save = (await sh([`${bin}-save`])).stdout
+  // Tables the saved listing does not name are flushed by hand (legacy tables cannot be removed once used).
+  const kept = new Set([...keep.matchAll(/^\*(\S+)/gm)].map((m) => m[1]))
+  for (const table of [...save.matchAll(/^\*(\S+)/gm)].map((m) => m[1]).filter((t) => !kept.has(t))) {
+    await sh([bin, '-t', table, '-F'])
+    await sh([bin, '-t', table, '-X'])
+    for (const chain of [...save.split(`*${table}`)[1].split('COMMIT')[0].matchAll(/^:(\S+) (ACCEPT|DROP)/gm)].map((m) => m[1])) await sh([bin, '-t', table, '-P', chain, 'ACCEPT'])
+  }
+  const file = join(CACHE, `kdlab-${bin}.restore`)
+  writeFileSync(file, keep)
+  await sh([`${bin}-restore`, file])
+}
+
+/**
+ * The host as a Debian admin makes it with `update-alternatives --set iptables /usr/sbin/iptables-legacy`
+ * (and ip6tables), libvirtd restarted: libvirt 9 runs the `iptables` binary, so its chains and rules are
+ * re-added in the legacy (x_tables) tables. Its iptables-nft rules are taken away first, as a host that has
+ * always been legacy never had them. `fault` then changes the legacy rules. The reset puts back exactly the
+ * alternatives, both backends' tables and a libvirtd started under the original backend; the lab's host
+ * state (host-state.ts) covers the alternatives too, should a run die in between.
+ */
+function onLegacyBackend(fault?: {inject(): Promise<void>}): LiveScenario {
+  return {
+    async inject() {
+      // Files an interrupted run left are no baseline (the saved host state restores that run): the reset must not find them.
+      for (const f of Object.values(LEGACY_SAVED)) rmSync(f, {force: true})
+      const before = await readAlternatives()
+      if (!before.iptables || !before.ip6tables) throw new Error('no iptables/ip6tables alternatives on this host')
+      if (before.iptables.endsWith('legacy') || before.ip6tables.endsWith('legacy')) throw new Error(`iptables is legacy before the scenario (${before.iptables})`)
+      writeFileSync(LEGACY_SAVED.alternatives, JSON.stringify(before))
+      writeFileSync(LEGACY_SAVED.nft4, (await sh(['iptables-nft-save'])).stdout)
+      writeFileSync(LEGACY_SAVED.nft6, (await sh(['ip6tables-nft-save'])).stdout)
+      writeFileSync(LEGACY_SAVED.legacy4, (await sh(['iptables-legacy-save'])).stdout)
+      writeFileSync(LEGACY_SAVED.legacy6, (await sh(['ip6tables-legacy-save'])).stdout)
+      writeFileSync(LEGACY_SAVED.nftJson, (await sh(['nft', '-j', 'list', 'ruleset'])).stdout)
+      for (const [name, path] of Object.entries(LEGACY)) await sh(['update-alternatives', '--quiet', '--set', name, path])
+      // libvirt's iptables-nft chains go (the host's own rules stay); tables left without a rule go with them.
+      for (const [bin, family, saved] of [['iptables-nft', 'ip', LEGACY_SAVED.nft4], ['ip6tables-nft', 'ip6', LEGACY_SAVED.nft6]] as const) {
+        const own = withoutLibvirt(readFileSync(saved, 'utf8'))
+        const file = join(CACHE, `kdlab-${bin}.own`)
+        writeFileSync(file, own)
+        await sh([`${bin}-restore`, file])
+        const left = (await sh([`${bin}-save`])).stdout
+        for (const table of [...left.matchAll(/^\*(\S+)/gm)].map((m) => m[1])) {
+          const body = left.split(`*${table}`)[1].split('COMMIT')[0]
+          if (!/^-A /m.test(body) && !/^:\S+ DROP/m.test(body)) await sh(['nft', 'delete', 'table', family, table])
+        }
+      }
+      await restartLibvirtd()
+      await waitFor("libvirt's rules in the legacy tables", async () => /-A LIBVIRT_PRT .*MASQUERADE/.test((await sh(['iptables-legacy-save', '-t', 'nat'])).stdout), 30_000)
+      if (/LIBVIRT_/.test((await sh(['iptables-nft-save'])).stdout)) throw new Error('libvirt wrote iptables-nft rules on the legacy shape')
+      await fault?.inject()
+    },
+    async reset() {
+      // Nothing was switched (the inject stopped before): nothing to put back.
+      if (!existsSync(LEGACY_SAVED.alternatives)) return
+      // The alternatives first: libvirtd, restarted below, must find iptables-nft again.
+      const before = JSON.parse(readFileSync(LEGACY_SAVED.alternatives, 'utf8')) as Record<string, string>
+      await restoreAlternatives(before)
+      await restoreIptablesBackend('iptables-legacy', readFileSync(LEGACY_SAVED.legacy4, 'utf8'))
+      await restoreIptablesBackend('ip6tables-legacy', readFileSync(LEGACY_SAVED.legacy6, 'utf8'))
+      await sh(['iptables-nft-restore', LEGACY_SAVED.nft4])
+      await sh(['ip6tables-nft-restore', LEGACY_SAVED.nft6])
+      const tables = [...readFileSync(LEGACY_SAVED.nft4, 'utf8').matchAll(/^\*(\S+)/gm)].map((m) => `ip ${m[1]}`)
+      tables.push(...[...readFileSync(LEGACY_SAVED.nft6, 'utf8').matchAll(/^\*(\S+)/gm)].map((m) => `ip6 ${m[1]}`))
+      await dropChainsAdded(readFileSync(LEGACY_SAVED.nftJson, 'utf8'), new Set(tables))
+      // A libvirtd whose chain setup (done once per daemon) happened under legacy would not redo it for iptables-nft.
+      await restartLibvirtd()
+      for (const f of Object.values(LEGACY_SAVED)) rmSync(f, {force: true})
+    },
+  }
+}
+
+const SHAPES: Record<string, LiveScenario> = {
+  'iptables-nft-incompatible': {
+    ...nativeRuleInIptablesTable({table: 'filter', chain: 'FORWARD', rule: 'ct state invalid counter drop', saveShows: /^# Table `filter' is incompatible, use 'nft' tool\.$/m}),
+    trace: {match: webTraffic, check: allAccepted},
+  },
+  'iptables-nft-set-lookup': {
+    ...nativeRuleInIptablesTable({table: 'filter', chain: 'FORWARD', rule: 'ip daddr { 192.0.2.1, 192.0.2.2 } counter drop', saveShows: /^-A FORWARD -j DROP$/m}),
+    trace: {match: webTraffic, check: allAccepted},
+  },
+  'legacy-backend-healthy': onLegacyBackend(),
+  'legacy-backend-masquerade-removed': onLegacyBackend({
+    async inject() {
+      const rules = (await sh(['iptables-legacy', '-t', 'nat', '-S', 'LIBVIRT_PRT'])).stdout.split('\n').filter((l) => l.startsWith('-A ') && l.includes('MASQUERADE'))
+      if (rules.length === 0) throw new Error('no MASQUERADE rule in the legacy LIBVIRT_PRT')
+      for (const rule of rules) await sh(['iptables-legacy', '-t', 'nat', '-D', ...rule.slice(3).split(' ')])
+    },
+  }),
+}
+
 // ---------- the wire as witness (issue 12): guests whose behaviour only the wire shows ----------
 const ROGUE_NS = 'kdlab-rogue'
 const ROGUE_DIR = '/run/kdlab-rogue'
@@ -1079,6 +1215,7 @@ export const LIVE: Record<string, LiveScenario> = {
   },
   ...DATAPATH,
   ...CATALOGUE_E,
+  ...SHAPES,
   ...WIRE,
 }
 

@@ -349,7 +349,9 @@ describe('parseNftJsonIR: recorded lab outputs', () => {
     for (const [name, json] of listings) {
       const r = parseNftJsonIR(json)
       expect(r.warnings, name).toEqual([])
-      expect(r.tables.length, name).toBeGreaterThan(0)
+      // On the legacy-backend hosts nf_tables holds nothing: libvirt's rules are in x_tables.
+      if (name.startsWith('legacy-backend-')) expect(r.tables, name).toEqual([])
+      else expect(r.tables.length, name).toBeGreaterThan(0)
     }
   })
 

@@ -7,11 +7,23 @@ import {factsOf, fire, netfilterData, withRuleset, recordedOutput} from '../help
 const recorded = (file: string) => recordedOutput('healthy', file)
 
 /**
- * The lab's iptables-nft never meets a native nft rule in its tables on its own; the real capture
- * test/data/netfilter/incompatible.* (an iptables-nft nat table with a native rule and base chain
- * added by nft) is that one fact, put into lab recordings.
+ * Recorded live: fixtures/iptables-nft-incompatible (a native `ct state invalid` rule inserted into ip filter
+ * FORWARD; iptables-nft 1.8.9 prints "# Table `filter' is incompatible, use 'nft' tool." and nothing of the
+ * table). The real capture test/data/netfilter/incompatible.* (a nat table with a native base chain:
+ * "contains incompatible base-chains") is that one fact put into other lab recordings.
  */
 describe('iptables-nft-incompatible', () => {
+  it('fires on the live recording, and libvirt\'s filter rules, read from nft, are not called missing', async () => {
+    const facts = await factsOf('iptables-nft-incompatible')
+    const {evaluation} = await fire(rule, facts)
+    expect(evaluation.findings).toHaveLength(1)
+    expect(evaluation.findings[0].title).toMatch(/ip filter/)
+    expect((await fire(libvirtRulesMissing, facts)).names).toEqual([])
+  })
+  it('stays silent where iptables-save misreads a native rule without calling the table incompatible, and on a legacy host', async () => {
+    expect((await fire(rule, await factsOf('iptables-nft-set-lookup'))).names).toEqual([])
+    expect((await fire(rule, await factsOf('legacy-backend-healthy'))).names).toEqual([])
+  })
   it('fires for the captured nat table iptables-save calls incompatible', async () => {
     const rs = buildRuleset({iptables: [{text: netfilterData('incompatible.iptables-save.txt'), family: 'ip'}], nft: {json: netfilterData('incompatible.nft-j-list-ruleset.json'), text: netfilterData('incompatible.nft-a-list-ruleset.txt')}})
     const {evaluation} = await fire(rule, withRuleset(await factsOf('healthy'), rs))
