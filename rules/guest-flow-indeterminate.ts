@@ -14,7 +14,7 @@ export const rule: RuleDefinition = {
   fix: ['kvmdoctor trace {context.domain}'],
   fixLines(e) {
     const guest = String(e.context.domain ?? '')
-    const watch = e.backend === 'nft' ? `nft -a list chain ${e.nfFamily} ${e.nfTable} ${e.chain}` : e.backend ? `${e.nfFamily === 'ip6' ? 'ip6tables' : 'iptables'} -t ${e.nfTable} --list-rules ${e.chain}` : undefined
-    return [`kvmdoctor trace ${guest}`, ...(watch ? [watch] : [])]
+    // The chain's listing, by the tool that can read its table (nft for native and incompatible tables).
+    return [`kvmdoctor trace ${guest}`, ...(typeof e.listChain === 'string' ? [e.listChain] : [])]
   },
 }

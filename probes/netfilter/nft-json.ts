@@ -664,7 +664,8 @@ export function parseNftListing(text: string): Listing {
       const hook = /^type \S+ hook \S+ (?:device (\S+)|devices = \{([^}]*)\}) priority/.exec(code)
       if (hook) listing.devices.set(listingKey(family, table, chain), hook[1] !== undefined ? unquote(hook[1]) : hook[2].split(',').map((d) => unquote(d.trim())).join(','))
       const rule = /^(.*?)\s*# handle (\d+)$/.exec(line)
-      if (rule) listing.rules.set(listingKey(family, table, chain, rule[2]), rule[1])
+      // Counter values change with every packet: a rule's text (and the name of what it decides) must not.
+      if (rule) listing.rules.set(listingKey(family, table, chain, rule[2]), rule[1].replace(/\bcounter packets \d+ bytes \d+/g, 'counter'))
     }
     for (let i = 0; i < balance; i++) stack.push('block')
     for (let i = 0; i < -balance && stack.length > 0; i++) stack.pop()

@@ -30,6 +30,8 @@ export interface Element {
   text: string
   /** Exact commands that undo it (delete the rule, set the sysctl back, bring the link up). */
   undo: string[]
+  /** Netfilter elements: the command that lists the chain it is in, with the tool that can read it. */
+  listChain?: string
   /** Netfilter elements. */
   backend?: string
   family?: string
@@ -60,30 +62,32 @@ function toolOf(backend: string, family: string): string {
 export function elementForStep(s: TraceStep, rs: NfRuleset, undecided = false): Element {
   const c = s.chain
   const libvirtOwned = c.table === LIBVIRT_NFT_TABLE || c.chain.startsWith('LIBVIRT_')
-  const common = {backend: c.backend, family: c.family, nfTable: c.table, chain: c.chain, baseChain: c.base ?? c.chain, hook: s.hook, priority: c.priority, libvirtOwned}
+  // iptables refuses every command on an iptables-nft table it cannot print: only nft reads and changes it.
+  const incompatible = c.backend !== 'nft' && rs.tables.some((t) => t.incompatible && t.backend === c.backend && t.family === c.family && t.name === c.table)
+  const nftSyntax = c.backend === 'nft' || incompatible
+  const tool = toolOf(c.backend, c.family)
+  const listChain = nftSyntax ? `nft -a list chain ${c.family} ${c.table} ${c.chain}` : `${tool} -t ${c.table} --list-rules ${c.chain}`
+  const common = {backend: c.backend, family: c.family, nfTable: c.table, chain: c.chain, baseChain: c.base ?? c.chain, hook: s.hook, priority: c.priority, libvirtOwned, listChain}
   if (s.event === 'policy' || !s.rule) {
-    const where = c.backend === 'nft' ? `nft ${c.family} ${c.table} chain ${c.chain}` : `${toolOf(c.backend, c.family)} -t ${c.table} chain ${c.chain}`
-    const undo =
-      c.backend === 'nft'
-        ? [`nft 'chain ${c.family} ${c.table} ${c.chain} { policy accept; }'`]
-        : [`${toolOf(c.backend, c.family)} -t ${c.table} -P ${c.chain} ACCEPT`]
+    const where = nftSyntax ? `nft ${c.family} ${c.table} chain ${c.chain}` : `${tool} -t ${c.table} chain ${c.chain}`
+    const undo = nftSyntax ? [`nft 'chain ${c.family} ${c.table} ${c.chain} { policy accept; }'`] : [`${tool} -t ${c.table} -P ${c.chain} ACCEPT`]
     return {id: `nf-policy:${c.backend} ${c.family} ${c.table} ${c.chain}`, kind: 'nf-policy', text: `${where} (hook ${s.hook}, priority ${c.priority ?? 0}) policy ${s.action ?? 'drop'}`, undo, ...common}
   }
   const ref = s.rule.ref
   const handle = ref.handle
   const id = `nf-rule:${c.backend} ${c.family} ${c.table} ${c.chain} ${handle !== undefined ? `handle ${handle}` : `#${ref.index + 1}`}`
-  let text: string
-  let undo: string[]
-  if (c.backend === 'nft') {
-    text = `nft ${c.family} ${c.table} chain ${c.chain}: ${s.rule.text}${handle !== undefined ? ` (handle ${handle})` : ''}`
-    undo = handle !== undefined ? [`nft delete rule ${c.family} ${c.table} ${c.chain} handle ${handle}`] : [`nft -a list chain ${c.family} ${c.table} ${c.chain}   # then: nft delete rule ${c.family} ${c.table} ${c.chain} handle N`]
-  } else {
-    const tool = toolOf(c.backend, c.family)
-    text = `${tool} -t ${c.table} ${s.rule.text}`
-    // iptables-save prints "-A CHAIN ..."; deleting by specification is the same line with -D.
-    undo = [`${tool} -t ${c.table} ${s.rule.text.replace(/^-A /, '-D ')}`]
-  }
-  void rs
+  // iptables-save's "-A CHAIN ..." lines read as iptables; rules only nft could print read as nft.
+  const saveLine = s.rule.text.startsWith('-A ')
+  const text =
+    c.backend === 'nft' || !saveLine
+      ? `nft ${c.family} ${c.table} chain ${c.chain}: ${s.rule.text}${handle !== undefined ? ` (handle ${handle})` : ''}`
+      : `${tool} -t ${c.table} ${s.rule.text}`
+  const undo = nftSyntax
+    ? handle !== undefined
+      ? [`nft delete rule ${c.family} ${c.table} ${c.chain} handle ${handle}`]
+      : [`nft -a list chain ${c.family} ${c.table} ${c.chain}   # then: nft delete rule ${c.family} ${c.table} ${c.chain} handle N`]
+    : // Deleting by specification is iptables-save's line with -D.
+      [`${tool} -t ${c.table} ${s.rule.text.replace(/^-A /, '-D ')}`]
   return {id, kind: undecided ? 'nf-undecided' : 'nf-rule', text, undo, ...(handle !== undefined ? {handle} : {}), ...common}
 }
 

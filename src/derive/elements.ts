@@ -23,6 +23,7 @@ export function elementViews(ctx: DeriveContext, flows: Flow[]): EntityView[] {
       backend: element.backend ?? null,
       nfFamily: element.family ?? null,
       nfTable: element.nfTable ?? null,
+      listChain: element.listChain ?? null,
       chain: element.chain ?? null,
       libvirtOwned: element.libvirtOwned ?? false,
       sysctlKey: element.sysctl?.key ?? null,

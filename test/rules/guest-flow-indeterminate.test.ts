@@ -12,4 +12,13 @@ describe('guest-flow-indeterminate', () => {
     expect((await fire(rule, await factsOf('healthy'))).names).toEqual([])
     expect((await fire(rule, await factsOf('ufw-style-healthy'))).names).toEqual([])
   })
+  it("on a table iptables cannot print (lab), names the rule in nft's words, with no counters, and lists its chain with nft", async () => {
+    const {evaluation} = await fire(rule, await factsOf('iptables-nft-incompatible'))
+    expect(evaluation.findings.length).toBeGreaterThan(0)
+    for (const f of evaluation.findings) {
+      expect(f.entity.name).toMatch(/^nft ip filter chain \S+: .* \(handle \d+\)$/)
+      expect(f.entity.name).not.toMatch(/packets \d+|bytes \d+/)
+      expect(f.fix.at(-1)).toMatch(/^nft -a list chain ip filter \S+$/)
+    }
+  })
 })
