@@ -45,7 +45,12 @@ describe('kvmdoctor ip on lab recordings', () => {
   })
 
   it('APIPA and conflicting guests get their verdicts; the conflict names the other guest', async () => {
-    expect(row(await inventoryOf('dnsmasq-killed'), 'kdlab-apipa01')).toMatchObject({verdict: 'APIPA', ipv4: [{ip: expect.stringMatching(/^169\.254\./), sources: ['neighbour']}]})
+    // Recorded with --listen: the host's neighbour table and the guest's own frames both show the APIPA address ...
+    const killed = await factsOf('dnsmasq-killed')
+    expect(row(buildInventory(killed.results, killed.capturedAt), 'kdlab-apipa01')).toMatchObject({verdict: 'APIPA', ipv4: [{ip: expect.stringMatching(/^169\.254\./), sources: ['neighbour', 'wire']}]})
+    // ... and the neighbour table alone still gives the verdict.
+    const tablesOnly = unavailable(killed, 'wire')
+    expect(row(buildInventory(tablesOnly.results, tablesOnly.capturedAt), 'kdlab-apipa01')).toMatchObject({verdict: 'APIPA', ipv4: [{ip: expect.stringMatching(/^169\.254\./), sources: ['neighbour']}], wire: null})
     const collision = await inventoryOf('static-ip-collision')
     expect(row(collision, 'kdlab-static01')).toMatchObject({verdict: 'conflict', conflictsWith: ['52:54:00:6b:64:01 (kdlab-web01)']})
     expect(row(collision, 'kdlab-web01').conflictsWith).toEqual(['52:54:00:6b:64:03 (kdlab-static01)'])
