@@ -157,6 +157,14 @@ describe('kvmdoctor ip with the wire (--listen recordings)', () => {
     expect(verdictOf(true, [a('10.0.0.1', 'lease', 'neighbour')], ['52:54:00:00:00:09'], {...heard, silent: true})).toBe('conflict')
   })
 
+  it("a bridged guest answered by two servers: the note names both, and calls neither the LAN's own (this host cannot know)", async () => {
+    const r = await kvmdoctorCli(['ip', '--from', fixtureDir('wire-bridged-rogue-dhcp'), '--wide'])
+    expect(r.stdout).toMatch(/^kdlab-lan04\s+running\s+vnet\d+\s+52:54:00:6b:64:13\s+kdlab-br0\s+10\.77\.0\.100 \(lease\+wire\)\s+.*ok$/m)
+    const note = r.stdout.slice(r.stdout.indexOf('note: kdlab-lan04')).replace(/\s+/g, ' ')
+    expect(note).toMatch(/^note: kdlab-lan04 got DHCP answers from 10\.77\.0\.1 \(\S+\), 10\.77\.0\.250 \(52:54:00:6b:64:66\): more than one server on its LAN/)
+    expect(note).not.toContain("not from its network's own server")
+  })
+
   it('the CLI says what backs a wire verdict, and exits 1 when a running guest is not ok (0 when all are)', async () => {
     const silent = await kvmdoctorCli(['ip', '--from', fixtureDir('wire-silent')])
     expect(silent.exitCode).toBe(1)
