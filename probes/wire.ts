@@ -4,6 +4,7 @@
  * together: the ARP, DHCP and ICMPv6 frames decoded (-vv, headers and DHCP options only), and
  * every other frame of the guest quietly (-q, 96-byte snapshots: addresses, never payload).
  */
+import {parseIp} from '../src/lib/addr.js'
 import {markDegraded} from '../src/lib/degraded.js'
 import type {LibvirtFacts} from './libvirt.js'
 import {type Probe, ProbeUnavailable} from './types.js'
@@ -95,15 +96,29 @@ function parsePacket(lines: string[]): WirePacket | undefined {
     return packet
   }
   if (type === 'IPv6') {
-    const addrs = /\s([0-9a-f:]*:[0-9a-f:.]*)(?:\.\d+)? > ([0-9a-f:]*:[0-9a-f:.]*?)(?:\.\d+)?:/i.exec(text.slice(text.indexOf(': ') + 1))
-    if (addrs) {
-      packet.ipv6 = {src: addrs[1].toLowerCase(), dst: addrs[2].toLowerCase()}
+    const addrs = /\s([0-9a-f:]*:[0-9a-f:.]*) > ([0-9a-f:]*:[0-9a-f:.]*):/i.exec(text.slice(text.indexOf(': ') + 1))
+    const src = addrs && ipv6Address(addrs[1])
+    const dst = addrs && ipv6Address(addrs[2])
+    if (src && dst) {
+      packet.ipv6 = {src, dst}
       const icmp6 = /ICMP6, ([a-z ]+?)(?:,|$)/m.exec(text)
       if (icmp6) packet.ipv6.icmp6 = icmp6[1]
     }
     return packet
   }
   return packet
+}
+
+/**
+ * tcpdump joins a port to an IPv6 address with a dot ("fe80::1.546"), and a dot is also part of an
+ * address's embedded IPv4 form ("::ffff:192.0.2.1"): the address is what parses as IPv6, as printed or
+ * without its last ".N".
+ */
+function ipv6Address(printed: string): string | undefined {
+  const text = printed.toLowerCase()
+  if (parseIp(text)?.family === 6) return text
+  const bare = text.replace(/\.\d+$/, '')
+  return bare !== text && parseIp(bare)?.family === 6 ? bare : undefined
 }
 
 function parseDhcp(text: string): NonNullable<WirePacket['dhcp']> {

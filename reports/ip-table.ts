@@ -54,7 +54,10 @@ export function renderIpTable(inv: IpInventory, options: {width?: number; wide?:
     notes.push('note: bridged guests have no lease on this host; kvmdoctor ip --active arp-scans their bridges to find them')
   }
   for (const r of inv.rows) {
-    if (r.wire && r.wire.rogueServers.length > 0) notes.push(`note: ${r.domain} got DHCP answers from ${r.wire.rogueServers.join(', ')}, not from its network's own server (kvmdoctor diagnose --listen)`)
+    if (!r.wire || r.wire.rogueServers.length === 0) continue
+    // Where the own server is not known (a bridged LAN), two answering is the fault and either may be the stranger.
+    const whose = r.wire.ownDhcpServers?.length ? `not from its network's own server (${r.wire.ownDhcpServers.join(', ')})` : "more than one server on its LAN, and this host cannot know which is the LAN's own"
+    notes.push(`note: ${r.domain} got DHCP answers from ${r.wire.rogueServers.join(', ')}: ${whose} (kvmdoctor diagnose --listen)`)
   }
   if (table.hidden.length > 0) notes.push(`note: ${table.hidden.join(', ')} left out to fit ${width} columns; --wide shows every column`)
   return [...table.lines, ...(rows.length === 0 ? ['(no guests defined)'] : []), ...notes.flatMap((n) => wrapLine({label: 'note: ', text: n.slice('note: '.length)}, width))].join('\n')

@@ -6,6 +6,14 @@ export const rule: RuleDefinition = {
   scope: 'interface',
   title: 'Guest {domain} asks for DHCP and no server offers ({dhcpDiscovers} DISCOVERs in {listenSeconds} s)',
   requires: ['wire', 'libvirt'],
+  derive: (e) => {
+    const {network, bridge} = (e.context ?? {}) as {network?: string; bridge?: string}
+    // A bridged guest has no libvirt network: no lease list on this host to read, its LAN's server is elsewhere.
+    return {
+      dhcpSegment: network ? `network: ${network}, bridge ${bridge}` : bridge ? `bridge ${bridge} (a bridged LAN: no libvirt network)` : 'no libvirt network, no bridge',
+      dhcpLeaseLists: network ? [`virsh net-dhcp-leases ${network}`] : [],
+    }
+  },
   conditions: {
     all: [
       {fact: 'entity', path: 'running', operator: 'equal', value: true},
@@ -13,7 +21,7 @@ export const rule: RuleDefinition = {
     ],
   },
   summary: "{domain} ({mac}) broadcast {dhcpDiscovers} DHCPDISCOVERs on {target} and no OFFER came back while kvmdoctor listened: its network's DHCP server is down, out of addresses, or the host drops the exchange. The cause is usually listed above this finding.",
-  evidence: ['on {target}: {dhcpDiscovers} DISCOVERs from {mac}, no OFFER or ACK in {listenSeconds} s', 'network: {context.network}, bridge {context.bridge}'],
-  fix: ['virsh net-dhcp-leases {context.network}'],
+  evidence: ['on {target}: {dhcpDiscovers} DISCOVERs from {mac}, no OFFER or ACK in {listenSeconds} s', '{dhcpSegment}'],
+  fix: ['{dhcpLeaseLists}'],
   note: ['fix the cause listed above it first; without one, watch the exchange on the bridge: `tcpdump -n -i {context.bridge} port 67 or port 68`'],
 }

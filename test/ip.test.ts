@@ -48,7 +48,12 @@ describe('kvmdoctor ip on lab recordings', () => {
   })
 
   it('APIPA and conflicting guests get their verdicts; the conflict names the other guest', async () => {
-    expect(row(await inventoryOf('dnsmasq-killed'), 'kdlab-apipa01')).toMatchObject({verdict: 'APIPA', ipv4: [{ip: expect.stringMatching(/^169\.254\./), sources: ['neighbour']}]})
+    // Recorded with --listen: the host's neighbour table and the guest's own frames both show the APIPA address ...
+    const killed = await factsOf('dnsmasq-killed')
+    expect(row(buildInventory(killed.results, killed.capturedAt), 'kdlab-apipa01')).toMatchObject({verdict: 'APIPA', ipv4: [{ip: expect.stringMatching(/^169\.254\./), sources: ['neighbour', 'wire']}]})
+    // ... and the neighbour table alone still gives the verdict.
+    const tablesOnly = unavailable(killed, 'wire')
+    expect(row(buildInventory(tablesOnly.results, tablesOnly.capturedAt), 'kdlab-apipa01')).toMatchObject({verdict: 'APIPA', ipv4: [{ip: expect.stringMatching(/^169\.254\./), sources: ['neighbour']}], wire: null})
     const collision = await inventoryOf('static-ip-collision')
     expect(row(collision, 'kdlab-static01')).toMatchObject({verdict: 'conflict', conflictsWith: ['52:54:00:6b:64:01 (kdlab-web01)']})
     expect(row(collision, 'kdlab-web01').conflictsWith).toEqual(['52:54:00:6b:64:03 (kdlab-static01)'])
@@ -153,6 +158,14 @@ describe('kvmdoctor ip with the wire (--listen recordings)', () => {
     expect(verdictOf(true, [], [], {...heard, dhcpUnanswered: true})).toBe('DHCP unanswered')
     expect(verdictOf(true, [], [], heard)).toBe('no address')
     expect(verdictOf(true, [a('10.0.0.1', 'lease', 'neighbour')], ['52:54:00:00:00:09'], {...heard, silent: true})).toBe('conflict')
+  })
+
+  it("a bridged guest answered by two servers: the note names both, and calls neither the LAN's own (this host cannot know)", async () => {
+    const r = await kvmdoctorCli(['ip', '--from', fixtureDir('wire-bridged-rogue-dhcp'), '--wide'])
+    expect(r.stdout).toMatch(/^kdlab-lan04\s+running\s+vnet\d+\s+52:54:00:6b:64:13\s+kdlab-br0\s+10\.77\.0\.100 \(lease\+wire\)\s+.*ok$/m)
+    const note = r.stdout.slice(r.stdout.indexOf('note: kdlab-lan04')).replace(/\s+/g, ' ')
+    expect(note).toMatch(/^note: kdlab-lan04 got DHCP answers from 10\.77\.0\.1 \(\S+\), 10\.77\.0\.250 \(52:54:00:6b:64:66\): more than one server on its LAN/)
+    expect(note).not.toContain("not from its network's own server")
   })
 
   it('the CLI says what backs a wire verdict, and exits 1 when a running guest is not ok (0 when all are)', async () => {

@@ -6,7 +6,7 @@ import {ipInventory} from '../src/core/ip-service.js'
 import {ReplayRunner} from '../src/core/snapshot.js'
 import {fixtureDir, replayOptions} from './helpers.js'
 import {groundTruth} from './ground-truth.js'
-import {type OracleRecord, SCENARIOS, checkOracle, checkScenario} from './scenarios.js'
+import {type OracleRecord, SCENARIOS, checkIp, checkOracle, checkScenario} from './scenarios.js'
 
 // The lab suite records these snapshots from real faults; here they replay through the same probes.
 describe('lab scenarios replayed from their recordings', () => {
@@ -29,7 +29,7 @@ describe('lab scenarios replayed from their recordings', () => {
       checkScenario(scenario, d)
       if (scenario.ip) {
         const inventory = await ipInventory(await ReplayRunner.open(fixtureDir(scenario.name)), replayOptions(runner))
-        for (const want of scenario.ip) expect(inventory.rows.find((r) => r.domain === want.domain)?.verdict, `ip verdict of ${want.domain}`).toBe(want.verdict)
+        checkIp(scenario, inventory.rows)
       }
     })
   }

@@ -18,6 +18,13 @@ export interface ExpectedFinding {
   root?: boolean
 }
 
+export interface ExpectedIp {
+  domain: string
+  verdict: string
+  /** Every IPv4 address of the row is reported by (at least) these sources, e.g. ['wire']; and there is one. */
+  sources?: string[]
+}
+
 export interface Scenario {
   name: string
   /** Guest measurements the host's own state cannot show, with why: left out of the oracle comparison. */
@@ -26,8 +33,8 @@ export interface Scenario {
   /** Extra diagnose flags for the live run (the recording keeps them for the replay). */
   args?: string[]
   findings: ExpectedFinding[]
-  /** Verdicts `kvmdoctor ip` must give these guests. */
-  ip?: {domain: string; verdict: string}[]
+  /** Verdicts `kvmdoctor ip` must give these guests (and the sources each of the guest's IPv4 addresses must have). */
+  ip?: ExpectedIp[]
   /** No finding above this severity may appear beyond those expected. */
   noOtherAbove?: Severity
   /**
@@ -122,6 +129,30 @@ const WIRE_SCENARIOS: Scenario[] = [
     noOtherAbove: 'info',
     oracle: {'kdlab-noreply01': {dhcp: 'fail'}, [WEB01]: {dhcp: 'fail'}},
   },
+  {
+    name: 'wire-no-address',
+    description: 'a guest whose IPv4 is left unconfigured (no DHCP client; IPv6 by SLAAC only) on the IPv4-only default network: it talks (router solicitations from its link-local address), asks for no IPv4 address and has none (--listen)',
+    args: LISTEN,
+    // Nothing on the host is wrong: the guest never asks. `ip` says so; no finding may claim a host fault.
+    findings: [],
+    ip: [
+      {domain: 'kdlab-v6only01', verdict: 'no address'},
+      {domain: WEB01, verdict: 'ok', sources: ['wire']},
+    ],
+    noOtherAbove: 'info',
+    oracle: {'kdlab-v6only01': {dhcp: 'skip', dns: 'fail', ping: 'fail', tcp: 'fail'}, [WEB01]: REACH_OK},
+  },
+  {
+    name: 'wire-bridged-rogue-dhcp',
+    description: "a second DHCP server (busybox udhcpd, a forgotten router's: same subnet, another pool) on the lab's bridged LAN answers a bridged guest besides the LAN's ISC dhcpd (--listen)",
+    args: LISTEN,
+    // The host knows no address of the LAN's own server (dhcpd runs on the LAN, not here): two servers answering is the finding.
+    findings: [{id: 'rogue-dhcp-server', entity: 'kdlab-lan04/', rank: 1}],
+    // The guest keeps the dhcpd lease it took before the second server came up (kd-reach's exchanges are never applied).
+    ip: [{domain: 'kdlab-lan04', verdict: 'ok', sources: ['lease', 'wire']}],
+    noOtherAbove: 'info',
+    oracle: {[WEB01]: REACH_OK, 'kdlab-lan04': {dhcp: 'ok'}},
+  },
 ]
 
 export const SCENARIOS: Scenario[] = [
@@ -156,14 +187,18 @@ export const SCENARIOS: Scenario[] = [
   },
   {
     name: 'dnsmasq-killed',
-    description: "libvirt's dnsmasq killed, then a guest boots and self-assigns 169.254/16",
+    description: "libvirt's dnsmasq killed, then a guest boots and self-assigns 169.254/16 (--listen: the wire hears its APIPA address and both guests' unanswered DHCP)",
+    args: LISTEN,
     findings: [
       {id: 'dhcp-server-not-running', entity: 'default', rank: 1},
       {id: 'apipa-address', explainedBy: 'dhcp-server-not-running'},
+      // Both guests' DHCP exchanges (the oracle's) go unanswered on the wire.
+      {id: 'dhcp-no-offer', entity: 'kdlab-apipa01/', explainedBy: 'dhcp-server-not-running'},
+      {id: 'dhcp-no-offer', entity: 'kdlab-web01/', explainedBy: 'dhcp-server-not-running'},
     ],
     ip: [
-      {domain: 'kdlab-web01', verdict: 'ok'},
-      {domain: 'kdlab-apipa01', verdict: 'APIPA'},
+      {domain: 'kdlab-web01', verdict: 'ok', sources: ['wire']},
+      {domain: 'kdlab-apipa01', verdict: 'APIPA', sources: ['wire']},
     ],
     noOtherAbove: 'info',
     // Forwarding still works for the guest that kept its address; no DHCP or DNS for anyone.
@@ -214,23 +249,28 @@ export const SCENARIOS: Scenario[] = [
   },
   {
     name: 'dhcpd-stopped',
-    description: "the LAN's ISC dhcpd (configured in /etc/dhcp/dhcpd.conf) is not running: a bridged guest self-assigns 169.254/16",
+    description: "the LAN's ISC dhcpd (configured in /etc/dhcp/dhcpd.conf) is not running: a bridged guest self-assigns 169.254/16 (--listen: its tap, filtered by its MAC)",
+    args: LISTEN,
     findings: [
       {id: 'dhcp-server-not-running', entity: 'isc-dhcp-server', rank: 1},
       {id: 'apipa-address', explainedBy: 'dhcp-server-not-running'},
+      {id: 'dhcp-no-offer', entity: 'kdlab-lan03/', explainedBy: 'dhcp-server-not-running'},
     ],
-    ip: [{domain: 'kdlab-lan03', verdict: 'APIPA'}],
+    ip: [{domain: 'kdlab-lan03', verdict: 'APIPA', sources: ['wire']}],
     noOtherAbove: 'info',
     oracle: {[WEB01]: REACH_OK, 'kdlab-lan03': {dhcp: 'fail'}},
   },
   {
     name: 'bridged-forward-drop',
-    description: 'bridged guest on a lab bridge, bridge-nf-call-iptables=1 and FORWARD DROP: DHCP from the LAN namespace is dropped, guest self-assigns 169.254/16',
+    description: 'bridged guest on a lab bridge, bridge-nf-call-iptables=1 and FORWARD DROP: DHCP from the LAN namespace is dropped, guest self-assigns 169.254/16 (--listen)',
+    args: LISTEN,
     findings: [
       {id: 'bridge-netfilter-enabled', entity: 'kdlab-br0', rank: 1},
       {id: 'forward-policy-drop', entity: '~chain FORWARD (hook forward, priority 0) policy drop', explainedBy: 'bridge-netfilter-enabled'},
       {id: 'apipa-address', explainedBy: 'forward-policy-drop'},
+      {id: 'dhcp-no-offer', entity: 'kdlab-lan01/', explainedBy: 'forward-policy-drop'},
     ],
+    ip: [{domain: 'kdlab-lan01', verdict: 'APIPA', sources: ['wire']}],
     noOtherAbove: 'info',
     oracle: {'kdlab-lan01': {dhcp: 'fail'}},
   },
@@ -269,10 +309,17 @@ export const SCENARIOS: Scenario[] = [
   },
   {
     name: 'dhcp-range-exhausted',
-    description: 'a network whose DHCP range has 2 addresses, and 3 guests on it',
+    description: 'a network whose DHCP range has 2 addresses, and 3 guests on it (--listen)',
+    args: LISTEN,
     findings: [
       {id: 'dhcp-range-exhausted', entity: 'kdlab-tiny', rank: 1},
       {id: 'apipa-address', explainedBy: 'dhcp-range-exhausted'},
+      {id: 'dhcp-no-offer', entity: 'kdlab-tiny03/', explainedBy: 'dhcp-range-exhausted'},
+    ],
+    ip: [
+      {domain: 'kdlab-tiny01', verdict: 'ok', sources: ['wire']},
+      {domain: 'kdlab-tiny02', verdict: 'ok', sources: ['wire']},
+      {domain: 'kdlab-tiny03', verdict: 'APIPA', sources: ['wire']},
     ],
     noOtherAbove: 'info',
     oracle: {'kdlab-tiny01': REACH_OK, 'kdlab-tiny02': REACH_OK, 'kdlab-tiny03': REACH_NONE},
@@ -624,6 +671,17 @@ export function checkScenario(scenario: Scenario, report: {findings: ReportFindi
     const limit = severityWeight(scenario.noOtherAbove)
     const others = report.findings.filter((f) => !matched.has(f) && severityWeight(f.severity) > limit)
     expect(others.map((f) => `${f.id}@${f.entity.name}`), `${scenario.name}: unexpected findings above ${scenario.noOtherAbove}`).toEqual([])
+  }
+}
+
+/** Asserts `kvmdoctor ip`'s rows meet the scenario's ip expectations. */
+export function checkIp(scenario: Scenario, rows: {domain: string; verdict: string; ipv4: {ip: string; sources: string[]}[]}[]): void {
+  for (const want of scenario.ip ?? []) {
+    const row = rows.find((r) => r.domain === want.domain)
+    expect(row?.verdict, `${scenario.name}: ip verdict of ${want.domain}`).toBe(want.verdict)
+    if (!want.sources) continue
+    expect(row!.ipv4.length, `${scenario.name}: ${want.domain} has an IPv4 address`).toBeGreaterThan(0)
+    for (const a of row!.ipv4) expect(a.sources, `${scenario.name}: sources of ${want.domain}'s ${a.ip}`).toEqual(expect.arrayContaining(want.sources))
   }
 }
 

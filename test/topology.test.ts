@@ -37,7 +37,8 @@ describe('topology', () => {
     const apipa = t.guests.find((g) => g.name === 'kdlab-apipa01')!
     expect(apipa.health).toBe('fail')
     expect(apipa.interfaces[0].verdict).toBe('APIPA')
-    expect(apipa.findings.map((f) => [f.id, f.rootCause])).toEqual([['apipa-address', false], ['guest-agent-missing', true]])
+    // (recorded with --listen: its unanswered DHCP is a symptom of the dead dnsmasq as well)
+    expect(apipa.findings.map((f) => [f.id, f.rootCause])).toEqual([['apipa-address', false], ['dhcp-no-offer', false], ['guest-agent-missing', true]])
   })
 
   it('a tap on no bridge fails under the bridge it belongs to, with its finding', async () => {

@@ -38,6 +38,8 @@ export interface WireRow {
   dhcp: {discovers: number; requests: number; answers: string[]; unanswered: boolean}
   foreign: string[]
   rogueServers: string[]
+  /** Its network's own DHCP servers; null where this host cannot know them (a bridged LAN, a network without DHCP). */
+  ownDhcpServers: string[] | null
   ipv6LinkLocal: string[]
   capped: boolean
 }
@@ -131,7 +133,8 @@ export function buildInventory(results: Record<string, ProbeResult>, capturedAt:
         ...(running && i.mac ? (runningByMac.get(i.mac) ?? []).filter((other) => other !== d.name).map((other) => `${other} (same MAC)`) : []),
       ]
       const heard = running ? wireOf(wire, i.mac) : undefined
-      const judged = heard ? judgeWire(heard, wireContextFor(i, libvirt, links, leases, data<Route[]>(results.routes))) : undefined
+      const context = heard ? wireContextFor(i, libvirt, links, leases, data<Route[]>(results.routes)) : undefined
+      const judged = heard ? judgeWire(heard, context!) : undefined
       rows.push({
         domain: d.name,
         state: d.state,
@@ -144,7 +147,7 @@ export function buildInventory(results: Record<string, ProbeResult>, capturedAt:
         leaseExpiry: leaseExpiry ? new Date(leaseExpiry * 1000).toISOString() : null,
         verdict: verdictOf(running, ipv4, conflictsWith, judged),
         conflictsWith,
-        wire: judged ? wireRow(judged, wire!.seconds) : null,
+        wire: judged ? wireRow(judged, wire!.seconds, context!.ownServers) : null,
       })
     }
   }
@@ -157,7 +160,7 @@ export function buildInventory(results: Record<string, ProbeResult>, capturedAt:
   }
 }
 
-function wireRow(j: WireJudgement, seconds: number): WireRow {
+function wireRow(j: WireJudgement, seconds: number, ownDhcpServers: string[] | null): WireRow {
   const w = j.heard
   return {
     seconds,
@@ -166,6 +169,7 @@ function wireRow(j: WireJudgement, seconds: number): WireRow {
     dhcp: {discovers: w.dhcp.discovers, requests: w.dhcp.requests, answers: w.dhcp.answers.map((a) => `${a.message.toUpperCase()} ${a.address ? `${a.address} ` : ''}from ${a.server} (${a.serverMac})`), unanswered: j.dhcpUnanswered},
     foreign: j.foreign,
     rogueServers: j.rogueServers,
+    ownDhcpServers,
     ipv6LinkLocal: w.ipv6.linkLocal,
     capped: w.capped,
   }

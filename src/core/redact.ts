@@ -14,7 +14,8 @@
  * their vendor prefix. UUIDs get keyed pseudonym UUIDs. Host, guest, network,
  * lease and static DHCP host names become host-N, guest-N, network-N,
  * client-N (also inside libvirt's domain-ID-NAME paths, where libvirt cuts
- * NAME to 20 characters); DNS domains become domain-N.example; home
+ * NAME to 20 characters, and its machine names qemu-ID-NAME, systemd-escaped
+ * in scope units); DNS domains become domain-N.example; home
  * directories /home/user-N. Names that are common words of the outputs
  * kvmdoctor reads (libvirt's "default" network, "nat", "filter" ...) are kept:
  * replacing them would rewrite the data itself. The mapping goes beside the
@@ -143,8 +144,10 @@ export class Redactor {
   /** Guest pseudonyms by NAME as libvirt writes it in domain-ID-NAME (cut to 20 characters). */
   private readonly shortGuestNames = new Map<string, string>()
   private readonly shortGuestPattern: RegExp | undefined
-  /** libvirt's machine names in cgroup v1 paths (machine/qemu-5-NAME.libvirt-qemu): the token rule skips them too. */
-  private readonly machinePattern: RegExp | undefined
+  /** libvirt's machine names qemu-ID-NAME (cgroup paths) and systemd's escaped qemu\x2dID\x2dNAME (scope units). */
+  private readonly machineNamePattern: RegExp | undefined
+  /** Guest names by their systemd-escaped form. */
+  private readonly guestsBySystemdName = new Map<string, string>()
   private readonly firstOctet: Map<number, number>
   private readonly fields = new Map<number, Map<number, number>>()
   private readonly nextUser: (kind: string) => number
@@ -200,10 +203,13 @@ export class Redactor {
       const alternatives = [...this.shortGuestNames.keys()].sort((a, b) => b.length - a.length).map(escapeRegExp).join('|')
       this.shortGuestPattern = new RegExp(`(?<![A-Za-z0-9_])(domain-\\d+-)(${alternatives})(?![A-Za-z0-9_-])`, 'g')
     }
-    const guests = names.filter((n) => n.kind === 'guest').map((n) => n.name)
+    const guests = names.filter((n) => n.kind === 'guest').map((n) => n.name).sort((a, b) => b.length - a.length)
     if (guests.length > 0) {
-      const alternatives = guests.sort((a, b) => b.length - a.length).map(escapeRegExp).join('|')
-      this.machinePattern = new RegExp(`(?<![A-Za-z0-9_])(qemu-\\d+-)(${alternatives})(?=\\.libvirt-qemu(?![A-Za-z0-9_-]))`, 'g')
+      const plain = guests.map(escapeRegExp).join('|')
+      for (const g of guests) this.guestsBySystemdName.set(systemdEscape(g), g)
+      const escaped = [...this.guestsBySystemdName.keys()].sort((a, b) => b.length - a.length).map(escapeRegExp).join('|')
+      // The token rule below skips a name after "-"; systemd's escaping hides one with "-" in it from it.
+      this.machineNamePattern = new RegExp(`(?<![A-Za-z0-9_])(qemu-\\d+-)(${plain})(?![A-Za-z0-9_-])|(?<![A-Za-z0-9_])(qemu\\\\x2d\\d+\\\\x2d)(${escaped})(?![A-Za-z0-9_]|\\\\x)`, 'g')
     }
     if (names.length > 0) {
       const alternatives = names.map((n) => n.name).sort((a, b) => b.length - a.length).map(escapeRegExp).join('|')
@@ -374,12 +380,23 @@ export class Redactor {
     })
     // libvirt's per-guest directories (domain-49-NAME, NAME cut to 20 characters): the token rule below skips them.
     if (this.shortGuestPattern) out = out.replace(this.shortGuestPattern, (match, head: string, name: string) => `${head}${this.shortGuestNames.get(name) ?? name}`)
-    if (this.machinePattern) out = out.replace(this.machinePattern, (match, head: string, name: string) => `${head}${this.map.names[name] ?? name}`)
+    if (this.machineNamePattern) {
+      out = out.replace(this.machineNamePattern, (match, head: string | undefined, name: string | undefined, escapedHead: string | undefined, escapedName: string | undefined) => {
+        if (head && name) return `${head}${this.map.names[name] ?? name}`
+        const original = this.guestsBySystemdName.get(escapedName!)
+        return original ? `${escapedHead}${systemdEscape(this.map.names[original] ?? original)}` : match
+      })
+    }
     if (this.namePattern) out = out.replace(this.namePattern, (name) => this.map.names[name] ?? name)
     if (this.domainPattern) out = out.replace(this.domainPattern, (domain) => this.map.domains[domain.toLowerCase()] ?? domain)
     out = out.replace(/(?<=\/home\/)([^/\s'"<>:]+)/g, (name) => this.user(name))
     return out
   }
+}
+
+/** systemd's unit-name escaping (systemd-escape): bytes other than ASCII letters, digits, ":", "_" and "." become \xNN. */
+function systemdEscape(name: string): string {
+  return [...Buffer.from(name, 'utf8')].map((b) => (/[A-Za-z0-9:_.]/.test(String.fromCharCode(b)) ? String.fromCharCode(b) : `\\x${b.toString(16).padStart(2, '0')}`)).join('')
 }
 
 /** Numbers pseudonyms per kind on from the highest a map already holds, so a new one never repeats an old one. */

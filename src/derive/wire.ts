@@ -192,7 +192,6 @@ export function wireInterfaceAttributes(
     dhcpServersSeen: j?.servers ?? [],
     dhcpOwnServers: context.ownServers ?? [],
     rogueDhcpServers: j?.rogueServers ?? [],
-    rogueDhcpServerMac: j?.rogueServers[0] ? /\(([^)]+)\)$/.exec(j.rogueServers[0])?.[1] ?? null : null,
     clientIds: clientIds.ids,
     clientIdSharedWith: clientIds.sharers,
   }

@@ -171,6 +171,21 @@ describe('--redact on the forms the recordings lack', () => {
   })
 })
 
+describe('--redact on libvirt machine names', () => {
+  it("rewrites a guest name in libvirt's machine name qemu-ID-NAME (cgroup paths in libvirtd.log), and in its systemd-escaped scope name", () => {
+    const long = 'a-very-long-guest-name-for-tests'
+    const r = new Redactor({subnets: [], names: [{name: 'kdlab-web01', kind: 'guest'}, {name: long, kind: 'guest'}], key: Buffer.alloc(32, 6)})
+    // A line of the lab's own libvirtd.log (fixtures/dnsmasq-killed).
+    const line = "error : virFileReadAll:1523 : Failed to open file '/sys/fs/cgroup/cpuset/machine/qemu-5-kdlab-web01.libvirt-qemu/cgroup.threads': No such file or directory"
+    expect(r.redact(line)).toBe("error : virFileReadAll:1523 : Failed to open file '/sys/fs/cgroup/cpuset/machine/qemu-5-guest-1.libvirt-qemu/cgroup.threads': No such file or directory")
+    // systemd escapes "-" in unit names: machine-qemu\x2d12\x2dNAME.scope, the pseudonym escaped alike.
+    const escaped = (name: string) => name.replaceAll('-', '\\x2d')
+    expect(r.redact(`/sys/fs/cgroup/machine.slice/machine-qemu\\x2d12\\x2d${escaped(long)}.scope`)).toBe('/sys/fs/cgroup/machine.slice/machine-qemu\\x2d12\\x2dguest\\x2d2.scope')
+    // The name as libvirt still writes it elsewhere: the token rule, untouched.
+    expect(r.redact('domain kdlab-web01 started')).toBe('domain guest-1 started')
+  })
+})
+
 describe('--redact keeps address classes and subnet roles', () => {
   /** A small seeded generator: the same addresses every run. */
   function random(seed: number) {

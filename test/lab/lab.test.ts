@@ -11,10 +11,10 @@ import {rm} from 'node:fs/promises'
 import {join} from 'node:path'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 import {groundTruth} from '../ground-truth.js'
-import {REACH_OK, SCENARIOS, checkOracle, checkScenario} from '../scenarios.js'
+import {REACH_OK, SCENARIOS, type Scenario, checkIp, checkOracle, checkScenario} from '../scenarios.js'
 import {type HostState, captureHostState, diffHostState, restoreHostState, restoreSavedHostState, saveHostState} from './host-state.js'
 import {traceNft} from './kernel-trace.js'
-import {CACHE, ROOT, cleanLab, ensureHost, guestAddresses, kvmdoctor, sh, startGuest, startInternet, waitFor} from './lab.js'
+import {CACHE, ROOT, cleanLab, ensureHost, guestAddresses, guestIpv6Addresses, kvmdoctor, sh, startGuest, startInternet, waitFor} from './lab.js'
 import {guestReach, measureOracle, reachMarks, reachSeq, runningLabGuests, waitReachOk, writeOracle} from './oracle.js'
 import {LIVE, WEB01} from './scenarios-live.js'
 import {type UplinkWatch, startUplinkWatch} from './uplink-watch.js'
@@ -27,16 +27,19 @@ async function leaseFor(mac: string): Promise<boolean> {
 }
 
 /** `kvmdoctor ip` live: the verdicts expected, and for every lab guest the addresses its own console prints. */
-async function checkIpAgainstConsoles(expected: {domain: string; verdict: string}[], args: string[]): Promise<void> {
+async function checkIpAgainstConsoles(scenario: Scenario, args: string[]): Promise<void> {
   // --active and --listen SECONDS are ip's flags too: the same sources as the diagnosis.
   const listen = args.indexOf('--listen')
   const ipArgs = [...args.filter((a) => a === '--active'), ...(listen >= 0 ? args.slice(listen, listen + 2) : [])]
   const r = await execa(process.execPath, [join(ROOT, 'bin/run.js'), 'ip', '--json', ...ipArgs], {reject: false, stdin: 'ignore'})
-  const inventory = JSON.parse(String(r.stdout)) as {rows: {domain: string; state: string; verdict: string; ipv4: {ip: string}[]}[]}
-  for (const want of expected) expect(inventory.rows.find((row) => row.domain === want.domain)?.verdict, `ip verdict of ${want.domain}`).toBe(want.verdict)
+  const inventory = JSON.parse(String(r.stdout)) as {rows: {domain: string; state: string; verdict: string; ipv4: {ip: string; sources: string[]}[]; ipv6: {ip: string; sources: string[]}[]}[]}
+  checkIp(scenario, inventory.rows)
   for (const row of inventory.rows.filter((x) => x.domain.startsWith('kdlab-') && x.state === 'running')) {
     const console = (guestAddresses(row.domain) ?? []).map((a) => a.split('/')[0]).sort()
     expect(row.ipv4.map((a) => a.ip).sort(), `addresses of ${row.domain} (console says ${console.join(' ')})`).toEqual(console)
+    // A guest that prints its IPv6 addresses: the link-local one it talks from is the one the wire heard.
+    const linkLocal = (guestIpv6Addresses(row.domain) ?? []).map((a) => a.split('/')[0]).filter((a) => a.startsWith('fe80:'))
+    if (listen >= 0 && linkLocal.length > 0) expect(row.ipv6.filter((a) => a.sources.includes('wire')).map((a) => a.ip).sort(), `IPv6 link-local of ${row.domain}`).toEqual(linkLocal.sort())
   }
 }
 
@@ -100,7 +103,7 @@ describe('lab host', () => {
         }
         checkOracle(scenario, oracle)
         checkScenario(scenario, result.report)
-        if (scenario.ip) await checkIpAgainstConsoles(scenario.ip, scenario.args ?? [])
+        if (scenario.ip) await checkIpAgainstConsoles(scenario, scenario.args ?? [])
         // The default --fail-on is high.
         expect(result.exitCode).toBe(result.report.findings.some((f) => f.severity === 'critical' || f.severity === 'high') ? 1 : 0)
         // Ground truth: each guest flow's verdict is what the guest measured, each traced walk what the kernel did.

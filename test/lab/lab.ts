@@ -90,7 +90,7 @@ export async function networkActive(): Promise<boolean> {
 export interface Guest {
   name: string
   mac: string
-  /** dhcp | dhcp-or-apipa | static | apipa | none | down (see guest/init). */
+  /** dhcp | dhcp-or-apipa | static | apipa | ipv6-only | none | down (see guest/init). */
   mode: string
   addr?: string
   /** libvirt network (default: the default network); or a host bridge with `bridge`. */
@@ -156,6 +156,13 @@ export function guestAddresses(name: string): string[] | undefined {
   if (!existsSync(consolePath(name))) return undefined
   const lines = readFileSync(consolePath(name), 'utf8').split('\n').filter((l) => l.startsWith('KD-ADDRS'))
   return lines.length > 0 ? lines[lines.length - 1].slice('KD-ADDRS'.length).trim().split(/\s+/).filter(Boolean) : undefined
+}
+
+/** The guest's IPv6 addresses (last KD-IPV6 line on its console; printed by guests in ipv6-only mode). */
+export function guestIpv6Addresses(name: string): string[] | undefined {
+  if (!existsSync(consolePath(name))) return undefined
+  const lines = readFileSync(consolePath(name), 'utf8').split('\n').filter((l) => l.startsWith('KD-IPV6'))
+  return lines.length > 0 ? lines[lines.length - 1].slice('KD-IPV6'.length).trim().split(/\s+/).filter(Boolean) : undefined
 }
 
 export async function removeGuest(name: string): Promise<void> {

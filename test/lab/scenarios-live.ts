@@ -836,22 +836,31 @@ const ROGUE_NS = 'kdlab-rogue'
 const ROGUE_DIR = '/run/kdlab-rogue'
 const CLONE_ID = 'ff00000001000100012a2b2c2d5254006b6499'
 
-/**
- * A second DHCP server on virbr0: busybox udhcpd in a namespace, its own pid and lease file. Private
- * 172.31.99.0/24: this machine's uplink, the lab internet and the registries hold the three documentation ranges.
- */
-async function startRogueDhcp(): Promise<void> {
+/** The rogue server's segment and pool: virbr0 with its own subnet by default. */
+interface RogueSpec {
+  bridge: string
+  /** Its address, with prefix. */
+  addr: string
+  start: string
+  end: string
+  router: string
+}
+/** Private 172.31.99.0/24: this machine's uplink, the lab internet and the registries hold the three documentation ranges. */
+const ROGUE_ON_VIRBR0: RogueSpec = {bridge: BRIDGE, addr: '172.31.99.1/24', start: '172.31.99.100', end: '172.31.99.110', router: '172.31.99.1'}
+
+/** A second DHCP server on a lab bridge: busybox udhcpd in a namespace, its own pid and lease file. */
+async function startRogueDhcp(spec: RogueSpec = ROGUE_ON_VIRBR0): Promise<void> {
   await stopRogueDhcp()
   await sh(['mkdir', '-p', ROGUE_DIR])
-  writeFileSync(join(ROGUE_DIR, 'udhcpd.conf'), `start 172.31.99.100\nend 172.31.99.110\ninterface kdlab-rg1\nlease_file ${ROGUE_DIR}/udhcpd.leases\npidfile ${ROGUE_DIR}/udhcpd.pid\nopt router 172.31.99.1\nopt subnet 255.255.255.0\n`)
+  writeFileSync(join(ROGUE_DIR, 'udhcpd.conf'), `start ${spec.start}\nend ${spec.end}\ninterface kdlab-rg1\nlease_file ${ROGUE_DIR}/udhcpd.leases\npidfile ${ROGUE_DIR}/udhcpd.pid\nopt router ${spec.router}\nopt subnet 255.255.255.0\n`)
   writeFileSync(join(ROGUE_DIR, 'udhcpd.leases'), '')
   await sh(['ip', 'netns', 'add', ROGUE_NS])
   await sh(['ip', 'link', 'add', 'kdlab-rg0', 'type', 'veth', 'peer', 'name', 'kdlab-rg1', 'netns', ROGUE_NS])
   await sh(['ip', '-n', ROGUE_NS, 'link', 'set', 'kdlab-rg1', 'address', '52:54:00:6b:64:66'])
-  await sh(['ip', '-n', ROGUE_NS, 'addr', 'add', '172.31.99.1/24', 'dev', 'kdlab-rg1'])
+  await sh(['ip', '-n', ROGUE_NS, 'addr', 'add', spec.addr, 'dev', 'kdlab-rg1'])
   await sh(['ip', '-n', ROGUE_NS, 'link', 'set', 'kdlab-rg1', 'up'])
-  await sh(['ip', 'link', 'set', 'kdlab-rg0', 'master', BRIDGE, 'up'])
-  await waitPortsForwarding()
+  await sh(['ip', 'link', 'set', 'kdlab-rg0', 'master', spec.bridge, 'up'])
+  await waitPortsForwarding(spec.bridge)
   // udhcpd daemonizes; deleteNamespace ends it by its pid.
   await sh(['ip', 'netns', 'exec', ROGUE_NS, 'busybox', 'udhcpd', '-S', join(ROGUE_DIR, 'udhcpd.conf')])
 }
@@ -867,6 +876,8 @@ const ZEROCONF01: Guest = {name: 'kdlab-zeroconf01', mac: '52:54:00:6b:64:52', m
 const FOREIGN01: Guest = {name: 'kdlab-foreign01', mac: '52:54:00:6b:64:53', mode: 'static', addr: '172.31.99.50/24'}
 const CLONES: Guest[] = [1, 2].map((n) => ({name: `kdlab-clone0${n}`, mac: `52:54:00:6b:64:6${n}`, mode: 'dhcp', clientId: CLONE_ID}))
 const NOREPLY01: Guest = {name: 'kdlab-noreply01', mac: '52:54:00:6b:64:54', mode: 'dhcp'}
+const V6ONLY01: Guest = {name: 'kdlab-v6only01', mac: '52:54:00:6b:64:55', mode: 'ipv6-only'}
+const LAN04: Guest = {name: 'kdlab-lan04', mac: '52:54:00:6b:64:13', mode: 'dhcp', bridge: LAB_BRIDGE, probe: '10.77.0.2'}
 
 /** One guest started for the scenario and removed by its reset. */
 function withGuest(g: Guest, check?: (addrs: string[]) => void): LiveScenario {
@@ -926,6 +937,27 @@ const WIRE: Record<string, LiveScenario> = {
     async reset() {
       await removeGuest(NOREPLY01.name)
       await restartNetwork()
+    },
+  },
+  'wire-no-address': withGuest(V6ONLY01, (addrs) => {
+    if (addrs.length > 0) throw new Error(`the IPv6-only guest reported IPv4 ${addrs.join(' ')}`)
+  }),
+  'wire-bridged-rogue-dhcp': {
+    async inject() {
+      saved = [await setSysctl('net.bridge.bridge-nf-call-iptables', '0')]
+      await startLan()
+      // The guest takes its lease from the LAN's dhcpd first; then a second server (a forgotten router's,
+      // same subnet, another pool) comes up on the LAN. Its OFFERs to the guest's later DHCP exchanges
+      // (kd-reach's, never applied) are heard; the address the guest uses stays the dhcpd's.
+      const addrs = await startGuest(LAN04)
+      if (!addrs.some((a) => a.startsWith('10.77.0.'))) throw new Error(`bridged guest got ${addrs.join(' ') || 'no address'} instead of a LAN lease`)
+      await startRogueDhcp({bridge: LAB_BRIDGE, addr: '10.77.0.250/24', start: '10.77.0.200', end: '10.77.0.210', router: '10.77.0.250'})
+    },
+    async reset() {
+      await stopRogueDhcp()
+      await removeGuest(LAN04.name)
+      await stopLan()
+      await sh(['sysctl', '-qw', `net.bridge.bridge-nf-call-iptables=${saved[0] ?? '1'}`])
     },
   },
 }

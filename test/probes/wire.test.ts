@@ -76,6 +76,12 @@ describe('parseTcpdump on real captures', () => {
     expect(capture('rogue-nak.quiet.txt')).not.toContain('Authorization')
   })
 
+  it('reads IPv6 addresses without the port tcpdump joins to them (UDP and TCP over IPv6, -q)', () => {
+    const packets = parseTcpdump(capture('ipv6-udp.quiet.txt'))
+    expect(packets.map((p) => `${p.ipv6?.src} > ${p.ipv6?.dst}`)).toEqual(['fe80::5054:ff:feaa:2 > ff02::1:2', 'fe80::5054:ff:feaa:2 > ff02::fb', '2001:db8::2 > 2001:db8::1'])
+    expect(summarise('g', 'p0', CLIENT, packets, false).ipv6.linkLocal).toEqual(['fe80::5054:ff:feaa:2'])
+  })
+
   it('skips what it does not understand (garbage, truncated lines) without throwing', () => {
     expect(parseTcpdump('tcpdump: listening on vnet0\n\u0000\u0001 garbage\n12:00:00.000000 truncated')).toEqual([])
     expect(parseTcpdump('')).toEqual([])

@@ -12,6 +12,17 @@ describe('rogue-dhcp-server', () => {
     expect(web.title).toContain('172.31.99.1 (52:54:00:6b:64:66)')
     expect(web.fix).toEqual(['bridge fdb show | grep -i 52:54:00:6b:64:66'])
   })
+  it("on a bridged LAN, whose own server this host cannot know, names every server that answered and hunts them all (lab: a second server beside the LAN's dhcpd, --listen)", async () => {
+    const {names, evaluation} = await fire(rule, await factsOf('wire-bridged-rogue-dhcp'))
+    expect(names).toEqual([expect.stringMatching(/^kdlab-lan04\//)])
+    const lan = evaluation.findings[0]
+    expect(lan.title).toMatch(/10\.77\.0\.1 \(.*10\.77\.0\.250 \(52:54:00:6b:64:66\)/)
+    // Neither "none's own" (no libvirt network) nor a guess at which one is the stranger.
+    expect(lan.summary).not.toMatch(/\bnone\b/)
+    expect(lan.summary).toMatch(/^More than one DHCP server answered kdlab-lan04/)
+    const dhcpdMac = /10\.77\.0\.1 \(([^)]+)\)/.exec(lan.title)![1]
+    expect(lan.fix).toEqual([`bridge fdb show | grep -i -e ${dhcpdMac} -e 52:54:00:6b:64:66`])
+  })
   it("stays silent where only the network's own dnsmasq answers (lab: DHCP exchanges heard, --listen)", async () => {
     expect((await fire(rule, await factsOf('wire-silent'))).names).toEqual([])
   })
