@@ -36,12 +36,17 @@ export function topologyTree(t: Topology, options: TopologyTextOptions = {}): Tr
     const parts = [g.state, iface?.mac, iface?.addresses.join(', ') || 'no address seen', iface?.verdict && iface.verdict !== 'ok' ? iface.verdict : undefined]
     return {text: `${style.bold(g.name)}  ${parts.filter(Boolean).join('  ')}${findings(g)}`, body: iface ? flowLines(iface.flows, style) : []}
   }
-  const tapNode = (tap: TapNode): TreeNode => {
+  const tapNode = (tap: TapNode, bridge: string): TreeNode => {
     const g = guestsByName.get(tap.guest)
     const where = !tap.exists ? 'missing' : tap.master ? `on ${tap.master}` : 'on no bridge'
-    const trouble = tap.health === 'ok' ? '' : `  (tap ${where}${tap.portState && tap.portState !== 'forwarding' ? `, port ${tap.portState}` : ''})${findings(tap)}`
+    // The tap and its guest read as one line: a finding marked on both (an interface's) is listed once.
+    const shownForGuest = new Set((g?.findings ?? []).map((f) => `${f.rank} ${f.id}`))
+    const own = {...tap, findings: tap.findings.filter((f) => !shownForGuest.has(`${f.rank} ${f.id}`))}
+    const port = tap.portState && tap.portState !== 'forwarding' ? `, port ${tap.portState}` : ''
+    const stateWrong = !tap.exists || tap.master !== bridge || port !== '' || tap.state === 'DOWN'
+    const trouble = stateWrong || findings(own) !== '' ? `  (tap ${where}${port})${findings(own)}` : ''
     if (!g) return {lines: [`${mark(tap)} tap ${tap.name} ${style.mark.arrow} ${tap.guest}${trouble}`], children: []}
-    // The tap and its guest read as one line, marked with the worse of the two.
+    // Marked with the worse of the two.
     const {text, body} = guest(g, tap.name)
     return {lines: [`${mark(worse(tap, g))} tap ${tap.name} ${style.mark.arrow} ${text}${trouble}`, ...body], children: []}
   }
@@ -51,7 +56,7 @@ export function topologyTree(t: Topology, options: TopologyTextOptions = {}): Tr
     const limit = options.maxQuietGuests ?? Number.POSITIVE_INFINITY
     const quietTaps = b.taps.filter(quiet)
     const hidden = quietTaps.length > limit ? quietTaps.slice(limit) : []
-    const children = b.taps.filter((tap) => !hidden.includes(tap)).map(tapNode)
+    const children = b.taps.filter((tap) => !hidden.includes(tap)).map((tap) => tapNode(tap, b.name))
     if (hidden.length > 0) {
       for (const tap of hidden) shownGuests.add(tap.guest)
       children.push({lines: [style.dim(`${style.mark.ok} ${hidden.length} more guest(s), all flows passing: ${hidden.map((x) => x.guest).join(', ')}`)], children: []})

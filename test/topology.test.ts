@@ -6,6 +6,8 @@ import {describe, expect, it} from 'vitest'
 import {allNodes, deriveTopology, firstStoppedFlow} from '../src/core/topology.js'
 import {topologyGraph} from '../reports/topology-graph.js'
 import {reportable} from '../src/core/output.js'
+import {topologyTree} from '../reports/topology-text.js'
+import type {TreeNode} from '../reports/layout.js'
 import {RECORDINGS, diagnosisOf} from './reports/recordings.js'
 
 const topologyOf = async (name: string, policyRules = false) => deriveTopology(await diagnosisOf(name, {policyRules}))
@@ -111,4 +113,18 @@ describe('reports are given the facts the topology reads, and no others', () => 
       expect(deriveTopology(safe), name).toEqual(deriveTopology(d))
     }
   }, 300_000)
+})
+
+describe('topology text: a tap and its guest on one line', () => {
+  const lines = (nodes: TreeNode[]): string[] => nodes.flatMap((n) => [...n.lines.map((l) => (typeof l === 'string' ? l : (l.label ?? '') + l.text)), ...lines(n.children)])
+  it("lists an interface's finding once, and no '(tap …)' note when the tap itself is fine (wire-rogue-dhcp)", async () => {
+    const tap = lines(topologyTree(await topologyOf('wire-rogue-dhcp'))).find((l) => l.includes('tap vnet') && l.includes('kdlab-web01'))!
+    expect(tap.match(/rogue-dhcp-server/g)).toHaveLength(1)
+    expect(tap).not.toContain('(tap on')
+  })
+  it("keeps the tap's own trouble (tap-detached: on no bridge)", async () => {
+    const tap = lines(topologyTree(await topologyOf('tap-detached'))).find((l) => l.includes('tap vnet'))!
+    expect(tap).toContain('(tap on no bridge)')
+    expect(tap.match(/tap-not-attached/g)).toHaveLength(1)
+  })
 })

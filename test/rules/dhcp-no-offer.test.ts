@@ -16,6 +16,8 @@ describe('dhcp-no-offer', () => {
     const lan = all.find((f) => f.id === rule.id && f.entity.name.startsWith('kdlab-lan03/'))!
     expect(lan.explainedBy?.split('@')[0]).toBe('dhcp-server-not-running')
     expect(lan.evidence).toContain('bridge kdlab-br0 (a bridged LAN: no libvirt network)')
+    expect(lan.summary).toContain("the bridged LAN's DHCP server is down")
+    expect(lan.summary).not.toMatch(/its network's/)
     expect([...lan.evidence, ...lan.fix].join('\n')).not.toMatch(/\bnone\b/)
     // No lease list to read on this host: the note's capture on the bridge is the way to look.
     expect(lan.fix).toEqual([])
@@ -23,6 +25,7 @@ describe('dhcp-no-offer', () => {
     const web = (await fire(rule, await factsOf('wire-dhcp-unanswered'))).evaluation.findings.find((f) => f.entity.name.startsWith('kdlab-web01/'))!
     expect(web.evidence).toContain('network: default, bridge virbr0')
     expect(web.fix).toEqual(['virsh net-dhcp-leases default'])
+    expect(web.summary).toContain("network default's DHCP server (libvirt's dnsmasq) is down")
   })
   it('stays silent where the server answers (lab: rogue DHCP server beside dnsmasq, --listen)', async () => {
     expect((await fire(rule, await factsOf('wire-rogue-dhcp'))).names).toEqual([])
