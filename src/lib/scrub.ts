@@ -143,18 +143,26 @@ export function scrubText(text: string): string {
   return out
 }
 
+/**
+ * `f` remembering its answer for short strings: names and ids repeat thousands of times in a big
+ * host's findings, and each is transformed once (long texts rarely repeat and would fill the memo).
+ */
+function memoized(f: (text: string) => string): (text: string) => string {
+  const done = new Map<string, string>()
+  return (text) => {
+    if (text.length > 256) return f(text)
+    let out = done.get(text)
+    if (out === undefined) done.set(text, (out = f(text)))
+    return out
+  }
+}
+
 /** Every string inside a value (facts, findings, manifests), scrubbed; the value is copied, not changed. */
 export function scrubDeep<T>(value: T): T {
   const seen = new WeakMap<object, unknown>()
-  // Names and ids repeat thousands of times in a big host's findings: scrub each once.
-  const done = new Map<string, string>()
+  const scrub = memoized(scrubText)
   const walk = (v: unknown): unknown => {
-    if (typeof v === 'string') {
-      if (v.length > 256) return scrubText(v)
-      let out = done.get(v)
-      if (out === undefined) done.set(v, (out = scrubText(v)))
-      return out
-    }
+    if (typeof v === 'string') return scrub(v)
     if (v === null || typeof v !== 'object') return v
     if (v instanceof Date) return v
     const known = seen.get(v)
@@ -182,14 +190,9 @@ export function scrubDeep<T>(value: T): T {
  */
 export function mapStringsDeep<T>(value: T, f: (text: string) => string): T {
   const seen = new WeakMap<object, unknown>()
-  const done = new Map<string, string>()
+  const transform = memoized(f)
   const walk = (v: unknown): unknown => {
-    if (typeof v === 'string') {
-      if (v.length > 256) return f(v)
-      let out = done.get(v)
-      if (out === undefined) done.set(v, (out = f(v)))
-      return out
-    }
+    if (typeof v === 'string') return transform(v)
     if (v === null || typeof v !== 'object' || v instanceof Date) return v
     if (seen.has(v)) return seen.get(v)
     // Reports hold data, not cycles: a cycle back to an object still being walked sees it unchanged
