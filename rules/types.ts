@@ -40,8 +40,11 @@ export interface RuleDefinition {
   note?: string[]
   /** A higher severity when an entity attribute is true (bridge-netfilter-enabled is high only when it drops). */
   escalate?: {when: string; severity: Severity}
-  /** Findings this one is the root cause of, when they share the named context key. */
-  explains?: {rule: string; via: keyof EntityContext}[]
+  /**
+   * Findings this one is the root cause of, when they share the named context key; with `onlyWhere`,
+   * only those whose entity has that attribute true (a host-wide cause of some elements' findings).
+   */
+  explains?: {rule: string; via: keyof EntityContext; onlyWhere?: string}[]
   /**
    * Datapath elements (ids like `sysctl:net.ipv4.ip_forward`, `link:virbr0`) a finding of this rule
    * stands for, as templates: a general rule (`fallback`) stays silent on an element a finding claims.

@@ -614,7 +614,7 @@ export const SCENARIOS: Scenario[] = [
     // xt expressions are opaque (libvirt's `-m conntrack --ctstate` and REJECT): the replies' fate is not claimed.
     findings: [
       {id: 'iptables-nft-incompatible', entity: undefined, rank: 1},
-      {id: 'guest-flow-indeterminate', entity: '~oifname "virbr0"'},
+      {id: 'guest-flow-indeterminate', entity: '~oifname "virbr0"', explainedBy: 'iptables-nft-incompatible'},
     ],
     noOtherAbove: 'info',
     oracle: {[WEB01]: REACH_OK},

@@ -299,6 +299,7 @@ export function rank(findings: Finding[], sources: {rule: RuleDefinition; entity
       if (parent === child) continue
       const explains = parent.src.rule.explains?.some((e) => {
         if (e.rule !== child.f.id) return false
+        if (e.onlyWhere !== undefined && child.src.entity[e.onlyWhere] !== true) return false
         const key = parent.src.entity.context[e.via]
         return key !== undefined && key === child.src.entity.context[e.via]
       })

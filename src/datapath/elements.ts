@@ -32,6 +32,8 @@ export interface Element {
   undo: string[]
   /** Netfilter elements: the command that lists the chain it is in, with the tool that can read it. */
   listChain?: string
+  /** Netfilter elements of an iptables-nft table iptables cannot print (read from nft instead). */
+  incompatibleTable?: boolean
   /** Netfilter elements. */
   backend?: string
   family?: string
@@ -67,7 +69,7 @@ export function elementForStep(s: TraceStep, rs: NfRuleset, undecided = false): 
   const nftSyntax = c.backend === 'nft' || incompatible
   const tool = toolOf(c.backend, c.family)
   const listChain = nftSyntax ? `nft -a list chain ${c.family} ${c.table} ${c.chain}` : `${tool} -t ${c.table} --list-rules ${c.chain}`
-  const common = {backend: c.backend, family: c.family, nfTable: c.table, chain: c.chain, baseChain: c.base ?? c.chain, hook: s.hook, priority: c.priority, libvirtOwned, listChain}
+  const common = {backend: c.backend, family: c.family, nfTable: c.table, chain: c.chain, baseChain: c.base ?? c.chain, hook: s.hook, priority: c.priority, libvirtOwned, listChain, incompatibleTable: incompatible}
   if (s.event === 'policy' || !s.rule) {
     const where = nftSyntax ? `nft ${c.family} ${c.table} chain ${c.chain}` : `${tool} -t ${c.table} chain ${c.chain}`
     const undo = nftSyntax ? [`nft 'chain ${c.family} ${c.table} ${c.chain} { policy accept; }'`] : [`${tool} -t ${c.table} -P ${c.chain} ACCEPT`]

@@ -24,6 +24,7 @@ export function elementViews(ctx: DeriveContext, flows: Flow[]): EntityView[] {
       nfFamily: element.family ?? null,
       nfTable: element.nfTable ?? null,
       listChain: element.listChain ?? null,
+      incompatibleTable: element.incompatibleTable ?? false,
       chain: element.chain ?? null,
       libvirtOwned: element.libvirtOwned ?? false,
       sysctlKey: element.sysctl?.key ?? null,

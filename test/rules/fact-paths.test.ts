@@ -78,6 +78,15 @@ describe('every fact path a rule reads exists on its entity kinds', () => {
 
   for (const rule of [...ALL_RULES, ...EXPECTATION_RULES]) it(rule.id, () => expect(missingPaths(rule)).toEqual([]))
 
+  it("an explains' onlyWhere names an attribute the explained rule's entities carry", () => {
+    const gated = ALL_RULES.flatMap((r) => (r.explains ?? []).filter((e) => e.onlyWhere !== undefined).map((e) => ({parent: r.id, ...e})))
+    expect(gated.length).toBeGreaterThan(0)
+    for (const e of gated) {
+      const child = ALL_RULES.find((r) => r.id === e.rule)!
+      for (const kind of scopesOf(child)) expect(attributes.get(kind)?.has(e.onlyWhere!), `${e.parent} -> ${e.rule} on ${kind}: ${e.onlyWhere}`).toBe(true)
+    }
+  })
+
   it('catches a path no entity has, in a condition, a template and on the host', () => {
     const mtu = ALL_RULES.find((r) => r.id === 'mtu-mismatch')!
     const typo: RuleDefinition = {...mtu, conditions: {all: [{fact: 'entity', path: 'mtuMismach', operator: 'equal', value: true}]}, evidence: ['{portMtu}', '{host.ipForwrd}']}

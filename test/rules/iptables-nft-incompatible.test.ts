@@ -2,7 +2,8 @@ import {describe, expect, it} from 'vitest'
 import {buildRuleset} from '../../probes/netfilter/ruleset.js'
 import {rule} from '../../rules/iptables-nft-incompatible.js'
 import {rule as libvirtRulesMissing} from '../../rules/libvirt-firewall-rules-missing.js'
-import {factsOf, fire, netfilterData, withRuleset, recordedOutput} from '../helpers.js'
+import type {NetfilterFacts} from '../../probes/netfilter.js'
+import {alter, factsOf, fire, fireAll, netfilterData, withRuleset, recordedOutput} from '../helpers.js'
 
 const recorded = (file: string) => recordedOutput('healthy', file)
 
@@ -41,5 +42,27 @@ describe('iptables-nft-incompatible', () => {
   it("stays silent on the healthy host and on libvirt's nftables backend (native rules in a table of their own)", async () => {
     expect((await fire(rule, await factsOf('healthy'))).names).toEqual([])
     expect((await fire(rule, await factsOf('libvirt-nftables-backend'))).names).toEqual([])
+  })
+})
+
+describe('iptables-nft-incompatible: the flows it makes undecidable are listed under it', () => {
+  it('explains the indeterminate finding of a rule in the incompatible table (lab)', async () => {
+    const all = (await fireAll(await factsOf('iptables-nft-incompatible'))).evaluation.findings
+    const undecided = all.filter((f) => f.id === 'guest-flow-indeterminate')
+    expect(undecided.length).toBeGreaterThan(0)
+    for (const f of undecided) expect(f.explainedBy?.split('@')[0]).toBe('iptables-nft-incompatible')
+  })
+  it('leaves an indeterminate verdict in a readable table alone (lab: a random mark; the incompatible table put beside it)', async () => {
+    const facts = await factsOf('mark-random-drop')
+    // An incompatible nat table beside the random-mark rule of the readable mangle table.
+    const marked = alter<NetfilterFacts>(facts, 'netfilter', (n) => {
+      const nat = n.tables.find((t) => t.backend === 'iptables-nft' && t.family === 'ip' && t.name === 'nat')!
+      nat.incompatible = true
+    })
+    const all = (await fireAll(marked)).evaluation.findings
+    expect(all.some((f) => f.id === 'iptables-nft-incompatible')).toBe(true)
+    const undecided = all.filter((f) => f.id === 'guest-flow-indeterminate')
+    expect(undecided.length).toBeGreaterThan(0)
+    for (const f of undecided) expect(f.explainedBy).toBeUndefined()
   })
 })
