@@ -40,8 +40,8 @@ export function topologyTree(t: Topology, options: TopologyTextOptions = {}): Tr
     const g = guestsByName.get(tap.guest)
     const where = !tap.exists ? 'missing' : tap.master ? `on ${tap.master}` : 'on no bridge'
     // The tap and its guest read as one line: a finding marked on both (an interface's) is listed once.
-    const shownForGuest = new Set((g?.findings ?? []).map((f) => `${f.rank} ${f.id}`))
-    const own = {...tap, findings: tap.findings.filter((f) => !shownForGuest.has(`${f.rank} ${f.id}`))}
+    const shownForGuest = new Set((g?.findings ?? []).map((f) => f.key))
+    const own = {...tap, findings: tap.findings.filter((f) => !shownForGuest.has(f.key))}
     const port = tap.portState && tap.portState !== 'forwarding' ? `, port ${tap.portState}` : ''
     const stateWrong = !tap.exists || tap.master !== bridge || port !== '' || tap.state === 'DOWN'
     const trouble = stateWrong || findings(own) !== '' ? `  (tap ${where}${port})${findings(own)}` : ''

@@ -8,7 +8,7 @@ export const rule: RuleDefinition = {
   requires: ['wire', 'libvirt'],
   derive: (e) => {
     const own = (e.dhcpOwnServers ?? []) as string[]
-    const macs = ((e.rogueDhcpServers ?? []) as string[]).map((s) => /\(([^)]+)\)$/.exec(s)?.[1]).filter((m): m is string => m !== undefined)
+    const macs = (e.rogueDhcpServerMacs ?? []) as string[]
     return {
       // A bridged LAN's own server is not known on this host: two answering is the fault, and either may be the stranger.
       rogueDhcpWho: own.length > 0 ? `A DHCP server that is not ${String((e.context as {network?: string}).network)}'s own` : 'More than one DHCP server',

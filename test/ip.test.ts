@@ -152,7 +152,7 @@ describe('kvmdoctor ip with the wire (--listen recordings)', () => {
 
   it('the wire decides over the tables: silent beats a lease, a foreign address beats a routable one', () => {
     const a = (ip: string, ...sources: string[]) => ({ip, sources})
-    const heard = {heard: {} as never, silent: false, inSubnet: [], apipa: [], foreign: [], dhcpUnanswered: false, servers: [], rogueServers: [], contested: []}
+    const heard = {heard: {} as never, silent: false, inSubnet: [], apipa: [], foreign: [], dhcpUnanswered: false, servers: [], rogueServers: [], rogueServerMacs: [], contested: []}
     expect(verdictOf(true, [a('10.0.0.1', 'lease', 'neighbour')], [], {...heard, silent: true})).toBe('silent')
     expect(verdictOf(true, [a('10.0.0.1', 'neighbour'), a('192.0.2.9', 'wire')], [], {...heard, foreign: ['192.0.2.9']})).toBe('foreign address')
     expect(verdictOf(true, [], [], {...heard, dhcpUnanswered: true})).toBe('DHCP unanswered')

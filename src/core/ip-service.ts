@@ -133,8 +133,8 @@ export function buildInventory(results: Record<string, ProbeResult>, capturedAt:
         ...(running && i.mac ? (runningByMac.get(i.mac) ?? []).filter((other) => other !== d.name).map((other) => `${other} (same MAC)`) : []),
       ]
       const heard = running ? wireOf(wire, i.mac) : undefined
-      const context = heard ? wireContextFor(i, libvirt, links, leases, data<Route[]>(results.routes)) : undefined
-      const judged = heard ? judgeWire(heard, context!) : undefined
+      const context = heard && wireContextFor(i, libvirt, links, leases, data<Route[]>(results.routes))
+      const judged = heard && context ? judgeWire(heard, context) : undefined
       rows.push({
         domain: d.name,
         state: d.state,
@@ -147,7 +147,7 @@ export function buildInventory(results: Record<string, ProbeResult>, capturedAt:
         leaseExpiry: leaseExpiry ? new Date(leaseExpiry * 1000).toISOString() : null,
         verdict: verdictOf(running, ipv4, conflictsWith, judged),
         conflictsWith,
-        wire: judged ? wireRow(judged, wire!.seconds, context!.ownServers) : null,
+        wire: judged && context ? wireRow(judged, wire!.seconds, context.ownServers) : null,
       })
     }
   }

@@ -32,6 +32,8 @@ export interface WireJudgement {
   servers: string[]
   /** Servers that answered and do not belong to its network (or, unknown whose the LAN is, every server when two or more answer). */
   rogueServers: string[]
+  /** Their MACs, as heard. */
+  rogueServerMacs: string[]
   /** Addresses it uses that another MAC claims on the wire: "IP (MAC)". */
   contested: string[]
 }
@@ -48,12 +50,7 @@ export function judgeWire(w: WireInterface, ctx: WireContext): WireJudgement {
   const label = (server: string, mac: string) => `${server} (${mac})`
   const servers = [...new Set(w.dhcp.answers.map((a) => label(a.server, a.serverMac)))]
   const distinct = [...new Set(answered.map((a) => a.server))]
-  const rogueServers =
-    ctx.ownServers !== null
-      ? [...new Set(answered.filter((a) => !ctx.ownServers!.includes(a.server)).map((a) => label(a.server, a.serverMac)))]
-      : distinct.length >= 2
-        ? [...new Set(answered.map((a) => label(a.server, a.serverMac)))]
-        : []
+  const rogue = ctx.ownServers !== null ? answered.filter((a) => !ctx.ownServers!.includes(a.server)) : distinct.length >= 2 ? answered : []
   return {
     heard: w,
     silent: w.sent === 0 && !w.capped,
@@ -62,7 +59,8 @@ export function judgeWire(w: WireInterface, ctx: WireContext): WireJudgement {
     foreign,
     dhcpUnanswered: w.dhcp.discovers >= MIN_DISCOVERS_UNANSWERED && answered.length === 0,
     servers,
-    rogueServers,
+    rogueServers: [...new Set(rogue.map((a) => label(a.server, a.serverMac)))],
+    rogueServerMacs: [...new Set(rogue.map((a) => a.serverMac))],
     contested: w.contested.map((c) => label(c.ip, c.mac)),
   }
 }
@@ -157,7 +155,7 @@ export function clientIdSharers(owners: ClientIdIndex, mac: string, domainOfMac:
   const sources = new Map<string, Set<'wire' | 'lease'>>()
   for (const a of owners.byMac.get(mine) ?? []) {
     for (const b of owners.byId.get(a.id) ?? []) {
-      if (b.id !== a.id || b.mac === mine || (a.bridge && b.bridge && a.bridge !== b.bridge)) continue
+      if (b.mac === mine || (a.bridge && b.bridge && a.bridge !== b.bridge)) continue
       ids.add(a.id)
       ;(sources.get(b.mac) ?? sources.set(b.mac, new Set()).get(b.mac)!).add(b.source)
     }
@@ -192,6 +190,7 @@ export function wireInterfaceAttributes(
     dhcpServersSeen: j?.servers ?? [],
     dhcpOwnServers: context.ownServers ?? [],
     rogueDhcpServers: j?.rogueServers ?? [],
+    rogueDhcpServerMacs: j?.rogueServerMacs ?? [],
     clientIds: clientIds.ids,
     clientIdSharedWith: clientIds.sharers,
   }
