@@ -1,6 +1,6 @@
 /** The reports a support bundle carries beside its snapshot: what `bundle` hands the bundle writer. */
-import type {BundleReport} from '../src/core/bundle.js'
-import type {Diagnosis} from '../src/core/diagnose.js'
+import type {BundleReport} from '../src/result/diagnosis.js'
+import type {Diagnosis} from '../src/result/diagnosis.js'
 import {renderHtml} from './html.js'
 import {toJsonReport} from './json.js'
 import {renderMarkdown} from './markdown.js'

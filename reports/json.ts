@@ -1,5 +1,5 @@
-import type {Diagnosis} from '../src/core/diagnose.js'
-import type {GateDecision} from '../src/core/gate.js'
+import type {Diagnosis} from '../src/result/diagnosis.js'
+import type {GateDecision} from '../src/result/diagnosis.js'
 import {scrubDeep} from '../src/lib/scrub.js'
 
 /** Bumped when a field changes meaning or goes away; new fields keep the version (docs/schemas/report.schema.json). */

@@ -1,17 +1,30 @@
-import {DATAPATH_REQUIRES, undoOf} from './datapath.js'
-import type {RuleDefinition} from './types.js'
+import type {ElementView} from '../src/derive/index.js'
+import {DATAPATH, listChainOf, netfilterUndo} from './datapath.js'
+import {defineRule, line, text} from './kit.js'
 
-export const rule: RuleDefinition = {
+export default defineRule<ElementView>({
   id: 'guest-flow-blocked',
+  kind: 'element',
   severity: 'critical',
-  scope: 'element',
-  title: 'Guest traffic stops at {hop}: {name}',
-  requires: DATAPATH_REQUIRES,
-  // Only where no more specific pattern names the element.
-  fallback: true,
-  conditions: {all: [{fact: 'entity', path: 'verdict', operator: 'equal', value: 'fail'}]},
-  summary: '{affectedGuests} guest(s) on {bridges}: {detail}.',
-  evidence: ['decided by: {name}', '{flows}'],
-  fix: ['{undo}'],
-  fixLines: (e) => undoOf(e),
-}
+  needs: DATAPATH,
+  // Only where no more specific pattern owns the element.
+  general: true,
+  conditions: (c) => c.all(c.eq('verdict', 'fail')),
+  title: (e) => text`Guest traffic stops at ${e.hop}: ${e.name}`,
+  summary: (e) => text`${e.affectedGuests} guest(s) on ${e.bridges}: ${e.detail}.`,
+  evidence: (e) => [line`decided by: ${e.name}`, ...e.flows],
+  // The element undone, by the rule that owns its kind.
+  fix: (e, _host, rules) => rules.undo(e.element),
+  // The elements no specific pattern is about: netfilter drops elsewhere (a nat chain, a bridge hook), a guest's
+  // link held down, a blackhole or unreachable route, a route missing for IPv6.
+  owns: [
+    {kind: 'nf-rule', undo: netfilterUndo, lists: listChainOf},
+    {kind: 'nf-policy', undo: netfilterUndo, lists: listChainOf},
+    {kind: 'guest-link', undo: (el) => [`virsh domif-setlink ${el.domain} ${el.iface} up`]},
+    {
+      kind: 'route',
+      where: (el) => el.route !== undefined || el.ipFamily !== 4,
+      undo: (el) => (el.route && el.route.type !== 'unicast' ? [`ip route del ${el.route.type} ${el.route.dst}${el.route.table !== 'main' ? ` table ${el.route.table}` : ''}`] : []),
+    },
+  ],
+})

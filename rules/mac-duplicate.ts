@@ -1,16 +1,17 @@
-import type {RuleDefinition} from './types.js'
+import type {InterfaceView} from '../src/derive/index.js'
+import {defineRule, line, probes, text} from './kit.js'
 
-export const rule: RuleDefinition = {
+export default defineRule<InterfaceView>({
   id: 'mac-duplicate',
+  kind: 'interface',
   severity: 'high',
-  scope: 'interface',
-  appliesTo: (e) => e.running === true && typeof e.mac === 'string',
-  title: 'Guest {domain} shares MAC {mac} with {macSharedWith}',
-  requires: ['libvirt'],
-  conditions: {all: [{fact: 'entity', path: 'macSharedWith', operator: 'nonEmpty', value: true}]},
-  summary: 'Two running guests use {mac}: the bridge delivers each one\'s frames to whichever spoke last, and dnsmasq gives both the same lease. Usually a copied domain XML.',
-  evidence: ['running guests with {mac}: {domain}, {macSharedWith}'],
-  fix: ['virsh edit {domain}', 'virsh destroy {domain} && virsh start {domain}'],
-  note: ["in the editor delete the <mac address='{mac}'/> line so libvirt generates a new one (virt-clone does this for copies)"],
+  needs: [probes.libvirt],
+  appliesTo: (i) => i.running && typeof i.mac === 'string',
+  conditions: (c) => c.all(c.nonEmpty('macSharedWith')),
+  title: (i) => text`Guest ${i.domain} shares MAC ${i.mac} with ${i.macSharedWith}`,
+  summary: (i) => text`Two running guests use ${i.mac}: the bridge delivers each one's frames to whichever spoke last, and dnsmasq gives both the same lease. Usually a copied domain XML.`,
+  evidence: (i) => [line`running guests with ${i.mac}: ${i.domain}, ${i.macSharedWith}`],
+  fix: (i) => [line`virsh edit ${i.domain}`, line`virsh destroy ${i.domain} && virsh start ${i.domain}`],
+  note: (i) => [line`in the editor delete the <mac address='${i.mac}'/> line so libvirt generates a new one (virt-clone does this for copies)`],
   explains: [{rule: 'ip-address-conflict', via: 'mac'}],
-}
+})

@@ -15,7 +15,7 @@ import {PLAIN} from '../reports/style.js'
 import {verdictOf} from '../reports/summary.js'
 import {topologyTree} from '../reports/topology-text.js'
 import {renderTrace} from '../reports/trace.js'
-import {type Diagnosis, diagnose} from '../src/core/diagnose.js'
+import {type DiagnosisRun as Diagnosis, diagnose} from '../src/core/diagnose.js'
 import type {Expectations} from '../src/core/expectations.js'
 import {gateDecision} from '../src/core/gate.js'
 import type {IgnoreEntry} from '../src/core/ignore.js'
@@ -27,8 +27,9 @@ import {runTrace} from '../src/core/trace-service.js'
 import {scrubDeep} from '../src/lib/scrub.js'
 import {ROOT, fixtureDir, replayOptions} from './helpers.js'
 
-const GOLDEN = join(ROOT, 'test/data/golden')
-const UPDATE = process.env.UPDATE_GOLDEN === '1'
+// GOLDEN_OUT=DIR writes the outputs there instead of comparing (to diff a change with `diff -r`).
+const GOLDEN = process.env.GOLDEN_OUT ?? join(ROOT, 'test/data/golden')
+const UPDATE = process.env.UPDATE_GOLDEN === '1' || process.env.GOLDEN_OUT !== undefined
 const FIXTURES = readdirSync(join(ROOT, 'fixtures')).filter((f) => existsSync(join(fixtureDir(f), 'manifest.json'))).sort()
 const NOW = new Date('2026-01-15T00:00:00Z')
 /** The SARIF rule catalogue of every run (one value expected). */
@@ -65,12 +66,14 @@ const VARIANTS: Record<string, {fixture: string; expectations?: Expectations; ig
 
 /** The diagnosis as data: findings, what was and was not checked, and the flows hop by hop (without the chain walk, which the trace prints). */
 function diagnosisData(d: Diagnosis) {
+  // New internal fields of a finding (its stable identity, aliases, what it found) are checked through the outputs that use them.
+  const finding = ({stable: _s, aliases: _a, found: _f, ...f}: Diagnosis['findings'][number]) => f
   return {
-    findings: d.findings,
+    findings: d.findings.map(finding),
     notChecked: d.notChecked,
     checked: d.checked.map((c) => `${c.ruleId}@${c.entity.kind}:${c.entity.name}`),
     applicable: d.applicable.map((c) => `${c.ruleId}@${c.entity.kind}:${c.entity.name}`),
-    suppressed: d.suppressed,
+    suppressed: d.suppressed.map((x) => ({...x, finding: finding(x.finding)})),
     expiredIgnores: d.expiredIgnores,
     counts: d.counts,
     flows: d.flows.map((f) => ({...f, hops: f.hops.map(({steps: _steps, ...hop}) => hop), decidedBy: f.decidedBy?.name})),

@@ -60,10 +60,10 @@ describe('text report (pipes)', () => {
   it('groups rules not checked by reason and hints at root when probes lacked privileges', async () => {
     const d = await diagnosisOf('healthy')
     d.probes.push({id: 'iptables', ok: false, durationMs: 0, error: 'iptables-save: exit 4: Permission denied (you must be root)'})
-    d.notChecked.push({ruleId: 'forward-policy-drop', entity: null, reason: 'probe iptables unavailable: denied'}, {ruleId: 'firewall-backend-mismatch', entity: null, reason: 'probe iptables unavailable: denied'})
+    d.notChecked.push({ruleId: 'iptables-forward-drop', entity: null, reason: 'probe iptables unavailable: denied'}, {ruleId: 'firewall-backend-mismatch', entity: null, reason: 'probe iptables unavailable: denied'})
     const text = renderText(d)
     expect(text).toContain('hint: iptables could not be read without privileges: run kvmdoctor as root for a full diagnosis.')
-    expect(text).toMatch(/^Not checked:\n {2}probe iptables unavailable: denied: forward-policy-drop, firewall-backend-mismatch$/m)
+    expect(text).toMatch(/^Not checked:\n {2}probe iptables unavailable: denied: iptables-forward-drop, firewall-backend-mismatch$/m)
   })
 
   it('draws the topology with guests under their bridge and where their flows stop', async () => {
@@ -115,13 +115,13 @@ describe('terminal report', () => {
 
   it('--checks lists every check with PASS / WARN / FAIL / SKIP and why skipped', async () => {
     const d = await diagnosisOf('flushed-and-forward-off')
-    d.notChecked.push({ruleId: 'forward-policy-drop', entity: null, reason: 'probe ip-rules unavailable: ip -j rule show: not recorded in this snapshot'})
+    d.notChecked.push({ruleId: 'iptables-forward-drop', entity: null, reason: 'probe ip-rules unavailable: ip -j rule show: not recorded in this snapshot'})
     const text = renderText(d, {checks: true})
     expect(text).toMatch(/^FAIL +ip-forward-disabled +host vm \(critical\)$/m)
     expect(text).toMatch(/^FAIL +libvirt-firewall-rules-missing +default \(critical\)$/m)
     expect(text).toMatch(/^WARN +dhcp-checksum-rule-missing +default \(low\)$/m)
     expect(text).toMatch(/^PASS +link-down +\d+ links$/m)
-    expect(text).toMatch(/^SKIP +forward-policy-drop +probe ip-rules unavailable: /m)
+    expect(text).toMatch(/^SKIP +iptables-forward-drop +probe ip-rules unavailable: /m)
     expect(text).toMatch(/^WARN +guest-agent-missing +kdlab-web01 \(info\)$/m)
     expect(text).toMatch(/^\d+ checks: \d+ pass, 2 warn, 3 fail, 1 skipped$/m)
     expect(text).toContain('Root cause → run this')

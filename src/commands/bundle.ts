@@ -1,7 +1,7 @@
 import {Flags} from '@oclif/core'
 import {bundleReports} from '../../reports/bundle-files.js'
 import {createBundle} from '../core/bundle.js'
-import {KvmdoctorCommand} from '../core/command.js'
+import {KvmdoctorCommand} from '../cli/command.js'
 import {LiveRunner} from '../core/live-runner.js'
 import {errorLine, requireNonEmpty} from '../core/output.js'
 

@@ -1,7 +1,7 @@
 import {Args, Flags} from '@oclif/core'
 import {renderIpTable} from '../../reports/ip-table.js'
 import {colorLevel, makeStyle, outputWidth} from '../../reports/style.js'
-import {KvmdoctorCommand} from '../core/command.js'
+import {KvmdoctorCommand} from '../cli/command.js'
 import {ipInventory} from '../core/ip-service.js'
 import {checkNames, requireNonEmpty, visibleControlsDeep} from '../core/output.js'
 import {scrubDeep} from '../lib/scrub.js'

@@ -1,11 +1,11 @@
 import {Flags} from '@oclif/core'
-import {KvmdoctorCommand} from '../core/command.js'
+import {KvmdoctorCommand} from '../cli/command.js'
 import {renderTree} from '../../reports/layout.js'
 import {colorLevel, makeStyle, outputWidth} from '../../reports/style.js'
 import {verdictOf} from '../../reports/summary.js'
 import {topologyTree} from '../../reports/topology-text.js'
 import {runDiagnose} from '../core/diagnose-service.js'
-import {describeFailure} from '../core/errors.js'
+import {describeFailure} from '../cli/failure.js'
 import {deriveTopology, topologyJson} from '../core/topology.js'
 
 export default class Topology extends KvmdoctorCommand {

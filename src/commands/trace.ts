@@ -1,7 +1,7 @@
 import {Args, Flags} from '@oclif/core'
 import {renderTrace} from '../../reports/trace.js'
 import {parseDestination} from '../datapath/destination.js'
-import {KvmdoctorCommand} from '../core/command.js'
+import {KvmdoctorCommand} from '../cli/command.js'
 import {EXIT, UserError} from '../core/errors.js'
 import {requireNonEmpty, visibleControlsDeep} from '../core/output.js'
 import {scrubDeep} from '../lib/scrub.js'

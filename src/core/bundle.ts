@@ -18,7 +18,7 @@ import type {LeaseFacts} from '../../probes/leases.js'
 import type {Route} from '../../probes/routes.js'
 import {type ProbeOptions, type ProbeResult, dataOf as probeData} from '../../probes/types.js'
 import {BUDGET, formatBytes} from './budget.js'
-import {type Diagnosis, diagnose} from './diagnose.js'
+import {type DiagnosisRun, diagnose} from './diagnose.js'
 import {UserError} from './errors.js'
 import {parseCidr} from '../lib/ipv4.js'
 import {onExit} from './lifecycle.js'
@@ -44,7 +44,7 @@ export interface BundleInput {
   /** Fixed redaction key, for tests; random otherwise (or the map's). */
   redactionKey?: Buffer
   /** The reports written beside the snapshot (reports/bundle-files.ts): the caller renders, the bundle stores. */
-  reports: (d: Diagnosis) => BundleReport[]
+  reports: (d: DiagnosisRun) => BundleReport[]
 }
 
 /** One report file inside the bundle: JSON data or rendered text. */
@@ -53,7 +53,7 @@ export type BundleReport = {file: string; json: unknown; text?: never} | {file: 
 export interface BundleResult {
   path: string
   bytes: number
-  diagnosis: Diagnosis
+  diagnosis: DiagnosisRun
   /** Where the redaction mapping was written (beside the bundle or at --redact-map, never inside). */
   mapPath?: string
   /** Findings this host has that the redacted bundle lacks, and the reverse ("rule (severity, entity kind)"). */
@@ -173,8 +173,8 @@ async function pack(
 }
 
 /** Findings (rule, severity, entity kind; names differ by design) one diagnosis has and the other lacks. */
-function findingsChange(before: Diagnosis, after: Diagnosis): BundleResult['redactionChanged'] {
-  const key = (f: Diagnosis['findings'][number]) => `${f.id} (${f.severity}, ${f.entity.kind})`
+function findingsChange(before: DiagnosisRun, after: DiagnosisRun): BundleResult['redactionChanged'] {
+  const key = (f: DiagnosisRun['findings'][number]) => `${f.id} (${f.severity}, ${f.entity.kind})`
   const remaining = after.findings.map(key)
   const missing: string[] = []
   for (const k of before.findings.map(key)) {

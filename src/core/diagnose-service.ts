@@ -7,7 +7,7 @@ import {access} from 'node:fs/promises'
 import {join} from 'node:path'
 import type {HostFacts} from '../../probes/host.js'
 import {type ProbeOptions, dataOf} from '../../probes/types.js'
-import {type Diagnosis, diagnose} from './diagnose.js'
+import {type DiagnosisRun, diagnose} from './diagnose.js'
 import {UserError} from './errors.js'
 import {loadExpectations} from './expectations.js'
 import {loadIgnoreFile} from './ignore.js'
@@ -45,11 +45,11 @@ async function configPath(explicit: string | undefined, fallback: string, cwd: s
   return (await exists(candidate)) ? candidate : undefined
 }
 
-export async function runDiagnose(request: DiagnoseRequest, deps: DiagnoseDeps): Promise<Diagnosis> {
+export async function runDiagnose(request: DiagnoseRequest, deps: DiagnoseDeps): Promise<DiagnosisRun> {
   const ignorePath = await configPath(request.ignoreFile, DEFAULT_IGNORE_FILE, deps.cwd)
   const expectPath = await configPath(request.expectationsFile, DEFAULT_EXPECTATIONS_FILE, deps.cwd)
   // Config errors first: a typo in CI config must not cost a full probe run.
-  const ignores = ignorePath ? await loadIgnoreFile(ignorePath, new Set(EVERY_RULE.map((r) => r.id))) : []
+  const ignores = ignorePath ? await loadIgnoreFile(ignorePath, new Set(EVERY_RULE.flatMap((r) => [r.id, ...r.aliases]))) : []
   const expectations = expectPath ? await loadExpectations(expectPath) : undefined
   if (request.record === undefined) return diagnoseFrom(request, deps, ignores, expectations)
   // So is a snapshot path that cannot be written; and two runs recording to one path must not race.
@@ -57,7 +57,7 @@ export async function runDiagnose(request: DiagnoseRequest, deps: DiagnoseDeps):
   return withLock(request.record, 'the snapshot', () => diagnoseFrom(request, deps, ignores, expectations))
 }
 
-async function diagnoseFrom(request: DiagnoseRequest, deps: DiagnoseDeps, ignores: Awaited<ReturnType<typeof loadIgnoreFile>>, expectations: Awaited<ReturnType<typeof loadExpectations>> | undefined): Promise<Diagnosis> {
+async function diagnoseFrom(request: DiagnoseRequest, deps: DiagnoseDeps, ignores: Awaited<ReturnType<typeof loadIgnoreFile>>, expectations: Awaited<ReturnType<typeof loadExpectations>> | undefined): Promise<DiagnosisRun> {
   const source = await openSource({from: request.from, record: request.record, timeoutMs: request.timeoutMs, deadlineMs: request.deadlineMs})
   const options = source.recordedOptions ? {...source.recordedOptions, ...(request.options.internet ? {internet: request.options.internet} : {})} : request.options
   const diagnosis = await diagnose({runner: source.runner, options, version: request.version, expectations, ignores, now: deps.now()}).finally(() => source.close())

@@ -5,8 +5,13 @@
 import {ALL_PROBES} from '../../probes/index.js'
 import type {LibvirtFacts} from '../../probes/libvirt.js'
 import {type ProbeOptions, dataOf} from '../../probes/types.js'
-import type {Destination, Flow} from '../datapath/flows.js'
-import {type ProbeStatus, internetOf, probeStatuses} from './diagnose.js'
+import type {Destination} from '../datapath/flows.js'
+import {ALL_RULES} from '../../rules/index.js'
+import type {TraceResult} from '../result/trace.js'
+import {withUndo} from './diagnose.js'
+import {internetOf, probeStatuses} from './probe-runner.js'
+
+export type {TraceResult} from '../result/trace.js'
 import {UserError} from './errors.js'
 import {buildModel} from '../derive/index.js'
 import {runProbes} from './probe-runner.js'
@@ -24,17 +29,6 @@ export interface TraceRequest {
   to?: Destination
 }
 
-export interface TraceResult {
-  host: string
-  capturedAt: string
-  guest: string
-  state: string
-  flows: Flow[]
-  /** Why the flows could not be followed (a probe the datapath needs failed). */
-  unavailable?: string
-  probes: ProbeStatus[]
-}
-
 export async function runTrace(request: TraceRequest): Promise<TraceResult> {
   const source = await openSource({from: request.from, timeoutMs: request.timeoutMs, deadlineMs: request.deadlineMs})
   try {
@@ -49,7 +43,7 @@ export async function runTrace(request: TraceRequest): Promise<TraceResult> {
     }
     const base = {host: model.hostname, capturedAt: source.runner.capturedAt.toISOString(), guest: request.guest, state: domain?.state ?? 'unknown', probes: probeStatuses(results)}
     if (!model.datapath.ok) return {...base, flows: [], unavailable: model.datapath.reason}
-    return {...base, flows: model.datapath.datapath.trace(request.guest, {iface: request.iface, to: request.to})}
+    return {...base, flows: withUndo(model.datapath.datapath.trace(request.guest, {iface: request.iface, to: request.to}), ALL_RULES)}
   } finally {
     await source.close()
   }

@@ -87,7 +87,7 @@ export function elementImpacts(flows: Flow[]): ElementImpact[] {
     if (flow.divertedBy) add(flow.divertedBy, 'divert', flow.hops.find((h) => h.name === 'routing') ?? flow.hops[0], flow)
     const hop = flow.decidedBy
     if (!hop || hop.verdict === 'pass') continue
-    const element = hop.element ?? {id: `hop:${hop.name}`, kind: 'nf-undecided' as const, text: `${hop.name}: ${hop.detail}`, undo: []}
+    const element = hop.element ?? {id: `hop:${hop.name}`, kind: 'nf-undecided' as const, text: `${hop.name}: ${hop.detail}`}
     add(element, hop.verdict, hop, flow)
   }
   return [...byId.values()]

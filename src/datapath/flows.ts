@@ -278,7 +278,7 @@ class HostView {
     const hops: Hop[] = []
     hops.push(
       i.linkState === 'down'
-        ? {name: 'guest NIC', verdict: 'fail', detail: `libvirt holds the link of ${d.name}'s NIC down`, element: {id: `guest-link:${d.name}/${i.mac ?? i.target}`, kind: 'guest-link', text: `<link state='down'/> on ${d.name}'s interface ${i.mac ?? ''}`.trim(), undo: [`virsh domif-setlink ${d.name} ${i.target ?? i.mac} up`], device: i.target}}
+        ? {name: 'guest NIC', verdict: 'fail', detail: `libvirt holds the link of ${d.name}'s NIC down`, element: {id: `guest-link:${d.name}/${i.mac ?? i.target}`, kind: 'guest-link', text: `<link state='down'/> on ${d.name}'s interface ${i.mac ?? ''}`.trim(), domain: d.name, iface: i.target ?? i.mac, device: i.target}}
         : {name: 'guest NIC', verdict: 'pass', detail: `link up (${i.model ?? 'nic'} ${i.mac ?? ''})`.trim()},
     )
     hops.push(...this.deviceHops(i.target, 'tap', bridge))
@@ -290,14 +290,14 @@ class HostView {
       // Listening and learning pass within the forward delay; only a delay past the kernel's 2 s minimum is a fault worth a finding.
       const transient = state === 'listening' || state === 'learning'
       if (tap && state && state !== 'forwarding' && (!transient || delayCs > 200)) {
-        hops.push({name: `bridge port ${i.target}`, verdict: 'fail', detail: `STP port state ${state}${transient ? ` (nothing is forwarded from it for ${delayCs / 100} s x 2)` : ''}`, element: {id: `stp:${bridge}`, kind: 'stp', text: `bridge ${bridge}: port ${i.target} is ${state}`, undo: [`ip link set ${bridge} type bridge forward_delay 0`], device: bridge}})
+        hops.push({name: `bridge port ${i.target}`, verdict: 'fail', detail: `STP port state ${state}${transient ? ` (nothing is forwarded from it for ${delayCs / 100} s x 2)` : ''}`, element: {id: `stp:${bridge}`, kind: 'stp', text: `bridge ${bridge}: port ${i.target} is ${state}`, device: bridge}})
       } else if (tap && transient) {
         hops.push({name: `bridge port ${i.target}`, verdict: 'pass', detail: `STP port state ${state}: forwarding within ${delayCs / 100} s x 2`})
       }
     }
     // Two MACs answering for one address: replies go to whichever the neighbour cache holds.
     const conflict = i.mac ? this.facts.addressConflict?.(i.mac) : undefined
-    if (conflict) hops.push({name: 'address', verdict: 'indeterminate', detail: `another MAC claims ${conflict}: replies reach whichever one the neighbour cache holds`, element: {id: `conflict:${conflict}`, kind: 'listener', text: `${conflict} claimed by two MACs`, undo: []}})
+    if (conflict) hops.push({name: 'address', verdict: 'indeterminate', detail: `another MAC claims ${conflict}: replies reach whichever one the neighbour cache holds`, element: {id: `conflict:${conflict}`, kind: 'listener', text: `${conflict} claimed by two MACs`, address: conflict}})
     return hops
   }
 
@@ -317,7 +317,7 @@ class HostView {
     const count = this.sysctl('net.netfilter.nf_conntrack_count')
     const max = this.sysctl('net.netfilter.nf_conntrack_max')
     if (count === undefined || count === null || !max || count < max) return undefined
-    return {name: 'conntrack', verdict: 'indeterminate', detail: `nf_conntrack_count ${count} >= nf_conntrack_max ${max}: new connections are dropped unless an unreplied entry can be evicted`, element: {id: 'sysctl:net.netfilter.nf_conntrack_max', kind: 'sysctl', text: `net.netfilter.nf_conntrack_max = ${max} (table full)`, sysctl: {key: 'net.netfilter.nf_conntrack_max', value: max}, undo: [`sysctl -w net.netfilter.nf_conntrack_max=${max * 2}`]}}
+    return {name: 'conntrack', verdict: 'indeterminate', detail: `nf_conntrack_count ${count} >= nf_conntrack_max ${max}: new connections are dropped unless an unreplied entry can be evicted`, element: {id: 'sysctl:net.netfilter.nf_conntrack_max', kind: 'sysctl', text: `net.netfilter.nf_conntrack_max = ${max} (table full)`, sysctl: {key: 'net.netfilter.nf_conntrack_max', value: max}}}
   }
 
   /** A device on the path: exists, admin up, carrier, and (for a tap) enslaved to the bridge. */
@@ -335,16 +335,16 @@ class HostView {
 
   private deviceHopsOf(name: string | undefined, role: 'tap' | 'bridge' | 'egress', bridge?: string): Hop[] {
     const label = `${role} ${name ?? '?'}`
-    if (!name) return [{name: label, verdict: 'fail', detail: 'the guest interface has no host device (not started?)', element: {id: `link:?`, kind: 'link', text: 'no tap device', undo: []}}]
+    if (!name) return [{name: label, verdict: 'fail', detail: 'the guest interface has no host device (not started?)', element: {id: `link:?`, kind: 'link', text: 'no tap device', state: 'missing'}}]
     const link = this.links.get(name)
-    if (!link) return [{name: label, verdict: 'fail', detail: `${name} does not exist on the host`, element: {id: `link:${name}`, kind: 'link', text: `device ${name} is missing`, device: name, undo: role === 'bridge' ? [] : []}}]
-    if (!link.up) return [{name: label, verdict: 'fail', detail: `${name} is administratively down`, element: {id: `link:${name}`, kind: 'link', text: `ip link: ${name} DOWN`, device: name, undo: [`ip link set ${name} up`]}}]
+    if (!link) return [{name: label, verdict: 'fail', detail: `${name} does not exist on the host`, element: {id: `link:${name}`, kind: 'link', text: `device ${name} is missing`, device: name, state: 'missing'}}]
+    if (!link.up) return [{name: label, verdict: 'fail', detail: `${name} is administratively down`, element: {id: `link:${name}`, kind: 'link', text: `ip link: ${name} DOWN`, device: name, state: 'down'}}]
     if (role === 'tap' && bridge && link.master !== bridge) {
-      return [{name: label, verdict: 'fail', detail: link.master ? `${name} is attached to ${link.master}, not ${bridge}` : `${name} is attached to no bridge`, element: {id: `tap:${name}`, kind: 'link-master', text: `${name} master ${link.master ?? 'none'} (expected ${bridge})`, device: name, undo: [`ip link set ${name} master ${bridge} up`]}}]
+      return [{name: label, verdict: 'fail', detail: link.master ? `${name} is attached to ${link.master}, not ${bridge}` : `${name} is attached to no bridge`, element: {id: `tap:${name}`, kind: 'link-master', text: `${name} master ${link.master ?? 'none'} (expected ${bridge})`, device: name, master: bridge}}]
     }
     // Taps report UNKNOWN and an empty bridge NO-CARRIER: only a device that should carry traffic and has lost it fails.
     if (role === 'egress' && !link.lowerUp && link.kind !== 'tap') {
-      return [{name: label, verdict: 'fail', detail: `${name} has no carrier (${link.operstate})`, element: {id: `link:${name}`, kind: 'link', text: `ip link: ${name} NO-CARRIER`, device: name, undo: [`ip link set ${name} up   # and check the cable or switch port: ethtool ${name}`]}}]
+      return [{name: label, verdict: 'fail', detail: `${name} has no carrier (${link.operstate})`, element: {id: `link:${name}`, kind: 'link', text: `ip link: ${name} NO-CARRIER`, device: name, state: 'no-carrier'}}]
     }
     return [{name: label, verdict: 'pass', detail: `${name} up${link.master ? `, master ${link.master}` : ''}, mtu ${link.mtu}`}]
   }
@@ -412,8 +412,8 @@ class HostView {
     const element: Element = decision.rule && decision.rule.priority !== 0 && decision.rule.priority < 32766
       ? policyElement(decision)
       : decision.route
-        ? {id: `route:${decision.route.table} ${decision.route.dst}`, kind: 'route', text: `${describeRoute(decision.route)}`, undo: decision.route.type !== 'unicast' ? [`ip route del ${decision.route.type} ${decision.route.dst}${decision.route.table !== 'main' ? ` table ${decision.route.table}` : ''}`] : []}
-        : {id: `route:missing ${packet.family === 4 ? '0.0.0.0/0' : '::/0'}`, kind: 'route', text: `no route to ${packet.dst} (no default route)`, undo: []}
+        ? {id: `route:${decision.route.table} ${decision.route.dst}`, kind: 'route', text: `${describeRoute(decision.route)}`, route: {type: decision.route.type, dst: decision.route.dst, table: decision.route.table}}
+        : {id: `route:missing ${packet.family === 4 ? '0.0.0.0/0' : '::/0'}`, kind: 'route', text: `no route to ${packet.dst} (no default route)`, ipFamily: packet.family}
     return {name, verdict: 'fail', detail: `${why}; ${trail}`, element}
   }
 
@@ -421,11 +421,11 @@ class HostView {
     const global = family === 4 ? this.sysctl('net.ipv4.ip_forward') : this.sysctl('net.ipv6.conf.all.forwarding')
     const own = family === 4 ? this.sysctl(`net.ipv4.conf.${iif}.forwarding`) : this.sysctl(`net.ipv6.conf.${iif}.forwarding`)
     const key = family === 4 ? 'net.ipv4.ip_forward' : 'net.ipv6.conf.all.forwarding'
-    if (global === 0) return {name: 'forwarding', verdict: 'fail', detail: `${key} = 0: the host routes nothing`, element: {id: `sysctl:${key}`, kind: 'sysctl', text: `${key} = 0`, sysctl: {key, value: 0}, undo: [`sysctl -w ${key}=1`]}}
+    if (global === 0) return {name: 'forwarding', verdict: 'fail', detail: `${key} = 0: the host routes nothing`, element: {id: `sysctl:${key}`, kind: 'sysctl', text: `${key} = 0`, sysctl: {key, value: 0}}}
     // The kernel asks the arriving device (ip_forward sets every conf/*/forwarding; one device can be off alone).
     const ownKey = family === 4 ? `net.ipv4.conf.${iif}.forwarding` : `net.ipv6.conf.${iif}.forwarding`
     // IPv6 forwards by conf/all alone: a device's own flag only makes it act as host or router (RAs).
-    if (own === 0 && family === 4) return {name: 'forwarding', verdict: 'fail', detail: `${ownKey} = 0: nothing arriving on ${iif} is routed`, element: {id: `sysctl:${ownKey}`, kind: 'sysctl', text: `${ownKey} = 0`, sysctl: {key: ownKey, value: 0}, device: iif, undo: [`sysctl -w ${ownKey}=1`]}}
+    if (own === 0 && family === 4) return {name: 'forwarding', verdict: 'fail', detail: `${ownKey} = 0: nothing arriving on ${iif} is routed`, element: {id: `sysctl:${ownKey}`, kind: 'sysctl', text: `${ownKey} = 0`, sysctl: {key: ownKey, value: 0}, device: iif}}
     if (global === undefined || global === null) return {name: 'forwarding', verdict: 'indeterminate', detail: `${key} could not be read`}
     return {name: 'forwarding', verdict: 'pass', detail: `${key} = ${global}${own !== undefined && own !== null ? `, ${ownKey} = ${own}` : ''}`}
   }
@@ -445,7 +445,7 @@ class HostView {
       name: 'rp_filter',
       verdict: 'fail',
       detail: `mode ${mode} (${mode === 1 ? 'strict' : 'loose'}): the route back to ${packet.src} ${decision.kind === 'unicast' ? `leaves by ${decision.dev}, not ${iif}` : `is ${decision.kind}`}`,
-      element: {id: `sysctl:rp_filter:${iif}`, kind: 'rp-filter', text: `rp_filter ${mode} on ${iif} (effective max of conf/all and conf/${iif})`, sysctl: {key, value: mode}, device: iif, undo: [`sysctl -w net.ipv4.conf.all.rp_filter=2 net.ipv4.conf.${iif}.rp_filter=2`]},
+      element: {id: `sysctl:rp_filter:${iif}`, kind: 'rp-filter', text: `rp_filter ${mode} on ${iif} (effective max of conf/all and conf/${iif})`, sysctl: {key, value: mode}, device: iif},
     }
   }
 
@@ -460,7 +460,7 @@ class HostView {
       name: `listener udp ${port}`,
       verdict: 'fail',
       detail: `nothing listens on udp ${addr}:${port} or a wildcard on ${bridge}`,
-      element: {id: `listener:${net.name}:${kind}`, kind: 'listener', text: `no ${kind === 'dhcp' ? 'DHCP' : 'DNS'} server on ${bridge} (${addr}:${port})`, network: net.name, undo: [`virsh net-destroy ${net.name} && virsh net-start ${net.name}`]},
+      element: {id: `listener:${net.name}:${kind}`, kind: 'listener', text: `no ${kind === 'dhcp' ? 'DHCP' : 'DNS'} server on ${bridge} (${addr}:${port})`, network: net.name, service: kind},
     }
   }
 
@@ -494,7 +494,7 @@ class HostView {
     runner.push(this.listenerHop(kind, net, bridge, gw))
     // The server answers only if it has an address for this client.
     if (kind === 'dhcp' && i.mac && this.facts.dhcpPoolFullFor?.(net.name, i.mac)) {
-      runner.push({name: 'DHCP pool', verdict: 'fail', detail: `every address of network ${net.name}'s DHCP range is leased, none to ${i.mac}: no offer`, element: {id: `pool:${net.name}`, kind: 'listener', text: `DHCP range of network ${net.name} exhausted`, network: net.name, undo: []}})
+      runner.push({name: 'DHCP pool', verdict: 'fail', detail: `every address of network ${net.name}'s DHCP range is leased, none to ${i.mac}: no offer`, element: {id: `pool:${net.name}`, kind: 'listener', text: `DHCP range of network ${net.name} exhausted`, network: net.name, pool: true}})
     }
     const what = kind === 'dhcp' ? 'DHCP request' : 'DNS query'
     const out = [this.finish(base, kind, `${what} to ${kind === 'dhcp' ? 'the DHCP server' : 'the resolver'} of network ${net.name} on ${gw}${kind === 'dns' ? srcNote : ''}`, request, runner.hops)]
@@ -615,7 +615,7 @@ class HostView {
             ? {name: `DHCP server ${server.name}`, verdict: 'pass', detail: `${server.name} runs and serves ${bridge}`}
             : server.running === null
               ? {name: `DHCP server ${server.name}`, verdict: 'indeterminate', detail: 'processes could not be listed'}
-              : {name: `DHCP server ${server.name}`, verdict: 'fail', detail: `${server.name} is configured for ${bridge} but not running`, element: {id: `listener:${server.name}:dhcp`, kind: 'listener', text: `${server.name} (configured for ${bridge}) is not running`, undo: [`systemctl restart ${server.name}`]}},
+              : {name: `DHCP server ${server.name}`, verdict: 'fail', detail: `${server.name} is configured for ${bridge} but not running`, element: {id: `listener:${server.name}:dhcp`, kind: 'listener', text: `${server.name} (configured for ${bridge}) is not running`, server: server.name, service: 'dhcp'}},
         )
       }
       return {packet, hops: runner.hops}
@@ -713,7 +713,7 @@ export {describeStep}
 
 function policyElement(decision: RouteDecision): Element {
   const r = decision.rule!
-  return {id: `policy-rule:${r.family}:${r.priority}`, kind: 'policy-rule', text: `ip rule ${r.text}`, undo: [`ip ${r.family === 'inet6' ? '-6 ' : ''}rule del priority ${r.priority}`], table: r.table, rulePriority: r.priority, device: decision.dev}
+  return {id: `policy-rule:${r.family}:${r.priority}`, kind: 'policy-rule', text: `ip rule ${r.text}`, ipFamily: r.family === 'inet6' ? 6 : 4, table: r.table, rulePriority: r.priority, device: decision.dev}
 }
 
 function firstHost(prefix: string): string | undefined {

@@ -1,6 +1,6 @@
 import {describe, expect, it} from 'vitest'
 import type {WireFacts} from '../../probes/wire.js'
-import {rule} from '../../rules/dhcp-no-offer.js'
+import rule from '../../rules/dhcp-no-offer.js'
 import {alter, factsOf, fire, fireAll} from '../helpers.js'
 
 describe('dhcp-no-offer', () => {

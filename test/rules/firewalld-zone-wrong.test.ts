@@ -1,5 +1,5 @@
 import {describe, expect, it} from 'vitest'
-import {rule} from '../../rules/firewalld-zone-wrong.js'
+import rule from '../../rules/firewalld-zone-wrong.js'
 import {factsOf, fire} from '../helpers.js'
 
 const withFirewalld = async (zone: string | null) => {

@@ -1,5 +1,5 @@
 import {describe, expect, it} from 'vitest'
-import {rule} from '../../rules/guest-flow-blocked.js'
+import rule from '../../rules/guest-flow-blocked.js'
 import {factsOf, fire, fireAll} from '../helpers.js'
 
 describe('guest-flow-blocked', () => {

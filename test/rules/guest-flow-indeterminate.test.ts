@@ -1,5 +1,5 @@
 import {describe, expect, it} from 'vitest'
-import {rule} from '../../rules/guest-flow-indeterminate.js'
+import rule from '../../rules/guest-flow-indeterminate.js'
 import {factsOf, fire} from '../helpers.js'
 
 describe('guest-flow-indeterminate', () => {

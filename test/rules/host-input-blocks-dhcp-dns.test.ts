@@ -1,5 +1,5 @@
 import {describe, expect, it} from 'vitest'
-import {rule} from '../../rules/host-input-blocks-dhcp-dns.js'
+import rule from '../../rules/host-input-blocks-dhcp-dns.js'
 import {factsOf, fire, unavailable} from '../helpers.js'
 
 describe('host-input-blocks-dhcp-dns', () => {

@@ -1,6 +1,6 @@
 import {describe, expect, it} from 'vitest'
 import type {Neighbour} from '../../probes/neighbours.js'
-import {rule} from '../../rules/ip-address-conflict.js'
+import rule from '../../rules/ip-address-conflict.js'
 import {alter, factsOf, fire} from '../helpers.js'
 
 describe('ip-address-conflict', () => {

@@ -4,7 +4,7 @@ import {parseIptablesSaveIR} from '../../probes/netfilter/iptables-save.js'
 import {parseIpRoute} from '../../probes/routes.js'
 import type {SysctlFacts} from '../../probes/sysctl.js'
 import type {NfRuleset} from '../../src/lib/netfilter.js'
-import {rule} from '../../rules/ipv6-forward-drop.js'
+import rule from '../../rules/ipv6-forward-drop.js'
 import {type Facts, alter, factsOf, fire, fireAll, model, withProbeData} from '../helpers.js'
 
 // The lab host's own IPv6 routes (a default route by eth0), and the network's prefix on virbr0.
@@ -46,7 +46,7 @@ describe('ipv6-forward-drop', () => {
     expect(evaluation.findings[0].fix).toEqual(['ip6tables -t filter -D FORWARD -i virbr0 -j DROP'])
     // The specific rule claims the element: the general one stays silent, and no IPv4 rule speaks for it.
     const all = await fireAll(facts)
-    expect(all.ids.filter((id) => ['guest-flow-blocked', 'forward-policy-drop', 'nft-forward-drop'].includes(id))).toEqual([])
+    expect(all.ids.filter((id) => ['guest-flow-blocked', 'iptables-forward-drop', 'nft-forward-drop'].includes(id))).toEqual([])
   })
   it('stays silent on the IPv6 host without a drop, and when the network has no IPv6', async () => {
     expect((await fire(rule, await ipv6Host())).names).toEqual([])

@@ -1,6 +1,6 @@
 import {describe, expect, it} from 'vitest'
 import type {LibvirtFacts} from '../../probes/libvirt.js'
-import {rule} from '../../rules/libvirt-network-inactive.js'
+import rule from '../../rules/libvirt-network-inactive.js'
 import type {Neighbour} from '../../probes/neighbours.js'
 import {ALL_RULES} from '../../rules/index.js'
 import {evaluate} from '../../src/core/engine.js'

@@ -1,5 +1,5 @@
 import {describe, expect, it} from 'vitest'
-import {rule} from '../../rules/nft-forward-drop.js'
+import rule from '../../rules/nft-forward-drop.js'
 import {factsOf, fire} from '../helpers.js'
 
 describe('nft-forward-drop', () => {

@@ -1,7 +1,7 @@
 import {describe, expect, it} from 'vitest'
 import type {LibvirtFacts} from '../../probes/libvirt.js'
 import type {WireFacts} from '../../probes/wire.js'
-import {rule} from '../../rules/rogue-dhcp-server.js'
+import rule from '../../rules/rogue-dhcp-server.js'
 import {alter, factsOf, fire} from '../helpers.js'
 
 describe('rogue-dhcp-server', () => {

@@ -1,9 +1,9 @@
 import {describe, expect, it} from 'vitest'
 import type {SysctlFacts} from '../../probes/sysctl.js'
-import {rule} from '../../rules/forward-policy-drop.js'
+import rule from '../../rules/iptables-forward-drop.js'
 import {alter, factsOf, fire, withIptablesRule} from '../helpers.js'
 
-describe('forward-policy-drop', () => {
+describe('iptables-forward-drop', () => {
   it('fires for bridged guests behind FORWARD DROP with bridge-nf-call-iptables=1 (lab)', async () => {
     const {evaluation} = await fire(rule, await factsOf('bridged-forward-drop'))
     expect(evaluation.findings).toHaveLength(1)

@@ -1,23 +1,21 @@
 /**
- * Names for a finding's entity that outlive a guest restart, for the reports
- * whose consumers key on them across runs (SARIF fingerprints and locations,
- * Prometheus labels). Tap names (vnet48) and guest addresses change every
- * time a guest starts; a domain and its MAC, a network and a bridge do not.
+ * Names for an entity that outlive a guest restart, for the outputs whose
+ * consumers key on them across runs (SARIF fingerprints and locations,
+ * Prometheus labels). Tap names (vnet48) and guest addresses change every time
+ * a guest starts; a domain and its MAC, a network and a bridge do not.
  */
-import type {LibvirtFacts} from '../probes/libvirt.js'
-import {dataOf} from '../probes/types.js'
-import type {Diagnosis} from '../src/core/diagnose.js'
-import type {Finding} from '../src/core/engine.js'
+import type {LibvirtFacts} from '../../probes/libvirt.js'
+import type {EntityContext, EntityKind} from './types.js'
 
 export interface GuestNic {
   domain: string
   mac: string
 }
 
-/** Each guest tap of the recording, with the domain and MAC it belongs to. */
-export function guestTaps(d: Pick<Diagnosis, 'facts'>): Map<string, GuestNic> {
+/** Each guest tap libvirt names, with the domain and MAC it belongs to. */
+export function guestTaps(libvirt: LibvirtFacts | undefined): Map<string, GuestNic> {
   const taps = new Map<string, GuestNic>()
-  for (const dom of dataOf<LibvirtFacts>(d.facts?.libvirt)?.domains ?? []) {
+  for (const dom of libvirt?.domains ?? []) {
     for (const i of dom.interfaces) if (i.target && i.mac) taps.set(i.target, {domain: dom.name, mac: i.mac})
   }
   return taps
@@ -25,7 +23,7 @@ export function guestTaps(d: Pick<Diagnosis, 'facts'>): Map<string, GuestNic> {
 
 const nic = (n: GuestNic) => `${n.domain}/${n.mac}`
 
-/** Guest tap names in a text replaced by DOMAIN/MAC. */
+/** Guest tap names in a text replaced by DOMAIN/MAC (element texts name the taps they are on). */
 function withoutTaps(text: string, taps: Map<string, GuestNic>): string {
   if (taps.size === 0) return text
   const names = [...taps.keys()].sort((a, b) => b.length - a.length).map((t) => t.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'))
@@ -37,10 +35,10 @@ function withoutTaps(text: string, taps: Map<string, GuestNic>): string {
  * APIPA sighting the guest (or host device) and MAC, an address conflict the
  * network and the lease's MAC; guest taps anywhere become DOMAIN/MAC.
  */
-export function stableName(f: Pick<Finding, 'entity' | 'context'>, taps: Map<string, GuestNic>): string {
-  const c = f.context ?? {}
-  const [first, second] = f.entity.name.split('/', 2)
-  switch (f.entity.kind) {
+export function stableName(entity: {kind: EntityKind; name: string}, context: EntityContext | undefined, taps: Map<string, GuestNic>): string {
+  const c = context ?? {}
+  const [first, second] = entity.name.split('/', 2)
+  switch (entity.kind) {
     case 'interface':
       return `${c.domain ?? first}/${c.mac ?? taps.get(second ?? '')?.mac ?? second ?? 'unknown'}`
     case 'apipa':
@@ -48,6 +46,6 @@ export function stableName(f: Pick<Finding, 'entity' | 'context'>, taps: Map<str
     case 'address':
       return `${c.network ?? c.bridge ?? 'unknown'}/${c.mac ?? 'unknown'}`
     default:
-      return withoutTaps(f.entity.name, taps)
+      return withoutTaps(entity.name, taps)
   }
 }

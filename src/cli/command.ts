@@ -8,8 +8,8 @@
  * KVMDOCTOR_DEBUG is set.
  */
 import {Command, Flags, ux} from '@oclif/core'
-import {type ErrorJson, argvWantsJson, describeFailure} from './errors.js'
-import {errorLine, usageErrorText} from './output.js'
+import {type ErrorJson, argvWantsJson, describeFailure, usageErrorText} from './failure.js'
+import {errorLine} from '../core/output.js'
 import {scrubText} from '../lib/scrub.js'
 import {withFlagSuggestion} from './suggest.js'
 

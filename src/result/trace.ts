@@ -1,0 +1,13 @@
+/** `kvmdoctor trace`'s answer: one guest's flows through the host, hop by hop. */
+import type {ProbeStatus, ResultFlow} from './diagnosis.js'
+
+export interface TraceResult {
+  host: string
+  capturedAt: string
+  guest: string
+  state: string
+  flows: ResultFlow[]
+  /** Why the flows could not be followed (a probe the datapath needs failed). */
+  unavailable?: string
+  probes: ProbeStatus[]
+}
