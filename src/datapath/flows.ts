@@ -279,7 +279,7 @@ class HostView {
       const handsOut = v4.dhcpRanges.length > 0 || hostEntry !== undefined
       const src = own ?? hostEntry ?? v4.dhcpRanges[0]?.start ?? firstHost(subnet) ?? gw
       const srcNote = own ? '' : ` (an address of ${subnet}: the guest's own is not known)`
-      const source: SourceAddress = own
+      let source: SourceAddress = own
         ? {addr: own}
         : handsOut
           ? {addr: src, assumed: `source ${src}: the guest's own address is not known; its network's DHCP would give it ${hostEntry ? 'this one (a host entry for its MAC)' : `one of ${v4.dhcpRanges.map((r) => `${r.start}-${r.end}`).join(', ')}`}`}
@@ -289,6 +289,9 @@ class HostView {
         return flows
       }
       if (v4.dhcpRanges.length > 0 || v4.dhcpHosts.length > 0) flows.push(...this.localService(base, g, 'dhcp', gw, source))
+      // A guest whose address nothing reports gets one only by DHCP: where DHCP fails, so does everything it would send.
+      const dhcpFails = !own ? flows.find((f) => (f.kind === 'dhcp' || f.kind === 'dhcp-reply') && f.verdict === 'fail') : undefined
+      if (dhcpFails) source = {...source, assumed: undefined, noLease: dhcpFails}
       if (net.dnsEnabled) flows.push(...this.localService(base, g, 'dns', gw, source, srcNote))
       if (net.forwardMode === 'nat' || net.forwardMode === 'route' || net.forwardMode === 'open') flows.push(...this.routedEgress(base, g, source, srcNote, internet, 'egress'))
       return flows
@@ -731,6 +734,11 @@ class HostView {
 
   /** A guest with no address from any source, on a network that hands it none: nothing it sends can pass. */
   private unaddressedHop(source: SourceAddress, g: GuestSide): Hop | undefined {
+    if (source.noLease) {
+      // The same element as the DHCP failure: one cause, one finding, every flow it stops.
+      const d = source.noLease.decidedBy!
+      return {name: 'guest address', verdict: 'fail', detail: `no source reports an address for ${g.d.name}, and its DHCP ${source.noLease.kind === 'dhcp' ? 'request' : 'offer'} fails at ${d.name}: it has no address to send from`, ...(d.element ? {element: d.element} : {})}
+    }
     if (!source.missing) return undefined
     const {network, subnet} = source.missing
     return {
@@ -955,6 +963,8 @@ interface SourceAddress {
   addr: string
   assumed?: string
   missing?: {network: string; subnet: string}
+  /** Nothing reports its address and its own DHCP exchange fails here: it has none to send from. */
+  noLease?: Flow
 }
 
 /** What every flow of one guest interface shares: exactly these fields (finish writes them out). */
