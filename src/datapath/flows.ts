@@ -347,7 +347,7 @@ class HostView {
     const back = new PathRunner(this, [], reply, size)
     back.push(this.returnRouteHop(networkOf(subnet), net))
     this.replyIn(back, egress, g)
-    flows.push(this.finish(base, 'egress6-reply', `IPv6 reply from ${to.addr} back to ${d.name}`, reply, back.hops, 'egress6', assumed))
+    flows.push(this.finish(base, 'egress6-reply', `IPv6 reply from ${to.addr}, arriving by ${egress}, back to ${d.name}`, reply, back.hops, 'egress6', assumed))
     return flows
   }
 
@@ -831,7 +831,7 @@ class HostView {
       back.push(this.snatNotLocalHop(runner, natted))
     }
     this.replyIn(back, egress, g, {dst: src})
-    flows.push(this.finish(base, kind === 'custom' ? 'custom' : 'egress-reply', `reply from ${to.addr} back to ${d.name}`, reply, back.hops, kind, replyAssumed))
+    flows.push(this.finish(base, kind === 'custom' ? 'custom' : 'egress-reply', `reply from ${to.addr} to ${natted}, arriving by ${egress}, back to ${d.name}`, reply, back.hops, kind, replyAssumed))
     if (kind === 'custom') flows[1].kind = 'custom'
     return flows
   }

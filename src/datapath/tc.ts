@@ -30,6 +30,9 @@ export interface TcVerdict {
 const PASSING = new Set(['noqueue', 'pfifo_fast', 'fq_codel', 'fq', 'sfq', 'codel', 'cake', 'pie', 'fq_pie', 'choke', 'red', 'pfifo_head_drop'])
 
 const PROTO: Record<string, number> = {icmp: 1, tcp: 6, udp: 17, icmpv6: 58}
+/** tc counts the Ethernet header in a packet's length (qdisc_pkt_len): what fifo limits, tbf and policers compare. */
+const ETHERNET_HEADER = 14
+const frameOf = (p: TcPacket) => p.size + ETHERNET_HEADER
 
 /** The bytes of the network header (and ports) tc's u32 reads, with the ones not known for this packet unset. */
 function headerBytes(p: TcPacket): (number | undefined)[] {
@@ -134,7 +137,7 @@ function runAction(a: TcAction, f: TcFilter, p: TcPacket, device: string): Filte
     const {burst, mtu, rate, exceed} = a.police
     const drops = exceed === undefined || exceed === 'drop' || exceed === 'shot'
     const limit = Math.min(burst ?? Infinity, mtu ?? Infinity)
-    if (drops && limit < p.size) return {kind: 'stop', verdict: {verdict: 'fail', detail: `a packet of ${p.size} bytes exceeds the policer's ${burst !== undefined && burst <= (mtu ?? Infinity) ? `burst ${burst}` : `mtu ${mtu}`} bytes: dropped every time`, element: ELEMENT(f, `police ${rate !== undefined ? `rate ${rate * 8} bit/s ` : ''}burst ${burst ?? '?'} mtu ${mtu ?? '?'}`)}}
+    if (drops && limit < frameOf(p)) return {kind: 'stop', verdict: {verdict: 'fail', detail: `a ${frameOf(p)}-byte frame exceeds the policer's ${burst !== undefined && burst <= (mtu ?? Infinity) ? `burst ${burst}` : `mtu ${mtu}`} bytes: dropped every time`, element: ELEMENT(f, `police ${rate !== undefined ? `rate ${rate * 8} bit/s ` : ''}burst ${burst ?? '?'} mtu ${mtu ?? '?'}`)}}
     return `policed to ${rate !== undefined ? formatRate(rate * 8) : 'a rate'}`
   }
   if (a.kind === 'mirred' && a.mirred) {
@@ -212,13 +215,13 @@ function runQdisc(tc: TcFacts, q: Qdisc, p: TcPacket, depth = 0): TcVerdict {
     }
     case 'bfifo': {
       const limit = n('limit')
-      if (limit !== undefined && limit < p.size) return {verdict: 'fail', detail: `qdisc bfifo ${q.handle} on ${q.dev} holds ${limit} bytes, less than one ${p.size}-byte packet: dropped`, element: qElement(`limit ${limit} bytes`)}
+      if (limit !== undefined && limit < frameOf(p)) return {verdict: 'fail', detail: `qdisc bfifo ${q.handle} on ${q.dev} holds ${limit} bytes, less than one ${frameOf(p)}-byte frame: dropped`, element: qElement(`limit ${limit} bytes`)}
       return {verdict: 'pass', detail: `qdisc bfifo limit ${limit ?? '?'} bytes`}
     }
     case 'tbf': {
       const burst = n('burst')
       const rate = n('rate')
-      if (burst !== undefined && burst < p.size) return {verdict: 'fail', detail: `qdisc tbf ${q.handle} on ${q.dev}: burst ${burst} bytes is smaller than a ${p.size}-byte packet, which is never sent`, element: qElement(`rate ${rate !== undefined ? formatRate(rate * 8) : '?'} burst ${burst} bytes`)}
+      if (burst !== undefined && burst < frameOf(p)) return {verdict: 'fail', detail: `qdisc tbf ${q.handle} on ${q.dev}: burst ${burst} bytes is smaller than a ${frameOf(p)}-byte frame, which is never sent`, element: qElement(`rate ${rate !== undefined ? formatRate(rate * 8) : '?'} burst ${burst} bytes`)}
       return {verdict: 'pass', detail: `qdisc tbf shapes to ${rate !== undefined ? formatRate(rate * 8) : 'a rate'}${burst !== undefined ? `, burst ${burst} bytes` : ''}`}
     }
     case 'netem': {
