@@ -494,6 +494,14 @@ class HostView {
     if (transient) runner.push({name: `bridge port ${port}`, verdict: 'pass', detail: `STP port state ${state}: forwarding within ${delayCs / 100} s x 2`})
   }
 
+  /** A bridge forwards no frame larger than the port's MTU (the IP layer sized it by the bridge's). */
+  private mtuHop(runner: PathRunner, bridge: string, port: string | undefined): void {
+    const mtu = port ? this.links.get(port)?.mtu : undefined
+    if (!port || !runner.alive() || mtu === undefined || mtu <= 0 || runner.size <= mtu) return
+    const bridgeMtu = this.links.get(bridge)?.mtu
+    runner.push({name: `mtu ${port}`, verdict: 'fail', detail: `a ${runner.size}-byte packet sized for ${bridge} (mtu ${bridgeMtu ?? '?'}) does not fit ${port} (mtu ${mtu}): the bridge drops it`, element: {id: `mtu:${bridge}`, kind: 'link', text: `${port} mtu ${mtu} on ${bridge} (mtu ${bridgeMtu ?? '?'})`, device: port, undo: [`ip link set ${port} mtu ${bridgeMtu ?? mtu}`]}})
+  }
+
   /** A bridge port a frame leaves by: VLAN egress filtering, and flooding when the frame is a broadcast. */
   private portOut(runner: PathRunner, bridge: string, port: string | undefined, broadcast: boolean): void {
     if (!port || !runner.alive()) return
@@ -712,6 +720,7 @@ class HostView {
     runner.nf('bridge output', 'output', 'bridge', {oifname: i.target, obrname: bridge})
     runner.nf('bridge postrouting', 'postrouting', 'bridge', {oifname: i.target, obrname: bridge})
     this.portOut(runner, bridge, i.target, broadcast)
+    this.mtuHop(runner, bridge, i.target)
     this.leaveDevice(runner, i.target, 'tap', bridge)
   }
 
@@ -770,6 +779,8 @@ class HostView {
     }
     const what = kind === 'dhcp' ? 'DHCP request' : 'DNS query'
     const out = [this.finish(base, kind, `${what} to ${kind === 'dhcp' ? 'the DHCP server' : 'the resolver'} of network ${net!.name} on ${gw}${kind === 'dns' ? srcNote : ''}`, request, runner.hops, undefined, assumed)]
+    // No request, no answer: a reply that is never sent is not followed (it would read as a pass).
+    if (out[0].verdict === 'fail') return out
     // The answer: from dnsmasq out of the bridge. A DHCP reply does not match the request's conntrack tuple: it is new.
     // dnsmasq sends DHCP replies to the limited broadcast or the client's MAC, bound to the bridge; a DNS answer is routed.
     const reply =
@@ -816,7 +827,8 @@ class HostView {
     // The reply: sent to the address the request left with, it arrives where the network delivers that address.
     const natted = runner.packet().src
     const reply = replyPacket({family: 4, iifname: egress, src: to.addr, dst: src, l4proto: to.proto, ...(to.proto === 'icmp' ? {icmpType: 0} : {sport: to.port ?? 443, dport: 40000})}, natted !== src ? ['snat'] : [])
-    const back = new PathRunner(this, [], {...reply, dst: natted}, size)
+    // The sender sizes its packets by the routed path (the bridge's MTU, not the tap's): the tap must take them.
+    const back = new PathRunner(this, [], {...reply, dst: natted}, to.proto === 'icmp' ? SIZE.ping : this.pathMtu(bridge, egress))
     const replyAssumed = [...assumed]
     if (missing) back.push(missing)
     if (natted === src) {
