@@ -27,7 +27,7 @@ import {type Branch, type EvalContext, type HookWalk, type TraceStep, assumption
 import {type NfPacket, describePacket, newPacket, replyPacket} from './netfilter/packet.js'
 import {type RouteDecision, type Router, buildRouter, describeRoute} from './routing.js'
 import {type Element, elementForStep, natMissingElement} from './elements.js'
-import {tcVerdict} from './tc.js'
+import {type TcIndex, indexTc, tcVerdict} from './tc.js'
 
 export type FlowKind = 'dhcp' | 'dhcp-reply' | 'dns' | 'dns-reply' | 'egress' | 'egress-reply' | 'egress6' | 'egress6-reply' | 'custom'
 export type HopVerdict = 'pass' | 'fail' | 'indeterminate'
@@ -122,6 +122,8 @@ export interface Datapath {
 }
 
 const RUNNING = new Set(['running', 'paused', 'idle', 'in shutdown', 'blocked'])
+/** Root qdiscs that pass whatever a flow sends: a device with only one of these has no tc hop. */
+const PASSING_ROOT = new Set(['noqueue', 'pfifo_fast', 'fq_codel', 'fq', 'sfq', 'codel', 'cake'])
 
 /** Sizes (IP bytes) of the packets each flow carries: a hop that cannot pass the largest fails the flow. */
 const SIZE = {dhcp: 328, dns: 80, dnsReply: 512, ping: 84}
@@ -162,8 +164,12 @@ class HostView {
   readonly ctx: EvalContext
   private readonly localAddrs = new Set<string>()
   private readonly bcastAddrs = new Set<string>()
+  private readonly tc: TcIndex | null
+  /** Devices whose tc does nothing either way (a default root qdisc, no ingress hook): no hop, asked once. */
+  private readonly tcSilent = new Set<string>()
 
   constructor(readonly facts: DatapathFacts) {
+    this.tc = facts.tc ? indexTc(facts.tc) : null
     this.router = buildRouter(facts.routes, facts.ipRules)
     this.links = new Map(facts.links.map((l) => [l.name, l]))
     this.ports = new Map()
@@ -439,9 +445,14 @@ class HostView {
   /** tc on a device, one direction: a hop only where tc does something (or could not be read). */
   private tcHop(runner: PathRunner, dev: string | undefined, direction: 'ingress' | 'egress'): void {
     if (!dev || !runner.alive()) return
+    if (this.tcSilent.has(dev)) return
     const p = runner.packet()
-    const v = tcVerdict(this.facts.tc, this.facts.tcUnavailable, dev, direction, {family: p.family, l4proto: p.l4proto, src: p.src, dst: p.dst, sport: p.sport, dport: p.dport, size: runner.size})
-    if (!v) return
+    const v = tcVerdict(this.tc, this.facts.tcUnavailable, dev, direction, {family: p.family, l4proto: p.l4proto, src: p.src, dst: p.dst, sport: p.sport, dport: p.dport, size: runner.size})
+    if (!v) {
+      const own = this.tc?.qdiscs.get(dev)
+      if (own && own.length > 0 && own.every((q) => q.parent === 'root' && PASSING_ROOT.has(q.kind))) this.tcSilent.add(dev)
+      return
+    }
     // tc not read at all (or not on this device) is one undecided element, not one per device and direction.
     const element = v.element ?? (v.verdict === 'indeterminate' ? {id: this.facts.tc === null ? 'tc:not-read' : `tc:not-read:${dev}`, kind: 'tc-qdisc' as const, text: v.detail, ...(this.facts.tc === null ? {} : {device: dev}), undo: []} : undefined)
     runner.push({name: `tc ${direction} ${dev}`, verdict: v.verdict, detail: v.detail, ...(element ? {element} : {})})
