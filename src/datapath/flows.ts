@@ -610,7 +610,7 @@ class HostView {
     runner.nf('netfilter prerouting', 'prerouting', 'ip', {iifname: iif}, unNat)
     const decision = runner.route('routing', expect, {iif})
     if (!runner.alive() || !decision) return decision
-    this.sourceCheck(runner, iif)
+    this.sourceCheck(runner, iif, expect === 'forward' && decision.kind === 'unicast' ? decision.dev : undefined)
     if (expect === 'local') {
       runner.nf('netfilter input', 'input', 'ip', {iifname: iif, oifname: undefined})
       return decision
@@ -674,7 +674,7 @@ class HostView {
    * is a martian unless accept_local; with rp_filter (the larger of conf/all and the device), the route
    * back to the source must leave by the arriving device (strict) or exist at all (loose).
    */
-  private sourceCheck(runner: PathRunner, iif: string): void {
+  private sourceCheck(runner: PathRunner, iif: string, forwardOut?: string): void {
     const packet = runner.packet()
     if (packet.family !== 4 || packet.src === '0.0.0.0' || packet.src === 'unknown') return
     if (this.localAddrs.has(packet.src) && this.orConf(iif, 'accept_local') !== 1) {
@@ -687,7 +687,7 @@ class HostView {
       return
     }
     if (mode === 0) return
-    const {ok, decision} = this.router.reversePathOk({family: 4, src: packet.src, dst: packet.dst, iif, mode})
+    const {ok, decision} = this.router.reversePathOk({family: 4, src: packet.src, dst: packet.dst, iif, mode, lookupIif: forwardOut ?? 'lo'})
     if (ok === true) {
       runner.push({name: 'rp_filter', verdict: 'pass', detail: `mode ${mode}: the route back to ${packet.src} leaves by ${decision.dev ?? iif}`})
       return
