@@ -155,7 +155,9 @@ function walkHook(rs: CompiledRuleset, hook: NfHook, layer: 'ip' | 'bridge', pac
   for (const chain of rs.baseChains(hook, familiesFor(layer, packet.family))) {
     const next: Branch[] = []
     for (const br of live) {
-      if (br.status !== 'accept') {
+      // A connection binds once per manip type: after a nat chain of this hook translated the packet, the
+      // NAT core runs no further nat chain of the hook (nf_nat_inet_fn). The walk starts with no NAT, so any is this hook's.
+      if (br.status !== 'accept' || (chain.base!.type === 'nat' && br.nat.length > 0)) {
         next.push(br)
         continue
       }
@@ -197,14 +199,18 @@ const sameAssumption = (a: Assumption, b: Assumption) => a.assumed === b.assumed
 
 const decisionKey = (s: TraceStep | undefined) => (s ? `${s.chain.backend} ${s.chain.family} ${s.chain.table} ${s.chain.chain} ${s.rule?.ref.index ?? 'policy'}` : '')
 
+/**
+ * One entry of the call stack as the kernel keeps it: jump pushes the caller's place, goto replaces
+ * the current chain (no push), return or running off a user chain pops one entry.
+ */
 interface Frame {
   chain: NfChain
   rule: number
-  /** goto: returning from this chain returns from the caller too. */
-  viaGoto: boolean
 }
 
 interface Machine {
+  /** The base chain walked: its policy decides when the stack runs empty, whatever chain a goto reached. */
+  base: NfChain
   branch: Branch
   /** The branch's packet (and nat list) are this machine's own, safe to change. */
   owned?: boolean
@@ -223,7 +229,7 @@ function runBaseChain(rs: CompiledRuleset, base: NfChain, hook: NfHook, input: B
   const done: Branch[] = []
   // The packet is shared with the input until a statement changes it (copy on write: see ownPacket).
   const branch: Branch = {...input, steps: [...input.steps, enter]}
-  const queue: Machine[] = [{branch, frames: [{chain: base, rule: 0, viaGoto: false}], expr: 0}]
+  const queue: Machine[] = [{base, branch, frames: [{chain: base, rule: 0}], expr: 0}]
   while (queue.length > 0) {
     const m = queue.pop()!
     const result = step(rs, m, hook, natChain, ctx, base.base!.priority)
@@ -248,6 +254,7 @@ function runBaseChain(rs: CompiledRuleset, base: NfChain, hook: NfHook, input: B
 type StepResult = {kind: 'done'; branch: Branch} | {kind: 'fork'; machines: Machine[]}
 
 const clone = (m: Machine): Machine => ({
+  base: m.base,
   branch: {...m.branch, steps: [...m.branch.steps], assumptions: [...m.branch.assumptions]},
   frames: m.frames.map((f) => ({...f})),
   expr: m.expr,
@@ -272,9 +279,10 @@ function step(rs: CompiledRuleset, m: Machine, hook: NfHook, natChain: boolean, 
     const chain = frame.chain
     if (frame.rule >= chain.rules.length) {
       // Off the end: policy for a base chain, return for a user chain.
+      // The stack is empty: the base chain's policy, also when a goto left the base chain (nft_do_chain).
       if (m.frames.length === 1) {
-        const policy = chain.base?.policy ?? 'accept'
-        const s: TraceStep = {hook, chain: refOf(chain, hook), event: 'policy', action: policy}
+        const policy = m.base.base!.policy
+        const s: TraceStep = {hook, chain: refOf(m.base, hook), event: 'policy', action: policy}
         b.steps.push(s)
         if (policy === 'drop') return {kind: 'done', branch: {...b, status: 'drop', decidedBy: s}}
         return {kind: 'done', branch: b}
@@ -299,13 +307,13 @@ function step(rs: CompiledRuleset, m: Machine, hook: NfHook, natChain: boolean, 
         b.steps.push(s)
         return {kind: 'done', branch: {...b, status: 'unknown', decidedBy: s}}
       }
-      if (outcome.goto) m.frames[m.frames.length - 1] = {chain: target, rule: 0, viaGoto: true}
-      else m.frames.push({chain: target, rule: 0, viaGoto: false})
+      if (outcome.goto) m.frames[m.frames.length - 1] = {chain: target, rule: 0}
+      else m.frames.push({chain: target, rule: 0})
       continue
     }
     if (outcome.kind === 'return') {
       if (m.frames.length === 1) {
-        // return in a base chain: the policy decides.
+        // return with an empty stack (in the base chain, or a chain it went to by goto): the policy decides.
         m.frames[0].rule = chain.rules.length
         continue
       }
@@ -321,11 +329,8 @@ function step(rs: CompiledRuleset, m: Machine, hook: NfHook, natChain: boolean, 
 }
 
 function popFrame(m: Machine): void {
-  // Returning from a goto'd chain returns to the caller of the chain that did the goto.
-  while (m.frames.length > 1) {
-    const f = m.frames.pop()!
-    if (!f.viaGoto) break
-  }
+  // A goto replaced its chain's frame: popping one returns to the caller of the chain that did the goto.
+  m.frames.pop()
   m.expr = 0
 }
 
@@ -640,7 +645,8 @@ function contains(rs: CompiledRuleset, actual: FieldValue, value: NfValue): Tri 
     case 'addr': {
       const ip = typeof actual === 'string' ? parseIp(actual) : undefined
       const r = rs.range(value.v)
-      if (!ip || !r) return typeof actual === 'string' && value.t === 'addr' ? actual === value.v : false
+      // A rule value or packet address that does not parse cannot be compared: unknown, never "no match".
+      if (!ip || !r) return typeof actual === 'string' && value.t === 'addr' && actual === value.v ? true : 'unknown'
       return rangeContains(r, ip.family, ip.value)
     }
     case 'range': {
@@ -648,7 +654,7 @@ function contains(rs: CompiledRuleset, actual: FieldValue, value: NfValue): Tri 
         const ip = typeof actual === 'string' ? parseIp(actual) : undefined
         const lo = parseIp(value.lo.v as string)
         const hi = parseIp(value.hi.v as string)
-        if (!ip || !lo || !hi) return false
+        if (!ip || !lo || !hi) return 'unknown'
         return ip.family === lo.family && ip.value >= lo.value && ip.value <= hi.value
       }
       const n = typeof actual === 'number' ? actual : protoOrNumber(String(actual))

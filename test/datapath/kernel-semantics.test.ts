@@ -1,0 +1,107 @@
+/**
+ * The evaluator against the kernel's own semantics where an earlier reading was wrong (issue 22):
+ * the call stack (nft_do_chain / ipt_do_table), NAT bindings (nf_nat_inet_fn), values it cannot read.
+ */
+import {describe, expect, it} from 'vitest'
+import {compile} from '../../src/datapath/netfilter/compile.js'
+import {type Branch, type EvalContext, runHook, startBranch} from '../../src/datapath/netfilter/evaluate.js'
+import {type NfPacket, newPacket} from '../../src/datapath/netfilter/packet.js'
+import type {NfExpr, NfHook, NfRuleset} from '../../src/lib/netfilter.js'
+import {accept, cmp, drop, goto, ipt, jump, nft, num, prefix, ret, ruleset, str} from './builders.js'
+
+const ctx: EvalContext = {
+  addressType: (a) => (a === '192.168.122.1' || a === '198.51.100.1' ? ['local'] : ['unicast']),
+  addressOf: (dev) => ({eth0: '198.51.100.1', virbr0: '192.168.122.1'})[dev],
+}
+const egress = (over: Partial<NfPacket> = {}): NfPacket =>
+  newPacket({family: 4, iifname: 'virbr0', oifname: 'eth0', src: '192.168.122.50', dst: '203.0.113.10', l4proto: 'tcp', sport: 40000, dport: 80, ...over})
+const run = (rs: NfRuleset, hook: NfHook, packet: NfPacket, layer: 'ip' | 'bridge' = 'ip'): Branch[] => runHook(compile(rs), hook, layer, [startBranch(packet)], ctx)
+const statuses = (bs: Branch[]) => bs.map((b) => b.status).sort()
+
+describe('call stack as the kernel keeps it', () => {
+  it('a goto from a base chain to a chain that runs off its end applies the base chain policy', () => {
+    const rs = ruleset([ipt('filter', {FORWARD: [[goto('A')]], A: [[cmp('dport', num(22)), accept]]}, {FORWARD: 'drop'})])
+    const out = run(rs, 'forward', egress())
+    expect(statuses(out)).toEqual(['drop'])
+    expect(out[0].decidedBy).toMatchObject({event: 'policy', action: 'drop', chain: {chain: 'FORWARD'}})
+    // Native nft: same (the target's absent policy is not an accept).
+    const native = ruleset([nft('inet', 'fw', {fwd: {base: {hook: 'forward', policy: 'drop'}, rules: [[goto('tail')]]}, tail: {rules: []}})])
+    expect(statuses(run(native, 'forward', egress()))).toEqual(['drop'])
+  })
+
+  it('return from a goto target with nothing on the stack applies the base policy', () => {
+    const rs = ruleset([nft('inet', 'fw', {fwd: {base: {hook: 'forward', policy: 'drop'}, rules: [[goto('a')], [accept]]}, a: {rules: [[ret]]}})])
+    expect(statuses(run(rs, 'forward', egress()))).toEqual(['drop'])
+  })
+
+  it('nested goto returns to the caller of the chain that did the goto, one frame only', () => {
+    // FORWARD jump A; A jump C, then drop; C goto B; B runs off: back to A after "jump C", whose drop decides.
+    const rs = ruleset([ipt('filter', {FORWARD: [[jump('A')], [accept]], A: [[jump('C')], [drop]], C: [[goto('B')]], B: []}, {FORWARD: 'accept'})])
+    const out = run(rs, 'forward', egress())
+    expect(statuses(out)).toEqual(['drop'])
+    expect(out[0].decidedBy).toMatchObject({chain: {chain: 'A'}, rule: {ref: {index: 1}}})
+    // goto chains: A goto B, B goto C, C returns: back to FORWARD after "jump A".
+    const chained = ruleset([ipt('filter', {FORWARD: [[jump('A')], [drop]], A: [[goto('B')]], B: [[goto('C')]], C: [[ret]]}, {FORWARD: 'accept'})])
+    expect(statuses(run(chained, 'forward', egress()))).toEqual(['drop'])
+  })
+})
+
+const dnatTo = (addr: string, port?: number): NfExpr => ({kind: 'nat', type: 'dnat', addr, ...(port !== undefined ? {port} : {}), text: `dnat to ${addr}`})
+const snatTo = (addr: string): NfExpr => ({kind: 'nat', type: 'snat', addr, text: `snat to ${addr}`})
+
+describe('NAT binds once per connection and hook', () => {
+  it('a second nat chain on the same hook does not translate a packet already bound', () => {
+    const rs = ruleset([
+      nft('ip', 'first', {post: {base: {hook: 'postrouting', type: 'nat', priority: 100}, rules: [[snatTo('198.51.100.7')]]}}),
+      nft('ip', 'second', {post: {base: {hook: 'postrouting', type: 'nat', priority: 110}, rules: [[snatTo('198.51.100.9')]]}}),
+    ])
+    const out = run(rs, 'postrouting', egress())
+    expect(out).toHaveLength(1)
+    expect(out[0].packet.src).toBe('198.51.100.7')
+    expect(out[0].nat).toHaveLength(1)
+  })
+
+  it('a nat chain that binds nothing leaves the next one its turn; an accept does not bind', () => {
+    const rs = ruleset([
+      nft('ip', 'first', {post: {base: {hook: 'postrouting', type: 'nat', priority: 100}, rules: [[accept]]}}),
+      ipt('nat', {POSTROUTING: [[cmp('saddr', prefix('192.168.122.0/24')), {kind: 'nat', type: 'masquerade', text: '-j MASQUERADE'}]]}),
+    ])
+    expect(run(rs, 'postrouting', egress())[0].packet.src).toBe('198.51.100.1')
+  })
+
+  it('nat chains run at the NAT core priority: a filter chain at -50 sees the DNATed destination of a nat chain at 0', () => {
+    const rs = ruleset([
+      nft('ip', 'n', {pre: {base: {hook: 'prerouting', type: 'nat', priority: 0}, rules: [[cmp('dport', num(8080)), dnatTo('192.168.122.50', 80)]]}}),
+      nft('ip', 'f', {pre: {base: {hook: 'prerouting', priority: -50}, rules: [[cmp('daddr', str('192.168.122.50')), drop]]}}),
+    ])
+    const inbound = newPacket({family: 4, iifname: 'eth0', src: '203.0.113.10', dst: '198.51.100.1', l4proto: 'tcp', sport: 50000, dport: 8080})
+    expect(statuses(run(rs, 'prerouting', inbound))).toEqual(['drop'])
+  })
+
+  it('DNAT at prerouting does not stop SNAT at postrouting', () => {
+    const rs = ruleset([
+      nft('ip', 'n', {
+        pre: {base: {hook: 'prerouting', type: 'nat', priority: -100}, rules: [[cmp('dport', num(8080)), dnatTo('192.168.122.50', 80)]]},
+        post: {base: {hook: 'postrouting', type: 'nat', priority: 100}, rules: [[cmp('daddr', str('192.168.122.50')), snatTo('192.168.122.1')]]},
+      }),
+    ])
+    const inbound = newPacket({family: 4, iifname: 'eth0', src: '203.0.113.10', dst: '198.51.100.1', l4proto: 'tcp', sport: 50000, dport: 8080})
+    const pre = run(rs, 'prerouting', inbound)
+    const post = runHook(compile(rs), 'postrouting', 'ip', pre, ctx)
+    expect(post[0].packet).toMatchObject({src: '192.168.122.1', dst: '192.168.122.50', dport: 80})
+  })
+})
+
+describe('values the evaluator cannot read are unknown, never false', () => {
+  it.each([
+    ['prefix', cmp('saddr', prefix('192.168.122.0/33'))],
+    ['address', cmp('saddr', {t: 'addr', v: '192.168.122.x'})],
+    ['address range', cmp('saddr', {t: 'range', lo: {t: 'addr', v: '192.168.122.1'}, hi: {t: 'addr', v: 'bogus'}})],
+    ['set element', cmp('saddr', {t: 'set', elems: [prefix('10.0.0.0/8'), prefix('nonsense/8')]})],
+  ])('an unparseable %s', (_what, match) => {
+    const rs = ruleset([ipt('filter', {FORWARD: [[match, drop]]})])
+    const out = run(rs, 'forward', egress())
+    expect(statuses(out)).toEqual(['accept', 'drop'])
+    expect(out.find((b) => b.status === 'drop')!.assumptions[0].step.event).toBe('maybe')
+  })
+})
