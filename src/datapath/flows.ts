@@ -598,9 +598,11 @@ class HostView {
       runner.nf('bridge prerouting', 'prerouting', 'bridge', {iifname: inDev, ibrname: bridge})
       runner.nf('bridge forward', 'forward', 'bridge', {iifname: inDev, oifname: outDev, ibrname: bridge, obrname: bridge})
       if (brnf === 1) {
-        runner.nf('netfilter prerouting (br_netfilter)', 'prerouting', 'ip', {})
-        runner.nf('netfilter forward (br_netfilter)', 'forward', 'ip', {})
-        runner.nf('netfilter postrouting (br_netfilter)', 'postrouting', 'ip', {})
+        // br_netfilter hands the frame to the IP hooks with the bridge as device (in at prerouting, both at
+        // forward, out at postrouting) and the ports for -m physdev; the out port is known from forward on.
+        runner.nf('netfilter prerouting (br_netfilter)', 'prerouting', 'ip', {iifname: bridge, physOut: undefined})
+        runner.nf('netfilter forward (br_netfilter)', 'forward', 'ip', {iifname: bridge, oifname: bridge, physOut: outDev})
+        runner.nf('netfilter postrouting (br_netfilter)', 'postrouting', 'ip', {oifname: bridge, physOut: outDev})
       } else if (brnf === undefined) {
         runner.push({name: 'br_netfilter', verdict: 'indeterminate', detail: 'net.bridge.bridge-nf-call-iptables could not be read'})
       }
@@ -669,9 +671,11 @@ class PathRunner {
     if (layer === 'bridge' && this.host.rs.baseChains(hook, ['bridge']).length === 0) return
     // Bridge hooks see ports; the IP hooks see the bridge (and, for bridged frames, the ports through physdev).
     const origin = (this.live()[0] ?? this.branches[0]).packet
+    // br_netfilter's IP hooks may say which out port is known yet (`physOut` among the devices).
+    const ports = 'physOut' in devices
     const seen = (p: NfPacket): NfPacket =>
       // Already as this hook sees it (the hook before saw the same devices): no copy.
-      p.iifname === devices.iifname && p.oifname === devices.oifname && p.ibrname === devices.ibrname && p.obrname === devices.obrname && (layer === 'ip' || (p.physIn === undefined && p.physOut === undefined && p.bridged === false))
+      p.iifname === devices.iifname && p.oifname === devices.oifname && p.ibrname === devices.ibrname && p.obrname === devices.obrname && (layer === 'ip' || (p.physIn === undefined && p.physOut === undefined && p.bridged === false)) && (!ports || p.physOut === devices.physOut)
         ? p
         : {
             ...p,
@@ -679,7 +683,7 @@ class PathRunner {
             oifname: devices.oifname,
             ibrname: devices.ibrname,
             obrname: devices.obrname,
-            ...(layer === 'bridge' ? {physIn: undefined, physOut: undefined, bridged: false} : {}),
+            ...(layer === 'bridge' ? {physIn: undefined, physOut: undefined, bridged: false} : ports ? {physOut: devices.physOut} : {}),
           }
     const input = this.branches.map((b) => {
       if (b.status !== 'accept') return b

@@ -7,6 +7,8 @@ import {compile} from '../../src/datapath/netfilter/compile.js'
 import {type Branch, type EvalContext, runHook, startBranch} from '../../src/datapath/netfilter/evaluate.js'
 import {type NfPacket, newPacket} from '../../src/datapath/netfilter/packet.js'
 import type {NfExpr, NfHook, NfRuleset} from '../../src/lib/netfilter.js'
+import {rule as forwardPolicyDrop} from '../../rules/forward-policy-drop.js'
+import {factsOf, fire, withIptablesRule} from '../helpers.js'
 import {accept, cmp, drop, goto, ipt, jump, nft, num, prefix, ret, ruleset, str} from './builders.js'
 
 const ctx: EvalContext = {
@@ -103,5 +105,38 @@ describe('values the evaluator cannot read are unknown, never false', () => {
     const out = run(rs, 'forward', egress())
     expect(statuses(out)).toEqual(['accept', 'drop'])
     expect(out.find((b) => b.status === 'drop')!.assumptions[0].step.event).toBe('maybe')
+  })
+})
+
+describe('br_netfilter: bridged frames on the IP hooks see the bridge and its ports', () => {
+  it("kvmdoctor's own fix for bridged-forward-drop, applied to the facts, leaves forward-policy-drop silent", async () => {
+    const facts = await factsOf('bridged-forward-drop')
+    const {evaluation} = await fire(forwardPolicyDrop, facts)
+    expect(evaluation.findings).toHaveLength(1)
+    // Each fix line an `iptables -I CHAIN ...` insert: put it into the facts at the head of its chain, in order.
+    const lines = evaluation.findings[0].fix!
+    expect(lines.length).toBeGreaterThan(0)
+    let fixed = facts
+    for (const line of [...lines].reverse()) {
+      const m = /^iptables (?:-t (\S+) )?-I (\S+) (.*)$/.exec(line)
+      expect(m, line).not.toBeNull()
+      fixed = withIptablesRule(fixed, m![1] ?? 'filter', `-A ${m![2]} ${m![3]}`)
+    }
+    expect((await fire(forwardPolicyDrop, fixed)).names).toEqual([])
+  })
+
+  it('-i BRIDGE matches at forward; physdev ports: the in port from prerouting on, the out port and --physdev-is-bridged from forward on', () => {
+    const rs = (chain: string, exprs: NfExpr[]) => ruleset([ipt(chain === 'PREROUTING' ? 'mangle' : 'filter', {[chain]: [[...exprs, drop]]})])
+    const bridged = (over: Partial<NfPacket>) => newPacket({family: 4, physIn: 'vnet0', bridged: true, src: '10.0.0.5', dst: '10.0.0.9', l4proto: 'udp', sport: 1000, dport: 2000, ...over})
+    const atForward = bridged({iifname: 'br0', oifname: 'br0', physOut: 'eth1'})
+    const atPrerouting = bridged({iifname: 'br0'})
+    expect(statuses(run(rs('FORWARD', [cmp('iifname', str('br0'))]), 'forward', atForward))).toEqual(['drop'])
+    expect(statuses(run(rs('FORWARD', [cmp('physdev-out', str('eth1'))]), 'forward', atForward))).toEqual(['drop'])
+    expect(statuses(run(rs('FORWARD', [cmp('physdev-is-bridged', num(1))]), 'forward', atForward))).toEqual(['drop'])
+    expect(statuses(run(rs('PREROUTING', [cmp('physdev-in', str('vnet0'))]), 'prerouting', atPrerouting))).toEqual(['drop'])
+    // The out port is not known at prerouting: --physdev-out never matches there, its negation always does; not "bridged" yet.
+    expect(statuses(run(rs('PREROUTING', [cmp('physdev-out', str('eth1'))]), 'prerouting', atPrerouting))).toEqual(['accept'])
+    expect(statuses(run(rs('PREROUTING', [cmp('physdev-out', str('eth1'), 'ne')]), 'prerouting', atPrerouting))).toEqual(['drop'])
+    expect(statuses(run(rs('PREROUTING', [cmp('physdev-is-bridged', num(1))]), 'prerouting', atPrerouting))).toEqual(['accept'])
   })
 })

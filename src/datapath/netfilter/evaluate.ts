@@ -500,7 +500,10 @@ function applyNat(s: Extract<NfStatement, {kind: 'nat'}>, b: Branch, step: Trace
 /** Evaluates one match on the packet: true, false, or unknown. */
 export function evalMatch(rs: CompiledRuleset, e: NfMatch, p: NfPacket, ctx: EvalContext, priority: number, family: NfFamily): Tri {
   if (e.kind === 'nondeterministic' || e.kind === 'opaque') return 'unknown'
-  return compare(rs, fieldValues(e.field, e.concat, p, ctx, priority, family, e.iface), e.op, e.value, e.mask)
+  const actual = fieldValues(e.field, e.concat, p, ctx, priority, family, e.iface)
+  // `! --physdev-in X` where no port is known: xt_physdev answers the negation's way (a match).
+  if (actual === null && e.op === 'ne' && (e.field === 'physdev-in' || e.field === 'physdev-out')) return true
+  return compare(rs, actual, e.op, e.value, e.mask)
 }
 
 /**
@@ -533,16 +536,18 @@ function fieldValue(field: NfField, p: NfPacket, ctx: EvalContext, priority: num
       return p.ibrname ?? ''
     case 'obrname':
       return p.obrname ?? ''
+    // xt_physdev: a port not known (no br_netfilter data, or the out port before forward) matches no name,
+    // and its negation matches (evalMatch); "is bridged" is "the out port is known".
     case 'physdev-in':
-      return p.bridged || p.physIn ? (p.physIn ?? null) : null
+      return p.physIn ?? null
     case 'physdev-out':
-      return p.bridged || p.physOut ? (p.physOut ?? null) : null
+      return p.physOut ?? null
     case 'physdev-is-in':
       return p.physIn ? 1 : 0
     case 'physdev-is-out':
       return p.physOut ? 1 : 0
     case 'physdev-is-bridged':
-      return p.bridged ? 1 : 0
+      return p.physOut ? 1 : 0
     case 'nfproto':
       return p.family === 4 ? 'ipv4' : 'ipv6'
     case 'ether type':
