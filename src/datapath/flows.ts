@@ -15,7 +15,7 @@ import type {Listener} from '../../probes/listeners.js'
 import type {PolicyRuleFacts} from '../../probes/ip-rules.js'
 import type {Route} from '../../probes/routes.js'
 import {type CompiledRuleset, compile} from './netfilter/compile.js'
-import {type Branch, type EvalContext, type HookWalk, type TraceStep, assumptionKey, familiesFor, runHook, startBranch} from './netfilter/evaluate.js'
+import {type Branch, type EvalContext, type HookLayer, type HookWalk, type TraceStep, assumptionKey, deviceChains, familiesFor, runHook, startBranch} from './netfilter/evaluate.js'
 import {type NfPacket, describePacket, newPacket, replyPacket} from './netfilter/packet.js'
 import {type RouteDecision, type Router, buildRouter, describeRoute} from './routing.js'
 import {type Element, elementForStep, natMissingElement} from './elements.js'
@@ -171,11 +171,11 @@ class HostView {
 
   private readonly summaries = new Map<string, string>()
   /** The base chains a hook runs, in a line (the same for every flow: made once per hook, layer and family). */
-  private hookSummary(hook: NfHook, layer: 'ip' | 'bridge', family: 4 | 6): string {
-    const key = layer === 'bridge' ? `${hook} bridge` : family === 4 ? `${hook} 4` : `${hook} 6`
+  private hookSummary(hook: NfHook, layer: HookLayer, family: 4 | 6, device?: string): string {
+    const key = layer === 'bridge' ? `${hook} bridge` : layer === 'netdev' ? `${hook} netdev ${device}` : family === 4 ? `${hook} 4` : `${hook} 6`
     let text = this.summaries.get(key)
     if (text === undefined) {
-      const chains = this.rs.baseChains(hook, familiesFor(layer, family))
+      const chains = layer === 'netdev' ? deviceChains(this.rs, hook as 'ingress' | 'egress', device) : this.rs.baseChains(hook, familiesFor(layer, family))
       text = chains.length === 0 ? 'no base chain on this hook' : `${chains.length} base chain(s): ${chains.map((c) => `${c.backend === 'iptables-legacy' ? 'legacy ' : c.backend === 'nft' ? 'nft ' : ''}${c.family} ${c.table} ${c.name} (${c.base!.priority})`).join(', ')}`
       this.summaries.set(key, text)
     }
@@ -262,6 +262,7 @@ class HostView {
     if (runner.alive()) runner.push(this.forwardingHop(bridge, 6))
     runner.nf('netfilter forward', 'forward', 'ip', {iifname: bridge, oifname: egress})
     runner.nf('netfilter postrouting', 'postrouting', 'ip', {iifname: bridge, oifname: egress})
+    if (runner.alive() && egress) runner.device('egress', egress)
     if (runner.alive() && egress) runner.links(this.deviceHops(egress, 'egress'))
     const dest = `[${to.addr}]${to.proto === 'icmp' ? ' (ping)' : `:${to.port ?? 443}/${to.proto}`}`
     const flows = [this.finish(base, 'egress6', `IPv6 to the internet ${dest}${egress ? ` via ${egress}` : ''}${srcNote}`, request, runner.hops)]
@@ -304,8 +305,11 @@ class HostView {
   /** A guest's packet up to the host's IP layer: its NIC, tap, bridge and port, the bridge hooks, conntrack, prerouting. */
   private intoHost(d: LibvirtDomain, i: Iface, bridge: string, request: NfPacket): PathRunner {
     const runner = new PathRunner(this, this.ingressLinks(d, i, bridge), request)
+    runner.device('ingress', i.target)
     runner.nf('bridge prerouting', 'prerouting', 'bridge', {iifname: i.target, ibrname: bridge})
     runner.nf('bridge input', 'input', 'bridge', {iifname: i.target, ibrname: bridge})
+    // Passed up to the bridge device, the frame is received again there: the bridge's own ingress.
+    runner.device('ingress', bridge)
     const conntrack = this.conntrackHop()
     if (conntrack) runner.push(conntrack)
     runner.nf('netfilter prerouting', 'prerouting', 'ip', {iifname: bridge})
@@ -350,7 +354,7 @@ class HostView {
   }
 
   /** One netfilter hook as a hop: runs the branches, reports pass / fail / indeterminate with the deciding rule. */
-  nfHop(name: string, hook: NfHook, layer: 'ip' | 'bridge', branches: Branch[]): {hop: Hop; branches: Branch[]} {
+  nfHop(name: string, hook: NfHook, layer: HookLayer, branches: Branch[]): {hop: Hop; branches: Branch[]} {
     const used: HookWalk[] = []
     const after = runHook(this.rs, hook, layer, branches, this.ctx, used)
     // One branch with nothing assumed, through a walk that did not fork: the hop says only what the walk
@@ -366,7 +370,7 @@ class HostView {
 
   private readonly hopsByWalk = new Map<HookWalk, Map<string, Hop>>()
 
-  private hopOf(name: string, hook: NfHook, layer: 'ip' | 'bridge', branches: Branch[], after: Branch[]): Hop {
+  private hopOf(name: string, hook: NfHook, layer: HookLayer, branches: Branch[], after: Branch[]): Hop {
     const live: Branch[] = []
     const unknown: Branch[] = []
     // Branches already sealed before this hook (passed through as they were) say nothing about it.
@@ -399,7 +403,7 @@ class HostView {
       const decided = unknown[0]?.decidedBy ?? assumptions[0]
       return {name, verdict: 'indeterminate', detail: undecided.length > 0 ? `depends on ${undecided.map((u) => u.rule).join('; ')}` : `cannot be told at ${decided ? describeStep(decided) : name}`, element: decided ? elementForStep(decided, this.facts.ruleset, true) : undefined, steps, undecided}
     }
-    const summary = this.hookSummary(hook, layer, first?.packet.family ?? 4)
+    const summary = this.hookSummary(hook, layer, first?.packet.family ?? 4, hook === 'ingress' ? first?.packet.iifname : first?.packet.oifname)
     return {name, verdict: 'pass', detail: live.length > 0 && steps.length > 0 ? `accepted (${summary})` : summary, steps}
   }
 
@@ -517,6 +521,7 @@ class HostView {
    */
   private forwardedReply(packet: NfPacket, egress: string, bridge: string, i: Iface, unNat?: Partial<NfPacket>): Hop[] {
     const back = new PathRunner(this, [...this.deviceHops(egress, 'egress')], packet)
+    back.device('ingress', egress)
     back.nf('netfilter prerouting', 'prerouting', 'ip', {iifname: egress}, unNat)
     back.route('routing', 'forward', {iif: egress})
     back.nf('netfilter forward', 'forward', 'ip', {iifname: egress, oifname: bridge})
@@ -527,8 +532,11 @@ class HostView {
 
   /** The last steps of every packet bound for a guest: the bridge's output and postrouting hooks, then its tap. */
   private outToGuest(back: PathRunner, bridge: string, i: Iface): void {
+    // Sent on the bridge device (its egress), which hands the frame to the port (the tap's egress).
+    back.device('egress', bridge)
     back.nf('bridge output', 'output', 'bridge', {oifname: i.target, obrname: bridge})
     back.nf('bridge postrouting', 'postrouting', 'bridge', {oifname: i.target, obrname: bridge})
+    back.device('egress', i.target)
     back.links(this.deviceHops(i.target, 'tap', bridge))
   }
 
@@ -546,6 +554,7 @@ class HostView {
     runner.nf('netfilter postrouting', 'postrouting', 'ip', {iifname: bridge, oifname: egress})
     // NAT networks only work when the source is translated: replies to a private guest address never come back.
     if (runner.alive() && net.forwardMode === 'nat') runner.push(this.natHop(runner, src, net))
+    if (runner.alive() && egress) runner.device('egress', egress)
     if (runner.alive() && egress) runner.links(this.deviceHops(egress, 'egress'))
     const dest = `${to.addr}${to.proto === 'icmp' ? ' (ping)' : `:${to.port ?? 443}/${to.proto}`}`
     const flows = [this.finish(base, kind, `${kind === 'egress' ? 'to the internet' : 'to'} ${dest}${egress ? ` via ${egress}` : ''}${srcNote}`, request, runner.hops)]
@@ -595,6 +604,7 @@ class HostView {
       const outDev = dir === 'out' ? uplink.name : i.target
       const runner = new PathRunner(this, hops, packet)
       if (dir === 'in') runner.links(this.deviceHops(uplink.name, 'egress'))
+      runner.device('ingress', inDev)
       runner.nf('bridge prerouting', 'prerouting', 'bridge', {iifname: inDev, ibrname: bridge})
       runner.nf('bridge forward', 'forward', 'bridge', {iifname: inDev, oifname: outDev, ibrname: bridge, obrname: bridge})
       if (brnf === 1) {
@@ -607,6 +617,7 @@ class HostView {
         runner.push({name: 'br_netfilter', verdict: 'indeterminate', detail: 'net.bridge.bridge-nf-call-iptables could not be read'})
       }
       runner.nf('bridge postrouting', 'postrouting', 'bridge', {oifname: outDev, obrname: bridge})
+      runner.device('egress', outDev)
       if (dir === 'out') runner.links(this.deviceHops(uplink.name, 'egress'))
       else runner.links(this.deviceHops(i.target, 'tap', bridge))
       // A DHCP server this host runs for the segment is the end of the request (one on the LAN is out of sight).
@@ -666,7 +677,7 @@ class PathRunner {
   }
 
   /** Runs a hook with the devices it sees; `rewrite` changes the packet after the hook (conntrack's reverse NAT). */
-  nf(name: string, hook: NfHook, layer: 'ip' | 'bridge', devices: Partial<NfPacket>, rewrite?: Partial<NfPacket>): void {
+  nf(name: string, hook: NfHook, layer: HookLayer, devices: Partial<NfPacket>, rewrite?: Partial<NfPacket>): void {
     if (!this.alive()) return
     if (layer === 'bridge' && this.host.rs.baseChains(hook, ['bridge']).length === 0) return
     // Bridge hooks see ports; the IP hooks see the bridge (and, for bridged frames, the ports through physdev).
@@ -683,7 +694,7 @@ class PathRunner {
             oifname: devices.oifname,
             ibrname: devices.ibrname,
             obrname: devices.obrname,
-            ...(layer === 'bridge' ? {physIn: undefined, physOut: undefined, bridged: false} : ports ? {physOut: devices.physOut} : {}),
+            ...(layer !== 'ip' ? {physIn: undefined, physOut: undefined, bridged: false} : ports ? {physOut: devices.physOut} : {}),
           }
     const input = this.branches.map((b) => {
       if (b.status !== 'accept') return b
@@ -692,10 +703,19 @@ class PathRunner {
     })
     const {hop, branches} = this.host.nfHop(name, hook, layer, input)
     // After a bridge hook the packet is the bridge's again: its physdev view comes back for the IP hooks.
-    const after = (p: NfPacket): NfPacket => (layer === 'bridge' ? {...p, physIn: origin.physIn, physOut: origin.physOut, bridged: origin.bridged} : p)
+    const after = (p: NfPacket): NfPacket => (layer !== 'ip' ? {...p, physIn: origin.physIn, physOut: origin.physOut, bridged: origin.bridged} : p)
     // An IP hook without a rewrite leaves the branches as the hook returned them (fresh, not shared with its cache).
     this.branches = layer === 'ip' && !rewrite ? branches : branches.map((b) => (b.status === 'accept' || rewrite ? {...b, packet: after(rewrite ? {...b.packet, ...rewrite} : b.packet)} : b))
     this.hops.push(hop)
+  }
+
+  /**
+   * A device's netdev-family chains (ingress as the packet enters it, egress as it leaves), in kernel order
+   * around the bridge and IP hooks. Most hosts have none: then there is no hop.
+   */
+  device(hook: 'ingress' | 'egress', dev: string | undefined): void {
+    if (!this.alive() || deviceChains(this.host.rs, hook, dev).length === 0) return
+    this.nf(`netdev ${hook} ${dev}`, hook, 'netdev', hook === 'ingress' ? {iifname: dev} : {oifname: dev})
   }
 
   route(name: string, expect: 'forward' | 'local', override: {iif?: string} = {}): RouteDecision | undefined {

@@ -209,3 +209,24 @@ describe('hop model: a guest bridged to a LAN', () => {
     expect(lanFlows([physdevAccept, bridgeTable]).map((f) => f.verdict)).toEqual(['pass', 'pass', 'pass', 'pass'])
   })
 })
+
+describe('hop model: netdev chains on the devices a flow passes', () => {
+  const netdevTable = (chains: Record<string, {hook: 'ingress' | 'egress'; device: string; priority?: number; policy?: 'accept' | 'drop'; rules: NfExpr[][]}>) =>
+    nft('netdev', 'nd', Object.fromEntries(Object.entries(chains).map(([name, c]) => [name, {base: {hook: c.hook, device: c.device, priority: c.priority ?? 0, policy: c.policy ?? 'accept'}, rules: c.rules}])))
+
+  it('a drop on the tap\'s ingress stops the guest\'s requests before the bridge; one on the uplink\'s egress stops egress only', () => {
+    const tapDrop = netdevTable({in: {hook: 'ingress', device: 'vnet0', rules: [[cmp('l4proto', str('tcp')), drop]]}})
+    const fs = flows(host((h) => (h.ruleset = ruleset([...libvirtTables(), tapDrop]))))
+    const egressFlow = fs.find((f) => f.kind === 'egress')!
+    expect(egressFlow.verdict).toBe('fail')
+    expect(egressFlow.decidedBy).toMatchObject({name: 'netdev ingress vnet0', verdict: 'fail'})
+    // DNS is udp: it passes the same chain.
+    expect(fs.find((f) => f.kind === 'dns')!.verdict).toBe('pass')
+    const uplinkDrop = netdevTable({out: {hook: 'egress', device: 'eth0', rules: [[cmp('saddr', str('198.51.100.2')), drop]]}})
+    const fs2 = flows(host((h) => (h.ruleset = ruleset([...libvirtTables(), uplinkDrop]))))
+    // Egress runs after postrouting: it sees the masqueraded source.
+    expect(fs2.find((f) => f.kind === 'egress')!.decidedBy).toMatchObject({name: 'netdev egress eth0', verdict: 'fail'})
+    expect(fs2.find((f) => f.kind === 'dns')!.verdict).toBe('pass')
+  })
+
+})

@@ -4,7 +4,7 @@
  */
 import {describe, expect, it} from 'vitest'
 import {compile} from '../../src/datapath/netfilter/compile.js'
-import {type Branch, type EvalContext, runHook, startBranch} from '../../src/datapath/netfilter/evaluate.js'
+import {type Branch, type EvalContext, deviceChains, runHook, startBranch} from '../../src/datapath/netfilter/evaluate.js'
 import {type NfPacket, newPacket} from '../../src/datapath/netfilter/packet.js'
 import type {NfExpr, NfHook, NfRuleset} from '../../src/lib/netfilter.js'
 import {rule as forwardPolicyDrop} from '../../rules/forward-policy-drop.js'
@@ -138,5 +138,18 @@ describe('br_netfilter: bridged frames on the IP hooks see the bridge and its po
     expect(statuses(run(rs('PREROUTING', [cmp('physdev-out', str('eth1'))]), 'prerouting', atPrerouting))).toEqual(['accept'])
     expect(statuses(run(rs('PREROUTING', [cmp('physdev-out', str('eth1'), 'ne')]), 'prerouting', atPrerouting))).toEqual(['drop'])
     expect(statuses(run(rs('PREROUTING', [cmp('physdev-is-bridged', num(1))]), 'prerouting', atPrerouting))).toEqual(['accept'])
+  })
+})
+
+describe('netdev chains run on the device, in kernel order', () => {
+  const netdevTable = (chains: Record<string, {hook: 'ingress' | 'egress'; device: string; priority?: number; policy?: 'accept' | 'drop'; rules: NfExpr[][]}>) =>
+    nft('netdev', 'nd', Object.fromEntries(Object.entries(chains).map(([name, c]) => [name, {base: {hook: c.hook, device: c.device, priority: c.priority ?? 0, policy: c.policy ?? 'accept'}, rules: c.rules}])))
+
+  it('ingress is before conntrack (ct state reads invalid there) and chains of other devices do not run', () => {
+    const rs = compile(ruleset([netdevTable({a: {hook: 'ingress', device: 'eth0', rules: [[cmp('ct state', {t: 'flags', v: ['invalid']}), drop]]}, b: {hook: 'ingress', device: 'eth1', rules: [[drop]]}})]))
+    const reply = {...egress({iifname: 'eth0', oifname: undefined}), ct: {state: 'established' as const, status: [], direction: 'reply' as const, mark: 0}}
+    expect(statuses(runHook(rs, 'ingress', 'netdev', [startBranch(reply)], ctx))).toEqual(['drop'])
+    expect(deviceChains(rs, 'ingress', 'eth1').map((c) => c.name)).toEqual(['b'])
+    expect(statuses(runHook(rs, 'ingress', 'netdev', [startBranch({...reply, iifname: 'eth2'})], ctx))).toEqual(['accept'])
   })
 })

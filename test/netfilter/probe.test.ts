@@ -41,19 +41,18 @@ describe('netfilter probe: iptables-save prints no readable table', () => {
     expect(evaluation.findings[0].title).toMatch(/ip nat/)
   })
 
-  it('a failed iptables-save is a gap (its xt matches unread), the ruleset comes from nft; garbage output is still an error', async () => {
-    const dir = recordingWith('iptables-nft-incompatible', /^\d+-command-iptables-save--c\.txt$/, '')
+  it('says what it could not read: a failed ip6tables-save is a gap and marks the probe degraded; garbage from iptables-save is an error', async () => {
+    const dir = recordingWith('iptables-nft-incompatible', /^\d+-command-ip6tables-save--c\.txt$/, '')
     const manifestFile = join(dir, 'manifest.json')
     const manifest = JSON.parse(readFileSync(manifestFile, 'utf8')) as {captures: {argv?: string[]; error?: string; errorCode?: string; exitCode?: number}[]}
-    const entry = manifest.captures.find((c) => c.argv?.join(' ') === 'iptables-save -c')!
-    Object.assign(entry, {error: 'iptables-save -c: exit status 1', errorCode: 'exit-status', exitCode: 1})
+    const entry = manifest.captures.find((c) => c.argv?.join(' ') === 'ip6tables-save -c')!
+    Object.assign(entry, {error: 'ip6tables-save -c: exit status 1', errorCode: 'exit-status', exitCode: 1})
     writeFileSync(manifestFile, JSON.stringify(manifest))
-    const facts = await factsOfDir(dir)
-    const result = facts.results.netfilter
+    const result = (await factsOfDir(dir)).results.netfilter
     expect(result?.ok, result && !result.ok ? result.error : '').toBe(true)
-    const nf = (result as {data: NetfilterFacts}).data
-    expect(nf.gaps).toEqual([expect.stringMatching(/^iptables-save: .*exit status 1.*read from nft alone/)])
-    expect(nf.tables.some((t) => t.backend === 'iptables-nft' && t.name === 'nat')).toBe(true)
+    const gap = expect.stringMatching(/^ip6tables-save: .*exit status 1 \(the ip6tables IPv6 tables are unknown\)$/)
+    expect((result as {data: NetfilterFacts}).data.gaps).toEqual([gap])
+    expect(result).toMatchObject({degraded: [gap]})
     const garbage = await factsOfDir(recordingWith('iptables-nft-incompatible', /^\d+-command-iptables-save--c\.txt$/, 'Fatal: cannot open table\n'))
     expect(garbage.results.netfilter?.ok).toBe(false)
   })

@@ -78,14 +78,27 @@ export function startBranch(packet: NfPacket): Branch {
   return {packet, steps: [], status: 'accept', nat: [], assumptions: []}
 }
 
-/** Families whose base chains see a packet on an IP hook, or on a bridge hook. */
-export const familiesFor = (layer: 'ip' | 'bridge', family: 4 | 6): NfFamily[] => (layer === 'bridge' ? ['bridge'] : family === 4 ? ['ip', 'inet'] : ['ip6', 'inet'])
+/** Where a hook sits: the IP stack, the bridge, or a device (netdev ingress/egress, before and after both). */
+export type HookLayer = 'ip' | 'bridge' | 'netdev'
+
+/** Families whose base chains see a packet on an IP hook, a bridge hook, or a device's ingress/egress. */
+export const familiesFor = (layer: HookLayer, family: 4 | 6): NfFamily[] => (layer === 'bridge' ? ['bridge'] : layer === 'netdev' ? ['netdev', 'inet'] : family === 4 ? ['ip', 'inet'] : ['ip6', 'inet'])
+
+/**
+ * The base chains of a device's ingress or egress hook, in the order the kernel runs them: netdev chains
+ * (and inet ingress chains) bound to that device. Ingress runs as the packet enters the device, before the
+ * bridge and IP hooks; egress as it leaves, after them.
+ */
+export function deviceChains(rs: CompiledRuleset, hook: 'ingress' | 'egress', device: string | undefined): NfChain[] {
+  if (device === undefined) return []
+  return rs.baseChains(hook, ['netdev', 'inet']).filter((c) => c.base!.device !== undefined && c.base!.device.split(',').includes(device))
+}
 
 /**
  * Runs every base chain on `hook` for each live branch. Dropped and unknown
  * branches pass through untouched: their fate is already sealed.
  */
-export function runHook(rs: CompiledRuleset, hook: NfHook, layer: 'ip' | 'bridge', branches: Branch[], ctx: EvalContext, used?: HookWalk[]): Branch[] {
+export function runHook(rs: CompiledRuleset, hook: NfHook, layer: HookLayer, branches: Branch[], ctx: EvalContext, used?: HookWalk[]): Branch[] {
   const out: Branch[] = []
   for (let i = 0; i < branches.length; i++) {
     const b = branches[i]
@@ -150,9 +163,10 @@ function rebase(r: Branch, walked: NfPacket, b: Branch): Branch {
 }
 
 /** Every base chain on the hook, by priority, for one packet. */
-function walkHook(rs: CompiledRuleset, hook: NfHook, layer: 'ip' | 'bridge', packet: NfPacket, ctx: EvalContext): Branch[] {
+function walkHook(rs: CompiledRuleset, hook: NfHook, layer: HookLayer, packet: NfPacket, ctx: EvalContext): Branch[] {
   let live: Branch[] = [startBranch(packet)]
-  for (const chain of rs.baseChains(hook, familiesFor(layer, packet.family))) {
+  const chains = layer === 'netdev' ? (hook === 'ingress' || hook === 'egress' ? deviceChains(rs, hook, hook === 'ingress' ? packet.iifname : packet.oifname) : []) : rs.baseChains(hook, familiesFor(layer, packet.family))
+  for (const chain of chains) {
     const next: Branch[] = []
     for (const br of live) {
       // A connection binds once per manip type: after a nat chain of this hook translated the packet, the
@@ -225,6 +239,9 @@ function runBaseChain(rs: CompiledRuleset, base: NfChain, hook: NfHook, input: B
   const p = input.packet
   // NAT chains see only the first packet of a connection; untracked packets never.
   if (natChain && (p.ct.state !== 'new' || p.ct.status.includes('untracked'))) return [input]
+  // Conntrack looks the packet up at prerouting and output, priority -200; later hooks all see its entry, and
+  // ingress comes before any of it ('ct state' reads this as the chain's place relative to conntrack).
+  const conntrackPriority = hook === 'ingress' ? -Infinity : hook === 'prerouting' || hook === 'output' ? base.base!.priority : 0
   const enter: TraceStep = {hook, chain: refOf(base, hook), event: 'enter'}
   const done: Branch[] = []
   // The packet is shared with the input until a statement changes it (copy on write: see ownPacket).
@@ -232,7 +249,7 @@ function runBaseChain(rs: CompiledRuleset, base: NfChain, hook: NfHook, input: B
   const queue: Machine[] = [{base, branch, frames: [{chain: base, rule: 0}], expr: 0}]
   while (queue.length > 0) {
     const m = queue.pop()!
-    const result = step(rs, m, hook, natChain, ctx, base.base!.priority)
+    const result = step(rs, m, hook, natChain, ctx, conntrackPriority)
     if (result.kind === 'fork') {
       queue.push(...result.machines)
       if (queue.length + done.length > MAX_BRANCHES * 4) {
@@ -580,7 +597,7 @@ function fieldValue(field: NfField, p: NfPacket, ctx: EvalContext, priority: num
       // Before conntrack (priority -200) the packet has no entry yet: the kernel says invalid.
       // The bridge family has conntrack only with nf_conntrack_bridge, which the facts do not show.
       if (family === 'bridge') return 'unknown'
-      return priority < -200 ? ['invalid'] : [p.ct.state]
+      return priority < -200 && p.ct.state !== 'untracked' ? ['invalid'] : [p.ct.state]
     case 'ct status':
       return family === 'bridge' ? 'unknown' : p.ct.status
     case 'ct direction':
