@@ -33,7 +33,7 @@ const tableKey = (backend: NfBackend, family: NfFamily, table: string) => `${bac
 export const tableOf = (c: Pick<NfChain, 'backend' | 'family' | 'table'>) => tableKey(c.backend, c.family, c.table)
 
 /** Where the NAT core hooks in (NF_IP_PRI_NAT_DST / NF_IP_PRI_NAT_SRC): every nat chain of the hook runs there. */
-const NAT_CORE_PRIORITY: Partial<Record<NfHook, number>> = {prerouting: -100, output: -100, input: 100, postrouting: 100}
+export const NAT_CORE_PRIORITY: Partial<Record<NfHook, number>> = {prerouting: -100, output: -100, input: 100, postrouting: 100}
 
 export function compile(rs: NfRuleset, options: {hostAddresses?: string[]} = {}): CompiledRuleset {
   const chains = new Map<string, Map<string, NfChain>>()
@@ -136,9 +136,11 @@ export function compile(rs: NfRuleset, options: {hostAddresses?: string[]} = {})
         // in one table, by the order its chains were created (listed). Tables without a handle
         // (iptables-legacy) count as oldest.
         const age = (c: NfChain) => tableHandle.get(tableOf(c)) ?? 0
+        const natRank = (c: NfChain) => (c.base!.type === 'nat' && NAT_CORE_PRIORITY[hook] !== undefined ? 1 : 0)
         list = bases
           .filter((c) => c.base!.hook === hook && families.includes(c.family))
-          .sort((a, b) => at(a) - at(b) || (a.base!.type === 'nat' && b.base!.type === 'nat' ? a.base!.priority - b.base!.priority : 0) || age(b) - age(a) || (tableOf(a) === tableOf(b) ? order.get(b)! - order.get(a)! : 0))
+          // The NAT core counts as registered before any chain of its priority (the first nat table, often at boot).
+          .sort((a, b) => at(a) - at(b) || natRank(a) - natRank(b) || (a.base!.type === 'nat' && b.base!.type === 'nat' ? a.base!.priority - b.base!.priority : 0) || age(b) - age(a) || (tableOf(a) === tableOf(b) ? order.get(b)! - order.get(a)! : 0))
         baseCache.set(key, list)
       }
       return list

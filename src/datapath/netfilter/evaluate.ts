@@ -15,7 +15,7 @@
  */
 import {parseIp, rangeContains} from '../../lib/addr.js'
 import type {NfChain, NfField, NfMatch, NfRule, NfRuleRef, NfStatement, NfValue, NfFamily, NfHook} from '../../lib/netfilter.js'
-import {type CompiledRuleset, tableOf} from './compile.js'
+import {type CompiledRuleset, NAT_CORE_PRIORITY, tableOf} from './compile.js'
 import {ICMPV6_TYPES, ICMP_TYPES, type NfPacket, protoNumber} from './packet.js'
 
 export type Tri = boolean | 'unknown'
@@ -141,7 +141,7 @@ function packetKey(rs: CompiledRuleset, p: NfPacket): string {
   return [
     p.family, p.iifname, p.oifname, p.ibrname, p.obrname, p.physIn, p.physOut, p.bridged,
     rs.addressClass(p.src), rs.addressClass(p.dst), p.l4proto, p.sport, p.dport, p.icmpType, p.icmpCode, p.tcpFlags,
-    ct.state, ct.status.join(','), ct.direction, ct.mark, p.mark, p.pkttype,
+    ct.state, ct.status.join(','), ct.direction, ct.mark, p.mark, p.pkttype, ct.translate ? JSON.stringify(ct.translate) : '',
     rs.readsEther ? p.etherSrc : '', rs.readsEther ? p.etherDst : '',
   ].join('|')
 }
@@ -166,7 +166,15 @@ function rebase(r: Branch, walked: NfPacket, b: Branch): Branch {
 function walkHook(rs: CompiledRuleset, hook: NfHook, layer: HookLayer, packet: NfPacket, ctx: EvalContext): Branch[] {
   let live: Branch[] = [startBranch(packet)]
   const chains = layer === 'netdev' ? (hook === 'ingress' || hook === 'egress' ? deviceChains(rs, hook, hook === 'ingress' ? packet.iifname : packet.oifname) : []) : rs.baseChains(hook, familiesFor(layer, packet.family))
+  // A bound connection's translation for this hook, applied where the NAT core sits (after chains of its
+  // priority: the core registers with the first nat table, before the chains a ruleset adds later).
+  const manip = layer !== 'ip' ? undefined : hook === 'prerouting' || hook === 'output' ? 'dst' : hook === 'postrouting' || hook === 'input' ? 'src' : undefined
+  let core = manip && packet.ct.translate?.[manip] !== undefined ? NAT_CORE_PRIORITY[hook] : undefined
   for (const chain of chains) {
+    if (core !== undefined && chain.base!.priority > core) {
+      live = live.map((b) => translated(b, manip!))
+      core = undefined
+    }
     const next: Branch[] = []
     for (const br of live) {
       // A connection binds once per manip type: after a nat chain of this hook translated the packet, the
@@ -180,7 +188,24 @@ function walkHook(rs: CompiledRuleset, hook: NfHook, layer: HookLayer, packet: N
     live = merge(next)
     if (live.length > MAX_BRANCHES) live = overflow(live, hook, chain)
   }
-  return live
+  return core !== undefined ? live.map((b) => translated(b, manip!)) : live
+}
+
+/** A live branch's packet after conntrack applied its pending translation of one side (see NfPacket.ct.translate). */
+function translated(b: Branch, side: 'src' | 'dst'): Branch {
+  const t = b.packet.ct.translate
+  if (b.status !== 'accept' || !t) return b
+  const packet: NfPacket = {...b.packet, ct: {...b.packet.ct}}
+  if (side === 'dst') {
+    if (t.dst !== undefined) packet.dst = t.dst
+    if (t.dport !== undefined) packet.dport = t.dport
+    packet.ct.translate = t.src !== undefined || t.sport !== undefined ? {src: t.src, sport: t.sport} : undefined
+  } else {
+    if (t.src !== undefined) packet.src = t.src
+    if (t.sport !== undefined) packet.sport = t.sport
+    packet.ct.translate = t.dst !== undefined || t.dport !== undefined ? {dst: t.dst, dport: t.dport} : undefined
+  }
+  return {...b, packet}
 }
 
 function overflow(live: Branch[], hook: NfHook, chain: NfChain): Branch[] {
