@@ -516,13 +516,13 @@ class HostView {
   }
 
   /**
-   * A reply coming back in by the egress device: prerouting (where `unNat` is conntrack undoing the
-   * source NAT), routing, forward and postrouting to the bridge, then out to the guest.
+   * A reply coming back in by the egress device: prerouting (where conntrack undoes the source NAT, at the
+   * NAT core's priority: the packet's ct.translate), routing, forward and postrouting to the bridge, then out to the guest.
    */
-  private forwardedReply(packet: NfPacket, egress: string, bridge: string, i: Iface, unNat?: Partial<NfPacket>): Hop[] {
+  private forwardedReply(packet: NfPacket, egress: string, bridge: string, i: Iface): Hop[] {
     const back = new PathRunner(this, [...this.deviceHops(egress, 'egress')], packet)
     back.device('ingress', egress)
-    back.nf('netfilter prerouting', 'prerouting', 'ip', {iifname: egress}, unNat)
+    back.nf('netfilter prerouting', 'prerouting', 'ip', {iifname: egress})
     back.route('routing', 'forward', {iif: egress})
     back.nf('netfilter forward', 'forward', 'ip', {iifname: egress, oifname: bridge})
     back.nf('netfilter postrouting', 'postrouting', 'ip', {iifname: egress, oifname: bridge})
@@ -563,7 +563,7 @@ class HostView {
     // The reply: conntrack undoes the source NAT before routing, so the forward hook sees the guest's address.
     const natted = runner.packet().src
     const reply = replyPacket({family: 4, iifname: egress, src: to.addr, dst: src, l4proto: to.proto, ...(to.proto === 'icmp' ? {icmpType: 0} : {sport: to.port ?? 443, dport: 40000})}, natted !== src ? ['snat'] : [])
-    const replyHops = this.forwardedReply({...reply, dst: natted}, egress, bridge, i, {dst: src})
+    const replyHops = this.forwardedReply(natted !== src ? {...reply, dst: natted, ct: {...reply.ct, translate: {dst: src}}} : reply, egress, bridge, i)
     flows.push(this.finish(base, `${kind === 'custom' ? 'custom' : 'egress'}-reply` as FlowKind, `reply from ${to.addr} back to ${d.name}`, reply, replyHops, kind))
     if (kind === 'custom') flows[1].kind = 'custom'
     return flows
@@ -676,8 +676,8 @@ class PathRunner {
     for (const h of hops) this.push(h)
   }
 
-  /** Runs a hook with the devices it sees; `rewrite` changes the packet after the hook (conntrack's reverse NAT). */
-  nf(name: string, hook: NfHook, layer: HookLayer, devices: Partial<NfPacket>, rewrite?: Partial<NfPacket>): void {
+  /** Runs a hook with the devices it sees. */
+  nf(name: string, hook: NfHook, layer: HookLayer, devices: Partial<NfPacket>): void {
     if (!this.alive()) return
     if (layer === 'bridge' && this.host.rs.baseChains(hook, ['bridge']).length === 0) return
     // Bridge hooks see ports; the IP hooks see the bridge (and, for bridged frames, the ports through physdev).
@@ -704,8 +704,8 @@ class PathRunner {
     const {hop, branches} = this.host.nfHop(name, hook, layer, input)
     // After a bridge hook the packet is the bridge's again: its physdev view comes back for the IP hooks.
     const after = (p: NfPacket): NfPacket => (layer !== 'ip' ? {...p, physIn: origin.physIn, physOut: origin.physOut, bridged: origin.bridged} : p)
-    // An IP hook without a rewrite leaves the branches as the hook returned them (fresh, not shared with its cache).
-    this.branches = layer === 'ip' && !rewrite ? branches : branches.map((b) => (b.status === 'accept' || rewrite ? {...b, packet: after(rewrite ? {...b.packet, ...rewrite} : b.packet)} : b))
+    // An IP hook leaves the branches as the hook returned them (fresh, not shared with its cache).
+    this.branches = layer === 'ip' ? branches : branches.map((b) => (b.status === 'accept' ? {...b, packet: after(b.packet)} : b))
     this.hops.push(hop)
   }
 

@@ -153,3 +153,26 @@ describe('netdev chains run on the device, in kernel order', () => {
     expect(statuses(runHook(rs, 'ingress', 'netdev', [startBranch({...reply, iifname: 'eth2'})], ctx))).toEqual(['accept'])
   })
 })
+
+describe("conntrack's NAT binding applies where the NAT core sits", () => {
+  it('a reply of a masqueraded connection: chains before -100 at prerouting see the public address, chains after it the guest', () => {
+    const rs = ruleset([
+      nft('ip', 'early', {pre: {base: {hook: 'prerouting', priority: -150}, rules: [[cmp('daddr', str('198.51.100.1')), {kind: 'mark', what: 'mark', op: 'set', value: 1, text: 'meta mark set 1'}]]}}),
+      nft('ip', 'late', {pre: {base: {hook: 'prerouting', priority: 0}, rules: [[cmp('daddr', str('192.168.122.50')), cmp('mark', num(1)), drop]]}}),
+    ])
+    const reply: NfPacket = {...newPacket({family: 4, iifname: 'eth0', src: '203.0.113.10', dst: '198.51.100.1', l4proto: 'tcp', sport: 80, dport: 40000}), ct: {state: 'established', status: ['snat'], direction: 'reply', mark: 0, translate: {dst: '192.168.122.50'}}}
+    const out = run(rs, 'prerouting', reply)
+    expect(statuses(out)).toEqual(['drop'])
+    // Nothing hooked at all: the translation still happens, once.
+    const none = run(ruleset([]), 'prerouting', reply)
+    expect(none[0].packet).toMatchObject({dst: '192.168.122.50', ct: {translate: undefined}})
+  })
+
+  it('the source of a DNATed connection is translated back at postrouting, after chains below 100', () => {
+    const rs = ruleset([nft('ip', 'f', {a: {base: {hook: 'postrouting', priority: 50}, rules: [[cmp('saddr', str('198.51.100.1')), drop]]}, b: {base: {hook: 'postrouting', priority: 150}, rules: [[cmp('saddr', str('192.168.122.50')), drop]]}})])
+    const reply: NfPacket = {...newPacket({family: 4, oifname: 'eth0', src: '192.168.122.50', dst: '203.0.113.10', l4proto: 'tcp', sport: 80, dport: 50000}), ct: {state: 'established', status: ['dnat'], direction: 'reply', mark: 0, translate: {src: '198.51.100.1', sport: 8080}}}
+    const out = run(rs, 'postrouting', reply)
+    expect(statuses(out)).toEqual(['accept'])
+    expect(out[0].packet).toMatchObject({src: '198.51.100.1', sport: 8080})
+  })
+})

@@ -62,18 +62,28 @@ interface Check {
   reason?: string
 }
 
-const stats = {rulesets: 0, connections: 0, packets: 0, agree: 0, indeterminate: 0, brnf: 0, started: Date.now()}
+const stats = {rulesets: 0, connections: 0, packets: 0, agree: 0, indeterminate: 0, brnf: 0, retried: 0, started: Date.now()}
 const disagreements: {check: Check; ruleset: GeneratedRuleset}[] = []
 const indeterminate: Check[] = []
 
 const describeFlow = (f: FlowSpec) => `${f.from} ${f.kind} ${f.dst}${f.port ? `:${f.port}` : ''}`
 
-function record(c: Check, agrees: boolean | 'indeterminate', ruleset: GeneratedRuleset): void {
-  if (agrees === 'indeterminate') {
-    stats.indeterminate++
-    indeterminate.push(c)
-  } else if (agrees) stats.agree++
-  else disagreements.push({check: c, ruleset})
+/** One ruleset's checks, counted once they are final. */
+class Sink {
+  agree = 0
+  readonly indeterminate: Check[] = []
+  readonly disagreements: {check: Check; ruleset: GeneratedRuleset}[] = []
+  record(c: Check, agrees: boolean | 'indeterminate', ruleset: GeneratedRuleset): void {
+    if (agrees === 'indeterminate') this.indeterminate.push(c)
+    else if (agrees) this.agree++
+    else this.disagreements.push({check: c, ruleset})
+  }
+  commit(): void {
+    stats.agree += this.agree
+    stats.indeterminate += this.indeterminate.length
+    indeterminate.push(...this.indeterminate)
+    disagreements.push(...this.disagreements)
+  }
 }
 
 const CLIENT_PORT = 40000
@@ -111,9 +121,9 @@ function predict(model: HostModel, f: FlowSpec) {
 const because = (...fates: (Fate | undefined)[]) => fates.find((x) => x?.status === 'unknown')?.reason ?? 'indeterminate'
 
 /** Compares one connection: the kernel's observations against the verdicts on its packets. */
-function compare(seed: number, f: FlowSpec, kernel: {result: ClientResult; arrivals: {at: Role; from?: string}[]}, p: ReturnType<typeof predict>, ruleset: GeneratedRuleset): void {
+function compare(sink: Sink, seed: number, f: FlowSpec, kernel: {result: ClientResult; arrivals: {at: Role; from?: string}[]}, p: ReturnType<typeof predict>, ruleset: GeneratedRuleset): void {
   const flow = describeFlow(f)
-  const check = (what: string, observed: string, predicted: string, agrees: boolean | 'indeterminate', reason?: string) => record({seed, flow, what, kernel: observed, predicted, ...(reason ? {reason} : {})}, agrees, ruleset)
+  const check = (what: string, observed: string, predicted: string, agrees: boolean | 'indeterminate', reason?: string) => sink.record({seed, flow, what, kernel: observed, predicted, ...(reason ? {reason} : {})}, agrees, ruleset)
   const arrived = kernel.arrivals.map((a) => `${a.at} from ${a.from}`).join(', ') || 'nowhere'
   const expectArrival = (fate: Fate) => (fate.status === 'pass' ? `${fate.at} from ${fate.packet!.src}` : 'nowhere')
   const {req, rep} = p
@@ -140,6 +150,22 @@ function compare(seed: number, f: FlowSpec, kernel: {result: ClientResult; arriv
   check('data', arrived, expected, arrived === expected)
 }
 
+let connection = 0
+
+/** Every flow at once; each client waits TIMEOUT_MS for its answer. */
+async function traffic(topo: Topology, seed: number) {
+  const tokens = FLOWS.map((_, i) => `s${seed}f${i}c${connection++}`)
+  const results = await Promise.all(FLOWS.map((f, i) => topo.agent(f.from).send({kind: f.kind, dst: f.dst, port: f.port, token: tokens[i], timeoutMs: TIMEOUT_MS})))
+  // Server reports come on other pipes than the client's: a moment for the last ones.
+  await new Promise((r) => setTimeout(r, 100))
+  const arrivals = (['host', 'g1', 'g2', 'out'] as Role[]).flatMap((at) => topo.agent(at).arrivals.splice(0).map((e) => ({at, from: e.from, token: e.token})))
+  return FLOWS.map((_, i) => ({result: results[i], arrivals: arrivals.filter((a) => a.token === tokens[i])}))
+}
+
+function compareAll(sink: Sink, seed: number, predictions: ReturnType<typeof predict>[], observed: Awaited<ReturnType<typeof traffic>>, ruleset: GeneratedRuleset): void {
+  FLOWS.forEach((f, i) => compare(sink, seed, f, observed[i], predictions[i], ruleset))
+}
+
 async function runRuleset(topo: Topology, seed: number): Promise<void> {
   const ruleset = generate(seed, brNetfilterAvailable())
   await topo.load(ruleset)
@@ -147,23 +173,29 @@ async function runRuleset(topo: Topology, seed: number): Promise<void> {
   const [nf, links] = await Promise.all([runProbe(netfilterProbe, topo), runProbe(linksProbe, topo)])
   const model = new HostModel(nf, links, ruleset.brnf)
   const predictions = FLOWS.map((f) => predict(model, f))
-  const base = stats.connections
+  let sink = new Sink()
+  compareAll(sink, seed, predictions, await traffic(topo, seed), ruleset)
+  // The kernel is deterministic here, a loaded machine's timing is not: a connection it lost where kvmdoctor
+  // says it passes is tried once more (conntrack emptied) before it counts; one kvmdoctor says is dropped never is.
+  if (sink.disagreements.some((d) => /lost|refused|unanswered|nowhere/.test(d.check.kernel))) {
+    stats.retried++
+    await topo.load(ruleset)
+    sink = new Sink()
+    compareAll(sink, seed, predictions, await traffic(topo, seed), ruleset)
+  }
+  sink.commit()
   stats.connections += FLOWS.length
-  const results = await Promise.all(FLOWS.map((f, i) => topo.agent(f.from).send({kind: f.kind, dst: f.dst, port: f.port, token: `s${seed}f${i}c${base}`, timeoutMs: TIMEOUT_MS})))
-  // Server reports come on other pipes than the client's: a moment for the last ones.
-  await new Promise((r) => setTimeout(r, 100))
-  const arrivals = (['host', 'g1', 'g2', 'out'] as Role[]).flatMap((at) => topo.agent(at).arrivals.splice(0).map((e) => ({at, from: e.from, token: e.token})))
-  FLOWS.forEach((f, i) => {
-    const token = `s${seed}f${i}c${base}`
-    compare(seed, f, {result: results[i], arrivals: arrivals.filter((a) => a.token === token)}, predictions[i], ruleset)
-  })
   stats.rulesets++
   if (ruleset.brnf) stats.brnf++
 }
 
+/** A probe's facts, as kvmdoctor would collect them in that namespace (a failed read is retried once, then fails the test). */
 async function runProbe<T>(probe: Probe<T>, topo: Topology): Promise<T> {
-  const data = await probe.collect({runner: topo.runner, options: {}, get: async () => ({id: 'none', ok: false, error: 'not run', durationMs: 0})} as never)
-  return data
+  const collect = () => probe.collect({runner: topo.runner, options: {}, get: async () => ({id: 'none', ok: false, error: 'not run', durationMs: 0})} as never)
+  return collect().catch((error: Error) => {
+    console.log(`${topo.ns.host}: probe ${probe.id} failed once (${error.message}); again`)
+    return collect()
+  })
 }
 
 const isRoot = process.getuid?.() === 0
@@ -188,13 +220,13 @@ describe.runIf(isRoot)('netfilter evaluator against the kernel', () => {
     )
     const checks = stats.agree + stats.indeterminate + disagreements.length
     const share = checks === 0 ? 0 : stats.indeterminate / checks
-    const reasons = new Map<string, number>()
-    for (const c of indeterminate) reasons.set(c.reason ?? '', (reasons.get(c.reason ?? '') ?? 0) + 1)
+    const reasons = new Map<string, {n: number; seed: number}>()
+    for (const c of indeterminate) reasons.set(c.reason ?? '', {n: (reasons.get(c.reason ?? '')?.n ?? 0) + 1, seed: c.seed})
     console.log(
       [
         `differential test: ${stats.rulesets} rulesets (seeds ${FIRST_SEED}..${FIRST_SEED + RULESETS - 1}, ${stats.brnf} with br_netfilter on), ${stats.connections} connections, ${stats.packets} packets evaluated`,
-        `checks: ${checks}; agreements ${stats.agree}; indeterminate ${stats.indeterminate} (${(share * 100).toFixed(2)} %); disagreements ${disagreements.length}; ${((Date.now() - stats.started) / 1000).toFixed(0)} s`,
-        ...[...reasons].sort((a, b) => b[1] - a[1]).slice(0, 8).map(([r, n]) => `  indeterminate x${n}: ${r}`),
+        `checks: ${checks}; agreements ${stats.agree}; indeterminate ${stats.indeterminate} (${(share * 100).toFixed(2)} %); disagreements ${disagreements.length}; ${stats.retried} rulesets' traffic run twice (a loss kvmdoctor did not predict); ${((Date.now() - stats.started) / 1000).toFixed(0)} s`,
+        ...[...reasons].sort((a, b) => b[1].n - a[1].n).slice(0, 8).map(([r, {n, seed}]) => `  indeterminate x${n} (seed ${seed}): ${r}`),
       ].join('\n'),
     )
     for (const {check, ruleset} of disagreements.slice(0, 5)) {
@@ -202,5 +234,7 @@ describe.runIf(isRoot)('netfilter evaluator against the kernel', () => {
     }
     expect(disagreements.map((d) => `seed ${d.check.seed}: ${d.check.flow} ${d.check.what}: kernel ${d.check.kernel}, kvmdoctor ${d.check.predicted}`)).toEqual([])
     expect(share).toBeLessThan(0.1)
+    // An indeterminate verdict names its reason (the rule it could not decide and why).
+    expect(indeterminate.filter((c) => !c.reason || c.reason === 'indeterminate')).toEqual([])
   })
 })

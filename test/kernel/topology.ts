@@ -6,7 +6,8 @@
  * arrived, and a client. Nothing touches the root namespace.
  */
 import {type ChildProcess, spawn} from 'node:child_process'
-import {existsSync} from 'node:fs'
+import {existsSync, mkdtempSync, rmSync, writeFileSync} from 'node:fs'
+import {tmpdir} from 'node:os'
 import {dirname, join} from 'node:path'
 import {createInterface} from 'node:readline'
 import {fileURLToPath} from 'node:url'
@@ -168,25 +169,40 @@ export class Topology {
     return this.agents![role]
   }
 
-  /** Empties every table (legacy ones keep their registered built-in chains, policy ACCEPT) and loads a ruleset. */
+  /**
+   * Empties every table (legacy ones keep their registered built-in chains, policy ACCEPT), loads a ruleset
+   * and empties conntrack (no connection of an earlier ruleset may answer for one of this one), in one
+   * shell in the host namespace: the files are written first, `set -e` stops at the first tool that refuses.
+   */
   async load(r: {brnf: boolean; legacy: string; iptablesNft: string; nft: string; incompatible: string; ipset: string[]}): Promise<void> {
-    await this.in('host', ['nft', 'flush', 'ruleset'])
+    const dir = this.work ??= mkdtempSync(join(tmpdir(), 'kdx-load-'))
+    const file = (name: string, text: string) => {
+      writeFileSync(join(dir, name), text)
+      return join(dir, name)
+    }
     const legacyReset = ['raw', 'mangle', 'nat', 'filter'].map((t) => `*${t}\nCOMMIT\n`).join('')
-    await this.in('host', ['iptables-legacy-restore'], legacyReset)
-    await this.in('host', ['ipset', 'flush', 'kdxaddr'])
-    await this.in('host', ['ipset', 'restore'], r.ipset.map((a) => `add kdxaddr ${a}\n`).join(''))
-    if (brNetfilterAvailable()) await this.in('host', ['sysctl', '-qw', `net.bridge.bridge-nf-call-iptables=${r.brnf ? 1 : 0}`])
-    if (r.legacy) await this.in('host', ['iptables-legacy-restore'], r.legacy)
-    if (r.iptablesNft) await this.in('host', ['iptables-nft-restore'], r.iptablesNft)
-    if (r.nft) await this.in('host', ['nft', '-f', '-'], r.nft)
-    if (r.incompatible) await this.in('host', ['nft', '-f', '-'], r.incompatible)
-    // No connection of an earlier ruleset may answer for one of this ruleset (a reused port with its NAT binding).
-    await this.in('host', ['conntrack', '-F']).catch(() => undefined)
+    const script = [
+      'set -e',
+      'nft flush ruleset',
+      `iptables-legacy-restore < ${file('legacy-reset', legacyReset)}`,
+      `ipset restore -exist < ${file('ipset', ['flush kdxaddr', ...r.ipset.map((a) => `add kdxaddr ${a}`)].join('\n') + '\n')}`,
+      ...(brNetfilterAvailable() ? [`sysctl -qw net.bridge.bridge-nf-call-iptables=${r.brnf ? 1 : 0}`] : []),
+      ...(r.legacy ? [`iptables-legacy-restore < ${file('legacy', r.legacy)}`] : []),
+      ...(r.iptablesNft ? [`iptables-nft-restore < ${file('iptables-nft', r.iptablesNft)}`] : []),
+      ...(r.nft ? [`nft -f ${file('nft', r.nft)}`] : []),
+      ...(r.incompatible ? [`nft -f ${file('incompatible', r.incompatible)}`] : []),
+      'conntrack -F 2>/dev/null || true',
+    ].join('\n')
+    await this.in('host', ['sh', '-c', script])
   }
+
+  private work?: string
 
   async destroy(): Promise<void> {
     if (this.agents) for (const a of Object.values(this.agents)) a.stop()
     this.agents = undefined
     for (const ns of Object.values(this.ns)) await sh(['ip', 'netns', 'del', ns]).catch(() => undefined)
+    if (this.work) rmSync(this.work, {recursive: true, force: true})
+    this.work = undefined
   }
 }
