@@ -262,7 +262,7 @@ function nftTable(rng: Rng, family: 'ip' | 'inet' | 'bridge' | 'netdev', name: s
     for (let n = rng.int(1, 3); n > 0; n--) {
       // Devices and reject depend on the hook that reaches a user chain: leave them to base chains.
       const text = rule(rng, at, {name: u, targets: users.slice(i + 1)}, undefined, family !== 'bridge')
-      lines.push(`    ${/(iif|oif)name/.test(text) ? text.replace(/(iif|oif)name (!= )?"[^"]*" ?/g, '') || 'counter' : text.replace(/ reject$/, ' drop')}`)
+      lines.push(`    ${text.replace(/(iif|oif)name (!= )?"[^"]*" ?/g, '').replace(/(^| )reject$/, '$1drop') || 'counter'}`)
     }
     lines.push('  }')
   })
