@@ -307,12 +307,22 @@ class HostView {
     const runner = new PathRunner(this, this.ingressLinks(d, i, bridge), request)
     runner.device('ingress', i.target)
     runner.nf('bridge prerouting', 'prerouting', 'bridge', {iifname: i.target, ibrname: bridge})
+    // br_netfilter runs the IP prerouting hook inside the bridge's (before bridge input), and its data stays
+    // with the packet: -m physdev sees the tap in every later IP hook, routed or not.
+    const brnf = this.sysctl(request.family === 4 ? 'net.bridge.bridge-nf-call-iptables' : 'net.bridge.bridge-nf-call-ip6tables') === 1
+    const prerouting = () => {
+      const conntrack = this.conntrackHop()
+      if (conntrack) runner.push(conntrack)
+      runner.nf('netfilter prerouting', 'prerouting', 'ip', {iifname: bridge})
+    }
+    if (brnf) {
+      runner.ports({physIn: i.target})
+      prerouting()
+    }
     runner.nf('bridge input', 'input', 'bridge', {iifname: i.target, ibrname: bridge})
     // Passed up to the bridge device, the frame is received again there: the bridge's own ingress.
     runner.device('ingress', bridge)
-    const conntrack = this.conntrackHop()
-    if (conntrack) runner.push(conntrack)
-    runner.nf('netfilter prerouting', 'prerouting', 'ip', {iifname: bridge})
+    if (!brnf) prerouting()
     return runner
   }
 
@@ -707,6 +717,11 @@ class PathRunner {
     // An IP hook leaves the branches as the hook returned them (fresh, not shared with its cache).
     this.branches = layer === 'ip' ? branches : branches.map((b) => (b.status === 'accept' ? {...b, packet: after(b.packet)} : b))
     this.hops.push(hop)
+  }
+
+  /** Sets br_netfilter's port data on the packet (what -m physdev reads in the IP hooks after it). */
+  ports(fields: Pick<NfPacket, 'physIn'>): void {
+    this.branches = this.branches.map((b) => (b.status === 'accept' ? {...b, packet: {...b.packet, ...fields}} : b))
   }
 
   /**

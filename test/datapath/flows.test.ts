@@ -230,3 +230,17 @@ describe('hop model: netdev chains on the devices a flow passes', () => {
   })
 
 })
+
+describe('hop model: br_netfilter on a NAT network', () => {
+  it('a routed guest packet keeps its tap for -m physdev in forward (br_netfilter data stays with it)', () => {
+    const physdevDrop = libvirtTables({filter: {FORWARD: [[cmp('physdev-in', str('vnet0')), drop], [jump('LIBVIRT_FWX')], [jump('LIBVIRT_FWI')], [jump('LIBVIRT_FWO')]]}})
+    const on = flows(host((h) => {
+      h.ruleset = ruleset(physdevDrop)
+      h.sysctl['net.bridge.bridge-nf-call-iptables'] = 1
+    }))
+    expect(on.find((f) => f.kind === 'egress')!.decidedBy).toMatchObject({name: 'netfilter forward', verdict: 'fail'})
+    // Without br_netfilter no port is known to the IP hooks: the rule never matches.
+    const off = flows(host((h) => (h.ruleset = ruleset(physdevDrop))))
+    expect(off.find((f) => f.kind === 'egress')!.verdict).toBe('pass')
+  })
+})
