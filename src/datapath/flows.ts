@@ -615,18 +615,17 @@ class HostView {
       const runner = new PathRunner(this, hops, packet)
       if (dir === 'in') runner.links(this.deviceHops(uplink.name, 'egress'))
       runner.device('ingress', inDev)
+      // br_netfilter hands the frame to the IP hooks with the bridge as device (in at prerouting, both at forward,
+      // out at postrouting) and the ports for -m physdev (the out port known from forward on), each IP hook inside
+      // the bridge hook of its name (postrouting after the bridge's chains: it hooks in last).
+      const brnfOn = brnf === 1
+      if (brnf === undefined) runner.push({name: 'br_netfilter', verdict: 'indeterminate', detail: 'net.bridge.bridge-nf-call-iptables could not be read'})
       runner.nf('bridge prerouting', 'prerouting', 'bridge', {iifname: inDev, ibrname: bridge})
+      if (brnfOn) runner.nf('netfilter prerouting (br_netfilter)', 'prerouting', 'ip', {iifname: bridge, physOut: undefined})
       runner.nf('bridge forward', 'forward', 'bridge', {iifname: inDev, oifname: outDev, ibrname: bridge, obrname: bridge})
-      if (brnf === 1) {
-        // br_netfilter hands the frame to the IP hooks with the bridge as device (in at prerouting, both at
-        // forward, out at postrouting) and the ports for -m physdev; the out port is known from forward on.
-        runner.nf('netfilter prerouting (br_netfilter)', 'prerouting', 'ip', {iifname: bridge, physOut: undefined})
-        runner.nf('netfilter forward (br_netfilter)', 'forward', 'ip', {iifname: bridge, oifname: bridge, physOut: outDev})
-        runner.nf('netfilter postrouting (br_netfilter)', 'postrouting', 'ip', {oifname: bridge, physOut: outDev})
-      } else if (brnf === undefined) {
-        runner.push({name: 'br_netfilter', verdict: 'indeterminate', detail: 'net.bridge.bridge-nf-call-iptables could not be read'})
-      }
+      if (brnfOn) runner.nf('netfilter forward (br_netfilter)', 'forward', 'ip', {iifname: bridge, oifname: bridge, physOut: outDev})
       runner.nf('bridge postrouting', 'postrouting', 'bridge', {oifname: outDev, obrname: bridge})
+      if (brnfOn) runner.nf('netfilter postrouting (br_netfilter)', 'postrouting', 'ip', {oifname: bridge, physOut: outDev})
       runner.device('egress', outDev)
       if (dir === 'out') runner.links(this.deviceHops(uplink.name, 'egress'))
       else runner.links(this.deviceHops(i.target, 'tap', bridge))
