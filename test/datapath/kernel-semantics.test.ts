@@ -176,3 +176,17 @@ describe("conntrack's NAT binding applies where the NAT core sits", () => {
     expect(out[0].packet).toMatchObject({src: '198.51.100.1', sport: 8080})
   })
 })
+
+describe('replies of many guests share one walk', () => {
+  it('packets whose pending translations are of one address class are walked once and each ends at its own address', () => {
+    const compiled = compile(ruleset([nft('ip', 'f', {pre: {base: {hook: 'prerouting', priority: 0}, rules: [[cmp('daddr', prefix('192.168.122.0/24')), {kind: 'mark', what: 'mark', op: 'set', value: 7, text: 'meta mark set 7'}]]}})]))
+    const reply = (guest: string): Branch =>
+      startBranch({...newPacket({family: 4, iifname: 'eth0', src: '203.0.113.10', dst: '198.51.100.1', l4proto: 'tcp', sport: 80, dport: 40000}), ct: {state: 'established', status: ['snat'], direction: 'reply', mark: 0, translate: {dst: guest}}})
+    const out = runHook(compiled, 'prerouting', 'ip', [reply('192.168.122.50'), reply('192.168.122.51')], ctx)
+    expect(out.map((b) => [b.packet.dst, b.packet.mark, b.packet.ct.translate])).toEqual([
+      ['192.168.122.50', 7, undefined],
+      ['192.168.122.51', 7, undefined],
+    ])
+    expect(compiled.hookCache.get('prerouting')!.get('ip')!.size).toBe(1)
+  })
+})

@@ -141,10 +141,14 @@ function packetKey(rs: CompiledRuleset, p: NfPacket): string {
   return [
     p.family, p.iifname, p.oifname, p.ibrname, p.obrname, p.physIn, p.physOut, p.bridged,
     rs.addressClass(p.src), rs.addressClass(p.dst), p.l4proto, p.sport, p.dport, p.icmpType, p.icmpCode, p.tcpFlags,
-    ct.state, ct.status.join(','), ct.direction, ct.mark, p.mark, p.pkttype, ct.translate ? JSON.stringify(ct.translate) : '',
+    ct.state, ct.status.join(','), ct.direction, ct.mark, p.mark, p.pkttype, ct.translate ? translateKey(rs, ct.translate) : '',
     rs.readsEther ? p.etherSrc : '', rs.readsEther ? p.etherDst : '',
   ].join('|')
 }
+
+/** A pending conntrack translation by address class (a thousand guests' replies, each to its own address, are one class). */
+const translateKey = (rs: CompiledRuleset, t: NonNullable<NfPacket['ct']['translate']>) =>
+  `${t.dst !== undefined ? rs.addressClass(t.dst) : '-'}:${t.dport ?? ''}>${t.src !== undefined ? rs.addressClass(t.src) : '-'}:${t.sport ?? ''}`
 
 /** A cached hook result for another packet of the same class: its addresses where the hook left them unchanged. */
 function rebase(r: Branch, walked: NfPacket, b: Branch): Branch {
@@ -152,7 +156,7 @@ function rebase(r: Branch, walked: NfPacket, b: Branch): Branch {
   const same = walked === b.packet
   // A hook that changed nothing (the walk still holds the packet it was given, statements copy before they
   // write) leaves this packet as it came: it differs from the walked one only in what rebasing would swap in.
-  const packet = same || r.packet === walked ? (same ? r.packet : b.packet) : {...r.packet, src: r.packet.src === walked.src ? b.packet.src : r.packet.src, dst: r.packet.dst === walked.dst ? b.packet.dst : r.packet.dst, etherSrc: b.packet.etherSrc, etherDst: b.packet.etherDst}
+  const packet = same || r.packet === walked ? (same ? r.packet : b.packet) : rebasedPacket(r.packet, walked, b.packet)
   // Lists are copied before they are written (ownPacket, clone): an empty addition can share the branch's own.
   return {
     ...r,
@@ -160,6 +164,18 @@ function rebase(r: Branch, walked: NfPacket, b: Branch): Branch {
     nat: r.nat.length === 0 ? b.nat : [...b.nat, ...r.nat.map((n) => (same ? n : {...n, from: swap(n.from)}))],
     assumptions: r.assumptions.length === 0 ? b.assumptions : [...b.assumptions, ...r.assumptions],
   }
+}
+
+/** The walked packet's result for another of its class: its own addresses, and its own translation where conntrack applied one. */
+function rebasedPacket(result: NfPacket, walked: NfPacket, own: NfPacket): NfPacket {
+  const wt = walked.ct.translate
+  const ot = own.ct.translate
+  const rt = result.ct.translate
+  // A side whose pending translation the hook applied holds the walked packet's translated address: this packet's is its own.
+  const applied = (side: 'src' | 'dst') => wt?.[side] !== undefined && rt?.[side] === undefined
+  const address = (side: 'src' | 'dst') => (applied(side) ? (result[side] === wt![side] ? ot![side]! : result[side]) : result[side] === walked[side] ? own[side] : result[side])
+  const ct = rt === undefined || !ot ? result.ct : {...result.ct, translate: {...(rt.dst !== undefined ? {dst: ot.dst, dport: ot.dport} : {}), ...(rt.src !== undefined ? {src: ot.src, sport: ot.sport} : {})}}
+  return {...result, src: address('src'), dst: address('dst'), ct, etherSrc: own.etherSrc, etherDst: own.etherDst}
 }
 
 /** Every base chain on the hook, by priority, for one packet. */
