@@ -190,3 +190,23 @@ describe('replies of many guests share one walk', () => {
     expect(compiled.hookCache.get('prerouting')!.get('ip')!.size).toBe(1)
   })
 })
+
+describe('conntrack as each hook sees it', () => {
+  it('a forward chain below -200 sees the connection (conntrack ran at prerouting); a prerouting chain below it does not', () => {
+    const est = (over: Partial<NfPacket> = {}): NfPacket => ({...egress(over), ct: {state: 'established', status: [], direction: 'reply', mark: 0}})
+    const forward = ruleset([nft('inet', 'early', {fwd: {base: {hook: 'forward', priority: -300, policy: 'drop'}, rules: [[cmp('ct state', {t: 'flags', v: ['established']}), accept]]}})])
+    expect(statuses(run(forward, 'forward', est()))).toEqual(['accept'])
+    const prerouting = ruleset([nft('inet', 'early', {pre: {base: {hook: 'prerouting', priority: -300}, rules: [[cmp('ct state', {t: 'flags', v: ['invalid']}), drop]]}})])
+    expect(statuses(run(prerouting, 'prerouting', est()))).toEqual(['drop'])
+  })
+
+  it('a filter chain at the NAT core priority runs before the nat chains (the core registered first)', () => {
+    const rs = ruleset([
+      nft('ip', 'n', {pre: {base: {hook: 'prerouting', type: 'nat', priority: -100}, rules: [[cmp('dport', num(8080)), dnatTo('192.168.122.50', 80)]]}}),
+      nft('ip', 'f', {pre: {base: {hook: 'prerouting', priority: -100}, rules: [[cmp('daddr', str('192.168.122.50')), drop]]}}),
+    ])
+    const inbound = newPacket({family: 4, iifname: 'eth0', src: '203.0.113.10', dst: '198.51.100.1', l4proto: 'tcp', sport: 50000, dport: 8080})
+    // The filter chain saw the packet before DNAT: its drop did not match.
+    expect(run(rs, 'prerouting', inbound).map((b) => [b.status, b.packet.dst])).toEqual([['accept', '192.168.122.50']])
+  })
+})
