@@ -34,6 +34,8 @@ export interface Fate {
   reason?: string
   /** pass: the connection mark the packet left conntrack with (a later packet of the connection starts with it). */
   ctMark?: number | 'unknown'
+  /** drop: by a reject (the sender hears of it at once), not in silence. */
+  rejected?: boolean
 }
 
 const DEVICE_FIELDS = {iifname: undefined, oifname: undefined, ibrname: undefined, obrname: undefined, physIn: undefined, physOut: undefined, bridged: false}
@@ -158,7 +160,7 @@ function fateOf(arrivals: {b: Branch; at?: Role}[]): Fate {
   const keys = new Set(arrivals.map(({b, at}) => (b.status === 'accept' ? `pass ${at} ${b.packet.src}:${b.packet.sport ?? ''}>${b.packet.dst}:${b.packet.dport ?? ''}` : b.status)))
   const first = arrivals[0]
   if (keys.size === 1 && first.b.status !== 'unknown') {
-    if (first.b.status === 'drop') return {status: 'drop'}
+    if (first.b.status === 'drop') return {status: 'drop', rejected: arrivals.every(({b}) => b.decidedBy?.action === 'reject')}
     const marks = new Set(arrivals.map(({b}) => b.packet.ct.mark))
     return {status: 'pass', at: first.at, packet: first.b.packet, ctMark: marks.size === 1 ? first.b.packet.ct.mark : 'unknown'}
   }
