@@ -437,7 +437,7 @@ export class SosRunner implements Runner {
     const covering = this.coveredBy(`${path.replace(/\/$/, '')}/`) ?? this.copies.find((c) => c.spec.startsWith(`${path}/`))?.plugin
     if (covering) return {...base, output: '', error: `${path}: no such directory (the ${covering} plugin copies it and found none)`, errorCode: 'not-found'}
     const plugin = this.pluginFor(`${path}/`)
-    this.note({input: path, sos: `${path}/${plugin ? ` (plugin ${plugin})` : ''}`, reason: plugin && this.ran(plugin) ? `the ${plugin} plugin of this sos version does not copy it (sos 4.5 and later do)` : plugin ? `the ${plugin} plugin did not run` : 'sos does not collect it', ...(plugin ? {collect: `sos report -o ${plugin}`} : {})})
+    this.note({input: path, sos: `${path}/${plugin ? ` (plugin ${plugin})` : ''}`, reason: plugin && this.ran(plugin) ? `the ${plugin} plugin of this sos version does not copy it (newer sos versions do)` : plugin ? `the ${plugin} plugin did not run` : 'sos does not collect it', ...(plugin ? {collect: `sos report -o ${plugin}`} : {})})
     return {...base, output: '', error: `${path}: not collected by this sosreport`, errorCode: 'not-recorded'}
   }
 }
