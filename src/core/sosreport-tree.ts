@@ -42,6 +42,8 @@ export interface SosTree {
   /** The names in a directory, sorted; undefined when there is no such directory. */
   list(path: string): string[] | undefined
   exists(path: string): boolean
+  /** The files read and directories listed so far (their paths inside the sosreport, links resolved): what a recording of it must keep. */
+  touched(): {files: string[]; dirs: string[]}
 }
 
 /** Paths kvmdoctor reads from a sosreport: the rest of an archive is decompressed and dropped. */
@@ -51,6 +53,9 @@ type Entry = {kind: 'file'; text: string; truncated: boolean; tooLarge?: number}
 
 /** The files of an archive, held in memory under their paths inside the sosreport. */
 class MemoryTree implements SosTree {
+  private readonly files = new Set<string>()
+  private readonly dirs = new Set<string>()
+
   constructor(
     readonly label: string,
     private readonly entries: Map<string, Entry>,
@@ -102,6 +107,7 @@ class MemoryTree implements SosTree {
     if (r.entry.tooLarge !== undefined && !(options?.tailBytes !== undefined && r.entry.truncated)) {
       return {error: `${path}: ${formatBytes(r.entry.tooLarge)} in the sosreport, over the ${formatBytes(SOS_BUDGET.fileBytes)} limit for one file`, code: 'too-large'}
     }
+    this.files.add(r.path)
     if (options?.tailBytes !== undefined && Buffer.byteLength(r.entry.text) > options.tailBytes) {
       const buffer = Buffer.from(r.entry.text)
       return {text: buffer.subarray(buffer.length - options.tailBytes).toString('utf8'), truncated: true}
@@ -112,6 +118,7 @@ class MemoryTree implements SosTree {
   list(path: string): string[] | undefined {
     const r = this.resolve(path)
     if ('out' in r || !r.entry || r.entry.kind !== 'dir') return undefined
+    this.dirs.add(r.path)
     const prefix = r.path === '' ? '' : `${r.path}/`
     const names = new Set<string>()
     for (const key of this.entries.keys()) if (key.startsWith(prefix) && key.length > prefix.length) names.add(key.slice(prefix.length).split('/')[0])
@@ -122,11 +129,17 @@ class MemoryTree implements SosTree {
     const r = this.resolve(path)
     return !('out' in r) && r.entry !== undefined
   }
+
+  touched(): {files: string[]; dirs: string[]} {
+    return {files: [...this.files].sort(), dirs: [...this.dirs].sort()}
+  }
 }
 
 /** An unpacked sosreport: read lazily, each file checked to stay inside the directory. */
 class DirectoryTree implements SosTree {
   private kept = 0
+  private readonly files = new Set<string>()
+  private readonly dirs = new Set<string>()
 
   constructor(
     readonly label: string,
@@ -155,6 +168,7 @@ class DirectoryTree implements SosTree {
     }
     // A hard link may name any file of the filesystem it was made on: never read through one.
     if (info.isFile() && info.nlink > 1) return {error: `${path}: a hard link (${info.nlink} names), not read`, code: 'failed'}
+    if (info.isFile()) this.files.add(real.slice(this.root.length + 1))
     if (info.isFile() && options?.tailBytes !== undefined && info.size > options.tailBytes) return this.tail(real, info.size, options.tailBytes)
     try {
       const text = readRegularFileSync(real, {maxBytes: SOS_BUDGET.fileBytes, noFollow: true, label: `${this.label}: ${path}`})
@@ -184,7 +198,9 @@ class DirectoryTree implements SosTree {
     const real = this.inside(path)
     if (typeof real !== 'string') return undefined
     try {
-      return readdirSync(real).sort()
+      const names = readdirSync(real).sort()
+      this.dirs.add(real.slice(this.root.length + 1))
+      return names
     } catch {
       return undefined
     }
@@ -192,6 +208,10 @@ class DirectoryTree implements SosTree {
 
   exists(path: string): boolean {
     return typeof this.inside(path) === 'string'
+  }
+
+  touched(): {files: string[]; dirs: string[]} {
+    return {files: [...this.files].sort(), dirs: [...this.dirs].sort()}
   }
 }
 

@@ -103,6 +103,8 @@ export class SosRunner implements Runner {
   private readonly copies: {plugin: string; spec: string}[] = []
   private readonly skipped = new Map<string, {reason: string; changes: boolean}>()
   private readonly missing = new Map<string, NotCollected>()
+  /** The sos commands looked up (found or not): what a recording of this sosreport must keep of its manifest. */
+  readonly consulted = new Set<string>()
 
   constructor(
     readonly tree: SosTree,
@@ -151,6 +153,7 @@ export class SosRunner implements Runner {
   private recorded(input: string, source: CommandSource): Answer {
     for (const exec of source.execs) {
       const key = normalizeExec(exec)
+      this.consulted.add(key)
       const cmd = this.commands.get(key)
       const files = cmd ? (cmd.filepath ? [cmd.filepath] : []) : source.plugins.map((p) => `sos_commands/${p}/${sosCommandFile(exec)}`)
       if (cmd && cmd.returnCode === 127) return {error: `${exec}: not installed on the host (sos: exit status 127)`, errorCode: 'not-found'}
@@ -241,7 +244,8 @@ export class SosRunner implements Runner {
       const m = new RegExp(`^${tool} -t (\\S+) -nvL$`).exec(normalizeExec(c.exec))
       if (m) tables.add(m[1])
     }
-    for (const plugin of ['firewall_tables', 'networking']) {
+    // Without a manifest (older sos), the output files name the tables.
+    for (const plugin of this.commands.size === 0 ? ['firewall_tables', 'networking'] : []) {
       for (const f of this.tree.list(`sos_commands/${plugin}`) ?? []) {
         const m = new RegExp(`^${tool}_-t_(\\w+)_-nvL$`).exec(f)
         if (m) tables.add(m[1])
@@ -437,7 +441,7 @@ export class SosRunner implements Runner {
     const covering = this.coveredBy(`${path.replace(/\/$/, '')}/`) ?? this.copies.find((c) => c.spec.startsWith(`${path}/`))?.plugin
     if (covering) return {...base, output: '', error: `${path}: no such directory (the ${covering} plugin copies it and found none)`, errorCode: 'not-found'}
     const plugin = this.pluginFor(`${path}/`)
-    this.note({input: path, sos: `${path}/${plugin ? ` (plugin ${plugin})` : ''}`, reason: plugin && this.ran(plugin) ? `the ${plugin} plugin of this sos version does not copy it (newer sos versions do)` : plugin ? `the ${plugin} plugin did not run` : 'sos does not collect it', ...(plugin ? {collect: `sos report -o ${plugin}`} : {})})
+    this.note({input: path, sos: `${path}/${plugin ? ` (plugin ${plugin})` : ''}`, reason: plugin && this.ran(plugin) ? `the ${plugin} plugin of this sos version does not copy it (sos 4.2 and later do)` : plugin ? `the ${plugin} plugin did not run` : 'sos does not collect it', ...(plugin ? {collect: `sos report -o ${plugin}`} : {})})
     return {...base, output: '', error: `${path}: not collected by this sosreport`, errorCode: 'not-recorded'}
   }
 }

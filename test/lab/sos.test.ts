@@ -1,0 +1,100 @@
+/**
+ * Sosreports of lab scenarios: each scenario is injected for real, diagnosed live, and a real
+ * sosreport taken by Debian's sosreport (only the plugins kvmdoctor reads, so it stays fast);
+ * `kvmdoctor diagnose --from` the sosreport must find what the live run found for every rule whose
+ * inputs sos collected, and say "not checked" for the others. The sosreport, cut to the files
+ * kvmdoctor read, is recorded as fixtures/sos-<scenario>/ for the replay suite (test/sos/replay.test.ts).
+ */
+import {execa} from 'execa'
+import {mkdirSync, readdirSync, rmSync, writeFileSync} from 'node:fs'
+import {join} from 'node:path'
+import {afterAll, beforeAll, describe, expect, it} from 'vitest'
+import {ALL_PROBES} from '../../probes/index.js'
+import {diagnose} from '../../src/core/diagnose.js'
+import {openSosreport} from '../../src/core/sosreport.js'
+import {SCENARIOS} from '../scenarios.js'
+import {type ComparableReport, sosComparison} from '../sos/compare.js'
+import {writeSosRecording} from '../sos/record.js'
+import {captureHostState, diffHostState, restoreHostState, restoreSavedHostState, saveHostState} from './host-state.js'
+import {CACHE, INET, ROOT, cleanLab, ensureHost, kvmdoctor, sh, startGuest, startInternet, waitFor} from './lab.js'
+import {LIVE, WEB01} from './scenarios-live.js'
+
+/** Scenarios whose faults sos can see from the host's root namespace; flushed-and-forward-off has two faults at once. */
+export const SOS_SCENARIOS = ['healthy', 'ip-forward-off', 'masquerade-removed', 'network-inactive', 'dnsmasq-killed', 'mtu-mismatch', 'forward-reject-subnet', 'flushed-and-forward-off']
+/** What kvmdoctor reads: interfaces, routes and the firewall (networking), sysctls and modules (kernel), processes, libvirt's files and virsh, the time. */
+export const SOS_PLUGINS = ['networking', 'kernel', 'process', 'libvirt', 'virsh', 'date', 'host']
+const STATE = join(CACHE, 'kdlab-sos-host-state.json')
+const INTERNET = `${INET.server}:${INET.port}/tcp`
+
+/** `sos report`, batch, the plugins above; --allow-system-changes because sos reads nft and iptables only with their modules listed in /proc/modules (absent on some kernels). */
+async function sosReport(name: string): Promise<{archive: string; seconds: number}> {
+  const dir = join(CACHE, `sos-${name}`)
+  rmSync(dir, {recursive: true, force: true})
+  mkdirSync(dir, {recursive: true})
+  const started = Date.now()
+  await execa('sos', ['report', '--batch', '--quiet', '--tmp-dir', dir, '--label', name.replace(/[^a-z0-9]/g, ''), '-o', SOS_PLUGINS.join(','), '--allow-system-changes', '--plugin-timeout', '120'], {timeout: 300_000, stdin: 'ignore'})
+  const archive = readdirSync(dir).find((f) => /^sosreport-.*\.tar\.xz$/.test(f))
+  if (!archive) throw new Error(`sos report left no archive in ${dir}: ${readdirSync(dir).join(', ')}`)
+  return {archive: join(dir, archive), seconds: (Date.now() - started) / 1000}
+}
+
+async function leaseFor(mac: string): Promise<boolean> {
+  const out = await sh(['virsh', 'net-dhcp-leases', 'default'], {reject: false})
+  return out.stdout.includes(mac)
+}
+
+describe('sosreports of lab scenarios', () => {
+  beforeAll(async () => {
+    await ensureHost()
+    await cleanLab()
+    await saveHostState(STATE)
+    await startInternet()
+    await startGuest(WEB01)
+    await waitFor('web01 lease', () => leaseFor(WEB01.mac), 30_000)
+  }, 600_000)
+
+  afterAll(async () => {
+    try {
+      await cleanLab()
+    } finally {
+      await restoreSavedHostState(STATE)
+    }
+  }, 180_000)
+
+  for (const name of SOS_SCENARIOS) {
+    it(`${name}: the sosreport's findings are the live ones for every rule sos gave the inputs of`, async () => {
+      const scenario = SCENARIOS.find((s) => s.name === name)!
+      const live = LIVE[name]
+      expect(scenario && live, name).toBeTruthy()
+      const before = await captureHostState()
+      let liveRun: Awaited<ReturnType<typeof kvmdoctor>>
+      let sos: {archive: string; seconds: number}
+      try {
+        await live.inject()
+        liveRun = await kvmdoctor(scenario.args ?? [])
+        sos = await sosReport(name)
+      } finally {
+        await live.reset()
+        const residue = diffHostState(before, await captureHostState())
+        if (residue.length > 0) await restoreHostState(before)
+        expect(residue, `${name}: its reset left the host changed`).toEqual([])
+      }
+      // Kept beside the archive: the comparison can be rerun without the lab (see test/sos/README.md).
+      writeFileSync(join(CACHE, `sos-${name}`, 'live.json'), JSON.stringify(liveRun.report, null, 2) + '\n')
+      // The recording: the files read, then replayed to the same findings.
+      const runner = await openSosreport(sos.archive, {directory: false})
+      await diagnose({runner, options: {active: false, libvirtUri: 'qemu:///system', internet: INTERNET}, version: 'lab', probes: ALL_PROBES})
+      const fixture = join(ROOT, 'fixtures', `sos-${name}`)
+      rmSync(fixture, {recursive: true, force: true})
+      writeSosRecording(runner, fixture)
+      const fromSos = (await kvmdoctor(['--from', sos.archive])).report as unknown as ComparableReport
+      const comparison = sosComparison(liveRun.report as unknown as ComparableReport, fromSos)
+      writeFileSync(join(fixture, 'expected.json'), JSON.stringify({scenario: name, sosSeconds: Math.round(sos.seconds), live: comparison.liveAll, notCheckedRules: comparison.notCheckedRules, findings: comparison.sos}, null, 2) + '\n')
+      console.info(`${name}: sos report took ${sos.seconds.toFixed(1)} s; ${comparison.compared} live finding(s) compared, ${comparison.notCheckedRules.length} rule(s) not checked from the sosreport (${comparison.notCheckedRules.join(', ')})`)
+      expect(comparison.sos, `${name}: findings from the sosreport against the live ones (rules sos gave the inputs of)`).toEqual(comparison.live)
+      for (const n of fromSos.notChecked) expect(n.reason, `${n.ruleId}: why not checked`).toMatch(/not collected by this sosreport|unavailable|unknown/)
+      const replay = (await kvmdoctor(['--from', fixture])).report as unknown as ComparableReport
+      expect(sosComparison(liveRun.report as unknown as ComparableReport, replay).sos, `${name}: the recording replays to the same findings`).toEqual(comparison.sos)
+    }, 600_000)
+  }
+})
