@@ -113,26 +113,18 @@ function match(w: Words, family: 'ip' | 'ip6'): string | undefined {
     }
     return opts.length > 0 ? `-m ${word} ${opts.join(' ')}` : fail()
   }
-  if ((word === 'icmptype' || word === 'ipv6-icmptype') && !not) {
-    w.next()
+  // "icmptype 3 code 4", and negated "icmp !type 11".
+  const icmpNegated = (word === 'icmp' || word === 'ipv6-icmp') && w.peek(1) === '!type'
+  if ((word === 'icmptype' || word === 'ipv6-icmptype' || icmpNegated) && !not) {
+    w.i += icmpNegated ? 2 : 1
     const type = w.next()
     let code = ''
     if (w.peek() === 'code') {
       w.next()
       code = `/${w.next()}`
     }
-    return word === 'icmptype' ? `-m icmp --icmp-type ${type}${code}` : `-m icmp6 --icmpv6-type ${type}${code}`
-  }
-  if ((word === 'icmp' || word === 'ipv6-icmp') && w.peek(1) === '!type' && !not) {
-    w.next()
-    w.next()
-    const type = w.next()
-    let code = ''
-    if (w.peek() === 'code') {
-      w.next()
-      code = `/${w.next()}`
-    }
-    return word === 'icmp' ? `-m icmp ! --icmp-type ${type}${code}` : `-m icmp6 ! --icmpv6-type ${type}${code}`
+    const bang = icmpNegated ? '! ' : ''
+    return word.startsWith('icmp') ? `-m icmp ${bang}--icmp-type ${type}${code}` : `-m icmp6 ${bang}--icmpv6-type ${type}${code}`
   }
   if (word === 'multiport' && !not) {
     w.next()

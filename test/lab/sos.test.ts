@@ -16,7 +16,7 @@ import {SCENARIOS} from '../scenarios.js'
 import {type ComparableReport, sosComparison} from '../sos/compare.js'
 import {writeSosRecording} from '../sos/record.js'
 import {captureHostState, diffHostState, restoreHostState, restoreSavedHostState, saveHostState} from './host-state.js'
-import {CACHE, INET, ROOT, cleanLab, ensureHost, kvmdoctor, sh, startGuest, startInternet, waitFor} from './lab.js'
+import {CACHE, INET, ROOT, cleanLab, ensureHost, kvmdoctor, startInternet, startLeasedGuest} from './lab.js'
 import {LIVE, WEB01} from './scenarios-live.js'
 
 /** Scenarios whose faults sos can see from the host's root namespace; flushed-and-forward-off has two faults at once. */
@@ -38,19 +38,13 @@ async function sosReport(name: string): Promise<{archive: string; seconds: numbe
   return {archive: join(dir, archive), seconds: (Date.now() - started) / 1000}
 }
 
-async function leaseFor(mac: string): Promise<boolean> {
-  const out = await sh(['virsh', 'net-dhcp-leases', 'default'], {reject: false})
-  return out.stdout.includes(mac)
-}
-
 describe('sosreports of lab scenarios', () => {
   beforeAll(async () => {
     await ensureHost()
     await cleanLab()
     await saveHostState(STATE)
     await startInternet()
-    await startGuest(WEB01)
-    await waitFor('web01 lease', () => leaseFor(WEB01.mac), 30_000)
+    await startLeasedGuest(WEB01)
   }, 600_000)
 
   afterAll(async () => {
