@@ -241,7 +241,10 @@ export class SosRunner implements Runner {
     const tables = new Set<string>()
     for (const c of this.commands.values()) {
       const m = new RegExp(`^${tool} -t (\\S+) -nvL$`).exec(normalizeExec(c.exec))
-      if (m) tables.add(m[1])
+      if (!m) continue
+      tables.add(m[1])
+      // Its manifest entry names the table even when the listing read is iptables -vnxL's.
+      this.consulted.add(normalizeExec(c.exec))
     }
     // Without a manifest (older sos), the output files name the tables.
     for (const plugin of this.commands.size === 0 ? ['firewall_tables', 'networking'] : []) {
