@@ -818,7 +818,8 @@ class HostView {
       kind === 'dhcp'
         ? newPacket({family: 4, src: gw, dst: '255.255.255.255', l4proto: 'udp', sport: 67, dport: 68, pkttype: 'broadcast'})
         : replyPacket({family: 4, src: gw, dst: src, l4proto: 'udp', sport: 53, dport: 40000})
-    const back = new PathRunner(this, [], reply, kind === 'dhcp' ? SIZE.dhcp : SIZE.dnsReply)
+    // A DNS answer is in the query's connection (and carries its connection mark); a DHCP offer is a new one.
+    const back = new PathRunner(this, [], kind === 'dns' ? {...reply, ct: {...reply.ct, mark: runner.packet().ct.mark}} : reply, kind === 'dhcp' ? SIZE.dhcp : SIZE.dnsReply)
     if (kind === 'dns') {
       const missing = this.unaddressedHop(source, g)
       if (missing) back.push(missing)
@@ -860,7 +861,9 @@ class HostView {
     const reply = replyPacket({family: 4, iifname: egress, src: to.addr, dst: src, l4proto: to.proto, ...(to.proto === 'icmp' ? {icmpType: 0} : {sport: to.port ?? 443, dport: 40000})}, natted !== src ? ['snat'] : [])
     // The sender sizes its packets by the routed path (the bridge's MTU, not the tap's): the tap must take them.
     // Conntrack undoes the source NAT at the NAT core's priority in prerouting: chains before it see the translated address.
-    const arriving: NfPacket = natted !== src ? {...reply, dst: natted, ct: {...reply.ct, translate: {dst: src}}} : reply
+    // The reply belongs to the request's connection: it carries the connection mark the request's path left.
+    const ctMark = runner.packet().ct.mark
+    const arriving: NfPacket = natted !== src ? {...reply, dst: natted, ct: {...reply.ct, mark: ctMark, translate: {dst: src}}} : {...reply, ct: {...reply.ct, mark: ctMark}}
     const back = new PathRunner(this, [], arriving, to.proto === 'icmp' ? SIZE.ping : this.pathMtu(bridge, egress))
     const replyAssumed = [...assumed]
     if (missing) back.push(missing)

@@ -362,3 +362,15 @@ describe('hop model: br_netfilter on a NAT network', () => {
     expect(off.find((f) => f.kind === 'egress')!.verdict).toBe('pass')
   })
 })
+
+describe('the reply belongs to the request\'s connection', () => {
+  it('a connection mark the request path sets is seen by the reply (a connmark drop on replies fails them)', () => {
+    const setCtMark: NfExpr = {kind: 'mark', what: 'ct mark', op: 'set', value: 0x7}
+    const tables = libvirtTables({
+      filter: {FORWARD: [[cmp('iifname', str('virbr0')), setCtMark], [cmp('ct mark', num(7)), cmp('iifname', str('eth0')), drop], [jump('LIBVIRT_FWX')], [jump('LIBVIRT_FWI')], [jump('LIBVIRT_FWO')]]},
+    })
+    const fs = flows(host((h) => (h.ruleset = ruleset(tables))))
+    expect(byKind(fs, 'egress').verdict).toBe('pass')
+    expect(byKind(fs, 'egress-reply').decidedBy).toMatchObject({name: 'netfilter forward', verdict: 'fail'})
+  })
+})
