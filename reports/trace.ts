@@ -23,6 +23,8 @@ export function renderTrace(t: TraceResult): string {
     out.push(`Flow ${n + 1}/${t.flows.length}: ${f.kind}  ${f.guest} ${f.iface}${f.mac ? ` ${f.mac}` : ''}${f.network ? `  network ${f.network}` : ''}${f.bridge ? `, bridge ${f.bridge}` : ''}`)
     out.push(`  ${f.description}`)
     out.push(`  packet: ${f.packet}`)
+    // What the verdict takes for granted: a pass with assumptions is a pass of the host's side only.
+    for (const a of f.assumptions ?? []) out.push(`  assumes: ${a}`)
     const width = Math.max(...f.hops.map((h) => h.name.length))
     f.hops.forEach((h, i) => {
       out.push(`  ${String(i + 1).padStart(2)}  ${VERDICT[h.verdict]}  ${h.name.padEnd(width)}  ${h.detail}`)

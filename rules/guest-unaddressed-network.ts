@@ -20,6 +20,8 @@ export const rule: RuleDefinition = {
   fix: [],
   // Whether the guest is meant to be static or the network to serve it is a person's choice: the notes give both ways.
   fixLines: () => [],
+  // The flows it stops meet the network's missing addresses first: that element is this finding's.
+  claims: ['unaddressed:{context.network}'],
   note: [
     'give the guest a static address of {networkSubnet} inside the guest, or let the network hand one out: add a <dhcp> range, or a host entry for {mac} (virsh net-update {context.network} add ip-dhcp-host "<host mac=\'{mac}\' ip=\'ADDR\'/>" --live --config)',
     'with --listen, the guest\'s own DHCP requests on its tap show whether it is asking for an address at all',

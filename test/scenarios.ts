@@ -155,6 +155,96 @@ const WIRE_SCENARIOS: Scenario[] = [
   },
 ]
 
+// ---------- the round trip (issue 22): faults on the reply path, on address ownership, in tc and netdev hooks, and networks that give no address ----------
+const NOADDR_GUEST = 'kdlab-noaddr01'
+const ROUND_TRIP_SCENARIOS: Scenario[] = [
+  {
+    name: 'reply-uplink-forwarding-off',
+    description: 'net.ipv4.conf.kdlab-up0.forwarding=0 alone: requests leave by kdlab-up0, the replies arriving there are not routed',
+    findings: [{id: 'guest-flow-blocked', entity: 'net.ipv4.conf.kdlab-up0.forwarding = 0', rank: 1}],
+    noOtherAbove: 'info',
+    oracle: {[WEB01]: REACH_HOST_ONLY},
+  },
+  {
+    name: 'reply-rp-filter-reverse-route',
+    description: "strict rp_filter on kdlab-up0 and an ip rule (iif lo, to 203.0.113.10) that blackholes the host's own route back to the lab internet: the forward lookup is untouched, the replies' source check fails",
+    findings: [{id: 'guest-flow-blocked', entity: '~rp_filter 1 on kdlab-up0', rank: 1}],
+    noOtherAbove: 'info',
+    oracle: {[WEB01]: REACH_HOST_ONLY},
+  },
+  {
+    name: 'reply-policy-blackhole',
+    description: 'ip rule iif kdlab-up0 to 192.168.122.0/24 lookup 103, table 103 a blackhole for the guest subnet: requests leave, the replies (after conntrack undoes the NAT) are blackholed',
+    findings: [{id: 'policy-route-diverts-guests', entity: '~lookup 103', rank: 1}],
+    noOtherAbove: 'info',
+    oracle: {[WEB01]: REACH_HOST_ONLY},
+  },
+  {
+    name: 'tc-tap-tbf-burst',
+    description: "a tbf (rate 10mbit, burst 1000 bytes) as the root qdisc of the guest's tap: what the guest receives is shaped, and full-size packets (the HTTP answer) are never sent",
+    findings: [{id: 'guest-flow-blocked', entity: '~tc qdisc tbf', rank: 1}],
+    noOtherAbove: 'info',
+    oracle: {[WEB01]: {dhcp: 'ok', dns: 'ok', ping: 'ok', tcp: 'fail'}},
+  },
+  {
+    name: 'tc-uplink-pfifo-zero',
+    description: 'pfifo limit 0 as the root qdisc of kdlab-up0: the queue holds nothing, so nothing leaves by the uplink',
+    findings: [{id: 'guest-flow-blocked', entity: '~tc qdisc pfifo', rank: 1}],
+    noOtherAbove: 'info',
+    oracle: {[WEB01]: REACH_HOST_ONLY},
+  },
+  {
+    name: 'tc-redirect-dns',
+    description: "clsact on virbr0 and a u32 filter (udp, dport 53) redirecting the guests' DNS queries to a veth that leads nowhere (mirred)",
+    findings: [{id: 'guest-flow-blocked', entity: '~mirred redirect', rank: 1}],
+    noOtherAbove: 'info',
+    oracle: {[WEB01]: {dhcp: 'ok', dns: 'fail', ping: 'ok', tcp: 'ok'}},
+  },
+  {
+    name: 'netdev-ingress-drop-replies',
+    description: 'an nft netdev table whose ingress chain on kdlab-up0 drops tcp from port 80 of the lab internet: TCP replies die before the bridge or IP layer sees them; ping passes',
+    findings: [{id: 'guest-flow-blocked', entity: '~tcp sport 80 drop', rank: 1}],
+    noOtherAbove: 'info',
+    oracle: {[WEB01]: {dhcp: 'ok', dns: 'ok', ping: 'ok', tcp: 'fail'}},
+  },
+  {
+    name: 'netdev-egress-drop-dhcp',
+    description: 'an nft netdev table whose egress chain on virbr0 drops udp from port 67: the DHCP server answers, its answers never leave the bridge device',
+    findings: [{id: 'guest-flow-blocked', entity: '~udp sport 67 drop', rank: 1}],
+    noOtherAbove: 'info',
+    oracle: {[WEB01]: {dhcp: 'fail', dns: 'ok', ping: 'ok', tcp: 'ok'}},
+  },
+  {
+    name: 'snat-address-not-local',
+    description: 'an SNAT of the guest subnet to 198.51.100.77, on the lab internet link but not an address of this host: replies are sent to an address nobody answers ARP for',
+    beyondHost: {measures: ['ping', 'tcp'], why: 'the replies go to 198.51.100.77, which the host neither owns nor routes to itself: where they end up is the network\'s decision'},
+    findings: [{id: 'snat-address-not-local', entity: '~--to-source 198.51.100.77', rank: 1}],
+    noOtherAbove: 'info',
+    oracle: {[WEB01]: REACH_HOST_ONLY},
+  },
+  {
+    name: 'snat-address-anyip',
+    description: 'the same SNAT to 198.51.100.77, with a local route for it (ip route add local 198.51.100.77 dev lo): the host answers for the address and the replies come home',
+    findings: [],
+    noOtherAbove: 'info',
+    oracle: {[WEB01]: REACH_OK},
+  },
+  {
+    name: 'unaddressed-network',
+    description: `a second NAT network (kdlab-noaddr, 192.168.151.0/24, autostart) with no DHCP at all, and a guest (${NOADDR_GUEST}) that asks for DHCP on it`,
+    findings: [{id: 'guest-unaddressed-network', entity: `${NOADDR_GUEST}/`, rank: 1}],
+    noOtherAbove: 'info',
+    oracle: {[NOADDR_GUEST]: REACH_NONE, [WEB01]: REACH_OK},
+  },
+  {
+    name: 'static-guest-no-dhcp-network',
+    description: 'the same network without DHCP, and a guest configured statically (192.168.151.50/24, gateway 192.168.151.1): nothing is wrong',
+    findings: [],
+    noOtherAbove: 'info',
+    oracle: {'kdlab-static151': {dhcp: 'skip', dns: 'ok', ping: 'ok', tcp: 'ok'}, [WEB01]: REACH_OK},
+  },
+]
+
 export const SCENARIOS: Scenario[] = [
   {
     name: 'healthy',
@@ -642,6 +732,7 @@ export const SCENARIOS: Scenario[] = [
     oracle: {[WEB01]: REACH_HOST_ONLY},
   },
   ...WIRE_SCENARIOS,
+  ...ROUND_TRIP_SCENARIOS,
 ]
 
 interface ReportFinding {

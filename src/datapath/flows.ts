@@ -27,7 +27,7 @@ import {type Branch, type EvalContext, type HookWalk, type TraceStep, assumption
 import {type NfPacket, describePacket, newPacket, replyPacket} from './netfilter/packet.js'
 import {type RouteDecision, type Router, buildRouter, describeRoute} from './routing.js'
 import {type Element, elementForStep, natMissingElement} from './elements.js'
-import {tcVerdict} from './tc.js'
+import {type TcIndex, indexTc, tcVerdict} from './tc.js'
 
 export type FlowKind = 'dhcp' | 'dhcp-reply' | 'dns' | 'dns-reply' | 'egress' | 'egress-reply' | 'egress6' | 'egress6-reply' | 'custom'
 export type HopVerdict = 'pass' | 'fail' | 'indeterminate'
@@ -122,6 +122,8 @@ export interface Datapath {
 }
 
 const RUNNING = new Set(['running', 'paused', 'idle', 'in shutdown', 'blocked'])
+/** Root qdiscs that pass whatever a flow sends: a device with only one of these has no tc hop. */
+const PASSING_ROOT = new Set(['noqueue', 'pfifo_fast', 'fq_codel', 'fq', 'sfq', 'codel', 'cake'])
 
 /** Sizes (IP bytes) of the packets each flow carries: a hop that cannot pass the largest fails the flow. */
 const SIZE = {dhcp: 328, dns: 80, dnsReply: 512, ping: 84}
@@ -162,8 +164,12 @@ class HostView {
   readonly ctx: EvalContext
   private readonly localAddrs = new Set<string>()
   private readonly bcastAddrs = new Set<string>()
+  private readonly tc: TcIndex | null
+  /** Devices whose tc does nothing either way (a default root qdisc, no ingress hook): no hop, asked once. */
+  private readonly tcSilent = new Set<string>()
 
   constructor(readonly facts: DatapathFacts) {
+    this.tc = facts.tc ? indexTc(facts.tc) : null
     this.router = buildRouter(facts.routes, facts.ipRules)
     this.links = new Map(facts.links.map((l) => [l.name, l]))
     this.ports = new Map()
@@ -349,7 +355,7 @@ class HostView {
     const back = new PathRunner(this, [], reply, size)
     back.push(this.returnRouteHop(networkOf(subnet), net))
     this.replyIn(back, egress, g)
-    flows.push(this.finish(base, 'egress6-reply', `IPv6 reply from ${to.addr} back to ${d.name}`, reply, back.hops, 'egress6', assumed))
+    flows.push(this.finish(base, 'egress6-reply', `IPv6 reply from ${to.addr}, arriving by ${egress}, back to ${d.name}`, reply, back.hops, 'egress6', assumed))
     return flows
   }
 
@@ -441,9 +447,14 @@ class HostView {
   /** tc on a device, one direction: a hop only where tc does something (or could not be read). */
   private tcHop(runner: PathRunner, dev: string | undefined, direction: 'ingress' | 'egress'): void {
     if (!dev || !runner.alive()) return
+    if (this.tcSilent.has(dev)) return
     const p = runner.packet()
-    const v = tcVerdict(this.facts.tc, this.facts.tcUnavailable, dev, direction, {family: p.family, l4proto: p.l4proto, src: p.src, dst: p.dst, sport: p.sport, dport: p.dport, size: runner.size})
-    if (!v) return
+    const v = tcVerdict(this.tc, this.facts.tcUnavailable, dev, direction, {family: p.family, l4proto: p.l4proto, src: p.src, dst: p.dst, sport: p.sport, dport: p.dport, size: runner.size})
+    if (!v) {
+      const own = this.tc?.qdiscs.get(dev)
+      if (own && own.length > 0 && own.every((q) => q.parent === 'root' && PASSING_ROOT.has(q.kind))) this.tcSilent.add(dev)
+      return
+    }
     // tc not read at all (or not on this device) is one undecided element, not one per device and direction.
     const element = v.element ?? (v.verdict === 'indeterminate' ? {id: this.facts.tc === null ? 'tc:not-read' : `tc:not-read:${dev}`, kind: 'tc-qdisc' as const, text: v.detail, ...(this.facts.tc === null ? {} : {device: dev}), undo: []} : undefined)
     runner.push({name: `tc ${direction} ${dev}`, verdict: v.verdict, detail: v.detail, ...(element ? {element} : {})})
@@ -494,6 +505,14 @@ class HostView {
     }
     this.vlanHop(runner, bridge, port, 'in')
     if (transient) runner.push({name: `bridge port ${port}`, verdict: 'pass', detail: `STP port state ${state}: forwarding within ${delayCs / 100} s x 2`})
+  }
+
+  /** A bridge forwards no frame larger than the port's MTU (the IP layer sized it by the bridge's). */
+  private mtuHop(runner: PathRunner, bridge: string, port: string | undefined): void {
+    const mtu = port ? this.links.get(port)?.mtu : undefined
+    if (!port || !runner.alive() || mtu === undefined || mtu <= 0 || runner.size <= mtu) return
+    const bridgeMtu = this.links.get(bridge)?.mtu
+    runner.push({name: `mtu ${port}`, verdict: 'fail', detail: `a ${runner.size}-byte packet sized for ${bridge} (mtu ${bridgeMtu ?? '?'}) does not fit ${port} (mtu ${mtu}): the bridge drops it`, element: {id: `mtu:${bridge}`, kind: 'link', text: `${port} mtu ${mtu} on ${bridge} (mtu ${bridgeMtu ?? '?'})`, device: port, undo: [`ip link set ${port} mtu ${bridgeMtu ?? mtu}`]}})
   }
 
   /** A bridge port a frame leaves by: VLAN egress filtering, and flooding when the frame is a broadcast. */
@@ -714,6 +733,7 @@ class HostView {
     runner.nf('bridge output', 'output', 'bridge', {oifname: i.target, obrname: bridge})
     runner.nf('bridge postrouting', 'postrouting', 'bridge', {oifname: i.target, obrname: bridge})
     this.portOut(runner, bridge, i.target, broadcast)
+    this.mtuHop(runner, bridge, i.target)
     this.leaveDevice(runner, i.target, 'tap', bridge)
   }
 
@@ -772,6 +792,8 @@ class HostView {
     }
     const what = kind === 'dhcp' ? 'DHCP request' : 'DNS query'
     const out = [this.finish(base, kind, `${what} to ${kind === 'dhcp' ? 'the DHCP server' : 'the resolver'} of network ${net!.name} on ${gw}${kind === 'dns' ? srcNote : ''}`, request, runner.hops, undefined, assumed)]
+    // No request, no answer: a reply that is never sent is not followed (it would read as a pass).
+    if (out[0].verdict === 'fail') return out
     // The answer: from dnsmasq out of the bridge. A DHCP reply does not match the request's conntrack tuple: it is new.
     // dnsmasq sends DHCP replies to the limited broadcast or the client's MAC, bound to the bridge; a DNS answer is routed.
     const reply =
@@ -818,7 +840,8 @@ class HostView {
     // The reply: sent to the address the request left with, it arrives where the network delivers that address.
     const natted = runner.packet().src
     const reply = replyPacket({family: 4, iifname: egress, src: to.addr, dst: src, l4proto: to.proto, ...(to.proto === 'icmp' ? {icmpType: 0} : {sport: to.port ?? 443, dport: 40000})}, natted !== src ? ['snat'] : [])
-    const back = new PathRunner(this, [], {...reply, dst: natted}, size)
+    // The sender sizes its packets by the routed path (the bridge's MTU, not the tap's): the tap must take them.
+    const back = new PathRunner(this, [], {...reply, dst: natted}, to.proto === 'icmp' ? SIZE.ping : this.pathMtu(bridge, egress))
     const replyAssumed = [...assumed]
     if (missing) back.push(missing)
     if (natted === src) {
@@ -833,7 +856,7 @@ class HostView {
       back.push(this.snatNotLocalHop(runner, natted))
     }
     this.replyIn(back, egress, g, {dst: src})
-    flows.push(this.finish(base, kind === 'custom' ? 'custom' : 'egress-reply', `reply from ${to.addr} back to ${d.name}`, reply, back.hops, kind, replyAssumed))
+    flows.push(this.finish(base, kind === 'custom' ? 'custom' : 'egress-reply', `reply from ${to.addr} to ${natted}, arriving by ${egress}, back to ${d.name}`, reply, back.hops, kind, replyAssumed))
     if (kind === 'custom') flows[1].kind = 'custom'
     return flows
   }

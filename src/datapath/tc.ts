@@ -26,10 +26,30 @@ export interface TcVerdict {
   element?: Element
 }
 
+/** tc's facts by device: a host with a thousand taps is asked about each of them several times per flow. */
+export interface TcIndex {
+  facts: TcFacts
+  qdiscs: Map<string, Qdisc[]>
+  filters: Map<string, TcFilter[]>
+  classes: Map<string, TcFacts['classes']>
+}
+
+export function indexTc(facts: TcFacts): TcIndex {
+  const group = <T extends {dev: string}>(list: T[]) => {
+    const m = new Map<string, T[]>()
+    for (const x of list) (m.get(x.dev) ?? m.set(x.dev, []).get(x.dev)!).push(x)
+    return m
+  }
+  return {facts, qdiscs: group(facts.qdiscs), filters: group(facts.filters), classes: group(facts.classes)}
+}
+
 /** Qdiscs that queue every packet they are given (drops only under load, which counters show). */
 const PASSING = new Set(['noqueue', 'pfifo_fast', 'fq_codel', 'fq', 'sfq', 'codel', 'cake', 'pie', 'fq_pie', 'choke', 'red', 'pfifo_head_drop'])
 
 const PROTO: Record<string, number> = {icmp: 1, tcp: 6, udp: 17, icmpv6: 58}
+/** tc counts the Ethernet header in a packet's length (qdisc_pkt_len): what fifo limits, tbf and policers compare. */
+const ETHERNET_HEADER = 14
+const frameOf = (p: TcPacket) => p.size + ETHERNET_HEADER
 
 /** The bytes of the network header (and ports) tc's u32 reads, with the ones not known for this packet unset. */
 function headerBytes(p: TcPacket): (number | undefined)[] {
@@ -134,7 +154,7 @@ function runAction(a: TcAction, f: TcFilter, p: TcPacket, device: string): Filte
     const {burst, mtu, rate, exceed} = a.police
     const drops = exceed === undefined || exceed === 'drop' || exceed === 'shot'
     const limit = Math.min(burst ?? Infinity, mtu ?? Infinity)
-    if (drops && limit < p.size) return {kind: 'stop', verdict: {verdict: 'fail', detail: `a packet of ${p.size} bytes exceeds the policer's ${burst !== undefined && burst <= (mtu ?? Infinity) ? `burst ${burst}` : `mtu ${mtu}`} bytes: dropped every time`, element: ELEMENT(f, `police ${rate !== undefined ? `rate ${rate * 8} bit/s ` : ''}burst ${burst ?? '?'} mtu ${mtu ?? '?'}`)}}
+    if (drops && limit < frameOf(p)) return {kind: 'stop', verdict: {verdict: 'fail', detail: `a ${frameOf(p)}-byte frame exceeds the policer's ${burst !== undefined && burst <= (mtu ?? Infinity) ? `burst ${burst}` : `mtu ${mtu}`} bytes: dropped every time`, element: ELEMENT(f, `police ${rate !== undefined ? `rate ${rate * 8} bit/s ` : ''}burst ${burst ?? '?'} mtu ${mtu ?? '?'}`)}}
     return `policed to ${rate !== undefined ? formatRate(rate * 8) : 'a rate'}`
   }
   if (a.kind === 'mirred' && a.mirred) {
@@ -198,7 +218,7 @@ export function formatRate(bits: number): string {
 const major = (handle: string) => handle.split(':')[0]
 
 /** A qdisc (and, for a classful one, the class and leaf the packet lands in). */
-function runQdisc(tc: TcFacts, q: Qdisc, p: TcPacket, depth = 0): TcVerdict {
+function runQdisc(tc: TcIndex, q: Qdisc, p: TcPacket, depth = 0): TcVerdict {
   const qElement = (text: string): Element => ({id: `tc-qdisc:${q.dev} ${q.handle}`, kind: 'tc-qdisc', text: `tc qdisc ${q.kind} ${q.handle} on ${q.dev}: ${text}`, device: q.dev, undo: [q.parent === 'root' ? `tc qdisc del dev ${q.dev} root` : `tc qdisc del dev ${q.dev} parent ${q.parent} handle ${q.handle}`]})
   const o = q.options
   const n = (k: string) => (typeof o[k] === 'number' ? (o[k] as number) : undefined)
@@ -212,13 +232,13 @@ function runQdisc(tc: TcFacts, q: Qdisc, p: TcPacket, depth = 0): TcVerdict {
     }
     case 'bfifo': {
       const limit = n('limit')
-      if (limit !== undefined && limit < p.size) return {verdict: 'fail', detail: `qdisc bfifo ${q.handle} on ${q.dev} holds ${limit} bytes, less than one ${p.size}-byte packet: dropped`, element: qElement(`limit ${limit} bytes`)}
+      if (limit !== undefined && limit < frameOf(p)) return {verdict: 'fail', detail: `qdisc bfifo ${q.handle} on ${q.dev} holds ${limit} bytes, less than one ${frameOf(p)}-byte frame: dropped`, element: qElement(`limit ${limit} bytes`)}
       return {verdict: 'pass', detail: `qdisc bfifo limit ${limit ?? '?'} bytes`}
     }
     case 'tbf': {
       const burst = n('burst')
       const rate = n('rate')
-      if (burst !== undefined && burst < p.size) return {verdict: 'fail', detail: `qdisc tbf ${q.handle} on ${q.dev}: burst ${burst} bytes is smaller than a ${p.size}-byte packet, which is never sent`, element: qElement(`rate ${rate !== undefined ? formatRate(rate * 8) : '?'} burst ${burst} bytes`)}
+      if (burst !== undefined && burst < frameOf(p)) return {verdict: 'fail', detail: `qdisc tbf ${q.handle} on ${q.dev}: burst ${burst} bytes is smaller than a ${frameOf(p)}-byte frame, which is never sent`, element: qElement(`rate ${rate !== undefined ? formatRate(rate * 8) : '?'} burst ${burst} bytes`)}
       return {verdict: 'pass', detail: `qdisc tbf shapes to ${rate !== undefined ? formatRate(rate * 8) : 'a rate'}${burst !== undefined ? `, burst ${burst} bytes` : ''}`}
     }
     case 'netem': {
@@ -232,14 +252,14 @@ function runQdisc(tc: TcFacts, q: Qdisc, p: TcPacket, depth = 0): TcVerdict {
   if (!CLASSFUL.has(q.kind)) return {verdict: 'indeterminate', detail: `qdisc ${q.kind} on ${q.dev} is not modelled`, element: qElement('not modelled')}
   if (q.kind === 'mq' || q.kind === 'mqprio' || q.kind === 'multiq') {
     // One child per transmit queue, chosen by a hash kvmdoctor does not compute: all must agree.
-    const children = tc.qdiscs.filter((c) => c.dev === q.dev && c.parent.startsWith(major(q.handle) + ':') && c !== q)
+    const children = (tc.qdiscs.get(q.dev) ?? []).filter((c) => c.parent.startsWith(major(q.handle) + ':') && c !== q)
     const verdicts = children.map((c) => runQdisc(tc, c, p, depth + 1))
     const bad = verdicts.find((v) => v.verdict !== 'pass')
     if (!bad) return {verdict: 'pass', detail: `qdisc ${q.kind} (${children.length} queue(s))`}
     return verdicts.every((v) => v.verdict === 'fail') ? bad : {verdict: 'indeterminate', detail: `qdisc ${q.kind} on ${q.dev}: some transmit queues drop it (${bad.detail})`, element: bad.element}
   }
   // Classful: filters under the qdisc pick a class, else the qdisc's default.
-  const classified = runFilters(sorted(tc.filters.filter((f) => f.dev === q.dev && f.attach === q.handle)), p, q.dev)
+  const classified = runFilters(sorted((tc.filters.get(q.dev) ?? []).filter((f) => f.attach === q.handle)), p, q.dev)
   if (classified.kind === 'stop') return classified.verdict
   let classid: string | undefined
   if (classified.kind === 'classify') classid = classified.flowid
@@ -252,22 +272,23 @@ function runQdisc(tc: TcFacts, q: Qdisc, p: TcPacket, depth = 0): TcVerdict {
   return runClass(tc, q, classid, p, depth)
 }
 
-function runClass(tc: TcFacts, q: Qdisc, classid: string, p: TcPacket, depth: number): TcVerdict {
-  const cls = tc.classes.find((c) => c.dev === q.dev && c.classid === classid)
+function runClass(tc: TcIndex, q: Qdisc, classid: string, p: TcPacket, depth: number): TcVerdict {
+  const classes = tc.classes.get(q.dev) ?? []
+  const cls = classes.find((c) => c.classid === classid)
   if (!cls) {
     if (q.kind === 'htb') return {verdict: 'pass', detail: `qdisc htb on ${q.dev}: class ${classid} does not exist, sent unshaped`}
     return {verdict: 'indeterminate', detail: `qdisc ${q.kind} on ${q.dev}: class ${classid} not read`}
   }
   const shaped = cls.rate !== undefined ? `class ${classid} ${formatRate(cls.rate)}${cls.ceil && cls.ceil !== cls.rate ? ` (ceil ${formatRate(cls.ceil)})` : ''}` : `class ${classid}`
-  const children = tc.classes.filter((c) => c.dev === q.dev && c.parent === classid)
+  const children = classes.filter((c) => c.parent === classid)
   if (children.length > 0) {
     // An inner class: its own filters choose among its children.
-    const inner = runFilters(sorted(tc.filters.filter((f) => f.dev === q.dev && f.attach === classid)), p, q.dev)
+    const inner = runFilters(sorted((tc.filters.get(q.dev) ?? []).filter((f) => f.attach === classid)), p, q.dev)
     if (inner.kind === 'stop') return inner.verdict
     if (inner.kind === 'classify') return runClass(tc, q, inner.flowid, p, depth + 1)
     return {verdict: 'indeterminate', detail: `qdisc ${q.kind} on ${q.dev}: inner class ${classid} without a matching filter`}
   }
-  const leaf = tc.qdiscs.find((x) => x.dev === q.dev && (x.parent === classid || (cls.leaf !== undefined && x.handle === cls.leaf)))
+  const leaf = (tc.qdiscs.get(q.dev) ?? []).find((x) => x.parent === classid || (cls.leaf !== undefined && x.handle === cls.leaf))
   if (!leaf) return {verdict: 'pass', detail: `qdisc ${q.kind} ${shaped}`}
   const v = runQdisc(tc, leaf, p, depth + 1)
   return v.verdict === 'pass' ? {verdict: 'pass', detail: `qdisc ${q.kind} ${shaped}, then ${v.detail}`} : v
@@ -285,15 +306,16 @@ function netemLoss(o: Record<string, unknown>): number | undefined {
  * The tc hop of one device in one direction, or undefined when tc does nothing there (no ingress
  * qdisc; a root qdisc that queues everything). `tc` null: tc could not be read (the hop is indeterminate).
  */
-export function tcVerdict(tc: TcFacts | null, unreadReason: string | undefined, dev: string, direction: 'ingress' | 'egress', p: TcPacket): TcVerdict | undefined {
-  if (tc === null) return {verdict: 'indeterminate', detail: `traffic control on ${dev} not read (${unreadReason ?? 'tc unavailable'})`}
-  const own = tc.qdiscs.filter((q) => q.dev === dev)
-  if (tc.unread[dev]) return {verdict: 'indeterminate', detail: `traffic control on ${dev} not fully read: ${tc.unread[dev]}`}
+export function tcVerdict(tcFacts: TcFacts | TcIndex | null, unreadReason: string | undefined, dev: string, direction: 'ingress' | 'egress', p: TcPacket): TcVerdict | undefined {
+  if (tcFacts === null) return {verdict: 'indeterminate', detail: `traffic control on ${dev} not read (${unreadReason ?? 'tc unavailable'})`}
+  const tc = 'facts' in tcFacts ? tcFacts : indexTc(tcFacts)
+  const own = tc.qdiscs.get(dev) ?? []
+  if (tc.facts.unread[dev]) return {verdict: 'indeterminate', detail: `traffic control on ${dev} not fully read: ${tc.facts.unread[dev]}`}
   const hook = own.find((q) => q.kind === 'clsact' || (direction === 'ingress' && q.kind === 'ingress'))
   const notes: string[] = []
   if (hook) {
     const attach = direction === 'ingress' ? 'ingress' : 'egress'
-    const r = runFilters(sorted(tc.filters.filter((f) => f.dev === dev && f.attach === attach)), p, dev)
+    const r = runFilters(sorted((tc.filters.get(dev) ?? []).filter((f) => f.attach === attach)), p, dev)
     if (r.kind === 'stop' && r.verdict.verdict !== 'pass') return r.verdict
     if (r.kind === 'stop') notes.push(r.verdict.detail)
     if (r.kind === 'classify') notes.push(`classified ${r.flowid} by ${describeFilter(r.filter)}`)

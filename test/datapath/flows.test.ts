@@ -246,3 +246,109 @@ describe('hop model: a guest bridged to a LAN', () => {
     expect(lanFlows([physdevAccept, bridgeTable]).map((f) => f.verdict)).toEqual(['pass', 'pass', 'pass', 'pass'])
   })
 })
+
+describe('the round trip: a reply gets every check its request gets', () => {
+  const reply = (change: (f: DatapathFacts) => void) => byKind(flows(host(change)), 'egress-reply')
+
+  it('forwarding off on the uplink alone: requests leave, the replies arriving there are not routed', () => {
+    const fs = flows(host((h) => (h.sysctl['net.ipv4.conf.eth0.forwarding'] = 0)))
+    expect(byKind(fs, 'egress').verdict).toBe('pass')
+    expect(byKind(fs, 'egress-reply').decidedBy).toMatchObject({name: 'forwarding', element: {id: 'sysctl:net.ipv4.conf.eth0.forwarding'}})
+  })
+
+  it("strict rp_filter on the uplink with the host's own route back to the server elsewhere fails the reply's source check", () => {
+    const f = reply((h) => {
+      h.sysctl['net.ipv4.conf.eth0.rp_filter'] = 1
+      h.ipRules = {inet: parseIpRules('[{"priority":0,"src":"all","table":"local"},{"priority":102,"src":"all","iif":"lo","dst":"203.0.113.10","dstlen":32,"table":"102"},{"priority":32766,"src":"all","table":"main"}]', 'inet'), inet6: null}
+      h.routes.push(route('203.0.113.10', {type: 'blackhole', table: '102'}))
+    })
+    expect(f.decidedBy).toMatchObject({name: 'rp_filter', verdict: 'fail', element: {id: 'sysctl:rp_filter:eth0'}})
+  })
+
+  it('a root qdisc on the uplink that holds nothing fails the request at tc egress', () => {
+    const f = byKind(
+      flows(host((h) => (h.tc = {qdiscs: [{dev: 'eth0', kind: 'pfifo', handle: '1:', parent: 'root', options: {limit: 0}}], classes: [], filters: [], dropsLater: {}, unread: {}}))),
+      'egress',
+    )
+    expect(f.decidedBy).toMatchObject({name: 'tc egress eth0', element: {id: 'tc-qdisc:eth0 1:'}})
+  })
+
+  it('tc not read at all: every device is one undecided element, never a pass', () => {
+    const fs = flows(host((h) => ((h.tc = null), (h.tcUnavailable = 'tc: not found'))))
+    expect(new Set(fs.map((f) => f.verdict))).toEqual(new Set(['indeterminate']))
+    expect(new Set(fs.map((f) => f.decidedBy?.element?.id))).toEqual(new Set(['tc:not-read']))
+  })
+
+  it("a tap whose MTU is smaller than its bridge's drops the full-size replies the bridge forwards to it", () => {
+    const f = reply((h) => (h.links.find((l) => l.name === 'vnet0')!.mtu = 1400))
+    expect(f.decidedBy).toMatchObject({name: 'mtu vnet0', element: {id: 'mtu:virbr0'}})
+  })
+
+  it("a permanent neighbour entry giving the guest's address another MAC fails what the host sends to the guest", () => {
+    const fs = flows(host((h) => (h.neighbours = [{ip: '192.168.122.50', dev: 'virbr0', mac: '52:54:00:de:ad:01', state: ['PERMANENT']}])))
+    expect(byKind(fs, 'dns-reply').decidedBy).toMatchObject({name: 'neighbour 192.168.122.50', element: {kind: 'neighbour'}})
+    expect(byKind(fs, 'egress-reply').verdict).toBe('fail')
+    expect(byKind(fs, 'dhcp-reply').verdict).toBe('pass')
+  })
+
+  it('broadcast flooding off on the tap: an unresolved guest cannot be asked for, a resolved one still gets its answers', () => {
+    const off = (h: DatapathFacts) => (h.links.find((l) => l.name === 'vnet0')!.port = {bcastFlood: false})
+    expect(byKind(flows(host(off)), 'dns-reply').decidedBy).toMatchObject({element: {id: 'port:vnet0 bcast_flood'}})
+    expect(byKind(flows(host(off)), 'dhcp-reply').verdict).toBe('fail')
+    const resolved = flows(host((h) => (off(h), (h.neighbours = [{ip: '192.168.122.50', dev: 'virbr0', mac: '52:54:00:00:00:01', state: ['REACHABLE']}]))))
+    expect(byKind(resolved, 'dns-reply').verdict).toBe('pass')
+  })
+
+  it('arp_ignore 8 on the bridge: the guest never learns its gateway, so nothing unicast to it passes (DHCP still does)', () => {
+    const fs = flows(host((h) => (h.sysctl['net.ipv4.conf.virbr0.arp_ignore'] = 8)))
+    expect(verdicts(fs)).toMatchObject({dhcp: 'pass', dns: 'fail', egress: 'fail'})
+    expect(byKind(fs, 'dns').decidedBy?.name).toBe('ARP for 192.168.122.1')
+  })
+
+  it('an SNAT to an address the host does not own makes the reply undecided, naming the address; one it owns (or a local route covers) does not', () => {
+    const snat = (to: string) => (h: DatapathFacts) => (h.ruleset = ruleset(libvirtTables({nat: {POSTROUTING: [[cmp('saddr', prefix('192.168.122.0/24')), {kind: 'nat', type: 'snat', addr: to, text: `-j SNAT --to-source ${to}`}], [jump('LIBVIRT_PRT')]]}})))
+    const away = reply(snat('203.0.113.99'))
+    expect(away.verdict).toBe('indeterminate')
+    expect(away.decidedBy).toMatchObject({name: 'return address', element: {kind: 'snat-address', address: '203.0.113.99'}})
+    expect(reply(snat('198.51.100.2')).verdict).toBe('pass')
+    expect(reply((h) => (snat('203.0.113.99')(h), h.routes.push(route('203.0.113.99', {type: 'local', table: 'local', dev: 'lo'})))).verdict).toBe('pass')
+  })
+
+  it('MASQUERADE out of a device without an IPv4 address drops the packet', () => {
+    const f = byKind(flows(host((h) => (h.links.find((l) => l.name === 'eth0')!.addresses = []))), 'egress')
+    expect(f.decidedBy).toMatchObject({name: 'NAT', verdict: 'fail', element: {id: 'masquerade-no-address:eth0'}})
+  })
+
+  it('a routed network: the reply is undecided, its return route lives upstream', () => {
+    // libvirt writes no MASQUERADE for a routed network.
+    const f = reply((h) => ((h.networks[0].forwardMode = 'route'), (h.ruleset = ruleset(libvirtTables().filter((t) => t.name !== 'nat')))))
+    expect(f.decidedBy).toMatchObject({name: 'return route', verdict: 'indeterminate', element: {id: 'return-route:default'}})
+  })
+
+  it('netdev chains on a device on the path are not passed unevaluated', () => {
+    const f = reply((h) => (h.ruleset = ruleset([...libvirtTables(), nft('netdev', 'x', {in: {base: {hook: 'ingress', device: 'eth0'}, rules: [[drop]]}})])))
+    expect(f.verdict).not.toBe('pass')
+    expect(f.hops.some((h) => h.name === 'netdev ingress eth0')).toBe(true)
+  })
+
+  it('a guest nothing reports an address for, whose DHCP fails, has no passing flow; its network giving none fails them too', () => {
+    const unknownGuest = (h: DatapathFacts) => (h.guestAddress = () => undefined)
+    const noDhcp = flows(host((h) => (unknownGuest(h), (h.listeners = [{proto: 'udp', address: '192.168.122.1', port: 53, process: 'dnsmasq', pid: 10}]))))
+    expect(verdicts(noDhcp)).toMatchObject({dhcp: 'fail', dns: 'fail', egress: 'fail'})
+    expect(byKind(noDhcp, 'egress').decidedBy?.element?.id).toBe(byKind(noDhcp, 'dhcp').decidedBy?.element?.id)
+    expect(noDhcp.some((f) => f.kind === 'dhcp-reply')).toBe(false)
+    const unaddressed = flows(host((h) => (unknownGuest(h), (h.networks[0].ips[0].dhcpRanges = []))))
+    expect(unaddressed.map((f) => f.kind)).not.toContain('dhcp')
+    expect(byKind(unaddressed, 'egress').decidedBy).toMatchObject({name: 'guest address', element: {id: 'unaddressed:default'}})
+    // Unknown but served by DHCP: judged for the address DHCP would give, and says so.
+    const assumed = byKind(flows(host(unknownGuest)), 'egress')
+    expect(assumed.verdict).toBe('pass')
+    expect(assumed.assumptions?.[0]).toMatch(/the guest's own address is not known/)
+  })
+
+  it('the reply says where it arrives and what that assumes', () => {
+    const f = byKind(flows(host()), 'egress-reply')
+    expect(f.description).toContain('arriving by eth0')
+    expect(f.assumptions).toEqual([expect.stringContaining('arrives by eth0, the device the request left by')])
+  })
+})

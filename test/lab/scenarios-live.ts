@@ -970,6 +970,131 @@ async function defineNetworkOnly(name: string, xml: string): Promise<void> {
   await sh(['virsh', 'net-define', file])
 }
 
+// ---------- the round trip (issue 22): each fault sits where only a reply, a tc or netdev hook, or an address decides ----------
+const NOADDR = 'kdlab-noaddr'
+const NOADDR_NET = `<network><name>${NOADDR}</name><forward mode='nat'/><bridge name='${NOADDR}' stp='on' delay='0'/>${LAB_NET_DNS}
+  <ip address='192.168.151.1' netmask='255.255.255.0'/></network>`
+const NOADDR01: Guest = {name: 'kdlab-noaddr01', mac: '52:54:00:6b:64:61', mode: 'dhcp', network: NOADDR, probe: '192.168.151.1'}
+const STATIC151: Guest = {name: 'kdlab-static151', mac: '52:54:00:6b:64:62', mode: 'static', network: NOADDR, addr: '192.168.151.50/24', gw: '192.168.151.1', probe: '192.168.151.1'}
+const REPLY_RULE = ['priority', '103', 'iif', INET.hostDev, 'to', '192.168.122.0/24', 'lookup', '103']
+const REVERSE_RULE = ['priority', '102', 'iif', 'lo', 'to', `${INET.server}/32`, 'lookup', '102']
+const SNAT_NOT_LOCAL = ['-s', '192.168.122.0/24', '!', '-d', '192.168.122.0/24', '-j', 'SNAT', '--to-source', '198.51.100.77']
+const TC_SINK = {host: 'kdlab-tcsink0', peer: 'kdlab-tcsink1'}
+
+/** A guest on the network without DHCP, both removed by the reset. */
+function onNoAddressNetwork(g: Guest, check: (addrs: string[]) => void): LiveScenario {
+  return {
+    async inject() {
+      await defineNetwork(NOADDR, NOADDR_NET)
+      // Autostart, so nothing but the missing addresses is wrong with it.
+      await sh(['virsh', 'net-autostart', NOADDR])
+      check(await startGuest(g))
+    },
+    async reset() {
+      await removeGuest(g.name)
+      await removeNetwork(NOADDR)
+    },
+  }
+}
+
+const ROUND_TRIP: Record<string, LiveScenario> = {
+  'reply-uplink-forwarding-off': {
+    async inject() {
+      saved = [await setSysctl(`net.ipv4.conf.${INET.hostDev}.forwarding`, '0')]
+    },
+    async reset() {
+      await sh(['sysctl', '-qw', `net.ipv4.conf.${INET.hostDev}.forwarding=${saved[0]}`])
+    },
+  },
+  'reply-rp-filter-reverse-route': {
+    async inject() {
+      if ((await sh(['ip', 'rule', 'show', 'priority', '102'])).stdout.trim()) throw new Error('an ip rule of priority 102 exists before the scenario')
+      await sh(['ip', 'route', 'add', 'blackhole', `${INET.server}/32`, 'table', '102'])
+      await sh(['ip', 'rule', 'add', ...REVERSE_RULE])
+      saved = [await setSysctl(`net.ipv4.conf.${INET.hostDev}.rp_filter`, '1')]
+    },
+    async reset() {
+      await sh(['sysctl', '-qw', `net.ipv4.conf.${INET.hostDev}.rp_filter=${saved[0]}`])
+      await sh(['ip', 'rule', 'del', ...REVERSE_RULE])
+      await sh(['ip', 'route', 'del', 'blackhole', `${INET.server}/32`, 'table', '102'])
+    },
+  },
+  'reply-policy-blackhole': {
+    async inject() {
+      if ((await sh(['ip', 'rule', 'show', 'priority', '103'])).stdout.trim()) throw new Error('an ip rule of priority 103 exists before the scenario')
+      await sh(['ip', 'route', 'add', 'blackhole', '192.168.122.0/24', 'table', '103'])
+      await sh(['ip', 'rule', 'add', ...REPLY_RULE])
+    },
+    async reset() {
+      await sh(['ip', 'rule', 'del', ...REPLY_RULE])
+      await sh(['ip', 'route', 'del', 'blackhole', '192.168.122.0/24', 'table', '103'])
+    },
+  },
+  'tc-tap-tbf-burst': {
+    async inject() {
+      await sh(['tc', 'qdisc', 'add', 'dev', await tapOf(WEB01.name), 'root', 'tbf', 'rate', '10mbit', 'burst', '1000', 'latency', '50ms'])
+    },
+    async reset() {
+      await sh(['tc', 'qdisc', 'del', 'dev', await tapOf(WEB01.name), 'root'])
+    },
+  },
+  'tc-uplink-pfifo-zero': {
+    async inject() {
+      await sh(['tc', 'qdisc', 'add', 'dev', INET.hostDev, 'root', 'pfifo', 'limit', '0'])
+    },
+    async reset() {
+      await sh(['tc', 'qdisc', 'del', 'dev', INET.hostDev, 'root'])
+    },
+  },
+  'tc-redirect-dns': {
+    async inject() {
+      // The redirect's target: a veth pair whose other end is up and bound to nothing, so what it is sent is lost.
+      await sh(['ip', 'link', 'add', TC_SINK.host, 'type', 'veth', 'peer', 'name', TC_SINK.peer])
+      await sh(['ip', 'link', 'set', TC_SINK.peer, 'up'])
+      await sh(['ip', 'link', 'set', TC_SINK.host, 'up'])
+      await sh(['tc', 'qdisc', 'add', 'dev', BRIDGE, 'clsact'])
+      await sh(['tc', 'filter', 'add', 'dev', BRIDGE, 'ingress', 'protocol', 'ip', 'prio', '7', 'u32', 'match', 'ip', 'protocol', '17', '0xff', 'match', 'ip', 'dport', '53', '0xffff', 'action', 'mirred', 'egress', 'redirect', 'dev', TC_SINK.host])
+    },
+    async reset() {
+      await sh(['tc', 'qdisc', 'del', 'dev', BRIDGE, 'clsact'])
+      await sh(['ip', 'link', 'del', TC_SINK.host])
+    },
+  },
+  'netdev-ingress-drop-replies': nftTable(
+    'netdev',
+    'kdlab_nd_in',
+    `  chain in {
+    type filter hook ingress device "${INET.hostDev}" priority 0; policy accept;
+    ip saddr ${INET.server} tcp sport ${INET.port} drop
+  }`,
+  ),
+  'netdev-egress-drop-dhcp': nftTable(
+    'netdev',
+    'kdlab_nd_out',
+    `  chain out {
+    type filter hook egress device "${BRIDGE}" priority 0; policy accept;
+    udp sport 67 drop
+  }`,
+  ),
+  'snat-address-not-local': iptablesRule('nat', 'POSTROUTING', SNAT_NOT_LOCAL),
+  'snat-address-anyip': {
+    async inject() {
+      await sh(['ip', 'route', 'add', 'local', '198.51.100.77/32', 'dev', 'lo'])
+      await sh(['iptables', '-t', 'nat', '-I', 'POSTROUTING', '1', ...SNAT_NOT_LOCAL])
+    },
+    async reset() {
+      await sh(['iptables', '-t', 'nat', '-D', 'POSTROUTING', ...SNAT_NOT_LOCAL])
+      await sh(['ip', 'route', 'del', 'local', '198.51.100.77/32', 'dev', 'lo', 'table', 'local'])
+    },
+  },
+  'unaddressed-network': onNoAddressNetwork(NOADDR01, (addrs) => {
+    if (addrs.some((a) => !a.startsWith('169.254.'))) throw new Error(`the guest of a network without DHCP reported ${addrs.join(' ')}`)
+  }),
+  'static-guest-no-dhcp-network': onNoAddressNetwork(STATIC151, (addrs) => {
+    if (!addrs.includes('192.168.151.50/24')) throw new Error(`the static guest reported ${addrs.join(' ')}`)
+  }),
+}
+
 export const LIVE: Record<string, LiveScenario> = {
   healthy: {
     async inject() {},
@@ -1249,5 +1374,6 @@ export const LIVE: Record<string, LiveScenario> = {
   ...CATALOGUE_E,
   ...SHAPES,
   ...WIRE,
+  ...ROUND_TRIP,
 }
 

@@ -23,7 +23,7 @@ const unseen = (facts: Facts) =>
 describe('guest-unaddressed-network', () => {
   it('fires for a running guest no source sees an address for, on a network with no DHCP range', async () => {
     const {evaluation} = await fire(rule, unseen(noRange(await factsOf('healthy'))))
-    expect(evaluation.findings.map((f) => f.entity.name)).toEqual(['kdlab-web01/vnet43'])
+    expect(evaluation.findings.map((f) => f.entity.name)).toEqual([expect.stringMatching(/^kdlab-web01\//)])
     expect(evaluation.findings[0].evidence[0]).toContain('192.168.122.0/24')
   })
   it('stays silent when the network has a DHCP range (the guest would be served), or the guest is seen using an address', async () => {
