@@ -8,7 +8,8 @@
 import {existsSync, readFileSync, writeFileSync} from 'node:fs'
 import {join} from 'node:path'
 import type {OracleRecord, ReachVerdict} from '../scenarios.js'
-import {INET, consolePath, sh, waitFor} from './lab.js'
+import type {TraceTargets} from './kernel-trace.js'
+import {INET, consolePath, guestAddresses, sh, waitFor} from './lab.js'
 
 type Verdict = ReachVerdict
 
@@ -74,8 +75,35 @@ export async function reachMarks(): Promise<Record<string, number>> {
 export async function measureOracle(marks: Record<string, number>): Promise<OracleRecord> {
   const results = await Promise.all(Object.entries(marks).map(async ([g, after]) => [g, await guestReach(g, {after})] as const))
   const guests: OracleRecord['guests'] = {}
-  for (const [g, r] of results.sort(([a], [b]) => a.localeCompare(b))) guests[g] = {dhcp: r.dhcp, dns: r.dns, ping: r.ping, tcp: r.tcp}
-  return {guests, internet: INET.server, port: INET.port}
+  const addresses: Record<string, string[]> = {}
+  for (const [g, r] of results.sort(([a], [b]) => a.localeCompare(b))) {
+    guests[g] = {dhcp: r.dhcp, dns: r.dns, ping: r.ping, tcp: r.tcp}
+    addresses[g] = (guestAddresses(g) ?? []).map((a) => a.split('/')[0])
+  }
+  return {guests, addresses, internet: INET.server, port: INET.port}
+}
+
+/** What the kernel oracle traces: every running lab guest's frames (by MAC) and the packets sent to it, and the lab internet's. */
+export async function traceTargets(): Promise<TraceTargets> {
+  const guests = await runningLabGuests()
+  const macs = new Set<string>()
+  for (const g of guests) for (const m of (await sh(['virsh', 'domiflist', g])).stdout.matchAll(/\b([0-9a-f]{2}(?::[0-9a-f]{2}){5})\b/gi)) macs.add(m[1].toLowerCase())
+  const addresses = new Set(guests.flatMap((g) => (guestAddresses(g) ?? []).map((a) => a.split('/')[0])))
+  return {macs: [...macs], addresses: [...addresses], remotes: [INET.server]}
+}
+
+/**
+ * Deletes the conntrack entries of the guests' connections (from or to their addresses, and every DHCP exchange:
+ * clients ask from 0.0.0.0), so the packets measured next each start a connection of their own, as kvmdoctor's
+ * flows do. Other connections of the host are left alone.
+ */
+export async function forgetGuestConnections(addresses: string[]): Promise<void> {
+  const filters = [...addresses.flatMap((a) => [['-s', a], ['-d', a]]), ['-p', 'udp', '--dport', '67'], ['-p', 'udp', '--dport', '68']]
+  for (const f of filters) {
+    const r = await sh(['conntrack', '-D', ...f], {reject: false})
+    // Exit 1 with "0 flow entries have been deleted" when nothing matched.
+    if (r.exitCode !== 0 && !/flow entries have been deleted/.test(r.stderr)) throw new Error(`conntrack -D ${f.join(' ')} failed: ${r.stderr}`)
+  }
 }
 
 export function writeOracle(fixture: string, record: OracleRecord): void {
