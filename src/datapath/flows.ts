@@ -555,8 +555,9 @@ class HostView {
     if (i.target) this.enterDevice(runner, i.target, 'tap', bridge)
     else runner.links(this.deviceHops(undefined, 'tap', bridge))
     this.portIn(runner, bridge, i.target, i.mac)
-    // Two MACs answering for one address: replies go to whichever the neighbour cache holds.
-    const conflict = i.mac ? this.facts.addressConflict?.(i.mac) : undefined
+    // Two MACs answering for one address: replies go to whichever the neighbour cache holds. Not a DHCP exchange
+    // from 0.0.0.0: the server answers the client's own MAC (dnsmasq writes that neighbour entry itself).
+    const conflict = i.mac && packet.src !== '0.0.0.0' ? this.facts.addressConflict?.(i.mac) : undefined
     if (conflict) runner.push({name: 'address', verdict: 'indeterminate', detail: `another MAC claims ${conflict}: replies reach whichever one the neighbour cache holds`, element: {id: `conflict:${conflict}`, kind: 'listener', text: `${conflict} claimed by two MACs`, undo: []}})
     runner.nf('bridge prerouting', 'prerouting', 'bridge', {iifname: i.target, ibrname: bridge})
     return runner

@@ -202,6 +202,12 @@ describe('hop model: a NAT guest on libvirt rules', () => {
     expect(served[0].assumptions?.[0]).toMatch(/^source 192\.168\.122\.2: the guest's own address is not known/)
   })
 
+  it("another MAC claiming the guest's address leaves its replies undecided, not its DHCP exchange (answered to its own MAC)", () => {
+    const fs = flows(host((h) => (h.addressConflict = (mac) => (mac === '52:54:00:00:00:01' ? '192.168.122.50' : undefined))))
+    expect(verdicts(fs)).toEqual({dhcp: 'pass', 'dhcp-reply': 'pass', dns: 'indeterminate', 'dns-reply': 'pass', egress: 'indeterminate', 'egress-reply': 'pass'})
+    expect(byKind(fs, 'egress').decidedBy).toMatchObject({name: 'address', element: {id: 'conflict:192.168.122.50'}})
+  })
+
   it('a shut-off guest has no flows', () => {
     expect(flows(host((h) => (h.domains[0].state = 'shut off')))).toEqual([])
   })
