@@ -68,6 +68,8 @@ const WEB01 = 'kdlab-web01'
 const ALL_MEASURES: ReachCheck[] = ['dhcp', 'dns', 'ping', 'tcp']
 /** kvmdoctor run inside a namespace host (default-route-missing and its kin) sees none of the real host's guests. */
 const NAMESPACE_HOST: BeyondHost = {measures: ALL_MEASURES, why: "kvmdoctor runs in a namespace host that holds none of the guests' links: it follows none of their flows, and the guests' paths are the real host's"}
+/** Two guests holding one address: who gets the replies sent to it. */
+const ADDRESS_CONFLICT: BeyondHost = {measures: ['dns', 'ping', 'tcp'], why: "two guests answer ARP for one address: which one the host's neighbour cache holds, and so which gets the replies, changes from moment to moment"}
 /**
  * A guest bridged to the lab LAN (kdlab-lan: a router namespace with ISC dhcpd) asks its gateway, the LAN's router,
  * for names, and the LAN's router routes nothing beyond its subnet: both out of this host's sight.
@@ -123,6 +125,7 @@ const WIRE_SCENARIOS: Scenario[] = [
   },
   {
     name: 'wire-client-id-duplicate',
+    beyondHost: ADDRESS_CONFLICT,
     description: 'two cloned guests (different MACs) sending one DHCP client id (--listen)',
     args: LISTEN,
     findings: [
@@ -414,7 +417,7 @@ export const SCENARIOS: Scenario[] = [
   },
   {
     name: 'static-ip-collision',
-    beyondHost: {measures: ['dns', 'ping', 'tcp'], why: "two guests answer ARP for one address: which one the host's neighbour cache holds, and so which gets the replies, changes from moment to moment"},
+    beyondHost: ADDRESS_CONFLICT,
     description: "a guest with a static address inside the DHCP range, equal to web01's lease (with --active arp-scan)",
     args: ['--active'],
     findings: [{id: 'ip-address-conflict', rank: 1}],
