@@ -274,6 +274,56 @@ export function compareKernel(
   masterOf: (dev: string) => string | undefined = () => undefined,
 ): {compared: KernelComparison[]; uncompared: Record<string, number>} {
   const compared: KernelComparison[] = []
+  const {measured, uncompared} = measuredPackets(packets, guests, internet, masterOf)
+  for (const {packet: p, kind, guests: theirs, repeat} of measured) {
+    const outsideNat = (d: Decision) => !(repeat && natChains.has(`${d.family} ${d.table} ${d.chain}`))
+    const kernelWalk = kernelDecisions(p).filter(outsideNat)
+    const kernel = kernelWalk.map(decisionText)
+    const results = theirs.flatMap((g) => {
+      const flow = walkOf(g.name, kind)
+      if (!flow) return []
+      const walk = walkDecisions(flow)
+      const expected = walk.decisions.filter(outsideNat)
+      const want = expected.map(decisionText)
+      const upTo = walk.undecidedAt ? kernel.slice(0, want.length) : kernel
+      const at = want.findIndex((w, i) => w !== upTo[i])
+      const diff = at >= 0 ? at : upTo.length !== want.length ? want.length : -1
+      return [{
+        guest: g.name,
+        kind,
+        packet: packetLine(p.seen[0].fields),
+        kvmdoctor: want,
+        kernel,
+        ...(walk.undecidedAt ? {undecidedAt: walk.undecidedAt} : {}),
+        ...(repeat ? {repeat} : {}),
+        agrees: diff < 0,
+        ...(diff >= 0 ? {hop: `kvmdoctor's ${expected[diff]?.hop ?? `walk ends${expected.length > 0 ? ` after ${expected[expected.length - 1].hop}` : ''}`}: ${want[diff] ?? '-'}; the kernel's ${kernelWalk[diff] ? `${kernelWalk[diff].family === 'bridge' ? 'bridge' : kernelWalk[diff].family === 'netdev' ? 'netdev' : 'ip'} ${kernelWalk[diff].hook}: ${kernel[diff]}` : 'walk ends there'}`} : {}),
+      } satisfies KernelComparison]
+    })
+    if (results.length === 0) {
+      const why = `${kind}: kvmdoctor walks no such packet for ${theirs.map((g) => g.name).join(', ') || 'any guest'}`
+      uncompared[why] = (uncompared[why] ?? 0) + 1
+      continue
+    }
+    compared.push(results.find((r) => r.agrees) ?? results[0])
+  }
+  return {compared, uncompared}
+}
+
+/** A traced packet of a measure: its kind, whose it may be, and whether its connection had a packet before it. */
+export interface MeasuredPacket {
+  packet: TracedPacket
+  kind: PacketKind
+  guests: TraceGuest[]
+  repeat: boolean
+}
+
+/**
+ * The traced packets of the guests' measures (compareKernel's rules: see there), the others counted by why they are
+ * not: packets of no measured kind, and replies of connections older than the trace.
+ */
+export function measuredPackets(packets: TracedPacket[], guests: TraceGuest[], internet: {addr: string; port: number}, masterOf: (dev: string) => string | undefined = () => undefined): {measured: MeasuredPacket[]; uncompared: Record<string, number>} {
+  const measured: MeasuredPacket[] = []
   const uncompared: Record<string, number> = {}
   const skip = (why: string) => (uncompared[why] = (uncompared[why] ?? 0) + 1)
   const connections = new Set<string>()
@@ -284,46 +334,17 @@ export function compareKernel(
       skip(c.skip)
       continue
     }
-    const f = p.seen[0].fields
     const isRequest = c.kind === 'dhcp' || c.kind === 'dns' || c.kind === 'tcp' || c.kind === 'ping' || c.kind === 'dhcp-reply' || c.kind === 'dhcp-reply-lan'
     let repeat = false
     if (isRequest) {
-      const t = requestTuple(f)
+      const t = requestTuple(p.seen[0].fields)
       repeat = connections.has(t)
       connections.add(t)
     } else if (!connections.has(answeredTuple(p.seen[p.seen.length - 1].fields))) {
       skip('a reply whose request was not traced (a connection older than the trace)')
       continue
     }
-    const outsideNat = (d: Decision) => !(repeat && natChains.has(`${d.family} ${d.table} ${d.chain}`))
-    const kernelWalk = kernelDecisions(p).filter(outsideNat)
-    const kernel = kernelWalk.map(decisionText)
-    const results = c.guests.flatMap((g) => {
-      const flow = walkOf(g.name, c.kind)
-      if (!flow) return []
-      const walk = walkDecisions(flow)
-      const expected = walk.decisions.filter(outsideNat)
-      const want = expected.map(decisionText)
-      const upTo = walk.undecidedAt ? kernel.slice(0, want.length) : kernel
-      const at = want.findIndex((w, i) => w !== upTo[i])
-      const diff = at >= 0 ? at : upTo.length !== want.length ? want.length : -1
-      return [{
-        guest: g.name,
-        kind: c.kind,
-        packet: packetLine(f),
-        kvmdoctor: want,
-        kernel,
-        ...(walk.undecidedAt ? {undecidedAt: walk.undecidedAt} : {}),
-        ...(repeat ? {repeat} : {}),
-        agrees: diff < 0,
-        ...(diff >= 0 ? {hop: `kvmdoctor's ${expected[diff]?.hop ?? `walk ends${expected.length > 0 ? ` after ${expected[expected.length - 1].hop}` : ''}`}: ${want[diff] ?? '-'}; the kernel's ${kernelWalk[diff] ? `${kernelWalk[diff].family === 'bridge' ? 'bridge' : kernelWalk[diff].family === 'netdev' ? 'netdev' : 'ip'} ${kernelWalk[diff].hook}: ${kernel[diff]}` : 'walk ends there'}`} : {}),
-      } satisfies KernelComparison]
-    })
-    if (results.length === 0) {
-      skip(`${c.kind}: kvmdoctor walks no such packet for ${c.guests.map((g) => g.name).join(', ') || 'any guest'}`)
-      continue
-    }
-    compared.push(results.find((r) => r.agrees) ?? results[0])
+    measured.push({packet: p, kind: c.kind, guests: c.guests, repeat})
   }
-  return {compared, uncompared}
+  return {measured, uncompared}
 }

@@ -11,11 +11,12 @@ import {rm} from 'node:fs/promises'
 import {join} from 'node:path'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 import {groundTruth} from '../ground-truth.js'
+import {measuredPackets} from '../oracles.js'
 import {type OracleRecord, REACH_OK, SCENARIOS, type Scenario, checkIp, checkOracle, checkScenario} from '../scenarios.js'
 import {type HostState, captureHostState, diffHostState, restoreHostState, restoreSavedHostState, saveHostState} from './host-state.js'
 import {traceNft} from './kernel-trace.js'
-import {CACHE, ROOT, cleanLab, ensureHost, guestAddresses, guestIpv6Addresses, kvmdoctor, sh, startGuest, startInternet, waitFor} from './lab.js'
-import {forgetGuestConnections, measureOracle, reachMarks, reachSeq, runningLabGuests, traceTargets, waitReachOk, writeOracle} from './oracle.js'
+import {CACHE, INET, ROOT, cleanLab, ensureHost, guestAddresses, guestIpv6Addresses, kvmdoctor, sh, startGuest, startInternet, waitFor} from './lab.js'
+import {forgetGuestConnections, measureOracle, reachMarks, reachSeq, runningLabGuests, traceGuests, traceTargets, waitReachOk, writeOracle} from './oracle.js'
 import {LIVE, WEB01} from './scenarios-live.js'
 import {type UplinkWatch, startUplinkWatch} from './uplink-watch.js'
 
@@ -97,7 +98,8 @@ describe('lab host', () => {
         let oracle: OracleRecord
         if (live.netns) oracle = await measure()
         else {
-          const targets = await traceTargets()
+          const guests = await traceGuests()
+          const targets = traceTargets(guests)
           const traced = await traceNft(targets, async () => {
             await forgetGuestConnections(targets.addresses)
             return measure()
@@ -105,7 +107,8 @@ describe('lab host', () => {
           oracle = traced.result
           writeFileSync(join(fixture, 'kernel-trace.txt'), traced.raw)
           writeFileSync(join(fixture, 'kernel-trace.ruleset.json'), traced.ruleset)
-          live.trace?.check(traced.packets)
+          // The fault's own check, on the measures' packets (not the last packets of connections the deletion cut).
+          live.trace?.check(measuredPackets(traced.packets, guests, {addr: INET.server, port: INET.port}).measured.map((m) => m.packet))
         }
         writeOracle(fixture, oracle)
         checkOracle(scenario, oracle)

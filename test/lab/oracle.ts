@@ -8,6 +8,7 @@
 import {existsSync, readFileSync, writeFileSync} from 'node:fs'
 import {join} from 'node:path'
 import type {OracleRecord, ReachVerdict} from '../scenarios.js'
+import type {TraceGuest} from '../oracles.js'
 import type {TraceTargets} from './kernel-trace.js'
 import {INET, consolePath, guestAddresses, sh, waitFor} from './lab.js'
 
@@ -83,14 +84,24 @@ export async function measureOracle(marks: Record<string, number>): Promise<Orac
   return {guests, addresses, internet: INET.server, port: INET.port}
 }
 
-/** What the kernel oracle traces: every running lab guest's frames (by MAC) and the packets sent to it, and the lab internet's. */
-export async function traceTargets(): Promise<TraceTargets> {
-  const guests = await runningLabGuests()
-  const macs = new Set<string>()
-  for (const g of guests) for (const m of (await sh(['virsh', 'domiflist', g])).stdout.matchAll(/\b([0-9a-f]{2}(?::[0-9a-f]{2}){5})\b/gi)) macs.add(m[1].toLowerCase())
-  const addresses = new Set(guests.flatMap((g) => (guestAddresses(g) ?? []).map((a) => a.split('/')[0])))
-  return {macs: [...macs], addresses: [...addresses], remotes: [INET.server]}
+/** Every running lab guest as the kernel oracle tells its packets apart: its MAC, its addresses (console), its bridge. */
+export async function traceGuests(): Promise<TraceGuest[]> {
+  const out: TraceGuest[] = []
+  for (const name of await runningLabGuests()) {
+    // Interface  Type  Source  Model  MAC: Source is the network (network type) or the bridge.
+    const row = (await sh(['virsh', 'domiflist', name])).stdout.split('\n').map((l) => l.trim().split(/\s+/)).find((c) => c.length >= 5 && /^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/i.test(c[4]))
+    const bridge = row?.[1] === 'network' ? /^\s*Bridge:\s+(\S+)/m.exec((await sh(['virsh', 'net-info', row[2]], {reject: false})).stdout)?.[1] : row?.[2]
+    out.push({name, mac: row?.[4].toLowerCase(), addresses: (guestAddresses(name) ?? []).map((a) => a.split('/')[0]), ...(bridge ? {bridge} : {})})
+  }
+  return out
 }
+
+/** What the kernel oracle traces for these guests: their frames and addresses, and the lab internet's packets. */
+export const traceTargets = (guests: TraceGuest[]): TraceTargets => ({
+  macs: guests.flatMap((g) => (g.mac ? [g.mac] : [])),
+  addresses: [...new Set(guests.flatMap((g) => g.addresses))],
+  remotes: [INET.server],
+})
 
 /**
  * Deletes the conntrack entries of the guests' connections (from or to their addresses, and every DHCP exchange:
