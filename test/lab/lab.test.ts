@@ -86,11 +86,20 @@ describe('lab host', () => {
       const fixture = join(ROOT, 'fixtures', scenario.name)
       await rm(fixture, {recursive: true, force: true})
       const before = await captureHostState()
+      // Where the scenario's time goes (the lab's CI time is watched).
+      const laps: string[] = []
+      let last = performance.now()
+      const lap = (what: string) => {
+        laps.push(`${what} ${((performance.now() - last) / 1000).toFixed(1)} s`)
+        last = performance.now()
+      }
       let residue: string[] = []
       let resetError: unknown
       try {
         await live.inject()
+        lap('inject')
         const result = await kvmdoctor(['--record', fixture, ...(scenario.args ?? [])], live.netns)
+        lap('diagnose')
         // Then the guests measure (wholly after the fault: see guestReach), each connection a fresh one, while the
         // kernel traces every packet they send and are sent (after the diagnosis: its trace tables must not be in
         // the recording). A namespace host's kvmdoctor sees none of the guests' links: nothing of theirs to trace.
@@ -110,6 +119,7 @@ describe('lab host', () => {
           // The fault's own check, on the measures' packets (not the last packets of connections the deletion cut).
           live.trace?.check(measuredPackets(traced.packets, guests, {addr: INET.server, port: INET.port}).measured.map((m) => m.packet))
         }
+        lap(live.netns ? 'measure' : 'measure+trace')
         writeOracle(fixture, oracle)
         checkOracle(scenario, oracle)
         checkScenario(scenario, result.report)
@@ -118,6 +128,9 @@ describe('lab host', () => {
         expect(result.exitCode).toBe(result.report.findings.some((f) => f.severity === 'critical' || f.severity === 'high') ? 1 : 0)
         // Ground truth: every guest's every measure against kvmdoctor's verdict, every traced packet against its walk.
         const truth = await groundTruth(fixture, scenario)
+        lap('checks')
+        const compared = truth.kernel ?? []
+        console.info(`${scenario.name}: ${truth.judgements.length} measures judged (${truth.judgements.filter((j) => j.declared).length} declared beyond the host); ${compared.length} traced packets compared, ${compared.filter((k) => k.undecidedAt).length} up to an undecided hop; not compared: ${JSON.stringify(truth.uncompared ?? {})}`)
         expect(truth.disagreements, `${scenario.name}: flows against what the guests measured`).toEqual([])
         expect(truth.kernel?.filter((k) => !k.agrees), `${scenario.name}: kvmdoctor's walks against the kernel's trace`).toEqual([])
       } finally {
@@ -128,6 +141,8 @@ describe('lab host', () => {
         // The reset must undo exactly: the same firewall, sysctls, routes, rules and networks as before.
         residue = diffHostState(before, await captureHostState())
         if (residue.length > 0) await restoreHostState(before)
+        lap('reset')
+        console.info(`${scenario.name}: ${laps.join(', ')}`)
       }
       expect(residue, `${scenario.name}: its reset left the host changed`).toEqual([])
       if (resetError) throw resetError
