@@ -486,11 +486,21 @@ class HostView {
     runner.links(this.deviceHops(dev, role, bridge))
   }
 
+  /** The bridge device itself is up; if not, its device hop says so (and the flow stops there). */
+  private bridgeUp(runner: PathRunner, bridge: string): boolean {
+    const link = this.links.get(bridge)
+    if (link?.up) return true
+    runner.links(this.deviceHops(bridge, 'bridge'))
+    return false
+  }
+
   /** A bridge port a frame enters by: STP state, 802.1X locking, VLAN ingress filtering. */
   private portIn(runner: PathRunner, bridge: string, port: string | undefined, mac?: string): void {
     if (!port || !runner.alive()) return
     const link = this.links.get(port)
     if (!link) return
+    // A bridge that is down disables its ports: the bridge is what decides, not the port state it causes.
+    if (!this.bridgeUp(runner, bridge)) return
     const state = link.portState
     const delayCs = this.links.get(bridge)?.bridge?.forwardDelayCs ?? 0
     // Listening and learning pass within the forward delay; only a delay past the kernel's 2 s minimum is a fault worth a finding.
@@ -520,6 +530,7 @@ class HostView {
     if (!port || !runner.alive()) return
     const link = this.links.get(port)
     if (!link) return
+    if (!this.bridgeUp(runner, bridge)) return
     if (link.portState && link.portState !== 'forwarding' && link.portState !== 'learning' && link.portState !== 'listening') {
       runner.push({name: `bridge port ${port}`, verdict: 'fail', detail: `STP port state ${link.portState}: nothing is sent out of it`, element: {id: `stp:${bridge}`, kind: 'stp', text: `bridge ${bridge}: port ${port} is ${link.portState}`, undo: [`ip link set ${bridge} type bridge forward_delay 0`], device: bridge}})
       return
