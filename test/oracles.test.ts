@@ -134,6 +134,16 @@ describe('the kernel oracle: packets put together from a real trace', () => {
     expect(packets.length).toBeGreaterThan(reused.length + 30)
   })
 
+  it('a frame the bridge hands up to the IP layer under a new trace id is one packet (lab capture, bridged-healthy)', () => {
+    const lab = tracePackets(data('trace-bridged-lan.txt'), data('trace-bridged-lan.ruleset.json'))
+    const ping = lab.filter((p) => p.seen[0].fields.etherSrc === '52:54:00:6b:64:01' && p.seen[0].fields.icmpType === 'echo-request' && p.seen[0].fields.dst === '203.0.113.10')
+    expect(ping.length).toBeGreaterThan(0)
+    for (const p of ping) {
+      expect(new Set(p.events.map((e) => e.id)).size, 'its trace ids').toBeGreaterThan(1)
+      expect(p.seen.map((s) => `${s.family} ${s.table} ${s.chain}`)).toEqual(['bridge kdlab_trace prerouting', 'inet kdlab_trace prerouting', 'ip filter FORWARD', 'ip mangle POSTROUTING', 'ip nat POSTROUTING'])
+    }
+  })
+
   it('each measure both ways, DHCP exchanges from 0.0.0.0 included', () => {
     const r = compare()
     const kinds = r.compared.map((k) => k.kind)

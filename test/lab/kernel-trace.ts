@@ -148,8 +148,12 @@ export interface TracedPacket {
   seen: {family: string; table: string; chain: string; hook: string; fields: PacketFields}[]
 }
 
-/** Hooks where a packet's way starts: the link it arrives on, or the host sending it. */
-const START_HOOKS = new Set(['ingress', 'prerouting', 'output'])
+/**
+ * Where each hook stands on a packet's way through the host (br_netfilter and the IP layer after the bridge's
+ * prerouting and input; the bridge's output after the IP layer's postrouting): a packet only moves forward.
+ */
+const HOOK_RANK: Record<string, number> = {'bridge prerouting': 0, 'bridge input': 1, 'bridge forward': 1, 'netdev ingress': 1.5, 'ip prerouting': 2, 'ip input': 3, 'ip forward': 3, 'ip output': 3, 'ip postrouting': 4, 'netdev egress': 4.5, 'bridge output': 5, 'bridge postrouting': 6}
+const hookRank = (family: string, hook: string) => HOOK_RANK[`${family === 'bridge' || family === 'netdev' ? family : 'ip'} ${hook}`] ?? 3
 
 /** 'family table chain' → hook of every base chain in `nft -j list ruleset` output. */
 export function baseChainHooks(rulesetJson: string): Map<string, string> {
@@ -161,15 +165,16 @@ export function baseChainHooks(rulesetJson: string): Map<string, string> {
 }
 
 /**
- * Parses a trace into packets. The kernel gives a packet a new trace id after routing and reuses ids for later
- * packets, so ids alone do not tell packets apart: a packet's segments share its link-layer source, IP id, protocol
- * and length (NAT changes none of them), and no packet passes a base chain twice. A segment starting on a hook
- * where packets start (prerouting, output) under an id not already carrying that packet is a new packet; one starting
- * later (input, forward, postrouting) continues the latest packet of the same key that has not passed its chain.
+ * Parses a trace into packets. The kernel gives a packet a new trace id on its way (after routing, or from the
+ * bridge up to the IP layer) and reuses ids for later packets, so ids alone do not tell packets apart: a packet's
+ * segments share its link-layer source, IP id, protocol and length (NAT changes none of them), it passes no base
+ * chain twice and its hooks only move forward (HOOK_RANK). A segment continues the packet its id carries, else the
+ * latest packet of the same key it can follow; otherwise (a DHCP retransmission starts again at the bridge) it is a
+ * new packet.
  */
 export function tracePackets(text: string, rulesetJson: string): TracedPacket[] {
   const hooks = baseChainHooks(rulesetJson)
-  const packets: (TracedPacket & {key: string; chains: Set<string>; hook: string})[] = []
+  const packets: (TracedPacket & {key: string; chains: Set<string>; hook: string; rank: number})[] = []
   const open = new Map<string, (typeof packets)[number]>()
   for (const raw of text.split('\n')) {
     const e = parseTraceLine(raw)
@@ -179,14 +184,16 @@ export function tracePackets(text: string, rulesetJson: string): TracedPacket[] 
       const key = `${fields.etherSrc ?? ''} ${fields.ipId ?? ''} ${fields.proto ?? ''} ${fields.length ?? ''}`
       const chain = `${e.family} ${e.table} ${e.chain}`
       const hook = hooks.get(chain) ?? 'unknown'
-      const fits = (p: (typeof packets)[number]) => p.key === key && !p.chains.has(chain)
+      const rank = hookRank(e.family, hook)
+      const fits = (p: (typeof packets)[number]) => p.key === key && !p.chains.has(chain) && rank >= p.rank
       let cur = open.get(e.id)
       if (!cur || !fits(cur)) {
-        cur = START_HOOKS.has(hook) ? undefined : packets.slice(-64).reverse().find(fits)
-        if (!cur) packets.push((cur = {events: [], seen: [], key, chains: new Set(), hook}))
+        cur = packets.slice(-64).reverse().find(fits)
+        if (!cur) packets.push((cur = {events: [], seen: [], key, chains: new Set(), hook, rank}))
       }
       cur.chains.add(chain)
       cur.hook = hook
+      cur.rank = rank
       cur.seen.push({family: e.family, table: e.table, chain: e.chain, hook, fields})
       open.set(e.id, cur)
     }
