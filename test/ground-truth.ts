@@ -10,6 +10,7 @@ import {diagnose, internetOf} from '../src/core/diagnose.js'
 import {ReplayRunner} from '../src/core/snapshot.js'
 import {buildModel} from '../src/derive/index.js'
 import type {Flow, FlowKind} from '../src/datapath/flows.js'
+import type {LibvirtFacts} from '../probes/libvirt.js'
 import type {Link} from '../probes/links.js'
 import type {NfRuleset} from '../src/lib/netfilter.js'
 import {dataOf} from '../probes/types.js'
@@ -53,22 +54,32 @@ export async function groundTruth(fixture: string, scenario: Pick<Scenario, 'nam
   const traceFile = join(fixture, 'kernel-trace.txt')
   if (!existsSync(traceFile)) return {judgements, disagreements}
   const packets = tracePackets(readFileSync(traceFile, 'utf8'), readFileSync(join(fixture, 'kernel-trace.ruleset.json'), 'utf8'))
+  // A guest bridged to a LAN (no libvirt network routes its IPv4, as the datapath tells them): its DHCP server and
+  // its way out are the LAN's, its DHCP exchange is walked across the bridge, not into the host.
+  const libvirt = dataOf<LibvirtFacts>(d.facts.libvirt)
+  const onLan = (guest: string) => {
+    const i = libvirt?.domains.find((x) => x.name === guest)?.interfaces[0]
+    if (!i) return false
+    const net = i.type === 'network' ? libvirt!.networks.find((n) => n.name === i.source) : libvirt!.networks.find((n) => n.bridge !== undefined && n.bridge === (i.bridge ?? i.source))
+    return !(net && net.forwardMode !== 'bridge' && net.ips.some((ip) => ip.family === 'ipv4'))
+  }
   const guests: TraceGuest[] = Object.keys(oracle.guests).map((name) => {
     const own = d.flows.find((f) => f.guest === name)
-    return {name, mac: own?.mac, bridge: own?.bridge, addresses: oracle.addresses?.[name] ?? (own?.guestAddress ? [own.guestAddress] : [])}
+    return {name, mac: own?.mac, bridge: own?.bridge, addresses: oracle.addresses?.[name] ?? (own?.guestAddress ? [own.guestAddress] : []), ...(onLan(name) ? {lan: true} : {})}
   })
-  // A DHCP answer from the host is walked from its output hook; one through a bridge port only by a bridged guest's flow.
-  const hostSent = (f: Flow) => f.hops.some((h) => h.name === 'netfilter output')
   const walkOf = (guest: string, kind: PacketKind): Flow | undefined => {
     const mine = d.flows.filter((f) => f.guest === guest)
+    const lan = onLan(guest)
     switch (kind) {
       case 'dhcp':
+      case 'dhcp-reply':
+        return lan ? undefined : mine.find((f) => f.kind === kind)
+      case 'dhcp-lan':
+        return lan ? mine.find((f) => f.kind === 'dhcp') : undefined
+      case 'dhcp-reply-lan':
+        return lan ? mine.find((f) => f.kind === 'dhcp-reply') : undefined
       case 'dns':
         return mine.find((f) => f.kind === kind)
-      case 'dhcp-reply':
-        return mine.find((f) => f.kind === 'dhcp-reply' && hostSent(f))
-      case 'dhcp-reply-lan':
-        return mine.find((f) => f.kind === 'dhcp-reply' && !hostSent(f))
       case 'dns-reply':
         return mine.find((f) => f.kind === 'dns-reply')
       case 'tcp':

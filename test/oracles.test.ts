@@ -11,7 +11,7 @@ import type {TraceStep} from '../src/datapath/netfilter/evaluate.js'
 import type {NfHook} from '../src/lib/netfilter.js'
 import {ROOT} from './helpers.js'
 import {parseTrace, tracePackets} from './lab/kernel-trace.js'
-import {type GuestReach, type PacketKind, compareKernel, judge, kernelDecisions, decisionText} from './oracles.js'
+import {type GuestReach, type PacketKind, compareKernel, decisionText, judge, kernelDecisions, natChainsOf} from './oracles.js'
 import type {BeyondHost, ReachCheck} from './scenarios.js'
 
 const flow = (guest: string, kind: FlowKind, verdict: HopVerdict, assumptions: string[] = []): Flow => {
@@ -101,6 +101,7 @@ const FORWARD_IN = ['ip mangle FORWARD policy accept', 'ip filter FORWARD #10 ju
 const WALKS: Record<PacketKind, Flow | undefined> = {
   dhcp: walked('web01', 'dhcp', [['netfilter prerouting', PRE], ['netfilter input', ['ip mangle INPUT policy accept', 'ip filter INPUT #9 jump', 'ip filter LIBVIRT_INP #21 accept', 'ip nat INPUT policy accept']]]),
   'dhcp-reply': walked('web01', 'dhcp-reply', [['netfilter output', ['ip mangle OUTPUT policy accept', 'ip nat OUTPUT policy accept', 'ip filter OUTPUT #13 jump', 'ip filter LIBVIRT_OUT #25 accept']], ['netfilter postrouting', [...POST, 'ip nat POSTROUTING #6 jump', 'ip nat POSTROUTING policy accept']]]),
+  'dhcp-lan': undefined,
   'dhcp-reply-lan': undefined,
   dns: walked('web01', 'dns', [['netfilter prerouting', PRE], ['netfilter input', ['ip mangle INPUT policy accept', 'ip filter INPUT #9 jump', 'ip filter LIBVIRT_INP #19 accept', 'ip nat INPUT policy accept']]]),
   'dns-reply': walked('web01', 'dns-reply', [['netfilter output', ['ip mangle OUTPUT policy accept', 'ip filter OUTPUT #13 jump', 'ip filter OUTPUT policy accept']], ['netfilter postrouting', POST]]),
@@ -113,6 +114,16 @@ const NAT = new Set(['ip nat PREROUTING', 'ip nat INPUT', 'ip nat OUTPUT', 'ip n
 const GUESTS = [{name: 'web01', mac: '52:54:00:6b:64:01', addresses: ['192.168.122.190'], bridge: 'virbr0'}]
 const INTERNET = {addr: '203.0.113.10', port: 80}
 const compare = (walks: Partial<Record<PacketKind, Flow | undefined>> = {}) => compareKernel(tracePackets(TRACE, RULESET), GUESTS, INTERNET, (_g, kind) => (kind in walks ? walks[kind] : WALKS[kind]), NAT)
+
+describe('NAT chains', () => {
+  it("every chain a nat base chain reaches, also when a legacy table of the same name (listed apart) is empty", () => {
+    const chain = (name: string, rules: {kind: string; target?: string}[][], base?: string) => ({name, ...(base ? {base: {type: base}} : {}), rules: rules.map((exprs) => ({exprs}))})
+    const legacy = {family: 'ip', name: 'nat', chains: {POSTROUTING: chain('POSTROUTING', [], 'nat')}}
+    const nft = {family: 'ip', name: 'nat', chains: {POSTROUTING: chain('POSTROUTING', [[{kind: 'jump', target: 'LIBVIRT_PRT'}]], 'nat'), LIBVIRT_PRT: chain('LIBVIRT_PRT', [[{kind: 'goto', target: 'MASQ'}]]), MASQ: chain('MASQ', []), OTHER: chain('OTHER', [])}}
+    const filter = {family: 'ip', name: 'filter', chains: {FORWARD: chain('FORWARD', [[{kind: 'jump', target: 'LIBVIRT_FWO'}]], 'filter'), LIBVIRT_FWO: chain('LIBVIRT_FWO', [])}}
+    expect([...natChainsOf({tables: [legacy, nft, filter]})].sort()).toEqual(['ip nat LIBVIRT_PRT', 'ip nat MASQ', 'ip nat POSTROUTING'])
+  })
+})
 
 describe('the kernel oracle: packets put together from a real trace', () => {
   const packets = tracePackets(TRACE, RULESET)

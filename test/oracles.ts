@@ -158,7 +158,8 @@ export function walkDecisions(flow: Flow): {decisions: WalkDecision[]; undecided
   const decisions: WalkDecision[] = []
   for (const h of flow.hops) {
     if (h.verdict === 'indeterminate') return {decisions, undecidedAt: `${h.name} (${h.detail})`}
-    if (h.steps) decisions.push(...evaluatorDecisions(h.steps.filter((s) => s.chain.backend !== 'iptables-legacy')).map((d) => ({...d, hop: h.name})))
+    // The hooks' own walks (the NAT hop shows the postrouting steps again, as what decides it).
+    if (h.steps && /^(netfilter|bridge|netdev) /.test(h.name)) decisions.push(...evaluatorDecisions(h.steps.filter((s) => s.chain.backend !== 'iptables-legacy')).map((d) => ({...d, hop: h.name})))
   }
   return {decisions}
 }
@@ -167,11 +168,13 @@ export function walkDecisions(flow: Flow): {decisions: WalkDecision[]; undecided
 export function natChainsOf(rs: {tables: {family: string; name: string; chains: Record<string, {name: string; base?: {type: string}; rules: {exprs: {kind: string; target?: string}[]}[]}>}[]}): Set<string> {
   const out = new Set<string>()
   for (const t of rs.tables) {
+    // Per table: an iptables-legacy table of the same name (listed apart) must not hide this one's chains.
+    const seen = new Set<string>()
     const visit = (name: string) => {
-      const key = `${t.family} ${t.name} ${name}`
       const chain = t.chains[name]
-      if (!chain || out.has(key)) return
-      out.add(key)
+      if (!chain || seen.has(name)) return
+      seen.add(name)
+      out.add(`${t.family} ${t.name} ${name}`)
       for (const r of chain.rules) for (const e of r.exprs) if ((e.kind === 'jump' || e.kind === 'goto') && e.target) visit(e.target)
     }
     for (const c of Object.values(t.chains)) if (c.base?.type === 'nat') visit(c.name)
@@ -180,7 +183,7 @@ export function natChainsOf(rs: {tables: {family: string; name: string; chains: 
 }
 
 /** The packets the kernel oracle compares: each measure's request and its reply. */
-export type PacketKind = 'dhcp' | 'dhcp-reply' | 'dhcp-reply-lan' | 'dns' | 'dns-reply' | 'tcp' | 'tcp-reply' | 'ping' | 'ping-reply'
+export type PacketKind = 'dhcp' | 'dhcp-lan' | 'dhcp-reply' | 'dhcp-reply-lan' | 'dns' | 'dns-reply' | 'tcp' | 'tcp-reply' | 'ping' | 'ping-reply'
 
 /** A lab guest as the kernel oracle tells its packets apart. */
 export interface TraceGuest {
@@ -190,6 +193,8 @@ export interface TraceGuest {
   addresses: string[]
   /** The bridge its tap is a port of. */
   bridge?: string
+  /** Bridged to a LAN (a plain host bridge): its DHCP server and its way out are on the LAN, not this host. */
+  lan?: boolean
 }
 
 export interface KernelComparison {
@@ -226,7 +231,16 @@ function classify(p: TracedPacket, guests: TraceGuest[], internet: {addr: string
   const byAddress = (a?: string) => guests.filter((g) => a !== undefined && g.addresses.includes(a))
   const from = byMac(f.etherSrc)
   if (from.length > 0) {
-    if (f.proto === 'udp' && f.dport === 67) return {kind: 'dhcp', guests: from}
+    if (f.proto === 'udp' && f.dport === 67) {
+      // A broadcast both flooded to the bridge's other ports and taken in by the host: each copy is its own packet.
+      const flooded = p.seen.some((s) => s.hook === 'forward' && (s.family === 'bridge' || (s.fields.iif !== undefined && s.fields.iif === s.fields.oif)))
+      const local = p.seen.some((s) => s.hook === 'input' && s.family !== 'bridge')
+      const lan = from.filter((g) => g.lan)
+      const host = from.filter((g) => !g.lan)
+      if (flooded && host.length > 0 && lan.length === 0) return {skip: "a copy of a guest's DHCP broadcast the bridge floods to its other ports (its server is this host)"}
+      if (local && lan.length > 0 && host.length === 0) return {skip: "a copy of a LAN guest's DHCP broadcast the host takes in (its server is on the LAN)"}
+      return lan.length > 0 ? {kind: 'dhcp-lan', guests: lan} : {kind: 'dhcp', guests: host}
+    }
     if (f.proto === 'udp' && f.dport === 53) return {kind: 'dns', guests: from}
     if (f.proto === 'tcp' && f.dst === internet.addr && f.dport === internet.port && f.tcpFlags === 'syn') return {kind: 'tcp', guests: from}
     if (f.proto === 'icmp' && f.dst === internet.addr && f.icmpType === 'echo-request') return {kind: 'ping', guests: from}
@@ -334,7 +348,7 @@ export function measuredPackets(packets: TracedPacket[], guests: TraceGuest[], i
       skip(c.skip)
       continue
     }
-    const isRequest = c.kind === 'dhcp' || c.kind === 'dns' || c.kind === 'tcp' || c.kind === 'ping' || c.kind === 'dhcp-reply' || c.kind === 'dhcp-reply-lan'
+    const isRequest = c.kind === 'dhcp' || c.kind === 'dhcp-lan' || c.kind === 'dns' || c.kind === 'tcp' || c.kind === 'ping' || c.kind === 'dhcp-reply' || c.kind === 'dhcp-reply-lan'
     let repeat = false
     if (isRequest) {
       const t = requestTuple(p.seen[0].fields)

@@ -119,11 +119,14 @@ export function parsePacketFields(text: string): PacketFields {
     return v === undefined ? undefined : Number(v)
   }
   const l4 = /\b(udp|tcp) sport \d+/.exec(text)?.[1] ?? (/\bicmp type /.test(text) ? 'icmp' : word(/\bip protocol (\S+)/))
+  // Where the monitor cannot name the link layer (a bridged frame on postrouting) it prints its first 14 bytes raw.
+  const ll = /@ll,0,112 0x([0-9a-f]{28})\b/.exec(text)?.[1]
+  const mac = (hex: string) => hex.match(/../g)!.join(':')
   const f: PacketFields = {
     iif: word(/\biif "([^"]+)"/),
     oif: word(/\boif "([^"]+)"/),
-    etherSrc: word(/\bether saddr (\S+)/),
-    etherDst: word(/\bether daddr (\S+)/),
+    etherSrc: word(/\bether saddr (\S+)/) ?? (ll ? mac(ll.slice(12, 24)) : undefined),
+    etherDst: word(/\bether daddr (\S+)/) ?? (ll ? mac(ll.slice(0, 12)) : undefined),
     src: word(/\bip saddr (\S+)/),
     dst: word(/\bip daddr (\S+)/),
     ipId: num(/\bip id (\d+)/),
@@ -168,40 +171,53 @@ export function baseChainHooks(rulesetJson: string): Map<string, string> {
  * Parses a trace into packets. The kernel gives a packet a new trace id on its way (after routing, or from the
  * bridge up to the IP layer) and reuses ids for later packets, so ids alone do not tell packets apart: a packet's
  * segments share its link-layer source, IP id, protocol and length (NAT changes none of them), it passes no base
- * chain twice and its hooks only move forward (HOOK_RANK). A segment continues the packet its id carries, else the
- * latest packet of the same key it can follow; otherwise (a DHCP retransmission starts again at the bridge) it is a
- * new packet.
+ * chain twice and its hooks only move forward (HOOK_RANK), to a later hook when its trace id changes. A segment
+ * continues the packet its id carries, else the latest packet of the same key it can follow. One that can follow
+ * only the packet's start is a copy of it: a broadcast the bridge both floods to its other ports (br_netfilter's
+ * forward hook) and delivers to the host (input) goes both ways; the copy gets the packet's start as its own.
+ * Anything else (a DHCP retransmission starts again at the bridge) is a new packet.
  */
 export function tracePackets(text: string, rulesetJson: string): TracedPacket[] {
   const hooks = baseChainHooks(rulesetJson)
-  const packets: (TracedPacket & {key: string; chains: Set<string>; hook: string; rank: number})[] = []
-  const open = new Map<string, (typeof packets)[number]>()
+  type Seen = TracedPacket['seen'][number] & {id: string; rank: number; at: number}
+  type Building = {key: string; events: PacketEvent[]; seen: Seen[]}
+  const packets: Building[] = []
+  const open = new Map<string, Building>()
+  const chainOf = (s: {family: string; table: string; chain: string}) => `${s.family} ${s.table} ${s.chain}`
   for (const raw of text.split('\n')) {
     const e = parseTraceLine(raw)
     if (!e) continue
     if (e.kind === 'packet') {
       const fields = parsePacketFields(e.packet ?? '')
       const key = `${fields.etherSrc ?? ''} ${fields.ipId ?? ''} ${fields.proto ?? ''} ${fields.length ?? ''}`
-      const chain = `${e.family} ${e.table} ${e.chain}`
+      const chain = chainOf(e)
       const hook = hooks.get(chain) ?? 'unknown'
       const rank = hookRank(e.family, hook)
-      const fits = (p: (typeof packets)[number]) => p.key === key && !p.chains.has(chain) && rank >= p.rank
+      const last = (p: Building) => p.seen[p.seen.length - 1]
+      const follows = (p: Building, sameId: boolean) => p.key === key && !p.seen.some((s) => chainOf(s) === chain) && (sameId ? rank >= last(p).rank : rank > last(p).rank)
+      const recent = packets.slice(-64).reverse()
       let cur = open.get(e.id)
-      if (!cur || !fits(cur)) {
-        cur = packets.slice(-64).reverse().find(fits)
-        if (!cur) packets.push((cur = {events: [], seen: [], key, chains: new Set(), hook, rank}))
+      if (!cur || !follows(cur, true)) cur = recent.find((p) => follows(p, false))
+      if (!cur) {
+        // A copy: the packet's start (the hooks before this one) is shared, its way from here is its own.
+        for (const p of recent) {
+          if (p.key !== key) continue
+          let k = p.seen.length - 1
+          while (k >= 0 && p.seen[k].rank >= rank) k--
+          if (k < 0 || k === p.seen.length - 1 || p.seen[k + 1].id === e.id || p.seen.slice(0, k + 1).some((s) => chainOf(s) === chain)) continue
+          packets.push((cur = {key, events: p.events.slice(0, p.seen[k + 1].at), seen: p.seen.slice(0, k + 1)}))
+          break
+        }
       }
-      cur.chains.add(chain)
-      cur.hook = hook
-      cur.rank = rank
-      cur.seen.push({family: e.family, table: e.table, chain: e.chain, hook, fields})
+      if (!cur) packets.push((cur = {key, events: [], seen: []}))
+      cur.seen.push({family: e.family, table: e.table, chain: e.chain, hook, fields, id: e.id, rank, at: cur.events.length})
       open.set(e.id, cur)
     }
     const cur = open.get(e.id)
     // An event before its packet line (the monitor started mid-packet) belongs to nothing traced.
-    if (cur) cur.events.push({...e, hook: cur.hook})
+    if (cur) cur.events.push({...e, hook: cur.seen[cur.seen.length - 1].hook})
   }
-  return packets.map(({events, seen}) => ({events, seen}))
+  return packets.map(({events, seen}) => ({events, seen: seen.map(({family, table, chain, hook, fields}) => ({family, table, chain, hook, fields}))}))
 }
 
 interface RulesetItem {

@@ -91,7 +91,7 @@ export async function traceGuests(): Promise<TraceGuest[]> {
     // Interface  Type  Source  Model  MAC: Source is the network (network type) or the bridge.
     const row = (await sh(['virsh', 'domiflist', name])).stdout.split('\n').map((l) => l.trim().split(/\s+/)).find((c) => c.length >= 5 && /^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/i.test(c[4]))
     const bridge = row?.[1] === 'network' ? /^\s*Bridge:\s+(\S+)/m.exec((await sh(['virsh', 'net-info', row[2]], {reject: false})).stdout)?.[1] : row?.[2]
-    out.push({name, mac: row?.[4].toLowerCase(), addresses: (guestAddresses(name) ?? []).map((a) => a.split('/')[0]), ...(bridge ? {bridge} : {})})
+    out.push({name, mac: row?.[4].toLowerCase(), addresses: (guestAddresses(name) ?? []).map((a) => a.split('/')[0]), ...(bridge ? {bridge} : {}), ...(row?.[1] === 'bridge' ? {lan: true} : {})})
   }
   return out
 }
