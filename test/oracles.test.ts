@@ -11,7 +11,7 @@ import type {TraceStep} from '../src/datapath/netfilter/evaluate.js'
 import type {NfHook} from '../src/lib/netfilter.js'
 import {ROOT} from './helpers.js'
 import {parseTrace, tracePackets} from './lab/kernel-trace.js'
-import {type GuestReach, type PacketKind, compareKernel, decisionText, judge, kernelDecisions, natChainsOf} from './oracles.js'
+import {type GuestReach, type PacketKind, compareKernel, decisionText, judge, kernelDecisions, measuredPackets, natChainsOf} from './oracles.js'
 import type {BeyondHost, ReachCheck} from './scenarios.js'
 
 const flow = (guest: string, kind: FlowKind, verdict: HopVerdict, assumptions: string[] = []): Flow => {
@@ -153,6 +153,23 @@ describe('the kernel oracle: packets put together from a real trace', () => {
       expect(new Set(p.events.map((e) => e.id)).size, 'its trace ids').toBeGreaterThan(1)
       expect(p.seen.map((s) => `${s.family} ${s.table} ${s.chain}`)).toEqual(['bridge kdlab_trace prerouting', 'inet kdlab_trace prerouting', 'ip filter FORWARD', 'ip mangle POSTROUTING', 'ip nat POSTROUTING'])
     }
+  })
+
+  it("a broadcast the bridge floods to another guest's port and delivers to the host is two packets with one start (lab capture, dnsmasq-killed)", () => {
+    const lab = tracePackets(data('trace-flooded-broadcast.txt'), data('trace-flooded-broadcast.ruleset.json'))
+    const dhcp = lab.filter((p) => p.seen[0].fields.etherSrc === '52:54:00:6b:64:01' && p.seen[0].fields.dport === 67)
+    const ways = dhcp.map((p) => p.seen.map((s) => `${s.table} ${s.chain}`).join(', '))
+    expect(ways).toContain('kdlab_trace prerouting, kdlab_trace prerouting, filter INPUT')
+    expect(ways).toContain('kdlab_trace prerouting, kdlab_trace prerouting, filter FORWARD, mangle POSTROUTING, nat POSTROUTING')
+    // The flooded copy leaves the bridge it came in by; the local one is what a host-served guest's DHCP flow walks.
+    const guests = [{name: 'kdlab-web01', mac: '52:54:00:6b:64:01', addresses: ['192.168.122.190'], bridge: 'virbr0'}]
+    const {measured, uncompared} = measuredPackets(lab, guests, INTERNET)
+    expect(measured.filter((m) => m.kind === 'dhcp').every((m) => m.packet.seen.some((s) => s.hook === 'input'))).toBe(true)
+    expect(uncompared["a copy of a guest's DHCP broadcast the bridge floods to its other ports (its server is this host)"]).toBeGreaterThan(0)
+    // A LAN guest's is the other way round.
+    const lan = measuredPackets(lab, [{...guests[0], lan: true}], INTERNET)
+    expect(lan.measured.filter((m) => m.kind === 'dhcp-lan').every((m) => m.packet.seen.some((s) => s.hook === 'forward'))).toBe(true)
+    expect(lan.uncompared["a copy of a LAN guest's DHCP broadcast the host takes in (its server is on the LAN)"]).toBeGreaterThan(0)
   })
 
   it('each measure both ways, DHCP exchanges from 0.0.0.0 included', () => {
