@@ -194,9 +194,9 @@ const ROUND_TRIP_SCENARIOS: Scenario[] = [
     oracle: {[WEB01]: REACH_HOST_ONLY},
   },
   {
-    name: 'reply-rp-filter-reverse-route',
-    description: "strict rp_filter on kdlab-up0 and an ip rule (iif lo, to 203.0.113.10) that blackholes the host's own route back to the lab internet: the forward lookup is untouched, the replies' source check fails",
-    findings: [{id: 'guest-flow-blocked', entity: '~rp_filter 1 on kdlab-up0', rank: 1}],
+    name: 'reply-mark-divert',
+    description: "mangle PREROUTING marks what arrives on kdlab-up0 (0x66) and an ip rule sends that mark to table 104, a blackhole: the guests' requests leave, their replies are routed by the mark into nothing",
+    findings: [{id: 'policy-route-diverts-guests', entity: '~lookup 104', rank: 1}],
     noOtherAbove: 'info',
     oracle: {[WEB01]: REACH_HOST_ONLY},
   },

@@ -23,7 +23,7 @@ import type {PolicyRuleFacts} from '../../probes/ip-rules.js'
 import type {Route} from '../../probes/routes.js'
 import type {TcFacts} from '../../probes/tc.js'
 import {type CompiledRuleset, compile} from './netfilter/compile.js'
-import {type Branch, type EvalContext, type HookWalk, type TraceStep, assumptionKey, familiesFor, runHook, startBranch} from './netfilter/evaluate.js'
+import {type Branch, type EvalContext, type HookLayer, type HookWalk, type TraceStep, assumptionKey, deviceChains, familiesFor, runHook, startBranch} from './netfilter/evaluate.js'
 import {type NfPacket, describePacket, newPacket, replyPacket} from './netfilter/packet.js'
 import {type RouteDecision, type Router, buildRouter, describeRoute} from './routing.js'
 import {type Element, elementForStep, natMissingElement} from './elements.js'
@@ -216,11 +216,11 @@ class HostView {
 
   private readonly summaries = new Map<string, string>()
   /** The base chains a hook runs, in a line (the same for every flow: made once per hook, layer and family). */
-  private hookSummary(hook: NfHook, layer: 'ip' | 'bridge', family: 4 | 6): string {
-    const key = layer === 'bridge' ? `${hook} bridge` : family === 4 ? `${hook} 4` : `${hook} 6`
+  private hookSummary(hook: NfHook, layer: HookLayer, family: 4 | 6, device?: string): string {
+    const key = layer === 'bridge' ? `${hook} bridge` : layer === 'netdev' ? `${hook} netdev ${device}` : family === 4 ? `${hook} 4` : `${hook} 6`
     let text = this.summaries.get(key)
     if (text === undefined) {
-      const chains = this.rs.baseChains(hook, familiesFor(layer, family))
+      const chains = layer === 'netdev' ? deviceChains(this.rs, hook as 'ingress' | 'egress', device) : this.rs.baseChains(hook, familiesFor(layer, family))
       text = chains.length === 0 ? 'no base chain on this hook' : `${chains.length} base chain${chains.length === 1 ? '' : 's'}: ${chains.map((c) => `${c.backend === 'iptables-legacy' ? 'legacy ' : c.backend === 'nft' ? 'nft ' : ''}${c.family} ${c.table} ${c.name} (${c.base!.priority})`).join(', ')}`
       this.summaries.set(key, text)
     }
@@ -343,7 +343,7 @@ class HostView {
     const size = to.proto === 'icmp' ? SIZE.ping : this.pathMtu(i.target, bridge, probe.dev)
     const runner = this.fromGuest(g, request, size)
     this.upToHost(runner, bridge)
-    const decision = this.ipReceive(runner, bridge, 'forward')
+    const decision = this.ipReceive(runner, bridge, 'forward', true)
     const egress = decision?.dev
     runner.nf('netfilter postrouting', 'postrouting', 'ip', {iifname: bridge, oifname: egress})
     if (egress) this.leaveDevice(runner, egress, 'egress')
@@ -391,7 +391,7 @@ class HostView {
   }
 
   /** One netfilter hook as a hop: runs the branches, reports pass / fail / indeterminate with the deciding rule. */
-  nfHop(name: string, hook: NfHook, layer: 'ip' | 'bridge', branches: Branch[]): {hop: Hop; branches: Branch[]} {
+  nfHop(name: string, hook: NfHook, layer: HookLayer, branches: Branch[]): {hop: Hop; branches: Branch[]} {
     const used: HookWalk[] = []
     const after = runHook(this.rs, hook, layer, branches, this.ctx, used)
     // One branch with nothing assumed, through a walk that did not fork: the hop says only what the walk
@@ -407,7 +407,7 @@ class HostView {
 
   private readonly hopsByWalk = new Map<HookWalk, Map<string, Hop>>()
 
-  private hopOf(name: string, hook: NfHook, layer: 'ip' | 'bridge', branches: Branch[], after: Branch[]): Hop {
+  private hopOf(name: string, hook: NfHook, layer: HookLayer, branches: Branch[], after: Branch[]): Hop {
     const live: Branch[] = []
     const unknown: Branch[] = []
     // Branches already sealed before this hook (passed through as they were) say nothing about it.
@@ -440,7 +440,7 @@ class HostView {
       const decided = unknown[0]?.decidedBy ?? assumptions[0]
       return {name, verdict: 'indeterminate', detail: undecided.length > 0 ? `depends on ${undecided.map((u) => u.rule).join('; ')}` : `cannot be told at ${decided ? describeStep(decided) : name}`, element: decided ? elementForStep(decided, this.facts.ruleset, true) : undefined, steps, undecided}
     }
-    const summary = this.hookSummary(hook, layer, first?.packet.family ?? 4)
+    const summary = this.hookSummary(hook, layer, first?.packet.family ?? 4, hook === 'ingress' ? first?.packet.iifname : first?.packet.oifname)
     return {name, verdict: 'pass', detail: live.length > 0 && steps.length > 0 ? `accepted (${summary})` : summary, steps}
   }
 
@@ -460,28 +460,16 @@ class HostView {
     runner.push({name: `tc ${direction} ${dev}`, verdict: v.verdict, detail: v.detail, ...(element ? {element} : {})})
   }
 
-  /**
-   * netdev-family chains hooked on a device (ingress before the bridge and IP layers see a frame, egress
-   * as it leaves): the evaluator does not run them yet, so a device that has any is not a pass.
-   */
-  private netdevHop(runner: PathRunner, dev: string | undefined, direction: 'ingress' | 'egress'): void {
-    if (!dev || !runner.alive()) return
-    const chains = this.rs.baseChains(direction, ['netdev']).filter((c) => (c.base?.device ?? '').split(',').includes(dev))
-    if (chains.length === 0) return
-    const names = chains.map((c) => `netdev ${c.table} ${c.name}`).join(', ')
-    runner.push({name: `netdev ${direction} ${dev}`, verdict: 'indeterminate', detail: `${names} on ${dev} is not evaluated`, element: {id: `netdev:${dev} ${direction}`, kind: 'nf-undecided', text: `${names} (hook ${direction}, device ${dev})`, device: dev, undo: []}})
-  }
-
   /** A frame entering a device from its wire: the device, tc ingress, netdev ingress (kernel order). */
   private enterDevice(runner: PathRunner, dev: string, role: 'tap' | 'bridge' | 'egress', bridge?: string): void {
     runner.links(this.deviceHops(dev, role, bridge))
     this.tcHop(runner, dev, 'ingress')
-    this.netdevHop(runner, dev, 'ingress')
+    runner.device('ingress', dev)
   }
 
   /** A packet leaving by a device: netdev egress, tc egress (clsact, then the root qdisc), the device. */
   private leaveDevice(runner: PathRunner, dev: string | undefined, role: 'tap' | 'bridge' | 'egress', bridge?: string): void {
-    this.netdevHop(runner, dev, 'egress')
+    runner.device('egress', dev)
     this.tcHop(runner, dev, 'egress')
     runner.links(this.deviceHops(dev, role, bridge))
   }
@@ -554,7 +542,7 @@ class HostView {
   }
 
   /** A guest's frame: its NIC, tap, the tap's bridge port and the bridge's prerouting hook. */
-  private fromGuest(g: GuestSide, packet: NfPacket, size: number, first?: Hop): PathRunner {
+  private fromGuest(g: GuestSide, packet: NfPacket, size: number, first?: Hop, bridgePrerouting = true): PathRunner {
     const {d, i, bridge} = g
     const runner = new PathRunner(this, first ? [first] : [], packet, size)
     runner.sourcePort = i.target
@@ -570,15 +558,40 @@ class HostView {
     // from 0.0.0.0: the server answers the client's own MAC (dnsmasq writes that neighbour entry itself).
     const conflict = i.mac && packet.src !== '0.0.0.0' ? this.facts.addressConflict?.(i.mac) : undefined
     if (conflict) runner.push({name: 'address', verdict: 'indeterminate', detail: `another MAC claims ${conflict}: replies reach whichever one the neighbour cache holds`, element: {id: `conflict:${conflict}`, kind: 'listener', text: `${conflict} claimed by two MACs`, undo: []}})
-    runner.nf('bridge prerouting', 'prerouting', 'bridge', {iifname: i.target, ibrname: bridge})
+    if (bridgePrerouting) runner.nf('bridge prerouting', 'prerouting', 'bridge', {iifname: i.target, ibrname: bridge})
     return runner
   }
 
-  /** A frame the bridge delivers to the host: the bridge's input hook, then the bridge device itself. */
+  /** br_netfilter passes this family's frames to the IP hooks (null: the setting could not be read). */
+  private brNetfilter(family: 4 | 6): boolean | null {
+    const v = this.sysctl(family === 4 ? 'net.bridge.bridge-nf-call-iptables' : 'net.bridge.bridge-nf-call-ip6tables')
+    return v === undefined ? null : v === 1
+  }
+
+  /**
+   * A frame the bridge delivers to the host: the bridge's input hook, then the bridge device itself. With
+   * br_netfilter the IP prerouting hook (and conntrack) runs inside the bridge's prerouting, before bridge
+   * input, and its port data stays with the packet (-m physdev sees the tap in every later IP hook).
+   */
   private upToHost(runner: PathRunner, bridge: string): void {
+    const brnf = this.brNetfilter(runner.packet().family)
+    if (brnf) {
+      runner.ports({physIn: runner.sourcePort})
+      this.prerouting(runner, bridge)
+    }
     runner.nf('bridge input', 'input', 'bridge', {iifname: runner.sourcePort, ibrname: bridge})
     this.vlanHop(runner, bridge, bridge, 'out')
     this.enterDevice(runner, bridge, 'bridge')
+    if (!brnf) this.prerouting(runner, bridge)
+  }
+
+  /** Connection tracking of a new packet and the IP prerouting hook (conntrack undoes a reply's NAT at the NAT core's priority). */
+  private prerouting(runner: PathRunner, iif: string): void {
+    if (runner.packet().ct.state === 'new') {
+      const conntrack = this.conntrackHop()
+      if (conntrack) runner.push(conntrack)
+    }
+    runner.nf('netfilter prerouting', 'prerouting', 'ip', {iifname: iif})
   }
 
   /**
@@ -601,19 +614,15 @@ class HostView {
   // ---- the IP layer ------------------------------------------------------
 
   /**
-   * A packet received by the IP layer on `iif`: connection tracking, prerouting (where `unNat` is
-   * conntrack undoing a source NAT), the route lookup with source validation, then the input hook
+   * A packet received by the IP layer on `iif`: connection tracking and prerouting (unless the bridge ran
+   * them already: br_netfilter), the route lookup with source validation, then the input hook
    * (local delivery) or the forwarding check of the arriving device and the forward hook.
    */
-  private ipReceive(runner: PathRunner, iif: string, expect: 'local' | 'forward', unNat?: Partial<NfPacket>): RouteDecision | undefined {
-    if (runner.packet().ct.state === 'new') {
-      const conntrack = this.conntrackHop()
-      if (conntrack) runner.push(conntrack)
-    }
-    runner.nf('netfilter prerouting', 'prerouting', 'ip', {iifname: iif}, unNat)
+  private ipReceive(runner: PathRunner, iif: string, expect: 'local' | 'forward', prerouted = false): RouteDecision | undefined {
+    if (!prerouted) this.prerouting(runner, iif)
     const decision = runner.route('routing', expect, {iif})
     if (!runner.alive() || !decision) return decision
-    this.sourceCheck(runner, iif)
+    this.sourceCheck(runner, iif, expect === 'forward' && decision.kind === 'unicast' ? decision.dev : undefined)
     if (expect === 'local') {
       runner.nf('netfilter input', 'input', 'ip', {iifname: iif, oifname: undefined})
       return decision
@@ -677,7 +686,7 @@ class HostView {
    * is a martian unless accept_local; with rp_filter (the larger of conf/all and the device), the route
    * back to the source must leave by the arriving device (strict) or exist at all (loose).
    */
-  private sourceCheck(runner: PathRunner, iif: string): void {
+  private sourceCheck(runner: PathRunner, iif: string, forwardOut?: string): void {
     const packet = runner.packet()
     if (packet.family !== 4 || packet.src === '0.0.0.0' || packet.src === 'unknown') return
     if (this.localAddrs.has(packet.src) && this.orConf(iif, 'accept_local') !== 1) {
@@ -690,7 +699,7 @@ class HostView {
       return
     }
     if (mode === 0) return
-    const {ok, decision} = this.router.reversePathOk({family: 4, src: packet.src, dst: packet.dst, iif, mode})
+    const {ok, decision} = this.router.reversePathOk({family: 4, src: packet.src, dst: packet.dst, iif, mode, lookupIif: forwardOut ?? 'lo'})
     if (ok === true) {
       runner.push({name: 'rp_filter', verdict: 'pass', detail: `mode ${mode}: the route back to ${packet.src} leaves by ${decision.dev ?? iif}`})
       return
@@ -796,7 +805,7 @@ class HostView {
     const runner = this.fromGuest(g, request, kind === 'dhcp' ? SIZE.dhcp : SIZE.dns, kind === 'dns' ? this.unaddressedHop(source, g) : undefined)
     this.upToHost(runner, bridge)
     if (kind === 'dns') this.arpHop(runner, bridge, gw)
-    this.ipReceive(runner, bridge, 'local')
+    this.ipReceive(runner, bridge, 'local', true)
     runner.push(this.listenerHop(kind, net!, bridge, gw))
     // The server answers only if it has an address for this client.
     if (kind === 'dhcp' && i.mac && this.facts.dhcpPoolFullFor?.(net!.name, i.mac)) {
@@ -837,7 +846,7 @@ class HostView {
     const runner = this.fromGuest(g, request, size, missing)
     this.upToHost(runner, bridge)
     this.arpHop(runner, bridge, net!.ips.find((ip) => ip.family === 'ipv4')!.address)
-    const decision = this.ipReceive(runner, bridge, 'forward')
+    const decision = this.ipReceive(runner, bridge, 'forward', true)
     const egress = decision?.dev
     const diverted = decision && decision.kind === 'unicast' && decision.rule && decision.rule.priority !== 0 && decision.rule.priority < 32766 && egress !== this.mainDefaultDev() ? policyElement(decision) : undefined
     this.ipSend(runner, bridge, egress)
@@ -853,7 +862,9 @@ class HostView {
     const natted = runner.packet().src
     const reply = replyPacket({family: 4, iifname: egress, src: to.addr, dst: src, l4proto: to.proto, ...(to.proto === 'icmp' ? {icmpType: 0} : {sport: to.port ?? 443, dport: 40000})}, natted !== src ? ['snat'] : [])
     // The sender sizes its packets by the routed path (the bridge's MTU, not the tap's): the tap must take them.
-    const back = new PathRunner(this, [], {...reply, dst: natted}, to.proto === 'icmp' ? SIZE.ping : this.pathMtu(bridge, egress))
+    // Conntrack undoes the source NAT at the NAT core's priority in prerouting: chains before it see the translated address.
+    const arriving: NfPacket = natted !== src ? {...reply, dst: natted, ct: {...reply.ct, translate: {dst: src}}} : reply
+    const back = new PathRunner(this, [], arriving, to.proto === 'icmp' ? SIZE.ping : this.pathMtu(bridge, egress))
     const replyAssumed = [...assumed]
     if (missing) back.push(missing)
     if (natted === src) {
@@ -867,16 +878,16 @@ class HostView {
     } else {
       back.push(this.snatNotLocalHop(runner, natted))
     }
-    this.replyIn(back, egress, g, {dst: src})
+    this.replyIn(back, egress, g)
     flows.push(this.finish(base, kind === 'custom' ? 'custom' : 'egress-reply', `reply from ${to.addr} to ${natted}, arriving by ${egress}, back to ${d.name}`, reply, back.hops, kind, replyAssumed))
     if (kind === 'custom') flows[1].kind = 'custom'
     return flows
   }
 
   /** A reply arriving on `dev` from outside, forwarded back to the guest: every check the request had. */
-  private replyIn(back: PathRunner, dev: string, g: GuestSide, unNat?: Partial<NfPacket>): void {
+  private replyIn(back: PathRunner, dev: string, g: GuestSide): void {
     this.enterDevice(back, dev, 'egress')
-    this.ipReceive(back, dev, 'forward', unNat)
+    this.ipReceive(back, dev, 'forward')
     this.ipSend(back, dev, g.bridge)
     this.toGuest(back, g, false, true)
   }
@@ -954,22 +965,24 @@ class HostView {
       const p = {family: 4 as const, iifname: bridge, oifname: bridge, ...fields, bridged: true, src: dir === 'out' ? src : dest.addr, dst: dir === 'out' ? dest.addr : src, l4proto: dest.proto, ...ports}
       return reply ? replyPacket(p) : newPacket(p)
     }
+    // br_netfilter hands the frame to the IP hooks with the bridge as device (in at prerouting, both at forward,
+    // out at postrouting) and the ports for -m physdev (the out port known from forward on), each IP hook inside
+    // the bridge hook of its name (postrouting after the bridge's chains: it hooks in last).
     const across = (runner: PathRunner, inDev: string, outDev: string, outRole: 'tap' | 'egress', broadcast: boolean) => {
+      const brnfOn = brnf === 1
+      if (brnf === undefined) runner.push({name: 'br_netfilter', verdict: 'indeterminate', detail: 'net.bridge.bridge-nf-call-iptables could not be read'})
+      runner.nf('bridge prerouting', 'prerouting', 'bridge', {iifname: inDev, ibrname: bridge})
+      if (brnfOn) runner.nf('netfilter prerouting (br_netfilter)', 'prerouting', 'ip', {iifname: bridge, physOut: undefined})
       runner.nf('bridge forward', 'forward', 'bridge', {iifname: inDev, oifname: outDev, ibrname: bridge, obrname: bridge})
-      if (brnf === 1) {
-        runner.nf('netfilter prerouting (br_netfilter)', 'prerouting', 'ip', {iifname: bridge})
-        runner.nf('netfilter forward (br_netfilter)', 'forward', 'ip', {iifname: bridge, oifname: bridge})
-        runner.nf('netfilter postrouting (br_netfilter)', 'postrouting', 'ip', {iifname: bridge, oifname: bridge})
-      } else if (brnf === undefined) {
-        runner.push({name: 'br_netfilter', verdict: 'indeterminate', detail: 'net.bridge.bridge-nf-call-iptables could not be read'})
-      }
+      if (brnfOn) runner.nf('netfilter forward (br_netfilter)', 'forward', 'ip', {iifname: bridge, oifname: bridge, physOut: outDev})
       runner.nf('bridge postrouting', 'postrouting', 'bridge', {oifname: outDev, obrname: bridge})
+      if (brnfOn) runner.nf('netfilter postrouting (br_netfilter)', 'postrouting', 'ip', {oifname: bridge, physOut: outDev})
       this.portOut(runner, bridge, outDev, broadcast)
       this.leaveDevice(runner, outDev, outRole, outRole === 'tap' ? bridge : undefined)
     }
     const outPacket = mk('out', false)
     const missing = noLease ? this.unaddressedHop({addr: src, noLease}, g) : undefined
-    const out = this.fromGuest(g, outPacket, size, missing)
+    const out = this.fromGuest(g, outPacket, size, missing, false)
     // A DHCP server this host runs for the segment answers from the bridge itself; one on the LAN is out of sight.
     const server = kind === 'dhcp' ? this.facts.bridgeDhcpServers?.find((s) => s.bridge === bridge) : undefined
     across(out, i.target ?? '?', uplink.name, 'egress', kind === 'dhcp')
@@ -989,7 +1002,6 @@ class HostView {
     back.sourcePort = uplink.name
     this.enterDevice(back, uplink.name, 'egress')
     this.portIn(back, bridge, uplink.name)
-    back.nf('bridge prerouting', 'prerouting', 'bridge', {iifname: uplink.name, ibrname: bridge})
     across(back, uplink.name, i.target ?? '?', 'tap', kind === 'dhcp')
     flows.push(this.finish(base, kind === 'dhcp' ? 'dhcp-reply' : kind === 'custom' ? 'custom' : 'egress-reply', kind === 'dhcp' ? `DHCP offer from the LAN back to ${d.name}` : `reply from ${dest.addr} back to ${d.name}`, backPacket, back.hops, kind, [...srcAssumed, ...assumptions]))
     return flows
@@ -1045,15 +1057,17 @@ class PathRunner {
     for (const h of hops) this.push(h)
   }
 
-  /** Runs a hook with the devices it sees; `rewrite` changes the packet after the hook (conntrack's reverse NAT). */
-  nf(name: string, hook: NfHook, layer: 'ip' | 'bridge', devices: Partial<NfPacket>, rewrite?: Partial<NfPacket>): void {
+  /** Runs a hook with the devices it sees. */
+  nf(name: string, hook: NfHook, layer: HookLayer, devices: Partial<NfPacket>): void {
     if (!this.alive()) return
     if (layer === 'bridge' && this.host.rs.baseChains(hook, ['bridge']).length === 0) return
     // Bridge hooks see ports; the IP hooks see the bridge (and, for bridged frames, the ports through physdev).
     const origin = (this.live()[0] ?? this.branches[0]).packet
+    // br_netfilter's IP hooks may say which out port is known yet (`physOut` among the devices).
+    const ports = 'physOut' in devices
     const seen = (p: NfPacket): NfPacket =>
       // Already as this hook sees it (the hook before saw the same devices): no copy.
-      p.iifname === devices.iifname && p.oifname === devices.oifname && p.ibrname === devices.ibrname && p.obrname === devices.obrname && (layer === 'ip' || (p.physIn === undefined && p.physOut === undefined && p.bridged === false))
+      p.iifname === devices.iifname && p.oifname === devices.oifname && p.ibrname === devices.ibrname && p.obrname === devices.obrname && (layer === 'ip' || (p.physIn === undefined && p.physOut === undefined && p.bridged === false)) && (!ports || p.physOut === devices.physOut)
         ? p
         : {
             ...p,
@@ -1061,7 +1075,7 @@ class PathRunner {
             oifname: devices.oifname,
             ibrname: devices.ibrname,
             obrname: devices.obrname,
-            ...(layer === 'bridge' ? {physIn: undefined, physOut: undefined, bridged: false} : {}),
+            ...(layer !== 'ip' ? {physIn: undefined, physOut: undefined, bridged: false} : ports ? {physOut: devices.physOut} : {}),
           }
     const input = this.branches.map((b) => {
       if (b.status !== 'accept') return b
@@ -1070,10 +1084,24 @@ class PathRunner {
     })
     const {hop, branches} = this.host.nfHop(name, hook, layer, input)
     // After a bridge hook the packet is the bridge's again: its physdev view comes back for the IP hooks.
-    const after = (p: NfPacket): NfPacket => (layer === 'bridge' ? {...p, physIn: origin.physIn, physOut: origin.physOut, bridged: origin.bridged} : p)
-    // An IP hook without a rewrite leaves the branches as the hook returned them (fresh, not shared with its cache).
-    this.branches = layer === 'ip' && !rewrite ? branches : branches.map((b) => (b.status === 'accept' || rewrite ? {...b, packet: after(rewrite ? {...b.packet, ...rewrite} : b.packet)} : b))
+    const after = (p: NfPacket): NfPacket => (layer !== 'ip' ? {...p, physIn: origin.physIn, physOut: origin.physOut, bridged: origin.bridged} : p)
+    // An IP hook leaves the branches as the hook returned them (fresh, not shared with its cache).
+    this.branches = layer === 'ip' ? branches : branches.map((b) => (b.status === 'accept' ? {...b, packet: after(b.packet)} : b))
     this.hops.push(hop)
+  }
+
+  /** Sets br_netfilter's port data on the packet (what -m physdev reads in the IP hooks after it). */
+  ports(fields: Pick<NfPacket, 'physIn'>): void {
+    this.branches = this.branches.map((b) => (b.status === 'accept' ? {...b, packet: {...b.packet, ...fields}} : b))
+  }
+
+  /**
+   * A device's netdev-family chains (ingress as the packet enters it, egress as it leaves), in kernel order
+   * around the bridge and IP hooks. Most hosts have none: then there is no hop.
+   */
+  device(hook: 'ingress' | 'egress', dev: string | undefined): void {
+    if (!this.alive() || deviceChains(this.host.rs, hook, dev).length === 0) return
+    this.nf(`netdev ${hook} ${dev}`, hook, 'netdev', hook === 'ingress' ? {iifname: dev} : {oifname: dev})
   }
 
   /**

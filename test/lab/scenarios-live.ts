@@ -988,7 +988,8 @@ const NOADDR_NET = `<network><name>${NOADDR}</name><forward mode='nat'/><bridge 
 const NOADDR01: Guest = {name: 'kdlab-noaddr01', mac: '52:54:00:6b:64:61', mode: 'dhcp', network: NOADDR, probe: '192.168.151.1'}
 const STATIC151: Guest = {name: 'kdlab-static151', mac: '52:54:00:6b:64:62', mode: 'static', network: NOADDR, addr: '192.168.151.50/24', gw: '192.168.151.1', probe: '192.168.151.1'}
 const REPLY_RULE = ['priority', '103', 'iif', INET.hostDev, 'to', '192.168.122.0/24', 'lookup', '103']
-const REVERSE_RULE = ['priority', '102', 'iif', 'lo', 'to', `${INET.server}/32`, 'lookup', '102']
+const MARK_RULE = ['priority', '104', 'fwmark', '0x66', 'lookup', '104']
+const MARK_REPLIES = ['-i', INET.hostDev, '-j', 'MARK', '--set-mark', '0x66']
 const SNAT_NOT_LOCAL = ['-s', '192.168.122.0/24', '!', '-d', '192.168.122.0/24', '-j', 'SNAT', '--to-source', '198.51.100.77']
 const TC_SINK = {host: 'kdlab-tcsink0', peer: 'kdlab-tcsink1'}
 
@@ -1017,17 +1018,17 @@ const ROUND_TRIP: Record<string, LiveScenario> = {
       await sh(['sysctl', '-qw', `net.ipv4.conf.${INET.hostDev}.forwarding=${saved[0]}`])
     },
   },
-  'reply-rp-filter-reverse-route': {
+  'reply-mark-divert': {
     async inject() {
-      if ((await sh(['ip', 'rule', 'show', 'priority', '102'])).stdout.trim()) throw new Error('an ip rule of priority 102 exists before the scenario')
-      await sh(['ip', 'route', 'add', 'blackhole', `${INET.server}/32`, 'table', '102'])
-      await sh(['ip', 'rule', 'add', ...REVERSE_RULE])
-      saved = [await setSysctl(`net.ipv4.conf.${INET.hostDev}.rp_filter`, '1')]
+      if ((await sh(['ip', 'rule', 'show', 'priority', '104'])).stdout.trim()) throw new Error('an ip rule of priority 104 exists before the scenario')
+      await sh(['ip', 'route', 'add', 'blackhole', 'default', 'table', '104'])
+      await sh(['ip', 'rule', 'add', ...MARK_RULE])
+      await sh(['iptables', '-t', 'mangle', '-I', 'PREROUTING', '1', ...MARK_REPLIES])
     },
     async reset() {
-      await sh(['sysctl', '-qw', `net.ipv4.conf.${INET.hostDev}.rp_filter=${saved[0]}`])
-      await sh(['ip', 'rule', 'del', ...REVERSE_RULE])
-      await sh(['ip', 'route', 'del', 'blackhole', `${INET.server}/32`, 'table', '102'])
+      await sh(['iptables', '-t', 'mangle', '-D', 'PREROUTING', ...MARK_REPLIES])
+      await sh(['ip', 'rule', 'del', ...MARK_RULE])
+      await sh(['ip', 'route', 'del', 'blackhole', 'default', 'table', '104'])
     },
   },
   'reply-policy-blackhole': {
