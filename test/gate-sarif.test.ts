@@ -12,11 +12,11 @@ import type {Diagnosis} from '../src/core/diagnose.js'
 import {runDiagnose} from '../src/core/diagnose-service.js'
 import {UserError} from '../src/core/errors.js'
 import {EVERY_RULE} from '../src/core/rule-docs.js'
-import {ROOT, fixtureDir} from './helpers.js'
+import {NO_CONFIG_DIR, ROOT, fixtureDir} from './helpers.js'
 import {RECORDINGS, recordedTap, withPolicyRules, withTapRenamed} from './tools.js'
 
 const diagnosisOf = (from: string) =>
-  runDiagnose({from, timeoutMs: 5000, options: {active: false, libvirtUri: 'qemu:///system'}, version: 'test'}, {now: () => new Date('2026-11-28T12:00:00Z'), cwd: ROOT})
+  runDiagnose({from, timeoutMs: 5000, options: {active: false, libvirtUri: 'qemu:///system'}, version: 'test'}, {now: () => new Date('2026-11-28T12:00:00Z'), configDir: NO_CONFIG_DIR})
 
 type Sarif = ReturnType<typeof toSarif>
 

@@ -4,6 +4,7 @@ import {renderTree} from '../../reports/layout.js'
 import {colorLevel, makeStyle, outputWidth} from '../../reports/style.js'
 import {verdictOf} from '../../reports/summary.js'
 import {topologyTree} from '../../reports/topology-text.js'
+import {userConfigDir} from '../core/config-file.js'
 import {runDiagnose} from '../core/diagnose-service.js'
 import {describeFailure} from '../core/errors.js'
 import {deriveTopology, topologyJson} from '../core/topology.js'
@@ -31,7 +32,7 @@ export default class Topology extends KvmdoctorCommand {
     try {
       const diagnosis = await runDiagnose(
         {from: flags.from, timeoutMs: flags.timeout * 1000, options: {active: flags.active, libvirtUri: flags.connect}, version: this.config.version},
-        {now: () => new Date(), cwd: process.cwd()},
+        {now: () => new Date(), configDir: userConfigDir()},
       )
       const topology = deriveTopology(diagnosis)
       if (json) return topologyJson(topology)

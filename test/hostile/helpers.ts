@@ -6,7 +6,7 @@ import {join} from 'node:path'
 import {afterAll} from 'vitest'
 import type {Capture, CommandCapture, DirCapture, FileCapture, Runner} from '../../src/lib/runner.js'
 import {ReplayRunner} from '../../src/core/snapshot.js'
-import {ROOT, fixtureDir} from '../helpers.js'
+import {NO_CONFIG_DIR, ROOT, fixtureDir} from '../helpers.js'
 
 
 const scratchDirs: string[] = []
@@ -49,7 +49,7 @@ export function cli(args: string[], options: {bin?: string; tmp?: string; cwd?: 
     stdin: 'ignore',
     cwd: options.cwd ?? ROOT,
     ...(options.uid === undefined ? {} : {uid: options.uid, gid: options.uid}),
-    env: {NO_COLOR: '1', PATH: options.bin ?? '/nonexistent', ...(options.tmp ? {TMPDIR: options.tmp} : {}), ...options.env},
+    env: {NO_COLOR: '1', XDG_CONFIG_HOME: NO_CONFIG_DIR, PATH: options.bin ?? '/nonexistent', ...(options.tmp ? {TMPDIR: options.tmp} : {}), ...options.env},
   })
 }
 
