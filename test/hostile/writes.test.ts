@@ -7,7 +7,7 @@ import {bundleReports} from '../../reports/bundle-files.js'
  */
 import {execFileSync} from 'node:child_process'
 import {existsSync} from 'node:fs'
-import {chmod, chown, mkdir, readFile, readdir, stat, symlink, writeFile} from 'node:fs/promises'
+import {chmod, chown, mkdir, readFile, readdir, rm, stat, symlink, writeFile} from 'node:fs/promises'
 import {join} from 'node:path'
 import {beforeAll, describe, expect, it} from 'vitest'
 import {createBundle, openBundle} from '../../src/core/bundle.js'
@@ -62,25 +62,49 @@ describe('targets that are links or special files', () => {
     expect(await readFile(file, 'utf8')).toBe('precious\n')
   })
 
-  it('--record into an old snapshot whose outputs/ is a link: replaced whole, the link target untouched', async () => {
+  it('--record into an old snapshot whose outputs/ is a link: refused, the link target untouched', async () => {
     const {dir, file} = await victim()
     const outside = join(dir, 'outside')
     await mkdir(outside)
     await writeFile(join(outside, '0001-command-ip.txt'), 'precious\n')
     const snap = join(dir, 'snap')
     await mkdir(snap)
-    await writeFile(join(snap, 'manifest.json'), '{}')
+    await writeFile(join(snap, 'manifest.json'), JSON.stringify({format: 'kvmdoctor-snapshot', captures: [{file: 'outputs/0001-command-ip.txt'}]}))
     await symlink(outside, join(snap, 'outputs'))
     const source = await ReplayRunner.open(fixtureDir('healthy'))
     const captures = await Promise.all([source.run(['ip', '-j', '-d', 'addr', 'show']), source.readFile('/proc/sys/net/ipv4/ip_forward')])
-    await writeSnapshot(snap, captures, {kvmdoctorVersion: 'test', capturedAt: source.capturedAt})
-    expect((await stat(join(snap, 'outputs'))).isDirectory()).toBe(true)
+    expect(await refusal(writeSnapshot(snap, captures, {kvmdoctorVersion: 'test', capturedAt: source.capturedAt}))).toMatch(/snap: it exists and is not a kvmdoctor snapshot \(its outputs is not a directory\): refusing to replace it/)
     expect(await readdir(outside)).toEqual(['0001-command-ip.txt'])
     expect(await readFile(join(outside, '0001-command-ip.txt'), 'utf8')).toBe('precious\n')
     expect(await readFile(file, 'utf8')).toBe('precious\n')
-    expect((await ReplayRunner.open(snap)).manifest.captures).toHaveLength(2)
-    // Nothing of the build is left beside it.
     expect(await entries(dir)).toEqual(['outside', 'snap', 'victim.txt'])
+  })
+
+  it('--record DIR that merely holds some manifest.json (a web extension): refused, every file kept', async () => {
+    const dir = await scratch()
+    const project = join(dir, 'extension')
+    await mkdir(join(project, 'src'), {recursive: true})
+    await writeFile(join(project, 'manifest.json'), JSON.stringify({manifest_version: 3, name: 'my extension', version: '1.0'}))
+    await writeFile(join(project, 'src', 'background.js'), 'precious\n')
+    const live = await cli(['diagnose', '--record', project, '--timeout', '5'], {bin: await fakeBin({})})
+    expect(live.exitCode).toBe(2)
+    expect(live.stderr).toMatch(/cannot write the snapshot to .*extension: it exists and is not a kvmdoctor snapshot \(its manifest\.json has no format "kvmdoctor-snapshot"\): refusing to replace it/)
+    expect(await readFile(join(project, 'src', 'background.js'), 'utf8')).toBe('precious\n')
+    expect(await entries(project)).toEqual(['manifest.json', 'src'])
+    // A real snapshot with a file the user added beside it is the user's too.
+    const snap = join(dir, 'snap')
+    const source = await ReplayRunner.open(fixtureDir('healthy'))
+    const captures = [await source.readFile('/proc/sys/net/ipv4/ip_forward')]
+    await writeSnapshot(snap, captures, {kvmdoctorVersion: 'test', capturedAt: source.capturedAt})
+    await writeFile(join(snap, 'notes.txt'), 'precious\n')
+    expect(await refusal(writeSnapshot(snap, captures, {kvmdoctorVersion: 'test', capturedAt: source.capturedAt}))).toMatch(/it holds notes\.txt, which is no part of a snapshot/)
+    await writeFile(join(snap, 'outputs', 'mine.txt'), 'precious\n')
+    await rm(join(snap, 'notes.txt'))
+    expect(await refusal(writeSnapshot(snap, captures, {kvmdoctorVersion: 'test', capturedAt: source.capturedAt}))).toMatch(/it holds outputs\/mine\.txt, which its manifest does not list/)
+    // The snapshot as kvmdoctor wrote it is replaced.
+    await rm(join(snap, 'outputs', 'mine.txt'))
+    await writeSnapshot(snap, captures, {kvmdoctorVersion: 'test', capturedAt: source.capturedAt})
+    expect((await ReplayRunner.open(snap)).manifest.captures).toHaveLength(1)
   })
 
   it('a FIFO, a device or a directory as the target is refused without opening it', async () => {
