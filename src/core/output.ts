@@ -36,9 +36,9 @@ const ESCAPED_FORMATS = new Set(['json', 'sarif'])
  */
 export function reportable(d: Diagnosis, format: string): Diagnosis {
   const facts = Object.fromEntries(TOPOLOGY_FACTS.filter((id) => d.facts[id] !== undefined).map((id) => [id, d.facts[id]]))
-  if (ESCAPED_FORMATS.has(format)) return {...mapStringsDeep({...d, facts: {}}, scrubText), facts}
+  if (ESCAPED_FORMATS.has(format)) return {...mapStringsDeep({...d, facts: {}}, scrubText, {scrubKeys: true}), facts}
   // One pass, copying only what changes.
-  return mapStringsDeep({...d, facts}, (text) => visibleControls(scrubText(text)))
+  return mapStringsDeep({...d, facts}, (text) => visibleControls(scrubText(text)), {scrubKeys: true})
 }
 
 /**
