@@ -67,14 +67,14 @@ export interface LibvirtFacts {
   domains: LibvirtDomain[]
 }
 
-/** Parses virsh's fixed-width tables into rows keyed by the header names (lower-cased). */
-export function parseVirshTable(text: string): Record<string, string>[] {
+/**
+ * Parses virsh's fixed-width tables into rows keyed by the header names (lower-cased). virsh prints
+ * the header even when the table is empty: output without one (nothing at all included) is no table.
+ */
+export function parseVirshTable(text: string, what = 'virsh table'): Record<string, string>[] {
   const all = lines(text)
   const headerIndex = all.findIndex((l) => /^-{5,}/.test(l.trim()))
-  if (headerIndex < 1) {
-    if (all.length === 0) return []
-    throw new ParseError('virsh table: no header line')
-  }
+  if (headerIndex < 1) throw new ParseError(`${what}: ${all.length === 0 ? 'empty output' : 'output'} with no header line`)
   const header = all[headerIndex - 1]
   // Columns start where the header's words start; values are aligned to them.
   const starts = [...header.matchAll(/\S+(?: \S+)*/g)].map((m) => ({name: m[0].trim().toLowerCase(), at: m.index!}))
@@ -236,8 +236,8 @@ export const libvirtProbe: Probe<LibvirtFacts> = {
       }
     }
     const autostartDomains = new Set(lines(autostartList.output).map((l) => l.trim()))
-    const networkRows = parseVirshTable(netList.output)
-    const domainRows = parseVirshTable(domList.output)
+    const networkRows = parseVirshTable(netList.output, 'virsh net-list --all')
+    const domainRows = parseVirshTable(domList.output, 'virsh list --all')
     const networks = await Promise.all(
       networkRows.map(async (row) => {
         const c = await virsh('net-dumpxml', row.name)

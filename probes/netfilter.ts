@@ -1,4 +1,5 @@
 import type {NfRuleset} from '../src/lib/netfilter.js'
+import {markDegraded} from '../src/lib/degraded.js'
 import type {CommandCapture} from '../src/lib/runner.js'
 import {detectIptablesVariant} from './netfilter/iptables-save.js'
 import {type IptablesSource, buildRuleset} from './netfilter/ruleset.js'
@@ -60,12 +61,13 @@ export const netfilterProbe: Probe<NetfilterFacts> = {
       ...(ipset.error === undefined ? {ipset: ipset.output} : {}),
     })
     const variant = detectIptablesVariant(v4.output)
-    return {
+    // What could not be read may hold the rule that decides a flow: the rules reading this ruleset are not checked.
+    return markDegraded({
       ...ruleset,
       gaps,
       ...(variant ? {iptablesVariant: variant === 'iptables-nft' ? 'nf_tables' : 'legacy'} : {}),
       // iptables-nft prints the warning on stderr, older versions in the output.
       legacyTablesWarning: /iptables-legacy tables present/.test(v4.stderr + v4.output),
-    }
+    }, gaps)
   },
 }

@@ -98,11 +98,27 @@ export function toSarif(d: Diagnosis, env: NodeJS.ProcessEnv = process.env) {
         },
         // One category per host (the part before the last slash): each hypervisor's alerts stay its own.
         automationDetails: {id: `kvmdoctor/${d.host}/${d.capturedAt}`},
-        invocations: [{executionSuccessful: true, endTimeUtc: d.capturedAt, toolExecutionNotifications: d.probes.filter((p) => !p.ok && !p.skipped).map((p) => ({level: 'warning', message: {text: `probe ${p.id} unavailable: ${p.error}`}}))}],
+        invocations: [invocation(d, ruleIndex)],
         results: [...d.findings.map((f) => result(f)), ...d.suppressed.map((s) => result(s.finding, s.entry))],
       },
     ],
   }
+}
+
+/**
+ * The run as code scanning judges it: a run that could not check every rule did not succeed
+ * (uploaded with `if: always()`, a run that checked nothing must not close the open alerts), and
+ * says why: one notification per probe that could not run, and one per rule not checked.
+ */
+function invocation(d: Diagnosis, ruleIndex: Map<string, number>) {
+  const probes = d.probes.filter((p) => !p.ok && !p.skipped).map((p) => ({level: 'error', message: {text: `probe ${p.id} unavailable: ${p.error}`}}))
+  const partial = d.probes.filter((p) => p.ok && p.degraded && p.degraded.length > 0).map((p) => ({level: 'error', message: {text: `probe ${p.id} read only part of its sources: ${p.degraded!.join('; ')}`}}))
+  const rules = d.notChecked.map((n) => ({
+    level: 'error',
+    message: {text: `not checked: ${n.ruleId}${n.entity ? ` on ${n.entity.kind} ${n.entity.name}` : ''}: ${n.reason}`},
+    associatedRule: {id: n.ruleId, index: ruleIndex.get(n.ruleId)},
+  }))
+  return {executionSuccessful: d.notChecked.length === 0 && probes.length === 0 && partial.length === 0, endTimeUtc: d.capturedAt, toolExecutionNotifications: [...probes, ...partial, ...rules]}
 }
 
 export function renderSarif(d: Diagnosis): string {
