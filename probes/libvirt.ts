@@ -1,5 +1,6 @@
 import {createRequire} from 'node:module'
 import {netmaskToPrefix} from '../src/lib/ipv4.js'
+import {markDegraded} from '../src/lib/degraded.js'
 import {lines} from '../src/lib/runner.js'
 import {type Obj, type Probe, ParseError, ProbeUnavailable, isObj, str} from './types.js'
 
@@ -258,6 +259,7 @@ export const libvirtProbe: Probe<LibvirtFacts> = {
     if (libvirtVersion) facts.version = libvirtVersion
     const backend = parseNetworkConf(networkConf.error === undefined ? networkConf.output : '')
     if (backend) facts.firewallBackendSetting = backend
-    return facts
+    // Which guests start at boot decides rules too (a network they need must start at boot): unread, it is not "none".
+    return markDegraded(facts, autostartList.error !== undefined ? [`virsh list --autostart: ${autostartList.error} (which guests start at boot is unknown)`] : [])
   },
 }

@@ -61,6 +61,16 @@ describe('libvirt', () => {
     expect(d.probes.find((p) => p.id === 'libvirt')).toMatchObject({ok: false, error: expect.stringMatching(/unparseable output: virsh net-list --all: .*no header/)})
   })
 
+  it('the autostart list unreadable: libvirt read in part, its rules not checked (a network guests need at boot was "not needed")', async () => {
+    const {runner, options} = await alteredFixture('network-not-autostart', {run: (c) => (c.argv.includes('--autostart') ? failed(c, 'error: internal error\n') : c)})
+    const d = await diagnose({runner, options, version: 'test'})
+    expect(d.probes.find((p) => p.id === 'libvirt')?.degraded).toEqual([expect.stringMatching(/^virsh list --autostart: .*which guests start at boot is unknown/)])
+    expect(d.findings.map((f) => f.id)).not.toContain('libvirt-network-not-autostart')
+    expect(d.notChecked.map((n) => n.ruleId)).toContain('libvirt-network-not-autostart')
+    const {runner: intact} = await alteredFixture('network-not-autostart', {})
+    expect((await diagnose({runner: intact, options, version: 'test'})).findings.map((f) => f.id)).toContain('libvirt-network-not-autostart')
+  })
+
   it('an empty table under its header is no guests, as before', async () => {
     const {runner, options} = await alteredFixture('healthy', {run: (c) => (c.argv.includes('list') && c.argv.at(-1) === '--all' ? {...c, output: ' Id   Name   State\n--------------------\n\n'} : c)})
     const d = await diagnose({runner, options, version: 'test'})
