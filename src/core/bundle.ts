@@ -6,7 +6,7 @@
  */
 import type {NfRuleset, NfValue} from '../lib/netfilter.js'
 import {createHash} from 'node:crypto'
-import {createReadStream, rmSync} from 'node:fs'
+import {rmSync} from 'node:fs'
 import {lstat, mkdtemp, readFile, readdir, rm} from 'node:fs/promises'
 import {tmpdir} from 'node:os'
 import {join, posix, relative, resolve, sep} from 'node:path'
@@ -17,6 +17,7 @@ import type {Link} from '../../probes/links.js'
 import type {LeaseFacts} from '../../probes/leases.js'
 import type {Route} from '../../probes/routes.js'
 import {type ProbeOptions, type ProbeResult, dataOf as probeData} from '../../probes/types.js'
+import {ArchiveRefused, tarStream} from './archive.js'
 import {BUDGET, formatBytes} from './budget.js'
 import {type Diagnosis, diagnose} from './diagnose.js'
 import {UserError} from './errors.js'
@@ -312,6 +313,12 @@ function redactCapture(c: Capture, r: Redactor): Capture {
 }
 
 /**
+ * What a bundle may decompress to: the snapshot budget, a header or two per entry, and at most a
+ * few records of zero padding after the end-of-archive marker.
+ */
+const ARCHIVE_LIMITS = {archiveBytes: BUDGET.snapshotBytes + BUDGET.entries * 3 * 512, trailingBytes: 1024 * 1024}
+
+/**
  * Opens a bundle for replay: checks every entry before extracting anything (no absolute
  * paths, no "..", no links or devices, each output and the whole within the snapshot
  * budgets, stopping at the first entry over them), then extracts into a private
@@ -347,12 +354,13 @@ export async function openBundle(file: string): Promise<{runner: ReplayRunner; c
       })
       parser.on('error', reject)
       parser.on('end', resolveList)
-      const input = createReadStream(file)
+      const input = tarStream(file, ARCHIVE_LIMITS)
       input.on('error', reject)
       input.pipe(parser)
     })
   } catch (error) {
     if (overBudget) throw new UserError(`${file}: too large to be a kvmdoctor bundle: ${overBudget}`)
+    if (error instanceof ArchiveRefused) throw new UserError(`${file}: refusing the bundle: ${error.message}`)
     throw new UserError(`${file}: not a readable .tar.gz bundle (${(error as Error).message.split('\n')[0]})`)
   }
   if (problems.length > 0) throw new UserError(`${file}: refusing a bundle with unsafe entries: ${problems.slice(0, 3).join('; ')}`)
@@ -360,7 +368,15 @@ export async function openBundle(file: string): Promise<{runner: ReplayRunner; c
   if (tops.size !== 1) throw new UserError(`${file}: expected one top-level directory, found ${tops.size}`)
   const work = await privateTempDir('kvmdoctor-open-')
   try {
-    await tar.x({file, cwd: work.dir, strict: true, preservePaths: false, filter: (_path, entry) => 'type' in entry && (entry.type === 'File' || entry.type === 'Directory')})
+    // The same bounded stream: the archive was listed whole above, and nothing after its end is read again.
+    await new Promise<void>((resolveExtract, reject) => {
+      const unpack = tar.x({cwd: work.dir, strict: true, preservePaths: false, filter: (_path, entry) => 'type' in entry && (entry.type === 'File' || entry.type === 'Directory')})
+      unpack.on('error', reject)
+      unpack.on('close', resolveExtract)
+      const input = tarStream(file, ARCHIVE_LIMITS)
+      input.on('error', reject)
+      input.pipe(unpack)
+    })
     await verifyChecksums(join(work.dir, [...tops][0]), file)
     return {runner: await ReplayRunner.open(join(work.dir, [...tops][0])), cleanup: work.remove}
   } catch (error) {
