@@ -287,6 +287,12 @@ function redactorFor(facts: Record<string, ProbeResult>, captures: Capture[], fr
   // Names and domains only the raw text holds: static DHCP hosts, DNS domains of networks and dhcpd.conf.
   for (const c of captures) {
     for (const m of c.output.matchAll(/<host\b[^>]*?\bname=(['"])([^'"]{2,253})\1/g)) names.push({name: m[2], kind: 'client'})
+    // libvirt's own DNS: <dns><host ip=…><hostname>NAME</hostname>, <srv … target='NAME'>, <txt name='NAME'>.
+    for (const m of c.output.matchAll(/<hostname>\s*([^<\s]{2,253})\s*<\/hostname>/g)) {
+      names.push({name: m[1], kind: 'client'})
+      addFqdn(m[1])
+    }
+    for (const m of c.output.matchAll(/<(?:srv\b[^>]*?\btarget|txt\b[^>]*?\bname)=(['"])([^'"]{2,253})\1/g)) names.push({name: m[2].replace(/\.$/, ''), kind: 'client'})
     for (const m of c.output.matchAll(/^\s*host\s+([A-Za-z0-9][A-Za-z0-9_.-]{1,252})\s*\{/gm)) names.push({name: m[1], kind: 'client'})
     for (const m of c.output.matchAll(/<domain\s+name=(['"])([^'"]{1,253})\1/g)) if (DOMAIN.test(m[2])) domains.push(m[2])
     for (const m of c.output.matchAll(/\b(?:domain-name|domain-search|ddns-domainname)\s+((?:"[^"\n]{1,253}"\s*,?\s*){1,16});/g)) {
