@@ -8,7 +8,7 @@ import {CONFIG_FILES, userConfigDir} from '../core/config-file.js'
 import {runDiagnose} from '../core/diagnose-service.js'
 import {gateDecision, uncheckedMessage} from '../core/gate.js'
 import {reportableJson, reportableJsonText} from '../../reports/json.js'
-import {checkDiagnosisNames, errorLine, reportable, requireNonEmpty} from '../core/output.js'
+import {checkDiagnosisNames, errorLine, reportable, requireNonEmpty, warnOnStderr} from '../core/output.js'
 import {checkTarget, withLock, writeTextSafely} from '../core/safe-write.js'
 import {type FailOn, SEVERITIES} from '../lib/severity.js'
 
@@ -82,6 +82,7 @@ Configuration: the ignore file and the expectations file are read from --ignore 
             ignoreFile: flags.ignore,
             expectationsFile: flags.expect,
             version: this.config.version,
+            warn: warnOnStderr,
           },
           {now: () => new Date(), configDir: userConfigDir()},
         ).then((d) => {
@@ -99,10 +100,8 @@ Configuration: the ignore file and the expectations file are read from --ignore 
       spinner?.stop()
       const gate = gateDecision(result, failOn, flags['allow-unchecked'])
       process.exitCode = gate.exitCode
-      // Straight to stderr: oclif drops logToStderr under --json, and these matter there too.
-      const warn = (line: string) => process.stderr.write(`${errorLine(line)}\n`)
-      for (const e of result.expiredIgnores) warn(`kvmdoctor: warning: ignore entry for ${e.rule}${e.entity ? ` (${e.entity})` : ''} expired on ${e.expires}: it no longer suppresses anything`)
-      for (const p of result.probes) for (const missing of p.degraded ?? []) warn(`kvmdoctor: warning: probe ${p.id} ran on partial data: ${missing}`)
+      for (const e of result.expiredIgnores) warnOnStderr(`ignore entry for ${e.rule}${e.entity ? ` (${e.entity})` : ''} expired on ${e.expires}: it no longer suppresses anything`)
+      for (const p of result.probes) for (const missing of p.degraded ?? []) warnOnStderr(`probe ${p.id} ran on partial data: ${missing}`)
       // After the report, in every mode: a CI log shows why the gate did not pass, --json output stays clean.
       const explainGate = () => gate.verdict === 'not-checked' && ux.stderr(errorLine(`kvmdoctor: ${uncheckedMessage(gate)}`))
       if (json) {

@@ -6,7 +6,7 @@ import {verdictOf} from '../../reports/summary.js'
 import {topologyTree} from '../../reports/topology-text.js'
 import {userConfigDir} from '../core/config-file.js'
 import {runDiagnose} from '../core/diagnose-service.js'
-import {reportable} from '../core/output.js'
+import {reportable, warnOnStderr} from '../core/output.js'
 import {deriveTopology, topologyJson} from '../core/topology.js'
 import {scrubDeep} from '../lib/scrub.js'
 
@@ -32,7 +32,7 @@ export default class Topology extends KvmdoctorCommand {
     const json = this.jsonEnabled()
     try {
       const diagnosis = await runDiagnose(
-        {from: flags.from, timeoutMs: flags.timeout * 1000, options: {active: flags.active, libvirtUri: flags.connect}, version: this.config.version},
+        {from: flags.from, timeoutMs: flags.timeout * 1000, options: {active: flags.active, libvirtUri: flags.connect}, version: this.config.version, warn: warnOnStderr},
         {now: () => new Date(), configDir: userConfigDir()},
       )
       // Host data leaves scrubbed of secrets, with control characters made visible in text.

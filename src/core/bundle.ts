@@ -215,11 +215,12 @@ async function writeChecksums(root: string): Promise<void> {
 /**
  * Checks an extracted bundle against its SHA256SUMS, when it has one (bundles written before it
  * existed have none): every file listed, present and matching, and no file that is not listed.
+ * Returns whether it had one: without, the bundle opens, but the caller must say it is unverified.
  */
-async function verifyChecksums(root: string, bundle: string): Promise<void> {
+async function verifyChecksums(root: string, bundle: string): Promise<boolean> {
   const sums = join(root, CHECKSUMS)
   const info = await lstat(sums).catch(() => undefined)
-  if (!info) return
+  if (!info) return false
   const refuse = (why: string) => new UserError(`${bundle}: refusing a bundle whose files do not match its ${CHECKSUMS}: ${why}`)
   if (!info.isFile()) throw refuse(`${CHECKSUMS} is not a regular file`)
   const listed = new Map<string, string>()
@@ -242,6 +243,7 @@ async function verifyChecksums(root: string, bundle: string): Promise<void> {
   const have = new Set(present)
   for (const file of listed.keys()) if (!have.has(file)) problems.push(`${file} is listed but missing`)
   if (problems.length > 0) throw refuse(`${problems.slice(0, 3).join('; ')}${problems.length > 3 ? ` (and ${problems.length - 3} more)` : ''}`)
+  return true
 }
 
 /** What the redactor must know: the subnets whose structure to keep, the names and domains to replace. */
@@ -329,9 +331,10 @@ const ARCHIVE_LIMITS = {archiveBytes: BUDGET.snapshotBytes + BUDGET.entries * 3 
  * paths, no "..", no links or devices, each output and the whole within the snapshot
  * budgets, stopping at the first entry over them), then extracts into a private
  * temporary directory, removed by cleanup() or however kvmdoctor ends, and
- * checks the files against the bundle's SHA256SUMS when it has one.
+ * checks the files against the bundle's SHA256SUMS when it has one; `unverified` names the
+ * checksum file when there is none, for the caller to warn.
  */
-export async function openBundle(file: string): Promise<{runner: ReplayRunner; cleanup: () => Promise<void>}> {
+export async function openBundle(file: string): Promise<{runner: ReplayRunner; cleanup: () => Promise<void>; unverified?: string}> {
   const problems: string[] = []
   const tops = new Set<string>()
   let entries = 0
@@ -383,8 +386,8 @@ export async function openBundle(file: string): Promise<{runner: ReplayRunner; c
       input.on('error', reject)
       input.pipe(unpack)
     })
-    await verifyChecksums(join(work.dir, [...tops][0]), file)
-    return {runner: await ReplayRunner.open(join(work.dir, [...tops][0])), cleanup: work.remove}
+    const verified = await verifyChecksums(join(work.dir, [...tops][0]), file)
+    return {runner: await ReplayRunner.open(join(work.dir, [...tops][0])), cleanup: work.remove, ...(verified ? {} : {unverified: CHECKSUMS})}
   } catch (error) {
     await work.remove()
     if (error instanceof UserError) throw new UserError(error.message.replaceAll(join(work.dir, [...tops][0]), file))

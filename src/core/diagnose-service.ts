@@ -27,6 +27,8 @@ export interface DiagnoseRequest {
   ignoreFile?: string
   expectationsFile?: string
   version: string
+  /** Told what the user must know about the source (a bundle without checksums). */
+  warn?: (message: string) => void
 }
 
 export interface DiagnoseDeps {
@@ -48,7 +50,7 @@ export async function runDiagnose(request: DiagnoseRequest, deps: DiagnoseDeps):
 }
 
 async function diagnoseFrom(request: DiagnoseRequest, deps: DiagnoseDeps, ignores: Awaited<ReturnType<typeof loadIgnoreFile>>, expectations: Awaited<ReturnType<typeof loadExpectations>> | undefined): Promise<Diagnosis> {
-  const source = await openSource({from: request.from, record: request.record, timeoutMs: request.timeoutMs, deadlineMs: request.deadlineMs})
+  const source = await openSource({from: request.from, record: request.record, timeoutMs: request.timeoutMs, deadlineMs: request.deadlineMs, warn: request.warn})
   const options = source.recordedOptions ? {...source.recordedOptions, ...(request.options.internet ? {internet: request.options.internet} : {})} : request.options
   const diagnosis = await diagnose({runner: source.runner, options, version: request.version, expectations, ignores, now: deps.now()}).finally(() => source.close())
   if (source.recorder && request.record !== undefined) {

@@ -63,6 +63,11 @@ export function errorLine(message: string): string {
   return line.length > MAX_ERROR_LINE ? `${line.slice(0, MAX_ERROR_LINE)}… (${message.length} characters)` : line
 }
 
+/** A warning on stderr, in every output mode (oclif drops logToStderr under --json; these matter there too). */
+export function warnOnStderr(message: string): void {
+  process.stderr.write(`${errorLine(`kvmdoctor: warning: ${message}`)}\n`)
+}
+
 /** Longer than any real domain, network or interface name: a crafted input, refused before it is copied into every report line. */
 export const MAX_NAME_LENGTH = 4096
 
