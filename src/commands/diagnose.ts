@@ -94,7 +94,8 @@ Configuration: the ignore file and the expectations file are read from --ignore 
         : withLock(output, 'the report', async () => {
             const d = await diagnose()
             const report = await renderReport(d, flags.format as Format, {showSuppressed: flags['show-suppressed'], checks: flags.checks, gate: gateDecision(d, failOn, flags['allow-unchecked'])})
-            await writeTextSafely(output, report, {what: 'the report'})
+            // 0600 like every file kvmdoctor writes, but node_exporter's textfile collector runs as another user.
+            await writeTextSafely(output, report, {what: 'the report', ...(flags.format === 'prometheus' ? {mode: 0o644} : {})})
             return d
           }))
       spinner?.stop()

@@ -1,7 +1,7 @@
 /**
  * Every file kvmdoctor writes goes through here: scrubbed of credentials,
  * written to a new temporary file in the target's directory (O_EXCL,
- * O_NOFOLLOW), fsynced and renamed over the target. A symlink or a
+ * O_NOFOLLOW, mode 0600), fsynced and renamed over the target. A symlink or a
  * non-regular file (FIFO, device, directory) at the target is refused with a
  * UserError; a lock file beside the target keeps two runs from racing.
  */
@@ -18,7 +18,7 @@ const {O_WRONLY, O_CREAT, O_EXCL, O_NOFOLLOW, O_RDONLY, O_NONBLOCK} = constants
 export interface WriteOptions {
   /** What is written, for messages: "the bundle", "the report". */
   what: string
-  /** Permission bits of a new file (the umask applies); default 0666. */
+  /** Permission bits of the file written (the umask applies); default 0600: what kvmdoctor writes describes the host, for its owner only. */
   mode?: number
   /** Owner to give the new file, when kvmdoctor runs as root (a file replaced keeps its owner). */
   owner?: {uid: number; gid: number}
@@ -46,8 +46,8 @@ function tempPathFor(target: string, tag = 'tmp'): string {
   return join(dirname(target), `.${basename(target).slice(0, 100)}.kvmdoctor-${tag}-${randomBytes(6).toString('hex')}`)
 }
 
-/** Opens a new file that must not exist (no link is followed). */
-export function createExclusive(path: string, mode = 0o666): Promise<FileHandle> {
+/** Opens a new file that must not exist (no link is followed), private to its owner unless told otherwise. */
+export function createExclusive(path: string, mode = 0o600): Promise<FileHandle> {
   return open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW, mode)
 }
 
@@ -70,7 +70,7 @@ export async function writeFileAtomic(path: string, data: string | Buffer | Asyn
   let handle: FileHandle | undefined
   const forget = onExit(() => rmSync(temp, {force: true}))
   try {
-    handle = await createExclusive(temp, options.mode ?? 0o666)
+    handle = await createExclusive(temp, options.mode ?? 0o600)
     if (options.owner && process.getuid?.() === 0) await handle.chown(options.owner.uid, options.owner.gid)
     let bytes = 0
     if (typeof data === 'string' || Buffer.isBuffer(data)) {

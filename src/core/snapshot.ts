@@ -169,8 +169,9 @@ export async function writeSnapshot(dir: string, captures: Capture[], meta: Snap
   const temp = join(dirname(target), `.${basename(target).slice(0, 100)}.kvmdoctor-new-${randomBytes(6).toString('hex')}`)
   const forget = onExit(() => rmSync(temp, {recursive: true, force: true}))
   try {
-    await mkdir(temp)
-    await mkdir(join(temp, 'outputs'))
+    // What the host showed, for its owner only (files 0600 through createExclusive).
+    await mkdir(temp, {mode: 0o700})
+    await mkdir(join(temp, 'outputs'), {mode: 0o700})
     // A fresh directory: O_EXCL creates every file, so nothing in it was there before.
     const write = async (file: string, text: string) => {
       const handle = await createExclusive(join(temp, file))

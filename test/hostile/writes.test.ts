@@ -223,6 +223,32 @@ describe('atomic writes and locks', () => {
     expect(JSON.parse(await readFile(made.mapPath!, 'utf8')).names).toBeTruthy()
   })
 
+  it('bundles, reports and snapshots are private (0600, directories 0700), also where a 0644 file was; the Prometheus textfile stays readable', async () => {
+    const dir = await scratch()
+    const output = join(dir, 'b.tar.gz')
+    await writeFile(output, 'old', {mode: 0o644})
+    const source = await ReplayRunner.open(fixtureDir('healthy'))
+    await createBundle({runner: source, options: replayOptions(source), version: 'test', output, redact: false, reports: bundleReports})
+    expect((await stat(output)).mode & 0o777).toBe(0o600)
+    for (const format of ['text', 'md', 'html', 'json', 'sarif', 'junit']) {
+      const report = join(dir, `report.${format}`)
+      await writeFile(report, 'old', {mode: 0o644})
+      const r = await cli(['diagnose', '--from', fixtureDir('healthy'), '--format', format, '--output', report])
+      expect(r.exitCode, r.stderr).toBe(0)
+      expect((await stat(report)).mode & 0o777, format).toBe(0o600)
+    }
+    // node_exporter's textfile collector reads it as another user: documented, and 0644.
+    const prom = join(dir, 'kvmdoctor.prom')
+    await cli(['diagnose', '--from', fixtureDir('healthy'), '--format', 'prometheus', '--output', prom])
+    expect((await stat(prom)).mode & 0o777).toBe(0o644)
+    const snap = join(dir, 'snap')
+    await writeSnapshot(snap, [await source.readFile('/proc/sys/net/ipv4/ip_forward')], {kvmdoctorVersion: 'test', capturedAt: source.capturedAt})
+    expect((await stat(snap)).mode & 0o777).toBe(0o700)
+    expect((await stat(join(snap, 'outputs'))).mode & 0o777).toBe(0o700)
+    expect((await stat(join(snap, 'manifest.json'))).mode & 0o777).toBe(0o600)
+    for (const f of await readdir(join(snap, 'outputs'))) expect((await stat(join(snap, 'outputs', f))).mode & 0o777).toBe(0o600)
+  })
+
   it('two bundles to one path: the second is refused, the first is a whole archive', async () => {
     const dir = await scratch()
     const output = join(dir, 'b.tar.gz')
