@@ -6,7 +6,7 @@
  * UserError; a lock file beside the target keeps two runs from racing.
  */
 import {randomBytes} from 'node:crypto'
-import {constants, rmSync, unlinkSync} from 'node:fs'
+import {constants, existsSync, readFileSync, rmSync, unlinkSync} from 'node:fs'
 import {type FileHandle, lstat, open, rename, stat, unlink} from 'node:fs/promises'
 import {basename, dirname, join, resolve} from 'node:path'
 import {UserError} from './errors.js'
@@ -121,9 +121,40 @@ const isAlive = (pid: number) => {
   }
 }
 
+/** When a process started (clock ticks since boot, /proc/PID/stat field 22): with its pid, who it is, not just that some process has the number. */
+function startTimeOf(pid: number): string | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
+    // The command name (field 2) may hold spaces and parentheses: count from the last ")".
+    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19]
+  } catch {
+    return undefined
+  }
+}
+
 /**
- * Holds TARGET.lock (O_EXCL, our pid inside) while fn runs, so two kvmdoctor runs never
- * write one path at once. A lock whose process is gone is taken over.
+ * Whether the kvmdoctor that wrote a lock ("PID STARTTIME") still runs: its pid alive with the same
+ * start time. A pid reused by another process, or named in a lock without a start time (pid 1 in a
+ * planted lock), holds nothing, unless it is a kvmdoctor (an older one wrote the pid alone).
+ */
+function lockHolderAlive(content: string): boolean {
+  const [pidText, started] = content.split(/\s+/)
+  const pid = Number(pidText)
+  if (!Number.isInteger(pid) || pid <= 0) return false
+  if (!existsSync('/proc/self/stat')) return isAlive(pid)
+  const now = startTimeOf(pid)
+  if (now === undefined) return false
+  if (started !== undefined && started !== '') return now === started
+  try {
+    return /kvmdoctor/.test(readFileSync(`/proc/${pid}/cmdline`, 'utf8'))
+  } catch {
+    return false
+  }
+}
+
+/**
+ * Holds TARGET.lock (O_EXCL, our pid and start time inside) while fn runs, so two kvmdoctor runs never
+ * write one path at once. A lock whose process is gone (or is another process now) is taken over.
  */
 export async function withLock<T>(path: string, what: string, fn: () => Promise<T>): Promise<T> {
   const lock = `${resolve(path)}.lock`
@@ -135,14 +166,14 @@ export async function withLock<T>(path: string, what: string, fn: () => Promise<
       const code = (error as NodeJS.ErrnoException).code
       if (code === 'ELOOP') throw new UserError(`cannot write ${what} to ${path}: ${lock} is a symbolic link`)
       if (code !== 'EEXIST' || attempt > 0) throw new UserError(`cannot write ${what} to ${path}: cannot create ${lock} (${errnoText(error)})`)
-      const holder = Number((await readLockPid(lock)) ?? NaN)
-      if (Number.isInteger(holder) && holder > 0 && isAlive(holder)) {
-        throw new UserError(`cannot write ${what} to ${path}: another kvmdoctor (pid ${holder}) is writing it; try again when it has finished`)
+      const content = (await readLockPid(lock)) ?? ''
+      if (lockHolderAlive(content)) {
+        throw new UserError(`cannot write ${what} to ${path}: another kvmdoctor (pid ${content.split(/\s+/)[0]}) is writing it; try again when it has finished`)
       }
       await unlink(lock).catch(() => undefined)
     }
   }
-  await handle.writeFile(`${process.pid}\n`)
+  await handle.writeFile(`${process.pid} ${startTimeOf(process.pid) ?? ''}\n`)
   await handle.close()
   const forget = onExit(() => unlinkSync(lock))
   try {

@@ -6,7 +6,7 @@ import {bundleReports} from '../../reports/bundle-files.js'
  * file or not 0600 is refused before probing; two runs never write one path at once.
  */
 import {execFileSync} from 'node:child_process'
-import {existsSync} from 'node:fs'
+import {existsSync, readFileSync} from 'node:fs'
 import {chmod, chown, mkdir, readFile, readdir, rm, stat, symlink, writeFile} from 'node:fs/promises'
 import {join} from 'node:path'
 import {beforeAll, describe, expect, it} from 'vitest'
@@ -274,5 +274,28 @@ describe('atomic writes and locks', () => {
     await writeFile(`${target}.lock`, '999999999\n')
     expect(await withLock(target, 'the report', async () => 'written')).toBe('written')
     expect(existsSync(`${target}.lock`)).toBe(false)
+  })
+
+  it('a stale lock is told by pid and start time: one naming pid 1, or a pid now another process, blocks nothing', async () => {
+    const dir = await scratch()
+    const target = join(dir, 'report.txt')
+    const started = (pid: number) => {
+      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
+      return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19]
+    }
+    // Planted (init is no kvmdoctor), or left by a kvmdoctor whose pid another process has since.
+    for (const stale of ['1\n', `1 ${Number(started(1)) + 1}\n`, `${process.pid} ${Number(started(process.pid)) + 1}\n`]) {
+      await writeFile(`${target}.lock`, stale)
+      expect(await withLock(target, 'the report', async () => 'written'), stale).toBe('written')
+    }
+    // The CLI too: a lock naming pid 1 no longer stops --output.
+    await writeFile(`${target}.lock`, '1\n')
+    const r = await cli(['diagnose', '--from', fixtureDir('healthy'), '--output', target])
+    expect(r.exitCode, r.stderr).toBe(0)
+    expect(existsSync(`${target}.lock`)).toBe(false)
+    // A live holder, as it wrote its lock, still holds it.
+    await writeFile(`${target}.lock`, `${process.pid} ${started(process.pid)}\n`)
+    expect(await refusal(withLock(target, 'the report', async () => 'written'))).toMatch(new RegExp(`another kvmdoctor \\(pid ${process.pid}\\) is writing it`))
+    await rm(`${target}.lock`)
   })
 })
