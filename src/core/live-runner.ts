@@ -179,11 +179,22 @@ export class LiveRunner implements Runner {
       })
       child.on('exit', (code, signal) => {
         exit = {code, signal}
-        // The pipes normally close with the exit; a descendant may hold them open for its lifetime.
+        // The pipes normally close with the exit; a descendant may hold them open for its lifetime. The grace
+        // is counted in event-loop turns too: a timer can fire before the poll phase reads what the command
+        // wrote just before it exited (a loop busy parsing other output), so the pipes are read to their
+        // end first, and only pipes still open after that are taken as held by a descendant.
         timers.push(
           setTimeout(() => {
-            kill('SIGKILL')
-            finish()
+            setImmediate(() => {
+              if (done) return
+              const drained = () => child.stdout!.readableEnded && child.stderr!.readableEnded
+              if (drained()) return finish()
+              // Still open: give a last turn for what is already in the pipe, then stop the holders.
+              setImmediate(() => {
+                kill('SIGKILL')
+                finish()
+              })
+            })
           }, PIPE_GRACE_MS),
         )
       })
