@@ -5,14 +5,14 @@
  * machine says little) and a 256 MiB bound: V8's heap is capped there, and the peak resident
  * memory of the whole process is measured.
  */
-import {cp, readFile, readdir, writeFile} from 'node:fs/promises'
+import {cp, readFile, writeFile} from 'node:fs/promises'
 import {join} from 'node:path'
 import {gzipSync} from 'node:zlib'
 import {execa} from 'execa'
 import * as tar from 'tar'
 import {describe, expect, it} from 'vitest'
 import {NO_CONFIG_DIR, ROOT, fixtureDir} from '../helpers.js'
-import {scratch} from './helpers.js'
+import {rewrittenRecording, scratch} from './helpers.js'
 
 const MiB = 1024 * 1024
 const BOUND = {cpuMs: 5000, memoryBytes: 256 * MiB}
@@ -33,19 +33,6 @@ const withinBounds = (r: {cpuMs: number; maxRssBytes: number; stderr: string}) =
   expect(r.stderr).not.toMatch(/heap out of memory|internal error/i)
   expect(r.cpuMs, 'CPU time').toBeLessThan(BOUND.cpuMs)
   expect(r.maxRssBytes, 'peak memory').toBeLessThan(BOUND.memoryBytes)
-}
-
-/** A copy of a recording with one output rewritten (its manifest size kept right). */
-async function recordingWith(fixture: string, fileSuffix: string, rewrite: (text: string) => string): Promise<string> {
-  const dir = join(await scratch(), 'snap')
-  await cp(fixtureDir(fixture), dir, {recursive: true})
-  const file = (await readdir(join(dir, 'outputs'))).find((f) => f.endsWith(fileSuffix))!
-  const text = rewrite(await readFile(join(dir, 'outputs', file), 'utf8'))
-  await writeFile(join(dir, 'outputs', file), text)
-  const manifest = JSON.parse(await readFile(join(dir, 'manifest.json'), 'utf8'))
-  for (const c of manifest.captures) if (c.file === `outputs/${file}`) c.bytes = Buffer.byteLength(text)
-  await writeFile(join(dir, 'manifest.json'), JSON.stringify(manifest))
-  return dir
 }
 
 /**
@@ -86,7 +73,7 @@ describe('small inputs, bounded costs', () => {
 
   it('one iptables rule with 40k -m comment', async () => {
     const rule = `[0:0] -A FORWARD -s 10.9.9.9/32${' -m comment --comment "a comment that is not short"'.repeat(40_000)} -j DROP`
-    const snap = await recordingWith('healthy', 'command-iptables-save--c.txt', (t) => t.replace(/^(\*filter\n(?:[:#].*\n)*)/m, `$1${rule}\n`))
+    const snap = await rewrittenRecording('healthy', 'command-iptables-save--c.txt', (t) => t.replace(/^(\*filter\n(?:[:#].*\n)*)/m, `$1${rule}\n`))
     const r = await measured(['diagnose', '--from', snap, '--format', 'json'])
     expect(r.exitCode).toBe(0)
     withinBounds(r)
@@ -95,7 +82,7 @@ describe('small inputs, bounded costs', () => {
   it('20k leases sharing one address', async () => {
     const mac = (i: number) => `52:54:01:${[(i >> 16) & 255, (i >> 8) & 255, i & 255].map((b) => b.toString(16).padStart(2, '0')).join(':')}`
     const leases = Array.from({length: 20_000}, (_, i) => ({'ip-address': '192.168.122.190', 'mac-address': mac(i), hostname: `h${i}`, 'expiry-time': 1795904949}))
-    const snap = await recordingWith('healthy', 'virbr0.status.txt', () => JSON.stringify(leases))
+    const snap = await rewrittenRecording('healthy', 'virbr0.status.txt', () => JSON.stringify(leases))
     const r = await measured(['diagnose', '--from', snap])
     expect(r.exitCode).toBe(1)
     expect(r.stdout).toMatch(/ip-address-conflict/)

