@@ -4,6 +4,7 @@ import {renderTree} from '../../reports/layout.js'
 import {colorLevel, makeStyle, outputWidth} from '../../reports/style.js'
 import {verdictOf} from '../../reports/summary.js'
 import {topologyTree} from '../../reports/topology-text.js'
+import {sourceHeaderLines} from '../../reports/source-header.js'
 import {userConfigDir} from '../core/config-file.js'
 import {runDiagnose} from '../core/diagnose-service.js'
 import {reportable, warnOnStderr} from '../core/output.js'
@@ -41,7 +42,7 @@ export default class Topology extends KvmdoctorCommand {
       const topology = deriveTopology(shown)
       const style = makeStyle(colorLevel({flag: flags.color}))
       const verdict = verdictOf(shown)
-      const lines = [style.health(verdict.health, verdict.text), '', ...renderTree(topologyTree(topology, {style}), outputWidth(), style)]
+      const lines = [style.health(verdict.health, verdict.text), ...sourceHeaderLines(shown.source).map((l) => style.dim(l)), '', ...renderTree(topologyTree(topology, {style}), outputWidth(), style)]
       this.log(lines.join('\n'))
       return undefined
     } catch (error) {
