@@ -43,7 +43,7 @@ const isZero = (block: Buffer) => {
 }
 
 /** Passes a tar stream through up to its end-of-archive marker, counting and refusing as the limits say. */
-class TarBoundary extends Transform {
+export class TarBoundary extends Transform {
   private header = Buffer.alloc(0)
   /** Data bytes (rounded up to whole blocks) left in the current entry. */
   private skip = 0

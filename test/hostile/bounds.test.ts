@@ -36,14 +36,14 @@ const withinBounds = (r: {cpuMs: number; maxRssBytes: number; stderr: string}) =
 }
 
 /**
- * The healthy recording as a tar with `zeros` zero bytes after its end, all in one gzip stream: the
- * first 16 MiB compressed with the archive, the rest as further gzip members (one decompressed
- * stream all the same), so the red team's 1 GiB fits in 1 MB.
+ * A recording (a snapshot, or a sosreport directory) as a tar with `zeros` zero bytes after its end,
+ * all in one gzip stream: the first 16 MiB compressed with the archive, the rest as further gzip
+ * members (one decompressed stream all the same), so the red team's 1 GiB fits in 1 MB.
  */
-async function bundleWithTrailer(zeros: number): Promise<string> {
+async function archiveWithTrailer(zeros: number, fixture = 'healthy', top = 'b'): Promise<string> {
   const dir = await scratch()
-  await cp(fixtureDir('healthy'), join(dir, 'b'), {recursive: true})
-  await tar.c({file: join(dir, 'b.tar'), cwd: dir, portable: true}, ['b'])
+  await cp(fixtureDir(fixture), join(dir, top), {recursive: true})
+  await tar.c({file: join(dir, 'b.tar'), cwd: dir, portable: true}, [top])
   const first = Math.min(zeros, 16 * MiB)
   const member = gzipSync(Buffer.alloc(16 * MiB), {level: 9})
   const members = Array.from({length: Math.ceil((zeros - first) / (16 * MiB))}, () => member)
@@ -57,7 +57,7 @@ describe('small inputs, bounded costs', () => {
     ['16 MiB of zeros after the end of the archive (a 39 KB bundle)', 16 * MiB],
     ['1 GiB of zeros after the end of the archive (a 1 MB bundle)', 1024 * MiB],
   ])('%s: refused at once', async (_what, zeros) => {
-    const bundle = await bundleWithTrailer(zeros)
+    const bundle = await archiveWithTrailer(zeros)
     expect((await readFile(bundle)).length).toBeLessThan(2 * MiB)
     const r = await measured(['diagnose', '--from', bundle])
     expect(r.exitCode).toBe(2)
@@ -66,9 +66,20 @@ describe('small inputs, bounded costs', () => {
   })
 
   it('zero padding after the archive, as GNU tar writes it, is accepted', async () => {
-    const r = await measured(['diagnose', '--from', await bundleWithTrailer(10 * 1024)])
+    const r = await measured(['diagnose', '--from', await archiveWithTrailer(10 * 1024)])
     expect(r.exitCode).toBe(0)
     withinBounds(r)
+  })
+
+  it('a sosreport .tar.gz: 16 MiB of zeros after its end refused at once, padding accepted', async () => {
+    const refused = await measured(['diagnose', '--from', await archiveWithTrailer(16 * MiB, 'sos-dnsmasq-killed', 'sosreport-vm-2026-11-28')])
+    expect(refused.exitCode).toBe(2)
+    expect(refused.stderr).toMatch(/trailer\.tar\.gz: refusing the sosreport: more than 1\.0 MiB follow the end of its archive$/)
+    withinBounds(refused)
+    const padded = await measured(['diagnose', '--from', await archiveWithTrailer(10 * 1024, 'sos-dnsmasq-killed', 'sosreport-vm-2026-11-28')])
+    expect(padded.stderr).not.toMatch(/refusing/)
+    expect(padded.exitCode).not.toBe(2)
+    withinBounds(padded)
   })
 
   it('one iptables rule with 40k -m comment', async () => {
