@@ -4,7 +4,7 @@ import {renderIpTable} from '../../reports/ip-table.js'
 import {colorLevel, makeStyle, outputWidth} from '../../reports/style.js'
 import {KvmdoctorCommand} from '../core/command.js'
 import {ipInventory} from '../core/ip-service.js'
-import {checkNames, requireNonEmpty, visibleControlsDeep} from '../core/output.js'
+import {checkNames, requireNonEmpty, visibleControlsDeep, warnOnStderr} from '../core/output.js'
 import {scrubDeep} from '../lib/scrub.js'
 import {openSource} from '../core/source.js'
 
@@ -43,7 +43,7 @@ Exit code: 0 when every running guest is ok, 1 when one is not, 2 on bad usage.`
     const {argv, flags} = await this.parse(Ip)
     try {
       requireNonEmpty(flags, ['from', 'connect'])
-      const source = await openSource({from: flags.from, timeoutMs: flags.timeout * 1000, deadlineMs: (flags.deadline + (flags.listen ?? 0)) * 1000})
+      const source = await openSource({from: flags.from, timeoutMs: flags.timeout * 1000, deadlineMs: (flags.deadline + (flags.listen ?? 0)) * 1000, warn: warnOnStderr})
       const options = source.recordedOptions ?? {active: flags.active, libvirtUri: flags.connect, ...(flags.listen ? {listen: flags.listen} : {})}
       const inventory = scrubDeep(await ipInventory(source.runner, options, argv as string[]).finally(() => source.close()))
       checkNames(inventory.rows.map((r) => ({kind: 'domain', name: r.domain})))

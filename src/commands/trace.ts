@@ -3,7 +3,7 @@ import {renderTrace} from '../../reports/trace.js'
 import {parseDestination} from '../datapath/destination.js'
 import {KvmdoctorCommand} from '../core/command.js'
 import {EXIT, UserError} from '../core/errors.js'
-import {requireNonEmpty, visibleControlsDeep} from '../core/output.js'
+import {requireNonEmpty, visibleControlsDeep, warnOnStderr} from '../core/output.js'
 import {scrubDeep} from '../lib/scrub.js'
 import {runTrace} from '../core/trace-service.js'
 
@@ -47,6 +47,7 @@ Exit codes: 0 every flow passes, 1 a flow fails, 2 usage error or bad input, 3 k
         guest,
         iface,
         to,
+        warn: warnOnStderr,
       }))
       const verdicts = result.flows.map((f) => f.verdict)
       process.exitCode = result.unavailable ? EXIT.unchecked : verdicts.includes('fail') ? EXIT.findings : verdicts.includes('indeterminate') ? EXIT.unchecked : EXIT.clean

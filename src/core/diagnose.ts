@@ -27,7 +27,7 @@ export interface DiagnoseInput {
   rules?: RuleDefinition[]
   /** kvmdoctor.yaml: what must hold before a deploy. */
   expectations?: Expectations
-  /** .kvmdoctorignore.yaml entries, judged at `now`. */
+  /** Ignore file entries (--ignore, or ignore.yaml in the configuration directory), judged at `now`. */
   ignores?: IgnoreEntry[]
   /** The clock for ignore expiry (the analysis time, not the capture time). */
   now?: Date

@@ -13,6 +13,8 @@ export interface SourceOptions {
   timeoutMs: number
   /** Whole-run budget of a live run (--deadline). */
   deadlineMs?: number
+  /** Told what the user must know about the source, though it opened (a bundle without checksums). */
+  warn?: (message: string) => void
 }
 
 export interface Source {
@@ -60,7 +62,8 @@ export async function openSource(options: SourceOptions): Promise<Source> {
     if (await archiveHoldsSosreport(options.from)) return openSos(options.from, false)
     // tar is loaded only for bundles: it is not free at start-up.
     const {openBundle} = await import('./bundle.js')
-    const {runner, cleanup} = await openBundle(options.from)
+    const {runner, cleanup, unverified} = await openBundle(options.from)
+    if (unverified) options.warn?.(`${options.from} has no ${unverified}: its files are unverified (a bundle written before checksums existed, or one whose checksums were removed)`)
     return {runner, recordedOptions: runner.manifest.options, close: cleanup}
   }
   // The live runner (and its process pool) loads only for a live run.

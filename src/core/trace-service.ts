@@ -23,6 +23,8 @@ export interface TraceRequest {
   /** The guest interface: its tap name or MAC. */
   iface?: string
   to?: Destination
+  /** Told what the user must know about the source (a bundle without checksums). */
+  warn?: (message: string) => void
 }
 
 export interface TraceResult {
@@ -39,7 +41,7 @@ export interface TraceResult {
 }
 
 export async function runTrace(request: TraceRequest): Promise<TraceResult> {
-  const source = await openSource({from: request.from, timeoutMs: request.timeoutMs, deadlineMs: request.deadlineMs})
+  const source = await openSource({from: request.from, timeoutMs: request.timeoutMs, deadlineMs: request.deadlineMs, warn: request.warn})
   try {
     const options = source.recordedOptions ? {...source.recordedOptions, ...(request.options.internet ? {internet: request.options.internet} : {})} : request.options
     const results = await runProbes(ALL_PROBES, source.runner, options)
