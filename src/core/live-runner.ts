@@ -267,7 +267,8 @@ export class LiveRunner implements Runner {
   }
 }
 
-function killGroup(pid: number, signal: NodeJS.Signals): void {
+/** Signals a process group (a child spawned detached, and what it started). */
+export function killGroup(pid: number, signal: NodeJS.Signals): void {
   try {
     process.kill(-pid, signal)
   } catch {
