@@ -14,6 +14,12 @@ export interface LiveRunnerOptions {
   killAfterMs?: number
   /** Whole-run budget from now (--deadline): nothing starts after it, and running commands are stopped at it. */
   deadlineMs?: number
+  /**
+   * How long a command's pipes may stay open after it exited before its group is killed and what came
+   * is kept. An ssh session's client exits when it has the exit status; the connection's master, which
+   * writes the session's output into the same pipes, may still be writing then.
+   */
+  pipeGraceMs?: number
 }
 
 export const DEFAULT_TIMEOUT_MS = 5000
@@ -36,6 +42,7 @@ export class LiveRunner implements Runner {
   private readonly timeoutMs: number
   private readonly maxOutputBytes: number
   private readonly killAfterMs: number
+  private readonly pipeGraceMs: number
   private readonly deadline: number
   /** Process groups of commands still running, killed if kvmdoctor is interrupted. */
   private readonly groups = new Set<number>()
@@ -45,6 +52,7 @@ export class LiveRunner implements Runner {
     this.timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS
     this.maxOutputBytes = options.maxOutputBytes ?? DEFAULT_MAX_OUTPUT_BYTES
     this.killAfterMs = options.killAfterMs ?? 1000
+    this.pipeGraceMs = options.pipeGraceMs ?? PIPE_GRACE_MS
     this.deadline = options.deadlineMs === undefined ? Infinity : Date.now() + options.deadlineMs
     this.limit = pLimit(options.concurrency ?? 6)
     this.fileLimit = pLimit(32)
@@ -184,7 +192,7 @@ export class LiveRunner implements Runner {
           setTimeout(() => {
             kill('SIGKILL')
             finish()
-          }, PIPE_GRACE_MS),
+          }, this.pipeGraceMs),
         )
       })
       child.on('close', finish)

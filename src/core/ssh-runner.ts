@@ -112,7 +112,7 @@ export class SshRunner implements Runner {
     this.maxOutputBytes = options.maxOutputBytes ?? DEFAULT_MAX_OUTPUT_BYTES
     this.deadline = options.deadlineMs === undefined ? Infinity : Date.now() + options.deadlineMs
     // The local clients' timeouts are set per session below (the remote timeout plus the network's margin).
-    const local = {timeoutMs: 24 * 3600_000, maxOutputBytes: this.maxOutputBytes, deadlineMs: options.deadlineMs}
+    const local = {timeoutMs: 24 * 3600_000, maxOutputBytes: this.maxOutputBytes, deadlineMs: options.deadlineMs, pipeGraceMs: NETWORK_MARGIN_MS}
     this.commands = new LiveRunner({...local, concurrency: COMMAND_SESSIONS})
     this.listens = new LiveRunner({...local, concurrency: LISTEN_SESSIONS})
   }

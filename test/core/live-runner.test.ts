@@ -117,4 +117,13 @@ describe('LiveRunner listens (tcpdump for --listen)', () => {
     expect(c).toMatchObject({output: 'start\n', truncated: true, timedOut: false})
     expect(c.error).toBeUndefined()
   })
+
+  it('keeps what comes through the pipes after the command exited, for as long as pipeGraceMs', async () => {
+    // As an ssh session's client does: it exits with the status while the connection's master still writes its output.
+    const late = ['sh', '-c', '(sleep 0.6; echo late) & echo early']
+    expect((await new LiveRunner({timeoutMs: 10_000}).run(late)).output).toBe('early\n')
+    const patient = await new LiveRunner({timeoutMs: 10_000, pipeGraceMs: 8000}).run(late)
+    expect(patient).toMatchObject({output: 'early\nlate\n', exitCode: 0})
+    expect(patient.error).toBeUndefined()
+  })
 })
