@@ -10,6 +10,7 @@ import {join} from 'node:path'
 import {afterEach, beforeAll, describe, expect, it, vi} from 'vitest'
 import Bundle from '../src/commands/bundle.js'
 import Diagnose from '../src/commands/diagnose.js'
+import Fleet from '../src/commands/fleet.js'
 import Ip from '../src/commands/ip.js'
 import RulesIndex from '../src/commands/rules/index.js'
 import RulesShow from '../src/commands/rules/show.js'
@@ -30,6 +31,7 @@ const COMMANDS: {name: string; cls: CommandClass; args: string[]; modes: string[
   // no --json of their own: asking for it is itself the bad flag, still answered in JSON
   {name: 'rules show', cls: RulesShow, args: ['link-down'], modes: [[], ['--json']]},
   {name: 'bundle', cls: Bundle, args: [], modes: [[], ['--json']]},
+  {name: 'fleet', cls: Fleet, args: ['reports/'], modes: [[], ['--json'], ['--format', 'md'], ['--format', 'html'], ['--format', 'json']]},
 ]
 
 let config: Config
