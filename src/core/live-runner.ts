@@ -27,6 +27,8 @@ export const DEFAULT_MAX_OUTPUT_BYTES = 8 * 1024 * 1024
 const STDERR_BYTES = 64 * 1024
 /** How long a command's pipes may stay open after it exited (a descendant holding them) before its group is killed. */
 const PIPE_GRACE_MS = 250
+/** After that kill, how long the pipes may take to deliver what they hold and close. */
+const CLOSE_WAIT_MS = 1000
 
 /**
  * Runs commands as the host's read-only sources. Each child gets its own process group,
@@ -187,11 +189,13 @@ export class LiveRunner implements Runner {
       })
       child.on('exit', (code, signal) => {
         exit = {code, signal}
-        // The pipes normally close with the exit; a descendant may hold them open for its lifetime.
+        // The pipes normally close with the exit; a descendant may hold them open for its lifetime: it is
+        // killed, and what the pipes already hold is still read (on a loaded host the event loop may get to
+        // them only after this timer) until they close, or for CLOSE_WAIT_MS if something outside the group holds them.
         timers.push(
           setTimeout(() => {
             kill('SIGKILL')
-            finish()
+            timers.push(setTimeout(finish, CLOSE_WAIT_MS))
           }, this.pipeGraceMs),
         )
       })
