@@ -145,7 +145,7 @@ describe('fleet lab: hypervisors as namespaces, diagnosed over SSH and by Ansibl
         expect(rootsOf(fact)).toEqual(h.expect)
         expect(JSON.parse(await readFile(join(reports, `${h.name}.json`), 'utf8'))).toEqual(fact)
         // The CLI is installed there (the hypervisor's own /usr/local).
-        expect((await readdir(join(h.work, 'fs_usr_local/upper/lib/kvmdoctor'))).sort()).toEqual(['current', expect.stringMatching(/^kvmdoctor-\d/)].sort())
+        expect((await readdir(join(h.work, 'fs_usr_local/upper/lib/kvmdoctor'))).sort()).toEqual(['current', expect.stringMatching(/^kvmdoctor-\d/)])
       }
       expect((await readdir(reports)).filter((f) => f.endsWith('.tar.gz')).sort()).toEqual(lab.hosts.map((h) => `${h.name}.tar.gz`).sort())
       // ansible_local.kvmdoctor: the fact as Ansible reads it.
