@@ -14,7 +14,7 @@ import {toJsonReport} from '../reports/json.js'
 import {createBundle} from '../src/core/bundle.js'
 import {diagnose} from '../src/core/diagnose.js'
 import {UserError} from '../src/core/errors.js'
-import {type FleetInputs, fleetExitCode, fleetView, parseReport, readFleetInputs} from '../src/core/fleet.js'
+import {type FleetInputs, fleetExitCode, fleetView, parseReport, readFleetInputs, wellFormedReport} from '../src/core/fleet.js'
 import {ReplayRunner} from '../src/core/snapshot.js'
 import {fixtureDir, kvmdoctorCli, replayOptions} from './helpers.js'
 import {SCENARIOS} from './scenarios.js'
@@ -88,10 +88,10 @@ describe('the fleet view', () => {
 
   it('a host whose rules could not be checked is not checked (4), unless --allow-unchecked', async () => {
     const blind = {...(await reportOf('healthy')), host: 'hv-blind', notChecked: [{ruleId: 'ip-forward-disabled', entity: null, reason: 'probe sysctl unavailable: permission denied'}]}
-    const view = fleetView({reports: [{source: 'blind.json', report: parseReport(JSON.stringify(blind))}], errors: []}, {failOn: 'high'})
+    const view = fleetView({reports: [{source: 'blind.json', report: await parseReport(JSON.stringify(blind))}], errors: []}, {failOn: 'high'})
     expect(view.hosts[0]).toMatchObject({verdict: 'not-checked', notChecked: ['ip-forward-disabled']})
     expect(fleetExitCode(view)).toBe(4)
-    expect(fleetExitCode(fleetView({reports: view.hosts.map((h) => ({source: h.source, report: parseReport(JSON.stringify(blind))})), errors: []}, {failOn: 'high', allowUnchecked: true}))).toBe(0)
+    expect(fleetExitCode(fleetView({reports: [{source: 'blind.json', report: await parseReport(JSON.stringify(blind))}], errors: []}, {failOn: 'high', allowUnchecked: true}))).toBe(0)
   })
 
   it('marks what is new since the baseline and lists what was resolved', async () => {
@@ -256,8 +256,44 @@ describe('renderers', () => {
     expect(renderFleetHtml(empty)).toContain('No findings on any host.')
   })
 
-  it('parseReport refuses what is not a report by name (a UserError, exit 2 material)', () => {
-    expect(() => parseReport('{')).toThrow(UserError)
-    expect(() => parseReport('null')).toThrow(/not a kvmdoctor report/)
+  it('parseReport refuses what is not a report by name (a UserError, exit 2 material)', async () => {
+    await expect(parseReport('{')).rejects.toThrow(UserError)
+    await expect(parseReport('null')).rejects.toThrow(/not a kvmdoctor report/)
+  })
+
+  it('the plain report check never accepts what the schema refuses (on every recording, and on mutations of one)', async () => {
+    const {reportSchema} = await import('../src/core/fleet-schema.js')
+    const agree = (value: unknown, what: string) => {
+      if (wellFormedReport(value)) expect(reportSchema.safeParse(value).success, what).toBe(true)
+    }
+    const base = await reportOf('firewall-flushed')
+    for (const fixture of ['healthy', 'ip-forward-off', 'tap-detached']) {
+      const r = await reportOf(fixture)
+      expect(wellFormedReport(r), fixture).toBeDefined()
+      expect(reportSchema.safeParse(r).success, fixture).toBe(true)
+    }
+    const blind = {...base, notChecked: [{ruleId: 'ip-forward-disabled', entity: {kind: 'host', name: 'vm'}, reason: 'x'}]}
+    const paths: (string | number)[][] = [
+      ...Object.keys(blind).map((k) => [k]),
+      ...Object.keys(blind.counts).map((k) => ['counts', k]),
+      ...Object.keys(blind.findings[0]).map((k) => ['findings', 0, k]),
+      ['findings', 0, 'entity', 'kind'], ['findings', 0, 'context', 'network'],
+      ...Object.keys(blind.notChecked[0]).map((k) => ['notChecked', 0, k]),
+      ...Object.keys(blind.probes[0]).map((k) => ['probes', 0, k]),
+    ]
+    let refused = 0
+    for (const path of paths) {
+      for (const value of [undefined, null, 1, -1, 1.5, 'x', true, [], {}, ['x']]) {
+        const m = structuredClone(blind) as Record<string | number, unknown>
+        let at = m
+        for (const p of path.slice(0, -1)) at = at[p] as Record<string | number, unknown>
+        if (value === undefined) delete at[path.at(-1)!]
+        else at[path.at(-1)!] = value
+        agree(m, `${path.join('.')} = ${JSON.stringify(value)}`)
+        if (!wellFormedReport(m)) refused++
+      }
+    }
+    // Not vacuous: most mutations of a field the view reads are refused.
+    expect(refused).toBeGreaterThan(paths.length * 3)
   })
 })

@@ -11,7 +11,6 @@
  */
 import {open, readdir, stat} from 'node:fs/promises'
 import {join} from 'node:path'
-import {z} from 'zod'
 import pLimit from 'p-limit'
 import type {Diagnosis} from './diagnose.js'
 import type {NotChecked} from './engine.js'
@@ -30,29 +29,44 @@ const MAX_REPORT_BYTES = 64 * 1024 * 1024
 const INPUT_NAME = /\.(json|fact|tar\.gz|tgz)$/
 const NOT_INPUT = /\.redaction-map\.json$/
 
-const severity = z.enum(SEVERITIES)
-const entity = z.object({kind: z.string(), name: z.string()})
-/** What the fleet view reads of a report; the rest of it is carried by no field here and ignored. */
-const reportSchema = z.object({
-  reportVersion: z.number().int(),
-  version: z.string(),
-  host: z.string(),
-  capturedAt: z.string(),
-  counts: z.object(Object.fromEntries(SEVERITIES.map((s) => [s, z.number().int().min(0)])) as Record<Severity, z.ZodNumber>),
-  findings: z.array(
-    z.object({
-      id: z.string(),
-      severity,
-      entity,
-      title: z.string(),
-      context: z.record(z.string(), z.string()).optional(),
-      explainedBy: z.string().optional(),
-    }),
-  ),
-  notChecked: z.array(z.object({ruleId: z.string(), entity: entity.nullable(), reason: z.string()})),
-  probes: z.array(z.object({id: z.string(), ok: z.boolean(), skipped: z.boolean().optional(), error: z.string().optional()})),
-})
-export type HostReport = z.infer<typeof reportSchema>
+/** What the fleet view reads of a report (docs/schemas/report.schema.json); the rest of it is ignored. */
+export interface HostReport {
+  reportVersion: number
+  version: string
+  host: string
+  capturedAt: string
+  counts: Record<Severity, number>
+  findings: {id: string; severity: Severity; entity: {kind: string; name: string}; title: string; context?: Record<string, string>; explainedBy?: string}[]
+  notChecked: {ruleId: string; entity: {kind: string; name: string} | null; reason: string}[]
+  probes: {id: string; ok: boolean; skipped?: boolean; error?: string}[]
+}
+
+const isString = (v: unknown): v is string => typeof v === 'string'
+const isObject = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === 'object' && !Array.isArray(v)
+const isEntity = (v: unknown) => isObject(v) && isString(v.kind) && isString(v.name)
+const SEVERITY_SET = new Set<unknown>(SEVERITIES)
+
+/**
+ * The report as kvmdoctor writes it, checked without loading a schema library (a fleet view reads
+ * hundreds): undefined when anything the view reads is missing or of another type. Never accepts what
+ * reportSchema (fleet-schema.ts, loaded only then, to say what is wrong) refuses: tested.
+ */
+export function wellFormedReport(raw: unknown): HostReport | undefined {
+  if (!isObject(raw) || !Number.isInteger(raw.reportVersion) || !isString(raw.version) || !isString(raw.host) || !isString(raw.capturedAt)) return undefined
+  const counts = raw.counts
+  if (!isObject(counts) || !SEVERITIES.every((s) => Number.isInteger(counts[s]) && (counts[s] as number) >= 0)) return undefined
+  const findings = raw.findings
+  const goodFinding = (f: unknown) =>
+    isObject(f) && isString(f.id) && SEVERITY_SET.has(f.severity) && isEntity(f.entity) && isString(f.title) &&
+    (f.explainedBy === undefined || isString(f.explainedBy)) && (f.context === undefined || (isObject(f.context) && Object.values(f.context).every(isString)))
+  if (!Array.isArray(findings) || !findings.every(goodFinding)) return undefined
+  const notChecked = raw.notChecked
+  if (!Array.isArray(notChecked) || !notChecked.every((n) => isObject(n) && isString(n.ruleId) && (n.entity === null || isEntity(n.entity)) && isString(n.reason))) return undefined
+  const probes = raw.probes
+  const goodProbe = (p: unknown) => isObject(p) && isString(p.id) && typeof p.ok === 'boolean' && (p.skipped === undefined || typeof p.skipped === 'boolean') && (p.error === undefined || isString(p.error))
+  if (!Array.isArray(probes) || !probes.every(goodProbe)) return undefined
+  return raw as unknown as HostReport
+}
 
 export interface FleetInputError {
   /** The file (or directory) as given. */
@@ -104,7 +118,7 @@ async function readOne(file: string, deps: FleetReadDeps): Promise<HostReport | 
     // A FIFO or a device would block or never end: only a regular file is read.
     const info = await stat(file).catch(() => undefined)
     if (info && !info.isFile()) return {message: `not a regular file (${info.isDirectory() ? 'a directory' : info.isFIFO() ? 'a FIFO' : 'a device or socket'})`}
-    return (await isGzip(file)) ? await readBundle(file, deps) : parseReport(await readRegularFile(file, {maxBytes: MAX_REPORT_BYTES, label: file}))
+    return (await isGzip(file)) ? await readBundle(file, deps) : await parseReport(await readRegularFile(file, {maxBytes: MAX_REPORT_BYTES, label: file}))
   } catch (error) {
     if (error instanceof UserError) return {message: error.message.startsWith(`${file}: `) ? error.message.slice(file.length + 2) : error.message}
     throw error
@@ -130,14 +144,14 @@ async function readBundle(file: string, deps: FleetReadDeps): Promise<HostReport
   const {runner, cleanup} = await openBundle(file)
   try {
     const d = await diagnose({runner, options: runner.manifest.options ?? {active: false, libvirtUri: 'qemu:///system'}, version: deps.version})
-    return parseReport(JSON.stringify(deps.toReport(d)))
+    return await parseReport(JSON.stringify(deps.toReport(d)))
   } finally {
     await cleanup()
   }
 }
 
 /** A JSON report, or why the text is not one. */
-export function parseReport(text: string): HostReport {
+export async function parseReport(text: string): Promise<HostReport> {
   let raw: unknown
   try {
     raw = JSON.parse(text)
@@ -155,12 +169,13 @@ export function parseReport(text: string): HostReport {
   }
   if (!obj || typeof obj.reportVersion !== 'number') throw new UserError('not a kvmdoctor report (no reportVersion: kvmdoctor diagnose --format json writes one)')
   if (obj.reportVersion !== READS_REPORT_VERSION) throw new UserError(`report version ${obj.reportVersion}: this kvmdoctor reads version ${READS_REPORT_VERSION}`)
+  const report = wellFormedReport(obj)
+  if (report) return report
+  // Not as kvmdoctor writes reports: the schema says what is wrong.
+  const {reportSchema} = await import('./fleet-schema.js')
   const parsed = reportSchema.safeParse(obj)
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0]
-    throw new UserError(`not a kvmdoctor report: ${issue.path.join('.') || '(root)'}: ${issue.message}`)
-  }
-  return parsed.data
+  const issue = parsed.success ? undefined : parsed.error.issues[0]
+  throw new UserError(`not a kvmdoctor report: ${issue ? `${issue.path.join('.') || '(root)'}: ${issue.message}` : 'malformed'}`)
 }
 
 export interface FleetEntity {

@@ -6,11 +6,13 @@
  *
  * Nothing sent to the remote shell is built from host data: every command is argv, each word
  * quoted for a POSIX shell (src/lib/shell.ts), run through env(1) for LC_ALL=C and timeout(1),
- * so a command that hangs there is stopped there. Files are read with `head -c`/`tail -c` and
- * directories listed with `ls`, each capped like a local read. Local processes (the ssh
+ * so a command that hangs there is stopped there. Files are read with `head -c` (the reads asked for at
+ * once through one fixed sh script, the paths its arguments) or `tail -c`, directories listed with `ls`,
+ * each capped like a local read. Local processes (the ssh
  * clients) get the live runner's process groups, timeouts, size caps and deadline.
  */
 import {type ChildProcess, spawn} from 'node:child_process'
+import {randomBytes} from 'node:crypto'
 import {existsSync} from 'node:fs'
 import {join} from 'node:path'
 import {formatBytes} from './budget.js'
@@ -99,6 +101,8 @@ export class SshRunner implements Runner {
   private masterStderr = ''
   private masterExited = false
   private forgetMaster?: () => void
+  /** File reads asked for in this turn of the event loop, read in one session. */
+  private readonly pendingReads: {path: string; resolve: (c: FileCapture) => void}[] = []
 
   private constructor(
     private readonly target: SshTarget,
@@ -266,7 +270,49 @@ export class SshRunner implements Runner {
     return this.masterExited || !existsSync(this.controlPath)
   }
 
-  async readFile(path: string, options: ReadOptions = {}): Promise<FileCapture> {
+  /**
+   * Reads a file. The reads a probe asks for at once (sysctl asks for some sixty) go in one session, each
+   * file framed by a random mark the batch's own command line holds: a session costs a fork and a shell
+   * there, and a round trip. A file the batch did not deliver whole is read on its own.
+   */
+  readFile(path: string, options: ReadOptions = {}): Promise<FileCapture> {
+    if (options.tailBytes !== undefined) return this.readOne(path, options)
+    return new Promise((resolve) => {
+      this.pendingReads.push({path, resolve})
+      if (this.pendingReads.length === 1) setImmediate(() => this.flushReads())
+    })
+  }
+
+  private flushReads(): void {
+    const waiting = this.pendingReads.splice(0)
+    for (let i = 0; i < waiting.length; i += READ_BATCH) void this.readBatch(waiting.slice(i, i + READ_BATCH))
+  }
+
+  private async readBatch(batch: {path: string; resolve: (c: FileCapture) => void}[]): Promise<void> {
+    if (batch.length === 1) return batch[0].resolve(await this.readOne(batch[0].path))
+    const mark = `kvmdoctor-${randomBytes(16).toString('hex')}`
+    const c = await this.run(['sh', '-c', READ_SCRIPT, 'kvmdoctor-read', mark, String(this.maxOutputBytes + 1), ...batch.map((b) => b.path)])
+    const sections = framedSections(c.output, mark)
+    // Replays sum what a probe read: each file carries its share of the session.
+    const durationMs = Math.round(c.durationMs / batch.length)
+    await Promise.all(
+      batch.map(async ({path, resolve}, i) => {
+        const section = sections[i]
+        if (!section) return resolve(await this.readOne(path))
+        const capture: FileCapture = {kind: 'file', path, output: section.content, durationMs, truncated: false}
+        if (section.status === 'ok' && Buffer.byteLength(section.content) > this.maxOutputBytes) {
+          const prefix = Buffer.from(section.content).subarray(0, this.maxOutputBytes).toString('utf8')
+          return resolve({...capture, output: prefix, truncated: true, error: `${path}: larger than the ${formatBytes(this.maxOutputBytes)} cap (only its start was read)`, errorCode: 'too-large'})
+        }
+        if (section.status === 'ok') return resolve(capture)
+        const failed = READ_FAILURES[section.status]
+        if (!failed) return resolve(await this.readOne(path))
+        resolve({...capture, output: '', error: `${path}: ${failed.text}`, errorCode: failed.code})
+      }),
+    )
+  }
+
+  private async readOne(path: string, options: ReadOptions = {}): Promise<FileCapture> {
     const capture: FileCapture = {kind: 'file', path, output: '', durationMs: 0, truncated: false}
     const tail = options.tailBytes
     // One byte more than wanted tells "exactly this long" from "longer".
@@ -304,6 +350,46 @@ export class SshRunner implements Runner {
     this.forgetMaster?.()
     await this.removeDir()
   }
+}
+
+/**
+ * The batch read: a fixed script, the mark, the cap and the paths its arguments. For each path it prints
+ * "MARK start", the file's first CAP bytes, then "MARK STATUS"; it reads regular files only (a FIFO would
+ * block the batch) and tells a missing file from an unreadable one as a local read does.
+ */
+const READ_SCRIPT = `m=$1 n=$2; shift 2
+for f do
+  printf '%s start\\n' "$m"
+  if [ ! -e "$f" ]; then s=not-found
+  elif [ ! -f "$f" ]; then s=not-regular
+  elif [ ! -r "$f" ]; then s=permission-denied
+  elif head -c "$n" -- "$f"; then s=ok
+  else s=failed
+  fi
+  printf '\\n%s %s\\n' "$m" "$s"
+done`
+/** Files per batch session. */
+const READ_BATCH = 64
+const READ_FAILURES: Record<string, {text: string; code: FileCapture['errorCode']}> = {
+  'not-found': {text: 'no such file or directory', code: 'not-found'},
+  'not-regular': {text: 'not a regular file', code: 'failed'},
+  'permission-denied': {text: 'permission denied', code: 'permission-denied'},
+}
+
+/** The whole sections of a batch read's output, by position: what a cut or failed batch did not deliver is missing. */
+function framedSections(output: string, mark: string): ({content: string; status: string} | undefined)[] {
+  const sections: ({content: string; status: string} | undefined)[] = []
+  const start = `${mark} start\n`
+  const end = `\n${mark} `
+  for (let at = 0; output.startsWith(start, at); ) {
+    const from = at + start.length
+    const close = output.indexOf(end, from)
+    const eol = close < 0 ? -1 : output.indexOf('\n', close + end.length)
+    if (eol < 0) break
+    sections.push({content: output.slice(from, close), status: output.slice(close + end.length, eol)})
+    at = eol + 1
+  }
+  return sections
 }
 
 /** A file read or listing that failed, worded as the local runner words it. */

@@ -5,6 +5,7 @@
  * real OpenSSH client and server are exercised by the fleet lab (test/lab/fleet.test.ts).
  */
 import {execa} from 'execa'
+import {execFileSync} from 'node:child_process'
 import {existsSync, readFileSync} from 'node:fs'
 import {mkdir, mkdtemp, writeFile} from 'node:fs/promises'
 import {tmpdir} from 'node:os'
@@ -163,6 +164,47 @@ describe('SshRunner (stand-in ssh)', () => {
     try {
       await writeFile(join(work, 'big'), 'x'.repeat(5000))
       expect(await small.readFile(join(work, 'big'))).toMatchObject({truncated: true, errorCode: 'too-large', output: 'x'.repeat(1000)})
+    } finally {
+      await small.close()
+    }
+  })
+
+  it('reads the files asked for at once in one session, each as a read on its own would give it', async () => {
+    const dir = join(work, 'batch')
+    await mkdir(dir)
+    const files: Record<string, string> = {
+      plain: 'net.ipv4.ip_forward = 1\n',
+      empty: '',
+      "it's\nnew $(line)": 'hostile name\n',
+      // A file that holds what looks like the framing cannot break it: the mark is random per batch.
+      framing: 'kvmdoctor-0123 start\n\nkvmdoctor-0123 ok\n',
+      'no-newline': 'x',
+    }
+    for (const [name, text] of Object.entries(files)) await writeFile(join(dir, name), text)
+    execFileSync('mkfifo', [join(dir, 'fifo')])
+    const paths = [...Object.keys(files).map((n) => join(dir, n)), join(dir, 'missing'), dir, join(dir, 'fifo')]
+    const sessionsBefore = readFileSync(log, 'utf8').split('\n').length
+    const read = await Promise.all(paths.map((p) => runner.readFile(p)))
+    expect(readFileSync(log, 'utf8').split('\n').length - sessionsBefore).toBe(1)
+    for (const [i, name] of Object.keys(files).entries()) expect(read[i], name).toMatchObject({kind: 'file', path: paths[i], output: files[name], truncated: false})
+    for (const c of read.slice(0, 5)) expect(c.error).toBeUndefined()
+    expect(read.slice(5).map((c) => [c.error, c.errorCode])).toEqual([
+      [`${join(dir, 'missing')}: no such file or directory`, 'not-found'],
+      [`${dir}: not a regular file`, 'failed'],
+      [`${join(dir, 'fifo')}: not a regular file`, 'failed'],
+    ])
+  })
+
+  it('reads again on its own what a batch cut at the cap did not deliver whole', async () => {
+    const small = await open('hv1.test', {maxOutputBytes: 1000})
+    try {
+      const dir = join(work, 'cut')
+      await mkdir(dir)
+      const texts = ['a', 'b', 'c'].map((x) => x.repeat(600))
+      for (const [i, t] of texts.entries()) await writeFile(join(dir, String(i)), t)
+      const read = await Promise.all(texts.map((_, i) => small.readFile(join(dir, String(i)))))
+      expect(read.map((c) => c.output)).toEqual(texts)
+      for (const c of read) expect(c.error).toBeUndefined()
     } finally {
       await small.close()
     }

@@ -82,6 +82,8 @@ export interface FleetLab {
   inController(argv: string[], options?: {cwd?: string; env?: Record<string, string>; timeout?: number}): Promise<{stdout: string; stderr: string; exitCode: number}>
   /** kvmdoctor (this checkout's bin/run.js) in the controller namespace. */
   kvmdoctor(args: string[], options?: {cwd?: string}): Promise<{stdout: string; stderr: string; exitCode: number}>
+  /** Runs a command on a hypervisor itself: in its network, mount, PID and UTS namespaces (as a local run there). */
+  onHost(host: Hypervisor, argv: string[]): Promise<{stdout: string; stderr: string; exitCode: number}>
   stop(): Promise<void>
 }
 
@@ -207,9 +209,24 @@ export async function startFleet(specs: HypervisorSpec[] = FLEET): Promise<Fleet
     const r = await execa('ip', ['netns', 'exec', CONTROLLER, ...argv], {reject: false, stdin: 'ignore', cwd: options.cwd ?? ROOT, timeout: options.timeout ?? 300_000, env: {NO_COLOR: '1', ...options.env}})
     return {stdout: String(r.stdout), stderr: String(r.stderr), exitCode: r.exitCode ?? -1}
   }
+  const onHost = async (host: Hypervisor, argv: string[]) => {
+    // The hypervisor's PID 1: the child unshare forked (its pid, in the machine's PID namespace).
+    const init = inits[hosts.indexOf(host)]
+    const pid1 = (await readFile(`/proc/${init.pid}/task/${init.pid}/children`, 'utf8')).trim().split(' ')[0]
+    const r = await execa('nsenter', ['--target', pid1, '--net', '--mount', '--pid', '--uts', '--', ...argv], {
+      reject: false,
+      stdin: 'ignore',
+      cwd: '/',
+      timeout: 300_000,
+      // What root's login gets there (sshd's default PATH): the host's /usr/local/sbin, the virsh stub, first.
+      env: {NO_COLOR: '1', PATH: '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin'},
+    })
+    return {stdout: String(r.stdout), stderr: String(r.stderr), exitCode: r.exitCode ?? -1}
+  }
   return {
     dir,
     hosts,
+    onHost,
     identity,
     knownHosts,
     sshOptions: ['--ssh-option', `IdentityFile=${identity}`, '--ssh-option', `UserKnownHostsFile=${knownHosts}`],

@@ -60,6 +60,17 @@ describe('fleet lab: hypervisors as namespaces, diagnosed over SSH and by Ansibl
     }
   })
 
+  it('over SSH, the same findings as kvmdoctor run on the host itself', async () => {
+    for (const h of [lab.hosts[1], lab.hosts[4]]) {
+      const local = await lab.onHost(h, [process.execPath, join(ROOT, 'bin/run.js'), 'diagnose', '--json'])
+      const remote = JSON.parse(await readFile(join(sshReports, `${h.name}.json`), 'utf8')) as Report
+      const key = (r: Report) => r.findings.map((f) => `${f.id} ${f.severity} ${f.entity.kind}:${f.entity.name} ${f.explainedBy ?? ''}`)
+      const report = JSON.parse(local.stdout) as Report
+      expect(report.host).toBe(h.name)
+      expect(key(report), h.name).toEqual(key(remote))
+    }
+  })
+
   it('ip and trace --ssh read the same hosts: the guest and its address, the flow the REJECT stops', async () => {
     const [healthy, rejecting] = [lab.hosts[0], lab.hosts.find((h) => h.expect.includes('forward-policy-drop'))!]
     const ip = await lab.kvmdoctor(['ip', '--ssh', destination(healthy), ...lab.sshOptions, '--json'])
