@@ -189,13 +189,21 @@ export class LiveRunner implements Runner {
       })
       child.on('exit', (code, signal) => {
         exit = {code, signal}
-        // The pipes normally close with the exit; a descendant may hold them open for its lifetime: it is
-        // killed, and what the pipes already hold is still read (on a loaded host the event loop may get to
-        // them only after this timer) until they close, or for CLOSE_WAIT_MS if something outside the group holds them.
+        // The pipes normally close with the exit; a descendant may hold them open for its lifetime. The grace
+        // is counted in event-loop turns too: a timer can fire before the poll phase reads what the command
+        // wrote just before it exited (a loop busy parsing other output), so the pipes are read to their
+        // end first, and only pipes still open after that are taken as held by a descendant: it is killed,
+        // and what the pipes hold is still read until they close (CLOSE_WAIT_MS at most, should something
+        // outside the group hold them).
         timers.push(
           setTimeout(() => {
-            kill('SIGKILL')
-            timers.push(setTimeout(finish, CLOSE_WAIT_MS))
+            setImmediate(() => {
+              if (done) return
+              const drained = () => child.stdout!.readableEnded && child.stderr!.readableEnded
+              if (drained()) return finish()
+              kill('SIGKILL')
+              timers.push(setTimeout(finish, CLOSE_WAIT_MS))
+            })
           }, this.pipeGraceMs),
         )
       })
