@@ -143,9 +143,11 @@ describe('fleet lab: hypervisors as namespaces, diagnosed over SSH and by Ansibl
 
     const factOf = async (h: Hypervisor) => JSON.parse(await readFile(join(h.work, 'fs_etc/upper/ansible/facts.d/kvmdoctor.fact'), 'utf8')) as Report
 
-    it('installed mode: installs the bundled CLI, writes the fact, fetches reports and bundles, fails the hosts with findings', async () => {
+    it('installed mode: installs the bundled CLI, writes the fact, fetches the reports and a bundle, fails the hosts with findings', async () => {
       await execa(process.execPath, [join(ROOT, 'scripts/pack-cli.mjs'), join(lab.dir, 'kvmdoctor-cli.tar.gz')])
-      const {run, recap, failures, reports} = await playbook('installed', {kvmdoctor_mode: 'installed', kvmdoctor_bundle: true})
+      // One host's support bundle too (a bundle is a second full run there: one shows the fetch).
+      const bundled = lab.hosts.find((h) => h.expect.includes('nat-masquerade-missing'))!
+      const {run, recap, failures, reports} = await playbook('installed', {kvmdoctor_mode: 'installed'}, {[bundled.name]: {kvmdoctor_bundle: true}})
       expect(run.exitCode, run.stdout.slice(-4000)).toBe(2)
       for (const h of lab.hosts) {
         expect(recap[h.name], `${h.name}\n${run.stdout.slice(-4000)}`).toMatchObject({unreachable: 0, failed: h.expect.length > 0 ? 1 : 0})
@@ -158,7 +160,9 @@ describe('fleet lab: hypervisors as namespaces, diagnosed over SSH and by Ansibl
         // The CLI is installed there (the hypervisor's own /usr/local).
         expect((await readdir(join(h.work, 'fs_usr_local/upper/lib/kvmdoctor'))).sort()).toEqual(['current', expect.stringMatching(/^kvmdoctor-\d/)])
       }
-      expect((await readdir(reports)).filter((f) => f.endsWith('.tar.gz')).sort()).toEqual(lab.hosts.map((h) => `${h.name}.tar.gz`).sort())
+      expect((await readdir(reports)).filter((f) => f.endsWith('.tar.gz'))).toEqual([`${bundled.name}.tar.gz`])
+      const replay = JSON.parse((await lab.kvmdoctor(['diagnose', '--from', join(reports, `${bundled.name}.tar.gz`), '--json'])).stdout) as Report
+      expect([replay.host, rootsOf(replay)]).toEqual([bundled.name, bundled.expect])
       // ansible_local.kvmdoctor: the fact as Ansible reads it.
       const setup = await lab.inController(['ansible', '-i', join(lab.dir, 'installed/inventory.yml'), lab.hosts[1].name, '-m', 'ansible.builtin.setup', '-a', 'filter=ansible_local'], {env: {ANSIBLE_HOME: join(lab.dir, 'installed/home'), ANSIBLE_NOCOLOR: '1'}})
       // ansible's minimal output: "HOST | SUCCESS => {...}".
