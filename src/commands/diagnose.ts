@@ -10,6 +10,7 @@ import {gateDecision, uncheckedMessage} from '../core/gate.js'
 import {reportableJson, reportableJsonText} from '../../reports/json.js'
 import {checkDiagnosisNames, errorLine, reportable, requireNonEmpty, warnOnStderr} from '../core/output.js'
 import {checkTarget, withLock, writeTextSafely} from '../core/safe-write.js'
+import {sshFlags, sshTargetOf} from '../core/ssh-flags.js'
 import {type FailOn, SEVERITIES} from '../lib/severity.js'
 
 /** The report in a format, made safe (JSON is scrubbed after projection: see reportableJson). */
@@ -38,6 +39,7 @@ Configuration: the ignore file and the expectations file are read from --ignore 
     '<%= config.bin %> diagnose --format sarif --output kvmdoctor.sarif',
     '<%= config.bin %> diagnose --record /tmp/snap',
     '<%= config.bin %> diagnose --from ticket-1234.tar.gz',
+    '<%= config.bin %> diagnose --ssh root@hv12.example.com --format json -o hv12.json',
   ]
 
   static enableJsonFlag = true
@@ -60,6 +62,7 @@ Configuration: the ignore file and the expectations file are read from --ignore 
     color: Flags.boolean({summary: 'Colour the text report (default: on a terminal, unless NO_COLOR is set; FORCE_COLOR forces it).', allowNo: true}),
     listen: Flags.integer({summary: 'Also listen this many seconds on every running guest\'s tap (tcpdump, passive: sends nothing; root): what guests really send (ARP, DHCP, source addresses). All taps at once; the time comes on top of --deadline.', min: 1, max: 600, exclusive: ['from']}),
     internet: Flags.string({summary: 'What stands for the internet in guests\' egress flows (ADDR[:PORT][/tcp|udp|icmp]; default 9.9.9.9:443/tcp, a lookup key never contacted).'}),
+    ...sshFlags(['from']),
   }
 
   async run(): Promise<unknown> {
@@ -67,7 +70,7 @@ Configuration: the ignore file and the expectations file are read from --ignore 
     const json = this.jsonEnabled()
     const spinner = !json && process.stderr.isTTY && flags.from === undefined ? (await import('ora')).default({text: 'probing host', stream: process.stderr}).start() : undefined
     try {
-      requireNonEmpty(flags, ['from', 'record', 'output', 'ignore', 'expect', 'connect'])
+      requireNonEmpty(flags, ['from', 'record', 'output', 'ignore', 'expect', 'connect', 'ssh'])
       // A report path that cannot be written is refused before the run, and held against a second run.
       const output = flags.output === undefined ? undefined : await checkTarget(flags.output, 'the report')
       const failOn = flags['fail-on'] as FailOn
@@ -75,6 +78,7 @@ Configuration: the ignore file and the expectations file are read from --ignore 
         runDiagnose(
           {
             from: flags.from,
+            ssh: sshTargetOf(flags),
             record: flags.record,
             timeoutMs: flags.timeout * 1000,
             deadlineMs: (flags.deadline + (flags.listen ?? 0)) * 1000,

@@ -6,9 +6,7 @@
  */
 import type {NfRuleset, NfValue} from '../lib/netfilter.js'
 import {createHash} from 'node:crypto'
-import {rmSync} from 'node:fs'
-import {lstat, mkdtemp, readFile, readdir, rm} from 'node:fs/promises'
-import {tmpdir} from 'node:os'
+import {lstat, readFile, readdir} from 'node:fs/promises'
 import {join, posix, relative, resolve, sep} from 'node:path'
 import * as tar from 'tar'
 import type {HostFacts} from '../../probes/host.js'
@@ -22,7 +20,7 @@ import {BUDGET, formatBytes} from './budget.js'
 import {type Diagnosis, diagnose} from './diagnose.js'
 import {UserError} from './errors.js'
 import {parseCidr} from '../lib/ipv4.js'
-import {onExit} from './lifecycle.js'
+import {privateTempDir} from './lifecycle.js'
 import {type NameKind, type RedactionMap, Redactor} from './redact.js'
 import {type StoredMap, readRedactionMap, writeRedactionMap} from './redaction-map.js'
 import type {Capture, Runner} from '../lib/runner.js'
@@ -68,19 +66,6 @@ const stamp = (d: Date) => d.toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$
 
 export function defaultBundleName(host: string, capturedAt: Date): string {
   return `kvmdoctor-${host.replace(/[^A-Za-z0-9.-]/g, '_')}-${stamp(capturedAt)}.tar.gz`
-}
-
-/** A private temporary directory, removed however kvmdoctor ends. */
-export async function privateTempDir(prefix: string): Promise<{dir: string; remove: () => Promise<void>}> {
-  const dir = await mkdtemp(join(tmpdir(), prefix))
-  const forget = onExit(() => rmSync(dir, {recursive: true, force: true}))
-  return {
-    dir,
-    remove: async () => {
-      await rm(dir, {recursive: true, force: true})
-      forget()
-    },
-  }
 }
 
 export async function createBundle(input: BundleInput): Promise<BundleResult> {

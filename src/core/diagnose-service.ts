@@ -14,10 +14,13 @@ import {EVERY_RULE} from './rule-docs.js'
 import {withLock} from './safe-write.js'
 import {checkSnapshotTarget, writeSnapshot} from './snapshot.js'
 import {openSource} from './source.js'
+import type {SshTarget} from './ssh-runner.js'
 
 
 export interface DiagnoseRequest {
   from?: string
+  /** Probe another host over SSH. */
+  ssh?: SshTarget
   record?: string
   timeoutMs: number
   /** Whole-run budget of a live run, from its start (--deadline). */
@@ -50,7 +53,7 @@ export async function runDiagnose(request: DiagnoseRequest, deps: DiagnoseDeps):
 }
 
 async function diagnoseFrom(request: DiagnoseRequest, deps: DiagnoseDeps, ignores: Awaited<ReturnType<typeof loadIgnoreFile>>, expectations: Awaited<ReturnType<typeof loadExpectations>> | undefined): Promise<Diagnosis> {
-  const source = await openSource({from: request.from, record: request.record, timeoutMs: request.timeoutMs, deadlineMs: request.deadlineMs, warn: request.warn})
+  const source = await openSource({from: request.from, ssh: request.ssh, record: request.record, timeoutMs: request.timeoutMs, deadlineMs: request.deadlineMs, warn: request.warn})
   const options = source.recordedOptions ? {...source.recordedOptions, ...(request.options.internet ? {internet: request.options.internet} : {})} : request.options
   const diagnosis = await diagnose({runner: source.runner, options, version: request.version, expectations, ignores, now: deps.now()}).finally(() => source.close())
   if (source.describe) diagnosis.source = source.describe()

@@ -36,6 +36,10 @@ export class RecordingRunner implements Runner {
     return this.inner.capturedAt
   }
 
+  get origin(): string | undefined {
+    return this.inner.origin
+  }
+
   async run(argv: string[], options?: RunOptions): Promise<CommandCapture> {
     return this.remember(await this.inner.run(argv, options))
   }
