@@ -16,7 +16,8 @@ export default defineRule<ElementView>({
   // The element undone, by the rule that owns its kind.
   fix: (e, _host, rules) => rules.undo(e.element),
   // The elements no specific pattern is about: netfilter drops elsewhere (a nat chain, a bridge hook), a guest's
-  // link held down, a blackhole or unreachable route, a route missing for IPv6.
+  // link held down, a blackhole or unreachable route, a route missing for IPv6, a bridge port's flags, tc, a
+  // permanent neighbour entry with another MAC, a bridge that answers no ARP.
   owns: [
     {kind: 'nf-rule', undo: netfilterUndo, lists: listChainOf},
     {kind: 'nf-policy', undo: netfilterUndo, lists: listChainOf},
@@ -26,5 +27,16 @@ export default defineRule<ElementView>({
       where: (el) => el.route !== undefined || el.ipFamily !== 4,
       undo: (el) => (el.route && el.route.type !== 'unicast' ? [`ip route del ${el.route.type} ${el.route.dst}${el.route.table !== 'main' ? ` table ${el.route.table}` : ''}`] : []),
     },
+    {kind: 'bridge-port', undo: (el) => (el.portFlag === 'locked' ? [`bridge link set dev ${el.device} locked off`] : el.portFlag === 'bcast_flood' ? [`bridge link set dev ${el.device} bcast_flood on`] : [])},
+    {
+      kind: 'tc-qdisc',
+      undo: (el) => (el.tcQdisc ? [el.tcQdisc.parent === 'root' ? `tc qdisc del dev ${el.device} root` : `tc qdisc del dev ${el.device} parent ${el.tcQdisc.parent} handle ${el.tcQdisc.handle}`] : []),
+    },
+    {
+      kind: 'tc-filter',
+      undo: (el) => (el.tcFilter ? [`tc filter del dev ${el.device} ${el.tcFilter.attach === 'ingress' || el.tcFilter.attach === 'egress' ? el.tcFilter.attach : `parent ${el.tcFilter.attach}`} pref ${el.tcFilter.pref}`] : []),
+    },
+    {kind: 'neighbour', undo: (el) => (el.permanent ? [`ip neigh del ${el.address} dev ${el.device}`] : [])},
+    {kind: 'sysctl', where: (el) => el.sysctl?.key.endsWith('.arp_ignore') === true, undo: (el) => [`sysctl -w ${el.sysctl!.key}=0`]},
   ],
 })

@@ -26,9 +26,10 @@ export default defineRule<LinkView, Matters>({
   owns: [
     {
       kind: 'link',
+      // A port too small for its bridge is mtu-mismatch's.
+      where: (el) => el.mtu === undefined,
       covers: (l, el) => el.device === l.name,
-      undo: (el) =>
-        el.state === 'down' ? [`ip link set ${el.device} up`] : el.state === 'no-carrier' ? [`ip link set ${el.device} up   # and check the cable or switch port: ethtool ${el.device}`] : [],
+      undo: (el) => (el.state === 'down' || el.state === 'no-carrier' ? [`ip link set ${el.device} up`] : []),
     },
   ],
 })

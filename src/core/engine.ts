@@ -34,17 +34,18 @@ export function resolvePath(value: unknown, path: string): unknown {
  * moves to the note, after the rule's own note lines. Lines are de-duplicated.
  */
 export function fixAndNote(lines: string[], notes: string[]): {fix: string[]; note?: string[]} {
-  const fix: string[] = []
-  const note = [...notes]
+  // Sets keep the de-duplication linear: a finding may carry a fix line per guest (20k leases of one address).
+  const fix = new Set<string>()
+  const note = new Set(notes)
   for (const line of lines) {
     const found = /^(.*?\S)\s+#\s+(.+)$/.exec(line)
     // A # inside quotes is part of the command (an iptables --comment), not a shell comment.
     const comment = found && !/^[^'"]*(('[^']*'|"[^"]*")[^'"]*)*$/.test(found[1]) ? null : found
     const command = comment ? comment[1] : line.trim()
-    if (comment && !note.includes(comment[2])) note.push(comment[2])
-    if (command && !fix.includes(command)) fix.push(command)
+    if (comment) note.add(comment[2])
+    if (command) fix.add(command)
   }
-  return note.length > 0 ? {fix, note} : {fix}
+  return note.size > 0 ? {fix: [...fix], note: [...note]} : {fix: [...fix]}
 }
 
 export interface EvaluateOptions {
@@ -187,7 +188,7 @@ function findingOf(rule: Rule, view: EntityView, entity: EntityView, host: HostV
   const lines = (list: Line[]) => list.filter((l): l is string => l !== undefined)
   const ref = {kind: entity.kind, name: entity.name}
   const tap = entity.kind === 'link' ? taps.get(entity.name) : undefined
-  const file = fileOf(entity) ?? rule.fileToChange?.(view as never)
+  const file = fileOf(entity) ?? rule.fileToChange?.(view as never).split('/')
   return {
     id: rule.id,
     ...(rule.aliases.length > 0 ? {aliases: rule.aliases} : {}),
@@ -212,12 +213,12 @@ function findingOf(rule: Rule, view: EntityView, entity: EntityView, host: HostV
   }
 }
 
-/** The file a person edits for a finding on a network, a guest or an external DHCP server. */
-function fileOf(e: EntityView): string | undefined {
-  if (e.kind === 'network') return `etc/libvirt/qemu/networks/${e.name}.xml`
-  if (e.kind === 'dhcp-service') return 'etc/dhcp/dhcpd.conf'
-  if (e.kind === 'domain') return `etc/libvirt/qemu/${e.name}.xml`
-  if (e.kind === 'interface') return `etc/libvirt/qemu/${e.name.split('/')[0]}.xml`
+/** The file a person edits for a finding on a network, a guest or an external DHCP server, as path segments (a name is one segment, whatever it holds). */
+export function fileOf(e: Pick<EntityView, 'kind' | 'name'>): string[] | undefined {
+  if (e.kind === 'network') return ['etc', 'libvirt', 'qemu', 'networks', `${e.name}.xml`]
+  if (e.kind === 'dhcp-service') return ['etc', 'dhcp', 'dhcpd.conf']
+  if (e.kind === 'domain') return ['etc', 'libvirt', 'qemu', `${e.name}.xml`]
+  if (e.kind === 'interface') return ['etc', 'libvirt', 'qemu', `${e.name.split('/')[0]}.xml`]
   return undefined
 }
 
