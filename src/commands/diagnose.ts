@@ -10,7 +10,7 @@ import {gateDecision, uncheckedMessage} from '../core/gate.js'
 import {reportableJson, reportableJsonText} from '../../reports/json.js'
 import {checkDiagnosisNames, docsBaseUrl, errorLine, reportable, requireNonEmpty, warnOnStderr} from '../core/output.js'
 import {checkTarget, withLock, writeTextSafely} from '../core/safe-write.js'
-import {sshFlags, sshTargetOf} from '../core/ssh-flags.js'
+import {sshFlags, sshTargetOf} from '../cli/ssh-flags.js'
 import {type FailOn, SEVERITIES} from '../lib/severity.js'
 
 /** The report in a format, made safe (JSON is scrubbed after projection: see reportableJson). */

@@ -7,7 +7,7 @@ import {ipInventory} from '../core/ip-service.js'
 import {checkNames, requireNonEmpty, visibleControlsDeep, warnOnStderr} from '../core/output.js'
 import {scrubDeep} from '../lib/scrub.js'
 import {openSource} from '../core/source.js'
-import {sshFlags, sshTargetOf} from '../core/ssh-flags.js'
+import {sshFlags, sshTargetOf} from '../cli/ssh-flags.js'
 
 export default class Ip extends KvmdoctorCommand {
   static summary = "Every guest's addresses, from every source, reconciled"

@@ -1,6 +1,6 @@
 /** --ssh and --ssh-option, the same on every command that probes a live host. */
 import {Flags} from '@oclif/core'
-import type {SshTarget} from './ssh-runner.js'
+import type {SshTarget} from '../core/ssh-runner.js'
 
 export function sshFlags(exclusive: string[] = []) {
   return {
