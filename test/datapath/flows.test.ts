@@ -207,9 +207,9 @@ describe('hop model: a NAT guest on libvirt rules', () => {
     // `trace --to` (the lab compares ping with it) follows the same guest: no address, whatever the destination.
     const ping = buildDatapath(facts, {internet: {addr: '203.0.113.10', port: 80, proto: 'tcp'}}).trace('web01', {to: {addr: '203.0.113.10', proto: 'icmp'}})
     expect(ping.map((f) => `${f.kind} ${f.verdict} ${f.decidedBy?.name}`)).toEqual(['custom fail guest address'])
-    // With DHCP served, the same unknown guest is judged for an address its network would give it.
+    // With DHCP served, the same unknown guest is followed from an address its network would give it: never a pass.
     const served = buildDatapath(host((h) => (h.guestAddress = () => undefined)), {internet: {addr: '203.0.113.10', port: 80, proto: 'tcp'}}).trace('web01', {to: {addr: '203.0.113.10', proto: 'icmp'}})
-    expect(served.map((f) => f.verdict)).toEqual(['pass', 'pass'])
+    expect(served.map((f) => `${f.verdict} ${f.decidedBy?.name}`)).toEqual(['indeterminate guest address', 'indeterminate guest address'])
     expect(served[0].assumptions?.[0]).toMatch(/^source 192\.168\.122\.2: the guest's own address is not known/)
   })
 
@@ -366,10 +366,14 @@ describe('the round trip: a reply gets every check its request gets', () => {
     const unaddressed = flows(host((h) => (unknownGuest(h), (h.networks[0].ips[0].dhcpRanges = []))))
     expect(unaddressed.map((f) => f.kind)).not.toContain('dhcp')
     expect(byKind(unaddressed, 'egress').decidedBy).toMatchObject({name: 'guest address', element: {id: 'unaddressed:default'}})
-    // Unknown but served by DHCP: judged for the address DHCP would give, and says so.
+    // Unknown but served by DHCP: followed from the address DHCP would give, says so, and passes nothing unproven;
+    // a fault on the host's side still fails it.
     const assumed = byKind(flows(host(unknownGuest)), 'egress')
-    expect(assumed.verdict).toBe('pass')
+    expect(assumed.verdict).toBe('indeterminate')
+    expect(assumed.decidedBy?.name).toBe('guest address')
     expect(assumed.assumptions?.[0]).toMatch(/the guest's own address is not known/)
+    const forwardOff = byKind(flows(host((h) => (unknownGuest(h), (h.sysctl['net.ipv4.ip_forward'] = 0)))), 'egress')
+    expect(forwardOff.verdict).toBe('fail')
   })
 
   it('the reply says where it arrives and what that assumes', () => {
