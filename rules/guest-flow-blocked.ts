@@ -1,6 +1,6 @@
 import type {ElementView} from '../src/derive/index.js'
-import {DATAPATH, listChainOf, netfilterUndo} from './datapath.js'
-import {defineRule, line, text} from './kit.js'
+import {DATAPATH, listChainOf, narrowAccept, netfilterElement, netfilterUndo} from './datapath.js'
+import {cmd, defineRule, line, text} from './kit.js'
 
 export default defineRule<ElementView>({
   id: 'guest-flow-blocked',
@@ -14,17 +14,17 @@ export default defineRule<ElementView>({
   summary: (e) => text`${e.affectedGuests} guest(s) on ${e.bridges}: ${e.detail}.`,
   evidence: (e) => [line`decided by: ${e.name}`, ...e.flows],
   // The element undone, by the rule that owns its kind.
-  fix: (e, _host, rules) => rules.undo(e.element),
+  fix: (e, host, rules) => (netfilterElement(e) ? narrowAccept(e, host, e.hook === 'input' ? 'input' : 'forward') : rules.undo(e.element)),
   // The elements no specific pattern is about: netfilter drops elsewhere (a nat chain, a bridge hook), a guest's
   // link held down, a blackhole or unreachable route, a route missing for IPv6.
   owns: [
     {kind: 'nf-rule', undo: netfilterUndo, lists: listChainOf},
     {kind: 'nf-policy', undo: netfilterUndo, lists: listChainOf},
-    {kind: 'guest-link', undo: (el) => [`virsh domif-setlink ${el.domain} ${el.iface} up`]},
+    {kind: 'guest-link', undo: (el) => cmd`virsh domif-setlink ${el.domain} ${el.iface} up` ?? []},
     {
       kind: 'route',
       where: (el) => el.route !== undefined || el.ipFamily !== 4,
-      undo: (el) => (el.route && el.route.type !== 'unicast' ? [`ip route del ${el.route.type} ${el.route.dst}${el.route.table !== 'main' ? ` table ${el.route.table}` : ''}`] : []),
+      undo: (el) => (el.route && el.route.type !== 'unicast' ? (cmd`ip route del ${el.route.type} ${el.route.dst} ${el.route.table !== 'main' ? ['table', el.route.table] : []}` ?? []) : []),
     },
   ],
 })
