@@ -95,5 +95,9 @@ export function listChainOf(el: Element): FixStep[] | undefined {
   return el.nftSyntax ? cmd`nft -a list chain ${el.family} ${el.nfTable} ${el.chain}` : cmd`${iptablesTool(el)} -t ${el.nfTable} --list-rules ${el.chain}`
 }
 
+/** A drop on the input or forward hook of a filter chain: where an accept lets the guests' traffic on and skips nothing else. */
+export const filterDrop = (e: ElementView) =>
+  (e.elementKind === 'nf-rule' || e.elementKind === 'nf-policy') && (e.hook === 'input' || e.hook === 'forward') && (e.element.nftSyntax === true || e.nfTable === 'filter')
+
 /** A netfilter rule or chain policy (not one whose match could not be told). */
 export const netfilterElement = (e: ElementView) => e.elementKind === 'nf-rule' || e.elementKind === 'nf-policy'

@@ -1,5 +1,5 @@
 import type {ElementView} from '../src/derive/index.js'
-import {DATAPATH, listChainOf, narrowAccept, netfilterElement, netfilterUndo} from './datapath.js'
+import {DATAPATH, filterDrop, listChainOf, narrowAccept, netfilterUndo} from './datapath.js'
 import {cmd, defineRule, line, text} from './kit.js'
 
 export default defineRule<ElementView>({
@@ -14,7 +14,9 @@ export default defineRule<ElementView>({
   summary: (e) => text`${e.affectedGuests} guest(s) on ${e.bridges}: ${e.detail}.`,
   evidence: (e) => [line`decided by: ${e.name}`, ...e.flows],
   // The element undone, by the rule that owns its kind.
-  fix: (e, host, rules) => (netfilterElement(e) ? narrowAccept(e, host, e.hook === 'input' ? 'input' : 'forward') : rules.undo(e.element)),
+  // A drop on the filter hooks: the narrowest accept. Elsewhere (a RETURN before the MASQUERADE, a
+  // drop in raw or mangle) an accept would skip what follows it: the admin's own rule is undone.
+  fix: (e, host, rules) => (filterDrop(e) ? narrowAccept(e, host, e.hook === 'input' ? 'input' : 'forward') : rules.undo(e.element)),
   // The elements no specific pattern is about: netfilter drops elsewhere (a nat chain, a bridge hook), a guest's
   // link held down, a blackhole or unreachable route, a route missing for IPv6.
   owns: [

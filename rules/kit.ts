@@ -11,7 +11,7 @@ import type {Probe} from '../probes/types.js'
 import type {Element} from '../src/datapath/elements.js'
 import type {ElementView, EntityContext, EntityKind, EntityView, HostView, Scope, ViewOf} from '../src/derive/index.js'
 import type {Severity} from '../src/lib/severity.js'
-import type {FixStep} from '../src/result/fix.js'
+import type {FixStep} from '../src/lib/fix.js'
 
 /** The probes a rule names in `needs`. */
 export const probes = PROBES

@@ -6,7 +6,7 @@ interface Rogues {
   rogueDhcpServers: string[]
   rogueDhcpWho: string
   rogueDhcpOwnUnknown: string[]
-  rogueDhcpGrep: string
+  rogueDhcpGrep: string[]
 }
 
 export default defineRule<InterfaceView, Rogues>({
@@ -24,7 +24,7 @@ export default defineRule<InterfaceView, Rogues>({
       // A bridged LAN's own server is not known on this host: two answering is the fault, and either may be the stranger.
       rogueDhcpWho: own !== null ? `A DHCP server that is not ${i.context.network}'s own` : 'More than one DHCP server',
       rogueDhcpOwnUnknown: own !== null ? [] : ["this host does not know which server is the LAN's own: keep the one meant to serve it, stop the others"],
-      rogueDhcpGrep: macs.length === 1 ? macs[0] : macs.map((m) => `-e ${m}`).join(' '),
+      rogueDhcpGrep: macs.length === 1 ? macs : macs.flatMap((m) => ['-e', m]),
     }
   },
   conditions: (c) => c.all(c.eq('running', true), c.nonEmpty('rogueDhcpServers')),

@@ -11,7 +11,7 @@ import {describe, expect, it} from 'vitest'
 import type {LibvirtFacts} from '../probes/libvirt.js'
 import {cmd} from '../rules/kit.js'
 import type {Finding} from '../src/result/findings.js'
-import {type FixStep, renderStep, renderSteps} from '../src/result/fix.js'
+import {type FixStep, renderStep, renderSteps} from '../src/lib/fix.js'
 import {ROOT, alter, factsOf, fireAll} from './helpers.js'
 
 const HOSTILE = [

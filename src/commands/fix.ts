@@ -2,9 +2,10 @@ import {Args, Flags} from '@oclif/core'
 import {KvmdoctorCommand} from '../cli/command.js'
 import {runDiagnose} from '../core/diagnose-service.js'
 import {EXIT, UserError} from '../core/errors.js'
+import {EVERY_RULE} from '../core/rule-docs.js'
 import {interactiveStep, judgeFix, runStep, selectFinding} from '../core/fix-service.js'
 import {findingKey} from '../result/findings.js'
-import {renderSteps} from '../result/fix.js'
+import {renderSteps} from '../lib/fix.js'
 import {visibleControls} from '../core/output.js'
 
 export default class Fix extends KvmdoctorCommand {
@@ -25,14 +26,17 @@ Refuses snapshots and bundles (--from): a recording is not the host to change. E
     from: Flags.string({summary: 'Refused: fix works on this host only (diagnose --from prints a recording\'s fixes).', hidden: true}),
     timeout: Flags.integer({summary: 'Seconds each probe command may run before it is killed.', default: 5, min: 1, max: 600}),
     connect: Flags.string({char: 'c', summary: 'libvirt URI.', default: 'qemu:///system'}),
+    internet: Flags.string({summary: 'What stands for the internet in the egress flows (ADDR[:PORT][/proto], as diagnose takes it).'}),
   }
 
   async run(): Promise<void> {
     const {args, flags} = await this.parse(Fix)
     try {
       if (flags.from !== undefined) throw new UserError(`kvmdoctor fix changes this host: it does not work on a snapshot or bundle (${flags.from}). Print a recording's fix lines with: kvmdoctor diagnose --from ${flags.from}`)
+      const id = args.finding.split('@', 1)[0]
+      if (!EVERY_RULE.some((r) => r.id === id || r.aliases.includes(id))) throw new UserError(`${visibleControls(id)} is not a finding kvmdoctor knows (kvmdoctor rules lists them)`)
       const diagnose = () =>
-        runDiagnose({timeoutMs: flags.timeout * 1000, options: {active: false, libvirtUri: flags.connect}, version: this.config.version}, {now: () => new Date(), cwd: process.cwd()})
+        runDiagnose({timeoutMs: flags.timeout * 1000, options: {active: false, libvirtUri: flags.connect, ...(flags.internet ? {internet: flags.internet} : {})}, version: this.config.version}, {now: () => new Date(), cwd: process.cwd()})
       const before = await diagnose()
       const finding = selectFinding(before.findings, args.finding)
       if (!finding) {

@@ -19,7 +19,7 @@ import type {Element} from '../datapath/elements.js'
 import {ownershipOf} from '../../rules/kit.js'
 import type {Diagnosis, ResultFlow, ResultHop, UndoableElement} from '../result/diagnosis.js'
 import type {Topology} from '../result/topology.js'
-import {renderSteps} from '../result/fix.js'
+import {renderSteps} from '../lib/fix.js'
 import {ruleInfos} from './rule-docs.js'
 import {deriveTopology} from './topology.js'
 

@@ -15,7 +15,7 @@ import type {ElementView} from '../derive/types.js'
 import {severityWeight} from '../lib/severity.js'
 import {countRepeats, getOrCreate} from '../lib/collections.js'
 import {type Evaluation, type Finding, type NotChecked, findingKey} from '../result/findings.js'
-import {type FixStep, renderSteps, stepKey} from '../result/fix.js'
+import {type FixStep, renderSteps, stepKey} from '../lib/fix.js'
 
 export {countRepeats, findingKey}
 export type {EntityRef, Evaluation, Finding, NotChecked} from '../result/findings.js'

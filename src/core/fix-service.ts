@@ -7,7 +7,7 @@
 import {spawn} from 'node:child_process'
 import {appendFile, writeFile} from 'node:fs/promises'
 import type {Readable} from 'node:stream'
-import {type FixStep, renderStep} from '../result/fix.js'
+import {type FixStep, renderStep} from '../lib/fix.js'
 import {type Finding, findingKey} from '../result/findings.js'
 import {severityWeight} from '../lib/severity.js'
 import {UserError} from './errors.js'

@@ -10,7 +10,7 @@ import type {EntityKind} from '../derive/types.js'
 import type {FailOn, Severity} from '../lib/severity.js'
 import type {Evaluation, Finding, NotChecked} from './findings.js'
 import type {Topology} from './topology.js'
-import type {FixStep} from './fix.js'
+import type {FixStep} from '../lib/fix.js'
 
 export interface ProbeStatus {
   id: string

@@ -4,7 +4,7 @@
  */
 import type {EntityContext, EntityKind} from '../derive/types.js'
 import type {Severity} from '../lib/severity.js'
-import type {FixStep} from './fix.js'
+import type {FixStep} from '../lib/fix.js'
 
 export interface EntityRef {
   kind: EntityKind

@@ -5,6 +5,7 @@
  * shell. A value from the host (a network, guest, tap or bridge name, a MAC) is
  * always one word, whatever characters it holds.
  */
+import {shellQuote} from './shell.js'
 
 export type FixStep =
   /** One command. `disrupts`: the running guests it cuts off until the steps after it bring them back. */
@@ -24,9 +25,9 @@ const CONTROL = /[\u0000-\u001f\u007f]/
  * inside single quotes would split the line a person reads: bash, zsh, ksh and POSIX.1-2024 sh read it).
  */
 export function shellWord(word: string): string {
-  if (word.includes('\u0000')) throw new TypeError('a shell word cannot hold a NUL byte')
   if (BARE.test(word)) return word
-  if (!CONTROL.test(word)) return `'${word.replaceAll("'", `'\\''`)}'`
+  if (!CONTROL.test(word)) return shellQuote(word)
+  if (word.includes('\u0000')) throw new TypeError('a shell word cannot hold a NUL byte')
   const escaped = [...word]
     .map((ch) => {
       if (ch === '\\' || ch === "'") return `\\${ch}`
