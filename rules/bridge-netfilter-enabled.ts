@@ -29,7 +29,7 @@ export default defineRule<LinkView, ForwardPath>({
   // the admin's accepts go (DOCKER-USER), the same lines the drop's own finding prints.
   fix: (l, h) =>
     h.dockerUserChain || l.forwardDrop !== null
-      ? [cmd`iptables -I ${h.dockerUserChain ? 'DOCKER-USER' : 'FORWARD'} -i ${l.name} -j ACCEPT`, cmd`iptables -I ${h.dockerUserChain ? 'DOCKER-USER' : 'FORWARD'} -o ${l.name} -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT`]
+      ? [cmd`iptables -t filter -I ${h.dockerUserChain ? 'DOCKER-USER' : 'FORWARD'} -i ${l.name} -j ACCEPT`, cmd`iptables -t filter -I ${h.dockerUserChain ? 'DOCKER-USER' : 'FORWARD'} -o ${l.name} -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT`]
       : [cmd`sysctl -w net.bridge.bridge-nf-call-iptables=0 net.bridge.bridge-nf-call-ip6tables=0`, appendLines(SYSCTL_DROP_IN, ['net.bridge.bridge-nf-call-iptables = 0', 'net.bridge.bridge-nf-call-ip6tables = 0'])],
   note: () => ['on Kubernetes nodes keep bridge-nf-call-iptables at 1 and accept the bridged frames instead'],
   fileToChange: () => 'etc/sysctl.d/90-kvmdoctor.conf',

@@ -342,5 +342,15 @@ export function restartNetwork(n: RestartableNetwork): Steps[] {
   return [disrupting(guests, cmd`virsh net-destroy ${n.name}`), cmd`virsh net-start ${n.name}`, ...reattachTaps(n)]
 }
 
+/**
+ * A network's dnsmasq started again, as libvirt starts it (its conf file names its pid file, so
+ * libvirt keeps managing it), with no guest cut off. Under systemd the network daemon's restart
+ * respawns it: libvirt starts a missing dnsmasq of an active network when it starts.
+ */
+export function respawnDnsmasq(network: string, host: HostView): Steps {
+  if (host.systemd === true) return cmd`systemctl restart ${host.libvirtNetworkDaemon}`
+  return cmd`/usr/sbin/dnsmasq --conf-file=/var/lib/libvirt/dnsmasq/${network}.conf --leasefile-ro --dhcp-script=/usr/lib/libvirt/libvirt_leaseshelper`
+}
+
 /** Where sysctl fixes persist: a drop-in of kvmdoctor's own, read at boot by systemd-sysctl. */
 export const SYSCTL_DROP_IN = '/etc/sysctl.d/90-kvmdoctor.conf'

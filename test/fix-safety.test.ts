@@ -9,6 +9,8 @@ import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {describe, expect, it} from 'vitest'
 import type {LibvirtFacts} from '../probes/libvirt.js'
+import type {ProcessFacts} from '../probes/processes.js'
+import type {ServiceFacts} from '../probes/services.js'
 import {cmd} from '../rules/kit.js'
 import type {Finding} from '../src/result/findings.js'
 import {type FixStep, renderStep, renderSteps} from '../src/lib/fix.js'
@@ -122,6 +124,22 @@ describe('fix lines are argvs, quoted for a POSIX shell', () => {
   })
 })
 
+describe('fixes follow the host', () => {
+  it("under systemd a killed dnsmasq is respawned by restarting libvirt's network daemon, without it as libvirt starts it", async () => {
+    const facts = await factsOf('dnsmasq-killed')
+    const fixOf = async (f: typeof facts) => (await fireAll(f)).evaluation.findings.find((x) => x.id === 'dhcp-server-not-running')?.fix
+    expect((await fixOf(facts))?.[0]).toMatch(/^\/usr\/sbin\/dnsmasq --conf-file=\/var\/lib\/libvirt\/dnsmasq\/default\.conf /)
+    const systemd = alter<ServiceFacts>(facts, 'services', (sv) => {
+      sv.systemd = true
+    })
+    expect(await fixOf(systemd)).toEqual(['systemctl restart libvirtd'])
+    const modular = alter<ProcessFacts>(systemd, 'processes', (p) => {
+      p.processes.push({pid: 4242, args: '/usr/sbin/virtnetworkd --timeout 120'})
+    })
+    expect(await fixOf(modular)).toEqual(['systemctl restart virtnetworkd'])
+  })
+})
+
 /** Every finding of every recording, with the trace's undo of each flow's deciding element. */
 async function everyFix(): Promise<{fixture: string; finding: Finding; undo: FixStep[][]}[]> {
   const out: {fixture: string; finding: Finding; undo: FixStep[][]}[] = []
@@ -232,8 +250,8 @@ describe('the safety contract holds for every fix on every recording', async () 
     // The copy gets a new MAC; the original is not touched.
     expect(fixes('mac-duplicate', 'mac-duplicate').join('\n')).toMatch(/detach-interface kdlab-dup01 network/)
     expect(fixes('mac-duplicate', 'mac-duplicate').join('\n')).not.toMatch(/kdlab-web01/)
-    // A killed dnsmasq is respawned by libvirt's daemon: no network restart.
-    expect(fixes('dnsmasq-killed', 'dhcp-server-not-running')).toEqual(['systemctl restart libvirtd'])
+    // A killed dnsmasq is respawned as libvirt starts it (the lab has no systemd): no network restart.
+    expect(fixes('dnsmasq-killed', 'dhcp-server-not-running')).toEqual(['/usr/sbin/dnsmasq --conf-file=/var/lib/libvirt/dnsmasq/default.conf --leasefile-ro --dhcp-script=/usr/lib/libvirt/libvirt_leaseshelper'])
     // The legacy tables are not flushed.
     expect(fixes('firewall-backend-mismatch', 'firewall-backend-mismatch').join('\n')).not.toMatch(/-F/)
     // An inactive network's running guests are re-plugged after it starts.

@@ -26,7 +26,7 @@ describe('text report (pipes)', () => {
     expect(text).toMatch(/^├─ 2\. \[HIGH\] apipa-address \(apipa kdlab-apipa01 169\.254\.\d+\.\d+\)$/m)
     expect(text).toMatch(/^├─ 3\. \[HIGH\] dhcp-no-offer \(interface kdlab-apipa01\/vnet\d+\)$/m)
     expect(text).toMatch(/^└─ 4\. \[HIGH\] dhcp-no-offer \(interface kdlab-web01\/vnet\d+\)$/m)
-    expect(text).toMatch(/^│ {2}fix: systemctl restart libvirtd$/m)
+    expect(text).toMatch(/^│ {2}fix: \/usr\/sbin\/dnsmasq --conf-file=\/var\/lib\/libvirt\/dnsmasq\/default\.conf /m)
     expect(text).not.toMatch(ANSI)
     expect(text).not.toMatch(/```|^#/m)
   })

@@ -46,6 +46,8 @@ function runArgv(argv: string[], input?: Readable): {done: Promise<{code: number
   const done = new Promise<{code: number | null; output: string}>((resolve) => {
     child.on('error', (e) => resolve({code: null, output: e.message}))
     child.on('close', (code) => resolve({code, output: err.trim()}))
+    // A daemon it started (dnsmasq forks) may hold the pipes open long after the command exited.
+    child.on('exit', (code) => setTimeout(() => resolve({code, output: err.trim()}), 1000).unref())
   })
   return {done, stdout: child.stdout!}
 }

@@ -95,6 +95,10 @@ export interface HostView extends ViewBase<'host'> {
   physdevRules: boolean
   /** The kernel's modules, loaded and built in; null when they could not be read. */
   kernelModules: ModuleFacts | null
+  /** systemd answered (services probe); false without it, null when not read. */
+  systemd: boolean | null
+  /** The daemon that runs libvirt's networks (their dnsmasq and firewall rules). */
+  libvirtNetworkDaemon: 'libvirtd' | 'virtnetworkd'
 }
 
 export interface SubnetHolder {
