@@ -12,7 +12,11 @@ export default defineRule<NetworkView>({
   summary: (n) => text`${n.portConflicts} listens where libvirt's dnsmasq for ${n.name} must: the network fails to start ('Address already in use'), or starts without DNS/DHCP.`,
   evidence: (n, h) => [line`ss -H -lunpt: ${n.portConflicts}`, line`log: ${h.logAddressInUse}`],
   // The port first: started before it is free, the network fails again.
-  fix: (n) => [cmd`kill ${n.portHolderPids.length > 0 ? n.portHolderPids : undefined}`, n.active ? cmd`virsh net-destroy ${n.name}` : undefined, cmd`virsh net-start ${n.name}`, ...reattachTaps(n)],
+  fix: (n) => [
+    cmd`kill ${n.portHolderPids.length > 0 ? n.portHolderPids : undefined}`,
+    // kill only signals: the port is free once the process is gone (tail --pid waits for that).
+    ...n.portHolderPids.map((pid) => cmd`timeout 10 tail --pid=${pid} -f /dev/null`),
+    n.active ? cmd`virsh net-destroy ${n.name}` : undefined, cmd`virsh net-start ${n.name}`, ...reattachTaps(n)],
   note: (n) => [
     line`first free the ports: stop that process, or for another dnsmasq add bind-interfaces and except-interface=${n.bridge} to its config and restart it`,
     line`or disable DNS on the network: <dns enable='no'/> (virsh net-edit ${n.name})`,
