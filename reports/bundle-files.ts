@@ -5,10 +5,14 @@ import {renderHtml} from './html.js'
 import {toJsonReport} from './json.js'
 import {renderMarkdown} from './markdown.js'
 
-export function bundleReports(d: Diagnosis): BundleReport[] {
+/**
+ * The reports of a diagnosis, made safe as every report is: `shown` gives the diagnosis as a format
+ * may show it (scrubbed; in Markdown and HTML, host strings cannot start a line).
+ */
+export function bundleReports(d: Diagnosis, shown: (format: 'md' | 'html') => Diagnosis): BundleReport[] {
   return [
     {file: 'findings.json', json: toJsonReport(d)},
-    {file: 'report.md', text: renderMarkdown(d)},
-    {file: 'report.html', text: renderHtml(d)},
+    {file: 'report.md', text: renderMarkdown(shown('md'))},
+    {file: 'report.html', text: renderHtml(shown('html'))},
   ]
 }

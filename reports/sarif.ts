@@ -16,12 +16,19 @@ const SECURITY_SEVERITY: Record<Severity, string> = {critical: '9.5', high: '8.0
 /** GitHub's problem.severity for results that are not security alerts. */
 const PROBLEM_SEVERITY: Record<Severity, 'error' | 'warning' | 'recommendation'> = {critical: 'error', high: 'error', medium: 'warning', low: 'recommendation', info: 'recommendation'}
 
-/** A relative URI path segment: pchar keeps ':' and '@' readable, everything else outside unreserved is escaped. */
-const segment = (s: string) => encodeURIComponent(s).replace(/%3A/g, ':').replace(/%40/g, '@')
+/**
+ * A relative URI path segment: pchar keeps ':' and '@' readable, everything else outside unreserved is
+ * escaped ('/' too: a name never adds a segment). No segment is a dot segment, nor holds "..": a name
+ * like ".." or "../../etc/x" must not lead a consumer that resolves the path out of its root.
+ */
+const segment = (s: string) => {
+  const escaped = encodeURIComponent(s).replace(/%3A/g, ':').replace(/%40/g, '@').replace(/\.(?=\.)|(?<=\.)\./g, '%2E')
+  return /^(?:\.|%2E)*$/.test(escaped) ? `_${escaped}` : escaped
+}
 
 /** Where a result is: the file to change, or kvmdoctor/HOST/KIND/NAME with a name that survives guest restarts. */
 export function artifactUri(host: string, f: Pick<Finding, 'entity' | 'stable'>): string {
-  if (f.stable.file) return f.stable.file.split('/').map(segment).join('/')
+  if (f.stable.file) return f.stable.file.map(segment).join('/')
   return ['kvmdoctor', host, f.entity.kind, ...f.stable.name.split('/')].map(segment).join('/')
 }
 
@@ -77,11 +84,27 @@ export function toSarif(d: Diagnosis, docs?: string) {
         },
         // One category per host (the part before the last slash): each hypervisor's alerts stay its own.
         automationDetails: {id: `kvmdoctor/${d.host}/${d.capturedAt}`},
-        invocations: [{executionSuccessful: true, endTimeUtc: d.capturedAt, toolExecutionNotifications: d.probes.filter((p) => !p.ok && !p.skipped).map((p) => ({level: 'warning', message: {text: `probe ${p.id} unavailable: ${p.error}`}}))}],
+        invocations: [invocation(d, ruleIndex)],
         results: [...d.findings.map((f) => result(f)), ...d.suppressed.map((s) => result(s.finding, s.entry))],
       },
     ],
   }
+}
+
+/**
+ * The run as code scanning judges it: a run that could not check every rule did not succeed
+ * (uploaded with `if: always()`, a run that checked nothing must not close the open alerts), and
+ * says why: one notification per probe that could not run, and one per rule not checked.
+ */
+function invocation(d: Diagnosis, ruleIndex: Map<string, number>) {
+  const probes = d.probes.filter((p) => !p.ok && !p.skipped).map((p) => ({level: 'error', message: {text: `probe ${p.id} unavailable: ${p.error}`}}))
+  const partial = d.probes.filter((p) => p.ok && p.degraded && p.degraded.length > 0).map((p) => ({level: 'error', message: {text: `probe ${p.id} read only part of its sources: ${p.degraded!.join('; ')}`}}))
+  const rules = d.notChecked.map((n) => ({
+    level: 'error',
+    message: {text: `not checked: ${n.ruleId}${n.entity ? ` on ${n.entity.kind} ${n.entity.name}` : ''}: ${n.reason}`},
+    associatedRule: {id: n.ruleId, index: ruleIndex.get(n.ruleId)},
+  }))
+  return {executionSuccessful: d.notChecked.length === 0 && probes.length === 0 && partial.length === 0, endTimeUtc: d.capturedAt, toolExecutionNotifications: [...probes, ...partial, ...rules]}
 }
 
 export function renderSarif(d: Diagnosis, docs?: string): string {

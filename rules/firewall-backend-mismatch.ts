@@ -10,6 +10,8 @@ export default defineRule<HostView, Mismatch>({
   kind: 'host',
   severity: 'high',
   needs: [probes.netfilter],
+  // The warning without a listing that could have been read (not merely an absent iptables-legacy-save) proves nothing.
+  known: ['legacyRulesKnown'],
   // Both firewalls doing something: rules in iptables-nft, and rules in legacy tables (or, when
   // iptables-legacy-save could not be read, the warning iptables-nft prints about them).
   derive: (h) => ({

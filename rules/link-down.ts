@@ -26,6 +26,8 @@ export default defineRule<LinkView, Matters>({
   owns: [
     {
       kind: 'link',
+      // A port too small for its bridge is mtu-mismatch's.
+      where: (el) => el.mtu === undefined,
       covers: (l, el) => el.device === l.name,
       undo: (el) =>
         (el.state === 'down' || el.state === 'no-carrier' ? cmd`ip link set ${el.device} up` : undefined) ?? [],

@@ -34,4 +34,6 @@ export default defineRule<LinkView, Mtus>({
     line`this lowers every device on ${l.name} to the smallest MTU there (${l.mtuTarget}); persist it with <mtu size='${l.mtuTarget}'/> in the network or domain XML`,
     'on overlays, clamp TCP MSS instead: iptables -t mangle -A FORWARD -p tcp --tcp-flags SYN,RST SYN -j TCPMSS --clamp-mss-to-pmtu',
   ],
+  // The datapath's drop of a frame too big for a port of this bridge is this mismatch, seen from a flow.
+  owns: [{kind: 'link', where: (el) => el.mtu !== undefined, covers: (l, el) => el.master === l.name, undo: (el) => cmd`ip link set ${el.device} mtu ${el.mtu}` ?? []}],
 })

@@ -7,17 +7,18 @@ import {createRequire} from 'node:module'
 import {join} from 'node:path'
 import {gzipSync} from 'node:zlib'
 import {beforeAll, describe, expect, it} from 'vitest'
-import {toSarif} from '../reports/sarif.js'
+import {artifactUri, toSarif} from '../reports/sarif.js'
 import {docsBaseUrl} from '../src/core/output.js'
+import {fileOf} from '../src/core/engine.js'
 import type {DiagnosisRun as Diagnosis} from '../src/core/diagnose.js'
 import {runDiagnose} from '../src/core/diagnose-service.js'
 import {UserError} from '../src/core/errors.js'
 import {EVERY_RULE} from '../src/core/rule-docs.js'
-import {ROOT, fixtureDir} from './helpers.js'
+import {NO_CONFIG_DIR, ROOT, fixtureDir} from './helpers.js'
 import {RECORDINGS, recordedTap, withPolicyRules, withTapRenamed} from './tools.js'
 
 const diagnosisOf = (from: string) =>
-  runDiagnose({from, timeoutMs: 5000, options: {active: false, libvirtUri: 'qemu:///system'}, version: 'test'}, {now: () => new Date('2026-11-28T12:00:00Z'), cwd: ROOT})
+  runDiagnose({from, timeoutMs: 5000, options: {active: false, libvirtUri: 'qemu:///system'}, version: 'test'}, {now: () => new Date('2026-11-28T12:00:00Z'), configDir: NO_CONFIG_DIR})
 
 type Sarif = ReturnType<typeof toSarif>
 
@@ -181,5 +182,33 @@ describe('SARIF details', () => {
     expect(b.locations[0].logicalLocations[0].name).toBe('kdlab-web01/vnet97')
     expect(b.locations[0].physicalLocation.artifactLocation.uri).toBe(a.locations[0].physicalLocation.artifactLocation.uri)
     expect(b.partialFingerprints).toEqual(a.partialFingerprints)
+  })
+})
+
+describe('SARIF artifact URIs from hostile names', () => {
+  it('never hold "..": a name is one segment, and no segment is a dot segment', () => {
+    const names: [string, string][] = [
+      ['network', '..'],
+      ['network', '../../../../etc/passwd'],
+      ['domain', '.'],
+      ['domain', '..%2F..'],
+      ['interface', '../x/vnet0'],
+      ['link', '../../root/.ssh/authorized_keys'],
+      ['element', 'a/../../b'],
+    ]
+    for (const host of ['vm', '..', '../..']) {
+      for (const [kind, name] of names) {
+        const entity = {kind: kind as never, name}
+        const file = fileOf(entity)
+        const uri = artifactUri(host, {entity, stable: {ruleId: 'link-down', name, ...(file ? {file} : {})}})
+        expect(uri, `${kind} ${name} on ${host}`).not.toContain('..')
+        expect(uri.startsWith('/') || /^[a-z][a-z0-9+.-]*:/i.test(uri), uri).toBe(false)
+        for (const s of uri.split('/')) expect(['.', '..', ''].includes(decodeURIComponent(s)), `${uri}: segment ${s}`).toBe(false)
+      }
+    }
+    // Ordinary names read as they did.
+    const on = (kind: 'network' | 'domain', name: string) => artifactUri('vm', {entity: {kind, name}, stable: {ruleId: 'x', name, file: fileOf({kind, name})}})
+    expect(on('network', 'default')).toBe('etc/libvirt/qemu/networks/default.xml')
+    expect(on('domain', 'web.prod')).toBe('etc/libvirt/qemu/web.prod.xml')
   })
 })

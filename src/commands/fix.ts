@@ -1,5 +1,6 @@
 import {Args, Flags} from '@oclif/core'
 import {KvmdoctorCommand} from '../cli/command.js'
+import {userConfigDir} from '../core/config-file.js'
 import {runDiagnose} from '../core/diagnose-service.js'
 import {EXIT, UserError} from '../core/errors.js'
 import {EVERY_RULE} from '../core/rule-docs.js'
@@ -36,7 +37,7 @@ Refuses snapshots and bundles (--from): a recording is not the host to change. E
       const id = args.finding.split('@', 1)[0]
       if (!EVERY_RULE.some((r) => r.id === id || r.aliases.includes(id))) throw new UserError(`${visibleControls(id)} is not a finding kvmdoctor knows (kvmdoctor rules lists them)`)
       const diagnose = () =>
-        runDiagnose({timeoutMs: flags.timeout * 1000, options: {active: false, libvirtUri: flags.connect, ...(flags.internet ? {internet: flags.internet} : {})}, version: this.config.version}, {now: () => new Date(), cwd: process.cwd()})
+        runDiagnose({timeoutMs: flags.timeout * 1000, options: {active: false, libvirtUri: flags.connect, ...(flags.internet ? {internet: flags.internet} : {})}, version: this.config.version}, {now: () => new Date(), configDir: userConfigDir()})
       const before = await diagnose()
       const finding = selectFinding(before.findings, args.finding)
       if (!finding) {

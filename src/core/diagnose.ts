@@ -11,7 +11,7 @@ import {evaluate} from './engine.js'
 import type {Expectations} from './expectations.js'
 import {type IgnoreEntry, type IgnoreOutcome, applyIgnores} from './ignore.js'
 import {buildModel} from '../derive/index.js'
-import {internetOf, probeStatuses, runProbes} from './probe-runner.js'
+import {hostNameOf, internetOf, probeStatuses, runProbes} from './probe-runner.js'
 import type {Runner} from '../lib/runner.js'
 import {SEVERITIES, type Severity} from '../lib/severity.js'
 import type {Flow} from '../datapath/flows.js'
@@ -24,7 +24,7 @@ import {ruleInfos} from './rule-docs.js'
 import {deriveTopology} from './topology.js'
 
 export type {Diagnosis, ProbeStatus} from '../result/diagnosis.js'
-export {internetOf, probeStatuses} from './probe-runner.js'
+export {hostNameOf, internetOf, probeStatuses} from './probe-runner.js'
 
 export interface DiagnoseInput {
   runner: Runner
@@ -34,7 +34,7 @@ export interface DiagnoseInput {
   rules?: Rule[]
   /** kvmdoctor.yaml: what must hold before a deploy. */
   expectations?: Expectations
-  /** .kvmdoctorignore.yaml entries, judged at `now`. */
+  /** Ignore file entries (--ignore, or ignore.yaml in the configuration directory), judged at `now`. */
   ignores?: IgnoreEntry[]
   /** The clock for ignore expiry (the analysis time, not the capture time). */
   now?: Date
@@ -57,7 +57,7 @@ export async function diagnose(input: DiagnoseInput): Promise<DiagnosisRun> {
   const counts = Object.fromEntries(SEVERITIES.map((s) => [s, evaluation.findings.filter((f) => f.severity === s).length])) as Record<Severity, number>
   const run: DiagnosisRun = {
     version: input.version,
-    host: model.hostname,
+    host: hostNameOf(results, input.runner.origin),
     capturedAt: input.runner.capturedAt.toISOString(),
     ...evaluation,
     flows: model.datapath.ok ? withUndo(model.datapath.datapath.flows, ALL_RULES) : [],

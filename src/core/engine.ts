@@ -188,7 +188,7 @@ function findingOf(rule: Rule, view: EntityView, entity: EntityView, host: HostV
   const lines = (list: Line[]) => list.filter((l): l is string => l !== undefined)
   const ref = {kind: entity.kind, name: entity.name}
   const tap = entity.kind === 'link' ? taps.get(entity.name) : undefined
-  const file = fileOf(entity) ?? rule.fileToChange?.(view as never)
+  const file = fileOf(entity) ?? rule.fileToChange?.(view as never).split('/')
   const note = [...new Set(lines(rule.note?.(view as never, host) ?? []))]
   return {
     id: rule.id,
@@ -215,12 +215,12 @@ function findingOf(rule: Rule, view: EntityView, entity: EntityView, host: HostV
   }
 }
 
-/** The file a person edits for a finding on a network, a guest or an external DHCP server. */
-function fileOf(e: EntityView): string | undefined {
-  if (e.kind === 'network') return `etc/libvirt/qemu/networks/${e.name}.xml`
-  if (e.kind === 'dhcp-service') return 'etc/dhcp/dhcpd.conf'
-  if (e.kind === 'domain') return `etc/libvirt/qemu/${e.name}.xml`
-  if (e.kind === 'interface') return `etc/libvirt/qemu/${e.name.split('/')[0]}.xml`
+/** The file a person edits for a finding on a network, a guest or an external DHCP server, as path segments (a name is one segment, whatever it holds). */
+export function fileOf(e: Pick<EntityView, 'kind' | 'name'>): string[] | undefined {
+  if (e.kind === 'network') return ['etc', 'libvirt', 'qemu', 'networks', `${e.name}.xml`]
+  if (e.kind === 'dhcp-service') return ['etc', 'dhcp', 'dhcpd.conf']
+  if (e.kind === 'domain') return ['etc', 'libvirt', 'qemu', `${e.name}.xml`]
+  if (e.kind === 'interface') return ['etc', 'libvirt', 'qemu', `${e.name.split('/')[0]}.xml`]
   return undefined
 }
 

@@ -4,7 +4,7 @@
  * produced such a finding was not checked (its probes could not run), the gate
  * cannot pass blind: 4, unless --allow-unchecked.
  */
-import type {Evaluation} from '../result/findings.js'
+import type {NotChecked} from '../result/findings.js'
 import type {GateDecision, GateVerdict} from '../result/diagnosis.js'
 import {EXIT} from './errors.js'
 import {EVERY_RULE} from './rule-docs.js'
@@ -17,7 +17,8 @@ const worst = new Map<string, Severity>(EVERY_RULE.map((r) => [r.id, r.escalate 
 /** The highest severity a rule can report (an escalating rule counts at its escalated severity). */
 export const worstSeverityOf = (ruleId: string): Severity => worst.get(ruleId) ?? 'critical'
 
-export function gateDecision(d: Pick<Evaluation, 'findings' | 'notChecked'>, failOn: FailOn, allowUnchecked = false): GateDecision {
+/** The decision for a diagnosis, or for anything with its findings' severities and its unchecked rules (a JSON report). */
+export function gateDecision(d: {findings: readonly {severity: Severity}[]; notChecked: readonly NotChecked[]}, failOn: FailOn, allowUnchecked = false): GateDecision {
   const blocking = d.findings.filter((f) => atOrAbove(f.severity, failOn)).length
   const unchecked = d.notChecked.filter((n) => atOrAbove(worstSeverityOf(n.ruleId), failOn))
   const verdict: GateVerdict = blocking > 0 ? 'fail' : unchecked.length > 0 && !allowUnchecked ? 'not-checked' : 'pass'

@@ -6,7 +6,7 @@
  */
 import {arpScanProbe} from '../../probes/arpscan.js'
 import {type GuestAgentFacts, guestAgentProbe} from '../../probes/guest-agent.js'
-import {hostProbe, type HostFacts} from '../../probes/host.js'
+import {hostProbe} from '../../probes/host.js'
 import {type LeaseFacts, leasesProbe} from '../../probes/leases.js'
 import {type LibvirtFacts, libvirtProbe} from '../../probes/libvirt.js'
 import {type Link, linksProbe} from '../../probes/links.js'
@@ -25,10 +25,9 @@ import {isApipa} from '../lib/ipv4.js'
 import type {Runner} from '../lib/runner.js'
 import type {Finding} from '../result/findings.js'
 import type {AddressSeen, IpInventory, IpRow, Verdict, WireRow} from '../result/ip.js'
-import {probeStatuses} from './probe-runner.js'
 import {evaluate} from './engine.js'
 import {UserError} from './errors.js'
-import {runProbes} from './probe-runner.js'
+import {hostNameOf, probeStatuses, runProbes} from './probe-runner.js'
 
 export type {AddressSeen, IpInventory, IpRow, Verdict, WireRow} from '../result/ip.js'
 
@@ -36,14 +35,14 @@ export type {AddressSeen, IpInventory, IpRow, Verdict, WireRow} from '../result/
 const PROBES = [hostProbe, linksProbe, routesProbe, neighboursProbe, libvirtProbe, leasesProbe, arpScanProbe, guestAgentProbe, wireProbe]
 
 export async function ipInventory(runner: Runner, options: ProbeOptions, only: string[] = []): Promise<IpInventory> {
-  return buildInventory(await runProbes(PROBES, runner, options), runner.capturedAt, only)
+  return buildInventory(await runProbes(PROBES, runner, options), runner.capturedAt, only, runner.origin)
 }
 
 /** The rows, from probe results, and the findings of every rule on them (tests feed it altered facts). */
-export async function buildInventory(results: Record<string, ProbeResult>, capturedAt: Date, only: string[] = []): Promise<IpInventory> {
+export async function buildInventory(results: Record<string, ProbeResult>, capturedAt: Date, only: string[] = [], origin?: string): Promise<IpInventory> {
   checkDomains(results, only)
   const {findings} = await evaluate(buildModel(results, capturedAt), ALL_RULES)
-  return inventoryOf(results, findings, capturedAt, only)
+  return inventoryOf(results, findings, capturedAt, only, origin)
 }
 
 function checkDomains(results: Record<string, ProbeResult>, only: string[]): void {
@@ -57,7 +56,7 @@ function checkDomains(results: Record<string, ProbeResult>, only: string[]): voi
  * The rows, from probe results and the findings on the guests (a diagnosis's, for the topology):
  * addresses as the sources report them, verdicts as the rules judged them.
  */
-export function inventoryOf(results: Record<string, ProbeResult>, findings: Finding[], capturedAt: Date, only: string[] = []): IpInventory {
+export function inventoryOf(results: Record<string, ProbeResult>, findings: Finding[], capturedAt: Date, only: string[] = [], origin?: string): IpInventory {
   checkDomains(results, only)
   const libvirt = data<LibvirtFacts>(results.libvirt)!
   const leases = data<LeaseFacts>(results.leases)
@@ -142,9 +141,8 @@ export function inventoryOf(results: Record<string, ProbeResult>, findings: Find
       })
     }
   }
-  const host = data<HostFacts>(results.host)?.hostname ?? 'localhost'
   return {
-    host,
+    host: hostNameOf(results, origin),
     capturedAt: capturedAt.toISOString(),
     rows,
     probes: probeStatuses(results),

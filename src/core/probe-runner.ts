@@ -1,4 +1,5 @@
-import {ParseError, type Probe, type ProbeContext, type ProbeOptions, type ProbeResult, ProbeUnavailable} from '../../probes/types.js'
+import {ParseError, type Probe, type ProbeContext, type ProbeOptions, type ProbeResult, ProbeUnavailable, dataOf} from '../../probes/types.js'
+import type {HostFacts} from '../../probes/host.js'
 import {degradedOf} from '../lib/degraded.js'
 import type {Capture, Runner} from '../lib/runner.js'
 import {MemoryRunner} from './snapshot.js'
@@ -86,4 +87,9 @@ export function probeStatuses(results: Record<string, ProbeResult>): ProbeStatus
     durationMs: r.durationMs,
     ...(r.ok ? (r.degraded ? {degraded: r.degraded} : {}) : {error: r.error, ...(r.skipped ? {skipped: true} : {})}),
   }))
+}
+
+/** The host's own name; when it could not be read, the name it was reached by (--ssh), else localhost. */
+export function hostNameOf(results: Record<string, ProbeResult>, origin?: string): string {
+  return dataOf<HostFacts>(results.host)?.hostname ?? origin ?? 'localhost'
 }

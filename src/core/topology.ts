@@ -44,7 +44,7 @@ export function deriveTopology(d: DiagnosisRun): Topology {
   const linkByName = new Map(links.map((l) => [l.name, l]))
   let inventory: IpInventory | undefined
   try {
-    inventory = libvirt ? inventoryOf(d.facts, d.findings, new Date(d.capturedAt)) : undefined
+    inventory = libvirt ? inventoryOf(d.facts, d.findings, new Date(d.capturedAt), [], d.host) : undefined
   } catch {
     inventory = undefined
   }

@@ -9,16 +9,19 @@ import type {Destination} from '../datapath/flows.js'
 import {ALL_RULES} from '../../rules/index.js'
 import type {TraceResult} from '../result/trace.js'
 import {withUndo} from './diagnose.js'
-import {internetOf, probeStatuses} from './probe-runner.js'
+import {hostNameOf, internetOf, probeStatuses} from './probe-runner.js'
 
 export type {TraceResult} from '../result/trace.js'
 import {UserError} from './errors.js'
 import {buildModel} from '../derive/index.js'
 import {runProbes} from './probe-runner.js'
 import {openSource} from './source.js'
+import type {SshTarget} from './ssh-runner.js'
 
 export interface TraceRequest {
   from?: string
+  /** Probe another host over SSH. */
+  ssh?: SshTarget
   timeoutMs: number
   /** The whole live run's budget. */
   deadlineMs?: number
@@ -27,10 +30,12 @@ export interface TraceRequest {
   /** The guest interface: its tap name or MAC. */
   iface?: string
   to?: Destination
+  /** Told what the user must know about the source (a bundle without checksums). */
+  warn?: (message: string) => void
 }
 
 export async function runTrace(request: TraceRequest): Promise<TraceResult> {
-  const source = await openSource({from: request.from, timeoutMs: request.timeoutMs, deadlineMs: request.deadlineMs})
+  const source = await openSource({from: request.from, ssh: request.ssh, timeoutMs: request.timeoutMs, deadlineMs: request.deadlineMs, warn: request.warn})
   try {
     const options = source.recordedOptions ? {...source.recordedOptions, ...(request.options.internet ? {internet: request.options.internet} : {})} : request.options
     const results = await runProbes(ALL_PROBES, source.runner, options)
@@ -41,7 +46,7 @@ export async function runTrace(request: TraceRequest): Promise<TraceResult> {
     if (domain && request.iface && !domain.interfaces.some((i) => i.target === request.iface || i.mac === request.iface)) {
       throw new UserError(`${request.guest} has no interface "${request.iface}" (its interfaces: ${domain.interfaces.map((i) => i.target ?? i.mac).join(', ')})`)
     }
-    const base = {host: model.hostname, capturedAt: source.runner.capturedAt.toISOString(), guest: request.guest, state: domain?.state ?? 'unknown', probes: probeStatuses(results)}
+    const base = {host: hostNameOf(results, source.runner.origin), capturedAt: source.runner.capturedAt.toISOString(), guest: request.guest, state: domain?.state ?? 'unknown', probes: probeStatuses(results), ...(source.describe ? {source: source.describe()} : {})}
     if (!model.datapath.ok) return {...base, flows: [], unavailable: model.datapath.reason}
     return {...base, flows: withUndo(model.datapath.datapath.trace(request.guest, {iface: request.iface, to: request.to}), ALL_RULES)}
   } finally {

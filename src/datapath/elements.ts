@@ -23,6 +23,14 @@ export type ElementKind =
   | 'route'
   | 'policy-rule'
   | 'listener'
+  | 'tc-qdisc'
+  | 'tc-filter'
+  | 'bridge-port'
+  | 'bridge-vlan'
+  | 'neighbour'
+  | 'guest-address'
+  | 'return-route'
+  | 'snat-address'
 
 export interface Element {
   id: string
@@ -31,8 +39,17 @@ export interface Element {
   text: string
   /** Link elements: what is wrong with the device (no tap at all: missing, without a device). */
   state?: 'missing' | 'down' | 'no-carrier'
-  /** Tap elements (link-master): the bridge it belongs to. */
+  /** Tap elements (link-master): the bridge it belongs to; a port too small for its bridge (link, with `mtu`): that bridge. */
   master?: string
+  /** A port too small for its bridge: the MTU that makes it fit. */
+  mtu?: number
+  /** Bridge ports: the port flag that stops the frame (locked, broadcast flooding off). */
+  portFlag?: 'locked' | 'bcast_flood'
+  /** Neighbour entries: a permanent one (its address in `address`), rather than one that failed. */
+  permanent?: boolean
+  /** tc elements: a qdisc's parent and handle, a filter's attach point and preference. */
+  tcQdisc?: {parent: string; handle: string}
+  tcFilter?: {attach: string; pref: number}
   /** Guest elements (guest-link): the domain and its interface (tap name, else MAC). */
   domain?: string
   iface?: string
@@ -44,7 +61,6 @@ export interface Element {
   ipFamily?: 4 | 6
   server?: string
   pool?: boolean
-  address?: string
   /** Netfilter elements of an iptables-nft table iptables cannot print (read from nft instead). */
   incompatibleTable?: boolean
   /** Netfilter elements: only nft can change it (a native table, or an iptables-nft table iptables cannot print). */
@@ -65,6 +81,8 @@ export interface Element {
   libvirtOwned?: boolean
   sysctl?: {key: string; value: number}
   device?: string
+  /** The address an element is about: a source NAT's target, a neighbour entry's, an address two MACs claim. */
+  address?: string
   network?: string
   /** Policy rules: the routing table they send packets to, and their priority. */
   table?: string

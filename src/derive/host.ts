@@ -33,6 +33,10 @@ export function hostView(ctx: DeriveContext, networks: NetworkView[]): HostView 
   const knownGateways = (routes ?? []).filter((r) => r.family === 'inet' && r.dst === 'default' && r.table !== 'main' && r.type === 'unicast' && r.gateway && r.dev)
   const forwardChain = netfilter ? iptablesChain(netfilter, 'FORWARD') : undefined
   const mainBackend = netfilter?.iptablesVariant === 'legacy' ? 'iptables-legacy' : 'iptables-nft'
+  // iptables-nft warns that legacy tables exist (empty ones too): when a legacy listing was there to
+  // read and could not be (a gap, not an absent tool), whether they hold rules is unknown.
+  const legacyGap = netfilter?.gaps.find((g) => /^ip6?tables-legacy-save:/.test(g))
+  const legacyRulesUnknown = netfilter !== undefined && netfilter.legacyTablesWarning && !netfilter.tables.some((t) => t.backend === 'iptables-legacy') && legacyGap !== undefined
   const serviceOrder = firewallAfterLibvirt(ctx.facts.services)
   // A log line whose modules are all in the kernel now is history (modprobe ran since): no longer a fact.
   const moduleLogLines = ctx.logLines('netfilter-extension-missing').filter((line) => {
@@ -68,6 +72,8 @@ export function hostView(ctx: DeriveContext, networks: NetworkView[]): HostView 
     legacyTablesWarning: netfilter?.legacyTablesWarning ?? false,
     legacyTablesListed: netfilter ? netfilter.tables.some((t) => t.backend === 'iptables-legacy') : false,
     legacyRuleCount: netfilter ? ruleCount(netfilter, 'iptables-legacy') : 0,
+    legacyRulesKnown: legacyRulesUnknown ? null : true,
+    ...(legacyRulesUnknown ? {unknownBecause: {legacyRulesKnown: `iptables-nft warns that legacy tables are present and ${legacyGap}`}} : {}),
     nftBackendRuleCount: netfilter ? ruleCount(netfilter, 'iptables-nft') : 0,
     mainRuleCount: netfilter ? ruleCount(netfilter, mainBackend) : 0,
     forwardPolicy: forwardChain?.base ? forwardChain.base.policy.toUpperCase() : null,

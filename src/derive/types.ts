@@ -68,6 +68,8 @@ export interface HostView extends ViewBase<'host'> {
   /** Whether iptables-legacy-save could be read: without it the warning is the only sign of legacy rules. */
   legacyTablesListed: boolean
   legacyRuleCount: number
+  /** Whether the legacy tables' rules are known: null when iptables-nft warns of legacy tables and iptables-legacy-save was there to read and could not be. */
+  legacyRulesKnown: true | null
   nftBackendRuleCount: number
   mainRuleCount: number
   forwardPolicy: string | null
@@ -239,6 +241,12 @@ export interface InterfaceView extends ViewBase<'interface'> {
   trustGuestRxFilters: boolean | null
   /** Addresses its own MAC held, now answered by a MAC of no defined guest. */
   macChanges: string[]
+  /** IPv4 addresses any source reports for its MAC (leases, neighbours, arp-scan, the wire), APIPA included. */
+  ipv4Addresses: string[]
+  /** Its libvirt network's IPv4 subnet (null: not on a libvirt network with IPv4). */
+  networkSubnet: string | null
+  /** Whether its network gives it an address: a DHCP range, or a host entry for its MAC (null: no libvirt IPv4 network). */
+  networkHandsOutAddresses: boolean | null
   /** The wire (--listen): whether it was listened to, and what it sent. */
   listened: boolean
   listenSeconds: number | null
@@ -314,6 +322,8 @@ export interface ElementView extends ViewBase<'element'> {
   rulePriority: number | null
   baseChain: string | null
   device: string | null
+  /** The address an element is about (a source NAT's target). */
+  address: string | null
   /** "GUEST KIND: description" of every flow it decides. */
   flows: string[]
   flowKinds: string[]

@@ -71,6 +71,29 @@ export interface RuleInfo {
   headline: () => string
 }
 
+/** An input kvmdoctor reads that a sosreport did not collect. */
+export interface NotCollected {
+  /** What kvmdoctor reads (a command or a file). */
+  input: string
+  /** What sos records for it. */
+  sos: string
+  reason: string
+  /** The sos options that collect it (`sos report -o PLUGIN [--allow-system-changes]`), when sos can. */
+  collect?: string
+}
+
+/** What a diagnosis was read from, when it is a sosreport (the reports' header). */
+export interface SosSourceDescription {
+  kind: 'sosreport'
+  path: string
+  sosVersion?: string
+  host?: string
+  capturedAt: string
+  capturedAtFrom: string
+  plugins: string[]
+  notCollected: NotCollected[]
+}
+
 export interface Diagnosis extends Evaluation {
   /** Every running guest's flows through the host (empty when the datapath could not be followed). */
   flows: ResultFlow[]
@@ -89,6 +112,8 @@ export interface Diagnosis extends Evaluation {
   rules: RuleInfo[]
   /** The host as people draw it, made when a report asks (a thousand guests' topology costs). */
   topology: () => Topology
+  /** What the diagnosis was read from, when it is a sosreport (the report's header). */
+  source?: SosSourceDescription
 }
 
 export type GateVerdict = 'pass' | 'fail' | 'not-checked'

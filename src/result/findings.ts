@@ -20,8 +20,8 @@ export interface StableIdentity {
   /** The guest and MAC it is about, where it is about one (a tap's link included). */
   domain?: string
   mac?: string
-  /** The file on the host a person edits to fix it (relative to /), where there is one. */
-  file?: string
+  /** The file on the host a person edits to fix it, as path segments from / (a name is one segment, whatever it holds), where there is one. */
+  file?: string[]
 }
 
 export interface Finding {

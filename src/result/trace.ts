@@ -1,5 +1,5 @@
 /** `kvmdoctor trace`'s answer: one guest's flows through the host, hop by hop. */
-import type {ProbeStatus, ResultFlow} from './diagnosis.js'
+import type {ProbeStatus, ResultFlow, SosSourceDescription} from './diagnosis.js'
 
 export interface TraceResult {
   host: string
@@ -10,4 +10,6 @@ export interface TraceResult {
   /** Why the flows could not be followed (a probe the datapath needs failed). */
   unavailable?: string
   probes: ProbeStatus[]
+  /** What it was read from, when it is a sosreport. */
+  source?: SosSourceDescription
 }

@@ -100,6 +100,8 @@ export interface Guest {
   probe?: string
   /** DHCP client id (hex) its DHCP client sends: clones share one. */
   clientId?: string
+  /** Default gateway of a static guest. */
+  gw?: string
 }
 
 export const consolePath = (name: string) => join(CACHE, `${name}.console`)
@@ -112,6 +114,7 @@ function domainXml(g: Guest): string {
     `kd.probe=${g.probe ?? GATEWAY}`,
     g.addr ? `kd.addr=${g.addr}` : '',
     g.clientId ? `kd.clientid=${g.clientId}` : '',
+    g.gw ? `kd.gw=${g.gw}` : '',
     // The reachability oracle: what the guest itself can reach, printed as KD-REACH lines.
     `kd.inet=${INET.server}:${INET.port}`,
     `kd.dnsname=${INET.name}`,
@@ -133,6 +136,13 @@ function domainXml(g: Guest): string {
     <memballoon model='none'/>
   </devices>
 </domain>`
+}
+
+/** A guest started and its lease in libvirt's network: the state every scenario starts from. */
+export async function startLeasedGuest(g: Guest): Promise<string[]> {
+  const addrs = await startGuest(g)
+  await waitFor(`${g.name} lease`, async () => (await sh(['virsh', 'net-dhcp-leases', NETWORK], {reject: false})).stdout.includes(g.mac), 30_000)
+  return addrs
 }
 
 /** Defines and boots a guest; resolves once it printed its addresses on the console. */
@@ -289,7 +299,8 @@ export async function startInternet(): Promise<void> {
   await sh(['ip', 'route', 'add', 'unreachable', INET.route, 'metric', '4000'])
   await sh(['ip', 'route', 'add', INET.route, 'via', INET.nsAddr, 'dev', INET.hostDev])
   mkdirSync(inetWww(), {recursive: true})
-  writeFileSync(join(inetWww(), 'index.html'), `${INET_MARK}\n`)
+  // Larger than a few full-size segments: a path that cannot carry a full-size packet fails the guests' TCP check.
+  writeFileSync(join(inetWww(), 'index.html'), `${INET_MARK}\n${'kdlab filler line to make the answer span several full-size TCP segments\n'.repeat(80)}`)
   // busybox httpd daemonizes; it lives in the namespace and is ended by its pid (stopInternet).
   await sh(['ip', 'netns', 'exec', INET.netns, 'busybox', 'httpd', '-p', `${INET.server}:${INET.port}`, '-h', inetWww()])
   await waitFor('the lab internet to answer HTTP', async () => {
