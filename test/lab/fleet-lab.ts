@@ -48,7 +48,7 @@ export const FLEET: HypervisorSpec[] = [
   {
     name: 'kdf-hv3',
     fault: {description: "iptables -I FORWARD 1 -s 192.168.122.0/24 -j REJECT, ahead of libvirt's chains", commands: [['iptables', '-I', 'FORWARD', '1', '-s', '192.168.122.0/24', '-j', 'REJECT']]},
-    expect: ['forward-policy-drop'],
+    expect: ['iptables-forward-drop'],
   },
   {
     name: 'kdf-hv4',

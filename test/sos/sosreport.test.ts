@@ -100,7 +100,7 @@ describe('a sosreport as a source', () => {
     expect(d.facts.links).toMatchObject({ok: true})
     // Not collected: not "absent". nft was skipped by sos: the netfilter probe is unavailable, with the option that collects it.
     expect(d.facts.netfilter).toMatchObject({ok: false})
-    expect(d.notChecked.map((n) => n.ruleId)).toContain('forward-policy-drop')
+    expect(d.notChecked.map((n) => n.ruleId)).toContain('iptables-forward-drop')
     const nft = d.source?.notCollected.find((n) => n.input === 'nft -j list ruleset')
     expect(nft).toMatchObject({reason: expect.stringContaining('required kmods missing: nf_tables'), collect: 'sos report -o networking --allow-system-changes'})
     expect(d.source).toMatchObject({kind: 'sosreport', sosVersion: '4.0', host: 'kdhost'})
