@@ -50,7 +50,7 @@ asyncio.run(main())`
 
 /** The first root cause the live diagnosis ranks that has fix lines (of two guests sharing a MAC, the copy's). */
 async function rootCause(): Promise<{id: string; entity: {kind: string; name: string}}> {
-  const run = await kvmdoctor(['--internet', INTERNET])
+  const run = await kvmdoctor([])
   const findings = run.report.findings as unknown as {id: string; entity: {kind: string; name: string}; explainedBy?: string; fixSteps: unknown[]}[]
   const roots = findings.filter((f) => !f.explainedBy && f.fixSteps.length > 0)
   expect(roots.length, `a root cause with a fix (findings: ${findings.map((f) => f.id).join(', ')})`).toBeGreaterThan(0)
@@ -84,7 +84,7 @@ describe('fixes proven on the lab', () => {
       const live = LIVE[name]
       const before = await captureHostState()
       const exposed = await exposure()
-      const baseline = (await kvmdoctor(['--internet', INTERNET])).report.findings.map((f) => `${f.id}@${f.entity.kind}:${f.entity.name}`)
+      const baseline = (await kvmdoctor([])).report.findings.map((f) => `${f.id}@${f.entity.kind}:${f.entity.name}`)
       try {
         await live.inject()
         const guests = await runningLabGuests()
@@ -113,7 +113,7 @@ describe('fixes proven on the lab', () => {
         console.info(`${name}: host state after the fix: ${changed.length === 0 ? 'as before the fault' : changed.join('; ')}`)
         expect(changed.filter((d) => !MAY_CHANGE[name]?.test(d)), `${name}: host state after the fix`).toEqual([])
         // No new finding in the full diagnosis beyond the ones the fault's own leftovers explain.
-        const now = (await kvmdoctor(['--internet', INTERNET])).report.findings.map((f) => `${f.id}@${f.entity.kind}:${f.entity.name}`)
+        const now = (await kvmdoctor([])).report.findings.map((f) => `${f.id}@${f.entity.kind}:${f.entity.name}`)
         expect(now.filter((k) => !baseline.includes(k) && !k.includes('kdlab-dup01')), `${name}: findings after the fix`).toEqual([])
         // The host's exposure from outside is what it was.
         expect(await exposure(), `${name}: ports open from ${INET.netns}`).toEqual(exposed)
