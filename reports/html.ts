@@ -134,6 +134,7 @@ function findingsSection(d: Diagnosis): Raw {
 <p>${f.summary}</p>
 ${f.evidence.length > 0 ? h`<p>Evidence:</p><ul>${f.evidence.map((e) => h`<li><code>${e}</code></li>`)}</ul>` : ''}
 ${f.fix.length > 0 ? h`<p>Fix:</p>${fixBlock(f.fix)}` : ''}
+${f.check && f.check.length > 0 ? h`<p>Check:</p>${fixBlock(f.check)}` : ''}
 ${f.note && f.note.length > 0 ? h`<p>Note:</p><ul>${f.note.map((n) => h`<li>${n}</li>`)}</ul>` : ''}
 ${t.children.map(node)}
 </div>`

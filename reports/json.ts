@@ -27,6 +27,9 @@ export function toJsonReport(d: Diagnosis, gate?: GateDecision) {
       summary: f.summary,
       evidence: f.evidence,
       fix: f.fix,
+      // The same commands as data (argv, pipeline, file write): what `kvmdoctor fix --yes` runs.
+      fixSteps: f.fixSteps,
+      ...(f.check ? {check: f.check, checkSteps: f.checkSteps} : {}),
       explains: f.explains,
       ...(f.explainedBy ? {explainedBy: f.explainedBy} : {}),
       ...(f.causes ? {causes: f.causes} : {}),

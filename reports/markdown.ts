@@ -43,6 +43,7 @@ export function renderMarkdown(d: Diagnosis, options: {showSuppressed?: boolean}
     out.push(mdText(f.summary), '')
     if (f.evidence.length > 0) out.push('Evidence:', '', ...f.evidence.map((e) => `- ${mdCode(e)}`), '')
     if (f.fix.length > 0) out.push('Fix:', '', ...mdCodeBlock(f.fix), '')
+    if (f.check && f.check.length > 0) out.push('Check:', '', ...mdCodeBlock(f.check), '')
     if (f.note && f.note.length > 0) out.push('Note:', '', ...f.note.map((n) => `- ${mdText(n)}`), '')
   }
   const info = infoGroups(d)

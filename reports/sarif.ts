@@ -47,7 +47,7 @@ export function toSarif(d: Diagnosis, docs?: string) {
     ruleId: f.id,
     ruleIndex: ruleIndex.get(f.id),
     level: LEVEL[f.severity],
-    message: {text: `${f.title} (${f.entity.kind} ${f.entity.name} on ${d.host}). ${f.summary}${f.fix[0] ? ` Fix: ${f.fix[0]}` : ''}`},
+    message: {text: `${f.title} (${f.entity.kind} ${f.entity.name} on ${d.host}). ${f.summary}${firstCommand(f) ? ` Fix: ${firstCommand(f)}` : ''}`},
     locations: [
       {
         physicalLocation: {artifactLocation: {uri: artifactUri(d.host, f)}, region: {startLine: 1}},
@@ -55,7 +55,7 @@ export function toSarif(d: Diagnosis, docs?: string) {
       },
     ],
     partialFingerprints: {'kvmdoctorFinding/v2': fingerprint(d.host, f)},
-    properties: {'security-severity': SECURITY_SEVERITY[f.severity], severity: f.severity, host: d.host, rank: f.rank, evidence: f.evidence, fix: f.fix, explains: f.explains, ...(f.explainedBy ? {explainedBy: f.explainedBy} : {})},
+    properties: {'security-severity': SECURITY_SEVERITY[f.severity], severity: f.severity, host: d.host, rank: f.rank, evidence: f.evidence, fix: f.fix, fixSteps: f.fixSteps, explains: f.explains, ...(f.explainedBy ? {explainedBy: f.explainedBy} : {})},
     ...(suppression ? {suppressions: [{kind: 'external', status: 'accepted', justification: `${suppression.reason} (until ${suppression.expires})`}]} : {}),
   })
   return {
@@ -110,3 +110,6 @@ function invocation(d: Diagnosis, ruleIndex: Map<string, number>) {
 export function renderSarif(d: Diagnosis, docs?: string): string {
   return JSON.stringify(toSarif(d, docs), null, 2) + '\n'
 }
+
+/** The first command of a fix (its comment lines name the guests a step disrupts). */
+const firstCommand = (f: Finding) => f.fix.find((line) => !line.startsWith('#'))

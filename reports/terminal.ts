@@ -98,6 +98,7 @@ function findingNode(t: FindingTree, d: Diagnosis, style: Style): TreeNode {
   const lines: (Line | string)[] = [head, style.bold(f.title), f.summary]
   for (const e of f.evidence) lines.push({label: `${style.dim('evidence:')} `, text: e})
   for (const x of f.fix) lines.push({label: `${style.dim('fix:')} `, text: style.command(x), keep: true})
+  for (const x of f.check ?? []) lines.push({label: `${style.dim('check:')} `, text: style.command(x), keep: true})
   for (const n of f.note ?? []) lines.push({label: `${style.dim('note:')} `, text: n})
   return {lines, children: t.children.map((c) => findingNode(c, d, style))}
 }

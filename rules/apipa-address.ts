@@ -1,5 +1,5 @@
 import type {ApipaView} from '../src/derive/index.js'
-import {defineRule, line, probes, text} from './kit.js'
+import {cmd, defineRule, disrupting, line, probes, text} from './kit.js'
 
 export default defineRule<ApipaView>({
   id: 'apipa-address',
@@ -11,6 +11,6 @@ export default defineRule<ApipaView>({
   summary: (a) => text`${a.ip} (MAC ${a.mac}) was seen on ${a.dev} (${a.seenBy}). A 169.254.x.x address is what a DHCP client assigns itself when no server answers; the cause is usually listed above this finding.`,
   evidence: (a) => [line`${a.ip} seen via ${a.seenBy} on ${a.dev}, MAC ${a.mac}`, line`guest: ${a.domain}`],
   // Only a guest of this host can be made to ask again from here.
-  fix: (a) => (a.domain && a.mac ? [`virsh domif-setlink ${a.domain} ${a.mac} down && sleep 2 && virsh domif-setlink ${a.domain} ${a.mac} up`] : []),
+  fix: (a) => [disrupting(a.domain ? [a.domain] : [], cmd`virsh domif-setlink ${a.domain} ${a.mac} down`), cmd`sleep 2`, cmd`virsh domif-setlink ${a.domain} ${a.mac} up`],
   note: () => ['fix the DHCP failure listed above it first; flapping the link makes most DHCP clients ask again, or renew inside the guest (dhclient -v on Linux, ipconfig /renew on Windows)'],
 })

@@ -1,5 +1,5 @@
 import type {HostView} from '../src/derive/index.js'
-import {defineRule, line, probes} from './kit.js'
+import {appendLines, cmd, defineRule, line, probes, SYSCTL_DROP_IN} from './kit.js'
 
 interface Flux {
   /** Interface pairs on one subnet where either answers ARP for both (arp_ignore 0 and arp_announce 0). */
@@ -20,7 +20,7 @@ export default defineRule<HostView, Flux>({
   title: () => 'Two host interfaces share a subnet and answer ARP for each other',
   summary: () => 'With arp_ignore = 0 and arp_announce = 0 either interface answers ARP for both addresses, so neighbours (and guests) send to whichever answered first.',
   evidence: (h) => [line`same subnet on: ${h.arpFluxPairs}`],
-  fix: () => ['sysctl -w net.ipv4.conf.all.arp_ignore=1 net.ipv4.conf.all.arp_announce=2', "printf 'net.ipv4.conf.all.arp_ignore = 1\\nnet.ipv4.conf.all.arp_announce = 2\\n' >> /etc/sysctl.d/90-kvmdoctor.conf"],
+  fix: () => [cmd`sysctl -w net.ipv4.conf.all.arp_ignore=1 net.ipv4.conf.all.arp_announce=2`, appendLines(SYSCTL_DROP_IN, ['net.ipv4.conf.all.arp_ignore = 1', 'net.ipv4.conf.all.arp_announce = 2'])],
   note: () => ['the second command keeps the setting across reboots'],
   fileToChange: () => 'etc/sysctl.d/90-kvmdoctor.conf',
 })

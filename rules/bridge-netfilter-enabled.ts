@@ -1,5 +1,5 @@
 import type {LinkView} from '../src/derive/index.js'
-import {defineRule, line, probes, text} from './kit.js'
+import {appendLines, cmd, defineRule, line, probes, SYSCTL_DROP_IN, text} from './kit.js'
 
 interface ForwardPath {
   /** What the FORWARD chain does with the frames bridged on it (null: the datapath was not followed). */
@@ -25,11 +25,13 @@ export default defineRule<LinkView, ForwardPath>({
   summary: (l) =>
     text`br_netfilter hands every frame bridged on ${l.name} to the iptables FORWARD chain, where the verdict for them is ${l.forwardVerdict} (${l.forwardDecidedBy}). Guests bridged to the LAN then depend on the host firewall.`,
   evidence: (l) => ['net.bridge.bridge-nf-call-iptables = 1', line`FORWARD verdict for bridged frames: ${l.forwardVerdict} (${l.forwardDecidedBy})`],
-  fix: () => [
-    'sysctl -w net.bridge.bridge-nf-call-iptables=0 net.bridge.bridge-nf-call-ip6tables=0',
-    "printf 'net.bridge.bridge-nf-call-iptables = 0\\nnet.bridge.bridge-nf-call-ip6tables = 0\\n' >> /etc/sysctl.d/90-kvmdoctor.conf",
-  ],
-  note: () => ['on Kubernetes nodes keep it at 1 and accept bridged frames instead: iptables -I FORWARD -m physdev --physdev-is-bridged -j ACCEPT'],
+  // Docker and Kubernetes depend on br_netfilter: with them the bridged frames are accepted where
+  // the admin's accepts go (DOCKER-USER), the same lines the drop's own finding prints.
+  fix: (l, h) =>
+    h.dockerUserChain || l.forwardDrop !== null
+      ? [cmd`iptables -t filter -I ${h.dockerUserChain ? 'DOCKER-USER' : 'FORWARD'} -i ${l.name} -j ACCEPT`, cmd`iptables -t filter -I ${h.dockerUserChain ? 'DOCKER-USER' : 'FORWARD'} -o ${l.name} -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT`]
+      : [cmd`sysctl -w net.bridge.bridge-nf-call-iptables=0 net.bridge.bridge-nf-call-ip6tables=0`, appendLines(SYSCTL_DROP_IN, ['net.bridge.bridge-nf-call-iptables = 0', 'net.bridge.bridge-nf-call-ip6tables = 0'])],
+  note: () => ['on Kubernetes nodes keep bridge-nf-call-iptables at 1 and accept the bridged frames instead'],
   fileToChange: () => 'etc/sysctl.d/90-kvmdoctor.conf',
   explains: [
     {rule: 'iptables-forward-drop', via: 'bridge'},

@@ -1,5 +1,5 @@
 import type {HostView} from '../src/derive/index.js'
-import {defineRule, line, probes, text} from './kit.js'
+import {appendLines, cmd, defineRule, line, probes, SYSCTL_DROP_IN, text} from './kit.js'
 
 /** Share of nf_conntrack_max in use that raises the finding, and that makes it high. */
 const WARN = 0.8
@@ -32,10 +32,12 @@ export default defineRule<HostView, Usage>({
   evidence: (h) => [line`net.netfilter.nf_conntrack_count = ${h.conntrackCount}`, line`net.netfilter.nf_conntrack_max = ${h.conntrackMax}`, line`log: ${h.logConntrackFull}`],
   // Twice the current maximum, then the connections per guest address, most first, to find the flooding guest.
   fix: (h) => [
-    `sysctl -w net.netfilter.nf_conntrack_max=${h.conntrackNewMax}`,
-    `echo 'net.netfilter.nf_conntrack_max = ${h.conntrackNewMax}' >> /etc/sysctl.d/90-kvmdoctor.conf`,
-    ...h.routedSubnets.map((s) => `conntrack -L -s ${s} 2>/dev/null | awk '{for (i = 1; i <= NF; i++) if ($i ~ /^src=/) {print $i; break}}' | sort | uniq -c | sort -rn | head`),
+    cmd`sysctl -w net.netfilter.nf_conntrack_max=${h.conntrackNewMax}`,
+    appendLines(SYSCTL_DROP_IN, [`net.netfilter.nf_conntrack_max = ${h.conntrackNewMax}`]),
   ],
+  // Who fills the table: the busiest source addresses of the guests' subnets.
+  check: (h) =>
+    h.routedSubnets.map((s) => ({pipeline: [['conntrack', '-L', '-s', s], ['awk', '{for (i = 1; i <= NF; i++) if ($i ~ /^src=/) {print $i; break}}'], ['sort'], ['uniq', '-c'], ['sort', '-rn'], ['head']]})),
   note: (h) => [
     'the new maximum is twice the current one; a bigger table also wants more hash buckets (/sys/module/nf_conntrack/parameters/hashsize)',
     line`the last command counts connections per guest address in ${h.routedSubnets}: the top one is the guest filling the table`,
@@ -47,7 +49,7 @@ export default defineRule<HostView, Usage>({
       kind: 'sysctl',
       where: (el) => el.sysctl?.key === 'net.netfilter.nf_conntrack_max',
       covers: () => true,
-      undo: (el) => [`sysctl -w net.netfilter.nf_conntrack_max=${el.sysctl!.value * 2}`],
+      undo: (el) => cmd`sysctl -w net.netfilter.nf_conntrack_max=${el.sysctl!.value * 2}` ?? [],
     },
   ],
 })

@@ -1,5 +1,5 @@
 import type {HostView} from '../src/derive/index.js'
-import {defineRule, line, probes, text} from './kit.js'
+import {cmd, defineRule, line, probes, text} from './kit.js'
 
 export default defineRule<HostView>({
   id: 'default-route-missing',
@@ -12,7 +12,7 @@ export default defineRule<HostView>({
   summary: (h) => text`ip route show default is empty in the main table while NAT/routed networks (${h.routedNetworks}) are active: everything the guests send beyond the host is dropped with "network unreachable".`,
   evidence: (h) => ['ip -j route show table all: no default route in table main', line`active NAT/routed networks: ${h.routedNetworks}`],
   // Only a gateway the host itself names (a default route in another table) makes a command; none is guessed.
-  fix: (h) => h.knownGateways.slice(0, 1).map((g) => `ip route add default via ${g.gateway} dev ${g.dev}`),
+  fix: (h) => h.knownGateways.slice(0, 1).map((g) => cmd`ip route add default via ${g.gateway} dev ${g.dev}`),
   note: (h) => [
     line`no routing table on this host names the gateway: add it with ip route add default via (the uplink's gateway) dev ${h.uplinkNames}`,
     line`uplink candidates: ${h.uplinkCandidates}`,

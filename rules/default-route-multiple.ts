@@ -1,5 +1,5 @@
 import type {HostView} from '../src/derive/index.js'
-import {defineRule, line, probes, text} from './kit.js'
+import {cmd, defineRule, line, probes, text} from './kit.js'
 
 interface Metrics {
   defaultRouteSameMetric: boolean
@@ -20,8 +20,8 @@ export default defineRule<HostView, Metrics>({
   evidence: (h) => [line`ip route show default: ${h.defaultRoutes}`],
   fix: (h) => {
     // The metric is part of a route's key: demoting one is a delete and an add.
-    const spec = (r: {gateway: string | null; dev: string | null}) => `default${r.gateway ? ` via ${r.gateway}` : ''}${r.dev ? ` dev ${r.dev}` : ''}`
-    return h.defaultRouteList.slice(1).map((r, i) => `ip route del ${spec(r)} metric ${r.metric} && ip route add ${spec(r)} metric ${r.metric + 100 * (i + 1)}`)
+    const spec = (r: {gateway: string | null; dev: string | null}) => ['default', ...(r.gateway ? ['via', r.gateway] : []), ...(r.dev ? ['dev', r.dev] : [])]
+    return h.defaultRouteList.slice(1).map((r, i) => cmd`ip route del ${spec(r)} metric ${r.metric} && ip route add ${spec(r)} metric ${r.metric + 100 * (i + 1)}`)
   },
   note: (h) => [line`this keeps the first default route (${h.defaultRoutes[0]}) as the one in use and gives the others higher metrics; persist the metrics in the host network configuration`],
 })

@@ -1,5 +1,5 @@
 import type {InterfaceView} from '../src/derive/index.js'
-import {defineRule, line, probes, text} from './kit.js'
+import {cmd, defineRule, line, probes, text} from './kit.js'
 
 export default defineRule<InterfaceView>({
   id: 'dhcp-client-id-duplicate',
@@ -11,7 +11,8 @@ export default defineRule<InterfaceView>({
   summary: (i) =>
     text`A DHCP server leases by client id when there is one: ${i.domain} (${i.mac}) and ${i.clientIdSharedWith} present the same id, so they get the same address in turn and their leases flap. Cloned guests with one /etc/machine-id (systemd-networkd derives its DUID from it).`,
   evidence: (i) => [line`client id ${i.clientIds}: ${i.mac} (${i.domain}), ${i.clientIdSharedWith}`],
-  fix: (i) => [line`virsh console ${i.domain}`],
+  fix: () => [],
+  check: (i) => [cmd`virsh console ${i.domain}`],
   note: () => [
     'inside the clone: `rm /etc/machine-id && systemd-machine-id-setup` (or virt-sysprep before the first boot), or identify by MAC: ClientIdentifier=mac (systemd-networkd), dhcp-identifier: mac (netplan)',
   ],

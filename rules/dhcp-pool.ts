@@ -1,6 +1,7 @@
 /** What the DHCP pool rules share: a lease as people read it, and a range widened to twice its size. */
 import {intToIpv4, ipv4ToInt, parseCidr} from '../src/lib/ipv4.js'
 import type {NetworkView} from '../src/derive/index.js'
+import {type Steps, cmd} from './kit.js'
 
 export const leaseText = (l: NetworkView['staleLeases'][number]) => `${l.ip} ${l.mac}${l.hostname ? ` (${l.hostname})` : ''}`
 
@@ -34,8 +35,8 @@ export function widenedRange(n: Pick<NetworkView, 'subnet' | 'gateway' | 'dhcpRa
  * only added or deleted"), so the old one is deleted and the wider one added. No command when the
  * subnet leaves no room to grow.
  */
-export function widenRange(n: Pick<NetworkView, 'name' | 'subnet' | 'gateway' | 'dhcpRangeList' | 'addressesInSubnet'>): string[] {
+export function widenRange(n: Pick<NetworkView, 'name' | 'subnet' | 'gateway' | 'dhcpRangeList' | 'addressesInSubnet'>): Steps[] {
   const w = widenedRange(n)
   if (!w) return []
-  return [`virsh net-update ${n.name} delete ip-dhcp-range "${w.from}" --live --config`, `virsh net-update ${n.name} add ip-dhcp-range "${w.to}" --live --config`]
+  return [cmd`virsh net-update ${n.name} delete ip-dhcp-range ${w.from} --live --config`, cmd`virsh net-update ${n.name} add ip-dhcp-range ${w.to} --live --config`]
 }

@@ -1,5 +1,5 @@
 import type {DhcpServiceView, NetworkView} from '../src/derive/index.js'
-import {defineRule, line, probes, text} from './kit.js'
+import {cmd, defineRule, line, probes, respawnDnsmasq, text} from './kit.js'
 
 /** What says no server runs: dnsmasq's command line for a libvirt network, dhcpd for dhcpd.conf. */
 const absence = (e: NetworkView | DhcpServiceView) =>
@@ -17,11 +17,10 @@ export default defineRule<NetworkView | DhcpServiceView>({
   title: (e) => text`No DHCP server runs for ${e.name}`,
   summary: (e) => text`${e.name} should serve DHCP (${e.dhcpRanges}), but ${absence(e)}: guests that boot or renew now get no address (and fall back to 169.254.x.x).`,
   evidence: (e) => [line`${e.name} active, DHCP ${e.dhcpRanges}`, absence(e)],
-  fix: (e) => (e.kind === 'network' ? [`virsh net-destroy ${e.name} && virsh net-start ${e.name}`] : ['systemctl restart isc-dhcp-server && journalctl -u isc-dhcp-server -n 50']),
-  note: (e) =>
-    e.kind === 'network'
-      ? ['restarting the network respawns dnsmasq; running guests then need their taps re-attached (systemctl restart libvirtd)']
-      : ['without systemd: /etc/init.d/isc-dhcp-server restart, then read its log'],
+  // A network's dnsmasq respawned alone: a network restart would detach every running guest's tap.
+  fix: (e, h) => (e.kind === 'network' ? [respawnDnsmasq(e.name, h)] : [cmd`systemctl restart isc-dhcp-server`]),
+  check: (e) => (e.kind === 'network' ? [] : [cmd`journalctl -u isc-dhcp-server -n 50`]),
+  note: (e) => (e.kind === 'network' ? ["dnsmasq is started the way libvirt starts it: libvirt finds it by the pid file its configuration names"] : ['without systemd: /etc/init.d/isc-dhcp-server restart, then read its log']),
   explains: [
     {rule: 'apipa-address', via: 'network'},
     {rule: 'apipa-address', via: 'bridge'},
@@ -34,7 +33,7 @@ export default defineRule<NetworkView | DhcpServiceView>({
       kind: 'listener',
       where: (el) => el.service !== undefined,
       covers: (e, el) => (e.kind === 'network' ? el.network === e.name : el.server === e.name),
-      undo: (el) => (el.server !== undefined ? [`systemctl restart ${el.server}`] : [`virsh net-destroy ${el.network} && virsh net-start ${el.network}`]),
+      undo: (el) => (el.server !== undefined ? cmd`systemctl restart ${el.server}` : cmd`/usr/sbin/dnsmasq --conf-file=/var/lib/libvirt/dnsmasq/${el.network}.conf --leasefile-ro --dhcp-script=/usr/lib/libvirt/libvirt_leaseshelper`) ?? [],
     },
   ],
 })

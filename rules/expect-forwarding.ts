@@ -1,5 +1,5 @@
 import type {ExpectedHostView} from '../src/derive/index.js'
-import {defineRule, line, probes, text} from './kit.js'
+import {appendLines, cmd, defineRule, line, probes, SYSCTL_DROP_IN, text} from './kit.js'
 
 export default defineRule<ExpectedHostView>({
   id: 'expect-forwarding',
@@ -11,6 +11,6 @@ export default defineRule<ExpectedHostView>({
   title: () => 'IPv4 forwarding is off, kvmdoctor.yaml requires it',
   summary: (h) => text`kvmdoctor.yaml requires net.ipv4.ip_forward = 1; it is ${h.ipForward}.`,
   evidence: (h) => [line`net.ipv4.ip_forward = ${h.ipForward}`],
-  fix: () => ['sysctl -w net.ipv4.ip_forward=1', "echo 'net.ipv4.ip_forward = 1' > /etc/sysctl.d/90-kvmdoctor.conf"],
+  fix: () => [cmd`sysctl -w net.ipv4.ip_forward=1`, appendLines(SYSCTL_DROP_IN, ['net.ipv4.ip_forward = 1'])],
   fileToChange: () => 'etc/sysctl.d/90-kvmdoctor.conf',
 })

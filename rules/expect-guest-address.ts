@@ -1,5 +1,5 @@
 import type {ExpectedGuestView} from '../src/derive/index.js'
-import {defineRule, line, probes, text} from './kit.js'
+import {cmd, defineRule, line, probes, text} from './kit.js'
 
 const addressesText = (g: ExpectedGuestView) => (g.addresses.length > 0 ? g.addresses.join(', ') : 'none')
 
@@ -13,6 +13,7 @@ export default defineRule<ExpectedGuestView>({
   title: (g) => text`Guest ${g.name} holds no address in ${g.subnet}`,
   summary: (g) => text`kvmdoctor.yaml requires ${g.name} to hold an IPv4 address in ${g.subnet}; it holds ${addressesText(g)} (state ${g.state}).`,
   evidence: (g) => [line`addresses seen for ${g.name} (leases, neighbour table, arp-scan): ${addressesText(g)}`],
-  fix: (g) => (g.running === false ? [`virsh start ${g.name}`] : [`kvmdoctor trace ${g.name}`]),
+  fix: (g) => (g.running === false ? [cmd`virsh start ${g.name}`] : []),
+  check: (g) => (g.running === false ? [] : [cmd`kvmdoctor trace ${g.name}`]),
   note: () => ['the other findings of this report say why it has no address'],
 })

@@ -1,5 +1,5 @@
 import type {ExpectedNetworkView} from '../src/derive/index.js'
-import {defineRule, line, probes, text} from './kit.js'
+import {cmd, defineRule, line, probes, text} from './kit.js'
 
 export default defineRule<ExpectedNetworkView>({
   id: 'expect-network-autostart',
@@ -12,5 +12,5 @@ export default defineRule<ExpectedNetworkView>({
   title: (n) => text`Expected network ${n.name} to autostart`,
   summary: (n) => text`kvmdoctor.yaml requires network ${n.name} to start at boot; autostart is off.`,
   evidence: (n) => [line`virsh net-list --all: ${n.name} autostart no`],
-  fix: (n) => [line`virsh net-autostart ${n.name}`],
+  fix: (n) => [cmd`virsh net-autostart ${n.name}`],
 })

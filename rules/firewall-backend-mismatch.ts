@@ -1,5 +1,5 @@
 import type {HostView} from '../src/derive/index.js'
-import {defineRule, line, probes, text} from './kit.js'
+import {cmd, defineRule, line, probes, text} from './kit.js'
 
 interface Mismatch {
   backendMismatch: boolean
@@ -26,6 +26,9 @@ export default defineRule<HostView, Mismatch>({
     line`rules: ${h.mainRuleCount} in iptables-save, ${h.legacyRuleCount} in iptables-legacy-save`,
     line`log: ${h.logNftIncompatible}`,
   ],
-  fix: () => ['update-alternatives --set iptables /usr/sbin/iptables-nft', 'iptables-legacy -F; iptables-legacy -t nat -F', 'systemctl try-restart libvirtd docker firewalld'],
-  note: () => ['flush the legacy tables only after moving the rules still needed to iptables-nft; try-restart restarts only the services that run'],
+  // Nothing is flushed: the legacy tables may hold a live MASQUERADE. The services re-create their
+  // rules with iptables-nft; what is left in the legacy tables is the admin's to move (the check lists it).
+  fix: () => [cmd`update-alternatives --set iptables /usr/sbin/iptables-nft`, cmd`update-alternatives --set ip6tables /usr/sbin/ip6tables-nft`, cmd`systemctl try-restart libvirtd docker firewalld`],
+  check: () => [cmd`iptables-legacy-save`, cmd`ip6tables-legacy-save`],
+  note: () => ['move the rules still needed from the legacy tables to iptables-nft, then flush them table by table (iptables-legacy -t TABLE -F); try-restart restarts only the services that run'],
 })

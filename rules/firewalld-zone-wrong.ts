@@ -1,6 +1,6 @@
 import type {NetworkView} from '../src/derive/index.js'
 import {activeNetwork} from './applies.js'
-import {defineRule, line, probes, text} from './kit.js'
+import {cmd, defineRule, line, probes, text} from './kit.js'
 
 export default defineRule<NetworkView>({
   id: 'firewalld-zone-wrong',
@@ -12,7 +12,7 @@ export default defineRule<NetworkView>({
   title: (n) => text`firewalld has ${n.bridge} in zone '${n.firewalldZone}', not 'libvirt'`,
   summary: (n) => text`firewalld filters ${n.bridge} with zone '${n.firewalldZone}' rules, which usually reject DHCP and DNS from guests; libvirt expects its bridges in zone 'libvirt'.`,
   evidence: (n) => [line`firewall-cmd --get-zone-of-interface=${n.bridge}: ${n.firewalldZone}`],
-  fix: (n) => [line`firewall-cmd --permanent --zone=libvirt --change-interface=${n.bridge} && firewall-cmd --reload`],
+  fix: (n) => [cmd`firewall-cmd --zone=libvirt --change-interface=${n.bridge}`, cmd`firewall-cmd --permanent --zone=libvirt --change-interface=${n.bridge}`],
   explains: [
     {rule: 'apipa-address', via: 'network'},
     {rule: 'dhcp-no-offer', via: 'network'},

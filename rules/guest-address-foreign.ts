@@ -1,5 +1,5 @@
 import type {InterfaceView} from '../src/derive/index.js'
-import {defineRule, line, probes, text} from './kit.js'
+import {cmd, defineRule, line, probes, text} from './kit.js'
 
 export default defineRule<InterfaceView>({
   id: 'guest-address-foreign',
@@ -11,6 +11,7 @@ export default defineRule<InterfaceView>({
   summary: (i) =>
     text`${i.domain} (${i.mac}) uses ${i.wireForeign} on ${i.target}, an address its network (${i.wireSubnets}) cannot route: replies to it never come back, and nothing on the host leases or routes it. A static address from another subnet (a cloned or moved guest), or an answer from a rogue DHCP server.`,
   evidence: (i) => [line`addresses heard from ${i.mac} on ${i.target}: ${i.wireAddresses}`, line`network subnets: ${i.wireSubnets}`],
-  fix: (i) => [line`virsh console ${i.domain}`],
+  fix: () => [],
+  check: (i) => [cmd`virsh console ${i.domain}`],
   note: (i) => [line`inside the guest give it an address of ${i.wireSubnets} or use DHCP: \`ip addr flush dev eth0 && dhclient eth0\` (interface names vary)`],
 })

@@ -1,5 +1,5 @@
 import type {DomainView} from '../src/derive/index.js'
-import {defineRule, line, probes, text} from './kit.js'
+import {cmd, defineRule, line, probes, text} from './kit.js'
 
 export default defineRule<DomainView>({
   id: 'guest-agent-missing',
@@ -11,6 +11,6 @@ export default defineRule<DomainView>({
   title: (d) => text`Guest ${d.name} has no QEMU guest agent channel`,
   summary: (d) => text`Without org.qemu.guest_agent.0 the host learns ${d.name}'s addresses only from leases and ARP; bridged guests with static addresses stay invisible to virsh domifaddr.`,
   evidence: (d) => [line`virsh dumpxml ${d.name}: no <channel> with target name org.qemu.guest_agent.0`],
-  fix: (d) => [line`virsh edit ${d.name}`],
+  fix: (d) => [cmd`virsh edit ${d.name}`],
   note: () => ["add <channel type='unix'><target type='virtio' name='org.qemu.guest_agent.0'/></channel> under <devices>", 'then install and start qemu-guest-agent inside the guest'],
 })

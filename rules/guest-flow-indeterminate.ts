@@ -1,6 +1,6 @@
 import type {ElementView} from '../src/derive/index.js'
 import {DATAPATH, listChainOf, netfilterUndo} from './datapath.js'
-import {defineRule, line, text} from './kit.js'
+import {cmd, defineRule, text} from './kit.js'
 
 export default defineRule<ElementView>({
   id: 'guest-flow-indeterminate',
@@ -13,7 +13,8 @@ export default defineRule<ElementView>({
   summary: (e) => text`The fate of ${e.affectedGuests} guest(s) traffic on ${e.bridges} depends on something the host state does not show: ${e.detail}. kvmdoctor does not guess.`,
   evidence: (e) => [...e.undecided, ...e.flows],
   // The chain's listing, by the tool that can read its table (nft for native and incompatible tables).
-  fix: (e) => [line`kvmdoctor trace ${e.context.domain ?? ''}`, listChainOf(e.element)],
+  fix: () => [],
+  check: (e) => [cmd`kvmdoctor trace ${e.context.domain}`, listChainOf(e.element)],
   // A rule whose match cannot be told: deleting it is what would take it out of the way.
   owns: [{kind: 'nf-undecided', undo: netfilterUndo, lists: listChainOf}],
 })

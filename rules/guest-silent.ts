@@ -1,5 +1,5 @@
 import type {InterfaceView} from '../src/derive/index.js'
-import {defineRule, line, probes, text} from './kit.js'
+import {cmd, defineRule, line, probes, text} from './kit.js'
 
 export default defineRule<InterfaceView>({
   id: 'guest-silent',
@@ -18,7 +18,8 @@ export default defineRule<InterfaceView>({
   summary: (i) =>
     text`${i.domain} is running, yet not one frame from ${i.mac} crossed its tap ${i.target} while kvmdoctor listened (${i.listenSeconds} s): no ARP, no DHCP, no IPv6 router solicitation. Its NIC is down inside, the OS has not booted (or hangs), or the interface inside is not the one on this tap.`,
   evidence: (i) => [line`listened ${i.listenSeconds} s on ${i.target} (MAC ${i.mac}): 0 frames from the guest`],
-  fix: (i) => [line`virsh domif-getlink ${i.domain} ${i.target}`, line`virsh console ${i.domain}`],
+  fix: () => [],
+  check: (i) => [cmd`virsh domif-getlink ${i.domain} ${i.target}`, cmd`virsh console ${i.domain}`],
   note: () => [
     "inside the guest: `ip link` (is the NIC up?), `ip addr`, and the DHCP client's log; a guest that is idle on purpose still answers ARP and renews its lease, so listen longer (--listen 60) before concluding",
   ],

@@ -1,5 +1,5 @@
 import type {HostView} from '../src/derive/index.js'
-import {defineRule, line, probes, text} from './kit.js'
+import {appendLines, cmd, defineRule, line, probes, SYSCTL_DROP_IN, text} from './kit.js'
 
 /** The sysctls that turn forwarding off: the host-wide IPv4 one, a device's own, IPv6's. */
 const FORWARDING = /(^net\.ipv4\.ip_forward|\.forwarding)$/
@@ -15,7 +15,7 @@ export default defineRule<HostView>({
   title: () => 'IPv4 forwarding is off: NAT/routed guests cannot leave the host',
   summary: (h) => text`net.ipv4.ip_forward = 0 while routed libvirt networks are active (${h.routedNetworks}); ${h.routedGuests} running guest(s) reach the host and each other but not the outside.`,
   evidence: (h) => [line`net.ipv4.ip_forward = ${h.ipForward}`, line`active NAT/routed networks: ${h.routedNetworks}`],
-  fix: () => ['sysctl -w net.ipv4.ip_forward=1', "echo 'net.ipv4.ip_forward = 1' >> /etc/sysctl.d/90-kvmdoctor.conf"],
+  fix: () => [cmd`sysctl -w net.ipv4.ip_forward=1`, appendLines(SYSCTL_DROP_IN, ['net.ipv4.ip_forward = 1'])],
   note: () => ['the second command keeps it across reboots; remove any line that sets it to 0 (grep -rn ip_forward /etc/sysctl.conf /etc/sysctl.d)'],
   fileToChange: () => 'etc/sysctl.d/90-kvmdoctor.conf',
   // Forwarding off where the datapath stops guests: the host-wide switch is this finding; a device's own is the general one's, undone the same way.
@@ -24,7 +24,7 @@ export default defineRule<HostView>({
       kind: 'sysctl',
       where: (el) => el.sysctl !== undefined && FORWARDING.test(el.sysctl.key),
       covers: (_h, el) => el.sysctl?.key === 'net.ipv4.ip_forward',
-      undo: (el) => [`sysctl -w ${el.sysctl!.key}=1`],
+      undo: (el) => cmd`sysctl -w ${el.sysctl!.key}=1` ?? [],
     },
   ],
 })

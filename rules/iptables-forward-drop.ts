@@ -1,5 +1,5 @@
 import type {ElementView} from '../src/derive/index.js'
-import {DATAPATH, netfilterElement, netfilterUndo, toolOfView} from './datapath.js'
+import {DATAPATH, narrowAccept, netfilterElement} from './datapath.js'
 import {defineRule, line, text} from './kit.js'
 
 export default defineRule<ElementView>({
@@ -16,13 +16,7 @@ export default defineRule<ElementView>({
   summary: (e) =>
     text`${e.affectedGuests} guest(s) on ${e.bridges} cannot get traffic through the host: the iptables forward path drops it (${e.detail}). Docker sets the FORWARD policy to DROP when it enables forwarding; an explicit DROP or REJECT has the same effect.`,
   evidence: (e, h) => [line`decided by: ${e.name}`, ...e.flows, line`bridge-nf-call-iptables = ${h.bridgeNfCallIptables}`, line`DOCKER-USER chain present: ${h.dockerUserChain}`],
-  fix: (e, h) => {
-    if (e.elementKind !== 'nf-policy') return netfilterUndo(e.element)
-    // An accept must come before Docker's jump; DOCKER-USER is the chain Docker leaves to the admin.
-    const chain = h.dockerUserChain ? 'DOCKER-USER' : 'FORWARD'
-    const tool = toolOfView(e)
-    return e.bridges.flatMap((br) => [`${tool} -I ${chain} -i ${br} -j ACCEPT`, `${tool} -I ${chain} -o ${br} -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT`])
-  },
+  fix: (e, h) => narrowAccept(e, h, 'forward'),
   explains: [
     {rule: 'apipa-address', via: 'bridge'},
     {rule: 'dhcp-no-offer', via: 'bridge'},

@@ -1,5 +1,5 @@
 import type {HostView} from '../src/derive/index.js'
-import {defineRule, line, probes, text} from './kit.js'
+import {cmd, defineRule, line, probes, text} from './kit.js'
 
 export default defineRule<HostView>({
   id: 'iptables-nft-incompatible',
@@ -11,7 +11,8 @@ export default defineRule<HostView>({
   summary: (h) =>
     text`iptables-save prints "Table is incompatible, use 'nft' tool" for ${h.incompatibleTables}: something added native nftables rules or chains to a table iptables-nft owns. libvirt (iptables backend), Docker and firewalld can then neither add nor remove their rules there: \`virsh net-start\` fails with "table 'nat' is incompatible, use 'nft' tool". kvmdoctor read the table from nft instead.`,
   evidence: (h) => [line`iptables-save: # Table \`…' is incompatible for ${h.incompatibleTables}`, line`log: ${h.logNftIncompatible}`],
-  fix: () => ['nft -a list ruleset'],
+  fix: () => [],
+  check: () => [cmd`nft -a list ruleset`],
   // Read from nft, iptables-nft's own matches in those tables are opaque (xt): flows they decide cannot be told.
   explains: [{rule: 'guest-flow-indeterminate', via: 'host', onlyWhere: (e) => e.kind === 'element' && e.incompatibleTable, onlyWhereText: 'incompatibleTable'}],
   note: () => [

@@ -1,5 +1,5 @@
 import type {LinkView} from '../src/derive/index.js'
-import {defineRule, line, probes, text} from './kit.js'
+import {cmd, defineRule, line, probes, text} from './kit.js'
 
 export default defineRule<LinkView>({
   id: 'ipv6-accept-ra-conflict',
@@ -18,7 +18,7 @@ export default defineRule<LinkView>({
     line`RA-learned routes: ${l.raRoutes}`,
     line`networks routing IPv6: ${h.ipv6RoutedNetworks}; net.ipv6.conf.all.forwarding = ${h.ipv6Forwarding}`,
   ],
-  fix: (l) => [line`sysctl -w net.ipv6.conf.${l.name}.accept_ra=2`],
+  fix: (l) => [cmd`sysctl -w net.ipv6.conf.${l.name.replaceAll('.', '/')}.accept_ra=2`],
   note: (l) => [
     line`persist it: echo "net.ipv6.conf.${l.name}.accept_ra = 2" > /etc/sysctl.d/60-accept-ra.conf (NetworkManager and systemd-networkd have an IPv6AcceptRA setting of their own)`,
     'then start the network again: virsh net-start NETWORK',

@@ -1,5 +1,5 @@
 import type {ElementView} from '../src/derive/index.js'
-import {DATAPATH, netfilterElement, netfilterUndo, toolOfView} from './datapath.js'
+import {DATAPATH, narrowAccept, netfilterElement} from './datapath.js'
 import {defineRule, line, probes, text} from './kit.js'
 
 export default defineRule<ElementView>({
@@ -14,10 +14,5 @@ export default defineRule<ElementView>({
   summary: (e) =>
     text`IPv4 gets through, IPv6 does not: ${e.affectedGuests} guest(s) on ${e.bridges} have IPv6 (${e.networks}), and the host's IPv6 forward path drops it (${e.detail}). Docker with ip6tables enabled sets the ip6tables FORWARD policy to DROP (moby#48365).`,
   evidence: (e) => [line`decided by: ${e.name}`, ...e.flows],
-  fix: (e) => {
-    if (e.elementKind !== 'nf-policy') return netfilterUndo(e.element)
-    if (e.backend === 'nft') return e.bridges.flatMap((br) => [`nft insert rule ${e.nfFamily} ${e.nfTable} ${e.baseChain} iifname "${br}" accept`, `nft insert rule ${e.nfFamily} ${e.nfTable} ${e.baseChain} oifname "${br}" ct state related,established accept`])
-    const tool = toolOfView(e)
-    return e.bridges.flatMap((br) => [`${tool} -I ${e.baseChain} -i ${br} -j ACCEPT`, `${tool} -I ${e.baseChain} -o ${br} -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT`])
-  },
+  fix: (e, h) => narrowAccept(e, h, 'forward'),
 })

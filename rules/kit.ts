@@ -11,6 +11,7 @@ import type {Probe} from '../probes/types.js'
 import type {Element} from '../src/datapath/elements.js'
 import type {ElementView, EntityContext, EntityKind, EntityView, HostView, Scope, ViewOf} from '../src/derive/index.js'
 import type {Severity} from '../src/lib/severity.js'
+import type {FixStep} from '../src/lib/fix.js'
 
 /** The probes a rule names in `needs`. */
 export const probes = PROBES
@@ -123,6 +124,67 @@ export function text(strings: TemplateStringsArray, ...values: Value[]): string 
   return line(strings, ...values) ?? ''
 }
 
+/** Fix and check lines: steps, lists of steps (a sequence), or undefined (left out: a value it needs is unknown). */
+export type Steps = FixStep | readonly FixStep[] | undefined
+export type {FixStep}
+
+type CmdValue = string | number | readonly (string | number)[] | null | undefined
+
+/**
+ * Commands as data. The template's literal text is split into words on white space, with
+ * `'...'` quoting a literal word, `|` joining a pipeline and `&&` separating commands; each
+ * interpolated value is (part of) one word whatever it holds, a list is one word per item (none
+ * for an empty list). A null or undefined value leaves the whole line out: never a placeholder.
+ */
+export function cmd(strings: TemplateStringsArray, ...values: CmdValue[]): FixStep[] | undefined {
+  const commands: string[][][] = [[[]]] // sequence of pipelines of argvs
+  let word: string | null = null
+  const argv = () => commands.at(-1)!.at(-1)!
+  const end = () => {
+    if (word !== null) argv().push(word)
+    word = null
+  }
+  const literal = (text: string) => {
+    for (const token of text.match(/'[^']*'|&&|\||\s+|[^\s'|&]+|&/g) ?? []) {
+      if (/^\s+$/.test(token)) end()
+      else if (token === '|') (end(), commands.at(-1)!.push([]))
+      else if (token === '&&') (end(), commands.push([[]]))
+      else word = (word ?? '') + (token.startsWith("'") ? token.slice(1, -1) : token)
+    }
+  }
+  literal(strings[0])
+  for (let i = 0; i < values.length; i++) {
+    const v = values[i]
+    if (v === null || v === undefined) return undefined
+    if (Array.isArray(v)) {
+      end()
+      for (const item of v) argv().push(String(item))
+    } else word = (word ?? '') + String(v)
+    literal(strings[i + 1])
+  }
+  end()
+  return commands.map((pipeline) => {
+    if (pipeline.some((a) => a.length === 0)) throw new TypeError(`an empty command in ${strings.join('…')}`)
+    return pipeline.length === 1 ? {argv: pipeline[0]} : {pipeline}
+  })
+}
+
+/** A command that cuts off running guests until the steps after it bring them back: they are named where it is printed. */
+export function disrupting(guests: readonly string[], steps: FixStep[] | undefined): FixStep[] | undefined {
+  if (!steps) return undefined
+  return steps.map((s) => ('argv' in s && guests.length > 0 ? {...s, disrupts: [...guests]} : s))
+}
+
+/** Lines appended to a file (a sysctl.d or modules-load.d drop-in), as data: no echo, no redirection to quote. */
+export const appendLines = (path: string, lines: readonly string[]): FixStep => ({write: {path, content: lines.map((l) => `${l}\n`).join(''), append: true}})
+
+/** A string in nft's syntax: bare when it is an identifier nft reads as one, else double-quoted (nft has no escape for `"`: undefined for such a name, so the line is left out). */
+export function nftString(name: string): string | undefined {
+  if (/^[A-Za-z_][A-Za-z0-9_./-]*$/.test(name)) return name
+  if (/["\n\\]/.test(name)) return undefined
+  return `"${name}"`
+}
+
 /** Who judges a kind of datapath element, and how it is undone. */
 export interface Ownership<V> {
   kind: Element['kind']
@@ -134,9 +196,9 @@ export interface Ownership<V> {
    */
   covers?: (own: V, element: Element) => boolean
   /** The commands that undo the element, filled in (the trace's undo, the general finding's fix). */
-  undo: (element: Element) => string[]
+  undo: (element: Element) => FixStep[]
   /** The command that lists where it is (a netfilter element's chain), for the trace. */
-  lists?: (element: Element) => string | undefined
+  lists?: (element: Element) => FixStep[] | undefined
 }
 
 export interface Explains<T> {
@@ -153,7 +215,7 @@ export interface Explains<T> {
 /** What a rule may ask of the others. */
 export interface RuleContext {
   /** The commands that undo a datapath element, from the rule that owns its kind. */
-  undo(element: Element): string[]
+  undo(element: Element): FixStep[]
 }
 
 export interface RuleSpec<V, D extends object = object> {
@@ -181,8 +243,13 @@ export interface RuleSpec<V, D extends object = object> {
   title: (e: V & D, host: HostView) => string
   summary: (e: V & D, host: HostView) => string
   evidence: (e: V & D, host: HostView) => Line[]
-  /** Commands only, every value filled in: a person pastes them as they are. */
-  fix: (e: V & D, host: HostView, rules: RuleContext) => Line[]
+  /**
+   * Commands only, as data, every value filled in, prerequisites first: a person pastes them as
+   * printed and `kvmdoctor fix --yes` runs them. They follow the safety contract (README).
+   */
+  fix: (e: V & D, host: HostView, rules: RuleContext) => Steps[]
+  /** Commands that look without changing anything (a listing, a lease table): printed as `check:`, never run by `fix --yes`. */
+  check?: (e: V & D, host: HostView) => Steps[]
   /** Prose that goes with the fix (when it applies, how to persist it). */
   note?: (e: V & D, host: HostView) => Line[]
   /** What it found, as a list other outputs show (the rogue servers a guest heard): `kvmdoctor ip` reads it. */
@@ -218,7 +285,8 @@ export interface Rule {
   title: (e: never, host: HostView) => string
   summary: (e: never, host: HostView) => string
   evidence: (e: never, host: HostView) => Line[]
-  fix: (e: never, host: HostView, rules: RuleContext) => Line[]
+  fix: (e: never, host: HostView, rules: RuleContext) => Steps[]
+  check?: (e: never, host: HostView) => Steps[]
   note?: (e: never, host: HostView) => Line[]
   found?: (e: never) => string[]
   explains: Explains<unknown>[]
@@ -254,3 +322,35 @@ export function ownershipOf(rules: Rule[], element: Element): {rule: Rule; owner
 }
 
 export type {ElementView}
+
+/** A network as a restart sees it: its bridge and the running guests' taps on it. */
+interface RestartableNetwork {
+  name: string
+  bridge: string | null
+  runningTaps: {domain: string; tap: string}[]
+}
+
+/**
+ * The running guests' taps put back on the network's bridge. Destroying a network deletes its
+ * bridge and leaves the taps of running guests on none; starting it again does not re-plug them.
+ */
+export const reattachTaps = (n: RestartableNetwork): Steps[] => (n.bridge ? n.runningTaps.map((t) => cmd`ip link set ${t.tap} master ${n.bridge} up`) : [])
+
+/** Destroy and start a network: labelled with the running guests it cuts off, followed by the steps that re-attach them. */
+export function restartNetwork(n: RestartableNetwork): Steps[] {
+  const guests = [...new Set(n.runningTaps.map((t) => t.domain))]
+  return [disrupting(guests, cmd`virsh net-destroy ${n.name}`), cmd`virsh net-start ${n.name}`, ...reattachTaps(n)]
+}
+
+/**
+ * A network's dnsmasq started again, as libvirt starts it (its conf file names its pid file, so
+ * libvirt keeps managing it), with no guest cut off. Under systemd the network daemon's restart
+ * respawns it: libvirt starts a missing dnsmasq of an active network when it starts.
+ */
+export function respawnDnsmasq(network: string, host: HostView): Steps {
+  if (host.systemd === true) return cmd`systemctl restart ${host.libvirtNetworkDaemon}`
+  return cmd`/usr/sbin/dnsmasq --conf-file=/var/lib/libvirt/dnsmasq/${network}.conf --leasefile-ro --dhcp-script=/usr/lib/libvirt/libvirt_leaseshelper`
+}
+
+/** Where sysctl fixes persist: a drop-in of kvmdoctor's own, read at boot by systemd-sysctl. */
+export const SYSCTL_DROP_IN = '/etc/sysctl.d/90-kvmdoctor.conf'

@@ -1,5 +1,5 @@
 import type {NetworkView} from '../src/derive/index.js'
-import {defineRule, line, probes, text} from './kit.js'
+import {cmd, defineRule, line, probes, reattachTaps, text} from './kit.js'
 
 export default defineRule<NetworkView>({
   id: 'libvirt-network-inactive',
@@ -11,7 +11,8 @@ export default defineRule<NetworkView>({
   title: (n) => text`libvirt network ${n.name} is not running`,
   summary: (n) => text`Network ${n.name} is inactive, so it has no bridge, no DHCP/DNS (dnsmasq) and no firewall rules; guests using it (${n.definedGuests}) get no address and cannot start.`,
   evidence: (n) => [line`virsh net-list --all: ${n.name} inactive (autostart: ${n.autostart})`, line`guests referencing it: ${n.definedGuests}`],
-  fix: (n) => [line`virsh net-start ${n.name}`, line`virsh net-autostart ${n.name}`],
+  // Autostart is libvirt-network-not-autostart's: this fix starts what is down and changes nothing else.
+  fix: (n) => [cmd`virsh net-start ${n.name}`, ...reattachTaps(n)],
   explains: [
     {rule: 'dhcp-server-not-running', via: 'network'},
     {rule: 'nat-masquerade-missing', via: 'network'},

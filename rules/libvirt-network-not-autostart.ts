@@ -1,5 +1,5 @@
 import type {NetworkView} from '../src/derive/index.js'
-import {defineRule, line, probes, text} from './kit.js'
+import {cmd, defineRule, line, probes, text} from './kit.js'
 
 export default defineRule<NetworkView>({
   id: 'libvirt-network-not-autostart',
@@ -11,5 +11,5 @@ export default defineRule<NetworkView>({
   title: (n) => text`Network ${n.name} is not autostarted, but autostart guests use it`,
   summary: (n) => text`After the next reboot ${n.name} stays down and its autostart guests (${n.autostartGuests}) fail to start.`,
   evidence: (n) => [line`virsh net-list --all: ${n.name} autostart no`, line`autostart guests on it: ${n.autostartGuests}`],
-  fix: (n) => [line`virsh net-autostart ${n.name}`],
+  fix: (n) => [cmd`virsh net-autostart ${n.name}`],
 })

@@ -1,5 +1,5 @@
 import type {LinkView} from '../src/derive/index.js'
-import {defineRule, line, probes, text} from './kit.js'
+import {cmd, defineRule, line, probes, text} from './kit.js'
 
 interface Matters {
   /** Guests depend on it: an active network's bridge, the uplink of a guest bridge, the default route's device. */
@@ -21,7 +21,7 @@ export default defineRule<LinkView, Matters>({
   title: (l) => text`Interface ${l.name} is down (${l.mattersBecause})`,
   summary: (l) => text`${l.name} is the ${l.mattersBecause}, and it is down (admin up: ${l.adminUp}, operstate ${l.operstate}, flags ${l.flags}).`,
   evidence: (l) => [line`ip -j -d addr show ${l.name}: operstate ${l.operstate}, flags ${l.flags}`],
-  fix: (l) => [line`ip link set ${l.name} up`],
+  fix: (l) => [cmd`ip link set ${l.name} up`],
   note: (l) => [line`if it stays without carrier on a physical port, check the cable and the switch port (ethtool ${l.name})`],
   owns: [
     {
@@ -29,7 +29,8 @@ export default defineRule<LinkView, Matters>({
       // A port too small for its bridge is mtu-mismatch's.
       where: (el) => el.mtu === undefined,
       covers: (l, el) => el.device === l.name,
-      undo: (el) => (el.state === 'down' || el.state === 'no-carrier' ? [`ip link set ${el.device} up`] : []),
+      undo: (el) =>
+        (el.state === 'down' || el.state === 'no-carrier' ? cmd`ip link set ${el.device} up` : undefined) ?? [],
     },
   ],
 })

@@ -1,5 +1,5 @@
 import type {InterfaceView} from '../src/derive/index.js'
-import {defineRule, line, probes, text} from './kit.js'
+import {cmd, defineRule, line, probes, text} from './kit.js'
 
 export default defineRule<InterfaceView>({
   id: 'macvtap-rx-filter-untrusted',
@@ -11,6 +11,6 @@ export default defineRule<InterfaceView>({
   summary: (i) =>
     text`${i.domain}'s macvtap interface on ${i.source} was given ${i.mac}, but the guest now uses another MAC (bonding, VRRP, MAC changes inside the guest). Without trustGuestRxFilters='yes' the macvtap device keeps filtering for ${i.mac} and drops frames to the new one: the guest loses its network.`,
   evidence: (i) => [...i.macChanges, line`virsh dumpxml ${i.domain}: <interface type='direct'> without trustGuestRxFilters='yes'`],
-  fix: (i) => [line`virsh edit ${i.domain}`],
+  fix: (i) => [cmd`virsh edit ${i.domain}`],
   note: (i) => [line`in the editor: <interface type='direct' trustGuestRxFilters='yes'>, then shut the guest down and start it again (virsh shutdown ${i.domain}; virsh start ${i.domain})`],
 })

@@ -1,6 +1,6 @@
 import type {LinkView} from '../src/derive/index.js'
 import {bridge} from './applies.js'
-import {defineRule, line, probes, text} from './kit.js'
+import {cmd, defineRule, line, probes, text} from './kit.js'
 
 interface Mtus {
   mtuMismatch: boolean
@@ -29,11 +29,11 @@ export default defineRule<LinkView, Mtus>({
   title: (l) => text`MTUs differ on bridge ${l.name} (${l.mtu}) and its ports`,
   summary: (l) => text`Ports of ${l.name} use different MTUs (${l.portMtus}; bridge ${l.mtu}): small packets pass, large ones are dropped, so ping works while TLS handshakes and scp stall.`,
   evidence: (l) => [line`bridge ${l.name} mtu ${l.mtu}; ports: ${l.portMtus}`],
-  fix: (l) => l.mtuChanges.map((dev) => `ip link set ${dev} mtu ${l.mtuTarget}`),
+  fix: (l) => l.mtuChanges.map((dev) => cmd`ip link set ${dev} mtu ${l.mtuTarget}`),
   note: (l) => [
     line`this lowers every device on ${l.name} to the smallest MTU there (${l.mtuTarget}); persist it with <mtu size='${l.mtuTarget}'/> in the network or domain XML`,
     'on overlays, clamp TCP MSS instead: iptables -t mangle -A FORWARD -p tcp --tcp-flags SYN,RST SYN -j TCPMSS --clamp-mss-to-pmtu',
   ],
   // The datapath's drop of a frame too big for a port of this bridge is this mismatch, seen from a flow.
-  owns: [{kind: 'link', where: (el) => el.mtu !== undefined, covers: (l, el) => el.master === l.name, undo: (el) => [`ip link set ${el.device} mtu ${el.mtu}`]}],
+  owns: [{kind: 'link', where: (el) => el.mtu !== undefined, covers: (l, el) => el.master === l.name, undo: (el) => cmd`ip link set ${el.device} mtu ${el.mtu}` ?? []}],
 })

@@ -1,6 +1,6 @@
 import type {NetworkView} from '../src/derive/index.js'
 import {natNetwork} from './applies.js'
-import {defineRule, line, probes, text} from './kit.js'
+import {cmd, defineRule, line, probes, restartNetwork, text} from './kit.js'
 
 export default defineRule<NetworkView>({
   id: 'nat-masquerade-wrong-interface',
@@ -14,7 +14,7 @@ export default defineRule<NetworkView>({
   summary: (n) =>
     text`<forward mode='nat' dev='${n.forwardDev}'/> makes libvirt masquerade and forward only out of ${n.forwardDev}, but traffic leaves through ${n.defaultRouteDevs}: guests resolve names (the host's dnsmasq answers) yet get 'port unreachable' from the gateway for everything else.`,
   evidence: (n) => [line`virsh net-dumpxml ${n.name}: <forward mode='nat' dev='${n.forwardDev}'/>`, line`ip link: ${n.forwardDev} is ${n.forwardDevState}`, line`default route via: ${n.defaultRouteDevs}`],
-  fix: (n) => [line`virsh net-edit ${n.name}`, line`virsh net-destroy ${n.name} && virsh net-start ${n.name}`, 'systemctl restart libvirtd'],
-  note: (n) => [line`in the editor drop dev='${n.forwardDev}' from <forward>, or set it to ${n.defaultRouteDevs}; restarting libvirtd re-attaches the running guests`],
+  fix: (n) => [cmd`virsh net-edit ${n.name}`, ...restartNetwork(n)],
+  note: (n) => [line`in the editor drop dev='${n.forwardDev}' from <forward>, or set it to ${n.defaultRouteDevs}`],
   explains: [{rule: 'nat-masquerade-missing', via: 'network'}],
 })

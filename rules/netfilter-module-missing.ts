@@ -1,5 +1,5 @@
 import type {HostView} from '../src/derive/index.js'
-import {defineRule, line, moduleAvailable, probes, text} from './kit.js'
+import {cmd, defineRule, line, moduleAvailable, probes, text} from './kit.js'
 
 /** One kernel module netfilter needs here, and why. */
 interface NeededModule {
@@ -58,7 +58,7 @@ export default defineRule<HostView, Modules>({
   summary: () =>
     'The rules libvirt (or the firewall) needs cannot exist without these modules, and the kernel has neither loaded nor built them in: iptables says "Extension MASQUERADE revision 0 not supported, missing kernel module?" and the NAT or bridge filtering they carry is not there.',
   evidence: (h) => [...h.modulesMissing, line`log: ${h.logModuleMissing}`],
-  fix: (h) => h.modulesToLoad.map((m) => `modprobe ${m}`),
+  fix: (h) => h.modulesToLoad.map((m) => cmd`modprobe ${m}`),
   note: () => [
     'persist: one module name a line in /etc/modules-load.d/kvmdoctor.conf',
     'a module modprobe cannot find is not installed for this kernel (Fedora CoreOS and minimal images ship some in kernel-modules-extra); then restart libvirtd (or virtnetworkd) so it adds its rules',

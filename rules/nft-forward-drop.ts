@@ -1,5 +1,5 @@
 import type {ElementView} from '../src/derive/index.js'
-import {DATAPATH, netfilterElement, netfilterUndo} from './datapath.js'
+import {DATAPATH, narrowAccept, netfilterElement} from './datapath.js'
 import {defineRule, line, text} from './kit.js'
 
 export default defineRule<ElementView>({
@@ -21,10 +21,7 @@ export default defineRule<ElementView>({
   summary: (e) =>
     text`Every nftables base chain on the forward hook must accept a packet: whatever libvirt accepts for ${e.bridges}, ${e.nfFamily} ${e.nfTable} chain ${e.chain} drops it (${e.detail}). ${e.affectedGuests} guest(s) reach the host, not beyond.`,
   evidence: (e) => [line`decided by: ${e.name}`, ...e.flows],
-  fix: (e) =>
-    e.elementKind !== 'nf-policy'
-      ? netfilterUndo(e.element)
-      : e.bridges.flatMap((br) => [`nft insert rule ${e.nfFamily} ${e.nfTable} ${e.baseChain} iifname "${br}" accept`, `nft insert rule ${e.nfFamily} ${e.nfTable} ${e.baseChain} oifname "${br}" ct state related,established accept`]),
+  fix: (e, h) => narrowAccept(e, h, 'forward'),
   explains: [
     {rule: 'apipa-address', via: 'bridge'},
     {rule: 'dhcp-no-offer', via: 'bridge'},

@@ -1,6 +1,6 @@
 import type {ElementView} from '../src/derive/index.js'
 import {DATAPATH} from './datapath.js'
-import {defineRule, line, text} from './kit.js'
+import {cmd, defineRule, line, text} from './kit.js'
 
 export default defineRule<ElementView>({
   id: 'policy-route-diverts-guests',
@@ -16,7 +16,7 @@ export default defineRule<ElementView>({
   fix: (e) => {
     // A rule just before the diverting one keeps the guests on the main table.
     const priority = Math.max(1, (e.rulePriority ?? 1) - 1)
-    return e.bridges.map((br) => `ip rule add iif ${br} lookup main priority ${priority}`)
+    return e.bridges.map((br) => cmd`ip rule add iif ${br} lookup main priority ${priority}`)
   },
-  owns: [{kind: 'policy-rule', undo: (el) => [`ip ${el.ipFamily === 6 ? '-6 ' : ''}rule del priority ${el.rulePriority}`]}],
+  owns: [{kind: 'policy-rule', undo: (el) => cmd`ip ${el.ipFamily === 6 ? ['-6'] : []} rule del priority ${el.rulePriority}` ?? []}],
 })

@@ -1,5 +1,5 @@
 import type {HostView} from '../src/derive/index.js'
-import {defineRule, line, probes} from './kit.js'
+import {appendLines, cmd, defineRule, line, probes, SYSCTL_DROP_IN} from './kit.js'
 
 interface Strict {
   /** The host's L3 interfaces whose effective rp_filter is 1 (strict). */
@@ -25,7 +25,7 @@ export default defineRule<HostView, Strict>({
   fix: (h) => {
     // sysctl keys spell a dot in an interface name (eth0.100) as a slash.
     const keys = ['all', ...h.rpStrictNames].map((i) => `net.ipv4.conf.${i.replaceAll('.', '/')}.rp_filter`)
-    return [`sysctl -w ${keys.map((k) => `${k}=2`).join(' ')}`, `printf '${keys.map((k) => `${k} = 2\\n`).join('')}' >> /etc/sysctl.d/90-kvmdoctor.conf`]
+    return [cmd`sysctl -w ${keys.map((k) => `${k}=2`)}`, appendLines(SYSCTL_DROP_IN, keys.map((k) => `${k} = 2`))]
   },
   note: () => ['2 is loose mode: a packet passes when any route leads back to its source'],
   fileToChange: () => 'etc/sysctl.d/90-kvmdoctor.conf',
@@ -33,7 +33,7 @@ export default defineRule<HostView, Strict>({
     {
       kind: 'rp-filter',
       covers: (h, el) => el.device !== undefined && h.rpStrictNames.includes(el.device),
-      undo: (el) => [`sysctl -w net.ipv4.conf.all.rp_filter=2 net.ipv4.conf.${el.device}.rp_filter=2`],
+      undo: (el) => cmd`sysctl -w net.ipv4.conf.all.rp_filter=2 net.ipv4.conf.${el.device?.replaceAll('.', '/')}.rp_filter=2` ?? [],
     },
   ],
 })

@@ -1,6 +1,6 @@
 import type {LinkView} from '../src/derive/index.js'
 import {bridge} from './applies.js'
-import {defineRule, line, probes, text} from './kit.js'
+import {cmd, defineRule, line, probes, text} from './kit.js'
 
 export default defineRule<LinkView>({
   id: 'stp-forward-delay',
@@ -18,8 +18,8 @@ export default defineRule<LinkView>({
   title: (l) => text`Bridge ${l.name} holds new ports for 2 x ${l.forwardDelaySeconds} s (STP)`,
   summary: (l) => text`STP is on with forward_delay ${l.forwardDelaySeconds} s: a guest's port listens and learns for ${l.forwardDelaySeconds} s each before forwarding, so PXE and DHCP at boot time out.`,
   evidence: (l) => [line`ip -d link show ${l.name}: stp_state ${l.stpState}, forward_delay ${l.forwardDelayCs} cs`, line`ports not yet forwarding: ${l.portsInTransition}`],
-  fix: (l) => [line`ip link set ${l.name} type bridge forward_delay 0`],
+  fix: (l) => [cmd`ip link set ${l.name} type bridge forward_delay 0`],
   note: (l) => [line`or turn STP off (ip link set ${l.name} type bridge stp_state 0); persist with <bridge name='${l.name}' stp='on' delay='0'/> in the network XML`],
   explains: [{rule: 'apipa-address', via: 'bridge'}],
-  owns: [{kind: 'stp', covers: (l, el) => el.device === l.name, undo: (el) => [`ip link set ${el.device} type bridge forward_delay 0`]}],
+  owns: [{kind: 'stp', covers: (l, el) => el.device === l.name, undo: (el) => cmd`ip link set ${el.device} type bridge forward_delay 0` ?? []}],
 })

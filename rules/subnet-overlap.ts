@@ -1,5 +1,5 @@
 import type {NetworkView} from '../src/derive/index.js'
-import {defineRule, line, probes, text} from './kit.js'
+import {cmd, defineRule, line, probes, restartNetwork, text} from './kit.js'
 
 export default defineRule<NetworkView>({
   id: 'subnet-overlap',
@@ -10,7 +10,7 @@ export default defineRule<NetworkView>({
   title: (n) => text`Network ${n.name} (${n.subnet}) overlaps a route on another device`,
   summary: (n) => text`${n.subnet} is also reachable via ${n.subnetOverlaps}: replies go the wrong way, and libvirt refuses to start the network ("Network is already in use by interface").`,
   evidence: (n, h) => [line`ip route: ${n.subnetOverlaps}`, line`network ${n.name}: ${n.subnet} on ${n.bridge}`, line`log: ${h.logNetworkInUse}`],
-  fix: (n) => [line`virsh net-edit ${n.name}`, line`virsh net-destroy ${n.name} && virsh net-start ${n.name}`],
+  fix: (n) => [cmd`virsh net-edit ${n.name}`, ...(n.active ? restartNetwork(n) : [cmd`virsh net-start ${n.name}`])],
   note: (n) => [line`in the editor move ${n.name} off ${n.subnet} to a subnet no route uses`],
   explains: [{rule: 'libvirt-network-inactive', via: 'network'}],
 })

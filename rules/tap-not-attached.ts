@@ -1,5 +1,5 @@
 import type {InterfaceView} from '../src/derive/index.js'
-import {defineRule, line, probes, text} from './kit.js'
+import {cmd, defineRule, line, probes, text} from './kit.js'
 
 export default defineRule<InterfaceView>({
   id: 'tap-not-attached',
@@ -13,7 +13,7 @@ export default defineRule<InterfaceView>({
   summary: (i) =>
     text`${i.domain} (${i.mac}) should be plugged into ${i.expectedBridge}, but its tap ${i.target} has master ${i.tapMaster} (exists: ${i.tapExists}). The guest is cut off from its network; this happens to running guests when their network is restarted.`,
   evidence: (i) => [line`virsh dumpxml ${i.domain}: interface ${i.mac} target ${i.target}, source ${i.source}`, line`ip link: ${i.target} master ${i.tapMaster}`],
-  fix: (i) => [line`ip link set ${i.target} master ${i.expectedBridge} up`],
+  fix: (i) => [cmd`ip link set ${i.target} master ${i.expectedBridge} up`],
   note: () => ['systemctl restart libvirtd re-attaches the taps of all running guests at once'],
-  owns: [{kind: 'link-master', covers: (i, el) => el.device === i.target, undo: (el) => [`ip link set ${el.device} master ${el.master} up`]}],
+  owns: [{kind: 'link-master', covers: (i, el) => el.device === i.target, undo: (el) => cmd`ip link set ${el.device} master ${el.master} up` ?? []}],
 })

@@ -26,7 +26,7 @@ describe('text report (pipes)', () => {
     expect(text).toMatch(/^├─ 2\. \[HIGH\] apipa-address \(apipa kdlab-apipa01 169\.254\.\d+\.\d+\)$/m)
     expect(text).toMatch(/^├─ 3\. \[HIGH\] dhcp-no-offer \(interface kdlab-apipa01\/vnet\d+\)$/m)
     expect(text).toMatch(/^└─ 4\. \[HIGH\] dhcp-no-offer \(interface kdlab-web01\/vnet\d+\)$/m)
-    expect(text).toMatch(/^│ {2}fix: virsh net-destroy default && virsh net-start default$/m)
+    expect(text).toMatch(/^│ {2}fix: \/usr\/sbin\/dnsmasq --conf-file=\/var\/lib\/libvirt\/dnsmasq\/default\.conf /m)
     expect(text).not.toMatch(ANSI)
     expect(text).not.toMatch(/```|^#/m)
   })
@@ -38,7 +38,7 @@ describe('text report (pipes)', () => {
       'Root cause → run this',
       '1. CRITICAL ip-forward-disabled (host vm) · affects 1 running guest',
       '   sysctl -w net.ipv4.ip_forward=1',
-      "   echo 'net.ipv4.ip_forward = 1' >> /etc/sysctl.d/90-kvmdoctor.conf",
+      "   printf '%s\\n' 'net.ipv4.ip_forward = 1' >> /etc/sysctl.d/90-kvmdoctor.conf",
       '2. CRITICAL libvirt-firewall-rules-missing (network default) · affects 1 running guest · explains 2 findings',
       '   systemctl restart libvirtd',
     ])

@@ -19,6 +19,7 @@ import type {Element} from '../datapath/elements.js'
 import {ownershipOf} from '../../rules/kit.js'
 import type {Diagnosis, ResultFlow, ResultHop, UndoableElement} from '../result/diagnosis.js'
 import type {Topology} from '../result/topology.js'
+import {renderSteps} from '../lib/fix.js'
 import {ruleInfos} from './rule-docs.js'
 import {deriveTopology} from './topology.js'
 
@@ -81,7 +82,8 @@ export function withUndo(flows: Flow[], rules: Rule[]): ResultFlow[] {
     if (known) return known
     const owner = ownershipOf(rules, el)[0]?.ownership
     const listChain = owner?.lists?.(el)
-    const shown: UndoableElement = {...el, undo: owner?.undo(el) ?? [], ...(listChain ? {listChain} : {})}
+    const undoSteps = owner?.undo(el) ?? []
+    const shown: UndoableElement = {...el, undo: renderSteps(undoSteps), undoSteps, ...(listChain ? {listChain: renderSteps(listChain).join(' && ')} : {})}
     undone.set(el, shown)
     return shown
   }

@@ -8,13 +8,14 @@
  */
 import {Engine, Fact} from 'json-rules-engine'
 import {ALL_RULES} from '../../rules/index.js'
-import {type Line, type Rule, type RuleContext, ownershipOf} from '../../rules/kit.js'
+import {type Line, type Rule, type RuleContext, type Steps, ownershipOf} from '../../rules/kit.js'
 import type {Element} from '../datapath/elements.js'
 import {type EntityView, type HostView, type Model, type Scope, guestTaps, stableName} from '../derive/index.js'
 import type {ElementView} from '../derive/types.js'
 import {severityWeight} from '../lib/severity.js'
 import {countRepeats, getOrCreate} from '../lib/collections.js'
 import {type Evaluation, type Finding, type NotChecked, findingKey} from '../result/findings.js'
+import {type FixStep, renderSteps, stepKey} from '../lib/fix.js'
 
 export {countRepeats, findingKey}
 export type {EntityRef, Evaluation, Finding, NotChecked} from '../result/findings.js'
@@ -29,23 +30,22 @@ export function resolvePath(value: unknown, path: string): unknown {
   return current
 }
 
-/**
- * Fix lines are commands: a trailing shell comment ("cmd   # why") is prose and
- * moves to the note, after the rule's own note lines. Lines are de-duplicated.
- */
-export function fixAndNote(lines: string[], notes: string[]): {fix: string[]; note?: string[]} {
-  // Sets keep the de-duplication linear: a finding may carry a fix line per guest (20k leases of one address).
-  const fix = new Set<string>()
-  const note = new Set(notes)
+/** A rule's fix or check lines as steps: sequences flattened, lines left out dropped, repeats removed. */
+export function stepsOf(lines: readonly Steps[]): FixStep[] {
+  const seen = new Set<string>()
+  const out: FixStep[] = []
   for (const line of lines) {
-    const found = /^(.*?\S)\s+#\s+(.+)$/.exec(line)
-    // A # inside quotes is part of the command (an iptables --comment), not a shell comment.
-    const comment = found && !/^[^'"]*(('[^']*'|"[^"]*")[^'"]*)*$/.test(found[1]) ? null : found
-    const command = comment ? comment[1] : line.trim()
-    if (comment) note.add(comment[2])
-    if (command) fix.add(command)
+    for (const step of line === undefined ? [] : 'argv' in line || 'pipeline' in line || 'write' in line ? [line as FixStep] : (line as readonly FixStep[])) {
+      const key = stepKey(step)
+      if (!seen.has(key)) (seen.add(key), out.push(step))
+    }
   }
-  return note.size > 0 ? {fix: [...fix], note: [...note]} : {fix: [...fix]}
+  return out
+}
+
+/** A finding's fix and check lines: the steps, and the text they render to (the one renderer every report prints). */
+export function fixAndCheck(fix: FixStep[], check: FixStep[]): Pick<Finding, 'fix' | 'fixSteps' | 'check' | 'checkSteps'> {
+  return {fix: renderSteps(fix), fixSteps: fix, ...(check.length > 0 ? {check: renderSteps(check), checkSteps: check} : {})}
 }
 
 export interface EvaluateOptions {
@@ -189,6 +189,7 @@ function findingOf(rule: Rule, view: EntityView, entity: EntityView, host: HostV
   const ref = {kind: entity.kind, name: entity.name}
   const tap = entity.kind === 'link' ? taps.get(entity.name) : undefined
   const file = fileOf(entity) ?? rule.fileToChange?.(view as never).split('/')
+  const note = [...new Set(lines(rule.note?.(view as never, host) ?? []))]
   return {
     id: rule.id,
     ...(rule.aliases.length > 0 ? {aliases: rule.aliases} : {}),
@@ -198,7 +199,8 @@ function findingOf(rule: Rule, view: EntityView, entity: EntityView, host: HostV
     title: rule.title(view as never, host),
     summary: rule.summary(view as never, host),
     evidence: countRepeats(lines(rule.evidence(view as never, host))),
-    ...fixAndNote(lines(rule.fix(view as never, host, context)), lines(rule.note?.(view as never, host) ?? [])),
+    ...fixAndCheck(stepsOf(rule.fix(view as never, host, context)), stepsOf(rule.check?.(view as never, host) ?? [])),
+    ...(note.length > 0 ? {note} : {}),
     explains: [],
     blastRadius: entity.affectedGuests,
     ...(rule.found ? {found: rule.found(view as never)} : {}),

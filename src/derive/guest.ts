@@ -46,7 +46,7 @@ export function interfaceViews(ctx: DeriveContext): InterfaceView[] {
     return wireContexts.get(key) ?? wireContexts.set(key, wireContextFor(i, libvirt, links, leases, ctx.facts.routes)).get(key)!
   }
   const runningByMac = groupBy(
-    ctx.domains.filter(isRunning).flatMap((d) => d.interfaces.map((i) => ({domain: d.name, mac: i.mac}))),
+    ctx.domains.filter(isRunning).flatMap((d) => d.interfaces.map((i) => ({domain: d.name, mac: i.mac, id: d.id}))),
     (x) => x.mac,
   )
   return ctx.domains.flatMap((d) =>
@@ -79,6 +79,12 @@ export function interfaceViews(ctx: DeriveContext): InterfaceView[] {
         tapExists: tap !== undefined,
         tapMaster: tap?.master ?? null,
         macSharedWith: running && i.mac ? (runningByMac.get(i.mac) ?? []).filter((x) => x.domain !== d.name).map((x) => x.domain) : [],
+        // The guest started first (the lowest domain id) keeps a shared MAC: the later one is the copy.
+        macKept:
+          running && i.mac
+            ? (runningByMac.get(i.mac) ?? []).every((x) => x.domain === d.name || (d.id ?? Infinity) < (x.id ?? Infinity) || ((d.id ?? Infinity) === (x.id ?? Infinity) && d.name < x.domain))
+            : true,
+        model: i.model ?? null,
         isDirect: i.type === 'direct',
         trustGuestRxFilters: i.trustGuestRxFilters ?? null,
         macChanges: macChangesOf(i, leases, neighbours, arpScan, configuredMacs),

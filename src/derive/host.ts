@@ -93,5 +93,8 @@ export function hostView(ctx: DeriveContext, networks: NetworkView[]): HostView 
     natNetworksWithoutSourceNat: networks.filter((n) => n.active && n.forwardMode === 'nat' && n.sourceNatRules !== null && n.sourceNatRules.length === 0).map((n) => n.name),
     physdevRules: physdevRules(netfilter),
     kernelModules: modules ?? null,
+    systemd: ctx.facts.services?.systemd ?? null,
+    // libvirt's modular daemons split the network driver off into virtnetworkd.
+    libvirtNetworkDaemon: ctx.facts.processes?.processes.some((p) => /(^|\/)virtnetworkd(\s|$)/.test(p.args)) ? 'virtnetworkd' : 'libvirtd',
   }
 }

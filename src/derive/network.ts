@@ -3,7 +3,7 @@ import type {Lease} from '../../probes/leases.js'
 import type {LibvirtNetwork} from '../../probes/libvirt.js'
 import {groupBy} from '../lib/collections.js'
 import {type Cidr, cidrContains, cidrToString, cidrsOverlap, ipv4ToInt, parseCidr} from '../lib/ipv4.js'
-import type {DeriveContext} from './context.js'
+import {type DeriveContext, isRunning} from './context.js'
 import {hasChecksumFill, libvirtBackend, libvirtRulesFor, sourceNatRulesFor} from './firewall.js'
 import type {NetworkView} from './types.js'
 
@@ -63,21 +63,21 @@ export function networkViews(ctx: DeriveContext, pools: Map<string, DhcpPool>): 
     const pids = dnsmasqByNetwork.get(n.name)?.map((d) => d.pid)
     const staleLeases = pool.leases.filter((l) => l.mac && !ctx.domainByMac.has(l.mac))
     const servesDnsOrDhcp = n.dnsEnabled || (ipv4?.dhcpRanges.length ?? 0) > 0
-    const conflicts = !listeners
+    const holders = !listeners
       ? null
       : !servesDnsOrDhcp
         ? []
         : listeners
             .filter((l) => (l.port === 53 || l.port === 67) && !(l.pid !== undefined && libvirtDnsmasqPids.has(l.pid)))
             .filter((l) => (['0.0.0.0', '::', '*', ''].includes(l.address) && (l.iface === undefined || l.iface === n.bridge)) || l.address === ipv4?.address)
-            .map((l) => `${l.process ?? 'unknown process'}${l.pid ? ` (pid ${l.pid})` : ''} on ${l.proto} ${l.address}${l.iface ? `%${l.iface}` : ''}:${l.port}`)
+    const conflicts = holders?.map((l) => `${l.process ?? 'unknown process'}${l.pid ? ` (pid ${l.pid})` : ''} on ${l.proto} ${l.address}${l.iface ? `%${l.iface}` : ''}:${l.port}`)
     const zone = n.bridge && firewalld?.running ? firewalld.zones[n.bridge] : undefined
     return {
       kind: 'network',
       name: n.name,
       context: {host: ctx.hostname, network: n.name, bridge: n.bridge},
       affectedGuests: ctx.guestsByNetwork.running.get(n.name)?.size ?? 0,
-      ...(conflicts === null ? {unknownBecause: {portConflicts: listenersUnknown}} : {}),
+      ...(conflicts === undefined ? {unknownBecause: {portConflicts: listenersUnknown}} : {}),
       active: n.active,
       autostart: n.autostart,
       persistent: n.persistent,
@@ -98,6 +98,11 @@ export function networkViews(ctx: DeriveContext, pools: Map<string, DhcpPool>): 
       sourceNatRules: subnet && netfilter ? sourceNatRulesFor(netfilter, cidrToString(subnet)) : null,
       definedGuests,
       runningGuests: ctx.guestsByNetwork.running.get(n.name)?.size ?? 0,
+      portHolderPids: [...new Set((holders ?? []).flatMap((l) => (l.pid !== undefined ? [l.pid] : [])))].sort((a, b) => a - b),
+      runningTaps: ctx.domains
+        .filter(isRunning)
+        .flatMap((d) => d.interfaces.filter((i) => i.target && ctx.ifaceNetwork(i) === n.name).map((i) => ({domain: d.name, tap: i.target!})))
+        .sort((a, b) => a.domain.localeCompare(b.domain) || a.tap.localeCompare(b.tap)),
       autostartGuests: [...(ctx.guestsByNetwork.autostart.get(n.name) ?? [])].sort(),
       leases: pool.leases.length,
       leasesInRange: pool.leasedInRange,
@@ -109,7 +114,7 @@ export function networkViews(ctx: DeriveContext, pools: Map<string, DhcpPool>): 
       libvirtRules: n.bridge && netfilter ? libvirtRulesFor(n.bridge, netfilter) : null,
       firewallBackend: backend,
       checksumFill: netfilter && n.bridge ? hasChecksumFill(netfilter, n.bridge) : null,
-      portConflicts: conflicts,
+      portConflicts: conflicts ?? null,
       subnetOverlaps: subnet ? subnetOverlaps(subnet, n, routes ?? []) : [],
       firewalldRunning: firewalld?.running ?? null,
       firewalldZone: zone === undefined ? null : zone ?? 'no zone',

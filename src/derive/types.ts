@@ -97,6 +97,10 @@ export interface HostView extends ViewBase<'host'> {
   physdevRules: boolean
   /** The kernel's modules, loaded and built in; null when they could not be read. */
   kernelModules: ModuleFacts | null
+  /** systemd answered (services probe); false without it, null when not read. */
+  systemd: boolean | null
+  /** The daemon that runs libvirt's networks (their dnsmasq and firewall rules). */
+  libvirtNetworkDaemon: 'libvirtd' | 'virtnetworkd'
 }
 
 export interface SubnetHolder {
@@ -134,6 +138,8 @@ export interface NetworkView extends ViewBase<'network'> {
   sourceNatRules: string[] | null
   definedGuests: string[]
   runningGuests: number
+  /** The running guests' taps on the network: what a network restart detaches (libvirt does not re-plug them). */
+  runningTaps: {domain: string; tap: string}[]
   autostartGuests: string[]
   /** Unexpired leases on the bridge, and those inside the DHCP ranges. */
   leases: number
@@ -151,6 +157,8 @@ export interface NetworkView extends ViewBase<'network'> {
   checksumFill: boolean | null
   /** Other processes listening where dnsmasq must (ports 53, 67); null when sockets could not be listed. */
   portConflicts: string[] | null
+  /** The pids of those processes, where ss named them. */
+  portHolderPids: number[]
   /** Main-table routes over another device covering part of the subnet. */
   subnetOverlaps: string[]
   firewalldRunning: boolean | null
@@ -225,6 +233,10 @@ export interface InterfaceView extends ViewBase<'interface'> {
   tapMaster: string | null
   /** Other running guests with the same MAC. */
   macSharedWith: string[]
+  /** It keeps its MAC where others share it (started first); false for the copies. */
+  macKept: boolean
+  /** The device model the guest sees (virtio, e1000e...), when the XML names one. */
+  model: string | null
   isDirect: boolean
   trustGuestRxFilters: boolean | null
   /** Addresses its own MAC held, now answered by a MAC of no defined guest. */

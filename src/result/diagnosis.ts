@@ -10,6 +10,7 @@ import type {EntityKind} from '../derive/types.js'
 import type {FailOn, Severity} from '../lib/severity.js'
 import type {Evaluation, Finding, NotChecked} from './findings.js'
 import type {Topology} from './topology.js'
+import type {FixStep} from '../lib/fix.js'
 
 export interface ProbeStatus {
   id: string
@@ -36,7 +37,9 @@ export interface Suppressed {
 
 /** A datapath element with the commands that undo it (and list its chain), from the rule that owns its kind. */
 export interface UndoableElement extends Element {
+  /** Rendered from `undoSteps`: quoted shell lines. */
   undo: string[]
+  undoSteps: FixStep[]
   /** Netfilter elements: the command that lists its chain, with the tool that can read its table. */
   listChain?: string
 }

@@ -4,6 +4,7 @@
  */
 import type {EntityContext, EntityKind} from '../derive/types.js'
 import type {Severity} from '../lib/severity.js'
+import type {FixStep} from '../lib/fix.js'
 
 export interface EntityRef {
   kind: EntityKind
@@ -33,8 +34,13 @@ export interface Finding {
   title: string
   summary: string
   evidence: string[]
-  /** Commands to paste, filled in with this host's names and values: never prose, never placeholders. */
+  /** Commands to paste, filled in with this host's names and values, quoted: never prose, never placeholders (rendered from `fixSteps`). */
   fix: string[]
+  /** The same commands as data: argvs, pipelines, file writes (what `kvmdoctor fix --yes` runs). */
+  fixSteps: FixStep[]
+  /** Commands that only look (listings, lease tables): to confirm the finding or the fix, never run by `fix --yes`. */
+  check?: string[]
+  checkSteps?: FixStep[]
   /** Prose that goes with the fix: when it applies, what to check, how to persist it. */
   note?: string[]
   /** Keys (`ruleId@kind:name`) of findings this one is the root cause of. */

@@ -26,7 +26,7 @@ describe('texts and paths', () => {
 describe('ranking', () => {
   const rule = (id: string, explains: Rule['explains'] = []) => ({id, explains}) as unknown as Rule
   const finding = (id: string, severity: Finding['severity'], name: string, blastRadius = 0): Finding => ({
-    id, severity, rank: 0, entity: {kind: 'network', name}, title: id, summary: '', evidence: [], fix: [], explains: [], blastRadius, stable: {ruleId: id, name},
+    id, severity, rank: 0, entity: {kind: 'network', name}, title: id, summary: '', evidence: [], fix: [], fixSteps: [], explains: [], blastRadius, stable: {ruleId: id, name},
   })
 
   it('orders by severity, then blast radius', () => {

@@ -11,11 +11,12 @@ describe('iptables-forward-drop', () => {
     expect(f.entity.kind).toBe('element')
     expect(f.evidence[0]).toBe('decided by: iptables -t filter chain FORWARD (hook forward, priority 0) policy drop')
     // Docker's chain is there: the accept goes where Docker leaves room for it.
-    expect(f.fix).toEqual(['iptables -I DOCKER-USER -i kdlab-br0 -j ACCEPT', 'iptables -I DOCKER-USER -o kdlab-br0 -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT'])
+    expect(f.fix).toEqual(['iptables -t filter -I DOCKER-USER -i kdlab-br0 -j ACCEPT', 'iptables -t filter -I DOCKER-USER -o kdlab-br0 -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT'])
   })
-  it("fires for an explicit REJECT ahead of libvirt's chains (lab), with that rule's deletion as the fix", async () => {
+  it("fires for an explicit REJECT ahead of libvirt's chains (lab), with narrow accepts before it as the fix", async () => {
     const {evaluation} = await fire(rule, await factsOf('forward-reject-subnet'))
-    expect(evaluation.findings.map((f) => f.fix)).toEqual([[expect.stringMatching(/^iptables -t filter -D FORWARD -s 192\.168\.122\.0\/24 -j REJECT/)]])
+    // The admin's REJECT stays: the guests' traffic is accepted before it.
+    expect(evaluation.findings.map((f) => f.fix)).toEqual([['iptables -t filter -I FORWARD -i virbr0 -j ACCEPT', 'iptables -t filter -I FORWARD -o virbr0 -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT']])
   })
   it('fires for a drop inside DOCKER-USER and for an ipset match (lab)', async () => {
     expect((await fire(rule, await factsOf('docker-user-drop'))).evaluation.findings[0].entity.name).toMatch(/DOCKER-USER -i virbr0 -j DROP/)

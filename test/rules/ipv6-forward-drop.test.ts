@@ -39,11 +39,11 @@ describe('ipv6-forward-drop', () => {
     expect(egress6.map((f) => `${f.kind} ${f.verdict}`)).toEqual(['egress6 pass', 'egress6-reply pass'])
     expect(egress6[0].description).toMatch(/via eth0/)
   })
-  it('fires for an ip6tables FORWARD drop while IPv4 passes, with the rule deletion as the fix', async () => {
+  it('fires for an ip6tables FORWARD drop while IPv4 passes, with narrow accepts before it as the fix', async () => {
     const facts = withIp6tablesRule(await ipv6Host(), '-A FORWARD -i virbr0 -j DROP')
     const {evaluation} = await fire(rule, facts)
     expect(evaluation.findings.map((f) => f.entity.name)).toEqual(['ip6tables -t filter -A FORWARD -i virbr0 -j DROP'])
-    expect(evaluation.findings[0].fix).toEqual(['ip6tables -t filter -D FORWARD -i virbr0 -j DROP'])
+    expect(evaluation.findings[0].fix).toEqual(['ip6tables -t filter -I FORWARD -i virbr0 -j ACCEPT', 'ip6tables -t filter -I FORWARD -o virbr0 -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT'])
     // The specific rule claims the element: the general one stays silent, and no IPv4 rule speaks for it.
     const all = await fireAll(facts)
     expect(all.ids.filter((id) => ['guest-flow-blocked', 'iptables-forward-drop', 'nft-forward-drop'].includes(id))).toEqual([])
