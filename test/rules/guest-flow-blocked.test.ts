@@ -3,6 +3,7 @@ import rule from '../../rules/guest-flow-blocked.js'
 import {ALL_RULES} from '../../rules/index.js'
 import {ownershipOf} from '../../rules/kit.js'
 import type {Element} from '../../src/datapath/elements.js'
+import {renderSteps} from '../../src/lib/fix.js'
 import {factsOf, fire, fireAll} from '../helpers.js'
 
 describe('guest-flow-blocked', () => {
@@ -31,7 +32,7 @@ describe('guest-flow-blocked', () => {
 })
 
 describe('the undo of the round trip\'s elements, from the rule that owns each kind (as the datapath once wrote them)', () => {
-  const undo = (el: Element) => ownershipOf(ALL_RULES, el)[0]?.ownership.undo(el) ?? []
+  const undo = (el: Element) => renderSteps(ownershipOf(ALL_RULES, el)[0]?.ownership.undo(el) ?? [])
   it('bridge port flags, a permanent neighbour entry, a bridge answering no ARP, a port too small for its bridge', () => {
     expect(undo({id: 'port:vnet0 locked', kind: 'bridge-port', text: '', device: 'vnet0', portFlag: 'locked'})).toEqual(['bridge link set dev vnet0 locked off'])
     expect(undo({id: 'port:vnet0 bcast_flood', kind: 'bridge-port', text: '', device: 'vnet0', portFlag: 'bcast_flood'})).toEqual(['bridge link set dev vnet0 bcast_flood on'])
