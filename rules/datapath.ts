@@ -38,7 +38,7 @@ export function chainOwner(el: Element): ChainOwner {
  * deleted or opened: the finding's fix adds the narrowest accept in the manager's place instead.
  */
 export function netfilterUndo(el: Element): FixStep[] {
-  if (el.kind !== 'nf-rule' || el.ruleText === undefined || chainOwner(el) !== 'admin') return []
+  if ((el.kind !== 'nf-rule' && el.kind !== 'snat-address') || el.ruleText === undefined || chainOwner(el) !== 'admin') return []
   if (el.nftSyntax) return el.handle !== undefined ? (cmd`nft delete rule ${el.family} ${el.nfTable} ${el.chain} handle ${el.handle}` ?? []) : []
   // Deleting by specification is iptables-save's line with -D.
   const words = iptablesWords(el.ruleText)

@@ -81,12 +81,17 @@ export interface ElementImpact {
 
 /** Groups failing and undecided flows by the element that decides them. */
 export function elementImpacts(flows: Flow[]): ElementImpact[] {
+  // One impact per element, whatever it does to each flow (diverts a request, fails its reply): one fault, one
+  // judgement. The impact is the strongest it has on any flow.
+  const strength = {fail: 3, indeterminate: 2, divert: 1} as Record<string, number>
   const byId = new Map<string, ElementImpact>()
   const add = (element: Element, verdict: ElementImpact['verdict'], hop: Hop, flow: Flow) => {
-    const key = `${verdict} ${element.id}`
-    const seen = byId.get(key)
-    if (seen) seen.flows.push(flow)
-    else byId.set(key, {element, verdict, hop, flows: [flow]})
+    const seen = byId.get(element.id)
+    if (!seen) byId.set(element.id, {element, verdict, hop, flows: [flow]})
+    else {
+      seen.flows.push(flow)
+      if ((strength[verdict] ?? 0) > (strength[seen.verdict] ?? 0)) Object.assign(seen, {element, verdict, hop})
+    }
   }
   for (let i = 0; i < flows.length; i++) {
     const flow = flows[i]

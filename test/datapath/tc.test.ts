@@ -7,6 +7,7 @@ import {type TcPacket, tcVerdict} from '../../src/datapath/tc.js'
 import {ROOT} from '../helpers.js'
 import {ALL_RULES} from '../../rules/index.js'
 import {ownershipOf} from '../../rules/kit.js'
+import {renderSteps} from '../../src/lib/fix.js'
 
 const data = (f: string) => readFileSync(join(ROOT, 'test/data/tc', f), 'utf8')
 const recorded = (): TcFacts => ({
@@ -35,7 +36,7 @@ describe('tc hop', () => {
     expect(v.verdict).toBe('fail')
     expect(v.detail).toContain('redirected to t0')
     // The rule that owns tc elements undoes it.
-    expect(ownershipOf(ALL_RULES, v.element!)[0].ownership.undo(v.element!)).toEqual(['tc filter del dev t1 ingress pref 5'])
+    expect(renderSteps(ownershipOf(ALL_RULES, v.element!)[0].ownership.undo(v.element!))).toEqual(['tc filter del dev t1 ingress pref 5'])
     expect(tcVerdict(recorded(), undefined, 't1', 'ingress', {...toWeb, dport: 443})).toBeUndefined()
     expect(tcVerdict(recorded(), undefined, 't1', 'ingress', {...toWeb, l4proto: 'udp'})).toBeUndefined()
   })
