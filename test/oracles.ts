@@ -259,6 +259,9 @@ function classify(p: TracedPacket, guests: TraceGuest[], internet: {addr: string
   const dhcpAnswer = f.proto === 'udp' && f.sport === 67 && f.dport === 68
   if (first.hook === 'output') {
     const to = byAddress(f.dst)
+    // kvmdoctor follows dnsmasq's answer to a client it knows the lease of as unicast (what dnsmasq sends a client that
+    // asks no broadcast); a broadcast answer (a NAK, a client that asks for one) is another packet than the one followed.
+    if (dhcpAnswer && f.dst === '255.255.255.255' && guests.some((g) => g.bridge === f.oif && g.addresses.length > 0)) return {skip: 'a DHCP answer dnsmasq broadcast (a NAK, or a client asking for broadcast): kvmdoctor follows the unicast one'}
     if (dhcpAnswer) return {kind: 'dhcp-reply', guests: to.length > 0 ? to : guests.filter((g) => g.bridge !== undefined && g.bridge === f.oif)}
     if (f.proto === 'udp' && f.sport === 53 && to.length > 0) return {kind: 'dns-reply', guests: to}
     return {skip: 'a packet the host sends of no measured kind'}
