@@ -17,10 +17,10 @@ export default defineRule<NetworkView | DhcpServiceView>({
   title: (e) => text`No DHCP server runs for ${e.name}`,
   summary: (e) => text`${e.name} should serve DHCP (${e.dhcpRanges}), but ${absence(e)}: guests that boot or renew now get no address (and fall back to 169.254.x.x).`,
   evidence: (e) => [line`${e.name} active, DHCP ${e.dhcpRanges}`, absence(e)],
-  // A network's dnsmasq respawned alone: a network restart would detach every running guest's tap.
-  fix: (e, h) => (e.kind === 'network' ? [respawnDnsmasq(e.name, h)] : [cmd`systemctl restart isc-dhcp-server`]),
+  // A network's dnsmasq respawned by libvirt's daemon where systemd runs it; else the network restarted, its guests re-plugged.
+  fix: (e, h) => (e.kind === 'network' ? respawnDnsmasq(e, h) : [cmd`systemctl restart isc-dhcp-server`]),
   check: (e) => (e.kind === 'network' ? [] : [cmd`journalctl -u isc-dhcp-server -n 50`]),
-  note: (e) => (e.kind === 'network' ? ["dnsmasq is started the way libvirt starts it: libvirt finds it by the pid file its configuration names"] : ['without systemd: /etc/init.d/isc-dhcp-server restart, then read its log']),
+  note: (e) => (e.kind === 'network' ? ['under systemd, restarting libvirt\'s network daemon starts the missing dnsmasq and leaves the guests attached; without systemd the network is restarted: its running guests lose their link until their taps are re-plugged (the lines after it)'] : ['without systemd: /etc/init.d/isc-dhcp-server restart, then read its log']),
   explains: [
     {rule: 'apipa-address', via: 'network'},
     {rule: 'apipa-address', via: 'bridge'},

@@ -343,13 +343,14 @@ export function restartNetwork(n: RestartableNetwork): Steps[] {
 }
 
 /**
- * A network's dnsmasq started again, as libvirt starts it (its conf file names its pid file, so
- * libvirt keeps managing it), with no guest cut off. Under systemd the network daemon's restart
- * respawns it: libvirt starts a missing dnsmasq of an active network when it starts.
+ * A network's dnsmasq started again. Under systemd the network daemon's restart respawns it (libvirt starts a
+ * missing dnsmasq of an active network when it starts), no guest cut off. Without it, the network is restarted and
+ * its running guests' taps re-plugged (labelled): a dnsmasq started by hand with libvirt's command line lacks the
+ * environment libvirt's leases helper needs and exits at once (the lab: "interface not set", lease-init exit 1).
  */
-export function respawnDnsmasq(network: string, host: HostView): Steps {
-  if (host.systemd === true) return cmd`systemctl restart ${host.libvirtNetworkDaemon}`
-  return cmd`/usr/sbin/dnsmasq --conf-file=/var/lib/libvirt/dnsmasq/${network}.conf --leasefile-ro --dhcp-script=/usr/lib/libvirt/libvirt_leaseshelper`
+export function respawnDnsmasq(n: RestartableNetwork, host: HostView): Steps[] {
+  if (host.systemd === true) return [cmd`systemctl restart ${host.libvirtNetworkDaemon}`]
+  return restartNetwork(n)
 }
 
 /** Where sysctl fixes persist: a drop-in of kvmdoctor's own, read at boot by systemd-sysctl. */
