@@ -301,9 +301,10 @@ export function compareKernel(
     const isNat = (d: Decision) => natChains.has(`${d.family} ${d.table} ${d.chain}`)
     // NAT chains see only a connection's first packet: a packet that passed no NAT chain in the kernel belongs to a
     // connection older than the trace (a retransmission, a ping's id reused within conntrack's timeout).
-    const established = repeat || !kernelDecisions(p).some(isNat)
+    const decisions = kernelDecisions(p)
+    const established = repeat || !decisions.some(isNat)
     const outsideNat = (d: Decision) => !(established && isNat(d))
-    const kernelWalk = kernelDecisions(p).filter(outsideNat)
+    const kernelWalk = decisions.filter(outsideNat)
     const kernel = kernelWalk.map(decisionText)
     const results = theirs.flatMap((g) => {
       const flow = walkOf(g.name, kind)
