@@ -1,4 +1,4 @@
-import {createRequire} from 'node:module'
+import {XMLParser} from 'fast-xml-parser'
 import {netmaskToPrefix} from '../src/lib/ipv4.js'
 import {markDegraded} from '../src/lib/degraded.js'
 import {lines} from '../src/lib/runner.js'
@@ -95,9 +95,8 @@ export function parseVirshTable(text: string, what = 'virsh table'): Record<stri
   })
 }
 
-// fast-xml-parser's own single-file CommonJS build: its ES module build is some thirty files, and
-// loading them cost more than parsing a thousand domains (every run reads libvirt).
-const {XMLParser} = createRequire(import.meta.url)('fast-xml-parser') as typeof import('fast-xml-parser')
+// The bundle takes fast-xml-parser's single-file CommonJS build (scripts/build.mjs aliases it): its ES
+// module build is some thirty modules, and loading them cost more than parsing a thousand domains.
 
 const xml = new XMLParser({
   ignoreAttributes: false,

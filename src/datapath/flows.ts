@@ -168,6 +168,10 @@ class HostView {
   private readonly tc: TcIndex | null
   /** Devices whose tc does nothing either way (a default root qdisc, no ingress hook): no hop, asked once. */
   private readonly tcSilent = new Set<string>()
+  /** The host's neighbour entry by device and address (the first listed, as a scan finds it): asked for every guest. */
+  private readonly neighbourAt = new Map<string, Neighbour>()
+  /** Per egress device: the other uplinks with strict reverse-path filtering (the same for every guest leaving by it). */
+  private readonly strictRpElsewhere = new Map<string, string[]>()
 
   constructor(readonly facts: DatapathFacts) {
     this.tc = facts.tc ? indexTc(facts.tc) : null
@@ -181,6 +185,7 @@ class HostView {
       if (r.type === 'broadcast') this.bcastAddrs.add(r.dst.split('/')[0])
     }
     for (const l of facts.links) for (const a of l.addresses) this.localAddrs.add(a.address)
+    for (const n of facts.neighbours ?? []) if (!this.neighbourAt.has(`${n.dev} ${n.ip}`)) this.neighbourAt.set(`${n.dev} ${n.ip}`, n)
     // The host's own and broadcast addresses are address classes of their own (fib/addrtype tell them apart).
     this.rs = compile(facts.ruleset, {hostAddresses: [...this.localAddrs, ...this.bcastAddrs]})
     this.ctx = {
@@ -757,9 +762,7 @@ class HostView {
    */
   private neighbourHop(runner: PathRunner, dev: string, nextHop: string, expectedMac?: string): void {
     if (!runner.alive()) return
-    const entries = this.facts.neighbours
-    if (!entries) return
-    const entry = entries.find((n) => n.dev === dev && n.ip === nextHop)
+    const entry = this.neighbourAt.get(`${dev} ${nextHop}`)
     if (!entry) return
     const permanent = entry.state.includes('PERMANENT') || entry.state.includes('NOARP')
     if (permanent && expectedMac && entry.mac && entry.mac !== expectedMac.toLowerCase()) {
@@ -781,7 +784,7 @@ class HostView {
     if (!broadcast && dst !== 'unknown') {
       this.neighbourHop(runner, bridge, dst, i.mac)
       // An unresolved guest is asked for by a broadcast ARP request, which must reach its port.
-      const entry = this.facts.neighbours?.find((n) => n.dev === bridge && n.ip === dst)
+      const entry = this.neighbourAt.get(`${bridge} ${dst}`)
       const resolved = entry !== undefined && entry.mac !== undefined && !entry.state.includes('FAILED') && !entry.state.includes('INCOMPLETE')
       if (!resolved && i.target && this.links.get(i.target)?.port?.bcastFlood === false) this.portOut(runner, bridge, i.target, true)
     }
@@ -924,7 +927,11 @@ class HostView {
       back.push(this.returnRouteHop(networkOf(`${v4.address}/${v4.prefix}`), net!))
     } else if (this.ownsAddress(natted)) {
       // Where the upstream delivers it is its own decision; strict reverse-path filtering elsewhere would drop it.
-      const strictElsewhere = this.facts.links.filter((l) => l.name !== egress && !l.master && l.kind !== 'bridge' && l.kind !== 'loopback' && l.up && l.addresses.some((a) => a.family === 'inet' && a.scope === 'global') && this.maxConf(l.name, 'rp_filter').value === 1).map((l) => l.name)
+      let strictElsewhere = this.strictRpElsewhere.get(egress)
+      if (!strictElsewhere) {
+        strictElsewhere = this.facts.links.filter((l) => l.name !== egress && !l.master && l.kind !== 'bridge' && l.kind !== 'loopback' && l.up && l.addresses.some((a) => a.family === 'inet' && a.scope === 'global') && this.maxConf(l.name, 'rp_filter').value === 1).map((l) => l.name)
+        this.strictRpElsewhere.set(egress, strictElsewhere)
+      }
       replyAssumed.push(`the reply to ${natted} arrives by ${egress}, the device the request left by${strictElsewhere.length > 0 ? ` (strict rp_filter drops it on ${strictElsewhere.join(', ')} if the network sends it there)` : ''}`)
     } else {
       back.push(this.snatNotLocalHop(runner, natted))
