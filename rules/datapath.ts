@@ -1,7 +1,7 @@
 /** What the rules on datapath elements share: the probes the datapath needs, and the commands that change netfilter elements. */
 import type {Element} from '../src/datapath/elements.js'
 import type {ElementView, HostView} from '../src/derive/index.js'
-import {type ChainOwner, catchAllText, chainOwnerOf} from '../src/lib/netfilter.js'
+import {type ChainOwner, catchAllText, chainOwnerOf, iptablesWords} from '../src/lib/netfilter.js'
 import {type FixStep, type Steps, cmd, nftString, probes} from './kit.js'
 
 /** Without any of these the flows cannot be followed: such rules are "not checked". */
@@ -16,10 +16,6 @@ export function iptablesTool(e: {backend?: string | null; family?: string | null
 /** The tool of an element's view (its family is `nfFamily` there). */
 export const toolOfView = (e: ElementView) => iptablesTool({backend: e.backend, family: e.nfFamily})
 
-/** The words of an iptables-save rule line: double-quoted values unescaped, as iptables itself reads them. */
-export function iptablesWords(ruleText: string): string[] {
-  return [...ruleText.matchAll(/"((?:[^"\\]|\\.)*)"|(\S+)/g)].map((m) => (m[1] !== undefined ? m[1].replace(/\\(.)/g, '$1') : m[2]))
-}
 
 /** Who owns a netfilter element's chain: a firewall manager rewrites it on reload, libvirt re-creates its own. */
 export const chainOwner = (el: Element): ChainOwner => chainOwnerOf(el.nfTable, el.chain, el.libvirtOwned)

@@ -10,7 +10,7 @@
 import type {LibvirtFacts} from '../../probes/libvirt.js'
 import type {NetfilterFacts} from '../../probes/netfilter.js'
 import {type FixStep, renderStep} from '../lib/fix.js'
-import {type NfRule, type NfTable, catchAllText, chainOwnerOf} from '../lib/netfilter.js'
+import {type NfRule, type NfTable, catchAllText, chainOwnerOf, iptablesWords} from '../lib/netfilter.js'
 import type {Finding} from '../result/findings.js'
 
 /** What the judge reads of the host: its rulesets (for deletions) and libvirt's networks and guests (for names). */
@@ -76,7 +76,7 @@ function iptablesTarget(argv: string[], netfilter: NetfilterFacts | undefined): 
   const tables = (netfilter?.tables ?? []).filter((t) => t.family === family && t.name === tableName && t.backend.startsWith('iptables') && (!backend || t.backend === backend))
   for (const table of tables) {
     const rule = table.chains[chain]?.rules.find((r) => {
-      const ws = [...r.text.matchAll(/"((?:[^"\\]|\\.)*)"|(\S+)/g)].map((m) => (m[1] !== undefined ? m[1].replace(/\\(.)/g, '$1') : m[2]))
+      const ws = iptablesWords(r.text)
       return ws[0] === '-A' && ws[1] === chain && ws.slice(2).join('\u0000') === spec.join('\u0000')
     })
     if (rule) return {table, rule, chain}

@@ -202,6 +202,11 @@ export interface NfSet {
 /** The table libvirt >= 10 keeps its network rules in with its nftables backend. */
 export const LIBVIRT_NFT_TABLE = 'libvirt_network'
 
+/** The words of an iptables-save rule line: double-quoted values unescaped, as iptables itself reads them. */
+export function iptablesWords(ruleText: string): string[] {
+  return [...ruleText.matchAll(/"((?:[^"\\]|\\.)*)"|(\S+)/g)].map((m) => (m[1] !== undefined ? m[1].replace(/\\(.)/g, '$1') : m[2]))
+}
+
 /** Who owns a netfilter chain: a firewall manager rewrites it on reload, libvirt re-creates its own; the rest is the admin's. */
 export type ChainOwner = 'libvirt' | 'firewalld' | 'ufw' | 'docker' | 'admin'
 
