@@ -237,6 +237,8 @@ describe('the safety contract holds for every fix on every recording', async () 
     forward.rules.push({...forward.rules[0], text: '-A FORWARD -j DROP', exprs: [{kind: 'verdict', verdict: 'drop'}]})
     expect(judgeFixSteps({...subnet.finding, fixSteps: [argv('iptables', '-t', 'filter', '-D', 'FORWARD', '-j', 'DROP')]}, withCatchAll).map((p) => p.why)).toEqual([expect.stringMatching(/catch-all/)])
     expect(judged(subnet, [argv('iptables', '-t', 'filter', '-D', 'FORWARD', '-j', 'DROP')])).toEqual([expect.stringMatching(/does not have/)])
+    // What the host's facts do not show is not judged safe.
+    expect(judgeFixSteps({...subnet.finding, fixSteps: [argv(...own)]}, {libvirt: subnet.host.libvirt}).map((p) => p.why)).toEqual([expect.stringMatching(/ruleset could not be read/)])
     // Docker relies on bridge netfilter.
     const docker = on('bridged-forward-drop', 'bridge-netfilter-enabled')
     expect(judged(docker, [argv('sysctl', '-w', 'net.bridge.bridge-nf-call-iptables=0')])).toEqual([expect.stringMatching(/Docker relies on/)])
@@ -278,6 +280,7 @@ describe('the safety contract holds for every fix on every recording', async () 
     expect(judged(killed, [destroy, start, ...replugs.slice(1)])).toEqual([expect.stringMatching(/^0: kdlab-\w+'s tap vnet\d+ is not put back on virbr0$/)])
     expect(judged(killed, [destroy, ...replugs])).toEqual(['0: network default is destroyed and not started again'])
     expect(judged(killed, [destroy, replugs[0], start, ...replugs.slice(1)])).toEqual([expect.stringMatching(/^1: takes bridge:virbr0 before step 3/)])
+    expect([...new Set(judgeFixSteps(killed.finding, {netfilter: killed.host.netfilter}).map((p) => p.step))]).toEqual([0, ...replugs.map((_, i) => i + 2)])
     // The port is freed before the network that binds it starts.
     const conflict = on('dns-port-conflict', 'dns-port-conflict')
     const [kill, wait, netStart, ...rest] = conflict.finding.fixSteps

@@ -85,8 +85,8 @@ function iptablesTarget(argv: string[], netfilter: NetfilterFacts | undefined): 
 }
 
 /** Why deleting this rule widens the host's exposure or removes what is not the admin's, if it does. */
-function deletionProblem(owner: string, rule: NfRule | undefined, nftSyntax: boolean): string | undefined {
-  if (rule === undefined) return 'deletes a rule this host does not have (kvmdoctor cannot tell what it is)'
+function deletionProblem(owner: string, rule: NfRule | undefined, nftSyntax: boolean, read: boolean): string | undefined {
+  if (rule === undefined) return read ? 'deletes a rule this host does not have (kvmdoctor cannot tell what it is)' : "deletes a rule, and the host's ruleset could not be read to tell what it is"
   if (owner !== 'admin') return `deletes a rule of ${owner}'s own (${owner === 'libvirt' ? 'libvirt re-creates it; the network is what to fix' : 'the manager restores it on reload; its catch-all guards every interface'})`
   if (catchAllText(rule.text, nftSyntax)) return `deletes the chain's catch-all (${rule.text}): that opens the chain to all traffic, not only the guests'`
   return undefined
@@ -108,10 +108,10 @@ function stepProblem(step: FixStep, names: {networks: Set<string>; domains: Set<
     if (argv.some((w) => IPTABLES_WIDE.has(w))) return 'changes a chain policy, flushes, zeroes, renames or deletes a chain'
     if (argv.includes('-D') || argv.includes('--delete')) {
       const {rule, chain, table} = iptablesTarget(argv, host.netfilter)
-      if (chainOwnerOf(table?.name, chain) !== 'admin') return deletionProblem(chainOwnerOf(table?.name, chain), rule, false)
+      if (chainOwnerOf(table?.name, chain) !== 'admin') return deletionProblem(chainOwnerOf(table?.name, chain), rule, false, host.netfilter !== undefined)
       const jumps = rule?.exprs.find((e) => e.kind === 'jump' || e.kind === 'goto') as {target: string} | undefined
       if (jumps && chainOwnerOf(table?.name, jumps.target) !== 'admin') return `deletes the jump into ${jumps.target}, which is not the admin's`
-      return deletionProblem('admin', rule, false)
+      return deletionProblem('admin', rule, false, host.netfilter !== undefined)
     }
     if (argv.includes('-I') || argv.includes('-A') || argv.includes('--insert') || argv.includes('--append')) {
       const target = optionValue(argv, '-j') ?? optionValue(argv, '--jump')
@@ -127,7 +127,7 @@ function stepProblem(step: FixStep, names: {networks: Set<string>; domains: Set<
       const rule = table?.chains[chain]?.rules.find((r) => r.ref.handle === handle)
       const jumps = rule?.exprs.find((e) => e.kind === 'jump' || e.kind === 'goto') as {target: string} | undefined
       if (jumps && chainOwnerOf(tableName, jumps.target) !== 'admin') return `deletes the jump into ${jumps.target}, which is not the admin's`
-      return deletionProblem(chainOwnerOf(tableName, chain), rule, table?.backend === 'nft')
+      return deletionProblem(chainOwnerOf(tableName, chain), rule, table?.backend === 'nft', host.netfilter !== undefined)
     }
     return `nft ${argv.slice(1, 3).join(' ')} changes more than one accept or one admin rule`
   }
@@ -193,6 +193,7 @@ function disruptionProblems(finding: Named, host: FixHost): StepProblem[] {
     const w = words(step)
     const problem = (why: string) => out.push({step: i, line: renderStep(step), why})
     const later = steps.slice(i + 1).map(words)
+    if (!host.libvirt && ((w[0] === 'virsh' && w[1] === 'net-destroy') || (w[0] === 'ip' && w[4] === 'master'))) problem("libvirt's guests could not be read: kvmdoctor cannot tell which guests this cuts off or re-plugs")
     if (w[0] === 'virsh' && w[1] === 'net-destroy') {
       const network = w[2]
       if (!later.some((x) => x[0] === 'virsh' && x[1] === 'net-start' && x[2] === network)) problem(`network ${network} is destroyed and not started again`)
