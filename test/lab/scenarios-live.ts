@@ -188,7 +188,8 @@ async function tapOf(guest: string): Promise<string> {
 }
 
 const LAN01: Guest = {name: 'kdlab-lan01', mac: '52:54:00:6b:64:10', mode: 'dhcp-or-apipa', bridge: LAB_BRIDGE, probe: '10.77.0.2'}
-const DUP01: Guest = {name: 'kdlab-dup01', mac: WEB01_MAC, mode: 'dhcp'}
+// ACPI on: the fix detaches its interface (PCI hot-unplug), which the guest's kernel must answer.
+const DUP01: Guest = {name: 'kdlab-dup01', mac: WEB01_MAC, mode: 'dhcp', acpi: true}
 const TINY = 'kdlab-tiny'
 const TINY_GUESTS: Guest[] = [1, 2, 3].map((n) => ({name: `kdlab-tiny0${n}`, mac: `52:54:00:6b:64:2${n}`, mode: 'dhcp-or-apipa', network: TINY, probe: '192.168.150.1'}))
 const PINNED = 'kdlab-pinned'
