@@ -5,12 +5,13 @@
  */
 import type {Flow, Hop} from '../src/datapath/flows.js'
 import type {TraceStep} from '../src/datapath/netfilter/evaluate.js'
+import {sourceHeaderLines} from './source-header.js'
 import type {TraceResult} from '../src/core/trace-service.js'
 
 const VERDICT = {pass: 'pass', fail: 'FAIL', indeterminate: '????'} as const
 
 export function renderTrace(t: TraceResult): string {
-  const out: string[] = [`kvmdoctor trace ${t.guest} on ${t.host} (${t.capturedAt})`, '']
+  const out: string[] = [`kvmdoctor trace ${t.guest} on ${t.host} (${t.capturedAt})`, ...sourceHeaderLines(t.source), '']
   if (t.unavailable) {
     out.push(`The flows cannot be followed: ${t.unavailable}`)
     return out.join('\n') + '\n'

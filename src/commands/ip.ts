@@ -1,4 +1,5 @@
 import {Args, Flags} from '@oclif/core'
+import {sourceHeaderLines} from '../../reports/source-header.js'
 import {renderIpTable} from '../../reports/ip-table.js'
 import {colorLevel, makeStyle, outputWidth} from '../../reports/style.js'
 import {KvmdoctorCommand} from '../core/command.js'
@@ -48,7 +49,9 @@ Exit code: 0 when every running guest is ok, 1 when one is not, 2 on bad usage.`
       checkNames(inventory.rows.map((r) => ({kind: 'domain', name: r.domain})))
       // A script's answer: is every running guest's networking as it should be?
       process.exitCode = inventory.rows.some((r) => r.verdict !== 'ok' && r.verdict !== 'shut off') ? 1 : 0
-      if (this.jsonEnabled()) return inventory
+      const described = source.describe ? scrubDeep(source.describe()) : undefined
+      if (this.jsonEnabled()) return described ? {...inventory, source: described} : inventory
+      for (const line of sourceHeaderLines(described)) this.log(visibleControlsDeep(line))
       this.log(renderIpTable(visibleControlsDeep(inventory), {width: outputWidth(), wide: flags.wide, style: makeStyle(colorLevel({flag: flags.color}))}))
       return undefined
     } catch (error) {

@@ -4,6 +4,7 @@ import {renderTree} from '../../reports/layout.js'
 import {colorLevel, makeStyle, outputWidth} from '../../reports/style.js'
 import {verdictOf} from '../../reports/summary.js'
 import {topologyTree} from '../../reports/topology-text.js'
+import {sourceHeaderLines} from '../../reports/source-header.js'
 import {runDiagnose} from '../core/diagnose-service.js'
 import {describeFailure} from '../core/errors.js'
 import {deriveTopology, topologyJson} from '../core/topology.js'
@@ -37,7 +38,7 @@ export default class Topology extends KvmdoctorCommand {
       if (json) return topologyJson(topology)
       const style = makeStyle(colorLevel({flag: flags.color}))
       const verdict = verdictOf(diagnosis)
-      const lines = [style.health(verdict.health, verdict.text), '', ...renderTree(topologyTree(topology, {style}), outputWidth(), style)]
+      const lines = [style.health(verdict.health, verdict.text), ...sourceHeaderLines(diagnosis.source).map((l) => style.dim(l)), '', ...renderTree(topologyTree(topology, {style}), outputWidth(), style)]
       this.log(lines.join('\n'))
       return undefined
     } catch (error) {

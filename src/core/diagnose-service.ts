@@ -61,6 +61,7 @@ async function diagnoseFrom(request: DiagnoseRequest, deps: DiagnoseDeps, ignore
   const source = await openSource({from: request.from, record: request.record, timeoutMs: request.timeoutMs, deadlineMs: request.deadlineMs})
   const options = source.recordedOptions ? {...source.recordedOptions, ...(request.options.internet ? {internet: request.options.internet} : {})} : request.options
   const diagnosis = await diagnose({runner: source.runner, options, version: request.version, expectations, ignores, now: deps.now()}).finally(() => source.close())
+  if (source.describe) diagnosis.source = source.describe()
   if (source.recorder && request.record !== undefined) {
     await writeSnapshot(request.record, source.recorder.all(), {
       kvmdoctorVersion: request.version,

@@ -17,6 +17,7 @@ import {SEVERITIES, type Severity} from '../lib/severity.js'
 import {UserError} from './errors.js'
 import {parseDestination} from '../datapath/destination.js'
 import type {Destination, Flow} from '../datapath/flows.js'
+import type {SosSourceDescription} from './sosreport.js'
 
 export interface DiagnoseInput {
   runner: Runner
@@ -58,6 +59,8 @@ export interface Diagnosis extends Evaluation {
   suppressed: Suppressed[]
   /** Ignore entries past their expiry: they no longer suppress anything. */
   expiredIgnores: IgnoreEntry[]
+  /** What the diagnosis was read from, when it is a sosreport (the report's header). */
+  source?: SosSourceDescription
 }
 
 export async function diagnose(input: DiagnoseInput): Promise<Diagnosis> {

@@ -1,9 +1,11 @@
-import {stat} from 'node:fs/promises'
+import {lstat, stat} from 'node:fs/promises'
+import {join} from 'node:path'
 import type {ProbeOptions} from '../../probes/types.js'
 import {describeReadError} from './budget.js'
 import {UserError} from './errors.js'
 import type {Runner} from '../lib/runner.js'
 import {RecordingRunner, ReplayRunner} from './snapshot.js'
+import type {SosSourceDescription} from './sosreport.js'
 
 export interface SourceOptions {
   from?: string
@@ -20,9 +22,20 @@ export interface Source {
   recordedOptions?: ProbeOptions
   /** Removes whatever opening the source created (an extracted bundle). */
   close(): Promise<void>
+  /** A sosreport: what it is and (after the probes ran) what it did not collect, for the report header. */
+  describe?: () => SosSourceDescription
 }
 
 const nothing = async () => {}
+const isFile = (path: string) => lstat(path).then((s) => s.isFile(), () => false)
+const isDirectory = (path: string) => lstat(path).then((s) => s.isDirectory(), () => false)
+
+async function openSos(path: string, directory: boolean): Promise<Source> {
+  const {describeSos, openSosreport} = await import('./sosreport.js')
+  const runner = await openSosreport(path, {directory})
+  // sos reads the host as it is: nothing active, nothing listened to, the system instance of libvirt.
+  return {runner, recordedOptions: {active: false, libvirtUri: 'qemu:///system'}, close: nothing, describe: () => describeSos(path, runner)}
+}
 
 /** Picks the runner: a snapshot directory or bundle file, or the live host (recorded when asked). */
 export async function openSource(options: SourceOptions): Promise<Source> {
@@ -33,12 +46,18 @@ export async function openSource(options: SourceOptions): Promise<Source> {
       const code = (error as NodeJS.ErrnoException).code
       throw new UserError(code === 'ENOENT' || code === 'ENOTDIR' ? `${options.from}: no such file or directory` : describeReadError(options.from!, error))
     })
+    if (info.isDirectory() && !(await isFile(join(options.from, 'manifest.json'))) && (await isDirectory(join(options.from, 'sos_commands')) || (await isFile(join(options.from, 'sos_reports', 'manifest.json'))))) {
+      return openSos(options.from, true)
+    }
     if (info.isDirectory()) {
       const runner = await ReplayRunner.open(options.from)
       return {runner, recordedOptions: runner.manifest.options, close: nothing}
     }
     // A FIFO or a device would block or never end: only a regular file can be a bundle.
     if (!info.isFile()) throw new UserError(`${options.from}: not a snapshot directory or a bundle file (it is ${info.isFIFO() ? 'a FIFO' : info.isSocket() ? 'a socket' : 'a device'})`)
+    // A sosreport (.tar.xz, or a .tar.gz holding sos_commands/): read by its own runner.
+    const {archiveHoldsSosreport} = await import('./sosreport-tree.js')
+    if (await archiveHoldsSosreport(options.from)) return openSos(options.from, false)
     // tar is loaded only for bundles: it is not free at start-up.
     const {openBundle} = await import('./bundle.js')
     const {runner, cleanup} = await openBundle(options.from)

@@ -11,6 +11,7 @@ import {UserError} from './errors.js'
 import {buildModel} from '../derive/index.js'
 import {runProbes} from './probe-runner.js'
 import {openSource} from './source.js'
+import type {SosSourceDescription} from './sosreport.js'
 
 export interface TraceRequest {
   from?: string
@@ -33,6 +34,8 @@ export interface TraceResult {
   /** Why the flows could not be followed (a probe the datapath needs failed). */
   unavailable?: string
   probes: ProbeStatus[]
+  /** What it was read from, when it is a sosreport. */
+  source?: SosSourceDescription
 }
 
 export async function runTrace(request: TraceRequest): Promise<TraceResult> {
@@ -47,7 +50,7 @@ export async function runTrace(request: TraceRequest): Promise<TraceResult> {
     if (domain && request.iface && !domain.interfaces.some((i) => i.target === request.iface || i.mac === request.iface)) {
       throw new UserError(`${request.guest} has no interface "${request.iface}" (its interfaces: ${domain.interfaces.map((i) => i.target ?? i.mac).join(', ')})`)
     }
-    const base = {host: model.hostname, capturedAt: source.runner.capturedAt.toISOString(), guest: request.guest, state: domain?.state ?? 'unknown', probes: probeStatuses(results)}
+    const base = {host: model.hostname, capturedAt: source.runner.capturedAt.toISOString(), guest: request.guest, state: domain?.state ?? 'unknown', probes: probeStatuses(results), ...(source.describe ? {source: source.describe()} : {})}
     if (!model.datapath.ok) return {...base, flows: [], unavailable: model.datapath.reason}
     return {...base, flows: model.datapath.datapath.trace(request.guest, {iface: request.iface, to: request.to})}
   } finally {

@@ -3,7 +3,7 @@
  * (command output, stderr, the error field, log lines, domain XML, dhcpd.conf), must be absent
  * from every byte of a bundle (plain and --redact), a --record snapshot and every report format.
  */
-import {readdirSync, readFileSync} from 'node:fs'
+import {existsSync, readFileSync, readdirSync} from 'node:fs'
 import {readFile, writeFile} from 'node:fs/promises'
 import {join} from 'node:path'
 import * as tar from 'tar'
@@ -88,7 +88,7 @@ describe('the scrub table', () => {
     ]
     for (const line of benign) expect(scrubText(line)).toBe(line)
     // Every recording of the lab is left byte for byte as it was: the rules see the same data.
-    for (const fixture of readdirSync(join(ROOT, 'fixtures'))) {
+    for (const fixture of readdirSync(join(ROOT, 'fixtures')).filter((n) => existsSync(join(ROOT, 'fixtures', n, 'manifest.json')))) {
       for (const f of allFiles(join(ROOT, 'fixtures', fixture, 'outputs'))) expect(scrubText(f.text) === f.text, f.path).toBe(true)
     }
   })

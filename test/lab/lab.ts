@@ -138,6 +138,13 @@ function domainXml(g: Guest): string {
 </domain>`
 }
 
+/** A guest started and its lease in libvirt's network: the state every scenario starts from. */
+export async function startLeasedGuest(g: Guest): Promise<string[]> {
+  const addrs = await startGuest(g)
+  await waitFor(`${g.name} lease`, async () => (await sh(['virsh', 'net-dhcp-leases', NETWORK], {reject: false})).stdout.includes(g.mac), 30_000)
+  return addrs
+}
+
 /** Defines and boots a guest; resolves once it printed its addresses on the console. */
 export async function startGuest(g: Guest): Promise<string[]> {
   await defineGuest(g)
