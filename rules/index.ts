@@ -49,6 +49,10 @@ import {rule as rogueDhcpServer} from './rogue-dhcp-server.js'
 import {rule as snatAddressNotLocal} from './snat-address-not-local.js'
 import {rule as guestUnaddressedNetwork} from './guest-unaddressed-network.js'
 import {rule as routedNetworkNoReturnRoute} from './routed-network-no-return-route.js'
+import {rule as dnatTargetStale} from './dnat-target-stale.js'
+import {rule as portForwardBlocked} from './port-forward-blocked.js'
+import {rule as hairpinMissing} from './hairpin-missing.js'
+import {rule as hookRulesLost} from './hook-rules-lost.js'
 import type {RuleDefinition} from './types.js'
 
 /** In knowledge-base order. */
@@ -101,7 +105,11 @@ export const ALL_RULES: RuleDefinition[] = [
   guestAddressForeign,
   snatAddressNotLocal,
   guestUnaddressedNetwork,
+  dnatTargetStale,
+  portForwardBlocked,
+  hairpinMissing,
   routedNetworkNoReturnRoute,
+  hookRulesLost,
   guestFlowBlocked,
   guestFlowIndeterminate,
 ]

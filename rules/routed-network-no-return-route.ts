@@ -10,7 +10,7 @@ export const rule: RuleDefinition = {
   requires: DATAPATH_REQUIRES,
   // The guests' packets leave untranslated: their replies come back only if the upstream routes the guest subnet to this host.
   conditions: {all: [{fact: 'entity', path: 'elementKind', operator: 'equal', value: 'return-route'}]},
-  summary: 'Network {context.network} routes its guests without NAT, so the internet answers their own addresses: those replies reach this host only if the upstream router has a route for the guest subnet pointing at this host. That route lives outside the host; kvmdoctor cannot confirm it.',
+  summary: 'Network {context.network} routes its guests without NAT, so the internet answers their own addresses, and reaches their published services by them: those packets reach this host only if the upstream router has a route for the guest subnet pointing at this host. That route lives outside the host; kvmdoctor cannot confirm it.',
   evidence: ['{name}', '{detail}', '{flows}'],
   fix: [],
   fixLines: () => [],

@@ -8,6 +8,7 @@ import {addressViews, apipaViews} from './addresses.js'
 import {buildContext, readFacts} from './context.js'
 import {dhcpServiceViews} from './dhcp-service.js'
 import {elementViews} from './elements.js'
+import {forwardViews} from './forwards.js'
 import {ipv6AddressesByMac} from './incidents.js'
 import {domainViews, interfaceViews} from './guest.js'
 import {hostView, moduleFacts} from './host.js'
@@ -27,6 +28,7 @@ export function buildModel(probes: Record<string, ProbeResult>, capturedAt: Date
       guestAddress: (mac) => ctx.addressesByMac.get(mac)?.find((a) => !a.ip.startsWith('169.254.'))?.ip,
       guestAddress6: (mac) => ipv6ByMac.get(mac),
       addressConflict: (mac) => ctx.addressesByMac.get(mac)?.find((a) => (ctx.claimsOf.get(a.ip)?.size ?? 0) > 1)?.ip,
+      addressClaimants: (addr) => [...(ctx.claimsOf.get(addr) ?? [])],
       // A full range still serves the MACs that hold a lease in it.
       dhcpPoolFullFor: (network, mac) => {
         const pool = pools.get(network)
@@ -35,7 +37,10 @@ export function buildModel(probes: Record<string, ProbeResult>, capturedAt: Date
     },
     options,
   )
-  const flows = datapath.ok ? datapath.datapath.flows : []
+  const all = datapath.ok ? datapath.datapath.flows : []
+  // Inbound flows are judged on their forwards; an element of a guest's own flows stays theirs. Only the
+  // upstream route of a routed network is one element both ways: the inbound flows it leaves undecided join it.
+  const flows = all.filter((f) => !f.forward || f.decidedBy?.element?.kind === 'return-route')
   const networks = networkViews(ctx, pools)
   return {
     capturedAt,
@@ -51,6 +56,7 @@ export function buildModel(probes: Record<string, ProbeResult>, capturedAt: Date
       address: addressViews(ctx),
       'dhcp-service': dhcpServiceViews(ctx),
       element: elementViews(ctx, flows),
+      forward: forwardViews(ctx, datapath),
     },
     datapath,
   }

@@ -6,8 +6,9 @@
 import type {ProbeResult} from '../../probes/types.js'
 import type {DatapathDerivation} from '../datapath/derive.js'
 import type {Destination} from '../datapath/flows.js'
+import type {PublishRequest} from '../datapath/published.js'
 
-export type EntityKind = 'host' | 'network' | 'link' | 'domain' | 'interface' | 'apipa' | 'address' | 'dhcp-service' | 'element'
+export type EntityKind = 'host' | 'network' | 'link' | 'domain' | 'interface' | 'apipa' | 'address' | 'dhcp-service' | 'element' | 'forward'
 
 /** Names that relate a finding to others (for root-cause grouping and fix templates). */
 export interface EntityContext {
@@ -40,6 +41,8 @@ export interface Model {
 }
 
 export interface ModelOptions {
-  /** What stands for the internet in egress flows. */
+  /** What stands for the internet in egress flows (and for the outside in inbound ones). */
   internet?: Destination
+  /** Services the user expects reachable from outside (--publish GUEST:PORT/PROTO). */
+  publish?: PublishRequest[]
 }
