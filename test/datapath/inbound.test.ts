@@ -3,39 +3,10 @@ import type {HookFacts} from '../../probes/libvirt-hooks.js'
 import type {LibvirtFacts} from '../../probes/libvirt.js'
 import type {Neighbour} from '../../probes/neighbours.js'
 import type {Flow} from '../../src/datapath/flows.js'
-import type {PublishRequest} from '../../src/datapath/published.js'
-import {buildModel} from '../../src/derive/index.js'
-import {internetOf} from '../../src/core/diagnose.js'
-import {type Facts, alter, factsOf, withIptablesRule, withProbeData} from '../helpers.js'
-
-export const HOST = '198.51.100.1'
-
-/** The recording's model, with services the user publishes. */
-export function inboundModel(facts: Facts, publish: PublishRequest[] = []) {
-  return buildModel(facts.results, facts.capturedAt, {internet: facts.options ? internetOf(facts.options) : undefined, publish})
-}
-
-export function inbound(facts: Facts, publish: PublishRequest[] = []): Flow[] {
-  const m = inboundModel(facts, publish)
-  if (!m.datapath.ok) throw new Error(m.datapath.reason)
-  return m.datapath.datapath.flows.filter((f) => f.forward)
-}
+import {alter, withIptablesRule, withProbeData} from '../helpers.js'
+import {HOST, healthy, inbound, inboundModel, withForward} from '../inbound.js'
 
 const summary = (flows: Flow[]) => Object.fromEntries(flows.map((f) => [f.kind, f.verdict === 'pass' ? 'pass' : `${f.verdict} at ${f.decidedBy?.name}`]))
-
-/** The healthy lab host and web01's address there. */
-export async function healthy(): Promise<{facts: Facts; web: string; mac: string}> {
-  const facts = await factsOf('healthy')
-  const m = inboundModel(facts)
-  const flow = m.datapath.ok ? m.datapath.datapath.flows.find((f) => f.guest === 'kdlab-web01' && f.guestAddress) : undefined
-  return {facts, web: flow!.guestAddress!, mac: flow!.mac!}
-}
-
-/** A forward as an admin writes it: the DNAT, and (optionally) the accept ahead of libvirt's reject. */
-export function withForward(facts: Facts, target: string, accept = true, dnat = `-A PREROUTING -d ${HOST}/32 -p tcp -m tcp --dport 8080 -j DNAT --to-destination ${target}:80`): Facts {
-  const withDnat = withIptablesRule(facts, 'nat', dnat)
-  return accept ? withIptablesRule(withDnat, 'filter', `-A FORWARD -d ${target}/32 -o virbr0 -p tcp -m tcp --dport 80 -j ACCEPT`) : withDnat
-}
 
 describe('inbound flows: a published port followed both ways, from outside, the host and other guests', () => {
   it('a forward with its accept ahead of libvirt: the round trip from outside passes, DNAT and the reply translated back', async () => {
