@@ -1,5 +1,5 @@
-import {markDegraded} from '../src/lib/degraded.js'
 import type {NfRuleset} from '../src/lib/netfilter.js'
+import {markDegraded} from '../src/lib/degraded.js'
 import type {CommandCapture} from '../src/lib/runner.js'
 import {detectIptablesVariant} from './netfilter/iptables-save.js'
 import {type IptablesSource, buildRuleset} from './netfilter/ruleset.js'
@@ -64,7 +64,7 @@ export const netfilterProbe: Probe<NetfilterFacts> = {
       ...(ipset.error === undefined ? {ipset: ipset.output} : {}),
     })
     const variant = detectIptablesVariant(v4.output)
-    // What was not read marks the facts partial (the probe result's `degraded`), not only their `gaps`.
+    // What could not be read may hold the rule that decides a flow: the rules reading this ruleset are not checked.
     return markDegraded({
       ...ruleset,
       gaps,

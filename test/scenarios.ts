@@ -25,10 +25,22 @@ export interface ExpectedIp {
   sources?: string[]
 }
 
+/**
+ * Guest measures whose outcome the host's own state cannot decide, and why (the rule: judge() in test/oracles.ts).
+ * kvmdoctor's verdict on them must then be indeterminate, absent, or one resting on assumptions the lab breaks;
+ * every other measure of every guest is compared strictly.
+ */
+export interface BeyondHost {
+  /** The guests it is about (default: every running lab guest). */
+  guests?: string[]
+  measures: ReachCheck[]
+  why: string
+}
+
 export interface Scenario {
   name: string
-  /** Guest measurements the host's own state cannot show, with why: left out of the oracle comparison. */
-  beyondHost?: {measures: ('dhcp' | 'dns' | 'ping' | 'tcp')[]; why: string}
+  /** Guest measures the host's own state cannot decide, with why (see BeyondHost). */
+  beyondHost?: BeyondHost | BeyondHost[]
   description: string
   /** Extra diagnose flags for the live run (the recording keeps them for the replay). */
   args?: string[]
@@ -53,6 +65,20 @@ export const REACH_HOST_ONLY = {dhcp: 'ok', dns: 'ok', ping: 'fail', tcp: 'fail'
 /** The guest reaches nothing at all. */
 export const REACH_NONE = {dhcp: 'fail', dns: 'fail', ping: 'fail', tcp: 'fail'} as const
 const WEB01 = 'kdlab-web01'
+const ALL_MEASURES: ReachCheck[] = ['dhcp', 'dns', 'ping', 'tcp']
+/** kvmdoctor run inside a namespace host (default-route-missing and its kin) sees none of the real host's guests. */
+const NAMESPACE_HOST: BeyondHost = {measures: ALL_MEASURES, why: "kvmdoctor runs in a namespace host that holds none of the guests' links: it follows none of their flows, and the guests' paths are the real host's"}
+/** Two guests holding one address: who gets the replies sent to it. */
+const ADDRESS_CONFLICT: BeyondHost = {measures: ['dns', 'ping', 'tcp'], why: "two guests answer ARP for one address: which one the host's neighbour cache holds, and so which gets the replies, changes from moment to moment"}
+/**
+ * A guest bridged to the lab LAN (kdlab-lan: a router namespace with ISC dhcpd) asks its gateway, the LAN's router,
+ * for names, and the LAN's router routes nothing beyond its subnet: both out of this host's sight.
+ */
+const lanBeyondHost = (guest: string, measures: ReachCheck[] = ['dns', 'ping', 'tcp']): BeyondHost => ({
+  guests: [guest],
+  measures,
+  why: "the LAN's own router (namespace kdlab-lan) answers no DNS and routes nothing beyond 10.77.0.0/24; kvmdoctor follows no DNS on a LAN and takes the LAN's routing for granted",
+})
 
 // ---------- the wire as witness (issue 12): what guests send, heard with --listen ----------
 /** Long enough for every lab guest's loop (ping, reachability oracle, sleep) to send at least once. */
@@ -99,6 +125,7 @@ const WIRE_SCENARIOS: Scenario[] = [
   },
   {
     name: 'wire-client-id-duplicate',
+    beyondHost: ADDRESS_CONFLICT,
     description: 'two cloned guests (different MACs) sending one DHCP client id (--listen)',
     args: LISTEN,
     findings: [
@@ -144,6 +171,7 @@ const WIRE_SCENARIOS: Scenario[] = [
   },
   {
     name: 'wire-bridged-rogue-dhcp',
+    beyondHost: lanBeyondHost('kdlab-lan04'),
     description: "a second DHCP server (busybox udhcpd, a forgotten router's: same subnet, another pool) on the lab's bridged LAN answers a bridged guest besides the LAN's ISC dhcpd (--listen)",
     args: LISTEN,
     // The host knows no address of the LAN's own server (dhcpd runs on the LAN, not here): two servers answering is the finding.
@@ -328,6 +356,7 @@ export const SCENARIOS: Scenario[] = [
   },
   {
     name: 'bridged-healthy',
+    beyondHost: lanBeyondHost('kdlab-lan02'),
     description: 'a guest bridged to a lab LAN (router + ISC dhcpd in a namespace) takes its lease from the LAN, bridge-nf-call-iptables=0: the control for bridged-forward-drop (with --active arp-scan)',
     args: ['--active'],
     findings: [],
@@ -339,6 +368,7 @@ export const SCENARIOS: Scenario[] = [
   },
   {
     name: 'dhcpd-stopped',
+    beyondHost: lanBeyondHost('kdlab-lan03', ['dns']),
     description: "the LAN's ISC dhcpd (configured in /etc/dhcp/dhcpd.conf) is not running: a bridged guest self-assigns 169.254/16 (--listen: its tap, filtered by its MAC)",
     args: LISTEN,
     findings: [
@@ -352,6 +382,7 @@ export const SCENARIOS: Scenario[] = [
   },
   {
     name: 'bridged-forward-drop',
+    beyondHost: lanBeyondHost('kdlab-lan01', ['dns']),
     description: 'bridged guest on a lab bridge, bridge-nf-call-iptables=1 and FORWARD DROP: DHCP from the LAN namespace is dropped, guest self-assigns 169.254/16 (--listen)',
     args: LISTEN,
     findings: [
@@ -386,6 +417,7 @@ export const SCENARIOS: Scenario[] = [
   },
   {
     name: 'static-ip-collision',
+    beyondHost: ADDRESS_CONFLICT,
     description: "a guest with a static address inside the DHCP range, equal to web01's lease (with --active arp-scan)",
     args: ['--active'],
     findings: [{id: 'ip-address-conflict', rank: 1}],
@@ -448,6 +480,7 @@ export const SCENARIOS: Scenario[] = [
   },
   {
     name: 'conntrack-full',
+    beyondHost: {measures: ALL_MEASURES, why: 'the connection table is full: a new connection gets an entry only by evicting an unreplied one, which depends on what the table holds at that moment'},
     description: 'net.netfilter.nf_conntrack_max set to the current count',
     findings: [{id: 'conntrack-table-full', rank: 1}],
     noOtherAbove: 'info',
@@ -495,6 +528,7 @@ export const SCENARIOS: Scenario[] = [
   },
   {
     name: 'default-route-multiple',
+    beyondHost: NAMESPACE_HOST,
     description: 'a namespace host with two default routes of the same metric',
     findings: [{id: 'default-route-multiple', rank: 1}],
     noOtherAbove: 'info',
@@ -503,6 +537,7 @@ export const SCENARIOS: Scenario[] = [
   },
   {
     name: 'rp-filter-strict',
+    beyondHost: NAMESPACE_HOST,
     description: 'a namespace host with two uplinks and rp_filter=1',
     findings: [{id: 'rp-filter-strict', rank: 1}],
     noOtherAbove: 'info',
@@ -510,6 +545,7 @@ export const SCENARIOS: Scenario[] = [
   },
   {
     name: 'arp-flux',
+    beyondHost: NAMESPACE_HOST,
     description: 'a namespace host with two interfaces in one subnet, arp_ignore=0 and arp_announce=0',
     findings: [{id: 'arp-flux', rank: 1}],
     noOtherAbove: 'info',
@@ -517,6 +553,7 @@ export const SCENARIOS: Scenario[] = [
   },
   {
     name: 'default-route-missing',
+    beyondHost: NAMESPACE_HOST,
     description: 'kvmdoctor run inside a network namespace host without a default route',
     findings: [{id: 'default-route-missing', rank: 1}],
     noOtherAbove: 'info',
@@ -581,6 +618,7 @@ export const SCENARIOS: Scenario[] = [
   },
   {
     name: 'mark-random-drop',
+    beyondHost: {measures: ['ping', 'tcp'], why: 'the mark that FORWARD drops is set at random (-m statistic --mode random): nothing on the host decides which packets pass'},
     description: 'FORWARD drops -m mark --mark 0x1, the mark set at random (mangle PREROUTING -m statistic --mode random): no reading of the rules can tell which packets pass (indeterminate)',
     findings: [{id: 'guest-flow-indeterminate', rank: 1}],
     noOtherAbove: 'info',
@@ -779,6 +817,8 @@ export function checkIp(scenario: Scenario, rows: {domain: string; verdict: stri
 /** What fixtures/<name>/oracle.json holds: each running lab guest's own measurement after the injection. */
 export interface OracleRecord {
   guests: Record<string, Record<ReachCheck, ReachVerdict>>
+  /** Each guest's IPv4 addresses as its console printed them (KD-ADDRS) when it measured: whose packets the kernel traced. */
+  addresses?: Record<string, string[]>
   internet: string
   port: number
 }

@@ -14,6 +14,7 @@ import {Transform, type TransformCallback} from 'node:stream'
 import {pipeline} from 'node:stream/promises'
 import {createGunzip} from 'node:zlib'
 import * as tar from 'tar'
+import {ArchiveRefused, TarBoundary} from './archive.js'
 import {BUDGET, formatBytes, readRegularFileSync} from './budget.js'
 import {UserError} from './errors.js'
 
@@ -234,6 +235,9 @@ class Meter extends Transform {
 
 class OverBudget extends Error {}
 
+/** What may follow a tar's end-of-archive marker: a few records of zero padding (Python's tarfile and GNU tar pad to 10 KiB). */
+const ARCHIVE_END = {archiveBytes: Number.POSITIVE_INFINITY, trailingBytes: MiB}
+
 const XZ_MAGIC = Buffer.from([0xfd, 0x37, 0x7a, 0x58, 0x5a, 0x00])
 const GZIP_MAGIC = Buffer.from([0x1f, 0x8b])
 
@@ -341,9 +345,11 @@ export async function openSosArchive(file: string, wanted: Wanted, budget: Parti
       const lzma = (await import('lzma-native')).default
       stages.push(lzma.createDecompressor({memlimit: 256 * MiB}) as unknown as NodeJS.ReadWriteStream)
     }
-    await pipeline([createReadStream(file), ...stages, meter, parser as unknown as NodeJS.WritableStream])
+    // node-tar sees the archive up to its end-of-archive marker only (it walks trailing zero blocks in quadratic time).
+    await pipeline([createReadStream(file), ...stages, meter, new TarBoundary(ARCHIVE_END), parser as unknown as NodeJS.WritableStream])
   } catch (error) {
     if (refused) throw new UserError(`${file}: refusing a sosreport with unsafe entries: ${refused}`)
+    if (error instanceof ArchiveRefused) throw new UserError(`${file}: refusing the sosreport: ${error.message}`)
     if (error instanceof OverBudget) throw new UserError(`${file}: too large to read: ${error.message}`)
     throw new UserError(`${file}: not a readable ${kind === 'xz' ? '.tar.xz' : kind === 'gzip' ? '.tar.gz' : '.tar'} archive (${(error as Error).message.split('\n')[0]})`)
   }
@@ -373,6 +379,6 @@ export async function archiveHoldsSosreport(file: string): Promise<boolean> {
       entry.resume()
     },
   })
-  await pipeline([createReadStream(file), ...(kind === 'gzip' ? [createGunzip()] : []), new Meter(256 * MiB), parser as unknown as NodeJS.WritableStream]).catch(() => undefined)
+  await pipeline([createReadStream(file), ...(kind === 'gzip' ? [createGunzip()] : []), new Meter(256 * MiB), new TarBoundary(ARCHIVE_END), parser as unknown as NodeJS.WritableStream]).catch(() => undefined)
   return verdict === true
 }

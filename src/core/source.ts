@@ -6,13 +6,18 @@ import {UserError} from './errors.js'
 import type {Runner} from '../lib/runner.js'
 import {RecordingRunner, ReplayRunner} from './snapshot.js'
 import type {SosSourceDescription} from './sosreport.js'
+import type {SshTarget} from './ssh-runner.js'
 
 export interface SourceOptions {
   from?: string
+  /** Probe this host over SSH (--ssh, --ssh-option) instead of the local one. */
+  ssh?: SshTarget
   record?: string
   timeoutMs: number
   /** Whole-run budget of a live run (--deadline). */
   deadlineMs?: number
+  /** Told what the user must know about the source, though it opened (a bundle without checksums). */
+  warn?: (message: string) => void
 }
 
 export interface Source {
@@ -40,6 +45,7 @@ async function openSos(path: string, directory: boolean): Promise<Source> {
 /** Picks the runner: a snapshot directory or bundle file, or the live host (recorded when asked). */
 export async function openSource(options: SourceOptions): Promise<Source> {
   if (options.from !== undefined) {
+    if (options.ssh !== undefined) throw new UserError('--ssh and --from exclude each other: probe a host over ssh, or analyse a recording')
     // An empty --from is a mistake, not a request to probe this host.
     if (options.from.trim() === '') throw new UserError('--from needs a snapshot directory or a bundle file, got an empty string')
     const info = await stat(options.from).catch((error: unknown) => {
@@ -60,13 +66,25 @@ export async function openSource(options: SourceOptions): Promise<Source> {
     if (await archiveHoldsSosreport(options.from)) return openSos(options.from, false)
     // tar is loaded only for bundles: it is not free at start-up.
     const {openBundle} = await import('./bundle.js')
-    const {runner, cleanup} = await openBundle(options.from)
+    const {runner, cleanup, unverified} = await openBundle(options.from)
+    if (unverified) options.warn?.(`${options.from} has no ${unverified}: its files are unverified (a bundle written before checksums existed, or one whose checksums were removed)`)
     return {runner, recordedOptions: runner.manifest.options, close: cleanup}
+  }
+  const live = await openLiveRunner(options)
+  if (!options.record) return live
+  const recorder = new RecordingRunner(live.runner)
+  return {runner: recorder, recorder, close: live.close}
+}
+
+/** A runner on the live host: this one, or the one --ssh names (connected here: an unreachable host is a UserError). */
+export async function openLiveRunner(options: Pick<SourceOptions, 'ssh' | 'timeoutMs' | 'deadlineMs'>): Promise<{runner: Runner; close: () => Promise<void>}> {
+  if (options.ssh !== undefined) {
+    if (options.ssh.destination.trim() === '') throw new UserError('--ssh needs [USER@]HOST, got an empty string')
+    const {SshRunner} = await import('./ssh-runner.js')
+    const runner = await SshRunner.open({...options.ssh, timeoutMs: options.timeoutMs, deadlineMs: options.deadlineMs})
+    return {runner, close: () => runner.close()}
   }
   // The live runner (and its process pool) loads only for a live run.
   const {LiveRunner} = await import('./live-runner.js')
-  const live = new LiveRunner({timeoutMs: options.timeoutMs, deadlineMs: options.deadlineMs})
-  if (!options.record) return {runner: live, close: nothing}
-  const recorder = new RecordingRunner(live)
-  return {runner: recorder, recorder, close: nothing}
+  return {runner: new LiveRunner({timeoutMs: options.timeoutMs, deadlineMs: options.deadlineMs}), close: nothing}
 }

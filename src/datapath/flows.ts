@@ -322,14 +322,13 @@ class HostView {
         : handsOut
           ? {addr: src, assumed: `source ${src}: the guest's own address is not known; its network's DHCP would give it ${hostEntry ? 'this one (a host entry for its MAC)' : `one of ${v4.dhcpRanges.map((r) => `${r.start}-${r.end}`).join(', ')}`}`}
           : {addr: src, missing: {network: net.name, subnet: networkOf(subnet)}}
-      if (custom) {
-        flows.push(...this.routedEgress(base, g, source, srcNote, internet, 'custom'))
-        return flows
-      }
-      if (v4.dhcpRanges.length > 0 || v4.dhcpHosts.length > 0) flows.push(...this.localService(base, g, 'dhcp', gw, source))
-      // A guest whose address nothing reports gets one only by DHCP: where DHCP fails, so does everything it would send.
-      const dhcpFails = !own ? flows.find((f) => (f.kind === 'dhcp' || f.kind === 'dhcp-reply') && f.verdict === 'fail') : undefined
+      const dhcp = v4.dhcpRanges.length > 0 || v4.dhcpHosts.length > 0 ? this.localService(base, g, 'dhcp', gw, source) : []
+      // A guest whose address nothing reports gets one only by DHCP: where DHCP fails, so does everything it would
+      // send (to any destination: `trace --to` too).
+      const dhcpFails = !own ? dhcp.find((f) => f.verdict === 'fail') : undefined
       if (dhcpFails) source = {...source, assumed: undefined, noLease: dhcpFails}
+      if (custom) return this.routedEgress(base, g, source, srcNote, internet, 'custom')
+      flows.push(...dhcp)
       if (net.dnsEnabled) flows.push(...this.localService(base, g, 'dns', gw, source, srcNote))
       if (net.forwardMode === 'nat' || net.forwardMode === 'route' || net.forwardMode === 'open') flows.push(...this.routedEgress(base, g, source, srcNote, internet, 'egress'))
       return flows
@@ -338,8 +337,11 @@ class HostView {
     const uplinks = (this.ports.get(bridge) ?? []).filter((p) => p.kind !== 'tap' && p.kind !== 'macvtap' && p.name !== i.target)
     if (uplinks.length === 0) return flows
     if (known) base.guestAddress = known
-    if (!custom) flows.push(...this.bridgedFlow(base, g, uplinks[0], 'dhcp', known))
-    flows.push(...this.bridgedFlow(base, g, uplinks[0], custom ? 'custom' : 'egress', known, internet))
+    const dhcp = this.bridgedFlow(base, g, uplinks[0], 'dhcp', known)
+    // As on a routed network: a guest whose address nothing reports, and whose DHCP fails here, has none to send from.
+    const dhcpFails = !known ? dhcp.find((f) => f.verdict === 'fail') : undefined
+    if (!custom) flows.push(...dhcp)
+    flows.push(...this.bridgedFlow(base, g, uplinks[0], custom ? 'custom' : 'egress', known, internet, dhcpFails))
     return flows
   }
 
@@ -584,8 +586,9 @@ class HostView {
     if (i.target) this.enterDevice(runner, i.target, 'tap', bridge)
     else runner.links(this.deviceHops(undefined, 'tap', bridge))
     this.portIn(runner, bridge, i.target, i.mac)
-    // Two MACs answering for one address: replies go to whichever the neighbour cache holds.
-    const conflict = i.mac ? this.facts.addressConflict?.(i.mac) : undefined
+    // Two MACs answering for one address: replies go to whichever the neighbour cache holds. Not a DHCP exchange
+    // from 0.0.0.0: the server answers the client's own MAC (dnsmasq writes that neighbour entry itself).
+    const conflict = i.mac && packet.src !== '0.0.0.0' ? this.facts.addressConflict?.(i.mac) : undefined
     if (conflict) runner.push({name: 'address', verdict: 'indeterminate', detail: `another MAC claims ${conflict}: replies reach whichever one the neighbour cache holds`, element: {id: `conflict:${conflict}`, kind: 'listener', text: `${conflict} claimed by two MACs`, undo: []}})
     if (bridgePrerouting) runner.nf('bridge prerouting', 'prerouting', 'bridge', {iifname: i.target, ibrname: bridge})
     return runner
@@ -850,7 +853,8 @@ class HostView {
       kind === 'dhcp'
         ? newPacket({family: 4, src: gw, dst: '255.255.255.255', l4proto: 'udp', sport: 67, dport: 68, pkttype: 'broadcast'})
         : replyPacket({family: 4, src: gw, dst: src, l4proto: 'udp', sport: 53, dport: 40000})
-    const back = new PathRunner(this, [], reply, kind === 'dhcp' ? SIZE.dhcp : SIZE.dnsReply)
+    // A DNS answer is in the query's connection (and carries its connection mark); a DHCP offer is a new one.
+    const back = new PathRunner(this, [], kind === 'dns' ? {...reply, ct: {...reply.ct, mark: runner.packet().ct.mark}} : reply, kind === 'dhcp' ? SIZE.dhcp : SIZE.dnsReply)
     if (kind === 'dns') {
       const missing = this.unaddressedHop(source, g)
       if (missing) back.push(missing)
@@ -892,7 +896,9 @@ class HostView {
     const reply = replyPacket({family: 4, iifname: egress, src: to.addr, dst: src, l4proto: to.proto, ...(to.proto === 'icmp' ? {icmpType: 0} : {sport: to.port ?? 443, dport: 40000})}, natted !== src ? ['snat'] : [])
     // The sender sizes its packets by the routed path (the bridge's MTU, not the tap's): the tap must take them.
     // Conntrack undoes the source NAT at the NAT core's priority in prerouting: chains before it see the translated address.
-    const arriving: NfPacket = natted !== src ? {...reply, dst: natted, ct: {...reply.ct, translate: {dst: src}}} : reply
+    // The reply belongs to the request's connection: it carries the connection mark the request's path left.
+    const ctMark = runner.packet().ct.mark
+    const arriving: NfPacket = natted !== src ? {...reply, dst: natted, ct: {...reply.ct, mark: ctMark, translate: {dst: src}}} : {...reply, ct: {...reply.ct, mark: ctMark}}
     const back = new PathRunner(this, [], arriving, to.proto === 'icmp' ? SIZE.ping : this.pathMtu(bridge, egress))
     const replyAssumed = [...assumed]
     if (missing) back.push(missing)
@@ -980,13 +986,13 @@ class HostView {
   }
 
   /** A frame bridged between the guest's tap and an uplink port: bridge hooks, and the IP hooks when br_netfilter hands it over. */
-  private bridgedFlow(base: FlowBase, g: GuestSide, uplink: Link, kind: 'dhcp' | 'egress' | 'custom', known: string | undefined, to?: Destination): Flow[] {
+  private bridgedFlow(base: FlowBase, g: GuestSide, uplink: Link, kind: 'dhcp' | 'egress' | 'custom', known: string | undefined, to?: Destination, noLease?: Flow): Flow[] {
     const {d, i, bridge} = g
     const brnf = this.sysctl('net.bridge.bridge-nf-call-iptables')
     const dest = to ?? DEFAULT_INTERNET
     const src = known ?? '0.0.0.0'
     const lanAssumed = kind === 'dhcp' ? `the LAN's DHCP server behind ${uplink.name} answers (out of this host's sight)` : `the LAN behind ${uplink.name} routes ${dest.addr} and delivers the reply to ${d.name}'s MAC (out of this host's sight)`
-    const srcAssumed = kind !== 'dhcp' && !known ? [`the guest's address is not known: judged for any address of the LAN`] : []
+    const srcAssumed = kind !== 'dhcp' && !known && !noLease ? [`the guest's address is not known: judged for any address of the LAN`] : []
     const size = kind === 'dhcp' ? SIZE.dhcp : dest.proto === 'icmp' ? SIZE.ping : this.pathMtu(i.target, bridge, uplink.name)
     const mk = (dir: 'out' | 'in', reply: boolean): NfPacket => {
       const fields = dir === 'out' ? {physIn: i.target, physOut: uplink.name} : {physIn: uplink.name, physOut: i.target}
@@ -1016,7 +1022,8 @@ class HostView {
       this.leaveDevice(runner, outDev, outRole, outRole === 'tap' ? bridge : undefined)
     }
     const outPacket = mk('out', false)
-    const out = this.fromGuest(g, outPacket, size, undefined, false)
+    const missing = noLease ? this.unaddressedHop({addr: src, noLease}, g) : undefined
+    const out = this.fromGuest(g, outPacket, size, missing, false)
     // A DHCP server this host runs for the segment answers from the bridge itself; one on the LAN is out of sight.
     const server = kind === 'dhcp' ? this.facts.bridgeDhcpServers?.find((s) => s.bridge === bridge) : undefined
     across(out, i.target ?? '?', uplink.name, 'egress', kind === 'dhcp')
@@ -1032,7 +1039,7 @@ class HostView {
     const assumptions = server ? [] : [lanAssumed]
     const flows = [this.finish(base, kind, kind === 'dhcp' ? `DHCP request bridged to the LAN through ${uplink.name}` : `bridged to ${dest.addr}${dest.proto === 'icmp' ? '' : `:${dest.port ?? 443}/${dest.proto}`} through ${uplink.name}`, outPacket, out.hops, undefined, [...srcAssumed, ...assumptions])]
     const backPacket = mk('in', kind !== 'dhcp')
-    const back = new PathRunner(this, [], backPacket, size)
+    const back = new PathRunner(this, missing ? [missing] : [], backPacket, size)
     back.sourcePort = uplink.name
     this.enterDevice(back, uplink.name, 'egress')
     this.portIn(back, bridge, uplink.name)

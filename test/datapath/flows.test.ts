@@ -184,6 +184,30 @@ describe('hop model: a NAT guest on libvirt rules', () => {
     expect(fs.map((f) => f.kind)).toEqual(['dhcp', 'dhcp-reply'])
   })
 
+  it('a guest whose address nothing reports and whose DHCP fails has none to send from: DNS, egress and any traced destination fail at its DHCP failure', () => {
+    const facts = host((h) => {
+      h.guestAddress = () => undefined
+      h.listeners = h.listeners!.filter((l) => l.port !== 67)
+    })
+    const fs = flows(facts)
+    expect(verdicts(fs)).toEqual({dhcp: 'fail', dns: 'fail', egress: 'fail'})
+    const dhcpElement = byKind(fs, 'dhcp').decidedBy!.element
+    for (const kind of ['dns', 'egress']) expect(byKind(fs, kind).decidedBy).toMatchObject({name: 'guest address', element: dhcpElement})
+    // `trace --to` (the lab compares ping with it) follows the same guest: no address, whatever the destination.
+    const ping = buildDatapath(facts, {internet: {addr: '203.0.113.10', port: 80, proto: 'tcp'}}).trace('web01', {to: {addr: '203.0.113.10', proto: 'icmp'}})
+    expect(ping.map((f) => `${f.kind} ${f.verdict} ${f.decidedBy?.name}`)).toEqual(['custom fail guest address'])
+    // With DHCP served, the same unknown guest is judged for an address its network would give it.
+    const served = buildDatapath(host((h) => (h.guestAddress = () => undefined)), {internet: {addr: '203.0.113.10', port: 80, proto: 'tcp'}}).trace('web01', {to: {addr: '203.0.113.10', proto: 'icmp'}})
+    expect(served.map((f) => f.verdict)).toEqual(['pass', 'pass'])
+    expect(served[0].assumptions?.[0]).toMatch(/^source 192\.168\.122\.2: the guest's own address is not known/)
+  })
+
+  it("another MAC claiming the guest's address leaves its replies undecided, not its DHCP exchange (answered to its own MAC)", () => {
+    const fs = flows(host((h) => (h.addressConflict = (mac) => (mac === '52:54:00:00:00:01' ? '192.168.122.50' : undefined))))
+    expect(verdicts(fs)).toEqual({dhcp: 'pass', 'dhcp-reply': 'pass', dns: 'indeterminate', 'dns-reply': 'pass', egress: 'indeterminate', 'egress-reply': 'pass'})
+    expect(byKind(fs, 'egress').decidedBy).toMatchObject({name: 'address', element: {id: 'conflict:192.168.122.50'}})
+  })
+
   it('a shut-off guest has no flows', () => {
     expect(flows(host((h) => (h.domains[0].state = 'shut off')))).toEqual([])
   })
@@ -204,6 +228,22 @@ describe('hop model: a guest bridged to a LAN', () => {
   it('br_netfilter hands bridged frames to FORWARD: its DROP policy stops DHCP from the LAN', () => {
     const f = lanFlows([ipt('filter', {FORWARD: []}, {FORWARD: 'drop'})]).find((x) => x.kind === 'dhcp')!
     expect(f.decidedBy).toMatchObject({name: 'netfilter forward (br_netfilter)', element: {kind: 'nf-policy'}})
+  })
+
+  it("the host's own DHCP server for the bridge stopped: a guest whose address nothing reports has none to send from; one with a known address still gets out", () => {
+    const facts = (address?: string) =>
+      (() => {
+        const f = bridged([physdevAccept])
+        f.bridgeDhcpServers = [{name: 'isc-dhcp-server', bridge: 'br0', running: false}]
+        f.guestAddress = (mac) => (mac === '52:54:00:00:00:02' ? address : '192.168.122.50')
+        return f
+      })()
+    const unknown = flows(facts()).filter((f) => f.guest === 'lan01')
+    expect(unknown.map((f) => `${f.kind} ${f.verdict} ${f.decidedBy?.name}`)).toEqual(['dhcp fail DHCP server isc-dhcp-server', 'dhcp-reply pass undefined', 'egress fail guest address', 'egress-reply fail guest address'])
+    expect(unknown[2].decidedBy?.element).toEqual(unknown[0].decidedBy?.element)
+    const known = flows(facts('10.77.0.100')).filter((f) => f.guest === 'lan01' && f.kind.startsWith('egress'))
+    expect(known.map((f) => f.verdict)).toEqual(['pass', 'pass'])
+    expect(known[0].assumptions).toEqual([expect.stringMatching(/^the LAN behind eth1 routes/)])
   })
 
   it('a physdev-is-bridged accept lets them through, also behind a bridge-family table (the physdev view survives the bridge hooks)', () => {
@@ -360,5 +400,17 @@ describe('hop model: br_netfilter on a NAT network', () => {
     // Without br_netfilter no port is known to the IP hooks: the rule never matches.
     const off = flows(host((h) => (h.ruleset = ruleset(physdevDrop))))
     expect(off.find((f) => f.kind === 'egress')!.verdict).toBe('pass')
+  })
+})
+
+describe('the reply belongs to the request\'s connection', () => {
+  it('a connection mark the request path sets is seen by the reply (a connmark drop on replies fails them)', () => {
+    const setCtMark: NfExpr = {kind: 'mark', what: 'ct mark', op: 'set', value: 0x7}
+    const tables = libvirtTables({
+      filter: {FORWARD: [[cmp('iifname', str('virbr0')), setCtMark], [cmp('ct mark', num(7)), cmp('iifname', str('eth0')), drop], [jump('LIBVIRT_FWX')], [jump('LIBVIRT_FWI')], [jump('LIBVIRT_FWO')]]},
+    })
+    const fs = flows(host((h) => (h.ruleset = ruleset(tables))))
+    expect(byKind(fs, 'egress').verdict).toBe('pass')
+    expect(byKind(fs, 'egress-reply').decidedBy).toMatchObject({name: 'netfilter forward', verdict: 'fail'})
   })
 })
