@@ -1,5 +1,10 @@
+import {iptablesRuleWords} from '../probes/netfilter/iptables-save.js'
+import {shellQuote} from '../src/lib/shell.js'
 import {DATAPATH_REQUIRES} from './datapath.js'
 import type {RuleDefinition} from './types.js'
+
+/** An iptables rule's words as a shell command line: options bare, every value quoted. */
+const quotedWords = (words: string[]) => words.map((w) => (/^--?[A-Za-z][A-Za-z0-9-]*$/.test(w) ? w : shellQuote(w))).join(' ')
 
 /** The forward's rule with its target address replaced (iptables-save or nft text), for the new address. */
 function retarget(e: Record<string, unknown>, now: string): string[] {
@@ -8,10 +13,14 @@ function retarget(e: Record<string, unknown>, now: string): string[] {
   if (!text || /\bmap\b/.test(text)) return []
   const replaced = text.replace(new RegExp(`(^|[^0-9.])${old.replaceAll('.', '\\.')}(?![0-9])`, 'g'), `$1${now}`)
   if (replaced === text) return []
-  if (e.ruleBackend === 'nft') return e.ruleHandle === null ? [] : [`nft 'replace rule ${e.ruleFamily} ${e.ruleTable} ${e.ruleChain} handle ${e.ruleHandle} ${replaced}'`]
+  // nft joins its argument words: the whole command is one quoted shell word.
+  if (e.ruleBackend === 'nft') return e.ruleHandle === null ? [] : [`nft ${shellQuote(`replace rule ${e.ruleFamily} ${e.ruleTable} ${e.ruleChain} handle ${e.ruleHandle} ${replaced}`)}`]
   const tool = e.ruleBackend === 'iptables-legacy' ? 'iptables-legacy' : 'iptables'
+  const [append, chain, ...rest] = iptablesRuleWords(replaced)
+  const [, , ...oldWords] = iptablesRuleWords(text)
+  if (append !== '-A' || chain === undefined) return []
   // The new rule in the old one's place first, then the old one out: no moment without a forward.
-  return [`${tool} -t ${e.ruleTable} ${replaced.replace(/^-A (\S+)/, `-I $1 ${e.rulePosition}`)}`, `${tool} -t ${e.ruleTable} ${text.replace(/^-A /, '-D ')}`]
+  return [`${tool} -t ${shellQuote(String(e.ruleTable))} ${quotedWords(['-I', chain, String(e.rulePosition), ...rest])}`, `${tool} -t ${shellQuote(String(e.ruleTable))} ${quotedWords(['-D', chain, ...oldWords])}`]
 }
 
 export const rule: RuleDefinition = {

@@ -1,3 +1,4 @@
+import {shellQuote} from '../src/lib/shell.js'
 import {DATAPATH_REQUIRES} from './datapath.js'
 import type {RuleDefinition} from './types.js'
 
@@ -24,16 +25,18 @@ export const rule: RuleDefinition = {
     const host = e.hostHairpinVerdict === 'fail'
     const guest = e.guestHairpinVerdict === 'fail'
     const target = `${e.targetAddress}:${e.targetPort}`
-    const dnat = `-p ${e.proto} -m ${e.proto} --dport ${e.port} -j DNAT --to-destination ${target}`
-    const to = e.hostAddress ? `-d ${e.hostAddress}/32 ` : '-m addrtype --dst-type LOCAL '
+    // Every value the host gave is quoted for the shell.
+    const q = (v: unknown) => shellQuote(String(v))
+    const dnat = `-p ${q(e.proto)} -m ${q(e.proto)} --dport ${q(e.port)} -j DNAT --to-destination ${q(target)}`
+    const to = e.hostAddress ? `-d ${q(`${e.hostAddress}/32`)} ` : '-m addrtype --dst-type LOCAL '
     const iptables = e.ruleBackend === 'iptables-legacy' ? 'iptables-legacy' : 'iptables'
     const lines: string[] = []
     if (e.ruleBackend !== 'nft') {
       // The host's own connections: a DNAT in nat OUTPUT for exactly the published address and port.
       if (host) lines.push(`${iptables} -t nat -I OUTPUT ${to}${dnat}`)
-      if (guest && e.bridge && !e.guestHairpinTranslated) lines.push(`${iptables} -t nat -I PREROUTING -i ${e.bridge} ${to}${dnat}`)
+      if (guest && e.bridge && !e.guestHairpinTranslated) lines.push(`${iptables} -t nat -I PREROUTING -i ${q(e.bridge)} ${to}${dnat}`)
       // Guests on the target's subnet: translate the source of DNATed guest-to-guest connections only, so the answer comes back through the host.
-      if (guest && e.subnet) lines.push(`${iptables} -t nat -I POSTROUTING -s ${e.subnet} -d ${e.targetAddress}/32 -p ${e.proto} -m ${e.proto} --dport ${e.targetPort} -m conntrack --ctstate DNAT -j MASQUERADE`)
+      if (guest && e.subnet) lines.push(`${iptables} -t nat -I POSTROUTING -s ${q(e.subnet)} -d ${q(`${e.targetAddress}/32`)} -p ${q(e.proto)} -m ${q(e.proto)} --dport ${q(e.targetPort)} -m conntrack --ctstate DNAT -j MASQUERADE`)
     }
     return {
       hairpinWho: host && guest ? 'the host and other guests' : host ? 'the host itself' : 'other guests',

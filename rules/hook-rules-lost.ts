@@ -1,3 +1,4 @@
+import {shellQuote} from '../src/lib/shell.js'
 import {DATAPATH_REQUIRES} from './datapath.js'
 import type {RuleDefinition} from './types.js'
 
@@ -19,7 +20,7 @@ export const rule: RuleDefinition = {
     const files = (e.hookFiles as string[]).filter((f) => !f.endsWith('.json'))
     // libvirt runs a qemu hook with the domain XML on stdin; "reconnect" is what libvirtd itself sends a running guest's hook on restart.
     const script = files.find((f) => /\/qemu(\.d\/.*)?$/.test(f)) ?? ((e.hookFiles as string[]).some((f) => f.endsWith('.json')) ? '/etc/libvirt/hooks/qemu' : undefined)
-    return {rerun: guest && script ? [`virsh dumpxml ${guest} | ${script} ${guest} reconnect begin -`] : []}
+    return {rerun: guest && script ? [`virsh dumpxml ${shellQuote(guest)} | ${shellQuote(script)} ${shellQuote(guest)} reconnect begin -`] : []}
   },
   summary: 'libvirt ran the hook when {context.domain} started and the hook added its forward, but those rules are gone now while the guest runs: a firewall reload or restart (firewall-cmd --reload, ufw reload, iptables-restore, a libvirtd or nftables restart) replaced the ruleset after the hook ran. libvirt runs the hook again only at the guest\'s next start or libvirtd\'s next start.',
   evidence: ['missing: {hookRulesMissing}', '{flows}'],
