@@ -16,13 +16,16 @@ import {runProbes} from './probe-runner.js'
 import type {Runner} from '../lib/runner.js'
 import {SEVERITIES, type Severity} from '../lib/severity.js'
 import {UserError} from './errors.js'
-import {parseDestination} from '../datapath/destination.js'
+import {parseDestination, parsePublish} from '../datapath/destination.js'
 import type {Destination, Flow} from '../datapath/flows.js'
+import type {PublishRequest} from '../datapath/published.js'
 import type {SosSourceDescription} from './sosreport.js'
 
 export interface DiagnoseInput {
   runner: Runner
   options: ProbeOptions
+  /** Services the user expects guests to offer from outside (--publish): followed like the host's own forwards. */
+  publish?: PublishRequest[]
   version: string
   probes?: Probe[]
   rules?: RuleDefinition[]
@@ -66,7 +69,7 @@ export interface Diagnosis extends Evaluation {
 
 export async function diagnose(input: DiagnoseInput): Promise<Diagnosis> {
   const results = await runProbes(input.probes ?? ALL_PROBES, input.runner, input.options)
-  const model = buildModel(results, input.runner.capturedAt, {internet: internetOf(input.options)})
+  const model = buildModel(results, input.runner.capturedAt, {internet: internetOf(input.options), publish: input.publish ?? []})
   let ignored: IgnoreOutcome = {findings: [], suppressed: [], expired: []}
   const evaluation = await evaluate(model, input.rules ?? ALL_RULES, input.expectations ? checkExpectations(model, input.expectations) : [], {
     suppress: (findings) => (ignored = applyIgnores(findings, input.ignores ?? [], input.now ?? new Date())).findings,
@@ -98,6 +101,15 @@ export function internetOf(options: ProbeOptions): Destination | undefined {
   const d = parseDestination(options.internet)
   if (typeof d === 'string') throw new UserError(`--internet: ${d}`)
   return d
+}
+
+/** --publish GUEST:PORT/PROTO values, each checked (a bad one is a usage error naming it). */
+export function publishOf(values: readonly string[] | undefined): PublishRequest[] {
+  return (values ?? []).map((text) => {
+    const p = parsePublish(text)
+    if (typeof p === 'string') throw new UserError(`--publish: ${p}`)
+    return p
+  })
 }
 
 /** What the reports say of each probe: ran or not, how long, why not. */
