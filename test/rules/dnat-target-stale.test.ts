@@ -14,20 +14,20 @@ describe('dnat-target-stale', () => {
     expect(findings).toHaveLength(1)
     const f = findings[0]
     expect(f.entity).toEqual({kind: 'forward', name: `tcp ${HOST}:8080 -> ${OLD}:80`})
-    expect(f.context.domain).toBe('kdlab-web01')
+    expect(f.context?.domain).toBe('kdlab-web01')
     expect(f.evidence).toContain(`probably moved: kdlab-web01 (${mac}) was last seen at ${OLD} and holds ${web} now (its current lease)`)
     // The new rule goes in at the old one's position before the old one is deleted: no moment without a forward.
     expect(f.fix).toEqual([
       `iptables -t 'nat' -I 'PREROUTING' '1' -d '${HOST}/32' -p 'tcp' -m 'tcp' --dport '8080' -j 'DNAT' --to-destination '${web}:80'`,
       `iptables -t 'nat' -D 'PREROUTING' -d '${HOST}/32' -p 'tcp' -m 'tcp' --dport '8080' -j 'DNAT' --to-destination '${OLD}:80'`,
     ])
-    expect(f.note.join('\n')).toContain(`virsh net-update default add ip-dhcp-host "<host mac='${mac}' ip='${OLD}'/>"`)
+    expect((f.note ?? []).join('\n')).toContain(`virsh net-update default add ip-dhcp-host "<host mac='${mac}' ip='${OLD}'/>"`)
   })
 
   it('fires for a target nobody holds or held: no guest named, no fix guessed', async () => {
     const {facts} = await healthy()
     const {findings} = await fireInbound(rule, withForward(facts, OLD))
-    expect(findings.map((f) => [f.entity.name, f.fix, f.context.domain])).toEqual([[`tcp ${HOST}:8080 -> ${OLD}:80`, [], undefined]])
+    expect(findings.map((f) => [f.entity.name, f.fix, f.context?.domain])).toEqual([[`tcp ${HOST}:8080 -> ${OLD}:80`, [], undefined]])
   })
 
   it('stays silent for a forward to the address web01 holds now', async () => {
