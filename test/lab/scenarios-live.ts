@@ -12,6 +12,7 @@ import {
   INET,
   INET_DNS_HOST,
   NETWORK,
+  ROOT,
   defineNetwork,
   deleteNamespace,
   guestAddresses,
@@ -1137,26 +1138,13 @@ function inboundIptables(rules: (web: string) => {nat: string[]; filter: string[
 
 const LIBVIRT_HOOK = '/etc/libvirt/hooks/qemu'
 
-/** The libvirt wiki's port-forwarding qemu hook ("Forwarding Incoming Connections") for web01. */
-const wikiHook = (web: string) => `#!/bin/bash
-# kvmdoctor lab (inbound-hook-rules-lost): the libvirt wiki's port forward for kdlab-web01.
-Guest_name=kdlab-web01
-Guest_ipaddr=${web}
-Host_ipaddr=${PUBLISHED.hostAddress}
-Host_port=${PUBLISHED.port}
-Guest_port=${PUBLISHED.guestPort}
-
-if [ "\${1}" = "\${Guest_name}" ]; then
-   if [ "\${2}" = "stopped" ] || [ "\${2}" = "reconnect" ]; then
-        /sbin/iptables -D FORWARD -o virbr0 -p tcp -d $Guest_ipaddr --dport $Guest_port -j ACCEPT
-        /sbin/iptables -t nat -D PREROUTING -d $Host_ipaddr -p tcp --dport $Host_port -j DNAT --to $Guest_ipaddr:$Guest_port
-   fi
-   if [ "\${2}" = "start" ] || [ "\${2}" = "reconnect" ]; then
-        /sbin/iptables -I FORWARD -o virbr0 -p tcp -d $Guest_ipaddr --dport $Guest_port -j ACCEPT
-        /sbin/iptables -t nat -I PREROUTING -d $Host_ipaddr -p tcp --dport $Host_port -j DNAT --to $Guest_ipaddr:$Guest_port
-   fi
-fi
-`
+/** The libvirt wiki's port-forwarding qemu hook ("Forwarding Incoming Connections") for web01: the probe's own test script, aimed at web01's address now. */
+function wikiHook(web: string): string {
+  const script = readFileSync(join(ROOT, 'test/data/libvirt-hooks/qemu-wiki-style.sh'), 'utf8')
+  const aimed = script.replace(/^Guest_ipaddr=.*$/m, `Guest_ipaddr=${web}`)
+  if (aimed === script || !aimed.includes(`Host_ipaddr=${PUBLISHED.hostAddress}\nHost_port=${PUBLISHED.port}\nGuest_port=${PUBLISHED.guestPort}`)) throw new Error('qemu-wiki-style.sh no longer forwards the published port')
+  return aimed
+}
 
 /** firewalld's nat chains (firewalld 1.x layout) with a forward-port in the public zone, kdlab-up0's zone here. */
 const firewalldForwardPort = (uplink: string, web: string) => `  chain nat_PREROUTING {
