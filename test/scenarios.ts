@@ -331,19 +331,19 @@ const INBOUND_SCENARIOS: Scenario[] = [
   },
   {
     name: 'inbound-firewalld-forward-port',
-    description: "firewalld's forward-port (a dnat in its nat_PRE zone chain) on a host whose libvirt keeps its iptables rules: libvirt's reject stops it",
-    findings: [{id: 'port-forward-blocked', entity: '~:8080 ->'}],
+    description: "firewalld's forward-port (a dnat in its nat_PRE zone chain, for any of the host's addresses) on a host whose libvirt keeps its iptables rules: libvirt's reject stops it",
+    findings: [{id: 'port-forward-blocked', entity: '~tcp 8080 ->'}],
     noOtherAbove: 'info',
     oracle: {[WEB01]: REACH_OK},
     inbound: {outside: false},
   },
   {
     name: 'inbound-ufw-route',
-    description: "ufw's way: the DNAT in before.rules' nat table and `ufw route allow` in ufw-user-forward, ahead of libvirt's chains",
-    findings: [{id: 'hairpin-missing', entity: '~:8080 ->'}],
+    description: "ufw's way: the DNAT in before.rules' nat table and `ufw route allow` in ufw-user-forward, ufw's chains loaded first and libvirt's jumps inserted ahead of them when it started: libvirt's reject comes first",
+    findings: [{id: 'port-forward-blocked', entity: '~:8080 ->'}],
     noOtherAbove: 'info',
     oracle: {[WEB01]: REACH_OK},
-    inbound: {outside: true},
+    inbound: {outside: false},
   },
 ]
 

@@ -1200,8 +1200,9 @@ const INBOUND: Record<string, LiveScenario> = {
     async inject() {
       await saveIptables()
       const web = await web01Address()
-      // ufw's before.rules nat section and `ufw route allow proto tcp to WEB port 80` (ufw-user-forward).
-      const filter = ufwRuleset((await uplinkDevices())[0], true).replace('-A ufw-skip-to-policy-input -j DROP', `${forwardAccept('-A ufw-user-forward', web)}\n-A ufw-skip-to-policy-input -j DROP`)
+      // ufw's before.rules nat section and `ufw route allow proto tcp to WEB port 80` (ufw-user-forward); ufw's jumps
+      // after libvirt's, as when libvirtd inserted its own at the top after ufw had loaded.
+      const filter = ufwRuleset((await uplinkDevices())[0], false).replace('-A ufw-skip-to-policy-input -j DROP', `${forwardAccept('-A ufw-user-forward', web)}\n-A ufw-skip-to-policy-input -j DROP`)
       await iptablesAdd(`*nat\n${forwardDnat('PREROUTING', web)}\nCOMMIT\n${filter}`)
     },
     reset: restoreIptables,
