@@ -1,51 +1,51 @@
-import {shellQuote} from '../src/lib/shell.js'
-import {DATAPATH_REQUIRES} from './datapath.js'
-import type {RuleDefinition} from './types.js'
+import type {ForwardView} from '../src/derive/index.js'
+import {DATAPATH, iptablesTool} from './datapath.js'
+import {type FixStep, defineRule, text} from './kit.js'
 
-export const rule: RuleDefinition = {
-  id: 'hairpin-missing',
-  severity: 'low',
-  scope: 'forward',
-  appliesTo: (e) => e.direct === false,
-  title: 'The published port {name} works from outside only: {hairpinWho} cannot use {hostAddress}',
-  requires: DATAPATH_REQUIRES,
-  // The host's or another guest's round trip fails while the outside's does not (fix that one first).
-  conditions: {
-    all: [
-      {fact: 'entity', path: 'outsideVerdict', operator: 'notEqual', value: 'fail'},
-      {
-        any: [
-          {fact: 'entity', path: 'hostHairpinVerdict', operator: 'equal', value: 'fail'},
-          {fact: 'entity', path: 'guestHairpinVerdict', operator: 'equal', value: 'fail'},
-        ],
-      },
-    ],
-  },
-  derive: (e) => {
-    const host = e.hostHairpinVerdict === 'fail'
-    const guest = e.guestHairpinVerdict === 'fail'
-    const target = `${e.targetAddress}:${e.targetPort}`
-    // Every value the host gave is quoted for the shell.
-    const q = (v: unknown) => shellQuote(String(v))
-    const dnat = `-p ${q(e.proto)} -m ${q(e.proto)} --dport ${q(e.port)} -j DNAT --to-destination ${q(target)}`
-    const to = e.hostAddress ? `-d ${q(`${e.hostAddress}/32`)} ` : '-m addrtype --dst-type LOCAL '
-    const iptables = e.ruleBackend === 'iptables-legacy' ? 'iptables-legacy' : 'iptables'
-    const lines: string[] = []
-    if (e.ruleBackend !== 'nft') {
-      // The host's own connections: a DNAT in nat OUTPUT for exactly the published address and port.
-      if (host) lines.push(`${iptables} -t nat -I OUTPUT ${to}${dnat}`)
-      if (guest && e.bridge && !e.guestHairpinTranslated) lines.push(`${iptables} -t nat -I PREROUTING -i ${q(e.bridge)} ${to}${dnat}`)
-      // Guests on the target's subnet: translate the source of DNATed guest-to-guest connections only, so the answer comes back through the host.
-      if (guest && e.subnet) lines.push(`${iptables} -t nat -I POSTROUTING -s ${q(e.subnet)} -d ${q(`${e.targetAddress}/32`)} -p ${q(e.proto)} -m ${q(e.proto)} --dport ${q(e.targetPort)} -m conntrack --ctstate DNAT -j MASQUERADE`)
-    }
-    return {
-      hairpinWho: host && guest ? 'the host and other guests' : host ? 'the host itself' : 'other guests',
-      hairpinFix: lines,
-      hairpinNote: e.ruleBackend === 'nft' ? [`the forward is an nft rule (${e.ruleFamily} ${e.ruleTable} ${e.ruleChain}): add the same dnat to a nat output chain of that table for the host, and a masquerade for ${e.subnet ?? "the guests' subnet"} to ${target} with ct status dnat for the guests`] : [],
-    }
-  },
-  summary: 'The forward of {proto} port {port} to {targetAddress}:{targetPort} works for clients outside, but not by the published address from here. From the host: {hostHairpinDetail}. From another guest: {guestHairpinDetail}.',
-  evidence: ['{rules}', '{flows}'],
-  fix: ['{hairpinFix}'],
-  note: ['{hairpinNote}', 'or have the host and the guests use {targetAddress}:{targetPort} directly'],
+/**
+ * The DNAT for the host's own connections (nat OUTPUT) and for other guests' (nat PREROUTING on their
+ * bridge), and a source NAT so a guest on the target's own subnet gets its answer back through the host.
+ * Only for exactly the published address and port; iptables forwards (an nft one is said in the note).
+ */
+function hairpinSteps(e: ForwardView): FixStep[] {
+  if (!e.rule || e.rule.backend === 'nft') return []
+  const tool = iptablesTool({backend: e.rule.backend, family: 'ip'})
+  const host = e.hostHairpinVerdict === 'fail'
+  const guest = e.guestHairpinVerdict === 'fail'
+  const dnat = ['-p', e.proto, '-m', e.proto, '--dport', String(e.port), '-j', 'DNAT', '--to-destination', `${e.targetAddress}:${e.targetPort}`]
+  const to = e.hostAddress ? ['-d', `${e.hostAddress}/32`] : ['-m', 'addrtype', '--dst-type', 'LOCAL']
+  const steps: FixStep[] = []
+  if (host) steps.push({argv: [tool, '-t', 'nat', '-I', 'OUTPUT', ...to, ...dnat]})
+  if (guest && e.bridge && !e.guestHairpinTranslated) steps.push({argv: [tool, '-t', 'nat', '-I', 'PREROUTING', '-i', e.bridge, ...to, ...dnat]})
+  // Guests on the target's subnet: translate the source of DNATed guest-to-guest connections only, so the answer comes back through the host.
+  if (guest && e.subnet)
+    steps.push({argv: [tool, '-t', 'nat', '-I', 'POSTROUTING', '-s', e.subnet, '-d', `${e.targetAddress}/32`, '-p', e.proto, '-m', e.proto, '--dport', String(e.targetPort), '-m', 'conntrack', '--ctstate', 'DNAT', '-j', 'MASQUERADE']})
+  return steps
 }
+
+const who = (e: ForwardView) => {
+  const host = e.hostHairpinVerdict === 'fail'
+  const guest = e.guestHairpinVerdict === 'fail'
+  return host && guest ? 'the host and other guests' : host ? 'the host itself' : 'other guests'
+}
+
+export default defineRule<ForwardView>({
+  id: 'hairpin-missing',
+  kind: 'forward',
+  severity: 'low',
+  needs: DATAPATH,
+  appliesTo: (e) => !e.direct,
+  // The host's or another guest's round trip fails while the outside's does not (fix that one first).
+  conditions: (c) => c.all(c.ne('outsideVerdict', 'fail'), c.any(c.eq('hostHairpinVerdict', 'fail'), c.eq('guestHairpinVerdict', 'fail'))),
+  title: (e) => text`The published port ${e.name} works from outside only: ${who(e)} cannot use ${e.hostAddress}`,
+  summary: (e) =>
+    text`The forward of ${e.proto} port ${e.port} to ${e.targetAddress}:${e.targetPort} works for clients outside, but not by the published address from here. From the host: ${e.hostHairpinDetail ?? 'it works'}. From another guest: ${e.guestHairpinDetail ?? 'it works'}.`,
+  evidence: (e) => [...e.rules, ...e.flows],
+  fix: (e) => [hairpinSteps(e)],
+  note: (e) => [
+    e.rule?.backend === 'nft'
+      ? `the forward is an nft rule (${e.rule.family} ${e.rule.table} ${e.rule.chain}): add the same dnat to a nat output chain of that table for the host, and a masquerade for ${e.subnet ?? "the guests' subnet"} to ${e.targetAddress}:${e.targetPort} with ct status dnat for the guests`
+      : undefined,
+    `or have the host and the guests use ${e.targetAddress}:${e.targetPort} directly`,
+  ],
+})

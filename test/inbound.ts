@@ -1,10 +1,10 @@
 /** Published ports on the healthy lab recording: the forwards an admin writes, and the model with --publish. */
 import type {Flow} from '../src/datapath/flows.js'
 import type {PublishRequest} from '../src/datapath/published.js'
-import {internetOf} from '../src/core/diagnose.js'
+import {internetOf} from '../src/core/probe-runner.js'
 import {buildModel} from '../src/derive/index.js'
 import {evaluate} from '../src/core/engine.js'
-import type {RuleDefinition} from '../rules/types.js'
+import type {Rule} from '../rules/kit.js'
 import {type Facts, factsOf, withIptablesRule} from './helpers.js'
 
 export const HOST = '198.51.100.1'
@@ -36,7 +36,7 @@ export function withForward(facts: Facts, target: string, accept = true, dnat = 
 
 
 /** One rule on the recording's model with --publish: the findings and the whole evaluation. */
-export async function fireInbound(rule: RuleDefinition, facts: Facts, publish: PublishRequest[] = []) {
+export async function fireInbound(rule: Rule, facts: Facts, publish: PublishRequest[] = []) {
   const evaluation = await evaluate(inboundModel(facts, publish), [rule])
   return {findings: evaluation.findings, evaluation}
 }

@@ -116,11 +116,6 @@ function tokenize(line: string): Token[] {
   return WORDS
 }
 
-/** The words of an iptables-save rule line as iptables reads them (double-quoted values unquoted), for commands built from it. */
-export function iptablesRuleWords(line: string): string[] {
-  return tokenize(line).map((t) => t.text)
-}
-
 /**
  * The words of the line being parsed, and their objects: reused line after line (a rule's parse reads its
  * words and keeps none of them; tens of thousands of rules would otherwise make a dozen objects each).

@@ -5,14 +5,18 @@
 import {ALL_PROBES} from '../../probes/index.js'
 import type {LibvirtFacts} from '../../probes/libvirt.js'
 import {type ProbeOptions, dataOf} from '../../probes/types.js'
-import type {Destination, Flow} from '../datapath/flows.js'
+import type {Destination} from '../datapath/flows.js'
 import type {PublishRequest} from '../datapath/published.js'
-import {type ProbeStatus, hostNameOf, internetOf, probeStatuses} from './diagnose.js'
+import {ALL_RULES} from '../../rules/index.js'
+import type {TraceResult} from '../result/trace.js'
+import {withUndo} from './diagnose.js'
+import {hostNameOf, internetOf, probeStatuses} from './probe-runner.js'
+
+export type {TraceResult} from '../result/trace.js'
 import {UserError} from './errors.js'
 import {buildModel} from '../derive/index.js'
 import {runProbes} from './probe-runner.js'
 import {openSource} from './source.js'
-import type {SosSourceDescription} from './sosreport.js'
 import type {SshTarget} from './ssh-runner.js'
 
 export interface TraceRequest {
@@ -37,21 +41,6 @@ export interface TraceRequest {
   warn?: (message: string) => void
 }
 
-export interface TraceResult {
-  host: string
-  capturedAt: string
-  guest: string
-  state: string
-  /** trace --inbound or --from ADDR: the connections from outside that were followed. */
-  inbound?: string
-  flows: Flow[]
-  /** Why the flows could not be followed (a probe the datapath needs failed). */
-  unavailable?: string
-  probes: ProbeStatus[]
-  /** What it was read from, when it is a sosreport. */
-  source?: SosSourceDescription
-}
-
 export async function runTrace(request: TraceRequest): Promise<TraceResult> {
   const source = await openSource({from: request.from, ssh: request.ssh, timeoutMs: request.timeoutMs, deadlineMs: request.deadlineMs, warn: request.warn})
   try {
@@ -68,7 +57,7 @@ export async function runTrace(request: TraceRequest): Promise<TraceResult> {
       const asked = `connections from ${request.client ?? 'outside'} to ${hostAddress ?? 'the host'}:${port}/${proto}`
       const base = {host: hostNameOf(results, source.runner.origin), capturedAt: source.runner.capturedAt.toISOString(), guest: label, state: 'n/a', inbound: asked, probes: probeStatuses(results), ...(source.describe ? {source: source.describe()} : {})}
       if (!model.datapath.ok) return {...base, flows: [], unavailable: model.datapath.reason}
-      return {...base, flows: model.datapath.datapath.inbound({port, proto, ...(hostAddress ? {hostAddress} : {}), ...(request.client ? {client: request.client} : {})})}
+      return {...base, flows: withUndo(model.datapath.datapath.inbound({port, proto, ...(hostAddress ? {hostAddress} : {}), ...(request.client ? {client: request.client} : {})}), ALL_RULES)}
     }
     const domain = domains?.find((d) => d.name === request.guest)
     if (domains && !domain) throw new UserError(`no guest named "${request.guest}" (defined: ${domains.map((d) => d.name).join(', ') || 'none'})`)
@@ -78,8 +67,8 @@ export async function runTrace(request: TraceRequest): Promise<TraceResult> {
     const base = {host: hostNameOf(results, source.runner.origin), capturedAt: source.runner.capturedAt.toISOString(), guest: request.guest, state: domain?.state ?? 'unknown', probes: probeStatuses(results), ...(source.describe ? {source: source.describe()} : {})}
     if (!model.datapath.ok) return {...base, flows: [], unavailable: model.datapath.reason}
     // From an outside client: the connections to the guest's published ports (its own flows are the guest's to start).
-    if (request.client) return {...base, inbound: `connections from ${request.client} to the published ports of ${request.guest}`, flows: model.datapath.datapath.inbound({guest: request.guest, client: request.client})}
-    return {...base, flows: model.datapath.datapath.trace(request.guest, {iface: request.iface, to: request.to})}
+    if (request.client) return {...base, inbound: `connections from ${request.client} to the published ports of ${request.guest}`, flows: withUndo(model.datapath.datapath.inbound({guest: request.guest, client: request.client}), ALL_RULES)}
+    return {...base, flows: withUndo(model.datapath.datapath.trace(request.guest, {iface: request.iface, to: request.to}), ALL_RULES)}
   } finally {
     await source.close()
   }

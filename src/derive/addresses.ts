@@ -7,10 +7,11 @@ import type {ArpScanFacts} from '../../probes/arpscan.js'
 import type {LeaseFacts} from '../../probes/leases.js'
 import type {Neighbour} from '../../probes/neighbours.js'
 import type {WireFacts} from '../../probes/wire.js'
+import type {GuestAgentFacts} from '../../probes/guest-agent.js'
 import {getOrCreate} from '../lib/collections.js'
 import {cidrContains, parseCidr} from '../lib/ipv4.js'
 import type {DeriveContext} from './context.js'
-import type {EntityView} from './types.js'
+import type {AddressView, ApipaView} from './types.js'
 
 /** VRRP/CARP virtual MACs legitimately move one address between hosts. */
 const VRRP_MAC = /^00:00:5e:00:0[12]:/
@@ -22,8 +23,8 @@ export interface GuestAddress {
   expiry?: number | null
 }
 
-/** Current IPv4 addresses by MAC, from every source the host has. */
-export function guestAddressIndex(leases: LeaseFacts | undefined, neighbours: Neighbour[] | undefined, arpScan: ArpScanFacts | undefined, wire?: WireFacts): Map<string, GuestAddress[]> {
+/** Current IPv4 addresses by MAC, from every source the host has (the guest agent's when it was asked: `kvmdoctor ip`). */
+export function guestAddressIndex(leases: LeaseFacts | undefined, neighbours: Neighbour[] | undefined, arpScan: ArpScanFacts | undefined, wire?: WireFacts, agent?: GuestAgentFacts): Map<string, GuestAddress[]> {
   const index = new Map<string, GuestAddress[]>()
   const add = (mac: string | undefined, a: GuestAddress) => {
     if (!mac || !a.ip.includes('.')) return
@@ -39,6 +40,7 @@ export function guestAddressIndex(leases: LeaseFacts | undefined, neighbours: Ne
     // Another machine answering ARP for the guest's address, on the guest's own tap.
     for (const c of i.contested) add(c.mac, {ip: c.ip, source: 'wire'})
   }
+  for (const list of Object.values(agent?.addresses ?? {})) for (const a of list) if (a.family === 'ipv4') add(a.mac, {ip: a.ip, source: 'agent'})
   return index
 }
 
@@ -62,10 +64,10 @@ export function addressClaimsByIp(index: Map<string, GuestAddress[]>): Map<strin
 }
 
 /** One entity per address two MACs claim now (unexpired leases, live neighbour entries, arp-scan replies). */
-export function addressViews(ctx: DeriveContext): EntityView[] {
+export function addressViews(ctx: DeriveContext): AddressView[] {
   const subnets = ctx.networks.flatMap((n) => n.ips.filter((ip) => ip.family === 'ipv4').map((ip) => ({network: n, cidr: parseCidr(`${ip.address}/${ip.prefix}`)})))
   const owner = (mac: string) => ctx.domainByMac.get(mac)?.domain.name
-  const views: EntityView[] = []
+  const views: AddressView[] = []
   for (const [ip, byMac] of addressClaims(ctx.addressesByMac)) {
     if (byMac.size < 2) continue
     const network = subnets.find((s) => s.cidr && cidrContains(s.cidr, ip))?.network
@@ -91,11 +93,11 @@ export function addressViews(ctx: DeriveContext): EntityView[] {
 }
 
 /** One entity per 169.254/16 address seen on a guest or a host interface. */
-export function apipaViews(ctx: DeriveContext, apipa: ApipaFacts | undefined): EntityView[] {
+export function apipaViews(ctx: DeriveContext, apipa: ApipaFacts | undefined): ApipaView[] {
   if (!apipa) return []
   // A lease on file proves nothing about what the guest uses now; a reply from a real address does.
   const macsWithRealAddress = new Set(apipa.macsWithRealAddress)
-  const views = new Map<string, EntityView>()
+  const views = new Map<string, ApipaView>()
   for (const s of apipa.sightings) {
     const owner = s.mac ? ctx.domainByMac.get(s.mac) : undefined
     const link = ctx.linkByName.get(s.dev)
@@ -109,7 +111,7 @@ export function apipaViews(ctx: DeriveContext, apipa: ApipaFacts | undefined): E
     const name = owner ? `${owner.domain.name} ${s.ip}` : `${s.dev} ${s.ip}`
     const existing = views.get(name)
     if (existing) {
-      ;(existing.seenBy as string[]).push(s.source)
+      existing.seenBy.push(s.source)
       continue
     }
     views.set(name, {

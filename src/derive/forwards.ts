@@ -11,9 +11,9 @@ import type {DatapathDerivation} from '../datapath/derive.js'
 import type {Flow, FlowKind, Hop} from '../datapath/flows.js'
 import type {Forward} from '../datapath/published.js'
 import {networkOf} from '../lib/addr.js'
-import {LIBVIRT_NFT_TABLE, type NfRuleset} from '../lib/netfilter.js'
+import type {NfRuleset} from '../lib/netfilter.js'
 import type {DeriveContext} from './context.js'
-import type {EntityView} from './types.js'
+import type {ForwardView} from './types.js'
 
 /** The first flow of a round trip that does not pass, and the hop that decides it. */
 function stop(flows: Flow[], kinds: FlowKind[]): {flow: Flow; hop: Hop} | undefined {
@@ -22,7 +22,7 @@ function stop(flows: Flow[], kinds: FlowKind[]): {flow: Flow; hop: Hop} | undefi
   return failing?.decidedBy ? {flow: failing, hop: failing.decidedBy} : undefined
 }
 
-const verdictOf = (flows: Flow[], kinds: FlowKind[]): string | null => {
+const verdictOf = (flows: Flow[], kinds: FlowKind[]): ForwardView['outsideVerdict'] => {
   const these = flows.filter((f) => kinds.includes(f.kind))
   if (these.length === 0) return null
   return these.some((f) => f.verdict === 'fail') ? 'fail' : these.some((f) => f.verdict === 'indeterminate') ? 'indeterminate' : 'pass'
@@ -54,7 +54,7 @@ export function firewallManagers(rs: NfRuleset | undefined, firewalldRunning: bo
   ]
 }
 
-export function forwardViews(ctx: DeriveContext, datapath: DatapathDerivation): EntityView[] {
+export function forwardViews(ctx: DeriveContext, datapath: DatapathDerivation): ForwardView[] {
   if (!datapath.ok || datapath.datapath.forwards.length === 0) return []
   const flowsOf = new Map<string, Flow[]>()
   for (const f of datapath.datapath.flows) if (f.forward) (flowsOf.get(f.forward) ?? flowsOf.set(f.forward, []).get(f.forward)!).push(f)
@@ -65,7 +65,7 @@ export function forwardViews(ctx: DeriveContext, datapath: DatapathDerivation): 
   return datapath.datapath.forwards.map((f) => view(ctx, f, flowsOf.get(f.id) ?? [], hooks, accepts, managers))
 }
 
-function view(ctx: DeriveContext, f: Forward, flows: Flow[], hooks: HookFacts | undefined, accepts: AcceptIntent[], managers: string[]): EntityView {
+function view(ctx: DeriveContext, f: Forward, flows: Flow[], hooks: HookFacts | undefined, accepts: AcceptIntent[], managers: string[]): ForwardView {
   const outside = stop(flows, ['inbound', 'inbound-reply'])
   const fromHost = stop(flows, ['hairpin-host', 'hairpin-host-reply'])
   const fromGuest = stop(flows, ['hairpin-guest', 'hairpin-guest-reply'])
@@ -77,17 +77,20 @@ function view(ctx: DeriveContext, f: Forward, flows: Flow[], hooks: HookFacts | 
   // What the hooks behind this forward add, and whether each stands in the ruleset now.
   const scripts = (hooks?.scripts ?? []).filter((s: HookScript) => hookSources.some((h) => h.path === s.path))
   const hookAccepts = scripts.flatMap((s) => s.accepts.filter((a) => a.addr === f.target.addr && (a.port === undefined || a.port === f.target.port)).map((a) => ({...a, path: s.path})))
-  const hookRulesMissing = [
-    ...(rules.length === 0 ? hookSources.map((h) => `${h.path} (${h.at}): DNAT ${f.proto} ${f.hostAddress ? `${f.hostAddress}:` : ''}${f.port} to ${f.target.addr}:${f.target.port}`) : []),
-    ...hookAccepts.filter((a) => !accepts.some((have) => sameAccept(a, have))).map((a) => `${a.path} (${a.at}): accept ${a.proto ?? 'any'} to ${a.addr}${a.port !== undefined ? ` port ${a.port}` : ''}${a.outDevice ? ` out of ${a.outDevice}` : ''}`),
-  ]
+  // Unknown (null) when the hooks could not be read: a recording made before the probe existed, an unreadable directory.
+  const hookRulesMissing = hooks
+    ? [
+        ...(rules.length === 0 ? hookSources.map((h) => `${h.path} (${h.at}): DNAT ${f.proto} ${f.hostAddress ? `${f.hostAddress}:` : ''}${f.port} to ${f.target.addr}:${f.target.port}`) : []),
+        ...hookAccepts.filter((a) => !accepts.some((have) => sameAccept(a, have))).map((a) => `${a.path} (${a.at}): accept ${a.proto ?? 'any'} to ${a.addr}${a.port !== undefined ? ` port ${a.port}` : ''}${a.outDevice ? ` out of ${a.outDevice}` : ''}`),
+      ]
+    : null
   const who = f.guest ?? f.formerHolder
   const flowNetwork = flows.find((x) => x.network)?.network
   const network = flowNetwork ? ctx.networkByName.get(flowNetwork) : undefined
   const hookObject = hookSources.find((h) => h.object)?.object
   const runningNames = new Set(ctx.domains.filter((d) => ['running', 'paused', 'idle', 'in shutdown', 'blocked'].includes(d.state)).map((d) => d.name))
   return {
-    kind: 'forward',
+    kind: 'forward' as const,
     name: f.id,
     context: {host: ctx.hostname, domain: who?.name, network: network?.name, bridge: network?.bridge, mac: who?.mac},
     affectedGuests: f.guest ? 1 : 0,
@@ -97,7 +100,6 @@ function view(ctx: DeriveContext, f: Forward, flows: Flow[], hooks: HookFacts | 
     inDevice: f.inDevice ?? null,
     targetAddress: f.target.addr,
     targetPort: f.target.port,
-    /** The guest is reached at its own address (a routed or open network): no translation. */
     direct: f.direct ?? false,
     foundBy: [...new Set(f.sources.map((s) => s.kind))].sort(),
     rules: rules.map((r) => `${r.backend === 'nft' ? `nft ${r.family} ${r.table} ${r.chain}: ` : `${r.backend === 'iptables-legacy' ? 'iptables-legacy' : 'iptables'} -t ${r.table} `}${r.text}`),
@@ -106,13 +108,7 @@ function view(ctx: DeriveContext, f: Forward, flows: Flow[], hooks: HookFacts | 
     hookObjectRunning: hookObject ? runningNames.has(hookObject) : null,
     hookRulesMissing,
     published: f.sources.some((s) => s.kind === 'publish'),
-    ruleBackend: rule?.rule.backend ?? null,
-    ruleFamily: rule?.rule.family ?? null,
-    ruleTable: rule?.rule.table ?? null,
-    ruleChain: rule?.rule.chain ?? null,
-    rulePosition: rule ? rule.rule.index + 1 : null,
-    ruleHandle: rule?.rule.handle ?? null,
-    ruleText: rule?.rule.text ?? null,
+    rule: rule ? {backend: rule.rule.backend, family: rule.rule.family, table: rule.rule.table, chain: rule.rule.chain, position: rule.rule.index + 1, handle: rule.rule.handle ?? null, text: rule.rule.text} : null,
     targetNetwork: network?.name ?? null,
     subnet: network?.ips.filter((ip) => ip.family === 'ipv4').map((ip) => networkOf(`${ip.address}/${ip.prefix}`))[0] ?? null,
     targetGuest: f.guest?.name ?? null,
@@ -126,31 +122,16 @@ function view(ctx: DeriveContext, f: Forward, flows: Flow[], hooks: HookFacts | 
     outsideFlow: outside?.flow.kind ?? null,
     outsideHop: outside?.hop.name ?? null,
     outsideDetail: outside?.hop.detail ?? null,
-    elementId: e?.id ?? null,
+    element: e ?? null,
     elementKind: e?.kind ?? null,
     elementText: e?.text ?? null,
-    hook: e?.hook ?? null,
-    backend: e?.backend ?? null,
-    nfFamily: e?.family ?? null,
-    nfTable: e?.nfTable ?? null,
-    chain: e?.chain ?? null,
-    baseChain: e?.baseChain ?? null,
-    handle: e?.handle ?? null,
-    libvirtOwned: e?.libvirtOwned ?? false,
-    undo: e?.undo ?? [],
     hostHairpinVerdict: verdictOf(flows, ['hairpin-host', 'hairpin-host-reply']),
     hostHairpinDetail: fromHost?.hop.detail ?? null,
-    hostHairpinElementKind: fromHost?.hop.element?.kind ?? null,
     guestHairpinVerdict: verdictOf(flows, ['hairpin-guest', 'hairpin-guest-reply']),
     guestHairpinDetail: fromGuest?.hop.detail ?? null,
-    guestHairpinElementKind: fromGuest?.hop.element?.kind ?? null,
-    /** Another guest's packet to the published address is translated to the target (the DNAT applies to it). */
     guestHairpinTranslated: flows.some((x) => x.kind === 'hairpin-guest' && x.hops.some((h) => h.name === 'DNAT' && h.verdict === 'pass')),
-    /** The managers whose rules stand in the ruleset: firewalld, ufw, docker. */
     firewallManagers: managers,
-    libvirtNftTable: ctx.facts.netfilter?.tables.some((t) => t.backend === 'nft' && t.name === LIBVIRT_NFT_TABLE) ?? false,
     firewalldZone: network?.bridge ? (ctx.facts.firewalld?.zones[network.bridge] ?? null) : null,
-    qemuHook: hooks ? hooks.scripts.some((s) => s.kind === 'qemu' && !s.path.endsWith('.json')) : null,
     flows: flows.map((x) => `${x.kind} ${x.verdict}: ${x.description}${x.decidedBy && x.verdict !== 'pass' ? ` (at ${x.decidedBy.name}: ${x.decidedBy.detail})` : ''}`),
     assumptions: [...new Set(flows.flatMap((x) => x.assumptions ?? []))],
   }

@@ -1,6 +1,6 @@
 import {describe, expect, it} from 'vitest'
 import type {Neighbour} from '../../probes/neighbours.js'
-import {rule} from '../../rules/dnat-target-stale.js'
+import rule from '../../rules/dnat-target-stale.js'
 import {alter} from '../helpers.js'
 import {HOST, fireInbound, healthy, withForward} from '../inbound.js'
 
@@ -18,8 +18,8 @@ describe('dnat-target-stale', () => {
     expect(f.evidence).toContain(`probably moved: kdlab-web01 (${mac}) was last seen at ${OLD} and holds ${web} now (its current lease)`)
     // The new rule goes in at the old one's position before the old one is deleted: no moment without a forward.
     expect(f.fix).toEqual([
-      `iptables -t 'nat' -I 'PREROUTING' '1' -d '${HOST}/32' -p 'tcp' -m 'tcp' --dport '8080' -j 'DNAT' --to-destination '${web}:80'`,
-      `iptables -t 'nat' -D 'PREROUTING' -d '${HOST}/32' -p 'tcp' -m 'tcp' --dport '8080' -j 'DNAT' --to-destination '${OLD}:80'`,
+      `iptables -t nat -I PREROUTING 1 -d ${HOST}/32 -p tcp -m tcp --dport 8080 -j DNAT --to-destination ${web}:80`,
+      `iptables -t nat -D PREROUTING -d ${HOST}/32 -p tcp -m tcp --dport 8080 -j DNAT --to-destination ${OLD}:80`,
     ])
     expect((f.note ?? []).join('\n')).toContain(`virsh net-update default add ip-dhcp-host "<host mac='${mac}' ip='${OLD}'/>"`)
   })

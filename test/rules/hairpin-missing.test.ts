@@ -1,5 +1,5 @@
 import {describe, expect, it} from 'vitest'
-import {rule} from '../../rules/hairpin-missing.js'
+import rule from '../../rules/hairpin-missing.js'
 import {withIptablesRule} from '../helpers.js'
 import {HOST, fireInbound, healthy, withForward} from '../inbound.js'
 
@@ -10,7 +10,7 @@ describe('hairpin-missing', () => {
     expect(findings).toHaveLength(1)
     const f = findings[0]
     expect(f.title).toBe(`The published port tcp ${HOST}:8080 -> ${web}:80 works from outside only: the host itself cannot use ${HOST}`)
-    expect(f.fix).toEqual([`iptables -t nat -I OUTPUT -d '${HOST}/32' -p 'tcp' -m 'tcp' --dport '8080' -j DNAT --to-destination '${web}:80'`])
+    expect(f.fix).toEqual([`iptables -t nat -I OUTPUT -d ${HOST}/32 -p tcp -m tcp --dport 8080 -j DNAT --to-destination ${web}:80`])
   })
 
   it('stays silent when nat OUTPUT has the same DNAT (the host reaches the guest by the published address)', async () => {

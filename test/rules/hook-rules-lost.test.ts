@@ -1,6 +1,6 @@
 import {describe, expect, it} from 'vitest'
 import type {HookFacts} from '../../probes/libvirt-hooks.js'
-import {rule} from '../../rules/hook-rules-lost.js'
+import rule from '../../rules/hook-rules-lost.js'
 import {withProbeData} from '../helpers.js'
 import {HOST, fireInbound, healthy, withForward} from '../inbound.js'
 
@@ -25,7 +25,7 @@ describe('hook-rules-lost', () => {
     const f = findings[0]
     expect(f.title).toBe('The rules /etc/libvirt/hooks/qemu adds for kdlab-web01 are missing from the ruleset')
     expect(f.evidence[0]).toBe(`missing: /etc/libvirt/hooks/qemu (line 18): DNAT tcp ${HOST}:8080 to ${web}:80, /etc/libvirt/hooks/qemu (line 17): accept tcp to ${web} port 80 out of virbr0`)
-    expect(f.fix).toEqual(["virsh dumpxml 'kdlab-web01' | '/etc/libvirt/hooks/qemu' 'kdlab-web01' reconnect begin -"])
+    expect(f.fix).toEqual(["virsh dumpxml kdlab-web01 | /etc/libvirt/hooks/qemu kdlab-web01 reconnect begin -"])
   })
 
   it("stays silent when the hook's DNAT and accept are in the ruleset", async () => {

@@ -1,5 +1,5 @@
 import {describe, expect, it} from 'vitest'
-import {rule} from '../../rules/port-forward-blocked.js'
+import rule from '../../rules/port-forward-blocked.js'
 import type {NfRuleset} from '../../src/lib/netfilter.js'
 import {alter, withIptablesRule} from '../helpers.js'
 import {HOST, fireInbound, healthy, withForward} from '../inbound.js'
@@ -12,14 +12,14 @@ describe('port-forward-blocked', () => {
     const f = findings[0]
     expect(f.entity).toEqual({kind: 'forward', name: `tcp ${HOST}:8080 -> ${web}:80`})
     expect(f.evidence[0]).toBe('decided by: iptables -t filter -A LIBVIRT_FWI -o virbr0 -j REJECT --reject-with icmp-port-unreachable')
-    expect(f.fix).toEqual([`iptables -I FORWARD 1 -o 'virbr0' -d '${web}/32' -p 'tcp' -m 'tcp' --dport '80' -m conntrack --ctstate DNAT -j ACCEPT`])
+    expect(f.fix).toEqual([`iptables -I FORWARD 1 -o virbr0 -d ${web}/32 -p tcp -m tcp --dport 80 -m conntrack --ctstate DNAT -j ACCEPT`])
     expect(f.fix.join('\n')).not.toMatch(/ -D | -F |-P FORWARD|delete/)
   })
 
   it('fires when the accept sits after libvirt\'s jumps (too late), with the same fix', async () => {
     const {facts, web} = await healthy()
     const late = withIptablesRule(withForward(facts, web, false), 'filter', `-A FORWARD -d ${web}/32 -o virbr0 -p tcp -m tcp --dport 80 -j ACCEPT`, 99)
-    expect((await fireInbound(rule, late)).findings.map((f) => f.fix)).toEqual([[`iptables -I FORWARD 1 -o 'virbr0' -d '${web}/32' -p 'tcp' -m 'tcp' --dport '80' -m conntrack --ctstate DNAT -j ACCEPT`]])
+    expect((await fireInbound(rule, late)).findings.map((f) => f.fix)).toEqual([[`iptables -I FORWARD 1 -o virbr0 -d ${web}/32 -p tcp -m tcp --dport 80 -m conntrack --ctstate DNAT -j ACCEPT`]])
   })
 
   it("fires for a DNAT that matches only another device than the outside's: the rule does not catch it", async () => {
@@ -48,7 +48,7 @@ describe('port-forward-blocked', () => {
       filter.chains['ufw-before-forward'] = {backend: 'iptables-nft', family: 'ip', table: 'filter', name: 'ufw-before-forward', rules: [{ref: {backend: 'iptables-nft', family: 'ip', table: 'filter', chain: 'ufw-before-forward', index: 0}, text: '-A ufw-before-forward -j ufw-skip-to-policy-forward', exprs: [{kind: 'jump', target: 'ufw-skip-to-policy-forward'}]}]}
       filter.chains['ufw-skip-to-policy-forward'] = {backend: 'iptables-nft', family: 'ip', table: 'filter', name: 'ufw-skip-to-policy-forward', rules: [{ref: {backend: 'iptables-nft', family: 'ip', table: 'filter', chain: 'ufw-skip-to-policy-forward', index: 0}, text: '-A ufw-skip-to-policy-forward -j DROP', exprs: [{kind: 'verdict', verdict: 'drop'}]}]}
     }))
-    expect(findings.map((f) => f.fix)).toEqual([[`ufw route allow proto 'tcp' from any to '${web}' port '80'`]])
+    expect(findings.map((f) => f.fix)).toEqual([[`ufw route allow proto tcp from any to ${web} port 80`]])
   })
 
   it('stays silent for a forward with its accept ahead of libvirt (the round trip from outside passes)', async () => {
