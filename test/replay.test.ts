@@ -6,6 +6,7 @@ import {ipInventory} from '../src/core/ip-service.js'
 import {ReplayRunner} from '../src/core/snapshot.js'
 import {fixtureDir, replayOptions} from './helpers.js'
 import {groundTruth} from './ground-truth.js'
+import {checkInboundOracle, inboundDisagreements, readInbound} from './inbound-oracle.js'
 import {NAMESPACE_HOST, type OracleRecord, type Scenario, SCENARIOS, checkIp, checkOracle, checkScenario} from './scenarios.js'
 
 /** kvmdoctor ran in a namespace host (the lab traces no kernel there: none of the guests' packets cross it). */
@@ -31,6 +32,13 @@ describe('lab scenarios replayed from their recordings', () => {
       if (d.flows.length > 0 && !namespaceHost(scenario)) expect(truth.kernel, `fixtures/${scenario.name}/kernel-trace.txt missing: run npm run test:lab as root`).toBeDefined()
       expect(truth.kernel?.filter((k) => !k.agrees) ?? [], "kvmdoctor's walks against the kernel's trace").toEqual([])
       checkScenario(scenario, d)
+      if (scenario.inbound) {
+        // What real connections through the forward got when this was recorded, and kvmdoctor's inbound flows against them.
+        const inbound = readInbound(fixtureDir(scenario.name))
+        expect(inbound, `fixtures/${scenario.name}/inbound.json missing: run npm run test:lab as root`).toBeDefined()
+        checkInboundOracle(scenario.name, scenario.inbound, inbound!)
+        expect(inboundDisagreements(d.flows, inbound!), 'inbound flows against real connections').toEqual([])
+      }
       if (scenario.ip) {
         const inventory = await ipInventory(await ReplayRunner.open(fixtureDir(scenario.name)), replayOptions(runner))
         checkIp(scenario, inventory.rows)
