@@ -5,10 +5,10 @@ import {withProbeData} from '../helpers.js'
 import {HOST, fireInbound, healthy, withForward} from '../inbound.js'
 
 /** A qemu hook as the libvirt wiki writes it: web01's DNAT and its accept, added on start. */
-const hookFor = (guest: string, web: string): HookFacts => ({
+const hookFor = (guest: string, web: string, path = '/etc/libvirt/hooks/qemu'): HookFacts => ({
   scripts: [
     {
-      path: '/etc/libvirt/hooks/qemu',
+      path,
       kind: 'qemu',
       forwards: [{proto: 'tcp', port: 8080, hostAddress: HOST, target: {addr: web, port: 80}, object: guest, at: 'line 18'}],
       accepts: [{proto: 'tcp', addr: web, port: 80, outDevice: 'virbr0', object: guest, at: 'line 17'}],
@@ -28,6 +28,13 @@ describe('hook-rules-lost', () => {
     expect(f.fix).toEqual(["virsh dumpxml kdlab-web01 | /etc/libvirt/hooks/qemu kdlab-web01 reconnect begin -"])
   })
 
+  it('keeps a script name with a space, a quote and a $ one word in the command', async () => {
+    const {facts, web} = await healthy()
+    const path = "/etc/libvirt/hooks/qemu.d/web's $HOME fwd"
+    const {findings} = await fireInbound(rule, withProbeData(facts, 'libvirt-hooks', hookFor('kdlab-web01', web, path)))
+    expect(findings.map((f) => f.fix)).toEqual([[`virsh dumpxml kdlab-web01 | '/etc/libvirt/hooks/qemu.d/web'\\''s $HOME fwd' kdlab-web01 reconnect begin -`]])
+  })
+
   it("stays silent when the hook's DNAT and accept are in the ruleset", async () => {
     const {facts, web} = await healthy()
     const {findings, evaluation} = await fireInbound(rule, withForward(withProbeData(facts, 'libvirt-hooks', hookFor('kdlab-web01', web)), web))
@@ -41,8 +48,18 @@ describe('hook-rules-lost', () => {
     expect(findings).toEqual([])
   })
 
-  it('stays silent on a host without hooks', async () => {
+  it('stays silent on a host without hooks (checked: nothing to check)', async () => {
     const {facts} = await healthy()
-    expect((await fireInbound(rule, facts)).findings).toEqual([])
+    const {findings, evaluation} = await fireInbound(rule, withProbeData(facts, 'libvirt-hooks', {scripts: []}))
+    expect(findings).toEqual([])
+    expect(evaluation.notChecked).toEqual([])
+  })
+
+  it('is not checked on a recording made before the hooks were read (never a pass)', async () => {
+    const {facts} = await healthy()
+    const {findings, evaluation} = await fireInbound(rule, facts)
+    expect(findings).toEqual([])
+    expect(evaluation.checked).toEqual([])
+    expect(evaluation.notChecked.map((n) => n.reason)).toEqual(['probe libvirt-hooks unavailable: /etc/libvirt/hooks: not recorded in this snapshot (the recording predates this probe)'])
   })
 })
