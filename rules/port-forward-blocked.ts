@@ -82,6 +82,6 @@ export default defineRule<ForwardView>({
     text`A connection from outside to ${e.proto} port ${e.port} is meant for ${e.targetAddress}:${e.targetPort} (${e.context.domain}), but its ${e.outsideFlow} flow stops at ${e.outsideHop}: ${e.outsideDetail}. A NAT network admits only replies from outside; a forward needs an accept of its own, ahead of what rejects it.`,
   evidence: (e) => [line`decided by: ${e.elementText}`, line`forward found in: ${e.foundBy}`, ...e.rules, ...e.flows, line`assumes: ${e.assumptions}`],
   fix: (e, host, rules) => forwardAccept(e, host, rules).fix,
-  check: (e) => [cmd`kvmdoctor trace --inbound ${`${e.port}/${e.proto}`}`],
+  check: (e) => [cmd`kvmdoctor trace --inbound ${`${e.hostAddress ? `${e.hostAddress}:` : ''}${e.port}/${e.proto}`}`],
   note: (e, host) => forwardAccept(e, host, {undo: () => []}).note,
 })

@@ -132,7 +132,8 @@ function view(ctx: DeriveContext, f: Forward, flows: Flow[], hooks: HookFacts | 
     guestHairpinTranslated: flows.some((x) => x.kind === 'hairpin-guest' && x.hops.some((h) => h.name === 'DNAT' && h.verdict === 'pass')),
     firewallManagers: managers,
     firewalldZone: network?.bridge ? (ctx.facts.firewalld?.zones[network.bridge] ?? null) : null,
-    flows: flows.map((x) => `${x.kind} ${x.verdict}: ${x.description}${x.decidedBy && x.verdict !== 'pass' ? ` (at ${x.decidedBy.name}: ${x.decidedBy.detail})` : ''}`),
+    // The verdict first: "pass: from …" would read as a credential to the scrubber.
+    flows: flows.map((x) => `${x.verdict.toUpperCase()} ${x.kind}: ${x.description}${x.decidedBy && x.verdict !== 'pass' ? ` (at ${x.decidedBy.name}: ${x.decidedBy.detail})` : ''}`),
     assumptions: [...new Set(flows.flatMap((x) => x.assumptions ?? []))],
   }
 }
