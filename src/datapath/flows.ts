@@ -1240,7 +1240,7 @@ class HostView {
     const arriving: NfPacket = f.direct ? reply : {...reply, ct: {...reply.ct, translate: {src: hostAddr, sport: f.port}}}
     const back = this.fromGuest(g, arriving, this.pathMtu(g.i.target, g.bridge, dev))
     this.upToHost(back, g.bridge)
-    if (v4) this.arpHop(back, g.bridge, v4.address)
+    if (v4) this.arpHop(back, g, v4.address)
     const out = this.ipReceive(back, g.bridge, 'forward', true)
     if (back.alive() && out?.kind === 'unicast' && out.dev !== dev) {
       back.push({name: 'return path', verdict: 'indeterminate', detail: `the reply to ${client} leaves by ${out.dev}, not ${dev} where the request came in: whether the client takes it from there is the network's decision`, ...(out.rule && out.rule.priority !== 0 && out.rule.priority < 32766 ? {element: policyElement(out)} : {})})
@@ -1341,7 +1341,7 @@ class HostView {
     const back = this.fromGuest(g, {...reply, ct: {...reply.ct, translate: {src: hostAddr, sport: f.port}}}, this.pathMtu(g.i.target, g.bridge))
     this.upToHost(back, g.bridge)
     const gw = g.net?.ips.find((ip) => ip.family === 'ipv4')?.address
-    if (gw) this.arpHop(back, g.bridge, gw)
+    if (gw) this.arpHop(back, g, gw)
     this.ipReceive(back, g.bridge, 'local', true)
     flows.push(this.finish(base, 'hairpin-host-reply', `reply from ${g.d.name} to the host ${hostAddr}`, reply, back.hops, 'hairpin-host', assumptions))
     return flows
@@ -1377,7 +1377,7 @@ class HostView {
     const runner = this.fromGuest(o, request, this.pathMtu(o.i.target, o.bridge, g.bridge, g.i.target))
     this.upToHost(runner, o.bridge)
     const ogw = o.net?.ips.find((ip) => ip.family === 'ipv4')?.address
-    if (ogw) this.arpHop(runner, o.bridge, ogw)
+    if (ogw) this.arpHop(runner, o, ogw)
     this.dnatHop(runner, f, 'guest')
     const decision = this.ipReceive(runner, o.bridge, 'forward', true)
     this.ipSend(runner, o.bridge, decision?.dev)
@@ -1404,7 +1404,7 @@ class HostView {
     const arriving: NfPacket = {...reply, ct: {...reply.ct, translate: {...(seenFrom !== addr ? {dst: addr} : {}), src: hostAddr, sport: f.port}}}
     const back = this.fromGuest(g, arriving, this.pathMtu(g.i.target, g.bridge, o.bridge))
     this.upToHost(back, g.bridge)
-    if (v4) this.arpHop(back, g.bridge, v4.address)
+    if (v4) this.arpHop(back, g, v4.address)
     this.ipReceive(back, g.bridge, 'forward', true)
     this.ipSend(back, g.bridge, o.bridge)
     this.toGuest(back, o, false, true)
