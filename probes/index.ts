@@ -7,6 +7,7 @@ import {ipRulesProbe} from './ip-rules.js'
 import {netfilterProbe} from './netfilter.js'
 import {leasesProbe} from './leases.js'
 import {libvirtProbe} from './libvirt.js'
+import {libvirtHooksProbe} from './libvirt-hooks.js'
 import {linksProbe} from './links.js'
 import {logsProbe} from './logs.js'
 import {neighboursProbe} from './neighbours.js'
@@ -32,6 +33,7 @@ export const ALL_PROBES: Probe[] = [
   netfilterProbe,
   tcProbe,
   libvirtProbe,
+  libvirtHooksProbe,
   leasesProbe,
   processesProbe,
   listenersProbe,
@@ -55,6 +57,7 @@ export const PROBES = {
   sysctl: sysctlProbe,
   netfilter: netfilterProbe,
   libvirt: libvirtProbe,
+  libvirtHooks: libvirtHooksProbe,
   leases: leasesProbe,
   processes: processesProbe,
   listeners: listenersProbe,

@@ -11,9 +11,13 @@ import type {TraceResult} from '../src/result/trace.js'
 const VERDICT = {pass: 'pass', fail: 'FAIL', indeterminate: '????'} as const
 
 export function renderTrace(t: TraceResult): string {
-  const out: string[] = [`kvmdoctor trace ${t.guest} on ${t.host} (${t.capturedAt})`, ...sourceHeaderLines(t.source), '']
+  const out: string[] = [`kvmdoctor trace ${t.guest} on ${t.host} (${t.capturedAt})`, ...(t.inbound ? [`  ${t.inbound}`] : []), ...sourceHeaderLines(t.source), '']
   if (t.unavailable) {
     out.push(`The flows cannot be followed: ${t.unavailable}`)
+    return out.join('\n') + '\n'
+  }
+  if (t.inbound && t.flows.length === 0) {
+    out.push(`Nothing publishes what was asked (${t.inbound}): no DNAT, nft dnat map, libvirt hook forward or --publish leads there.`)
     return out.join('\n') + '\n'
   }
   if (t.flows.length === 0) {

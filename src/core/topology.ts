@@ -238,6 +238,9 @@ function markFindings(t: Topology, d: DiagnosisRun, leases: LeaseFacts | undefin
         const served = t.bridges.filter((b) => d.facts.links?.ok && (dataOf<Link[]>(d.facts.links) ?? []).some((l) => l.name === b.name && l.addresses.some((a) => subnets.some((c) => cidrContains(c!, a.address)))))
         return ['host', ...served.map((b) => b.id)]
       }
+      case 'forward':
+        // A published port: the host that publishes it, and the guest it leads to (or that held its target).
+        return ['host', ...(f.context?.domain && byId.has(`guest:${f.context.domain}`) ? [`guest:${f.context.domain}`] : [])]
       case 'element': {
         // The guests whose flows it decides, and the device it is on when that is drawn.
         const hit = d.flows.filter((fl) => fl.decidedBy?.element?.text === name || fl.divertedBy?.text === name)

@@ -32,6 +32,16 @@ export type ElementKind =
   | 'return-route'
   | 'snat-address'
   | 'gateway-address'
+  /** Inbound: a DNAT to an address no running guest holds. */
+  | 'dnat-target'
+  /** Inbound: the forward's DNAT rule does not translate the packet the outside sends. */
+  | 'dnat-unmatched'
+  /** Inbound: a --publish that nothing forwards. */
+  | 'dnat-missing'
+  /** Inbound: a hook's forward the ruleset lacks. */
+  | 'hook-lost'
+  /** Inbound: a forward the host or other guests cannot use by the published address. */
+  | 'hairpin'
 
 export interface Element {
   id: string

@@ -29,8 +29,13 @@ import {type NfPacket, describePacket, newPacket, replyPacket} from './netfilter
 import {type RouteDecision, type Router, buildRouter, describeRoute} from './routing.js'
 import {type Element, elementForStep, natMissingElement} from './elements.js'
 import {type TcIndex, indexTc, tcVerdict} from './tc.js'
+import type {HookFacts} from '../../probes/libvirt-hooks.js'
+import {type Forward, type GuestBook, type PublishRequest, collectForwards} from './published.js'
 
-export type FlowKind = 'dhcp' | 'dhcp-reply' | 'dns' | 'dns-reply' | 'egress' | 'egress-reply' | 'egress6' | 'egress6-reply' | 'custom'
+export type FlowKind = 'dhcp' | 'dhcp-reply' | 'dns' | 'dns-reply' | 'egress' | 'egress-reply' | 'egress6' | 'egress6-reply' | 'custom' | InboundKind
+/** Flows that start outside the guest: from the outside through a published port, and the hairpins (the host, another guest). */
+export type InboundKind = 'inbound' | 'inbound-reply' | 'hairpin-host' | 'hairpin-host-reply' | 'hairpin-guest' | 'hairpin-guest-reply'
+export const INBOUND_KINDS: ReadonlySet<FlowKind> = new Set<FlowKind>(['inbound', 'inbound-reply', 'hairpin-host', 'hairpin-host-reply', 'hairpin-guest', 'hairpin-guest-reply'])
 export type HopVerdict = 'pass' | 'fail' | 'indeterminate'
 
 export interface Hop {
@@ -73,6 +78,8 @@ export interface Flow {
    * the device a reply arrives by, a server on the LAN. A pass with assumptions is a pass of the host's side only.
    */
   assumptions?: string[]
+  /** Inbound flows: the published port (Forward.id) they follow. */
+  forward?: string
 }
 
 export interface Destination {
@@ -114,12 +121,28 @@ export interface DatapathFacts {
   addressConflict?(mac: string): string | undefined
   /** A network's DHCP range is fully leased and this MAC holds no lease in it: its request gets no offer. */
   dhcpPoolFullFor?(network: string, mac: string): boolean
+  /** MACs that claim an IPv4 address by any source (a lease, a neighbour entry): who had a DNAT target nobody holds now. */
+  addressClaimants?(addr: string): string[]
+  /** libvirt hook scripts' forwards (read, never run); null or absent when they could not be read. */
+  hooks?: HookFacts | null
 }
 
 export interface Datapath {
   flows: Flow[]
+  /** Published ports (DNATs, hook forwards, --publish) and the guests they lead to. */
+  forwards: Forward[]
   /** Flows of one guest (optionally one interface), optionally to another destination. */
   trace(guest: string, options?: {iface?: string; to?: Destination}): Flow[]
+  /** Inbound flows of the published ports that match, from an outside `client` address (default: the outside stand-in). */
+  inbound(options?: InboundQuery): Flow[]
+}
+
+export interface InboundQuery {
+  client?: string
+  guest?: string
+  port?: number
+  proto?: 'tcp' | 'udp'
+  hostAddress?: string
 }
 
 const RUNNING = new Set(['running', 'paused', 'idle', 'in shutdown', 'blocked'])
@@ -129,7 +152,7 @@ const PASSING_ROOT = new Set(['noqueue', 'pfifo_fast', 'fq_codel', 'fq', 'sfq', 
 /** Sizes (IP bytes) of the packets each flow carries: a hop that cannot pass the largest fails the flow. */
 const SIZE = {dhcp: 328, dns: 80, dnsReply: 512, ping: 84}
 
-export function buildDatapath(facts: DatapathFacts, options: {internet?: Destination; internet6?: Destination} = {}): Datapath {
+export function buildDatapath(facts: DatapathFacts, options: {internet?: Destination; internet6?: Destination; publish?: PublishRequest[]} = {}): Datapath {
   const host = new HostView(facts)
   const internet = options.internet ?? DEFAULT_INTERNET
   const internet6 = options.internet6 ?? DEFAULT_INTERNET6
@@ -138,12 +161,21 @@ export function buildDatapath(facts: DatapathFacts, options: {internet?: Destina
       .filter((i) => iface === undefined || i.target === iface || i.mac === iface)
       .flatMap((i) => [...host.guestFlows(d, i, to ?? internet, to !== undefined), ...(to === undefined ? host.guestFlows6(d, i, internet6) : [])])
   const flows = facts.domains.filter((d) => RUNNING.has(d.state)).flatMap((d) => flowsOf(d))
+  // Inbound flows only where something is published: a host without forwards costs nothing more.
+  const forwards = host.forwards(options.publish ?? [])
+  const inbound = (q: InboundQuery = {}) =>
+    forwards
+      .filter((f) => (q.guest === undefined || f.guest?.name === q.guest || f.formerHolder?.name === q.guest) && (q.port === undefined || f.port === q.port) && (q.proto === undefined || f.proto === q.proto) && (q.hostAddress === undefined || f.hostAddress === undefined || f.hostAddress === q.hostAddress))
+      .flatMap((f) => host.inboundFlows(f, internet, q.client))
+  flows.push(...inbound())
   return {
     flows,
+    forwards,
     trace(guest, opts = {}) {
       const d = facts.domains.find((x) => x.name === guest)
       return d && RUNNING.has(d.state) ? flowsOf(d, opts.iface, opts.to) : []
     },
+    inbound,
   }
 }
 
@@ -951,12 +983,18 @@ class HostView {
     this.toGuest(back, g, false, true)
   }
 
-  /** Replies to an untranslated guest subnet come back only if the upstream routes that subnet to this host. */
-  private returnRouteHop(subnet: string, net: LibvirtNetwork): Hop {
+  /**
+   * Replies to an untranslated guest subnet come back only if the upstream routes that subnet to this host;
+   * inbound, packets to it reach the host at all only then (the same route, the same element).
+   */
+  private returnRouteHop(subnet: string, net: LibvirtNetwork, direction: 'reply' | 'inbound' = 'reply'): Hop {
     return {
-      name: 'return route',
+      name: direction === 'reply' ? 'return route' : 'upstream route',
       verdict: 'indeterminate',
-      detail: `network ${net.name} is not NATed: replies to ${subnet} come back only if the upstream routes ${subnet} to this host, which the host cannot see`,
+      detail:
+        direction === 'reply'
+          ? `network ${net.name} is not NATed: replies to ${subnet} come back only if the upstream routes ${subnet} to this host, which the host cannot see`
+          : `network ${net.name} is not NATed: packets from outside to ${subnet} reach this host only if the upstream routes ${subnet} to it, which the host cannot see`,
       element: {id: `return-route:${net.name}`, kind: 'return-route', text: `upstream route for ${subnet} (network ${net.name}, forward mode ${net.forwardMode})`, network: net.name},
     }
   }
@@ -1066,6 +1104,318 @@ class HostView {
     this.portIn(back, bridge, uplink.name)
     across(back, uplink.name, i.target ?? '?', 'tap', kind === 'dhcp')
     flows.push(this.finish(base, kind === 'dhcp' ? 'dhcp-reply' : kind === 'custom' ? 'custom' : 'egress-reply', kind === 'dhcp' ? `DHCP offer from the LAN back to ${d.name}` : `reply from ${dest.addr} back to ${d.name}`, backPacket, back.hops, kind, [...srcAssumed, ...assumptions]))
+    return flows
+  }
+
+  // ---- inbound: published ports, from outside and from the host and guests (hairpin) ------------
+
+  /** The host's view of its guests for the forwards: who holds an address now, who held it, each guest's own. */
+  private guestBook(): GuestBook {
+    const running = this.facts.domains.filter((d) => RUNNING.has(d.state))
+    const refOf = (d: LibvirtDomain, i: Iface) => ({name: d.name, iface: i.target ?? i.mac ?? 'nic', ...(i.mac ? {mac: i.mac} : {})})
+    const holders = new Map<string, ReturnType<typeof refOf>>()
+    const byMac = new Map<string, {d: LibvirtDomain; i: Iface}>()
+    for (const d of running) {
+      for (const i of d.interfaces) {
+        if (!i.mac) continue
+        byMac.set(i.mac.toLowerCase(), {d, i})
+        const addr = this.facts.guestAddress(i.mac)
+        if (addr && !holders.has(addr)) holders.set(addr, refOf(d, i))
+      }
+    }
+    return {
+      holderOf: (addr) => holders.get(addr),
+      formerHolderOf: (addr) => {
+        for (const mac of this.facts.addressClaimants?.(addr) ?? []) {
+          const hit = byMac.get(mac.toLowerCase())
+          if (!hit) continue
+          const now = this.facts.guestAddress(mac)
+          if (now !== addr) return {...refOf(hit.d, hit.i), ...(now ? {now} : {})}
+        }
+        return undefined
+      },
+      running: (name) => {
+        const d = running.find((x) => x.name === name)
+        const i = d?.interfaces.find((x) => x.type === 'network' || x.type === 'bridge')
+        if (!d || !i) return undefined
+        const net = this.network(i)
+        const addr = i.mac ? this.facts.guestAddress(i.mac) : undefined
+        return {...refOf(d, i), ...(addr ? {addr} : {}), routed: net !== undefined && (net.forwardMode === 'route' || net.forwardMode === 'open')}
+      },
+    }
+  }
+
+  /** Published ports and where they lead. */
+  forwards(publish: PublishRequest[]): Forward[] {
+    return collectForwards(this.facts.ruleset, this.facts.hooks, publish, this.guestBook())
+  }
+
+  /** The host side of a guest interface (bridge, network), by name and interface. */
+  private guestSideOf(ref: {name: string; iface: string} | undefined): GuestSide | undefined {
+    if (!ref) return undefined
+    const d = this.facts.domains.find((x) => x.name === ref.name)
+    const i = d?.interfaces.find((x) => (x.target ?? x.mac ?? 'nic') === ref.iface)
+    if (!d || !i || (i.type !== 'network' && i.type !== 'bridge')) return undefined
+    const net = this.network(i)
+    const bridge = i.type === 'network' ? (i.bridge ?? net?.bridge) : (i.source ?? i.bridge)
+    return bridge ? {d, i, bridge, net} : undefined
+  }
+
+  /**
+   * Where the outside comes from: the device a client's packets arrive by (the route to the client, or the
+   * forward's own `-i`), the client's address (the one given, else the outside stand-in, else a host beyond
+   * that device), and the host address it connects to.
+   */
+  private outside(f: Forward, internet: Destination, client?: string): {dev?: string; client: string; hostAddr?: string; assumptions: string[]} {
+    const routeDev = (addr: string) => {
+      const r = this.router.lookup({family: 4, dst: addr, mark: 0})
+      return r.kind === 'unicast' ? r.dev : undefined
+    }
+    let dev: string | undefined
+    let from = client
+    const assumptions: string[] = []
+    if (client) {
+      dev = routeDev(client)
+      if (dev) assumptions.push(`${client}'s packets arrive by ${dev}, the device the host routes ${client} through`)
+    } else {
+      const wanted = f.inDevice ? this.facts.links.find((l) => l.name === f.inDevice || (f.inDevice!.endsWith('*') && l.name.startsWith(f.inDevice!.slice(0, -1))))?.name : undefined
+      dev = wanted ?? routeDev(internet.addr) ?? this.mainDefaultDev()
+      from = dev && routeDev(internet.addr) === dev ? internet.addr : dev ? this.hostBeyond(dev) : undefined
+      from ??= internet.addr
+      if (dev) assumptions.push(`a client at ${from}, beyond ${dev} (a stand-in for the outside: give one with --from ADDR)`)
+    }
+    const hostAddr = f.direct ? f.target.addr : (f.hostAddress ?? (dev ? this.ctx.addressOf(dev, 4) : undefined))
+    return {...(dev ? {dev} : {}), client: from!, ...(hostAddr ? {hostAddr} : {}), assumptions}
+  }
+
+  /** An address on a device's connected subnet that is not the host's: a neighbour on that side. */
+  private hostBeyond(dev: string): string | undefined {
+    const connected = this.facts.routes.find((r) => r.family === 'inet' && r.table === 'main' && r.type === 'unicast' && r.dev === dev && r.dst.includes('/') && !r.gateway)
+    const range = connected ? parsePrefix(connected.dst) : undefined
+    if (!range || range.family !== 4) return undefined
+    for (let v = range.lo + 1n; v < range.hi && v < range.lo + 16n; v++) {
+      const a = formatIp(4, v)
+      if (!this.localAddrs.has(a)) return a
+    }
+    return undefined
+  }
+
+  /** Every inbound flow of one published port: from the outside, and (translated ones) from the host and another guest. */
+  inboundFlows(f: Forward, internet: Destination, client?: string): Flow[] {
+    const g = this.guestSideOf(f.guest)
+    const who = f.guest ?? f.formerHolder
+    const net = g?.net ?? this.facts.networks.find((n) => n.ips.some((ip) => ip.family === 'ipv4' && f.target.addr !== 'unknown' && ipInPrefix(f.target.addr, `${ip.address}/${ip.prefix}`)))
+    const base: FlowBase = {guest: who?.name ?? '', iface: who?.iface ?? '', mac: who?.mac, network: net?.name, bridge: g?.bridge ?? net?.bridge, ...(f.guest && f.target.addr !== 'unknown' ? {guestAddress: f.target.addr} : {})}
+    const side = this.outside(f, internet, client)
+    const flows = this.fromOutside(f, g, base, side)
+    if (!f.direct && !client) flows.push(...this.hairpinFromHost(f, g, base, side.hostAddr), ...this.hairpinFromGuest(f, g, base, side.hostAddr))
+    for (const flow of flows) flow.forward = f.id
+    return flows
+  }
+
+  private l4(f: Forward, reply: boolean, clientPort = 40000): Pick<NfPacket, 'sport' | 'dport'> {
+    return reply ? {sport: f.target.port, dport: clientPort} : {sport: clientPort, dport: f.port}
+  }
+
+  private describeForward(f: Forward, hostAddr?: string): string {
+    return f.direct ? `${f.proto} ${f.target.addr}:${f.target.port}` : `${f.proto} ${hostAddr ?? f.hostAddress ?? 'the host'}:${f.port} → ${f.target.addr}:${f.target.port}`
+  }
+
+  /** From a client outside: in by the device its packets arrive on, DNAT, forward to the guest; the reply back out. */
+  private fromOutside(f: Forward, g: GuestSide | undefined, base: FlowBase, side: ReturnType<HostView['outside']>): Flow[] {
+    const {dev, client, hostAddr} = side
+    const request = newPacket({family: 4, iifname: dev, src: client, dst: hostAddr ?? 'unknown', l4proto: f.proto, ...this.l4(f, false)})
+    const runner = new PathRunner(this, [], request, this.pathMtu(dev, g?.bridge, g?.i.target))
+    const v4 = g?.net?.ips.find((ip) => ip.family === 'ipv4')
+    if (f.direct && g?.net && v4) runner.push(this.returnRouteHop(networkOf(`${v4.address}/${v4.prefix}`), g.net, 'inbound'))
+    if (!dev) runner.push({name: 'arrival', verdict: 'indeterminate', detail: `no route leads to ${client}: the device its packets would arrive by cannot be told`})
+    if (!hostAddr) runner.push({name: 'host address', verdict: 'indeterminate', detail: `the forward names no host address and ${dev ?? 'the arriving device'} has no IPv4 address`})
+    if (dev && hostAddr) {
+      this.enterDevice(runner, dev, 'egress')
+      this.prerouting(runner, dev)
+      if (!f.direct) this.dnatHop(runner, f, 'outside')
+      this.targetHop(runner, f, g)
+      const decision = this.ipReceive(runner, dev, 'forward', true)
+      this.ipSend(runner, dev, decision?.dev)
+      if (g) this.toGuest(runner, g, false, true)
+    } else this.targetHop(runner, f, g)
+    const assumptions = [...side.assumptions, ...(g ? [`${g.d.name} answers on ${f.proto} ${f.target.port} (a service inside the guest, out of the host's sight)`] : [])]
+    const flows = [this.finish(base, 'inbound', `inbound from ${client}${dev ? ` by ${dev}` : ''}: ${this.describeForward(f, hostAddr)}`, request, runner.hops, undefined, assumptions)]
+    if (flows[0].verdict === 'fail' || !g || !dev || !hostAddr) return flows
+    // The answer: from the guest's service to the client, its source translated back by conntrack at postrouting.
+    const reply = replyPacket({family: 4, iifname: g.bridge, src: f.target.addr, dst: client, l4proto: f.proto, ...this.l4(f, true), etherSrc: g.i.mac}, f.direct ? [] : ['dnat'])
+    const arriving: NfPacket = f.direct ? reply : {...reply, ct: {...reply.ct, translate: {src: hostAddr, sport: f.port}}}
+    const back = this.fromGuest(g, arriving, this.pathMtu(g.i.target, g.bridge, dev))
+    this.upToHost(back, g.bridge)
+    if (v4) this.arpHop(back, g, v4.address)
+    const out = this.ipReceive(back, g.bridge, 'forward', true)
+    if (back.alive() && out?.kind === 'unicast' && out.dev !== dev) {
+      back.push({name: 'return path', verdict: 'indeterminate', detail: `the reply to ${client} leaves by ${out.dev}, not ${dev} where the request came in: whether the client takes it from there is the network's decision`, ...(out.rule && out.rule.priority !== 0 && out.rule.priority < 32766 ? {element: policyElement(out)} : {})})
+    }
+    this.ipSend(back, g.bridge, out?.dev)
+    if (out?.dev) this.leaveDevice(back, out.dev, 'egress')
+    flows.push(this.finish(base, 'inbound-reply', `reply from ${g.d.name} ${f.target.addr}:${f.target.port} to ${client}${f.direct ? '' : `, as ${hostAddr}:${f.port}`}`, reply, back.hops, 'inbound', assumptions))
+    return flows
+  }
+
+  /**
+   * Whether the walk so far translated the packet to the forward's target. Where nothing did, what stands
+   * there depends on who sends and how the forward was found: a rule that does not match this packet, a
+   * hook's rule the ruleset lacks, a --publish nothing forwards; for the host and other guests, a hairpin.
+   */
+  private dnatHop(runner: PathRunner, f: Forward, from: 'outside' | 'host' | 'guest'): void {
+    if (!runner.alive()) return
+    const live = runner.live()
+    if (live.length === 0) return
+    const translated = live.filter((b) => b.nat.some((n) => n.field === 'dst'))
+    const rule = f.sources.find((s) => s.kind === 'rule')
+    const ruleText = rule?.kind === 'rule' ? rule.rule.text : undefined
+    const toTarget = translated.filter((b) => b.packet.dst === f.target.addr && b.packet.dport === f.target.port)
+    if (toTarget.length === live.length) {
+      const n = toTarget[0].nat.find((x) => x.field === 'dst')!
+      runner.push({name: 'DNAT', verdict: 'pass', detail: `${f.proto} ${n.from}:${f.port} → ${f.target.addr}:${f.target.port} (${describeStep(n.step)})`})
+      return
+    }
+    if (translated.length > 0 && toTarget.length === 0 && translated.length === live.length) {
+      const n = translated[0].nat.find((x) => x.field === 'dst')!
+      runner.push({name: 'DNAT', verdict: 'fail', detail: `${describeStep(n.step)} sends it to ${translated[0].packet.dst}:${translated[0].packet.dport}, not ${f.target.addr}:${f.target.port}`, element: elementForStep(n.step, this.facts.ruleset)})
+      return
+    }
+    if (translated.length > 0) {
+      runner.push({name: 'DNAT', verdict: 'indeterminate', detail: `the packet is translated to ${f.target.addr} on some paths only`})
+      return
+    }
+    const dst = runner.packet().dst
+    if (from !== 'outside') {
+      // A process of the host's own on the port answers the host's and guests' connections there: maybe a relay.
+      const listener = from === 'host' ? this.facts.listeners?.find((l) => l.proto === f.proto && l.port === f.port && (l.address === dst || ['0.0.0.0', '*', '', '::'].includes(l.address))) : undefined
+      const who = from === 'host' ? 'the host itself' : 'another guest'
+      const why = from === 'host' ? `no DNAT in nat OUTPUT: the host's own connection to ${dst}:${f.port} stays on the host` : `the DNAT does not apply to packets from the guests' bridge${f.inDevice ? ` (it matches only packets arriving on ${f.inDevice})` : ''}: the connection goes to the host itself`
+      runner.push({
+        name: 'DNAT',
+        verdict: listener ? 'indeterminate' : 'fail',
+        detail: listener ? `${why}, where ${listener.process ?? 'a process'} listens (it may relay to ${f.target.addr}, or answer itself)` : why,
+        element: {id: `hairpin:${from}:${f.id}`, kind: 'hairpin', text: `${f.id}: not reachable from ${who} by ${dst}:${f.port}${ruleText ? ` (${ruleText})` : ''}`, address: f.target.addr},
+      })
+      return
+    }
+    const hook = f.sources.find((s): s is Extract<typeof s, {kind: 'hook'}> => s.kind === 'hook')
+    const published = f.sources.find((s): s is Extract<typeof s, {kind: 'publish'}> => s.kind === 'publish')
+    const element: Element = rule
+      ? {id: `dnat-unmatched:${f.id}`, kind: 'dnat-unmatched', text: `${ruleText} does not translate ${f.proto} ${dst}:${f.port} arriving on ${runner.packet().iifname ?? '?'}`, address: f.target.addr}
+      : hook
+        ? {id: `hook-lost:${hook.path}:${f.id}`, kind: 'hook-lost', text: `${hook.path} (${hook.at}) forwards ${f.proto} ${f.port} to ${f.target.addr}:${f.target.port}; no such DNAT is in the ruleset`, address: f.target.addr}
+        : {id: `dnat-missing:${f.id}`, kind: 'dnat-missing', text: `nothing forwards ${f.proto} ${dst}:${f.port} to ${published?.guest ?? f.target.addr}${published ? ` (--publish ${published.guest}:${f.port}/${f.proto})` : ''}`, address: f.target.addr}
+    runner.push({name: 'DNAT', verdict: 'fail', detail: `no DNAT translates ${f.proto} ${dst}:${f.port}: the packet is for the host itself`, element})
+  }
+
+  /** The forward's target must be a running guest's address now. */
+  private targetHop(runner: PathRunner, f: Forward, g: GuestSide | undefined): void {
+    if (!runner.alive() || g) return
+    if (f.target.addr === 'unknown') {
+      const named = f.sources.find((s) => s.kind === 'publish')
+      runner.push({name: 'DNAT target', verdict: 'indeterminate', detail: `${named?.kind === 'publish' ? named.guest : 'the guest'}'s address is not known (nor whether it runs): nothing to forward to can be named`})
+      return
+    }
+    const rule = f.sources.find((s) => s.kind === 'rule')
+    const where = rule?.kind === 'rule' ? rule.rule.text : f.id
+    const former = f.formerHolder
+    runner.push({
+      name: 'DNAT target',
+      verdict: 'fail',
+      detail: `${f.target.addr} is no running guest's address${former ? `: ${former.name} (${former.mac}) was seen there and ${former.now ? `now holds ${former.now}` : 'holds no address now'}` : ''}`,
+      element: {id: `dnat-target:${f.target.addr}`, kind: 'dnat-target', text: `${where}: target ${f.target.addr} is no running guest's address`, address: f.target.addr},
+    })
+  }
+
+  /** The host connecting to its own published address: routed locally, DNAT in nat OUTPUT, re-routed to the guest. */
+  private hairpinFromHost(f: Forward, g: GuestSide | undefined, base: FlowBase, hostAddr: string | undefined): Flow[] {
+    if (!hostAddr || !g) return []
+    const request = newPacket({family: 4, src: hostAddr, dst: hostAddr, l4proto: f.proto, ...this.l4(f, false)})
+    const runner = new PathRunner(this, [], request, this.pathMtu(g.bridge, g.i.target))
+    runner.route('routing', 'local', {iif: 'lo'})
+    runner.nf('netfilter output', 'output', 'ip', {oifname: 'lo'})
+    this.dnatHop(runner, f, 'host')
+    // Translated, the packet is routed again (ip_route_me_harder): now to the guest's bridge.
+    runner.route('routing (after DNAT)', 'output', {iif: 'lo', src: hostAddr, viaDev: g.bridge})
+    this.ipSend(runner, undefined, g.bridge)
+    this.toGuest(runner, g, false, true)
+    const assumptions = [`${g.d.name} answers on ${f.proto} ${f.target.port} (a service inside the guest, out of the host's sight)`]
+    const flows = [this.finish(base, 'hairpin-host', `from the host itself to ${hostAddr}:${f.port} (${this.describeForward(f, hostAddr)})`, request, runner.hops, undefined, assumptions)]
+    if (flows[0].verdict === 'fail') return flows
+    // The answer comes back to the host's address: delivered locally, its source translated back at input.
+    const reply = replyPacket({family: 4, iifname: g.bridge, src: f.target.addr, dst: hostAddr, l4proto: f.proto, ...this.l4(f, true), etherSrc: g.i.mac}, ['dnat'])
+    const back = this.fromGuest(g, {...reply, ct: {...reply.ct, translate: {src: hostAddr, sport: f.port}}}, this.pathMtu(g.i.target, g.bridge))
+    this.upToHost(back, g.bridge)
+    const gw = g.net?.ips.find((ip) => ip.family === 'ipv4')?.address
+    if (gw) this.arpHop(back, g, gw)
+    this.ipReceive(back, g.bridge, 'local', true)
+    flows.push(this.finish(base, 'hairpin-host-reply', `reply from ${g.d.name} to the host ${hostAddr}`, reply, back.hops, 'hairpin-host', assumptions))
+    return flows
+  }
+
+  /** Another running guest with an address: the hairpin's client (on the target's bridge when one is there). */
+  private otherGuest(g: GuestSide): {side: GuestSide; addr: string} | undefined {
+    const candidates: {side: GuestSide; addr: string}[] = []
+    for (const d of this.facts.domains) {
+      if (!RUNNING.has(d.state)) continue
+      for (const i of d.interfaces) {
+        if (i === g.i || !i.mac) continue
+        const side = this.guestSideOf({name: d.name, iface: i.target ?? i.mac})
+        const addr = this.facts.guestAddress(i.mac)
+        if (side?.net && addr && side.net.forwardMode !== 'bridge') candidates.push({side, addr})
+      }
+    }
+    candidates.sort((a, b) => Number(b.side.bridge === g.bridge) - Number(a.side.bridge === g.bridge) || a.side.d.name.localeCompare(b.side.d.name))
+    return candidates[0]
+  }
+
+  /**
+   * Another guest connecting to the published address: DNATed back to the target guest, which answers the
+   * source it sees. On the same subnet without a source NAT, it answers directly, from its own address: the
+   * client expects the public one and drops it.
+   */
+  private hairpinFromGuest(f: Forward, g: GuestSide | undefined, base: FlowBase, hostAddr: string | undefined): Flow[] {
+    if (!hostAddr || !g) return []
+    const other = this.otherGuest(g)
+    if (!other) return []
+    const {side: o, addr} = other
+    const request = newPacket({family: 4, iifname: o.bridge, src: addr, dst: hostAddr, l4proto: f.proto, ...this.l4(f, false), etherSrc: o.i.mac})
+    const runner = this.fromGuest(o, request, this.pathMtu(o.i.target, o.bridge, g.bridge, g.i.target))
+    this.upToHost(runner, o.bridge)
+    const ogw = o.net?.ips.find((ip) => ip.family === 'ipv4')?.address
+    if (ogw) this.arpHop(runner, o, ogw)
+    this.dnatHop(runner, f, 'guest')
+    const decision = this.ipReceive(runner, o.bridge, 'forward', true)
+    this.ipSend(runner, o.bridge, decision?.dev)
+    this.toGuest(runner, g, false, true)
+    const assumptions = [`${g.d.name} answers on ${f.proto} ${f.target.port} (a service inside the guest, out of the host's sight)`]
+    const flows = [this.finish(base, 'hairpin-guest', `from ${o.d.name} (${addr}) to ${hostAddr}:${f.port} (${this.describeForward(f, hostAddr)})`, request, runner.hops, undefined, assumptions)]
+    if (flows[0].verdict === 'fail') return flows
+    const seenFrom = runner.packet().src
+    const v4 = g.net?.ips.find((ip) => ip.family === 'ipv4')
+    const reply = replyPacket({family: 4, iifname: g.bridge, src: f.target.addr, dst: seenFrom, l4proto: f.proto, ...this.l4(f, true), etherSrc: g.i.mac}, seenFrom === addr ? ['dnat'] : ['dnat', 'snat'])
+    if (seenFrom === addr && v4 && ipInPrefix(addr, `${v4.address}/${v4.prefix}`)) {
+      // On-link: the guest's answer never passes the host, so conntrack never puts the public address back.
+      const back = this.fromGuest(g, reply, SIZE.ping, undefined, false)
+      back.push({
+        name: 'hairpin',
+        verdict: 'fail',
+        detail: `${g.d.name} answers ${addr} directly on ${g.bridge} (the same subnet), from ${f.target.addr}:${f.target.port}: ${o.d.name} expects the answer from ${hostAddr}:${f.port} and drops it; nothing translates the source of guest-to-guest traffic through the host's address`,
+        element: {id: `hairpin:guest:${f.id}`, kind: 'hairpin', text: `${f.id}: not reachable from another guest by ${hostAddr}:${f.port} (no source NAT for guests on ${g.bridge})`, address: f.target.addr, network: g.net?.name},
+      })
+      flows.push(this.finish(base, 'hairpin-guest-reply', `reply from ${g.d.name} to ${o.d.name} (${addr})`, reply, back.hops, 'hairpin-guest', assumptions))
+      return flows
+    }
+    // Translated on the way in (or from another subnet): the answer goes back through the host, conntrack undoes both translations.
+    const arriving: NfPacket = {...reply, ct: {...reply.ct, translate: {...(seenFrom !== addr ? {dst: addr} : {}), src: hostAddr, sport: f.port}}}
+    const back = this.fromGuest(g, arriving, this.pathMtu(g.i.target, g.bridge, o.bridge))
+    this.upToHost(back, g.bridge)
+    if (v4) this.arpHop(back, g, v4.address)
+    this.ipReceive(back, g.bridge, 'forward', true)
+    this.ipSend(back, g.bridge, o.bridge)
+    this.toGuest(back, o, false, true)
+    flows.push(this.finish(base, 'hairpin-guest-reply', `reply from ${g.d.name} to ${o.d.name} (${addr})`, reply, back.hops, 'hairpin-guest', assumptions))
     return flows
   }
 }

@@ -8,6 +8,7 @@ import {addressViews, apipaViews} from './addresses.js'
 import {buildContext, readFacts} from './context.js'
 import {dhcpServiceViews} from './dhcp-service.js'
 import {elementViews} from './elements.js'
+import {forwardViews} from './forwards.js'
 import {expectedGuestViews, expectedHostViews, expectedNetworkViews} from './expectations.js'
 import {ipv6AddressesByMac} from './incidents.js'
 import {domainViews, interfaceViews} from './guest.js'
@@ -30,6 +31,7 @@ export function buildModel(probes: Record<string, ProbeResult>, capturedAt: Date
       guestAddress: (mac) => ctx.addressesByMac.get(mac)?.find((a) => !a.ip.startsWith('169.254.'))?.ip,
       guestAddress6: (mac) => ipv6ByMac.get(mac),
       addressConflict: (mac) => ctx.addressesByMac.get(mac)?.find((a) => (ctx.claimsOf.get(a.ip)?.size ?? 0) > 1)?.ip,
+      addressClaimants: (addr) => [...(ctx.claimsOf.get(addr) ?? [])],
       // A full range still serves the MACs that hold a lease in it.
       dhcpPoolFullFor: (network, mac) => {
         const pool = pools.get(network)
@@ -38,7 +40,10 @@ export function buildModel(probes: Record<string, ProbeResult>, capturedAt: Date
     },
     options,
   )
-  const flows = datapath.ok ? datapath.datapath.flows : []
+  const all = datapath.ok ? datapath.datapath.flows : []
+  // Inbound flows are judged on their forwards; an element of a guest's own flows stays theirs. Only the
+  // upstream route of a routed network is one element both ways: the inbound flows it leaves undecided join it.
+  const flows = all.filter((f) => !f.forward || f.decidedBy?.element?.kind === 'return-route')
   const networks = networkViews(ctx, pools)
   const host = hostView(ctx, networks)
   const domains = domainViews(ctx)
@@ -57,6 +62,7 @@ export function buildModel(probes: Record<string, ProbeResult>, capturedAt: Date
       address: addressViews(ctx),
       'dhcp-service': dhcpServiceViews(ctx),
       element: elementViews(ctx, flows),
+      forward: forwardViews(ctx, datapath),
       'expected-network': expected ? expectedNetworkViews(expected, networks, host) : [],
       'expected-guest': expected ? expectedGuestViews(expected, domains, host) : [],
       'expected-host': expected ? expectedHostViews(expected, host) : [],

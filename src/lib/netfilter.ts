@@ -166,6 +166,12 @@ export type NfStatement =
       addrEnd?: string
       port?: number
       portEnd?: number
+      /**
+       * The address (and port) looked up in a map keyed by packet fields (`dnat to tcp dport map { 8080 : 10.0.0.2 }`,
+       * `dnat ip addr . port to ip daddr . tcp dport map @fwd`): a packet with no entry is not translated and the
+       * rule ends there (the lookup breaks it); entries are an inline map or a named one in NfRuleset.sets.
+       */
+      map?: {field: NfField; concat?: NfField[]; entries: NatMapEntry[] | {t: 'setref'; name: string}}
       text: string
     }
   /** op 'set' with a mask: mark = (mark & ~mask) ^ value (iptables --set-xmark value/mask); without: mark = value, mark & value, ... */
@@ -180,6 +186,13 @@ export type NfStatement =
   | {kind: 'effect'; text: string}
   /** A target the evaluator does not model; it may or may not end the chain. */
   | {kind: 'opaque-statement'; text: string; terminal: boolean | 'unknown'}
+
+/** One entry of a NAT map: the key the packet must match, and the address (and port) it is translated to. */
+export interface NatMapEntry {
+  key: NfValue
+  addr?: string
+  port?: number
+}
 
 export interface NfSet {
   backend: NfBackend

@@ -14,7 +14,7 @@
  * not, the verdict is indeterminate and names the rule and both outcomes.
  */
 import {parseIp, rangeContains} from '../../lib/addr.js'
-import type {NfChain, NfField, NfMatch, NfRule, NfRuleRef, NfStatement, NfValue, NfFamily, NfHook} from '../../lib/netfilter.js'
+import type {NatMapEntry, NfChain, NfField, NfMatch, NfRule, NfRuleRef, NfStatement, NfValue, NfFamily, NfHook} from '../../lib/netfilter.js'
 import {type CompiledRuleset, NAT_CORE_PRIORITY, tableOf} from './compile.js'
 import {ICMPV6_TYPES, ICMP_TYPES, type NfPacket, protoNumber} from './packet.js'
 
@@ -465,9 +465,16 @@ function runStatement(rs: CompiledRuleset, s: NfStatement, rule: NfRule, m: Mach
         b.steps.push(stepFor(hook, chain, rule, 'rule', s.type, 'NAT outside a nat chain has no effect'))
         return undefined
       }
+      // A map's address depends on the packet: no entry breaks the rule (the lookup fails), an undecidable key is unknown.
+      const target = s.map ? natMapTarget(rs, s.map, p, ctx, priority, chain.family) : undefined
+      if (target === 'miss') return {kind: 'next'}
+      if (target === 'unknown') {
+        b.steps.push(stepFor(hook, chain, rule, 'maybe', undefined, 'cannot tell which entry of the NAT map applies'))
+        return {kind: 'unknown'}
+      }
       const st = stepFor(hook, chain, rule, 'rule', s.type)
       b.steps.push(st)
-      applyNat(s, b, st, ctx)
+      applyNat(target ? {...s, addr: target.addr, port: target.port ?? s.port} : s, b, st, ctx)
       // A NAT statement ends the nat chain: the binding is made.
       return {kind: 'accept'}
     }
@@ -521,6 +528,26 @@ function vmapEntries(rs: CompiledRuleset, name: string): {key: NfValue; then: Nf
   const set = rs.set(name)
   if (!set?.data || !set.complete) return undefined
   return set.elems.map((key, i) => ({key, then: set.data![i] as NfStatement}))
+}
+
+/** The entry of a NAT map this packet's key selects: its address and port, no entry, or undecidable. */
+function natMapTarget(rs: CompiledRuleset, map: NonNullable<Extract<NfStatement, {kind: 'nat'}>['map']>, p: NfPacket, ctx: EvalContext, priority: number, family: NfFamily): NatMapEntry | 'miss' | 'unknown' {
+  let entries: NatMapEntry[]
+  if ('t' in map.entries) {
+    const set = rs.set(map.entries.name)
+    if (!set?.data || !set.complete) return 'unknown'
+    entries = set.elems.map((key, i) => {
+      const d = set.data![i] as NfValue
+      return d.t === 'concat' ? {key, addr: scalarString(d.parts[0]), port: scalarNumber(d.parts[1])} : {key, addr: scalarString(d)}
+    })
+  } else entries = map.entries
+  const actual = fieldValues(map.field, map.concat, p, ctx, priority, family)
+  for (const entry of entries) {
+    const hit = compare(rs, actual, 'eq', entry.key, undefined)
+    if (hit === 'unknown') return 'unknown'
+    if (hit === true) return entry.addr === undefined ? 'unknown' : entry
+  }
+  return 'miss'
 }
 
 function applyMark(current: number, s: Extract<NfStatement, {kind: 'mark'}>): number {
