@@ -1,5 +1,6 @@
 import {Args, Flags} from '@oclif/core'
 import {renderTrace} from '../../reports/trace.js'
+import {outputWidth} from '../../reports/style.js'
 import {parseDestination} from '../datapath/destination.js'
 import {KvmdoctorCommand} from '../cli/command.js'
 import {EXIT, UserError} from '../core/errors.js'
@@ -55,7 +56,7 @@ Exit codes: 0 every flow passes, 1 a flow fails, 2 usage error or bad input, 3 k
       const verdicts = result.flows.map((f) => f.verdict)
       process.exitCode = result.unavailable ? EXIT.unchecked : verdicts.includes('fail') ? EXIT.findings : verdicts.includes('indeterminate') ? EXIT.unchecked : EXIT.clean
       if (json) return result
-      this.log(renderTrace(visibleControlsDeep(result)).trimEnd())
+      this.log(renderTrace(visibleControlsDeep(result), {width: outputWidth()}).trimEnd())
       return undefined
     } catch (error) {
       this.reportFailure(error)
