@@ -14,6 +14,7 @@ import {html} from './escape.js'
 import {type FindingTree, entityLabel, findingTrees, infoGroups, notCheckedByReason, privilegeHint, rootFixes, summaryLine, verdictOf} from './summary.js'
 import {topologySvg} from './svg.js'
 import {topologyGraph} from './topology-graph.js'
+import {plural} from '../src/lib/plural.js'
 
 class Raw {
   constructor(readonly html: string) {}
@@ -112,7 +113,7 @@ function runThis(d: Diagnosis): Raw {
   if (fixes.length === 0) return raw('')
   return h`<section id="run-this"><h2>Root cause → run this</h2>
 ${fixes.map(
-  ({finding: f, commands, note}) => h`<div><p><a href="#finding-${f.rank}">${f.rank}.</a> <span class="sev ${f.severity}">${f.severity.toUpperCase()}</span> <b>${f.id}</b> on ${entityLabel(f.entity)}${f.blastRadius > 0 ? ` — ${f.blastRadius} running guest(s)` : ''}</p>
+  ({finding: f, commands, note}) => h`<div><p><a href="#finding-${f.rank}">${f.rank}.</a> <span class="sev ${f.severity}">${f.severity.toUpperCase()}</span> <b>${f.id}</b> on ${entityLabel(f.entity)}${f.blastRadius > 0 ? ` — ${plural(f.blastRadius, 'running guest')}` : ''}</p>
 ${commands.length > 0 ? fixBlock(commands) : note ? h`<p class="mute">${note}</p>` : ''}</div>`,
 )}
 </section>`
@@ -130,7 +131,7 @@ function findingsSection(d: Diagnosis): Raw {
     const also = (f.causes ?? []).slice(1).map((k) => byKey.get(k)).filter((x): x is Finding => x !== undefined)
     return h`<div class="finding" id="finding-${f.rank}">
 <h3>${f.rank}. <span class="sev ${f.severity}">${f.severity.toUpperCase()}</span> ${f.title}</h3>
-<p class="mute"><code>${f.id}</code> on ${entityLabel(f.entity)}${f.blastRadius > 0 ? ` — ${f.blastRadius} running guest(s) affected` : ''}${also.length > 0 ? ` — also explained by ${also.map((c) => `${c.rank}. ${c.id}`).join(', ')}` : ''}</p>
+<p class="mute"><code>${f.id}</code> on ${entityLabel(f.entity)}${f.blastRadius > 0 ? ` — ${plural(f.blastRadius, 'running guest')} affected` : ''}${also.length > 0 ? ` — also explained by ${also.map((c) => `${c.rank}. ${c.id}`).join(', ')}` : ''}</p>
 <p>${f.summary}</p>
 ${f.evidence.length > 0 ? h`<p>Evidence:</p><ul>${f.evidence.map((e) => h`<li><code>${e}</code></li>`)}</ul>` : ''}
 ${f.fix.length > 0 ? h`<p>Fix:</p>${fixBlock(f.fix)}` : ''}
