@@ -6,6 +6,7 @@
 import type {BridgeNode, FindingMark, FlowMark, GuestNode, Health, TapNode, Topology, TopologyNode} from '../src/result/topology.js'
 import type {TreeNode} from './layout.js'
 import {PLAIN, type Style} from './style.js'
+import {plural} from '../src/lib/plural.js'
 
 export interface TopologyTextOptions {
   style?: Style
@@ -59,7 +60,7 @@ export function topologyTree(t: Topology, options: TopologyTextOptions = {}): Tr
     const children = b.taps.filter((tap) => !hidden.includes(tap)).map((tap) => tapNode(tap, b.name))
     if (hidden.length > 0) {
       for (const tap of hidden) shownGuests.add(tap.guest)
-      children.push({lines: [style.dim(`${style.mark.ok} ${hidden.length} more guest(s), all flows passing: ${hidden.map((x) => x.guest).join(', ')}`)], children: []})
+      children.push({lines: [style.dim(`${style.mark.ok} ${plural(hidden.length, 'more guest', 'more guests')}, all flows passing: ${hidden.map((x) => x.guest).join(', ')}`)], children: []})
     }
     return {lines: [head(b, `bridge ${style.bold(b.name)}  ${facts.filter(Boolean).join('  ')}${b.network ? '' : '  (no libvirt network)'}`)], children}
   }

@@ -9,7 +9,7 @@ import {join} from 'node:path'
 const sources = (dir) => readdirSync(dir, {recursive: true}).filter((f) => f.endsWith('.ts')).map((f) => join(dir, f))
 
 await build({
-  entryPoints: ['src/bin/main.ts', ...sources('src/commands'), ...sources('src/hooks')],
+  entryPoints: ['src/bin/main.ts', 'src/cli/help-class.ts', ...sources('src/commands'), ...sources('src/hooks')],
   outbase: 'src',
   outdir: 'dist',
   bundle: true,

@@ -1,5 +1,6 @@
 import {Args, Flags} from '@oclif/core'
 import {renderTrace} from '../../reports/trace.js'
+import {outputWidth} from '../../reports/style.js'
 import {parseDestination, parseInbound} from '../datapath/destination.js'
 import {publishOf} from '../core/diagnose.js'
 import {parseIp} from '../lib/addr.js'
@@ -80,7 +81,7 @@ Exit codes: 0 every flow passes, 1 a flow fails, 2 usage error or bad input, 3 k
       const unpublished = result.inbound !== undefined && result.flows.length === 0
       process.exitCode = result.unavailable ? EXIT.unchecked : verdicts.includes('fail') || unpublished ? EXIT.findings : verdicts.includes('indeterminate') ? EXIT.unchecked : EXIT.clean
       if (json) return result
-      this.log(renderTrace(visibleControlsDeep(result)).trimEnd())
+      this.log(renderTrace(visibleControlsDeep(result), {width: outputWidth()}).trimEnd())
       return undefined
     } catch (error) {
       this.reportFailure(error)

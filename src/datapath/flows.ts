@@ -69,6 +69,8 @@ export interface Flow {
   decidedBy?: Hop
   /** The guest's own address as some source reports it; absent when the flow is judged for an address of its network. */
   guestAddress?: string
+  /** What the packet's text takes for granted: a port that stands for any, an address the host cannot know. */
+  packetAssumed?: string[]
   /** The flow this one replies to. */
   replyTo?: FlowKind
   /** A policy rule sent the flow to another table, out of a device that is not the main default route's. */
@@ -148,6 +150,9 @@ export interface InboundQuery {
 const RUNNING = new Set(['running', 'paused', 'idle', 'in shutdown', 'blocked'])
 /** Root qdiscs that pass whatever a flow sends: a device with only one of these has no tc hop. */
 const PASSING_ROOT = new Set(['noqueue', 'pfifo_fast', 'fq_codel', 'fq', 'sfq', 'codel', 'cake'])
+
+/** The guest's source port where the real one is not known (any unprivileged port): the packet says it is assumed. */
+const EPHEMERAL_PORT = 40000
 
 /** Sizes (IP bytes) of the packets each flow carries: a hop that cannot pass the largest fails the flow. */
 const SIZE = {dhcp: 328, dns: 80, dnsReply: 512, ping: 84}
@@ -373,7 +378,7 @@ class HostView {
     const src = own ?? v6.dhcpRanges[0]?.start ?? (range ? formatIp(6, range.lo + 0x100n) : v6.address)
     const srcNote = own ? '' : ` (an address of ${subnet}: the guest's own is not known)`
     const base: FlowBase = {guest: d.name, iface: i.target ?? i.mac ?? 'nic', mac: i.mac, network: net.name, bridge, ...(own ? {guestAddress: own} : {})}
-    const ports = to.proto === 'icmp' ? {icmpType: 128} : {sport: 40000, dport: to.port ?? 443}
+    const ports = to.proto === 'icmp' ? {icmpType: 128} : {sport: EPHEMERAL_PORT, dport: to.port ?? 443}
     const l4proto = to.proto === 'icmp' ? 'icmpv6' : to.proto
     const request = newPacket({family: 6, iifname: bridge, src, dst: to.addr, l4proto, ...ports, etherSrc: i.mac})
     const assumed = own ? [] : [`source ${src}: an address of ${subnet}; the guest's own is not known`]
@@ -388,7 +393,7 @@ class HostView {
     const dest = `[${to.addr}]${to.proto === 'icmp' ? ' (ping)' : `:${to.port ?? 443}/${to.proto}`}`
     const flows = [this.finish(base, 'egress6', `IPv6 to the internet ${dest}${egress ? ` via ${egress}` : ''}${srcNote}`, request, runner.hops, undefined, assumed)]
     if (flows[0].verdict === 'fail' || !egress) return flows
-    const reply = replyPacket({family: 6, iifname: egress, src: to.addr, dst: src, l4proto, ...(to.proto === 'icmp' ? {icmpType: 129} : {sport: to.port ?? 443, dport: 40000})})
+    const reply = replyPacket({family: 6, iifname: egress, src: to.addr, dst: src, l4proto, ...(to.proto === 'icmp' ? {icmpType: 129} : {sport: to.port ?? 443, dport: EPHEMERAL_PORT})})
     // Without NAT, the reply comes back only if the upstream routes the guests' prefix to this host.
     const back = new PathRunner(this, [], reply, size)
     back.push(this.returnRouteHop(networkOf(subnet), net))
@@ -400,20 +405,22 @@ class HostView {
   // ---- devices -----------------------------------------------------------
 
   /** A device on the path: exists, admin up, carrier (uplinks), and (for a tap) enslaved to the bridge. */
-  private deviceHops(name: string | undefined, role: 'tap' | 'bridge' | 'egress', bridge?: string): Hop[] {
+  private deviceHops(name: string | undefined, role: 'tap' | 'bridge' | 'egress', bridge?: string, dir?: 'in' | 'out'): Hop[] {
     // The same device seen the same way gives the same hop: made once (every guest's flows pass its bridge
     // and the uplink); callers copy the list, and hops are never changed.
     const byName = this.deviceHopCache[role]
-    const byBridge = byName.get(name) ?? byName.set(name, new Map()).get(name)!
+    const key = `${dir ?? ''}|${name ?? ''}`
+    const byBridge = byName.get(key) ?? byName.set(key, new Map()).get(key)!
     let hops = byBridge.get(bridge)
-    if (!hops) byBridge.set(bridge, (hops = this.deviceHopsOf(name, role, bridge)))
+    if (!hops) byBridge.set(bridge, (hops = this.deviceHopsOf(name, role, bridge, dir)))
     return hops
   }
 
-  private readonly deviceHopCache = {tap: new Map<string | undefined, Map<string | undefined, Hop[]>>(), bridge: new Map<string | undefined, Map<string | undefined, Hop[]>>(), egress: new Map<string | undefined, Map<string | undefined, Hop[]>>()}
+  private readonly deviceHopCache = {tap: new Map<string, Map<string | undefined, Hop[]>>(), bridge: new Map<string, Map<string | undefined, Hop[]>>(), egress: new Map<string, Map<string | undefined, Hop[]>>()}
 
-  private deviceHopsOf(name: string | undefined, role: 'tap' | 'bridge' | 'egress', bridge?: string): Hop[] {
-    const label = `${role} ${name ?? '?'}`
+  private deviceHopsOf(name: string | undefined, role: 'tap' | 'bridge' | 'egress', bridge?: string, dir?: 'in' | 'out'): Hop[] {
+    // Named as the packet meets the device: a reply enters by the uplink its request left by.
+    const label = `${role === 'egress' ? 'uplink' : role} ${name ?? '?'}${dir ? ` (${dir})` : ''}`
     if (!name) return [{name: label, verdict: 'fail', detail: 'the guest interface has no host device (not started?)', element: {id: `link:?`, kind: 'link', text: 'no tap device', state: 'missing'}}]
     const link = this.links.get(name)
     if (!link) return [{name: label, verdict: 'fail', detail: `${name} does not exist on the host`, element: {id: `link:${name}`, kind: 'link', text: `device ${name} is missing`, device: name, state: 'missing'}}]
@@ -500,7 +507,7 @@ class HostView {
 
   /** A frame entering a device from its wire: the device, tc ingress, netdev ingress (kernel order). */
   private enterDevice(runner: PathRunner, dev: string, role: 'tap' | 'bridge' | 'egress', bridge?: string): void {
-    runner.links(this.deviceHops(dev, role, bridge))
+    runner.links(this.deviceHops(dev, role, bridge, 'in'))
     this.tcHop(runner, dev, 'ingress')
     runner.device('ingress', dev)
   }
@@ -509,7 +516,7 @@ class HostView {
   private leaveDevice(runner: PathRunner, dev: string | undefined, role: 'tap' | 'bridge' | 'egress', bridge?: string): void {
     runner.device('egress', dev)
     this.tcHop(runner, dev, 'egress')
-    runner.links(this.deviceHops(dev, role, bridge))
+    runner.links(this.deviceHops(dev, role, bridge, 'out'))
   }
 
   /** The bridge device itself is up; if not, its device hop says so (and the flow stops there). */
@@ -590,7 +597,7 @@ class HostView {
         : {name: 'guest NIC', verdict: 'pass', detail: `link up (${i.model ?? 'nic'} ${i.mac ?? ''})`.trim()},
     )
     if (i.target) this.enterDevice(runner, i.target, 'tap', bridge)
-    else runner.links(this.deviceHops(undefined, 'tap', bridge))
+    else runner.links(this.deviceHops(undefined, 'tap', bridge, 'in'))
     this.portIn(runner, bridge, i.target, i.mac)
     // Two MACs answering for one address: replies go to whichever the neighbour cache holds. Not a DHCP exchange
     // from 0.0.0.0: the server answers the client's own MAC (dnsmasq writes that neighbour entry itself).
@@ -835,11 +842,13 @@ class HostView {
     const unsure = hops.find((h) => h.verdict === 'indeterminate')
     const verdict = fail ? 'fail' : unsure ? 'indeterminate' : 'pass'
     const {guest, iface, mac, network, bridge, guestAddress} = base
+    const shown = packetShown(packet)
     // Written out rather than spread (six thousand flows on a big host): the same fields in the same order.
     const flow: Flow =
       guestAddress === undefined
-        ? {guest, iface, mac, network, bridge, kind, description, packet: describePacket(packet), verdict, hops, decidedBy: fail ?? unsure}
-        : {guest, iface, mac, network, bridge, guestAddress, kind, description, packet: describePacket(packet), verdict, hops, decidedBy: fail ?? unsure}
+        ? {guest, iface, mac, network, bridge, kind, description, packet: shown.text, verdict, hops, decidedBy: fail ?? unsure}
+        : {guest, iface, mac, network, bridge, guestAddress, kind, description, packet: shown.text, verdict, hops, decidedBy: fail ?? unsure}
+    if (shown.assumed.length > 0) flow.packetAssumed = shown.assumed
     if (replyTo) flow.replyTo = replyTo
     if (assumptions && assumptions.length > 0) flow.assumptions = assumptions
     return flow
@@ -874,7 +883,7 @@ class HostView {
     const request =
       kind === 'dhcp'
         ? newPacket({family: 4, iifname: bridge, src: '0.0.0.0', dst: '255.255.255.255', l4proto: 'udp', sport: 68, dport: 67, pkttype: 'broadcast', etherSrc: i.mac})
-        : newPacket({family: 4, iifname: bridge, src, dst: gw, l4proto: 'udp', sport: 40000, dport: 53, etherSrc: i.mac})
+        : newPacket({family: 4, iifname: bridge, src, dst: gw, l4proto: 'udp', sport: EPHEMERAL_PORT, dport: 53, etherSrc: i.mac})
     // A guest without an address sends nothing that can be answered: that is the first thing its flows meet.
     const runner = this.fromGuest(g, request, kind === 'dhcp' ? SIZE.dhcp : SIZE.dns, kind === 'dns' ? this.unaddressedHop(source, g) : undefined)
     this.upToHost(runner, bridge)
@@ -901,8 +910,8 @@ class HostView {
           ? newPacket({family: 4, src: gw, dst: own, l4proto: 'udp', sport: 67, dport: 68})
           : newPacket({family: 4, src: gw, dst: '255.255.255.255', l4proto: 'udp', sport: 67, dport: 68, pkttype: 'broadcast'})
         : runner.packet().ct.state === 'untracked'
-          ? newPacket({family: 4, src: gw, dst: src, l4proto: 'udp', sport: 53, dport: 40000})
-          : replyPacket({family: 4, src: gw, dst: src, l4proto: 'udp', sport: 53, dport: 40000})
+          ? newPacket({family: 4, src: gw, dst: src, l4proto: 'udp', sport: 53, dport: EPHEMERAL_PORT})
+          : replyPacket({family: 4, src: gw, dst: src, l4proto: 'udp', sport: 53, dport: EPHEMERAL_PORT})
     // A DNS answer is in the query's connection (and carries its connection mark), unless the query was left
     // untracked: then the answer opens a connection of its own (the NAT chains see it). A DHCP offer is a new one.
     const back = new PathRunner(this, [], kind === 'dns' && reply.ct.state === 'established' ? {...reply, ct: {...reply.ct, mark: runner.packet().ct.mark}} : reply, kind === 'dhcp' ? SIZE.dhcp : SIZE.dnsReply)
@@ -923,7 +932,7 @@ class HostView {
     const {d, i, bridge, net} = g
     const src = source.addr
     const assumed = source.assumed ? [source.assumed] : []
-    const request = newPacket({family: 4, iifname: bridge, src, dst: to.addr, l4proto: to.proto, ...(to.proto === 'icmp' ? {icmpType: 8} : {sport: 40000, dport: to.port ?? 443}), etherSrc: i.mac})
+    const request = newPacket({family: 4, iifname: bridge, src, dst: to.addr, l4proto: to.proto, ...(to.proto === 'icmp' ? {icmpType: 8} : {sport: EPHEMERAL_PORT, dport: to.port ?? 443}), etherSrc: i.mac})
     const probe = this.router.lookup({family: 4, dst: to.addr, src, iif: bridge, mark: 0})
     const size = to.proto === 'icmp' ? SIZE.ping : this.pathMtu(i.target, bridge, probe.dev)
     const missing = this.unaddressedHop(source, g)
@@ -944,7 +953,7 @@ class HostView {
     if (flows[0].verdict === 'fail' || !egress) return flows
     // The reply: sent to the address the request left with, it arrives where the network delivers that address.
     const natted = runner.packet().src
-    const reply = replyPacket({family: 4, iifname: egress, src: to.addr, dst: src, l4proto: to.proto, ...(to.proto === 'icmp' ? {icmpType: 0} : {sport: to.port ?? 443, dport: 40000})}, natted !== src ? ['snat'] : [])
+    const reply = replyPacket({family: 4, iifname: egress, src: to.addr, dst: src, l4proto: to.proto, ...(to.proto === 'icmp' ? {icmpType: 0} : {sport: to.port ?? 443, dport: EPHEMERAL_PORT})}, natted !== src ? ['snat'] : [])
     // The sender sizes its packets by the routed path (the bridge's MTU, not the tap's): the tap must take them.
     // Conntrack undoes the source NAT at the NAT core's priority in prerouting: chains before it see the translated address.
     // The reply belongs to the request's connection: it carries the connection mark the request's path left.
@@ -1061,7 +1070,7 @@ class HostView {
           ? newPacket({family: 4, iifname: bridge, oifname: bridge, ...fields, bridged: true, src: '0.0.0.0', dst: '255.255.255.255', l4proto: 'udp', sport: 68, dport: 67, pkttype: 'broadcast', etherSrc: i.mac})
           : newPacket({family: 4, iifname: bridge, oifname: bridge, ...fields, bridged: true, src: 'unknown', dst: '255.255.255.255', l4proto: 'udp', sport: 67, dport: 68, pkttype: 'broadcast'})
       }
-      const ports = dest.proto === 'icmp' ? {icmpType: reply ? 0 : 8} : reply ? {sport: dest.port ?? 443, dport: 40000} : {sport: 40000, dport: dest.port ?? 443}
+      const ports = dest.proto === 'icmp' ? {icmpType: reply ? 0 : 8} : reply ? {sport: dest.port ?? 443, dport: EPHEMERAL_PORT} : {sport: EPHEMERAL_PORT, dport: dest.port ?? 443}
       const p = {family: 4 as const, iifname: bridge, oifname: bridge, ...fields, bridged: true, src: dir === 'out' ? src : dest.addr, dst: dir === 'out' ? dest.addr : src, l4proto: dest.proto, ...ports}
       return reply ? replyPacket(p) : newPacket(p)
     }
@@ -1548,4 +1557,29 @@ function firstHost(prefix: string): string | undefined {
   if (!p || p.family !== 4) return undefined
   const v = p.lo + 2n
   return [24n, 16n, 8n, 0n].map((s) => String((v >> s) & 255n)).join('.')
+}
+
+/**
+ * The packet as a person reads it: what the host cannot know is said so ("any" address, "(no address)" for
+ * a guest that has none; 0.0.0.0 only where DHCP really sends from it), and the port that stands for the
+ * guest's own ephemeral one is listed as assumed.
+ */
+function packetShown(p: NfPacket): {text: string; assumed: string[]} {
+  const assumed: string[] = []
+  const dhcpClient = p.l4proto === 'udp' && (p.sport === 68 || p.dport === 68)
+  const addr = (a: string, end: 'source' | 'destination') => {
+    if (a === 'unknown') {
+      assumed.push(`${end} address: any (the host cannot know it)`)
+      return 'any'
+    }
+    if ((a === '0.0.0.0' || a === '::') && !dhcpClient) {
+      assumed.push(`${end} address: the guest has none (no source reports one)`)
+      return '(no address)'
+    }
+    return a
+  }
+  const src = addr(p.src, 'source')
+  const dst = addr(p.dst, 'destination')
+  if (p.sport === EPHEMERAL_PORT || p.dport === EPHEMERAL_PORT) assumed.push(`port ${EPHEMERAL_PORT} stands for the guest's own ephemeral port (not known)`)
+  return {text: describePacket({...p, src, dst}), assumed}
 }

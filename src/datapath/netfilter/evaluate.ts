@@ -48,6 +48,8 @@ export interface TraceStep {
   /** accept, drop, reject, jump X, goto X, return, masquerade, snat, dnat, mark, queue, ... */
   action?: string
   note?: string
+  /** The rule's (or, for a policy, the base chain's) packet counters, when the recording holds them: how often it really acted. */
+  counters?: {packets: number; bytes: number}
 }
 
 /** An undecidable match this branch assumed one way. */
@@ -340,7 +342,7 @@ function step(rs: CompiledRuleset, m: Machine, hook: NfHook, natChain: boolean, 
       // The stack is empty: the base chain's policy, also when a goto left the base chain (nft_do_chain).
       if (m.frames.length === 1) {
         const policy = m.base.base!.policy
-        const s: TraceStep = {hook, chain: refOf(m.base, hook), event: 'policy', action: policy}
+        const s: TraceStep = {hook, chain: refOf(m.base, hook), event: 'policy', action: policy, ...(m.base.counters ? {counters: m.base.counters} : {})}
         b.steps.push(s)
         if (policy === 'drop') return {kind: 'done', branch: {...b, status: 'drop', decidedBy: s}}
         return {kind: 'done', branch: b}
@@ -402,7 +404,7 @@ type RuleOutcome =
   | {kind: 'fork'; machines: Machine[]}
 
 function stepFor(hook: NfHook, chain: NfChain, rule: NfRule, event: TraceStep['event'], action?: string, note?: string): TraceStep {
-  return {hook, chain: refOf(chain, hook), rule: {ref: rule.ref, text: rule.text}, event, ...(action ? {action} : {}), ...(note ? {note} : {})}
+  return {hook, chain: refOf(chain, hook), rule: {ref: rule.ref, text: rule.text}, event, ...(action ? {action} : {}), ...(note ? {note} : {}), ...(rule.counters ? {counters: rule.counters} : {})}
 }
 
 function runRule(rs: CompiledRuleset, rule: NfRule, m: Machine, hook: NfHook, chain: NfChain, natChain: boolean, ctx: EvalContext, priority: number): RuleOutcome {
@@ -413,6 +415,9 @@ function runRule(rs: CompiledRuleset, rule: NfRule, m: Machine, hook: NfHook, ch
       const r = evalMatch(rs, e, b.packet, ctx, priority, chain.family)
       if (r === false) return {kind: 'next'}
       if (r === 'unknown') {
+        // A later match of the same run that is known false (another interface, another protocol)
+        // decides: the rule does not match whatever the unknown field holds.
+        if (laterMatchFails(rs, rule, i + 1, b.packet, ctx, priority, chain.family)) return {kind: 'next'}
         const why = e.kind === 'nondeterministic' ? `may match (${e.what})` : e.kind === 'opaque' ? `not modelled: ${e.text}` : `cannot tell: ${describeUnknown(e, b.packet)}`
         const s = stepFor(hook, chain, rule, 'maybe', undefined, why)
         const yes = clone(m)
@@ -432,6 +437,16 @@ function runRule(rs: CompiledRuleset, rule: NfRule, m: Machine, hook: NfHook, ch
     if (outcome) return outcome
   }
   return {kind: 'next'}
+}
+
+/** One of the matches from FROM up to the rule's first statement is known not to match the packet. */
+function laterMatchFails(rs: CompiledRuleset, rule: NfRule, from: number, p: NfPacket, ctx: EvalContext, priority: number, family: NfFamily): boolean {
+  for (let j = from; j < rule.exprs.length; j++) {
+    const e = rule.exprs[j]
+    if (e.kind !== 'cmp' && e.kind !== 'nondeterministic' && e.kind !== 'opaque') return false
+    if (evalMatch(rs, e, p, ctx, priority, family) === false) return true
+  }
+  return false
 }
 
 function describeUnknown(e: Extract<NfMatch, {kind: 'cmp'}>, p: NfPacket): string {
