@@ -13,9 +13,9 @@ import {rootFixes, verdictOf} from '../reports/summary.js'
 import {ROOT, fixtureDir} from './helpers.js'
 import {RECORDINGS, diagnosisOf} from './reports/recordings.js'
 import {which} from './screenshots/chromium.js'
+import {missingTool} from './tools.js'
 
 const TMUX = which('tmux')
-if (!TMUX) console.warn('terminal capture tests skipped: tmux is not installed (run test/screenshots/setup.sh as root: apt-get install tmux)')
 
 const DONE = '__kvmdoctor_done__'
 
@@ -43,7 +43,7 @@ async function finalScreen(fixture: string, width: number, height: number): Prom
 
 const MULTI_FAULT = ['flushed-and-forward-off', 'bridged-forward-drop', 'dnsmasq-killed'].filter((name) => RECORDINGS.includes(name))
 
-describe.skipIf(!TMUX)('the final screen in a terminal', () => {
+describe.skipIf(!TMUX)(TMUX ? 'the final screen in a terminal' : `the final screen in a terminal: ${missingTool('tmux', 'tmux')}`, () => {
   for (const name of MULTI_FAULT) {
     for (const [width, height] of [
       [80, 24],
