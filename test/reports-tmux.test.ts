@@ -1,6 +1,6 @@
 /**
  * What on-call sees: `kvmdoctor diagnose` in a real terminal (tmux, from
- * Debian) at 80x24 and 200x50, with colour, on the multi-fault recordings.
+ * Debian) at 80x24 and 120x40, with colour, on the multi-fault recordings.
  * The last screen must show the verdict and every root cause it can hold
  * with its first fix command, whole. Each test runs its own tmux server.
  */
@@ -47,7 +47,7 @@ describe.skipIf(!TMUX)(TMUX ? 'the final screen in a terminal' : `the final scre
   for (const name of MULTI_FAULT) {
     for (const [width, height] of [
       [80, 24],
-      [200, 50],
+      [120, 40],
     ]) {
       it(`${name} at ${width}x${height}: the verdict, and each root cause with its fix`, async () => {
         const d = await diagnosisOf(name)
