@@ -46,6 +46,8 @@ export const edit = (name: string, fixture: string, change: (facts: Facts) => Fa
 })
 
 const excluded = (input: RuleInput): RuleInput => ({...input, silentBecause: 'excluded'})
+/** The inactive network's recording: the rules about a running network's config have it outside their scope. */
+const inactive = () => excluded(recording('network-inactive'))
 const noEntity = (input: RuleInput): RuleInput => ({...input, silentBecause: 'no entity'})
 
 // The counterfactual edits shared with the rules' own tests.
@@ -116,25 +118,25 @@ const hostOnlyLinkLocal = (facts: Facts) =>
 
 /** Rule id → its inputs. Every catalogue rule has an entry with both lists non-empty (the catalogue test checks). */
 export const RULE_CASES: Record<string, RuleCases> = {
-  'ip-forward-disabled': {fires: [recording('ip-forward-off'), recording('flushed-and-forward-off')], silent: [recording('healthy')]},
-  'nat-masquerade-missing': {fires: [recording('masquerade-removed', ['default']), recording('legacy-backend-masquerade-removed')], silent: [recording('healthy')]},
+  'ip-forward-disabled': {fires: [recording('ip-forward-off'), recording('flushed-and-forward-off')], silent: [inactive(), recording('healthy')]},
+  'nat-masquerade-missing': {fires: [recording('masquerade-removed', ['default']), recording('legacy-backend-masquerade-removed')], silent: [inactive(), recording('healthy')]},
   'nat-masquerade-wrong-interface': {
     fires: [recording('nat-pinned-missing-dev', ['kdlab-pinned']), edit("dev= a device that is not the default route's", 'healthy', (f) => alter<LibvirtFacts>(f, 'libvirt', (l) => (l.networks[0].forwardDev = 'lo')), ['default'])],
-    silent: [edit("dev= the default route's device", 'healthy', (f) => alter<LibvirtFacts>(f, 'libvirt', (l) => (l.networks[0].forwardDev = 'eth0')))],
+    silent: [inactive(), edit("dev= the default route's device", 'healthy', (f) => alter<LibvirtFacts>(f, 'libvirt', (l) => (l.networks[0].forwardDev = 'eth0')))],
   },
   'ip-address-conflict': {fires: [recording('static-ip-collision'), recording('wire-client-id-duplicate')], silent: [noEntity(recording('mac-duplicate'))]},
   'apipa-address': {
     fires: [recording('dnsmasq-killed'), recording('wire-apipa-only'), edit("eth0's only IPv4 address link-local", 'healthy', hostOnlyLinkLocal, ['eth0 169.254.7.7'])],
     silent: [noEntity(edit('apipa probe rerun', 'healthy', rerunApipa))],
   },
-  'default-route-missing': {fires: [recording('default-route-missing')], silent: [recording('healthy')]},
+  'default-route-missing': {fires: [recording('default-route-missing')], silent: [inactive(), recording('healthy')]},
   'default-route-multiple': {fires: [recording('default-route-multiple')], silent: [recording('healthy')]},
   'link-down': {fires: [recording('bridge-down')], silent: [recording('healthy')]},
-  'dhcp-server-not-running': {fires: [recording('dhcpd-stopped'), recording('dnsmasq-killed')], silent: [recording('healthy')]},
-  'dhcp-range-exhausted': {fires: [recording('dhcp-range-exhausted')], silent: [recording('healthy'), edit('9 of 10 addresses leased', 'healthy', (f) => poolWith(f, 9))]},
+  'dhcp-server-not-running': {fires: [recording('dhcpd-stopped'), recording('dnsmasq-killed')], silent: [inactive(), recording('healthy')]},
+  'dhcp-range-exhausted': {fires: [recording('dhcp-range-exhausted')], silent: [inactive(), recording('healthy'), edit('9 of 10 addresses leased', 'healthy', (f) => poolWith(f, 9))]},
   'dhcp-pool-nearly-full': {
     fires: [edit('9 of 10 addresses leased', 'healthy', (f) => poolWith(f, 9), ['default'])],
-    silent: [edit('8 of 10 addresses leased', 'healthy', (f) => poolWith(f, 8)), edit('10 of 10 addresses leased', 'healthy', (f) => poolWith(f, 10))],
+    silent: [inactive(), edit('8 of 10 addresses leased', 'healthy', (f) => poolWith(f, 8)), edit('10 of 10 addresses leased', 'healthy', (f) => poolWith(f, 10))],
   },
   'dhcp-lease-stale': {
     fires: [edit('no domain defined', 'healthy', (f) => alter<LibvirtFacts>(f, 'libvirt', (l) => (l.domains = [])), ['default'])],
@@ -143,9 +145,9 @@ export const RULE_CASES: Record<string, RuleCases> = {
   'libvirt-network-inactive': {fires: [recording('network-inactive')], silent: [recording('healthy')]},
   'libvirt-network-not-autostart': {
     fires: [recording('network-not-autostart')],
-    silent: [edit('the network autostarts too', 'network-not-autostart', (f) => alter<LibvirtFacts>(f, 'libvirt', (l) => (l.networks[0].autostart = true)))],
+    silent: [inactive(), edit('the network autostarts too', 'network-not-autostart', (f) => alter<LibvirtFacts>(f, 'libvirt', (l) => (l.networks[0].autostart = true)))],
   },
-  'libvirt-firewall-rules-missing': {fires: [recording('firewall-flushed')], silent: [recording('healthy')]},
+  'libvirt-firewall-rules-missing': {fires: [recording('firewall-flushed')], silent: [inactive(), recording('healthy')]},
   'iptables-forward-drop': {
     fires: [recording('bridged-forward-drop'), recording('forward-reject-subnet'), recording('docker-user-drop'), recording('ipset-forward-drop')],
     silent: [
@@ -159,7 +161,7 @@ export const RULE_CASES: Record<string, RuleCases> = {
   'firewall-backend-mismatch': {fires: [recording('firewall-backend-mismatch')], silent: [recording('healthy')]},
   'firewalld-zone-wrong': {
     fires: [edit('virbr0 in zone public', 'healthy', (f) => withFirewalldZone(f, 'public'), ['default']), edit('virbr0 in no zone', 'healthy', (f) => withFirewalldZone(f, null), ['default'])],
-    silent: [edit('virbr0 in zone libvirt', 'healthy', (f) => withFirewalldZone(f, 'libvirt'))],
+    silent: [inactive(), edit('virbr0 in zone libvirt', 'healthy', (f) => withFirewalldZone(f, 'libvirt'))],
   },
   'dns-port-conflict': {fires: [recording('dns-port-conflict')], silent: [recording('healthy')]},
   'subnet-overlap': {fires: [recording('subnet-overlap')], silent: [recording('healthy')]},
@@ -182,14 +184,14 @@ export const RULE_CASES: Record<string, RuleCases> = {
   'conntrack-table-full': {fires: [recording('conntrack-full')], silent: [recording('healthy')]},
   'rp-filter-strict': {fires: [recording('rp-filter-strict')], silent: [recording('default-route-multiple')]},
   'arp-flux': {fires: [recording('arp-flux')], silent: [recording('healthy')]},
-  'dhcp-checksum-rule-missing': {fires: [recording('firewall-flushed')], silent: [recording('healthy')]},
+  'dhcp-checksum-rule-missing': {fires: [recording('firewall-flushed')], silent: [inactive(), recording('healthy')]},
   'host-input-blocks-dhcp-dns': {
     fires: [recording('dhcp-input-drop'), recording('nft-input-dns-drop'), recording('ufw-style-dhcp-drop'), recording('firewalld-style-public-zone')],
     silent: [noEntity(recording('healthy')), noEntity(recording('ufw-style-healthy')), noEntity(recording('firewalld-style-healthy'))],
   },
   'firewall-service-order': {
     fires: [edit('firewalld younger than libvirtd (process ages)', 'firewall-flushed', (f) => firewalldStarted(f, 60), ['default'])],
-    silent: [edit('firewalld older than libvirtd (process ages)', 'firewall-flushed', (f) => firewalldStarted(f, 9000)), edit('firewalld younger than libvirtd, rules in place', 'healthy', (f) => firewalldStarted(f, 60))],
+    silent: [recording('network-inactive'), edit('firewalld older than libvirtd (process ages)', 'firewall-flushed', (f) => firewalldStarted(f, 9000)), edit('firewalld younger than libvirtd, rules in place', 'healthy', (f) => firewalldStarted(f, 60))],
   },
   'ipv6-accept-ra-conflict': {
     fires: [recording('ra-routes-accept-ra', ['kdlab-ra0'])],
