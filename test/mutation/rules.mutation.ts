@@ -39,24 +39,24 @@ function conditionMutants(root: Node): {change: string; tree: Node}[] {
       const list = n[group] as Node[] | undefined
       if (!list) continue
       const other = group === 'all' ? 'any' : 'all'
-      if (list.length > 1) out.push({change: `${group} → ${other}`, tree: replace({[other]: list} as Node)})
+      if (list.length > 1) out.push({change: `${group} → ${other}`, tree: replace({[other]: list} as unknown as Node)})
       list.forEach((child, i) => {
-        const at = (c: Node | undefined) => replace({[group]: c === undefined ? list.filter((_, j) => j !== i) : list.map((x, j) => (j === i ? c : x))} as Node)
+        const at = (c: Node | undefined) => replace({[group]: c === undefined ? list.filter((_, j) => j !== i) : list.map((x, j) => (j === i ? c : x))} as unknown as Node)
         if (list.length > 1) out.push({change: `drop ${describe(child)} from ${group}`, tree: at(undefined)})
         visit(child, (c) => at(c))
       })
       return
     }
     if (n.not) {
-      out.push({change: `drop not(${describe(n.not as Node)})`, tree: replace(n.not as Node)})
-      visit(n.not as Node, (c) => replace({not: c} as Node))
+      out.push({change: `drop not(${describe(n.not as unknown as Node)})`, tree: replace(n.not as unknown as Node)})
+      visit(n.not as Node, (c) => replace({not: c} as unknown as Node))
       return
     }
     const op = n.operator as string
-    if (OPPOSITE[op]) out.push({change: `${describe(node)}: ${op} → ${OPPOSITE[op]}`, tree: replace({...n, operator: OPPOSITE[op]} as Node)})
-    if (BOUNDARY[op]) out.push({change: `${describe(node)}: ${op} → ${BOUNDARY[op]}`, tree: replace({...n, operator: BOUNDARY[op]} as Node)})
-    if (typeof n.value === 'number') for (const d of [-1, 1]) out.push({change: `${describe(node)}: value ${n.value} → ${n.value + d}`, tree: replace({...n, value: n.value + d} as Node)})
-    if (typeof n.value === 'boolean') out.push({change: `${describe(node)}: value ${n.value} → ${!n.value}`, tree: replace({...n, value: !n.value} as Node)})
+    if (OPPOSITE[op]) out.push({change: `${describe(node)}: ${op} → ${OPPOSITE[op]}`, tree: replace({...n, operator: OPPOSITE[op]} as unknown as Node)})
+    if (BOUNDARY[op]) out.push({change: `${describe(node)}: ${op} → ${BOUNDARY[op]}`, tree: replace({...n, operator: BOUNDARY[op]} as unknown as Node)})
+    if (typeof n.value === 'number') for (const d of [-1, 1]) out.push({change: `${describe(node)}: value ${n.value} → ${n.value + d}`, tree: replace({...n, value: n.value + d} as unknown as Node)})
+    if (typeof n.value === 'boolean') out.push({change: `${describe(node)}: value ${n.value} → ${!n.value}`, tree: replace({...n, value: !n.value} as unknown as Node)})
   }
   visit(root, (n) => n ?? root)
   return out
