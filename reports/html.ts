@@ -56,6 +56,9 @@ svg .arrowhead{fill:#888}svg .edge-label{font-size:11px;fill:var(--mute)}
 table{border-collapse:collapse;width:100%;margin:6px 0}th,td{text-align:left;padding:4px 8px;border-bottom:1px solid var(--line);vertical-align:top}
 td.status{font-weight:700}td.PASS,td.pass{color:var(--ok)}td.WARN{color:var(--warn)}td.FAIL,td.fail{color:var(--fail)}td.SKIP,td.indeterminate{color:var(--mute)}
 tr.stop{background:#fdeaea}tr.stop td{font-weight:600}
+/* A phone-wide window: wide tables scroll inside themselves, long words in code wrap, the page never scrolls sideways. */
+@media (max-width:700px){body{padding:12px}table{display:block;overflow-x:auto}}
+li code,td code,p code{overflow-wrap:anywhere}
 details{margin:6px 0}summary{cursor:pointer}
 .legend span{margin-right:14px}.legend .ok{color:var(--ok)}.legend .warn{color:var(--warn)}.legend .fail{color:var(--fail)}.legend .off{color:var(--off)}
 `

@@ -28,8 +28,8 @@ export interface PageRun {
 export async function chromium(htmlFile: string, mode: {dumpDom: true; width?: number; height?: number} | {screenshot: string; width: number; height: number}): Promise<PageRun> {
   const profile = mkdtempSync(join(tmpdir(), 'kvmdoctor-chromium-'))
   try {
-    const size = mode.width && mode.height ? [`--window-size=${mode.width},${mode.height}`] : []
-    const what = 'dumpDom' in mode ? ['--dump-dom', ...size] : [`--screenshot=${mode.screenshot}`, ...size, '--hide-scrollbars']
+    const size = mode.width && mode.height ? [`--window-size=${mode.width},${mode.height}`, '--hide-scrollbars'] : []
+    const what = 'dumpDom' in mode ? ['--dump-dom', ...size] : [`--screenshot=${mode.screenshot}`, ...size]
     const r = await execa(CHROMIUM!, [...FLAGS, `--user-data-dir=${profile}`, ...what, pathToFileURL(htmlFile).href], {reject: false, stdin: 'ignore', timeout: 90_000})
     if (r.exitCode !== 0) throw new Error(`chromium exited ${r.exitCode}: ${r.stderr.slice(-2000)}`)
     return {console: r.stderr.split('\n').filter((l) => /:CONSOLE[:(]/.test(l)), stdout: r.stdout}

@@ -13,13 +13,12 @@ import {topologyGraph} from '../../reports/topology-graph.js'
 import {deriveTopology} from '../../src/core/topology.js'
 import {ROOT} from '../helpers.js'
 import {RECORDINGS, diagnosisOf} from '../reports/recordings.js'
+import {missingTool} from '../tools.js'
 import {CHROMIUM, chromium} from './chromium.js'
 
 const OUT = join(ROOT, 'test/screenshots/out')
 /** The multi-fault recordings, a healthy host, a bridged LAN and a detached tap: flows followed, so their hops show. */
 const PICTURES = ['flushed-and-forward-off', 'bridged-forward-drop', 'dnsmasq-killed', 'healthy', 'tap-detached'].filter((name) => RECORDINGS.includes(name))
-
-if (!CHROMIUM) console.warn('HTML screenshot tests skipped: chromium is not installed (run test/screenshots/setup.sh as root: apt-get install chromium)')
 
 async function page(name: string, policyRules: boolean) {
   mkdirSync(OUT, {recursive: true})
@@ -29,7 +28,7 @@ async function page(name: string, policyRules: boolean) {
   return {file, d}
 }
 
-describe.skipIf(!CHROMIUM)('HTML report in headless Chromium', () => {
+describe.skipIf(!CHROMIUM)(CHROMIUM ? 'HTML report in headless Chromium' : `HTML report in headless Chromium: ${missingTool('chromium', 'chromium')}`, () => {
   it('the console check sees what a page logs, and fetches the page policy blocks', async () => {
     mkdirSync(OUT, {recursive: true})
     const file = join(OUT, 'control.html')
