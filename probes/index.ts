@@ -16,6 +16,7 @@ import {modulesProbe} from './modules.js'
 import {servicesProbe} from './services.js'
 import {routes6Probe, routesProbe} from './routes.js'
 import {sysctlProbe} from './sysctl.js'
+import {ovsProbe} from './ovs.js'
 import {tcProbe} from './tc.js'
 import type {Probe} from './types.js'
 import {wireProbe} from './wire.js'
@@ -31,6 +32,7 @@ export const ALL_PROBES: Probe[] = [
   sysctlProbe,
   netfilterProbe,
   tcProbe,
+  ovsProbe,
   libvirtProbe,
   leasesProbe,
   processesProbe,
@@ -54,6 +56,8 @@ export const PROBES = {
   neighbours: neighboursProbe,
   sysctl: sysctlProbe,
   netfilter: netfilterProbe,
+  tc: tcProbe,
+  ovs: ovsProbe,
   libvirt: libvirtProbe,
   leases: leasesProbe,
   processes: processesProbe,

@@ -31,6 +31,11 @@ export type ElementKind =
   | 'guest-address'
   | 'return-route'
   | 'snat-address'
+  | 'ovs-port'
+  | 'ovs-interface'
+  | 'ovs-flow'
+  | 'ovs-vlan'
+  | 'ovs-controller'
 
 export interface Element {
   id: string
@@ -47,6 +52,8 @@ export interface Element {
   portFlag?: 'locked' | 'bcast_flood'
   /** Neighbour entries: a permanent one (its address in `address`), rather than one that failed. */
   permanent?: boolean
+  /** Open vSwitch flows: the bridge, the flow's table, priority and match as ovs-ofctl takes them, whether it drops (else it is one not evaluated). */
+  ovsFlow?: {bridge: string; match: string; drops: boolean}
   /** tc elements: a qdisc's parent and handle, a filter's attach point and preference. */
   tcQdisc?: {parent: string; handle: string}
   tcFilter?: {attach: string; pref: number}
