@@ -5,6 +5,8 @@
  * false), which is not a failure; an installed OVS whose database does not answer is `running`
  * false with the reason. Read-only: list and dump only.
  */
+import type {LibvirtFacts} from './libvirt.js'
+import type {Link} from './links.js'
 import {type Obj, type Probe, ParseError, isObj, parseJson, str, unavailableIfNotRecorded} from './types.js'
 
 export interface OvsInterface {
@@ -230,10 +232,19 @@ export const ovsProbe: Probe<OvsFacts> = {
   id: 'ovs',
   title: 'Open vSwitch bridges, ports, controllers and flows',
   reads: ['ovs-vsctl -f json list Bridge|Port|Interface|Controller', 'ovs-ofctl dump-flows BR (-O OpenFlow13 when the bridge speaks only that)'],
-  async collect({runner}) {
+  async collect({runner, get}) {
     const keys = Object.keys(LISTINGS) as (keyof typeof LISTINGS)[]
     const captures = await Promise.all(keys.map((k) => runner.run(['ovs-vsctl', '--timeout=5', '-f', 'json', `--columns=${LISTINGS[k][1]}`, 'list', LISTINGS[k][0]])))
-    for (const c of captures) unavailableIfNotRecorded(c)
+    if (captures.some((c) => c.errorCode === 'not-recorded')) {
+      // A recording made before this probe: OVS matters only where a guest is plugged into it, which libvirt's
+      // XML says (<virtualport type='openvswitch'>) and the link table shows (openvswitch devices). Without
+      // either, OVS plays no part in this host's guest networking; with one, it is unknown.
+      const [libvirt, links] = await Promise.all([get<LibvirtFacts>('libvirt'), get<Link[]>('links')])
+      const ovsPorts = libvirt.ok && (libvirt.data.domains.some((d) => d.interfaces.some((i) => i.virtualport?.type === 'openvswitch')) || libvirt.data.networks.some((n) => n.virtualport === 'openvswitch'))
+      const ovsLinks = links.ok && links.data.some((l) => l.kind === 'openvswitch' || l.name === 'ovs-system')
+      if (!libvirt.ok || !links.ok || ovsPorts || ovsLinks) for (const c of captures) unavailableIfNotRecorded(c)
+      return {installed: false, running: false, reason: 'the recording predates the ovs probe and shows no Open vSwitch device or guest port', bridges: []}
+    }
     if (captures.some((c) => c.errorCode === 'not-found')) return {installed: false, running: false, reason: 'ovs-vsctl is not installed: not an Open vSwitch host', bridges: []}
     const down = captures.find((c) => c.error !== undefined)
     if (down) {

@@ -30,6 +30,7 @@ export const SCOPE_KIND: Record<Scope, EntityKind> = {
   address: 'address',
   'dhcp-service': 'dhcp-service',
   element: 'element',
+  'ovs-bridge': 'link',
   'expected-network': 'network',
   'expected-guest': 'domain',
   'expected-host': 'host',

@@ -139,6 +139,8 @@ const flowElement = (bridge: OvsBridge, f: OvsFlow, verdict: 'drop' | 'undecided
 /** Where a frame must leave the bridge for the path to go on: a port (name), or undefined when any forwarding will do. */
 export interface OvsTarget {
   port?: string
+  /** The VLAN is checked on the other direction of the same path (a reply enters by the trunk, tagged). */
+  skipVlan?: boolean
 }
 
 type Outcome = {kind: 'forward'; how: string; normal: boolean; outPort?: string} | {kind: 'stop'; verdict: OvsVerdict}
@@ -224,6 +226,14 @@ function tableMiss(bridge: OvsBridge, table: number): Outcome {
   }
 }
 
+/** The ids libvirt and OpenStack set on a guest's port. */
+const GUEST_IDS = ['iface-id', 'vm-uuid', 'attached-mac']
+
+/** Ports of a bridge that lead off the host or to other switches: not internal, not a guest's (by its ids, or a running guest's tap). */
+export function uplinkPorts(bridge: OvsBridge, guestTaps: Set<string>): OvsPort[] {
+  return bridge.ports.filter((p) => p.name !== bridge.name && !guestTaps.has(p.name) && p.interfaces.every((i) => i.type !== 'internal' && !GUEST_IDS.some((k) => i.externalIds[k] !== undefined)))
+}
+
 /** The VLAN a port puts an untagged frame in: its tag, or none (a trunk port carries it untagged). */
 const vlanOf = (port: OvsPort): number | null => port.tag
 
@@ -252,7 +262,7 @@ export function ovsVerdict(bridge: OvsBridge | undefined, unknownReason: string 
   if (inPort === null || inPort === undefined) return {verdict: 'indeterminate', detail: `${inPortName} has no OpenFlow port number yet`}
   const outcome = runTable(bridge, 0, p, inPort, target)
   if (outcome.kind === 'stop') return outcome.verdict
-  if (outcome.normal && target.port !== undefined) {
+  if (outcome.normal && target.port !== undefined && !target.skipVlan) {
     const out = bridge.ports.find((x) => x.name === target.port)
     const vlan = vlanOf(port)
     if (out && !portCarries(out, vlan)) {
