@@ -77,7 +77,7 @@ export function interfaceViews(ctx: DeriveContext): InterfaceView[] {
         expectedBridge: expectedBridge ?? null,
         // Only taps of running guests on a bridge can be checked against the link table, and only when
         // that table shows the bridge (or its network is down): otherwise we see another namespace.
-        // An Open vSwitch port is not enslaved to its bridge in the link table (OVS's own port list says: ovs-port-missing).
+        // An Open vSwitch port is not enslaved to its bridge in the link table (OVS's own port list says).
         tapCheckable:
           !ovs.ovs &&
           running &&
