@@ -17,6 +17,7 @@ import {modulesProbe} from './modules.js'
 import {servicesProbe} from './services.js'
 import {routes6Probe, routesProbe} from './routes.js'
 import {sysctlProbe} from './sysctl.js'
+import {ovsProbe} from './ovs.js'
 import {tcProbe} from './tc.js'
 import type {Probe} from './types.js'
 import {wireProbe} from './wire.js'
@@ -32,6 +33,7 @@ export const ALL_PROBES: Probe[] = [
   sysctlProbe,
   netfilterProbe,
   tcProbe,
+  ovsProbe,
   libvirtProbe,
   libvirtHooksProbe,
   leasesProbe,
@@ -56,6 +58,8 @@ export const PROBES = {
   neighbours: neighboursProbe,
   sysctl: sysctlProbe,
   netfilter: netfilterProbe,
+  tc: tcProbe,
+  ovs: ovsProbe,
   libvirt: libvirtProbe,
   libvirtHooks: libvirtHooksProbe,
   leases: leasesProbe,

@@ -67,7 +67,7 @@ export function topologyGraph(t: Topology): Graph {
       id: b.id,
       kind: 'bridge',
       title: `bridge ${b.name}`,
-      lines: [`${b.exists ? b.state : 'absent'}${b.mtu ? ` mtu ${b.mtu}` : ''}`, ...(b.stp?.on ? [`STP delay ${b.stp.forwardDelaySeconds} s`] : []), ...b.ports.map((p) => `port ${p.name} ${p.state}`)],
+      lines: [`${b.exists ? b.state : 'absent'}${b.mtu ? ` mtu ${b.mtu}` : ''}`, ...(b.openvswitch ? [`Open vSwitch, fail_mode ${b.openvswitch.failMode ?? 'standalone'}`] : []), ...(b.stp?.on ? [`STP delay ${b.stp.forwardDelaySeconds} s`] : []), ...b.ports.map((p) => `port ${p.name} ${p.state}`)],
       health: b.health,
       findings: b.findings,
     })

@@ -52,7 +52,7 @@ export function topologyTree(t: Topology, options: TopologyTextOptions = {}): Tr
     return {lines: [`${mark(worse(tap, g))} tap ${tap.name} ${style.mark.arrow} ${text}${trouble}`, ...body], children: []}
   }
   const bridgeNode = (b: BridgeNode): TreeNode => {
-    const facts = [b.exists ? b.state : 'absent', b.mtu ? `mtu ${b.mtu}` : undefined, b.stp ? (b.stp.on ? `STP on, delay ${b.stp.forwardDelaySeconds} s` : 'STP off') : undefined, b.ports.length > 0 ? `ports ${b.ports.map((p) => `${p.name} ${p.state}${p.mtu !== b.mtu ? ` mtu ${p.mtu}` : ''}`).join(', ')}` : undefined]
+    const facts = [b.exists ? b.state : 'absent', b.openvswitch ? `Open vSwitch (fail_mode ${b.openvswitch.failMode ?? 'standalone'}${b.openvswitch.controllers.map((c) => `, controller ${c.target} ${c.connected ? 'connected' : 'not connected'}`).join('')})` : undefined, b.mtu ? `mtu ${b.mtu}` : undefined, b.stp ? (b.stp.on ? `STP on, delay ${b.stp.forwardDelaySeconds} s` : 'STP off') : undefined, b.ports.length > 0 ? `ports ${b.ports.map((p) => `${p.name} ${p.state}${p.mtu !== b.mtu ? ` mtu ${p.mtu}` : ''}`).join(', ')}` : undefined]
     const quiet = (tap: TapNode) => tap.health === 'ok' && guestsByName.get(tap.guest)?.health === 'ok'
     const limit = options.maxQuietGuests ?? Number.POSITIVE_INFINITY
     const quietTaps = b.taps.filter(quiet)

@@ -31,6 +31,7 @@ export const SCOPE_KIND: Record<Scope, EntityKind> = {
   'dhcp-service': 'dhcp-service',
   element: 'element',
   forward: 'forward',
+  'ovs-bridge': 'link',
   'expected-network': 'network',
   'expected-guest': 'domain',
   'expected-host': 'host',

@@ -8,6 +8,7 @@
  */
 import type {LeaseFacts} from '../../probes/leases.js'
 import type {LibvirtDomain, LibvirtFacts, LibvirtNetwork} from '../../probes/libvirt.js'
+import type {OvsFacts} from '../../probes/ovs.js'
 import type {Link} from '../../probes/links.js'
 import type {ProcessFacts} from '../../probes/processes.js'
 import type {Route} from '../../probes/routes.js'
@@ -42,6 +43,9 @@ export function deriveTopology(d: DiagnosisRun): Topology {
   const networks = libvirt?.networks ?? []
   const domains = libvirt?.domains ?? []
   const linkByName = new Map(links.map((l) => [l.name, l]))
+  const ovsBridges = new Map((dataOf<OvsFacts>(d.facts.ovs)?.bridges ?? []).map((b) => [b.name, b]))
+  // The OVS bridge a device is a port of (the link table shows ovs-system, or nothing, as its master).
+  const ovsBridgeOfPort = new Map([...ovsBridges.values()].flatMap((b) => b.ports.map((p) => [p.name, b.name] as const)))
   let inventory: IpInventory | undefined
   try {
     inventory = libvirt ? inventoryOf(d.facts, d.findings, new Date(d.capturedAt), [], d.host) : undefined
@@ -97,10 +101,15 @@ export function deriveTopology(d: DiagnosisRun): Topology {
   const bridgeNames = new Set<string>(networks.filter((n) => n.bridge).map((n) => n.bridge!))
   for (const dom of domains) for (const i of dom.interfaces) if (ifaceBridge(i)) bridgeNames.add(ifaceBridge(i)!)
   for (const l of links) if (l.kind === 'tap' && l.master && linkByName.get(l.master)?.kind === 'bridge') bridgeNames.add(l.master)
+  for (const b of ovsBridges.values()) if (b.ports.some((p) => linkByName.get(p.name)?.kind === 'tap')) bridgeNames.add(b.name)
+  const guestTaps = new Set(domains.filter(isRunning).flatMap((dom) => dom.interfaces.flatMap((i) => (i.target ? [i.target] : []))))
   const bridges: BridgeNode[] = [...bridgeNames].sort().map((name) => {
     const l = linkByName.get(name)
-    const ports = links.filter((p) => p.master === name)
+    const ovs = ovsBridges.get(name)
+    // An OVS bridge's ports are OVS's (its own internal port aside), not the link table's.
+    const ports = ovs ? ovs.ports.filter((p) => p.name !== name && !guestTaps.has(p.name)).flatMap((p) => linkByName.get(p.name) ?? []) : links.filter((p) => p.master === name)
     return {
+      ...(ovs ? {openvswitch: {failMode: ovs.failMode, controllers: ovs.controllers.map((c) => ({target: c.target, connected: c.connected}))}} : {}),
       kind: 'bridge',
       id: `bridge:${name}`,
       name,
@@ -132,6 +141,7 @@ export function deriveTopology(d: DiagnosisRun): Topology {
       const tapName = running ? (i.target ?? null) : null
       if (tapName && bridge) {
         const tapLink = linkByName.get(tapName)
+        const master = ovsBridgeOfPort.get(tapName) ?? tapLink?.master ?? null
         bridgeByName.get(bridge)?.taps.push({
           kind: 'tap',
           id: `tap:${tapName}`,
@@ -140,9 +150,9 @@ export function deriveTopology(d: DiagnosisRun): Topology {
           mac: i.mac ?? null,
           exists: tapLink !== undefined,
           state: linkState(tapLink),
-          master: tapLink?.master ?? null,
+          master,
           portState: tapLink?.portState ?? null,
-          health: !tapLink || tapLink.master !== bridge || !tapLink.up ? 'fail' : 'ok',
+          health: !tapLink || master !== bridge || !tapLink.up ? 'fail' : 'ok',
           findings: [],
         })
       }

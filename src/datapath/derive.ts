@@ -15,6 +15,7 @@ import type {Route} from '../../probes/routes.js'
 import type {SysctlFacts} from '../../probes/sysctl.js'
 import type {Neighbour} from '../../probes/neighbours.js'
 import type {TcFacts} from '../../probes/tc.js'
+import type {OvsFacts} from '../../probes/ovs.js'
 import {type ProbeResult, dataOf} from '../../probes/types.js'
 import {type Datapath, type DatapathFacts, type Destination, type Flow, type Hop, buildDatapath} from './flows.js'
 import type {Element} from './elements.js'
@@ -55,6 +56,9 @@ export function deriveDatapath(probes: Record<string, ProbeResult>, guests: Gues
       // Without tc's facts every device's tc hop is undecided, never a pass.
       tc: dataOf<TcFacts>(probes.tc) ?? null,
       ...(probes.tc?.ok ? {} : {tcUnavailable: probes.tc ? (probes.tc as {error: string}).error : 'not run'}),
+      // Without Open vSwitch's facts an OVS guest's bridge hop is undecided, never a pass.
+      ovs: dataOf<OvsFacts>(probes.ovs) ?? null,
+      ...(probes.ovs?.ok ? {} : {ovsUnavailable: probes.ovs ? (probes.ovs as {error: string}).error : 'not run'}),
       neighbours: dataOf<Neighbour[]>(probes.neighbours) ?? null,
       // Hook scripts' forwards; a recording without them (or an unreadable hooks directory) has none to add.
       hooks: dataOf<HookFacts>(probes['libvirt-hooks']) ?? null,

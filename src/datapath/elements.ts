@@ -42,6 +42,11 @@ export type ElementKind =
   | 'hook-lost'
   /** Inbound: a forward the host or other guests cannot use by the published address. */
   | 'hairpin'
+  | 'ovs-port'
+  | 'ovs-interface'
+  | 'ovs-flow'
+  | 'ovs-vlan'
+  | 'ovs-controller'
 
 export interface Element {
   id: string
@@ -58,6 +63,8 @@ export interface Element {
   portFlag?: 'locked' | 'bcast_flood'
   /** Neighbour entries: a permanent one (its address in `address`), rather than one that failed. */
   permanent?: boolean
+  /** Open vSwitch flows: the bridge, the flow's table, priority and match as ovs-ofctl takes them, whether it drops (else it is one not evaluated). */
+  ovsFlow?: {bridge: string; match: string; drops: boolean}
   /** tc elements: a qdisc's parent and handle, a filter's attach point and preference. */
   tcQdisc?: {parent: string; handle: string}
   tcFilter?: {attach: string; pref: number}

@@ -12,6 +12,8 @@
  * outside the host (an address the host neither owns nor routes to itself, a
  * routed subnet the upstream must route back), the flow says so and is not a
  * pass. Each hop passes, fails or cannot be told, and names what decides.
+ * A guest on an Open vSwitch bridge crosses OVS instead of the Linux bridge
+ * (no bridge hooks, no br_netfilter): its hop is the OVS port and flows (./ovs.ts).
  */
 import {formatIp, ipInPrefix, networkOf, parseIp, parsePrefix} from '../lib/addr.js'
 import {cidrsOverlap, parseCidr} from '../lib/ipv4.js'
@@ -23,6 +25,8 @@ import type {Neighbour} from '../../probes/neighbours.js'
 import type {PolicyRuleFacts} from '../../probes/ip-rules.js'
 import type {Route} from '../../probes/routes.js'
 import type {TcFacts} from '../../probes/tc.js'
+import type {OvsBridge, OvsFacts} from '../../probes/ovs.js'
+import {ovsVerdict, uplinkPorts} from './ovs.js'
 import {type CompiledRuleset, compile} from './netfilter/compile.js'
 import {type Branch, type EvalContext, type HookLayer, type HookWalk, type TraceStep, assumptionKey, deviceChains, familiesFor, runHook, startBranch} from './netfilter/evaluate.js'
 import {type NfPacket, describePacket, newPacket, replyPacket} from './netfilter/packet.js'
@@ -109,6 +113,9 @@ export interface DatapathFacts {
   /** Traffic control on every device; null when it could not be read (`tcUnavailable` says why): every device's tc hop is then undecided. */
   tc: TcFacts | null
   tcUnavailable?: string
+  /** Open vSwitch's bridges; null when they could not be read (`ovsUnavailable` says why): an OVS guest's bridge hop is then undecided. */
+  ovs?: OvsFacts | null
+  ovsUnavailable?: string
   /** The host's neighbour table; null when it could not be read. */
   neighbours?: Neighbour[] | null
   /** The guest's current IPv4 address by MAC (lease, neighbour, wire), when known. */
@@ -210,8 +217,12 @@ class HostView {
   /** Per egress device: the other uplinks with strict reverse-path filtering (the same for every guest leaving by it). */
   private readonly strictRpElsewhere = new Map<string, string[]>()
 
+  /** Open vSwitch bridges by name. */
+  private readonly ovsBridges: Map<string, OvsBridge>
+
   constructor(readonly facts: DatapathFacts) {
     this.tc = facts.tc ? indexTc(facts.tc) : null
+    this.ovsBridges = new Map((facts.ovs?.bridges ?? []).map((b) => [b.name, b]))
     this.router = buildRouter(facts.routes, facts.ipRules)
     this.links = new Map(facts.links.map((l) => [l.name, l]))
     this.ports = new Map()
@@ -297,6 +308,37 @@ class HostView {
     return this.facts.networks.find((n) => n.bridge !== undefined && n.bridge === bridge)
   }
 
+  /** The guest's bridge is an Open vSwitch bridge: OVS has one by that name, or libvirt plugs the interface into OVS. */
+  isOvs(g: GuestSide): boolean {
+    return this.ovsBridges.has(g.bridge) || g.i.virtualport?.type === 'openvswitch' || g.net?.virtualport === 'openvswitch' || this.links.get(g.bridge)?.kind === 'openvswitch'
+  }
+
+  /** Ports of an OVS bridge that lead off the host: not internal, not a guest's tap (libvirt's external ids, or a running guest's target). */
+  private ovsUplinks(g: GuestSide): Link[] {
+    const bridge = this.ovsBridges.get(g.bridge)
+    if (!bridge) return []
+    const guestTaps = new Set(this.facts.domains.flatMap((d) => d.interfaces.map((i) => i.target).filter((t): t is string => t !== undefined)))
+    return uplinkPorts(bridge, guestTaps)
+      .filter((p) => p.name !== g.i.target)
+      .flatMap((p) => this.links.get(p.name) ?? [])
+  }
+
+  /** The OVS hop of a frame entering the guest's bridge by `inPort` and leaving by `outPort`. */
+  private ovsHop(runner: PathRunner, g: GuestSide, inPort: string, outPort: string, checkVlan: boolean): void {
+    if (!runner.alive()) return
+    const ovs = this.facts.ovs
+    const name = `ovs ${g.bridge}`
+    if (ovs && !ovs.running) {
+      const why = ovs.installed ? `Open vSwitch is not running (${ovs.reason ?? 'its database does not answer'})` : 'Open vSwitch is not installed'
+      runner.push({name, verdict: 'fail', detail: `${why}: ${inPort} is on no bridge`, element: {id: `ovs-port:${g.bridge} ${inPort}`, kind: 'ovs-port', text: `${why}; ${g.bridge} has no port ${inPort}`, device: inPort, master: g.bridge}})
+      return
+    }
+    const bridge = this.ovsBridges.get(g.bridge)
+    const p = runner.packet()
+    const v = ovsVerdict(bridge, ovs ? undefined : (this.facts.ovsUnavailable ?? 'ovs not read'), g.bridge, inPort, {family: p.family, l4proto: p.l4proto, src: p.src, dst: p.dst, sport: p.sport, dport: p.dport, etherSrc: p.etherSrc, broadcast: p.pkttype === 'broadcast'}, {port: outPort, skipVlan: !checkVlan})
+    runner.push({name, verdict: v.verdict, detail: v.detail, ...(v.element ? {element: v.element} : {})})
+  }
+
   /** The largest packet a TCP flow carries on this path: the smallest MTU of the devices it crosses. */
   private pathMtu(...devices: (string | undefined)[]): number {
     const mtus = devices.map((d) => (d ? this.links.get(d)?.mtu : undefined)).filter((m): m is number => m !== undefined && m > 0)
@@ -345,7 +387,7 @@ class HostView {
       return flows
     }
     // A plain host bridge: frames are bridged to its other ports; DHCP and the way out are on the LAN behind them.
-    const uplinks = (this.ports.get(bridge) ?? []).filter((p) => p.kind !== 'tap' && p.kind !== 'macvtap' && p.name !== i.target)
+    const uplinks = this.isOvs(g) ? this.ovsUplinks(g) : (this.ports.get(bridge) ?? []).filter((p) => p.kind !== 'tap' && p.kind !== 'macvtap' && p.name !== i.target)
     if (uplinks.length === 0) return flows
     if (known) base.guestAddress = known
     const dhcp = this.bridgedFlow(base, g, uplinks[0], 'dhcp', known)
@@ -596,14 +638,16 @@ class HostView {
         ? {name: 'guest NIC', verdict: 'fail', detail: `libvirt holds the link of ${d.name}'s NIC down`, element: {id: `guest-link:${d.name}/${i.mac ?? i.target}`, kind: 'guest-link', text: `<link state='down'/> on ${d.name}'s interface ${i.mac ?? ''}`.trim(), domain: d.name, iface: i.target ?? i.mac, device: i.target}}
         : {name: 'guest NIC', verdict: 'pass', detail: `link up (${i.model ?? 'nic'} ${i.mac ?? ''})`.trim()},
     )
-    if (i.target) this.enterDevice(runner, i.target, 'tap', bridge)
+    // An OVS port is not enslaved to its bridge in the link table: OVS itself says whether it is a port (the OVS hop).
+    const ovs = this.isOvs(g)
+    if (i.target) this.enterDevice(runner, i.target, 'tap', ovs ? undefined : bridge)
     else runner.links(this.deviceHops(undefined, 'tap', bridge, 'in'))
-    this.portIn(runner, bridge, i.target, i.mac)
+    if (!ovs) this.portIn(runner, bridge, i.target, i.mac)
     // Two MACs answering for one address: replies go to whichever the neighbour cache holds. Not a DHCP exchange
     // from 0.0.0.0: the server answers the client's own MAC (dnsmasq writes that neighbour entry itself).
     const conflict = i.mac && packet.src !== '0.0.0.0' ? this.facts.addressConflict?.(i.mac) : undefined
     if (conflict) runner.push({name: 'address', verdict: 'indeterminate', detail: `another MAC claims ${conflict}: replies reach whichever one the neighbour cache holds`, element: {id: `conflict:${conflict}`, kind: 'listener', text: `${conflict} claimed by two MACs`, address: conflict}})
-    if (bridgePrerouting) runner.nf('bridge prerouting', 'prerouting', 'bridge', {iifname: i.target, ibrname: bridge})
+    if (bridgePrerouting && !ovs) runner.nf('bridge prerouting', 'prerouting', 'bridge', {iifname: i.target, ibrname: bridge})
     return runner
   }
 
@@ -1077,7 +1121,14 @@ class HostView {
     // br_netfilter hands the frame to the IP hooks with the bridge as device (in at prerouting, both at forward,
     // out at postrouting) and the ports for -m physdev (the out port known from forward on), each IP hook inside
     // the bridge hook of its name (postrouting after the bridge's chains: it hooks in last).
+    const ovs = this.isOvs(g)
     const across = (runner: PathRunner, inDev: string, outDev: string, outRole: 'tap' | 'egress', broadcast: boolean) => {
+      if (ovs) {
+        // OVS switches the frame itself: no bridge hooks, no br_netfilter. The VLAN is checked on the way out (the uplink must carry the guest's).
+        this.ovsHop(runner, g, inDev, outDev, outRole === 'egress')
+        this.leaveDevice(runner, outDev, outRole)
+        return
+      }
       const brnfOn = brnf === 1
       if (brnf === undefined) runner.push({name: 'br_netfilter', verdict: 'indeterminate', detail: 'net.bridge.bridge-nf-call-iptables could not be read'})
       runner.nf('bridge prerouting', 'prerouting', 'bridge', {iifname: inDev, ibrname: bridge})
@@ -1110,7 +1161,7 @@ class HostView {
     const back = new PathRunner(this, missing ? [missing] : [], backPacket, size)
     back.sourcePort = uplink.name
     this.enterDevice(back, uplink.name, 'egress')
-    this.portIn(back, bridge, uplink.name)
+    if (!ovs) this.portIn(back, bridge, uplink.name)
     across(back, uplink.name, i.target ?? '?', 'tap', kind === 'dhcp')
     flows.push(this.finish(base, kind === 'dhcp' ? 'dhcp-reply' : kind === 'custom' ? 'custom' : 'egress-reply', kind === 'dhcp' ? `DHCP offer from the LAN back to ${d.name}` : `reply from ${dest.addr} back to ${d.name}`, backPacket, back.hops, kind, [...srcAssumed, ...assumptions]))
     return flows

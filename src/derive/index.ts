@@ -14,6 +14,7 @@ import {ipv6AddressesByMac} from './incidents.js'
 import {domainViews, interfaceViews} from './guest.js'
 import {hostView} from './host.js'
 import {linkViews} from './link.js'
+import {ovsBridgeViews} from './ovs.js'
 import {dhcpPools, networkViews} from './network.js'
 import type {Model, ModelOptions} from './types.js'
 
@@ -61,6 +62,7 @@ export function buildModel(probes: Record<string, ProbeResult>, capturedAt: Date
       apipa: apipaViews(ctx, ctx.facts.apipa),
       address: addressViews(ctx),
       'dhcp-service': dhcpServiceViews(ctx),
+      'ovs-bridge': ovsBridgeViews(ctx),
       element: elementViews(ctx, flows),
       forward: forwardViews(ctx, datapath),
       'expected-network': expected ? expectedNetworkViews(expected, networks, host) : [],

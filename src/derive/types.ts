@@ -11,6 +11,7 @@ import type {Destination} from '../datapath/flows.js'
 import type {PublishRequest} from '../datapath/published.js'
 import type {ModuleFacts} from '../../probes/modules.js'
 import type {ExpectationSpec} from './expectations.js'
+import type {InterfaceOvsAttributes} from './ovs.js'
 
 export type EntityKind = 'host' | 'network' | 'link' | 'domain' | 'interface' | 'apipa' | 'address' | 'dhcp-service' | 'element' | 'forward'
 
@@ -217,7 +218,7 @@ export interface DomainView extends ViewBase<'domain'> {
   addresses: string[]
 }
 
-export interface InterfaceView extends ViewBase<'interface'> {
+export interface InterfaceView extends ViewBase<'interface'>, InterfaceOvsAttributes {
   domain: string
   running: boolean
   /** running, paused, in shutdown...: a paused guest sends nothing by design. */
@@ -300,6 +301,28 @@ export interface DhcpServiceView extends ViewBase<'dhcp-service'> {
   dhcpRanges: string[]
   servedInterface: string | null
   dhcpServerRunning: boolean | null
+}
+
+/** An Open vSwitch bridge (reported as the link of its name). */
+export interface OvsBridgeView {
+  kind: 'link'
+  name: string
+  context: EntityContext
+  affectedGuests: number
+  unknownBecause?: Partial<Record<string, string>>
+  /** standalone, secure; null: unset (OVS behaves as standalone). */
+  failMode: string | null
+  datapathType: string | null
+  controllers: string[]
+  controllersConnected: number
+  /** Controllers not connected, with OVS's state and last error. */
+  controllerErrors: string[]
+  flowCount: number | null
+  /** Flows whose actions send frames on (not drop), as ovs-ofctl prints them; null: flows not read. */
+  forwardingFlows: string[] | null
+  /** Its ports that are running guests' taps, and those guests. */
+  guestPorts: string[]
+  guests: string[]
 }
 
 export interface ElementView extends ViewBase<'element'> {
@@ -443,7 +466,7 @@ export interface ExpectedHostView extends HostView {
   wantForwarding: boolean
 }
 
-export type EntityView = HostView | NetworkView | LinkView | DomainView | InterfaceView | ApipaView | AddressView | DhcpServiceView | ElementView | ForwardView | ExpectedNetworkView | ExpectedGuestView
+export type EntityView = HostView | NetworkView | LinkView | DomainView | InterfaceView | ApipaView | AddressView | DhcpServiceView | ElementView | ForwardView | ExpectedNetworkView | ExpectedGuestView | OvsBridgeView
 
 /**
  * The views rules run on, by scope: each entity kind, and what the expectations file names
@@ -460,6 +483,7 @@ export interface ViewOf {
   'dhcp-service': DhcpServiceView
   element: ElementView
   forward: ForwardView
+  'ovs-bridge': OvsBridgeView
   'expected-network': ExpectedNetworkView
   'expected-guest': ExpectedGuestView
   'expected-host': ExpectedHostView

@@ -21,13 +21,6 @@ const knowledgeBaseIds = new Set(
  * an id leaves it when its rule lands, and the test below fails if a built id is still listed.
  */
 const PENDING: Record<string, number> = {
-  'ovs-secure-no-controller': 29,
-  'ovs-port-missing': 29,
-  'ovs-vlan-mismatch': 29,
-  'ovs-flow-drop': 29,
-  'ovs-interface-error': 29,
-  'guest-bandwidth-limited': 29,
-  'tc-policer-drops': 29,
   'guest-gateway-unanswered': 27,
   'guest-netmask-wrong': 27,
   'guest-dns-unanswered': 27,
