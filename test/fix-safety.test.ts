@@ -174,7 +174,8 @@ const words = (s: FixStep) => ('argv' in s ? s.argv : 'pipeline' in s ? s.pipeli
 function onlyLooks(step: FixStep): boolean {
   const w = words(step)
   const [tool, sub] = [w[0], w[1]]
-  if ('pipeline' in step) return true
+  // A pipeline only looks unless it ends in libvirt's qemu hook (rerun to put a guest's forwards back).
+  if ('pipeline' in step) return step.pipeline.at(-1)?.[0] !== '/etc/libvirt/hooks/qemu'
   if (tool === 'kvmdoctor' || tool === 'journalctl' || tool === 'cat') return true
   if (tool === 'virsh' && /^(net-dhcp-leases|console|domif-getlink|dumpxml|net-dumpxml|net-list|list|domiflist)$/.test(sub ?? '')) return true
   if (tool === 'nft' && sub === 'list') return true

@@ -95,7 +95,13 @@ function deletionProblem(owner: string, rule: NfRule | undefined, nftSyntax: boo
 /** What is wrong with one step by itself: unknown, or widening the host's exposure. */
 function stepProblem(step: FixStep, names: {networks: Set<string>; domains: Set<string>} | 'any', host: FixHost): string | undefined {
   if ('write' in step) return /^\/etc\/sysctl\.d\/[^/]+\.conf$/.test(step.write.path) ? undefined : `writes ${step.write.path}, not a sysctl.d file`
-  if ('pipeline' in step) return 'a pipeline is a check, not a fix'
+  if ('pipeline' in step) {
+    // The one pipeline a fix runs: libvirt's own qemu hook given the guest's XML, as libvirtd runs it on reconnect.
+    const [first, second, ...more] = step.pipeline
+    const rerun = more.length === 0 && first?.[0] === 'virsh' && first[1] === 'dumpxml' && first.length === 3 && second?.[0] === '/etc/libvirt/hooks/qemu' && second[1] === first[2] && second.slice(2).join(' ') === 'reconnect begin -'
+    if (!rerun) return 'a pipeline is a check, not a fix'
+    return names === 'any' || names.domains.has(first[2]) ? undefined : `reruns the qemu hook for guest ${first[2]}, which the finding does not name`
+  }
   const argv = step.argv
   const [tool, sub] = argv
   if (tool === 'virsh') {
@@ -115,6 +121,8 @@ function stepProblem(step: FixStep, names: {networks: Set<string>; domains: Set<
     }
     if (argv.includes('-I') || argv.includes('-A') || argv.includes('--insert') || argv.includes('--append')) {
       const target = optionValue(argv, '-j') ?? optionValue(argv, '--jump')
+      // A DNAT in nat OUTPUT rewrites only connections the host itself opens (a hairpin to a published port): nothing from outside gets in.
+      if (target === 'DNAT' && optionValue(argv, '-t') === 'nat' && (optionValue(argv, '-I') ?? optionValue(argv, '-A')) === 'OUTPUT') return undefined
       return target && ADDED_TARGETS.has(target) ? undefined : `adds a rule with target ${target ?? '(none)'}: a fix adds accepts only`
     }
     return 'an iptables command kvmdoctor does not run as a fix'
@@ -147,6 +155,13 @@ function stepProblem(step: FixStep, names: {networks: Set<string>; domains: Set<
     const rest = argv.slice(1).join(' ')
     if (/^link set \S+ (master \S+ )?up$|^link set \S+ mtu \d+$|^link set \S+ type bridge forward_delay \d+$/.test(rest)) return undefined
     if (/^(route|rule) (add|del|replace) /.test(rest)) return undefined
+    // A libvirt network's gateway address put back on its own bridge (what libvirt gave it), nothing else.
+    const gateway = /^address add (\S+)\/(\d+)(?: broadcast \+)? dev (\S+)$/.exec(rest)
+    if (gateway) {
+      const [, address, prefix, dev] = gateway
+      const own = host.libvirt?.networks.some((n) => n.bridge === dev && n.ips.some((ip) => ip.address === address && String(ip.prefix) === prefix))
+      return own ? undefined : `adds ${address}/${prefix} to ${dev}, which is not that libvirt network's gateway on its bridge`
+    }
     return `ip ${argv.slice(1, 3).join(' ')} is not a command kvmdoctor runs as a fix`
   }
   if (tool === 'tc') return sub !== undefined && ['qdisc', 'filter'].includes(sub) && argv[2] === 'del' ? undefined : `tc ${sub} is not a command kvmdoctor runs as a fix`
