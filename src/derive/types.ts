@@ -334,6 +334,8 @@ export interface ElementView extends ViewBase<'element'> {
   networks: string[]
   /** Indeterminate netfilter hops: each undecidable rule and what follows either way. */
   undecided: string[]
+  /** A rule that matches by chance, rate or time decides between passing and dropping: some packets pass, the others are dropped. */
+  intermittent: boolean
 }
 
 /** A network the expectations file names: whether it must be active, autostart, keep free leases. */

@@ -6,7 +6,6 @@
  */
 import {describe, expect, it} from 'vitest'
 import {renderSarif} from '../../reports/sarif.js'
-import {verdictOf} from '../../reports/summary.js'
 import {diagnose} from '../../src/core/diagnose.js'
 import {gateDecision} from '../../src/core/gate.js'
 import type {CommandCapture} from '../../src/lib/runner.js'
@@ -43,7 +42,7 @@ describe('the packet filter read in part is not checked, never passed', () => {
     expect(d.probes.find((p) => p.id === 'netfilter')?.degraded).toEqual([expect.stringContaining(`${tool}: `)])
     expect(d.notChecked.map((n) => n.ruleId)).toEqual(expect.arrayContaining(seen))
     expect(gateDecision(d, 'high').exitCode).toBe(4)
-    expect(verdictOf(d).text).not.toMatch(/^OK/)
+    expect(d.verdict.text).not.toMatch(/^OK/)
   })
 })
 
