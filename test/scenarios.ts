@@ -666,8 +666,9 @@ export const SCENARIOS: Scenario[] = [
     description: 'net.ipv4.conf.all.rp_filter=1 and an asymmetric path: the lab internet answers through a second link (kdlab-rp0) the host does not route it by',
     // Nothing in the host's state says replies come back by kdlab-rp0: that route is the lab internet's own.
     beyondHost: {measures: ['tcp', 'ping'], why: "replies return by a link the host's routes do not show; strict rp_filter drops them there"},
-    findings: [],
-    noOtherAbove: 'info',
+    // Which device the reply arrives by is the network's choice; by kdlab-rp0 (or eth0) strict rp_filter drops it: not a pass.
+    findings: [{id: 'guest-flow-indeterminate', entity: '~rp_filter 1 on', rank: 1}],
+    noOtherAbove: 'low',
     oracle: {[WEB01]: REACH_HOST_ONLY},
   },
   // Hand-written rulesets of other firewall managers, each traced by the kernel oracle (kernel-trace.txt).

@@ -885,6 +885,19 @@ class HostView {
     } else if (this.ownsAddress(natted)) {
       // Where the upstream delivers it is its own decision; strict reverse-path filtering elsewhere would drop it.
       const strictElsewhere = this.facts.links.filter((l) => l.name !== egress && !l.master && l.kind !== 'bridge' && l.kind !== 'loopback' && l.up && l.addresses.some((a) => a.family === 'inet' && a.scope === 'global') && this.maxConf(l.name, 'rp_filter').value === 1).map((l) => l.name)
+      // A reply the network may deliver by a device whose strict rp_filter drops it (the route back to the sender
+      // leaves by another) is not a pass: which device it arrives by is decided outside the host.
+      const droppers = strictElsewhere.filter((dev) => this.router.reversePathOk({family: 4, src: to.addr, dst: natted, iif: dev, mode: 1}).ok === false)
+      if (droppers.length > 0) {
+        const {key} = this.maxConf(droppers[0], 'rp_filter')
+        const way = this.router.reversePathOk({family: 4, src: to.addr, dst: natted, iif: droppers[0], mode: 1}).decision
+        back.push({
+          name: 'reply arrival',
+          verdict: 'indeterminate',
+          detail: `the network decides which device the reply to ${natted} arrives by: by ${egress} it passes; by ${droppers.join(' or ')}, strict rp_filter drops it (the route back to ${to.addr} leaves by ${way.dev ?? egress})`,
+          element: {id: `sysctl:rp_filter:${droppers.join(',')}`, kind: 'rp-filter', text: `rp_filter 1 on ${droppers.join(', ')} (effective max of conf/all and the device's)`, sysctl: {key, value: 1}, device: droppers[0]},
+        })
+      }
       replyAssumed.push(`the reply to ${natted} arrives by ${egress}, the device the request left by${strictElsewhere.length > 0 ? ` (strict rp_filter drops it on ${strictElsewhere.join(', ')} if the network sends it there)` : ''}`)
     } else {
       back.push(this.snatNotLocalHop(runner, natted))

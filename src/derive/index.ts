@@ -14,7 +14,8 @@ import {domainViews, interfaceViews} from './guest.js'
 import {hostView} from './host.js'
 import {linkViews} from './link.js'
 import {dhcpPools, networkViews} from './network.js'
-import type {Model, ModelOptions} from './types.js'
+import type {Flow} from '../datapath/flows.js'
+import type {EntityView, Model, ModelOptions, Scope} from './types.js'
 
 export type * from './types.js'
 export {type GuestNic, guestTaps, stableName} from './identity.js'
@@ -43,11 +44,7 @@ export function buildModel(probes: Record<string, ProbeResult>, capturedAt: Date
   const host = hostView(ctx, networks)
   const domains = domainViews(ctx)
   const expected = options.expectations
-  return {
-    capturedAt,
-    hostname: ctx.hostname,
-    probes,
-    entities: {
+  const entities: Model['entities'] = {
       host: [host],
       network: networks,
       link: linkViews(ctx, flows, datapath.ok),
@@ -60,7 +57,26 @@ export function buildModel(probes: Record<string, ProbeResult>, capturedAt: Date
       'expected-network': expected ? expectedNetworkViews(expected, networks, host) : [],
       'expected-guest': expected ? expectedGuestViews(expected, domains, host) : [],
       'expected-host': expected ? expectedHostViews(expected, host) : [],
-    },
-    datapath,
+  }
+  if (datapath.ok) countCutOff(entities, flows)
+  return {capturedAt, hostname: ctx.hostname, probes, entities, datapath}
+}
+
+/**
+ * The blast radius is the guests whose flows fail, among those the entity reaches (its guest, its
+ * network, its bridge, else the host's): a full DHCP range that leaves one guest without an address
+ * cuts off one guest, not the three it serves. Elements count the flows they decide already.
+ */
+function countCutOff(entities: Model['entities'], flows: Flow[]): void {
+  const failing = flows.filter((f) => f.verdict === 'fail')
+  const guestsWhere = (keep: (f: Flow) => boolean) => new Set(failing.filter(keep).map((f) => f.guest)).size
+  for (const [scope, views] of Object.entries(entities) as [Scope, EntityView[]][]) {
+    if (scope === 'element' || scope.startsWith('expected-')) continue
+    for (const v of views) {
+      if (v.affectedGuests === 0) continue
+      const c = v.context
+      const cut = c.domain !== undefined ? guestsWhere((f) => f.guest === c.domain) : c.network !== undefined ? guestsWhere((f) => f.network === c.network) : c.bridge !== undefined ? guestsWhere((f) => f.bridge === c.bridge) : guestsWhere(() => true)
+      v.affectedGuests = Math.min(v.affectedGuests, cut)
+    }
   }
 }

@@ -1,0 +1,102 @@
+/**
+ * Reports never look greener than the evidence (issue 26), on recordings: one verdict, computed with
+ * the findings, printed alike by every format; SKIP with why for every check that did not run;
+ * severity and blast radius from what actually fails.
+ */
+import {describe, expect, it} from 'vitest'
+import {type Format, render} from '../../reports/index.js'
+import {checkCounts, checklist} from '../../reports/checks.js'
+import {renderTerminal} from '../../reports/terminal.js'
+import {diagnose} from '../../src/core/diagnose.js'
+import {gateDecision} from '../../src/core/gate.js'
+import {findingKey} from '../../src/result/findings.js'
+import type {CommandCapture} from '../../src/lib/runner.js'
+import {alteredFixture} from '../hostile/helpers.js'
+import {diagnosisOf} from './recordings.js'
+
+const failed = (c: CommandCapture, stderr: string): CommandCapture => ({...c, output: '', stderr, exitCode: 1, error: `${c.argv.join(' ')}: exit 1: ${stderr.trim()}`, errorCode: 'exit-status'})
+
+describe('the headline never claims more than was checked', () => {
+  it('a firewall that cannot be read at all: NOT CHECKED naming it, in every format, exit 4', async () => {
+    const {runner, options} = await alteredFixture('healthy', {run: (c) => (/^(iptables|ip6tables|nft|ipset|firewall-cmd)/.test(c.argv[0]) ? failed(c, 'Permission denied\n') : c)})
+    const d = await diagnose({runner, options, version: 'test'})
+    const gate = gateDecision(d, 'high')
+    expect(gate.exitCode).toBe(4)
+    expect(d.verdict).toMatchObject({status: 'not-checked', label: 'NOT CHECKED', health: 'warn'})
+    expect(d.verdict.unread.join('\n')).toMatch(/netfilter could not be read \(iptables-save -c: exit 1: Permission denied\)/)
+    expect(d.verdict.text).toMatch(/^NOT CHECKED {2}vm: .*netfilter could not be read/)
+    const out = async (f: Format) => render(d, f, {showSuppressed: false, gate})
+    expect(await out('text')).toMatch(/^! NOT CHECKED .*\n(.*\n)*! NOT CHECKED /)
+    expect(await out('text')).not.toMatch(/✓ OK/)
+    expect(await out('md')).toContain(`**! ${d.verdict.text}**`)
+    expect(await out('html')).toContain('<div class="verdict warn">! NOT CHECKED')
+    expect(JSON.parse(await out('json')).verdict).toMatchObject({status: 'not-checked', label: 'NOT CHECKED'})
+    const sarif = JSON.parse(await out('sarif')).runs[0]
+    expect(sarif.properties.verdict).toBe('not-checked')
+    expect(sarif.invocations[0].executionSuccessful).toBe(false)
+    expect(await out('junit')).toContain('<property name="kvmdoctor.verdict" value="not-checked"/>')
+    expect(await out('prometheus')).toMatch(/^kvmdoctor_verdict\{verdict="not-checked"\} 1$/m)
+    expect(await out('prometheus')).toMatch(/^kvmdoctor_verdict\{verdict="ok"\} 0$/m)
+  })
+
+  it('a healthy recording is OK in every format; a pass that rests on the LAN is OK of the host side only', async () => {
+    const healthy = await diagnosisOf('healthy')
+    // A NAT guest's reply comes back only if the upstream returns it by the way the request left: the host cannot see that.
+    expect(healthy.verdict.status).toBe('ok-host-side')
+    expect(healthy.verdict.beyondHost.join('\n')).toMatch(/the reply to .* arrives by kdlab-up0/)
+    const bridged = await diagnosisOf('bridged-healthy')
+    expect(bridged.verdict.status).toBe('ok-host-side')
+    expect(bridged.verdict.text).toMatch(/^OK \(host side; beyond the host not verified\)/)
+    expect(bridged.verdict.beyondHost.length).toBeGreaterThan(0)
+  })
+
+  it('without --listen, the wire rules are SKIP with why in --checks, counted, as in the JSON; "all probes ran" is not claimed', async () => {
+    const d = await diagnosisOf('healthy')
+    const rows = checklist(d)
+    const rogue = rows.find((r) => r.ruleId === 'rogue-dhcp-server')
+    expect(rogue).toMatchObject({status: 'SKIP', detail: expect.stringMatching(/--listen/)})
+    const skippedProbes = d.probes.filter((p) => p.skipped).map((p) => p.id)
+    expect(skippedProbes).toContain('wire')
+    expect(checkCounts(rows).SKIP).toBe(d.skipped.length)
+    expect(checkCounts(rows).SKIP).toBeGreaterThan(0)
+    const text = renderTerminal(d, {checks: true})
+    expect(text).toMatch(new RegExp(`${rows.length} checks: .* ${checkCounts(rows).SKIP} skipped`))
+    expect(text).not.toMatch(/all probes ran/)
+    expect(text).toMatch(/skipped: wire \(needs --listen\)/)
+  })
+})
+
+describe('severity and blast radius from impact', () => {
+  it('bridged-forward-drop: the banner is the worst root, and no root is milder than what it explains', async () => {
+    const d = await diagnosisOf('bridged-forward-drop')
+    const byKey = new Map(d.findings.map((f) => [findingKey(f), f]))
+    const roots = d.verdict.roots.map((k) => byKey.get(k)!)
+    const weight = (s: string) => ['info', 'low', 'medium', 'high', 'critical'].indexOf(s)
+    expect(d.verdict.status).toBe(roots.map((f) => f.severity).sort((a, b) => weight(b) - weight(a))[0])
+    for (const f of d.findings) for (const k of f.explains) expect(weight(f.severity)).toBeGreaterThanOrEqual(weight(byKey.get(k)!.severity))
+    expect(roots[0]).toMatchObject({id: 'bridge-netfilter-enabled', severity: 'critical'})
+  })
+
+  it('mark-random-drop: half the forwarded packets dropped is an intermittent failure, high, exit 1', async () => {
+    const d = await diagnosisOf('mark-random-drop')
+    expect(d.verdict.status).toBe('high')
+    expect(gateDecision(d, 'high').exitCode).toBe(1)
+  })
+
+  it('dhcp-range-exhausted: the full range cuts off the one guest left without an address, not the three it serves', async () => {
+    const d = await diagnosisOf('dhcp-range-exhausted')
+    expect(d.findings.find((f) => f.id === 'dhcp-range-exhausted')?.blastRadius).toBe(1)
+    const broken = new Set(d.flows.filter((f) => f.verdict === 'fail').map((f) => f.guest))
+    expect([...broken]).toEqual(['kdlab-tiny03'])
+  })
+})
+
+describe('a reply the network may deliver where strict rp_filter drops it is no pass', () => {
+  it('rp-filter-asymmetric (the guest measured ping and TCP failing): the egress reply cannot be told, naming rp_filter on the other devices; the headline is not OK', async () => {
+    const d = await diagnosisOf('rp-filter-asymmetric')
+    const reply = d.flows.find((f) => f.kind === 'egress-reply')!
+    expect(reply.verdict).toBe('indeterminate')
+    expect(reply.decidedBy).toMatchObject({name: 'reply arrival', detail: expect.stringMatching(/by kdlab-rp0.*strict rp_filter drops it/)})
+    expect(d.verdict.status).not.toMatch(/^ok/)
+  })
+})
