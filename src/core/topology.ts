@@ -170,7 +170,8 @@ export function deriveTopology(d: DiagnosisRun): Topology {
     ...(libvirt ? {} : {libvirtUnavailable: d.facts.libvirt && !d.facts.libvirt.ok ? d.facts.libvirt.error : 'libvirt was not read'}),
   }
   markFindings(topology, d, leases)
-  for (const node of allNodes(topology)) node.health = healthOf(node)
+  const activeNetworks = new Set(networkNodes.filter((n) => n.active).map((n) => n.name))
+  for (const node of allNodes(topology)) node.health = healthOf(node, activeNetworks)
   return topology
 }
 
@@ -252,16 +253,18 @@ function markFindings(t: Topology, d: DiagnosisRun, leases: LeaseFacts | undefin
   }
 }
 
-function healthOf(node: TopologyNode): Health {
+function healthOf(node: TopologyNode, activeNetworks: Set<string>): Health {
   const worst = Math.max(-1, ...node.findings.filter((f) => f.severity !== 'info').map((f) => severityWeight(f.severity)))
   const findingHealth: Health = worst >= severityWeight('high') ? 'fail' : worst >= 0 ? 'warn' : 'ok'
-  const own = ownHealth(node)
+  // A state that reads as broken with no finding saying why is not drawn as a failure: the topology marks ✗ only
+  // with the finding behind it (a namespace host's taps and bridges live where this host's link table cannot see).
+  const own = ownHealth(node, activeNetworks) === 'fail' && findingHealth !== 'fail' ? 'unknown' : ownHealth(node, activeNetworks)
   const rank: Health[] = ['unknown', 'ok', 'off', 'warn', 'fail']
   return findingHealth !== 'ok' && rank.indexOf(findingHealth) > rank.indexOf(own) ? findingHealth : own
 }
 
 /** What the element's own state says, findings aside. */
-function ownHealth(node: TopologyNode): Health {
+function ownHealth(node: TopologyNode, activeNetworks: Set<string>): Health {
   switch (node.kind) {
     case 'host':
       return 'ok'
@@ -273,7 +276,8 @@ function ownHealth(node: TopologyNode): Health {
     case 'bridge':
       // An empty bridge (no guest running on it) has no carrier by nature; with ports or taps it is a warning
       // (the ports show their own state).
-      return !node.exists ? 'off' : node.state === 'DOWN' ? 'fail' : node.state === 'NO-CARRIER' ? (node.ports.length + node.taps.length > 0 ? 'warn' : 'ok') : 'ok'
+      // An active network's bridge missing from the link table is not "off": it is not seen (unknown) unless a finding says why.
+      return !node.exists ? (node.network !== null && activeNetworks.has(node.network) ? 'unknown' : 'off') : node.state === 'DOWN' ? 'fail' : node.state === 'NO-CARRIER' ? (node.ports.length + node.taps.length > 0 ? 'warn' : 'ok') : 'ok'
     case 'tap':
       return node.health
     case 'guest': {

@@ -12,7 +12,7 @@ import {gateDecision} from '../../src/core/gate.js'
 import {findingKey} from '../../src/result/findings.js'
 import type {CommandCapture} from '../../src/lib/runner.js'
 import {alteredFixture} from '../hostile/helpers.js'
-import {diagnosisOf} from './recordings.js'
+import {RECORDINGS, diagnosisOf} from './recordings.js'
 
 const failed = (c: CommandCapture, stderr: string): CommandCapture => ({...c, output: '', stderr, exitCode: 1, error: `${c.argv.join(' ')}: exit 1: ${stderr.trim()}`, errorCode: 'exit-status'})
 
@@ -98,5 +98,21 @@ describe('a reply the network may deliver where strict rp_filter drops it is no 
     expect(reply.verdict).toBe('indeterminate')
     expect(reply.decidedBy).toMatchObject({name: 'reply arrival', detail: expect.stringMatching(/by eth0 or kdlab-rp0, strict rp_filter drops it/)})
     expect(d.verdict.status).not.toMatch(/^ok/)
+  })
+})
+
+describe('the topology marks ✗ only with the finding that says why', () => {
+  it.each(RECORDINGS)('%s: every failing node carries a finding at high or above', async (name) => {
+    const d = await diagnosisOf(name)
+    const t = d.topology()
+    const nodes = [t.host, ...t.uplinks, ...t.networks, ...t.bridges, ...t.bridges.flatMap((b) => b.taps), ...t.guests]
+    const unexplained = nodes.filter((n) => n.health === 'fail' && !n.findings.some((f) => f.severity === 'high' || f.severity === 'critical')).map((n) => n.id)
+    expect(unexplained).toEqual([])
+  })
+
+  it('rp-filter-strict (a namespace host: libvirt\'s bridge and tap are in another namespace): no ✗ on them', async () => {
+    const t = (await diagnosisOf('rp-filter-strict')).topology()
+    expect(t.bridges.find((b) => b.name === 'virbr0')?.health).toBe('unknown')
+    expect(t.bridges.flatMap((b) => b.taps).map((x) => x.health)).not.toContain('fail')
   })
 })
