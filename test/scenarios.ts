@@ -163,12 +163,11 @@ const WIRE_SCENARIOS: Scenario[] = [
   },
   {
     name: 'wire-no-address',
-    beyondHost: ADDRESS_UNSEEN('kdlab-v6only01'),
     description: 'a guest whose IPv4 is left unconfigured (no DHCP client; IPv6 by SLAAC only) on the IPv4-only default network: it talks (router solicitations from its link-local address), asks for no IPv4 address and has none (--listen)',
     args: LISTEN,
-    // Nothing on the host is wrong: the guest never asks. `ip` says so; no finding may claim a host fault.
-    // Its flows are followed from an assumed address: not checked, never passed.
-    findings: [{id: 'guest-flow-indeterminate', entity: '~no source reports an address for kdlab-v6only01'}],
+    // Nothing on the host is wrong: the guest never asks. The wire heard it talk from no IPv4 address: it has none,
+    // so none of its flows pass (diagnose and `ip` agree); the finding names the guest, not a host fault.
+    findings: [{id: 'guest-flow-blocked', entity: '~kdlab-v6only01 (52:54:00:6b:64:55) sends from no IPv4 address'}],
     ip: [
       {domain: 'kdlab-v6only01', verdict: 'no address'},
       {domain: WEB01, verdict: 'ok', sources: ['wire']},

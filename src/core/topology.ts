@@ -243,7 +243,9 @@ function markFindings(t: Topology, d: DiagnosisRun, leases: LeaseFacts | undefin
         // The guests whose flows it decides, and the device it is on when that is drawn.
         const hit = d.flows.filter((fl) => fl.decidedBy?.element?.text === name || fl.divertedBy?.text === name)
         const device = hit.map((fl) => fl.decidedBy?.element?.device ?? fl.divertedBy?.device).find((x) => x !== undefined)
-        return [(device && linkNode(device)) || 'host', ...new Set(hit.map((fl) => `guest:${fl.guest}`))]
+        // A guest's own lack of an address is drawn on the guest, not on the host.
+        const onGuestOnly = hit.length > 0 && hit.every((fl) => (fl.decidedBy?.element?.kind ?? fl.divertedBy?.kind) === 'guest-address' && !fl.decidedBy?.element?.network)
+        return [...(onGuestOnly ? [] : [(device && linkNode(device)) || 'host']), ...new Set(hit.map((fl) => `guest:${fl.guest}`))]
       }
     }
   }

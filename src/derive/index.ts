@@ -32,6 +32,12 @@ export function buildModel(probes: Record<string, ProbeResult>, capturedAt: Date
       guestAddress6: (mac) => ipv6ByMac.get(mac),
       addressConflict: (mac) => ctx.addressesByMac.get(mac)?.find((a) => (ctx.claimsOf.get(a.ip)?.size ?? 0) > 1)?.ip,
       // A full range still serves the MACs that hold a lease in it.
+      // Heard on its tap sending frames, none from an IPv4 address, no DHCP request: the guest has no IPv4 address.
+      heardWithoutAddress: (mac) => {
+        const heard = ctx.facts.wire?.interfaces.find((w) => w.mac === mac.toLowerCase())
+        if (!heard || heard.sent === 0 || heard.capped || heard.addresses.length > 0 || heard.dhcp.discovers + heard.dhcp.requests > 0) return undefined
+        return `heard ${heard.sent} frame${heard.sent === 1 ? '' : 's'} from it on ${heard.tap} in ${ctx.facts.wire!.seconds} s, none from an IPv4 address, no DHCP request`
+      },
       dhcpPoolFullFor: (network, mac) => {
         const pool = pools.get(network)
         return pool !== undefined && pool.size > 0 && pool.leasedInRange >= pool.size && !pool.holders.has(mac)

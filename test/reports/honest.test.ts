@@ -8,6 +8,9 @@ import {type Format, render} from '../../reports/index.js'
 import {checkCounts, checklist} from '../../reports/checks.js'
 import {renderTerminal} from '../../reports/terminal.js'
 import {diagnose} from '../../src/core/diagnose.js'
+import {ipInventory} from '../../src/core/ip-service.js'
+import {ReplayRunner} from '../../src/core/snapshot.js'
+import {fixtureDir, replayOptions} from '../helpers.js'
 import {gateDecision} from '../../src/core/gate.js'
 import {findingKey} from '../../src/result/findings.js'
 import type {CommandCapture} from '../../src/lib/runner.js'
@@ -114,5 +117,25 @@ describe('the topology marks ✗ only with the finding that says why', () => {
     const t = (await diagnosisOf('rp-filter-strict')).topology()
     expect(t.bridges.find((b) => b.name === 'virbr0')?.health).toBe('unknown')
     expect(t.bridges.flatMap((b) => b.taps).map((x) => x.health)).not.toContain('fail')
+  })
+})
+
+describe('diagnose and ip agree on every recording', () => {
+  it.each(RECORDINGS)('%s: a guest ip calls broken has a finding, no passing flows when it has no address, and fails diagnose\'s gate at medium', async (name) => {
+    const d = await diagnosisOf(name)
+    const runner = await ReplayRunner.open(fixtureDir(name))
+    const inventory = await ipInventory(runner, replayOptions(runner))
+    const broken = [...new Set(inventory.rows.filter((r) => r.verdict !== 'ok' && r.verdict !== 'shut off' && r.verdict !== 'stale').map((r) => r.domain))]
+    const unaddressed = new Set(inventory.rows.filter((r) => ['no address', 'APIPA', 'DHCP unanswered'].includes(r.verdict)).map((r) => r.domain))
+    const about = (f: (typeof d.findings)[number], guest: string) =>
+      f.context?.domain === guest || [f.entity.name, f.summary, ...f.evidence].some((t) => t.includes(guest)) || d.flows.some((fl) => fl.guest === guest && fl.verdict !== 'pass' && fl.decidedBy?.element?.text === f.entity.name)
+    const unexplained = broken.filter((guest) => {
+      // A guest without an address has no passing flows (but the DHCP exchange that would give it one).
+      const passing = d.flows.filter((f) => f.guest === guest && f.verdict === 'pass' && !f.kind.startsWith('dhcp'))
+      return (unaddressed.has(guest) && passing.length > 0) || !d.findings.some((f) => f.severity !== 'info' && about(f, guest))
+    })
+    expect(unexplained).toEqual([])
+    // ip has no threshold: a guest it calls broken is a problem diagnose reports at medium or above.
+    if (broken.length > 0) expect(gateDecision(d, 'medium').exitCode).not.toBe(0)
   })
 })
