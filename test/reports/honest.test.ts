@@ -10,7 +10,8 @@ import {renderTerminal} from '../../reports/terminal.js'
 import {diagnose} from '../../src/core/diagnose.js'
 import {ipInventory} from '../../src/core/ip-service.js'
 import {ReplayRunner} from '../../src/core/snapshot.js'
-import {fixtureDir, replayOptions} from '../helpers.js'
+import {fixtureDir, kvmdoctorCli, replayOptions} from '../helpers.js'
+import {narrowToGuests} from '../../src/core/narrow.js'
 import {gateDecision} from '../../src/core/gate.js'
 import {findingKey} from '../../src/result/findings.js'
 import type {CommandCapture} from '../../src/lib/runner.js'
@@ -138,4 +139,33 @@ describe('diagnose and ip agree on every recording', () => {
     // ip has no threshold: a guest it calls broken is a problem diagnose reports at medium or above.
     if (broken.length > 0) expect(gateDecision(d, 'medium').exitCode).not.toBe(0)
   })
+})
+
+describe('diagnose GUEST… narrows the report to those guests', () => {
+  it('wire-no-address: the healthy guest alone is not failed by the other guest; the unaddressed one keeps its finding', async () => {
+    const d = await diagnosisOf('wire-no-address')
+    const web = narrowToGuests(d, ['kdlab-web01'])
+    expect(web.findings.filter((f) => f.severity !== 'info')).toEqual([])
+    expect(new Set(web.flows.map((f) => f.guest))).toEqual(new Set(['kdlab-web01']))
+    expect(web.verdict.status).toMatch(/^ok/)
+    expect(gateDecision(web, 'high').exitCode).toBe(0)
+    const v6 = narrowToGuests(d, ['kdlab-v6only01'])
+    expect(v6.findings.map((f) => f.id)).toContain('guest-flow-blocked')
+    expect(v6.verdict.status).toBe('critical')
+  })
+
+  it('bridged-forward-drop: the host-wide causes that reach the guest are kept with its symptoms', async () => {
+    const d = narrowToGuests(await diagnosisOf('bridged-forward-drop'), ['kdlab-lan01'])
+    expect(d.findings.map((f) => f.id)).toEqual(expect.arrayContaining(['bridge-netfilter-enabled', 'iptables-forward-drop', 'apipa-address', 'dhcp-no-offer']))
+    expect(d.flows.every((f) => f.guest === 'kdlab-lan01')).toBe(true)
+  })
+
+  it('the CLI: diagnose GUEST narrows (exit 0 for the healthy one); an unknown guest is exit 2 with the guests and a "did you mean"', async () => {
+    const ok = await kvmdoctorCli(['diagnose', '--from', fixtureDir('wire-no-address'), 'kdlab-web01', '--format', 'json'])
+    expect(ok.exitCode).toBe(0)
+    expect(new Set(JSON.parse(ok.stdout).flows.map((f: {guest: string}) => f.guest))).toEqual(new Set(['kdlab-web01']))
+    const bad = await kvmdoctorCli(['diagnose', '--from', fixtureDir('wire-no-address'), 'kdlab-web1'])
+    expect(bad.exitCode).toBe(2)
+    expect(bad.stderr).toMatch(/no guest named kdlab-web1 on vm\. Did you mean kdlab-web01 \(not kdlab-web1\)\? Guests: kdlab-v6only01, kdlab-web01\./)
+  }, 60_000)
 })
