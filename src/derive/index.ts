@@ -15,7 +15,7 @@ import {hostView} from './host.js'
 import {linkViews} from './link.js'
 import {dhcpPools, networkViews} from './network.js'
 import type {Flow} from '../datapath/flows.js'
-import type {EntityView, Model, ModelOptions, Scope} from './types.js'
+import type {EntityView, Model, ModelOptions} from './types.js'
 
 export type * from './types.js'
 export {type GuestNic, guestTaps, stableName} from './identity.js'
@@ -69,20 +69,18 @@ export function buildModel(probes: Record<string, ProbeResult>, capturedAt: Date
 }
 
 /**
- * The blast radius is the guests whose flows fail, among those the entity reaches (its guest, its
- * network, its bridge, else the host's): a full DHCP range that leaves one guest without an address
- * cuts off one guest, not the three it serves. Elements count the flows they decide already.
+ * A network's or a bridge's blast radius is the guests on it whose flows fail, not every guest it serves: a
+ * full DHCP range that leaves one guest without an address cuts off one guest, not the three it serves.
+ * Guest-level findings keep their guest (a conflict hurts it whatever the host's path says); elements
+ * count the flows they decide already.
  */
 function countCutOff(entities: Model['entities'], flows: Flow[]): void {
   const failing = flows.filter((f) => f.verdict === 'fail')
   const guestsWhere = (keep: (f: Flow) => boolean) => new Set(failing.filter(keep).map((f) => f.guest)).size
-  for (const [scope, views] of Object.entries(entities) as [Scope, EntityView[]][]) {
-    if (scope === 'element' || scope.startsWith('expected-')) continue
-    for (const v of views) {
-      if (v.affectedGuests === 0) continue
-      const c = v.context
-      const cut = c.domain !== undefined ? guestsWhere((f) => f.guest === c.domain) : c.network !== undefined ? guestsWhere((f) => f.network === c.network) : c.bridge !== undefined ? guestsWhere((f) => f.bridge === c.bridge) : guestsWhere(() => true)
-      v.affectedGuests = Math.min(v.affectedGuests, cut)
-    }
+  for (const v of [...entities.network, ...entities.link] as EntityView[]) {
+    const c = v.context
+    if (v.affectedGuests === 0 || c.domain !== undefined) continue
+    const cut = v.kind === 'network' ? guestsWhere((f) => f.network === v.name) : c.bridge !== undefined ? guestsWhere((f) => f.bridge === c.bridge) : undefined
+    if (cut !== undefined) v.affectedGuests = Math.min(v.affectedGuests, cut)
   }
 }
