@@ -7,6 +7,7 @@ import {ipRulesProbe} from './ip-rules.js'
 import {netfilterProbe} from './netfilter.js'
 import {leasesProbe} from './leases.js'
 import {libvirtProbe} from './libvirt.js'
+import {libvirtHooksProbe} from './libvirt-hooks.js'
 import {linksProbe} from './links.js'
 import {logsProbe} from './logs.js'
 import {neighboursProbe} from './neighbours.js'
@@ -16,6 +17,7 @@ import {modulesProbe} from './modules.js'
 import {servicesProbe} from './services.js'
 import {routes6Probe, routesProbe} from './routes.js'
 import {sysctlProbe} from './sysctl.js'
+import {ovsProbe} from './ovs.js'
 import {tcProbe} from './tc.js'
 import type {Probe} from './types.js'
 import {wireProbe} from './wire.js'
@@ -31,7 +33,9 @@ export const ALL_PROBES: Probe[] = [
   sysctlProbe,
   netfilterProbe,
   tcProbe,
+  ovsProbe,
   libvirtProbe,
+  libvirtHooksProbe,
   leasesProbe,
   processesProbe,
   listenersProbe,
@@ -54,7 +58,10 @@ export const PROBES = {
   neighbours: neighboursProbe,
   sysctl: sysctlProbe,
   netfilter: netfilterProbe,
+  tc: tcProbe,
+  ovs: ovsProbe,
   libvirt: libvirtProbe,
+  libvirtHooks: libvirtHooksProbe,
   leases: leasesProbe,
   processes: processesProbe,
   listeners: listenersProbe,

@@ -1,4 +1,4 @@
-import {createRequire} from 'node:module'
+import {XMLParser} from 'fast-xml-parser'
 import {netmaskToPrefix} from '../src/lib/ipv4.js'
 import {markDegraded} from '../src/lib/degraded.js'
 import {lines} from '../src/lib/runner.js'
@@ -32,6 +32,8 @@ export interface LibvirtNetwork {
   ips: NetworkIp[]
   dnsEnabled: boolean
   mtu?: number
+  /** `<virtualport type='openvswitch'/>`: the bridge is an Open vSwitch bridge. */
+  virtualport?: string
 }
 
 export interface DomainInterface {
@@ -47,6 +49,20 @@ export interface DomainInterface {
   linkState: 'up' | 'down'
   /** macvtap (type direct): trustGuestRxFilters='yes' lets the guest change its MAC and multicast filters. */
   trustGuestRxFilters?: boolean
+  /** `<virtualport type='openvswitch'>` (on the interface, or in a running one's <actual>): the tap is an OVS port. */
+  virtualport?: {type: string; interfaceId?: string}
+  /** `<vlan><tag id='N'/>`: the VLAN libvirt puts the port in. */
+  vlanTags?: number[]
+  /** `<bandwidth>`: libvirt shapes what the guest receives (inbound) and polices what it sends (outbound). */
+  bandwidth?: {inbound?: BandwidthLimit; outbound?: BandwidthLimit}
+}
+
+/** libvirt's units: average, peak and floor in kilobytes per second, burst in kilobytes. */
+export interface BandwidthLimit {
+  average?: number
+  peak?: number
+  burst?: number
+  floor?: number
 }
 
 export interface LibvirtDomain {
@@ -95,9 +111,8 @@ export function parseVirshTable(text: string, what = 'virsh table'): Record<stri
   })
 }
 
-// fast-xml-parser's own single-file CommonJS build: its ES module build is some thirty files, and
-// loading them cost more than parsing a thousand domains (every run reads libvirt).
-const {XMLParser} = createRequire(import.meta.url)('fast-xml-parser') as typeof import('fast-xml-parser')
+// The bundle takes fast-xml-parser's single-file CommonJS build (scripts/build.mjs aliases it): its ES
+// module build is some thirty modules, and loading them cost more than parsing a thousand domains.
 
 const xml = new XMLParser({
   ignoreAttributes: false,
@@ -105,7 +120,7 @@ const xml = new XMLParser({
   parseAttributeValue: false,
   parseTagValue: false,
   processEntities: true,
-  isArray: (name) => ['interface', 'ip', 'range', 'host', 'channel'].includes(name),
+  isArray: (name) => ['interface', 'ip', 'range', 'host', 'channel', 'tag'].includes(name),
   // isArray reads only the tag name: no path string built for every tag and attribute.
   jPath: false,
   // A running domain's status file wraps its XML in qemu's capabilities (hundreds of <flag/>) and device
@@ -160,6 +175,8 @@ export function parseNetworkXml(text: string): Omit<LibvirtNetwork, 'active' | '
   }
   const mtu = attr(net.mtu, 'size')
   if (mtu) network.mtu = Number(mtu)
+  const virtualport = attr(net.virtualport, 'type')
+  if (virtualport) network.virtualport = virtualport
   return network
 }
 
@@ -192,6 +209,30 @@ export function parseDomainXml(text: string): Omit<LibvirtDomain, 'state' | 'aut
       const model = attr(i.model, 'type')
       if (model) iface.model = model
       if (type === 'direct') iface.trustGuestRxFilters = attr(i, 'trustGuestRxFilters') === 'yes'
+      const actual = isObj(i.actual) ? i.actual : {}
+      const virtualport = [i.virtualport, actual.virtualport].find((v) => attr(v, 'type') !== undefined)
+      if (virtualport) {
+        const interfaceId = attr((virtualport as Obj).parameters, 'interfaceid')
+        iface.virtualport = {type: attr(virtualport, 'type')!, ...(interfaceId ? {interfaceId} : {})}
+      }
+      const vlan = [i.vlan, actual.vlan].find(isObj)
+      const tags = vlan ? arr(vlan.tag).map((t) => Number(attr(t, 'id'))).filter(Number.isInteger) : []
+      if (tags.length > 0) iface.vlanTags = tags
+      const bandwidth = [i.bandwidth, actual.bandwidth].find(isObj)
+      if (bandwidth) {
+        const limit = (o: unknown): BandwidthLimit | undefined => {
+          if (!isObj(o)) return undefined
+          const out: BandwidthLimit = {}
+          for (const k of ['average', 'peak', 'burst', 'floor'] as const) {
+            const v = Number(attr(o, k))
+            if (attr(o, k) !== undefined && Number.isFinite(v)) out[k] = v
+          }
+          return out
+        }
+        const inbound = limit(bandwidth.inbound)
+        const outbound = limit(bandwidth.outbound)
+        iface.bandwidth = {...(inbound ? {inbound} : {}), ...(outbound ? {outbound} : {})}
+      }
       return iface
     }),
     guestAgentChannel: arr(devices.channel).some((c) => attr(c.target, 'name') === 'org.qemu.guest_agent.0'),

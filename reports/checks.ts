@@ -41,6 +41,7 @@ const NOUN: Record<string, [string, string]> = {
   address: ['address claimed twice', 'addresses claimed twice'],
   'dhcp-service': ['external DHCP server', 'external DHCP servers'],
   element: ['element stopping guest flows', 'elements stopping guest flows'],
+  forward: ['published port', 'published ports'],
 }
 const nounOf = (kinds: string[], n: number) => kinds.map((k) => (NOUN[k] ?? [k, `${k}s`])[n === 1 ? 0 : 1]).join(' or ')
 const plural = (n: number, kinds: string[]) => `${n} ${nounOf(kinds, n)}`

@@ -9,13 +9,13 @@ import type {Severity} from '../src/lib/severity.js'
 import {html, mdText} from './escape.js'
 import {entityLabel} from './summary.js'
 import {PLAIN, type Style} from './style.js'
+import {plural} from '../src/lib/plural.js'
 
 export const FLEET_FORMATS = ['text', 'md', 'html', 'json'] as const
 export type FleetFormat = (typeof FLEET_FORMATS)[number]
 
 const VERDICT: Record<GateVerdict, string> = {fail: 'FAIL', 'not-checked': 'NOT CHECKED', pass: 'OK'}
 
-const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? '' : 's'}`
 const newMark = (x: {new?: boolean}) => (x.new ? ' (new)' : '')
 
 /** The one-line verdict over the whole fleet. */

@@ -14,6 +14,7 @@ import {html} from './escape.js'
 import {type FindingTree, entityLabel, findingTrees, infoGroups, notCheckedByReason, privilegeHint, rootFixes, summaryLine, verdictMark} from './summary.js'
 import {topologySvg} from './svg.js'
 import {topologyGraph} from './topology-graph.js'
+import {plural} from '../src/lib/plural.js'
 
 class Raw {
   constructor(readonly html: string) {}
@@ -41,8 +42,10 @@ pre{background:var(--code);padding:8px 10px;border-radius:6px;overflow-x:auto;ma
 .finding .finding{margin-left:18px;border-left:4px solid var(--line)}
 .finding ul{margin:4px 0;padding-left:20px}
 .fix{position:relative}.fix button{position:absolute;top:4px;right:4px;font-size:12px;cursor:pointer}
-.topo{overflow-x:auto;border:1px solid var(--line);border-radius:8px;padding:4px}
-svg.topology{max-width:100%;height:auto;font-family:"DejaVu Sans Mono","Liberation Mono",ui-monospace,monospace;font-size:12px}
+.topo{overflow:auto;max-height:85vh;border:1px solid var(--line);border-radius:8px;padding:4px;cursor:grab}
+.topo.dragging{cursor:grabbing;user-select:none}
+.zoom{margin:4px 0}.zoom button{font-size:13px;min-width:2.2em;cursor:pointer}
+svg.topology{display:block;font-family:"DejaVu Sans Mono","Liberation Mono",ui-monospace,monospace;font-size:12px}
 svg .node rect{fill:#fafafa;stroke:#999;stroke-width:1.5}
 svg .node.ok rect{fill:#eef8ee;stroke:var(--ok)}svg .node.warn rect{fill:#fff6e0;stroke:var(--warn)}svg .node.fail rect{fill:#fdeaea;stroke:var(--fail);stroke-width:3}
 svg .node.off rect,svg .node.unknown rect{fill:#f2f2f2;stroke:var(--off);stroke-dasharray:5 3}
@@ -53,16 +56,34 @@ svg .arrowhead{fill:#888}svg .edge-label{font-size:11px;fill:var(--mute)}
 table{border-collapse:collapse;width:100%;margin:6px 0}th,td{text-align:left;padding:4px 8px;border-bottom:1px solid var(--line);vertical-align:top}
 td.status{font-weight:700}td.PASS,td.pass{color:var(--ok)}td.WARN{color:var(--warn)}td.FAIL,td.fail{color:var(--fail)}td.SKIP,td.indeterminate{color:var(--mute)}
 tr.stop{background:#fdeaea}tr.stop td{font-weight:600}
+/* A phone-wide window: wide tables scroll inside themselves, long words in code wrap, the page never scrolls sideways. */
+@media (max-width:700px){body{padding:12px}table{display:block;overflow-x:auto}}
+li code,td code,p code{overflow-wrap:anywhere}
 details{margin:6px 0}summary{cursor:pointer}
 .legend span{margin-right:14px}.legend .ok{color:var(--ok)}.legend .warn{color:var(--warn)}.legend .fail{color:var(--fail)}.legend .off{color:var(--off)}
 `
 
+// The drawing is shown at its own size (text 11-12 px): zoomed with the buttons, panned by dragging or scrolling.
 const SCRIPT = `for (const b of document.querySelectorAll('button.copy')) b.addEventListener('click', () => {
   const text = b.parentElement.querySelector('code').textContent
   const done = () => { b.textContent = 'Copied' }
   if (navigator.clipboard) navigator.clipboard.writeText(text).then(done, () => { b.textContent = 'Select and copy' })
   else b.textContent = 'Select and copy'
-})`
+})
+const topo = document.querySelector('.topo'), svg = topo && topo.querySelector('svg')
+if (svg) {
+  const natural = svg.viewBox.baseVal.width
+  let scale = 1
+  const zoom = (to) => { scale = Math.min(4, Math.max(0.25, to)); svg.setAttribute('width', String(natural * scale)); svg.setAttribute('height', String(svg.viewBox.baseVal.height * scale)) }
+  for (const b of document.querySelectorAll('[data-zoom]')) b.addEventListener('click', () => {
+    const z = b.dataset.zoom
+    zoom(z === 'fit' ? (topo.clientWidth - 10) / natural : z === '1' ? 1 : scale * Number(z))
+  })
+  let drag
+  topo.addEventListener('pointerdown', (e) => { if (e.target.closest('a')) return; drag = {x: e.clientX, y: e.clientY, left: topo.scrollLeft, top: topo.scrollTop}; topo.classList.add('dragging') })
+  addEventListener('pointermove', (e) => { if (drag) { topo.scrollLeft = drag.left - (e.clientX - drag.x); topo.scrollTop = drag.top - (e.clientY - drag.y) } })
+  addEventListener('pointerup', () => { drag = undefined; topo.classList.remove('dragging') })
+}`
 
 const sha256 = (s: string) => `'sha256-${createHash('sha256').update(s).digest('base64')}'`
 
@@ -79,6 +100,7 @@ ${hint ? h`<p class="meta">${hint}</p>` : ''}
 </header>
 ${runThis(d)}
 <section id="topology"><h2>Topology</h2>
+<div class="zoom" aria-label="Zoom the drawing"><button type="button" data-zoom="0.8">−</button> <button type="button" data-zoom="1.25">+</button> <button type="button" data-zoom="1">100%</button> <button type="button" data-zoom="fit">fit</button> <span class="mute">drag to pan</span></div>
 <div class="topo">${raw(topologySvg(topologyGraph(topology)))}</div>
 <p class="legend mute"><span class="ok">■ ok</span><span class="warn">■ warning</span><span class="fail">■ stops guests</span><span class="off">■ inactive or absent</span> ⚠ a finding: click it for its details</p>
 ${topology.flowsUnavailable ? h`<p class="mute">Guest flows were not followed: ${topology.flowsUnavailable}</p>` : ''}
@@ -112,8 +134,8 @@ function runThis(d: Diagnosis): Raw {
   if (fixes.length === 0) return raw('')
   return h`<section id="run-this"><h2>Root cause → run this</h2>
 ${fixes.map(
-  ({finding: f, commands, note}) => h`<div><p><a href="#finding-${f.rank}">${f.rank}.</a> <span class="sev ${f.severity}">${f.severity.toUpperCase()}</span> <b>${f.id}</b> on ${entityLabel(f.entity)}${f.blastRadius > 0 ? ` — ${f.blastRadius} running guest(s)` : ''}</p>
-${commands.length > 0 ? fixBlock(commands) : note ? h`<p class="mute">${note}</p>` : ''}</div>`,
+  ({finding: f, commands}) => h`<div><p><a href="#finding-${f.rank}">${f.rank}.</a> <span class="sev ${f.severity}">${f.severity.toUpperCase()}</span> <b>${f.id}</b> on ${entityLabel(f.entity)}${f.blastRadius > 0 ? ` — ${plural(f.blastRadius, 'running guest')}` : ''}</p>
+${commands.length > 0 ? fixBlock(commands) : ''}${f.note && f.note.length > 0 ? h`<ul class="notes">${f.note.map((n) => h`<li>${n}</li>`)}</ul>` : ''}</div>`,
 )}
 </section>`
 }
@@ -130,7 +152,7 @@ function findingsSection(d: Diagnosis): Raw {
     const also = (f.causes ?? []).slice(1).map((k) => byKey.get(k)).filter((x): x is Finding => x !== undefined)
     return h`<div class="finding" id="finding-${f.rank}">
 <h3>${f.rank}. <span class="sev ${f.severity}">${f.severity.toUpperCase()}</span> ${f.title}</h3>
-<p class="mute"><code>${f.id}</code> on ${entityLabel(f.entity)}${f.blastRadius > 0 ? ` — ${f.blastRadius} running guest(s) affected` : ''}${also.length > 0 ? ` — also explained by ${also.map((c) => `${c.rank}. ${c.id}`).join(', ')}` : ''}</p>
+<p class="mute"><code>${f.id}</code> on ${entityLabel(f.entity)}${f.blastRadius > 0 ? ` — ${plural(f.blastRadius, 'running guest')} affected` : ''}${also.length > 0 ? ` — also explained by ${also.map((c) => `${c.rank}. ${c.id}`).join(', ')}` : ''}</p>
 <p>${f.summary}</p>
 ${f.evidence.length > 0 ? h`<p>Evidence:</p><ul>${f.evidence.map((e) => h`<li><code>${e}</code></li>`)}</ul>` : ''}
 ${f.fix.length > 0 ? h`<p>Fix:</p>${fixBlock(f.fix)}` : ''}
@@ -163,7 +185,7 @@ ${flows.map(
 <p class="mono mute">${f.packet}</p>
 <table><thead><tr><th>#</th><th></th><th>hop</th><th>detail</th></tr></thead><tbody>
 ${f.hops.map(
-  (hop, i) => h`<tr${hop === f.decidedBy ? raw(' class="stop"') : ''}><td>${i + 1}</td><td class="status ${hop.verdict}">${sign(hop.verdict)}</td><td>${hop.name}</td><td>${hop.detail}${hop.verdict !== 'pass' && hop.element ? h`<br><span class="mono">decided by: ${hop.element.text}</span>${hop.element.undo.map((u) => h`<br><span class="mono">undo: ${u}</span>`)}` : ''}</td></tr>`,
+  (hop, i) => h`<tr${hop === f.decidedBy ? raw(' class="stop"') : ''}><td>${i + 1}</td><td class="status ${hop.verdict}">${sign(hop.verdict)}</td><td>${hop.name}</td><td>${hop.detail}${hop.verdict !== 'pass' && hop.element ? h`<br><span class="mono">decided by: ${hop.element.text}</span>${hop.element.undo.map((u) => h`<br><span class="mono">revert: ${u}</span>`)}` : ''}</td></tr>`,
 )}
 </tbody></table></details>`,
 )}`,

@@ -11,6 +11,7 @@ import {mdCode, mdCodeBlock, mdText} from './escape.js'
 import {sourceHeaderLines} from './source-header.js'
 import {depthOf, entityLabel, infoGroups, lonelyInfo, notCheckedByReason, privilegeHint, rootFixes, summaryLine, verdictMark} from './summary.js'
 import {topologyGraph, topologyMermaid} from './topology-graph.js'
+import {plural} from '../src/lib/plural.js'
 
 export function renderMarkdown(d: Diagnosis, options: {showSuppressed?: boolean} = {}): string {
   const verdict = d.verdict
@@ -25,7 +26,7 @@ export function renderMarkdown(d: Diagnosis, options: {showSuppressed?: boolean}
   if (fixes.length > 0) {
     out.push('## Root cause → run this', '')
     for (const {finding: f, commands, note} of fixes) {
-      out.push(`${f.rank}. **[${f.severity.toUpperCase()}] ${mdText(f.id)}** on ${mdText(entityLabel(f.entity))}${f.blastRadius > 0 ? ` — ${f.blastRadius} running guest(s)` : ''}`, '')
+      out.push(`${f.rank}. **[${f.severity.toUpperCase()}] ${mdText(f.id)}** on ${mdText(entityLabel(f.entity))}${f.blastRadius > 0 ? ` — ${plural(f.blastRadius, 'running guest')}` : ''}`, '')
       if (commands.length > 0) out.push(...mdCodeBlock(commands).map((l) => `   ${l}`), '')
       else if (note) out.push(`   ${mdText(note)}`, '')
     }
@@ -39,7 +40,7 @@ export function renderMarkdown(d: Diagnosis, options: {showSuppressed?: boolean}
     const heading = '#'.repeat(Math.min(2 + depth, 6))
     const under = f.explainedBy ? ` (explained by ${mdText(byKey.get(f.explainedBy)?.id ?? f.explainedBy)})` : ''
     out.push(`${heading} ${f.rank}. [${f.severity.toUpperCase()}] ${mdText(f.title)}${under}`, '')
-    out.push(`${mdCode(f.id)} on ${mdText(entityLabel(f.entity))}${f.blastRadius > 0 ? ` — ${f.blastRadius} running guest(s) affected` : ''}`, '')
+    out.push(`${mdCode(f.id)} on ${mdText(entityLabel(f.entity))}${f.blastRadius > 0 ? ` — ${plural(f.blastRadius, 'running guest')} affected` : ''}`, '')
     out.push(mdText(f.summary), '')
     if (f.evidence.length > 0) out.push('Evidence:', '', ...f.evidence.map((e) => `- ${mdCode(e)}`), '')
     if (f.fix.length > 0) out.push('Fix:', '', ...mdCodeBlock(f.fix), '')

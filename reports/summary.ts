@@ -22,7 +22,9 @@ export function summaryLine(d: Diagnosis): string {
 }
 
 export function entityLabel(e: {kind: string; name: string} | null): string {
-  return e ? `${e.kind} ${e.name}` : 'all'
+  if (!e) return 'all'
+  // A datapath element's name says what it is (a rule, a policy, a sysctl): the internal kind adds nothing.
+  return e.kind === 'element' ? e.name : `${e.kind} ${e.name}`
 }
 
 /** How many root causes a finding is nested under. */

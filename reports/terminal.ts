@@ -13,6 +13,7 @@ import {type Line, type TreeNode, renderTable, renderTree, wrapLine} from './lay
 import {PLAIN, type Style} from './style.js'
 import {type FindingTree, entityLabel, findingTrees, infoLine, notCheckedByReason, privilegeHint, rootFixes, summaryLine} from './summary.js'
 import {topologyTree} from './topology-text.js'
+import {plural} from '../src/lib/plural.js'
 
 export interface TerminalOptions {
   style?: Style
@@ -80,11 +81,11 @@ export function renderTerminal(d: Diagnosis, options: TerminalOptions = {}): str
       const explains = f.explains.length > 0 ? ` · explains ${f.explains.length} finding${f.explains.length === 1 ? '' : 's'}` : ''
       para({text: `${f.rank}. ${style.severity(f.severity, f.severity.toUpperCase())} ${f.id} (${entityLabel(f.entity)})${style.dim(affected + explains)}`, hang: 3})
       for (const c of commands) out.push(`   ${style.command(c)}`)
-      if (moreCommands > 0) out.push(style.dim(`   (+${moreCommands} more command(s) in ${f.rank}. above)`))
+      if (moreCommands > 0) out.push(style.dim(`   (+${plural(moreCommands, 'more command')} in ${f.rank}. above)`))
       if (note) para({label: `   ${style.dim('note: ')}`, text: style.dim(note)})
     }
     const more = verdict.roots.length - fixes.length
-    if (more > 0) out.push(style.dim(`   (+${more} more root cause(s) above)`))
+    if (more > 0) out.push(style.dim(`   (+${plural(more, 'more root cause')} above)`))
   }
   verdictLine()
   return out.join('\n') + '\n'

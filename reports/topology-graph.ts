@@ -67,14 +67,25 @@ export function topologyGraph(t: Topology): Graph {
       id: b.id,
       kind: 'bridge',
       title: `bridge ${b.name}`,
-      lines: [`${b.exists ? b.state : 'absent'}${b.mtu ? ` mtu ${b.mtu}` : ''}`, ...(b.stp?.on ? [`STP delay ${b.stp.forwardDelaySeconds} s`] : []), ...b.ports.map((p) => `port ${p.name} ${p.state}`)],
+      lines: [`${b.exists ? b.state : 'absent'}${b.mtu ? ` mtu ${b.mtu}` : ''}`, ...(b.openvswitch ? [`Open vSwitch, fail_mode ${b.openvswitch.failMode ?? 'standalone'}`] : []), ...(b.stp?.on ? [`STP delay ${b.stp.forwardDelaySeconds} s`] : []), ...b.ports.map((p) => `port ${p.name} ${p.state}`)],
       health: b.health,
       findings: b.findings,
     })
-    edges.push({from: b.network ? `network:${b.network}` : h.id, to: b.id, dashed: !b.exists, health: b.health})
-    // A tap is the link between its bridge and its guest: drawn as that edge, named by its label.
+    // A bridged LAN (no libvirt network) reaches the world through its uplink ports, not through the host's stack.
+    const lanPorts = b.network ? [] : b.ports
+    for (const p of lanPorts) {
+      const id = `port:${b.name}:${p.name}`
+      const health = p.state === 'UP' ? 'ok' : p.state === 'NO-CARRIER' ? 'warn' : 'fail'
+      nodes.push({id, kind: 'uplink', title: `LAN port ${p.name}`, lines: [`${p.state}${p.mtu ? ` mtu ${p.mtu}` : ''}`, `bridged to ${b.name}`], health, findings: []})
+      edges.push({from: id, to: b.id, label: 'bridged', health})
+    }
+    if (lanPorts.length === 0) edges.push({from: b.network ? `network:${b.network}` : h.id, to: b.id, dashed: !b.exists, health: b.health})
+    // A tap is the link between its bridge and its guest: drawn as that edge, named by its label, which says
+    // what its colour means (a tap that is up, on a failing path, is labelled by what fails, never "UP").
     for (const tap of b.taps) {
-      const trouble = tap.health === 'ok' ? '' : ` ${!tap.exists ? 'missing' : tap.master === b.name ? tap.state : `on ${tap.master ?? 'no bridge'}`}`
+      const linkFine = tap.exists && tap.master === b.name && tap.state === 'UP'
+      const trouble =
+        tap.health === 'ok' ? '' : !tap.exists ? ' missing' : tap.master !== b.name ? ` on ${tap.master ?? 'no bridge'}` : !linkFine ? ` ${tap.state}` : tap.health === 'fail' ? ' ✗ flows stop' : tap.health === 'warn' ? ' ! warning' : ''
       edges.push({from: b.id, to: `guest:${tap.guest}`, label: `${tap.name}${trouble}`, health: tap.health, tap: tap.name})
     }
   }

@@ -6,6 +6,7 @@
 import type {BridgeNode, FindingMark, FlowMark, GuestNode, Health, TapNode, Topology, TopologyNode} from '../src/result/topology.js'
 import type {TreeNode} from './layout.js'
 import {PLAIN, type Style} from './style.js'
+import {plural} from '../src/lib/plural.js'
 
 export interface TopologyTextOptions {
   style?: Style
@@ -51,7 +52,7 @@ export function topologyTree(t: Topology, options: TopologyTextOptions = {}): Tr
     return {lines: [`${mark(worse(tap, g))} tap ${tap.name} ${style.mark.arrow} ${text}${trouble}`, ...body], children: []}
   }
   const bridgeNode = (b: BridgeNode): TreeNode => {
-    const facts = [b.exists ? b.state : 'absent', b.mtu ? `mtu ${b.mtu}` : undefined, b.stp ? (b.stp.on ? `STP on, delay ${b.stp.forwardDelaySeconds} s` : 'STP off') : undefined, b.ports.length > 0 ? `ports ${b.ports.map((p) => `${p.name} ${p.state}${p.mtu !== b.mtu ? ` mtu ${p.mtu}` : ''}`).join(', ')}` : undefined]
+    const facts = [b.exists ? b.state : 'absent', b.openvswitch ? `Open vSwitch (fail_mode ${b.openvswitch.failMode ?? 'standalone'}${b.openvswitch.controllers.map((c) => `, controller ${c.target} ${c.connected ? 'connected' : 'not connected'}`).join('')})` : undefined, b.mtu ? `mtu ${b.mtu}` : undefined, b.stp ? (b.stp.on ? `STP on, delay ${b.stp.forwardDelaySeconds} s` : 'STP off') : undefined, b.ports.length > 0 ? `ports ${b.ports.map((p) => `${p.name} ${p.state}${p.mtu !== b.mtu ? ` mtu ${p.mtu}` : ''}`).join(', ')}` : undefined]
     const quiet = (tap: TapNode) => tap.health === 'ok' && guestsByName.get(tap.guest)?.health === 'ok'
     const limit = options.maxQuietGuests ?? Number.POSITIVE_INFINITY
     const quietTaps = b.taps.filter(quiet)
@@ -59,7 +60,7 @@ export function topologyTree(t: Topology, options: TopologyTextOptions = {}): Tr
     const children = b.taps.filter((tap) => !hidden.includes(tap)).map((tap) => tapNode(tap, b.name))
     if (hidden.length > 0) {
       for (const tap of hidden) shownGuests.add(tap.guest)
-      children.push({lines: [style.dim(`${style.mark.ok} ${hidden.length} more guest(s), all flows passing: ${hidden.map((x) => x.guest).join(', ')}`)], children: []})
+      children.push({lines: [style.dim(`${style.mark.ok} ${plural(hidden.length, 'more guest', 'more guests')}, all flows passing: ${hidden.map((x) => x.guest).join(', ')}`)], children: []})
     }
     return {lines: [head(b, `bridge ${style.bold(b.name)}  ${facts.filter(Boolean).join('  ')}${b.network ? '' : '  (no libvirt network)'}`)], children}
   }

@@ -1,6 +1,7 @@
 /** What the rules on datapath elements share: the probes the datapath needs, and the commands that change netfilter elements. */
 import type {Element} from '../src/datapath/elements.js'
 import type {ElementView, HostView} from '../src/derive/index.js'
+import {type ChainOwner, catchAllText, chainOwnerOf, iptablesWords} from '../src/lib/netfilter.js'
 import {type FixStep, type Steps, cmd, nftString, probes} from './kit.js'
 
 /** Without any of these the flows cannot be followed: such rules are "not checked". */
@@ -15,30 +16,19 @@ export function iptablesTool(e: {backend?: string | null; family?: string | null
 /** The tool of an element's view (its family is `nfFamily` there). */
 export const toolOfView = (e: ElementView) => iptablesTool({backend: e.backend, family: e.nfFamily})
 
-/** The words of an iptables-save rule line: double-quoted values unescaped, as iptables itself reads them. */
-export function iptablesWords(ruleText: string): string[] {
-  return [...ruleText.matchAll(/"((?:[^"\\]|\\.)*)"|(\S+)/g)].map((m) => (m[1] !== undefined ? m[1].replace(/\\(.)/g, '$1') : m[2]))
-}
 
 /** Who owns a netfilter element's chain: a firewall manager rewrites it on reload, libvirt re-creates its own. */
-export type ChainOwner = 'libvirt' | 'firewalld' | 'ufw' | 'docker' | 'admin'
-
-export function chainOwner(el: Element): ChainOwner {
-  const chain = el.chain ?? ''
-  if (el.libvirtOwned || /^LIBVIRT_/.test(chain)) return 'libvirt'
-  if (el.nfTable === 'firewalld' || /^(IN|FWDI|FWDO|FWD|OUT|PRE|POST)_|_(ZONES|ZONES_SOURCE|POLICIES|direct)$/.test(chain)) return 'firewalld'
-  if (/^ufw6?-/.test(chain)) return 'ufw'
-  if (/^DOCKER/.test(chain)) return 'docker'
-  return 'admin'
-}
+export const chainOwner = (el: Element): ChainOwner => chainOwnerOf(el.nfTable, el.chain, el.libvirtOwned)
 
 /**
- * What undoes an element by itself (the trace's undo): only an admin's own rule is deleted. A chain
- * policy, libvirt's rules and a firewall manager's rules (its catch-all reject included) are never
- * deleted or opened: the finding's fix adds the narrowest accept in the manager's place instead.
+ * What undoes an element by itself (the trace's undo): only an admin's own rule is deleted, and not
+ * its catch-all (that opens the chain to everything). A chain policy, libvirt's rules and a firewall
+ * manager's rules (its catch-all reject included) are never deleted or opened: the finding's fix adds
+ * the narrowest accept in the manager's place instead.
  */
 export function netfilterUndo(el: Element): FixStep[] {
   if ((el.kind !== 'nf-rule' && el.kind !== 'snat-address') || el.ruleText === undefined || chainOwner(el) !== 'admin') return []
+  if (catchAllText(el.ruleText, el.nftSyntax === true)) return []
   if (el.nftSyntax) return el.handle !== undefined ? (cmd`nft delete rule ${el.family} ${el.nfTable} ${el.chain} handle ${el.handle}` ?? []) : []
   // Deleting by specification is iptables-save's line with -D.
   const words = iptablesWords(el.ruleText)

@@ -30,6 +30,8 @@ export const SCOPE_KIND: Record<Scope, EntityKind> = {
   address: 'address',
   'dhcp-service': 'dhcp-service',
   element: 'element',
+  forward: 'forward',
+  'ovs-bridge': 'link',
   'expected-network': 'network',
   'expected-guest': 'domain',
   'expected-host': 'host',
@@ -108,16 +110,27 @@ export type Line = string | undefined
 export function line(strings: TemplateStringsArray, ...values: Value[]): Line {
   let out = strings[0]
   let empty = false
+  let next = strings[0]
   for (let i = 0; i < values.length; i++) {
     const v = values[i]
+    // "(s)" in a message takes the count beside it: "${n} guest(s)", "network(s) ${names}".
+    const count = typeof v === 'number' ? v : Array.isArray(v) ? v.length : undefined
+    if (count !== undefined && WORD_BEFORE.test(next)) out = out.replace(WORD_BEFORE, (_, w: string, sp: string) => `${pluralWord(w, count)}${sp}`)
     if (Array.isArray(v)) {
       if (v.length === 0) empty = true
       out += v.join(', ')
     } else out += v === null || v === undefined ? 'none' : String(v)
-    out += strings[i + 1]
+    next = strings[i + 1]
+    if (typeof v === 'number') next = next.replace(WORD_AFTER, (_, sp: string, w: string) => `${sp}${pluralWord(w, v)}`)
+    out += next
   }
   return empty ? undefined : out
 }
+
+/** "word(s)" right after a count, and right before a list. */
+const WORD_AFTER = /^(\s+)([\w-]+)\(s\)/
+const WORD_BEFORE = /([\w-]+)\(s\)(\s+)$/
+const pluralWord = (word: string, n: number) => (n === 1 ? word : `${word}s`)
 
 /** `line` for titles and summaries: a line with an empty list reads as nothing (''). */
 export function text(strings: TemplateStringsArray, ...values: Value[]): string {

@@ -12,7 +12,7 @@ export default defineRule<ElementView>({
   conditions: (c) => c.all(c.eq('elementKind', 'return-route')),
   title: (e) => text`Replies to the routed network ${e.context.network} depend on a route the host cannot see`,
   summary: (e) =>
-    text`Network ${e.context.network} routes its guests without NAT, so the internet answers their own addresses: those replies reach this host only if the upstream router has a route for the guest subnet pointing at this host. That route lives outside the host; kvmdoctor cannot confirm it.`,
+    text`Network ${e.context.network} routes its guests without NAT, so the internet answers their own addresses, and reaches their published services by them: those packets reach this host only if the upstream router has a route for the guest subnet pointing at this host. That route lives outside the host; kvmdoctor cannot confirm it.`,
   evidence: (e) => [line`${e.name}`, line`${e.detail}`, ...e.flows],
   // Nothing to change on this host: the notes say where.
   fix: () => [],

@@ -10,7 +10,11 @@ import {join} from 'node:path'
 import {describe, expect, it} from 'vitest'
 import type {LibvirtFacts} from '../probes/libvirt.js'
 import type {ProcessFacts} from '../probes/processes.js'
+import type {NetfilterFacts} from '../probes/netfilter.js'
 import type {ServiceFacts} from '../probes/services.js'
+import {dataOf} from '../probes/types.js'
+import {type FixHost, judgeFixSteps, judgeUndoSteps} from '../src/core/fix-safety.js'
+import {netfilterUndo} from '../rules/datapath.js'
 import {cmd} from '../rules/kit.js'
 import type {Finding} from '../src/result/findings.js'
 import {type FixStep, renderStep, renderSteps} from '../src/lib/fix.js'
@@ -148,9 +152,9 @@ describe('fixes follow the host', () => {
   })
 })
 
-/** Every finding of every recording, with the trace's undo of each flow's deciding element. */
-async function everyFix(): Promise<{fixture: string; finding: Finding; undo: FixStep[][]}[]> {
-  const out: {fixture: string; finding: Finding; undo: FixStep[][]}[] = []
+/** Every finding of every recording, with the trace's undo of each flow's deciding element and what the judge reads of the host. */
+async function everyFix(): Promise<{fixture: string; finding: Finding; undo: FixStep[][]; host: FixHost}[]> {
+  const out: {fixture: string; finding: Finding; undo: FixStep[][]; host: FixHost}[] = []
   const {diagnose} = await import('../src/core/diagnose.js')
   const {ReplayRunner} = await import('../src/core/snapshot.js')
   // The lab's snapshots (sosreport trees have no manifest: test/sos reads them).
@@ -158,28 +162,13 @@ async function everyFix(): Promise<{fixture: string; finding: Finding; undo: Fix
     const runner = await ReplayRunner.open(join(ROOT, 'fixtures', fixture))
     const d = await diagnose({runner, options: runner.manifest.options ?? {active: false, libvirtUri: 'qemu:///system'}, version: 'test', now: new Date('2026-01-01T00:00:00Z')})
     const undo = d.flows.flatMap((f) => f.hops.flatMap((h) => (h.element ? [h.element.undoSteps] : [])))
-    for (const finding of d.findings) out.push({fixture, finding, undo})
+    const host = {netfilter: dataOf<NetfilterFacts>(d.facts.netfilter), libvirt: dataOf<LibvirtFacts>(d.facts.libvirt)}
+    for (const finding of d.findings) out.push({fixture, finding, undo, host})
   }
   return out
 }
 
 const words = (s: FixStep) => ('argv' in s ? s.argv : 'pipeline' in s ? s.pipeline.flat() : [])
-
-/** What widens the host's exposure or removes what a manager or libvirt owns. */
-function opens(step: FixStep): string | undefined {
-  const w = words(step)
-  const tool = w[0] ?? ''
-  if (/^ip6?tables/.test(tool)) {
-    if (w.some((x) => ['-P', '--policy', '-F', '--flush', '-X', '--delete-chain'].includes(x))) return 'changes a policy or flushes'
-    if (w.some((x) => ['-D', '--delete'].includes(x)) && w.some((x) => /^(LIBVIRT_|ufw6?-|DOCKER|IN_|FWD|OUT_)/.test(x))) return "deletes a manager's or libvirt's rule"
-  }
-  if (tool === 'nft' && (w.some((x) => /policy\s+accept/.test(x)) || ['flush', 'delete'].includes(w[1] ?? '') && w.some((x) => /firewalld|libvirt|ufw/.test(x)))) return "opens a policy or deletes a manager's rule"
-  if (tool === 'nft' && ['flush', 'delete'].includes(w[1] ?? '') && w[2] === 'ruleset') return 'flushes the ruleset'
-  if (tool === 'firewall-cmd' && w.some((x) => /^--(remove|set-target=ACCEPT|panic-off)/.test(x))) return 'removes firewalld configuration'
-  if (tool === 'ufw' && ['delete', 'disable', 'reset'].includes(w[1] ?? '')) return 'removes ufw configuration'
-  if (tool === 'sysctl' && w.some((x) => /bridge-nf-call-iptables=0/.test(x))) return undefined
-  return undefined
-}
 
 /** Commands that only look: they are `check:` lines, never `fix:`. */
 function onlyLooks(step: FixStep): boolean {
@@ -195,51 +184,110 @@ function onlyLooks(step: FixStep): boolean {
   return false
 }
 
+const argv = (...a: string[]): FixStep => ({argv: a})
+
 describe('the safety contract holds for every fix on every recording', async () => {
   const all = await everyFix()
+  const on = (fixture: string, id: string) => {
+    const found = all.find((x) => x.fixture === fixture && x.finding.id === id)
+    if (!found) throw new Error(`${fixture} has no ${id}`)
+    return found
+  }
+  /** The judge's reasons for a finding's fix with its steps replaced. */
+  const judged = (x: {finding: Finding; host: FixHost}, fixSteps: FixStep[]) => judgeFixSteps({...x.finding, fixSteps}, x.host).map((p) => `${p.step}: ${p.why}`)
 
   it('the recordings give fixes to judge', () => {
     expect(all.filter((x) => x.finding.fixSteps.length > 0).length).toBeGreaterThan(40)
+    expect(new Set(all.filter((x) => x.finding.fixSteps.some((s) => words(s)[1] === 'net-destroy')).map((x) => x.fixture)).size).toBeGreaterThanOrEqual(3)
   })
 
-  it("never opens the host: no policy, flush, catch-all, manager's or libvirt's rule removed (fixes and the trace's undo)", () => {
-    const bad = all.flatMap(({fixture, finding, undo}) =>
-      [...finding.fixSteps, ...undo.flat()].flatMap((s) => {
-        const why = opens(s)
-        return why ? [`${fixture} ${finding.id}: ${renderStep(s)}: ${why}`] : []
-      }),
-    )
+  it('every step of every fix is known and safe: nothing opened, only the named networks and guests touched, those cut off brought back, in order', () => {
+    const bad = all.flatMap(({fixture, finding, host}) => judgeFixSteps(finding, host).map((p) => `${fixture} ${finding.id}@${finding.entity.kind}:${finding.entity.name}: ${p.line}: ${p.why}`))
     expect([...new Set(bad)]).toEqual([])
   })
 
-  it('never hard-stops a guest; a step that cuts guests off names them and is followed by the steps that re-attach them', () => {
-    for (const {fixture, finding} of all) {
-      const steps = finding.fixSteps
-      for (const [i, s] of steps.entries()) {
-        const w = words(s)
-        expect(w[0] === 'virsh' && ['destroy', 'reset', 'shutdown', 'reboot'].includes(w[1]), `${fixture} ${finding.id}: ${renderStep(s)}`).toBe(false)
-        if (w[0] === 'virsh' && w[1] === 'net-destroy') {
-          const taps = steps.slice(i + 1).filter((x) => words(x).join(' ').includes(' master '))
-          expect(steps.slice(i + 1).some((x) => words(x)[1] === 'net-start' && words(x)[2] === w[2]), `${fixture} ${finding.id}: net-start after net-destroy`).toBe(true)
-          if (finding.blastRadius > 0) expect('argv' in s && s.disrupts, `${fixture} ${finding.id}: names the guests`).toBeTruthy()
-          if (finding.blastRadius > 0) expect(taps.length, `${fixture} ${finding.id}: re-attaches`).toBeGreaterThan(0)
-        }
-        if (w[0] === 'virsh' && w[1] === 'detach-interface') {
-          expect('argv' in s && s.disrupts, `${fixture} ${finding.id}: names the guest`).toEqual([w[2]])
-          expect(steps.slice(i + 1).some((x) => words(x)[1] === 'attach-interface' && words(x)[2] === w[2])).toBe(true)
-        }
-      }
-    }
+  it("the trace's undo of every deciding element is known and safe (never a policy, a flush, a manager's, libvirt's rule or a catch-all)", () => {
+    const bad = all.flatMap(({fixture, undo, host}) => undo.flatMap((steps) => judgeUndoSteps(steps, host).map((p) => `${fixture}: ${p.line}: ${p.why}`)))
+    expect([...new Set(bad)]).toEqual([])
   })
 
-  it('a network is started only after what stops it is gone (the port freed first)', () => {
-    const conflicts = all.filter((x) => x.finding.id === 'dns-port-conflict')
-    expect(conflicts.length).toBeGreaterThan(0)
-    for (const {finding} of conflicts) {
-      const at = (tool: string) => finding.fixSteps.findIndex((s) => words(s)[0] === tool || words(s)[1] === tool)
-      expect(at('kill')).toBeGreaterThanOrEqual(0)
-      expect(at('kill')).toBeLessThan(at('net-start'))
-    }
+  it("the judge reads deletions against the host's own ruleset: a manager's catch-all, libvirt's rules and a policy are refused, an admin's rule is not", () => {
+    const firewalld = on('firewalld-style-public-zone', 'host-input-blocks-dhcp-dns')
+    // Issue 23's case: handle 21 is firewalld's final reject in filter_INPUT.
+    expect(judged(firewalld, [argv('nft', 'delete', 'rule', 'inet', 'firewalld', 'filter_INPUT', 'handle', '21')])).toEqual([expect.stringMatching(/^0: deletes a rule of firewalld's own/)])
+    expect(judged(firewalld, [argv('nft', 'flush', 'chain', 'inet', 'firewalld', 'filter_INPUT')])).toEqual([expect.stringMatching(/^0: nft flush chain/)])
+    expect(judged(firewalld, [argv('firewall-cmd', '--zone=public', '--set-target=ACCEPT')])).toEqual([expect.stringMatching(/^0: a firewall-cmd change other than/)])
+    const ufw = on('ufw-style-dhcp-drop', 'host-input-blocks-dhcp-dns')
+    expect(judged(ufw, [argv('iptables', '-t', 'filter', '-D', 'ufw-skip-to-policy-input', '-j', 'DROP')])).toEqual([expect.stringMatching(/^0: deletes a rule of ufw's own/)])
+    expect(judged(ufw, [argv('iptables', '-P', 'INPUT', 'ACCEPT')])).toEqual(['0: changes a chain policy, flushes, zeroes, renames or deletes a chain'])
+    expect(judged(ufw, [argv('ufw', 'disable')])).toEqual([expect.stringMatching(/^0: ufw disable removes/)])
+    // libvirt's own chains, and its jumps into them from FORWARD, are libvirt's.
+    const incompatible = all.find((x) => x.fixture === 'iptables-nft-incompatible')!
+    const libvirtRule = incompatible.host.netfilter!.tables.flatMap((t) => Object.values(t.chains)).flatMap((c) => c.rules).find((r) => r.ref.chain === 'LIBVIRT_FWI' && r.ref.handle !== undefined)!
+    expect(judged(incompatible, [argv('nft', 'delete', 'rule', libvirtRule.ref.family, libvirtRule.ref.table, 'LIBVIRT_FWI', 'handle', String(libvirtRule.ref.handle))])).toEqual([expect.stringMatching(/^0: deletes a rule of libvirt's own/)])
+    const healthy = all.find((x) => x.fixture === 'healthy')!
+    const jump = healthy.host.netfilter!.tables.flatMap((t) => (t.family === 'ip' && t.name === 'filter' ? (t.chains.FORWARD?.rules ?? []) : [])).find((r) => /-j LIBVIRT_FWI/.test(r.text))!
+    expect(judged(healthy, [argv('iptables', '-t', 'filter', '-D', ...jump.text.split(' ').slice(1))])).toEqual(['0: deletes the jump into LIBVIRT_FWI, which is not the admin\'s'])
+    // An admin's narrow drop may go; an admin's catch-all may not; a rule the host does not have is not known.
+    const subnet = on('forward-reject-subnet', 'iptables-forward-drop')
+    const own = ['iptables', '-t', 'filter', '-D', 'FORWARD', '-s', '192.168.122.0/24', '-j', 'REJECT', '--reject-with', 'icmp-port-unreachable']
+    expect(judged(subnet, [argv(...own)])).toEqual([])
+    const withCatchAll = structuredClone(subnet.host)
+    const forward = withCatchAll.netfilter!.tables.find((t) => t.family === 'ip' && t.name === 'filter' && t.chains.FORWARD?.rules.length)!.chains.FORWARD
+    forward.rules.push({...forward.rules[0], text: '-A FORWARD -j DROP', exprs: [{kind: 'verdict', verdict: 'drop'}]})
+    expect(judgeFixSteps({...subnet.finding, fixSteps: [argv('iptables', '-t', 'filter', '-D', 'FORWARD', '-j', 'DROP')]}, withCatchAll).map((p) => p.why)).toEqual([expect.stringMatching(/catch-all/)])
+    expect(judged(subnet, [argv('iptables', '-t', 'filter', '-D', 'FORWARD', '-j', 'DROP')])).toEqual([expect.stringMatching(/does not have/)])
+    // What the host's facts do not show is not judged safe.
+    expect(judgeFixSteps({...subnet.finding, fixSteps: [argv(...own)]}, {libvirt: subnet.host.libvirt}).map((p) => p.why)).toEqual([expect.stringMatching(/ruleset could not be read/)])
+    // Docker relies on bridge netfilter.
+    const docker = on('bridged-forward-drop', 'bridge-netfilter-enabled')
+    expect(judged(docker, [argv('sysctl', '-w', 'net.bridge.bridge-nf-call-iptables=0')])).toEqual([expect.stringMatching(/Docker relies on/)])
+    // What kvmdoctor does not know as a fix is refused.
+    expect(judged(docker, [argv('sh', '-c', 'true')])).toEqual(['0: sh is not a command kvmdoctor runs as a fix'])
+    expect(judged(docker, [{pipeline: [['bridge', 'fdb', 'show'], ['grep', 'x']]}])).toEqual(['0: a pipeline is a check, not a fix'])
+    expect(judged(docker, [{write: {path: '/etc/passwd', content: 'x', append: true}}])).toEqual(['0: writes /etc/passwd, not a sysctl.d file'])
+    expect(judged(docker, [argv('iptables', '-t', 'filter', '-I', 'FORWARD', '-j', 'DROP')])).toEqual(['0: adds a rule with target DROP: a fix adds accepts only'])
+  })
+
+  it("the trace's undo deletes an admin's narrow rule, never its catch-all", () => {
+    const el = (ruleText: string, nftSyntax = false) => ({id: 'x', kind: 'nf-rule' as const, text: ruleText, ruleText, backend: nftSyntax ? 'nft' : 'iptables-nft', family: 'ip', nfTable: 'filter', chain: 'FORWARD', handle: 7, ...(nftSyntax ? {nftSyntax} : {})})
+    expect(netfilterUndo(el('-A FORWARD -i virbr0 -j DROP')).map(renderStep)).toEqual(['iptables -t filter -D FORWARD -i virbr0 -j DROP'])
+    expect(netfilterUndo(el('-A FORWARD -j DROP'))).toEqual([])
+    expect(netfilterUndo(el('-A FORWARD -m comment --comment "deny all" -j REJECT --reject-with icmp-host-prohibited'))).toEqual([])
+    expect(netfilterUndo(el('counter packets 3 bytes 180 reject with icmpx admin-prohibited', true))).toEqual([])
+    expect(netfilterUndo(el('iifname "virbr0" counter packets 3 bytes 180 drop', true)).map(renderStep)).toEqual(['nft delete rule ip filter FORWARD handle 7'])
+  })
+
+  it('the judge keeps to the guests and networks the finding names, and wants them brought back, in order', () => {
+    const killed = on('dnsmasq-killed', 'dhcp-server-not-running')
+    const steps = killed.finding.fixSteps
+    expect(judged(killed, steps)).toEqual([])
+    // Another network, a guest powered off, a guest the finding does not name.
+    expect(judged(killed, [argv('virsh', 'net-destroy', 'kdlab-other'), argv('virsh', 'net-start', 'kdlab-other')])).toEqual([
+      '0: virsh net-destroy on network kdlab-other, which the finding does not name',
+      '1: virsh net-start on network kdlab-other, which the finding does not name',
+    ])
+    expect(judged(killed, [argv('virsh', 'destroy', 'kdlab-web01')])).toEqual(['0: virsh destroy powers off or removes a guest or network'])
+    const dup = on('mac-duplicate', 'mac-duplicate')
+    expect(judged(dup, [argv('virsh', 'domif-setlink', 'kdlab-web01', '52:54:00:6b:64:01', 'down')])).toEqual([
+      '0: virsh domif-setlink on guest kdlab-web01, which the finding does not name',
+      "0: kdlab-web01's link is set down and not up again",
+    ])
+    expect(judged(dup, [...dup.finding.fixSteps].reverse())).toEqual([expect.stringMatching(/^0: takes interface:kdlab-dup01 before step 2/), "1: kdlab-dup01's interface is detached and not attached again"])
+    // A network destroyed: its guests named, each tap put back after the start; unnamed, not re-plugged, not started, out of order.
+    const [destroy, start, ...replugs] = steps
+    expect(judged(killed, [{argv: words(destroy)}, start, ...replugs])).toEqual([expect.stringMatching(/^0: cuts off running guests it does not name: kdlab-(apipa01|web01), kdlab-(apipa01|web01)$/)])
+    expect(judged(killed, [destroy, start, ...replugs.slice(1)])).toEqual([expect.stringMatching(/^0: kdlab-\w+'s tap vnet\d+ is not put back on virbr0$/)])
+    expect(judged(killed, [destroy, ...replugs])).toEqual(['0: network default is destroyed and not started again'])
+    expect(judged(killed, [destroy, replugs[0], start, ...replugs.slice(1)])).toEqual([expect.stringMatching(/^1: takes bridge:virbr0 before step 3/)])
+    expect([...new Set(judgeFixSteps(killed.finding, {netfilter: killed.host.netfilter}).map((p) => p.step))]).toEqual([0, ...replugs.map((_, i) => i + 2)])
+    // The port is freed before the network that binds it starts.
+    const conflict = on('dns-port-conflict', 'dns-port-conflict')
+    const [kill, wait, netStart, ...rest] = conflict.finding.fixSteps
+    expect(words(kill)[0]).toBe('kill')
+    expect(judged(conflict, [kill, wait, netStart, ...rest])).toEqual([])
+    expect(judged(conflict, [netStart, kill, wait, ...rest])).toEqual([expect.stringMatching(/^0: takes port:dns before step 2 \(kill \d+\)/)])
+    expect(judged(conflict, [wait, kill, netStart, ...rest])).toEqual([expect.stringMatching(/^0: takes pid:\d+ before step 2/)])
   })
 
   it('checks are check: lines, never fix: lines; no placeholder, no prose, no line break in a command', () => {

@@ -35,8 +35,8 @@ async function reportOf(fixture: string): Promise<Report> {
   return structuredClone(report)
 }
 
-/** The fleet: one host per recording, named after it. */
-const FLEET = {'hv-ok': 'healthy', 'hv-fwd': 'ip-forward-off', 'hv-nat': 'masquerade-removed', 'hv-tap': 'tap-detached', 'hv-flush': 'firewall-flushed'} as const
+/** The fleet: one host per recording, named after it (the clean host a recording made with every probe: older ones predate libvirt-hooks and are not checked). */
+const FLEET = {'hv-ok': 'inbound-forward-ok', 'hv-fwd': 'ip-forward-off', 'hv-nat': 'masquerade-removed', 'hv-tap': 'tap-detached', 'hv-flush': 'firewall-flushed'} as const
 const rootsOf = (fixture: string) => SCENARIOS.find((s) => s.name === fixture)!.findings.filter((f) => !f.explainedBy).map((f) => f.id)
 
 async function fleetDir(hosts: Record<string, string> = FLEET, at?: string): Promise<string> {
@@ -87,7 +87,7 @@ describe('the fleet view', () => {
   })
 
   it('a host whose rules could not be checked is not checked (4), unless --allow-unchecked', async () => {
-    const blind = {...(await reportOf('healthy')), host: 'hv-blind', notChecked: [{ruleId: 'ip-forward-disabled', entity: null, reason: 'probe sysctl unavailable: permission denied'}]}
+    const blind = {...(await reportOf('inbound-forward-ok')), host: 'hv-blind', notChecked: [{ruleId: 'ip-forward-disabled', entity: null, reason: 'probe sysctl unavailable: permission denied'}]}
     const view = fleetView({reports: [{source: 'blind.json', report: await parseReport(JSON.stringify(blind))}], errors: []}, {failOn: 'high'})
     expect(view.hosts[0]).toMatchObject({verdict: 'not-checked', notChecked: ['ip-forward-disabled']})
     expect(fleetExitCode(view)).toBe(4)
@@ -95,7 +95,7 @@ describe('the fleet view', () => {
   })
 
   it('marks what is new since the baseline and lists what was resolved', async () => {
-    const yesterday = await readFleetInputs([await fleetDir({'hv-ok': 'healthy', 'hv-fwd': 'ip-forward-off', 'hv-nat': 'healthy', 'hv-tap': 'tap-detached'})], deps)
+    const yesterday = await readFleetInputs([await fleetDir({'hv-ok': 'inbound-forward-ok', 'hv-fwd': 'ip-forward-off', 'hv-nat': 'inbound-forward-ok', 'hv-tap': 'tap-detached'})], deps)
     const view = fleetView(inputs, {failOn: 'high', baseline: yesterday})
     const host = (name: string) => view.hosts.find((h) => h.host === name)!
     expect(host('hv-fwd').rootCauses.every((r) => r.new === false)).toBe(true)
@@ -106,7 +106,7 @@ describe('the fleet view', () => {
       {host: 'hv-flush', entities: [{kind: 'network', name: 'default'}], rootCause: false, new: true},
       {host: 'hv-nat', entities: [{kind: 'network', name: 'default'}], rootCause: true, new: true},
     ])
-    expect(view.summary.newFindings).toBe(reports.get('masquerade-removed')!.findings.length + reports.get('firewall-flushed')!.findings.length - reports.get('healthy')!.findings.length)
+    expect(view.summary.newFindings).toBe(reports.get('masquerade-removed')!.findings.length + reports.get('firewall-flushed')!.findings.length - reports.get('inbound-forward-ok')!.findings.length)
     expect(view.resolved).toEqual([])
     // The other way round: what the faulty hosts had is resolved now.
     const back = fleetView(yesterday, {failOn: 'high', baseline: inputs})
@@ -117,7 +117,7 @@ describe('the fleet view', () => {
 
   it('counts the newest report of a host given twice, naming the older one', async () => {
     const older = await fleetDir({'hv-fwd': 'ip-forward-off'}, '2026-01-01T00:00:00.000Z')
-    const newer = await fleetDir({'hv-fwd': 'healthy'}, '2026-01-02T00:00:00.000Z')
+    const newer = await fleetDir({'hv-fwd': 'inbound-forward-ok'}, '2026-01-02T00:00:00.000Z')
     const view = fleetView(await readFleetInputs([join(newer, 'hv-fwd.json'), join(older, 'hv-fwd.json')], deps), {failOn: 'high'})
     expect(view.hosts).toHaveLength(1)
     expect(view.hosts[0]).toMatchObject({verdict: 'pass', source: join(newer, 'hv-fwd.json'), superseded: [join(older, 'hv-fwd.json')]})
@@ -216,8 +216,8 @@ describe('kvmdoctor fleet (the CLI)', () => {
   })
 
   it('--baseline marks new findings; -o writes the view and prints its headline', async () => {
-    const before = await fleetDir({'hv-ok': 'healthy', 'hv-fwd': 'healthy'})
-    const now = await fleetDir({'hv-ok': 'healthy', 'hv-fwd': 'ip-forward-off'})
+    const before = await fleetDir({'hv-ok': 'inbound-forward-ok', 'hv-fwd': 'inbound-forward-ok'})
+    const now = await fleetDir({'hv-ok': 'inbound-forward-ok', 'hv-fwd': 'ip-forward-off'})
     const out = join(await tmp(), 'fleet.md')
     const r = await kvmdoctorCli(['fleet', now, '--baseline', before, '--format', 'md', '-o', out])
     expect(r.exitCode).toBe(1)
@@ -267,7 +267,7 @@ describe('renderers', () => {
       if (wellFormedReport(value)) expect(reportSchema.safeParse(value).success, what).toBe(true)
     }
     const base = await reportOf('firewall-flushed')
-    for (const fixture of ['healthy', 'ip-forward-off', 'tap-detached']) {
+    for (const fixture of ['inbound-forward-ok', 'ip-forward-off', 'tap-detached']) {
       const r = await reportOf(fixture)
       expect(wellFormedReport(r), fixture).toBeDefined()
       expect(reportSchema.safeParse(r).success, fixture).toBe(true)

@@ -120,7 +120,8 @@ async function otherCommands(fixture: string, d: Diagnosis): Promise<Record<stri
   } catch (error) {
     out['ip.txt'] = `error: ${(error as Error).message}\n`
   }
-  const guests = [...new Set(d.flows.map((f) => f.guest))].sort()
+  // Each guest's own flows (an inbound flow to a stale forward's target has no guest).
+  const guests = [...new Set(d.flows.filter((f) => !f.forward).map((f) => f.guest))].sort()
   const traces: string[] = []
   for (const guest of guests) {
     const result = scrubDeep(await runTrace({from: fixtureDir(fixture), timeoutMs: 5000, options: {active: false, libvirtUri: 'qemu:///system'}, guest}))

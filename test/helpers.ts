@@ -94,7 +94,10 @@ export function withIptablesRule(facts: Facts, table: string, line: string, at =
     const chain = /^-A\s+(\S+)/.exec(line)?.[1]
     if (!chain) throw new Error(`not an iptables-save rule line: ${line}`)
     const parsed = parseIptablesSaveIR(`*${table}\n:${chain} - [0:0]\n${line}\nCOMMIT\n`, {backend, family: 'ip'})[0].chains[chain].rules[0]
-    const target = rs.tables.find((t) => t.backend === backend && t.family === 'ip' && t.name === table)?.chains[chain]
+    const t = rs.tables.find((x) => x.backend === backend && x.family === 'ip' && x.name === table)
+    // iptables-nft makes a built-in chain when a rule is first added to it (libvirt leaves nat PREROUTING unmade).
+    if (t && !t.chains[chain] && /^[A-Z]+$/.test(chain)) t.chains[chain] = parseIptablesSaveIR(`*${table}\n:${chain} ACCEPT [0:0]\nCOMMIT\n`, {backend, family: 'ip'})[0].chains[chain]
+    const target = t?.chains[chain]
     if (!target) throw new Error(`no ${backend} ${table} ${chain} in this recording`)
     target.rules.splice(at, 0, parsed)
     target.rules.forEach((r, i) => (r.ref = {...r.ref, index: i}))

@@ -105,10 +105,18 @@ describe('kvmdoctor ip on lab recordings', () => {
     const json = JSON.parse((await cli('kdlab-web01', '--from', fixtureDir('static-ip-collision'), '--json')).stdout)
     expect(json.rows.map((r: {domain: string}) => r.domain)).toEqual(['kdlab-web01'])
   })
-  it('the CLI refuses an unknown domain with exit 2', async () => {
+  it('the CLI refuses an unknown domain with exit 2, listing the guests there are', async () => {
     const missing = await cli('nosuchvm', '--from', fixtureDir('healthy'))
     expect(missing.exitCode).toBe(2)
-    expect(missing.stderr).toBe('kvmdoctor: no such domain: nosuchvm')
+    expect(missing.stderr).toBe('kvmdoctor: no guest named "nosuchvm" (guests: kdlab-web01)')
+  })
+  it('a near miss gets "did you mean"; a network or bridge given for a guest is named as one', async () => {
+    const typo = await cli('kdlab-web1', '--from', fixtureDir('bridged-forward-drop'))
+    expect(typo.exitCode).toBe(2)
+    expect(typo.stderr).toContain('Did you mean "kdlab-web01"?')
+    const bridge = await cli('kdlab-br0', '--from', fixtureDir('bridged-forward-drop'))
+    expect(bridge.exitCode).toBe(2)
+    expect(bridge.stderr).toBe('kvmdoctor: "kdlab-br0" is a bridge, not a guest (its guests: kdlab-lan01)')
   })
 })
 

@@ -1,6 +1,6 @@
 /**
  * What on-call sees: `kvmdoctor diagnose` in a real terminal (tmux, from
- * Debian) at 80x24 and 200x50, with colour, on the multi-fault recordings.
+ * Debian) at 80x24 and 120x40, with colour, on the multi-fault recordings.
  * The last screen must show the verdict and every root cause it can hold
  * with its first fix command, whole. Each test runs its own tmux server.
  */
@@ -13,9 +13,9 @@ import {rootFixes} from '../reports/summary.js'
 import {ROOT, fixtureDir} from './helpers.js'
 import {RECORDINGS, diagnosisOf} from './reports/recordings.js'
 import {which} from './screenshots/chromium.js'
+import {missingTool} from './tools.js'
 
 const TMUX = which('tmux')
-if (!TMUX) console.warn('terminal capture tests skipped: tmux is not installed (run test/screenshots/setup.sh as root: apt-get install tmux)')
 
 const DONE = '__kvmdoctor_done__'
 
@@ -43,11 +43,11 @@ async function finalScreen(fixture: string, width: number, height: number): Prom
 
 const MULTI_FAULT = ['flushed-and-forward-off', 'bridged-forward-drop', 'dnsmasq-killed'].filter((name) => RECORDINGS.includes(name))
 
-describe.skipIf(!TMUX)('the final screen in a terminal', () => {
+describe.skipIf(!TMUX)(TMUX ? 'the final screen in a terminal' : `the final screen in a terminal: ${missingTool('tmux', 'tmux')}`, () => {
   for (const name of MULTI_FAULT) {
     for (const [width, height] of [
       [80, 24],
-      [200, 50],
+      [120, 40],
     ]) {
       it(`${name} at ${width}x${height}: the verdict, and each root cause with its fix`, async () => {
         const d = await diagnosisOf(name)

@@ -5,6 +5,7 @@
  */
 import {expect} from 'vitest'
 import {type Severity, severityWeight} from '../src/lib/severity.js'
+import type {InboundExpect} from './inbound-oracle.js'
 
 export interface ExpectedFinding {
   id: string
@@ -54,6 +55,8 @@ export interface Scenario {
    * fixtures/<name>/oracle.json): per guest, the checks that must have this result.
    */
   oracle?: Record<string, Partial<Record<ReachCheck, ReachVerdict>>>
+  /** Inbound scenarios: what real connections to the published port got (fixtures/<name>/inbound.json; see test/inbound-oracle.ts). */
+  inbound?: InboundExpect
 }
 
 export type ReachCheck = 'dhcp' | 'dns' | 'ping' | 'tcp'
@@ -327,6 +330,69 @@ const ROUND_TRIP_SCENARIOS: Scenario[] = [
     findings: [],
     noOtherAbove: 'info',
     oracle: {[WEB01]: REACH_OK},
+  },
+]
+
+/**
+ * Issue 28: connections from outside to a guest through a port forward of the host (198.51.100.1:8080 to
+ * web01's port 80), each tried for real from the lab internet's namespace and from the host itself.
+ */
+const INBOUND_SCENARIOS: Scenario[] = [
+  {
+    name: 'inbound-forward-ok',
+    description: "a port forward done right: DNAT in nat PREROUTING and OUTPUT, the FORWARD accept ahead of libvirt's reject",
+    findings: [],
+    noOtherAbove: 'info',
+    oracle: {[WEB01]: REACH_OK},
+    inbound: {outside: true, host: true},
+  },
+  {
+    name: 'inbound-forward-blocked',
+    description: "the DNAT without a FORWARD accept: libvirt's LIBVIRT_FWI rejects new connections to a NAT network",
+    findings: [{id: 'port-forward-blocked', entity: '~:8080 ->'}],
+    noOtherAbove: 'info',
+    oracle: {[WEB01]: REACH_OK},
+    inbound: {outside: false, host: true},
+  },
+  {
+    name: 'inbound-dnat-stale',
+    description: 'the forward points at 192.168.122.250, an address no guest holds (a lease that changed)',
+    findings: [{id: 'dnat-target-stale', entity: '~-> 192.168.122.250:80'}],
+    noOtherAbove: 'info',
+    oracle: {[WEB01]: REACH_OK},
+    inbound: {outside: false, host: false},
+  },
+  {
+    name: 'inbound-hairpin-missing',
+    description: 'a forward in nat PREROUTING only: clients outside reach web01, the host by the published address does not',
+    findings: [{id: 'hairpin-missing', entity: '~:8080 ->'}],
+    noOtherAbove: 'info',
+    oracle: {[WEB01]: REACH_OK},
+    inbound: {outside: true, host: false},
+  },
+  {
+    name: 'inbound-hook-rules-lost',
+    description: "a libvirt qemu hook that forwards 8080 to web01 (the wiki's script), its rules gone as after a firewall reload",
+    findings: [{id: 'hook-rules-lost', entity: '~:8080 ->'}],
+    noOtherAbove: 'info',
+    oracle: {[WEB01]: REACH_OK},
+    inbound: {outside: false},
+  },
+  {
+    name: 'inbound-firewalld-forward-port',
+    description: "firewalld's forward-port (a dnat in its nat_PRE zone chain, for any of the host's addresses) on a host whose libvirt keeps its iptables rules: libvirt's reject stops it",
+    findings: [{id: 'port-forward-blocked', entity: '~tcp 8080 ->'}],
+    noOtherAbove: 'info',
+    oracle: {[WEB01]: REACH_OK},
+    inbound: {outside: false},
+  },
+  {
+    name: 'inbound-ufw-route',
+    description: "ufw's way: the DNAT in before.rules' nat table and `ufw route allow` in ufw-user-forward, ufw's chains loaded first and libvirt's jumps inserted ahead of them when it started: libvirt's reject comes first",
+    findings: [{id: 'port-forward-blocked', entity: '~:8080 ->'}],
+    noOtherAbove: 'info',
+    oracle: {[WEB01]: REACH_OK},
+    inbound: {outside: false},
   },
 ]
 
@@ -830,6 +896,7 @@ export const SCENARIOS: Scenario[] = [
   },
   ...WIRE_SCENARIOS,
   ...ROUND_TRIP_SCENARIOS,
+  ...INBOUND_SCENARIOS,
 ]
 
 interface ReportFinding {

@@ -7,7 +7,7 @@
  * rendered from the JSON.
  */
 import {formatIp, parsePrefix} from '../../src/lib/addr.js'
-import type {NfBaseChain, NfChain, NfChainType, NfExpr, NfFamily, NfField, NfHook, NfMatch, NfRule, NfScalar, NfSet, NfStatement, NfTable, NfValue} from '../../src/lib/netfilter.js'
+import type {NfBaseChain, NfChain, NfChainType, NfExpr, NfFamily, NfField, NfHook, NfMatch, NatMapEntry, NfRule, NfScalar, NfSet, NfStatement, NfTable, NfValue} from '../../src/lib/netfilter.js'
 import {type Obj, ParseError, isObj, parseJson} from '../types.js'
 import {icmpCode, icmpTypeCode, l4protoValue, tcpFlagBits} from './names.js'
 import {addressValue, num, str} from './values.js'
@@ -469,6 +469,33 @@ function natAddr(addr: unknown): {addr?: string; addrEnd?: string} | undefined {
   return undefined
 }
 
+/**
+ * A NAT address map: its key (one field or a concatenation) and its entries, inline or a named map (read with
+ * the sets). An inline entry's data is an address, or an address and a port (`addr . port to`).
+ */
+function natMap(map: Obj, st: RuleState): {map: NonNullable<Extract<NfStatement, {kind: 'nat'}>['map']>; deps: NfExpr[]} | undefined {
+  const concat = isObj(map.key) && Array.isArray(map.key.concat) ? map.key.concat : undefined
+  const infos = (concat ?? [map.key]).map((k) => fieldOf(k, st.ctx))
+  if (infos.some((i) => i === undefined || 'nondeterministic' in i || i.mask !== undefined || i.iface)) return undefined
+  const names = (infos as FieldInfo[]).map((f) => f.field)
+  const deps: NfExpr[] = []
+  for (const f of infos as FieldInfo[]) pushDeps(deps, f.deps, st)
+  const field = names[0]
+  const extra = concat ? {concat: names} : {}
+  if (typeof map.data === 'string' && map.data.startsWith('@')) return {map: {field, ...extra, entries: {t: 'setref', name: setKey(st.ctx.family, st.ctx.table, map.data.slice(1))}}, deps}
+  if (!isObj(map.data) || !Array.isArray(map.data.set)) return undefined
+  const entries: NatMapEntry[] = []
+  for (const entry of map.data.set) {
+    if (!Array.isArray(entry) || entry.length !== 2) return undefined
+    const key = concat ? valueOf(entry[0], undefined, st.ctx, names) : valueOf(entry[0], field, st.ctx)
+    const data = entry[1]
+    const target = typeof data === 'string' ? {addr: addressValue(data)} : isObj(data) && Array.isArray(data.concat) && data.concat.length === 2 && typeof data.concat[0] === 'string' && typeof data.concat[1] === 'number' ? {addr: addressValue(data.concat[0]), port: data.concat[1]} : undefined
+    if (!key || target?.addr?.t !== 'addr') return undefined
+    entries.push({key, addr: target.addr.v, ...(target.port !== undefined ? {port: target.port} : {})})
+  }
+  return {map: {field, ...extra, entries}, deps}
+}
+
 function natPort(port: unknown): {port?: number; portEnd?: number} | undefined {
   if (port === undefined) return {}
   if (typeof port === 'number') return {port}
@@ -542,6 +569,11 @@ function parseStatement(x: unknown, st: RuleState): NfExpr[] {
       const addr = natAddr(o.addr)
       const port = natPort(o.port)
       if (!addr || !port) return [{kind: 'opaque-statement', text, terminal: true}]
+      if (isObj(o.addr) && isObj(o.addr.map)) {
+        const map = natMap(o.addr.map, st)
+        if (!map) return [{kind: 'opaque-statement', text, terminal: true}]
+        return [...map.deps, {kind: 'nat', type: key, ...port, map: map.map, text}]
+      }
       return [{kind: 'nat', type: key, ...addr, ...port, text}]
     }
     case 'mangle':

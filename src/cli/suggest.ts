@@ -1,12 +1,7 @@
-/** "Did you mean …?" for mistyped commands and flags. */
-import {closest, distance} from 'fastest-levenshtein'
+/** "Did you mean …?" for mistyped flags (the matching itself is src/lib/suggest.ts, shared with names). */
+import {suggest} from '../lib/suggest.js'
 
-/** The closest candidate, when it is close enough to be what was meant (a third of its length, at least 2 edits). */
-export function suggest(word: string, candidates: string[]): string | undefined {
-  if (candidates.length === 0) return undefined
-  const best = closest(word, candidates)
-  return distance(word, best) <= Math.max(2, Math.floor(best.length / 3)) ? best : undefined
-}
+export {suggest}
 
 interface NonexistentFlags extends Error {
   flags?: string[]

@@ -3,7 +3,7 @@ import {FORMATS, type Format, type RenderOptions, render} from '../../reports/in
 import {summaryLine} from '../../reports/summary.js'
 import {checklist} from '../../reports/checks.js'
 import {KvmdoctorCommand} from '../cli/command.js'
-import type {DiagnosisRun} from '../core/diagnose.js'
+import {type DiagnosisRun, publishOf} from '../core/diagnose.js'
 import {CONFIG_FILES, userConfigDir} from '../core/config-file.js'
 import {runDiagnose} from '../core/diagnose-service.js'
 import {checkGuests, narrowToGuests} from '../core/narrow.js'
@@ -66,6 +66,7 @@ Configuration: the ignore file and the expectations file are read from --ignore 
     checks: Flags.boolean({summary: 'Show every check that ran with PASS, WARN, FAIL or SKIP (text), in the manner of virt-host-validate.', default: false}),
     color: Flags.boolean({summary: 'Colour the text report (default: on a terminal, unless NO_COLOR is set; FORCE_COLOR forces it).', allowNo: true}),
     listen: Flags.integer({summary: 'Also listen this many seconds on every running guest\'s tap (tcpdump, passive: sends nothing; root): what guests really send (ARP, DHCP, source addresses). All taps at once; the time comes on top of --deadline.', min: 1, max: 600, exclusive: ['from']}),
+    publish: Flags.string({summary: 'A service a guest is expected to offer from outside, GUEST:PORT/tcp|udp (repeatable): followed from outside like the host\'s own forwards, a finding when nothing forwards it or something drops it.', multiple: true}),
     internet: Flags.string({summary: 'What stands for the internet in guests\' egress flows (ADDR[:PORT][/tcp|udp|icmp]; default 9.9.9.9:443/tcp, a lookup key never contacted).'}),
     ...sshFlags(['from']),
   }
@@ -80,6 +81,7 @@ Configuration: the ignore file and the expectations file are read from --ignore 
       // A report path that cannot be written is refused before the run, and held against a second run.
       const output = flags.output === undefined ? undefined : await checkTarget(flags.output, 'the report')
       const failOn = flags['fail-on'] as FailOn
+      const publish = publishOf(flags.publish)
       const diagnose = () =>
         runDiagnose(
           {
@@ -89,6 +91,7 @@ Configuration: the ignore file and the expectations file are read from --ignore 
             timeoutMs: flags.timeout * 1000,
             deadlineMs: (flags.deadline + (flags.listen ?? 0)) * 1000,
             options: {active: flags.active, libvirtUri: flags.connect, ...(flags.internet ? {internet: flags.internet} : {}), ...(flags.listen ? {listen: flags.listen} : {})},
+            publish,
             ignoreFile: flags.ignore,
             expectationsFile: flags.expect,
             version: this.config.version,

@@ -4,14 +4,17 @@ import {userConfigDir} from '../core/config-file.js'
 import {runDiagnose} from '../core/diagnose-service.js'
 import {EXIT, UserError} from '../core/errors.js'
 import {EVERY_RULE} from '../core/rule-docs.js'
-import {interactiveStep, judgeFix, runStep, selectFinding} from '../core/fix-service.js'
+import {applyFix, interactiveStep, judgeFix, selectFinding} from '../core/fix-service.js'
 import {findingKey} from '../result/findings.js'
-import {renderSteps} from '../lib/fix.js'
+import {renderStep, renderSteps} from '../lib/fix.js'
+import type {LibvirtFacts} from '../../probes/libvirt.js'
+import type {NetfilterFacts} from '../../probes/netfilter.js'
+import {dataOf} from '../../probes/types.js'
 import {visibleControls} from '../core/output.js'
 
 export default class Fix extends KvmdoctorCommand {
   static summary = "Print a finding's fix, or with --yes apply it to this host and check that it worked"
-  static description = `The one kvmdoctor command that changes the host, and only with --yes. It diagnoses this host, finds FINDING (on ENTITY: a name or KIND:NAME, needed when the finding is on several), and prints its fix lines exactly as diagnose does. With --yes it runs them in order without a shell (each line's words as printed), stops at the first that fails, diagnoses again and exits 0 only when the finding is gone and nothing new at or above its severity appeared.
+  static description = `The one kvmdoctor command that changes the host, and only with --yes. It diagnoses this host, finds FINDING (on ENTITY: a name or KIND:NAME, needed when the finding is on several), and prints its fix lines exactly as diagnose does. With --yes it first judges every step against the safety contract on this host (refused, exit 2, nothing changed, when a step is not known to be safe), then runs them in order without a shell (each line's words as printed), stops at the first that fails (saying what ran and what did not), diagnoses again and exits 0 only when the finding is gone and nothing new at or above its severity appeared.
 
 Every fix follows the safety contract (README): no firewall manager's catch-all, chain policy or libvirt rule is deleted; a step that cuts off running guests names them and is followed by the steps that re-attach them; checks are never run.
 
@@ -55,13 +58,25 @@ Refuses snapshots and bundles (--from): a recording is not the host to change. E
       }
       const interactive = finding.fixSteps.filter(interactiveStep)
       if (interactive.length > 0) throw new UserError(`${key}: its fix opens an editor or a console (${interactive.map((s) => ('argv' in s ? s.argv.slice(0, 2).join(' ') : '')).join(', ')}): run the lines yourself`)
-      for (const step of finding.fixSteps) {
-        const outcome = await runStep(step)
-        this.logToStderr(`kvmdoctor: ${outcome.ok ? 'ran' : 'FAILED'}: ${visibleControls(outcome.line)}${outcome.ok || !outcome.detail ? '' : `: ${visibleControls(outcome.detail)}`}`)
-        if (!outcome.ok) {
-          process.exitCode = EXIT.findings
-          return
-        }
+      // The safety contract, judged on this host's own rulesets and guests before anything runs.
+      const host = {netfilter: dataOf<NetfilterFacts>(before.facts.netfilter), libvirt: dataOf<LibvirtFacts>(before.facts.libvirt)}
+      const outcome = await applyFix(finding, host, {
+        start: () => this.logToStderr(`kvmdoctor: running the ${finding.fixSteps.length} step${finding.fixSteps.length === 1 ? '' : 's'} of ${key} printed above, in order, stopping at the first that fails`),
+        step: (step) => this.logToStderr(`kvmdoctor: ${step.ok ? 'ran' : 'FAILED'}: ${visibleControls(step.line)}${step.ok || !step.detail ? '' : `: ${visibleControls(step.detail)}`}`),
+      })
+      if (outcome.refused) {
+        const n = outcome.refused.length
+        throw new UserError(
+          `${key}: refused, nothing was changed: ${n === 1 ? 'a step is' : `${n} problems with its steps are`} not known to be safe on this host (run the lines yourself if you have judged them):\n${outcome.refused.map((p) => `  step ${p.step + 1}: ${visibleControls(p.line)}: ${visibleControls(p.why)}`).join('\n')}`,
+        )
+      }
+      if (outcome.notRun.length > 0 || outcome.ran.some((r) => !r.ok)) {
+        const at = outcome.ran.length
+        this.logToStderr(
+          `kvmdoctor: stopped at step ${at} of ${finding.fixSteps.length}: ${at === 1 ? 'no step before it ran' : `steps 1-${at - 1} ran`}${outcome.notRun.length > 0 ? `; not run:\n${outcome.notRun.map((x) => `  ${visibleControls(renderStep(x))}`).join('\n')}` : ''}`,
+        )
+        process.exitCode = EXIT.findings
+        return
       }
       const after = await diagnose()
       const {cleared, appeared} = judgeFix(before.findings, after.findings, finding)

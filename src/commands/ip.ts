@@ -24,7 +24,7 @@ export default class Ip extends KvmdoctorCommand {
 Exit code: 0 when every running guest is ok, 1 when one is not, 2 on bad usage.`
 
   static strict = false
-  static args = {domain: Args.string({description: 'only these domains', required: false})}
+  static args = {guest: Args.string({description: 'only these guests (libvirt domain names)', required: false})}
   static enableJsonFlag = true
 
   static examples = ['<%= config.bin %> ip', '<%= config.bin %> ip web01 db01 --json', '<%= config.bin %> ip --active', '<%= config.bin %> ip --listen 10', '<%= config.bin %> ip --wide', '<%= config.bin %> ip --ssh admin@hv12.example.com --ssh-option Port=2222']

@@ -15,6 +15,7 @@ import {withLock} from './safe-write.js'
 import {checkSnapshotTarget, writeSnapshot} from './snapshot.js'
 import {openSource} from './source.js'
 import type {SshTarget} from './ssh-runner.js'
+import type {PublishRequest} from '../datapath/published.js'
 
 
 export interface DiagnoseRequest {
@@ -26,6 +27,8 @@ export interface DiagnoseRequest {
   /** Whole-run budget of a live run, from its start (--deadline). */
   deadlineMs?: number
   options: ProbeOptions
+  /** Services the user expects guests to offer from outside (--publish GUEST:PORT/PROTO): an analysis option, never recorded. */
+  publish?: PublishRequest[]
   /** Explicit files must exist; without them the defaults in the configuration directory are used when present. */
   ignoreFile?: string
   expectationsFile?: string
@@ -55,7 +58,7 @@ export async function runDiagnose(request: DiagnoseRequest, deps: DiagnoseDeps):
 async function diagnoseFrom(request: DiagnoseRequest, deps: DiagnoseDeps, ignores: Awaited<ReturnType<typeof loadIgnoreFile>>, expectations: Awaited<ReturnType<typeof loadExpectations>> | undefined): Promise<DiagnosisRun> {
   const source = await openSource({from: request.from, ssh: request.ssh, record: request.record, timeoutMs: request.timeoutMs, deadlineMs: request.deadlineMs, warn: request.warn})
   const options = source.recordedOptions ? {...source.recordedOptions, ...(request.options.internet ? {internet: request.options.internet} : {})} : request.options
-  const diagnosis = await diagnose({runner: source.runner, options, version: request.version, expectations, ignores, now: deps.now()}).finally(() => source.close())
+  const diagnosis = await diagnose({runner: source.runner, options, publish: request.publish, version: request.version, expectations, ignores, now: deps.now()}).finally(() => source.close())
   if (source.describe) diagnosis.source = source.describe()
   if (source.recorder && request.record !== undefined) {
     await writeSnapshot(request.record, source.recorder.all(), {

@@ -14,6 +14,9 @@ import {buildModel} from '../derive/index.js'
 import {hostNameOf, internetOf, probeStatuses, runProbes} from './probe-runner.js'
 import type {Runner} from '../lib/runner.js'
 import {SEVERITIES, type Severity} from '../lib/severity.js'
+import {UserError} from './errors.js'
+import {parsePublish} from '../datapath/destination.js'
+import type {PublishRequest} from '../datapath/published.js'
 import type {Flow} from '../datapath/flows.js'
 import type {Element} from '../datapath/elements.js'
 import {ownershipOf} from '../../rules/kit.js'
@@ -30,6 +33,8 @@ export {hostNameOf, internetOf, probeStatuses} from './probe-runner.js'
 export interface DiagnoseInput {
   runner: Runner
   options: ProbeOptions
+  /** Services the user expects guests to offer from outside (--publish): followed like the host's own forwards. */
+  publish?: PublishRequest[]
   version: string
   probes?: Probe[]
   rules?: Rule[]
@@ -49,7 +54,7 @@ export interface DiagnosisRun extends Diagnosis {
 
 export async function diagnose(input: DiagnoseInput): Promise<DiagnosisRun> {
   const results = await runProbes(input.probes ?? ALL_PROBES, input.runner, input.options)
-  const model = buildModel(results, input.runner.capturedAt, {internet: internetOf(input.options), expectations: input.expectations})
+  const model = buildModel(results, input.runner.capturedAt, {internet: internetOf(input.options), publish: input.publish ?? [], expectations: input.expectations})
   let ignored: IgnoreOutcome = {findings: [], suppressed: [], expired: []}
   const rules = input.rules ?? ALL_RULES
   const evaluation = await evaluate(model, rules, {
@@ -78,6 +83,15 @@ export async function diagnose(input: DiagnoseInput): Promise<DiagnosisRun> {
   }
   let topology: Topology | undefined
   return run
+}
+
+/** --publish GUEST:PORT/PROTO values, each checked (a bad one is a usage error naming it). */
+export function publishOf(values: readonly string[] | undefined): PublishRequest[] {
+  return (values ?? []).map((text) => {
+    const p = parsePublish(text)
+    if (typeof p === 'string') throw new UserError(`--publish: ${p}`)
+    return p
+  })
 }
 
 /** Each hop's deciding element with the commands that undo it, from the rule that owns its kind (passing flows are shared as they are). */

@@ -54,7 +54,7 @@ export interface EvaluateOptions {
 }
 
 /** Expectation views first (what kvmdoctor.yaml asks), then the host's, elements last: they need the other findings. */
-const SCOPE_ORDER: Scope[] = ['expected-network', 'expected-guest', 'expected-host', 'host', 'network', 'link', 'domain', 'interface', 'apipa', 'address', 'dhcp-service', 'element']
+const SCOPE_ORDER: Scope[] = ['expected-network', 'expected-guest', 'expected-host', 'host', 'network', 'link', 'domain', 'interface', 'apipa', 'address', 'dhcp-service', 'ovs-bridge', 'element', 'forward']
 
 /** What happened to one rule on one view. */
 type Outcome = {status: 'skip'} | {status: 'not-applicable'} | {status: 'unknown'; reason: string} | {status: 'run'; fired: boolean; view: object}

@@ -11,6 +11,7 @@ import {type FixStep, renderStep} from '../lib/fix.js'
 import {type Finding, findingKey} from '../result/findings.js'
 import {severityWeight} from '../lib/severity.js'
 import {UserError} from './errors.js'
+import {type FixHost, type StepProblem, judgeFixSteps} from './fix-safety.js'
 
 /** FINDING[@ENTITY]: the entity by name or KIND:NAME. */
 export function selectFinding(findings: Finding[], selector: string): Finding | undefined {
@@ -85,4 +86,30 @@ export function judgeFix(before: Finding[], after: Finding[], target: Finding): 
     cleared: !after.some((f) => findingKey(f) === key),
     appeared: after.filter((f) => !known.has(findingKey(f)) && severityWeight(f.severity) >= severityWeight(target.severity)),
   }
+}
+
+/** What `fix --yes` did: refused before running anything, or ran steps in order up to the first that failed. */
+export type FixRun = {refused: StepProblem[]} | {refused?: undefined; ran: StepOutcome[]; notRun: FixStep[]}
+
+/**
+ * Judges the finding's steps on this host (the safety contract) and, when every one is known and safe,
+ * runs them in order, stopping at the first that fails. `run` is the step runner (tests pass their own).
+ */
+export async function applyFix(
+  finding: Pick<Finding, 'entity' | 'context' | 'fixSteps'>,
+  host: FixHost,
+  report: {start: () => void; step: (outcome: StepOutcome) => void},
+  run = runStep,
+): Promise<FixRun> {
+  const refused = judgeFixSteps(finding, host)
+  if (refused.length > 0) return {refused}
+  report.start()
+  const ran: StepOutcome[] = []
+  for (const [i, step] of finding.fixSteps.entries()) {
+    const outcome = await run(step)
+    ran.push(outcome)
+    report.step(outcome)
+    if (!outcome.ok) return {ran, notRun: finding.fixSteps.slice(i + 1)}
+  }
+  return {ran, notRun: []}
 }

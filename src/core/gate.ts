@@ -9,6 +9,7 @@ import type {GateDecision, GateVerdict} from '../result/diagnosis.js'
 import {EXIT} from './errors.js'
 import {EVERY_RULE} from './rule-docs.js'
 import {type FailOn, type Severity, atOrAbove, severityWeight} from '../lib/severity.js'
+import {plural} from '../lib/plural.js'
 
 export type {GateDecision, GateVerdict} from '../result/diagnosis.js'
 
@@ -31,5 +32,5 @@ export function uncheckedMessage(g: GateDecision): string {
   const rules = [...new Set(g.unchecked.map((n) => n.ruleId))]
   const reasons = [...new Set(g.unchecked.map((n) => n.reason))]
   const shown = (list: string[], n: number) => list.slice(0, n).join(', ') + (list.length > n ? ` (+${list.length - n} more)` : '')
-  return `not checked: ${rules.length} rule(s) at or above --fail-on ${g.failOn} could not be checked (${shown(rules, 6)}): ${shown(reasons, 3)}. The gate does not pass blind: exit 4; --allow-unchecked passes it anyway.`
+  return `not checked: ${plural(rules.length, 'rule')} at or above --fail-on ${g.failOn} could not be checked (${shown(rules, 6)}): ${shown(reasons, 3)}. The gate does not pass blind: exit 4; --allow-unchecked passes it anyway.`
 }

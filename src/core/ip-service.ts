@@ -26,6 +26,8 @@ import type {Runner} from '../lib/runner.js'
 import type {Finding} from '../result/findings.js'
 import type {AddressSeen, IpInventory, IpRow, Verdict, WireRow} from '../result/ip.js'
 import {evaluate} from './engine.js'
+import {knownNames} from './names.js'
+import {unknownNameMessage} from '../lib/suggest.js'
 import {UserError} from './errors.js'
 import {hostNameOf, probeStatuses, runProbes} from './probe-runner.js'
 
@@ -49,7 +51,10 @@ function checkDomains(results: Record<string, ProbeResult>, only: string[]): voi
   const libvirt = data<LibvirtFacts>(results.libvirt)
   if (!libvirt) throw new UserError(`cannot list guests: ${!results.libvirt.ok ? results.libvirt.error : 'libvirt probe failed'}`)
   const unknown = only.filter((name) => !libvirt.domains.some((d) => d.name === name))
-  if (unknown.length > 0) throw new UserError(`no such domain: ${unknown.join(', ')}`)
+  if (unknown.length > 0) {
+    const known = knownNames(libvirt)
+    throw new UserError(unknown.map((name) => unknownNameMessage(name, 'guest', known)).join('; '))
+  }
 }
 
 /**

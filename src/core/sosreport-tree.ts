@@ -7,6 +7,7 @@
  * bytes decompressed (every byte, the tar padding and whatever follows the end of the archive
  * included), so a small hostile archive cannot take unbounded time or memory.
  */
+import {type ChildProcess, spawn} from 'node:child_process'
 import {closeSync, createReadStream, lstatSync, openSync, readSync, readdirSync, realpathSync} from 'node:fs'
 import {open} from 'node:fs/promises'
 import {join, posix, sep} from 'node:path'
@@ -257,6 +258,31 @@ export async function archiveKind(file: string): Promise<'xz' | 'gzip' | 'tar' |
 }
 
 /**
+ * A .tar.xz decompressed by the xz command (xz-utils, on every system that makes sosreports), its output
+ * streamed: no native module to install, and it decompresses on another core while the tar is parsed.
+ * `done` rejects with xz's own message when it fails (not xz data, corrupt, over its memory limit).
+ */
+function xzDecompress(file: string): {child: ChildProcess; stdout: NodeJS.ReadableStream; done: Promise<void>; failure(): Promise<Error | undefined>} {
+  const child = spawn('xz', ['--decompress', '--stdout', '--memlimit-decompress=256MiB', '--', file], {stdio: ['ignore', 'pipe', 'pipe'], env: {...process.env, LC_ALL: 'C'}})
+  let stderr = ''
+  child.stderr!.setEncoding('utf8').on('data', (text: string) => {
+    if (stderr.length < 4096) stderr += text
+  })
+  const done = new Promise<void>((resolve, reject) => {
+    child.on('error', (error: NodeJS.ErrnoException) => reject(error.code === 'ENOENT' ? new Error('the xz command is needed to read .tar.xz (install xz-utils)') : error))
+    child.on('close', (code, signal) => (code === 0 || signal === 'SIGTERM' ? resolve() : reject(new Error(stderr.trim().split('\n')[0] || `xz exited with ${code ?? signal}`))))
+  })
+  // Whichever fails first is reported; the other's rejection is not left unhandled.
+  done.catch(() => undefined)
+  // Stops xz if it still runs (then nothing failed in it) and tells how it failed, if it did.
+  const failure = () => {
+    child.kill()
+    return done.then(() => undefined, (error: Error) => error)
+  }
+  return {child, stdout: child.stdout!, done, failure}
+}
+
+/**
  * Reads an archive into a tree of the wanted files, with one top directory (sosreport-HOST-DATE/)
  * removed. Refuses the whole archive on the first unsafe entry, as a bundle is refused.
  */
@@ -337,21 +363,22 @@ export async function openSosArchive(file: string, wanted: Wanted, budget: Parti
       })
     },
   })
+  const xz = kind === 'xz' ? xzDecompress(file) : undefined
   try {
-    const stages: NodeJS.ReadWriteStream[] = []
-    if (kind === 'gzip') stages.push(createGunzip())
-    if (kind === 'xz') {
-      // liblzma through a native binding: loaded only for .tar.xz.
-      const lzma = (await import('lzma-native')).default
-      stages.push(lzma.createDecompressor({memlimit: 256 * MiB}) as unknown as NodeJS.ReadWriteStream)
-    }
+    const source = xz?.stdout ?? createReadStream(file)
+    const stages: NodeJS.ReadWriteStream[] = kind === 'gzip' ? [createGunzip()] : []
     // node-tar sees the archive up to its end-of-archive marker only (it walks trailing zero blocks in quadratic time).
-    await pipeline([createReadStream(file), ...stages, meter, new TarBoundary(ARCHIVE_END), parser as unknown as NodeJS.WritableStream])
+    await Promise.all([pipeline([source, ...stages, meter, new TarBoundary(ARCHIVE_END), parser as unknown as NodeJS.WritableStream]), xz?.done])
   } catch (error) {
     if (refused) throw new UserError(`${file}: refusing a sosreport with unsafe entries: ${refused}`)
     if (error instanceof ArchiveRefused) throw new UserError(`${file}: refusing the sosreport: ${error.message}`)
     if (error instanceof OverBudget) throw new UserError(`${file}: too large to read: ${error.message}`)
-    throw new UserError(`${file}: not a readable ${kind === 'xz' ? '.tar.xz' : kind === 'gzip' ? '.tar.gz' : '.tar'} archive (${(error as Error).message.split('\n')[0]})`)
+    // A cut or corrupt .tar.xz: what xz said, rather than the tar parser's complaint about its short output.
+    const cause = (await xz?.failure()) ?? (error as Error)
+    throw new UserError(`${file}: not a readable ${kind === 'xz' ? '.tar.xz' : kind === 'gzip' ? '.tar.gz' : '.tar'} archive (${cause.message.split('\n')[0]})`)
+  } finally {
+    // Refused or failed before xz finished: it has nothing more to give.
+    xz?.child.kill()
   }
   if (refused) throw new UserError(`${file}: refusing a sosreport with unsafe entries: ${refused}`)
   if (entries === 0) throw new UserError(`${file}: the archive is empty`)

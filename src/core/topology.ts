@@ -8,6 +8,7 @@
  */
 import type {LeaseFacts} from '../../probes/leases.js'
 import type {LibvirtDomain, LibvirtFacts, LibvirtNetwork} from '../../probes/libvirt.js'
+import type {OvsFacts} from '../../probes/ovs.js'
 import type {Link} from '../../probes/links.js'
 import type {ProcessFacts} from '../../probes/processes.js'
 import type {Route} from '../../probes/routes.js'
@@ -42,6 +43,9 @@ export function deriveTopology(d: DiagnosisRun): Topology {
   const networks = libvirt?.networks ?? []
   const domains = libvirt?.domains ?? []
   const linkByName = new Map(links.map((l) => [l.name, l]))
+  const ovsBridges = new Map((dataOf<OvsFacts>(d.facts.ovs)?.bridges ?? []).map((b) => [b.name, b]))
+  // The OVS bridge a device is a port of (the link table shows ovs-system, or nothing, as its master).
+  const ovsBridgeOfPort = new Map([...ovsBridges.values()].flatMap((b) => b.ports.map((p) => [p.name, b.name] as const)))
   let inventory: IpInventory | undefined
   try {
     inventory = libvirt ? inventoryOf(d.facts, d.findings, new Date(d.capturedAt), [], d.host) : undefined
@@ -97,10 +101,15 @@ export function deriveTopology(d: DiagnosisRun): Topology {
   const bridgeNames = new Set<string>(networks.filter((n) => n.bridge).map((n) => n.bridge!))
   for (const dom of domains) for (const i of dom.interfaces) if (ifaceBridge(i)) bridgeNames.add(ifaceBridge(i)!)
   for (const l of links) if (l.kind === 'tap' && l.master && linkByName.get(l.master)?.kind === 'bridge') bridgeNames.add(l.master)
+  for (const b of ovsBridges.values()) if (b.ports.some((p) => linkByName.get(p.name)?.kind === 'tap')) bridgeNames.add(b.name)
+  const guestTaps = new Set(domains.filter(isRunning).flatMap((dom) => dom.interfaces.flatMap((i) => (i.target ? [i.target] : []))))
   const bridges: BridgeNode[] = [...bridgeNames].sort().map((name) => {
     const l = linkByName.get(name)
-    const ports = links.filter((p) => p.master === name)
+    const ovs = ovsBridges.get(name)
+    // An OVS bridge's ports are OVS's (its own internal port aside), not the link table's.
+    const ports = ovs ? ovs.ports.filter((p) => p.name !== name && !guestTaps.has(p.name)).flatMap((p) => linkByName.get(p.name) ?? []) : links.filter((p) => p.master === name)
     return {
+      ...(ovs ? {openvswitch: {failMode: ovs.failMode, controllers: ovs.controllers.map((c) => ({target: c.target, connected: c.connected}))}} : {}),
       kind: 'bridge',
       id: `bridge:${name}`,
       name,
@@ -132,6 +141,7 @@ export function deriveTopology(d: DiagnosisRun): Topology {
       const tapName = running ? (i.target ?? null) : null
       if (tapName && bridge) {
         const tapLink = linkByName.get(tapName)
+        const master = ovsBridgeOfPort.get(tapName) ?? tapLink?.master ?? null
         bridgeByName.get(bridge)?.taps.push({
           kind: 'tap',
           id: `tap:${tapName}`,
@@ -140,9 +150,9 @@ export function deriveTopology(d: DiagnosisRun): Topology {
           mac: i.mac ?? null,
           exists: tapLink !== undefined,
           state: linkState(tapLink),
-          master: tapLink?.master ?? null,
+          master,
           portState: tapLink?.portState ?? null,
-          health: !tapLink || tapLink.master !== bridge || !tapLink.up ? 'fail' : 'ok',
+          health: !tapLink || master !== bridge || !tapLink.up ? 'fail' : 'ok',
           findings: [],
         })
       }
@@ -239,6 +249,9 @@ function markFindings(t: Topology, d: DiagnosisRun, leases: LeaseFacts | undefin
         const served = t.bridges.filter((b) => d.facts.links?.ok && (dataOf<Link[]>(d.facts.links) ?? []).some((l) => l.name === b.name && l.addresses.some((a) => subnets.some((c) => cidrContains(c!, a.address)))))
         return ['host', ...served.map((b) => b.id)]
       }
+      case 'forward':
+        // A published port: the host that publishes it, and the guest it leads to (or that held its target).
+        return ['host', ...(f.context?.domain && byId.has(`guest:${f.context.domain}`) ? [`guest:${f.context.domain}`] : [])]
       case 'element': {
         // The guests whose flows it decides, and the device it is on when that is drawn.
         const hit = d.flows.filter((fl) => fl.decidedBy?.element?.text === name || fl.divertedBy?.text === name)
@@ -258,9 +271,10 @@ function markFindings(t: Topology, d: DiagnosisRun, leases: LeaseFacts | undefin
 function healthOf(node: TopologyNode, activeNetworks: Set<string>): Health {
   const worst = Math.max(-1, ...node.findings.filter((f) => f.severity !== 'info').map((f) => severityWeight(f.severity)))
   const findingHealth: Health = worst >= severityWeight('high') ? 'fail' : worst >= 0 ? 'warn' : 'ok'
-  // A state that reads as broken with no finding saying why is not drawn as a failure: the topology marks ✗ only
-  // with the finding behind it (a namespace host's taps and bridges live where this host's link table cannot see).
-  const own = ownHealth(node, activeNetworks) === 'fail' && findingHealth !== 'fail' ? 'unknown' : ownHealth(node, activeNetworks)
+  // A tap or bridge missing from the link table with no finding saying why is not drawn as a failure: the topology
+  // marks ✗ only with the finding behind it (a namespace host's taps and bridges live where its link table cannot see).
+  const missing = (node.kind === 'tap' || node.kind === 'bridge') && !node.exists
+  const own = missing && ownHealth(node, activeNetworks) === 'fail' && findingHealth !== 'fail' ? 'unknown' : ownHealth(node, activeNetworks)
   const rank: Health[] = ['unknown', 'ok', 'off', 'warn', 'fail']
   return findingHealth !== 'ok' && rank.indexOf(findingHealth) > rank.indexOf(own) ? findingHealth : own
 }

@@ -15,9 +15,12 @@ import type {Route} from '../../probes/routes.js'
 import type {SysctlFacts} from '../../probes/sysctl.js'
 import type {Neighbour} from '../../probes/neighbours.js'
 import type {TcFacts} from '../../probes/tc.js'
+import type {OvsFacts} from '../../probes/ovs.js'
 import {type ProbeResult, dataOf} from '../../probes/types.js'
 import {type Datapath, type DatapathFacts, type Destination, type Flow, type Hop, buildDatapath} from './flows.js'
 import type {Element} from './elements.js'
+import type {HookFacts} from '../../probes/libvirt-hooks.js'
+import type {PublishRequest} from './published.js'
 
 /** Probes the datapath cannot do without; a missing one leaves every flow unknown. */
 export const DATAPATH_PROBES = ['netfilter', 'routes', 'ip-rules', 'links', 'sysctl', 'libvirt'] as const
@@ -25,9 +28,9 @@ export const DATAPATH_PROBES = ['netfilter', 'routes', 'ip-rules', 'links', 'sys
 export type DatapathDerivation = {ok: true; datapath: Datapath} | {ok: false; reason: string}
 
 /** What the datapath asks of the other derivations: addresses, their claims, DHCP pools. */
-export type GuestFacts = Pick<DatapathFacts, 'guestAddress' | 'guestAddress6' | 'addressConflict' | 'dhcpPoolFullFor' | 'heardWithoutAddress'>
+export type GuestFacts = Pick<DatapathFacts, 'guestAddress' | 'guestAddress6' | 'addressConflict' | 'dhcpPoolFullFor' | 'addressClaimants' | 'heardWithoutAddress'>
 
-export function deriveDatapath(probes: Record<string, ProbeResult>, guests: GuestFacts, options: {internet?: Destination} = {}): DatapathDerivation {
+export function deriveDatapath(probes: Record<string, ProbeResult>, guests: GuestFacts, options: {internet?: Destination; publish?: PublishRequest[]} = {}): DatapathDerivation {
   const missing = DATAPATH_PROBES.filter((id) => !probes[id]?.ok)
   if (missing.length > 0) {
     return {ok: false, reason: missing.map((id) => `${id}: ${probes[id] && !probes[id].ok ? (probes[id] as {error: string}).error : 'not run'}`).join('; ')}
@@ -53,7 +56,12 @@ export function deriveDatapath(probes: Record<string, ProbeResult>, guests: Gues
       // Without tc's facts every device's tc hop is undecided, never a pass.
       tc: dataOf<TcFacts>(probes.tc) ?? null,
       ...(probes.tc?.ok ? {} : {tcUnavailable: probes.tc ? (probes.tc as {error: string}).error : 'not run'}),
+      // Without Open vSwitch's facts an OVS guest's bridge hop is undecided, never a pass.
+      ovs: dataOf<OvsFacts>(probes.ovs) ?? null,
+      ...(probes.ovs?.ok ? {} : {ovsUnavailable: probes.ovs ? (probes.ovs as {error: string}).error : 'not run'}),
       neighbours: dataOf<Neighbour[]>(probes.neighbours) ?? null,
+      // Hook scripts' forwards; a recording without them (or an unreadable hooks directory) has none to add.
+      hooks: dataOf<HookFacts>(probes['libvirt-hooks']) ?? null,
       ...guests,
       bridgeDhcpServers: hostDhcpServers(leases, links, processes),
     },

@@ -32,6 +32,21 @@ export type ElementKind =
   | 'return-route'
   | 'snat-address'
   | 'gateway-address'
+  /** Inbound: a DNAT to an address no running guest holds. */
+  | 'dnat-target'
+  /** Inbound: the forward's DNAT rule does not translate the packet the outside sends. */
+  | 'dnat-unmatched'
+  /** Inbound: a --publish that nothing forwards. */
+  | 'dnat-missing'
+  /** Inbound: a hook's forward the ruleset lacks. */
+  | 'hook-lost'
+  /** Inbound: a forward the host or other guests cannot use by the published address. */
+  | 'hairpin'
+  | 'ovs-port'
+  | 'ovs-interface'
+  | 'ovs-flow'
+  | 'ovs-vlan'
+  | 'ovs-controller'
 
 export interface Element {
   id: string
@@ -48,6 +63,8 @@ export interface Element {
   portFlag?: 'locked' | 'bcast_flood'
   /** Neighbour entries: a permanent one (its address in `address`), rather than one that failed. */
   permanent?: boolean
+  /** Open vSwitch flows: the bridge, the flow's table, priority and match as ovs-ofctl takes them, whether it drops (else it is one not evaluated). */
+  ovsFlow?: {bridge: string; match: string; drops: boolean}
   /** tc elements: a qdisc's parent and handle, a filter's attach point and preference. */
   tcQdisc?: {parent: string; handle: string}
   tcFilter?: {attach: string; pref: number}

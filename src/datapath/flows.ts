@@ -12,6 +12,8 @@
  * outside the host (an address the host neither owns nor routes to itself, a
  * routed subnet the upstream must route back), the flow says so and is not a
  * pass. Each hop passes, fails or cannot be told, and names what decides.
+ * A guest on an Open vSwitch bridge crosses OVS instead of the Linux bridge
+ * (no bridge hooks, no br_netfilter): its hop is the OVS port and flows (./ovs.ts).
  */
 import {formatIp, ipInPrefix, networkOf, parseIp, parsePrefix} from '../lib/addr.js'
 import {cidrsOverlap, parseCidr} from '../lib/ipv4.js'
@@ -23,14 +25,21 @@ import type {Neighbour} from '../../probes/neighbours.js'
 import type {PolicyRuleFacts} from '../../probes/ip-rules.js'
 import type {Route} from '../../probes/routes.js'
 import type {TcFacts} from '../../probes/tc.js'
+import type {OvsBridge, OvsFacts} from '../../probes/ovs.js'
+import {ovsVerdict, uplinkPorts} from './ovs.js'
 import {type CompiledRuleset, compile} from './netfilter/compile.js'
 import {type Branch, type EvalContext, type HookLayer, type HookWalk, type TraceStep, assumptionKey, deviceChains, familiesFor, runHook, startBranch} from './netfilter/evaluate.js'
 import {type NfPacket, describePacket, newPacket, replyPacket} from './netfilter/packet.js'
 import {type RouteDecision, type Router, buildRouter, describeRoute} from './routing.js'
 import {type Element, elementForStep, natMissingElement} from './elements.js'
 import {type TcIndex, indexTc, tcVerdict} from './tc.js'
+import type {HookFacts} from '../../probes/libvirt-hooks.js'
+import {type Forward, type GuestBook, type PublishRequest, collectForwards} from './published.js'
 
-export type FlowKind = 'dhcp' | 'dhcp-reply' | 'dns' | 'dns-reply' | 'egress' | 'egress-reply' | 'egress6' | 'egress6-reply' | 'custom'
+export type FlowKind = 'dhcp' | 'dhcp-reply' | 'dns' | 'dns-reply' | 'egress' | 'egress-reply' | 'egress6' | 'egress6-reply' | 'custom' | InboundKind
+/** Flows that start outside the guest: from the outside through a published port, and the hairpins (the host, another guest). */
+export type InboundKind = 'inbound' | 'inbound-reply' | 'hairpin-host' | 'hairpin-host-reply' | 'hairpin-guest' | 'hairpin-guest-reply'
+export const INBOUND_KINDS: ReadonlySet<FlowKind> = new Set<FlowKind>(['inbound', 'inbound-reply', 'hairpin-host', 'hairpin-host-reply', 'hairpin-guest', 'hairpin-guest-reply'])
 export type HopVerdict = 'pass' | 'fail' | 'indeterminate'
 
 export interface Hop {
@@ -64,6 +73,8 @@ export interface Flow {
   decidedBy?: Hop
   /** The guest's own address as some source reports it; absent when the flow is judged for an address of its network. */
   guestAddress?: string
+  /** What the packet's text takes for granted: a port that stands for any, an address the host cannot know. */
+  packetAssumed?: string[]
   /** The flow this one replies to. */
   replyTo?: FlowKind
   /** A policy rule sent the flow to another table, out of a device that is not the main default route's. */
@@ -73,6 +84,8 @@ export interface Flow {
    * the device a reply arrives by, a server on the LAN. A pass with assumptions is a pass of the host's side only.
    */
   assumptions?: string[]
+  /** Inbound flows: the published port (Forward.id) they follow. */
+  forward?: string
 }
 
 export interface Destination {
@@ -100,6 +113,9 @@ export interface DatapathFacts {
   /** Traffic control on every device; null when it could not be read (`tcUnavailable` says why): every device's tc hop is then undecided. */
   tc: TcFacts | null
   tcUnavailable?: string
+  /** Open vSwitch's bridges; null when they could not be read (`ovsUnavailable` says why): an OVS guest's bridge hop is then undecided. */
+  ovs?: OvsFacts | null
+  ovsUnavailable?: string
   /** The host's neighbour table; null when it could not be read. */
   neighbours?: Neighbour[] | null
   /** The guest's current IPv4 address by MAC (lease, neighbour, wire), when known. */
@@ -116,22 +132,41 @@ export interface DatapathFacts {
   dhcpPoolFullFor?(network: string, mac: string): boolean
   /** What the wire heard from a guest that sent frames from no IPv4 address and asked for none (--listen); undefined otherwise. */
   heardWithoutAddress?(mac: string): string | undefined
+  /** MACs that claim an IPv4 address by any source (a lease, a neighbour entry): who had a DNAT target nobody holds now. */
+  addressClaimants?(addr: string): string[]
+  /** libvirt hook scripts' forwards (read, never run); null or absent when they could not be read. */
+  hooks?: HookFacts | null
 }
 
 export interface Datapath {
   flows: Flow[]
+  /** Published ports (DNATs, hook forwards, --publish) and the guests they lead to. */
+  forwards: Forward[]
   /** Flows of one guest (optionally one interface), optionally to another destination. */
   trace(guest: string, options?: {iface?: string; to?: Destination}): Flow[]
+  /** Inbound flows of the published ports that match, from an outside `client` address (default: the outside stand-in). */
+  inbound(options?: InboundQuery): Flow[]
+}
+
+export interface InboundQuery {
+  client?: string
+  guest?: string
+  port?: number
+  proto?: 'tcp' | 'udp'
+  hostAddress?: string
 }
 
 const RUNNING = new Set(['running', 'paused', 'idle', 'in shutdown', 'blocked'])
 /** Root qdiscs that pass whatever a flow sends: a device with only one of these has no tc hop. */
 const PASSING_ROOT = new Set(['noqueue', 'pfifo_fast', 'fq_codel', 'fq', 'sfq', 'codel', 'cake'])
 
+/** The guest's source port where the real one is not known (any unprivileged port): the packet says it is assumed. */
+const EPHEMERAL_PORT = 40000
+
 /** Sizes (IP bytes) of the packets each flow carries: a hop that cannot pass the largest fails the flow. */
 const SIZE = {dhcp: 328, dns: 80, dnsReply: 512, ping: 84}
 
-export function buildDatapath(facts: DatapathFacts, options: {internet?: Destination; internet6?: Destination} = {}): Datapath {
+export function buildDatapath(facts: DatapathFacts, options: {internet?: Destination; internet6?: Destination; publish?: PublishRequest[]} = {}): Datapath {
   const host = new HostView(facts)
   const internet = options.internet ?? DEFAULT_INTERNET
   const internet6 = options.internet6 ?? DEFAULT_INTERNET6
@@ -140,12 +175,21 @@ export function buildDatapath(facts: DatapathFacts, options: {internet?: Destina
       .filter((i) => iface === undefined || i.target === iface || i.mac === iface)
       .flatMap((i) => [...host.guestFlows(d, i, to ?? internet, to !== undefined), ...(to === undefined ? host.guestFlows6(d, i, internet6) : [])])
   const flows = facts.domains.filter((d) => RUNNING.has(d.state)).flatMap((d) => flowsOf(d))
+  // Inbound flows only where something is published: a host without forwards costs nothing more.
+  const forwards = host.forwards(options.publish ?? [])
+  const inbound = (q: InboundQuery = {}) =>
+    forwards
+      .filter((f) => (q.guest === undefined || f.guest?.name === q.guest || f.formerHolder?.name === q.guest) && (q.port === undefined || f.port === q.port) && (q.proto === undefined || f.proto === q.proto) && (q.hostAddress === undefined || f.hostAddress === undefined || f.hostAddress === q.hostAddress))
+      .flatMap((f) => host.inboundFlows(f, internet, q.client))
+  flows.push(...inbound())
   return {
     flows,
+    forwards,
     trace(guest, opts = {}) {
       const d = facts.domains.find((x) => x.name === guest)
       return d && RUNNING.has(d.state) ? flowsOf(d, opts.iface, opts.to) : []
     },
+    inbound,
   }
 }
 
@@ -170,9 +214,17 @@ class HostView {
   private readonly tc: TcIndex | null
   /** Devices whose tc does nothing either way (a default root qdisc, no ingress hook): no hop, asked once. */
   private readonly tcSilent = new Set<string>()
+  /** The host's neighbour entry by device and address (the first listed, as a scan finds it): asked for every guest. */
+  private readonly neighbourAt = new Map<string, Neighbour>()
+  /** Per egress device: the other uplinks with strict reverse-path filtering (the same for every guest leaving by it). */
+  private readonly strictRpElsewhere = new Map<string, string[]>()
+
+  /** Open vSwitch bridges by name. */
+  private readonly ovsBridges: Map<string, OvsBridge>
 
   constructor(readonly facts: DatapathFacts) {
     this.tc = facts.tc ? indexTc(facts.tc) : null
+    this.ovsBridges = new Map((facts.ovs?.bridges ?? []).map((b) => [b.name, b]))
     this.router = buildRouter(facts.routes, facts.ipRules)
     this.links = new Map(facts.links.map((l) => [l.name, l]))
     this.ports = new Map()
@@ -183,6 +235,7 @@ class HostView {
       if (r.type === 'broadcast') this.bcastAddrs.add(r.dst.split('/')[0])
     }
     for (const l of facts.links) for (const a of l.addresses) this.localAddrs.add(a.address)
+    for (const n of facts.neighbours ?? []) if (!this.neighbourAt.has(`${n.dev} ${n.ip}`)) this.neighbourAt.set(`${n.dev} ${n.ip}`, n)
     // The host's own and broadcast addresses are address classes of their own (fib/addrtype tell them apart).
     this.rs = compile(facts.ruleset, {hostAddresses: [...this.localAddrs, ...this.bcastAddrs]})
     this.ctx = {
@@ -257,6 +310,37 @@ class HostView {
     return this.facts.networks.find((n) => n.bridge !== undefined && n.bridge === bridge)
   }
 
+  /** The guest's bridge is an Open vSwitch bridge: OVS has one by that name, or libvirt plugs the interface into OVS. */
+  isOvs(g: GuestSide): boolean {
+    return this.ovsBridges.has(g.bridge) || g.i.virtualport?.type === 'openvswitch' || g.net?.virtualport === 'openvswitch' || this.links.get(g.bridge)?.kind === 'openvswitch'
+  }
+
+  /** Ports of an OVS bridge that lead off the host: not internal, not a guest's tap (libvirt's external ids, or a running guest's target). */
+  private ovsUplinks(g: GuestSide): Link[] {
+    const bridge = this.ovsBridges.get(g.bridge)
+    if (!bridge) return []
+    const guestTaps = new Set(this.facts.domains.flatMap((d) => d.interfaces.map((i) => i.target).filter((t): t is string => t !== undefined)))
+    return uplinkPorts(bridge, guestTaps)
+      .filter((p) => p.name !== g.i.target)
+      .flatMap((p) => this.links.get(p.name) ?? [])
+  }
+
+  /** The OVS hop of a frame entering the guest's bridge by `inPort` and leaving by `outPort`. */
+  private ovsHop(runner: PathRunner, g: GuestSide, inPort: string, outPort: string, checkVlan: boolean): void {
+    if (!runner.alive()) return
+    const ovs = this.facts.ovs
+    const name = `ovs ${g.bridge}`
+    if (ovs && !ovs.running) {
+      const why = ovs.installed ? `Open vSwitch is not running (${ovs.reason ?? 'its database does not answer'})` : 'Open vSwitch is not installed'
+      runner.push({name, verdict: 'fail', detail: `${why}: ${inPort} is on no bridge`, element: {id: `ovs-port:${g.bridge} ${inPort}`, kind: 'ovs-port', text: `${why}; ${g.bridge} has no port ${inPort}`, device: inPort, master: g.bridge}})
+      return
+    }
+    const bridge = this.ovsBridges.get(g.bridge)
+    const p = runner.packet()
+    const v = ovsVerdict(bridge, ovs ? undefined : (this.facts.ovsUnavailable ?? 'ovs not read'), g.bridge, inPort, {family: p.family, l4proto: p.l4proto, src: p.src, dst: p.dst, sport: p.sport, dport: p.dport, etherSrc: p.etherSrc, broadcast: p.pkttype === 'broadcast'}, {port: outPort, skipVlan: !checkVlan})
+    runner.push({name, verdict: v.verdict, detail: v.detail, ...(v.element ? {element: v.element} : {})})
+  }
+
   /** The largest packet a TCP flow carries on this path: the smallest MTU of the devices it crosses. */
   private pathMtu(...devices: (string | undefined)[]): number {
     const mtus = devices.map((d) => (d ? this.links.get(d)?.mtu : undefined)).filter((m): m is number => m !== undefined && m > 0)
@@ -308,7 +392,7 @@ class HostView {
       return flows
     }
     // A plain host bridge: frames are bridged to its other ports; DHCP and the way out are on the LAN behind them.
-    const uplinks = (this.ports.get(bridge) ?? []).filter((p) => p.kind !== 'tap' && p.kind !== 'macvtap' && p.name !== i.target)
+    const uplinks = this.isOvs(g) ? this.ovsUplinks(g) : (this.ports.get(bridge) ?? []).filter((p) => p.kind !== 'tap' && p.kind !== 'macvtap' && p.name !== i.target)
     if (uplinks.length === 0) return flows
     if (known) base.guestAddress = known
     const dhcp = this.bridgedFlow(base, g, uplinks[0], 'dhcp', known)
@@ -341,7 +425,7 @@ class HostView {
     const src = own ?? v6.dhcpRanges[0]?.start ?? (range ? formatIp(6, range.lo + 0x100n) : v6.address)
     const srcNote = own ? '' : ` (an address of ${subnet}: the guest's own is not known)`
     const base: FlowBase = {guest: d.name, iface: i.target ?? i.mac ?? 'nic', mac: i.mac, network: net.name, bridge, ...(own ? {guestAddress: own} : {})}
-    const ports = to.proto === 'icmp' ? {icmpType: 128} : {sport: 40000, dport: to.port ?? 443}
+    const ports = to.proto === 'icmp' ? {icmpType: 128} : {sport: EPHEMERAL_PORT, dport: to.port ?? 443}
     const l4proto = to.proto === 'icmp' ? 'icmpv6' : to.proto
     const request = newPacket({family: 6, iifname: bridge, src, dst: to.addr, l4proto, ...ports, etherSrc: i.mac})
     const assumed = own ? [] : [`source ${src}: an address of ${subnet}; the guest's own is not known`]
@@ -356,7 +440,7 @@ class HostView {
     const dest = `[${to.addr}]${to.proto === 'icmp' ? ' (ping)' : `:${to.port ?? 443}/${to.proto}`}`
     const flows = [this.finish(base, 'egress6', `IPv6 to the internet ${dest}${egress ? ` via ${egress}` : ''}${srcNote}`, request, runner.hops, undefined, assumed)]
     if (flows[0].verdict === 'fail' || !egress) return flows
-    const reply = replyPacket({family: 6, iifname: egress, src: to.addr, dst: src, l4proto, ...(to.proto === 'icmp' ? {icmpType: 129} : {sport: to.port ?? 443, dport: 40000})})
+    const reply = replyPacket({family: 6, iifname: egress, src: to.addr, dst: src, l4proto, ...(to.proto === 'icmp' ? {icmpType: 129} : {sport: to.port ?? 443, dport: EPHEMERAL_PORT})})
     // Without NAT, the reply comes back only if the upstream routes the guests' prefix to this host.
     const back = new PathRunner(this, [], reply, size)
     back.push(this.returnRouteHop(networkOf(subnet), net))
@@ -368,20 +452,22 @@ class HostView {
   // ---- devices -----------------------------------------------------------
 
   /** A device on the path: exists, admin up, carrier (uplinks), and (for a tap) enslaved to the bridge. */
-  private deviceHops(name: string | undefined, role: 'tap' | 'bridge' | 'egress', bridge?: string): Hop[] {
+  private deviceHops(name: string | undefined, role: 'tap' | 'bridge' | 'egress', bridge?: string, dir?: 'in' | 'out'): Hop[] {
     // The same device seen the same way gives the same hop: made once (every guest's flows pass its bridge
     // and the uplink); callers copy the list, and hops are never changed.
     const byName = this.deviceHopCache[role]
-    const byBridge = byName.get(name) ?? byName.set(name, new Map()).get(name)!
+    const key = `${dir ?? ''}|${name ?? ''}`
+    const byBridge = byName.get(key) ?? byName.set(key, new Map()).get(key)!
     let hops = byBridge.get(bridge)
-    if (!hops) byBridge.set(bridge, (hops = this.deviceHopsOf(name, role, bridge)))
+    if (!hops) byBridge.set(bridge, (hops = this.deviceHopsOf(name, role, bridge, dir)))
     return hops
   }
 
-  private readonly deviceHopCache = {tap: new Map<string | undefined, Map<string | undefined, Hop[]>>(), bridge: new Map<string | undefined, Map<string | undefined, Hop[]>>(), egress: new Map<string | undefined, Map<string | undefined, Hop[]>>()}
+  private readonly deviceHopCache = {tap: new Map<string, Map<string | undefined, Hop[]>>(), bridge: new Map<string, Map<string | undefined, Hop[]>>(), egress: new Map<string, Map<string | undefined, Hop[]>>()}
 
-  private deviceHopsOf(name: string | undefined, role: 'tap' | 'bridge' | 'egress', bridge?: string): Hop[] {
-    const label = `${role} ${name ?? '?'}`
+  private deviceHopsOf(name: string | undefined, role: 'tap' | 'bridge' | 'egress', bridge?: string, dir?: 'in' | 'out'): Hop[] {
+    // Named as the packet meets the device: a reply enters by the uplink its request left by.
+    const label = `${role === 'egress' ? 'uplink' : role} ${name ?? '?'}${dir ? ` (${dir})` : ''}`
     if (!name) return [{name: label, verdict: 'fail', detail: 'the guest interface has no host device (not started?)', element: {id: `link:?`, kind: 'link', text: 'no tap device', state: 'missing'}}]
     const link = this.links.get(name)
     if (!link) return [{name: label, verdict: 'fail', detail: `${name} does not exist on the host`, element: {id: `link:${name}`, kind: 'link', text: `device ${name} is missing`, device: name, state: 'missing'}}]
@@ -468,7 +554,7 @@ class HostView {
 
   /** A frame entering a device from its wire: the device, tc ingress, netdev ingress (kernel order). */
   private enterDevice(runner: PathRunner, dev: string, role: 'tap' | 'bridge' | 'egress', bridge?: string): void {
-    runner.links(this.deviceHops(dev, role, bridge))
+    runner.links(this.deviceHops(dev, role, bridge, 'in'))
     this.tcHop(runner, dev, 'ingress')
     runner.device('ingress', dev)
   }
@@ -477,7 +563,7 @@ class HostView {
   private leaveDevice(runner: PathRunner, dev: string | undefined, role: 'tap' | 'bridge' | 'egress', bridge?: string): void {
     runner.device('egress', dev)
     this.tcHop(runner, dev, 'egress')
-    runner.links(this.deviceHops(dev, role, bridge))
+    runner.links(this.deviceHops(dev, role, bridge, 'out'))
   }
 
   /** The bridge device itself is up; if not, its device hop says so (and the flow stops there). */
@@ -557,14 +643,16 @@ class HostView {
         ? {name: 'guest NIC', verdict: 'fail', detail: `libvirt holds the link of ${d.name}'s NIC down`, element: {id: `guest-link:${d.name}/${i.mac ?? i.target}`, kind: 'guest-link', text: `<link state='down'/> on ${d.name}'s interface ${i.mac ?? ''}`.trim(), domain: d.name, iface: i.target ?? i.mac, device: i.target}}
         : {name: 'guest NIC', verdict: 'pass', detail: `link up (${i.model ?? 'nic'} ${i.mac ?? ''})`.trim()},
     )
-    if (i.target) this.enterDevice(runner, i.target, 'tap', bridge)
-    else runner.links(this.deviceHops(undefined, 'tap', bridge))
-    this.portIn(runner, bridge, i.target, i.mac)
+    // An OVS port is not enslaved to its bridge in the link table: OVS itself says whether it is a port (the OVS hop).
+    const ovs = this.isOvs(g)
+    if (i.target) this.enterDevice(runner, i.target, 'tap', ovs ? undefined : bridge)
+    else runner.links(this.deviceHops(undefined, 'tap', bridge, 'in'))
+    if (!ovs) this.portIn(runner, bridge, i.target, i.mac)
     // Two MACs answering for one address: replies go to whichever the neighbour cache holds. Not a DHCP exchange
     // from 0.0.0.0: the server answers the client's own MAC (dnsmasq writes that neighbour entry itself).
     const conflict = i.mac && packet.src !== '0.0.0.0' ? this.facts.addressConflict?.(i.mac) : undefined
     if (conflict) runner.push({name: 'address', verdict: 'indeterminate', detail: `another MAC claims ${conflict}: replies reach whichever one the neighbour cache holds`, element: {id: `conflict:${conflict}`, kind: 'listener', text: `${conflict} claimed by two MACs`, address: conflict}})
-    if (bridgePrerouting) runner.nf('bridge prerouting', 'prerouting', 'bridge', {iifname: i.target, ibrname: bridge})
+    if (bridgePrerouting && !ovs) runner.nf('bridge prerouting', 'prerouting', 'bridge', {iifname: i.target, ibrname: bridge})
     return runner
   }
 
@@ -762,9 +850,7 @@ class HostView {
    */
   private neighbourHop(runner: PathRunner, dev: string, nextHop: string, expectedMac?: string): void {
     if (!runner.alive()) return
-    const entries = this.facts.neighbours
-    if (!entries) return
-    const entry = entries.find((n) => n.dev === dev && n.ip === nextHop)
+    const entry = this.neighbourAt.get(`${dev} ${nextHop}`)
     if (!entry) return
     const permanent = entry.state.includes('PERMANENT') || entry.state.includes('NOARP')
     if (permanent && expectedMac && entry.mac && entry.mac !== expectedMac.toLowerCase()) {
@@ -786,7 +872,7 @@ class HostView {
     if (!broadcast && dst !== 'unknown') {
       this.neighbourHop(runner, bridge, dst, i.mac)
       // An unresolved guest is asked for by a broadcast ARP request, which must reach its port.
-      const entry = this.facts.neighbours?.find((n) => n.dev === bridge && n.ip === dst)
+      const entry = this.neighbourAt.get(`${bridge} ${dst}`)
       const resolved = entry !== undefined && entry.mac !== undefined && !entry.state.includes('FAILED') && !entry.state.includes('INCOMPLETE')
       if (!resolved && i.target && this.links.get(i.target)?.port?.bcastFlood === false) this.portOut(runner, bridge, i.target, true)
     }
@@ -805,11 +891,13 @@ class HostView {
     const unsure = hops.find((h) => h.verdict === 'indeterminate')
     const verdict = fail ? 'fail' : unsure ? 'indeterminate' : 'pass'
     const {guest, iface, mac, network, bridge, guestAddress} = base
+    const shown = packetShown(packet)
     // Written out rather than spread (six thousand flows on a big host): the same fields in the same order.
     const flow: Flow =
       guestAddress === undefined
-        ? {guest, iface, mac, network, bridge, kind, description, packet: describePacket(packet), verdict, hops, decidedBy: fail ?? unsure}
-        : {guest, iface, mac, network, bridge, guestAddress, kind, description, packet: describePacket(packet), verdict, hops, decidedBy: fail ?? unsure}
+        ? {guest, iface, mac, network, bridge, kind, description, packet: shown.text, verdict, hops, decidedBy: fail ?? unsure}
+        : {guest, iface, mac, network, bridge, guestAddress, kind, description, packet: shown.text, verdict, hops, decidedBy: fail ?? unsure}
+    if (shown.assumed.length > 0) flow.packetAssumed = shown.assumed
     if (replyTo) flow.replyTo = replyTo
     if (assumptions && assumptions.length > 0) flow.assumptions = assumptions
     return flow
@@ -848,7 +936,7 @@ class HostView {
     const request =
       kind === 'dhcp'
         ? newPacket({family: 4, iifname: bridge, src: '0.0.0.0', dst: '255.255.255.255', l4proto: 'udp', sport: 68, dport: 67, pkttype: 'broadcast', etherSrc: i.mac})
-        : newPacket({family: 4, iifname: bridge, src, dst: gw, l4proto: 'udp', sport: 40000, dport: 53, etherSrc: i.mac})
+        : newPacket({family: 4, iifname: bridge, src, dst: gw, l4proto: 'udp', sport: EPHEMERAL_PORT, dport: 53, etherSrc: i.mac})
     // A guest without an address sends nothing that can be answered: that is the first thing its flows meet.
     const runner = this.fromGuest(g, request, kind === 'dhcp' ? SIZE.dhcp : SIZE.dns, kind === 'dns' || source.unheard !== undefined ? this.unaddressedHop(source, g) : undefined)
     this.upToHost(runner, bridge)
@@ -875,8 +963,8 @@ class HostView {
           ? newPacket({family: 4, src: gw, dst: own, l4proto: 'udp', sport: 67, dport: 68})
           : newPacket({family: 4, src: gw, dst: '255.255.255.255', l4proto: 'udp', sport: 67, dport: 68, pkttype: 'broadcast'})
         : runner.packet().ct.state === 'untracked'
-          ? newPacket({family: 4, src: gw, dst: src, l4proto: 'udp', sport: 53, dport: 40000})
-          : replyPacket({family: 4, src: gw, dst: src, l4proto: 'udp', sport: 53, dport: 40000})
+          ? newPacket({family: 4, src: gw, dst: src, l4proto: 'udp', sport: 53, dport: EPHEMERAL_PORT})
+          : replyPacket({family: 4, src: gw, dst: src, l4proto: 'udp', sport: 53, dport: EPHEMERAL_PORT})
     // A DNS answer is in the query's connection (and carries its connection mark), unless the query was left
     // untracked: then the answer opens a connection of its own (the NAT chains see it). A DHCP offer is a new one.
     const back = new PathRunner(this, [], kind === 'dns' && reply.ct.state === 'established' ? {...reply, ct: {...reply.ct, mark: runner.packet().ct.mark}} : reply, kind === 'dhcp' ? SIZE.dhcp : SIZE.dnsReply)
@@ -897,7 +985,7 @@ class HostView {
     const {d, i, bridge, net} = g
     const src = source.addr
     const assumed = source.assumed ? [source.assumed] : []
-    const request = newPacket({family: 4, iifname: bridge, src, dst: to.addr, l4proto: to.proto, ...(to.proto === 'icmp' ? {icmpType: 8} : {sport: 40000, dport: to.port ?? 443}), etherSrc: i.mac})
+    const request = newPacket({family: 4, iifname: bridge, src, dst: to.addr, l4proto: to.proto, ...(to.proto === 'icmp' ? {icmpType: 8} : {sport: EPHEMERAL_PORT, dport: to.port ?? 443}), etherSrc: i.mac})
     const probe = this.router.lookup({family: 4, dst: to.addr, src, iif: bridge, mark: 0})
     const size = to.proto === 'icmp' ? SIZE.ping : this.pathMtu(i.target, bridge, probe.dev)
     const missing = this.unaddressedHop(source, g)
@@ -918,7 +1006,7 @@ class HostView {
     if (flows[0].verdict === 'fail' || !egress) return flows
     // The reply: sent to the address the request left with, it arrives where the network delivers that address.
     const natted = runner.packet().src
-    const reply = replyPacket({family: 4, iifname: egress, src: to.addr, dst: src, l4proto: to.proto, ...(to.proto === 'icmp' ? {icmpType: 0} : {sport: to.port ?? 443, dport: 40000})}, natted !== src ? ['snat'] : [])
+    const reply = replyPacket({family: 4, iifname: egress, src: to.addr, dst: src, l4proto: to.proto, ...(to.proto === 'icmp' ? {icmpType: 0} : {sport: to.port ?? 443, dport: EPHEMERAL_PORT})}, natted !== src ? ['snat'] : [])
     // The sender sizes its packets by the routed path (the bridge's MTU, not the tap's): the tap must take them.
     // Conntrack undoes the source NAT at the NAT core's priority in prerouting: chains before it see the translated address.
     // The reply belongs to the request's connection: it carries the connection mark the request's path left.
@@ -933,7 +1021,11 @@ class HostView {
       back.push(this.returnRouteHop(networkOf(`${v4.address}/${v4.prefix}`), net!))
     } else if (this.ownsAddress(natted)) {
       // Where the upstream delivers it is its own decision; strict reverse-path filtering elsewhere would drop it.
-      const strictElsewhere = this.facts.links.filter((l) => l.name !== egress && !l.master && l.kind !== 'bridge' && l.kind !== 'loopback' && l.up && l.addresses.some((a) => a.family === 'inet' && a.scope === 'global') && this.maxConf(l.name, 'rp_filter').value === 1).map((l) => l.name)
+      let strictElsewhere = this.strictRpElsewhere.get(egress)
+      if (!strictElsewhere) {
+        strictElsewhere = this.facts.links.filter((l) => l.name !== egress && !l.master && l.kind !== 'bridge' && l.kind !== 'loopback' && l.up && l.addresses.some((a) => a.family === 'inet' && a.scope === 'global') && this.maxConf(l.name, 'rp_filter').value === 1).map((l) => l.name)
+        this.strictRpElsewhere.set(egress, strictElsewhere)
+      }
       // A reply the network may deliver by a device whose strict rp_filter drops it (the route back to the sender
       // leaves by another) is not a pass: which device it arrives by is decided outside the host.
       const droppers = strictElsewhere.filter((dev) => this.router.reversePathOk({family: 4, src: to.addr, dst: natted, iif: dev, mode: 1}).ok === false)
@@ -966,12 +1058,18 @@ class HostView {
     this.toGuest(back, g, false, true)
   }
 
-  /** Replies to an untranslated guest subnet come back only if the upstream routes that subnet to this host. */
-  private returnRouteHop(subnet: string, net: LibvirtNetwork): Hop {
+  /**
+   * Replies to an untranslated guest subnet come back only if the upstream routes that subnet to this host;
+   * inbound, packets to it reach the host at all only then (the same route, the same element).
+   */
+  private returnRouteHop(subnet: string, net: LibvirtNetwork, direction: 'reply' | 'inbound' = 'reply'): Hop {
     return {
-      name: 'return route',
+      name: direction === 'reply' ? 'return route' : 'upstream route',
       verdict: 'indeterminate',
-      detail: `network ${net.name} is not NATed: replies to ${subnet} come back only if the upstream routes ${subnet} to this host, which the host cannot see`,
+      detail:
+        direction === 'reply'
+          ? `network ${net.name} is not NATed: replies to ${subnet} come back only if the upstream routes ${subnet} to this host, which the host cannot see`
+          : `network ${net.name} is not NATed: packets from outside to ${subnet} reach this host only if the upstream routes ${subnet} to it, which the host cannot see`,
       element: {id: `return-route:${net.name}`, kind: 'return-route', text: `upstream route for ${subnet} (network ${net.name}, forward mode ${net.forwardMode})`, network: net.name},
     }
   }
@@ -1038,14 +1136,21 @@ class HostView {
           ? newPacket({family: 4, iifname: bridge, oifname: bridge, ...fields, bridged: true, src: '0.0.0.0', dst: '255.255.255.255', l4proto: 'udp', sport: 68, dport: 67, pkttype: 'broadcast', etherSrc: i.mac})
           : newPacket({family: 4, iifname: bridge, oifname: bridge, ...fields, bridged: true, src: 'unknown', dst: '255.255.255.255', l4proto: 'udp', sport: 67, dport: 68, pkttype: 'broadcast'})
       }
-      const ports = dest.proto === 'icmp' ? {icmpType: reply ? 0 : 8} : reply ? {sport: dest.port ?? 443, dport: 40000} : {sport: 40000, dport: dest.port ?? 443}
+      const ports = dest.proto === 'icmp' ? {icmpType: reply ? 0 : 8} : reply ? {sport: dest.port ?? 443, dport: EPHEMERAL_PORT} : {sport: EPHEMERAL_PORT, dport: dest.port ?? 443}
       const p = {family: 4 as const, iifname: bridge, oifname: bridge, ...fields, bridged: true, src: dir === 'out' ? src : dest.addr, dst: dir === 'out' ? dest.addr : src, l4proto: dest.proto, ...ports}
       return reply ? replyPacket(p) : newPacket(p)
     }
     // br_netfilter hands the frame to the IP hooks with the bridge as device (in at prerouting, both at forward,
     // out at postrouting) and the ports for -m physdev (the out port known from forward on), each IP hook inside
     // the bridge hook of its name (postrouting after the bridge's chains: it hooks in last).
+    const ovs = this.isOvs(g)
     const across = (runner: PathRunner, inDev: string, outDev: string, outRole: 'tap' | 'egress', broadcast: boolean) => {
+      if (ovs) {
+        // OVS switches the frame itself: no bridge hooks, no br_netfilter. The VLAN is checked on the way out (the uplink must carry the guest's).
+        this.ovsHop(runner, g, inDev, outDev, outRole === 'egress')
+        this.leaveDevice(runner, outDev, outRole)
+        return
+      }
       const brnfOn = brnf === 1
       if (brnf === undefined) runner.push({name: 'br_netfilter', verdict: 'indeterminate', detail: 'net.bridge.bridge-nf-call-iptables could not be read'})
       runner.nf('bridge prerouting', 'prerouting', 'bridge', {iifname: inDev, ibrname: bridge})
@@ -1078,9 +1183,321 @@ class HostView {
     const back = new PathRunner(this, missing ? [missing] : [], backPacket, size)
     back.sourcePort = uplink.name
     this.enterDevice(back, uplink.name, 'egress')
-    this.portIn(back, bridge, uplink.name)
+    if (!ovs) this.portIn(back, bridge, uplink.name)
     across(back, uplink.name, i.target ?? '?', 'tap', kind === 'dhcp')
     flows.push(this.finish(base, kind === 'dhcp' ? 'dhcp-reply' : kind === 'custom' ? 'custom' : 'egress-reply', kind === 'dhcp' ? `DHCP offer from the LAN back to ${d.name}` : `reply from ${dest.addr} back to ${d.name}`, backPacket, back.hops, kind, [...srcAssumed, ...assumptions]))
+    return flows
+  }
+
+  // ---- inbound: published ports, from outside and from the host and guests (hairpin) ------------
+
+  /** The host's view of its guests for the forwards: who holds an address now, who held it, each guest's own. */
+  private guestBook(): GuestBook {
+    const running = this.facts.domains.filter((d) => RUNNING.has(d.state))
+    const refOf = (d: LibvirtDomain, i: Iface) => ({name: d.name, iface: i.target ?? i.mac ?? 'nic', ...(i.mac ? {mac: i.mac} : {})})
+    const holders = new Map<string, ReturnType<typeof refOf>>()
+    const byMac = new Map<string, {d: LibvirtDomain; i: Iface}>()
+    for (const d of running) {
+      for (const i of d.interfaces) {
+        if (!i.mac) continue
+        byMac.set(i.mac.toLowerCase(), {d, i})
+        const addr = this.facts.guestAddress(i.mac)
+        if (addr && !holders.has(addr)) holders.set(addr, refOf(d, i))
+      }
+    }
+    return {
+      holderOf: (addr) => holders.get(addr),
+      formerHolderOf: (addr) => {
+        for (const mac of this.facts.addressClaimants?.(addr) ?? []) {
+          const hit = byMac.get(mac.toLowerCase())
+          if (!hit) continue
+          const now = this.facts.guestAddress(mac)
+          if (now !== addr) return {...refOf(hit.d, hit.i), ...(now ? {now} : {})}
+        }
+        return undefined
+      },
+      running: (name) => {
+        const d = running.find((x) => x.name === name)
+        const i = d?.interfaces.find((x) => x.type === 'network' || x.type === 'bridge')
+        if (!d || !i) return undefined
+        const net = this.network(i)
+        const addr = i.mac ? this.facts.guestAddress(i.mac) : undefined
+        return {...refOf(d, i), ...(addr ? {addr} : {}), routed: net !== undefined && (net.forwardMode === 'route' || net.forwardMode === 'open')}
+      },
+    }
+  }
+
+  /** Published ports and where they lead. */
+  forwards(publish: PublishRequest[]): Forward[] {
+    return collectForwards(this.facts.ruleset, this.facts.hooks, publish, this.guestBook())
+  }
+
+  /** The host side of a guest interface (bridge, network), by name and interface. */
+  private guestSideOf(ref: {name: string; iface: string} | undefined): GuestSide | undefined {
+    if (!ref) return undefined
+    const d = this.facts.domains.find((x) => x.name === ref.name)
+    const i = d?.interfaces.find((x) => (x.target ?? x.mac ?? 'nic') === ref.iface)
+    if (!d || !i || (i.type !== 'network' && i.type !== 'bridge')) return undefined
+    const net = this.network(i)
+    const bridge = i.type === 'network' ? (i.bridge ?? net?.bridge) : (i.source ?? i.bridge)
+    return bridge ? {d, i, bridge, net} : undefined
+  }
+
+  /**
+   * Where the outside comes from: the device a client's packets arrive by (the route to the client, or the
+   * forward's own `-i`), the client's address (the one given, else the outside stand-in, else a host beyond
+   * that device), and the host address it connects to.
+   */
+  private outside(f: Forward, internet: Destination, client?: string): {dev?: string; client: string; hostAddr?: string; assumptions: string[]} {
+    const routeDev = (addr: string) => {
+      const r = this.router.lookup({family: 4, dst: addr, mark: 0})
+      return r.kind === 'unicast' ? r.dev : undefined
+    }
+    let dev: string | undefined
+    let from = client
+    const assumptions: string[] = []
+    if (client) {
+      dev = routeDev(client)
+      if (dev) assumptions.push(`${client}'s packets arrive by ${dev}, the device the host routes ${client} through`)
+    } else {
+      const wanted = f.inDevice ? this.facts.links.find((l) => l.name === f.inDevice || (f.inDevice!.endsWith('*') && l.name.startsWith(f.inDevice!.slice(0, -1))))?.name : undefined
+      dev = wanted ?? routeDev(internet.addr) ?? this.mainDefaultDev()
+      from = dev && routeDev(internet.addr) === dev ? internet.addr : dev ? this.hostBeyond(dev) : undefined
+      from ??= internet.addr
+      if (dev) assumptions.push(`a client at ${from}, beyond ${dev} (a stand-in for the outside: give one with --from ADDR)`)
+    }
+    const hostAddr = f.direct ? f.target.addr : (f.hostAddress ?? (dev ? this.ctx.addressOf(dev, 4) : undefined))
+    return {...(dev ? {dev} : {}), client: from!, ...(hostAddr ? {hostAddr} : {}), assumptions}
+  }
+
+  /** An address on a device's connected subnet that is not the host's: a neighbour on that side. */
+  private hostBeyond(dev: string): string | undefined {
+    const connected = this.facts.routes.find((r) => r.family === 'inet' && r.table === 'main' && r.type === 'unicast' && r.dev === dev && r.dst.includes('/') && !r.gateway)
+    const range = connected ? parsePrefix(connected.dst) : undefined
+    if (!range || range.family !== 4) return undefined
+    for (let v = range.lo + 1n; v < range.hi && v < range.lo + 16n; v++) {
+      const a = formatIp(4, v)
+      if (!this.localAddrs.has(a)) return a
+    }
+    return undefined
+  }
+
+  /** Every inbound flow of one published port: from the outside, and (translated ones) from the host and another guest. */
+  inboundFlows(f: Forward, internet: Destination, client?: string): Flow[] {
+    const g = this.guestSideOf(f.guest)
+    const who = f.guest ?? f.formerHolder
+    const net = g?.net ?? this.facts.networks.find((n) => n.ips.some((ip) => ip.family === 'ipv4' && f.target.addr !== 'unknown' && ipInPrefix(f.target.addr, `${ip.address}/${ip.prefix}`)))
+    const base: FlowBase = {guest: who?.name ?? '', iface: who?.iface ?? '', mac: who?.mac, network: net?.name, bridge: g?.bridge ?? net?.bridge, ...(f.guest && f.target.addr !== 'unknown' ? {guestAddress: f.target.addr} : {})}
+    const side = this.outside(f, internet, client)
+    const flows = this.fromOutside(f, g, base, side)
+    if (!f.direct && !client) flows.push(...this.hairpinFromHost(f, g, base, side.hostAddr), ...this.hairpinFromGuest(f, g, base, side.hostAddr))
+    for (const flow of flows) flow.forward = f.id
+    return flows
+  }
+
+  private l4(f: Forward, reply: boolean, clientPort = 40000): Pick<NfPacket, 'sport' | 'dport'> {
+    return reply ? {sport: f.target.port, dport: clientPort} : {sport: clientPort, dport: f.port}
+  }
+
+  private describeForward(f: Forward, hostAddr?: string): string {
+    return f.direct ? `${f.proto} ${f.target.addr}:${f.target.port}` : `${f.proto} ${hostAddr ?? f.hostAddress ?? 'the host'}:${f.port} → ${f.target.addr}:${f.target.port}`
+  }
+
+  /** From a client outside: in by the device its packets arrive on, DNAT, forward to the guest; the reply back out. */
+  private fromOutside(f: Forward, g: GuestSide | undefined, base: FlowBase, side: ReturnType<HostView['outside']>): Flow[] {
+    const {dev, client, hostAddr} = side
+    const request = newPacket({family: 4, iifname: dev, src: client, dst: hostAddr ?? 'unknown', l4proto: f.proto, ...this.l4(f, false)})
+    const runner = new PathRunner(this, [], request, this.pathMtu(dev, g?.bridge, g?.i.target))
+    const v4 = g?.net?.ips.find((ip) => ip.family === 'ipv4')
+    if (f.direct && g?.net && v4) runner.push(this.returnRouteHop(networkOf(`${v4.address}/${v4.prefix}`), g.net, 'inbound'))
+    if (!dev) runner.push({name: 'arrival', verdict: 'indeterminate', detail: `no route leads to ${client}: the device its packets would arrive by cannot be told`})
+    if (!hostAddr) runner.push({name: 'host address', verdict: 'indeterminate', detail: `the forward names no host address and ${dev ?? 'the arriving device'} has no IPv4 address`})
+    if (dev && hostAddr) {
+      this.enterDevice(runner, dev, 'egress')
+      this.prerouting(runner, dev)
+      if (!f.direct) this.dnatHop(runner, f, 'outside')
+      this.targetHop(runner, f, g)
+      const decision = this.ipReceive(runner, dev, 'forward', true)
+      this.ipSend(runner, dev, decision?.dev)
+      if (g) this.toGuest(runner, g, false, true)
+    } else this.targetHop(runner, f, g)
+    const assumptions = [...side.assumptions, ...(g ? [`${g.d.name} answers on ${f.proto} ${f.target.port} (a service inside the guest, out of the host's sight)`] : [])]
+    const flows = [this.finish(base, 'inbound', `inbound from ${client}${dev ? ` by ${dev}` : ''}: ${this.describeForward(f, hostAddr)}`, request, runner.hops, undefined, assumptions)]
+    if (flows[0].verdict === 'fail' || !g || !dev || !hostAddr) return flows
+    // The answer: from the guest's service to the client, its source translated back by conntrack at postrouting.
+    const reply = replyPacket({family: 4, iifname: g.bridge, src: f.target.addr, dst: client, l4proto: f.proto, ...this.l4(f, true), etherSrc: g.i.mac}, f.direct ? [] : ['dnat'])
+    const arriving: NfPacket = f.direct ? reply : {...reply, ct: {...reply.ct, translate: {src: hostAddr, sport: f.port}}}
+    const back = this.fromGuest(g, arriving, this.pathMtu(g.i.target, g.bridge, dev))
+    this.upToHost(back, g.bridge)
+    if (v4) this.arpHop(back, g, v4.address)
+    const out = this.ipReceive(back, g.bridge, 'forward', true)
+    if (back.alive() && out?.kind === 'unicast' && out.dev !== dev) {
+      back.push({name: 'return path', verdict: 'indeterminate', detail: `the reply to ${client} leaves by ${out.dev}, not ${dev} where the request came in: whether the client takes it from there is the network's decision`, ...(out.rule && out.rule.priority !== 0 && out.rule.priority < 32766 ? {element: policyElement(out)} : {})})
+    }
+    this.ipSend(back, g.bridge, out?.dev)
+    if (out?.dev) this.leaveDevice(back, out.dev, 'egress')
+    flows.push(this.finish(base, 'inbound-reply', `reply from ${g.d.name} ${f.target.addr}:${f.target.port} to ${client}${f.direct ? '' : `, as ${hostAddr}:${f.port}`}`, reply, back.hops, 'inbound', assumptions))
+    return flows
+  }
+
+  /**
+   * Whether the walk so far translated the packet to the forward's target. Where nothing did, what stands
+   * there depends on who sends and how the forward was found: a rule that does not match this packet, a
+   * hook's rule the ruleset lacks, a --publish nothing forwards; for the host and other guests, a hairpin.
+   */
+  private dnatHop(runner: PathRunner, f: Forward, from: 'outside' | 'host' | 'guest'): void {
+    if (!runner.alive()) return
+    const live = runner.live()
+    if (live.length === 0) return
+    const translated = live.filter((b) => b.nat.some((n) => n.field === 'dst'))
+    const rule = f.sources.find((s) => s.kind === 'rule')
+    const ruleText = rule?.kind === 'rule' ? rule.rule.text : undefined
+    const toTarget = translated.filter((b) => b.packet.dst === f.target.addr && b.packet.dport === f.target.port)
+    if (toTarget.length === live.length) {
+      const n = toTarget[0].nat.find((x) => x.field === 'dst')!
+      runner.push({name: 'DNAT', verdict: 'pass', detail: `${f.proto} ${n.from}:${f.port} → ${f.target.addr}:${f.target.port} (${describeStep(n.step)})`})
+      return
+    }
+    if (translated.length > 0 && toTarget.length === 0 && translated.length === live.length) {
+      const n = translated[0].nat.find((x) => x.field === 'dst')!
+      runner.push({name: 'DNAT', verdict: 'fail', detail: `${describeStep(n.step)} sends it to ${translated[0].packet.dst}:${translated[0].packet.dport}, not ${f.target.addr}:${f.target.port}`, element: elementForStep(n.step, this.facts.ruleset)})
+      return
+    }
+    if (translated.length > 0) {
+      runner.push({name: 'DNAT', verdict: 'indeterminate', detail: `the packet is translated to ${f.target.addr} on some paths only`})
+      return
+    }
+    const dst = runner.packet().dst
+    if (from !== 'outside') {
+      // A process of the host's own on the port answers the host's and guests' connections there: maybe a relay.
+      const listener = from === 'host' ? this.facts.listeners?.find((l) => l.proto === f.proto && l.port === f.port && (l.address === dst || ['0.0.0.0', '*', '', '::'].includes(l.address))) : undefined
+      const who = from === 'host' ? 'the host itself' : 'another guest'
+      const why = from === 'host' ? `no DNAT in nat OUTPUT: the host's own connection to ${dst}:${f.port} stays on the host` : `the DNAT does not apply to packets from the guests' bridge${f.inDevice ? ` (it matches only packets arriving on ${f.inDevice})` : ''}: the connection goes to the host itself`
+      runner.push({
+        name: 'DNAT',
+        verdict: listener ? 'indeterminate' : 'fail',
+        detail: listener ? `${why}, where ${listener.process ?? 'a process'} listens (it may relay to ${f.target.addr}, or answer itself)` : why,
+        element: {id: `hairpin:${from}:${f.id}`, kind: 'hairpin', text: `${f.id}: not reachable from ${who} by ${dst}:${f.port}${ruleText ? ` (${ruleText})` : ''}`, address: f.target.addr},
+      })
+      return
+    }
+    const hook = f.sources.find((s): s is Extract<typeof s, {kind: 'hook'}> => s.kind === 'hook')
+    const published = f.sources.find((s): s is Extract<typeof s, {kind: 'publish'}> => s.kind === 'publish')
+    const element: Element = rule
+      ? {id: `dnat-unmatched:${f.id}`, kind: 'dnat-unmatched', text: `${ruleText} does not translate ${f.proto} ${dst}:${f.port} arriving on ${runner.packet().iifname ?? '?'}`, address: f.target.addr}
+      : hook
+        ? {id: `hook-lost:${hook.path}:${f.id}`, kind: 'hook-lost', text: `${hook.path} (${hook.at}) forwards ${f.proto} ${f.port} to ${f.target.addr}:${f.target.port}; no such DNAT is in the ruleset`, address: f.target.addr}
+        : {id: `dnat-missing:${f.id}`, kind: 'dnat-missing', text: `nothing forwards ${f.proto} ${dst}:${f.port} to ${published?.guest ?? f.target.addr}${published ? ` (--publish ${published.guest}:${f.port}/${f.proto})` : ''}`, address: f.target.addr}
+    runner.push({name: 'DNAT', verdict: 'fail', detail: `no DNAT translates ${f.proto} ${dst}:${f.port}: the packet is for the host itself`, element})
+  }
+
+  /** The forward's target must be a running guest's address now. */
+  private targetHop(runner: PathRunner, f: Forward, g: GuestSide | undefined): void {
+    if (!runner.alive() || g) return
+    if (f.target.addr === 'unknown') {
+      const named = f.sources.find((s) => s.kind === 'publish')
+      runner.push({name: 'DNAT target', verdict: 'indeterminate', detail: `${named?.kind === 'publish' ? named.guest : 'the guest'}'s address is not known (nor whether it runs): nothing to forward to can be named`})
+      return
+    }
+    const rule = f.sources.find((s) => s.kind === 'rule')
+    const where = rule?.kind === 'rule' ? rule.rule.text : f.id
+    const former = f.formerHolder
+    runner.push({
+      name: 'DNAT target',
+      verdict: 'fail',
+      detail: `${f.target.addr} is no running guest's address${former ? `: ${former.name} (${former.mac}) was seen there and ${former.now ? `now holds ${former.now}` : 'holds no address now'}` : ''}`,
+      element: {id: `dnat-target:${f.target.addr}`, kind: 'dnat-target', text: `${where}: target ${f.target.addr} is no running guest's address`, address: f.target.addr},
+    })
+  }
+
+  /** The host connecting to its own published address: routed locally, DNAT in nat OUTPUT, re-routed to the guest. */
+  private hairpinFromHost(f: Forward, g: GuestSide | undefined, base: FlowBase, hostAddr: string | undefined): Flow[] {
+    if (!hostAddr || !g) return []
+    const request = newPacket({family: 4, src: hostAddr, dst: hostAddr, l4proto: f.proto, ...this.l4(f, false)})
+    const runner = new PathRunner(this, [], request, this.pathMtu(g.bridge, g.i.target))
+    runner.route('routing', 'local', {iif: 'lo'})
+    runner.nf('netfilter output', 'output', 'ip', {oifname: 'lo'})
+    this.dnatHop(runner, f, 'host')
+    // Translated, the packet is routed again (ip_route_me_harder): now to the guest's bridge.
+    runner.route('routing (after DNAT)', 'output', {iif: 'lo', src: hostAddr, viaDev: g.bridge})
+    this.ipSend(runner, undefined, g.bridge)
+    this.toGuest(runner, g, false, true)
+    const assumptions = [`${g.d.name} answers on ${f.proto} ${f.target.port} (a service inside the guest, out of the host's sight)`]
+    const flows = [this.finish(base, 'hairpin-host', `from the host itself to ${hostAddr}:${f.port} (${this.describeForward(f, hostAddr)})`, request, runner.hops, undefined, assumptions)]
+    if (flows[0].verdict === 'fail') return flows
+    // The answer comes back to the host's address: delivered locally, its source translated back at input.
+    const reply = replyPacket({family: 4, iifname: g.bridge, src: f.target.addr, dst: hostAddr, l4proto: f.proto, ...this.l4(f, true), etherSrc: g.i.mac}, ['dnat'])
+    const back = this.fromGuest(g, {...reply, ct: {...reply.ct, translate: {src: hostAddr, sport: f.port}}}, this.pathMtu(g.i.target, g.bridge))
+    this.upToHost(back, g.bridge)
+    const gw = g.net?.ips.find((ip) => ip.family === 'ipv4')?.address
+    if (gw) this.arpHop(back, g, gw)
+    this.ipReceive(back, g.bridge, 'local', true)
+    flows.push(this.finish(base, 'hairpin-host-reply', `reply from ${g.d.name} to the host ${hostAddr}`, reply, back.hops, 'hairpin-host', assumptions))
+    return flows
+  }
+
+  /** Another running guest with an address: the hairpin's client (on the target's bridge when one is there). */
+  private otherGuest(g: GuestSide): {side: GuestSide; addr: string} | undefined {
+    const candidates: {side: GuestSide; addr: string}[] = []
+    for (const d of this.facts.domains) {
+      if (!RUNNING.has(d.state)) continue
+      for (const i of d.interfaces) {
+        if (i === g.i || !i.mac) continue
+        const side = this.guestSideOf({name: d.name, iface: i.target ?? i.mac})
+        const addr = this.facts.guestAddress(i.mac)
+        if (side?.net && addr && side.net.forwardMode !== 'bridge') candidates.push({side, addr})
+      }
+    }
+    candidates.sort((a, b) => Number(b.side.bridge === g.bridge) - Number(a.side.bridge === g.bridge) || a.side.d.name.localeCompare(b.side.d.name))
+    return candidates[0]
+  }
+
+  /**
+   * Another guest connecting to the published address: DNATed back to the target guest, which answers the
+   * source it sees. On the same subnet without a source NAT, it answers directly, from its own address: the
+   * client expects the public one and drops it.
+   */
+  private hairpinFromGuest(f: Forward, g: GuestSide | undefined, base: FlowBase, hostAddr: string | undefined): Flow[] {
+    if (!hostAddr || !g) return []
+    const other = this.otherGuest(g)
+    if (!other) return []
+    const {side: o, addr} = other
+    const request = newPacket({family: 4, iifname: o.bridge, src: addr, dst: hostAddr, l4proto: f.proto, ...this.l4(f, false), etherSrc: o.i.mac})
+    const runner = this.fromGuest(o, request, this.pathMtu(o.i.target, o.bridge, g.bridge, g.i.target))
+    this.upToHost(runner, o.bridge)
+    const ogw = o.net?.ips.find((ip) => ip.family === 'ipv4')?.address
+    if (ogw) this.arpHop(runner, o, ogw)
+    this.dnatHop(runner, f, 'guest')
+    const decision = this.ipReceive(runner, o.bridge, 'forward', true)
+    this.ipSend(runner, o.bridge, decision?.dev)
+    this.toGuest(runner, g, false, true)
+    const assumptions = [`${g.d.name} answers on ${f.proto} ${f.target.port} (a service inside the guest, out of the host's sight)`]
+    const flows = [this.finish(base, 'hairpin-guest', `from ${o.d.name} (${addr}) to ${hostAddr}:${f.port} (${this.describeForward(f, hostAddr)})`, request, runner.hops, undefined, assumptions)]
+    if (flows[0].verdict === 'fail') return flows
+    const seenFrom = runner.packet().src
+    const v4 = g.net?.ips.find((ip) => ip.family === 'ipv4')
+    const reply = replyPacket({family: 4, iifname: g.bridge, src: f.target.addr, dst: seenFrom, l4proto: f.proto, ...this.l4(f, true), etherSrc: g.i.mac}, seenFrom === addr ? ['dnat'] : ['dnat', 'snat'])
+    if (seenFrom === addr && v4 && ipInPrefix(addr, `${v4.address}/${v4.prefix}`)) {
+      // On-link: the guest's answer never passes the host, so conntrack never puts the public address back.
+      const back = this.fromGuest(g, reply, SIZE.ping, undefined, false)
+      back.push({
+        name: 'hairpin',
+        verdict: 'fail',
+        detail: `${g.d.name} answers ${addr} directly on ${g.bridge} (the same subnet), from ${f.target.addr}:${f.target.port}: ${o.d.name} expects the answer from ${hostAddr}:${f.port} and drops it; nothing translates the source of guest-to-guest traffic through the host's address`,
+        element: {id: `hairpin:guest:${f.id}`, kind: 'hairpin', text: `${f.id}: not reachable from another guest by ${hostAddr}:${f.port} (no source NAT for guests on ${g.bridge})`, address: f.target.addr, network: g.net?.name},
+      })
+      flows.push(this.finish(base, 'hairpin-guest-reply', `reply from ${g.d.name} to ${o.d.name} (${addr})`, reply, back.hops, 'hairpin-guest', assumptions))
+      return flows
+    }
+    // Translated on the way in (or from another subnet): the answer goes back through the host, conntrack undoes both translations.
+    const arriving: NfPacket = {...reply, ct: {...reply.ct, translate: {...(seenFrom !== addr ? {dst: addr} : {}), src: hostAddr, sport: f.port}}}
+    const back = this.fromGuest(g, arriving, this.pathMtu(g.i.target, g.bridge, o.bridge))
+    this.upToHost(back, g.bridge)
+    if (v4) this.arpHop(back, g, v4.address)
+    this.ipReceive(back, g.bridge, 'forward', true)
+    this.ipSend(back, g.bridge, o.bridge)
+    this.toGuest(back, o, false, true)
+    flows.push(this.finish(base, 'hairpin-guest-reply', `reply from ${g.d.name} to ${o.d.name} (${addr})`, reply, back.hops, 'hairpin-guest', assumptions))
     return flows
   }
 }
@@ -1215,4 +1632,29 @@ function firstHost(prefix: string): string | undefined {
   if (!p || p.family !== 4) return undefined
   const v = p.lo + 2n
   return [24n, 16n, 8n, 0n].map((s) => String((v >> s) & 255n)).join('.')
+}
+
+/**
+ * The packet as a person reads it: what the host cannot know is said so ("any" address, "(no address)" for
+ * a guest that has none; 0.0.0.0 only where DHCP really sends from it), and the port that stands for the
+ * guest's own ephemeral one is listed as assumed.
+ */
+function packetShown(p: NfPacket): {text: string; assumed: string[]} {
+  const assumed: string[] = []
+  const dhcpClient = p.l4proto === 'udp' && (p.sport === 68 || p.dport === 68)
+  const addr = (a: string, end: 'source' | 'destination') => {
+    if (a === 'unknown') {
+      assumed.push(`${end} address: any (the host cannot know it)`)
+      return 'any'
+    }
+    if ((a === '0.0.0.0' || a === '::') && !dhcpClient) {
+      assumed.push(`${end} address: the guest has none (no source reports one)`)
+      return '(no address)'
+    }
+    return a
+  }
+  const src = addr(p.src, 'source')
+  const dst = addr(p.dst, 'destination')
+  if (p.sport === EPHEMERAL_PORT || p.dport === EPHEMERAL_PORT) assumed.push(`port ${EPHEMERAL_PORT} stands for the guest's own ephemeral port (not known)`)
+  return {text: describePacket({...p, src, dst}), assumed}
 }

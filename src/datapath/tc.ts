@@ -8,6 +8,7 @@
 import {parseIp} from '../lib/addr.js'
 import {CLASSFUL, type Qdisc, type TcAction, type TcFacts, type TcFilter, type U32Key} from '../../probes/tc.js'
 import type {Element} from './elements.js'
+import {plural} from '../lib/plural.js'
 
 /** What tc can see of a packet: the network header and the ports, and the packet's size in bytes (IP). */
 export interface TcPacket {
@@ -255,7 +256,7 @@ function runQdisc(tc: TcIndex, q: Qdisc, p: TcPacket, depth = 0): TcVerdict {
     const children = (tc.qdiscs.get(q.dev) ?? []).filter((c) => c.parent.startsWith(major(q.handle) + ':') && c !== q)
     const verdicts = children.map((c) => runQdisc(tc, c, p, depth + 1))
     const bad = verdicts.find((v) => v.verdict !== 'pass')
-    if (!bad) return {verdict: 'pass', detail: `qdisc ${q.kind} (${children.length} queue(s))`}
+    if (!bad) return {verdict: 'pass', detail: `qdisc ${q.kind} (${plural(children.length, 'queue')})`}
     return verdicts.every((v) => v.verdict === 'fail') ? bad : {verdict: 'indeterminate', detail: `qdisc ${q.kind} on ${q.dev}: some transmit queues drop it (${bad.detail})`, element: bad.element}
   }
   // Classful: filters under the qdisc pick a class, else the qdisc's default.

@@ -4,6 +4,7 @@ import {networkOf} from '../lib/addr.js'
 import {groupBy} from '../lib/collections.js'
 import {type DeriveContext, isRunning} from './context.js'
 import {macChangesOf} from './incidents.js'
+import {interfaceOvsAttributes} from './ovs.js'
 import {type WireContext, clientIdOwners, clientIdSharers, wireContextFor, wireInterfaceAttributes} from './wire.js'
 import type {DomainView, InterfaceView} from './types.js'
 
@@ -56,7 +57,10 @@ export function interfaceViews(ctx: DeriveContext): InterfaceView[] {
       const tap = i.target ? ctx.linkByName.get(i.target) : undefined
       const running = isRunning(d)
       const v4 = network?.ips.find((ip) => ip.family === 'ipv4')
+      const {unknownBecause, ...ovs} = interfaceOvsAttributes(ctx, i, expectedBridge, running)
       return {
+        ...ovs,
+        ...(unknownBecause ? {unknownBecause} : {}),
         kind: 'interface',
         name: `${d.name}/${i.target ?? i.mac ?? `net${index}`}`,
         context: {host: ctx.hostname, domain: d.name, network: ctx.ifaceNetwork(i), bridge: expectedBridge, mac: i.mac, link: i.target},
@@ -73,8 +77,11 @@ export function interfaceViews(ctx: DeriveContext): InterfaceView[] {
         expectedBridge: expectedBridge ?? null,
         // Only taps of running guests on a bridge can be checked against the link table, and only when
         // that table shows the bridge (or its network is down): otherwise we see another namespace.
+        // An Open vSwitch port is not enslaved to its bridge in the link table (OVS's own port list says).
         tapCheckable:
-          running && links !== undefined && (i.type === 'network' || i.type === 'bridge') && i.target !== undefined && expectedBridge !== undefined &&
+          !ovs.ovs &&
+          running &&
+          links !== undefined && (i.type === 'network' || i.type === 'bridge') && i.target !== undefined && expectedBridge !== undefined &&
           (ctx.linkByName.has(expectedBridge) || network?.active === false),
         tapExists: tap !== undefined,
         tapMaster: tap?.master ?? null,

@@ -8,11 +8,13 @@ import {addressViews, apipaViews} from './addresses.js'
 import {buildContext, readFacts} from './context.js'
 import {dhcpServiceViews} from './dhcp-service.js'
 import {elementViews} from './elements.js'
+import {forwardViews} from './forwards.js'
 import {expectedGuestViews, expectedHostViews, expectedNetworkViews} from './expectations.js'
 import {ipv6AddressesByMac} from './incidents.js'
 import {domainViews, interfaceViews} from './guest.js'
 import {hostView} from './host.js'
 import {linkViews} from './link.js'
+import {ovsBridgeViews} from './ovs.js'
 import {dhcpPools, networkViews} from './network.js'
 import type {Flow} from '../datapath/flows.js'
 import type {EntityView, Model, ModelOptions} from './types.js'
@@ -31,6 +33,7 @@ export function buildModel(probes: Record<string, ProbeResult>, capturedAt: Date
       guestAddress: (mac) => ctx.addressesByMac.get(mac)?.find((a) => !a.ip.startsWith('169.254.'))?.ip,
       guestAddress6: (mac) => ipv6ByMac.get(mac),
       addressConflict: (mac) => ctx.addressesByMac.get(mac)?.find((a) => (ctx.claimsOf.get(a.ip)?.size ?? 0) > 1)?.ip,
+      addressClaimants: (addr) => [...(ctx.claimsOf.get(addr) ?? [])],
       // A full range still serves the MACs that hold a lease in it.
       // Heard on its tap sending frames, none from an IPv4 address, no DHCP request: the guest has no IPv4 address.
       heardWithoutAddress: (mac) => {
@@ -45,7 +48,10 @@ export function buildModel(probes: Record<string, ProbeResult>, capturedAt: Date
     },
     options,
   )
-  const flows = datapath.ok ? datapath.datapath.flows : []
+  const all = datapath.ok ? datapath.datapath.flows : []
+  // Inbound flows are judged on their forwards; an element of a guest's own flows stays theirs. Only the
+  // upstream route of a routed network is one element both ways: the inbound flows it leaves undecided join it.
+  const flows = all.filter((f) => !f.forward || f.decidedBy?.element?.kind === 'return-route')
   const networks = networkViews(ctx, pools)
   const host = hostView(ctx, networks)
   const domains = domainViews(ctx)
@@ -59,7 +65,9 @@ export function buildModel(probes: Record<string, ProbeResult>, capturedAt: Date
       apipa: apipaViews(ctx, ctx.facts.apipa),
       address: addressViews(ctx),
       'dhcp-service': dhcpServiceViews(ctx),
+      'ovs-bridge': ovsBridgeViews(ctx),
       element: elementViews(ctx, flows),
+      forward: forwardViews(ctx, datapath),
       'expected-network': expected ? expectedNetworkViews(expected, networks, host) : [],
       'expected-guest': expected ? expectedGuestViews(expected, domains, host) : [],
       'expected-host': expected ? expectedHostViews(expected, host) : [],

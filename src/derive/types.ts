@@ -8,10 +8,12 @@ import type {ProbeResult} from '../../probes/types.js'
 import type {DatapathDerivation} from '../datapath/derive.js'
 import type {Element} from '../datapath/elements.js'
 import type {Destination} from '../datapath/flows.js'
+import type {PublishRequest} from '../datapath/published.js'
 import type {ModuleFacts} from '../../probes/modules.js'
 import type {ExpectationSpec} from './expectations.js'
+import type {InterfaceOvsAttributes} from './ovs.js'
 
-export type EntityKind = 'host' | 'network' | 'link' | 'domain' | 'interface' | 'apipa' | 'address' | 'dhcp-service' | 'element'
+export type EntityKind = 'host' | 'network' | 'link' | 'domain' | 'interface' | 'apipa' | 'address' | 'dhcp-service' | 'element' | 'forward'
 
 /** Names that relate a finding to others (for root-cause grouping). */
 export interface EntityContext {
@@ -216,7 +218,7 @@ export interface DomainView extends ViewBase<'domain'> {
   addresses: string[]
 }
 
-export interface InterfaceView extends ViewBase<'interface'> {
+export interface InterfaceView extends ViewBase<'interface'>, InterfaceOvsAttributes {
   domain: string
   running: boolean
   /** running, paused, in shutdown...: a paused guest sends nothing by design. */
@@ -301,6 +303,28 @@ export interface DhcpServiceView extends ViewBase<'dhcp-service'> {
   dhcpServerRunning: boolean | null
 }
 
+/** An Open vSwitch bridge (reported as the link of its name). */
+export interface OvsBridgeView {
+  kind: 'link'
+  name: string
+  context: EntityContext
+  affectedGuests: number
+  unknownBecause?: Partial<Record<string, string>>
+  /** standalone, secure; null: unset (OVS behaves as standalone). */
+  failMode: string | null
+  datapathType: string | null
+  controllers: string[]
+  controllersConnected: number
+  /** Controllers not connected, with OVS's state and last error. */
+  controllerErrors: string[]
+  flowCount: number | null
+  /** Flows whose actions send frames on (not drop), as ovs-ofctl prints them; null: flows not read. */
+  forwardingFlows: string[] | null
+  /** Its ports that are running guests' taps, and those guests. */
+  guestPorts: string[]
+  guests: string[]
+}
+
 export interface ElementView extends ViewBase<'element'> {
   /** The datapath element itself (what it is and where). */
   element: Element
@@ -336,6 +360,70 @@ export interface ElementView extends ViewBase<'element'> {
   undecided: string[]
   /** A rule that matches by chance, rate or time decides between passing and dropping: some packets pass, the others are dropped. */
   intermittent: boolean
+}
+
+/** A published port (a DNAT of the ruleset, a libvirt hook's forward, a --publish) and its inbound round trips. */
+export interface ForwardView extends ViewBase<'forward'> {
+  proto: string
+  port: number
+  hostAddress: string | null
+  inDevice: string | null
+  targetAddress: string
+  targetPort: number
+  /** The guest is reached at its own address (a routed or open network): no translation. */
+  direct: boolean
+  /** Where it was found: rule, hook, publish. */
+  foundBy: string[]
+  /** The ruleset's rules that make it, as their tool lists them. */
+  rules: string[]
+  hookFiles: string[]
+  hookObject: string | null
+  hookObjectRunning: boolean | null
+  /** What the hooks behind it add that the ruleset lacks now; null when the hooks were not read. */
+  hookRulesMissing: string[] | null
+  published: boolean
+  /** The rule outside packets meet (nat prerouting, else the host's nat output). */
+  rule: ForwardRule | null
+  targetNetwork: string | null
+  subnet: string | null
+  targetGuest: string | null
+  targetMac: string | null
+  formerHolder: string | null
+  formerHolderMac: string | null
+  formerHolderNow: string | null
+  bridge: string | null
+  /** The round trip from outside: its verdict and, where it does not pass, the flow, hop and element that decide. */
+  outsideVerdict: 'pass' | 'fail' | 'indeterminate' | null
+  outsideFlow: string | null
+  outsideHop: string | null
+  outsideDetail: string | null
+  /** The element that decides the outside round trip, when it does not pass. */
+  element: Element | null
+  elementKind: Element['kind'] | null
+  elementText: string | null
+  hostHairpinVerdict: 'pass' | 'fail' | 'indeterminate' | null
+  hostHairpinDetail: string | null
+  guestHairpinVerdict: 'pass' | 'fail' | 'indeterminate' | null
+  guestHairpinDetail: string | null
+  /** Another guest's packet to the published address is translated to the target (the DNAT applies to it). */
+  guestHairpinTranslated: boolean
+  /** The managers whose rules stand in the ruleset: firewalld, ufw, docker. */
+  firewallManagers: string[]
+  firewalldZone: string | null
+  flows: string[]
+  assumptions: string[]
+}
+
+/** A netfilter rule, where it is. */
+export interface ForwardRule {
+  backend: string
+  family: string
+  table: string
+  chain: string
+  /** Its 1-based position in the chain. */
+  position: number
+  handle: number | null
+  text: string
 }
 
 /** A network the expectations file names: whether it must be active, autostart, keep free leases. */
@@ -380,7 +468,7 @@ export interface ExpectedHostView extends HostView {
   wantForwarding: boolean
 }
 
-export type EntityView = HostView | NetworkView | LinkView | DomainView | InterfaceView | ApipaView | AddressView | DhcpServiceView | ElementView | ExpectedNetworkView | ExpectedGuestView
+export type EntityView = HostView | NetworkView | LinkView | DomainView | InterfaceView | ApipaView | AddressView | DhcpServiceView | ElementView | ForwardView | ExpectedNetworkView | ExpectedGuestView | OvsBridgeView
 
 /**
  * The views rules run on, by scope: each entity kind, and what the expectations file names
@@ -396,6 +484,8 @@ export interface ViewOf {
   address: AddressView
   'dhcp-service': DhcpServiceView
   element: ElementView
+  forward: ForwardView
+  'ovs-bridge': OvsBridgeView
   'expected-network': ExpectedNetworkView
   'expected-guest': ExpectedGuestView
   'expected-host': ExpectedHostView
@@ -413,8 +503,10 @@ export interface Model {
 }
 
 export interface ModelOptions {
-  /** What stands for the internet in egress flows. */
+  /** What stands for the internet in egress flows (and for the outside in inbound ones). */
   internet?: Destination
+  /** Services the user expects reachable from outside (--publish GUEST:PORT/PROTO). */
+  publish?: PublishRequest[]
   /** What the expectations file (kvmdoctor.yaml) asks of the host. */
   expectations?: ExpectationSpec
 }

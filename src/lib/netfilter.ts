@@ -166,6 +166,12 @@ export type NfStatement =
       addrEnd?: string
       port?: number
       portEnd?: number
+      /**
+       * The address (and port) looked up in a map keyed by packet fields (`dnat to tcp dport map { 8080 : 10.0.0.2 }`,
+       * `dnat ip addr . port to ip daddr . tcp dport map @fwd`): a packet with no entry is not translated and the
+       * rule ends there (the lookup breaks it); entries are an inline map or a named one in NfRuleset.sets.
+       */
+      map?: {field: NfField; concat?: NfField[]; entries: NatMapEntry[] | {t: 'setref'; name: string}}
       text: string
     }
   /** op 'set' with a mask: mark = (mark & ~mask) ^ value (iptables --set-xmark value/mask); without: mark = value, mark & value, ... */
@@ -180,6 +186,13 @@ export type NfStatement =
   | {kind: 'effect'; text: string}
   /** A target the evaluator does not model; it may or may not end the chain. */
   | {kind: 'opaque-statement'; text: string; terminal: boolean | 'unknown'}
+
+/** One entry of a NAT map: the key the packet must match, and the address (and port) it is translated to. */
+export interface NatMapEntry {
+  key: NfValue
+  addr?: string
+  port?: number
+}
 
 export interface NfSet {
   backend: NfBackend
@@ -201,3 +214,35 @@ export interface NfSet {
 
 /** The table libvirt >= 10 keeps its network rules in with its nftables backend. */
 export const LIBVIRT_NFT_TABLE = 'libvirt_network'
+
+/** The words of an iptables-save rule line: double-quoted values unescaped, as iptables itself reads them. */
+export function iptablesWords(ruleText: string): string[] {
+  return [...ruleText.matchAll(/"((?:[^"\\]|\\.)*)"|(\S+)/g)].map((m) => (m[1] !== undefined ? m[1].replace(/\\(.)/g, '$1') : m[2]))
+}
+
+/** Who owns a netfilter chain: a firewall manager rewrites it on reload, libvirt re-creates its own; the rest is the admin's. */
+export type ChainOwner = 'libvirt' | 'firewalld' | 'ufw' | 'docker' | 'admin'
+
+export function chainOwnerOf(table: string | undefined, chain: string | undefined, libvirtOwned = false): ChainOwner {
+  const name = chain ?? ''
+  if (libvirtOwned || /^LIBVIRT_/.test(name) || /^libvirt/.test(table ?? '')) return 'libvirt'
+  if (table === 'firewalld' || /^(IN|FWDI|FWDO|FWD|OUT|PRE|POST)_|_(ZONES|ZONES_SOURCE|POLICIES|direct)$/.test(name)) return 'firewalld'
+  if (/^ufw6?-/.test(name)) return 'ufw'
+  if (/^DOCKER/.test(name)) return 'docker'
+  return 'admin'
+}
+
+/**
+ * A rule that stops everything that reaches it (no match narrows it: counters, comments and logging
+ * aside): a chain's catch-all. Deleting one opens the chain to all traffic, not only the guests'.
+ */
+export function catchAllText(ruleText: string, nftSyntax: boolean): boolean {
+  if (nftSyntax) {
+    const rest = ruleText.replace(/\bcounter( packets \d+ bytes \d+)?/g, '').replace(/\blog( prefix "[^"]*")?( level \w+)?/g, '').replace(/comment "[^"]*"/g, '').trim()
+    return /^(drop|reject( with .*)?)$/.test(rest)
+  }
+  const words = ruleText.trim().split(/\s+/)
+  if (words[0] !== '-A' && words[0] !== '-I') return false
+  const spec = words.slice(2).join(' ').replace(/-m comment --comment ("[^"]*"|\S+)/g, '').trim()
+  return /^-j (DROP|REJECT)( --reject-with \S+)?$/.test(spec)
+}

@@ -76,6 +76,8 @@ export interface BridgeNode extends NodeBase {
   /** Ports that are not guest taps: the physical uplink of a bridged LAN, veths. */
   ports: PortNode[]
   taps: TapNode[]
+  /** An Open vSwitch bridge: its fail mode and controllers (absent: a Linux bridge). */
+  openvswitch?: {failMode: string | null; controllers: {target: string; connected: boolean}[]}
 }
 
 export interface TapNode extends NodeBase {

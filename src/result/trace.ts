@@ -6,6 +6,10 @@ export interface TraceResult {
   capturedAt: string
   guest: string
   state: string
+  /** trace --inbound or --from ADDR: the connections from outside that were followed. */
+  inbound?: string
+  /** `--to`: the one destination traced (ADDR[:PORT]/PROTO), which names its flows. */
+  to?: string
   flows: ResultFlow[]
   /** Why the flows could not be followed (a probe the datapath needs failed). */
   unavailable?: string

@@ -2,9 +2,13 @@ import {mkdtempSync, readFileSync, rmSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {describe, expect, it} from 'vitest'
-import {interactiveStep, judgeFix, runStep, selectFinding} from '../../src/core/fix-service.js'
+import {applyFix, interactiveStep, judgeFix, runStep, selectFinding} from '../../src/core/fix-service.js'
+import type {LibvirtFacts} from '../../probes/libvirt.js'
+import type {NetfilterFacts} from '../../probes/netfilter.js'
+import {dataOf} from '../../probes/types.js'
+import {type FixStep, renderStep} from '../../src/lib/fix.js'
 import type {Finding} from '../../src/result/findings.js'
-import {kvmdoctorCli} from '../helpers.js'
+import {factsOf, fireAll, kvmdoctorCli} from '../helpers.js'
 
 const finding = (id: string, name: string, severity: Finding['severity'] = 'high', kind: Finding['entity']['kind'] = 'network'): Finding => ({
   id, severity, rank: 0, entity: {kind, name}, title: id, summary: '', evidence: [], fix: [], fixSteps: [], explains: [], blastRadius: 0, stable: {ruleId: id, name},
@@ -45,6 +49,38 @@ describe('kvmdoctor fix', () => {
     } finally {
       rmSync(dir, {recursive: true, force: true})
     }
+  })
+
+  it('--yes refuses a fix whose steps are not all known and safe, before running any; runs the rest in order and stops at the first that fails', async () => {
+    const facts = await factsOf('dns-port-conflict')
+    const host = {netfilter: dataOf<NetfilterFacts>(facts.results.netfilter), libvirt: dataOf<LibvirtFacts>(facts.results.libvirt)}
+    const conflict = (await fireAll(facts)).evaluation.findings.find((f) => f.id === 'dns-port-conflict')!
+    const ran: string[] = []
+    const fake = (fail: string | undefined) => async (step: FixStep) => {
+      ran.push(renderStep(step))
+      return {line: renderStep(step), ok: !fail || !renderStep(step).startsWith(fail), detail: 'network is already in use by interface virbr0'}
+    }
+    const events: string[] = []
+    const report = {start: () => events.push('start'), step: (o: {line: string; ok: boolean}) => events.push(`${o.ok ? 'ran' : 'failed'} ${o.line}`)}
+    // Unsafe: the healthy guest's network restarted by a finding about the port, a policy opened.
+    const unsafe = {...conflict, fixSteps: [...conflict.fixSteps, {argv: ['iptables', '-P', 'FORWARD', 'ACCEPT']}, {argv: ['virsh', 'net-destroy', 'kdlab-other']}]}
+    const refused = await applyFix(unsafe, host, report, fake(undefined))
+    expect(refused.refused?.map((p) => `${p.step}: ${p.why}`)).toEqual([
+      `${conflict.fixSteps.length}: changes a chain policy, flushes, zeroes, renames or deletes a chain`,
+      `${conflict.fixSteps.length + 1}: virsh net-destroy on network kdlab-other, which the finding does not name`,
+      `${conflict.fixSteps.length + 1}: network kdlab-other is destroyed and not started again`,
+    ])
+    expect(ran).toEqual([])
+    expect(events).toEqual([])
+    // Safe: run in order; the network start fails, the re-plug after it is not run.
+    const outcome = await applyFix(conflict, host, report, fake('virsh net-start'))
+    const lines = conflict.fixSteps.map(renderStep)
+    const at = lines.indexOf('virsh net-start default')
+    expect(at).toBeGreaterThan(0)
+    expect(ran).toEqual(lines.slice(0, at + 1))
+    expect(outcome).toMatchObject({ran: lines.slice(0, at + 1).map((line, i) => ({line, ok: i < at})), notRun: conflict.fixSteps.slice(at + 1)})
+    expect(outcome.refused === undefined && outcome.notRun.length).toBeGreaterThan(0)
+    expect(events).toEqual(['start', ...lines.slice(0, at).map((l) => `ran ${l}`), `failed ${lines[at]}`])
   })
 
   it('an editor or a console is not run by --yes', () => {

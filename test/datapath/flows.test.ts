@@ -1,7 +1,7 @@
 /**
  * The hop model on a small NAT host written by hand (libvirt's iptables rules,
  * one guest), changed one fact at a time. Real recordings are replayed in
- * test/datapath/recordings.test.ts; these pin down each hop's logic.
+ * test/replay.test.ts and test/golden.test.ts; these pin down each hop's logic.
  */
 import {describe, expect, it} from 'vitest'
 import {type DatapathFacts, type Flow, buildDatapath} from '../../src/datapath/flows.js'

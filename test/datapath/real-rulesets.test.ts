@@ -145,3 +145,37 @@ describe('firewalld (real nft listing of a firewalld-style inet table: zones by 
     expect(walk(rs, [['forward', {iifname: 'eth0', oifname: 'virbr0'}]], inbound).map((b) => b.status)).toEqual(['drop'])
   })
 })
+
+describe('NAT maps (real nft listing: DNAT to addresses looked up by port, or by address and port)', () => {
+  const rs = buildRuleset({nft: {json: data('nat-maps.nft-j-list-ruleset.json'), text: data('nat-maps.nft-a-list-ruleset.txt')}})
+  const to = (dst: string, dport: number, iifname = 'eth1') => walk(rs, [['prerouting', {iifname}]], newPacket({family: 4, src: '203.0.113.10', dst, l4proto: 'tcp', sport: 50000, dport}))
+
+  it('translates address and port from a named map of address . port data (iifname eth0 only)', () => {
+    expect(only(to('198.51.100.2', 8080, 'eth0')).packet).toMatchObject({dst: '192.168.122.10', dport: 80})
+    // Arriving elsewhere the first rule does not match; no other map has 8080: not translated.
+    expect(only(to('198.51.100.2', 8080)).packet).toMatchObject({dst: '198.51.100.2', dport: 8080})
+  })
+
+  it('translates the address only from a named or an inline map, keeping the port', () => {
+    expect(only(to('198.51.100.2', 2222)).packet).toMatchObject({dst: '192.168.122.11', dport: 2222})
+    expect(only(to('198.51.100.2', 3333)).packet).toMatchObject({dst: '192.168.122.12', dport: 3333})
+  })
+
+  it('reads a concatenated key (ip daddr . tcp dport): only that address and port pair is translated', () => {
+    expect(only(to('1.2.3.4', 5555)).packet).toMatchObject({dst: '192.168.122.14', dport: 80})
+    expect(only(to('1.2.3.5', 5555)).packet).toMatchObject({dst: '1.2.3.5', dport: 5555})
+  })
+
+  it('a packet with no entry breaks the rule and goes on to the next (4444 matches the plain DNAT after the maps)', () => {
+    const b = only(to('1.2.3.4', 4444))
+    expect(b.packet).toMatchObject({dst: '192.168.122.13', dport: 22})
+    expect(b.nat).toMatchObject([{type: 'dnat', field: 'dst', from: '1.2.3.4', to: '192.168.122.13'}])
+  })
+
+  it('a map that could not be read completely is undecided, never a miss', () => {
+    const partial = structuredClone(rs)
+    partial.sets['ip kdin portfw2'].complete = false
+    const out = runHook(compile(partial), 'prerouting', 'ip', [startBranch(newPacket({family: 4, iifname: 'eth1', src: '203.0.113.10', dst: '198.51.100.2', l4proto: 'tcp', sport: 50000, dport: 2222}))], ctx)
+    expect(out.map((b) => b.status)).toEqual(['unknown'])
+  })
+})

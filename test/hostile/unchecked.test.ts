@@ -7,6 +7,7 @@
 import {describe, expect, it} from 'vitest'
 import {renderSarif} from '../../reports/sarif.js'
 import {diagnose} from '../../src/core/diagnose.js'
+import {verdictOf} from '../../src/core/verdict.js'
 import {gateDecision} from '../../src/core/gate.js'
 import type {CommandCapture} from '../../src/lib/runner.js'
 import {alteredFixture, cli, fakeBin} from './helpers.js'
@@ -107,7 +108,9 @@ describe('libvirt', () => {
   it('a run that checked everything is executionSuccessful, with no notification', async () => {
     const {runner, options} = await alteredFixture('healthy', {})
     const d = await diagnose({runner, options, version: 'test'})
-    const run = JSON.parse(renderSarif({...d, notChecked: [], probes: d.probes.map((p) => ({...p, ok: true}))})).runs[0]
+    // The verdict is computed once with the findings: a diagnosis changed by hand gets its verdict again.
+    const checked = {...d, notChecked: [], probes: d.probes.map((p) => ({...p, ok: true}))}
+    const run = JSON.parse(renderSarif({...checked, verdict: verdictOf(checked)})).runs[0]
     expect(run.invocations[0]).toMatchObject({executionSuccessful: true, toolExecutionNotifications: []})
   })
 })

@@ -233,7 +233,7 @@ describe('atomic writes and locks', () => {
     for (const format of ['text', 'md', 'html', 'json', 'sarif', 'junit']) {
       const report = join(dir, `report.${format}`)
       await writeFile(report, 'old', {mode: 0o644})
-      const r = await cli(['diagnose', '--from', fixtureDir('healthy'), '--format', format, '--output', report])
+      const r = await cli(['diagnose', '--from', fixtureDir('healthy'), '--format', format, '--output', report, '--allow-unchecked'])
       expect(r.exitCode, r.stderr).toBe(0)
       expect((await stat(report)).mode & 0o777, format).toBe(0o600)
     }
@@ -290,7 +290,7 @@ describe('atomic writes and locks', () => {
     }
     // The CLI too: a lock naming pid 1 no longer stops --output.
     await writeFile(`${target}.lock`, '1\n')
-    const r = await cli(['diagnose', '--from', fixtureDir('healthy'), '--output', target])
+    const r = await cli(['diagnose', '--from', fixtureDir('healthy'), '--output', target, '--allow-unchecked'])
     expect(r.exitCode, r.stderr).toBe(0)
     expect(existsSync(`${target}.lock`)).toBe(false)
     // A live holder, as it wrote its lock, still holds it.

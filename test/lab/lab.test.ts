@@ -17,7 +17,11 @@ import {type HostState, captureHostState, diffHostState, restoreHostState, resto
 import {traceNft} from './kernel-trace.js'
 import {CACHE, INET, ROOT, cleanLab, ensureHost, guestAddresses, guestIpv6Addresses, kvmdoctor, sh, startInternet, startLeasedGuest} from './lab.js'
 import {forgetGuestConnections, measureOracle, reachMarks, reachSeq, runningLabGuests, traceGuests, traceTargets, waitReachOk, writeOracle} from './oracle.js'
-import {LIVE, WEB01} from './scenarios-live.js'
+import {LIVE, WEB01, measureInbound} from './scenarios-live.js'
+import {checkInboundOracle, inboundDisagreements} from '../inbound-oracle.js'
+import {ReplayRunner} from '../../src/core/snapshot.js'
+import {diagnose} from '../../src/core/diagnose.js'
+import {replayOptions} from '../helpers.js'
 import {type UplinkWatch, startUplinkWatch} from './uplink-watch.js'
 
 const HOST_STATE = join(CACHE, 'kdlab-host-state.json')
@@ -116,6 +120,16 @@ describe('lab host', () => {
         lap(live.netns ? 'measure' : 'measure+trace')
         writeOracle(fixture, oracle)
         checkOracle(scenario, oracle)
+        if (scenario.inbound) {
+          // Real connections through the forward (after the guests measured), and kvmdoctor's inbound flows against them.
+          const inbound = await measureInbound()
+          writeFileSync(join(fixture, 'inbound.json'), `${JSON.stringify(inbound, null, 2)}\n`)
+          checkInboundOracle(scenario.name, scenario.inbound, inbound)
+          const replayed = await ReplayRunner.open(fixture)
+          const d = await diagnose({runner: replayed, options: replayOptions(replayed), version: 'test'})
+          expect(inboundDisagreements(d.flows, inbound), `${scenario.name}: inbound flows against real connections`).toEqual([])
+          lap('inbound')
+        }
         checkScenario(scenario, result.report)
         if (scenario.ip) await checkIpAgainstConsoles(scenario, scenario.args ?? [])
         // The default --fail-on is high.

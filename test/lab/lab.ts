@@ -102,6 +102,8 @@ export interface Guest {
   clientId?: string
   /** Default gateway of a static guest. */
   gw?: string
+  /** ACPI on (libvirt leaves it off without <acpi/>): the guest's kernel answers PCI hot-unplug, so `virsh detach-interface` works. */
+  acpi?: boolean
 }
 
 export const consolePath = (name: string) => join(CACHE, `${name}.console`)
@@ -129,7 +131,7 @@ function domainXml(g: Guest): string {
   <os><type arch='x86_64' machine='pc'>hvm</type>
     <kernel>${CACHE}/vmlinuz</kernel><initrd>${CACHE}/initrd.gz</initrd>
     <cmdline>${cmdline}</cmdline>
-  </os>
+  </os>${g.acpi ? '\n  <features><acpi/></features>' : ''}
   <devices>
     ${iface}<mac address='${g.mac}'/><model type='virtio'/></interface>
     <serial type='file'><source path='${consolePath(g.name)}'/><target port='0'/></serial>

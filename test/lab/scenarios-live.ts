@@ -4,6 +4,7 @@ import {join} from 'node:path'
 import {expect} from 'vitest'
 import {dropChainsAdded, readAlternatives, restoreAlternatives} from './host-state.js'
 import {type TracedPacket, finalVerdict} from './kernel-trace.js'
+import {GUEST_MARK, type InboundMeasure, type InboundRecord, PUBLISHED} from '../inbound-oracle.js'
 import {
   BRIDGE,
   CACHE,
@@ -11,6 +12,7 @@ import {
   INET,
   INET_DNS_HOST,
   NETWORK,
+  ROOT,
   defineNetwork,
   deleteNamespace,
   guestAddresses,
@@ -188,7 +190,8 @@ async function tapOf(guest: string): Promise<string> {
 }
 
 const LAN01: Guest = {name: 'kdlab-lan01', mac: '52:54:00:6b:64:10', mode: 'dhcp-or-apipa', bridge: LAB_BRIDGE, probe: '10.77.0.2'}
-const DUP01: Guest = {name: 'kdlab-dup01', mac: WEB01_MAC, mode: 'dhcp'}
+// ACPI on: the fix detaches its interface (PCI hot-unplug), which the guest's kernel must answer.
+const DUP01: Guest = {name: 'kdlab-dup01', mac: WEB01_MAC, mode: 'dhcp', acpi: true}
 const TINY = 'kdlab-tiny'
 const TINY_GUESTS: Guest[] = [1, 2, 3].map((n) => ({name: `kdlab-tiny0${n}`, mac: `52:54:00:6b:64:2${n}`, mode: 'dhcp-or-apipa', network: TINY, probe: '192.168.150.1'}))
 const PINNED = 'kdlab-pinned'
@@ -1195,6 +1198,127 @@ async function outOfManglePrerouting(rule: string[]): Promise<void> {
   manglePreroutingMade = false
 }
 
+// ---- Issue 28: connections from outside through the host's port forwards ------------------------
+
+/** web01's address now: the target every inbound scenario's forward is written for. */
+async function web01Address(): Promise<string> {
+  const addr = await leasedAddress(WEB01_MAC)
+  if (!addr) throw new Error('kdlab-web01 holds no lease: no target for a forward')
+  return addr
+}
+
+/** iptables-save lines of a forward of the published port to `target`. */
+const forwardDnat = (chain: 'PREROUTING' | 'OUTPUT', target: string) => `-A ${chain} -d ${PUBLISHED.hostAddress}/32 -p tcp -m tcp --dport ${PUBLISHED.port} -j DNAT --to-destination ${target}:${PUBLISHED.guestPort}`
+const forwardAccept = (chain: string, target: string) => `${chain} -d ${target}/32 -o ${BRIDGE} -p tcp -m tcp --dport ${PUBLISHED.guestPort} -j ACCEPT`
+
+/** A forward as iptables rules added to the host's tables (to web01's address now, or another), the tables restored after. */
+function inboundIptables(rules: (web: string) => {nat: string[]; filter: string[]}, target?: string): LiveScenario {
+  return {
+    async inject() {
+      await saveIptables()
+      const r = rules(target ?? (await web01Address()))
+      await iptablesAdd(`*nat\n${r.nat.join('\n')}\nCOMMIT\n*filter\n${r.filter.join('\n')}\nCOMMIT\n`)
+    },
+    reset: restoreIptables,
+    // The guests' own traffic is untouched by a forward.
+    trace: {check: allAccepted},
+  }
+}
+
+const LIBVIRT_HOOK = '/etc/libvirt/hooks/qemu'
+
+/** The libvirt wiki's port-forwarding qemu hook ("Forwarding Incoming Connections") for web01: the probe's own test script, aimed at web01's address now. */
+function wikiHook(web: string): string {
+  const script = readFileSync(join(ROOT, 'test/data/libvirt-hooks/qemu-wiki-style.sh'), 'utf8')
+  const aimed = script.replace(/^Guest_ipaddr=.*$/m, `Guest_ipaddr=${web}`)
+  if (aimed === script || !aimed.includes(`Host_ipaddr=${PUBLISHED.hostAddress}\nHost_port=${PUBLISHED.port}\nGuest_port=${PUBLISHED.guestPort}`)) throw new Error('qemu-wiki-style.sh no longer forwards the published port')
+  return aimed
+}
+
+/** firewalld's nat chains (firewalld 1.x layout) with a forward-port in the public zone, kdlab-up0's zone here. */
+const firewalldForwardPort = (uplink: string, web: string) => `  chain nat_PREROUTING {
+    type nat hook prerouting priority dstnat + 10; policy accept;
+    jump nat_PREROUTING_ZONES
+  }
+  chain nat_PREROUTING_ZONES {
+    iifname "${uplink}" goto nat_PRE_trusted
+    goto nat_PRE_public
+  }
+  chain nat_PRE_trusted {
+  }
+  chain nat_PRE_public {
+    jump nat_PRE_public_allow
+  }
+  chain nat_PRE_public_allow {
+    meta nfproto ipv4 tcp dport ${PUBLISHED.port} dnat ip to ${web}:${PUBLISHED.guestPort}
+  }`
+
+const INBOUND: Record<string, LiveScenario> = {
+  'inbound-forward-ok': inboundIptables((web) => ({nat: [forwardDnat('PREROUTING', web), forwardDnat('OUTPUT', web)], filter: [forwardAccept('-I FORWARD 1', web)]})),
+  'inbound-forward-blocked': inboundIptables((web) => ({nat: [forwardDnat('PREROUTING', web), forwardDnat('OUTPUT', web)], filter: []})),
+  'inbound-dnat-stale': inboundIptables((old) => ({nat: [forwardDnat('PREROUTING', old), forwardDnat('OUTPUT', old)], filter: [forwardAccept('-I FORWARD 1', old)]}), '192.168.122.250'),
+  'inbound-hairpin-missing': inboundIptables((web) => ({nat: [forwardDnat('PREROUTING', web)], filter: [forwardAccept('-I FORWARD 1', web)]})),
+  'inbound-hook-rules-lost': {
+    async inject() {
+      if (existsSync(LIBVIRT_HOOK)) throw new Error(`${LIBVIRT_HOOK} exists: the lab will not replace this host's hook`)
+      // Written while libvirtd runs: libvirtd looks for hooks when it starts, so it never runs this one; its rules are
+      // not in the ruleset, as after a firewall reload that came after the guest started.
+      writeFileSync(LIBVIRT_HOOK, wikiHook(await web01Address()), {mode: 0o755})
+    },
+    async reset() {
+      rmSync(LIBVIRT_HOOK, {force: true})
+    },
+    trace: {check: allAccepted},
+  },
+  'inbound-firewalld-forward-port': {
+    async inject() {
+      if (await nftTableExists('inet', 'firewalld')) throw new Error('this host runs firewalld: the lab will not replace its table')
+      const uplink = (await uplinkDevices())[0]
+      const table = firewalldRuleset(uplink, true)
+      await nftApply(table.replace(/\n}\n$/, `\n${firewalldForwardPort(uplink, await web01Address())}\n}\n`))
+    },
+    async reset() {
+      await sh(['nft', 'delete', 'table', 'inet', 'firewalld'])
+    },
+    trace: {check: allAccepted},
+  },
+  'inbound-ufw-route': {
+    async inject() {
+      await saveIptables()
+      const web = await web01Address()
+      // ufw's before.rules nat section and `ufw route allow proto tcp to WEB port 80` (ufw-user-forward); ufw's jumps
+      // after libvirt's, as when libvirtd inserted its own at the top after ufw had loaded.
+      const filter = ufwRuleset((await uplinkDevices())[0], false).replace('-A ufw-skip-to-policy-input -j DROP', `${forwardAccept('-A ufw-user-forward', web)}\n-A ufw-skip-to-policy-input -j DROP`)
+      await iptablesAdd(`*nat\n${forwardDnat('PREROUTING', web)}\nCOMMIT\n${filter}`)
+    },
+    reset: restoreIptables,
+    trace: {check: allAccepted},
+  },
+}
+
+/**
+ * Real connections to the published port: from the lab internet's namespace with the address kvmdoctor's outside
+ * stand-in has (203.0.113.10: a route there takes it as the source), and from the host itself. Answered means
+ * the guest's HTTP server's answer came back through the forward.
+ */
+export async function measureInbound(): Promise<InboundRecord> {
+  const request = `printf 'GET / HTTP/1.0\\r\\n\\r\\n' | busybox nc -w 3 ${PUBLISHED.hostAddress} ${PUBLISHED.port}`
+  const measure = async (from: InboundMeasure['from'], client: string, argv: string[]): Promise<InboundMeasure> => {
+    const r = await sh(argv, {reject: false, timeout: 20_000})
+    const output = `${r.stdout}${r.stderr}`.trim().slice(0, 300) || `exit ${r.exitCode}`
+    return {from, client, answered: r.stdout.includes(GUEST_MARK), output}
+  }
+  await sh(['ip', '-n', INET.netns, 'route', 'replace', `${PUBLISHED.hostAddress}/32`, 'dev', INET.nsDev, 'src', INET.server])
+  let outside: InboundMeasure
+  try {
+    outside = await measure('outside', INET.server, ['ip', 'netns', 'exec', INET.netns, 'sh', '-c', request])
+  } finally {
+    await sh(['ip', '-n', INET.netns, 'route', 'del', `${PUBLISHED.hostAddress}/32`], {reject: false})
+  }
+  const host = await measure('host', PUBLISHED.hostAddress, ['sh', '-c', request])
+  return {port: PUBLISHED.port, measures: [outside, host]}
+}
+
 export const LIVE: Record<string, LiveScenario> = {
   healthy: {
     async inject() {},
@@ -1475,5 +1599,6 @@ export const LIVE: Record<string, LiveScenario> = {
   ...SHAPES,
   ...WIRE,
   ...ROUND_TRIP,
+  ...INBOUND,
 }
 

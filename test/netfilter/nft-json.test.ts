@@ -132,7 +132,8 @@ describe('parseNftJsonIR: native nft ruleset', () => {
     expect(byHandle(kd, 'forward', 36).exprs[2]).toEqual({kind: 'effect', text: 'counter name "cnt1"'})
     expect(last('forward', 31)).toEqual({kind: 'vmap', field: 'iifname', map: {t: 'setref', name: 'ip kd_native ifverdicts'}, text: 'meta iifname vmap @ifverdicts'})
     expect(last('pre', 11)).toEqual({kind: 'nat', type: 'dnat', addr: '192.168.122.20', addrEnd: '192.168.122.30', port: 80, portEnd: 90, text: 'dnat to 192.168.122.20-192.168.122.30:80-90'})
-    expect(last('pre', 12)).toEqual({kind: 'nat', type: 'dnat', text: 'dnat to tcp dport map @portmap'})
+    // The map's address depends on the packet's key (tcp dport, which brings its protocol dependency).
+    expect(byHandle(kd, 'pre', 12).exprs).toEqual([l4('tcp'), {kind: 'nat', type: 'dnat', map: {field: 'dport', entries: {t: 'setref', name: 'ip kd_native portmap'}}, text: 'dnat to tcp dport map @portmap'}])
     expect(last('pre', 14)).toEqual({kind: 'nat', type: 'dnat', addr: '192.168.122.10', port: 22, text: 'dnat to 192.168.122.10:22'})
     expect(last('post', 15)).toEqual({kind: 'nat', type: 'snat', addr: '203.0.113.1', text: 'snat to 203.0.113.1'})
     expect(last('post', 17)).toEqual({kind: 'nat', type: 'masquerade', port: 1024, portEnd: 65535, text: 'masquerade to :1024-65535 random'})
@@ -216,7 +217,11 @@ describe('parseNftJsonIR: objects, element options, dynamic sets, meters', () =>
       {kind: 'cmp', field: 'saddr', op: 'eq', value: {t: 'setref', name: 'inet kd_obj nets6'}, concat: ['saddr', 'dport']},
     ])
     expect(fwd.rules).toHaveLength(14)
-    expect(table(o.tables, 'inet', 'kd_obj').chains.pre.rules[0].exprs).toEqual([{kind: 'nat', type: 'dnat', text: 'dnat ip to ip daddr . tcp dport map @portfwd'}])
+    expect(table(o.tables, 'inet', 'kd_obj').chains.pre.rules[0].exprs).toEqual([
+      {kind: 'cmp', field: 'nfproto', op: 'eq', value: {t: 'str', v: 'ipv4'}, implicit: true},
+      l4('tcp'),
+      {kind: 'nat', type: 'dnat', map: {field: 'daddr', concat: ['daddr', 'dport'], entries: {t: 'setref', name: 'inet kd_obj portfwd'}}, text: 'dnat ip to ip daddr . tcp dport map @portfwd'},
+    ])
   })
 })
 

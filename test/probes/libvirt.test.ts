@@ -92,4 +92,25 @@ describe('parseDomainXml', () => {
     expect(d.type).toBe('kvm')
     expect(d.id).toBeUndefined()
   })
+
+  it('reads an Open vSwitch port (virtualport, VLAN tag, bandwidth), on the interface or in a running one\'s <actual>', () => {
+    const d = parseDomainXml(`<domain type='kvm' id='3'><name>web</name><devices>
+      <interface type='bridge'><mac address='52:54:00:aa:bb:01'/><source bridge='ovsbr0'/>
+        <vlan><tag id='42'/></vlan>
+        <virtualport type='openvswitch'><parameters interfaceid='09b11c53-8b5c-4eeb-8f00-d84eaa0aaa4f'/></virtualport>
+        <bandwidth><inbound average='1000' peak='5000' burst='1024'/><outbound average='128'/></bandwidth>
+        <target dev='vnet3'/></interface>
+      <interface type='network'><mac address='52:54:00:aa:bb:02'/><source network='ovs-net'/>
+        <actual type='bridge'><source bridge='ovsbr1'/><virtualport type='openvswitch'><parameters interfaceid='1a2b3c4d-0000-4000-8000-000000000001'/></virtualport></actual>
+        <target dev='vnet4'/></interface></devices></domain>`)
+    expect(d.interfaces[0]).toMatchObject({
+      source: 'ovsbr0',
+      virtualport: {type: 'openvswitch', interfaceId: '09b11c53-8b5c-4eeb-8f00-d84eaa0aaa4f'},
+      vlanTags: [42],
+      bandwidth: {inbound: {average: 1000, peak: 5000, burst: 1024}, outbound: {average: 128}},
+    })
+    expect(d.interfaces[1]).toMatchObject({source: 'ovs-net', bridge: 'ovsbr1', virtualport: {type: 'openvswitch', interfaceId: '1a2b3c4d-0000-4000-8000-000000000001'}})
+    expect(d.interfaces[1].bandwidth).toBeUndefined()
+    expect(parseNetworkXml(`<network><name>ovs-net</name><forward mode='bridge'/><bridge name='ovsbr1'/><virtualport type='openvswitch'/></network>`)).toMatchObject({forwardMode: 'bridge', bridge: 'ovsbr1', virtualport: 'openvswitch'})
+  })
 })

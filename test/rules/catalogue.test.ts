@@ -3,7 +3,8 @@ import {join} from 'node:path'
 import {describe, expect, it} from 'vitest'
 import {ALL_RULES} from '../../rules/index.js'
 import {SEVERITIES} from '../../src/lib/severity.js'
-import {ROOT} from '../helpers.js'
+import {ROOT, fire} from '../helpers.js'
+import {RULE_CASES} from './cases.js'
 
 /** A rule is a file of rules/ with its doc beside it; the other modules there are what rules share. */
 const ruleFiles = readdirSync(join(ROOT, 'rules'))
@@ -20,23 +21,12 @@ const knowledgeBaseIds = new Set(
  * an id leaves it when its rule lands, and the test below fails if a built id is still listed.
  */
 const PENDING: Record<string, number> = {
-  'ovs-secure-no-controller': 29,
-  'ovs-port-missing': 29,
-  'ovs-vlan-mismatch': 29,
-  'ovs-flow-drop': 29,
-  'ovs-interface-error': 29,
-  'guest-bandwidth-limited': 29,
-  'tc-policer-drops': 29,
   'guest-gateway-unanswered': 27,
   'guest-netmask-wrong': 27,
   'guest-dns-unanswered': 27,
   'dhcp-request-foreign': 27,
   'ipv6-dad-failed': 27,
   'guest-proxy-arp': 27,
-  'dnat-target-stale': 28,
-  'port-forward-blocked': 28,
-  'hairpin-missing': 28,
-  'hook-rules-lost': 28,
 }
 
 const expectations = ALL_RULES.filter((r) => r.askedFor !== undefined)
@@ -54,6 +44,11 @@ describe('expectation rules (kvmdoctor.yaml)', () => {
 })
 
 describe('rule catalogue', () => {
+  it('lists inputs only for rules that exist', () => {
+    const ids = new Set(catalogue.map((r) => r.id))
+    expect(Object.keys(RULE_CASES).filter((id) => !ids.has(id))).toEqual([])
+  })
+
   it('every rule file is registered, and every registered rule has a file', () => {
     expect(ALL_RULES.map((r) => r.id).sort()).toEqual([...ruleFiles].sort())
   })
@@ -83,12 +78,26 @@ describe('rule catalogue', () => {
         for (const section of ['**What it means.**', '**Facts it reads.**', '**Fix.**', '**Not a fault.**']) expect(text).toContain(section)
         for (const alias of rule.aliases) expect(text, `the doc names the id it was known by (${alias})`).toContain(alias)
       })
-      it('has tests with a case where it must fire and one where it must not', () => {
-        const test = join(ROOT, 'test/rules', `${rule.id}.test.ts`)
-        expect(existsSync(test), `test/rules/${rule.id}.test.ts missing`).toBe(true)
-        const text = readFileSync(test, 'utf8')
-        expect(text).toMatch(/it\(['"`]fires/)
-        expect(text).toMatch(/it\(['"`](stays silent|ignores|accepts|does not)/)
+      it('fires on each of its must-fire inputs and stays silent on each of its must-not-fire inputs (test/rules/cases.ts)', async () => {
+        const cases = RULE_CASES[rule.id]
+        expect(cases, `test/rules/cases.ts has no inputs for ${rule.id}`).toBeDefined()
+        expect(cases.fires.length, `${rule.id} has no must-fire input`).toBeGreaterThan(0)
+        expect(cases.silent.length, `${rule.id} has no must-not-fire input`).toBeGreaterThan(0)
+        for (const input of cases.fires) {
+          const {names, evaluation} = await fire(rule, await input.facts())
+          expect(names.length, `${rule.id} must fire on ${input.name}`).toBeGreaterThan(0)
+          if (input.on) expect(names, `${rule.id} on ${input.name}`).toEqual(input.on)
+          expect(evaluation.findings.every((f) => f.id === rule.id)).toBe(true)
+        }
+        for (const input of cases.silent) {
+          const {names, evaluation} = await fire(rule, await input.facts())
+          expect(names, `${rule.id} must stay silent on ${input.name}`).toEqual([])
+          // Silent because it judged, never because it could not look.
+          expect(evaluation.notChecked, `${rule.id} not checked on ${input.name}`).toEqual([])
+          const because = input.silentBecause ?? 'judged'
+          const seen = {judged: evaluation.applicable.length > 0, excluded: evaluation.checked.length > 0 && evaluation.applicable.length === 0, 'no entity': evaluation.checked.length === 0}
+          expect(seen[because], `${rule.id} on ${input.name}: silent because ${because}, but it checked ${evaluation.checked.length} and judged ${evaluation.applicable.length}`).toBe(true)
+        }
       })
       it('is well formed: severity, explained rules exist', () => {
         expect(SEVERITIES).toContain(rule.severity)

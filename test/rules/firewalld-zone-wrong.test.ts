@@ -1,13 +1,9 @@
 import {describe, expect, it} from 'vitest'
 import rule from '../../rules/firewalld-zone-wrong.js'
 import {factsOf, fire} from '../helpers.js'
+import {withFirewalldZone} from './cases.js'
 
-const withFirewalld = async (zone: string | null) => {
-  const facts = await factsOf('healthy')
-  const results = structuredClone(facts.results)
-  results.firewalld = {id: 'firewalld', ok: true, data: {running: true, zones: {virbr0: zone}}, durationMs: 0}
-  return {...facts, results}
-}
+const withFirewalld = async (zone: string | null) => withFirewalldZone(await factsOf('healthy'), zone)
 
 describe('firewalld-zone-wrong', () => {
   it("fires when the bridge is in zone public", async () => {

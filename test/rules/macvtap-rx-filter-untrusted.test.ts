@@ -1,27 +1,13 @@
 import {describe, expect, it} from 'vitest'
 import type {ArpScanFacts} from '../../probes/arpscan.js'
 import type {LeaseFacts} from '../../probes/leases.js'
-import type {LibvirtFacts} from '../../probes/libvirt.js'
-import type {Neighbour} from '../../probes/neighbours.js'
 import rule from '../../rules/macvtap-rx-filter-untrusted.js'
-import {type Facts, alter, factsOf, fire} from '../helpers.js'
+import {alter, factsOf, fire} from '../helpers.js'
+import {MACVTAP_CHANGED_MAC, MACVTAP_CONFIGURED_MAC, macvtapGuest as macvtapGuestOf} from './cases.js'
 
-const CONFIGURED = '52:54:00:6b:64:01'
-const CHANGED = '02:00:5e:10:00:01'
-
-/**
- * The lab's guests sit on a libvirt bridge, not macvtap (a macvtap guest cannot be reached from the
- * host that runs the lab). These tests keep the healthy recording and change the facts a macvtap
- * guest would show: its interface type direct, and its address answered by another MAC.
- */
-async function macvtapGuest(options: {trust: boolean; macChanged: boolean}): Promise<Facts> {
-  let facts = alter<LibvirtFacts>(await factsOf('healthy'), 'libvirt', (l) => {
-    const iface = l.domains.find((d) => d.name === 'kdlab-web01')!.interfaces[0]
-    Object.assign(iface, {type: 'direct', source: 'eth0', bridge: undefined, target: 'macvtap0', trustGuestRxFilters: options.trust})
-  })
-  if (options.macChanged) facts = alter<Neighbour[]>(facts, 'neighbours', (n) => n.filter((x) => x.mac === CONFIGURED).forEach((x) => (x.mac = CHANGED)))
-  return facts
-}
+const CONFIGURED = MACVTAP_CONFIGURED_MAC
+const CHANGED = MACVTAP_CHANGED_MAC
+const macvtapGuest = async (options: {trust: boolean; macChanged: boolean}) => macvtapGuestOf(await factsOf('healthy'), options)
 
 describe('macvtap-rx-filter-untrusted', () => {
   it("fires when the guest's leased address is answered by a MAC it was not given, on macvtap without trustGuestRxFilters", async () => {

@@ -1,26 +1,13 @@
 import {describe, expect, it} from 'vitest'
 import type {LogFacts} from '../../probes/logs.js'
-import {type ModuleFacts, parseModulesBuiltin, parseProcModules} from '../../probes/modules.js'
+import {type ModuleFacts, parseModulesBuiltin} from '../../probes/modules.js'
 import rule from '../../rules/netfilter-module-missing.js'
 import {alter, factsOf, fire, fireAll, withProbeData} from '../helpers.js'
+import {MODULES_BUILTIN, modulesWithNat, modulesWithoutNat} from './cases.js'
 
-/**
- * The lab kernel has no loadable modules (no /proc/modules: everything is built in), so a missing
- * module cannot be reproduced there. These tests keep lab recordings and set the one fact the lab
- * cannot change, the module lists, in the formats /proc/modules and modules.builtin have.
- */
-const PROC_MODULES = [
-  'nft_chain_nat 12288 0 - Live 0x0000000000000000',
-  'nf_tables 372736 1 nft_chain_nat, Live 0x0000000000000000',
-  'bridge 421888 0 - Live 0x0000000000000000',
-  'stp 12288 1 bridge, Live 0x0000000000000000',
-  'llc 16384 2 bridge,stp, Live 0x0000000000000000',
-  'nf_conntrack 196608 0 - Live 0x0000000000000000',
-].join('\n')
-const BUILTIN = 'kernel/net/ipv4/netfilter/nf_defrag_ipv4.ko\nkernel/net/netfilter/x_tables.ko\n'
-
-const withoutNat: ModuleFacts = {loadable: true, loaded: parseProcModules(PROC_MODULES), builtin: parseModulesBuiltin(BUILTIN)}
-const withNat: ModuleFacts = {loadable: true, loaded: [...withoutNat.loaded, 'nf_nat', 'xt_MASQUERADE'], builtin: withoutNat.builtin}
+const withoutNat = modulesWithoutNat
+const withNat = modulesWithNat
+const BUILTIN = MODULES_BUILTIN
 
 describe('netfilter-module-missing', () => {
   it('fires when a NAT network has no MASQUERADE and nf_nat and xt_MASQUERADE are neither loaded nor built in (lab ruleset, module lists set)', async () => {

@@ -1,18 +1,9 @@
 import {describe, expect, it} from 'vitest'
-import type {LibvirtFacts} from '../../probes/libvirt.js'
 import rule from '../../rules/routed-network-no-return-route.js'
-import type {NfRuleset} from '../../src/lib/netfilter.js'
-import {alter, factsOf, fire} from '../helpers.js'
+import {factsOf, fire} from '../helpers.js'
+import {forwardMode} from './cases.js'
 
-/** The lab's default network switched to another forward mode, and libvirt's MASQUERADE gone with NAT. */
-const mode = (forwardMode: string) => async () =>
-  alter<NfRuleset>(
-    alter<LibvirtFacts>(await factsOf('healthy'), 'libvirt', (l) => (l.networks.find((n) => n.name === 'default')!.forwardMode = forwardMode)),
-    'netfilter',
-    (rs) => {
-      for (const t of rs.tables) for (const c of Object.values(t.chains)) c.rules = c.rules.filter((r) => !r.exprs.some((e) => e.kind === 'nat'))
-    },
-  )
+const mode = (m: string) => async () => forwardMode(await factsOf('healthy'), m)
 
 describe('routed-network-no-return-route', () => {
   it('fires for a routed network: its egress replies are undecided, not passed', async () => {

@@ -1,8 +1,9 @@
 import {describe, expect, it} from 'vitest'
 import rule from '../../rules/snat-address-not-local.js'
 import {factsOf, fire, withIptablesRule} from '../helpers.js'
+import {snatTo} from './cases.js'
 
-const snat = (to: string) => `-A POSTROUTING -s 192.168.122.0/24 ! -d 192.168.122.0/24 -j SNAT --to-source ${to}`
+const snat = snatTo
 
 describe('snat-address-not-local', () => {
   it('fires for an SNAT to an address this host does not own, naming the rule and the address', async () => {

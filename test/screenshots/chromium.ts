@@ -25,10 +25,11 @@ export interface PageRun {
 }
 
 /** Loads an HTML file and either dumps its DOM or saves a screenshot; returns what its console said. */
-export async function chromium(htmlFile: string, mode: {dumpDom: true} | {screenshot: string; width: number; height: number}): Promise<PageRun> {
+export async function chromium(htmlFile: string, mode: {dumpDom: true; width?: number; height?: number} | {screenshot: string; width: number; height: number}): Promise<PageRun> {
   const profile = mkdtempSync(join(tmpdir(), 'kvmdoctor-chromium-'))
   try {
-    const what = 'dumpDom' in mode ? ['--dump-dom'] : [`--screenshot=${mode.screenshot}`, `--window-size=${mode.width},${mode.height}`, '--hide-scrollbars']
+    const size = mode.width && mode.height ? [`--window-size=${mode.width},${mode.height}`, '--hide-scrollbars'] : []
+    const what = 'dumpDom' in mode ? ['--dump-dom', ...size] : [`--screenshot=${mode.screenshot}`, ...size]
     const r = await execa(CHROMIUM!, [...FLAGS, `--user-data-dir=${profile}`, ...what, pathToFileURL(htmlFile).href], {reject: false, stdin: 'ignore', timeout: 90_000})
     if (r.exitCode !== 0) throw new Error(`chromium exited ${r.exitCode}: ${r.stderr.slice(-2000)}`)
     return {console: r.stderr.split('\n').filter((l) => /:CONSOLE[:(]/.test(l)), stdout: r.stdout}

@@ -1,4 +1,4 @@
-import lzma from 'lzma-native'
+import {execFileSync} from 'node:child_process'
 import {linkSync, mkdirSync, mkdtempSync, readFileSync, symlinkSync, writeFileSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {dirname, join} from 'node:path'
@@ -74,7 +74,8 @@ function rawTar(entries: {path: string; body?: string; type?: 'File' | 'Director
 
 const top = 'sosreport-kdhost-2026-12-05-abcdef'
 const asEntries = (files: Record<string, string>) => Object.entries(files).map(([path, body]) => ({path: `${top}/${path}`, body}))
-const xz = (buffer: Buffer) => lzma.compress(buffer, {preset: 1}) as unknown as Promise<Buffer>
+/** The xz command, as sos compresses its archives. */
+const xz = async (buffer: Buffer) => execFileSync('xz', ['-1', '--stdout'], {input: buffer, maxBuffer: 64 * 1024 * 1024})
 
 async function findingsAndProbes(from: string) {
   const source = await openSource({from, timeoutMs: 1000})
@@ -136,6 +137,16 @@ describe('a sosreport as a source', () => {
     const runner = await openSosreport(dir, {directory: true})
     expect(runner.tree.read('etc-passwd')).toMatchObject({error: expect.stringContaining('out of the sosreport')})
     expect(runner.tree.read('hardlinked')).toMatchObject({error: expect.stringContaining('hard link')})
+  })
+
+  it('a corrupt or cut .tar.xz is a clear error with what xz said, not a partial sosreport', async () => {
+    const whole = await xz(rawTar(asEntries(sosFiles())))
+    const cut = join(scratch(), 'cut.tar.xz')
+    writeFileSync(cut, whole.subarray(0, Math.floor(whole.length / 2)))
+    await expect(openSosArchive(cut, SOS_WANTED)).rejects.toThrow(/not a readable \.tar\.xz archive \(xz: .*(Unexpected end of input|Compressed data is corrupt|File format not recognized)/)
+    const garbled = join(scratch(), 'garbled.tar.xz')
+    writeFileSync(garbled, Buffer.concat([whole.subarray(0, 12), Buffer.alloc(4096, 0x5a)]))
+    await expect(openSosArchive(garbled, SOS_WANTED)).rejects.toThrow(UserError)
   })
 
   it('bounds what it decompresses: every byte, padding after the end of the archive included', async () => {

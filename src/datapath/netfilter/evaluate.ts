@@ -14,7 +14,7 @@
  * not, the verdict is indeterminate and names the rule and both outcomes.
  */
 import {parseIp, rangeContains} from '../../lib/addr.js'
-import type {NfChain, NfField, NfMatch, NfRule, NfRuleRef, NfStatement, NfValue, NfFamily, NfHook} from '../../lib/netfilter.js'
+import type {NatMapEntry, NfChain, NfField, NfMatch, NfRule, NfRuleRef, NfStatement, NfValue, NfFamily, NfHook} from '../../lib/netfilter.js'
 import {type CompiledRuleset, NAT_CORE_PRIORITY, tableOf} from './compile.js'
 import {ICMPV6_TYPES, ICMP_TYPES, type NfPacket, protoNumber} from './packet.js'
 
@@ -48,6 +48,8 @@ export interface TraceStep {
   /** accept, drop, reject, jump X, goto X, return, masquerade, snat, dnat, mark, queue, ... */
   action?: string
   note?: string
+  /** The rule's (or, for a policy, the base chain's) packet counters, when the recording holds them: how often it really acted. */
+  counters?: {packets: number; bytes: number}
 }
 
 /** An undecidable match this branch assumed one way. */
@@ -340,7 +342,7 @@ function step(rs: CompiledRuleset, m: Machine, hook: NfHook, natChain: boolean, 
       // The stack is empty: the base chain's policy, also when a goto left the base chain (nft_do_chain).
       if (m.frames.length === 1) {
         const policy = m.base.base!.policy
-        const s: TraceStep = {hook, chain: refOf(m.base, hook), event: 'policy', action: policy}
+        const s: TraceStep = {hook, chain: refOf(m.base, hook), event: 'policy', action: policy, ...(m.base.counters ? {counters: m.base.counters} : {})}
         b.steps.push(s)
         if (policy === 'drop') return {kind: 'done', branch: {...b, status: 'drop', decidedBy: s}}
         return {kind: 'done', branch: b}
@@ -402,7 +404,7 @@ type RuleOutcome =
   | {kind: 'fork'; machines: Machine[]}
 
 function stepFor(hook: NfHook, chain: NfChain, rule: NfRule, event: TraceStep['event'], action?: string, note?: string): TraceStep {
-  return {hook, chain: refOf(chain, hook), rule: {ref: rule.ref, text: rule.text}, event, ...(action ? {action} : {}), ...(note ? {note} : {})}
+  return {hook, chain: refOf(chain, hook), rule: {ref: rule.ref, text: rule.text}, event, ...(action ? {action} : {}), ...(note ? {note} : {}), ...(rule.counters ? {counters: rule.counters} : {})}
 }
 
 function runRule(rs: CompiledRuleset, rule: NfRule, m: Machine, hook: NfHook, chain: NfChain, natChain: boolean, ctx: EvalContext, priority: number): RuleOutcome {
@@ -413,6 +415,9 @@ function runRule(rs: CompiledRuleset, rule: NfRule, m: Machine, hook: NfHook, ch
       const r = evalMatch(rs, e, b.packet, ctx, priority, chain.family)
       if (r === false) return {kind: 'next'}
       if (r === 'unknown') {
+        // A later match of the same run that is known false (another interface, another protocol)
+        // decides: the rule does not match whatever the unknown field holds.
+        if (laterMatchFails(rs, rule, i + 1, b.packet, ctx, priority, chain.family)) return {kind: 'next'}
         const why = e.kind === 'nondeterministic' ? `may match (${e.what})` : e.kind === 'opaque' ? `not modelled: ${e.text}` : `cannot tell: ${describeUnknown(e, b.packet)}`
         const s = stepFor(hook, chain, rule, 'maybe', undefined, why)
         const yes = clone(m)
@@ -432,6 +437,16 @@ function runRule(rs: CompiledRuleset, rule: NfRule, m: Machine, hook: NfHook, ch
     if (outcome) return outcome
   }
   return {kind: 'next'}
+}
+
+/** One of the matches from FROM up to the rule's first statement is known not to match the packet. */
+function laterMatchFails(rs: CompiledRuleset, rule: NfRule, from: number, p: NfPacket, ctx: EvalContext, priority: number, family: NfFamily): boolean {
+  for (let j = from; j < rule.exprs.length; j++) {
+    const e = rule.exprs[j]
+    if (e.kind !== 'cmp' && e.kind !== 'nondeterministic' && e.kind !== 'opaque') return false
+    if (evalMatch(rs, e, p, ctx, priority, family) === false) return true
+  }
+  return false
 }
 
 function describeUnknown(e: Extract<NfMatch, {kind: 'cmp'}>, p: NfPacket): string {
@@ -465,9 +480,16 @@ function runStatement(rs: CompiledRuleset, s: NfStatement, rule: NfRule, m: Mach
         b.steps.push(stepFor(hook, chain, rule, 'rule', s.type, 'NAT outside a nat chain has no effect'))
         return undefined
       }
+      // A map's address depends on the packet: no entry breaks the rule (the lookup fails), an undecidable key is unknown.
+      const target = s.map ? natMapTarget(rs, s.map, p, ctx, priority, chain.family) : undefined
+      if (target === 'miss') return {kind: 'next'}
+      if (target === 'unknown') {
+        b.steps.push(stepFor(hook, chain, rule, 'maybe', undefined, 'cannot tell which entry of the NAT map applies'))
+        return {kind: 'unknown'}
+      }
       const st = stepFor(hook, chain, rule, 'rule', s.type)
       b.steps.push(st)
-      applyNat(s, b, st, ctx)
+      applyNat(target ? {...s, addr: target.addr, port: target.port ?? s.port} : s, b, st, ctx)
       // A NAT statement ends the nat chain: the binding is made.
       return {kind: 'accept'}
     }
@@ -521,6 +543,26 @@ function vmapEntries(rs: CompiledRuleset, name: string): {key: NfValue; then: Nf
   const set = rs.set(name)
   if (!set?.data || !set.complete) return undefined
   return set.elems.map((key, i) => ({key, then: set.data![i] as NfStatement}))
+}
+
+/** The entry of a NAT map this packet's key selects: its address and port, no entry, or undecidable. */
+function natMapTarget(rs: CompiledRuleset, map: NonNullable<Extract<NfStatement, {kind: 'nat'}>['map']>, p: NfPacket, ctx: EvalContext, priority: number, family: NfFamily): NatMapEntry | 'miss' | 'unknown' {
+  let entries: NatMapEntry[]
+  if ('t' in map.entries) {
+    const set = rs.set(map.entries.name)
+    if (!set?.data || !set.complete) return 'unknown'
+    entries = set.elems.map((key, i) => {
+      const d = set.data![i] as NfValue
+      return d.t === 'concat' ? {key, addr: scalarString(d.parts[0]), port: scalarNumber(d.parts[1])} : {key, addr: scalarString(d)}
+    })
+  } else entries = map.entries
+  const actual = fieldValues(map.field, map.concat, p, ctx, priority, family)
+  for (const entry of entries) {
+    const hit = compare(rs, actual, 'eq', entry.key, undefined)
+    if (hit === 'unknown') return 'unknown'
+    if (hit === true) return entry.addr === undefined ? 'unknown' : entry
+  }
+  return 'miss'
 }
 
 function applyMark(current: number, s: Extract<NfStatement, {kind: 'mark'}>): number {

@@ -88,3 +88,8 @@ ns kdparse-obj
 x kdparse-obj ip link add kdeth0 type veth peer name kdeth0p
 x kdparse-obj nft -f "$here/objects.nft"; dump kdparse-obj nft-objects nft
 ip netns del kdparse-obj
+
+# NAT maps: DNAT addresses (and ports) looked up in named and inline maps, keys of one field or a concatenation
+ns kdparse-natmap
+x kdparse-natmap nft -f "$here/nat-maps.nft"; dump kdparse-natmap nat-maps nft
+ip netns del kdparse-natmap

@@ -1,0 +1,282 @@
+/**
+ * Open vSwitch: its bridges, ports and interfaces, controllers and fail modes (`ovs-vsctl -f json
+ * list`), and each bridge's OpenFlow flows (`ovs-ofctl dump-flows`, OpenFlow 1.3 when the bridge
+ * speaks nothing older). A host without ovs-vsctl is not an OVS host (facts with `installed`
+ * false), which is not a failure; an installed OVS whose database does not answer is `running`
+ * false with the reason. Read-only: list and dump only.
+ */
+import type {LibvirtFacts} from './libvirt.js'
+import type {Link} from './links.js'
+import {type Obj, type Probe, ParseError, isObj, parseJson, str, unavailableIfNotRecorded} from './types.js'
+
+export interface OvsInterface {
+  name: string
+  /** "" (a system device: a tap, a NIC), internal, patch, vxlan, dpdk ... */
+  type: string
+  /** OpenFlow port number; -1 when OVS could not open the device; null when not assigned yet. */
+  ofport: number | null
+  /** Why OVS could not set the interface up ("could not open network device vnet3 (No such device)"). */
+  error: string | null
+  linkState: string | null
+  adminState: string | null
+  /** libvirt's (and OpenStack's) keys: iface-id, vm-uuid, attached-mac, iface-status. */
+  externalIds: Record<string, string>
+  macInUse: string | null
+}
+
+export interface OvsPort {
+  name: string
+  interfaces: OvsInterface[]
+  /** Access VLAN; null: none (the port trunks). */
+  tag: number | null
+  /** VLANs a trunk port carries; empty: all of them. */
+  trunks: number[]
+  vlanMode: string | null
+}
+
+export interface OvsController {
+  target: string
+  connected: boolean
+  /** The connection's state and last error as OVS records them (BACKOFF, "Connection refused"). */
+  state: string | null
+  lastError: string | null
+}
+
+export interface OvsFlow {
+  table: number
+  priority: number
+  /** Match fields in the order printed: `ip`, `in_port=2`, `nw_dst=10.0.0.0/8` (a bare protocol has no value). */
+  match: {field: string; value?: string}[]
+  /** Actions in order, as printed ("drop", "NORMAL", "output:3", "resubmit(,1)"); empty: the flow drops. */
+  actions: string[]
+  packets: number | null
+  /** The line as ovs-ofctl printed it. */
+  text: string
+}
+
+export interface OvsBridge {
+  name: string
+  /** standalone, secure; null when unset (OVS then behaves as standalone). */
+  failMode: string | null
+  datapathType: string | null
+  controllers: OvsController[]
+  ports: OvsPort[]
+  /** The bridge's flows; null when they could not be dumped (`flowsUnread` says why). */
+  flows: OvsFlow[] | null
+  flowsUnread?: string
+}
+
+export interface OvsFacts {
+  /** ovs-vsctl exists on the host: without it this is not an OVS host. */
+  installed: boolean
+  /** Its database answered. */
+  running: boolean
+  /** Why it is not installed or not running. */
+  reason?: string
+  bridges: OvsBridge[]
+}
+
+/** One OVSDB JSON value: an atom, ["uuid", id], ["set", [...]] or ["map", [[k, v]...]]. */
+type OvsdbValue = string | number | boolean | [string, unknown]
+
+const uuidOf = (v: unknown): string | undefined => (Array.isArray(v) && v[0] === 'uuid' && typeof v[1] === 'string' ? v[1] : undefined)
+
+/** A set column: its atoms (a set of one is printed as the bare atom). */
+function setOf(v: unknown): unknown[] {
+  if (Array.isArray(v) && v[0] === 'set') return Array.isArray(v[1]) ? v[1] : []
+  return v === undefined ? [] : [v]
+}
+
+function mapOf(v: unknown): Record<string, string> {
+  const out: Record<string, string> = {}
+  if (Array.isArray(v) && v[0] === 'map' && Array.isArray(v[1])) for (const kv of v[1]) if (Array.isArray(kv) && typeof kv[0] === 'string') out[kv[0]] = String(kv[1])
+  return out
+}
+
+/** An optional scalar column: an empty set is "unset". */
+const optional = (v: unknown): string | number | boolean | undefined => {
+  const atoms = setOf(v)
+  const a = atoms[0]
+  return typeof a === 'string' || typeof a === 'number' || typeof a === 'boolean' ? a : undefined
+}
+
+/** `ovs-vsctl -f json list TABLE`: rows keyed by heading. */
+export function parseOvsdbTable(text: string, table: string): Obj[] {
+  const doc = parseJson<unknown>(text, `ovs-vsctl list ${table}`)
+  if (!isObj(doc) || !Array.isArray(doc.headings) || !Array.isArray(doc.data)) throw new ParseError(`ovs-vsctl list ${table}: no headings and data`)
+  const headings = doc.headings.map(String)
+  return doc.data.map((row, i) => {
+    if (!Array.isArray(row) || row.length !== headings.length) throw new ParseError(`ovs-vsctl list ${table}: row ${i} does not fit the headings`)
+    return Object.fromEntries(headings.map((h, j) => [h, row[j] as OvsdbValue]))
+  })
+}
+
+const numberOf = (v: unknown): number | null => {
+  const a = optional(v)
+  return typeof a === 'number' ? a : null
+}
+const stringOf = (v: unknown): string | null => {
+  const a = optional(v)
+  return typeof a === 'string' && a !== '' ? a : null
+}
+
+/** The four listings joined: bridges with their controllers, ports and interfaces (flows are added later). */
+export function parseOvsTables(texts: {bridge: string; port: string; iface: string; controller: string}): OvsBridge[] {
+  const interfaces = new Map<string, OvsInterface>()
+  for (const r of parseOvsdbTable(texts.iface, 'Interface')) {
+    const id = uuidOf(r._uuid)
+    const name = str(r.name)
+    if (!id || !name) throw new ParseError('ovs-vsctl list Interface: a row without _uuid or name')
+    interfaces.set(id, {
+      name,
+      type: str(r.type) ?? '',
+      ofport: numberOf(r.ofport),
+      error: stringOf(r.error),
+      linkState: stringOf(r.link_state),
+      adminState: stringOf(r.admin_state),
+      externalIds: mapOf(r.external_ids),
+      macInUse: stringOf(r.mac_in_use),
+    })
+  }
+  const ports = new Map<string, OvsPort>()
+  for (const r of parseOvsdbTable(texts.port, 'Port')) {
+    const id = uuidOf(r._uuid)
+    const name = str(r.name)
+    if (!id || !name) throw new ParseError('ovs-vsctl list Port: a row without _uuid or name')
+    ports.set(id, {
+      name,
+      interfaces: setOf(r.interfaces).flatMap((u) => interfaces.get(uuidOf(u) ?? '') ?? []),
+      tag: numberOf(r.tag),
+      trunks: setOf(r.trunks).filter((t): t is number => typeof t === 'number'),
+      vlanMode: stringOf(r.vlan_mode),
+    })
+  }
+  const controllers = new Map<string, OvsController>()
+  for (const r of parseOvsdbTable(texts.controller, 'Controller')) {
+    const id = uuidOf(r._uuid)
+    if (!id) throw new ParseError('ovs-vsctl list Controller: a row without _uuid')
+    const status = mapOf(r.status)
+    controllers.set(id, {target: str(r.target) ?? '', connected: r.is_connected === true, state: status.state ?? null, lastError: status.last_error ?? null})
+  }
+  return parseOvsdbTable(texts.bridge, 'Bridge').map((r) => {
+    const name = str(r.name)
+    if (!name) throw new ParseError('ovs-vsctl list Bridge: a row without a name')
+    return {
+      name,
+      failMode: stringOf(r.fail_mode),
+      datapathType: stringOf(r.datapath_type),
+      controllers: setOf(r.controller).flatMap((u) => controllers.get(uuidOf(u) ?? '') ?? []),
+      ports: setOf(r.ports)
+        .flatMap((u) => ports.get(uuidOf(u) ?? '') ?? [])
+        .sort((a, b) => a.name.localeCompare(b.name)),
+      flows: null,
+    }
+  })
+}
+
+/** Per-flow fields ovs-ofctl prints before the match: statistics, timeouts and flags, not part of what matches. */
+const FLOW_META = new Set(['cookie', 'duration', 'table', 'n_packets', 'n_bytes', 'idle_age', 'hard_age', 'idle_timeout', 'hard_timeout', 'importance', 'reset_counts', 'send_flow_rem', 'check_overlap', 'no_packet_counts', 'no_byte_counts', 'out_port', 'out_group'])
+
+/** Splits on commas outside parentheses and brackets ("ct(commit,table=1),output:2"). */
+export function splitTopLevel(text: string): string[] {
+  const parts: string[] = []
+  let depth = 0
+  let current = ''
+  for (const ch of text) {
+    if (ch === '(' || ch === '[' || ch === '{') depth++
+    else if (ch === ')' || ch === ']' || ch === '}') depth = Math.max(0, depth - 1)
+    if (ch === ',' && depth === 0) {
+      parts.push(current)
+      current = ''
+    } else current += ch
+  }
+  if (current !== '') parts.push(current)
+  return parts.map((p) => p.trim()).filter((p) => p !== '')
+}
+
+/** `ovs-ofctl dump-flows BR` (OpenFlow 1.0 or 1.3 replies): one flow per line after the reply header. */
+export function parseFlows(text: string): OvsFlow[] {
+  const flows: OvsFlow[] = []
+  for (const raw of text.split('\n')) {
+    const line = raw.trim()
+    if (line === '' || /^(NXST|OFPST)_FLOW reply/.test(line)) continue
+    const at = line.search(/(^|[\s,])actions=/)
+    if (at < 0) throw new ParseError(`ovs-ofctl dump-flows: a line without actions: ${line.slice(0, 120)}`)
+    const head = line.slice(0, at)
+    const actionText = line.slice(line.indexOf('actions=', at) + 'actions='.length)
+    const flow: OvsFlow = {table: 0, priority: 32768, match: [], actions: [], packets: null, text: line}
+    for (const token of head.split(/[\s,]+/).filter((t) => t !== '')) {
+      const eq = token.indexOf('=')
+      const field = eq < 0 ? token : token.slice(0, eq)
+      const value = eq < 0 ? undefined : token.slice(eq + 1)
+      if (field === 'priority') flow.priority = Number(value)
+      else if (field === 'table') flow.table = Number(value)
+      else if (field === 'n_packets') flow.packets = Number(value)
+      else if (!FLOW_META.has(field)) flow.match.push(value === undefined ? {field} : {field, value})
+    }
+    if (!Number.isFinite(flow.priority) || !Number.isFinite(flow.table)) throw new ParseError(`ovs-ofctl dump-flows: bad priority or table: ${line.slice(0, 120)}`)
+    flow.actions = splitTopLevel(actionText).filter((a) => a !== 'drop')
+    flows.push(flow)
+  }
+  return flows
+}
+
+const LISTINGS = {
+  bridge: ['Bridge', '_uuid,name,ports,fail_mode,controller,datapath_type'],
+  port: ['Port', '_uuid,name,interfaces,tag,trunks,vlan_mode'],
+  iface: ['Interface', '_uuid,name,type,ofport,error,link_state,admin_state,external_ids,mac_in_use'],
+  controller: ['Controller', '_uuid,target,is_connected,role,status'],
+} as const
+
+export const ovsProbe: Probe<OvsFacts> = {
+  id: 'ovs',
+  title: 'Open vSwitch bridges, ports, controllers and flows',
+  reads: ['ovs-vsctl -f json list Bridge|Port|Interface|Controller', 'ovs-ofctl dump-flows BR (-O OpenFlow13 when the bridge speaks only that)'],
+  async collect({runner, get}) {
+    const keys = Object.keys(LISTINGS) as (keyof typeof LISTINGS)[]
+    const captures = await Promise.all(keys.map((k) => runner.run(['ovs-vsctl', '--timeout=5', '-f', 'json', `--columns=${LISTINGS[k][1]}`, 'list', LISTINGS[k][0]])))
+    if (captures.some((c) => c.errorCode === 'not-recorded')) {
+      // A recording made before this probe: OVS matters only where a guest is plugged into it, which libvirt's
+      // XML says (<virtualport type='openvswitch'>) and the link table shows (openvswitch devices). Without
+      // either, OVS plays no part in this host's guest networking; with one, it is unknown.
+      const [libvirt, links] = await Promise.all([get<LibvirtFacts>('libvirt'), get<Link[]>('links')])
+      const ovsPorts = libvirt.ok && (libvirt.data.domains.some((d) => d.interfaces.some((i) => i.virtualport?.type === 'openvswitch')) || libvirt.data.networks.some((n) => n.virtualport === 'openvswitch'))
+      const ovsLinks = links.ok && links.data.some((l) => l.kind === 'openvswitch' || l.name === 'ovs-system')
+      if (!libvirt.ok || !links.ok || ovsPorts || ovsLinks) for (const c of captures) unavailableIfNotRecorded(c)
+      return {installed: false, running: false, reason: 'the recording predates the ovs probe and shows no Open vSwitch device or guest port', bridges: []}
+    }
+    if (captures.some((c) => c.errorCode === 'not-found')) return {installed: false, running: false, reason: 'ovs-vsctl is not installed: not an Open vSwitch host', bridges: []}
+    const down = captures.find((c) => c.error !== undefined)
+    if (down) {
+      // The database socket is absent when OVS is installed and not started: a state of the host, not a failed read.
+      if (/database connection failed|No such file or directory/.test(down.stderr)) return {installed: true, running: false, reason: down.stderr.trim().split('\n')[0].slice(0, 200), bridges: []}
+      throw new ParseError(`ovs-vsctl: ${down.error}`)
+    }
+    const texts = Object.fromEntries(keys.map((k, i) => [k, captures[i].output])) as Record<keyof typeof LISTINGS, string>
+    const bridges = parseOvsTables(texts)
+    await Promise.all(
+      bridges.map(async (b) => {
+        let dump = await runner.run(['ovs-ofctl', '--timeout=5', 'dump-flows', b.name])
+        // A bridge limited to newer OpenFlow versions refuses ovs-ofctl's default 1.0 handshake.
+        if (dump.error !== undefined && /version negotiation failed/.test(dump.stderr)) dump = await runner.run(['ovs-ofctl', '--timeout=5', '-O', 'OpenFlow13', 'dump-flows', b.name])
+        if (dump.error !== undefined) {
+          b.flowsUnread = dump.error
+          return
+        }
+        try {
+          b.flows = parseFlows(dump.output)
+        } catch (error) {
+          b.flowsUnread = (error as Error).message
+        }
+      }),
+    )
+    return {installed: true, running: true, bridges}
+  },
+}
+
+/** The OpenFlow port numbers of a bridge's interfaces, by number ("LOCAL" is the bridge's own port). */
+export function portByOfport(bridge: OvsBridge): Map<number, {port: OvsPort; iface: OvsInterface}> {
+  const m = new Map<number, {port: OvsPort; iface: OvsInterface}>()
+  for (const port of bridge.ports) for (const iface of port.interfaces) if (iface.ofport !== null && iface.ofport >= 0) m.set(iface.ofport, {port, iface})
+  return m
+}

@@ -1,0 +1,55 @@
+import type {ForwardView} from '../src/derive/index.js'
+import {iptablesWords} from '../src/lib/netfilter.js'
+import {DATAPATH, iptablesTool} from './datapath.js'
+import {type FixStep, cmd, defineRule, line, probes, text} from './kit.js'
+
+/**
+ * The forward's rule with its target address replaced, for the guest's new address: the new rule in
+ * the old one's place first, then the old one out (no moment without a forward). An nft map's entry is
+ * not rewritten here (the map may hold other guests'): none then.
+ */
+function retarget(e: ForwardView, now: string): FixStep[] {
+  const r = e.rule
+  if (!r || /\bmap\b/.test(r.text)) return []
+  const replaced = r.text.replace(new RegExp(`(^|[^0-9.])${e.targetAddress.replaceAll('.', '\\.')}(?![0-9])`, 'g'), `$1${now}`)
+  if (replaced === r.text) return []
+  // nft reads its argument words joined: the rule's own text follows the handle as words of nft's syntax.
+  if (r.backend === 'nft') return r.handle === null ? [] : [{argv: ['nft', 'replace', 'rule', r.family, r.table, r.chain, 'handle', String(r.handle), ...replaced.split(/\s+/).filter(Boolean)]}]
+  const tool = iptablesTool({backend: r.backend, family: r.family})
+  const [append, chain, ...rest] = iptablesWords(replaced)
+  const [, , ...oldWords] = iptablesWords(r.text)
+  if (append !== '-A' || chain === undefined) return []
+  return [
+    {argv: [tool, '-t', r.table, '-I', chain, String(r.position), ...rest]},
+    {argv: [tool, '-t', r.table, '-D', chain, ...oldWords]},
+  ]
+}
+
+export default defineRule<ForwardView>({
+  id: 'dnat-target-stale',
+  kind: 'forward',
+  severity: 'high',
+  needs: [...DATAPATH, probes.leases, probes.neighbours],
+  // A forward into a libvirt network whose target is not a guest's own address (a routed publish has no translation to go stale).
+  appliesTo: (e) => !e.direct && e.targetNetwork !== null && e.targetAddress !== 'unknown',
+  conditions: (c) => c.all(c.eq('targetGuest', null), c.ne('targetNetwork', null), c.eq('direct', false)),
+  title: (e) => text`The forward ${e.name} points at ${e.targetAddress}, which no running guest holds`,
+  summary: (e) =>
+    text`Connections from outside to ${e.proto} port ${e.port} are sent to ${e.targetAddress}:${e.targetPort} on network ${e.targetNetwork}, an address no running guest holds now: they go nowhere. Leases change when a guest is recreated, its lease expires while it is off, or another guest takes the address first.`,
+  evidence: (e) => [
+    ...e.rules,
+    line`forward found in: ${e.foundBy}`,
+    e.formerHolder
+      ? text`probably moved: ${e.formerHolder} (${e.formerHolderMac}) was last seen at ${e.targetAddress}${e.formerHolderNow ? ` and holds ${e.formerHolderNow} now (its current lease)` : ' and holds no address now'}`
+      : undefined,
+    ...e.flows,
+  ],
+  fix: (e) => (e.formerHolder && e.formerHolderNow ? [retarget(e, e.formerHolderNow)] : []),
+  check: (e) => [e.rule ? (e.rule.backend === 'nft' ? cmd`nft -a list chain ${e.rule.family} ${e.rule.table} ${e.rule.chain}` : cmd`${iptablesTool({backend: e.rule.backend, family: e.rule.family})} -t ${e.rule.table} --list-rules ${e.rule.chain}`) : undefined],
+  note: (e) => [
+    e.formerHolder && e.formerHolderMac && e.targetNetwork
+      ? `or keep the forward and give ${e.formerHolder} its old address for good: virsh net-update ${e.targetNetwork} add ip-dhcp-host "<host mac='${e.formerHolderMac}' ip='${e.targetAddress}'/>" --live --config, then renew its lease inside the guest`
+      : undefined,
+    line`a forward kept in a hook or a firewall configuration (${e.hookFiles}) is changed there too`,
+  ],
+})

@@ -1,0 +1,20 @@
+import type {ElementView} from '../src/derive/index.js'
+import {DATAPATH} from './datapath.js'
+import {cmd, defineRule, line, text} from './kit.js'
+
+export default defineRule<ElementView>({
+  id: 'ovs-flow-drop',
+  kind: 'element',
+  severity: 'high',
+  needs: DATAPATH,
+  conditions: (c) => c.all(c.eq('elementKind', 'ovs-flow'), c.eq('verdict', 'fail')),
+  title: (e) => text`Open vSwitch drops guest traffic: ${e.name}`,
+  summary: (e) => text`${e.affectedGuests} guest(s) on ${e.bridges}: ${e.detail}. The highest-priority flow that matches their frames drops them.`,
+  evidence: (e) => [line`decided by: ${e.name}`, ...e.flows],
+  // A drop flow scoped to the guest's own port exists for that port alone: removing it changes nothing else.
+  // A broader one (or a table miss) is the controller's or an admin's policy, corrected where it is made.
+  fix: (e) => [e.element.ovsFlow && /(^|,)in_port=/.test(e.element.ovsFlow.match) ? cmd`ovs-ofctl --strict del-flows ${e.element.ovsFlow.bridge} ${e.element.ovsFlow.match}` : undefined],
+  check: (e) => [cmd`ovs-ofctl dump-flows ${e.element.ovsFlow?.bridge ?? e.element.device}`, cmd`kvmdoctor trace ${e.context.domain}`],
+  note: () => ['a flow a controller installed comes back: correct it in the controller; a bridge left with no flow at all drops everything in OpenFlow 1.3 (ovs-ofctl add-flow BR "priority=0,actions=NORMAL" restores the default)'],
+  owns: [{kind: 'ovs-flow', where: (el) => el.ovsFlow?.drops === true, undo: (el) => (el.ovsFlow && /(^|,)in_port=/.test(el.ovsFlow.match) ? (cmd`ovs-ofctl --strict del-flows ${el.ovsFlow.bridge} ${el.ovsFlow.match}` ?? []) : [])}],
+})

@@ -1,0 +1,32 @@
+import type {InterfaceView} from '../src/derive/index.js'
+import {cmd, defineRule, line, probes, text} from './kit.js'
+
+export default defineRule<InterfaceView>({
+  id: 'ovs-port-missing',
+  kind: 'interface',
+  severity: 'critical',
+  needs: [probes.libvirt, probes.ovs],
+  known: ['ovsState'],
+  appliesTo: (i) => i.ovs && i.running && i.target !== null && i.expectedBridge !== null,
+  conditions: (c) => c.all(c.eq('ovs', true), c.eq('running', true), c.ne('ovsPortOn', c.field('expectedBridge'))),
+  title: (i) => text`Guest ${i.domain}: tap ${i.target} is not a port of Open vSwitch bridge ${i.expectedBridge}`,
+  summary: (i) =>
+    i.ovsState === 'running'
+      ? text`libvirt plugs ${i.domain}'s interface (${i.mac}) into Open vSwitch bridge ${i.expectedBridge}, but ${i.ovsBridgeExists ? `its tap ${i.target} is ${i.ovsPortOn ? `a port of ${i.ovsPortOn}` : 'on no bridge'}` : 'OVS has no such bridge'}. The guest is cut off; this is what an OVS or host restart that lost the port leaves behind.`
+      : text`libvirt plugs ${i.domain}'s interface (${i.mac}) into Open vSwitch bridge ${i.expectedBridge}, but Open vSwitch is ${i.ovsState === 'not-installed' ? 'not installed' : 'not running'}${i.ovsReason ? ` (${i.ovsReason})` : ''}: the tap ${i.target} is on no bridge and the guest is cut off.`,
+  evidence: (i) => [line`virsh dumpxml ${i.domain}: interface ${i.mac} target ${i.target}, source ${i.source}, <virtualport type='openvswitch'> interfaceid ${i.ovsInterfaceId}`, line`ovs-vsctl: ${i.target} is a port of ${i.ovsPortOn}; bridge ${i.expectedBridge} exists: ${i.ovsBridgeExists}`],
+  fix: (i, host) =>
+    i.ovsState === 'not-running'
+      ? [host.systemd === true ? cmd`systemctl start openvswitch-switch` : cmd`/usr/share/openvswitch/scripts/ovs-ctl start`]
+      : i.ovsState === 'running' && i.ovsBridgeExists
+        ? // One transaction: off any other bridge, onto its own, with the ids libvirt sets (OpenStack's agents key on iface-id).
+          [
+            i.ovsInterfaceId !== null
+              ? cmd`ovs-vsctl --if-exists del-port ${i.target} -- add-port ${i.expectedBridge} ${i.target} -- set Interface ${i.target} ${`external-ids:iface-id=${i.ovsInterfaceId}`} ${`external-ids:attached-mac=${i.mac}`}`
+              : cmd`ovs-vsctl --if-exists del-port ${i.target} -- add-port ${i.expectedBridge} ${i.target}`,
+          ]
+        : [],
+  check: (i) => [cmd`ovs-vsctl show`, cmd`ovs-vsctl port-to-br ${i.target}`],
+  note: (i) => [line`or re-plug the interface: virsh detach-interface ${i.domain} bridge --mac ${i.mac} --live, then attach it again (the guest loses its link meanwhile)`, i.ovsState === 'running' && !i.ovsBridgeExists ? line`create the bridge first (ovs-vsctl add-br ${i.expectedBridge}) with its uplink, as the host's network configuration defines it` : undefined],
+  owns: [{kind: 'ovs-port', where: (el) => el.device !== undefined, covers: (i, el) => el.device === i.target, undo: (el) => cmd`ovs-vsctl --may-exist add-port ${el.master} ${el.device}` ?? []}],
+})

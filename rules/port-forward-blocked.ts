@@ -1,0 +1,87 @@
+import type {ForwardView, HostView} from '../src/derive/index.js'
+import {DATAPATH, iptablesTool} from './datapath.js'
+import {type RuleContext, type Steps, cmd, defineRule, line, nftString, text} from './kit.js'
+
+/** Where the accept goes and what goes with it (persistence). */
+interface Accept {
+  fix: Steps[]
+  note: string[]
+}
+
+const keep = (what: string, guest: string) =>
+  `${what} do not survive a restart of libvirt or of the firewall: keep them in a libvirt qemu hook for ${guest} (run on "start" and "reconnect", after libvirt made its rules), as the forward's DNAT is kept`
+
+/**
+ * The narrowest accept for one forward's translated packets (its destination, protocol and port, DNATed
+ * connections only), in the place the host's firewall manager owns, before what drops them now. Never a
+ * deletion of the dropping rule, a manager's catch-all or a policy: the accept opens exactly what the forward
+ * publishes. Another element (a route, a sysctl) is undone by the rule that owns its kind.
+ */
+export function forwardAccept(e: ForwardView, host: HostView, rules: RuleContext): Accept {
+  const el = e.element
+  if (!el) return {fix: [], note: []}
+  if ((el.kind !== 'nf-rule' && el.kind !== 'nf-policy') || !e.bridge) return {fix: [rules.undo(el)], note: []}
+  const {bridge, targetAddress: addr, targetPort: port, proto} = e
+  const reply = e.outsideFlow === 'inbound-reply'
+  const guest = e.context.domain ?? addr
+  const tool = iptablesTool(el)
+  // iptables' words for "this forward's packets" (the reply: from the guest's port back out).
+  const ipt = reply
+    ? ['-i', bridge, '-s', `${addr}/32`, '-p', proto, '-m', proto, '--sport', String(port), '-m', 'conntrack', '--ctstate', 'ESTABLISHED', '-j', 'ACCEPT']
+    : ['-o', bridge, '-d', `${addr}/32`, '-p', proto, '-m', proto, '--dport', String(port), '-m', 'conntrack', '--ctstate', 'DNAT', '-j', 'ACCEPT']
+  // nft's words (nft joins them): the interface name in nft's own quotes; none when nft cannot spell it.
+  const nftInsert = (chain: string | undefined, note: string[]): Accept => {
+    const name = nftString(bridge)
+    if (name === undefined) return {fix: [], note: [`nft cannot spell the interface name ${bridge}: add an accept for ${proto} ${addr}:${port} by hand`]}
+    const match = reply
+      ? ['iifname', name, 'ip', 'saddr', addr, proto, 'sport', String(port), 'ct', 'state', 'established', 'accept']
+      : ['oifname', name, 'ip', 'daddr', addr, proto, 'dport', String(port), 'ct', 'status', 'dnat', 'accept']
+    return {fix: [cmd`nft insert rule ${el.family} ${el.nfTable} ${chain} ${match}`], note}
+  }
+  const chain = el.chain ?? ''
+  if (el.libvirtOwned === true) {
+    // libvirt's own reject: an accept ahead of it, never its deletion (it is what keeps NAT guests unreachable otherwise).
+    if (el.nftSyntax) return nftInsert(el.chain, [keep("Rules in libvirt's own table", guest)])
+    return {fix: [{argv: [tool, '-I', 'FORWARD', '1', ...ipt]}], note: [keep('iptables rules', guest)]}
+  }
+  if (el.nfTable === 'firewalld' || (e.firewallManagers.includes('firewalld') && el.nftSyntax && chain.startsWith('filter_'))) {
+    // firewalld names a policy in at most 17 characters, of letters, digits, '_' and '-'.
+    const policy = `kvmdoctor-${guest}-${proto}${port}`.replace(/[^A-Za-z0-9_-]/g, '-').slice(0, 17)
+    const zone = e.firewalldZone ?? 'libvirt'
+    return {
+      fix: [
+        cmd`firewall-cmd --permanent --new-policy ${policy}`,
+        cmd`firewall-cmd --permanent --policy ${policy} --add-ingress-zone ANY`,
+        cmd`firewall-cmd --permanent --policy ${policy} --add-egress-zone ${zone}`,
+        cmd`firewall-cmd --permanent --policy ${policy} --add-rich-rule ${`rule family="ipv4" destination address="${addr}" port port="${port}" protocol="${proto}" accept`}`,
+        cmd`firewall-cmd --reload`,
+      ],
+      note: [`a firewalld policy from any zone to ${zone} (the zone of ${bridge}) that accepts only ${proto} ${addr}:${port}`],
+    }
+  }
+  const base = el.baseChain ?? chain
+  if (/^ufw6?-/.test(chain) || (e.firewallManagers.includes('ufw') && !el.nftSyntax && el.kind === 'nf-policy')) {
+    if (reply) return {fix: [{argv: [tool, '-I', base, ...ipt]}], note: [keep('iptables rules', guest)]}
+    return {fix: [cmd`ufw route allow proto ${proto} from any to ${addr} port ${port}`], note: ["ufw's route rule: it persists in /etc/ufw/user.rules"]}
+  }
+  // Docker's FORWARD policy DROP and its chains: DOCKER-USER is the place Docker leaves to the admin.
+  if (e.firewallManagers.includes('docker') && host.dockerUserChain === true && !el.nftSyntax) return {fix: [{argv: [tool, '-I', 'DOCKER-USER', ...ipt]}], note: [keep('iptables rules', guest)]}
+  if (el.nftSyntax) return nftInsert(base, [`add it to the file that loads table ${el.family} ${el.nfTable} (e.g. /etc/nftables.conf) to keep it`])
+  return {fix: [{argv: [tool, '-I', base, ...ipt]}], note: [keep('iptables rules', guest)]}
+}
+
+export default defineRule<ForwardView>({
+  id: 'port-forward-blocked',
+  kind: 'forward',
+  severity: 'high',
+  needs: DATAPATH,
+  // The round trip from outside fails, and not because the target is nobody's or a hook's rules are gone (their own findings).
+  conditions: (c) => c.all(c.eq('outsideVerdict', 'fail'), c.not(c.isIn('elementKind', ['dnat-target', 'hook-lost']))),
+  title: (e) => text`The published port ${e.name} does not reach ${e.context.domain}: ${e.outsideHop}`,
+  summary: (e) =>
+    text`A connection from outside to ${e.proto} port ${e.port} is meant for ${e.targetAddress}:${e.targetPort} (${e.context.domain}), but its ${e.outsideFlow} flow stops at ${e.outsideHop}: ${e.outsideDetail}. A NAT network admits only replies from outside; a forward needs an accept of its own, ahead of what rejects it.`,
+  evidence: (e) => [line`decided by: ${e.elementText}`, line`forward found in: ${e.foundBy}`, ...e.rules, ...e.flows, line`assumes: ${e.assumptions}`],
+  fix: (e, host, rules) => forwardAccept(e, host, rules).fix,
+  check: (e) => [cmd`kvmdoctor trace --inbound ${`${e.hostAddress ? `${e.hostAddress}:` : ''}${e.port}/${e.proto}`}`],
+  note: (e, host) => forwardAccept(e, host, {undo: () => []}).note,
+})

@@ -1,0 +1,257 @@
+/**
+ * The safety contract of a fix, judged on its steps as data (issue 23) before `kvmdoctor fix --yes`
+ * runs one of them: every command is one kvmdoctor knows as a fix; none widens the host's exposure
+ * (a chain policy, a flush, a firewall manager's or libvirt's rule, a chain's catch-all); none stops,
+ * restarts or re-plugs a network or guest the finding does not name; a step that cuts guests off is
+ * followed by what brings them back; and what frees a resource comes before what takes it.
+ * A deletion is judged against the host's own ruleset: `nft delete rule ... handle 21` is whatever
+ * rule 21 is there.
+ */
+import type {LibvirtFacts} from '../../probes/libvirt.js'
+import type {NetfilterFacts} from '../../probes/netfilter.js'
+import {type FixStep, renderStep} from '../lib/fix.js'
+import {type NfRule, type NfTable, catchAllText, chainOwnerOf, iptablesWords} from '../lib/netfilter.js'
+import type {Finding} from '../result/findings.js'
+
+/** What the judge reads of the host: its rulesets (for deletions) and libvirt's networks and guests (for names). */
+export interface FixHost {
+  netfilter?: NetfilterFacts
+  libvirt?: LibvirtFacts
+}
+
+export interface StepProblem {
+  /** The step's position in the fix, from 0. */
+  step: number
+  line: string
+  why: string
+}
+
+type Named = Pick<Finding, 'entity' | 'context' | 'fixSteps'>
+
+const IPTABLES = /^ip6?tables(-legacy|-nft)?$/
+/** iptables options that change a policy, flush, delete, zero or rename a chain. */
+const IPTABLES_WIDE = new Set(['-P', '--policy', '-F', '--flush', '-X', '--delete-chain', '-Z', '--zero', '-E', '--rename-chain', '-N', '--new-chain'])
+/** Targets an added iptables rule may have: it lets traffic on or fixes a checksum; it never blocks. */
+const ADDED_TARGETS = new Set(['ACCEPT', 'CHECKSUM'])
+const VIRSH_FORBIDDEN = new Set(['destroy', 'reset', 'reboot', 'shutdown', 'undefine', 'suspend', 'managedsave', 'net-undefine', 'iface-destroy', 'detach-device'])
+const VIRSH_NETWORK = new Set(['net-start', 'net-destroy', 'net-autostart', 'net-update', 'net-edit'])
+const VIRSH_DOMAIN = new Set(['attach-interface', 'detach-interface', 'domif-setlink', 'edit'])
+/** Services a fix restarts: libvirt's daemons, the firewall managers that re-create their rules, the host's DHCP server. */
+const SERVICES = /^(libvirtd|virtnetworkd|virtqemud|firewalld|docker|isc-dhcp-server|dnsmasq)(\.service)?$/
+
+const words = (step: FixStep): string[] => ('argv' in step ? step.argv : 'pipeline' in step ? step.pipeline.flat() : [])
+const optionValue = (argv: string[], name: string) => {
+  const at = argv.indexOf(name)
+  return at >= 0 ? argv[at + 1] : undefined
+}
+
+/** The networks and guests a finding names: its entity, and the network and guest of its context. */
+function namesOf(finding: Named): {networks: Set<string>; domains: Set<string>} {
+  const networks = new Set<string>()
+  const domains = new Set<string>()
+  if (finding.entity.kind === 'network') networks.add(finding.entity.name)
+  if (finding.entity.kind === 'domain') domains.add(finding.entity.name)
+  if (finding.context?.network) networks.add(finding.context.network)
+  if (finding.context?.domain) domains.add(finding.context.domain)
+  return {networks, domains}
+}
+
+const running = (state: string) => state === 'running' || state === 'paused' || state === 'blocked'
+
+/** The running guests with an interface on a network, and their taps. */
+function guestsOn(libvirt: LibvirtFacts | undefined, network: string) {
+  return (libvirt?.domains ?? []).filter((d) => running(d.state)).flatMap((d) => d.interfaces.filter((i) => i.type === 'network' && i.source === network).map((i) => ({domain: d.name, tap: i.target})))
+}
+
+const bridgeOf = (libvirt: LibvirtFacts | undefined, network: string) => libvirt?.networks.find((n) => n.name === network)?.bridge
+
+/** The rule an iptables deletion by specification removes, in the host's ruleset. */
+function iptablesTarget(argv: string[], netfilter: NetfilterFacts | undefined): {table?: NfTable; rule?: NfRule; chain: string} {
+  const at = argv.findIndex((w) => w === '-D' || w === '--delete')
+  const chain = argv[at + 1]
+  const tableName = optionValue(argv, '-t') ?? optionValue(argv, '--table') ?? 'filter'
+  const family = argv[0].startsWith('ip6') ? 'ip6' : 'ip'
+  const backend = argv[0].endsWith('-legacy') ? 'iptables-legacy' : argv[0].endsWith('-nft') ? 'iptables-nft' : undefined
+  const spec = argv.slice(at + 2)
+  const tables = (netfilter?.tables ?? []).filter((t) => t.family === family && t.name === tableName && t.backend.startsWith('iptables') && (!backend || t.backend === backend))
+  for (const table of tables) {
+    const rule = table.chains[chain]?.rules.find((r) => {
+      const ws = iptablesWords(r.text)
+      return ws[0] === '-A' && ws[1] === chain && ws.slice(2).join('\u0000') === spec.join('\u0000')
+    })
+    if (rule) return {table, rule, chain}
+  }
+  return {table: tables[0], chain}
+}
+
+/** Why deleting this rule widens the host's exposure or removes what is not the admin's, if it does. */
+function deletionProblem(owner: string, rule: NfRule | undefined, nftSyntax: boolean, read: boolean): string | undefined {
+  if (rule === undefined) return read ? 'deletes a rule this host does not have (kvmdoctor cannot tell what it is)' : "deletes a rule, and the host's ruleset could not be read to tell what it is"
+  if (owner !== 'admin') return `deletes a rule of ${owner}'s own (${owner === 'libvirt' ? 'libvirt re-creates it; the network is what to fix' : 'the manager restores it on reload; its catch-all guards every interface'})`
+  if (catchAllText(rule.text, nftSyntax)) return `deletes the chain's catch-all (${rule.text}): that opens the chain to all traffic, not only the guests'`
+  return undefined
+}
+
+/** What is wrong with one step by itself: unknown, or widening the host's exposure. */
+function stepProblem(step: FixStep, names: {networks: Set<string>; domains: Set<string>} | 'any', host: FixHost): string | undefined {
+  if ('write' in step) return /^\/etc\/sysctl\.d\/[^/]+\.conf$/.test(step.write.path) ? undefined : `writes ${step.write.path}, not a sysctl.d file`
+  if ('pipeline' in step) return 'a pipeline is a check, not a fix'
+  const argv = step.argv
+  const [tool, sub] = argv
+  if (tool === 'virsh') {
+    if (VIRSH_FORBIDDEN.has(sub)) return `virsh ${sub} powers off or removes a guest or network`
+    if (VIRSH_NETWORK.has(sub)) return names === 'any' || names.networks.has(argv[2]) ? undefined : `virsh ${sub} on network ${argv[2]}, which the finding does not name`
+    if (VIRSH_DOMAIN.has(sub)) return names === 'any' || names.domains.has(argv[2]) ? undefined : `virsh ${sub} on guest ${argv[2]}, which the finding does not name`
+    return `virsh ${sub} is not a command kvmdoctor runs as a fix`
+  }
+  if (IPTABLES.test(tool)) {
+    if (argv.some((w) => IPTABLES_WIDE.has(w))) return 'changes a chain policy, flushes, zeroes, renames or deletes a chain'
+    if (argv.includes('-D') || argv.includes('--delete')) {
+      const {rule, chain, table} = iptablesTarget(argv, host.netfilter)
+      if (chainOwnerOf(table?.name, chain) !== 'admin') return deletionProblem(chainOwnerOf(table?.name, chain), rule, false, host.netfilter !== undefined)
+      const jumps = rule?.exprs.find((e) => e.kind === 'jump' || e.kind === 'goto') as {target: string} | undefined
+      if (jumps && chainOwnerOf(table?.name, jumps.target) !== 'admin') return `deletes the jump into ${jumps.target}, which is not the admin's`
+      return deletionProblem('admin', rule, false, host.netfilter !== undefined)
+    }
+    if (argv.includes('-I') || argv.includes('-A') || argv.includes('--insert') || argv.includes('--append')) {
+      const target = optionValue(argv, '-j') ?? optionValue(argv, '--jump')
+      return target && ADDED_TARGETS.has(target) ? undefined : `adds a rule with target ${target ?? '(none)'}: a fix adds accepts only`
+    }
+    return 'an iptables command kvmdoctor does not run as a fix'
+  }
+  if (tool === 'nft') {
+    if ((sub === 'insert' || sub === 'add') && argv[2] === 'rule') return argv.at(-1) === 'accept' ? undefined : 'adds an nft rule that is not an accept'
+    if (sub === 'delete' && argv[2] === 'rule' && argv[6] === 'handle') {
+      const [family, tableName, chain, handle] = [argv[3], argv[4], argv[5], Number(argv[7])]
+      const table = host.netfilter?.tables.find((t) => t.family === family && t.name === tableName && (t.backend === 'nft' || t.backend === 'iptables-nft'))
+      const rule = table?.chains[chain]?.rules.find((r) => r.ref.handle === handle)
+      const jumps = rule?.exprs.find((e) => e.kind === 'jump' || e.kind === 'goto') as {target: string} | undefined
+      if (jumps && chainOwnerOf(tableName, jumps.target) !== 'admin') return `deletes the jump into ${jumps.target}, which is not the admin's`
+      return deletionProblem(chainOwnerOf(tableName, chain), rule, table?.backend === 'nft', host.netfilter !== undefined)
+    }
+    return `nft ${argv.slice(1, 3).join(' ')} changes more than one accept or one admin rule`
+  }
+  if (tool === 'firewall-cmd') {
+    const rest = argv.slice(1).filter((w) => w !== '--permanent')
+    return rest.length === 2 && rest[0] === '--zone=libvirt' && /^--(change|add)-interface=/.test(rest[1]) ? undefined : 'a firewall-cmd change other than putting a bridge in the libvirt zone'
+  }
+  if (tool === 'ufw') return sub === 'allow' || (sub === 'route' && argv[2] === 'allow') ? undefined : `ufw ${sub} removes or loosens ufw's configuration`
+  if (tool === 'sysctl') {
+    const settings = argv.slice(1).filter((w) => w !== '-w' && w !== '-q')
+    if (!argv.includes('-w') || settings.some((w) => !/^[\w./-]+=\S+$/.test(w))) return 'a sysctl command that is not a setting written'
+    const docker = (host.netfilter?.tables ?? []).some((t) => Object.keys(t.chains).some((c) => c === 'DOCKER-USER'))
+    if (docker && settings.some((w) => /^net\.bridge\.bridge-nf-call-ip6?tables=0$/.test(w))) return 'turns bridge netfilter off, which Docker relies on to filter its bridges'
+    return undefined
+  }
+  if (tool === 'ip') {
+    const rest = argv.slice(1).join(' ')
+    if (/^link set \S+ (master \S+ )?up$|^link set \S+ mtu \d+$|^link set \S+ type bridge forward_delay \d+$/.test(rest)) return undefined
+    if (/^(route|rule) (add|del|replace) /.test(rest)) return undefined
+    return `ip ${argv.slice(1, 3).join(' ')} is not a command kvmdoctor runs as a fix`
+  }
+  if (tool === 'tc') return sub !== undefined && ['qdisc', 'filter'].includes(sub) && argv[2] === 'del' ? undefined : `tc ${sub} is not a command kvmdoctor runs as a fix`
+  if (tool === 'systemctl') return ['restart', 'try-restart', 'start'].includes(sub) && argv.slice(2).every((u) => SERVICES.test(u)) ? undefined : `systemctl ${argv.slice(1).join(' ')} is not a service kvmdoctor restarts`
+  if (tool === 'kill') return argv.length === 2 && /^\d+$/.test(sub) ? undefined : 'a kill other than of one process'
+  if (tool === 'timeout' && argv[2] === 'tail' && /^--pid=\d+$/.test(argv[3] ?? '')) return undefined
+  if (tool === 'sleep' && argv.length === 2 && /^\d+$/.test(sub)) return undefined
+  if (tool === 'update-alternatives' && sub === '--set' && /^ip6?tables$/.test(argv[2])) return undefined
+  if (/(^|\/)dnsmasq$/.test(tool) && /^--conf-file=\/var\/lib\/libvirt\/dnsmasq\/[^/]+\.conf$/.test(sub ?? '')) return undefined
+  return `${tool} is not a command kvmdoctor runs as a fix`
+}
+
+/** A resource a step frees, takes or needs, for the order check. */
+interface Effects {
+  frees: string[]
+  takes: string[]
+}
+
+function effectsOf(step: FixStep, host: FixHost): Effects {
+  const w = words(step)
+  const [tool, sub] = w
+  if (tool === 'virsh' && sub === 'net-destroy') return {frees: [`network:${w[2]}`], takes: []}
+  if (tool === 'virsh' && sub === 'net-start') {
+    const bridge = bridgeOf(host.libvirt, w[2])
+    // A network starting binds its dnsmasq's port and creates its bridge.
+    return {frees: bridge ? [`bridge:${bridge}`] : [], takes: [`network:${w[2]}`, 'port:dns']}
+  }
+  if (tool === 'kill') return {frees: ['port:dns', `pid:${sub}`], takes: []}
+  if (tool === 'timeout' && w[2] === 'tail') return {frees: [], takes: [`pid:${w[3].slice('--pid='.length)}`]}
+  if (tool === 'ip' && sub === 'link' && w[4] === 'master') return {frees: [], takes: [`bridge:${w[5]}`]}
+  if (tool === 'virsh' && sub === 'detach-interface') return {frees: [`interface:${w[2]}`], takes: []}
+  if (tool === 'virsh' && sub === 'attach-interface') return {frees: [], takes: [`interface:${w[2]}`]}
+  if (tool === 'virsh' && sub === 'domif-setlink') return w[4] === 'down' ? {frees: [`link:${w[2]}`], takes: []} : {frees: [], takes: [`link:${w[2]}`]}
+  if (tool === 'virsh' && sub === 'net-update') return w[3] === 'delete' ? {frees: [`${w[4]}:${w[2]}`], takes: []} : {frees: [], takes: [`${w[4]}:${w[2]}`]}
+  return {frees: [], takes: []}
+}
+
+/** Guests a step cuts off must be named, brought back by later steps, and only guests of the network it names. */
+function disruptionProblems(finding: Named, host: FixHost): StepProblem[] {
+  const steps = finding.fixSteps
+  const out: StepProblem[] = []
+  const names = namesOf(finding)
+  steps.forEach((step, i) => {
+    const w = words(step)
+    const problem = (why: string) => out.push({step: i, line: renderStep(step), why})
+    const later = steps.slice(i + 1).map(words)
+    if (!host.libvirt && ((w[0] === 'virsh' && w[1] === 'net-destroy') || (w[0] === 'ip' && w[4] === 'master'))) problem("libvirt's guests could not be read: kvmdoctor cannot tell which guests this cuts off or re-plugs")
+    if (w[0] === 'virsh' && w[1] === 'net-destroy') {
+      const network = w[2]
+      if (!later.some((x) => x[0] === 'virsh' && x[1] === 'net-start' && x[2] === network)) problem(`network ${network} is destroyed and not started again`)
+      const guests = guestsOn(host.libvirt, network)
+      const labelled = new Set('argv' in step ? (step.disrupts ?? []) : [])
+      const unlabelled = [...new Set(guests.map((g) => g.domain))].filter((d) => !labelled.has(d))
+      if (unlabelled.length > 0) problem(`cuts off running guests it does not name: ${unlabelled.join(', ')}`)
+      const bridge = bridgeOf(host.libvirt, network)
+      for (const g of guests) {
+        if (g.tap && !later.some((x) => x[0] === 'ip' && x[3] === g.tap && x[4] === 'master' && x[5] === bridge)) problem(`${g.domain}'s tap ${g.tap} is not put back on ${bridge ?? 'its bridge'}`)
+      }
+    }
+    if (w[0] === 'virsh' && w[1] === 'detach-interface' && !later.some((x) => x[1] === 'attach-interface' && x[2] === w[2])) problem(`${w[2]}'s interface is detached and not attached again`)
+    if (w[0] === 'virsh' && w[1] === 'domif-setlink' && w[4] === 'down' && !later.some((x) => x[1] === 'domif-setlink' && x[2] === w[2] && x[4] === 'up')) problem(`${w[2]}'s link is set down and not up again`)
+    if ('argv' in step) {
+      for (const d of step.disrupts ?? []) {
+        const onNamedNetwork = [...names.networks].some((n) => guestsOn(host.libvirt, n).some((g) => g.domain === d))
+        if (!names.domains.has(d) && !onNamedNetwork) problem(`disrupts ${d}, a guest neither named by the finding nor on a network it names`)
+      }
+    }
+    // A tap re-plugged belongs to a guest on a network the finding names (or to the guest it names).
+    if (w[0] === 'ip' && w[1] === 'link' && w[4] === 'master' && host.libvirt) {
+      const owner = host.libvirt.domains.flatMap((d) => d.interfaces.filter((x) => x.target === w[3]).map((x) => ({domain: d.name, network: x.type === 'network' ? x.source : undefined, bridge: x.bridge ?? (x.type === 'bridge' ? x.source : undefined)})))[0]
+      if (owner === undefined) problem(`${w[3]} is not a tap of a guest libvirt runs`)
+      else if (!names.domains.has(owner.domain) && !(owner.network && names.networks.has(owner.network)) && !(finding.entity.kind === 'link' && finding.entity.name === w[5])) problem(`re-plugs ${owner.domain}'s tap ${w[3]}, a guest the finding does not name`)
+      else if (owner.network && bridgeOf(host.libvirt, owner.network) !== undefined && bridgeOf(host.libvirt, owner.network) !== w[5]) problem(`puts ${w[3]} on ${w[5]}, not on its network's bridge ${bridgeOf(host.libvirt, owner.network)}`)
+    }
+  })
+  return out
+}
+
+/** What frees a resource (a network, a port, a bridge, an interface) comes before what takes it. */
+function orderProblems(finding: Named, host: FixHost): StepProblem[] {
+  const effects = finding.fixSteps.map((s) => effectsOf(s, host))
+  const out: StepProblem[] = []
+  effects.forEach((e, i) => {
+    for (const r of e.takes) {
+      const freer = effects.findIndex((x, j) => j > i && x.frees.includes(r))
+      if (freer >= 0) out.push({step: i, line: renderStep(finding.fixSteps[i]), why: `takes ${r} before step ${freer + 1} (${renderStep(finding.fixSteps[freer])}) frees or makes it`})
+    }
+  })
+  return out
+}
+
+/** Every problem of a finding's fix: empty when every step is known and safe, in order. */
+export function judgeFixSteps(finding: Named, host: FixHost): StepProblem[] {
+  const names = namesOf(finding)
+  const own = finding.fixSteps.flatMap((step, i) => {
+    const why = stepProblem(step, names, host)
+    return why ? [{step: i, line: renderStep(step), why}] : []
+  })
+  return [...own, ...disruptionProblems(finding, host), ...orderProblems(finding, host)].sort((a, b) => a.step - b.step)
+}
+
+/** The undo of one datapath element (the trace's, about the element's own guest or network): each step known and safe by itself. */
+export function judgeUndoSteps(steps: FixStep[], host: FixHost): StepProblem[] {
+  return steps.flatMap((step, i) => {
+    const why = stepProblem(step, 'any', host)
+    return why ? [{step: i, line: renderStep(step), why}] : []
+  })
+}

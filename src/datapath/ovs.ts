@@ -1,0 +1,278 @@
+/**
+ * The Open vSwitch hop: what a bridge does with a frame entering by one of its ports, from the
+ * recorded state (offline): the port is on the bridge and its interface works, the flow tables in
+ * priority order (match fields, then actions, following resubmit/goto_table), the table miss as
+ * the fail mode and controller decide it, and for NORMAL the VLAN of the port against the port the
+ * frame must leave by. A match field or action kvmdoctor does not evaluate makes the hop
+ * indeterminate, never a pass.
+ */
+import {ipInPrefix, parseIp} from '../lib/addr.js'
+import type {OvsBridge, OvsFlow, OvsPort} from '../../probes/ovs.js'
+import type {Element} from './elements.js'
+
+/** What the OpenFlow pipeline can see of a frame. */
+export interface OvsPacket {
+  family: 4 | 6
+  l4proto: string
+  src: string
+  dst: string
+  sport?: number
+  dport?: number
+  etherSrc?: string
+  /** An Ethernet broadcast (DHCP discover, ARP request). */
+  broadcast?: boolean
+}
+
+export interface OvsVerdict {
+  verdict: 'pass' | 'fail' | 'indeterminate'
+  detail: string
+  element?: Element
+}
+
+/** OpenFlow's number of the bridge's own (internal, "LOCAL") port. */
+const LOCAL = 65534
+const IP_PROTO: Record<string, number> = {icmp: 1, tcp: 6, udp: 17, icmpv6: 58}
+const PROTO_SHORTHAND: Record<string, {family?: 4 | 6; proto?: string; arp?: boolean}> = {
+  ip: {family: 4},
+  ipv6: {family: 6},
+  tcp: {family: 4, proto: 'tcp'},
+  udp: {family: 4, proto: 'udp'},
+  icmp: {family: 4, proto: 'icmp'},
+  tcp6: {family: 6, proto: 'tcp'},
+  udp6: {family: 6, proto: 'udp'},
+  icmp6: {family: 6, proto: 'icmpv6'},
+  arp: {arp: true},
+}
+
+type Tri = boolean | 'unknown'
+
+const portNumber = (bridge: OvsBridge, value: string): number | undefined => {
+  if (value === 'LOCAL') return LOCAL
+  if (/^\d+$/.test(value)) return Number(value)
+  const name = value.replace(/^"|"$/g, '')
+  for (const p of bridge.ports) for (const i of p.interfaces) if (i.name === name && i.ofport !== null) return i.ofport
+  return undefined
+}
+
+function addressMatches(value: string, addr: string): Tri {
+  if (addr === 'unknown') return 'unknown'
+  if (!parseIp(value.split('/')[0])) return 'unknown'
+  if (value.includes('/')) {
+    // A dotted mask (10.0.0.0/255.0.0.0) is not a prefix length: not read.
+    if (!/\/\d+$/.test(value)) return 'unknown'
+    return ipInPrefix(addr, value)
+  }
+  return parseIp(value)?.value === parseIp(addr)?.value
+}
+
+/** Whether one match field holds for the packet; 'unknown' for fields and forms not evaluated. */
+function fieldMatches(bridge: OvsBridge, m: OvsFlow['match'][number], p: OvsPacket, inPort: number): Tri {
+  const shorthand = PROTO_SHORTHAND[m.field]
+  if (shorthand && m.value === undefined) {
+    if (shorthand.arp) return false // the flows followed carry IP
+    if (shorthand.family !== p.family) return false
+    return shorthand.proto === undefined || shorthand.proto === p.l4proto
+  }
+  const v = m.value
+  if (v === undefined) return 'unknown'
+  switch (m.field) {
+    case 'in_port': {
+      const n = portNumber(bridge, v)
+      return n === undefined ? 'unknown' : n === inPort
+    }
+    case 'dl_type':
+    case 'eth_type':
+      return Number(v) === (p.family === 4 ? 0x0800 : 0x86dd)
+    case 'nw_proto':
+    case 'ip_proto':
+      return IP_PROTO[p.l4proto] === undefined ? 'unknown' : Number(v) === IP_PROTO[p.l4proto]
+    case 'nw_src':
+    case 'ip_src':
+    case 'ipv6_src':
+      return addressMatches(v, p.src)
+    case 'nw_dst':
+    case 'ip_dst':
+    case 'ipv6_dst':
+      return addressMatches(v, p.dst)
+    case 'tp_src':
+    case 'tcp_src':
+    case 'udp_src':
+      return /^\d+$/.test(v) && p.sport !== undefined ? Number(v) === p.sport : 'unknown'
+    case 'tp_dst':
+    case 'tcp_dst':
+    case 'udp_dst':
+      return /^\d+$/.test(v) && p.dport !== undefined ? Number(v) === p.dport : 'unknown'
+    case 'dl_src':
+    case 'eth_src':
+      return p.etherSrc && /^[0-9a-f:]{17}$/i.test(v) ? v.toLowerCase() === p.etherSrc.toLowerCase() : 'unknown'
+    case 'dl_vlan':
+    case 'vlan_tci':
+      // A guest's and the host's frames arrive untagged: vlan_tci=0x0000 (and only it) matches them.
+      return /^0x0+$/.test(v) || v === '0' ? true : 'unknown'
+    default:
+      return 'unknown'
+  }
+}
+
+function flowMatches(bridge: OvsBridge, f: OvsFlow, p: OvsPacket, inPort: number): Tri {
+  let unknown = false
+  for (const m of f.match) {
+    const r = fieldMatches(bridge, m, p, inPort)
+    if (r === false) return false
+    if (r === 'unknown') unknown = true
+  }
+  return unknown ? 'unknown' : true
+}
+
+const flowText = (bridge: OvsBridge, f: OvsFlow) => `ovs-ofctl dump-flows ${bridge.name}: table=${f.table}, priority=${f.priority}${f.match.length ? `,${f.match.map((m) => (m.value === undefined ? m.field : `${m.field}=${m.value}`)).join(',')}` : ''} actions=${f.actions.join(',') || 'drop'}`
+
+export const flowMatchText = (f: OvsFlow) => [`table=${f.table}`, `priority=${f.priority}`, ...f.match.map((m) => (m.value === undefined ? m.field : `${m.field}=${m.value}`))].join(',')
+
+const flowElement = (bridge: OvsBridge, f: OvsFlow, verdict: 'drop' | 'undecided'): Element => ({
+  id: `ovs-flow:${bridge.name} ${flowMatchText(f)}`,
+  kind: 'ovs-flow',
+  text: flowText(bridge, f),
+  device: bridge.name,
+  ovsFlow: {bridge: bridge.name, match: flowMatchText(f), drops: verdict === 'drop'},
+})
+
+/** Where a frame must leave the bridge for the path to go on: a port (name), or undefined when any forwarding will do. */
+export interface OvsTarget {
+  port?: string
+  /** The VLAN is checked on the other direction of the same path (a reply enters by the trunk, tagged). */
+  skipVlan?: boolean
+}
+
+type Outcome = {kind: 'forward'; how: string; normal: boolean; outPort?: string} | {kind: 'stop'; verdict: OvsVerdict}
+
+/** The actions of one flow, in order; resubmits run the table named. */
+function runActions(bridge: OvsBridge, f: OvsFlow, p: OvsPacket, inPort: number, target: OvsTarget, depth: number): Outcome {
+  if (f.actions.length === 0) return {kind: 'stop', verdict: {verdict: 'fail', detail: `dropped by ${flowText(bridge, f)}`, element: flowElement(bridge, f, 'drop')}}
+  let dropped: Outcome | undefined
+  const undecided = (what: string): Outcome => ({kind: 'stop', verdict: {verdict: 'indeterminate', detail: `${flowText(bridge, f)}: action ${what} is not evaluated`, element: flowElement(bridge, f, 'undecided')}})
+  for (const a of f.actions) {
+    const upper = a.toUpperCase()
+    if (upper === 'NORMAL' || upper === 'FLOOD' || upper === 'ALL') return {kind: 'forward', how: `${a} (${flowText(bridge, f)})`, normal: true}
+    const table = /^resubmit\(\s*(\d*)\s*,\s*(\d+)\s*\)$/.exec(a) ?? /^goto_table:(\d+)$/.exec(a)
+    if (table) {
+      if (table[0].startsWith('resubmit') && table[1] !== '') return undecided(a)
+      // The table's actions run, then this flow's remaining ones: a drop there leaves them to decide.
+      const next = runTable(bridge, Number(table.at(-1)), p, inPort, target, depth + 1)
+      if (next.kind === 'forward' || next.verdict.verdict !== 'fail') return next
+      dropped = next
+      continue
+    }
+    const output = /^output:(\S+)$/.exec(a) ?? (/^(\d+|LOCAL|IN_PORT|in_port)$/.test(a) ? [a, a] : null)
+    if (output) {
+      const value = output[1]
+      if (/^(IN_PORT|in_port)$/.test(value)) return undecided(a)
+      const n = portNumber(bridge, value)
+      const out = bridge.ports.find((port) => port.interfaces.some((i) => i.ofport === n))
+      if (!out || target.port === undefined) return undecided(a)
+      if (out.name === target.port) return {kind: 'forward', how: `${a} (${flowText(bridge, f)})`, normal: false, outPort: out.name}
+      return undecided(`${a} (to ${out.name}, not ${target.port})`)
+    }
+    // Rewrites of the VLAN or addresses, and notes, do not decide whether the frame goes on.
+    if (/^(mod_vlan_vid|mod_vlan_pcp|strip_vlan|pop_vlan|push_vlan|note|mod_dl_src|mod_dl_dst)\b/.test(a)) continue
+    return undecided(a)
+  }
+  return dropped ?? {kind: 'stop', verdict: {verdict: 'fail', detail: `${flowText(bridge, f)}: no action sends the frame on`, element: flowElement(bridge, f, 'drop')}}
+}
+
+function runTable(bridge: OvsBridge, table: number, p: OvsPacket, inPort: number, target: OvsTarget, depth = 0): Outcome {
+  if (depth > 16) return {kind: 'stop', verdict: {verdict: 'indeterminate', detail: `the flows of ${bridge.name} resubmit too deep to follow`}}
+  const flows = (bridge.flows ?? []).filter((f) => f.table === table).sort((a, b) => b.priority - a.priority)
+  for (let i = 0; i < flows.length; i++) {
+    const f = flows[i]
+    const hit = flowMatches(bridge, f, p, inPort)
+    if (hit === false) continue
+    const outcome = runActions(bridge, f, p, inPort, target, depth)
+    if (hit === true) return outcome
+    // A match kvmdoctor cannot tell: both ways must agree.
+    const skipped = runTableFrom(bridge, flows, i + 1, table, p, inPort, target, depth)
+    if (outcome.kind === 'forward' && skipped.kind === 'forward') return outcome
+    if (outcome.kind === 'stop' && skipped.kind === 'stop' && outcome.verdict.verdict === 'fail' && skipped.verdict.verdict === 'fail') return outcome
+    const says = (o: Outcome) => (o.kind === 'forward' ? 'forwarded' : o.verdict.detail)
+    return {kind: 'stop', verdict: {verdict: 'indeterminate', detail: `${flowText(bridge, f)}: a match kvmdoctor does not evaluate decides (${says(outcome)} if it matches, ${says(skipped)} if not)`, element: flowElement(bridge, f, 'undecided')}}
+  }
+  return tableMiss(bridge, table)
+}
+
+function runTableFrom(bridge: OvsBridge, sorted: OvsFlow[], from: number, table: number, p: OvsPacket, inPort: number, target: OvsTarget, depth: number): Outcome {
+  const rest = {...bridge, flows: [...sorted.slice(from), ...(bridge.flows ?? []).filter((f) => f.table !== table)]}
+  return runTable(rest, table, p, inPort, target, depth)
+}
+
+/**
+ * No flow matches. With a controller connected the frame is the controller's to decide. Without
+ * one, a standalone bridge falls back to a learning switch; a secure one (and any bridge without a
+ * controller at all: OpenFlow's table miss) drops it.
+ */
+function tableMiss(bridge: OvsBridge, table: number): Outcome {
+  const connected = bridge.controllers.some((c) => c.connected)
+  if (connected) return {kind: 'stop', verdict: {verdict: 'indeterminate', detail: `no flow of table ${table} on ${bridge.name} matches: the connected controller decides`}}
+  const secure = bridge.failMode === 'secure'
+  if (bridge.controllers.length > 0 && !secure) return {kind: 'forward', how: `no flow matches and the controller is not connected: ${bridge.name} falls back to a learning switch (fail_mode standalone)`, normal: true}
+  const why = bridge.controllers.length === 0 ? 'no controller is set' : `its controller ${bridge.controllers.map((c) => c.target).join(', ')} is not connected`
+  return {
+    kind: 'stop',
+    verdict: {
+      verdict: 'fail',
+      detail: `no flow of table ${table} on ${bridge.name} matches and ${why}${secure ? ' (fail_mode secure)' : ''}: the frame is dropped`,
+      element: secure
+        ? {id: `ovs-controller:${bridge.name}`, kind: 'ovs-controller', text: `${bridge.name}: fail_mode secure, ${why}`, device: bridge.name}
+        : {id: `ovs-flow:${bridge.name} table=${table} miss`, kind: 'ovs-flow', text: `${bridge.name}: no flow of table ${table} matches (table miss drops)`, device: bridge.name, ovsFlow: {bridge: bridge.name, match: `table=${table}`, drops: true}},
+    },
+  }
+}
+
+/** The ids libvirt and OpenStack set on a guest's port. */
+const GUEST_IDS = ['iface-id', 'vm-uuid', 'attached-mac']
+
+/** Ports of a bridge that lead off the host or to other switches: not internal, not a guest's (by its ids, or a running guest's tap). */
+export function uplinkPorts(bridge: OvsBridge, guestTaps: Set<string>): OvsPort[] {
+  return bridge.ports.filter((p) => p.name !== bridge.name && !guestTaps.has(p.name) && p.interfaces.every((i) => i.type !== 'internal' && !GUEST_IDS.some((k) => i.externalIds[k] !== undefined)))
+}
+
+/** The VLAN a port puts an untagged frame in: its tag, or none (a trunk port carries it untagged). */
+const vlanOf = (port: OvsPort): number | null => port.tag
+
+/** A port carries a VLAN: access ports their tag only, trunk ports their list (empty: all). */
+export function portCarries(port: OvsPort, vlan: number | null): boolean {
+  if (port.tag !== null) return port.tag === vlan
+  if (vlan === null) return port.trunks.length === 0 || port.trunks.includes(0) || port.vlanMode === 'native-untagged' || port.vlanMode === 'native-tagged'
+  return port.trunks.length === 0 || port.trunks.includes(vlan)
+}
+
+/**
+ * A frame entering `bridge` by port `inPortName`, which must leave by `target.port` (when known).
+ * `bridge` undefined: the OVS state could not be read (`unknownReason`).
+ */
+export function ovsVerdict(bridge: OvsBridge | undefined, unknownReason: string | undefined, bridgeName: string, inPortName: string, p: OvsPacket, target: OvsTarget = {}): OvsVerdict {
+  if (!bridge) {
+    if (unknownReason === undefined) return {verdict: 'fail', detail: `Open vSwitch has no bridge ${bridgeName}`, element: {id: `ovs-port:${bridgeName} ${inPortName}`, kind: 'ovs-port', text: `ovs-vsctl: no bridge ${bridgeName} (port ${inPortName} is not on it)`, device: inPortName, master: bridgeName}}
+    return {verdict: 'indeterminate', detail: `Open vSwitch bridge ${bridgeName} not read (${unknownReason})`, element: {id: 'ovs:not-read', kind: 'ovs-port', text: `Open vSwitch not read: ${unknownReason}`}}
+  }
+  const port = bridge.ports.find((x) => x.name === inPortName)
+  if (!port) return {verdict: 'fail', detail: `${inPortName} is not a port of Open vSwitch bridge ${bridge.name}`, element: {id: `ovs-port:${bridge.name} ${inPortName}`, kind: 'ovs-port', text: `ovs-vsctl list-ports ${bridge.name}: no ${inPortName}`, device: inPortName, master: bridge.name}}
+  const broken = port.interfaces.find((i) => i.error !== null || i.ofport === -1)
+  if (broken) return {verdict: 'fail', detail: `OVS interface ${broken.name}: ${broken.error ?? 'ofport -1 (not opened)'}`, element: {id: `ovs-interface:${broken.name}`, kind: 'ovs-interface', text: `ovs-vsctl list interface ${broken.name}: ${broken.error ? `error "${broken.error}"` : ''} ofport ${broken.ofport ?? '[]'}`.replace('  ', ' '), device: broken.name, master: bridge.name}}
+  if (bridge.flows === null) return {verdict: 'indeterminate', detail: `the flows of ${bridge.name} could not be dumped (${bridge.flowsUnread ?? 'unknown'})`, element: {id: `ovs-flows:${bridge.name}`, kind: 'ovs-flow', text: `ovs-ofctl dump-flows ${bridge.name}: not read`, device: bridge.name}}
+  const inPort = port.interfaces[0]?.ofport
+  if (inPort === null || inPort === undefined) return {verdict: 'indeterminate', detail: `${inPortName} has no OpenFlow port number yet`}
+  const outcome = runTable(bridge, 0, p, inPort, target)
+  if (outcome.kind === 'stop') return outcome.verdict
+  if (outcome.normal && target.port !== undefined && !target.skipVlan) {
+    const out = bridge.ports.find((x) => x.name === target.port)
+    const vlan = vlanOf(port)
+    if (out && !portCarries(out, vlan)) {
+      const where = out.tag !== null ? `access port in VLAN ${out.tag}` : `trunk of VLANs ${out.trunks.join(',')}`
+      return {
+        verdict: 'fail',
+        detail: `${inPortName} puts the frame in ${vlan === null ? 'no VLAN' : `VLAN ${vlan}`}, and ${out.name} (${where}) does not carry it`,
+        element: {id: `ovs-vlan:${bridge.name} ${inPortName}`, kind: 'ovs-vlan', text: `${bridge.name}: port ${inPortName} tag ${vlan ?? 'none'}, ${out.name} ${where}`, device: inPortName, master: bridge.name},
+      }
+    }
+  }
+  return {verdict: 'pass', detail: `Open vSwitch ${bridge.name}: ${outcome.how}`}
+}

@@ -1,0 +1,112 @@
+/**
+ * Published ports: what the host means to make reachable from outside, and where each one leads.
+ * Found three ways: the ruleset's DNATs (iptables, nft with maps, a firewall manager's forward-ports
+ * as they stand in the ruleset), libvirt hook scripts' forwards (read, never run), and `--publish
+ * GUEST:PORT/PROTO` for a service the user expects. The same forward found several ways is one,
+ * with each source; a hook's forward the ruleset lacks is kept (its rules are lost). Each target is
+ * resolved to the running guest holding that address now, or, when none does, to the guest whose
+ * MAC the host last saw there. Whether packets really reach it is the flows' question.
+ */
+import type {HookFacts} from '../../probes/libvirt-hooks.js'
+import {type ForwardIntent, type RuleForward, rulesetForwards} from '../../probes/netfilter/forwards.js'
+import type {NfRuleset} from '../lib/netfilter.js'
+
+export interface PublishRequest {
+  guest: string
+  port: number
+  proto: 'tcp' | 'udp'
+}
+
+export type ForwardSource =
+  | {kind: 'rule'; rule: RuleForward['rule']; hook: RuleForward['hook']}
+  | {kind: 'hook'; path: string; at: string; object?: string}
+  | {kind: 'publish'; guest: string}
+
+/** A guest interface as the forwards see it. */
+export interface GuestRef {
+  name: string
+  iface: string
+  mac?: string
+}
+
+export interface Forward {
+  /** Stable: "tcp 8080 -> 192.168.122.10:80" (with the host address when the forward names one). */
+  id: string
+  proto: 'tcp' | 'udp'
+  port: number
+  hostAddress?: string
+  inDevice?: string
+  target: {addr: string; port: number}
+  /** No translation: the outside reaches the guest's own address (a routed or open network). */
+  direct?: boolean
+  sources: ForwardSource[]
+  /** The running guest whose current address is the target. */
+  guest?: GuestRef
+  /** No running guest holds the target: the guest whose MAC the host last saw at it, and its address now. */
+  formerHolder?: GuestRef & {now?: string}
+}
+
+/** What the forwards ask of the host's view of its guests. */
+export interface GuestBook {
+  /** The running guest interface whose current IPv4 address this is. */
+  holderOf(addr: string): GuestRef | undefined
+  /** Running guest interfaces that claimed this address by some source (a neighbour entry, a lease) and hold another now. */
+  formerHolderOf(addr: string): (GuestRef & {now?: string}) | undefined
+  /** A running guest: its (first) interface on a network, that interface's current address when one is known, and whether its network routes it untranslated. */
+  running(guest: string): (GuestRef & {addr?: string; routed: boolean}) | undefined
+}
+
+const idOf = (f: Pick<Forward, 'proto' | 'port' | 'hostAddress' | 'target' | 'direct'>) =>
+  f.direct ? `${f.proto} ${f.target.addr}:${f.target.port} (routed)` : `${f.proto} ${f.hostAddress ? `${f.hostAddress}:` : ''}${f.port} -> ${f.target.addr}:${f.target.port}`
+
+/** The forwards of the ruleset, the hooks and the user's --publish, merged and resolved to guests. */
+export function collectForwards(rs: NfRuleset, hooks: HookFacts | null | undefined, publish: PublishRequest[], guests: GuestBook): Forward[] {
+  const byKey = new Map<string, Forward>()
+  const keyOf = (f: ForwardIntent) => `${f.proto} ${f.port} ${f.target.addr}:${f.target.port}`
+  const add = (intent: ForwardIntent, source: ForwardSource, prefer: boolean) => {
+    const key = keyOf(intent)
+    const seen = byKey.get(key)
+    if (seen) {
+      seen.sources.push(source)
+      // The arriving packets' rule (prerouting) says where the outside comes from; the host's own (output) only fills gaps.
+      if (prefer) {
+        if (intent.hostAddress) seen.hostAddress = intent.hostAddress
+        if (intent.inDevice) seen.inDevice = intent.inDevice
+      }
+      return
+    }
+    byKey.set(key, {id: '', proto: intent.proto, port: intent.port, ...(intent.hostAddress ? {hostAddress: intent.hostAddress} : {}), ...(intent.inDevice ? {inDevice: intent.inDevice} : {}), target: intent.target, sources: [source]})
+  }
+  const fromRules = rulesetForwards(rs).sort((a, b) => (a.hook === b.hook ? 0 : a.hook === 'prerouting' ? -1 : 1))
+  for (const f of fromRules) add(f, {kind: 'rule', rule: f.rule, hook: f.hook}, f.hook === 'prerouting')
+  for (const script of hooks?.scripts ?? []) {
+    for (const f of script.forwards) add(f, {kind: 'hook', path: script.path, at: f.at, ...(f.object ? {object: f.object} : {})}, false)
+  }
+  for (const p of publish) {
+    const own = guests.running(p.guest)
+    const match = [...byKey.values()].find((f) => own?.addr && f.proto === p.proto && f.target.addr === own.addr && f.target.port === p.port)
+    if (match) {
+      match.sources.push({kind: 'publish', guest: p.guest})
+      continue
+    }
+    // A routed guest is reached at its own address; a NAT guest needs a forward, which nothing makes yet.
+    const f: Forward = {id: '', proto: p.proto, port: p.port, target: {addr: own?.addr ?? 'unknown', port: p.port}, sources: [{kind: 'publish', guest: p.guest}], ...(own?.routed && own.addr ? {direct: true, hostAddress: own.addr} : {})}
+    byKey.set(`publish ${p.guest} ${p.proto} ${p.port}`, f)
+  }
+  const out = [...byKey.values()]
+  for (const f of out) {
+    f.id = idOf(f)
+    const publishedFor = f.sources.find((s): s is Extract<ForwardSource, {kind: 'publish'}> => s.kind === 'publish')?.guest
+    const holder = f.target.addr === 'unknown' ? undefined : guests.holderOf(f.target.addr)
+    if (holder) f.guest = holder
+    else if (publishedFor && f.target.addr === 'unknown') {
+      // The guest the user named, whose address nothing reports (or that does not run: no guest).
+      const named = guests.running(publishedFor)
+      if (named) f.guest = {name: named.name, iface: named.iface, ...(named.mac ? {mac: named.mac} : {})}
+    } else {
+      const former = f.target.addr === 'unknown' ? undefined : guests.formerHolderOf(f.target.addr)
+      if (former) f.formerHolder = former
+    }
+  }
+  return out.sort((a, b) => a.id.localeCompare(b.id))
+}

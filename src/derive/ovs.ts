@@ -1,0 +1,120 @@
+/**
+ * Open vSwitch and traffic shaping as rules see them: each OVS bridge (fail mode, controllers,
+ * flows, the guests on it), and per guest interface its OVS port (on which bridge, tag, interface
+ * state, the uplinks and whether they carry its VLAN) and the shaping on its tap (libvirt's
+ * <bandwidth>, the tc rates, qdisc drops that grew while kvmdoctor looked). Facts and joins only.
+ */
+import type {BandwidthLimit} from '../../probes/libvirt.js'
+import type {OvsFacts} from '../../probes/ovs.js'
+import type {TcFacts} from '../../probes/tc.js'
+import {type ProbeResult, dataOf} from '../../probes/types.js'
+import {portCarries, uplinkPorts} from '../datapath/ovs.js'
+import {dropsGrowing} from '../datapath/tc.js'
+import {type DeriveContext, type DomainInterface, isRunning} from './context.js'
+import type {OvsBridgeView} from './types.js'
+
+/** The OVS facts, or why they are unknown. */
+export function ovsOf(probes: Record<string, ProbeResult>): {ovs: OvsFacts | null; unknownBecause?: string} {
+  const r = probes.ovs
+  if (r?.ok) return {ovs: dataOf<OvsFacts>(r)!}
+  return {ovs: null, unknownBecause: r ? `ovs: ${(r as {error: string}).error}` : 'ovs: not run'}
+}
+
+const runningTaps = (ctx: DeriveContext) => new Set(ctx.domains.filter(isRunning).flatMap((d) => d.interfaces.flatMap((i) => (i.target ? [i.target] : []))))
+
+export function ovsBridgeViews(ctx: DeriveContext): OvsBridgeView[] {
+  const {ovs} = ovsOf(ctx.facts.probes)
+  if (!ovs?.running) return []
+  const taps = runningTaps(ctx)
+  const guestOfTap = new Map(ctx.domains.filter(isRunning).flatMap((d) => d.interfaces.flatMap((i) => (i.target ? [[i.target, d.name] as const] : []))))
+  return ovs.bridges.map((b): OvsBridgeView => {
+    const guestPorts = b.ports.filter((p) => taps.has(p.name)).map((p) => p.name)
+    const guests = [...new Set(guestPorts.map((p) => guestOfTap.get(p)!))].sort()
+    return {
+      kind: 'link',
+      name: b.name,
+      context: {host: ctx.hostname, bridge: b.name, link: b.name, network: ctx.networkByBridge.get(b.name)?.name},
+      affectedGuests: guests.length,
+      failMode: b.failMode,
+      datapathType: b.datapathType,
+      controllers: b.controllers.map((c) => c.target),
+      controllersConnected: b.controllers.filter((c) => c.connected).length,
+      controllerErrors: b.controllers.filter((c) => !c.connected).map((c) => `${c.target}: ${c.state ?? 'not connected'}${c.lastError ? ` (${c.lastError})` : ''}`),
+      flowCount: b.flows?.length ?? null,
+      /** Flows whose actions send the frame somewhere (not drop). */
+      forwardingFlows: b.flows ? b.flows.filter((f) => f.actions.length > 0).map((f) => f.text) : null,
+      guestPorts,
+      guests,
+      ...(b.flows === null ? {unknownBecause: {forwardingFlows: `ovs-ofctl dump-flows ${b.name}: ${b.flowsUnread ?? 'not read'}`, flowCount: `ovs-ofctl dump-flows ${b.name}: ${b.flowsUnread ?? 'not read'}`}} : {}),
+    }
+  })
+}
+
+/** What an interface view says about OVS and shaping. */
+export interface InterfaceOvsAttributes {
+  /** libvirt plugs it into Open vSwitch (<virtualport type='openvswitch'>, on it or its network), or its bridge is an OVS bridge. */
+  ovs: boolean
+  /** running, not-running, not-installed; null: unknown (the ovs probe failed) or not an OVS interface. */
+  ovsState: 'running' | 'not-running' | 'not-installed' | null
+  ovsReason: string | null
+  ovsBridgeExists: boolean | null
+  /** The OVS bridge its tap is a port of (none: null). */
+  ovsPortOn: string | null
+  ovsTag: number | null
+  ovsInterfaceError: string | null
+  ovsOfport: number | null
+  ovsLinkState: string | null
+  ovsAdminState: string | null
+  /** The interface id libvirt gives OVS (<virtualport><parameters interfaceid/>): external_ids:iface-id. */
+  ovsInterfaceId: string | null
+  /** The VLANs libvirt's XML gives it (<vlan><tag/>). */
+  libvirtVlanTags: number[]
+  /** The bridge's uplinks (ports that are neither internal nor a guest's), and whether each carries its VLAN. */
+  ovsUplinks: {name: string; tag: number | null; trunks: number[]; carries: boolean}[]
+  /** libvirt's <bandwidth>: average/peak in kilobytes per second, burst in kilobytes. */
+  bandwidthInbound: BandwidthLimit | null
+  bandwidthOutbound: BandwidthLimit | null
+  /** Rates tc sets on its tap: htb classes and tbf (what the guest receives), policers (what it sends). Bits per second, bytes. */
+  tapShaping: {what: string; direction: 'to guest' | 'from guest'; rate: number; burst: number | null}[]
+  /** Qdiscs on its tap whose drop counter grew between tc's two reads (null: tc not read). */
+  tapDropsGrowing: {handle: string; parent: string; kind: string; drops: number}[] | null
+}
+
+export function interfaceOvsAttributes(ctx: DeriveContext, i: DomainInterface, expectedBridge: string | undefined, running: boolean): InterfaceOvsAttributes & {unknownBecause?: Record<string, string>} {
+  const {ovs, unknownBecause} = ovsOf(ctx.facts.probes)
+  const network = i.type === 'network' ? ctx.networkByName.get(i.source ?? '') : undefined
+  const bridge = expectedBridge ? ovs?.bridges.find((b) => b.name === expectedBridge) : undefined
+  const isOvs = i.virtualport?.type === 'openvswitch' || network?.virtualport === 'openvswitch' || bridge !== undefined
+  const onBridge = i.target ? ovs?.bridges.find((b) => b.ports.some((p) => p.name === i.target)) : undefined
+  const port = onBridge?.ports.find((p) => p.name === i.target)
+  const iface = port?.interfaces[0]
+  const taps = runningTaps(ctx)
+  const tc = dataOf<TcFacts>(ctx.facts.probes.tc)
+  const shaping: InterfaceOvsAttributes['tapShaping'] = []
+  if (tc && i.target && running) {
+    for (const c of tc.classes) if (c.dev === i.target && c.rate !== undefined && !tc.classes.some((x) => x.dev === c.dev && x.parent === c.classid)) shaping.push({what: `${c.kind} class ${c.classid}`, direction: 'to guest', rate: c.rate, burst: c.burst ?? null})
+    for (const q of tc.qdiscs) if (q.dev === i.target && q.kind === 'tbf' && typeof q.options.rate === 'number') shaping.push({what: `tbf qdisc ${q.handle}`, direction: 'to guest', rate: (q.options.rate as number) * 8, burst: typeof q.options.burst === 'number' ? q.options.burst : null})
+    for (const f of tc.filters) for (const a of f.actions) if (f.dev === i.target && a.police?.rate !== undefined) shaping.push({what: `police (filter ${f.attach} pref ${f.pref})`, direction: f.attach === 'ingress' ? 'from guest' : 'to guest', rate: a.police.rate * 8, burst: a.police.burst ?? null})
+  }
+  const guestVlan = port?.tag ?? null
+  const attributes: InterfaceOvsAttributes = {
+    ovs: isOvs,
+    ovsState: !isOvs || !ovs ? null : ovs.running ? 'running' : ovs.installed ? 'not-running' : 'not-installed',
+    ovsReason: isOvs && ovs && !ovs.running ? (ovs.reason ?? null) : null,
+    ovsBridgeExists: !isOvs || !ovs ? null : bridge !== undefined,
+    ovsPortOn: onBridge?.name ?? null,
+    ovsTag: guestVlan,
+    ovsInterfaceError: iface?.error ?? null,
+    ovsOfport: iface?.ofport ?? null,
+    ovsLinkState: iface?.linkState ?? null,
+    ovsAdminState: iface?.adminState ?? null,
+    ovsInterfaceId: i.virtualport?.interfaceId ?? null,
+    libvirtVlanTags: i.vlanTags ?? [],
+    ovsUplinks: onBridge ? uplinkPorts(onBridge, taps).map((u) => ({name: u.name, tag: u.tag, trunks: u.trunks, carries: portCarries(u, guestVlan)})) : [],
+    bandwidthInbound: i.bandwidth?.inbound ?? null,
+    bandwidthOutbound: i.bandwidth?.outbound ?? null,
+    tapShaping: shaping,
+    tapDropsGrowing: tc && i.target ? dropsGrowing(tc, i.target).map((g) => ({...g, parent: tc.qdiscs.find((q) => q.dev === i.target && q.handle === g.handle)?.parent ?? 'root'})) : null,
+  }
+  return isOvs && !ovs ? {...attributes, unknownBecause: {ovsState: unknownBecause!, ovsBridgeExists: unknownBecause!}} : attributes
+}

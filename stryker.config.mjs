@@ -1,0 +1,17 @@
+// Mutation check of the netfilter evaluator (npm run mutation; not in CI: too slow for it). The rules'
+// conditions and thresholds are mutated in memory by test/mutation/rules.ts, which is much faster.
+/** @type {import('@stryker-mutator/api/core').PartialStrykerOptions} */
+export default {
+  testRunner: 'vitest',
+  vitest: {configFile: 'test/mutation/vitest.config.ts'},
+  mutate: process.env.KD_MUTATE?.split(',') ?? ['src/datapath/netfilter/evaluate.ts'],
+  coverageAnalysis: 'perTest',
+  concurrency: Number(process.env.KD_MUTATION_CONCURRENCY ?? 2),
+  // A loaded 2-core machine: the first run of the suites takes minutes.
+  dryRunTimeoutMinutes: 30,
+  timeoutMS: 60_000,
+  reporters: ['clear-text', 'progress-append-only', 'json'],
+  jsonReporter: {fileName: 'test/mutation/out/evaluator.json'},
+  tempDirName: '.stryker-tmp',
+  thresholds: {high: 98, low: 95, break: null},
+}

@@ -1,0 +1,72 @@
+/** The Open vSwitch hop on the recorded state (test/data/ovs): ports, interfaces, flows in priority order, table miss, VLANs. */
+import {readFileSync} from 'node:fs'
+import {join} from 'node:path'
+import {describe, expect, it} from 'vitest'
+import {type OvsBridge, parseFlows, parseOvsTables} from '../../probes/ovs.js'
+import {type OvsPacket, ovsVerdict} from '../../src/datapath/ovs.js'
+import {ROOT} from '../helpers.js'
+
+const data = (f: string) => readFileSync(join(ROOT, 'test/data/ovs', f), 'utf8')
+function bridges(): Record<string, OvsBridge> {
+  const all = parseOvsTables({bridge: data('bridge.json'), port: data('port.json'), iface: data('interface.json'), controller: data('controller.json')})
+  const std = all.find((b) => b.name === 'br-ovs2')!
+  const sec = all.find((b) => b.name === 'br-sec')!
+  std.flows = parseFlows(data('flows-br-ovs2.txt'))
+  sec.flows = parseFlows(data('flows-br-sec.txt'))
+  return {std, sec}
+}
+const egress: OvsPacket = {family: 4, l4proto: 'tcp', src: '10.1.1.5', dst: '9.9.9.9', sport: 40000, dport: 443}
+
+describe('the OVS hop, offline from the recorded flows', () => {
+  it('the highest-priority matching flow decides: a drop flow for vnet71 to 10/8, NORMAL for the rest', () => {
+    const {std} = bridges()
+    const drop = ovsVerdict(std, undefined, 'br-ovs2', 'vnet71', {...egress, dst: '10.1.1.1'})
+    expect(drop).toMatchObject({verdict: 'fail', element: {kind: 'ovs-flow', ovsFlow: {bridge: 'br-ovs2', match: 'table=0,priority=200,ip,in_port=2,nw_dst=10.0.0.0/8', drops: true}}})
+    // The same flow from the other port, and vnet71 elsewhere: the priority-0 NORMAL flow.
+    expect(ovsVerdict(std, undefined, 'br-ovs2', 'vnet70', {...egress, dst: '10.1.1.1'}).verdict).toBe('pass')
+    expect(ovsVerdict(std, undefined, 'br-ovs2', 'vnet71', egress)).toMatchObject({verdict: 'pass', detail: expect.stringContaining('priority=0')})
+  })
+  it('NORMAL: the port the frame must leave by must carry the entering port\'s VLAN', () => {
+    const {std} = bridges()
+    expect(ovsVerdict(std, undefined, 'br-ovs2', 'vnet70', egress, {port: 'eth-up'}).verdict).toBe('pass') // tag 10, trunks 10,30
+    expect(ovsVerdict(std, undefined, 'br-ovs2', 'vnet71', egress, {port: 'eth-up'})).toMatchObject({verdict: 'fail', element: {kind: 'ovs-vlan', id: 'ovs-vlan:br-ovs2 vnet71'}}) // tag 20
+  })
+  it('a port missing from the bridge, and an interface in error, fail before any flow', () => {
+    const {std} = bridges()
+    expect(ovsVerdict(std, undefined, 'br-ovs2', 'vnet5', egress)).toMatchObject({verdict: 'fail', element: {kind: 'ovs-port', device: 'vnet5', master: 'br-ovs2'}})
+    expect(ovsVerdict(std, undefined, 'br-ovs2', 'vnet99', egress)).toMatchObject({verdict: 'fail', element: {kind: 'ovs-interface', device: 'vnet99'}, detail: expect.stringContaining('No such device')})
+  })
+  it('secure fail mode, controller not connected, no flow for the guest: dropped by the table miss', () => {
+    const {sec} = bridges()
+    expect(ovsVerdict(sec, undefined, 'br-sec', 'vnet72', egress)).toMatchObject({verdict: 'fail', element: {kind: 'ovs-controller', id: 'ovs-controller:br-sec'}})
+    // Connected, the controller decides: not a pass, not a fail.
+    sec.controllers[0].connected = true
+    expect(ovsVerdict(sec, undefined, 'br-sec', 'vnet72', egress).verdict).toBe('indeterminate')
+    // Standalone with its controller gone: a learning switch.
+    sec.controllers[0].connected = false
+    sec.failMode = 'standalone'
+    expect(ovsVerdict(sec, undefined, 'br-sec', 'vnet72', egress).verdict).toBe('pass')
+  })
+  it('a field or action not evaluated is indeterminate when it decides, never a pass', () => {
+    const {std} = bridges()
+    std.flows = parseFlows(' priority=300,ip,ct_state=+trk actions=drop\n priority=0 actions=NORMAL\n')
+    expect(ovsVerdict(std, undefined, 'br-ovs2', 'vnet70', egress)).toMatchObject({verdict: 'indeterminate', element: {kind: 'ovs-flow', ovsFlow: {drops: false}}})
+    std.flows = parseFlows(' priority=300,ip actions=ct(commit,table=1)\n')
+    expect(ovsVerdict(std, undefined, 'br-ovs2', 'vnet70', egress).verdict).toBe('indeterminate')
+    // An undecidable match whose both outcomes forward does not stop the frame.
+    std.flows = parseFlows(' priority=300,ip,ct_state=+trk actions=NORMAL\n priority=0 actions=NORMAL\n')
+    expect(ovsVerdict(std, undefined, 'br-ovs2', 'vnet70', egress).verdict).toBe('pass')
+    // resubmit follows the table; a drop there leaves the flow's later actions to decide.
+    std.flows = parseFlows(' priority=10 actions=resubmit(,1)\n table=1, priority=5,ip actions=drop\n')
+    expect(ovsVerdict(std, undefined, 'br-ovs2', 'vnet70', egress)).toMatchObject({verdict: 'fail', detail: expect.stringContaining('table=1')})
+    std.flows = parseFlows(' priority=10 actions=resubmit(,1),NORMAL\n table=1, priority=5,ip actions=drop\n')
+    expect(ovsVerdict(std, undefined, 'br-ovs2', 'vnet70', egress).verdict).toBe('pass')
+  })
+  it('OVS not read, or its flows not dumped: indeterminate with the reason', () => {
+    const {std} = bridges()
+    expect(ovsVerdict(undefined, 'ovs: not recorded', 'br-ovs2', 'vnet70', egress)).toMatchObject({verdict: 'indeterminate', detail: expect.stringContaining('not recorded')})
+    std.flows = null
+    std.flowsUnread = 'ovs-ofctl: exit 1'
+    expect(ovsVerdict(std, undefined, 'br-ovs2', 'vnet70', egress)).toMatchObject({verdict: 'indeterminate', detail: expect.stringContaining('exit 1')})
+  })
+})

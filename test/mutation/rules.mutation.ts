@@ -1,0 +1,127 @@
+/**
+ * Mutation check of the rules' judgements (npm run mutation:rules; not in CI). Each catalogue rule's
+ * conditions are data, so they are mutated in memory, one change at a time: an operator turned into
+ * its opposite or its off-by-one neighbour, a threshold moved by one, a boolean flipped, a condition
+ * dropped from its all/any, all and any swapped, a not removed; and its appliesTo forced true or
+ * negated. Each mutant runs on the rule's must-fire and must-not-fire inputs (test/rules/cases.ts)
+ * and is killed when an outcome changes. Survivors are listed; the score is printed and written to
+ * test/mutation/out/rules.json.
+ */
+import {mkdirSync, writeFileSync} from 'node:fs'
+import {join} from 'node:path'
+import type {NestedCondition, TopLevelCondition} from 'json-rules-engine'
+import {expect, it} from 'vitest'
+import {ALL_RULES} from '../../rules/index.js'
+import type {Rule} from '../../rules/kit.js'
+import {evaluate} from '../../src/core/engine.js'
+import type {Model} from '../../src/derive/index.js'
+import {ROOT, model} from '../helpers.js'
+import {RULE_CASES, type RuleInput} from '../rules/cases.js'
+
+type Node = TopLevelCondition | NestedCondition
+interface Mutant {
+  rule: string
+  change: string
+  mutated: Rule
+}
+
+const OPPOSITE: Record<string, string> = {equal: 'notEqual', notEqual: 'equal', greaterThan: 'lessThanInclusive', lessThanInclusive: 'greaterThan', greaterThanInclusive: 'lessThan', lessThan: 'greaterThanInclusive', in: 'notIn', notIn: 'in', contains: 'doesNotContain', doesNotContain: 'contains'}
+/** The off-by-one neighbour of a comparison: > for >=, and so on. */
+const BOUNDARY: Record<string, string> = {greaterThan: 'greaterThanInclusive', greaterThanInclusive: 'greaterThan', lessThan: 'lessThanInclusive', lessThanInclusive: 'lessThan'}
+
+/** Every condition tree one change away from `root`, each with what changed. */
+function conditionMutants(root: Node): {change: string; tree: Node}[] {
+  const out: {change: string; tree: Node}[] = []
+  // Walks the tree by path; `replace` rebuilds the root with one node swapped.
+  const visit = (node: Node, replace: (n: Node | undefined) => Node) => {
+    const n = node as Record<string, unknown>
+    for (const group of ['all', 'any'] as const) {
+      const list = n[group] as Node[] | undefined
+      if (!list) continue
+      const other = group === 'all' ? 'any' : 'all'
+      if (list.length > 1) out.push({change: `${group} → ${other}`, tree: replace({[other]: list} as unknown as Node)})
+      list.forEach((child, i) => {
+        const at = (c: Node | undefined) => replace({[group]: c === undefined ? list.filter((_, j) => j !== i) : list.map((x, j) => (j === i ? c : x))} as unknown as Node)
+        if (list.length > 1) out.push({change: `drop ${describe(child)} from ${group}`, tree: at(undefined)})
+        visit(child, (c) => at(c))
+      })
+      return
+    }
+    if (n.not) {
+      out.push({change: `drop not(${describe(n.not as unknown as Node)})`, tree: replace(n.not as unknown as Node)})
+      visit(n.not as Node, (c) => replace({not: c} as unknown as Node))
+      return
+    }
+    const op = n.operator as string
+    if (OPPOSITE[op]) out.push({change: `${describe(node)}: ${op} → ${OPPOSITE[op]}`, tree: replace({...n, operator: OPPOSITE[op]} as unknown as Node)})
+    if (BOUNDARY[op]) out.push({change: `${describe(node)}: ${op} → ${BOUNDARY[op]}`, tree: replace({...n, operator: BOUNDARY[op]} as unknown as Node)})
+    if (typeof n.value === 'number') for (const d of [-1, 1]) out.push({change: `${describe(node)}: value ${n.value} → ${n.value + d}`, tree: replace({...n, value: n.value + d} as unknown as Node)})
+    if (typeof n.value === 'boolean') out.push({change: `${describe(node)}: value ${n.value} → ${!n.value}`, tree: replace({...n, value: !n.value} as unknown as Node)})
+  }
+  visit(root, (n) => n ?? root)
+  return out
+}
+
+function describe(node: Node): string {
+  const n = node as Record<string, unknown>
+  if (n.all || n.any) return `${n.all ? 'all' : 'any'}(…)`
+  if (n.not) return 'not(…)'
+  return `${n.fact}.${n.path ?? ''} ${n.operator} ${JSON.stringify(n.value)}`
+}
+
+function mutantsOf(rule: Rule): Mutant[] {
+  const mutants: Mutant[] = conditionMutants(rule.conditions).map(({change, tree}) => ({rule: rule.id, change, mutated: {...rule, conditions: tree as TopLevelCondition}}))
+  if (rule.appliesTo) {
+    const applies = rule.appliesTo
+    mutants.push({rule: rule.id, change: 'appliesTo always true', mutated: {...rule, appliesTo: () => true}})
+    mutants.push({rule: rule.id, change: 'appliesTo negated', mutated: {...rule, appliesTo: (e: never, host) => !applies(e, host)}})
+  }
+  for (const attr of rule.known) mutants.push({rule: rule.id, change: `known: drop ${attr}`, mutated: {...rule, known: rule.known.filter((a) => a !== attr)}})
+  return mutants
+}
+
+const models = new Map<string, Promise<Model>>()
+const modelOf = (input: RuleInput) => {
+  if (!models.has(input.name)) models.set(input.name, input.facts().then(model))
+  return models.get(input.name)!
+}
+
+/** Whether the rule gives each of its inputs the outcome the catalogue asserts (the same judgement as test/rules/catalogue.test.ts). */
+async function holds(rule: Rule): Promise<boolean> {
+  const cases = RULE_CASES[rule.id]
+  for (const input of cases.fires) {
+    const e = await evaluate(await modelOf(input), [rule])
+    const names = e.findings.map((f) => f.entity.name)
+    if (names.length === 0 || (input.on && JSON.stringify(names) !== JSON.stringify(input.on))) return false
+  }
+  for (const input of cases.silent) {
+    const e = await evaluate(await modelOf(input), [rule])
+    if (e.findings.length > 0 || e.notChecked.length > 0) return false
+    const because = input.silentBecause ?? 'judged'
+    const seen = {judged: e.applicable.length > 0, excluded: e.checked.length > 0 && e.applicable.length === 0, 'no entity': e.checked.length === 0}
+    if (!seen[because]) return false
+  }
+  return true
+}
+
+it('every rule condition mutant is killed by the rule\'s must-fire and must-not-fire inputs', async () => {
+  const rules = ALL_RULES.filter((r) => r.askedFor === undefined && RULE_CASES[r.id])
+  const survivors: Mutant[] = []
+  let total = 0
+  for (const rule of rules) {
+    // The unmutated rule must pass, or every mutant would look killed.
+    expect(await holds(rule), `${rule.id} does not pass its own cases`).toBe(true)
+    for (const mutant of mutantsOf(rule)) {
+      total++
+      // A mutant that throws (a value the view cannot compare) is killed: the run fails.
+      const survived = await holds(mutant.mutated).catch(() => false)
+      if (survived) survivors.push(mutant)
+    }
+  }
+  const score = total === 0 ? 0 : (100 * (total - survivors.length)) / total
+  const report = {rules: rules.length, mutants: total, killed: total - survivors.length, survived: survivors.length, score: Number(score.toFixed(1)), survivors: survivors.map((m) => `${m.rule}: ${m.change}`)}
+  mkdirSync(join(ROOT, 'test/mutation/out'), {recursive: true})
+  writeFileSync(join(ROOT, 'test/mutation/out/rules.json'), JSON.stringify(report, null, 2) + '\n')
+  console.log(`rule mutants: ${report.mutants}, killed ${report.killed}, survived ${report.survived} (score ${report.score}%)\n${report.survivors.map((s) => `  survived: ${s}`).join('\n')}`)
+  expect(total).toBeGreaterThan(rules.length)
+}, 3_600_000)

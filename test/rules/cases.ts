@@ -1,0 +1,227 @@
+/**
+ * Every catalogue rule's must-fire and must-not-fire inputs, as data: a lab recording (fixtures/) or a
+ * named counterfactual edit of one ("same facts, one thing different"). test/rules/catalogue.test.ts
+ * runs each rule on its inputs and asserts the outcome; the rule's own test file asserts the details
+ * (evidence, fixes) and imports the edits it shares from here.
+ */
+import type {HostFacts} from '../../probes/host.js'
+import type {LeaseFacts} from '../../probes/leases.js'
+import type {LibvirtFacts} from '../../probes/libvirt.js'
+import type {Link} from '../../probes/links.js'
+import {type ModuleFacts, parseModulesBuiltin, parseProcModules} from '../../probes/modules.js'
+import type {Neighbour} from '../../probes/neighbours.js'
+import {parsePsStarts} from '../../probes/services.js'
+import type {SysctlFacts} from '../../probes/sysctl.js'
+import type {NfRuleset} from '../../src/lib/netfilter.js'
+import {type Facts, alter, factsOf, rerunApipa, withIptablesRule, withProbeData} from '../helpers.js'
+
+export interface RuleInput {
+  /** What the input is, as a failure names it. */
+  name: string
+  facts: () => Promise<Facts>
+  /** Must fire: the entities it fires on, in order (when pinned). */
+  on?: string[]
+  /**
+   * Must not fire, and why when it is not that its conditions judged an entity and passed it:
+   * 'excluded', its `appliesTo` excludes every entity; 'no entity', the model holds no entity of its
+   * kind (the derivation makes one only where there is something to judge: a blocking element, an
+   * address two MACs claim). Either only where no recording or plain edit gives the rule one it judges.
+   */
+  silentBecause?: 'excluded' | 'no entity'
+}
+
+export interface RuleCases {
+  fires: RuleInput[]
+  silent: RuleInput[]
+}
+
+/** A lab recording, as recorded. */
+export const recording = (fixture: string, on?: string[]): RuleInput => ({name: `recording ${fixture}`, facts: () => factsOf(fixture), ...(on ? {on} : {})})
+
+/** A recording changed by `change`: the name says what differs. */
+export const edit = (name: string, fixture: string, change: (facts: Facts) => Facts | Promise<Facts>, on?: string[]): RuleInput => ({
+  name: `${fixture}, ${name}`,
+  facts: async () => change(await factsOf(fixture)),
+  ...(on ? {on} : {}),
+})
+
+const excluded = (input: RuleInput): RuleInput => ({...input, silentBecause: 'excluded'})
+/** The inactive network's recording: the rules about a running network's config have it outside their scope. */
+const inactive = () => excluded(recording('network-inactive'))
+const noEntity = (input: RuleInput): RuleInput => ({...input, silentBecause: 'no entity'})
+
+// The counterfactual edits shared with the rules' own tests.
+
+/** The healthy host's default network with a 10-address range and `n` leases in it. */
+export function poolWith(facts: Facts, n: number): Facts {
+  const base = alter<LibvirtFacts>(facts, 'libvirt', (l) => (l.networks[0].ips[0].dhcpRanges = [{start: '192.168.122.10', end: '192.168.122.19'}]))
+  return alter<LeaseFacts>(base, 'leases', (l) => {
+    l.leases = Array.from({length: n}, (_, i) => ({source: 'libvirt', file: '/var/lib/libvirt/dnsmasq/virbr0.status', bridge: 'virbr0', ip: `192.168.122.${10 + i}`, mac: `52:54:00:00:00:${String(i).padStart(2, '0')}`, expiry: null, expired: false}))
+  })
+}
+
+/** firewalld running with the bridge virbr0 in `zone` (null: in none). */
+export const withFirewalldZone = (facts: Facts, zone: string | null): Facts => withProbeData(facts, 'firewalld', {running: true, zones: {virbr0: zone}})
+
+/**
+ * The lab kernel has no loadable modules (everything built in), so a missing module cannot be
+ * recorded there: these are the module lists in the formats /proc/modules and modules.builtin have.
+ */
+const PROC_MODULES = [
+  'nft_chain_nat 12288 0 - Live 0x0000000000000000',
+  'nf_tables 372736 1 nft_chain_nat, Live 0x0000000000000000',
+  'bridge 421888 0 - Live 0x0000000000000000',
+  'stp 12288 1 bridge, Live 0x0000000000000000',
+  'llc 16384 2 bridge,stp, Live 0x0000000000000000',
+  'nf_conntrack 196608 0 - Live 0x0000000000000000',
+].join('\n')
+export const MODULES_BUILTIN = 'kernel/net/ipv4/netfilter/nf_defrag_ipv4.ko\nkernel/net/netfilter/x_tables.ko\n'
+export const modulesWithoutNat: ModuleFacts = {loadable: true, loaded: parseProcModules(PROC_MODULES), builtin: parseModulesBuiltin(MODULES_BUILTIN)}
+export const modulesWithNat: ModuleFacts = {loadable: true, loaded: [...modulesWithoutNat.loaded, 'nf_nat', 'xt_MASQUERADE'], builtin: modulesWithoutNat.builtin}
+
+/** Services by process age (no systemd): libvirtd started 2 h before the recording, firewalld `firewallAge` seconds before it. */
+export const firewalldStarted = (facts: Facts, firewallAge: number): Facts =>
+  withProbeData(facts, 'services', {systemd: false, events: parsePsStarts(`  812  7200 /usr/sbin/libvirtd --timeout 120\n 4242 ${firewallAge} /usr/bin/python3 -sP /usr/sbin/firewalld --nofork --nopid\n`, facts.capturedAt)})
+
+export const MACVTAP_CONFIGURED_MAC = '52:54:00:6b:64:01'
+export const MACVTAP_CHANGED_MAC = '02:00:5e:10:00:01'
+
+/**
+ * The lab's guests sit on a libvirt bridge, not macvtap (a macvtap guest cannot be reached from the
+ * host that runs the lab): the healthy recording with the facts a macvtap guest would show, its
+ * interface type direct, and its address answered by another MAC.
+ */
+export function macvtapGuest(facts: Facts, options: {trust: boolean; macChanged: boolean}): Facts {
+  let changed = alter<LibvirtFacts>(facts, 'libvirt', (l) => {
+    const iface = l.domains.find((d) => d.name === 'kdlab-web01')!.interfaces[0]
+    Object.assign(iface, {type: 'direct', source: 'eth0', bridge: undefined, target: 'macvtap0', trustGuestRxFilters: options.trust})
+  })
+  if (options.macChanged) changed = alter<Neighbour[]>(changed, 'neighbours', (n) => n.filter((x) => x.mac === MACVTAP_CONFIGURED_MAC).forEach((x) => (x.mac = MACVTAP_CHANGED_MAC)))
+  return changed
+}
+
+/** The lab's default network switched to another forward mode, and libvirt's MASQUERADE gone with NAT. */
+export const forwardMode = (facts: Facts, mode: string): Facts =>
+  alter<NfRuleset>(
+    alter<LibvirtFacts>(facts, 'libvirt', (l) => (l.networks.find((n) => n.name === 'default')!.forwardMode = mode)),
+    'netfilter',
+    (rs) => {
+      for (const t of rs.tables) for (const c of Object.values(t.chains)) c.rules = c.rules.filter((r) => !r.exprs.some((e) => e.kind === 'nat'))
+    },
+  )
+
+export const snatTo = (to: string) => `-A POSTROUTING -s 192.168.122.0/24 ! -d 192.168.122.0/24 -j SNAT --to-source ${to}`
+
+const kvmGuest = (facts: Facts, vhostNet: boolean) => alter<HostFacts>(alter<LibvirtFacts>(facts, 'libvirt', (l) => (l.domains[0].type = 'kvm')), 'host', (h) => (h.vhostNet = vhostNet))
+const hostOnlyLinkLocal = (facts: Facts) =>
+  rerunApipa(alter<Link[]>(facts, 'links', (links) => (links.find((l) => l.name === 'eth0')!.addresses = [{family: 'inet', address: '169.254.7.7', prefix: 16, scope: 'link'}])))
+
+/** Rule id → its inputs. Every catalogue rule has an entry with both lists non-empty (the catalogue test checks). */
+export const RULE_CASES: Record<string, RuleCases> = {
+  'ip-forward-disabled': {fires: [recording('ip-forward-off'), recording('flushed-and-forward-off')], silent: [inactive(), recording('healthy')]},
+  'nat-masquerade-missing': {fires: [recording('masquerade-removed', ['default']), recording('legacy-backend-masquerade-removed')], silent: [inactive(), recording('healthy')]},
+  'nat-masquerade-wrong-interface': {
+    fires: [recording('nat-pinned-missing-dev', ['kdlab-pinned']), edit("dev= a device that is not the default route's", 'healthy', (f) => alter<LibvirtFacts>(f, 'libvirt', (l) => (l.networks[0].forwardDev = 'lo')), ['default'])],
+    silent: [inactive(), edit("dev= the default route's device", 'healthy', (f) => alter<LibvirtFacts>(f, 'libvirt', (l) => (l.networks[0].forwardDev = 'eth0')))],
+  },
+  'ip-address-conflict': {fires: [recording('static-ip-collision'), recording('wire-client-id-duplicate')], silent: [noEntity(recording('mac-duplicate'))]},
+  'apipa-address': {
+    fires: [recording('dnsmasq-killed'), recording('wire-apipa-only'), edit("eth0's only IPv4 address link-local", 'healthy', hostOnlyLinkLocal, ['eth0 169.254.7.7'])],
+    silent: [noEntity(edit('apipa probe rerun', 'healthy', rerunApipa))],
+  },
+  'default-route-missing': {fires: [recording('default-route-missing')], silent: [inactive(), recording('healthy')]},
+  'default-route-multiple': {fires: [recording('default-route-multiple')], silent: [recording('healthy')]},
+  'link-down': {fires: [recording('bridge-down')], silent: [recording('healthy')]},
+  'dhcp-server-not-running': {fires: [recording('dhcpd-stopped'), recording('dnsmasq-killed')], silent: [inactive(), recording('healthy')]},
+  'dhcp-range-exhausted': {fires: [recording('dhcp-range-exhausted')], silent: [inactive(), recording('healthy'), edit('9 of 10 addresses leased', 'healthy', (f) => poolWith(f, 9))]},
+  'dhcp-pool-nearly-full': {
+    fires: [edit('9 of 10 addresses leased', 'healthy', (f) => poolWith(f, 9), ['default'])],
+    silent: [inactive(), edit('8 of 10 addresses leased', 'healthy', (f) => poolWith(f, 8)), edit('10 of 10 addresses leased', 'healthy', (f) => poolWith(f, 10))],
+  },
+  'dhcp-lease-stale': {
+    fires: [edit('no domain defined', 'healthy', (f) => alter<LibvirtFacts>(f, 'libvirt', (l) => (l.domains = [])), ['default'])],
+    silent: [recording('healthy'), edit('its guests shut off', 'healthy', (f) => alter<LibvirtFacts>(f, 'libvirt', (l) => l.domains.forEach((d) => (d.state = 'shut off'))))],
+  },
+  'libvirt-network-inactive': {fires: [recording('network-inactive')], silent: [recording('healthy')]},
+  'libvirt-network-not-autostart': {
+    fires: [recording('network-not-autostart')],
+    silent: [inactive(), edit('the network autostarts too', 'network-not-autostart', (f) => alter<LibvirtFacts>(f, 'libvirt', (l) => (l.networks[0].autostart = true)))],
+  },
+  'libvirt-firewall-rules-missing': {fires: [recording('firewall-flushed')], silent: [inactive(), recording('healthy')]},
+  'iptables-forward-drop': {
+    fires: [recording('bridged-forward-drop'), recording('forward-reject-subnet'), recording('docker-user-drop'), recording('ipset-forward-drop')],
+    silent: [
+      noEntity(edit('a physdev-is-bridged ACCEPT first', 'bridged-forward-drop', (f) => withIptablesRule(f, 'filter', '-A FORWARD -m physdev --physdev-is-bridged -j ACCEPT'))),
+      noEntity(edit('bridge-nf-call-iptables 0', 'bridged-forward-drop', (f) => alter<SysctlFacts>(f, 'sysctl', (s) => (s.values['net.bridge.bridge-nf-call-iptables'] = 0)))),
+      noEntity(recording('docker-forward-drop-nat-ok')),
+    ],
+  },
+  'bridge-netfilter-enabled': {fires: [recording('bridged-forward-drop')], silent: [recording('bridged-healthy')]},
+  'nft-forward-drop': {fires: [recording('nft-forward-drop'), recording('nft-forward-daddr-drop')], silent: [noEntity(recording('firewalld-style-healthy')), noEntity(recording('healthy'))]},
+  'firewall-backend-mismatch': {fires: [recording('firewall-backend-mismatch')], silent: [recording('healthy')]},
+  'firewalld-zone-wrong': {
+    fires: [edit('virbr0 in zone public', 'healthy', (f) => withFirewalldZone(f, 'public'), ['default']), edit('virbr0 in no zone', 'healthy', (f) => withFirewalldZone(f, null), ['default'])],
+    silent: [inactive(), edit('virbr0 in zone libvirt', 'healthy', (f) => withFirewalldZone(f, 'libvirt'))],
+  },
+  'dns-port-conflict': {fires: [recording('dns-port-conflict')], silent: [recording('healthy')]},
+  'subnet-overlap': {fires: [recording('subnet-overlap')], silent: [recording('healthy')]},
+  'tap-not-attached': {fires: [recording('tap-detached')], silent: [recording('healthy')]},
+  'mac-duplicate': {fires: [recording('mac-duplicate')], silent: [recording('healthy')]},
+  'mtu-mismatch': {fires: [recording('mtu-mismatch')], silent: [recording('healthy')]},
+  'stp-forward-delay': {fires: [recording('stp-forward-delay')], silent: [recording('healthy')]},
+  'macvtap-host-isolation': {
+    fires: [edit('a type=direct interface added', 'healthy', (f) => alter<LibvirtFacts>(f, 'libvirt', (l) => void l.domains[0].interfaces.push({type: 'direct', mac: '52:54:00:aa:aa:aa', source: 'eth0', target: 'macvtap0', linkState: 'up'})), ['kdlab-web01/macvtap0'])],
+    silent: [excluded(recording('healthy'))],
+  },
+  'guest-agent-missing': {
+    fires: [recording('healthy', ['kdlab-web01'])],
+    silent: [edit('the agent channel added', 'healthy', (f) => alter<LibvirtFacts>(f, 'libvirt', (l) => (l.domains[0].guestAgentChannel = true)))],
+  },
+  'vhost-net-missing': {
+    fires: [edit('a KVM guest without vhost-net', 'healthy', (f) => kvmGuest(f, false))],
+    silent: [edit('a KVM guest with vhost-net', 'healthy', (f) => kvmGuest(f, true)), excluded(recording('healthy'))],
+  },
+  'conntrack-table-full': {fires: [recording('conntrack-full')], silent: [recording('healthy')]},
+  'rp-filter-strict': {fires: [recording('rp-filter-strict')], silent: [recording('default-route-multiple')]},
+  'arp-flux': {fires: [recording('arp-flux')], silent: [recording('healthy')]},
+  'dhcp-checksum-rule-missing': {fires: [recording('firewall-flushed')], silent: [inactive(), recording('healthy')]},
+  'host-input-blocks-dhcp-dns': {
+    fires: [recording('dhcp-input-drop'), recording('nft-input-dns-drop'), recording('ufw-style-dhcp-drop'), recording('firewalld-style-public-zone')],
+    silent: [noEntity(recording('healthy')), noEntity(recording('ufw-style-healthy')), noEntity(recording('firewalld-style-healthy'))],
+  },
+  'firewall-service-order': {
+    fires: [edit('firewalld younger than libvirtd (process ages)', 'firewall-flushed', (f) => firewalldStarted(f, 60), ['default'])],
+    silent: [recording('network-inactive'), edit('firewalld older than libvirtd (process ages)', 'firewall-flushed', (f) => firewalldStarted(f, 9000)), edit('firewalld younger than libvirtd, rules in place', 'healthy', (f) => firewalldStarted(f, 60))],
+  },
+  'ipv6-accept-ra-conflict': {
+    fires: [recording('ra-routes-accept-ra', ['kdlab-ra0'])],
+    silent: [edit('accept_ra 2 on kdlab-ra0', 'ra-routes-accept-ra', (f) => alter<SysctlFacts>(f, 'sysctl', (s) => (s.values['net.ipv6.conf.kdlab-ra0.accept_ra'] = 2)))],
+  },
+  'dhcp-client-id-duplicate': {fires: [recording('wire-client-id-duplicate')], silent: [recording('healthy')]},
+  'policy-route-diverts-guests': {fires: [recording('policy-route-unreachable'), recording('reply-policy-blackhole')], silent: [noEntity(recording('healthy'))]},
+  'netfilter-module-missing': {
+    fires: [edit('nf_nat and xt_MASQUERADE neither loaded nor built in', 'firewall-flushed', (f) => withProbeData(f, 'modules', modulesWithoutNat))],
+    silent: [edit('the NAT modules loaded', 'firewall-flushed', (f) => withProbeData(f, 'modules', modulesWithNat)), edit('no NAT module loaded, MASQUERADE in place', 'healthy', (f) => withProbeData(f, 'modules', modulesWithoutNat))],
+  },
+  'macvtap-rx-filter-untrusted': {
+    fires: [edit('macvtap guest answered by another MAC', 'healthy', (f) => macvtapGuest(f, {trust: false, macChanged: true}), ['kdlab-web01/macvtap0'])],
+    silent: [edit('macvtap guest answered by another MAC, trustGuestRxFilters', 'healthy', (f) => macvtapGuest(f, {trust: true, macChanged: true})), edit('macvtap guest keeps its MAC', 'healthy', (f) => macvtapGuest(f, {trust: false, macChanged: false}))],
+  },
+  'ipv6-forward-drop': {fires: [recording('ipv6-forward-drop')], silent: [recording('bridged-forward-drop')]},
+  'iptables-nft-incompatible': {fires: [recording('iptables-nft-incompatible')], silent: [recording('healthy')]},
+  'guest-flow-blocked': {fires: [recording('bridge-forwarding-off'), recording('dhcp-input-drop')], silent: [recording('conntrack-full')]},
+  'guest-flow-indeterminate': {fires: [recording('mark-random-drop'), recording('snat-address-not-local')], silent: [recording('bridge-down')]},
+  'guest-silent': {fires: [recording('wire-silent')], silent: [recording('bridged-forward-drop')]},
+  'dhcp-no-offer': {fires: [recording('dhcpd-stopped'), recording('dhcp-range-exhausted')], silent: [recording('wire-apipa-only')]},
+  'rogue-dhcp-server': {fires: [recording('wire-rogue-dhcp'), recording('wire-bridged-rogue-dhcp')], silent: [recording('bridged-forward-drop')]},
+  'guest-address-foreign': {fires: [recording('wire-foreign-address')], silent: [recording('bridged-forward-drop')]},
+  'snat-address-not-local': {
+    fires: [recording('snat-address-not-local'), edit('SNAT to 203.0.113.99', 'healthy', (f) => withIptablesRule(f, 'nat', snatTo('203.0.113.99')))],
+    silent: [noEntity(edit('SNAT to an address of the host', 'healthy', (f) => withIptablesRule(f, 'nat', snatTo('198.51.100.1'))))],
+  },
+  'guest-unaddressed-network': {fires: [recording('unaddressed-network')], silent: [recording('healthy')]},
+  'routed-network-no-return-route': {
+    fires: [edit('forward mode route', 'healthy', (f) => forwardMode(f, 'route')), edit('forward mode open', 'healthy', (f) => forwardMode(f, 'open'))],
+    silent: [noEntity(recording('healthy'))],
+  },
+}

@@ -1,0 +1,45 @@
+import {describe, expect, it} from 'vitest'
+import type {Neighbour} from '../../probes/neighbours.js'
+import rule from '../../rules/dnat-target-stale.js'
+import {alter} from '../helpers.js'
+import {HOST, fireInbound, healthy, withForward} from '../inbound.js'
+
+const OLD = '192.168.122.250'
+
+describe('dnat-target-stale', () => {
+  it('fires for a DNAT to an address web01 held before (the host last saw its MAC there): retargeted in place, every value quoted', async () => {
+    const {facts, web, mac} = await healthy()
+    const moved = alter<Neighbour[]>(withForward(facts, OLD), 'neighbours', (n) => n.push({ip: OLD, dev: 'virbr0', mac, state: ['STALE']}))
+    const {findings} = await fireInbound(rule, moved)
+    expect(findings).toHaveLength(1)
+    const f = findings[0]
+    expect(f.entity).toEqual({kind: 'forward', name: `tcp ${HOST}:8080 -> ${OLD}:80`})
+    expect(f.context?.domain).toBe('kdlab-web01')
+    expect(f.evidence).toContain(`probably moved: kdlab-web01 (${mac}) was last seen at ${OLD} and holds ${web} now (its current lease)`)
+    // The new rule goes in at the old one's position before the old one is deleted: no moment without a forward.
+    expect(f.fix).toEqual([
+      `iptables -t nat -I PREROUTING 1 -d ${HOST}/32 -p tcp -m tcp --dport 8080 -j DNAT --to-destination ${web}:80`,
+      `iptables -t nat -D PREROUTING -d ${HOST}/32 -p tcp -m tcp --dport 8080 -j DNAT --to-destination ${OLD}:80`,
+    ])
+    expect((f.note ?? []).join('\n')).toContain(`virsh net-update default add ip-dhcp-host "<host mac='${mac}' ip='${OLD}'/>"`)
+  })
+
+  it('fires for a target nobody holds or held: no guest named, no fix guessed', async () => {
+    const {facts} = await healthy()
+    const {findings} = await fireInbound(rule, withForward(facts, OLD))
+    expect(findings.map((f) => [f.entity.name, f.fix, f.context?.domain])).toEqual([[`tcp ${HOST}:8080 -> ${OLD}:80`, [], undefined]])
+  })
+
+  it('stays silent for a forward to the address web01 holds now', async () => {
+    const {facts, web} = await healthy()
+    const {findings, evaluation} = await fireInbound(rule, withForward(facts, web))
+    expect(findings).toEqual([])
+    // It was judged (the forward exists), not skipped.
+    expect(evaluation.checked.filter((c) => c.ruleId === rule.id).length).toBeGreaterThan(0)
+  })
+
+  it('stays silent for a forward outside any libvirt network (a host of its own behind the DNAT)', async () => {
+    const {facts} = await healthy()
+    expect((await fireInbound(rule, withForward(facts, '10.99.0.5'))).findings).toEqual([])
+  })
+})

@@ -1,0 +1,28 @@
+import {describe, expect, it} from 'vitest'
+import rule from '../../rules/hairpin-missing.js'
+import {withIptablesRule} from '../helpers.js'
+import {HOST, fireInbound, healthy, withForward} from '../inbound.js'
+
+describe('hairpin-missing', () => {
+  it('fires for a forward that only PREROUTING translates: the host itself cannot use the published address (a nat OUTPUT DNAT, quoted)', async () => {
+    const {facts, web} = await healthy()
+    const {findings} = await fireInbound(rule, withForward(facts, web))
+    expect(findings).toHaveLength(1)
+    const f = findings[0]
+    expect(f.title).toBe(`The published port tcp ${HOST}:8080 -> ${web}:80 works from outside only: the host itself cannot use ${HOST}`)
+    expect(f.fix).toEqual([`iptables -t nat -I OUTPUT -d ${HOST}/32 -p tcp -m tcp --dport 8080 -j DNAT --to-destination ${web}:80`])
+  })
+
+  it('stays silent when nat OUTPUT has the same DNAT (the host reaches the guest by the published address)', async () => {
+    const {facts, web} = await healthy()
+    const hairpin = withIptablesRule(withForward(facts, web), 'nat', `-A OUTPUT -d ${HOST}/32 -p tcp -m tcp --dport 8080 -j DNAT --to-destination ${web}:80`)
+    const {findings, evaluation} = await fireInbound(rule, hairpin)
+    expect(findings).toEqual([])
+    expect(evaluation.checked.filter((c) => c.ruleId === rule.id).length).toBe(1)
+  })
+
+  it('stays silent while the forward fails from outside too (port-forward-blocked is the fault to fix first)', async () => {
+    const {facts, web} = await healthy()
+    expect((await fireInbound(rule, withForward(facts, web, false))).findings).toEqual([])
+  })
+})

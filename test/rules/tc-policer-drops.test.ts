@@ -1,0 +1,32 @@
+/** Section G's shaping rules, on the lab's recording of a guest tap shaped by a tbf (tc-tap-tbf-burst). */
+import {describe, expect, it} from 'vitest'
+import type {LibvirtFacts} from '../../probes/libvirt.js'
+import type {TcFacts} from '../../probes/tc.js'
+import policerDrops from '../../rules/tc-policer-drops.js'
+import {alter, factsOf, fire, unavailable} from '../helpers.js'
+
+const tapOf = (facts: Awaited<ReturnType<typeof factsOf>>) => (facts.results.libvirt as {data: LibvirtFacts}).data.domains[0].interfaces[0].target!
+
+describe('tc-policer-drops', () => {
+  it('fires when the tap\'s qdisc drops grew between the two reads, removing the hand-written qdisc', async () => {
+    const recorded = await factsOf('tc-tap-tbf-burst')
+    const tap = tapOf(recorded)
+    const facts = alter<TcFacts>(recorded, 'tc', (tc) => {
+      const q = tc.qdiscs.find((x) => x.dev === tap && x.kind === 'tbf')!
+      tc.dropsLater[`${tap} ${q.handle}`] = q.stats!.drops + 5
+    })
+    const {names, evaluation} = await fire(policerDrops, facts)
+    expect(names).toEqual([`kdlab-web01/${tap}`])
+    expect(evaluation.findings[0].title).toMatch(/tbf [0-9a-f]+: \+5/)
+    expect(evaluation.findings[0].fix).toEqual([`tc qdisc del dev ${tap} root`])
+    // A limit libvirt sets is the admin's: raised through libvirt (a note), not deleted.
+    const libvirtOwned = alter<LibvirtFacts>(facts, 'libvirt', (l) => (l.domains[0].interfaces[0].bandwidth = {inbound: {average: 1250}}))
+    expect((await fire(policerDrops, libvirtOwned)).evaluation.findings[0].fix).toEqual([])
+  })
+  it('stays silent on drops counted before kvmdoctor looked (the recording: 4 drops, not growing), and is not checked without tc', async () => {
+    expect((await fire(policerDrops, await factsOf('tc-tap-tbf-burst'))).names).toEqual([])
+    const {names, evaluation} = await fire(policerDrops, unavailable(await factsOf('tc-tap-tbf-burst'), 'tc'))
+    expect(names).toEqual([])
+    expect(evaluation.notChecked.map((n) => n.ruleId)).toContain('tc-policer-drops')
+  })
+})

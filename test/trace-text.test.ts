@@ -1,0 +1,92 @@
+import {describe, expect, it} from 'vitest'
+import {readFileSync} from 'node:fs'
+import {join} from 'node:path'
+import stringWidth from 'string-width'
+import {renderTrace} from '../reports/trace.js'
+import {parseDestination} from '../src/datapath/destination.js'
+import type {Destination} from '../src/datapath/flows.js'
+import {runTrace} from '../src/core/trace-service.js'
+import {fixtureDir} from './helpers.js'
+
+const trace = (fixture: string, guest: string, to?: string) =>
+  runTrace({from: fixtureDir(fixture), timeoutMs: 5000, options: {active: false, libvirtUri: 'qemu:///system'}, guest, ...(to ? {to: parseDestination(to) as Destination} : {})})
+
+describe('kvmdoctor trace as people read it (recordings)', () => {
+  it('wraps to the terminal width like diagnose; commands stay whole', async () => {
+    const text = renderTrace(await trace('bridged-forward-drop', 'kdlab-lan01'), {width: 80})
+    const long = text.split('\n').filter((l) => stringWidth(l) > 80)
+    expect(long).toEqual([])
+    // Piped (no width): whole lines, as before.
+    expect(renderTrace(await trace('bridged-forward-drop', 'kdlab-lan01')).split('\n').some((l) => l.length > 80)).toBe(true)
+  })
+
+  it('names each deciding element once, where it first stops a flow; the flows it stops again refer back', async () => {
+    const t = await trace('bridged-forward-drop', 'kdlab-lan01')
+    const text = renderTrace(t)
+    const element = t.flows[0].decidedBy!.element!.text
+    expect(t.flows.every((f) => f.decidedBy?.element?.text === element)).toBe(true)
+    // Four flows stop at it: written out once (the summary), the step that decides marked in flow 1.
+    expect(text.split(element).length - 1).toBe(1)
+    expect(text).toMatch(/ip filter FORWARD: policy drop .*<- decides/)
+    expect(text.match(/decided by the same element as flow 1/g)).toHaveLength(3)
+    expect(text).toMatch(/^Summary: 0 pass, 4 fail, 0 indeterminate\n {2}stopped by .*: flows 1 \(dhcp\), 2 \(dhcp-reply\), 3 \(egress\), 4 \(egress-reply\)$/m)
+  })
+
+  it('shows the packet counters the recording holds (iptables-save -c)', async () => {
+    const saved = readFileSync(join(fixtureDir('bridged-forward-drop'), 'outputs/0012-command-iptables-save--c.txt'), 'utf8')
+    const [, packets, bytes] = /^:FORWARD DROP \[(\d+):(\d+)\]$/m.exec(saved)!
+    const t = await trace('bridged-forward-drop', 'kdlab-lan01')
+    const policy = t.flows[0].decidedBy!.steps!.at(-1)!
+    expect(policy).toMatchObject({event: 'policy', action: 'drop', counters: {packets: Number(packets), bytes: Number(bytes)}})
+    expect(renderTrace(t)).toContain(`policy drop  [${packets} packets, ${bytes} bytes counted]`)
+  })
+
+  it('writes packets with what is known, and says what is assumed (no 0.0.0.0:40000, no unknown:67)', async () => {
+    const lan = await trace('bridged-forward-drop', 'kdlab-lan01')
+    const text = renderTrace(lan)
+    expect(text).not.toMatch(/0\.0\.0\.0:40000|unknown:\d/)
+    // DHCP's own 0.0.0.0:68 is what the client really sends.
+    expect(lan.flows.find((f) => f.kind === 'dhcp')!.packet).toBe('udp 0.0.0.0:68 > 255.255.255.255:67 ct new')
+    const offer = lan.flows.find((f) => f.kind === 'dhcp-reply')!
+    expect(offer.packet).toMatch(/^udp any:67 > /)
+    expect(offer.packetAssumed).toEqual(['source address: any (the host cannot know it)'])
+    const web = await trace('masquerade-removed', 'kdlab-web01')
+    const egress = web.flows.find((f) => f.kind === 'egress')!
+    expect(egress.packet).toMatch(/^tcp 192\.168\.122\.190:40000 > /)
+    expect(egress.packetAssumed).toEqual([expect.stringMatching(/^port 40000 stands for the guest's own ephemeral port/)])
+  })
+
+  it('names hops as the packet meets them: a reply enters by the uplink, it does not start with "egress"', async () => {
+    for (const [fixture, guest] of [['masquerade-removed', 'kdlab-web01'], ['bridged-forward-drop', 'kdlab-web01'], ['bridged-forward-drop', 'kdlab-lan01']]) {
+      const t = await trace(fixture, guest)
+      for (const f of t.flows.filter((x) => x.replyTo)) expect(f.hops[0].name, `${fixture} ${guest} ${f.kind}`).not.toMatch(/^egress /)
+    }
+    const reply = (await trace('masquerade-removed', 'kdlab-web01')).flows.find((f) => f.kind === 'dns-reply')!
+    expect(reply.hops.at(-1)!.name).toBe('tap vnet0 (out)')
+    const back = (await trace('bridged-forward-drop', 'kdlab-web01')).flows.find((f) => f.kind === 'egress-reply')!
+    expect(back.hops[0].name).toBe('uplink kdlab-up0 (in)')
+  })
+
+  it('a rule on another interface is not "cannot tell" where the packet is known to come in elsewhere', async () => {
+    const offer = (await trace('bridged-forward-drop', 'kdlab-lan01')).flows.find((f) => f.kind === 'dhcp-reply')!
+    const forward = offer.hops.find((h) => h.name.startsWith('netfilter forward'))!
+    expect(forward.steps!.filter((s) => s.event === 'maybe')).toEqual([])
+    expect(renderTrace(await trace('bridged-forward-drop', 'kdlab-lan01'))).not.toContain('cannot tell')
+  })
+
+  it('the chains a hop shares with the hop before it are printed once', async () => {
+    const text = renderTrace(await trace('masquerade-removed', 'kdlab-web01'))
+    const egress = text.slice(text.indexOf(': egress '))
+    expect(egress.match(/ip nat POSTROUTING \(hook postrouting, priority 100\)/g)).toHaveLength(1)
+    expect(egress).toMatch(/FAIL {2}NAT .*\n {12}\(the chains of hop 8, above\)/)
+  })
+
+  it('names --to flows by their destination, and the lines that take a rule back out "revert:"', async () => {
+    const t = await trace('nft-forward-daddr-drop', 'kdlab-web01', '203.0.113.10:80/tcp')
+    expect(t.to).toBe('203.0.113.10:80/tcp')
+    const text = renderTrace(t)
+    expect(text).toMatch(/^Flow 1\/\d: to 203\.0\.113\.10:80\/tcp /m)
+    expect(text).not.toMatch(/\bcustom\b|undo:/)
+    expect(text).toMatch(/^ {10}revert: nft delete rule inet kdlab_fwd forward handle \d+$/m)
+  })
+})
