@@ -61,6 +61,8 @@ export function checklist(d: Diagnosis): CheckRow[] {
     else push(c.ruleId, {entity: label(c.entity), status: 'PASS'})
   }
   const ruleSkipped = new Map<string, string>()
+  // A rule whose probe was not asked for (--listen, --active) checked nothing: SKIP with why, never "PASS nothing to check".
+  for (const n of d.skipped ?? []) ruleSkipped.set(n.ruleId, n.reason)
   for (const n of d.notChecked) {
     if (n.entity) push(n.ruleId, {entity: label(n.entity), status: 'SKIP', reason: n.reason})
     else ruleSkipped.set(n.ruleId, n.reason)

@@ -11,7 +11,7 @@ import {type Finding, findingKey} from '../src/result/findings.js'
 import type {ResultFlow} from '../src/result/diagnosis.js'
 import {checkCounts, checklist} from './checks.js'
 import {html} from './escape.js'
-import {type FindingTree, entityLabel, findingTrees, infoGroups, notCheckedByReason, privilegeHint, rootFixes, summaryLine, verdictOf} from './summary.js'
+import {type FindingTree, entityLabel, findingTrees, infoGroups, notCheckedByReason, privilegeHint, rootFixes, summaryLine, verdictMark} from './summary.js'
 import {topologySvg} from './svg.js'
 import {topologyGraph} from './topology-graph.js'
 import {plural} from '../src/lib/plural.js'
@@ -88,13 +88,13 @@ if (svg) {
 const sha256 = (s: string) => `'sha256-${createHash('sha256').update(s).digest('base64')}'`
 
 export function renderHtml(d: Diagnosis, options: {showSuppressed?: boolean} = {}): string {
-  const verdict = verdictOf(d)
+  const verdict = d.verdict
   const topology = d.topology()
   const hint = privilegeHint(d)
   const body = h`
 <header>
 <h1>kvmdoctor: ${d.host}</h1>
-<div class="verdict ${verdict.health}">${verdict.health === 'ok' ? '✓' : '✗'} ${verdict.text}</div>
+<div class="verdict ${verdict.health}">${verdictMark(d)} ${verdict.text}</div>
 <p class="meta">${summaryLine(d)}</p>
 ${hint ? h`<p class="meta">${hint}</p>` : ''}
 </header>

@@ -14,6 +14,8 @@ export function toJsonReport(d: Diagnosis, gate?: GateDecision) {
     version: d.version,
     host: d.host,
     capturedAt: d.capturedAt,
+    // The headline every format prints, and what it rests on: what could not be read, what was skipped and why.
+    verdict: {status: d.verdict.status, label: d.verdict.label, text: d.verdict.text, unread: d.verdict.unread, skipped: d.verdict.skipped, rulesNotChecked: d.verdict.rulesNotChecked, beyondHost: d.verdict.beyondHost},
     counts: d.counts,
     // The --fail-on decision of this run (diagnose --json and --format json; not in bundles).
     ...(gate ? {gate: {failOn: gate.failOn, allowUnchecked: gate.allowUnchecked, verdict: gate.verdict, exitCode: gate.exitCode, blocking: gate.blocking, unchecked: gate.unchecked}} : {}),

@@ -77,7 +77,7 @@ export function renderJunit(d: Diagnosis): string {
         '@_errors': cases.filter((c) => c.error).length,
         '@_skipped': cases.filter((c) => c.skipped).length,
         '@_time': '0',
-        properties: {property: [{'@_name': 'kvmdoctor.version', '@_value': d.version}, {'@_name': 'capturedAt', '@_value': d.capturedAt}]},
+        properties: {property: [{'@_name': 'kvmdoctor.version', '@_value': d.version}, {'@_name': 'capturedAt', '@_value': d.capturedAt}, {'@_name': 'kvmdoctor.verdict', '@_value': d.verdict.status}, {'@_name': 'kvmdoctor.headline', '@_value': xmlSafe(d.verdict.text)}]},
         testcase: cases,
         'system-out': xmlSafe(unavailable.join('\n')),
         'system-err': '',

@@ -9,13 +9,13 @@ import {findingKey} from '../src/result/findings.js'
 import {checkCounts, checklist} from './checks.js'
 import {mdCode, mdCodeBlock, mdText} from './escape.js'
 import {sourceHeaderLines} from './source-header.js'
-import {depthOf, entityLabel, infoGroups, lonelyInfo, notCheckedByReason, privilegeHint, rootFixes, summaryLine, verdictOf} from './summary.js'
+import {depthOf, entityLabel, infoGroups, lonelyInfo, notCheckedByReason, privilegeHint, rootFixes, summaryLine, verdictMark} from './summary.js'
 import {topologyGraph, topologyMermaid} from './topology-graph.js'
 import {plural} from '../src/lib/plural.js'
 
 export function renderMarkdown(d: Diagnosis, options: {showSuppressed?: boolean} = {}): string {
-  const verdict = verdictOf(d)
-  const out: string[] = [`# kvmdoctor: ${mdText(d.host)}`, '', `**${verdict.health === 'ok' ? '✓' : '✗'} ${mdText(verdict.text)}**`, '', mdText(summaryLine(d)), '']
+  const verdict = d.verdict
+  const out: string[] = [`# kvmdoctor: ${mdText(d.host)}`, '', `**${verdictMark(d)} ${mdText(verdict.text)}**`, '', mdText(summaryLine(d)), '']
   const header = sourceHeaderLines(d.source)
   if (header.length > 0) out.push(...header.map((l) => `> ${mdText(l)}`), '')
   const byKey = new Map(d.findings.map((f) => [findingKey(f), f]))

@@ -8,6 +8,8 @@ import type {Diagnosis} from '../src/result/diagnosis.js'
 import type {Finding} from '../src/result/findings.js'
 import {SEVERITIES} from '../src/lib/severity.js'
 
+const VERDICT_STATUSES = ['critical', 'high', 'medium', 'low', 'not-checked', 'ok-host-side', 'ok'] as const
+
 /** Label values escape backslash, double quote and newline (exposition format). */
 const label = (v: string) => v.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n')
 
@@ -50,6 +52,8 @@ export function renderPrometheus(d: Diagnosis): string {
     else series.set(key, [labels, 1])
   }
   metric('kvmdoctor_finding', 'Current findings (usually 1) by rule, severity and entity; labels survive guest restarts.', [...series.values()])
+  // One sample per status, 1 for this run's: an alert on verdict="not-checked" sees a run that could not read its host.
+  metric('kvmdoctor_verdict', 'The run\'s headline (1): critical, high, medium, low, not-checked, ok-host-side (beyond the host not verified) or ok.', VERDICT_STATUSES.map((s) => [{verdict: s}, d.verdict.status === s ? 1 : 0]))
   metric('kvmdoctor_findings', 'Number of current findings by severity (suppressed ones excluded).', SEVERITIES.map((s) => [{severity: s}, d.counts[s]]))
   metric('kvmdoctor_findings_suppressed', 'Findings suppressed by the ignore file.', [[{}, d.suppressed.length]])
   const stableId = new Map(d.rules.map((r) => [r.id, r.stableId]))

@@ -85,6 +85,8 @@ export function toSarif(d: Diagnosis, docs?: string) {
         // One category per host (the part before the last slash): each hypervisor's alerts stay its own.
         automationDetails: {id: `kvmdoctor/${d.host}/${d.capturedAt}`},
         invocations: [invocation(d, ruleIndex)],
+        // The headline every format prints: CRITICAL..LOW, NOT CHECKED, OK (host side; ...), OK.
+        properties: {verdict: d.verdict.status, headline: d.verdict.text},
         results: [...d.findings.map((f) => result(f)), ...d.suppressed.map((s) => result(s.finding, s.entry))],
       },
     ],
@@ -104,7 +106,7 @@ function invocation(d: Diagnosis, ruleIndex: Map<string, number>) {
     message: {text: `not checked: ${n.ruleId}${n.entity ? ` on ${n.entity.kind} ${n.entity.name}` : ''}: ${n.reason}`},
     associatedRule: {id: n.ruleId, index: ruleIndex.get(n.ruleId)},
   }))
-  return {executionSuccessful: d.notChecked.length === 0 && probes.length === 0 && partial.length === 0, endTimeUtc: d.capturedAt, toolExecutionNotifications: [...probes, ...partial, ...rules]}
+  return {executionSuccessful: d.verdict.status !== 'not-checked' && d.verdict.rulesNotChecked === 0 && d.verdict.unread.length === 0, endTimeUtc: d.capturedAt, toolExecutionNotifications: [...probes, ...partial, ...rules]}
 }
 
 export function renderSarif(d: Diagnosis, docs?: string): string {

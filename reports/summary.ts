@@ -1,20 +1,24 @@
 import type {Diagnosis} from '../src/result/diagnosis.js'
 import {type Finding, findingKey} from '../src/result/findings.js'
-import {SEVERITIES, type Severity, severityWeight} from '../src/lib/severity.js'
+import {SEVERITIES} from '../src/lib/severity.js'
 
-/** One line: host, counts per severity, probes that could not run. */
+const count = (n: number, one: string) => `${n} ${one}${n === 1 ? '' : 's'}`
+
+/** One line: host, counts per severity, probes that could not run or were skipped. */
 export function summaryLine(d: Diagnosis): string {
   const counts = SEVERITIES.map((s) => `${d.counts[s]} ${s}`).join(', ')
   const unavailable = d.probes.filter((p) => !p.ok && !p.skipped)
   const partial = d.probes.filter((p) => p.ok && p.degraded && p.degraded.length > 0)
+  const {skipped, rulesNotChecked} = d.verdict
+  // "all probes ran" only when every one did: one skipped for want of a flag is named with the flag.
   const probes = [
-    unavailable.length === 0 && partial.length === 0 ? 'all probes ran' : '',
-    unavailable.length > 0 ? `${unavailable.length} probe(s) unavailable: ${unavailable.map((p) => p.id).join(', ')}` : '',
-    partial.length > 0 ? `${partial.length} probe(s) read only part of their sources: ${partial.map((p) => p.id).join(', ')}` : '',
+    unavailable.length === 0 && partial.length === 0 && skipped.length === 0 ? 'all probes ran' : '',
+    unavailable.length > 0 ? `${count(unavailable.length, 'probe')} unavailable: ${unavailable.map((p) => p.id).join(', ')}` : '',
+    partial.length > 0 ? `${count(partial.length, 'probe')} read only part of their sources: ${partial.map((p) => p.id).join(', ')}` : '',
+    skipped.length > 0 ? `skipped: ${skipped.map((s) => `${s.probe} (${s.why})`).join(', ')}` : '',
   ].filter(Boolean).join('; ')
-  const notChecked = new Set(d.notChecked.map((n) => n.ruleId)).size
   const suppressed = d.suppressed.length > 0 ? `; ${d.suppressed.length} suppressed` : ''
-  return `kvmdoctor ${d.host} at ${d.capturedAt}: ${counts}; ${probes}${notChecked > 0 ? `; ${notChecked} rule(s) not checked` : ''}${suppressed}`
+  return `kvmdoctor ${d.host} at ${d.capturedAt}: ${counts}; ${probes}${rulesNotChecked > 0 ? `; ${count(rulesNotChecked, 'rule')} not checked` : ''}${suppressed}`
 }
 
 export function entityLabel(e: {kind: string; name: string} | null): string {
@@ -113,44 +117,19 @@ export function infoLine(d: Diagnosis): string | undefined {
   return `[INFO] ${groups.map((g) => `${g.id} on ${list(g.entities)}`).join('; ')} — kvmdoctor rules show ID tells more`
 }
 
-const worstOf = (fs: Finding[]): Severity | null => fs.map((f) => f.severity).sort((a, b) => severityWeight(b) - severityWeight(a))[0] ?? null
-
-export interface Verdict {
-  health: 'ok' | 'warn' | 'fail'
-  /** The worst severity above info, or null. */
-  worst: Severity | null
-  /** Root causes of everything above info, in rank order. */
-  roots: Finding[]
-  text: string
-}
-
-/** The one line that says how the host is: worst severity, how many root causes, what was not checked. */
-export function verdictOf(d: Diagnosis): Verdict {
-  const serious = d.findings.filter((f) => f.severity !== 'info')
-  const worst = worstOf(serious)
+/** The root causes the verdict names, in rank order. */
+export function rootsOf(d: Diagnosis): Finding[] {
   const byKey = new Map(d.findings.map((f) => [findingKey(f), f]))
-  const rootOf = (f: Finding): Finding => (f.explainedBy && byKey.get(f.explainedBy) ? rootOf(byKey.get(f.explainedBy)!) : f)
-  const rootSet = new Set(serious.map(rootOf))
-  const roots = d.findings.filter((f) => rootSet.has(f))
-  const notChecked = new Set(d.notChecked.map((n) => n.ruleId)).size
-  // A run that could not check everything is never presented as a healthy host.
-  const health = worst === null ? (notChecked > 0 ? 'warn' : 'ok') : severityWeight(worst) >= severityWeight('high') ? 'fail' : 'warn'
-  const unchecked = notChecked > 0 ? `; ${notChecked} rule(s) not checked` : ''
-  const counts = SEVERITIES.filter((s) => d.counts[s] > 0).map((s) => `${d.counts[s]} ${s}`).join(', ')
-  const info = d.counts.info > 0 ? ` (${d.counts.info} info)` : ''
-  const text =
-    worst !== null
-      ? `${worst.toUpperCase()}  ${d.host}: ${roots.length} root cause${roots.length === 1 ? '' : 's'} (${counts})${unchecked}`
-      : notChecked > 0
-        ? `NOT CHECKED  ${d.host}: no problems found in what could be checked${info}${unchecked}`
-        : `OK  ${d.host}: no problems found${info}`
-  return {health, worst, roots, text}
+  return d.verdict.roots.map((k) => byKey.get(k)).filter((f): f is Finding => f !== undefined)
 }
+
+/** The verdict's mark, the same in every format: ✓ OK, ! warning or not checked, ✗ failing. */
+export const verdictMark = (d: Diagnosis): string => (d.verdict.health === 'ok' ? '✓' : d.verdict.health === 'warn' ? '!' : '✗')
 
 /** What each root cause asks to run: its commands, or its first note when it has none. */
 export function rootFixes(d: Diagnosis, options: {maxRoots?: number; maxCommands?: number} = {}): {finding: Finding; commands: string[]; moreCommands: number; note?: string}[] {
   const {maxRoots = 5, maxCommands = 3} = options
-  return verdictOf(d)
-    .roots.slice(0, maxRoots)
+  return rootsOf(d)
+    .slice(0, maxRoots)
     .map((f) => ({finding: f, commands: f.fix.slice(0, maxCommands), moreCommands: Math.max(0, f.fix.length - maxCommands), ...(f.fix.length === 0 && f.note?.[0] ? {note: f.note[0]} : {})}))
 }

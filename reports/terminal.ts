@@ -11,7 +11,7 @@ import {checkCounts, checklist} from './checks.js'
 import {sourceHeaderLines} from './source-header.js'
 import {type Line, type TreeNode, renderTable, renderTree, wrapLine} from './layout.js'
 import {PLAIN, type Style} from './style.js'
-import {type FindingTree, entityLabel, findingTrees, infoLine, notCheckedByReason, privilegeHint, rootFixes, summaryLine, verdictOf} from './summary.js'
+import {type FindingTree, entityLabel, findingTrees, infoLine, notCheckedByReason, privilegeHint, rootFixes, summaryLine} from './summary.js'
 import {topologyTree} from './topology-text.js'
 import {plural} from '../src/lib/plural.js'
 
@@ -33,7 +33,7 @@ export function renderTerminal(d: Diagnosis, options: TerminalOptions = {}): str
   const width = options.width ?? Number.POSITIVE_INFINITY
   const out: string[] = []
   const para = (line: Line | string) => out.push(...wrapLine(line, width))
-  const verdict = verdictOf(d)
+  const verdict = d.verdict
   const verdictLine = () => para(style.health(verdict.health, `${style.mark[verdict.health === 'ok' ? 'ok' : verdict.health === 'warn' ? 'warn' : 'fail']} ${verdict.text}`))
 
   verdictLine()

@@ -6,11 +6,16 @@ export default defineRule<ElementView>({
   id: 'guest-flow-indeterminate',
   kind: 'element',
   severity: 'low',
+  // A share of the packets dropped is an intermittent failure, the hardest incident to chase: not a detail.
+  escalate: {to: 'high', when: (e) => e.intermittent},
   needs: DATAPATH,
   general: true,
   conditions: (c) => c.all(c.eq('verdict', 'indeterminate')),
-  title: (e) => text`Cannot tell whether guest traffic passes ${e.hop}: ${e.name}`,
-  summary: (e) => text`The fate of ${e.affectedGuests} guest(s) traffic on ${e.bridges} depends on something the host state does not show: ${e.detail}. kvmdoctor does not guess.`,
+  title: (e) => (e.intermittent ? text`Guest traffic is dropped intermittently at ${e.hop}: ${e.name}` : text`Cannot tell whether guest traffic passes ${e.hop}: ${e.name}`),
+  summary: (e) =>
+    e.intermittent
+      ? text`Some packets of ${e.affectedGuests} guest(s) on ${e.bridges} pass and the others are dropped, by chance, rate or time: ${e.detail}. Connections stall or fail now and then.`
+      : text`The fate of ${e.affectedGuests} guest(s) traffic on ${e.bridges} depends on something the host state does not show: ${e.detail}. kvmdoctor does not guess.`,
   evidence: (e) => [...e.undecided, ...e.flows],
   // The chain's listing, by the tool that can read its table (nft for native and incompatible tables).
   fix: () => [],

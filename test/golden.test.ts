@@ -12,7 +12,6 @@ import {reportableJsonText} from '../reports/json.js'
 import {renderIpTable} from '../reports/ip-table.js'
 import {renderTree} from '../reports/layout.js'
 import {PLAIN} from '../reports/style.js'
-import {verdictOf} from '../reports/summary.js'
 import {topologyTree} from '../reports/topology-text.js'
 import {renderTrace} from '../reports/trace.js'
 import {type DiagnosisRun as Diagnosis, diagnose} from '../src/core/diagnose.js'
@@ -105,7 +104,7 @@ async function diagnoseOutputs(d: Diagnosis): Promise<Record<string, string>> {
   out['report.sarif'] = JSON.stringify({...sarif, runs: sarif.runs.map((r) => ({...r, tool: {driver: {...r.tool.driver, rules: 'sarif-rules.json'}}}))}, null, 1) + '\n'
   sarifRules.add(JSON.stringify(sarif.runs[0].tool.driver.rules, null, 1) + '\n')
   const topology = deriveTopology(d)
-  const verdict = verdictOf(d)
+  const verdict = d.verdict
   out['topology.txt'] = [verdict.text, '', ...renderTree(topologyTree(topology, {style: PLAIN}), Number.POSITIVE_INFINITY, PLAIN)].join('\n') + '\n'
   out['topology.json'] = JSON.stringify(topologyJson(topology), null, 1) + '\n'
   return out

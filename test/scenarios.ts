@@ -166,12 +166,11 @@ const WIRE_SCENARIOS: Scenario[] = [
   },
   {
     name: 'wire-no-address',
-    beyondHost: ADDRESS_UNSEEN('kdlab-v6only01'),
     description: 'a guest whose IPv4 is left unconfigured (no DHCP client; IPv6 by SLAAC only) on the IPv4-only default network: it talks (router solicitations from its link-local address), asks for no IPv4 address and has none (--listen)',
     args: LISTEN,
-    // Nothing on the host is wrong: the guest never asks. `ip` says so; no finding may claim a host fault.
-    // Its flows are followed from an assumed address: not checked, never passed.
-    findings: [{id: 'guest-flow-indeterminate', entity: '~no source reports an address for kdlab-v6only01'}],
+    // Nothing on the host is wrong: the guest never asks. The wire heard it talk from no IPv4 address: it has none,
+    // so none of its flows pass (diagnose and `ip` agree); the finding names the guest, not a host fault.
+    findings: [{id: 'guest-flow-blocked', entity: '~kdlab-v6only01 (52:54:00:6b:64:55) sends from no IPv4 address'}],
     ip: [
       {domain: 'kdlab-v6only01', verdict: 'no address'},
       {domain: WEB01, verdict: 'ok', sources: ['wire']},
@@ -782,8 +781,9 @@ export const SCENARIOS: Scenario[] = [
     description: 'net.ipv4.conf.all.rp_filter=1 and an asymmetric path: the lab internet answers through a second link (kdlab-rp0) the host does not route it by',
     // Nothing in the host's state says replies come back by kdlab-rp0: that route is the lab internet's own.
     beyondHost: {measures: ['tcp', 'ping'], why: "replies return by a link the host's routes do not show; strict rp_filter drops them there"},
-    findings: [],
-    noOtherAbove: 'info',
+    // Which device the reply arrives by is the network's choice; by kdlab-rp0 (or eth0) strict rp_filter drops it: not a pass.
+    findings: [{id: 'guest-flow-indeterminate', entity: '~rp_filter 1 on', rank: 1}],
+    noOtherAbove: 'low',
     oracle: {[WEB01]: REACH_HOST_ONLY},
   },
   // Hand-written rulesets of other firewall managers, each traced by the kernel oracle (kernel-trace.txt).

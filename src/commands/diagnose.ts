@@ -1,4 +1,4 @@
-import {Flags, ux} from '@oclif/core'
+import {Args, Flags, ux} from '@oclif/core'
 import {FORMATS, type Format, type RenderOptions, render} from '../../reports/index.js'
 import {summaryLine} from '../../reports/summary.js'
 import {checklist} from '../../reports/checks.js'
@@ -6,6 +6,8 @@ import {KvmdoctorCommand} from '../cli/command.js'
 import {type DiagnosisRun, publishOf} from '../core/diagnose.js'
 import {CONFIG_FILES, userConfigDir} from '../core/config-file.js'
 import {runDiagnose} from '../core/diagnose-service.js'
+import {checkGuests, narrowToGuests} from '../core/narrow.js'
+import {suggest} from '../cli/suggest.js'
 import {gateDecision, uncheckedMessage} from '../core/gate.js'
 import {reportableJson, reportableJsonText} from '../../reports/json.js'
 import {checkDiagnosisNames, docsBaseUrl, errorLine, reportable, requireNonEmpty, warnOnStderr} from '../core/output.js'
@@ -35,6 +37,7 @@ Configuration: the ignore file and the expectations file are read from --ignore 
     '<%= config.bin %> diagnose',
     '<%= config.bin %> diagnose --format json --fail-on critical',
     '<%= config.bin %> diagnose --checks',
+    '<%= config.bin %> diagnose web01 db01',
     '<%= config.bin %> diagnose --format html -o report.html',
     '<%= config.bin %> diagnose --format sarif --output kvmdoctor.sarif',
     '<%= config.bin %> diagnose --record /tmp/snap',
@@ -43,6 +46,8 @@ Configuration: the ignore file and the expectations file are read from --ignore 
   ]
 
   static enableJsonFlag = true
+  static strict = false
+  static args = {guest: Args.string({description: 'only these guests: their findings, flows and the host-wide causes that reach them', required: false})}
 
   static flags = {
     format: Flags.string({char: 'f', summary: 'Report format (html: one self-contained file with a picture of the host).', options: [...FORMATS], default: 'text', exclusive: ['json']}),
@@ -67,7 +72,8 @@ Configuration: the ignore file and the expectations file are read from --ignore 
   }
 
   async run(): Promise<unknown> {
-    const {flags} = await this.parse(Diagnose)
+    const {argv, flags} = await this.parse(Diagnose)
+    const guests = argv as string[]
     const json = this.jsonEnabled()
     const spinner = !json && process.stderr.isTTY && flags.from === undefined ? (await import('ora')).default({text: 'probing host', stream: process.stderr}).start() : undefined
     try {
@@ -94,7 +100,9 @@ Configuration: the ignore file and the expectations file are read from --ignore 
           {now: () => new Date(), configDir: userConfigDir()},
         ).then((d) => {
           checkDiagnosisNames(d)
-          return d
+          if (guests.length === 0) return d
+          checkGuests(d, guests, suggest)
+          return narrowToGuests(d, guests)
         })
       const result = await (output === undefined
         ? diagnose()

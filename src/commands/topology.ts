@@ -2,7 +2,6 @@ import {Flags} from '@oclif/core'
 import {KvmdoctorCommand} from '../cli/command.js'
 import {renderTree} from '../../reports/layout.js'
 import {colorLevel, makeStyle, outputWidth} from '../../reports/style.js'
-import {verdictOf} from '../../reports/summary.js'
 import {topologyTree} from '../../reports/topology-text.js'
 import {sourceHeaderLines} from '../../reports/source-header.js'
 import {userConfigDir} from '../core/config-file.js'
@@ -41,7 +40,7 @@ export default class Topology extends KvmdoctorCommand {
       const shown = reportable(diagnosis, 'text')
       const topology = shown.topology()
       const style = makeStyle(colorLevel({flag: flags.color}))
-      const verdict = verdictOf(shown)
+      const verdict = shown.verdict
       const lines = [style.health(verdict.health, verdict.text), ...sourceHeaderLines(shown.source).map((l) => style.dim(l)), '', ...renderTree(topologyTree(topology, {style}), outputWidth(), style)]
       this.log(lines.join('\n'))
       return undefined

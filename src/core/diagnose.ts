@@ -25,6 +25,7 @@ import type {Topology} from '../result/topology.js'
 import {renderSteps} from '../lib/fix.js'
 import {ruleInfos} from './rule-docs.js'
 import {deriveTopology} from './topology.js'
+import {verdictOf} from './verdict.js'
 
 export type {Diagnosis, ProbeStatus} from '../result/diagnosis.js'
 export {hostNameOf, internetOf, probeStatuses} from './probe-runner.js'
@@ -60,15 +61,20 @@ export async function diagnose(input: DiagnoseInput): Promise<DiagnosisRun> {
     suppress: (findings) => (ignored = applyIgnores(findings, input.ignores ?? [], input.now ?? new Date())).findings,
   })
   const counts = Object.fromEntries(SEVERITIES.map((s) => [s, evaluation.findings.filter((f) => f.severity === s).length])) as Record<Severity, number>
+  const flows = model.datapath.ok ? withUndo(model.datapath.datapath.flows, ALL_RULES) : []
+  const probes = probeStatuses(results)
+  const host = hostNameOf(results, input.runner.origin)
+  const datapathUnavailable = model.datapath.ok ? undefined : model.datapath.reason
   const run: DiagnosisRun = {
     version: input.version,
-    host: hostNameOf(results, input.runner.origin),
+    host,
     capturedAt: input.runner.capturedAt.toISOString(),
     ...evaluation,
-    flows: model.datapath.ok ? withUndo(model.datapath.datapath.flows, ALL_RULES) : [],
-    ...(model.datapath.ok ? {} : {datapathUnavailable: model.datapath.reason}),
+    verdict: verdictOf({...evaluation, probes, flows, datapathUnavailable, host, counts}),
+    flows,
+    ...(datapathUnavailable === undefined ? {} : {datapathUnavailable}),
     counts,
-    probes: probeStatuses(results),
+    probes,
     facts: results,
     suppressed: ignored.suppressed,
     expiredIgnores: ignored.expired,

@@ -12,7 +12,7 @@ import {type Line, type Rule, type RuleContext, type Steps, ownershipOf} from '.
 import type {Element} from '../datapath/elements.js'
 import {type EntityView, type HostView, type Model, type Scope, guestTaps, stableName} from '../derive/index.js'
 import type {ElementView} from '../derive/types.js'
-import {severityWeight} from '../lib/severity.js'
+import {SEVERITIES, severityWeight} from '../lib/severity.js'
 import {countRepeats, getOrCreate} from '../lib/collections.js'
 import {type Evaluation, type Finding, type NotChecked, findingKey} from '../result/findings.js'
 import {type FixStep, renderSteps, stepKey} from '../lib/fix.js'
@@ -60,7 +60,13 @@ const SCOPE_ORDER: Scope[] = ['expected-network', 'expected-guest', 'expected-ho
 type Outcome = {status: 'skip'} | {status: 'not-applicable'} | {status: 'unknown'; reason: string} | {status: 'run'; fired: boolean; view: object}
 
 /** A rule whose probe is opt-in and was not asked for (--listen) is no check at all: neither run nor "not checked". */
-const optedOut = (model: Model, rule: Rule) => rule.needs.some((id) => model.probes[id]?.ok === false && (model.probes[id] as {skipped?: boolean}).skipped)
+const optedOut = (model: Model, rule: Rule) => optedOutBecause(model, rule) !== undefined
+/** Why an opted-out rule did not run: the probe it needs and what that probe asks for. */
+function optedOutBecause(model: Model, rule: Rule): string | undefined {
+  const id = rule.needs.find((p) => model.probes[p]?.ok === false && (model.probes[p] as {skipped?: boolean}).skipped)
+  const probe = id === undefined ? undefined : model.probes[id]
+  return probe && !probe.ok ? `probe ${id} skipped: ${probe.error}` : undefined
+}
 
 export async function evaluate(model: Model, rules: Rule[], options: EvaluateOptions = {}): Promise<Evaluation> {
   const host = model.entities.host[0]
@@ -140,7 +146,11 @@ export async function evaluate(model: Model, rules: Rule[], options: EvaluateOpt
   }
 
   // Listed as rules are given: what the user asked for first (view by view), then each rule, general rules last.
-  const evaluation: Evaluation = {findings: [], notChecked: [], checked: [], applicable: []}
+  const evaluation: Evaluation = {findings: [], notChecked: [], checked: [], applicable: [], skipped: []}
+  for (const rule of rules) {
+    const reason = optedOutBecause(model, rule)
+    if (reason !== undefined) evaluation.skipped.push({ruleId: rule.id, entity: null, reason})
+  }
   const raw: {rule: Rule; view: object; entity: EntityView}[] = []
   const list = (rule: Rule, scope: Scope, i: number, outcome: Outcome | undefined) => {
     const entity = model.entities[scope][i] as EntityView
@@ -319,6 +329,8 @@ export function rank(findings: Finding[], sources: {rule: Rule; entity: EntityVi
     }
     return w
   }
+  // Severity from impact: a cause is as severe as the worst it explains (a HIGH cause of a CRITICAL symptom is critical).
+  for (const {f} of order) if (childrenOf.has(f) && weigh(f).severity > severityWeight(f.severity)) f.severity = SEVERITIES.find((s) => severityWeight(s) === weigh(f).severity)!
   const roots = order.filter(({f}) => !parentOf.has(f)).map(({f}) => f)
   roots.sort((a, b) => weigh(b).severity - weigh(a).severity || weigh(b).blast - weigh(a).blast || byImportance(a, b))
   const out: Finding[] = []

@@ -180,7 +180,8 @@ export function deriveTopology(d: DiagnosisRun): Topology {
     ...(libvirt ? {} : {libvirtUnavailable: d.facts.libvirt && !d.facts.libvirt.ok ? d.facts.libvirt.error : 'libvirt was not read'}),
   }
   markFindings(topology, d, leases)
-  for (const node of allNodes(topology)) node.health = healthOf(node)
+  const activeNetworks = new Set(networkNodes.filter((n) => n.active).map((n) => n.name))
+  for (const node of allNodes(topology)) node.health = healthOf(node, activeNetworks)
   return topology
 }
 
@@ -255,7 +256,9 @@ function markFindings(t: Topology, d: DiagnosisRun, leases: LeaseFacts | undefin
         // The guests whose flows it decides, and the device it is on when that is drawn.
         const hit = d.flows.filter((fl) => fl.decidedBy?.element?.text === name || fl.divertedBy?.text === name)
         const device = hit.map((fl) => fl.decidedBy?.element?.device ?? fl.divertedBy?.device).find((x) => x !== undefined)
-        return [(device && linkNode(device)) || 'host', ...new Set(hit.map((fl) => `guest:${fl.guest}`))]
+        // A guest's own lack of an address is drawn on the guest, not on the host.
+        const onGuestOnly = hit.length > 0 && hit.every((fl) => (fl.decidedBy?.element?.kind ?? fl.divertedBy?.kind) === 'guest-address' && !fl.decidedBy?.element?.network)
+        return [...(onGuestOnly ? [] : [(device && linkNode(device)) || 'host']), ...new Set(hit.map((fl) => `guest:${fl.guest}`))]
       }
     }
   }
@@ -265,16 +268,19 @@ function markFindings(t: Topology, d: DiagnosisRun, leases: LeaseFacts | undefin
   }
 }
 
-function healthOf(node: TopologyNode): Health {
+function healthOf(node: TopologyNode, activeNetworks: Set<string>): Health {
   const worst = Math.max(-1, ...node.findings.filter((f) => f.severity !== 'info').map((f) => severityWeight(f.severity)))
   const findingHealth: Health = worst >= severityWeight('high') ? 'fail' : worst >= 0 ? 'warn' : 'ok'
-  const own = ownHealth(node)
+  // A tap or bridge missing from the link table with no finding saying why is not drawn as a failure: the topology
+  // marks ✗ only with the finding behind it (a namespace host's taps and bridges live where its link table cannot see).
+  const missing = (node.kind === 'tap' || node.kind === 'bridge') && !node.exists
+  const own = missing && ownHealth(node, activeNetworks) === 'fail' && findingHealth !== 'fail' ? 'unknown' : ownHealth(node, activeNetworks)
   const rank: Health[] = ['unknown', 'ok', 'off', 'warn', 'fail']
   return findingHealth !== 'ok' && rank.indexOf(findingHealth) > rank.indexOf(own) ? findingHealth : own
 }
 
 /** What the element's own state says, findings aside. */
-function ownHealth(node: TopologyNode): Health {
+function ownHealth(node: TopologyNode, activeNetworks: Set<string>): Health {
   switch (node.kind) {
     case 'host':
       return 'ok'
@@ -286,7 +292,8 @@ function ownHealth(node: TopologyNode): Health {
     case 'bridge':
       // An empty bridge (no guest running on it) has no carrier by nature; with ports or taps it is a warning
       // (the ports show their own state).
-      return !node.exists ? 'off' : node.state === 'DOWN' ? 'fail' : node.state === 'NO-CARRIER' ? (node.ports.length + node.taps.length > 0 ? 'warn' : 'ok') : 'ok'
+      // An active network's bridge missing from the link table is not "off": it is not seen (unknown) unless a finding says why.
+      return !node.exists ? (node.network !== null && activeNetworks.has(node.network) ? 'unknown' : 'off') : node.state === 'DOWN' ? 'fail' : node.state === 'NO-CARRIER' ? (node.ports.length + node.taps.length > 0 ? 'warn' : 'ok') : 'ok'
     case 'tap':
       return node.health
     case 'guest': {

@@ -130,6 +130,8 @@ export interface DatapathFacts {
   addressConflict?(mac: string): string | undefined
   /** A network's DHCP range is fully leased and this MAC holds no lease in it: its request gets no offer. */
   dhcpPoolFullFor?(network: string, mac: string): boolean
+  /** What the wire heard from a guest that sent frames from no IPv4 address and asked for none (--listen); undefined otherwise. */
+  heardWithoutAddress?(mac: string): string | undefined
   /** MACs that claim an IPv4 address by any source (a lease, a neighbour entry): who had a DNAT target nobody holds now. */
   addressClaimants?(addr: string): string[]
   /** libvirt hook scripts' forwards (read, never run); null or absent when they could not be read. */
@@ -370,8 +372,11 @@ class HostView {
       const handsOut = v4.dhcpRanges.length > 0 || hostEntry !== undefined
       const src = own ?? hostEntry ?? v4.dhcpRanges[0]?.start ?? firstHost(subnet) ?? gw
       const srcNote = own ? '' : ` (an address of ${subnet}: the guest's own is not known)`
+      const unheard = !own && i.mac ? this.facts.heardWithoutAddress?.(i.mac) : undefined
       let source: SourceAddress = own
         ? {addr: own}
+        : unheard !== undefined
+          ? {addr: src, unheard}
         : handsOut
           ? {addr: src, assumed: `source ${src}: the guest's own address is not known; its network's DHCP would give it ${hostEntry ? 'this one (a host entry for its MAC)' : `one of ${v4.dhcpRanges.map((r) => `${r.start}-${r.end}`).join(', ')}`}`}
           : {addr: src, missing: {network: net.name, subnet: networkOf(subnet)}}
@@ -900,6 +905,10 @@ class HostView {
 
   /** A guest with no address from any source, on a network that hands it none: nothing it sends can pass. */
   private unaddressedHop(source: SourceAddress, g: GuestSide): Hop | undefined {
+    // Heard on the wire without an IPv4 address: a fact, not an unknown; nothing it would send passes, DHCP included.
+    if (source.unheard !== undefined) {
+      return {name: 'guest address', verdict: 'fail', detail: `${g.d.name} has no IPv4 address: ${source.unheard}`, element: {id: `no-address:${g.d.name}:${g.i.mac ?? ''}`, kind: 'guest-address', text: `${g.d.name} (${g.i.mac ?? 'no MAC'}) sends from no IPv4 address and asks for none`}}
+    }
     if (source.noLease) {
       // The same element as the DHCP failure: one cause, one finding, every flow it stops.
       const d = source.noLease.decidedBy!
@@ -922,14 +931,14 @@ class HostView {
   private localService(base: FlowBase, g: GuestSide, kind: 'dhcp' | 'dns', gw: string, source: SourceAddress, srcNote = ''): Flow[] {
     const {d, i, bridge, net} = g
     const src = source.addr
-    const own = source.assumed === undefined && source.missing === undefined && source.noLease === undefined ? src : undefined
+    const own = source.assumed === undefined && source.missing === undefined && source.noLease === undefined && source.unheard === undefined ? src : undefined
     const assumed = kind === 'dns' && source.assumed ? [source.assumed] : []
     const request =
       kind === 'dhcp'
         ? newPacket({family: 4, iifname: bridge, src: '0.0.0.0', dst: '255.255.255.255', l4proto: 'udp', sport: 68, dport: 67, pkttype: 'broadcast', etherSrc: i.mac})
         : newPacket({family: 4, iifname: bridge, src, dst: gw, l4proto: 'udp', sport: EPHEMERAL_PORT, dport: 53, etherSrc: i.mac})
     // A guest without an address sends nothing that can be answered: that is the first thing its flows meet.
-    const runner = this.fromGuest(g, request, kind === 'dhcp' ? SIZE.dhcp : SIZE.dns, kind === 'dns' ? this.unaddressedHop(source, g) : undefined)
+    const runner = this.fromGuest(g, request, kind === 'dhcp' ? SIZE.dhcp : SIZE.dns, kind === 'dns' || source.unheard !== undefined ? this.unaddressedHop(source, g) : undefined)
     this.upToHost(runner, bridge)
     if (kind === 'dns') this.arpHop(runner, g, gw)
     this.ipReceive(runner, bridge, 'local', true)
@@ -1016,6 +1025,19 @@ class HostView {
       if (!strictElsewhere) {
         strictElsewhere = this.facts.links.filter((l) => l.name !== egress && !l.master && l.kind !== 'bridge' && l.kind !== 'loopback' && l.up && l.addresses.some((a) => a.family === 'inet' && a.scope === 'global') && this.maxConf(l.name, 'rp_filter').value === 1).map((l) => l.name)
         this.strictRpElsewhere.set(egress, strictElsewhere)
+      }
+      // A reply the network may deliver by a device whose strict rp_filter drops it (the route back to the sender
+      // leaves by another) is not a pass: which device it arrives by is decided outside the host.
+      const droppers = strictElsewhere.filter((dev) => this.router.reversePathOk({family: 4, src: to.addr, dst: natted, iif: dev, mode: 1}).ok === false)
+      if (droppers.length > 0) {
+        const {key} = this.maxConf(droppers[0], 'rp_filter')
+        const way = this.router.reversePathOk({family: 4, src: to.addr, dst: natted, iif: droppers[0], mode: 1}).decision
+        back.push({
+          name: 'reply arrival',
+          verdict: 'indeterminate',
+          detail: `the network decides which device the reply to ${natted} arrives by: by ${egress} it passes; by ${droppers.join(' or ')}, strict rp_filter drops it (the route back to ${to.addr} leaves by ${way.dev ?? egress})`,
+          element: {id: `sysctl:rp_filter:${droppers.join(',')}`, kind: 'rp-filter', text: `rp_filter 1 on ${droppers.join(', ')} (effective max of conf/all and the device's)`, sysctl: {key, value: 1}, device: droppers[0]},
+        })
       }
       replyAssumed.push(`the reply to ${natted} arrives by ${egress}, the device the request left by${strictElsewhere.length > 0 ? ` (strict rp_filter drops it on ${strictElsewhere.join(', ')} if the network sends it there)` : ''}`)
     } else {
@@ -1487,6 +1509,8 @@ interface SourceAddress {
   missing?: {network: string; subnet: string}
   /** Nothing reports its address and its own DHCP exchange fails here: it has none to send from. */
   noLease?: Flow
+  /** The wire heard the guest and it sent from no IPv4 address and asked for none: it has none to send from. */
+  unheard?: string
 }
 
 /** What every flow of one guest interface shares: exactly these fields (finish writes them out). */

@@ -16,7 +16,8 @@ import {hostView} from './host.js'
 import {linkViews} from './link.js'
 import {ovsBridgeViews} from './ovs.js'
 import {dhcpPools, networkViews} from './network.js'
-import type {Model, ModelOptions} from './types.js'
+import type {Flow} from '../datapath/flows.js'
+import type {EntityView, Model, ModelOptions} from './types.js'
 
 export type * from './types.js'
 export {type GuestNic, guestTaps, stableName} from './identity.js'
@@ -34,6 +35,12 @@ export function buildModel(probes: Record<string, ProbeResult>, capturedAt: Date
       addressConflict: (mac) => ctx.addressesByMac.get(mac)?.find((a) => (ctx.claimsOf.get(a.ip)?.size ?? 0) > 1)?.ip,
       addressClaimants: (addr) => [...(ctx.claimsOf.get(addr) ?? [])],
       // A full range still serves the MACs that hold a lease in it.
+      // Heard on its tap sending frames, none from an IPv4 address, no DHCP request: the guest has no IPv4 address.
+      heardWithoutAddress: (mac) => {
+        const heard = ctx.facts.wire?.interfaces.find((w) => w.mac === mac.toLowerCase())
+        if (!heard || heard.sent === 0 || heard.capped || heard.addresses.length > 0 || heard.dhcp.discovers + heard.dhcp.requests > 0) return undefined
+        return `heard ${heard.sent} frame${heard.sent === 1 ? '' : 's'} from it on ${heard.tap} in ${ctx.facts.wire!.seconds} s, none from an IPv4 address, no DHCP request`
+      },
       dhcpPoolFullFor: (network, mac) => {
         const pool = pools.get(network)
         return pool !== undefined && pool.size > 0 && pool.leasedInRange >= pool.size && !pool.holders.has(mac)
@@ -49,11 +56,7 @@ export function buildModel(probes: Record<string, ProbeResult>, capturedAt: Date
   const host = hostView(ctx, networks)
   const domains = domainViews(ctx)
   const expected = options.expectations
-  return {
-    capturedAt,
-    hostname: ctx.hostname,
-    probes,
-    entities: {
+  const entities: Model['entities'] = {
       host: [host],
       network: networks,
       link: linkViews(ctx, flows, datapath.ok),
@@ -68,7 +71,24 @@ export function buildModel(probes: Record<string, ProbeResult>, capturedAt: Date
       'expected-network': expected ? expectedNetworkViews(expected, networks, host) : [],
       'expected-guest': expected ? expectedGuestViews(expected, domains, host) : [],
       'expected-host': expected ? expectedHostViews(expected, host) : [],
-    },
-    datapath,
+  }
+  if (datapath.ok) countCutOff(entities, flows)
+  return {capturedAt, hostname: ctx.hostname, probes, entities, datapath}
+}
+
+/**
+ * A network's or a bridge's blast radius is the guests on it whose flows fail, not every guest it serves: a
+ * full DHCP range that leaves one guest without an address cuts off one guest, not the three it serves.
+ * Guest-level findings keep their guest (a conflict hurts it whatever the host's path says); elements
+ * count the flows they decide already.
+ */
+function countCutOff(entities: Model['entities'], flows: Flow[]): void {
+  const failing = flows.filter((f) => f.verdict === 'fail')
+  const guestsWhere = (keep: (f: Flow) => boolean) => new Set(failing.filter(keep).map((f) => f.guest)).size
+  for (const v of [...entities.network, ...entities.link] as EntityView[]) {
+    const c = v.context
+    if (v.affectedGuests === 0 || c.domain !== undefined) continue
+    const cut = v.kind === 'network' ? guestsWhere((f) => f.network === v.name) : c.bridge !== undefined ? guestsWhere((f) => f.bridge === c.bridge) : undefined
+    if (cut !== undefined) v.affectedGuests = Math.min(v.affectedGuests, cut)
   }
 }

@@ -358,6 +358,8 @@ export interface ElementView extends ViewBase<'element'> {
   networks: string[]
   /** Indeterminate netfilter hops: each undecidable rule and what follows either way. */
   undecided: string[]
+  /** A rule that matches by chance, rate or time decides between passing and dropping: some packets pass, the others are dropped. */
+  intermittent: boolean
 }
 
 /** A published port (a DNAT of the ruleset, a libvirt hook's forward, a --publish) and its inbound round trips. */

@@ -94,7 +94,37 @@ export interface SosSourceDescription {
   notCollected: NotCollected[]
 }
 
+/**
+ * How the host is, in the one vocabulary every format prints: the worst root cause's severity, else
+ * NOT CHECKED (something could not be read: never OK), else OK of the host's side only (a passing flow
+ * takes for granted what lies beyond the host), else OK. Computed once with the findings; reports render it.
+ */
+export type VerdictStatus = Severity | 'not-checked' | 'ok-host-side' | 'ok'
+
+export interface Verdict {
+  status: VerdictStatus
+  /** "CRITICAL", "NOT CHECKED", "OK (host side; beyond the host not verified)", "OK". */
+  label: string
+  health: 'ok' | 'warn' | 'fail'
+  /** The worst severity above info, or null. */
+  worst: Severity | null
+  /** Keys (findingKey) of the root causes of everything above info, in rank order. */
+  roots: string[]
+  /** The headline: label, host, what it rests on. */
+  text: string
+  /** What could not be read: probes that failed or read part of their sources, the datapath not followed. */
+  unread: string[]
+  /** Probes that did not run, with why (needs --listen, --active, root, a tool). */
+  skipped: {probe: string; why: string}[]
+  /** Rules that could not be checked. */
+  rulesNotChecked: number
+  /** What passing flows take for granted beyond the host (a reply's way back, a server on the LAN). */
+  beyondHost: string[]
+}
+
 export interface Diagnosis extends Evaluation {
+  /** The headline every format prints. */
+  verdict: Verdict
   /** Every running guest's flows through the host (empty when the datapath could not be followed). */
   flows: ResultFlow[]
   /** Why the datapath could not be followed, when it could not. */

@@ -69,6 +69,8 @@ export interface Evaluation {
   notChecked: NotChecked[]
   /** Every (rule, entity) pair that was evaluated. */
   checked: {ruleId: string; entity: EntityRef}[]
+  /** Rules that did not run because a probe they need was skipped (opt-in: --listen, --active), with why: SKIP, never PASS. */
+  skipped: NotChecked[]
   /** The checked pairs where the rule means something (each rule's `appliesTo`), for JUnit-style reports. */
   applicable: {ruleId: string; entity: EntityRef}[]
 }

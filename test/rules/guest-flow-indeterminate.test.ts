@@ -8,6 +8,14 @@ describe('guest-flow-indeterminate', () => {
     expect(evaluation.findings).toHaveLength(1)
     expect(evaluation.findings[0].evidence.join('\n')).toMatch(/statistic.*if it matches, .*; if not, /s)
   })
+  it('a rule marking half the forwarded packets, which are then dropped (lab: mark-random-drop), is an intermittent failure: high, not low', async () => {
+    const {evaluation} = await fire(rule, await factsOf('mark-random-drop'))
+    expect(evaluation.findings[0]).toMatchObject({severity: 'high', title: expect.stringMatching(/dropped intermittently/)})
+  })
+  it('a rule that cannot be told for want of a fact (a mark set outside the path) stays low: not a chance drop', async () => {
+    const {evaluation} = await fire(rule, await factsOf('iptables-nft-incompatible'))
+    expect(evaluation.findings.map((f) => f.severity)).not.toContain('high')
+  })
   it('stays silent on the healthy host and where rate limits do not change the outcome (ufw)', async () => {
     expect((await fire(rule, await factsOf('healthy'))).names).toEqual([])
     expect((await fire(rule, await factsOf('ufw-style-healthy'))).names).toEqual([])
