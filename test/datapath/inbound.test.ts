@@ -16,11 +16,11 @@ describe('inbound flows: a published port followed both ways, from outside, the 
     const request = flows.find((f) => f.kind === 'inbound')!
     // The outside stand-in is the recording's --internet (203.0.113.10), routed by kdlab-up0: it arrives there.
     expect(request.description).toBe(`inbound from 203.0.113.10 by kdlab-up0: tcp ${HOST}:8080 → ${web}:80`)
-    expect(request.hops.map((h) => h.name)).toEqual(expect.arrayContaining(['egress kdlab-up0', 'netfilter prerouting', 'DNAT', 'routing', 'forwarding', 'netfilter forward', 'netfilter postrouting']))
+    expect(request.hops.map((h) => h.name)).toEqual(expect.arrayContaining(['uplink kdlab-up0 (in)', 'netfilter prerouting', 'DNAT', 'routing', 'forwarding', 'netfilter forward', 'netfilter postrouting']))
     expect(request.hops.find((h) => h.name === 'DNAT')!.detail).toContain(`→ ${web}:80`)
     // A pass is the host's side only: the client and the guest's service are assumed, and said so.
     expect(request.assumptions).toEqual([expect.stringContaining('a client at 203.0.113.10, beyond kdlab-up0'), "kdlab-web01 answers on tcp 80 (a service inside the guest, out of the host's sight)"])
-    expect(flows.find((f) => f.kind === 'inbound-reply')!.hops.at(-1)!.name).toBe('egress kdlab-up0')
+    expect(flows.find((f) => f.kind === 'inbound-reply')!.hops.at(-1)!.name).toBe('uplink kdlab-up0 (out)')
   })
 
   it("without the accept, libvirt's LIBVIRT_FWI reject stops it (a NAT network admits only replies); the reply is not followed", async () => {
