@@ -14,6 +14,9 @@ import {parsePsStarts} from '../../probes/services.js'
 import type {SysctlFacts} from '../../probes/sysctl.js'
 import type {NfRuleset} from '../../src/lib/netfilter.js'
 import {type Facts, alter, factsOf, rerunApipa, withIptablesRule, withProbeData} from '../helpers.js'
+import {parseFlows} from '../../probes/ovs.js'
+import type {TcFacts} from '../../probes/tc.js'
+import {guestPort, ovsHost} from './ovs-host.js'
 
 export interface RuleInput {
   /** What the input is, as a failure names it. */
@@ -224,4 +227,47 @@ export const RULE_CASES: Record<string, RuleCases> = {
     fires: [edit('forward mode route', 'healthy', (f) => forwardMode(f, 'route')), edit('forward mode open', 'healthy', (f) => forwardMode(f, 'open'))],
     silent: [noEntity(recording('healthy'))],
   },
+  // Open vSwitch and shaping (section G): bridged-healthy's LAN guest on a real OVS state (./ovs-host.ts), and the tbf recording.
+  'ovs-secure-no-controller': {
+    fires: [{name: "kdlab-br0 in fail mode secure, br-sec's lost controller, only a drop flow", facts: () => ovsHost((ovs) => {
+      const br = ovs.bridges.find((b) => b.name === 'kdlab-br0')!
+      Object.assign(br, {failMode: 'secure', controllers: ovs.bridges.find((b) => b.name === 'br-sec')!.controllers, flows: parseFlows(' priority=10,in_port=LOCAL actions=drop\n')})
+    }), on: ['kdlab-br0']}],
+    silent: [{name: 'the recorded OVS host (standalone)', facts: () => ovsHost()}],
+  },
+  'ovs-port-missing': {
+    fires: [{name: 'the guest tap not a port of kdlab-br0', facts: () => ovsHost((ovs) => {
+      const br = ovs.bridges.find((b) => b.name === 'kdlab-br0')!
+      br.ports = br.ports.filter((p) => p.name !== 'vnet2')
+    }), on: ['kdlab-lan02/vnet2']}],
+    silent: [{name: 'the recorded OVS host', facts: () => ovsHost()}],
+  },
+  'ovs-vlan-mismatch': {
+    fires: [{name: "the guest port tagged 20, which the uplink's trunk lacks", facts: () => ovsHost((ovs) => (guestPort(ovs).tag = 20))}],
+    silent: [{name: 'the recorded OVS host', facts: () => ovsHost()}],
+  },
+  'ovs-flow-drop': {
+    fires: [{name: "a drop flow on the guest's port", facts: () => ovsHost((ovs) => (ovs.bridges.find((b) => b.name === 'kdlab-br0')!.flows = parseFlows(' priority=300,ip,in_port=1 actions=drop\n priority=0 actions=NORMAL\n')))}],
+    silent: [noEntity({name: "the recorded flows (their drop is another port's)", facts: () => ovsHost()})],
+  },
+  'ovs-interface-error': {
+    fires: [{name: 'the guest interface in error, ofport -1', facts: () => ovsHost((ovs) => Object.assign(guestPort(ovs).interfaces[0], {error: 'could not open network device vnet2 (No such device)', ofport: -1}))}],
+    silent: [{name: 'the recorded OVS host', facts: () => ovsHost()}],
+  },
+  'guest-bandwidth-limited': {fires: [recording('tc-tap-tbf-burst')], silent: [recording('healthy')]},
+  'tc-policer-drops': {
+    fires: [edit("the tap's tbf drops grew by 5 between the two reads", 'tc-tap-tbf-burst', (f) => {
+      const tap = (f.results.libvirt as {data: LibvirtFacts}).data.domains[0].interfaces[0].target!
+      return alter<TcFacts>(f, 'tc', (tc) => {
+        const q = tc.qdiscs.find((x) => x.dev === tap && x.kind === 'tbf')!
+        tc.dropsLater[`${tap} ${q.handle}`] = q.stats!.drops + 5
+      })
+    })],
+    silent: [recording('tc-tap-tbf-burst')],
+  },
+  // Inbound (section H): the lab's port-forward recordings, each with its guest serving tcp 80 behind 198.51.100.1:8080.
+  'dnat-target-stale': {fires: [recording('inbound-dnat-stale')], silent: [recording('inbound-forward-ok')]},
+  'port-forward-blocked': {fires: [recording('inbound-forward-blocked'), recording('inbound-ufw-route'), recording('inbound-firewalld-forward-port')], silent: [recording('inbound-forward-ok')]},
+  'hairpin-missing': {fires: [recording('inbound-hairpin-missing')], silent: [recording('inbound-forward-ok')]},
+  'hook-rules-lost': {fires: [recording('inbound-hook-rules-lost')], silent: [excluded(recording('inbound-forward-ok'))]},
 }
