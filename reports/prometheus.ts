@@ -16,7 +16,7 @@ const label = (v: string) => v.replace(/\\/g, '\\\\').replace(/"/g, '\\"').repla
 /**
  * What identifies a finding across runs: the rule's catalogue id (a renamed rule keeps it), names
  * that outlive guest restarts. Elements (datapath rules, chains) are named by their text, which may
- * hold addresses: they are told apart by network and bridge alone.
+ * hold addresses: they are told apart by network and bridge alone; forwards by their published port.
  */
 export function findingLabels(f: Finding): Record<string, string> {
   const c = f.context ?? {}
@@ -24,13 +24,19 @@ export function findingLabels(f: Finding): Record<string, string> {
     rule: f.stable.ruleId,
     severity: f.severity,
     entity_kind: f.entity.kind,
-    entity: f.entity.kind === 'element' ? '' : f.stable.name,
+    entity: f.entity.kind === 'element' ? '' : f.entity.kind === 'forward' ? publishedPort(f.stable.name) : f.stable.name,
     domain: f.stable.domain ?? '',
     mac: f.stable.mac ?? '',
     network: c.network ?? '',
     bridge: c.bridge ?? '',
     root_cause: f.explainedBy ? 'false' : 'true',
   }
+}
+
+/** A forward ("tcp 198.51.100.1:8080 -> 192.168.122.50:80") by its protocol and published port: its addresses change with leases. */
+function publishedPort(name: string): string {
+  const m = /^(\w+) (?:\S*:)?(\d+)\b/.exec(name)
+  return m ? `${m[1]} ${m[2]}` : ''
 }
 
 export function renderPrometheus(d: Diagnosis): string {

@@ -2,6 +2,9 @@
 import type {Element} from '../src/datapath/elements.js'
 import type {ElementView, HostView} from '../src/derive/index.js'
 import {type ChainOwner, catchAllText, chainOwnerOf, iptablesWords} from '../src/lib/netfilter.js'
+
+/** The words of an iptables-save line, for the rules that rebuild one (they read views, not the netfilter library). */
+export {iptablesWords}
 import {type FixStep, type Steps, cmd, nftString, probes} from './kit.js'
 
 /** Without any of these the flows cannot be followed: such rules are "not checked". */

@@ -1,6 +1,5 @@
 import type {ForwardView} from '../src/derive/index.js'
-import {iptablesWords} from '../src/lib/netfilter.js'
-import {DATAPATH, iptablesTool} from './datapath.js'
+import {DATAPATH, iptablesTool, iptablesWords} from './datapath.js'
 import {type FixStep, cmd, defineRule, line, probes, text} from './kit.js'
 
 /**
