@@ -1,5 +1,5 @@
 // Mutation check of the netfilter evaluator (npm run mutation; not in CI: too slow for it). The rules'
-// conditions and thresholds are mutated in memory by test/mutation/rules.ts, which is much faster.
+// conditions and thresholds are mutated in memory by test/mutation/rules.mutation.ts, which is much faster.
 /** @type {import('@stryker-mutator/api/core').PartialStrykerOptions} */
 export default {
   testRunner: 'vitest',

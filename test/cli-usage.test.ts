@@ -41,7 +41,7 @@ describe('the CLI as a new user meets it', () => {
       expect(line, command.join(' ')).toMatch(/\$ kvmdoctor /)
       expect(line, command.join(' ')).not.toMatch(/\|\s*\]|\[\s*\||\[\s*\]/)
     }
-    expect(await usage(['trace'])).toContain('$ kvmdoctor trace GUEST [FLAGS]')
+    expect(await usage(['trace'])).toContain('$ kvmdoctor trace [GUEST] [FLAGS]')
     expect(await usage(['ip'])).toContain('$ kvmdoctor ip [GUEST...] [FLAGS]')
   }, SLOW)
 

@@ -49,7 +49,7 @@ export function danglingReferences(file: string, text: string): string[] {
     [...comment.matchAll(PATH)].flatMap(([, cited, tail]) => {
       // fixtures/sos-<scenario>, test/x-${name}: a pattern, not a path.
       if (tail === '<' || tail === '${') return []
-      // contrib/systemd/unit.{service,timer}: each of them.
+      // contrib/systemd/kvmdoctor-textfile.{service,timer}: each of them.
       const paths = tail ? tail.slice(1, -1).split(',').map((ext) => cited + ext) : [cited.replace(/[.,:;]+$/, '')]
       return paths.filter((p) => !resolves(file, p)).map((p) => `${file}: ${p}`)
     }),

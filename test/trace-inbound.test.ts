@@ -51,7 +51,7 @@ describe('trace --inbound and --from ADDR', () => {
     for (const [args, message] of [
       [['trace', 'kdlab-web01', '--inbound', '80/tcp', '--from', HEALTHY], '--inbound follows a published port wherever it leads: name no guest'],
       [['trace', 'kdlab-web01', '--from', '203.0.113.7', '--from', '203.0.113.8'], '--from: at most one recording and one client address'],
-      [['trace', '--inbound', '80/tcp', '--from', HEALTHY, '--publish', 'nobody:80/tcp'], '--publish: no guest named "nobody" (defined: kdlab-web01)'],
+      [['trace', '--inbound', '80/tcp', '--from', HEALTHY, '--publish', 'nobody:80/tcp'], '--publish: no guest named "nobody" (guests: kdlab-web01)'],
       [['trace', '--inbound', '80'], '--inbound: "80" is not [HOST_ADDR:]PORT/tcp|udp'],
       [['trace', 'kdlab-web01', '--from', HEALTHY, '--ssh', 'root@hv'], '--from RECORDING and --ssh exclude each other'],
     ] as const) {
