@@ -29,12 +29,13 @@ export default defineRule<ElementView>({
       where: (el) => el.route !== undefined || el.ipFamily !== 4,
       // A blackhole/unreachable route, or a narrower route carved out of a guest subnet onto another device (it
       // takes only those guests' addresses): deleted exactly. A route the host itself uses is never touched.
-      undo: (el) =>
-        el.route && el.route.type !== 'unicast'
-          ? (cmd`ip route del ${el.route.type} ${el.route.dst} ${el.route.table !== 'main' ? ['table', el.route.table] : []}` ?? [])
-          : el.route?.carvedFrom && el.route.dev
-            ? (cmd`ip route del ${el.route.dst} ${el.route.gateway ? ['via', el.route.gateway] : []} dev ${el.route.dev} ${el.route.table !== 'main' ? ['table', el.route.table] : []}` ?? [])
-            : [],
+      undo: (el) => {
+        const r = el.route
+        if (!r) return []
+        const table = r.table !== 'main' ? ['table', r.table] : []
+        if (r.type !== 'unicast') return cmd`ip route del ${r.type} ${r.dst} ${table}` ?? []
+        return r.carvedFrom && r.dev ? (cmd`ip route del ${r.dst} ${r.gateway ? ['via', r.gateway] : []} dev ${r.dev} ${table}` ?? []) : []
+      },
     },
     {kind: 'bridge-port', undo: (el) => (el.portFlag === 'locked' ? cmd`bridge link set dev ${el.device} locked off` : el.portFlag === 'bcast_flood' ? cmd`bridge link set dev ${el.device} bcast_flood on` : undefined) ?? []},
     {

@@ -16,7 +16,7 @@
  * (no bridge hooks, no br_netfilter): its hop is the OVS port and flows (./ovs.ts).
  */
 import {formatIp, ipInPrefix, networkOf, parseIp, parsePrefix} from '../lib/addr.js'
-import {cidrsOverlap, parseCidr} from '../lib/ipv4.js'
+import {parseCidr, prefixRelation} from '../lib/ipv4.js'
 import type {NfHook, NfRuleset} from '../lib/netfilter.js'
 import type {Link} from '../../probes/links.js'
 import type {LibvirtDomain, LibvirtNetwork} from '../../probes/libvirt.js'
@@ -789,7 +789,7 @@ class HostView {
     const carvedFrom = own
       ? this.facts.networks.find((n) => n.bridge !== dev && n.ips.some((ip) => {
           const subnet = ip.family === 'ipv4' ? parseCidr(`${ip.address}/${ip.prefix}`) : undefined
-          return subnet !== undefined && own.prefix > subnet.prefix && cidrsOverlap(own, subnet)
+          return subnet !== undefined && prefixRelation(own, subnet) === 'inside'
         }))?.name
       : undefined
     return {...route, ...(dev ? {dev} : {}), ...(gateway ? {gateway} : {}), ...(carvedFrom ? {carvedFrom} : {})}
@@ -962,9 +962,7 @@ class HostView {
         ? own
           ? newPacket({family: 4, src: gw, dst: own, l4proto: 'udp', sport: 67, dport: 68})
           : newPacket({family: 4, src: gw, dst: '255.255.255.255', l4proto: 'udp', sport: 67, dport: 68, pkttype: 'broadcast'})
-        : runner.packet().ct.state === 'untracked'
-          ? newPacket({family: 4, src: gw, dst: src, l4proto: 'udp', sport: 53, dport: EPHEMERAL_PORT})
-          : replyPacket({family: 4, src: gw, dst: src, l4proto: 'udp', sport: 53, dport: EPHEMERAL_PORT})
+        : (runner.packet().ct.state === 'untracked' ? newPacket : replyPacket)({family: 4, src: gw, dst: src, l4proto: 'udp', sport: 53, dport: EPHEMERAL_PORT})
     // A DNS answer is in the query's connection (and carries its connection mark), unless the query was left
     // untracked: then the answer opens a connection of its own (the NAT chains see it). A DHCP offer is a new one.
     const back = new PathRunner(this, [], kind === 'dns' && reply.ct.state === 'established' ? {...reply, ct: {...reply.ct, mark: runner.packet().ct.mark}} : reply, kind === 'dhcp' ? SIZE.dhcp : SIZE.dnsReply)

@@ -2,7 +2,7 @@
 import type {Lease} from '../../probes/leases.js'
 import type {LibvirtNetwork} from '../../probes/libvirt.js'
 import {groupBy} from '../lib/collections.js'
-import {type Cidr, cidrContains, cidrToString, cidrsOverlap, ipv4ToInt, parseCidr} from '../lib/ipv4.js'
+import {type Cidr, cidrContains, cidrToString, ipv4ToInt, parseCidr, prefixRelation} from '../lib/ipv4.js'
 import {type DeriveContext, isRunning} from './context.js'
 import {hasChecksumFill, libvirtBackend, libvirtRulesFor, sourceNatRulesFor} from './firewall.js'
 import type {NetworkView} from './types.js'
@@ -132,7 +132,7 @@ function subnetOverlaps(subnet: Cidr, n: LibvirtNetwork, routes: NonNullable<Der
     .filter((r) => r.family === 'inet' && r.table === 'main' && r.type === 'unicast' && r.dst !== 'default' && r.dev !== n.bridge)
     .filter((r) => {
       const c = parseCidr(r.dst)
-      return c !== undefined && c.prefix > 0 && c.prefix <= subnet.prefix && cidrsOverlap(c, subnet)
+      return c !== undefined && c.prefix > 0 && prefixRelation(c, subnet) === 'covers'
     })
     .map((r) => `${r.dst} dev ${r.dev ?? '?'}${r.gateway ? ` via ${r.gateway}` : ''}`)
 }

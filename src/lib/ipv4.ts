@@ -47,6 +47,15 @@ export function cidrsOverlap(a: Cidr, b: Cidr): boolean {
   return mask(a.network, p) === mask(b.network, p)
 }
 
+/**
+ * How a route's prefix meets a subnet: `covers` it (the subnet's prefix or a wider one holding it: the subnet is
+ * in use there), lies `inside` it (a narrower prefix carved out of it: only those addresses go there), or neither.
+ */
+export function prefixRelation(route: Cidr, subnet: Cidr): 'covers' | 'inside' | undefined {
+  if (!cidrsOverlap(route, subnet)) return undefined
+  return route.prefix <= subnet.prefix ? 'covers' : 'inside'
+}
+
 /** Netmask (255.255.255.0) to prefix length. */
 export function netmaskToPrefix(netmask: string): number | undefined {
   const n = ipv4ToInt(netmask)

@@ -509,12 +509,12 @@ const DATAPATH: Record<string, LiveScenario> = {
   },
   'mark-random-drop': {
     async inject() {
-      await intoManglePrerouting(IPTABLES_RULES.randomMark)
+      await intoPrerouting('mangle', IPTABLES_RULES.randomMark)
       await sh(['iptables', '-I', 'FORWARD', '1', ...IPTABLES_RULES.markDrop])
     },
     async reset() {
       await sh(['iptables', '-D', 'FORWARD', ...IPTABLES_RULES.markDrop])
-      await outOfManglePrerouting(IPTABLES_RULES.randomMark)
+      await outOfPrerouting('mangle', IPTABLES_RULES.randomMark)
     },
   },
   'bridge-forwarding-off': {
@@ -998,6 +998,7 @@ const NOADDR01: Guest = {name: 'kdlab-noaddr01', mac: '52:54:00:6b:64:61', mode:
 const STATIC151: Guest = {name: 'kdlab-static151', mac: '52:54:00:6b:64:62', mode: 'static', network: NOADDR, addr: '192.168.151.50/24', gw: '192.168.151.1', probe: '192.168.151.1'}
 const REPLY_RULE = ['priority', '103', 'iif', INET.hostDev, 'to', '192.168.122.0/24', 'lookup', '103']
 const MARK_RULE = ['priority', '104', 'fwmark', '0x66', 'lookup', '104']
+const NOTRACK_GUESTS = ['-s', '192.168.122.0/24', '-j', 'NOTRACK']
 const MARK_REPLIES = ['-i', INET.hostDev, '-j', 'MARK', '--set-mark', '0x66']
 const SNAT_NOT_LOCAL = ['-s', '192.168.122.0/24', '!', '-d', '192.168.122.0/24', '-j', 'SNAT', '--to-source', '198.51.100.77']
 const TC_SINK = {host: 'kdlab-tcsink0', peer: 'kdlab-tcsink1'}
@@ -1032,10 +1033,10 @@ const ROUND_TRIP: Record<string, LiveScenario> = {
       if ((await sh(['ip', 'rule', 'show', 'priority', '104'])).stdout.trim()) throw new Error('an ip rule of priority 104 exists before the scenario')
       await sh(['ip', 'route', 'add', 'blackhole', 'default', 'table', '104'])
       await sh(['ip', 'rule', 'add', ...MARK_RULE])
-      await intoManglePrerouting(MARK_REPLIES)
+      await intoPrerouting('mangle', MARK_REPLIES)
     },
     async reset() {
-      await outOfManglePrerouting(MARK_REPLIES)
+      await outOfPrerouting('mangle', MARK_REPLIES)
       await sh(['ip', 'rule', 'del', ...MARK_RULE])
       await sh(['ip', 'route', 'del', 'blackhole', 'default', 'table', '104'])
     },
@@ -1112,15 +1113,10 @@ const ROUND_TRIP: Record<string, LiveScenario> = {
   },
   'notrack-guest-subnet': {
     async inject() {
-      const hadTable = (await sh(['nft', 'list', 'table', 'ip', 'raw'], {reject: false})).exitCode === 0
-      const hadChain = (await sh(['nft', 'list', 'chain', 'ip', 'raw', 'PREROUTING'], {reject: false})).exitCode === 0
-      saved = [hadTable ? 'table' : '', hadChain ? 'chain' : '']
-      await sh(['iptables', '-t', 'raw', '-I', 'PREROUTING', '-s', '192.168.122.0/24', '-j', 'NOTRACK'])
+      await intoPrerouting('raw', NOTRACK_GUESTS)
     },
     async reset() {
-      await sh(['iptables', '-t', 'raw', '-D', 'PREROUTING', '-s', '192.168.122.0/24', '-j', 'NOTRACK'])
-      if (!saved[1]) await sh(['nft', 'delete', 'chain', 'ip', 'raw', 'PREROUTING'])
-      if (!saved[0]) await sh(['nft', 'delete', 'table', 'ip', 'raw'])
+      await outOfPrerouting('raw', NOTRACK_GUESTS)
     },
   },
   'tc-uplink-pfifo-zero': {
@@ -1184,18 +1180,21 @@ const ROUND_TRIP: Record<string, LiveScenario> = {
 }
 
 /**
- * iptables-nft registers a built-in chain the first time a rule goes into it, and deleting the rule leaves the chain
- * (an empty base chain the kernel still walks): a scenario that made it removes it again.
+ * iptables-nft registers a table and its built-in chain the first time a rule goes into them, and deleting the rule
+ * leaves both (an empty base chain the kernel still walks): a scenario that made them removes them again.
  */
-let manglePreroutingMade = false
-async function intoManglePrerouting(rule: string[]): Promise<void> {
-  manglePreroutingMade = (await sh(['nft', 'list', 'chain', 'ip', 'mangle', 'PREROUTING'], {reject: false})).exitCode !== 0
-  await sh(['iptables', '-t', 'mangle', '-I', 'PREROUTING', '1', ...rule])
+const preroutingMade = new Map<string, {table: boolean; chain: boolean}>()
+async function intoPrerouting(table: 'mangle' | 'raw', rule: string[]): Promise<void> {
+  const absent = async (what: string[]) => (await sh(['nft', 'list', ...what], {reject: false})).exitCode !== 0
+  preroutingMade.set(table, {table: await absent(['table', 'ip', table]), chain: await absent(['chain', 'ip', table, 'PREROUTING'])})
+  await sh(['iptables', '-t', table, '-I', 'PREROUTING', '1', ...rule])
 }
-async function outOfManglePrerouting(rule: string[]): Promise<void> {
-  await sh(['iptables', '-t', 'mangle', '-D', 'PREROUTING', ...rule])
-  if (manglePreroutingMade) await sh(['nft', 'delete', 'chain', 'ip', 'mangle', 'PREROUTING'])
-  manglePreroutingMade = false
+async function outOfPrerouting(table: 'mangle' | 'raw', rule: string[]): Promise<void> {
+  await sh(['iptables', '-t', table, '-D', 'PREROUTING', ...rule])
+  const made = preroutingMade.get(table)
+  if (made?.chain) await sh(['nft', 'delete', 'chain', 'ip', table, 'PREROUTING'])
+  if (made?.table) await sh(['nft', 'delete', 'table', 'ip', table])
+  preroutingMade.delete(table)
 }
 
 // ---- Issue 28: connections from outside through the host's port forwards ------------------------
