@@ -133,7 +133,7 @@ export const RULE_CASES: Record<string, RuleCases> = {
     silent: [noEntity(edit('apipa probe rerun', 'healthy', rerunApipa))],
   },
   'default-route-missing': {fires: [recording('default-route-missing')], silent: [inactive(), recording('healthy')]},
-  'default-route-multiple': {fires: [recording('default-route-multiple')], silent: [recording('healthy')]},
+  'default-route-multiple': {fires: [recording('default-route-multiple')], silent: [recording('healthy'), recording('rp-filter-strict')]},
   'link-down': {fires: [recording('bridge-down')], silent: [recording('healthy')]},
   'dhcp-server-not-running': {fires: [recording('dhcpd-stopped'), recording('dnsmasq-killed')], silent: [inactive(), recording('healthy')]},
   'dhcp-range-exhausted': {fires: [recording('dhcp-range-exhausted')], silent: [inactive(), recording('healthy'), edit('9 of 10 addresses leased', 'healthy', (f) => poolWith(f, 9))]},
@@ -145,7 +145,7 @@ export const RULE_CASES: Record<string, RuleCases> = {
     fires: [edit('no domain defined', 'healthy', (f) => alter<LibvirtFacts>(f, 'libvirt', (l) => (l.domains = [])), ['default'])],
     silent: [recording('healthy'), edit('its guests shut off', 'healthy', (f) => alter<LibvirtFacts>(f, 'libvirt', (l) => l.domains.forEach((d) => (d.state = 'shut off'))))],
   },
-  'libvirt-network-inactive': {fires: [recording('network-inactive')], silent: [recording('healthy')]},
+  'libvirt-network-inactive': {fires: [recording('network-inactive')], silent: [recording('healthy'), recording('ra-routes-accept-ra')]},
   'libvirt-network-not-autostart': {
     fires: [recording('network-not-autostart')],
     silent: [inactive(), edit('the network autostarts too', 'network-not-autostart', (f) => alter<LibvirtFacts>(f, 'libvirt', (l) => (l.networks[0].autostart = true)))],
@@ -157,10 +157,11 @@ export const RULE_CASES: Record<string, RuleCases> = {
       noEntity(edit('a physdev-is-bridged ACCEPT first', 'bridged-forward-drop', (f) => withIptablesRule(f, 'filter', '-A FORWARD -m physdev --physdev-is-bridged -j ACCEPT'))),
       noEntity(edit('bridge-nf-call-iptables 0', 'bridged-forward-drop', (f) => alter<SysctlFacts>(f, 'sysctl', (s) => (s.values['net.bridge.bridge-nf-call-iptables'] = 0)))),
       noEntity(recording('docker-forward-drop-nat-ok')),
+      excluded(recording('dhcp-input-drop')),
     ],
   },
-  'bridge-netfilter-enabled': {fires: [recording('bridged-forward-drop')], silent: [recording('bridged-healthy')]},
-  'nft-forward-drop': {fires: [recording('nft-forward-drop'), recording('nft-forward-daddr-drop')], silent: [noEntity(recording('firewalld-style-healthy')), noEntity(recording('healthy'))]},
+  'bridge-netfilter-enabled': {fires: [recording('bridged-forward-drop', ['kdlab-br0'])], silent: [recording('bridged-healthy')]},
+  'nft-forward-drop': {fires: [recording('nft-forward-drop'), recording('nft-forward-daddr-drop')], silent: [noEntity(recording('firewalld-style-healthy')), noEntity(recording('healthy')), excluded(recording('bridged-forward-drop'))]},
   'firewall-backend-mismatch': {fires: [recording('firewall-backend-mismatch')], silent: [recording('healthy')]},
   'firewalld-zone-wrong': {
     fires: [edit('virbr0 in zone public', 'healthy', (f) => withFirewalldZone(f, 'public'), ['default']), edit('virbr0 in no zone', 'healthy', (f) => withFirewalldZone(f, null), ['default'])],
@@ -168,10 +169,11 @@ export const RULE_CASES: Record<string, RuleCases> = {
   },
   'dns-port-conflict': {fires: [recording('dns-port-conflict')], silent: [recording('healthy')]},
   'subnet-overlap': {fires: [recording('subnet-overlap')], silent: [recording('healthy')]},
-  'tap-not-attached': {fires: [recording('tap-detached')], silent: [recording('healthy')]},
+  // default-route-missing's link table was read where virbr0 is not: its guest's tap cannot be checked.
+  'tap-not-attached': {fires: [recording('tap-detached')], silent: [recording('healthy'), excluded(recording('default-route-missing'))]},
   'mac-duplicate': {fires: [recording('mac-duplicate')], silent: [recording('healthy')]},
-  'mtu-mismatch': {fires: [recording('mtu-mismatch')], silent: [recording('healthy')]},
-  'stp-forward-delay': {fires: [recording('stp-forward-delay')], silent: [recording('healthy')]},
+  'mtu-mismatch': {fires: [recording('mtu-mismatch')], silent: [recording('healthy'), excluded(recording('arp-flux'))]},
+  'stp-forward-delay': {fires: [recording('stp-forward-delay')], silent: [recording('healthy'), excluded(recording('arp-flux'))]},
   'macvtap-host-isolation': {
     fires: [edit('a type=direct interface added', 'healthy', (f) => alter<LibvirtFacts>(f, 'libvirt', (l) => void l.domains[0].interfaces.push({type: 'direct', mac: '52:54:00:aa:aa:aa', source: 'eth0', target: 'macvtap0', linkState: 'up'})), ['kdlab-web01/macvtap0'])],
     silent: [excluded(recording('healthy'))],
@@ -185,12 +187,12 @@ export const RULE_CASES: Record<string, RuleCases> = {
     silent: [edit('a KVM guest with vhost-net', 'healthy', (f) => kvmGuest(f, true)), excluded(recording('healthy'))],
   },
   'conntrack-table-full': {fires: [recording('conntrack-full')], silent: [recording('healthy')]},
-  'rp-filter-strict': {fires: [recording('rp-filter-strict')], silent: [recording('default-route-multiple')]},
+  'rp-filter-strict': {fires: [recording('rp-filter-strict')], silent: [recording('default-route-multiple'), excluded(recording('arp-flux'))]},
   'arp-flux': {fires: [recording('arp-flux')], silent: [recording('healthy')]},
   'dhcp-checksum-rule-missing': {fires: [recording('firewall-flushed')], silent: [inactive(), recording('healthy')]},
   'host-input-blocks-dhcp-dns': {
     fires: [recording('dhcp-input-drop'), recording('nft-input-dns-drop'), recording('ufw-style-dhcp-drop'), recording('firewalld-style-public-zone')],
-    silent: [noEntity(recording('healthy')), noEntity(recording('ufw-style-healthy')), noEntity(recording('firewalld-style-healthy'))],
+    silent: [noEntity(recording('healthy')), noEntity(recording('ufw-style-healthy')), noEntity(recording('firewalld-style-healthy')), recording('notrack-guest-subnet'), excluded(recording('bridged-forward-drop'))],
   },
   'firewall-service-order': {
     fires: [edit('firewalld younger than libvirtd (process ages)', 'firewall-flushed', (f) => firewalldStarted(f, 60), ['default'])],
@@ -201,7 +203,7 @@ export const RULE_CASES: Record<string, RuleCases> = {
     silent: [edit('accept_ra 2 on kdlab-ra0', 'ra-routes-accept-ra', (f) => alter<SysctlFacts>(f, 'sysctl', (s) => (s.values['net.ipv6.conf.kdlab-ra0.accept_ra'] = 2)))],
   },
   'dhcp-client-id-duplicate': {fires: [recording('wire-client-id-duplicate')], silent: [recording('healthy')]},
-  'policy-route-diverts-guests': {fires: [recording('policy-route-unreachable'), recording('reply-policy-blackhole')], silent: [noEntity(recording('healthy'))]},
+  'policy-route-diverts-guests': {fires: [recording('policy-route-unreachable'), recording('reply-policy-blackhole')], silent: [noEntity(recording('healthy')), excluded(recording('bridged-forward-drop'))]},
   'netfilter-module-missing': {
     fires: [edit('nf_nat and xt_MASQUERADE neither loaded nor built in', 'firewall-flushed', (f) => withProbeData(f, 'modules', modulesWithoutNat))],
     silent: [edit('the NAT modules loaded', 'firewall-flushed', (f) => withProbeData(f, 'modules', modulesWithNat)), edit('no NAT module loaded, MASQUERADE in place', 'healthy', (f) => withProbeData(f, 'modules', modulesWithoutNat))],
@@ -210,7 +212,7 @@ export const RULE_CASES: Record<string, RuleCases> = {
     fires: [edit('macvtap guest answered by another MAC', 'healthy', (f) => macvtapGuest(f, {trust: false, macChanged: true}), ['kdlab-web01/macvtap0'])],
     silent: [edit('macvtap guest answered by another MAC, trustGuestRxFilters', 'healthy', (f) => macvtapGuest(f, {trust: true, macChanged: true})), edit('macvtap guest keeps its MAC', 'healthy', (f) => macvtapGuest(f, {trust: false, macChanged: false}))],
   },
-  'ipv6-forward-drop': {fires: [recording('ipv6-forward-drop')], silent: [recording('bridged-forward-drop')]},
+  'ipv6-forward-drop': {fires: [recording('ipv6-forward-drop')], silent: [recording('bridged-forward-drop'), excluded(recording('dhcp-input-drop'))]},
   'iptables-nft-incompatible': {fires: [recording('iptables-nft-incompatible')], silent: [recording('healthy')]},
   'guest-flow-blocked': {fires: [recording('bridge-forwarding-off'), recording('dhcp-input-drop')], silent: [recording('conntrack-full')]},
   'guest-flow-indeterminate': {fires: [recording('mark-random-drop'), recording('snat-address-not-local')], silent: [recording('bridge-down')]},
@@ -220,12 +222,15 @@ export const RULE_CASES: Record<string, RuleCases> = {
   'guest-address-foreign': {fires: [recording('wire-foreign-address')], silent: [recording('bridged-forward-drop')]},
   'snat-address-not-local': {
     fires: [recording('snat-address-not-local'), edit('SNAT to 203.0.113.99', 'healthy', (f) => withIptablesRule(f, 'nat', snatTo('203.0.113.99')))],
-    silent: [noEntity(edit('SNAT to an address of the host', 'healthy', (f) => withIptablesRule(f, 'nat', snatTo('198.51.100.1'))))],
+    silent: [noEntity(edit('SNAT to an address of the host', 'healthy', (f) => withIptablesRule(f, 'nat', snatTo('198.51.100.1')))), excluded(recording('bridged-forward-drop'))],
   },
-  'guest-unaddressed-network': {fires: [recording('unaddressed-network')], silent: [recording('healthy')]},
+  'guest-unaddressed-network': {
+    fires: [recording('unaddressed-network')],
+    silent: [recording('healthy'), recording('wire-dhcp-unanswered'), recording('static-guest-no-dhcp-network'), recording('bridged-healthy')],
+  },
   'routed-network-no-return-route': {
     fires: [edit('forward mode route', 'healthy', (f) => forwardMode(f, 'route')), edit('forward mode open', 'healthy', (f) => forwardMode(f, 'open'))],
-    silent: [noEntity(recording('healthy'))],
+    silent: [noEntity(recording('healthy')), excluded(recording('bridged-forward-drop'))],
   },
   // Open vSwitch and shaping (section G): bridged-healthy's LAN guest on a real OVS state (./ovs-host.ts), and the tbf recording.
   'ovs-secure-no-controller': {
@@ -244,15 +249,15 @@ export const RULE_CASES: Record<string, RuleCases> = {
   },
   'ovs-vlan-mismatch': {
     fires: [{name: "the guest port tagged 20, which the uplink's trunk lacks", facts: () => ovsHost((ovs) => (guestPort(ovs).tag = 20))}],
-    silent: [{name: 'the recorded OVS host', facts: () => ovsHost()}],
+    silent: [{name: 'the recorded OVS host', facts: () => ovsHost()}, excluded(recording('bridged-forward-drop'))],
   },
   'ovs-flow-drop': {
     fires: [{name: "a drop flow on the guest's port", facts: () => ovsHost((ovs) => (ovs.bridges.find((b) => b.name === 'kdlab-br0')!.flows = parseFlows(' priority=300,ip,in_port=1 actions=drop\n priority=0 actions=NORMAL\n')))}],
-    silent: [noEntity({name: "the recorded flows (their drop is another port's)", facts: () => ovsHost()})],
+    silent: [noEntity({name: "the recorded flows (their drop is another port's)", facts: () => ovsHost()}), excluded(recording('bridged-forward-drop'))],
   },
   'ovs-interface-error': {
     fires: [{name: 'the guest interface in error, ofport -1', facts: () => ovsHost((ovs) => Object.assign(guestPort(ovs).interfaces[0], {error: 'could not open network device vnet2 (No such device)', ofport: -1}))}],
-    silent: [{name: 'the recorded OVS host', facts: () => ovsHost()}],
+    silent: [{name: 'the recorded OVS host', facts: () => ovsHost()}, excluded(recording('bridged-forward-drop'))],
   },
   'guest-bandwidth-limited': {fires: [recording('tc-tap-tbf-burst')], silent: [recording('healthy')]},
   'tc-policer-drops': {
@@ -267,7 +272,7 @@ export const RULE_CASES: Record<string, RuleCases> = {
   },
   // Inbound (section H): the lab's port-forward recordings, each with its guest serving tcp 80 behind 198.51.100.1:8080.
   'dnat-target-stale': {fires: [recording('inbound-dnat-stale')], silent: [recording('inbound-forward-ok')]},
-  'port-forward-blocked': {fires: [recording('inbound-forward-blocked'), recording('inbound-ufw-route'), recording('inbound-firewalld-forward-port')], silent: [recording('inbound-forward-ok')]},
-  'hairpin-missing': {fires: [recording('inbound-hairpin-missing')], silent: [recording('inbound-forward-ok')]},
+  'port-forward-blocked': {fires: [recording('inbound-forward-blocked'), recording('inbound-ufw-route'), recording('inbound-firewalld-forward-port')], silent: [recording('inbound-forward-ok'), recording('inbound-dnat-stale')]},
+  'hairpin-missing': {fires: [recording('inbound-hairpin-missing')], silent: [recording('inbound-forward-ok'), recording('inbound-ufw-route')]},
   'hook-rules-lost': {fires: [recording('inbound-hook-rules-lost')], silent: [excluded(recording('inbound-forward-ok'))]},
 }
