@@ -101,6 +101,10 @@ async function holds(rule: Rule): Promise<boolean> {
     const seen = {judged: e.applicable.length > 0, excluded: e.checked.length > 0 && e.applicable.length === 0, 'no entity': e.checked.length === 0}
     if (!seen[because]) return false
   }
+  for (const input of cases.unknown ?? []) {
+    const e = await evaluate(await modelOf(input), [rule])
+    if (e.findings.length > 0 || e.notChecked.length === 0 || !e.notChecked.every((n) => n.reason.startsWith('unknown: '))) return false
+  }
   return true
 }
 

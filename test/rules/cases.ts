@@ -17,6 +17,8 @@ import {type Facts, alter, factsOf, rerunApipa, withIptablesRule, withProbeData}
 import {parseFlows} from '../../probes/ovs.js'
 import type {TcFacts} from '../../probes/tc.js'
 import {guestPort, ovsHost} from './ovs-host.js'
+import {healthy as healthyInbound, hookFor, withForward} from '../inbound.js'
+import type {HookFacts} from '../../probes/libvirt-hooks.js'
 
 export interface RuleInput {
   /** What the input is, as a failure names it. */
@@ -36,6 +38,8 @@ export interface RuleInput {
 export interface RuleCases {
   fires: RuleInput[]
   silent: RuleInput[]
+  /** Must say "not checked" (never fire, never pass): a value it must know is missing there, its probe otherwise read. */
+  unknown?: RuleInput[]
 }
 
 /** A lab recording, as recorded. */
@@ -115,13 +119,31 @@ export const forwardMode = (facts: Facts, mode: string): Facts =>
 
 export const snatTo = (to: string) => `-A POSTROUTING -s 192.168.122.0/24 ! -d 192.168.122.0/24 -j SNAT --to-source ${to}`
 
-const kvmGuest = (facts: Facts, vhostNet: boolean) => alter<HostFacts>(alter<LibvirtFacts>(facts, 'libvirt', (l) => (l.domains[0].type = 'kvm')), 'host', (h) => (h.vhostNet = vhostNet))
+const kvmGuest = (facts: Facts, vhostNet: boolean | null) => alter<HostFacts>(alter<LibvirtFacts>(facts, 'libvirt', (l) => (l.domains[0].type = 'kvm')), 'host', (h) => (h.vhostNet = vhostNet))
 const hostOnlyLinkLocal = (facts: Facts) =>
   rerunApipa(alter<Link[]>(facts, 'links', (links) => (links.find((l) => l.name === 'eth0')!.addresses = [{family: 'inet', address: '169.254.7.7', prefix: 16, scope: 'link'}])))
 
+/** The recording with one sysctl unreadable (permission denied), the rest of the probe read. */
+const sysctlUnreadable = (fixture: string, key: string): RuleInput =>
+  edit(`${key} unreadable`, fixture, (f) =>
+    alter<SysctlFacts>(f, 'sysctl', (s) => {
+      delete s.values[key]
+      s.unreadable[key] = 'simulated: permission denied'
+    }),
+  )
+
+/** The healthy recording with a libvirt hook made from web01's address, and then `change`d: the name says how. */
+const hooked = (name: string, hook: (web: string) => Promise<HookFacts>, change: (facts: Facts, web: string) => Facts = (f) => f): RuleInput => ({
+  name: `healthy, ${name}`,
+  facts: async () => {
+    const {facts, web} = await healthyInbound()
+    return change(withProbeData(facts, 'libvirt-hooks', await hook(web)), web)
+  },
+})
+
 /** Rule id → its inputs. Every catalogue rule has an entry with both lists non-empty (the catalogue test checks). */
 export const RULE_CASES: Record<string, RuleCases> = {
-  'ip-forward-disabled': {fires: [recording('ip-forward-off'), recording('flushed-and-forward-off')], silent: [inactive(), recording('healthy')]},
+  'ip-forward-disabled': {fires: [recording('ip-forward-off'), recording('flushed-and-forward-off')], silent: [inactive(), recording('healthy')], unknown: [sysctlUnreadable('ip-forward-off', 'net.ipv4.ip_forward')]},
   'nat-masquerade-missing': {fires: [recording('masquerade-removed', ['default']), recording('legacy-backend-masquerade-removed')], silent: [inactive(), recording('healthy')]},
   'nat-masquerade-wrong-interface': {
     fires: [recording('nat-pinned-missing-dev', ['kdlab-pinned']), edit("dev= a device that is not the default route's", 'healthy', (f) => alter<LibvirtFacts>(f, 'libvirt', (l) => (l.networks[0].forwardDev = 'lo')), ['default'])],
@@ -160,7 +182,7 @@ export const RULE_CASES: Record<string, RuleCases> = {
       excluded(recording('dhcp-input-drop')),
     ],
   },
-  'bridge-netfilter-enabled': {fires: [recording('bridged-forward-drop', ['kdlab-br0'])], silent: [recording('bridged-healthy')]},
+  'bridge-netfilter-enabled': {fires: [recording('bridged-forward-drop', ['kdlab-br0'])], silent: [recording('bridged-healthy')], unknown: [sysctlUnreadable('bridged-forward-drop', 'net.bridge.bridge-nf-call-iptables')]},
   'nft-forward-drop': {fires: [recording('nft-forward-drop'), recording('nft-forward-daddr-drop')], silent: [noEntity(recording('firewalld-style-healthy')), noEntity(recording('healthy')), excluded(recording('bridged-forward-drop'))]},
   'firewall-backend-mismatch': {fires: [recording('firewall-backend-mismatch')], silent: [recording('healthy')]},
   'firewalld-zone-wrong': {
@@ -185,8 +207,13 @@ export const RULE_CASES: Record<string, RuleCases> = {
   'vhost-net-missing': {
     fires: [edit('a KVM guest without vhost-net', 'healthy', (f) => kvmGuest(f, false))],
     silent: [edit('a KVM guest with vhost-net', 'healthy', (f) => kvmGuest(f, true)), excluded(recording('healthy'))],
+    unknown: [edit('a KVM guest, /dev/vhost-net unreadable', 'healthy', (f) => kvmGuest(f, null))],
   },
-  'conntrack-table-full': {fires: [recording('conntrack-full')], silent: [recording('healthy')]},
+  'conntrack-table-full': {
+    fires: [recording('conntrack-full')],
+    silent: [recording('healthy')],
+    unknown: [sysctlUnreadable('conntrack-full', 'net.netfilter.nf_conntrack_count'), sysctlUnreadable('conntrack-full', 'net.netfilter.nf_conntrack_max')],
+  },
   'rp-filter-strict': {fires: [recording('rp-filter-strict')], silent: [recording('default-route-multiple'), excluded(recording('arp-flux'))]},
   'arp-flux': {fires: [recording('arp-flux')], silent: [recording('healthy')]},
   'dhcp-checksum-rule-missing': {fires: [recording('firewall-flushed')], silent: [inactive(), recording('healthy')]},
@@ -201,6 +228,7 @@ export const RULE_CASES: Record<string, RuleCases> = {
   'ipv6-accept-ra-conflict': {
     fires: [recording('ra-routes-accept-ra', ['kdlab-ra0'])],
     silent: [edit('accept_ra 2 on kdlab-ra0', 'ra-routes-accept-ra', (f) => alter<SysctlFacts>(f, 'sysctl', (s) => (s.values['net.ipv6.conf.kdlab-ra0.accept_ra'] = 2)))],
+    unknown: [sysctlUnreadable('ra-routes-accept-ra', 'net.ipv6.conf.kdlab-ra0.accept_ra')],
   },
   'dhcp-client-id-duplicate': {fires: [recording('wire-client-id-duplicate')], silent: [recording('healthy')]},
   'policy-route-diverts-guests': {fires: [recording('policy-route-unreachable'), recording('reply-policy-blackhole')], silent: [noEntity(recording('healthy')), excluded(recording('bridged-forward-drop'))]},
@@ -274,5 +302,17 @@ export const RULE_CASES: Record<string, RuleCases> = {
   'dnat-target-stale': {fires: [recording('inbound-dnat-stale')], silent: [recording('inbound-forward-ok')]},
   'port-forward-blocked': {fires: [recording('inbound-forward-blocked'), recording('inbound-ufw-route'), recording('inbound-firewalld-forward-port')], silent: [recording('inbound-forward-ok'), recording('inbound-dnat-stale')]},
   'hairpin-missing': {fires: [recording('inbound-hairpin-missing')], silent: [recording('inbound-forward-ok'), recording('inbound-ufw-route')]},
-  'hook-rules-lost': {fires: [recording('inbound-hook-rules-lost')], silent: [excluded(recording('inbound-forward-ok'))]},
+  // The healthy host with a qemu hook (./inbound.ts): the rule judges a hook's forward whose rules are gone, when its guest runs or its address is a running guest's.
+  'hook-rules-lost': {
+    fires: [
+      recording('inbound-hook-rules-lost'),
+      hooked("web01's hook, forwarding to an address no guest holds, its rules gone", async () => hookFor('kdlab-web01', '192.168.122.77')),
+      hooked("a hook of kdlab-db01 (not running) forwarding to web01's address, its rules gone", async (web) => hookFor('kdlab-db01', web)),
+    ],
+    silent: [
+      excluded(recording('inbound-forward-ok')),
+      hooked("web01's hook, its DNAT and accept in place", async (web) => hookFor('kdlab-web01', web), (f, web) => withForward(f, web)),
+      hooked('a hook of kdlab-db01 (not running) forwarding to an address no guest holds', async () => hookFor('kdlab-db01', '192.168.122.77')),
+    ],
+  },
 }

@@ -98,6 +98,12 @@ describe('rule catalogue', () => {
           const seen = {judged: evaluation.applicable.length > 0, excluded: evaluation.checked.length > 0 && evaluation.applicable.length === 0, 'no entity': evaluation.checked.length === 0}
           expect(seen[because], `${rule.id} on ${input.name}: silent because ${because}, but it checked ${evaluation.checked.length} and judged ${evaluation.applicable.length}`).toBe(true)
         }
+        for (const input of cases.unknown ?? []) {
+          const {names, evaluation} = await fire(rule, await input.facts())
+          expect(names, `${rule.id} must not fire on ${input.name}`).toEqual([])
+          expect(evaluation.notChecked.map((n) => n.ruleId), `${rule.id} must be not checked on ${input.name}`).toContain(rule.id)
+          expect(evaluation.notChecked.every((n) => n.reason.startsWith('unknown: ')), `${rule.id} on ${input.name}: not checked for a value it must know, its probes read`).toBe(true)
+        }
       })
       it('is well formed: severity, explained rules exist', () => {
         expect(SEVERITIES).toContain(rule.severity)
