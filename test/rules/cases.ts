@@ -123,6 +123,24 @@ const kvmGuest = (facts: Facts, vhostNet: boolean | null) => alter<HostFacts>(al
 const hostOnlyLinkLocal = (facts: Facts) =>
   rerunApipa(alter<Link[]>(facts, 'links', (links) => (links.find((l) => l.name === 'eth0')!.addresses = [{family: 'inet', address: '169.254.7.7', prefix: 16, scope: 'link'}])))
 
+/** kdlab-br0 as ovs-secure-no-controller fires on it (fail mode secure, br-sec's lost controller, only a drop flow), one thing changed. */
+const secureBridge = (name: string, change: {failMode?: string; connected?: boolean; flows?: string | null}): RuleInput => ({
+  name,
+  facts: () =>
+    ovsHost((ovs) => {
+      const br = ovs.bridges.find((b) => b.name === 'kdlab-br0')!
+      const controllers = structuredClone(ovs.bridges.find((b) => b.name === 'br-sec')!.controllers)
+      if (change.connected !== undefined) for (const c of controllers) c.connected = change.connected
+      const flows = change.flows === undefined ? ' priority=10,in_port=LOCAL actions=drop\n' : change.flows
+      Object.assign(br, {failMode: change.failMode ?? 'secure', controllers, flows: flows === null ? null : parseFlows(flows), ...(flows === null ? {flowsUnread: 'simulated: ovs-ofctl dump-flows failed'} : {})})
+    }),
+  on: ['kdlab-br0'],
+})
+
+/** The recording with virbr0's bridge attributes (STP state, forward delay) changed. */
+const virbr0Bridge = (facts: Facts, change: Partial<NonNullable<Link['bridge']>>): Facts =>
+  alter<Link[]>(facts, 'links', (links) => Object.assign(links.find((l) => l.name === 'virbr0')!.bridge!, change))
+
 /** The recording with one sysctl unreadable (permission denied), the rest of the probe read. */
 const sysctlUnreadable = (fixture: string, key: string): RuleInput =>
   edit(`${key} unreadable`, fixture, (f) =>
@@ -195,7 +213,15 @@ export const RULE_CASES: Record<string, RuleCases> = {
   'tap-not-attached': {fires: [recording('tap-detached')], silent: [recording('healthy'), excluded(recording('default-route-missing'))]},
   'mac-duplicate': {fires: [recording('mac-duplicate')], silent: [recording('healthy')]},
   'mtu-mismatch': {fires: [recording('mtu-mismatch')], silent: [recording('healthy'), excluded(recording('arp-flux'))]},
-  'stp-forward-delay': {fires: [recording('stp-forward-delay')], silent: [recording('healthy'), excluded(recording('arp-flux'))]},
+  'stp-forward-delay': {
+    fires: [
+      recording('stp-forward-delay'),
+      edit('a copy of virbr0 that carries no guest beside it', 'stp-forward-delay', (f) => alter<Link[]>(f, 'links', (links) => void links.push({...structuredClone(links.find((l) => l.name === 'virbr0')!), name: 'kdlab-idle0', index: 999})), ['virbr0']),
+      // Just over the kernel's 2 s minimum that libvirt's delay='0' gives.
+      edit("virbr0's forward delay 201 cs", 'stp-forward-delay', (f) => virbr0Bridge(f, {forwardDelayCs: 201}), ['virbr0']),
+    ],
+    silent: [recording('healthy'), excluded(recording('arp-flux')), edit('STP off on virbr0', 'stp-forward-delay', (f) => virbr0Bridge(f, {stpState: 0})), edit("virbr0's forward delay 200 cs", 'stp-forward-delay', (f) => virbr0Bridge(f, {forwardDelayCs: 200}))],
+  },
   'macvtap-host-isolation': {
     fires: [edit('a type=direct interface added', 'healthy', (f) => alter<LibvirtFacts>(f, 'libvirt', (l) => void l.domains[0].interfaces.push({type: 'direct', mac: '52:54:00:aa:aa:aa', source: 'eth0', target: 'macvtap0', linkState: 'up'})), ['kdlab-web01/macvtap0'])],
     silent: [excluded(recording('healthy'))],
@@ -222,8 +248,21 @@ export const RULE_CASES: Record<string, RuleCases> = {
     silent: [noEntity(recording('healthy')), noEntity(recording('ufw-style-healthy')), noEntity(recording('firewalld-style-healthy')), recording('notrack-guest-subnet'), excluded(recording('bridged-forward-drop'))],
   },
   'firewall-service-order': {
-    fires: [edit('firewalld younger than libvirtd (process ages)', 'firewall-flushed', (f) => firewalldStarted(f, 60), ['default'])],
-    silent: [recording('network-inactive'), edit('firewalld older than libvirtd (process ages)', 'firewall-flushed', (f) => firewalldStarted(f, 9000)), edit('firewalld younger than libvirtd, rules in place', 'healthy', (f) => firewalldStarted(f, 60))],
+    fires: [
+      edit('firewalld younger than libvirtd (process ages)', 'firewall-flushed', (f) => firewalldStarted(f, 60), ['default']),
+      // Partial: libvirt's other rules stand, the NAT network's MASQUERADE is gone.
+      edit('firewalld younger than libvirtd, MASQUERADE gone', 'masquerade-removed', (f) => firewalldStarted(f, 60), ['default']),
+      edit('firewalld younger than libvirtd, a routed (mode route) network without its rules', 'firewall-flushed', (f) => firewalldStarted(forwardMode(f, 'route'), 60), ['default']),
+    ],
+    silent: [
+      recording('network-inactive'),
+      edit('firewalld younger than libvirtd, the network inactive', 'network-inactive', (f) => firewalldStarted(f, 60)),
+      edit('firewalld older than libvirtd (process ages)', 'firewall-flushed', (f) => firewalldStarted(f, 9000)),
+      edit('firewalld younger than libvirtd, rules in place', 'healthy', (f) => firewalldStarted(f, 60)),
+      // Mode route has no NAT to lose; mode open, no libvirt rules at all.
+      edit('firewalld younger than libvirtd, mode route with its rules', 'healthy', (f) => firewalldStarted(forwardMode(f, 'route'), 60)),
+      edit('firewalld younger than libvirtd, mode open (libvirt adds no rules)', 'firewall-flushed', (f) => firewalldStarted(forwardMode(f, 'open'), 60)),
+    ],
   },
   'ipv6-accept-ra-conflict': {
     fires: [recording('ra-routes-accept-ra', ['kdlab-ra0'])],
@@ -262,11 +301,14 @@ export const RULE_CASES: Record<string, RuleCases> = {
   },
   // Open vSwitch and shaping (section G): bridged-healthy's LAN guest on a real OVS state (./ovs-host.ts), and the tbf recording.
   'ovs-secure-no-controller': {
-    fires: [{name: "kdlab-br0 in fail mode secure, br-sec's lost controller, only a drop flow", facts: () => ovsHost((ovs) => {
-      const br = ovs.bridges.find((b) => b.name === 'kdlab-br0')!
-      Object.assign(br, {failMode: 'secure', controllers: ovs.bridges.find((b) => b.name === 'br-sec')!.controllers, flows: parseFlows(' priority=10,in_port=LOCAL actions=drop\n')})
-    }), on: ['kdlab-br0']}],
-    silent: [{name: 'the recorded OVS host (standalone)', facts: () => ovsHost()}],
+    fires: [secureBridge("kdlab-br0 in fail mode secure, br-sec's lost controller, only a drop flow", {})],
+    silent: [
+      {name: 'the recorded OVS host (standalone)', facts: () => ovsHost()},
+      secureBridge('as it fires, but fail mode standalone', {failMode: 'standalone'}),
+      secureBridge('as it fires, but its controller connected', {connected: true}),
+      secureBridge('as it fires, but a NORMAL flow beside the drop', {flows: ' priority=10,in_port=LOCAL actions=drop\n priority=0 actions=NORMAL\n'}),
+    ],
+    unknown: [secureBridge('as it fires, but its flows could not be dumped', {flows: null})],
   },
   'ovs-port-missing': {
     fires: [{name: 'the guest tap not a port of kdlab-br0', facts: () => ovsHost((ovs) => {
@@ -284,7 +326,12 @@ export const RULE_CASES: Record<string, RuleCases> = {
     silent: [noEntity({name: "the recorded flows (their drop is another port's)", facts: () => ovsHost()}), excluded(recording('bridged-forward-drop'))],
   },
   'ovs-interface-error': {
-    fires: [{name: 'the guest interface in error, ofport -1', facts: () => ovsHost((ovs) => Object.assign(guestPort(ovs).interfaces[0], {error: 'could not open network device vnet2 (No such device)', ofport: -1}))}],
+    fires: [
+      {name: 'the guest interface in error, ofport -1', facts: () => ovsHost((ovs) => Object.assign(guestPort(ovs).interfaces[0], {error: 'could not open network device vnet2 (No such device)', ofport: -1}))},
+      {name: 'the guest interface in error, its ofport kept', facts: () => ovsHost((ovs) => Object.assign(guestPort(ovs).interfaces[0], {error: 'could not add network device vnet2 to ofproto (File exists)'}))},
+      {name: 'the guest interface at ofport -1 alone', facts: () => ovsHost((ovs) => Object.assign(guestPort(ovs).interfaces[0], {ofport: -1}))},
+      {name: 'the guest interface with link_state down', facts: () => ovsHost((ovs) => Object.assign(guestPort(ovs).interfaces[0], {linkState: 'down'}))},
+    ],
     silent: [{name: 'the recorded OVS host', facts: () => ovsHost()}, excluded(recording('bridged-forward-drop'))],
   },
   'guest-bandwidth-limited': {fires: [recording('tc-tap-tbf-burst')], silent: [recording('healthy')]},
