@@ -6,6 +6,7 @@
  */
 import type {HostFacts} from '../../probes/host.js'
 import type {LeaseFacts} from '../../probes/leases.js'
+import type {LogFacts} from '../../probes/logs.js'
 import type {LibvirtFacts} from '../../probes/libvirt.js'
 import type {Link} from '../../probes/links.js'
 import {type ModuleFacts, parseModulesBuiltin, parseProcModules} from '../../probes/modules.js'
@@ -16,6 +17,7 @@ import type {NfRuleset} from '../../src/lib/netfilter.js'
 import {type Facts, alter, factsOf, rerunApipa, withIptablesRule, withProbeData} from '../helpers.js'
 import {parseFlows} from '../../probes/ovs.js'
 import type {TcFacts} from '../../probes/tc.js'
+import type {WireFacts, WireInterface} from '../../probes/wire.js'
 import {guestPort, ovsHost} from './ovs-host.js'
 import {healthy as healthyInbound, hookFor, withForward} from '../inbound.js'
 import type {HookFacts} from '../../probes/libvirt-hooks.js'
@@ -59,9 +61,9 @@ const noEntity = (input: RuleInput): RuleInput => ({...input, silentBecause: 'no
 
 // The counterfactual edits shared with the rules' own tests.
 
-/** The healthy host's default network with a 10-address range and `n` leases in it. */
-export function poolWith(facts: Facts, n: number): Facts {
-  const base = alter<LibvirtFacts>(facts, 'libvirt', (l) => (l.networks[0].ips[0].dhcpRanges = [{start: '192.168.122.10', end: '192.168.122.19'}]))
+/** The healthy host's default network with a `size`-address range (10 unless given) and `n` leases in it. */
+export function poolWith(facts: Facts, n: number, size = 10): Facts {
+  const base = alter<LibvirtFacts>(facts, 'libvirt', (l) => (l.networks[0].ips[0].dhcpRanges = [{start: '192.168.122.10', end: `192.168.122.${9 + size}`}]))
   return alter<LeaseFacts>(base, 'leases', (l) => {
     l.leases = Array.from({length: n}, (_, i) => ({source: 'libvirt', file: '/var/lib/libvirt/dnsmasq/virbr0.status', bridge: 'virbr0', ip: `192.168.122.${10 + i}`, mac: `52:54:00:00:00:${String(i).padStart(2, '0')}`, expiry: null, expired: false}))
   })
@@ -123,6 +125,18 @@ const kvmGuest = (facts: Facts, vhostNet: boolean | null) => alter<HostFacts>(al
 const hostOnlyLinkLocal = (facts: Facts) =>
   rerunApipa(alter<Link[]>(facts, 'links', (links) => (links.find((l) => l.name === 'eth0')!.addresses = [{family: 'inet', address: '169.254.7.7', prefix: 16, scope: 'link'}])))
 
+const allShutOff = (facts: Facts): Facts => alter<LibvirtFacts>(facts, 'libvirt', (l) => l.domains.forEach((d) => (d.state = 'shut off')))
+/** The lab's default network with no bridge name in its definition. */
+const noBridge = (facts: Facts): Facts => alter<LibvirtFacts>(facts, 'libvirt', (l) => (l.networks[0].bridge = undefined))
+/** iptables' words when the kernel lacks the MASQUERADE target, as libvirtd logs them. */
+export const MASQUERADE_MISSING_LOG = 'libvirtd[812]: internal error: Failed to apply firewall rules /usr/sbin/iptables -w --table nat --insert LIBVIRT_PRT --source 192.168.122.0/24 -j MASQUERADE: Extension MASQUERADE revision 0 not supported, missing kernel module?'
+
+/** The recording with one guest's wire facts changed (what was heard on its tap). */
+const heard = (name: string, fixture: string, domain: string, change: (w: WireInterface) => void, on?: string[]): RuleInput =>
+  edit(name, fixture, (f) => alter<WireFacts>(f, 'wire', (w) => change(w.interfaces.find((i) => i.domain === domain)!)), on)
+/** The recording with one guest in another state (paused, shut off). */
+const guestState = (facts: Facts, domain: string, state: string): Facts => alter<LibvirtFacts>(facts, 'libvirt', (l) => (l.domains.find((d) => d.name === domain)!.state = state))
+
 /** kdlab-br0 as ovs-secure-no-controller fires on it (fail mode secure, br-sec's lost controller, only a drop flow), one thing changed. */
 const secureBridge = (name: string, change: {failMode?: string; connected?: boolean; flows?: string | null}): RuleInput => ({
   name,
@@ -176,21 +190,31 @@ export const RULE_CASES: Record<string, RuleCases> = {
   'default-route-multiple': {fires: [recording('default-route-multiple')], silent: [recording('healthy'), recording('rp-filter-strict')]},
   'link-down': {fires: [recording('bridge-down')], silent: [recording('healthy')]},
   'dhcp-server-not-running': {fires: [recording('dhcpd-stopped'), recording('dnsmasq-killed')], silent: [inactive(), recording('healthy')]},
-  'dhcp-range-exhausted': {fires: [recording('dhcp-range-exhausted')], silent: [inactive(), recording('healthy'), edit('9 of 10 addresses leased', 'healthy', (f) => poolWith(f, 9))]},
+  'dhcp-range-exhausted': {fires: [recording('dhcp-range-exhausted'), edit('a 1-address range, leased', 'healthy', (f) => poolWith(f, 1, 1), ['default'])], silent: [inactive(), recording('healthy'), edit('9 of 10 addresses leased', 'healthy', (f) => poolWith(f, 9))]},
   'dhcp-pool-nearly-full': {
     fires: [edit('9 of 10 addresses leased', 'healthy', (f) => poolWith(f, 9), ['default'])],
     silent: [inactive(), edit('8 of 10 addresses leased', 'healthy', (f) => poolWith(f, 8)), edit('10 of 10 addresses leased', 'healthy', (f) => poolWith(f, 10))],
   },
   'dhcp-lease-stale': {
     fires: [edit('no domain defined', 'healthy', (f) => alter<LibvirtFacts>(f, 'libvirt', (l) => (l.domains = [])), ['default'])],
-    silent: [recording('healthy'), edit('its guests shut off', 'healthy', (f) => alter<LibvirtFacts>(f, 'libvirt', (l) => l.domains.forEach((d) => (d.state = 'shut off'))))],
+    silent: [
+      recording('healthy'),
+      edit('its guests shut off', 'healthy', allShutOff),
+      // Leases left in the file of a network that no longer hands any out: nothing to hand out again.
+      excluded(edit('no domain defined, no DHCP range', 'healthy', (f) => alter<LibvirtFacts>(f, 'libvirt', (l) => ((l.domains = []), (l.networks[0].ips[0].dhcpRanges = []))))),
+    ],
   },
   'libvirt-network-inactive': {fires: [recording('network-inactive')], silent: [recording('healthy'), recording('ra-routes-accept-ra')]},
   'libvirt-network-not-autostart': {
     fires: [recording('network-not-autostart')],
-    silent: [inactive(), edit('the network autostarts too', 'network-not-autostart', (f) => alter<LibvirtFacts>(f, 'libvirt', (l) => (l.networks[0].autostart = true)))],
+    silent: [
+      inactive(),
+      edit('the network autostarts too', 'network-not-autostart', (f) => alter<LibvirtFacts>(f, 'libvirt', (l) => (l.networks[0].autostart = true))),
+      // Not running at all is libvirt-network-inactive's.
+      edit('the network inactive too', 'network-not-autostart', (f) => alter<LibvirtFacts>(f, 'libvirt', (l) => (l.networks[0].active = false))),
+    ],
   },
-  'libvirt-firewall-rules-missing': {fires: [recording('firewall-flushed')], silent: [inactive(), recording('healthy')]},
+  'libvirt-firewall-rules-missing': {fires: [recording('firewall-flushed')], silent: [inactive(), recording('healthy')], unknown: [edit('the network with no bridge named', 'firewall-flushed', noBridge)]},
   'iptables-forward-drop': {
     fires: [recording('bridged-forward-drop'), recording('forward-reject-subnet'), recording('docker-user-drop'), recording('ipset-forward-drop')],
     silent: [
@@ -205,13 +229,13 @@ export const RULE_CASES: Record<string, RuleCases> = {
   'firewall-backend-mismatch': {fires: [recording('firewall-backend-mismatch')], silent: [recording('healthy')]},
   'firewalld-zone-wrong': {
     fires: [edit('virbr0 in zone public', 'healthy', (f) => withFirewalldZone(f, 'public'), ['default']), edit('virbr0 in no zone', 'healthy', (f) => withFirewalldZone(f, null), ['default'])],
-    silent: [inactive(), edit('virbr0 in zone libvirt', 'healthy', (f) => withFirewalldZone(f, 'libvirt'))],
+    silent: [inactive(), edit('virbr0 in zone libvirt', 'healthy', (f) => withFirewalldZone(f, 'libvirt')), edit('virbr0 in zone public, the network with no bridge named', 'healthy', (f) => noBridge(withFirewalldZone(f, 'public')))],
   },
   'dns-port-conflict': {fires: [recording('dns-port-conflict')], silent: [recording('healthy')]},
   'subnet-overlap': {fires: [recording('subnet-overlap')], silent: [recording('healthy')]},
   // default-route-missing's link table was read where virbr0 is not: its guest's tap cannot be checked.
   'tap-not-attached': {fires: [recording('tap-detached')], silent: [recording('healthy'), excluded(recording('default-route-missing'))]},
-  'mac-duplicate': {fires: [recording('mac-duplicate')], silent: [recording('healthy')]},
+  'mac-duplicate': {fires: [recording('mac-duplicate')], silent: [recording('healthy'), excluded(edit('its guests shut off', 'mac-duplicate', allShutOff))]},
   'mtu-mismatch': {fires: [recording('mtu-mismatch')], silent: [recording('healthy'), excluded(recording('arp-flux'))]},
   'stp-forward-delay': {
     fires: [
@@ -228,7 +252,7 @@ export const RULE_CASES: Record<string, RuleCases> = {
   },
   'guest-agent-missing': {
     fires: [recording('healthy', ['kdlab-web01'])],
-    silent: [edit('the agent channel added', 'healthy', (f) => alter<LibvirtFacts>(f, 'libvirt', (l) => (l.domains[0].guestAgentChannel = true)))],
+    silent: [edit('the agent channel added', 'healthy', (f) => alter<LibvirtFacts>(f, 'libvirt', (l) => (l.domains[0].guestAgentChannel = true))), excluded(edit('its guests shut off', 'healthy', allShutOff))],
   },
   'vhost-net-missing': {
     fires: [edit('a KVM guest without vhost-net', 'healthy', (f) => kvmGuest(f, false))],
@@ -236,13 +260,16 @@ export const RULE_CASES: Record<string, RuleCases> = {
     unknown: [edit('a KVM guest, /dev/vhost-net unreadable', 'healthy', (f) => kvmGuest(f, null))],
   },
   'conntrack-table-full': {
-    fires: [recording('conntrack-full')],
+    fires: [recording('conntrack-full'), edit('the table at 80 % exactly (800 of 1000)', 'conntrack-full', (f) => alter<SysctlFacts>(f, 'sysctl', (s) => Object.assign(s.values, {'net.netfilter.nf_conntrack_count': 800, 'net.netfilter.nf_conntrack_max': 1000})))],
     silent: [recording('healthy')],
     unknown: [sysctlUnreadable('conntrack-full', 'net.netfilter.nf_conntrack_count'), sysctlUnreadable('conntrack-full', 'net.netfilter.nf_conntrack_max')],
   },
-  'rp-filter-strict': {fires: [recording('rp-filter-strict')], silent: [recording('default-route-multiple'), excluded(recording('arp-flux'))]},
+  'rp-filter-strict': {
+    fires: [recording('rp-filter-strict'), edit('rp_filter 1 on kdlab-nh0 alone', 'rp-filter-strict', (f) => alter<SysctlFacts>(f, 'sysctl', (s) => Object.assign(s.values, {'net.ipv4.conf.all.rp_filter': 0, 'net.ipv4.conf.kdlab-nh0.rp_filter': 1, 'net.ipv4.conf.kdlab-nh1.rp_filter': 0})))],
+    silent: [recording('default-route-multiple'), excluded(recording('arp-flux'))],
+  },
   'arp-flux': {fires: [recording('arp-flux')], silent: [recording('healthy')]},
-  'dhcp-checksum-rule-missing': {fires: [recording('firewall-flushed')], silent: [inactive(), recording('healthy')]},
+  'dhcp-checksum-rule-missing': {fires: [recording('firewall-flushed')], silent: [inactive(), recording('healthy')], unknown: [edit('the network with no bridge named', 'firewall-flushed', noBridge)]},
   'host-input-blocks-dhcp-dns': {
     fires: [recording('dhcp-input-drop'), recording('nft-input-dns-drop'), recording('ufw-style-dhcp-drop'), recording('firewalld-style-public-zone')],
     silent: [noEntity(recording('healthy')), noEntity(recording('ufw-style-healthy')), noEntity(recording('firewalld-style-healthy')), recording('notrack-guest-subnet'), excluded(recording('bridged-forward-drop'))],
@@ -263,16 +290,26 @@ export const RULE_CASES: Record<string, RuleCases> = {
       edit('firewalld younger than libvirtd, mode route with its rules', 'healthy', (f) => firewalldStarted(forwardMode(f, 'route'), 60)),
       edit('firewalld younger than libvirtd, mode open (libvirt adds no rules)', 'firewall-flushed', (f) => firewalldStarted(forwardMode(f, 'open'), 60)),
     ],
+    unknown: [edit('firewalld younger than libvirtd, the network with no bridge named', 'firewall-flushed', (f) => firewalldStarted(noBridge(f), 60))],
   },
   'ipv6-accept-ra-conflict': {
     fires: [recording('ra-routes-accept-ra', ['kdlab-ra0'])],
-    silent: [edit('accept_ra 2 on kdlab-ra0', 'ra-routes-accept-ra', (f) => alter<SysctlFacts>(f, 'sysctl', (s) => (s.values['net.ipv6.conf.kdlab-ra0.accept_ra'] = 2)))],
+    silent: [
+      edit('no libvirt network with IPv6', 'ra-routes-accept-ra', (f) => alter<LibvirtFacts>(f, 'libvirt', (l) => l.networks.forEach((n) => (n.ips = n.ips.filter((ip) => ip.family !== 'ipv6'))))),
+      edit('accept_ra 2 on kdlab-ra0', 'ra-routes-accept-ra', (f) => alter<SysctlFacts>(f, 'sysctl', (s) => (s.values['net.ipv6.conf.kdlab-ra0.accept_ra'] = 2))),
+    ],
     unknown: [sysctlUnreadable('ra-routes-accept-ra', 'net.ipv6.conf.kdlab-ra0.accept_ra')],
   },
   'dhcp-client-id-duplicate': {fires: [recording('wire-client-id-duplicate')], silent: [recording('healthy')]},
   'policy-route-diverts-guests': {fires: [recording('policy-route-unreachable'), recording('reply-policy-blackhole')], silent: [noEntity(recording('healthy')), excluded(recording('bridged-forward-drop'))]},
   'netfilter-module-missing': {
-    fires: [edit('nf_nat and xt_MASQUERADE neither loaded nor built in', 'firewall-flushed', (f) => withProbeData(f, 'modules', modulesWithoutNat))],
+    fires: [
+      edit('nf_nat and xt_MASQUERADE neither loaded nor built in', 'firewall-flushed', (f) => withProbeData(f, 'modules', modulesWithoutNat)),
+      edit('nf_nat neither loaded nor built in, xt_MASQUERADE loaded', 'firewall-flushed', (f) => withProbeData(f, 'modules', {...modulesWithoutNat, loaded: [...modulesWithoutNat.loaded, 'xt_MASQUERADE']})),
+      edit("iptables' own words in the log, the module lists unreadable", 'firewall-flushed', (f) =>
+        alter<LogFacts>(withProbeData(f, 'modules', {loadable: false, loaded: [], builtin: null} satisfies ModuleFacts), 'logs', (l) => void l.notable.push({id: 'netfilter-extension-missing', source: 'journalctl', line: MASQUERADE_MISSING_LOG})),
+      ),
+    ],
     silent: [edit('the NAT modules loaded', 'firewall-flushed', (f) => withProbeData(f, 'modules', modulesWithNat)), edit('no NAT module loaded, MASQUERADE in place', 'healthy', (f) => withProbeData(f, 'modules', modulesWithoutNat))],
   },
   'macvtap-rx-filter-untrusted': {
@@ -283,8 +320,19 @@ export const RULE_CASES: Record<string, RuleCases> = {
   'iptables-nft-incompatible': {fires: [recording('iptables-nft-incompatible')], silent: [recording('healthy')]},
   'guest-flow-blocked': {fires: [recording('bridge-forwarding-off'), recording('dhcp-input-drop')], silent: [recording('conntrack-full')]},
   'guest-flow-indeterminate': {fires: [recording('mark-random-drop'), recording('snat-address-not-local')], silent: [recording('bridge-down')]},
-  'guest-silent': {fires: [recording('wire-silent')], silent: [recording('bridged-forward-drop')]},
-  'dhcp-no-offer': {fires: [recording('dhcpd-stopped'), recording('dhcp-range-exhausted')], silent: [recording('wire-apipa-only')]},
+  'guest-silent': {
+    fires: [recording('wire-silent')],
+    silent: [
+      recording('bridged-forward-drop'),
+      edit('kdlab-quiet01 paused', 'wire-silent', (f) => guestState(f, 'kdlab-quiet01', 'paused')),
+      heard("kdlab-quiet01's capture cut at its cap", 'wire-silent', 'kdlab-quiet01', (w) => (w.capped = true)),
+    ],
+  },
+  'dhcp-no-offer': {
+    // Two unanswered DISCOVERs are enough (a client retries within seconds); one may be answered yet.
+    fires: [recording('dhcpd-stopped'), recording('dhcp-range-exhausted'), heard('kdlab-lan03 sent 2 DISCOVERs', 'dhcpd-stopped', 'kdlab-lan03', (w) => (w.dhcp.discovers = 2), ['kdlab-lan03/vnet3'])],
+    silent: [recording('wire-apipa-only'), heard('kdlab-lan03 sent 1 DISCOVER', 'dhcpd-stopped', 'kdlab-lan03', (w) => (w.dhcp.discovers = 1)), edit('kdlab-lan03 shut off', 'dhcpd-stopped', (f) => guestState(f, 'kdlab-lan03', 'shut off'))],
+  },
   'rogue-dhcp-server': {fires: [recording('wire-rogue-dhcp'), recording('wire-bridged-rogue-dhcp')], silent: [recording('bridged-forward-drop')]},
   'guest-address-foreign': {fires: [recording('wire-foreign-address')], silent: [recording('bridged-forward-drop')]},
   'snat-address-not-local': {
@@ -334,7 +382,7 @@ export const RULE_CASES: Record<string, RuleCases> = {
     ],
     silent: [{name: 'the recorded OVS host', facts: () => ovsHost()}, excluded(recording('bridged-forward-drop'))],
   },
-  'guest-bandwidth-limited': {fires: [recording('tc-tap-tbf-burst')], silent: [recording('healthy')]},
+  'guest-bandwidth-limited': {fires: [recording('tc-tap-tbf-burst')], silent: [recording('healthy'), excluded(edit('its guests shut off', 'tc-tap-tbf-burst', allShutOff))]},
   'tc-policer-drops': {
     fires: [edit("the tap's tbf drops grew by 5 between the two reads", 'tc-tap-tbf-burst', (f) => {
       const tap = (f.results.libvirt as {data: LibvirtFacts}).data.domains[0].interfaces[0].target!
@@ -343,10 +391,14 @@ export const RULE_CASES: Record<string, RuleCases> = {
         tc.dropsLater[`${tap} ${q.handle}`] = q.stats!.drops + 5
       })
     })],
-    silent: [recording('tc-tap-tbf-burst')],
+    silent: [recording('tc-tap-tbf-burst'), excluded(edit('its guests shut off', 'tc-tap-tbf-burst', allShutOff))],
   },
   // Inbound (section H): the lab's port-forward recordings, each with its guest serving tcp 80 behind 198.51.100.1:8080.
-  'dnat-target-stale': {fires: [recording('inbound-dnat-stale')], silent: [recording('inbound-forward-ok')]},
+  'dnat-target-stale': {
+    fires: [recording('inbound-dnat-stale')],
+    // A target outside every libvirt network is no lease of this host's to go stale.
+    silent: [recording('inbound-forward-ok'), excluded(edit('a forward to 203.0.113.5, in no network of the host', 'healthy', (f) => withForward(f, '203.0.113.5')))],
+  },
   'port-forward-blocked': {fires: [recording('inbound-forward-blocked'), recording('inbound-ufw-route'), recording('inbound-firewalld-forward-port')], silent: [recording('inbound-forward-ok'), recording('inbound-dnat-stale')]},
   'hairpin-missing': {fires: [recording('inbound-hairpin-missing')], silent: [recording('inbound-forward-ok'), recording('inbound-ufw-route')]},
   // The healthy host with a qemu hook (./inbound.ts): the rule judges a hook's forward whose rules are gone, when its guest runs or its address is a running guest's.
@@ -355,6 +407,7 @@ export const RULE_CASES: Record<string, RuleCases> = {
       recording('inbound-hook-rules-lost'),
       hooked("web01's hook, forwarding to an address no guest holds, its rules gone", async () => hookFor('kdlab-web01', '192.168.122.77')),
       hooked("a hook of kdlab-db01 (not running) forwarding to web01's address, its rules gone", async (web) => hookFor('kdlab-db01', web)),
+      hooked("web01's hook with its DNAT alone (no accept), gone", async (web) => ({scripts: hookFor('kdlab-web01', web).scripts.map((sc) => ({...sc, accepts: []}))})),
     ],
     silent: [
       excluded(recording('inbound-forward-ok')),
