@@ -190,7 +190,7 @@ export const RULE_CASES: Record<string, RuleCases> = {
   'default-route-multiple': {fires: [recording('default-route-multiple')], silent: [recording('healthy'), recording('rp-filter-strict')]},
   'link-down': {fires: [recording('bridge-down')], silent: [recording('healthy')]},
   'dhcp-server-not-running': {fires: [recording('dhcpd-stopped'), recording('dnsmasq-killed')], silent: [inactive(), recording('healthy')]},
-  'dhcp-range-exhausted': {fires: [recording('dhcp-range-exhausted'), edit('a 1-address range, leased', 'healthy', (f) => poolWith(f, 1, 1), ['default'])], silent: [inactive(), recording('healthy'), edit('9 of 10 addresses leased', 'healthy', (f) => poolWith(f, 9))]},
+  'dhcp-range-exhausted': {fires: [recording('dhcp-range-exhausted'), edit('a 1-address range, leased', 'healthy', (f) => poolWith(f, 1, 1), ['default'])], silent: [inactive(), recording('healthy'), edit('9 of 10 addresses leased', 'healthy', (f) => poolWith(f, 9)), edit('a reversed range (.10 to .9: no address), nothing leased', 'healthy', (f) => poolWith(f, 0, 0))]},
   'dhcp-pool-nearly-full': {
     fires: [edit('9 of 10 addresses leased', 'healthy', (f) => poolWith(f, 9), ['default'])],
     silent: [inactive(), edit('8 of 10 addresses leased', 'healthy', (f) => poolWith(f, 8)), edit('10 of 10 addresses leased', 'healthy', (f) => poolWith(f, 10))],
