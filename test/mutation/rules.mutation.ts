@@ -95,6 +95,7 @@ const EQUIVALENT: Record<string, string> = {
   'ovs-port-missing: known: drop ovsState': 'null only off OVS (appliesTo) or without the ovs probe, which it needs',
   'tc-policer-drops: known: drop tapDropsGrowing': 'null only without a tap (appliesTo) or the tc probe, which it needs',
   'hook-rules-lost: known: drop hookRulesMissing': 'null only without the libvirt-hooks probe, which it needs',
+  'firewall-backend-mismatch: known: drop legacyRulesKnown': 'null only with an iptables-legacy-save gap, which marks the netfilter probe it needs degraded (not checked first)',
   'guest-unaddressed-network: known: drop networkHandsOutAddresses': "null exactly where networkSubnet is (the network has no IPv4), and networkSubnet is known too",
   'guest-unaddressed-network: known: drop networkSubnet': 'null exactly where networkHandsOutAddresses is (the network has no IPv4), and that is known too',
   'ip-address-conflict: entity.macCount greaterThanInclusive 2: value 2 → 1': 'an address view exists only where two or more MACs claim it (src/derive/addresses.ts)',
