@@ -78,7 +78,7 @@ describe('rule catalogue', () => {
         for (const section of ['**What it means.**', '**Facts it reads.**', '**Fix.**', '**Not a fault.**']) expect(text).toContain(section)
         for (const alias of rule.aliases) expect(text, `the doc names the id it was known by (${alias})`).toContain(alias)
       })
-      it('fires on each of its must-fire inputs and stays silent on each of its must-not-fire inputs (test/rules/cases.ts)', async () => {
+      it('fires on each of its must-fire inputs, stays silent on each must-not-fire input, and says "not checked" on each unknown input (test/rules/cases.ts)', async () => {
         const cases = RULE_CASES[rule.id]
         expect(cases, `test/rules/cases.ts has no inputs for ${rule.id}`).toBeDefined()
         expect(cases.fires.length, `${rule.id} has no must-fire input`).toBeGreaterThan(0)
