@@ -32,7 +32,7 @@ import {type Branch, type EvalContext, type HookLayer, type HookWalk, type Trace
 import {type NfPacket, describePacket, newPacket, replyPacket} from './netfilter/packet.js'
 import {type RouteDecision, type Router, buildRouter, describeRoute} from './routing.js'
 import {type Element, elementForStep, natMissingElement} from './elements.js'
-import {type TcIndex, indexTc, tcVerdict} from './tc.js'
+import {type TcIndex, tcIndexOf, tcVerdict} from './tc.js'
 import type {HookFacts} from '../../probes/libvirt-hooks.js'
 import {type Forward, type GuestBook, type PublishRequest, collectForwards} from './published.js'
 
@@ -223,7 +223,7 @@ class HostView {
   private readonly ovsBridges: Map<string, OvsBridge>
 
   constructor(readonly facts: DatapathFacts) {
-    this.tc = facts.tc ? indexTc(facts.tc) : null
+    this.tc = facts.tc ? tcIndexOf(facts.tc) : null
     this.ovsBridges = new Map((facts.ovs?.bridges ?? []).map((b) => [b.name, b]))
     this.router = buildRouter(facts.routes, facts.ipRules)
     this.links = new Map(facts.links.map((l) => [l.name, l]))

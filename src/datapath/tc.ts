@@ -9,6 +9,7 @@ import {parseIp} from '../lib/addr.js'
 import {CLASSFUL, type Qdisc, type TcAction, type TcFacts, type TcFilter, type U32Key} from '../../probes/tc.js'
 import type {Element} from './elements.js'
 import {plural} from '../lib/plural.js'
+import {getOrCreate} from '../lib/collections.js'
 
 /** What tc can see of a packet: the network header and the ports, and the packet's size in bytes (IP). */
 export interface TcPacket {
@@ -45,11 +46,9 @@ export function indexTc(facts: TcFacts): TcIndex {
 }
 
 const indexOfFacts = new WeakMap<TcFacts, TcIndex>()
-/** indexTc once per facts: every guest interface's view asks for its own tap (without it, n taps cost n² scans). */
+/** indexTc once per facts, shared by the datapath and the interface views (each asks for its own tap: n taps would cost n² scans). */
 export function tcIndexOf(facts: TcFacts): TcIndex {
-  let index = indexOfFacts.get(facts)
-  if (!index) indexOfFacts.set(facts, (index = indexTc(facts)))
-  return index
+  return getOrCreate(indexOfFacts, facts, () => indexTc(facts))
 }
 
 /** Qdiscs that queue every packet they are given (drops only under load, which counters show). */
@@ -317,7 +316,7 @@ function netemLoss(o: Record<string, unknown>): number | undefined {
  */
 export function tcVerdict(tcFacts: TcFacts | TcIndex | null, unreadReason: string | undefined, dev: string, direction: 'ingress' | 'egress', p: TcPacket): TcVerdict | undefined {
   if (tcFacts === null) return {verdict: 'indeterminate', detail: `traffic control on ${dev} not read (${unreadReason ?? 'tc unavailable'})`}
-  const tc = 'facts' in tcFacts ? tcFacts : indexTc(tcFacts)
+  const tc = 'facts' in tcFacts ? tcFacts : tcIndexOf(tcFacts)
   const own = tc.qdiscs.get(dev) ?? []
   if (tc.facts.unread[dev]) return {verdict: 'indeterminate', detail: `traffic control on ${dev} not fully read: ${tc.facts.unread[dev]}`}
   const hook = own.find((q) => q.kind === 'clsact' || (direction === 'ingress' && q.kind === 'ingress'))

@@ -1,7 +1,7 @@
 /** Guest views: each domain, and each of its interfaces with its tap, bridge, MAC and wire facts. */
 import type {DomainInterface, LibvirtNetwork} from '../../probes/libvirt.js'
 import {networkOf} from '../lib/addr.js'
-import {groupBy} from '../lib/collections.js'
+import {getOrCreate, groupBy} from '../lib/collections.js'
 import {type DeriveContext, isRunning} from './context.js'
 import {macChangesOf} from './incidents.js'
 import {interfaceOvsAttributes} from './ovs.js'
@@ -34,9 +34,7 @@ type NetworkIp = LibvirtNetwork['ips'][number]
 const fixedMacsOfIp = new WeakMap<NetworkIp, Set<string>>()
 /** The MACs a network's DHCP gives a fixed address, once per network: each of its guests asks (n² otherwise). */
 function fixedAddressMacs(ip: NetworkIp): Set<string> {
-  let macs = fixedMacsOfIp.get(ip)
-  if (!macs) fixedMacsOfIp.set(ip, (macs = new Set(ip.dhcpHosts.flatMap((h) => (h.ip !== undefined && h.mac !== undefined ? [h.mac.toLowerCase()] : [])))))
-  return macs
+  return getOrCreate(fixedMacsOfIp, ip, () => new Set(ip.dhcpHosts.flatMap((h) => (h.ip !== undefined && h.mac !== undefined ? [h.mac.toLowerCase()] : []))))
 }
 
 export function interfaceViews(ctx: DeriveContext): InterfaceView[] {

@@ -12,6 +12,7 @@ import {portCarries, uplinkPorts} from '../datapath/ovs.js'
 import {dropsGrowing, tcIndexOf} from '../datapath/tc.js'
 import {type DeriveContext, type DomainInterface, isRunning} from './context.js'
 import type {OvsBridgeView} from './types.js'
+import {getOrCreate} from '../lib/collections.js'
 
 /** The OVS facts, or why they are unknown. */
 export function ovsOf(probes: Record<string, ProbeResult>): {ovs: OvsFacts | null; unknownBecause?: string} {
@@ -23,9 +24,7 @@ export function ovsOf(probes: Record<string, ProbeResult>): {ovs: OvsFacts | nul
 const tapsOfContext = new WeakMap<DeriveContext, Set<string>>()
 /** The running guests' taps, once per derivation: every interface's view asks (n interfaces would cost n² scans). */
 function runningTaps(ctx: DeriveContext): Set<string> {
-  let taps = tapsOfContext.get(ctx)
-  if (!taps) tapsOfContext.set(ctx, (taps = new Set(ctx.domains.filter(isRunning).flatMap((d) => d.interfaces.flatMap((i) => (i.target ? [i.target] : []))))))
-  return taps
+  return getOrCreate(tapsOfContext, ctx, () => new Set(ctx.domains.filter(isRunning).flatMap((d) => d.interfaces.flatMap((i) => (i.target ? [i.target] : [])))))
 }
 
 export function ovsBridgeViews(ctx: DeriveContext): OvsBridgeView[] {

@@ -10,6 +10,7 @@ import type {Route} from '../../probes/routes.js'
 import type {WireFacts, WireInterface} from '../../probes/wire.js'
 import {type Cidr, cidrContains, cidrToString, isApipa, parseCidr} from '../lib/ipv4.js'
 import type {InterfaceView} from './types.js'
+import {getOrCreate} from '../lib/collections.js'
 
 export interface WireContext {
   /** The IPv4 subnets the interface's network routes; empty when unknown (a bridge without host address). */
@@ -72,10 +73,8 @@ const heardByMac = new WeakMap<WireFacts, Map<string, WireInterface>>()
 /** The wire's account of one MAC, if it was listened to (indexed once: every guest interface asks). */
 export function wireOf(wire: WireFacts | undefined, mac: string | undefined): WireInterface | undefined {
   if (!mac || !wire) return undefined
-  let byMac = heardByMac.get(wire)
   // The first account of a MAC, as find() gave.
-  if (!byMac) heardByMac.set(wire, (byMac = new Map([...wire.interfaces].reverse().map((i) => [i.mac, i]))))
-  return byMac.get(mac.toLowerCase())
+  return getOrCreate(heardByMac, wire, () => new Map([...wire.interfaces].reverse().map((i) => [i.mac, i]))).get(mac.toLowerCase())
 }
 
 /** One DHCP client id seen for a MAC, where (the bridge its server listens on; unknown for ISC dhcpd's leases) and how. */

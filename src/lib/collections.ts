@@ -1,5 +1,5 @@
-/** The value at key, created with make() the first time. */
-export function getOrCreate<K, V>(map: Map<K, V>, key: K, make: () => V): V {
+/** The value at key, created with make() the first time (a Map, or a WeakMap memo keyed by a facts object). */
+export function getOrCreate<K, V>(map: {get(key: K): V | undefined; set(key: K, value: V): unknown}, key: K, make: () => V): V {
   let value = map.get(key)
   if (value === undefined) {
     value = make()
