@@ -44,6 +44,14 @@ export function indexTc(facts: TcFacts): TcIndex {
   return {facts, qdiscs: group(facts.qdiscs), filters: group(facts.filters), classes: group(facts.classes)}
 }
 
+const indexOfFacts = new WeakMap<TcFacts, TcIndex>()
+/** indexTc once per facts: every guest interface's view asks for its own tap (without it, n taps cost n² scans). */
+export function tcIndexOf(facts: TcFacts): TcIndex {
+  let index = indexOfFacts.get(facts)
+  if (!index) indexOfFacts.set(facts, (index = indexTc(facts)))
+  return index
+}
+
 /** Qdiscs that queue every packet they are given (drops only under load, which counters show). */
 const PASSING = new Set(['noqueue', 'pfifo_fast', 'fq_codel', 'fq', 'sfq', 'codel', 'cake', 'pie', 'fq_pie', 'choke', 'red', 'pfifo_head_drop'])
 
@@ -334,9 +342,9 @@ export function tcVerdict(tcFacts: TcFacts | TcIndex | null, unreadReason: strin
 }
 
 /** Drops a qdisc counted between the first and second reads of this run. */
-export function dropsGrowing(tc: TcFacts, dev: string): {handle: string; kind: string; drops: number}[] {
-  return tc.qdiscs.flatMap((q) => {
-    const later = tc.dropsLater[`${q.dev} ${q.handle}`]
-    return q.dev === dev && q.stats && later !== undefined && later > q.stats.drops ? [{handle: q.handle, kind: q.kind, drops: later - q.stats.drops}] : []
+export function dropsGrowing(tc: TcIndex, dev: string): {handle: string; parent: string; kind: string; drops: number}[] {
+  return (tc.qdiscs.get(dev) ?? []).flatMap((q) => {
+    const later = tc.facts.dropsLater[`${q.dev} ${q.handle}`]
+    return q.stats && later !== undefined && later > q.stats.drops ? [{handle: q.handle, parent: q.parent, kind: q.kind, drops: later - q.stats.drops}] : []
   })
 }

@@ -1,5 +1,5 @@
 /** Guest views: each domain, and each of its interfaces with its tap, bridge, MAC and wire facts. */
-import type {DomainInterface} from '../../probes/libvirt.js'
+import type {DomainInterface, LibvirtNetwork} from '../../probes/libvirt.js'
 import {networkOf} from '../lib/addr.js'
 import {groupBy} from '../lib/collections.js'
 import {type DeriveContext, isRunning} from './context.js'
@@ -28,6 +28,15 @@ export function domainViews(ctx: DeriveContext): DomainView[] {
       addresses,
     }
   })
+}
+
+type NetworkIp = LibvirtNetwork['ips'][number]
+const fixedMacsOfIp = new WeakMap<NetworkIp, Set<string>>()
+/** The MACs a network's DHCP gives a fixed address, once per network: each of its guests asks (n² otherwise). */
+function fixedAddressMacs(ip: NetworkIp): Set<string> {
+  let macs = fixedMacsOfIp.get(ip)
+  if (!macs) fixedMacsOfIp.set(ip, (macs = new Set(ip.dhcpHosts.flatMap((h) => (h.ip !== undefined && h.mac !== undefined ? [h.mac.toLowerCase()] : [])))))
+  return macs
 }
 
 export function interfaceViews(ctx: DeriveContext): InterfaceView[] {
@@ -99,7 +108,7 @@ export function interfaceViews(ctx: DeriveContext): InterfaceView[] {
         ipv4Addresses: i.mac ? [...new Set((ctx.addressesByMac.get(i.mac) ?? []).map((a) => a.ip))].sort() : [],
         /** Its libvirt network's IPv4 subnet, and whether the network gives it an address (a DHCP range, or a host entry for its MAC). */
         networkSubnet: v4 ? networkOf(`${v4.address}/${v4.prefix}`) : null,
-        networkHandsOutAddresses: v4 ? v4.dhcpRanges.length > 0 || v4.dhcpHosts.some((h) => h.ip !== undefined && h.mac !== undefined && h.mac.toLowerCase() === i.mac?.toLowerCase()) : null,
+        networkHandsOutAddresses: v4 ? v4.dhcpRanges.length > 0 || (i.mac !== undefined && fixedAddressMacs(v4).has(i.mac.toLowerCase())) : null,
         ...wireInterfaceAttributes(wire, i, running, wireContextOf(i), i.mac ? clientIdSharers(clientIds, i.mac, (m) => ctx.domainByMac.get(m)?.domain.name) : {ids: [], sharers: []}),
       }
     }),

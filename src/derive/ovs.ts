@@ -9,7 +9,7 @@ import type {OvsFacts} from '../../probes/ovs.js'
 import type {TcFacts} from '../../probes/tc.js'
 import {type ProbeResult, dataOf} from '../../probes/types.js'
 import {portCarries, uplinkPorts} from '../datapath/ovs.js'
-import {dropsGrowing} from '../datapath/tc.js'
+import {dropsGrowing, tcIndexOf} from '../datapath/tc.js'
 import {type DeriveContext, type DomainInterface, isRunning} from './context.js'
 import type {OvsBridgeView} from './types.js'
 
@@ -20,7 +20,13 @@ export function ovsOf(probes: Record<string, ProbeResult>): {ovs: OvsFacts | nul
   return {ovs: null, unknownBecause: r ? `ovs: ${(r as {error: string}).error}` : 'ovs: not run'}
 }
 
-const runningTaps = (ctx: DeriveContext) => new Set(ctx.domains.filter(isRunning).flatMap((d) => d.interfaces.flatMap((i) => (i.target ? [i.target] : []))))
+const tapsOfContext = new WeakMap<DeriveContext, Set<string>>()
+/** The running guests' taps, once per derivation: every interface's view asks (n interfaces would cost n² scans). */
+function runningTaps(ctx: DeriveContext): Set<string> {
+  let taps = tapsOfContext.get(ctx)
+  if (!taps) tapsOfContext.set(ctx, (taps = new Set(ctx.domains.filter(isRunning).flatMap((d) => d.interfaces.flatMap((i) => (i.target ? [i.target] : []))))))
+  return taps
+}
 
 export function ovsBridgeViews(ctx: DeriveContext): OvsBridgeView[] {
   const {ovs} = ovsOf(ctx.facts.probes)
@@ -88,13 +94,14 @@ export function interfaceOvsAttributes(ctx: DeriveContext, i: DomainInterface, e
   const onBridge = i.target ? ovs?.bridges.find((b) => b.ports.some((p) => p.name === i.target)) : undefined
   const port = onBridge?.ports.find((p) => p.name === i.target)
   const iface = port?.interfaces[0]
-  const taps = runningTaps(ctx)
-  const tc = dataOf<TcFacts>(ctx.facts.probes.tc)
+  const tcFacts = dataOf<TcFacts>(ctx.facts.probes.tc)
+  const tc = tcFacts ? tcIndexOf(tcFacts) : undefined
   const shaping: InterfaceOvsAttributes['tapShaping'] = []
   if (tc && i.target && running) {
-    for (const c of tc.classes) if (c.dev === i.target && c.rate !== undefined && !tc.classes.some((x) => x.dev === c.dev && x.parent === c.classid)) shaping.push({what: `${c.kind} class ${c.classid}`, direction: 'to guest', rate: c.rate, burst: c.burst ?? null})
-    for (const q of tc.qdiscs) if (q.dev === i.target && q.kind === 'tbf' && typeof q.options.rate === 'number') shaping.push({what: `tbf qdisc ${q.handle}`, direction: 'to guest', rate: (q.options.rate as number) * 8, burst: typeof q.options.burst === 'number' ? q.options.burst : null})
-    for (const f of tc.filters) for (const a of f.actions) if (f.dev === i.target && a.police?.rate !== undefined) shaping.push({what: `police (filter ${f.attach} pref ${f.pref})`, direction: f.attach === 'ingress' ? 'from guest' : 'to guest', rate: a.police.rate * 8, burst: a.police.burst ?? null})
+    const classes = tc.classes.get(i.target) ?? []
+    for (const c of classes) if (c.rate !== undefined && !classes.some((x) => x.parent === c.classid)) shaping.push({what: `${c.kind} class ${c.classid}`, direction: 'to guest', rate: c.rate, burst: c.burst ?? null})
+    for (const q of tc.qdiscs.get(i.target) ?? []) if (q.kind === 'tbf' && typeof q.options.rate === 'number') shaping.push({what: `tbf qdisc ${q.handle}`, direction: 'to guest', rate: (q.options.rate as number) * 8, burst: typeof q.options.burst === 'number' ? q.options.burst : null})
+    for (const f of tc.filters.get(i.target) ?? []) for (const a of f.actions) if (a.police?.rate !== undefined) shaping.push({what: `police (filter ${f.attach} pref ${f.pref})`, direction: f.attach === 'ingress' ? 'from guest' : 'to guest', rate: a.police.rate * 8, burst: a.police.burst ?? null})
   }
   const guestVlan = port?.tag ?? null
   const attributes: InterfaceOvsAttributes = {
@@ -110,11 +117,11 @@ export function interfaceOvsAttributes(ctx: DeriveContext, i: DomainInterface, e
     ovsAdminState: iface?.adminState ?? null,
     ovsInterfaceId: i.virtualport?.interfaceId ?? null,
     libvirtVlanTags: i.vlanTags ?? [],
-    ovsUplinks: onBridge ? uplinkPorts(onBridge, taps).map((u) => ({name: u.name, tag: u.tag, trunks: u.trunks, carries: portCarries(u, guestVlan)})) : [],
+    ovsUplinks: onBridge ? uplinkPorts(onBridge, runningTaps(ctx)).map((u) => ({name: u.name, tag: u.tag, trunks: u.trunks, carries: portCarries(u, guestVlan)})) : [],
     bandwidthInbound: i.bandwidth?.inbound ?? null,
     bandwidthOutbound: i.bandwidth?.outbound ?? null,
     tapShaping: shaping,
-    tapDropsGrowing: tc && i.target ? dropsGrowing(tc, i.target).map((g) => ({...g, parent: tc.qdiscs.find((q) => q.dev === i.target && q.handle === g.handle)?.parent ?? 'root'})) : null,
+    tapDropsGrowing: tc && i.target ? dropsGrowing(tc, i.target) : null,
   }
   return isOvs && !ovs ? {...attributes, unknownBecause: {ovsState: unknownBecause!, ovsBridgeExists: unknownBecause!}} : attributes
 }

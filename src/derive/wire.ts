@@ -68,9 +68,14 @@ function ownWireContext(iface: Pick<DomainInterface, 'type' | 'source' | 'bridge
   return {subnets, ownServers: null}
 }
 
-/** The wire's account of one MAC, if it was listened to. */
+const heardByMac = new WeakMap<WireFacts, Map<string, WireInterface>>()
+/** The wire's account of one MAC, if it was listened to (indexed once: every guest interface asks). */
 export function wireOf(wire: WireFacts | undefined, mac: string | undefined): WireInterface | undefined {
-  return mac ? wire?.interfaces.find((i) => i.mac === mac.toLowerCase()) : undefined
+  if (!mac || !wire) return undefined
+  let byMac = heardByMac.get(wire)
+  // The first account of a MAC, as find() gave.
+  if (!byMac) heardByMac.set(wire, (byMac = new Map([...wire.interfaces].reverse().map((i) => [i.mac, i]))))
+  return byMac.get(mac.toLowerCase())
 }
 
 /** One DHCP client id seen for a MAC, where (the bridge its server listens on; unknown for ISC dhcpd's leases) and how. */
