@@ -15,7 +15,7 @@ export default defineRule<ElementView>({
   summary: (e) =>
     e.intermittent
       ? text`Some packets of ${e.affectedGuests} guest(s) on ${e.bridges} pass and the others are dropped, by chance, rate or time: ${e.detail}. Connections stall or fail now and then.`
-      : text`The fate of ${e.affectedGuests} guest(s) traffic on ${e.bridges} depends on something the host state does not show: ${e.detail}. kvmdoctor does not guess.`,
+      : text`Whether the traffic of ${e.affectedGuests} guest(s) on ${e.bridges} gets through depends on something the host state does not show: ${e.detail}. kvmdoctor does not guess.`,
   evidence: (e) => [...e.undecided, ...e.flows],
   // The chain's listing, by the tool that can read its table (nft for native and incompatible tables).
   fix: () => [],

@@ -104,6 +104,8 @@ export interface DeriveContext {
   defaultRoutes: Route[]
   defaultRouteDevs: string[]
   sysctlValue(key: string): number | null
+  /** net.bridge.bridge-nf-call-iptables: 0 where br_netfilter is not loaded (no such key: bridged frames never reach iptables), null if unread. */
+  bridgeNfCallIptables: number | null
   /** The kernel uses the larger of conf/all and conf/IF for rp_filter, arp_ignore and arp_announce. */
   effective(iface: string, name: string): number | null
   /** The last few log lines of a pattern, quoted as evidence. */
@@ -152,6 +154,7 @@ export function buildContext(facts: Facts): DeriveContext {
     defaultRoutes,
     defaultRouteDevs: [...new Set(defaultRoutes.flatMap((r) => [r.dev, ...r.nexthops.map((h) => h.dev)]).filter((d): d is string => Boolean(d)))],
     sysctlValue,
+    bridgeNfCallIptables: sysctl && sysctl.values['net.bridge.bridge-nf-call-iptables'] === null ? 0 : sysctlValue('net.bridge.bridge-nf-call-iptables'),
     effective(iface, name) {
       const all = sysctlValue(`net.ipv4.conf.all.${name}`)
       const own = sysctlValue(`net.ipv4.conf.${iface}.${name}`)

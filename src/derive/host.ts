@@ -54,7 +54,7 @@ export function hostView(ctx: DeriveContext, networks: NetworkView[]): HostView 
     routedGuests,
     defaultRoutes: defaultRoutes.map((r) => `default${r.gateway ? ` via ${r.gateway}` : ''}${r.dev ? ` dev ${r.dev}` : ''} metric ${r.metric}`),
     defaultRouteList: defaultRoutes.map((r) => ({gateway: r.gateway ?? null, dev: r.dev ?? r.nexthops[0]?.dev ?? null, metric: r.metric})),
-    bridgeNfCallIptables: sysctlValue('net.bridge.bridge-nf-call-iptables'),
+    bridgeNfCallIptables: ctx.bridgeNfCallIptables,
     conntrackCount: sysctlValue('net.netfilter.nf_conntrack_count'),
     conntrackMax: sysctlValue('net.netfilter.nf_conntrack_max'),
     routedSubnets: routedNetworks.flatMap((n) => n.ips.filter((ip) => ip.family === 'ipv4').map((ip) => cidrToString(parseCidr(`${ip.address}/${ip.prefix}`) ?? {network: 0, prefix: 0}))),

@@ -8,7 +8,7 @@ import type {LinkView} from './types.js'
 export function linkViews(ctx: DeriveContext, flows: Flow[], datapathFollowed: boolean): LinkView[] {
   const flowsByBridge = groupBy(flows, (f) => f.bridge)
   const routedGuests = new Set(ctx.networks.filter((n) => n.active && (n.forwardMode === 'nat' || n.forwardMode === 'route')).flatMap((n) => [...(ctx.guestsByNetwork.running.get(n.name) ?? [])])).size
-  const bridgeNf = ctx.sysctlValue('net.bridge.bridge-nf-call-iptables')
+  const bridgeNf = ctx.bridgeNfCallIptables
   return (ctx.facts.links ?? []).map((l): LinkView => {
     const net = ctx.networkByBridge.get(l.name) ?? (l.master ? ctx.networkByBridge.get(l.master) : undefined)
     const ports = ctx.portsOf.get(l.name) ?? []

@@ -20,6 +20,16 @@ describe('bridge-netfilter-enabled', () => {
     const absent = alter<SysctlFacts>(await factsOf('bridged-forward-drop'), 'sysctl', (s) => (s.values['net.bridge.bridge-nf-call-iptables'] = null))
     const {names, evaluation} = await fire(rule, absent)
     expect(names).toEqual([])
+    // No key: br_netfilter is not loaded, so bridged frames never reach iptables: checked, and a pass.
+    expect(evaluation.notChecked.map((n) => n.entity?.name)).not.toContain('kdlab-br0')
+  })
+  it('is not checked where the key exists but could not be read', async () => {
+    const unreadable = alter<SysctlFacts>(await factsOf('bridged-forward-drop'), 'sysctl', (s) => {
+      delete s.values['net.bridge.bridge-nf-call-iptables']
+      s.unreadable['net.bridge.bridge-nf-call-iptables'] = 'permission denied'
+    })
+    const {names, evaluation} = await fire(rule, unreadable)
+    expect(names).toEqual([])
     expect(evaluation.notChecked.map((n) => n.entity?.name)).toContain('kdlab-br0')
   })
   it("stays silent for libvirt's NAT bridge (routed, not bridged, traffic)", async () => {
