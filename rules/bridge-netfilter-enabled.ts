@@ -20,7 +20,7 @@ export default defineRule<LinkView, ForwardPath>({
     forwardVerdict: !l.datapathFollowed || l.linkKind !== 'bridge' ? null : l.forwardDrop !== null ? 'drop' : 'accept',
     forwardDecidedBy: l.forwardDrop ?? (l.datapathFollowed ? 'nothing on the forward path drops it' : null),
   }),
-  conditions: (c) => c.all(c.eq('plainBridge', true), c.gt('guestPortCount', 0), c.eq('bridgeNfCallIptables', 1)),
+  conditions: (c) => c.all(c.eq('bridgeNfCallIptables', 1)),
   title: (l) => text`Bridged guest frames on ${l.name} pass through iptables (bridge-nf-call-iptables = 1)`,
   summary: (l) =>
     text`br_netfilter hands every frame bridged on ${l.name} to the iptables FORWARD chain, where the verdict for them is ${l.forwardVerdict} (${l.forwardDecidedBy}). Guests bridged to the LAN then depend on the host firewall.`,

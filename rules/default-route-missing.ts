@@ -7,7 +7,7 @@ export default defineRule<HostView>({
   severity: 'high',
   needs: [probes.routes, probes.libvirt],
   appliesTo: (h) => h.routedNetworks.length > 0,
-  conditions: (c) => c.all(c.eq('defaultRoutes.length', 0), c.gt('routedNetworks.length', 0)),
+  conditions: (c) => c.all(c.eq('defaultRoutes.length', 0)),
   title: () => 'The host has no default route: NAT guests have no way out',
   summary: (h) => text`ip route show default is empty in the main table while NAT/routed networks (${h.routedNetworks}) are active: everything the guests send beyond the host is dropped with "network unreachable".`,
   evidence: (h) => ['ip -j route show table all: no default route in table main', line`active NAT/routed networks: ${h.routedNetworks}`],

@@ -14,7 +14,7 @@ export default defineRule<HostView, Metrics>({
     const metrics = h.defaultRouteList.map((r) => r.metric)
     return {defaultRouteSameMetric: new Set(metrics).size < metrics.length}
   },
-  conditions: (c) => c.all(c.gte('defaultRoutes.length', 2), c.eq('defaultRouteSameMetric', true)),
+  conditions: (c) => c.all(c.eq('defaultRouteSameMetric', true)),
   title: () => 'Several IPv4 default routes with the same metric',
   summary: (h) => text`The kernel picks between equal-metric default routes (${h.defaultRoutes}); egress (and NAT source address) can flip between uplinks, breaking guests' connections intermittently.`,
   evidence: (h) => [line`ip route show default: ${h.defaultRoutes}`],

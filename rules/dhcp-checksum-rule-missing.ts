@@ -9,7 +9,7 @@ export default defineRule<NetworkView>({
   needs: [probes.netfilter, probes.libvirt],
   known: ['checksumFill'],
   appliesTo: (n) => dhcpNetwork(n) && n.firewallBackend === 'iptables',
-  conditions: (c) => c.all(c.eq('active', true), c.eq('firewallBackend', 'iptables'), c.eq('dhcpEnabled', true), c.eq('checksumFill', false)),
+  conditions: (c) => c.all(c.eq('checksumFill', false)),
   title: (n) => text`No CHECKSUM --checksum-fill for DHCP replies on ${n.bridge}`,
   summary: (n) => text`DHCP replies to guests on ${n.bridge} leave with an offloaded (unfilled) UDP checksum; old DHCP clients that verify it (dhclient before 4.x, some PXE ROMs) drop them.`,
   evidence: (n) => [line`iptables -t mangle: no CHECKSUM --checksum-fill for -o ${n.bridge} udp dport 68 (backend ${n.firewallBackend})`],

@@ -25,7 +25,8 @@ export default defineRule<InterfaceView, Exchange>({
       dhcpServerWhose: network ? `network ${network}'s DHCP server (libvirt's dnsmasq)` : "the bridged LAN's DHCP server",
     }
   },
-  conditions: (c) => c.all(c.eq('running', true), c.gte('dhcpDiscovers', MIN_DISCOVERS_UNANSWERED), c.eq('dhcpOffers', 0)),
+  // Only a running guest's tap is listened to: its wire facts say it runs.
+  conditions: (c) => c.all(c.gte('dhcpDiscovers', MIN_DISCOVERS_UNANSWERED), c.eq('dhcpOffers', 0)),
   title: (i) => text`Guest ${i.domain} asks for DHCP and no server offers (${i.dhcpDiscovers} DISCOVERs in ${i.listenSeconds} s)`,
   summary: (i) =>
     text`${i.domain} (${i.mac}) broadcast ${i.dhcpDiscovers} DHCPDISCOVERs on ${i.target} and no OFFER came back while kvmdoctor listened: ${i.dhcpServerWhose} is down, out of addresses, or the host drops the exchange. The cause is usually listed above this finding.`,

@@ -17,7 +17,7 @@ export default defineRule<NetworkView, Usage>({
   needs: [probes.libvirt, probes.leases],
   appliesTo: dhcpNetwork,
   derive: (n) => ({dhcpUsageRatio: n.dhcpRangeSize > 0 ? n.leasesInRange / n.dhcpRangeSize : 0}),
-  conditions: (c) => c.all(c.eq('active', true), c.lt('leasesInRange', c.field('dhcpRangeSize')), c.gte('dhcpUsageRatio', NEARLY_FULL)),
+  conditions: (c) => c.all(c.lt('leasesInRange', c.field('dhcpRangeSize')), c.gte('dhcpUsageRatio', NEARLY_FULL)),
   title: (n) => text`DHCP range of network ${n.name} is ${n.dhcpRangeSize > 0 ? Math.round((n.leasesInRange / n.dhcpRangeSize) * 100) : null}% used`,
   summary: (n) => text`${n.leasesInRange} of ${n.dhcpRangeSize} addresses in ${n.dhcpRanges} are leased: a few more guests and new ones get no address.`,
   evidence: (n) => [line`range ${n.dhcpRanges}: ${n.leasesInRange}/${n.dhcpRangeSize} leased`, line`leases of MACs no domain has: ${n.staleLeases.map(leaseText)}`],

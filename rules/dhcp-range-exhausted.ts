@@ -9,7 +9,7 @@ export default defineRule<NetworkView>({
   severity: 'high',
   needs: [probes.libvirt, probes.leases],
   appliesTo: dhcpNetwork,
-  conditions: (c) => c.all(c.eq('active', true), c.gt('dhcpRangeSize', 0), c.gte('leasesInRange', c.field('dhcpRangeSize'))),
+  conditions: (c) => c.all(c.gt('dhcpRangeSize', 0), c.gte('leasesInRange', c.field('dhcpRangeSize'))),
   title: (n) => text`DHCP range of network ${n.name} is exhausted (${n.leasesInRange} leases for ${n.dhcpRangeSize} addresses)`,
   summary: (n) => text`Every address of ${n.dhcpRanges} is leased (unexpired at capture time); the next guest gets no answer ("no address available" in the dnsmasq log) and falls back to 169.254.x.x.`,
   evidence: (n, h) => [

@@ -13,7 +13,7 @@ export default defineRule<NetworkView | DhcpServiceView>({
   needs: [probes.processes],
   known: ['dhcpServerRunning'],
   appliesTo: (e) => e.active && e.dhcpEnabled,
-  conditions: (c) => c.all(c.eq('active', true), c.eq('dhcpEnabled', true), c.eq('dhcpServerRunning', false)),
+  conditions: (c) => c.all(c.eq('dhcpServerRunning', false)),
   title: (e) => text`No DHCP server runs for ${e.name}`,
   summary: (e) => text`${e.name} should serve DHCP (${e.dhcpRanges}), but ${absence(e)}: guests that boot or renew now get no address (and fall back to 169.254.x.x).`,
   evidence: (e) => [line`${e.name} active, DHCP ${e.dhcpRanges}`, absence(e)],

@@ -8,7 +8,7 @@ export default defineRule<NetworkView>({
   severity: 'high',
   needs: [probes.firewalld, probes.libvirt],
   appliesTo: (n) => activeNetwork(n) && n.firewalldRunning === true,
-  conditions: (c) => c.all(c.eq('firewalldRunning', true), c.eq('active', true), c.ne('bridge', null), c.ne('firewalldZone', 'libvirt')),
+  conditions: (c) => c.all(c.ne('bridge', null), c.ne('firewalldZone', 'libvirt')),
   title: (n) => text`firewalld has ${n.bridge} in zone '${n.firewalldZone}', not 'libvirt'`,
   summary: (n) => text`firewalld filters ${n.bridge} with zone '${n.firewalldZone}' rules, which usually reject DHCP and DNS from guests; libvirt expects its bridges in zone 'libvirt'.`,
   evidence: (n) => [line`firewall-cmd --get-zone-of-interface=${n.bridge}: ${n.firewalldZone}`],

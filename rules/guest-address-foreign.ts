@@ -6,7 +6,8 @@ export default defineRule<InterfaceView>({
   kind: 'interface',
   severity: 'high',
   needs: [probes.wire, probes.libvirt],
-  conditions: (c) => c.all(c.eq('running', true), c.nonEmpty('wireForeign')),
+  // Only a running guest's tap is listened to: its wire facts say it runs.
+  conditions: (c) => c.all(c.nonEmpty('wireForeign')),
   title: (i) => text`Guest ${i.domain} sends from ${i.wireForeign}, outside ${i.wireSubnets}`,
   summary: (i) =>
     text`${i.domain} (${i.mac}) uses ${i.wireForeign} on ${i.target}, an address its network (${i.wireSubnets}) cannot route: replies to it never come back, and nothing on the host leases or routes it. A static address from another subnet (a cloned or moved guest), or an answer from a rogue DHCP server.`,

@@ -8,7 +8,7 @@ export default defineRule<InterfaceView>({
   needs: [probes.libvirt, probes.leases, probes.neighbours],
   known: ['networkHandsOutAddresses', 'networkSubnet'],
   appliesTo: (i) => i.running && i.type === 'network',
-  conditions: (c) => c.all(c.eq('running', true), c.eq('networkHandsOutAddresses', false), c.eq('ipv4Addresses.length', 0)),
+  conditions: (c) => c.all(c.eq('networkHandsOutAddresses', false), c.eq('ipv4Addresses.length', 0)),
   title: (i) => text`${i.domain} has no address, and network ${i.context.network} hands out none`,
   summary: (i) =>
     text`No source (DHCP lease, the host's neighbour table, the guest agent, arp-scan, the wire) shows an IPv4 address for ${i.domain} (${i.mac}), and its network ${i.context.network} has no DHCP range and no host entry for it: the guest has no address to talk from unless it is configured by hand.`,

@@ -11,8 +11,6 @@ export default defineRule<ElementView>({
   conditions: (c) =>
     c.all(
       c.eq('verdict', 'fail'),
-      c.isIn('hook', ['input', 'prerouting']),
-      c.isIn('elementKind', ['nf-rule', 'nf-policy']),
       c.any(c.contains('flowKinds', 'dhcp'), c.contains('flowKinds', 'dns')),
     ),
   title: (e) => text`The host's input path drops guests' DHCP/DNS: ${e.name}`,

@@ -11,7 +11,7 @@ export default defineRule<ElementView>({
   needs: DATAPATH,
   appliesTo: (e) => netfilterElement(e) && e.hook === 'forward' && (e.backend === 'iptables-nft' || e.backend === 'iptables-legacy') && e.nfFamily === 'ip',
   // Whatever form it takes (a DROP policy, an explicit DROP or REJECT, a drop in a chain jumped to), on the forward hook of iptables.
-  conditions: (c) => c.all(c.eq('verdict', 'fail'), c.eq('hook', 'forward'), c.isIn('backend', ['iptables-nft', 'iptables-legacy']), c.eq('nfFamily', 'ip')),
+  conditions: (c) => c.all(c.eq('verdict', 'fail')),
   title: (e) => text`The iptables FORWARD path drops guest traffic: ${e.name}`,
   summary: (e) =>
     text`${e.affectedGuests} guest(s) on ${e.bridges} cannot get traffic through the host: the iptables forward path drops it (${e.detail}). Docker sets the FORWARD policy to DROP when it enables forwarding; an explicit DROP or REJECT has the same effect.`,

@@ -9,7 +9,7 @@ export default defineRule<LinkView>({
   known: ['acceptRa'],
   // Only a link holding RA-learned routes can lose them; its accept_ra must be known there, nowhere else.
   appliesTo: (l) => l.raRoutes.length > 0,
-  conditions: (c) => c.all(c.nonEmpty('raRoutes'), c.ne('acceptRa', 2), c.host.nonEmpty('ipv6RoutedNetworks')),
+  conditions: (c) => c.all(c.ne('acceptRa', 2), c.host.nonEmpty('ipv6RoutedNetworks')),
   title: (l) => text`${l.name} learns its IPv6 routes from router advertisements with accept_ra ${l.acceptRa}: IPv6 forwarding drops them`,
   summary: (l, h) =>
     text`libvirt turns IPv6 forwarding on for network(s) ${h.ipv6RoutedNetworks}; with forwarding on, the kernel ignores router advertisements on an interface unless its accept_ra is 2, so the RA-learned routes of ${l.name} expire. libvirt refuses to start such a network: "Check the host setup: enabling IPv6 forwarding with RA routes without accept_ra set to 2 is likely to cause routes loss".`,

@@ -9,7 +9,7 @@ export default defineRule<NetworkView>({
   needs: [probes.libvirt, probes.netfilter],
   known: ['libvirtRules'],
   appliesTo: (n) => activeNetwork(n) && n.routed,
-  conditions: (c) => c.all(c.eq('active', true), c.eq('routed', true), c.eq('libvirtRules.length', 0)),
+  conditions: (c) => c.all(c.eq('libvirtRules.length', 0)),
   title: (n) => text`libvirt's firewall rules for ${n.name} (${n.bridge}) are gone`,
   summary: (n) =>
     text`Network ${n.name} is active but no LIBVIRT_* iptables chain and no nft table libvirt_network mentions ${n.bridge}: the NAT, forward accepts and DHCP/DNS input accepts libvirt installs are missing (firewall flushed or reloaded after libvirt started).`,

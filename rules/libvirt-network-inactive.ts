@@ -7,7 +7,7 @@ export default defineRule<NetworkView>({
   severity: 'critical',
   needs: [probes.libvirt],
   appliesTo: (n) => n.autostart || n.definedGuests.length > 0,
-  conditions: (c) => c.all(c.eq('active', false), c.any(c.eq('autostart', true), c.gt('definedGuests.length', 0))),
+  conditions: (c) => c.all(c.eq('active', false)),
   title: (n) => text`libvirt network ${n.name} is not running`,
   summary: (n) => text`Network ${n.name} is inactive, so it has no bridge, no DHCP/DNS (dnsmasq) and no firewall rules; guests using it (${n.definedGuests}) get no address and cannot start.`,
   evidence: (n) => [line`virsh net-list --all: ${n.name} inactive (autostart: ${n.autostart})`, line`guests referencing it: ${n.definedGuests}`],

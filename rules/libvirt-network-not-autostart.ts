@@ -7,7 +7,7 @@ export default defineRule<NetworkView>({
   severity: 'medium',
   needs: [probes.libvirt],
   appliesTo: (n) => n.autostartGuests.length > 0,
-  conditions: (c) => c.all(c.eq('active', true), c.eq('autostart', false), c.nonEmpty('autostartGuests')),
+  conditions: (c) => c.all(c.eq('active', true), c.eq('autostart', false)),
   title: (n) => text`Network ${n.name} is not autostarted, but autostart guests use it`,
   summary: (n) => text`After the next reboot ${n.name} stays down and its autostart guests (${n.autostartGuests}) fail to start.`,
   evidence: (n) => [line`virsh net-list --all: ${n.name} autostart no`, line`autostart guests on it: ${n.autostartGuests}`],

@@ -17,7 +17,7 @@ export default defineRule<LinkView, Matters>({
     const why = [l.bridgeOfNetwork !== null && `bridge of active network ${l.bridgeOfNetwork}`, l.uplinkOf !== null && `uplink of guest bridge ${l.uplinkOf}`, l.defaultRouteDevice && 'device of the default route'].filter(Boolean)
     return {matters: why.length > 0, mattersBecause: why.join(', ')}
   },
-  conditions: (c) => c.all(c.eq('matters', true), c.eq('down', true)),
+  conditions: (c) => c.all(c.eq('down', true)),
   title: (l) => text`Interface ${l.name} is down (${l.mattersBecause})`,
   summary: (l) => text`${l.name} is the ${l.mattersBecause}, and it is down (admin up: ${l.adminUp}, operstate ${l.operstate}, flags ${l.flags}).`,
   evidence: (l) => [line`ip -j -d addr show ${l.name}: operstate ${l.operstate}, flags ${l.flags}`],

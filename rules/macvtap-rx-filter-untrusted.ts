@@ -6,7 +6,8 @@ export default defineRule<InterfaceView>({
   kind: 'interface',
   severity: 'medium',
   needs: [probes.libvirt, probes.neighbours],
-  conditions: (c) => c.all(c.eq('isDirect', true), c.eq('trustGuestRxFilters', false), c.nonEmpty('macChanges')),
+  // macChanges are only looked for on a direct (macvtap) interface: a bridge learns any MAC.
+  conditions: (c) => c.all(c.eq('trustGuestRxFilters', false), c.nonEmpty('macChanges')),
   title: (i) => text`Guest ${i.domain} answers from another MAC on macvtap ${i.source}, which filters it out`,
   summary: (i) =>
     text`${i.domain}'s macvtap interface on ${i.source} was given ${i.mac}, but the guest now uses another MAC (bonding, VRRP, MAC changes inside the guest). Without trustGuestRxFilters='yes' the macvtap device keeps filtering for ${i.mac} and drops frames to the new one: the guest loses its network.`,

@@ -9,7 +9,7 @@ export default defineRule<NetworkView>({
   needs: [probes.libvirt, probes.netfilter],
   known: ['sourceNatRules', 'subnet'],
   appliesTo: natNetwork,
-  conditions: (c) => c.all(c.eq('active', true), c.eq('forwardMode', 'nat'), c.eq('sourceNatRules.length', 0)),
+  conditions: (c) => c.all(c.eq('sourceNatRules.length', 0)),
   title: (n) => text`No MASQUERADE/SNAT for the NAT network ${n.name} (${n.subnet})`,
   summary: (n) => text`Network ${n.name} forwards with NAT, but neither iptables nor nftables source-NATs ${n.subnet}: guests reach the host, but their packets leave with private source addresses and no reply comes back.`,
   evidence: (n) => [line`network ${n.name}: forward mode nat, subnet ${n.subnet}, bridge ${n.bridge}`, line`no MASQUERADE or SNAT rule reachable from nat POSTROUTING (iptables) or in any nft table covers ${n.subnet}`],

@@ -9,7 +9,7 @@ export default defineRule<NetworkView>({
   needs: [probes.libvirt, probes.links, probes.routes],
   known: ['forwardDevState'],
   appliesTo: (n) => natNetwork(n) && n.forwardDevState !== 'none',
-  conditions: (c) => c.all(c.eq('active', true), c.eq('forwardMode', 'nat'), c.ne('forwardDevState', 'none'), c.eq('forwardDevIsDefaultRoute', false)),
+  conditions: (c) => c.all(c.eq('forwardDevIsDefaultRoute', false)),
   title: (n) => text`NAT network ${n.name} is pinned to ${n.forwardDev}, which is ${n.forwardDevState} and not the default route's device`,
   summary: (n) =>
     text`<forward mode='nat' dev='${n.forwardDev}'/> makes libvirt masquerade and forward only out of ${n.forwardDev}, but traffic leaves through ${n.defaultRouteDevs}: guests resolve names (the host's dnsmasq answers) yet get 'port unreachable' from the gateway for everything else.`,

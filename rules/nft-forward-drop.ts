@@ -11,9 +11,6 @@ export default defineRule<ElementView>({
   conditions: (c) =>
     c.all(
       c.eq('verdict', 'fail'),
-      c.eq('hook', 'forward'),
-      c.eq('backend', 'nft'),
-      c.eq('libvirtOwned', false),
       // A drop of IPv6 alone is ipv6-forward-drop's.
       c.eq('ipv6Only', false),
     ),

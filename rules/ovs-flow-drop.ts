@@ -9,7 +9,7 @@ export default defineRule<ElementView>({
   needs: DATAPATH,
   // Only Open vSwitch flows: the netfilter and link elements are other rules' to judge.
   appliesTo: (e) => e.elementKind === 'ovs-flow',
-  conditions: (c) => c.all(c.eq('elementKind', 'ovs-flow'), c.eq('verdict', 'fail')),
+  conditions: (c) => c.all(c.eq('verdict', 'fail')),
   title: (e) => text`Open vSwitch drops guest traffic: ${e.name}`,
   summary: (e) => text`${e.affectedGuests} guest(s) on ${e.bridges}: ${e.detail}. The highest-priority flow that matches their frames drops them.`,
   evidence: (e) => [line`decided by: ${e.name}`, ...e.flows],

@@ -8,7 +8,7 @@ export default defineRule<InterfaceView>({
   needs: [probes.libvirt, probes.ovs],
   known: ['ovsState'],
   appliesTo: (i) => i.ovs && i.running && i.target !== null && i.expectedBridge !== null,
-  conditions: (c) => c.all(c.eq('ovs', true), c.eq('running', true), c.ne('ovsPortOn', c.field('expectedBridge'))),
+  conditions: (c) => c.all(c.ne('ovsPortOn', c.field('expectedBridge'))),
   title: (i) => text`Guest ${i.domain}: tap ${i.target} is not a port of Open vSwitch bridge ${i.expectedBridge}`,
   summary: (i) =>
     i.ovsState === 'running'

@@ -8,7 +8,7 @@ export default defineRule<ElementView>({
   severity: 'high',
   needs: DATAPATH,
   appliesTo: (e) => e.elementKind === 'policy-rule',
-  conditions: (c) => c.all(c.eq('elementKind', 'policy-rule'), c.isIn('verdict', ['fail', 'divert'])),
+  conditions: (c) => c.all(c.isIn('verdict', ['fail', 'divert'])),
   title: (e) => text`A routing policy rule sends guest traffic elsewhere: ${e.name}`,
   summary: (e) =>
     text`Traffic from ${e.affectedGuests} guest(s) on ${e.bridges} is looked up in routing table ${e.routeTable} by "${e.name}", not in main: ${e.detail}. VPN clients (exit nodes, full tunnels) add such rules.`,

@@ -27,7 +27,8 @@ export default defineRule<InterfaceView, Rogues>({
       rogueDhcpGrep: macs.length === 1 ? macs : macs.flatMap((m) => ['-e', m]),
     }
   },
-  conditions: (c) => c.all(c.eq('running', true), c.nonEmpty('rogueDhcpServers')),
+  // Only a running guest's tap is listened to: its wire facts say it runs.
+  conditions: (c) => c.all(c.nonEmpty('rogueDhcpServers')),
   title: (i) => text`Guest ${i.domain} got DHCP answers from ${i.rogueDhcpServers}`,
   summary: (i) =>
     text`${i.rogueDhcpWho} answered ${i.domain} (${i.mac}) on ${i.target}: guests that take the wrong offer get a wrong address, gateway and DNS, at random (whichever server answers first). Usually a test guest or a container running dnsmasq/udhcpd on the bridge, or a router plugged into a bridged LAN.`,

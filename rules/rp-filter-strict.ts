@@ -17,7 +17,7 @@ export default defineRule<HostView, Strict>({
     const strict = h.l3Interfaces.filter((i) => i.rpFilter === 1)
     return {rpStrictNames: strict.map((i) => i.name), rpStrictInterfaces: strict.map((i) => `${i.name} (rp_filter ${i.rpFilter})`)}
   },
-  conditions: (c) => c.all(c.eq('multiHomed', true), c.nonEmpty('rpStrictInterfaces')),
+  conditions: (c) => c.all(c.nonEmpty('rpStrictInterfaces')),
   title: () => 'Strict reverse-path filtering on a multi-homed host',
   summary: () =>
     'rp_filter = 1 drops packets that arrive on an interface other than the one the host would route the reply through; with several uplinks or routed guest networks that silently drops guest traffic.',

@@ -8,7 +8,7 @@ export default defineRule<InterfaceView>({
   needs: [probes.libvirt, probes.links],
   appliesTo: (i) => i.tapCheckable,
   // A tap that is missing has no master either.
-  conditions: (c) => c.all(c.eq('tapCheckable', true), c.ne('tapMaster', c.field('expectedBridge'))),
+  conditions: (c) => c.all(c.ne('tapMaster', c.field('expectedBridge'))),
   title: (i) => text`Guest ${i.domain}: tap ${i.target} is not attached to bridge ${i.expectedBridge}`,
   summary: (i) =>
     text`${i.domain} (${i.mac}) should be plugged into ${i.expectedBridge}, but its tap ${i.target} has master ${i.tapMaster} (exists: ${i.tapExists}). The guest is cut off from its network; this happens to running guests when their network is restarted.`,

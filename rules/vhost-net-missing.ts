@@ -8,7 +8,7 @@ export default defineRule<HostView>({
   needs: [probes.host, probes.libvirt],
   known: ['vhostNet'],
   appliesTo: (h) => h.kvmVirtioGuests.length > 0,
-  conditions: (c) => c.all(c.eq('vhostNet', false), c.gt('kvmVirtioGuests.length', 0)),
+  conditions: (c) => c.all(c.eq('vhostNet', false)),
   title: () => 'vhost_net is not loaded: virtio networking of KVM guests runs in QEMU',
   summary: (h) => text`Without /dev/vhost-net the virtio-net data path of ${h.kvmVirtioGuests} goes through QEMU userspace: more CPU, less throughput.`,
   evidence: (h) => ['/sys/class/misc/vhost-net absent', line`running KVM guests with virtio NICs: ${h.kvmVirtioGuests}`],

@@ -1,4 +1,5 @@
 /** Published ports on the healthy lab recording: the forwards an admin writes, and the model with --publish. */
+import type {HookFacts} from '../probes/libvirt-hooks.js'
 import type {Flow} from '../src/datapath/flows.js'
 import type {PublishRequest} from '../src/datapath/published.js'
 import {internetOf} from '../src/core/probe-runner.js'
@@ -40,3 +41,16 @@ export async function fireInbound(rule: Rule, facts: Facts, publish: PublishRequ
   const evaluation = await evaluate(inboundModel(facts, publish), [rule])
   return {findings: evaluation.findings, evaluation}
 }
+
+/** A qemu hook as the libvirt wiki writes it: web01's DNAT and its accept, added on start. */
+export const hookFor = (guest: string, web: string, path = '/etc/libvirt/hooks/qemu'): HookFacts => ({
+  scripts: [
+    {
+      path,
+      kind: 'qemu',
+      forwards: [{proto: 'tcp', port: 8080, hostAddress: HOST, target: {addr: web, port: 80}, object: guest, at: 'line 18'}],
+      accepts: [{proto: 'tcp', addr: web, port: 80, outDevice: 'virbr0', object: guest, at: 'line 17'}],
+      unread: [],
+    },
+  ],
+})

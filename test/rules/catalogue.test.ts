@@ -78,7 +78,7 @@ describe('rule catalogue', () => {
         for (const section of ['**What it means.**', '**Facts it reads.**', '**Fix.**', '**Not a fault.**']) expect(text).toContain(section)
         for (const alias of rule.aliases) expect(text, `the doc names the id it was known by (${alias})`).toContain(alias)
       })
-      it('fires on each of its must-fire inputs and stays silent on each of its must-not-fire inputs (test/rules/cases.ts)', async () => {
+      it('fires on each of its must-fire inputs, stays silent on each must-not-fire input, and says "not checked" on each unknown input (test/rules/cases.ts)', async () => {
         const cases = RULE_CASES[rule.id]
         expect(cases, `test/rules/cases.ts has no inputs for ${rule.id}`).toBeDefined()
         expect(cases.fires.length, `${rule.id} has no must-fire input`).toBeGreaterThan(0)
@@ -97,6 +97,12 @@ describe('rule catalogue', () => {
           const because = input.silentBecause ?? 'judged'
           const seen = {judged: evaluation.applicable.length > 0, excluded: evaluation.checked.length > 0 && evaluation.applicable.length === 0, 'no entity': evaluation.checked.length === 0}
           expect(seen[because], `${rule.id} on ${input.name}: silent because ${because}, but it checked ${evaluation.checked.length} and judged ${evaluation.applicable.length}`).toBe(true)
+        }
+        for (const input of cases.unknown ?? []) {
+          const {names, evaluation} = await fire(rule, await input.facts())
+          expect(names, `${rule.id} must not fire on ${input.name}`).toEqual([])
+          expect(evaluation.notChecked.map((n) => n.ruleId), `${rule.id} must be not checked on ${input.name}`).toContain(rule.id)
+          expect(evaluation.notChecked.every((n) => n.reason.startsWith('unknown: ')), `${rule.id} on ${input.name}: not checked for a value it must know, its probes read`).toBe(true)
         }
       })
       it('is well formed: severity, explained rules exist', () => {

@@ -1,21 +1,7 @@
 import {describe, expect, it} from 'vitest'
-import type {HookFacts} from '../../probes/libvirt-hooks.js'
 import rule from '../../rules/hook-rules-lost.js'
 import {withProbeData} from '../helpers.js'
-import {HOST, fireInbound, healthy, withForward} from '../inbound.js'
-
-/** A qemu hook as the libvirt wiki writes it: web01's DNAT and its accept, added on start. */
-const hookFor = (guest: string, web: string, path = '/etc/libvirt/hooks/qemu'): HookFacts => ({
-  scripts: [
-    {
-      path,
-      kind: 'qemu',
-      forwards: [{proto: 'tcp', port: 8080, hostAddress: HOST, target: {addr: web, port: 80}, object: guest, at: 'line 18'}],
-      accepts: [{proto: 'tcp', addr: web, port: 80, outDevice: 'virbr0', object: guest, at: 'line 17'}],
-      unread: [],
-    },
-  ],
-})
+import {HOST, fireInbound, healthy, hookFor, withForward} from '../inbound.js'
 
 describe('hook-rules-lost', () => {
   it("fires when the hook's rules are gone while web01 runs: run the hook as libvirtd does on reconnect, every value quoted", async () => {
