@@ -46,6 +46,12 @@ import {rule as dhcpNoOffer} from './dhcp-no-offer.js'
 import {rule as guestAddressForeign} from './guest-address-foreign.js'
 import {rule as guestSilent} from './guest-silent.js'
 import {rule as rogueDhcpServer} from './rogue-dhcp-server.js'
+import {rule as guestGatewayUnanswered} from './guest-gateway-unanswered.js'
+import {rule as guestNetmaskWrong} from './guest-netmask-wrong.js'
+import {rule as guestDnsUnanswered} from './guest-dns-unanswered.js'
+import {rule as dhcpRequestForeign} from './dhcp-request-foreign.js'
+import {rule as ipv6DadFailed} from './ipv6-dad-failed.js'
+import {rule as guestProxyArp} from './guest-proxy-arp.js'
 import type {RuleDefinition} from './types.js'
 
 /** In knowledge-base order. */
@@ -96,6 +102,12 @@ export const ALL_RULES: RuleDefinition[] = [
   dhcpNoOffer,
   rogueDhcpServer,
   guestAddressForeign,
+  guestGatewayUnanswered,
+  guestNetmaskWrong,
+  guestDnsUnanswered,
+  dhcpRequestForeign,
+  ipv6DadFailed,
+  guestProxyArp,
   guestFlowBlocked,
   guestFlowIndeterminate,
 ]

@@ -160,6 +160,20 @@ describe('kvmdoctor ip with the wire (--listen recordings)', () => {
     expect(verdictOf(true, [a('10.0.0.1', 'lease', 'neighbour')], ['52:54:00:00:00:09'], {...heard, silent: true})).toBe('conflict')
   })
 
+  it('an address that cannot reach its gateway is not ok, nor one whose netmask takes neighbours for strangers; DNS, DHCP and ARP answers for others leave the address fine', () => {
+    const a = (ip: string, ...sources: string[]) => ({ip, sources})
+    const heard = {heard: {} as never, silent: false, inSubnet: [], apipa: [], foreign: [], dhcpUnanswered: false, servers: [], rogueServers: [], rogueServerMacs: [], contested: []}
+    const none = {unanswered: [], gatewayUnanswered: [], leavesSubnet: true, offSubnetAsked: [], onSubnetViaGateway: [], dnsUnanswered: [], dhcpForeign: [], dadFailed: [], answersForOthers: [], gateways: ['10.0.0.254'], dnsServers: ['10.0.0.254']}
+    const address = [a('10.0.0.1', 'wire')]
+    const gateway = {ip: '10.0.0.99', asks: 3, seconds: 2, from: ['10.0.0.1'], holders: []}
+    expect(verdictOf(true, address, [], heard, {...none, leavesSubnet: false, unanswered: [gateway], gatewayUnanswered: [gateway]})).toBe('gateway unanswered')
+    expect(verdictOf(true, address, [], heard, {...none, offSubnetAsked: ['10.9.0.7']})).toBe('wrong netmask')
+    expect(verdictOf(true, address, [], heard, {...none, onSubnetViaGateway: ['10.0.0.7']})).toBe('wrong netmask')
+    expect(verdictOf(true, address, [], heard, {...none, dnsUnanswered: [{server: '192.0.2.53', queries: 3, seconds: 2, why: 'x'}], answersForOthers: [{ip: '10.0.0.254', holders: []}]})).toBe('ok')
+    // Its own stranger address outranks: a foreign address is the cause, its unanswered asks the symptom.
+    expect(verdictOf(true, [a('192.0.2.9', 'wire')], [], {...heard, foreign: ['192.0.2.9']}, {...none, gatewayUnanswered: [gateway]})).toBe('foreign address')
+  })
+
   it("a bridged guest answered by two servers: the note names both, and calls neither the LAN's own (this host cannot know)", async () => {
     const r = await kvmdoctorCli(['ip', '--from', fixtureDir('wire-bridged-rogue-dhcp'), '--wide'])
     expect(r.stdout).toMatch(/^kdlab-lan04\s+running\s+vnet\d+\s+52:54:00:6b:64:13\s+kdlab-br0\s+10\.77\.0\.100 \(lease\+wire\)\s+.*ok$/m)

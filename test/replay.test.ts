@@ -6,7 +6,7 @@ import {ipInventory} from '../src/core/ip-service.js'
 import {ReplayRunner} from '../src/core/snapshot.js'
 import {fixtureDir, replayOptions} from './helpers.js'
 import {groundTruth} from './ground-truth.js'
-import {type OracleRecord, SCENARIOS, checkIp, checkOracle, checkScenario} from './scenarios.js'
+import {type GuestLines, type OracleRecord, SCENARIOS, checkGuestTruth, checkIp, checkOracle, checkScenario} from './scenarios.js'
 
 // The lab suite records these snapshots from real faults; here they replay through the same probes.
 describe('lab scenarios replayed from their recordings', () => {
@@ -27,6 +27,12 @@ describe('lab scenarios replayed from their recordings', () => {
       for (const k of truth.kernel) expect(k.kvmdoctor, `${k.kind}: kvmdoctor's walk against the kernel's trace`).toEqual(k.kernel)
       if (existsSync(join(fixtureDir(scenario.name), 'kernel-trace.txt'))) expect(truth.kernel.length, 'traced packets compared').toBeGreaterThan(0)
       checkScenario(scenario, d)
+      if (scenario.guestTruth) {
+        // What the guests themselves said on their consoles when this was recorded.
+        const guestsFile = join(fixtureDir(scenario.name), 'guests.json')
+        expect(existsSync(guestsFile), `fixtures/${scenario.name}/guests.json missing: run npm run test:lab as root`).toBe(true)
+        checkGuestTruth(scenario, JSON.parse(readFileSync(guestsFile, 'utf8')) as GuestLines, d.findings)
+      }
       if (scenario.ip) {
         const inventory = await ipInventory(await ReplayRunner.open(fixtureDir(scenario.name)), replayOptions(runner))
         checkIp(scenario, inventory.rows)

@@ -42,6 +42,30 @@ export interface Scenario {
    * fixtures/<name>/oracle.json): per guest, the checks that must have this result.
    */
   oracle?: Record<string, Partial<Record<ReachCheck, ReachVerdict>>>
+  /**
+   * What the guests' own console lines say (fixtures/<name>/guests.json: each running lab guest's last
+   * KD-NET, KD-ARP, KD-PEER, KD-DHCP-REBOOT, KD-IPV6, KD-DADFAILED ... line), held against the findings.
+   */
+  guestTruth?: (lines: GuestLines, findings: ReportFinding[]) => void
+}
+
+/** Per lab guest, its last console line of each tag (the tag left out): {'kdlab-web01': {'KD-NET': 'gw=... dns=...'}}. */
+export type GuestLines = Record<string, Record<string, string>>
+/** The console lines a recording keeps (see guest/init). */
+export const GUEST_LINE_TAGS = ['KD-ADDRS', 'KD-NET', 'KD-ARP', 'KD-PEER', 'KD-DHCP-REBOOT', 'KD-IPV6', 'KD-DADFAILED'] as const
+
+/** The one finding of a rule on an entity (a 'NAME/' prefix): its title and evidence hold what the guests say. */
+export function findingOn(findings: ReportFinding[], id: string, entityPrefix: string): ReportFinding {
+  const f = findings.find((x) => x.id === id && x.entity.name.startsWith(entityPrefix))
+  expect(f, `${id} on ${entityPrefix}`).toBeDefined()
+  return f!
+}
+
+/** A guest's console line of a tag, which must be there. */
+export function guestSays(lines: GuestLines, guest: string, tag: (typeof GUEST_LINE_TAGS)[number]): string {
+  const line = lines[guest]?.[tag]
+  expect(line, `${guest} printed no ${tag} line`).toBeDefined()
+  return line!
 }
 
 export type ReachCheck = 'dhcp' | 'dns' | 'ping' | 'tcp'
@@ -154,6 +178,132 @@ const WIRE_SCENARIOS: Scenario[] = [
     oracle: {[WEB01]: REACH_OK, 'kdlab-lan04': {dhcp: 'ok'}},
   },
 ]
+
+// ---------- what guests ask for that nobody answers (issue 27), heard with --listen ----------
+const WRONGGW01 = 'kdlab-wronggw01'
+const NETMASK01 = 'kdlab-netmask01'
+const WRONGDNS01 = 'kdlab-wrongdns01'
+const MOVED01 = 'kdlab-moved01'
+const PROXY01 = 'kdlab-proxy01'
+const ASKER01 = 'kdlab-asker01'
+/** MACs of the guests the recipes start (test/lab/scenarios-live.ts). */
+export const WIRE_REQUEST_MACS = {v6dup01: '52:54:00:6b:64:75', proxy01: '52:54:00:6b:64:77'} as const
+const WIRE_REQUEST_SCENARIOS: Scenario[] = [
+  {
+    name: 'wire-gateway-unanswered',
+    description: "a static guest (192.168.122.241/24) whose gateway is 192.168.122.254, an address nobody on the network holds; its DNS server is the network's (--listen)",
+    args: LISTEN,
+    beyondHost: {measures: ['ping', 'tcp'], why: 'the gateway set inside the guest is wrong: the host forwards what reaches it, nothing does'},
+    findings: [{id: 'guest-gateway-unanswered', entity: `${WRONGGW01}/`, rank: 1}],
+    ip: [
+      {domain: WRONGGW01, verdict: 'gateway unanswered', sources: ['wire']},
+      {domain: WEB01, verdict: 'ok'},
+    ],
+    noOtherAbove: 'info',
+    oracle: {[WRONGGW01]: {dhcp: 'skip', dns: 'ok', ping: 'fail', tcp: 'fail'}, [WEB01]: REACH_OK},
+    guestTruth: (lines, findings) => {
+      // Its own gateway, for which its own ARP gets no answer, is the address the finding names; the network's is beside it.
+      const gw = /gw=(\S+)/.exec(guestSays(lines, WRONGGW01, 'KD-NET'))![1]
+      expect(guestSays(lines, WRONGGW01, 'KD-ARP')).toBe(`${gw} none`)
+      const f = findingOn(findings, 'guest-gateway-unanswered', `${WRONGGW01}/`)
+      expect(f.title).toContain(gw)
+      expect(f.evidence?.join('\n')).toContain('192.168.122.1')
+    },
+  },
+  {
+    name: 'wire-netmask-wrong',
+    description: "a static guest with a /16 prefix on the network's /24 (192.168.122.242/16, gateway 192.168.122.1) that talks to 192.168.7.7, an address of another /24: it ARPs for it itself (--listen)",
+    args: LISTEN,
+    findings: [{id: 'guest-netmask-wrong', entity: `${NETMASK01}/`, rank: 1}],
+    ip: [{domain: NETMASK01, verdict: 'wrong netmask', sources: ['wire']}],
+    noOtherAbove: 'info',
+    oracle: {[NETMASK01]: {dhcp: 'skip', dns: 'ok', ping: 'ok', tcp: 'ok'}, [WEB01]: REACH_OK},
+    guestTruth: (lines, findings) => {
+      expect(guestSays(lines, NETMASK01, 'KD-ADDRS')).toBe('192.168.122.242/16')
+      const [peer, reached] = guestSays(lines, NETMASK01, 'KD-PEER').split(' ')
+      expect(reached).toBe('fail')
+      const f = findingOn(findings, 'guest-netmask-wrong', `${NETMASK01}/`)
+      expect(f.title).toContain(peer)
+      expect(f.evidence?.join('\n')).toContain('192.168.122.0/24')
+    },
+  },
+  {
+    name: 'wire-dns-unanswered',
+    description: 'a static guest (192.168.122.244/24, gateway 192.168.122.1) whose DNS server is 203.0.113.10, a host that runs none (its queries meet ICMP port unreachable) (--listen)',
+    args: LISTEN,
+    beyondHost: {measures: ['dns'], why: "the DNS server set inside the guest is wrong: the network's own answers"},
+    findings: [{id: 'guest-dns-unanswered', entity: `${WRONGDNS01}/`, rank: 1}],
+    ip: [{domain: WRONGDNS01, verdict: 'ok', sources: ['wire']}],
+    noOtherAbove: 'info',
+    oracle: {[WRONGDNS01]: {dhcp: 'skip', dns: 'fail', ping: 'ok', tcp: 'ok'}, [WEB01]: REACH_OK},
+    guestTruth: (lines, findings) => {
+      const dns = /dns=(\S+)/.exec(guestSays(lines, WRONGDNS01, 'KD-NET'))![1]
+      const f = findingOn(findings, 'guest-dns-unanswered', `${WRONGDNS01}/`)
+      expect(f.title).toContain(dns)
+      expect(f.evidence?.join('\n')).toContain('port 53 unreachable')
+    },
+  },
+  {
+    name: 'wire-dhcp-request-foreign',
+    description: 'a guest moved from another network: on boot, and again every round, it asks DHCP to keep its lease of 10.88.0.0/24 (INIT-REBOOT), is NAKed and takes a new lease (--listen)',
+    args: LISTEN,
+    findings: [{id: 'dhcp-request-foreign', entity: `${MOVED01}/`, rank: 1}],
+    ip: [{domain: MOVED01, verdict: 'ok'}],
+    noOtherAbove: 'info',
+    oracle: {[MOVED01]: REACH_OK, [WEB01]: REACH_OK},
+    guestTruth: (lines, findings) => {
+      const [lease, answer, server] = guestSays(lines, MOVED01, 'KD-DHCP-REBOOT').split(' ')
+      expect(answer).toBe('nak')
+      const f = findingOn(findings, 'dhcp-request-foreign', `${MOVED01}/`)
+      expect(f.title).toContain(lease)
+      expect(f.evidence?.join('\n')).toContain(`NAK from ${server}`)
+    },
+  },
+  {
+    name: 'wire-ipv6-dad-failed',
+    description: 'two guests configured with one static IPv6 address (fd42::50/64): the second one\'s duplicate address detection meets the first one\'s advertisement, and it tries again every round (--listen)',
+    args: LISTEN,
+    findings: [{id: 'ipv6-dad-failed', entity: 'kdlab-v6dup02/', rank: 1}],
+    ip: [
+      {domain: 'kdlab-v6dup01', verdict: 'ok'},
+      {domain: 'kdlab-v6dup02', verdict: 'ok'},
+    ],
+    noOtherAbove: 'info',
+    oracle: {'kdlab-v6dup01': REACH_OK, 'kdlab-v6dup02': REACH_OK},
+    guestTruth: (lines, findings) => {
+      expect(guestSays(lines, 'kdlab-v6dup01', 'KD-DADFAILED')).toBe('none')
+      expect(guestSays(lines, 'kdlab-v6dup02', 'KD-DADFAILED')).toBe('fd42::50/64')
+      const f = findingOn(findings, 'ipv6-dad-failed', 'kdlab-v6dup02/')
+      expect(f.title).toContain('fd42::50')
+      expect(f.evidence?.join('\n')).toContain(`${WIRE_REQUEST_MACS.v6dup01} (kdlab-v6dup01)`)
+      expect(findings.some((x) => x.id === 'ipv6-dad-failed' && x.entity.name.startsWith('kdlab-v6dup01/'))).toBe(false)
+    },
+  },
+  {
+    name: 'wire-proxy-arp',
+    description: "a guest with proxy ARP on its own link (proxy_arp, proxy_arp_pvlan, forwarding) answers a neighbour's ARP requests for the network's gateway (--listen)",
+    args: LISTEN,
+    findings: [{id: 'guest-proxy-arp', entity: `${PROXY01}/`, rank: 1}],
+    ip: [
+      {domain: PROXY01, verdict: 'ok'},
+      {domain: ASKER01, verdict: 'ok'},
+    ],
+    noOtherAbove: 'info',
+    oracle: {[PROXY01]: REACH_OK, [ASKER01]: REACH_OK},
+    guestTruth: (lines, findings) => {
+      // The neighbour's own ARP for its gateway is answered twice: by the host, and by the proxy.
+      const [gateway, ...macs] = guestSays(lines, ASKER01, 'KD-ARP').split(' ')
+      expect(macs).toContain(WIRE_REQUEST_MACS.proxy01)
+      expect(macs.length).toBe(2)
+      expect(findingOn(findings, 'guest-proxy-arp', `${PROXY01}/`).title).toContain(gateway)
+    },
+  },
+]
+
+/** Checks a scenario's guest truth against its recorded console lines. */
+export function checkGuestTruth(scenario: Scenario, lines: GuestLines, findings: ReportFinding[]): void {
+  scenario.guestTruth?.(lines, findings)
+}
 
 export const SCENARIOS: Scenario[] = [
   {
@@ -642,14 +792,17 @@ export const SCENARIOS: Scenario[] = [
     oracle: {[WEB01]: REACH_HOST_ONLY},
   },
   ...WIRE_SCENARIOS,
+  ...WIRE_REQUEST_SCENARIOS,
 ]
 
-interface ReportFinding {
+export interface ReportFinding {
   id: string
   severity: Severity
   rank: number
   entity: {kind: string; name: string}
   explainedBy?: string
+  title?: string
+  evidence?: string[]
 }
 
 /** Asserts a JSON report (or a Diagnosis) meets the scenario's expectations. */

@@ -24,10 +24,11 @@ import type {Runner} from '../lib/runner.js'
 import {getOrCreate} from '../lib/collections.js'
 import {type WireFacts, wireProbe} from '../../probes/wire.js'
 import {type WireJudgement, judgeWire, wireContextFor, wireOf} from '../derive/wire.js'
+import {type RequestLabels, type WireRequests, bridgeOfInterface, judgeRequests, requestLabels, segmentIndexes} from '../derive/wire-requests.js'
 import type {Link} from '../../probes/links.js'
 import {type Route, routesProbe} from '../../probes/routes.js'
 
-export type Verdict = 'ok' | 'no address' | 'APIPA' | 'foreign address' | 'conflict' | 'silent' | 'DHCP unanswered' | 'stale' | 'shut off'
+export type Verdict = 'ok' | 'no address' | 'APIPA' | 'foreign address' | 'conflict' | 'silent' | 'DHCP unanswered' | 'gateway unanswered' | 'wrong netmask' | 'stale' | 'shut off'
 
 /** What the guest did on the wire during --listen: null when it was not listened to. */
 export interface WireRow {
@@ -42,6 +43,8 @@ export interface WireRow {
   ownDhcpServers: string[] | null
   ipv6LinkLocal: string[]
   capped: boolean
+  /** What it asked for on the wire and who answered: its gateway, neighbours, DNS servers, DHCP, IPv6 DAD, ARP it answers. */
+  requests: RequestLabels
 }
 
 export interface AddressSeen {
@@ -111,6 +114,8 @@ export function buildInventory(results: Record<string, ProbeResult>, capturedAt:
   for (const list of Object.values(agent?.addresses ?? {})) for (const a of list) if (a.family === 'ipv6') addV6(a.mac, a.ip, 'agent')
   for (const w of wire?.interfaces ?? []) for (const ip of w.ipv6.linkLocal) addV6(w.mac, ip, 'wire')
   const domainOfMac = new Map(libvirt.domains.flatMap((d) => d.interfaces.filter((i) => i.mac).map((i) => [i.mac!, d.name] as const)))
+  const bridgeOfMac = new Map(libvirt.domains.flatMap((d) => d.interfaces.filter((i) => i.mac).map((i) => [i.mac!, bridgeOfInterface(i, libvirt)] as const)))
+  const segments = segmentIndexes({wire, libvirt, links, leases, neighbours, bridgeOfMac: (m) => bridgeOfMac.get(m), domainOfMac: (m) => domainOfMac.get(m)})
   // Two running guests with one MAC share whatever address it gets: that is a conflict too.
   const runningByMac = new Map<string, string[]>()
   for (const d of libvirt.domains.filter(isRunning)) for (const i of d.interfaces) if (i.mac) getOrCreate(runningByMac, i.mac, () => []).push(d.name)
@@ -135,6 +140,9 @@ export function buildInventory(results: Record<string, ProbeResult>, capturedAt:
       const heard = running ? wireOf(wire, i.mac) : undefined
       const context = heard && wireContextFor(i, libvirt, links, leases, data<Route[]>(results.routes))
       const judged = heard && context ? judgeWire(heard, context) : undefined
+      // What the host knows it holds (lease, guest agent): a neighbour entry may be a proxy's answer.
+      const held = ipv4.filter((a) => a.sources.includes('lease') || a.sources.includes('agent')).map((a) => a.ip)
+      const requests = heard && context ? judgeRequests(heard, context, segments.get(bridgeOfInterface(i, libvirt) ?? ''), held, (m) => domainOfMac.get(m)) : undefined
       rows.push({
         domain: d.name,
         state: d.state,
@@ -145,9 +153,9 @@ export function buildInventory(results: Record<string, ProbeResult>, capturedAt:
         ipv4,
         ipv6: running && i.mac ? v6ByMac.get(i.mac) ?? [] : [],
         leaseExpiry: leaseExpiry ? new Date(leaseExpiry * 1000).toISOString() : null,
-        verdict: verdictOf(running, ipv4, conflictsWith, judged),
+        verdict: verdictOf(running, ipv4, conflictsWith, judged, requests),
         conflictsWith,
-        wire: judged && context ? wireRow(judged, wire!.seconds, context.ownServers) : null,
+        wire: judged && context && requests ? wireRow(judged, wire!.seconds, context.ownServers, requests) : null,
       })
     }
   }
@@ -160,7 +168,7 @@ export function buildInventory(results: Record<string, ProbeResult>, capturedAt:
   }
 }
 
-function wireRow(j: WireJudgement, seconds: number, ownDhcpServers: string[] | null): WireRow {
+function wireRow(j: WireJudgement, seconds: number, ownDhcpServers: string[] | null, requests: WireRequests): WireRow {
   const w = j.heard
   return {
     seconds,
@@ -172,6 +180,7 @@ function wireRow(j: WireJudgement, seconds: number, ownDhcpServers: string[] | n
     ownDhcpServers,
     ipv6LinkLocal: w.ipv6.linkLocal,
     capped: w.capped,
+    requests: requestLabels(requests),
   }
 }
 
@@ -180,13 +189,16 @@ function wireRow(j: WireJudgement, seconds: number, ownDhcpServers: string[] | n
  * the host's tables: a guest that sent nothing is silent whatever a lease says, one that uses
  * an address its network cannot route has a foreign address.
  */
-export function verdictOf(running: boolean, ipv4: AddressSeen[], conflictsWith: string[], wire?: WireJudgement): Verdict {
+export function verdictOf(running: boolean, ipv4: AddressSeen[], conflictsWith: string[], wire?: WireJudgement, requests?: WireRequests): Verdict {
   if (!running) return 'shut off'
   if (conflictsWith.length > 0) return 'conflict'
   if (wire?.silent) return 'silent'
   if (wire && wire.foreign.length > 0) return 'foreign address'
   if (ipv4.length === 0) return wire?.dhcpUnanswered ? 'DHCP unanswered' : 'no address'
   if (ipv4.every((a) => isApipa(a.ip))) return 'APIPA'
+  // An address that cannot reach its gateway, or takes its neighbours for strangers (and strangers for neighbours), is not ok.
+  if (requests && requests.gatewayUnanswered.length > 0) return 'gateway unanswered'
+  if (requests && (requests.offSubnetAsked.length > 0 || requests.onSubnetViaGateway.length > 0)) return 'wrong netmask'
   // A lease on file that nothing confirms: the guest is not answering from it.
   if (ipv4.every((a) => a.sources.length === 1 && a.sources[0] === 'lease')) return 'stale'
   return 'ok'

@@ -123,7 +123,7 @@ export interface GuestInterface {
   network: string | null
   bridge: string | null
   addresses: string[]
-  /** The `kvmdoctor ip` verdict (Verdict: ok, no address, APIPA, foreign address, conflict, silent, DHCP unanswered, stale, shut off). */
+  /** The `kvmdoctor ip` verdict (Verdict: ok, no address, APIPA, foreign address, conflict, silent, DHCP unanswered, gateway unanswered, wrong netmask, stale, shut off). */
   verdict: Verdict | null
   flows: FlowMark[]
 }
@@ -411,8 +411,8 @@ function ownHealth(node: TopologyNode): Health {
       if (!node.running) return 'off'
       const flows = node.interfaces.flatMap((i) => i.flows)
       const verdicts = node.interfaces.map((i) => i.verdict)
-      if (flows.some((f) => f.verdict === 'fail') || verdicts.some((v) => v === 'APIPA' || v === 'conflict')) return 'fail'
-      if (flows.some((f) => f.verdict === 'indeterminate') || verdicts.some((v) => v === 'no address' || v === 'stale')) return 'warn'
+      if (flows.some((f) => f.verdict === 'fail') || verdicts.some((v) => v === 'APIPA' || v === 'conflict' || v === 'gateway unanswered')) return 'fail'
+      if (flows.some((f) => f.verdict === 'indeterminate') || verdicts.some((v) => v === 'no address' || v === 'stale' || v === 'wrong netmask')) return 'warn'
       return 'ok'
     }
   }

@@ -4,6 +4,7 @@ import {groupBy} from '../lib/collections.js'
 import {type DeriveContext, isRunning} from './context.js'
 import {macChangesOf} from './incidents.js'
 import {type WireContext, clientIdOwners, clientIdSharers, wireContextFor, wireInterfaceAttributes} from './wire.js'
+import {bridgeOfInterface, judgeRequests, segmentIndexes} from './wire-requests.js'
 import type {EntityView} from './types.js'
 
 export function domainViews(ctx: DeriveContext): EntityView[] {
@@ -35,9 +36,13 @@ export function interfaceViews(ctx: DeriveContext): EntityView[] {
   // The bridge a guest's DHCP goes out on: its network's, or the host bridge it is plugged into.
   const bridgeOfMac = (mac: string) => {
     const i = ctx.domainByMac.get(mac)?.iface
-    return i ? (i.type === 'network' ? ctx.networkByName.get(i.source ?? '')?.bridge : i.source ?? i.bridge) : undefined
+    return i ? bridgeOfInterface(i, libvirt) : undefined
   }
+  const domainOfMac = (mac: string) => ctx.domainByMac.get(mac)?.domain.name
   const clientIds = clientIdOwners(wire, leases, bridgeOfMac)
+  const segments = segmentIndexes({wire, libvirt, links, leases, neighbours, bridgeOfMac, domainOfMac})
+  // What the host knows a guest holds, beyond what it was heard sending from (a neighbour entry may be a proxy's answer).
+  const heldBy = (mac: string) => (ctx.addressesByMac.get(mac) ?? []).filter((a) => a.source === 'lease' || a.source === 'agent').map((a) => a.ip)
   // Interfaces on one network or bridge share their wire context.
   const wireContexts = new Map<string, WireContext>()
   const wireContextOf = (i: DomainInterface) => {
@@ -81,7 +86,9 @@ export function interfaceViews(ctx: DeriveContext): EntityView[] {
         isDirect: i.type === 'direct',
         trustGuestRxFilters: i.trustGuestRxFilters ?? null,
         macChanges: macChangesOf(i, leases, neighbours, arpScan, configuredMacs),
-        ...wireInterfaceAttributes(wire, i, running, wireContextOf(i), i.mac ? clientIdSharers(clientIds, i.mac, (m) => ctx.domainByMac.get(m)?.domain.name) : {ids: [], sharers: []}),
+        ...wireInterfaceAttributes(wire, i, running, wireContextOf(i), i.mac ? clientIdSharers(clientIds, i.mac, domainOfMac) : {ids: [], sharers: []}, (heard) =>
+          judgeRequests(heard, wireContextOf(i), segments.get(bridgeOfInterface(i, libvirt) ?? ''), heldBy(heard.mac), domainOfMac),
+        ),
       }
     }),
   )

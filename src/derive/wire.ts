@@ -9,6 +9,7 @@ import type {DomainInterface, LibvirtFacts} from '../../probes/libvirt.js'
 import type {Link} from '../../probes/links.js'
 import type {Route} from '../../probes/routes.js'
 import type {WireFacts, WireInterface} from '../../probes/wire.js'
+import {type WireRequests, requestLabels} from './wire-requests.js'
 import {type Cidr, cidrContains, cidrToString, isApipa, parseCidr} from '../lib/ipv4.js'
 
 export interface WireContext {
@@ -16,6 +17,21 @@ export interface WireContext {
   subnets: Cidr[]
   /** The DHCP servers that belong there (a libvirt network's own addresses); null when not known (bridged LAN). */
   ownServers: string[] | null
+  /** The subnets on its link (its network's own prefixes, not the ones routed through it); empty when unknown. */
+  onLink: Cidr[]
+  /** A libvirt network: every subnet of its link is known (a bridged LAN may carry others the host does not know). */
+  segmentKnown: boolean
+  /** A libvirt network without <forward>: nothing beyond its subnets is reachable. */
+  isolated: boolean
+  /** The gateway and DNS servers the host is for it (a libvirt network's addresses); empty when not the host's. */
+  gateways: string[]
+  dnsServers: string[]
+  /** The bridge it is on, the host's MAC and addresses there. */
+  bridge?: string
+  hostMac?: string
+  hostAddresses: string[]
+  /** MACs its traffic leaving the subnet goes to: the host bridge's when the host is its gateway. */
+  gatewayMacs: string[]
 }
 
 export interface WireJudgement {
@@ -75,7 +91,7 @@ export function wireContextFor(
 ): WireContext {
   const context = ownWireContext(iface, libvirt, links, leases)
   // The host routes more through the bridge than its subnets: a network's <route>, a static route to a router guest.
-  const bridge = iface.type === 'network' ? libvirt?.networks.find((n) => n.name === iface.source)?.bridge : iface.source ?? iface.bridge
+  const bridge = context.bridge
   if (bridge && context.subnets.length > 0) {
     for (const r of routes ?? []) {
       if (r.family !== 'inet' || r.type !== 'unicast' || r.dst === 'default' || !(r.dev === bridge || r.nexthops.some((h) => h.dev === bridge))) continue
@@ -91,22 +107,40 @@ function ownWireContext(iface: Pick<DomainInterface, 'type' | 'source' | 'bridge
     iface.type === 'network'
       ? libvirt?.networks.find((n) => n.name === iface.source)
       : libvirt?.networks.find((n) => n.bridge !== undefined && n.bridge === (iface.source ?? iface.bridge))
+  // A network-type interface names its network, not a bridge.
+  const bridge = network?.bridge ?? (iface.type === 'network' ? iface.bridge : iface.source ?? iface.bridge)
+  const link = bridge ? links?.find((l) => l.name === bridge) : undefined
+  const hostAddresses = (link?.addresses ?? []).filter((a) => a.family === 'inet').map((a) => a.address)
+  const host = {...(bridge ? {bridge} : {}), ...(link?.mac ? {hostMac: link.mac} : {})}
   if (network) {
     const v4 = network.ips.filter((ip) => ip.family === 'ipv4')
     const subnets = v4.map((ip) => parseCidr(`${ip.address}/${ip.prefix}`)).filter((c): c is Cidr => c !== undefined)
     // A network without a DHCP range has no server of its own: any that answers is someone's choice, not known to be rogue.
     const ownServers = v4.some((ip) => ip.dhcpRanges.length > 0 || ip.dhcpHosts.length > 0) ? v4.map((ip) => ip.address) : null
-    return {subnets, ownServers}
+    const isolated = network.forwardMode === 'isolated'
+    const addresses = v4.map((ip) => ip.address)
+    return {
+      subnets,
+      ownServers,
+      onLink: [...subnets],
+      segmentKnown: true,
+      isolated,
+      // libvirt's dnsmasq hands out the network's address as router (none on an isolated network) and as DNS server.
+      gateways: isolated ? [] : addresses,
+      dnsServers: network.dnsEnabled ? addresses : [],
+      ...host,
+      hostAddresses: [...new Set([...hostAddresses, ...addresses])],
+      gatewayMacs: link?.mac ? [link.mac] : [],
+    }
   }
-  const bridge = iface.source ?? iface.bridge
-  const link = links?.find((l) => l.name === bridge)
   const subnets = (link?.addresses ?? []).filter((a) => a.family === 'inet' && !isApipa(a.address)).map((a) => parseCidr(`${a.address}/${a.prefix}`)).filter((c): c is Cidr => c !== undefined)
   // The LAN's own server is not known from here; dhcpd.conf's subnets say what the LAN routes.
   for (const s of leases?.dhcpdConfigured ? leases.dhcpdSubnets : []) {
     const c = parseCidr(s)
     if (c && !subnets.some((x) => cidrToString(x) === cidrToString(c))) subnets.push(c)
   }
-  return {subnets, ownServers: null}
+  // A bridged LAN's gateway and DNS are the LAN's: known only from the DHCP answers heard on it.
+  return {subnets, ownServers: null, onLink: [...subnets], segmentKnown: false, isolated: false, gateways: [], dnsServers: [], ...host, hostAddresses, gatewayMacs: []}
 }
 
 /** The wire's account of one MAC, if it was listened to. */
@@ -174,9 +208,12 @@ export function wireInterfaceAttributes(
   running: boolean,
   context: WireContext,
   clientIds: {ids: string[]; sharers: string[]},
+  requests: (heard: WireInterface) => WireRequests,
 ): Record<string, unknown> {
   const heard = running ? wireOf(wire, iface.mac) : undefined
   const j = heard ? judgeWire(heard, context) : undefined
+  const r = heard ? requests(heard) : undefined
+  const l = r ? requestLabels(r) : undefined
   return {
     listened: j !== undefined,
     listenSeconds: wire?.seconds ?? null,
@@ -184,6 +221,7 @@ export function wireInterfaceAttributes(
     wireSilent: j ? j.silent : null,
     wireAddresses: heard?.addresses.map((a) => `${a.ip} (${a.via.join(', ')})`) ?? [],
     wireSubnets: context.subnets.map(cidrToString),
+    wireOnLink: context.onLink.map(cidrToString),
     wireForeign: j?.foreign ?? [],
     dhcpDiscovers: heard?.dhcp.discovers ?? null,
     dhcpUnanswered: j ? j.dhcpUnanswered : null,
@@ -193,5 +231,22 @@ export function wireInterfaceAttributes(
     rogueDhcpServerMacs: j?.rogueServerMacs ?? [],
     clientIds: clientIds.ids,
     clientIdSharedWith: clientIds.sharers,
+    // What it asks for, and who answers (wire-requests.ts).
+    wireGateways: l?.gateways ?? [],
+    wireDnsServers: l?.dnsServers ?? [],
+    wireUnanswered: l?.unanswered ?? [],
+    wireGatewayUnanswered: r?.gatewayUnanswered.map((u) => u.ip) ?? [],
+    wireGatewayAsks: l?.gatewayUnanswered ?? [],
+    wireLeavesSubnet: r ? r.leavesSubnet : null,
+    wireOffSubnetAsked: l?.offSubnetAsked ?? [],
+    wireOnSubnetViaGateway: l?.onSubnetViaGateway ?? [],
+    wireDnsUnanswered: l?.dnsUnanswered ?? [],
+    wireDnsUnansweredServers: r?.dnsUnanswered.map((d) => d.server) ?? [],
+    dhcpForeignRequests: l?.dhcpForeign ?? [],
+    dhcpForeignAddresses: [...new Set(r?.dhcpForeign.map((f) => f.address) ?? [])],
+    ipv6DadFailed: l?.dadFailed ?? [],
+    ipv6DadFailedAddresses: r?.dadFailed.map((d) => d.ip) ?? [],
+    arpAnswersForOthers: l?.answersForOthers ?? [],
+    arpAnswersForAddresses: r?.answersForOthers.map((a) => a.ip) ?? [],
   }
 }

@@ -11,10 +11,10 @@ import {rm} from 'node:fs/promises'
 import {join} from 'node:path'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 import {groundTruth} from '../ground-truth.js'
-import {REACH_OK, SCENARIOS, type Scenario, checkIp, checkOracle, checkScenario} from '../scenarios.js'
+import {GUEST_LINE_TAGS, type GuestLines, REACH_OK, SCENARIOS, type Scenario, checkGuestTruth, checkIp, checkOracle, checkScenario} from '../scenarios.js'
 import {type HostState, captureHostState, diffHostState, restoreHostState, restoreSavedHostState, saveHostState} from './host-state.js'
 import {traceNft} from './kernel-trace.js'
-import {CACHE, ROOT, cleanLab, ensureHost, guestAddresses, guestIpv6Addresses, kvmdoctor, sh, startGuest, startInternet, waitFor} from './lab.js'
+import {CACHE, ROOT, cleanLab, ensureHost, guestAddresses, guestIpv6Addresses, guestLine, kvmdoctor, sh, startGuest, startInternet, waitFor} from './lab.js'
 import {guestReach, measureOracle, reachMarks, reachSeq, runningLabGuests, waitReachOk, writeOracle} from './oracle.js'
 import {LIVE, WEB01} from './scenarios-live.js'
 import {type UplinkWatch, startUplinkWatch} from './uplink-watch.js'
@@ -41,6 +41,16 @@ async function checkIpAgainstConsoles(scenario: Scenario, args: string[]): Promi
     const linkLocal = (guestIpv6Addresses(row.domain) ?? []).map((a) => a.split('/')[0]).filter((a) => a.startsWith('fe80:'))
     if (listen >= 0 && linkLocal.length > 0) expect(row.ipv6.filter((a) => a.sources.includes('wire')).map((a) => a.ip).sort(), `IPv6 link-local of ${row.domain}`).toEqual(linkLocal.sort())
   }
+}
+
+/** Every running lab guest's last console line of each tag, written to fixtures/<name>/guests.json. */
+async function recordGuestLines(fixture: string): Promise<GuestLines> {
+  const lines: GuestLines = {}
+  for (const guest of (await runningLabGuests()).sort()) {
+    lines[guest] = Object.fromEntries(GUEST_LINE_TAGS.map((tag) => [tag, guestLine(guest, tag)]).filter((e): e is [string, string] => e[1] !== undefined))
+  }
+  writeFileSync(join(fixture, 'guests.json'), `${JSON.stringify(lines, null, 2)}\n`)
+  return lines
 }
 
 /** What the lab run saved, restored and saw on the uplink: checked by the last suite. */
@@ -93,6 +103,8 @@ describe('lab host', () => {
         const marks = await reachMarks()
         const [result, oracle] = await Promise.all([kvmdoctor(['--record', fixture, ...(scenario.args ?? [])], live.netns), measureOracle(marks)])
         writeOracle(fixture, oracle)
+        // The guests' own account of what they ask for and who answers, for the scenarios held against it.
+        const lines = scenario.guestTruth ? await recordGuestLines(fixture) : undefined
         if (live.trace) {
           // The kernel oracle, after the diagnosis (its trace tables must not be in the recording).
           const guest = WEB01.name
@@ -103,6 +115,7 @@ describe('lab host', () => {
         }
         checkOracle(scenario, oracle)
         checkScenario(scenario, result.report)
+        if (lines) checkGuestTruth(scenario, lines, result.report.findings)
         if (scenario.ip) await checkIpAgainstConsoles(scenario, scenario.args ?? [])
         // The default --fail-on is high.
         expect(result.exitCode).toBe(result.report.findings.some((f) => f.severity === 'critical' || f.severity === 'high') ? 1 : 0)
