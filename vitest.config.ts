@@ -9,7 +9,7 @@ export default defineConfig({
     // Installs xmllint and extracts promtool when missing (test/setup/install-tools.sh).
     globalSetup: ['test/setup/tools.ts'],
     projects: [
-      {extends: true, test: {name: 'unit', include: ['test/**/*.test.ts'], exclude: ['test/lab/**', 'test/hostile/**', 'node_modules/**']}},
+      {extends: true, test: {name: 'unit', include: ['test/**/*.test.ts'], exclude: ['test/lab/**', 'test/kernel/**', 'test/hostile/**', 'node_modules/**']}},
       // Hostile inputs: fake commands that hang or flood, CLI spawns, signals.
       {extends: true, test: {name: 'hostile', include: ['test/hostile/**/*.test.ts'], hookTimeout: 60_000}},
     ],

@@ -159,6 +159,68 @@ async function ipComparison(): Promise<string[]> {
   return [`| \`kvmdoctor ip --from\` 200 guests (synthetic) | ${Math.round(ipMs)} ms |`]
 }
 
+/** 500 hosts' JSON reports: the recordings' reports (a healthy host, its faults), each host its own name. */
+async function fleetReports(dir: string, hosts: number): Promise<void> {
+  const fixtures = ['healthy', 'healthy', 'healthy', 'ip-forward-off', 'masquerade-removed', 'tap-detached', 'firewall-flushed', 'dhcp-range-exhausted', 'forward-reject-subnet', 'dnsmasq-killed']
+  const reports: Record<string, unknown>[] = []
+  for (const f of fixtures) {
+    const r = await run(process.execPath, [BIN, 'diagnose', '--from', join(ROOT, 'fixtures', f), '--format', 'json', '--fail-on', 'none'], {maxBuffer: 64 * 1024 * 1024})
+    reports.push(JSON.parse(r.stdout))
+  }
+  await mkdir(dir, {recursive: true})
+  for (let i = 0; i < hosts; i++) {
+    const host = `hv${String(i + 1).padStart(4, '0')}`
+    await writeFile(join(dir, `${host}.json`), JSON.stringify({...reports[i % reports.length], host}, null, 2))
+  }
+}
+
+/** The fleet view of 500 reports, and 4 namespace hypervisors (the fleet lab) diagnosed over SSH at once against one run on a host itself. */
+async function manyHosts(): Promise<string[]> {
+  const dir = join(CACHE, 'fleet-500')
+  if (!existsSync(join(dir, 'hv0500.json'))) await fleetReports(dir, 500)
+  const fleetMs = await timeCommand([process.execPath, BIN, 'fleet', dir, '--json'], 5)
+  // Its CPU time too (GNU time, when there): on a shared machine the wall time is mostly the others' load.
+  const cpu = await run('/usr/bin/time', ['-f', '%U %S', process.execPath, BIN, 'fleet', dir, '--json'], {maxBuffer: 256 * 1024 * 1024}).catch((error: {stderr?: string}) => ({stderr: error.stderr ?? ''}))
+  const [user, sys] = (/(\d+\.\d+) (\d+\.\d+)\s*$/.exec(cpu.stderr) ?? []).slice(1).map(Number)
+  const cpuNote = user === undefined ? '' : `, ${Math.round((user + sys) * 1000)} ms CPU`
+  const rows = [`| \`kvmdoctor fleet\` of 500 host reports (--json) | ${Math.round(fleetMs)} ms${cpuNote} (target <= 2 s: ${fleetMs <= 2000 ? 'met' : 'MISSED'}) |`]
+  if (process.getuid?.() !== 0) return [...rows, '| SSH rows skipped: the fleet lab needs root (network namespaces) | |']
+  const {FLEET, startFleet} = await import('../test/lab/fleet-lab.js')
+  const lab = await startFleet(FLEET.slice(0, 4))
+  try {
+    const median5 = async (once: () => Promise<unknown>) => {
+      const times: number[] = []
+      for (let i = 0; i < 5; i++) {
+        const started = performance.now()
+        await once()
+        times.push(performance.now() - started)
+      }
+      return median(times)
+    }
+    const diagnose = ['diagnose', '--format', 'json', '--fail-on', 'none']
+    const localMs = await median5(() => lab.onHost(lab.hosts[0], [process.execPath, BIN, ...diagnose]))
+    const oneMs = await median5(() => lab.kvmdoctor([...diagnose, '--ssh', `root@${lab.hosts[0].address}`, ...lab.sshOptions]))
+    const fourMs = await median5(() => Promise.all(lab.hosts.map((h) => lab.kvmdoctor([...diagnose, '--ssh', `root@${h.address}`, ...lab.sshOptions]))))
+    const ratio = fourMs / localMs
+    rows.push(
+      `| \`kvmdoctor diagnose\` on a namespace hypervisor itself (local run) | ${Math.round(localMs)} ms |`,
+      `| the same host from the controller, \`--ssh\` | ${Math.round(oneMs)} ms |`,
+      `| 4 namespace hypervisors, \`--ssh\` in parallel | ${Math.round(fourMs)} ms |`,
+      `| ratio 4 over SSH / 1 local (target <= 2x) | ${ratio.toFixed(2)}x ${ratio <= 2 ? 'met' : `MISSED by ${((ratio / 2 - 1) * 100).toFixed(0)} %`} |`,
+    )
+    return rows
+  } finally {
+    await lab.stop()
+  }
+}
+
+/** `npm run bench -- --many-hosts`: only the many-hosts rows, printed (latest.md is left as it is). */
+if (process.argv.includes('--many-hosts')) {
+  console.log(`Load average at start (1/5/15 min): ${loadavg().map((l) => l.toFixed(2)).join(' / ')}`)
+  for (const line of await manyHosts()) console.log(line)
+  process.exit(0)
+}
+
 const machine = `${cpus()[0]?.model ?? 'unknown cpu'}, ${cpus().length} cores, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, node ${process.version}, ${process.platform}`
 // A shared machine's other work shows in wall times: the load the run started under is part of the result.
 const lines: string[] = [`# kvmdoctor benchmarks`, '', `Machine: ${machine}`, `Date: ${new Date().toISOString()}`, `Load average at start (1/5/15 min): ${loadavg().map((l) => l.toFixed(2)).join(' / ')}`, '']
@@ -203,6 +265,12 @@ log('')
 log('| measurement | median |')
 log('| --- | ---: |')
 for (const line of [...(await ipComparison()), ...(await wireAnalysis()), ...(await liveComparison())]) log(line)
+log('')
+log('## Many hosts')
+log('')
+log('| measurement | median of 5 |')
+log('| --- | ---: |')
+for (const line of await manyHosts()) log(line)
 await mkdir(join(ROOT, 'bench', 'results'), {recursive: true})
 await writeFile(join(ROOT, 'bench', 'results', 'latest.md'), lines.join('\n') + '\n')
 console.log(`\nwritten to bench/results/latest.md`)

@@ -66,6 +66,25 @@ export class SyntheticHost implements Runner {
     const defaultRules = [{priority: 0, src: 'all', table: 'local'}, {priority: 32766, src: 'all', table: 'main'}, {priority: 32767, src: 'all', table: 'default'}]
     this.cmd(['ip', '-j', 'rule', 'show'], JSON.stringify(defaultRules))
     this.cmd(['ip', '-6', '-j', 'rule', 'show'], JSON.stringify(defaultRules.filter((r) => r.table !== 'default')))
+    // Traffic control: default qdiscs, and every tenth guest shaped the way libvirt's <bandwidth> does it
+    // (htb root with one class and an sfq leaf for what it receives, an ingress policer for what it sends).
+    const qdiscs: object[] = [{kind: 'noqueue', handle: '0:', dev: 'lo', root: true, options: {}}, {kind: 'pfifo_fast', handle: '0:', dev: 'eth0', root: true, options: {}}]
+    for (let k = 0; k < networks; k++) qdiscs.push({kind: 'noqueue', handle: '0:', dev: `virbr${k}`, root: true, options: {}})
+    const stats = {bytes: 0, packets: 0, drops: 0, overlimits: 0, requeues: 0, backlog: 0, qlen: 0}
+    for (const g of guests) {
+      if (g.n % 10 !== 0) {
+        qdiscs.push({kind: 'noqueue', handle: '0:', dev: g.tap, root: true, options: {}, ...stats})
+        continue
+      }
+      qdiscs.push({kind: 'htb', handle: '1:', dev: g.tap, root: true, options: {r2q: 10, default: '0x1', direct_packets_stat: 0, direct_qlen: 1000}, ...stats})
+      qdiscs.push({kind: 'sfq', handle: '2:', dev: g.tap, parent: '1:1', options: {limit: 127, quantum: 1514, depth: 127, divisor: 1024, perturb: 10}, ...stats})
+      qdiscs.push({kind: 'ingress', handle: 'ffff:', dev: g.tap, parent: 'ffff:fff1', options: {}, ...stats})
+      this.cmd(['tc', '-s', 'class', 'show', 'dev', g.tap], 'class htb 1:1 root leaf 2: prio 0 rate 8Mbit ceil 16Mbit burst 1Mb cburst 1600b \n Sent 0 bytes 0 pkt (dropped 0, overlimits 0 requeues 0) \n backlog 0b 0p requeues 0\n')
+      this.cmd(['tc', '-j', '-s', 'filter', 'show', 'dev', g.tap, 'parent', '1:'], '[]')
+      this.cmd(['tc', '-j', '-s', 'filter', 'show', 'dev', g.tap, 'ingress'], JSON.stringify([{parent: 'ffff:', protocol: 'all', pref: 49152, kind: 'u32', chain: 0}, {parent: 'ffff:', protocol: 'all', pref: 49152, kind: 'u32', chain: 0, options: {fh: '800::800', order: 2048, key_ht: '800', bkt: '0', flowid: ':1', not_in_hw: true, match: {value: '0', mask: '0', offmask: '', off: 0}, actions: [{order: 1, kind: 'police', index: g.n + 1, control_action: {type: 'drop'}, overhead: 0, rate: 1000000, burst: 262144, mtu: 65536, ref: 1, bind: 1}]}}]))
+    }
+    this.cmd(['tc', '-j', '-s', 'qdisc', 'show'], JSON.stringify(qdiscs))
+    this.cmd(['tc', '-j', '-s', 'qdisc', 'list'], JSON.stringify(qdiscs))
     this.cmd(['ip', '-j', 'neigh', 'show'], JSON.stringify(guests.map((g) => ({dst: g.ip, dev: `virbr${g.net}`, lladdr: g.mac, state: ['REACHABLE']}))))
 
     const sys: Record<string, string> = {'net/ipv4/ip_forward': '1', 'net/bridge/bridge-nf-call-iptables': '0', 'net/bridge/bridge-nf-call-ip6tables': '0', 'net/netfilter/nf_conntrack_count': '4000', 'net/netfilter/nf_conntrack_max': '262144'}

@@ -52,7 +52,15 @@ export const guestAgentProbe: Probe<GuestAgentFacts> = {
         // An agent answers at once or not at all: a hung one must not hold `kvmdoctor ip` for the full timeout.
         const c = await runner.run(['virsh', '-c', options.libvirtUri, 'domifaddr', d.name, '--source', 'agent'], {timeoutMs: AGENT_TIMEOUT_MS})
         if (c.error !== undefined) facts.errors[d.name] = c.stderr.trim().split('\n').pop() || c.error
-        else facts.addresses[d.name] = parseDomifaddr(c.output).filter((a) => a.ip !== '127.0.0.1' && a.ip !== '::1')
+        else {
+          // One guest's unreadable answer is that guest's error, not every guest's.
+          try {
+            facts.addresses[d.name] = parseDomifaddr(c.output).filter((a) => a.ip !== '127.0.0.1' && a.ip !== '::1')
+          } catch (error) {
+            if (!(error instanceof ParseError)) throw error
+            facts.errors[d.name] = `unparseable answer: ${error.message}`
+          }
+        }
       }),
     )
     return facts

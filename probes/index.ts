@@ -15,6 +15,7 @@ import {modulesProbe} from './modules.js'
 import {servicesProbe} from './services.js'
 import {routes6Probe, routesProbe} from './routes.js'
 import {sysctlProbe} from './sysctl.js'
+import {tcProbe} from './tc.js'
 import type {Probe} from './types.js'
 import {wireProbe} from './wire.js'
 
@@ -28,6 +29,7 @@ export const ALL_PROBES: Probe[] = [
   neighboursProbe,
   sysctlProbe,
   netfilterProbe,
+  tcProbe,
   libvirtProbe,
   leasesProbe,
   processesProbe,

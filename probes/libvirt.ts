@@ -1,5 +1,6 @@
 import {createRequire} from 'node:module'
 import {netmaskToPrefix} from '../src/lib/ipv4.js'
+import {markDegraded} from '../src/lib/degraded.js'
 import {lines} from '../src/lib/runner.js'
 import {type Obj, type Probe, ParseError, ProbeUnavailable, isObj, str} from './types.js'
 
@@ -67,14 +68,14 @@ export interface LibvirtFacts {
   domains: LibvirtDomain[]
 }
 
-/** Parses virsh's fixed-width tables into rows keyed by the header names (lower-cased). */
-export function parseVirshTable(text: string): Record<string, string>[] {
+/**
+ * Parses virsh's fixed-width tables into rows keyed by the header names (lower-cased). virsh prints
+ * the header even when the table is empty: output without one (nothing at all included) is no table.
+ */
+export function parseVirshTable(text: string, what = 'virsh table'): Record<string, string>[] {
   const all = lines(text)
   const headerIndex = all.findIndex((l) => /^-{5,}/.test(l.trim()))
-  if (headerIndex < 1) {
-    if (all.length === 0) return []
-    throw new ParseError('virsh table: no header line')
-  }
+  if (headerIndex < 1) throw new ParseError(`${what}: ${all.length === 0 ? 'empty output' : 'output'} with no header line`)
   const header = all[headerIndex - 1]
   // Columns start where the header's words start; values are aligned to them.
   const starts = [...header.matchAll(/\S+(?: \S+)*/g)].map((m) => ({name: m[0].trim().toLowerCase(), at: m.index!}))
@@ -236,8 +237,8 @@ export const libvirtProbe: Probe<LibvirtFacts> = {
       }
     }
     const autostartDomains = new Set(lines(autostartList.output).map((l) => l.trim()))
-    const networkRows = parseVirshTable(netList.output)
-    const domainRows = parseVirshTable(domList.output)
+    const networkRows = parseVirshTable(netList.output, 'virsh net-list --all')
+    const domainRows = parseVirshTable(domList.output, 'virsh list --all')
     const networks = await Promise.all(
       networkRows.map(async (row) => {
         const c = await virsh('net-dumpxml', row.name)
@@ -258,6 +259,7 @@ export const libvirtProbe: Probe<LibvirtFacts> = {
     if (libvirtVersion) facts.version = libvirtVersion
     const backend = parseNetworkConf(networkConf.error === undefined ? networkConf.output : '')
     if (backend) facts.firewallBackendSetting = backend
-    return facts
+    // Which guests start at boot decides rules too (a network they need must start at boot): unread, it is not "none".
+    return markDegraded(facts, autostartList.error !== undefined ? [`virsh list --autostart: ${autostartList.error} (which guests start at boot is unknown)`] : [])
   },
 }

@@ -23,9 +23,25 @@ export interface Link {
   mac?: string
   addresses: Address[]
   /** Only on bridges. */
-  bridge?: {stpState: number; forwardDelayCs: number}
+  bridge?: {
+    stpState: number
+    forwardDelayCs: number
+    /** The bridge filters by VLAN (then each port's VLANs decide what it sends and takes). */
+    vlanFiltering?: boolean
+  }
   /** Only on bridge ports: the port's STP state (forwarding, listening, learning, blocking, disabled). */
   portState?: string
+  /** Only on bridge ports: flags that decide what the port sends and takes. */
+  port?: {
+    /** Broadcast frames (ARP requests, DHCP broadcasts) are flooded to it. */
+    bcastFlood?: boolean
+    /** Unknown unicast is flooded to it. */
+    flood?: boolean
+    /** 802.1X locking: only MACs with an fdb entry of their own may send. */
+    locked?: boolean
+    /** Isolated ports talk only to ports that are not isolated. */
+    isolated?: boolean
+  }
 }
 
 export function linkKind(raw: Obj): LinkKind {
@@ -68,10 +84,19 @@ export function parseIpAddr(text: string): Link[] {
     if (mac && row.link_type === 'ether') link.mac = mac.toLowerCase()
     if (link.kind === 'bridge' && isObj(info.info_data)) {
       link.bridge = {stpState: num(info.info_data.stp_state) ?? 0, forwardDelayCs: num(info.info_data.forward_delay) ?? 0}
+      if (info.info_data.vlan_filtering === 1 || info.info_data.vlan_filtering === true) link.bridge.vlanFiltering = true
     }
     if (info.info_slave_kind === 'bridge' && isObj(info.info_slave_data)) {
-      const state = str(info.info_slave_data.state)
+      const slave = info.info_slave_data
+      const state = str(slave.state)
       if (state) link.portState = state
+      const flag = (v: unknown) => (typeof v === 'boolean' ? v : undefined)
+      const port: NonNullable<Link['port']> = {}
+      if (flag(slave.bcast_flood) !== undefined) port.bcastFlood = flag(slave.bcast_flood)
+      if (flag(slave.flood) !== undefined) port.flood = flag(slave.flood)
+      if (flag(slave.locked) !== undefined) port.locked = flag(slave.locked)
+      if (flag(slave.isolated) !== undefined) port.isolated = flag(slave.isolated)
+      if (Object.keys(port).length > 0) link.port = port
     }
     return link
   })

@@ -1,4 +1,5 @@
 import type {NfRuleset} from '../src/lib/netfilter.js'
+import {markDegraded} from '../src/lib/degraded.js'
 import type {CommandCapture} from '../src/lib/runner.js'
 import {detectIptablesVariant} from './netfilter/iptables-save.js'
 import {type IptablesSource, buildRuleset} from './netfilter/ruleset.js'
@@ -37,7 +38,9 @@ export const netfilterProbe: Probe<NetfilterFacts> = {
     ])
     const gaps: string[] = []
     const [v4] = saves
-    // The IPv4 filter decides every guest flow kvmdoctor follows: without it nothing can be told.
+    // The IPv4 filter decides every guest flow kvmdoctor follows: an iptables-save that failed leaves too much
+    // unknown (libvirt's own rules would be read as nft's opaque xt expressions). One that printed only
+    // "Table `X' is incompatible" did not fail: those tables come from nft.
     if (v4.error !== undefined && !absent(v4)) throw new ProbeUnavailable(v4.error)
     if (nftJson.error !== undefined && !absent(nftJson)) throw new ProbeUnavailable(nftJson.error)
     if (absent(v4) && absent(nftJson)) throw new ProbeUnavailable('neither iptables-save nor nft is installed: the packet filter cannot be read')
@@ -51,21 +54,23 @@ export const netfilterProbe: Probe<NetfilterFacts> = {
     saves.forEach((capture, i) => {
       const spec = SAVES[i]
       if (capture.error === undefined) iptables.push({text: capture.output, family: spec.family, backend: spec.backend})
-      else if (!absent(capture) && i > 0) gaps.push(`${spec.argv[0]}: ${capture.error}`)
+      else if (!absent(capture) && i > 0) gaps.push(`${spec.argv[0]}: ${capture.error} (the ${spec.backend === 'iptables-legacy' ? 'iptables-legacy' : 'ip6tables'} ${spec.family === 'ip6' ? 'IPv6' : 'IPv4'} tables are unknown)`)
     })
     if (ipset.error !== undefined && !absent(ipset)) gaps.push(`ipset list: ${ipset.error} (sets it holds are unknown)`)
     const ruleset = buildRuleset({
+      gaps,
       iptables,
       ...(nftJson.error === undefined ? {nft: {json: nftJson.output, ...(nftText.error === undefined ? {text: nftText.output} : {})}} : {}),
       ...(ipset.error === undefined ? {ipset: ipset.output} : {}),
     })
     const variant = detectIptablesVariant(v4.output)
-    return {
+    // What could not be read may hold the rule that decides a flow: the rules reading this ruleset are not checked.
+    return markDegraded({
       ...ruleset,
       gaps,
       ...(variant ? {iptablesVariant: variant === 'iptables-nft' ? 'nf_tables' : 'legacy'} : {}),
       // iptables-nft prints the warning on stderr, older versions in the output.
       legacyTablesWarning: /iptables-legacy tables present/.test(v4.stderr + v4.output),
-    }
+    }, gaps)
   },
 }

@@ -23,7 +23,9 @@ export interface ProcessFacts {
   libvirtdRunning: boolean
 }
 
+/** ps lists at least itself: output without a single process was cut or lost, not a host running nothing. */
 export function parsePs(text: string): Process[] {
+  if (lines(text).length === 0) throw new ParseError('ps: empty output (it lists at least itself)')
   return lines(text).map((line, i) => {
     const m = /^\s*(\d+)\s+(.*)$/.exec(line)
     if (!m) throw new ParseError(`ps line ${i + 1}: expected "PID ARGS"`)

@@ -36,6 +36,7 @@ const DAEMONS: {service: string; pattern: RegExp}[] = [
 /** `ps -eo pid=,etimes=,args=`: each daemon's start, as the capture time minus its elapsed seconds. */
 export function parsePsStarts(text: string, capturedAt: Date): ServiceEvent[] {
   const events: ServiceEvent[] = []
+  if (lines(text).length === 0) throw new ParseError('ps: empty output (it lists at least itself)')
   for (const [i, line] of lines(text).entries()) {
     const m = /^\s*(\d+)\s+(\d+)\s+(.*)$/.exec(line)
     if (!m) throw new ParseError(`ps line ${i + 1}: expected "PID ELAPSED ARGS"`)

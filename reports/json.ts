@@ -47,6 +47,7 @@ export function toJsonReport(d: Diagnosis, gate?: GateDecision) {
       ...(f.decidedBy ? {decidedBy: {hop: f.decidedBy.name, verdict: f.decidedBy.verdict, detail: f.decidedBy.detail, ...(f.decidedBy.element ? {element: f.decidedBy.element.text} : {})}} : {}),
     })),
     ...(d.datapathUnavailable ? {datapathUnavailable: d.datapathUnavailable} : {}),
+    ...(d.source ? {source: d.source} : {}),
   }
 }
 

@@ -9,12 +9,15 @@ import {findingKey} from '../src/core/engine.js'
 import {deriveTopology} from '../src/core/topology.js'
 import {checkCounts, checklist} from './checks.js'
 import {mdCode, mdCodeBlock, mdText} from './escape.js'
+import {sourceHeaderLines} from './source-header.js'
 import {depthOf, entityLabel, infoGroups, lonelyInfo, notCheckedByReason, privilegeHint, rootFixes, summaryLine, verdictOf} from './summary.js'
 import {topologyGraph, topologyMermaid} from './topology-graph.js'
 
 export function renderMarkdown(d: Diagnosis, options: {showSuppressed?: boolean} = {}): string {
   const verdict = verdictOf(d)
   const out: string[] = [`# kvmdoctor: ${mdText(d.host)}`, '', `**${verdict.health === 'ok' ? '✓' : '✗'} ${mdText(verdict.text)}**`, '', mdText(summaryLine(d)), '']
+  const header = sourceHeaderLines(d.source)
+  if (header.length > 0) out.push(...header.map((l) => `> ${mdText(l)}`), '')
   const byKey = new Map(d.findings.map((f) => [findingKey(f), f]))
   const hint = privilegeHint(d)
   if (hint) out.push(`> ${mdText(hint)}`, '')

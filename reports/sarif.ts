@@ -19,23 +19,30 @@ const SECURITY_SEVERITY: Record<Severity, string> = {critical: '9.5', high: '8.0
 /** GitHub's problem.severity for results that are not security alerts. */
 const PROBLEM_SEVERITY: Record<Severity, 'error' | 'warning' | 'recommendation'> = {critical: 'error', high: 'error', medium: 'warning', low: 'recommendation', info: 'recommendation'}
 
-/** The file a person would edit to fix it, where there is one (relative to the host's root). */
-export function fileToChange(f: Pick<Finding, 'id' | 'entity'>): string | undefined {
-  if (f.entity.kind === 'network') return `etc/libvirt/qemu/networks/${f.entity.name}.xml`
-  if (f.entity.kind === 'dhcp-service') return 'etc/dhcp/dhcpd.conf'
-  if (f.entity.kind === 'domain') return `etc/libvirt/qemu/${f.entity.name}.xml`
-  if (f.entity.kind === 'interface') return `etc/libvirt/qemu/${f.entity.name.split('/')[0]}.xml`
-  if (['ip-forward-disabled', 'expect-forwarding', 'rp-filter-strict', 'arp-flux', 'conntrack-table-full', 'bridge-netfilter-enabled'].includes(f.id)) return 'etc/sysctl.d/90-kvmdoctor.conf'
+/** The file a person would edit to fix it, where there is one, as path segments from the host's root (a name is one segment, whatever it holds). */
+export function fileToChange(f: Pick<Finding, 'id' | 'entity'>): string[] | undefined {
+  if (f.entity.kind === 'network') return ['etc', 'libvirt', 'qemu', 'networks', `${f.entity.name}.xml`]
+  if (f.entity.kind === 'dhcp-service') return ['etc', 'dhcp', 'dhcpd.conf']
+  if (f.entity.kind === 'domain') return ['etc', 'libvirt', 'qemu', `${f.entity.name}.xml`]
+  if (f.entity.kind === 'interface') return ['etc', 'libvirt', 'qemu', `${f.entity.name.split('/')[0]}.xml`]
+  if (['ip-forward-disabled', 'expect-forwarding', 'rp-filter-strict', 'arp-flux', 'conntrack-table-full', 'bridge-netfilter-enabled'].includes(f.id)) return ['etc', 'sysctl.d', '90-kvmdoctor.conf']
   return undefined
 }
 
-/** A relative URI path segment: pchar keeps ':' and '@' readable, everything else outside unreserved is escaped. */
-const segment = (s: string) => encodeURIComponent(s).replace(/%3A/g, ':').replace(/%40/g, '@')
+/**
+ * A relative URI path segment: pchar keeps ':' and '@' readable, everything else outside unreserved is
+ * escaped ('/' too: a name never adds a segment). No segment is a dot segment, nor holds "..": a name
+ * like ".." or "../../etc/x" must not lead a consumer that resolves the path out of its root.
+ */
+const segment = (s: string) => {
+  const escaped = encodeURIComponent(s).replace(/%3A/g, ':').replace(/%40/g, '@').replace(/\.(?=\.)|(?<=\.)\./g, '%2E')
+  return /^(?:\.|%2E)*$/.test(escaped) ? `_${escaped}` : escaped
+}
 
 /** Where a result is: the file to change, or kvmdoctor/HOST/KIND/NAME with a name that survives guest restarts. */
 export function artifactUri(host: string, f: Pick<Finding, 'id' | 'entity' | 'context'>, taps: Map<string, GuestNic>): string {
   const file = fileToChange(f)
-  if (file) return file.split('/').map(segment).join('/')
+  if (file) return file.map(segment).join('/')
   return ['kvmdoctor', host, f.entity.kind, ...stableName(f, taps).split('/')].map(segment).join('/')
 }
 
@@ -98,11 +105,27 @@ export function toSarif(d: Diagnosis, env: NodeJS.ProcessEnv = process.env) {
         },
         // One category per host (the part before the last slash): each hypervisor's alerts stay its own.
         automationDetails: {id: `kvmdoctor/${d.host}/${d.capturedAt}`},
-        invocations: [{executionSuccessful: true, endTimeUtc: d.capturedAt, toolExecutionNotifications: d.probes.filter((p) => !p.ok && !p.skipped).map((p) => ({level: 'warning', message: {text: `probe ${p.id} unavailable: ${p.error}`}}))}],
+        invocations: [invocation(d, ruleIndex)],
         results: [...d.findings.map((f) => result(f)), ...d.suppressed.map((s) => result(s.finding, s.entry))],
       },
     ],
   }
+}
+
+/**
+ * The run as code scanning judges it: a run that could not check every rule did not succeed
+ * (uploaded with `if: always()`, a run that checked nothing must not close the open alerts), and
+ * says why: one notification per probe that could not run, and one per rule not checked.
+ */
+function invocation(d: Diagnosis, ruleIndex: Map<string, number>) {
+  const probes = d.probes.filter((p) => !p.ok && !p.skipped).map((p) => ({level: 'error', message: {text: `probe ${p.id} unavailable: ${p.error}`}}))
+  const partial = d.probes.filter((p) => p.ok && p.degraded && p.degraded.length > 0).map((p) => ({level: 'error', message: {text: `probe ${p.id} read only part of its sources: ${p.degraded!.join('; ')}`}}))
+  const rules = d.notChecked.map((n) => ({
+    level: 'error',
+    message: {text: `not checked: ${n.ruleId}${n.entity ? ` on ${n.entity.kind} ${n.entity.name}` : ''}: ${n.reason}`},
+    associatedRule: {id: n.ruleId, index: ruleIndex.get(n.ruleId)},
+  }))
+  return {executionSuccessful: d.notChecked.length === 0 && probes.length === 0 && partial.length === 0, endTimeUtc: d.capturedAt, toolExecutionNotifications: [...probes, ...partial, ...rules]}
 }
 
 export function renderSarif(d: Diagnosis): string {

@@ -130,14 +130,18 @@ export function verdictOf(d: Diagnosis): Verdict {
   const rootOf = (f: Finding): Finding => (f.explainedBy && byKey.get(f.explainedBy) ? rootOf(byKey.get(f.explainedBy)!) : f)
   const rootSet = new Set(serious.map(rootOf))
   const roots = d.findings.filter((f) => rootSet.has(f))
-  const health = worst === null ? 'ok' : severityWeight(worst) >= severityWeight('high') ? 'fail' : 'warn'
   const notChecked = new Set(d.notChecked.map((n) => n.ruleId)).size
+  // A run that could not check everything is never presented as a healthy host.
+  const health = worst === null ? (notChecked > 0 ? 'warn' : 'ok') : severityWeight(worst) >= severityWeight('high') ? 'fail' : 'warn'
   const unchecked = notChecked > 0 ? `; ${notChecked} rule(s) not checked` : ''
   const counts = SEVERITIES.filter((s) => d.counts[s] > 0).map((s) => `${d.counts[s]} ${s}`).join(', ')
+  const info = d.counts.info > 0 ? ` (${d.counts.info} info)` : ''
   const text =
-    worst === null
-      ? `OK  ${d.host}: no problems found${d.counts.info > 0 ? ` (${d.counts.info} info)` : ''}${unchecked}`
-      : `${worst.toUpperCase()}  ${d.host}: ${roots.length} root cause${roots.length === 1 ? '' : 's'} (${counts})${unchecked}`
+    worst !== null
+      ? `${worst.toUpperCase()}  ${d.host}: ${roots.length} root cause${roots.length === 1 ? '' : 's'} (${counts})${unchecked}`
+      : notChecked > 0
+        ? `NOT CHECKED  ${d.host}: no problems found in what could be checked${info}${unchecked}`
+        : `OK  ${d.host}: no problems found${info}`
   return {health, worst, roots, text}
 }
 

@@ -9,6 +9,7 @@ import type {Diagnosis} from '../src/core/diagnose.js'
 import type {Finding} from '../src/core/engine.js'
 import {deriveTopology} from '../src/core/topology.js'
 import {checkCounts, checklist} from './checks.js'
+import {sourceHeaderLines} from './source-header.js'
 import {type Line, type TreeNode, renderTable, renderTree, wrapLine} from './layout.js'
 import {PLAIN, type Style} from './style.js'
 import {type FindingTree, entityLabel, findingTrees, infoLine, notCheckedByReason, privilegeHint, rootFixes, summaryLine, verdictOf} from './summary.js'
@@ -37,6 +38,7 @@ export function renderTerminal(d: Diagnosis, options: TerminalOptions = {}): str
 
   verdictLine()
   para(style.dim(summaryLine(d)))
+  for (const line of sourceHeaderLines(d.source)) para({text: style.dim(line), hang: 4})
   const hint = privilegeHint(d)
   if (hint) para({label: 'hint: ', text: hint})
   out.push('')

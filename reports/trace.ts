@@ -5,12 +5,13 @@
  */
 import type {Flow, Hop} from '../src/datapath/flows.js'
 import type {TraceStep} from '../src/datapath/netfilter/evaluate.js'
+import {sourceHeaderLines} from './source-header.js'
 import type {TraceResult} from '../src/core/trace-service.js'
 
 const VERDICT = {pass: 'pass', fail: 'FAIL', indeterminate: '????'} as const
 
 export function renderTrace(t: TraceResult): string {
-  const out: string[] = [`kvmdoctor trace ${t.guest} on ${t.host} (${t.capturedAt})`, '']
+  const out: string[] = [`kvmdoctor trace ${t.guest} on ${t.host} (${t.capturedAt})`, ...sourceHeaderLines(t.source), '']
   if (t.unavailable) {
     out.push(`The flows cannot be followed: ${t.unavailable}`)
     return out.join('\n') + '\n'
@@ -23,6 +24,8 @@ export function renderTrace(t: TraceResult): string {
     out.push(`Flow ${n + 1}/${t.flows.length}: ${f.kind}  ${f.guest} ${f.iface}${f.mac ? ` ${f.mac}` : ''}${f.network ? `  network ${f.network}` : ''}${f.bridge ? `, bridge ${f.bridge}` : ''}`)
     out.push(`  ${f.description}`)
     out.push(`  packet: ${f.packet}`)
+    // What the verdict takes for granted: a pass with assumptions is a pass of the host's side only.
+    for (const a of f.assumptions ?? []) out.push(`  assumes: ${a}`)
     const width = Math.max(...f.hops.map((h) => h.name.length))
     f.hops.forEach((h, i) => {
       out.push(`  ${String(i + 1).padStart(2)}  ${VERDICT[h.verdict]}  ${h.name.padEnd(width)}  ${h.detail}`)

@@ -6,6 +6,8 @@ export const rule: RuleDefinition = {
   scope: 'host',
   title: 'Rules live in both iptables-legacy and iptables-nft',
   requires: ['netfilter'],
+  // The warning without a listing that could have been read (not merely an absent iptables-legacy-save) proves nothing.
+  needs: ['legacyRulesKnown'],
   // Both firewalls doing something: rules in iptables-nft, and rules in legacy tables (or, when
   // iptables-legacy-save could not be read, the warning iptables-nft prints about them).
   derive: (e) => ({

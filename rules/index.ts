@@ -46,6 +46,9 @@ import {rule as dhcpNoOffer} from './dhcp-no-offer.js'
 import {rule as guestAddressForeign} from './guest-address-foreign.js'
 import {rule as guestSilent} from './guest-silent.js'
 import {rule as rogueDhcpServer} from './rogue-dhcp-server.js'
+import {rule as snatAddressNotLocal} from './snat-address-not-local.js'
+import {rule as guestUnaddressedNetwork} from './guest-unaddressed-network.js'
+import {rule as routedNetworkNoReturnRoute} from './routed-network-no-return-route.js'
 import {rule as guestGatewayUnanswered} from './guest-gateway-unanswered.js'
 import {rule as guestNetmaskWrong} from './guest-netmask-wrong.js'
 import {rule as guestDnsUnanswered} from './guest-dns-unanswered.js'
@@ -102,6 +105,9 @@ export const ALL_RULES: RuleDefinition[] = [
   dhcpNoOffer,
   rogueDhcpServer,
   guestAddressForeign,
+  snatAddressNotLocal,
+  guestUnaddressedNetwork,
+  routedNetworkNoReturnRoute,
   guestGatewayUnanswered,
   guestNetmaskWrong,
   guestDnsUnanswered,

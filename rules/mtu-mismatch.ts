@@ -29,4 +29,6 @@ export const rule: RuleDefinition = {
     "this lowers every device on {name} to the smallest MTU there ({mtuTarget}); persist it with <mtu size='{mtuTarget}'/> in the network or domain XML",
     'on overlays, clamp TCP MSS instead: iptables -t mangle -A FORWARD -p tcp --tcp-flags SYN,RST SYN -j TCPMSS --clamp-mss-to-pmtu',
   ],
+  // The datapath's drop of a frame too big for a port is this mismatch, seen from a flow.
+  claims: ['mtu:{name}'],
 }

@@ -18,8 +18,9 @@ await build({
   target: 'node20',
   chunkNames: 'chunks/[name]-[hash]',
   packages: 'bundle',
-  // oclif reads a tsconfig with TypeScript only when run from TypeScript sources, never from here.
-  external: ['typescript'],
+  // oclif reads a tsconfig with TypeScript only when run from TypeScript sources, never from here;
+  // lzma-native loads its prebuilt liblzma binding from its own directory: it stays in node_modules.
+  external: ['typescript', 'lzma-native'],
   // CommonJS dependencies call require(); an ES module has none of its own.
   banner: {js: "import {createRequire as __kvmdoctorRequire} from 'node:module'; const require = __kvmdoctorRequire(import.meta.url);"},
   logLevel: 'warning',

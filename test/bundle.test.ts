@@ -130,10 +130,27 @@ describe('support bundles', () => {
       const source = await ReplayRunner.open(fixtureDir('dnsmasq-killed'))
       const made = await createBundle({runner: source, options: replayOptions(source), version: 'test', output: join(await tmp(), 'b.tar.gz'), redact: false, reports: bundleReports})
       const old = await repacked(made.path, (top) => rm(join(top, 'SHA256SUMS')))
-      const {runner, cleanup} = await openBundle(old)
+      const {runner, cleanup, unverified} = await openBundle(old)
+      expect(unverified).toBe('SHA256SUMS')
       const again = await diagnose({runner, options: replayOptions(runner), version: 'test'})
       await cleanup()
       expect(summary(again)).toEqual(summary(made.diagnosis))
+      const verified = await openBundle(made.path)
+      expect(verified.unverified).toBeUndefined()
+      await verified.cleanup()
+    })
+
+    it('a bundle without SHA256SUMS opens only with a warning that its files are unverified, in every command and mode', async () => {
+      const source = await ReplayRunner.open(fixtureDir('dnsmasq-killed'))
+      const made = await createBundle({runner: source, options: replayOptions(source), version: 'test', output: join(await tmp(), 'b.tar.gz'), redact: false, reports: bundleReports})
+      const old = await repacked(made.path, (top) => rm(join(top, 'SHA256SUMS')))
+      const warning = /^kvmdoctor: warning: .*repacked\.tar\.gz has no SHA256SUMS: its files are unverified/m
+      for (const args of [['diagnose', '--from', old], ['diagnose', '--from', old, '--json'], ['ip', '--from', old], ['topology', '--from', old], ['trace', 'kdlab-web01', '--from', old]]) {
+        const r = await kvmdoctorCli(args)
+        expect(r.stderr, args.join(' ')).toMatch(warning)
+        expect(r.exitCode, args.join(' ')).not.toBe(2)
+      }
+      expect((await kvmdoctorCli(['diagnose', '--from', made.path])).stderr).not.toMatch(/unverified/)
     })
   })
 

@@ -17,13 +17,13 @@ import {gateDecision} from '../src/core/gate.js'
 import {ipInventory} from '../src/core/ip-service.js'
 import {ReplayRunner} from '../src/core/snapshot.js'
 import {runTrace} from '../src/core/trace-service.js'
-import {ROOT, fixtureDir, kvmdoctorCli} from './helpers.js'
+import {NO_CONFIG_DIR, ROOT, fixtureDir, kvmdoctorCli} from './helpers.js'
 import {SCHEMAS, problems} from './schemas.js'
 import {RECORDINGS, withPolicyRules} from './tools.js'
 
 const VERSION = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')).version as string
 const base = {timeoutMs: 5000, options: {active: false, libvirtUri: 'qemu:///system'}}
-const diagnosisOf = (from: string, now = '2026-11-28T12:00:00Z') => runDiagnose({...base, from, version: VERSION}, {now: () => new Date(now), cwd: ROOT})
+const diagnosisOf = (from: string, now = '2026-11-28T12:00:00Z') => runDiagnose({...base, from, version: VERSION}, {now: () => new Date(now), configDir: NO_CONFIG_DIR})
 
 describe('JSON Schemas on every recording', () => {
   const sources = new Map<string, string>()

@@ -12,11 +12,11 @@ import {renderJunit} from '../reports/junit.js'
 import type {Diagnosis} from '../src/core/diagnose.js'
 import {runDiagnose} from '../src/core/diagnose-service.js'
 import {findingKey} from '../src/core/engine.js'
-import {ROOT, fixtureDir} from './helpers.js'
+import {NO_CONFIG_DIR, ROOT, fixtureDir} from './helpers.js'
 import {RECORDINGS, findTool, missingTool, withPolicyRules, withoutCaptures} from './tools.js'
 
 const diagnosisOf = (from: string, ignoreFile?: string) =>
-  runDiagnose({from, ignoreFile, timeoutMs: 5000, options: {active: false, libvirtUri: 'qemu:///system'}, version: 'test'}, {now: () => new Date('2026-11-28T12:00:00Z'), cwd: ROOT})
+  runDiagnose({from, ignoreFile, timeoutMs: 5000, options: {active: false, libvirtUri: 'qemu:///system'}, version: 'test'}, {now: () => new Date('2026-11-28T12:00:00Z'), configDir: NO_CONFIG_DIR})
 
 const XSD = {xunit: join(ROOT, 'test/data/junit-xsd/jenkins-xunit-junit-10.xsd'), ant: join(ROOT, 'test/data/junit-xsd/ant-junit.xsd')}
 const xmllint = findTool('xmllint')

@@ -8,11 +8,11 @@ import {guestTaps} from '../reports/identity.js'
 import {renderPrometheus} from '../reports/prometheus.js'
 import type {Diagnosis} from '../src/core/diagnose.js'
 import {runDiagnose} from '../src/core/diagnose-service.js'
-import {ROOT, fixtureDir} from './helpers.js'
+import {NO_CONFIG_DIR, fixtureDir} from './helpers.js'
 import {RECORDINGS, findTool, missingTool, withPolicyRules, recordedTap, withTapRenamed, withoutCaptures} from './tools.js'
 
 const diagnosisOf = (from: string) =>
-  runDiagnose({from, timeoutMs: 5000, options: {active: false, libvirtUri: 'qemu:///system'}, version: 'test'}, {now: () => new Date('2026-11-28T12:00:00Z'), cwd: ROOT})
+  runDiagnose({from, timeoutMs: 5000, options: {active: false, libvirtUri: 'qemu:///system'}, version: 'test'}, {now: () => new Date('2026-11-28T12:00:00Z'), configDir: NO_CONFIG_DIR})
 
 const promtool = findTool('promtool')
 

@@ -7,16 +7,16 @@ import {createRequire} from 'node:module'
 import {join} from 'node:path'
 import {gzipSync} from 'node:zlib'
 import {beforeAll, describe, expect, it} from 'vitest'
-import {docsBaseUrl, toSarif} from '../reports/sarif.js'
+import {artifactUri, docsBaseUrl, toSarif} from '../reports/sarif.js'
 import type {Diagnosis} from '../src/core/diagnose.js'
 import {runDiagnose} from '../src/core/diagnose-service.js'
 import {UserError} from '../src/core/errors.js'
 import {EVERY_RULE} from '../src/core/rule-docs.js'
-import {ROOT, fixtureDir} from './helpers.js'
+import {NO_CONFIG_DIR, ROOT, fixtureDir} from './helpers.js'
 import {RECORDINGS, recordedTap, withPolicyRules, withTapRenamed} from './tools.js'
 
 const diagnosisOf = (from: string) =>
-  runDiagnose({from, timeoutMs: 5000, options: {active: false, libvirtUri: 'qemu:///system'}, version: 'test'}, {now: () => new Date('2026-11-28T12:00:00Z'), cwd: ROOT})
+  runDiagnose({from, timeoutMs: 5000, options: {active: false, libvirtUri: 'qemu:///system'}, version: 'test'}, {now: () => new Date('2026-11-28T12:00:00Z'), configDir: NO_CONFIG_DIR})
 
 type Sarif = ReturnType<typeof toSarif>
 
@@ -180,5 +180,30 @@ describe('SARIF details', () => {
     expect(b.locations[0].logicalLocations[0].name).toBe('kdlab-web01/vnet97')
     expect(b.locations[0].physicalLocation.artifactLocation.uri).toBe(a.locations[0].physicalLocation.artifactLocation.uri)
     expect(b.partialFingerprints).toEqual(a.partialFingerprints)
+  })
+})
+
+describe('SARIF artifact URIs from hostile names', () => {
+  it('never hold "..": a name is one segment, and no segment is a dot segment', () => {
+    const names: [string, string][] = [
+      ['network', '..'],
+      ['network', '../../../../etc/passwd'],
+      ['domain', '.'],
+      ['domain', '..%2F..'],
+      ['interface', '../x/vnet0'],
+      ['link', '../../root/.ssh/authorized_keys'],
+      ['element', 'a/../../b'],
+    ]
+    for (const host of ['vm', '..', '../..']) {
+      for (const [kind, name] of names) {
+        const uri = artifactUri(host, {id: 'link-down', entity: {kind: kind as never, name}, context: {}}, new Map())
+        expect(uri, `${kind} ${name} on ${host}`).not.toContain('..')
+        expect(uri.startsWith('/') || /^[a-z][a-z0-9+.-]*:/i.test(uri), uri).toBe(false)
+        for (const s of uri.split('/')) expect(['.', '..', ''].includes(decodeURIComponent(s)), `${uri}: segment ${s}`).toBe(false)
+      }
+    }
+    // Ordinary names read as they did.
+    expect(artifactUri('vm', {id: 'libvirt-network-inactive', entity: {kind: 'network', name: 'default'}, context: {}}, new Map())).toBe('etc/libvirt/qemu/networks/default.xml')
+    expect(artifactUri('vm', {id: 'x', entity: {kind: 'domain', name: 'web.prod'}, context: {}}, new Map())).toBe('etc/libvirt/qemu/web.prod.xml')
   })
 })

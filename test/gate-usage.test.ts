@@ -5,9 +5,12 @@
  * internal error object; otherwise one line on stderr, no stack trace.
  */
 import {Config} from '@oclif/core'
+import {execa} from 'execa'
+import {join} from 'node:path'
 import {afterEach, beforeAll, describe, expect, it, vi} from 'vitest'
 import Bundle from '../src/commands/bundle.js'
 import Diagnose from '../src/commands/diagnose.js'
+import Fleet from '../src/commands/fleet.js'
 import Ip from '../src/commands/ip.js'
 import RulesIndex from '../src/commands/rules/index.js'
 import RulesShow from '../src/commands/rules/show.js'
@@ -28,6 +31,7 @@ const COMMANDS: {name: string; cls: CommandClass; args: string[]; modes: string[
   // no --json of their own: asking for it is itself the bad flag, still answered in JSON
   {name: 'rules show', cls: RulesShow, args: ['link-down'], modes: [[], ['--json']]},
   {name: 'bundle', cls: Bundle, args: [], modes: [[], ['--json']]},
+  {name: 'fleet', cls: Fleet, args: ['reports/'], modes: [[], ['--json'], ['--format', 'md'], ['--format', 'html'], ['--format', 'json']]},
 ]
 
 let config: Config
@@ -119,5 +123,40 @@ describe('the installed binary (bin/run.js)', () => {
   it('an unknown command, as text', async () => {
     const r = await kvmdoctorCli(['diagnos'])
     expectUsageError({code: r.exitCode, stdout: r.stdout, stderr: r.stderr}, false, /"diagnos" is not a kvmdoctor command/)
+  })
+})
+
+describe('--ssh: usage errors and an unreachable host are exit 2, never a stack trace', () => {
+  for (const c of COMMANDS.filter((x) => ['diagnose', 'ip', 'trace'].includes(x.name))) {
+    it(`${c.name} --ssh with --from`, async () => {
+      expectUsageError(await runInProcess(c.cls, [...c.args, '--ssh', 'root@hv1', '--from', 'snap', '--json']), true, /--from=snap cannot also be provided when using --ssh/)
+    })
+  }
+
+  it('--ssh-option without --ssh, a destination that is an option, an option kvmdoctor sets', async () => {
+    expectUsageError(await runInProcess(Ip, ['--ssh-option', 'Port=2222']), false, /The following error occurred: All of the following must be provided when using --ssh-option: --ssh/)
+    // oclif itself takes a value starting with - for a missing one; checkSshTarget refuses it too (test/core/ssh-runner.test.ts).
+    expectUsageError(await runInProcess(Diagnose, ['--ssh=-oProxyCommand=touch /tmp/x', '--json']), true, /Flag --ssh expects a value/)
+    expectUsageError(await runInProcess(Bundle, ['--ssh', 'hv1', '--ssh-option', 'ControlPath=/tmp/x']), false, /--ssh-option ControlPath: kvmdoctor sets this option itself/)
+  })
+
+  // The stand-in ssh (test/data/fake-ssh) first on PATH plays an unreachable host and a refused key.
+  const withFakeSsh = (args: string[]) =>
+    execa(process.execPath, [join(ROOT, 'bin/run.js'), ...args], {reject: false, stdin: 'ignore', env: {NO_COLOR: '1', PATH: `${join(ROOT, 'test/data/fake-ssh')}:${process.env.PATH}`}})
+
+  for (const [args, message] of [
+    [['diagnose', '--ssh', 'root@refused.test', '--json'], /cannot connect to root@refused\.test over ssh: ssh: connect to host refused\.test port 22: Connection refused/],
+    [['trace', 'web01', '--ssh', 'root@denied.test', '--json'], /Permission denied \(publickey\)\..*never asks for a password/],
+    [['ip', '--ssh', 'refused.test', '--json'], /cannot connect to refused\.test over ssh/],
+  ] as const) {
+    it(`${args.join(' ')}`, async () => {
+      const r = await withFakeSsh([...args])
+      expectUsageError({code: r.exitCode, stdout: r.stdout + '\n', stderr: r.stderr}, true, message)
+    })
+  }
+
+  it('as text: one line on stderr (bundle, which has no JSON output)', async () => {
+    const r = await withFakeSsh(['bundle', '--ssh', 'root@refused.test', '-o', '/nonexistent/b.tar.gz'])
+    expectUsageError({code: r.exitCode, stdout: r.stdout, stderr: r.stderr}, false, /cannot connect to root@refused\.test over ssh/)
   })
 })

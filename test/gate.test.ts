@@ -1,5 +1,5 @@
 import {watch} from 'node:fs'
-import {mkdtemp, readFile, readdir, writeFile} from 'node:fs/promises'
+import {mkdir, mkdtemp, readFile, readdir, writeFile} from 'node:fs/promises'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {describe, expect, it} from 'vitest'
@@ -9,13 +9,13 @@ import type {Diagnosis} from '../src/core/diagnose.js'
 import {runDiagnose} from '../src/core/diagnose-service.js'
 import {EXIT, UserError} from '../src/core/errors.js'
 import {gateDecision, worstSeverityOf} from '../src/core/gate.js'
-import {ROOT, fixtureDir, kvmdoctorCli} from './helpers.js'
+import {NO_CONFIG_DIR, ROOT, fixtureDir, kvmdoctorCli} from './helpers.js'
 import {withoutCaptures} from './tools.js'
 
 const kvmdoctor = kvmdoctorCli
 const tmp = () => mkdtemp(join(tmpdir(), 'kd-gate-'))
 const base = {timeoutMs: 5000, options: {active: false, libvirtUri: 'qemu:///system'}, version: 'test'}
-const at = (iso: string) => ({now: () => new Date(iso), cwd: ROOT})
+const at = (iso: string) => ({now: () => new Date(iso), configDir: NO_CONFIG_DIR})
 /** As if every rule had been checked: the recordings predate some probes (ip-rules). */
 const everythingChecked = (d: Diagnosis): Diagnosis => ({...d, notChecked: []})
 const diagnosisOf = (from: string, extra: Partial<Parameters<typeof runDiagnose>[0]> = {}, now = '2026-11-28T12:00:00Z') => runDiagnose({...base, from: fixtureDir(from), ...extra}, at(now))
@@ -190,10 +190,11 @@ describe('ignore file', () => {
     expect(r.stderr).toMatch(/^kvmdoctor: ignore file .*config\.yaml, line 2 \(ignore\.0\.reason\)/)
   })
 
-  it('.kvmdoctorignore.yaml in the working directory is picked up by default', async () => {
-    const dir = await tmp()
-    await writeFile(join(dir, '.kvmdoctorignore.yaml'), entry('2099-01-01'))
-    const r = await kvmdoctor(['--from', fixtureDir('dnsmasq-killed'), '--format', 'json'], dir)
+  it('ignore.yaml in $XDG_CONFIG_HOME/kvmdoctor is picked up by default', async () => {
+    const config = await tmp()
+    await mkdir(join(config, 'kvmdoctor'))
+    await writeFile(join(config, 'kvmdoctor', 'ignore.yaml'), entry('2099-01-01'))
+    const r = await kvmdoctor(['--from', fixtureDir('dnsmasq-killed'), '--format', 'json'], ROOT, {XDG_CONFIG_HOME: config})
     expect(JSON.parse(r.stdout).suppressed.map((s: {id: string}) => s.id)).toEqual(['dhcp-server-not-running'])
   })
 })

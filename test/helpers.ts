@@ -77,9 +77,12 @@ export async function rerunApipa(facts: Facts): Promise<Facts> {
   return {results, capturedAt: facts.capturedAt, options: facts.options}
 }
 
-/** The built CLI as users run it (npm test builds first): no stdin, no colour, exit code kept. */
-export function kvmdoctorCli(args: string[], cwd = ROOT) {
-  return execa(process.execPath, [join(ROOT, 'bin/run.js'), ...args], {reject: false, stdin: 'ignore', cwd, env: {NO_COLOR: '1'}})
+/** A configuration directory that does not exist: tests never read the user's own ignore or expectations files. */
+export const NO_CONFIG_DIR = join(ROOT, 'test', 'no-such-config-dir')
+
+/** The built CLI as users run it (npm test builds first): no stdin, no colour, exit code kept, no user configuration. */
+export function kvmdoctorCli(args: string[], cwd = ROOT, env: Record<string, string> = {}) {
+  return execa(process.execPath, [join(ROOT, 'bin/run.js'), ...args], {reject: false, stdin: 'ignore', cwd, env: {NO_COLOR: '1', XDG_CONFIG_HOME: NO_CONFIG_DIR, ...env}})
 }
 
 /**

@@ -5,8 +5,6 @@ import {ROOT} from './helpers.js'
 
 // A bug inside kvmdoctor (not bad input): the service throws something that is not a UserError.
 vi.mock('../src/core/diagnose-service.js', () => ({
-  DEFAULT_IGNORE_FILE: '.kvmdoctorignore.yaml',
-  DEFAULT_EXPECTATIONS_FILE: 'kvmdoctor.yaml',
   runDiagnose: async () => {
     throw new TypeError('simulated bug')
   },

@@ -24,8 +24,9 @@ describe('lab scenarios replayed from their recordings', () => {
       // The datapath's verdicts are what the guests saw, and its walk through the chains what the kernel traced.
       const truth = await groundTruth(fixtureDir(scenario.name), scenario)
       expect(truth.disagreements, 'flows against what the guests measured').toEqual([])
-      for (const k of truth.kernel) expect(k.kvmdoctor, `${k.kind}: kvmdoctor's walk against the kernel's trace`).toEqual(k.kernel)
-      if (existsSync(join(fixtureDir(scenario.name), 'kernel-trace.txt'))) expect(truth.kernel.length, 'traced packets compared').toBeGreaterThan(0)
+      // Every recording whose guests kvmdoctor follows has the kernel's trace of their packets.
+      if (d.flows.length > 0) expect(truth.kernel, `fixtures/${scenario.name}/kernel-trace.txt missing: run npm run test:lab as root`).toBeDefined()
+      expect(truth.kernel?.filter((k) => !k.agrees), "kvmdoctor's walks against the kernel's trace").toEqual([])
       checkScenario(scenario, d)
       if (scenario.guestTruth) {
         // What the guests themselves said on their consoles when this was recorded.

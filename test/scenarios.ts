@@ -25,10 +25,22 @@ export interface ExpectedIp {
   sources?: string[]
 }
 
+/**
+ * Guest measures whose outcome the host's own state cannot decide, and why (the rule: judge() in test/oracles.ts).
+ * kvmdoctor's verdict on them must then be indeterminate, absent, or one resting on assumptions the lab breaks;
+ * every other measure of every guest is compared strictly.
+ */
+export interface BeyondHost {
+  /** The guests it is about (default: every running lab guest). */
+  guests?: string[]
+  measures: ReachCheck[]
+  why: string
+}
+
 export interface Scenario {
   name: string
-  /** Guest measurements the host's own state cannot show, with why: left out of the oracle comparison. */
-  beyondHost?: {measures: ('dhcp' | 'dns' | 'ping' | 'tcp')[]; why: string}
+  /** Guest measures the host's own state cannot decide, with why (see BeyondHost). */
+  beyondHost?: BeyondHost | BeyondHost[]
   description: string
   /** Extra diagnose flags for the live run (the recording keeps them for the replay). */
   args?: string[]
@@ -77,6 +89,20 @@ export const REACH_HOST_ONLY = {dhcp: 'ok', dns: 'ok', ping: 'fail', tcp: 'fail'
 /** The guest reaches nothing at all. */
 export const REACH_NONE = {dhcp: 'fail', dns: 'fail', ping: 'fail', tcp: 'fail'} as const
 const WEB01 = 'kdlab-web01'
+const ALL_MEASURES: ReachCheck[] = ['dhcp', 'dns', 'ping', 'tcp']
+/** kvmdoctor run inside a namespace host (default-route-missing and its kin) sees none of the real host's guests. */
+const NAMESPACE_HOST: BeyondHost = {measures: ALL_MEASURES, why: "kvmdoctor runs in a namespace host that holds none of the guests' links: it follows none of their flows, and the guests' paths are the real host's"}
+/** Two guests holding one address: who gets the replies sent to it. */
+const ADDRESS_CONFLICT: BeyondHost = {measures: ['dns', 'ping', 'tcp'], why: "two guests answer ARP for one address: which one the host's neighbour cache holds, and so which gets the replies, changes from moment to moment"}
+/**
+ * A guest bridged to the lab LAN (kdlab-lan: a router namespace with ISC dhcpd) asks its gateway, the LAN's router,
+ * for names, and the LAN's router routes nothing beyond its subnet: both out of this host's sight.
+ */
+const lanBeyondHost = (guest: string, measures: ReachCheck[] = ['dns', 'ping', 'tcp']): BeyondHost => ({
+  guests: [guest],
+  measures,
+  why: "the LAN's own router (namespace kdlab-lan) answers no DNS and routes nothing beyond 10.77.0.0/24; kvmdoctor follows no DNS on a LAN and takes the LAN's routing for granted",
+})
 
 // ---------- the wire as witness (issue 12): what guests send, heard with --listen ----------
 /** Long enough for every lab guest's loop (ping, reachability oracle, sleep) to send at least once. */
@@ -123,6 +149,7 @@ const WIRE_SCENARIOS: Scenario[] = [
   },
   {
     name: 'wire-client-id-duplicate',
+    beyondHost: ADDRESS_CONFLICT,
     description: 'two cloned guests (different MACs) sending one DHCP client id (--listen)',
     args: LISTEN,
     findings: [
@@ -168,6 +195,7 @@ const WIRE_SCENARIOS: Scenario[] = [
   },
   {
     name: 'wire-bridged-rogue-dhcp',
+    beyondHost: lanBeyondHost('kdlab-lan04'),
     description: "a second DHCP server (busybox udhcpd, a forgotten router's: same subnet, another pool) on the lab's bridged LAN answers a bridged guest besides the LAN's ISC dhcpd (--listen)",
     args: LISTEN,
     // The host knows no address of the LAN's own server (dhcpd runs on the LAN, not here): two servers answering is the finding.
@@ -176,6 +204,96 @@ const WIRE_SCENARIOS: Scenario[] = [
     ip: [{domain: 'kdlab-lan04', verdict: 'ok', sources: ['lease', 'wire']}],
     noOtherAbove: 'info',
     oracle: {[WEB01]: REACH_OK, 'kdlab-lan04': {dhcp: 'ok'}},
+  },
+]
+
+// ---------- the round trip (issue 22): faults on the reply path, on address ownership, in tc and netdev hooks, and networks that give no address ----------
+const NOADDR_GUEST = 'kdlab-noaddr01'
+const ROUND_TRIP_SCENARIOS: Scenario[] = [
+  {
+    name: 'reply-uplink-forwarding-off',
+    description: 'net.ipv4.conf.kdlab-up0.forwarding=0 alone: requests leave by kdlab-up0, the replies arriving there are not routed',
+    findings: [{id: 'guest-flow-blocked', entity: 'net.ipv4.conf.kdlab-up0.forwarding = 0', rank: 1}],
+    noOtherAbove: 'info',
+    oracle: {[WEB01]: REACH_HOST_ONLY},
+  },
+  {
+    name: 'reply-mark-divert',
+    description: "mangle PREROUTING marks what arrives on kdlab-up0 (0x66) and an ip rule sends that mark to table 104, a blackhole: the guests' requests leave, their replies are routed by the mark into nothing",
+    findings: [{id: 'policy-route-diverts-guests', entity: '~lookup 104', rank: 1}],
+    noOtherAbove: 'info',
+    oracle: {[WEB01]: REACH_HOST_ONLY},
+  },
+  {
+    name: 'reply-policy-blackhole',
+    description: 'ip rule iif kdlab-up0 to 192.168.122.0/24 lookup 103, table 103 a blackhole for the guest subnet: requests leave, the replies (after conntrack undoes the NAT) are blackholed',
+    findings: [{id: 'policy-route-diverts-guests', entity: '~lookup 103', rank: 1}],
+    noOtherAbove: 'info',
+    oracle: {[WEB01]: REACH_HOST_ONLY},
+  },
+  {
+    name: 'tc-tap-tbf-burst',
+    description: "a tbf (rate 10mbit, burst 1000 bytes) as the root qdisc of the guest's tap: what the guest receives is shaped, and full-size packets (the HTTP answer) are never sent",
+    findings: [{id: 'guest-flow-blocked', entity: '~tc qdisc tbf', rank: 1}],
+    noOtherAbove: 'info',
+    oracle: {[WEB01]: {dhcp: 'ok', dns: 'ok', ping: 'ok', tcp: 'fail'}},
+  },
+  {
+    name: 'tc-uplink-pfifo-zero',
+    description: 'pfifo limit 0 as the root qdisc of kdlab-up0: the queue holds nothing, so nothing leaves by the uplink',
+    findings: [{id: 'guest-flow-blocked', entity: '~tc qdisc pfifo', rank: 1}],
+    noOtherAbove: 'info',
+    oracle: {[WEB01]: REACH_HOST_ONLY},
+  },
+  {
+    name: 'tc-redirect-dns',
+    description: "clsact on virbr0 and a u32 filter (udp, dport 53) redirecting the guests' DNS queries to a veth that leads nowhere (mirred)",
+    findings: [{id: 'guest-flow-blocked', entity: '~mirred redirect', rank: 1}],
+    noOtherAbove: 'info',
+    oracle: {[WEB01]: {dhcp: 'ok', dns: 'fail', ping: 'ok', tcp: 'ok'}},
+  },
+  {
+    name: 'netdev-ingress-drop-replies',
+    description: 'an nft netdev table whose ingress chain on kdlab-up0 drops tcp from port 80 of the lab internet: TCP replies die before the bridge or IP layer sees them; ping passes',
+    findings: [{id: 'guest-flow-blocked', entity: '~tcp sport 80 drop', rank: 1}],
+    noOtherAbove: 'info',
+    oracle: {[WEB01]: {dhcp: 'ok', dns: 'ok', ping: 'ok', tcp: 'fail'}},
+  },
+  {
+    name: 'netdev-egress-drop-dhcp',
+    description: 'an nft netdev table whose egress chain on virbr0 drops udp from port 67: the DHCP server answers, its answers never leave the bridge device',
+    findings: [{id: 'guest-flow-blocked', entity: '~udp sport 67 drop', rank: 1}],
+    noOtherAbove: 'info',
+    oracle: {[WEB01]: {dhcp: 'fail', dns: 'ok', ping: 'ok', tcp: 'ok'}},
+  },
+  {
+    name: 'snat-address-not-local',
+    description: 'an SNAT of the guest subnet to 198.51.100.77, on the lab internet link but not an address of this host: replies are sent to an address nobody answers ARP for',
+    beyondHost: {measures: ['ping', 'tcp'], why: 'the replies go to 198.51.100.77, which the host neither owns nor routes to itself: where they end up is the network\'s decision'},
+    findings: [{id: 'snat-address-not-local', entity: '~--to-source 198.51.100.77', rank: 1}],
+    noOtherAbove: 'info',
+    oracle: {[WEB01]: REACH_HOST_ONLY},
+  },
+  {
+    name: 'snat-address-anyip',
+    description: 'the same SNAT to 198.51.100.77, with a local route for it (ip route add local 198.51.100.77 dev lo): the host answers for the address and the replies come home',
+    findings: [],
+    noOtherAbove: 'info',
+    oracle: {[WEB01]: REACH_OK},
+  },
+  {
+    name: 'unaddressed-network',
+    description: `a second NAT network (kdlab-noaddr, 192.168.151.0/24, autostart) with no DHCP at all, and a guest (${NOADDR_GUEST}) that asks for DHCP on it`,
+    findings: [{id: 'guest-unaddressed-network', entity: `${NOADDR_GUEST}/`, rank: 1}],
+    noOtherAbove: 'info',
+    oracle: {[NOADDR_GUEST]: REACH_NONE, [WEB01]: REACH_OK},
+  },
+  {
+    name: 'static-guest-no-dhcp-network',
+    description: 'the same network without DHCP, and a guest configured statically (192.168.151.50/24, gateway 192.168.151.1): nothing is wrong',
+    findings: [],
+    noOtherAbove: 'info',
+    oracle: {'kdlab-static151': {dhcp: 'skip', dns: 'ok', ping: 'ok', tcp: 'ok'}, [WEB01]: REACH_OK},
   },
 ]
 
@@ -388,6 +506,7 @@ export const SCENARIOS: Scenario[] = [
   },
   {
     name: 'bridged-healthy',
+    beyondHost: lanBeyondHost('kdlab-lan02'),
     description: 'a guest bridged to a lab LAN (router + ISC dhcpd in a namespace) takes its lease from the LAN, bridge-nf-call-iptables=0: the control for bridged-forward-drop (with --active arp-scan)',
     args: ['--active'],
     findings: [],
@@ -399,6 +518,7 @@ export const SCENARIOS: Scenario[] = [
   },
   {
     name: 'dhcpd-stopped',
+    beyondHost: lanBeyondHost('kdlab-lan03', ['dns']),
     description: "the LAN's ISC dhcpd (configured in /etc/dhcp/dhcpd.conf) is not running: a bridged guest self-assigns 169.254/16 (--listen: its tap, filtered by its MAC)",
     args: LISTEN,
     findings: [
@@ -412,6 +532,7 @@ export const SCENARIOS: Scenario[] = [
   },
   {
     name: 'bridged-forward-drop',
+    beyondHost: lanBeyondHost('kdlab-lan01', ['dns']),
     description: 'bridged guest on a lab bridge, bridge-nf-call-iptables=1 and FORWARD DROP: DHCP from the LAN namespace is dropped, guest self-assigns 169.254/16 (--listen)',
     args: LISTEN,
     findings: [
@@ -446,6 +567,7 @@ export const SCENARIOS: Scenario[] = [
   },
   {
     name: 'static-ip-collision',
+    beyondHost: ADDRESS_CONFLICT,
     description: "a guest with a static address inside the DHCP range, equal to web01's lease (with --active arp-scan)",
     args: ['--active'],
     findings: [{id: 'ip-address-conflict', rank: 1}],
@@ -508,6 +630,7 @@ export const SCENARIOS: Scenario[] = [
   },
   {
     name: 'conntrack-full',
+    beyondHost: {measures: ALL_MEASURES, why: 'the connection table is full: a new connection gets an entry only by evicting an unreplied one, which depends on what the table holds at that moment'},
     description: 'net.netfilter.nf_conntrack_max set to the current count',
     findings: [{id: 'conntrack-table-full', rank: 1}],
     noOtherAbove: 'info',
@@ -555,6 +678,7 @@ export const SCENARIOS: Scenario[] = [
   },
   {
     name: 'default-route-multiple',
+    beyondHost: NAMESPACE_HOST,
     description: 'a namespace host with two default routes of the same metric',
     findings: [{id: 'default-route-multiple', rank: 1}],
     noOtherAbove: 'info',
@@ -563,6 +687,7 @@ export const SCENARIOS: Scenario[] = [
   },
   {
     name: 'rp-filter-strict',
+    beyondHost: NAMESPACE_HOST,
     description: 'a namespace host with two uplinks and rp_filter=1',
     findings: [{id: 'rp-filter-strict', rank: 1}],
     noOtherAbove: 'info',
@@ -570,6 +695,7 @@ export const SCENARIOS: Scenario[] = [
   },
   {
     name: 'arp-flux',
+    beyondHost: NAMESPACE_HOST,
     description: 'a namespace host with two interfaces in one subnet, arp_ignore=0 and arp_announce=0',
     findings: [{id: 'arp-flux', rank: 1}],
     noOtherAbove: 'info',
@@ -577,6 +703,7 @@ export const SCENARIOS: Scenario[] = [
   },
   {
     name: 'default-route-missing',
+    beyondHost: NAMESPACE_HOST,
     description: 'kvmdoctor run inside a network namespace host without a default route',
     findings: [{id: 'default-route-missing', rank: 1}],
     noOtherAbove: 'info',
@@ -641,6 +768,7 @@ export const SCENARIOS: Scenario[] = [
   },
   {
     name: 'mark-random-drop',
+    beyondHost: {measures: ['ping', 'tcp'], why: 'the mark that FORWARD drops is set at random (-m statistic --mode random): nothing on the host decides which packets pass'},
     description: 'FORWARD drops -m mark --mark 0x1, the mark set at random (mangle PREROUTING -m statistic --mode random): no reading of the rules can tell which packets pass (indeterminate)',
     findings: [{id: 'guest-flow-indeterminate', rank: 1}],
     noOtherAbove: 'info',
@@ -792,6 +920,7 @@ export const SCENARIOS: Scenario[] = [
     oracle: {[WEB01]: REACH_HOST_ONLY},
   },
   ...WIRE_SCENARIOS,
+  ...ROUND_TRIP_SCENARIOS,
   ...WIRE_REQUEST_SCENARIOS,
 ]
 
@@ -841,6 +970,8 @@ export function checkIp(scenario: Scenario, rows: {domain: string; verdict: stri
 /** What fixtures/<name>/oracle.json holds: each running lab guest's own measurement after the injection. */
 export interface OracleRecord {
   guests: Record<string, Record<ReachCheck, ReachVerdict>>
+  /** Each guest's IPv4 addresses as its console printed them (KD-ADDRS) when it measured: whose packets the kernel traced. */
+  addresses?: Record<string, string[]>
   internet: string
   port: number
 }

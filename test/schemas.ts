@@ -11,5 +11,5 @@ const ajv = new Ajv2020({strict: true, allErrors: true})
 addFormats(ajv)
 const schema = (name: string) => ajv.compile(JSON.parse(readFileSync(join(ROOT, 'docs/schemas', `${name}.schema.json`), 'utf8')))
 
-export const SCHEMAS = {report: schema('report'), ip: schema('ip'), trace: schema('trace'), rules: schema('rules'), error: schema('error')}
+export const SCHEMAS = {report: schema('report'), ip: schema('ip'), trace: schema('trace'), rules: schema('rules'), error: schema('error'), fleet: schema('fleet')}
 export const problems = (v: (typeof SCHEMAS)[keyof typeof SCHEMAS]) => JSON.stringify(v.errors?.slice(0, 3))

@@ -31,6 +31,9 @@ const KNOWN_OBJECTS = new Set(['metainfo', 'counter', 'quota', 'limit', 'flowtab
 
 export const setKey = (family: string, table: string, name: string) => `${family} ${table} ${name}`
 
+/** A statement of a text listing that could not be read back (nft-text.ts): any match, any verdict. nft never prints this key. */
+export const UNPARSED_STATEMENT = 'kvmdoctor-unparsed'
+
 // ---------------------------------------------------------------------------
 // JSON → nft-like text (rule text when no listing is given; text of opaque expressions)
 
@@ -572,6 +575,8 @@ function parseStatement(x: unknown, st: RuleState): NfExpr[] {
     case 'tproxy':
     case 'synproxy':
       return [{kind: 'opaque-statement', text, terminal: 'unknown'}]
+    case UNPARSED_STATEMENT:
+      return [{kind: 'opaque', text: String(v)}, {kind: 'opaque-statement', text: String(v), terminal: 'unknown'}]
     default:
       return [{kind: 'opaque', text: jsonText(x)}]
   }

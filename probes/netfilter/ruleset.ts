@@ -29,7 +29,12 @@ export interface RulesetSources {
   nft?: {json: string; text?: string}
   /** `ipset list` (or `ipset save`). */
   ipset?: string
+  /** Receives what was left unread (a listing skipped, a chain whose hook is not understood): rules nobody saw. */
+  gaps?: string[]
 }
+
+/** Parser warnings about something skipped whole (a listing, a table object, a hook not understood). */
+const UNREAD = /skipped$|read as a user chain$/
 
 const BACKEND_ORDER: NfBackend[] = ['iptables-legacy', 'iptables-nft', 'nft', 'ipset']
 const FAMILY_ORDER: NfFamily[] = ['ip', 'ip6', 'inet', 'arp', 'bridge', 'netdev']
@@ -100,6 +105,8 @@ export function buildRuleset(sources: RulesetSources): NfRuleset {
       FAMILY_ORDER.indexOf(a.family) - FAMILY_ORDER.indexOf(b.family) ||
       (a.name < b.name ? -1 : a.name > b.name ? 1 : 0),
   )
+  // Warnings that mean rules went unseen are gaps too: a partial read must not pass for a full one.
+  sources.gaps?.push(...warnings.filter((w) => UNREAD.test(w)))
   const sortedSets = Object.fromEntries(Object.keys(sets).sort().map((k) => [k, sets[k]]))
   return {tables, sets: sortedSets, warnings}
 }
@@ -127,6 +134,9 @@ const onlyCounts = (r: NfRule) => r.exprs.every((e) => e.kind === 'effect' && e.
 function withNftHandles(t: NfTable, fromNft: NfTable, warnings: string[]): NfTable {
   for (const chain of Object.values(t.chains)) {
     const other = fromNft.chains[chain.name]
+    // iptables-nft-save prints every built-in chain of a table (":PREROUTING ACCEPT [0:0]") whether or not it
+    // exists; only those nf_tables lists are registered with the kernel: the others see no packet.
+    if (!other && chain.base) delete t.chains[chain.name]
     if (!other) continue
     if (other.rules.length !== chain.rules.length) {
       warnings.push(`${t.backend} ${t.family} ${t.name} ${chain.name}: iptables-save shows ${chain.rules.length} rules, nft ${other.rules.length}; rule handles not filled`)

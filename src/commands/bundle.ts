@@ -2,7 +2,8 @@ import {Flags} from '@oclif/core'
 import {bundleReports} from '../../reports/bundle-files.js'
 import {createBundle} from '../core/bundle.js'
 import {KvmdoctorCommand} from '../core/command.js'
-import {LiveRunner} from '../core/live-runner.js'
+import {openLiveRunner} from '../core/source.js'
+import {sshFlags, sshTargetOf} from '../core/ssh-flags.js'
 import {errorLine, requireNonEmpty} from '../core/output.js'
 
 export default class Bundle extends KvmdoctorCommand {
@@ -11,7 +12,7 @@ export default class Bundle extends KvmdoctorCommand {
 
 This is the one command that writes a file; it changes nothing else on the host.`
 
-  static examples = ['<%= config.bin %> bundle', '<%= config.bin %> bundle -o /tmp/ticket-1234.tar.gz --redact', '<%= config.bin %> bundle --redact --redact-map ~/fleet.redaction-map.json', '<%= config.bin %> bundle --listen 10']
+  static examples = ['<%= config.bin %> bundle', '<%= config.bin %> bundle -o /tmp/ticket-1234.tar.gz --redact', '<%= config.bin %> bundle --redact --redact-map ~/fleet.redaction-map.json', '<%= config.bin %> bundle --listen 10', '<%= config.bin %> bundle --ssh root@hv12.example.com -o hv12.tar.gz']
 
   static flags = {
     output: Flags.string({char: 'o', summary: 'Where to write the bundle (default: kvmdoctor-HOST-TIME.tar.gz here).'}),
@@ -23,15 +24,16 @@ This is the one command that writes a file; it changes nothing else on the host.
     deadline: Flags.integer({summary: 'Seconds the whole run may take; then commands still running are stopped and the bundle says what could not be read.', default: 120, min: 1, max: 3600}),
     connect: Flags.string({char: 'c', summary: 'libvirt URI.', default: 'qemu:///system'}),
     listen: Flags.integer({summary: 'Also listen this many seconds on every running guest\'s tap (tcpdump, passive: sends nothing; root): what guests really send (ARP, DHCP, source addresses). All taps at once; the time comes on top of --deadline.', min: 1, max: 600}),
+    ...sshFlags(),
   }
 
   async run(): Promise<void> {
     const {flags} = await this.parse(Bundle)
     const spinner = process.stderr.isTTY ? (await import('ora')).default({text: 'collecting', stream: process.stderr}).start() : undefined
     try {
-      requireNonEmpty(flags, ['output', 'connect', 'redact-map'])
-      const runner = new LiveRunner({timeoutMs: flags.timeout * 1000, deadlineMs: (flags.deadline + (flags.listen ?? 0)) * 1000})
-      const result = await createBundle({runner, options: {active: flags.active, libvirtUri: flags.connect, ...(flags.listen ? {listen: flags.listen} : {})}, version: this.config.version, output: flags.output, redact: flags.redact, redactMap: flags['redact-map'], reports: bundleReports})
+      requireNonEmpty(flags, ['output', 'connect', 'redact-map', 'ssh'])
+      const live = await openLiveRunner({ssh: sshTargetOf(flags), timeoutMs: flags.timeout * 1000, deadlineMs: (flags.deadline + (flags.listen ?? 0)) * 1000})
+      const result = await createBundle({runner: live.runner, options: {active: flags.active, libvirtUri: flags.connect, ...(flags.listen ? {listen: flags.listen} : {})}, version: this.config.version, output: flags.output, redact: flags.redact, redactMap: flags['redact-map'], reports: bundleReports}).finally(() => live.close())
       spinner?.stop()
       this.log(errorLine(`bundle written to ${result.path} (${(result.bytes / 1024).toFixed(1)} KiB)`))
       if (result.mapPath) this.log(errorLine(`redaction mapping (keep it, do not attach it): ${result.mapPath}`))

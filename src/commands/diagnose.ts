@@ -4,11 +4,13 @@ import {summaryLine} from '../../reports/summary.js'
 import {checklist} from '../../reports/checks.js'
 import {KvmdoctorCommand} from '../core/command.js'
 import type {Diagnosis} from '../core/diagnose.js'
-import {DEFAULT_EXPECTATIONS_FILE, DEFAULT_IGNORE_FILE, runDiagnose} from '../core/diagnose-service.js'
+import {CONFIG_FILES, userConfigDir} from '../core/config-file.js'
+import {runDiagnose} from '../core/diagnose-service.js'
 import {gateDecision, uncheckedMessage} from '../core/gate.js'
 import {reportableJson, reportableJsonText} from '../../reports/json.js'
-import {checkDiagnosisNames, errorLine, reportable, requireNonEmpty} from '../core/output.js'
+import {checkDiagnosisNames, errorLine, reportable, requireNonEmpty, warnOnStderr} from '../core/output.js'
 import {checkTarget, withLock, writeTextSafely} from '../core/safe-write.js'
+import {sshFlags, sshTargetOf} from '../core/ssh-flags.js'
 import {type FailOn, SEVERITIES} from '../lib/severity.js'
 
 /** The report in a format, made safe (JSON is scrubbed after projection: see reportableJson). */
@@ -25,7 +27,9 @@ export default class Diagnose extends KvmdoctorCommand {
   static summary = 'Diagnose VM networking on this KVM/libvirt host (or on a recorded snapshot or bundle)'
   static description = `Reads links, routes, neighbours, sysctls, iptables/nftables, libvirt networks and domains, DHCP leases and listeners; matches them against known failure patterns; prints ranked findings with the commands that fix them. Read-only: nothing on the host is changed.
 
-Exit codes: 0 nothing at or above --fail-on, 1 findings at or above it, 2 usage error or bad input, 3 kvmdoctor itself failed, 4 not checked: no finding at or above --fail-on, but a rule that could report one could not be checked (its probes could not run; --allow-unchecked turns this into 0).`
+Exit codes: 0 nothing at or above --fail-on, 1 findings at or above it, 2 usage error or bad input, 3 kvmdoctor itself failed, 4 not checked: no finding at or above --fail-on, but a rule that could report one could not be checked (its probes could not run; --allow-unchecked turns this into 0).
+
+Configuration: the ignore file and the expectations file are read from --ignore and --expect, or else from $XDG_CONFIG_HOME/kvmdoctor/ (default ~/.config/kvmdoctor/: ${CONFIG_FILES.ignore}, ${CONFIG_FILES.expectations}; refused when another user owns or can write them), never from the working directory or a snapshot or bundle.`
 
   static examples = [
     '<%= config.bin %> diagnose',
@@ -35,6 +39,7 @@ Exit codes: 0 nothing at or above --fail-on, 1 findings at or above it, 2 usage 
     '<%= config.bin %> diagnose --format sarif --output kvmdoctor.sarif',
     '<%= config.bin %> diagnose --record /tmp/snap',
     '<%= config.bin %> diagnose --from ticket-1234.tar.gz',
+    '<%= config.bin %> diagnose --ssh root@hv12.example.com --format json -o hv12.json',
   ]
 
   static enableJsonFlag = true
@@ -44,8 +49,8 @@ Exit codes: 0 nothing at or above --fail-on, 1 findings at or above it, 2 usage 
     output: Flags.string({char: 'o', summary: 'Write the report to this file (atomically: temporary file, then rename); print only the summary line.', exclusive: ['json']}),
     'fail-on': Flags.string({summary: 'Lowest severity that makes the exit code 1.', options: [...SEVERITIES, 'none'], default: 'high'}),
     'allow-unchecked': Flags.boolean({summary: 'Exit 0 instead of 4 when rules at or above --fail-on could not be checked.', default: false}),
-    ignore: Flags.string({summary: `Ignore file (default: ${DEFAULT_IGNORE_FILE} here, when present).`}),
-    expect: Flags.string({summary: `Expectations file (default: ${DEFAULT_EXPECTATIONS_FILE} here, when present).`}),
+    ignore: Flags.string({summary: `Ignore file (default: $XDG_CONFIG_HOME/kvmdoctor/${CONFIG_FILES.ignore}, or ~/.config/kvmdoctor/${CONFIG_FILES.ignore}, when present; never the working directory).`}),
+    expect: Flags.string({summary: `Expectations file (default: $XDG_CONFIG_HOME/kvmdoctor/${CONFIG_FILES.expectations}, or ~/.config/kvmdoctor/${CONFIG_FILES.expectations}, when present; never the working directory).`}),
     'show-suppressed': Flags.boolean({summary: 'List the findings the ignore file suppressed.', default: false}),
     timeout: Flags.integer({summary: 'Seconds each command may run before it is killed.', default: 5, min: 1, max: 600}),
     deadline: Flags.integer({summary: 'Seconds the whole live run may take; then commands still running are stopped and the report says what could not be read.', default: 120, min: 1, max: 3600}),
@@ -57,6 +62,7 @@ Exit codes: 0 nothing at or above --fail-on, 1 findings at or above it, 2 usage 
     color: Flags.boolean({summary: 'Colour the text report (default: on a terminal, unless NO_COLOR is set; FORCE_COLOR forces it).', allowNo: true}),
     listen: Flags.integer({summary: 'Also listen this many seconds on every running guest\'s tap (tcpdump, passive: sends nothing; root): what guests really send (ARP, DHCP, source addresses). All taps at once; the time comes on top of --deadline.', min: 1, max: 600, exclusive: ['from']}),
     internet: Flags.string({summary: 'What stands for the internet in guests\' egress flows (ADDR[:PORT][/tcp|udp|icmp]; default 9.9.9.9:443/tcp, a lookup key never contacted).'}),
+    ...sshFlags(['from']),
   }
 
   async run(): Promise<unknown> {
@@ -64,7 +70,7 @@ Exit codes: 0 nothing at or above --fail-on, 1 findings at or above it, 2 usage 
     const json = this.jsonEnabled()
     const spinner = !json && process.stderr.isTTY && flags.from === undefined ? (await import('ora')).default({text: 'probing host', stream: process.stderr}).start() : undefined
     try {
-      requireNonEmpty(flags, ['from', 'record', 'output', 'ignore', 'expect', 'connect'])
+      requireNonEmpty(flags, ['from', 'record', 'output', 'ignore', 'expect', 'connect', 'ssh'])
       // A report path that cannot be written is refused before the run, and held against a second run.
       const output = flags.output === undefined ? undefined : await checkTarget(flags.output, 'the report')
       const failOn = flags['fail-on'] as FailOn
@@ -72,6 +78,7 @@ Exit codes: 0 nothing at or above --fail-on, 1 findings at or above it, 2 usage 
         runDiagnose(
           {
             from: flags.from,
+            ssh: sshTargetOf(flags),
             record: flags.record,
             timeoutMs: flags.timeout * 1000,
             deadlineMs: (flags.deadline + (flags.listen ?? 0)) * 1000,
@@ -79,8 +86,9 @@ Exit codes: 0 nothing at or above --fail-on, 1 findings at or above it, 2 usage 
             ignoreFile: flags.ignore,
             expectationsFile: flags.expect,
             version: this.config.version,
+            warn: warnOnStderr,
           },
-          {now: () => new Date(), cwd: process.cwd()},
+          {now: () => new Date(), configDir: userConfigDir()},
         ).then((d) => {
           checkDiagnosisNames(d)
           return d
@@ -90,16 +98,15 @@ Exit codes: 0 nothing at or above --fail-on, 1 findings at or above it, 2 usage 
         : withLock(output, 'the report', async () => {
             const d = await diagnose()
             const report = await renderReport(d, flags.format as Format, {showSuppressed: flags['show-suppressed'], checks: flags.checks, gate: gateDecision(d, failOn, flags['allow-unchecked'])})
-            await writeTextSafely(output, report, {what: 'the report'})
+            // 0600 like every file kvmdoctor writes, but node_exporter's textfile collector runs as another user.
+            await writeTextSafely(output, report, {what: 'the report', ...(flags.format === 'prometheus' ? {mode: 0o644} : {})})
             return d
           }))
       spinner?.stop()
       const gate = gateDecision(result, failOn, flags['allow-unchecked'])
       process.exitCode = gate.exitCode
-      // Straight to stderr: oclif drops logToStderr under --json, and these matter there too.
-      const warn = (line: string) => process.stderr.write(`${errorLine(line)}\n`)
-      for (const e of result.expiredIgnores) warn(`kvmdoctor: warning: ignore entry for ${e.rule}${e.entity ? ` (${e.entity})` : ''} expired on ${e.expires}: it no longer suppresses anything`)
-      for (const p of result.probes) for (const missing of p.degraded ?? []) warn(`kvmdoctor: warning: probe ${p.id} ran on partial data: ${missing}`)
+      for (const e of result.expiredIgnores) warnOnStderr(`ignore entry for ${e.rule}${e.entity ? ` (${e.entity})` : ''} expired on ${e.expires}: it no longer suppresses anything`)
+      for (const p of result.probes) for (const missing of p.degraded ?? []) warnOnStderr(`probe ${p.id} ran on partial data: ${missing}`)
       // After the report, in every mode: a CI log shows why the gate did not pass, --json output stays clean.
       const explainGate = () => gate.verdict === 'not-checked' && ux.stderr(errorLine(`kvmdoctor: ${uncheckedMessage(gate)}`))
       if (json) {

@@ -1,11 +1,13 @@
 import {Args, Flags} from '@oclif/core'
+import {sourceHeaderLines} from '../../reports/source-header.js'
 import {renderIpTable} from '../../reports/ip-table.js'
 import {colorLevel, makeStyle, outputWidth} from '../../reports/style.js'
 import {KvmdoctorCommand} from '../core/command.js'
 import {ipInventory} from '../core/ip-service.js'
-import {checkNames, requireNonEmpty, visibleControlsDeep} from '../core/output.js'
+import {checkNames, requireNonEmpty, visibleControlsDeep, warnOnStderr} from '../core/output.js'
 import {scrubDeep} from '../lib/scrub.js'
 import {openSource} from '../core/source.js'
+import {sshFlags, sshTargetOf} from '../core/ssh-flags.js'
 
 export default class Ip extends KvmdoctorCommand {
   static summary = "Every guest's addresses, from every source, reconciled"
@@ -27,7 +29,7 @@ Exit code: 0 when every running guest is ok, 1 when one is not, 2 on bad usage.`
   static args = {domain: Args.string({description: 'only these domains', required: false})}
   static enableJsonFlag = true
 
-  static examples = ['<%= config.bin %> ip', '<%= config.bin %> ip web01 db01 --json', '<%= config.bin %> ip --active', '<%= config.bin %> ip --listen 10', '<%= config.bin %> ip --wide']
+  static examples = ['<%= config.bin %> ip', '<%= config.bin %> ip web01 db01 --json', '<%= config.bin %> ip --active', '<%= config.bin %> ip --listen 10', '<%= config.bin %> ip --wide', '<%= config.bin %> ip --ssh admin@hv12.example.com --ssh-option Port=2222']
 
   static flags = {
     active: Flags.boolean({summary: 'Also arp-scan guest bridges (sends ARP; finds bridged guests).', default: false}),
@@ -38,19 +40,22 @@ Exit code: 0 when every running guest is ok, 1 when one is not, 2 on bad usage.`
     connect: Flags.string({char: 'c', summary: 'libvirt URI.', default: 'qemu:///system'}),
     wide: Flags.boolean({summary: 'Show every column, however wide (on a terminal the table fits its width; piped, it is whole).', default: false}),
     color: Flags.boolean({summary: 'Colour the verdicts (default: on a terminal, unless NO_COLOR is set).', allowNo: true}),
+    ...sshFlags(['from']),
   }
 
   async run(): Promise<unknown> {
     const {argv, flags} = await this.parse(Ip)
     try {
-      requireNonEmpty(flags, ['from', 'connect'])
-      const source = await openSource({from: flags.from, timeoutMs: flags.timeout * 1000, deadlineMs: (flags.deadline + (flags.listen ?? 0)) * 1000})
+      requireNonEmpty(flags, ['from', 'connect', 'ssh'])
+      const source = await openSource({from: flags.from, ssh: sshTargetOf(flags), timeoutMs: flags.timeout * 1000, deadlineMs: (flags.deadline + (flags.listen ?? 0)) * 1000, warn: warnOnStderr})
       const options = source.recordedOptions ?? {active: flags.active, libvirtUri: flags.connect, ...(flags.listen ? {listen: flags.listen} : {})}
       const inventory = scrubDeep(await ipInventory(source.runner, options, argv as string[]).finally(() => source.close()))
       checkNames(inventory.rows.map((r) => ({kind: 'domain', name: r.domain})))
       // A script's answer: is every running guest's networking as it should be?
       process.exitCode = inventory.rows.some((r) => r.verdict !== 'ok' && r.verdict !== 'shut off') ? 1 : 0
-      if (this.jsonEnabled()) return inventory
+      const described = source.describe ? scrubDeep(source.describe()) : undefined
+      if (this.jsonEnabled()) return described ? {...inventory, source: described} : inventory
+      for (const line of sourceHeaderLines(described)) this.log(visibleControlsDeep(line))
       this.log(renderIpTable(visibleControlsDeep(inventory), {width: outputWidth(), wide: flags.wide, style: makeStyle(colorLevel({flag: flags.color}))}))
       return undefined
     } catch (error) {

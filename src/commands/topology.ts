@@ -4,9 +4,12 @@ import {renderTree} from '../../reports/layout.js'
 import {colorLevel, makeStyle, outputWidth} from '../../reports/style.js'
 import {verdictOf} from '../../reports/summary.js'
 import {topologyTree} from '../../reports/topology-text.js'
+import {sourceHeaderLines} from '../../reports/source-header.js'
+import {userConfigDir} from '../core/config-file.js'
 import {runDiagnose} from '../core/diagnose-service.js'
-import {describeFailure} from '../core/errors.js'
+import {reportable, warnOnStderr} from '../core/output.js'
 import {deriveTopology, topologyJson} from '../core/topology.js'
+import {scrubDeep} from '../lib/scrub.js'
 
 export default class Topology extends KvmdoctorCommand {
   static summary = 'Draw the host as a tree: uplinks and default route, libvirt networks, bridges, taps and guests, with what is failing'
@@ -30,21 +33,20 @@ export default class Topology extends KvmdoctorCommand {
     const json = this.jsonEnabled()
     try {
       const diagnosis = await runDiagnose(
-        {from: flags.from, timeoutMs: flags.timeout * 1000, options: {active: flags.active, libvirtUri: flags.connect}, version: this.config.version},
-        {now: () => new Date(), cwd: process.cwd()},
+        {from: flags.from, timeoutMs: flags.timeout * 1000, options: {active: flags.active, libvirtUri: flags.connect}, version: this.config.version, warn: warnOnStderr},
+        {now: () => new Date(), configDir: userConfigDir()},
       )
-      const topology = deriveTopology(diagnosis)
-      if (json) return topologyJson(topology)
+      // Host data leaves scrubbed of secrets, with control characters made visible in text.
+      if (json) return scrubDeep(topologyJson(deriveTopology(diagnosis)))
+      const shown = reportable(diagnosis, 'text')
+      const topology = deriveTopology(shown)
       const style = makeStyle(colorLevel({flag: flags.color}))
-      const verdict = verdictOf(diagnosis)
-      const lines = [style.health(verdict.health, verdict.text), '', ...renderTree(topologyTree(topology, {style}), outputWidth(), style)]
+      const verdict = verdictOf(shown)
+      const lines = [style.health(verdict.health, verdict.text), ...sourceHeaderLines(shown.source).map((l) => style.dim(l)), '', ...renderTree(topologyTree(topology, {style}), outputWidth(), style)]
       this.log(lines.join('\n'))
       return undefined
     } catch (error) {
-      const failure = describeFailure(error)
-      process.exitCode = failure.code
-      if (json) return {error: {code: failure.code, message: failure.jsonMessage}}
-      this.logToStderr(`kvmdoctor: ${failure.message}`)
+      this.reportFailure(error)
       return undefined
     }
   }

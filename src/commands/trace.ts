@@ -3,9 +3,10 @@ import {renderTrace} from '../../reports/trace.js'
 import {parseDestination} from '../datapath/destination.js'
 import {KvmdoctorCommand} from '../core/command.js'
 import {EXIT, UserError} from '../core/errors.js'
-import {requireNonEmpty, visibleControlsDeep} from '../core/output.js'
+import {requireNonEmpty, visibleControlsDeep, warnOnStderr} from '../core/output.js'
 import {scrubDeep} from '../lib/scrub.js'
 import {runTrace} from '../core/trace-service.js'
+import {sshFlags, sshTargetOf} from '../core/ssh-flags.js'
 
 export default class Trace extends KvmdoctorCommand {
   static summary = "Follow a guest's packets through the host, hop by hop, and name what decides their fate"
@@ -13,7 +14,7 @@ export default class Trace extends KvmdoctorCommand {
 
 Exit codes: 0 every flow passes, 1 a flow fails, 2 usage error or bad input, 3 kvmdoctor itself failed, 4 a flow cannot be decided (or the facts to follow it could not be read).`
 
-  static examples = ['<%= config.bin %> trace web01', '<%= config.bin %> trace web01/vnet0 --to 203.0.113.10:443/tcp', '<%= config.bin %> trace web01 --from ticket-1234.tar.gz --json']
+  static examples = ['<%= config.bin %> trace web01', '<%= config.bin %> trace web01/vnet0 --to 203.0.113.10:443/tcp', '<%= config.bin %> trace web01 --from ticket-1234.tar.gz --json', '<%= config.bin %> trace web01 --ssh root@hv12.example.com']
 
   static enableJsonFlag = true
 
@@ -26,13 +27,14 @@ Exit codes: 0 every flow passes, 1 a flow fails, 2 usage error or bad input, 3 k
     timeout: Flags.integer({summary: 'Seconds each command may run before it is killed.', default: 5, min: 1, max: 600}),
     deadline: Flags.integer({summary: 'Seconds the whole live run may take; then what could not be read is reported as such.', default: 120, min: 1, max: 3600}),
     connect: Flags.string({char: 'c', summary: 'libvirt URI.', default: 'qemu:///system'}),
+    ...sshFlags(['from']),
   }
 
   async run(): Promise<unknown> {
     const {args, flags} = await this.parse(Trace)
     const json = this.jsonEnabled()
     try {
-      requireNonEmpty(flags, ['from', 'connect', 'to', 'internet'])
+      requireNonEmpty(flags, ['from', 'connect', 'to', 'internet', 'ssh'])
       const [guest, iface] = args.guest.split('/', 2)
       if (!guest) throw new UserError('name a guest: kvmdoctor trace GUEST[/IFACE]')
       const to = flags.to === undefined ? undefined : parseDestination(flags.to)
@@ -41,12 +43,14 @@ Exit codes: 0 every flow passes, 1 a flow fails, 2 usage error or bad input, 3 k
       // Host data leaves scrubbed of secrets, with control characters made visible on a terminal.
       const result = scrubDeep(await runTrace({
         from: flags.from,
+        ssh: sshTargetOf(flags),
         timeoutMs: flags.timeout * 1000,
         deadlineMs: flags.deadline * 1000,
         options: {active: false, libvirtUri: flags.connect, ...(flags.internet ? {internet: flags.internet} : {})},
         guest,
         iface,
         to,
+        warn: warnOnStderr,
       }))
       const verdicts = result.flows.map((f) => f.verdict)
       process.exitCode = result.unavailable ? EXIT.unchecked : verdicts.includes('fail') ? EXIT.findings : verdicts.includes('indeterminate') ? EXIT.unchecked : EXIT.clean

@@ -6,9 +6,7 @@
  */
 import type {NfRuleset, NfValue} from '../lib/netfilter.js'
 import {createHash} from 'node:crypto'
-import {createReadStream, rmSync} from 'node:fs'
-import {lstat, mkdtemp, readFile, readdir, rm} from 'node:fs/promises'
-import {tmpdir} from 'node:os'
+import {lstat, readFile, readdir} from 'node:fs/promises'
 import {join, posix, relative, resolve, sep} from 'node:path'
 import * as tar from 'tar'
 import type {HostFacts} from '../../probes/host.js'
@@ -17,11 +15,12 @@ import type {Link} from '../../probes/links.js'
 import type {LeaseFacts} from '../../probes/leases.js'
 import type {Route} from '../../probes/routes.js'
 import {type ProbeOptions, type ProbeResult, dataOf as probeData} from '../../probes/types.js'
+import {ArchiveRefused, tarStream} from './archive.js'
 import {BUDGET, formatBytes} from './budget.js'
 import {type Diagnosis, diagnose} from './diagnose.js'
 import {UserError} from './errors.js'
 import {parseCidr} from '../lib/ipv4.js'
-import {onExit} from './lifecycle.js'
+import {privateTempDir} from './lifecycle.js'
 import {type NameKind, type RedactionMap, Redactor} from './redact.js'
 import {type StoredMap, readRedactionMap, writeRedactionMap} from './redaction-map.js'
 import type {Capture, Runner} from '../lib/runner.js'
@@ -67,19 +66,6 @@ const stamp = (d: Date) => d.toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$
 
 export function defaultBundleName(host: string, capturedAt: Date): string {
   return `kvmdoctor-${host.replace(/[^A-Za-z0-9.-]/g, '_')}-${stamp(capturedAt)}.tar.gz`
-}
-
-/** A private temporary directory, removed however kvmdoctor ends. */
-export async function privateTempDir(prefix: string): Promise<{dir: string; remove: () => Promise<void>}> {
-  const dir = await mkdtemp(join(tmpdir(), prefix))
-  const forget = onExit(() => rmSync(dir, {recursive: true, force: true}))
-  return {
-    dir,
-    remove: async () => {
-      await rm(dir, {recursive: true, force: true})
-      forget()
-    },
-  }
 }
 
 export async function createBundle(input: BundleInput): Promise<BundleResult> {
@@ -214,11 +200,12 @@ async function writeChecksums(root: string): Promise<void> {
 /**
  * Checks an extracted bundle against its SHA256SUMS, when it has one (bundles written before it
  * existed have none): every file listed, present and matching, and no file that is not listed.
+ * Returns whether it had one: without, the bundle opens, but the caller must say it is unverified.
  */
-async function verifyChecksums(root: string, bundle: string): Promise<void> {
+async function verifyChecksums(root: string, bundle: string): Promise<boolean> {
   const sums = join(root, CHECKSUMS)
   const info = await lstat(sums).catch(() => undefined)
-  if (!info) return
+  if (!info) return false
   const refuse = (why: string) => new UserError(`${bundle}: refusing a bundle whose files do not match its ${CHECKSUMS}: ${why}`)
   if (!info.isFile()) throw refuse(`${CHECKSUMS} is not a regular file`)
   const listed = new Map<string, string>()
@@ -241,6 +228,7 @@ async function verifyChecksums(root: string, bundle: string): Promise<void> {
   const have = new Set(present)
   for (const file of listed.keys()) if (!have.has(file)) problems.push(`${file} is listed but missing`)
   if (problems.length > 0) throw refuse(`${problems.slice(0, 3).join('; ')}${problems.length > 3 ? ` (and ${problems.length - 3} more)` : ''}`)
+  return true
 }
 
 /** What the redactor must know: the subnets whose structure to keep, the names and domains to replace. */
@@ -286,6 +274,12 @@ function redactorFor(facts: Record<string, ProbeResult>, captures: Capture[], fr
   // Names and domains only the raw text holds: static DHCP hosts, DNS domains of networks and dhcpd.conf.
   for (const c of captures) {
     for (const m of c.output.matchAll(/<host\b[^>]*?\bname=(['"])([^'"]{2,253})\1/g)) names.push({name: m[2], kind: 'client'})
+    // libvirt's own DNS: <dns><host ip=…><hostname>NAME</hostname>, <srv … target='NAME'>, <txt name='NAME'>.
+    for (const m of c.output.matchAll(/<hostname>\s*([^<\s]{2,253})\s*<\/hostname>/g)) {
+      names.push({name: m[1], kind: 'client'})
+      addFqdn(m[1])
+    }
+    for (const m of c.output.matchAll(/<(?:srv\b[^>]*?\btarget|txt\b[^>]*?\bname)=(['"])([^'"]{2,253})\1/g)) names.push({name: m[2].replace(/\.$/, ''), kind: 'client'})
     for (const m of c.output.matchAll(/^\s*host\s+([A-Za-z0-9][A-Za-z0-9_.-]{1,252})\s*\{/gm)) names.push({name: m[1], kind: 'client'})
     for (const m of c.output.matchAll(/<domain\s+name=(['"])([^'"]{1,253})\1/g)) if (DOMAIN.test(m[2])) domains.push(m[2])
     for (const m of c.output.matchAll(/\b(?:domain-name|domain-search|ddns-domainname)\s+((?:"[^"\n]{1,253}"\s*,?\s*){1,16});/g)) {
@@ -312,13 +306,20 @@ function redactCapture(c: Capture, r: Redactor): Capture {
 }
 
 /**
+ * What a bundle may decompress to: the snapshot budget, a header or two per entry, and at most a
+ * few records of zero padding after the end-of-archive marker.
+ */
+const ARCHIVE_LIMITS = {archiveBytes: BUDGET.snapshotBytes + BUDGET.entries * 3 * 512, trailingBytes: 1024 * 1024}
+
+/**
  * Opens a bundle for replay: checks every entry before extracting anything (no absolute
  * paths, no "..", no links or devices, each output and the whole within the snapshot
  * budgets, stopping at the first entry over them), then extracts into a private
  * temporary directory, removed by cleanup() or however kvmdoctor ends, and
- * checks the files against the bundle's SHA256SUMS when it has one.
+ * checks the files against the bundle's SHA256SUMS when it has one; `unverified` names the
+ * checksum file when there is none, for the caller to warn.
  */
-export async function openBundle(file: string): Promise<{runner: ReplayRunner; cleanup: () => Promise<void>}> {
+export async function openBundle(file: string): Promise<{runner: ReplayRunner; cleanup: () => Promise<void>; unverified?: string}> {
   const problems: string[] = []
   const tops = new Set<string>()
   let entries = 0
@@ -347,12 +348,13 @@ export async function openBundle(file: string): Promise<{runner: ReplayRunner; c
       })
       parser.on('error', reject)
       parser.on('end', resolveList)
-      const input = createReadStream(file)
+      const input = tarStream(file, ARCHIVE_LIMITS)
       input.on('error', reject)
       input.pipe(parser)
     })
   } catch (error) {
     if (overBudget) throw new UserError(`${file}: too large to be a kvmdoctor bundle: ${overBudget}`)
+    if (error instanceof ArchiveRefused) throw new UserError(`${file}: refusing the bundle: ${error.message}`)
     throw new UserError(`${file}: not a readable .tar.gz bundle (${(error as Error).message.split('\n')[0]})`)
   }
   if (problems.length > 0) throw new UserError(`${file}: refusing a bundle with unsafe entries: ${problems.slice(0, 3).join('; ')}`)
@@ -360,9 +362,17 @@ export async function openBundle(file: string): Promise<{runner: ReplayRunner; c
   if (tops.size !== 1) throw new UserError(`${file}: expected one top-level directory, found ${tops.size}`)
   const work = await privateTempDir('kvmdoctor-open-')
   try {
-    await tar.x({file, cwd: work.dir, strict: true, preservePaths: false, filter: (_path, entry) => 'type' in entry && (entry.type === 'File' || entry.type === 'Directory')})
-    await verifyChecksums(join(work.dir, [...tops][0]), file)
-    return {runner: await ReplayRunner.open(join(work.dir, [...tops][0])), cleanup: work.remove}
+    // The same bounded stream: the archive was listed whole above, and nothing after its end is read again.
+    await new Promise<void>((resolveExtract, reject) => {
+      const unpack = tar.x({cwd: work.dir, strict: true, preservePaths: false, filter: (_path, entry) => 'type' in entry && (entry.type === 'File' || entry.type === 'Directory')})
+      unpack.on('error', reject)
+      unpack.on('close', resolveExtract)
+      const input = tarStream(file, ARCHIVE_LIMITS)
+      input.on('error', reject)
+      input.pipe(unpack)
+    })
+    const verified = await verifyChecksums(join(work.dir, [...tops][0]), file)
+    return {runner: await ReplayRunner.open(join(work.dir, [...tops][0])), cleanup: work.remove, ...(verified ? {} : {unverified: CHECKSUMS})}
   } catch (error) {
     await work.remove()
     if (error instanceof UserError) throw new UserError(error.message.replaceAll(join(work.dir, [...tops][0]), file))

@@ -1,10 +1,44 @@
 /**
  * YAML configuration files (ignore list, expectations): parsed with the yaml
  * library, validated with zod, and every problem reported with its line.
+ *
+ * They are read from an explicit flag or from the user's configuration directory,
+ * never from the working directory: an unpacked bundle or a shared directory must
+ * not be able to plant findings or suppress real ones.
  */
+import {stat} from 'node:fs/promises'
+import {homedir} from 'node:os'
+import {isAbsolute, join} from 'node:path'
 import type {z} from 'zod'
 import {BUDGET, readRegularFile} from './budget.js'
 import {UserError} from './errors.js'
+
+/** `$XDG_CONFIG_HOME/kvmdoctor` (an absolute XDG_CONFIG_HOME only, as the XDG spec says), else `~/.config/kvmdoctor`. */
+export function userConfigDir(env: NodeJS.ProcessEnv = process.env): string {
+  const xdg = env.XDG_CONFIG_HOME
+  const base = xdg && isAbsolute(xdg) ? xdg : join(env.HOME && isAbsolute(env.HOME) ? env.HOME : homedir(), '.config')
+  return join(base, 'kvmdoctor')
+}
+
+/** The configuration files kvmdoctor reads by default, by their name in userConfigDir(). */
+export const CONFIG_FILES = {ignore: 'ignore.yaml', expectations: 'kvmdoctor.yaml'} as const
+
+/**
+ * A default configuration file in `dir`, when it exists. Like ssh's StrictModes, a file (or its
+ * directory) that another user owns or could write is refused: whoever can write it decides what
+ * the gate lets through.
+ */
+export async function defaultConfigFile(dir: string, name: string): Promise<string | undefined> {
+  const path = join(dir, name)
+  const file = await stat(path).catch(() => undefined)
+  if (!file) return undefined
+  const uid = process.geteuid?.() ?? 0
+  for (const [what, info] of [[dir, await stat(dir)], [path, file]] as const) {
+    if (info.uid !== uid && info.uid !== 0) throw new UserError(`refusing ${path}: ${what} belongs to uid ${info.uid}, not to you (uid ${uid}) or root`)
+    if ((info.mode & 0o022) !== 0) throw new UserError(`refusing ${path}: ${what} is writable by ${(info.mode & 0o002) !== 0 ? 'everyone' : 'its group'} (chmod go-w ${what})`)
+  }
+  return path
+}
 
 export async function loadYamlFile<T>(path: string, schema: z.ZodType<T>, what: string): Promise<T> {
   if (path.trim() === '') throw new UserError(`${what}: the path is empty`)

@@ -4,7 +4,8 @@
  * replays inject them; it never prints and never exits.
  */
 import {ALL_PROBES} from '../../probes/index.js'
-import type {Probe, ProbeOptions, ProbeResult} from '../../probes/types.js'
+import {type Probe, type ProbeOptions, type ProbeResult, dataOf} from '../../probes/types.js'
+import type {HostFacts} from '../../probes/host.js'
 import {ALL_RULES} from '../../rules/index.js'
 import type {RuleDefinition} from '../../rules/types.js'
 import {type Evaluation, evaluate} from './engine.js'
@@ -17,6 +18,7 @@ import {SEVERITIES, type Severity} from '../lib/severity.js'
 import {UserError} from './errors.js'
 import {parseDestination} from '../datapath/destination.js'
 import type {Destination, Flow} from '../datapath/flows.js'
+import type {SosSourceDescription} from './sosreport.js'
 
 export interface DiagnoseInput {
   runner: Runner
@@ -26,7 +28,7 @@ export interface DiagnoseInput {
   rules?: RuleDefinition[]
   /** kvmdoctor.yaml: what must hold before a deploy. */
   expectations?: Expectations
-  /** .kvmdoctorignore.yaml entries, judged at `now`. */
+  /** Ignore file entries (--ignore, or ignore.yaml in the configuration directory), judged at `now`. */
   ignores?: IgnoreEntry[]
   /** The clock for ignore expiry (the analysis time, not the capture time). */
   now?: Date
@@ -58,6 +60,8 @@ export interface Diagnosis extends Evaluation {
   suppressed: Suppressed[]
   /** Ignore entries past their expiry: they no longer suppress anything. */
   expiredIgnores: IgnoreEntry[]
+  /** What the diagnosis was read from, when it is a sosreport (the report's header). */
+  source?: SosSourceDescription
 }
 
 export async function diagnose(input: DiagnoseInput): Promise<Diagnosis> {
@@ -70,7 +74,7 @@ export async function diagnose(input: DiagnoseInput): Promise<Diagnosis> {
   const counts = Object.fromEntries(SEVERITIES.map((s) => [s, evaluation.findings.filter((f) => f.severity === s).length])) as Record<Severity, number>
   return {
     version: input.version,
-    host: model.hostname,
+    host: hostNameOf(results, input.runner.origin),
     capturedAt: input.runner.capturedAt.toISOString(),
     ...evaluation,
     flows: model.datapath.ok ? model.datapath.datapath.flows : [],
@@ -81,6 +85,11 @@ export async function diagnose(input: DiagnoseInput): Promise<Diagnosis> {
     suppressed: ignored.suppressed,
     expiredIgnores: ignored.expired,
   }
+}
+
+/** The host's own name; when it could not be read, the name it was reached by (--ssh), else localhost. */
+export function hostNameOf(results: Record<string, ProbeResult>, origin?: string): string {
+  return dataOf<HostFacts>(results.host)?.hostname ?? origin ?? 'localhost'
 }
 
 /** The run's stand-in for the internet, from its options (a recording keeps the one it was made with). */

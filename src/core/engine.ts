@@ -106,17 +106,18 @@ export function fillLines(templates: string[], entity: EntityView, host: EntityV
  * moves to the note, after the rule's own note lines. Lines are de-duplicated.
  */
 export function fixAndNote(lines: string[], notes: string[]): {fix: string[]; note?: string[]} {
-  const fix: string[] = []
-  const note = [...notes]
+  // Sets keep the de-duplication linear: a finding may carry a fix line per guest (20k leases of one address).
+  const fix = new Set<string>()
+  const note = new Set(notes)
   for (const line of lines) {
     const found = /^(.*?\S)\s+#\s+(.+)$/.exec(line)
     // A # inside quotes is part of the command (an iptables --comment), not a shell comment.
     const comment = found && !/^[^'"]*(('[^']*'|"[^"]*")[^'"]*)*$/.test(found[1]) ? null : found
     const command = comment ? comment[1] : line.trim()
-    if (comment && !note.includes(comment[2])) note.push(comment[2])
-    if (command && !fix.includes(command)) fix.push(command)
+    if (comment) note.add(comment[2])
+    if (command) fix.add(command)
   }
-  return note.length > 0 ? {fix, note} : {fix}
+  return note.size > 0 ? {fix: [...fix], note: [...note]} : {fix: [...fix]}
 }
 
 export interface EvaluateOptions {

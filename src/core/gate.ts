@@ -5,7 +5,6 @@
  * cannot pass blind: 4, unless --allow-unchecked.
  */
 import type {NotChecked} from './engine.js'
-import type {Diagnosis} from './diagnose.js'
 import {EXIT} from './errors.js'
 import {EVERY_RULE} from './rule-docs.js'
 import {type FailOn, type Severity, atOrAbove, severityWeight} from '../lib/severity.js'
@@ -30,7 +29,8 @@ const worst = new Map<string, Severity>(
 /** The highest severity a rule can report (an escalating rule counts at its escalated severity). */
 export const worstSeverityOf = (ruleId: string): Severity => worst.get(ruleId) ?? 'critical'
 
-export function gateDecision(d: Pick<Diagnosis, 'findings' | 'notChecked'>, failOn: FailOn, allowUnchecked = false): GateDecision {
+/** The decision for a diagnosis, or for anything with its findings' severities and its unchecked rules (a JSON report). */
+export function gateDecision(d: {findings: readonly {severity: Severity}[]; notChecked: readonly NotChecked[]}, failOn: FailOn, allowUnchecked = false): GateDecision {
   const blocking = d.findings.filter((f) => atOrAbove(f.severity, failOn)).length
   const unchecked = d.notChecked.filter((n) => atOrAbove(worstSeverityOf(n.ruleId), failOn))
   const verdict: GateVerdict = blocking > 0 ? 'fail' : unchecked.length > 0 && !allowUnchecked ? 'not-checked' : 'pass'

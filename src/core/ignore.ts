@@ -1,5 +1,5 @@
 /**
- * The ignore file (.kvmdoctorignore.yaml): findings a team has accepted, each
+ * The ignore file (--ignore, or ignore.yaml in the configuration directory): findings a team has accepted, each
  * with a reason and an expiry. Expired entries stop suppressing and say so;
  * suppressed findings never change the exit code.
  */

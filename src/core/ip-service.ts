@@ -8,13 +8,13 @@ import type {ArpScanFacts} from '../../probes/arpscan.js'
 import {arpScanProbe} from '../../probes/arpscan.js'
 import type {GuestAgentFacts} from '../../probes/guest-agent.js'
 import {guestAgentProbe} from '../../probes/guest-agent.js'
-import {hostProbe, type HostFacts} from '../../probes/host.js'
+import {hostProbe} from '../../probes/host.js'
 import {type LeaseFacts, leasesProbe} from '../../probes/leases.js'
 import {type LibvirtFacts, libvirtProbe} from '../../probes/libvirt.js'
 import {linksProbe} from '../../probes/links.js'
 import {type Neighbour, neighboursProbe} from '../../probes/neighbours.js'
 import {type ProbeOptions, type ProbeResult, dataOf as data} from '../../probes/types.js'
-import {type ProbeStatus, probeStatuses} from './diagnose.js'
+import {type ProbeStatus, hostNameOf, probeStatuses} from './diagnose.js'
 import {UserError} from './errors.js'
 import {isApipa} from '../lib/ipv4.js'
 import {addressClaimsByIp, guestAddressIndex} from '../derive/addresses.js'
@@ -83,11 +83,11 @@ const PROBES = [hostProbe, linksProbe, routesProbe, neighboursProbe, libvirtProb
 export const INVENTORY_FACTS: readonly string[] = PROBES.map((p) => p.id)
 
 export async function ipInventory(runner: Runner, options: ProbeOptions, only: string[] = []): Promise<IpInventory> {
-  return buildInventory(await runProbes(PROBES, runner, options), runner.capturedAt, only)
+  return buildInventory(await runProbes(PROBES, runner, options), runner.capturedAt, only, runner.origin)
 }
 
 /** The rows, from probe results (pure: tests feed it altered facts). */
-export function buildInventory(results: Record<string, ProbeResult>, capturedAt: Date, only: string[] = []): IpInventory {
+export function buildInventory(results: Record<string, ProbeResult>, capturedAt: Date, only: string[] = [], origin?: string): IpInventory {
   const libvirt = data<LibvirtFacts>(results.libvirt)
   if (!libvirt) throw new UserError(`cannot list guests: ${!results.libvirt.ok ? results.libvirt.error : 'libvirt probe failed'}`)
   const unknown = only.filter((name) => !libvirt.domains.some((d) => d.name === name))
@@ -159,9 +159,8 @@ export function buildInventory(results: Record<string, ProbeResult>, capturedAt:
       })
     }
   }
-  const host = data<HostFacts>(results.host)?.hostname ?? 'localhost'
   return {
-    host,
+    host: hostNameOf(results, origin),
     capturedAt: capturedAt.toISOString(),
     rows,
     probes: probeStatuses(results),

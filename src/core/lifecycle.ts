@@ -3,6 +3,11 @@
  * SIGINT/SIGTERM/SIGHUP. Each is synchronous (kill a process group, remove a
  * temporary file or directory) because an exiting process cannot await.
  */
+import {rmSync} from 'node:fs'
+import {mkdtemp, rm} from 'node:fs/promises'
+import {tmpdir} from 'node:os'
+import {join} from 'node:path'
+
 const cleanups = new Set<() => void>()
 let installed = false
 
@@ -45,5 +50,18 @@ function install(): void {
       if (interrupted) process.stderr.write(`kvmdoctor: interrupted by ${signal}; child processes stopped, temporary files removed\n`)
       process.exit(code)
     })
+  }
+}
+
+/** A private temporary directory (mkdtemp: mode 0700), removed however kvmdoctor ends. */
+export async function privateTempDir(prefix: string): Promise<{dir: string; remove: () => Promise<void>}> {
+  const dir = await mkdtemp(join(tmpdir(), prefix))
+  const forget = onExit(() => rmSync(dir, {recursive: true, force: true}))
+  return {
+    dir,
+    remove: async () => {
+      await rm(dir, {recursive: true, force: true})
+      forget()
+    },
   }
 }

@@ -14,6 +14,12 @@ export interface LiveRunnerOptions {
   killAfterMs?: number
   /** Whole-run budget from now (--deadline): nothing starts after it, and running commands are stopped at it. */
   deadlineMs?: number
+  /**
+   * How long a command's pipes may stay open after it exited before its group is killed and what came
+   * is kept. An ssh session's client exits when it has the exit status; the connection's master, which
+   * writes the session's output into the same pipes, may still be writing then.
+   */
+  pipeGraceMs?: number
 }
 
 export const DEFAULT_TIMEOUT_MS = 5000
@@ -21,6 +27,8 @@ export const DEFAULT_MAX_OUTPUT_BYTES = 8 * 1024 * 1024
 const STDERR_BYTES = 64 * 1024
 /** How long a command's pipes may stay open after it exited (a descendant holding them) before its group is killed. */
 const PIPE_GRACE_MS = 250
+/** After that kill, how long the pipes may take to deliver what they hold and close. */
+const CLOSE_WAIT_MS = 1000
 
 /**
  * Runs commands as the host's read-only sources. Each child gets its own process group,
@@ -36,6 +44,7 @@ export class LiveRunner implements Runner {
   private readonly timeoutMs: number
   private readonly maxOutputBytes: number
   private readonly killAfterMs: number
+  private readonly pipeGraceMs: number
   private readonly deadline: number
   /** Process groups of commands still running, killed if kvmdoctor is interrupted. */
   private readonly groups = new Set<number>()
@@ -45,6 +54,7 @@ export class LiveRunner implements Runner {
     this.timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS
     this.maxOutputBytes = options.maxOutputBytes ?? DEFAULT_MAX_OUTPUT_BYTES
     this.killAfterMs = options.killAfterMs ?? 1000
+    this.pipeGraceMs = options.pipeGraceMs ?? PIPE_GRACE_MS
     this.deadline = options.deadlineMs === undefined ? Infinity : Date.now() + options.deadlineMs
     this.limit = pLimit(options.concurrency ?? 6)
     this.fileLimit = pLimit(32)
@@ -182,20 +192,19 @@ export class LiveRunner implements Runner {
         // The pipes normally close with the exit; a descendant may hold them open for its lifetime. The grace
         // is counted in event-loop turns too: a timer can fire before the poll phase reads what the command
         // wrote just before it exited (a loop busy parsing other output), so the pipes are read to their
-        // end first, and only pipes still open after that are taken as held by a descendant.
+        // end first, and only pipes still open after that are taken as held by a descendant: it is killed,
+        // and what the pipes hold is still read until they close (CLOSE_WAIT_MS at most, should something
+        // outside the group hold them).
         timers.push(
           setTimeout(() => {
             setImmediate(() => {
               if (done) return
               const drained = () => child.stdout!.readableEnded && child.stderr!.readableEnded
               if (drained()) return finish()
-              // Still open: give a last turn for what is already in the pipe, then stop the holders.
-              setImmediate(() => {
-                kill('SIGKILL')
-                finish()
-              })
+              kill('SIGKILL')
+              timers.push(setTimeout(finish, CLOSE_WAIT_MS))
             })
-          }, PIPE_GRACE_MS),
+          }, this.pipeGraceMs),
         )
       })
       child.on('close', finish)
@@ -278,7 +287,8 @@ export class LiveRunner implements Runner {
   }
 }
 
-function killGroup(pid: number, signal: NodeJS.Signals): void {
+/** Signals a process group (a child spawned detached, and what it started). */
+export function killGroup(pid: number, signal: NodeJS.Signals): void {
   try {
     process.kill(-pid, signal)
   } catch {

@@ -1,22 +1,30 @@
 /**
  * What the commands print or write, made safe: credentials scrubbed from
  * everything, and host strings (guest names, log lines, error texts) shown
- * with their control characters made visible, so data read from a host can
- * never drive the terminal (escape sequences, carriage returns, bidi
- * overrides).
+ * with their control and invisible characters made visible, so data read from
+ * a host can never drive the terminal (escape sequences, carriage returns,
+ * bidi overrides) nor start a line of its own (a forged row, heading or fence).
  */
 import type {Diagnosis} from './diagnose.js'
 import {UserError} from './errors.js'
 import {mapStringsDeep, scrubText} from '../lib/scrub.js'
 import {TOPOLOGY_FACTS} from './topology.js'
 
-/** C0 and C1 controls except tab and newline, DEL, and the Unicode bidi overrides/isolates. */
-const CONTROL = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]/g
+/**
+ * What host data may not carry into a line of text, Markdown or stderr: C0 and C1 controls but
+ * tab (newline and carriage return included: a name never starts a line of its own), DEL, the
+ * Unicode line and paragraph separators, the bidi marks, embeddings, overrides and isolates, and
+ * the invisible characters (zero-width spaces and joiners, word joiner, soft hyphen, BOM, Hangul
+ * fillers, tag characters) that would make two names look alike or hide text.
+ */
+const INVISIBLE = /[\u0000-\u0008\u000a-\u001f\u007f-\u009f\u00ad\u034f\u061c\u115f\u1160\u17b4\u17b5\u180b-\u180f\u200b-\u200f\u2028-\u202e\u2060-\u206f\u3164\ufe00-\ufe0f\ufeff\uffa0\ufff9-\ufffb\u{e0000}-\u{e007f}\u{e0100}-\u{e01ef}]/gu
 
 export function visibleControls(text: string): string {
-  return text.replace(CONTROL, (c) => {
-    const code = c.charCodeAt(0)
-    return code <= 0xff ? `\\x${code.toString(16).padStart(2, '0')}` : `\\u${code.toString(16).padStart(4, '0')}`
+  return text.replace(INVISIBLE, (c) => {
+    const code = c.codePointAt(0)!
+    if (code === 0x0a) return '\\n'
+    if (code === 0x0d) return '\\r'
+    return code <= 0xff ? `\\x${code.toString(16).padStart(2, '0')}` : code <= 0xffff ? `\\u${code.toString(16).padStart(4, '0')}` : `\\u{${code.toString(16)}}`
   })
 }
 
@@ -36,9 +44,9 @@ const ESCAPED_FORMATS = new Set(['json', 'sarif'])
  */
 export function reportable(d: Diagnosis, format: string): Diagnosis {
   const facts = Object.fromEntries(TOPOLOGY_FACTS.filter((id) => d.facts[id] !== undefined).map((id) => [id, d.facts[id]]))
-  if (ESCAPED_FORMATS.has(format)) return {...mapStringsDeep({...d, facts: {}}, scrubText), facts}
+  if (ESCAPED_FORMATS.has(format)) return {...mapStringsDeep({...d, facts: {}}, scrubText, {scrubKeys: true}), facts}
   // One pass, copying only what changes.
-  return mapStringsDeep({...d, facts}, (text) => visibleControls(scrubText(text)))
+  return mapStringsDeep({...d, facts}, (text) => visibleControls(scrubText(text)), {scrubKeys: true})
 }
 
 /**
@@ -53,6 +61,11 @@ const MAX_ERROR_LINE = 2000
 export function errorLine(message: string): string {
   const line = visibleControls(scrubText(message.length > 4 * MAX_ERROR_LINE ? message.slice(0, 4 * MAX_ERROR_LINE) : message))
   return line.length > MAX_ERROR_LINE ? `${line.slice(0, MAX_ERROR_LINE)}… (${message.length} characters)` : line
+}
+
+/** A warning on stderr, in every output mode (oclif drops logToStderr under --json; these matter there too). */
+export function warnOnStderr(message: string): void {
+  process.stderr.write(`${errorLine(`kvmdoctor: warning: ${message}`)}\n`)
 }
 
 /** Longer than any real domain, network or interface name: a crafted input, refused before it is copied into every report line. */

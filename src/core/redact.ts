@@ -10,13 +10,18 @@
  * (192.168.0.0/16) has no bits left to hide but host bits: only its network and
  * broadcast address (192.168.0.0, 192.168.255.255) stay. IPv4-mapped IPv6
  * (::ffff:a.b.c.d) maps its IPv4 part the same way; IPv6 keeps ULA in its /8
- * of fc00::/7, global unicast in 2000::/3 and link-local prefixes. MACs keep
- * their vendor prefix. UUIDs get keyed pseudonym UUIDs. Host, guest, network,
- * lease and static DHCP host names become host-N, guest-N, network-N,
- * client-N (also inside libvirt's domain-ID-NAME paths, where libvirt cuts
- * NAME to 20 characters, and its machine names qemu-ID-NAME, systemd-escaped
- * in scope units); DNS domains become domain-N.example; home
- * directories /home/user-N. Names that are common words of the outputs
+ * of fc00::/7, global unicast in 2000::/3 and link-local prefixes. An IPv4
+ * address written with dashes after a label (ip-10-0-1-23) or as one number in
+ * a URL host (http://3232266762/, http://0xC0A87A0A/) is mapped alike. MACs keep
+ * their vendor prefix, written as they were (colons, dashes, Cisco's dots, none).
+ * UUIDs, with or without dashes, get keyed pseudonym UUIDs. Host, guest, network,
+ * lease, static DHCP and libvirt DNS host names become host-N, guest-N,
+ * network-N, client-N, in any letter case and inside longer names
+ * (web01-disk0.qcow2; also inside libvirt's domain-ID-NAME paths, where libvirt
+ * cuts NAME to 20 characters, and its machine names qemu-ID-NAME,
+ * systemd-escaped in scope units); DNS domains become domain-N.example; user
+ * names become user-N (home directories, USER=, uid=N(NAME), sshd and sudo
+ * logs, NAME@host of ssh). Names that are common words of the outputs
  * kvmdoctor reads (libvirt's "default" network, "nat", "filter" ...) are kept:
  * replacing them would rewrite the data itself. The mapping goes beside the
  * bundle, never in it; it holds the key, so a later run given the same map
@@ -140,6 +145,8 @@ export class Redactor {
   /** IPv4 pseudonyms already given (block boundaries aside): a new one must differ from them all. */
   private readonly usedIpv4 = new Set<string>()
   private readonly namePattern: RegExp | undefined
+  /** Pseudonyms by the lower-case spelling of their name. */
+  private readonly namesByCase = new Map<string, string>()
   private readonly domainPattern: RegExp | undefined
   /** Guest pseudonyms by NAME as libvirt writes it in domain-ID-NAME (cut to 20 characters). */
   private readonly shortGuestNames = new Map<string, string>()
@@ -211,10 +218,20 @@ export class Redactor {
       // The token rule below skips a name after "-"; systemd's escaping hides one with "-" in it from it.
       this.machineNamePattern = new RegExp(`(?<![A-Za-z0-9_])(qemu-\\d+-)(${plain})(?![A-Za-z0-9_-])|(?<![A-Za-z0-9_])(qemu\\\\x2d\\d+\\\\x2d)(${escaped})(?![A-Za-z0-9_]|\\\\x)`, 'g')
     }
+    // In any letter case (WEB01, Web01): the first name given for a spelling wins.
+    for (const n of names) if (!this.namesByCase.has(n.name.toLowerCase())) this.namesByCase.set(n.name.toLowerCase(), this.map.names[n.name])
     if (names.length > 0) {
-      const alternatives = names.map((n) => n.name).sort((a, b) => b.length - a.length).map(escapeRegExp).join('|')
-      // Whole tokens only: a guest "web" must not rewrite "webserver" or a path component "web-data".
-      this.namePattern = new RegExp(`(?<![A-Za-z0-9_.-])(?:${alternatives})(?![A-Za-z0-9_-])`, 'g')
+      const alternatives = (list: string[]) => list.sort((a, b) => b.length - a.length).map(escapeRegExp).join('|')
+      // Whole tokens: a guest "web" must not rewrite "webserver". A name of four characters or more is also found
+      // as a part of a longer name, after or before "-" or "_" (web01-disk0.qcow2, backup_web01): a short one
+      // would rewrite unrelated words (a guest "br" and the bridge br-lan).
+      const long = names.filter((n) => n.name.length >= 4).map((n) => n.name)
+      const short = names.filter((n) => n.name.length < 4).map((n) => n.name)
+      const patterns = [
+        ...(long.length > 0 ? [`(?<![A-Za-z0-9.])(?:${alternatives(long)})(?![A-Za-z0-9])`] : []),
+        ...(short.length > 0 ? [`(?<![A-Za-z0-9_.-])(?:${alternatives(short)})(?![A-Za-z0-9_-])`] : []),
+      ]
+      this.namePattern = new RegExp(patterns.join('|'), 'gi')
     }
     const domains = [...new Set((input.domains ?? []).map((d) => d.toLowerCase().replace(/\.$/, '')))].filter((d) => d.length >= 3 && !RESERVED_NAMES.has(d) && !/^[\d.]+$/.test(d))
     const nextDomain = nextNumbers(Object.values(this.map.domains), /^(domain)-(\d+)\.example$/)
@@ -358,24 +375,36 @@ export class Redactor {
     return (this.map.users[name] ??= `user-${this.nextUser('user')}`)
   }
 
-  /** Rewrites one text: addresses, MACs (inside client ids too), UUIDs, names, domains and home directories, in a single pass each. */
+  /** Rewrites one text: addresses, MACs (inside client ids too), UUIDs, names, domains and user names, in a single pass each. */
   redact(text: string): string {
-    let out = text.replace(TOKEN, (match, uuid: string | undefined, ipv4: string | undefined, mappedPrefix: string | undefined, mappedV4: string | undefined, hexRun: string | undefined, ipv6: string | undefined, bridgeId: string | undefined) => {
-      if (uuid) return this.uuid(uuid)
-      if (ipv4) return this.ipv4(ipv4)
-      if (mappedV4) return `${mappedPrefix}${this.ipv4(mappedV4)}`
-      if (bridgeId) {
+    let out = text.replace(TOKEN, (match: string, ...args: unknown[]) => {
+      const g = args.at(-1) as Record<string, string | undefined>
+      if (g.uuid) return this.uuid(g.uuid)
+      if (g.bareUuid) return sameCase(g.bareUuid, this.uuid(dashedUuid(g.bareUuid)).replaceAll('-', ''))
+      if (g.ipv4) return this.ipv4(g.ipv4)
+      if (g.mappedV4) return `${g.mappedPrefix}${this.ipv4(g.mappedV4)}`
+      if (g.dashedV4) return `${g.dashedHead}${this.ipv4(g.dashedV4.replaceAll('-', '.')).replaceAll('.', '-')}`
+      if (g.urlV4) return `${g.urlHead}${this.numericIpv4(g.urlV4)}`
+      if (g.bridgeId) {
         // ip -d prints bridge ids as PRIO.MAC with unpadded bytes (8000.52:54:0:fc:89:10)
-        const [priority, mac] = bridgeId.split('.')
+        const [priority, mac] = g.bridgeId.split('.')
         return `${priority}.${this.mac(mac.split(':').map((b) => b.padStart(2, '0')).join(':'))}`
       }
-      if (hexRun) {
-        const groups = hexRun.split(':')
+      if (g.hexRun) {
+        const groups = g.hexRun.split(':')
         if (groups.length < 6) return match
         // Client ids and DUIDs end with the MAC: keep their type bytes, map the MAC.
         return [...groups.slice(0, groups.length - 6), this.mac(groups.slice(-6).join(':'))].join(':')
       }
-      if (ipv6) return this.ipv6(ipv6)
+      // MACs as other tools write them (52-54-00-6b-64-01, 5254.006b.6401, 5254006b6401): mapped alike, written as they were.
+      const otherMac = g.dashedMac ?? g.ciscoMac ?? g.bareMac
+      if (otherMac) {
+        const hex = otherMac.replace(/[-.]/g, '')
+        const mapped = this.mac(hex.match(/../g)!.join(':')).replaceAll(':', '')
+        let i = 0
+        return sameCase(otherMac, otherMac.replace(/[0-9A-Fa-f]/g, () => mapped[i++]))
+      }
+      if (g.ipv6) return this.ipv6(g.ipv6)
       return match
     })
     // libvirt's per-guest directories (domain-49-NAME, NAME cut to 20 characters): the token rule below skips them.
@@ -387,12 +416,49 @@ export class Redactor {
         return original ? `${escapedHead}${systemdEscape(this.map.names[original] ?? original)}` : match
       })
     }
-    if (this.namePattern) out = out.replace(this.namePattern, (name) => this.map.names[name] ?? name)
+    if (this.namePattern) out = out.replace(this.namePattern, (name) => this.map.names[name] ?? this.namesByCase.get(name.toLowerCase()) ?? name)
     if (this.domainPattern) out = out.replace(this.domainPattern, (domain) => this.map.domains[domain.toLowerCase()] ?? domain)
-    out = out.replace(/(?<=\/home\/)([^/\s'"<>:]+)/g, (name) => this.user(name))
+    out = out.replace(USER, (match, ...args: unknown[]) => {
+      const g = args.at(-1) as Record<string, string | undefined>
+      const name = g.home ?? g.assigned ?? g.uid ?? g.said ?? g.ssh
+      return name === undefined || SYSTEM_USERS.has(name) ? match : match.replace(name, this.user(name))
+    })
     return out
   }
+
+  /** An IPv4 address in a URL host written as one number (http://3232266762/, http://0xC0A87A0A/), mapped and written alike. */
+  private numericIpv4(text: string): string {
+    const hex = /^0x/i.test(text)
+    const n = hex ? Number.parseInt(text.slice(2), 16) : Number(text)
+    if (!Number.isSafeInteger(n) || n > 0xffffffff) return text
+    const mapped = ipv4ToInt(this.ipv4(intToIpv4(n)))!
+    return hex ? `${text.slice(0, 2)}${sameCase(text.slice(2), mapped.toString(16).padStart(text.length - 2, '0'))}` : String(mapped)
+  }
 }
+
+/** `mapped` in the letter case of `original` (all upper when the original's hex letters were). */
+const sameCase = (original: string, mapped: string) => (/[A-F]/.test(original) && !/[a-f]/.test(original) ? mapped.toUpperCase() : mapped)
+const dashedUuid = (hex: string) => `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`.toLowerCase()
+
+/** Accounts of the system itself, not of a person: kept (the outputs name them as data: dnsmasq --user=dnsmasq). */
+const SYSTEM_USERS = new Set(['root', 'nobody', 'daemon', 'bin', 'sys', 'adm', 'sync', 'games', 'man', 'lp', 'mail', 'news', 'uucp', 'proxy', 'www-data', 'backup', 'list', 'irc', 'gnats', 'systemd-network', 'systemd-resolve', 'systemd-timesync', 'messagebus', 'sshd', 'polkitd', 'tss', 'dnsmasq', 'libvirt-qemu', 'libvirt-dnsmasq', 'qemu', 'syslog', '_apt', 'avahi', 'ntp', 'chrony', 'postfix', 'nslcd', 'sssd', 'user', 'USER', 'invalid'])
+
+/**
+ * User names where the outputs show them: home directories (/home, /var/home, /export/home,
+ * /Users), USER=, LOGNAME=, SUDO_USER=, user= and username= assignments, uid=N(NAME) and gid=N(NAME), what sshd,
+ * PAM and sudo log ("for user NAME", "Accepted publickey for NAME from", "sudo: NAME :"), and
+ * ssh-style NAME@host arguments and URLs (qemu+ssh://NAME@host).
+ */
+const USER = new RegExp(
+  [
+    String.raw`(?<=\/(?:home|var\/home|export\/home|Users|usr\/home)\/)(?<home>[^/\s'"<>:]+)`,
+    String.raw`(?<![\w.-])(?:USER|LOGNAME|SUDO_USER|user|username|User)=(?<assigned>[A-Za-z_][\w.-]{0,31})(?![\w.-])`,
+    String.raw`\b[ug]id=\d+\((?<uid>[^)\s]{1,32})\)`,
+    String.raw`\b(?:for user|for invalid user|Accepted \w+ for|Failed \w+ for|Invalid user|by user|sudo:)\s+(?<said>[A-Za-z_][\w.-]{0,31})(?=[\s:(]|$)`,
+    String.raw`(?:\b(?:ssh|scp|sftp|rsync|ssh-copy-id)\b[^\n;|]{0,256}?\s|\+ssh:\/\/|ssh:\/\/|sftp:\/\/|rsync:\/\/)(?<ssh>[A-Za-z_][\w.-]{0,31})(?=@[A-Za-z0-9[])`,
+  ].join('|'),
+  'g',
+)
 
 /** systemd's unit-name escaping (systemd-escape): bytes other than ASCII letters, digits, ":", "_" and "." become \xNN. */
 function systemdEscape(name: string): string {
@@ -418,19 +484,28 @@ const escapeRegExp = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')
 const OCTET = String.raw`(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)`
 
 /**
- * UUIDs, IPv4 (not part of a longer dotted run, tcpdump's ADDR.PORT aside), IPv4-mapped IPv6 (::ffff:a.b.c.d), colon runs of
- * two-digit hex (MACs, client ids), IPv6 addresses with at least one "::" or eight groups, and
- * bridge ids (8000.52:54:0:fc:89:10).
+ * UUIDs (with or without dashes), IPv4 (not part of a longer dotted run, tcpdump's ADDR.PORT aside;
+ * also written with dashes after a label, ip-10-0-1-23, or as one number in a URL host),
+ * IPv4-mapped IPv6 (::ffff:a.b.c.d), colon runs of two-digit hex (MACs, client ids), MACs with
+ * dashes, in Cisco's dotted form or without separators, IPv6 addresses with at least one "::" or
+ * eight groups, and bridge ids (8000.52:54:0:fc:89:10).
  */
 const TOKEN = new RegExp(
   [
-    String.raw`(?<![0-9A-Fa-f-])([0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12})(?![0-9A-Fa-f-])`,
+    String.raw`(?<![0-9A-Fa-f-])(?<uuid>[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12})(?![0-9A-Fa-f-])`,
+    String.raw`(?<![0-9A-Za-z])(?<bareUuid>[0-9A-Fa-f]{32})(?![0-9A-Za-z])`,
     // tcpdump writes ADDR.PORT (192.168.122.5.68 > 255.255.255.255.67:): the port does not make it a longer dotted run.
-    String.raw`(?<![\d.])(${OCTET}(?:\.${OCTET}){3})(?!(?!\.\d{1,5}(?: >|:))[\d.]*\d)`,
-    String.raw`(?<![0-9A-Fa-f:.])(::[fF]{4}:|(?:0{1,4}:){5}[fF]{4}:|::)(${OCTET}(?:\.${OCTET}){3})(?![\d.]*\d)`,
-    String.raw`(?<![0-9A-Fa-f:])([0-9A-Fa-f]{2}(?::[0-9A-Fa-f]{2}){5,})(?![0-9A-Fa-f:])`,
-    String.raw`(?<![0-9A-Fa-f:])((?:[0-9A-Fa-f]{1,4}:){1,7}:(?:[0-9A-Fa-f]{1,4}(?::[0-9A-Fa-f]{1,4}){0,6})?|(?:[0-9A-Fa-f]{1,4}:){7}[0-9A-Fa-f]{1,4}|::(?:[0-9A-Fa-f]{1,4}(?::[0-9A-Fa-f]{1,4}){0,6}))(?![0-9A-Fa-f:])`,
-    String.raw`(?<![0-9A-Fa-f.:])([0-9A-Fa-f]{4}\.[0-9A-Fa-f]{1,2}(?::[0-9A-Fa-f]{1,2}){5})(?![0-9A-Fa-f:])`,
+    String.raw`(?<![\d.])(?<ipv4>${OCTET}(?:\.${OCTET}){3})(?!(?!\.\d{1,5}(?: >|:))[\d.]*\d)`,
+    String.raw`(?<![0-9A-Fa-f:.])(?<mappedPrefix>::[fF]{4}:|(?:0{1,4}:){5}[fF]{4}:|::)(?<mappedV4>${OCTET}(?:\.${OCTET}){3})(?![\d.]*\d)`,
+    String.raw`(?<![A-Za-z0-9-])(?<dashedHead>[A-Za-z][A-Za-z0-9]{0,30}-)(?<dashedV4>${OCTET}(?:-${OCTET}){3})(?![\w-])`,
+    String.raw`(?<urlHead>\b[a-z][a-z0-9+.-]{1,31}:\/\/(?:[^\s/@'"<>]{1,256}@)?)(?<urlV4>0[xX][0-9A-Fa-f]{1,8}|[1-9]\d{6,9})(?=[:/?#\s'"]|$)`,
+    String.raw`(?<![0-9A-Fa-f:])(?<hexRun>[0-9A-Fa-f]{2}(?::[0-9A-Fa-f]{2}){5,})(?![0-9A-Fa-f:])`,
+    String.raw`(?<![0-9A-Fa-f-])(?<dashedMac>[0-9A-Fa-f]{2}(?:-[0-9A-Fa-f]{2}){5})(?![0-9A-Fa-f-])`,
+    String.raw`(?<![0-9A-Fa-f.])(?<ciscoMac>[0-9A-Fa-f]{4}\.[0-9A-Fa-f]{4}\.[0-9A-Fa-f]{4})(?![0-9A-Fa-f.])`,
+    // Twelve hex digits alone are a MAC when they hold a letter or a hypervisor's prefix (a number of twelve digits is a count).
+    String.raw`(?<![0-9A-Za-z])(?<bareMac>(?=[0-9]{0,11}[A-Fa-f]|525400|[fF][eE]5400)[0-9A-Fa-f]{12})(?![0-9A-Za-z])`,
+    String.raw`(?<![0-9A-Fa-f:])(?<ipv6>(?:[0-9A-Fa-f]{1,4}:){1,7}:(?:[0-9A-Fa-f]{1,4}(?::[0-9A-Fa-f]{1,4}){0,6})?|(?:[0-9A-Fa-f]{1,4}:){7}[0-9A-Fa-f]{1,4}|::(?:[0-9A-Fa-f]{1,4}(?::[0-9A-Fa-f]{1,4}){0,6}))(?![0-9A-Fa-f:])`,
+    String.raw`(?<![0-9A-Fa-f.:])(?<bridgeId>[0-9A-Fa-f]{4}\.[0-9A-Fa-f]{1,2}(?::[0-9A-Fa-f]{1,2}){5})(?![0-9A-Fa-f:])`,
   ].join('|'),
   'g',
 )

@@ -1,12 +1,12 @@
 /**
  * Every file kvmdoctor writes goes through here: scrubbed of credentials,
  * written to a new temporary file in the target's directory (O_EXCL,
- * O_NOFOLLOW), fsynced and renamed over the target. A symlink or a
+ * O_NOFOLLOW, mode 0600), fsynced and renamed over the target. A symlink or a
  * non-regular file (FIFO, device, directory) at the target is refused with a
  * UserError; a lock file beside the target keeps two runs from racing.
  */
 import {randomBytes} from 'node:crypto'
-import {constants, rmSync, unlinkSync} from 'node:fs'
+import {constants, existsSync, readFileSync, rmSync, unlinkSync} from 'node:fs'
 import {type FileHandle, lstat, open, rename, stat, unlink} from 'node:fs/promises'
 import {basename, dirname, join, resolve} from 'node:path'
 import {UserError} from './errors.js'
@@ -18,7 +18,7 @@ const {O_WRONLY, O_CREAT, O_EXCL, O_NOFOLLOW, O_RDONLY, O_NONBLOCK} = constants
 export interface WriteOptions {
   /** What is written, for messages: "the bundle", "the report". */
   what: string
-  /** Permission bits of a new file (the umask applies); default 0666. */
+  /** Permission bits of the file written (the umask applies); default 0600: what kvmdoctor writes describes the host, for its owner only. */
   mode?: number
   /** Owner to give the new file, when kvmdoctor runs as root (a file replaced keeps its owner). */
   owner?: {uid: number; gid: number}
@@ -46,8 +46,8 @@ function tempPathFor(target: string, tag = 'tmp'): string {
   return join(dirname(target), `.${basename(target).slice(0, 100)}.kvmdoctor-${tag}-${randomBytes(6).toString('hex')}`)
 }
 
-/** Opens a new file that must not exist (no link is followed). */
-export function createExclusive(path: string, mode = 0o666): Promise<FileHandle> {
+/** Opens a new file that must not exist (no link is followed), private to its owner unless told otherwise. */
+export function createExclusive(path: string, mode = 0o600): Promise<FileHandle> {
   return open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW, mode)
 }
 
@@ -70,7 +70,7 @@ export async function writeFileAtomic(path: string, data: string | Buffer | Asyn
   let handle: FileHandle | undefined
   const forget = onExit(() => rmSync(temp, {force: true}))
   try {
-    handle = await createExclusive(temp, options.mode ?? 0o666)
+    handle = await createExclusive(temp, options.mode ?? 0o600)
     if (options.owner && process.getuid?.() === 0) await handle.chown(options.owner.uid, options.owner.gid)
     let bytes = 0
     if (typeof data === 'string' || Buffer.isBuffer(data)) {
@@ -121,9 +121,40 @@ const isAlive = (pid: number) => {
   }
 }
 
+/** When a process started (clock ticks since boot, /proc/PID/stat field 22): with its pid, who it is, not just that some process has the number. */
+function startTimeOf(pid: number): string | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
+    // The command name (field 2) may hold spaces and parentheses: count from the last ")".
+    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19]
+  } catch {
+    return undefined
+  }
+}
+
 /**
- * Holds TARGET.lock (O_EXCL, our pid inside) while fn runs, so two kvmdoctor runs never
- * write one path at once. A lock whose process is gone is taken over.
+ * Whether the kvmdoctor that wrote a lock ("PID STARTTIME") still runs: its pid alive with the same
+ * start time. A pid reused by another process, or named in a lock without a start time (pid 1 in a
+ * planted lock), holds nothing, unless it is a kvmdoctor (an older one wrote the pid alone).
+ */
+function lockHolderAlive(content: string): boolean {
+  const [pidText, started] = content.split(/\s+/)
+  const pid = Number(pidText)
+  if (!Number.isInteger(pid) || pid <= 0) return false
+  if (!existsSync('/proc/self/stat')) return isAlive(pid)
+  const now = startTimeOf(pid)
+  if (now === undefined) return false
+  if (started !== undefined && started !== '') return now === started
+  try {
+    return /kvmdoctor/.test(readFileSync(`/proc/${pid}/cmdline`, 'utf8'))
+  } catch {
+    return false
+  }
+}
+
+/**
+ * Holds TARGET.lock (O_EXCL, our pid and start time inside) while fn runs, so two kvmdoctor runs never
+ * write one path at once. A lock whose process is gone (or is another process now) is taken over.
  */
 export async function withLock<T>(path: string, what: string, fn: () => Promise<T>): Promise<T> {
   const lock = `${resolve(path)}.lock`
@@ -135,14 +166,14 @@ export async function withLock<T>(path: string, what: string, fn: () => Promise<
       const code = (error as NodeJS.ErrnoException).code
       if (code === 'ELOOP') throw new UserError(`cannot write ${what} to ${path}: ${lock} is a symbolic link`)
       if (code !== 'EEXIST' || attempt > 0) throw new UserError(`cannot write ${what} to ${path}: cannot create ${lock} (${errnoText(error)})`)
-      const holder = Number((await readLockPid(lock)) ?? NaN)
-      if (Number.isInteger(holder) && holder > 0 && isAlive(holder)) {
-        throw new UserError(`cannot write ${what} to ${path}: another kvmdoctor (pid ${holder}) is writing it; try again when it has finished`)
+      const content = (await readLockPid(lock)) ?? ''
+      if (lockHolderAlive(content)) {
+        throw new UserError(`cannot write ${what} to ${path}: another kvmdoctor (pid ${content.split(/\s+/)[0]}) is writing it; try again when it has finished`)
       }
       await unlink(lock).catch(() => undefined)
     }
   }
-  await handle.writeFile(`${process.pid}\n`)
+  await handle.writeFile(`${process.pid} ${startTimeOf(process.pid) ?? ''}\n`)
   await handle.close()
   const forget = onExit(() => unlinkSync(lock))
   try {

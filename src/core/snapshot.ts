@@ -36,6 +36,10 @@ export class RecordingRunner implements Runner {
     return this.inner.capturedAt
   }
 
+  get origin(): string | undefined {
+    return this.inner.origin
+  }
+
   async run(argv: string[], options?: RunOptions): Promise<CommandCapture> {
     return this.remember(await this.inner.run(argv, options))
   }
@@ -117,11 +121,43 @@ export async function checkSnapshotTarget(dir: string): Promise<{target: string;
   if (existing?.isSymbolicLink()) throw fail('it is a symbolic link (kvmdoctor does not write through links)')
   if (existing && !existing.isDirectory()) throw fail('it exists and is not a directory')
   if (existing) {
-    const names = await readdir(target)
-    const manifest = names.includes('manifest.json') ? await lstat(join(target, 'manifest.json')) : undefined
-    if (names.length > 0 && !manifest?.isFile()) throw fail('it exists and is not a kvmdoctor snapshot (no manifest.json): refusing to replace it')
+    const stray = await notOfSnapshot(target)
+    if (stray !== undefined) throw fail(`it exists and is not a kvmdoctor snapshot (${stray}): refusing to replace it`)
   }
   return {target, existing: existing !== undefined}
+}
+
+/**
+ * Why a directory is not one kvmdoctor may replace, or undefined when it may: empty, or a snapshot
+ * kvmdoctor wrote (a manifest.json whose format field says so, and an outputs/ holding only the files
+ * it lists). Replacing removes the old directory, so anything else in it (some other project's
+ * manifest.json, a note the user added) makes it the user's, never removed.
+ */
+async function notOfSnapshot(dir: string): Promise<string | undefined> {
+  const names = await readdir(dir)
+  if (names.length === 0) return undefined
+  if (!names.includes('manifest.json')) return 'no manifest.json'
+  let format: unknown
+  const listed = new Set<string>()
+  try {
+    const raw = JSON.parse(readRegularFileSync(join(dir, 'manifest.json'), {maxBytes: BUDGET.manifestBytes, noFollow: true, label: 'manifest.json'})) as unknown
+    format = (raw as {format?: unknown})?.format
+    const captures = (raw as {captures?: unknown})?.captures
+    if (Array.isArray(captures)) for (const c of captures) if (typeof c?.file === 'string') listed.add(c.file)
+  } catch (error) {
+    return error instanceof UserError ? error.message : 'its manifest.json is not JSON'
+  }
+  if (format !== SNAPSHOT_FORMAT) return `its manifest.json has no format "${SNAPSHOT_FORMAT}"`
+  for (const name of names) {
+    if (name === 'manifest.json') continue
+    if (name !== 'outputs') return `it holds ${name}, which is no part of a snapshot`
+    const outputs = await lstat(join(dir, name))
+    if (!outputs.isDirectory()) return 'its outputs is not a directory'
+    for (const entry of await readdir(join(dir, name), {withFileTypes: true})) {
+      if (!entry.isFile() || !listed.has(`outputs/${entry.name}`)) return `it holds outputs/${entry.name}, which its manifest does not list`
+    }
+  }
+  return undefined
 }
 
 /**
@@ -137,8 +173,9 @@ export async function writeSnapshot(dir: string, captures: Capture[], meta: Snap
   const temp = join(dirname(target), `.${basename(target).slice(0, 100)}.kvmdoctor-new-${randomBytes(6).toString('hex')}`)
   const forget = onExit(() => rmSync(temp, {recursive: true, force: true}))
   try {
-    await mkdir(temp)
-    await mkdir(join(temp, 'outputs'))
+    // What the host showed, for its owner only (files 0600 through createExclusive).
+    await mkdir(temp, {mode: 0o700})
+    await mkdir(join(temp, 'outputs'), {mode: 0o700})
     // A fresh directory: O_EXCL creates every file, so nothing in it was there before.
     const write = async (file: string, text: string) => {
       const handle = await createExclusive(join(temp, file))

@@ -6,14 +6,18 @@ import {ALL_PROBES} from '../../probes/index.js'
 import type {LibvirtFacts} from '../../probes/libvirt.js'
 import {type ProbeOptions, dataOf} from '../../probes/types.js'
 import type {Destination, Flow} from '../datapath/flows.js'
-import {type ProbeStatus, internetOf, probeStatuses} from './diagnose.js'
+import {type ProbeStatus, hostNameOf, internetOf, probeStatuses} from './diagnose.js'
 import {UserError} from './errors.js'
 import {buildModel} from '../derive/index.js'
 import {runProbes} from './probe-runner.js'
 import {openSource} from './source.js'
+import type {SosSourceDescription} from './sosreport.js'
+import type {SshTarget} from './ssh-runner.js'
 
 export interface TraceRequest {
   from?: string
+  /** Probe another host over SSH. */
+  ssh?: SshTarget
   timeoutMs: number
   /** The whole live run's budget. */
   deadlineMs?: number
@@ -22,6 +26,8 @@ export interface TraceRequest {
   /** The guest interface: its tap name or MAC. */
   iface?: string
   to?: Destination
+  /** Told what the user must know about the source (a bundle without checksums). */
+  warn?: (message: string) => void
 }
 
 export interface TraceResult {
@@ -33,10 +39,12 @@ export interface TraceResult {
   /** Why the flows could not be followed (a probe the datapath needs failed). */
   unavailable?: string
   probes: ProbeStatus[]
+  /** What it was read from, when it is a sosreport. */
+  source?: SosSourceDescription
 }
 
 export async function runTrace(request: TraceRequest): Promise<TraceResult> {
-  const source = await openSource({from: request.from, timeoutMs: request.timeoutMs, deadlineMs: request.deadlineMs})
+  const source = await openSource({from: request.from, ssh: request.ssh, timeoutMs: request.timeoutMs, deadlineMs: request.deadlineMs, warn: request.warn})
   try {
     const options = source.recordedOptions ? {...source.recordedOptions, ...(request.options.internet ? {internet: request.options.internet} : {})} : request.options
     const results = await runProbes(ALL_PROBES, source.runner, options)
@@ -47,7 +55,7 @@ export async function runTrace(request: TraceRequest): Promise<TraceResult> {
     if (domain && request.iface && !domain.interfaces.some((i) => i.target === request.iface || i.mac === request.iface)) {
       throw new UserError(`${request.guest} has no interface "${request.iface}" (its interfaces: ${domain.interfaces.map((i) => i.target ?? i.mac).join(', ')})`)
     }
-    const base = {host: model.hostname, capturedAt: source.runner.capturedAt.toISOString(), guest: request.guest, state: domain?.state ?? 'unknown', probes: probeStatuses(results)}
+    const base = {host: hostNameOf(results, source.runner.origin), capturedAt: source.runner.capturedAt.toISOString(), guest: request.guest, state: domain?.state ?? 'unknown', probes: probeStatuses(results), ...(source.describe ? {source: source.describe()} : {})}
     if (!model.datapath.ok) return {...base, flows: [], unavailable: model.datapath.reason}
     return {...base, flows: model.datapath.datapath.trace(request.guest, {iface: request.iface, to: request.to})}
   } finally {

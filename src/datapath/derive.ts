@@ -13,6 +13,8 @@ import type {Listener} from '../../probes/listeners.js'
 import type {ProcessFacts} from '../../probes/processes.js'
 import type {Route} from '../../probes/routes.js'
 import type {SysctlFacts} from '../../probes/sysctl.js'
+import type {Neighbour} from '../../probes/neighbours.js'
+import type {TcFacts} from '../../probes/tc.js'
 import {type ProbeResult, dataOf} from '../../probes/types.js'
 import {type Datapath, type DatapathFacts, type Destination, type Flow, type Hop, buildDatapath} from './flows.js'
 import type {Element} from './elements.js'
@@ -48,6 +50,10 @@ export function deriveDatapath(probes: Record<string, ProbeResult>, guests: Gues
       networks: libvirt.networks,
       domains: libvirt.domains,
       listeners: dataOf<Listener[]>(probes.listeners) ?? null,
+      // Without tc's facts every device's tc hop is undecided, never a pass.
+      tc: dataOf<TcFacts>(probes.tc) ?? null,
+      ...(probes.tc?.ok ? {} : {tcUnavailable: probes.tc ? (probes.tc as {error: string}).error : 'not run'}),
+      neighbours: dataOf<Neighbour[]>(probes.neighbours) ?? null,
       ...guests,
       bridgeDhcpServers: hostDhcpServers(leases, links, processes),
     },

@@ -22,6 +22,14 @@ export type ElementKind =
   | 'route'
   | 'policy-rule'
   | 'listener'
+  | 'tc-qdisc'
+  | 'tc-filter'
+  | 'bridge-port'
+  | 'bridge-vlan'
+  | 'neighbour'
+  | 'guest-address'
+  | 'return-route'
+  | 'snat-address'
 
 export interface Element {
   id: string
@@ -48,6 +56,8 @@ export interface Element {
   libvirtOwned?: boolean
   sysctl?: {key: string; value: number}
   device?: string
+  /** The address an element is about: a source NAT's target. */
+  address?: string
   network?: string
   /** Policy rules: the routing table they send packets to, and their priority. */
   table?: string

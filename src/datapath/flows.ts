@@ -1,24 +1,33 @@
 /**
  * The hop model: each running guest interface's standard flows (DHCP to its
- * server, DNS to its resolver, out to the internet through NAT, and the
- * replies) followed hop by hop through the host: the guest's NIC, its tap, the
- * bridge and port state, the bridge and IP netfilter hooks, the routing
- * decision with policy rules, forwarding and reverse-path sysctls, NAT, the
- * egress device, and the listener that must answer. Each hop passes, fails or
- * cannot be told, and names the element that decides.
+ * server, DNS to its resolver, out to the internet through NAT) and their
+ * replies, each followed hop by hop through the host with the same checks
+ * whichever way it goes: the devices it enters and leaves (link state, carrier,
+ * tc ingress and egress, netdev chains), bridge ports (STP, locking, VLANs,
+ * flooding), the bridge and IP netfilter hooks in kernel order, connection
+ * tracking and its reverse NAT, routing with policy rules, source validation
+ * (rp_filter, local sources), forwarding of the arriving device, ARP for the
+ * gateway and the host's neighbour entry for the guest, and the listener that
+ * must answer. A reply starts where it really arrives: where that is decided
+ * outside the host (an address the host neither owns nor routes to itself, a
+ * routed subnet the upstream must route back), the flow says so and is not a
+ * pass. Each hop passes, fails or cannot be told, and names what decides.
  */
-import {formatIp, ipInPrefix, parseIp, parsePrefix} from '../lib/addr.js'
+import {formatIp, ipInPrefix, networkOf, parseIp, parsePrefix} from '../lib/addr.js'
 import type {NfHook, NfRuleset} from '../lib/netfilter.js'
 import type {Link} from '../../probes/links.js'
 import type {LibvirtDomain, LibvirtNetwork} from '../../probes/libvirt.js'
 import type {Listener} from '../../probes/listeners.js'
+import type {Neighbour} from '../../probes/neighbours.js'
 import type {PolicyRuleFacts} from '../../probes/ip-rules.js'
 import type {Route} from '../../probes/routes.js'
+import type {TcFacts} from '../../probes/tc.js'
 import {type CompiledRuleset, compile} from './netfilter/compile.js'
-import {type Branch, type EvalContext, type HookWalk, type TraceStep, assumptionKey, familiesFor, runHook, startBranch} from './netfilter/evaluate.js'
+import {type Branch, type EvalContext, type HookLayer, type HookWalk, type TraceStep, assumptionKey, deviceChains, familiesFor, runHook, startBranch} from './netfilter/evaluate.js'
 import {type NfPacket, describePacket, newPacket, replyPacket} from './netfilter/packet.js'
 import {type RouteDecision, type Router, buildRouter, describeRoute} from './routing.js'
 import {type Element, elementForStep, natMissingElement} from './elements.js'
+import {type TcIndex, indexTc, tcVerdict} from './tc.js'
 
 export type FlowKind = 'dhcp' | 'dhcp-reply' | 'dns' | 'dns-reply' | 'egress' | 'egress-reply' | 'egress6' | 'egress6-reply' | 'custom'
 export type HopVerdict = 'pass' | 'fail' | 'indeterminate'
@@ -58,6 +67,11 @@ export interface Flow {
   replyTo?: FlowKind
   /** A policy rule sent the flow to another table, out of a device that is not the main default route's. */
   divertedBy?: Element
+  /**
+   * What the verdict takes for granted that the host's state cannot show: an assumed source address,
+   * the device a reply arrives by, a server on the LAN. A pass with assumptions is a pass of the host's side only.
+   */
+  assumptions?: string[]
 }
 
 export interface Destination {
@@ -82,6 +96,11 @@ export interface DatapathFacts {
   domains: LibvirtDomain[]
   /** null when sockets could not be listed. */
   listeners: Listener[] | null
+  /** Traffic control on every device; null when it could not be read (`tcUnavailable` says why): every device's tc hop is then undecided. */
+  tc: TcFacts | null
+  tcUnavailable?: string
+  /** The host's neighbour table; null when it could not be read. */
+  neighbours?: Neighbour[] | null
   /** The guest's current IPv4 address by MAC (lease, neighbour, wire), when known. */
   guestAddress(mac: string): string | undefined
   /** The guest's global IPv6 address by MAC (neighbours), when known. */
@@ -103,6 +122,11 @@ export interface Datapath {
 }
 
 const RUNNING = new Set(['running', 'paused', 'idle', 'in shutdown', 'blocked'])
+/** Root qdiscs that pass whatever a flow sends: a device with only one of these has no tc hop. */
+const PASSING_ROOT = new Set(['noqueue', 'pfifo_fast', 'fq_codel', 'fq', 'sfq', 'codel', 'cake'])
+
+/** Sizes (IP bytes) of the packets each flow carries: a hop that cannot pass the largest fails the flow. */
+const SIZE = {dhcp: 328, dns: 80, dnsReply: 512, ping: 84}
 
 export function buildDatapath(facts: DatapathFacts, options: {internet?: Destination; internet6?: Destination} = {}): Datapath {
   const host = new HostView(facts)
@@ -124,6 +148,14 @@ export function buildDatapath(facts: DatapathFacts, options: {internet?: Destina
 
 type Iface = LibvirtDomain['interfaces'][number]
 
+/** How the host sees one guest interface: its bridge, network, and the address its flows are judged for. */
+interface GuestSide {
+  d: LibvirtDomain
+  i: Iface
+  bridge: string
+  net?: LibvirtNetwork
+}
+
 class HostView {
   readonly rs: CompiledRuleset
   readonly router: Router
@@ -132,8 +164,12 @@ class HostView {
   readonly ctx: EvalContext
   private readonly localAddrs = new Set<string>()
   private readonly bcastAddrs = new Set<string>()
+  private readonly tc: TcIndex | null
+  /** Devices whose tc does nothing either way (a default root qdisc, no ingress hook): no hop, asked once. */
+  private readonly tcSilent = new Set<string>()
 
   constructor(readonly facts: DatapathFacts) {
+    this.tc = facts.tc ? indexTc(facts.tc) : null
     this.router = buildRouter(facts.routes, facts.ipRules)
     this.links = new Map(facts.links.map((l) => [l.name, l]))
     this.ports = new Map()
@@ -169,14 +205,23 @@ class HostView {
     return d?.dev ?? d?.nexthops[0]?.dev
   }
 
+  /**
+   * An address the host delivers to itself: one of its own, or inside a `local` route (AnyIP: `ip route
+   * add local PREFIX dev lo`). Replies sent to it come back to this host.
+   */
+  ownsAddress(addr: string): boolean {
+    if (this.localAddrs.has(addr)) return true
+    return this.facts.routes.some((r) => r.type === 'local' && r.dst.includes('/') && ipInPrefix(addr, r.dst))
+  }
+
   private readonly summaries = new Map<string, string>()
   /** The base chains a hook runs, in a line (the same for every flow: made once per hook, layer and family). */
-  private hookSummary(hook: NfHook, layer: 'ip' | 'bridge', family: 4 | 6): string {
-    const key = layer === 'bridge' ? `${hook} bridge` : family === 4 ? `${hook} 4` : `${hook} 6`
+  private hookSummary(hook: NfHook, layer: HookLayer, family: 4 | 6, device?: string): string {
+    const key = layer === 'bridge' ? `${hook} bridge` : layer === 'netdev' ? `${hook} netdev ${device}` : family === 4 ? `${hook} 4` : `${hook} 6`
     let text = this.summaries.get(key)
     if (text === undefined) {
-      const chains = this.rs.baseChains(hook, familiesFor(layer, family))
-      text = chains.length === 0 ? 'no base chain on this hook' : `${chains.length} base chain(s): ${chains.map((c) => `${c.backend === 'iptables-legacy' ? 'legacy ' : c.backend === 'nft' ? 'nft ' : ''}${c.family} ${c.table} ${c.name} (${c.base!.priority})`).join(', ')}`
+      const chains = layer === 'netdev' ? deviceChains(this.rs, hook as 'ingress' | 'egress', device) : this.rs.baseChains(hook, familiesFor(layer, family))
+      text = chains.length === 0 ? 'no base chain on this hook' : `${chains.length} base chain${chains.length === 1 ? '' : 's'}: ${chains.map((c) => `${c.backend === 'iptables-legacy' ? 'legacy ' : c.backend === 'nft' ? 'nft ' : ''}${c.family} ${c.table} ${c.name} (${c.base!.priority})`).join(', ')}`
       this.summaries.set(key, text)
     }
     return text
@@ -186,10 +231,33 @@ class HostView {
     return this.facts.sysctl[key]
   }
 
+  /** A per-device IPv4 setting the kernel combines with conf/all by taking the larger (rp_filter, arp_ignore). */
+  private maxConf(dev: string, name: string): {value: number | undefined; key: string} {
+    const all = this.sysctl(`net.ipv4.conf.all.${name}`)
+    const own = this.sysctl(`net.ipv4.conf.${dev}.${name}`)
+    const value = all === undefined && own === undefined ? undefined : Math.max(all ?? 0, own ?? 0)
+    const key = own !== undefined && own !== null && own >= (all ?? 0) ? `net.ipv4.conf.${dev}.${name}` : `net.ipv4.conf.all.${name}`
+    return {value, key}
+  }
+
+  /** A per-device IPv4 setting the kernel reads as conf/all OR the device's (accept_local). */
+  private orConf(dev: string, name: string): number | undefined {
+    const all = this.sysctl(`net.ipv4.conf.all.${name}`)
+    const own = this.sysctl(`net.ipv4.conf.${dev}.${name}`)
+    if ((all === undefined || all === null) && (own === undefined || own === null)) return undefined
+    return (all ?? 0) || (own ?? 0) ? 1 : 0
+  }
+
   network(i: Iface): LibvirtNetwork | undefined {
     if (i.type === 'network') return this.facts.networks.find((n) => n.name === i.source)
     const bridge = i.bridge ?? i.source
     return this.facts.networks.find((n) => n.bridge !== undefined && n.bridge === bridge)
+  }
+
+  /** The largest packet a TCP flow carries on this path: the smallest MTU of the devices it crosses. */
+  private pathMtu(...devices: (string | undefined)[]): number {
+    const mtus = devices.map((d) => (d ? this.links.get(d)?.mtu : undefined)).filter((m): m is number => m !== undefined && m > 0)
+    return mtus.length > 0 ? Math.min(...mtus) : 1500
   }
 
   guestFlows(d: LibvirtDomain, i: Iface, internet: Destination, custom: boolean): Flow[] {
@@ -200,9 +268,9 @@ class HostView {
     // Neither its tap nor its bridge in the link table, while libvirt runs the guest: these links live in
     // another network namespace than this one (kvmdoctor run inside a container or netns). Nothing to follow.
     if (!this.links.has(bridge) && (!i.target || !this.links.has(i.target))) return []
+    const g: GuestSide = {d, i, bridge, net}
     const v4 = net?.ips.find((ip) => ip.family === 'ipv4')
     const routed = net !== undefined && net.forwardMode !== 'bridge' && v4 !== undefined
-    // A guest whose address nothing reports still has flows: judge them for an address of its network.
     const known = i.mac ? this.facts.guestAddress(i.mac) : undefined
     const base: FlowBase = {guest: d.name, iface: i.target ?? i.mac ?? 'nic', mac: i.mac, network: net?.name, bridge}
     const flows: Flow[] = []
@@ -211,24 +279,37 @@ class HostView {
       const subnet = `${gw}/${v4.prefix}`
       const own = known && ipInPrefix(known, subnet) ? known : undefined
       if (own) base.guestAddress = own
-      const src = own ?? v4.dhcpRanges[0]?.start ?? firstHost(subnet) ?? gw
+      // A guest whose address nothing reports is judged for the address its network would give it; one whose
+      // network gives it none has no address to send from, and nothing it sends is a pass.
+      const hostEntry = v4.dhcpHosts.find((h) => h.mac !== undefined && h.mac.toLowerCase() === i.mac?.toLowerCase() && h.ip)?.ip
+      const handsOut = v4.dhcpRanges.length > 0 || hostEntry !== undefined
+      const src = own ?? hostEntry ?? v4.dhcpRanges[0]?.start ?? firstHost(subnet) ?? gw
       const srcNote = own ? '' : ` (an address of ${subnet}: the guest's own is not known)`
-      if (custom) {
-        flows.push(...this.routedEgress(base, d, i, net, bridge, src, srcNote, internet, 'custom'))
-        return flows
-      }
-      if (v4.dhcpRanges.length > 0 || v4.dhcpHosts.length > 0) flows.push(...this.localService(base, d, i, net, bridge, 'dhcp', gw, src))
-      if (net.dnsEnabled) flows.push(...this.localService(base, d, i, net, bridge, 'dns', gw, src, srcNote))
-      if (net.forwardMode === 'nat' || net.forwardMode === 'route' || net.forwardMode === 'open') flows.push(...this.routedEgress(base, d, i, net, bridge, src, srcNote, internet, 'egress'))
+      let source: SourceAddress = own
+        ? {addr: own}
+        : handsOut
+          ? {addr: src, assumed: `source ${src}: the guest's own address is not known; its network's DHCP would give it ${hostEntry ? 'this one (a host entry for its MAC)' : `one of ${v4.dhcpRanges.map((r) => `${r.start}-${r.end}`).join(', ')}`}`}
+          : {addr: src, missing: {network: net.name, subnet: networkOf(subnet)}}
+      const dhcp = v4.dhcpRanges.length > 0 || v4.dhcpHosts.length > 0 ? this.localService(base, g, 'dhcp', gw, source) : []
+      // A guest whose address nothing reports gets one only by DHCP: where DHCP fails, so does everything it would
+      // send (to any destination: `trace --to` too).
+      const dhcpFails = !own ? dhcp.find((f) => f.verdict === 'fail') : undefined
+      if (dhcpFails) source = {...source, assumed: undefined, noLease: dhcpFails}
+      if (custom) return this.routedEgress(base, g, source, srcNote, internet, 'custom')
+      flows.push(...dhcp)
+      if (net.dnsEnabled) flows.push(...this.localService(base, g, 'dns', gw, source, srcNote))
+      if (net.forwardMode === 'nat' || net.forwardMode === 'route' || net.forwardMode === 'open') flows.push(...this.routedEgress(base, g, source, srcNote, internet, 'egress'))
       return flows
     }
     // A plain host bridge: frames are bridged to its other ports; DHCP and the way out are on the LAN behind them.
     const uplinks = (this.ports.get(bridge) ?? []).filter((p) => p.kind !== 'tap' && p.kind !== 'macvtap' && p.name !== i.target)
     if (uplinks.length === 0) return flows
-    const src = known ?? '0.0.0.0'
     if (known) base.guestAddress = known
-    if (!custom) flows.push(...this.bridgedFlow(base, d, i, bridge, uplinks[0], 'dhcp', src))
-    flows.push(...this.bridgedFlow(base, d, i, bridge, uplinks[0], custom ? 'custom' : 'egress', src, internet))
+    const dhcp = this.bridgedFlow(base, g, uplinks[0], 'dhcp', known)
+    // As on a routed network: a guest whose address nothing reports, and whose DHCP fails here, has none to send from.
+    const dhcpFails = !known ? dhcp.find((f) => f.verdict === 'fail') : undefined
+    if (!custom) flows.push(...dhcp)
+    flows.push(...this.bridgedFlow(base, g, uplinks[0], custom ? 'custom' : 'egress', known, internet, dhcpFails))
     return flows
   }
 
@@ -246,6 +327,7 @@ class HostView {
     if (!bridge || (!this.links.has(bridge) && (!i.target || !this.links.has(i.target)))) return []
     const hasWayOut = this.facts.routes.some((r) => r.family === 'inet6' && r.type === 'unicast' && (r.dst === 'default' || (r.dst.includes('/') && !r.dst.startsWith('fe80') && ipInPrefix(to.addr, r.dst) && r.dev !== bridge)))
     if (!hasWayOut) return []
+    const g: GuestSide = {d, i, bridge, net}
     const subnet = `${v6.address}/${v6.prefix}`
     const known = i.mac ? this.facts.guestAddress6?.(i.mac) : undefined
     const own = known && ipInPrefix(known, subnet) ? known : undefined
@@ -256,71 +338,30 @@ class HostView {
     const ports = to.proto === 'icmp' ? {icmpType: 128} : {sport: 40000, dport: to.port ?? 443}
     const l4proto = to.proto === 'icmp' ? 'icmpv6' : to.proto
     const request = newPacket({family: 6, iifname: bridge, src, dst: to.addr, l4proto, ...ports, etherSrc: i.mac})
-    const runner = this.intoHost(d, i, bridge, request)
-    const decision = runner.route('routing', 'forward')
+    const assumed = own ? [] : [`source ${src}: an address of ${subnet}; the guest's own is not known`]
+    const probe = this.router.lookup({family: 6, dst: to.addr, src, iif: bridge, mark: 0})
+    const size = to.proto === 'icmp' ? SIZE.ping : this.pathMtu(i.target, bridge, probe.dev)
+    const runner = this.fromGuest(g, request, size)
+    this.upToHost(runner, bridge)
+    const decision = this.ipReceive(runner, bridge, 'forward', true)
     const egress = decision?.dev
-    if (runner.alive()) runner.push(this.forwardingHop(bridge, 6))
-    runner.nf('netfilter forward', 'forward', 'ip', {iifname: bridge, oifname: egress})
     runner.nf('netfilter postrouting', 'postrouting', 'ip', {iifname: bridge, oifname: egress})
-    if (runner.alive() && egress) runner.links(this.deviceHops(egress, 'egress'))
+    if (egress) this.leaveDevice(runner, egress, 'egress')
     const dest = `[${to.addr}]${to.proto === 'icmp' ? ' (ping)' : `:${to.port ?? 443}/${to.proto}`}`
-    const flows = [this.finish(base, 'egress6', `IPv6 to the internet ${dest}${egress ? ` via ${egress}` : ''}${srcNote}`, request, runner.hops)]
+    const flows = [this.finish(base, 'egress6', `IPv6 to the internet ${dest}${egress ? ` via ${egress}` : ''}${srcNote}`, request, runner.hops, undefined, assumed)]
     if (flows[0].verdict === 'fail' || !egress) return flows
     const reply = replyPacket({family: 6, iifname: egress, src: to.addr, dst: src, l4proto, ...(to.proto === 'icmp' ? {icmpType: 129} : {sport: to.port ?? 443, dport: 40000})})
-    flows.push(this.finish(base, 'egress6-reply', `IPv6 reply from ${to.addr} back to ${d.name}`, reply, this.forwardedReply(reply, egress, bridge, i), 'egress6'))
+    // Without NAT, the reply comes back only if the upstream routes the guests' prefix to this host.
+    const back = new PathRunner(this, [], reply, size)
+    back.push(this.returnRouteHop(networkOf(subnet), net))
+    this.replyIn(back, egress, g)
+    flows.push(this.finish(base, 'egress6-reply', `IPv6 reply from ${to.addr}, arriving by ${egress}, back to ${d.name}`, reply, back.hops, 'egress6', assumed))
     return flows
   }
 
-  // ---- hops --------------------------------------------------------------
+  // ---- devices -----------------------------------------------------------
 
-  /** Guest NIC, tap, bridge and the tap's bridge port: the way into the host. */
-  private ingressLinks(d: LibvirtDomain, i: Iface, bridge: string): Hop[] {
-    const hops: Hop[] = []
-    hops.push(
-      i.linkState === 'down'
-        ? {name: 'guest NIC', verdict: 'fail', detail: `libvirt holds the link of ${d.name}'s NIC down`, element: {id: `guest-link:${d.name}/${i.mac ?? i.target}`, kind: 'guest-link', text: `<link state='down'/> on ${d.name}'s interface ${i.mac ?? ''}`.trim(), undo: [`virsh domif-setlink ${d.name} ${i.target ?? i.mac} up`], device: i.target}}
-        : {name: 'guest NIC', verdict: 'pass', detail: `link up (${i.model ?? 'nic'} ${i.mac ?? ''})`.trim()},
-    )
-    hops.push(...this.deviceHops(i.target, 'tap', bridge))
-    hops.push(...this.deviceHops(bridge, 'bridge'))
-    if (i.target) {
-      const tap = this.links.get(i.target)
-      const state = tap?.portState
-      const delayCs = this.links.get(bridge)?.bridge?.forwardDelayCs ?? 0
-      // Listening and learning pass within the forward delay; only a delay past the kernel's 2 s minimum is a fault worth a finding.
-      const transient = state === 'listening' || state === 'learning'
-      if (tap && state && state !== 'forwarding' && (!transient || delayCs > 200)) {
-        hops.push({name: `bridge port ${i.target}`, verdict: 'fail', detail: `STP port state ${state}${transient ? ` (nothing is forwarded from it for ${delayCs / 100} s x 2)` : ''}`, element: {id: `stp:${bridge}`, kind: 'stp', text: `bridge ${bridge}: port ${i.target} is ${state}`, undo: [`ip link set ${bridge} type bridge forward_delay 0`], device: bridge}})
-      } else if (tap && transient) {
-        hops.push({name: `bridge port ${i.target}`, verdict: 'pass', detail: `STP port state ${state}: forwarding within ${delayCs / 100} s x 2`})
-      }
-    }
-    // Two MACs answering for one address: replies go to whichever the neighbour cache holds.
-    const conflict = i.mac ? this.facts.addressConflict?.(i.mac) : undefined
-    if (conflict) hops.push({name: 'address', verdict: 'indeterminate', detail: `another MAC claims ${conflict}: replies reach whichever one the neighbour cache holds`, element: {id: `conflict:${conflict}`, kind: 'listener', text: `${conflict} claimed by two MACs`, undo: []}})
-    return hops
-  }
-
-  /** A guest's packet up to the host's IP layer: its NIC, tap, bridge and port, the bridge hooks, conntrack, prerouting. */
-  private intoHost(d: LibvirtDomain, i: Iface, bridge: string, request: NfPacket): PathRunner {
-    const runner = new PathRunner(this, this.ingressLinks(d, i, bridge), request)
-    runner.nf('bridge prerouting', 'prerouting', 'bridge', {iifname: i.target, ibrname: bridge})
-    runner.nf('bridge input', 'input', 'bridge', {iifname: i.target, ibrname: bridge})
-    const conntrack = this.conntrackHop()
-    if (conntrack) runner.push(conntrack)
-    runner.nf('netfilter prerouting', 'prerouting', 'ip', {iifname: bridge})
-    return runner
-  }
-
-  /** A full connection-tracking table drops new connections, unless the kernel can evict an unreplied one. */
-  private conntrackHop(): Hop | undefined {
-    const count = this.sysctl('net.netfilter.nf_conntrack_count')
-    const max = this.sysctl('net.netfilter.nf_conntrack_max')
-    if (count === undefined || count === null || !max || count < max) return undefined
-    return {name: 'conntrack', verdict: 'indeterminate', detail: `nf_conntrack_count ${count} >= nf_conntrack_max ${max}: new connections are dropped unless an unreplied entry can be evicted`, element: {id: 'sysctl:net.netfilter.nf_conntrack_max', kind: 'sysctl', text: `net.netfilter.nf_conntrack_max = ${max} (table full)`, sysctl: {key: 'net.netfilter.nf_conntrack_max', value: max}, undo: [`sysctl -w net.netfilter.nf_conntrack_max=${max * 2}`]}}
-  }
-
-  /** A device on the path: exists, admin up, carrier, and (for a tap) enslaved to the bridge. */
+  /** A device on the path: exists, admin up, carrier (uplinks), and (for a tap) enslaved to the bridge. */
   private deviceHops(name: string | undefined, role: 'tap' | 'bridge' | 'egress', bridge?: string): Hop[] {
     // The same device seen the same way gives the same hop: made once (every guest's flows pass its bridge
     // and the uplink); callers copy the list, and hops are never changed.
@@ -337,20 +378,20 @@ class HostView {
     const label = `${role} ${name ?? '?'}`
     if (!name) return [{name: label, verdict: 'fail', detail: 'the guest interface has no host device (not started?)', element: {id: `link:?`, kind: 'link', text: 'no tap device', undo: []}}]
     const link = this.links.get(name)
-    if (!link) return [{name: label, verdict: 'fail', detail: `${name} does not exist on the host`, element: {id: `link:${name}`, kind: 'link', text: `device ${name} is missing`, device: name, undo: role === 'bridge' ? [] : []}}]
+    if (!link) return [{name: label, verdict: 'fail', detail: `${name} does not exist on the host`, element: {id: `link:${name}`, kind: 'link', text: `device ${name} is missing`, device: name, undo: []}}]
     if (!link.up) return [{name: label, verdict: 'fail', detail: `${name} is administratively down`, element: {id: `link:${name}`, kind: 'link', text: `ip link: ${name} DOWN`, device: name, undo: [`ip link set ${name} up`]}}]
     if (role === 'tap' && bridge && link.master !== bridge) {
       return [{name: label, verdict: 'fail', detail: link.master ? `${name} is attached to ${link.master}, not ${bridge}` : `${name} is attached to no bridge`, element: {id: `tap:${name}`, kind: 'link-master', text: `${name} master ${link.master ?? 'none'} (expected ${bridge})`, device: name, undo: [`ip link set ${name} master ${bridge} up`]}}]
     }
     // Taps report UNKNOWN and an empty bridge NO-CARRIER: only a device that should carry traffic and has lost it fails.
     if (role === 'egress' && !link.lowerUp && link.kind !== 'tap') {
-      return [{name: label, verdict: 'fail', detail: `${name} has no carrier (${link.operstate})`, element: {id: `link:${name}`, kind: 'link', text: `ip link: ${name} NO-CARRIER`, device: name, undo: [`ip link set ${name} up   # and check the cable or switch port: ethtool ${name}`]}}]
+      return [{name: label, verdict: 'fail', detail: `${name} has no carrier (${link.operstate})`, element: {id: `link:${name}`, kind: 'link', text: `ip link: ${name} NO-CARRIER`, device: name, undo: [`ip link set ${name} up`]}}]
     }
     return [{name: label, verdict: 'pass', detail: `${name} up${link.master ? `, master ${link.master}` : ''}, mtu ${link.mtu}`}]
   }
 
   /** One netfilter hook as a hop: runs the branches, reports pass / fail / indeterminate with the deciding rule. */
-  nfHop(name: string, hook: NfHook, layer: 'ip' | 'bridge', branches: Branch[]): {hop: Hop; branches: Branch[]} {
+  nfHop(name: string, hook: NfHook, layer: HookLayer, branches: Branch[]): {hop: Hop; branches: Branch[]} {
     const used: HookWalk[] = []
     const after = runHook(this.rs, hook, layer, branches, this.ctx, used)
     // One branch with nothing assumed, through a walk that did not fork: the hop says only what the walk
@@ -366,7 +407,7 @@ class HostView {
 
   private readonly hopsByWalk = new Map<HookWalk, Map<string, Hop>>()
 
-  private hopOf(name: string, hook: NfHook, layer: 'ip' | 'bridge', branches: Branch[], after: Branch[]): Hop {
+  private hopOf(name: string, hook: NfHook, layer: HookLayer, branches: Branch[], after: Branch[]): Hop {
     const live: Branch[] = []
     const unknown: Branch[] = []
     // Branches already sealed before this hook (passed through as they were) say nothing about it.
@@ -399,21 +440,230 @@ class HostView {
       const decided = unknown[0]?.decidedBy ?? assumptions[0]
       return {name, verdict: 'indeterminate', detail: undecided.length > 0 ? `depends on ${undecided.map((u) => u.rule).join('; ')}` : `cannot be told at ${decided ? describeStep(decided) : name}`, element: decided ? elementForStep(decided, this.facts.ruleset, true) : undefined, steps, undecided}
     }
-    const summary = this.hookSummary(hook, layer, first?.packet.family ?? 4)
+    const summary = this.hookSummary(hook, layer, first?.packet.family ?? 4, hook === 'ingress' ? first?.packet.iifname : first?.packet.oifname)
     return {name, verdict: 'pass', detail: live.length > 0 && steps.length > 0 ? `accepted (${summary})` : summary, steps}
   }
 
-  routingHop(name: string, decision: RouteDecision, expect: 'forward' | 'local', packet: NfPacket): Hop {
+  /** tc on a device, one direction: a hop only where tc does something (or could not be read). */
+  private tcHop(runner: PathRunner, dev: string | undefined, direction: 'ingress' | 'egress'): void {
+    if (!dev || !runner.alive()) return
+    if (this.tcSilent.has(dev)) return
+    const p = runner.packet()
+    const v = tcVerdict(this.tc, this.facts.tcUnavailable, dev, direction, {family: p.family, l4proto: p.l4proto, src: p.src, dst: p.dst, sport: p.sport, dport: p.dport, size: runner.size})
+    if (!v) {
+      const own = this.tc?.qdiscs.get(dev)
+      if (own && own.length > 0 && own.every((q) => q.parent === 'root' && PASSING_ROOT.has(q.kind))) this.tcSilent.add(dev)
+      return
+    }
+    // tc not read at all (or not on this device) is one undecided element, not one per device and direction.
+    const element = v.element ?? (v.verdict === 'indeterminate' ? {id: this.facts.tc === null ? 'tc:not-read' : `tc:not-read:${dev}`, kind: 'tc-qdisc' as const, text: v.detail, ...(this.facts.tc === null ? {} : {device: dev}), undo: []} : undefined)
+    runner.push({name: `tc ${direction} ${dev}`, verdict: v.verdict, detail: v.detail, ...(element ? {element} : {})})
+  }
+
+  /** A frame entering a device from its wire: the device, tc ingress, netdev ingress (kernel order). */
+  private enterDevice(runner: PathRunner, dev: string, role: 'tap' | 'bridge' | 'egress', bridge?: string): void {
+    runner.links(this.deviceHops(dev, role, bridge))
+    this.tcHop(runner, dev, 'ingress')
+    runner.device('ingress', dev)
+  }
+
+  /** A packet leaving by a device: netdev egress, tc egress (clsact, then the root qdisc), the device. */
+  private leaveDevice(runner: PathRunner, dev: string | undefined, role: 'tap' | 'bridge' | 'egress', bridge?: string): void {
+    runner.device('egress', dev)
+    this.tcHop(runner, dev, 'egress')
+    runner.links(this.deviceHops(dev, role, bridge))
+  }
+
+  /** The bridge device itself is up; if not, its device hop says so (and the flow stops there). */
+  private bridgeUp(runner: PathRunner, bridge: string): boolean {
+    const link = this.links.get(bridge)
+    if (link?.up) return true
+    runner.links(this.deviceHops(bridge, 'bridge'))
+    return false
+  }
+
+  /** A bridge port a frame enters by: STP state, 802.1X locking, VLAN ingress filtering. */
+  private portIn(runner: PathRunner, bridge: string, port: string | undefined, mac?: string): void {
+    if (!port || !runner.alive()) return
+    const link = this.links.get(port)
+    if (!link) return
+    // A bridge that is down disables its ports: the bridge is what decides, not the port state it causes.
+    if (!this.bridgeUp(runner, bridge)) return
+    const state = link.portState
+    const delayCs = this.links.get(bridge)?.bridge?.forwardDelayCs ?? 0
+    // Listening and learning pass within the forward delay; only a delay past the kernel's 2 s minimum is a fault worth a finding.
+    const transient = state === 'listening' || state === 'learning'
+    if (state && state !== 'forwarding' && (!transient || delayCs > 200)) {
+      runner.push({name: `bridge port ${port}`, verdict: 'fail', detail: `STP port state ${state}${transient ? ` (nothing is forwarded from it for ${delayCs / 100} s x 2)` : ''}`, element: {id: `stp:${bridge}`, kind: 'stp', text: `bridge ${bridge}: port ${port} is ${state}`, undo: [`ip link set ${bridge} type bridge forward_delay 0`], device: bridge}})
+      return
+    }
+    if (link.port?.locked) {
+      runner.push({name: `bridge port ${port}`, verdict: 'fail', detail: `port ${port} is locked: frames from MACs without an fdb entry of their own${mac ? ` (${mac})` : ''} are dropped`, element: {id: `port:${port} locked`, kind: 'bridge-port', text: `bridge link: ${port} locked on`, device: port, undo: [`bridge link set dev ${port} locked off`]}})
+      return
+    }
+    this.vlanHop(runner, bridge, port, 'in')
+    if (transient) runner.push({name: `bridge port ${port}`, verdict: 'pass', detail: `STP port state ${state}: forwarding within ${delayCs / 100} s x 2`})
+  }
+
+  /** A bridge forwards no frame larger than the port's MTU (the IP layer sized it by the bridge's). */
+  private mtuHop(runner: PathRunner, bridge: string, port: string | undefined): void {
+    const mtu = port ? this.links.get(port)?.mtu : undefined
+    if (!port || !runner.alive() || mtu === undefined || mtu <= 0 || runner.size <= mtu) return
+    const bridgeMtu = this.links.get(bridge)?.mtu
+    runner.push({name: `mtu ${port}`, verdict: 'fail', detail: `a ${runner.size}-byte packet sized for ${bridge} (mtu ${bridgeMtu ?? '?'}) does not fit ${port} (mtu ${mtu}): the bridge drops it`, element: {id: `mtu:${bridge}`, kind: 'link', text: `${port} mtu ${mtu} on ${bridge} (mtu ${bridgeMtu ?? '?'})`, device: port, undo: [`ip link set ${port} mtu ${bridgeMtu ?? mtu}`]}})
+  }
+
+  /** A bridge port a frame leaves by: VLAN egress filtering, and flooding when the frame is a broadcast. */
+  private portOut(runner: PathRunner, bridge: string, port: string | undefined, broadcast: boolean): void {
+    if (!port || !runner.alive()) return
+    const link = this.links.get(port)
+    if (!link) return
+    if (!this.bridgeUp(runner, bridge)) return
+    if (link.portState && link.portState !== 'forwarding' && link.portState !== 'learning' && link.portState !== 'listening') {
+      runner.push({name: `bridge port ${port}`, verdict: 'fail', detail: `STP port state ${link.portState}: nothing is sent out of it`, element: {id: `stp:${bridge}`, kind: 'stp', text: `bridge ${bridge}: port ${port} is ${link.portState}`, undo: [`ip link set ${bridge} type bridge forward_delay 0`], device: bridge}})
+      return
+    }
+    if (broadcast && link.port?.bcastFlood === false) {
+      runner.push({name: `bridge port ${port}`, verdict: 'fail', detail: `broadcast flooding is off on ${port}: broadcasts (ARP requests, DHCP offers to 255.255.255.255) never reach it`, element: {id: `port:${port} bcast_flood`, kind: 'bridge-port', text: `bridge link: ${port} bcast_flood off`, device: port, undo: [`bridge link set dev ${port} bcast_flood on`]}})
+      return
+    }
+    this.vlanHop(runner, bridge, port, 'out')
+  }
+
+  /**
+   * VLAN filtering on a bridge decides by each port's VLAN membership, which kvmdoctor does not read
+   * (`bridge vlan`): a filtering bridge is not a pass.
+   */
+  private vlanHop(runner: PathRunner, bridge: string, port: string, direction: 'in' | 'out'): void {
+    if (!this.links.get(bridge)?.bridge?.vlanFiltering || !runner.alive()) return
+    if (direction === 'out' && runner.vlanChecked) return
+    runner.vlanChecked = true
+    runner.push({name: `bridge vlan ${bridge}`, verdict: 'indeterminate', detail: `${bridge} filters by VLAN (vlan_filtering 1) and its ports' VLAN membership is not read`, element: {id: `vlan:${bridge}`, kind: 'bridge-vlan', text: `bridge ${bridge}: vlan_filtering 1`, device: bridge, undo: []}})
+  }
+
+  /** A guest's frame: its NIC, tap, the tap's bridge port and the bridge's prerouting hook. */
+  private fromGuest(g: GuestSide, packet: NfPacket, size: number, first?: Hop, bridgePrerouting = true): PathRunner {
+    const {d, i, bridge} = g
+    const runner = new PathRunner(this, first ? [first] : [], packet, size)
+    runner.sourcePort = i.target
+    runner.push(
+      i.linkState === 'down'
+        ? {name: 'guest NIC', verdict: 'fail', detail: `libvirt holds the link of ${d.name}'s NIC down`, element: {id: `guest-link:${d.name}/${i.mac ?? i.target}`, kind: 'guest-link', text: `<link state='down'/> on ${d.name}'s interface ${i.mac ?? ''}`.trim(), undo: [`virsh domif-setlink ${d.name} ${i.target ?? i.mac} up`], device: i.target}}
+        : {name: 'guest NIC', verdict: 'pass', detail: `link up (${i.model ?? 'nic'} ${i.mac ?? ''})`.trim()},
+    )
+    if (i.target) this.enterDevice(runner, i.target, 'tap', bridge)
+    else runner.links(this.deviceHops(undefined, 'tap', bridge))
+    this.portIn(runner, bridge, i.target, i.mac)
+    // Two MACs answering for one address: replies go to whichever the neighbour cache holds. Not a DHCP exchange
+    // from 0.0.0.0: the server answers the client's own MAC (dnsmasq writes that neighbour entry itself).
+    const conflict = i.mac && packet.src !== '0.0.0.0' ? this.facts.addressConflict?.(i.mac) : undefined
+    if (conflict) runner.push({name: 'address', verdict: 'indeterminate', detail: `another MAC claims ${conflict}: replies reach whichever one the neighbour cache holds`, element: {id: `conflict:${conflict}`, kind: 'listener', text: `${conflict} claimed by two MACs`, undo: []}})
+    if (bridgePrerouting) runner.nf('bridge prerouting', 'prerouting', 'bridge', {iifname: i.target, ibrname: bridge})
+    return runner
+  }
+
+  /** br_netfilter passes this family's frames to the IP hooks (null: the setting could not be read). */
+  private brNetfilter(family: 4 | 6): boolean | null {
+    const v = this.sysctl(family === 4 ? 'net.bridge.bridge-nf-call-iptables' : 'net.bridge.bridge-nf-call-ip6tables')
+    return v === undefined ? null : v === 1
+  }
+
+  /**
+   * A frame the bridge delivers to the host: the bridge's input hook, then the bridge device itself. With
+   * br_netfilter the IP prerouting hook (and conntrack) runs inside the bridge's prerouting, before bridge
+   * input, and its port data stays with the packet (-m physdev sees the tap in every later IP hook).
+   */
+  private upToHost(runner: PathRunner, bridge: string): void {
+    const brnf = this.brNetfilter(runner.packet().family)
+    if (brnf) {
+      runner.ports({physIn: runner.sourcePort})
+      this.prerouting(runner, bridge)
+    }
+    runner.nf('bridge input', 'input', 'bridge', {iifname: runner.sourcePort, ibrname: bridge})
+    this.vlanHop(runner, bridge, bridge, 'out')
+    this.enterDevice(runner, bridge, 'bridge')
+    if (!brnf) this.prerouting(runner, bridge)
+  }
+
+  /** Connection tracking of a new packet and the IP prerouting hook (conntrack undoes a reply's NAT at the NAT core's priority). */
+  private prerouting(runner: PathRunner, iif: string): void {
+    if (runner.packet().ct.state === 'new') {
+      const conntrack = this.conntrackHop()
+      if (conntrack) runner.push(conntrack)
+    }
+    runner.nf('netfilter prerouting', 'prerouting', 'ip', {iifname: iif})
+  }
+
+  /**
+   * The guest's ARP for its gateway (the host's address on the bridge) before any unicast to it: the host
+   * answers unless arp_ignore forbids it, and ARP filter chains (arptables, nft arp) are not evaluated.
+   */
+  private arpHop(runner: PathRunner, bridge: string, gw: string): void {
+    if (!runner.alive()) return
+    const {value, key} = this.maxConf(bridge, 'arp_ignore')
+    if (value === 8) {
+      runner.push({name: `ARP for ${gw}`, verdict: 'fail', detail: `${key} = 8: the host answers no ARP request on ${bridge}, so the guest never learns ${gw}'s MAC`, element: {id: `sysctl:${key}`, kind: 'sysctl', text: `${key} = 8`, sysctl: {key, value: 8}, device: bridge, undo: [`sysctl -w ${key}=0`]}})
+      return
+    }
+    const arpChains = this.rs.baseChains('input', ['arp']).filter((c) => c.rules.length > 0 || c.base?.policy === 'drop')
+    if (arpChains.length > 0) {
+      runner.push({name: `ARP for ${gw}`, verdict: 'indeterminate', detail: `ARP filter chains (${arpChains.map((c) => `${c.backend === 'nft' ? 'nft ' : ''}arp ${c.table} ${c.name}`).join(', ')}) are not evaluated`, element: {id: `arp-filter:input`, kind: 'nf-undecided', text: `arp family input chains: ${arpChains.map((c) => `${c.table} ${c.name}`).join(', ')}`, undo: []}})
+    }
+  }
+
+  // ---- the IP layer ------------------------------------------------------
+
+  /**
+   * A packet received by the IP layer on `iif`: connection tracking and prerouting (unless the bridge ran
+   * them already: br_netfilter), the route lookup with source validation, then the input hook
+   * (local delivery) or the forwarding check of the arriving device and the forward hook.
+   */
+  private ipReceive(runner: PathRunner, iif: string, expect: 'local' | 'forward', prerouted = false): RouteDecision | undefined {
+    if (!prerouted) this.prerouting(runner, iif)
+    const decision = runner.route('routing', expect, {iif})
+    if (!runner.alive() || !decision) return decision
+    this.sourceCheck(runner, iif, expect === 'forward' && decision.kind === 'unicast' ? decision.dev : undefined)
+    if (expect === 'local') {
+      runner.nf('netfilter input', 'input', 'ip', {iifname: iif, oifname: undefined})
+      return decision
+    }
+    runner.push(this.forwardingHop(iif, runner.packet().family))
+    runner.nf('netfilter forward', 'forward', 'ip', {iifname: iif, oifname: decision.dev})
+    return decision
+  }
+
+  /** The packet sent out of `oif` after routing: postrouting (source NAT happens here). */
+  private ipSend(runner: PathRunner, iif: string | undefined, oif: string | undefined): void {
+    runner.nf('netfilter postrouting', 'postrouting', 'ip', {iifname: iif, oifname: oif})
+  }
+
+  /** A full connection-tracking table drops new connections, unless the kernel can evict an unreplied one. */
+  private conntrackHop(): Hop | undefined {
+    const count = this.sysctl('net.netfilter.nf_conntrack_count')
+    const max = this.sysctl('net.netfilter.nf_conntrack_max')
+    if (count === undefined || count === null || !max || count < max) return undefined
+    return {name: 'conntrack', verdict: 'indeterminate', detail: `nf_conntrack_count ${count} >= nf_conntrack_max ${max}: new connections are dropped unless an unreplied entry can be evicted`, element: {id: 'sysctl:net.netfilter.nf_conntrack_max', kind: 'sysctl', text: `net.netfilter.nf_conntrack_max = ${max} (table full)`, sysctl: {key: 'net.netfilter.nf_conntrack_max', value: max}, undo: [`sysctl -w net.netfilter.nf_conntrack_max=${max * 2}`]}}
+  }
+
+  routingHop(name: string, decision: RouteDecision, expect: 'forward' | 'local' | 'output', packet: NfPacket, viaDev?: string): Hop {
     const trail = decision.trail.join('; ')
     if (decision.kind === 'unknown') return {name, verdict: 'indeterminate', detail: decision.unknownBecause ?? 'cannot be told', element: decision.rule ? policyElement(decision) : undefined}
-    const ok = expect === 'local' ? decision.kind === 'local' || decision.kind === 'broadcast' : decision.kind === 'unicast'
+    const ok = expect === 'local' ? decision.kind === 'local' || decision.kind === 'broadcast' : decision.kind === 'unicast' && (viaDev === undefined || decision.dev === viaDev)
     if (ok) return {name, verdict: 'pass', detail: `${packet.dst}: ${decision.kind === 'unicast' ? `via ${decision.dev}${decision.gateway ? ` gw ${decision.gateway}` : ''}` : decision.kind} (${trail})`}
-    const why = decision.kind === 'no-route' ? `no route to ${packet.dst}` : decision.kind === 'local' ? `${packet.dst} is an address of this host` : `${decision.kind} (${decision.route ? describeRoute(decision.route) : decision.rule?.text ?? ''})`
-    const element: Element = decision.rule && decision.rule.priority !== 0 && decision.rule.priority < 32766
-      ? policyElement(decision)
-      : decision.route
-        ? {id: `route:${decision.route.table} ${decision.route.dst}`, kind: 'route', text: `${describeRoute(decision.route)}`, undo: decision.route.type !== 'unicast' ? [`ip route del ${decision.route.type} ${decision.route.dst}${decision.route.table !== 'main' ? ` table ${decision.route.table}` : ''}`] : []}
-        : {id: `route:missing ${packet.family === 4 ? '0.0.0.0/0' : '::/0'}`, kind: 'route', text: `no route to ${packet.dst} (no default route)`, undo: []}
+    const why =
+      decision.kind === 'unicast'
+        ? `${packet.dst} is routed out of ${decision.dev}, not ${viaDev}`
+        : decision.kind === 'no-route'
+          ? `no route to ${packet.dst}`
+          : decision.kind === 'local'
+            ? `${packet.dst} is an address of this host`
+            : `${decision.kind} (${decision.route ? describeRoute(decision.route) : decision.rule?.text ?? ''})`
+    const element: Element =
+      decision.rule && decision.rule.priority !== 0 && decision.rule.priority < 32766
+        ? policyElement(decision)
+        : decision.route
+          ? {id: `route:${decision.route.table} ${decision.route.dst}`, kind: 'route', text: `${describeRoute(decision.route)}`, undo: decision.route.type !== 'unicast' ? [`ip route del ${decision.route.type} ${decision.route.dst}${decision.route.table !== 'main' ? ` table ${decision.route.table}` : ''}`] : []}
+          : {id: `route:missing ${packet.family === 4 ? '0.0.0.0/0' : '::/0'}`, kind: 'route', text: `no route to ${packet.dst} (no default route)`, undo: []}
     return {name, verdict: 'fail', detail: `${why}; ${trail}`, element}
   }
 
@@ -427,26 +677,259 @@ class HostView {
     // IPv6 forwards by conf/all alone: a device's own flag only makes it act as host or router (RAs).
     if (own === 0 && family === 4) return {name: 'forwarding', verdict: 'fail', detail: `${ownKey} = 0: nothing arriving on ${iif} is routed`, element: {id: `sysctl:${ownKey}`, kind: 'sysctl', text: `${ownKey} = 0`, sysctl: {key: ownKey, value: 0}, device: iif, undo: [`sysctl -w ${ownKey}=1`]}}
     if (global === undefined || global === null) return {name: 'forwarding', verdict: 'indeterminate', detail: `${key} could not be read`}
+    if (family === 4 && (own === undefined || own === null) && this.links.has(iif) && !this.links.get(iif)!.master) return {name: 'forwarding', verdict: 'indeterminate', detail: `${ownKey} could not be read`}
     return {name: 'forwarding', verdict: 'pass', detail: `${key} = ${global}${own !== undefined && own !== null ? `, ${ownKey} = ${own}` : ''}`}
   }
 
-  private rpFilterHop(packet: NfPacket, iif: string): Hop | undefined {
-    if (packet.family !== 4 || packet.src === '0.0.0.0') return undefined
-    const all = this.sysctl('net.ipv4.conf.all.rp_filter')
-    const own = this.sysctl(`net.ipv4.conf.${iif}.rp_filter`)
-    if (all === undefined && own === undefined) return {name: 'rp_filter', verdict: 'indeterminate', detail: 'rp_filter could not be read'}
-    const mode = Math.max(all ?? 0, own ?? 0)
-    if (mode === 0) return undefined
-    const {ok, decision} = this.router.reversePathOk({family: 4, src: packet.src, dst: packet.dst, iif, mode})
-    if (ok === true) return {name: 'rp_filter', verdict: 'pass', detail: `mode ${mode}: the route back to ${packet.src} leaves by ${decision.dev ?? iif}`}
-    if (ok === 'unknown') return {name: 'rp_filter', verdict: 'indeterminate', detail: decision.unknownBecause ?? 'cannot be told'}
-    const key = own !== undefined && own !== null && own >= (all ?? 0) ? `net.ipv4.conf.${iif}.rp_filter` : 'net.ipv4.conf.all.rp_filter'
-    return {
+  /**
+   * Source validation on arrival (fib_validate_source): a source that is one of the host's own addresses
+   * is a martian unless accept_local; with rp_filter (the larger of conf/all and the device), the route
+   * back to the source must leave by the arriving device (strict) or exist at all (loose).
+   */
+  private sourceCheck(runner: PathRunner, iif: string, forwardOut?: string): void {
+    const packet = runner.packet()
+    if (packet.family !== 4 || packet.src === '0.0.0.0' || packet.src === 'unknown') return
+    if (this.localAddrs.has(packet.src) && this.orConf(iif, 'accept_local') !== 1) {
+      runner.push({name: 'source check', verdict: 'fail', detail: `${packet.src} is an address of this host: a packet arriving on ${iif} from it is a martian (accept_local off)`, element: {id: `martian:${packet.src}`, kind: 'sysctl', text: `source ${packet.src} is local; net.ipv4.conf.${iif}.accept_local = 0`, device: iif, undo: []}})
+      return
+    }
+    const {value: mode, key} = this.maxConf(iif, 'rp_filter')
+    if (mode === undefined) {
+      runner.push({name: 'rp_filter', verdict: 'indeterminate', detail: 'rp_filter could not be read'})
+      return
+    }
+    if (mode === 0) return
+    const {ok, decision} = this.router.reversePathOk({family: 4, src: packet.src, dst: packet.dst, iif, mode, lookupIif: forwardOut ?? 'lo'})
+    if (ok === true) {
+      runner.push({name: 'rp_filter', verdict: 'pass', detail: `mode ${mode}: the route back to ${packet.src} leaves by ${decision.dev ?? iif}`})
+      return
+    }
+    if (ok === 'unknown') {
+      runner.push({name: 'rp_filter', verdict: 'indeterminate', detail: decision.unknownBecause ?? 'cannot be told'})
+      return
+    }
+    runner.push({
       name: 'rp_filter',
       verdict: 'fail',
       detail: `mode ${mode} (${mode === 1 ? 'strict' : 'loose'}): the route back to ${packet.src} ${decision.kind === 'unicast' ? `leaves by ${decision.dev}, not ${iif}` : `is ${decision.kind}`}`,
       element: {id: `sysctl:rp_filter:${iif}`, kind: 'rp-filter', text: `rp_filter ${mode} on ${iif} (effective max of conf/all and conf/${iif})`, sysctl: {key, value: mode}, device: iif, undo: [`sysctl -w net.ipv4.conf.all.rp_filter=2 net.ipv4.conf.${iif}.rp_filter=2`]},
+    })
+  }
+
+  /**
+   * The host's neighbour entry for the next hop out of `dev`: a permanent entry with another MAC sends
+   * everything to that MAC; a failed one means the next hop did not answer when last asked.
+   */
+  private neighbourHop(runner: PathRunner, dev: string, nextHop: string, expectedMac?: string): void {
+    if (!runner.alive()) return
+    const entries = this.facts.neighbours
+    if (!entries) return
+    const entry = entries.find((n) => n.dev === dev && n.ip === nextHop)
+    if (!entry) return
+    const permanent = entry.state.includes('PERMANENT') || entry.state.includes('NOARP')
+    if (permanent && expectedMac && entry.mac && entry.mac !== expectedMac.toLowerCase()) {
+      runner.push({name: `neighbour ${nextHop}`, verdict: 'fail', detail: `a permanent neighbour entry sends ${nextHop}'s packets on ${dev} to ${entry.mac}, not ${expectedMac}`, element: {id: `neigh:${dev} ${nextHop}`, kind: 'neighbour', text: `ip neigh: ${nextHop} lladdr ${entry.mac} ${entry.state.join(' ')} dev ${dev}`, device: dev, undo: [`ip neigh del ${nextHop} dev ${dev}`]}})
+      return
     }
+    if (entry.state.includes('FAILED') && !expectedMac) {
+      runner.push({name: `neighbour ${nextHop}`, verdict: 'indeterminate', detail: `${nextHop} did not answer ARP on ${dev} when last asked (neighbour FAILED)`, element: {id: `neigh:${dev} ${nextHop}`, kind: 'neighbour', text: `ip neigh: ${nextHop} FAILED dev ${dev}`, device: dev, undo: []}})
+    }
+  }
+
+  /**
+   * The last steps of every packet the host sends to a guest: the neighbour entry (unicast), the bridge
+   * device it leaves by, the bridge's output and postrouting hooks, the tap's port, then the tap.
+   */
+  private toGuest(runner: PathRunner, g: GuestSide, broadcast: boolean, fromHost: boolean): void {
+    const {i, bridge} = g
+    const dst = runner.packet().dst
+    if (!broadcast && dst !== 'unknown') {
+      this.neighbourHop(runner, bridge, dst, i.mac)
+      // An unresolved guest is asked for by a broadcast ARP request, which must reach its port.
+      const entry = this.facts.neighbours?.find((n) => n.dev === bridge && n.ip === dst)
+      const resolved = entry !== undefined && entry.mac !== undefined && !entry.state.includes('FAILED') && !entry.state.includes('INCOMPLETE')
+      if (!resolved && i.target && this.links.get(i.target)?.port?.bcastFlood === false) this.portOut(runner, bridge, i.target, true)
+    }
+    if (fromHost) this.leaveDevice(runner, bridge, 'bridge')
+    runner.nf('bridge output', 'output', 'bridge', {oifname: i.target, obrname: bridge})
+    runner.nf('bridge postrouting', 'postrouting', 'bridge', {oifname: i.target, obrname: bridge})
+    this.portOut(runner, bridge, i.target, broadcast)
+    this.mtuHop(runner, bridge, i.target)
+    this.leaveDevice(runner, i.target, 'tap', bridge)
+  }
+
+  // ---- flows -------------------------------------------------------------
+
+  private finish(base: FlowBase, kind: FlowKind, description: string, packet: NfPacket, hops: Hop[], replyTo?: FlowKind, assumptions?: string[]): Flow {
+    const fail = hops.find((h) => h.verdict === 'fail')
+    const unsure = hops.find((h) => h.verdict === 'indeterminate')
+    const verdict = fail ? 'fail' : unsure ? 'indeterminate' : 'pass'
+    const {guest, iface, mac, network, bridge, guestAddress} = base
+    // Written out rather than spread (six thousand flows on a big host): the same fields in the same order.
+    const flow: Flow =
+      guestAddress === undefined
+        ? {guest, iface, mac, network, bridge, kind, description, packet: describePacket(packet), verdict, hops, decidedBy: fail ?? unsure}
+        : {guest, iface, mac, network, bridge, guestAddress, kind, description, packet: describePacket(packet), verdict, hops, decidedBy: fail ?? unsure}
+    if (replyTo) flow.replyTo = replyTo
+    if (assumptions && assumptions.length > 0) flow.assumptions = assumptions
+    return flow
+  }
+
+  /** A guest with no address from any source, on a network that hands it none: nothing it sends can pass. */
+  private unaddressedHop(source: SourceAddress, g: GuestSide): Hop | undefined {
+    if (source.noLease) {
+      // The same element as the DHCP failure: one cause, one finding, every flow it stops.
+      const d = source.noLease.decidedBy!
+      return {name: 'guest address', verdict: 'fail', detail: `no source reports an address for ${g.d.name}, and its DHCP ${source.noLease.kind === 'dhcp' ? 'request' : 'offer'} fails at ${d.name}: it has no address to send from`, ...(d.element ? {element: d.element} : {})}
+    }
+    if (!source.missing) return undefined
+    const {network, subnet} = source.missing
+    return {
+      name: 'guest address',
+      verdict: 'fail',
+      detail: `no source reports an address for ${g.d.name}${g.i.mac ? ` (${g.i.mac})` : ''}, and network ${network} hands out none (no DHCP range, no host entry for its MAC): it needs a static address of ${subnet}`,
+      element: {id: `unaddressed:${network}`, kind: 'guest-address', text: `network ${network} (${subnet}) gives its guests no address`, network, undo: []},
+    }
+  }
+
+  /** DHCP or DNS from a guest to the network's own dnsmasq, and its answer. */
+  private localService(base: FlowBase, g: GuestSide, kind: 'dhcp' | 'dns', gw: string, source: SourceAddress, srcNote = ''): Flow[] {
+    const {d, i, bridge, net} = g
+    const src = source.addr
+    const assumed = kind === 'dns' && source.assumed ? [source.assumed] : []
+    const request =
+      kind === 'dhcp'
+        ? newPacket({family: 4, iifname: bridge, src: '0.0.0.0', dst: '255.255.255.255', l4proto: 'udp', sport: 68, dport: 67, pkttype: 'broadcast', etherSrc: i.mac})
+        : newPacket({family: 4, iifname: bridge, src, dst: gw, l4proto: 'udp', sport: 40000, dport: 53, etherSrc: i.mac})
+    // A guest without an address sends nothing that can be answered: that is the first thing its flows meet.
+    const runner = this.fromGuest(g, request, kind === 'dhcp' ? SIZE.dhcp : SIZE.dns, kind === 'dns' ? this.unaddressedHop(source, g) : undefined)
+    this.upToHost(runner, bridge)
+    if (kind === 'dns') this.arpHop(runner, bridge, gw)
+    this.ipReceive(runner, bridge, 'local', true)
+    runner.push(this.listenerHop(kind, net!, bridge, gw))
+    // The server answers only if it has an address for this client.
+    if (kind === 'dhcp' && i.mac && this.facts.dhcpPoolFullFor?.(net!.name, i.mac)) {
+      runner.push({name: 'DHCP pool', verdict: 'fail', detail: `every address of network ${net!.name}'s DHCP range is leased, none to ${i.mac}: no offer`, element: {id: `pool:${net!.name}`, kind: 'listener', text: `DHCP range of network ${net!.name} exhausted`, network: net!.name, undo: []}})
+    }
+    const what = kind === 'dhcp' ? 'DHCP request' : 'DNS query'
+    const out = [this.finish(base, kind, `${what} to ${kind === 'dhcp' ? 'the DHCP server' : 'the resolver'} of network ${net!.name} on ${gw}${kind === 'dns' ? srcNote : ''}`, request, runner.hops, undefined, assumed)]
+    // No request, no answer: a reply that is never sent is not followed (it would read as a pass).
+    if (out[0].verdict === 'fail') return out
+    // The answer: from dnsmasq out of the bridge. A DHCP reply does not match the request's conntrack tuple: it is new.
+    // dnsmasq sends DHCP replies to the limited broadcast or the client's MAC, bound to the bridge; a DNS answer is routed.
+    const reply =
+      kind === 'dhcp'
+        ? newPacket({family: 4, src: gw, dst: '255.255.255.255', l4proto: 'udp', sport: 67, dport: 68, pkttype: 'broadcast'})
+        : replyPacket({family: 4, src: gw, dst: src, l4proto: 'udp', sport: 53, dport: 40000})
+    // A DNS answer is in the query's connection (and carries its connection mark); a DHCP offer is a new one.
+    const back = new PathRunner(this, [], kind === 'dns' ? {...reply, ct: {...reply.ct, mark: runner.packet().ct.mark}} : reply, kind === 'dhcp' ? SIZE.dhcp : SIZE.dnsReply)
+    if (kind === 'dns') {
+      const missing = this.unaddressedHop(source, g)
+      if (missing) back.push(missing)
+      back.route('routing', 'output', {iif: 'lo', src: gw, viaDev: bridge})
+    }
+    back.nf('netfilter output', 'output', 'ip', {oifname: bridge})
+    this.ipSend(back, undefined, bridge)
+    this.toGuest(back, g, kind === 'dhcp', true)
+    out.push(this.finish(base, `${kind}-reply` as FlowKind, `${kind === 'dhcp' ? 'DHCP offer' : 'DNS answer'} back to ${d.name}`, reply, back.hops, kind, assumed))
+    return out
+  }
+
+  /** Out through the host's routing, forward filter and NAT to a destination, and the reply back in. */
+  private routedEgress(base: FlowBase, g: GuestSide, source: SourceAddress, srcNote: string, to: Destination, kind: 'egress' | 'custom'): Flow[] {
+    const {d, i, bridge, net} = g
+    const src = source.addr
+    const assumed = source.assumed ? [source.assumed] : []
+    const request = newPacket({family: 4, iifname: bridge, src, dst: to.addr, l4proto: to.proto, ...(to.proto === 'icmp' ? {icmpType: 8} : {sport: 40000, dport: to.port ?? 443}), etherSrc: i.mac})
+    const probe = this.router.lookup({family: 4, dst: to.addr, src, iif: bridge, mark: 0})
+    const size = to.proto === 'icmp' ? SIZE.ping : this.pathMtu(i.target, bridge, probe.dev)
+    const missing = this.unaddressedHop(source, g)
+    const runner = this.fromGuest(g, request, size, missing)
+    this.upToHost(runner, bridge)
+    this.arpHop(runner, bridge, net!.ips.find((ip) => ip.family === 'ipv4')!.address)
+    const decision = this.ipReceive(runner, bridge, 'forward', true)
+    const egress = decision?.dev
+    const diverted = decision && decision.kind === 'unicast' && decision.rule && decision.rule.priority !== 0 && decision.rule.priority < 32766 && egress !== this.mainDefaultDev() ? policyElement(decision) : undefined
+    this.ipSend(runner, bridge, egress)
+    // NAT networks only work when the source is translated: replies to a private guest address never come back.
+    if (runner.alive() && net!.forwardMode === 'nat') runner.push(this.natHop(runner, src, net!))
+    if (egress && decision?.kind === 'unicast') this.neighbourHop(runner, egress, decision.gateway ?? to.addr)
+    if (runner.alive() && egress) this.leaveDevice(runner, egress, 'egress')
+    const dest = `${to.addr}${to.proto === 'icmp' ? ' (ping)' : `:${to.port ?? 443}/${to.proto}`}`
+    const flows = [this.finish(base, kind, `${kind === 'egress' ? 'to the internet' : 'to'} ${dest}${egress ? ` via ${egress}` : ''}${srcNote}`, request, runner.hops, undefined, assumed)]
+    if (diverted) flows[0].divertedBy = diverted
+    if (flows[0].verdict === 'fail' || !egress) return flows
+    // The reply: sent to the address the request left with, it arrives where the network delivers that address.
+    const natted = runner.packet().src
+    const reply = replyPacket({family: 4, iifname: egress, src: to.addr, dst: src, l4proto: to.proto, ...(to.proto === 'icmp' ? {icmpType: 0} : {sport: to.port ?? 443, dport: 40000})}, natted !== src ? ['snat'] : [])
+    // The sender sizes its packets by the routed path (the bridge's MTU, not the tap's): the tap must take them.
+    // Conntrack undoes the source NAT at the NAT core's priority in prerouting: chains before it see the translated address.
+    // The reply belongs to the request's connection: it carries the connection mark the request's path left.
+    const ctMark = runner.packet().ct.mark
+    const arriving: NfPacket = natted !== src ? {...reply, dst: natted, ct: {...reply.ct, mark: ctMark, translate: {dst: src}}} : {...reply, ct: {...reply.ct, mark: ctMark}}
+    const back = new PathRunner(this, [], arriving, to.proto === 'icmp' ? SIZE.ping : this.pathMtu(bridge, egress))
+    const replyAssumed = [...assumed]
+    if (missing) back.push(missing)
+    if (natted === src) {
+      // Not translated (a routed or open network): the upstream must route the guests' subnet to this host.
+      const v4 = net!.ips.find((ip) => ip.family === 'ipv4')!
+      back.push(this.returnRouteHop(networkOf(`${v4.address}/${v4.prefix}`), net!))
+    } else if (this.ownsAddress(natted)) {
+      // Where the upstream delivers it is its own decision; strict reverse-path filtering elsewhere would drop it.
+      const strictElsewhere = this.facts.links.filter((l) => l.name !== egress && !l.master && l.kind !== 'bridge' && l.kind !== 'loopback' && l.up && l.addresses.some((a) => a.family === 'inet' && a.scope === 'global') && this.maxConf(l.name, 'rp_filter').value === 1).map((l) => l.name)
+      replyAssumed.push(`the reply to ${natted} arrives by ${egress}, the device the request left by${strictElsewhere.length > 0 ? ` (strict rp_filter drops it on ${strictElsewhere.join(', ')} if the network sends it there)` : ''}`)
+    } else {
+      back.push(this.snatNotLocalHop(runner, natted))
+    }
+    this.replyIn(back, egress, g)
+    flows.push(this.finish(base, kind === 'custom' ? 'custom' : 'egress-reply', `reply from ${to.addr} to ${natted}, arriving by ${egress}, back to ${d.name}`, reply, back.hops, kind, replyAssumed))
+    if (kind === 'custom') flows[1].kind = 'custom'
+    return flows
+  }
+
+  /** A reply arriving on `dev` from outside, forwarded back to the guest: every check the request had. */
+  private replyIn(back: PathRunner, dev: string, g: GuestSide): void {
+    this.enterDevice(back, dev, 'egress')
+    this.ipReceive(back, dev, 'forward')
+    this.ipSend(back, dev, g.bridge)
+    this.toGuest(back, g, false, true)
+  }
+
+  /** Replies to an untranslated guest subnet come back only if the upstream routes that subnet to this host. */
+  private returnRouteHop(subnet: string, net: LibvirtNetwork): Hop {
+    return {
+      name: 'return route',
+      verdict: 'indeterminate',
+      detail: `network ${net.name} is not NATed: replies to ${subnet} come back only if the upstream routes ${subnet} to this host, which the host cannot see`,
+      element: {id: `return-route:${net.name}`, kind: 'return-route', text: `upstream route for ${subnet} (network ${net.name}, forward mode ${net.forwardMode})`, network: net.name, undo: []},
+    }
+  }
+
+  /** A source NAT to an address this host neither owns nor routes to itself: its replies go wherever the network sends that address. */
+  private snatNotLocalHop(runner: PathRunner, natted: string): Hop {
+    const nat = runner.live()[0]?.nat.find((n) => n.field === 'src')
+    const where = nat ? describeStep(nat.step) : 'a source NAT'
+    const element: Element = nat ? {...elementForStep(nat.step, this.facts.ruleset), id: `snat-address:${natted}`, kind: 'snat-address'} : {id: `snat-address:${natted}`, kind: 'snat-address', text: `source NAT to ${natted}`, undo: []}
+    return {name: 'return address', verdict: 'indeterminate', detail: `${where} rewrites the source to ${natted}, an address this host neither owns nor routes to itself: replies go wherever the network delivers ${natted}`, element: {...element, address: natted}}
+  }
+
+  private natHop(runner: PathRunner, src: string, net: LibvirtNetwork): Hop {
+    const branches = runner.live()
+    const translated = branches.filter((b) => b.packet.src !== src)
+    if (branches.length > 0 && translated.length === branches.length) {
+      const n = translated[0].nat.find((x) => x.field === 'src')
+      return {name: 'NAT', verdict: 'pass', detail: `source ${src} → ${translated[0].packet.src}${n ? ` (${describeStep(n.step)})` : ''}`}
+    }
+    // MASQUERADE out of a device without an IPv4 address has nothing to translate to: the kernel drops the packet.
+    const noAddress = branches.find((b) => b.nat.some((n) => n.field === 'src' && n.to === 'unknown'))
+    if (noAddress) {
+      const n = noAddress.nat.find((x) => x.field === 'src' && x.to === 'unknown')!
+      const dev = noAddress.packet.oifname ?? '?'
+      return {name: 'NAT', verdict: 'fail', detail: `${describeStep(n.step)}: ${dev} has no IPv4 address to masquerade to, so the packet is dropped`, element: {...elementForStep(n.step, this.facts.ruleset), id: `masquerade-no-address:${dev}`, kind: 'nf-nat-missing', device: dev, text: `MASQUERADE out of ${dev}, which has no IPv4 address`}}
+    }
+    if (translated.length > 0) return {name: 'NAT', verdict: 'indeterminate', detail: `the source is translated on some paths only`}
+    const postSteps = branches[0]?.steps.filter((s) => s.hook === 'postrouting') ?? []
+    return {name: 'NAT', verdict: 'fail', detail: `nothing translates ${src}: replies to a private address never come back`, element: natMissingElement(net, postSteps, this.facts.ruleset), steps: postSteps}
   }
 
   /** A socket that will take the packet: the service's listener on the bridge address or a wildcard. */
@@ -464,169 +947,77 @@ class HostView {
     }
   }
 
-  // ---- flows -------------------------------------------------------------
-
-  private finish(base: FlowBase, kind: FlowKind, description: string, packet: NfPacket, hops: Hop[], replyTo?: FlowKind): Flow {
-    const fail = hops.find((h) => h.verdict === 'fail')
-    const unsure = hops.find((h) => h.verdict === 'indeterminate')
-    const verdict = fail ? 'fail' : unsure ? 'indeterminate' : 'pass'
-    const {guest, iface, mac, network, bridge, guestAddress} = base
-    // Written out rather than spread (six thousand flows on a big host): the same fields in the same order.
-    const flow: Flow =
-      guestAddress === undefined
-        ? {guest, iface, mac, network, bridge, kind, description, packet: describePacket(packet), verdict, hops, decidedBy: fail ?? unsure}
-        : {guest, iface, mac, network, bridge, guestAddress, kind, description, packet: describePacket(packet), verdict, hops, decidedBy: fail ?? unsure}
-    if (replyTo) flow.replyTo = replyTo
-    return flow
-  }
-
-  /** DHCP or DNS from a guest to the network's own dnsmasq, and its answer. */
-  private localService(base: FlowBase, d: LibvirtDomain, i: Iface, net: LibvirtNetwork, bridge: string, kind: 'dhcp' | 'dns', gw: string, src: string, srcNote = ''): Flow[] {
-    const request =
-      kind === 'dhcp'
-        ? newPacket({family: 4, iifname: bridge, src: '0.0.0.0', dst: '255.255.255.255', l4proto: 'udp', sport: 68, dport: 67, pkttype: 'broadcast', etherSrc: i.mac})
-        : newPacket({family: 4, iifname: bridge, src, dst: gw, l4proto: 'udp', sport: 40000, dport: 53, etherSrc: i.mac})
-    const runner = this.intoHost(d, i, bridge, request)
-    runner.route('routing', 'local')
-    const rp = this.rpFilterHop(request, bridge)
-    if (rp) runner.push(rp)
-    runner.nf('netfilter input', 'input', 'ip', {iifname: bridge, oifname: undefined})
-    runner.push(this.listenerHop(kind, net, bridge, gw))
-    // The server answers only if it has an address for this client.
-    if (kind === 'dhcp' && i.mac && this.facts.dhcpPoolFullFor?.(net.name, i.mac)) {
-      runner.push({name: 'DHCP pool', verdict: 'fail', detail: `every address of network ${net.name}'s DHCP range is leased, none to ${i.mac}: no offer`, element: {id: `pool:${net.name}`, kind: 'listener', text: `DHCP range of network ${net.name} exhausted`, network: net.name, undo: []}})
-    }
-    const what = kind === 'dhcp' ? 'DHCP request' : 'DNS query'
-    const out = [this.finish(base, kind, `${what} to ${kind === 'dhcp' ? 'the DHCP server' : 'the resolver'} of network ${net.name} on ${gw}${kind === 'dns' ? srcNote : ''}`, request, runner.hops)]
-    // The answer: from dnsmasq out of the bridge. A DHCP reply does not match the request's conntrack tuple: it is new.
-    const reply =
-      kind === 'dhcp'
-        ? newPacket({family: 4, oifname: bridge, src: gw, dst: '255.255.255.255', l4proto: 'udp', sport: 67, dport: 68, pkttype: 'broadcast'})
-        : replyPacket({family: 4, oifname: bridge, src: gw, dst: src, l4proto: 'udp', sport: 53, dport: 40000})
-    const back = new PathRunner(this, [], reply)
-    back.nf('netfilter output', 'output', 'ip', {oifname: bridge})
-    back.nf('netfilter postrouting', 'postrouting', 'ip', {oifname: bridge})
-    this.outToGuest(back, bridge, i)
-    out.push(this.finish(base, `${kind}-reply` as FlowKind, `${kind === 'dhcp' ? 'DHCP offer' : 'DNS answer'} back to ${d.name}`, reply, back.hops, kind))
-    return out
-  }
-
-  /**
-   * A reply coming back in by the egress device: prerouting (where `unNat` is conntrack undoing the
-   * source NAT), routing, forward and postrouting to the bridge, then out to the guest.
-   */
-  private forwardedReply(packet: NfPacket, egress: string, bridge: string, i: Iface, unNat?: Partial<NfPacket>): Hop[] {
-    const back = new PathRunner(this, [...this.deviceHops(egress, 'egress')], packet)
-    back.nf('netfilter prerouting', 'prerouting', 'ip', {iifname: egress}, unNat)
-    back.route('routing', 'forward', {iif: egress})
-    back.nf('netfilter forward', 'forward', 'ip', {iifname: egress, oifname: bridge})
-    back.nf('netfilter postrouting', 'postrouting', 'ip', {iifname: egress, oifname: bridge})
-    this.outToGuest(back, bridge, i)
-    return back.hops
-  }
-
-  /** The last steps of every packet bound for a guest: the bridge's output and postrouting hooks, then its tap. */
-  private outToGuest(back: PathRunner, bridge: string, i: Iface): void {
-    back.nf('bridge output', 'output', 'bridge', {oifname: i.target, obrname: bridge})
-    back.nf('bridge postrouting', 'postrouting', 'bridge', {oifname: i.target, obrname: bridge})
-    back.links(this.deviceHops(i.target, 'tap', bridge))
-  }
-
-  /** Out through the host's routing, forward filter and NAT to a destination, and the reply back in. */
-  private routedEgress(base: FlowBase, d: LibvirtDomain, i: Iface, net: LibvirtNetwork, bridge: string, src: string, srcNote: string, to: Destination, kind: 'egress' | 'custom'): Flow[] {
-    const request = newPacket({family: 4, iifname: bridge, src, dst: to.addr, l4proto: to.proto, ...(to.proto === 'icmp' ? {icmpType: 8} : {sport: 40000, dport: to.port ?? 443}), etherSrc: i.mac})
-    const runner = this.intoHost(d, i, bridge, request)
-    const decision = runner.route('routing', 'forward')
-    const egress = decision?.dev
-    const diverted = decision && decision.kind === 'unicast' && decision.rule && decision.rule.priority !== 0 && decision.rule.priority < 32766 && egress !== this.mainDefaultDev() ? policyElement(decision) : undefined
-    if (runner.alive()) runner.push(this.forwardingHop(bridge, 4))
-    const rp = runner.alive() ? this.rpFilterHop(runner.packet(), bridge) : undefined
-    if (rp) runner.push(rp)
-    runner.nf('netfilter forward', 'forward', 'ip', {iifname: bridge, oifname: egress})
-    runner.nf('netfilter postrouting', 'postrouting', 'ip', {iifname: bridge, oifname: egress})
-    // NAT networks only work when the source is translated: replies to a private guest address never come back.
-    if (runner.alive() && net.forwardMode === 'nat') runner.push(this.natHop(runner, src, net))
-    if (runner.alive() && egress) runner.links(this.deviceHops(egress, 'egress'))
-    const dest = `${to.addr}${to.proto === 'icmp' ? ' (ping)' : `:${to.port ?? 443}/${to.proto}`}`
-    const flows = [this.finish(base, kind, `${kind === 'egress' ? 'to the internet' : 'to'} ${dest}${egress ? ` via ${egress}` : ''}${srcNote}`, request, runner.hops)]
-    if (diverted) flows[0].divertedBy = diverted
-    if (flows[0].verdict === 'fail' || !egress) return flows
-    // The reply: conntrack undoes the source NAT before routing, so the forward hook sees the guest's address.
-    const natted = runner.packet().src
-    const reply = replyPacket({family: 4, iifname: egress, src: to.addr, dst: src, l4proto: to.proto, ...(to.proto === 'icmp' ? {icmpType: 0} : {sport: to.port ?? 443, dport: 40000})}, natted !== src ? ['snat'] : [])
-    const replyHops = this.forwardedReply({...reply, dst: natted}, egress, bridge, i, {dst: src})
-    flows.push(this.finish(base, `${kind === 'custom' ? 'custom' : 'egress'}-reply` as FlowKind, `reply from ${to.addr} back to ${d.name}`, reply, replyHops, kind))
-    if (kind === 'custom') flows[1].kind = 'custom'
-    return flows
-  }
-
-  private natHop(runner: PathRunner, src: string, net: LibvirtNetwork): Hop {
-    const branches = runner.live()
-    const translated = branches.filter((b) => b.packet.src !== src)
-    if (branches.length > 0 && translated.length === branches.length) {
-      const n = translated[0].nat.find((x) => x.field === 'src')
-      return {name: 'NAT', verdict: 'pass', detail: `source ${src} → ${translated[0].packet.src}${n ? ` (${describeStep(n.step)})` : ''}`}
-    }
-    if (translated.length > 0) return {name: 'NAT', verdict: 'indeterminate', detail: `the source is translated on some paths only`}
-    const postSteps = branches[0]?.steps.filter((s) => s.hook === 'postrouting') ?? []
-    return {name: 'NAT', verdict: 'fail', detail: `nothing translates ${src}: replies to a private address never come back`, element: natMissingElement(net, postSteps, this.facts.ruleset), steps: postSteps}
-  }
-
   /** A frame bridged between the guest's tap and an uplink port: bridge hooks, and the IP hooks when br_netfilter hands it over. */
-  private bridgedFlow(base: FlowBase, d: LibvirtDomain, i: Iface, bridge: string, uplink: Link, kind: 'dhcp' | 'egress' | 'custom', src: string, to?: Destination): Flow[] {
+  private bridgedFlow(base: FlowBase, g: GuestSide, uplink: Link, kind: 'dhcp' | 'egress' | 'custom', known: string | undefined, to?: Destination, noLease?: Flow): Flow[] {
+    const {d, i, bridge} = g
     const brnf = this.sysctl('net.bridge.bridge-nf-call-iptables')
+    const dest = to ?? DEFAULT_INTERNET
+    const src = known ?? '0.0.0.0'
+    const lanAssumed = kind === 'dhcp' ? `the LAN's DHCP server behind ${uplink.name} answers (out of this host's sight)` : `the LAN behind ${uplink.name} routes ${dest.addr} and delivers the reply to ${d.name}'s MAC (out of this host's sight)`
+    const srcAssumed = kind !== 'dhcp' && !known && !noLease ? [`the guest's address is not known: judged for any address of the LAN`] : []
+    const size = kind === 'dhcp' ? SIZE.dhcp : dest.proto === 'icmp' ? SIZE.ping : this.pathMtu(i.target, bridge, uplink.name)
     const mk = (dir: 'out' | 'in', reply: boolean): NfPacket => {
-      const tap = i.target
-      const fields = dir === 'out' ? {physIn: tap, physOut: uplink.name} : {physIn: uplink.name, physOut: tap}
+      const fields = dir === 'out' ? {physIn: i.target, physOut: uplink.name} : {physIn: uplink.name, physOut: i.target}
       if (kind === 'dhcp') {
         // Request broadcast from 0.0.0.0; the server's reply does not match it in conntrack (new).
         return dir === 'out'
           ? newPacket({family: 4, iifname: bridge, oifname: bridge, ...fields, bridged: true, src: '0.0.0.0', dst: '255.255.255.255', l4proto: 'udp', sport: 68, dport: 67, pkttype: 'broadcast', etherSrc: i.mac})
           : newPacket({family: 4, iifname: bridge, oifname: bridge, ...fields, bridged: true, src: 'unknown', dst: '255.255.255.255', l4proto: 'udp', sport: 67, dport: 68, pkttype: 'broadcast'})
       }
-      const dest = to ?? DEFAULT_INTERNET
       const ports = dest.proto === 'icmp' ? {icmpType: reply ? 0 : 8} : reply ? {sport: dest.port ?? 443, dport: 40000} : {sport: 40000, dport: dest.port ?? 443}
       const p = {family: 4 as const, iifname: bridge, oifname: bridge, ...fields, bridged: true, src: dir === 'out' ? src : dest.addr, dst: dir === 'out' ? dest.addr : src, l4proto: dest.proto, ...ports}
       return reply ? replyPacket(p) : newPacket(p)
     }
-    const run = (dir: 'out' | 'in', reply: boolean, hops: Hop[]): {packet: NfPacket; hops: Hop[]} => {
-      const packet = mk(dir, reply)
-      const inDev = dir === 'out' ? i.target : uplink.name
-      const outDev = dir === 'out' ? uplink.name : i.target
-      const runner = new PathRunner(this, hops, packet)
-      if (dir === 'in') runner.links(this.deviceHops(uplink.name, 'egress'))
+    // br_netfilter hands the frame to the IP hooks with the bridge as device (in at prerouting, both at forward,
+    // out at postrouting) and the ports for -m physdev (the out port known from forward on), each IP hook inside
+    // the bridge hook of its name (postrouting after the bridge's chains: it hooks in last).
+    const across = (runner: PathRunner, inDev: string, outDev: string, outRole: 'tap' | 'egress', broadcast: boolean) => {
+      const brnfOn = brnf === 1
+      if (brnf === undefined) runner.push({name: 'br_netfilter', verdict: 'indeterminate', detail: 'net.bridge.bridge-nf-call-iptables could not be read'})
       runner.nf('bridge prerouting', 'prerouting', 'bridge', {iifname: inDev, ibrname: bridge})
+      if (brnfOn) runner.nf('netfilter prerouting (br_netfilter)', 'prerouting', 'ip', {iifname: bridge, physOut: undefined})
       runner.nf('bridge forward', 'forward', 'bridge', {iifname: inDev, oifname: outDev, ibrname: bridge, obrname: bridge})
-      if (brnf === 1) {
-        runner.nf('netfilter prerouting (br_netfilter)', 'prerouting', 'ip', {})
-        runner.nf('netfilter forward (br_netfilter)', 'forward', 'ip', {})
-        runner.nf('netfilter postrouting (br_netfilter)', 'postrouting', 'ip', {})
-      } else if (brnf === undefined) {
-        runner.push({name: 'br_netfilter', verdict: 'indeterminate', detail: 'net.bridge.bridge-nf-call-iptables could not be read'})
-      }
+      if (brnfOn) runner.nf('netfilter forward (br_netfilter)', 'forward', 'ip', {iifname: bridge, oifname: bridge, physOut: outDev})
       runner.nf('bridge postrouting', 'postrouting', 'bridge', {oifname: outDev, obrname: bridge})
-      if (dir === 'out') runner.links(this.deviceHops(uplink.name, 'egress'))
-      else runner.links(this.deviceHops(i.target, 'tap', bridge))
-      // A DHCP server this host runs for the segment is the end of the request (one on the LAN is out of sight).
-      const server = kind === 'dhcp' && dir === 'out' ? this.facts.bridgeDhcpServers?.find((d) => d.bridge === bridge) : undefined
-      if (server) {
-        runner.push(
-          server.running === true
-            ? {name: `DHCP server ${server.name}`, verdict: 'pass', detail: `${server.name} runs and serves ${bridge}`}
-            : server.running === null
-              ? {name: `DHCP server ${server.name}`, verdict: 'indeterminate', detail: 'processes could not be listed'}
-              : {name: `DHCP server ${server.name}`, verdict: 'fail', detail: `${server.name} is configured for ${bridge} but not running`, element: {id: `listener:${server.name}:dhcp`, kind: 'listener', text: `${server.name} (configured for ${bridge}) is not running`, undo: [`systemctl restart ${server.name}`]}},
-        )
-      }
-      return {packet, hops: runner.hops}
+      if (brnfOn) runner.nf('netfilter postrouting (br_netfilter)', 'postrouting', 'ip', {oifname: bridge, physOut: outDev})
+      this.portOut(runner, bridge, outDev, broadcast)
+      this.leaveDevice(runner, outDev, outRole, outRole === 'tap' ? bridge : undefined)
     }
-    const out = run('out', false, this.ingressLinks(d, i, bridge))
-    const dest = to ?? DEFAULT_INTERNET
-    const flows = [this.finish(base, kind, kind === 'dhcp' ? `DHCP request bridged to the LAN through ${uplink.name}` : `bridged to ${dest.addr}${dest.proto === 'icmp' ? '' : `:${dest.port ?? 443}/${dest.proto}`} through ${uplink.name}`, out.packet, out.hops)]
-    const back = run('in', kind !== 'dhcp', [])
-    flows.push(this.finish(base, kind === 'dhcp' ? 'dhcp-reply' : kind === 'custom' ? 'custom' : 'egress-reply', kind === 'dhcp' ? `DHCP offer from the LAN back to ${d.name}` : `reply from ${dest.addr} back to ${d.name}`, back.packet, back.hops, kind))
+    const outPacket = mk('out', false)
+    const missing = noLease ? this.unaddressedHop({addr: src, noLease}, g) : undefined
+    const out = this.fromGuest(g, outPacket, size, missing, false)
+    // A DHCP server this host runs for the segment answers from the bridge itself; one on the LAN is out of sight.
+    const server = kind === 'dhcp' ? this.facts.bridgeDhcpServers?.find((s) => s.bridge === bridge) : undefined
+    across(out, i.target ?? '?', uplink.name, 'egress', kind === 'dhcp')
+    if (server) {
+      out.push(
+        server.running === true
+          ? {name: `DHCP server ${server.name}`, verdict: 'pass', detail: `${server.name} runs and serves ${bridge}`}
+          : server.running === null
+            ? {name: `DHCP server ${server.name}`, verdict: 'indeterminate', detail: 'processes could not be listed'}
+            : {name: `DHCP server ${server.name}`, verdict: 'fail', detail: `${server.name} is configured for ${bridge} but not running`, element: {id: `listener:${server.name}:dhcp`, kind: 'listener', text: `${server.name} (configured for ${bridge}) is not running`, undo: [`systemctl restart ${server.name}`]}},
+      )
+    }
+    const assumptions = server ? [] : [lanAssumed]
+    const flows = [this.finish(base, kind, kind === 'dhcp' ? `DHCP request bridged to the LAN through ${uplink.name}` : `bridged to ${dest.addr}${dest.proto === 'icmp' ? '' : `:${dest.port ?? 443}/${dest.proto}`} through ${uplink.name}`, outPacket, out.hops, undefined, [...srcAssumed, ...assumptions])]
+    const backPacket = mk('in', kind !== 'dhcp')
+    const back = new PathRunner(this, missing ? [missing] : [], backPacket, size)
+    back.sourcePort = uplink.name
+    this.enterDevice(back, uplink.name, 'egress')
+    this.portIn(back, bridge, uplink.name)
+    across(back, uplink.name, i.target ?? '?', 'tap', kind === 'dhcp')
+    flows.push(this.finish(base, kind === 'dhcp' ? 'dhcp-reply' : kind === 'custom' ? 'custom' : 'egress-reply', kind === 'dhcp' ? `DHCP offer from the LAN back to ${d.name}` : `reply from ${dest.addr} back to ${d.name}`, backPacket, back.hops, kind, [...srcAssumed, ...assumptions]))
     return flows
   }
+}
+
+/** The address a guest's flows are sent from: its own, one its network would give it (assumed), or none it can have. */
+interface SourceAddress {
+  addr: string
+  assumed?: string
+  missing?: {network: string; subnet: string}
+  /** Nothing reports its address and its own DHCP exchange fails here: it has none to send from. */
+  noLease?: Flow
 }
 
 /** What every flow of one guest interface shares: exactly these fields (finish writes them out). */
@@ -635,10 +1026,16 @@ type FlowBase = Pick<Flow, 'guest' | 'iface' | 'mac' | 'network' | 'bridge' | 'g
 /** Carries the netfilter branches of one packet along its hops; stops at the first certain failure. */
 class PathRunner {
   private branches: Branch[]
+  /** The bridge port the frame entered by (VLAN membership, physdev). */
+  sourcePort?: string
+  /** A filtering bridge was already reported on this path. */
+  vlanChecked?: boolean
   constructor(
     private readonly host: HostView,
     readonly hops: Hop[],
     packet: NfPacket,
+    /** The largest packet of the flow (IP bytes): what a qdisc or policer must let through. */
+    readonly size: number,
   ) {
     this.branches = [startBranch(packet)]
   }
@@ -663,15 +1060,17 @@ class PathRunner {
     for (const h of hops) this.push(h)
   }
 
-  /** Runs a hook with the devices it sees; `rewrite` changes the packet after the hook (conntrack's reverse NAT). */
-  nf(name: string, hook: NfHook, layer: 'ip' | 'bridge', devices: Partial<NfPacket>, rewrite?: Partial<NfPacket>): void {
+  /** Runs a hook with the devices it sees. */
+  nf(name: string, hook: NfHook, layer: HookLayer, devices: Partial<NfPacket>): void {
     if (!this.alive()) return
     if (layer === 'bridge' && this.host.rs.baseChains(hook, ['bridge']).length === 0) return
     // Bridge hooks see ports; the IP hooks see the bridge (and, for bridged frames, the ports through physdev).
     const origin = (this.live()[0] ?? this.branches[0]).packet
+    // br_netfilter's IP hooks may say which out port is known yet (`physOut` among the devices).
+    const ports = 'physOut' in devices
     const seen = (p: NfPacket): NfPacket =>
       // Already as this hook sees it (the hook before saw the same devices): no copy.
-      p.iifname === devices.iifname && p.oifname === devices.oifname && p.ibrname === devices.ibrname && p.obrname === devices.obrname && (layer === 'ip' || (p.physIn === undefined && p.physOut === undefined && p.bridged === false))
+      p.iifname === devices.iifname && p.oifname === devices.oifname && p.ibrname === devices.ibrname && p.obrname === devices.obrname && (layer === 'ip' || (p.physIn === undefined && p.physOut === undefined && p.bridged === false)) && (!ports || p.physOut === devices.physOut)
         ? p
         : {
             ...p,
@@ -679,7 +1078,7 @@ class PathRunner {
             oifname: devices.oifname,
             ibrname: devices.ibrname,
             obrname: devices.obrname,
-            ...(layer === 'bridge' ? {physIn: undefined, physOut: undefined, bridged: false} : {}),
+            ...(layer !== 'ip' ? {physIn: undefined, physOut: undefined, bridged: false} : ports ? {physOut: devices.physOut} : {}),
           }
     const input = this.branches.map((b) => {
       if (b.status !== 'accept') return b
@@ -688,17 +1087,36 @@ class PathRunner {
     })
     const {hop, branches} = this.host.nfHop(name, hook, layer, input)
     // After a bridge hook the packet is the bridge's again: its physdev view comes back for the IP hooks.
-    const after = (p: NfPacket): NfPacket => (layer === 'bridge' ? {...p, physIn: origin.physIn, physOut: origin.physOut, bridged: origin.bridged} : p)
-    // An IP hook without a rewrite leaves the branches as the hook returned them (fresh, not shared with its cache).
-    this.branches = layer === 'ip' && !rewrite ? branches : branches.map((b) => (b.status === 'accept' || rewrite ? {...b, packet: after(rewrite ? {...b.packet, ...rewrite} : b.packet)} : b))
+    const after = (p: NfPacket): NfPacket => (layer !== 'ip' ? {...p, physIn: origin.physIn, physOut: origin.physOut, bridged: origin.bridged} : p)
+    // An IP hook leaves the branches as the hook returned them (fresh, not shared with its cache).
+    this.branches = layer === 'ip' ? branches : branches.map((b) => (b.status === 'accept' ? {...b, packet: after(b.packet)} : b))
     this.hops.push(hop)
   }
 
-  route(name: string, expect: 'forward' | 'local', override: {iif?: string} = {}): RouteDecision | undefined {
+  /** Sets br_netfilter's port data on the packet (what -m physdev reads in the IP hooks after it). */
+  ports(fields: Pick<NfPacket, 'physIn'>): void {
+    this.branches = this.branches.map((b) => (b.status === 'accept' ? {...b, packet: {...b.packet, ...fields}} : b))
+  }
+
+  /**
+   * A device's netdev-family chains (ingress as the packet enters it, egress as it leaves), in kernel order
+   * around the bridge and IP hooks. Most hosts have none: then there is no hop.
+   */
+  device(hook: 'ingress' | 'egress', dev: string | undefined): void {
+    if (!this.alive() || deviceChains(this.host.rs, hook, dev).length === 0) return
+    this.nf(`netdev ${hook} ${dev}`, hook, 'netdev', hook === 'ingress' ? {iifname: dev} : {oifname: dev})
+  }
+
+  /**
+   * The route lookup: `forward` and `local` for an arriving packet (iif), `output` for one the host sends
+   * (from `src`, which must leave by `viaDev`).
+   */
+  route(name: string, expect: 'forward' | 'local' | 'output', override: {iif?: string; src?: string; viaDev?: string} = {}): RouteDecision | undefined {
     if (!this.alive()) return undefined
     const p = this.packet()
-    const decision = this.host.router.lookup({family: p.family, dst: p.dst, src: p.src === '0.0.0.0' ? undefined : p.src, iif: override.iif ?? p.iifname, mark: p.mark, l4proto: p.l4proto, sport: p.sport, dport: p.dport})
-    this.hops.push(this.host.routingHop(name, decision, expect, p))
+    const src = override.src ?? (p.src === '0.0.0.0' ? undefined : p.src)
+    const decision = this.host.router.lookup({family: p.family, dst: p.dst, src, iif: override.iif ?? p.iifname, mark: p.mark, l4proto: p.l4proto, sport: p.sport, dport: p.dport})
+    this.hops.push(this.host.routingHop(name, decision, expect, p, override.viaDev))
     return decision
   }
 }

@@ -32,6 +32,8 @@ export function elementViews(ctx: DeriveContext, flows: Flow[]): EntityView[] {
       rulePriority: element.rulePriority ?? null,
       baseChain: element.baseChain ?? null,
       device: element.device ?? null,
+      /** The address an element is about (a source NAT's target). */
+      address: element.address ?? null,
       flows: hit.map((f) => `${f.guest} ${f.kind}: ${f.description}`),
       flowKinds: [...new Set(hit.map((f) => f.kind))].sort(),
       /** Only IPv6 flows stop here: IPv4 passes (ipv6-forward-drop, not the IPv4 forward rules). */

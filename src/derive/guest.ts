@@ -1,5 +1,6 @@
 /** Guest entities: each domain, and each of its interfaces with its tap, bridge and MAC facts. */
 import type {DomainInterface} from '../../probes/libvirt.js'
+import {networkOf} from '../lib/addr.js'
 import {groupBy} from '../lib/collections.js'
 import {type DeriveContext, isRunning} from './context.js'
 import {macChangesOf} from './incidents.js'
@@ -59,6 +60,7 @@ export function interfaceViews(ctx: DeriveContext): EntityView[] {
       const expectedBridge = i.type === 'bridge' ? i.source : network?.bridge ?? i.bridge
       const tap = i.target ? ctx.linkByName.get(i.target) : undefined
       const running = isRunning(d)
+      const v4 = network?.ips.find((ip) => ip.family === 'ipv4')
       return {
         kind: 'interface',
         name: `${d.name}/${i.target ?? i.mac ?? `net${index}`}`,
@@ -86,6 +88,11 @@ export function interfaceViews(ctx: DeriveContext): EntityView[] {
         isDirect: i.type === 'direct',
         trustGuestRxFilters: i.trustGuestRxFilters ?? null,
         macChanges: macChangesOf(i, leases, neighbours, arpScan, configuredMacs),
+        /** IPv4 addresses any source reports for its MAC (leases, neighbours, arp-scan, the wire), APIPA included. */
+        ipv4Addresses: i.mac ? [...new Set((ctx.addressesByMac.get(i.mac) ?? []).map((a) => a.ip))].sort() : [],
+        /** Its libvirt network's IPv4 subnet, and whether the network gives it an address (a DHCP range, or a host entry for its MAC). */
+        networkSubnet: v4 ? networkOf(`${v4.address}/${v4.prefix}`) : null,
+        networkHandsOutAddresses: v4 ? v4.dhcpRanges.length > 0 || v4.dhcpHosts.some((h) => h.ip !== undefined && h.mac !== undefined && h.mac.toLowerCase() === i.mac?.toLowerCase()) : null,
         ...wireInterfaceAttributes(wire, i, running, wireContextOf(i), i.mac ? clientIdSharers(clientIds, i.mac, domainOfMac) : {ids: [], sharers: []}, (heard) =>
           judgeRequests(heard, wireContextOf(i), segments.get(bridgeOfInterface(i, libvirt) ?? ''), heldBy(heard.mac), domainOfMac),
         ),

@@ -39,6 +39,10 @@ export function hostView(ctx: DeriveContext): EntityView {
   const forwardChain = netfilter ? iptablesChain(netfilter, 'FORWARD') : undefined
   const rpStrict = l3Links.filter((l) => effective(l.name, 'rp_filter') === 1)
   const mainBackend = netfilter?.iptablesVariant === 'legacy' ? 'iptables-legacy' : 'iptables-nft'
+  // iptables-nft warns that legacy tables exist (empty ones too): when a legacy listing was there to
+  // read and could not be (a gap, not an absent tool), whether they hold rules is unknown.
+  const legacyGap = netfilter?.gaps.find((g) => /^ip6?tables-legacy-save:/.test(g))
+  const legacyRulesUnknown = netfilter !== undefined && netfilter.legacyTablesWarning && !netfilter.tables.some((t) => t.backend === 'iptables-legacy') && legacyGap !== undefined
   const serviceOrder = firewallAfterLibvirt(ctx.facts.services)
   return {
     kind: 'host',
@@ -77,6 +81,8 @@ export function hostView(ctx: DeriveContext): EntityView {
     /** Whether iptables-legacy-save could be read: without it the warning is the only sign of legacy rules. */
     legacyTablesListed: netfilter ? netfilter.tables.some((t) => t.backend === 'iptables-legacy') : false,
     legacyRuleCount: netfilter ? ruleCount(netfilter, 'iptables-legacy') : 0,
+    legacyRulesKnown: legacyRulesUnknown ? null : true,
+    ...(legacyRulesUnknown ? {unknownBecause: {legacyRulesKnown: `iptables-nft warns that legacy tables are present and ${legacyGap}`}} : {}),
     nftBackendRuleCount: netfilter ? ruleCount(netfilter, 'iptables-nft') : 0,
     mainRuleCount: netfilter ? ruleCount(netfilter, mainBackend) : 0,
     forwardPolicy: forwardChain?.base ? forwardChain.base.policy.toUpperCase() : null,

@@ -121,3 +121,10 @@ export function ipInPrefix(ip: string, prefix: string): boolean {
   const p = parsePrefix(prefix)
   return a !== undefined && p !== undefined && rangeContains(p, a.family, a.value)
 }
+
+/** The network a prefix written with a host address stands for: 192.168.122.1/24 is 192.168.122.0/24. */
+export function networkOf(prefix: string): string {
+  const range = parsePrefix(prefix)
+  const len = prefix.split('/')[1]
+  return range && len !== undefined ? `${formatIp(range.family, range.lo)}/${len}` : prefix
+}

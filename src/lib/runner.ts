@@ -75,6 +75,8 @@ export interface Runner {
   listDir(path: string): Promise<DirCapture>
   /** The moment the data describes: now for a live run, the capture time for a replay. */
   readonly capturedAt: Date
+  /** The host read, when it is another one (--ssh): its name as it was reached. */
+  readonly origin?: string
 }
 
 /** Stable key of a capture inside a snapshot. */

@@ -140,4 +140,25 @@ describe('LiveRunner listens (tcpdump for --listen)', () => {
     expect(c).toMatchObject({output: 'start\n', truncated: true, timedOut: false})
     expect(c.error).toBeUndefined()
   })
+
+  it('keeps what comes through the pipes after the command exited, for as long as pipeGraceMs', async () => {
+    // As an ssh session's client does: it exits with the status while the connection's master still writes its output.
+    const late = ['sh', '-c', '(sleep 0.6; echo late) & echo early']
+    expect((await new LiveRunner({timeoutMs: 10_000}).run(late)).output).toBe('early\n')
+    const patient = await new LiveRunner({timeoutMs: 10_000, pipeGraceMs: 8000}).run(late)
+    expect(patient).toMatchObject({output: 'early\nlate\n', exitCode: 0})
+    expect(patient.error).toBeUndefined()
+  })
+
+  it('keeps a command\'s whole output however late the event loop reads its pipes after the exit', async () => {
+    // The grace after the exit ends at once: what the pipes hold must still be read (a loaded host's
+    // event loop may fire that timer before it reads them), never cut to nothing.
+    const runner = new LiveRunner({pipeGraceMs: 0, concurrency: 8})
+    const text = 'x'.repeat(60_000)
+    const runs = await Promise.all(Array.from({length: 40}, () => runner.run(['sh', '-c', `printf '%s' "$0"; printf '%s' "$0" >&2`, text])))
+    for (const c of runs) {
+      expect(c.output).toHaveLength(text.length)
+      expect(c.stderr.length).toBeGreaterThan(0)
+    }
+  })
 })

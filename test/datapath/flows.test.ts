@@ -53,7 +53,7 @@ export function host(change: (f: DatapathFacts) => void = () => {}): DatapathFac
       route('198.51.100.2', {type: 'local', table: 'local', dev: 'eth0'}),
     ],
     ipRules: {inet: parseIpRules('[{"priority":0,"src":"all","table":"local"},{"priority":32766,"src":"all","table":"main"},{"priority":32767,"src":"all","table":"default"}]', 'inet'), inet6: null},
-    sysctl: {'net.ipv4.ip_forward': 1, 'net.ipv4.conf.all.rp_filter': 0, 'net.ipv4.conf.virbr0.rp_filter': 0, 'net.ipv4.conf.virbr0.forwarding': 1, 'net.bridge.bridge-nf-call-iptables': 0},
+    sysctl: {'net.ipv4.ip_forward': 1, 'net.ipv4.conf.all.rp_filter': 0, 'net.ipv4.conf.virbr0.rp_filter': 0, 'net.ipv4.conf.virbr0.forwarding': 1, 'net.ipv4.conf.eth0.forwarding': 1, 'net.bridge.bridge-nf-call-iptables': 0},
     ruleset: ruleset(libvirtTables()),
     networks: [{name: 'default', active: true, autostart: true, persistent: true, forwardMode: 'nat', bridge: 'virbr0', ips: [{family: 'ipv4', address: '192.168.122.1', prefix: 24, dhcpRanges: [{start: '192.168.122.2', end: '192.168.122.254'}], dhcpHosts: []}], dnsEnabled: true}],
     domains: [{name: 'web01', type: 'kvm', state: 'running', autostart: false, guestAgentChannel: false, interfaces: [{type: 'network', source: 'default', bridge: 'virbr0', target: 'vnet0', mac: '52:54:00:00:00:01', model: 'virtio', linkState: 'up'}]}],
@@ -62,8 +62,11 @@ export function host(change: (f: DatapathFacts) => void = () => {}): DatapathFac
       {proto: 'udp', address: '0.0.0.0', iface: 'virbr0', port: 67, process: 'dnsmasq', pid: 10},
     ],
     guestAddress: (mac) => (mac === '52:54:00:00:00:01' ? '192.168.122.50' : undefined),
+    tc: {qdiscs: [], classes: [], filters: [], dropsLater: {}, unread: {}},
   }
   change(facts)
+  // Every device has its default qdisc unless the test gave it others.
+  for (const l of facts.links) if (facts.tc && !facts.tc.qdiscs.some((q) => q.dev === l.name)) facts.tc.qdiscs.push({dev: l.name, kind: 'noqueue', handle: '0:', parent: 'root', options: {}})
   return facts
 }
 
@@ -181,6 +184,30 @@ describe('hop model: a NAT guest on libvirt rules', () => {
     expect(fs.map((f) => f.kind)).toEqual(['dhcp', 'dhcp-reply'])
   })
 
+  it('a guest whose address nothing reports and whose DHCP fails has none to send from: DNS, egress and any traced destination fail at its DHCP failure', () => {
+    const facts = host((h) => {
+      h.guestAddress = () => undefined
+      h.listeners = h.listeners!.filter((l) => l.port !== 67)
+    })
+    const fs = flows(facts)
+    expect(verdicts(fs)).toEqual({dhcp: 'fail', dns: 'fail', egress: 'fail'})
+    const dhcpElement = byKind(fs, 'dhcp').decidedBy!.element
+    for (const kind of ['dns', 'egress']) expect(byKind(fs, kind).decidedBy).toMatchObject({name: 'guest address', element: dhcpElement})
+    // `trace --to` (the lab compares ping with it) follows the same guest: no address, whatever the destination.
+    const ping = buildDatapath(facts, {internet: {addr: '203.0.113.10', port: 80, proto: 'tcp'}}).trace('web01', {to: {addr: '203.0.113.10', proto: 'icmp'}})
+    expect(ping.map((f) => `${f.kind} ${f.verdict} ${f.decidedBy?.name}`)).toEqual(['custom fail guest address'])
+    // With DHCP served, the same unknown guest is judged for an address its network would give it.
+    const served = buildDatapath(host((h) => (h.guestAddress = () => undefined)), {internet: {addr: '203.0.113.10', port: 80, proto: 'tcp'}}).trace('web01', {to: {addr: '203.0.113.10', proto: 'icmp'}})
+    expect(served.map((f) => f.verdict)).toEqual(['pass', 'pass'])
+    expect(served[0].assumptions?.[0]).toMatch(/^source 192\.168\.122\.2: the guest's own address is not known/)
+  })
+
+  it("another MAC claiming the guest's address leaves its replies undecided, not its DHCP exchange (answered to its own MAC)", () => {
+    const fs = flows(host((h) => (h.addressConflict = (mac) => (mac === '52:54:00:00:00:01' ? '192.168.122.50' : undefined))))
+    expect(verdicts(fs)).toEqual({dhcp: 'pass', 'dhcp-reply': 'pass', dns: 'indeterminate', 'dns-reply': 'pass', egress: 'indeterminate', 'egress-reply': 'pass'})
+    expect(byKind(fs, 'egress').decidedBy).toMatchObject({name: 'address', element: {id: 'conflict:192.168.122.50'}})
+  })
+
   it('a shut-off guest has no flows', () => {
     expect(flows(host((h) => (h.domains[0].state = 'shut off')))).toEqual([])
   })
@@ -203,9 +230,187 @@ describe('hop model: a guest bridged to a LAN', () => {
     expect(f.decidedBy).toMatchObject({name: 'netfilter forward (br_netfilter)', element: {kind: 'nf-policy'}})
   })
 
+  it("the host's own DHCP server for the bridge stopped: a guest whose address nothing reports has none to send from; one with a known address still gets out", () => {
+    const facts = (address?: string) =>
+      (() => {
+        const f = bridged([physdevAccept])
+        f.bridgeDhcpServers = [{name: 'isc-dhcp-server', bridge: 'br0', running: false}]
+        f.guestAddress = (mac) => (mac === '52:54:00:00:00:02' ? address : '192.168.122.50')
+        return f
+      })()
+    const unknown = flows(facts()).filter((f) => f.guest === 'lan01')
+    expect(unknown.map((f) => `${f.kind} ${f.verdict} ${f.decidedBy?.name}`)).toEqual(['dhcp fail DHCP server isc-dhcp-server', 'dhcp-reply pass undefined', 'egress fail guest address', 'egress-reply fail guest address'])
+    expect(unknown[2].decidedBy?.element).toEqual(unknown[0].decidedBy?.element)
+    const known = flows(facts('10.77.0.100')).filter((f) => f.guest === 'lan01' && f.kind.startsWith('egress'))
+    expect(known.map((f) => f.verdict)).toEqual(['pass', 'pass'])
+    expect(known[0].assumptions).toEqual([expect.stringMatching(/^the LAN behind eth1 routes/)])
+  })
+
   it('a physdev-is-bridged accept lets them through, also behind a bridge-family table (the physdev view survives the bridge hooks)', () => {
     expect(lanFlows([physdevAccept]).map((f) => f.verdict)).toEqual(['pass', 'pass', 'pass', 'pass'])
     const bridgeTable = nft('bridge', 'filter', {forward: {base: {hook: 'forward'}, rules: [[accept]]}, pre: {base: {hook: 'prerouting'}, rules: []}})
     expect(lanFlows([physdevAccept, bridgeTable]).map((f) => f.verdict)).toEqual(['pass', 'pass', 'pass', 'pass'])
+  })
+})
+
+describe('the round trip: a reply gets every check its request gets', () => {
+  const reply = (change: (f: DatapathFacts) => void) => byKind(flows(host(change)), 'egress-reply')
+
+  it('forwarding off on the uplink alone: requests leave, the replies arriving there are not routed', () => {
+    const fs = flows(host((h) => (h.sysctl['net.ipv4.conf.eth0.forwarding'] = 0)))
+    expect(byKind(fs, 'egress').verdict).toBe('pass')
+    expect(byKind(fs, 'egress-reply').decidedBy).toMatchObject({name: 'forwarding', element: {id: 'sysctl:net.ipv4.conf.eth0.forwarding'}})
+  })
+
+  it("the reply's source check looks the source up as the kernel does: from the forward route's output device, without protocol or ports", () => {
+    const rules = (extra: string) => ({inet: parseIpRules(`[{"priority":0,"src":"all","table":"local"},${extra}{"priority":32766,"src":"all","table":"main"}]`, 'inet'), inet6: null})
+    const strict = (h: DatapathFacts) => {
+      h.sysctl['net.ipv4.conf.eth0.rp_filter'] = 1
+      h.routes.push(route('203.0.113.10', {type: 'blackhole', table: '102'}))
+    }
+    // A rule for lookups from the host itself (iif lo) is not what a forwarded reply is checked with (seen in the lab: the guest's ping passed).
+    expect(reply((h) => (strict(h), (h.ipRules = rules('{"priority":102,"src":"all","iif":"lo","dst":"203.0.113.10","dstlen":32,"table":"102"},')))).verdict).toBe('pass')
+    // One that matches the reverse lookup (iif virbr0, the forward route's device, no protocol) while tcp goes to main: the reply fails its check.
+    const f = reply(
+      (h) => (
+        strict(h),
+        (h.ipRules = rules('{"priority":101,"src":"all","iif":"virbr0","dst":"203.0.113.10","dstlen":32,"ipproto":"tcp","table":"main"},{"priority":102,"src":"all","iif":"virbr0","dst":"203.0.113.10","dstlen":32,"table":"102"},'))
+      ),
+    )
+    expect(f.decidedBy).toMatchObject({name: 'rp_filter', verdict: 'fail', element: {id: 'sysctl:rp_filter:eth0'}})
+  })
+
+  it('a root qdisc on the uplink that holds nothing fails the request at tc egress', () => {
+    const f = byKind(
+      flows(host((h) => (h.tc = {qdiscs: [{dev: 'eth0', kind: 'pfifo', handle: '1:', parent: 'root', options: {limit: 0}}], classes: [], filters: [], dropsLater: {}, unread: {}}))),
+      'egress',
+    )
+    expect(f.decidedBy).toMatchObject({name: 'tc egress eth0', element: {id: 'tc-qdisc:eth0 1:'}})
+  })
+
+  it('tc not read at all: every device is one undecided element, never a pass', () => {
+    const fs = flows(host((h) => ((h.tc = null), (h.tcUnavailable = 'tc: not found'))))
+    expect(new Set(fs.map((f) => f.verdict))).toEqual(new Set(['indeterminate']))
+    expect(new Set(fs.map((f) => f.decidedBy?.element?.id))).toEqual(new Set(['tc:not-read']))
+  })
+
+  it("a tap whose MTU is smaller than its bridge's drops the full-size replies the bridge forwards to it", () => {
+    const f = reply((h) => (h.links.find((l) => l.name === 'vnet0')!.mtu = 1400))
+    expect(f.decidedBy).toMatchObject({name: 'mtu vnet0', element: {id: 'mtu:virbr0'}})
+  })
+
+  it("a permanent neighbour entry giving the guest's address another MAC fails what the host sends to the guest", () => {
+    const fs = flows(host((h) => (h.neighbours = [{ip: '192.168.122.50', dev: 'virbr0', mac: '52:54:00:de:ad:01', state: ['PERMANENT']}])))
+    expect(byKind(fs, 'dns-reply').decidedBy).toMatchObject({name: 'neighbour 192.168.122.50', element: {kind: 'neighbour'}})
+    expect(byKind(fs, 'egress-reply').verdict).toBe('fail')
+    expect(byKind(fs, 'dhcp-reply').verdict).toBe('pass')
+  })
+
+  it('broadcast flooding off on the tap: an unresolved guest cannot be asked for, a resolved one still gets its answers', () => {
+    const off = (h: DatapathFacts) => (h.links.find((l) => l.name === 'vnet0')!.port = {bcastFlood: false})
+    expect(byKind(flows(host(off)), 'dns-reply').decidedBy).toMatchObject({element: {id: 'port:vnet0 bcast_flood'}})
+    expect(byKind(flows(host(off)), 'dhcp-reply').verdict).toBe('fail')
+    const resolved = flows(host((h) => (off(h), (h.neighbours = [{ip: '192.168.122.50', dev: 'virbr0', mac: '52:54:00:00:00:01', state: ['REACHABLE']}]))))
+    expect(byKind(resolved, 'dns-reply').verdict).toBe('pass')
+  })
+
+  it('arp_ignore 8 on the bridge: the guest never learns its gateway, so nothing unicast to it passes (DHCP still does)', () => {
+    const fs = flows(host((h) => (h.sysctl['net.ipv4.conf.virbr0.arp_ignore'] = 8)))
+    expect(verdicts(fs)).toMatchObject({dhcp: 'pass', dns: 'fail', egress: 'fail'})
+    expect(byKind(fs, 'dns').decidedBy?.name).toBe('ARP for 192.168.122.1')
+  })
+
+  it('an SNAT to an address the host does not own makes the reply undecided, naming the address; one it owns (or a local route covers) does not', () => {
+    const snat = (to: string) => (h: DatapathFacts) => (h.ruleset = ruleset(libvirtTables({nat: {POSTROUTING: [[cmp('saddr', prefix('192.168.122.0/24')), {kind: 'nat', type: 'snat', addr: to, text: `-j SNAT --to-source ${to}`}], [jump('LIBVIRT_PRT')]]}})))
+    const away = reply(snat('203.0.113.99'))
+    expect(away.verdict).toBe('indeterminate')
+    expect(away.decidedBy).toMatchObject({name: 'return address', element: {kind: 'snat-address', address: '203.0.113.99'}})
+    expect(reply(snat('198.51.100.2')).verdict).toBe('pass')
+    expect(reply((h) => (snat('203.0.113.99')(h), h.routes.push(route('203.0.113.99', {type: 'local', table: 'local', dev: 'lo'})))).verdict).toBe('pass')
+  })
+
+  it('MASQUERADE out of a device without an IPv4 address drops the packet', () => {
+    const f = byKind(flows(host((h) => (h.links.find((l) => l.name === 'eth0')!.addresses = []))), 'egress')
+    expect(f.decidedBy).toMatchObject({name: 'NAT', verdict: 'fail', element: {id: 'masquerade-no-address:eth0'}})
+  })
+
+  it('a routed network: the reply is undecided, its return route lives upstream', () => {
+    // libvirt writes no MASQUERADE for a routed network.
+    const f = reply((h) => ((h.networks[0].forwardMode = 'route'), (h.ruleset = ruleset(libvirtTables().filter((t) => t.name !== 'nat')))))
+    expect(f.decidedBy).toMatchObject({name: 'return route', verdict: 'indeterminate', element: {id: 'return-route:default'}})
+  })
+
+  it('netdev chains on a device on the path are not passed unevaluated', () => {
+    const f = reply((h) => (h.ruleset = ruleset([...libvirtTables(), nft('netdev', 'x', {in: {base: {hook: 'ingress', device: 'eth0'}, rules: [[drop]]}})])))
+    expect(f.verdict).not.toBe('pass')
+    expect(f.hops.some((h) => h.name === 'netdev ingress eth0')).toBe(true)
+  })
+
+  it('a guest nothing reports an address for, whose DHCP fails, has no passing flow; its network giving none fails them too', () => {
+    const unknownGuest = (h: DatapathFacts) => (h.guestAddress = () => undefined)
+    const noDhcp = flows(host((h) => (unknownGuest(h), (h.listeners = [{proto: 'udp', address: '192.168.122.1', port: 53, process: 'dnsmasq', pid: 10}]))))
+    expect(verdicts(noDhcp)).toMatchObject({dhcp: 'fail', dns: 'fail', egress: 'fail'})
+    expect(byKind(noDhcp, 'egress').decidedBy?.element?.id).toBe(byKind(noDhcp, 'dhcp').decidedBy?.element?.id)
+    expect(noDhcp.some((f) => f.kind === 'dhcp-reply')).toBe(false)
+    const unaddressed = flows(host((h) => (unknownGuest(h), (h.networks[0].ips[0].dhcpRanges = []))))
+    expect(unaddressed.map((f) => f.kind)).not.toContain('dhcp')
+    expect(byKind(unaddressed, 'egress').decidedBy).toMatchObject({name: 'guest address', element: {id: 'unaddressed:default'}})
+    // Unknown but served by DHCP: judged for the address DHCP would give, and says so.
+    const assumed = byKind(flows(host(unknownGuest)), 'egress')
+    expect(assumed.verdict).toBe('pass')
+    expect(assumed.assumptions?.[0]).toMatch(/the guest's own address is not known/)
+  })
+
+  it('the reply says where it arrives and what that assumes', () => {
+    const f = byKind(flows(host()), 'egress-reply')
+    expect(f.description).toContain('arriving by eth0')
+    expect(f.assumptions).toEqual([expect.stringContaining('arrives by eth0, the device the request left by')])
+  })
+})
+
+describe('hop model: netdev chains on the devices a flow passes', () => {
+  const netdevTable = (chains: Record<string, {hook: 'ingress' | 'egress'; device: string; priority?: number; policy?: 'accept' | 'drop'; rules: NfExpr[][]}>) =>
+    nft('netdev', 'nd', Object.fromEntries(Object.entries(chains).map(([name, c]) => [name, {base: {hook: c.hook, device: c.device, priority: c.priority ?? 0, policy: c.policy ?? 'accept'}, rules: c.rules}])))
+
+  it('a drop on the tap\'s ingress stops the guest\'s requests before the bridge; one on the uplink\'s egress stops egress only', () => {
+    const tapDrop = netdevTable({in: {hook: 'ingress', device: 'vnet0', rules: [[cmp('l4proto', str('tcp')), drop]]}})
+    const fs = flows(host((h) => (h.ruleset = ruleset([...libvirtTables(), tapDrop]))))
+    const egressFlow = fs.find((f) => f.kind === 'egress')!
+    expect(egressFlow.verdict).toBe('fail')
+    expect(egressFlow.decidedBy).toMatchObject({name: 'netdev ingress vnet0', verdict: 'fail'})
+    // DNS is udp: it passes the same chain.
+    expect(fs.find((f) => f.kind === 'dns')!.verdict).toBe('pass')
+    const uplinkDrop = netdevTable({out: {hook: 'egress', device: 'eth0', rules: [[cmp('saddr', str('198.51.100.2')), drop]]}})
+    const fs2 = flows(host((h) => (h.ruleset = ruleset([...libvirtTables(), uplinkDrop]))))
+    // Egress runs after postrouting: it sees the masqueraded source.
+    expect(fs2.find((f) => f.kind === 'egress')!.decidedBy).toMatchObject({name: 'netdev egress eth0', verdict: 'fail'})
+    expect(fs2.find((f) => f.kind === 'dns')!.verdict).toBe('pass')
+  })
+
+})
+
+describe('hop model: br_netfilter on a NAT network', () => {
+  it('a routed guest packet keeps its tap for -m physdev in forward (br_netfilter data stays with it)', () => {
+    const physdevDrop = libvirtTables({filter: {FORWARD: [[cmp('physdev-in', str('vnet0')), drop], [jump('LIBVIRT_FWX')], [jump('LIBVIRT_FWI')], [jump('LIBVIRT_FWO')]]}})
+    const on = flows(host((h) => {
+      h.ruleset = ruleset(physdevDrop)
+      h.sysctl['net.bridge.bridge-nf-call-iptables'] = 1
+    }))
+    expect(on.find((f) => f.kind === 'egress')!.decidedBy).toMatchObject({name: 'netfilter forward', verdict: 'fail'})
+    // Without br_netfilter no port is known to the IP hooks: the rule never matches.
+    const off = flows(host((h) => (h.ruleset = ruleset(physdevDrop))))
+    expect(off.find((f) => f.kind === 'egress')!.verdict).toBe('pass')
+  })
+})
+
+describe('the reply belongs to the request\'s connection', () => {
+  it('a connection mark the request path sets is seen by the reply (a connmark drop on replies fails them)', () => {
+    const setCtMark: NfExpr = {kind: 'mark', what: 'ct mark', op: 'set', value: 0x7}
+    const tables = libvirtTables({
+      filter: {FORWARD: [[cmp('iifname', str('virbr0')), setCtMark], [cmp('ct mark', num(7)), cmp('iifname', str('eth0')), drop], [jump('LIBVIRT_FWX')], [jump('LIBVIRT_FWI')], [jump('LIBVIRT_FWO')]]},
+    })
+    const fs = flows(host((h) => (h.ruleset = ruleset(tables))))
+    expect(byKind(fs, 'egress').verdict).toBe('pass')
+    expect(byKind(fs, 'egress-reply').decidedBy).toMatchObject({name: 'netfilter forward', verdict: 'fail'})
   })
 })

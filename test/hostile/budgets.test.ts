@@ -4,7 +4,7 @@
  * parsers are linear; hung guest agents and a whole run are bounded by timeouts and --deadline.
  */
 import {execFileSync} from 'node:child_process'
-import {symlink, truncate, writeFile} from 'node:fs/promises'
+import {link, rm, symlink, truncate, writeFile} from 'node:fs/promises'
 import {join} from 'node:path'
 import * as tar from 'tar'
 import {describe, expect, it} from 'vitest'
@@ -71,6 +71,22 @@ describe('snapshot and bundle budgets', () => {
     expect(r.exitCode).toBe(2)
     expect(r.stderr).toMatch(/outputs\/host\.txt: is a symbolic link \(not followed inside a snapshot\)$/)
     expect(r.stdout + r.stderr).not.toMatch(/root:/)
+  })
+
+  it('a capture hard-linked to a file outside the snapshot: refused, its content never printed', async () => {
+    const outside = join(await scratch(), 'secret.txt')
+    await writeFile(outside, 'root:S3cHardZq:19000:0:99999:7:::\n')
+    const dir = await craftSnapshot(await scratch(), [{kind: 'file', path: '/proc/sys/kernel/hostname', file: 'outputs/host.txt'}])
+    await link(outside, join(dir, 'outputs', 'host.txt'))
+    const r = await cli(['diagnose', '--from', dir])
+    expect(r.exitCode).toBe(2)
+    expect(r.stderr).toMatch(/outputs\/host\.txt: is a hard link \(2 names; a snapshot's files have one\)$/)
+    expect(r.stdout + r.stderr).not.toContain('S3cHardZq')
+    // The manifest too.
+    const manifest = await craftSnapshot(await scratch(), [])
+    await rm(join(manifest, 'manifest.json'))
+    await link(join(dir, 'manifest.json'), join(manifest, 'manifest.json'))
+    expect(await refusal(ReplayRunner.open(manifest))).toMatch(/manifest\.json: is a hard link/)
   })
 
   it('links to /dev/zero, directories linked out of the snapshot, FIFOs and devices: refused without reading', async () => {

@@ -1,12 +1,12 @@
 /** Shared by the hostile-input suite: fake commands on PATH, the CLI run against them, scratch space. */
 import {execa} from 'execa'
-import {chmod, mkdir, mkdtemp, readdir, rm, writeFile} from 'node:fs/promises'
+import {chmod, cp, mkdir, mkdtemp, readFile, readdir, rm, writeFile} from 'node:fs/promises'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {afterAll} from 'vitest'
 import type {Capture, CommandCapture, DirCapture, FileCapture, Runner} from '../../src/lib/runner.js'
 import {ReplayRunner} from '../../src/core/snapshot.js'
-import {ROOT, fixtureDir} from '../helpers.js'
+import {NO_CONFIG_DIR, ROOT, fixtureDir} from '../helpers.js'
 
 
 const scratchDirs: string[] = []
@@ -49,7 +49,7 @@ export function cli(args: string[], options: {bin?: string; tmp?: string; cwd?: 
     stdin: 'ignore',
     cwd: options.cwd ?? ROOT,
     ...(options.uid === undefined ? {} : {uid: options.uid, gid: options.uid}),
-    env: {NO_COLOR: '1', PATH: options.bin ?? '/nonexistent', ...(options.tmp ? {TMPDIR: options.tmp} : {}), ...options.env},
+    env: {NO_COLOR: '1', XDG_CONFIG_HOME: NO_CONFIG_DIR, PATH: options.bin ?? '/nonexistent', ...(options.tmp ? {TMPDIR: options.tmp} : {}), ...options.env},
   })
 }
 
@@ -84,6 +84,36 @@ export async function craftSnapshot(dir: string, captures: (Partial<Capture> & {
     options: {active: false, libvirtUri: 'qemu:///system'},
     captures: captures.map((c) => ({durationMs: 0, truncated: false, bytes: c.bytes ?? 0, ...c})),
   }
+  await writeFile(join(dir, 'manifest.json'), JSON.stringify(manifest))
+  return dir
+}
+
+/** A copy of a recording with a name replaced everywhere the host showed it (outputs, argv, paths), not in file names. */
+export async function renamedRecording(fixture: string, from: string, to: string): Promise<string> {
+  const dir = join(await scratch(), fixture)
+  await cp(fixtureDir(fixture), dir, {recursive: true})
+  const manifest = JSON.parse(await readFile(join(dir, 'manifest.json'), 'utf8'))
+  for (const c of manifest.captures) {
+    if (c.argv) c.argv = c.argv.map((a: string) => a.replaceAll(from, to))
+    if (c.path) c.path = c.path.replaceAll(from, to)
+  }
+  await writeFile(join(dir, 'manifest.json'), JSON.stringify(manifest))
+  for (const name of await readdir(join(dir, 'outputs'))) {
+    const file = join(dir, 'outputs', name)
+    await writeFile(file, (await readFile(file, 'utf8')).replaceAll(from, to))
+  }
+  return dir
+}
+
+/** A copy of a recording with the one output whose file name ends in `fileSuffix` rewritten (its manifest size kept right). */
+export async function rewrittenRecording(fixture: string, fileSuffix: string, rewrite: (text: string) => string): Promise<string> {
+  const dir = join(await scratch(), fixture)
+  await cp(fixtureDir(fixture), dir, {recursive: true})
+  const file = (await readdir(join(dir, 'outputs'))).find((f) => f.endsWith(fileSuffix))!
+  const text = rewrite(await readFile(join(dir, 'outputs', file), 'utf8'))
+  await writeFile(join(dir, 'outputs', file), text)
+  const manifest = JSON.parse(await readFile(join(dir, 'manifest.json'), 'utf8'))
+  for (const c of manifest.captures) if (c.file === `outputs/${file}`) c.bytes = Buffer.byteLength(text)
   await writeFile(join(dir, 'manifest.json'), JSON.stringify(manifest))
   return dir
 }

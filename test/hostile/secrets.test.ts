@@ -3,7 +3,7 @@
  * (command output, stderr, the error field, log lines, domain XML, dhcpd.conf), must be absent
  * from every byte of a bundle (plain and --redact), a --record snapshot and every report format.
  */
-import {readdirSync, readFileSync} from 'node:fs'
+import {existsSync, readFileSync, readdirSync} from 'node:fs'
 import {readFile, writeFile} from 'node:fs/promises'
 import {join} from 'node:path'
 import * as tar from 'tar'
@@ -17,10 +17,10 @@ import {reportableJson, reportableJsonText} from '../../reports/json.js'
 import {reportable} from '../../src/core/output.js'
 import {renderJson} from '../../reports/json.js'
 import {RecordingRunner, writeSnapshot} from '../../src/core/snapshot.js'
-import {CREDENTIAL_FORMS, SCRUBBED, scrubText} from '../../src/lib/scrub.js'
+import {CREDENTIAL_FORMS, SCRUBBED, mapStringsDeep, scrubDeep, scrubText} from '../../src/lib/scrub.js'
 import {ROOT} from '../helpers.js'
-import {ALL_SECRETS, DHCPD_KEYS, LINE_FORMS, PEM_LINES, PEM_SECRETS, XML_FORMS, leaked} from './corpus.js'
-import {alteredFixture, cli, fakeBin, scratch} from './helpers.js'
+import {ALL_LINE_FORMS, ALL_SECRETS, DHCPD_KEYS, PEM_LINES, PEM_SECRETS, XML_FORMS, leaked} from './corpus.js'
+import {alteredFixture, cli, fakeBin, renamedRecording, scratch} from './helpers.js'
 
 function allFiles(dir: string): {path: string; text: string}[] {
   const out: {path: string; text: string}[] = []
@@ -38,14 +38,14 @@ const expectNoLeak = (files: {path: string; text: string}[]) => {
 const planted = () =>
   alteredFixture('healthy', {
     run: (c) => {
-      if (c.argv[0] === 'ps') return {...c, output: c.output + LINE_FORMS.map((f, i) => ` ${30000 + i} ${f.text}\n`).join('')}
+      if (c.argv[0] === 'ps') return {...c, output: c.output + ALL_LINE_FORMS.map((f, i) => ` ${30000 + i} ${f.text}\n`).join('')}
       if (c.argv[0] === 'journalctl') {
-        const lines = [...LINE_FORMS.map((f) => `2026-11-28T10:00:00+0000 vm dnsmasq-dhcp[9]: DHCPDISCOVER(virbr0) no address available ${f.text}`), ...PEM_LINES]
+        const lines = [...ALL_LINE_FORMS.map((f) => `2026-11-28T10:00:00+0000 vm dnsmasq-dhcp[9]: DHCPDISCOVER(virbr0) no address available ${f.text}`), ...PEM_LINES]
         return {...c, error: undefined, errorCode: undefined, output: `${lines.join('\n')}\n`}
       }
       // A failing command: its stderr, and so the error field (its first line), carry every one-line form.
       if (c.argv[0] === 'firewall-cmd') {
-        const stderr = `ERROR: ${LINE_FORMS.map((f) => f.text).join(' ; ')}\n`
+        const stderr = `ERROR: ${ALL_LINE_FORMS.map((f) => f.text).join(' ; ')}\n`
         return {...c, output: '', stderr, exitCode: 1, error: `firewall-cmd --state: exit 1: ${stderr.trim()}`, errorCode: 'exit-status' as const}
       }
       if (c.argv.includes('dumpxml')) return {...c, output: c.output.replace('</devices>', `${XML_FORMS.map((f) => f.text).join('')}</devices>`)}
@@ -54,17 +54,31 @@ const planted = () =>
     readFile: (c) => {
       if (c.path.startsWith('/run/libvirt/qemu/')) return {...c, output: c.output.replace('</devices>', `${XML_FORMS.map((f) => f.text).join('')}</devices>`)}
       if (c.path === '/etc/dhcp/dhcpd.conf') return {...c, error: undefined, errorCode: undefined, output: `${DHCPD_KEYS}subnet 10.77.0.0 netmask 255.255.255.0 {}\n`}
-      if (c.path.endsWith('libvirtd.log')) return {...c, error: undefined, errorCode: undefined, output: `${LINE_FORMS.map((f) => `2026-11-28 10:00:00.000+0000: 811: error : ${f.text}`).join('\n')}\n${PEM_LINES.join('\n')}\n`}
+      if (c.path.endsWith('libvirtd.log')) return {...c, error: undefined, errorCode: undefined, output: `${ALL_LINE_FORMS.map((f) => `2026-11-28 10:00:00.000+0000: 811: error : ${f.text}`).join('\n')}\n${PEM_LINES.join('\n')}\n`}
       return c
     },
   })
 
 describe('the scrub table', () => {
-  it.each(LINE_FORMS.map((f) => [f.form, f] as const))('removes %s', (_form, f) => {
+  it.each(ALL_LINE_FORMS.map((f) => [f.form, f] as const))('removes %s', (_form, f) => {
     const out = scrubText(f.text)
     expect(leaked(out)).toEqual([])
     expect(out).toContain(SCRUBBED)
     expect(scrubText(out)).toBe(out)
+  })
+
+  it.each(XML_FORMS.map((f) => [f.form, f] as const))('removes %s (domain XML)', (_form, f) => {
+    const out = scrubText(f.text)
+    expect(leaked(out)).toEqual([])
+    expect(out).toContain(SCRUBBED)
+    expect(scrubText(out)).toBe(out)
+  })
+
+  it('the corpus holds over 100 credential forms, each with its own values', () => {
+    const forms = [...ALL_LINE_FORMS, ...XML_FORMS]
+    expect(forms.length + 2).toBeGreaterThanOrEqual(150)
+    expect(new Set(forms.map((f) => f.form)).size).toBe(forms.length)
+    expect(new Set(ALL_SECRETS).size).toBe(ALL_SECRETS.length)
   })
 
   it('removes PEM private keys, XML credentials and dhcpd key secrets', () => {
@@ -85,17 +99,26 @@ describe('the scrub table', () => {
       'ssh -p 2222 root@hv2',
       'sshd[1]: Accepted publickey for root from 192.168.122.1 port 50522 ssh2',
       '-A LIBVIRT_FWO -i virbr0 -s 192.168.122.0/24 -j ACCEPT',
+      // Options that look like credentials elsewhere, names that point at one, words of other formats.
+      'docker run -p 8080:80 nginx',
+      '-A FORWARD -m comment --comment "password reset" -j ACCEPT',
+      'token_type=bearer --password-file=/etc/app/pw keyring = /etc/ceph/ceph.client.admin.keyring secret_id=abc --key-file /x',
+      '{"match": {"left": {"meta": {"key": "iifname"}}, "right": "virbr0"}}',
+      '-object secret,id=sec0,file=/etc/pki/qemu/secret.txt -vnc :0,password-secret=',
+      'Environment=LANG=C PWD=/root OLDPWD=/home a==b x => y',
+      'sshd[1]: Failed password for root from 10.0.0.1 port 22 ssh2',
+      'wpa_supplicant key_mgmt=WPA-PSK auth=none',
     ]
     for (const line of benign) expect(scrubText(line)).toBe(line)
     // Every recording of the lab is left byte for byte as it was: the rules see the same data.
-    for (const fixture of readdirSync(join(ROOT, 'fixtures'))) {
+    for (const fixture of readdirSync(join(ROOT, 'fixtures')).filter((n) => existsSync(join(ROOT, 'fixtures', n, 'manifest.json')))) {
       for (const f of allFiles(join(ROOT, 'fixtures', fixture, 'outputs'))) expect(scrubText(f.text) === f.text, f.path).toBe(true)
     }
   })
 
   it('stays linear on hostile 8 MiB inputs', () => {
     const N = 8 * 1024 * 1024
-    const hostile = ['a='.repeat(N / 2), '--password '.repeat(N / 11), 'password="'.repeat(N / 10), 'http://a:'.repeat(N / 9), 'secret,'.repeat(N / 7), '"qom-type":"secret",'.repeat(N / 20), 'mysql -p'.repeat(N / 8), '-----BEGIN PRIVATE KEY-----\n'.repeat(N / 28)]
+    const hostile = ['password=a,'.repeat(N / 11), 'a=b,'.repeat(N / 4), '"DB_PASSWORD='.repeat(N / 13), 'x: '.repeat(N / 3), 'error : password: '.repeat(N / 18), '<password>'.repeat(N / 10), '<a name="password" value="'.repeat(N / 26), 'login x password '.repeat(N / 17), '$6$'.repeat(N / 3), '-u '.repeat(N / 3), 'mysql -p'.repeat(N / 8), 'a='.repeat(N / 2), '--password '.repeat(N / 11), 'password="'.repeat(N / 10), 'http://a:'.repeat(N / 9), 'secret,'.repeat(N / 7), '"qom-type":"secret",'.repeat(N / 20), 'mysql -p'.repeat(N / 8), '-----BEGIN PRIVATE KEY-----\n'.repeat(N / 28)]
     for (const text of hostile) {
       const started = performance.now()
       scrubText(text)
@@ -104,9 +127,27 @@ describe('the scrub table', () => {
     }
     expect(CREDENTIAL_FORMS.length).toBeGreaterThan(15)
   })
+
+  it('JSON: a string under a key named like a credential goes whole, in facts and reports alike', () => {
+    const value = {user: 'app', dbPassword: 'S3cJ1Zq', nested: [{apiToken: 'S3cJ2Zq', key: 'iifname', passwordFile: '/etc/pw', password: 'on'}]}
+    const scrubbed = scrubDeep(value)
+    expect(scrubbed).toEqual({user: 'app', dbPassword: SCRUBBED, nested: [{apiToken: SCRUBBED, key: 'iifname', passwordFile: '/etc/pw', password: 'on'}]})
+    expect(mapStringsDeep(value, (t) => t, {scrubKeys: true})).toEqual(scrubbed)
+    expect(value.dbPassword).toBe('S3cJ1Zq')
+  })
 })
 
 describe('every channel a bundle, a snapshot or a report is made of', () => {
+  it('topology, text and JSON: a guest named with a credential in it is shown scrubbed', async () => {
+    const dir = await renamedRecording('healthy', 'kdlab-web01', 'kdlab-web01,password=S3cT1Zq')
+    const json = await cli(['topology', '--from', dir, '--json'])
+    expect(json.exitCode).toBe(0)
+    expect(json.stdout).toContain('kdlab-web01,password=SCRUBBED')
+    const text = await cli(['topology', '--from', dir])
+    expect(text.stdout).toContain('kdlab-web01,password=SCRUBBED')
+    for (const r of [json, text]) expect(r.stdout + r.stderr).not.toContain('S3cT1Zq')
+  })
+
   it('a bundle holds none of the planted values, with or without --redact', async () => {
     const {runner, options} = await planted()
     for (const redact of [false, true]) {
@@ -173,10 +214,10 @@ describe('every channel a bundle, a snapshot or a report is made of', () => {
       await writeFile(join(data, name), text)
       return join(data, name)
     }
-    const stderr = await write('stderr', `error: failed to connect to the hypervisor\nerror: ${LINE_FORMS.map((f) => f.text).join(' ; ')}\n`)
+    const stderr = await write('stderr', `error: failed to connect to the hypervisor\nerror: ${ALL_LINE_FORMS.map((f) => f.text).join(' ; ')}\n`)
     const bin = await fakeBin({
-      ps: `/bin/cat ${await write('ps', `    1 /sbin/init\n${LINE_FORMS.map((f, i) => `  ${100 + i} ${f.text}\n`).join('')}`)}`,
-      journalctl: `/bin/cat ${await write('journal', `${[...LINE_FORMS.map((f) => `2026-11-28 vm app[1]: ${f.text}`), ...PEM_LINES].join('\n')}\n`)}`,
+      ps: `/bin/cat ${await write('ps', `    1 /sbin/init\n${ALL_LINE_FORMS.map((f, i) => `  ${100 + i} ${f.text}\n`).join('')}`)}`,
+      journalctl: `/bin/cat ${await write('journal', `${[...ALL_LINE_FORMS.map((f) => `2026-11-28 vm app[1]: ${f.text}`), ...PEM_LINES].join('\n')}\n`)}`,
       virsh: `/bin/cat ${stderr} >&2; exit 1`,
       'firewall-cmd': `/bin/cat ${stderr} >&2; exit 3`,
     })

@@ -2,7 +2,7 @@
  * Item 7: bad input is a usage error (exit 2, one clear line, no stack trace), and host data
  * cannot drive the terminal.
  */
-import {chmod, cp, readFile, readdir, writeFile} from 'node:fs/promises'
+import {chmod, cp, readFile, writeFile} from 'node:fs/promises'
 import {join} from 'node:path'
 import {describe, expect, it} from 'vitest'
 import {describeReadError} from '../../src/core/budget.js'
@@ -10,28 +10,11 @@ import {UserError, describeFailure} from '../../src/core/errors.js'
 import {loadIgnoreFile} from '../../src/core/ignore.js'
 import {visibleControls} from '../../src/core/output.js'
 import {fixtureDir} from '../helpers.js'
-import {cli, scratch} from './helpers.js'
+import {cli, renamedRecording, scratch} from './helpers.js'
 
 const oneLine = (r: {stderr: string}) => {
   expect(r.stderr.trim().split('\n')).toHaveLength(1)
   expect(r.stderr).not.toMatch(/\n\s+at |internal error/)
-}
-
-/** A copy of a fixture with one string replaced in every output, argv and path (output file names kept). */
-async function renamed(fixture: string, from: string, to: string): Promise<string> {
-  const dir = join(await scratch(), fixture)
-  await cp(fixtureDir(fixture), dir, {recursive: true})
-  const manifest = JSON.parse(await readFile(join(dir, 'manifest.json'), 'utf8'))
-  for (const c of manifest.captures) {
-    if (c.argv) c.argv = c.argv.map((a: string) => a.replaceAll(from, to))
-    if (c.path) c.path = c.path.replaceAll(from, to)
-  }
-  await writeFile(join(dir, 'manifest.json'), JSON.stringify(manifest))
-  for (const name of await readdir(join(dir, 'outputs'))) {
-    const file = join(dir, 'outputs', name)
-    await writeFile(file, (await readFile(file, 'utf8')).replaceAll(from, to))
-  }
-  return dir
 }
 
 describe('usage errors', () => {
@@ -47,14 +30,14 @@ describe('usage errors', () => {
   })
 
   it('a 50 MB guest name with --format json: exit 2 with the JSON error object, not a RangeError', async () => {
-    const dir = await renamed('healthy', 'kdlab-web01', 'w'.repeat(50 * 1024 * 1024))
+    const dir = await renamedRecording('healthy', 'kdlab-web01', 'w'.repeat(50 * 1024 * 1024))
     const r = await cli(['diagnose', '--from', dir, '--format', 'json'])
     expect(r.exitCode).toBe(2)
     expect(JSON.parse(r.stdout).error.message).toMatch(/(over the \d+ MiB limit$|a domain name of \d+ characters)/)
   })
 
   it('a guest name of 1 MB, within the file budgets: still refused as a name, exit 2', async () => {
-    const dir = await renamed('healthy', 'kdlab-web01', 'w'.repeat(1024 * 1024))
+    const dir = await renamedRecording('healthy', 'kdlab-web01', 'w'.repeat(1024 * 1024))
     const r = await cli(['diagnose', '--from', dir, '--format', 'text'])
     expect(r.exitCode).toBe(2)
     expect(r.stderr).toMatch(/^kvmdoctor: the input holds a (domain|interface) name of 1048576 characters \(the limit is 4096\)/)
@@ -119,14 +102,14 @@ describe('unreadable and oversized inputs say so, not "missing"', () => {
 describe('host strings on a terminal', () => {
   it('escape sequences in a guest name are shown, not obeyed', async () => {
     const evil = 'web\u001b]0;pwned\u0007\u001b[2J\u009b1m'
-    const dir = await renamed('healthy', 'kdlab-web01', evil)
+    const dir = await renamedRecording('healthy', 'kdlab-web01', evil)
     const r = await cli(['diagnose', '--from', dir, '--format', 'text'])
     expect(r.exitCode).toBe(0)
     expect(r.stdout).not.toMatch(/[\u001b\u0007\u009b]/)
     expect(r.stdout).toContain('web\\x1b]0;pwned\\x07\\x1b[2J\\x9b1m')
   })
 
-  it('controls, DEL, C1 and bidi overrides become visible escapes; tab and newline stay', () => {
-    expect(visibleControls('a\u001b[31mb\tc\nd\u009be\u202ef\u007f')).toBe('a\\x1b[31mb\tc\nd\\x9be\\u202ef\\x7f')
+  it('controls, DEL, C1, line breaks and bidi overrides become visible escapes; tab stays', () => {
+    expect(visibleControls('a\u001b[31mb\tc\nd\u009be\u202ef\u007f')).toBe('a\\x1b[31mb\tc\\nd\\x9be\\u202ef\\x7f')
   })
 })

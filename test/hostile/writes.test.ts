@@ -6,8 +6,8 @@ import {bundleReports} from '../../reports/bundle-files.js'
  * file or not 0600 is refused before probing; two runs never write one path at once.
  */
 import {execFileSync} from 'node:child_process'
-import {existsSync} from 'node:fs'
-import {chmod, chown, mkdir, readFile, readdir, stat, symlink, writeFile} from 'node:fs/promises'
+import {existsSync, readFileSync} from 'node:fs'
+import {chmod, chown, mkdir, readFile, readdir, rm, stat, symlink, writeFile} from 'node:fs/promises'
 import {join} from 'node:path'
 import {beforeAll, describe, expect, it} from 'vitest'
 import {createBundle, openBundle} from '../../src/core/bundle.js'
@@ -62,25 +62,49 @@ describe('targets that are links or special files', () => {
     expect(await readFile(file, 'utf8')).toBe('precious\n')
   })
 
-  it('--record into an old snapshot whose outputs/ is a link: replaced whole, the link target untouched', async () => {
+  it('--record into an old snapshot whose outputs/ is a link: refused, the link target untouched', async () => {
     const {dir, file} = await victim()
     const outside = join(dir, 'outside')
     await mkdir(outside)
     await writeFile(join(outside, '0001-command-ip.txt'), 'precious\n')
     const snap = join(dir, 'snap')
     await mkdir(snap)
-    await writeFile(join(snap, 'manifest.json'), '{}')
+    await writeFile(join(snap, 'manifest.json'), JSON.stringify({format: 'kvmdoctor-snapshot', captures: [{file: 'outputs/0001-command-ip.txt'}]}))
     await symlink(outside, join(snap, 'outputs'))
     const source = await ReplayRunner.open(fixtureDir('healthy'))
     const captures = await Promise.all([source.run(['ip', '-j', '-d', 'addr', 'show']), source.readFile('/proc/sys/net/ipv4/ip_forward')])
-    await writeSnapshot(snap, captures, {kvmdoctorVersion: 'test', capturedAt: source.capturedAt})
-    expect((await stat(join(snap, 'outputs'))).isDirectory()).toBe(true)
+    expect(await refusal(writeSnapshot(snap, captures, {kvmdoctorVersion: 'test', capturedAt: source.capturedAt}))).toMatch(/snap: it exists and is not a kvmdoctor snapshot \(its outputs is not a directory\): refusing to replace it/)
     expect(await readdir(outside)).toEqual(['0001-command-ip.txt'])
     expect(await readFile(join(outside, '0001-command-ip.txt'), 'utf8')).toBe('precious\n')
     expect(await readFile(file, 'utf8')).toBe('precious\n')
-    expect((await ReplayRunner.open(snap)).manifest.captures).toHaveLength(2)
-    // Nothing of the build is left beside it.
     expect(await entries(dir)).toEqual(['outside', 'snap', 'victim.txt'])
+  })
+
+  it('--record DIR that merely holds some manifest.json (a web extension): refused, every file kept', async () => {
+    const dir = await scratch()
+    const project = join(dir, 'extension')
+    await mkdir(join(project, 'src'), {recursive: true})
+    await writeFile(join(project, 'manifest.json'), JSON.stringify({manifest_version: 3, name: 'my extension', version: '1.0'}))
+    await writeFile(join(project, 'src', 'background.js'), 'precious\n')
+    const live = await cli(['diagnose', '--record', project, '--timeout', '5'], {bin: await fakeBin({})})
+    expect(live.exitCode).toBe(2)
+    expect(live.stderr).toMatch(/cannot write the snapshot to .*extension: it exists and is not a kvmdoctor snapshot \(its manifest\.json has no format "kvmdoctor-snapshot"\): refusing to replace it/)
+    expect(await readFile(join(project, 'src', 'background.js'), 'utf8')).toBe('precious\n')
+    expect(await entries(project)).toEqual(['manifest.json', 'src'])
+    // A real snapshot with a file the user added beside it is the user's too.
+    const snap = join(dir, 'snap')
+    const source = await ReplayRunner.open(fixtureDir('healthy'))
+    const captures = [await source.readFile('/proc/sys/net/ipv4/ip_forward')]
+    await writeSnapshot(snap, captures, {kvmdoctorVersion: 'test', capturedAt: source.capturedAt})
+    await writeFile(join(snap, 'notes.txt'), 'precious\n')
+    expect(await refusal(writeSnapshot(snap, captures, {kvmdoctorVersion: 'test', capturedAt: source.capturedAt}))).toMatch(/it holds notes\.txt, which is no part of a snapshot/)
+    await writeFile(join(snap, 'outputs', 'mine.txt'), 'precious\n')
+    await rm(join(snap, 'notes.txt'))
+    expect(await refusal(writeSnapshot(snap, captures, {kvmdoctorVersion: 'test', capturedAt: source.capturedAt}))).toMatch(/it holds outputs\/mine\.txt, which its manifest does not list/)
+    // The snapshot as kvmdoctor wrote it is replaced.
+    await rm(join(snap, 'outputs', 'mine.txt'))
+    await writeSnapshot(snap, captures, {kvmdoctorVersion: 'test', capturedAt: source.capturedAt})
+    expect((await ReplayRunner.open(snap)).manifest.captures).toHaveLength(1)
   })
 
   it('a FIFO, a device or a directory as the target is refused without opening it', async () => {
@@ -199,6 +223,32 @@ describe('atomic writes and locks', () => {
     expect(JSON.parse(await readFile(made.mapPath!, 'utf8')).names).toBeTruthy()
   })
 
+  it('bundles, reports and snapshots are private (0600, directories 0700), also where a 0644 file was; the Prometheus textfile stays readable', async () => {
+    const dir = await scratch()
+    const output = join(dir, 'b.tar.gz')
+    await writeFile(output, 'old', {mode: 0o644})
+    const source = await ReplayRunner.open(fixtureDir('healthy'))
+    await createBundle({runner: source, options: replayOptions(source), version: 'test', output, redact: false, reports: bundleReports})
+    expect((await stat(output)).mode & 0o777).toBe(0o600)
+    for (const format of ['text', 'md', 'html', 'json', 'sarif', 'junit']) {
+      const report = join(dir, `report.${format}`)
+      await writeFile(report, 'old', {mode: 0o644})
+      const r = await cli(['diagnose', '--from', fixtureDir('healthy'), '--format', format, '--output', report])
+      expect(r.exitCode, r.stderr).toBe(0)
+      expect((await stat(report)).mode & 0o777, format).toBe(0o600)
+    }
+    // node_exporter's textfile collector reads it as another user: documented, and 0644.
+    const prom = join(dir, 'kvmdoctor.prom')
+    await cli(['diagnose', '--from', fixtureDir('healthy'), '--format', 'prometheus', '--output', prom])
+    expect((await stat(prom)).mode & 0o777).toBe(0o644)
+    const snap = join(dir, 'snap')
+    await writeSnapshot(snap, [await source.readFile('/proc/sys/net/ipv4/ip_forward')], {kvmdoctorVersion: 'test', capturedAt: source.capturedAt})
+    expect((await stat(snap)).mode & 0o777).toBe(0o700)
+    expect((await stat(join(snap, 'outputs'))).mode & 0o777).toBe(0o700)
+    expect((await stat(join(snap, 'manifest.json'))).mode & 0o777).toBe(0o600)
+    for (const f of await readdir(join(snap, 'outputs'))) expect((await stat(join(snap, 'outputs', f))).mode & 0o777).toBe(0o600)
+  })
+
   it('two bundles to one path: the second is refused, the first is a whole archive', async () => {
     const dir = await scratch()
     const output = join(dir, 'b.tar.gz')
@@ -224,5 +274,28 @@ describe('atomic writes and locks', () => {
     await writeFile(`${target}.lock`, '999999999\n')
     expect(await withLock(target, 'the report', async () => 'written')).toBe('written')
     expect(existsSync(`${target}.lock`)).toBe(false)
+  })
+
+  it('a stale lock is told by pid and start time: one naming pid 1, or a pid now another process, blocks nothing', async () => {
+    const dir = await scratch()
+    const target = join(dir, 'report.txt')
+    const started = (pid: number) => {
+      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
+      return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19]
+    }
+    // Planted (init is no kvmdoctor), or left by a kvmdoctor whose pid another process has since.
+    for (const stale of ['1\n', `1 ${Number(started(1)) + 1}\n`, `${process.pid} ${Number(started(process.pid)) + 1}\n`]) {
+      await writeFile(`${target}.lock`, stale)
+      expect(await withLock(target, 'the report', async () => 'written'), stale).toBe('written')
+    }
+    // The CLI too: a lock naming pid 1 no longer stops --output.
+    await writeFile(`${target}.lock`, '1\n')
+    const r = await cli(['diagnose', '--from', fixtureDir('healthy'), '--output', target])
+    expect(r.exitCode, r.stderr).toBe(0)
+    expect(existsSync(`${target}.lock`)).toBe(false)
+    // A live holder, as it wrote its lock, still holds it.
+    await writeFile(`${target}.lock`, `${process.pid} ${started(process.pid)}\n`)
+    expect(await refusal(withLock(target, 'the report', async () => 'written'))).toMatch(new RegExp(`another kvmdoctor \\(pid ${process.pid}\\) is writing it`))
+    await rm(`${target}.lock`)
   })
 })

@@ -144,6 +144,8 @@ function nftTableNames(json: string): string[] {
 }
 
 // ---------- normal forms: what "equal" means ----------
+// By meaning, not by listing: a table is its chains, sets and other objects by name; a chain is its
+// properties (hook, priority, policy) and its rules in order; counters, handles and positions are left out.
 
 interface SaveTable {
   policies: Map<string, string>
@@ -177,13 +179,15 @@ function parseSave(text: string): Map<string, SaveTable> {
   return tables
 }
 
-function normalSave(text: string): Record<string, string> {
-  const out: Record<string, string> = {}
+/** One table by meaning: part ('chain NAME', 'set NAME', 'table' ...) → its content. */
+type Parts = Record<string, string>
+
+function saveParts(text: string): Record<string, Parts> {
+  const out: Record<string, Parts> = {}
   for (const [name, t] of parseSave(text)) {
-    const lines: string[] = []
-    for (const chain of [...t.policies.keys()].sort()) lines.push(`:${chain} ${t.policies.get(chain)}`)
-    for (const chain of [...t.rules.keys()].sort()) lines.push(...t.rules.get(chain)!)
-    out[name] = lines.join('\n')
+    const parts: Parts = {}
+    for (const chain of new Set([...t.policies.keys(), ...t.rules.keys()])) parts[`chain ${chain}`] = [`policy ${t.policies.get(chain) ?? '-'}`, ...(t.rules.get(chain) ?? [])].join('\n')
+    out[name] = parts
   }
   return out
 }
@@ -202,33 +206,39 @@ function stripState(value: unknown): unknown {
   return value
 }
 
-/** nft ruleset as 'family name' → a stable text: chains sorted by name, each with its rules in order. */
-function normalNft(json: string): Record<string, string> {
+/** The nft ruleset by meaning: 'family name' → its parts (chains with their rules in order, sets with their elements sorted). */
+function nftParts(json: string): Record<string, Parts> {
   const items = (JSON.parse(json) as {nftables: Record<string, Record<string, unknown>>[]}).nftables
-  const tables: Record<string, {table: unknown; objects: string[]; rules: Map<string, string[]>}> = {}
+  const tables: Record<string, {parts: Parts; rules: Map<string, string[]>}> = {}
   for (const item of items) {
     const [kind, body] = Object.entries(item)[0]
     if (kind === 'metainfo') continue
     const key = `${body.family} ${kind === 'table' ? body.name : body.table}`
-    tables[key] ??= {table: undefined, objects: [], rules: new Map()}
-    const t = tables[key]
-    if (kind === 'table') t.table = stripState(body)
+    const t = (tables[key] ??= {parts: {}, rules: new Map()})
+    if (kind === 'table') t.parts.table = JSON.stringify(stripState(body))
     else if (kind === 'rule') {
       const chain = String(body.chain)
-      t.rules.set(chain, [...(t.rules.get(chain) ?? []), JSON.stringify(stripState({...body, comment: body.comment}))])
+      t.rules.set(chain, [...(t.rules.get(chain) ?? []), JSON.stringify(stripState({expr: body.expr, comment: body.comment}))])
     } else {
       const stripped = stripState(body) as Record<string, unknown>
       if (Array.isArray(stripped.elem)) stripped.elem = stripped.elem.map((e) => JSON.stringify(e)).sort()
-      t.objects.push(`${kind} ${JSON.stringify(stripped)}`)
+      t.parts[`${kind} ${String(body.name)}`] = JSON.stringify(stripped)
     }
   }
-  const out: Record<string, string> = {}
+  const out: Record<string, Parts> = {}
   for (const [key, t] of Object.entries(tables)) {
-    const rules = [...t.rules.keys()].sort().flatMap((c) => t.rules.get(c)!)
-    out[key] = [JSON.stringify(t.table), ...t.objects.sort(), ...rules].join('\n')
+    for (const [chain, rules] of t.rules) t.parts[`chain ${chain}`] = [t.parts[`chain ${chain}`] ?? '(not listed)', ...rules].join('\n')
+    out[key] = t.parts
   }
   return out
 }
+
+/** A table's parts as one text (equal texts: equal tables). */
+const tableText = (parts: Parts) =>
+  Object.keys(parts)
+    .sort()
+    .map((k) => `${k}: ${parts[k]}`)
+    .join('\n')
 
 function normalIpsets(text: string): Record<string, string> {
   const out: Record<string, string[]> = {}
@@ -239,9 +249,20 @@ function normalIpsets(text: string): Record<string, string> {
   return Object.fromEntries(Object.entries(out).map(([n, lines]) => [n, [lines[0], ...lines.slice(1).sort()].join('\n')]))
 }
 
+/** Lines whose order carries no meaning (the kernel's listing order of routes and rules of one priority). */
+const lineSet = (text: string) =>
+  text
+    .split('\n')
+    .map((l) => l.trim())
+    .filter(Boolean)
+    .sort()
+    .join('\n')
+
 export interface NormalHostState {
-  iptables: Record<string, Record<string, string>>
-  nft: Record<string, string>
+  /** Save tool → table → parts. */
+  iptables: Record<string, Record<string, Parts>>
+  /** 'family name' → parts. */
+  nft: Record<string, Parts>
   ipsets: Record<string, string>
   sysctls: Record<string, string>
   libvirtNetworks: Record<string, string>
@@ -252,18 +273,18 @@ export interface NormalHostState {
 
 export function normalize(s: HostState): NormalHostState {
   return {
-    iptables: Object.fromEntries(Object.entries(s.iptables).map(([tool, text]) => [tool, normalSave(text)])),
-    nft: normalNft(s.nftJson),
+    iptables: Object.fromEntries(Object.entries(s.iptables).map(([tool, text]) => [tool, saveParts(text)])),
+    nft: nftParts(s.nftJson),
     ipsets: normalIpsets(s.ipsets),
     sysctls: s.sysctls,
     libvirtNetworks: s.libvirtNetworks,
-    ipRules: s.ipRules,
-    routes: s.routes,
+    ipRules: lineSet(s.ipRules),
+    routes: lineSet(s.routes),
     alternatives: s.alternatives ?? {},
   }
 }
 
-/** Human-readable differences between two states ([] = equal). */
+/** Human-readable differences between two states ([] = equal): what was added, removed or changed, by name. */
 export function diffHostState(saved: HostState, now: HostState): string[] {
   const a = normalize(saved)
   const b = normalize(now)
@@ -275,15 +296,22 @@ export function diffHostState(saved: HostState, now: HostState): string[] {
       else if (x[k] !== y[k]) out.push(`${what} ${k}: ${firstDifference(x[k], y[k])}`)
     }
   }
+  const diffTables = (what: string, x: Record<string, Parts>, y: Record<string, Parts>) => {
+    for (const t of new Set([...Object.keys(x), ...Object.keys(y)])) {
+      if (!(t in y)) out.push(`${what} ${t}: gone (${Object.keys(x[t]).sort().join(', ')})`)
+      else if (!(t in x)) out.push(`${what} ${t}: new (${Object.keys(y[t]).sort().join(', ')})`)
+      else diffMap(`${what} ${t}`, x[t], y[t])
+    }
+  }
   // A state saved without alternatives says nothing about them.
   if (saved.alternatives) diffMap('alternative', a.alternatives, b.alternatives)
-  for (const tool of Object.keys(a.iptables)) diffMap(tool, a.iptables[tool], b.iptables[tool] ?? {})
-  diffMap('nft table', a.nft, b.nft)
+  for (const tool of Object.keys(a.iptables)) diffTables(tool, a.iptables[tool], b.iptables[tool] ?? {})
+  diffTables('nft table', a.nft, b.nft)
   diffMap('ipset', a.ipsets, b.ipsets)
   diffMap('sysctl', a.sysctls, b.sysctls)
   diffMap('libvirt network', a.libvirtNetworks, b.libvirtNetworks)
-  if (a.ipRules !== b.ipRules) out.push(`ip rules: ${firstDifference(a.ipRules, b.ipRules)}`)
-  if (a.routes !== b.routes) out.push(`routes: ${firstDifference(a.routes, b.routes)}`)
+  if (a.ipRules !== b.ipRules) out.push(`ip rules: ${setDifference(a.ipRules, b.ipRules)}`)
+  if (a.routes !== b.routes) out.push(`routes: ${setDifference(a.routes, b.routes)}`)
   return out
 }
 
@@ -298,7 +326,22 @@ function firstDifference(x: string, y: string): string {
   return 'differs'
 }
 
+/** Lines added and removed between two sorted line sets. */
+function setDifference(x: string, y: string): string {
+  const xs = new Set(x.split('\n'))
+  const ys = new Set(y.split('\n'))
+  const gone = [...xs].filter((l) => !ys.has(l))
+  const added = [...ys].filter((l) => !xs.has(l))
+  return [...gone.map((l) => `gone ${JSON.stringify(short(l))}`), ...added.map((l) => `new ${JSON.stringify(short(l))}`)].join('; ')
+}
+
 // ---------- restore ----------
+
+const tablesText = (tables: Record<string, Parts> | undefined) =>
+  Object.keys(tables ?? {})
+    .sort()
+    .map((t) => `*${t}\n${tableText(tables![t])}`)
+    .join('\n')
 
 async function nftScript(text: string): Promise<void> {
   const file = `/tmp/kdlab-nft-restore-${process.pid}.nft`
@@ -388,7 +431,7 @@ export async function restoreHostState(saved: HostState): Promise<string[]> {
   for (const t of SAVE_TOOLS) {
     const text = saved.iptables[t.save]
     if (!text && !now.iptables[t.save]) continue
-    if (JSON.stringify(a.iptables[t.save]) === JSON.stringify(b.iptables[t.save])) continue
+    if (tablesText(a.iptables[t.save]) === tablesText(b.iptables[t.save])) continue
     await restoreFile(t.restore, text ?? '')
     // Legacy tables the restore file does not list (created since) are emptied: they cannot be removed.
     // (nft-backend tables created since were deleted above; touching them here would create them again.)
@@ -404,9 +447,9 @@ export async function restoreHostState(saved: HostState): Promise<string[]> {
   // 3b. iptables-restore creates every built-in chain its file lists; iptables-nft made only those it used.
   done.push(...(await dropChainsAdded(saved.nftJson, managed)))
   // 4. native nftables tables that changed or vanished: recreated from their saved text in one transaction.
-  const afterIptables = normalNft((await sh(['nft', '-j', 'list', 'ruleset'])).stdout)
-  for (const [t, text] of Object.entries(a.nft)) {
-    if (managed.has(t) || afterIptables[t] === text) continue
+  const afterIptables = nftParts((await sh(['nft', '-j', 'list', 'ruleset'])).stdout)
+  for (const [t, parts] of Object.entries(a.nft)) {
+    if (managed.has(t) || (afterIptables[t] && tableText(afterIptables[t]) === tableText(parts))) continue
     await nftScript(`add table ${t}\ndelete table ${t}\n${saved.nftTables[t]}`)
     done.push(`nft table ${t} recreated`)
   }

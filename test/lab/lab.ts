@@ -155,6 +155,13 @@ function domainXml(g: Guest): string {
 </domain>`
 }
 
+/** A guest started and its lease in libvirt's network: the state every scenario starts from. */
+export async function startLeasedGuest(g: Guest): Promise<string[]> {
+  const addrs = await startGuest(g)
+  await waitFor(`${g.name} lease`, async () => (await sh(['virsh', 'net-dhcp-leases', NETWORK], {reject: false})).stdout.includes(g.mac), 30_000)
+  return addrs
+}
+
 /** Defines and boots a guest; resolves once it printed its addresses on the console. */
 export async function startGuest(g: Guest): Promise<string[]> {
   await defineGuest(g)
@@ -318,7 +325,8 @@ export async function startInternet(): Promise<void> {
   await sh(['ip', 'route', 'add', 'unreachable', INET.route, 'metric', '4000'])
   await sh(['ip', 'route', 'add', INET.route, 'via', INET.nsAddr, 'dev', INET.hostDev])
   mkdirSync(inetWww(), {recursive: true})
-  writeFileSync(join(inetWww(), 'index.html'), `${INET_MARK}\n`)
+  // Larger than a few full-size segments: a path that cannot carry a full-size packet fails the guests' TCP check.
+  writeFileSync(join(inetWww(), 'index.html'), `${INET_MARK}\n${'kdlab filler line to make the answer span several full-size TCP segments\n'.repeat(80)}`)
   // busybox httpd daemonizes; it lives in the namespace and is ended by its pid (stopInternet).
   await sh(['ip', 'netns', 'exec', INET.netns, 'busybox', 'httpd', '-p', `${INET.server}:${INET.port}`, '-h', inetWww()])
   await waitFor('the lab internet to answer HTTP', async () => {

@@ -8,7 +8,9 @@
 import {existsSync, readFileSync, writeFileSync} from 'node:fs'
 import {join} from 'node:path'
 import type {OracleRecord, ReachVerdict} from '../scenarios.js'
-import {INET, consolePath, sh, waitFor} from './lab.js'
+import type {TraceGuest} from '../oracles.js'
+import type {TraceTargets} from './kernel-trace.js'
+import {INET, consolePath, guestAddresses, sh, waitFor} from './lab.js'
 
 type Verdict = ReachVerdict
 
@@ -74,8 +76,45 @@ export async function reachMarks(): Promise<Record<string, number>> {
 export async function measureOracle(marks: Record<string, number>): Promise<OracleRecord> {
   const results = await Promise.all(Object.entries(marks).map(async ([g, after]) => [g, await guestReach(g, {after})] as const))
   const guests: OracleRecord['guests'] = {}
-  for (const [g, r] of results.sort(([a], [b]) => a.localeCompare(b))) guests[g] = {dhcp: r.dhcp, dns: r.dns, ping: r.ping, tcp: r.tcp}
-  return {guests, internet: INET.server, port: INET.port}
+  const addresses: Record<string, string[]> = {}
+  for (const [g, r] of results.sort(([a], [b]) => a.localeCompare(b))) {
+    guests[g] = {dhcp: r.dhcp, dns: r.dns, ping: r.ping, tcp: r.tcp}
+    addresses[g] = (guestAddresses(g) ?? []).map((a) => a.split('/')[0])
+  }
+  return {guests, addresses, internet: INET.server, port: INET.port}
+}
+
+/** Every running lab guest as the kernel oracle tells its packets apart: its MAC, its addresses (console), its bridge. */
+export async function traceGuests(): Promise<TraceGuest[]> {
+  const out: TraceGuest[] = []
+  for (const name of await runningLabGuests()) {
+    // Interface  Type  Source  Model  MAC: Source is the network (network type) or the bridge.
+    const row = (await sh(['virsh', 'domiflist', name])).stdout.split('\n').map((l) => l.trim().split(/\s+/)).find((c) => c.length >= 5 && /^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/i.test(c[4]))
+    const bridge = row?.[1] === 'network' ? /^\s*Bridge:\s+(\S+)/m.exec((await sh(['virsh', 'net-info', row[2]], {reject: false})).stdout)?.[1] : row?.[2]
+    out.push({name, mac: row?.[4].toLowerCase(), addresses: (guestAddresses(name) ?? []).map((a) => a.split('/')[0]), ...(bridge ? {bridge} : {}), ...(row?.[1] === 'bridge' ? {lan: true} : {})})
+  }
+  return out
+}
+
+/** What the kernel oracle traces for these guests: their frames and addresses, and the lab internet's packets. */
+export const traceTargets = (guests: TraceGuest[]): TraceTargets => ({
+  macs: guests.flatMap((g) => (g.mac ? [g.mac] : [])),
+  addresses: [...new Set(guests.flatMap((g) => g.addresses))],
+  remotes: [INET.server],
+})
+
+/**
+ * Deletes the conntrack entries of the guests' connections (from or to their addresses, and every DHCP exchange:
+ * clients ask from 0.0.0.0), so the packets measured next each start a connection of their own, as kvmdoctor's
+ * flows do. Other connections of the host are left alone.
+ */
+export async function forgetGuestConnections(addresses: string[]): Promise<void> {
+  const filters = [...addresses.flatMap((a) => [['-s', a], ['-d', a]]), ['-p', 'udp', '--dport', '67'], ['-p', 'udp', '--dport', '68']]
+  for (const f of filters) {
+    const r = await sh(['conntrack', '-D', ...f], {reject: false})
+    // Exit 1 with "0 flow entries have been deleted" when nothing matched.
+    if (r.exitCode !== 0 && !/flow entries have been deleted/.test(r.stderr)) throw new Error(`conntrack -D ${f.join(' ')} failed: ${r.stderr}`)
+  }
 }
 
 export function writeOracle(fixture: string, record: OracleRecord): void {

@@ -1,9 +1,9 @@
 /** How each scenario of test/scenarios.ts is produced on the real lab host, and undone. */
-import {copyFileSync, existsSync, readFileSync, renameSync, rmSync, writeFileSync} from 'node:fs'
+import {copyFileSync, existsSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync} from 'node:fs'
 import {join} from 'node:path'
 import {expect} from 'vitest'
 import {dropChainsAdded, readAlternatives, restoreAlternatives} from './host-state.js'
-import {type Trace, finalVerdict} from './kernel-trace.js'
+import {type TracedPacket, finalVerdict} from './kernel-trace.js'
 import {WIRE_REQUEST_MACS} from '../scenarios.js'
 import {
   BRIDGE,
@@ -35,11 +35,10 @@ export interface LiveScenario {
   /** Run kvmdoctor inside this network namespace. */
   netns?: string
   /**
-   * The kernel oracle: after the diagnosis, trace the packets this nft match expression selects
-   * while the guests measure once more (fixtures/<name>/kernel-trace.txt and its ruleset), and
-   * check what the kernel did with them.
+   * What the kernel must have done with the guests' traced packets (every scenario's packets are traced
+   * and compared with kvmdoctor's walks, fixtures/<name>/kernel-trace.txt): a check of the fault itself.
    */
-  trace?: {match(): Promise<string>; check?(traces: Trace[]): void}
+  trace?: {check(packets: TracedPacket[]): void}
 }
 
 const WEB01_MAC = '52:54:00:6b:64:01'
@@ -108,9 +107,14 @@ const IPTABLES_SAVED = join(CACHE, 'kdlab-iptables.saved')
 /** Snapshot of the whole IPv4 firewall, restored exactly by the reset. */
 async function saveIptables(): Promise<void> {
   writeFileSync(IPTABLES_SAVED, (await sh(['iptables-save'])).stdout)
+  writeFileSync(`${IPTABLES_SAVED}.nft.json`, (await sh(['nft', '-j', 'list', 'ruleset'])).stdout)
 }
 async function restoreIptables(): Promise<void> {
+  const saved = readFileSync(IPTABLES_SAVED, 'utf8')
   await sh(['iptables-restore', IPTABLES_SAVED])
+  // iptables-restore registers every built-in chain its file lists (iptables-save lists them, registered or not):
+  // those nf_tables did not have before are deleted again.
+  await dropChainsAdded(readFileSync(`${IPTABLES_SAVED}.nft.json`, 'utf8'), new Set([...saved.matchAll(/^\*(\S+)/gm)].map((m) => `ip ${m[1]}`)))
 }
 
 async function flushLibvirtChains(): Promise<void> {
@@ -420,26 +424,21 @@ function firewalldStyle(virbr0InLibvirtZone: boolean): LiveScenario {
     async reset() {
       await sh(['nft', 'delete', 'table', 'inet', 'firewalld'])
     },
-    trace: {match: webTraffic, check: virbr0InLibvirtZone ? allAccepted : (traces) => droppedIn(traces, 'inet firewalld filter_INPUT', 'inet firewalld filter_FORWARD')},
+    trace: {check: virbr0InLibvirtZone ? allAccepted : (traces) => droppedIn(traces, 'inet firewalld filter_INPUT', 'inet firewalld filter_FORWARD')},
   }
 }
 
-/** Everything web01 sends over IP (DHCP from 0.0.0.0 included), told by its MAC. */
-async function webTraffic(): Promise<string> {
-  return `ether saddr ${WEB01_MAC} meta l4proto { udp, tcp, icmp }`
-}
-
-const traceLine = (t: Trace) => t.events.filter((e) => e.kind !== 'packet').map((e) => `${e.family} ${e.table} ${e.chain} ${e.kind} ${e.verdict ?? ''}`).join(' | ')
+const traceLine = (t: TracedPacket) => t.events.filter((e) => e.kind !== 'packet').map((e) => `${e.family} ${e.table} ${e.chain} ${e.kind} ${e.verdict ?? ''}`).join(' | ')
 
 /** Kernel oracle check: no traced packet was dropped. */
-function allAccepted(traces: Trace[]): void {
+function allAccepted(traces: TracedPacket[]): void {
   expect(traces.length, 'no packet traced').toBeGreaterThan(0)
   const dropped = traces.filter((t) => finalVerdict(t)?.verdict === 'drop')
   expect(dropped.map(traceLine), 'traced packets dropped').toEqual([])
 }
 
 /** Kernel oracle check: packets were dropped, each in one of these chains ('family table chain'). */
-function droppedIn(traces: Trace[], ...chains: string[]): void {
+function droppedIn(traces: TracedPacket[], ...chains: string[]): void {
   const drops = traces.map((t) => finalVerdict(t)).filter((e) => e?.verdict === 'drop')
   expect(drops.length, `no traced packet dropped (${traces.length} traces)`).toBeGreaterThan(0)
   for (const d of drops) expect(chains, `dropped in ${d!.family} ${d!.table} ${d!.chain}`).toContain(`${d!.family} ${d!.table} ${d!.chain}`)
@@ -481,7 +480,7 @@ const DATAPATH: Record<string, LiveScenario> = {
       await iptablesAdd(dockerRuleset([`-A DOCKER-USER -i ${BRIDGE} -j DROP`]))
     },
     reset: restoreIptables,
-    trace: {match: webTraffic, check: (traces) => droppedIn(traces, 'ip filter DOCKER-USER')},
+    trace: {check: (traces) => droppedIn(traces, 'ip filter DOCKER-USER')},
   },
   'nat-return-before-libvirt': iptablesRule('nat', 'POSTROUTING', IPTABLES_RULES.natReturn),
   'policy-route-unreachable': {
@@ -575,7 +574,7 @@ const DATAPATH: Record<string, LiveScenario> = {
       await iptablesAdd(dockerRuleset([]))
     },
     reset: restoreIptables,
-    trace: {match: webTraffic, check: allAccepted},
+    trace: {check: allAccepted},
   },
   'ufw-style-healthy': {
     async inject() {
@@ -583,7 +582,7 @@ const DATAPATH: Record<string, LiveScenario> = {
       await iptablesAdd(ufwRuleset((await uplinkDevices())[0], false))
     },
     reset: restoreIptables,
-    trace: {match: webTraffic, check: allAccepted},
+    trace: {check: allAccepted},
   },
   'ufw-style-dhcp-drop': {
     async inject() {
@@ -591,7 +590,7 @@ const DATAPATH: Record<string, LiveScenario> = {
       await iptablesAdd(ufwRuleset((await uplinkDevices())[0], true))
     },
     reset: restoreIptables,
-    trace: {match: webTraffic, check: (traces) => droppedIn(traces, 'ip filter ufw-skip-to-policy-input')},
+    trace: {check: (traces) => droppedIn(traces, 'ip filter ufw-skip-to-policy-input')},
   },
   'libvirt-nftables-backend': {
     async inject() {
@@ -604,7 +603,7 @@ const DATAPATH: Record<string, LiveScenario> = {
       await sh(['nft', 'delete', 'table', 'ip', 'libvirt_network'])
       await restoreIptables()
     },
-    trace: {match: webTraffic, check: allAccepted},
+    trace: {check: allAccepted},
   },
   'firewalld-style-healthy': firewalldStyle(true),
   'firewalld-style-public-zone': firewalldStyle(false),
@@ -625,7 +624,17 @@ const IP6_FORWARD_DROP = ['-i', BRIDGE, '-j', 'DROP']
 const RA = {netns: 'kdlab-ra', host: 'kdlab-ra0', ns: 'kdlab-ra1', prefix: '2001:db8:ca2:aa::', nsAddr: '2001:db8:ca2:aa::1/64', pid: join(CACHE, 'kdlab-ra-dnsmasq.pid')}
 const V6_NETWORK = 'kdlab-v6'
 let savedNetworkXml = ''
-let savedForwarding6 = ''
+let savedForwarding6: Record<string, string> = {}
+
+/** IPv6 forwarding of conf/all and of every device (writing conf/all sets every device: each is put back after it). */
+function readForwarding6(): Record<string, string> {
+  return Object.fromEntries(readdirSync('/proc/sys/net/ipv6/conf').map((d) => [d, readFileSync(`/proc/sys/net/ipv6/conf/${d}/forwarding`, 'utf8').trim()]))
+}
+async function restoreForwarding6(saved: Record<string, string>): Promise<void> {
+  if (saved.all !== undefined) await sh(['sysctl', '-qw', `net.ipv6.conf.all.forwarding=${saved.all}`])
+  const now = readForwarding6()
+  for (const [dev, value] of Object.entries(saved)) if (dev !== 'all' && dev in now && now[dev] !== value) writeFileSync(`/proc/sys/net/ipv6/conf/${dev}/forwarding`, value)
+}
 
 /** The default network's config with one element more, applied by a network restart (guests re-plugged). */
 async function redefineDefault(xml: string): Promise<void> {
@@ -650,7 +659,7 @@ const CATALOGUE_E: Record<string, LiveScenario> = {
   },
   'ipv6-forward-drop': {
     async inject() {
-      savedForwarding6 = (await sh(['sysctl', '-n', 'net.ipv6.conf.all.forwarding'])).stdout.trim()
+      savedForwarding6 = readForwarding6()
       savedNetworkXml = (await sh(['virsh', 'net-dumpxml', '--inactive', NETWORK])).stdout
       if (savedNetworkXml.includes("family='ipv6'")) throw new Error('the default network has IPv6 before the scenario')
       await redefineDefault(savedNetworkXml.replace('</network>', `  <ip family='ipv6' address='${V6.address}' prefix='${V6.prefix}'/>\n</network>`))
@@ -661,14 +670,16 @@ const CATALOGUE_E: Record<string, LiveScenario> = {
     async reset() {
       await sh(['ip6tables', '-D', 'FORWARD', ...IP6_FORWARD_DROP], {reject: false})
       await redefineDefault(savedNetworkXml)
-      // libvirt turned IPv6 forwarding on and leaves it on; conf/all sets every interface back.
-      await sh(['sysctl', '-qw', `net.ipv6.conf.all.forwarding=${savedForwarding6}`])
+      // libvirt turned IPv6 forwarding on and leaves it on.
+      await restoreForwarding6(savedForwarding6)
     },
   },
   'ra-routes-accept-ra': {
     async inject() {
-      savedForwarding6 = (await sh(['sysctl', '-n', 'net.ipv6.conf.all.forwarding'])).stdout.trim()
-      if (savedForwarding6 !== '0') throw new Error('IPv6 forwarding is on before the scenario: the host would ignore router advertisements')
+      // A host that forwards IPv6 ignores router advertisements (accept_ra=1): a libvirt network with IPv6 turns
+      // forwarding on and leaves it on (another workload of this host may have). Off for the scenario, put back after.
+      savedForwarding6 = readForwarding6()
+      if (savedForwarding6.all !== '0') await sh(['sysctl', '-qw', 'net.ipv6.conf.all.forwarding=0'])
       await sh(['ip', 'netns', 'add', RA.netns])
       await sh(['ip', 'link', 'add', RA.host, 'type', 'veth', 'peer', 'name', RA.ns, 'netns', RA.netns])
       await sh(['sysctl', '-qw', `net.ipv6.conf.${RA.host}.accept_ra=1`])
@@ -694,7 +705,7 @@ const CATALOGUE_E: Record<string, LiveScenario> = {
       }
       await sh(['ip', 'link', 'del', RA.host], {reject: false})
       await sh(['ip', 'netns', 'del', RA.netns], {reject: false})
-      await sh(['sysctl', '-qw', `net.ipv6.conf.all.forwarding=${savedForwarding6 || '0'}`])
+      await restoreForwarding6(savedForwarding6)
     },
   },
 }
@@ -818,11 +829,11 @@ function onLegacyBackend(fault?: {inject(): Promise<void>}): LiveScenario {
 const SHAPES: Record<string, LiveScenario> = {
   'iptables-nft-incompatible': {
     ...nativeRuleInIptablesTable({table: 'filter', chain: 'FORWARD', rule: 'ct state invalid counter drop', saveShows: /^# Table `filter' is incompatible, use 'nft' tool\.$/m}),
-    trace: {match: webTraffic, check: allAccepted},
+    trace: {check: allAccepted},
   },
   'iptables-nft-set-lookup': {
     ...nativeRuleInIptablesTable({table: 'filter', chain: 'FORWARD', rule: 'ip daddr { 192.0.2.1, 192.0.2.2 } counter drop', saveShows: /^-A FORWARD -j DROP$/m}),
-    trace: {match: webTraffic, check: allAccepted},
+    trace: {check: allAccepted},
   },
   'legacy-backend-healthy': onLegacyBackend(),
   'legacy-backend-masquerade-removed': onLegacyBackend({
@@ -1019,6 +1030,132 @@ async function defineNetworkOnly(name: string, xml: string): Promise<void> {
   const file = join(CACHE, `${name}.net.xml`)
   writeFileSync(file, xml)
   await sh(['virsh', 'net-define', file])
+}
+
+// ---------- the round trip (issue 22): each fault sits where only a reply, a tc or netdev hook, or an address decides ----------
+const NOADDR = 'kdlab-noaddr'
+const NOADDR_NET = `<network><name>${NOADDR}</name><forward mode='nat'/><bridge name='${NOADDR}' stp='on' delay='0'/>${LAB_NET_DNS}
+  <ip address='192.168.151.1' netmask='255.255.255.0'/></network>`
+const NOADDR01: Guest = {name: 'kdlab-noaddr01', mac: '52:54:00:6b:64:61', mode: 'dhcp', network: NOADDR, probe: '192.168.151.1'}
+const STATIC151: Guest = {name: 'kdlab-static151', mac: '52:54:00:6b:64:62', mode: 'static', network: NOADDR, addr: '192.168.151.50/24', gw: '192.168.151.1', probe: '192.168.151.1'}
+const REPLY_RULE = ['priority', '103', 'iif', INET.hostDev, 'to', '192.168.122.0/24', 'lookup', '103']
+const MARK_RULE = ['priority', '104', 'fwmark', '0x66', 'lookup', '104']
+const MARK_REPLIES = ['-i', INET.hostDev, '-j', 'MARK', '--set-mark', '0x66']
+const SNAT_NOT_LOCAL = ['-s', '192.168.122.0/24', '!', '-d', '192.168.122.0/24', '-j', 'SNAT', '--to-source', '198.51.100.77']
+const TC_SINK = {host: 'kdlab-tcsink0', peer: 'kdlab-tcsink1'}
+
+/** A guest on the network without DHCP, both removed by the reset. */
+function onNoAddressNetwork(g: Guest, check: (addrs: string[]) => void): LiveScenario {
+  return {
+    async inject() {
+      await defineNetwork(NOADDR, NOADDR_NET)
+      // Autostart, so nothing but the missing addresses is wrong with it.
+      await sh(['virsh', 'net-autostart', NOADDR])
+      check(await startGuest(g))
+    },
+    async reset() {
+      await removeGuest(g.name)
+      await removeNetwork(NOADDR)
+    },
+  }
+}
+
+const ROUND_TRIP: Record<string, LiveScenario> = {
+  'reply-uplink-forwarding-off': {
+    async inject() {
+      saved = [await setSysctl(`net.ipv4.conf.${INET.hostDev}.forwarding`, '0')]
+    },
+    async reset() {
+      await sh(['sysctl', '-qw', `net.ipv4.conf.${INET.hostDev}.forwarding=${saved[0]}`])
+    },
+  },
+  'reply-mark-divert': {
+    async inject() {
+      if ((await sh(['ip', 'rule', 'show', 'priority', '104'])).stdout.trim()) throw new Error('an ip rule of priority 104 exists before the scenario')
+      await sh(['ip', 'route', 'add', 'blackhole', 'default', 'table', '104'])
+      await sh(['ip', 'rule', 'add', ...MARK_RULE])
+      await sh(['iptables', '-t', 'mangle', '-I', 'PREROUTING', '1', ...MARK_REPLIES])
+    },
+    async reset() {
+      await sh(['iptables', '-t', 'mangle', '-D', 'PREROUTING', ...MARK_REPLIES])
+      await sh(['ip', 'rule', 'del', ...MARK_RULE])
+      await sh(['ip', 'route', 'del', 'blackhole', 'default', 'table', '104'])
+    },
+  },
+  'reply-policy-blackhole': {
+    async inject() {
+      if ((await sh(['ip', 'rule', 'show', 'priority', '103'])).stdout.trim()) throw new Error('an ip rule of priority 103 exists before the scenario')
+      await sh(['ip', 'route', 'add', 'blackhole', '192.168.122.0/24', 'table', '103'])
+      await sh(['ip', 'rule', 'add', ...REPLY_RULE])
+    },
+    async reset() {
+      await sh(['ip', 'rule', 'del', ...REPLY_RULE])
+      await sh(['ip', 'route', 'del', 'blackhole', '192.168.122.0/24', 'table', '103'])
+    },
+  },
+  'tc-tap-tbf-burst': {
+    async inject() {
+      await sh(['tc', 'qdisc', 'add', 'dev', await tapOf(WEB01.name), 'root', 'tbf', 'rate', '10mbit', 'burst', '1000', 'latency', '50ms'])
+    },
+    async reset() {
+      await sh(['tc', 'qdisc', 'del', 'dev', await tapOf(WEB01.name), 'root'])
+    },
+  },
+  'tc-uplink-pfifo-zero': {
+    async inject() {
+      await sh(['tc', 'qdisc', 'add', 'dev', INET.hostDev, 'root', 'pfifo', 'limit', '0'])
+    },
+    async reset() {
+      await sh(['tc', 'qdisc', 'del', 'dev', INET.hostDev, 'root'])
+    },
+  },
+  'tc-redirect-dns': {
+    async inject() {
+      // The redirect's target: a veth pair whose other end is up and bound to nothing, so what it is sent is lost.
+      await sh(['ip', 'link', 'add', TC_SINK.host, 'type', 'veth', 'peer', 'name', TC_SINK.peer])
+      await sh(['ip', 'link', 'set', TC_SINK.peer, 'up'])
+      await sh(['ip', 'link', 'set', TC_SINK.host, 'up'])
+      await sh(['tc', 'qdisc', 'add', 'dev', BRIDGE, 'clsact'])
+      await sh(['tc', 'filter', 'add', 'dev', BRIDGE, 'ingress', 'protocol', 'ip', 'prio', '7', 'u32', 'match', 'ip', 'protocol', '17', '0xff', 'match', 'ip', 'dport', '53', '0xffff', 'action', 'mirred', 'egress', 'redirect', 'dev', TC_SINK.host])
+    },
+    async reset() {
+      await sh(['tc', 'qdisc', 'del', 'dev', BRIDGE, 'clsact'])
+      await sh(['ip', 'link', 'del', TC_SINK.host])
+    },
+  },
+  'netdev-ingress-drop-replies': nftTable(
+    'netdev',
+    'kdlab_nd_in',
+    `  chain in {
+    type filter hook ingress device "${INET.hostDev}" priority 0; policy accept;
+    ip saddr ${INET.server} tcp sport ${INET.port} drop
+  }`,
+  ),
+  'netdev-egress-drop-dhcp': nftTable(
+    'netdev',
+    'kdlab_nd_out',
+    `  chain out {
+    type filter hook egress device "${BRIDGE}" priority 0; policy accept;
+    udp sport 67 drop
+  }`,
+  ),
+  'snat-address-not-local': iptablesRule('nat', 'POSTROUTING', SNAT_NOT_LOCAL),
+  'snat-address-anyip': {
+    async inject() {
+      await sh(['ip', 'route', 'add', 'local', '198.51.100.77/32', 'dev', 'lo'])
+      await sh(['iptables', '-t', 'nat', '-I', 'POSTROUTING', '1', ...SNAT_NOT_LOCAL])
+    },
+    async reset() {
+      await sh(['iptables', '-t', 'nat', '-D', 'POSTROUTING', ...SNAT_NOT_LOCAL])
+      await sh(['ip', 'route', 'del', 'local', '198.51.100.77/32', 'dev', 'lo', 'table', 'local'])
+    },
+  },
+  'unaddressed-network': onNoAddressNetwork(NOADDR01, (addrs) => {
+    if (addrs.some((a) => !a.startsWith('169.254.'))) throw new Error(`the guest of a network without DHCP reported ${addrs.join(' ')}`)
+  }),
+  'static-guest-no-dhcp-network': onNoAddressNetwork(STATIC151, (addrs) => {
+    if (!addrs.includes('192.168.151.50/24')) throw new Error(`the static guest reported ${addrs.join(' ')}`)
+  }),
 }
 
 export const LIVE: Record<string, LiveScenario> = {
@@ -1300,5 +1437,6 @@ export const LIVE: Record<string, LiveScenario> = {
   ...CATALOGUE_E,
   ...SHAPES,
   ...WIRE,
+  ...ROUND_TRIP,
 }
 

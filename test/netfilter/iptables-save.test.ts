@@ -539,9 +539,9 @@ describe('parseIptablesSaveIR: incompatible tables and malformed input', () => {
       ['filter', false],
       ['nat', true],
     ])
-    // Older iptables-nft prints only the comment, no table.
+    // Older iptables-nft prints only the comment, no table (and, when every table is so, no header: only iptables-nft says it).
     const old = ip("# Table `nat' is incompatible, use 'nft' tool.\n")
-    expect(old).toEqual([{backend: 'iptables-legacy', family: 'ip', name: 'nat', chains: {}, incompatible: true}])
+    expect(old).toEqual([{backend: 'iptables-nft', family: 'ip', name: 'nat', chains: {}, incompatible: true}])
   })
 
   it('throws ParseError on output that is not iptables-save or stops inside a table', () => {

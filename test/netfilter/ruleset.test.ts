@@ -141,7 +141,8 @@ describe('buildRuleset: tables iptables-save cannot print', () => {
     const rs2 = buildRuleset({iptables: [{text: save, family: 'ip'}], nft: {json: JSON.stringify(json)}})
     const nat = table(rs2, 'iptables-nft', 'ip', 'nat')
     expect(nat.incompatible).toBeUndefined()
-    expect(Object.keys(nat.chains)).toEqual(['PREROUTING', 'INPUT', 'OUTPUT', 'POSTROUTING'])
+    // iptables-save printed all four built-in chains; nf_tables has POSTROUTING alone.
+    expect(Object.keys(nat.chains)).toEqual(['POSTROUTING'])
     expect(nat.chains.POSTROUTING.rules[1].exprs.at(-1)).toMatchObject({kind: 'vmap', field: 'oifname'})
     expect(rs2.warnings).toHaveLength(1)
   })
@@ -277,5 +278,24 @@ describe('buildRuleset: sources that overlap or lack a header', () => {
     const filter = table(rs, 'iptables-nft', 'ip', 'filter')
     expect(filter.chains.FORWARD.base?.policy).toBe('drop')
     expect(allRules(filter).every((r) => r.ref.handle !== undefined)).toBe(true)
+  })
+})
+
+describe('buildRuleset: base chains are the ones the kernel registers', () => {
+  // Captured in a namespace: iptables-nft added one rule to mangle POSTROUTING and one to filter FORWARD.
+  // iptables-nft-save prints every built-in chain of both tables; nf_tables holds (and hooks) only the two.
+  const sources = {
+    iptables: [{text: data('lazy-builtins.iptables-save.txt'), family: 'ip' as const}],
+    nft: {json: data('lazy-builtins.nft-j-list-ruleset.json'), text: data('lazy-builtins.nft-a-list-ruleset.txt')},
+  }
+  it('walks only the built-in chains nft lists, not every one iptables-nft-save prints', () => {
+    const rs = buildRuleset(sources)
+    const bases = rs.tables.flatMap((t) => Object.values(t.chains).filter((c) => c.base).map((c) => `${t.backend} ${t.name} ${c.name}`))
+    expect(bases).toEqual(['iptables-nft filter FORWARD', 'iptables-nft mangle POSTROUTING'])
+  })
+  it('iptables-legacy tables register all their built-in chains', () => {
+    const legacy = data('lazy-builtins.iptables-save.txt').replace(/v1\.8\.9 \(nf_tables\)/g, 'v1.8.9 (legacy)')
+    const rs = buildRuleset({iptables: [{text: legacy, family: 'ip'}]})
+    expect(Object.values(table(rs, 'iptables-legacy', 'ip', 'mangle').chains).filter((c) => c.base)).toHaveLength(5)
   })
 })

@@ -21,8 +21,9 @@ describe('parseVirshTable', () => {
   it('reads domiflist', () => {
     expect(parseVirshTable(sample('virsh-domiflist-web01.txt'))).toEqual([{interface: 'vnet6', type: 'network', source: 'default', model: 'virtio', mac: '52:54:00:ae:17:88'}])
   })
-  it('an empty list is no rows; text without a header is an error', () => {
-    expect(parseVirshTable('')).toEqual([])
+  it('an empty list under its header is no rows; text without a header, nothing at all included, is an error', () => {
+    expect(parseVirshTable(' Id   Name   State\n--------------------\n\n')).toEqual([])
+    expect(() => parseVirshTable('', 'virsh list --all')).toThrow(/^virsh list --all: empty output with no header line$/)
     expect(() => parseVirshTable('error: failed to connect to the hypervisor')).toThrow(ParseError)
   })
 })

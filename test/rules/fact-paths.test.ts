@@ -1,4 +1,4 @@
-import {readdirSync} from 'node:fs'
+import {existsSync, readdirSync} from 'node:fs'
 import {join} from 'node:path'
 import {beforeAll, describe, expect, it} from 'vitest'
 import {EXPECTATION_RULES} from '../../rules/expectations.js'
@@ -43,7 +43,7 @@ describe('every fact path a rule reads exists on its entity kinds', () => {
   const attributes = new Map<EntityKind, Set<string>>()
   const samples = new Map<EntityKind, EntityView>()
   beforeAll(async () => {
-    for (const fixture of readdirSync(join(ROOT, 'fixtures'))) {
+    for (const fixture of readdirSync(join(ROOT, 'fixtures')).filter((n) => existsSync(join(ROOT, 'fixtures', n, 'manifest.json')))) {
       const m = model(await factsOf(fixture))
       for (const [kind, views] of Object.entries(m.entities) as [EntityKind, EntityView[]][]) {
         const keys = attributes.get(kind) ?? new Set<string>()

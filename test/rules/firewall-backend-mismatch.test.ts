@@ -18,6 +18,16 @@ describe('firewall-backend-mismatch', () => {
     })
     expect((await fire(rule, facts)).names).toHaveLength(1)
   })
+  it('is not checked, not fired, when iptables-legacy-save was there to read and could not be (a sosreport does not list legacy tables)', async () => {
+    const facts = alter<NetfilterFacts>(await factsOf('healthy'), 'netfilter', (nf) => {
+      dropLegacy(nf)
+      nf.legacyTablesWarning = true
+      nf.gaps.push('iptables-legacy-save: iptables-legacy-save -c: not collected by this sosreport')
+    })
+    const {evaluation, names} = await fire(rule, facts)
+    expect(names).toEqual([])
+    expect(evaluation.notChecked).toEqual([expect.objectContaining({ruleId: 'firewall-backend-mismatch', reason: expect.stringContaining('legacy tables are present and iptables-legacy-save')})])
+  })
   it('stays silent for the warning alone when the legacy tables are empty (an `iptables-legacy -L` leaves them behind)', async () => {
     const facts = alter<NetfilterFacts>(await factsOf('healthy'), 'netfilter', (nf) => {
       dropLegacy(nf)

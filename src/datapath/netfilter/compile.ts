@@ -32,6 +32,9 @@ export interface CompiledRuleset {
 const tableKey = (backend: NfBackend, family: NfFamily, table: string) => `${backend} ${family} ${table}`
 export const tableOf = (c: Pick<NfChain, 'backend' | 'family' | 'table'>) => tableKey(c.backend, c.family, c.table)
 
+/** Where the NAT core hooks in (NF_IP_PRI_NAT_DST / NF_IP_PRI_NAT_SRC): every nat chain of the hook runs there. */
+export const NAT_CORE_PRIORITY: Partial<Record<NfHook, number>> = {prerouting: -100, output: -100, input: 100, postrouting: 100}
+
 export function compile(rs: NfRuleset, options: {hostAddresses?: string[]} = {}): CompiledRuleset {
   const chains = new Map<string, Map<string, NfChain>>()
   const bases: NfChain[] = []
@@ -45,6 +48,7 @@ export function compile(rs: NfRuleset, options: {hostAddresses?: string[]} = {})
     chains.set(tableKey(table.backend, table.family, table.name), byName)
   }
   const baseCache = new Map<string, NfChain[]>()
+  const order = new Map(bases.map((c, i) => [c, i]))
   const ranges = new Map<string, IpRange | undefined>()
   const parse = (text: string) => {
     if (!ranges.has(text)) ranges.set(text, parseRange(text) ?? parsePrefix(text))
@@ -124,9 +128,19 @@ export function compile(rs: NfRuleset, options: {hostAddresses?: string[]} = {})
       if (!list) {
         // Equal priorities run in reverse order of registration (the kernel inserts a new hook before
         // its equals): within a family, a table's handle tells its age, newest first.
+        // nat chains do not hook in themselves: the NAT core runs them, at its own priority, in the order of
+        // theirs (nf_nat_register_fn), so a nat chain sorts at the core's place, then by its priority.
+        const at = (c: NfChain) => (c.base!.type === 'nat' ? (NAT_CORE_PRIORITY[hook] ?? c.base!.priority) : c.base!.priority)
+        // Equal priorities run in reverse order of registration (nf_hook_entries_grow inserts a new hook before
+        // its equals): newest first, by table handle (one counter per namespace, whatever the family), then,
+        // in one table, by the order its chains were created (listed). Tables without a handle
+        // (iptables-legacy) count as oldest.
+        const age = (c: NfChain) => tableHandle.get(tableOf(c)) ?? 0
+        const natRank = (c: NfChain) => (c.base!.type === 'nat' && NAT_CORE_PRIORITY[hook] !== undefined ? 1 : 0)
         list = bases
           .filter((c) => c.base!.hook === hook && families.includes(c.family))
-          .sort((a, b) => a.base!.priority - b.base!.priority || (a.family === b.family ? (tableHandle.get(tableOf(b)) ?? 0) - (tableHandle.get(tableOf(a)) ?? 0) : 0))
+          // The NAT core counts as registered before any chain of its priority (the first nat table, often at boot).
+          .sort((a, b) => at(a) - at(b) || natRank(a) - natRank(b) || (a.base!.type === 'nat' && b.base!.type === 'nat' ? a.base!.priority - b.base!.priority : 0) || age(b) - age(a) || (tableOf(a) === tableOf(b) ? order.get(b)! - order.get(a)! : 0))
         baseCache.set(key, list)
       }
       return list

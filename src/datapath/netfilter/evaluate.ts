@@ -15,7 +15,7 @@
  */
 import {parseIp, rangeContains} from '../../lib/addr.js'
 import type {NfChain, NfField, NfMatch, NfRule, NfRuleRef, NfStatement, NfValue, NfFamily, NfHook} from '../../lib/netfilter.js'
-import {type CompiledRuleset, tableOf} from './compile.js'
+import {type CompiledRuleset, NAT_CORE_PRIORITY, tableOf} from './compile.js'
 import {ICMPV6_TYPES, ICMP_TYPES, type NfPacket, protoNumber} from './packet.js'
 
 export type Tri = boolean | 'unknown'
@@ -78,14 +78,27 @@ export function startBranch(packet: NfPacket): Branch {
   return {packet, steps: [], status: 'accept', nat: [], assumptions: []}
 }
 
-/** Families whose base chains see a packet on an IP hook, or on a bridge hook. */
-export const familiesFor = (layer: 'ip' | 'bridge', family: 4 | 6): NfFamily[] => (layer === 'bridge' ? ['bridge'] : family === 4 ? ['ip', 'inet'] : ['ip6', 'inet'])
+/** Where a hook sits: the IP stack, the bridge, or a device (netdev ingress/egress, before and after both). */
+export type HookLayer = 'ip' | 'bridge' | 'netdev'
+
+/** Families whose base chains see a packet on an IP hook, a bridge hook, or a device's ingress/egress. */
+export const familiesFor = (layer: HookLayer, family: 4 | 6): NfFamily[] => (layer === 'bridge' ? ['bridge'] : layer === 'netdev' ? ['netdev', 'inet'] : family === 4 ? ['ip', 'inet'] : ['ip6', 'inet'])
+
+/**
+ * The base chains of a device's ingress or egress hook, in the order the kernel runs them: netdev chains
+ * (and inet ingress chains) bound to that device. Ingress runs as the packet enters the device, before the
+ * bridge and IP hooks; egress as it leaves, after them.
+ */
+export function deviceChains(rs: CompiledRuleset, hook: 'ingress' | 'egress', device: string | undefined): NfChain[] {
+  if (device === undefined) return []
+  return rs.baseChains(hook, ['netdev', 'inet']).filter((c) => c.base!.device !== undefined && c.base!.device.split(',').includes(device))
+}
 
 /**
  * Runs every base chain on `hook` for each live branch. Dropped and unknown
  * branches pass through untouched: their fate is already sealed.
  */
-export function runHook(rs: CompiledRuleset, hook: NfHook, layer: 'ip' | 'bridge', branches: Branch[], ctx: EvalContext, used?: HookWalk[]): Branch[] {
+export function runHook(rs: CompiledRuleset, hook: NfHook, layer: HookLayer, branches: Branch[], ctx: EvalContext, used?: HookWalk[]): Branch[] {
   const out: Branch[] = []
   for (let i = 0; i < branches.length; i++) {
     const b = branches[i]
@@ -128,10 +141,14 @@ function packetKey(rs: CompiledRuleset, p: NfPacket): string {
   return [
     p.family, p.iifname, p.oifname, p.ibrname, p.obrname, p.physIn, p.physOut, p.bridged,
     rs.addressClass(p.src), rs.addressClass(p.dst), p.l4proto, p.sport, p.dport, p.icmpType, p.icmpCode, p.tcpFlags,
-    ct.state, ct.status.join(','), ct.direction, ct.mark, p.mark, p.pkttype,
+    ct.state, ct.status.join(','), ct.direction, ct.mark, p.mark, p.pkttype, ct.translate ? translateKey(rs, ct.translate) : '',
     rs.readsEther ? p.etherSrc : '', rs.readsEther ? p.etherDst : '',
   ].join('|')
 }
+
+/** A pending conntrack translation by address class (a thousand guests' replies, each to its own address, are one class). */
+const translateKey = (rs: CompiledRuleset, t: NonNullable<NfPacket['ct']['translate']>) =>
+  `${t.dst !== undefined ? rs.addressClass(t.dst) : '-'}:${t.dport ?? ''}>${t.src !== undefined ? rs.addressClass(t.src) : '-'}:${t.sport ?? ''}`
 
 /** A cached hook result for another packet of the same class: its addresses where the hook left them unchanged. */
 function rebase(r: Branch, walked: NfPacket, b: Branch): Branch {
@@ -139,7 +156,7 @@ function rebase(r: Branch, walked: NfPacket, b: Branch): Branch {
   const same = walked === b.packet
   // A hook that changed nothing (the walk still holds the packet it was given, statements copy before they
   // write) leaves this packet as it came: it differs from the walked one only in what rebasing would swap in.
-  const packet = same || r.packet === walked ? (same ? r.packet : b.packet) : {...r.packet, src: r.packet.src === walked.src ? b.packet.src : r.packet.src, dst: r.packet.dst === walked.dst ? b.packet.dst : r.packet.dst, etherSrc: b.packet.etherSrc, etherDst: b.packet.etherDst}
+  const packet = same || r.packet === walked ? (same ? r.packet : b.packet) : rebasedPacket(r.packet, walked, b.packet)
   // Lists are copied before they are written (ownPacket, clone): an empty addition can share the branch's own.
   return {
     ...r,
@@ -149,13 +166,36 @@ function rebase(r: Branch, walked: NfPacket, b: Branch): Branch {
   }
 }
 
+/** The walked packet's result for another of its class: its own addresses, and its own translation where conntrack applied one. */
+function rebasedPacket(result: NfPacket, walked: NfPacket, own: NfPacket): NfPacket {
+  const wt = walked.ct.translate
+  const ot = own.ct.translate
+  const rt = result.ct.translate
+  // A side whose pending translation the hook applied holds the walked packet's translated address: this packet's is its own.
+  const applied = (side: 'src' | 'dst') => wt?.[side] !== undefined && rt?.[side] === undefined
+  const address = (side: 'src' | 'dst') => (applied(side) ? (result[side] === wt![side] ? ot![side]! : result[side]) : result[side] === walked[side] ? own[side] : result[side])
+  const ct = rt === undefined || !ot ? result.ct : {...result.ct, translate: {...(rt.dst !== undefined ? {dst: ot.dst, dport: ot.dport} : {}), ...(rt.src !== undefined ? {src: ot.src, sport: ot.sport} : {})}}
+  return {...result, src: address('src'), dst: address('dst'), ct, etherSrc: own.etherSrc, etherDst: own.etherDst}
+}
+
 /** Every base chain on the hook, by priority, for one packet. */
-function walkHook(rs: CompiledRuleset, hook: NfHook, layer: 'ip' | 'bridge', packet: NfPacket, ctx: EvalContext): Branch[] {
+function walkHook(rs: CompiledRuleset, hook: NfHook, layer: HookLayer, packet: NfPacket, ctx: EvalContext): Branch[] {
   let live: Branch[] = [startBranch(packet)]
-  for (const chain of rs.baseChains(hook, familiesFor(layer, packet.family))) {
+  const chains = layer === 'netdev' ? (hook === 'ingress' || hook === 'egress' ? deviceChains(rs, hook, hook === 'ingress' ? packet.iifname : packet.oifname) : []) : rs.baseChains(hook, familiesFor(layer, packet.family))
+  // A bound connection's translation for this hook, applied where the NAT core sits (after chains of its
+  // priority: the core registers with the first nat table, before the chains a ruleset adds later).
+  const manip = layer !== 'ip' ? undefined : hook === 'prerouting' || hook === 'output' ? 'dst' : hook === 'postrouting' || hook === 'input' ? 'src' : undefined
+  let core = manip && packet.ct.translate?.[manip] !== undefined ? NAT_CORE_PRIORITY[hook] : undefined
+  for (const chain of chains) {
+    if (core !== undefined && chain.base!.priority > core) {
+      live = live.map((b) => translated(b, manip!))
+      core = undefined
+    }
     const next: Branch[] = []
     for (const br of live) {
-      if (br.status !== 'accept') {
+      // A connection binds once per manip type: after a nat chain of this hook translated the packet, the
+      // NAT core runs no further nat chain of the hook (nf_nat_inet_fn). The walk starts with no NAT, so any is this hook's.
+      if (br.status !== 'accept' || (chain.base!.type === 'nat' && br.nat.length > 0)) {
         next.push(br)
         continue
       }
@@ -164,7 +204,24 @@ function walkHook(rs: CompiledRuleset, hook: NfHook, layer: 'ip' | 'bridge', pac
     live = merge(next)
     if (live.length > MAX_BRANCHES) live = overflow(live, hook, chain)
   }
-  return live
+  return core !== undefined ? live.map((b) => translated(b, manip!)) : live
+}
+
+/** A live branch's packet after conntrack applied its pending translation of one side (see NfPacket.ct.translate). */
+function translated(b: Branch, side: 'src' | 'dst'): Branch {
+  const t = b.packet.ct.translate
+  if (b.status !== 'accept' || !t) return b
+  const packet: NfPacket = {...b.packet, ct: {...b.packet.ct}}
+  if (side === 'dst') {
+    if (t.dst !== undefined) packet.dst = t.dst
+    if (t.dport !== undefined) packet.dport = t.dport
+    packet.ct.translate = t.src !== undefined || t.sport !== undefined ? {src: t.src, sport: t.sport} : undefined
+  } else {
+    if (t.src !== undefined) packet.src = t.src
+    if (t.sport !== undefined) packet.sport = t.sport
+    packet.ct.translate = t.dst !== undefined || t.dport !== undefined ? {dst: t.dst, dport: t.dport} : undefined
+  }
+  return {...b, packet}
 }
 
 function overflow(live: Branch[], hook: NfHook, chain: NfChain): Branch[] {
@@ -197,14 +254,18 @@ const sameAssumption = (a: Assumption, b: Assumption) => a.assumed === b.assumed
 
 const decisionKey = (s: TraceStep | undefined) => (s ? `${s.chain.backend} ${s.chain.family} ${s.chain.table} ${s.chain.chain} ${s.rule?.ref.index ?? 'policy'}` : '')
 
+/**
+ * One entry of the call stack as the kernel keeps it: jump pushes the caller's place, goto replaces
+ * the current chain (no push), return or running off a user chain pops one entry.
+ */
 interface Frame {
   chain: NfChain
   rule: number
-  /** goto: returning from this chain returns from the caller too. */
-  viaGoto: boolean
 }
 
 interface Machine {
+  /** The base chain walked: its policy decides when the stack runs empty, whatever chain a goto reached. */
+  base: NfChain
   branch: Branch
   /** The branch's packet (and nat list) are this machine's own, safe to change. */
   owned?: boolean
@@ -219,14 +280,17 @@ function runBaseChain(rs: CompiledRuleset, base: NfChain, hook: NfHook, input: B
   const p = input.packet
   // NAT chains see only the first packet of a connection; untracked packets never.
   if (natChain && (p.ct.state !== 'new' || p.ct.status.includes('untracked'))) return [input]
+  // Conntrack looks the packet up at prerouting and output, priority -200; later hooks all see its entry, and
+  // ingress comes before any of it ('ct state' reads this as the chain's place relative to conntrack).
+  const conntrackPriority = hook === 'ingress' ? -Infinity : hook === 'prerouting' || hook === 'output' ? base.base!.priority : 0
   const enter: TraceStep = {hook, chain: refOf(base, hook), event: 'enter'}
   const done: Branch[] = []
   // The packet is shared with the input until a statement changes it (copy on write: see ownPacket).
   const branch: Branch = {...input, steps: [...input.steps, enter]}
-  const queue: Machine[] = [{branch, frames: [{chain: base, rule: 0, viaGoto: false}], expr: 0}]
+  const queue: Machine[] = [{base, branch, frames: [{chain: base, rule: 0}], expr: 0}]
   while (queue.length > 0) {
     const m = queue.pop()!
-    const result = step(rs, m, hook, natChain, ctx, base.base!.priority)
+    const result = step(rs, m, hook, natChain, ctx, conntrackPriority)
     if (result.kind === 'fork') {
       queue.push(...result.machines)
       if (queue.length + done.length > MAX_BRANCHES * 4) {
@@ -248,6 +312,7 @@ function runBaseChain(rs: CompiledRuleset, base: NfChain, hook: NfHook, input: B
 type StepResult = {kind: 'done'; branch: Branch} | {kind: 'fork'; machines: Machine[]}
 
 const clone = (m: Machine): Machine => ({
+  base: m.base,
   branch: {...m.branch, steps: [...m.branch.steps], assumptions: [...m.branch.assumptions]},
   frames: m.frames.map((f) => ({...f})),
   expr: m.expr,
@@ -272,9 +337,10 @@ function step(rs: CompiledRuleset, m: Machine, hook: NfHook, natChain: boolean, 
     const chain = frame.chain
     if (frame.rule >= chain.rules.length) {
       // Off the end: policy for a base chain, return for a user chain.
+      // The stack is empty: the base chain's policy, also when a goto left the base chain (nft_do_chain).
       if (m.frames.length === 1) {
-        const policy = chain.base?.policy ?? 'accept'
-        const s: TraceStep = {hook, chain: refOf(chain, hook), event: 'policy', action: policy}
+        const policy = m.base.base!.policy
+        const s: TraceStep = {hook, chain: refOf(m.base, hook), event: 'policy', action: policy}
         b.steps.push(s)
         if (policy === 'drop') return {kind: 'done', branch: {...b, status: 'drop', decidedBy: s}}
         return {kind: 'done', branch: b}
@@ -299,13 +365,13 @@ function step(rs: CompiledRuleset, m: Machine, hook: NfHook, natChain: boolean, 
         b.steps.push(s)
         return {kind: 'done', branch: {...b, status: 'unknown', decidedBy: s}}
       }
-      if (outcome.goto) m.frames[m.frames.length - 1] = {chain: target, rule: 0, viaGoto: true}
-      else m.frames.push({chain: target, rule: 0, viaGoto: false})
+      if (outcome.goto) m.frames[m.frames.length - 1] = {chain: target, rule: 0}
+      else m.frames.push({chain: target, rule: 0})
       continue
     }
     if (outcome.kind === 'return') {
       if (m.frames.length === 1) {
-        // return in a base chain: the policy decides.
+        // return with an empty stack (in the base chain, or a chain it went to by goto): the policy decides.
         m.frames[0].rule = chain.rules.length
         continue
       }
@@ -321,11 +387,8 @@ function step(rs: CompiledRuleset, m: Machine, hook: NfHook, natChain: boolean, 
 }
 
 function popFrame(m: Machine): void {
-  // Returning from a goto'd chain returns to the caller of the chain that did the goto.
-  while (m.frames.length > 1) {
-    const f = m.frames.pop()!
-    if (!f.viaGoto) break
-  }
+  // A goto replaced its chain's frame: popping one returns to the caller of the chain that did the goto.
+  m.frames.pop()
   m.expr = 0
 }
 
@@ -495,7 +558,10 @@ function applyNat(s: Extract<NfStatement, {kind: 'nat'}>, b: Branch, step: Trace
 /** Evaluates one match on the packet: true, false, or unknown. */
 export function evalMatch(rs: CompiledRuleset, e: NfMatch, p: NfPacket, ctx: EvalContext, priority: number, family: NfFamily): Tri {
   if (e.kind === 'nondeterministic' || e.kind === 'opaque') return 'unknown'
-  return compare(rs, fieldValues(e.field, e.concat, p, ctx, priority, family, e.iface), e.op, e.value, e.mask)
+  const actual = fieldValues(e.field, e.concat, p, ctx, priority, family, e.iface)
+  // `! --physdev-in X` where no port is known: xt_physdev answers the negation's way (a match).
+  if (actual === null && e.op === 'ne' && (e.field === 'physdev-in' || e.field === 'physdev-out')) return true
+  return compare(rs, actual, e.op, e.value, e.mask)
 }
 
 /**
@@ -528,16 +594,18 @@ function fieldValue(field: NfField, p: NfPacket, ctx: EvalContext, priority: num
       return p.ibrname ?? ''
     case 'obrname':
       return p.obrname ?? ''
+    // xt_physdev: a port not known (no br_netfilter data, or the out port before forward) matches no name,
+    // and its negation matches (evalMatch); "is bridged" is "the out port is known".
     case 'physdev-in':
-      return p.bridged || p.physIn ? (p.physIn ?? null) : null
+      return p.physIn ?? null
     case 'physdev-out':
-      return p.bridged || p.physOut ? (p.physOut ?? null) : null
+      return p.physOut ?? null
     case 'physdev-is-in':
       return p.physIn ? 1 : 0
     case 'physdev-is-out':
       return p.physOut ? 1 : 0
     case 'physdev-is-bridged':
-      return p.bridged ? 1 : 0
+      return p.physOut ? 1 : 0
     case 'nfproto':
       return p.family === 4 ? 'ipv4' : 'ipv6'
     case 'ether type':
@@ -570,7 +638,7 @@ function fieldValue(field: NfField, p: NfPacket, ctx: EvalContext, priority: num
       // Before conntrack (priority -200) the packet has no entry yet: the kernel says invalid.
       // The bridge family has conntrack only with nf_conntrack_bridge, which the facts do not show.
       if (family === 'bridge') return 'unknown'
-      return priority < -200 ? ['invalid'] : [p.ct.state]
+      return priority < -200 && p.ct.state !== 'untracked' ? ['invalid'] : [p.ct.state]
     case 'ct status':
       return family === 'bridge' ? 'unknown' : p.ct.status
     case 'ct direction':
@@ -640,7 +708,8 @@ function contains(rs: CompiledRuleset, actual: FieldValue, value: NfValue): Tri 
     case 'addr': {
       const ip = typeof actual === 'string' ? parseIp(actual) : undefined
       const r = rs.range(value.v)
-      if (!ip || !r) return typeof actual === 'string' && value.t === 'addr' ? actual === value.v : false
+      // A rule value or packet address that does not parse cannot be compared: unknown, never "no match".
+      if (!ip || !r) return typeof actual === 'string' && value.t === 'addr' && actual === value.v ? true : 'unknown'
       return rangeContains(r, ip.family, ip.value)
     }
     case 'range': {
@@ -648,7 +717,7 @@ function contains(rs: CompiledRuleset, actual: FieldValue, value: NfValue): Tri 
         const ip = typeof actual === 'string' ? parseIp(actual) : undefined
         const lo = parseIp(value.lo.v as string)
         const hi = parseIp(value.hi.v as string)
-        if (!ip || !lo || !hi) return false
+        if (!ip || !lo || !hi) return 'unknown'
         return ip.family === lo.family && ip.value >= lo.value && ip.value <= hi.value
       }
       const n = typeof actual === 'number' ? actual : protoOrNumber(String(actual))

@@ -30,7 +30,18 @@ export interface NfPacket {
   icmpCode?: number
   /** TCP flag bits (fin 0x01, syn 0x02, rst 0x04, psh 0x08, ack 0x10): a connection's first packet is a bare SYN. */
   tcpFlags?: number
-  ct: {state: CtState; status: string[]; direction: 'original' | 'reply'; mark: number | Unknown}
+  ct: {
+    state: CtState
+    status: string[]
+    direction: 'original' | 'reply'
+    mark: number | Unknown
+    /**
+     * What conntrack's NAT binding does to this packet of a connection already bound (a reply, or a later
+     * packet): the destination at the NAT core of prerouting/output (priority -100), the source at the
+     * one of postrouting/input (100). Chains before the core see the packet as it came, those after translated.
+     */
+    translate?: {dst?: string; dport?: number; src?: string; sport?: number}
+  }
   mark: number | Unknown
   pkttype: 'host' | 'broadcast' | 'multicast' | 'other'
   etherSrc?: string

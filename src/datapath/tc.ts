@@ -1,0 +1,341 @@
+/**
+ * The traffic-control hop: what a device's qdiscs and tc filters do with one
+ * packet of a flow, entering (ingress / clsact ingress) or leaving (clsact
+ * egress, then the root qdisc and its classes). Evaluated where tc's facts
+ * allow it (u32 keys, matchall, drop/pass/police/mirred actions, fifo limits,
+ * a tbf burst, htb classes); anything else is indeterminate, never a pass.
+ */
+import {parseIp} from '../lib/addr.js'
+import {CLASSFUL, type Qdisc, type TcAction, type TcFacts, type TcFilter, type U32Key} from '../../probes/tc.js'
+import type {Element} from './elements.js'
+
+/** What tc can see of a packet: the network header and the ports, and the packet's size in bytes (IP). */
+export interface TcPacket {
+  family: 4 | 6
+  l4proto: string
+  src: string
+  dst: string
+  sport?: number
+  dport?: number
+  size: number
+}
+
+export interface TcVerdict {
+  verdict: 'pass' | 'fail' | 'indeterminate'
+  detail: string
+  element?: Element
+}
+
+/** tc's facts by device: a host with a thousand taps is asked about each of them several times per flow. */
+export interface TcIndex {
+  facts: TcFacts
+  qdiscs: Map<string, Qdisc[]>
+  filters: Map<string, TcFilter[]>
+  classes: Map<string, TcFacts['classes']>
+}
+
+export function indexTc(facts: TcFacts): TcIndex {
+  const group = <T extends {dev: string}>(list: T[]) => {
+    const m = new Map<string, T[]>()
+    for (const x of list) (m.get(x.dev) ?? m.set(x.dev, []).get(x.dev)!).push(x)
+    return m
+  }
+  return {facts, qdiscs: group(facts.qdiscs), filters: group(facts.filters), classes: group(facts.classes)}
+}
+
+/** Qdiscs that queue every packet they are given (drops only under load, which counters show). */
+const PASSING = new Set(['noqueue', 'pfifo_fast', 'fq_codel', 'fq', 'sfq', 'codel', 'cake', 'pie', 'fq_pie', 'choke', 'red', 'pfifo_head_drop'])
+
+const PROTO: Record<string, number> = {icmp: 1, tcp: 6, udp: 17, icmpv6: 58}
+/** tc counts the Ethernet header in a packet's length (qdisc_pkt_len): what fifo limits, tbf and policers compare. */
+const ETHERNET_HEADER = 14
+const frameOf = (p: TcPacket) => p.size + ETHERNET_HEADER
+
+/** The bytes of the network header (and ports) tc's u32 reads, with the ones not known for this packet unset. */
+function headerBytes(p: TcPacket): (number | undefined)[] {
+  const bytes: (number | undefined)[] = new Array(p.family === 4 ? 24 : 44).fill(undefined)
+  const put = (off: number, value: bigint, len: number) => {
+    for (let i = 0; i < len; i++) bytes[off + i] = Number((value >> BigInt(8 * (len - 1 - i))) & 0xffn)
+  }
+  const src = parseIp(p.src)
+  const dst = parseIp(p.dst)
+  const proto = PROTO[p.l4proto]
+  if (p.family === 4) {
+    bytes[0] = 0x45
+    bytes[1] = 0 // libvirt's guests and dnsmasq send TOS 0
+    put(2, BigInt(p.size), 2)
+    if (proto !== undefined) bytes[9] = proto
+    if (src?.family === 4) put(12, src.value, 4)
+    if (dst?.family === 4) put(16, dst.value, 4)
+    if (p.sport !== undefined) put(20, BigInt(p.sport), 2)
+    if (p.dport !== undefined) put(22, BigInt(p.dport), 2)
+  } else {
+    put(4, BigInt(Math.max(0, p.size - 40)), 2)
+    if (proto !== undefined) bytes[6] = proto
+    if (src?.family === 6) put(8, src.value, 16)
+    if (dst?.family === 6) put(24, dst.value, 16)
+    if (p.sport !== undefined) put(40, BigInt(p.sport), 2)
+    if (p.dport !== undefined) put(42, BigInt(p.dport), 2)
+  }
+  return bytes
+}
+
+type Tri = boolean | 'unknown'
+
+function u32Matches(keys: U32Key[], p: TcPacket): Tri {
+  const bytes = headerBytes(p)
+  let unknown = false
+  for (const k of keys) {
+    if (k.variable || !Number.isFinite(k.value) || !Number.isFinite(k.mask) || !Number.isFinite(k.off)) return 'unknown'
+    if (k.mask === 0) continue
+    let word = 0
+    for (let i = 0; i < 4; i++) {
+      const maskByte = (k.mask >>> (8 * (3 - i))) & 0xff
+      if (maskByte === 0) continue
+      const b = bytes[k.off + i]
+      if (b === undefined) {
+        unknown = true
+        break
+      }
+      word |= b << (8 * (3 - i))
+    }
+    if (unknown) continue
+    if (((word >>> 0) & k.mask) >>> 0 !== (k.value & k.mask) >>> 0) return false
+  }
+  return unknown ? 'unknown' : true
+}
+
+function protocolMatches(protocol: string, p: TcPacket): boolean {
+  if (protocol === 'all') return true
+  if (protocol === 'ip') return p.family === 4
+  if (protocol === 'ipv6') return p.family === 6
+  return false
+}
+
+function filterMatches(f: TcFilter, p: TcPacket): Tri {
+  if (!protocolMatches(f.protocol, p)) return false
+  if (f.kind === 'u32') return u32Matches(f.keys ?? [], p)
+  if (f.kind === 'matchall') return true
+  return 'unknown'
+}
+
+const describeFilter = (f: TcFilter) => `tc filter ${f.attach} pref ${f.pref} ${f.kind}${f.kind === 'u32' ? ` (${(f.keys ?? []).map((k) => `${(k.value >>> 0).toString(16)}/${(k.mask >>> 0).toString(16)} at ${k.off}`).join(', ') || 'match all'})` : ''} on ${f.dev}`
+
+const ELEMENT = (f: TcFilter, text: string): Element => ({
+  id: `tc-filter:${f.dev} ${f.attach} pref ${f.pref}`,
+  kind: 'tc-filter',
+  text: `${describeFilter(f)}: ${text}`,
+  device: f.dev,
+  undo: [`tc filter del dev ${f.dev} ${f.attach === 'ingress' || f.attach === 'egress' ? f.attach : `parent ${f.attach}`} pref ${f.pref}`],
+})
+
+type FilterOutcome = {kind: 'continue'; note?: string} | {kind: 'classify'; flowid: string; filter: TcFilter} | {kind: 'stop'; verdict: TcVerdict}
+
+/** One matching filter's actions, in order. */
+function runActions(f: TcFilter, p: TcPacket, sameDevice: string): FilterOutcome {
+  const notes: string[] = []
+  for (const a of f.actions) {
+    const r = runAction(a, f, p, sameDevice)
+    if (r === 'next') continue
+    if (typeof r === 'string') {
+      notes.push(r)
+      continue
+    }
+    return r
+  }
+  if (f.flowid) return {kind: 'classify', flowid: f.flowid, filter: f}
+  // A filter without a class or a terminating action ends classification with the default (TC_ACT_OK for actions).
+  return f.actions.length > 0 ? {kind: 'stop', verdict: {verdict: 'pass', detail: `${describeFilter(f)} lets it through${notes.length ? ` (${notes.join('; ')})` : ''}`}} : {kind: 'continue'}
+}
+
+function runAction(a: TcAction, f: TcFilter, p: TcPacket, device: string): FilterOutcome | 'next' | string {
+  const control = a.control
+  if (a.kind === 'police' && a.police) {
+    const {burst, mtu, rate, exceed} = a.police
+    const drops = exceed === undefined || exceed === 'drop' || exceed === 'shot'
+    const limit = Math.min(burst ?? Infinity, mtu ?? Infinity)
+    if (drops && limit < frameOf(p)) return {kind: 'stop', verdict: {verdict: 'fail', detail: `a ${frameOf(p)}-byte frame exceeds the policer's ${burst !== undefined && burst <= (mtu ?? Infinity) ? `burst ${burst}` : `mtu ${mtu}`} bytes: dropped every time`, element: ELEMENT(f, `police ${rate !== undefined ? `rate ${rate * 8} bit/s ` : ''}burst ${burst ?? '?'} mtu ${mtu ?? '?'}`)}}
+    return `policed to ${rate !== undefined ? formatRate(rate * 8) : 'a rate'}`
+  }
+  if (a.kind === 'mirred' && a.mirred) {
+    if (a.mirred.action === 'mirror') return `mirrored to ${a.mirred.toDev ?? '?'}`
+    if (a.mirred.toDev === device) return 'next'
+    return {kind: 'stop', verdict: {verdict: 'fail', detail: `redirected to ${a.mirred.toDev ?? 'another device'} (${a.mirred.direction}): it leaves this path`, element: ELEMENT(f, `mirred redirect to ${a.mirred.toDev ?? '?'}`)}}
+  }
+  if (a.kind === 'gact' || control !== undefined) {
+    switch (control) {
+      case 'drop':
+      case 'shot':
+        return {kind: 'stop', verdict: {verdict: 'fail', detail: `dropped by ${describeFilter(f)}`, element: ELEMENT(f, 'action drop')}}
+      case 'pass':
+      case 'ok':
+        return {kind: 'stop', verdict: {verdict: 'pass', detail: `${describeFilter(f)}: pass`}}
+      case 'pipe':
+        return 'next'
+      case 'continue':
+        return {kind: 'continue'}
+      default:
+        return {kind: 'stop', verdict: {verdict: 'indeterminate', detail: `${describeFilter(f)}: action ${a.kind} ${control ?? ''} is not modelled`.trim(), element: ELEMENT(f, `action ${a.kind} ${control ?? ''}`.trim())}}
+    }
+  }
+  return {kind: 'stop', verdict: {verdict: 'indeterminate', detail: `${describeFilter(f)}: action ${a.kind} is not modelled`, element: ELEMENT(f, `action ${a.kind}`)}}
+}
+
+/** A filter list in the kernel's order (pref, then listing order); forks on a match that cannot be told. */
+function runFilters(filters: TcFilter[], p: TcPacket, device: string, from = 0): FilterOutcome {
+  for (let i = from; i < filters.length; i++) {
+    const f = filters[i]
+    const hit = filterMatches(f, p)
+    if (hit === false) continue
+    const onMatch = runActions(f, p, device)
+    const taken = onMatch.kind === 'continue' ? runFilters(filters, p, device, i + 1) : onMatch
+    if (hit === true) return taken
+    const skipped = runFilters(filters, p, device, i + 1)
+    if (sameOutcome(taken, skipped)) return taken
+    return {kind: 'stop', verdict: {verdict: 'indeterminate', detail: `${describeFilter(f)}: a ${f.kind} match kvmdoctor cannot evaluate decides (${outcomeText(taken)} if it matches, ${outcomeText(skipped)} if not)`, element: ELEMENT(f, `${f.kind} match not evaluated`)}}
+  }
+  return {kind: 'continue'}
+}
+
+function sameOutcome(a: FilterOutcome, b: FilterOutcome): boolean {
+  if (a.kind !== b.kind) return false
+  if (a.kind === 'classify' && b.kind === 'classify') return a.flowid === b.flowid
+  if (a.kind === 'stop' && b.kind === 'stop') return a.verdict.verdict === b.verdict.verdict && a.verdict.verdict === 'pass'
+  return a.kind === 'continue'
+}
+
+const outcomeText = (o: FilterOutcome) => (o.kind === 'continue' ? 'nothing' : o.kind === 'classify' ? `class ${o.flowid}` : o.verdict.verdict === 'pass' ? 'passes' : o.verdict.detail)
+
+const sorted = (filters: TcFilter[]) => filters.map((f, i) => ({f, i})).sort((a, b) => a.f.pref - b.f.pref || a.i - b.i).map((x) => x.f)
+
+export function formatRate(bits: number): string {
+  if (bits >= 1e9) return `${+(bits / 1e9).toFixed(2)} Gbit/s`
+  if (bits >= 1e6) return `${+(bits / 1e6).toFixed(2)} Mbit/s`
+  if (bits >= 1e3) return `${+(bits / 1e3).toFixed(2)} kbit/s`
+  return `${bits} bit/s`
+}
+
+const major = (handle: string) => handle.split(':')[0]
+
+/** A qdisc (and, for a classful one, the class and leaf the packet lands in). */
+function runQdisc(tc: TcIndex, q: Qdisc, p: TcPacket, depth = 0): TcVerdict {
+  const qElement = (text: string): Element => ({id: `tc-qdisc:${q.dev} ${q.handle}`, kind: 'tc-qdisc', text: `tc qdisc ${q.kind} ${q.handle} on ${q.dev}: ${text}`, device: q.dev, undo: [q.parent === 'root' ? `tc qdisc del dev ${q.dev} root` : `tc qdisc del dev ${q.dev} parent ${q.parent} handle ${q.handle}`]})
+  const o = q.options
+  const n = (k: string) => (typeof o[k] === 'number' ? (o[k] as number) : undefined)
+  if (depth > 8) return {verdict: 'indeterminate', detail: `tc classes on ${q.dev} nest too deep to follow`}
+  if (PASSING.has(q.kind)) return {verdict: 'pass', detail: `qdisc ${q.kind}`}
+  switch (q.kind) {
+    case 'pfifo': {
+      const limit = n('limit')
+      if (limit === 0) return {verdict: 'fail', detail: `qdisc pfifo ${q.handle} on ${q.dev} holds no packet (limit 0): everything is dropped`, element: qElement('limit 0 packets')}
+      return {verdict: 'pass', detail: `qdisc pfifo limit ${limit ?? '?'}`}
+    }
+    case 'bfifo': {
+      const limit = n('limit')
+      if (limit !== undefined && limit < frameOf(p)) return {verdict: 'fail', detail: `qdisc bfifo ${q.handle} on ${q.dev} holds ${limit} bytes, less than one ${frameOf(p)}-byte frame: dropped`, element: qElement(`limit ${limit} bytes`)}
+      return {verdict: 'pass', detail: `qdisc bfifo limit ${limit ?? '?'} bytes`}
+    }
+    case 'tbf': {
+      const burst = n('burst')
+      const rate = n('rate')
+      if (burst !== undefined && burst < frameOf(p)) return {verdict: 'fail', detail: `qdisc tbf ${q.handle} on ${q.dev}: burst ${burst} bytes is smaller than a ${frameOf(p)}-byte frame, which is never sent`, element: qElement(`rate ${rate !== undefined ? formatRate(rate * 8) : '?'} burst ${burst} bytes`)}
+      return {verdict: 'pass', detail: `qdisc tbf shapes to ${rate !== undefined ? formatRate(rate * 8) : 'a rate'}${burst !== undefined ? `, burst ${burst} bytes` : ''}`}
+    }
+    case 'netem': {
+      const loss = netemLoss(o)
+      if (loss === undefined) return {verdict: 'indeterminate', detail: `qdisc netem on ${q.dev}: its options are not read`, element: qElement('netem')}
+      if (loss >= 1) return {verdict: 'fail', detail: `qdisc netem on ${q.dev} loses every packet (loss 100%)`, element: qElement('loss 100%')}
+      if (loss > 0) return {verdict: 'indeterminate', detail: `qdisc netem on ${q.dev} drops ${+(loss * 100).toFixed(2)}% of packets at random: the flow passes only sometimes`, element: qElement(`loss ${+(loss * 100).toFixed(2)}%`)}
+      return {verdict: 'pass', detail: 'qdisc netem (no loss)'}
+    }
+  }
+  if (!CLASSFUL.has(q.kind)) return {verdict: 'indeterminate', detail: `qdisc ${q.kind} on ${q.dev} is not modelled`, element: qElement('not modelled')}
+  if (q.kind === 'mq' || q.kind === 'mqprio' || q.kind === 'multiq') {
+    // One child per transmit queue, chosen by a hash kvmdoctor does not compute: all must agree.
+    const children = (tc.qdiscs.get(q.dev) ?? []).filter((c) => c.parent.startsWith(major(q.handle) + ':') && c !== q)
+    const verdicts = children.map((c) => runQdisc(tc, c, p, depth + 1))
+    const bad = verdicts.find((v) => v.verdict !== 'pass')
+    if (!bad) return {verdict: 'pass', detail: `qdisc ${q.kind} (${children.length} queue(s))`}
+    return verdicts.every((v) => v.verdict === 'fail') ? bad : {verdict: 'indeterminate', detail: `qdisc ${q.kind} on ${q.dev}: some transmit queues drop it (${bad.detail})`, element: bad.element}
+  }
+  // Classful: filters under the qdisc pick a class, else the qdisc's default.
+  const classified = runFilters(sorted((tc.filters.get(q.dev) ?? []).filter((f) => f.attach === q.handle)), p, q.dev)
+  if (classified.kind === 'stop') return classified.verdict
+  let classid: string | undefined
+  if (classified.kind === 'classify') classid = classified.flowid
+  else if (q.kind === 'htb') {
+    const def = typeof o.default === 'string' ? Number.parseInt(o.default, 16) : typeof o.default === 'number' ? o.default : 0
+    // No default class: htb sends unclassified packets straight to the device, unshaped.
+    if (!def) return {verdict: 'pass', detail: `qdisc htb ${q.handle} on ${q.dev}: no filter or default class: sent unshaped`}
+    classid = `${major(q.handle)}:${def.toString(16)}`
+  } else return {verdict: 'indeterminate', detail: `qdisc ${q.kind} ${q.handle} on ${q.dev}: which class an unclassified packet takes is not modelled`, element: qElement('default class not modelled')}
+  return runClass(tc, q, classid, p, depth)
+}
+
+function runClass(tc: TcIndex, q: Qdisc, classid: string, p: TcPacket, depth: number): TcVerdict {
+  const classes = tc.classes.get(q.dev) ?? []
+  const cls = classes.find((c) => c.classid === classid)
+  if (!cls) {
+    if (q.kind === 'htb') return {verdict: 'pass', detail: `qdisc htb on ${q.dev}: class ${classid} does not exist, sent unshaped`}
+    return {verdict: 'indeterminate', detail: `qdisc ${q.kind} on ${q.dev}: class ${classid} not read`}
+  }
+  const shaped = cls.rate !== undefined ? `class ${classid} ${formatRate(cls.rate)}${cls.ceil && cls.ceil !== cls.rate ? ` (ceil ${formatRate(cls.ceil)})` : ''}` : `class ${classid}`
+  const children = classes.filter((c) => c.parent === classid)
+  if (children.length > 0) {
+    // An inner class: its own filters choose among its children.
+    const inner = runFilters(sorted((tc.filters.get(q.dev) ?? []).filter((f) => f.attach === classid)), p, q.dev)
+    if (inner.kind === 'stop') return inner.verdict
+    if (inner.kind === 'classify') return runClass(tc, q, inner.flowid, p, depth + 1)
+    return {verdict: 'indeterminate', detail: `qdisc ${q.kind} on ${q.dev}: inner class ${classid} without a matching filter`}
+  }
+  const leaf = (tc.qdiscs.get(q.dev) ?? []).find((x) => x.parent === classid || (cls.leaf !== undefined && x.handle === cls.leaf))
+  if (!leaf) return {verdict: 'pass', detail: `qdisc ${q.kind} ${shaped}`}
+  const v = runQdisc(tc, leaf, p, depth + 1)
+  return v.verdict === 'pass' ? {verdict: 'pass', detail: `qdisc ${q.kind} ${shaped}, then ${v.detail}`} : v
+}
+
+function netemLoss(o: Record<string, unknown>): number | undefined {
+  const random = o['loss-random']
+  if (random && typeof random === 'object' && typeof (random as {loss?: unknown}).loss === 'number') return (random as {loss: number}).loss
+  if (typeof o.loss === 'number') return o.loss
+  // netem prints no loss object when it loses nothing; other loss models (gemodel, state) are not read.
+  return Object.keys(o).some((k) => k.startsWith('loss')) ? undefined : 0
+}
+
+/**
+ * The tc hop of one device in one direction, or undefined when tc does nothing there (no ingress
+ * qdisc; a root qdisc that queues everything). `tc` null: tc could not be read (the hop is indeterminate).
+ */
+export function tcVerdict(tcFacts: TcFacts | TcIndex | null, unreadReason: string | undefined, dev: string, direction: 'ingress' | 'egress', p: TcPacket): TcVerdict | undefined {
+  if (tcFacts === null) return {verdict: 'indeterminate', detail: `traffic control on ${dev} not read (${unreadReason ?? 'tc unavailable'})`}
+  const tc = 'facts' in tcFacts ? tcFacts : indexTc(tcFacts)
+  const own = tc.qdiscs.get(dev) ?? []
+  if (tc.facts.unread[dev]) return {verdict: 'indeterminate', detail: `traffic control on ${dev} not fully read: ${tc.facts.unread[dev]}`}
+  const hook = own.find((q) => q.kind === 'clsact' || (direction === 'ingress' && q.kind === 'ingress'))
+  const notes: string[] = []
+  if (hook) {
+    const attach = direction === 'ingress' ? 'ingress' : 'egress'
+    const r = runFilters(sorted((tc.filters.get(dev) ?? []).filter((f) => f.attach === attach)), p, dev)
+    if (r.kind === 'stop' && r.verdict.verdict !== 'pass') return r.verdict
+    if (r.kind === 'stop') notes.push(r.verdict.detail)
+    if (r.kind === 'classify') notes.push(`classified ${r.flowid} by ${describeFilter(r.filter)}`)
+  }
+  if (direction === 'egress') {
+    const root = own.find((q) => q.parent === 'root')
+    if (!root) return own.length === 0 ? {verdict: 'indeterminate', detail: `tc lists no qdisc for ${dev}`} : undefined
+    if (PASSING.has(root.kind) && notes.length === 0) return undefined
+    const v = runQdisc(tc, root, p)
+    if (v.verdict !== 'pass') return v
+    notes.push(v.detail)
+  }
+  if (notes.length === 0) return undefined
+  return {verdict: 'pass', detail: notes.join('; ')}
+}
+
+/** Drops a qdisc counted between the first and second reads of this run. */
+export function dropsGrowing(tc: TcFacts, dev: string): {handle: string; kind: string; drops: number}[] {
+  return tc.qdiscs.flatMap((q) => {
+    const later = tc.dropsLater[`${q.dev} ${q.handle}`]
+    return q.dev === dev && q.stats && later !== undefined && later > q.stats.drops ? [{handle: q.handle, kind: q.kind, drops: later - q.stats.drops}] : []
+  })
+}

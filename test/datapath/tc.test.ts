@@ -1,0 +1,59 @@
+/** The tc hop on real tc listings (test/data/tc): what each qdisc and filter does to a flow's packets. */
+import {readFileSync} from 'node:fs'
+import {join} from 'node:path'
+import {describe, expect, it} from 'vitest'
+import {type TcFacts, parseClasses, parseFilters, parseQdiscs} from '../../probes/tc.js'
+import {type TcPacket, tcVerdict} from '../../src/datapath/tc.js'
+import {ROOT} from '../helpers.js'
+
+const data = (f: string) => readFileSync(join(ROOT, 'test/data/tc', f), 'utf8')
+const recorded = (): TcFacts => ({
+  qdiscs: parseQdiscs(data('qdisc.json')),
+  classes: parseClasses(data('class-t0.txt'), 't0'),
+  filters: [...parseFilters(data('filter-t0-parent-1.json'), 't0', '1:'), ...parseFilters(data('filter-t0-ingress.json'), 't0', 'ingress'), ...parseFilters(data('filter-t1-ingress.json'), 't1', 'ingress')],
+  dropsLater: {},
+  unread: {},
+})
+const web: TcPacket = {family: 4, l4proto: 'tcp', src: '203.0.113.10', dst: '192.168.122.50', sport: 80, dport: 40000, size: 1500}
+const dns: TcPacket = {family: 4, l4proto: 'udp', src: '192.168.122.1', dst: '192.168.122.50', sport: 53, dport: 40000, size: 100}
+
+describe('tc hop', () => {
+  it('htb: a packet no filter classifies takes the default class, whose pfifo holds nothing: it fails, naming the qdisc', () => {
+    const v = tcVerdict(recorded(), undefined, 't0', 'egress', web)!
+    expect(v.verdict).toBe('fail')
+    expect(v.element).toMatchObject({id: 't0 10:'.replace(/^/, 'tc-qdisc:'), kind: 'tc-qdisc', device: 't0'})
+    expect(v.detail).toContain('limit 0')
+  })
+  it('an ingress filter that only classifies lets packets through', () => {
+    expect(tcVerdict(recorded(), undefined, 't0', 'ingress', web)?.verdict).toBe('pass')
+  })
+  it('a u32 filter redirecting tcp/80 to the guest subnet elsewhere fails that flow only', () => {
+    const toWeb = {...web, src: '192.168.122.50', dst: '192.168.122.60', sport: 40000, dport: 80}
+    const v = tcVerdict(recorded(), undefined, 't1', 'ingress', toWeb)!
+    expect(v.verdict).toBe('fail')
+    expect(v.detail).toContain('redirected to t0')
+    expect(v.element?.undo).toEqual(['tc filter del dev t1 ingress pref 5'])
+    expect(tcVerdict(recorded(), undefined, 't1', 'ingress', {...toWeb, dport: 443})).toBeUndefined()
+    expect(tcVerdict(recorded(), undefined, 't1', 'ingress', {...toWeb, l4proto: 'udp'})).toBeUndefined()
+  })
+  it('tbf: a burst smaller than a full-size packet never sends it; a small packet passes, shaped', () => {
+    expect(tcVerdict(recorded(), undefined, 't1', 'egress', web)).toMatchObject({verdict: 'fail', element: {kind: 'tc-qdisc'}})
+    expect(tcVerdict(recorded(), undefined, 't1', 'egress', dns)).toMatchObject({verdict: 'pass', detail: expect.stringContaining('1 Mbit/s')})
+  })
+  it('bfifo: a byte limit under the packet size drops it', () => {
+    expect(tcVerdict(recorded(), undefined, 'br0', 'egress', web)?.verdict).toBe('fail')
+    expect(tcVerdict(recorded(), undefined, 'br0', 'egress', dns)?.verdict).toBe('pass')
+  })
+  it('a device with only a default qdisc is no hop at all; tc not read is undecided, never a pass', () => {
+    expect(tcVerdict(recorded(), undefined, 'lo', 'egress', web)).toBeUndefined()
+    expect(tcVerdict(null, 'tc: not found', 'lo', 'egress', web)).toMatchObject({verdict: 'indeterminate', detail: expect.stringContaining('tc: not found')})
+    expect(tcVerdict({...recorded(), unread: {t0: 'tc filter show: timed out'}}, undefined, 't0', 'ingress', web)?.verdict).toBe('indeterminate')
+  })
+  it('a filter kind kvmdoctor does not evaluate decides only if the outcome differs either way', () => {
+    const tc = recorded()
+    tc.filters.push({dev: 't1', attach: 'ingress', protocol: 'ip', pref: 1, kind: 'flower', actions: [{kind: 'gact', control: 'drop'}], options: {keys: {ip_proto: 'tcp'}}})
+    const v = tcVerdict(tc, undefined, 't1', 'ingress', {...web, dport: 443})!
+    expect(v.verdict).toBe('indeterminate')
+    expect(v.detail).toMatch(/flower match kvmdoctor cannot evaluate decides \(dropped by .* if it matches, nothing if not\)/)
+  })
+})

@@ -1,0 +1,305 @@
+/**
+ * Random rulesets for the differential test, from a seed: iptables-nft, iptables-legacy and native nft
+ * (ip, inet, bridge and netdev tables) at once, written as the tools' own input (iptables-restore, nft -f).
+ * Every ruleset of one seed is the same on every run, so a disagreement replays with KDX_SEED.
+ *
+ * Rules are written the way real managers write theirs where the topology needs it: NAT rules name the
+ * uplink or the public address (so they never touch bridged frames), marks are set and read in the IP
+ * families only. Everything else is free: jumps, gotos, returns, policies, marks and connmarks, ct state,
+ * sets, physdev, priorities that tie, chains of every family on every hook.
+ */
+import {type RandomGenerator, unsafeUniformIntDistribution, xoroshiro128plus} from 'pure-rand'
+
+export const TOPOLOGY = {
+  bridge: 'kbr0',
+  ports: ['vnet0', 'vnet1'],
+  uplink: 'up0',
+  hostBridgeAddr: '192.168.150.1',
+  hostUplinkAddr: '198.51.100.1',
+  guests: ['192.168.150.11', '192.168.150.12'],
+  outside: '198.51.100.2',
+  internet: '203.0.113.10',
+  subnet: '192.168.150.0/24',
+  uplinkNet: '198.51.100.0/24',
+} as const
+
+export class Rng {
+  private readonly g: RandomGenerator
+  constructor(seed: number) {
+    this.g = xoroshiro128plus(seed)
+  }
+  int(lo: number, hi: number): number {
+    return unsafeUniformIntDistribution(lo, hi, this.g)
+  }
+  chance(p: number): boolean {
+    return this.int(0, 9999) < p * 10000
+  }
+  pick<T>(list: readonly T[]): T {
+    return list[this.int(0, list.length - 1)]
+  }
+}
+
+type Syntax = 'ipt' | 'nft'
+/** Where a rule lives: what its matches may read there. */
+interface Place {
+  syntax: Syntax
+  family: 'ip' | 'inet' | 'bridge' | 'netdev'
+  hook: string
+  table: string
+}
+
+const T = TOPOLOGY
+const ADDRS = [T.guests[0], T.guests[1], T.subnet, T.internet, T.uplinkNet, T.hostUplinkAddr, T.hostBridgeAddr, T.outside, `${T.guests[0]}-${T.guests[1]}`]
+const IP_DEVS = [T.bridge, T.uplink, 'kbr+', 'up+', 'eth9']
+const PORTS = [80, 53, 8080, 5353]
+
+/** One match, in the syntax of its place; undefined when it cannot be written there. */
+function match(rng: Rng, at: Place, marks: boolean): [string, string | undefined] {
+  const kinds = ['saddr', 'daddr', 'proto', 'dport', 'dport', 'iif', 'oif', 'icmp', 'set']
+  if (at.family !== 'bridge' && at.family !== 'netdev') kinds.push('ctstate', 'ctstate', ...(marks ? ['mark', 'ctmark'] : []))
+  if (at.syntax === 'ipt' && at.hook !== 'output') kinds.push('physin', 'physbridged')
+  const kind = rng.pick(kinds)
+  return [kind, matchOf(rng, at, kind)]
+}
+
+function matchOf(rng: Rng, at: Place, kind: string): string | undefined {
+  const neg = rng.chance(0.15)
+  const ipt = at.syntax === 'ipt'
+  switch (kind) {
+    case 'saddr':
+    case 'daddr': {
+      const a = rng.pick(ADDRS)
+      if (ipt) return a.includes('-') ? `-m iprange ${neg ? '! ' : ''}--${kind === 'saddr' ? 'src' : 'dst'}-range ${a}` : `${neg ? '! ' : ''}${kind === 'saddr' ? '-s' : '-d'} ${a}`
+      return `ip ${kind} ${neg ? '!= ' : ''}${a}`
+    }
+    case 'proto': {
+      const p = rng.pick(['tcp', 'udp', 'icmp'])
+      return ipt ? `${neg ? '! ' : ''}-p ${p}` : `meta l4proto ${neg ? '!= ' : ''}${p}`
+    }
+    case 'dport': {
+      const p = rng.pick(['tcp', 'udp'])
+      const port = rng.chance(0.2) ? '1000-9000' : rng.chance(0.2) ? 'set' : String(rng.pick(PORTS))
+      if (ipt) {
+        if (port === 'set') return `-p ${p} -m multiport ${neg ? '! ' : ''}--dports 53,8080`
+        return `-p ${p} -m ${p} ${neg ? '! ' : ''}--dport ${port.replace('-', ':')}`
+      }
+      return `${p} dport ${neg ? '!= ' : ''}${port === 'set' ? '{ 53, 8080 }' : port}`
+    }
+    case 'iif':
+    case 'oif': {
+      // Bridge chains see ports; ingress chains only have an input device, egress an output one.
+      if (at.family === 'netdev') return undefined
+      if ((kind === 'iif' && ['output', 'postrouting'].includes(at.hook) && ipt) || (kind === 'oif' && ['prerouting', 'input'].includes(at.hook) && ipt)) return undefined
+      const dev = at.family === 'bridge' ? rng.pick([...T.ports, 'vnet+']) : rng.pick(IP_DEVS)
+      if (ipt) return `${neg ? '! ' : ''}${kind === 'iif' ? '-i' : '-o'} ${dev}`
+      return `${kind === 'iif' ? 'iifname' : 'oifname'} ${neg ? '!= ' : ''}"${dev.replace('+', '*')}"`
+    }
+    case 'icmp':
+      return ipt ? `-p icmp -m icmp ${neg ? '! ' : ''}--icmp-type echo-request` : `icmp type ${neg ? '!= ' : ''}echo-request`
+    case 'set':
+      // ipset kdxaddr (the test creates it) for iptables; the table's own named set for nft.
+      if (ipt) return `-m set ${neg ? '! ' : ''}--match-set kdxaddr ${rng.pick(['src', 'dst'])}`
+      return `ip ${rng.pick(['saddr', 'daddr'])} ${neg ? '!= ' : ''}@addrs`
+    case 'ctstate': {
+      const st = rng.pick(['NEW', 'ESTABLISHED,RELATED', 'INVALID', 'ESTABLISHED'])
+      if (ipt) return `-m conntrack ${neg ? '! ' : ''}--ctstate ${st}`
+      return neg ? `ct state != ${st.split(',')[0].toLowerCase()}` : `ct state ${st.toLowerCase()}`
+    }
+    case 'mark':
+      return ipt ? `-m mark ${neg ? '! ' : ''}--mark 0x${rng.int(1, 2)}` : `meta mark ${neg ? '!= ' : ''}0x${rng.int(1, 2)}`
+    case 'ctmark':
+      return ipt ? `-m connmark ${neg ? '! ' : ''}--mark 0x${rng.int(1, 2)}` : `ct mark ${neg ? '!= ' : ''}0x${rng.int(1, 2)}`
+    case 'physin':
+      return `-m physdev ${neg ? '! ' : ''}--physdev-in ${rng.pick([...T.ports, 'vnet+'])}`
+    case 'physbridged':
+      return rng.chance(0.5) && ['forward', 'postrouting'].includes(at.hook) ? `-m physdev --physdev-is-bridged --physdev-out ${rng.pick(T.ports)}` : `-m physdev ${neg ? '! ' : ''}--physdev-is-bridged`
+  }
+  return undefined
+}
+
+interface ChainSpec {
+  name: string
+  /** Chains this one may jump or go to (created after it: no loops). */
+  targets: string[]
+}
+
+/** One rule: up to three matches and an action, in the syntax of its place. */
+function rule(rng: Rng, at: Place, chain: ChainSpec, nat: 'dnat' | 'snat' | undefined, marks: boolean): string {
+  const ipt = at.syntax === 'ipt'
+  const matches: string[] = []
+  const used = new Set<string>()
+  const n = rng.pick([0, 1, 1, 2, 2, 3])
+  for (let i = 0; i < n; i++) {
+    const [kind, m] = match(rng, at, marks)
+    // One match of a kind (iptables takes one -s, one -i ...), one protocol per rule (a port or icmp type brings its own).
+    const group = ['proto', 'dport', 'icmp'].includes(kind) ? 'proto' : kind.startsWith('phys') ? 'phys' : kind
+    if (m && !used.has(group)) {
+      used.add(group)
+      matches.push(m)
+    }
+  }
+  if (nat) {
+    // NAT as libvirt and Docker write it: naming the uplink or the public address.
+    if (nat === 'dnat') {
+      const [proto, port, to] = rng.chance(0.5) ? ['tcp', 8080, `${rng.pick(T.guests)}:80`] : ['udp', 5353, `${rng.pick(T.guests)}:53`]
+      const target = rng.chance(0.2) ? `${T.hostBridgeAddr}:${proto === 'tcp' ? 80 : 53}` : to
+      if (ipt) return [`-d ${T.hostUplinkAddr} -p ${proto} -m ${proto} --dport ${port}`, ...matches.filter((m) => !/-p |--dport|icmp|multiport|^(! )?-d |dst-range/.test(m)), `-j DNAT --to-destination ${target}`].join(' ')
+      return [`ip daddr ${T.hostUplinkAddr} ${proto} dport ${port}`, ...matches.filter((m) => !/l4proto|dport|icmp/.test(m)), `dnat ${at.family === 'inet' ? 'ip ' : ''}to ${target}`].join(' ')
+    }
+    const how = rng.pick(['masq', 'masq', 'snat-up', 'snat-br'])
+    const target = how === 'masq' ? (ipt ? '-j MASQUERADE' : 'masquerade') : ipt ? `-j SNAT --to-source ${how === 'snat-up' ? T.hostUplinkAddr : T.hostBridgeAddr}` : `snat ${at.family === 'inet' ? 'ip ' : ''}to ${how === 'snat-up' ? T.hostUplinkAddr : T.hostBridgeAddr}`
+    return [ipt ? `-o ${T.uplink}` : `oifname "${T.uplink}"`, ...matches.filter((m) => !/-o |oifname|physdev/.test(m)), target].join(' ')
+  }
+  const actions = ['accept', 'accept', 'drop', 'drop', 'reject', 'return', 'none']
+  if (chain.targets.length > 0) actions.push('jump', 'jump', 'goto')
+  if (marks && at.family !== 'bridge' && at.family !== 'netdev') actions.push('mark', 'ctmark', 'ctsave', 'ctrestore')
+  const a = rng.pick(actions)
+  const t = chain.targets.length > 0 ? rng.pick(chain.targets) : ''
+  // REJECT: the filter table's INPUT, FORWARD and OUTPUT for iptables, those hooks of ip/inet for nft.
+  const rejectable = at.family !== 'netdev' && at.family !== 'bridge' && ['input', 'forward', 'output'].includes(at.hook) && (!ipt || at.table === 'filter')
+  const verdict = {
+    accept: ipt ? '-j ACCEPT' : 'accept',
+    drop: ipt ? '-j DROP' : 'drop',
+    reject: rejectable ? (ipt ? '-j REJECT' : 'reject') : ipt ? '-j DROP' : 'drop',
+    return: ipt ? '-j RETURN' : 'return',
+    none: ipt ? '' : 'counter',
+    jump: ipt ? `-j ${t}` : `jump ${t}`,
+    goto: ipt ? `-g ${t}` : `goto ${t}`,
+    mark: ipt ? `-j MARK --set-xmark 0x${rng.int(1, 2)}/0xffffffff` : `meta mark set 0x${rng.int(1, 2)}`,
+    ctmark: ipt ? `-j CONNMARK --set-xmark 0x${rng.int(1, 2)}/0xffffffff` : `ct mark set 0x${rng.int(1, 2)}`,
+    ctsave: ipt ? '-j CONNMARK --save-mark' : 'ct mark set meta mark',
+    ctrestore: ipt ? '-j CONNMARK --restore-mark' : 'meta mark set ct mark',
+  }[a]!
+  const text = [...matches, verdict].filter((x) => x !== '').join(' ')
+  return ipt ? text : text === '' ? 'counter' : text
+}
+
+/** iptables keeps the nat table from filtering and marking: such a target there becomes a RETURN. */
+const natSafe = (text: string) => text.replace(/-j (DROP|REJECT|MARK|CONNMARK)\b.*$/, '-j RETURN')
+
+const IPT_TABLES: Record<string, string[]> = {
+  raw: ['PREROUTING', 'OUTPUT'],
+  mangle: ['PREROUTING', 'INPUT', 'FORWARD', 'OUTPUT', 'POSTROUTING'],
+  nat: ['PREROUTING', 'INPUT', 'OUTPUT', 'POSTROUTING'],
+  filter: ['INPUT', 'FORWARD', 'OUTPUT'],
+}
+
+/** An iptables-restore input: some tables, each with its built-in chains and a few user chains. */
+function iptablesRuleset(rng: Rng, prefix: string): string {
+  const out: string[] = []
+  for (const table of Object.keys(IPT_TABLES)) {
+    if (!rng.chance(table === 'filter' ? 0.7 : 0.4)) continue
+    const users = Array.from({length: rng.int(0, 2)}, (_, i) => `${prefix}${i}`)
+    out.push(`*${table}`)
+    const builtins = IPT_TABLES[table].filter(() => rng.chance(0.7))
+    for (const c of builtins) out.push(`:${c} ${table === 'filter' && rng.chance(0.2) ? 'DROP' : 'ACCEPT'} [0:0]`)
+    for (const u of users) out.push(`:${u} - [0:0]`)
+    for (const c of builtins) {
+      const hook = c.toLowerCase()
+      const at: Place = {syntax: 'ipt', family: 'ip', hook, table}
+      const nat = table === 'nat' ? (c === 'PREROUTING' ? 'dnat' : c === 'POSTROUTING' ? 'snat' : undefined) : undefined
+      for (let i = rng.int(0, 3); i > 0; i--) {
+        const text = table === 'nat' && nat && rng.chance(0.6) ? rule(rng, at, {name: c, targets: []}, nat, false) : rule(rng, at, {name: c, targets: users}, undefined, table === 'mangle' || table === 'filter')
+        // Only a nat rule's own translation belongs in nat; other actions there are accept/return/jump.
+        out.push(`-A ${c} ${table === 'nat' ? natSafe(text) : text}`.trimEnd())
+      }
+    }
+    users.forEach((u, i) => {
+      // A user chain is reached from any hook: only matches valid everywhere (no devices, no physdev).
+      const at: Place = {syntax: 'ipt', family: 'ip', hook: 'output', table}
+      for (let n = rng.int(1, 3); n > 0; n--) {
+        const text = rule(rng, at, {name: u, targets: users.slice(i + 1)}, undefined, table !== 'nat' && table !== 'raw')
+        out.push(`-A ${u} ${table === 'nat' ? natSafe(text) : text.replace(/-j REJECT/, '-j DROP')}`.trimEnd())
+      }
+    })
+    out.push('COMMIT')
+  }
+  return out.length > 0 ? `${out.join('\n')}\n` : ''
+}
+
+const NFT_HOOKS = ['prerouting', 'input', 'forward', 'output', 'postrouting']
+const PRIORITIES = [-300, -200, -150, -100, -50, 0, 0, 0, 10, 50, 100, 150]
+
+function nftChainBody(rng: Rng, at: Place, chain: ChainSpec, nat: 'dnat' | 'snat' | undefined, count: number): string[] {
+  const lines: string[] = []
+  // Marks are set and read in the IP families only (the bridge and netdev hooks' order around them is not the point here).
+  const marks = at.family === 'ip' || at.family === 'inet'
+  for (let i = 0; i < count; i++) lines.push(nat && rng.chance(0.6) ? rule(rng, at, chain, nat, false) : rule(rng, at, chain, undefined, marks).replace(/ reject$/, nat ? ' return' : ' reject'))
+  return lines
+}
+
+/** A native nft table of one family: base chains on random hooks and priorities, user chains, a set. */
+function nftTable(rng: Rng, family: 'ip' | 'inet' | 'bridge' | 'netdev', name: string): string {
+  const lines = [`table ${family} ${name} {`]
+  lines.push(`  set addrs { type ipv4_addr; flags interval; elements = { ${rng.pick([T.guests[0], T.subnet, T.internet])}, ${rng.pick([T.outside, T.hostUplinkAddr])} } }`)
+  const users = family === 'netdev' ? [] : Array.from({length: rng.int(0, 2)}, (_, i) => `u${i}`)
+  const bases = rng.int(1, 3)
+  for (let b = 0; b < bases; b++) {
+    let hook: string
+    let head: string
+    let nat: 'dnat' | 'snat' | undefined
+    if (family === 'netdev') {
+      hook = rng.pick(['ingress', 'ingress', 'egress'])
+      const dev = hook === 'ingress' ? rng.pick([T.ports[0], T.ports[1], T.uplink, T.bridge]) : rng.pick([T.uplink, T.ports[1], T.bridge])
+      head = `type filter hook ${hook} device "${dev}" priority ${rng.pick([-10, 0, 0, 10])}; policy accept;`
+    } else if (family === 'bridge') {
+      hook = rng.pick(['prerouting', 'input', 'forward', 'output', 'postrouting'])
+      head = `type filter hook ${hook} priority ${rng.pick([-300, -200, 0, 0, 100])}; policy ${rng.chance(0.05) ? 'drop' : 'accept'};`
+    } else {
+      const natChain = rng.chance(0.25)
+      hook = natChain ? rng.pick(['prerouting', 'postrouting']) : rng.pick(NFT_HOOKS)
+      nat = natChain ? (hook === 'prerouting' ? 'dnat' : 'snat') : undefined
+      head = natChain ? `type nat hook ${hook} priority ${rng.pick([-100, -100, 0, 100, 100, 50])}; policy accept;` : `type filter hook ${hook} priority ${rng.pick(PRIORITIES)}; policy ${rng.chance(0.12) ? 'drop' : 'accept'};`
+    }
+    const at: Place = {syntax: 'nft', family, hook, table: name}
+    lines.push(`  chain b${b} {`, `    ${head}`)
+    for (const r of nftChainBody(rng, at, {name: `b${b}`, targets: nat ? [] : users}, nat, rng.int(0, 4))) lines.push(`    ${r}`)
+    lines.push('  }')
+  }
+  users.forEach((u, i) => {
+    lines.push(`  chain ${u} {`)
+    const at: Place = {syntax: 'nft', family, hook: 'forward', table: name}
+    for (let n = rng.int(1, 3); n > 0; n--) {
+      // Devices and reject depend on the hook that reaches a user chain: leave them to base chains.
+      const text = rule(rng, at, {name: u, targets: users.slice(i + 1)}, undefined, family !== 'bridge')
+      lines.push(`    ${text.replace(/(iif|oif)name (!= )?"[^"]*" ?/g, '').replace(/(^| )reject$/, '$1drop') || 'counter'}`)
+    }
+    lines.push('  }')
+  })
+  lines.push('}')
+  return lines.join('\n')
+}
+
+export interface GeneratedRuleset {
+  seed: number
+  /** br_netfilter on (bridge-nf-call-iptables=1) for this ruleset. */
+  brnf: boolean
+  legacy: string
+  iptablesNft: string
+  nft: string
+  /** A native rule added behind iptables-nft's back (its table becomes "incompatible"), or empty. */
+  incompatible: string
+  /** The ipset kdxaddr members. */
+  ipset: string[]
+}
+
+export function generate(seed: number, brnfAvailable: boolean): GeneratedRuleset {
+  const rng = new Rng(seed)
+  const legacy = rng.chance(0.35) ? iptablesRuleset(rng, 'L') : ''
+  const iptablesNft = rng.chance(0.6) ? iptablesRuleset(rng, 'N') : ''
+  const tables: string[] = []
+  if (rng.chance(0.5)) tables.push(nftTable(rng, 'inet', 'kf'))
+  if (rng.chance(0.35)) tables.push(nftTable(rng, 'ip', 'kn'))
+  if (rng.chance(0.3)) tables.push(nftTable(rng, 'bridge', 'kb'))
+  if (rng.chance(0.25)) tables.push(nftTable(rng, 'netdev', 'kd'))
+  const incompatible = /^\*filter\n(:.*\n)*:FORWARD /m.test(iptablesNft) && rng.chance(0.05) ? `add rule ip filter FORWARD ip saddr ${rng.pick([T.guests[0], T.internet])} ct state new counter drop\n` : ''
+  return {
+    seed,
+    brnf: brnfAvailable && rng.chance(0.5),
+    legacy,
+    iptablesNft,
+    nft: tables.join('\n') + (tables.length > 0 ? '\n' : ''),
+    incompatible,
+    ipset: [rng.pick([T.guests[0], T.guests[1], T.internet]), rng.pick([T.outside, T.hostUplinkAddr, T.hostBridgeAddr])],
+  }
+}

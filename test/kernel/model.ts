@@ -1,0 +1,173 @@
+/**
+ * kvmdoctor's verdict on each packet of the differential test: the facts the real probes read in the host
+ * namespace (netfilter, links), compiled once, and each packet walked through the hooks the kernel runs for
+ * it on this topology, in kernel order: netdev ingress, the bridge hooks, the IP hooks (through br_netfilter
+ * for frames the bridge handles when it is on), netdev egress; replies and later packets of a connection
+ * with conntrack's state and its NAT binding.
+ */
+import type {Link} from '../../probes/links.js'
+import {type CompiledRuleset, compile} from '../../src/datapath/netfilter/compile.js'
+import {type Branch, type EvalContext, type HookLayer, assumptionKey, runHook, startBranch} from '../../src/datapath/netfilter/evaluate.js'
+import type {NfPacket} from '../../src/datapath/netfilter/packet.js'
+import {parseIp, parsePrefix, rangeContains} from '../../src/lib/addr.js'
+import type {NfHook, NfRuleset} from '../../src/lib/netfilter.js'
+import {TOPOLOGY as T} from './generator.js'
+import type {Role} from './topology.js'
+
+export const ADDRESS: Record<Role, string> = {g1: T.guests[0], g2: T.guests[1], out: T.outside, host: T.hostUplinkAddr}
+const PORT_OF: Record<string, string> = {[T.guests[0]]: T.ports[0], [T.guests[1]]: T.ports[1]}
+
+/** Where a packet to this address ends up on this topology (the host's routes, the outside's addresses). */
+export function roleOf(addr: string): Role {
+  if (addr === T.guests[0]) return 'g1'
+  if (addr === T.guests[1]) return 'g2'
+  if (addr === T.hostBridgeAddr || addr === T.hostUplinkAddr) return 'host'
+  return 'out'
+}
+
+export interface Fate {
+  status: 'pass' | 'drop' | 'unknown'
+  /** pass: where it arrives and as what. */
+  at?: Role
+  packet?: NfPacket
+  /** unknown: why (the rules the walk could not decide, or the branches that ended apart). */
+  reason?: string
+  /** pass: the connection mark the packet left conntrack with (a later packet of the connection starts with it). */
+  ctMark?: number | 'unknown'
+  /** drop: by a reject (the sender hears of it at once), not in silence. */
+  rejected?: boolean
+}
+
+const DEVICE_FIELDS = {iifname: undefined, oifname: undefined, ibrname: undefined, obrname: undefined, physIn: undefined, physOut: undefined, bridged: false}
+
+export class HostModel {
+  readonly rs: CompiledRuleset
+  readonly ctx: EvalContext
+  constructor(
+    readonly ruleset: NfRuleset,
+    links: Link[],
+    readonly brnf: boolean,
+  ) {
+    const addrs = links.flatMap((l) => l.addresses.filter((a) => a.family === 'inet').map((a) => ({...a, dev: l.name})))
+    const local = new Set(addrs.map((a) => a.address))
+    const broadcast = new Set(['255.255.255.255', ...addrs.map((a) => broadcastOf(`${a.address}/${a.prefix}`)).filter((b): b is string => b !== undefined)])
+    this.rs = compile(ruleset, {hostAddresses: [...local, ...broadcast]})
+    this.ctx = {
+      addressType: (addr, _family, device) => {
+        if (device !== undefined) return addrs.some((a) => a.dev === device && a.address === addr) ? ['local'] : broadcast.has(addr) ? ['broadcast'] : ['unicast']
+        if (local.has(addr)) return ['local']
+        if (broadcast.has(addr)) return ['broadcast']
+        const ip = parseIp(addr)
+        return ip && ip.value >> 28n === 0xen ? ['multicast'] : ['unicast']
+      },
+      addressOf: (dev) => addrs.find((a) => a.dev === dev)?.address,
+    }
+  }
+
+  private hook(bs: Branch[], hook: NfHook, layer: HookLayer, view: Partial<NfPacket>): Branch[] {
+    return runHook(this.rs, hook, layer, bs.map((b) => (b.status === 'accept' ? {...b, packet: {...b.packet, ...DEVICE_FIELDS, ...view}} : b)), this.ctx)
+  }
+
+  /** A packet sent by `from` (its first hop into the host), to wherever the host sends it. */
+  walk(from: Role, packet: NfPacket): Fate {
+    let bs = [startBranch(packet)]
+    const arrivals: {b: Branch; at?: Role}[] = []
+    const done = (list: Branch[], at?: Role) => list.forEach((b) => arrivals.push({b, at: b.status === 'accept' ? at : undefined}))
+    if (from === 'g1' || from === 'g2') {
+      const port = PORT_OF[ADDRESS[from]]
+      bs = this.hook(bs, 'ingress', 'netdev', {iifname: port})
+      bs = this.hook(bs, 'prerouting', 'bridge', {iifname: port, ibrname: T.bridge})
+      // br_netfilter runs the IP prerouting hook inside the bridge's (bridge in, port for physdev).
+      if (this.brnf) bs = this.hook(bs, 'prerouting', 'ip', {iifname: T.bridge, physIn: port})
+      const other = PORT_OF[packet.dst]
+      if (other !== undefined && other !== port) {
+        // Bridged to the other guest's port.
+        const ports = {physIn: port, physOut: other, bridged: true}
+        bs = this.hook(bs, 'forward', 'bridge', {iifname: port, oifname: other, ibrname: T.bridge, obrname: T.bridge})
+        if (this.brnf) bs = this.hook(bs, 'forward', 'ip', {iifname: T.bridge, oifname: T.bridge, ...ports})
+        bs = this.hook(bs, 'postrouting', 'bridge', {oifname: other, obrname: T.bridge})
+        if (this.brnf) bs = this.hook(bs, 'postrouting', 'ip', {oifname: T.bridge, ...ports})
+        bs = this.hook(bs, 'egress', 'netdev', {oifname: other})
+        done(bs, roleOf(packet.dst))
+      } else {
+        bs = this.hook(bs, 'input', 'bridge', {iifname: port, ibrname: T.bridge})
+        bs = this.hook(bs, 'ingress', 'netdev', {iifname: T.bridge})
+        if (!this.brnf) bs = this.hook(bs, 'prerouting', 'ip', {iifname: T.bridge})
+        // br_netfilter's data stays with the packet: physdev still sees the port it came in by.
+        this.routed(bs, T.bridge, this.brnf ? port : undefined, done)
+      }
+    } else if (from === 'out') {
+      bs = this.hook(bs, 'ingress', 'netdev', {iifname: T.uplink})
+      bs = this.hook(bs, 'prerouting', 'ip', {iifname: T.uplink})
+      this.routed(bs, T.uplink, undefined, done)
+    } else {
+      const oif = roleOf(packet.dst) === 'out' ? T.uplink : T.bridge
+      bs = this.hook(bs, 'output', 'ip', {oifname: oif})
+      bs = this.hook(bs, 'postrouting', 'ip', {oifname: oif})
+      if (oif === T.uplink) {
+        bs = this.hook(bs, 'egress', 'netdev', {oifname: T.uplink})
+        done(bs, 'out')
+      } else {
+        done(this.toGuest(bs), roleOf(packet.dst))
+      }
+    }
+    return fateOf(arrivals)
+  }
+
+  /** After prerouting: each branch by its own (perhaps translated) destination: input, or forward and out. */
+  private routed(bs: Branch[], iif: string, physIn: string | undefined, done: (bs: Branch[], at?: Role) => void): void {
+    done(bs.filter((b) => b.status !== 'accept'))
+    const byDest = new Map<Role, Branch[]>()
+    for (const b of bs) if (b.status === 'accept') (byDest.get(roleOf(b.packet.dst)) ?? byDest.set(roleOf(b.packet.dst), []).get(roleOf(b.packet.dst))!).push(b)
+    for (const [role, list] of byDest) {
+      if (role === 'host') {
+        done(this.hook(list, 'input', 'ip', {iifname: iif, physIn}), 'host')
+        continue
+      }
+      const oif = role === 'out' ? T.uplink : T.bridge
+      let next = this.hook(list, 'forward', 'ip', {iifname: iif, oifname: oif, physIn})
+      next = this.hook(next, 'postrouting', 'ip', {iifname: iif, oifname: oif, physIn})
+      if (role === 'out') done(this.hook(next, 'egress', 'netdev', {oifname: T.uplink}), 'out')
+      else done(this.toGuest(next), role)
+    }
+  }
+
+  /** Out of the bridge device to a guest's port (no br_netfilter pass: the frame is the host's own). */
+  private toGuest(bs: Branch[]): Branch[] {
+    const port = (b: Branch) => PORT_OF[b.packet.dst]
+    let out = this.hook(bs, 'egress', 'netdev', {oifname: T.bridge})
+    out = out.map((b) => (b.status === 'accept' ? {...b, packet: {...b.packet, ...DEVICE_FIELDS, oifname: port(b), obrname: T.bridge}} : b))
+    out = runHook(this.rs, 'output', 'bridge', out, this.ctx)
+    out = runHook(this.rs, 'postrouting', 'bridge', out, this.ctx)
+    return out.flatMap((b) => (b.status === 'accept' ? this.hook([b], 'egress', 'netdev', {oifname: port(b)}) : [b]))
+  }
+}
+
+function broadcastOf(prefix: string): string | undefined {
+  const r = parsePrefix(prefix)
+  if (!r || r.family !== 4 || r.hi === r.lo) return undefined
+  return [24n, 16n, 8n, 0n].map((s) => String((r.hi >> s) & 255n)).join('.')
+}
+
+export const inPrefix = (addr: string, prefix: string) => {
+  const ip = parseIp(addr)
+  const r = parsePrefix(prefix)
+  return !!ip && !!r && rangeContains(r, ip.family, ip.value)
+}
+
+/** One fate from a walk's branches: decided when every branch ended alike (and arrived at the same place as the same packet). */
+function fateOf(arrivals: {b: Branch; at?: Role}[]): Fate {
+  const keys = new Set(arrivals.map(({b, at}) => (b.status === 'accept' ? `pass ${at} ${b.packet.src}:${b.packet.sport ?? ''}>${b.packet.dst}:${b.packet.dport ?? ''}` : b.status)))
+  const first = arrivals[0]
+  if (keys.size === 1 && first.b.status !== 'unknown') {
+    if (first.b.status === 'drop') return {status: 'drop', rejected: arrivals.every(({b}) => b.decidedBy?.action === 'reject')}
+    const marks = new Set(arrivals.map(({b}) => b.packet.ct.mark))
+    return {status: 'pass', at: first.at, packet: first.b.packet, ctMark: marks.size === 1 ? first.b.packet.ct.mark : 'unknown'}
+  }
+  const why = new Set<string>()
+  for (const {b} of arrivals) {
+    if (b.status === 'unknown' && b.decidedBy) why.add(`${b.decidedBy.chain.family} ${b.decidedBy.chain.table} ${b.decidedBy.chain.chain}: ${b.decidedBy.note ?? b.decidedBy.rule?.text ?? ''}`)
+    for (const a of b.assumptions) why.add(`${a.step.chain.family} ${a.step.chain.table} ${a.step.chain.chain}: ${a.step.rule?.text ?? ''} (${a.step.note ?? assumptionKey(a)})`)
+  }
+  return {status: 'unknown', reason: why.size > 0 ? [...why].join('; ') : `branches end apart: ${[...keys].join(' | ')}`}
+}

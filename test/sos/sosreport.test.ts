@@ -1,0 +1,159 @@
+import lzma from 'lzma-native'
+import {linkSync, mkdirSync, mkdtempSync, readFileSync, symlinkSync, writeFileSync} from 'node:fs'
+import {tmpdir} from 'node:os'
+import {dirname, join} from 'node:path'
+import {gzipSync} from 'node:zlib'
+import * as tar from 'tar'
+import {describe, expect, it} from 'vitest'
+import {diagnose} from '../../src/core/diagnose.js'
+import {UserError} from '../../src/core/errors.js'
+import {openSource} from '../../src/core/source.js'
+import {SOS_WANTED, openSosreport, sosCommandFile} from '../../src/core/sosreport.js'
+import {openSosArchive} from '../../src/core/sosreport-tree.js'
+
+const data = (file: string) => readFileSync(join(import.meta.dirname, '../data/sos/iproute', file), 'utf8')
+
+/** A small sosreport in sos 4.0's layout: networking (ip, no nft: skipped), kernel (sysctl -a), date, host. */
+function sosFiles(): Record<string, string> {
+  const manifest = {
+    version: '4.0',
+    cmdline: 'report --batch -o networking,kernel,date,host',
+    start_time: '2026-12-05 03:58:18.107890',
+    components: {
+      report: {
+        plugins: {
+          networking: {commands: ['ip -d address', 'ip route show table all', 'ip -6 route show table all', 'ip -4 rule', 'ip -6 rule', 'ip -s -s neigh show'].map((exec) => ({exec, filepath: `sos_commands/networking/${sosCommandFile(exec)}`, return_code: 0})), files: []},
+          kernel: {commands: [{exec: 'sysctl -a', filepath: 'sos_commands/kernel/sysctl_-a', return_code: 0}], files: [{specification: '/proc/modules', files_copied: ['proc/modules']}]},
+          date: {commands: [{exec: 'date --utc', filepath: 'sos_commands/date/date_--utc', return_code: 0}], files: []},
+          host: {commands: [{exec: 'hostname', filepath: 'sos_commands/host/hostname', return_code: 0}], files: []},
+        },
+      },
+    },
+  }
+  return {
+    'sos_reports/manifest.json': JSON.stringify(manifest),
+    'sos_logs/sos.log': "2026-12-05 03:58:18,344 WARNING: [plugin:networking] skipped command 'nft list ruleset': required kmods missing: nf_tables. \n",
+    'sos_commands/networking/ip_-d_address': data('ip_-d_address'),
+    'sos_commands/networking/ip_route_show_table_all': data('ip_route_show_table_all'),
+    'sos_commands/networking/ip_-6_route_show_table_all': data('ip_-6_route_show_table_all'),
+    'sos_commands/networking/ip_-4_rule': data('ip_-4_rule'),
+    'sos_commands/networking/ip_-6_rule': data('ip_-6_rule'),
+    'sos_commands/networking/ip_-s_-s_neigh_show': data('ip_-s_-s_neigh_show'),
+    'sos_commands/kernel/sysctl_-a': 'kernel.hostname = kdhost\nkernel.osrelease = 6.1.0-kd\nnet.ipv4.ip_forward = 0\nnet.ipv4.conf.virbr9.rp_filter = 2\nnet.ipv4.conf.dummy0/100.rp_filter = 1\n',
+    'proc/modules': 'bridge 311296 0 - Live 0x0000000000000000\n',
+    'sos_commands/date/date_--utc': 'Sat Dec  5 03:58:19 UTC 2026\n',
+    'sos_commands/host/hostname': 'kdhost\n',
+    'version.txt': 'sosreport: 4.0\n',
+  }
+}
+
+const scratch = () => mkdtempSync(join(tmpdir(), 'kd-sos-'))
+
+function writeTree(root: string, files: Record<string, string>): string {
+  for (const [path, text] of Object.entries(files)) {
+    mkdirSync(dirname(join(root, path)), {recursive: true})
+    writeFileSync(join(root, path), text)
+  }
+  return root
+}
+
+/** A tar archive of raw entries (paths and types as given: hostile ones too). */
+function rawTar(entries: {path: string; body?: string; type?: 'File' | 'Directory' | 'SymbolicLink' | 'Link' | 'FIFO'; linkpath?: string}[]): Buffer {
+  const blocks: Buffer[] = []
+  for (const e of entries) {
+    const body = Buffer.from(e.body ?? '')
+    const header = new tar.Header({path: e.path, type: e.type ?? 'File', size: e.type && e.type !== 'File' ? 0 : body.length, mode: 0o644, mtime: new Date(0), linkpath: e.linkpath})
+    const block = Buffer.alloc(512)
+    header.encode(block)
+    blocks.push(block)
+    if (body.length > 0 && (e.type ?? 'File') === 'File') blocks.push(body, Buffer.alloc((512 - (body.length % 512)) % 512))
+  }
+  blocks.push(Buffer.alloc(1024))
+  return Buffer.concat(blocks)
+}
+
+const top = 'sosreport-kdhost-2026-12-05-abcdef'
+const asEntries = (files: Record<string, string>) => Object.entries(files).map(([path, body]) => ({path: `${top}/${path}`, body}))
+const xz = (buffer: Buffer) => lzma.compress(buffer, {preset: 1}) as unknown as Promise<Buffer>
+
+async function findingsAndProbes(from: string) {
+  const source = await openSource({from, timeoutMs: 1000})
+  const d = await diagnose({runner: source.runner, options: source.recordedOptions!, version: 'test'}).finally(() => source.close())
+  return {d: {...d, source: source.describe?.()}, source}
+}
+
+describe('a sosreport as a source', () => {
+  it('a directory, a .tar.gz and a .tar.xz of one sosreport give the same facts, read from sos text outputs', async () => {
+    const dir = writeTree(join(scratch(), top), sosFiles())
+    const gz = join(scratch(), 'sosreport.tar.gz')
+    writeFileSync(gz, gzipSync(rawTar(asEntries(sosFiles()))))
+    const tarXz = join(scratch(), 'sosreport.tar.xz')
+    writeFileSync(tarXz, await xz(rawTar(asEntries(sosFiles()))))
+    const runs = await Promise.all([dir, gz, tarXz].map(findingsAndProbes))
+    const facts = runs.map((r) => JSON.stringify([r.d.facts.links, r.d.facts.routes, r.d.facts.sysctl, r.d.facts.host, r.d.facts['ip-rules']].map((f) => ({...f, durationMs: 0}))))
+    expect(facts[1]).toBe(facts[0])
+    expect(facts[2]).toBe(facts[0])
+    const {d} = runs[2]
+    expect(d.host).toBe('kdhost')
+    expect(d.capturedAt).toBe('2026-12-05T03:58:19.000Z')
+    expect(d.facts.sysctl).toMatchObject({ok: true, data: {values: {'net.ipv4.ip_forward': 0, 'net.ipv4.conf.virbr9.rp_filter': 2, 'net.ipv4.conf.dummy0.100.rp_filter': 1}}})
+    expect(d.facts.links).toMatchObject({ok: true})
+    // Not collected: not "absent". nft was skipped by sos: the netfilter probe is unavailable, with the option that collects it.
+    expect(d.facts.netfilter).toMatchObject({ok: false})
+    expect(d.notChecked.map((n) => n.ruleId)).toContain('forward-policy-drop')
+    const nft = d.source?.notCollected.find((n) => n.input === 'nft -j list ruleset')
+    expect(nft).toMatchObject({reason: expect.stringContaining('required kmods missing: nf_tables'), collect: 'sos report -o networking --allow-system-changes'})
+    expect(d.source).toMatchObject({kind: 'sosreport', sosVersion: '4.0', host: 'kdhost'})
+  })
+
+  it('refuses archives with traversal, absolute paths, hard links or devices, before reading anything', async () => {
+    const cases: [string, Parameters<typeof rawTar>[0]][] = [
+      ['path escapes', [{path: `${top}/../../etc/cron.d/x`, body: 'x'}]],
+      ['absolute path', [{path: '/etc/passwd', body: 'x'}]],
+      ['hard link', [{path: `${top}/proc/modules`, type: 'Link', linkpath: '/etc/shadow'}]],
+      ['FIFO entry', [{path: `${top}/fifo`, type: 'FIFO'}]],
+    ]
+    for (const [why, entries] of cases) {
+      const file = join(scratch(), 'bad.tar.gz')
+      writeFileSync(file, gzipSync(rawTar([...asEntries(sosFiles()), ...entries])))
+      await expect(openSosArchive(file, SOS_WANTED), why).rejects.toThrow(new RegExp(why.replace('path escapes', 'escapes')))
+    }
+  })
+
+  it('follows links inside the sosreport only: a link out of it reads as an error, never the analysing host', async () => {
+    const file = join(scratch(), 'links.tar.gz')
+    writeFileSync(file, gzipSync(rawTar([
+      ...asEntries(sosFiles()),
+      {path: `${top}/etc/hostname`, type: 'SymbolicLink', linkpath: '../../../../../../etc/hostname'},
+      {path: `${top}/proc/misc`, type: 'SymbolicLink', linkpath: '../sos_commands/host/hostname'},
+    ])))
+    const tree = await openSosArchive(file, SOS_WANTED)
+    expect(tree.read('etc/hostname')).toMatchObject({error: expect.stringContaining('links out of the sosreport')})
+    expect(tree.read('proc/misc')).toEqual({text: 'kdhost\n', truncated: false})
+    const dir = writeTree(join(scratch(), top), sosFiles())
+    symlinkSync('/etc/passwd', join(dir, 'etc-passwd'))
+    linkSync(join(dir, 'version.txt'), join(dir, 'hardlinked'))
+    const runner = await openSosreport(dir, {directory: true})
+    expect(runner.tree.read('etc-passwd')).toMatchObject({error: expect.stringContaining('out of the sosreport')})
+    expect(runner.tree.read('hardlinked')).toMatchObject({error: expect.stringContaining('hard link')})
+  })
+
+  it('bounds what it decompresses: every byte, padding after the end of the archive included', async () => {
+    const file = join(scratch(), 'bomb.tar.xz')
+    // 8 MiB of zeros after the tar's end, a few KiB compressed (the limit is set low here; by default it is 4 GiB).
+    writeFileSync(file, await xz(Buffer.concat([rawTar(asEntries(sosFiles())), Buffer.alloc(8 * 1024 * 1024)])))
+    expect(readFileSync(file).length).toBeLessThan(64 * 1024)
+    const refused = openSosArchive(file, SOS_WANTED, {decompressedBytes: 2 * 1024 * 1024})
+    await expect(refused).rejects.toThrow(UserError)
+    await expect(refused).rejects.toThrow(/decompresses to more than 2\.0 MiB/)
+    const many = join(scratch(), 'many.tar.gz')
+    writeFileSync(many, gzipSync(rawTar([...asEntries(sosFiles()), ...Array.from({length: 50}, (_, i) => ({path: `${top}/x/${i}`, body: ''}))])))
+    await expect(openSosArchive(many, SOS_WANTED, {entries: 40})).rejects.toThrow(/more than 40 entries/)
+  })
+
+  it('is told from a kvmdoctor bundle and from other archives', async () => {
+    const other = join(scratch(), 'other.tar.gz')
+    writeFileSync(other, gzipSync(rawTar([{path: 'project/README', body: 'x'}])))
+    await expect(openSource({from: other, timeoutMs: 1000})).rejects.toThrow(UserError)
+  })
+})
