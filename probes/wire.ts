@@ -273,6 +273,11 @@ export interface WireInterface {
   received: number
   /** A capture stopped at its packet or byte cap: the counts are a floor, not the whole. */
   capped: boolean
+  /**
+   * The capture took the answers it gets (DNS replies, ICMP errors, others' multicast neighbour
+   * advertisements); false in recordings made before kvmdoctor captured them: what needs them is not judged.
+   */
+  answersHeard: boolean
   /** Every IPv4 address the guest used as its own, and where: ARP sender of its requests and announcements, IPv4 source. */
   addresses: {ip: string; via: ('arp' | 'ip')[]}[]
   arp: Record<ArpKind, number>
@@ -325,7 +330,7 @@ const isUnicastIpv4 = (ip: string) => {
 }
 
 /** One guest interface's facts from the packets heard on its tap. */
-export function summarise(domain: string, tap: string, mac: string, packets: WirePacket[], capped: boolean): WireInterface {
+export function summarise(domain: string, tap: string, mac: string, packets: WirePacket[], capped: boolean, answersHeard = true): WireInterface {
   const mine = mac.toLowerCase()
   const addresses = new Map<string, Set<'arp' | 'ip'>>()
   const use = (ip: string, via: 'arp' | 'ip') => {
@@ -339,6 +344,7 @@ export function summarise(domain: string, tap: string, mac: string, packets: Wir
     sent: 0,
     received: 0,
     capped,
+    answersHeard,
     addresses: [],
     arp: {request: 0, reply: 0, probe: 0, announcement: 0},
     arpAsked: [],
@@ -472,12 +478,17 @@ export function summarise(domain: string, tap: string, mac: string, packets: Wir
  * gets (a bridged tap also carries the LAN's broadcasts). Decoded: its ARP and ICMPv6, every DHCP
  * frame, and others' multicast neighbour advertisements (the answer to its duplicate address
  * detection). Quiet: everything else it sends, and the DNS answers and ICMP errors that come back.
+ * `ownFrames` is the narrower pair kvmdoctor captured before it took the answers: replaying a
+ * recording made then runs these (and judges nothing that needs the answers).
  */
-export function captureArgv(tap: string, mac: string): {decoded: string[]; quiet: string[]} {
+export function captureArgv(tap: string, mac: string, scope: 'with-answers' | 'own-frames' = 'with-answers'): {decoded: string[]; quiet: string[]} {
   const dhcp = 'udp port 67 or udp port 68'
+  const decoded = ['tcpdump', '-i', tap, '-n', '-e', '-vv', '-l', '-s', '600', '-c', String(WIRE_LIMITS.decoded.packets)]
+  const quiet = ['tcpdump', '-i', tap, '-n', '-e', '-q', '-l', '-s', '96', '-c', String(WIRE_LIMITS.quiet.packets)]
+  if (scope === 'own-frames') return {decoded: [...decoded, `(ether host ${mac} and (arp or icmp6)) or (${dhcp})`], quiet: [...quiet, `ether src ${mac} and not (arp or icmp6 or ${dhcp})`]}
   return {
-    decoded: ['tcpdump', '-i', tap, '-n', '-e', '-vv', '-l', '-s', '600', '-c', String(WIRE_LIMITS.decoded.packets), `(ether host ${mac} and (arp or icmp6)) or (${dhcp}) or (icmp6 and ip6 multicast and ip6[40] == 136)`],
-    quiet: ['tcpdump', '-i', tap, '-n', '-e', '-q', '-l', '-s', '96', '-c', String(WIRE_LIMITS.quiet.packets), `(ether src ${mac} and not (arp or icmp6 or ${dhcp})) or (ether dst ${mac} and (udp src port 53 or tcp src port 53 or icmp))`],
+    decoded: [...decoded, `(ether host ${mac} and (arp or icmp6)) or (${dhcp}) or (icmp6 and ip6 multicast and ip6[40] == 136)`],
+    quiet: [...quiet, `(ether src ${mac} and not (arp or icmp6 or ${dhcp})) or (ether dst ${mac} and (udp src port 53 or tcp src port 53 or icmp))`],
   }
 }
 
@@ -499,11 +510,15 @@ export const wireProbe: Probe<WireFacts> = {
     // Every capture starts now: the run lasts about the listening time, whatever the number of guests.
     await Promise.all(
       targets.map(async (t) => {
-        const argv = captureArgv(t.tap, t.mac)
-        const [decoded, quiet] = await Promise.all([
-          runner.run(argv.decoded, {listenMs, maxOutputBytes: WIRE_LIMITS.decoded.bytes}),
-          runner.run(argv.quiet, {listenMs, maxOutputBytes: WIRE_LIMITS.quiet.bytes}),
-        ])
+        const capture = (argv: {decoded: string[]; quiet: string[]}) =>
+          Promise.all([
+            runner.run(argv.decoded, {listenMs, maxOutputBytes: WIRE_LIMITS.decoded.bytes}),
+            runner.run(argv.quiet, {listenMs, maxOutputBytes: WIRE_LIMITS.quiet.bytes}),
+          ])
+        let [decoded, quiet] = await capture(captureArgv(t.tap, t.mac))
+        // A recording made before the answers were captured holds the narrower pair (only a replay answers "not recorded").
+        const answersHeard = !(decoded.errorCode === 'not-recorded' && quiet.errorCode === 'not-recorded')
+        if (!answersHeard) [decoded, quiet] = await capture(captureArgv(t.tap, t.mac, 'own-frames'))
         // Cut at the byte cap, a capture is still what was heard: kept, marked capped.
         const failed = [decoded, quiet].find((c) => c.error !== undefined && c.errorCode !== 'too-large')
         if (failed) {
@@ -513,7 +528,7 @@ export const wireProbe: Probe<WireFacts> = {
         const heardDecoded = parseTcpdump(decoded.output)
         const heardQuiet = parseTcpdump(quiet.output)
         const capped = decoded.truncated || quiet.truncated || heardDecoded.length >= WIRE_LIMITS.decoded.packets || heardQuiet.length >= WIRE_LIMITS.quiet.packets
-        facts.interfaces.push(summarise(t.domain, t.tap, t.mac, [...heardDecoded, ...heardQuiet], capped))
+        facts.interfaces.push(summarise(t.domain, t.tap, t.mac, [...heardDecoded, ...heardQuiet], capped, answersHeard))
       }),
     )
     if (targets.length > 0 && facts.interfaces.length === 0) throw new ProbeUnavailable(`cannot listen: ${Object.values(facts.errors)[0]}`)

@@ -178,7 +178,8 @@ export function judgeRequests(w: WireInterface, ctx: WireContext, segment: Segme
     : []
 
   const dnsUnanswered: DnsUnanswered[] = []
-  for (const q of w.dns) {
+  // Answers not captured (a recording made before they were): every query would look unanswered.
+  for (const q of w.answersHeard ? w.dns : []) {
     if (q.answers > 0) continue
     const span = q.lastAt - q.firstAt
     if (q.errors.length === 0 && !(q.queries >= MIN_ASKS_UNANSWERED && span >= MIN_ASK_SPAN_S)) continue

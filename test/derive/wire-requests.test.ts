@@ -65,6 +65,17 @@ describe('what a guest asks for, against who is there to answer (real captures)'
     expect(r.dnsServers).toEqual(['192.0.2.1'])
   })
 
+  it('judges no DNS server where the capture did not take the answers (a recording made before it did)', () => {
+    const net = libvirt()
+    const context = wireContextFor({type: 'network', source: 'net'}, net, links, undefined)
+    // The same queries, their answers and errors left out as the narrower capture left them out.
+    const own = heard('dns')
+    const narrow = summarise(own.domain, own.tap, own.mac, parseTcpdump(readFileSync(join(ROOT, 'test/data/wire/requests/dns.quiet.txt'), 'utf8')).filter((p) => p.src === own.mac), false, false)
+    expect(narrow.dns.every((q) => q.answers === 0 && q.errors.length === 0)).toBe(true)
+    expect(judgeRequests(narrow, context, undefined, [], () => undefined).dnsUnanswered).toEqual([])
+    expect(judgeRequests({...narrow, answersHeard: true}, context, undefined, [], () => undefined).dnsUnanswered.length).toBeGreaterThan(0)
+  })
+
   it("does not blame the guest for its own network's DNS server", () => {
     const net = libvirt()
     net.networks[0].ips[0].address = '192.0.2.9'

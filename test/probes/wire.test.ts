@@ -236,10 +236,28 @@ describe('wire probe', () => {
     expect(facts.interfaces.find((i) => i.tap === 'vnet0')!.addresses.map((a) => a.ip)).toEqual(['192.0.2.55'])
   })
 
+  it('replays a recording made before the answers were captured with the narrower captures it holds, marked so', async () => {
+    const narrow = new Set(['vnet0', 'vnet1'].flatMap((tap) => Object.values(captureArgv(tap, tap === 'vnet0' ? CLIENT : '52:54:00:aa:00:03', 'own-frames')).map((argv) => argv.join(' '))))
+    const runner = fakeRunner((argv) =>
+      narrow.has(argv.join(' ')) ? {output: argv.includes('-q') ? capture('rogue-nak.quiet.txt') : capture('rogue-nak.decoded.txt')} : {output: '', exitCode: null, error: `${argv.join(' ')}: not recorded in this snapshot`, errorCode: 'not-recorded'},
+    )
+    const facts = await collect(runner, 5)
+    expect(runner.asked).toHaveLength(8)
+    expect(facts.errors).toEqual({})
+    expect(facts.interfaces.map((i) => `${i.tap} ${i.answersHeard}`)).toEqual(['vnet0 false', 'vnet1 false'])
+    expect(facts.interfaces[0].addresses.map((a) => a.ip)).toEqual(['192.0.2.55'])
+    // Live (or a newer recording), the captures with the answers are what runs.
+    const live = await collect(fakeRunner(() => ({output: ''})), 5)
+    expect(live.interfaces.map((i) => i.answersHeard)).toEqual([true, true])
+  })
+
   it('builds tcpdump filters that send nothing and keep payload out', () => {
     const {decoded, quiet} = captureArgv('vnet0', CLIENT)
     expect(decoded).toContain('-vv')
     expect(quiet).toEqual(expect.arrayContaining(['-q', '-s', '96']))
+    // What comes back to the guest is captured too: DNS answers, ICMP errors, others' multicast neighbour advertisements.
+    expect(quiet.at(-1)).toContain(`ether dst ${CLIENT} and (udp src port 53 or tcp src port 53 or icmp)`)
+    expect(decoded.at(-1)).toContain('ip6[40] == 136')
     for (const argv of [decoded, quiet]) expect(argv).toEqual(expect.arrayContaining(['-n', '-e', '-l', '-c']))
   })
 })
