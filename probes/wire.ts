@@ -42,7 +42,7 @@ export interface WirePacket {
     hostname?: string
     routers?: string[]
     dnsServers?: string[]
-    /** Option 56, the server's reason (dnsmasq: "wrong network"). */
+    /** Option 56, the server's reason (dnsmasq: "wrong network", or "wrong address" when it already leases the client another). */
     reason?: string
   }
 }

@@ -191,6 +191,24 @@ describe('kvmdoctor ip with the wire (--listen recordings)', () => {
   })
 })
 
+describe('kvmdoctor ip with what guests ask for (--listen recordings of issue 27)', () => {
+  it('a guest whose gateway nobody answers is not ok: the verdict names the address and the network\'s own gateway; exit 1', async () => {
+    const r = await kvmdoctorCli(['ip', '--from', fixtureDir('wire-gateway-unanswered'), '--wide'])
+    expect(r.exitCode).toBe(1)
+    expect(r.stdout).toMatch(/^kdlab-wronggw01\s+running\s+vnet\d+\s+52:54:00:6b:64:71\s+default\s+192\.168\.122\.241 \(\S*wire\S*\)\s+.*gateway unanswered \(192\.168\.122\.254: nobody answers; its network's: 192\.168\.122\.1\)$/m)
+    expect(r.stdout).toMatch(/^kdlab-web01\s+running\s.*\sok$/m)
+  })
+
+  it('a wrong netmask is a warning verdict; a DNS server that does not answer leaves the address ok, with a note naming the network\'s own', async () => {
+    const netmask = await kvmdoctorCli(['ip', '--from', fixtureDir('wire-netmask-wrong'), '--wide'])
+    expect(netmask.stdout).toMatch(/^kdlab-netmask01\s.*wrong netmask \(ARPs for 192\.168\.7\.7 beyond its subnet\)$/m)
+    const dns = await kvmdoctorCli(['ip', '--from', fixtureDir('wire-dns-unanswered'), '--wide'])
+    expect(dns.exitCode).toBe(0)
+    expect(dns.stdout).toMatch(/^kdlab-wrongdns01\s.*\sok$/m)
+    expect(dns.stdout.replace(/\s+/g, ' ')).toMatch(/note: kdlab-wrongdns01 asks DNS server 203\.0\.113\.10 \(\d+ queries in [\d.]+ s, no answer: udp port 53 unreachable from 203\.0\.113\.10: no DNS server there\) \(its network's: 192\.168\.122\.1\)/)
+  })
+})
+
 describe('kvmdoctor ip reads the routes diagnose reads', () => {
   // A copy of the wire-foreign-address recording whose host routes the guest's 172.31.99.50 through its bridge.
   async function routedCopy(): Promise<string> {

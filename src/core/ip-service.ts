@@ -97,7 +97,8 @@ export function buildInventory(results: Record<string, ProbeResult>, capturedAt:
   const agent = data<GuestAgentFacts>(results['guest-agent'])
   const wire = data<WireFacts>(results.wire)
   const links = data<Link[]>(results.links)
-  const byMac = guestAddressIndex(leases, neighbours, data<ArpScanFacts>(results['arp-scan']), wire)
+  const hostAddresses = (links ?? []).flatMap((l) => l.addresses.filter((a) => a.family === 'inet').map((a) => a.address))
+  const byMac = guestAddressIndex(leases, neighbours, data<ArpScanFacts>(results['arp-scan']), wire, hostAddresses)
   for (const list of Object.values(agent?.addresses ?? {})) {
     for (const a of list) if (a.family === 'ipv4') getOrCreate(byMac, a.mac, () => []).push({ip: a.ip, source: 'agent'})
   }

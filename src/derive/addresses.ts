@@ -22,8 +22,12 @@ export interface GuestAddress {
   expiry?: number | null
 }
 
-/** Current IPv4 addresses by MAC, from every source the host has. */
-export function guestAddressIndex(leases: LeaseFacts | undefined, neighbours: Neighbour[] | undefined, arpScan: ArpScanFacts | undefined, wire?: WireFacts): Map<string, GuestAddress[]> {
+/**
+ * Current IPv4 addresses by MAC, from every source the host has. `hostAddresses` are the host's own:
+ * a guest's frame carrying one of those, or another machine's address, only as its IP source (never
+ * in its ARP) is traffic it forwards (a router guest, proxy ARP), not an address of its own.
+ */
+export function guestAddressIndex(leases: LeaseFacts | undefined, neighbours: Neighbour[] | undefined, arpScan: ArpScanFacts | undefined, wire?: WireFacts, hostAddresses: Iterable<string> = []): Map<string, GuestAddress[]> {
   const index = new Map<string, GuestAddress[]>()
   const add = (mac: string | undefined, a: GuestAddress) => {
     if (!mac || !a.ip.includes('.')) return
@@ -34,8 +38,13 @@ export function guestAddressIndex(leases: LeaseFacts | undefined, neighbours: Ne
   for (const n of neighbours ?? []) if (!n.state.includes('FAILED') && !n.state.includes('INCOMPLETE')) add(n.mac, {ip: n.ip, source: 'neighbour'})
   for (const r of arpScan?.replies ?? []) add(r.mac, {ip: r.ip, source: 'arp-scan'})
   // What a guest sent from, heard on its tap (--listen).
+  const host = new Set(hostAddresses)
+  const arpedBy = new Map<string, Set<string>>()
+  for (const i of wire?.interfaces ?? []) for (const a of i.addresses) if (a.via.includes('arp')) getOrCreate(arpedBy, a.ip, () => new Set()).add(i.mac)
+  const heldByAnother = (ip: string, mac: string) =>
+    host.has(ip) || [...index].some(([m, list]) => m !== mac && list.some((x) => x.ip === ip)) || [...(arpedBy.get(ip) ?? [])].some((m) => m !== mac)
   for (const i of wire?.interfaces ?? []) {
-    for (const a of i.addresses) add(i.mac, {ip: a.ip, source: 'wire'})
+    for (const a of i.addresses) if (a.via.includes('arp') || !heldByAnother(a.ip, i.mac)) add(i.mac, {ip: a.ip, source: 'wire'})
     // Another machine answering ARP for the guest's address, on the guest's own tap.
     for (const c of i.contested) add(c.mac, {ip: c.ip, source: 'wire'})
   }

@@ -126,7 +126,8 @@ export function buildContext(facts: Facts): DeriveContext {
       if (d.autostart) add(guestsByNetwork.autostart, net, d.name)
     }
   }
-  const addressesByMac = guestAddressIndex(facts.leases, facts.neighbours, facts.arpScan, facts.wire)
+  const hostAddresses = (facts.links ?? []).flatMap((l) => l.addresses.filter((a) => a.family === 'inet').map((a) => a.address))
+  const addressesByMac = guestAddressIndex(facts.leases, facts.neighbours, facts.arpScan, facts.wire, hostAddresses)
   const defaultRoutes = (routes ?? []).filter((r) => r.family === 'inet' && r.dst === 'default' && r.table === 'main' && r.type === 'unicast')
   const sysctlValue = (key: string): number | null => (sysctl ? (sysctl.values[key] ?? null) : null)
   return {

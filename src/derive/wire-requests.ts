@@ -217,7 +217,8 @@ export function judgeRequests(w: WireInterface, ctx: WireContext, segment: Segme
   // answers for an address someone else holds or one beyond its subnet, or for several nobody holds
   // (a whole range: proxy ARP); then every address it answers for and does not hold is another's.
   // A single address nobody else holds is a service address it carries (its VIP).
-  const own = new Set([...w.addresses.map((a) => a.ip), ...ownAddresses])
+  // An address only ever its frames' IP source that someone else holds is traffic it forwards (a router, a proxy), not its own.
+  const own = new Set([...w.addresses.filter((a) => a.via.includes('arp') || holdersOf(a.ip).length === 0).map((a) => a.ip), ...ownAddresses])
   const notOwn = w.arpAnsweredFor.filter((a) => !own.has(a.ip))
   const othersFor = notOwn.filter((a) => holdersOf(a.ip).length > 0 || (known && !onLink(a.ip)))
   const answersForOthers = othersFor.length > 0 || notOwn.length >= 2 ? notOwn.map((a) => ({ip: a.ip, holders: holdersOf(a.ip).map((h) => h.who)})) : []

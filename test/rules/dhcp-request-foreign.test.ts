@@ -11,7 +11,7 @@ describe('dhcp-request-foreign', () => {
     expect(names).toEqual([expect.stringMatching(new RegExp(`^${GUEST}/vnet\\d+$`))])
     const f = evaluation.findings[0]
     expect(f.title).toBe(`Guest ${GUEST} asks DHCP to keep 10.88.0.50, an address of another network`)
-    expect(f.evidence[0]).toMatch(/^on vnet\d+: 10\.88\.0\.50 \(init-reboot\): NAK from 192\.168\.122\.1 \(52:54:00:[0-9a-f:]+\): "wrong network"/)
+    expect(f.evidence[0]).toMatch(/^on vnet\d+: 10\.88\.0\.50 \(init-reboot\): NAK from 192\.168\.122\.1 \(52:54:00:[0-9a-f:]+\): "wrong address"/)
   })
 
   it('fires on silence too: the request sent again and again, no answer', async () => {

@@ -23,6 +23,7 @@ describe('guest-proxy-arp', () => {
 
   it('stays silent for guests answering ARP for their own addresses (lab, --listen)', async () => {
     expect((await fire(rule, await factsOf('wire-gateway-unanswered'))).names).toEqual([])
-    expect((await fire(rule, await factsOf('wire-ipv6-dad-failed'))).names).toEqual([])
+    expect((await fire(rule, await factsOf('wire-dhcp-request-foreign'))).names).toEqual([])
+    expect((await fire(rule, await factsOf('wire-dns-unanswered'))).names).toEqual([])
   })
 })
