@@ -53,7 +53,9 @@ export async function groundTruth(fixture: string, scenario: Pick<Scenario, 'nam
 
   const traceFile = join(fixture, 'kernel-trace.txt')
   if (!existsSync(traceFile)) return {judgements, disagreements}
-  const packets = tracePackets(readFileSync(traceFile, 'utf8'), readFileSync(join(fixture, 'kernel-trace.ruleset.json'), 'utf8'))
+  const links = dataOf<Link[]>(d.facts.links) ?? []
+  const masterOf = (dev: string) => links.find((l) => l.name === dev)?.master
+  const packets = tracePackets(readFileSync(traceFile, 'utf8'), readFileSync(join(fixture, 'kernel-trace.ruleset.json'), 'utf8'), masterOf)
   // A guest bridged to a LAN (no libvirt network routes its IPv4, as the datapath tells them): its DHCP server and
   // its way out are the LAN's, its DHCP exchange is walked across the bridge, not into the host.
   const libvirt = dataOf<LibvirtFacts>(d.facts.libvirt)
@@ -92,8 +94,6 @@ export async function groundTruth(fixture: string, scenario: Pick<Scenario, 'nam
         return pingFlows(guest).find((f) => f.replyTo)
     }
   }
-  const links = dataOf<Link[]>(d.facts.links) ?? []
-  const masterOf = (dev: string) => links.find((l) => l.name === dev)?.master
   const {compared, uncompared} = compareKernel(packets, guests, {addr: oracle.internet, port: oracle.port}, walkOf, natChainsOf(dataOf<NfRuleset>(d.facts.netfilter) ?? {tables: []}), masterOf)
   return {judgements, disagreements, kernel: compared, uncompared}
 }

@@ -238,6 +238,9 @@ function classify(p: TracedPacket, guests: TraceGuest[], internet: {addr: string
       const lan = from.filter((g) => g.lan)
       const host = from.filter((g) => !g.lan)
       if (flooded && host.length > 0 && lan.length === 0) return {skip: "a copy of a guest's DHCP broadcast the bridge floods to its other ports (its server is this host)"}
+      // A flooded copy that comes back in through another link of the host (a veth whose peer is a bridge port).
+      const elsewhere = (g: TraceGuest) => first.family !== 'bridge' && g.bridge !== undefined && f.iif !== undefined && f.iif !== g.bridge && masterOf(f.iif) !== g.bridge
+      if (host.length > 0 && lan.length === 0 && host.every(elsewhere)) return {skip: "a copy of a guest's DHCP broadcast the bridge flooded, back in through another of the host's links"}
       if (local && lan.length > 0 && host.length === 0) return {skip: "a copy of a LAN guest's DHCP broadcast the host takes in (its server is on the LAN)"}
       return lan.length > 0 ? {kind: 'dhcp-lan', guests: lan} : {kind: 'dhcp', guests: host}
     }
@@ -264,6 +267,8 @@ function classify(p: TracedPacket, guests: TraceGuest[], internet: {addr: string
     // A DHCP server behind a bridge port (a LAN's, or a rogue one) answers: to a guest's MAC, or to every guest on the bridge.
     const to = byMac(f.etherDst)
     const bridge = masterOf(f.iif)
+    // A broadcast answer is also taken in by the host itself (the bridge's own port): that copy is no guest's.
+    if (to.length === 0 && p.seen.some((s) => s.hook === 'input' && s.family !== 'bridge')) return {skip: "a copy of a LAN DHCP server's broadcast answer the host takes in"}
     return {kind: 'dhcp-reply-lan', guests: to.length > 0 ? to : guests.filter((g) => g.bridge !== undefined && g.bridge === bridge)}
   }
   return {skip: 'a packet of no measured kind'}
@@ -290,16 +295,26 @@ export function compareKernel(
   const compared: KernelComparison[] = []
   const {measured, uncompared} = measuredPackets(packets, guests, internet, masterOf)
   for (const {packet: p, kind, guests: theirs, repeat} of measured) {
-    const outsideNat = (d: Decision) => !(repeat && natChains.has(`${d.family} ${d.table} ${d.chain}`))
+    const isNat = (d: Decision) => natChains.has(`${d.family} ${d.table} ${d.chain}`)
+    // NAT chains see only a connection's first packet: a packet that passed no NAT chain in the kernel belongs to a
+    // connection older than the trace (a retransmission, a ping's id reused within conntrack's timeout).
+    const established = repeat || !kernelDecisions(p).some(isNat)
+    const outsideNat = (d: Decision) => !(established && isNat(d))
     const kernelWalk = kernelDecisions(p).filter(outsideNat)
     const kernel = kernelWalk.map(decisionText)
     const results = theirs.flatMap((g) => {
       const flow = walkOf(g.name, kind)
       if (!flow) return []
       const walk = walkDecisions(flow)
-      const expected = walk.decisions.filter(outsideNat)
+      // The trace mark is set in inet prerouting/output (after netdev ingress) and the kernel reports no netdev
+      // egress events: netdev chains are outside what this trace can show, so they are not compared.
+      const expected = walk.decisions.filter((d) => outsideNat(d) && d.family !== 'netdev')
       const want = expected.map(decisionText)
-      const upTo = walk.undecidedAt ? kernel.slice(0, want.length) : kernel
+      // A packet kvmdoctor loses before netfilter decides (a tap on no bridge, a link down) may still walk the host's
+      // own chains in the kernel (taken in on the unbridged tap, dropped there for want of a socket): kvmdoctor's
+      // decisions up to the loss are compared, the kernel's afterwards are not the guest's path.
+      const lost = flow.verdict === 'fail' && flow.decidedBy !== undefined && !/^(netfilter|bridge|netdev) /.test(flow.decidedBy.name)
+      const upTo = walk.undecidedAt || lost ? kernel.slice(0, want.length) : kernel
       const at = want.findIndex((w, i) => w !== upTo[i])
       const diff = at >= 0 ? at : upTo.length !== want.length ? want.length : -1
       return [{
@@ -309,7 +324,7 @@ export function compareKernel(
         kvmdoctor: want,
         kernel,
         ...(walk.undecidedAt ? {undecidedAt: walk.undecidedAt} : {}),
-        ...(repeat ? {repeat} : {}),
+        ...(established ? {repeat: true} : {}),
         agrees: diff < 0,
         ...(diff >= 0 ? {hop: `kvmdoctor's ${expected[diff]?.hop ?? `walk ends${expected.length > 0 ? ` after ${expected[expected.length - 1].hop}` : ''}`}: ${want[diff] ?? '-'}; the kernel's ${kernelWalk[diff] ? `${kernelWalk[diff].family === 'bridge' ? 'bridge' : kernelWalk[diff].family === 'netdev' ? 'netdev' : 'ip'} ${kernelWalk[diff].hook}: ${kernel[diff]}` : 'walk ends there'}`} : {}),
       } satisfies KernelComparison]

@@ -91,7 +91,9 @@ export const REACH_NONE = {dhcp: 'fail', dns: 'fail', ping: 'fail', tcp: 'fail'}
 const WEB01 = 'kdlab-web01'
 const ALL_MEASURES: ReachCheck[] = ['dhcp', 'dns', 'ping', 'tcp']
 /** kvmdoctor run inside a namespace host (default-route-missing and its kin) sees none of the real host's guests. */
-const NAMESPACE_HOST: BeyondHost = {measures: ALL_MEASURES, why: "kvmdoctor runs in a namespace host that holds none of the guests' links: it follows none of their flows, and the guests' paths are the real host's"}
+export const NAMESPACE_HOST: BeyondHost = {measures: ALL_MEASURES, why: "kvmdoctor runs in a namespace host that holds none of the guests' links: it follows none of their flows, and the guests' paths are the real host's"}
+/** A guest whose address no source on the host shows: its flows are followed from an assumed one, never passed. */
+const ADDRESS_UNSEEN = (guest: string, measures: ReachCheck[] = ['dns', 'ping', 'tcp']): BeyondHost => ({guests: [guest], measures, why: "no source on the host shows the guest's own address (no lease, neighbour entry, agent or capture): whether it sends from the one its network would give it is not seen"})
 /** Two guests holding one address: who gets the replies sent to it. */
 const ADDRESS_CONFLICT: BeyondHost = {measures: ['dns', 'ping', 'tcp'], why: "two guests answer ARP for one address: which one the host's neighbour cache holds, and so which gets the replies, changes from moment to moment"}
 /**
@@ -110,9 +112,10 @@ const LISTEN = ['--listen', '12']
 const WIRE_SCENARIOS: Scenario[] = [
   {
     name: 'wire-silent',
+    beyondHost: ADDRESS_UNSEEN('kdlab-quiet01'),
     description: 'a running guest whose NIC is never brought up: not a frame on its tap (--listen)',
     args: LISTEN,
-    findings: [{id: 'guest-silent', entity: 'kdlab-quiet01/', rank: 1}],
+    findings: [{id: 'guest-silent', entity: 'kdlab-quiet01/', rank: 1}, {id: 'guest-flow-indeterminate', entity: '~no source reports an address for kdlab-quiet01'}],
     ip: [
       {domain: 'kdlab-quiet01', verdict: 'silent'},
       {domain: WEB01, verdict: 'ok'},
@@ -122,18 +125,20 @@ const WIRE_SCENARIOS: Scenario[] = [
   },
   {
     name: 'wire-apipa-only',
+    beyondHost: ADDRESS_UNSEEN('kdlab-zeroconf01'),
     description: 'a guest that self-assigned 169.254/16, only announces it and talks to nobody: the host tables see nothing, the wire does (--listen)',
     args: LISTEN,
-    findings: [{id: 'apipa-address', entity: '~kdlab-zeroconf01 169.254.', rank: 1}],
+    findings: [{id: 'apipa-address', entity: '~kdlab-zeroconf01 169.254.', rank: 1}, {id: 'guest-flow-indeterminate', entity: '~no source reports an address for kdlab-zeroconf01'}],
     ip: [{domain: 'kdlab-zeroconf01', verdict: 'APIPA'}],
     noOtherAbove: 'info',
     oracle: {'kdlab-zeroconf01': {dhcp: 'skip', ping: 'fail'}},
   },
   {
     name: 'wire-foreign-address',
+    beyondHost: ADDRESS_UNSEEN('kdlab-foreign01'),
     description: 'a guest on the default network with a static address of another subnet (172.31.99.50/24) (--listen)',
     args: LISTEN,
-    findings: [{id: 'guest-address-foreign', entity: 'kdlab-foreign01/', rank: 1}],
+    findings: [{id: 'guest-address-foreign', entity: 'kdlab-foreign01/', rank: 1}, {id: 'guest-flow-indeterminate', entity: '~no source reports an address for kdlab-foreign01'}],
     ip: [{domain: 'kdlab-foreign01', verdict: 'foreign address'}],
     noOtherAbove: 'info',
     oracle: {'kdlab-foreign01': {dhcp: 'skip', ping: 'fail'}},
@@ -149,7 +154,7 @@ const WIRE_SCENARIOS: Scenario[] = [
   },
   {
     name: 'wire-client-id-duplicate',
-    beyondHost: ADDRESS_CONFLICT,
+    beyondHost: {...ADDRESS_CONFLICT, guests: ['kdlab-clone01', 'kdlab-clone02']},
     description: 'two cloned guests (different MACs) sending one DHCP client id (--listen)',
     args: LISTEN,
     findings: [
@@ -182,10 +187,12 @@ const WIRE_SCENARIOS: Scenario[] = [
   },
   {
     name: 'wire-no-address',
+    beyondHost: ADDRESS_UNSEEN('kdlab-v6only01'),
     description: 'a guest whose IPv4 is left unconfigured (no DHCP client; IPv6 by SLAAC only) on the IPv4-only default network: it talks (router solicitations from its link-local address), asks for no IPv4 address and has none (--listen)',
     args: LISTEN,
     // Nothing on the host is wrong: the guest never asks. `ip` says so; no finding may claim a host fault.
-    findings: [],
+    // Its flows are followed from an assumed address: not checked, never passed.
+    findings: [{id: 'guest-flow-indeterminate', entity: '~no source reports an address for kdlab-v6only01'}],
     ip: [
       {domain: 'kdlab-v6only01', verdict: 'no address'},
       {domain: WEB01, verdict: 'ok', sources: ['wire']},
@@ -283,6 +290,7 @@ const ROUND_TRIP_SCENARIOS: Scenario[] = [
   },
   {
     name: 'unaddressed-network',
+    beyondHost: {guests: [NOADDR_GUEST], measures: ['dhcp'], why: 'its network runs no DHCP server: there is no exchange to follow (the finding is the network giving it no address)'},
     description: `a second NAT network (kdlab-noaddr, 192.168.151.0/24, autostart) with no DHCP at all, and a guest (${NOADDR_GUEST}) that asks for DHCP on it`,
     findings: [{id: 'guest-unaddressed-network', entity: `${NOADDR_GUEST}/`, rank: 1}],
     noOtherAbove: 'info',
@@ -867,6 +875,7 @@ export const SCENARIOS: Scenario[] = [
   // Other shapes of host: tables iptables-nft cannot read back, and libvirt's rules written through iptables-legacy.
   {
     name: 'iptables-nft-incompatible',
+    beyondHost: {measures: ['ping', 'tcp'], why: "iptables-nft cannot list its filter table, and nft's JSON shows libvirt's conntrack match on the replies as an opaque xt expression"},
     description: "nft insert rule ip filter FORWARD ct state invalid counter drop: a native rule in iptables-nft's own table, which iptables-nft 1.8.9 then cannot list (\"# Table `filter' is incompatible, use 'nft' tool.\"); guests pass",
     // The table's rules are read from nft instead, so libvirt's are not called missing. In nft's JSON, iptables-nft's
     // xt expressions are opaque (libvirt's `-m conntrack --ctstate` and REJECT): the replies' fate is not claimed.

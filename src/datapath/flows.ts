@@ -782,6 +782,9 @@ class HostView {
       const d = source.noLease.decidedBy!
       return {name: 'guest address', verdict: 'fail', detail: `no source reports an address for ${g.d.name}, and its DHCP ${source.noLease.kind === 'dhcp' ? 'request' : 'offer'} fails at ${d.name}: it has no address to send from`, ...(d.element ? {element: d.element} : {})}
     }
+    // An address only assumed proves nothing: the guest may hold another, or none (its NIC down, a static address
+    // of another subnet, 169.254/16). A fault the host's state shows still fails the flow; a pass is not claimed.
+    if (source.assumed) return {name: 'guest address', verdict: 'indeterminate', detail: `no source reports an address for ${g.d.name}${g.i.mac ? ` (${g.i.mac})` : ''}: followed from ${source.assumed.replace(/^source /, '')}; whether it holds that address is not seen`}
     if (!source.missing) return undefined
     const {network, subnet} = source.missing
     return {
@@ -796,6 +799,7 @@ class HostView {
   private localService(base: FlowBase, g: GuestSide, kind: 'dhcp' | 'dns', gw: string, source: SourceAddress, srcNote = ''): Flow[] {
     const {d, i, bridge, net} = g
     const src = source.addr
+    const own = source.assumed === undefined && source.missing === undefined && source.noLease === undefined ? src : undefined
     const assumed = kind === 'dns' && source.assumed ? [source.assumed] : []
     const request =
       kind === 'dhcp'
@@ -816,10 +820,14 @@ class HostView {
     // No request, no answer: a reply that is never sent is not followed (it would read as a pass).
     if (out[0].verdict === 'fail') return out
     // The answer: from dnsmasq out of the bridge. A DHCP reply does not match the request's conntrack tuple: it is new.
-    // dnsmasq sends DHCP replies to the limited broadcast or the client's MAC, bound to the bridge; a DNS answer is routed.
+    // dnsmasq answers a client that does not ask for broadcast (udhcpc, dhclient, systemd-networkd) unicast to the
+    // address it offers, at the client's MAC (the lab's kernel trace shows it): to the lease where one is known, else
+    // to the limited broadcast. Either leaves by the bridge; a DNS answer is routed.
     const reply =
       kind === 'dhcp'
-        ? newPacket({family: 4, src: gw, dst: '255.255.255.255', l4proto: 'udp', sport: 67, dport: 68, pkttype: 'broadcast'})
+        ? own
+          ? newPacket({family: 4, src: gw, dst: own, l4proto: 'udp', sport: 67, dport: 68})
+          : newPacket({family: 4, src: gw, dst: '255.255.255.255', l4proto: 'udp', sport: 67, dport: 68, pkttype: 'broadcast'})
         : replyPacket({family: 4, src: gw, dst: src, l4proto: 'udp', sport: 53, dport: 40000})
     // A DNS answer is in the query's connection (and carries its connection mark); a DHCP offer is a new one.
     const back = new PathRunner(this, [], kind === 'dns' ? {...reply, ct: {...reply.ct, mark: runner.packet().ct.mark}} : reply, kind === 'dhcp' ? SIZE.dhcp : SIZE.dnsReply)

@@ -177,7 +177,7 @@ export function baseChainHooks(rulesetJson: string): Map<string, string> {
  * forward hook) and delivers to the host (input) goes both ways; the copy gets the packet's start as its own.
  * Anything else (a DHCP retransmission starts again at the bridge) is a new packet.
  */
-export function tracePackets(text: string, rulesetJson: string): TracedPacket[] {
+export function tracePackets(text: string, rulesetJson: string, masterOf: (dev: string) => string | undefined = () => undefined): TracedPacket[] {
   const hooks = baseChainHooks(rulesetJson)
   type Seen = TracedPacket['seen'][number] & {id: string; rank: number; at: number}
   type Building = {key: string; events: PacketEvent[]; seen: Seen[]}
@@ -194,7 +194,14 @@ export function tracePackets(text: string, rulesetJson: string): TracedPacket[] 
       const hook = hooks.get(chain) ?? 'unknown'
       const rank = hookRank(e.family, hook)
       const last = (p: Building) => p.seen[p.seen.length - 1]
-      const follows = (p: Building, sameId: boolean) => p.key === key && !p.seen.some((s) => chainOf(s) === chain) && (sameId ? rank >= last(p).rank : rank > last(p).rank)
+      // The bridge hands a frame up on the bridge device itself: a frame of the same bytes arriving on another link
+      // (a veth whose peer is a port of the bridge: the flooded copy coming back) is not its continuation.
+      const handedUp = (prev: Seen) => {
+        if (prev.family !== 'bridge' || e.family === 'bridge' || !prev.fields.iif || !fields.iif) return true
+        const bridge = masterOf(prev.fields.iif)
+        return bridge === undefined || bridge === fields.iif
+      }
+      const follows = (p: Building, sameId: boolean) => p.key === key && !p.seen.some((s) => chainOf(s) === chain) && (sameId ? rank >= last(p).rank : rank > last(p).rank && handedUp(last(p)))
       const recent = packets.slice(-64).reverse()
       let cur = open.get(e.id)
       if (!cur || !follows(cur, true)) cur = recent.find((p) => follows(p, false))
@@ -204,7 +211,7 @@ export function tracePackets(text: string, rulesetJson: string): TracedPacket[] 
           if (p.key !== key) continue
           let k = p.seen.length - 1
           while (k >= 0 && p.seen[k].rank >= rank) k--
-          if (k < 0 || k === p.seen.length - 1 || p.seen[k + 1].id === e.id || p.seen.slice(0, k + 1).some((s) => chainOf(s) === chain)) continue
+          if (k < 0 || k === p.seen.length - 1 || p.seen[k + 1].id === e.id || p.seen.slice(0, k + 1).some((s) => chainOf(s) === chain) || !handedUp(p.seen[k])) continue
           packets.push((cur = {key, events: p.events.slice(0, p.seen[k + 1].at), seen: p.seen.slice(0, k + 1)}))
           break
         }

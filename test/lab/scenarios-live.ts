@@ -1102,6 +1102,9 @@ const ROUND_TRIP: Record<string, LiveScenario> = {
     },
     async reset() {
       await sh(['tc', 'qdisc', 'del', 'dev', INET.hostDev, 'root'])
+      // The queue dropped the host's ARP requests too: the uplink's neighbours are left FAILED until next used, and
+      // the next scenario's diagnosis would read that history as its own.
+      await sh(['ip', 'neigh', 'flush', 'dev', INET.hostDev])
     },
   },
   'tc-redirect-dns': {
