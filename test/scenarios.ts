@@ -308,12 +308,7 @@ const ROUND_TRIP_SCENARIOS: Scenario[] = [
 // ---------- what guests ask for that nobody answers (issue 27), heard with --listen ----------
 const WRONGGW01 = 'kdlab-wronggw01'
 const NETMASK01 = 'kdlab-netmask01'
-const WRONGDNS01 = 'kdlab-wrongdns01'
 const MOVED01 = 'kdlab-moved01'
-const PROXY01 = 'kdlab-proxy01'
-const ASKER01 = 'kdlab-asker01'
-/** MACs of the guests the recipes start (test/lab/scenarios-live.ts). */
-export const WIRE_REQUEST_MACS = {proxy01: '52:54:00:6b:64:77'} as const
 const WIRE_REQUEST_SCENARIOS: Scenario[] = [
   {
     name: 'wire-gateway-unanswered',
@@ -354,22 +349,6 @@ const WIRE_REQUEST_SCENARIOS: Scenario[] = [
     },
   },
   {
-    name: 'wire-dns-unanswered',
-    description: 'a static guest (192.168.122.244/24, gateway 192.168.122.1) whose DNS server is 203.0.113.10, a host that runs none (its queries meet ICMP port unreachable) (--listen)',
-    args: LISTEN,
-    beyondHost: {guests: [WRONGDNS01], measures: ['dns'], why: "the DNS server set inside the guest is wrong: the network's own answers"},
-    findings: [{id: 'guest-dns-unanswered', entity: `${WRONGDNS01}/`, rank: 1}],
-    ip: [{domain: WRONGDNS01, verdict: 'ok', sources: ['wire']}],
-    noOtherAbove: 'info',
-    oracle: {[WRONGDNS01]: {dhcp: 'skip', dns: 'fail', ping: 'ok', tcp: 'ok'}, [WEB01]: REACH_OK},
-    guestTruth: (lines, findings) => {
-      const dns = /dns=(\S+)/.exec(guestSays(lines, WRONGDNS01, 'KD-NET'))![1]
-      const f = findingOn(findings, 'guest-dns-unanswered', `${WRONGDNS01}/`)
-      expect(f.title).toContain(dns)
-      expect(f.evidence?.join('\n')).toContain('port 53 unreachable')
-    },
-  },
-  {
     name: 'wire-dhcp-request-foreign',
     description: 'a guest moved from another network: on boot, and again every round, it asks DHCP to keep its lease of 10.88.0.0/24 (INIT-REBOOT), is NAKed and takes a new lease (--listen)',
     args: LISTEN,
@@ -383,25 +362,6 @@ const WIRE_REQUEST_SCENARIOS: Scenario[] = [
       const f = findingOn(findings, 'dhcp-request-foreign', `${MOVED01}/`)
       expect(f.title).toContain(lease)
       expect(f.evidence?.join('\n')).toContain(`NAK from ${server}`)
-    },
-  },
-  {
-    name: 'wire-proxy-arp',
-    description: "a guest with proxy ARP on its own link (proxy_arp, proxy_arp_pvlan, forwarding) answers a neighbour's ARP requests for the network's gateway (--listen)",
-    args: LISTEN,
-    findings: [{id: 'guest-proxy-arp', entity: `${PROXY01}/`, rank: 1}],
-    ip: [
-      {domain: PROXY01, verdict: 'ok'},
-      {domain: ASKER01, verdict: 'ok'},
-    ],
-    noOtherAbove: 'info',
-    oracle: {[PROXY01]: REACH_OK, [ASKER01]: REACH_OK},
-    guestTruth: (lines, findings) => {
-      // The neighbour's own ARP for its gateway is answered twice: by the host, and by the proxy.
-      const [gateway, ...macs] = guestSays(lines, ASKER01, 'KD-ARP').split(' ')
-      expect(macs).toContain(WIRE_REQUEST_MACS.proxy01)
-      expect(macs.length).toBe(2)
-      expect(findingOn(findings, 'guest-proxy-arp', `${PROXY01}/`).title).toContain(gateway)
     },
   },
 ]
