@@ -7,7 +7,7 @@ export default defineConfig({
     testTimeout: 120_000,
     hookTimeout: 120_000,
     // Installs xmllint and extracts promtool when missing (test/setup/install-tools.sh).
-    globalSetup: ['test/setup/tools.ts'],
+    globalSetup: ['test/setup/rules-registry.ts', 'test/setup/tools.ts'],
     projects: [
       {extends: true, test: {name: 'unit', include: ['test/**/*.test.ts'], exclude: ['test/lab/**', 'test/kernel/**', 'test/hostile/**', 'node_modules/**']}},
       // Hostile inputs: fake commands that hang or flood, CLI spawns, signals.

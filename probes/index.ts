@@ -1,6 +1,7 @@
 import {apipaProbe} from './apipa.js'
 import {arpScanProbe} from './arpscan.js'
 import {firewalldProbe} from './firewalld.js'
+import {guestAgentProbe} from './guest-agent.js'
 import {hostProbe} from './host.js'
 import {ipRulesProbe} from './ip-rules.js'
 import {netfilterProbe} from './netfilter.js'
@@ -42,3 +43,27 @@ export const ALL_PROBES: Probe[] = [
   wireProbe,
   apipaProbe,
 ] as Probe[]
+
+/** Every probe by name: what rules name as the sources they need (`needs: [probes.libvirt]`). */
+export const PROBES = {
+  host: hostProbe,
+  links: linksProbe,
+  routes: routesProbe,
+  routes6: routes6Probe,
+  ipRules: ipRulesProbe,
+  neighbours: neighboursProbe,
+  sysctl: sysctlProbe,
+  netfilter: netfilterProbe,
+  libvirt: libvirtProbe,
+  leases: leasesProbe,
+  processes: processesProbe,
+  listeners: listenersProbe,
+  services: servicesProbe,
+  modules: modulesProbe,
+  firewalld: firewalldProbe,
+  logs: logsProbe,
+  arpScan: arpScanProbe,
+  wire: wireProbe,
+  apipa: apipaProbe,
+  guestAgent: guestAgentProbe,
+} as const

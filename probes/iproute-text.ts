@@ -50,7 +50,15 @@ export function ipAddressTextToJson(text: string): Obj[] {
       const info = (link.linkinfo ??= {}) as Obj
       info.info_slave_kind = first.slice(0, -'_slave'.length)
       const state = valueAfter(words, 'state')
-      if (first === 'bridge_slave' && state !== undefined) info.info_slave_data = {state}
+      if (first === 'bridge_slave' && state !== undefined) {
+        const data: Obj = {state}
+        // The port flags the datapath reads, as the JSON prints them (booleans).
+        for (const key of ['flood', 'bcast_flood', 'isolated', 'locked']) {
+          const v = valueAfter(words, key)
+          if (v === 'on' || v === 'off') data[key] = v === 'on'
+        }
+        info.info_slave_data = data
+      }
       details++
     }
   }

@@ -4,7 +4,7 @@ import {type Probe} from './types.js'
 /** Log lines that point at a known failure, by the pattern they prove. */
 export const NOTABLE_LOG_LINES: {id: string; pattern: RegExp}[] = [
   {id: 'dhcp-no-address-available', pattern: /no address available/i},
-  {id: 'conntrack-table-full', pattern: /nf_conntrack: table full, dropping packet/},
+  {id: 'conntrack-full', pattern: /nf_conntrack: table full, dropping packet/},
   {id: 'address-in-use', pattern: /failed to create listening socket.*Address already in use|Address already in use/i},
   {id: 'nft-incompatible', pattern: /table .* is incompatible, use 'nft' tool/},
   {id: 'network-in-use', pattern: /Network is already in use by interface/},

@@ -4,11 +4,9 @@
  * A rule checked on several entities reads as one line, naming the ones that
  * did not pass.
  */
-import type {Diagnosis} from '../src/core/diagnose.js'
-import {findingKey, scopesOf} from '../src/core/engine.js'
-import {EVERY_RULE} from '../src/core/rule-docs.js'
+import type {Diagnosis} from '../src/result/diagnosis.js'
+import {findingKey} from '../src/result/findings.js'
 import {type Severity, severityWeight} from '../src/lib/severity.js'
-import {EXPECTATION_RULES} from '../rules/expectations.js'
 
 export type CheckStatus = 'PASS' | 'WARN' | 'FAIL' | 'SKIP'
 
@@ -66,9 +64,8 @@ export function checklist(d: Diagnosis): CheckRow[] {
     if (n.entity) push(n.ruleId, {entity: label(n.entity), status: 'SKIP', reason: n.reason})
     else ruleSkipped.set(n.ruleId, n.reason)
   }
-  const expectationIds = new Set(EXPECTATION_RULES.map((r) => r.id))
   const rows: CheckRow[] = []
-  for (const rule of EVERY_RULE) {
+  for (const rule of d.rules) {
     const list = items.get(rule.id) ?? []
     const skipped = ruleSkipped.get(rule.id)
     if (skipped !== undefined) {
@@ -76,8 +73,8 @@ export function checklist(d: Diagnosis): CheckRow[] {
       continue
     }
     // Expectations are checked only when kvmdoctor.yaml asks for them.
-    if (list.length === 0 && expectationIds.has(rule.id)) continue
-    const kinds = scopesOf(rule)
+    if (list.length === 0 && rule.expectation) continue
+    const kinds = rule.kinds
     if (list.length === 0) {
       rows.push({ruleId: rule.id, status: 'PASS', detail: `nothing to check: no ${nounOf(kinds, 2)}`, items: []})
       continue

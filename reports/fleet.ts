@@ -3,8 +3,8 @@
  * the view itself (docs/schemas/fleet.schema.json). What the hosts' reports say is data here, as
  * in every report: escaped for Markdown and HTML, control characters made visible by the caller.
  */
-import type {FleetEntity, FleetFinding, FleetHost, FleetView} from '../src/core/fleet.js'
-import type {GateVerdict} from '../src/core/gate.js'
+import type {GateVerdict} from '../src/result/diagnosis.js'
+import type {FleetEntity, FleetFinding, FleetHost, FleetView} from '../src/result/fleet.js'
 import type {Severity} from '../src/lib/severity.js'
 import {html, mdText} from './escape.js'
 import {entityLabel} from './summary.js'

@@ -6,10 +6,9 @@
  * the host is escaped: interpolations are escaped unless marked raw.
  */
 import {createHash} from 'node:crypto'
-import type {Diagnosis} from '../src/core/diagnose.js'
-import {type Finding, findingKey} from '../src/core/engine.js'
-import {deriveTopology} from '../src/core/topology.js'
-import type {Flow} from '../src/datapath/flows.js'
+import type {Diagnosis} from '../src/result/diagnosis.js'
+import {type Finding, findingKey} from '../src/result/findings.js'
+import type {ResultFlow} from '../src/result/diagnosis.js'
 import {checkCounts, checklist} from './checks.js'
 import {html} from './escape.js'
 import {type FindingTree, entityLabel, findingTrees, infoGroups, notCheckedByReason, privilegeHint, rootFixes, summaryLine, verdictOf} from './summary.js'
@@ -69,7 +68,7 @@ const sha256 = (s: string) => `'sha256-${createHash('sha256').update(s).digest('
 
 export function renderHtml(d: Diagnosis, options: {showSuppressed?: boolean} = {}): string {
   const verdict = verdictOf(d)
-  const topology = deriveTopology(d)
+  const topology = d.topology()
   const hint = privilegeHint(d)
   const body = h`
 <header>
@@ -135,6 +134,7 @@ function findingsSection(d: Diagnosis): Raw {
 <p>${f.summary}</p>
 ${f.evidence.length > 0 ? h`<p>Evidence:</p><ul>${f.evidence.map((e) => h`<li><code>${e}</code></li>`)}</ul>` : ''}
 ${f.fix.length > 0 ? h`<p>Fix:</p>${fixBlock(f.fix)}` : ''}
+${f.check && f.check.length > 0 ? h`<p>Check:</p>${fixBlock(f.check)}` : ''}
 ${f.note && f.note.length > 0 ? h`<p>Note:</p><ul>${f.note.map((n) => h`<li>${n}</li>`)}</ul>` : ''}
 ${t.children.map(node)}
 </div>`
@@ -149,7 +149,7 @@ function flowsSection(d: Diagnosis): Raw {
   if (d.flows.length === 0) {
     return h`<section id="flows"><h2>Guest flows</h2><p class="mute">${d.datapathUnavailable ? `Not followed: ${d.datapathUnavailable}` : 'No running guest has an interface on a bridge or libvirt network.'}</p></section>`
   }
-  const byGuest = new Map<string, Flow[]>()
+  const byGuest = new Map<string, ResultFlow[]>()
   for (const f of d.flows) byGuest.set(f.guest, [...(byGuest.get(f.guest) ?? []), f])
   const sign = (v: string) => (v === 'pass' ? '✓' : v === 'fail' ? '✗' : '?')
   return h`<section id="flows"><h2>Guest flows</h2>

@@ -1,5 +1,5 @@
-import type {Diagnosis} from '../src/core/diagnose.js'
-import type {GateDecision} from '../src/core/gate.js'
+import type {Diagnosis} from '../src/result/diagnosis.js'
+import type {GateDecision} from '../src/result/diagnosis.js'
 import {renderJson} from './json.js'
 import type {ColorLevel} from './style.js'
 
@@ -16,6 +16,8 @@ export interface RenderOptions {
   gate?: GateDecision
   /** Text: the checklist instead of the findings' details. */
   checks?: boolean
+  /** SARIF: where the rule docs are published (https), for helpUri. */
+  docsUrl?: string
 }
 
 /** A renderer (and the libraries it uses: layout, tables, colour, XML) loads only when its format is asked for. */
@@ -28,7 +30,7 @@ export async function render(d: Diagnosis, format: Format, options: RenderOption
     case 'html':
       return (await import('./html.js')).renderHtml(d, options)
     case 'sarif':
-      return (await import('./sarif.js')).renderSarif(d)
+      return (await import('./sarif.js')).renderSarif(d, options.docsUrl)
     case 'junit':
       return (await import('./junit.js')).renderJunit(d)
     case 'prometheus':

@@ -1,4 +1,4 @@
-import type {AddressSeen, IpInventory, IpRow, Verdict} from '../src/core/ip-service.js'
+import type {AddressSeen, IpInventory, IpRow, Verdict} from '../src/result/ip.js'
 import {renderTable} from './layout.js'
 import {wrapLine} from './layout.js'
 import {PLAIN, type Style} from './style.js'

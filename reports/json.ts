@@ -1,5 +1,5 @@
-import type {Diagnosis} from '../src/core/diagnose.js'
-import type {GateDecision} from '../src/core/gate.js'
+import type {Diagnosis} from '../src/result/diagnosis.js'
+import type {GateDecision} from '../src/result/diagnosis.js'
 import {scrubDeep} from '../src/lib/scrub.js'
 
 /** Bumped when a field changes meaning or goes away; new fields keep the version (docs/schemas/report.schema.json). */
@@ -27,6 +27,9 @@ export function toJsonReport(d: Diagnosis, gate?: GateDecision) {
       summary: f.summary,
       evidence: f.evidence,
       fix: f.fix,
+      // The same commands as data (argv, pipeline, file write): what `kvmdoctor fix --yes` runs.
+      fixSteps: f.fixSteps,
+      ...(f.check ? {check: f.check, checkSteps: f.checkSteps} : {}),
       explains: f.explains,
       ...(f.explainedBy ? {explainedBy: f.explainedBy} : {}),
       ...(f.causes ? {causes: f.causes} : {}),

@@ -6,8 +6,8 @@
  * did not pass), a suppressed finding skips it, otherwise it passes.
  */
 import {XMLBuilder} from 'fast-xml-parser'
-import type {Diagnosis} from '../src/core/diagnose.js'
-import {findingKey} from '../src/core/engine.js'
+import type {Diagnosis} from '../src/result/diagnosis.js'
+import {findingKey} from '../src/result/findings.js'
 
 interface Outcome {
   '@_message': string

@@ -4,9 +4,8 @@
  * the checklist. Everything taken from the host is escaped (prose) or quoted
  * as code (evidence, commands), so it renders as the characters it was.
  */
-import type {Diagnosis} from '../src/core/diagnose.js'
-import {findingKey} from '../src/core/engine.js'
-import {deriveTopology} from '../src/core/topology.js'
+import type {Diagnosis} from '../src/result/diagnosis.js'
+import {findingKey} from '../src/result/findings.js'
 import {checkCounts, checklist} from './checks.js'
 import {mdCode, mdCodeBlock, mdText} from './escape.js'
 import {sourceHeaderLines} from './source-header.js'
@@ -44,6 +43,7 @@ export function renderMarkdown(d: Diagnosis, options: {showSuppressed?: boolean}
     out.push(mdText(f.summary), '')
     if (f.evidence.length > 0) out.push('Evidence:', '', ...f.evidence.map((e) => `- ${mdCode(e)}`), '')
     if (f.fix.length > 0) out.push('Fix:', '', ...mdCodeBlock(f.fix), '')
+    if (f.check && f.check.length > 0) out.push('Check:', '', ...mdCodeBlock(f.check), '')
     if (f.note && f.note.length > 0) out.push('Note:', '', ...f.note.map((n) => `- ${mdText(n)}`), '')
   }
   const info = infoGroups(d)
@@ -51,7 +51,7 @@ export function renderMarkdown(d: Diagnosis, options: {showSuppressed?: boolean}
     out.push('## Info', '', info.map((g) => `${mdCode(g.id)} on ${g.entities.map(mdText).join(', ')}`).join('; ') + ' — `kvmdoctor rules show ID` tells more.', '')
   }
 
-  const topology = deriveTopology(d)
+  const topology = d.topology()
   out.push('## Topology', '', '```mermaid', ...topologyMermaid(topologyGraph(topology)), '```', '')
   if (topology.flowsUnavailable) out.push(`Guest flows were not followed: ${mdText(topology.flowsUnavailable)}`, '')
 

@@ -4,26 +4,27 @@
  * duration, the run's timestamp. Finding labels survive guest restarts:
  * domain and MAC, network, bridge; never a tap name or an address.
  */
-import type {Diagnosis} from '../src/core/diagnose.js'
-import type {Finding} from '../src/core/engine.js'
+import type {Diagnosis} from '../src/result/diagnosis.js'
+import type {Finding} from '../src/result/findings.js'
 import {SEVERITIES} from '../src/lib/severity.js'
-import {type GuestNic, guestTaps, stableName} from './identity.js'
 
 /** Label values escape backslash, double quote and newline (exposition format). */
 const label = (v: string) => v.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n')
 
-/** What identifies a finding across runs. Elements (datapath rules, chains) are named by their text, which may hold addresses: they are told apart by network and bridge alone. */
-export function findingLabels(f: Finding, taps: Map<string, GuestNic>): Record<string, string> {
+/**
+ * What identifies a finding across runs: the rule's catalogue id (a renamed rule keeps it), names
+ * that outlive guest restarts. Elements (datapath rules, chains) are named by their text, which may
+ * hold addresses: they are told apart by network and bridge alone.
+ */
+export function findingLabels(f: Finding): Record<string, string> {
   const c = f.context ?? {}
-  const entity = f.entity.kind === 'element' ? '' : stableName(f, taps)
-  const tap = f.entity.kind === 'link' ? taps.get(f.entity.name) : undefined
   return {
-    rule: f.id,
+    rule: f.stable.ruleId,
     severity: f.severity,
     entity_kind: f.entity.kind,
-    entity,
-    domain: c.domain ?? tap?.domain ?? '',
-    mac: c.mac ?? tap?.mac ?? '',
+    entity: f.entity.kind === 'element' ? '' : f.stable.name,
+    domain: f.stable.domain ?? '',
+    mac: f.stable.mac ?? '',
     network: c.network ?? '',
     bridge: c.bridge ?? '',
     root_cause: f.explainedBy ? 'false' : 'true',
@@ -39,11 +40,10 @@ export function renderPrometheus(d: Diagnosis): string {
       out.push(`${name}${l ? `{${l}}` : ''} ${value}`)
     }
   }
-  const taps = guestTaps(d)
   // Findings that share every label (two drops on one bridge) are one series counting them.
   const series = new Map<string, [Record<string, string>, number]>()
   for (const f of d.findings) {
-    const labels = findingLabels(f, taps)
+    const labels = findingLabels(f)
     const key = JSON.stringify(labels)
     const known = series.get(key)
     if (known) known[1]++
@@ -52,7 +52,8 @@ export function renderPrometheus(d: Diagnosis): string {
   metric('kvmdoctor_finding', 'Current findings (usually 1) by rule, severity and entity; labels survive guest restarts.', [...series.values()])
   metric('kvmdoctor_findings', 'Number of current findings by severity (suppressed ones excluded).', SEVERITIES.map((s) => [{severity: s}, d.counts[s]]))
   metric('kvmdoctor_findings_suppressed', 'Findings suppressed by the ignore file.', [[{}, d.suppressed.length]])
-  metric('kvmdoctor_rule_not_checked', 'Rules that could not be checked (1) because a probe was unavailable.', [...new Set(d.notChecked.map((n) => n.ruleId))].map((id) => [{rule: id}, 1]))
+  const stableId = new Map(d.rules.map((r) => [r.id, r.stableId]))
+  metric('kvmdoctor_rule_not_checked', 'Rules that could not be checked (1) because a probe was unavailable.', [...new Set(d.notChecked.map((n) => stableId.get(n.ruleId) ?? n.ruleId))].map((id) => [{rule: id}, 1]))
   metric('kvmdoctor_probe_up', 'Whether a probe that ran could read its source (1) or not (0); probes skipped on purpose have no sample here.', d.probes.filter((p) => !p.skipped).map((p) => [{probe: p.id}, p.ok ? 1 : 0]))
   metric('kvmdoctor_probe_skipped', 'Whether a probe was skipped on purpose (1), e.g. arp-scan without --active.', d.probes.map((p) => [{probe: p.id}, p.skipped ? 1 : 0]))
   metric('kvmdoctor_probe_duration_seconds', 'How long each probe took (replays: as recorded).', d.probes.map((p) => [{probe: p.id}, p.durationMs / 1000]))

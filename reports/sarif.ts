@@ -6,28 +6,15 @@
  * The ingestion rules this follows are written down in test/gate-sarif.test.ts.
  */
 import {createHash} from 'node:crypto'
-import type {Diagnosis} from '../src/core/diagnose.js'
-import {type Finding, scopesOf} from '../src/core/engine.js'
-import {UserError} from '../src/core/errors.js'
-import {EVERY_RULE, ruleDoc, ruleHeadline} from '../src/core/rule-docs.js'
+import type {Diagnosis} from '../src/result/diagnosis.js'
+import type {Finding} from '../src/result/findings.js'
 import type {Severity} from '../src/lib/severity.js'
-import {type GuestNic, guestTaps, stableName} from './identity.js'
 
 const LEVEL: Record<Severity, 'error' | 'warning' | 'note'> = {critical: 'error', high: 'error', medium: 'warning', low: 'note', info: 'note'}
 /** GitHub's scale: >= 9 critical, 7-8.9 high, 4-6.9 medium, 0.1-3.9 low. */
 const SECURITY_SEVERITY: Record<Severity, string> = {critical: '9.5', high: '8.0', medium: '5.5', low: '3.0', info: '0.1'}
 /** GitHub's problem.severity for results that are not security alerts. */
 const PROBLEM_SEVERITY: Record<Severity, 'error' | 'warning' | 'recommendation'> = {critical: 'error', high: 'error', medium: 'warning', low: 'recommendation', info: 'recommendation'}
-
-/** The file a person would edit to fix it, where there is one, as path segments from the host's root (a name is one segment, whatever it holds). */
-export function fileToChange(f: Pick<Finding, 'id' | 'entity'>): string[] | undefined {
-  if (f.entity.kind === 'network') return ['etc', 'libvirt', 'qemu', 'networks', `${f.entity.name}.xml`]
-  if (f.entity.kind === 'dhcp-service') return ['etc', 'dhcp', 'dhcpd.conf']
-  if (f.entity.kind === 'domain') return ['etc', 'libvirt', 'qemu', `${f.entity.name}.xml`]
-  if (f.entity.kind === 'interface') return ['etc', 'libvirt', 'qemu', `${f.entity.name.split('/')[0]}.xml`]
-  if (['ip-forward-disabled', 'expect-forwarding', 'rp-filter-strict', 'arp-flux', 'conntrack-table-full', 'bridge-netfilter-enabled'].includes(f.id)) return ['etc', 'sysctl.d', '90-kvmdoctor.conf']
-  return undefined
-}
 
 /**
  * A relative URI path segment: pchar keeps ':' and '@' readable, everything else outside unreserved is
@@ -40,45 +27,35 @@ const segment = (s: string) => {
 }
 
 /** Where a result is: the file to change, or kvmdoctor/HOST/KIND/NAME with a name that survives guest restarts. */
-export function artifactUri(host: string, f: Pick<Finding, 'id' | 'entity' | 'context'>, taps: Map<string, GuestNic>): string {
-  const file = fileToChange(f)
-  if (file) return file.map(segment).join('/')
-  return ['kvmdoctor', host, f.entity.kind, ...stableName(f, taps).split('/')].map(segment).join('/')
-}
-
-/** Same rule on the same entity of the same host is the same alert on every run, across guest restarts. */
-export function fingerprint(host: string, f: Pick<Finding, 'id' | 'entity' | 'context'>, taps: Map<string, GuestNic>): string {
-  return createHash('sha256').update([host, f.id, f.entity.kind, stableName(f, taps)].join('\u0000')).digest('hex')
+export function artifactUri(host: string, f: Pick<Finding, 'entity' | 'stable'>): string {
+  if (f.stable.file) return f.stable.file.map(segment).join('/')
+  return ['kvmdoctor', host, f.entity.kind, ...f.stable.name.split('/')].map(segment).join('/')
 }
 
 /**
- * Where rule docs are published, for helpUri: KVMDOCTOR_DOCS_URL (https), or none (the doc is in
- * help.text and help.markdown either way). Never a file:// path of the machine that ran kvmdoctor.
+ * Same rule on the same entity of the same host is the same alert on every run, across guest restarts
+ * and rule renames (a renamed rule keeps the catalogue id it had).
  */
-export function docsBaseUrl(env: NodeJS.ProcessEnv = process.env): string | undefined {
-  const base = env.KVMDOCTOR_DOCS_URL
-  if (base === undefined || base === '') return undefined
-  if (!/^https:\/\/[^\s/]+(\/\S*)?$/.test(base)) throw new UserError(`KVMDOCTOR_DOCS_URL must be an https:// URL (got "${base}")`)
-  return base.replace(/\/+$/, '')
+export function fingerprint(host: string, f: Pick<Finding, 'entity' | 'stable'>): string {
+  return createHash('sha256').update([host, f.stable.ruleId, f.entity.kind, f.stable.name].join('\u0000')).digest('hex')
 }
 
-export function toSarif(d: Diagnosis, env: NodeJS.ProcessEnv = process.env) {
-  const docs = docsBaseUrl(env)
-  const taps = guestTaps(d)
-  const ruleIndex = new Map(EVERY_RULE.map((r, i) => [r.id, i]))
+/** SARIF for a diagnosis; `docs` is where the rule docs are published (validated by the caller: KVMDOCTOR_DOCS_URL). */
+export function toSarif(d: Diagnosis, docs?: string) {
+  const ruleIndex = new Map(d.rules.map((r, i) => [r.id, i]))
   const result = (f: Finding, suppression?: {reason: string; expires: string}) => ({
     ruleId: f.id,
     ruleIndex: ruleIndex.get(f.id),
     level: LEVEL[f.severity],
-    message: {text: `${f.title} (${f.entity.kind} ${f.entity.name} on ${d.host}). ${f.summary}${f.fix[0] ? ` Fix: ${f.fix[0]}` : ''}`},
+    message: {text: `${f.title} (${f.entity.kind} ${f.entity.name} on ${d.host}). ${f.summary}${firstCommand(f) ? ` Fix: ${firstCommand(f)}` : ''}`},
     locations: [
       {
-        physicalLocation: {artifactLocation: {uri: artifactUri(d.host, f, taps)}, region: {startLine: 1}},
+        physicalLocation: {artifactLocation: {uri: artifactUri(d.host, f)}, region: {startLine: 1}},
         logicalLocations: [{name: f.entity.name, kind: f.entity.kind, fullyQualifiedName: `${d.host}/${f.entity.kind}/${f.entity.name}`}],
       },
     ],
-    partialFingerprints: {'kvmdoctorFinding/v2': fingerprint(d.host, f, taps)},
-    properties: {'security-severity': SECURITY_SEVERITY[f.severity], severity: f.severity, host: d.host, rank: f.rank, evidence: f.evidence, fix: f.fix, explains: f.explains, ...(f.explainedBy ? {explainedBy: f.explainedBy} : {})},
+    partialFingerprints: {'kvmdoctorFinding/v2': fingerprint(d.host, f)},
+    properties: {'security-severity': SECURITY_SEVERITY[f.severity], severity: f.severity, host: d.host, rank: f.rank, evidence: f.evidence, fix: f.fix, fixSteps: f.fixSteps, explains: f.explains, ...(f.explainedBy ? {explainedBy: f.explainedBy} : {})},
     ...(suppression ? {suppressions: [{kind: 'external', status: 'accepted', justification: `${suppression.reason} (until ${suppression.expires})`}]} : {}),
   })
   return {
@@ -91,15 +68,17 @@ export function toSarif(d: Diagnosis, env: NodeJS.ProcessEnv = process.env) {
             name: 'kvmdoctor',
             version: d.version,
             ...(docs ? {informationUri: `${docs}/README.md`} : {}),
-            rules: EVERY_RULE.map((r) => ({
+            rules: d.rules.map((r) => ({
               id: r.id,
+              // The ids it was known by: code scanning keeps the alerts of a renamed rule.
+              ...(r.aliases.length > 0 ? {deprecatedIds: r.aliases} : {}),
               name: r.id.replace(/(^|-)([a-z])/g, (_m, _d, c: string) => c.toUpperCase()),
-              shortDescription: {text: ruleHeadline(r.id)},
-              fullDescription: {text: ruleHeadline(r.id)},
-              help: {text: ruleDoc(r.id), markdown: ruleDoc(r.id)},
+              shortDescription: {text: r.headline()},
+              fullDescription: {text: r.headline()},
+              help: {text: r.doc(), markdown: r.doc()},
               ...(docs ? {helpUri: `${docs}/rules/${r.id}.md`} : {}),
               defaultConfiguration: {level: LEVEL[r.severity]},
-              properties: {'security-severity': SECURITY_SEVERITY[r.severity], problem: {severity: PROBLEM_SEVERITY[r.severity]}, tags: ['kvm', 'libvirt', 'networking', ...scopesOf(r)]},
+              properties: {'security-severity': SECURITY_SEVERITY[r.severity], problem: {severity: PROBLEM_SEVERITY[r.severity]}, tags: ['kvm', 'libvirt', 'networking', ...r.kinds]},
             })),
           },
         },
@@ -128,6 +107,9 @@ function invocation(d: Diagnosis, ruleIndex: Map<string, number>) {
   return {executionSuccessful: d.notChecked.length === 0 && probes.length === 0 && partial.length === 0, endTimeUtc: d.capturedAt, toolExecutionNotifications: [...probes, ...partial, ...rules]}
 }
 
-export function renderSarif(d: Diagnosis): string {
-  return JSON.stringify(toSarif(d), null, 2) + '\n'
+export function renderSarif(d: Diagnosis, docs?: string): string {
+  return JSON.stringify(toSarif(d, docs), null, 2) + '\n'
 }
+
+/** The first command of a fix (its comment lines name the guests a step disrupts). */
+const firstCommand = (f: Finding) => f.fix.find((line) => !line.startsWith('#'))

@@ -2,7 +2,7 @@
  * The header of a report read from a sosreport: which sosreport (sos version, host, when), and
  * what it did not collect that kvmdoctor reads, each with the `sos report` options that would.
  */
-import type {SosSourceDescription} from '../src/core/sosreport.js'
+import type {SosSourceDescription} from '../src/result/diagnosis.js'
 
 export function sourceHeaderLines(source: SosSourceDescription | undefined): string[] {
   if (!source) return []

@@ -5,7 +5,7 @@
  */
 import {Chalk, type ChalkInstance, supportsColor} from 'chalk'
 import type {Severity} from '../src/lib/severity.js'
-import type {Health} from '../src/core/topology.js'
+import type {Health} from '../src/result/topology.js'
 
 export type ColorLevel = 0 | 1 | 2 | 3
 

@@ -1,5 +1,5 @@
-import type {Diagnosis} from '../src/core/diagnose.js'
-import {type Finding, findingKey} from '../src/core/engine.js'
+import type {Diagnosis} from '../src/result/diagnosis.js'
+import {type Finding, findingKey} from '../src/result/findings.js'
 import {SEVERITIES, type Severity, severityWeight} from '../src/lib/severity.js'
 
 /** One line: host, counts per severity, probes that could not run. */

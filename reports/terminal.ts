@@ -5,9 +5,8 @@
  * was not checked; info findings in one line; and last, "root cause → run
  * this" and the verdict again, so the final screen is the one that matters.
  */
-import type {Diagnosis} from '../src/core/diagnose.js'
-import type {Finding} from '../src/core/engine.js'
-import {deriveTopology} from '../src/core/topology.js'
+import type {Diagnosis} from '../src/result/diagnosis.js'
+import type {Finding} from '../src/result/findings.js'
 import {checkCounts, checklist} from './checks.js'
 import {sourceHeaderLines} from './source-header.js'
 import {type Line, type TreeNode, renderTable, renderTree, wrapLine} from './layout.js'
@@ -51,7 +50,7 @@ export function renderTerminal(d: Diagnosis, options: TerminalOptions = {}): str
     for (const t of trees) out.push(...renderTree([findingNode(t, d, style)], width, style), '')
     if (options.topology !== false) {
       out.push(style.bold('Topology'))
-      out.push(...renderTree(topologyTree(deriveTopology(d), {style, maxQuietGuests: 8}), width, style), '')
+      out.push(...renderTree(topologyTree(d.topology(), {style, maxQuietGuests: 8}), width, style), '')
     }
   }
 
@@ -99,6 +98,7 @@ function findingNode(t: FindingTree, d: Diagnosis, style: Style): TreeNode {
   const lines: (Line | string)[] = [head, style.bold(f.title), f.summary]
   for (const e of f.evidence) lines.push({label: `${style.dim('evidence:')} `, text: e})
   for (const x of f.fix) lines.push({label: `${style.dim('fix:')} `, text: style.command(x), keep: true})
+  for (const x of f.check ?? []) lines.push({label: `${style.dim('check:')} `, text: style.command(x), keep: true})
   for (const n of f.note ?? []) lines.push({label: `${style.dim('note:')} `, text: n})
   return {lines, children: t.children.map((c) => findingNode(c, d, style))}
 }

@@ -1,4 +1,4 @@
-import type {Diagnosis} from '../src/core/diagnose.js'
+import type {Diagnosis} from '../src/result/diagnosis.js'
 import {PLAIN} from './style.js'
 import {renderTerminal} from './terminal.js'
 

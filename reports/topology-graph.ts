@@ -4,8 +4,7 @@
  * each node with a few lines of facts, its health and its findings; a tap is
  * the edge from its bridge to its guest.
  */
-import type {FindingMark, Health, Topology} from '../src/core/topology.js'
-import {firstStoppedFlow} from '../src/core/topology.js'
+import {type FindingMark, type Health, type Topology, firstStoppedFlow} from '../src/result/topology.js'
 import {mermaidText} from './escape.js'
 
 export type GraphNodeKind = 'host' | 'uplink' | 'network' | 'bridge' | 'guest'

@@ -3,7 +3,7 @@
  * default route, libvirt networks, bridges, taps and the guests on them, each
  * marked with its health and the findings on it, and where guest flows stop.
  */
-import type {BridgeNode, FindingMark, FlowMark, GuestNode, Health, TapNode, Topology, TopologyNode} from '../src/core/topology.js'
+import type {BridgeNode, FindingMark, FlowMark, GuestNode, Health, TapNode, Topology, TopologyNode} from '../src/result/topology.js'
 import type {TreeNode} from './layout.js'
 import {PLAIN, type Style} from './style.js'
 

@@ -3,10 +3,10 @@
  * flow hop by hop, the chains visited and the rules that matched, the verdict
  * and what decided it, then one line with the answer.
  */
-import type {Flow, Hop} from '../src/datapath/flows.js'
+import type {ResultFlow, ResultHop} from '../src/result/diagnosis.js'
 import type {TraceStep} from '../src/datapath/netfilter/evaluate.js'
 import {sourceHeaderLines} from './source-header.js'
-import type {TraceResult} from '../src/core/trace-service.js'
+import type {TraceResult} from '../src/result/trace.js'
 
 const VERDICT = {pass: 'pass', fail: 'FAIL', indeterminate: '????'} as const
 
@@ -38,15 +38,15 @@ export function renderTrace(t: TraceResult): string {
     })
     out.push(`  => ${answer(f)}`, '')
   })
-  const count = (v: Flow['verdict']) => t.flows.filter((f) => f.verdict === v).length
+  const count = (v: ResultFlow['verdict']) => t.flows.filter((f) => f.verdict === v).length
   const first = t.flows.find((f) => f.verdict === 'fail') ?? t.flows.find((f) => f.verdict === 'indeterminate')
   out.push(`Summary: ${count('pass')} pass, ${count('fail')} fail, ${count('indeterminate')} indeterminate${first ? ` — ${first.kind} of ${first.guest}: ${answer(first)}` : ''}`)
   return out.join('\n') + '\n'
 }
 
-function answer(f: Flow): string {
+function answer(f: ResultFlow): string {
   if (f.verdict === 'pass') return 'PASS'
-  const h = f.decidedBy as Hop
+  const h = f.decidedBy as ResultHop
   return `${f.verdict === 'fail' ? 'FAIL' : 'INDETERMINATE'} at ${h.name}: ${h.element?.text ?? h.detail}`
 }
 
@@ -54,7 +54,7 @@ function answer(f: Flow): string {
  * The chains a netfilter hop visited and the rules that acted, indented under the hop. A base
  * chain where no rule acted and the policy accepted is left out: the hop's line counts it.
  */
-function stepLines(h: Hop): string[] {
+function stepLines(h: ResultHop): string[] {
   const groups: TraceStep[][] = []
   for (const s of h.steps ?? []) {
     if (s.event === 'enter' || groups.length === 0) groups.push([])

@@ -1,32 +1,41 @@
-import type {RuleDefinition} from './types.js'
+import type {LinkView} from '../src/derive/index.js'
+import {appendLines, cmd, defineRule, line, probes, SYSCTL_DROP_IN, text} from './kit.js'
 
-export const rule: RuleDefinition = {
+interface ForwardPath {
+  /** What the FORWARD chain does with the frames bridged on it (null: the datapath was not followed). */
+  forwardVerdict: 'drop' | 'accept' | null
+  forwardDecidedBy: string | null
+}
+
+export default defineRule<LinkView, ForwardPath>({
   id: 'bridge-netfilter-enabled',
+  kind: 'link',
   severity: 'low',
-  escalate: {when: 'forwardDrops', severity: 'high'},
-  scope: 'link',
-  appliesTo: (e) => e.plainBridge === true && Number(e.guestPortCount) > 0,
-  title: 'Bridged guest frames on {name} pass through iptables (bridge-nf-call-iptables = 1)',
+  escalate: {to: 'high', when: (l) => l.forwardDrop !== null},
   // libvirt tells its NAT bridges (routed traffic) from plain bridges (bridged frames).
-  requires: ['sysctl', 'links', 'libvirt'],
-  needs: ['bridgeNfCallIptables'],
-  conditions: {
-    all: [
-      {fact: 'entity', path: 'plainBridge', operator: 'equal', value: true},
-      {fact: 'entity', path: 'guestPortCount', operator: 'greaterThan', value: 0},
-      {fact: 'entity', path: 'bridgeNfCallIptables', operator: 'equal', value: 1},
-    ],
-  },
-  summary: 'br_netfilter hands every frame bridged on {name} to the iptables FORWARD chain, where the verdict for them is {forwardVerdict} ({forwardDecidedBy}). Guests bridged to the LAN then depend on the host firewall.',
-  evidence: ['net.bridge.bridge-nf-call-iptables = 1', 'FORWARD verdict for bridged frames: {forwardVerdict} ({forwardDecidedBy})'],
-  fix: [
-    'sysctl -w net.bridge.bridge-nf-call-iptables=0 net.bridge.bridge-nf-call-ip6tables=0',
-    "printf 'net.bridge.bridge-nf-call-iptables = 0\\nnet.bridge.bridge-nf-call-ip6tables = 0\\n' >> /etc/sysctl.d/90-kvmdoctor.conf",
-  ],
-  note: ['on Kubernetes nodes keep it at 1 and accept bridged frames instead: iptables -I FORWARD -m physdev --physdev-is-bridged -j ACCEPT'],
+  needs: [probes.sysctl, probes.links, probes.libvirt],
+  known: ['bridgeNfCallIptables'],
+  appliesTo: (l) => l.plainBridge && l.guestPortCount > 0,
+  derive: (l) => ({
+    forwardVerdict: !l.datapathFollowed || l.linkKind !== 'bridge' ? null : l.forwardDrop !== null ? 'drop' : 'accept',
+    forwardDecidedBy: l.forwardDrop ?? (l.datapathFollowed ? 'nothing on the forward path drops it' : null),
+  }),
+  conditions: (c) => c.all(c.eq('plainBridge', true), c.gt('guestPortCount', 0), c.eq('bridgeNfCallIptables', 1)),
+  title: (l) => text`Bridged guest frames on ${l.name} pass through iptables (bridge-nf-call-iptables = 1)`,
+  summary: (l) =>
+    text`br_netfilter hands every frame bridged on ${l.name} to the iptables FORWARD chain, where the verdict for them is ${l.forwardVerdict} (${l.forwardDecidedBy}). Guests bridged to the LAN then depend on the host firewall.`,
+  evidence: (l) => ['net.bridge.bridge-nf-call-iptables = 1', line`FORWARD verdict for bridged frames: ${l.forwardVerdict} (${l.forwardDecidedBy})`],
+  // Docker and Kubernetes depend on br_netfilter: with them the bridged frames are accepted where
+  // the admin's accepts go (DOCKER-USER), the same lines the drop's own finding prints.
+  fix: (l, h) =>
+    h.dockerUserChain || l.forwardDrop !== null
+      ? [cmd`iptables -t filter -I ${h.dockerUserChain ? 'DOCKER-USER' : 'FORWARD'} -i ${l.name} -j ACCEPT`, cmd`iptables -t filter -I ${h.dockerUserChain ? 'DOCKER-USER' : 'FORWARD'} -o ${l.name} -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT`]
+      : [cmd`sysctl -w net.bridge.bridge-nf-call-iptables=0 net.bridge.bridge-nf-call-ip6tables=0`, appendLines(SYSCTL_DROP_IN, ['net.bridge.bridge-nf-call-iptables = 0', 'net.bridge.bridge-nf-call-ip6tables = 0'])],
+  note: () => ['on Kubernetes nodes keep bridge-nf-call-iptables at 1 and accept the bridged frames instead'],
+  fileToChange: () => 'etc/sysctl.d/90-kvmdoctor.conf',
   explains: [
-    {rule: 'forward-policy-drop', via: 'bridge'},
+    {rule: 'iptables-forward-drop', via: 'bridge'},
     {rule: 'apipa-address', via: 'bridge'},
     {rule: 'dhcp-no-offer', via: 'bridge'},
   ],
-}
+})

@@ -1,14 +1,103 @@
-/** What the rules on datapath elements share: the probes the datapath needs, and reading an element entity. */
-import type {EntityView} from '../src/derive/index.js'
+/** What the rules on datapath elements share: the probes the datapath needs, and the commands that change netfilter elements. */
+import type {Element} from '../src/datapath/elements.js'
+import type {ElementView, HostView} from '../src/derive/index.js'
+import {type FixStep, type Steps, cmd, nftString, probes} from './kit.js'
 
 /** Without any of these the flows cannot be followed: such rules are "not checked". */
-export const DATAPATH_REQUIRES = ['netfilter', 'routes', 'ip-rules', 'links', 'sysctl', 'libvirt']
-
-export const bridgesOf = (e: EntityView): string[] => (Array.isArray(e.bridges) ? (e.bridges as string[]) : [])
-export const undoOf = (e: EntityView): string[] => (Array.isArray(e.undo) ? (e.undo as string[]) : [])
+export const DATAPATH = [probes.netfilter, probes.routes, probes.ipRules, probes.links, probes.sysctl, probes.libvirt]
 
 /** The tool that edits an iptables element's table (iptables, ip6tables, their legacy twins). */
-export function iptablesTool(e: EntityView): string {
-  const six = e.nfFamily === 'ip6'
+export function iptablesTool(e: {backend?: string | null; family?: string | null}): string {
+  const six = e.family === 'ip6'
   return e.backend === 'iptables-legacy' ? (six ? 'ip6tables-legacy' : 'iptables-legacy') : six ? 'ip6tables' : 'iptables'
 }
+
+/** The tool of an element's view (its family is `nfFamily` there). */
+export const toolOfView = (e: ElementView) => iptablesTool({backend: e.backend, family: e.nfFamily})
+
+/** The words of an iptables-save rule line: double-quoted values unescaped, as iptables itself reads them. */
+export function iptablesWords(ruleText: string): string[] {
+  return [...ruleText.matchAll(/"((?:[^"\\]|\\.)*)"|(\S+)/g)].map((m) => (m[1] !== undefined ? m[1].replace(/\\(.)/g, '$1') : m[2]))
+}
+
+/** Who owns a netfilter element's chain: a firewall manager rewrites it on reload, libvirt re-creates its own. */
+export type ChainOwner = 'libvirt' | 'firewalld' | 'ufw' | 'docker' | 'admin'
+
+export function chainOwner(el: Element): ChainOwner {
+  const chain = el.chain ?? ''
+  if (el.libvirtOwned || /^LIBVIRT_/.test(chain)) return 'libvirt'
+  if (el.nfTable === 'firewalld' || /^(IN|FWDI|FWDO|FWD|OUT|PRE|POST)_|_(ZONES|ZONES_SOURCE|POLICIES|direct)$/.test(chain)) return 'firewalld'
+  if (/^ufw6?-/.test(chain)) return 'ufw'
+  if (/^DOCKER/.test(chain)) return 'docker'
+  return 'admin'
+}
+
+/**
+ * What undoes an element by itself (the trace's undo): only an admin's own rule is deleted. A chain
+ * policy, libvirt's rules and a firewall manager's rules (its catch-all reject included) are never
+ * deleted or opened: the finding's fix adds the narrowest accept in the manager's place instead.
+ */
+export function netfilterUndo(el: Element): FixStep[] {
+  if ((el.kind !== 'nf-rule' && el.kind !== 'snat-address') || el.ruleText === undefined || chainOwner(el) !== 'admin') return []
+  if (el.nftSyntax) return el.handle !== undefined ? (cmd`nft delete rule ${el.family} ${el.nfTable} ${el.chain} handle ${el.handle}` ?? []) : []
+  // Deleting by specification is iptables-save's line with -D.
+  const words = iptablesWords(el.ruleText)
+  if (words[0] !== '-A') return []
+  return [{argv: [iptablesTool(el), '-t', el.nfTable ?? 'filter', '-D', ...words.slice(1)]}]
+}
+
+/** The guest traffic a drop stops, by hook: forwarded traffic from and back to the bridge, or DHCP and DNS to the host. */
+type Traffic = 'forward' | 'input'
+
+/**
+ * The narrowest accept for the guests' traffic on their bridges, in the place the chain's owner
+ * leaves for it: firewalld's libvirt zone, ufw route/allow rules, Docker's DOCKER-USER, else the
+ * top of the chain that drops (an nft insert, an iptables -I): never a policy changed or a rule deleted.
+ * libvirt's own reject is what a misconfigured network produces: the network's finding fixes it.
+ */
+export function narrowAccept(e: ElementView, host: HostView, traffic: Traffic): Steps[] {
+  const owner = chainOwner(e.element)
+  if (owner === 'libvirt') return []
+  const six = e.nfFamily === 'ip6'
+  if (owner === 'firewalld') {
+    return e.bridges.flatMap((br) => [cmd`firewall-cmd --zone=libvirt --change-interface=${br}`, cmd`firewall-cmd --permanent --zone=libvirt --change-interface=${br}`])
+  }
+  if (owner === 'ufw') {
+    return e.bridges.flatMap((br) =>
+      traffic === 'forward'
+        ? [cmd`ufw route allow in on ${br}`, cmd`ufw route allow out on ${br}`]
+        : [cmd`ufw allow in on ${br} to any port 67 proto udp`, cmd`ufw allow in on ${br} to any port 53`],
+    )
+  }
+  const chain = e.baseChain ?? e.chain
+  if (e.element.nftSyntax) {
+    return e.bridges.flatMap((br) => {
+      const name = nftString(br)
+      return traffic === 'forward'
+        ? [cmd`nft insert rule ${e.nfFamily} ${e.nfTable} ${e.element.chain} iifname ${name} accept`, cmd`nft insert rule ${e.nfFamily} ${e.nfTable} ${e.element.chain} oifname ${name} ct state related,established accept`]
+        : [cmd`nft insert rule ${e.nfFamily} ${e.nfTable} ${e.element.chain} iifname ${name} udp dport '{ 53, 67 }' accept`, cmd`nft insert rule ${e.nfFamily} ${e.nfTable} ${e.element.chain} iifname ${name} tcp dport 53 accept`]
+    })
+  }
+  const tool = toolOfView(e)
+  const table = e.nfTable ?? 'filter'
+  // An accept must come before Docker's jumps: DOCKER-USER is the chain Docker leaves to the admin.
+  const target = traffic === 'forward' && !six && host.dockerUserChain && table === 'filter' ? 'DOCKER-USER' : owner === 'docker' ? 'DOCKER-USER' : e.element.kind === 'nf-policy' ? chain : e.element.chain
+  return e.bridges.flatMap((br) =>
+    traffic === 'forward'
+      ? [cmd`${tool} -t ${table} -I ${target} -i ${br} -j ACCEPT`, cmd`${tool} -t ${table} -I ${target} -o ${br} -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT`]
+      : [cmd`${tool} -t ${table} -I ${target} -i ${br} -p udp -m multiport --dports 53,67 -j ACCEPT`, cmd`${tool} -t ${table} -I ${target} -i ${br} -p tcp --dport 53 -j ACCEPT`],
+  )
+}
+
+/** The command that lists a netfilter element's chain, with the tool that can read its table (nft for native and incompatible tables). */
+export function listChainOf(el: Element): FixStep[] | undefined {
+  if (el.nfTable === undefined || el.chain === undefined) return undefined
+  return el.nftSyntax ? cmd`nft -a list chain ${el.family} ${el.nfTable} ${el.chain}` : cmd`${iptablesTool(el)} -t ${el.nfTable} --list-rules ${el.chain}`
+}
+
+/** A drop on the input or forward hook of a filter chain: where an accept lets the guests' traffic on and skips nothing else. */
+export const filterDrop = (e: ElementView) =>
+  (e.elementKind === 'nf-rule' || e.elementKind === 'nf-policy') && (e.hook === 'input' || e.hook === 'forward') && (e.element.nftSyntax === true || e.nfTable === 'filter')
+
+/** A netfilter rule or chain policy (not one whose match could not be told). */
+export const netfilterElement = (e: ElementView) => e.elementKind === 'nf-rule' || e.elementKind === 'nf-policy'

@@ -1,23 +1,17 @@
+import type {NetworkView} from '../src/derive/index.js'
 import {dhcpNetwork} from './applies.js'
-import type {RuleDefinition} from './types.js'
+import {cmd, defineRule, line, probes, text} from './kit.js'
 
-export const rule: RuleDefinition = {
+export default defineRule<NetworkView>({
   id: 'dhcp-checksum-rule-missing',
+  kind: 'network',
   severity: 'low',
-  scope: 'network',
-  appliesTo: (e) => dhcpNetwork(e) && e.firewallBackend === 'iptables',
-  title: 'No CHECKSUM --checksum-fill for DHCP replies on {bridge}',
-  requires: ['netfilter', 'libvirt'],
-  needs: ['checksumFill'],
-  conditions: {
-    all: [
-      {fact: 'entity', path: 'active', operator: 'equal', value: true},
-      {fact: 'entity', path: 'firewallBackend', operator: 'equal', value: 'iptables'},
-      {fact: 'entity', path: 'dhcpEnabled', operator: 'equal', value: true},
-      {fact: 'entity', path: 'checksumFill', operator: 'equal', value: false},
-    ],
-  },
-  summary: 'DHCP replies to guests on {bridge} leave with an offloaded (unfilled) UDP checksum; old DHCP clients that verify it (dhclient before 4.x, some PXE ROMs) drop them.',
-  evidence: ['iptables -t mangle: no CHECKSUM --checksum-fill for -o {bridge} udp dport 68 (backend {firewallBackend})'],
-  fix: ['iptables -t mangle -A POSTROUTING -o {bridge} -p udp --dport 68 -j CHECKSUM --checksum-fill'],
-}
+  needs: [probes.netfilter, probes.libvirt],
+  known: ['checksumFill'],
+  appliesTo: (n) => dhcpNetwork(n) && n.firewallBackend === 'iptables',
+  conditions: (c) => c.all(c.eq('active', true), c.eq('firewallBackend', 'iptables'), c.eq('dhcpEnabled', true), c.eq('checksumFill', false)),
+  title: (n) => text`No CHECKSUM --checksum-fill for DHCP replies on ${n.bridge}`,
+  summary: (n) => text`DHCP replies to guests on ${n.bridge} leave with an offloaded (unfilled) UDP checksum; old DHCP clients that verify it (dhclient before 4.x, some PXE ROMs) drop them.`,
+  evidence: (n) => [line`iptables -t mangle: no CHECKSUM --checksum-fill for -o ${n.bridge} udp dport 68 (backend ${n.firewallBackend})`],
+  fix: (n) => [cmd`iptables -t mangle -A POSTROUTING -o ${n.bridge} -p udp --dport 68 -j CHECKSUM --checksum-fill`],
+})

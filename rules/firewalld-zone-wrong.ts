@@ -1,26 +1,20 @@
+import type {NetworkView} from '../src/derive/index.js'
 import {activeNetwork} from './applies.js'
-import type {RuleDefinition} from './types.js'
+import {cmd, defineRule, line, probes, text} from './kit.js'
 
-export const rule: RuleDefinition = {
+export default defineRule<NetworkView>({
   id: 'firewalld-zone-wrong',
+  kind: 'network',
   severity: 'high',
-  scope: 'network',
-  appliesTo: (e) => activeNetwork(e) && e.firewalldRunning === true,
-  title: "firewalld has {bridge} in zone '{firewalldZone}', not 'libvirt'",
-  requires: ['firewalld', 'libvirt'],
-  conditions: {
-    all: [
-      {fact: 'entity', path: 'firewalldRunning', operator: 'equal', value: true},
-      {fact: 'entity', path: 'active', operator: 'equal', value: true},
-      {fact: 'entity', path: 'bridge', operator: 'notEqual', value: null},
-      {fact: 'entity', path: 'firewalldZone', operator: 'notEqual', value: 'libvirt'},
-    ],
-  },
-  summary: "firewalld filters {bridge} with zone '{firewalldZone}' rules, which usually reject DHCP and DNS from guests; libvirt expects its bridges in zone 'libvirt'.",
-  evidence: ['firewall-cmd --get-zone-of-interface={bridge}: {firewalldZone}'],
-  fix: ['firewall-cmd --permanent --zone=libvirt --change-interface={bridge} && firewall-cmd --reload'],
+  needs: [probes.firewalld, probes.libvirt],
+  appliesTo: (n) => activeNetwork(n) && n.firewalldRunning === true,
+  conditions: (c) => c.all(c.eq('firewalldRunning', true), c.eq('active', true), c.ne('bridge', null), c.ne('firewalldZone', 'libvirt')),
+  title: (n) => text`firewalld has ${n.bridge} in zone '${n.firewalldZone}', not 'libvirt'`,
+  summary: (n) => text`firewalld filters ${n.bridge} with zone '${n.firewalldZone}' rules, which usually reject DHCP and DNS from guests; libvirt expects its bridges in zone 'libvirt'.`,
+  evidence: (n) => [line`firewall-cmd --get-zone-of-interface=${n.bridge}: ${n.firewalldZone}`],
+  fix: (n) => [cmd`firewall-cmd --zone=libvirt --change-interface=${n.bridge}`, cmd`firewall-cmd --permanent --zone=libvirt --change-interface=${n.bridge}`],
   explains: [
     {rule: 'apipa-address', via: 'network'},
     {rule: 'dhcp-no-offer', via: 'network'},
   ],
-}
+})

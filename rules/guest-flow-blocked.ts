@@ -1,17 +1,44 @@
-import {DATAPATH_REQUIRES, undoOf} from './datapath.js'
-import type {RuleDefinition} from './types.js'
+import type {ElementView} from '../src/derive/index.js'
+import {DATAPATH, filterDrop, listChainOf, narrowAccept, netfilterUndo} from './datapath.js'
+import {cmd, defineRule, line, text} from './kit.js'
 
-export const rule: RuleDefinition = {
+export default defineRule<ElementView>({
   id: 'guest-flow-blocked',
+  kind: 'element',
   severity: 'critical',
-  scope: 'element',
-  title: 'Guest traffic stops at {hop}: {name}',
-  requires: DATAPATH_REQUIRES,
-  // Only where no more specific pattern names the element.
-  fallback: true,
-  conditions: {all: [{fact: 'entity', path: 'verdict', operator: 'equal', value: 'fail'}]},
-  summary: '{affectedGuests} guest(s) on {bridges}: {detail}.',
-  evidence: ['decided by: {name}', '{flows}'],
-  fix: ['{undo}'],
-  fixLines: (e) => undoOf(e),
-}
+  needs: DATAPATH,
+  // Only where no more specific pattern owns the element.
+  general: true,
+  conditions: (c) => c.all(c.eq('verdict', 'fail')),
+  title: (e) => text`Guest traffic stops at ${e.hop}: ${e.name}`,
+  summary: (e) => text`${e.affectedGuests} guest(s) on ${e.bridges}: ${e.detail}.`,
+  evidence: (e) => [line`decided by: ${e.name}`, ...e.flows],
+  // The element undone, by the rule that owns its kind.
+  // A drop on the filter hooks: the narrowest accept. Elsewhere (a RETURN before the MASQUERADE, a
+  // drop in raw or mangle) an accept would skip what follows it: the admin's own rule is undone.
+  fix: (e, host, rules) => (filterDrop(e) ? narrowAccept(e, host, e.hook === 'input' ? 'input' : 'forward') : rules.undo(e.element)),
+  // The elements no specific pattern is about: netfilter drops elsewhere (a nat chain, a bridge hook), a guest's
+  // link held down, a blackhole or unreachable route, a route missing for IPv6, a bridge port's flags, tc, a
+  // permanent neighbour entry with another MAC, a bridge that answers no ARP.
+  owns: [
+    {kind: 'nf-rule', undo: netfilterUndo, lists: listChainOf},
+    {kind: 'nf-policy', undo: netfilterUndo, lists: listChainOf},
+    {kind: 'guest-link', undo: (el) => cmd`virsh domif-setlink ${el.domain} ${el.iface} up` ?? []},
+    {
+      kind: 'route',
+      where: (el) => el.route !== undefined || el.ipFamily !== 4,
+      undo: (el) => (el.route && el.route.type !== 'unicast' ? (cmd`ip route del ${el.route.type} ${el.route.dst} ${el.route.table !== 'main' ? ['table', el.route.table] : []}` ?? []) : []),
+    },
+    {kind: 'bridge-port', undo: (el) => (el.portFlag === 'locked' ? cmd`bridge link set dev ${el.device} locked off` : el.portFlag === 'bcast_flood' ? cmd`bridge link set dev ${el.device} bcast_flood on` : undefined) ?? []},
+    {
+      kind: 'tc-qdisc',
+      undo: (el) => (el.tcQdisc ? (el.tcQdisc.parent === 'root' ? cmd`tc qdisc del dev ${el.device} root` : cmd`tc qdisc del dev ${el.device} parent ${el.tcQdisc.parent} handle ${el.tcQdisc.handle}`) : undefined) ?? [],
+    },
+    {
+      kind: 'tc-filter',
+      undo: (el) => (el.tcFilter ? cmd`tc filter del dev ${el.device} ${el.tcFilter.attach === 'ingress' || el.tcFilter.attach === 'egress' ? [el.tcFilter.attach] : ['parent', el.tcFilter.attach]} pref ${el.tcFilter.pref}` : undefined) ?? [],
+    },
+    {kind: 'neighbour', undo: (el) => (el.permanent ? cmd`ip neigh del ${el.address} dev ${el.device}` : undefined) ?? []},
+    {kind: 'sysctl', where: (el) => el.sysctl?.key.endsWith('.arp_ignore') === true, undo: (el) => cmd`sysctl -w ${el.sysctl!.key}=0` ?? []},
+  ],
+})

@@ -1,25 +1,30 @@
-import type {RuleDefinition} from './types.js'
+import type {HostView} from '../src/derive/index.js'
+import {appendLines, cmd, defineRule, line, probes, SYSCTL_DROP_IN, text} from './kit.js'
 
-export const rule: RuleDefinition = {
+/** The sysctls that turn forwarding off: the host-wide IPv4 one, a device's own, IPv6's. */
+const FORWARDING = /(^net\.ipv4\.ip_forward|\.forwarding)$/
+
+export default defineRule<HostView>({
   id: 'ip-forward-disabled',
+  kind: 'host',
   severity: 'critical',
-  scope: 'host',
-  appliesTo: (e) => Number(e.routedNetworkCount) > 0,
-  title: 'IPv4 forwarding is off: NAT/routed guests cannot leave the host',
-  requires: ['sysctl', 'libvirt'],
-  needs: ['ipForward'],
-  conditions: {
-    all: [
-      {fact: 'entity', path: 'ipForward', operator: 'equal', value: 0},
-      {fact: 'entity', path: 'routedNetworkCount', operator: 'greaterThan', value: 0},
-    ],
-  },
-  summary: 'net.ipv4.ip_forward = 0 while routed libvirt networks are active ({routedNetworks}); {routedGuests} running guest(s) reach the host and each other but not the outside.',
-  evidence: ['net.ipv4.ip_forward = {ipForward}', 'active NAT/routed networks: {routedNetworks}'],
-  fix: [
-    'sysctl -w net.ipv4.ip_forward=1',
-    "echo 'net.ipv4.ip_forward = 1' >> /etc/sysctl.d/90-kvmdoctor.conf",
+  needs: [probes.sysctl, probes.libvirt],
+  known: ['ipForward'],
+  appliesTo: (h) => h.routedNetworks.length > 0,
+  conditions: (c) => c.all(c.eq('ipForward', 0), c.gt('routedNetworks.length', 0)),
+  title: () => 'IPv4 forwarding is off: NAT/routed guests cannot leave the host',
+  summary: (h) => text`net.ipv4.ip_forward = 0 while routed libvirt networks are active (${h.routedNetworks}); ${h.routedGuests} running guest(s) reach the host and each other but not the outside.`,
+  evidence: (h) => [line`net.ipv4.ip_forward = ${h.ipForward}`, line`active NAT/routed networks: ${h.routedNetworks}`],
+  fix: () => [cmd`sysctl -w net.ipv4.ip_forward=1`, appendLines(SYSCTL_DROP_IN, ['net.ipv4.ip_forward = 1'])],
+  note: () => ['the second command keeps it across reboots; remove any line that sets it to 0 (grep -rn ip_forward /etc/sysctl.conf /etc/sysctl.d)'],
+  fileToChange: () => 'etc/sysctl.d/90-kvmdoctor.conf',
+  // Forwarding off where the datapath stops guests: the host-wide switch is this finding; a device's own is the general one's, undone the same way.
+  owns: [
+    {
+      kind: 'sysctl',
+      where: (el) => el.sysctl !== undefined && FORWARDING.test(el.sysctl.key),
+      covers: (_h, el) => el.sysctl?.key === 'net.ipv4.ip_forward',
+      undo: (el) => cmd`sysctl -w ${el.sysctl!.key}=1` ?? [],
+    },
   ],
-  note: ['the second command keeps it across reboots; remove any line that sets it to 0 (grep -rn ip_forward /etc/sysctl.conf /etc/sysctl.d)'],
-  claims: ['sysctl:net.ipv4.ip_forward'],
-}
+})

@@ -1,23 +1,26 @@
-import type {RuleDefinition} from './types.js'
+import type {LinkView} from '../src/derive/index.js'
+import {cmd, defineRule, line, probes, text} from './kit.js'
 
-export const rule: RuleDefinition = {
+export default defineRule<LinkView>({
   id: 'ipv6-accept-ra-conflict',
+  kind: 'link',
   severity: 'high',
-  scope: 'link',
+  needs: [probes.libvirt, probes.links, probes.sysctl, probes.routes6],
+  known: ['acceptRa'],
   // Only a link holding RA-learned routes can lose them; its accept_ra must be known there, nowhere else.
-  appliesTo: (e) => Array.isArray(e.raRoutes) && e.raRoutes.length > 0,
-  title: '{name} learns its IPv6 routes from router advertisements with accept_ra {acceptRa}: IPv6 forwarding drops them',
-  requires: ['libvirt', 'links', 'sysctl', 'routes6'],
-  needs: ['acceptRa'],
-  conditions: {
-    all: [
-      {fact: 'entity', path: 'raRoutes', operator: 'nonEmpty', value: true},
-      {fact: 'entity', path: 'acceptRa', operator: 'notEqual', value: 2},
-      {fact: 'host', path: 'ipv6RoutedNetworks', operator: 'nonEmpty', value: true},
-    ],
-  },
-  summary: 'libvirt turns IPv6 forwarding on for network(s) {host.ipv6RoutedNetworks}; with forwarding on, the kernel ignores router advertisements on an interface unless its accept_ra is 2, so the RA-learned routes of {name} expire. libvirt refuses to start such a network: "Check the host setup: enabling IPv6 forwarding with RA routes without accept_ra set to 2 is likely to cause routes loss".',
-  evidence: ['net.ipv6.conf.{name}.accept_ra = {acceptRa}', 'RA-learned routes: {raRoutes}', 'networks routing IPv6: {host.ipv6RoutedNetworks}; net.ipv6.conf.all.forwarding = {host.ipv6Forwarding}'],
-  fix: ['sysctl -w net.ipv6.conf.{name}.accept_ra=2'],
-  note: ['persist it: echo "net.ipv6.conf.{name}.accept_ra = 2" > /etc/sysctl.d/60-accept-ra.conf (NetworkManager and systemd-networkd have an IPv6AcceptRA setting of their own)', 'then start the network again: virsh net-start NETWORK'],
-}
+  appliesTo: (l) => l.raRoutes.length > 0,
+  conditions: (c) => c.all(c.nonEmpty('raRoutes'), c.ne('acceptRa', 2), c.host.nonEmpty('ipv6RoutedNetworks')),
+  title: (l) => text`${l.name} learns its IPv6 routes from router advertisements with accept_ra ${l.acceptRa}: IPv6 forwarding drops them`,
+  summary: (l, h) =>
+    text`libvirt turns IPv6 forwarding on for network(s) ${h.ipv6RoutedNetworks}; with forwarding on, the kernel ignores router advertisements on an interface unless its accept_ra is 2, so the RA-learned routes of ${l.name} expire. libvirt refuses to start such a network: "Check the host setup: enabling IPv6 forwarding with RA routes without accept_ra set to 2 is likely to cause routes loss".`,
+  evidence: (l, h) => [
+    line`net.ipv6.conf.${l.name}.accept_ra = ${l.acceptRa}`,
+    line`RA-learned routes: ${l.raRoutes}`,
+    line`networks routing IPv6: ${h.ipv6RoutedNetworks}; net.ipv6.conf.all.forwarding = ${h.ipv6Forwarding}`,
+  ],
+  fix: (l) => [cmd`sysctl -w net.ipv6.conf.${l.name.replaceAll('.', '/')}.accept_ra=2`],
+  note: (l) => [
+    line`persist it: echo "net.ipv6.conf.${l.name}.accept_ra = 2" > /etc/sysctl.d/60-accept-ra.conf (NetworkManager and systemd-networkd have an IPv6AcceptRA setting of their own)`,
+    'then start the network again: virsh net-start NETWORK',
+  ],
+})

@@ -1,29 +1,18 @@
-import {DATAPATH_REQUIRES, bridgesOf, iptablesTool, undoOf} from './datapath.js'
-import {forwardElement} from './applies.js'
-import type {RuleDefinition} from './types.js'
+import type {ElementView} from '../src/derive/index.js'
+import {DATAPATH, narrowAccept, netfilterElement} from './datapath.js'
+import {defineRule, line, probes, text} from './kit.js'
 
-export const rule: RuleDefinition = {
+export default defineRule<ElementView>({
   id: 'ipv6-forward-drop',
+  kind: 'element',
   severity: 'high',
-  scope: 'element',
-  appliesTo: forwardElement,
-  title: "The host's IPv6 forward path drops guest traffic: {name}",
-  requires: [...DATAPATH_REQUIRES, 'routes6'],
-  conditions: {
-    all: [
-      {fact: 'entity', path: 'verdict', operator: 'equal', value: 'fail'},
-      {fact: 'entity', path: 'hook', operator: 'equal', value: 'forward'},
-      {fact: 'entity', path: 'elementKind', operator: 'in', value: ['nf-rule', 'nf-policy']},
-      {fact: 'entity', path: 'ipv6Only', operator: 'equal', value: true},
-    ],
-  },
-  summary: "IPv4 gets through, IPv6 does not: {affectedGuests} guest(s) on {bridges} have IPv6 ({networks}), and the host's IPv6 forward path drops it ({detail}). Docker with ip6tables enabled sets the ip6tables FORWARD policy to DROP (moby#48365).",
-  evidence: ['decided by: {name}', '{flows}'],
-  fix: ['{undo}'],
-  fixLines(e) {
-    if (e.elementKind !== 'nf-policy') return undoOf(e)
-    if (e.backend === 'nft') return bridgesOf(e).flatMap((br) => [`nft insert rule ${e.nfFamily} ${e.nfTable} ${e.baseChain} iifname "${br}" accept`, `nft insert rule ${e.nfFamily} ${e.nfTable} ${e.baseChain} oifname "${br}" ct state related,established accept`])
-    const tool = iptablesTool(e)
-    return bridgesOf(e).flatMap((br) => [`${tool} -I ${e.baseChain} -i ${br} -j ACCEPT`, `${tool} -I ${e.baseChain} -o ${br} -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT`])
-  },
-}
+  needs: [...DATAPATH, probes.routes6],
+  // A netfilter rule or policy of the forward hook, any backend and family (IPv6 ones included).
+  appliesTo: (e) => netfilterElement(e) && e.hook === 'forward',
+  conditions: (c) => c.all(c.eq('verdict', 'fail'), c.eq('hook', 'forward'), c.isIn('elementKind', ['nf-rule', 'nf-policy']), c.eq('ipv6Only', true)),
+  title: (e) => text`The host's IPv6 forward path drops guest traffic: ${e.name}`,
+  summary: (e) =>
+    text`IPv4 gets through, IPv6 does not: ${e.affectedGuests} guest(s) on ${e.bridges} have IPv6 (${e.networks}), and the host's IPv6 forward path drops it (${e.detail}). Docker with ip6tables enabled sets the ip6tables FORWARD policy to DROP (moby#48365).`,
+  evidence: (e) => [line`decided by: ${e.name}`, ...e.flows],
+  fix: (e, h) => narrowAccept(e, h, 'forward'),
+})

@@ -1,26 +1,18 @@
-import type {RuleDefinition} from './types.js'
+import type {NetworkView} from '../src/derive/index.js'
+import {cmd, defineRule, line, probes, reattachTaps, text} from './kit.js'
 
-export const rule: RuleDefinition = {
+export default defineRule<NetworkView>({
   id: 'libvirt-network-inactive',
+  kind: 'network',
   severity: 'critical',
-  scope: 'network',
-  appliesTo: (e) => e.autostart === true || Number(e.definedGuestCount) > 0,
-  title: 'libvirt network {name} is not running',
-  requires: ['libvirt'],
-  conditions: {
-    all: [
-      {fact: 'entity', path: 'active', operator: 'equal', value: false},
-      {
-        any: [
-          {fact: 'entity', path: 'autostart', operator: 'equal', value: true},
-          {fact: 'entity', path: 'definedGuestCount', operator: 'greaterThan', value: 0},
-        ],
-      },
-    ],
-  },
-  summary: 'Network {name} is inactive, so it has no bridge, no DHCP/DNS (dnsmasq) and no firewall rules; guests using it ({definedGuests}) get no address and cannot start.',
-  evidence: ['virsh net-list --all: {name} inactive (autostart: {autostart})', 'guests referencing it: {definedGuests}'],
-  fix: ['virsh net-start {name}', 'virsh net-autostart {name}'],
+  needs: [probes.libvirt],
+  appliesTo: (n) => n.autostart || n.definedGuests.length > 0,
+  conditions: (c) => c.all(c.eq('active', false), c.any(c.eq('autostart', true), c.gt('definedGuests.length', 0))),
+  title: (n) => text`libvirt network ${n.name} is not running`,
+  summary: (n) => text`Network ${n.name} is inactive, so it has no bridge, no DHCP/DNS (dnsmasq) and no firewall rules; guests using it (${n.definedGuests}) get no address and cannot start.`,
+  evidence: (n) => [line`virsh net-list --all: ${n.name} inactive (autostart: ${n.autostart})`, line`guests referencing it: ${n.definedGuests}`],
+  // Autostart is libvirt-network-not-autostart's: this fix starts what is down and changes nothing else.
+  fix: (n) => [cmd`virsh net-start ${n.name}`, ...reattachTaps(n)],
   explains: [
     {rule: 'dhcp-server-not-running', via: 'network'},
     {rule: 'nat-masquerade-missing', via: 'network'},
@@ -29,5 +21,4 @@ export const rule: RuleDefinition = {
     {rule: 'apipa-address', via: 'network'},
     {rule: 'dhcp-no-offer', via: 'network'},
   ],
-  claims: ['link:{bridge}', 'listener:{name}:dhcp', 'listener:{name}:dns'],
-}
+})

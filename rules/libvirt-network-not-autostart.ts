@@ -1,20 +1,15 @@
-import type {RuleDefinition} from './types.js'
+import type {NetworkView} from '../src/derive/index.js'
+import {cmd, defineRule, line, probes, text} from './kit.js'
 
-export const rule: RuleDefinition = {
+export default defineRule<NetworkView>({
   id: 'libvirt-network-not-autostart',
+  kind: 'network',
   severity: 'medium',
-  scope: 'network',
-  appliesTo: (e) => Array.isArray(e.autostartGuests) && e.autostartGuests.length > 0,
-  title: 'Network {name} is not autostarted, but autostart guests use it',
-  requires: ['libvirt'],
-  conditions: {
-    all: [
-      {fact: 'entity', path: 'active', operator: 'equal', value: true},
-      {fact: 'entity', path: 'autostart', operator: 'equal', value: false},
-      {fact: 'entity', path: 'autostartGuests', operator: 'nonEmpty', value: true},
-    ],
-  },
-  summary: 'After the next reboot {name} stays down and its autostart guests ({autostartGuests}) fail to start.',
-  evidence: ['virsh net-list --all: {name} autostart no', 'autostart guests on it: {autostartGuests}'],
-  fix: ['virsh net-autostart {name}'],
-}
+  needs: [probes.libvirt],
+  appliesTo: (n) => n.autostartGuests.length > 0,
+  conditions: (c) => c.all(c.eq('active', true), c.eq('autostart', false), c.nonEmpty('autostartGuests')),
+  title: (n) => text`Network ${n.name} is not autostarted, but autostart guests use it`,
+  summary: (n) => text`After the next reboot ${n.name} stays down and its autostart guests (${n.autostartGuests}) fail to start.`,
+  evidence: (n) => [line`virsh net-list --all: ${n.name} autostart no`, line`autostart guests on it: ${n.autostartGuests}`],
+  fix: (n) => [cmd`virsh net-autostart ${n.name}`],
+})

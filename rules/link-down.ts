@@ -1,21 +1,36 @@
-import type {RuleDefinition} from './types.js'
+import type {LinkView} from '../src/derive/index.js'
+import {cmd, defineRule, line, probes, text} from './kit.js'
 
-export const rule: RuleDefinition = {
-  id: 'link-down',
-  severity: 'high',
-  scope: 'link',
-  appliesTo: (e) => e.matters === true,
-  title: 'Interface {name} is down ({mattersBecause})',
-  requires: ['links'],
-  conditions: {
-    all: [
-      {fact: 'entity', path: 'matters', operator: 'equal', value: true},
-      {fact: 'entity', path: 'down', operator: 'equal', value: true},
-    ],
-  },
-  summary: '{name} is the {mattersBecause}, and it is down (admin up: {adminUp}, operstate {operstate}, flags {flags}).',
-  evidence: ['ip -j -d addr show {name}: operstate {operstate}, flags {flags}'],
-  fix: ['ip link set {name} up'],
-  note: ['if it stays without carrier on a physical port, check the cable and the switch port (ethtool {name})'],
-  claims: ['link:{name}'],
+interface Matters {
+  /** Guests depend on it: an active network's bridge, the uplink of a guest bridge, the default route's device. */
+  matters: boolean
+  mattersBecause: string
 }
+
+export default defineRule<LinkView, Matters>({
+  id: 'link-down',
+  kind: 'link',
+  severity: 'high',
+  needs: [probes.links],
+  appliesTo: (l) => l.bridgeOfNetwork !== null || l.uplinkOf !== null || l.defaultRouteDevice,
+  derive: (l) => {
+    const why = [l.bridgeOfNetwork !== null && `bridge of active network ${l.bridgeOfNetwork}`, l.uplinkOf !== null && `uplink of guest bridge ${l.uplinkOf}`, l.defaultRouteDevice && 'device of the default route'].filter(Boolean)
+    return {matters: why.length > 0, mattersBecause: why.join(', ')}
+  },
+  conditions: (c) => c.all(c.eq('matters', true), c.eq('down', true)),
+  title: (l) => text`Interface ${l.name} is down (${l.mattersBecause})`,
+  summary: (l) => text`${l.name} is the ${l.mattersBecause}, and it is down (admin up: ${l.adminUp}, operstate ${l.operstate}, flags ${l.flags}).`,
+  evidence: (l) => [line`ip -j -d addr show ${l.name}: operstate ${l.operstate}, flags ${l.flags}`],
+  fix: (l) => [cmd`ip link set ${l.name} up`],
+  note: (l) => [line`if it stays without carrier on a physical port, check the cable and the switch port (ethtool ${l.name})`],
+  owns: [
+    {
+      kind: 'link',
+      // A port too small for its bridge is mtu-mismatch's.
+      where: (el) => el.mtu === undefined,
+      covers: (l, el) => el.device === l.name,
+      undo: (el) =>
+        (el.state === 'down' || el.state === 'no-carrier' ? cmd`ip link set ${el.device} up` : undefined) ?? [],
+    },
+  ],
+})

@@ -1,20 +1,16 @@
-import type {RuleDefinition} from './types.js'
+import type {InterfaceView} from '../src/derive/index.js'
+import {cmd, defineRule, line, probes, text} from './kit.js'
 
-export const rule: RuleDefinition = {
+export default defineRule<InterfaceView>({
   id: 'macvtap-rx-filter-untrusted',
+  kind: 'interface',
   severity: 'medium',
-  scope: 'interface',
-  title: 'Guest {domain} answers from another MAC on macvtap {source}, which filters it out',
-  requires: ['libvirt', 'neighbours'],
-  conditions: {
-    all: [
-      {fact: 'entity', path: 'isDirect', operator: 'equal', value: true},
-      {fact: 'entity', path: 'trustGuestRxFilters', operator: 'equal', value: false},
-      {fact: 'entity', path: 'macChanges', operator: 'nonEmpty', value: true},
-    ],
-  },
-  summary: "{domain}'s macvtap interface on {source} was given {mac}, but the guest now uses another MAC (bonding, VRRP, MAC changes inside the guest). Without trustGuestRxFilters='yes' the macvtap device keeps filtering for {mac} and drops frames to the new one: the guest loses its network.",
-  evidence: ['{macChanges}', "virsh dumpxml {domain}: <interface type='direct'> without trustGuestRxFilters='yes'"],
-  fix: ['virsh edit {domain}'],
-  note: ["in the editor: <interface type='direct' trustGuestRxFilters='yes'>, then shut the guest down and start it again (virsh shutdown {domain}; virsh start {domain})"],
-}
+  needs: [probes.libvirt, probes.neighbours],
+  conditions: (c) => c.all(c.eq('isDirect', true), c.eq('trustGuestRxFilters', false), c.nonEmpty('macChanges')),
+  title: (i) => text`Guest ${i.domain} answers from another MAC on macvtap ${i.source}, which filters it out`,
+  summary: (i) =>
+    text`${i.domain}'s macvtap interface on ${i.source} was given ${i.mac}, but the guest now uses another MAC (bonding, VRRP, MAC changes inside the guest). Without trustGuestRxFilters='yes' the macvtap device keeps filtering for ${i.mac} and drops frames to the new one: the guest loses its network.`,
+  evidence: (i) => [...i.macChanges, line`virsh dumpxml ${i.domain}: <interface type='direct'> without trustGuestRxFilters='yes'`],
+  fix: (i) => [cmd`virsh edit ${i.domain}`],
+  note: (i) => [line`in the editor: <interface type='direct' trustGuestRxFilters='yes'>, then shut the guest down and start it again (virsh shutdown ${i.domain}; virsh start ${i.domain})`],
+})

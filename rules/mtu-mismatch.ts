@@ -1,34 +1,39 @@
+import type {LinkView} from '../src/derive/index.js'
 import {bridge} from './applies.js'
-import type {RuleDefinition} from './types.js'
+import {cmd, defineRule, line, probes, text} from './kit.js'
 
-export const rule: RuleDefinition = {
+interface Mtus {
+  mtuMismatch: boolean
+  /** The smallest MTU on the bridge: lowering to it never cuts anything off; raising needs every guest's consent. */
+  mtuTarget: number
+  /** The devices above it. */
+  mtuChanges: string[]
+}
+
+export default defineRule<LinkView, Mtus>({
   id: 'mtu-mismatch',
+  kind: 'link',
   severity: 'medium',
-  scope: 'link',
+  needs: [probes.links],
   appliesTo: bridge,
-  title: 'MTUs differ on bridge {name} ({mtu}) and its ports',
-  requires: ['links'],
-  derive: (e) => {
-    const ports = (e.ports ?? []) as {name: string; mtu: number; guest: boolean}[]
-    const mtu = Number(e.mtu)
-    const distinct = new Set(ports.map((p) => p.mtu))
-    // Lowering to the smallest MTU on the bridge never cuts anything off; raising needs every guest's consent.
-    const target = Math.min(mtu, ...ports.map((p) => p.mtu))
+  derive: (l) => {
+    const distinct = new Set(l.ports.map((p) => p.mtu))
+    const target = Math.min(l.mtu, ...l.ports.map((p) => p.mtu))
     return {
-      mtuMismatch: e.isGuestBridge === true && (distinct.size > 1 || ports.some((p) => !p.guest && p.mtu > mtu)),
+      mtuMismatch: l.isGuestBridge && (distinct.size > 1 || l.ports.some((p) => !p.guest && p.mtu > l.mtu)),
       mtuTarget: target,
-      mtuChanges: [{name: e.name, mtu}, ...ports].filter((p) => p.mtu > target).map((p) => p.name),
+      mtuChanges: [{name: l.name, mtu: l.mtu}, ...l.ports].filter((p) => p.mtu > target).map((p) => p.name),
     }
   },
-  conditions: {all: [{fact: 'entity', path: 'mtuMismatch', operator: 'equal', value: true}]},
-  summary: 'Ports of {name} use different MTUs ({portMtus}; bridge {mtu}): small packets pass, large ones are dropped, so ping works while TLS handshakes and scp stall.',
-  evidence: ['bridge {name} mtu {mtu}; ports: {portMtus}'],
-  fix: ['ip link set {mtuChanges} mtu {mtuTarget}'],
-  fixLines: (e) => (Array.isArray(e.mtuChanges) ? (e.mtuChanges as string[]) : []).map((dev) => `ip link set ${dev} mtu ${e.mtuTarget}`),
-  note: [
-    "this lowers every device on {name} to the smallest MTU there ({mtuTarget}); persist it with <mtu size='{mtuTarget}'/> in the network or domain XML",
+  conditions: (c) => c.all(c.eq('mtuMismatch', true)),
+  title: (l) => text`MTUs differ on bridge ${l.name} (${l.mtu}) and its ports`,
+  summary: (l) => text`Ports of ${l.name} use different MTUs (${l.portMtus}; bridge ${l.mtu}): small packets pass, large ones are dropped, so ping works while TLS handshakes and scp stall.`,
+  evidence: (l) => [line`bridge ${l.name} mtu ${l.mtu}; ports: ${l.portMtus}`],
+  fix: (l) => l.mtuChanges.map((dev) => cmd`ip link set ${dev} mtu ${l.mtuTarget}`),
+  note: (l) => [
+    line`this lowers every device on ${l.name} to the smallest MTU there (${l.mtuTarget}); persist it with <mtu size='${l.mtuTarget}'/> in the network or domain XML`,
     'on overlays, clamp TCP MSS instead: iptables -t mangle -A FORWARD -p tcp --tcp-flags SYN,RST SYN -j TCPMSS --clamp-mss-to-pmtu',
   ],
-  // The datapath's drop of a frame too big for a port is this mismatch, seen from a flow.
-  claims: ['mtu:{name}'],
-}
+  // The datapath's drop of a frame too big for a port of this bridge is this mismatch, seen from a flow.
+  owns: [{kind: 'link', where: (el) => el.mtu !== undefined, covers: (l, el) => el.master === l.name, undo: (el) => cmd`ip link set ${el.device} mtu ${el.mtu}` ?? []}],
+})

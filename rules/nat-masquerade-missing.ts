@@ -1,24 +1,25 @@
+import type {NetworkView} from '../src/derive/index.js'
 import {natNetwork} from './applies.js'
-import type {RuleDefinition} from './types.js'
+import {cmd, defineRule, line, probes, text} from './kit.js'
 
-export const rule: RuleDefinition = {
+export default defineRule<NetworkView>({
   id: 'nat-masquerade-missing',
+  kind: 'network',
   severity: 'critical',
-  scope: 'network',
+  needs: [probes.libvirt, probes.netfilter],
+  known: ['sourceNatRules', 'subnet'],
   appliesTo: natNetwork,
-  title: 'No MASQUERADE/SNAT for the NAT network {name} ({subnet})',
-  requires: ['libvirt', 'netfilter'],
-  needs: ['masquerade', 'subnet'],
-  conditions: {
-    all: [
-      {fact: 'entity', path: 'active', operator: 'equal', value: true},
-      {fact: 'entity', path: 'forwardMode', operator: 'equal', value: 'nat'},
-      {fact: 'entity', path: 'masquerade', operator: 'equal', value: false},
-    ],
-  },
-  summary: 'Network {name} forwards with NAT, but neither iptables nor nftables source-NATs {subnet}: guests reach the host, but their packets leave with private source addresses and no reply comes back.',
-  evidence: ['network {name}: forward mode nat, subnet {subnet}, bridge {bridge}', 'no MASQUERADE or SNAT rule reachable from nat POSTROUTING (iptables) or in any nft table covers {subnet}'],
-  fix: ['systemctl restart libvirtd', 'virsh net-destroy {name} && virsh net-start {name}'],
-  note: ['restarting libvirtd (or virtnetworkd) re-applies the network firewall rules; restart the network if that is not enough'],
-  claims: ['nat:{name}'],
-}
+  conditions: (c) => c.all(c.eq('active', true), c.eq('forwardMode', 'nat'), c.eq('sourceNatRules.length', 0)),
+  title: (n) => text`No MASQUERADE/SNAT for the NAT network ${n.name} (${n.subnet})`,
+  summary: (n) => text`Network ${n.name} forwards with NAT, but neither iptables nor nftables source-NATs ${n.subnet}: guests reach the host, but their packets leave with private source addresses and no reply comes back.`,
+  evidence: (n) => [line`network ${n.name}: forward mode nat, subnet ${n.subnet}, bridge ${n.bridge}`, line`no MASQUERADE or SNAT rule reachable from nat POSTROUTING (iptables) or in any nft table covers ${n.subnet}`],
+  fix: () => [cmd`systemctl restart libvirtd`],
+  note: () => ['restarting libvirtd (or virtnetworkd) re-applies the network firewall rules without touching running guests'],
+  owns: [
+    {
+      kind: 'nf-nat-missing',
+      covers: (n, el) => el.network === n.name,
+      undo: () => cmd`systemctl restart libvirtd` ?? [],
+    },
+  ],
+})

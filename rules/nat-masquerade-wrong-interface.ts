@@ -1,25 +1,20 @@
+import type {NetworkView} from '../src/derive/index.js'
 import {natNetwork} from './applies.js'
-import type {RuleDefinition} from './types.js'
+import {cmd, defineRule, line, probes, restartNetwork, text} from './kit.js'
 
-export const rule: RuleDefinition = {
+export default defineRule<NetworkView>({
   id: 'nat-masquerade-wrong-interface',
+  kind: 'network',
   severity: 'high',
-  scope: 'network',
-  appliesTo: (e) => natNetwork(e) && e.forwardDevState !== 'none',
-  title: "NAT network {name} is pinned to {forwardDev}, which is {forwardDevState} and not the default route's device",
-  requires: ['libvirt', 'links', 'routes'],
-  needs: ['forwardDevState'],
-  conditions: {
-    all: [
-      {fact: 'entity', path: 'active', operator: 'equal', value: true},
-      {fact: 'entity', path: 'forwardMode', operator: 'equal', value: 'nat'},
-      {fact: 'entity', path: 'forwardDevState', operator: 'notEqual', value: 'none'},
-      {fact: 'entity', path: 'forwardDevIsDefaultRoute', operator: 'equal', value: false},
-    ],
-  },
-  summary: "<forward mode='nat' dev='{forwardDev}'/> makes libvirt masquerade and forward only out of {forwardDev}, but traffic leaves through {defaultRouteDevs}: guests resolve names (the host's dnsmasq answers) yet get 'port unreachable' from the gateway for everything else.",
-  evidence: ["virsh net-dumpxml {name}: <forward mode='nat' dev='{forwardDev}'/>", 'ip link: {forwardDev} is {forwardDevState}', 'default route via: {defaultRouteDevs}'],
-  fix: ['virsh net-edit {name}', 'virsh net-destroy {name} && virsh net-start {name}', 'systemctl restart libvirtd'],
-  note: ["in the editor drop dev='{forwardDev}' from <forward>, or set it to {defaultRouteDevs}; restarting libvirtd re-attaches the running guests"],
+  needs: [probes.libvirt, probes.links, probes.routes],
+  known: ['forwardDevState'],
+  appliesTo: (n) => natNetwork(n) && n.forwardDevState !== 'none',
+  conditions: (c) => c.all(c.eq('active', true), c.eq('forwardMode', 'nat'), c.ne('forwardDevState', 'none'), c.eq('forwardDevIsDefaultRoute', false)),
+  title: (n) => text`NAT network ${n.name} is pinned to ${n.forwardDev}, which is ${n.forwardDevState} and not the default route's device`,
+  summary: (n) =>
+    text`<forward mode='nat' dev='${n.forwardDev}'/> makes libvirt masquerade and forward only out of ${n.forwardDev}, but traffic leaves through ${n.defaultRouteDevs}: guests resolve names (the host's dnsmasq answers) yet get 'port unreachable' from the gateway for everything else.`,
+  evidence: (n) => [line`virsh net-dumpxml ${n.name}: <forward mode='nat' dev='${n.forwardDev}'/>`, line`ip link: ${n.forwardDev} is ${n.forwardDevState}`, line`default route via: ${n.defaultRouteDevs}`],
+  fix: (n) => [cmd`virsh net-edit ${n.name}`, ...restartNetwork(n)],
+  note: (n) => [line`in the editor drop dev='${n.forwardDev}' from <forward>, or set it to ${n.defaultRouteDevs}`],
   explains: [{rule: 'nat-masquerade-missing', via: 'network'}],
-}
+})

@@ -1,35 +1,29 @@
-import {DATAPATH_REQUIRES, bridgesOf, undoOf} from './datapath.js'
-import {nftForward} from './applies.js'
-import type {RuleDefinition} from './types.js'
+import type {ElementView} from '../src/derive/index.js'
+import {DATAPATH, narrowAccept, netfilterElement} from './datapath.js'
+import {defineRule, line, text} from './kit.js'
 
-export const rule: RuleDefinition = {
+export default defineRule<ElementView>({
   id: 'nft-forward-drop',
+  kind: 'element',
   severity: 'critical',
-  scope: 'element',
-  appliesTo: nftForward,
-  title: 'An nftables table drops the guest traffic libvirt accepts: {name}',
-  requires: DATAPATH_REQUIRES,
-  conditions: {
-    all: [
-      {fact: 'entity', path: 'verdict', operator: 'equal', value: 'fail'},
-      {fact: 'entity', path: 'hook', operator: 'equal', value: 'forward'},
-      {fact: 'entity', path: 'backend', operator: 'equal', value: 'nft'},
-      {fact: 'entity', path: 'libvirtOwned', operator: 'equal', value: false},
+  needs: DATAPATH,
+  appliesTo: (e) => netfilterElement(e) && e.hook === 'forward' && e.backend === 'nft' && !e.libvirtOwned,
+  conditions: (c) =>
+    c.all(
+      c.eq('verdict', 'fail'),
+      c.eq('hook', 'forward'),
+      c.eq('backend', 'nft'),
+      c.eq('libvirtOwned', false),
       // A drop of IPv6 alone is ipv6-forward-drop's.
-      {fact: 'entity', path: 'ipv6Only', operator: 'equal', value: false},
-    ],
-  },
-  summary: 'Every nftables base chain on the forward hook must accept a packet: whatever libvirt accepts for {bridges}, {nfFamily} {nfTable} chain {chain} drops it ({detail}). {affectedGuests} guest(s) reach the host, not beyond.',
-  evidence: ['decided by: {name}', '{flows}'],
-  fix: ['{undo}'],
-  fixLines(e) {
-    if (e.elementKind !== 'nf-policy') return undoOf(e)
-    return [
-      ...bridgesOf(e).flatMap((br) => [`nft insert rule ${e.nfFamily} ${e.nfTable} ${e.baseChain} iifname "${br}" accept`, `nft insert rule ${e.nfFamily} ${e.nfTable} ${e.baseChain} oifname "${br}" ct state related,established accept`]),
-    ]
-  },
+      c.eq('ipv6Only', false),
+    ),
+  title: (e) => text`An nftables table drops the guest traffic libvirt accepts: ${e.name}`,
+  summary: (e) =>
+    text`Every nftables base chain on the forward hook must accept a packet: whatever libvirt accepts for ${e.bridges}, ${e.nfFamily} ${e.nfTable} chain ${e.chain} drops it (${e.detail}). ${e.affectedGuests} guest(s) reach the host, not beyond.`,
+  evidence: (e) => [line`decided by: ${e.name}`, ...e.flows],
+  fix: (e, h) => narrowAccept(e, h, 'forward'),
   explains: [
     {rule: 'apipa-address', via: 'bridge'},
     {rule: 'dhcp-no-offer', via: 'bridge'},
   ],
-}
+})

@@ -1,26 +1,39 @@
-import type {RuleDefinition} from './types.js'
+import type {HostView} from '../src/derive/index.js'
+import {appendLines, cmd, defineRule, line, probes, SYSCTL_DROP_IN} from './kit.js'
 
-export const rule: RuleDefinition = {
-  id: 'rp-filter-strict',
-  severity: 'medium',
-  scope: 'host',
-  appliesTo: (e) => e.multiHomed === true,
-  title: 'Strict reverse-path filtering on a multi-homed host',
-  requires: ['sysctl', 'routes', 'links'],
-  conditions: {
-    all: [
-      {fact: 'entity', path: 'multiHomed', operator: 'equal', value: true},
-      {fact: 'entity', path: 'rpStrictInterfaces', operator: 'nonEmpty', value: true},
-    ],
-  },
-  summary: 'rp_filter = 1 drops packets that arrive on an interface other than the one the host would route the reply through; with several uplinks or routed guest networks that silently drops guest traffic.',
-  evidence: ['strict interfaces (effective = max(all, IF)): {rpStrictInterfaces}', 'default routes: {defaultRoutes}; routed networks: {routedNetworks}'],
-  fix: ['sysctl -w net.ipv4.conf.all.rp_filter=2'],
-  fixLines(e) {
-    // sysctl keys spell a dot in an interface name (eth0.100) as a slash.
-    const keys = ['all', ...(Array.isArray(e.rpStrictNames) ? (e.rpStrictNames as string[]) : [])].map((i) => `net.ipv4.conf.${i.replaceAll('.', '/')}.rp_filter`)
-    return [`sysctl -w ${keys.map((k) => `${k}=2`).join(' ')}`, `printf '${keys.map((k) => `${k} = 2\\n`).join('')}' >> /etc/sysctl.d/90-kvmdoctor.conf`]
-  },
-  note: ['2 is loose mode: a packet passes when any route leads back to its source'],
-  claims: ['sysctl:rp_filter:{rpStrictNames}'],
+interface Strict {
+  /** The host's L3 interfaces whose effective rp_filter is 1 (strict). */
+  rpStrictNames: string[]
+  rpStrictInterfaces: string[]
 }
+
+export default defineRule<HostView, Strict>({
+  id: 'rp-filter-strict',
+  kind: 'host',
+  severity: 'medium',
+  needs: [probes.sysctl, probes.routes, probes.links],
+  appliesTo: (h) => h.multiHomed,
+  derive: (h) => {
+    const strict = h.l3Interfaces.filter((i) => i.rpFilter === 1)
+    return {rpStrictNames: strict.map((i) => i.name), rpStrictInterfaces: strict.map((i) => `${i.name} (rp_filter ${i.rpFilter})`)}
+  },
+  conditions: (c) => c.all(c.eq('multiHomed', true), c.nonEmpty('rpStrictInterfaces')),
+  title: () => 'Strict reverse-path filtering on a multi-homed host',
+  summary: () =>
+    'rp_filter = 1 drops packets that arrive on an interface other than the one the host would route the reply through; with several uplinks or routed guest networks that silently drops guest traffic.',
+  evidence: (h) => [line`strict interfaces (effective = max(all, IF)): ${h.rpStrictInterfaces}`, line`default routes: ${h.defaultRoutes}; routed networks: ${h.routedNetworks}`],
+  fix: (h) => {
+    // sysctl keys spell a dot in an interface name (eth0.100) as a slash.
+    const keys = ['all', ...h.rpStrictNames].map((i) => `net.ipv4.conf.${i.replaceAll('.', '/')}.rp_filter`)
+    return [cmd`sysctl -w ${keys.map((k) => `${k}=2`)}`, appendLines(SYSCTL_DROP_IN, keys.map((k) => `${k} = 2`))]
+  },
+  note: () => ['2 is loose mode: a packet passes when any route leads back to its source'],
+  fileToChange: () => 'etc/sysctl.d/90-kvmdoctor.conf',
+  owns: [
+    {
+      kind: 'rp-filter',
+      covers: (h, el) => el.device !== undefined && h.rpStrictNames.includes(el.device),
+      undo: (el) => cmd`sysctl -w net.ipv4.conf.all.rp_filter=2 net.ipv4.conf.${el.device?.replaceAll('.', '/')}.rp_filter=2` ?? [],
+    },
+  ],
+})

@@ -1,25 +1,25 @@
+import type {LinkView} from '../src/derive/index.js'
 import {bridge} from './applies.js'
-import type {RuleDefinition} from './types.js'
+import {cmd, defineRule, line, probes, text} from './kit.js'
 
-export const rule: RuleDefinition = {
+export default defineRule<LinkView>({
   id: 'stp-forward-delay',
+  kind: 'link',
   severity: 'medium',
-  scope: 'link',
+  needs: [probes.links],
   appliesTo: bridge,
-  title: 'Bridge {name} holds new ports for 2 x {forwardDelaySeconds} s (STP)',
-  requires: ['links'],
-  conditions: {
-    all: [
-      {fact: 'entity', path: 'isGuestBridge', operator: 'equal', value: true},
-      {fact: 'entity', path: 'stpState', operator: 'greaterThan', value: 0},
+  conditions: (c) =>
+    c.all(
+      c.eq('isGuestBridge', true),
+      c.gt('stpState', 0),
       // libvirt's stp='on' delay='0' comes out as the kernel's 2 s minimum (200 cs): only more than that is a finding.
-      {fact: 'entity', path: 'forwardDelayCs', operator: 'greaterThan', value: 200},
-    ],
-  },
-  summary: 'STP is on with forward_delay {forwardDelaySeconds} s: a guest\'s port listens and learns for {forwardDelaySeconds} s each before forwarding, so PXE and DHCP at boot time out.',
-  evidence: ['ip -d link show {name}: stp_state {stpState}, forward_delay {forwardDelayCs} cs', 'ports not yet forwarding: {portsInTransition}'],
-  fix: ['ip link set {name} type bridge forward_delay 0'],
-  note: ["or turn STP off (ip link set {name} type bridge stp_state 0); persist with <bridge name='{name}' stp='on' delay='0'/> in the network XML"],
+      c.gt('forwardDelayCs', 200),
+    ),
+  title: (l) => text`Bridge ${l.name} holds new ports for 2 x ${l.forwardDelaySeconds} s (STP)`,
+  summary: (l) => text`STP is on with forward_delay ${l.forwardDelaySeconds} s: a guest's port listens and learns for ${l.forwardDelaySeconds} s each before forwarding, so PXE and DHCP at boot time out.`,
+  evidence: (l) => [line`ip -d link show ${l.name}: stp_state ${l.stpState}, forward_delay ${l.forwardDelayCs} cs`, line`ports not yet forwarding: ${l.portsInTransition}`],
+  fix: (l) => [cmd`ip link set ${l.name} type bridge forward_delay 0`],
+  note: (l) => [line`or turn STP off (ip link set ${l.name} type bridge stp_state 0); persist with <bridge name='${l.name}' stp='on' delay='0'/> in the network XML`],
   explains: [{rule: 'apipa-address', via: 'bridge'}],
-  claims: ['stp:{name}'],
-}
+  owns: [{kind: 'stp', covers: (l, el) => el.device === l.name, undo: (el) => cmd`ip link set ${el.device} type bridge forward_delay 0` ?? []}],
+})

@@ -1,15 +1,16 @@
-import type {RuleDefinition} from './types.js'
+import type {NetworkView} from '../src/derive/index.js'
+import {cmd, defineRule, line, probes, restartNetwork, text} from './kit.js'
 
-export const rule: RuleDefinition = {
+export default defineRule<NetworkView>({
   id: 'subnet-overlap',
+  kind: 'network',
   severity: 'high',
-  scope: 'network',
-  title: 'Network {name} ({subnet}) overlaps a route on another device',
-  requires: ['libvirt', 'routes'],
-  conditions: {all: [{fact: 'entity', path: 'subnetOverlapCount', operator: 'greaterThan', value: 0}]},
-  summary: '{subnet} is also reachable via {subnetOverlaps}: replies go the wrong way, and libvirt refuses to start the network ("Network is already in use by interface").',
-  evidence: ['ip route: {subnetOverlaps}', 'network {name}: {subnet} on {bridge}', 'log: {host.logNetworkInUse}'],
-  fix: ['virsh net-edit {name}', 'virsh net-destroy {name} && virsh net-start {name}'],
-  note: ['in the editor move {name} off {subnet} to a subnet no route uses'],
+  needs: [probes.libvirt, probes.routes],
+  conditions: (c) => c.all(c.gt('subnetOverlaps.length', 0)),
+  title: (n) => text`Network ${n.name} (${n.subnet}) overlaps a route on another device`,
+  summary: (n) => text`${n.subnet} is also reachable via ${n.subnetOverlaps}: replies go the wrong way, and libvirt refuses to start the network ("Network is already in use by interface").`,
+  evidence: (n, h) => [line`ip route: ${n.subnetOverlaps}`, line`network ${n.name}: ${n.subnet} on ${n.bridge}`, line`log: ${h.logNetworkInUse}`],
+  fix: (n) => [cmd`virsh net-edit ${n.name}`, ...(n.active ? restartNetwork(n) : [cmd`virsh net-start ${n.name}`])],
+  note: (n) => [line`in the editor move ${n.name} off ${n.subnet} to a subnet no route uses`],
   explains: [{rule: 'libvirt-network-inactive', via: 'network'}],
-}
+})

@@ -37,7 +37,7 @@ describe('kvmdoctor diagnose (CLI)', () => {
       expect(r.exitCode).toBe(1)
       const report = JSON.parse(r.stdout)
       expect(report).toMatchObject({version: expect.any(String), host: expect.any(String), capturedAt: expect.any(String), notChecked: expect.any(Array)})
-      expect(report.findings[0]).toMatchObject({id: 'libvirt-network-inactive', severity: 'critical', rank: 1, entity: {kind: 'network', name: 'default'}, evidence: expect.any(Array), fix: ['virsh net-start default', 'virsh net-autostart default']})
+      expect(report.findings[0]).toMatchObject({id: 'libvirt-network-inactive', severity: 'critical', rank: 1, entity: {kind: 'network', name: 'default'}, evidence: expect.any(Array), fix: ['virsh net-start default', 'ip link set vnet0 master virbr0 up']})
       expect(report.findings[0].explains[0]).toMatch(/^tap-not-attached@interface:kdlab-web01\//)
       expect(report.findings[1].explainedBy).toBe('libvirt-network-inactive@network:default')
       expect(report.probes.map((p: {id: string}) => p.id)).toContain('libvirt')

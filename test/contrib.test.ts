@@ -14,7 +14,7 @@ import {beforeAll, describe, expect, it} from 'vitest'
 import {renderPrometheus} from '../reports/prometheus.js'
 import {runDiagnose} from '../src/core/diagnose-service.js'
 import {EXIT} from '../src/core/errors.js'
-import {ROOT, fixtureDir, kvmdoctorCli} from './helpers.js'
+import {NO_CONFIG_DIR, ROOT, fixtureDir, kvmdoctorCli} from './helpers.js'
 import {RECORDINGS, findTool, missingTool, withoutCaptures} from './tools.js'
 
 const CONTRIB = join(ROOT, 'contrib')
@@ -27,7 +27,7 @@ const systemdAnalyze = findTool('systemd-analyze')
 
 /** A recording's textfile; a recording is named (fixtures/) or a path. */
 const textfileOf = async (fixture: string) =>
-  renderPrometheus(await runDiagnose({from: fixture.startsWith('/') ? fixture : fixtureDir(fixture), timeoutMs: 5000, options: {active: false, libvirtUri: 'qemu:///system'}, version: 'test'}, {now: () => new Date('2026-11-28T12:00:00Z'), cwd: ROOT}))
+  renderPrometheus(await runDiagnose({from: fixture.startsWith('/') ? fixture : fixtureDir(fixture), timeoutMs: 5000, options: {active: false, libvirtUri: 'qemu:///system'}, version: 'test'}, {now: () => new Date('2026-11-28T12:00:00Z'), configDir: NO_CONFIG_DIR}))
 
 /** Sample lines of a textfile: metric name and labels. */
 function samplesOf(text: string): {name: string; labels: Record<string, string>; value: string}[] {

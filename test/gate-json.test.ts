@@ -11,7 +11,7 @@ import type {LibvirtFacts} from '../probes/libvirt.js'
 import {dataOf} from '../probes/types.js'
 import {renderJson, toJsonReport} from '../reports/json.js'
 import Rules from '../src/commands/rules/index.js'
-import type {Diagnosis} from '../src/core/diagnose.js'
+import type {DiagnosisRun as Diagnosis} from '../src/core/diagnose.js'
 import {runDiagnose} from '../src/core/diagnose-service.js'
 import {gateDecision} from '../src/core/gate.js'
 import {ipInventory} from '../src/core/ip-service.js'
@@ -87,7 +87,7 @@ describe('rules --json', () => {
     vi.restoreAllMocks()
     const rows = JSON.parse(out.join('\n'))
     expect(SCHEMAS.rules(rows), problems(SCHEMAS.rules)).toBe(true)
-    expect(rows.map((r: {id: string}) => r.id)).toContain('forward-policy-drop')
+    expect(rows.map((r: {id: string}) => r.id)).toContain('iptables-forward-drop')
   })
 })
 

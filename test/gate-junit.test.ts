@@ -9,7 +9,7 @@ import {join} from 'node:path'
 import {XMLParser} from 'fast-xml-parser'
 import {beforeAll, describe, expect, it} from 'vitest'
 import {renderJunit} from '../reports/junit.js'
-import type {Diagnosis} from '../src/core/diagnose.js'
+import type {DiagnosisRun as Diagnosis} from '../src/core/diagnose.js'
 import {runDiagnose} from '../src/core/diagnose-service.js'
 import {findingKey} from '../src/core/engine.js'
 import {NO_CONFIG_DIR, ROOT, fixtureDir} from './helpers.js'
@@ -70,15 +70,15 @@ describe('JUnit on every recording', () => {
       const pairs = cases.map((c) => `${c['@_classname']} on ${c['@_name']}`)
       expect(pairs.filter((p) => /^kvmdoctor\.(link-down|mtu-mismatch|stp-forward-delay|bridge-netfilter-enabled) on link lo$/.test(p)), name).toEqual([])
       // datapath rules only on the netfilter elements of their hook and backend
-      expect(pairs.filter((p) => /^kvmdoctor\.(forward-policy-drop|nft-forward-drop|host-input-blocks-dhcp-dns) on element (?!(iptables|ip6tables|iptables-legacy|nft) )/.test(p)), name).toEqual([])
+      expect(pairs.filter((p) => /^kvmdoctor\.(iptables-forward-drop|nft-forward-drop|host-input-blocks-dhcp-dns) on element (?!(iptables|ip6tables|iptables-legacy|nft) )/.test(p)), name).toEqual([])
     }
     // The recordings exercise it: the engine checks every element rule on every element ...
     const elementCases = (name: string) => (casesOf(renderJunit(diagnoses.get(name)!)).testcase ?? []).filter((c) => c['@_name'].startsWith('element ')).map((c) => c['@_classname'])
     const killed = diagnoses.get('dnsmasq-killed+ip-rules')!
-    expect(killed.checked.filter((c) => c.ruleId === 'forward-policy-drop' && c.entity.name.startsWith('no DHCP server on virbr0'))).toHaveLength(1)
-    // ... but a missing DHCP listener is no FORWARD chain: no forward-policy-drop testcase on it
+    expect(killed.checked.filter((c) => c.ruleId === 'iptables-forward-drop' && c.entity.name.startsWith('no DHCP server on virbr0'))).toHaveLength(1)
+    // ... but a missing DHCP listener is no FORWARD chain: no iptables-forward-drop testcase on it
     expect(elementCases('dnsmasq-killed+ip-rules')).toEqual([])
-    expect(elementCases('bridged-forward-drop+ip-rules')).toEqual(['kvmdoctor.forward-policy-drop', 'kvmdoctor.ipv6-forward-drop'])
+    expect(elementCases('bridged-forward-drop+ip-rules')).toEqual(['kvmdoctor.iptables-forward-drop', 'kvmdoctor.ipv6-forward-drop'])
     expect(elementCases('nft-forward-drop+ip-rules')).toEqual(['kvmdoctor.nft-forward-drop', 'kvmdoctor.ipv6-forward-drop'])
   })
 })
@@ -99,13 +99,15 @@ describe('JUnit outcomes', () => {
     expect(Number(suite['@_failures'])).toBe(d.findings.length)
     const dhcp = cases.find((c) => c['@_classname'] === 'kvmdoctor.dhcp-server-not-running' && c['@_name'] === 'network default')!
     expect(dhcp.failure!['@_type']).toBe('critical')
-    expect(dhcp.failure!['#text']).toContain('fix: virsh net-destroy default && virsh net-start default')
+    // Without systemd the network is restarted, and the guests it cuts off re-plugged right after.
+    expect(dhcp.failure!['#text']).toContain('fix: virsh net-destroy default')
+    expect(dhcp.failure!['#text']).toMatch(/fix: ip link set \S+ master virbr0 up/)
     // ip-rules could not be read: the datapath rules were not checked, and that is an error, not a skip
     const errors = cases.filter((c) => c.error)
     expect(errors.length).toBe(d.notChecked.length)
     expect(errors.length).toBeGreaterThan(0)
     expect(Number(suite['@_errors'])).toBe(errors.length)
-    expect(errors.find((c) => c['@_classname'] === 'kvmdoctor.forward-policy-drop')).toMatchObject({'@_name': 'all entities', error: {'@_type': 'not-checked', '@_message': expect.stringMatching(/^not checked: probe ip-rules unavailable/)}})
+    expect(errors.find((c) => c['@_classname'] === 'kvmdoctor.iptables-forward-drop')).toMatchObject({'@_name': 'all entities', error: {'@_type': 'not-checked', '@_message': expect.stringMatching(/^not checked: probe ip-rules unavailable/)}})
     const skipped = cases.filter((c) => c.skipped)
     expect(skipped.length).toBe(d.suppressed.length)
     expect(new Set(skipped.map((c) => c['@_classname']))).toEqual(new Set(['kvmdoctor.guest-agent-missing']))

@@ -4,9 +4,10 @@
  */
 import {execFileSync} from 'node:child_process'
 import {beforeAll, describe, expect, it} from 'vitest'
-import {guestTaps} from '../reports/identity.js'
+import {guestTaps} from '../src/derive/index.js'
+import {dataOf} from '../probes/types.js'
 import {renderPrometheus} from '../reports/prometheus.js'
-import type {Diagnosis} from '../src/core/diagnose.js'
+import type {DiagnosisRun as Diagnosis} from '../src/core/diagnose.js'
 import {runDiagnose} from '../src/core/diagnose-service.js'
 import {NO_CONFIG_DIR, fixtureDir} from './helpers.js'
 import {RECORDINGS, findTool, missingTool, withPolicyRules, recordedTap, withTapRenamed, withoutCaptures} from './tools.js'
@@ -51,7 +52,7 @@ describe('Prometheus textfile on every recording', () => {
       const text = renderPrometheus(d)
       const lines = text.split('\n').filter((l) => l && !l.startsWith('#')).map((l) => l.replace(/ [^ ]+$/, ''))
       expect(new Set(lines).size, name).toBe(lines.length)
-      const taps = [...guestTaps(d).keys()]
+      const taps = [...guestTaps(dataOf(d.facts.libvirt)).keys()]
       for (const line of samples(text, 'kvmdoctor_finding')) {
         findings++
         for (const value of Object.values(labelsOf(line))) {

@@ -7,8 +7,10 @@ import {createRequire} from 'node:module'
 import {join} from 'node:path'
 import {gzipSync} from 'node:zlib'
 import {beforeAll, describe, expect, it} from 'vitest'
-import {artifactUri, docsBaseUrl, toSarif} from '../reports/sarif.js'
-import type {Diagnosis} from '../src/core/diagnose.js'
+import {artifactUri, toSarif} from '../reports/sarif.js'
+import {docsBaseUrl} from '../src/core/output.js'
+import {fileOf} from '../src/core/engine.js'
+import type {DiagnosisRun as Diagnosis} from '../src/core/diagnose.js'
 import {runDiagnose} from '../src/core/diagnose-service.js'
 import {UserError} from '../src/core/errors.js'
 import {EVERY_RULE} from '../src/core/rule-docs.js'
@@ -92,13 +94,13 @@ describe('SARIF on every recording', () => {
 
   it('validates against the official SARIF 2.1.0 schema', () => {
     expect(diagnoses.size).toBe(RECORDINGS.length * 2)
-    for (const [name, d] of diagnoses) expect(validate(toSarif(d, {})), `${name}: ${JSON.stringify(validate.errors?.slice(0, 3))}`).toBe(true)
+    for (const [name, d] of diagnoses) expect(validate(toSarif(d)), `${name}: ${JSON.stringify(validate.errors?.slice(0, 3))}`).toBe(true)
   })
 
   it('meets GitHub code scanning ingestion rules: location, rule ids, levels, security-severity, sizes', () => {
     let results = 0
     for (const [name, d] of diagnoses) {
-      const sarif = toSarif(d, {})
+      const sarif = toSarif(d)
       expect(githubIngestionProblems(sarif), name).toEqual([])
       results += sarif.runs[0].results.length
     }
@@ -108,11 +110,11 @@ describe('SARIF on every recording', () => {
 
   it('fingerprints differ per finding and per host; the automation category names the host', () => {
     for (const [name, d] of diagnoses) {
-      const run = toSarif(d, {}).runs[0]
+      const run = toSarif(d).runs[0]
       const prints = run.results.map((r) => r.partialFingerprints['kvmdoctorFinding/v2'])
       expect(new Set(prints).size, name).toBe(prints.length)
       expect(run.automationDetails.id.startsWith(`kvmdoctor/${d.host}/`), name).toBe(true)
-      const elsewhere = toSarif({...d, host: 'hv2'}, {}).runs[0]
+      const elsewhere = toSarif({...d, host: 'hv2'}).runs[0]
       expect(elsewhere.automationDetails.id.startsWith('kvmdoctor/hv2/')).toBe(true)
       for (const [i, r] of elsewhere.results.entries()) expect(r.partialFingerprints['kvmdoctorFinding/v2'], name).not.toBe(prints[i])
     }
@@ -121,7 +123,7 @@ describe('SARIF on every recording', () => {
 
 describe('SARIF details', () => {
   it('the GitHub rules catch what GitHub rejects (the checker is not vacuous)', async () => {
-    const sarif = toSarif(await diagnosisOf(fixtureDir('flushed-and-forward-off')), {}) as Sarif
+    const sarif = toSarif(await diagnosisOf(fixtureDir('flushed-and-forward-off'))) as Sarif
     const broken = structuredClone(sarif) as unknown as {runs: {results: {locations: unknown[]; ruleId: string}[]; tool: {driver: {rules: {helpUri?: string}[]}}; automationDetails?: unknown}[]}
     broken.runs[0].results[0].locations = [{logicalLocations: [{name: 'default'}]}]
     broken.runs[0].results[1].ruleId = 'no-such-rule'
@@ -140,7 +142,7 @@ describe('SARIF details', () => {
   })
 
   it('lists every rule in tool.driver, maps severity to level and security-severity, points at the file to change or at kvmdoctor/HOST/KIND/NAME', async () => {
-    const sarif = toSarif(await diagnosisOf(fixtureDir('flushed-and-forward-off')), {})
+    const sarif = toSarif(await diagnosisOf(fixtureDir('flushed-and-forward-off')))
     const driver = sarif.runs[0].tool.driver
     expect(driver.rules.map((r) => r.id)).toEqual(EVERY_RULE.map((r) => r.id))
     expect(driver.rules[0]).toMatchObject({id: 'ip-forward-disabled', help: {markdown: expect.stringContaining('**Fix.**')}})
@@ -157,24 +159,24 @@ describe('SARIF details', () => {
   })
 
   it('a finding with no file to change is at kvmdoctor/HOST/KIND/NAME', async () => {
-    const sarif = toSarif(await diagnosisOf(fixtureDir('bridge-down')), {})
+    const sarif = toSarif(await diagnosisOf(fixtureDir('bridge-down')))
     const down = sarif.runs[0].results.find((r) => r.ruleId === 'link-down')!
     expect(down.locations[0].physicalLocation.artifactLocation.uri).toBe('kvmdoctor/vm/link/virbr0')
   })
 
   it('helpUri and informationUri only from KVMDOCTOR_DOCS_URL, and only https', async () => {
     const d = await diagnosisOf(fixtureDir('healthy'))
-    const driver = toSarif(d, {KVMDOCTOR_DOCS_URL: 'https://docs.example.org/kvmdoctor/'}).runs[0].tool.driver
+    const driver = toSarif(d, docsBaseUrl({KVMDOCTOR_DOCS_URL: 'https://docs.example.org/kvmdoctor/'})).runs[0].tool.driver
     expect(driver.informationUri).toBe('https://docs.example.org/kvmdoctor/README.md')
     expect(driver.rules.find((r) => r.id === 'link-down')!.helpUri).toBe('https://docs.example.org/kvmdoctor/rules/link-down.md')
-    expect(validate(toSarif(d, {KVMDOCTOR_DOCS_URL: 'https://docs.example.org/kvmdoctor'}))).toBe(true)
+    expect(validate(toSarif(d, docsBaseUrl({KVMDOCTOR_DOCS_URL: 'https://docs.example.org/kvmdoctor'})))).toBe(true)
     for (const bad of ['file:///opt/kvmdoctor', 'http://docs.example.org', 'docs/rules']) expect(() => docsBaseUrl({KVMDOCTOR_DOCS_URL: bad})).toThrow(UserError)
   })
 
   it('an alert survives a guest restart: a new tap name keeps its location and fingerprint', async () => {
     const before = await withPolicyRules('tap-detached')
     const after = await withTapRenamed('tap-detached', recordedTap('tap-detached'), 'vnet97')
-    const of = async (dir: string) => toSarif(await diagnosisOf(dir), {}).runs[0].results.find((r) => r.ruleId === 'tap-not-attached')!
+    const of = async (dir: string) => toSarif(await diagnosisOf(dir)).runs[0].results.find((r) => r.ruleId === 'tap-not-attached')!
     const [a, b] = [await of(before), await of(after)]
     expect(a.locations[0].logicalLocations[0].name).toBe(`kdlab-web01/${recordedTap('tap-detached')}`)
     expect(b.locations[0].logicalLocations[0].name).toBe('kdlab-web01/vnet97')
@@ -196,14 +198,17 @@ describe('SARIF artifact URIs from hostile names', () => {
     ]
     for (const host of ['vm', '..', '../..']) {
       for (const [kind, name] of names) {
-        const uri = artifactUri(host, {id: 'link-down', entity: {kind: kind as never, name}, context: {}}, new Map())
+        const entity = {kind: kind as never, name}
+        const file = fileOf(entity)
+        const uri = artifactUri(host, {entity, stable: {ruleId: 'link-down', name, ...(file ? {file} : {})}})
         expect(uri, `${kind} ${name} on ${host}`).not.toContain('..')
         expect(uri.startsWith('/') || /^[a-z][a-z0-9+.-]*:/i.test(uri), uri).toBe(false)
         for (const s of uri.split('/')) expect(['.', '..', ''].includes(decodeURIComponent(s)), `${uri}: segment ${s}`).toBe(false)
       }
     }
     // Ordinary names read as they did.
-    expect(artifactUri('vm', {id: 'libvirt-network-inactive', entity: {kind: 'network', name: 'default'}, context: {}}, new Map())).toBe('etc/libvirt/qemu/networks/default.xml')
-    expect(artifactUri('vm', {id: 'x', entity: {kind: 'domain', name: 'web.prod'}, context: {}}, new Map())).toBe('etc/libvirt/qemu/web.prod.xml')
+    const on = (kind: 'network' | 'domain', name: string) => artifactUri('vm', {entity: {kind, name}, stable: {ruleId: 'x', name, file: fileOf({kind, name})}})
+    expect(on('network', 'default')).toBe('etc/libvirt/qemu/networks/default.xml')
+    expect(on('domain', 'web.prod')).toBe('etc/libvirt/qemu/web.prod.xml')
   })
 })

@@ -5,7 +5,7 @@ import {join} from 'node:path'
 import {describe, expect, it} from 'vitest'
 import {exitCodeFor} from '../src/commands/diagnose.js'
 import {writeFileAtomic} from '../src/core/atomic-write.js'
-import type {Diagnosis} from '../src/core/diagnose.js'
+import type {DiagnosisRun as Diagnosis} from '../src/core/diagnose.js'
 import {runDiagnose} from '../src/core/diagnose-service.js'
 import {EXIT, UserError} from '../src/core/errors.js'
 import {gateDecision, worstSeverityOf} from '../src/core/gate.js'
@@ -44,8 +44,8 @@ describe('exit codes', () => {
 
   it('4 when a rule at or above --fail-on was not checked and nothing failed; --allow-unchecked passes; below the threshold it does not matter', async () => {
     const healthy = everythingChecked(await diagnosisOf('healthy'))
-    const blind = unavailable(healthy, 'forward-policy-drop') // critical
-    expect(gateDecision(blind, 'high')).toMatchObject({verdict: 'not-checked', exitCode: EXIT.unchecked, unchecked: [{ruleId: 'forward-policy-drop'}]})
+    const blind = unavailable(healthy, 'iptables-forward-drop') // critical
+    expect(gateDecision(blind, 'high')).toMatchObject({verdict: 'not-checked', exitCode: EXIT.unchecked, unchecked: [{ruleId: 'iptables-forward-drop'}]})
     expect(exitCodeFor(blind, 'critical')).toBe(EXIT.unchecked)
     expect(exitCodeFor(blind, 'high', true)).toBe(EXIT.clean)
     expect(exitCodeFor(blind, 'none')).toBe(EXIT.clean)
@@ -57,7 +57,7 @@ describe('exit codes', () => {
     expect(worstSeverityOf('bridge-netfilter-enabled')).toBe('high')
     expect(exitCodeFor(unavailable(healthy, 'bridge-netfilter-enabled'), 'high')).toBe(EXIT.unchecked)
     // a finding that fails the gate is the stronger answer
-    const flushed = unavailable(everythingChecked(await diagnosisOf('firewall-flushed')), 'forward-policy-drop')
+    const flushed = unavailable(everythingChecked(await diagnosisOf('firewall-flushed')), 'iptables-forward-drop')
     expect(exitCodeFor(flushed, 'high')).toBe(EXIT.findings)
   })
 
@@ -165,6 +165,13 @@ describe('ignore file', () => {
     const r = await kvmdoctor(['--from', fixtureDir('dnsmasq-killed'), '--ignore', file])
     expect(r.stderr).toContain('ignore entry for dhcp-server-not-running expired on 2026-11-01: it no longer suppresses anything')
     expect(r.exitCode).toBe(1)
+  })
+
+  it('an entry naming the id a rule was known by still suppresses it (forward-policy-drop, now iptables-forward-drop)', async () => {
+    const file = await yamlFile('ignore:\n  - rule: forward-policy-drop\n    reason: accepted until the firewall change\n    expires: 2099-01-01\n')
+    const d = await diagnosisOf('docker-user-drop', {ignoreFile: file})
+    expect(d.suppressed.map((s) => s.finding.id)).toEqual(['iptables-forward-drop'])
+    expect(d.findings.map((f) => f.id)).not.toContain('iptables-forward-drop')
   })
 
   it('an entity-scoped entry leaves other entities alone', async () => {

@@ -4,8 +4,8 @@ import {dirname, join} from 'node:path'
 import {fileURLToPath} from 'node:url'
 import {ALL_PROBES} from '../probes/index.js'
 import type {ProbeOptions, ProbeResult} from '../probes/types.js'
-import {internetOf} from '../src/core/diagnose.js'
-import type {RuleDefinition} from '../rules/types.js'
+import {internetOf} from '../src/core/probe-runner.js'
+import type {Rule} from '../rules/kit.js'
 import {evaluate} from '../src/core/engine.js'
 import {type Model, buildModel} from '../src/derive/index.js'
 import {runProbes} from '../src/core/probe-runner.js'
@@ -57,7 +57,7 @@ export function model(facts: Facts): Model {
 }
 
 /** Runs one rule; returns the entity names it fired on and the full evaluation. */
-export async function fire(rule: RuleDefinition, facts: Facts) {
+export async function fire(rule: Rule, facts: Facts) {
   const evaluation = await evaluate(model(facts), [rule])
   return {names: evaluation.findings.map((f) => f.entity.name), evaluation}
 }

@@ -259,6 +259,9 @@ function classify(p: TracedPacket, guests: TraceGuest[], internet: {addr: string
   const dhcpAnswer = f.proto === 'udp' && f.sport === 67 && f.dport === 68
   if (first.hook === 'output') {
     const to = byAddress(f.dst)
+    // kvmdoctor follows dnsmasq's answer to a client it knows the lease of as unicast (what dnsmasq sends a client that
+    // asks no broadcast); a broadcast answer (a NAK, a client that asks for one) is another packet than the one followed.
+    if (dhcpAnswer && f.dst === '255.255.255.255' && guests.some((g) => g.bridge === f.oif && g.addresses.length > 0)) return {skip: 'a DHCP answer dnsmasq broadcast (a NAK, or a client asking for broadcast): kvmdoctor follows the unicast one'}
     if (dhcpAnswer) return {kind: 'dhcp-reply', guests: to.length > 0 ? to : guests.filter((g) => g.bridge !== undefined && g.bridge === f.oif)}
     if (f.proto === 'udp' && f.sport === 53 && to.length > 0) return {kind: 'dns-reply', guests: to}
     return {skip: 'a packet the host sends of no measured kind'}
@@ -298,9 +301,10 @@ export function compareKernel(
     const isNat = (d: Decision) => natChains.has(`${d.family} ${d.table} ${d.chain}`)
     // NAT chains see only a connection's first packet: a packet that passed no NAT chain in the kernel belongs to a
     // connection older than the trace (a retransmission, a ping's id reused within conntrack's timeout).
-    const established = repeat || !kernelDecisions(p).some(isNat)
+    const decisions = kernelDecisions(p)
+    const established = repeat || !decisions.some(isNat)
     const outsideNat = (d: Decision) => !(established && isNat(d))
-    const kernelWalk = kernelDecisions(p).filter(outsideNat)
+    const kernelWalk = decisions.filter(outsideNat)
     const kernel = kernelWalk.map(decisionText)
     const results = theirs.flatMap((g) => {
       const flow = walkOf(g.name, kind)

@@ -26,7 +26,8 @@ describe('text report (pipes)', () => {
     expect(text).toMatch(/^├─ 2\. \[HIGH\] apipa-address \(apipa kdlab-apipa01 169\.254\.\d+\.\d+\)$/m)
     expect(text).toMatch(/^├─ 3\. \[HIGH\] dhcp-no-offer \(interface kdlab-apipa01\/vnet\d+\)$/m)
     expect(text).toMatch(/^└─ 4\. \[HIGH\] dhcp-no-offer \(interface kdlab-web01\/vnet\d+\)$/m)
-    expect(text).toMatch(/^│ {2}fix: virsh net-destroy default && virsh net-start default$/m)
+    expect(text).toMatch(/^│ {2}fix: virsh net-destroy default$/m)
+    expect(text).toMatch(/^│ {2}fix: ip link set \S+ master virbr0 up$/m)
     expect(text).not.toMatch(ANSI)
     expect(text).not.toMatch(/```|^#/m)
   })
@@ -38,7 +39,7 @@ describe('text report (pipes)', () => {
       'Root cause → run this',
       '1. CRITICAL ip-forward-disabled (host vm) · affects 1 running guest',
       '   sysctl -w net.ipv4.ip_forward=1',
-      "   echo 'net.ipv4.ip_forward = 1' >> /etc/sysctl.d/90-kvmdoctor.conf",
+      "   printf '%s\\n' 'net.ipv4.ip_forward = 1' >> /etc/sysctl.d/90-kvmdoctor.conf",
       '2. CRITICAL libvirt-firewall-rules-missing (network default) · affects 1 running guest · explains 2 findings',
       '   systemctl restart libvirtd',
     ])
@@ -60,10 +61,10 @@ describe('text report (pipes)', () => {
   it('groups rules not checked by reason and hints at root when probes lacked privileges', async () => {
     const d = await diagnosisOf('healthy')
     d.probes.push({id: 'iptables', ok: false, durationMs: 0, error: 'iptables-save: exit 4: Permission denied (you must be root)'})
-    d.notChecked.push({ruleId: 'forward-policy-drop', entity: null, reason: 'probe iptables unavailable: denied'}, {ruleId: 'firewall-backend-mismatch', entity: null, reason: 'probe iptables unavailable: denied'})
+    d.notChecked.push({ruleId: 'iptables-forward-drop', entity: null, reason: 'probe iptables unavailable: denied'}, {ruleId: 'firewall-backend-mismatch', entity: null, reason: 'probe iptables unavailable: denied'})
     const text = renderText(d)
     expect(text).toContain('hint: iptables could not be read without privileges: run kvmdoctor as root for a full diagnosis.')
-    expect(text).toMatch(/^Not checked:\n {2}probe iptables unavailable: denied: forward-policy-drop, firewall-backend-mismatch$/m)
+    expect(text).toMatch(/^Not checked:\n {2}probe iptables unavailable: denied: iptables-forward-drop, firewall-backend-mismatch$/m)
   })
 
   it('draws the topology with guests under their bridge and where their flows stop', async () => {
@@ -71,7 +72,9 @@ describe('text report (pipes)', () => {
     const topo = text.slice(text.indexOf('Topology'))
     expect(topo).toMatch(/^└─ ✗ bridge kdlab-br0 .*\(no libvirt network\)/m)
     expect(topo).toMatch(/^ {3}└─ ✗ tap vnet\d+ → kdlab-lan01 {2}running {2}52:54:00:6b:64:10 {2}169\.254\.101\.17 {2}APIPA/m)
-    expect(topo).toContain('✗ dhcp, dhcp-reply, egress, egress-reply stop at netfilter forward (br_netfilter): iptables -t filter chain FORWARD (hook forward, priority 0) policy drop')
+    expect(topo).toContain('✗ dhcp, dhcp-reply stop at netfilter forward (br_netfilter): iptables -t filter chain FORWARD (hook forward, priority 0) policy drop')
+    // Without a lease it has no address to send from: its other flows stop there, on the same element.
+    expect(topo).toContain('✗ egress, egress-reply stop at guest address: iptables -t filter chain FORWARD (hook forward, priority 0) policy drop')
   })
 })
 
@@ -115,13 +118,13 @@ describe('terminal report', () => {
 
   it('--checks lists every check with PASS / WARN / FAIL / SKIP and why skipped', async () => {
     const d = await diagnosisOf('flushed-and-forward-off')
-    d.notChecked.push({ruleId: 'forward-policy-drop', entity: null, reason: 'probe ip-rules unavailable: ip -j rule show: not recorded in this snapshot'})
+    d.notChecked.push({ruleId: 'iptables-forward-drop', entity: null, reason: 'probe ip-rules unavailable: ip -j rule show: not recorded in this snapshot'})
     const text = renderText(d, {checks: true})
     expect(text).toMatch(/^FAIL +ip-forward-disabled +host vm \(critical\)$/m)
     expect(text).toMatch(/^FAIL +libvirt-firewall-rules-missing +default \(critical\)$/m)
     expect(text).toMatch(/^WARN +dhcp-checksum-rule-missing +default \(low\)$/m)
     expect(text).toMatch(/^PASS +link-down +\d+ links$/m)
-    expect(text).toMatch(/^SKIP +forward-policy-drop +probe ip-rules unavailable: /m)
+    expect(text).toMatch(/^SKIP +iptables-forward-drop +probe ip-rules unavailable: /m)
     expect(text).toMatch(/^WARN +guest-agent-missing +kdlab-web01 \(info\)$/m)
     expect(text).toMatch(/^\d+ checks: \d+ pass, 2 warn, 3 fail, 1 skipped$/m)
     expect(text).toContain('Root cause → run this')

@@ -32,4 +32,22 @@ describe('kvmdoctor rules', () => {
     expect(bad.exitCode).toBe(2)
     expect(bad.stderr).toContain('unknown rule "no-such-rule"')
   })
+
+  it('show ID prints the conditions as data, the views it runs on and the probes it needs', async () => {
+    const r = await kvmdoctor('rules', 'show', 'nat-masquerade-missing')
+    const json = /```json\n([\s\S]+?)\n```/.exec(r.stdout)?.[1]
+    expect(JSON.parse(json!)).toEqual(EVERY_RULE.find((x) => x.id === 'nat-masquerade-missing')!.conditions)
+    expect(JSON.parse(json!).all).toContainEqual({fact: 'entity', path: 'sourceNatRules.length', operator: 'equal', value: 0})
+    expect(r.stdout).toMatch(/^- runs on: network views$/m)
+    expect(r.stdout).toMatch(/^- needs probes: libvirt, netfilter; not checked where unknown: sourceNatRules, subnet$/m)
+  })
+
+  it('a renamed rule answers to its old id, and says so', async () => {
+    const r = await kvmdoctor('rules', 'show', 'forward-policy-drop')
+    expect(r.exitCode).toBe(0)
+    expect(r.stdout).toMatch(/^# iptables-forward-drop — critical/)
+    expect(r.stdout).toMatch(/^- id: `iptables-forward-drop`, also known as `forward-policy-drop`/m)
+    const rows = JSON.parse((await kvmdoctor('rules', '--json')).stdout)
+    expect(rows.find((x: {id: string}) => x.id === 'iptables-forward-drop').aliases).toEqual(['forward-policy-drop'])
+  })
 })

@@ -485,9 +485,9 @@ export const SCENARIOS: Scenario[] = [
     args: LISTEN,
     findings: [
       {id: 'bridge-netfilter-enabled', entity: 'kdlab-br0', rank: 1},
-      {id: 'forward-policy-drop', entity: '~chain FORWARD (hook forward, priority 0) policy drop', explainedBy: 'bridge-netfilter-enabled'},
-      {id: 'apipa-address', explainedBy: 'forward-policy-drop'},
-      {id: 'dhcp-no-offer', entity: 'kdlab-lan01/', explainedBy: 'forward-policy-drop'},
+      {id: 'iptables-forward-drop', entity: '~chain FORWARD (hook forward, priority 0) policy drop', explainedBy: 'bridge-netfilter-enabled'},
+      {id: 'apipa-address', explainedBy: 'iptables-forward-drop'},
+      {id: 'dhcp-no-offer', entity: 'kdlab-lan01/', explainedBy: 'iptables-forward-drop'},
     ],
     ip: [{domain: 'kdlab-lan01', verdict: 'APIPA', sources: ['wire']}],
     noOtherAbove: 'info',
@@ -682,14 +682,14 @@ export const SCENARIOS: Scenario[] = [
   {
     name: 'forward-reject-subnet',
     description: 'iptables -I FORWARD 1 -s 192.168.122.0/24 -j REJECT, ahead of libvirt\'s chains',
-    findings: [{id: 'forward-policy-drop', entity: '~-A FORWARD -s 192.168.122.0/24 -j REJECT', rank: 1}],
+    findings: [{id: 'iptables-forward-drop', entity: '~-A FORWARD -s 192.168.122.0/24 -j REJECT', rank: 1}],
     noOtherAbove: 'info',
     oracle: {[WEB01]: REACH_HOST_ONLY},
   },
   {
     name: 'docker-user-drop',
     description: 'a Docker ruleset (FORWARD policy DROP, DOCKER-USER jumped to first) whose DOCKER-USER chain has -i virbr0 -j DROP',
-    findings: [{id: 'forward-policy-drop', entity: '~-A DOCKER-USER -i virbr0 -j DROP', rank: 1}],
+    findings: [{id: 'iptables-forward-drop', entity: '~-A DOCKER-USER -i virbr0 -j DROP', rank: 1}],
     noOtherAbove: 'info',
     oracle: {[WEB01]: REACH_HOST_ONLY},
   },
@@ -710,7 +710,7 @@ export const SCENARIOS: Scenario[] = [
   {
     name: 'ipset-forward-drop',
     description: 'ipset kdlab-block (hash:net, 203.0.113.0/24) and iptables -I FORWARD -m set --match-set kdlab-block dst -j DROP',
-    findings: [{id: 'forward-policy-drop', entity: '~--match-set kdlab-block dst', rank: 1}],
+    findings: [{id: 'iptables-forward-drop', entity: '~--match-set kdlab-block dst', rank: 1}],
     noOtherAbove: 'info',
     oracle: {[WEB01]: REACH_HOST_ONLY},
   },

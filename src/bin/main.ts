@@ -3,7 +3,8 @@
  * files rather than resolving and loading a couple of hundred modules.
  */
 import {flush, handle, run} from '@oclif/core'
-import {EXIT, argvWantsJson, isUsageError} from '../core/errors.js'
+import {EXIT} from '../core/errors.js'
+import {argvWantsJson, isUsageError} from '../cli/failure.js'
 
 /** Runs ARGV (process.argv without node and the script) as the CLI whose package holds ROOT_URL. */
 export async function main(argv: string[], rootUrl: string): Promise<void> {

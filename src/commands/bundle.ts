@@ -1,9 +1,9 @@
 import {Flags} from '@oclif/core'
 import {bundleReports} from '../../reports/bundle-files.js'
 import {createBundle} from '../core/bundle.js'
-import {KvmdoctorCommand} from '../core/command.js'
+import {KvmdoctorCommand} from '../cli/command.js'
 import {openLiveRunner} from '../core/source.js'
-import {sshFlags, sshTargetOf} from '../core/ssh-flags.js'
+import {sshFlags, sshTargetOf} from '../cli/ssh-flags.js'
 import {errorLine, requireNonEmpty} from '../core/output.js'
 
 export default class Bundle extends KvmdoctorCommand {

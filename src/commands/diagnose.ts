@@ -2,24 +2,24 @@ import {Flags, ux} from '@oclif/core'
 import {FORMATS, type Format, type RenderOptions, render} from '../../reports/index.js'
 import {summaryLine} from '../../reports/summary.js'
 import {checklist} from '../../reports/checks.js'
-import {KvmdoctorCommand} from '../core/command.js'
-import type {Diagnosis} from '../core/diagnose.js'
+import {KvmdoctorCommand} from '../cli/command.js'
+import type {DiagnosisRun} from '../core/diagnose.js'
 import {CONFIG_FILES, userConfigDir} from '../core/config-file.js'
 import {runDiagnose} from '../core/diagnose-service.js'
 import {gateDecision, uncheckedMessage} from '../core/gate.js'
 import {reportableJson, reportableJsonText} from '../../reports/json.js'
-import {checkDiagnosisNames, errorLine, reportable, requireNonEmpty, warnOnStderr} from '../core/output.js'
+import {checkDiagnosisNames, docsBaseUrl, errorLine, reportable, requireNonEmpty, warnOnStderr} from '../core/output.js'
 import {checkTarget, withLock, writeTextSafely} from '../core/safe-write.js'
-import {sshFlags, sshTargetOf} from '../core/ssh-flags.js'
+import {sshFlags, sshTargetOf} from '../cli/ssh-flags.js'
 import {type FailOn, SEVERITIES} from '../lib/severity.js'
 
 /** The report in a format, made safe (JSON is scrubbed after projection: see reportableJson). */
-async function renderReport(d: Diagnosis, format: Format, options: RenderOptions): Promise<string> {
-  return format === 'json' ? reportableJsonText(d, options.gate) : render(reportable(d, format), format, options)
+async function renderReport(d: DiagnosisRun, format: Format, options: RenderOptions): Promise<string> {
+  return format === 'json' ? reportableJsonText(d, options.gate) : render(reportable(d, format), format, {...options, ...(format === 'sarif' ? {docsUrl: docsBaseUrl()} : {})})
 }
 
 /** Suppressed findings are not in d.findings, so they never count here. */
-export function exitCodeFor(d: Diagnosis, failOn: FailOn, allowUnchecked = false): number {
+export function exitCodeFor(d: DiagnosisRun, failOn: FailOn, allowUnchecked = false): number {
   return gateDecision(d, failOn, allowUnchecked).exitCode
 }
 

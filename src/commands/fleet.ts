@@ -1,7 +1,7 @@
 import {Args, Flags} from '@oclif/core'
 import {FLEET_FORMATS, type FleetFormat, renderFleet} from '../../reports/fleet.js'
 import {toJsonReport} from '../../reports/json.js'
-import {KvmdoctorCommand} from '../core/command.js'
+import {KvmdoctorCommand} from '../cli/command.js'
 import {type FleetInputs, fleetExitCode, fleetView, readFleetInputs} from '../core/fleet.js'
 import {errorLine, requireNonEmpty, visibleControlsDeep} from '../core/output.js'
 import {checkTarget, withLock, writeTextSafely} from '../core/safe-write.js'

@@ -2,12 +2,12 @@ import {Args, Flags} from '@oclif/core'
 import {sourceHeaderLines} from '../../reports/source-header.js'
 import {renderIpTable} from '../../reports/ip-table.js'
 import {colorLevel, makeStyle, outputWidth} from '../../reports/style.js'
-import {KvmdoctorCommand} from '../core/command.js'
+import {KvmdoctorCommand} from '../cli/command.js'
 import {ipInventory} from '../core/ip-service.js'
 import {checkNames, requireNonEmpty, visibleControlsDeep, warnOnStderr} from '../core/output.js'
 import {scrubDeep} from '../lib/scrub.js'
 import {openSource} from '../core/source.js'
-import {sshFlags, sshTargetOf} from '../core/ssh-flags.js'
+import {sshFlags, sshTargetOf} from '../cli/ssh-flags.js'
 
 export default class Ip extends KvmdoctorCommand {
   static summary = "Every guest's addresses, from every source, reconciled"

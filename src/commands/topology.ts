@@ -1,5 +1,5 @@
 import {Flags} from '@oclif/core'
-import {KvmdoctorCommand} from '../core/command.js'
+import {KvmdoctorCommand} from '../cli/command.js'
 import {renderTree} from '../../reports/layout.js'
 import {colorLevel, makeStyle, outputWidth} from '../../reports/style.js'
 import {verdictOf} from '../../reports/summary.js'
@@ -8,7 +8,7 @@ import {sourceHeaderLines} from '../../reports/source-header.js'
 import {userConfigDir} from '../core/config-file.js'
 import {runDiagnose} from '../core/diagnose-service.js'
 import {reportable, warnOnStderr} from '../core/output.js'
-import {deriveTopology, topologyJson} from '../core/topology.js'
+import {topologyJson} from '../core/topology.js'
 import {scrubDeep} from '../lib/scrub.js'
 
 export default class Topology extends KvmdoctorCommand {
@@ -37,9 +37,9 @@ export default class Topology extends KvmdoctorCommand {
         {now: () => new Date(), configDir: userConfigDir()},
       )
       // Host data leaves scrubbed of secrets, with control characters made visible in text.
-      if (json) return scrubDeep(topologyJson(deriveTopology(diagnosis)))
+      if (json) return scrubDeep(topologyJson(diagnosis.topology()))
       const shown = reportable(diagnosis, 'text')
-      const topology = deriveTopology(shown)
+      const topology = shown.topology()
       const style = makeStyle(colorLevel({flag: flags.color}))
       const verdict = verdictOf(shown)
       const lines = [style.health(verdict.health, verdict.text), ...sourceHeaderLines(shown.source).map((l) => style.dim(l)), '', ...renderTree(topologyTree(topology, {style}), outputWidth(), style)]

@@ -1,12 +1,12 @@
 import {Args, Flags} from '@oclif/core'
 import {renderTrace} from '../../reports/trace.js'
 import {parseDestination} from '../datapath/destination.js'
-import {KvmdoctorCommand} from '../core/command.js'
+import {KvmdoctorCommand} from '../cli/command.js'
 import {EXIT, UserError} from '../core/errors.js'
 import {requireNonEmpty, visibleControlsDeep, warnOnStderr} from '../core/output.js'
 import {scrubDeep} from '../lib/scrub.js'
 import {runTrace} from '../core/trace-service.js'
-import {sshFlags, sshTargetOf} from '../core/ssh-flags.js'
+import {sshFlags, sshTargetOf} from '../cli/ssh-flags.js'
 
 export default class Trace extends KvmdoctorCommand {
   static summary = "Follow a guest's packets through the host, hop by hop, and name what decides their fate"

@@ -17,7 +17,7 @@ import type {Route} from '../../probes/routes.js'
 import {type ProbeOptions, type ProbeResult, dataOf as probeData} from '../../probes/types.js'
 import {ArchiveRefused, tarStream} from './archive.js'
 import {BUDGET, formatBytes} from './budget.js'
-import {type Diagnosis, diagnose} from './diagnose.js'
+import {type DiagnosisRun, diagnose} from './diagnose.js'
 import {UserError} from './errors.js'
 import {parseCidr} from '../lib/ipv4.js'
 import {privateTempDir} from './lifecycle.js'
@@ -27,6 +27,8 @@ import type {Capture, Runner} from '../lib/runner.js'
 import {checkTarget, withLock, writeFileAtomic, writeJsonSafely, writeTextSafely} from './safe-write.js'
 import {scrubCapture, scrubDeep} from '../lib/scrub.js'
 import {MemoryRunner, RecordingRunner, ReplayRunner, writeSnapshot} from './snapshot.js'
+import {reportable} from './output.js'
+import type {BundleReport, Diagnosis} from '../result/diagnosis.js'
 
 export interface BundleInput {
   runner: Runner
@@ -43,16 +45,16 @@ export interface BundleInput {
   /** Fixed redaction key, for tests; random otherwise (or the map's). */
   redactionKey?: Buffer
   /** The reports written beside the snapshot (reports/bundle-files.ts): the caller renders, the bundle stores. */
-  reports: (d: Diagnosis) => BundleReport[]
+  reports: (d: DiagnosisRun, shown: (format: 'md' | 'html') => Diagnosis) => BundleReport[]
 }
 
 /** One report file inside the bundle: JSON data or rendered text. */
-export type BundleReport = {file: string; json: unknown; text?: never} | {file: string; text: string; json?: never}
+export type {BundleReport}
 
 export interface BundleResult {
   path: string
   bytes: number
-  diagnosis: Diagnosis
+  diagnosis: DiagnosisRun
   /** Where the redaction mapping was written (beside the bundle or at --redact-map, never inside). */
   mapPath?: string
   /** Findings this host has that the redacted bundle lacks, and the reverse ("rule (severity, entity kind)"). */
@@ -136,7 +138,7 @@ async function pack(
         options,
       })
       await writeJsonSafely(join(root, 'facts.json'), diagnosis.facts, {what: 'facts.json'})
-      for (const report of input.reports(diagnosis)) {
+      for (const report of input.reports(diagnosis, (format) => reportable(diagnosis, format))) {
         if (report.text !== undefined) await writeTextSafely(join(root, report.file), report.text, {what: report.file})
         else await writeJsonSafely(join(root, report.file), report.json, {what: report.file})
       }
@@ -159,8 +161,8 @@ async function pack(
 }
 
 /** Findings (rule, severity, entity kind; names differ by design) one diagnosis has and the other lacks. */
-function findingsChange(before: Diagnosis, after: Diagnosis): BundleResult['redactionChanged'] {
-  const key = (f: Diagnosis['findings'][number]) => `${f.id} (${f.severity}, ${f.entity.kind})`
+function findingsChange(before: DiagnosisRun, after: DiagnosisRun): BundleResult['redactionChanged'] {
+  const key = (f: DiagnosisRun['findings'][number]) => `${f.id} (${f.severity}, ${f.entity.kind})`
   const remaining = after.findings.map(key)
   const missing: string[] = []
   for (const k of before.findings.map(key)) {

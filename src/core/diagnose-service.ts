@@ -5,7 +5,7 @@
  */
 import type {HostFacts} from '../../probes/host.js'
 import {type ProbeOptions, dataOf} from '../../probes/types.js'
-import {type Diagnosis, diagnose} from './diagnose.js'
+import {type DiagnosisRun, diagnose} from './diagnose.js'
 import {UserError} from './errors.js'
 import {loadExpectations} from './expectations.js'
 import {loadIgnoreFile} from './ignore.js'
@@ -40,11 +40,11 @@ export interface DiagnoseDeps {
   configDir: string
 }
 
-export async function runDiagnose(request: DiagnoseRequest, deps: DiagnoseDeps): Promise<Diagnosis> {
+export async function runDiagnose(request: DiagnoseRequest, deps: DiagnoseDeps): Promise<DiagnosisRun> {
   const ignorePath = request.ignoreFile ?? (await defaultConfigFile(deps.configDir, CONFIG_FILES.ignore))
   const expectPath = request.expectationsFile ?? (await defaultConfigFile(deps.configDir, CONFIG_FILES.expectations))
   // Config errors first: a typo in CI config must not cost a full probe run.
-  const ignores = ignorePath ? await loadIgnoreFile(ignorePath, new Set(EVERY_RULE.map((r) => r.id))) : []
+  const ignores = ignorePath ? await loadIgnoreFile(ignorePath, new Set(EVERY_RULE.flatMap((r) => [r.id, ...r.aliases]))) : []
   const expectations = expectPath ? await loadExpectations(expectPath) : undefined
   if (request.record === undefined) return diagnoseFrom(request, deps, ignores, expectations)
   // So is a snapshot path that cannot be written; and two runs recording to one path must not race.
@@ -52,7 +52,7 @@ export async function runDiagnose(request: DiagnoseRequest, deps: DiagnoseDeps):
   return withLock(request.record, 'the snapshot', () => diagnoseFrom(request, deps, ignores, expectations))
 }
 
-async function diagnoseFrom(request: DiagnoseRequest, deps: DiagnoseDeps, ignores: Awaited<ReturnType<typeof loadIgnoreFile>>, expectations: Awaited<ReturnType<typeof loadExpectations>> | undefined): Promise<Diagnosis> {
+async function diagnoseFrom(request: DiagnoseRequest, deps: DiagnoseDeps, ignores: Awaited<ReturnType<typeof loadIgnoreFile>>, expectations: Awaited<ReturnType<typeof loadExpectations>> | undefined): Promise<DiagnosisRun> {
   const source = await openSource({from: request.from, ssh: request.ssh, record: request.record, timeoutMs: request.timeoutMs, deadlineMs: request.deadlineMs, warn: request.warn})
   const options = source.recordedOptions ? {...source.recordedOptions, ...(request.options.internet ? {internet: request.options.internet} : {})} : request.options
   const diagnosis = await diagnose({runner: source.runner, options, version: request.version, expectations, ignores, now: deps.now()}).finally(() => source.close())

@@ -1,63 +1,26 @@
 /**
- * Evaluates rules on the model's entities with json-rules-engine and turns
- * the events into ranked findings, root causes first.
+ * Runs the rules on the model's views with json-rules-engine, one engine per
+ * kind of view holding every rule of that kind, each view run once; turns the
+ * events into findings with the rules' own texts, and ranks them, root causes
+ * first. A datapath element is judged by the one rule that owns its kind: an
+ * element rule that applies to it, or a rule on another view whose finding
+ * stands for it; the general rules speak only for the elements nobody else does.
  */
 import {Engine, Fact} from 'json-rules-engine'
-import type {RuleDefinition} from '../../rules/types.js'
-import type {EntityContext, EntityKind, EntityView, Model} from '../derive/index.js'
-import {type Severity, severityWeight} from '../lib/severity.js'
+import {ALL_RULES} from '../../rules/index.js'
+import {type Line, type Rule, type RuleContext, type Steps, ownershipOf} from '../../rules/kit.js'
+import type {Element} from '../datapath/elements.js'
+import {type EntityView, type HostView, type Model, type Scope, guestTaps, stableName} from '../derive/index.js'
+import type {ElementView} from '../derive/types.js'
+import {severityWeight} from '../lib/severity.js'
 import {countRepeats, getOrCreate} from '../lib/collections.js'
-import {ruleInputKey} from './rule-inputs.js'
+import {type Evaluation, type Finding, type NotChecked, findingKey} from '../result/findings.js'
+import {type FixStep, renderSteps, stepKey} from '../lib/fix.js'
 
-export {countRepeats}
+export {countRepeats, findingKey}
+export type {EntityRef, Evaluation, Finding, NotChecked} from '../result/findings.js'
 
-export interface EntityRef {
-  kind: EntityKind
-  name: string
-}
-
-export interface Finding {
-  id: string
-  severity: Severity
-  rank: number
-  entity: EntityRef
-  title: string
-  summary: string
-  evidence: string[]
-  /** Commands to paste, filled in with this host's names and values: never prose, never placeholders. */
-  fix: string[]
-  /** Prose that goes with the fix: when it applies, what to check, how to persist it. */
-  note?: string[]
-  /** Keys (`ruleId@kind:name`) of findings this one is the root cause of. */
-  explains: string[]
-  /** The cause it is listed under. */
-  explainedBy?: string
-  /** Every finding that explains this one, the listed cause first (a symptom may have several causes). */
-  causes?: string[]
-  /** Running guests cut off by this fault. */
-  blastRadius: number
-  /** The entity's network, bridge, domain and MAC: names that outlive a guest restart (tap names and addresses do not). Always set by evaluate(). */
-  context?: EntityContext
-}
-
-export interface NotChecked {
-  ruleId: string
-  entity: EntityRef | null
-  reason: string
-}
-
-export interface Evaluation {
-  findings: Finding[]
-  notChecked: NotChecked[]
-  /** Every (rule, entity) pair that was evaluated. */
-  checked: {ruleId: string; entity: EntityRef}[]
-  /** The checked pairs where the rule means something (each rule's `appliesTo`), for JUnit-style reports. */
-  applicable: {ruleId: string; entity: EntityRef}[]
-}
-
-export const findingKey = (f: {id: string; entity: EntityRef}) => `${f.id}@${f.entity.kind}:${f.entity.name}`
-
-/** Plain dotted-path lookup: JSONPath is far slower and we never need its power. */
+/** Plain dotted-path lookup (json-rules-engine's pathResolver): JSONPath is far slower and we never need its power. */
 export function resolvePath(value: unknown, path: string): unknown {
   let current = value
   for (const part of path.split('.')) {
@@ -67,57 +30,22 @@ export function resolvePath(value: unknown, path: string): unknown {
   return current
 }
 
-/** Fills `{path}` placeholders; returns undefined when an array placeholder is empty (the line is dropped). */
-export function fillTemplate(template: string, entity: EntityView, host: EntityView): string | undefined {
-  let empty = false
-  const text = template.replace(/\{([A-Za-z0-9_.]+)\}/g, (_, path: string) => {
-    const value = path.startsWith('host.') ? resolvePath(host, path.slice(5)) : resolvePath(entity, path)
-    if (Array.isArray(value)) {
-      if (value.length === 0) empty = true
-      return value.join(', ')
-    }
-    return value === null || value === undefined ? 'none' : String(value)
-  })
-  return empty ? undefined : text
-}
-
-/** A check decided outside the engine (expectations), ranked and reported like any rule. */
-export interface ExternalCheck {
-  rule: RuleDefinition
-  entity: EntityView
-  violated: boolean
-}
-
-/** Fills templates into lines; a template that is one array placeholder (`{undo}`) gives one line per element. */
-export function fillLines(templates: string[], entity: EntityView, host: EntityView): string[] {
-  return templates.flatMap((t) => {
-    const whole = /^\{([A-Za-z0-9_.]+)\}$/.exec(t)
-    if (whole) {
-      const value = whole[1].startsWith('host.') ? resolvePath(host, whole[1].slice(5)) : resolvePath(entity, whole[1])
-      if (Array.isArray(value)) return value.map(String)
-    }
-    const line = fillTemplate(t, entity, host)
-    return line === undefined ? [] : [line]
-  })
-}
-
-/**
- * Fix lines are commands: a trailing shell comment ("cmd   # why") is prose and
- * moves to the note, after the rule's own note lines. Lines are de-duplicated.
- */
-export function fixAndNote(lines: string[], notes: string[]): {fix: string[]; note?: string[]} {
-  // Sets keep the de-duplication linear: a finding may carry a fix line per guest (20k leases of one address).
-  const fix = new Set<string>()
-  const note = new Set(notes)
+/** A rule's fix or check lines as steps: sequences flattened, lines left out dropped, repeats removed. */
+export function stepsOf(lines: readonly Steps[]): FixStep[] {
+  const seen = new Set<string>()
+  const out: FixStep[] = []
   for (const line of lines) {
-    const found = /^(.*?\S)\s+#\s+(.+)$/.exec(line)
-    // A # inside quotes is part of the command (an iptables --comment), not a shell comment.
-    const comment = found && !/^[^'"]*(('[^']*'|"[^"]*")[^'"]*)*$/.test(found[1]) ? null : found
-    const command = comment ? comment[1] : line.trim()
-    if (comment) note.add(comment[2])
-    if (command) fix.add(command)
+    for (const step of line === undefined ? [] : 'argv' in line || 'pipeline' in line || 'write' in line ? [line as FixStep] : (line as readonly FixStep[])) {
+      const key = stepKey(step)
+      if (!seen.has(key)) (seen.add(key), out.push(step))
+    }
   }
-  return note.size > 0 ? {fix: [...fix], note: [...note]} : {fix: [...fix]}
+  return out
+}
+
+/** A finding's fix and check lines: the steps, and the text they render to (the one renderer every report prints). */
+export function fixAndCheck(fix: FixStep[], check: FixStep[]): Pick<Finding, 'fix' | 'fixSteps' | 'check' | 'checkSteps'> {
+  return {fix: renderSteps(fix), fixSteps: fix, ...(check.length > 0 ? {check: renderSteps(check), checkSteps: check} : {})}
 }
 
 export interface EvaluateOptions {
@@ -125,91 +53,127 @@ export interface EvaluateOptions {
   suppress?: (findings: Finding[]) => Finding[]
 }
 
-export async function evaluate(model: Model, rules: RuleDefinition[], external: ExternalCheck[] = [], options: EvaluateOptions = {}): Promise<Evaluation> {
-  const evaluation: Evaluation = {findings: [], notChecked: [], checked: [], applicable: []}
+/** Expectation views first (what kvmdoctor.yaml asks), then the host's, elements last: they need the other findings. */
+const SCOPE_ORDER: Scope[] = ['expected-network', 'expected-guest', 'expected-host', 'host', 'network', 'link', 'domain', 'interface', 'apipa', 'address', 'dhcp-service', 'element']
+
+/** What happened to one rule on one view. */
+type Outcome = {status: 'skip'} | {status: 'not-applicable'} | {status: 'unknown'; reason: string} | {status: 'run'; fired: boolean; view: object}
+
+/** A rule whose probe is opt-in and was not asked for (--listen) is no check at all: neither run nor "not checked". */
+const optedOut = (model: Model, rule: Rule) => rule.needs.some((id) => model.probes[id]?.ok === false && (model.probes[id] as {skipped?: boolean}).skipped)
+
+export async function evaluate(model: Model, rules: Rule[], options: EvaluateOptions = {}): Promise<Evaluation> {
   const host = model.entities.host[0]
-  const raw: {rule: RuleDefinition; entity: EntityView}[] = []
-  for (const c of external) {
-    const ref = {kind: c.entity.kind, name: c.entity.name}
-    const missing = unavailableProbe(model, c.rule)
-    if (missing) {
-      evaluation.notChecked.push({ruleId: c.rule.id, entity: ref, reason: missing})
-      continue
-    }
-    evaluation.checked.push({ruleId: c.rule.id, entity: ref})
-    evaluation.applicable.push({ruleId: c.rule.id, entity: ref})
-    if (c.violated) raw.push({rule: c.rule, entity: c.entity})
-  }
-  // General rules last: they speak only for elements no specific finding claimed.
-  const ordered = [...rules.filter((r) => !r.fallback), ...rules.filter((r) => r.fallback)]
-  let claimed: Set<string> | undefined
-  // Constant facts need no cache key (hashing one per run is most of a run's cost).
   const hostFact = new Fact('host', host, {cache: false})
-  for (const rule of ordered) {
-    if (rule.fallback && !claimed) claimed = claimedElements(raw, host)
-    // A rule of an opt-in probe nobody asked for (--listen) is no check at all: neither run nor "not checked".
-    // (A probe a recording predates is unavailable, not skipped: its rules are not checked.)
-    if (rule.requires.some((id) => model.probes[id]?.ok === false && (model.probes[id] as {skipped?: boolean}).skipped)) continue
+  // Every element kind has its owner among all the rules, whichever are run.
+  const context: RuleContext = {undo: (el) => ownershipOf(ALL_RULES, el)[0]?.ownership.undo(el) ?? []}
+  const unavailable = new Map<Rule, string>()
+  const active: Rule[] = []
+  for (const rule of rules) {
+    if (optedOut(model, rule)) continue
     const missing = unavailableProbe(model, rule)
-    if (missing) {
-      evaluation.notChecked.push({ruleId: rule.id, entity: null, reason: missing})
-      continue
+    if (missing) unavailable.set(rule, missing)
+    else active.push(rule)
+  }
+  // Each rule's outcome on each view of each scope it runs on.
+  const outcomes = new Map<Rule, Map<Scope, Outcome[]>>(active.map((r) => [r, new Map()]))
+  const fired = (rule: Rule) => [...(outcomes.get(rule)?.entries() ?? [])].flatMap(([scope, list]) => list.flatMap((o, i) => (o.status === 'run' && o.fired ? [{view: o.view, entity: model.entities[scope][i]}] : [])))
+  for (const scope of SCOPE_ORDER) {
+    const here = active.filter((r) => r.scopes.includes(scope))
+    const views = model.entities[scope] as EntityView[]
+    if (here.length === 0 || views.length === 0) continue
+    const covered = scope === 'element' ? coveredElements(views as ElementView[], active, fired) : undefined
+    // The rules of the kind, each view run once (an Engine must never run concurrently). A view is run
+    // through the kind's rules that apply to it: an engine for each set of them, made once for the kind.
+    const engines = new Map<string, Engine>()
+    const engineFor = (pending: number[]) => {
+      const key = pending.join(',')
+      let engine = engines.get(key)
+      if (!engine) {
+        engine = new Engine(
+          pending.map((k) => ({name: here[k].id, conditions: here[k].conditions, event: {type: here[k].id}})),
+          {allowUndefinedFacts: true, pathResolver: resolvePath},
+        )
+        engines.set(key, engine)
+      }
+      return engine
     }
-    // One engine per rule, run strictly one entity after another: a json-rules-engine
-    // Engine must never run concurrently (it silently drops rules).
-    const engine = new Engine([{conditions: rule.conditions, event: {type: rule.id}}], {
-      allowUndefinedFacts: true,
-      pathResolver: resolvePath,
+    const results = here.map((r) => {
+      const list: Outcome[] = []
+      outcomes.get(r)!.set(scope, list)
+      return list
     })
-    // Lists compare by identity in json-rules-engine's `equal`: rules say `nonEmpty: true` instead.
-    engine.addOperator('nonEmpty', (fact: unknown, value: boolean) => Array.isArray(fact) && fact.length > 0 === value)
-    // Entities alike in everything the rule reads get the engine's answer once (src/core/rule-inputs.ts).
-    const inputKey = ruleInputKey(rule.conditions, resolvePath)
-    const answers = new Map<string, boolean>()
-    for (const viewed of scopesOf(rule).flatMap((kind) => model.entities[kind])) {
-      const ref = {kind: viewed.kind, name: viewed.name}
-      // Where a rule cannot mean anything (mtu-mismatch on a tap, an RA rule on a link without RA
-      // routes) it is neither run nor owed its facts: an unknown there is no unchecked risk.
-      if (rule.appliesTo && !rule.appliesTo(viewed)) {
-        evaluation.checked.push({ruleId: rule.id, entity: ref})
-        continue
+    for (let v = 0; v < views.length; v++) {
+      const view = views[v]
+      let merged: Record<string, unknown> | undefined
+      const pending: number[] = []
+      for (let k = 0; k < here.length; k++) {
+        const rule = here[k]
+        let outcome: Outcome
+        if ((rule.askedFor && !rule.askedFor(view as never)) || (rule.general && covered!.has(view as ElementView))) outcome = {status: 'skip'}
+        else if (rule.appliesTo && !rule.appliesTo(view as never, host)) outcome = {status: 'not-applicable'}
+        else {
+          const unknown = rule.known.filter((attr) => (view as unknown as Record<string, unknown>)[attr] === null || (view as unknown as Record<string, unknown>)[attr] === undefined)
+          if (unknown.length > 0) {
+            const because = unknown.map((attr) => view.unknownBecause?.[attr]).filter((r): r is string => r !== undefined)
+            outcome = {status: 'unknown', reason: `unknown: ${unknown.join(', ')} (${because.length > 0 ? because.join('; ') : probeReasons(model, rule)})`}
+          } else {
+            const derived = rule.derive ? {...view, ...rule.derive(view as never, host)} : view
+            if (derived !== view) merged = {...(merged ?? view), ...derived}
+            outcome = {status: 'run', fired: false, view: derived}
+            pending.push(k)
+          }
+        }
+        results[k].push(outcome)
       }
-      const unknown = (rule.needs ?? []).filter((attr) => viewed[attr] === null || viewed[attr] === undefined)
-      if (unknown.length > 0) {
-        const because = unknown.map((attr) => viewed.unknownBecause?.[attr]).filter((r): r is string => r !== undefined)
-        evaluation.notChecked.push({ruleId: rule.id, entity: ref, reason: `unknown: ${unknown.join(', ')} (${because.length > 0 ? because.join('; ') : probeReasons(model, rule)})`})
-        continue
+      if (pending.length === 0) continue
+      const {events} = await engineFor(pending).run({entity: new Fact('entity', merged ?? view, {cache: false}), host: hostFact})
+      for (const k of pending) {
+        const outcome = results[k][v] as Extract<Outcome, {status: 'run'}>
+        outcome.fired = events.some((e) => e.type === here[k].id)
       }
-      if (rule.fallback && typeof viewed.elementId === 'string' && claimed!.has(viewed.elementId)) continue
-      const entity = rule.derive ? {...viewed, ...rule.derive(viewed, host)} : viewed
-      evaluation.checked.push({ruleId: rule.id, entity: ref})
-      evaluation.applicable.push({ruleId: rule.id, entity: ref})
-      // Keyed on the entity the rule reads, its own derived facts included.
-      const key = inputKey({entity, host})
-      let fires = key === undefined ? undefined : answers.get(key)
-      if (fires === undefined) {
-        fires = (await engine.run({entity: new Fact('entity', entity, {cache: false}), host: hostFact})).events.length > 0
-        if (key !== undefined) answers.set(key, fires)
+      // An element a specific pattern judged is its own: the general rules say nothing of it.
+      if (scope === 'element' && pending.some((k) => !here[k].general && (results[k][v] as {fired: boolean}).fired)) {
+        for (const k of pending) if (here[k].general) results[k][v] = {status: 'skip'}
       }
-      if (fires) raw.push({rule, entity})
     }
   }
-  const unranked = raw.map(({rule, entity}) => ({
-    finding: {
-      id: rule.id,
-      severity: rule.escalate && resolvePath(entity, rule.escalate.when) === true ? rule.escalate.severity : rule.severity,
-      rank: 0,
-      entity: {kind: entity.kind, name: entity.name},
-      title: fillTemplate(rule.title, entity, host) ?? rule.title,
-      summary: fillTemplate(rule.summary, entity, host) ?? '',
-      evidence: countRepeats(fillLines(rule.evidence, entity, host)),
-      ...fixAndNote(rule.fixLines ? rule.fixLines(entity, host) : fillLines(rule.fix, entity, host), rule.note ? fillLines(rule.note, entity, host) : []),
-      explains: [],
-      blastRadius: entity.affectedGuests,
-      context: entity.context,
-    } as Finding,
-    source: {rule, entity},
-  }))
+
+  // Listed as rules are given: what the user asked for first (view by view), then each rule, general rules last.
+  const evaluation: Evaluation = {findings: [], notChecked: [], checked: [], applicable: []}
+  const raw: {rule: Rule; view: object; entity: EntityView}[] = []
+  const list = (rule: Rule, scope: Scope, i: number, outcome: Outcome | undefined) => {
+    const entity = model.entities[scope][i] as EntityView
+    const ref = {kind: entity.kind, name: entity.name}
+    if (!outcome || outcome.status === 'skip') return
+    if (outcome.status === 'unknown') return void evaluation.notChecked.push({ruleId: rule.id, entity: ref, reason: outcome.reason})
+    evaluation.checked.push({ruleId: rule.id, entity: ref})
+    if (outcome.status === 'not-applicable') return
+    evaluation.applicable.push({ruleId: rule.id, entity: ref})
+    if (outcome.fired) raw.push({rule, view: outcome.view, entity})
+  }
+  const asked = rules.filter((r) => r.askedFor && !optedOut(model, r))
+  for (const scope of SCOPE_ORDER.filter((s) => asked.some((r) => r.scopes.includes(s)))) {
+    model.entities[scope].forEach((view, i) => {
+      for (const rule of asked.filter((r) => r.scopes.includes(scope))) {
+        const reason = unavailable.get(rule)
+        if (reason === undefined) list(rule, scope, i, outcomes.get(rule)!.get(scope)![i])
+        else if (rule.askedFor!(view as never)) evaluation.notChecked.push({ruleId: rule.id, entity: {kind: view.kind, name: view.name}, reason})
+      }
+    })
+  }
+  const others = rules.filter((r) => !r.askedFor && !optedOut(model, r))
+  for (const rule of [...others.filter((r) => !r.general), ...others.filter((r) => r.general)]) {
+    const reason = unavailable.get(rule)
+    if (reason !== undefined) {
+      evaluation.notChecked.push({ruleId: rule.id, entity: null, reason})
+      continue
+    }
+    for (const scope of rule.scopes) model.entities[scope].forEach((_, i) => list(rule, scope, i, outcomes.get(rule)!.get(scope)?.[i]))
+  }
+
+  const taps = guestTaps(model.probes.libvirt?.ok ? (model.probes.libvirt.data as Parameters<typeof guestTaps>[0]) : undefined)
+  const unranked = raw.map(({rule, view, entity}) => ({finding: findingOf(rule, view as never, entity, host, context, taps), source: {rule, entity}}))
   const shown = new Set(options.suppress ? options.suppress(unranked.map((u) => u.finding)) : unranked.map((u) => u.finding))
   const kept = unranked.filter((u) => shown.has(u.finding))
   evaluation.findings = rank(
@@ -219,52 +183,79 @@ export async function evaluate(model: Model, rules: RuleDefinition[], external: 
   return evaluation
 }
 
-/** A template with one array placeholder gives one string per element ("link:{bridges}" → link:a, link:b). */
-function expandTemplate(template: string, entity: EntityView, host: EntityView): string[] {
-  const lookup = (path: string) => (path.startsWith('host.') ? resolvePath(host, path.slice(5)) : resolvePath(entity, path))
-  const arrayPath = [...template.matchAll(/\{([A-Za-z0-9_.]+)\}/g)].map((m) => m[1]).find((p) => Array.isArray(lookup(p)))
-  if (!arrayPath) {
-    const line = fillTemplate(template, entity, host)
-    return line === undefined ? [] : [line]
+/** A rule's finding on a view: its texts and fixes, severity, and what identifies it across runs. */
+function findingOf(rule: Rule, view: EntityView, entity: EntityView, host: HostView, context: RuleContext, taps: ReturnType<typeof guestTaps>): Finding {
+  const lines = (list: Line[]) => list.filter((l): l is string => l !== undefined)
+  const ref = {kind: entity.kind, name: entity.name}
+  const tap = entity.kind === 'link' ? taps.get(entity.name) : undefined
+  const file = fileOf(entity) ?? rule.fileToChange?.(view as never).split('/')
+  const note = [...new Set(lines(rule.note?.(view as never, host) ?? []))]
+  return {
+    id: rule.id,
+    ...(rule.aliases.length > 0 ? {aliases: rule.aliases} : {}),
+    severity: rule.escalate && rule.escalate.when(view as never, host) ? rule.escalate.to : rule.severity,
+    rank: 0,
+    entity: ref,
+    title: rule.title(view as never, host),
+    summary: rule.summary(view as never, host),
+    evidence: countRepeats(lines(rule.evidence(view as never, host))),
+    ...fixAndCheck(stepsOf(rule.fix(view as never, host, context)), stepsOf(rule.check?.(view as never, host) ?? [])),
+    ...(note.length > 0 ? {note} : {}),
+    explains: [],
+    blastRadius: entity.affectedGuests,
+    ...(rule.found ? {found: rule.found(view as never)} : {}),
+    context: entity.context,
+    stable: {
+      ruleId: rule.stableId,
+      name: stableName(ref, entity.context, taps),
+      ...(entity.context.domain ?? tap?.domain ? {domain: entity.context.domain ?? tap?.domain} : {}),
+      ...(entity.context.mac ?? tap?.mac ? {mac: entity.context.mac ?? tap?.mac} : {}),
+      ...(file ? {file} : {}),
+    },
   }
-  return (lookup(arrayPath) as unknown[]).flatMap((value) => {
-    const line = fillTemplate(template.replaceAll(`{${arrayPath}}`, String(value)), entity, host)
-    return line === undefined ? [] : [line]
-  })
 }
 
-/** Element ids the findings so far stand for: their rules' `claims`, and the element an element-scoped finding is about. */
-function claimedElements(raw: {rule: RuleDefinition; entity: EntityView}[], host: EntityView): Set<string> {
-  const ids = new Set<string>()
-  for (const {rule, entity} of raw) {
-    if (typeof entity.elementId === 'string') ids.add(entity.elementId)
-    for (const template of rule.claims ?? []) for (const id of expandTemplate(template, entity, host)) ids.add(id)
-  }
-  return ids
+/** The file a person edits for a finding on a network, a guest or an external DHCP server, as path segments (a name is one segment, whatever it holds). */
+export function fileOf(e: Pick<EntityView, 'kind' | 'name'>): string[] | undefined {
+  if (e.kind === 'network') return ['etc', 'libvirt', 'qemu', 'networks', `${e.name}.xml`]
+  if (e.kind === 'dhcp-service') return ['etc', 'dhcp', 'dhcpd.conf']
+  if (e.kind === 'domain') return ['etc', 'libvirt', 'qemu', `${e.name}.xml`]
+  if (e.kind === 'interface') return ['etc', 'libvirt', 'qemu', `${e.name.split('/')[0]}.xml`]
+  return undefined
 }
 
-export const scopesOf = (rule: RuleDefinition): EntityKind[] => (Array.isArray(rule.scope) ? rule.scope : [rule.scope])
+/** The elements a finding of the rule that owns their kind stands for (judged on the views before the elements): no general rule speaks for them. */
+function coveredElements(elements: ElementView[], rules: Rule[], fired: (rule: Rule) => {view: object}[]): Set<ElementView> {
+  const covering = rules.flatMap((rule) => rule.owns.filter((o) => o.covers !== undefined).map((ownership) => ({ownership, findings: fired(rule)})))
+  const covered = (el: Element) =>
+    covering.some(({ownership, findings}) => ownership.kind === el.kind && (ownership.where?.(el) ?? true) && findings.some((f) => ownership.covers!(f.view as never, el)))
+  return new Set(elements.filter((e) => covered(e.element)))
+}
 
-function unavailableProbe(model: Model, rule: RuleDefinition): string | undefined {
-  for (const id of rule.requires) {
+export const scopesOf = (rule: Rule) => rule.kinds
+
+function unavailableProbe(model: Model, rule: Rule): string | undefined {
+  for (const id of rule.needs) {
     const p = model.probes[id]
     if (!p?.ok) return `probe ${id} unavailable: ${p && !p.ok ? p.error : 'not run'}`
     // Partial data is not a pass: a rule reading it is not checked.
     if (p.degraded && p.degraded.length > 0) return `probe ${id} read only part of its sources: ${p.degraded.join('; ')}`
   }
-  for (const group of rule.requiresAny ?? []) {
+  for (const group of rule.needsAny) {
     if (!group.some((id) => model.probes[id]?.ok)) {
-      return `probes ${group.join(' and ')} unavailable: ${group.map((id) => {
-        const p = model.probes[id]
-        return p && !p.ok ? p.error : 'not run'
-      }).join('; ')}`
+      return `probes ${group.join(' and ')} unavailable: ${group
+        .map((id) => {
+          const p = model.probes[id]
+          return p && !p.ok ? p.error : 'not run'
+        })
+        .join('; ')}`
     }
   }
   return undefined
 }
 
-function probeReasons(model: Model, rule: RuleDefinition): string {
-  const failed = [...rule.requires, ...(rule.requiresAny ?? []).flat()].map((id) => model.probes[id]).filter((p) => p && !p.ok)
+function probeReasons(model: Model, rule: Rule): string {
+  const failed = [...rule.needs, ...rule.needsAny.flat()].map((id) => model.probes[id]).filter((p) => p && !p.ok)
   return failed.length > 0 ? failed.map((p) => `${p!.id}: ${!p!.ok ? p!.error : ''}`).join('; ') : 'the facts it needs were not collected'
 }
 
@@ -282,7 +273,7 @@ const byImportance = (a: Finding, b: Finding) =>
  * radius, in their whole subtree: a medium cause of a critical symptom comes
  * before an unrelated high.
  */
-export function rank(findings: Finding[], sources: {rule: RuleDefinition; entity: EntityView}[]): Finding[] {
+export function rank(findings: Finding[], sources: {rule: Rule; entity: EntityView}[]): Finding[] {
   const order = findings.map((f, i) => ({f, src: sources[i]})).sort((a, b) => byImportance(a.f, b.f))
   const parentOf = new Map<Finding, Finding>()
   const causesOf = new Map<Finding, Finding[]>()
@@ -293,14 +284,14 @@ export function rank(findings: Finding[], sources: {rule: RuleDefinition; entity
   // Only findings whose rule declares the child's rule can explain it: look at those alone,
   // so a thousand unrelated findings cost nothing here.
   const candidatesFor = new Map<string, typeof order>()
-  for (const item of order) for (const e of item.src.rule.explains ?? []) getOrCreate(candidatesFor, e.rule, () => []).push(item)
+  for (const item of order) for (const e of item.src.rule.explains) getOrCreate(candidatesFor, e.rule, () => []).push(item)
   // Least important first: where two findings explain each other, the more important one stays the root.
   for (const child of [...order].reverse()) {
     for (const parent of candidatesFor.get(child.f.id) ?? []) {
       if (parent === child) continue
-      const explains = parent.src.rule.explains?.some((e) => {
+      const explains = parent.src.rule.explains.some((e) => {
         if (e.rule !== child.f.id) return false
-        if (e.onlyWhere !== undefined && child.src.entity[e.onlyWhere] !== true) return false
+        if (e.onlyWhere !== undefined && !e.onlyWhere(child.src.entity)) return false
         const key = parent.src.entity.context[e.via]
         return key !== undefined && key === child.src.entity.context[e.via]
       })
@@ -345,3 +336,5 @@ export function rank(findings: Finding[], sources: {rule: RuleDefinition; entity
   for (const f of roots) emit(f)
   return out
 }
+
+export type {Element, NotChecked as NotCheckedEntry}

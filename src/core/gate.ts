@@ -4,27 +4,15 @@
  * produced such a finding was not checked (its probes could not run), the gate
  * cannot pass blind: 4, unless --allow-unchecked.
  */
-import type {NotChecked} from './engine.js'
+import type {NotChecked} from '../result/findings.js'
+import type {GateDecision, GateVerdict} from '../result/diagnosis.js'
 import {EXIT} from './errors.js'
 import {EVERY_RULE} from './rule-docs.js'
 import {type FailOn, type Severity, atOrAbove, severityWeight} from '../lib/severity.js'
 
-export type GateVerdict = 'pass' | 'fail' | 'not-checked'
+export type {GateDecision, GateVerdict} from '../result/diagnosis.js'
 
-export interface GateDecision {
-  failOn: FailOn
-  allowUnchecked: boolean
-  exitCode: number
-  verdict: GateVerdict
-  /** Findings at or above --fail-on (suppressed ones never count). */
-  blocking: number
-  /** Rules at or above --fail-on that could not be checked, with why. */
-  unchecked: NotChecked[]
-}
-
-const worst = new Map<string, Severity>(
-  EVERY_RULE.map((r) => [r.id, r.escalate && severityWeight(r.escalate.severity) > severityWeight(r.severity) ? r.escalate.severity : r.severity]),
-)
+const worst = new Map<string, Severity>(EVERY_RULE.map((r) => [r.id, r.escalate && severityWeight(r.escalate.to) > severityWeight(r.severity) ? r.escalate.to : r.severity]))
 
 /** The highest severity a rule can report (an escalating rule counts at its escalated severity). */
 export const worstSeverityOf = (ruleId: string): Severity => worst.get(ruleId) ?? 'critical'

@@ -5,8 +5,11 @@
  */
 import type {z as Z} from 'zod'
 import {loadYamlFile} from './config-file.js'
-import type {Finding} from './engine.js'
+import type {Finding} from '../result/findings.js'
+import type {IgnoreEntry, Suppressed} from '../result/diagnosis.js'
 import {UserError} from './errors.js'
+
+export type {IgnoreEntry, Suppressed} from '../result/diagnosis.js'
 
 /** A real calendar day: 2026-99-99 or 2027-02-30 is a typo, not a date far in the future. */
 const isCalendarDate = (s: string) => {
@@ -30,19 +33,6 @@ function ignoreFileSchema(z: typeof Z) {
   })
 }
 
-export interface IgnoreEntry {
-  rule: string
-  entity?: string
-  reason: string
-  /** yyyy-mm-dd; the entry suppresses through the end of that day (UTC). */
-  expires: string
-}
-
-export interface Suppressed {
-  finding: Finding
-  entry: IgnoreEntry
-}
-
 export interface IgnoreOutcome {
   findings: Finding[]
   suppressed: Suppressed[]
@@ -59,9 +49,9 @@ export async function loadIgnoreFile(path: string, knownRules: Set<string>): Pro
 }
 
 
-/** An entity matches by name, or as kind:name. */
+/** A rule matches by its id or one it was known by; an entity by name, or as kind:name. */
 const matches = (entry: IgnoreEntry, f: Finding) =>
-  entry.rule === f.id && (entry.entity === undefined || entry.entity === f.entity.name || entry.entity === `${f.entity.kind}:${f.entity.name}`)
+  (entry.rule === f.id || f.aliases?.includes(entry.rule) === true) && (entry.entity === undefined || entry.entity === f.entity.name || entry.entity === `${f.entity.kind}:${f.entity.name}`)
 
 export function applyIgnores(findings: Finding[], entries: IgnoreEntry[], now: Date): IgnoreOutcome {
   const today = now.toISOString().slice(0, 10)

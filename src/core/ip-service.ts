@@ -1,109 +1,80 @@
 /**
  * `kvmdoctor ip`: every guest interface with its addresses from every source
- * the host has (leases, neighbour table, guest agent, arp-scan), reconciled
- * into one verdict. Reads files and one-shot commands; one virsh call per
- * guest only where a guest agent must be asked.
+ * the host has (leases, neighbour table, guest agent, arp-scan), and a verdict
+ * read from the findings on it (the rules judge; this lists). Reads files and
+ * one-shot commands; one virsh call per guest only where a guest agent must be asked.
  */
-import type {ArpScanFacts} from '../../probes/arpscan.js'
 import {arpScanProbe} from '../../probes/arpscan.js'
-import type {GuestAgentFacts} from '../../probes/guest-agent.js'
-import {guestAgentProbe} from '../../probes/guest-agent.js'
+import {type GuestAgentFacts, guestAgentProbe} from '../../probes/guest-agent.js'
 import {hostProbe} from '../../probes/host.js'
 import {type LeaseFacts, leasesProbe} from '../../probes/leases.js'
-import {type LibvirtFacts, libvirtProbe} from '../../probes/libvirt.js'
-import {linksProbe} from '../../probes/links.js'
+import {type DomainInterface, type LibvirtFacts, libvirtProbe} from '../../probes/libvirt.js'
+import {type Link, linksProbe} from '../../probes/links.js'
 import {type Neighbour, neighboursProbe} from '../../probes/neighbours.js'
+import {type Route, routesProbe} from '../../probes/routes.js'
 import {type ProbeOptions, type ProbeResult, dataOf as data} from '../../probes/types.js'
-import {type ProbeStatus, hostNameOf, probeStatuses} from './diagnose.js'
-import {UserError} from './errors.js'
-import {isApipa} from '../lib/ipv4.js'
+import {type WireFacts, wireProbe} from '../../probes/wire.js'
+import type {ArpScanFacts} from '../../probes/arpscan.js'
+import {ALL_RULES} from '../../rules/index.js'
 import {addressClaimsByIp, guestAddressIndex} from '../derive/addresses.js'
 import {isRunning} from '../derive/context.js'
-import {runProbes} from './probe-runner.js'
-import type {Runner} from '../lib/runner.js'
+import {buildModel} from '../derive/index.js'
+import {addressesOutside, wireContextFor, wireOf} from '../derive/wire.js'
 import {getOrCreate} from '../lib/collections.js'
-import {type WireFacts, wireProbe} from '../../probes/wire.js'
-import {type WireJudgement, judgeWire, wireContextFor, wireOf} from '../derive/wire.js'
-import {type RequestLabels, type WireRequests, bridgeOfInterface, judgeRequests, requestLabels, segmentIndexes} from '../derive/wire-requests.js'
-import type {Link} from '../../probes/links.js'
-import {type Route, routesProbe} from '../../probes/routes.js'
+import {requestLabels, requestsOfGuests} from '../derive/wire-requests.js'
+import {isApipa} from '../lib/ipv4.js'
+import type {Runner} from '../lib/runner.js'
+import type {Finding} from '../result/findings.js'
+import type {AddressSeen, IpInventory, IpRow, Verdict, WireRow} from '../result/ip.js'
+import {evaluate} from './engine.js'
+import {UserError} from './errors.js'
+import {hostNameOf, probeStatuses, runProbes} from './probe-runner.js'
 
-export type Verdict = 'ok' | 'no address' | 'APIPA' | 'foreign address' | 'conflict' | 'silent' | 'DHCP unanswered' | 'gateway unanswered' | 'wrong netmask' | 'stale' | 'shut off'
-
-/** What the guest did on the wire during --listen: null when it was not listened to. */
-export interface WireRow {
-  seconds: number
-  /** Frames the guest sent. */
-  sent: number
-  silent: boolean
-  dhcp: {discovers: number; requests: number; answers: string[]; unanswered: boolean}
-  foreign: string[]
-  rogueServers: string[]
-  /** Its network's own DHCP servers; null where this host cannot know them (a bridged LAN, a network without DHCP). */
-  ownDhcpServers: string[] | null
-  ipv6LinkLocal: string[]
-  capped: boolean
-  /** What it asked for on the wire and who answered: its gateway, neighbours, DNS servers, DHCP, IPv6 DAD, ARP it answers. */
-  requests: RequestLabels
-}
-
-export interface AddressSeen {
-  ip: string
-  sources: string[]
-}
-
-export interface IpRow {
-  domain: string
-  state: string
-  interface: string | null
-  mac: string | null
-  /** libvirt network name, or the bridge / host device for bridge and direct interfaces. */
-  network: string | null
-  type: string
-  ipv4: AddressSeen[]
-  ipv6: AddressSeen[]
-  /** ISO time the DHCP lease ends; null: no lease, or one that never expires. */
-  leaseExpiry: string | null
-  verdict: Verdict
-  /** For conflicts: the other MACs (and their guests) claiming the same address. */
-  conflictsWith: string[]
-  wire: WireRow | null
-}
-
-export interface IpInventory {
-  host: string
-  capturedAt: string
-  rows: IpRow[]
-  probes: ProbeStatus[]
-}
+export type {AddressSeen, IpInventory, IpRow, Verdict, WireRow} from '../result/ip.js'
 
 // Routes: an address the host routes through the guest's bridge is the network's, not foreign (as diagnose judges it).
 const PROBES = [hostProbe, linksProbe, routesProbe, neighboursProbe, libvirtProbe, leasesProbe, arpScanProbe, guestAgentProbe, wireProbe]
-/** The probes whose facts the inventory reads. */
-export const INVENTORY_FACTS: readonly string[] = PROBES.map((p) => p.id)
 
 export async function ipInventory(runner: Runner, options: ProbeOptions, only: string[] = []): Promise<IpInventory> {
   return buildInventory(await runProbes(PROBES, runner, options), runner.capturedAt, only, runner.origin)
 }
 
-/** The rows, from probe results (pure: tests feed it altered facts). */
-export function buildInventory(results: Record<string, ProbeResult>, capturedAt: Date, only: string[] = [], origin?: string): IpInventory {
+/** The rows, from probe results, and the findings of every rule on them (tests feed it altered facts). */
+export async function buildInventory(results: Record<string, ProbeResult>, capturedAt: Date, only: string[] = [], origin?: string): Promise<IpInventory> {
+  checkDomains(results, only)
+  const {findings} = await evaluate(buildModel(results, capturedAt), ALL_RULES)
+  return inventoryOf(results, findings, capturedAt, only, origin)
+}
+
+function checkDomains(results: Record<string, ProbeResult>, only: string[]): void {
   const libvirt = data<LibvirtFacts>(results.libvirt)
   if (!libvirt) throw new UserError(`cannot list guests: ${!results.libvirt.ok ? results.libvirt.error : 'libvirt probe failed'}`)
   const unknown = only.filter((name) => !libvirt.domains.some((d) => d.name === name))
   if (unknown.length > 0) throw new UserError(`no such domain: ${unknown.join(', ')}`)
+}
+
+/**
+ * The rows, from probe results and the findings on the guests (a diagnosis's, for the topology):
+ * addresses as the sources report them, verdicts as the rules judged them.
+ */
+export function inventoryOf(results: Record<string, ProbeResult>, findings: Finding[], capturedAt: Date, only: string[] = [], origin?: string): IpInventory {
+  checkDomains(results, only)
+  const libvirt = data<LibvirtFacts>(results.libvirt)!
   const leases = data<LeaseFacts>(results.leases)
   const neighbours = data<Neighbour[]>(results.neighbours)
   const agent = data<GuestAgentFacts>(results['guest-agent'])
   const wire = data<WireFacts>(results.wire)
   const links = data<Link[]>(results.links)
-  const hostAddresses = (links ?? []).flatMap((l) => l.addresses.filter((a) => a.family === 'inet').map((a) => a.address))
-  const byMac = guestAddressIndex(leases, neighbours, data<ArpScanFacts>(results['arp-scan']), wire, hostAddresses)
-  for (const list of Object.values(agent?.addresses ?? {})) {
-    for (const a of list) if (a.family === 'ipv4') getOrCreate(byMac, a.mac, () => []).push({ip: a.ip, source: 'agent'})
-  }
-  // Who claims each IPv4 address, for conflicts: the same answer diagnose gets.
+  const byMac = guestAddressIndex(leases, neighbours, data<ArpScanFacts>(results['arp-scan']), wire, agent, links)
+  // Who claims each IPv4 address: the MACs a conflict names.
   const claims = addressClaimsByIp(byMac)
+  // What the rules found on each guest interface (by domain and MAC) and on each address.
+  const onInterface = new Map<string, Map<string, Finding>>()
+  const conflicted = new Set<string>()
+  for (const f of findings) {
+    if (f.entity.kind === 'address' && f.id === 'ip-address-conflict') conflicted.add(f.entity.name)
+    if (f.entity.kind === 'interface') getOrCreate(onInterface, `${f.context?.domain}\u0000${f.context?.mac}`, () => new Map()).set(f.id, f)
+  }
   const v6ByMac = new Map<string, AddressSeen[]>()
   const addV6 = (mac: string, ip: string, source: string) => {
     const list = getOrCreate(v6ByMac, mac, () => [])
@@ -115,11 +86,13 @@ export function buildInventory(results: Record<string, ProbeResult>, capturedAt:
   for (const list of Object.values(agent?.addresses ?? {})) for (const a of list) if (a.family === 'ipv6') addV6(a.mac, a.ip, 'agent')
   for (const w of wire?.interfaces ?? []) for (const ip of w.ipv6.linkLocal) addV6(w.mac, ip, 'wire')
   const domainOfMac = new Map(libvirt.domains.flatMap((d) => d.interfaces.filter((i) => i.mac).map((i) => [i.mac!, d.name] as const)))
-  const bridgeOfMac = new Map(libvirt.domains.flatMap((d) => d.interfaces.filter((i) => i.mac).map((i) => [i.mac!, bridgeOfInterface(i, libvirt)] as const)))
-  const segments = segmentIndexes({wire, libvirt, links, leases, neighbours, bridgeOfMac: (m) => bridgeOfMac.get(m), domainOfMac: (m) => domainOfMac.get(m)})
   // Two running guests with one MAC share whatever address it gets: that is a conflict too.
   const runningByMac = new Map<string, string[]>()
   for (const d of libvirt.domains.filter(isRunning)) for (const i of d.interfaces) if (i.mac) getOrCreate(runningByMac, i.mac, () => []).push(d.name)
+
+  const contextOf = (i: DomainInterface) => wireContextFor(i, libvirt, links, leases, data<Route[]>(results.routes))
+  // What each listened guest asked for, and who was there to answer (the labels `ip` prints; the rules judge).
+  const requestsOf = requestsOfGuests({wire, libvirt, links, leases, neighbours, addressesByMac: byMac, contextOf})
 
   const rows: IpRow[] = []
   for (const d of libvirt.domains) {
@@ -138,12 +111,17 @@ export function buildInventory(results: Record<string, ProbeResult>, capturedAt:
         ...[...new Set(ipv4.flatMap((a) => [...(claims.get(a.ip) ?? [])].filter((m) => m !== i.mac)))].map((m) => (domainOfMac.get(m) ? `${m} (${domainOfMac.get(m)})` : m)),
         ...(running && i.mac ? (runningByMac.get(i.mac) ?? []).filter((other) => other !== d.name).map((other) => `${other} (same MAC)`) : []),
       ]
+      const found = onInterface.get(`${d.name}\u0000${i.mac}`) ?? new Map<string, Finding>()
+      const judged = {
+        conflict: ipv4.some((a) => conflicted.has(a.ip)) || found.has('mac-duplicate'),
+        silent: found.has('guest-silent'),
+        foreign: found.has('guest-address-foreign'),
+        dhcpUnanswered: found.has('dhcp-no-offer'),
+        gatewayUnanswered: found.has('guest-gateway-unanswered'),
+        wrongNetmask: found.has('guest-netmask-wrong'),
+      }
       const heard = running ? wireOf(wire, i.mac) : undefined
-      const context = heard && wireContextFor(i, libvirt, links, leases, data<Route[]>(results.routes))
-      const judged = heard && context ? judgeWire(heard, context) : undefined
-      // What the host knows it holds (lease, guest agent): a neighbour entry may be a proxy's answer.
-      const held = ipv4.filter((a) => a.sources.includes('lease') || a.sources.includes('agent')).map((a) => a.ip)
-      const requests = heard && context ? judgeRequests(heard, context, segments.get(bridgeOfInterface(i, libvirt) ?? ''), held, (m) => domainOfMac.get(m)) : undefined
+      const context = heard && contextOf(i)
       rows.push({
         domain: d.name,
         state: d.state,
@@ -154,9 +132,20 @@ export function buildInventory(results: Record<string, ProbeResult>, capturedAt:
         ipv4,
         ipv6: running && i.mac ? v6ByMac.get(i.mac) ?? [] : [],
         leaseExpiry: leaseExpiry ? new Date(leaseExpiry * 1000).toISOString() : null,
-        verdict: verdictOf(running, ipv4, conflictsWith, judged, requests),
+        verdict: verdictOf(running, ipv4, judged),
         conflictsWith,
-        wire: judged && context && requests ? wireRow(judged, wire!.seconds, context.ownServers, requests) : null,
+        wire: heard && context ? {
+          seconds: wire!.seconds,
+          sent: heard.sent,
+          silent: judged.silent,
+          dhcp: {discovers: heard.dhcp.discovers, requests: heard.dhcp.requests, answers: heard.dhcp.answers.map((a) => `${a.message.toUpperCase()} ${a.address ? `${a.address} ` : ''}from ${a.server} (${a.serverMac})`), unanswered: judged.dhcpUnanswered},
+          foreign: addressesOutside(heard, context.subnets),
+          rogueServers: found.get('rogue-dhcp-server')?.found ?? [],
+          ownDhcpServers: context.ownServers,
+          ipv6LinkLocal: heard.ipv6.linkLocal,
+          capped: heard.capped,
+          requests: requestLabels(requestsOf(i, heard)),
+        } satisfies WireRow : null,
       })
     }
   }
@@ -168,37 +157,30 @@ export function buildInventory(results: Record<string, ProbeResult>, capturedAt:
   }
 }
 
-function wireRow(j: WireJudgement, seconds: number, ownDhcpServers: string[] | null, requests: WireRequests): WireRow {
-  const w = j.heard
-  return {
-    seconds,
-    sent: w.sent,
-    silent: j.silent,
-    dhcp: {discovers: w.dhcp.discovers, requests: w.dhcp.requests, answers: w.dhcp.answers.map((a) => `${a.message.toUpperCase()} ${a.address ? `${a.address} ` : ''}from ${a.server} (${a.serverMac})`), unanswered: j.dhcpUnanswered},
-    foreign: j.foreign,
-    rogueServers: j.rogueServers,
-    ownDhcpServers,
-    ipv6LinkLocal: w.ipv6.linkLocal,
-    capped: w.capped,
-    requests: requestLabels(requests),
-  }
+/** What the rules found on a guest interface (a conflict on its addresses or its MAC, and the wire's findings). */
+export interface Judged {
+  conflict: boolean
+  silent: boolean
+  foreign: boolean
+  dhcpUnanswered: boolean
+  gatewayUnanswered: boolean
+  wrongNetmask: boolean
 }
 
 /**
- * One verdict per guest interface. With the wire (--listen) the guest's own frames decide over
- * the host's tables: a guest that sent nothing is silent whatever a lease says, one that uses
- * an address its network cannot route has a foreign address.
+ * One verdict per guest interface: the findings on it first (with the wire, the guest's own
+ * frames decide over the host's tables), then what its addresses are.
  */
-export function verdictOf(running: boolean, ipv4: AddressSeen[], conflictsWith: string[], wire?: WireJudgement, requests?: WireRequests): Verdict {
+export function verdictOf(running: boolean, ipv4: AddressSeen[], judged: Judged): Verdict {
   if (!running) return 'shut off'
-  if (conflictsWith.length > 0) return 'conflict'
-  if (wire?.silent) return 'silent'
-  if (wire && wire.foreign.length > 0) return 'foreign address'
-  if (ipv4.length === 0) return wire?.dhcpUnanswered ? 'DHCP unanswered' : 'no address'
+  if (judged.conflict) return 'conflict'
+  if (judged.silent) return 'silent'
+  if (judged.foreign) return 'foreign address'
+  if (ipv4.length === 0) return judged.dhcpUnanswered ? 'DHCP unanswered' : 'no address'
   if (ipv4.every((a) => isApipa(a.ip))) return 'APIPA'
   // An address that cannot reach its gateway, or takes its neighbours for strangers (and strangers for neighbours), is not ok.
-  if (requests && requests.gatewayUnanswered.length > 0) return 'gateway unanswered'
-  if (requests && (requests.offSubnetAsked.length > 0 || requests.onSubnetViaGateway.length > 0)) return 'wrong netmask'
+  if (judged.gatewayUnanswered) return 'gateway unanswered'
+  if (judged.wrongNetmask) return 'wrong netmask'
   // A lease on file that nothing confirms: the guest is not answering from it.
   if (ipv4.every((a) => a.sources.length === 1 && a.sources[0] === 'lease')) return 'stale'
   return 'ok'

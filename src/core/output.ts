@@ -5,10 +5,10 @@
  * a host can never drive the terminal (escape sequences, carriage returns,
  * bidi overrides) nor start a line of its own (a forged row, heading or fence).
  */
-import type {Diagnosis} from './diagnose.js'
+import type {Diagnosis} from '../result/diagnosis.js'
+import type {Topology} from '../result/topology.js'
 import {UserError} from './errors.js'
 import {mapStringsDeep, scrubText} from '../lib/scrub.js'
-import {TOPOLOGY_FACTS} from './topology.js'
 
 /**
  * What host data may not carry into a line of text, Markdown or stderr: C0 and C1 controls but
@@ -38,15 +38,16 @@ const ESCAPED_FORMATS = new Set(['json', 'sarif'])
 
 /**
  * The diagnosis as reports may show it: credentials scrubbed; for formats read by people or
- * by line-based tools (text, Markdown, JUnit XML, Prometheus), control characters made visible.
- * Of the raw facts, reports get those the topology reads (made safe too); the firewall ruleset and
- * the like stay out (a big host's ruleset was most of a text report's cost).
+ * by line-based tools (text, Markdown, JUnit XML, Prometheus), control characters made visible,
+ * the topology too when a report draws it. No raw facts: reports read the result alone.
  */
 export function reportable(d: Diagnosis, format: string): Diagnosis {
-  const facts = Object.fromEntries(TOPOLOGY_FACTS.filter((id) => d.facts[id] !== undefined).map((id) => [id, d.facts[id]]))
-  if (ESCAPED_FORMATS.has(format)) return {...mapStringsDeep({...d, facts: {}}, scrubText, {scrubKeys: true}), facts}
-  // One pass, copying only what changes.
-  return mapStringsDeep({...d, facts}, (text) => visibleControls(scrubText(text)), {scrubKeys: true})
+  const {topology, ...rest} = d
+  delete (rest as {facts?: unknown}).facts
+  const safe = ESCAPED_FORMATS.has(format) ? scrubText : (text: string) => visibleControls(scrubText(text))
+  let shown: Topology | undefined
+  // One pass each, copying only what changes; keys too (a map keyed by host names).
+  return {...mapStringsDeep(rest, safe, {scrubKeys: true}), topology: () => shown ?? (shown = mapStringsDeep(topology(), safe, {scrubKeys: true}))}
 }
 
 /**
@@ -100,10 +101,13 @@ export function requireNonEmpty(flags: Record<string, unknown>, names: string[])
   }
 }
 
-/** oclif's usage errors (bad or missing flag, unknown flag, missing argument) as one line; undefined for anything else. */
-export function usageErrorText(error: unknown): string | undefined {
-  const e = error as {oclif?: {exit?: number}; message?: unknown}
-  if (e?.oclif?.exit !== 2 || typeof e.message !== 'string') return undefined
-  const lines = e.message.split('\n').map((l) => l.trim()).filter((l) => l !== '' && !/^See more help with/.test(l))
-  return visibleControls(lines.reduce((all, l) => (all === '' ? l : `${all}${all.endsWith(':') ? ' ' : ': '}${l}`), '').replace(/\s+/g, ' '))
+/**
+ * Where rule docs are published, for SARIF's helpUri: KVMDOCTOR_DOCS_URL (https), or none (the doc is in
+ * help.text and help.markdown either way). Never a file:// path of the machine that ran kvmdoctor.
+ */
+export function docsBaseUrl(env: NodeJS.ProcessEnv = process.env): string | undefined {
+  const base = env.KVMDOCTOR_DOCS_URL
+  if (base === undefined || base === '') return undefined
+  if (!/^https:\/\/[^\s/]+(\/\S*)?$/.test(base)) throw new UserError(`KVMDOCTOR_DOCS_URL must be an https:// URL (got "${base}")`)
+  return base.replace(/\/+$/, '')
 }

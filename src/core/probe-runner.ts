@@ -1,7 +1,12 @@
-import {ParseError, type Probe, type ProbeContext, type ProbeOptions, type ProbeResult, ProbeUnavailable} from '../../probes/types.js'
+import {ParseError, type Probe, type ProbeContext, type ProbeOptions, type ProbeResult, ProbeUnavailable, dataOf} from '../../probes/types.js'
+import type {HostFacts} from '../../probes/host.js'
 import {degradedOf} from '../lib/degraded.js'
 import type {Capture, Runner} from '../lib/runner.js'
 import {MemoryRunner} from './snapshot.js'
+import {parseDestination} from '../datapath/destination.js'
+import type {Destination} from '../datapath/flows.js'
+import type {ProbeStatus} from '../result/diagnosis.js'
+import {UserError} from './errors.js'
 
 /**
  * Runs every probe once, letting probes await each other's results.
@@ -64,4 +69,27 @@ function tallying(runner: Runner, seen: (c: Capture) => void): Runner {
     readFile: async (path, options) => tell(await runner.readFile(path, options)),
     listDir: async (path) => tell(await runner.listDir(path)),
   }
+}
+
+/** The run's stand-in for the internet, from its options (a recording keeps the one it was made with). */
+export function internetOf(options: ProbeOptions): Destination | undefined {
+  if (options.internet === undefined) return undefined
+  const d = parseDestination(options.internet)
+  if (typeof d === 'string') throw new UserError(`--internet: ${d}`)
+  return d
+}
+
+/** What the reports say of each probe: ran or not, how long, why not. */
+export function probeStatuses(results: Record<string, ProbeResult>): ProbeStatus[] {
+  return Object.values(results).map((r) => ({
+    id: r.id,
+    ok: r.ok,
+    durationMs: r.durationMs,
+    ...(r.ok ? (r.degraded ? {degraded: r.degraded} : {}) : {error: r.error, ...(r.skipped ? {skipped: true} : {})}),
+  }))
+}
+
+/** The host's own name; when it could not be read, the name it was reached by (--ssh), else localhost. */
+export function hostNameOf(results: Record<string, ProbeResult>, origin?: string): string {
+  return dataOf<HostFacts>(results.host)?.hostname ?? origin ?? 'localhost'
 }

@@ -4,7 +4,7 @@
  * in snapshot.ts): zod and its locales are a tenth of a second of start-up.
  */
 import {z} from 'zod'
-import {ERROR_CODES, SNAPSHOT_FORMAT, SNAPSHOT_FORMAT_VERSION} from './snapshot.js'
+import {ERROR_CODES, SNAPSHOT_FORMAT, SNAPSHOT_FORMAT_VERSION} from './snapshot-format.js'
 
 export const captureEntry = z.object({
   kind: z.enum(['command', 'file', 'dir']),

@@ -14,10 +14,9 @@ import {createExclusive, syncDir} from './safe-write.js'
 import {scrubCapture, scrubDeep} from '../lib/scrub.js'
 import type {ManifestEntry, SnapshotManifest} from './snapshot-schema.js'
 
-export const SNAPSHOT_FORMAT = 'kvmdoctor-snapshot'
-export const SNAPSHOT_FORMAT_VERSION = 1
-/** Why a capture holds no output (the manifest's errorCode). */
-export const ERROR_CODES = ['not-found', 'permission-denied', 'timeout', 'exit-status', 'too-large', 'not-recorded', 'failed'] as const
+import {ERROR_CODES, SNAPSHOT_FORMAT, SNAPSHOT_FORMAT_VERSION} from './snapshot-format.js'
+
+export {ERROR_CODES, SNAPSHOT_FORMAT, SNAPSHOT_FORMAT_VERSION}
 
 export type {ManifestEntry, SnapshotManifest}
 

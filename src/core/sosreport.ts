@@ -15,6 +15,7 @@ import {nftTextToJson} from '../../probes/netfilter/nft-text.js'
 import {psListingToPidArgs} from '../../probes/processes-text.js'
 import {UserError} from './errors.js'
 import type {SosTree, Wanted} from './sosreport-tree.js'
+import type {NotCollected, SosSourceDescription} from '../result/diagnosis.js'
 
 /** What a sosreport says of itself, for the report header. */
 export interface SosInfo {
@@ -28,16 +29,8 @@ export interface SosInfo {
   cmdline?: string
 }
 
-/** One input of kvmdoctor's probes this sosreport does not hold, and how to get it. */
-export interface NotCollected {
-  /** What kvmdoctor reads (a command or a file). */
-  input: string
-  /** What sos records for it. */
-  sos: string
-  reason: string
-  /** The sos options that collect it (`sos report -o PLUGIN [--allow-system-changes]`), when sos can. */
-  collect?: string
-}
+/** One input of kvmdoctor's probes this sosreport does not hold, and how to get it; what a diagnosis was read from (the reports' header). */
+export type {NotCollected, SosSourceDescription} from '../result/diagnosis.js'
 
 interface ManifestCommand {
   exec: string
@@ -507,16 +500,6 @@ export function readSosInfo(tree: SosTree, manifest: unknown): SosInfo {
 }
 
 /** What a report says of a sosreport it read: its identity and what it lacks. */
-export interface SosSourceDescription {
-  kind: 'sosreport'
-  path: string
-  sosVersion?: string
-  host?: string
-  capturedAt: string
-  capturedAtFrom: string
-  plugins: string[]
-  notCollected: NotCollected[]
-}
 
 export function describeSos(path: string, runner: SosRunner): SosSourceDescription {
   const {info} = runner

@@ -13,141 +13,18 @@ import type {ProcessFacts} from '../../probes/processes.js'
 import type {Route} from '../../probes/routes.js'
 import type {SysctlFacts} from '../../probes/sysctl.js'
 import {dataOf} from '../../probes/types.js'
-import type {Flow, FlowKind, HopVerdict} from '../datapath/flows.js'
-import type {Diagnosis} from './diagnose.js'
-import {type Finding, findingKey} from './engine.js'
-import {INVENTORY_FACTS, type IpInventory, type Verdict, buildInventory} from './ip-service.js'
+import type {DiagnosisRun} from './diagnose.js'
+import {inventoryOf} from './ip-service.js'
 import {cidrContains, cidrToString, parseCidr} from '../lib/ipv4.js'
 import {isRunning} from '../derive/context.js'
-import {type Severity, severityWeight} from '../lib/severity.js'
+import {severityWeight} from '../lib/severity.js'
+import type {IpInventory} from '../result/ip.js'
+import {type Finding, findingKey} from '../result/findings.js'
+import type {ResultFlow} from '../result/diagnosis.js'
+import {type BridgeNode, type FindingMark, type FlowMark, type GuestInterface, type GuestNode, type Health, type NetworkNode, type Topology, type TopologyNode, type UplinkNode, type HostNode, allNodes} from '../result/topology.js'
 
-/** fail: something on it stops guests; warn: a lesser finding; off: not running (by design or not); unknown: not seen. */
-export type Health = 'ok' | 'warn' | 'fail' | 'off' | 'unknown'
-
-export interface FindingMark {
-  key: string
-  id: string
-  severity: Severity
-  rank: number
-  title: string
-  rootCause: boolean
-}
-
-interface NodeBase {
-  /** Unique in the topology: `host`, `uplink:eth0`, `network:default`, `bridge:virbr0`, `tap:vnet0`, `guest:web01`. */
-  id: string
-  name: string
-  health: Health
-  findings: FindingMark[]
-}
-
-export interface HostNode extends NodeBase {
-  kind: 'host'
-  ipForward: number | null
-  /** "default via 10.0.2.2 dev eth0 metric 100", one per main-table IPv4 default route. */
-  defaultRoutes: string[]
-}
-
-export interface UplinkNode extends NodeBase {
-  kind: 'uplink'
-  linkKind: string
-  state: string
-  mtu: number
-  addresses: string[]
-  /** The main-table default routes through it. */
-  defaultRoutes: {gateway: string | null; metric: number}[]
-  /** Guests attached to it directly (macvtap, type=direct). */
-  directGuests: string[]
-  /** Guest traffic depends on it: a default route, a NAT network's forward device or a macvtap source. */
-  carriesGuests: boolean
-}
-
-export interface NetworkNode extends NodeBase {
-  kind: 'network'
-  mode: string
-  active: boolean
-  autostart: boolean
-  subnet: string | null
-  gateway: string | null
-  dhcpRanges: string[]
-  /** null: the process list could not be read. */
-  dnsmasq: {running: boolean | null; pids: number[]}
-  bridge: string | null
-  forwardDev: string | null
-}
-
-export interface PortNode {
-  name: string
-  linkKind: string
-  state: string
-  mtu: number
-}
-
-export interface BridgeNode extends NodeBase {
-  kind: 'bridge'
-  /** The libvirt network it belongs to, if any. */
-  network: string | null
-  exists: boolean
-  state: string
-  mtu: number | null
-  stp: {on: boolean; forwardDelaySeconds: number} | null
-  /** Ports that are not guest taps: the physical uplink of a bridged LAN, veths. */
-  ports: PortNode[]
-  taps: TapNode[]
-}
-
-export interface TapNode extends NodeBase {
-  kind: 'tap'
-  guest: string
-  mac: string | null
-  exists: boolean
-  state: string
-  /** The bridge it is really a port of (may differ from the one it belongs on). */
-  master: string | null
-  portState: string | null
-}
-
-export interface FlowMark {
-  kind: FlowKind
-  verdict: HopVerdict
-  description: string
-  hops: {name: string; verdict: HopVerdict; detail: string}[]
-  /** The hop that decides a flow that does not pass, by index into hops. */
-  decidedBy?: {index: number; name: string; detail: string; element?: string}
-}
-
-export interface GuestInterface {
-  tap: string | null
-  mac: string | null
-  type: string
-  network: string | null
-  bridge: string | null
-  addresses: string[]
-  /** The `kvmdoctor ip` verdict (Verdict: ok, no address, APIPA, foreign address, conflict, silent, DHCP unanswered, gateway unanswered, wrong netmask, stale, shut off). */
-  verdict: Verdict | null
-  flows: FlowMark[]
-}
-
-export interface GuestNode extends NodeBase {
-  kind: 'guest'
-  state: string
-  running: boolean
-  interfaces: GuestInterface[]
-}
-
-export interface Topology {
-  host: HostNode
-  uplinks: UplinkNode[]
-  networks: NetworkNode[]
-  bridges: BridgeNode[]
-  guests: GuestNode[]
-  /** Why guests' flows could not be followed, when they could not. */
-  flowsUnavailable?: string
-  /** Why the libvirt side is missing, when it is. */
-  libvirtUnavailable?: string
-}
-
-export type TopologyNode = HostNode | UplinkNode | NetworkNode | BridgeNode | TapNode | GuestNode
+export type * from '../result/topology.js'
+export {allNodes, firstStoppedFlow, topologyJson} from '../result/topology.js'
 
 const GLOBAL_V4 = (l: Link) => l.addresses.filter((a) => a.family === 'inet' && a.scope === 'global').map((a) => `${a.address}/${a.prefix}`)
 // A bridge set up whose operstate is DOWN has no port forwarding (none, or all down): no carrier, as
@@ -155,10 +32,7 @@ const GLOBAL_V4 = (l: Link) => l.addresses.filter((a) => a.family === 'inet' && 
 const linkState = (l: Link | undefined) =>
   !l ? 'absent' : !l.up ? 'DOWN' : l.kind !== 'tap' && (l.kind === 'bridge' ? l.operstate === 'DOWN' : !l.lowerUp) ? 'NO-CARRIER' : l.operstate === 'UNKNOWN' ? 'UP' : l.operstate
 
-/** The facts the topology reads, the inventory's among them: reports are given these and no others. */
-export const TOPOLOGY_FACTS: readonly string[] = [...new Set(['links', 'routes', 'libvirt', 'processes', 'sysctl', 'leases', ...INVENTORY_FACTS])]
-
-export function deriveTopology(d: Diagnosis): Topology {
+export function deriveTopology(d: DiagnosisRun): Topology {
   const links = dataOf<Link[]>(d.facts.links) ?? []
   const routes = dataOf<Route[]>(d.facts.routes) ?? []
   const libvirt = dataOf<LibvirtFacts>(d.facts.libvirt)
@@ -170,7 +44,7 @@ export function deriveTopology(d: Diagnosis): Topology {
   const linkByName = new Map(links.map((l) => [l.name, l]))
   let inventory: IpInventory | undefined
   try {
-    inventory = libvirt ? buildInventory(d.facts, new Date(d.capturedAt)) : undefined
+    inventory = libvirt ? inventoryOf(d.facts, d.findings, new Date(d.capturedAt), [], d.host) : undefined
   } catch {
     inventory = undefined
   }
@@ -244,7 +118,7 @@ export function deriveTopology(d: Diagnosis): Topology {
   const bridgeByName = new Map(bridges.map((b) => [b.name, b]))
 
   // Indexed once: a thousand guests each filtering every guest's flows was most of a big host's topology.
-  const flowsByIface = new Map<string, Flow[]>()
+  const flowsByIface = new Map<string, ResultFlow[]>()
   for (const f of d.flows) {
     const key = `${f.guest}\u0000${f.iface ?? ''}`
     ;(flowsByIface.get(key) ?? flowsByIface.set(key, []).get(key)!).push(f)
@@ -322,7 +196,7 @@ function networkNode(n: LibvirtNetwork, dnsmasqByNetwork: Map<string, number[]>,
   }
 }
 
-function flowMark(f: Flow): FlowMark {
+function flowMark(f: ResultFlow): FlowMark {
   const index = f.decidedBy ? f.hops.indexOf(f.decidedBy) : -1
   return {
     kind: f.kind,
@@ -333,13 +207,8 @@ function flowMark(f: Flow): FlowMark {
   }
 }
 
-/** Every node, host first, in a stable order. */
-export function allNodes(t: Topology): TopologyNode[] {
-  return [t.host, ...t.uplinks, ...t.networks, ...t.bridges, ...t.bridges.flatMap((b) => b.taps), ...t.guests]
-}
-
 /** Each finding goes on the elements it is about: its entity, and the guests it stops. */
-function markFindings(t: Topology, d: Diagnosis, leases: LeaseFacts | undefined): void {
+function markFindings(t: Topology, d: DiagnosisRun, leases: LeaseFacts | undefined): void {
   const byId = new Map(allNodes(t).map((n) => [n.id, n]))
   const guestOfAddress = (ip: string) => t.guests.filter((g) => g.interfaces.some((i) => i.addresses.includes(ip))).map((g) => g.id)
   const linkNode = (name: string) => [`bridge:${name}`, `tap:${name}`, `uplink:${name}`].find((id) => byId.has(id))
@@ -416,15 +285,4 @@ function ownHealth(node: TopologyNode): Health {
       return 'ok'
     }
   }
-}
-
-/** A guest's flow that does not pass, the failing one first: what the pictures mark. */
-export function firstStoppedFlow(g: GuestNode): FlowMark | undefined {
-  const flows = g.interfaces.flatMap((i) => i.flows)
-  return flows.find((f) => f.verdict === 'fail') ?? flows.find((f) => f.verdict === 'indeterminate')
-}
-
-/** The topology as JSON for `kvmdoctor topology --json`: the same shape, versioned. */
-export function topologyJson(t: Topology) {
-  return {topologyVersion: 1, ...t}
 }

@@ -5,13 +5,17 @@
 import {ALL_PROBES} from '../../probes/index.js'
 import type {LibvirtFacts} from '../../probes/libvirt.js'
 import {type ProbeOptions, dataOf} from '../../probes/types.js'
-import type {Destination, Flow} from '../datapath/flows.js'
-import {type ProbeStatus, hostNameOf, internetOf, probeStatuses} from './diagnose.js'
+import type {Destination} from '../datapath/flows.js'
+import {ALL_RULES} from '../../rules/index.js'
+import type {TraceResult} from '../result/trace.js'
+import {withUndo} from './diagnose.js'
+import {hostNameOf, internetOf, probeStatuses} from './probe-runner.js'
+
+export type {TraceResult} from '../result/trace.js'
 import {UserError} from './errors.js'
 import {buildModel} from '../derive/index.js'
 import {runProbes} from './probe-runner.js'
 import {openSource} from './source.js'
-import type {SosSourceDescription} from './sosreport.js'
 import type {SshTarget} from './ssh-runner.js'
 
 export interface TraceRequest {
@@ -30,19 +34,6 @@ export interface TraceRequest {
   warn?: (message: string) => void
 }
 
-export interface TraceResult {
-  host: string
-  capturedAt: string
-  guest: string
-  state: string
-  flows: Flow[]
-  /** Why the flows could not be followed (a probe the datapath needs failed). */
-  unavailable?: string
-  probes: ProbeStatus[]
-  /** What it was read from, when it is a sosreport. */
-  source?: SosSourceDescription
-}
-
 export async function runTrace(request: TraceRequest): Promise<TraceResult> {
   const source = await openSource({from: request.from, ssh: request.ssh, timeoutMs: request.timeoutMs, deadlineMs: request.deadlineMs, warn: request.warn})
   try {
@@ -57,7 +48,7 @@ export async function runTrace(request: TraceRequest): Promise<TraceResult> {
     }
     const base = {host: hostNameOf(results, source.runner.origin), capturedAt: source.runner.capturedAt.toISOString(), guest: request.guest, state: domain?.state ?? 'unknown', probes: probeStatuses(results), ...(source.describe ? {source: source.describe()} : {})}
     if (!model.datapath.ok) return {...base, flows: [], unavailable: model.datapath.reason}
-    return {...base, flows: model.datapath.datapath.trace(request.guest, {iface: request.iface, to: request.to})}
+    return {...base, flows: withUndo(model.datapath.datapath.trace(request.guest, {iface: request.iface, to: request.to}), ALL_RULES)}
   } finally {
     await source.close()
   }

@@ -81,19 +81,24 @@ export interface ElementImpact {
 
 /** Groups failing and undecided flows by the element that decides them. */
 export function elementImpacts(flows: Flow[]): ElementImpact[] {
+  // One impact per element, whatever it does to each flow (diverts a request, fails its reply): one fault, one
+  // judgement. The impact is the strongest it has on any flow.
+  const strength = {fail: 3, indeterminate: 2, divert: 1} as Record<string, number>
   const byId = new Map<string, ElementImpact>()
   const add = (element: Element, verdict: ElementImpact['verdict'], hop: Hop, flow: Flow) => {
-    const key = `${verdict} ${element.id}`
-    const seen = byId.get(key)
-    if (seen) seen.flows.push(flow)
-    else byId.set(key, {element, verdict, hop, flows: [flow]})
+    const seen = byId.get(element.id)
+    if (!seen) byId.set(element.id, {element, verdict, hop, flows: [flow]})
+    else {
+      seen.flows.push(flow)
+      if ((strength[verdict] ?? 0) > (strength[seen.verdict] ?? 0)) Object.assign(seen, {element, verdict, hop})
+    }
   }
   for (let i = 0; i < flows.length; i++) {
     const flow = flows[i]
     if (flow.divertedBy) add(flow.divertedBy, 'divert', flow.hops.find((h) => h.name === 'routing') ?? flow.hops[0], flow)
     const hop = flow.decidedBy
     if (!hop || hop.verdict === 'pass') continue
-    const element = hop.element ?? {id: `hop:${hop.name}`, kind: 'nf-undecided' as const, text: `${hop.name}: ${hop.detail}`, undo: []}
+    const element = hop.element ?? {id: `hop:${hop.name}`, kind: 'nf-undecided' as const, text: `${hop.name}: ${hop.detail}`}
     add(element, hop.verdict, hop, flow)
   }
   return [...byId.values()]

@@ -1,8 +1,9 @@
 /**
  * The element that decides a hop: a netfilter rule or chain policy, a sysctl,
  * a link, a route or policy rule, a missing listener. Its id is stable across
- * guests (one element, many flows), so findings group by it, and other
- * derivations can say "this element is mine" (`elements` on their entities).
+ * guests (one element, many flows), so findings group by it. It names what it
+ * is and where, nothing more: the rule that owns its kind judges it and writes
+ * the commands that change it (rules/*).
  */
 import {LIBVIRT_NFT_TABLE, type NfHook, type NfRuleset} from '../lib/netfilter.js'
 import type {LibvirtNetwork} from '../../probes/libvirt.js'
@@ -36,12 +37,36 @@ export interface Element {
   kind: ElementKind
   /** The element as a person reads it: the rule text with table and chain, "net.ipv4.ip_forward = 0", ... */
   text: string
-  /** Exact commands that undo it (delete the rule, set the sysctl back, bring the link up). */
-  undo: string[]
-  /** Netfilter elements: the command that lists the chain it is in, with the tool that can read it. */
-  listChain?: string
+  /** Link elements: what is wrong with the device (no tap at all: missing, without a device). */
+  state?: 'missing' | 'down' | 'no-carrier'
+  /** Tap elements (link-master): the bridge it belongs to; a port too small for its bridge (link, with `mtu`): that bridge. */
+  master?: string
+  /** A port too small for its bridge: the MTU that makes it fit. */
+  mtu?: number
+  /** Bridge ports: the port flag that stops the frame (locked, broadcast flooding off). */
+  portFlag?: 'locked' | 'bcast_flood'
+  /** Neighbour entries: a permanent one (its address in `address`), rather than one that failed. */
+  permanent?: boolean
+  /** tc elements: a qdisc's parent and handle, a filter's attach point and preference. */
+  tcQdisc?: {parent: string; handle: string}
+  tcFilter?: {attach: string; pref: number}
+  /** Guest elements (guest-link): the domain and its interface (tap name, else MAC). */
+  domain?: string
+  iface?: string
+  /** Route elements: the route that decides (absent: there is no route at all). */
+  route?: {type: string; dst: string; table: string}
+  /** Listener elements: the service missing (dhcp, dns), the host DHCP server not running, a full pool, or an address two MACs claim. */
+  service?: 'dhcp' | 'dns'
+  /** Routes and policy rules: the IP version they are about. */
+  ipFamily?: 4 | 6
+  server?: string
+  pool?: boolean
   /** Netfilter elements of an iptables-nft table iptables cannot print (read from nft instead). */
   incompatibleTable?: boolean
+  /** Netfilter elements: only nft can change it (a native table, or an iptables-nft table iptables cannot print). */
+  nftSyntax?: boolean
+  /** Netfilter rules: the rule as its tool printed it (iptables-save's "-A CHAIN ..." line, or nft's). */
+  ruleText?: string
   /** Netfilter elements. */
   backend?: string
   family?: string
@@ -56,7 +81,7 @@ export interface Element {
   libvirtOwned?: boolean
   sysctl?: {key: string; value: number}
   device?: string
-  /** The address an element is about: a source NAT's target. */
+  /** The address an element is about: a source NAT's target, a neighbour entry's, an address two MACs claim. */
   address?: string
   network?: string
   /** Policy rules: the routing table they send packets to, and their priority. */
@@ -78,12 +103,10 @@ export function elementForStep(s: TraceStep, rs: NfRuleset, undecided = false): 
   const incompatible = c.backend !== 'nft' && rs.tables.some((t) => t.incompatible && t.backend === c.backend && t.family === c.family && t.name === c.table)
   const nftSyntax = c.backend === 'nft' || incompatible
   const tool = toolOf(c.backend, c.family)
-  const listChain = nftSyntax ? `nft -a list chain ${c.family} ${c.table} ${c.chain}` : `${tool} -t ${c.table} --list-rules ${c.chain}`
-  const common = {backend: c.backend, family: c.family, nfTable: c.table, chain: c.chain, baseChain: c.base ?? c.chain, hook: s.hook, priority: c.priority, libvirtOwned, listChain, incompatibleTable: incompatible}
+  const common = {backend: c.backend, family: c.family, nfTable: c.table, chain: c.chain, baseChain: c.base ?? c.chain, hook: s.hook, priority: c.priority, libvirtOwned, incompatibleTable: incompatible, nftSyntax}
   if (s.event === 'policy' || !s.rule) {
     const where = nftSyntax ? `nft ${c.family} ${c.table} chain ${c.chain}` : `${tool} -t ${c.table} chain ${c.chain}`
-    const undo = nftSyntax ? [`nft 'chain ${c.family} ${c.table} ${c.chain} { policy accept; }'`] : [`${tool} -t ${c.table} -P ${c.chain} ACCEPT`]
-    return {id: `nf-policy:${c.backend} ${c.family} ${c.table} ${c.chain}`, kind: 'nf-policy', text: `${where} (hook ${s.hook}, priority ${c.priority ?? 0}) policy ${s.action ?? 'drop'}`, undo, ...common}
+    return {id: `nf-policy:${c.backend} ${c.family} ${c.table} ${c.chain}`, kind: 'nf-policy', text: `${where} (hook ${s.hook}, priority ${c.priority ?? 0}) policy ${s.action ?? 'drop'}`, ...common}
   }
   const ref = s.rule.ref
   const handle = ref.handle
@@ -94,13 +117,7 @@ export function elementForStep(s: TraceStep, rs: NfRuleset, undecided = false): 
     c.backend === 'nft' || !saveLine
       ? `nft ${c.family} ${c.table} chain ${c.chain}: ${s.rule.text}${handle !== undefined ? ` (handle ${handle})` : ''}`
       : `${tool} -t ${c.table} ${s.rule.text}`
-  const undo = nftSyntax
-    ? handle !== undefined
-      ? [`nft delete rule ${c.family} ${c.table} ${c.chain} handle ${handle}`]
-      : [`nft -a list chain ${c.family} ${c.table} ${c.chain}   # then: nft delete rule ${c.family} ${c.table} ${c.chain} handle N`]
-    : // Deleting by specification is iptables-save's line with -D.
-      [`${tool} -t ${c.table} ${s.rule.text.replace(/^-A /, '-D ')}`]
-  return {id, kind: undecided ? 'nf-undecided' : 'nf-rule', text, undo, ...(handle !== undefined ? {handle} : {}), ...common}
+  return {id, kind: undecided ? 'nf-undecided' : 'nf-rule', text, ruleText: s.rule.text, ...(handle !== undefined ? {handle} : {}), ...common}
 }
 
 /**
@@ -118,5 +135,5 @@ export function natMissingElement(net: LibvirtNetwork, postroutingSteps: TraceSt
     const e = elementForStep(stopper, rs)
     return {...e, text: `${e.text} (ends the nat chain before the MASQUERADE for ${cidr})`}
   }
-  return {id: `nat:${net.name}`, kind: 'nf-nat-missing', text: `no MASQUERADE/SNAT for ${cidr} on the nat postrouting path`, undo: [`systemctl restart libvirtd   # or virtnetworkd: re-applies network ${net.name}'s NAT rules`], network: net.name}
+  return {id: `nat:${net.name}`, kind: 'nf-nat-missing', text: `no MASQUERADE/SNAT for ${cidr} on the nat postrouting path`, network: net.name}
 }

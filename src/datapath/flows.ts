@@ -376,16 +376,16 @@ class HostView {
 
   private deviceHopsOf(name: string | undefined, role: 'tap' | 'bridge' | 'egress', bridge?: string): Hop[] {
     const label = `${role} ${name ?? '?'}`
-    if (!name) return [{name: label, verdict: 'fail', detail: 'the guest interface has no host device (not started?)', element: {id: `link:?`, kind: 'link', text: 'no tap device', undo: []}}]
+    if (!name) return [{name: label, verdict: 'fail', detail: 'the guest interface has no host device (not started?)', element: {id: `link:?`, kind: 'link', text: 'no tap device', state: 'missing'}}]
     const link = this.links.get(name)
-    if (!link) return [{name: label, verdict: 'fail', detail: `${name} does not exist on the host`, element: {id: `link:${name}`, kind: 'link', text: `device ${name} is missing`, device: name, undo: []}}]
-    if (!link.up) return [{name: label, verdict: 'fail', detail: `${name} is administratively down`, element: {id: `link:${name}`, kind: 'link', text: `ip link: ${name} DOWN`, device: name, undo: [`ip link set ${name} up`]}}]
+    if (!link) return [{name: label, verdict: 'fail', detail: `${name} does not exist on the host`, element: {id: `link:${name}`, kind: 'link', text: `device ${name} is missing`, device: name, state: 'missing'}}]
+    if (!link.up) return [{name: label, verdict: 'fail', detail: `${name} is administratively down`, element: {id: `link:${name}`, kind: 'link', text: `ip link: ${name} DOWN`, device: name, state: 'down'}}]
     if (role === 'tap' && bridge && link.master !== bridge) {
-      return [{name: label, verdict: 'fail', detail: link.master ? `${name} is attached to ${link.master}, not ${bridge}` : `${name} is attached to no bridge`, element: {id: `tap:${name}`, kind: 'link-master', text: `${name} master ${link.master ?? 'none'} (expected ${bridge})`, device: name, undo: [`ip link set ${name} master ${bridge} up`]}}]
+      return [{name: label, verdict: 'fail', detail: link.master ? `${name} is attached to ${link.master}, not ${bridge}` : `${name} is attached to no bridge`, element: {id: `tap:${name}`, kind: 'link-master', text: `${name} master ${link.master ?? 'none'} (expected ${bridge})`, device: name, master: bridge}}]
     }
     // Taps report UNKNOWN and an empty bridge NO-CARRIER: only a device that should carry traffic and has lost it fails.
     if (role === 'egress' && !link.lowerUp && link.kind !== 'tap') {
-      return [{name: label, verdict: 'fail', detail: `${name} has no carrier (${link.operstate})`, element: {id: `link:${name}`, kind: 'link', text: `ip link: ${name} NO-CARRIER`, device: name, undo: [`ip link set ${name} up`]}}]
+      return [{name: label, verdict: 'fail', detail: `${name} has no carrier (${link.operstate})`, element: {id: `link:${name}`, kind: 'link', text: `ip link: ${name} NO-CARRIER`, device: name, state: 'no-carrier'}}]
     }
     return [{name: label, verdict: 'pass', detail: `${name} up${link.master ? `, master ${link.master}` : ''}, mtu ${link.mtu}`}]
   }
@@ -456,7 +456,7 @@ class HostView {
       return
     }
     // tc not read at all (or not on this device) is one undecided element, not one per device and direction.
-    const element = v.element ?? (v.verdict === 'indeterminate' ? {id: this.facts.tc === null ? 'tc:not-read' : `tc:not-read:${dev}`, kind: 'tc-qdisc' as const, text: v.detail, ...(this.facts.tc === null ? {} : {device: dev}), undo: []} : undefined)
+    const element = v.element ?? (v.verdict === 'indeterminate' ? {id: this.facts.tc === null ? 'tc:not-read' : `tc:not-read:${dev}`, kind: 'tc-qdisc' as const, text: v.detail, ...(this.facts.tc === null ? {} : {device: dev})} : undefined)
     runner.push({name: `tc ${direction} ${dev}`, verdict: v.verdict, detail: v.detail, ...(element ? {element} : {})})
   }
 
@@ -494,11 +494,11 @@ class HostView {
     // Listening and learning pass within the forward delay; only a delay past the kernel's 2 s minimum is a fault worth a finding.
     const transient = state === 'listening' || state === 'learning'
     if (state && state !== 'forwarding' && (!transient || delayCs > 200)) {
-      runner.push({name: `bridge port ${port}`, verdict: 'fail', detail: `STP port state ${state}${transient ? ` (nothing is forwarded from it for ${delayCs / 100} s x 2)` : ''}`, element: {id: `stp:${bridge}`, kind: 'stp', text: `bridge ${bridge}: port ${port} is ${state}`, undo: [`ip link set ${bridge} type bridge forward_delay 0`], device: bridge}})
+      runner.push({name: `bridge port ${port}`, verdict: 'fail', detail: `STP port state ${state}${transient ? ` (nothing is forwarded from it for ${delayCs / 100} s x 2)` : ''}`, element: {id: `stp:${bridge}`, kind: 'stp', text: `bridge ${bridge}: port ${port} is ${state}`, device: bridge}})
       return
     }
     if (link.port?.locked) {
-      runner.push({name: `bridge port ${port}`, verdict: 'fail', detail: `port ${port} is locked: frames from MACs without an fdb entry of their own${mac ? ` (${mac})` : ''} are dropped`, element: {id: `port:${port} locked`, kind: 'bridge-port', text: `bridge link: ${port} locked on`, device: port, undo: [`bridge link set dev ${port} locked off`]}})
+      runner.push({name: `bridge port ${port}`, verdict: 'fail', detail: `port ${port} is locked: frames from MACs without an fdb entry of their own${mac ? ` (${mac})` : ''} are dropped`, element: {id: `port:${port} locked`, kind: 'bridge-port', text: `bridge link: ${port} locked on`, device: port, portFlag: 'locked'}})
       return
     }
     this.vlanHop(runner, bridge, port, 'in')
@@ -510,7 +510,7 @@ class HostView {
     const mtu = port ? this.links.get(port)?.mtu : undefined
     if (!port || !runner.alive() || mtu === undefined || mtu <= 0 || runner.size <= mtu) return
     const bridgeMtu = this.links.get(bridge)?.mtu
-    runner.push({name: `mtu ${port}`, verdict: 'fail', detail: `a ${runner.size}-byte packet sized for ${bridge} (mtu ${bridgeMtu ?? '?'}) does not fit ${port} (mtu ${mtu}): the bridge drops it`, element: {id: `mtu:${bridge}`, kind: 'link', text: `${port} mtu ${mtu} on ${bridge} (mtu ${bridgeMtu ?? '?'})`, device: port, undo: [`ip link set ${port} mtu ${bridgeMtu ?? mtu}`]}})
+    runner.push({name: `mtu ${port}`, verdict: 'fail', detail: `a ${runner.size}-byte packet sized for ${bridge} (mtu ${bridgeMtu ?? '?'}) does not fit ${port} (mtu ${mtu}): the bridge drops it`, element: {id: `mtu:${bridge}`, kind: 'link', text: `${port} mtu ${mtu} on ${bridge} (mtu ${bridgeMtu ?? '?'})`, device: port, master: bridge, mtu: bridgeMtu ?? mtu}})
   }
 
   /** A bridge port a frame leaves by: VLAN egress filtering, and flooding when the frame is a broadcast. */
@@ -520,11 +520,11 @@ class HostView {
     if (!link) return
     if (!this.bridgeUp(runner, bridge)) return
     if (link.portState && link.portState !== 'forwarding' && link.portState !== 'learning' && link.portState !== 'listening') {
-      runner.push({name: `bridge port ${port}`, verdict: 'fail', detail: `STP port state ${link.portState}: nothing is sent out of it`, element: {id: `stp:${bridge}`, kind: 'stp', text: `bridge ${bridge}: port ${port} is ${link.portState}`, undo: [`ip link set ${bridge} type bridge forward_delay 0`], device: bridge}})
+      runner.push({name: `bridge port ${port}`, verdict: 'fail', detail: `STP port state ${link.portState}: nothing is sent out of it`, element: {id: `stp:${bridge}`, kind: 'stp', text: `bridge ${bridge}: port ${port} is ${link.portState}`, device: bridge}})
       return
     }
     if (broadcast && link.port?.bcastFlood === false) {
-      runner.push({name: `bridge port ${port}`, verdict: 'fail', detail: `broadcast flooding is off on ${port}: broadcasts (ARP requests, DHCP offers to 255.255.255.255) never reach it`, element: {id: `port:${port} bcast_flood`, kind: 'bridge-port', text: `bridge link: ${port} bcast_flood off`, device: port, undo: [`bridge link set dev ${port} bcast_flood on`]}})
+      runner.push({name: `bridge port ${port}`, verdict: 'fail', detail: `broadcast flooding is off on ${port}: broadcasts (ARP requests, DHCP offers to 255.255.255.255) never reach it`, element: {id: `port:${port} bcast_flood`, kind: 'bridge-port', text: `bridge link: ${port} bcast_flood off`, device: port, portFlag: 'bcast_flood'}})
       return
     }
     this.vlanHop(runner, bridge, port, 'out')
@@ -538,7 +538,7 @@ class HostView {
     if (!this.links.get(bridge)?.bridge?.vlanFiltering || !runner.alive()) return
     if (direction === 'out' && runner.vlanChecked) return
     runner.vlanChecked = true
-    runner.push({name: `bridge vlan ${bridge}`, verdict: 'indeterminate', detail: `${bridge} filters by VLAN (vlan_filtering 1) and its ports' VLAN membership is not read`, element: {id: `vlan:${bridge}`, kind: 'bridge-vlan', text: `bridge ${bridge}: vlan_filtering 1`, device: bridge, undo: []}})
+    runner.push({name: `bridge vlan ${bridge}`, verdict: 'indeterminate', detail: `${bridge} filters by VLAN (vlan_filtering 1) and its ports' VLAN membership is not read`, element: {id: `vlan:${bridge}`, kind: 'bridge-vlan', text: `bridge ${bridge}: vlan_filtering 1`, device: bridge}})
   }
 
   /** A guest's frame: its NIC, tap, the tap's bridge port and the bridge's prerouting hook. */
@@ -548,7 +548,7 @@ class HostView {
     runner.sourcePort = i.target
     runner.push(
       i.linkState === 'down'
-        ? {name: 'guest NIC', verdict: 'fail', detail: `libvirt holds the link of ${d.name}'s NIC down`, element: {id: `guest-link:${d.name}/${i.mac ?? i.target}`, kind: 'guest-link', text: `<link state='down'/> on ${d.name}'s interface ${i.mac ?? ''}`.trim(), undo: [`virsh domif-setlink ${d.name} ${i.target ?? i.mac} up`], device: i.target}}
+        ? {name: 'guest NIC', verdict: 'fail', detail: `libvirt holds the link of ${d.name}'s NIC down`, element: {id: `guest-link:${d.name}/${i.mac ?? i.target}`, kind: 'guest-link', text: `<link state='down'/> on ${d.name}'s interface ${i.mac ?? ''}`.trim(), domain: d.name, iface: i.target ?? i.mac, device: i.target}}
         : {name: 'guest NIC', verdict: 'pass', detail: `link up (${i.model ?? 'nic'} ${i.mac ?? ''})`.trim()},
     )
     if (i.target) this.enterDevice(runner, i.target, 'tap', bridge)
@@ -557,7 +557,7 @@ class HostView {
     // Two MACs answering for one address: replies go to whichever the neighbour cache holds. Not a DHCP exchange
     // from 0.0.0.0: the server answers the client's own MAC (dnsmasq writes that neighbour entry itself).
     const conflict = i.mac && packet.src !== '0.0.0.0' ? this.facts.addressConflict?.(i.mac) : undefined
-    if (conflict) runner.push({name: 'address', verdict: 'indeterminate', detail: `another MAC claims ${conflict}: replies reach whichever one the neighbour cache holds`, element: {id: `conflict:${conflict}`, kind: 'listener', text: `${conflict} claimed by two MACs`, undo: []}})
+    if (conflict) runner.push({name: 'address', verdict: 'indeterminate', detail: `another MAC claims ${conflict}: replies reach whichever one the neighbour cache holds`, element: {id: `conflict:${conflict}`, kind: 'listener', text: `${conflict} claimed by two MACs`, address: conflict}})
     if (bridgePrerouting) runner.nf('bridge prerouting', 'prerouting', 'bridge', {iifname: i.target, ibrname: bridge})
     return runner
   }
@@ -602,12 +602,12 @@ class HostView {
     if (!runner.alive()) return
     const {value, key} = this.maxConf(bridge, 'arp_ignore')
     if (value === 8) {
-      runner.push({name: `ARP for ${gw}`, verdict: 'fail', detail: `${key} = 8: the host answers no ARP request on ${bridge}, so the guest never learns ${gw}'s MAC`, element: {id: `sysctl:${key}`, kind: 'sysctl', text: `${key} = 8`, sysctl: {key, value: 8}, device: bridge, undo: [`sysctl -w ${key}=0`]}})
+      runner.push({name: `ARP for ${gw}`, verdict: 'fail', detail: `${key} = 8: the host answers no ARP request on ${bridge}, so the guest never learns ${gw}'s MAC`, element: {id: `sysctl:${key}`, kind: 'sysctl', text: `${key} = 8`, sysctl: {key, value: 8}, device: bridge}})
       return
     }
     const arpChains = this.rs.baseChains('input', ['arp']).filter((c) => c.rules.length > 0 || c.base?.policy === 'drop')
     if (arpChains.length > 0) {
-      runner.push({name: `ARP for ${gw}`, verdict: 'indeterminate', detail: `ARP filter chains (${arpChains.map((c) => `${c.backend === 'nft' ? 'nft ' : ''}arp ${c.table} ${c.name}`).join(', ')}) are not evaluated`, element: {id: `arp-filter:input`, kind: 'nf-undecided', text: `arp family input chains: ${arpChains.map((c) => `${c.table} ${c.name}`).join(', ')}`, undo: []}})
+      runner.push({name: `ARP for ${gw}`, verdict: 'indeterminate', detail: `ARP filter chains (${arpChains.map((c) => `${c.backend === 'nft' ? 'nft ' : ''}arp ${c.table} ${c.name}`).join(', ')}) are not evaluated`, element: {id: `arp-filter:input`, kind: 'nf-undecided', text: `arp family input chains: ${arpChains.map((c) => `${c.table} ${c.name}`).join(', ')}`}})
     }
   }
 
@@ -642,7 +642,7 @@ class HostView {
     const count = this.sysctl('net.netfilter.nf_conntrack_count')
     const max = this.sysctl('net.netfilter.nf_conntrack_max')
     if (count === undefined || count === null || !max || count < max) return undefined
-    return {name: 'conntrack', verdict: 'indeterminate', detail: `nf_conntrack_count ${count} >= nf_conntrack_max ${max}: new connections are dropped unless an unreplied entry can be evicted`, element: {id: 'sysctl:net.netfilter.nf_conntrack_max', kind: 'sysctl', text: `net.netfilter.nf_conntrack_max = ${max} (table full)`, sysctl: {key: 'net.netfilter.nf_conntrack_max', value: max}, undo: [`sysctl -w net.netfilter.nf_conntrack_max=${max * 2}`]}}
+    return {name: 'conntrack', verdict: 'indeterminate', detail: `nf_conntrack_count ${count} >= nf_conntrack_max ${max}: new connections are dropped unless an unreplied entry can be evicted`, element: {id: 'sysctl:net.netfilter.nf_conntrack_max', kind: 'sysctl', text: `net.netfilter.nf_conntrack_max = ${max} (table full)`, sysctl: {key: 'net.netfilter.nf_conntrack_max', value: max}}}
   }
 
   routingHop(name: string, decision: RouteDecision, expect: 'forward' | 'local' | 'output', packet: NfPacket, viaDev?: string): Hop {
@@ -662,8 +662,8 @@ class HostView {
       decision.rule && decision.rule.priority !== 0 && decision.rule.priority < 32766
         ? policyElement(decision)
         : decision.route
-          ? {id: `route:${decision.route.table} ${decision.route.dst}`, kind: 'route', text: `${describeRoute(decision.route)}`, undo: decision.route.type !== 'unicast' ? [`ip route del ${decision.route.type} ${decision.route.dst}${decision.route.table !== 'main' ? ` table ${decision.route.table}` : ''}`] : []}
-          : {id: `route:missing ${packet.family === 4 ? '0.0.0.0/0' : '::/0'}`, kind: 'route', text: `no route to ${packet.dst} (no default route)`, undo: []}
+          ? {id: `route:${decision.route.table} ${decision.route.dst}`, kind: 'route', text: `${describeRoute(decision.route)}`, route: {type: decision.route.type, dst: decision.route.dst, table: decision.route.table}}
+          : {id: `route:missing ${packet.family === 4 ? '0.0.0.0/0' : '::/0'}`, kind: 'route', text: `no route to ${packet.dst} (no default route)`, ipFamily: packet.family}
     return {name, verdict: 'fail', detail: `${why}; ${trail}`, element}
   }
 
@@ -671,11 +671,11 @@ class HostView {
     const global = family === 4 ? this.sysctl('net.ipv4.ip_forward') : this.sysctl('net.ipv6.conf.all.forwarding')
     const own = family === 4 ? this.sysctl(`net.ipv4.conf.${iif}.forwarding`) : this.sysctl(`net.ipv6.conf.${iif}.forwarding`)
     const key = family === 4 ? 'net.ipv4.ip_forward' : 'net.ipv6.conf.all.forwarding'
-    if (global === 0) return {name: 'forwarding', verdict: 'fail', detail: `${key} = 0: the host routes nothing`, element: {id: `sysctl:${key}`, kind: 'sysctl', text: `${key} = 0`, sysctl: {key, value: 0}, undo: [`sysctl -w ${key}=1`]}}
+    if (global === 0) return {name: 'forwarding', verdict: 'fail', detail: `${key} = 0: the host routes nothing`, element: {id: `sysctl:${key}`, kind: 'sysctl', text: `${key} = 0`, sysctl: {key, value: 0}}}
     // The kernel asks the arriving device (ip_forward sets every conf/*/forwarding; one device can be off alone).
     const ownKey = family === 4 ? `net.ipv4.conf.${iif}.forwarding` : `net.ipv6.conf.${iif}.forwarding`
     // IPv6 forwards by conf/all alone: a device's own flag only makes it act as host or router (RAs).
-    if (own === 0 && family === 4) return {name: 'forwarding', verdict: 'fail', detail: `${ownKey} = 0: nothing arriving on ${iif} is routed`, element: {id: `sysctl:${ownKey}`, kind: 'sysctl', text: `${ownKey} = 0`, sysctl: {key: ownKey, value: 0}, device: iif, undo: [`sysctl -w ${ownKey}=1`]}}
+    if (own === 0 && family === 4) return {name: 'forwarding', verdict: 'fail', detail: `${ownKey} = 0: nothing arriving on ${iif} is routed`, element: {id: `sysctl:${ownKey}`, kind: 'sysctl', text: `${ownKey} = 0`, sysctl: {key: ownKey, value: 0}, device: iif}}
     if (global === undefined || global === null) return {name: 'forwarding', verdict: 'indeterminate', detail: `${key} could not be read`}
     if (family === 4 && (own === undefined || own === null) && this.links.has(iif) && !this.links.get(iif)!.master) return {name: 'forwarding', verdict: 'indeterminate', detail: `${ownKey} could not be read`}
     return {name: 'forwarding', verdict: 'pass', detail: `${key} = ${global}${own !== undefined && own !== null ? `, ${ownKey} = ${own}` : ''}`}
@@ -690,7 +690,7 @@ class HostView {
     const packet = runner.packet()
     if (packet.family !== 4 || packet.src === '0.0.0.0' || packet.src === 'unknown') return
     if (this.localAddrs.has(packet.src) && this.orConf(iif, 'accept_local') !== 1) {
-      runner.push({name: 'source check', verdict: 'fail', detail: `${packet.src} is an address of this host: a packet arriving on ${iif} from it is a martian (accept_local off)`, element: {id: `martian:${packet.src}`, kind: 'sysctl', text: `source ${packet.src} is local; net.ipv4.conf.${iif}.accept_local = 0`, device: iif, undo: []}})
+      runner.push({name: 'source check', verdict: 'fail', detail: `${packet.src} is an address of this host: a packet arriving on ${iif} from it is a martian (accept_local off)`, element: {id: `martian:${packet.src}`, kind: 'sysctl', text: `source ${packet.src} is local; net.ipv4.conf.${iif}.accept_local = 0`, device: iif}})
       return
     }
     const {value: mode, key} = this.maxConf(iif, 'rp_filter')
@@ -712,7 +712,7 @@ class HostView {
       name: 'rp_filter',
       verdict: 'fail',
       detail: `mode ${mode} (${mode === 1 ? 'strict' : 'loose'}): the route back to ${packet.src} ${decision.kind === 'unicast' ? `leaves by ${decision.dev}, not ${iif}` : `is ${decision.kind}`}`,
-      element: {id: `sysctl:rp_filter:${iif}`, kind: 'rp-filter', text: `rp_filter ${mode} on ${iif} (effective max of conf/all and conf/${iif})`, sysctl: {key, value: mode}, device: iif, undo: [`sysctl -w net.ipv4.conf.all.rp_filter=2 net.ipv4.conf.${iif}.rp_filter=2`]},
+      element: {id: `sysctl:rp_filter:${iif}`, kind: 'rp-filter', text: `rp_filter ${mode} on ${iif} (effective max of conf/all and conf/${iif})`, sysctl: {key, value: mode}, device: iif},
     })
   }
 
@@ -728,11 +728,11 @@ class HostView {
     if (!entry) return
     const permanent = entry.state.includes('PERMANENT') || entry.state.includes('NOARP')
     if (permanent && expectedMac && entry.mac && entry.mac !== expectedMac.toLowerCase()) {
-      runner.push({name: `neighbour ${nextHop}`, verdict: 'fail', detail: `a permanent neighbour entry sends ${nextHop}'s packets on ${dev} to ${entry.mac}, not ${expectedMac}`, element: {id: `neigh:${dev} ${nextHop}`, kind: 'neighbour', text: `ip neigh: ${nextHop} lladdr ${entry.mac} ${entry.state.join(' ')} dev ${dev}`, device: dev, undo: [`ip neigh del ${nextHop} dev ${dev}`]}})
+      runner.push({name: `neighbour ${nextHop}`, verdict: 'fail', detail: `a permanent neighbour entry sends ${nextHop}'s packets on ${dev} to ${entry.mac}, not ${expectedMac}`, element: {id: `neigh:${dev} ${nextHop}`, kind: 'neighbour', text: `ip neigh: ${nextHop} lladdr ${entry.mac} ${entry.state.join(' ')} dev ${dev}`, device: dev, address: nextHop, permanent: true}})
       return
     }
     if (entry.state.includes('FAILED') && !expectedMac) {
-      runner.push({name: `neighbour ${nextHop}`, verdict: 'indeterminate', detail: `${nextHop} did not answer ARP on ${dev} when last asked (neighbour FAILED)`, element: {id: `neigh:${dev} ${nextHop}`, kind: 'neighbour', text: `ip neigh: ${nextHop} FAILED dev ${dev}`, device: dev, undo: []}})
+      runner.push({name: `neighbour ${nextHop}`, verdict: 'indeterminate', detail: `${nextHop} did not answer ARP on ${dev} when last asked (neighbour FAILED)`, element: {id: `neigh:${dev} ${nextHop}`, kind: 'neighbour', text: `ip neigh: ${nextHop} FAILED dev ${dev}`, device: dev, address: nextHop}})
     }
   }
 
@@ -791,7 +791,7 @@ class HostView {
       name: 'guest address',
       verdict: 'fail',
       detail: `no source reports an address for ${g.d.name}${g.i.mac ? ` (${g.i.mac})` : ''}, and network ${network} hands out none (no DHCP range, no host entry for its MAC): it needs a static address of ${subnet}`,
-      element: {id: `unaddressed:${network}`, kind: 'guest-address', text: `network ${network} (${subnet}) gives its guests no address`, network, undo: []},
+      element: {id: `unaddressed:${network}`, kind: 'guest-address', text: `network ${network} (${subnet}) gives its guests no address`, network},
     }
   }
 
@@ -813,7 +813,7 @@ class HostView {
     runner.push(this.listenerHop(kind, net!, bridge, gw))
     // The server answers only if it has an address for this client.
     if (kind === 'dhcp' && i.mac && this.facts.dhcpPoolFullFor?.(net!.name, i.mac)) {
-      runner.push({name: 'DHCP pool', verdict: 'fail', detail: `every address of network ${net!.name}'s DHCP range is leased, none to ${i.mac}: no offer`, element: {id: `pool:${net!.name}`, kind: 'listener', text: `DHCP range of network ${net!.name} exhausted`, network: net!.name, undo: []}})
+      runner.push({name: 'DHCP pool', verdict: 'fail', detail: `every address of network ${net!.name}'s DHCP range is leased, none to ${i.mac}: no offer`, element: {id: `pool:${net!.name}`, kind: 'listener', text: `DHCP range of network ${net!.name} exhausted`, network: net!.name, pool: true}})
     }
     const what = kind === 'dhcp' ? 'DHCP request' : 'DNS query'
     const out = [this.finish(base, kind, `${what} to ${kind === 'dhcp' ? 'the DHCP server' : 'the resolver'} of network ${net!.name} on ${gw}${kind === 'dns' ? srcNote : ''}`, request, runner.hops, undefined, assumed)]
@@ -909,7 +909,7 @@ class HostView {
       name: 'return route',
       verdict: 'indeterminate',
       detail: `network ${net.name} is not NATed: replies to ${subnet} come back only if the upstream routes ${subnet} to this host, which the host cannot see`,
-      element: {id: `return-route:${net.name}`, kind: 'return-route', text: `upstream route for ${subnet} (network ${net.name}, forward mode ${net.forwardMode})`, network: net.name, undo: []},
+      element: {id: `return-route:${net.name}`, kind: 'return-route', text: `upstream route for ${subnet} (network ${net.name}, forward mode ${net.forwardMode})`, network: net.name},
     }
   }
 
@@ -917,7 +917,7 @@ class HostView {
   private snatNotLocalHop(runner: PathRunner, natted: string): Hop {
     const nat = runner.live()[0]?.nat.find((n) => n.field === 'src')
     const where = nat ? describeStep(nat.step) : 'a source NAT'
-    const element: Element = nat ? {...elementForStep(nat.step, this.facts.ruleset), id: `snat-address:${natted}`, kind: 'snat-address'} : {id: `snat-address:${natted}`, kind: 'snat-address', text: `source NAT to ${natted}`, undo: []}
+    const element: Element = nat ? {...elementForStep(nat.step, this.facts.ruleset), id: `snat-address:${natted}`, kind: 'snat-address'} : {id: `snat-address:${natted}`, kind: 'snat-address', text: `source NAT to ${natted}`}
     return {name: 'return address', verdict: 'indeterminate', detail: `${where} rewrites the source to ${natted}, an address this host neither owns nor routes to itself: replies go wherever the network delivers ${natted}`, element: {...element, address: natted}}
   }
 
@@ -951,7 +951,7 @@ class HostView {
       name: `listener udp ${port}`,
       verdict: 'fail',
       detail: `nothing listens on udp ${addr}:${port} or a wildcard on ${bridge}`,
-      element: {id: `listener:${net.name}:${kind}`, kind: 'listener', text: `no ${kind === 'dhcp' ? 'DHCP' : 'DNS'} server on ${bridge} (${addr}:${port})`, network: net.name, undo: [`virsh net-destroy ${net.name} && virsh net-start ${net.name}`]},
+      element: {id: `listener:${net.name}:${kind}`, kind: 'listener', text: `no ${kind === 'dhcp' ? 'DHCP' : 'DNS'} server on ${bridge} (${addr}:${port})`, network: net.name, service: kind},
     }
   }
 
@@ -1003,7 +1003,7 @@ class HostView {
           ? {name: `DHCP server ${server.name}`, verdict: 'pass', detail: `${server.name} runs and serves ${bridge}`}
           : server.running === null
             ? {name: `DHCP server ${server.name}`, verdict: 'indeterminate', detail: 'processes could not be listed'}
-            : {name: `DHCP server ${server.name}`, verdict: 'fail', detail: `${server.name} is configured for ${bridge} but not running`, element: {id: `listener:${server.name}:dhcp`, kind: 'listener', text: `${server.name} (configured for ${bridge}) is not running`, undo: [`systemctl restart ${server.name}`]}},
+            : {name: `DHCP server ${server.name}`, verdict: 'fail', detail: `${server.name} is configured for ${bridge} but not running`, element: {id: `listener:${server.name}:dhcp`, kind: 'listener', text: `${server.name} (configured for ${bridge}) is not running`, server: server.name, service: 'dhcp'}},
       )
     }
     const assumptions = server ? [] : [lanAssumed]
@@ -1139,7 +1139,7 @@ export {describeStep}
 
 function policyElement(decision: RouteDecision): Element {
   const r = decision.rule!
-  return {id: `policy-rule:${r.family}:${r.priority}`, kind: 'policy-rule', text: `ip rule ${r.text}`, undo: [`ip ${r.family === 'inet6' ? '-6 ' : ''}rule del priority ${r.priority}`], table: r.table, rulePriority: r.priority, device: decision.dev}
+  return {id: `policy-rule:${r.family}:${r.priority}`, kind: 'policy-rule', text: `ip rule ${r.text}`, ipFamily: r.family === 'inet6' ? 6 : 4, table: r.table, rulePriority: r.priority, device: decision.dev}
 }
 
 function firstHost(prefix: string): string | undefined {

@@ -126,7 +126,7 @@ const ELEMENT = (f: TcFilter, text: string): Element => ({
   kind: 'tc-filter',
   text: `${describeFilter(f)}: ${text}`,
   device: f.dev,
-  undo: [`tc filter del dev ${f.dev} ${f.attach === 'ingress' || f.attach === 'egress' ? f.attach : `parent ${f.attach}`} pref ${f.pref}`],
+  tcFilter: {attach: f.attach, pref: f.pref},
 })
 
 type FilterOutcome = {kind: 'continue'; note?: string} | {kind: 'classify'; flowid: string; filter: TcFilter} | {kind: 'stop'; verdict: TcVerdict}
@@ -219,7 +219,7 @@ const major = (handle: string) => handle.split(':')[0]
 
 /** A qdisc (and, for a classful one, the class and leaf the packet lands in). */
 function runQdisc(tc: TcIndex, q: Qdisc, p: TcPacket, depth = 0): TcVerdict {
-  const qElement = (text: string): Element => ({id: `tc-qdisc:${q.dev} ${q.handle}`, kind: 'tc-qdisc', text: `tc qdisc ${q.kind} ${q.handle} on ${q.dev}: ${text}`, device: q.dev, undo: [q.parent === 'root' ? `tc qdisc del dev ${q.dev} root` : `tc qdisc del dev ${q.dev} parent ${q.parent} handle ${q.handle}`]})
+  const qElement = (text: string): Element => ({id: `tc-qdisc:${q.dev} ${q.handle}`, kind: 'tc-qdisc', text: `tc qdisc ${q.kind} ${q.handle} on ${q.dev}: ${text}`, device: q.dev, tcQdisc: {parent: q.parent, handle: q.handle}})
   const o = q.options
   const n = (k: string) => (typeof o[k] === 'number' ? (o[k] as number) : undefined)
   if (depth > 8) return {verdict: 'indeterminate', detail: `tc classes on ${q.dev} nest too deep to follow`}

@@ -5,12 +5,14 @@
 import type {ApipaFacts} from '../../probes/apipa.js'
 import type {ArpScanFacts} from '../../probes/arpscan.js'
 import type {LeaseFacts} from '../../probes/leases.js'
+import type {Link} from '../../probes/links.js'
 import type {Neighbour} from '../../probes/neighbours.js'
 import type {WireFacts} from '../../probes/wire.js'
+import type {GuestAgentFacts} from '../../probes/guest-agent.js'
 import {getOrCreate} from '../lib/collections.js'
 import {cidrContains, parseCidr} from '../lib/ipv4.js'
 import type {DeriveContext} from './context.js'
-import type {EntityView} from './types.js'
+import type {AddressView, ApipaView} from './types.js'
 
 /** VRRP/CARP virtual MACs legitimately move one address between hosts. */
 const VRRP_MAC = /^00:00:5e:00:0[12]:/
@@ -23,11 +25,19 @@ export interface GuestAddress {
 }
 
 /**
- * Current IPv4 addresses by MAC, from every source the host has. `hostAddresses` are the host's own:
- * a guest's frame carrying one of those, or another machine's address, only as its IP source (never
- * in its ARP) is traffic it forwards (a router guest, proxy ARP), not an address of its own.
+ * Current IPv4 addresses by MAC, from every source the host has (the guest agent's when it was asked:
+ * `kvmdoctor ip`). The host's own addresses (`links`): a guest's frame carrying one of those, or another
+ * machine's address, only as its IP source (never in its ARP) while it ARPs from another address is
+ * traffic it forwards (a router guest, proxy ARP), not an address of its own.
  */
-export function guestAddressIndex(leases: LeaseFacts | undefined, neighbours: Neighbour[] | undefined, arpScan: ArpScanFacts | undefined, wire?: WireFacts, hostAddresses: Iterable<string> = []): Map<string, GuestAddress[]> {
+export function guestAddressIndex(
+  leases: LeaseFacts | undefined,
+  neighbours: Neighbour[] | undefined,
+  arpScan: ArpScanFacts | undefined,
+  wire?: WireFacts,
+  agent?: GuestAgentFacts,
+  links?: Link[],
+): Map<string, GuestAddress[]> {
   const index = new Map<string, GuestAddress[]>()
   const add = (mac: string | undefined, a: GuestAddress) => {
     if (!mac || !a.ip.includes('.')) return
@@ -38,16 +48,19 @@ export function guestAddressIndex(leases: LeaseFacts | undefined, neighbours: Ne
   for (const n of neighbours ?? []) if (!n.state.includes('FAILED') && !n.state.includes('INCOMPLETE')) add(n.mac, {ip: n.ip, source: 'neighbour'})
   for (const r of arpScan?.replies ?? []) add(r.mac, {ip: r.ip, source: 'arp-scan'})
   // What a guest sent from, heard on its tap (--listen).
-  const host = new Set(hostAddresses)
+  const host = new Set((links ?? []).flatMap((l) => l.addresses.filter((a) => a.family === 'inet').map((a) => a.address)))
   const arpedBy = new Map<string, Set<string>>()
   for (const i of wire?.interfaces ?? []) for (const a of i.addresses) if (a.via.includes('arp')) getOrCreate(arpedBy, a.ip, () => new Set()).add(i.mac)
   const heldByAnother = (ip: string, mac: string) =>
     host.has(ip) || [...index].some(([m, list]) => m !== mac && list.some((x) => x.ip === ip)) || [...(arpedBy.get(ip) ?? [])].some((m) => m !== mac)
   for (const i of wire?.interfaces ?? []) {
-    for (const a of i.addresses) if (a.via.includes('arp') || !heldByAnother(a.ip, i.mac)) add(i.mac, {ip: a.ip, source: 'wire'})
+    // A router sends from an address of its own too (one in its ARP); a clone sharing its only address with another does not forward.
+    const ownElsewhere = (ip: string) => i.addresses.some((a) => a.ip !== ip && a.via.includes('arp'))
+    for (const a of i.addresses) if (a.via.includes('arp') || !(heldByAnother(a.ip, i.mac) && ownElsewhere(a.ip))) add(i.mac, {ip: a.ip, source: 'wire'})
     // Another machine answering ARP for the guest's address, on the guest's own tap.
     for (const c of i.contested) add(c.mac, {ip: c.ip, source: 'wire'})
   }
+  for (const list of Object.values(agent?.addresses ?? {})) for (const a of list) if (a.family === 'ipv4') add(a.mac, {ip: a.ip, source: 'agent'})
   return index
 }
 
@@ -71,10 +84,10 @@ export function addressClaimsByIp(index: Map<string, GuestAddress[]>): Map<strin
 }
 
 /** One entity per address two MACs claim now (unexpired leases, live neighbour entries, arp-scan replies). */
-export function addressViews(ctx: DeriveContext): EntityView[] {
+export function addressViews(ctx: DeriveContext): AddressView[] {
   const subnets = ctx.networks.flatMap((n) => n.ips.filter((ip) => ip.family === 'ipv4').map((ip) => ({network: n, cidr: parseCidr(`${ip.address}/${ip.prefix}`)})))
   const owner = (mac: string) => ctx.domainByMac.get(mac)?.domain.name
-  const views: EntityView[] = []
+  const views: AddressView[] = []
   for (const [ip, byMac] of addressClaims(ctx.addressesByMac)) {
     if (byMac.size < 2) continue
     const network = subnets.find((s) => s.cidr && cidrContains(s.cidr, ip))?.network
@@ -100,11 +113,11 @@ export function addressViews(ctx: DeriveContext): EntityView[] {
 }
 
 /** One entity per 169.254/16 address seen on a guest or a host interface. */
-export function apipaViews(ctx: DeriveContext, apipa: ApipaFacts | undefined): EntityView[] {
+export function apipaViews(ctx: DeriveContext, apipa: ApipaFacts | undefined): ApipaView[] {
   if (!apipa) return []
   // A lease on file proves nothing about what the guest uses now; a reply from a real address does.
   const macsWithRealAddress = new Set(apipa.macsWithRealAddress)
-  const views = new Map<string, EntityView>()
+  const views = new Map<string, ApipaView>()
   for (const s of apipa.sightings) {
     const owner = s.mac ? ctx.domainByMac.get(s.mac) : undefined
     const link = ctx.linkByName.get(s.dev)
@@ -118,7 +131,7 @@ export function apipaViews(ctx: DeriveContext, apipa: ApipaFacts | undefined): E
     const name = owner ? `${owner.domain.name} ${s.ip}` : `${s.dev} ${s.ip}`
     const existing = views.get(name)
     if (existing) {
-      ;(existing.seenBy as string[]).push(s.source)
+      existing.seenBy.push(s.source)
       continue
     }
     views.set(name, {

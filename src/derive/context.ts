@@ -5,6 +5,7 @@
 import type {ApipaFacts} from '../../probes/apipa.js'
 import type {ArpScanFacts} from '../../probes/arpscan.js'
 import type {FirewalldFacts} from '../../probes/firewalld.js'
+import type {GuestAgentFacts} from '../../probes/guest-agent.js'
 import type {HostFacts} from '../../probes/host.js'
 import type {LeaseFacts} from '../../probes/leases.js'
 import type {LibvirtDomain, LibvirtFacts, LibvirtNetwork} from '../../probes/libvirt.js'
@@ -49,6 +50,8 @@ export interface Facts {
   services?: ServiceFacts
   /** What guests sent, heard on their taps (--listen). */
   wire?: WireFacts
+  /** What the guests' QEMU agents report (`kvmdoctor ip` asks them; diagnose does not). */
+  guestAgent?: GuestAgentFacts
 }
 
 export function readFacts(probes: Record<string, ProbeResult>): Facts {
@@ -72,6 +75,7 @@ export function readFacts(probes: Record<string, ProbeResult>): Facts {
     modules: dataOf(probes.modules),
     services: dataOf(probes.services),
     wire: dataOf(probes.wire),
+    guestAgent: dataOf(probes['guest-agent']),
   }
 }
 
@@ -126,8 +130,7 @@ export function buildContext(facts: Facts): DeriveContext {
       if (d.autostart) add(guestsByNetwork.autostart, net, d.name)
     }
   }
-  const hostAddresses = (facts.links ?? []).flatMap((l) => l.addresses.filter((a) => a.family === 'inet').map((a) => a.address))
-  const addressesByMac = guestAddressIndex(facts.leases, facts.neighbours, facts.arpScan, facts.wire, hostAddresses)
+  const addressesByMac = guestAddressIndex(facts.leases, facts.neighbours, facts.arpScan, facts.wire, facts.guestAgent, facts.links)
   const defaultRoutes = (routes ?? []).filter((r) => r.family === 'inet' && r.dst === 'default' && r.table === 'main' && r.type === 'unicast')
   const sysctlValue = (key: string): number | null => (sysctl ? (sysctl.values[key] ?? null) : null)
   return {

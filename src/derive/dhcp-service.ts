@@ -1,10 +1,10 @@
 /** DHCP servers that are not libvirt's: an external ISC dhcpd (the seed article's setup). */
 import {type Cidr, cidrContains, parseCidr} from '../lib/ipv4.js'
 import type {DeriveContext} from './context.js'
-import type {EntityView} from './types.js'
+import type {DhcpServiceView} from './types.js'
 
 /** ISC dhcpd configured in /etc/dhcp/dhcpd.conf serves the host bridge whose address lies in one of its subnets. */
-export function dhcpServiceViews(ctx: DeriveContext): EntityView[] {
+export function dhcpServiceViews(ctx: DeriveContext): DhcpServiceView[] {
   const {leases, processes, links} = ctx.facts
   if (!leases?.dhcpdConfigured) return []
   const subnets = leases.dhcpdSubnets.map((s) => parseCidr(s)).filter((c): c is Cidr => c !== undefined)
@@ -21,9 +21,6 @@ export function dhcpServiceViews(ctx: DeriveContext): EntityView[] {
       dhcpRanges: leases.dhcpdSubnets,
       servedInterface: served?.name ?? null,
       dhcpServerRunning: processes ? processes.dhcpdRunning : null,
-      dhcpServerEvidence: `no dhcpd process runs, yet /etc/dhcp/dhcpd.conf declares ${leases.dhcpdSubnets.join(', ')}`,
-      dhcpServerFix: 'systemctl restart isc-dhcp-server && journalctl -u isc-dhcp-server -n 50',
-      dhcpServerNote: 'without systemd: /etc/init.d/isc-dhcp-server restart, then read its log',
     },
   ]
 }

@@ -1,11 +1,11 @@
-/** Element entities: one per datapath element that stops (or leaves undecided) guest flows. */
+/** Element views: one per datapath element that stops (or leaves undecided, or diverts) guest flows. */
 import {elementImpacts} from '../datapath/derive.js'
 import type {Flow} from '../datapath/flows.js'
 import type {DeriveContext} from './context.js'
-import type {EntityView} from './types.js'
+import type {ElementView} from './types.js'
 
-export function elementViews(ctx: DeriveContext, flows: Flow[]): EntityView[] {
-  return elementImpacts(flows).map(({element, verdict, hop, flows: hit}) => {
+export function elementViews(ctx: DeriveContext, flows: Flow[]): ElementView[] {
+  return elementImpacts(flows).map(({element, verdict, hop, flows: hit}): ElementView => {
     const guests = [...new Set(hit.map((f) => f.guest))].sort()
     const bridges = [...new Set(hit.map((f) => f.bridge).filter((b): b is string => Boolean(b)))].sort()
     const networks = [...new Set(hit.map((f) => f.network).filter((n): n is string => Boolean(n)))].sort()
@@ -14,6 +14,7 @@ export function elementViews(ctx: DeriveContext, flows: Flow[]): EntityView[] {
       name: element.text,
       context: {host: ctx.hostname, bridge: bridges[0], network: networks[0], domain: guests[0], link: element.device},
       affectedGuests: guests.length,
+      element,
       elementId: element.id,
       elementKind: element.kind,
       verdict,
@@ -23,7 +24,6 @@ export function elementViews(ctx: DeriveContext, flows: Flow[]): EntityView[] {
       backend: element.backend ?? null,
       nfFamily: element.family ?? null,
       nfTable: element.nfTable ?? null,
-      listChain: element.listChain ?? null,
       incompatibleTable: element.incompatibleTable ?? false,
       chain: element.chain ?? null,
       libvirtOwned: element.libvirtOwned ?? false,
@@ -36,12 +36,11 @@ export function elementViews(ctx: DeriveContext, flows: Flow[]): EntityView[] {
       address: element.address ?? null,
       flows: hit.map((f) => `${f.guest} ${f.kind}: ${f.description}`),
       flowKinds: [...new Set(hit.map((f) => f.kind))].sort(),
-      /** Only IPv6 flows stop here: IPv4 passes (ipv6-forward-drop, not the IPv4 forward rules). */
+      /** Only IPv6 flows stop here: IPv4 passes. */
       ipv6Only: hit.every((f) => f.kind === 'egress6' || f.kind === 'egress6-reply'),
       guests,
       bridges,
       networks,
-      undo: element.undo,
       undecided: (hop.undecided ?? []).map((u) => `${u.rule}${u.note ? ` (${u.note})` : ''}: if it matches, ${u.ifMatches}; if not, ${u.ifNot}`),
     }
   })

@@ -7,7 +7,9 @@
 import {type IpRange, parsePrefix, rangeWithin} from '../lib/addr.js'
 import {LIBVIRT_NFT_TABLE, type NfBackend, type NfExpr, type NfRule, type NfRuleset, type NfTable} from '../lib/netfilter.js'
 
-export type LibvirtFirewallBackend = 'iptables' | 'nftables' | 'none'
+import type {LibvirtFirewallBackend} from './types.js'
+
+export type {LibvirtFirewallBackend}
 
 /** Every rule of a table with its chain's name, chain by chain (asked per network, of tables of tens of thousands of rules: not copied). */
 function* rulesOf(t: NfTable, chainWanted: (name: string) => boolean = () => true): Generator<{chain: string; rule: NfRule}> {
@@ -79,7 +81,7 @@ const sourceNats = (e: NfExpr) =>
   (e.kind === 'nat' && (e.type === 'masquerade' || e.type === 'snat')) || (e.kind === 'opaque-statement' && /^xt target (MASQUERADE|SNAT)$/.test(e.text))
 
 /** Source-NAT rules reachable from a postrouting base chain whose source match (if any) covers the whole subnet. */
-export function masqueradeFor(rs: NfRuleset, subnet: string): string[] {
+export function sourceNatRulesFor(rs: NfRuleset, subnet: string): string[] {
   const net = parsePrefix(subnet)
   if (!net) return []
   const found: string[] = []

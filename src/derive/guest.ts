@@ -1,15 +1,15 @@
-/** Guest entities: each domain, and each of its interfaces with its tap, bridge and MAC facts. */
+/** Guest views: each domain, and each of its interfaces with its tap, bridge, MAC and wire facts. */
 import type {DomainInterface} from '../../probes/libvirt.js'
 import {networkOf} from '../lib/addr.js'
 import {groupBy} from '../lib/collections.js'
 import {type DeriveContext, isRunning} from './context.js'
 import {macChangesOf} from './incidents.js'
 import {type WireContext, clientIdOwners, clientIdSharers, wireContextFor, wireInterfaceAttributes} from './wire.js'
-import {bridgeOfInterface, judgeRequests, segmentIndexes} from './wire-requests.js'
-import type {EntityView} from './types.js'
+import {bridgeOfInterface, requestsOfGuests} from './wire-requests.js'
+import type {DomainView, InterfaceView} from './types.js'
 
-export function domainViews(ctx: DeriveContext): EntityView[] {
-  return ctx.domains.map((d) => {
+export function domainViews(ctx: DeriveContext): DomainView[] {
+  return ctx.domains.map((d): DomainView => {
     const nets = [...new Set(d.interfaces.map(ctx.ifaceNetwork).filter((n): n is string => Boolean(n)))]
     const addresses = [...new Set(d.interfaces.flatMap((i) => (i.mac ? ctx.addressesByMac.get(i.mac) ?? [] : []).map((a) => a.ip)))].sort()
     return {
@@ -30,7 +30,7 @@ export function domainViews(ctx: DeriveContext): EntityView[] {
   })
 }
 
-export function interfaceViews(ctx: DeriveContext): EntityView[] {
+export function interfaceViews(ctx: DeriveContext): InterfaceView[] {
   const {links, leases, neighbours, arpScan} = ctx.facts
   const configuredMacs = new Set(ctx.domainByMac.keys())
   const {wire, libvirt} = ctx.facts
@@ -41,21 +41,19 @@ export function interfaceViews(ctx: DeriveContext): EntityView[] {
   }
   const domainOfMac = (mac: string) => ctx.domainByMac.get(mac)?.domain.name
   const clientIds = clientIdOwners(wire, leases, bridgeOfMac)
-  const segments = segmentIndexes({wire, libvirt, links, leases, neighbours, bridgeOfMac, domainOfMac})
-  // What the host knows a guest holds, beyond what it was heard sending from (a neighbour entry may be a proxy's answer).
-  const heldBy = (mac: string) => (ctx.addressesByMac.get(mac) ?? []).filter((a) => a.source === 'lease' || a.source === 'agent').map((a) => a.ip)
   // Interfaces on one network or bridge share their wire context.
   const wireContexts = new Map<string, WireContext>()
   const wireContextOf = (i: DomainInterface) => {
     const key = `${i.type}\u0000${i.source ?? ''}\u0000${i.bridge ?? ''}`
     return wireContexts.get(key) ?? wireContexts.set(key, wireContextFor(i, libvirt, links, leases, ctx.facts.routes)).get(key)!
   }
+  const requestsOf = requestsOfGuests({wire, libvirt, links, leases, neighbours, addressesByMac: ctx.addressesByMac, contextOf: wireContextOf})
   const runningByMac = groupBy(
-    ctx.domains.filter(isRunning).flatMap((d) => d.interfaces.map((i) => ({domain: d.name, mac: i.mac}))),
+    ctx.domains.filter(isRunning).flatMap((d) => d.interfaces.map((i) => ({domain: d.name, mac: i.mac, id: d.id}))),
     (x) => x.mac,
   )
   return ctx.domains.flatMap((d) =>
-    d.interfaces.map((i, index) => {
+    d.interfaces.map((i, index): InterfaceView => {
       const network = i.type === 'network' ? ctx.networkByName.get(i.source ?? '') : undefined
       const expectedBridge = i.type === 'bridge' ? i.source : network?.bridge ?? i.bridge
       const tap = i.target ? ctx.linkByName.get(i.target) : undefined
@@ -83,8 +81,13 @@ export function interfaceViews(ctx: DeriveContext): EntityView[] {
           (ctx.linkByName.has(expectedBridge) || network?.active === false),
         tapExists: tap !== undefined,
         tapMaster: tap?.master ?? null,
-        tapAttached: tap !== undefined && tap.master === expectedBridge,
         macSharedWith: running && i.mac ? (runningByMac.get(i.mac) ?? []).filter((x) => x.domain !== d.name).map((x) => x.domain) : [],
+        // The guest started first (the lowest domain id) keeps a shared MAC: the later one is the copy.
+        macKept:
+          running && i.mac
+            ? (runningByMac.get(i.mac) ?? []).every((x) => x.domain === d.name || (d.id ?? Infinity) < (x.id ?? Infinity) || ((d.id ?? Infinity) === (x.id ?? Infinity) && d.name < x.domain))
+            : true,
+        model: i.model ?? null,
         isDirect: i.type === 'direct',
         trustGuestRxFilters: i.trustGuestRxFilters ?? null,
         macChanges: macChangesOf(i, leases, neighbours, arpScan, configuredMacs),
@@ -94,7 +97,7 @@ export function interfaceViews(ctx: DeriveContext): EntityView[] {
         networkSubnet: v4 ? networkOf(`${v4.address}/${v4.prefix}`) : null,
         networkHandsOutAddresses: v4 ? v4.dhcpRanges.length > 0 || v4.dhcpHosts.some((h) => h.ip !== undefined && h.mac !== undefined && h.mac.toLowerCase() === i.mac?.toLowerCase()) : null,
         ...wireInterfaceAttributes(wire, i, running, wireContextOf(i), i.mac ? clientIdSharers(clientIds, i.mac, domainOfMac) : {ids: [], sharers: []}, (heard) =>
-          judgeRequests(heard, wireContextOf(i), segments.get(bridgeOfInterface(i, libvirt) ?? ''), heldBy(heard.mac), domainOfMac),
+          requestsOf(i, heard),
         ),
       }
     }),

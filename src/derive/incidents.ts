@@ -1,18 +1,16 @@
 /**
  * Facts for the second catalogue's host-setup patterns (failure-patterns.md, section E):
- * RA routes against IPv6 forwarding, kernel modules netfilter needs, which service
- * applied its firewall rules last, a macvtap guest using a MAC it was not given, and
- * iptables-nft tables iptables-save cannot print. Pure functions over probe facts.
+ * RA routes, IPv6 routed networks, rules that need br_netfilter, which service applied
+ * its firewall rules last, a macvtap guest using a MAC it was not given, and iptables-nft
+ * tables iptables-save cannot print. Pure functions over probe facts.
  */
 import type {LibvirtDomain, LibvirtNetwork} from '../../probes/libvirt.js'
 import type {LeaseFacts} from '../../probes/leases.js'
-import {type ModuleFacts, moduleAvailable} from '../../probes/modules.js'
 import type {NetfilterFacts} from '../../probes/netfilter.js'
 import type {Neighbour} from '../../probes/neighbours.js'
 import type {Route} from '../../probes/routes.js'
 import type {ServiceEvent, ServiceFacts} from '../../probes/services.js'
 import type {ArpScanFacts} from '../../probes/arpscan.js'
-import type {LibvirtFirewallBackend} from './firewall.js'
 import {parseIp} from '../lib/addr.js'
 
 const isGlobal6 = (ip: string) => {
@@ -41,46 +39,9 @@ export function raRoutesOf(routes6: Route[] | undefined, dev: string): string[] 
   return (routes6 ?? []).filter((r) => r.family === 'inet6' && r.protocol === 'ra' && (r.dev === dev || r.nexthops.some((h) => h.dev === dev))).map((r) => `${r.dst}${r.gateway ? ` via ${r.gateway}` : ''} dev ${dev} proto ra`)
 }
 
-/** One kernel module netfilter needs here, and why. */
-export interface NeededModule {
-  /** Module names any one of which provides the feature (kernels renamed and merged some). */
-  anyOf: string[]
-  why: string
-  /** The network whose NAT it would carry. */
-  network?: string
-}
-
-/**
- * Modules the host's setup needs: NAT networks that have no source-NAT rule need nf_nat and the
- * masquerade target of libvirt's backend; iptables rules matching bridge ports (-m physdev) need
- * br_netfilter. A network whose MASQUERADE exists proves its modules loaded, so it needs nothing.
- */
-export function neededModules(nets: {name: string; nat: boolean; masquerade: boolean | null}[], backend: LibvirtFirewallBackend | null, netfilter: NetfilterFacts | undefined): NeededModule[] {
-  const needed: NeededModule[] = []
-  for (const n of nets) {
-    if (!n.nat || n.masquerade !== false) continue
-    needed.push({anyOf: ['nf_nat'], why: `network ${n.name} has no MASQUERADE`, network: n.name})
-    needed.push(
-      backend === 'nftables'
-        ? {anyOf: ['nft_masq', 'nft_nat'], why: `network ${n.name} has no MASQUERADE (libvirt's nftables backend masquerades with nft_masq)`, network: n.name}
-        : {anyOf: ['xt_MASQUERADE', 'xt_nat'], why: `network ${n.name} has no MASQUERADE (the iptables MASQUERADE target)`, network: n.name},
-    )
-  }
-  const physdev = (netfilter?.tables ?? []).some((t) => t.backend !== 'nft' && Object.values(t.chains).some((c) => c.rules.some((r) => /(^|\s)-m physdev(\s|$)/.test(r.text))))
-  if (physdev) needed.push({anyOf: ['br_netfilter'], why: 'iptables rules match bridge ports (-m physdev): without br_netfilter bridged frames never reach them'})
-  return needed
-}
-
-/** The needed modules the kernel has neither loaded nor built in (unknown ones are left out: no guess). */
-export function missingModules(needed: NeededModule[], modules: ModuleFacts | undefined): NeededModule[] {
-  if (!modules) return []
-  const seen = new Set<string>()
-  return needed.filter((m) => {
-    const key = m.anyOf.join('|')
-    if (seen.has(key)) return false
-    seen.add(key)
-    return m.anyOf.every((name) => moduleAvailable(modules, name) === false)
-  })
+/** iptables rules matching bridge ports (-m physdev): they see bridged frames only through br_netfilter. */
+export function physdevRules(netfilter: NetfilterFacts | undefined): boolean {
+  return (netfilter?.tables ?? []).some((t) => t.backend !== 'nft' && Object.values(t.chains).some((c) => c.rules.some((r) => /(^|\s)-m physdev(\s|$)/.test(r.text))))
 }
 
 /** Module names from iptables' "Extension MASQUERADE revision 0 not supported, missing kernel module?" and its kin. */

@@ -8,14 +8,17 @@ import {addressViews, apipaViews} from './addresses.js'
 import {buildContext, readFacts} from './context.js'
 import {dhcpServiceViews} from './dhcp-service.js'
 import {elementViews} from './elements.js'
+import {expectedGuestViews, expectedHostViews, expectedNetworkViews} from './expectations.js'
 import {ipv6AddressesByMac} from './incidents.js'
 import {domainViews, interfaceViews} from './guest.js'
-import {hostView, moduleFacts} from './host.js'
+import {hostView} from './host.js'
 import {linkViews} from './link.js'
 import {dhcpPools, networkViews} from './network.js'
 import type {Model, ModelOptions} from './types.js'
 
-export type {EntityContext, EntityKind, EntityView, Model, ModelOptions} from './types.js'
+export type * from './types.js'
+export {type GuestNic, guestTaps, stableName} from './identity.js'
+export type {ExpectationSpec} from './expectations.js'
 
 export function buildModel(probes: Record<string, ProbeResult>, capturedAt: Date, options: ModelOptions = {}): Model {
   const ctx = buildContext(readFacts(probes))
@@ -37,20 +40,26 @@ export function buildModel(probes: Record<string, ProbeResult>, capturedAt: Date
   )
   const flows = datapath.ok ? datapath.datapath.flows : []
   const networks = networkViews(ctx, pools)
+  const host = hostView(ctx, networks)
+  const domains = domainViews(ctx)
+  const expected = options.expectations
   return {
     capturedAt,
     hostname: ctx.hostname,
     probes,
     entities: {
-      host: [{...hostView(ctx), ...moduleFacts(ctx, networks)}],
+      host: [host],
       network: networks,
       link: linkViews(ctx, flows, datapath.ok),
-      domain: domainViews(ctx),
+      domain: domains,
       interface: interfaceViews(ctx),
       apipa: apipaViews(ctx, ctx.facts.apipa),
       address: addressViews(ctx),
       'dhcp-service': dhcpServiceViews(ctx),
       element: elementViews(ctx, flows),
+      'expected-network': expected ? expectedNetworkViews(expected, networks, host) : [],
+      'expected-guest': expected ? expectedGuestViews(expected, domains, host) : [],
+      'expected-host': expected ? expectedHostViews(expected, host) : [],
     },
     datapath,
   }

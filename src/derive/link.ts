@@ -1,15 +1,15 @@
-/** Link entities: every device in the host's link table, with its bridge, ports, STP, MTU and forward-path facts. */
+/** Link views: every device in the host's link table, with its bridge, ports, STP, MTU and forward-path facts. */
 import type {Flow} from '../datapath/flows.js'
 import {groupBy} from '../lib/collections.js'
 import type {DeriveContext} from './context.js'
 import {raRoutesOf} from './incidents.js'
-import type {EntityView} from './types.js'
+import type {LinkView} from './types.js'
 
-export function linkViews(ctx: DeriveContext, flows: Flow[], datapathFollowed: boolean): EntityView[] {
+export function linkViews(ctx: DeriveContext, flows: Flow[], datapathFollowed: boolean): LinkView[] {
   const flowsByBridge = groupBy(flows, (f) => f.bridge)
   const routedGuests = new Set(ctx.networks.filter((n) => n.active && (n.forwardMode === 'nat' || n.forwardMode === 'route')).flatMap((n) => [...(ctx.guestsByNetwork.running.get(n.name) ?? [])])).size
   const bridgeNf = ctx.sysctlValue('net.bridge.bridge-nf-call-iptables')
-  return (ctx.facts.links ?? []).map((l) => {
+  return (ctx.facts.links ?? []).map((l): LinkView => {
     const net = ctx.networkByBridge.get(l.name) ?? (l.master ? ctx.networkByBridge.get(l.master) : undefined)
     const ports = ctx.portsOf.get(l.name) ?? []
     const guestPorts = ports.filter((p) => p.kind === 'tap' || p.kind === 'macvtap')
@@ -17,7 +17,7 @@ export function linkViews(ctx: DeriveContext, flows: Flow[], datapathFollowed: b
     const isUplinkOfGuestBridge = Boolean(l.master) && l.kind !== 'tap' && (ctx.tapCountOf.get(l.master!) ?? 0) > 0
     const isActiveNetworkBridge = net !== undefined && net.bridge === l.name && net.active
     // An empty bridge reports NO-CARRIER and taps report UNKNOWN: both normal. So is a bridge
-    // whose ports are still in STP listening/learning: that is stp-forward-delay, not a dead link.
+    // whose ports are still in STP listening/learning: that is the STP forward delay, not a dead link.
     const inTransition = ports.filter((p) => p.portState === 'listening' || p.portState === 'learning')
     // A bridge has carrier through its ports: one whose ports are all set down lost it because of them (that is their finding).
     const carrierLost = l.kind === 'bridge' ? ports.some((p) => p.up) && !l.lowerUp && inTransition.length === 0 : l.kind !== 'tap' && (!l.lowerUp || l.operstate === 'DOWN')
@@ -26,7 +26,6 @@ export function linkViews(ctx: DeriveContext, flows: Flow[], datapathFollowed: b
     const routedNet = net && net.bridge === l.name && (net.forwardMode === 'nat' || net.forwardMode === 'route') ? net : undefined
     // What the datapath saw happen to the guests' traffic on this bridge in the forward path (routed, or bridged through br_netfilter).
     const forwardBlock = (flowsByBridge.get(l.name) ?? []).find((f) => f.verdict === 'fail' && f.decidedBy !== undefined && /netfilter forward/.test(f.decidedBy.name))
-    const why = [isActiveNetworkBridge && `bridge of active network ${net!.name}`, isUplinkOfGuestBridge && `uplink of guest bridge ${l.master}`, isDefaultRouteDev && 'device of the default route'].filter(Boolean)
     return {
       kind: 'link',
       name: l.name,
@@ -39,17 +38,17 @@ export function linkViews(ctx: DeriveContext, flows: Flow[], datapathFollowed: b
       adminUp: l.up,
       carrierLost,
       down: !l.up || carrierLost,
-      matters: isActiveNetworkBridge || isUplinkOfGuestBridge || isDefaultRouteDev,
-      mattersBecause: why.join(', '),
+      bridgeOfNetwork: isActiveNetworkBridge ? net!.name : null,
+      uplinkOf: isUplinkOfGuestBridge ? l.master! : null,
+      defaultRouteDevice: isDefaultRouteDev,
       portCount: ports.length,
       mtu: l.mtu,
       isGuestBridge,
       guestPortCount: guestPorts.length,
       plainBridge: l.kind === 'bridge' && !routedNet,
       bridgeNfCallIptables: bridgeNf,
-      forwardVerdict: !datapathFollowed || l.kind !== 'bridge' ? null : forwardBlock ? 'drop' : 'accept',
-      forwardDecidedBy: forwardBlock?.decidedBy?.element?.text ?? (datapathFollowed ? 'nothing on the forward path drops it' : null),
-      forwardDrops: forwardBlock !== undefined,
+      datapathFollowed,
+      forwardDrop: forwardBlock ? (forwardBlock.decidedBy?.element?.text ?? forwardBlock.decidedBy!.name) : null,
       stpState: l.bridge?.stpState ?? null,
       forwardDelayCs: l.bridge?.forwardDelayCs ?? null,
       forwardDelaySeconds: l.bridge ? l.bridge.forwardDelayCs / 100 : null,

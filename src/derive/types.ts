@@ -1,15 +1,20 @@
 /**
- * What rules are evaluated on: entities derived from probe facts, one kind per
- * module of src/derive/. Each view holds facts and plain joins; judgements
- * (thresholds, "is this wrong") belong to the rules.
+ * What rules are evaluated on: one typed view per entity kind, derived from
+ * probe facts (one module per kind in src/derive/). A view holds facts and
+ * plain joins, nothing else: no threshold, no prose, no command. Whether a
+ * fact is a fault, and what to say and do about it, is the rules' (rules/*).
  */
 import type {ProbeResult} from '../../probes/types.js'
 import type {DatapathDerivation} from '../datapath/derive.js'
+import type {Element} from '../datapath/elements.js'
 import type {Destination} from '../datapath/flows.js'
+import type {ModuleFacts} from '../../probes/modules.js'
+import type {ExpectationSpec} from './expectations.js'
+import type {WireRequests} from './wire-requests.js'
 
 export type EntityKind = 'host' | 'network' | 'link' | 'domain' | 'interface' | 'apipa' | 'address' | 'dhcp-service' | 'element'
 
-/** Names that relate a finding to others (for root-cause grouping and fix templates). */
+/** Names that relate a finding to others (for root-cause grouping). */
 export interface EntityContext {
   host?: string
   network?: string
@@ -19,22 +24,393 @@ export interface EntityContext {
   link?: string
 }
 
-export interface EntityView {
-  kind: EntityKind
+interface ViewBase<K extends EntityKind> {
+  kind: K
   name: string
   context: EntityContext
   /** Running guests this entity's failure would cut off (blast radius). */
   affectedGuests: number
   /** Why an attribute that is null is unknown (the failed read behind it), for "not checked" reasons. */
-  unknownBecause?: Record<string, string>
-  [attribute: string]: unknown
+  unknownBecause?: Partial<Record<string, string>>
 }
+
+export interface HostView extends ViewBase<'host'> {
+  ipForward: number | null
+  /** Active NAT and routed libvirt networks. */
+  routedNetworks: string[]
+  runningGuests: number
+  /** Running guests on those networks. */
+  routedGuests: number
+  /** Main-table IPv4 default routes as `ip route` prints them, first one first. */
+  defaultRoutes: string[]
+  defaultRouteList: {gateway: string | null; dev: string | null; metric: number}[]
+  bridgeNfCallIptables: number | null
+  conntrackCount: number | null
+  conntrackMax: number | null
+  routedSubnets: string[]
+  /** The host's own L3 interfaces that are not guest bridges: "eth0 10.0.0.5/24". */
+  uplinkCandidates: string[]
+  uplinkNames: string[]
+  /** Default routes kept in other tables (a VPN's, a backup one): gateways the host names. */
+  knownGateways: {gateway: string; dev: string; table: string}[]
+  /** Two or more default-route devices, or a routed (not NATed) network. */
+  multiHomed: boolean
+  /** The host's L3 interfaces (no bridge ports, no loopback) with their effective rp_filter (max of conf/all and conf/IF). */
+  l3Interfaces: {name: string; rpFilter: number | null}[]
+  /** Pairs of those interfaces holding addresses of one subnet, with their effective arp_ignore and arp_announce. */
+  sharedSubnets: {a: SubnetHolder; b: SubnetHolder}[]
+  vhostNet: boolean | null
+  /** Running KVM guests with virtio NICs. */
+  kvmVirtioGuests: string[]
+  firewallBackend: LibvirtFirewallBackend | null
+  firewallBackendSetting: string | null
+  iptablesVariant: string | null
+  legacyTablesWarning: boolean
+  /** Whether iptables-legacy-save could be read: without it the warning is the only sign of legacy rules. */
+  legacyTablesListed: boolean
+  legacyRuleCount: number
+  /** Whether the legacy tables' rules are known: null when iptables-nft warns of legacy tables and iptables-legacy-save was there to read and could not be. */
+  legacyRulesKnown: true | null
+  nftBackendRuleCount: number
+  mainRuleCount: number
+  forwardPolicy: string | null
+  logNoAddressAvailable: string[]
+  logConntrackFull: string[]
+  logAddressInUse: string[]
+  logNftIncompatible: string[]
+  logNetworkInUse: string[]
+  /** Log lines about missing netfilter extensions whose modules are still not in the kernel. */
+  logModuleMissing: string[]
+  /** The modules those lines name (iptables' MASQUERADE extension is xt_MASQUERADE). */
+  modulesNamedInLog: string[]
+  dockerUserChain: boolean
+  /** Networks libvirt routes IPv6 for, started or not. */
+  ipv6RoutedNetworks: string[]
+  ipv6Forwarding: number | null
+  /** Firewall services that started or reloaded after the libvirt daemon last started. */
+  firewallAfterLibvirt: string[]
+  libvirtStarted: string | null
+  /** iptables-nft tables iptables-save cannot print ("ip nat"). */
+  incompatibleTables: string[]
+  /** Active NAT networks with no source-NAT rule for their subnet (unknown ones left out). */
+  natNetworksWithoutSourceNat: string[]
+  /** iptables rules match bridge ports (-m physdev). */
+  physdevRules: boolean
+  /** The kernel's modules, loaded and built in; null when they could not be read. */
+  kernelModules: ModuleFacts | null
+  /** systemd answered (services probe); false without it, null when not read. */
+  systemd: boolean | null
+  /** The daemon that runs libvirt's networks (their dnsmasq and firewall rules). */
+  libvirtNetworkDaemon: 'libvirtd' | 'virtnetworkd'
+}
+
+export interface SubnetHolder {
+  name: string
+  cidr: string
+  arpIgnore: number | null
+  arpAnnounce: number | null
+}
+
+export type LibvirtFirewallBackend = 'iptables' | 'nftables' | 'none'
+
+export interface NetworkView extends ViewBase<'network'> {
+  active: boolean
+  autostart: boolean
+  persistent: boolean
+  forwardMode: string
+  forwardDev: string | null
+  bridge: string | null
+  bridgeExists: boolean | null
+  subnet: string | null
+  gateway: string | null
+  prefix: number | null
+  dhcpEnabled: boolean
+  /** "start-end" of each IPv4 DHCP range. */
+  dhcpRanges: string[]
+  dhcpRangeList: {start: string; end: string}[]
+  /** Addresses in the ranges. */
+  dhcpRangeSize: number
+  /** IPv4 addresses of the subnet something answers from or holds a lease on (a widened range must stop short of them). */
+  addressesInSubnet: string[]
+  /** null: the process list could not be read. */
+  dhcpServerRunning: boolean | null
+  dnsmasqPids: number[]
+  /** Source-NAT rules reachable from postrouting that cover the subnet, as their tools print them; null when the ruleset is unknown. */
+  sourceNatRules: string[] | null
+  definedGuests: string[]
+  runningGuests: number
+  /** The running guests' taps on the network: what a network restart detaches (libvirt does not re-plug them). */
+  runningTaps: {domain: string; tap: string}[]
+  autostartGuests: string[]
+  /** Unexpired leases on the bridge, and those inside the DHCP ranges. */
+  leases: number
+  leasesInRange: number
+  /** Unexpired leases held by MACs no defined domain has. */
+  staleLeases: {ip: string; mac: string; hostname: string | null}[]
+  forwardDevState: 'present' | 'absent' | 'none' | null
+  forwardDevIsDefaultRoute: boolean | null
+  defaultRouteDevs: string[]
+  /** Forward mode nat or route. */
+  routed: boolean
+  /** libvirt's own rules naming the bridge; null when the ruleset is unknown. */
+  libvirtRules: string[] | null
+  firewallBackend: LibvirtFirewallBackend | null
+  checksumFill: boolean | null
+  /** Other processes listening where dnsmasq must (ports 53, 67); null when sockets could not be listed. */
+  portConflicts: string[] | null
+  /** The pids of those processes, where ss named them. */
+  portHolderPids: number[]
+  /** Main-table routes over another device covering part of the subnet. */
+  subnetOverlaps: string[]
+  firewalldRunning: boolean | null
+  /** The bridge's firewalld zone ('no zone' when in none); null when firewalld does not run or there is no bridge. */
+  firewalldZone: string | null
+}
+
+export interface LinkView extends ViewBase<'link'> {
+  linkKind: string
+  master: string | null
+  operstate: string
+  flags: string
+  adminUp: boolean
+  /** Lost its carrier (a bridge: its ports are up and it is not; a tap never). */
+  carrierLost: boolean
+  down: boolean
+  /** The active libvirt network whose bridge it is. */
+  bridgeOfNetwork: string | null
+  /** The guest bridge it is the uplink of. */
+  uplinkOf: string | null
+  defaultRouteDevice: boolean
+  portCount: number
+  mtu: number
+  isGuestBridge: boolean
+  guestPortCount: number
+  /** A bridge not of a NAT or routed libvirt network: its guests' frames are bridged, not routed. */
+  plainBridge: boolean
+  bridgeNfCallIptables: number | null
+  /** Whether the datapath was followed at all. */
+  datapathFollowed: boolean
+  /** The element that drops guest traffic on this bridge in the forward path (routed, or bridged through br_netfilter). */
+  forwardDrop: string | null
+  stpState: number | null
+  forwardDelayCs: number | null
+  forwardDelaySeconds: number | null
+  portsInTransition: string[]
+  /** Every port with its MTU and whether it is a guest's (tap, macvtap) or an uplink. */
+  ports: {name: string; mtu: number; guest: boolean}[]
+  portMtus: string[]
+  rpFilter: number | null
+  acceptRa: number | null
+  /** RA-learned IPv6 routes (proto ra), as `ip -6 route` prints them. */
+  raRoutes: string[]
+}
+
+export interface DomainView extends ViewBase<'domain'> {
+  state: string
+  running: boolean
+  autostart: boolean
+  interfaceCount: number
+  networks: string[]
+  guestAgentChannel: boolean
+  domainType: string
+  /** IPv4 addresses its MACs hold now: unexpired leases, live neighbour entries, arp-scan replies. */
+  addresses: string[]
+}
+
+export interface InterfaceView extends ViewBase<'interface'> {
+  domain: string
+  running: boolean
+  /** running, paused, in shutdown...: a paused guest sends nothing by design. */
+  domainState: string
+  type: string
+  source: string | null
+  mac: string | null
+  target: string | null
+  linkState: string | undefined
+  expectedBridge: string | null
+  /** The link table can tell whether its tap is on its bridge (it shows the bridge, or its network is down). */
+  tapCheckable: boolean
+  tapExists: boolean
+  tapMaster: string | null
+  /** Other running guests with the same MAC. */
+  macSharedWith: string[]
+  /** It keeps its MAC where others share it (started first); false for the copies. */
+  macKept: boolean
+  /** The device model the guest sees (virtio, e1000e...), when the XML names one. */
+  model: string | null
+  isDirect: boolean
+  trustGuestRxFilters: boolean | null
+  /** Addresses its own MAC held, now answered by a MAC of no defined guest. */
+  macChanges: string[]
+  /** IPv4 addresses any source reports for its MAC (leases, neighbours, arp-scan, the wire), APIPA included. */
+  ipv4Addresses: string[]
+  /** Its libvirt network's IPv4 subnet (null: not on a libvirt network with IPv4). */
+  networkSubnet: string | null
+  /** Whether its network gives it an address: a DHCP range, or a host entry for its MAC (null: no libvirt IPv4 network). */
+  networkHandsOutAddresses: boolean | null
+  /** The wire (--listen): whether it was listened to, and what it sent. */
+  listened: boolean
+  listenSeconds: number | null
+  wireSent: number | null
+  /** The capture was cut short (a silent guest is only silent when it was not). */
+  wireCapped: boolean | null
+  wireAddresses: string[]
+  /** The subnets its network routes. */
+  wireSubnets: string[]
+  /** The subnets on its link (its network's own prefixes, not the ones routed through it). */
+  wireOnLink: string[]
+  /** Addresses it sent from that its network cannot route (neither its subnets nor APIPA). */
+  wireForeign: string[]
+  dhcpDiscovers: number | null
+  /** DHCP answers it got: server address and MAC, and the message. */
+  dhcpAnswers: {server: string; serverMac: string; message: string}[]
+  /** Every server that answered: "IP (MAC)". */
+  dhcpServersSeen: string[]
+  /** The DHCP servers of its network; null when not known (a bridged LAN, a network without DHCP). */
+  dhcpOwnServers: string[] | null
+  clientIds: string[]
+  /** Other MACs presenting one of its client ids on its segment: "MAC (guest) via wire, lease". */
+  clientIdSharedWith: string[]
+  /** What it asked for on the wire, and who on its segment holds or answered it (null: not listened to). */
+  wireRequests: WireRequests | null
+}
+
+export interface ApipaView extends ViewBase<'apipa'> {
+  ip: string
+  dev: string
+  mac: string | null
+  domain: string | null
+  onGuest: boolean
+  seenBy: string[]
+  alsoHasRealAddress: boolean
+}
+
+export interface AddressView extends ViewBase<'address'> {
+  ip: string
+  macCount: number
+  /** "MAC (guest) via lease, neighbour". */
+  claims: string[]
+  network: string | null
+  prefix: number | null
+  leaseMac: string | null
+  otherMac: string
+  otherDomain: string | null
+}
+
+export interface DhcpServiceView extends ViewBase<'dhcp-service'> {
+  active: boolean
+  dhcpEnabled: boolean
+  /** The subnets dhcpd.conf declares. */
+  dhcpRanges: string[]
+  servedInterface: string | null
+  dhcpServerRunning: boolean | null
+}
+
+export interface ElementView extends ViewBase<'element'> {
+  /** The datapath element itself (what it is and where). */
+  element: Element
+  elementId: string
+  elementKind: Element['kind']
+  /** fail / indeterminate: the flows' deciding hop; divert: a policy rule routes them elsewhere. */
+  verdict: 'fail' | 'indeterminate' | 'divert'
+  hop: string
+  detail: string
+  hook: string | null
+  backend: string | null
+  nfFamily: string | null
+  nfTable: string | null
+  incompatibleTable: boolean
+  chain: string | null
+  libvirtOwned: boolean
+  sysctlKey: string | null
+  routeTable: string | null
+  rulePriority: number | null
+  baseChain: string | null
+  device: string | null
+  /** The address an element is about (a source NAT's target). */
+  address: string | null
+  /** "GUEST KIND: description" of every flow it decides. */
+  flows: string[]
+  flowKinds: string[]
+  /** Only IPv6 flows stop here: IPv4 passes. */
+  ipv6Only: boolean
+  guests: string[]
+  bridges: string[]
+  networks: string[]
+  /** Indeterminate netfilter hops: each undecidable rule and what follows either way. */
+  undecided: string[]
+}
+
+/** A network the expectations file names: whether it must be active, autostart, keep free leases. */
+export interface ExpectedNetworkView {
+  kind: 'network'
+  name: string
+  context: EntityContext
+  affectedGuests: number
+  unknownBecause?: undefined
+  defined: boolean
+  /** active, inactive, or not defined. */
+  state: string
+  active: boolean
+  autostart: boolean | null
+  wantActive: boolean
+  wantAutostart: boolean
+  minFreeLeases: number | null
+  /** Addresses of the DHCP ranges not leased; null when the network is not defined. */
+  freeLeases: number | null
+  /** The network's own view, when it is defined. */
+  network: NetworkView | null
+}
+
+/** A guest the expectations file names, with the subnet it must hold an address in. */
+export interface ExpectedGuestView {
+  kind: 'domain'
+  name: string
+  context: EntityContext
+  affectedGuests: number
+  unknownBecause?: undefined
+  state: string
+  /** null: not defined. */
+  running: boolean | null
+  subnet: string
+  addresses: string[]
+  /** Its addresses inside the subnet. */
+  addressesInSubnet: string[]
+}
+
+/** The host, when the expectations file requires forwarding. */
+export interface ExpectedHostView extends HostView {
+  wantForwarding: boolean
+}
+
+export type EntityView = HostView | NetworkView | LinkView | DomainView | InterfaceView | ApipaView | AddressView | DhcpServiceView | ElementView | ExpectedNetworkView | ExpectedGuestView
+
+/**
+ * The views rules run on, by scope: each entity kind, and what the expectations file names
+ * (reported as the network, guest or host they are about).
+ */
+export interface ViewOf {
+  host: HostView
+  network: NetworkView
+  link: LinkView
+  domain: DomainView
+  interface: InterfaceView
+  apipa: ApipaView
+  address: AddressView
+  'dhcp-service': DhcpServiceView
+  element: ElementView
+  'expected-network': ExpectedNetworkView
+  'expected-guest': ExpectedGuestView
+  'expected-host': ExpectedHostView
+}
+
+export type Scope = keyof ViewOf
 
 export interface Model {
   capturedAt: Date
   hostname: string
   probes: Record<string, ProbeResult>
-  entities: Record<EntityKind, EntityView[]>
+  entities: {[S in Scope]: ViewOf[S][]}
   /** Every running guest's flows through the host, or why they could not be followed. */
   datapath: DatapathDerivation
 }
@@ -42,4 +418,6 @@ export interface Model {
 export interface ModelOptions {
   /** What stands for the internet in egress flows. */
   internet?: Destination
+  /** What the expectations file (kvmdoctor.yaml) asks of the host. */
+  expectations?: ExpectationSpec
 }

@@ -12,6 +12,7 @@ import type {Neighbour} from '../../probes/neighbours.js'
 import type {NeighbourAsk, WireFacts, WireInterface} from '../../probes/wire.js'
 import {getOrCreate} from '../lib/collections.js'
 import {cidrContains, cidrToString, isApipa} from '../lib/ipv4.js'
+import type {GuestAddress} from './addresses.js'
 import type {WireContext} from './wire.js'
 
 /** A neighbour asked again and again: at least this many requests ... */
@@ -227,6 +228,33 @@ export function judgeRequests(w: WireInterface, ctx: WireContext, segment: Segme
 }
 
 const round = (s: number) => Math.round(s * 10) / 10
+
+/**
+ * Every listened guest interface's requests, judged against its segment: the one reading diagnose's
+ * views and `kvmdoctor ip` share. `addressesByMac` is the address index (leases and the guest agent
+ * say what a guest holds: a neighbour entry may be a proxy's answer); `contextOf` its wire context.
+ */
+export function requestsOfGuests(input: {
+  wire: WireFacts | undefined
+  libvirt: LibvirtFacts | undefined
+  links: Link[] | undefined
+  leases: LeaseFacts | undefined
+  neighbours: Neighbour[] | undefined
+  addressesByMac: Map<string, GuestAddress[]>
+  contextOf: (iface: DomainInterface) => WireContext
+}): (iface: DomainInterface, heard: WireInterface) => WireRequests {
+  const {wire, libvirt, links, leases, neighbours, addressesByMac, contextOf} = input
+  const byMac = new Map<string, {domain: string; iface: DomainInterface}>()
+  for (const d of libvirt?.domains ?? []) for (const i of d.interfaces) if (i.mac && !byMac.has(i.mac)) byMac.set(i.mac, {domain: d.name, iface: i})
+  const domainOfMac = (mac: string) => byMac.get(mac)?.domain
+  const bridgeOfMac = (mac: string) => {
+    const i = byMac.get(mac)?.iface
+    return i ? bridgeOfInterface(i, libvirt) : undefined
+  }
+  const segments = segmentIndexes({wire, libvirt, links, leases, neighbours, bridgeOfMac, domainOfMac})
+  const heldBy = (mac: string) => (addressesByMac.get(mac) ?? []).filter((a) => a.source === 'lease' || a.source === 'agent').map((a) => a.ip)
+  return (iface, heard) => judgeRequests(heard, contextOf(iface), segments.get(bridgeOfInterface(iface, libvirt) ?? ''), heldBy(heard.mac), domainOfMac)
+}
 
 /** The judgement in words, as `ip --json` and the diagnose entities show it. */
 export interface RequestLabels {

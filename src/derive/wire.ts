@@ -1,16 +1,16 @@
 /**
- * What the wire says about each guest interface (--listen), judged against what its network
- * can route and who may serve it DHCP. Shared by `kvmdoctor ip` (its "wire" verdicts) and the
- * diagnose model (the rules guest-silent, dhcp-no-offer, rogue-dhcp-server,
- * guest-address-foreign, dhcp-client-id-duplicate).
+ * What the wire says about each guest interface (--listen), beside what its network can route
+ * and which DHCP servers are its own: what guests sent, the DHCP answers they got, the client
+ * ids they share. Facts for the rules that judge silence, offers, servers and addresses.
  */
 import type {LeaseFacts} from '../../probes/leases.js'
 import type {DomainInterface, LibvirtFacts} from '../../probes/libvirt.js'
 import type {Link} from '../../probes/links.js'
 import type {Route} from '../../probes/routes.js'
 import type {WireFacts, WireInterface} from '../../probes/wire.js'
-import {type WireRequests, requestLabels} from './wire-requests.js'
+import type {WireRequests} from './wire-requests.js'
 import {type Cidr, cidrContains, cidrToString, isApipa, parseCidr} from '../lib/ipv4.js'
+import type {InterfaceView} from './types.js'
 
 export interface WireContext {
   /** The IPv4 subnets the interface's network routes; empty when unknown (a bridge without host address). */
@@ -34,51 +34,10 @@ export interface WireContext {
   gatewayMacs: string[]
 }
 
-export interface WireJudgement {
-  heard: WireInterface
-  /** Not a frame from the guest in the whole listening time (and the capture was not cut short). */
-  silent: boolean
-  inSubnet: string[]
-  apipa: string[]
-  /** Addresses it uses that its network cannot route (neither its subnet nor APIPA). */
-  foreign: string[]
-  /** DHCPDISCOVERs again and again, and no OFFER (nor ACK) from anyone. */
-  dhcpUnanswered: boolean
-  /** Servers that answered it: "IP (MAC)". */
-  servers: string[]
-  /** Servers that answered and do not belong to its network (or, unknown whose the LAN is, every server when two or more answer). */
-  rogueServers: string[]
-  /** Their MACs, as heard. */
-  rogueServerMacs: string[]
-  /** Addresses it uses that another MAC claims on the wire: "IP (MAC)". */
-  contested: string[]
-}
-
-/** A DHCP client retries; one DISCOVER just before the end of the listening time may have its OFFER still on the way. */
-export const MIN_DISCOVERS_UNANSWERED = 2
-
-export function judgeWire(w: WireInterface, ctx: WireContext): WireJudgement {
-  const ips = w.addresses.map((a) => a.ip)
-  const apipa = ips.filter(isApipa)
-  const inSubnet = ips.filter((ip) => !isApipa(ip) && ctx.subnets.some((c) => cidrContains(c, ip)))
-  const foreign = ctx.subnets.length === 0 ? [] : ips.filter((ip) => !isApipa(ip) && !inSubnet.includes(ip))
-  const answered = w.dhcp.answers.filter((a) => a.message === 'offer' || a.message === 'ack')
-  const label = (server: string, mac: string) => `${server} (${mac})`
-  const servers = [...new Set(w.dhcp.answers.map((a) => label(a.server, a.serverMac)))]
-  const distinct = [...new Set(answered.map((a) => a.server))]
-  const rogue = ctx.ownServers !== null ? answered.filter((a) => !ctx.ownServers!.includes(a.server)) : distinct.length >= 2 ? answered : []
-  return {
-    heard: w,
-    silent: w.sent === 0 && !w.capped,
-    inSubnet,
-    apipa,
-    foreign,
-    dhcpUnanswered: w.dhcp.discovers >= MIN_DISCOVERS_UNANSWERED && answered.length === 0,
-    servers,
-    rogueServers: [...new Set(rogue.map((a) => label(a.server, a.serverMac)))],
-    rogueServerMacs: [...new Set(rogue.map((a) => a.serverMac))],
-    contested: w.contested.map((c) => label(c.ip, c.mac)),
-  }
+/** Addresses a guest sent from that its network cannot route: neither its subnets nor APIPA (none when the subnets are unknown). */
+export function addressesOutside(w: WireInterface, subnets: Cidr[]): string[] {
+  if (subnets.length === 0) return []
+  return w.addresses.map((a) => a.ip).filter((ip) => !isApipa(ip) && !subnets.some((c) => cidrContains(c, ip)))
 }
 
 /** The subnets and own DHCP servers of a guest interface: its libvirt network's, else its host bridge's addresses and dhcpd.conf subnets. */
@@ -201,7 +160,7 @@ export function clientIdSharers(owners: ClientIdIndex, mac: string, domainOfMac:
   return {ids: [...ids].sort(), sharers: sharers.sort()}
 }
 
-/** The wire attributes of a guest interface entity (diagnose): null where it was not listened to. */
+/** The wire facts of a guest interface view: null where it was not listened to. */
 export function wireInterfaceAttributes(
   wire: WireFacts | undefined,
   iface: Pick<DomainInterface, 'type' | 'source' | 'bridge' | 'mac'>,
@@ -209,44 +168,28 @@ export function wireInterfaceAttributes(
   context: WireContext,
   clientIds: {ids: string[]; sharers: string[]},
   requests: (heard: WireInterface) => WireRequests,
-): Record<string, unknown> {
+): Pick<
+  InterfaceView,
+  | 'listened' | 'listenSeconds' | 'wireSent' | 'wireCapped' | 'wireAddresses' | 'wireSubnets' | 'wireOnLink' | 'wireForeign' | 'dhcpDiscovers' | 'dhcpAnswers' | 'dhcpServersSeen' | 'dhcpOwnServers'
+  | 'clientIds' | 'clientIdSharedWith' | 'wireRequests'
+> {
   const heard = running ? wireOf(wire, iface.mac) : undefined
-  const j = heard ? judgeWire(heard, context) : undefined
-  const r = heard ? requests(heard) : undefined
-  const l = r ? requestLabels(r) : undefined
   return {
-    listened: j !== undefined,
+    listened: heard !== undefined,
     listenSeconds: wire?.seconds ?? null,
     wireSent: heard?.sent ?? null,
-    wireSilent: j ? j.silent : null,
+    wireCapped: heard ? heard.capped : null,
     wireAddresses: heard?.addresses.map((a) => `${a.ip} (${a.via.join(', ')})`) ?? [],
     wireSubnets: context.subnets.map(cidrToString),
     wireOnLink: context.onLink.map(cidrToString),
-    wireForeign: j?.foreign ?? [],
+    wireForeign: heard ? addressesOutside(heard, context.subnets) : [],
     dhcpDiscovers: heard?.dhcp.discovers ?? null,
-    dhcpUnanswered: j ? j.dhcpUnanswered : null,
-    dhcpServersSeen: j?.servers ?? [],
-    dhcpOwnServers: context.ownServers ?? [],
-    rogueDhcpServers: j?.rogueServers ?? [],
-    rogueDhcpServerMacs: j?.rogueServerMacs ?? [],
+    dhcpAnswers: heard?.dhcp.answers.map((a) => ({server: a.server, serverMac: a.serverMac, message: a.message})) ?? [],
+    dhcpServersSeen: heard ? [...new Set(heard.dhcp.answers.map((a) => `${a.server} (${a.serverMac})`))] : [],
+    dhcpOwnServers: context.ownServers,
     clientIds: clientIds.ids,
     clientIdSharedWith: clientIds.sharers,
-    // What it asks for, and who answers (wire-requests.ts).
-    wireGateways: l?.gateways ?? [],
-    wireDnsServers: l?.dnsServers ?? [],
-    wireUnanswered: l?.unanswered ?? [],
-    wireGatewayUnanswered: r?.gatewayUnanswered.map((u) => u.ip) ?? [],
-    wireGatewayAsks: l?.gatewayUnanswered ?? [],
-    wireLeavesSubnet: r ? r.leavesSubnet : null,
-    wireOffSubnetAsked: l?.offSubnetAsked ?? [],
-    wireOnSubnetViaGateway: l?.onSubnetViaGateway ?? [],
-    wireDnsUnanswered: l?.dnsUnanswered ?? [],
-    wireDnsUnansweredServers: r?.dnsUnanswered.map((d) => d.server) ?? [],
-    dhcpForeignRequests: l?.dhcpForeign ?? [],
-    dhcpForeignAddresses: [...new Set(r?.dhcpForeign.map((f) => f.address) ?? [])],
-    ipv6DadFailed: l?.dadFailed ?? [],
-    ipv6DadFailedAddresses: r?.dadFailed.map((d) => d.ip) ?? [],
-    arpAnswersForOthers: l?.answersForOthers ?? [],
-    arpAnswersForAddresses: r?.answersForOthers.map((a) => a.ip) ?? [],
+    // What it asks for, and who is there to answer (wire-requests.ts).
+    wireRequests: heard ? requests(heard) : null,
   }
 }

@@ -1,6 +1,6 @@
 import type {Hook} from '@oclif/core'
 import notFound from '@oclif/plugin-not-found'
-import {suggest} from '../core/suggest.js'
+import {suggest} from '../cli/suggest.js'
 
 /**
  * An unknown command: on a terminal, @oclif/plugin-not-found asks "Did you mean …?"

@@ -1,31 +1,32 @@
 import {describe, expect, it} from 'vitest'
 import {ALL_RULES} from '../../rules/index.js'
-import type {RuleDefinition} from '../../rules/types.js'
-import {type Finding, evaluate, fillTemplate, rank, resolvePath} from '../../src/core/engine.js'
+import {type Rule, line, text} from '../../rules/kit.js'
+import {type Finding, evaluate, rank, resolvePath} from '../../src/core/engine.js'
 import type {EntityView} from '../../src/derive/index.js'
 import {factsOf, model, unavailable} from '../helpers.js'
 
-const view = (kind: EntityView['kind'], name: string, context: EntityView['context'], extra: Record<string, unknown> = {}): EntityView => ({kind, name, context, affectedGuests: 0, ...extra})
+const view = (kind: EntityView['kind'], name: string, context: EntityView['context'], extra: Record<string, unknown> = {}): EntityView => ({kind, name, context, affectedGuests: 0, ...extra}) as EntityView
 
-describe('templates and paths', () => {
-  const host = view('host', 'h1', {}, {ipForward: 0})
-  const net = view('network', 'default', {network: 'default'}, {bridge: 'virbr0', guests: ['a', 'b'], none: [], missing: null})
-  it('fills entity and host placeholders, joins arrays, prints none for null', () => {
-    expect(fillTemplate('virsh net-start {name} on {bridge} ({guests}) fwd={host.ipForward} x={missing}', net, host)).toBe('virsh net-start default on virbr0 (a, b) fwd=0 x=none')
+describe('texts and paths', () => {
+  it('fills values into a line, joins lists, prints none for null', () => {
+    const guests = ['a', 'b']
+    expect(line`virsh net-start ${'default'} on ${'virbr0'} (${guests}) fwd=${0} x=${null}`).toBe('virsh net-start default on virbr0 (a, b) fwd=0 x=none')
   })
-  it('drops a line whose list placeholder is empty', () => {
-    expect(fillTemplate('guests: {none}', net, host)).toBeUndefined()
+  it('drops a line whose list is empty; a title reads it as nothing', () => {
+    expect(line`guests: ${[]}`).toBeUndefined()
+    expect(text`guests: ${[]}`).toBe('')
   })
-  it('resolves dotted paths without JSONPath', () => {
+  it('resolves dotted paths without JSONPath (a list\'s length included)', () => {
     expect(resolvePath({a: {b: {c: 3}}}, 'a.b.c')).toBe(3)
     expect(resolvePath({a: null}, 'a.b')).toBeUndefined()
+    expect(resolvePath({a: [1, 2]}, 'a.length')).toBe(2)
   })
 })
 
 describe('ranking', () => {
-  const rule = (id: string, explains?: RuleDefinition['explains']) => ({id, explains}) as RuleDefinition
+  const rule = (id: string, explains: Rule['explains'] = []) => ({id, explains}) as unknown as Rule
   const finding = (id: string, severity: Finding['severity'], name: string, blastRadius = 0): Finding => ({
-    id, severity, rank: 0, entity: {kind: 'network', name}, title: id, summary: '', evidence: [], fix: [], explains: [], blastRadius,
+    id, severity, rank: 0, entity: {kind: 'network', name}, title: id, summary: '', evidence: [], fix: [], fixSteps: [], explains: [], blastRadius, stable: {ruleId: id, name},
   })
 
   it('orders by severity, then blast radius', () => {
@@ -83,7 +84,7 @@ describe('evaluate', () => {
     expect(ev.checked.filter((c) => c.ruleId === 'link-down').length).toBeGreaterThan(3)
   })
 
-  it('runs many entities through one rule without losing any (no concurrent engine runs)', async () => {
+  it('runs many entities through one engine without losing any (no concurrent engine runs)', async () => {
     const facts = await factsOf('bridge-down')
     const m = model(facts)
     const link = m.entities.link.find((l) => l.name === 'virbr0')!

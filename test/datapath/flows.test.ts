@@ -5,6 +5,8 @@
  */
 import {describe, expect, it} from 'vitest'
 import {type DatapathFacts, type Flow, buildDatapath} from '../../src/datapath/flows.js'
+import {ALL_RULES} from '../../rules/index.js'
+import {withUndo} from '../../src/core/diagnose.js'
 import type {Link} from '../../probes/links.js'
 import type {Route} from '../../probes/routes.js'
 import {parseIpRules} from '../../probes/ip-rules.js'
@@ -71,6 +73,8 @@ export function host(change: (f: DatapathFacts) => void = () => {}): DatapathFac
 }
 
 export const flows = (facts: DatapathFacts) => buildDatapath(facts, {internet: {addr: '203.0.113.10', port: 80, proto: 'tcp'}}).flows
+/** The undo of the element that decides a flow, from the rule that owns its kind (as reports and the trace show it). */
+const undoOf = (f: Flow) => withUndo([f], ALL_RULES)[0].decidedBy?.element?.undo
 const byKind = (fs: Flow[], kind: string) => fs.find((f) => f.kind === kind)!
 const verdicts = (fs: Flow[]) => Object.fromEntries(fs.map((f) => [f.kind, f.verdict]))
 
@@ -85,7 +89,8 @@ describe('hop model: a NAT guest on libvirt rules', () => {
   it('ip_forward=0: egress fails at forwarding, naming the sysctl and its undo', () => {
     const f = byKind(flows(host((h) => (h.sysctl['net.ipv4.ip_forward'] = 0))), 'egress')
     expect(f.verdict).toBe('fail')
-    expect(f.decidedBy).toMatchObject({name: 'forwarding', element: {id: 'sysctl:net.ipv4.ip_forward', undo: ['sysctl -w net.ipv4.ip_forward=1']}})
+    expect(f.decidedBy).toMatchObject({name: 'forwarding', element: {id: 'sysctl:net.ipv4.ip_forward', sysctl: {key: 'net.ipv4.ip_forward', value: 0}}})
+    expect(undoOf(f)).toEqual(['sysctl -w net.ipv4.ip_forward=1'])
   })
 
   it('forwarding off on the bridge alone (ip_forward=1) still stops the guests', () => {
@@ -98,7 +103,8 @@ describe('hop model: a NAT guest on libvirt rules', () => {
     rs[0].chains.FORWARD.rules[0].text = '-A FORWARD -s 192.168.122.0/24 -j REJECT'
     const fs = flows(host((h) => (h.ruleset = ruleset(rs))))
     const f = byKind(fs, 'egress')
-    expect(f.decidedBy).toMatchObject({name: 'netfilter forward', verdict: 'fail', element: {kind: 'nf-rule', hook: 'forward', undo: ['iptables -t filter -D FORWARD -s 192.168.122.0/24 -j REJECT']}})
+    expect(f.decidedBy).toMatchObject({name: 'netfilter forward', verdict: 'fail', element: {kind: 'nf-rule', hook: 'forward', ruleText: '-A FORWARD -s 192.168.122.0/24 -j REJECT'}})
+    expect(undoOf(f)).toEqual(['iptables -t filter -D FORWARD -s 192.168.122.0/24 -j REJECT'])
     expect(byKind(fs, 'dns').verdict).toBe('pass')
   })
 
@@ -107,7 +113,8 @@ describe('hop model: a NAT guest on libvirt rules', () => {
     rs[1].chains.POSTROUTING.rules[0].text = '-A POSTROUTING -s 192.168.122.0/24 -j RETURN'
     const f = byKind(flows(host((h) => (h.ruleset = ruleset(rs)))), 'egress')
     expect(f.decidedBy?.name).toBe('NAT')
-    expect(f.decidedBy?.element).toMatchObject({kind: 'nf-rule', chain: 'POSTROUTING', undo: ['iptables -t nat -D POSTROUTING -s 192.168.122.0/24 -j RETURN']})
+    expect(f.decidedBy?.element).toMatchObject({kind: 'nf-rule', chain: 'POSTROUTING'})
+    expect(undoOf(f)).toEqual(['iptables -t nat -D POSTROUTING -s 192.168.122.0/24 -j RETURN'])
   })
 
   it('no MASQUERADE anywhere: the element is the missing NAT of the network', () => {
@@ -133,7 +140,8 @@ describe('hop model: a NAT guest on libvirt rules', () => {
       }),
     )
     const f = byKind(fs, 'egress')
-    expect(f.decidedBy).toMatchObject({name: 'routing', element: {kind: 'policy-rule', undo: ['ip rule del priority 100']}})
+    expect(f.decidedBy).toMatchObject({name: 'routing', element: {kind: 'policy-rule', rulePriority: 100}})
+    expect(undoOf(f)).toEqual(['ip rule del priority 100'])
   })
 
   it('an ip rule sending guest traffic out of another device passes but is reported as a divert', () => {
@@ -161,9 +169,12 @@ describe('hop model: a NAT guest on libvirt rules', () => {
   })
 
   it('tap down, tap on no bridge, guest NIC link down: the ingress hops name each', () => {
-    expect(byKind(flows(host((h) => (h.links[2] = {...h.links[2], up: false}))), 'dhcp').decidedBy?.element).toMatchObject({id: 'link:vnet0', undo: ['ip link set vnet0 up']})
-    expect(byKind(flows(host((h) => (h.links[2] = {...h.links[2], master: undefined}))), 'dhcp').decidedBy?.element).toMatchObject({id: 'tap:vnet0', undo: ['ip link set vnet0 master virbr0 up']})
-    expect(byKind(flows(host((h) => (h.domains[0].interfaces[0].linkState = 'down'))), 'dhcp').decidedBy?.element?.undo).toEqual(['virsh domif-setlink web01 vnet0 up'])
+    expect(byKind(flows(host((h) => (h.links[2] = {...h.links[2], up: false}))), 'dhcp').decidedBy?.element).toMatchObject({id: 'link:vnet0', kind: 'link', state: 'down', device: 'vnet0'})
+    expect(byKind(flows(host((h) => (h.links[2] = {...h.links[2], master: undefined}))), 'dhcp').decidedBy?.element).toMatchObject({id: 'tap:vnet0', kind: 'link-master', device: 'vnet0', master: 'virbr0'})
+    expect(byKind(flows(host((h) => (h.domains[0].interfaces[0].linkState = 'down'))), 'dhcp').decidedBy?.element).toMatchObject({kind: 'guest-link', domain: 'web01', iface: 'vnet0'})
+    expect(undoOf(byKind(flows(host((h) => (h.links[2] = {...h.links[2], up: false}))), 'dhcp'))).toEqual(['ip link set vnet0 up'])
+    expect(undoOf(byKind(flows(host((h) => (h.links[2] = {...h.links[2], master: undefined}))), 'dhcp'))).toEqual(['ip link set vnet0 master virbr0 up'])
+    expect(undoOf(byKind(flows(host((h) => (h.domains[0].interfaces[0].linkState = 'down'))), 'dhcp'))).toEqual(['virsh domif-setlink web01 vnet0 up'])
   })
 
   it('no DNS listener: the DNS flow fails at the listener', () => {
@@ -196,9 +207,9 @@ describe('hop model: a NAT guest on libvirt rules', () => {
     // `trace --to` (the lab compares ping with it) follows the same guest: no address, whatever the destination.
     const ping = buildDatapath(facts, {internet: {addr: '203.0.113.10', port: 80, proto: 'tcp'}}).trace('web01', {to: {addr: '203.0.113.10', proto: 'icmp'}})
     expect(ping.map((f) => `${f.kind} ${f.verdict} ${f.decidedBy?.name}`)).toEqual(['custom fail guest address'])
-    // With DHCP served, the same unknown guest is judged for an address its network would give it.
+    // With DHCP served, the same unknown guest is followed from an address its network would give it: never a pass.
     const served = buildDatapath(host((h) => (h.guestAddress = () => undefined)), {internet: {addr: '203.0.113.10', port: 80, proto: 'tcp'}}).trace('web01', {to: {addr: '203.0.113.10', proto: 'icmp'}})
-    expect(served.map((f) => f.verdict)).toEqual(['pass', 'pass'])
+    expect(served.map((f) => `${f.verdict} ${f.decidedBy?.name}`)).toEqual(['indeterminate guest address', 'indeterminate guest address'])
     expect(served[0].assumptions?.[0]).toMatch(/^source 192\.168\.122\.2: the guest's own address is not known/)
   })
 
@@ -355,10 +366,14 @@ describe('the round trip: a reply gets every check its request gets', () => {
     const unaddressed = flows(host((h) => (unknownGuest(h), (h.networks[0].ips[0].dhcpRanges = []))))
     expect(unaddressed.map((f) => f.kind)).not.toContain('dhcp')
     expect(byKind(unaddressed, 'egress').decidedBy).toMatchObject({name: 'guest address', element: {id: 'unaddressed:default'}})
-    // Unknown but served by DHCP: judged for the address DHCP would give, and says so.
+    // Unknown but served by DHCP: followed from the address DHCP would give, says so, and passes nothing unproven;
+    // a fault on the host's side still fails it.
     const assumed = byKind(flows(host(unknownGuest)), 'egress')
-    expect(assumed.verdict).toBe('pass')
+    expect(assumed.verdict).toBe('indeterminate')
+    expect(assumed.decidedBy?.name).toBe('guest address')
     expect(assumed.assumptions?.[0]).toMatch(/the guest's own address is not known/)
+    const forwardOff = byKind(flows(host((h) => (unknownGuest(h), (h.sysctl['net.ipv4.ip_forward'] = 0)))), 'egress')
+    expect(forwardOff.verdict).toBe('fail')
   })
 
   it('the reply says where it arrives and what that assumes', () => {
@@ -405,7 +420,7 @@ describe('hop model: br_netfilter on a NAT network', () => {
 
 describe('the reply belongs to the request\'s connection', () => {
   it('a connection mark the request path sets is seen by the reply (a connmark drop on replies fails them)', () => {
-    const setCtMark: NfExpr = {kind: 'mark', what: 'ct mark', op: 'set', value: 0x7}
+    const setCtMark: NfExpr = {kind: 'mark', what: 'ct mark', op: 'set', value: 0x7, text: 'ct mark set 0x7'}
     const tables = libvirtTables({
       filter: {FORWARD: [[cmp('iifname', str('virbr0')), setCtMark], [cmp('ct mark', num(7)), cmp('iifname', str('eth0')), drop], [jump('LIBVIRT_FWX')], [jump('LIBVIRT_FWI')], [jump('LIBVIRT_FWO')]]},
     })

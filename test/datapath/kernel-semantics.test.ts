@@ -7,7 +7,7 @@ import {compile} from '../../src/datapath/netfilter/compile.js'
 import {type Branch, type EvalContext, deviceChains, runHook, startBranch} from '../../src/datapath/netfilter/evaluate.js'
 import {type NfPacket, newPacket} from '../../src/datapath/netfilter/packet.js'
 import type {NfExpr, NfHook, NfRuleset} from '../../src/lib/netfilter.js'
-import {rule as forwardPolicyDrop} from '../../rules/forward-policy-drop.js'
+import forwardPolicyDrop from '../../rules/iptables-forward-drop.js'
 import {factsOf, fire, withIptablesRule} from '../helpers.js'
 import {accept, cmp, drop, goto, ipt, jump, nft, num, prefix, ret, ruleset, str} from './builders.js'
 

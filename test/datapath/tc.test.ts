@@ -5,6 +5,9 @@ import {describe, expect, it} from 'vitest'
 import {type TcFacts, parseClasses, parseFilters, parseQdiscs} from '../../probes/tc.js'
 import {type TcPacket, tcVerdict} from '../../src/datapath/tc.js'
 import {ROOT} from '../helpers.js'
+import {ALL_RULES} from '../../rules/index.js'
+import {ownershipOf} from '../../rules/kit.js'
+import {renderSteps} from '../../src/lib/fix.js'
 
 const data = (f: string) => readFileSync(join(ROOT, 'test/data/tc', f), 'utf8')
 const recorded = (): TcFacts => ({
@@ -32,7 +35,8 @@ describe('tc hop', () => {
     const v = tcVerdict(recorded(), undefined, 't1', 'ingress', toWeb)!
     expect(v.verdict).toBe('fail')
     expect(v.detail).toContain('redirected to t0')
-    expect(v.element?.undo).toEqual(['tc filter del dev t1 ingress pref 5'])
+    // The rule that owns tc elements undoes it.
+    expect(renderSteps(ownershipOf(ALL_RULES, v.element!)[0].ownership.undo(v.element!))).toEqual(['tc filter del dev t1 ingress pref 5'])
     expect(tcVerdict(recorded(), undefined, 't1', 'ingress', {...toWeb, dport: 443})).toBeUndefined()
     expect(tcVerdict(recorded(), undefined, 't1', 'ingress', {...toWeb, l4proto: 'udp'})).toBeUndefined()
   })

@@ -78,7 +78,7 @@ describe('diagnose on failed data', () => {
     const {runner, options} = await iptablesHangs()
     const d = await diagnose({runner, options, version: 'test'})
     expect(d.probes.find((p) => p.id === 'netfilter')).toMatchObject({ok: false, error: 'iptables-save: timed out after 5000 ms'})
-    expect(d.notChecked.map((n) => n.ruleId)).toEqual(expect.arrayContaining(['forward-policy-drop', 'firewall-backend-mismatch', 'dhcp-checksum-rule-missing']))
+    expect(d.notChecked.map((n) => n.ruleId)).toEqual(expect.arrayContaining(['iptables-forward-drop', 'firewall-backend-mismatch', 'dhcp-checksum-rule-missing']))
   })
 
   // libvirt's rules are judged only from the one packet filter probe: a failed iptables-save leaves them not checked.

@@ -89,7 +89,7 @@ export async function craftSnapshot(dir: string, captures: (Partial<Capture> & {
 }
 
 /** A copy of a recording with a name replaced everywhere the host showed it (outputs, argv, paths), not in file names. */
-export async function renamedRecording(fixture: string, from: string, to: string): Promise<string> {
+export async function renamedRecording(fixture: string, from: string, to: string, options: {keepOutputs?: RegExp} = {}): Promise<string> {
   const dir = join(await scratch(), fixture)
   await cp(fixtureDir(fixture), dir, {recursive: true})
   const manifest = JSON.parse(await readFile(join(dir, 'manifest.json'), 'utf8'))
@@ -99,6 +99,7 @@ export async function renamedRecording(fixture: string, from: string, to: string
   }
   await writeFile(join(dir, 'manifest.json'), JSON.stringify(manifest))
   for (const name of await readdir(join(dir, 'outputs'))) {
+    if (options.keepOutputs?.test(name)) continue
     const file = join(dir, 'outputs', name)
     await writeFile(file, (await readFile(file, 'utf8')).replaceAll(from, to))
   }

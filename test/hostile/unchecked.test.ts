@@ -23,7 +23,7 @@ describe('the packet filter read in part is not checked, never passed', () => {
     const d = await diagnose({runner, options, version: 'test'})
     expect(d.probes.find((p) => p.id === 'netfilter')).toMatchObject({ok: true, degraded: [expect.stringMatching(/^ipset list: .*Operation not permitted \(sets it holds are unknown\)$/)]})
     expect(d.findings.map((f) => f.id)).not.toContain('guest-flow-indeterminate')
-    expect(d.notChecked.map((n) => n.ruleId)).toEqual(expect.arrayContaining(['guest-flow-blocked', 'forward-policy-drop']))
+    expect(d.notChecked.map((n) => n.ruleId)).toEqual(expect.arrayContaining(['guest-flow-blocked', 'iptables-forward-drop']))
     expect(gateDecision(d, 'high').exitCode).toBe(4)
     // Recorded as it is, the ipset drop is a critical finding: the failure, not the host, made it vanish.
     const {runner: intact} = await alteredFixture('ipset-forward-drop', {})

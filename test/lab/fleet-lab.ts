@@ -48,7 +48,7 @@ export const FLEET: HypervisorSpec[] = [
   {
     name: 'kdf-hv3',
     fault: {description: "iptables -I FORWARD 1 -s 192.168.122.0/24 -j REJECT, ahead of libvirt's chains", commands: [['iptables', '-I', 'FORWARD', '1', '-s', '192.168.122.0/24', '-j', 'REJECT']]},
-    expect: ['forward-policy-drop'],
+    expect: ['iptables-forward-drop'],
   },
   {
     name: 'kdf-hv4',
@@ -150,7 +150,7 @@ export async function startFleet(specs: HypervisorSpec[] = FLEET): Promise<Fleet
     await inNetns(CONTROLLER, ['ip', 'link', 'set', SWITCH, 'up'])
     const known: string[] = []
     await Promise.all(
-      hosts.map(async (h) => {
+      hosts.map(async (h, i) => {
         await sh(['mkdir', '-p', h.work])
         await sh(['ssh-keygen', '-q', '-t', 'ed25519', '-N', '', '-C', h.name, '-f', join(h.work, 'host_key')])
         known.push(`${h.address} ${(await readFile(join(h.work, 'host_key.pub'), 'utf8')).split(' ').slice(0, 2).join(' ')}`)
@@ -189,7 +189,8 @@ export async function startFleet(specs: HypervisorSpec[] = FLEET): Promise<Fleet
           stdout: {file: join(h.work, 'init.log')},
           stderr: {file: join(h.work, 'init.log')},
         })
-        inits.push(init)
+        // By the host's index: the hosts come up in parallel, in whatever order (onHost finds a host's PID 1 here).
+        inits[i] = init
         await waitFor(`${h.name}'s sshd`, async () => {
           if (init.exitCode !== null && init.exitCode !== undefined) throw new Error(`${h.name}'s init ended: ${await readFile(join(h.work, 'init.log'), 'utf8').catch(() => '')}`)
           return (await readFile(join(h.work, 'sshd.log'), 'utf8').catch(() => '')).includes('Server listening on')

@@ -72,7 +72,7 @@ describe('fleet lab: hypervisors as namespaces, diagnosed over SSH and by Ansibl
   })
 
   it('ip and trace --ssh read the same hosts: the guest and its address, the flow the REJECT stops', async () => {
-    const [healthy, rejecting] = [lab.hosts[0], lab.hosts.find((h) => h.expect.includes('forward-policy-drop'))!]
+    const [healthy, rejecting] = [lab.hosts[0], lab.hosts.find((h) => h.expect.includes('iptables-forward-drop'))!]
     const ip = await lab.kvmdoctor(['ip', '--ssh', destination(healthy), ...lab.sshOptions, '--json'])
     expect(ip.exitCode, ip.stderr).toBe(0)
     const inventory = JSON.parse(ip.stdout) as {host: string; rows: {domain: string; verdict: string; ipv4: {ip: string; sources: string[]}[]}[]}

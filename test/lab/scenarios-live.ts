@@ -508,12 +508,12 @@ const DATAPATH: Record<string, LiveScenario> = {
   },
   'mark-random-drop': {
     async inject() {
-      await sh(['iptables', '-t', 'mangle', '-I', 'PREROUTING', '1', ...IPTABLES_RULES.randomMark])
+      await intoManglePrerouting(IPTABLES_RULES.randomMark)
       await sh(['iptables', '-I', 'FORWARD', '1', ...IPTABLES_RULES.markDrop])
     },
     async reset() {
       await sh(['iptables', '-D', 'FORWARD', ...IPTABLES_RULES.markDrop])
-      await sh(['iptables', '-t', 'mangle', '-D', 'PREROUTING', ...IPTABLES_RULES.randomMark])
+      await outOfManglePrerouting(IPTABLES_RULES.randomMark)
     },
   },
   'bridge-forwarding-off': {
@@ -962,6 +962,12 @@ const WIRE: Record<string, LiveScenario> = {
     async reset() {
       await stopRogueDhcp()
       if (saved[0]) await sh(['virsh', 'net-update', NETWORK, 'delete', 'ip-dhcp-host', `<host mac='${WEB01.mac}' ip='${saved[0]}'/>`, '--live'], {reject: false})
+      // A lease dnsmasq made for web01 while it answered the rogue (an address it never applied) would outlive the
+      // scenario and name a second address for web01 in the next ones: released.
+      const statusFile = `/var/lib/libvirt/dnsmasq/${BRIDGE}.status`
+      const status = existsSync(statusFile) ? readFileSync(statusFile, 'utf8') : '[]'
+      const leases = (JSON.parse(status.trim() || '[]') as {'ip-address': string; 'mac-address': string}[]).filter((l) => l['mac-address'] === WEB01.mac && l['ip-address'] !== saved[0])
+      for (const l of leases) await sh(['dhcp_release', BRIDGE, l['ip-address'], l['mac-address']], {reject: false})
     },
   },
   'wire-client-id-duplicate': {
@@ -1060,10 +1066,10 @@ const ROUND_TRIP: Record<string, LiveScenario> = {
       if ((await sh(['ip', 'rule', 'show', 'priority', '104'])).stdout.trim()) throw new Error('an ip rule of priority 104 exists before the scenario')
       await sh(['ip', 'route', 'add', 'blackhole', 'default', 'table', '104'])
       await sh(['ip', 'rule', 'add', ...MARK_RULE])
-      await sh(['iptables', '-t', 'mangle', '-I', 'PREROUTING', '1', ...MARK_REPLIES])
+      await intoManglePrerouting(MARK_REPLIES)
     },
     async reset() {
-      await sh(['iptables', '-t', 'mangle', '-D', 'PREROUTING', ...MARK_REPLIES])
+      await outOfManglePrerouting(MARK_REPLIES)
       await sh(['ip', 'rule', 'del', ...MARK_RULE])
       await sh(['ip', 'route', 'del', 'blackhole', 'default', 'table', '104'])
     },
@@ -1145,6 +1151,21 @@ const ROUND_TRIP: Record<string, LiveScenario> = {
   'static-guest-no-dhcp-network': onNoAddressNetwork(STATIC151, (addrs) => {
     if (!addrs.includes('192.168.151.50/24')) throw new Error(`the static guest reported ${addrs.join(' ')}`)
   }),
+}
+
+/**
+ * iptables-nft registers a built-in chain the first time a rule goes into it, and deleting the rule leaves the chain
+ * (an empty base chain the kernel still walks): a scenario that made it removes it again.
+ */
+let manglePreroutingMade = false
+async function intoManglePrerouting(rule: string[]): Promise<void> {
+  manglePreroutingMade = (await sh(['nft', 'list', 'chain', 'ip', 'mangle', 'PREROUTING'], {reject: false})).exitCode !== 0
+  await sh(['iptables', '-t', 'mangle', '-I', 'PREROUTING', '1', ...rule])
+}
+async function outOfManglePrerouting(rule: string[]): Promise<void> {
+  await sh(['iptables', '-t', 'mangle', '-D', 'PREROUTING', ...rule])
+  if (manglePreroutingMade) await sh(['nft', 'delete', 'chain', 'ip', 'mangle', 'PREROUTING'])
+  manglePreroutingMade = false
 }
 
 export const LIVE: Record<string, LiveScenario> = {

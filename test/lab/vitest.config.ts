@@ -8,5 +8,7 @@ export default defineConfig({
     sequence: {concurrent: false},
     testTimeout: 300_000,
     hookTimeout: 600_000,
+    // The rule registry, written from rules/ (scripts/rules-registry.mjs).
+    globalSetup: ['test/setup/rules-registry.ts'],
   },
 })

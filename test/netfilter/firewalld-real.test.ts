@@ -1,7 +1,7 @@
 import {describe, expect, it} from 'vitest'
 import type {NetfilterFacts} from '../../probes/netfilter.js'
 import {buildRuleset} from '../../probes/netfilter/ruleset.js'
-import {rule as hostInputBlocks} from '../../rules/host-input-blocks-dhcp-dns.js'
+import hostInputBlocks from '../../rules/host-input-blocks-dhcp-dns.js'
 import {alter, factsOf, fire, netfilterData} from '../helpers.js'
 
 /**

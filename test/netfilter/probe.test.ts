@@ -4,7 +4,7 @@ import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {afterAll, describe, expect, it} from 'vitest'
 import type {NetfilterFacts} from '../../probes/netfilter.js'
-import {rule as incompatibleRule} from '../../rules/iptables-nft-incompatible.js'
+import incompatibleRule from '../../rules/iptables-nft-incompatible.js'
 import {factsOfDir, fire, fixtureDir} from '../helpers.js'
 
 const dirs: string[] = []

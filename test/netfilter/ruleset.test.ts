@@ -161,9 +161,8 @@ describe('buildRuleset: recorded lab hosts', () => {
   it('healthy: every table once, iptables-nft from iptables-save -c with nft handles, the empty legacy tables kept', () => {
     const sources = fixture('healthy')
     const rs = buildRuleset(sources)
-    expect(names(rs)).toEqual([
-      'iptables-legacy ip filter',
-      'iptables-legacy ip nat',
+    // The nft tables once each; the legacy tables are whichever the lab host's modules had made (all empty).
+    expect(names(rs).filter((n) => !n.startsWith('iptables-legacy '))).toEqual([
       'iptables-nft ip filter',
       'iptables-nft ip mangle',
       'iptables-nft ip nat',
@@ -171,9 +170,9 @@ describe('buildRuleset: recorded lab hosts', () => {
       'iptables-nft ip6 mangle',
       'iptables-nft ip6 nat',
     ])
+    expect(names(rs)).toEqual(expect.arrayContaining(['iptables-legacy ip filter', 'iptables-legacy ip nat']))
     expect(rs.warnings).toEqual([])
-    expect(allRules(table(rs, 'iptables-legacy', 'ip', 'nat'))).toEqual([])
-    expect(allRules(table(rs, 'iptables-legacy', 'ip', 'filter'))).toEqual([])
+    for (const t of rs.tables.filter((x) => x.backend === 'iptables-legacy')) expect(allRules(t), `${t.family} ${t.name}`).toEqual([])
     const fwi = table(rs, 'iptables-nft', 'ip', 'filter').chains.LIBVIRT_FWI.rules[0]
     expect(fwi.text).toBe('-A LIBVIRT_FWI -d 192.168.122.0/24 -o virbr0 -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT')
     expect(fwi.ref.handle).toBeGreaterThan(0)
@@ -188,11 +187,12 @@ describe('buildRuleset: recorded lab hosts', () => {
 
   it('healthy without its ip6tables-save output: the ip6 tables only nft saw are labelled iptables-nft', () => {
     const rs = buildRuleset(fixture('healthy', {ip6: false}))
-    expect(names(rs)).toEqual(names(buildRuleset(fixture('healthy'))))
-    expect(rs.warnings).toEqual([
+    // The same tables, bar the legacy IPv6 ones (their ip6tables-legacy-save output is left out too).
+    expect(names(rs)).toEqual(names(buildRuleset(fixture('healthy'))).filter((n) => !n.startsWith('iptables-legacy ip6 ')))
+    expect([...rs.warnings].sort()).toEqual([
       'ip6 filter: an iptables-nft table read from nft alone (no ip6tables-save output given): its xt matches and targets are opaque',
-      'ip6 nat: an iptables-nft table read from nft alone (no ip6tables-save output given): its xt matches and targets are opaque',
       'ip6 mangle: an iptables-nft table read from nft alone (no ip6tables-save output given): its xt matches and targets are opaque',
+      'ip6 nat: an iptables-nft table read from nft alone (no ip6tables-save output given): its xt matches and targets are opaque',
     ])
     const forward = table(rs, 'iptables-nft', 'ip6', 'filter').chains.FORWARD.rules
     expect(forward.map((r) => r.ref.backend)).toEqual(['iptables-nft', 'iptables-nft', 'iptables-nft'])
@@ -201,9 +201,7 @@ describe('buildRuleset: recorded lab hosts', () => {
 
   it('nft-forward-drop: the native inet table next to the iptables-nft ones', () => {
     const rs = buildRuleset(fixture('nft-forward-drop'))
-    expect(names(rs)).toEqual([
-      'iptables-legacy ip filter',
-      'iptables-legacy ip nat',
+    expect(names(rs).filter((n) => !n.startsWith('iptables-legacy '))).toEqual([
       'iptables-nft ip filter',
       'iptables-nft ip mangle',
       'iptables-nft ip nat',

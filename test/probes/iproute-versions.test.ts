@@ -23,7 +23,10 @@ describe('iproute2 5.9 and 6.1 listings of one state', () => {
     expect(now).toContain('"gro_max_size"')
     expect(old).not.toContain('"gro_max_size"')
     const links = parseIpAddr(old)
-    expect(links).toEqual(parseIpAddr(now))
+    // 5.9 prints neither a port's bcast_flood nor its locked flag: those stay unknown (the datapath then does not judge them).
+    const without59Flags = parseIpAddr(now).map((l) => (l.port ? {...l, port: Object.fromEntries(Object.entries(l.port).filter(([k]) => k !== 'bcastFlood' && k !== 'locked'))} : l))
+    expect(links).toEqual(without59Flags)
+    expect(parseIpAddr(now).find((l) => l.name === 'vnet9')?.port).toMatchObject({bcastFlood: true, locked: false})
     const bridge = links.find((l) => l.name === 'virbr9')!
     expect(bridge).toMatchObject({kind: 'bridge', bridge: {stpState: 1, forwardDelayCs: 200}, mac: '52:54:00:6b:64:f0'})
     expect(bridge.addresses).toContainEqual({family: 'inet', address: '192.168.150.1', prefix: 24, scope: 'global'})

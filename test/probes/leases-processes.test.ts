@@ -137,6 +137,6 @@ describe('notableLines (logs probe)', () => {
       'Nov 28 10:00:03 host libvirtd[1]: internal error: Network is already in use by interface eth1',
       'Nov 28 10:00:04 host something: unrelated',
     ].join('\n')
-    expect(notableLines(text, 'journalctl').map((n) => n.id)).toEqual(['address-in-use', 'conntrack-table-full', 'dhcp-no-address-available', 'network-in-use'])
+    expect(notableLines(text, 'journalctl').map((n) => n.id)).toEqual(['address-in-use', 'conntrack-full', 'dhcp-no-address-available', 'network-in-use'])
   })
 })

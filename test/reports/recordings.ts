@@ -1,7 +1,7 @@
 /** Recordings as the report tests see them: every fixture there is, replayed, optionally with standard policy rules. */
 import {existsSync, readdirSync} from 'node:fs'
 import {join} from 'node:path'
-import {type Diagnosis, diagnose} from '../../src/core/diagnose.js'
+import {type DiagnosisRun as Diagnosis, diagnose} from '../../src/core/diagnose.js'
 import type {CommandCapture, Runner} from '../../src/lib/runner.js'
 import {ReplayRunner} from '../../src/core/snapshot.js'
 import {ROOT, fixtureDir, replayOptions} from '../helpers.js'

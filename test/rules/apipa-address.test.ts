@@ -2,7 +2,7 @@ import {describe, expect, it} from 'vitest'
 import type {Link} from '../../probes/links.js'
 import type {Neighbour} from '../../probes/neighbours.js'
 import type {Route} from '../../probes/routes.js'
-import {rule} from '../../rules/apipa-address.js'
+import rule from '../../rules/apipa-address.js'
 import {alter, factsOf, fire, rerunApipa, unavailable} from '../helpers.js'
 
 describe('apipa-address', () => {

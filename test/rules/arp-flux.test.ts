@@ -1,7 +1,7 @@
 import {describe, expect, it} from 'vitest'
 import type {Link} from '../../probes/links.js'
 import type {SysctlFacts} from '../../probes/sysctl.js'
-import {rule} from '../../rules/arp-flux.js'
+import rule from '../../rules/arp-flux.js'
 import {alter, factsOf, fire} from '../helpers.js'
 
 const twoInSameSubnet = async () =>

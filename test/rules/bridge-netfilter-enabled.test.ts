@@ -1,6 +1,6 @@
 import {describe, expect, it} from 'vitest'
 import type {SysctlFacts} from '../../probes/sysctl.js'
-import {rule} from '../../rules/bridge-netfilter-enabled.js'
+import rule from '../../rules/bridge-netfilter-enabled.js'
 import {alter, factsOf, fire, withIptablesRule} from '../helpers.js'
 
 describe('bridge-netfilter-enabled', () => {

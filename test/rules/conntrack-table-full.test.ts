@@ -1,6 +1,6 @@
 import {describe, expect, it} from 'vitest'
 import type {SysctlFacts} from '../../probes/sysctl.js'
-import {rule} from '../../rules/conntrack-table-full.js'
+import rule from '../../rules/conntrack-table-full.js'
 import {alter, factsOf, fire} from '../helpers.js'
 
 const conntrack = async (count: number, max: number) =>

@@ -1,6 +1,6 @@
 import {describe, expect, it} from 'vitest'
 import type {Route} from '../../probes/routes.js'
-import {rule} from '../../rules/default-route-multiple.js'
+import rule from '../../rules/default-route-multiple.js'
 import {alter, factsOf, fire} from '../helpers.js'
 
 const second = (metric: number): Route => ({family: 'inet', dst: 'default', type: 'unicast', table: 'main', gateway: '192.0.2.254', dev: 'eth1', metric, nexthops: []})

@@ -1,7 +1,7 @@
 import {describe, expect, it} from 'vitest'
 import type {NetfilterFacts} from '../../probes/netfilter.js'
 import {buildRuleset} from '../../probes/netfilter/ruleset.js'
-import {rule} from '../../rules/dhcp-checksum-rule-missing.js'
+import rule from '../../rules/dhcp-checksum-rule-missing.js'
 import {alter, factsOf, fire, netfilterData, withRuleset} from '../helpers.js'
 
 describe('dhcp-checksum-rule-missing', () => {

@@ -1,7 +1,7 @@
 import {describe, expect, it} from 'vitest'
 import type {LeaseFacts} from '../../probes/leases.js'
 import type {LibvirtFacts} from '../../probes/libvirt.js'
-import {rule} from '../../rules/dhcp-client-id-duplicate.js'
+import rule from '../../rules/dhcp-client-id-duplicate.js'
 import {alter, factsOf, fire} from '../helpers.js'
 
 describe('dhcp-client-id-duplicate', () => {

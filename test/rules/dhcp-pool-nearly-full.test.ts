@@ -1,7 +1,7 @@
 import {describe, expect, it} from 'vitest'
 import type {LeaseFacts} from '../../probes/leases.js'
 import type {LibvirtFacts} from '../../probes/libvirt.js'
-import {rule} from '../../rules/dhcp-pool-nearly-full.js'
+import rule from '../../rules/dhcp-pool-nearly-full.js'
 import {alter, factsOf, fire} from '../helpers.js'
 
 /** The healthy host's default network with a 10-address range and `n` leases in it. */

@@ -1,7 +1,7 @@
 import {describe, expect, it} from 'vitest'
 import type {LibvirtFacts} from '../../probes/libvirt.js'
 import type {LogFacts} from '../../probes/logs.js'
-import {rule} from '../../rules/dhcp-range-exhausted.js'
+import rule from '../../rules/dhcp-range-exhausted.js'
 import {alter, factsOf, fire, fixtureDir} from '../helpers.js'
 
 describe('dhcp-range-exhausted', () => {

@@ -1,6 +1,6 @@
 import {describe, expect, it} from 'vitest'
 import type {WireFacts} from '../../probes/wire.js'
-import {rule} from '../../rules/dhcp-request-foreign.js'
+import rule from '../../rules/dhcp-request-foreign.js'
 import {alter, factsOf, fire} from '../helpers.js'
 
 const GUEST = 'kdlab-moved01'

@@ -1,6 +1,6 @@
 import {describe, expect, it} from 'vitest'
 import type {LibvirtFacts} from '../../probes/libvirt.js'
-import {rule} from '../../rules/dhcp-server-not-running.js'
+import rule from '../../rules/dhcp-server-not-running.js'
 import {alter, factsOf, fire, unavailable} from '../helpers.js'
 
 describe('dhcp-server-not-running', () => {

@@ -1,6 +1,6 @@
 import {describe, expect, it} from 'vitest'
 import type {Listener} from '../../probes/listeners.js'
-import {rule} from '../../rules/dns-port-conflict.js'
+import rule from '../../rules/dns-port-conflict.js'
 import {alter, factsOf, fire, unavailable} from '../helpers.js'
 
 describe('dns-port-conflict', () => {

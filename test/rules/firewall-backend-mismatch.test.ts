@@ -1,6 +1,6 @@
 import {describe, expect, it} from 'vitest'
 import type {NetfilterFacts} from '../../probes/netfilter.js'
-import {rule} from '../../rules/firewall-backend-mismatch.js'
+import rule from '../../rules/firewall-backend-mismatch.js'
 import {alter, factsOf, fire, iptablesTables} from '../helpers.js'
 
 const dropLegacy = (nf: NetfilterFacts) => (nf.tables = nf.tables.filter((t) => t.backend !== 'iptables-legacy'))

@@ -1,6 +1,6 @@
 import {describe, expect, it} from 'vitest'
 import {type ServiceFacts, parsePsStarts, parseSystemctlShow} from '../../probes/services.js'
-import {rule} from '../../rules/firewall-service-order.js'
+import rule from '../../rules/firewall-service-order.js'
 import {type Facts, alter, factsOf, fire, fireAll, unavailable, withProbeData} from '../helpers.js'
 
 /**

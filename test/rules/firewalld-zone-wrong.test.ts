@@ -1,5 +1,5 @@
 import {describe, expect, it} from 'vitest'
-import {rule} from '../../rules/firewalld-zone-wrong.js'
+import rule from '../../rules/firewalld-zone-wrong.js'
 import {factsOf, fire} from '../helpers.js'
 
 const withFirewalld = async (zone: string | null) => {
@@ -13,7 +13,7 @@ describe('firewalld-zone-wrong', () => {
   it("fires when the bridge is in zone public", async () => {
     const {names, evaluation} = await fire(rule, await withFirewalld('public'))
     expect(names).toEqual(['default'])
-    expect(evaluation.findings[0].fix).toEqual(['firewall-cmd --permanent --zone=libvirt --change-interface=virbr0 && firewall-cmd --reload'])
+    expect(evaluation.findings[0].fix).toEqual(['firewall-cmd --zone=libvirt --change-interface=virbr0', 'firewall-cmd --permanent --zone=libvirt --change-interface=virbr0'])
   })
   it('fires when the bridge is in no zone', async () => {
     expect((await fire(rule, await withFirewalld(null))).names).toEqual(['default'])

@@ -1,7 +1,7 @@
 import {describe, expect, it} from 'vitest'
 import type {LibvirtFacts} from '../../probes/libvirt.js'
 import type {Route} from '../../probes/routes.js'
-import {rule} from '../../rules/guest-address-foreign.js'
+import rule from '../../rules/guest-address-foreign.js'
 import {alter, factsOf, fire} from '../helpers.js'
 
 describe('guest-address-foreign', () => {

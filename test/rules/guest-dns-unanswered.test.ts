@@ -1,7 +1,7 @@
 import {describe, expect, it} from 'vitest'
 import type {LibvirtFacts} from '../../probes/libvirt.js'
 import type {WireFacts} from '../../probes/wire.js'
-import {rule} from '../../rules/guest-dns-unanswered.js'
+import rule from '../../rules/guest-dns-unanswered.js'
 import {alter, factsOf, fire} from '../helpers.js'
 
 const GUEST = 'kdlab-wrongdns01'

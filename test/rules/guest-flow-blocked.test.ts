@@ -1,5 +1,9 @@
 import {describe, expect, it} from 'vitest'
-import {rule} from '../../rules/guest-flow-blocked.js'
+import rule from '../../rules/guest-flow-blocked.js'
+import {ALL_RULES} from '../../rules/index.js'
+import {ownershipOf} from '../../rules/kit.js'
+import type {Element} from '../../src/datapath/elements.js'
+import {renderSteps} from '../../src/lib/fix.js'
 import {factsOf, fire, fireAll} from '../helpers.js'
 
 describe('guest-flow-blocked', () => {
@@ -24,5 +28,27 @@ describe('guest-flow-blocked', () => {
       const {ids} = await fireAll(await factsOf(name))
       expect(ids, name).not.toContain('guest-flow-blocked')
     }
+  })
+})
+
+describe('the undo of the round trip\'s elements, from the rule that owns each kind (as the datapath once wrote them)', () => {
+  const undo = (el: Element) => renderSteps(ownershipOf(ALL_RULES, el)[0]?.ownership.undo(el) ?? [])
+  it('bridge port flags, a permanent neighbour entry, a bridge answering no ARP, a port too small for its bridge', () => {
+    expect(undo({id: 'port:vnet0 locked', kind: 'bridge-port', text: '', device: 'vnet0', portFlag: 'locked'})).toEqual(['bridge link set dev vnet0 locked off'])
+    expect(undo({id: 'port:vnet0 bcast_flood', kind: 'bridge-port', text: '', device: 'vnet0', portFlag: 'bcast_flood'})).toEqual(['bridge link set dev vnet0 bcast_flood on'])
+    expect(undo({id: 'neigh:eth0 10.0.0.1', kind: 'neighbour', text: '', device: 'eth0', address: '10.0.0.1', permanent: true})).toEqual(['ip neigh del 10.0.0.1 dev eth0'])
+    // A neighbour that did not answer is nothing to delete.
+    expect(undo({id: 'neigh:eth0 10.0.0.1', kind: 'neighbour', text: '', device: 'eth0', address: '10.0.0.1'})).toEqual([])
+    const arp = 'net.ipv4.conf.virbr0.arp_ignore'
+    expect(undo({id: `sysctl:${arp}`, kind: 'sysctl', text: '', sysctl: {key: arp, value: 8}, device: 'virbr0'})).toEqual([`sysctl -w ${arp}=0`])
+    expect(undo({id: 'mtu:virbr0', kind: 'link', text: '', device: 'vnet0', master: 'virbr0', mtu: 1500})).toEqual(['ip link set vnet0 mtu 1500'])
+    // A link down stays link-down's.
+    expect(undo({id: 'link:vnet0', kind: 'link', text: '', device: 'vnet0', state: 'no-carrier'})).toEqual(['ip link set vnet0 up'])
+  })
+  it('tc qdiscs and filters; tc not read is nothing to undo', () => {
+    expect(undo({id: 'tc-qdisc:eth0 1:', kind: 'tc-qdisc', text: '', device: 'eth0', tcQdisc: {parent: 'root', handle: '1:'}})).toEqual(['tc qdisc del dev eth0 root'])
+    expect(undo({id: 'tc-qdisc:eth0 10:', kind: 'tc-qdisc', text: '', device: 'eth0', tcQdisc: {parent: '1:1', handle: '10:'}})).toEqual(['tc qdisc del dev eth0 parent 1:1 handle 10:'])
+    expect(undo({id: 'tc-filter:eth0 1: pref 3', kind: 'tc-filter', text: '', device: 'eth0', tcFilter: {attach: '1:', pref: 3}})).toEqual(['tc filter del dev eth0 parent 1: pref 3'])
+    expect(undo({id: 'tc:not-read', kind: 'tc-qdisc', text: ''})).toEqual([])
   })
 })

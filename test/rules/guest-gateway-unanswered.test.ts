@@ -1,7 +1,7 @@
 import {describe, expect, it} from 'vitest'
 import type {LeaseFacts} from '../../probes/leases.js'
 import type {WireFacts} from '../../probes/wire.js'
-import {rule} from '../../rules/guest-gateway-unanswered.js'
+import rule from '../../rules/guest-gateway-unanswered.js'
 import {alter, factsOf, fire} from '../helpers.js'
 
 const GUEST = 'kdlab-wronggw01'

@@ -1,6 +1,6 @@
 import {describe, expect, it} from 'vitest'
 import type {WireFacts} from '../../probes/wire.js'
-import {rule} from '../../rules/guest-proxy-arp.js'
+import rule from '../../rules/guest-proxy-arp.js'
 import {alter, factsOf, fire} from '../helpers.js'
 
 const GUEST = 'kdlab-proxy01'

@@ -1,7 +1,7 @@
 import {describe, expect, it} from 'vitest'
 import type {LibvirtFacts} from '../../probes/libvirt.js'
 import type {WireFacts} from '../../probes/wire.js'
-import {rule} from '../../rules/guest-silent.js'
+import rule from '../../rules/guest-silent.js'
 import {evaluate} from '../../src/core/engine.js'
 import {alter, factsOf, fire, model} from '../helpers.js'
 

@@ -1,12 +1,13 @@
 import {describe, expect, it} from 'vitest'
-import {rule} from '../../rules/host-input-blocks-dhcp-dns.js'
+import rule from '../../rules/host-input-blocks-dhcp-dns.js'
 import {factsOf, fire, unavailable} from '../helpers.js'
 
 describe('host-input-blocks-dhcp-dns', () => {
-  it('fires for an iptables INPUT rule dropping DHCP on the bridge (lab), with its deletion as the fix', async () => {
+  it('fires for an iptables INPUT rule dropping DHCP on the bridge (lab), with narrow accepts before it as the fix', async () => {
     const {evaluation} = await fire(rule, await factsOf('dhcp-input-drop'))
     expect(evaluation.findings).toHaveLength(1)
-    expect(evaluation.findings[0].fix).toEqual([expect.stringMatching(/^iptables -t filter -D INPUT -i virbr0 -p udp .*--dport 67 -j DROP/)])
+    // The admin's drop stays; the guests' DHCP and DNS are accepted before it.
+    expect(evaluation.findings[0].fix).toEqual(['iptables -t filter -I INPUT -i virbr0 -p udp -m multiport --dports 53,67 -j ACCEPT', 'iptables -t filter -I INPUT -i virbr0 -p tcp --dport 53 -j ACCEPT'])
     expect(evaluation.findings[0].evidence).toContainEqual(expect.stringMatching(/kdlab-web01 dhcp:/))
   })
   it('fires for a native nft table dropping DNS before iptables accepts it (lab)', async () => {

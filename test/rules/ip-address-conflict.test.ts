@@ -1,6 +1,6 @@
 import {describe, expect, it} from 'vitest'
 import type {Neighbour} from '../../probes/neighbours.js'
-import {rule} from '../../rules/ip-address-conflict.js'
+import rule from '../../rules/ip-address-conflict.js'
 import {alter, factsOf, fire} from '../helpers.js'
 
 describe('ip-address-conflict', () => {
@@ -10,7 +10,7 @@ describe('ip-address-conflict', () => {
     const claims = evaluation.findings[0].evidence.join(' ')
     expect(claims).toContain('52:54:00:6b:64:01 (kdlab-web01)')
     expect(claims).toContain('52:54:00:6b:64:03 (kdlab-static01)')
-    expect(evaluation.findings[0].fix[0]).toContain(`virsh net-update default add ip-dhcp-host "<host mac='52:54:00:6b:64:01' ip='${names[0]}'/>"`)
+    expect(evaluation.findings[0].fix[0]).toContain(`virsh net-update default add ip-dhcp-host '<host mac='\\''52:54:00:6b:64:01'\\'' ip='\\''${names[0]}'\\''/>'`)
   })
   it('fires from the wire: the second clone uses the first one\'s address, seen only on its tap (lab, --listen)', async () => {
     const {evaluation} = await fire(rule, await factsOf('wire-client-id-duplicate'))

@@ -1,6 +1,6 @@
 import {describe, expect, it} from 'vitest'
 import type {LibvirtFacts} from '../../probes/libvirt.js'
-import {rule} from '../../rules/ip-forward-disabled.js'
+import rule from '../../rules/ip-forward-disabled.js'
 import {alter, factsOf, fire, unavailable} from '../helpers.js'
 
 describe('ip-forward-disabled', () => {

@@ -1,7 +1,7 @@
 import {describe, expect, it} from 'vitest'
 import {buildRuleset} from '../../probes/netfilter/ruleset.js'
-import {rule} from '../../rules/iptables-nft-incompatible.js'
-import {rule as libvirtRulesMissing} from '../../rules/libvirt-firewall-rules-missing.js'
+import rule from '../../rules/iptables-nft-incompatible.js'
+import libvirtRulesMissing from '../../rules/libvirt-firewall-rules-missing.js'
 import type {NetfilterFacts} from '../../probes/netfilter.js'
 import {alter, factsOf, fire, fireAll, netfilterData, withRuleset, recordedOutput} from '../helpers.js'
 

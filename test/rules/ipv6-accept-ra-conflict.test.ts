@@ -2,7 +2,7 @@ import {describe, expect, it} from 'vitest'
 import type {LibvirtFacts} from '../../probes/libvirt.js'
 import {parseIpRoute} from '../../probes/routes.js'
 import type {SysctlFacts} from '../../probes/sysctl.js'
-import {rule} from '../../rules/ipv6-accept-ra-conflict.js'
+import rule from '../../rules/ipv6-accept-ra-conflict.js'
 import {type Facts, alter, factsOf, fire, unavailable, withProbeData} from '../helpers.js'
 
 // `ip -6 -j route show table all` of a host whose eth0 learned its default route from a router advertisement.

@@ -1,6 +1,6 @@
 import {describe, expect, it} from 'vitest'
 import type {WireFacts} from '../../probes/wire.js'
-import {rule} from '../../rules/ipv6-dad-failed.js'
+import rule from '../../rules/ipv6-dad-failed.js'
 import {alter, factsOf, fire} from '../helpers.js'
 
 const WEB01_MAC = '52:54:00:6b:64:01'

@@ -1,6 +1,6 @@
 import {describe, expect, it} from 'vitest'
 import {buildRuleset} from '../../probes/netfilter/ruleset.js'
-import {rule} from '../../rules/libvirt-firewall-rules-missing.js'
+import rule from '../../rules/libvirt-firewall-rules-missing.js'
 import {factsOf, fire, netfilterData, unavailable, withRuleset} from '../helpers.js'
 
 describe('libvirt-firewall-rules-missing', () => {

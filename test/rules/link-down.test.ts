@@ -1,6 +1,6 @@
 import {describe, expect, it} from 'vitest'
 import type {Link} from '../../probes/links.js'
-import {rule} from '../../rules/link-down.js'
+import rule from '../../rules/link-down.js'
 import {alter, factsOf, fire} from '../helpers.js'
 
 describe('link-down', () => {

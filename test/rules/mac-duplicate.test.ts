@@ -1,6 +1,6 @@
 import {describe, expect, it} from 'vitest'
 import type {LibvirtFacts} from '../../probes/libvirt.js'
-import {rule} from '../../rules/mac-duplicate.js'
+import rule from '../../rules/mac-duplicate.js'
 import {alter, factsOf, fire} from '../helpers.js'
 
 describe('mac-duplicate', () => {

@@ -3,7 +3,7 @@ import type {ArpScanFacts} from '../../probes/arpscan.js'
 import type {LeaseFacts} from '../../probes/leases.js'
 import type {LibvirtFacts} from '../../probes/libvirt.js'
 import type {Neighbour} from '../../probes/neighbours.js'
-import {rule} from '../../rules/macvtap-rx-filter-untrusted.js'
+import rule from '../../rules/macvtap-rx-filter-untrusted.js'
 import {type Facts, alter, factsOf, fire} from '../helpers.js'
 
 const CONFIGURED = '52:54:00:6b:64:01'

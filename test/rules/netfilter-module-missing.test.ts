@@ -1,7 +1,7 @@
 import {describe, expect, it} from 'vitest'
 import type {LogFacts} from '../../probes/logs.js'
 import {type ModuleFacts, parseModulesBuiltin, parseProcModules} from '../../probes/modules.js'
-import {rule} from '../../rules/netfilter-module-missing.js'
+import rule from '../../rules/netfilter-module-missing.js'
 import {alter, factsOf, fire, fireAll, withProbeData} from '../helpers.js'
 
 /**

@@ -2,7 +2,7 @@ import {describe, expect, it} from 'vitest'
 import type {Link} from '../../probes/links.js'
 import {type PolicyRuleFacts, parseIpRules} from '../../probes/ip-rules.js'
 import type {Route} from '../../probes/routes.js'
-import {rule} from '../../rules/policy-route-diverts-guests.js'
+import rule from '../../rules/policy-route-diverts-guests.js'
 import {alter, factsOf, fire} from '../helpers.js'
 
 describe('policy-route-diverts-guests', () => {

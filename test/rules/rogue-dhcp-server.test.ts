@@ -1,7 +1,7 @@
 import {describe, expect, it} from 'vitest'
 import type {LibvirtFacts} from '../../probes/libvirt.js'
 import type {WireFacts} from '../../probes/wire.js'
-import {rule} from '../../rules/rogue-dhcp-server.js'
+import rule from '../../rules/rogue-dhcp-server.js'
 import {alter, factsOf, fire} from '../helpers.js'
 
 describe('rogue-dhcp-server', () => {
@@ -10,7 +10,8 @@ describe('rogue-dhcp-server', () => {
     expect(names.some((n) => n.startsWith('kdlab-web01/'))).toBe(true)
     const web = evaluation.findings.find((f) => f.entity.name.startsWith('kdlab-web01/'))!
     expect(web.title).toContain('172.31.99.1 (52:54:00:6b:64:66)')
-    expect(web.fix).toEqual(['bridge fdb show | grep -i 52:54:00:6b:64:66'])
+    expect(web.fix).toEqual([])
+    expect(web.check).toEqual(['bridge fdb show | grep -i 52:54:00:6b:64:66'])
   })
   it("on a bridged LAN, whose own server this host cannot know, names every server that answered and hunts them all (lab: a second server beside the LAN's dhcpd, --listen)", async () => {
     const {names, evaluation} = await fire(rule, await factsOf('wire-bridged-rogue-dhcp'))
@@ -21,7 +22,7 @@ describe('rogue-dhcp-server', () => {
     expect(lan.summary).not.toMatch(/\bnone\b/)
     expect(lan.summary).toMatch(/^More than one DHCP server answered kdlab-lan04/)
     const dhcpdMac = /10\.77\.0\.1 \(([^)]+)\)/.exec(lan.title)![1]
-    expect(lan.fix).toEqual([`bridge fdb show | grep -i -e ${dhcpdMac} -e 52:54:00:6b:64:66`])
+    expect(lan.check).toEqual([`bridge fdb show | grep -i -e ${dhcpdMac} -e 52:54:00:6b:64:66`])
   })
   it("stays silent where only the network's own dnsmasq answers (lab: DHCP exchanges heard, --listen)", async () => {
     expect((await fire(rule, await factsOf('wire-silent'))).names).toEqual([])

@@ -1,6 +1,6 @@
 import {describe, expect, it} from 'vitest'
 import type {LibvirtFacts} from '../../probes/libvirt.js'
-import {rule} from '../../rules/routed-network-no-return-route.js'
+import rule from '../../rules/routed-network-no-return-route.js'
 import type {NfRuleset} from '../../src/lib/netfilter.js'
 import {alter, factsOf, fire} from '../helpers.js'
 

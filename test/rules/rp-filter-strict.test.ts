@@ -1,7 +1,7 @@
 import {describe, expect, it} from 'vitest'
 import type {Route} from '../../probes/routes.js'
 import type {SysctlFacts} from '../../probes/sysctl.js'
-import {rule} from '../../rules/rp-filter-strict.js'
+import rule from '../../rules/rp-filter-strict.js'
 import {alter, factsOf, fire} from '../helpers.js'
 
 const strict = (facts: Awaited<ReturnType<typeof factsOf>>) => alter<SysctlFacts>(facts, 'sysctl', (s) => (s.values['net.ipv4.conf.all.rp_filter'] = 1))

@@ -1,5 +1,5 @@
 import {describe, expect, it} from 'vitest'
-import {rule} from '../../rules/snat-address-not-local.js'
+import rule from '../../rules/snat-address-not-local.js'
 import {factsOf, fire, withIptablesRule} from '../helpers.js'
 
 const snat = (to: string) => `-A POSTROUTING -s 192.168.122.0/24 ! -d 192.168.122.0/24 -j SNAT --to-source ${to}`
@@ -11,7 +11,8 @@ describe('snat-address-not-local', () => {
     const f = evaluation.findings[0]
     expect(f.title).toContain('203.0.113.99')
     expect(f.evidence[0]).toContain('SNAT --to-source 203.0.113.99')
-    expect(f.fix).toEqual([`iptables -t nat ${snat('203.0.113.99').replace('-A ', '-D ')}`])
+    // Rendered for a shell: the negation quoted like any word a shell could read otherwise.
+    expect(f.fix).toEqual([`iptables -t nat ${snat('203.0.113.99').replace('-A ', '-D ').replace(' ! ', " '!' ")}`])
   })
   it('stays silent for an SNAT to an address of the host, and for MASQUERADE (the healthy lab host)', async () => {
     expect((await fire(rule, withIptablesRule(await factsOf('healthy'), 'nat', snat('198.51.100.1')))).names).toEqual([])

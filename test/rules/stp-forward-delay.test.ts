@@ -1,6 +1,6 @@
 import {describe, expect, it} from 'vitest'
 import type {Link} from '../../probes/links.js'
-import {rule} from '../../rules/stp-forward-delay.js'
+import rule from '../../rules/stp-forward-delay.js'
 import {alter, factsOf, fire} from '../helpers.js'
 
 describe('stp-forward-delay', () => {

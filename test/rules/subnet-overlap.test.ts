@@ -1,6 +1,6 @@
 import {describe, expect, it} from 'vitest'
 import type {Route} from '../../probes/routes.js'
-import {rule} from '../../rules/subnet-overlap.js'
+import rule from '../../rules/subnet-overlap.js'
 import {alter, factsOf, fire} from '../helpers.js'
 
 const route = (dst: string, dev: string): Route => ({family: 'inet', dst, type: 'unicast', table: 'main', dev, metric: 0, nexthops: []})

@@ -1,7 +1,7 @@
 import {describe, expect, it} from 'vitest'
 import type {LibvirtFacts} from '../../probes/libvirt.js'
 import type {Link} from '../../probes/links.js'
-import {rule} from '../../rules/tap-not-attached.js'
+import rule from '../../rules/tap-not-attached.js'
 import {alter, factsOf, fire} from '../helpers.js'
 
 describe('tap-not-attached', () => {

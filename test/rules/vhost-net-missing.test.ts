@@ -1,7 +1,7 @@
 import {describe, expect, it} from 'vitest'
 import type {HostFacts} from '../../probes/host.js'
 import type {LibvirtFacts} from '../../probes/libvirt.js'
-import {rule} from '../../rules/vhost-net-missing.js'
+import rule from '../../rules/vhost-net-missing.js'
 import {alter, factsOf, fire} from '../helpers.js'
 
 describe('vhost-net-missing', () => {

@@ -16,7 +16,7 @@ export const findingKey = (f: ComparableReport['findings'][number]) => `${f.id} 
 export function sosComparison(live: ComparableReport, sos: ComparableReport) {
   const notCheckedRules = [...new Set(sos.notChecked.map((n) => n.ruleId))].sort()
   const skippedProbes = new Set(sos.probes.filter((p) => !p.ok && p.skipped).map((p) => p.id))
-  const optInRules = ALL_RULES.filter((r) => (r.requires ?? []).some((p) => skippedProbes.has(p))).map((r) => r.id).sort()
+  const optInRules = ALL_RULES.filter((r) => r.needs.some((p) => skippedProbes.has(p))).map((r) => r.id).sort()
   const skip = new Set([...notCheckedRules, ...optInRules])
   const liveAll = live.findings.map(findingKey).sort()
   const liveChecked = live.findings.filter((f) => !skip.has(f.id)).map(findingKey).sort()

@@ -1,8 +1,7 @@
 import {Flags} from '@oclif/core'
 import {renderTable} from '../../../reports/layout.js'
 import {outputWidth} from '../../../reports/style.js'
-import {KvmdoctorCommand} from '../../core/command.js'
-import {scopesOf} from '../../core/engine.js'
+import {KvmdoctorCommand} from '../../cli/command.js'
 import {EVERY_RULE, ruleHeadline} from '../../core/rule-docs.js'
 
 export default class Rules extends KvmdoctorCommand {
@@ -17,11 +16,12 @@ export default class Rules extends KvmdoctorCommand {
     const {flags} = await this.parse(Rules)
     const rows = EVERY_RULE.map((r) => ({
       id: r.id,
-      severity: r.escalate ? `${r.severity}/${r.escalate.severity}` : r.severity,
-      scope: scopesOf(r).join('|'),
+      ...(r.aliases.length > 0 ? {aliases: r.aliases} : {}),
+      severity: r.escalate ? `${r.severity}/${r.escalate.to}` : r.severity,
+      scope: r.kinds.join('|'),
       title: ruleHeadline(r.id),
-      requires: [...r.requires, ...(r.requiresAny ?? []).map((g) => g.join('|'))],
-      explains: (r.explains ?? []).map((e) => e.rule),
+      requires: [...r.needs, ...r.needsAny.map((g) => g.join('|'))],
+      explains: r.explains.map((e) => e.rule),
     }))
     if (this.jsonEnabled()) return rows
     const columns = [

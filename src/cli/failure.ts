@@ -1,0 +1,51 @@
+/**
+ * How the CLI reports a failure, whatever raised it: oclif's usage errors (its parser marks them
+ * oclif.exit = 2) and kvmdoctor's UserError exit 2, anything else is kvmdoctor's own bug, exit 3.
+ * The only place besides the commands that knows oclif's error objects.
+ */
+import {EXIT, UserError} from '../core/errors.js'
+import {visibleControls} from '../core/output.js'
+
+/** The documented error object of --json mode. */
+export interface ErrorJson {
+  error: {code: number; message: string}
+}
+
+/** oclif's parser and its `this.error(..., {exit: 2})` mark usage errors with oclif.exit = 2. */
+export function isUsageError(error: unknown): boolean {
+  if (error instanceof UserError) return true
+  const exit = (error as {oclif?: {exit?: unknown}} | null)?.oclif?.exit
+  return exit === EXIT.usage
+}
+
+/**
+ * How a command reports a failure: bad input is exit 2 with its message; anything else is
+ * kvmdoctor's own bug, exit 3, without a stack trace unless KVMDOCTOR_DEBUG is set.
+ */
+export function describeFailure(error: unknown): {code: number; message: string; jsonMessage: string} {
+  const raw = (error as Error)?.message ?? String(error)
+  if (isUsageError(error)) return {code: EXIT.usage, message: raw, jsonMessage: raw}
+  // A value too large for a string (a crafted snapshot's name or output): the input is at fault.
+  if (error instanceof RangeError && /Invalid string length/.test(raw)) {
+    const message = 'the input holds values too large to report (a name or an output of many MiB)'
+    return {code: EXIT.usage, message, jsonMessage: message}
+  }
+  const detail = process.env.KVMDOCTOR_DEBUG ? ((error as Error)?.stack ?? raw) : raw
+  return {code: EXIT.internal, message: `internal error: ${detail} (KVMDOCTOR_DEBUG=1 shows the stack)`, jsonMessage: raw}
+}
+
+/** True when argv asks for JSON (--json, or --format json), before any `--`. */
+export function argvWantsJson(argv: readonly string[]): boolean {
+  const end = argv.indexOf('--')
+  const args = end === -1 ? argv : argv.slice(0, end)
+  return args.some((a, i) => a === '--json' || a === '--format=json' || a === '-fjson' || a === '-f=json' || ((a === '--format' || a === '-f') && args[i + 1] === 'json'))
+}
+
+/** oclif's usage errors (bad or missing flag, unknown flag, missing argument) as one line; undefined for anything else. */
+export function usageErrorText(error: unknown): string | undefined {
+  const e = error as {oclif?: {exit?: number}; message?: unknown}
+  if (e?.oclif?.exit !== 2 || typeof e.message !== 'string') return undefined
+  const lines = e.message.split('\n').map((l) => l.trim()).filter((l) => l !== '' && !/^See more help with/.test(l))
+  return visibleControls(lines.reduce((all, l) => (all === '' ? l : `${all}${all.endsWith(':') ? ' ' : ': '}${l}`), '').replace(/\s+/g, ' '))
+}
+

@@ -1,0 +1,76 @@
+/**
+ * Fixes are data: each step an argv, a pipeline of argvs, or a file write. The
+ * text a person pastes is rendered from them here and nowhere else, every word
+ * quoted for a POSIX shell; `kvmdoctor fix --yes` runs the same data without a
+ * shell. A value from the host (a network, guest, tap or bridge name, a MAC) is
+ * always one word, whatever characters it holds.
+ */
+import {shellQuote} from './shell.js'
+
+export type FixStep =
+  /** One command. `disrupts`: the running guests it cuts off until the steps after it bring them back. */
+  | {argv: string[]; disrupts?: string[]}
+  /** Commands whose output feeds the next (a check that filters a listing). */
+  | {pipeline: string[][]}
+  /** A file written (or appended to) with this content. */
+  | {write: {path: string; content: string; append: boolean}}
+
+/** Characters that mean nothing to a shell in a word (and not at its start: `#`, `~`, `=` are fine here). */
+const BARE = /^[A-Za-z0-9_@%+=:,./-]+$/
+const CONTROL = /[\u0000-\u001f\u007f]/
+
+/**
+ * One word for a POSIX shell: bare when it is plain, else single-quoted (every byte literal but
+ * the quote, written '\''), or `$'...'` when it holds a control character (a newline pasted
+ * inside single quotes would split the line a person reads: bash, zsh, ksh and POSIX.1-2024 sh read it).
+ */
+export function shellWord(word: string): string {
+  if (BARE.test(word)) return word
+  if (!CONTROL.test(word)) return shellQuote(word)
+  if (word.includes('\u0000')) throw new TypeError('a shell word cannot hold a NUL byte')
+  const escaped = [...word]
+    .map((ch) => {
+      if (ch === '\\' || ch === "'") return `\\${ch}`
+      const code = ch.codePointAt(0)!
+      return code < 0x20 || code === 0x7f ? `\\x${code.toString(16).padStart(2, '0')}` : ch
+    })
+    .join('')
+  return `$'${escaped}'`
+}
+
+const command = (argv: readonly string[]) => {
+  if (argv.length === 0) throw new TypeError('an empty command')
+  return argv.map(shellWord).join(' ')
+}
+
+/** A step as the shell line a person pastes. A file write is printf into the file (one line per content line). */
+export function renderStep(step: FixStep): string {
+  if ('argv' in step) return command(step.argv)
+  if ('pipeline' in step) return step.pipeline.map(command).join(' | ')
+  const {path, content, append} = step.write
+  const lines = content.endsWith('\n') ? content.slice(0, -1).split('\n') : content.split('\n')
+  const format = content.endsWith('\n') ? '%s\\n' : '%s'
+  return `printf ${shellWord(format)} ${lines.map(shellWord).join(' ')} ${append ? '>>' : '>'} ${shellWord(path)}`
+}
+
+/** A comment line naming the guests a step cuts off: names quoted as words, so a newline in one cannot end the comment. */
+export function disruptionComment(step: FixStep): string | undefined {
+  if (!('argv' in step) || !step.disrupts || step.disrupts.length === 0) return undefined
+  return `# disrupts running guests ${step.disrupts.map(shellWord).join(' ')} until the steps below re-attach them`
+}
+
+/** The lines a person pastes, in order: each step, after the comment that names the guests it disrupts. */
+export function renderSteps(steps: readonly FixStep[]): string[] {
+  const out: string[] = []
+  for (const step of steps) {
+    const comment = disruptionComment(step)
+    if (comment) out.push(comment)
+    out.push(renderStep(step))
+  }
+  return out
+}
+
+/** The commands a step runs (argvs; a write runs none). */
+export const argvsOf = (step: FixStep): string[][] => ('argv' in step ? [step.argv] : 'pipeline' in step ? step.pipeline : [])
+
+export const stepKey = (step: FixStep) => JSON.stringify(step)

@@ -1,0 +1,40 @@
+import {describe, expect, it} from 'vitest'
+import type {SysctlFacts} from '../../probes/sysctl.js'
+import rule from '../../rules/iptables-forward-drop.js'
+import {alter, factsOf, fire, withIptablesRule} from '../helpers.js'
+
+describe('iptables-forward-drop', () => {
+  it('fires for bridged guests behind FORWARD DROP with bridge-nf-call-iptables=1 (lab)', async () => {
+    const {evaluation} = await fire(rule, await factsOf('bridged-forward-drop'))
+    expect(evaluation.findings).toHaveLength(1)
+    const f = evaluation.findings[0]
+    expect(f.entity.kind).toBe('element')
+    expect(f.evidence[0]).toBe('decided by: iptables -t filter chain FORWARD (hook forward, priority 0) policy drop')
+    // Docker's chain is there: the accept goes where Docker leaves room for it.
+    expect(f.fix).toEqual(['iptables -t filter -I DOCKER-USER -i kdlab-br0 -j ACCEPT', 'iptables -t filter -I DOCKER-USER -o kdlab-br0 -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT'])
+  })
+  it("fires for an explicit REJECT ahead of libvirt's chains (lab), with narrow accepts before it as the fix", async () => {
+    const {evaluation} = await fire(rule, await factsOf('forward-reject-subnet'))
+    // The admin's REJECT stays: the guests' traffic is accepted before it.
+    expect(evaluation.findings.map((f) => f.fix)).toEqual([['iptables -t filter -I FORWARD -i virbr0 -j ACCEPT', 'iptables -t filter -I FORWARD -o virbr0 -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT']])
+  })
+  it('fires for a drop inside DOCKER-USER and for an ipset match (lab)', async () => {
+    expect((await fire(rule, await factsOf('docker-user-drop'))).evaluation.findings[0].entity.name).toMatch(/DOCKER-USER -i virbr0 -j DROP/)
+    expect((await fire(rule, await factsOf('ipset-forward-drop'))).evaluation.findings[0].entity.name).toMatch(/--match-set kdlab-block dst -j DROP/)
+  })
+  it("stays silent for NAT guests whose LIBVIRT_FWO accept comes first (lab: Docker's DROP policy, a full Docker ruleset)", async () => {
+    expect((await fire(rule, await factsOf('docker-forward-drop-nat-ok'))).names).toEqual([])
+    expect((await fire(rule, await factsOf('docker-style-healthy'))).names).toEqual([])
+  })
+  it('stays silent for bridged guests when bridge-nf-call-iptables is 0 (frames never meet iptables)', async () => {
+    const facts = alter<SysctlFacts>(await factsOf('bridged-forward-drop'), 'sysctl', (s) => (s.values['net.bridge.bridge-nf-call-iptables'] = 0))
+    expect((await fire(rule, facts)).names).toEqual([])
+  })
+  it('stays silent when a physdev-is-bridged ACCEPT comes first', async () => {
+    const facts = withIptablesRule(await factsOf('bridged-forward-drop'), 'filter', '-A FORWARD -m physdev --physdev-is-bridged -j ACCEPT')
+    expect((await fire(rule, facts)).names).toEqual([])
+  })
+  it('stays silent on the healthy host', async () => {
+    expect((await fire(rule, await factsOf('healthy'))).names).toEqual([])
+  })
+})
