@@ -32,6 +32,8 @@ export default defineRule<InterfaceView, Dns>({
   fix: () => [],
   check: (i) => [cmd`virsh console ${i.domain}`],
   found: (i) => i.dnsUnanswered,
+  // Its DNS flow is walked to the server it asks, whose answer the host cannot see: that is this finding's.
+  explains: [{rule: 'guest-flow-indeterminate', via: 'domain'}],
   note: (i) => [
     i.dnsServers.length > 0
       ? line`inside the guest: point its resolver at ${i.dnsServers} (/etc/resolv.conf, \`resolvectl dns IF SERVER\`, netplan nameservers, nmcli ipv4.dns), or let DHCP give it`

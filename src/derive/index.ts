@@ -11,6 +11,7 @@ import {elementViews} from './elements.js'
 import {expectedGuestViews, expectedHostViews, expectedNetworkViews} from './expectations.js'
 import {ipv6AddressesByMac} from './incidents.js'
 import {domainViews, interfaceViews} from './guest.js'
+import {wireOf} from './wire.js'
 import {hostView} from './host.js'
 import {linkViews} from './link.js'
 import {dhcpPools, networkViews} from './network.js'
@@ -30,6 +31,15 @@ export function buildModel(probes: Record<string, ProbeResult>, capturedAt: Date
       guestAddress: (mac) => ctx.addressesByMac.get(mac)?.find((a) => !a.ip.startsWith('169.254.'))?.ip,
       guestAddress6: (mac) => ipv6ByMac.get(mac),
       addressConflict: (mac) => ctx.addressesByMac.get(mac)?.find((a) => (ctx.claimsOf.get(a.ip)?.size ?? 0) > 1)?.ip,
+      // What the guest was heard asking for names, else what its DHCP answer told it to ask.
+      guestResolvers: (mac) => {
+        const heard = wireOf(ctx.facts.wire, mac)
+        if (!heard) return undefined
+        const asked = heard.dns.map((q) => q.server)
+        const given = heard.dhcp.answers.filter((a) => a.message === 'ack').flatMap((a) => a.dnsServers ?? [])
+        const servers = asked.length > 0 ? asked : given
+        return servers.length > 0 ? [...new Set(servers)] : undefined
+      },
       // A full range still serves the MACs that hold a lease in it.
       dhcpPoolFullFor: (network, mac) => {
         const pool = pools.get(network)

@@ -914,6 +914,7 @@ async function unleased(...ips: string[]): Promise<void> {
 }
 const WRONGGW01: Guest = {name: 'kdlab-wronggw01', mac: '52:54:00:6b:64:71', mode: 'static', addr: '192.168.122.241/24', gw: '192.168.122.254', dns: GATEWAY, arpWho: true}
 const NETMASK01: Guest = {name: 'kdlab-netmask01', mac: '52:54:00:6b:64:72', mode: 'static', addr: '192.168.122.242/16', gw: GATEWAY, peer: '192.168.7.7'}
+const WRONGDNS01: Guest = {name: 'kdlab-wrongdns01', mac: '52:54:00:6b:64:73', mode: 'static', addr: '192.168.122.244/24', gw: GATEWAY, dns: INET.server}
 const MOVED01: Guest = {name: 'kdlab-moved01', mac: '52:54:00:6b:64:74', mode: 'dhcp-moved', lease: '10.88.0.50'}
 
 /** Guests started in order for the scenario (each once the one before reported its addresses), removed by its reset. */
@@ -933,6 +934,7 @@ function withGuests(guests: Guest[], check?: () => Promise<void>): LiveScenario 
 const WIRE_REQUESTS: Record<string, LiveScenario> = {
   'wire-gateway-unanswered': withGuests([WRONGGW01]),
   'wire-netmask-wrong': withGuests([NETMASK01]),
+  'wire-dns-unanswered': withGuests([WRONGDNS01]),
   'wire-dhcp-request-foreign': withGuests([MOVED01], async () => {
     const said = await waitFor('moved01 to ask for its old lease', async () => guestLine(MOVED01.name, 'KD-DHCP-REBOOT'), 60_000)
     if (!said.startsWith('10.88.0.50 nak ')) throw new Error(`moved01's INIT-REBOOT was answered "${said}", not NAKed`)
