@@ -37,9 +37,6 @@ export interface BeyondHost {
   why: string
 }
 
-/** A guest configured by hand names its own resolver: without --listen the host does not see which one it asks. */
-const STATIC_RESOLVER = (guest: string): BeyondHost => ({guests: [guest], measures: ['dns'], why: 'a static guest names its own resolver, and the host does not see which (no --listen)'})
-
 export interface Scenario {
   name: string
   /** Guest measures the host's own state cannot decide, with why (see BeyondHost). */
@@ -302,9 +299,7 @@ const ROUND_TRIP_SCENARIOS: Scenario[] = [
   {
     name: 'static-guest-no-dhcp-network',
     description: 'the same network without DHCP, and a guest configured statically (192.168.151.50/24, gateway 192.168.151.1): nothing is wrong',
-    beyondHost: STATIC_RESOLVER('kdlab-static151'),
-    // Which resolver it asks is its own configuration's, not seen without --listen: its DNS is not a pass.
-    findings: [{id: 'guest-flow-indeterminate', entity: '~which DNS server kdlab-static151 asks is not seen'}],
+    findings: [],
     noOtherAbove: 'info',
     oracle: {'kdlab-static151': {dhcp: 'skip', dns: 'ok', ping: 'ok', tcp: 'ok'}, [WEB01]: REACH_OK},
   },
@@ -547,7 +542,7 @@ export const SCENARIOS: Scenario[] = [
     beyondHost: ADDRESS_CONFLICT,
     description: "a guest with a static address inside the DHCP range, equal to web01's lease (with --active arp-scan)",
     args: ['--active'],
-    findings: [{id: 'ip-address-conflict', rank: 1}, {id: 'guest-flow-indeterminate', entity: '~which DNS server kdlab-static01 asks is not seen'}],
+    findings: [{id: 'ip-address-conflict', rank: 1}],
     ip: [
       {domain: 'kdlab-web01', verdict: 'conflict'},
       {domain: 'kdlab-static01', verdict: 'conflict'},

@@ -115,8 +115,7 @@ export interface DatapathFacts {
   dhcpPoolFullFor?(network: string, mac: string): boolean
   /**
    * The DNS servers the guest uses, as far as the host saw them (--listen: the servers it queried, else the ones
-   * its DHCP answer gave it); [] when they are its own configuration's and not seen (an address without a lease);
-   * undefined when its network's server gave them (its lease) or nothing tells: its network's resolver is followed.
+   * its DHCP answer gave it); undefined when not seen (its network's resolver is then the one followed).
    */
   guestResolvers?(mac: string): string[] | undefined
 }
@@ -307,7 +306,7 @@ class HostView {
       const resolvers = i.mac ? this.facts.guestResolvers?.(i.mac) : undefined
       const elsewhere = resolvers !== undefined && resolvers.length > 0 && !resolvers.includes(gw) ? resolvers[0] : undefined
       if (elsewhere) flows.push(...this.otherResolver(base, g, source, srcNote, elsewhere, subnet))
-      else if (net.dnsEnabled) flows.push(...(resolvers?.length === 0 && own ? this.unseenResolver(base, g, source, srcNote, gw) : this.localService(base, g, 'dns', gw, source, srcNote)))
+      else if (net.dnsEnabled) flows.push(...this.localService(base, g, 'dns', gw, source, srcNote))
       if (net.forwardMode === 'nat' || net.forwardMode === 'route' || net.forwardMode === 'open') flows.push(...this.routedEgress(base, g, source, srcNote, internet, 'egress'))
       return flows
     }
@@ -873,22 +872,6 @@ class HostView {
     const out = [{...relabel(query, 'dns', [...query.hops, beyond], `DNS query to ${server}${srcNote}`), packet: query.packet}]
     if (answer) out.push({...relabel(answer, 'dns-reply', [beyond, ...answer.hops], `DNS answer from ${server} back to ${g.d.name}`, 'dns'), packet: answer.packet})
     return out
-  }
-
-  /**
-   * DNS from a guest whose resolver is its own configuration's (an address without a lease) and was not seen: its
-   * network's resolver is followed (the likeliest), but whether the guest asks it is not known: never a pass.
-   */
-  private unseenResolver(base: FlowBase, g: GuestSide, source: SourceAddress, srcNote: string, gw: string): Flow[] {
-    const unseen: Hop = {
-      name: 'resolver',
-      verdict: 'indeterminate',
-      detail: `which DNS server ${g.d.name} asks is not seen: it holds no lease here, its own configuration names one (kvmdoctor diagnose --listen hears it)`,
-    }
-    return this.localService(base, g, 'dns', gw, source, srcNote).map((f) => {
-      const hops = f.replyTo ? [unseen, ...f.hops] : [...f.hops, unseen]
-      return {...this.finish(base, f.kind, f.description, newPacket({family: 4, src: source.addr, dst: gw, l4proto: 'udp'}), hops, f.replyTo, f.assumptions), packet: f.packet}
-    })
   }
 
   /** Out through the host's routing, forward filter and NAT to a destination, and the reply back in. */

@@ -31,17 +31,14 @@ export function buildModel(probes: Record<string, ProbeResult>, capturedAt: Date
       guestAddress: (mac) => ctx.addressesByMac.get(mac)?.find((a) => !a.ip.startsWith('169.254.'))?.ip,
       guestAddress6: (mac) => ipv6ByMac.get(mac),
       addressConflict: (mac) => ctx.addressesByMac.get(mac)?.find((a) => (ctx.claimsOf.get(a.ip)?.size ?? 0) > 1)?.ip,
-      // What the guest was heard asking for names, else what its DHCP answer told it to ask; a guest holding a lease
-      // here was told by its network's server (undefined: that one); one with an address and no lease set its own
-      // resolver inside (none seen: []).
+      // What the guest was heard asking for names, else what its DHCP answer told it to ask.
       guestResolvers: (mac) => {
         const heard = wireOf(ctx.facts.wire, mac)
-        const asked = heard?.dns.map((q) => q.server) ?? []
-        const given = heard?.dhcp.answers.filter((a) => a.message === 'ack').flatMap((a) => a.dnsServers ?? []) ?? []
+        if (!heard) return undefined
+        const asked = heard.dns.map((q) => q.server)
+        const given = heard.dhcp.answers.filter((a) => a.message === 'ack').flatMap((a) => a.dnsServers ?? [])
         const servers = asked.length > 0 ? asked : given
-        if (servers.length > 0) return [...new Set(servers)]
-        const addresses = ctx.addressesByMac.get(mac) ?? []
-        return addresses.length > 0 && !addresses.some((a) => a.source === 'lease') ? [] : undefined
+        return servers.length > 0 ? [...new Set(servers)] : undefined
       },
       // A full range still serves the MACs that hold a lease in it.
       dhcpPoolFullFor: (network, mac) => {
