@@ -19,7 +19,7 @@ export default defineRule<ElementView>({
   fix: (e, host, rules) => (filterDrop(e) ? narrowAccept(e, host, e.hook === 'input' ? 'input' : 'forward') : rules.undo(e.element)),
   // The elements no specific pattern is about: netfilter drops elsewhere (a nat chain, a bridge hook), a guest's
   // link held down, a blackhole or unreachable route, a route missing for IPv6, a bridge port's flags, tc, a
-  // permanent neighbour entry with another MAC, a bridge that answers no ARP.
+  // permanent neighbour entry with another MAC, a bridge that answers no ARP or lacks its gateway address.
   owns: [
     {kind: 'nf-rule', undo: netfilterUndo, lists: listChainOf},
     {kind: 'nf-policy', undo: netfilterUndo, lists: listChainOf},
@@ -27,7 +27,14 @@ export default defineRule<ElementView>({
     {
       kind: 'route',
       where: (el) => el.route !== undefined || el.ipFamily !== 4,
-      undo: (el) => (el.route && el.route.type !== 'unicast' ? (cmd`ip route del ${el.route.type} ${el.route.dst} ${el.route.table !== 'main' ? ['table', el.route.table] : []}` ?? []) : []),
+      // A blackhole/unreachable route, or a narrower route carved out of a guest subnet onto another device (it
+      // takes only those guests' addresses): deleted exactly. A route the host itself uses is never touched.
+      undo: (el) =>
+        el.route && el.route.type !== 'unicast'
+          ? (cmd`ip route del ${el.route.type} ${el.route.dst} ${el.route.table !== 'main' ? ['table', el.route.table] : []}` ?? [])
+          : el.route?.carvedFrom && el.route.dev
+            ? (cmd`ip route del ${el.route.dst} ${el.route.gateway ? ['via', el.route.gateway] : []} dev ${el.route.dev} ${el.route.table !== 'main' ? ['table', el.route.table] : []}` ?? [])
+            : [],
     },
     {kind: 'bridge-port', undo: (el) => (el.portFlag === 'locked' ? cmd`bridge link set dev ${el.device} locked off` : el.portFlag === 'bcast_flood' ? cmd`bridge link set dev ${el.device} bcast_flood on` : undefined) ?? []},
     {
@@ -40,5 +47,7 @@ export default defineRule<ElementView>({
     },
     {kind: 'neighbour', undo: (el) => (el.permanent ? cmd`ip neigh del ${el.address} dev ${el.device}` : undefined) ?? []},
     {kind: 'sysctl', where: (el) => el.sysctl?.key.endsWith('.arp_ignore') === true, undo: (el) => cmd`sysctl -w ${el.sysctl!.key}=0` ?? []},
+    // The address libvirt gave the bridge, put back as libvirt sets it (dnsmasq binds to it again by itself).
+    {kind: 'gateway-address', undo: (el) => (el.prefix !== undefined ? cmd`ip address add ${`${el.address}/${el.prefix}`} broadcast + dev ${el.device}` : undefined) ?? []},
   ],
 })

@@ -303,6 +303,56 @@ const ROUND_TRIP_SCENARIOS: Scenario[] = [
     noOtherAbove: 'info',
     oracle: {'kdlab-static151': {dhcp: 'skip', dns: 'ok', ping: 'ok', tcp: 'ok'}, [WEB01]: REACH_OK},
   },
+  // Faults a red-team pass injected that the suite had never staged (the model passed four of them).
+  {
+    name: 'gateway-address-removed',
+    description: "the bridge's address 192.168.122.1/24 deleted (ip addr del): no ARP answer for the gateway, and dnsmasq serves no DHCP on an interface without an address of its range",
+    findings: [{id: 'guest-flow-blocked', entity: 'virbr0 lacks 192.168.122.1/24, the gateway of network default', rank: 1}],
+    noOtherAbove: 'info',
+    oracle: {[WEB01]: REACH_NONE},
+  },
+  {
+    name: 'reply-route-carved',
+    description: "a /32 route for web01's address via the lab internet's uplink: requests leave, every answer to the guest (DNS, the NATed replies) is routed out of kdlab-up0",
+    findings: [{id: 'guest-flow-blocked', entity: '~via 198.51.100.2 dev kdlab-up0', rank: 1}],
+    noOtherAbove: 'info',
+    oracle: {[WEB01]: {dhcp: 'ok', dns: 'fail', ping: 'fail', tcp: 'fail'}},
+  },
+  {
+    name: 'notrack-guest-subnet',
+    description: 'raw PREROUTING -s 192.168.122.0/24 -j NOTRACK: the guests\' packets are untracked, so NAT never sees them (the MASQUERADE rules are intact)',
+    findings: [{id: 'guest-flow-blocked', entity: '~-j NOTRACK', rank: 1}],
+    noOtherAbove: 'info',
+    oracle: {[WEB01]: REACH_HOST_ONLY},
+  },
+  {
+    name: 'output-dhcp-reply-drop',
+    description: "OUTPUT -o virbr0 -p udp --sport 67 -j DROP: the guests' DHCP requests reach dnsmasq, its answers never leave the host",
+    findings: [{id: 'guest-flow-blocked', entity: '~--sport 67 -j DROP', rank: 1}],
+    noOtherAbove: 'info',
+    oracle: {[WEB01]: {dhcp: 'fail', dns: 'ok', ping: 'ok', tcp: 'ok'}},
+  },
+  {
+    name: 'tc-bridge-bfifo-small',
+    description: 'bfifo limit 1000 bytes as the root qdisc of virbr0: small packets to the guests pass, a full-size one (the HTTP answer) never fits the queue',
+    findings: [{id: 'guest-flow-blocked', entity: '~bfifo', rank: 1}],
+    noOtherAbove: 'info',
+    oracle: {[WEB01]: {dhcp: 'ok', dns: 'ok', ping: 'ok', tcp: 'fail'}},
+  },
+  {
+    name: 'policy-rule-empty-table',
+    description: 'ip rule from 192.168.122.0/24 lookup 200 (priority 150), table 200 empty: the lookup falls through to main; nothing is wrong',
+    findings: [],
+    noOtherAbove: 'info',
+    oracle: {[WEB01]: REACH_OK},
+  },
+  {
+    name: 'forward-invalid-drop',
+    description: 'FORWARD -m conntrack --ctstate INVALID -j DROP first: common hardening, nothing is wrong',
+    findings: [],
+    noOtherAbove: 'info',
+    oracle: {[WEB01]: REACH_OK},
+  },
 ]
 
 // ---------- what guests ask for that nobody answers (issue 27), heard with --listen ----------

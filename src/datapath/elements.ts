@@ -31,6 +31,7 @@ export type ElementKind =
   | 'guest-address'
   | 'return-route'
   | 'snat-address'
+  | 'gateway-address'
 
 export interface Element {
   id: string
@@ -53,8 +54,11 @@ export interface Element {
   /** Guest elements (guest-link): the domain and its interface (tap name, else MAC). */
   domain?: string
   iface?: string
-  /** Route elements: the route that decides (absent: there is no route at all). */
-  route?: {type: string; dst: string; table: string}
+  /**
+   * Route elements: the route that decides (absent: there is no route at all); `carvedFrom`: a libvirt network
+   * whose subnet holds the route's narrower prefix, on another device (it takes those guests' addresses away).
+   */
+  route?: {type: string; dst: string; table: string; dev?: string; gateway?: string; carvedFrom?: string}
   /** Listener elements: the service missing (dhcp, dns), the host DHCP server not running, a full pool, or an address two MACs claim. */
   service?: 'dhcp' | 'dns'
   /** Routes and policy rules: the IP version they are about. */
@@ -83,6 +87,8 @@ export interface Element {
   device?: string
   /** The address an element is about: a source NAT's target, a neighbour entry's, an address two MACs claim. */
   address?: string
+  /** Gateway elements: the prefix length the address belongs on its bridge with. */
+  prefix?: number
   network?: string
   /** Policy rules: the routing table they send packets to, and their priority. */
   table?: string

@@ -14,6 +14,7 @@
  * pass. Each hop passes, fails or cannot be told, and names what decides.
  */
 import {formatIp, ipInPrefix, networkOf, parseIp, parsePrefix} from '../lib/addr.js'
+import {cidrsOverlap, parseCidr} from '../lib/ipv4.js'
 import type {NfHook, NfRuleset} from '../lib/netfilter.js'
 import type {Link} from '../../probes/links.js'
 import type {LibvirtDomain, LibvirtNetwork} from '../../probes/libvirt.js'
@@ -604,11 +605,29 @@ class HostView {
   }
 
   /**
+   * The network's gateway address missing from its bridge (deleted by hand, or a duplicate address the kernel
+   * dropped): the guests' ARP for it goes unanswered and dnsmasq serves no DHCP on an interface without an
+   * address of the range. Judged only when the host's addresses were read (some device has one).
+   */
+  private gatewayMissing(g: GuestSide, gw: string): Element | undefined {
+    const link = this.links.get(g.bridge)
+    if (!link || !this.facts.links.some((l) => l.addresses.length > 0) || link.addresses.some((a) => a.address === gw)) return undefined
+    const v4 = g.net?.ips.find((ip) => ip.family === 'ipv4' && ip.address === gw)
+    return {id: `gateway:${g.bridge} ${gw}`, kind: 'gateway-address', text: `${g.bridge} lacks ${gw}${v4 ? `/${v4.prefix}` : ''}, the gateway of network ${g.net?.name ?? '?'}`, device: g.bridge, address: gw, ...(v4 ? {prefix: v4.prefix} : {}), ...(g.net ? {network: g.net.name} : {})}
+  }
+
+  /**
    * The guest's ARP for its gateway (the host's address on the bridge) before any unicast to it: the host
    * answers unless arp_ignore forbids it, and ARP filter chains (arptables, nft arp) are not evaluated.
    */
-  private arpHop(runner: PathRunner, bridge: string, gw: string): void {
+  private arpHop(runner: PathRunner, g: GuestSide, gw: string): void {
+    const bridge = g.bridge
     if (!runner.alive()) return
+    const missing = this.gatewayMissing(g, gw)
+    if (missing) {
+      runner.push({name: `ARP for ${gw}`, verdict: 'fail', detail: `${gw} is not an address of ${bridge}: nothing on the host answers the guest's ARP for its gateway`, element: missing})
+      return
+    }
     const {value, key} = this.maxConf(bridge, 'arp_ignore')
     if (value === 8) {
       runner.push({name: `ARP for ${gw}`, verdict: 'fail', detail: `${key} = 8: the host answers no ARP request on ${bridge}, so the guest never learns ${gw}'s MAC`, element: {id: `sysctl:${key}`, kind: 'sysctl', text: `${key} = 8`, sysctl: {key, value: 8}, device: bridge}})
@@ -627,9 +646,9 @@ class HostView {
    * them already: br_netfilter), the route lookup with source validation, then the input hook
    * (local delivery) or the forwarding check of the arriving device and the forward hook.
    */
-  private ipReceive(runner: PathRunner, iif: string, expect: 'local' | 'forward', prerouted = false): RouteDecision | undefined {
+  private ipReceive(runner: PathRunner, iif: string, expect: 'local' | 'forward', prerouted = false, viaDev?: string): RouteDecision | undefined {
     if (!prerouted) this.prerouting(runner, iif)
-    const decision = runner.route('routing', expect, {iif})
+    const decision = runner.route('routing', expect, {iif, viaDev})
     if (!runner.alive() || !decision) return decision
     this.sourceCheck(runner, iif, expect === 'forward' && decision.kind === 'unicast' ? decision.dev : undefined)
     if (expect === 'local') {
@@ -671,9 +690,25 @@ class HostView {
       decision.rule && decision.rule.priority !== 0 && decision.rule.priority < 32766
         ? policyElement(decision)
         : decision.route
-          ? {id: `route:${decision.route.table} ${decision.route.dst}`, kind: 'route', text: `${describeRoute(decision.route)}`, route: {type: decision.route.type, dst: decision.route.dst, table: decision.route.table}}
+          ? {id: `route:${decision.route.table} ${decision.route.dst}`, kind: 'route', text: `${describeRoute(decision.route)}`, route: this.routeOfElement(decision.route)}
           : {id: `route:missing ${packet.family === 4 ? '0.0.0.0/0' : '::/0'}`, kind: 'route', text: `no route to ${packet.dst} (no default route)`, ipFamily: packet.family}
     return {name, verdict: 'fail', detail: `${why}; ${trail}`, element}
+  }
+
+  /** A route as an element names it: a unicast one carved out of a libvirt network's subnet on another device says which. */
+  private routeOfElement(r: Route): NonNullable<Element['route']> {
+    const route: NonNullable<Element['route']> = {type: r.type, dst: r.dst, table: r.table}
+    if (r.type !== 'unicast' || r.family !== 'inet') return route
+    const dev = r.dev ?? r.nexthops[0]?.dev
+    const gateway = r.gateway ?? r.nexthops[0]?.gateway
+    const own = parseCidr(r.dst)
+    const carvedFrom = own
+      ? this.facts.networks.find((n) => n.bridge !== dev && n.ips.some((ip) => {
+          const subnet = ip.family === 'ipv4' ? parseCidr(`${ip.address}/${ip.prefix}`) : undefined
+          return subnet !== undefined && own.prefix > subnet.prefix && cidrsOverlap(own, subnet)
+        }))?.name
+      : undefined
+    return {...route, ...(dev ? {dev} : {}), ...(gateway ? {gateway} : {}), ...(carvedFrom ? {carvedFrom} : {})}
   }
 
   private forwardingHop(iif: string, family: 4 | 6): Hop {
@@ -817,9 +852,11 @@ class HostView {
     // A guest without an address sends nothing that can be answered: that is the first thing its flows meet.
     const runner = this.fromGuest(g, request, kind === 'dhcp' ? SIZE.dhcp : SIZE.dns, kind === 'dns' ? this.unaddressedHop(source, g) : undefined)
     this.upToHost(runner, bridge)
-    if (kind === 'dns') this.arpHop(runner, bridge, gw)
+    if (kind === 'dns') this.arpHop(runner, g, gw)
     this.ipReceive(runner, bridge, 'local', true)
     runner.push(this.listenerHop(kind, net!, bridge, gw))
+    const noGateway = kind === 'dhcp' ? this.gatewayMissing(g, gw) : undefined
+    if (noGateway) runner.push({name: 'DHCP server address', verdict: 'fail', detail: `${bridge} has no address ${gw}: dnsmasq answers no DHCP request that arrives on an interface without an address of its range`, element: noGateway})
     // The server answers only if it has an address for this client.
     if (kind === 'dhcp' && i.mac && this.facts.dhcpPoolFullFor?.(net!.name, i.mac)) {
       runner.push({name: 'DHCP pool', verdict: 'fail', detail: `every address of network ${net!.name}'s DHCP range is leased, none to ${i.mac}: no offer`, element: {id: `pool:${net!.name}`, kind: 'listener', text: `DHCP range of network ${net!.name} exhausted`, network: net!.name, pool: true}})
@@ -837,9 +874,12 @@ class HostView {
         ? own
           ? newPacket({family: 4, src: gw, dst: own, l4proto: 'udp', sport: 67, dport: 68})
           : newPacket({family: 4, src: gw, dst: '255.255.255.255', l4proto: 'udp', sport: 67, dport: 68, pkttype: 'broadcast'})
-        : replyPacket({family: 4, src: gw, dst: src, l4proto: 'udp', sport: 53, dport: 40000})
-    // A DNS answer is in the query's connection (and carries its connection mark); a DHCP offer is a new one.
-    const back = new PathRunner(this, [], kind === 'dns' ? {...reply, ct: {...reply.ct, mark: runner.packet().ct.mark}} : reply, kind === 'dhcp' ? SIZE.dhcp : SIZE.dnsReply)
+        : runner.packet().ct.state === 'untracked'
+          ? newPacket({family: 4, src: gw, dst: src, l4proto: 'udp', sport: 53, dport: 40000})
+          : replyPacket({family: 4, src: gw, dst: src, l4proto: 'udp', sport: 53, dport: 40000})
+    // A DNS answer is in the query's connection (and carries its connection mark), unless the query was left
+    // untracked: then the answer opens a connection of its own (the NAT chains see it). A DHCP offer is a new one.
+    const back = new PathRunner(this, [], kind === 'dns' && reply.ct.state === 'established' ? {...reply, ct: {...reply.ct, mark: runner.packet().ct.mark}} : reply, kind === 'dhcp' ? SIZE.dhcp : SIZE.dnsReply)
     if (kind === 'dns') {
       const missing = this.unaddressedHop(source, g)
       if (missing) back.push(missing)
@@ -885,7 +925,7 @@ class HostView {
     const missing = this.unaddressedHop(source, g)
     const runner = this.fromGuest(g, request, size, missing)
     this.upToHost(runner, bridge)
-    this.arpHop(runner, bridge, net!.ips.find((ip) => ip.family === 'ipv4')!.address)
+    this.arpHop(runner, g, net!.ips.find((ip) => ip.family === 'ipv4')!.address)
     const decision = this.ipReceive(runner, bridge, 'forward', true)
     const egress = decision?.dev
     const diverted = decision && decision.kind === 'unicast' && decision.rule && decision.rule.priority !== 0 && decision.rule.priority < 32766 && egress !== this.mainDefaultDev() ? policyElement(decision) : undefined
@@ -929,7 +969,8 @@ class HostView {
   /** A reply arriving on `dev` from outside, forwarded back to the guest: every check the request had. */
   private replyIn(back: PathRunner, dev: string, g: GuestSide): void {
     this.enterDevice(back, dev, 'egress')
-    this.ipReceive(back, dev, 'forward')
+    // Routed by its destination after conntrack undid the NAT: only a route out of the guest's bridge reaches it.
+    this.ipReceive(back, dev, 'forward', false, g.bridge)
     this.ipSend(back, dev, g.bridge)
     this.toGuest(back, g, false, true)
   }
@@ -967,6 +1008,9 @@ class HostView {
       return {name: 'NAT', verdict: 'fail', detail: `${describeStep(n.step)}: ${dev} has no IPv4 address to masquerade to, so the packet is dropped`, element: {...elementForStep(n.step, this.facts.ruleset), id: `masquerade-no-address:${dev}`, kind: 'nf-nat-missing', device: dev, text: `MASQUERADE out of ${dev}, which has no IPv4 address`}}
     }
     if (translated.length > 0) return {name: 'NAT', verdict: 'indeterminate', detail: `the source is translated on some paths only`}
+    // A rule that leaves the packet untracked (raw NOTRACK, nft notrack) is what stops the NAT, not a missing MASQUERADE.
+    const untracking = branches[0]?.packet.ct.state === 'untracked' ? runner.hops.flatMap((h) => h.steps ?? []).find((s) => s.action === 'notrack') : undefined
+    if (untracking) return {name: 'NAT', verdict: 'fail', detail: `${describeStep(untracking)} leaves the packet untracked: NAT never sees it, so ${src} is not translated`, element: elementForStep(untracking, this.facts.ruleset), steps: [untracking]}
     const postSteps = branches[0]?.steps.filter((s) => s.hook === 'postrouting') ?? []
     return {name: 'NAT', verdict: 'fail', detail: `nothing translates ${src}: replies to a private address never come back`, element: natMissingElement(net, postSteps, this.facts.ruleset), steps: postSteps}
   }

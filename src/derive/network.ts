@@ -122,13 +122,17 @@ export function networkViews(ctx: DeriveContext, pools: Map<string, DhcpPool>): 
   })
 }
 
-/** Main-table routes over another device that cover part of the network's subnet. */
+/**
+ * Main-table routes over another device with the network's prefix or a wider one that holds it: the subnet is
+ * in use elsewhere. A narrower route carved out of the subnet takes only some guests' addresses: the
+ * datapath names it on those guests' flows (one judgement, not two).
+ */
 function subnetOverlaps(subnet: Cidr, n: LibvirtNetwork, routes: NonNullable<DeriveContext['facts']['routes']>): string[] {
   return routes
     .filter((r) => r.family === 'inet' && r.table === 'main' && r.type === 'unicast' && r.dst !== 'default' && r.dev !== n.bridge)
     .filter((r) => {
       const c = parseCidr(r.dst)
-      return c !== undefined && c.prefix > 0 && cidrsOverlap(c, subnet)
+      return c !== undefined && c.prefix > 0 && c.prefix <= subnet.prefix && cidrsOverlap(c, subnet)
     })
     .map((r) => `${r.dst} dev ${r.dev ?? '?'}${r.gateway ? ` via ${r.gateway}` : ''}`)
 }

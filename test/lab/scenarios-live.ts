@@ -1095,6 +1095,70 @@ const ROUND_TRIP: Record<string, LiveScenario> = {
       await sh(['tc', 'qdisc', 'del', 'dev', await tapOf(WEB01.name), 'root'])
     },
   },
+  'output-dhcp-reply-drop': {
+    async inject() {
+      await sh(['iptables', '-I', 'OUTPUT', '-o', BRIDGE, '-p', 'udp', '--sport', '67', '-j', 'DROP'])
+    },
+    async reset() {
+      await sh(['iptables', '-D', 'OUTPUT', '-o', BRIDGE, '-p', 'udp', '--sport', '67', '-j', 'DROP'])
+    },
+  },
+  'tc-bridge-bfifo-small': {
+    async inject() {
+      await sh(['tc', 'qdisc', 'add', 'dev', BRIDGE, 'root', 'bfifo', 'limit', '1000'])
+    },
+    async reset() {
+      await sh(['tc', 'qdisc', 'del', 'dev', BRIDGE, 'root'])
+    },
+  },
+  'policy-rule-empty-table': {
+    async inject() {
+      await sh(['ip', 'rule', 'add', 'from', '192.168.122.0/24', 'lookup', '200', 'priority', '150'])
+    },
+    async reset() {
+      await sh(['ip', 'rule', 'del', 'from', '192.168.122.0/24', 'lookup', '200', 'priority', '150'])
+    },
+  },
+  'forward-invalid-drop': {
+    async inject() {
+      await sh(['iptables', '-I', 'FORWARD', '-m', 'conntrack', '--ctstate', 'INVALID', '-j', 'DROP'])
+    },
+    async reset() {
+      await sh(['iptables', '-D', 'FORWARD', '-m', 'conntrack', '--ctstate', 'INVALID', '-j', 'DROP'])
+    },
+  },
+  'gateway-address-removed': {
+    async inject() {
+      await sh(['ip', 'addr', 'del', '192.168.122.1/24', 'dev', BRIDGE])
+    },
+    async reset() {
+      await sh(['ip', 'addr', 'add', '192.168.122.1/24', 'broadcast', '192.168.122.255', 'dev', BRIDGE])
+    },
+  },
+  'reply-route-carved': {
+    async inject() {
+      const leased = await leasedAddress(WEB01.mac)
+      if (!leased) throw new Error(`${WEB01.name} holds no lease to carve a route for`)
+      saved = [leased]
+      await sh(['ip', 'route', 'add', `${saved[0]}/32`, 'via', '198.51.100.2', 'dev', 'kdlab-up0'])
+    },
+    async reset() {
+      await sh(['ip', 'route', 'del', `${saved[0]}/32`, 'via', '198.51.100.2', 'dev', 'kdlab-up0'])
+    },
+  },
+  'notrack-guest-subnet': {
+    async inject() {
+      const hadTable = (await sh(['nft', 'list', 'table', 'ip', 'raw'], {reject: false})).exitCode === 0
+      const hadChain = (await sh(['nft', 'list', 'chain', 'ip', 'raw', 'PREROUTING'], {reject: false})).exitCode === 0
+      saved = [hadTable ? 'table' : '', hadChain ? 'chain' : '']
+      await sh(['iptables', '-t', 'raw', '-I', 'PREROUTING', '-s', '192.168.122.0/24', '-j', 'NOTRACK'])
+    },
+    async reset() {
+      await sh(['iptables', '-t', 'raw', '-D', 'PREROUTING', '-s', '192.168.122.0/24', '-j', 'NOTRACK'])
+      if (!saved[1]) await sh(['nft', 'delete', 'chain', 'ip', 'raw', 'PREROUTING'])
+      if (!saved[0]) await sh(['nft', 'delete', 'table', 'ip', 'raw'])
+    },
+  },
   'tc-uplink-pfifo-zero': {
     async inject() {
       await sh(['tc', 'qdisc', 'add', 'dev', INET.hostDev, 'root', 'pfifo', 'limit', '0'])
