@@ -2,21 +2,10 @@ import {describe, expect, it} from 'vitest'
 import type {WireFacts} from '../../probes/wire.js'
 import rule from '../../rules/ipv6-dad-failed.js'
 import {alter, factsOf, fire} from '../helpers.js'
+import {WEB01_MAC, ipv6Probe} from './cases.js'
 
-const WEB01_MAC = '52:54:00:6b:64:01'
-
-/**
- * The wire-gateway-unanswered recording (two guests on the default network, heard with --listen) with one
- * fact changed: wronggw01 probes for fd42::50 (duplicate address detection) while web01's tap hears web01
- * advertise it. Real DAD captures (a prober and a holder in namespaces) are in test/derive/wire-requests.test.ts.
- */
-async function duplicateOf(advertisedBy: string | undefined) {
-  return alter<WireFacts>(await factsOf('wire-gateway-unanswered'), 'wire', (w) => {
-    const prober = w.interfaces.find((i) => i.domain === 'kdlab-wronggw01')!
-    prober.ipv6.dad.push({ip: 'fd42::50', at: 100})
-    if (advertisedBy) w.interfaces.find((i) => i.domain === 'kdlab-web01')!.ipv6.advertised.push({ip: 'fd42::50', mac: advertisedBy, at: 100.1})
-  })
-}
+/** The wire-gateway-unanswered recording with wronggw01 probing for fd42::50 (see ipv6Probe). */
+const duplicateOf = async (advertisedBy: string | undefined) => ipv6Probe(await factsOf('wire-gateway-unanswered'), advertisedBy)
 
 describe('ipv6-dad-failed', () => {
   it('fires for the guest whose probe for an address meets another guest\'s advertisement of it, naming that guest; not for the holder', async () => {
