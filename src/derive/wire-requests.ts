@@ -154,7 +154,7 @@ export function judgeRequests(w: WireInterface, ctx: WireContext, segment: Segme
   const gateways = [...new Set([...ctx.gateways, ...(segment?.dhcpRouters ?? [])])]
   const dnsServers = [...new Set([...ctx.dnsServers, ...(segment?.dhcpDnsServers ?? [])])]
   const repeated = (a: NeighbourAsk) => a.asks >= MIN_ASKS_UNANSWERED && a.lastAt - a.firstAt >= MIN_ASK_SPAN_S
-  // Asked from an address of its own subnet: a guest wholly in another subnet is guest-address-foreign's.
+  // Asked from an address of its own subnet: a guest wholly in another subnet sends from a foreign address, another judgement.
   const fromOwnSubnet = (a: NeighbourAsk) => a.from.some((f) => onLink(f))
 
   const unanswered: UnansweredAsk[] = [...w.arpAsked, ...w.ipv6.solicited]
@@ -198,7 +198,7 @@ export function judgeRequests(w: WireInterface, ctx: WireContext, segment: Segme
   const dhcpForeign: WireRequests['dhcpForeign'] = []
   if (known) {
     for (const r of w.dhcp.requestsSeen) {
-      // Selecting takes an offer: a foreign one is a rogue server's (rogue-dhcp-server), not a remembered lease.
+      // Selecting takes an offer: a foreign one is another DHCP server's offer, not a remembered lease.
       if (r.state === 'selecting' || onLink(r.address) || isApipa(r.address) || r.answer?.message === 'ack') continue
       const silent = !r.answer && r.sent >= 2 && r.lastAt - r.firstAt >= MIN_DHCP_SILENCE_S
       if (!r.answer && !silent) continue
