@@ -14,6 +14,8 @@ export default defineRule<InterfaceView, Dns>({
   kind: 'interface',
   severity: 'high',
   needs: [probes.wire, probes.libvirt],
+  // Judged only where the capture took what comes back to the guest (DNS answers, ICMP errors): never a pass without them.
+  known: ['wireAnswersHeard'],
   derive: (i) => {
     const r = i.wireRequests
     const own = r?.dnsServers ?? []

@@ -12,6 +12,8 @@ export default defineRule<InterfaceView, Dad>({
   kind: 'interface',
   severity: 'medium',
   needs: [probes.wire, probes.libvirt],
+  // Judged only where the capture took others' neighbour advertisements (the answer to its probe): never a pass without them.
+  known: ['wireAnswersHeard'],
   derive: (i) => {
     const failed = i.wireRequests?.dadFailed ?? []
     return {dadFailedAddresses: failed.map((d) => d.ip), dadFailed: failed.map((d) => `${d.ip} (claimed by ${d.claimedBy.join(', ')})`)}

@@ -5,7 +5,7 @@ import {groupBy} from '../lib/collections.js'
 import {type DeriveContext, isRunning} from './context.js'
 import {macChangesOf} from './incidents.js'
 import {interfaceOvsAttributes} from './ovs.js'
-import {type WireContext, clientIdOwners, clientIdSharers, wireContextFor, wireInterfaceAttributes} from './wire.js'
+import {WIRE_ANSWERS_UNHEARD, type WireContext, clientIdOwners, clientIdSharers, wireContextFor, wireInterfaceAttributes} from './wire.js'
 import {bridgeOfInterface, requestsOfGuests} from './wire-requests.js'
 import type {DomainView, InterfaceView} from './types.js'
 
@@ -60,10 +60,12 @@ export function interfaceViews(ctx: DeriveContext): InterfaceView[] {
       const tap = i.target ? ctx.linkByName.get(i.target) : undefined
       const running = isRunning(d)
       const v4 = network?.ips.find((ip) => ip.family === 'ipv4')
-      const {unknownBecause, ...ovs} = interfaceOvsAttributes(ctx, i, expectedBridge, running)
+      const {unknownBecause: ovsUnknown, ...ovs} = interfaceOvsAttributes(ctx, i, expectedBridge, running)
+      const wireAttributes = wireInterfaceAttributes(wire, i, running, wireContextOf(i), i.mac ? clientIdSharers(clientIds, i.mac, domainOfMac) : {ids: [], sharers: []}, (heard) => requestsOf(i, heard))
+      const unknownBecause = {...ovsUnknown, ...(wireAttributes.wireAnswersHeard === null ? {wireAnswersHeard: WIRE_ANSWERS_UNHEARD} : {})}
       return {
         ...ovs,
-        ...(unknownBecause ? {unknownBecause} : {}),
+        ...(Object.keys(unknownBecause).length > 0 ? {unknownBecause} : {}),
         kind: 'interface',
         name: `${d.name}/${i.target ?? i.mac ?? `net${index}`}`,
         context: {host: ctx.hostname, domain: d.name, network: ctx.ifaceNetwork(i), bridge: expectedBridge, mac: i.mac, link: i.target},
@@ -103,9 +105,7 @@ export function interfaceViews(ctx: DeriveContext): InterfaceView[] {
         /** Its libvirt network's IPv4 subnet, and whether the network gives it an address (a DHCP range, or a host entry for its MAC). */
         networkSubnet: v4 ? networkOf(`${v4.address}/${v4.prefix}`) : null,
         networkHandsOutAddresses: v4 ? v4.dhcpRanges.length > 0 || v4.dhcpHosts.some((h) => h.ip !== undefined && h.mac !== undefined && h.mac.toLowerCase() === i.mac?.toLowerCase()) : null,
-        ...wireInterfaceAttributes(wire, i, running, wireContextOf(i), i.mac ? clientIdSharers(clientIds, i.mac, domainOfMac) : {ids: [], sharers: []}, (heard) =>
-          requestsOf(i, heard),
-        ),
+        ...wireAttributes,
       }
     }),
   )

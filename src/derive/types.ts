@@ -275,6 +275,11 @@ export interface InterfaceView extends ViewBase<'interface'>, InterfaceOvsAttrib
   clientIdSharedWith: string[]
   /** What it asked for on the wire, and who on its segment holds or answered it (null: not listened to). */
   wireRequests: WireRequests | null
+  /**
+   * Its capture took the answers it gets (DNS replies, ICMP errors, others' neighbour advertisements): false
+   * where it was not listened to; null where it was heard without them (a recording made before kvmdoctor took them).
+   */
+  wireAnswersHeard: boolean | null
 }
 
 export interface ApipaView extends ViewBase<'apipa'> {

@@ -171,7 +171,7 @@ export function wireInterfaceAttributes(
 ): Pick<
   InterfaceView,
   | 'listened' | 'listenSeconds' | 'wireSent' | 'wireCapped' | 'wireAddresses' | 'wireSubnets' | 'wireOnLink' | 'wireForeign' | 'dhcpDiscovers' | 'dhcpAnswers' | 'dhcpServersSeen' | 'dhcpOwnServers'
-  | 'clientIds' | 'clientIdSharedWith' | 'wireRequests'
+  | 'clientIds' | 'clientIdSharedWith' | 'wireRequests' | 'wireAnswersHeard'
 > {
   const heard = running ? wireOf(wire, iface.mac) : undefined
   return {
@@ -191,5 +191,10 @@ export function wireInterfaceAttributes(
     clientIdSharedWith: clientIds.sharers,
     // What it asks for, and who is there to answer (wire-requests.ts).
     wireRequests: heard ? requests(heard) : null,
+    wireAnswersHeard: heard ? heard.answersHeard || null : false,
   }
 }
+
+/** Why a heard interface's answers are unknown (see wireAnswersHeard). */
+export const WIRE_ANSWERS_UNHEARD = 'its tap was captured without the answers it gets, as kvmdoctor did before it took them: what comes back to it is not known'
+
