@@ -30,11 +30,4 @@ describe('ipv6-dad-failed', () => {
   it('stays silent on the recordings where no guest probes for an address another holds (lab, --listen)', async () => {
     for (const name of ['wire-gateway-unanswered', 'wire-proxy-arp', 'wire-dhcp-request-foreign']) expect((await fire(rule, await factsOf(name))).names, name).toEqual([])
   })
-
-  it('is not checked, never passed, where the capture did not take the answers guests get (a recording made before kvmdoctor took them)', async () => {
-    const {names, evaluation} = await fire(rule, await factsOf('wire-rogue-dhcp'))
-    expect(names).toEqual([])
-    expect(evaluation.checked).toEqual([])
-    expect(evaluation.notChecked.map((n) => [n.entity?.name, n.reason])).toEqual([[expect.stringMatching(/^kdlab-web01\//), expect.stringMatching(/^unknown: wireAnswersHeard \(its tap was captured without the answers it gets/)]])
-  })
 })
