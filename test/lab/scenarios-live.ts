@@ -1132,11 +1132,17 @@ const ROUND_TRIP: Record<string, LiveScenario> = {
     },
   },
   'gateway-address-removed': {
+    // With the address goes the connected route: the guests' packets to 192.168.122.1 (their ARP cache still
+    // names the bridge) and the NATed replies to them would take the default route out of the real uplink. The
+    // fallback below (as the lab internet's, unreachable at metric 4000) keeps them on this host; an unreachable
+    // route is no unicast route of another device, so no overlap, and the guests measure the same failures.
     async inject() {
+      await sh(['ip', 'route', 'add', 'unreachable', '192.168.122.0/24', 'metric', '4000'])
       await sh(['ip', 'addr', 'del', '192.168.122.1/24', 'dev', BRIDGE])
     },
     async reset() {
       await sh(['ip', 'addr', 'add', '192.168.122.1/24', 'broadcast', '192.168.122.255', 'dev', BRIDGE])
+      await sh(['ip', 'route', 'del', 'unreachable', '192.168.122.0/24', 'metric', '4000'])
     },
   },
   'reply-route-carved': {
