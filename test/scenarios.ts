@@ -208,11 +208,16 @@ const WIRE_SCENARIOS: Scenario[] = [
     description: "a second DHCP server (busybox udhcpd, a forgotten router's: same subnet, another pool) on the lab's bridged LAN answers a bridged guest besides the LAN's ISC dhcpd (--listen)",
     args: LISTEN,
     // The host knows no address of the LAN's own server (dhcpd runs on the LAN, not here): two servers answering is the finding.
-    findings: [{id: 'rogue-dhcp-server', entity: 'kdlab-lan04/', rank: 1}],
+    // And the LAN's dhcpd gives no DNS server: the guest asks its gateway 10.77.0.1, where nothing answers DNS
+    // (true of the lab's LAN, heard on the wire, and measured by the guest below).
+    findings: [
+      {id: 'rogue-dhcp-server', entity: 'kdlab-lan04/'},
+      {id: 'guest-dns-unanswered', entity: 'kdlab-lan04/'},
+    ],
     // The guest keeps the dhcpd lease it took before the second server came up (kd-reach's exchanges are never applied).
     ip: [{domain: 'kdlab-lan04', verdict: 'ok', sources: ['lease', 'wire']}],
     noOtherAbove: 'info',
-    oracle: {[WEB01]: REACH_OK, 'kdlab-lan04': {dhcp: 'ok'}},
+    oracle: {[WEB01]: REACH_OK, 'kdlab-lan04': {dhcp: 'ok', dns: 'fail'}},
   },
 ]
 
