@@ -10,7 +10,7 @@ import {type HostShape, SyntheticHost} from './synthetic-host.js'
 export async function generateSnapshot(dir: string, shape: HostShape): Promise<void> {
   const host = new SyntheticHost(shape)
   const recorder = new RecordingRunner(host)
-  const options = {active: false, libvirtUri: 'qemu:///system'}
+  const options = {active: false, libvirtUri: 'qemu:///system', ...(shape.listen ? {listen: shape.listen} : {})}
   // Record what diagnose and ip read, so both replay from the same snapshot.
   await runProbes([...ALL_PROBES, guestAgentProbe], recorder, options)
   await rm(dir, {recursive: true, force: true})

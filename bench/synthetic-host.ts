@@ -3,13 +3,19 @@
  * Recording the probes against it (RecordingRunner) yields a snapshot in the
  * very format the lab records, so benchmarks replay the same code path.
  */
+import {captureArgv} from '../probes/wire.js'
 import type {CommandCapture, DirCapture, FileCapture, Runner} from '../src/lib/runner.js'
+
+/** The packet count (-c) of a capture's argv. */
+const argvCount = (argv: string[]) => Number(argv[argv.indexOf('-c') + 1])
 
 export interface HostShape {
   domains: number
   /** iptables rules in total (libvirt, Docker-like and firewalld-like chains). */
   rules: number
   networks: number
+  /** Seconds of --listen: every guest's tap answers kvmdoctor's two captures with that much of a busy guest's traffic. */
+  listen?: number
 }
 
 const mac = (prefix: string, n: number) => `${prefix}:${((n >> 16) & 255).toString(16).padStart(2, '0')}:${((n >> 8) & 255).toString(16).padStart(2, '0')}:${(n & 255).toString(16).padStart(2, '0')}`
@@ -116,8 +122,71 @@ export class SyntheticHost implements Runner {
     for (const g of guests) ps.push(`${10000 + g.n} /usr/bin/qemu-system-x86_64 -name guest=${g.name},debug-threads=on -m 2048`)
     this.cmd(['ps', '-eo', 'pid=,args='], ps.join('\n') + '\n')
     this.cmd(['ss', '-H', '-lunpt'], Array.from({length: networks}, (_, k) => `udp UNCONN 0 0 ${gateway(k)}:53 0.0.0.0:* users:(("dnsmasq",pid=${600 + k},fd=5))\nudp UNCONN 0 0 0.0.0.0%virbr${k}:67 0.0.0.0:* users:(("dnsmasq",pid=${600 + k},fd=3))\n`).join(''))
+    if (this.shape.listen) for (const g of guests) this.captures(g, gateway(g.net), mac('52:54:01', g.net), this.shape.listen)
     // Guest agents answer for every guest.
     for (const g of guests) this.cmd(['virsh', '-c', 'qemu:///system', 'domifaddr', g.name, '--source', 'agent'], ` Name       MAC address          Protocol     Address\n-------------------------------------------------------------------------------\n eth0       ${g.mac}    ipv4         ${g.ip}/${prefix}\n`)
+  }
+
+  /**
+   * What kvmdoctor's two captures of a busy guest's tap hear in `seconds` (probes/wire.ts captureArgv): each
+   * second its ARP for the gateway and the answer, DNS queries and answers, pings, a TCP exchange, now and
+   * then a DHCP renewal and a router solicitation; the quiet capture reaches its packet cap. One guest in
+   * ten asks for a gateway nobody holds instead, and one in ten sends DNS to a server that never answers.
+   */
+  private captures(g: {n: number; mac: string; ip: string; tap: string}, gw: string, gwMac: string, seconds: number): void {
+    const at = (s: number) => {
+      const t = 12 * 3600 + s
+      const hh = String(Math.floor(t / 3600)).padStart(2, '0')
+      const mm = String(Math.floor((t % 3600) / 60)).padStart(2, '0')
+      return `${hh}:${mm}:${(t % 60).toFixed(6).padStart(9, '0')}`
+    }
+    const wrongGw = g.n % 10 === 3
+    const target = wrongGw ? gw.replace(/\.\d+$/, '.254') : gw
+    const dns = g.n % 10 === 7 ? '192.0.2.53' : gw
+    const decoded: string[] = []
+    const quiet: string[] = []
+    for (let s = 0; s < seconds; s++) {
+      decoded.push(`${at(s + 0.01)} ${g.mac} > ff:ff:ff:ff:ff:ff, ethertype ARP (0x0806), length 42: Ethernet (len 6), IPv4 (len 4), Request who-has ${target} tell ${g.ip}, length 28`)
+      if (!wrongGw) decoded.push(`${at(s + 0.0101)} ${gwMac} > ${g.mac}, ethertype ARP (0x0806), length 42: Ethernet (len 6), IPv4 (len 4), Reply ${gw} is-at ${gwMac}, length 28`)
+      if (s % 4 === 0) decoded.push(`${at(s + 0.2)} ${g.mac} > 33:33:00:00:00:02, ethertype IPv6 (0x86dd), length 70: (hlim 255, next-header ICMPv6 (58) payload length: 16) fe80::5054:ff:fe00:${(g.n + 1).toString(16)} > ff02::2: [icmp6 sum ok] ICMP6, router solicitation, length 16`)
+      if (s % 5 === 0) {
+        const xid = `0x${(g.n * 100 + s).toString(16).padStart(8, '0')}`
+        decoded.push(
+          `${at(s + 0.3)} ${g.mac} > ff:ff:ff:ff:ff:ff, ethertype IPv4 (0x0800), length 342: (tos 0x0, ttl 64, id 0, offset 0, flags [none], proto UDP (17), length 328)`,
+          `    0.0.0.0.68 > 255.255.255.255.67: [udp sum ok] BOOTP/DHCP, Request from ${g.mac}, length 300, xid ${xid}, Flags [none] (0x0000)`,
+          `\t  Client-Ethernet-Address ${g.mac}`,
+          '\t  Vendor-rfc1048 Extensions',
+          '\t    Magic Cookie 0x63825363',
+          '\t    DHCP-Message (53), length 1: Request',
+          `\t    Requested-IP (50), length 4: ${g.ip}`,
+          `\t    Server-ID (54), length 4: ${gw}`,
+          `\t    Client-ID (61), length 7: ether ${g.mac}`,
+          `${at(s + 0.31)} ${gwMac} > ${g.mac}, ethertype IPv4 (0x0800), length 342: (tos 0xc0, ttl 64, id 25326, offset 0, flags [none], proto UDP (17), length 328)`,
+          `    ${gw}.67 > ${g.ip}.68: [udp sum ok] BOOTP/DHCP, Reply, length 300, xid ${xid}, Flags [none] (0x0000)`,
+          `\t  Your-IP ${g.ip}`,
+          `\t  Client-Ethernet-Address ${g.mac}`,
+          '\t  Vendor-rfc1048 Extensions',
+          '\t    Magic Cookie 0x63825363',
+          '\t    DHCP-Message (53), length 1: ACK',
+          `\t    Server-ID (54), length 4: ${gw}`,
+          `\t    Default-Gateway (3), length 4: ${gw}`,
+          `\t    Domain-Name-Server (6), length 4: ${gw}`,
+        )
+      }
+      if (wrongGw) continue
+      const port = 40000 + s
+      quiet.push(
+        `${at(s + 0.02)} ${g.mac} > ${gwMac}, IPv4, length 70: ${g.ip}.${port} > ${dns}.53: UDP, length 28`,
+        ...(dns === gw ? [`${at(s + 0.021)} ${gwMac} > ${g.mac}, IPv4, length 86: ${gw}.53 > ${g.ip}.${port}: UDP, length 44`] : []),
+        `${at(s + 0.03)} ${g.mac} > ${gwMac}, IPv4, length 98: ${g.ip} > 203.0.113.10: ICMP echo request, id ${g.n}, seq ${s}, length 64`,
+        `${at(s + 0.031)} ${gwMac} > ${g.mac}, IPv4, length 98: 203.0.113.10 > ${g.ip}: ICMP echo reply, id ${g.n}, seq ${s}, length 64`,
+      )
+      for (let k = 0; k < 20; k++) quiet.push(`${at(s + 0.04 + k * 0.001)} ${g.mac} > ${gwMac}, IPv4, length 66: ${g.ip}.${port + 1000} > 203.0.113.10.443: tcp ${k * 100}`)
+    }
+    const argv = captureArgv(g.tap, g.mac)
+    // The decoded capture stays under its packet count; tcpdump stops the quiet one at its count.
+    this.cmd(argv.decoded, decoded.join('\n') + '\n')
+    this.cmd(argv.quiet, quiet.slice(0, argvCount(argv.quiet)).join('\n') + '\n')
   }
 
   /** libvirt's chains per network, Docker-like per-container rules, firewalld-like zone chains up to the rule count. */

@@ -5,6 +5,7 @@
  * every other frame of the guest quietly (-q, 96-byte snapshots: addresses, never payload).
  */
 import {parseIp} from '../src/lib/addr.js'
+import {getOrCreate} from '../src/lib/collections.js'
 import {markDegraded} from '../src/lib/degraded.js'
 import type {LibvirtFacts} from './libvirt.js'
 import {type Probe, ProbeUnavailable} from './types.js'
@@ -19,14 +20,19 @@ export type ArpKind = 'request' | 'reply' | 'probe' | 'announcement'
 export type DhcpMessage = 'discover' | 'offer' | 'request' | 'decline' | 'ack' | 'nak' | 'release' | 'inform'
 
 export interface WirePacket {
+  /** Seconds since midnight (tcpdump's time of day): compared within one run only. */
+  time: number
   src: string
   dst: string
   arp?: {kind: ArpKind; senderIp: string; targetIp: string; senderMac: string}
-  ipv4?: {src: string; dst: string}
-  ipv6?: {src: string; dst: string; icmp6?: string}
+  ipv4?: {src: string; dst: string; proto?: 'udp' | 'tcp' | 'icmp'; srcPort?: number; dstPort?: number}
+  /** An ICMP error about a host or port (what a router or the destination says about an earlier packet). */
+  icmpError?: {host: string; what: string; proto?: 'udp' | 'tcp'; port?: number}
+  ipv6?: {src: string; dst: string; icmp6?: string; ndTarget?: string}
   dhcp?: {
     op: 'request' | 'reply'
     message?: DhcpMessage
+    xid?: string
     chaddr?: string
     clientIp?: string
     yourIp?: string
@@ -34,13 +40,26 @@ export interface WirePacket {
     requestedIp?: string
     clientId?: string
     hostname?: string
+    routers?: string[]
+    dnsServers?: string[]
+    /** Option 56, the server's reason (dnsmasq: "wrong network", or "wrong address" when it already leases the client another). */
+    reason?: string
   }
 }
 
-const TIME = /^\d{2}:\d{2}:\d{2}\.\d+ /
+const TIME = /^(\d{2}):(\d{2}):(\d{2}(?:\.\d+)?) /
 const MAC = '[0-9a-f]{2}(?::[0-9a-f]{2}){5}'
 const IPV4 = '\\d{1,3}(?:\\.\\d{1,3}){3}'
 const HEADER = new RegExp(`^\\S+ (${MAC}) > (${MAC}|\\S+), (?:ethertype )?(\\S+)`, 'i')
+const ARP_REQUEST = new RegExp(`Request who-has (${IPV4})(?: \\(${MAC}\\))? tell (${IPV4})`, 'i')
+const ARP_REPLY = new RegExp(`Reply (${IPV4}) is-at (${MAC})`, 'i')
+// "192.0.2.9.53 > 192.0.2.1.40000: UDP" (-q), "... [udp sum ok] BOOTP" (-vv): addresses, ports, then what follows.
+const IPV4_ADDRS = new RegExp(`(${IPV4})(?:\\.(\\d+))? > (${IPV4})(?:\\.(\\d+))?: (?:\\[[^\\]]*\\] )?(\\S+)`)
+// "ICMP 192.0.2.1 udp port 53 unreachable", "ICMP host 192.0.2.53 unreachable - admin prohibited filter"
+const ICMP_ERROR = new RegExp(`ICMP (?:(${IPV4}) (udp|tcp) port (\\d+) unreachable|(host|net) (${IPV4}) unreachable(?: - ([a-z ]+))?)`)
+const IPV6_ADDRS = /\s([0-9a-f:]*:[0-9a-f:.]*) > ([0-9a-f:]*:[0-9a-f:.]*):/i
+const ICMP6 = /ICMP6, ([a-z ]+?)(?:,|$)/m
+const ND_TARGET = /(?:who has|tgt is) ([0-9a-f:.]+)/i
 const DHCP_MESSAGES: Record<string, DhcpMessage> = {discover: 'discover', offer: 'offer', request: 'request', decline: 'decline', ack: 'ack', nack: 'nak', nak: 'nak', release: 'release', inform: 'inform'}
 
 /**
@@ -50,16 +69,25 @@ const DHCP_MESSAGES: Record<string, DhcpMessage> = {discover: 'discover', offer:
 export function parseTcpdump(text: string): WirePacket[] {
   const packets: WirePacket[] = []
   let block: string[] = []
+  let time = 0
+  let lastTime = -1
+  let days = 0
   const flush = () => {
     if (block.length > 0) {
-      const p = parsePacket(block)
+      const p = parsePacket(block, time)
       if (p) packets.push(p)
     }
     block = []
   }
   for (const line of text.split('\n')) {
-    if (TIME.test(line)) {
+    const t = TIME.exec(line)
+    if (t) {
       flush()
+      const ofDay = Number(t[1]) * 3600 + Number(t[2]) * 60 + Number(t[3])
+      // A capture running over midnight: the clock starts again at 0.
+      if (lastTime >= 0 && ofDay + 43_200 < lastTime - days * 86_400) days++
+      time = ofDay + days * 86_400
+      lastTime = time
       block.push(line)
     } else if (block.length > 0 && /^\s/.test(line)) {
       block.push(line)
@@ -69,15 +97,15 @@ export function parseTcpdump(text: string): WirePacket[] {
   return packets
 }
 
-function parsePacket(lines: string[]): WirePacket | undefined {
+function parsePacket(lines: string[], time: number): WirePacket | undefined {
   const head = HEADER.exec(lines[0])
   if (!head) return undefined
-  const packet: WirePacket = {src: head[1].toLowerCase(), dst: head[2].toLowerCase()}
+  const packet: WirePacket = {time, src: head[1].toLowerCase(), dst: head[2].toLowerCase()}
   const type = head[3].replace(/,$/, '')
-  const text = lines.join('\n')
+  const text = lines.length === 1 ? lines[0] : lines.join('\n')
   if (type === 'ARP') {
-    const req = new RegExp(`Request who-has (${IPV4})(?: \\(${MAC}\\))? tell (${IPV4})`, 'i').exec(text)
-    const rep = new RegExp(`Reply (${IPV4}) is-at (${MAC})`, 'i').exec(text)
+    const req = ARP_REQUEST.exec(text)
+    const rep = req ? null : ARP_REPLY.exec(text)
     if (req) {
       const [, target, sender] = req
       // RFC 5227: a probe asks with sender 0.0.0.0; an announcement asks for its own address.
@@ -90,19 +118,33 @@ function parsePacket(lines: string[]): WirePacket | undefined {
   }
   if (type === 'IPv4') {
     // -vv puts the addresses on the line after "(tos ...)"; -q right after the header.
-    const addrs = new RegExp(`(${IPV4})(?:\\.\\d+)? > (${IPV4})(?:\\.\\d+)?:`).exec(text.slice(text.indexOf(': ') + 1))
-    if (addrs) packet.ipv4 = {src: addrs[1], dst: addrs[2]}
+    const rest = text.slice(text.indexOf(': ') + 1)
+    const addrs = IPV4_ADDRS.exec(rest)
+    if (addrs) {
+      const [, src, srcPort, dst, dstPort, next] = addrs
+      const proto = /^(UDP|BOOTP)/.test(next) || /proto UDP/.test(text) ? 'udp' : /^tcp/i.test(next) || /proto TCP/.test(text) ? 'tcp' : /^ICMP/.test(next) ? 'icmp' : undefined
+      packet.ipv4 = {src, dst, ...(proto ? {proto} : {}), ...(srcPort ? {srcPort: Number(srcPort)} : {}), ...(dstPort ? {dstPort: Number(dstPort)} : {})}
+      if (proto === 'icmp') {
+        const e = ICMP_ERROR.exec(rest)
+        if (e) packet.icmpError = e[1] ? {host: e[1], what: `${e[2]} port ${e[3]} unreachable`, proto: e[2] as 'udp' | 'tcp', port: Number(e[3])} : {host: e[5], what: `${e[4]} unreachable${e[6] ? ` (${e[6].trim()})` : ''}`}
+      }
+    }
     if (/BOOTP\/DHCP/.test(text)) packet.dhcp = parseDhcp(text)
     return packet
   }
   if (type === 'IPv6') {
-    const addrs = /\s([0-9a-f:]*:[0-9a-f:.]*) > ([0-9a-f:]*:[0-9a-f:.]*):/i.exec(text.slice(text.indexOf(': ') + 1))
+    const addrs = IPV6_ADDRS.exec(text.slice(text.indexOf(': ') + 1))
     const src = addrs && ipv6Address(addrs[1])
     const dst = addrs && ipv6Address(addrs[2])
     if (src && dst) {
       packet.ipv6 = {src, dst}
-      const icmp6 = /ICMP6, ([a-z ]+?)(?:,|$)/m.exec(text)
-      if (icmp6) packet.ipv6.icmp6 = icmp6[1]
+      const icmp6 = ICMP6.exec(text)
+      if (icmp6) {
+        packet.ipv6.icmp6 = icmp6[1]
+        const target = icmp6[1].startsWith('neighbor ') ? ND_TARGET.exec(text) : null
+        const ndTarget = target && ipv6Address(target[1])
+        if (ndTarget) packet.ipv6.ndTarget = ndTarget
+      }
     }
     return packet
   }
@@ -115,6 +157,16 @@ function parsePacket(lines: string[]): WirePacket | undefined {
  * without its last ".N".
  */
 function ipv6Address(printed: string): string | undefined {
+  // A capture repeats a handful of addresses thousands of times: each is validated once.
+  if (IPV6_SEEN.has(printed)) return IPV6_SEEN.get(printed)
+  if (IPV6_SEEN.size > 4096) IPV6_SEEN.clear()
+  const address = validIpv6(printed)
+  IPV6_SEEN.set(printed, address)
+  return address
+}
+const IPV6_SEEN = new Map<string, string | undefined>()
+
+function validIpv6(printed: string): string | undefined {
   const text = printed.toLowerCase()
   if (parseIp(text)?.family === 6) return text
   const bare = text.replace(/\.\d+$/, '')
@@ -135,6 +187,11 @@ function parseDhcp(text: string): NonNullable<WirePacket['dhcp']> {
   assign('serverId', field(new RegExp(`Server-ID \\(54\\), length \\d+: (${IPV4})`)))
   assign('requestedIp', field(new RegExp(`Requested-IP \\(50\\), length \\d+: (${IPV4})`)))
   assign('hostname', field(/Hostname \(12\), length \d+: "([^"\n]*)"/))
+  assign('xid', field(/, xid (0x[0-9a-f]+)/))
+  assign('reason', field(/MSG \(56\), length \d+: "([^"\n]*)"/))
+  const addresses = (re: RegExp) => field(re)?.match(new RegExp(IPV4, 'g')) ?? undefined
+  assign('routers', addresses(/Default-Gateway \(3\), length \d+: ([^\n]+)/))
+  assign('dnsServers', addresses(/Domain-Name-Server \(6\), length \d+: ([^\n]+)/))
   const clientId = field(/Client-ID \(61\), length \d+: ([^\n]+)/)
   if (clientId) dhcp.clientId = normaliseClientId(clientId.trim())
   return dhcp
@@ -160,6 +217,49 @@ export interface DhcpAnswer {
   serverMac: string
   /** The address offered or acknowledged. */
   address?: string
+  /** The gateway and DNS servers it hands out (options 3 and 6). */
+  routers?: string[]
+  dnsServers?: string[]
+}
+
+/** One DHCPREQUEST of the guest (its retries share a transaction id) and the answer to it. */
+export interface DhcpRequestSeen {
+  /**
+   * RFC 2131 4.3.2: selecting (takes an OFFER: names its server), init-reboot (asks to keep a
+   * remembered address: option 50 alone), renewing (from its address, unicast), rebinding (from
+   * its address, broadcast).
+   */
+  state: 'selecting' | 'init-reboot' | 'renewing' | 'rebinding'
+  address: string
+  firstAt: number
+  lastAt: number
+  /** Transmissions of this request. */
+  sent: number
+  answer?: {message: 'ack' | 'nak'; server: string; serverMac: string; reason?: string}
+}
+
+/** What the guest asked for one neighbour address (ARP requests, IPv6 neighbour solicitations), and who answered. */
+export interface NeighbourAsk {
+  ip: string
+  asks: number
+  firstAt: number
+  lastAt: number
+  /** The addresses it asked from (ARP sender; IPv6 source). */
+  from: string[]
+  /** MACs that answered (ARP replies, neighbour advertisements to it). */
+  answeredBy: string[]
+}
+
+/** The guest's DNS queries to one server (UDP port 53) and what came back. */
+export interface DnsExchange {
+  server: string
+  queries: number
+  firstAt: number
+  lastAt: number
+  /** Frames from the server's port 53 back to the guest. */
+  answers: number
+  /** ICMP errors about the server that came back ("udp port 53 unreachable from 192.0.2.1"). */
+  errors: string[]
 }
 
 /** What one guest interface did on the wire during the listening time. */
@@ -173,21 +273,45 @@ export interface WireInterface {
   received: number
   /** A capture stopped at its packet or byte cap: the counts are a floor, not the whole. */
   capped: boolean
-  /** Every IPv4 address the guest used as its own, and where: ARP sender, IPv4 source. */
+  /**
+   * The capture took the answers it gets (DNS replies, ICMP errors, others' multicast neighbour
+   * advertisements); false in recordings made before kvmdoctor captured them: what needs them is not judged.
+   */
+  answersHeard: boolean
+  /** Every IPv4 address the guest used as its own, and where: ARP sender of its requests and announcements, IPv4 source. */
   addresses: {ip: string; via: ('arp' | 'ip')[]}[]
   arp: Record<ArpKind, number>
+  /** The addresses it asked ARP for (not its own), and who answered. */
+  arpAsked: NeighbourAsk[]
+  /** The addresses it answered ARP for, and how often: its own, or others' (proxy ARP, a VIP). */
+  arpAnsweredFor: {ip: string; replies: number}[]
+  /** Unicast IPv4 destinations of its frames, and the MAC each went to (its gateway's for what leaves the subnet). */
+  ipv4Destinations: {ip: string; mac: string; frames: number}[]
+  dns: DnsExchange[]
   dhcp: {
     discovers: number
     requests: number
     /** Addresses it asked for by DHCPREQUEST (option 50 or ciaddr). */
     requested: string[]
+    /** Each DHCPREQUEST with its state and answer. */
+    requestsSeen: DhcpRequestSeen[]
     answers: DhcpAnswer[]
     clientIds: string[]
     hostnames: string[]
   }
   /** Other MACs claiming (ARP reply or announcement) an address this guest uses. */
   contested: {ip: string; mac: string}[]
-  ipv6: {linkLocal: string[]; routerSolicitations: number; routerAdvertisements: number}
+  ipv6: {
+    linkLocal: string[]
+    routerSolicitations: number
+    routerAdvertisements: number
+    /** Its neighbour solicitations (not duplicate address detection), and who answered. */
+    solicited: NeighbourAsk[]
+    /** Duplicate address detection: the tentative addresses it probed (solicitations from ::). */
+    dad: {ip: string; at: number}[]
+    /** Neighbour advertisements heard on its tap, its own and multicast ones of others: who claims which IPv6 address. */
+    advertised: {ip: string; mac: string; at: number}[]
+  }
 }
 
 export interface WireFacts {
@@ -198,14 +322,20 @@ export interface WireFacts {
 }
 
 const isBroadcast = (mac: string) => mac === 'ff:ff:ff:ff:ff:ff'
+/** Group (broadcast and multicast) MACs have the low bit of the first octet set. */
+const isGroupMac = (mac: string) => (Number.parseInt(mac.slice(0, 2), 16) & 1) === 1
+const isUnicastIpv4 = (ip: string) => {
+  const first = Number.parseInt(ip, 10)
+  return ip !== '0.0.0.0' && ip !== '255.255.255.255' && !(first >= 224 && first <= 239)
+}
 
 /** One guest interface's facts from the packets heard on its tap. */
-export function summarise(domain: string, tap: string, mac: string, packets: WirePacket[], capped: boolean): WireInterface {
+export function summarise(domain: string, tap: string, mac: string, packets: WirePacket[], capped: boolean, answersHeard = true): WireInterface {
   const mine = mac.toLowerCase()
   const addresses = new Map<string, Set<'arp' | 'ip'>>()
   const use = (ip: string, via: 'arp' | 'ip') => {
     if (ip === '0.0.0.0' || ip === '255.255.255.255') return
-    ;(addresses.get(ip) ?? addresses.set(ip, new Set()).get(ip)!).add(via)
+    getOrCreate(addresses, ip, () => new Set()).add(via)
   }
   const facts: WireInterface = {
     domain,
@@ -214,14 +344,35 @@ export function summarise(domain: string, tap: string, mac: string, packets: Wir
     sent: 0,
     received: 0,
     capped,
+    answersHeard,
     addresses: [],
     arp: {request: 0, reply: 0, probe: 0, announcement: 0},
-    dhcp: {discovers: 0, requests: 0, requested: [], answers: [], clientIds: [], hostnames: []},
+    arpAsked: [],
+    arpAnsweredFor: [],
+    ipv4Destinations: [],
+    dns: [],
+    dhcp: {discovers: 0, requests: 0, requested: [], requestsSeen: [], answers: [], clientIds: [], hostnames: []},
     contested: [],
-    ipv6: {linkLocal: [], routerSolicitations: 0, routerAdvertisements: 0},
+    ipv6: {linkLocal: [], routerSolicitations: 0, routerAdvertisements: 0, solicited: [], dad: [], advertised: []},
   }
   const claimsByOthers: {ip: string; mac: string}[] = []
   const push = <T>(list: T[], value: T) => list.includes(value) || list.push(value)
+  const arpAsked = new Map<string, NeighbourAsk>()
+  const ndAsked = new Map<string, NeighbourAsk>()
+  const arpAnswers = new Map<string, Set<string>>()
+  const ndAnswers = new Map<string, Set<string>>()
+  const answeredFor = new Map<string, number>()
+  const destinations = new Map<string, {ip: string; mac: string; frames: number}>()
+  const dns = new Map<string, DnsExchange>()
+  const dnsErrors: {host: string; text: string}[] = []
+  const requests = new Map<string, DhcpRequestSeen>()
+  const replies: {xid: string; answer: NonNullable<DhcpRequestSeen['answer']>}[] = []
+  const ask = (index: Map<string, NeighbourAsk>, ip: string, from: string, at: number) => {
+    const a = getOrCreate(index, ip, () => ({ip, asks: 0, firstAt: at, lastAt: at, from: [], answeredBy: []}))
+    a.asks++
+    a.lastAt = at
+    if (from) push(a.from, from)
+  }
   for (const p of packets) {
     const fromGuest = p.src === mine
     if (fromGuest) facts.sent++
@@ -229,16 +380,48 @@ export function summarise(domain: string, tap: string, mac: string, packets: Wir
     if (p.arp) {
       if (fromGuest) {
         facts.arp[p.arp.kind]++
-        if (p.arp.kind !== 'probe') use(p.arp.senderIp, 'arp')
+        if (p.arp.kind === 'request' || p.arp.kind === 'announcement') use(p.arp.senderIp, 'arp')
+        if (p.arp.kind === 'request') ask(arpAsked, p.arp.targetIp, p.arp.senderIp, p.time)
+        if (p.arp.kind === 'reply') answeredFor.set(p.arp.senderIp, (answeredFor.get(p.arp.senderIp) ?? 0) + 1)
       } else if (p.arp.kind === 'reply' || p.arp.kind === 'announcement') {
         if (p.arp.senderMac !== mine) claimsByOthers.push({ip: p.arp.senderIp, mac: p.arp.senderMac})
+        if (p.arp.kind === 'reply' && p.dst === mine) getOrCreate(arpAnswers, p.arp.senderIp, () => new Set()).add(p.arp.senderMac)
       }
     }
-    if (p.ipv4 && fromGuest) use(p.ipv4.src, 'ip')
+    if (p.ipv4) {
+      if (fromGuest) {
+        use(p.ipv4.src, 'ip')
+        if (!isGroupMac(p.dst) && isUnicastIpv4(p.ipv4.dst)) {
+          const d = getOrCreate(destinations, `${p.ipv4.dst} ${p.dst}`, () => ({ip: p.ipv4!.dst, mac: p.dst, frames: 0}))
+          d.frames++
+        }
+        if (p.ipv4.proto === 'udp' && p.ipv4.dstPort === 53) {
+          const q = getOrCreate(dns, p.ipv4.dst, () => ({server: p.ipv4!.dst, queries: 0, firstAt: p.time, lastAt: p.time, answers: 0, errors: []}))
+          q.queries++
+          q.lastAt = p.time
+        }
+      } else if (p.dst === mine) {
+        if (p.ipv4.srcPort === 53 && (p.ipv4.proto === 'udp' || p.ipv4.proto === 'tcp')) {
+          const q = dns.get(p.ipv4.src)
+          if (q) q.answers++
+        }
+        if (p.icmpError) dnsErrors.push({host: p.icmpError.host, text: `${p.icmpError.what} from ${p.ipv4.src}`})
+      }
+    }
     if (p.ipv6) {
+      const {icmp6, ndTarget} = p.ipv6
       if (fromGuest && p.ipv6.src.startsWith('fe80:')) push(facts.ipv6.linkLocal, p.ipv6.src)
-      if (fromGuest && p.ipv6.icmp6 === 'router solicitation') facts.ipv6.routerSolicitations++
-      if (!fromGuest && p.ipv6.icmp6 === 'router advertisement') facts.ipv6.routerAdvertisements++
+      if (fromGuest && icmp6 === 'router solicitation') facts.ipv6.routerSolicitations++
+      if (!fromGuest && icmp6 === 'router advertisement') facts.ipv6.routerAdvertisements++
+      if (ndTarget && icmp6 === 'neighbor solicitation' && fromGuest) {
+        // RFC 4862 5.4.2: duplicate address detection asks from the unspecified address for the tentative one.
+        if (p.ipv6.src === '::') facts.ipv6.dad.push({ip: ndTarget, at: p.time})
+        else ask(ndAsked, ndTarget, p.ipv6.src, p.time)
+      }
+      if (ndTarget && icmp6 === 'neighbor advertisement') {
+        facts.ipv6.advertised.push({ip: ndTarget, mac: p.src, at: p.time})
+        if (!fromGuest && p.dst === mine) getOrCreate(ndAnswers, ndTarget, () => new Set()).add(p.src)
+      }
     }
     const d = p.dhcp
     if (d && d.op === 'request' && (d.chaddr === mine || fromGuest)) {
@@ -246,7 +429,14 @@ export function summarise(domain: string, tap: string, mac: string, packets: Wir
       if (d.message === 'request') {
         facts.dhcp.requests++
         const asked = d.requestedIp ?? d.clientIp
-        if (asked) push(facts.dhcp.requested, asked)
+        if (asked) {
+          push(facts.dhcp.requested, asked)
+          const state: DhcpRequestSeen['state'] = d.serverId ? 'selecting' : !d.clientIp || d.clientIp === '0.0.0.0' ? 'init-reboot' : p.ipv4?.dst === '255.255.255.255' ? 'rebinding' : 'renewing'
+          const key = `${d.xid ?? p.time} ${asked}`
+          const r = getOrCreate(requests, key, () => ({state, address: asked, firstAt: p.time, lastAt: p.time, sent: 0}))
+          r.sent++
+          r.lastAt = p.time
+        }
       }
       if (d.clientId) push(facts.dhcp.clientIds, d.clientId)
       if (d.hostname) push(facts.dhcp.hostnames, d.hostname)
@@ -254,21 +444,51 @@ export function summarise(domain: string, tap: string, mac: string, packets: Wir
     if (d && d.op === 'reply' && d.chaddr === mine && (d.message === 'offer' || d.message === 'ack' || d.message === 'nak')) {
       const answer: DhcpAnswer = {message: d.message, server: d.serverId ?? p.ipv4?.src ?? '', serverMac: p.src}
       if (d.yourIp) answer.address = d.yourIp
+      if (d.routers) answer.routers = d.routers
+      if (d.dnsServers) answer.dnsServers = d.dnsServers
       if (!facts.dhcp.answers.some((a) => a.message === answer.message && a.server === answer.server && a.serverMac === answer.serverMac && a.address === answer.address)) facts.dhcp.answers.push(answer)
+      if (d.xid && d.message !== 'offer') replies.push({xid: d.xid, answer: {message: d.message, server: answer.server, serverMac: p.src, ...(d.reason ? {reason: d.reason} : {})}})
     }
   }
   facts.addresses = [...addresses].map(([ip, via]) => ({ip, via: [...via].sort()})).sort((a, b) => a.ip.localeCompare(b.ip, undefined, {numeric: true}))
   const own = new Set(addresses.keys())
   for (const c of claimsByOthers) if (own.has(c.ip) && !isBroadcast(c.mac) && !facts.contested.some((x) => x.ip === c.ip && x.mac === c.mac)) facts.contested.push(c)
+  const asked = (index: Map<string, NeighbourAsk>, answers: Map<string, Set<string>>) =>
+    [...index.values()].map((a) => ({...a, answeredBy: [...(answers.get(a.ip) ?? [])].sort()})).sort((a, b) => a.ip.localeCompare(b.ip, undefined, {numeric: true}))
+  facts.arpAsked = asked(arpAsked, arpAnswers)
+  facts.ipv6.solicited = asked(ndAsked, ndAnswers)
+  facts.arpAnsweredFor = [...answeredFor].map(([ip, replies]) => ({ip, replies})).sort((a, b) => a.ip.localeCompare(b.ip, undefined, {numeric: true}))
+  facts.ipv4Destinations = [...destinations.values()].sort((a, b) => a.ip.localeCompare(b.ip, undefined, {numeric: true}) || a.mac.localeCompare(b.mac))
+  for (const e of dnsErrors) {
+    const q = dns.get(e.host)
+    if (q) push(q.errors, e.text)
+  }
+  facts.dns = [...dns.values()].sort((a, b) => a.server.localeCompare(b.server, undefined, {numeric: true}))
+  const byXid = new Map(replies.map((r) => [r.xid, r.answer]))
+  for (const [key, r] of requests) {
+    const answer = byXid.get(key.slice(0, key.indexOf(' ')))
+    if (answer) r.answer = answer
+    facts.dhcp.requestsSeen.push(r)
+  }
   return facts
 }
 
-/** The two captures of one tap; the guest's MAC limits them to its own frames (a bridged tap also carries the LAN's broadcasts). */
-export function captureArgv(tap: string, mac: string): {decoded: string[]; quiet: string[]} {
+/**
+ * The two captures of one tap; the guest's MAC limits them to its own frames and the answers it
+ * gets (a bridged tap also carries the LAN's broadcasts). Decoded: its ARP and ICMPv6, every DHCP
+ * frame, and others' multicast neighbour advertisements (the answer to its duplicate address
+ * detection). Quiet: everything else it sends, and the DNS answers and ICMP errors that come back.
+ * `ownFrames` is the narrower pair kvmdoctor captured before it took the answers: replaying a
+ * recording made then runs these (and judges nothing that needs the answers).
+ */
+export function captureArgv(tap: string, mac: string, scope: 'with-answers' | 'own-frames' = 'with-answers'): {decoded: string[]; quiet: string[]} {
   const dhcp = 'udp port 67 or udp port 68'
+  const decoded = ['tcpdump', '-i', tap, '-n', '-e', '-vv', '-l', '-s', '600', '-c', String(WIRE_LIMITS.decoded.packets)]
+  const quiet = ['tcpdump', '-i', tap, '-n', '-e', '-q', '-l', '-s', '96', '-c', String(WIRE_LIMITS.quiet.packets)]
+  if (scope === 'own-frames') return {decoded: [...decoded, `(ether host ${mac} and (arp or icmp6)) or (${dhcp})`], quiet: [...quiet, `ether src ${mac} and not (arp or icmp6 or ${dhcp})`]}
   return {
-    decoded: ['tcpdump', '-i', tap, '-n', '-e', '-vv', '-l', '-s', '600', '-c', String(WIRE_LIMITS.decoded.packets), `(ether host ${mac} and (arp or icmp6)) or (${dhcp})`],
-    quiet: ['tcpdump', '-i', tap, '-n', '-e', '-q', '-l', '-s', '96', '-c', String(WIRE_LIMITS.quiet.packets), `ether src ${mac} and not (arp or icmp6 or ${dhcp})`],
+    decoded: [...decoded, `(ether host ${mac} and (arp or icmp6)) or (${dhcp}) or (icmp6 and ip6 multicast and ip6[40] == 136)`],
+    quiet: [...quiet, `(ether src ${mac} and not (arp or icmp6 or ${dhcp})) or (ether dst ${mac} and (udp src port 53 or tcp src port 53 or icmp))`],
   }
 }
 
@@ -290,21 +510,25 @@ export const wireProbe: Probe<WireFacts> = {
     // Every capture starts now: the run lasts about the listening time, whatever the number of guests.
     await Promise.all(
       targets.map(async (t) => {
-        const argv = captureArgv(t.tap, t.mac)
-        const [decoded, quiet] = await Promise.all([
-          runner.run(argv.decoded, {listenMs, maxOutputBytes: WIRE_LIMITS.decoded.bytes}),
-          runner.run(argv.quiet, {listenMs, maxOutputBytes: WIRE_LIMITS.quiet.bytes}),
-        ])
+        const capture = (argv: {decoded: string[]; quiet: string[]}) =>
+          Promise.all([
+            runner.run(argv.decoded, {listenMs, maxOutputBytes: WIRE_LIMITS.decoded.bytes}),
+            runner.run(argv.quiet, {listenMs, maxOutputBytes: WIRE_LIMITS.quiet.bytes}),
+          ])
+        let [decoded, quiet] = await capture(captureArgv(t.tap, t.mac))
+        // A recording made before the answers were captured holds the narrower pair (only a replay answers "not recorded").
+        const answersHeard = !(decoded.errorCode === 'not-recorded' && quiet.errorCode === 'not-recorded')
+        if (!answersHeard) [decoded, quiet] = await capture(captureArgv(t.tap, t.mac, 'own-frames'))
         // Cut at the byte cap, a capture is still what was heard: kept, marked capped.
         const failed = [decoded, quiet].find((c) => c.error !== undefined && c.errorCode !== 'too-large')
         if (failed) {
           facts.errors[t.tap] = failed.error!
           return
         }
-        const packets = [...parseTcpdump(decoded.output), ...parseTcpdump(quiet.output)]
-        const capped =
-          decoded.truncated || quiet.truncated || parseTcpdump(decoded.output).length >= WIRE_LIMITS.decoded.packets || parseTcpdump(quiet.output).length >= WIRE_LIMITS.quiet.packets
-        facts.interfaces.push(summarise(t.domain, t.tap, t.mac, packets, capped))
+        const heardDecoded = parseTcpdump(decoded.output)
+        const heardQuiet = parseTcpdump(quiet.output)
+        const capped = decoded.truncated || quiet.truncated || heardDecoded.length >= WIRE_LIMITS.decoded.packets || heardQuiet.length >= WIRE_LIMITS.quiet.packets
+        facts.interfaces.push(summarise(t.domain, t.tap, t.mac, [...heardDecoded, ...heardQuiet], capped, answersHeard))
       }),
     )
     if (targets.length > 0 && facts.interfaces.length === 0) throw new ProbeUnavailable(`cannot listen: ${Object.values(facts.errors)[0]}`)

@@ -12,6 +12,8 @@ const HEALTH: Record<Verdict, 'ok' | 'warn' | 'fail' | 'off'> = {
   APIPA: 'fail',
   'foreign address': 'fail',
   'DHCP unanswered': 'fail',
+  'gateway unanswered': 'fail',
+  'wrong netmask': 'warn',
   conflict: 'fail',
   'shut off': 'off',
 }
@@ -59,6 +61,7 @@ export function renderIpTable(inv: IpInventory, options: {width?: number; wide?:
     const whose = r.wire.ownDhcpServers?.length ? `not from its network's own server (${r.wire.ownDhcpServers.join(', ')})` : "more than one server on its LAN, and this host cannot know which is the LAN's own"
     notes.push(`note: ${r.domain} got DHCP answers from ${r.wire.rogueServers.join(', ')}: ${whose} (kvmdoctor diagnose --listen)`)
   }
+  for (const r of inv.rows) notes.push(...requestNotes(r))
   if (table.hidden.length > 0) notes.push(`note: ${table.hidden.join(', ')} left out to fit ${width} columns; --wide shows every column`)
   return [...table.lines, ...(rows.length === 0 ? ['(no guests defined)'] : []), ...notes.flatMap((n) => wrapLine({label: 'note: ', text: n.slice('note: '.length)}, width))].join('\n')
 }
@@ -70,5 +73,25 @@ function verdictDetail(r: IpRow): string {
   if (r.verdict === 'silent') return ` (not a frame in ${r.wire.seconds} s)`
   if (r.verdict === 'foreign address') return ` (${r.wire.foreign.join(', ')})`
   if (r.verdict === 'DHCP unanswered') return ` (${r.wire.dhcp.discovers} DISCOVERs in ${r.wire.seconds} s, no OFFER)`
+  const q = r.wire.requests
+  const gateways = q.gateways.length > 0 ? `; its network's: ${q.gateways.join(', ')}` : ''
+  if (r.verdict === 'gateway unanswered') return ` (${q.gatewayUnanswered.map((g) => g.split(' ')[0]).join(', ')}: nobody answers${gateways})`
+  if (r.verdict === 'wrong netmask') {
+    const what = [...(q.offSubnetAsked.length > 0 ? [`ARPs for ${q.offSubnetAsked.join(', ')} beyond its subnet`] : []), ...(q.onSubnetViaGateway.length > 0 ? [`sends ${q.onSubnetViaGateway.join(', ')} on its subnet to the gateway`] : [])]
+    return ` (${what.join('; ')})`
+  }
   return ''
+}
+
+/** What the wire heard a guest ask for that nobody answered, beyond its own verdict: a line each. */
+function requestNotes(r: IpRow): string[] {
+  const q = r.wire?.requests
+  if (!q) return []
+  const dns = q.dnsServers.length > 0 ? ` (its network's: ${q.dnsServers.join(', ')})` : ''
+  return [
+    ...q.dnsUnanswered.map((d) => `note: ${r.domain} asks DNS server ${d}${dns}`),
+    ...q.dhcpForeign.map((d) => `note: ${r.domain} asks DHCP to keep ${d}: an address of another network`),
+    ...q.dadFailed.map((d) => `note: ${r.domain} cannot take IPv6 address ${d}: duplicate address detection failed`),
+    ...q.answersForOthers.map((a) => `note: ${r.domain} answers ARP for ${a}, not its own`),
+  ]
 }

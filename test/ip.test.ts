@@ -27,7 +27,7 @@ describe('parseDomifaddr (virsh domifaddr)', () => {
 })
 
 /** What the rules found on an interface: nothing, unless said. */
-const none = {conflict: false, silent: false, foreign: false, dhcpUnanswered: false}
+const none = {conflict: false, silent: false, foreign: false, dhcpUnanswered: false, gatewayUnanswered: false, wrongNetmask: false}
 
 describe('verdicts', () => {
   const a = (ip: string, ...sources: string[]) => ({ip, sources})
@@ -173,6 +173,16 @@ describe('kvmdoctor ip with the wire (--listen recordings)', () => {
     expect(verdictOf(true, [a('10.0.0.1', 'lease', 'neighbour')], {...none, conflict: true, silent: true})).toBe('conflict')
   })
 
+  it('an address that cannot reach its gateway is not ok, nor one whose netmask takes neighbours for strangers; its own stranger address outranks both', () => {
+    const a = (ip: string, ...sources: string[]) => ({ip, sources})
+    const address = [a('10.0.0.1', 'wire')]
+    expect(verdictOf(true, address, {...none, gatewayUnanswered: true})).toBe('gateway unanswered')
+    expect(verdictOf(true, address, {...none, wrongNetmask: true})).toBe('wrong netmask')
+    expect(verdictOf(true, address, {...none, gatewayUnanswered: true, wrongNetmask: true})).toBe('gateway unanswered')
+    // A foreign address is the cause, its unanswered asks the symptom.
+    expect(verdictOf(true, [a('192.0.2.9', 'wire')], {...none, foreign: true, gatewayUnanswered: true})).toBe('foreign address')
+  })
+
   it("a bridged guest answered by two servers: the note names both, and calls neither the LAN's own (this host cannot know)", async () => {
     const r = await kvmdoctorCli(['ip', '--from', fixtureDir('wire-bridged-rogue-dhcp'), '--wide'])
     expect(r.stdout).toMatch(/^kdlab-lan04\s+running\s+vnet\d+\s+52:54:00:6b:64:13\s+kdlab-br0\s+10\.77\.0\.100 \(lease\+wire\)\s+.*ok$/m)
@@ -187,6 +197,24 @@ describe('kvmdoctor ip with the wire (--listen recordings)', () => {
     expect(silent.stdout).toMatch(/^kdlab-quiet01\s+running\s+vnet\d+\s+52:54:00:6b:64:51\s+default\s+-\s+.*silent \(not a frame in 12 s\)$/m)
     const healthy = await kvmdoctorCli(['ip', '--from', fixtureDir('healthy')])
     expect(healthy.exitCode).toBe(0)
+  })
+})
+
+describe('kvmdoctor ip with what guests ask for (--listen recordings of issue 27)', () => {
+  it('a guest whose gateway nobody answers is not ok: the verdict names the address and the network\'s own gateway; exit 1', async () => {
+    const r = await kvmdoctorCli(['ip', '--from', fixtureDir('wire-gateway-unanswered'), '--wide'])
+    expect(r.exitCode).toBe(1)
+    expect(r.stdout).toMatch(/^kdlab-wronggw01\s+running\s+vnet\d+\s+52:54:00:6b:64:71\s+default\s+192\.168\.122\.241 \(\S*wire\S*\)\s+.*gateway unanswered \(192\.168\.122\.254: nobody answers; its network's: 192\.168\.122\.1\)$/m)
+    expect(r.stdout).toMatch(/^kdlab-web01\s+running\s.*\sok$/m)
+  })
+
+  it('a wrong netmask is a warning verdict; a DNS server that does not answer leaves the address ok, with a note naming the network\'s own', async () => {
+    const netmask = await kvmdoctorCli(['ip', '--from', fixtureDir('wire-netmask-wrong'), '--wide'])
+    expect(netmask.stdout).toMatch(/^kdlab-netmask01\s.*wrong netmask \(ARPs for 192\.168\.7\.7 beyond its subnet\)$/m)
+    const dns = await kvmdoctorCli(['ip', '--from', fixtureDir('wire-dns-unanswered'), '--wide'])
+    expect(dns.exitCode).toBe(0)
+    expect(dns.stdout).toMatch(/^kdlab-wrongdns01\s.*\sok$/m)
+    expect(dns.stdout.replace(/\s+/g, ' ')).toMatch(/note: kdlab-wrongdns01 asks DNS server 203\.0\.113\.10 \(\d+ queries in [\d.]+ s, no answer: udp port 53 unreachable from 203\.0\.113\.10: no DNS server there\) \(its network's: 192\.168\.122\.1\)/)
   })
 })
 

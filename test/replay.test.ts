@@ -9,7 +9,7 @@ import type {ProbeStatus} from '../src/result/diagnosis.js'
 import {fixtureDir, replayOptions} from './helpers.js'
 import {groundTruth} from './ground-truth.js'
 import {checkInboundOracle, inboundDisagreements, readInbound} from './inbound-oracle.js'
-import {NAMESPACE_HOST, type OracleRecord, type Scenario, SCENARIOS, checkIp, checkOracle, checkScenario} from './scenarios.js'
+import {type GuestLines, NAMESPACE_HOST, type OracleRecord, type Scenario, SCENARIOS, checkGuestTruth, checkIp, checkOracle, checkScenario} from './scenarios.js'
 
 /** kvmdoctor ran in a namespace host (the lab traces no kernel there: none of the guests' packets cross it). */
 const namespaceHost = (s: Scenario) => JSON.stringify(s.beyondHost) === JSON.stringify(NAMESPACE_HOST)
@@ -55,6 +55,12 @@ describe('lab scenarios replayed from their recordings', () => {
         expect(inbound, `fixtures/${scenario.name}/inbound.json missing: run npm run test:lab as root`).toBeDefined()
         checkInboundOracle(scenario.name, scenario.inbound, inbound!)
         expect(inboundDisagreements(d.flows, inbound!), 'inbound flows against real connections').toEqual([])
+      }
+      if (scenario.guestTruth) {
+        // What the guests themselves said on their consoles when this was recorded.
+        const guestsFile = join(fixtureDir(scenario.name), 'guests.json')
+        expect(existsSync(guestsFile), `fixtures/${scenario.name}/guests.json missing: run npm run test:lab as root`).toBe(true)
+        checkGuestTruth(scenario, JSON.parse(readFileSync(guestsFile, 'utf8')) as GuestLines, d.findings)
       }
       if (scenario.ip) {
         const inventory = await ipInventory(await ReplayRunner.open(fixtureDir(scenario.name)), replayOptions(runner))

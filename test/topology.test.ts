@@ -43,6 +43,16 @@ describe('topology', () => {
     expect(apipa.findings.map((f) => [f.id, f.rootCause])).toEqual([['apipa-address', false], ['dhcp-no-offer', false], ['guest-agent-missing', true]])
   })
 
+  it('marks a guest by what it asks for that nobody answers: a gateway fails it, a netmask warns (--listen)', async () => {
+    const gateway = (await topologyOf('wire-gateway-unanswered')).guests.find((g) => g.name === 'kdlab-wronggw01')!
+    expect(gateway.health).toBe('fail')
+    expect(gateway.interfaces[0].verdict).toBe('gateway unanswered')
+    expect(gateway.findings.map((f) => f.id)).toContain('guest-gateway-unanswered')
+    const netmask = (await topologyOf('wire-netmask-wrong')).guests.find((g) => g.name === 'kdlab-netmask01')!
+    expect(netmask.interfaces[0].verdict).toBe('wrong netmask')
+    expect(netmask.health).toBe('warn')
+  })
+
   it('a tap on no bridge fails under the bridge it belongs to, with its finding', async () => {
     const t = await topologyOf('tap-detached')
     const tap = t.bridges.find((b) => b.name === 'virbr0')!.taps[0]

@@ -20,6 +20,8 @@ export default class Ip extends KvmdoctorCommand {
   silent           (--listen) the guest sent not a single frame while kvmdoctor listened
   foreign address  (--listen) the guest sends from an address its network cannot route
   DHCP unanswered  (--listen) the guest asks for DHCP again and again, and no server offers
+  gateway unanswered  (--listen) the guest asks again and again for an address on its subnet nobody holds, and none of its traffic leaves the subnet: a wrong gateway
+  wrong netmask    (--listen) the guest ARPs directly for addresses beyond its subnet, or sends its subnet's addresses to the gateway
   shut off         not running
 Exit code: 0 when every running guest is ok, 1 when one is not, 2 on bad usage.`
 

@@ -8,7 +8,7 @@ import {arpScanProbe} from '../../probes/arpscan.js'
 import {type GuestAgentFacts, guestAgentProbe} from '../../probes/guest-agent.js'
 import {hostProbe} from '../../probes/host.js'
 import {type LeaseFacts, leasesProbe} from '../../probes/leases.js'
-import {type LibvirtFacts, libvirtProbe} from '../../probes/libvirt.js'
+import {type DomainInterface, type LibvirtFacts, libvirtProbe} from '../../probes/libvirt.js'
 import {type Link, linksProbe} from '../../probes/links.js'
 import {type Neighbour, neighboursProbe} from '../../probes/neighbours.js'
 import {type Route, routesProbe} from '../../probes/routes.js'
@@ -21,6 +21,7 @@ import {isRunning} from '../derive/context.js'
 import {buildModel} from '../derive/index.js'
 import {addressesOutside, wireContextFor, wireOf} from '../derive/wire.js'
 import {getOrCreate} from '../lib/collections.js'
+import {requestLabels, requestsOfGuests} from '../derive/wire-requests.js'
 import {isApipa} from '../lib/ipv4.js'
 import type {Runner} from '../lib/runner.js'
 import type {Finding} from '../result/findings.js'
@@ -69,7 +70,7 @@ export function inventoryOf(results: Record<string, ProbeResult>, findings: Find
   const agent = data<GuestAgentFacts>(results['guest-agent'])
   const wire = data<WireFacts>(results.wire)
   const links = data<Link[]>(results.links)
-  const byMac = guestAddressIndex(leases, neighbours, data<ArpScanFacts>(results['arp-scan']), wire, agent)
+  const byMac = guestAddressIndex(leases, neighbours, data<ArpScanFacts>(results['arp-scan']), wire, agent, links)
   // Who claims each IPv4 address: the MACs a conflict names.
   const claims = addressClaimsByIp(byMac)
   // What the rules found on each guest interface (by domain and MAC) and on each address.
@@ -94,6 +95,10 @@ export function inventoryOf(results: Record<string, ProbeResult>, findings: Find
   const runningByMac = new Map<string, string[]>()
   for (const d of libvirt.domains.filter(isRunning)) for (const i of d.interfaces) if (i.mac) getOrCreate(runningByMac, i.mac, () => []).push(d.name)
 
+  const contextOf = (i: DomainInterface) => wireContextFor(i, libvirt, links, leases, data<Route[]>(results.routes))
+  // What each listened guest asked for, and who was there to answer (the labels `ip` prints; the rules judge).
+  const requestsOf = requestsOfGuests({wire, libvirt, links, leases, neighbours, addressesByMac: byMac, contextOf})
+
   const rows: IpRow[] = []
   for (const d of libvirt.domains) {
     if (only.length > 0 && !only.includes(d.name)) continue
@@ -117,9 +122,11 @@ export function inventoryOf(results: Record<string, ProbeResult>, findings: Find
         silent: found.has('guest-silent'),
         foreign: found.has('guest-address-foreign'),
         dhcpUnanswered: found.has('dhcp-no-offer'),
+        gatewayUnanswered: found.has('guest-gateway-unanswered'),
+        wrongNetmask: found.has('guest-netmask-wrong'),
       }
       const heard = running ? wireOf(wire, i.mac) : undefined
-      const context = heard && wireContextFor(i, libvirt, links, leases, data<Route[]>(results.routes))
+      const context = heard && contextOf(i)
       rows.push({
         domain: d.name,
         state: d.state,
@@ -142,6 +149,7 @@ export function inventoryOf(results: Record<string, ProbeResult>, findings: Find
           ownDhcpServers: context.ownServers,
           ipv6LinkLocal: heard.ipv6.linkLocal,
           capped: heard.capped,
+          requests: requestLabels(requestsOf(i, heard)),
         } satisfies WireRow : null,
       })
     }
@@ -160,6 +168,8 @@ export interface Judged {
   silent: boolean
   foreign: boolean
   dhcpUnanswered: boolean
+  gatewayUnanswered: boolean
+  wrongNetmask: boolean
 }
 
 /**
@@ -173,6 +183,9 @@ export function verdictOf(running: boolean, ipv4: AddressSeen[], judged: Judged)
   if (judged.foreign) return 'foreign address'
   if (ipv4.length === 0) return judged.dhcpUnanswered ? 'DHCP unanswered' : 'no address'
   if (ipv4.every((a) => isApipa(a.ip))) return 'APIPA'
+  // An address that cannot reach its gateway, or takes its neighbours for strangers (and strangers for neighbours), is not ok.
+  if (judged.gatewayUnanswered) return 'gateway unanswered'
+  if (judged.wrongNetmask) return 'wrong netmask'
   // A lease on file that nothing confirms: the guest is not answering from it.
   if (ipv4.every((a) => a.sources.length === 1 && a.sources[0] === 'lease')) return 'stale'
   return 'ok'

@@ -136,6 +136,11 @@ export interface DatapathFacts {
   addressClaimants?(addr: string): string[]
   /** libvirt hook scripts' forwards (read, never run); null or absent when they could not be read. */
   hooks?: HookFacts | null
+  /**
+   * The DNS servers the guest uses, as far as the host saw them (--listen: the servers it queried, else the ones
+   * its DHCP answer gave it); undefined when not seen (its network's resolver is then the one followed).
+   */
+  guestResolvers?(mac: string): string[] | undefined
 }
 
 export interface Datapath {
@@ -387,7 +392,11 @@ class HostView {
       if (dhcpFails) source = {...source, assumed: undefined, noLease: dhcpFails}
       if (custom) return this.routedEgress(base, g, source, srcNote, internet, 'custom')
       flows.push(...dhcp)
-      if (net.dnsEnabled) flows.push(...this.localService(base, g, 'dns', gw, source, srcNote))
+      // The resolver the guest asks is what counts: its network's where it asks that one (or nothing says otherwise).
+      const resolvers = i.mac ? this.facts.guestResolvers?.(i.mac) : undefined
+      const elsewhere = resolvers !== undefined && resolvers.length > 0 && !resolvers.includes(gw) ? resolvers[0] : undefined
+      if (elsewhere) flows.push(...this.otherResolver(base, g, source, srcNote, elsewhere, subnet))
+      else if (net.dnsEnabled) flows.push(...this.localService(base, g, 'dns', gw, source, srcNote))
       if (net.forwardMode === 'nat' || net.forwardMode === 'route' || net.forwardMode === 'open') flows.push(...this.routedEgress(base, g, source, srcNote, internet, 'egress'))
       return flows
     }
@@ -975,6 +984,32 @@ class HostView {
     this.ipSend(back, undefined, bridge)
     this.toGuest(back, g, kind === 'dhcp', true)
     out.push(this.finish(base, `${kind}-reply` as FlowKind, `${kind === 'dhcp' ? 'DHCP offer' : 'DNS answer'} back to ${d.name}`, reply, back.hops, kind, assumed))
+    return out
+  }
+
+  /**
+   * DNS to a resolver that is not its network's (a static guest's resolv.conf, another server's DHCP answer): the
+   * query walked as any traffic to that server (forwarded, or bridged to a neighbour), and whether a DNS server
+   * answers there decided beyond the host: at best indeterminate, never a pass.
+   */
+  private otherResolver(base: FlowBase, g: GuestSide, source: SourceAddress, srcNote: string, server: string, subnet: string): Flow[] {
+    const beyond: Hop = {
+      name: 'resolver',
+      verdict: 'indeterminate',
+      detail: `${g.d.name} asks ${server} for names, not network ${g.net!.name}'s resolver: whether a DNS server answers there is decided beyond the host`,
+    }
+    const request = newPacket({family: 4, iifname: g.bridge, src: source.addr, dst: server, l4proto: 'udp', sport: EPHEMERAL_PORT, dport: 53, etherSrc: g.i.mac})
+    // A server on its own subnet is a neighbour on the bridge: the host neither routes nor filters it (beyond its bridge).
+    // A guest without an address of its own still meets that first, as its other flows do.
+    if (ipInPrefix(server, subnet)) {
+      const missing = this.unaddressedHop(source, g)
+      return [this.finish(base, 'dns', `DNS query to ${server}, on its link${srcNote}`, request, missing ? [missing, beyond] : [beyond], undefined, source.assumed ? [source.assumed] : [])]
+    }
+    const [query, answer] = this.routedEgress(base, g, source, srcNote, {addr: server, port: 53, proto: 'udp'}, 'custom')
+    const relabel = (f: Flow, kind: FlowKind, hops: Hop[], description: string, replyTo?: FlowKind) =>
+      this.finish(base, kind, description, request, hops, replyTo, f.assumptions)
+    const out = [{...relabel(query, 'dns', [...query.hops, beyond], `DNS query to ${server}${srcNote}`), packet: query.packet}]
+    if (answer) out.push({...relabel(answer, 'dns-reply', [beyond, ...answer.hops], `DNS answer from ${server} back to ${g.d.name}`, 'dns'), packet: answer.packet})
     return out
   }
 

@@ -5,6 +5,7 @@
 import type {ApipaFacts} from '../../probes/apipa.js'
 import type {ArpScanFacts} from '../../probes/arpscan.js'
 import type {LeaseFacts} from '../../probes/leases.js'
+import type {Link} from '../../probes/links.js'
 import type {Neighbour} from '../../probes/neighbours.js'
 import type {WireFacts} from '../../probes/wire.js'
 import type {GuestAgentFacts} from '../../probes/guest-agent.js'
@@ -23,8 +24,20 @@ export interface GuestAddress {
   expiry?: number | null
 }
 
-/** Current IPv4 addresses by MAC, from every source the host has (the guest agent's when it was asked: `kvmdoctor ip`). */
-export function guestAddressIndex(leases: LeaseFacts | undefined, neighbours: Neighbour[] | undefined, arpScan: ArpScanFacts | undefined, wire?: WireFacts, agent?: GuestAgentFacts): Map<string, GuestAddress[]> {
+/**
+ * Current IPv4 addresses by MAC, from every source the host has (the guest agent's when it was asked:
+ * `kvmdoctor ip`). The host's own addresses (`links`): a guest's frame carrying one of those, or another
+ * machine's address, only as its IP source (never in its ARP) while it ARPs from another address is
+ * traffic it forwards (a router guest, proxy ARP), not an address of its own.
+ */
+export function guestAddressIndex(
+  leases: LeaseFacts | undefined,
+  neighbours: Neighbour[] | undefined,
+  arpScan: ArpScanFacts | undefined,
+  wire?: WireFacts,
+  agent?: GuestAgentFacts,
+  links?: Link[],
+): Map<string, GuestAddress[]> {
   const index = new Map<string, GuestAddress[]>()
   const add = (mac: string | undefined, a: GuestAddress) => {
     if (!mac || !a.ip.includes('.')) return
@@ -35,8 +48,15 @@ export function guestAddressIndex(leases: LeaseFacts | undefined, neighbours: Ne
   for (const n of neighbours ?? []) if (!n.state.includes('FAILED') && !n.state.includes('INCOMPLETE')) add(n.mac, {ip: n.ip, source: 'neighbour'})
   for (const r of arpScan?.replies ?? []) add(r.mac, {ip: r.ip, source: 'arp-scan'})
   // What a guest sent from, heard on its tap (--listen).
+  const host = new Set((links ?? []).flatMap((l) => l.addresses.filter((a) => a.family === 'inet').map((a) => a.address)))
+  const arpedBy = new Map<string, Set<string>>()
+  for (const i of wire?.interfaces ?? []) for (const a of i.addresses) if (a.via.includes('arp')) getOrCreate(arpedBy, a.ip, () => new Set()).add(i.mac)
+  const heldByAnother = (ip: string, mac: string) =>
+    host.has(ip) || [...index].some(([m, list]) => m !== mac && list.some((x) => x.ip === ip)) || [...(arpedBy.get(ip) ?? [])].some((m) => m !== mac)
   for (const i of wire?.interfaces ?? []) {
-    for (const a of i.addresses) add(i.mac, {ip: a.ip, source: 'wire'})
+    // A router sends from an address of its own too (one in its ARP); a clone sharing its only address with another does not forward.
+    const ownElsewhere = (ip: string) => i.addresses.some((a) => a.ip !== ip && a.via.includes('arp'))
+    for (const a of i.addresses) if (a.via.includes('arp') || !(heldByAnother(a.ip, i.mac) && ownElsewhere(a.ip))) add(i.mac, {ip: a.ip, source: 'wire'})
     // Another machine answering ARP for the guest's address, on the guest's own tap.
     for (const c of i.contested) add(c.mac, {ip: c.ip, source: 'wire'})
   }

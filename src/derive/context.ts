@@ -132,7 +132,7 @@ export function buildContext(facts: Facts): DeriveContext {
       if (d.autostart) add(guestsByNetwork.autostart, net, d.name)
     }
   }
-  const addressesByMac = guestAddressIndex(facts.leases, facts.neighbours, facts.arpScan, facts.wire, facts.guestAgent)
+  const addressesByMac = guestAddressIndex(facts.leases, facts.neighbours, facts.arpScan, facts.wire, facts.guestAgent, facts.links)
   const defaultRoutes = (routes ?? []).filter((r) => r.family === 'inet' && r.dst === 'default' && r.table === 'main' && r.type === 'unicast')
   const sysctlValue = (key: string): number | null => (sysctl ? (sysctl.values[key] ?? null) : null)
   return {

@@ -5,7 +5,8 @@ import {getOrCreate, groupBy} from '../lib/collections.js'
 import {type DeriveContext, isRunning} from './context.js'
 import {macChangesOf} from './incidents.js'
 import {interfaceOvsAttributes} from './ovs.js'
-import {type WireContext, clientIdOwners, clientIdSharers, wireContextFor, wireInterfaceAttributes} from './wire.js'
+import {WIRE_ANSWERS_UNHEARD, type WireContext, clientIdOwners, clientIdSharers, wireContextFor, wireInterfaceAttributes} from './wire.js'
+import {bridgeOfInterface, requestsOfGuests} from './wire-requests.js'
 import type {DomainView, InterfaceView} from './types.js'
 
 export function domainViews(ctx: DeriveContext): DomainView[] {
@@ -44,8 +45,9 @@ export function interfaceViews(ctx: DeriveContext): InterfaceView[] {
   // The bridge a guest's DHCP goes out on: its network's, or the host bridge it is plugged into.
   const bridgeOfMac = (mac: string) => {
     const i = ctx.domainByMac.get(mac)?.iface
-    return i ? (i.type === 'network' ? ctx.networkByName.get(i.source ?? '')?.bridge : i.source ?? i.bridge) : undefined
+    return i ? bridgeOfInterface(i, libvirt) : undefined
   }
+  const domainOfMac = (mac: string) => ctx.domainByMac.get(mac)?.domain.name
   const clientIds = clientIdOwners(wire, leases, bridgeOfMac)
   // Interfaces on one network or bridge share their wire context.
   const wireContexts = new Map<string, WireContext>()
@@ -53,6 +55,7 @@ export function interfaceViews(ctx: DeriveContext): InterfaceView[] {
     const key = `${i.type}\u0000${i.source ?? ''}\u0000${i.bridge ?? ''}`
     return wireContexts.get(key) ?? wireContexts.set(key, wireContextFor(i, libvirt, links, leases, ctx.facts.routes)).get(key)!
   }
+  const requestsOf = requestsOfGuests({wire, libvirt, links, leases, neighbours, addressesByMac: ctx.addressesByMac, contextOf: wireContextOf})
   const runningByMac = groupBy(
     ctx.domains.filter(isRunning).flatMap((d) => d.interfaces.map((i) => ({domain: d.name, mac: i.mac, id: d.id}))),
     (x) => x.mac,
@@ -64,10 +67,12 @@ export function interfaceViews(ctx: DeriveContext): InterfaceView[] {
       const tap = i.target ? ctx.linkByName.get(i.target) : undefined
       const running = isRunning(d)
       const v4 = network?.ips.find((ip) => ip.family === 'ipv4')
-      const {unknownBecause, ...ovs} = interfaceOvsAttributes(ctx, i, expectedBridge, running)
+      const {unknownBecause: ovsUnknown, ...ovs} = interfaceOvsAttributes(ctx, i, expectedBridge, running)
+      const wireAttributes = wireInterfaceAttributes(wire, i, running, wireContextOf(i), i.mac ? clientIdSharers(clientIds, i.mac, domainOfMac) : {ids: [], sharers: []}, (heard) => requestsOf(i, heard))
+      const unknownBecause = {...ovsUnknown, ...(wireAttributes.wireAnswersHeard === null ? {wireAnswersHeard: WIRE_ANSWERS_UNHEARD} : {})}
       return {
         ...ovs,
-        ...(unknownBecause ? {unknownBecause} : {}),
+        ...(Object.keys(unknownBecause).length > 0 ? {unknownBecause} : {}),
         kind: 'interface',
         name: `${d.name}/${i.target ?? i.mac ?? `net${index}`}`,
         context: {host: ctx.hostname, domain: d.name, network: ctx.ifaceNetwork(i), bridge: expectedBridge, mac: i.mac, link: i.target},
@@ -107,7 +112,7 @@ export function interfaceViews(ctx: DeriveContext): InterfaceView[] {
         /** Its libvirt network's IPv4 subnet, and whether the network gives it an address (a DHCP range, or a host entry for its MAC). */
         networkSubnet: v4 ? networkOf(`${v4.address}/${v4.prefix}`) : null,
         networkHandsOutAddresses: v4 ? v4.dhcpRanges.length > 0 || (i.mac !== undefined && fixedAddressMacs(v4).has(i.mac.toLowerCase())) : null,
-        ...wireInterfaceAttributes(wire, i, running, wireContextOf(i), i.mac ? clientIdSharers(clientIds, i.mac, (m) => ctx.domainByMac.get(m)?.domain.name) : {ids: [], sharers: []}),
+        ...wireAttributes,
       }
     }),
   )

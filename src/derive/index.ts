@@ -12,6 +12,7 @@ import {forwardViews} from './forwards.js'
 import {expectedGuestViews, expectedHostViews, expectedNetworkViews} from './expectations.js'
 import {ipv6AddressesByMac} from './incidents.js'
 import {domainViews, interfaceViews} from './guest.js'
+import {wireOf} from './wire.js'
 import {hostView} from './host.js'
 import {linkViews} from './link.js'
 import {ovsBridgeViews} from './ovs.js'
@@ -34,13 +35,22 @@ export function buildModel(probes: Record<string, ProbeResult>, capturedAt: Date
       guestAddress6: (mac) => ipv6ByMac.get(mac),
       addressConflict: (mac) => ctx.addressesByMac.get(mac)?.find((a) => (ctx.claimsOf.get(a.ip)?.size ?? 0) > 1)?.ip,
       addressClaimants: (addr) => [...(ctx.claimsOf.get(addr) ?? [])],
-      // A full range still serves the MACs that hold a lease in it.
+      // What the guest was heard asking for names, else what its DHCP answer told it to ask.
+      guestResolvers: (mac) => {
+        const heard = wireOf(ctx.facts.wire, mac)
+        if (!heard) return undefined
+        const asked = heard.dns.map((q) => q.server)
+        const given = heard.dhcp.answers.filter((a) => a.message === 'ack').flatMap((a) => a.dnsServers ?? [])
+        const servers = asked.length > 0 ? asked : given
+        return servers.length > 0 ? [...new Set(servers)] : undefined
+      },
       // Heard on its tap sending frames, none from an IPv4 address, no DHCP request: the guest has no IPv4 address.
       heardWithoutAddress: (mac) => {
-        const heard = ctx.facts.wire?.interfaces.find((w) => w.mac === mac.toLowerCase())
+        const heard = wireOf(ctx.facts.wire, mac)
         if (!heard || heard.sent === 0 || heard.capped || heard.addresses.length > 0 || heard.dhcp.discovers + heard.dhcp.requests > 0) return undefined
         return `heard ${heard.sent} frame${heard.sent === 1 ? '' : 's'} from it on ${heard.tap} in ${ctx.facts.wire!.seconds} s, none from an IPv4 address, no DHCP request`
       },
+      // A full range still serves the MACs that hold a lease in it.
       dhcpPoolFullFor: (network, mac) => {
         const pool = pools.get(network)
         return pool !== undefined && pool.size > 0 && pool.leasedInRange >= pool.size && !pool.holders.has(mac)

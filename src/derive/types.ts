@@ -12,6 +12,7 @@ import type {PublishRequest} from '../datapath/published.js'
 import type {ModuleFacts} from '../../probes/modules.js'
 import type {ExpectationSpec} from './expectations.js'
 import type {InterfaceOvsAttributes} from './ovs.js'
+import type {WireRequests} from './wire-requests.js'
 
 export type EntityKind = 'host' | 'network' | 'link' | 'domain' | 'interface' | 'apipa' | 'address' | 'dhcp-service' | 'element' | 'forward'
 
@@ -258,6 +259,8 @@ export interface InterfaceView extends ViewBase<'interface'>, InterfaceOvsAttrib
   wireAddresses: string[]
   /** The subnets its network routes. */
   wireSubnets: string[]
+  /** The subnets on its link (its network's own prefixes, not the ones routed through it). */
+  wireOnLink: string[]
   /** Addresses it sent from that its network cannot route (neither its subnets nor APIPA). */
   wireForeign: string[]
   dhcpDiscovers: number | null
@@ -270,6 +273,13 @@ export interface InterfaceView extends ViewBase<'interface'>, InterfaceOvsAttrib
   clientIds: string[]
   /** Other MACs presenting one of its client ids on its segment: "MAC (guest) via wire, lease". */
   clientIdSharedWith: string[]
+  /** What it asked for on the wire, and who on its segment holds or answered it (null: not listened to). */
+  wireRequests: WireRequests | null
+  /**
+   * Its capture took the answers it gets (DNS replies, ICMP errors, others' neighbour advertisements): false
+   * where it was not listened to; null where it was heard without them (a recording made before kvmdoctor took them).
+   */
+  wireAnswersHeard: boolean | null
 }
 
 export interface ApipaView extends ViewBase<'apipa'> {

@@ -8,6 +8,7 @@ import type {DomainInterface, LibvirtFacts} from '../../probes/libvirt.js'
 import type {Link} from '../../probes/links.js'
 import type {Route} from '../../probes/routes.js'
 import type {WireFacts, WireInterface} from '../../probes/wire.js'
+import type {WireRequests} from './wire-requests.js'
 import {type Cidr, cidrContains, cidrToString, isApipa, parseCidr} from '../lib/ipv4.js'
 import type {InterfaceView} from './types.js'
 import {getOrCreate} from '../lib/collections.js'
@@ -17,6 +18,21 @@ export interface WireContext {
   subnets: Cidr[]
   /** The DHCP servers that belong there (a libvirt network's own addresses); null when not known (bridged LAN). */
   ownServers: string[] | null
+  /** The subnets on its link (its network's own prefixes, not the ones routed through it); empty when unknown. */
+  onLink: Cidr[]
+  /** A libvirt network: every subnet of its link is known (a bridged LAN may carry others the host does not know). */
+  segmentKnown: boolean
+  /** A libvirt network without <forward>: nothing beyond its subnets is reachable. */
+  isolated: boolean
+  /** The gateway and DNS servers the host is for it (a libvirt network's addresses); empty when not the host's. */
+  gateways: string[]
+  dnsServers: string[]
+  /** The bridge it is on, the host's MAC and addresses there. */
+  bridge?: string
+  hostMac?: string
+  hostAddresses: string[]
+  /** MACs its traffic leaving the subnet goes to: the host bridge's when the host is its gateway. */
+  gatewayMacs: string[]
 }
 
 /** Addresses a guest sent from that its network cannot route: neither its subnets nor APIPA (none when the subnets are unknown). */
@@ -35,7 +51,7 @@ export function wireContextFor(
 ): WireContext {
   const context = ownWireContext(iface, libvirt, links, leases)
   // The host routes more through the bridge than its subnets: a network's <route>, a static route to a router guest.
-  const bridge = iface.type === 'network' ? libvirt?.networks.find((n) => n.name === iface.source)?.bridge : iface.source ?? iface.bridge
+  const bridge = context.bridge
   if (bridge && context.subnets.length > 0) {
     for (const r of routes ?? []) {
       if (r.family !== 'inet' || r.type !== 'unicast' || r.dst === 'default' || !(r.dev === bridge || r.nexthops.some((h) => h.dev === bridge))) continue
@@ -51,22 +67,40 @@ function ownWireContext(iface: Pick<DomainInterface, 'type' | 'source' | 'bridge
     iface.type === 'network'
       ? libvirt?.networks.find((n) => n.name === iface.source)
       : libvirt?.networks.find((n) => n.bridge !== undefined && n.bridge === (iface.source ?? iface.bridge))
+  // A network-type interface names its network, not a bridge.
+  const bridge = network?.bridge ?? (iface.type === 'network' ? iface.bridge : iface.source ?? iface.bridge)
+  const link = bridge ? links?.find((l) => l.name === bridge) : undefined
+  const hostAddresses = (link?.addresses ?? []).filter((a) => a.family === 'inet').map((a) => a.address)
+  const host = {...(bridge ? {bridge} : {}), ...(link?.mac ? {hostMac: link.mac} : {})}
   if (network) {
     const v4 = network.ips.filter((ip) => ip.family === 'ipv4')
     const subnets = v4.map((ip) => parseCidr(`${ip.address}/${ip.prefix}`)).filter((c): c is Cidr => c !== undefined)
     // A network without a DHCP range has no server of its own: any that answers is someone's choice, not known to be rogue.
     const ownServers = v4.some((ip) => ip.dhcpRanges.length > 0 || ip.dhcpHosts.length > 0) ? v4.map((ip) => ip.address) : null
-    return {subnets, ownServers}
+    const isolated = network.forwardMode === 'isolated'
+    const addresses = v4.map((ip) => ip.address)
+    return {
+      subnets,
+      ownServers,
+      onLink: [...subnets],
+      segmentKnown: true,
+      isolated,
+      // libvirt's dnsmasq hands out the network's address as router (none on an isolated network) and as DNS server.
+      gateways: isolated ? [] : addresses,
+      dnsServers: network.dnsEnabled ? addresses : [],
+      ...host,
+      hostAddresses: [...new Set([...hostAddresses, ...addresses])],
+      gatewayMacs: link?.mac ? [link.mac] : [],
+    }
   }
-  const bridge = iface.source ?? iface.bridge
-  const link = links?.find((l) => l.name === bridge)
   const subnets = (link?.addresses ?? []).filter((a) => a.family === 'inet' && !isApipa(a.address)).map((a) => parseCidr(`${a.address}/${a.prefix}`)).filter((c): c is Cidr => c !== undefined)
   // The LAN's own server is not known from here; dhcpd.conf's subnets say what the LAN routes.
   for (const s of leases?.dhcpdConfigured ? leases.dhcpdSubnets : []) {
     const c = parseCidr(s)
     if (c && !subnets.some((x) => cidrToString(x) === cidrToString(c))) subnets.push(c)
   }
-  return {subnets, ownServers: null}
+  // A bridged LAN's gateway and DNS are the LAN's: known only from the DHCP answers heard on it.
+  return {subnets, ownServers: null, onLink: [...subnets], segmentKnown: false, isolated: false, gateways: [], dnsServers: [], ...host, hostAddresses, gatewayMacs: []}
 }
 
 const heardByMac = new WeakMap<WireFacts, Map<string, WireInterface>>()
@@ -137,9 +171,11 @@ export function wireInterfaceAttributes(
   running: boolean,
   context: WireContext,
   clientIds: {ids: string[]; sharers: string[]},
+  requests: (heard: WireInterface) => WireRequests,
 ): Pick<
   InterfaceView,
-  'listened' | 'listenSeconds' | 'wireSent' | 'wireCapped' | 'wireAddresses' | 'wireSubnets' | 'wireForeign' | 'dhcpDiscovers' | 'dhcpAnswers' | 'dhcpServersSeen' | 'dhcpOwnServers' | 'clientIds' | 'clientIdSharedWith'
+  | 'listened' | 'listenSeconds' | 'wireSent' | 'wireCapped' | 'wireAddresses' | 'wireSubnets' | 'wireOnLink' | 'wireForeign' | 'dhcpDiscovers' | 'dhcpAnswers' | 'dhcpServersSeen' | 'dhcpOwnServers'
+  | 'clientIds' | 'clientIdSharedWith' | 'wireRequests' | 'wireAnswersHeard'
 > {
   const heard = running ? wireOf(wire, iface.mac) : undefined
   return {
@@ -149,6 +185,7 @@ export function wireInterfaceAttributes(
     wireCapped: heard ? heard.capped : null,
     wireAddresses: heard?.addresses.map((a) => `${a.ip} (${a.via.join(', ')})`) ?? [],
     wireSubnets: context.subnets.map(cidrToString),
+    wireOnLink: context.onLink.map(cidrToString),
     wireForeign: heard ? addressesOutside(heard, context.subnets) : [],
     dhcpDiscovers: heard?.dhcp.discovers ?? null,
     dhcpAnswers: heard?.dhcp.answers.map((a) => ({server: a.server, serverMac: a.serverMac, message: a.message})) ?? [],
@@ -156,5 +193,12 @@ export function wireInterfaceAttributes(
     dhcpOwnServers: context.ownServers,
     clientIds: clientIds.ids,
     clientIdSharedWith: clientIds.sharers,
+    // What it asks for, and who is there to answer (wire-requests.ts).
+    wireRequests: heard ? requests(heard) : null,
+    wireAnswersHeard: heard ? heard.answersHeard || null : false,
   }
 }
+
+/** Why a heard interface's answers are unknown (see wireAnswersHeard). */
+export const WIRE_ANSWERS_UNHEARD = 'its tap was captured without the answers it gets, as kvmdoctor did before it took them: what comes back to it is not known'
+

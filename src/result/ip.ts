@@ -1,7 +1,8 @@
 /** `kvmdoctor ip`'s answer: every guest interface with its addresses and a verdict. */
+import type {RequestLabels} from '../derive/wire-requests.js'
 import type {ProbeStatus} from './diagnosis.js'
 
-export type Verdict = 'ok' | 'no address' | 'APIPA' | 'foreign address' | 'conflict' | 'silent' | 'DHCP unanswered' | 'stale' | 'shut off'
+export type Verdict = 'ok' | 'no address' | 'APIPA' | 'foreign address' | 'conflict' | 'silent' | 'DHCP unanswered' | 'gateway unanswered' | 'wrong netmask' | 'stale' | 'shut off'
 
 /** What the guest did on the wire during --listen: null when it was not listened to. */
 export interface WireRow {
@@ -16,6 +17,8 @@ export interface WireRow {
   ownDhcpServers: string[] | null
   ipv6LinkLocal: string[]
   capped: boolean
+  /** What it asked for on the wire and who answered: its gateway, neighbours, DNS servers, DHCP, IPv6 DAD, ARP it answers. */
+  requests: RequestLabels
 }
 
 export interface AddressSeen {

@@ -181,6 +181,21 @@ describe('hop model: a NAT guest on libvirt rules', () => {
     expect(byKind(flows(host((h) => (h.listeners = h.listeners!.filter((l) => l.port !== 53)))), 'dns').decidedBy).toMatchObject({name: 'listener udp 53', element: {id: 'listener:default:dns'}})
   })
 
+  it('DNS goes to the resolver the guest uses: its network\'s is followed to dnsmasq; another is walked there, its answer never a pass', () => {
+    expect(byKind(flows(host((h) => (h.guestResolvers = () => ['192.168.122.1']))), 'dns').description).toContain('resolver of network default')
+    const elsewhere = flows(host((h) => (h.guestResolvers = () => ['203.0.113.53'])))
+    const query = byKind(elsewhere, 'dns')
+    expect(query.verdict).toBe('indeterminate')
+    expect(query.hops.map((h) => h.name)).toContain('forwarding')
+    expect(query.decidedBy?.detail).toMatch(/web01 asks 203\.0\.113\.53 .*decided beyond the host/)
+    expect(byKind(elsewhere, 'dns-reply')).toMatchObject({verdict: 'indeterminate', replyTo: 'dns'})
+    // A host fault on the way still fails it.
+    expect(byKind(flows(host((h) => ((h.guestResolvers = () => ['203.0.113.53']), (h.sysctl['net.ipv4.ip_forward'] = 0)))), 'dns').verdict).toBe('fail')
+    // A resolver on its own link is not the host's to route: only the answer's being is unknown.
+    const neighbour = flows(host((h) => (h.guestResolvers = () => ['192.168.122.53'])))
+    expect(neighbour.filter((f) => f.kind.startsWith('dns')).map((f) => [f.kind, f.verdict])).toEqual([['dns', 'indeterminate']])
+  })
+
   it('a mark match on a mark nothing on the path sets: mark 0 on arrival decides; a random mark does not', () => {
     const rs = libvirtTables({filter: {FORWARD: [[cmp('mark', num(1)), drop], [jump('LIBVIRT_FWO')]]}})
     expect(byKind(flows(host((h) => (h.ruleset = ruleset(rs)))), 'egress').verdict).toBe('pass')

@@ -12,10 +12,10 @@ import {join} from 'node:path'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 import {groundTruth} from '../ground-truth.js'
 import {measuredPackets} from '../oracles.js'
-import {type OracleRecord, REACH_OK, SCENARIOS, type Scenario, checkIp, checkOracle, checkScenario} from '../scenarios.js'
+import {GUEST_LINE_TAGS, type GuestLines, type OracleRecord, REACH_OK, SCENARIOS, type Scenario, checkGuestTruth, checkIp, checkOracle, checkScenario} from '../scenarios.js'
 import {type HostState, captureHostState, diffHostState, restoreHostState, restoreSavedHostState, saveHostState} from './host-state.js'
 import {traceNft} from './kernel-trace.js'
-import {CACHE, INET, ROOT, cleanLab, ensureHost, guestAddresses, guestIpv6Addresses, kvmdoctor, sh, startInternet, startLeasedGuest} from './lab.js'
+import {CACHE, INET, ROOT, cleanLab, ensureHost, guestAddresses, guestIpv6Addresses, guestLine, kvmdoctor, sh, startInternet, startLeasedGuest} from './lab.js'
 import {forgetGuestConnections, measureOracle, reachMarks, reachSeq, runningLabGuests, traceGuests, traceTargets, waitReachOk, writeOracle} from './oracle.js'
 import {LIVE, WEB01, measureInbound} from './scenarios-live.js'
 import {checkInboundOracle, inboundDisagreements} from '../inbound-oracle.js'
@@ -41,6 +41,16 @@ async function checkIpAgainstConsoles(scenario: Scenario, args: string[]): Promi
     const linkLocal = (guestIpv6Addresses(row.domain) ?? []).map((a) => a.split('/')[0]).filter((a) => a.startsWith('fe80:'))
     if (listen >= 0 && linkLocal.length > 0) expect(row.ipv6.filter((a) => a.sources.includes('wire')).map((a) => a.ip).sort(), `IPv6 link-local of ${row.domain}`).toEqual(linkLocal.sort())
   }
+}
+
+/** Every running lab guest's last console line of each tag, written to fixtures/<name>/guests.json. */
+async function recordGuestLines(fixture: string): Promise<GuestLines> {
+  const lines: GuestLines = {}
+  for (const guest of (await runningLabGuests()).sort()) {
+    lines[guest] = Object.fromEntries(GUEST_LINE_TAGS.map((tag) => [tag, guestLine(guest, tag)]).filter((e): e is [string, string] => e[1] !== undefined))
+  }
+  writeFileSync(join(fixture, 'guests.json'), `${JSON.stringify(lines, null, 2)}\n`)
+  return lines
 }
 
 /** What the lab run saved, restored and saw on the uplink: checked by the last suite. */
@@ -119,6 +129,8 @@ describe('lab host', () => {
         }
         lap(live.netns ? 'measure' : 'measure+trace')
         writeOracle(fixture, oracle)
+        // The guests' own account of what they asked for and who answered (printed every round, the measured one included).
+        const lines = scenario.guestTruth ? await recordGuestLines(fixture) : undefined
         checkOracle(scenario, oracle)
         if (scenario.inbound) {
           // Real connections through the forward (after the guests measured), and kvmdoctor's inbound flows against them.
@@ -131,6 +143,7 @@ describe('lab host', () => {
           lap('inbound')
         }
         checkScenario(scenario, result.report)
+        if (lines) checkGuestTruth(scenario, lines, result.report.findings)
         if (scenario.ip) await checkIpAgainstConsoles(scenario, scenario.args ?? [])
         // The default --fail-on is high.
         expect(result.exitCode).toBe(result.report.findings.some((f) => f.severity === 'critical' || f.severity === 'high') ? 1 : 0)

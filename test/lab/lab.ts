@@ -90,7 +90,7 @@ export async function networkActive(): Promise<boolean> {
 export interface Guest {
   name: string
   mac: string
-  /** dhcp | dhcp-or-apipa | static | apipa | ipv6-only | none | down (see guest/init). */
+  /** dhcp | dhcp-or-apipa | dhcp-moved | static | apipa | ipv6-only | none | down (see guest/init). */
   mode: string
   addr?: string
   /** libvirt network (default: the default network); or a host bridge with `bridge`. */
@@ -100,10 +100,21 @@ export interface Guest {
   probe?: string
   /** DHCP client id (hex) its DHCP client sends: clones share one. */
   clientId?: string
-  /** Default gateway of a static guest. */
+  /** Static mode: its default gateway, and the DNS server kd-reach asks. */
   gw?: string
+  dns?: string
   /** ACPI on (libvirt leaves it off without <acpi/>): the guest's kernel answers PCI hot-unplug, so `virsh detach-interface` works. */
   acpi?: boolean
+  /** An address it pings every round (KD-PEER). */
+  peer?: string
+  /** A static IPv6 address (KD-IPV6, KD-DADFAILED). */
+  addr6?: string
+  /** dhcp-moved: the lease of another network it asks to keep (KD-DHCP-REBOOT). */
+  lease?: string
+  /** Answers ARP for whatever it routes out of its own link. */
+  proxyArp?: boolean
+  /** Prints who answers ARP for its gateway or probe every round (KD-ARP). */
+  arpWho?: boolean
 }
 
 export const consolePath = (name: string) => join(CACHE, `${name}.console`)
@@ -117,6 +128,12 @@ function domainXml(g: Guest): string {
     g.addr ? `kd.addr=${g.addr}` : '',
     g.clientId ? `kd.clientid=${g.clientId}` : '',
     g.gw ? `kd.gw=${g.gw}` : '',
+    g.dns ? `kd.dns=${g.dns}` : '',
+    g.peer ? `kd.peer=${g.peer}` : '',
+    g.addr6 ? `kd.addr6=${g.addr6}` : '',
+    g.lease ? `kd.lease=${g.lease}` : '',
+    g.proxyArp ? 'kd.proxyarp=1' : '',
+    g.arpWho ? 'kd.arpwho=1' : '',
     // The reachability oracle: what the guest itself can reach, printed as KD-REACH lines.
     `kd.inet=${INET.server}:${INET.port}`,
     `kd.dnsname=${INET.name}`,
@@ -168,6 +185,15 @@ export function guestAddresses(name: string): string[] | undefined {
   if (!existsSync(consolePath(name))) return undefined
   const lines = readFileSync(consolePath(name), 'utf8').split('\n').filter((l) => l.startsWith('KD-ADDRS'))
   return lines.length > 0 ? lines[lines.length - 1].slice('KD-ADDRS'.length).trim().split(/\s+/).filter(Boolean) : undefined
+}
+
+/** The rest of the guest's last console line starting with `tag` (KD-NET, KD-ARP, KD-PEER, KD-DHCP-REBOOT, KD-DADFAILED). */
+export function guestLine(name: string, tag: string): string | undefined {
+  if (!existsSync(consolePath(name))) return undefined
+  const text = readFileSync(consolePath(name), 'utf8')
+  // Only whole lines: the last one may still be being written.
+  const lines = text.slice(0, text.lastIndexOf('\n') + 1).split('\n').map((l) => l.replace(/\r/g, '')).filter((l) => l.startsWith(`${tag} `))
+  return lines.length > 0 ? lines[lines.length - 1].slice(tag.length + 1).trim() : undefined
 }
 
 /** The guest's IPv6 addresses (last KD-IPV6 line on its console; printed by guests in ipv6-only mode). */

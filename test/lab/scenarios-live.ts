@@ -8,6 +8,7 @@ import {GUEST_MARK, type InboundMeasure, type InboundRecord, PUBLISHED} from '..
 import {
   BRIDGE,
   CACHE,
+  GATEWAY,
   type Guest,
   INET,
   INET_DNS_HOST,
@@ -16,6 +17,7 @@ import {
   defineNetwork,
   deleteNamespace,
   guestAddresses,
+  guestLine,
   leasedAddress,
   reattachTaps,
   removeGuest,
@@ -906,7 +908,44 @@ function withGuest(g: Guest, check?: (addrs: string[]) => void): LiveScenario {
   }
 }
 
+// What guests ask for that nobody answers (issue 27): guests misconfigured inside, each with its own account on its console.
+/** Static addresses of the default network's range: taken by a lease, they would be a conflict, not the scenario's fault. */
+async function unleased(...ips: string[]): Promise<void> {
+  const leases = (await sh(['virsh', 'net-dhcp-leases', NETWORK])).stdout
+  const taken = ips.filter((ip) => new RegExp(`\\s${ip.replaceAll('.', '\\.')}/`).test(leases))
+  if (taken.length > 0) throw new Error(`${taken.join(', ')} leased already: the static guests need them free`)
+}
+const WRONGGW01: Guest = {name: 'kdlab-wronggw01', mac: '52:54:00:6b:64:71', mode: 'static', addr: '192.168.122.241/24', gw: '192.168.122.254', dns: GATEWAY, arpWho: true}
+const NETMASK01: Guest = {name: 'kdlab-netmask01', mac: '52:54:00:6b:64:72', mode: 'static', addr: '192.168.122.242/16', gw: GATEWAY, peer: '192.168.7.7'}
+const WRONGDNS01: Guest = {name: 'kdlab-wrongdns01', mac: '52:54:00:6b:64:73', mode: 'static', addr: '192.168.122.244/24', gw: GATEWAY, dns: INET.server}
+const MOVED01: Guest = {name: 'kdlab-moved01', mac: '52:54:00:6b:64:74', mode: 'dhcp-moved', lease: '10.88.0.50'}
+
+/** Guests started in order for the scenario (each once the one before reported its addresses), removed by its reset. */
+function withGuests(guests: Guest[], check?: () => Promise<void>): LiveScenario {
+  return {
+    async inject() {
+      for (const g of guests) if (g.mode === 'static' && g.addr) await unleased(g.addr.split('/')[0])
+      for (const g of guests) await startGuest(g)
+      await check?.()
+    },
+    async reset() {
+      for (const g of guests) await removeGuest(g.name)
+    },
+  }
+}
+
+const WIRE_REQUESTS: Record<string, LiveScenario> = {
+  'wire-gateway-unanswered': withGuests([WRONGGW01]),
+  'wire-netmask-wrong': withGuests([NETMASK01]),
+  'wire-dns-unanswered': withGuests([WRONGDNS01]),
+  'wire-dhcp-request-foreign': withGuests([MOVED01], async () => {
+    const said = await waitFor('moved01 to ask for its old lease', async () => guestLine(MOVED01.name, 'KD-DHCP-REBOOT'), 60_000)
+    if (!said.startsWith('10.88.0.50 nak ')) throw new Error(`moved01's INIT-REBOOT was answered "${said}", not NAKed`)
+  }),
+}
+
 const WIRE: Record<string, LiveScenario> = {
+  ...WIRE_REQUESTS,
   'wire-silent': withGuest(QUIET01, (addrs) => {
     if (addrs.length > 0) throw new Error(`the silent guest reported ${addrs.join(' ')}`)
   }),

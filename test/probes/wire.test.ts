@@ -1,4 +1,4 @@
-import {readFileSync} from 'node:fs'
+import {existsSync, readFileSync} from 'node:fs'
 import {join} from 'node:path'
 import {describe, expect, it} from 'vitest'
 import {type WireFacts, captureArgv, normaliseClientId, parseTcpdump, summarise, wireProbe} from '../../probes/wire.js'
@@ -28,8 +28,8 @@ describe('parseTcpdump on real captures', () => {
     expect(w.dhcp.requests).toBe(1)
     expect(w.dhcp.requested).toEqual(['192.0.2.107'])
     expect(w.dhcp.answers).toEqual([
-      {message: 'offer', server: '192.0.2.1', serverMac: '52:54:00:aa:00:01', address: '192.0.2.107'},
-      {message: 'ack', server: '192.0.2.1', serverMac: '52:54:00:aa:00:01', address: '192.0.2.107'},
+      {message: 'offer', server: '192.0.2.1', serverMac: '52:54:00:aa:00:01', address: '192.0.2.107', routers: ['192.0.2.1']},
+      {message: 'ack', server: '192.0.2.1', serverMac: '52:54:00:aa:00:01', address: '192.0.2.107', routers: ['192.0.2.1']},
     ])
   })
 
@@ -91,6 +91,80 @@ describe('parseTcpdump on real captures', () => {
     expect(normaliseClientId('ether 52:54:00:AA:00:02')).toBe('01:52:54:00:aa:00:02')
     expect(normaliseClientId('hardware-type 255, 00:01')).toBe('ff:00:01')
     expect(normaliseClientId('"some text id"')).toBe('"some text id"')
+  })
+})
+
+/** One client's two captures (kvmdoctor's argv) from test/data/wire/requests (src/capture-requests.sh). */
+function heard(name: string, mac: string) {
+  const dir = join(ROOT, 'test/data/wire/requests')
+  const text = (kind: string) => (existsSync(join(dir, `${name}.${kind}.txt`)) ? readFileSync(join(dir, `${name}.${kind}.txt`), 'utf8') : '')
+  return summarise(name, `p-${name}`, mac, [...parseTcpdump(text('decoded')), ...parseTcpdump(text('quiet'))], false)
+}
+
+describe('what a guest asks for and who answers (real captures with kvmdoctor\'s argv)', () => {
+  it('a wrong gateway: ARP requests for 192.0.2.254 again and again, no reply; the server it does reach answers DNS', () => {
+    const w = heard('gw', '52:54:00:aa:01:03')
+    expect(w.arpAsked.find((a) => a.ip === '192.0.2.254')).toMatchObject({asks: 3, from: ['192.0.2.55'], answeredBy: []})
+    expect(w.arpAsked.find((a) => a.ip === '192.0.2.1')?.answeredBy).toEqual(['52:54:00:aa:01:01'])
+    expect(w.dns).toEqual([expect.objectContaining({server: '192.0.2.1', queries: 2, answers: 2, errors: []})])
+    // Nothing it sent left its subnet.
+    expect(w.ipv4Destinations.map((d) => d.ip)).toEqual(['192.0.2.1'])
+  })
+
+  it('DNS to a host with no server (port unreachable) and beyond any route (net unreachable), each error kept with who said it', () => {
+    const w = heard('dns', '52:54:00:aa:01:04')
+    const by = new Map(w.dns.map((d) => [d.server, d]))
+    expect(by.get('192.0.2.1')).toMatchObject({answers: 2, errors: []})
+    expect(by.get('192.0.2.9')).toMatchObject({queries: 2, answers: 0, errors: ['udp port 53 unreachable from 192.0.2.9']})
+    expect(by.get('198.51.100.53')).toMatchObject({answers: 0, errors: ['net unreachable from 192.0.2.1']})
+    expect(by.get('198.51.100.53')!.queries).toBeGreaterThanOrEqual(2)
+  })
+
+  it('a netmask too short: ARP for an address of another /24, asked from its own', () => {
+    expect(heard('nms', '52:54:00:aa:01:05').arpAsked).toEqual([expect.objectContaining({ip: '192.0.7.7', asks: 3, from: ['192.0.2.57'], answeredBy: []})])
+  })
+
+  it("a netmask too long: a neighbour's address sent to the gateway's MAC (which redirects it)", () => {
+    const w = heard('nml', '52:54:00:aa:01:06')
+    expect(w.ipv4Destinations).toEqual([{ip: '192.0.2.56', mac: '52:54:00:aa:01:01', frames: 3}])
+    // The redirects are ICMP but not errors about a server.
+    expect(w.dns).toEqual([])
+  })
+
+  it('INIT-REBOOT for a lease of another network: NAKed ("wrong network"), then asked three times into silence', () => {
+    const w = heard('reb', '52:54:00:aa:01:07')
+    expect(w.addresses).toEqual([])
+    expect(w.dhcp.requestsSeen).toEqual([
+      expect.objectContaining({state: 'init-reboot', address: '10.88.0.50', sent: 1, answer: {message: 'nak', server: '192.0.2.1', serverMac: '52:54:00:aa:01:01', reason: 'wrong network'}}),
+      expect.objectContaining({state: 'init-reboot', address: '10.88.0.50', sent: 3}),
+    ])
+    expect(w.dhcp.requestsSeen[1].answer).toBeUndefined()
+    expect(w.dhcp.requestsSeen[1].lastAt - w.dhcp.requestsSeen[1].firstAt).toBeGreaterThanOrEqual(4)
+  })
+
+  it("duplicate address detection: the prober's solicitation from ::, the holder's multicast advertisement heard on both taps", () => {
+    const b = heard('v6b', '52:54:00:aa:01:09')
+    expect(b.ipv6.dad.map((d) => d.ip)).toContain('fd42::50')
+    expect(b.ipv6.advertised).toContainEqual(expect.objectContaining({ip: 'fd42::50', mac: '52:54:00:aa:01:08'}))
+    // Its DAD is not a neighbour it asks for.
+    expect(b.ipv6.solicited.map((s) => s.ip)).not.toContain('fd42::50')
+    const a = heard('v6a', '52:54:00:aa:01:08')
+    expect(a.ipv6.advertised).toContainEqual(expect.objectContaining({ip: 'fd42::50', mac: '52:54:00:aa:01:08'}))
+  })
+
+  it('proxy ARP: replies for addresses it never sends from are not its addresses', () => {
+    const w = heard('prx', '52:54:00:aa:01:0a')
+    expect(w.arpAnsweredFor).toEqual([
+      {ip: '192.0.2.1', replies: 1},
+      {ip: '192.0.2.55', replies: 1},
+      {ip: '192.0.2.77', replies: 2},
+    ])
+    expect(w.addresses).toEqual([])
+  })
+
+  it('keeps the time of each packet, across midnight too', () => {
+    const times = parseTcpdump('23:59:59.500000 52:54:00:aa:00:02 > ff:ff:ff:ff:ff:ff, ethertype ARP (0x0806), length 42: Request who-has 192.0.2.1 tell 192.0.2.2, length 28\n00:00:00.250000 52:54:00:aa:00:02 > ff:ff:ff:ff:ff:ff, ethertype ARP (0x0806), length 42: Request who-has 192.0.2.1 tell 192.0.2.2, length 28').map((p) => p.time)
+    expect(times[1] - times[0]).toBeCloseTo(0.75, 5)
   })
 })
 
@@ -162,10 +236,28 @@ describe('wire probe', () => {
     expect(facts.interfaces.find((i) => i.tap === 'vnet0')!.addresses.map((a) => a.ip)).toEqual(['192.0.2.55'])
   })
 
+  it('replays a recording made before the answers were captured with the narrower captures it holds, marked so', async () => {
+    const narrow = new Set(['vnet0', 'vnet1'].flatMap((tap) => Object.values(captureArgv(tap, tap === 'vnet0' ? CLIENT : '52:54:00:aa:00:03', 'own-frames')).map((argv) => argv.join(' '))))
+    const runner = fakeRunner((argv) =>
+      narrow.has(argv.join(' ')) ? {output: argv.includes('-q') ? capture('rogue-nak.quiet.txt') : capture('rogue-nak.decoded.txt')} : {output: '', exitCode: null, error: `${argv.join(' ')}: not recorded in this snapshot`, errorCode: 'not-recorded'},
+    )
+    const facts = await collect(runner, 5)
+    expect(runner.asked).toHaveLength(8)
+    expect(facts.errors).toEqual({})
+    expect(facts.interfaces.map((i) => `${i.tap} ${i.answersHeard}`)).toEqual(['vnet0 false', 'vnet1 false'])
+    expect(facts.interfaces[0].addresses.map((a) => a.ip)).toEqual(['192.0.2.55'])
+    // Live (or a newer recording), the captures with the answers are what runs.
+    const live = await collect(fakeRunner(() => ({output: ''})), 5)
+    expect(live.interfaces.map((i) => i.answersHeard)).toEqual([true, true])
+  })
+
   it('builds tcpdump filters that send nothing and keep payload out', () => {
     const {decoded, quiet} = captureArgv('vnet0', CLIENT)
     expect(decoded).toContain('-vv')
     expect(quiet).toEqual(expect.arrayContaining(['-q', '-s', '96']))
+    // What comes back to the guest is captured too: DNS answers, ICMP errors, others' multicast neighbour advertisements.
+    expect(quiet.at(-1)).toContain(`ether dst ${CLIENT} and (udp src port 53 or tcp src port 53 or icmp)`)
+    expect(decoded.at(-1)).toContain('ip6[40] == 136')
     for (const argv of [decoded, quiet]) expect(argv).toEqual(expect.arrayContaining(['-n', '-e', '-l', '-c']))
   })
 })

@@ -93,7 +93,9 @@ export const modulesWithNat: ModuleFacts = {loadable: true, loaded: [...modulesW
 export const firewalldStarted = (facts: Facts, firewallAge: number): Facts =>
   withProbeData(facts, 'services', {systemd: false, events: parsePsStarts(`  812  7200 /usr/sbin/libvirtd --timeout 120\n 4242 ${firewallAge} /usr/bin/python3 -sP /usr/sbin/firewalld --nofork --nopid\n`, facts.capturedAt)})
 
-export const MACVTAP_CONFIGURED_MAC = '52:54:00:6b:64:01'
+/** The MAC of the lab's web01 (the healthy recording's guest, in every lab recording). */
+export const WEB01_MAC = '52:54:00:6b:64:01'
+export const MACVTAP_CONFIGURED_MAC = WEB01_MAC
 export const MACVTAP_CHANGED_MAC = '02:00:5e:10:00:01'
 
 /**
@@ -122,6 +124,17 @@ export const forwardMode = (facts: Facts, mode: string): Facts =>
   )
 
 export const snatTo = (to: string) => `-A POSTROUTING -s 192.168.122.0/24 ! -d 192.168.122.0/24 -j SNAT --to-source ${to}`
+
+/**
+ * A guest's IPv6 duplicate address detection, which no lab recording holds (the lab guest took no IPv6 address
+ * when wire-gateway-unanswered was recorded): kdlab-wronggw01 probes for fd42::50 and, with `advertisedBy`,
+ * web01's tap hears that MAC advertise it. Real DAD captures are in test/derive/wire-requests.test.ts.
+ */
+export const ipv6Probe = (facts: Facts, advertisedBy: string | undefined): Facts =>
+  alter<WireFacts>(facts, 'wire', (w) => {
+    w.interfaces.find((i) => i.domain === 'kdlab-wronggw01')!.ipv6.dad.push({ip: 'fd42::50', at: 100})
+    if (advertisedBy) w.interfaces.find((i) => i.domain === 'kdlab-web01')!.ipv6.advertised.push({ip: 'fd42::50', mac: advertisedBy, at: 100.1})
+  })
 
 const kvmGuest = (facts: Facts, vhostNet: boolean | null) => alter<HostFacts>(alter<LibvirtFacts>(facts, 'libvirt', (l) => (l.domains[0].type = 'kvm')), 'host', (h) => (h.vhostNet = vhostNet))
 const hostOnlyLinkLocal = (facts: Facts) =>
@@ -442,4 +455,14 @@ export const RULE_CASES: Record<string, RuleCases> = {
       hooked('a hook of kdlab-db01 (not running) forwarding to an address no guest holds', async () => hookFor('kdlab-db01', '192.168.122.77')),
     ],
   },
+  // What guests ask for on the wire that nobody answers (section H, --listen): the lab's wire request recordings.
+  'guest-gateway-unanswered': {fires: [recording('wire-gateway-unanswered')], silent: [recording('wire-netmask-wrong'), recording('wire-dns-unanswered')]},
+  'guest-netmask-wrong': {fires: [recording('wire-netmask-wrong')], silent: [recording('wire-gateway-unanswered'), recording('wire-dns-unanswered')]},
+  'guest-dns-unanswered': {fires: [recording('wire-dns-unanswered')], silent: [recording('wire-gateway-unanswered'), recording('wire-proxy-arp')]},
+  'dhcp-request-foreign': {fires: [recording('wire-dhcp-request-foreign')], silent: [recording('wire-gateway-unanswered'), recording('wire-rogue-dhcp')]},
+  'ipv6-dad-failed': {
+    fires: [edit("wronggw01 probes for fd42::50, web01's tap hears it advertised", 'wire-gateway-unanswered', (f) => ipv6Probe(f, WEB01_MAC))],
+    silent: [edit('wronggw01 probes for fd42::50, nobody advertises it', 'wire-gateway-unanswered', (f) => ipv6Probe(f, undefined)), recording('wire-dhcp-request-foreign')],
+  },
+  'guest-proxy-arp': {fires: [recording('wire-proxy-arp')], silent: [recording('wire-gateway-unanswered'), recording('wire-dns-unanswered')]},
 }

@@ -15,10 +15,11 @@ function sources(dir: string): string[] {
 
 /**
  * Files that read some findings by their rule's id, and why: `kvmdoctor ip` shows what the address and
- * wire findings say of each guest (conflict, silent, foreign address, DHCP unanswered, the rogue servers).
+ * wire findings say of each guest (conflict, silent, foreign address, DHCP unanswered, gateway unanswered,
+ * wrong netmask, the rogue servers).
  */
 const READS_FINDINGS: Record<string, string[]> = {
-  'src/core/ip-service.ts': ['ip-address-conflict', 'mac-duplicate', 'guest-silent', 'guest-address-foreign', 'dhcp-no-offer', 'rogue-dhcp-server'],
+  'src/core/ip-service.ts': ['ip-address-conflict', 'mac-duplicate', 'guest-silent', 'guest-address-foreign', 'dhcp-no-offer', 'guest-gateway-unanswered', 'guest-netmask-wrong', 'rogue-dhcp-server'],
 }
 
 describe('a rule needs its file, its doc and its tests, nothing else', () => {

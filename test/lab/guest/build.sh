@@ -7,7 +7,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 cache=${KD_LAB_CACHE:-/var/cache/kvmdoctor-lab}
 mkdir -p "$cache"
 # Guest scripts: everything beside this file except this file, installed into /bin of the guest
-# (init and udhcpc.script have their own places).
+# (init and udhcpc.script have their own places); a C source (NAME.c) is built static into /bin/NAME.
 scripts=$(cd "$here" && ls | grep -v -x -e build.sh -e init -e udhcpc.script | sort || true)
 pkg=$(apt-cache depends linux-image-amd64 2>/dev/null | awk '/Depends: linux-image-[0-9]/ {print $2; exit}' || true)
 ver=
@@ -20,6 +20,7 @@ fi
 stamp=$( {
   for f in init udhcpc.script $scripts build.sh; do printf '%s ' "$f"; sha256sum <"$here/$f"; done
   printf 'busybox '; sha256sum </bin/busybox
+  printf 'cc '; cc --version | head -n 1
   printf 'kernel %s %s\n' "$pkg" "$ver"
 } | sha256sum | cut -d' ' -f1)
 if [ -s "$cache/vmlinuz" ] && [ -s "$cache/initrd.gz" ] && [ "$(cat "$cache/stamp" 2>/dev/null)" = "$stamp" ]; then
@@ -43,7 +44,12 @@ for m in virtio_ring virtio virtio_pci_modern_dev virtio_pci_legacy_dev virtio_p
 done
 install -m 755 "$here/init" "$root/init"
 install -m 755 "$here/udhcpc.script" "$root/etc/udhcpc.script"
-for f in $scripts; do install -m 755 "$here/$f" "$root/bin/$f"; done
+for f in $scripts; do
+  case "$f" in
+    *.c) cc -static -Os -s -Wall -o "$root/bin/${f%.c}" "$here/$f" ;;
+    *) install -m 755 "$here/$f" "$root/bin/$f" ;;
+  esac
+done
 mknod -m 600 "$root/dev/console" c 5 1
 (cd "$root" && find . | cpio -o -H newc --quiet | gzip -1 >"$cache/initrd.gz")
 echo "$pkg $ver" >"$cache/kernel"
