@@ -4,9 +4,11 @@ import {join} from 'node:path'
 import {expect} from 'vitest'
 import {dropChainsAdded, readAlternatives, restoreAlternatives} from './host-state.js'
 import {type TracedPacket, finalVerdict} from './kernel-trace.js'
+import {bulkAfter, bulkSeq, bytesPerSecond} from './oracle.js'
 import {GUEST_MARK, type InboundMeasure, type InboundRecord, PUBLISHED} from '../inbound-oracle.js'
 import {
   BRIDGE,
+  BULK,
   CACHE,
   type Guest,
   INET,
@@ -23,6 +25,9 @@ import {
   restartNetwork,
   sh,
   startGuest,
+  restartOvsSwitch,
+  startOvs,
+  stopOvs,
   uplinkDevices,
   waitFor,
   waitPortsForwarding,
@@ -148,15 +153,27 @@ const DHCPD_PID = join(CACHE, 'kdlab-lan-dhcpd.pid')
 const DHCPD_CONF = '/etc/dhcp/dhcpd.conf'
 const DHCPD_CONF_SAVED = join(CACHE, 'dhcpd.conf.before-lab')
 
-async function startLan(): Promise<void> {
+/**
+ * The LAN's switch is a Linux bridge (kdlab-br0), or with `ovs` an Open vSwitch bridge (kdlab-ovs0, the lab's OVS
+ * started for it, userspace datapath) whose port to the LAN is an access port in VLAN `ovs.vlan`: the host's address
+ * on the LAN is then on the bridge's internal port.
+ */
+async function startLan(switchKind: {ovs?: {vlan: number}} = {}): Promise<void> {
   await stopLan()
   if (existsSync(DHCPD_LEASES)) throw new Error(`${DHCPD_LEASES} exists: the lab will not touch a lease file it did not create`)
-  await sh(['ip', 'link', 'add', LAB_BRIDGE, 'type', 'bridge', 'stp_state', '0', 'forward_delay', '0'])
-  await sh(['ip', 'addr', 'add', '10.77.0.2/24', 'dev', LAB_BRIDGE])
-  await sh(['ip', 'link', 'set', LAB_BRIDGE, 'up'])
+  const bridge = switchKind.ovs ? OVS_BRIDGE : LAB_BRIDGE
+  if (switchKind.ovs) {
+    await startOvs()
+    // The host's own port (the bridge's internal one) in the LAN's VLAN too: the host's address is on the LAN.
+    await ovsVsctl('add-br', OVS_BRIDGE, '--', 'set', 'bridge', OVS_BRIDGE, 'datapath_type=netdev', '--', 'set', 'port', OVS_BRIDGE, `tag=${switchKind.ovs.vlan}`)
+  } else await sh(['ip', 'link', 'add', LAB_BRIDGE, 'type', 'bridge', 'stp_state', '0', 'forward_delay', '0'])
+  await lanAddress(bridge)
   await sh(['ip', 'netns', 'add', LAN_NS])
   await sh(['ip', 'link', 'add', 'kdlab-lanp', 'type', 'veth', 'peer', 'name', 'kdlab-lan0', 'netns', LAN_NS])
-  await sh(['ip', 'link', 'set', 'kdlab-lanp', 'master', LAB_BRIDGE, 'up'])
+  if (switchKind.ovs) {
+    await ovsVsctl('add-port', OVS_BRIDGE, 'kdlab-lanp', `tag=${switchKind.ovs.vlan}`)
+    await sh(['ip', 'link', 'set', 'kdlab-lanp', 'up'])
+  } else await sh(['ip', 'link', 'set', 'kdlab-lanp', 'master', LAB_BRIDGE, 'up'])
   await sh(['ip', '-n', LAN_NS, 'addr', 'add', '10.77.0.1/24', 'dev', 'kdlab-lan0'])
   await sh(['ip', '-n', LAN_NS, 'link', 'set', 'kdlab-lan0', 'up'])
   const conf = DHCPD_CONF
@@ -164,6 +181,12 @@ async function startLan(): Promise<void> {
   writeFileSync(conf, 'authoritative;\ndefault-lease-time 3600;\nmax-lease-time 7200;\nsubnet 10.77.0.0 netmask 255.255.255.0 {\n  range 10.77.0.100 10.77.0.150;\n  option routers 10.77.0.1;\n}\n')
   writeFileSync(DHCPD_LEASES, '')
   await sh(['ip', 'netns', 'exec', LAN_NS, 'dhcpd', '-4', '-q', '-cf', conf, '-lf', DHCPD_LEASES, '-pf', DHCPD_PID, 'kdlab-lan0'])
+}
+
+/** The host's address on the LAN, on its bridge (again after an OVS restart recreated the internal port). */
+async function lanAddress(bridge: string): Promise<void> {
+  await sh(['ip', 'addr', 'replace', '10.77.0.2/24', 'dev', bridge])
+  await sh(['ip', 'link', 'set', bridge, 'up'])
 }
 
 async function stopLan(): Promise<void> {
@@ -178,9 +201,14 @@ async function stopLan(): Promise<void> {
     rmSync(`${DHCPD_LEASES}~`, {force: true})
   }
   await sh(['ip', 'netns', 'del', LAN_NS], {reject: false})
+  // The OVS bridge (and the lab's OVS) first: its port kdlab-lanp is then an ordinary link.
+  await stopOvs()
   await sh(['ip', 'link', 'del', 'kdlab-lanp'], {reject: false})
   await sh(['ip', 'link', 'del', LAB_BRIDGE], {reject: false})
 }
+
+const OVS_BRIDGE = 'kdlab-ovs0'
+const ovsVsctl = async (...args: string[]) => sh(['ovs-vsctl', '--timeout=10', ...args])
 
 async function tapOf(guest: string): Promise<string> {
   const xml = (await sh(['virsh', 'dumpxml', guest])).stdout
@@ -1324,6 +1352,73 @@ export async function measureInbound(): Promise<InboundRecord> {
   return {port: PUBLISHED.port, measures: [outside, host]}
 }
 
+// ---------- Open vSwitch and shaping (issue 29) ----------
+/** The VLAN of the OVS LAN: libvirt tags the guests' ports with it (<vlan>), the LAN's port is an access port in it. */
+const OVS_VLAN = 10
+const ovsGuest = (n: number): Guest => ({name: `kdlab-ovs0${n}`, mac: `52:54:00:6b:64:7${n}`, mode: 'dhcp', bridge: OVS_BRIDGE, ovs: {vlan: OVS_VLAN}, probe: '10.77.0.2'})
+
+/** A guest plugged into the lab's OVS bridge, leased by the LAN's dhcpd behind it; then the fault, given the guest's tap. */
+function onOvs(g: Guest, fault?: (tap: string) => Promise<void>): LiveScenario {
+  return {
+    async inject() {
+      await startLan({ovs: {vlan: OVS_VLAN}})
+      const addrs = await startGuest(g)
+      if (!addrs.some((a) => a.startsWith('10.77.0.'))) throw new Error(`OVS guest got ${addrs.join(' ') || 'no address'} instead of a LAN lease`)
+      await fault?.(await tapOf(g.name))
+    },
+    async reset() {
+      await removeGuest(g.name)
+      await stopLan()
+    },
+  }
+}
+
+/** libvirt's <bandwidth> inbound average, kilobytes (1000 bytes) per second: what the shaped guest may receive. */
+export const BANDWIDTH_KBPS = 64
+const BW01: Guest = {name: 'kdlab-bw01', mac: '52:54:00:6b:64:81', mode: 'dhcp', bulk: true}
+
+const OVS_AND_SHAPING: Record<string, LiveScenario> = {
+  'ovs-healthy': onOvs(ovsGuest(1)),
+  'ovs-secure-no-controller': onOvs(ovsGuest(2), async () => {
+    // The controller is gone (nothing listens on the host's loopback: no connection attempt leaves the host), and
+    // with it the flows it had installed.
+    await ovsVsctl('set-fail-mode', OVS_BRIDGE, 'secure', '--', 'set-controller', OVS_BRIDGE, 'tcp:127.0.0.1:6653')
+    await sh(['ovs-ofctl', '--timeout=10', 'del-flows', OVS_BRIDGE])
+  }),
+  'ovs-port-missing': onOvs(ovsGuest(3), async (tap) => {
+    await ovsVsctl('del-port', OVS_BRIDGE, tap)
+  }),
+  'ovs-vlan-mismatch': onOvs(ovsGuest(4), async (tap) => {
+    await ovsVsctl('set', 'port', tap, 'tag=20')
+  }),
+  'ovs-flow-drop': onOvs(ovsGuest(5), async (tap) => {
+    await sh(['ovs-ofctl', '--timeout=10', 'add-flow', OVS_BRIDGE, `priority=200,in_port=${tap},ip,actions=drop`])
+  }),
+  'ovs-interface-error': onOvs(ovsGuest(6), async (tap) => {
+    // The device goes while its port stays, and ovs-vswitchd restarts: it cannot open it again (error, ofport -1).
+    // (A running ovs-vswitchd only sees the link go down.) The restart recreates the bridge's internal port.
+    await sh(['ip', 'link', 'del', tap])
+    await restartOvsSwitch()
+    await lanAddress(OVS_BRIDGE)
+    await waitFor('OVS to report the interface in error', async () => (await sh(['ovs-vsctl', '--timeout=5', 'get', 'interface', tap, 'error'], {reject: false})).stdout.includes('"'), 20_000)
+  }),
+  'guest-bandwidth-inbound': {
+    async inject() {
+      await startGuest(BW01)
+      // The transfer without the limit first: the limit must make it clearly slower, or the scenario shows nothing.
+      const free = await bulkAfter(BW01.name, bulkSeq(BW01.name))
+      const limit = BANDWIDTH_KBPS * 1000
+      if (free.bytes < BULK.bytes) throw new Error(`${BW01.name} received ${free.bytes} of the ${BULK.bytes}-byte bulk file without a limit`)
+      if (bytesPerSecond(free) < 3 * limit) throw new Error(`${BW01.name} receives only ${bytesPerSecond(free)} bytes/s without a limit: ${limit} would not show`)
+      console.info(`guest-bandwidth-inbound: ${BW01.name} received ${free.bytes} bytes in ${free.centis / 100} s without a limit (${bytesPerSecond(free)} bytes/s)`)
+      await sh(['virsh', 'domiftune', BW01.name, await tapOf(BW01.name), '--inbound', String(BANDWIDTH_KBPS), '--live'])
+    },
+    async reset() {
+      await removeGuest(BW01.name)
+    },
+  },
+}
+
 export const LIVE: Record<string, LiveScenario> = {
   healthy: {
     async inject() {},
@@ -1605,5 +1700,6 @@ export const LIVE: Record<string, LiveScenario> = {
   ...WIRE,
   ...ROUND_TRIP,
   ...INBOUND,
+  ...OVS_AND_SHAPING,
 }
 
