@@ -428,12 +428,13 @@ const OVS_SCENARIOS: Scenario[] = [
   ovsFault(6, 'ovs-interface-error', 'kdlab-ovs06/', "a running OVS guest's tap deleted while its port stays (OVS: could not open network device, ofport -1)"),
   {
     name: 'guest-bandwidth-inbound',
-    description: `a guest on the default network shaped live by libvirt (virsh domiftune --inbound ${SHAPED_RATE / 1000}: htb on its tap) downloads the lab internet's 128 KiB bulk file, at least three times faster before the limit`,
-    findings: [{id: 'guest-bandwidth-limited', entity: 'kdlab-bw01/', rank: 1}],
+    beyondHost: lanBeyondHost('kdlab-ovs07'),
+    description: `an OVS guest shaped live by libvirt (virsh domiftune --inbound ${SHAPED_RATE / 1000}: OVS's linux-htb QoS, htb on its tap) downloads a 128 KiB file from the LAN, at least three times faster before the limit`,
+    findings: [{id: 'guest-bandwidth-limited', entity: 'kdlab-ovs07/', rank: 1}],
     noOtherAbove: 'info',
-    oracle: {[WEB01]: REACH_OK, 'kdlab-bw01': REACH_OK},
+    oracle: {[WEB01]: REACH_OK, 'kdlab-ovs07': {dhcp: 'ok'}},
     // htb lets a burst of about one rate/HZ through above the rate: 10 % of room.
-    bulk: {'kdlab-bw01': {maxBytesPerSecond: SHAPED_RATE * 1.1}},
+    bulk: {'kdlab-ovs07': {maxBytesPerSecond: SHAPED_RATE * 1.1}},
   },
 ]
 

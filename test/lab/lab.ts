@@ -49,11 +49,19 @@ export const INET_DNS_HOST = `<host ip='${INET.server}'><hostname>${INET.name}</
 /** What the lab internet's HTTP server answers. */
 export const INET_MARK = 'KDLAB-INET-OK'
 /**
- * The lab internet's bulk file, served on a port of its own (the guests' reachability measures use port 80: the
- * kernel oracle tells their packets apart by it): a guest with `bulk` downloads it after each KD-REACH line and
- * prints `KD-BULK seq=N bytes=B centis=C`, the transfer shaping slows down.
+ * The bulk file (the transfer shaping slows down), served by busybox httpd on a port of its own (the guests'
+ * reachability measures use port 80: the kernel oracle tells their packets apart by it). A guest started with
+ * `bulk` downloads it after each KD-REACH line and prints `KD-BULK seq=N bytes=B centis=C`.
  */
 export const BULK = {port: 8081, file: 'kdlab-bulk', bytes: 128 * 1024} as const
+
+/** Serves BULK's file on ADDR:BULK.port from inside namespace `netns` (busybox httpd daemonizes: ended with the namespace, deleteNamespace). */
+export async function serveBulk(netns: string, addr: string): Promise<void> {
+  const www = join(CACHE, `${netns}-www`)
+  mkdirSync(www, {recursive: true})
+  writeFileSync(join(www, BULK.file), Buffer.alloc(BULK.bytes, 'kdlab bulk '))
+  await sh(['ip', 'netns', 'exec', netns, 'busybox', 'httpd', '-p', `${addr}:${BULK.port}`, '-h', www])
+}
 
 export async function sh(argv: string[], options: {reject?: boolean; timeout?: number; env?: Record<string, string>} = {}) {
   const r = await execa(argv[0], argv.slice(1), {reject: false, timeout: options.timeout ?? 60_000, stdin: 'ignore', env: {...options.env, LC_ALL: 'C'}})
@@ -112,8 +120,8 @@ export interface Guest {
   acpi?: boolean
   /** Plugged into Open vSwitch (`bridge` is then an OVS bridge): libvirt's <virtualport type='openvswitch'/>, and the VLAN libvirt tags its port with. */
   ovs?: {vlan?: number}
-  /** After each KD-REACH line the guest times a download of the lab internet's bulk file (KD-BULK lines: see BULK). */
-  bulk?: boolean
+  /** After each KD-REACH line the guest times a download of BULK's file from this server (IP:PORT; KD-BULK lines). */
+  bulk?: string
 }
 
 export const consolePath = (name: string) => join(CACHE, `${name}.console`)
@@ -130,7 +138,7 @@ function domainXml(g: Guest): string {
     // The reachability oracle: what the guest itself can reach, printed as KD-REACH lines.
     `kd.inet=${INET.server}:${INET.port}`,
     `kd.dnsname=${INET.name}`,
-    g.bulk ? `kd.bulk=${INET.server}:${BULK.port}` : '',
+    g.bulk ? `kd.bulk=${g.bulk}` : '',
   ].filter(Boolean).join(' ')
   const iface = g.bridge
     ? `<interface type='bridge'><source bridge='${g.bridge}'/>`
@@ -315,10 +323,8 @@ export async function startInternet(): Promise<void> {
   mkdirSync(inetWww(), {recursive: true})
   // Larger than a few full-size segments: a path that cannot carry a full-size packet fails the guests' TCP check.
   writeFileSync(join(inetWww(), 'index.html'), `${INET_MARK}\n${'kdlab filler line to make the answer span several full-size TCP segments\n'.repeat(80)}`)
-  writeFileSync(join(inetWww(), BULK.file), Buffer.alloc(BULK.bytes, 'kdlab bulk '))
   // busybox httpd daemonizes; it lives in the namespace and is ended by its pid (stopInternet).
   await sh(['ip', 'netns', 'exec', INET.netns, 'busybox', 'httpd', '-p', `${INET.server}:${INET.port}`, '-h', inetWww()])
-  await sh(['ip', 'netns', 'exec', INET.netns, 'busybox', 'httpd', '-p', `${INET.server}:${BULK.port}`, '-h', inetWww()])
   await waitFor('the lab internet to answer HTTP', async () => {
     const r = await sh(['sh', '-c', `printf 'GET / HTTP/1.0\\r\\n\\r\\n' | busybox nc -w 2 ${INET.server} ${INET.port}`], {reject: false, timeout: 5_000})
     return r.stdout.includes(INET_MARK)
