@@ -427,6 +427,16 @@ const OVS_SCENARIOS: Scenario[] = [
   ovsFault(5, 'ovs-flow-drop', '~in_port=', "a flow priority=200,in_port=TAP,ip,actions=drop above the bridge's NORMAL"),
   ovsFault(6, 'ovs-interface-error', 'kdlab-ovs06/', "a running OVS guest's tap deleted while its port stays (OVS: could not open network device, ofport -1)"),
   {
+    name: 'tc-tap-queue-drops',
+    description: "web01's tap shaped by hand (htb: a 100 Mbit/s default class, ICMP from 192.168.122.1 into a 64 kbit/s class with a 10-packet pfifo) while the host pings web01 500 times a second: that queue drops while kvmdoctor looks",
+    findings: [
+      {id: 'tc-policer-drops', entity: 'kdlab-web01/', rank: 1},
+      {id: 'guest-bandwidth-limited', entity: 'kdlab-web01/'},
+    ],
+    noOtherAbove: 'info',
+    oracle: {[WEB01]: REACH_OK},
+  },
+  {
     name: 'guest-bandwidth-inbound',
     beyondHost: lanBeyondHost('kdlab-ovs07'),
     description: `an OVS guest shaped live by libvirt (virsh domiftune --inbound ${SHAPED_RATE / 1000}: OVS's linux-htb QoS, htb on its tap) downloads a 128 KiB file from the LAN, at least three times faster before the limit`,

@@ -1,6 +1,7 @@
 /** How each scenario of test/scenarios.ts is produced on the real lab host, and undone. */
 import {copyFileSync, existsSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync} from 'node:fs'
 import {join} from 'node:path'
+import {execa} from 'execa'
 import {expect} from 'vitest'
 import {dropChainsAdded, readAlternatives, restoreAlternatives} from './host-state.js'
 import {type TracedPacket, finalVerdict} from './kernel-trace.js'
@@ -10,6 +11,7 @@ import {
   BRIDGE,
   BULK,
   CACHE,
+  GATEWAY,
   type Guest,
   INET,
   INET_DNS_HOST,
@@ -44,6 +46,8 @@ export interface LiveScenario {
    * and compared with kvmdoctor's walks, fixtures/<name>/kernel-trace.txt): a check of the fault itself.
    */
   trace?: {check(packets: TracedPacket[]): void}
+  /** Ends what the fault needs only while kvmdoctor looks (a flood of packets), before the guests measure under the kernel's trace. */
+  afterDiagnose?(): Promise<void>
 }
 
 const WEB01_MAC = '52:54:00:6b:64:01'
@@ -1384,6 +1388,22 @@ export const BANDWIDTH_KBPS = 64
 // lacks; for an OVS port libvirt asks OVS instead (a linux-htb QoS), which shapes the tap with htb alone.
 const BW: Guest = {...ovsGuest(7), bulk: `${LAN_ROUTER}:${BULK.port}`}
 
+/**
+ * A full queue on a guest's path: web01's tap shaped by hand (htb: everything in a 100 Mbit/s class, but ICMP from
+ * the host's 192.168.122.1 in a 64 kbit/s class whose pfifo holds 10 packets) while the host pings web01 500 times
+ * a second with 1400 bytes: that queue overflows and drops all along kvmdoctor's look. web01's own measures (DHCP and
+ * DNS from the host, ping and TCP answered by the lab internet) take the other class. The flood ends before the
+ * guests measure: the kernel's trace would otherwise hold every one of its packets.
+ */
+let flood: ReturnType<typeof execa> | undefined
+const QUEUE_FULL_FILTER = ['protocol', 'ip', 'prio', '1', 'u32', 'match', 'ip', 'src', `${GATEWAY}/32`, 'match', 'ip', 'protocol', '1', '0xff', 'flowid', '1:2']
+async function stopFlood(): Promise<void> {
+  if (!flood) return
+  flood.kill('SIGTERM')
+  await flood.catch(() => undefined)
+  flood = undefined
+}
+
 const OVS_AND_SHAPING: Record<string, LiveScenario> = {
   'ovs-healthy': onOvs(ovsGuest(1)),
   'ovs-secure-no-controller': onOvs(ovsGuest(2), async () => {
@@ -1409,6 +1429,28 @@ const OVS_AND_SHAPING: Record<string, LiveScenario> = {
     await lanAddress(OVS_BRIDGE)
     await waitFor('OVS to report the interface in error', async () => (await sh(['ovs-vsctl', '--timeout=5', 'get', 'interface', tap, 'error'], {reject: false})).stdout.includes('"'), 20_000)
   }),
+  'tc-tap-queue-drops': {
+    async inject() {
+      const tap = await tapOf(WEB01.name)
+      const web = guestAddresses(WEB01.name)?.find((a) => a.startsWith('192.168.122.'))?.split('/')[0]
+      if (!web) throw new Error('web01 reports no address on the default network')
+      await sh(['tc', 'qdisc', 'add', 'dev', tap, 'root', 'handle', '1:', 'htb', 'default', '1'])
+      await sh(['tc', 'class', 'add', 'dev', tap, 'parent', '1:', 'classid', '1:1', 'htb', 'rate', '100mbit'])
+      await sh(['tc', 'class', 'add', 'dev', tap, 'parent', '1:', 'classid', '1:2', 'htb', 'rate', '64kbit'])
+      await sh(['tc', 'qdisc', 'add', 'dev', tap, 'parent', '1:2', 'handle', '2:', 'pfifo', 'limit', '10'])
+      await sh(['tc', 'filter', 'add', 'dev', tap, 'parent', '1:', ...QUEUE_FULL_FILTER])
+      flood = execa('ping', ['-q', '-i', '0.002', '-s', '1400', web], {reject: false, stdin: 'ignore', env: {LC_ALL: 'C'}})
+      await waitFor('the queue to drop', async () => {
+        const q = JSON.parse((await sh(['tc', '-j', '-s', 'qdisc', 'show', 'dev', tap])).stdout) as {handle: string; drops?: number}[]
+        return (q.find((x) => x.handle === '2:')?.drops ?? 0) > 100
+      }, 20_000)
+    },
+    afterDiagnose: stopFlood,
+    async reset() {
+      await stopFlood()
+      await sh(['tc', 'qdisc', 'del', 'dev', await tapOf(WEB01.name), 'root'], {reject: false})
+    },
+  },
   'guest-bandwidth-inbound': {
     async inject() {
       await startLan({ovs: {vlan: OVS_VLAN}, bulk: true})
