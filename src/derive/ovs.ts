@@ -92,7 +92,16 @@ export function interfaceOvsAttributes(ctx: DeriveContext, i: DomainInterface, e
   const tc = dataOf<TcFacts>(ctx.facts.probes.tc)
   const shaping: InterfaceOvsAttributes['tapShaping'] = []
   if (tc && i.target && running) {
-    for (const c of tc.classes) if (c.dev === i.target && c.rate !== undefined && !tc.classes.some((x) => x.dev === c.dev && x.parent === c.classid)) shaping.push({what: `${c.kind} class ${c.classid}`, direction: 'to guest', rate: c.rate, burst: c.burst ?? null})
+    for (const c of tc.classes) {
+      if (c.dev !== i.target || c.rate === undefined || tc.classes.some((x) => x.dev === c.dev && x.parent === c.classid)) continue
+      // A leaf class may borrow up to its ceil, and no class beyond its parents' ceil (OVS's linux-htb QoS: a leaf of
+      // 12 kbit/s under a 512 kbit/s parent, both ceil 512): what the guest can receive is the smallest ceil on the way up.
+      let cap = c.ceil ?? c.rate
+      for (let p = tc.classes.find((x) => x.dev === c.dev && x.classid === c.parent), hops = 0; p && hops < 8; p = tc.classes.find((x) => x.dev === c.dev && x.classid === p!.parent), hops++) {
+        cap = Math.min(cap, p.ceil ?? p.rate ?? cap)
+      }
+      shaping.push({what: `${c.kind} class ${c.classid}`, direction: 'to guest', rate: cap, burst: c.burst ?? null})
+    }
     for (const q of tc.qdiscs) if (q.dev === i.target && q.kind === 'tbf' && typeof q.options.rate === 'number') shaping.push({what: `tbf qdisc ${q.handle}`, direction: 'to guest', rate: (q.options.rate as number) * 8, burst: typeof q.options.burst === 'number' ? q.options.burst : null})
     for (const f of tc.filters) for (const a of f.actions) if (f.dev === i.target && a.police?.rate !== undefined) shaping.push({what: `police (filter ${f.attach} pref ${f.pref})`, direction: f.attach === 'ingress' ? 'from guest' : 'to guest', rate: a.police.rate * 8, burst: a.police.burst ?? null})
   }
