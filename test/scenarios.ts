@@ -415,8 +415,10 @@ const OVS_SCENARIOS: Scenario[] = [
   {
     name: 'ovs-healthy',
     beyondHost: lanBeyondHost('kdlab-ovs01'),
-    description: "a guest plugged into an Open vSwitch bridge (<virtualport type='openvswitch'/>, VLAN 10; userspace datapath) whose access port to the lab LAN is in VLAN 10: it takes its lease from the LAN's dhcpd",
+    description: "a guest plugged into an Open vSwitch bridge (<virtualport type='openvswitch'/>, VLAN 10; userspace datapath) whose access port to the lab LAN is in VLAN 10: it takes its lease from the LAN's dhcpd (with --active arp-scan)",
+    args: ['--active'],
     findings: [],
+    // the LAN's dhcpd lease, confirmed by arp-scan through the bridge's internal port (the guest talks only to its gateway)
     ip: [{domain: 'kdlab-ovs01', verdict: 'ok'}],
     noOtherAbove: 'info',
     oracle: {[WEB01]: REACH_OK, 'kdlab-ovs01': {dhcp: 'ok'}},
