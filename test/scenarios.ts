@@ -427,7 +427,7 @@ const OVS_SCENARIOS: Scenario[] = [
   ovsFault(3, 'ovs-port-missing', 'kdlab-ovs03/', "a running OVS guest's port deleted from the bridge (ovs-vsctl del-port)"),
   ovsFault(4, 'ovs-vlan-mismatch', 'kdlab-ovs04/', "a running OVS guest's port re-tagged to VLAN 20 (libvirt names 10, the LAN's port carries 10 only)"),
   ovsFault(5, 'ovs-flow-drop', '~in_port=', "a flow priority=200,in_port=TAP,ip,actions=drop above the bridge's NORMAL"),
-  ovsFault(6, 'ovs-interface-error', 'kdlab-ovs06/', "a running OVS guest's tap deleted while its port stays (OVS: could not open network device, ofport -1)"),
+  ovsFault(6, 'ovs-interface-error', 'kdlab-ovs06/', "a running OVS guest's tap deleted, then ovs-vswitchd restarted: its port stays, the device cannot be opened (error, ofport -1)"),
   {
     name: 'tc-tap-queue-drops',
     description: "web01's tap shaped by hand (htb: a 100 Mbit/s default class, ICMP from 192.168.122.1 into a 64 kbit/s class with a 10-packet pfifo) while the host pings web01 500 times a second: that queue drops while kvmdoctor looks",
@@ -441,7 +441,7 @@ const OVS_SCENARIOS: Scenario[] = [
   {
     name: 'guest-bandwidth-inbound',
     beyondHost: lanBeyondHost('kdlab-ovs07'),
-    description: `an OVS guest shaped live by libvirt (virsh domiftune --inbound ${SHAPED_RATE / 1000}: OVS's linux-htb QoS, htb on its tap) downloads a 128 KiB file from the LAN, at least three times faster before the limit`,
+    description: `an OVS guest shaped live by libvirt (virsh domiftune --inbound ${SHAPED_RATE / 1000},${SHAPED_RATE / 1000}, average and peak: OVS's linux-htb QoS, htb on its tap) downloads a 128 KiB file from the LAN, at least three times faster before the limit`,
     findings: [{id: 'guest-bandwidth-limited', entity: 'kdlab-ovs07/', rank: 1}],
     noOtherAbove: 'info',
     oracle: {[WEB01]: REACH_OK, 'kdlab-ovs07': {dhcp: 'ok'}},

@@ -1398,6 +1398,7 @@ const BW: Guest = {...ovsGuest(7), bulk: `${LAN_ROUTER}:${BULK.port}`}
  * guests measure: the kernel's trace would otherwise hold every one of its packets.
  */
 let flood: ReturnType<typeof execa> | undefined
+let queueFullRoot: string | undefined
 const QUEUE_FULL_FILTER = ['protocol', 'ip', 'prio', '1', 'u32', 'match', 'ip', 'src', `${GATEWAY}/32`, 'match', 'ip', 'protocol', '1', '0xff', 'flowid', '1:2']
 async function stopFlood(): Promise<void> {
   if (!flood) return
@@ -1436,7 +1437,9 @@ const OVS_AND_SHAPING: Record<string, LiveScenario> = {
       const tap = await tapOf(WEB01.name)
       const web = guestAddresses(WEB01.name)?.find((a) => a.startsWith('192.168.122.'))?.split('/')[0]
       if (!web) throw new Error('web01 reports no address on the default network')
-      await sh(['tc', 'qdisc', 'add', 'dev', tap, 'root', 'handle', '1:', 'htb', 'default', '1'])
+      // libvirt gives its taps a noqueue root qdisc: replaced, and put back by the reset.
+      queueFullRoot = (JSON.parse((await sh(['tc', '-j', 'qdisc', 'show', 'dev', tap, 'root'])).stdout) as {kind: string}[])[0]?.kind
+      await sh(['tc', 'qdisc', 'replace', 'dev', tap, 'root', 'handle', '1:', 'htb', 'default', '1'])
       await sh(['tc', 'class', 'add', 'dev', tap, 'parent', '1:', 'classid', '1:1', 'htb', 'rate', '100mbit'])
       await sh(['tc', 'class', 'add', 'dev', tap, 'parent', '1:', 'classid', '1:2', 'htb', 'rate', '64kbit'])
       await sh(['tc', 'qdisc', 'add', 'dev', tap, 'parent', '1:2', 'handle', '2:', 'pfifo', 'limit', '10'])
@@ -1450,7 +1453,9 @@ const OVS_AND_SHAPING: Record<string, LiveScenario> = {
     afterDiagnose: stopFlood,
     async reset() {
       await stopFlood()
-      await sh(['tc', 'qdisc', 'del', 'dev', await tapOf(WEB01.name), 'root'], {reject: false})
+      const tap = await tapOf(WEB01.name)
+      await sh(['tc', 'qdisc', 'del', 'dev', tap, 'root'], {reject: false})
+      if (queueFullRoot === 'noqueue') await sh(['tc', 'qdisc', 'add', 'dev', tap, 'root', 'handle', '0:', 'noqueue'])
     },
   },
   'guest-bandwidth-inbound': {
@@ -1463,7 +1468,8 @@ const OVS_AND_SHAPING: Record<string, LiveScenario> = {
       if (free.bytes <= BULK.bytes) throw new Error(`${BW.name} received ${free.bytes} bytes of the ${BULK.bytes}-byte bulk file without a limit`)
       if (bytesPerSecond(free) < 3 * limit) throw new Error(`${BW.name} receives only ${bytesPerSecond(free)} bytes/s without a limit: ${limit} would not show`)
       console.info(`guest-bandwidth-inbound: ${BW.name} received ${free.bytes} bytes in ${free.centis / 100} s without a limit (${bytesPerSecond(free)} bytes/s)`)
-      await sh(['virsh', 'domiftune', BW.name, await tapOf(BW.name), '--inbound', String(BANDWIDTH_KBPS), '--live'])
+      // average and peak: on an OVS port libvirt makes average a floor (the QoS queue's min-rate) and peak the cap (max-rate).
+      await sh(['virsh', 'domiftune', BW.name, await tapOf(BW.name), '--inbound', `${BANDWIDTH_KBPS},${BANDWIDTH_KBPS}`, '--live'])
     },
     async reset() {
       await removeGuest(BW.name)
