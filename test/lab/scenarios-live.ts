@@ -1391,15 +1391,16 @@ export const BANDWIDTH_KBPS = 64
 const BW: Guest = {...ovsGuest(7), bulk: `${LAN_ROUTER}:${BULK.port}`}
 
 /**
- * A full queue on a guest's path: web01's tap shaped by hand (htb: everything in a 100 Mbit/s class, but ICMP from
- * the host's 192.168.122.1 in a 64 kbit/s class whose pfifo holds 10 packets) while the host pings web01 500 times
- * a second with 1400 bytes: that queue overflows and drops all along kvmdoctor's look. web01's own measures (DHCP and
- * DNS from the host, ping and TCP answered by the lab internet) take the other class. The flood ends before the
- * guests measure: the kernel's trace would otherwise hold every one of its packets.
+ * A full queue on a guest's path: web01's tap shaped by hand (htb: everything in a 100 Mbit/s class, but UDP from the
+ * host's 192.168.122.1 to port 9 in a 64 kbit/s class whose pfifo holds 10 packets) while the host floods web01's
+ * discard port with 1400-byte datagrams: that queue overflows and drops all along kvmdoctor's look. web01's own
+ * measures (DHCP and DNS answered by the host, ping and TCP by the lab internet) take the other class. (A ping flood
+ * does not overflow it: the ICMP socket is paced down to the class's rate.) The flood ends before the guests measure:
+ * the kernel's trace would otherwise hold every one of its packets.
  */
 let flood: ReturnType<typeof execa> | undefined
 let queueFullRoot: string | undefined
-const QUEUE_FULL_FILTER = ['protocol', 'ip', 'prio', '1', 'u32', 'match', 'ip', 'src', `${GATEWAY}/32`, 'match', 'ip', 'protocol', '1', '0xff', 'flowid', '1:2']
+const QUEUE_FULL_FILTER = ['protocol', 'ip', 'prio', '1', 'u32', 'match', 'ip', 'src', `${GATEWAY}/32`, 'match', 'ip', 'protocol', '17', '0xff', 'match', 'ip', 'dport', '9', '0xffff', 'flowid', '1:2']
 async function stopFlood(): Promise<void> {
   if (!flood) return
   flood.kill('SIGTERM')
@@ -1444,7 +1445,8 @@ const OVS_AND_SHAPING: Record<string, LiveScenario> = {
       await sh(['tc', 'class', 'add', 'dev', tap, 'parent', '1:', 'classid', '1:2', 'htb', 'rate', '64kbit'])
       await sh(['tc', 'qdisc', 'add', 'dev', tap, 'parent', '1:2', 'handle', '2:', 'pfifo', 'limit', '10'])
       await sh(['tc', 'filter', 'add', 'dev', tap, 'parent', '1:', ...QUEUE_FULL_FILTER])
-      flood = execa('ping', ['-q', '-i', '0.002', '-s', '1400', web], {reject: false, stdin: 'ignore', env: {LC_ALL: 'C'}})
+      // bash's /dev/udp: one datagram per write, as fast as the lowest priority lets it.
+      flood = execa('nice', ['-n', '19', 'bash', '-c', `exec 3>/dev/udp/${web}/9; p=$(printf '%1400s' x); while :; do printf '%s' "$p" >&3 2>/dev/null; done`], {reject: false, stdin: 'ignore', env: {LC_ALL: 'C'}})
       await waitFor('the queue to drop', async () => {
         const q = JSON.parse((await sh(['tc', '-j', '-s', 'qdisc', 'show', 'dev', tap])).stdout) as {handle: string; drops?: number}[]
         return (q.find((x) => x.handle === '2:')?.drops ?? 0) > 100
