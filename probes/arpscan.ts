@@ -1,4 +1,5 @@
 import type {Link} from './links.js'
+import type {OvsFacts} from './ovs.js'
 import {type Probe, ProbeUnavailable} from './types.js'
 
 export interface ArpReply {
@@ -38,12 +39,16 @@ export function parseArpScan(text: string, iface: string): ArpReply[] {
 export const arpScanProbe: Probe<ArpScanFacts> = {
   id: 'arp-scan',
   title: 'arp-scan of guest bridges (active)',
-  reads: ['arp-scan -I BRIDGE -l'],
+  reads: ['arp-scan -I BRIDGE -l (Linux bridges, and Open vSwitch bridges\' internal ports)'],
   async collect({runner, options, get}) {
     if (!options.active) throw new ProbeUnavailable('active probing is off (use --active to run arp-scan)', true)
     const links = await get<Link[]>('links')
     if (!links.ok) throw new ProbeUnavailable(`needs links: ${links.error}`)
-    const bridges = links.data.filter((l) => l.kind === 'bridge' && l.up && l.addresses.some((a) => a.family === 'inet')).map((l) => l.name)
+    // An Open vSwitch bridge's segment is reached through its internal port, the link of the bridge's name (a tap on
+    // the userspace datapath, an "openvswitch" link on the kernel's).
+    const ovs = await get<OvsFacts>('ovs')
+    const ovsBridges = new Set(ovs.ok ? ovs.data.bridges.map((b) => b.name) : [])
+    const bridges = links.data.filter((l) => (l.kind === 'bridge' || ovsBridges.has(l.name)) && l.up && l.addresses.some((a) => a.family === 'inet')).map((l) => l.name)
     const facts: ArpScanFacts = {scanned: [], replies: [], errors: {}}
     await Promise.all(
       bridges.map(async (bridge) => {

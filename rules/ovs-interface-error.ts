@@ -17,5 +17,10 @@ export default defineRule<InterfaceView>({
   fix: (i) => (i.ovsInterfaceError === null && i.ovsOfport !== -1 && i.ovsAdminState === 'down' ? [cmd`ip link set ${i.target} up`] : []),
   check: (i) => [cmd`ovs-vsctl list interface ${i.target}`, cmd`ip link show ${i.target}`],
   note: (i) => [line`an interface in error is re-plugged: virsh detach-interface ${i.domain} bridge --mac ${i.mac} --live, then attach it again; link_state down with admin_state up is the guest's NIC not brought up inside the guest`],
-  owns: [{kind: 'ovs-interface', covers: (i, el) => el.device === i.target, undo: () => []}],
+  owns: [
+    {kind: 'ovs-interface', covers: (i, el) => el.device === i.target, undo: () => []},
+    // The tap itself gone ("could not open network device ... (No such device)"): the datapath stops at the missing
+    // device before it reaches OVS; this finding stands for it.
+    {kind: 'link', where: (el) => el.state === 'missing', covers: (i, el) => el.device === i.target, undo: () => []},
+  ],
 })

@@ -55,6 +55,8 @@ export interface Scenario {
    * fixtures/<name>/oracle.json): per guest, the checks that must have this result.
    */
   oracle?: Record<string, Partial<Record<ReachCheck, ReachVerdict>>>
+  /** Guests that time a download of the lab internet's bulk file (oracle.json's `bulk`): the highest rate each may reach. */
+  bulk?: Record<string, {maxBytesPerSecond: number}>
   /** Inbound scenarios: what real connections to the published port got (fixtures/<name>/inbound.json; see test/inbound-oracle.ts). */
   inbound?: InboundExpect
   /**
@@ -514,6 +516,59 @@ const WIRE_REQUEST_SCENARIOS: Scenario[] = [
 export function checkGuestTruth(scenario: Scenario, lines: GuestLines, findings: ReportFinding[]): void {
   scenario.guestTruth?.(lines, findings)
 }
+
+// ---------- Open vSwitch and shaping (issue 29): the LAN behind an OVS bridge (userspace datapath), a shaped guest ----------
+const OVS_BRIDGE = 'kdlab-ovs0'
+/** An OVS guest whose frames OVS drops: DHCP and everything after it fail on the host; only DNS is the LAN's. */
+const ovsFault = (n: number, id: string, entity: string, description: string): Scenario => ({
+  name: id,
+  beyondHost: lanBeyondHost(`kdlab-ovs0${n}`, ['dns']),
+  description,
+  findings: [{id, entity, rank: 1}],
+  noOtherAbove: 'info',
+  oracle: {[WEB01]: REACH_OK, [`kdlab-ovs0${n}`]: {dhcp: 'fail', ping: 'fail', tcp: 'fail'}},
+})
+/** libvirt's <bandwidth> inbound average of the shaped guest (test/lab/scenarios-live.ts BANDWIDTH_KBPS), bytes per second. */
+const SHAPED_RATE = 64 * 1000
+const OVS_SCENARIOS: Scenario[] = [
+  {
+    name: 'ovs-healthy',
+    beyondHost: lanBeyondHost('kdlab-ovs01'),
+    description: "a guest plugged into an Open vSwitch bridge (<virtualport type='openvswitch'/>, VLAN 10; userspace datapath) whose access port to the lab LAN is in VLAN 10: it takes its lease from the LAN's dhcpd (with --active arp-scan)",
+    args: ['--active'],
+    findings: [],
+    // the LAN's dhcpd lease, confirmed by arp-scan through the bridge's internal port (the guest talks only to its gateway)
+    ip: [{domain: 'kdlab-ovs01', verdict: 'ok'}],
+    noOtherAbove: 'info',
+    oracle: {[WEB01]: REACH_OK, 'kdlab-ovs01': {dhcp: 'ok'}},
+  },
+  ovsFault(2, 'ovs-secure-no-controller', OVS_BRIDGE, "the OVS bridge set to fail_mode secure with a controller that does not answer (tcp:127.0.0.1:6653), its flows deleted"),
+  ovsFault(3, 'ovs-port-missing', 'kdlab-ovs03/', "a running OVS guest's port deleted from the bridge (ovs-vsctl del-port)"),
+  ovsFault(4, 'ovs-vlan-mismatch', 'kdlab-ovs04/', "a running OVS guest's port re-tagged to VLAN 20 (libvirt names 10, the LAN's port carries 10 only)"),
+  ovsFault(5, 'ovs-flow-drop', '~in_port=', "a flow priority=200,in_port=TAP,ip,actions=drop above the bridge's NORMAL"),
+  ovsFault(6, 'ovs-interface-error', 'kdlab-ovs06/', "a running OVS guest's tap deleted, then ovs-vswitchd restarted: its port stays, the device cannot be opened (error, ofport -1)"),
+  {
+    name: 'tc-tap-queue-drops',
+    description: "web01's tap shaped by hand (htb: a 100 Mbit/s default class, UDP from 192.168.122.1 to port 9 into a 64 kbit/s class with a 10-packet pfifo) while the host floods web01's port 9: that queue drops while kvmdoctor looks",
+    findings: [
+      {id: 'tc-policer-drops', entity: 'kdlab-web01/', rank: 1},
+      {id: 'guest-bandwidth-limited', entity: 'kdlab-web01/'},
+    ],
+    noOtherAbove: 'info',
+    oracle: {[WEB01]: REACH_OK},
+  },
+  {
+    name: 'guest-bandwidth-inbound',
+    beyondHost: lanBeyondHost('kdlab-ovs07'),
+    description: `an OVS guest shaped live by libvirt (virsh domiftune --inbound ${SHAPED_RATE / 1000},${SHAPED_RATE / 1000}, average and peak: OVS's linux-htb QoS, htb on its tap) downloads a 128 KiB file from the LAN, at least three times faster before the limit`,
+    // Info among infos (guest-agent-missing ranks first by name): no rank to hold it to.
+    findings: [{id: 'guest-bandwidth-limited', entity: 'kdlab-ovs07/'}],
+    noOtherAbove: 'info',
+    oracle: {[WEB01]: REACH_OK, 'kdlab-ovs07': {dhcp: 'ok'}},
+    // htb lets a burst of about one rate/HZ through above the rate: 10 % of room.
+    bulk: {'kdlab-ovs07': {maxBytesPerSecond: SHAPED_RATE * 1.1}},
+  },
+]
 
 export const SCENARIOS: Scenario[] = [
   {
@@ -1013,6 +1068,7 @@ export const SCENARIOS: Scenario[] = [
     noOtherAbove: 'info',
     oracle: {[WEB01]: REACH_HOST_ONLY},
   },
+  ...OVS_SCENARIOS,
   ...WIRE_SCENARIOS,
   ...ROUND_TRIP_SCENARIOS,
   ...INBOUND_SCENARIOS,
@@ -1067,6 +1123,8 @@ export interface OracleRecord {
   guests: Record<string, Record<ReachCheck, ReachVerdict>>
   /** Each guest's IPv4 addresses as its console printed them (KD-ADDRS) when it measured: whose packets the kernel traced. */
   addresses?: Record<string, string[]>
+  /** Guests that download the lab internet's bulk file: bytes received and hundredths of a second it took. */
+  bulk?: Record<string, {bytes: number; centis: number; fileBytes: number}>
   internet: string
   port: number
 }
@@ -1079,5 +1137,12 @@ export function checkOracle(scenario: Scenario, record: OracleRecord): void {
     for (const [check, verdict] of Object.entries(want)) {
       expect(got[check as ReachCheck], `${scenario.name}: ${guest} ${check} (measured ${JSON.stringify(got)})`).toBe(verdict)
     }
+  }
+  for (const [guest, want] of Object.entries(scenario.bulk ?? {})) {
+    const got = record.bulk?.[guest]
+    expect(got, `${scenario.name}: no bulk download measured by ${guest}`).toBeDefined()
+    const rate = Math.round((got!.bytes * 100) / Math.max(got!.centis, 1))
+    expect(got!.bytes, `${scenario.name}: ${guest} received the whole bulk file (and the HTTP headers)`).toBeGreaterThan(got!.fileBytes)
+    expect(rate, `${scenario.name}: ${guest} received ${got!.bytes} bytes in ${got!.centis / 100} s`).toBeLessThanOrEqual(want.maxBytesPerSecond)
   }
 }

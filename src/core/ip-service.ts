@@ -11,6 +11,7 @@ import {type LeaseFacts, leasesProbe} from '../../probes/leases.js'
 import {type DomainInterface, type LibvirtFacts, libvirtProbe} from '../../probes/libvirt.js'
 import {type Link, linksProbe} from '../../probes/links.js'
 import {type Neighbour, neighboursProbe} from '../../probes/neighbours.js'
+import {ovsProbe} from '../../probes/ovs.js'
 import {type Route, routesProbe} from '../../probes/routes.js'
 import {type ProbeOptions, type ProbeResult, dataOf as data} from '../../probes/types.js'
 import {type WireFacts, wireProbe} from '../../probes/wire.js'
@@ -38,7 +39,8 @@ export type {AddressSeen, IpInventory, IpRow, Verdict, WireRow} from '../result/
 const PROBES = [hostProbe, linksProbe, routesProbe, neighboursProbe, libvirtProbe, leasesProbe, arpScanProbe, guestAgentProbe, wireProbe]
 
 export async function ipInventory(runner: Runner, options: ProbeOptions, only: string[] = []): Promise<IpInventory> {
-  return buildInventory(await runProbes(PROBES, runner, options), runner.capturedAt, only, runner.origin)
+  // arp-scan reads Open vSwitch's bridges (their internal ports reach OVS guests): OVS is read for it, not listed.
+  return buildInventory(await runProbes(PROBES, runner, options, [ovsProbe]), runner.capturedAt, only, runner.origin)
 }
 
 /** The rows, from probe results, and the findings of every rule on them (tests feed it altered facts). */

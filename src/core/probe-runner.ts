@@ -9,14 +9,15 @@ import type {ProbeStatus} from '../result/diagnosis.js'
 import {UserError} from './errors.js'
 
 /**
- * Runs every probe once, letting probes await each other's results.
+ * Runs every probe once, letting probes await each other's results (and those of `readOnDemand`).
  * A probe that throws becomes unavailable with the reason; nothing else fails.
  * A probe's duration is measured on a live host; replayed (snapshot, bundle),
  * it is the sum of the recorded durations of what it read, so two replays of
  * one snapshot report the same durations.
  */
-export async function runProbes(probes: Probe[], runner: Runner, options: ProbeOptions): Promise<Record<string, ProbeResult>> {
-  const byId = new Map(probes.map((p) => [p.id, p]))
+export async function runProbes(probes: Probe[], runner: Runner, options: ProbeOptions, readOnDemand: Probe[] = []): Promise<Record<string, ProbeResult>> {
+  // `readOnDemand`: probes run only when one of `probes` asks for their facts, and left out of the results.
+  const byId = new Map([...readOnDemand, ...probes].map((p) => [p.id, p]))
   const running = new Map<string, Promise<ProbeResult>>()
   const start = (id: string, chain: string[]): Promise<ProbeResult> => {
     const existing = running.get(id)

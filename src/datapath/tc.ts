@@ -189,27 +189,40 @@ function runAction(a: TcAction, f: TcFilter, p: TcPacket, device: string): Filte
   return {kind: 'stop', verdict: {verdict: 'indeterminate', detail: `${describeFilter(f)}: action ${a.kind} is not modelled`, element: ELEMENT(f, `action ${a.kind}`)}}
 }
 
-/** A filter list in the kernel's order (pref, then listing order); forks on a match that cannot be told. */
-function runFilters(filters: TcFilter[], p: TcPacket, device: string, from = 0): FilterOutcome {
+/**
+ * A filter list in the kernel's order (pref, then listing order); forks on a match that cannot be told. `fallback`:
+ * the class a packet no filter classifies takes (htb's default), so that a match that cannot be told but leads to
+ * that very class either way (libvirt's `fw flowid 1` under `htb default 1`) decides nothing.
+ */
+function runFilters(filters: TcFilter[], p: TcPacket, device: string, from = 0, fallback?: string): FilterOutcome {
   for (let i = from; i < filters.length; i++) {
     const f = filters[i]
     const hit = filterMatches(f, p)
     if (hit === false) continue
     const onMatch = runActions(f, p, device)
-    const taken = onMatch.kind === 'continue' ? runFilters(filters, p, device, i + 1) : onMatch
+    const taken = onMatch.kind === 'continue' ? runFilters(filters, p, device, i + 1, fallback) : onMatch
     if (hit === true) return taken
-    const skipped = runFilters(filters, p, device, i + 1)
-    if (sameOutcome(taken, skipped)) return taken
+    const skipped = runFilters(filters, p, device, i + 1, fallback)
+    if (sameOutcome(taken, skipped, fallback)) return taken
     return {kind: 'stop', verdict: {verdict: 'indeterminate', detail: `${describeFilter(f)}: a ${f.kind} match kvmdoctor cannot evaluate decides (${outcomeText(taken)} if it matches, ${outcomeText(skipped)} if not)`, element: ELEMENT(f, `${f.kind} match not evaluated`)}}
   }
   return {kind: 'continue'}
 }
 
-function sameOutcome(a: FilterOutcome, b: FilterOutcome): boolean {
+function sameOutcome(a: FilterOutcome, b: FilterOutcome, fallback?: string): boolean {
+  const classOf = (o: FilterOutcome) => (o.kind === 'classify' ? o.flowid : o.kind === 'continue' ? fallback : undefined)
+  if (classOf(a) !== undefined && classOf(b) !== undefined) return sameClass(classOf(a)!, classOf(b)!)
   if (a.kind !== b.kind) return false
-  if (a.kind === 'classify' && b.kind === 'classify') return a.flowid === b.flowid
   if (a.kind === 'stop' && b.kind === 'stop') return a.verdict.verdict === b.verdict.verdict && a.verdict.verdict === 'pass'
   return a.kind === 'continue'
+}
+
+/** tc writes a class id in hex with or without a major ("1", "1:1", "0x1"): a filter's flowid 1 is class 1 of its qdisc. */
+const sameClass = (a: string, b: string) => {
+  const minor = (c: string) => Number.parseInt(c.includes(':') ? c.split(':')[1] : c, 16)
+  const majorOf = (c: string) => (c.includes(':') ? c.split(':')[0] : undefined)
+  const [ma, mb] = [majorOf(a), majorOf(b)]
+  return minor(a) === minor(b) && (ma === undefined || mb === undefined || ma === mb)
 }
 
 const outcomeText = (o: FilterOutcome) => (o.kind === 'continue' ? 'nothing' : o.kind === 'classify' ? `class ${o.flowid}` : o.verdict.verdict === 'pass' ? 'passes' : o.verdict.detail)
@@ -267,15 +280,16 @@ function runQdisc(tc: TcIndex, q: Qdisc, p: TcPacket, depth = 0): TcVerdict {
     return verdicts.every((v) => v.verdict === 'fail') ? bad : {verdict: 'indeterminate', detail: `qdisc ${q.kind} on ${q.dev}: some transmit queues drop it (${bad.detail})`, element: bad.element}
   }
   // Classful: filters under the qdisc pick a class, else the qdisc's default.
-  const classified = runFilters(sorted((tc.filters.get(q.dev) ?? []).filter((f) => f.attach === q.handle)), p, q.dev)
+  const def = q.kind !== 'htb' ? 0 : typeof o.default === 'string' ? Number.parseInt(o.default, 16) : typeof o.default === 'number' ? o.default : 0
+  const defaultClass = def ? `${major(q.handle)}:${def.toString(16)}` : undefined
+  const classified = runFilters(sorted((tc.filters.get(q.dev) ?? []).filter((f) => f.attach === q.handle)), p, q.dev, 0, defaultClass)
   if (classified.kind === 'stop') return classified.verdict
   let classid: string | undefined
-  if (classified.kind === 'classify') classid = classified.flowid
+  if (classified.kind === 'classify') classid = classified.flowid.includes(':') ? classified.flowid : `${major(q.handle)}:${classified.flowid}`
   else if (q.kind === 'htb') {
-    const def = typeof o.default === 'string' ? Number.parseInt(o.default, 16) : typeof o.default === 'number' ? o.default : 0
     // No default class: htb sends unclassified packets straight to the device, unshaped.
-    if (!def) return {verdict: 'pass', detail: `qdisc htb ${q.handle} on ${q.dev}: no filter or default class: sent unshaped`}
-    classid = `${major(q.handle)}:${def.toString(16)}`
+    if (!defaultClass) return {verdict: 'pass', detail: `qdisc htb ${q.handle} on ${q.dev}: no filter or default class: sent unshaped`}
+    classid = defaultClass
   } else return {verdict: 'indeterminate', detail: `qdisc ${q.kind} ${q.handle} on ${q.dev}: which class an unclassified packet takes is not modelled`, element: qElement('default class not modelled')}
   return runClass(tc, q, classid, p, depth)
 }

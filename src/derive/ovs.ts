@@ -98,7 +98,16 @@ export function interfaceOvsAttributes(ctx: DeriveContext, i: DomainInterface, e
   const shaping: InterfaceOvsAttributes['tapShaping'] = []
   if (tc && i.target && running) {
     const classes = tc.classes.get(i.target) ?? []
-    for (const c of classes) if (c.rate !== undefined && !classes.some((x) => x.parent === c.classid)) shaping.push({what: `${c.kind} class ${c.classid}`, direction: 'to guest', rate: c.rate, burst: c.burst ?? null})
+    for (const c of classes) {
+      if (c.rate === undefined || classes.some((x) => x.parent === c.classid)) continue
+      // A leaf class may borrow up to its ceil, and no class beyond its parents' ceil (OVS's linux-htb QoS: a leaf of
+      // 12 kbit/s under a 512 kbit/s parent, both ceil 512): what the guest can receive is the smallest ceil on the way up.
+      let cap = c.ceil ?? c.rate
+      for (let p = classes.find((x) => x.classid === c.parent), hops = 0; p && hops < 8; p = classes.find((x) => x.classid === p!.parent), hops++) {
+        cap = Math.min(cap, p.ceil ?? p.rate ?? cap)
+      }
+      shaping.push({what: `${c.kind} class ${c.classid}`, direction: 'to guest', rate: cap, burst: c.burst ?? null})
+    }
     for (const q of tc.qdiscs.get(i.target) ?? []) if (q.kind === 'tbf' && typeof q.options.rate === 'number') shaping.push({what: `tbf qdisc ${q.handle}`, direction: 'to guest', rate: (q.options.rate as number) * 8, burst: typeof q.options.burst === 'number' ? q.options.burst : null})
     for (const f of tc.filters.get(i.target) ?? []) for (const a of f.actions) if (a.police?.rate !== undefined) shaping.push({what: `police (filter ${f.attach} pref ${f.pref})`, direction: f.attach === 'ingress' ? 'from guest' : 'to guest', rate: a.police.rate * 8, burst: a.police.burst ?? null})
   }

@@ -325,7 +325,8 @@ export const CREDENTIAL_FORMS: CredentialForm[] = [
   // Last: it takes the rest of the line, which would hide the context other forms need.
   {
     form: 'HTTP credential headers: Authorization, Proxy-Authorization, Cookie, X-Auth-Token, X-API-Key, X-Vault-Token',
-    pattern: /\b((?:proxy-)?authorization|cookie|set-cookie|x-auth-token|x-api-key|x-vault-token)(\s*[:=]\s*)(?:(basic|bearer|digest|token|negotiate)\s+)?[^\s'"][^\n'"]{0,4096}/gi,
+    // Not an OpenFlow flow's cookie (`ovs-ofctl dump-flows`: "cookie=0x0, duration=..."): a number, and the flow after it.
+    pattern: /\b((?:proxy-)?authorization|cookie|set-cookie|x-auth-token|x-api-key|x-vault-token)(\s*[:=]\s*)(?!0x[0-9a-f]{1,16}(?:\/0x[0-9a-f]{1,16})?,\s)(?:(basic|bearer|digest|token|negotiate)\s+)?[^\s'"][^\n'"]{0,4096}/gi,
     replace: (_m, header, sep, scheme) => `${header}${sep}${scheme ? `${scheme} ` : ''}${SCRUBBED}`,
   },
 ]

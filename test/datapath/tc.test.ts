@@ -60,4 +60,24 @@ describe('tc hop', () => {
     expect(v.verdict).toBe('indeterminate')
     expect(v.detail).toMatch(/flower match kvmdoctor cannot evaluate decides \(dropped by .* if it matches, nothing if not\)/)
   })
+  it("libvirt's <bandwidth> recipe (htb default 1, an fw filter to class 1): the filter kvmdoctor cannot evaluate leads to the default class either way, so it decides nothing; to another class it still does", () => {
+    const libvirt = (flowid: string, leafLimit?: number): TcFacts => ({
+      qdiscs: [
+        {dev: 'vnet7', kind: 'htb', handle: '1:', parent: 'root', options: {default: '0x1'}},
+        {dev: 'vnet7', kind: 'sfq', handle: '2:', parent: '1:1', options: {}},
+        ...(leafLimit !== undefined ? [{dev: 'vnet7', kind: 'pfifo', handle: '3:', parent: '1:2', options: {limit: leafLimit}}] : []),
+      ],
+      classes: [
+        {dev: 'vnet7', kind: 'htb', classid: '1:1', parent: 'root', leaf: '2:', rate: 512_000, ceil: 512_000},
+        {dev: 'vnet7', kind: 'htb', classid: '1:2', parent: 'root', leaf: '3:', rate: 8_000, ceil: 8_000},
+      ],
+      filters: [{dev: 'vnet7', attach: '1:', protocol: 'all', pref: 1, kind: 'fw', flowid, actions: []}],
+      dropsLater: {},
+      unread: {},
+    })
+    for (const flowid of ['1', '1:1']) expect(tcVerdict(libvirt(flowid), undefined, 'vnet7', 'egress', web), `flowid ${flowid}`).toMatchObject({verdict: 'pass', detail: expect.stringContaining('class 1:1 512 kbit/s')})
+    const v = tcVerdict(libvirt('1:2', 0), undefined, 'vnet7', 'egress', web)!
+    expect(v.verdict).toBe('indeterminate')
+    expect(v.detail).toMatch(/fw match kvmdoctor cannot evaluate decides/)
+  })
 })

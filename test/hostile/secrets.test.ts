@@ -108,6 +108,9 @@ describe('the scrub table', () => {
       'Environment=LANG=C PWD=/root OLDPWD=/home a==b x => y',
       'sshd[1]: Failed password for root from 10.0.0.1 port 22 ssh2',
       'wpa_supplicant key_mgmt=WPA-PSK auth=none',
+      // An OpenFlow flow's cookie (ovs-ofctl dump-flows): a number, not a credential.
+      ' cookie=0x0, duration=3.633s, table=0, n_packets=0, n_bytes=0, idle_age=3, priority=0 actions=NORMAL',
+      ' cookie=0x1a2b/0xffff, table=0, priority=200,in_port=vnet3,ip actions=drop',
     ]
     for (const line of benign) expect(scrubText(line)).toBe(line)
     // Every recording of the lab is left byte for byte as it was: the rules see the same data.

@@ -9,9 +9,10 @@
  * firewalld's or the distribution's own nftables tables) keeps its own rules untouched.
  * Packet and byte counters are never compared.
  */
-import {existsSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync} from 'node:fs'
+import {createHash} from 'node:crypto'
+import {existsSync, lstatSync, readFileSync, readdirSync, readlinkSync, rmSync, statSync, writeFileSync} from 'node:fs'
 import {join} from 'node:path'
-import {sh} from './lab.js'
+import {sh, stopOvs} from './lab.js'
 
 export interface HostState {
   /** A saved state only applies to the boot it was taken in. */
@@ -38,6 +39,43 @@ export interface HostState {
    * which backend the plain `iptables` binary is. Absent in states saved before the lab switched them.
    */
   alternatives?: Record<string, string>
+  /**
+   * Open vSwitch's footprint (see ovsFootprint): whether it answers, its bridges and their ports when it does, and the
+   * files of its database, configuration, log and run directories. Absent in states saved before the OVS scenarios.
+   */
+  ovs?: string
+}
+
+/** Where Debian's Open vSwitch keeps its database (and the link to it), configuration, logs, pid files and sockets. */
+export const OVS_DIRS = ['/etc/openvswitch', '/var/lib/openvswitch', '/var/log/openvswitch', '/var/run/openvswitch']
+
+/**
+ * Open vSwitch as lines: "ovs: answers|silent", each bridge's ports when it answers, and every entry of its
+ * directories (a file by its sha256, a link by its target, a socket by its name; a missing directory as such).
+ * A running OVS's own database and logs change by themselves: their contents are compared only while it is silent.
+ */
+export async function ovsFootprint(): Promise<string> {
+  const answers = (await sh(['ovs-vsctl', '--timeout=3', 'show'], {reject: false})).exitCode === 0
+  const lines = [`ovs: ${answers ? 'answers' : 'silent'}`]
+  if (answers) {
+    for (const br of (await sh(['ovs-vsctl', '--timeout=5', 'list-br'])).stdout.split('\n').filter(Boolean)) {
+      lines.push(`bridge ${br}: ${(await sh(['ovs-vsctl', '--timeout=5', 'list-ports', br])).stdout.split('\n').filter(Boolean).sort().join(' ')}`)
+    }
+  }
+  for (const dir of OVS_DIRS) {
+    if (!existsSync(dir)) {
+      lines.push(`${dir}: none`)
+      continue
+    }
+    for (const name of readdirSync(dir).sort()) {
+      const path = join(dir, name)
+      const st = lstatSync(path)
+      if (st.isSymbolicLink()) lines.push(`${path} -> ${readlinkSync(path)}`)
+      else if (st.isFile() && !answers) lines.push(`${path} ${createHash('sha256').update(readFileSync(path)).digest('hex')}`)
+      else lines.push(`${path} (${st.isFile() ? 'file' : st.isSocket() ? 'socket' : st.isDirectory() ? 'directory' : 'other'})`)
+    }
+  }
+  return lines.join('\n')
 }
 
 const SAVE_TOOLS: {save: string; restore: string}[] = [
@@ -135,7 +173,7 @@ export async function captureHostState(): Promise<HostState> {
     .filter((l) => l && !/\btable local\b/.test(l) && !/\bproto (dhcp|ra)\b/.test(l))
     .map((l) => l.replace(/\s+linkdown\b/, '').replace(/\s+expires \S+/, '').trim())
     .join('\n')
-  return {bootId: await bootId(), takenAt: new Date().toISOString(), iptables, nftJson, nftTables, ipsets, sysctls: readSysctls(), libvirtNetworks, ipRules, routes, alternatives}
+  return {bootId: await bootId(), takenAt: new Date().toISOString(), iptables, nftJson, nftTables, ipsets, sysctls: readSysctls(), libvirtNetworks, ipRules, routes, alternatives, ovs: await ovsFootprint()}
 }
 
 function nftTableNames(json: string): string[] {
@@ -312,6 +350,8 @@ export function diffHostState(saved: HostState, now: HostState): string[] {
   diffMap('libvirt network', a.libvirtNetworks, b.libvirtNetworks)
   if (a.ipRules !== b.ipRules) out.push(`ip rules: ${setDifference(a.ipRules, b.ipRules)}`)
   if (a.routes !== b.routes) out.push(`routes: ${setDifference(a.routes, b.routes)}`)
+  // A state saved without it says nothing about Open vSwitch.
+  if (saved.ovs !== undefined && now.ovs !== undefined && saved.ovs !== now.ovs) out.push(`Open vSwitch: ${setDifference(lineSet(saved.ovs), lineSet(now.ovs))}`)
   return out
 }
 
@@ -459,6 +499,36 @@ export async function restoreHostState(saved: HostState): Promise<string[]> {
     done.push(`ipset destroy ${name}`)
   }
   done.push(...restoreSysctls(saved.sysctls))
+  if (saved.ovs !== undefined) done.push(...(await restoreOvs(saved.ovs)))
+  return done
+}
+
+/**
+ * Open vSwitch as `saved` found it: the lab's bridges deleted and the OVS the lab started stopped (stopOvs), then the
+ * entries of OVS's directories that were not there (a run directory, pid files and sockets it left) removed. A file
+ * the lab changed is not rewritten: the lab writes none (its OVS keeps its database and logs in the lab's cache).
+ */
+async function restoreOvs(saved: string): Promise<string[]> {
+  const now = await ovsFootprint()
+  if (now === saved) return []
+  const done: string[] = []
+  await stopOvs()
+  done.push('Open vSwitch: kdlab bridges deleted, the lab\'s OVS stopped')
+  const had = new Set(saved.split('\n').map((l) => l.split(/ (?:->|\(|[0-9a-f]{64}$)/)[0].trim()))
+  for (const dir of OVS_DIRS) {
+    if (!existsSync(dir)) continue
+    if (had.has(`${dir}: none`)) {
+      rmSync(dir, {recursive: true, force: true})
+      done.push(`removed ${dir}`)
+      continue
+    }
+    for (const name of readdirSync(dir)) {
+      const path = join(dir, name)
+      if (had.has(path)) continue
+      rmSync(path, {recursive: true, force: true})
+      done.push(`removed ${path}`)
+    }
+  }
   return done
 }
 

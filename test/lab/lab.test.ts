@@ -107,6 +107,7 @@ describe('lab host', () => {
         await live.inject()
         lap('inject')
         const result = await kvmdoctor(['--record', fixture, ...(scenario.args ?? [])], live.netns)
+        await live.afterDiagnose?.()
         lap('diagnose')
         // Then the guests measure (wholly after the fault: see guestReach), each connection a fresh one, while the
         // kernel traces every packet they send and are sent (after the diagnosis: its trace tables must not be in

@@ -5,7 +5,7 @@
  * "internet" (a namespace on this host): nothing the lab sends may leave by the uplink.
  */
 import {execa} from 'execa'
-import {existsSync, mkdirSync, readFileSync, writeFileSync} from 'node:fs'
+import {existsSync, mkdirSync, readFileSync, rmSync, writeFileSync} from 'node:fs'
 import {dirname, join} from 'node:path'
 import {fileURLToPath} from 'node:url'
 
@@ -48,9 +48,23 @@ export const INET = {
 export const INET_DNS_HOST = `<host ip='${INET.server}'><hostname>${INET.name}</hostname></host>`
 /** What the lab internet's HTTP server answers. */
 export const INET_MARK = 'KDLAB-INET-OK'
+/**
+ * The bulk file (the transfer shaping slows down), served by busybox httpd on a port of its own (the guests'
+ * reachability measures use port 80: the kernel oracle tells their packets apart by it). A guest started with
+ * `bulk` downloads it after each KD-REACH line and prints `KD-BULK seq=N bytes=B centis=C`.
+ */
+export const BULK = {port: 8081, file: 'kdlab-bulk', bytes: 128 * 1024} as const
 
-export async function sh(argv: string[], options: {reject?: boolean; timeout?: number} = {}) {
-  const r = await execa(argv[0], argv.slice(1), {reject: false, timeout: options.timeout ?? 60_000, stdin: 'ignore', env: {LC_ALL: 'C'}})
+/** Serves BULK's file on ADDR:BULK.port from inside namespace `netns` (busybox httpd daemonizes: ended with the namespace, deleteNamespace). */
+export async function serveBulk(netns: string, addr: string): Promise<void> {
+  const www = join(CACHE, `${netns}-www`)
+  mkdirSync(www, {recursive: true})
+  writeFileSync(join(www, BULK.file), Buffer.alloc(BULK.bytes, 'kdlab bulk '))
+  await sh(['ip', 'netns', 'exec', netns, 'busybox', 'httpd', '-p', `${addr}:${BULK.port}`, '-h', www])
+}
+
+export async function sh(argv: string[], options: {reject?: boolean; timeout?: number; env?: Record<string, string>} = {}) {
+  const r = await execa(argv[0], argv.slice(1), {reject: false, timeout: options.timeout ?? 60_000, stdin: 'ignore', env: {...options.env, LC_ALL: 'C'}})
   if (options.reject !== false && r.exitCode !== 0) throw new Error(`${argv.join(' ')} failed (${r.exitCode}): ${r.stderr || r.stdout}`)
   return {stdout: String(r.stdout), stderr: String(r.stderr), exitCode: r.exitCode ?? -1}
 }
@@ -115,6 +129,10 @@ export interface Guest {
   proxyArp?: boolean
   /** Prints who answers ARP for its gateway or probe every round (KD-ARP). */
   arpWho?: boolean
+  /** Plugged into Open vSwitch (`bridge` is then an OVS bridge): libvirt's <virtualport type='openvswitch'/>, and the VLAN libvirt tags its port with. */
+  ovs?: {vlan?: number}
+  /** After each KD-REACH line the guest times a download of BULK's file from this server (IP:PORT; KD-BULK lines). */
+  bulk?: string
 }
 
 export const consolePath = (name: string) => join(CACHE, `${name}.console`)
@@ -137,10 +155,16 @@ function domainXml(g: Guest): string {
     // The reachability oracle: what the guest itself can reach, printed as KD-REACH lines.
     `kd.inet=${INET.server}:${INET.port}`,
     `kd.dnsname=${INET.name}`,
+    g.bulk ? `kd.bulk=${g.bulk}` : '',
   ].filter(Boolean).join(' ')
   const iface = g.bridge
     ? `<interface type='bridge'><source bridge='${g.bridge}'/>`
     : `<interface type='network'><source network='${g.network ?? NETWORK}'/>`
+  // Open vSwitch's userspace datapath forwards a frame as its port hands it over: with checksum offload a TCP segment
+  // would leave with a partial checksum. No offload on an OVS guest's NIC, then (as OVS-DPDK hosts configure them).
+  const ovs = g.ovs
+    ? `<virtualport type='openvswitch'/>${g.ovs.vlan !== undefined ? `<vlan><tag id='${g.ovs.vlan}'/></vlan>` : ''}<driver><host csum='off'/><guest csum='off'/></driver>`
+    : ''
   return `<domain type='qemu'>
   <name>${g.name}</name>
   <memory unit='MiB'>96</memory>
@@ -150,7 +174,7 @@ function domainXml(g: Guest): string {
     <cmdline>${cmdline}</cmdline>
   </os>${g.acpi ? '\n  <features><acpi/></features>' : ''}
   <devices>
-    ${iface}<mac address='${g.mac}'/><model type='virtio'/></interface>
+    ${iface}${ovs}<mac address='${g.mac}'/><model type='virtio'/></interface>
     <serial type='file'><source path='${consolePath(g.name)}'/><target port='0'/></serial>
     <memballoon model='none'/>
   </devices>
@@ -385,9 +409,65 @@ export async function uplinkDevices(): Promise<string[]> {
   return devs.length > 0 ? devs : ['eth0']
 }
 
+/**
+ * Open vSwitch for the OVS scenarios, as a host without systemd runs it: Debian's ovs-ctl (on a kernel without the
+ * openvswitch module the bridges use the userspace datapath, datapath_type=netdev). Its database and logs live in the
+ * lab's cache, and its system id is fixed, so that nothing under /etc/openvswitch, /var/lib/openvswitch or
+ * /var/log/openvswitch is written; only its pid files and sockets go to the standard run directory, where libvirt's
+ * and kvmdoctor's ovs-vsctl look. An OVS the host already runs is used as it is (only kdlab-* bridges are added, and
+ * deleted again) and never stopped.
+ */
+export const OVS = {
+  dir: join(CACHE, 'kdlab-ovs'),
+  rundir: '/var/run/openvswitch',
+  systemId: '6b646c61-622d-4f76-8000-00000000c0de',
+  ctl: '/usr/share/openvswitch/scripts/ovs-ctl',
+} as const
+const ovsEnv = () => ({OVS_DBDIR: OVS.dir, OVS_LOGDIR: OVS.dir, OVS_RUNDIR: OVS.rundir})
+
+export async function ovsAnswers(): Promise<boolean> {
+  return (await sh(['ovs-vsctl', '--timeout=3', 'show'], {reject: false})).exitCode === 0
+}
+
+/** The ovsdb-server the lab started (its database in the lab's cache), if one runs: by its pid file's pid and that process's arguments. */
+export async function labOvsRunning(): Promise<boolean> {
+  const pidFile = join(OVS.rundir, 'ovsdb-server.pid')
+  if (!existsSync(pidFile)) return false
+  const pid = readFileSync(pidFile, 'utf8').trim()
+  const args = existsSync(`/proc/${pid}/cmdline`) ? readFileSync(`/proc/${pid}/cmdline`, 'utf8') : ''
+  return args.includes(join(OVS.dir, 'conf.db'))
+}
+
+/** Starts the lab's Open vSwitch unless one answers already. */
+export async function startOvs(): Promise<void> {
+  if (await ovsAnswers()) return
+  rmSync(OVS.dir, {recursive: true, force: true})
+  mkdirSync(OVS.dir, {recursive: true})
+  await sh([OVS.ctl, 'start', `--system-id=${OVS.systemId}`, '--no-mlockall', '--no-record-hostname'], {env: ovsEnv(), timeout: 120_000})
+  await waitFor('Open vSwitch to answer', ovsAnswers, 30_000)
+}
+
+/** Restarts the lab's ovs-vswitchd (its database stays): what a host's OVS restart does to ports whose device is gone. */
+export async function restartOvsSwitch(): Promise<void> {
+  if (!(await labOvsRunning())) throw new Error('Open vSwitch is not the lab\'s own: the lab does not restart it')
+  await sh([OVS.ctl, '--no-ovsdb-server', 'restart', `--system-id=${OVS.systemId}`, '--no-mlockall', '--no-record-hostname'], {env: ovsEnv(), timeout: 120_000})
+  await waitFor('Open vSwitch to answer', ovsAnswers, 30_000)
+}
+
+/** Deletes the lab's OVS bridges; stops Open vSwitch only if the lab started it, and removes its database and logs. */
+export async function stopOvs(): Promise<void> {
+  if (await ovsAnswers()) {
+    const bridges = (await sh(['ovs-vsctl', '--timeout=5', 'list-br'])).stdout.split('\n').map((b) => b.trim()).filter((b) => b.startsWith('kdlab-'))
+    for (const b of bridges) await sh(['ovs-vsctl', '--timeout=5', '--if-exists', 'del-br', b])
+  }
+  if (await labOvsRunning()) await sh([OVS.ctl, 'stop'], {env: ovsEnv(), timeout: 120_000})
+  rmSync(OVS.dir, {recursive: true, force: true})
+}
+
 /** Removes everything a previous (possibly interrupted) lab run left: kdlab-* guests, networks, namespaces, links, the lab internet. */
 export async function cleanLab(): Promise<void> {
   for (const name of await labGuests()) await removeGuest(name)
+  await stopOvs()
   const nets = (await sh(['virsh', 'net-list', '--all', '--name'])).stdout.split('\n').map((n) => n.trim()).filter((n) => n.startsWith('kdlab-'))
   for (const net of nets) await removeNetwork(net)
   await stopInternet()

@@ -10,7 +10,7 @@ import {join} from 'node:path'
 import type {OracleRecord, ReachVerdict} from '../scenarios.js'
 import type {TraceGuest} from '../oracles.js'
 import type {TraceTargets} from './kernel-trace.js'
-import {INET, consolePath, guestAddresses, sh, waitFor} from './lab.js'
+import {BULK, INET, consolePath, guestAddresses, sh, waitFor} from './lab.js'
 
 type Verdict = ReachVerdict
 
@@ -81,7 +81,14 @@ export async function measureOracle(marks: Record<string, number>): Promise<Orac
     guests[g] = {dhcp: r.dhcp, dns: r.dns, ping: r.ping, tcp: r.tcp}
     addresses[g] = (guestAddresses(g) ?? []).map((a) => a.split('/')[0])
   }
-  return {guests, addresses, internet: INET.server, port: INET.port}
+  // A guest that downloads the bulk file: the download right after its measured KD-REACH line.
+  const bulk: NonNullable<OracleRecord['bulk']> = {}
+  for (const [g, after] of Object.entries(marks).sort(([a], [b]) => a.localeCompare(b))) {
+    if (bulkLines(g).length === 0) continue
+    const b = await bulkAfter(g, after)
+    bulk[g] = {bytes: b.bytes, centis: b.centis, fileBytes: BULK.bytes}
+  }
+  return {guests, addresses, ...(Object.keys(bulk).length > 0 ? {bulk} : {}), internet: INET.server, port: INET.port}
 }
 
 /** Every running lab guest as the kernel oracle tells its packets apart: its MAC, its addresses (console), its bridge. */
@@ -120,6 +127,43 @@ export async function forgetGuestConnections(addresses: string[]): Promise<void>
 export function writeOracle(fixture: string, record: OracleRecord): void {
   writeFileSync(join(fixture, 'oracle.json'), `${JSON.stringify(record, null, 2)}\n`)
 }
+
+// ---------- the shaping measure: KD-BULK lines (guests started with `bulk`) ----------
+
+export interface Bulk {
+  seq: number
+  /** Received, HTTP headers included. */
+  bytes: number
+  /** How long the download took, in hundredths of a second. */
+  centis: number
+}
+
+const BULK_LINE = /KD-BULK seq=(\d+) bytes=(\d+) centis=(\d+)\s*$/
+
+/** Every complete KD-BULK line the guest printed since it booted. */
+export function bulkLines(name: string): Bulk[] {
+  const file = consolePath(name)
+  if (!existsSync(file)) return []
+  const text = readFileSync(file, 'utf8')
+  const complete = text.slice(0, text.lastIndexOf('\n') + 1)
+  return complete.split('\n').flatMap((line) => {
+    const m = BULK_LINE.exec(line.replace(/\r/g, ''))
+    return m ? [{seq: Number(m[1]), bytes: Number(m[2]), centis: Number(m[3])}] : []
+  })
+}
+
+/** The number of the guest's last KD-BULK line (0 before the first). */
+export function bulkSeq(name: string): number {
+  const lines = bulkLines(name)
+  return lines.length > 0 ? lines[lines.length - 1].seq : 0
+}
+
+/** The guest's second KD-BULK line after line `after` (the first may have begun before what was just changed). */
+export async function bulkAfter(name: string, after: number, timeoutMs = 120_000): Promise<Bulk> {
+  return waitFor(`${name} to print KD-BULK seq=${after + 2}`, async () => bulkLines(name).find((b) => b.seq === after + 2), timeoutMs, 500)
+}
+
+export const bytesPerSecond = (b: Pick<Bulk, 'bytes' | 'centis'>) => Math.round((b.bytes * 100) / Math.max(b.centis, 1))
 
 /** Waits (after line `after`) for a line on which everything works; returns it, or the last line seen if none did in time. */
 export async function waitReachOk(name: string, opts: {after: number; timeoutMs?: number}): Promise<Reach> {

@@ -1,12 +1,15 @@
 /** How each scenario of test/scenarios.ts is produced on the real lab host, and undone. */
 import {copyFileSync, existsSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync} from 'node:fs'
 import {join} from 'node:path'
+import {execa} from 'execa'
 import {expect} from 'vitest'
 import {dropChainsAdded, readAlternatives, restoreAlternatives} from './host-state.js'
 import {type TracedPacket, finalVerdict} from './kernel-trace.js'
+import {bulkAfter, bulkSeq, bytesPerSecond} from './oracle.js'
 import {GUEST_MARK, type InboundMeasure, type InboundRecord, PUBLISHED} from '../inbound-oracle.js'
 import {
   BRIDGE,
+  BULK,
   CACHE,
   GATEWAY,
   type Guest,
@@ -25,6 +28,10 @@ import {
   restartNetwork,
   sh,
   startGuest,
+  restartOvsSwitch,
+  serveBulk,
+  startOvs,
+  stopOvs,
   uplinkDevices,
   waitFor,
   waitPortsForwarding,
@@ -40,6 +47,8 @@ export interface LiveScenario {
    * and compared with kvmdoctor's walks, fixtures/<name>/kernel-trace.txt): a check of the fault itself.
    */
   trace?: {check(packets: TracedPacket[]): void}
+  /** Ends what the fault needs only while kvmdoctor looks (a flood of packets), before the guests measure under the kernel's trace. */
+  afterDiagnose?(): Promise<void>
 }
 
 const WEB01_MAC = '52:54:00:6b:64:01'
@@ -102,6 +111,8 @@ function namespaceHost(spec: {uplinks: Uplink[]; sysctls?: Record<string, string
 }
 const NETNS = 'kdlab-nohost'
 const LAN_NS = 'kdlab-lan'
+/** The LAN's router, DHCP and bulk server (namespace kdlab-lan). */
+const LAN_ROUTER = '10.77.0.1'
 const LAB_BRIDGE = 'kdlab-br0'
 const IPTABLES_SAVED = join(CACHE, 'kdlab-iptables.saved')
 
@@ -150,22 +161,43 @@ const DHCPD_PID = join(CACHE, 'kdlab-lan-dhcpd.pid')
 const DHCPD_CONF = '/etc/dhcp/dhcpd.conf'
 const DHCPD_CONF_SAVED = join(CACHE, 'dhcpd.conf.before-lab')
 
-async function startLan(): Promise<void> {
+/**
+ * The LAN's switch is a Linux bridge (kdlab-br0), or with `ovs` an Open vSwitch bridge (kdlab-ovs0, the lab's OVS
+ * started for it, userspace datapath) whose port to the LAN is an access port in VLAN `ovs.vlan`: the host's address
+ * on the LAN is then on the bridge's internal port.
+ */
+async function startLan(switchKind: {ovs?: {vlan: number}; bulk?: boolean} = {}): Promise<void> {
   await stopLan()
   if (existsSync(DHCPD_LEASES)) throw new Error(`${DHCPD_LEASES} exists: the lab will not touch a lease file it did not create`)
-  await sh(['ip', 'link', 'add', LAB_BRIDGE, 'type', 'bridge', 'stp_state', '0', 'forward_delay', '0'])
-  await sh(['ip', 'addr', 'add', '10.77.0.2/24', 'dev', LAB_BRIDGE])
-  await sh(['ip', 'link', 'set', LAB_BRIDGE, 'up'])
+  const bridge = switchKind.ovs ? OVS_BRIDGE : LAB_BRIDGE
+  if (switchKind.ovs) {
+    await startOvs()
+    // The host's own port (the bridge's internal one) in the LAN's VLAN too: the host's address is on the LAN.
+    await ovsVsctl('add-br', OVS_BRIDGE, '--', 'set', 'bridge', OVS_BRIDGE, 'datapath_type=netdev', '--', 'set', 'port', OVS_BRIDGE, `tag=${switchKind.ovs.vlan}`)
+  } else await sh(['ip', 'link', 'add', LAB_BRIDGE, 'type', 'bridge', 'stp_state', '0', 'forward_delay', '0'])
+  await lanAddress(bridge)
   await sh(['ip', 'netns', 'add', LAN_NS])
   await sh(['ip', 'link', 'add', 'kdlab-lanp', 'type', 'veth', 'peer', 'name', 'kdlab-lan0', 'netns', LAN_NS])
-  await sh(['ip', 'link', 'set', 'kdlab-lanp', 'master', LAB_BRIDGE, 'up'])
-  await sh(['ip', '-n', LAN_NS, 'addr', 'add', '10.77.0.1/24', 'dev', 'kdlab-lan0'])
+  if (switchKind.ovs) {
+    // The LAN's side computes its checksums (see domainXml: the userspace datapath forwards partial ones as they are).
+    await sh(['ip', 'netns', 'exec', LAN_NS, 'ethtool', '-K', 'kdlab-lan0', 'tx', 'off'])
+    await ovsVsctl('add-port', OVS_BRIDGE, 'kdlab-lanp', `tag=${switchKind.ovs.vlan}`)
+    await sh(['ip', 'link', 'set', 'kdlab-lanp', 'up'])
+  } else await sh(['ip', 'link', 'set', 'kdlab-lanp', 'master', LAB_BRIDGE, 'up'])
+  await sh(['ip', '-n', LAN_NS, 'addr', 'add', `${LAN_ROUTER}/24`, 'dev', 'kdlab-lan0'])
   await sh(['ip', '-n', LAN_NS, 'link', 'set', 'kdlab-lan0', 'up'])
+  if (switchKind.bulk) await serveBulk(LAN_NS, LAN_ROUTER)
   const conf = DHCPD_CONF
   if (existsSync(DHCPD_CONF) && !existsSync(DHCPD_CONF_SAVED)) copyFileSync(DHCPD_CONF, DHCPD_CONF_SAVED)
   writeFileSync(conf, 'authoritative;\ndefault-lease-time 3600;\nmax-lease-time 7200;\nsubnet 10.77.0.0 netmask 255.255.255.0 {\n  range 10.77.0.100 10.77.0.150;\n  option routers 10.77.0.1;\n}\n')
   writeFileSync(DHCPD_LEASES, '')
   await sh(['ip', 'netns', 'exec', LAN_NS, 'dhcpd', '-4', '-q', '-cf', conf, '-lf', DHCPD_LEASES, '-pf', DHCPD_PID, 'kdlab-lan0'])
+}
+
+/** The host's address on the LAN, on its bridge (again after an OVS restart recreated the internal port). */
+async function lanAddress(bridge: string): Promise<void> {
+  await sh(['ip', 'addr', 'replace', '10.77.0.2/24', 'dev', bridge])
+  await sh(['ip', 'link', 'set', bridge, 'up'])
 }
 
 async function stopLan(): Promise<void> {
@@ -179,10 +211,16 @@ async function stopLan(): Promise<void> {
     rmSync(DHCPD_LEASES, {force: true})
     rmSync(`${DHCPD_LEASES}~`, {force: true})
   }
-  await sh(['ip', 'netns', 'del', LAN_NS], {reject: false})
+  // With whatever the LAN runs (the bulk file's server).
+  await deleteNamespace(LAN_NS)
+  // The OVS bridge (and the lab's OVS) first: its port kdlab-lanp is then an ordinary link.
+  await stopOvs()
   await sh(['ip', 'link', 'del', 'kdlab-lanp'], {reject: false})
   await sh(['ip', 'link', 'del', LAB_BRIDGE], {reject: false})
 }
+
+const OVS_BRIDGE = 'kdlab-ovs0'
+const ovsVsctl = async (...args: string[]) => sh(['ovs-vsctl', '--timeout=10', ...args])
 
 async function tapOf(guest: string): Promise<string> {
   const xml = (await sh(['virsh', 'dumpxml', guest])).stdout
@@ -1363,6 +1401,123 @@ export async function measureInbound(): Promise<InboundRecord> {
   return {port: PUBLISHED.port, measures: [outside, host]}
 }
 
+// ---------- Open vSwitch and shaping (issue 29) ----------
+/** The VLAN of the OVS LAN: libvirt tags the guests' ports with it (<vlan>), the LAN's port is an access port in it. */
+const OVS_VLAN = 10
+const ovsGuest = (n: number): Guest => ({name: `kdlab-ovs0${n}`, mac: `52:54:00:6b:64:7${n}`, mode: 'dhcp', bridge: OVS_BRIDGE, ovs: {vlan: OVS_VLAN}, probe: '10.77.0.2'})
+
+/** A guest plugged into the lab's OVS bridge, leased by the LAN's dhcpd behind it; then the fault, given the guest's tap. */
+function onOvs(g: Guest, fault?: (tap: string) => Promise<void>): LiveScenario {
+  return {
+    async inject() {
+      await startLan({ovs: {vlan: OVS_VLAN}})
+      const addrs = await startGuest(g)
+      if (!addrs.some((a) => a.startsWith('10.77.0.'))) throw new Error(`OVS guest got ${addrs.join(' ') || 'no address'} instead of a LAN lease`)
+      await fault?.(await tapOf(g.name))
+    },
+    async reset() {
+      await removeGuest(g.name)
+      await stopLan()
+    },
+  }
+}
+
+/** libvirt's <bandwidth> inbound average, kilobytes (1000 bytes) per second: what the shaped guest may receive. */
+export const BANDWIDTH_KBPS = 64
+// On Open vSwitch: libvirt's own tc recipe for a Linux bridge's tap needs sch_sfq and cls_fw, which this lab's kernel
+// lacks; for an OVS port libvirt asks OVS instead (a linux-htb QoS), which shapes the tap with htb alone.
+const BW: Guest = {...ovsGuest(7), bulk: `${LAN_ROUTER}:${BULK.port}`}
+
+/**
+ * A full queue on a guest's path: web01's tap shaped by hand (htb: everything in a 100 Mbit/s class, but UDP from the
+ * host's 192.168.122.1 to port 9 in a 64 kbit/s class whose pfifo holds 10 packets) while the host floods web01's
+ * discard port with 1400-byte datagrams: that queue overflows and drops all along kvmdoctor's look. web01's own
+ * measures (DHCP and DNS answered by the host, ping and TCP by the lab internet) take the other class. (A ping flood
+ * does not overflow it: the ICMP socket is paced down to the class's rate.) The flood ends before the guests measure:
+ * the kernel's trace would otherwise hold every one of its packets.
+ */
+let flood: ReturnType<typeof execa> | undefined
+let queueFullRoot: string | undefined
+const QUEUE_FULL_FILTER = ['protocol', 'ip', 'prio', '1', 'u32', 'match', 'ip', 'src', `${GATEWAY}/32`, 'match', 'ip', 'protocol', '17', '0xff', 'match', 'ip', 'dport', '9', '0xffff', 'flowid', '1:2']
+async function stopFlood(): Promise<void> {
+  if (!flood) return
+  flood.kill('SIGTERM')
+  await flood.catch(() => undefined)
+  flood = undefined
+}
+
+const OVS_AND_SHAPING: Record<string, LiveScenario> = {
+  'ovs-healthy': onOvs(ovsGuest(1)),
+  'ovs-secure-no-controller': onOvs(ovsGuest(2), async () => {
+    // The controller is gone (nothing listens on the host's loopback: no connection attempt leaves the host), and
+    // with it the flows it had installed.
+    await ovsVsctl('set-fail-mode', OVS_BRIDGE, 'secure', '--', 'set-controller', OVS_BRIDGE, 'tcp:127.0.0.1:6653')
+    await sh(['ovs-ofctl', '--timeout=10', 'del-flows', OVS_BRIDGE])
+  }),
+  'ovs-port-missing': onOvs(ovsGuest(3), async (tap) => {
+    await ovsVsctl('del-port', OVS_BRIDGE, tap)
+  }),
+  'ovs-vlan-mismatch': onOvs(ovsGuest(4), async (tap) => {
+    await ovsVsctl('set', 'port', tap, 'tag=20')
+  }),
+  'ovs-flow-drop': onOvs(ovsGuest(5), async (tap) => {
+    await sh(['ovs-ofctl', '--timeout=10', 'add-flow', OVS_BRIDGE, `priority=200,in_port=${tap},ip,actions=drop`])
+  }),
+  'ovs-interface-error': onOvs(ovsGuest(6), async (tap) => {
+    // The device goes while its port stays, and ovs-vswitchd restarts: it cannot open it again (error, ofport -1).
+    // (A running ovs-vswitchd only sees the link go down.) The restart recreates the bridge's internal port.
+    await sh(['ip', 'link', 'del', tap])
+    await restartOvsSwitch()
+    await lanAddress(OVS_BRIDGE)
+    await waitFor('OVS to report the interface in error', async () => (await sh(['ovs-vsctl', '--timeout=5', 'get', 'interface', tap, 'error'], {reject: false})).stdout.includes('"'), 20_000)
+  }),
+  'tc-tap-queue-drops': {
+    async inject() {
+      const tap = await tapOf(WEB01.name)
+      const web = guestAddresses(WEB01.name)?.find((a) => a.startsWith('192.168.122.'))?.split('/')[0]
+      if (!web) throw new Error('web01 reports no address on the default network')
+      // libvirt gives its taps a noqueue root qdisc: replaced, and put back by the reset.
+      queueFullRoot = (JSON.parse((await sh(['tc', '-j', 'qdisc', 'show', 'dev', tap, 'root'])).stdout) as {kind: string}[])[0]?.kind
+      await sh(['tc', 'qdisc', 'replace', 'dev', tap, 'root', 'handle', '1:', 'htb', 'default', '1'])
+      await sh(['tc', 'class', 'add', 'dev', tap, 'parent', '1:', 'classid', '1:1', 'htb', 'rate', '100mbit'])
+      await sh(['tc', 'class', 'add', 'dev', tap, 'parent', '1:', 'classid', '1:2', 'htb', 'rate', '64kbit'])
+      await sh(['tc', 'qdisc', 'add', 'dev', tap, 'parent', '1:2', 'handle', '2:', 'pfifo', 'limit', '10'])
+      await sh(['tc', 'filter', 'add', 'dev', tap, 'parent', '1:', ...QUEUE_FULL_FILTER])
+      // bash's /dev/udp: one datagram per write, as fast as the lowest priority lets it.
+      flood = execa('nice', ['-n', '19', 'bash', '-c', `exec 3>/dev/udp/${web}/9; p=$(printf '%1400s' x); while :; do printf '%s' "$p" >&3 2>/dev/null; done`], {reject: false, stdin: 'ignore', env: {LC_ALL: 'C'}})
+      await waitFor('the queue to drop', async () => {
+        const q = JSON.parse((await sh(['tc', '-j', '-s', 'qdisc', 'show', 'dev', tap])).stdout) as {handle: string; drops?: number}[]
+        return (q.find((x) => x.handle === '2:')?.drops ?? 0) > 100
+      }, 20_000)
+    },
+    afterDiagnose: stopFlood,
+    async reset() {
+      await stopFlood()
+      const tap = await tapOf(WEB01.name)
+      await sh(['tc', 'qdisc', 'del', 'dev', tap, 'root'], {reject: false})
+      if (queueFullRoot === 'noqueue') await sh(['tc', 'qdisc', 'add', 'dev', tap, 'root', 'handle', '0:', 'noqueue'])
+    },
+  },
+  'guest-bandwidth-inbound': {
+    async inject() {
+      await startLan({ovs: {vlan: OVS_VLAN}, bulk: true})
+      await startGuest(BW)
+      // The transfer without the limit first: the limit must make it clearly slower, or the scenario shows nothing.
+      const free = await bulkAfter(BW.name, bulkSeq(BW.name))
+      const limit = BANDWIDTH_KBPS * 1000
+      if (free.bytes <= BULK.bytes) throw new Error(`${BW.name} received ${free.bytes} bytes of the ${BULK.bytes}-byte bulk file without a limit`)
+      if (bytesPerSecond(free) < 3 * limit) throw new Error(`${BW.name} receives only ${bytesPerSecond(free)} bytes/s without a limit: ${limit} would not show`)
+      console.info(`guest-bandwidth-inbound: ${BW.name} received ${free.bytes} bytes in ${free.centis / 100} s without a limit (${bytesPerSecond(free)} bytes/s)`)
+      // average and peak: on an OVS port libvirt makes average a floor (the QoS queue's min-rate) and peak the cap (max-rate).
+      await sh(['virsh', 'domiftune', BW.name, await tapOf(BW.name), '--inbound', `${BANDWIDTH_KBPS},${BANDWIDTH_KBPS}`, '--live'])
+    },
+    async reset() {
+      await removeGuest(BW.name)
+      await stopLan()
+    },
+  },
+}
+
 export const LIVE: Record<string, LiveScenario> = {
   healthy: {
     async inject() {},
@@ -1644,5 +1799,6 @@ export const LIVE: Record<string, LiveScenario> = {
   ...WIRE,
   ...ROUND_TRIP,
   ...INBOUND,
+  ...OVS_AND_SHAPING,
 }
 

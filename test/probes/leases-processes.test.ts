@@ -119,6 +119,14 @@ describe('parseArpScan', () => {
     expect(data?.replies).toEqual([{iface: 'virbr0', ip: expect.stringMatching(/^192\.168\.122\./), mac: '52:54:00:6b:64:01', vendor: 'QEMU'}])
   })
 
+  it("scans an Open vSwitch bridge's internal port too (ovs-healthy: kdlab-ovs0 on the userspace datapath, a tap), where the OVS guest answers", async () => {
+    const facts = await factsOf('ovs-healthy')
+    const scan = facts.results['arp-scan']
+    const data = scan.ok ? (scan.data as ArpScanFacts) : undefined
+    expect(data?.scanned).toEqual(['kdlab-ovs0', 'virbr0'])
+    expect(data?.replies).toContainEqual({iface: 'kdlab-ovs0', ip: '10.77.0.100', mac: '52:54:00:6b:64:71', vendor: 'QEMU'})
+  })
+
   it('reads replies and DUP markers', () => {
     const text = 'Interface: virbr0, type: EN10MB, MAC: 52:54:00:30:30:fe, IPv4: 192.168.122.1\nStarting arp-scan 1.10.0 with 256 hosts\n192.168.122.190\t52:54:00:6b:64:01\tQEMU\n192.168.122.190\t52:54:00:6b:64:03\tQEMU (DUP: 2)\n\n2 packets received by filter\n'
     expect(parseArpScan(text, 'virbr0')).toEqual([

@@ -2,7 +2,7 @@
 import {describe, expect, it} from 'vitest'
 import type {LibvirtFacts} from '../../probes/libvirt.js'
 import interfaceError from '../../rules/ovs-interface-error.js'
-import {alter, fire, fireAll} from '../helpers.js'
+import {alter, factsOf, fire, fireAll} from '../helpers.js'
 import {guestPort, ovsHost} from './ovs-host.js'
 
 describe('ovs-interface-error', () => {
@@ -12,6 +12,15 @@ describe('ovs-interface-error', () => {
     expect(names).toEqual(['kdlab-lan02/vnet2'])
     expect(evaluation.findings[0].summary).toContain('could not open network device vnet2')
     const {ids} = await fireAll(facts)
+    expect(ids).not.toContain('guest-flow-blocked')
+  })
+  it('stands for the tap gone missing on the lab\'s recording (tap deleted, ovs-vswitchd restarted): the datapath stops at the missing device, no guest-flow-blocked of its own', async () => {
+    const facts = await factsOf('ovs-interface-error')
+    const {names, evaluation} = await fire(interfaceError, facts)
+    expect(names).toEqual([expect.stringMatching(/^kdlab-ovs06\/vnet\d+$/)])
+    expect(evaluation.findings[0].summary).toMatch(/could not open network device vnet\d+ \(No such device\)/)
+    const {ids} = await fireAll(facts)
+    expect(ids).toContain('ovs-interface-error')
     expect(ids).not.toContain('guest-flow-blocked')
   })
   it('fires for link_state down with the tap set down, fixed by setting it up', async () => {
