@@ -250,6 +250,32 @@ describe('the safety contract holds for every fix on every recording', async () 
     expect(judged(docker, [argv('iptables', '-t', 'filter', '-I', 'FORWARD', '-j', 'DROP')])).toEqual(['0: adds a rule with target DROP: a fix adds accepts only'])
   })
 
+  it("Open vSwitch: the named guest's own port put back, re-tagged, or one flow deleted by its exact match; nothing wider", () => {
+    const vlan = on('ovs-vlan-mismatch', 'ovs-vlan-mismatch')
+    const tap = vlan.finding.entity.name.split('/')[1]
+    expect(judged(vlan, vlan.finding.fixSteps)).toEqual([])
+    expect(judged(vlan, [argv('ovs-vsctl', 'set', 'Port', tap, 'tag=10')])).toEqual([])
+    // Another guest's port, a port no guest owns, a port removed for good, other settings and commands.
+    const web01Tap = vlan.host.libvirt!.domains.find((d) => d.name === 'kdlab-web01')!.interfaces[0].target!
+    expect(judged(vlan, [argv('ovs-vsctl', 'set', 'Port', web01Tap, 'tag=10')])).toEqual([`0: changes kdlab-web01's port ${web01Tap}, a guest the finding does not name`])
+    expect(judged(vlan, [argv('ovs-vsctl', 'set', 'Port', 'kdlab-lanp', 'tag=10')])).toEqual(['0: kdlab-lanp is not the tap of a guest libvirt runs'])
+    expect(judged(vlan, [argv('ovs-vsctl', '--if-exists', 'del-port', tap)])).toEqual([`0: deletes port ${tap} without adding it back`])
+    expect(judged(vlan, [argv('ovs-vsctl', 'set', 'Port', tap, 'trunks=10,20')])).toEqual(['0: ovs-vsctl set Port is not a command kvmdoctor runs as a fix'])
+    expect(judged(vlan, [argv('ovs-vsctl', 'del-br', 'kdlab-ovs0')])).toEqual(['0: ovs-vsctl del-br kdlab-ovs0 is not a command kvmdoctor runs as a fix'])
+    expect(judged(vlan, [argv('ovs-vsctl', '--no-wait', 'set', 'Port', tap, 'tag=10')])).toEqual(['0: ovs-vsctl --no-wait is not an option kvmdoctor uses in a fix'])
+    expect(judgeFixSteps({...vlan.finding, fixSteps: [argv('ovs-vsctl', 'set', 'Port', tap, 'tag=10')]}, {netfilter: vlan.host.netfilter}).map((p) => p.why)).toEqual([expect.stringMatching(/guests could not be read/)])
+    // The missing port: deleted and added back in one transaction, with libvirt's ids.
+    const missing = on('ovs-port-missing', 'ovs-port-missing')
+    expect(judged(missing, missing.finding.fixSteps)).toEqual([])
+    expect(judged(missing, [argv('ovs-vsctl', 'set', 'Interface', missing.finding.entity.name.split('/')[1], 'type=internal')])).toEqual([expect.stringMatching(/^0: ovs-vsctl set Interface is not/)])
+    // One flow by its exact match; never without --strict (every flow that matches), never the catch-all.
+    const flow = on('ovs-flow-drop', 'ovs-flow-drop')
+    expect(judged(flow, flow.finding.fixSteps)).toEqual([])
+    expect(judged(flow, [argv('ovs-ofctl', 'del-flows', 'kdlab-ovs0', 'ip')])).toEqual([expect.stringMatching(/^0: an ovs-ofctl command other than/)])
+    expect(judged(flow, [argv('ovs-ofctl', '--strict', 'del-flows', 'kdlab-ovs0', 'table=0,priority=0')])).toEqual(["0: deletes a flow that matches every packet (table=0,priority=0): that is the table's catch-all"])
+    expect(judged(flow, [argv('ovs-ofctl', 'add-flow', 'kdlab-ovs0', 'priority=300,actions=drop')])).toEqual([expect.stringMatching(/^0: an ovs-ofctl command other than/)])
+  })
+
   it("the trace's undo deletes an admin's narrow rule, never its catch-all", () => {
     const el = (ruleText: string, nftSyntax = false) => ({id: 'x', kind: 'nf-rule' as const, text: ruleText, ruleText, backend: nftSyntax ? 'nft' : 'iptables-nft', family: 'ip', nfTable: 'filter', chain: 'FORWARD', handle: 7, ...(nftSyntax ? {nftSyntax} : {})})
     expect(netfilterUndo(el('-A FORWARD -i virbr0 -j DROP')).map(renderStep)).toEqual(['iptables -t filter -D FORWARD -i virbr0 -j DROP'])

@@ -164,6 +164,8 @@ function stepProblem(step: FixStep, names: {networks: Set<string>; domains: Set<
     }
     return `ip ${argv.slice(1, 3).join(' ')} is not a command kvmdoctor runs as a fix`
   }
+  if (tool === 'ovs-vsctl') return ovsVsctlProblem(argv.slice(1), names, host)
+  if (tool === 'ovs-ofctl') return ovsOfctlProblem(argv.slice(1))
   if (tool === 'tc') return sub !== undefined && ['qdisc', 'filter'].includes(sub) && argv[2] === 'del' ? undefined : `tc ${sub} is not a command kvmdoctor runs as a fix`
   if (tool === 'systemctl') return ['restart', 'try-restart', 'start'].includes(sub) && argv.slice(2).every((u) => SERVICES.test(u)) ? undefined : `systemctl ${argv.slice(1).join(' ')} is not a service kvmdoctor restarts`
   if (tool === 'kill') return argv.length === 2 && /^\d+$/.test(sub) ? undefined : 'a kill other than of one process'
@@ -172,6 +174,51 @@ function stepProblem(step: FixStep, names: {networks: Set<string>; domains: Set<
   if (tool === 'update-alternatives' && sub === '--set' && /^ip6?tables$/.test(argv[2])) return undefined
   if (/(^|\/)dnsmasq$/.test(tool) && /^--conf-file=\/var\/lib\/libvirt\/dnsmasq\/[^/]+\.conf$/.test(sub ?? '')) return undefined
   return `${tool} is not a command kvmdoctor runs as a fix`
+}
+
+/** Who owns a tap: the running guest whose interface it is, if libvirt runs one. */
+const tapOwner = (libvirt: LibvirtFacts | undefined, tap: string) => libvirt?.domains.find((d) => running(d.state) && d.interfaces.some((i) => i.target === tap))?.name
+
+/**
+ * ovs-vsctl as a fix: only a guest's own port, named by the finding, put back on its bridge (with libvirt's
+ * external ids) or given its access VLAN; a port deleted only to be added again in the same transaction.
+ */
+function ovsVsctlProblem(args: string[], names: {networks: Set<string>; domains: Set<string>} | 'any', host: FixHost): string | undefined {
+  // One transaction: commands separated by `--`, each with its own options (--if-exists, --may-exist).
+  const commands: string[][] = [[]]
+  for (const w of args) {
+    if (w === '--') commands.push([])
+    else commands.at(-1)!.push(w)
+  }
+  const guestPort = (port: string | undefined): string | undefined => {
+    if (!port) return 'names no port'
+    if (!host.libvirt) return "libvirt's guests could not be read: kvmdoctor cannot tell whose port this is"
+    const owner = tapOwner(host.libvirt, port)
+    if (!owner) return `${port} is not the tap of a guest libvirt runs`
+    return names === 'any' || names.domains.has(owner) ? undefined : `changes ${owner}'s port ${port}, a guest the finding does not name`
+  }
+  const added = commands.filter((c) => c.filter((w) => !w.startsWith('--'))[0] === 'add-port').map((c) => c.filter((w) => !w.startsWith('--'))[2])
+  for (const command of commands) {
+    const options = command.filter((w) => w.startsWith('--'))
+    const [verb, ...rest] = command.filter((w) => !w.startsWith('--'))
+    if (options.some((o) => o !== '--if-exists' && o !== '--may-exist')) return `ovs-vsctl ${options.join(' ')} is not an option kvmdoctor uses in a fix`
+    let why: string | undefined
+    if (verb === 'add-port' && rest.length === 2) why = guestPort(rest[1])
+    else if (verb === 'del-port' && rest.length === 1) why = added.includes(rest[0]) ? guestPort(rest[0]) : `deletes port ${rest[0]} without adding it back`
+    else if (verb === 'set' && /^port$/i.test(rest[0] ?? '') && rest.length === 3 && /^tag=\d+$/.test(rest[2])) why = guestPort(rest[1])
+    else if (verb === 'set' && /^interface$/i.test(rest[0] ?? '') && rest.length > 2 && rest.slice(2).every((kv) => /^external-ids:[\w-]+=\S+$/.test(kv))) why = guestPort(rest[1])
+    else why = `ovs-vsctl ${[verb, ...rest.slice(0, 1)].join(' ')} is not a command kvmdoctor runs as a fix`
+    if (why) return why
+  }
+  return undefined
+}
+
+/** ovs-ofctl as a fix: one flow deleted by its exact match and priority (--strict), never a table's catch-all. */
+function ovsOfctlProblem(args: string[]): string | undefined {
+  const [strict, verb, , match, ...more] = args
+  if (strict !== '--strict' || verb !== 'del-flows' || match === undefined || more.length > 0) return 'an ovs-ofctl command other than deleting one flow by its exact match (--strict del-flows BRIDGE MATCH)'
+  const fields = match.split(',').filter((f) => f && !/^(table|priority)=/.test(f))
+  return fields.length === 0 ? `deletes a flow that matches every packet (${match}): that is the table's catch-all` : undefined
 }
 
 /** A resource a step frees, takes or needs, for the order check. */
