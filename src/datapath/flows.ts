@@ -1027,7 +1027,9 @@ class HostView {
     this.arpHop(runner, g, net!.ips.find((ip) => ip.family === 'ipv4')!.address)
     const decision = this.ipReceive(runner, bridge, 'forward', true)
     const egress = decision?.dev
-    const diverted = decision && decision.kind === 'unicast' && decision.rule && decision.rule.priority !== 0 && decision.rule.priority < 32766 && egress !== this.mainDefaultDev() ? policyElement(decision) : undefined
+    // A rule that looks up main (a fix's, a VPN's "allow LAN") routes as the main rule does: no diversion, wherever main's route leads.
+    const lookupMain = decision?.rule?.action === 'lookup' && (decision.rule.table === 'main' || decision.rule.table === '254')
+    const diverted = decision && decision.kind === 'unicast' && decision.rule && !lookupMain && decision.rule.priority !== 0 && decision.rule.priority < 32766 && egress !== this.mainDefaultDev() ? policyElement(decision) : undefined
     this.ipSend(runner, bridge, egress)
     // NAT networks only work when the source is translated: replies to a private guest address never come back.
     if (runner.alive() && net!.forwardMode === 'nat') runner.push(this.natHop(runner, src, net!))

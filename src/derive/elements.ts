@@ -1,6 +1,7 @@
 /** Element views: one per datapath element that stops (or leaves undecided, or diverts) guest flows. */
 import {elementImpacts} from '../datapath/derive.js'
 import type {Flow} from '../datapath/flows.js'
+import {networkOf} from '../lib/addr.js'
 import type {DeriveContext} from './context.js'
 import type {ElementView} from './types.js'
 
@@ -9,6 +10,8 @@ export function elementViews(ctx: DeriveContext, flows: Flow[]): ElementView[] {
     const guests = [...new Set(hit.map((f) => f.guest))].sort()
     const bridges = [...new Set(hit.map((f) => f.bridge).filter((b): b is string => Boolean(b)))].sort()
     const networks = [...new Set(hit.map((f) => f.network).filter((n): n is string => Boolean(n)))].sort()
+    const family = element.ipFamily === 6 ? 'ipv6' : 'ipv4'
+    const subnets = [...new Set(ctx.networks.filter((n) => networks.includes(n.name)).flatMap((n) => n.ips.filter((ip) => ip.family === family).map((ip) => networkOf(`${ip.address}/${ip.prefix}`))))].sort()
     return {
       kind: 'element' as const,
       name: element.text,
@@ -41,6 +44,7 @@ export function elementViews(ctx: DeriveContext, flows: Flow[]): ElementView[] {
       guests,
       bridges,
       networks,
+      subnets,
       undecided: (hop.undecided ?? []).map((u) => `${u.rule}${u.note ? ` (${u.note})` : ''}: if it matches, ${u.ifMatches}; if not, ${u.ifNot}`),
       // The evaluator's "may match" is a match by chance, rate or time (statistic, limit, numgen): not a fact the host hides.
       intermittent: (hop.undecided ?? []).some((u) => u.note?.startsWith('may match') === true && [u.ifMatches, u.ifNot].some((o) => o === 'passes') && [u.ifMatches, u.ifNot].some((o) => o.startsWith('dropped'))),
