@@ -1,13 +1,17 @@
 /**
- * The fixes, proven on the live lab (issue 23): a scenario is injected, its root cause's fix
- * is applied exactly as printed through `kvmdoctor fix --yes`, and then the guests recover by
- * their own measurements, the guests the fix does not name kept running (same QEMU pid), the
- * host's exposure seen from the lab's outside namespace is what it was, and the host's state
- * (firewall, sysctls, routes, rules, networks) is the pre-fault state.
- * Run alone: `flock /run/lock/kvmdoctor-lab.lock npm run test:lab -- test/lab/fix-proof.test.ts`.
+ * The fixes, proven on the live lab (issue 23): a scenario is injected, its root cause's fix is applied exactly as
+ * printed through `kvmdoctor fix --yes`, and then the guests recover by their own measurements, the guests the fix
+ * does not name kept running (same QEMU pid), the host's exposure seen from the lab's outside namespace is what it
+ * was, the re-traced flows have their pre-fault verdicts, and the host's state (firewall, sysctls, routes, rules,
+ * networks) is the pre-fault state, or the faulted state plus exactly what the fix adds (PROOFS: `footprint`).
+ *
+ * By default (CI) the proofs marked `ci` run: one per kind of fix, each about 50 s. `KD_FIX_PROOF=all` runs every
+ * proof (test/lab/README.md, "Fix proofs", lists them and the scenarios whose fix is not proven, and why).
+ * Run alone: `flock /run/lock/kvmdoctor-lab.lock npm run test:lab -- test/lab/fix-proof.test.ts`
+ * (every proof: `KD_FIX_PROOF=all flock ...`).
  */
 import {execa} from 'execa'
-import {existsSync, readFileSync} from 'node:fs'
+import {chmodSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync} from 'node:fs'
 import {join} from 'node:path'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 import {REACH_OK} from '../scenarios.js'
@@ -19,15 +23,124 @@ import {LIVE, WEB01} from './scenarios-live.js'
 const HOST_STATE = join(CACHE, 'kdlab-fix-host-state.json')
 const INTERNET = `${INET.server}:${INET.port}/tcp`
 
-/** The scenarios whose root-cause fix is proven here. */
-const PROVEN = ['network-inactive', 'dnsmasq-killed', 'dns-port-conflict', 'docker-user-drop', 'mac-duplicate', 'tap-detached', 'forward-reject-subnet', 'dhcp-input-drop']
+interface Proof {
+  /** Runs by default (CI); the others only with KD_FIX_PROOF=all. */
+  ci: boolean
+  /** What the fix does, for the log and the README's table. */
+  kind: string
+  /**
+   * What the host's state is after the fix. `restores`: the pre-fault state. `adds`: the fix works around what the
+   * fault put there, which stays (Docker's drop in DOCKER-USER, an admin's reject, a VPN's rule): the faulted state
+   * plus exactly the fix's own additions (its iptables accepts as printed, and every `adds` difference), nothing
+   * deleted, nothing else changed.
+   */
+  footprint: 'restores' | 'adds'
+  /** `adds`: the differences from the faulted state the fix makes besides iptables filter accepts (each must be there). */
+  adds?: RegExp[]
+  /** `restores`: differences from the pre-fault state that are the fault's own, which the fix rightly leaves (an emptied table the fault made). */
+  leaves?: RegExp[]
+  /** Findings after the fix about what the fault left (a network it defined, Open vSwitch it started), beside the guests it booted. */
+  leftovers?: RegExp
+}
+
+const IPTABLES_FILTER = /^(iptables-save filter|nft table ip filter)\b/
+/** The root-cause fixes proven here, by scenario. */
+const PROOFS: Record<string, Proof> = {
+  // The first eight (issue 23's first round).
+  'network-inactive': {ci: true, kind: 'libvirt network started, taps re-plugged', footprint: 'restores'},
+  'dnsmasq-killed': {ci: true, kind: 'libvirt network restarted (guests labelled), taps re-plugged', footprint: 'restores'},
+  'dns-port-conflict': {ci: true, kind: 'port freed (kill, wait), network started, taps re-plugged', footprint: 'restores'},
+  'docker-user-drop': {ci: true, kind: 'iptables accepts in DOCKER-USER', footprint: 'adds'},
+  'mac-duplicate': {ci: true, kind: "the copy's interface detached and attached with a new MAC", footprint: 'restores'},
+  'tap-detached': {ci: true, kind: 'tap re-plugged on its bridge', footprint: 'restores'},
+  'forward-reject-subnet': {ci: true, kind: 'iptables accepts in FORWARD', footprint: 'adds'},
+  'dhcp-input-drop': {ci: true, kind: 'iptables accepts in INPUT', footprint: 'adds'},
+  // One per further kind of fix in CI.
+  'ip-forward-off': {ci: true, kind: 'sysctl written, and persisted in /etc/sysctl.d', footprint: 'restores'},
+  'nft-forward-drop': {ci: true, kind: 'native nft accepts inserted in the admin\'s chain', footprint: 'adds', adds: [/^nft table inet kdlab_fw chain forward: /]},
+  'reply-policy-blackhole': {ci: true, kind: 'ip rule keeping the replies to the guests on main', footprint: 'adds', adds: [/^ip rules: new "102:\s+from all to 192\.168\.122\.0\/24 lookup main"$/]},
+  'reply-route-carved': {ci: true, kind: 'a carved host route deleted', footprint: 'restores'},
+  'tc-bridge-bfifo-small': {ci: true, kind: 'tc root qdisc deleted', footprint: 'restores'},
+  'masquerade-removed': {ci: true, kind: 'libvirtd restarted (re-creates its rules)', footprint: 'restores'},
+  // KD_FIX_PROOF=all: more of the same kinds, and kinds each scenario of its own.
+  'bridge-forwarding-off': {ci: false, kind: 'sysctl written (a device\'s forwarding)', footprint: 'restores'},
+  'reply-uplink-forwarding-off': {ci: false, kind: 'sysctl written (the uplink\'s forwarding)', footprint: 'restores'},
+  'conntrack-full': {ci: false, kind: 'sysctl written (nf_conntrack_max), and persisted', footprint: 'adds', adds: [/^sysctl net\/netfilter\/nf_conntrack_max: /]},
+  'nft-forward-daddr-drop': {ci: false, kind: 'native nft accepts inserted in the admin\'s chain', footprint: 'adds', adds: [/^nft table inet kdlab_fwd chain forward: /]},
+  'nft-input-dns-drop': {ci: false, kind: 'native nft accepts inserted in the admin\'s input chain', footprint: 'adds', adds: [/^nft table inet kdlab_dns chain input: /]},
+  'ipset-forward-drop': {ci: false, kind: 'iptables accepts in FORWARD before an ipset drop', footprint: 'adds'},
+  'bridged-forward-drop': {ci: false, kind: 'iptables accepts in DOCKER-USER for a bridged LAN', footprint: 'adds', leftovers: /kdlab-lan/},
+  'policy-route-unreachable': {ci: false, kind: 'ip rule keeping what the guests send on main', footprint: 'adds', adds: [/^ip rules: new "99:\s+from all iif virbr0 lookup main"$/]},
+  'reply-mark-divert': {ci: false, kind: 'ip rule keeping the (marked) replies to the guests on main', footprint: 'adds', adds: [/^ip rules: new "103:\s+from all to 192\.168\.122\.0\/24 lookup main"$/]},
+  'nat-return-before-libvirt': {ci: false, kind: "an admin's nat RETURN deleted", footprint: 'restores'},
+  'snat-address-not-local': {ci: false, kind: "an admin's SNAT to an address the host lacks deleted", footprint: 'restores'},
+  'notrack-guest-subnet': {ci: false, kind: "an admin's raw NOTRACK deleted", footprint: 'restores', leaves: [/^(iptables-save raw|nft table ip raw)\b/]},
+  'output-dhcp-reply-drop': {ci: false, kind: "an admin's OUTPUT drop deleted", footprint: 'restores'},
+  'netdev-ingress-drop-replies': {ci: false, kind: "an admin's netdev rule deleted by handle", footprint: 'restores', leaves: [/^nft table netdev kdlab_nd_in: new /]},
+  'netdev-egress-drop-dhcp': {ci: false, kind: "an admin's netdev rule deleted by handle", footprint: 'restores', leaves: [/^nft table netdev kdlab_nd_out: new /]},
+  'tc-tap-tbf-burst': {ci: false, kind: 'tc root qdisc deleted (a tap)', footprint: 'restores'},
+  'tc-uplink-pfifo-zero': {ci: false, kind: 'tc root qdisc deleted (the uplink)', footprint: 'restores'},
+  'tc-redirect-dns': {ci: false, kind: 'tc filter deleted', footprint: 'restores'},
+  'bridge-down': {ci: false, kind: 'bridge set up', footprint: 'restores'},
+  'tap-admin-down': {ci: false, kind: 'tap set up', footprint: 'restores'},
+  'domif-link-down': {ci: false, kind: "guest's link set up (virsh domif-setlink)", footprint: 'restores'},
+  'gateway-address-removed': {ci: false, kind: "network's gateway address put back", footprint: 'restores', leaves: [/^routes: new "unreachable 192\.168\.122\.0\/24 metric 4000"$/]},
+  'stp-forward-delay': {ci: false, kind: "bridge's forward delay set", footprint: 'restores'},
+  'dhcp-range-exhausted': {ci: false, kind: 'DHCP range widened (virsh net-update)', footprint: 'adds', adds: [/^libvirt network kdlab-tiny: /], leftovers: /kdlab-tiny/},
+  'wire-dhcp-unanswered': {ci: false, kind: 'libvirt network restarted (guests labelled), taps re-plugged', footprint: 'restores'},
+  'firewall-flushed': {ci: false, kind: 'libvirtd restarted (re-creates its rules)', footprint: 'restores'},
+  'firewall-reload-after-libvirtd': {ci: false, kind: 'libvirtd restarted (re-creates its chains)', footprint: 'restores'},
+  // The legacy shape (alternatives switched, libvirt's rules in x_tables) is the fault's setting: judged against the faulted state.
+  'legacy-backend-masquerade-removed': {ci: false, kind: 'libvirtd restarted on the legacy backend (re-adds its MASQUERADE)', footprint: 'adds', adds: [/^iptables-legacy-save nat chain LIBVIRT_PRT: /]},
+  'ovs-vlan-mismatch': {ci: false, kind: "OVS port's access VLAN set", footprint: 'restores', leaves: [/^Open vSwitch: /], leftovers: /kdlab-(ovs|lan)/},
+  'ovs-port-missing': {ci: false, kind: "OVS port added back with libvirt's ids", footprint: 'restores', leaves: [/^Open vSwitch: /], leftovers: /kdlab-(ovs|lan)/},
+  'ovs-flow-drop': {ci: false, kind: 'one OVS flow deleted by its exact match', footprint: 'restores', leaves: [/^Open vSwitch: /], leftovers: /kdlab-(ovs|lan)/},
+}
+const SELECTED = Object.keys(PROOFS).filter((name) => process.env.KD_FIX_PROOF === 'all' || PROOFS[name].ci)
 
 /**
- * Fixes that work around what the fault put there, which stays (Docker's ruleset and its drop in DOCKER-USER, an
- * admin's reject or drop): their host state is judged against the faulted state, and must differ from it by exactly
- * the fix's own accepts.
+ * The lab runs libvirtd without systemd (`libvirtd -d`), so `systemctl restart libvirtd` as a fix prints it cannot
+ * run here: on a host without systemd as PID 1 the fix runs with this stand-in first on its PATH, which restarts
+ * libvirtd the way the lab starts it and hands every other use to the real systemctl.
  */
-const WORKS_AROUND = new Set(['docker-user-drop', 'forward-reject-subnet', 'dhcp-input-drop'])
+const SYSTEMCTL_STANDIN = `#!/bin/sh
+case "$1" in restart|try-restart) ;; *) exec /usr/bin/systemctl "$@" ;; esac
+verb=$1; shift
+for unit in "$@"; do
+  case "\${unit%.service}" in
+    libvirtd)
+      pids=$(pgrep -x libvirtd)
+      if [ -n "$pids" ]; then kill $pids; while pgrep -x libvirtd >/dev/null; do sleep 0.2; done
+      elif [ "$verb" = try-restart ]; then continue; fi
+      libvirtd -d || exit 1
+      i=0; until virsh -c qemu:///system version >/dev/null 2>&1; do sleep 0.5; i=$((i+1)); [ $i -gt 60 ] && exit 1; done ;;
+    *) [ "$verb" = try-restart ] && continue; /usr/bin/systemctl "$verb" "$unit" || exit $? ;;
+  esac
+done
+`
+function fixEnv(): Record<string, string> | undefined {
+  if (existsSync('/run/systemd/system')) return undefined
+  const dir = join(CACHE, 'kdlab-fix-bin')
+  mkdirSync(dir, {recursive: true})
+  writeFileSync(join(dir, 'systemctl'), SYSTEMCTL_STANDIN)
+  chmodSync(join(dir, 'systemctl'), 0o755)
+  return {PATH: `${dir}:${process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin'}`}
+}
+
+/** The sysctl.d files a printed fix writes, as they were (undefined: absent), to put back after the proof. */
+const dropInsOf = (printed: string) => [...new Set(printed.match(/\/etc\/sysctl\.d\/[\w.-]+\.conf/g) ?? [])]
+const readIfThere = (file: string) => (existsSync(file) ? readFileSync(file, 'utf8') : undefined)
+
+/** The rules a printed `nft insert|add rule FAMILY TABLE CHAIN ...` line adds, by chain. */
+const nftInserts = (printed: string) =>
+  printed
+    .split('\n')
+    .map((l) => /^nft (?:insert|add) rule (\S+) (\S+) (\S+) /.exec(l))
+    .filter((m): m is RegExpExecArray => m !== null)
+    .map((m) => `${m[1]} ${m[2]} ${m[3]}`)
+/** How many rules a chain has in `nft -j list ruleset`. */
+const nftRuleCount = (json: string, chain: string) =>
+  (JSON.parse(json) as {nftables: {rule?: {family: string; table: string; chain: string}}[]}).nftables.filter((x) => x.rule && `${x.rule.family} ${x.rule.table} ${x.rule.chain}` === chain).length
 
 /** A guest's QEMU process and when it started (clock ticks after boot, /proc/PID/stat field 22): the same pair is the same run, uptime unbroken. */
 const qemuPid = (guest: string) => {
@@ -79,8 +192,8 @@ asyncio.run(main())`
 /** The first root cause the live diagnosis ranks that has fix lines (of two guests sharing a MAC, the copy's). */
 async function rootCause(): Promise<{id: string; entity: {kind: string; name: string}}> {
   const run = await kvmdoctor([])
-  const findings = run.report.findings as unknown as {id: string; entity: {kind: string; name: string}; explainedBy?: string; fixSteps: unknown[]}[]
-  const roots = findings.filter((f) => !f.explainedBy && f.fixSteps.length > 0)
+  const findings = run.report.findings as unknown as {id: string; entity: {kind: string; name: string}; severity: string; explainedBy?: string; fixSteps: unknown[]}[]
+  const roots = findings.filter((f) => !f.explainedBy && f.fixSteps.length > 0 && f.severity !== 'info')
   expect(roots.length, `a root cause with a fix (findings: ${findings.map((f) => f.id).join(', ')})`).toBeGreaterThan(0)
   return roots[0]
 }
@@ -113,8 +226,10 @@ describe('fixes proven on the lab', () => {
     }
   }, 180_000)
 
-  for (const name of PROVEN) {
-    it(`fix-proof ${name}: the printed root-cause fix, applied with kvmdoctor fix --yes, brings the guests back and changes nothing else`, async () => {
+  for (const name of SELECTED) {
+    const proof = PROOFS[name]
+    it(`fix-proof ${name} (${proof.kind}): the printed root-cause fix, applied with kvmdoctor fix --yes, brings the guests back and changes nothing else`, async () => {
+      const started = Date.now()
       const live = LIVE[name]
       const before = await captureHostState()
       const exposed = await exposure()
@@ -122,7 +237,8 @@ describe('fixes proven on the lab', () => {
       const baseline = healthy.findings.map((f) => `${f.id}@${f.entity.kind}:${f.entity.name}`)
       const baselineFlows = flowVerdicts(healthy as never)
       const guestsBefore = await runningLabGuests()
-      let accepts: string[] = []
+      let printedText = ''
+      const dropIns = new Map<string, string | undefined>()
       try {
         await live.inject()
         const guests = await runningLabGuests()
@@ -132,14 +248,22 @@ describe('fixes proven on the lab', () => {
         const root = await rootCause()
         const target = `${root.id}@${root.entity.kind}:${root.entity.name}`
         const printed = await execa(process.execPath, [join(ROOT, 'bin/run.js'), 'fix', target, '--internet', INTERNET], {reject: false, stdin: 'ignore'})
-        accepts = addedRules(String(printed.stdout))
-        const applied = await execa(process.execPath, [join(ROOT, 'bin/run.js'), 'fix', target, '--yes', '--internet', INTERNET], {reject: false, stdin: 'ignore', timeout: 240_000})
+        printedText = String(printed.stdout)
+        for (const file of dropInsOf(printedText)) dropIns.set(file, readIfThere(file))
+        const applied = await execa(process.execPath, [join(ROOT, 'bin/run.js'), 'fix', target, '--yes', '--internet', INTERNET], {reject: false, stdin: 'ignore', timeout: 240_000, env: fixEnv()})
         console.info(`${name}: ${target}\n${String(applied.stdout)}\n${String(applied.stderr)}`)
         // What ran is what was printed.
-        expect(String(applied.stdout)).toBe(String(printed.stdout))
+        expect(String(applied.stdout)).toBe(printedText)
         expect(applied.exitCode, `kvmdoctor fix ${target} --yes: ${String(applied.stderr)}`).toBe(0)
+        // A setting persisted is the one set: the drop-in gained exactly the fix's lines.
+        for (const [file, was] of dropIns) {
+          const gained = (readIfThere(file) ?? '').slice((was ?? '').length)
+          console.info(`${name}: ${file} gained: ${JSON.stringify(gained)}`)
+          expect(gained.split('\n').filter(Boolean).length, `${name}: ${file} gained a setting`).toBeGreaterThan(0)
+          for (const setting of gained.split('\n').filter(Boolean)) expect(printedText.replace(/'/g, ''), `${name}: ${file}`).toContain(setting)
+        }
         // The guests the fix does not name kept running in the same QEMU process.
-        const named = new Set(String(printed.stdout).match(/kdlab-[\w-]+/g) ?? [])
+        const named = new Set(printedText.match(/kdlab-[\w-]+/g) ?? [])
         const kept = guests.filter((x) => !named.has(x))
         for (const g of kept) expect(qemuPid(g), `${g} kept running`).toBe(pids[g])
         console.info(`${name}: guests the fix does not name, same QEMU process and start time: ${kept.map((g) => `${g} (pid ${pids[g]})`).join(', ') || 'none'}`)
@@ -154,28 +278,39 @@ describe('fixes proven on the lab', () => {
           else expect(measured.dhcp, `${name}: ${g}'s DHCP after the fix (${JSON.stringify(measured)})`).toBe('ok')
         }
         const fixed = await captureHostState()
-        if (WORKS_AROUND.has(name)) {
-          // The faulted state plus exactly the fix's accepts: nothing deleted, nothing else added, nothing else changed.
+        if (proof.footprint === 'adds') {
+          // The faulted state plus exactly the fix's additions: nothing deleted, nothing else added, nothing else changed.
+          const accepts = addedRules(printedText)
           const [was, now] = [iptablesRules(faulted.iptables['iptables-save']), iptablesRules(fixed.iptables['iptables-save'])]
           const added = now.filter((r) => !was.includes(r))
-          console.info(`${name}: rules the fix added: ${added.join('; ')}`)
+          console.info(`${name}: iptables rules the fix added: ${added.join('; ') || 'none'}`)
           expect(was.filter((r) => !now.includes(r)), `${name}: rules the fix deleted`).toEqual([])
-          expect(added.sort(), `${name}: rules the fix added`).toEqual(addedRules(String(printed.stdout)).sort())
-          expect(added.length).toBeGreaterThan(0)
-          const others = diffHostState(faulted, fixed).filter((d) => !/^(iptables-save filter|nft table ip filter)\b/.test(d))
-          expect(others, `${name}: host state after the fix, beside the filter table`).toEqual([])
+          expect(added.sort(), `${name}: rules the fix added`).toEqual(accepts.sort())
+          for (const chain of new Set(nftInserts(printedText))) {
+            expect(nftRuleCount(fixed.nftJson, chain) - nftRuleCount(faulted.nftJson, chain), `${name}: rules the fix added to nft chain ${chain}`).toBe(nftInserts(printedText).filter((c) => c === chain).length)
+          }
+          const allowed = [...(accepts.length > 0 ? [IPTABLES_FILTER] : []), ...(proof.adds ?? [])]
+          const diff = diffHostState(faulted, fixed)
+          console.info(`${name}: host state after the fix, against the faulted state: ${diff.join('; ')}`)
+          expect(accepts.length + (proof.adds?.length ?? 0), `${name}: what the fix adds is declared`).toBeGreaterThan(0)
+          expect(diff.filter((d) => !allowed.some((r) => r.test(d))), `${name}: host state after the fix, beside what it adds`).toEqual([])
+          for (const r of proof.adds ?? []) expect(diff.filter((d) => r.test(d)), `${name}: the fix's own change ${r}`).not.toEqual([])
         } else {
-          // The host's state is the pre-fault state.
+          // The host's state is the pre-fault state (but for what the fault made that the fix rightly leaves).
           const booted = await tapsOf((await runningLabGuests()).filter((g) => !guestsBefore.includes(g)))
           const changed = diffHostState(before, fixed).filter((d) => !ofTaps(booted)(d))
+          const left = changed.filter((d) => (proof.leaves ?? []).some((r) => r.test(d)))
           console.info(`${name}: host state after the fix: ${changed.length === 0 ? `as before the fault (but for the taps of the guests the injection booted: ${booted.join(', ') || 'none'})` : changed.join('; ')}`)
-          expect(changed, `${name}: host state after the fix`).toEqual([])
+          expect(changed.filter((d) => !left.includes(d)), `${name}: host state after the fix`).toEqual([])
         }
-        // No new finding in the full diagnosis beyond the ones the fault's own leftovers explain (the guests the injection
-        // booted: kdlab-apipa01 gave up on DHCP before the fix, as busybox's udhcpc -n does, and keeps its 169.254 address).
+        // No new finding in the full diagnosis beyond the ones the fault's own leftovers explain: the guests the injection
+        // booted (kdlab-apipa01 gave up on DHCP before the fix, as busybox's udhcpc -n does, and keeps its 169.254
+        // address; a new guest has no agent either) and what else the fault made (PROOFS: leftovers).
+        const booted = (await runningLabGuests()).filter((g) => !guestsBefore.includes(g))
         const after = (await kvmdoctor([])).report
         const now = after.findings.map((f) => `${f.id}@${f.entity.kind}:${f.entity.name}`)
-        expect(now.filter((k) => !baseline.includes(k) && !k.includes('kdlab-dup01') && !k.includes('kdlab-apipa01')), `${name}: findings after the fix`).toEqual([])
+        const explainedByFault = (k: string) => ['kdlab-dup01', 'kdlab-apipa01', ...booted].some((g) => k.includes(g)) || (proof.leftovers?.test(k) ?? false)
+        expect(now.filter((k) => !baseline.includes(k) && !explainedByFault(k)), `${name}: findings after the fix`).toEqual([])
         // Re-traced flow by flow: every flow of the guests that ran before the fault has its pre-fault verdict again
         // (the flows the fault stopped pass again; no other flow changed). A guest the injection booted has no baseline.
         const fixedFlows = flowVerdicts(after as never)
@@ -186,15 +321,22 @@ describe('fixes proven on the lab', () => {
         // The host's exposure from outside is what it was.
         expect(await exposure(), `${name}: ports open from ${INET.netns}`).toEqual(exposed)
       } finally {
-        // A fix that worked around the fault leaves its accepts, which the scenario's reset does not know: they go first.
-        if (WORKS_AROUND.has(name)) for (const rule of accepts) await sh(['iptables', '-t', 'filter', '-D', ...rule.split(' ').slice(1)], {reject: false})
+        // What a fix added beside the fault, which the scenario's reset does not know, goes first: its iptables accepts and ip rules.
+        for (const rule of addedRules(printedText)) await sh(['iptables', '-t', 'filter', '-D', ...rule.split(' ').slice(1)], {reject: false})
+        for (const line of printedText.split('\n').filter((l) => /^ip (-6 )?rule add /.test(l))) await sh(line.replace(' rule add ', ' rule del ').split(' '), {reject: false})
+        // A setting persisted goes back to the drop-in as it was (the lab leaves the host as it found it).
+        for (const [file, was] of dropIns) {
+          if (was === undefined) rmSync(file, {force: true})
+          else writeFileSync(file, was)
+        }
         // The fault's own leftovers (a second guest, a rogue dnsmasq) go; whatever the fix changed shows in the state check.
-        await live.reset().catch(() => undefined)
+        await live.reset().catch((e: unknown) => console.warn(`${name}: reset: ${String(e)}`))
       }
       const residue = diffHostState(before, await captureHostState())
       if (residue.length > 0) await restoreHostState(before)
       expect(residue, `${name}: the host after fix and reset`).toEqual([])
       await waitFor('web01 back', async () => (await runningLabGuests()).includes(WEB01.name), 10_000)
+      console.info(`${name}: proof took ${Math.round((Date.now() - started) / 1000)} s`)
     }, 420_000)
   }
 })

@@ -258,7 +258,8 @@ function iptablesRule(table: string, chain: string, spec: string[], position = 1
       await sh(['iptables', '-t', table, '-I', chain, String(position), ...spec])
     },
     async reset() {
-      await sh(['iptables', '-t', table, '-D', chain, ...spec])
+      // Gone already when the fix proof's fix deleted it.
+      await sh(['iptables', '-t', table, '-D', chain, ...spec], {reject: false})
     },
   }
 }
@@ -1134,7 +1135,8 @@ const ROUND_TRIP: Record<string, LiveScenario> = {
       await sh(['tc', 'qdisc', 'add', 'dev', await tapOf(WEB01.name), 'root', 'tbf', 'rate', '10mbit', 'burst', '1000', 'latency', '50ms'])
     },
     async reset() {
-      await sh(['tc', 'qdisc', 'del', 'dev', await tapOf(WEB01.name), 'root'])
+      // (The fix proof's fix deletes it first: the default qdisc that is left cannot be deleted.)
+      await sh(['tc', 'qdisc', 'del', 'dev', await tapOf(WEB01.name), 'root'], {reject: false})
     },
   },
   'output-dhcp-reply-drop': {
@@ -1142,7 +1144,7 @@ const ROUND_TRIP: Record<string, LiveScenario> = {
       await sh(['iptables', '-I', 'OUTPUT', '-o', BRIDGE, '-p', 'udp', '--sport', '67', '-j', 'DROP'])
     },
     async reset() {
-      await sh(['iptables', '-D', 'OUTPUT', '-o', BRIDGE, '-p', 'udp', '--sport', '67', '-j', 'DROP'])
+      await sh(['iptables', '-D', 'OUTPUT', '-o', BRIDGE, '-p', 'udp', '--sport', '67', '-j', 'DROP'], {reject: false})
     },
   },
   'tc-bridge-bfifo-small': {
@@ -1150,7 +1152,7 @@ const ROUND_TRIP: Record<string, LiveScenario> = {
       await sh(['tc', 'qdisc', 'add', 'dev', BRIDGE, 'root', 'bfifo', 'limit', '1000'])
     },
     async reset() {
-      await sh(['tc', 'qdisc', 'del', 'dev', BRIDGE, 'root'])
+      await sh(['tc', 'qdisc', 'del', 'dev', BRIDGE, 'root'], {reject: false})
     },
   },
   'policy-rule-empty-table': {
@@ -1179,7 +1181,8 @@ const ROUND_TRIP: Record<string, LiveScenario> = {
       await sh(['ip', 'addr', 'del', '192.168.122.1/24', 'dev', BRIDGE])
     },
     async reset() {
-      await sh(['ip', 'addr', 'add', '192.168.122.1/24', 'broadcast', '192.168.122.255', 'dev', BRIDGE])
+      // Back already when the fix proof's fix put it back.
+      await sh(['ip', 'addr', 'add', '192.168.122.1/24', 'broadcast', '192.168.122.255', 'dev', BRIDGE], {reject: false})
       await sh(['ip', 'route', 'del', 'unreachable', '192.168.122.0/24', 'metric', '4000'])
     },
   },
@@ -1191,7 +1194,7 @@ const ROUND_TRIP: Record<string, LiveScenario> = {
       await sh(['ip', 'route', 'add', `${saved[0]}/32`, 'via', '198.51.100.2', 'dev', 'kdlab-up0'])
     },
     async reset() {
-      await sh(['ip', 'route', 'del', `${saved[0]}/32`, 'via', '198.51.100.2', 'dev', 'kdlab-up0'])
+      await sh(['ip', 'route', 'del', `${saved[0]}/32`, 'via', '198.51.100.2', 'dev', 'kdlab-up0'], {reject: false})
     },
   },
   'notrack-guest-subnet': {
@@ -1207,7 +1210,7 @@ const ROUND_TRIP: Record<string, LiveScenario> = {
       await sh(['tc', 'qdisc', 'add', 'dev', INET.hostDev, 'root', 'pfifo', 'limit', '0'])
     },
     async reset() {
-      await sh(['tc', 'qdisc', 'del', 'dev', INET.hostDev, 'root'])
+      await sh(['tc', 'qdisc', 'del', 'dev', INET.hostDev, 'root'], {reject: false})
       // The queue dropped the host's ARP requests too: the uplink's neighbours are left FAILED until next used, and
       // the next scenario's diagnosis would read that history as its own.
       await sh(['ip', 'neigh', 'flush', 'dev', INET.hostDev])
@@ -1273,7 +1276,8 @@ async function intoPrerouting(table: 'mangle' | 'raw', rule: string[]): Promise<
   await sh(['iptables', '-t', table, '-I', 'PREROUTING', '1', ...rule])
 }
 async function outOfPrerouting(table: 'mangle' | 'raw', rule: string[]): Promise<void> {
-  await sh(['iptables', '-t', table, '-D', 'PREROUTING', ...rule])
+  // Gone already when the fix proof's fix deleted it; the chain and table it made go all the same.
+  await sh(['iptables', '-t', table, '-D', 'PREROUTING', ...rule], {reject: false})
   const made = preroutingMade.get(table)
   if (made?.chain) await sh(['nft', 'delete', 'chain', 'ip', table, 'PREROUTING'])
   if (made?.table) await sh(['nft', 'delete', 'table', 'ip', table])
