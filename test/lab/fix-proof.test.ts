@@ -37,7 +37,7 @@ interface Proof {
   footprint: 'restores' | 'adds'
   /** `adds`: the differences from the faulted state the fix makes besides iptables filter accepts (each must be there). */
   adds?: RegExp[]
-  /** `adds`: differences from the faulted state the fix may make (Open vSwitch's footprint when it re-adds a port). */
+  /** `adds`: differences from the faulted state the fix may make (Open vSwitch's footprint when it re-adds a port, a sysctl's alias). */
   may?: RegExp[]
   /** `restores`: differences from the pre-fault state that are the fault's own, which the fix rightly leaves (an emptied table the fault made). */
   leaves?: RegExp[]
@@ -67,7 +67,7 @@ const PROOFS: Record<string, Proof> = {
   // KD_FIX_PROOF=all: more of the same kinds, and kinds each scenario of its own.
   'bridge-forwarding-off': {ci: false, kind: 'sysctl written (a device\'s forwarding)', footprint: 'restores'},
   'reply-uplink-forwarding-off': {ci: false, kind: 'sysctl written (the uplink\'s forwarding)', footprint: 'restores'},
-  'conntrack-full': {ci: false, kind: 'sysctl written (nf_conntrack_max), and persisted', footprint: 'adds', adds: [/^sysctl net\/netfilter\/nf_conntrack_max: /]},
+  'conntrack-full': {ci: false, kind: 'sysctl written (nf_conntrack_max), and persisted', footprint: 'adds', adds: [/^sysctl net\/netfilter\/nf_conntrack_max: /], may: [/^sysctl net\/nf_conntrack_max: /]},
   'nft-forward-daddr-drop': {ci: false, kind: 'native nft accepts inserted in the admin\'s chain', footprint: 'adds', adds: [/^nft table inet kdlab_fwd chain forward: /]},
   'nft-input-dns-drop': {ci: false, kind: 'native nft accepts inserted in the admin\'s input chain', footprint: 'adds', adds: [/^nft table inet kdlab_dns chain input: /]},
   'ipset-forward-drop': {ci: false, kind: 'iptables accepts in FORWARD before an ipset drop', footprint: 'adds'},
