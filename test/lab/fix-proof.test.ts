@@ -82,7 +82,8 @@ const PROOFS: Record<string, Proof> = {
   'netdev-egress-drop-dhcp': {ci: false, kind: "an admin's netdev rule deleted by handle", footprint: 'restores', leaves: [/^nft table netdev kdlab_nd_out: new /]},
   'tc-tap-tbf-burst': {ci: false, kind: 'tc root qdisc deleted (a tap)', footprint: 'restores'},
   'tc-uplink-pfifo-zero': {ci: false, kind: 'tc root qdisc deleted (the uplink)', footprint: 'restores'},
-  'tc-redirect-dns': {ci: false, kind: 'tc filter deleted', footprint: 'restores'},
+  // The fault's sink veth (kdlab-tcsink0/1) stays: its sysctls are the fault's.
+  'tc-redirect-dns': {ci: false, kind: 'tc filter deleted', footprint: 'restores', leaves: [/^sysctl net\/ipv[46]\/(conf|neigh)\/kdlab-tcsink[01]\//]},
   'bridge-down': {ci: false, kind: 'bridge set up', footprint: 'restores'},
   'tap-admin-down': {ci: false, kind: 'tap set up', footprint: 'restores'},
   'domif-link-down': {ci: false, kind: "guest's link set up (virsh domif-setlink)", footprint: 'restores'},
@@ -91,7 +92,8 @@ const PROOFS: Record<string, Proof> = {
   'dhcp-range-exhausted': {ci: false, kind: 'DHCP range widened (virsh net-update)', footprint: 'adds', adds: [/^libvirt network kdlab-tiny: /], leftovers: /kdlab-tiny/},
   'wire-dhcp-unanswered': {ci: false, kind: 'libvirt network restarted (guests labelled), taps re-plugged', footprint: 'restores'},
   'firewall-flushed': {ci: false, kind: 'libvirtd restarted (re-creates its rules)', footprint: 'restores'},
-  'firewall-reload-after-libvirtd': {ci: false, kind: 'libvirtd restarted (re-creates its chains)', footprint: 'restores'},
+  // The fault's iptables-restore registered every built-in chain its file lists: those empty base chains are the fault's.
+  'firewall-reload-after-libvirtd': {ci: false, kind: 'libvirtd restarted (re-creates its chains)', footprint: 'restores', leaves: [/^nft table ip (filter|nat|mangle|raw) chain [A-Z]+: new /]},
   // The legacy shape (alternatives switched, libvirt's rules in x_tables) is the fault's setting: judged against the faulted state.
   'legacy-backend-masquerade-removed': {ci: false, kind: 'libvirtd restarted on the legacy backend (re-adds its MASQUERADE)', footprint: 'adds', adds: [/^iptables-legacy-save nat chain LIBVIRT_PRT: /]},
   // Open vSwitch, the LAN behind it and the OVS guest are the fault's setting: judged against the faulted state.
