@@ -261,3 +261,84 @@ describe('steps in user chains belong to their base chain', () => {
     expect(out[0].decidedBy).toMatchObject({chain: {chain: 'A', base: 'FORWARD', priority: 0, hook: 'forward'}})
   })
 })
+
+describe('mark operations', () => {
+  const after = (op: NfExpr, start: number) => run(forward([[op]]), 'forward', egress({mark: start}))[0].packet.mark
+  it('set (with and without a mask), and, or, xor', () => {
+    expect(after({kind: 'mark', what: 'mark', op: 'set', value: 0x100, mask: 0xf00, text: '--set-xmark 0x100/0xf00'}, 0x2f0)).toBe(0x1f0)
+    expect(after({kind: 'mark', what: 'mark', op: 'set', value: 0x100, text: '--set-mark 0x100'}, 0x2f0)).toBe(0x100)
+    expect(after(markSet('mark', 0x0f0, 'and'), 0xff0)).toBe(0x0f0)
+    expect(after(markSet('mark', 0x00f, 'or'), 0xff0)).toBe(0xfff)
+    expect(after(markSet('mark', 0x0ff, 'xor'), 0xff0)).toBe(0xf0f)
+  })
+})
+
+describe('NAT statements change the packet as the kernel would', () => {
+  const natRun = (hook: NfHook, stmt: NfExpr, packet: NfPacket, chains = 'nat') =>
+    run(ruleset([ipt(chains, {[hook.toUpperCase()]: [[stmt]]})]), hook, packet)[0]
+  const masq: NfExpr = {kind: 'nat', type: 'masquerade', text: '-j MASQUERADE'}
+
+  it('masquerade to a device with no address (or no device): the source is unknown, the packet keeps its own', () => {
+    for (const packet of [egress({oifname: 'eth9'}), egress({oifname: undefined})]) {
+      const b = natRun('postrouting', masq, packet)
+      expect(b.nat).toMatchObject([{type: 'masquerade', field: 'src', from: '192.168.122.50', to: 'unknown'}])
+      expect(b.packet.src).toBe('192.168.122.50')
+    }
+  })
+
+  it('snat with a port changes the source port where the packet has one; the connection is marked snat for later chains', () => {
+    const snat: NfExpr = {kind: 'nat', type: 'snat', addr: '198.51.100.1', port: 1024, text: 'snat to 198.51.100.1:1024'}
+    const b = natRun('postrouting', snat, egress())
+    expect(b.packet).toMatchObject({src: '198.51.100.1', sport: 1024, ct: {status: ['snat']}})
+    expect(natRun('postrouting', snat, egress({l4proto: 'icmp', sport: undefined, dport: undefined, icmpType: 8})).packet.sport).toBeUndefined()
+    const later = ruleset([ipt('nat', {POSTROUTING: [[snat]]}), nft('ip', 'f', {post: {base: {hook: 'postrouting', priority: 200}, rules: [[cmp('ct status', {t: 'flags', v: ['snat']}), drop]]}})])
+    expect(statuses(run(later, 'postrouting', egress()))).toEqual(['drop'])
+  })
+
+  it('redirect sends to the input device\'s address, else to loopback (IPv4 or IPv6); dnat without a port keeps it', () => {
+    const redirect: NfExpr = {kind: 'nat', type: 'redirect', port: 3128, text: '-j REDIRECT --to-ports 3128'}
+    expect(natRun('prerouting', redirect, egress()).packet).toMatchObject({dst: '192.168.122.1', dport: 3128, ct: {status: ['dnat']}})
+    expect(natRun('prerouting', redirect, egress({iifname: 'eth9'})).packet.dst).toBe('127.0.0.1')
+    expect(natRun('output', redirect, egress({iifname: undefined})).packet.dst).toBe('127.0.0.1')
+    const v6 = run(ruleset([ipt('nat', {PREROUTING: [[redirect]]}, {}, 'ip6')]), 'prerouting', egress({family: 6, iifname: 'eth9', src: 'fd00::50', dst: '2001:db8::10'}))[0]
+    expect(v6.packet.dst).toBe('::1')
+    const dnat: NfExpr = {kind: 'nat', type: 'dnat', addr: '192.168.122.9', text: 'dnat to 192.168.122.9'}
+    const b = natRun('prerouting', dnat, egress())
+    expect(b.packet).toMatchObject({dst: '192.168.122.9', dport: 80})
+    expect(b.nat).toMatchObject([{type: 'dnat', field: 'dst', from: '203.0.113.10', to: '192.168.122.9'}])
+  })
+
+  it('a NAT map entry without an address cannot be applied: unknown', () => {
+    const set: NfSet = {backend: 'nft', family: 'ip', table: 'n', name: 'fwd', type: ['inet_service'], flags: [], elems: [num(80)], data: [{t: 'concat', parts: [str('192.168.122.9'), num(8080)]}], complete: true}
+    const byName = (entries: {t: 'setref'; name: string}) => ruleset([nft('ip', 'n', {pre: {base: {hook: 'prerouting', type: 'nat', priority: -100}, rules: [[{kind: 'nat', type: 'dnat', map: {field: 'dport', entries}, text: 'dnat to tcp dport map @fwd'}]]}})], {'ip n fwd': set})
+    expect(run(byName({t: 'setref', name: 'ip n fwd'}), 'prerouting', egress())[0].packet).toMatchObject({dst: '192.168.122.9', dport: 8080})
+    const noAddr = ruleset([ipt('nat', {PREROUTING: [[{kind: 'nat', type: 'dnat', map: {field: 'dport', entries: [{key: num(80)}]}, text: 'dnat to tcp dport map { 80 : ? }'}]]})])
+    expect(statuses(run(noAddr, 'prerouting', egress()))).toEqual(['unknown'])
+  })
+})
+
+describe('packets walked together share a walk only where no rule can tell them apart', () => {
+  const both = (rs: NfRuleset, hook: NfHook, a: NfPacket, b: NfPacket) => runHook(compile(rs), hook, 'ip', [startBranch(a), startBranch(b)], ctx).map((x) => x.status)
+
+  it('MAC addresses, where a rule reads them', () => {
+    const rs = forward([[cmp('ether saddr', str('52:54:00:00:00:01')), drop]])
+    expect(both(rs, 'forward', egress({etherSrc: '52:54:00:00:00:01'}), egress({etherSrc: '52:54:00:00:00:02'}))).toEqual(['drop', 'accept'])
+    const byDst = forward([[cmp('ether daddr', str('52:54:00:00:00:01')), drop]])
+    expect(both(byDst, 'forward', egress({etherDst: '52:54:00:00:00:02'}), egress({etherDst: '52:54:00:00:00:01'}))).toEqual(['accept', 'drop'])
+  })
+
+  it('pending conntrack translations to addresses of different classes', () => {
+    const rs = ruleset([nft('ip', 'f', {pre: {base: {hook: 'prerouting', priority: 0}, rules: [[cmp('daddr', prefix('192.168.122.0/24')), drop]]}})])
+    const reply = (to: {dst?: string; src?: string}): NfPacket => ({...newPacket({family: 4, iifname: 'eth0', src: '203.0.113.10', dst: '198.51.100.1', l4proto: 'tcp', sport: 80, dport: 40000}), ct: {state: 'established', status: ['snat'], direction: 'reply', mark: 0, translate: to}})
+    expect(both(rs, 'prerouting', reply({dst: '192.168.122.50'}), reply({dst: '10.9.9.9'}))).toEqual(['drop', 'accept'])
+    // The source side of a translation is part of the class too (applied at postrouting).
+    const post = ruleset([nft('ip', 'f', {post: {base: {hook: 'postrouting', priority: 150}, rules: [[cmp('saddr', prefix('198.51.100.0/24')), drop]]}})])
+    expect(both(post, 'postrouting', reply({src: '198.51.100.1'}), reply({src: '10.9.9.9'}))).toEqual(['drop', 'accept'])
+  })
+
+  it('IPv6 packets meet the ip6 and inet tables, not the ip ones', () => {
+    const rs = ruleset([ipt('filter', {FORWARD: [[drop]]}), ipt('filter', {FORWARD: [[cmp('daddr', prefix('2001:db8::/32')), accept], [drop]]}, {}, 'ip6')])
+    expect(statuses(run(rs, 'forward', egress({family: 6, src: 'fd00::50', dst: '2001:db8::10'})))).toEqual(['accept'])
+    expect(statuses(run(rs, 'forward', egress()))).toEqual(['drop'])
+  })
+})
