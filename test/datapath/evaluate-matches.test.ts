@@ -247,3 +247,67 @@ describe('sets', () => {
     expect(verdict(cmp('pkttype', {t: 'flags', v: ['multicast']}), tcp())).toEqual(MISS)
   })
 })
+
+describe('edges of the comparisons', () => {
+  const icmp = tcp({l4proto: 'icmp', sport: undefined, dport: undefined, icmpType: 8})
+
+  it('a field the packet does not carry: no match, negated or ordered too (only xt_physdev answers a negation)', () => {
+    expect(verdict(cmp('sport', num(80), 'ne'), icmp)).toEqual(MISS)
+    expect(verdict(cmp('sport', num(1024), 'lt'), icmp)).toEqual(MISS)
+    expect(verdict(cmp('physdev-in', str('vnet0'), 'ne'), tcp({physIn: 'vnet0'}))).toEqual(MISS)
+    expect(verdict(cmp('physdev-in', str('vnet1'), 'ne'), tcp({physIn: 'vnet0'}))).toEqual(MATCH)
+    const pair = {...cmp('daddr', {t: 'set', elems: [{t: 'concat', parts: [{t: 'addr', v: '203.0.113.10'}, num(80)]}]}), concat: ['daddr', 'dport']} as NfExpr
+    expect(verdict(pair, icmp)).toEqual(MISS)
+  })
+
+  it('ports of every protocol that has them', () => {
+    for (const l4proto of ['udp', 'sctp', 'udplite', 'dccp']) expect(verdict(cmp('dport', num(80)), tcp({l4proto}))).toEqual(MATCH)
+  })
+
+  it('a negated match that cannot be decided stays undecided', () => {
+    expect(verdict(cmp('daddr', {t: 'setref', name: 'ipset gone'}, 'ne'), tcp())).toEqual(UNDECIDED)
+  })
+
+  it('an empty concatenation list is the plain field', () => {
+    expect(verdict({...cmp('daddr', {t: 'addr', v: '203.0.113.10'}), concat: []} as NfExpr, tcp())).toEqual(MATCH)
+  })
+
+  it('conntrack at its own priority (-200) has run: the connection is known there', () => {
+    const established: NfPacket = {...tcp(), ct: {state: 'established', status: [], direction: 'original', mark: 0}}
+    const rs = ruleset([nft('ip', 'r', {pre: {base: {hook: 'prerouting', priority: -200, policy: 'drop'}, rules: [[cmp('ct state', {t: 'flags', v: ['established']}), {kind: 'verdict', verdict: 'accept'}]]}})])
+    expect(runHook(compile(rs), 'prerouting', 'ip', [startBranch(established)], ctx).map((b) => b.status)).toEqual(['accept'])
+  })
+
+  it('addresses that do not parse: equal text matches, anything else cannot be told', () => {
+    const named = tcp({src: 'gw.example'})
+    expect(verdict(cmp('saddr', {t: 'addr', v: 'gw.example'}), named)).toEqual(MATCH)
+    expect(verdict(cmp('saddr', {t: 'addr', v: 'gw2.example'}), named)).toEqual(UNDECIDED)
+    expect(verdict(cmp('saddr', prefix('gw.example')), named)).toEqual(UNDECIDED)
+    expect(verdict(cmp('saddr', {t: 'range', lo: {t: 'addr', v: '192.168.122.1'}, hi: {t: 'addr', v: '192.168.122.99'}}), named)).toEqual(UNDECIDED)
+    expect(verdict(cmp('saddr', {t: 'range', lo: {t: 'addr', v: 'bogus'}, hi: {t: 'addr', v: '192.168.122.99'}}), tcp())).toEqual(UNDECIDED)
+    // A number (a mark) against an address value: not comparable.
+    expect(verdict(cmp('mark', prefix('10.0.0.0/8')), tcp())).toEqual(UNDECIDED)
+  })
+
+  it('number ranges are inclusive at both ends; a bound or protocol that is not a number cannot be told', () => {
+    expect(verdict(cmp('dport', {t: 'range', lo: num(80), hi: num(90)}), tcp())).toEqual(MATCH)
+    expect(verdict(cmp('dport', {t: 'range', lo: num(70), hi: num(80)}), tcp())).toEqual(MATCH)
+    expect(verdict(cmp('dport', {t: 'range', lo: num(81), hi: num(90)}), tcp())).toEqual(MISS)
+    expect(verdict(cmp('dport', {t: 'range', lo: num(70), hi: str('x')}), tcp())).toEqual(UNDECIDED)
+    expect(verdict(cmp('l4proto', {t: 'range', lo: num(1), hi: num(17)}), tcp({l4proto: 'ospf'}))).toEqual(UNDECIDED)
+  })
+
+  it('numbers against names and numbers written as text', () => {
+    expect(verdict(cmp('l4proto', num(17)), tcp())).toEqual(MISS)
+    expect(verdict(cmp('dport', str('0')), tcp())).toEqual(MISS)
+    expect(verdict(cmp('dport', str('81')), tcp())).toEqual(MISS)
+    expect(verdict(cmp('dport', str('http')), tcp())).toEqual(MISS)
+    // A type list against a type given by number: compared as text (no type is named "2").
+    expect(verdict(cmp('fib daddr type', num(2)), tcp())).toEqual(MISS)
+  })
+
+  it('a wildcard is a prefix of the name before the *, nothing shorter; an escaped * is not one', () => {
+    expect(verdict(cmp('iifname', str('vir*')), tcp({iifname: 'veth0'}))).toEqual(MISS)
+    expect(verdict(cmp('iifname', str('virbr0\\*')), tcp({iifname: 'virbr0\\x'}))).toEqual(MISS)
+  })
+})
