@@ -41,7 +41,7 @@ describe('marks: packet and connection marks are two values', () => {
     const out = run(forward([[markSet('ct mark', 7)], [cmp('mark', num(7)), drop], [cmp('ct mark', num(7)), accept]], {}, 'drop'), 'forward', egress())
     expect(statuses(out)).toEqual(['accept'])
     expect(out[0].packet).toMatchObject({mark: 0, ct: {mark: 7}})
-    expect(out[0].steps.find((s) => s.rule?.text === 'rule FORWARD#1')?.action).toBe('ct mark set 0x7')
+    expect(out[0].steps.find((s) => s.rule?.text === 'rule FORWARD#1')).toMatchObject({event: 'rule', action: 'ct mark set 0x7'})
   })
 
   it('a mark operation on a mark set outside the path stays unknown (a later mark match cannot be decided)', () => {
@@ -58,13 +58,15 @@ describe('marks: packet and connection marks are two values', () => {
     expect(save[0].packet).toMatchObject({mark: 5, ct: {mark: 5}})
   })
 
-  it('never changes the packet it was given: marks and notrack write a copy (cached walks share it)', () => {
-    const packet = egress()
-    const before = structuredClone(packet)
-    const rs = ruleset([ipt('raw', {PREROUTING: [[markSet('ct mark', 9)], [markCopy('ct mark', 'mark')], [{kind: 'notrack', text: '-j CT --notrack'}]]})])
-    const out = run(rs, 'prerouting', packet)
-    expect(out[0].packet).toMatchObject({mark: 9, ct: {state: 'untracked', mark: 9}})
-    expect(packet).toEqual(before)
+  it('never changes the packet it was given: each statement that writes (mark, mark copy, notrack) writes a copy (cached walks share it)', () => {
+    const statements: NfExpr[] = [markSet('ct mark', 9), markCopy('ct mark', 'mark'), markCopy('mark', 'ct mark'), {kind: 'notrack', text: '-j CT --notrack'}]
+    for (const statement of statements) {
+      const packet = {...egress({mark: 4}), ct: {...egress().ct, mark: 6}}
+      const before = structuredClone(packet)
+      const out = run(ruleset([ipt('raw', {PREROUTING: [[statement]]})]), 'prerouting', packet)
+      expect(out[0].packet).not.toEqual(before)
+      expect(packet).toEqual(before)
+    }
   })
 
   it('an untracked packet is "ct state untracked" for the chains after the notrack', () => {
@@ -153,11 +155,19 @@ describe('verdict maps', () => {
 describe('undecidable matches', () => {
   const markIs1 = cmp('mark', num(1))
 
-  it('a later match of the rule known false settles it: no fork, no assumption', () => {
-    const out = run(forward([[markIs1, cmp('iifname', str('virbr0')), cmp('dport', num(22)), drop]]), 'forward', egress(unknownMark))
-    expect(out).toHaveLength(1)
-    expect(out[0].status).toBe('accept')
-    expect(out[0].steps.some((s) => s.event === 'maybe')).toBe(false)
+  it('a later match of the rule known false settles it: no fork, no "maybe" in the trace, also past undecidable matches between', () => {
+    const limit: NfExpr = {kind: 'nondeterministic', what: 'limit', text: '-m limit'}
+    const owner: NfExpr = {kind: 'opaque', text: '-m owner --uid-owner 0'}
+    for (const rule of [[markIs1, cmp('iifname', str('virbr0')), cmp('dport', num(22)), drop], [markIs1, limit, owner, cmp('dport', num(22)), drop]]) {
+      const out = run(forward([rule]), 'forward', egress(unknownMark))
+      expect(out).toHaveLength(1)
+      expect(out[0].status).toBe('accept')
+      expect(out[0].steps.some((s) => s.event === 'maybe')).toBe(false)
+    }
+  })
+
+  it('a rule of matches only (a counter) that may match goes on to the next rule either way', () => {
+    expect(statuses(run(forward([[markIs1, cmp('iifname', str('virbr0'))], [drop]]), 'forward', egress(unknownMark)))).toEqual(['drop'])
   })
 
   it('later matches that hold (or cannot be told either) leave it undecided', () => {
@@ -176,6 +186,10 @@ describe('undecidable matches', () => {
     expect(notes([markIs1], egress(unknownMark))).toContain('cannot tell: the packet mark is set outside the path')
     expect(notes([cmp('ct mark', num(1))], unknownCtMark())).toContain('cannot tell: the connection mark is set outside the path')
     expect(notes([cmp('ether saddr', str('52:54:00:00:00:01'))], egress())).toContain('cannot tell: ether saddr is not known for this packet')
+    // Both marks unknown: each match names its own.
+    const both = unknownCtMark(unknownMark)
+    expect(notes([cmp('ct mark', num(1))], both)).toEqual(['cannot tell: the connection mark is set outside the path', 'cannot tell: the connection mark is set outside the path'])
+    expect(notes([cmp('ether saddr', str('52:54:00:00:00:01'))], both)).toContain('cannot tell: ether saddr is not known for this packet')
     expect(notes([{kind: 'nondeterministic', what: 'limit', text: '-m limit --limit 5/min'}], egress())).toContain('may match (limit)')
     expect(notes([{kind: 'opaque', text: '-m owner --uid-owner 0'}], egress())).toContain('not modelled: -m owner --uid-owner 0')
   })
