@@ -282,7 +282,7 @@ describe('mark operations', () => {
     expect(after({kind: 'mark', what: 'mark', op: 'set', value: 0x100, mask: 0xf00, text: '--set-xmark 0x100/0xf00'}, 0x2f0)).toBe(0x1f0)
     expect(after({kind: 'mark', what: 'mark', op: 'set', value: 0x100, text: '--set-mark 0x100'}, 0x2f0)).toBe(0x100)
     expect(after(markSet('mark', 0x0f0, 'and'), 0xff0)).toBe(0x0f0)
-    expect(after(markSet('mark', 0x00f, 'or'), 0xff0)).toBe(0xfff)
+    expect(after(markSet('mark', 0x0ff, 'or'), 0xff0)).toBe(0xfff)
     expect(after(markSet('mark', 0x0ff, 'xor'), 0xff0)).toBe(0xf0f)
   })
 })
@@ -305,6 +305,10 @@ describe('NAT statements change the packet as the kernel would', () => {
     const b = natRun('postrouting', snat, egress())
     expect(b.packet).toMatchObject({src: '198.51.100.1', sport: 1024, ct: {status: ['snat']}})
     expect(natRun('postrouting', snat, egress({l4proto: 'icmp', sport: undefined, dport: undefined, icmpType: 8})).packet.sport).toBeUndefined()
+    const noPort: NfExpr = {kind: 'nat', type: 'snat', addr: '198.51.100.1', text: 'snat to 198.51.100.1'}
+    expect(natRun('postrouting', noPort, egress()).packet.sport).toBe(40000)
+    const dnatPort: NfExpr = {kind: 'nat', type: 'dnat', addr: '192.168.122.9', port: 8080, text: 'dnat to 192.168.122.9:8080'}
+    expect(natRun('prerouting', dnatPort, egress({l4proto: 'icmp', sport: undefined, dport: undefined, icmpType: 8})).packet.dport).toBeUndefined()
     const later = ruleset([ipt('nat', {POSTROUTING: [[snat]]}), nft('ip', 'f', {post: {base: {hook: 'postrouting', priority: 200}, rules: [[cmp('ct status', {t: 'flags', v: ['snat']}), drop]]}})])
     expect(statuses(run(later, 'postrouting', egress()))).toEqual(['drop'])
   })
@@ -354,5 +358,21 @@ describe('packets walked together share a walk only where no rule can tell them 
     const rs = ruleset([ipt('filter', {FORWARD: [[drop]]}), ipt('filter', {FORWARD: [[cmp('daddr', prefix('2001:db8::/32')), accept], [drop]]}, {}, 'ip6')])
     expect(statuses(run(rs, 'forward', egress({family: 6, src: 'fd00::50', dst: '2001:db8::10'})))).toEqual(['accept'])
     expect(statuses(run(rs, 'forward', egress()))).toEqual(['drop'])
+  })
+})
+
+describe('what a hook leaves alone', () => {
+  it('a branch already dropped passes a later hook untouched, whatever its chains accept', () => {
+    const compiled = compile(forward([[cmp('iifname', str('virbr0')), drop]]))
+    const dropped = runHook(compiled, 'forward', 'ip', [startBranch(egress())], ctx)
+    expect(dropped.map((b) => b.status)).toEqual(['drop'])
+    const later = runHook(compile(ruleset([ipt('filter', {FORWARD: [[{kind: 'verdict', verdict: 'accept'}]]})])), 'forward', 'ip', dropped, ctx)
+    expect(later).toEqual(dropped)
+  })
+
+  it('a statement that writes the packet keeps its connection status (a later ct status match still sees snat)', () => {
+    const reply = {...egress(), ct: {state: 'established' as const, status: ['snat'], direction: 'reply' as const, mark: 0}}
+    const out = run(forward([[markSet('mark', 1)], [cmp('ct status', {t: 'flags', v: ['snat']}), drop]]), 'forward', reply)
+    expect(statuses(out)).toEqual(['drop'])
   })
 })
