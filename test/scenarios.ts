@@ -589,8 +589,10 @@ const OVS_SCENARIOS: Scenario[] = [
     findings: [{id: 'guest-bandwidth-limited', entity: 'kdlab-ovs07/'}],
     noOtherAbove: 'info',
     oracle: {[WEB01]: REACH_OK, 'kdlab-ovs07': {dhcp: 'ok'}},
-    // htb lets a burst of about one rate/HZ through above the rate: 10 % of room.
-    bulk: {'kdlab-ovs07': {maxBytesPerSecond: SHAPED_RATE * 1.1}},
+    // Through OVS's userspace datapath the htb class lets more than its rate through now and then: measured 62.8 KB/s
+    // and 91.2 KB/s in two full lab passes on a loaded host (bursts of 1.5 KB; unshaped 1.46 MB/s). The bound proves the
+    // limit acts (the download is several times slower than without it), not htb's precision.
+    bulk: {'kdlab-ovs07': {maxBytesPerSecond: SHAPED_RATE * 1.5}},
   },
 ]
 
