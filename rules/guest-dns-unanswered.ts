@@ -23,7 +23,7 @@ export default defineRule<InterfaceView, Dns>({
       dnsUnansweredServers: r?.dnsUnanswered.map((d) => d.server) ?? [],
       dnsUnanswered: r?.dnsUnanswered.map((d) => `${d.server} (${d.queries} queries in ${d.seconds} s, no answer: ${d.why})`) ?? [],
       dnsServers: own,
-      dnsWho: own.length > 0 ? `its network's DNS server is ${own.join(', ')}` : 'this host knows no DNS server for its network (its DHCP answers were not heard)',
+      dnsWho: own.length > 0 ? `its network's DNS server is ${own.join(', ')}` : 'no DNS server is known for its network: neither a libvirt network nor a DHCP answer heard names one',
     }
   },
   conditions: (c) => c.all(c.eq('running', true), c.nonEmpty('dnsUnansweredServers')),

@@ -11,6 +11,7 @@ import {describe, expect, it} from 'vitest'
 import type {LibvirtFacts} from '../probes/libvirt.js'
 import type {ProcessFacts} from '../probes/processes.js'
 import type {NetfilterFacts} from '../probes/netfilter.js'
+import type {OvsFacts} from '../probes/ovs.js'
 import type {ServiceFacts} from '../probes/services.js'
 import {dataOf} from '../probes/types.js'
 import {type FixHost, judgeFixSteps, judgeUndoSteps} from '../src/core/fix-safety.js'
@@ -162,7 +163,7 @@ async function everyFix(): Promise<{fixture: string; finding: Finding; undo: Fix
     const runner = await ReplayRunner.open(join(ROOT, 'fixtures', fixture))
     const d = await diagnose({runner, options: runner.manifest.options ?? {active: false, libvirtUri: 'qemu:///system'}, version: 'test', now: new Date('2026-01-01T00:00:00Z')})
     const undo = d.flows.flatMap((f) => f.hops.flatMap((h) => (h.element ? [h.element.undoSteps] : [])))
-    const host = {netfilter: dataOf<NetfilterFacts>(d.facts.netfilter), libvirt: dataOf<LibvirtFacts>(d.facts.libvirt)}
+    const host = {netfilter: dataOf<NetfilterFacts>(d.facts.netfilter), libvirt: dataOf<LibvirtFacts>(d.facts.libvirt), ovs: dataOf<OvsFacts>(d.facts.ovs)}
     for (const finding of d.findings) out.push({fixture, finding, undo, host})
   }
   return out
@@ -250,30 +251,34 @@ describe('the safety contract holds for every fix on every recording', async () 
     expect(judged(docker, [argv('iptables', '-t', 'filter', '-I', 'FORWARD', '-j', 'DROP')])).toEqual(['0: adds a rule with target DROP: a fix adds accepts only'])
   })
 
-  it("Open vSwitch: the named guest's own port put back, re-tagged, or one flow deleted by its exact match; nothing wider", () => {
+  it("the judge reads OVS against the host's own switch: the named guest's port and one drop flow of a port, nothing wider", () => {
+    const drop = on('ovs-flow-drop', 'ovs-flow-drop')
+    const [own] = drop.finding.fixSteps.map(words)
+    expect(own.slice(0, 3)).toEqual(['ovs-ofctl', '--strict', 'del-flows'])
+    expect(judged(drop, [argv(...own)])).toEqual([])
+    const bridge = drop.host.ovs!.bridges.find((b) => b.name === own[3])!
+    // The bridge's NORMAL flow forwards; a flow it does not have is not known; a drop of no port is a catch-all.
+    const normal = bridge.flows!.find((f) => f.actions.includes('NORMAL'))!
+    const spec = (f: {table: number; priority: number; match: {field: string; value?: string}[]}) => [`table=${f.table}`, `priority=${f.priority}`, ...f.match.map((m) => (m.value === undefined ? m.field : `${m.field}=${m.value}`))].join(',')
+    expect(judged(drop, [argv('ovs-ofctl', '--strict', 'del-flows', own[3], spec(normal))])).toEqual([expect.stringMatching(/^0: deletes a flow that forwards/)])
+    expect(judged(drop, [argv('ovs-ofctl', '--strict', 'del-flows', own[3], 'table=0,priority=300,ip')])).toEqual([expect.stringMatching(/^0: deletes a flow kdlab-ovs0 does not have/)])
+    const catchAll = structuredClone(drop.host)
+    catchAll.ovs!.bridges.find((b) => b.name === own[3])!.flows!.push({table: 0, priority: 1, match: [], actions: ['drop'], packets: 0, text: 'priority=1 actions=drop'})
+    expect(judgeFixSteps({...drop.finding, fixSteps: [argv('ovs-ofctl', '--strict', 'del-flows', own[3], 'table=0,priority=1')]}, catchAll).map((p) => p.why)).toEqual([expect.stringMatching(/catch-all/)])
+    expect(judged(drop, [argv('ovs-ofctl', 'del-flows', own[3])])).toEqual([expect.stringMatching(/not one flow deleted strictly/)])
+    expect(judgeFixSteps({...drop.finding, fixSteps: [argv(...own)]}, {libvirt: drop.host.libvirt}).map((p) => p.why)).toEqual([expect.stringMatching(/flows could not be read/)])
+    // Ports: the named guest's are re-plugged or re-tagged; another guest's, a bridge, a fail mode are not touched.
     const vlan = on('ovs-vlan-mismatch', 'ovs-vlan-mismatch')
-    const tap = vlan.finding.entity.name.split('/')[1]
     expect(judged(vlan, vlan.finding.fixSteps)).toEqual([])
-    expect(judged(vlan, [argv('ovs-vsctl', 'set', 'Port', tap, 'tag=10')])).toEqual([])
-    // Another guest's port, a port no guest owns, a port removed for good, other settings and commands.
-    const web01Tap = vlan.host.libvirt!.domains.find((d) => d.name === 'kdlab-web01')!.interfaces[0].target!
-    expect(judged(vlan, [argv('ovs-vsctl', 'set', 'Port', web01Tap, 'tag=10')])).toEqual([`0: changes kdlab-web01's port ${web01Tap}, a guest the finding does not name`])
-    expect(judged(vlan, [argv('ovs-vsctl', 'set', 'Port', 'kdlab-lanp', 'tag=10')])).toEqual(['0: kdlab-lanp is not the tap of a guest libvirt runs'])
+    const tap = words(vlan.finding.fixSteps[0])[3]
+    const other = vlan.host.libvirt!.domains.flatMap((d) => (d.state === 'running' && d.name !== vlan.finding.context?.domain ? d.interfaces.map((i) => i.target) : [])).find((t) => t !== undefined)!
+    expect(other).toBeDefined()
+    expect(judged(vlan, [argv('ovs-vsctl', 'set', 'Port', other, 'tag=10')])).toEqual([expect.stringMatching(new RegExp(`^0: ${other} is \\S+'s port, a guest the finding does not name`))])
+    expect(judged(vlan, [argv('ovs-vsctl', 'set-fail-mode', 'kdlab-ovs0', 'standalone')])).toEqual([expect.stringMatching(/^0: ovs-vsctl set-fail-mode .* changes more than a named guest's port/)])
+    expect(judged(vlan, [argv('ovs-vsctl', 'del-br', 'kdlab-ovs0')])).toEqual([expect.stringMatching(/changes more than a named guest's port/)])
     expect(judged(vlan, [argv('ovs-vsctl', '--if-exists', 'del-port', tap)])).toEqual([`0: deletes port ${tap} without adding it back`])
-    expect(judged(vlan, [argv('ovs-vsctl', 'set', 'Port', tap, 'trunks=10,20')])).toEqual(['0: ovs-vsctl set Port is not a command kvmdoctor runs as a fix'])
-    expect(judged(vlan, [argv('ovs-vsctl', 'del-br', 'kdlab-ovs0')])).toEqual(['0: ovs-vsctl del-br kdlab-ovs0 is not a command kvmdoctor runs as a fix'])
-    expect(judged(vlan, [argv('ovs-vsctl', '--no-wait', 'set', 'Port', tap, 'tag=10')])).toEqual(['0: ovs-vsctl --no-wait is not an option kvmdoctor uses in a fix'])
-    expect(judgeFixSteps({...vlan.finding, fixSteps: [argv('ovs-vsctl', 'set', 'Port', tap, 'tag=10')]}, {netfilter: vlan.host.netfilter}).map((p) => p.why)).toEqual([expect.stringMatching(/guests could not be read/)])
-    // The missing port: deleted and added back in one transaction, with libvirt's ids.
     const missing = on('ovs-port-missing', 'ovs-port-missing')
     expect(judged(missing, missing.finding.fixSteps)).toEqual([])
-    expect(judged(missing, [argv('ovs-vsctl', 'set', 'Interface', missing.finding.entity.name.split('/')[1], 'type=internal')])).toEqual([expect.stringMatching(/^0: ovs-vsctl set Interface is not/)])
-    // One flow by its exact match; never without --strict (every flow that matches), never the catch-all.
-    const flow = on('ovs-flow-drop', 'ovs-flow-drop')
-    expect(judged(flow, flow.finding.fixSteps)).toEqual([])
-    expect(judged(flow, [argv('ovs-ofctl', 'del-flows', 'kdlab-ovs0', 'ip')])).toEqual([expect.stringMatching(/^0: an ovs-ofctl command other than/)])
-    expect(judged(flow, [argv('ovs-ofctl', '--strict', 'del-flows', 'kdlab-ovs0', 'table=0,priority=0')])).toEqual(["0: deletes a flow that matches every packet (table=0,priority=0): that is the table's catch-all"])
-    expect(judged(flow, [argv('ovs-ofctl', 'add-flow', 'kdlab-ovs0', 'priority=300,actions=drop')])).toEqual([expect.stringMatching(/^0: an ovs-ofctl command other than/)])
   })
 
   it("the trace's undo deletes an admin's narrow rule, never its catch-all", () => {

@@ -56,7 +56,7 @@ export function danglingReferences(file: string, text: string): string[] {
   )
 }
 
-const tracked = execFileSync('git', ['ls-files', '-z'], {cwd: ROOT, encoding: 'utf8'})
+const tracked = execFileSync('git', ['ls-files', '-z'], {cwd: ROOT, encoding: 'utf8', maxBuffer: 64 * 1024 * 1024})
   .split('\0')
   .filter((f) => /\.(ts|mjs|js|sh|md)$/.test(f) || f.startsWith('.ci/'))
   // Recordings and captured data are what hosts printed, not what we wrote.

@@ -432,6 +432,8 @@ const WRONGGW01 = 'kdlab-wronggw01'
 const NETMASK01 = 'kdlab-netmask01'
 const WRONGDNS01 = 'kdlab-wrongdns01'
 const MOVED01 = 'kdlab-moved01'
+const DAD01 = 'kdlab-dad01'
+const DAD02 = 'kdlab-dad02'
 // wire-proxy-arp is recorded (its rule's tests read it) but not replayed here: a proxy-ARP guest's neighbour sends its
 // gateway's traffic to the proxy (bridged, through br_netfilter's FORWARD), and the proxy's forwarded frames are walked
 // as its own; the kernel trace disagrees with both walks. Not modelled yet.
@@ -510,6 +512,28 @@ const WIRE_REQUEST_SCENARIOS: Scenario[] = [
       expect(f.evidence?.join('\n')).toContain(`NAK from ${server}`)
     },
   },
+  {
+    name: 'wire-ipv6-dad-failed',
+    description: 'two guests given one static IPv6 address (2001:db8:ca2:7::10/64, a copied configuration): the second, booted after the first, fails duplicate address detection and retries every round (--listen)',
+    args: LISTEN,
+    findings: [{id: 'ipv6-dad-failed', entity: `${DAD02}/`, rank: 1}],
+    ip: [
+      {domain: DAD01, verdict: 'ok'},
+      {domain: DAD02, verdict: 'ok'},
+    ],
+    noOtherAbove: 'info',
+    oracle: {[DAD01]: REACH_OK, [DAD02]: REACH_OK, [WEB01]: REACH_OK},
+    guestTruth: (lines, findings) => {
+      // The copy's kernel says which address failed; the holder's took it. The finding names that address and the holder.
+      const failed = guestSays(lines, DAD02, 'KD-DADFAILED').split(' ')[0]
+      expect(failed).toMatch(/^2001:db8:ca2:7::10\//)
+      expect(guestSays(lines, DAD01, 'KD-DADFAILED')).toBe('none')
+      expect(guestSays(lines, DAD01, 'KD-IPV6')).toContain(failed)
+      const f = findingOn(findings, 'ipv6-dad-failed', `${DAD02}/`)
+      expect(f.title).toContain(failed.split('/')[0])
+      expect([f.title, ...(f.evidence ?? [])].join('\n')).toContain(DAD01)
+    },
+  },
 ]
 
 /** Checks a scenario's guest truth against its recorded console lines. */
@@ -565,8 +589,10 @@ const OVS_SCENARIOS: Scenario[] = [
     findings: [{id: 'guest-bandwidth-limited', entity: 'kdlab-ovs07/'}],
     noOtherAbove: 'info',
     oracle: {[WEB01]: REACH_OK, 'kdlab-ovs07': {dhcp: 'ok'}},
-    // htb lets a burst of about one rate/HZ through above the rate: 10 % of room.
-    bulk: {'kdlab-ovs07': {maxBytesPerSecond: SHAPED_RATE * 1.1}},
+    // Through OVS's userspace datapath the htb class lets more than its rate through now and then: measured 62.8 KB/s
+    // and 91.2 KB/s in two full lab passes on a loaded host (bursts of 1.5 KB; unshaped 1.46 MB/s). The bound proves the
+    // limit acts (the download is several times slower than without it), not htb's precision.
+    bulk: {'kdlab-ovs07': {maxBytesPerSecond: SHAPED_RATE * 1.5}},
   },
 ]
 

@@ -6,6 +6,7 @@
  */
 import type {NfBaseChain, NfChain, NfChainType, NfExpr, NfField, NfHook, NfRule, NfStatement, NfTable, NfValue} from '../../src/lib/netfilter.js'
 import {ParseError} from '../types.js'
+import {getOrCreate} from '../../src/lib/collections.js'
 import {icmpTypeCode, l4protoValue, tcpFlagBits} from './names.js'
 import {addressRange, addressValue, cmp, ifaceValue, num, parseNumber, portValue, str} from './values.js'
 
@@ -182,12 +183,28 @@ interface ParsedRule {
 }
 
 /** The options of one rule ("-i virbr0 -p tcp -m tcp --dport 22 -j ACCEPT", without "-A CHAIN"). */
+/**
+ * Expressions already read from the same text in one listing, shared by every rule that repeats it: a ruleset
+ * of 200,000 rules says `-p tcp`, `-m conntrack --ctstate NEW` or `-j ACCEPT` thousands of times, and an
+ * object per occurrence was most of its memory. The IR is never changed after the parse (rules only read it).
+ */
+export type SharedExprs = Map<string, NfExpr[]>
+
+/** The expressions of TEXT (what the parse of KEY gives), made once per listing when SHARED is given. */
+function sharedExprs(shared: SharedExprs | undefined, key: string, make: () => NfExpr[]): NfExpr[] {
+  if (shared === undefined) return make()
+  let exprs = shared.get(key)
+  if (exprs === undefined) shared.set(key, (exprs = make()))
+  return exprs
+}
+
 export function parseIptablesRuleOptions(
   line: string,
-  ctx: {userChains?: ReadonlySet<string>; ipsetTypes?: Record<string, string>; warnings?: string[]} = {},
+  ctx: {userChains?: ReadonlySet<string>; ipsetTypes?: Record<string, string>; warnings?: string[]; shared?: SharedExprs} = {},
   offset = 0,
 ): ParsedRule {
   const c: RuleContext = {line, userChains: ctx.userChains ?? new Set(), ipsetTypes: ctx.ipsetTypes ?? {}, warnings: ctx.warnings, comments: []}
+  const shared = ctx.shared
   const tokens = tokenize(line)
   const out: ParsedRule = {exprs: []}
   let protocol: string | undefined
@@ -210,14 +227,20 @@ export function parseIptablesRuleOptions(
     if (!negated) start = opt.start
     const name = opt.quoted ? '' : opt.text
     if (name === '-j' || name === '--jump' || name === '-g' || name === '--goto') {
-      out.exprs.push(parseTarget(c, name === '-g' || name === '--goto', tokens, i + 1, start))
+      const goto = name === '-g' || name === '--goto'
+      // A target's reading depends on its text and on whether it names a user chain of this table.
+      const key = `j\u0000${goto}\u0000${c.userChains.has(tokens[i + 1]?.text ?? '')}\u0000${line.slice(start)}`
+      out.exprs.push(...sharedExprs(shared, key, () => [parseTarget(c, goto, tokens, i + 1, start)]))
       break
     }
     if (name === '-m' || name === '--match') {
       const module = tokens[i + 1]?.text ?? ''
       const {options, next} = readModuleOptions(tokens, i + 2)
       const end = next > i + 2 ? tokens[next - 1].end : (tokens[i + 1]?.end ?? opt.end)
-      out.exprs.push(...parseModule(c, module, options, line.slice(start, end)))
+      const text = line.slice(start, end)
+      // Not shared: comments (collected per rule) and ipset matches (their warnings are per rule).
+      const kind = module.toLowerCase()
+      out.exprs.push(...(kind === 'comment' || kind === 'set' ? parseModule(c, module, options, text) : sharedExprs(shared, `m\u0000${text}`, () => parseModule(c, module, options, text))))
       i = next
       continue
     }
@@ -234,13 +257,20 @@ export function parseIptablesRuleOptions(
         continue
       }
       if (name === '-p' || name === '--protocol') protocol = value.text.toLowerCase()
-      topLevelMatch(name, negated, value.text, () => line.slice(start, value.end), out.exprs)
+      out.exprs.push(
+        ...sharedExprs(shared, `t\u0000${line.slice(start, value.end)}`, () => {
+          const exprs: NfExpr[] = []
+          topLevelMatch(name, negated, value.text, () => line.slice(start, value.end), exprs)
+          return exprs
+        }),
+      )
       continue
     }
     if (isOption(opt)) {
       // A module option without "-m": the protocol's implicit match (`-p tcp --dport 22`).
       const {options, next} = readModuleOptions(tokens, i - (negated ? 1 : 0))
-      out.exprs.push(...parseModule(c, protocol ?? '', options, line.slice(start, tokens[next - 1].end)))
+      const text = line.slice(start, tokens[next - 1].end)
+      out.exprs.push(...sharedExprs(shared, `p\u0000${protocol ?? ''}\u0000${text}`, () => parseModule(c, protocol ?? '', options, text)))
       i = next
       continue
     }
@@ -609,6 +639,8 @@ export function parseIptablesSaveIR(text: string, opts: IptablesSaveOptions): Nf
   // Chains per table, counted as they are declared (Object.keys of a table's chains, without listing them per rule).
   const chainCounts = new Map<NfTable, number>()
   const incompatible = new Set<string>()
+  // Per table: a target's reading depends on the table's user chains.
+  const sharedOf = new Map<NfTable, SharedExprs>()
   let table: NfTable | undefined
   const lines = text.split('\n')
   for (let n = 0; n < lines.length; n++) {
@@ -656,7 +688,7 @@ export function parseIptablesSaveIR(text: string, opts: IptablesSaveOptions): Nf
     const headEnd = head.end
     const chain = table.chains[chainName]
     if (!chain) throw new ParseError(`${where(family, n)}: rule for undeclared chain ${chainName}`)
-    const parsed = parseIptablesRuleOptions(ruleLine, {userChains: userChainsOf(table, chainCounts.get(table) ?? 0), ipsetTypes: opts.ipsetTypes, warnings: opts.warnings}, headEnd)
+    const parsed = parseIptablesRuleOptions(ruleLine, {userChains: userChainsOf(table, chainCounts.get(table) ?? 0), ipsetTypes: opts.ipsetTypes, warnings: opts.warnings, shared: getOrCreate(sharedOf, table, () => new Map())}, headEnd)
     const rule: NfRule = {
       ref: {backend, family, table: table.name, chain: chainName, index: chain.rules.length},
       text: ruleLine,

@@ -19,8 +19,8 @@ export interface Budget {
 }
 
 export const BUDGET: Readonly<Budget> = {
-  /** One capture output: the live runner keeps at most 8 MiB of one, so twice that is generous. */
-  captureBytes: 16 * MiB,
+  /** One capture output: the live runner keeps at most 32 MiB of one, so twice that is generous. */
+  captureBytes: 64 * MiB,
   /** All the outputs of one snapshot together (a 1000-guest host records a few tens of MiB). */
   snapshotBytes: 256 * MiB,
   manifestBytes: 32 * MiB,

@@ -9,14 +9,16 @@
  */
 import type {LibvirtFacts} from '../../probes/libvirt.js'
 import type {NetfilterFacts} from '../../probes/netfilter.js'
+import type {OvsFacts} from '../../probes/ovs.js'
 import {type FixStep, renderStep} from '../lib/fix.js'
 import {type NfRule, type NfTable, catchAllText, chainOwnerOf, iptablesWords} from '../lib/netfilter.js'
 import type {Finding} from '../result/findings.js'
 
-/** What the judge reads of the host: its rulesets (for deletions) and libvirt's networks and guests (for names). */
+/** What the judge reads of the host: its rulesets and OVS flows (for deletions), libvirt's networks and guests (for names). */
 export interface FixHost {
   netfilter?: NetfilterFacts
   libvirt?: LibvirtFacts
+  ovs?: OvsFacts
 }
 
 export interface StepProblem {
@@ -37,7 +39,9 @@ const VIRSH_FORBIDDEN = new Set(['destroy', 'reset', 'reboot', 'shutdown', 'unde
 const VIRSH_NETWORK = new Set(['net-start', 'net-destroy', 'net-autostart', 'net-update', 'net-edit'])
 const VIRSH_DOMAIN = new Set(['attach-interface', 'detach-interface', 'domif-setlink', 'edit'])
 /** Services a fix restarts: libvirt's daemons, the firewall managers that re-create their rules, the host's DHCP server. */
-const SERVICES = /^(libvirtd|virtnetworkd|virtqemud|firewalld|docker|isc-dhcp-server|dnsmasq)(\.service)?$/
+const SERVICES = /^(libvirtd|virtnetworkd|virtqemud|firewalld|docker|isc-dhcp-server|dnsmasq|openvswitch-switch)(\.service)?$/
+/** The external ids libvirt sets on a guest's OVS interface: a re-plugged port gets them back, nothing else. */
+const OVS_GUEST_IDS = /^external-ids:(iface-id|attached-mac|vm-uuid|iface-status)=[^=]+$/
 
 const words = (step: FixStep): string[] => ('argv' in step ? step.argv : 'pipeline' in step ? step.pipeline.flat() : [])
 const optionValue = (argv: string[], name: string) => {
@@ -89,6 +93,68 @@ function deletionProblem(owner: string, rule: NfRule | undefined, nftSyntax: boo
   if (rule === undefined) return read ? 'deletes a rule this host does not have (kvmdoctor cannot tell what it is)' : "deletes a rule, and the host's ruleset could not be read to tell what it is"
   if (owner !== 'admin') return `deletes a rule of ${owner}'s own (${owner === 'libvirt' ? 'libvirt re-creates it; the network is what to fix' : 'the manager restores it on reload; its catch-all guards every interface'})`
   if (catchAllText(rule.text, nftSyntax)) return `deletes the chain's catch-all (${rule.text}): that opens the chain to all traffic, not only the guests'`
+  return undefined
+}
+
+/** The guest (running, by libvirt) whose tap is this OVS port, if any. */
+const guestOfTap = (libvirt: LibvirtFacts | undefined, tap: string) => libvirt?.domains.find((d) => running(d.state) && d.interfaces.some((x) => x.target === tap))?.name
+
+/**
+ * An ovs-vsctl fix touches only the named guests' own ports: it re-plugs one (del-port and add-port back, its
+ * external ids set as libvirt sets them), re-tags it, or adds the guest's VLAN to an uplink's trunks. Anything
+ * else (a bridge, a controller, a fail mode, another port) is not a fix kvmdoctor runs.
+ */
+function ovsVsctlProblem(args: string[], names: {networks: Set<string>; domains: Set<string>} | 'any', host: FixHost): string | undefined {
+  const commands: string[][] = [[]]
+  for (const w of args) if (w === '--') commands.push([]); else commands.at(-1)!.push(w)
+  const bridges = new Set((host.ovs?.bridges ?? []).map((b) => b.name))
+  const guestPort = (port: string | undefined): string | undefined => {
+    if (port === undefined) return 'names no port'
+    const guest = guestOfTap(host.libvirt, port)
+    if (guest === undefined) return `${port} is not the tap of a guest libvirt runs`
+    return names === 'any' || names.domains.has(guest) ? undefined : `${port} is ${guest}'s port, a guest the finding does not name`
+  }
+  const added = new Set(commands.filter((c) => c.filter((w) => !w.startsWith('--'))[0] === 'add-port').map((c) => c.filter((w) => !w.startsWith('--'))[2]))
+  for (const command of commands) {
+    const [verb, ...rest] = command.filter((w) => w !== '--if-exists' && w !== '--may-exist')
+    if (verb === 'add-port' && rest.length === 2) {
+      if (host.ovs && !bridges.has(rest[0])) return `adds a port to ${rest[0]}, not an OVS bridge of this host`
+      const why = guestPort(rest[1])
+      if (why) return why
+    } else if (verb === 'del-port' && rest.length === 1) {
+      if (!added.has(rest[0])) return `deletes port ${rest[0]} without adding it back`
+      const why = guestPort(rest[0])
+      if (why) return why
+    } else if (verb === 'set' && rest[0] === 'Interface' && rest.length >= 3 && rest.slice(2).every((w) => OVS_GUEST_IDS.test(w))) {
+      const why = guestPort(rest[1])
+      if (why) return why
+    } else if (verb === 'set' && rest[0] === 'Port' && rest.length === 3 && /^tag=\d+$/.test(rest[2])) {
+      const why = guestPort(rest[1])
+      if (why) return why
+    } else if (verb === 'add' && rest[0] === 'Port' && rest.length === 4 && rest[2] === 'trunks' && /^\d+$/.test(rest[3])) {
+      // One VLAN more on an uplink's trunk list (a port that is no guest's): what it already carries stays.
+      if (guestOfTap(host.libvirt, rest[1]) !== undefined) return `adds trunks to ${rest[1]}, a guest's port`
+    } else {
+      return `ovs-vsctl ${command.join(' ')} changes more than a named guest's port`
+    }
+  }
+  return undefined
+}
+
+/** An ovs-ofctl fix deletes one drop flow (strictly: that match and priority only) that the host has and that matches a port, never a catch-all. */
+function ovsOfctlProblem(args: string[], host: FixHost): string | undefined {
+  if (args.length !== 4 || args[0] !== '--strict' || args[1] !== 'del-flows') return `ovs-ofctl ${args.join(' ')} is not one flow deleted strictly`
+  const [, , bridgeName, spec] = args
+  const bridge = host.ovs?.bridges.find((b) => b.name === bridgeName)
+  if (!bridge?.flows) return "deletes a flow, and the bridge's flows could not be read to tell what it is"
+  const fields = new Set(spec.split(','))
+  const flow = bridge.flows.find((f) => {
+    const own = [`table=${f.table}`, `priority=${f.priority}`, ...f.match.map((m) => (m.value === undefined ? m.field : `${m.field}=${m.value}`))]
+    return own.length === fields.size && own.every((w) => fields.has(w))
+  })
+  if (!flow) return `deletes a flow ${bridgeName} does not have (kvmdoctor cannot tell what it is)`
+  if (!(flow.actions.length === 0 || flow.actions.every((a) => a === 'drop'))) return `deletes a flow that forwards (${flow.text}): only a drop flow is deleted`
+  if (!flow.match.some((m) => m.field === 'in_port')) return `deletes a drop flow of no one port (${flow.text}): a catch-all guards the whole bridge`
   return undefined
 }
 
@@ -165,7 +231,9 @@ function stepProblem(step: FixStep, names: {networks: Set<string>; domains: Set<
     return `ip ${argv.slice(1, 3).join(' ')} is not a command kvmdoctor runs as a fix`
   }
   if (tool === 'ovs-vsctl') return ovsVsctlProblem(argv.slice(1), names, host)
-  if (tool === 'ovs-ofctl') return ovsOfctlProblem(argv.slice(1))
+  if (tool === 'ovs-ofctl') return ovsOfctlProblem(argv.slice(1), host)
+  // The switch's daemons started (not restarted): ports and flows come back from its database.
+  if (tool === '/usr/share/openvswitch/scripts/ovs-ctl' && argv.length === 2 && sub === 'start') return undefined
   if (tool === 'tc') return sub !== undefined && ['qdisc', 'filter'].includes(sub) && argv[2] === 'del' ? undefined : `tc ${sub} is not a command kvmdoctor runs as a fix`
   if (tool === 'systemctl') return ['restart', 'try-restart', 'start'].includes(sub) && argv.slice(2).every((u) => SERVICES.test(u)) ? undefined : `systemctl ${argv.slice(1).join(' ')} is not a service kvmdoctor restarts`
   if (tool === 'kill') return argv.length === 2 && /^\d+$/.test(sub) ? undefined : 'a kill other than of one process'
@@ -174,51 +242,6 @@ function stepProblem(step: FixStep, names: {networks: Set<string>; domains: Set<
   if (tool === 'update-alternatives' && sub === '--set' && /^ip6?tables$/.test(argv[2])) return undefined
   if (/(^|\/)dnsmasq$/.test(tool) && /^--conf-file=\/var\/lib\/libvirt\/dnsmasq\/[^/]+\.conf$/.test(sub ?? '')) return undefined
   return `${tool} is not a command kvmdoctor runs as a fix`
-}
-
-/** Who owns a tap: the running guest whose interface it is, if libvirt runs one. */
-const tapOwner = (libvirt: LibvirtFacts | undefined, tap: string) => libvirt?.domains.find((d) => running(d.state) && d.interfaces.some((i) => i.target === tap))?.name
-
-/**
- * ovs-vsctl as a fix: only a guest's own port, named by the finding, put back on its bridge (with libvirt's
- * external ids) or given its access VLAN; a port deleted only to be added again in the same transaction.
- */
-function ovsVsctlProblem(args: string[], names: {networks: Set<string>; domains: Set<string>} | 'any', host: FixHost): string | undefined {
-  // One transaction: commands separated by `--`, each with its own options (--if-exists, --may-exist).
-  const commands: string[][] = [[]]
-  for (const w of args) {
-    if (w === '--') commands.push([])
-    else commands.at(-1)!.push(w)
-  }
-  const guestPort = (port: string | undefined): string | undefined => {
-    if (!port) return 'names no port'
-    if (!host.libvirt) return "libvirt's guests could not be read: kvmdoctor cannot tell whose port this is"
-    const owner = tapOwner(host.libvirt, port)
-    if (!owner) return `${port} is not the tap of a guest libvirt runs`
-    return names === 'any' || names.domains.has(owner) ? undefined : `changes ${owner}'s port ${port}, a guest the finding does not name`
-  }
-  const added = commands.filter((c) => c.filter((w) => !w.startsWith('--'))[0] === 'add-port').map((c) => c.filter((w) => !w.startsWith('--'))[2])
-  for (const command of commands) {
-    const options = command.filter((w) => w.startsWith('--'))
-    const [verb, ...rest] = command.filter((w) => !w.startsWith('--'))
-    if (options.some((o) => o !== '--if-exists' && o !== '--may-exist')) return `ovs-vsctl ${options.join(' ')} is not an option kvmdoctor uses in a fix`
-    let why: string | undefined
-    if (verb === 'add-port' && rest.length === 2) why = guestPort(rest[1])
-    else if (verb === 'del-port' && rest.length === 1) why = added.includes(rest[0]) ? guestPort(rest[0]) : `deletes port ${rest[0]} without adding it back`
-    else if (verb === 'set' && /^port$/i.test(rest[0] ?? '') && rest.length === 3 && /^tag=\d+$/.test(rest[2])) why = guestPort(rest[1])
-    else if (verb === 'set' && /^interface$/i.test(rest[0] ?? '') && rest.length > 2 && rest.slice(2).every((kv) => /^external-ids:[\w-]+=\S+$/.test(kv))) why = guestPort(rest[1])
-    else why = `ovs-vsctl ${[verb, ...rest.slice(0, 1)].join(' ')} is not a command kvmdoctor runs as a fix`
-    if (why) return why
-  }
-  return undefined
-}
-
-/** ovs-ofctl as a fix: one flow deleted by its exact match and priority (--strict), never a table's catch-all. */
-function ovsOfctlProblem(args: string[]): string | undefined {
-  const [strict, verb, , match, ...more] = args
-  if (strict !== '--strict' || verb !== 'del-flows' || match === undefined || more.length > 0) return 'an ovs-ofctl command other than deleting one flow by its exact match (--strict del-flows BRIDGE MATCH)'
-  const fields = match.split(',').filter((f) => f && !/^(table|priority)=/.test(f))
-  return fields.length === 0 ? `deletes a flow that matches every packet (${match}): that is the table's catch-all` : undefined
 }
 
 /** A resource a step frees, takes or needs, for the order check. */

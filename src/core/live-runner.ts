@@ -23,7 +23,8 @@ export interface LiveRunnerOptions {
 }
 
 export const DEFAULT_TIMEOUT_MS = 5000
-export const DEFAULT_MAX_OUTPUT_BYTES = 8 * 1024 * 1024
+// An iptables-save of 200,000 rules (a 10,000-guest host) is some 21 MiB: the cap leaves it room.
+export const DEFAULT_MAX_OUTPUT_BYTES = 32 * 1024 * 1024
 const STDERR_BYTES = 64 * 1024
 /** How long a command's pipes may stay open after it exited (a descendant holding them) before its group is killed. */
 const PIPE_GRACE_MS = 250

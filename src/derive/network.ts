@@ -2,7 +2,7 @@
 import type {Lease} from '../../probes/leases.js'
 import type {LibvirtNetwork} from '../../probes/libvirt.js'
 import {groupBy} from '../lib/collections.js'
-import {type Cidr, cidrContains, cidrToString, ipv4ToInt, parseCidr, prefixRelation} from '../lib/ipv4.js'
+import {type Cidr, cidrHas, cidrToString, ipv4ToInt, parseCidr, prefixRelation} from '../lib/ipv4.js'
 import {type DeriveContext, isRunning} from './context.js'
 import {hasChecksumFill, libvirtBackend, libvirtRulesFor, sourceNatRulesFor} from './firewall.js'
 import type {NetworkView} from './types.js'
@@ -50,6 +50,13 @@ export function networkViews(ctx: DeriveContext, pools: Map<string, DhcpPool>): 
   // Every IPv4 address something answers from or holds a lease on.
   const addressesInUse = new Set<string>([...ctx.addressesByMac.values()].flatMap((list) => list.map((a) => a.ip)))
   for (const l of links ?? []) for (const a of l.addresses) if (a.family === 'inet') addressesInUse.add(a.address)
+  // Parsed once: every network filters them all (networks x addresses string parses otherwise).
+  const inUse = [...addressesInUse].map((ip) => ({ip, n: ipv4ToInt(ip)}))
+  // Grouped once: each network asked every domain for its taps (networks x domains otherwise).
+  const runningTapsByNetwork = groupBy(
+    ctx.domains.filter(isRunning).flatMap((d) => d.interfaces.flatMap((i) => (i.target ? [{domain: d.name, tap: i.target, network: ctx.ifaceNetwork(i)}] : []))),
+    (t) => t.network,
+  )
   const dnsmasqByNetwork = groupBy(processes?.dnsmasq ?? [], (d) => d.libvirtNetwork)
   const libvirtDnsmasqPids = new Set((processes?.dnsmasq ?? []).filter((d) => d.libvirtNetwork).map((d) => d.pid))
   const backend = netfilter ? libvirtBackend(netfilter) : null
@@ -92,17 +99,14 @@ export function networkViews(ctx: DeriveContext, pools: Map<string, DhcpPool>): 
       dhcpRanges: ipv4?.dhcpRanges.map((r) => `${r.start}-${r.end}`) ?? [],
       dhcpRangeList: ipv4?.dhcpRanges.map((r) => ({start: r.start, end: r.end})) ?? [],
       dhcpRangeSize: pool.size,
-      addressesInSubnet: subnet ? [...addressesInUse].filter((ip) => cidrContains(subnet, ip)) : [],
+      addressesInSubnet: subnet ? inUse.filter((a) => a.n !== undefined && cidrHas(subnet, a.n)).map((a) => a.ip) : [],
       dhcpServerRunning: processes ? pids !== undefined : null,
       dnsmasqPids: pids ?? [],
       sourceNatRules: subnet && netfilter ? sourceNatRulesFor(netfilter, cidrToString(subnet)) : null,
       definedGuests,
       runningGuests: ctx.guestsByNetwork.running.get(n.name)?.size ?? 0,
       portHolderPids: [...new Set((holders ?? []).flatMap((l) => (l.pid !== undefined ? [l.pid] : [])))].sort((a, b) => a - b),
-      runningTaps: ctx.domains
-        .filter(isRunning)
-        .flatMap((d) => d.interfaces.filter((i) => i.target && ctx.ifaceNetwork(i) === n.name).map((i) => ({domain: d.name, tap: i.target!})))
-        .sort((a, b) => a.domain.localeCompare(b.domain) || a.tap.localeCompare(b.tap)),
+      runningTaps: (runningTapsByNetwork.get(n.name) ?? []).map(({domain, tap}) => ({domain, tap})).sort((a, b) => a.domain.localeCompare(b.domain) || a.tap.localeCompare(b.tap)),
       autostartGuests: [...(ctx.guestsByNetwork.autostart.get(n.name) ?? [])].sort(),
       leases: pool.leases.length,
       leasesInRange: pool.leasedInRange,

@@ -40,7 +40,7 @@ describe('snapshot and bundle budgets', () => {
     const started = performance.now()
     const r = await cli(['diagnose', '--from', join(dir, 'bomb.tar.gz')], {tmp})
     expect(r.exitCode).toBe(2)
-    expect(r.stderr).toMatch(/^kvmdoctor: .*bomb\.tar\.gz: too large to be a kvmdoctor bundle: entry b\/outputs\/big\.txt is 100 MiB, over the 16 MiB limit for one output$/)
+    expect(r.stderr).toMatch(/^kvmdoctor: .*bomb\.tar\.gz: too large to be a kvmdoctor bundle: entry b\/outputs\/big\.txt is 100 MiB, over the 64 MiB limit for one output$/)
     expect(performance.now() - started).toBeLessThan(30_000)
     expect(await entries(tmp)).toEqual([])
   })
@@ -58,10 +58,10 @@ describe('snapshot and bundle budgets', () => {
   it('a directory snapshot with an oversized output: exit 2 naming it, before reading it', async () => {
     const dir = await craftSnapshot(await scratch(), captures(1, 'outputs/huge.txt'))
     await writeFile(join(dir, 'outputs', 'huge.txt'), '')
-    await truncate(join(dir, 'outputs', 'huge.txt'), 17 * MiB)
+    await truncate(join(dir, 'outputs', 'huge.txt'), 65 * MiB)
     const r = await cli(['diagnose', '--from', dir])
     expect(r.exitCode).toBe(2)
-    expect(r.stderr).toMatch(/outputs\/huge\.txt: is 17 MiB, over the 16 MiB limit$/)
+    expect(r.stderr).toMatch(/outputs\/huge\.txt: is 65 MiB, over the 64 MiB limit$/)
   })
 
   it('a capture linked to /etc/shadow: refused, its content never printed', async () => {

@@ -99,7 +99,7 @@ describe('diagnose on failed data', () => {
     // Cut inside the second lease (its order changes from one recording to the next).
     const cut = (text: string) => text.slice(0, text.indexOf('"ip-address"', text.indexOf('"ip-address"') + 1))
     const {runner, options} = await alteredFixture('dhcp-range-exhausted', {
-      readFile: (c) => (c.path.endsWith('kdlab-tiny.status') ? {...c, output: cut(c.output), truncated: true, error: `${c.path}: larger than the 8 MiB cap (only its start was read)`, errorCode: 'too-large' as const} : c),
+      readFile: (c) => (c.path.endsWith('kdlab-tiny.status') ? {...c, output: cut(c.output), truncated: true, error: `${c.path}: larger than the 32 MiB cap (only its start was read)`, errorCode: 'too-large' as const} : c),
     })
     const d = await diagnose({runner, options, version: 'test'})
     expect(d.probes.find((p) => p.id === 'leases')).toMatchObject({ok: true, degraded: ['/var/lib/libvirt/dnsmasq/kdlab-tiny.status: cut at the size cap, only the first 1 leases were read']})
@@ -123,7 +123,7 @@ describe('the CLI on failed data', () => {
     await cp(fixtureDir('dhcp-range-exhausted'), dir, {recursive: true})
     const manifest = JSON.parse(await readFile(join(dir, 'manifest.json'), 'utf8'))
     const entry = manifest.captures.find((c: {path?: string}) => c.path === '/var/lib/libvirt/dnsmasq/kdlab-tiny.status')
-    Object.assign(entry, {truncated: true, error: `${entry.path}: larger than the 8 MiB cap (only its start was read)`, errorCode: 'too-large'})
+    Object.assign(entry, {truncated: true, error: `${entry.path}: larger than the 32 MiB cap (only its start was read)`, errorCode: 'too-large'})
     const text = await readFile(join(dir, entry.file), 'utf8')
     await writeFile(join(dir, entry.file), text.slice(0, text.indexOf('"ip-address"', text.indexOf('"ip-address"') + 1)))
     await writeFile(join(dir, 'manifest.json'), JSON.stringify(manifest))
@@ -132,13 +132,13 @@ describe('the CLI on failed data', () => {
     expect(JSON.parse(r.stdout).probes.find((p: {id: string}) => p.id === 'leases').degraded).toHaveLength(1)
   })
 
-  it('virsh exiting non-zero after more than 8 MiB: libvirt unavailable, nothing passes, exit 4', async () => {
+  it('virsh exiting non-zero after more than 32 MiB: libvirt unavailable, nothing passes, exit 4', async () => {
     // ps shows a dhcpd: this host's own /etc/dhcp/dhcpd.conf must not decide the exit code.
-    const bin = await fakeBin({virsh: '/usr/bin/yes "default active yes yes" | /usr/bin/head -c 9437184; exit 1', ps: "echo '  1 /usr/sbin/dhcpd -4 -q'"})
+    const bin = await fakeBin({virsh: '/usr/bin/yes "default active yes yes" | /usr/bin/head -c 34603008; exit 1', ps: "echo '  1 /usr/sbin/dhcpd -4 -q'"})
     const r = await cli(['diagnose', '--json', '--timeout', '20'], {bin})
     expect(r.exitCode).toBe(4)
     const report = JSON.parse(r.stdout)
-    expect(report.probes.find((p: {id: string}) => p.id === 'libvirt')).toMatchObject({ok: false, error: expect.stringMatching(/virsh .*(output over the 8\.0 MiB cap|exit 1)/)})
+    expect(report.probes.find((p: {id: string}) => p.id === 'libvirt')).toMatchObject({ok: false, error: expect.stringMatching(/virsh .*(output over the 32 MiB cap|exit 1)/)})
     expect(report.notChecked.map((n: {ruleId: string}) => n.ruleId)).toEqual(expect.arrayContaining(['libvirt-network-inactive', 'tap-not-attached', 'ip-forward-disabled']))
     expect(r.stderr).toMatch(/kvmdoctor: not checked: .*probe libvirt unavailable/)
   })

@@ -958,6 +958,9 @@ const WRONGGW01: Guest = {name: 'kdlab-wronggw01', mac: '52:54:00:6b:64:71', mod
 const NETMASK01: Guest = {name: 'kdlab-netmask01', mac: '52:54:00:6b:64:72', mode: 'static', addr: '192.168.122.242/16', gw: GATEWAY, peer: '192.168.7.7'}
 const WRONGDNS01: Guest = {name: 'kdlab-wrongdns01', mac: '52:54:00:6b:64:73', mode: 'static', addr: '192.168.122.244/24', gw: GATEWAY, dns: INET.server}
 const MOVED01: Guest = {name: 'kdlab-moved01', mac: '52:54:00:6b:64:74', mode: 'dhcp-moved', lease: '10.88.0.50'}
+/** Two guests given one static IPv6 address (a copied configuration): the second's duplicate address detection meets the first's advertisement. */
+const DAD_ADDRESS = '2001:db8:ca2:7::10/64'
+const DADS: Guest[] = [1, 2].map((n) => ({name: `kdlab-dad0${n}`, mac: `52:54:00:6b:64:8${n}`, mode: 'dhcp', addr6: DAD_ADDRESS}))
 
 /** Guests started in order for the scenario (each once the one before reported its addresses), removed by its reset. */
 function withGuests(guests: Guest[], check?: () => Promise<void>): LiveScenario {
@@ -977,6 +980,16 @@ const WIRE_REQUESTS: Record<string, LiveScenario> = {
   'wire-gateway-unanswered': withGuests([WRONGGW01]),
   'wire-netmask-wrong': withGuests([NETMASK01]),
   'wire-dns-unanswered': withGuests([WRONGDNS01]),
+  'wire-ipv6-dad-failed': withGuests(DADS, async () => {
+    const [holder, copy] = DADS
+    // The first holds the address; the second, booted after it, fails its detection (and retries every round).
+    const failed = await waitFor('dad02 to fail duplicate address detection', async () => {
+      const line = guestLine(copy.name, 'KD-DADFAILED')
+      return line && line !== 'none' ? line : undefined
+    }, 60_000)
+    if (!failed.includes(DAD_ADDRESS)) throw new Error(`dad02's failed addresses are "${failed}", not ${DAD_ADDRESS}`)
+    if (guestLine(holder.name, 'KD-DADFAILED') !== 'none') throw new Error(`dad01, the holder, failed its detection too: ${guestLine(holder.name, 'KD-DADFAILED')}`)
+  }),
   'wire-dhcp-request-foreign': withGuests([MOVED01], async () => {
     const said = await waitFor('moved01 to ask for its old lease', async () => guestLine(MOVED01.name, 'KD-DHCP-REBOOT'), 60_000)
     if (!said.startsWith('10.88.0.50 nak ')) throw new Error(`moved01's INIT-REBOOT was answered "${said}", not NAKed`)

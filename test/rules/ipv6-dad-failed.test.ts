@@ -16,6 +16,12 @@ describe('ipv6-dad-failed', () => {
     expect(f.evidence).toEqual([expect.stringMatching(new RegExp(`^duplicate address detection on vnet\\d+: fd42::50 \\(claimed by ${WEB01_MAC} \\(kdlab-web01\\)\\)$`))])
   })
 
+  it('fires on the lab recording: dad02 booted after dad01 with its address (its kernel says dadfailed); dad01, the holder, is silent', async () => {
+    const {names, evaluation} = await fire(rule, await factsOf('wire-ipv6-dad-failed'))
+    expect(names).toEqual([expect.stringMatching(/^kdlab-dad02\/vnet\d+$/)])
+    expect(evaluation.findings[0].evidence).toEqual([expect.stringMatching(/: 2001:db8:ca2:7::10 \(claimed by 52:54:00:6b:64:81 \(kdlab-dad01\)\)$/)])
+  })
+
   it("stays silent when no other MAC's advertisement of the address is heard: the address is the guest's", async () => {
     expect((await fire(rule, await duplicateOf(undefined))).names).toEqual([])
     // Its own advertisement (after its probe passed) claims nothing against it.
