@@ -15,6 +15,7 @@ import type {OvsFacts} from '../probes/ovs.js'
 import type {ServiceFacts} from '../probes/services.js'
 import {dataOf} from '../probes/types.js'
 import {type FixHost, judgeFixSteps, judgeUndoSteps} from '../src/core/fix-safety.js'
+import {flowMatchText} from '../src/datapath/ovs.js'
 import {netfilterUndo} from '../rules/datapath.js'
 import {cmd} from '../rules/kit.js'
 import type {Finding} from '../src/result/findings.js'
@@ -259,8 +260,7 @@ describe('the safety contract holds for every fix on every recording', async () 
     const bridge = drop.host.ovs!.bridges.find((b) => b.name === own[3])!
     // The bridge's NORMAL flow forwards; a flow it does not have is not known; a drop of no port is a catch-all.
     const normal = bridge.flows!.find((f) => f.actions.includes('NORMAL'))!
-    const spec = (f: {table: number; priority: number; match: {field: string; value?: string}[]}) => [`table=${f.table}`, `priority=${f.priority}`, ...f.match.map((m) => (m.value === undefined ? m.field : `${m.field}=${m.value}`))].join(',')
-    expect(judged(drop, [argv('ovs-ofctl', '--strict', 'del-flows', own[3], spec(normal))])).toEqual([expect.stringMatching(/^0: deletes a flow that forwards/)])
+    expect(judged(drop, [argv('ovs-ofctl', '--strict', 'del-flows', own[3], flowMatchText(normal))])).toEqual([expect.stringMatching(/^0: deletes a flow that forwards/)])
     expect(judged(drop, [argv('ovs-ofctl', '--strict', 'del-flows', own[3], 'table=0,priority=300,ip')])).toEqual([expect.stringMatching(/^0: deletes a flow kdlab-ovs0 does not have/)])
     const catchAll = structuredClone(drop.host)
     catchAll.ovs!.bridges.find((b) => b.name === own[3])!.flows!.push({table: 0, priority: 1, match: [], actions: ['drop'], packets: 0, text: 'priority=1 actions=drop'})

@@ -10,6 +10,7 @@
 import type {LibvirtFacts} from '../../probes/libvirt.js'
 import type {NetfilterFacts} from '../../probes/netfilter.js'
 import type {OvsFacts} from '../../probes/ovs.js'
+import {flowMatchText} from '../datapath/ovs.js'
 import {type FixStep, renderStep} from '../lib/fix.js'
 import {type NfRule, type NfTable, catchAllText, chainOwnerOf, iptablesWords} from '../lib/netfilter.js'
 import type {Finding} from '../result/findings.js'
@@ -149,7 +150,7 @@ function ovsOfctlProblem(args: string[], host: FixHost): string | undefined {
   if (!bridge?.flows) return "deletes a flow, and the bridge's flows could not be read to tell what it is"
   const fields = new Set(spec.split(','))
   const flow = bridge.flows.find((f) => {
-    const own = [`table=${f.table}`, `priority=${f.priority}`, ...f.match.map((m) => (m.value === undefined ? m.field : `${m.field}=${m.value}`))]
+    const own = flowMatchText(f).split(',')
     return own.length === fields.size && own.every((w) => fields.has(w))
   })
   if (!flow) return `deletes a flow ${bridgeName} does not have (kvmdoctor cannot tell what it is)`
