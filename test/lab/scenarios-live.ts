@@ -996,6 +996,34 @@ const WIRE_REQUESTS: Record<string, LiveScenario> = {
   }),
 }
 
+/** The default network's leases of one MAC, from dnsmasq's own status file. */
+function leasesOfMac(mac: string): string[] {
+  const statusFile = `/var/lib/libvirt/dnsmasq/${BRIDGE}.status`
+  const status = existsSync(statusFile) ? readFileSync(statusFile, 'utf8') : '[]'
+  try {
+    return (JSON.parse(status.trim() || '[]') as {'ip-address': string; 'mac-address': string}[]).filter((l) => l['mac-address'] === mac).map((l) => l['ip-address'])
+  } catch {
+    return []
+  }
+}
+
+/**
+ * Leaves `mac` holding exactly one lease, on `own`, while a reservation still pins it there. A guest whose DHCP
+ * answer came from a rogue made dnsmasq drop its lease; with the reservation gone and no lease, dnsmasq finds the
+ * requested address in use (the guest itself answers its ping) and leases the guest's next DHCP round another
+ * address it never applies: a second address for the guest in every later scenario. So: wait for the guest's own
+ * rounds to take `own` again, then release every other lease it holds, and only then may the reservation go.
+ */
+async function settleLease(mac: string, own: string): Promise<void> {
+  await waitFor(`a lease of ${own} for ${mac} again`, async () => leasesOfMac(mac).includes(own), 90_000, 1000)
+  for (const ip of leasesOfMac(mac).filter((ip) => ip !== own)) await sh(['dhcp_release', BRIDGE, ip, mac], {reject: false})
+  const left = await waitFor(`${mac}'s other leases released`, async () => {
+    const leases = leasesOfMac(mac)
+    return leases.length === 1 && leases[0] === own ? leases : undefined
+  }, 30_000, 1000)
+  if (left.length !== 1) throw new Error(`${mac} holds ${left.join(' ')}`)
+}
+
 const WIRE: Record<string, LiveScenario> = {
   ...WIRE_REQUESTS,
   'wire-silent': withGuest(QUIET01, (addrs) => {
@@ -1018,13 +1046,8 @@ const WIRE: Record<string, LiveScenario> = {
     },
     async reset() {
       await stopRogueDhcp()
-      if (saved[0]) await sh(['virsh', 'net-update', NETWORK, 'delete', 'ip-dhcp-host', `<host mac='${WEB01.mac}' ip='${saved[0]}'/>`, '--live'], {reject: false})
-      // A lease dnsmasq made for web01 while it answered the rogue (an address it never applied) would outlive the
-      // scenario and name a second address for web01 in the next ones: released.
-      const statusFile = `/var/lib/libvirt/dnsmasq/${BRIDGE}.status`
-      const status = existsSync(statusFile) ? readFileSync(statusFile, 'utf8') : '[]'
-      const leases = (JSON.parse(status.trim() || '[]') as {'ip-address': string; 'mac-address': string}[]).filter((l) => l['mac-address'] === WEB01.mac && l['ip-address'] !== saved[0])
-      for (const l of leases) await sh(['dhcp_release', BRIDGE, l['ip-address'], l['mac-address']], {reject: false})
+      if (saved[0]) await settleLease(WEB01.mac, saved[0])
+      await sh(['virsh', 'net-update', NETWORK, 'delete', 'ip-dhcp-host', `<host mac='${WEB01.mac}' ip='${saved[0]}'/>`, '--live'], {reject: false})
     },
   },
   'wire-client-id-duplicate': {
