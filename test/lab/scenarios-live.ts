@@ -1016,7 +1016,9 @@ function leasesOfMac(mac: string): string[] {
  */
 async function settleLease(mac: string, own: string): Promise<void> {
   await waitFor(`a lease of ${own} for ${mac} again`, async () => leasesOfMac(mac).includes(own), 90_000, 1000)
-  for (const ip of leasesOfMac(mac).filter((ip) => ip !== own)) await sh(['dhcp_release', BRIDGE, ip, mac], {reject: false})
+  const others = leasesOfMac(mac).filter((ip) => ip !== own)
+  if (others.length > 0) console.log(`${mac}: leases ${others.join(' ')} released, ${own} kept`)
+  for (const ip of others) await sh(['dhcp_release', BRIDGE, ip, mac], {reject: false})
   const left = await waitFor(`${mac}'s other leases released`, async () => {
     const leases = leasesOfMac(mac)
     return leases.length === 1 && leases[0] === own ? leases : undefined
