@@ -1018,7 +1018,12 @@ async function settleLease(mac: string, own: string): Promise<void> {
   await waitFor(`a lease of ${own} for ${mac} again`, async () => leasesOfMac(mac).includes(own), 90_000, 1000)
   const others = leasesOfMac(mac).filter((ip) => ip !== own)
   if (others.length > 0) console.log(`${mac}: leases ${others.join(' ')} released, ${own} kept`)
-  for (const ip of others) await sh(['dhcp_release', BRIDGE, ip, mac], {reject: false})
+  for (const ip of others) {
+    await sh(['dhcp_release', BRIDGE, ip, mac], {reject: false})
+    // dnsmasq wrote the guest's MAC for that address into the host's neighbour table to unicast its answer; with
+    // few neighbours the kernel never collects a stale entry, which would name the address for the guest still.
+    await sh(['ip', 'neigh', 'del', ip, 'dev', BRIDGE], {reject: false})
+  }
   const left = await waitFor(`${mac}'s other leases released`, async () => {
     const leases = leasesOfMac(mac)
     return leases.length === 1 && leases[0] === own ? leases : undefined
