@@ -1,6 +1,14 @@
 import type {InterfaceView} from '../src/derive/index.js'
 import {cmd, defineRule, line, probes, text} from './kit.js'
 
+/** The port's VLAN as libvirt sets it from the domain's <vlan>: one tag an access port, several a trunk. */
+const libvirtVlan = (i: InterfaceView): string[] =>
+  i.target === null || i.libvirtVlanTags.length === 0 ? [] : ['--', 'set', 'Port', i.target, i.libvirtVlanTags.length === 1 ? `tag=${i.libvirtVlanTags[0]}` : `trunks=${i.libvirtVlanTags.join(',')}`]
+
+/** The interface's external ids libvirt sets (OpenStack's agents key on iface-id). */
+const libvirtIds = (i: InterfaceView): string[] =>
+  i.target === null || i.ovsInterfaceId === null ? [] : ['--', 'set', 'Interface', i.target, `external-ids:iface-id=${i.ovsInterfaceId}`, `external-ids:attached-mac=${i.mac}`]
+
 export default defineRule<InterfaceView>({
   id: 'ovs-port-missing',
   kind: 'interface',
@@ -19,12 +27,9 @@ export default defineRule<InterfaceView>({
     i.ovsState === 'not-running'
       ? [host.systemd === true ? cmd`systemctl start openvswitch-switch` : cmd`/usr/share/openvswitch/scripts/ovs-ctl start`]
       : i.ovsState === 'running' && i.ovsBridgeExists
-        ? // One transaction: off any other bridge, onto its own, with the ids libvirt sets (OpenStack's agents key on iface-id).
-          [
-            i.ovsInterfaceId !== null
-              ? cmd`ovs-vsctl --if-exists del-port ${i.target} -- add-port ${i.expectedBridge} ${i.target} -- set Interface ${i.target} ${`external-ids:iface-id=${i.ovsInterfaceId}`} ${`external-ids:attached-mac=${i.mac}`}`
-              : cmd`ovs-vsctl --if-exists del-port ${i.target} -- add-port ${i.expectedBridge} ${i.target}`,
-          ]
+        ? // One transaction, as libvirt plugs a port: off any other bridge, onto its own, in the VLAN(s) its <vlan>
+          // names (an untagged re-plug leaves a guest of a VLAN as cut off as before), with libvirt's ids.
+          [cmd`ovs-vsctl --if-exists del-port ${i.target} -- add-port ${i.expectedBridge} ${i.target} ${libvirtVlan(i)} ${libvirtIds(i)}`]
         : [],
   check: (i) => [cmd`ovs-vsctl show`, cmd`ovs-vsctl port-to-br ${i.target}`],
   note: (i) => [line`or re-plug the interface: virsh detach-interface ${i.domain} bridge --mac ${i.mac} --live, then attach it again (the guest loses its link meanwhile)`, i.ovsState === 'running' && !i.ovsBridgeExists ? line`create the bridge first (ovs-vsctl add-br ${i.expectedBridge}) with its uplink, as the host's network configuration defines it` : undefined],

@@ -279,6 +279,11 @@ describe('the safety contract holds for every fix on every recording', async () 
     expect(judged(vlan, [argv('ovs-vsctl', '--if-exists', 'del-port', tap)])).toEqual([`0: deletes port ${tap} without adding it back`])
     const missing = on('ovs-port-missing', 'ovs-port-missing')
     expect(judged(missing, missing.finding.fixSteps)).toEqual([])
+    // Its re-plug sets the VLAN libvirt names: a trunk list on the named guest's own port, never on another's.
+    const missingTap = words(missing.finding.fixSteps[0])[3]
+    expect(judged(missing, [argv('ovs-vsctl', 'set', 'Port', missingTap, 'trunks=10,20')])).toEqual([])
+    expect(judged(missing, [argv('ovs-vsctl', 'set', 'Port', missingTap, 'trunks=10,20', 'vlan_mode=trunk')])).toEqual([expect.stringMatching(/changes more than a named guest's port/)])
+    expect(judged(vlan, [argv('ovs-vsctl', 'set', 'Port', other, 'trunks=10')])).toEqual([expect.stringMatching(new RegExp(`^0: ${other} is \\S+'s port, a guest the finding does not name`))])
   })
 
   it("the trace's undo deletes an admin's narrow rule, never its catch-all", () => {

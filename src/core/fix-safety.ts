@@ -102,7 +102,7 @@ const guestOfTap = (libvirt: LibvirtFacts | undefined, tap: string) => libvirt?.
 
 /**
  * An ovs-vsctl fix touches only the named guests' own ports: it re-plugs one (del-port and add-port back, its
- * external ids set as libvirt sets them), re-tags it, or adds the guest's VLAN to an uplink's trunks. Anything
+ * VLAN and external ids set as libvirt sets them), re-tags it, or adds the guest's VLAN to an uplink's trunks. Anything
  * else (a bridge, a controller, a fail mode, another port) is not a fix kvmdoctor runs.
  */
 function ovsVsctlProblem(args: string[], names: {networks: Set<string>; domains: Set<string>} | 'any', host: FixHost): string | undefined {
@@ -129,7 +129,7 @@ function ovsVsctlProblem(args: string[], names: {networks: Set<string>; domains:
     } else if (verb === 'set' && rest[0] === 'Interface' && rest.length >= 3 && rest.slice(2).every((w) => OVS_GUEST_IDS.test(w))) {
       const why = guestPort(rest[1])
       if (why) return why
-    } else if (verb === 'set' && rest[0] === 'Port' && rest.length === 3 && /^tag=\d+$/.test(rest[2])) {
+    } else if (verb === 'set' && rest[0] === 'Port' && rest.length === 3 && /^(tag=\d+|trunks=\d+(,\d+)*)$/.test(rest[2])) {
       const why = guestPort(rest[1])
       if (why) return why
     } else if (verb === 'add' && rest[0] === 'Port' && rest.length === 4 && rest[2] === 'trunks' && /^\d+$/.test(rest[3])) {

@@ -18,6 +18,14 @@ describe('ovs-port-missing', () => {
     expect(ids).toContain('ovs-port-missing')
     expect(ids).not.toContain('guest-flow-blocked')
   })
+  it("on the lab's recording, re-plugs the port in the VLAN libvirt's <vlan> names: an untagged port leaves the guest cut off", async () => {
+    // Found by the live fix proof: the port came back untagged (in no VLAN) and the guest's DHCP still went unanswered.
+    const {names, evaluation} = await fire(portMissing, await factsOf('ovs-port-missing'))
+    expect(names).toEqual(['kdlab-ovs03/vnet25'])
+    expect(evaluation.findings[0].fix).toEqual([
+      'ovs-vsctl --if-exists del-port vnet25 -- add-port kdlab-ovs0 vnet25 -- set Port vnet25 tag=10 -- set Interface vnet25 external-ids:iface-id=4e477b2c-d64f-48e5-9a79-c3139c3c8baf external-ids:attached-mac=52:54:00:6b:64:73',
+    ])
+  })
   it('fires when Open vSwitch is not running, with the start that brings it back', async () => {
     const facts = await ovsHost((ovs) => Object.assign(ovs, {running: false, reason: 'database connection failed (No such file or directory)', bridges: []}))
     const {names, evaluation} = await fire(portMissing, facts)
