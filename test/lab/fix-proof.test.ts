@@ -14,11 +14,12 @@ import {execa} from 'execa'
 import {chmodSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync} from 'node:fs'
 import {join} from 'node:path'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
+import {PUBLISHED} from '../inbound-oracle.js'
 import {REACH_OK} from '../scenarios.js'
 import {captureHostState, diffHostState, restoreHostState, restoreSavedHostState, saveHostState} from './host-state.js'
 import {CACHE, INET, ROOT, cleanLab, ensureHost, kvmdoctor, sh, startGuest, startInternet, waitFor} from './lab.js'
 import {reachSeq, runningLabGuests, waitReachOk} from './oracle.js'
-import {LIVE, WEB01} from './scenarios-live.js'
+import {LIVE, WEB01, measureInbound} from './scenarios-live.js'
 
 const HOST_STATE = join(CACHE, 'kdlab-fix-host-state.json')
 const INTERNET = `${INET.server}:${INET.port}/tcp`
@@ -43,9 +44,17 @@ interface Proof {
   leaves?: RegExp[]
   /** Findings after the fix about what the fault left (a network it defined, Open vSwitch it started), beside the guests it booted. */
   leftovers?: RegExp
+  /** `adds`: iptables rules (as iptables-save prints them) a script the fix runs adds: the printed text does not list them. */
+  scriptRules?: {table: string; rule: RegExp}[]
+  /**
+   * An inbound fix: what real connections to the published port get after it (test/lab/scenarios-live.ts
+   * measureInbound). It opens that port on purpose: the host's exposure swept from outside gains that port, nothing else.
+   */
+  inbound?: {outside: boolean; host?: boolean}
 }
 
-const IPTABLES_FILTER = /^(iptables-save filter|nft table ip filter)\b/
+/** The host state's lines of an iptables table, as iptables-save and as nft (iptables-nft) show it. */
+const iptablesTable = (table: string) => new RegExp(`^(iptables-save ${table}|nft table ip ${table})\\b`)
 /** The root-cause fixes proven here, by scenario. */
 const PROOFS: Record<string, Proof> = {
   // The first eight (issue 23's first round).
@@ -98,8 +107,21 @@ const PROOFS: Record<string, Proof> = {
   'legacy-backend-masquerade-removed': {ci: false, kind: 'libvirtd restarted on the legacy backend (re-adds its MASQUERADE)', footprint: 'adds', adds: [/^iptables-legacy-save nat chain LIBVIRT_PRT: /]},
   // Open vSwitch, the LAN behind it and the OVS guest are the fault's setting: judged against the faulted state.
   'ovs-vlan-mismatch': {ci: false, kind: "OVS port's access VLAN set", footprint: 'adds', may: [/^Open vSwitch: /], leftovers: /kdlab-(ovs|lan)/},
-  'ovs-port-missing': {ci: false, kind: "OVS port added back with libvirt's ids", footprint: 'adds', may: [/^Open vSwitch: /], leftovers: /kdlab-(ovs|lan)/},
+  'ovs-port-missing': {ci: false, kind: "OVS port added back in libvirt's VLAN, with its ids", footprint: 'adds', may: [/^Open vSwitch: /], leftovers: /kdlab-(ovs|lan)/},
   'ovs-flow-drop': {ci: false, kind: 'one OVS flow deleted by its exact match', footprint: 'adds', may: [/^Open vSwitch: /], leftovers: /kdlab-(ovs|lan)/},
+  // Inbound: a connection from outside to the published port recovers; the fix opens that port only.
+  'inbound-forward-blocked': {ci: false, kind: 'iptables accept in FORWARD for the DNATed connections to the guest', footprint: 'adds', inbound: {outside: true, host: true}},
+  'inbound-hairpin-missing': {ci: false, kind: 'iptables DNAT in nat OUTPUT (the host to its own published port)', footprint: 'adds', inbound: {outside: true, host: true}},
+  'inbound-hook-rules-lost': {
+    ci: false,
+    kind: "the host's qemu hook re-run for the guest (reconnect)",
+    footprint: 'adds',
+    scriptRules: [
+      {table: 'filter', rule: /^-A FORWARD -d 192\.168\.122\.\d+\/32 -o virbr0 -p tcp --dport 80 -j ACCEPT$/},
+      {table: 'nat', rule: /^-A PREROUTING -d 198\.51\.100\.1\/32 -p tcp --dport 8080 -j DNAT --to-destination 192\.168\.122\.\d+:80$/},
+    ],
+    inbound: {outside: true},
+  },
 }
 const SELECTED = Object.keys(PROOFS).filter((name) => process.env.KD_FIX_PROOF === 'all' || PROOFS[name].ci)
 
@@ -166,12 +188,14 @@ const sameRule = (rule: string) => rule.replace(/ -m (tcp|udp)(?= )/g, '')
 /** The rules iptables-save prints (one per line, as -A CHAIN ...): what a fix adds or deletes. */
 const iptablesRules = (save: string) => save.split('\n').filter((l) => l.startsWith('-A ')).map(sameRule)
 
-/** The rules a printed fix line adds, as iptables-save prints them (`iptables -t filter -I CHAIN spec` → `-A CHAIN spec`). */
-const addedRules = (printed: string) =>
+/** The rules printed fix lines insert, by table, as iptables-save prints them (`iptables [-t T] -I CHAIN [N] spec` → `-A CHAIN spec`). */
+const insertedRules = (printed: string) =>
   printed
     .split('\n')
-    .filter((l) => /^iptables -t filter -I /.test(l))
-    .map((l) => sameRule(`-A ${l.replace(/^iptables -t filter -I /, '')}`))
+    .map((l) => /^iptables (?:-t (\S+) )?-I (\S+) (?:\d+ )?(.*)$/.exec(l))
+    .filter((m): m is RegExpExecArray => m !== null)
+    .map((m) => ({table: m[1] ?? 'filter', rule: sameRule(`-A ${m[2]} ${m[3]}`)}))
+const addedRules = (printed: string) => insertedRules(printed).map((r) => r.rule)
 
 /** TCP ports of the host's uplink-side address that answer from the lab's outside namespace (a connect sweep). */
 async function exposure(): Promise<number[]> {
@@ -250,6 +274,8 @@ describe('fixes proven on the lab', () => {
         const pids = Object.fromEntries(guests.map((g) => [g, qemuPid(g)]))
         const faulted = await captureHostState()
         const faultedFlows = flowVerdicts((await kvmdoctor([])).report as never)
+        const faultedInbound = proof.inbound ? Object.fromEntries(Object.keys(proof.inbound).map((from) => [from, undefined as boolean | undefined])) : {}
+        if (proof.inbound) for (const m of (await measureInbound()).measures) if (m.from in faultedInbound) faultedInbound[m.from] = m.answered
         const root = await rootCause()
         const target = `${root.id}@${root.entity.kind}:${root.entity.name}`
         const printed = await execa(process.execPath, [join(ROOT, 'bin/run.js'), 'fix', target, '--internet', INTERNET], {reject: false, stdin: 'ignore'})
@@ -290,14 +316,18 @@ describe('fixes proven on the lab', () => {
           const added = now.filter((r) => !was.includes(r))
           console.info(`${name}: iptables rules the fix added: ${added.join('; ') || 'none'}`)
           expect(was.filter((r) => !now.includes(r)), `${name}: rules the fix deleted`).toEqual([])
-          expect(added.sort(), `${name}: rules the fix added`).toEqual(accepts.sort())
+          const scriptRules = proof.scriptRules ?? []
+          const byScript = added.filter((r) => !accepts.includes(r) && scriptRules.some((x) => x.rule.test(r)))
+          expect(added.filter((r) => !byScript.includes(r)).sort(), `${name}: rules the fix added`).toEqual(accepts.sort())
+          for (const x of scriptRules) expect(byScript.filter((r) => x.rule.test(r)), `${name}: the rule its script adds, ${x.rule}`).toHaveLength(1)
           for (const chain of new Set(nftInserts(printedText))) {
             expect(nftRuleCount(fixed.nftJson, chain) - nftRuleCount(faulted.nftJson, chain), `${name}: rules the fix added to nft chain ${chain}`).toBe(nftInserts(printedText).filter((c) => c === chain).length)
           }
-          const allowed = [...(accepts.length > 0 ? [IPTABLES_FILTER] : []), ...(proof.adds ?? []), ...(proof.may ?? [])]
+          const tables = new Set([...insertedRules(printedText).map((r) => r.table), ...scriptRules.map((x) => x.table)])
+          const allowed = [...[...tables].map(iptablesTable), ...(proof.adds ?? []), ...(proof.may ?? [])]
           const diff = diffHostState(faulted, fixed)
           console.info(`${name}: host state after the fix, against the faulted state: ${diff.join('; ')}`)
-          expect(accepts.length + (proof.adds?.length ?? 0) + (proof.may?.length ?? 0), `${name}: what the fix adds is declared`).toBeGreaterThan(0)
+          expect(accepts.length + byScript.length + (proof.adds?.length ?? 0) + (proof.may?.length ?? 0), `${name}: what the fix adds is declared`).toBeGreaterThan(0)
           expect(diff.filter((d) => !allowed.some((r) => r.test(d))), `${name}: host state after the fix, beside what it adds`).toEqual([])
           for (const r of proof.adds ?? []) expect(diff.filter((d) => r.test(d)), `${name}: the fix's own change ${r}`).not.toEqual([])
         } else {
@@ -323,11 +353,20 @@ describe('fixes proven on the lab', () => {
         console.info(`${name}: ${baselineFlows.size} flows re-traced; the fault changed ${stopped.length}: ${stopped.map(([k, v]) => `${k} ${v} -> ${faultedFlows.get(k) ?? 'gone'} -> ${fixedFlows.get(k) ?? 'gone'}`).join('; ') || 'none'}`)
         expect(baselineFlows.size).toBeGreaterThan(0)
         expect(Object.fromEntries([...baselineFlows].map(([k]) => [k, fixedFlows.get(k)])), `${name}: flow verdicts after the fix`).toEqual(Object.fromEntries(baselineFlows))
-        // The host's exposure from outside is what it was.
-        expect(await exposure(), `${name}: ports open from ${INET.netns}`).toEqual(exposed)
+        // The host's exposure from outside is what it was; an inbound fix's adds exactly the port it publishes.
+        const published = proof.inbound ? [PUBLISHED.port] : []
+        expect(await exposure(), `${name}: ports open from ${INET.netns}`).toEqual([...new Set([...exposed, ...published])].sort((a, b) => a - b))
+        // An inbound fix: connections to the published port get what they should again (the fault had stopped one).
+        if (proof.inbound) {
+          const answered = (r: Awaited<ReturnType<typeof measureInbound>>) => Object.fromEntries(Object.keys(proof.inbound!).map((from) => [from, r.measures.find((m) => m.from === from)?.answered]))
+          const recovered = await measureInbound()
+          console.info(`${name}: inbound after the fix: ${recovered.measures.map((m) => `${m.from} ${m.answered ? 'answered' : `not answered (${m.output})`}`).join('; ')}; under the fault: ${JSON.stringify(faultedInbound)}`)
+          expect(faultedInbound, `${name}: the fault stopped an inbound connection`).not.toEqual(proof.inbound)
+          expect(answered(recovered), `${name}: inbound connections after the fix`).toEqual(proof.inbound)
+        }
       } finally {
         // What a fix added beside the fault, which the scenario's reset does not know, goes first: its iptables accepts and ip rules.
-        for (const rule of addedRules(printedText)) await sh(['iptables', '-t', 'filter', '-D', ...rule.split(' ').slice(1)], {reject: false})
+        for (const {table, rule} of insertedRules(printedText)) await sh(['iptables', '-t', table, '-D', ...rule.split(' ').slice(1)], {reject: false})
         for (const line of printedText.split('\n').filter((l) => /^ip (-6 )?rule add /.test(l))) await sh(line.replace(' rule add ', ' rule del ').split(' '), {reject: false})
         // A setting persisted goes back to the drop-in as it was (the lab leaves the host as it found it).
         for (const [file, was] of dropIns) {

@@ -1395,6 +1395,8 @@ const INBOUND: Record<string, LiveScenario> = {
       writeFileSync(LIBVIRT_HOOK, wikiHook(await web01Address()), {mode: 0o755})
     },
     async reset() {
+      // The rules the hook adds when it runs (as the fix runs it): its own "stopped" removes them.
+      if (existsSync(LIBVIRT_HOOK)) await sh([LIBVIRT_HOOK, WEB01.name, 'stopped', 'end', '-'], {reject: false})
       rmSync(LIBVIRT_HOOK, {force: true})
     },
     trace: {check: allAccepted},
