@@ -26,6 +26,10 @@ export function linkViews(ctx: DeriveContext, flows: Flow[], datapathFollowed: b
     const routedNet = net && net.bridge === l.name && (net.forwardMode === 'nat' || net.forwardMode === 'route') ? net : undefined
     // What the datapath saw happen to the guests' traffic on this bridge in the forward path (routed, or bridged through br_netfilter).
     const forwardBlock = (flowsByBridge.get(l.name) ?? []).find((f) => f.verdict === 'fail' && f.decidedBy !== undefined && /netfilter forward/.test(f.decidedBy.name))
+    // The rules that accept the guests' traffic on this bridge in the forward path, when every flow that meets it passes by
+    // a rule's accept (not only by chain policies): the host's firewall lets that traffic through on purpose.
+    const forwardHops = (flowsByBridge.get(l.name) ?? []).flatMap((f) => f.hops.filter((h) => /^netfilter forward/.test(h.name)))
+    const acceptedBy = forwardHops.map((h) => (h.verdict === 'pass' ? h.steps?.find((s) => s.event === 'rule' && s.action === 'accept')?.rule?.text : undefined))
     return {
       kind: 'link',
       name: l.name,
@@ -49,6 +53,7 @@ export function linkViews(ctx: DeriveContext, flows: Flow[], datapathFollowed: b
       bridgeNfCallIptables: bridgeNf,
       datapathFollowed,
       forwardDrop: forwardBlock ? (forwardBlock.decidedBy?.element?.text ?? forwardBlock.decidedBy!.name) : null,
+      forwardAcceptedBy: forwardHops.length > 0 && acceptedBy.every((r) => r !== undefined) ? [...new Set(acceptedBy)].join('; ') : null,
       stpState: l.bridge?.stpState ?? null,
       forwardDelayCs: l.bridge?.forwardDelayCs ?? null,
       forwardDelaySeconds: l.bridge ? l.bridge.forwardDelayCs / 100 : null,

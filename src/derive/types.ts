@@ -194,6 +194,8 @@ export interface LinkView extends ViewBase<'link'> {
   datapathFollowed: boolean
   /** The element that drops guest traffic on this bridge in the forward path (routed, or bridged through br_netfilter). */
   forwardDrop: string | null
+  /** The rules that accept the guests' traffic on this bridge in the forward path, when every flow that meets it passes by one (null: some pass by a chain's policy only, or none is followed). */
+  forwardAcceptedBy: string | null
   stpState: number | null
   forwardDelayCs: number | null
   forwardDelaySeconds: number | null
