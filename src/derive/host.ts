@@ -57,6 +57,7 @@ export function hostView(ctx: DeriveContext, networks: NetworkView[]): HostView 
     bridgeNfCallIptables: ctx.bridgeNfCallIptables,
     conntrackCount: sysctlValue('net.netfilter.nf_conntrack_count'),
     conntrackMax: sysctlValue('net.netfilter.nf_conntrack_max'),
+    conntrackBuckets: sysctlValue('net.netfilter.nf_conntrack_buckets'),
     routedSubnets: routedNetworks.flatMap((n) => n.ips.filter((ip) => ip.family === 'ipv4').map((ip) => cidrToString(parseCidr(`${ip.address}/${ip.prefix}`) ?? {network: 0, prefix: 0}))),
     uplinkCandidates: uplinkCandidates.map((l) => `${l.name} ${globalV4(l).map((a) => `${a.address}/${a.prefix}`).join(', ')}`),
     uplinkNames: uplinkCandidates.map((l) => l.name),

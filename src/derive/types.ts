@@ -49,6 +49,8 @@ export interface HostView extends ViewBase<'host'> {
   bridgeNfCallIptables: number | null
   conntrackCount: number | null
   conntrackMax: number | null
+  /** The kernel's conntrack hash table size (sized from memory at boot; null: not read). */
+  conntrackBuckets: number | null
   routedSubnets: string[]
   /** The host's own L3 interfaces that are not guest bridges: "eth0 10.0.0.5/24". */
   uplinkCandidates: string[]

@@ -67,7 +67,8 @@ const PROOFS: Record<string, Proof> = {
   // KD_FIX_PROOF=all: more of the same kinds, and kinds each scenario of its own.
   'bridge-forwarding-off': {ci: false, kind: 'sysctl written (a device\'s forwarding)', footprint: 'restores'},
   'reply-uplink-forwarding-off': {ci: false, kind: 'sysctl written (the uplink\'s forwarding)', footprint: 'restores'},
-  'conntrack-full': {ci: false, kind: 'sysctl written (nf_conntrack_max), and persisted', footprint: 'adds', adds: [/^sysctl net\/netfilter\/nf_conntrack_max: /], may: [/^sysctl net\/nf_conntrack_max: /]},
+  // The fix sets the kernel's own default (the hash table size, as before the fault), not the fault's value doubled.
+  'conntrack-full': {ci: false, kind: "sysctl written (nf_conntrack_max back to the kernel's default), and persisted", footprint: 'restores'},
   'nft-forward-daddr-drop': {ci: false, kind: 'native nft accepts inserted in the admin\'s chain', footprint: 'adds', adds: [/^nft table inet kdlab_fwd chain forward: /]},
   'nft-input-dns-drop': {ci: false, kind: 'native nft accepts inserted in the admin\'s input chain', footprint: 'adds', adds: [/^nft table inet kdlab_dns chain input: /]},
   'ipset-forward-drop': {ci: false, kind: 'iptables accepts in FORWARD before an ipset drop', footprint: 'adds'},
