@@ -9,6 +9,7 @@ export function linkViews(ctx: DeriveContext, flows: Flow[], datapathFollowed: b
   const flowsByBridge = groupBy(flows, (f) => f.bridge)
   const routedGuests = new Set(ctx.networks.filter((n) => n.active && (n.forwardMode === 'nat' || n.forwardMode === 'route')).flatMap((n) => [...(ctx.guestsByNetwork.running.get(n.name) ?? [])])).size
   const bridgeNf = ctx.bridgeNfCallIptables
+  const mtuByName = new Map((ctx.facts.links ?? []).map((l) => [l.name, l.mtu]))
   return (ctx.facts.links ?? []).map((l): LinkView => {
     const net = ctx.networkByBridge.get(l.name) ?? (l.master ? ctx.networkByBridge.get(l.master) : undefined)
     const ports = ctx.portsOf.get(l.name) ?? []
@@ -59,7 +60,7 @@ export function linkViews(ctx: DeriveContext, flows: Flow[], datapathFollowed: b
       forwardDelaySeconds: l.bridge ? l.bridge.forwardDelayCs / 100 : null,
       portsInTransition: inTransition.map((p) => `${p.name} (${p.portState})`),
       /** Every port with its MTU and whether it is a guest's (tap, macvtap) or an uplink. */
-      ports: ports.map((p) => ({name: p.name, mtu: p.mtu, guest: p.kind === 'tap' || p.kind === 'macvtap'})),
+      ports: ports.map((p) => ({name: p.name, mtu: p.mtu, guest: p.kind === 'tap' || p.kind === 'macvtap', peerMtu: (p.peer ? mtuByName.get(p.peer) : undefined) ?? null})),
       portMtus: ports.map((p) => `${p.name} ${p.mtu}`),
       rpFilter: ctx.effective(l.name, 'rp_filter'),
       acceptRa: ctx.sysctlValue(`net.ipv6.conf.${l.name}.accept_ra`),

@@ -202,8 +202,8 @@ export interface LinkView extends ViewBase<'link'> {
   forwardDelayCs: number | null
   forwardDelaySeconds: number | null
   portsInTransition: string[]
-  /** Every port with its MTU and whether it is a guest's (tap, macvtap) or an uplink. */
-  ports: {name: string; mtu: number; guest: boolean}[]
+  /** Every port with its MTU, whether it is a guest's (tap, macvtap) or an uplink, and a veth's peer's MTU on this host (null: not a veth, or its peer is elsewhere). */
+  ports: {name: string; mtu: number; guest: boolean; peerMtu: number | null}[]
   portMtus: string[]
   rpFilter: number | null
   acceptRa: number | null

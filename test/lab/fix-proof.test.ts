@@ -85,6 +85,8 @@ const PROOFS: Record<string, Proof> = {
   'tc-uplink-pfifo-zero': {ci: false, kind: 'tc root qdisc deleted (the uplink)', footprint: 'restores'},
   // The fault's sink veth (kdlab-tcsink0/1) stays: its sysctls are the fault's.
   'tc-redirect-dns': {ci: false, kind: 'tc filter deleted', footprint: 'restores', leaves: [/^sysctl net\/ipv[46]\/(conf|neigh)\/kdlab-tcsink[01]\//]},
+  // The fault's veth stays (raised to 1500): its sysctls are the fault's; virbr0's (net/ipv6/conf/virbr0/mtu) are back.
+  'mtu-mismatch': {ci: false, kind: "the port that dragged the bridge down raised to the guests' MTU, then the bridge", footprint: 'restores', leaves: [/^sysctl net\/ipv[46]\/(conf|neigh)\/kdlab-mtu[01]\//]},
   'bridge-down': {ci: false, kind: 'bridge set up', footprint: 'restores'},
   'tap-admin-down': {ci: false, kind: 'tap set up', footprint: 'restores'},
   'domif-link-down': {ci: false, kind: "guest's link set up (virsh domif-setlink)", footprint: 'restores'},
