@@ -73,6 +73,8 @@ export interface HostView extends ViewBase<'host'> {
   /** Whether iptables-legacy-save could be read: without it the warning is the only sign of legacy rules. */
   legacyTablesListed: boolean
   legacyRuleCount: number
+  /** Every rule in the iptables-legacy tables: where it is, its words after `-A CHAIN`, its target, and whether iptables-nft holds the same rule in the same place. */
+  legacyRules: {family: 'ip' | 'ip6'; table: string; chain: string; spec: string[]; builtinChain: boolean; target: string | null; inNft: boolean}[]
   /** Whether the legacy tables' rules are known: null when iptables-nft warns of legacy tables and iptables-legacy-save was there to read and could not be. */
   legacyRulesKnown: true | null
   nftBackendRuleCount: number
