@@ -21,7 +21,9 @@ describe('bridge-netfilter-enabled', () => {
     const after = await fireAll(fixed)
     expect(after.ids).not.toContain('bridge-netfilter-enabled')
     expect(after.ids).not.toContain('iptables-forward-drop')
-    const flows = model(fixed).datapath.datapath!.flows.filter((f) => f.guest === 'kdlab-lan01')
+    const {datapath} = model(fixed)
+    if (!datapath.ok) throw new Error(datapath.reason)
+    const flows = datapath.datapath.flows.filter((f) => f.guest === 'kdlab-lan01')
     expect(flows.map((f) => `${f.kind} ${f.verdict}`)).toEqual(['dhcp pass', 'dhcp-reply pass', 'egress pass', 'egress-reply pass'])
     // Checked, and a pass: the rule saw the bridge and what accepts its frames.
     expect(after.evaluation.notChecked.map((n) => n.entity?.name)).not.toContain('kdlab-br0')

@@ -26,7 +26,9 @@ describe('firewall-backend-mismatch', () => {
       legacyNat.chains.POSTROUTING.rules = legacyNat.chains.POSTROUTING.rules.filter((r) => r.text !== '-A POSTROUTING -s 10.250.0.0/24 -j MASQUERADE')
     })
     expect((await fire(rule, fixed)).names).toEqual([])
-    const nft = fixed.results.netfilter.data as NetfilterFacts
+    const result = fixed.results.netfilter
+    if (!result.ok) throw new Error(result.error)
+    const nft = result.data as NetfilterFacts
     expect(nft.tables.find((t) => t.backend === 'iptables-nft' && t.name === 'nat')!.chains.POSTROUTING.rules.map((r) => r.text)).toContain('-A POSTROUTING -s 10.250.0.0/24 -j MASQUERADE')
   })
   it('only deletes a legacy rule iptables-nft already holds the same; prints nothing for a drop or a chain of its own (the admin moves those)', async () => {
