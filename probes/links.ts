@@ -22,6 +22,8 @@ export interface Link {
   mtu: number
   mac?: string
   addresses: Address[]
+  /** Only on veths whose other end is in the same namespace: that end's name (iproute2's `link`). */
+  peer?: string
   /** Only on bridges. */
   bridge?: {
     stpState: number
@@ -80,6 +82,9 @@ export function parseIpAddr(text: string): Link[] {
     }
     const master = str(row.master)
     if (master) link.master = master
+    // A veth's `link` names its peer; with link_netnsid the peer is in another namespace, where the name means nothing here.
+    const peer = str(row.link)
+    if (peer && info.info_kind === 'veth' && row.link_netnsid === undefined) link.peer = peer
     const mac = str(row.address)
     if (mac && row.link_type === 'ether') link.mac = mac.toLowerCase()
     if (link.kind === 'bridge' && isObj(info.info_data)) {

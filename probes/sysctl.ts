@@ -14,6 +14,8 @@ const HOST_KEYS = [
   'net.bridge.bridge-nf-call-ip6tables',
   'net.netfilter.nf_conntrack_count',
   'net.netfilter.nf_conntrack_max',
+  // The hash table the kernel sized from memory at boot: its default nf_conntrack_max (Linux 5.15 on).
+  'net.netfilter.nf_conntrack_buckets',
 ]
 /**
  * rp_filter, accept_local and forwarding are what the kernel asks the arriving device; arp_* what it

@@ -20,7 +20,9 @@ export default defineRule<LinkView, ForwardPath>({
     forwardVerdict: !l.datapathFollowed || l.linkKind !== 'bridge' ? null : l.forwardDrop !== null ? 'drop' : 'accept',
     forwardDecidedBy: l.forwardDrop ?? (l.datapathFollowed ? 'nothing on the forward path drops it' : null),
   }),
-  conditions: (c) => c.all(c.eq('bridgeNfCallIptables', 1)),
+  // Frames a rule accepts on purpose (the admin's physdev accept, this finding's own DOCKER-USER accepts) are
+  // the host's choice, not a risk left open: once its fix is in, the finding clears (one judgement per fault).
+  conditions: (c) => c.all(c.eq('bridgeNfCallIptables', 1), c.eq('forwardAcceptedBy', null)),
   title: (l) => text`Bridged guest frames on ${l.name} pass through iptables (bridge-nf-call-iptables = 1)`,
   summary: (l) =>
     text`br_netfilter hands every frame bridged on ${l.name} to the iptables FORWARD chain, where the verdict for them is ${l.forwardVerdict} (${l.forwardDecidedBy}). Guests bridged to the LAN then depend on the host firewall.`,

@@ -242,6 +242,12 @@ describe('the safety contract holds for every fix on every recording', async () 
     expect(judged(subnet, [argv('iptables', '-t', 'filter', '-D', 'FORWARD', '-j', 'DROP')])).toEqual([expect.stringMatching(/does not have/)])
     // What the host's facts do not show is not judged safe.
     expect(judgeFixSteps({...subnet.finding, fixSteps: [argv(...own)]}, {libvirt: subnet.host.libvirt}).map((p) => p.why)).toEqual([expect.stringMatching(/ruleset could not be read/)])
+    // A move between backends: the same rule appended to iptables-nft that iptables-legacy holds is no new rule; another is.
+    const mismatch = on('firewall-backend-mismatch', 'firewall-backend-mismatch')
+    expect(judged(mismatch, mismatch.finding.fixSteps)).toEqual([])
+    expect(judged(mismatch, [argv('iptables-nft', '-t', 'nat', '-A', 'POSTROUTING', '-s', '10.99.0.0/24', '-j', 'MASQUERADE')])).toEqual([expect.stringMatching(/^0: adds a rule with target MASQUERADE/)])
+    expect(judged(mismatch, [argv('iptables-legacy', '-t', 'nat', '-A', 'POSTROUTING', '-s', '10.250.0.0/24', '-j', 'MASQUERADE')])).toEqual([expect.stringMatching(/^0: adds a rule with target MASQUERADE/)])
+    expect(judged(mismatch, [argv('iptables-legacy', '-t', 'nat', '-F')])).toEqual(['0: changes a chain policy, flushes, zeroes, renames or deletes a chain'])
     // Docker relies on bridge netfilter.
     const docker = on('bridged-forward-drop', 'bridge-netfilter-enabled')
     expect(judged(docker, [argv('sysctl', '-w', 'net.bridge.bridge-nf-call-iptables=0')])).toEqual([expect.stringMatching(/Docker relies on/)])

@@ -10,7 +10,7 @@ import {RECORDINGS, diagnosisOf} from './reports/recordings.js'
 /** Words the old templates used for values they did not know. */
 const PLACEHOLDER = /\b(DEV|N|IF|IFACE|PREFIX|NEW_MAX|GUEST_SUBNET|FAMILY|TABLE|CHAIN|GATEWAY|UPLINK|SECONDARY|START|END|NETWORK|GUEST|DOMAIN|BRIDGE|ADDR|MAC|HANDLE|S|E)\b|\{[\w.]+\}|(?<![\w/])(none|null|undefined|NaN)\b|\[object Object\]/
 /** What a fix line may start with: the tools kvmdoctor's fixes use. */
-const COMMANDS = new Set(['sysctl', 'echo', 'printf', 'ip', 'bridge', 'iptables', 'ip6tables', 'iptables-legacy', 'ip6tables-legacy', 'nft', 'virsh', 'systemctl', 'modprobe', 'conntrack', 'update-alternatives', 'firewall-cmd', 'kvmdoctor', 'journalctl', 'dhcp_release', 'kill', 'sleep', 'ufw', 'timeout', '/usr/sbin/dnsmasq', 'tc', 'ovs-vsctl', 'ovs-ofctl', '/usr/share/openvswitch/scripts/ovs-ctl'])
+const COMMANDS = new Set(['sysctl', 'echo', 'printf', 'ip', 'bridge', 'iptables', 'ip6tables', 'iptables-legacy', 'ip6tables-legacy', 'iptables-nft', 'ip6tables-nft', 'nft', 'virsh', 'systemctl', 'modprobe', 'conntrack', 'update-alternatives', 'firewall-cmd', 'kvmdoctor', 'journalctl', 'dhcp_release', 'kill', 'sleep', 'ufw', 'timeout', '/usr/sbin/dnsmasq', 'tc', 'ovs-vsctl', 'ovs-ofctl', '/usr/share/openvswitch/scripts/ovs-ctl'])
 
 export function fixProblems(fix: string): string[] {
   const problems: string[] = []

@@ -89,6 +89,17 @@ function iptablesTarget(argv: string[], netfilter: NetfilterFacts | undefined): 
   return {table: tables[0], chain}
 }
 
+/**
+ * A rule appended to iptables-nft that the host has, the same, in the same place of iptables-legacy: a move of a
+ * rule that already acts on the packets (both backends' tables see them), not a new one.
+ */
+function movesLegacyRule(argv: string[], netfilter: NetfilterFacts | undefined): boolean {
+  const at = argv.findIndex((w) => w === '-A' || w === '--append')
+  if (at < 0 || !/^ip6?tables-nft$/.test(argv[0])) return false
+  const asLegacyDelete = [argv[0].replace(/-nft$/, '-legacy'), ...argv.slice(1, at), '-D', ...argv.slice(at + 1)]
+  return iptablesTarget(asLegacyDelete, netfilter).rule !== undefined
+}
+
 /** Why deleting this rule widens the host's exposure or removes what is not the admin's, if it does. */
 function deletionProblem(owner: string, rule: NfRule | undefined, nftSyntax: boolean, read: boolean): string | undefined {
   if (rule === undefined) return read ? 'deletes a rule this host does not have (kvmdoctor cannot tell what it is)' : "deletes a rule, and the host's ruleset could not be read to tell what it is"
@@ -190,6 +201,7 @@ function stepProblem(step: FixStep, names: {networks: Set<string>; domains: Set<
       const target = optionValue(argv, '-j') ?? optionValue(argv, '--jump')
       // A DNAT in nat OUTPUT rewrites only connections the host itself opens (a hairpin to a published port): nothing from outside gets in.
       if (target === 'DNAT' && optionValue(argv, '-t') === 'nat' && (optionValue(argv, '-I') ?? optionValue(argv, '-A')) === 'OUTPUT') return undefined
+      if (movesLegacyRule(argv, host.netfilter)) return undefined
       return target && ADDED_TARGETS.has(target) ? undefined : `adds a rule with target ${target ?? '(none)'}: a fix adds accepts only`
     }
     return 'an iptables command kvmdoctor does not run as a fix'

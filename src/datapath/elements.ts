@@ -100,7 +100,8 @@ export interface Element {
   handle?: number
   /** The table or chain belongs to libvirt (nft table libvirt_network, iptables LIBVIRT_* chains). */
   libvirtOwned?: boolean
-  sysctl?: {key: string; value: number}
+  /** buckets: for nf_conntrack_max, the kernel's hash table size (net.netfilter.nf_conntrack_buckets), when read. */
+  sysctl?: {key: string; value: number; buckets?: number}
   device?: string
   /** The address an element is about: a source NAT's target, a neighbour entry's, an address two MACs claim. */
   address?: string

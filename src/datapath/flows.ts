@@ -762,8 +762,9 @@ class HostView {
   private conntrackHop(): Hop | undefined {
     const count = this.sysctl('net.netfilter.nf_conntrack_count')
     const max = this.sysctl('net.netfilter.nf_conntrack_max')
+    const buckets = this.sysctl('net.netfilter.nf_conntrack_buckets')
     if (count === undefined || count === null || !max || count < max) return undefined
-    return {name: 'conntrack', verdict: 'indeterminate', detail: `nf_conntrack_count ${count} >= nf_conntrack_max ${max}: new connections are dropped unless an unreplied entry can be evicted`, element: {id: 'sysctl:net.netfilter.nf_conntrack_max', kind: 'sysctl', text: `net.netfilter.nf_conntrack_max = ${max} (table full)`, sysctl: {key: 'net.netfilter.nf_conntrack_max', value: max}}}
+    return {name: 'conntrack', verdict: 'indeterminate', detail: `nf_conntrack_count ${count} >= nf_conntrack_max ${max}: new connections are dropped unless an unreplied entry can be evicted`, element: {id: 'sysctl:net.netfilter.nf_conntrack_max', kind: 'sysctl', text: `net.netfilter.nf_conntrack_max = ${max} (table full)`, sysctl: {key: 'net.netfilter.nf_conntrack_max', value: max, ...(buckets ? {buckets} : {})}}}
   }
 
   routingHop(name: string, decision: RouteDecision, expect: 'forward' | 'local' | 'output', packet: NfPacket, viaDev?: string): Hop {

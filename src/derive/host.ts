@@ -1,5 +1,6 @@
 /** The host view: forwarding, default routes, conntrack, firewall backends, multi-homing, kernel modules, logs. */
 import {cidrToString, parseCidr} from '../lib/ipv4.js'
+import {iptablesWords} from '../lib/netfilter.js'
 import {iptablesChain, libvirtBackend, ruleCount} from './firewall.js'
 import {type DeriveContext, isRunning} from './context.js'
 import {firewallAfterLibvirt, incompatibleTables, ipv6RoutedNetworks, modulesFromLogLines, physdevRules} from './incidents.js'
@@ -57,6 +58,7 @@ export function hostView(ctx: DeriveContext, networks: NetworkView[]): HostView 
     bridgeNfCallIptables: ctx.bridgeNfCallIptables,
     conntrackCount: sysctlValue('net.netfilter.nf_conntrack_count'),
     conntrackMax: sysctlValue('net.netfilter.nf_conntrack_max'),
+    conntrackBuckets: sysctlValue('net.netfilter.nf_conntrack_buckets'),
     routedSubnets: routedNetworks.flatMap((n) => n.ips.filter((ip) => ip.family === 'ipv4').map((ip) => cidrToString(parseCidr(`${ip.address}/${ip.prefix}`) ?? {network: 0, prefix: 0}))),
     uplinkCandidates: uplinkCandidates.map((l) => `${l.name} ${globalV4(l).map((a) => `${a.address}/${a.prefix}`).join(', ')}`),
     uplinkNames: uplinkCandidates.map((l) => l.name),
@@ -72,6 +74,18 @@ export function hostView(ctx: DeriveContext, networks: NetworkView[]): HostView 
     legacyTablesWarning: netfilter?.legacyTablesWarning ?? false,
     legacyTablesListed: netfilter ? netfilter.tables.some((t) => t.backend === 'iptables-legacy') : false,
     legacyRuleCount: netfilter ? ruleCount(netfilter, 'iptables-legacy') : 0,
+    legacyRules: (netfilter?.tables ?? [])
+      .filter((t) => t.backend === 'iptables-legacy')
+      .flatMap((t) =>
+        Object.entries(t.chains).flatMap(([chain, c]) =>
+          c.rules.map((r) => {
+            const words = iptablesWords(r.text)
+            const target = words[words.indexOf('-j') + 1] ?? words[words.indexOf('-g') + 1]
+            const same = (netfilter?.tables ?? []).some((n) => n.backend === 'iptables-nft' && n.family === t.family && n.name === t.name && (n.chains[chain]?.rules ?? []).some((x) => x.text === r.text))
+            return {family: t.family === 'ip6' ? ('ip6' as const) : ('ip' as const), table: t.name, chain, spec: words.slice(2), builtinChain: c.base !== undefined, target: words.includes('-j') || words.includes('-g') ? (target ?? null) : null, inNft: same}
+          }),
+        ),
+      ),
     legacyRulesKnown: legacyRulesUnknown ? null : true,
     ...(legacyRulesUnknown ? {unknownBecause: {legacyRulesKnown: `iptables-nft warns that legacy tables are present and ${legacyGap}`}} : {}),
     nftBackendRuleCount: netfilter ? ruleCount(netfilter, 'iptables-nft') : 0,

@@ -9,6 +9,7 @@ export function linkViews(ctx: DeriveContext, flows: Flow[], datapathFollowed: b
   const flowsByBridge = groupBy(flows, (f) => f.bridge)
   const routedGuests = new Set(ctx.networks.filter((n) => n.active && (n.forwardMode === 'nat' || n.forwardMode === 'route')).flatMap((n) => [...(ctx.guestsByNetwork.running.get(n.name) ?? [])])).size
   const bridgeNf = ctx.bridgeNfCallIptables
+  const mtuByName = new Map((ctx.facts.links ?? []).map((l) => [l.name, l.mtu]))
   return (ctx.facts.links ?? []).map((l): LinkView => {
     const net = ctx.networkByBridge.get(l.name) ?? (l.master ? ctx.networkByBridge.get(l.master) : undefined)
     const ports = ctx.portsOf.get(l.name) ?? []
@@ -26,6 +27,10 @@ export function linkViews(ctx: DeriveContext, flows: Flow[], datapathFollowed: b
     const routedNet = net && net.bridge === l.name && (net.forwardMode === 'nat' || net.forwardMode === 'route') ? net : undefined
     // What the datapath saw happen to the guests' traffic on this bridge in the forward path (routed, or bridged through br_netfilter).
     const forwardBlock = (flowsByBridge.get(l.name) ?? []).find((f) => f.verdict === 'fail' && f.decidedBy !== undefined && /netfilter forward/.test(f.decidedBy.name))
+    // The rules that accept the guests' traffic on this bridge in the forward path, when every flow that meets it passes by
+    // a rule's accept (not only by chain policies): the host's firewall lets that traffic through on purpose.
+    const forwardHops = (flowsByBridge.get(l.name) ?? []).flatMap((f) => f.hops.filter((h) => /^netfilter forward/.test(h.name)))
+    const acceptedBy = forwardHops.map((h) => (h.verdict === 'pass' ? h.steps?.find((s) => s.event === 'rule' && s.action === 'accept')?.rule?.text : undefined))
     return {
       kind: 'link',
       name: l.name,
@@ -49,12 +54,13 @@ export function linkViews(ctx: DeriveContext, flows: Flow[], datapathFollowed: b
       bridgeNfCallIptables: bridgeNf,
       datapathFollowed,
       forwardDrop: forwardBlock ? (forwardBlock.decidedBy?.element?.text ?? forwardBlock.decidedBy!.name) : null,
+      forwardAcceptedBy: forwardHops.length > 0 && acceptedBy.every((r) => r !== undefined) ? [...new Set(acceptedBy)].join('; ') : null,
       stpState: l.bridge?.stpState ?? null,
       forwardDelayCs: l.bridge?.forwardDelayCs ?? null,
       forwardDelaySeconds: l.bridge ? l.bridge.forwardDelayCs / 100 : null,
       portsInTransition: inTransition.map((p) => `${p.name} (${p.portState})`),
       /** Every port with its MTU and whether it is a guest's (tap, macvtap) or an uplink. */
-      ports: ports.map((p) => ({name: p.name, mtu: p.mtu, guest: p.kind === 'tap' || p.kind === 'macvtap'})),
+      ports: ports.map((p) => ({name: p.name, mtu: p.mtu, guest: p.kind === 'tap' || p.kind === 'macvtap', peerMtu: (p.peer ? mtuByName.get(p.peer) : undefined) ?? null})),
       portMtus: ports.map((p) => `${p.name} ${p.mtu}`),
       rpFilter: ctx.effective(l.name, 'rp_filter'),
       acceptRa: ctx.sysctlValue(`net.ipv6.conf.${l.name}.accept_ra`),

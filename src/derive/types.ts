@@ -49,6 +49,8 @@ export interface HostView extends ViewBase<'host'> {
   bridgeNfCallIptables: number | null
   conntrackCount: number | null
   conntrackMax: number | null
+  /** The kernel's conntrack hash table size (sized from memory at boot; null: not read). */
+  conntrackBuckets: number | null
   routedSubnets: string[]
   /** The host's own L3 interfaces that are not guest bridges: "eth0 10.0.0.5/24". */
   uplinkCandidates: string[]
@@ -71,6 +73,8 @@ export interface HostView extends ViewBase<'host'> {
   /** Whether iptables-legacy-save could be read: without it the warning is the only sign of legacy rules. */
   legacyTablesListed: boolean
   legacyRuleCount: number
+  /** Every rule in the iptables-legacy tables: where it is, its words after `-A CHAIN`, its target, and whether iptables-nft holds the same rule in the same place. */
+  legacyRules: {family: 'ip' | 'ip6'; table: string; chain: string; spec: string[]; builtinChain: boolean; target: string | null; inNft: boolean}[]
   /** Whether the legacy tables' rules are known: null when iptables-nft warns of legacy tables and iptables-legacy-save was there to read and could not be. */
   legacyRulesKnown: true | null
   nftBackendRuleCount: number
@@ -194,12 +198,14 @@ export interface LinkView extends ViewBase<'link'> {
   datapathFollowed: boolean
   /** The element that drops guest traffic on this bridge in the forward path (routed, or bridged through br_netfilter). */
   forwardDrop: string | null
+  /** The rules that accept the guests' traffic on this bridge in the forward path, when every flow that meets it passes by one (null: some pass by a chain's policy only, or none is followed). */
+  forwardAcceptedBy: string | null
   stpState: number | null
   forwardDelayCs: number | null
   forwardDelaySeconds: number | null
   portsInTransition: string[]
-  /** Every port with its MTU and whether it is a guest's (tap, macvtap) or an uplink. */
-  ports: {name: string; mtu: number; guest: boolean}[]
+  /** Every port with its MTU, whether it is a guest's (tap, macvtap) or an uplink, and a veth's peer's MTU on this host (null: not a veth, or its peer is elsewhere). */
+  ports: {name: string; mtu: number; guest: boolean; peerMtu: number | null}[]
   portMtus: string[]
   rpFilter: number | null
   acceptRa: number | null

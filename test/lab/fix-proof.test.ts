@@ -40,6 +40,12 @@ interface Proof {
   adds?: RegExp[]
   /** `adds`: differences from the faulted state the fix may make (Open vSwitch's footprint when it re-adds a port, a sysctl's alias). */
   may?: RegExp[]
+  /**
+   * `adds`: iptables rules (as iptables-save prints them) the fix makes again because the fault deleted them (a
+   * manager's own, re-created when it restarts): each must match one of these, be one the pre-fault state had and the
+   * faulted state lacks, and each pattern must be re-made.
+   */
+  readds?: RegExp[]
   /** `restores`: differences from the pre-fault state that are the fault's own, which the fix rightly leaves (an emptied table the fault made). */
   leaves?: RegExp[]
   /** Findings after the fix about what the fault left (a network it defined, Open vSwitch it started), beside the guests it booted. */
@@ -76,7 +82,8 @@ const PROOFS: Record<string, Proof> = {
   // KD_FIX_PROOF=all: more of the same kinds, and kinds each scenario of its own.
   'bridge-forwarding-off': {ci: false, kind: 'sysctl written (a device\'s forwarding)', footprint: 'restores'},
   'reply-uplink-forwarding-off': {ci: false, kind: 'sysctl written (the uplink\'s forwarding)', footprint: 'restores'},
-  'conntrack-full': {ci: false, kind: 'sysctl written (nf_conntrack_max), and persisted', footprint: 'adds', adds: [/^sysctl net\/netfilter\/nf_conntrack_max: /], may: [/^sysctl net\/nf_conntrack_max: /]},
+  // The fix sets the kernel's own default (the hash table size, as before the fault), not the fault's value doubled.
+  'conntrack-full': {ci: false, kind: "sysctl written (nf_conntrack_max back to the kernel's default), and persisted", footprint: 'restores'},
   'nft-forward-daddr-drop': {ci: false, kind: 'native nft accepts inserted in the admin\'s chain', footprint: 'adds', adds: [/^nft table inet kdlab_fwd chain forward: /]},
   'nft-input-dns-drop': {ci: false, kind: 'native nft accepts inserted in the admin\'s input chain', footprint: 'adds', adds: [/^nft table inet kdlab_dns chain input: /]},
   'ipset-forward-drop': {ci: false, kind: 'iptables accepts in FORWARD before an ipset drop', footprint: 'adds'},
@@ -93,6 +100,8 @@ const PROOFS: Record<string, Proof> = {
   'tc-uplink-pfifo-zero': {ci: false, kind: 'tc root qdisc deleted (the uplink)', footprint: 'restores'},
   // The fault's sink veth (kdlab-tcsink0/1) stays: its sysctls are the fault's.
   'tc-redirect-dns': {ci: false, kind: 'tc filter deleted', footprint: 'restores', leaves: [/^sysctl net\/ipv[46]\/(conf|neigh)\/kdlab-tcsink[01]\//]},
+  // The fault's veth stays (raised to 1500): its sysctls are the fault's; virbr0's (net/ipv6/conf/virbr0/mtu) are back.
+  'mtu-mismatch': {ci: false, kind: "the port that dragged the bridge down raised to the guests' MTU, then the bridge", footprint: 'restores', leaves: [/^sysctl net\/ipv[46]\/(conf|neigh)\/kdlab-mtu[01]\//]},
   'bridge-down': {ci: false, kind: 'bridge set up', footprint: 'restores'},
   'tap-admin-down': {ci: false, kind: 'tap set up', footprint: 'restores'},
   'domif-link-down': {ci: false, kind: "guest's link set up (virsh domif-setlink)", footprint: 'restores'},
@@ -104,7 +113,23 @@ const PROOFS: Record<string, Proof> = {
   // The fault's iptables-restore registered every built-in chain its file lists: those empty base chains are the fault's.
   'firewall-reload-after-libvirtd': {ci: false, kind: 'libvirtd restarted (re-creates its chains)', footprint: 'restores', leaves: [/^nft table ip (filter|nat|mangle|raw) chain [A-Z]+: new /]},
   // The legacy shape (alternatives switched, libvirt's rules in x_tables) is the fault's setting: judged against the faulted state.
-  'legacy-backend-masquerade-removed': {ci: false, kind: 'libvirtd restarted on the legacy backend (re-adds its MASQUERADE)', footprint: 'adds', adds: [/^iptables-legacy-save nat chain LIBVIRT_PRT: /]},
+  // The restart re-makes libvirt's three MASQUERADE rules of its network the fault deleted, nothing else (the live run:
+  // they were the 3 rules beyond the printed lines).
+  'legacy-backend-masquerade-removed': {
+    ci: false,
+    kind: 'libvirtd restarted on the legacy backend (re-adds its MASQUERADE)',
+    footprint: 'adds',
+    adds: [/^iptables-legacy-save nat chain LIBVIRT_PRT: /],
+    readds: [/^-A LIBVIRT_PRT -s 192\.168\.122\.0\/24 ! -d 192\.168\.122\.0\/24 -j MASQUERADE$/, /^-A LIBVIRT_PRT -s 192\.168\.122\.0\/24 ! -d 192\.168\.122\.0\/24 -p (tcp|udp) -j MASQUERADE --to-ports 1024-65535$/],
+  },
+  // The live legacy MASQUERADE moved: appended to iptables-nft (as iptables-save and nft print it), then deleted from legacy.
+  'firewall-backend-mismatch': {
+    ci: false,
+    kind: 'a legacy rule moved to iptables-nft, then deleted from the legacy table',
+    footprint: 'adds',
+    adds: [/^iptables-legacy-save nat chain POSTROUTING: /],
+    may: [/^(iptables-save nat|nft table ip nat) chain POSTROUTING: /],
+  },
   // Open vSwitch, the LAN behind it and the OVS guest are the fault's setting: judged against the faulted state.
   'ovs-vlan-mismatch': {ci: false, kind: "OVS port's access VLAN set", footprint: 'adds', may: [/^Open vSwitch: /], leftovers: /kdlab-(ovs|lan)/},
   'ovs-port-missing': {ci: false, kind: "OVS port added back in libvirt's VLAN, with its ids", footprint: 'adds', may: [/^Open vSwitch: /], leftovers: /kdlab-(ovs|lan)/},
@@ -188,14 +213,17 @@ const sameRule = (rule: string) => rule.replace(/ -m (tcp|udp)(?= )/g, '')
 /** The rules iptables-save prints (one per line, as -A CHAIN ...): what a fix adds or deletes. */
 const iptablesRules = (save: string) => save.split('\n').filter((l) => l.startsWith('-A ')).map(sameRule)
 
-/** The rules printed fix lines insert, by table, as iptables-save prints them (`iptables [-t T] -I CHAIN [N] spec` → `-A CHAIN spec`). */
-const insertedRules = (printed: string) =>
+/**
+ * The rules printed fix lines add, by table, as iptables-save prints them, each as `-A CHAIN spec`: rules inserted
+ * (`iptables [-t T] -I CHAIN [N] spec`) and rules moved to iptables-nft (`iptables-nft -t T -A CHAIN spec`).
+ */
+const addedRuleLines = (printed: string) =>
   printed
     .split('\n')
-    .map((l) => /^iptables (?:-t (\S+) )?-I (\S+) (?:\d+ )?(.*)$/.exec(l))
+    .map((l) => /^(iptables|iptables-nft) (?:-t (\S+) )?(?:-I (\S+) (?:\d+ )?|-A (\S+) )(.*)$/.exec(l))
     .filter((m): m is RegExpExecArray => m !== null)
-    .map((m) => ({table: m[1] ?? 'filter', rule: sameRule(`-A ${m[2]} ${m[3]}`)}))
-const addedRules = (printed: string) => insertedRules(printed).map((r) => r.rule)
+    .map((m) => ({tool: m[1], table: m[2] ?? 'filter', rule: sameRule(`-A ${m[3] ?? m[4]} ${m[5]}`)}))
+const addedRules = (printed: string) => addedRuleLines(printed).map((r) => r.rule)
 
 /** TCP ports of the host's uplink-side address that answer from the lab's outside namespace (a connect sweep). */
 async function exposure(): Promise<number[]> {
@@ -316,18 +344,23 @@ describe('fixes proven on the lab', () => {
           const added = now.filter((r) => !was.includes(r))
           console.info(`${name}: iptables rules the fix added: ${added.join('; ') || 'none'}`)
           expect(was.filter((r) => !now.includes(r)), `${name}: rules the fix deleted`).toEqual([])
+          // What the fault deleted and the fix makes again (a manager's own rules, as its restart re-creates them).
+          const deletedByFault = iptablesRules(before.iptables['iptables-save']).filter((r) => !was.includes(r))
+          const readded = added.filter((r) => (proof.readds ?? []).some((x) => x.test(r)) && deletedByFault.includes(r))
+          for (const x of proof.readds ?? []) expect(readded.filter((r) => x.test(r)), `${name}: the fix re-makes ${x}`).not.toEqual([])
+          // What a script the fix runs adds (its rules are not in the printed text), each declared.
           const scriptRules = proof.scriptRules ?? []
-          const byScript = added.filter((r) => !accepts.includes(r) && scriptRules.some((x) => x.rule.test(r)))
-          expect(added.filter((r) => !byScript.includes(r)).sort(), `${name}: rules the fix added`).toEqual(accepts.sort())
+          const byScript = added.filter((r) => !accepts.includes(r) && !readded.includes(r) && scriptRules.some((x) => x.rule.test(r)))
           for (const x of scriptRules) expect(byScript.filter((r) => x.rule.test(r)), `${name}: the rule its script adds, ${x.rule}`).toHaveLength(1)
+          expect(added.filter((r) => !readded.includes(r) && !byScript.includes(r)).sort(), `${name}: rules the fix added`).toEqual(accepts.sort())
           for (const chain of new Set(nftInserts(printedText))) {
             expect(nftRuleCount(fixed.nftJson, chain) - nftRuleCount(faulted.nftJson, chain), `${name}: rules the fix added to nft chain ${chain}`).toBe(nftInserts(printedText).filter((c) => c === chain).length)
           }
-          const tables = new Set([...insertedRules(printedText).map((r) => r.table), ...scriptRules.map((x) => x.table)])
+          const tables = new Set([...addedRuleLines(printedText).map((r) => r.table), ...scriptRules.map((x) => x.table)])
           const allowed = [...[...tables].map(iptablesTable), ...(proof.adds ?? []), ...(proof.may ?? [])]
           const diff = diffHostState(faulted, fixed)
           console.info(`${name}: host state after the fix, against the faulted state: ${diff.join('; ')}`)
-          expect(accepts.length + byScript.length + (proof.adds?.length ?? 0) + (proof.may?.length ?? 0), `${name}: what the fix adds is declared`).toBeGreaterThan(0)
+          expect(accepts.length + byScript.length + (proof.adds?.length ?? 0) + (proof.may?.length ?? 0) + (proof.readds?.length ?? 0), `${name}: what the fix adds is declared`).toBeGreaterThan(0)
           expect(diff.filter((d) => !allowed.some((r) => r.test(d))), `${name}: host state after the fix, beside what it adds`).toEqual([])
           for (const r of proof.adds ?? []) expect(diff.filter((d) => r.test(d)), `${name}: the fix's own change ${r}`).not.toEqual([])
         } else {
@@ -366,7 +399,7 @@ describe('fixes proven on the lab', () => {
         }
       } finally {
         // What a fix added beside the fault, which the scenario's reset does not know, goes first: its iptables accepts and ip rules.
-        for (const {table, rule} of insertedRules(printedText)) await sh(['iptables', '-t', table, '-D', ...rule.split(' ').slice(1)], {reject: false})
+        for (const {tool, table, rule} of addedRuleLines(printedText)) await sh([tool, '-t', table, '-D', ...rule.split(' ').slice(1)], {reject: false})
         for (const line of printedText.split('\n').filter((l) => /^ip (-6 )?rule add /.test(l))) await sh(line.replace(' rule add ', ' rule del ').split(' '), {reject: false})
         // A setting persisted goes back to the drop-in as it was (the lab leaves the host as it found it).
         for (const [file, was] of dropIns) {

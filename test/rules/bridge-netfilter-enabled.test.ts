@@ -1,7 +1,9 @@
 import {describe, expect, it} from 'vitest'
 import type {SysctlFacts} from '../../probes/sysctl.js'
 import rule from '../../rules/bridge-netfilter-enabled.js'
-import {alter, factsOf, fire, withIptablesRule} from '../helpers.js'
+import type {NfRuleset} from '../../src/lib/netfilter.js'
+import {renderStep} from '../../src/lib/fix.js'
+import {alter, factsOf, fire, fireAll, model, withIptablesRule} from '../helpers.js'
 
 describe('bridge-netfilter-enabled', () => {
   it('fires as high when bridged guest frames meet a dropping FORWARD chain (lab)', async () => {
@@ -9,10 +11,33 @@ describe('bridge-netfilter-enabled', () => {
     expect(names).toEqual(['kdlab-br0'])
     expect(evaluation.findings[0].severity).toBe('high')
   })
-  it('fires as low when FORWARD accepts the bridged frames (a physdev-is-bridged accept first)', async () => {
+  it("clears once its own fix is in: the DOCKER-USER accepts it prints, applied to the recording's facts, let the bridged flows through", async () => {
+    const facts = await factsOf('bridged-forward-drop')
+    const before = await fire(rule, facts)
+    const printed = before.evaluation.findings[0].fixSteps.map(renderStep)
+    expect(printed).toEqual(['iptables -t filter -I DOCKER-USER -i kdlab-br0 -j ACCEPT', 'iptables -t filter -I DOCKER-USER -o kdlab-br0 -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT'])
+    // Each printed insert as iptables -I puts it: first in the chain, the later line above the earlier.
+    const fixed = printed.reduce((f, line) => withIptablesRule(f, 'filter', line.replace(/^iptables -t filter -I /, '-A ')), facts)
+    const after = await fireAll(fixed)
+    expect(after.ids).not.toContain('bridge-netfilter-enabled')
+    expect(after.ids).not.toContain('iptables-forward-drop')
+    const {datapath} = model(fixed)
+    if (!datapath.ok) throw new Error(datapath.reason)
+    const flows = datapath.datapath.flows.filter((f) => f.guest === 'kdlab-lan01')
+    expect(flows.map((f) => `${f.kind} ${f.verdict}`)).toEqual(['dhcp pass', 'dhcp-reply pass', 'egress pass', 'egress-reply pass'])
+    // Checked, and a pass: the rule saw the bridge and what accepts its frames.
+    expect(after.evaluation.notChecked.map((n) => n.entity?.name)).not.toContain('kdlab-br0')
+  })
+  it("stays silent when the admin's own rule accepts the bridged frames (a physdev-is-bridged accept first)", async () => {
     const facts = withIptablesRule(await factsOf('bridged-forward-drop'), 'filter', '-A FORWARD -m physdev --physdev-is-bridged -j ACCEPT')
+    expect((await fire(rule, facts)).names).toEqual([])
+  })
+  it('fires as low when the bridged frames pass only by the chain policy (FORWARD ACCEPT, no rule for them): a change of policy cuts the guests off', async () => {
+    const facts = alter<NfRuleset>(await factsOf('bridged-forward-drop'), 'netfilter', (rs) => (rs.tables.find((t) => t.backend === 'iptables-nft' && t.name === 'filter')!.chains.FORWARD.base!.policy = 'accept'))
     const {evaluation} = await fire(rule, facts)
     expect(evaluation.findings.map((f) => `${f.entity.name}:${f.severity}`)).toEqual(['kdlab-br0:low'])
+    // Docker relies on br_netfilter: the fix pins the frames with accepts where the admin's go, never the sysctl.
+    expect(evaluation.findings[0].fixSteps.map(renderStep)).toEqual(['iptables -t filter -I DOCKER-USER -i kdlab-br0 -j ACCEPT', 'iptables -t filter -I DOCKER-USER -o kdlab-br0 -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT'])
   })
   it('stays silent when the key is 0 or absent (module not loaded)', async () => {
     const zero = alter<SysctlFacts>(await factsOf('bridged-forward-drop'), 'sysctl', (s) => (s.values['net.bridge.bridge-nf-call-iptables'] = 0))
