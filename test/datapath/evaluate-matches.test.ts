@@ -133,6 +133,39 @@ describe('protocols, families and ports', () => {
   })
 })
 
+describe('icmp type names', () => {
+  const echo6 = tcp({family: 6, src: 'fd00::50', dst: '2001:db8::10', l4proto: 'icmpv6', sport: undefined, dport: undefined, icmpType: 128, icmpCode: 0})
+  const unreachable6 = {...echo6, icmpType: 1}
+  const ping = tcp({l4proto: 'icmp', sport: undefined, dport: undefined, icmpType: 8})
+
+  it('an icmpv6 type name is its ICMPv6 number (echo-request 128, destination-unreachable 1), not ICMP\'s', () => {
+    expect(verdict(cmp('icmpv6 type', str('echo-request')), echo6, {family: 'inet'})).toEqual(MATCH)
+    expect(verdict(cmp('icmpv6 type', str('echo-request')), {...echo6, icmpType: 8}, {family: 'inet'})).toEqual(MISS)
+    expect(verdict(cmp('icmpv6 type', str('destination-unreachable')), unreachable6, {family: 'inet'})).toEqual(MATCH)
+    expect(verdict(cmp('icmpv6 type', str('echo-request'), 'ne'), echo6, {family: 'inet'})).toEqual(MISS)
+    // In an anonymous set (nft `icmpv6 type { nd-neighbor-solicit, echo-request } accept`) and a named one.
+    const types = {t: 'set' as const, elems: [str('nd-neighbor-solicit'), str('echo-request')]}
+    expect(verdict(cmp('icmpv6 type', types), echo6, {family: 'inet'})).toEqual(MATCH)
+    expect(verdict(cmp('icmpv6 type', types), unreachable6, {family: 'inet'})).toEqual(MISS)
+    const named: Record<string, NfSet> = {'inet t allowed6': {backend: 'nft', family: 'inet', table: 't', name: 'allowed6', type: ['icmpv6_type'], flags: [], elems: [str('echo-request')], complete: true}}
+    expect(verdict(cmp('icmpv6 type', {t: 'setref', name: 'inet t allowed6'}), echo6, {family: 'inet', sets: named})).toEqual(MATCH)
+  })
+
+  it('an icmp type name stays ICMP\'s number (destination-unreachable is 3)', () => {
+    expect(verdict(cmp('icmp type', str('echo-request')), ping)).toEqual(MATCH)
+    expect(verdict(cmp('icmp type', str('destination-unreachable')), tcp({l4proto: 'icmp', sport: undefined, dport: undefined, icmpType: 3}))).toEqual(MATCH)
+    expect(verdict(cmp('icmp type', str('destination-unreachable')), tcp({l4proto: 'icmp', sport: undefined, dport: undefined, icmpType: 1}))).toEqual(MISS)
+  })
+
+  it('a verdict map keyed by icmpv6 type names picks the ICMPv6 entry', () => {
+    const vmap: NfExpr = {kind: 'vmap', field: 'icmpv6 type', map: [{key: str('echo-request'), then: drop}, {key: str('echo-reply'), then: {kind: 'verdict', verdict: 'accept'}}], text: 'icmpv6 type vmap { echo-request : drop, echo-reply : accept }'} as NfExpr
+    const rs = ruleset([nft('inet', 't', {fwd: {base: {hook: 'forward'}, rules: [[vmap]]}})])
+    const statusOf = (p: NfPacket) => runHook(compile(rs), 'forward', 'ip', [startBranch(p)], ctx).map((b) => b.status)
+    expect(statusOf(echo6)).toEqual(['drop'])
+    expect(statusOf({...echo6, icmpType: 0})).toEqual(['accept'])
+  })
+})
+
 describe('addresses', () => {
   it('ether addresses are known only where the packet carries them', () => {
     const withMac = tcp({etherSrc: '52:54:00:aa:bb:cc', etherDst: '52:54:00:00:00:01'})

@@ -280,8 +280,8 @@ interface Machine {
 function runBaseChain(rs: CompiledRuleset, base: NfChain, hook: NfHook, input: Branch, ctx: EvalContext): Branch[] {
   const natChain = base.base!.type === 'nat'
   const p = input.packet
-  // NAT chains see only the first packet of a connection; untracked packets never.
-  if (natChain && (p.ct.state !== 'new' || p.ct.status.includes('untracked'))) return [input]
+  // NAT chains see only the first packet of a connection; untracked packets (ct state untracked) never.
+  if (natChain && p.ct.state !== 'new') return [input]
   // Conntrack looks the packet up at prerouting and output, priority -200; later hooks all see its entry, and
   // ingress comes before any of it ('ct state' reads this as the chain's place relative to conntrack).
   const conntrackPriority = hook === 'ingress' ? -Infinity : hook === 'prerouting' || hook === 'output' ? base.base!.priority : 0
@@ -522,7 +522,7 @@ function runStatement(rs: CompiledRuleset, s: NfStatement, rule: NfRule, m: Mach
       }
       let unsure = false
       for (const entry of entries) {
-        const hit = compare(rs, fieldValues(s.field, s.concat, p, ctx, priority, chain.family), 'eq', entry.key, undefined)
+        const hit = compare(rs, fieldValues(s.field, s.concat, p, ctx, priority, chain.family), 'eq', entry.key, undefined, typeNames(s.field, s.concat))
         if (hit === 'unknown') unsure = true
         if (hit === true && !unsure) return runStatement(rs, entry.then, rule, m, hook, chain, natChain, ctx, priority)
       }
@@ -558,7 +558,7 @@ function natMapTarget(rs: CompiledRuleset, map: NonNullable<Extract<NfStatement,
   } else entries = map.entries
   const actual = fieldValues(map.field, map.concat, p, ctx, priority, family)
   for (const entry of entries) {
-    const hit = compare(rs, actual, 'eq', entry.key, undefined)
+    const hit = compare(rs, actual, 'eq', entry.key, undefined, typeNames(map.field, map.concat))
     if (hit === 'unknown') return 'unknown'
     if (hit === true) return entry.addr === undefined ? 'unknown' : entry
   }
@@ -603,8 +603,12 @@ export function evalMatch(rs: CompiledRuleset, e: NfMatch, p: NfPacket, ctx: Eva
   const actual = fieldValues(e.field, e.concat, p, ctx, priority, family, e.iface)
   // `! --physdev-in X` where no port is known: xt_physdev answers the negation's way (a match).
   if (actual === null && e.op === 'ne' && (e.field === 'physdev-in' || e.field === 'physdev-out')) return true
-  return compare(rs, actual, e.op, e.value, e.mask)
+  return compare(rs, actual, e.op, e.value, e.mask, typeNames(e.field, e.concat))
 }
+
+/** The type names a field's rule values may use: ICMPv6 numbers its types apart (echo-request is 128, not 8). */
+type TypeNames = Record<string, number>
+const typeNames = (field: NfField, concat: NfField[] | undefined): TypeNames => (field === 'icmpv6 type' || concat?.includes('icmpv6 type') ? ICMPV6_TYPES : ICMP_TYPES)
 
 /**
  * The packet's value(s) for a field: a scalar, a list (flags, address types),
@@ -681,12 +685,14 @@ function fieldValue(field: NfField, p: NfPacket, ctx: EvalContext, priority: num
       // The bridge family has conntrack only with nf_conntrack_bridge, which the facts do not show.
       if (family === 'bridge') return 'unknown'
       return priority < -200 && p.ct.state !== 'untracked' ? ['invalid'] : [p.ct.state]
+    // A packet with no connection (untracked, or before conntrack looked it up) has no status, direction or
+    // mark to read: the kernel's ct expression breaks the rule (nft_ct_get_eval), whatever the operator.
     case 'ct status':
-      return family === 'bridge' ? 'unknown' : p.ct.status
+      return family === 'bridge' ? 'unknown' : noConnection(p, priority) ? null : p.ct.status
     case 'ct direction':
-      return family === 'bridge' ? 'unknown' : p.ct.direction
+      return family === 'bridge' ? 'unknown' : noConnection(p, priority) ? null : p.ct.direction
     case 'ct mark':
-      return p.ct.mark
+      return noConnection(p, priority) ? null : p.ct.mark
     case 'mark':
       return p.mark
     case 'fib saddr type':
@@ -698,14 +704,16 @@ function fieldValue(field: NfField, p: NfPacket, ctx: EvalContext, priority: num
   }
 }
 
+const noConnection = (p: NfPacket, priority: number) => p.ct.state === 'untracked' || priority < -200
+
 /** Compares a packet value with a rule value. */
-function compare(rs: CompiledRuleset, actual: FieldValue, op: 'eq' | 'ne' | 'lt' | 'gt' | 'le' | 'ge', value: NfValue, mask: number | undefined): Tri {
+function compare(rs: CompiledRuleset, actual: FieldValue, op: 'eq' | 'ne' | 'lt' | 'gt' | 'le' | 'ge', value: NfValue, mask: number | undefined, names: TypeNames): Tri {
   if (actual === 'unknown') return 'unknown'
   if (actual === null) return false
   let hit: Tri
   if (op === 'eq' || op === 'ne') {
     const v = mask !== undefined && typeof actual === 'number' ? (actual & mask) >>> 0 : actual
-    hit = contains(rs, v, value)
+    hit = contains(rs, v, value, names)
     if (op === 'ne') hit = hit === 'unknown' ? 'unknown' : !hit
     return hit
   }
@@ -723,13 +731,13 @@ function scalarNumber(v: NfValue): number | undefined {
 }
 
 /** Does the rule value (scalar, prefix, range, set, named set, flags) contain the packet's value? */
-function contains(rs: CompiledRuleset, actual: FieldValue, value: NfValue): Tri {
+function contains(rs: CompiledRuleset, actual: FieldValue, value: NfValue, names: TypeNames): Tri {
   if (actual === 'unknown') return 'unknown'
   if (actual === null) return false
   if (typeof actual === 'object' && !Array.isArray(actual)) {
     // Concatenation: every part must match its element part.
-    if (value.t === 'concat') return all(actual.concat.map((a, i) => (value.parts[i] ? contains(rs, a, value.parts[i]) : false)))
-    if (value.t === 'set' || value.t === 'setref') return anyElement(rs, actual, value)
+    if (value.t === 'concat') return all(actual.concat.map((a, i) => (value.parts[i] ? contains(rs, a, value.parts[i], names) : false)))
+    if (value.t === 'set' || value.t === 'setref') return anyElement(rs, actual, value, names)
     return false
   }
   if (Array.isArray(actual)) {
@@ -741,7 +749,7 @@ function contains(rs: CompiledRuleset, actual: FieldValue, value: NfValue): Tri 
   switch (value.t) {
     case 'set':
     case 'setref':
-      return anyElement(rs, actual, value)
+      return anyElement(rs, actual, value, names)
     case 'flags':
       return value.v.some((f) => f.toLowerCase() === String(actual).toLowerCase())
     case 'concat':
@@ -762,24 +770,25 @@ function contains(rs: CompiledRuleset, actual: FieldValue, value: NfValue): Tri 
         if (!ip || !lo || !hi) return 'unknown'
         return ip.family === lo.family && ip.value >= lo.value && ip.value <= hi.value
       }
-      const n = typeof actual === 'number' ? actual : protoOrNumber(String(actual))
+      const n = typeof actual === 'number' ? actual : protoOrNumber(String(actual), names)
       const lo = scalarNumber(value.lo)
       const hi = scalarNumber(value.hi)
       if (n === undefined || lo === undefined || hi === undefined) return 'unknown'
       return n >= lo && n <= hi
     }
     case 'num':
-      return typeof actual === 'number' ? actual === value.v : protoOrNumber(actual) === value.v
+      return typeof actual === 'number' ? actual === value.v : protoOrNumber(actual, names) === value.v
     case 'str':
-      return stringMatch(actual, value.v)
+      return stringMatch(actual, value.v, names)
   }
 }
 
-const numberOf = new Map<string, number | undefined>()
-/** Protocols and icmp types by name or number (cached: every rule of every flow asks). */
-function protoOrNumber(s: string): number | undefined {
-  if (!numberOf.has(s)) numberOf.set(s, /^\d+$/.test(s) ? Number(s) : (protoNumber(s) ?? ICMP_TYPES[s] ?? ICMPV6_TYPES[s]))
-  return numberOf.get(s)
+const numberOf = new Map<TypeNames, Map<string, number | undefined>>([[ICMP_TYPES, new Map()], [ICMPV6_TYPES, new Map()]])
+/** Protocols and icmp (or icmpv6) types by name or number (cached: every rule of every flow asks). */
+function protoOrNumber(s: string, names: TypeNames): number | undefined {
+  const cache = numberOf.get(names)!
+  if (!cache.has(s)) cache.set(s, /^\d+$/.test(s) ? Number(s) : (protoNumber(s) ?? names[s]))
+  return cache.get(s)
 }
 
 function scalarString(v: NfValue): string | undefined {
@@ -787,9 +796,9 @@ function scalarString(v: NfValue): string | undefined {
 }
 
 /** Names (interfaces with a trailing * wildcard), protocols by name or number, icmp types by name or number. */
-function stringMatch(actual: string | number, wanted: string): Tri {
+function stringMatch(actual: string | number, wanted: string, names: TypeNames): Tri {
   if (typeof actual === 'number') {
-    const n = protoOrNumber(wanted)
+    const n = protoOrNumber(wanted, names)
     return n !== undefined ? n === actual : String(actual) === wanted
   }
   if (wanted === actual) return true
@@ -797,14 +806,14 @@ function stringMatch(actual: string | number, wanted: string): Tri {
   // Both plain names that differ: only protocol aliases (icmpv6 = ipv6-icmp) or "all" can still match.
   if (wanted === 'all' || wanted === '0') return true
   if (!ALIASED.has(actual) && !ALIASED.has(wanted) && !/^\d/.test(actual) && !/^\d/.test(wanted)) return false
-  const a = protoOrNumber(actual)
-  const w = protoOrNumber(wanted)
+  const a = protoOrNumber(actual, names)
+  const w = protoOrNumber(wanted, names)
   return a !== undefined && w !== undefined ? a === w : false
 }
 
 const ALIASED = new Set(['icmpv6', 'ipv6-icmp', 'icmp6'])
 
-function anyElement(rs: CompiledRuleset, actual: FieldValue, value: Extract<NfValue, {t: 'set'} | {t: 'setref'}>): Tri {
+function anyElement(rs: CompiledRuleset, actual: FieldValue, value: Extract<NfValue, {t: 'set'} | {t: 'setref'}>, names: TypeNames): Tri {
   let elems: NfValue[]
   let complete = true
   if (value.t === 'set') elems = value.elems
@@ -818,9 +827,9 @@ function anyElement(rs: CompiledRuleset, actual: FieldValue, value: Extract<NfVa
   // ipset "nomatch" entries carve exceptions out of the set (only where they are the more specific entry; we
   // treat any nomatch hit as undecided unless no member matches at all).
   const nomatch = value.t === 'setref' ? (rs.set(value.name)?.nomatch ?? []) : []
-  const excluded = nomatch.some((e) => contains(rs, actual, e) === true)
+  const excluded = nomatch.some((e) => contains(rs, actual, e, names) === true)
   for (const e of elems) {
-    const r = contains(rs, actual, e)
+    const r = contains(rs, actual, e, names)
     if (r === true) return excluded ? 'unknown' : true
     if (r === 'unknown') unsure = true
   }
