@@ -38,11 +38,18 @@ describe('interfaces, bridges and ports', () => {
     expect(verdict(cmp('obrname', str('br0')), frame, {family: 'bridge'})).toEqual(MATCH)
     expect(verdict(cmp('obrname', str('br1')), frame, {family: 'bridge'})).toEqual(MISS)
     expect(verdict(cmp('ibrname', str('br0')), tcp(), {family: 'bridge'})).toEqual(MISS)
+    // A frame between two bridges' ports (the in and out bridge differ): each name is its own side's.
+    const across = tcp({iifname: 'vnet0', oifname: 'vnet1', ibrname: 'br0', obrname: 'br1'})
+    expect(verdict(cmp('ibrname', str('br1')), across, {family: 'bridge'})).toEqual(MISS)
+    expect(verdict(cmp('ibrname', str('br0')), across, {family: 'bridge'})).toEqual(MATCH)
+    expect(verdict(cmp('obrname', str('br0'), 'ne'), tcp(), {family: 'bridge'})).toEqual(MATCH)
     const bridged = tcp({iifname: 'br0', oifname: 'br0', physIn: 'vnet0', physOut: 'eth1', bridged: true})
     expect(verdict(cmp('physdev-is-in', num(1)), bridged)).toEqual(MATCH)
     expect(verdict(cmp('physdev-is-out', num(1)), bridged)).toEqual(MATCH)
     expect(verdict(cmp('physdev-is-in', num(1)), tcp())).toEqual(MISS)
     expect(verdict(cmp('physdev-is-out', num(1)), tcp({physIn: 'vnet0'}))).toEqual(MISS)
+    // Arrived on a bridge port, leaving by routing (the out port is not a bridge port): --physdev-is-in holds.
+    expect(verdict(cmp('physdev-is-in', num(1)), tcp({physIn: 'vnet0'}))).toEqual(MATCH)
     // The in port not known: ! --physdev-in matches (xt_physdev), --physdev-in does not.
     expect(verdict(cmp('physdev-in', str('vnet0'), 'ne'), tcp())).toEqual(MATCH)
     expect(verdict(cmp('physdev-in', str('vnet0')), tcp())).toEqual(MISS)
@@ -115,6 +122,9 @@ describe('protocols, families and ports', () => {
     expect(verdict(cmp('icmp code', num(0)), ping)).toEqual(MATCH)
     expect(verdict(cmp('icmp code', num(13)), unreachable)).toEqual(MATCH)
     expect(verdict(cmp('icmp code', num(0)), unreachable)).toEqual(MISS)
+    // A packet of another protocol has no icmp code or icmpv6 type at all (not code 0, not its icmp type).
+    expect(verdict(cmp('icmp code', num(0)), tcp())).toEqual(MISS)
+    expect(verdict(cmp('icmpv6 type', num(8)), ping)).toEqual(MISS)
     expect(verdict(cmp('icmp type', num(8)), tcp({l4proto: 'icmp', sport: undefined, dport: undefined}))).toEqual(UNDECIDED)
     expect(verdict(cmp('icmp type', str('echo-request')), tcp())).toEqual(MISS)
     const echo6 = tcp({family: 6, src: 'fd00::50', dst: '2001:db8::10', l4proto: 'icmpv6', sport: undefined, dport: undefined, icmpType: 128, icmpCode: 0})
@@ -208,6 +218,8 @@ describe('addresses', () => {
     expect(verdict(cmp('fib daddr type', {t: 'set', elems: [str('broadcast'), str('LOCAL')]}), toGateway)).toEqual(MATCH)
     expect(verdict(cmp('fib daddr type', {t: 'set', elems: [str('broadcast')]}), toGateway)).toEqual(MISS)
     expect(verdict(cmp('fib daddr type', prefix('10.0.0.0/8')), toGateway)).toEqual(UNDECIDED)
+    // A set that holds something that is not a type name besides names: the names decide.
+    expect(verdict(cmp('fib daddr type', {t: 'set', elems: [prefix('10.0.0.0/8'), str('local')]}), toGateway)).toEqual(MATCH)
   })
 })
 

@@ -83,8 +83,8 @@ export function startBranch(packet: NfPacket): Branch {
 /** Where a hook sits: the IP stack, the bridge, or a device (netdev ingress/egress, before and after both). */
 export type HookLayer = 'ip' | 'bridge' | 'netdev'
 
-/** Families whose base chains see a packet on an IP hook, a bridge hook, or a device's ingress/egress. */
-export const familiesFor = (layer: HookLayer, family: 4 | 6): NfFamily[] => (layer === 'bridge' ? ['bridge'] : layer === 'netdev' ? ['netdev', 'inet'] : family === 4 ? ['ip', 'inet'] : ['ip6', 'inet'])
+/** Families whose base chains see a packet on an IP hook or a bridge hook (a device's own hooks: deviceChains). */
+export const familiesFor = (layer: Exclude<HookLayer, 'netdev'>, family: 4 | 6): NfFamily[] => (layer === 'bridge' ? ['bridge'] : family === 4 ? ['ip', 'inet'] : ['ip6', 'inet'])
 
 /**
  * The base chains of a device's ingress or egress hook, in the order the kernel runs them: netdev chains
@@ -183,7 +183,8 @@ function rebasedPacket(result: NfPacket, walked: NfPacket, own: NfPacket): NfPac
 /** Every base chain on the hook, by priority, for one packet. */
 function walkHook(rs: CompiledRuleset, hook: NfHook, layer: HookLayer, packet: NfPacket, ctx: EvalContext): Branch[] {
   let live: Branch[] = [startBranch(packet)]
-  const chains = layer === 'netdev' ? (hook === 'ingress' || hook === 'egress' ? deviceChains(rs, hook, hook === 'ingress' ? packet.iifname : packet.oifname) : []) : rs.baseChains(hook, familiesFor(layer, packet.family))
+  // The netdev layer has only the device hooks (ingress, egress): no chain of another hook is bound to a device.
+  const chains = layer === 'netdev' ? deviceChains(rs, hook as 'ingress' | 'egress', hook === 'egress' ? packet.oifname : packet.iifname) : rs.baseChains(hook, familiesFor(layer, packet.family))
   // A bound connection's translation for this hook, applied where the NAT core sits (after chains of its
   // priority: the core registers with the first nat table, before the chains a ruleset adds later).
   const manip = layer !== 'ip' ? undefined : hook === 'prerouting' || hook === 'output' ? 'dst' : hook === 'postrouting' || hook === 'input' ? 'src' : undefined
@@ -361,7 +362,7 @@ function step(rs: CompiledRuleset, m: Machine, hook: NfHook, natChain: boolean, 
     if (outcome.kind === 'jump') {
       frame.rule++
       m.expr = 0
-      const target = rs.chains.get(tableOf(chain))?.get(outcome.target)
+      const target = rs.chains.get(tableOf(chain))!.get(outcome.target)
       if (!target || m.frames.length >= MAX_DEPTH) {
         const s = stepFor(hook, chain, rule, 'rule', `${outcome.goto ? 'goto' : 'jump'} ${outcome.target}`, target ? 'chains nest too deep' : `no chain ${outcome.target} in this table`)
         b.steps.push(s)
@@ -599,7 +600,7 @@ function applyNat(s: Extract<NfStatement, {kind: 'nat'}>, b: Branch, step: Trace
 
 /** Evaluates one match on the packet: true, false, or unknown. */
 export function evalMatch(rs: CompiledRuleset, e: NfMatch, p: NfPacket, ctx: EvalContext, priority: number, family: NfFamily): Tri {
-  if (e.kind === 'nondeterministic' || e.kind === 'opaque') return 'unknown'
+  if (e.kind !== 'cmp') return 'unknown'
   const actual = fieldValues(e.field, e.concat, p, ctx, priority, family, e.iface)
   // `! --physdev-in X` where no port is known: xt_physdev answers the negation's way (a match).
   if (actual === null && e.op === 'ne' && (e.field === 'physdev-in' || e.field === 'physdev-out')) return true
@@ -620,7 +621,7 @@ type FieldValue = string | number | string[] | null | 'unknown' | {concat: Field
 function fieldValues(field: NfField, concat: NfField[] | undefined, p: NfPacket, ctx: EvalContext, priority: number, family: NfFamily, iface?: 'iif' | 'oif'): FieldValue {
   if (concat && concat.length > 0) return {concat: concat.map((f) => fieldValue(f, p, ctx, priority, family))}
   // fib type limited to one interface (--limit-iface-in, `fib daddr . iif type`): local only on that device.
-  if (iface && (field === 'fib saddr type' || field === 'fib daddr type')) {
+  if (iface) {
     const device = iface === 'iif' ? p.iifname : p.oifname
     if (!device) return 'unknown'
     return ctx.addressType(field === 'fib saddr type' ? p.src : p.dst, p.family, device)
@@ -649,7 +650,6 @@ function fieldValue(field: NfField, p: NfPacket, ctx: EvalContext, priority: num
     case 'physdev-is-in':
       return p.physIn ? 1 : 0
     case 'physdev-is-out':
-      return p.physOut ? 1 : 0
     case 'physdev-is-bridged':
       return p.physOut ? 1 : 0
     case 'nfproto':
@@ -658,10 +658,11 @@ function fieldValue(field: NfField, p: NfPacket, ctx: EvalContext, priority: num
       return p.family === 4 ? 'ip' : 'ip6'
     case 'l4proto':
       return p.l4proto
+    // An address not known is 'unknown', the field value that says so.
     case 'saddr':
-      return p.src === 'unknown' ? 'unknown' : p.src
+      return p.src
     case 'daddr':
-      return p.dst === 'unknown' ? 'unknown' : p.dst
+      return p.dst
     case 'ether saddr':
       return p.etherSrc ?? 'unknown'
     case 'ether daddr':
@@ -797,36 +798,31 @@ function scalarString(v: NfValue): string | undefined {
 
 /** Names (interfaces with a trailing * wildcard), protocols by name or number, icmp types by name or number. */
 function stringMatch(actual: string | number, wanted: string, names: TypeNames): Tri {
-  if (typeof actual === 'number') {
-    const n = protoOrNumber(wanted, names)
-    return n !== undefined ? n === actual : String(actual) === wanted
-  }
+  // A number (a port, a type) against a name or a number written as text.
+  if (typeof actual === 'number') return protoOrNumber(wanted, names) === actual
   if (wanted === actual) return true
   if (wanted.charCodeAt(wanted.length - 1) === 42 /* * */ && !wanted.endsWith('\\*')) return actual.startsWith(wanted.slice(0, -1))
-  // Both plain names that differ: only protocol aliases (icmpv6 = ipv6-icmp) or "all" can still match.
+  // Names that differ: only "all", or two names (or a name and a number) of one protocol (icmpv6 = ipv6-icmp = 58) match.
   if (wanted === 'all' || wanted === '0') return true
-  if (!ALIASED.has(actual) && !ALIASED.has(wanted) && !/^\d/.test(actual) && !/^\d/.test(wanted)) return false
   const a = protoOrNumber(actual, names)
-  const w = protoOrNumber(wanted, names)
-  return a !== undefined && w !== undefined ? a === w : false
+  return a !== undefined && a === protoOrNumber(wanted, names)
 }
-
-const ALIASED = new Set(['icmpv6', 'ipv6-icmp', 'icmp6'])
 
 function anyElement(rs: CompiledRuleset, actual: FieldValue, value: Extract<NfValue, {t: 'set'} | {t: 'setref'}>, names: TypeNames): Tri {
   let elems: NfValue[]
   let complete = true
+  // ipset "nomatch" entries carve exceptions out of the set (only where they are the more specific entry; we
+  // treat any nomatch hit as undecided unless no member matches at all). Anonymous sets have none.
+  let nomatch: NfValue[] = []
   if (value.t === 'set') elems = value.elems
   else {
     const set = rs.set(value.name)
     if (!set) return 'unknown'
     elems = set.elems
     complete = set.complete
+    nomatch = set.nomatch ?? []
   }
   let unsure = false
-  // ipset "nomatch" entries carve exceptions out of the set (only where they are the more specific entry; we
-  // treat any nomatch hit as undecided unless no member matches at all).
-  const nomatch = value.t === 'setref' ? (rs.set(value.name)?.nomatch ?? []) : []
   const excluded = nomatch.some((e) => contains(rs, actual, e, names) === true)
   for (const e of elems) {
     const r = contains(rs, actual, e, names)
