@@ -112,6 +112,12 @@ describe('protocols, families and ports', () => {
     // A masked comparison: the port's low byte.
     expect(verdict(cmp('dport', num(0x10), 'ge', {mask: 0xff}), tcp({dport: 0x0105}))).toEqual(MISS)
     expect(verdict(cmp('dport', num(0x10), 'le', {mask: 0xff}), tcp({dport: 0x0105}))).toEqual(MATCH)
+    // A service name is not a number, also where it holds digits (pop3, 3com-tsmux); digits written as text are one.
+    expect(verdict(cmp('dport', str('pop3'), 'lt'), tcp())).toEqual(UNDECIDED)
+    expect(verdict(cmp('dport', str('3com-tsmux'), 'lt'), tcp())).toEqual(UNDECIDED)
+    expect(verdict(cmp('dport', str('1024'), 'lt'), tcp())).toEqual(MATCH)
+    // A source port the packet does not carry cannot be told.
+    expect(verdict(cmp('sport', num(40000)), tcp({sport: undefined}))).toEqual(UNDECIDED)
     // A port range written with a service name cannot be read.
     expect(verdict(cmp('dport', {t: 'range', lo: str('http'), hi: num(90)}), tcp())).toEqual(UNDECIDED)
   })
@@ -159,6 +165,10 @@ describe('icmp type names', () => {
     expect(verdict(cmp('icmpv6 type', types), unreachable6, {family: 'inet'})).toEqual(MISS)
     const named: Record<string, NfSet> = {'inet t allowed6': {backend: 'nft', family: 'inet', table: 't', name: 'allowed6', type: ['icmpv6_type'], flags: [], elems: [str('echo-request')], complete: true}}
     expect(verdict(cmp('icmpv6 type', {t: 'setref', name: 'inet t allowed6'}), echo6, {family: 'inet', sets: named})).toEqual(MATCH)
+    // As a part of a concatenation after another field (nft `ip6 saddr . icmpv6 type { fd00::50 . echo-request }`).
+    const pair = {...cmp('saddr', {t: 'set', elems: [{t: 'concat', parts: [{t: 'addr', v: 'fd00::50'}, str('echo-request')]}]}), concat: ['saddr', 'icmpv6 type']} as NfExpr
+    expect(verdict(pair, echo6, {family: 'inet'})).toEqual(MATCH)
+    expect(verdict(pair, unreachable6, {family: 'inet'})).toEqual(MISS)
   })
 
   it('an icmp type name stays ICMP\'s number (destination-unreachable is 3)', () => {
@@ -321,6 +331,11 @@ describe('edges of the comparisons', () => {
     const established: NfPacket = {...tcp(), ct: {state: 'established', status: [], direction: 'original', mark: 0}}
     const rs = ruleset([nft('ip', 'r', {pre: {base: {hook: 'prerouting', priority: -200, policy: 'drop'}, rules: [[cmp('ct state', {t: 'flags', v: ['established']}), {kind: 'verdict', verdict: 'accept'}]]}})])
     expect(runHook(compile(rs), 'prerouting', 'ip', [startBranch(established)], ctx).map((b) => b.status)).toEqual(['accept'])
+    // Its direction too (no connection before it: no direction).
+    const byDirection = (priority: number) =>
+      ruleset([nft('ip', 'r', {pre: {base: {hook: 'prerouting', priority, policy: 'drop'}, rules: [[cmp('ct direction', str('original')), {kind: 'verdict', verdict: 'accept'}]]}})])
+    expect(runHook(compile(byDirection(-200)), 'prerouting', 'ip', [startBranch(established)], ctx).map((b) => b.status)).toEqual(['accept'])
+    expect(runHook(compile(byDirection(-201)), 'prerouting', 'ip', [startBranch(established)], ctx).map((b) => b.status)).toEqual(['drop'])
   })
 
   it('addresses that do not parse: equal text matches, anything else cannot be told', () => {

@@ -294,15 +294,15 @@ function runBaseChain(rs: CompiledRuleset, base: NfChain, hook: NfHook, input: B
   while (queue.length > 0) {
     const m = queue.pop()!
     const result = step(rs, m, hook, natChain, ctx, conntrackPriority)
-    if (result.kind === 'fork') {
-      queue.push(...result.machines)
-      if (queue.length + done.length > MAX_BRANCHES * 4) {
-        const last = queue[queue.length - 1].branch
-        const s: TraceStep = {hook, chain: refOf(base, hook), event: 'skip', note: 'too many undecidable combinations: not explored'}
-        return [...done, {...last, status: 'unknown', decidedBy: s, steps: [...last.steps, s]}]
-      }
-    } else {
+    if (result.kind === 'done') {
       done.push(result.branch)
+      continue
+    }
+    queue.push(...result.machines)
+    if (queue.length + done.length > MAX_BRANCHES * 4) {
+      const last = queue[queue.length - 1].branch
+      const s: TraceStep = {hook, chain: refOf(base, hook), event: 'skip', note: 'too many undecidable combinations: not explored'}
+      return [...done, {...last, status: 'unknown', decidedBy: s, steps: [...last.steps, s]}]
     }
   }
   for (const b of done) for (let i = input.steps.length; i < b.steps.length; i++) {
@@ -382,9 +382,14 @@ function step(rs: CompiledRuleset, m: Machine, hook: NfHook, natChain: boolean, 
       continue
     }
     // A verdict ends the base chain.
-    if (outcome.kind === 'accept') return {kind: 'done', branch: b}
-    if (outcome.kind === 'drop') return {kind: 'done', branch: {...b, status: 'drop', decidedBy: b.steps[b.steps.length - 1]}}
-    return {kind: 'done', branch: {...b, status: 'unknown', decidedBy: b.steps[b.steps.length - 1]}}
+    switch (outcome.kind) {
+      case 'accept':
+        return {kind: 'done', branch: b}
+      case 'drop':
+        return {kind: 'done', branch: {...b, status: 'drop', decidedBy: b.steps[b.steps.length - 1]}}
+      case 'unknown':
+        return {kind: 'done', branch: {...b, status: 'unknown', decidedBy: b.steps[b.steps.length - 1]}}
+    }
   }
   throw new Error('netfilter evaluation did not terminate')
 }
@@ -629,7 +634,7 @@ function fieldValues(field: NfField, concat: NfField[] | undefined, p: NfPacket,
   return fieldValue(field, p, ctx, priority, family)
 }
 
-const L4_WITH_PORTS = new Set(['tcp', 'udp', 'sctp', 'udplite', 'dccp'])
+const hasPorts = (l4proto: string) => l4proto === 'tcp' || l4proto === 'udp' || l4proto === 'sctp' || l4proto === 'udplite' || l4proto === 'dccp'
 
 function fieldValue(field: NfField, p: NfPacket, ctx: EvalContext, priority: number, family: NfFamily): FieldValue {
   switch (field) {
@@ -668,9 +673,9 @@ function fieldValue(field: NfField, p: NfPacket, ctx: EvalContext, priority: num
     case 'ether daddr':
       return p.etherDst ?? 'unknown'
     case 'sport':
-      return L4_WITH_PORTS.has(p.l4proto) ? (p.sport ?? 'unknown') : null
+      return hasPorts(p.l4proto) ? (p.sport ?? 'unknown') : null
     case 'dport':
-      return L4_WITH_PORTS.has(p.l4proto) ? (p.dport ?? 'unknown') : null
+      return hasPorts(p.l4proto) ? (p.dport ?? 'unknown') : null
     case 'icmp type':
       return p.l4proto === 'icmp' ? (p.icmpType ?? 'unknown') : null
     case 'icmp code':
@@ -709,7 +714,7 @@ const noConnection = (p: NfPacket, priority: number) => p.ct.state === 'untracke
 
 /** Compares a packet value with a rule value. */
 function compare(rs: CompiledRuleset, actual: FieldValue, op: 'eq' | 'ne' | 'lt' | 'gt' | 'le' | 'ge', value: NfValue, mask: number | undefined, names: TypeNames): Tri {
-  if (actual === 'unknown') return 'unknown'
+  // No such field: no match, negated too. A value not known: contains() and the ordered comparison below say unknown.
   if (actual === null) return false
   let hit: Tri
   if (op === 'eq' || op === 'ne') {
@@ -771,7 +776,7 @@ function contains(rs: CompiledRuleset, actual: FieldValue, value: NfValue, names
         if (!ip || !lo || !hi) return 'unknown'
         return ip.family === lo.family && ip.value >= lo.value && ip.value <= hi.value
       }
-      const n = typeof actual === 'number' ? actual : protoOrNumber(String(actual), names)
+      const n = protoOrNumber(String(actual), names)
       const lo = scalarNumber(value.lo)
       const hi = scalarNumber(value.hi)
       if (n === undefined || lo === undefined || hi === undefined) return 'unknown'
@@ -788,7 +793,7 @@ const numberOf = new Map<TypeNames, Map<string, number | undefined>>([[ICMP_TYPE
 /** Protocols and icmp (or icmpv6) types by name or number (cached: every rule of every flow asks). */
 function protoOrNumber(s: string, names: TypeNames): number | undefined {
   const cache = numberOf.get(names)!
-  if (!cache.has(s)) cache.set(s, /^\d+$/.test(s) ? Number(s) : (protoNumber(s) ?? names[s]))
+  if (!cache.has(s)) cache.set(s, protoNumber(s) ?? names[s])
   return cache.get(s)
 }
 
@@ -813,17 +818,16 @@ function anyElement(rs: CompiledRuleset, actual: FieldValue, value: Extract<NfVa
   let complete = true
   // ipset "nomatch" entries carve exceptions out of the set (only where they are the more specific entry; we
   // treat any nomatch hit as undecided unless no member matches at all). Anonymous sets have none.
-  let nomatch: NfValue[] = []
+  let excluded = false
   if (value.t === 'set') elems = value.elems
   else {
     const set = rs.set(value.name)
     if (!set) return 'unknown'
     elems = set.elems
     complete = set.complete
-    nomatch = set.nomatch ?? []
+    excluded = set.nomatch?.some((e) => contains(rs, actual, e, names) === true) ?? false
   }
   let unsure = false
-  const excluded = nomatch.some((e) => contains(rs, actual, e, names) === true)
   for (const e of elems) {
     const r = contains(rs, actual, e, names)
     if (r === true) return excluded ? 'unknown' : true
