@@ -254,6 +254,12 @@ describe('walk limits: past them the verdict is unknown, never a guess', () => {
   /** N rules, each undecidable (the connection mark is unknown) and, where it matches, setting its own packet-mark bit: 2^N distinct branches. */
   const forks = (n: number) => forward(Array.from({length: n}, (_, i) => [cmp('ct mark', num(i)), markSet('mark', 1 << i, 'or')]))
 
+  it('inside one chain: 255 rules that may accept (rate limits) are all followed, the 256th is past the limit', () => {
+    const limits = (n: number) => forward(Array.from({length: n}, () => [{kind: 'nondeterministic', what: 'limit', text: '-m limit --limit 5/sec'} as NfExpr, accept]))
+    expect(statuses(run(limits(255), 'forward', egress()))).toEqual(['accept'])
+    expect(statuses(run(limits(256), 'forward', egress()))).toEqual(['accept', 'unknown'])
+  })
+
   it('64 undecidable combinations are all followed', () => {
     const out = run(forks(6), 'forward', unknownCtMark())
     expect(out).toHaveLength(64)
@@ -369,6 +375,19 @@ describe('NAT statements change the packet as the kernel would', () => {
     const b = natRun('prerouting', dnat, egress())
     expect(b.packet).toMatchObject({dst: '192.168.122.9', dport: 80})
     expect(b.nat).toMatchObject([{type: 'dnat', field: 'dst', from: '203.0.113.10', to: '192.168.122.9'}])
+  })
+
+  it('DNAT to a port alone keeps the address (iptables --to-destination :8080)', () => {
+    const rs = saved(NAT_HEAD + '-A PREROUTING -i eth0 -p tcp -m tcp --dport 80 -j DNAT --to-destination :8080\nCOMMIT\n')
+    const b = run(rs, 'prerouting', egress({iifname: 'eth0', dst: '198.51.100.1'}))[0]
+    expect(b.packet).toMatchObject({dst: '198.51.100.1', dport: 8080})
+  })
+
+  it('a map named by a rule but missing from the listing (its set was not read) is unknown, for verdicts and NAT alike', () => {
+    const vmap: NfExpr = {kind: 'vmap', field: 'dport', map: {t: 'setref', name: 'ip f gone'}, text: 'tcp dport vmap @gone'}
+    expect(statuses(run(ruleset([nft('ip', 'f', {fwd: {base: {hook: 'forward'}, rules: [[vmap]]}})]), 'forward', egress()))).toEqual(['unknown'])
+    const natMap: NfExpr = {kind: 'nat', type: 'dnat', map: {field: 'dport', entries: {t: 'setref', name: 'ip n gone'}}, text: 'dnat to tcp dport map @gone'}
+    expect(statuses(run(ruleset([nft('ip', 'n', {pre: {base: {hook: 'prerouting', type: 'nat', priority: -100}, rules: [[natMap]]}})]), 'prerouting', egress()))).toEqual(['unknown'])
   })
 
   it('a NAT map entry without an address cannot be applied: unknown', () => {
@@ -493,8 +512,35 @@ describe('a walk shared by the packets of one class ends as each packet\'s own',
     expect(post[0].packet.ct.translate).toBeUndefined()
     const both = runHook(compiled, 'postrouting', 'ip', [startBranch(reply({}, {src: '198.51.100.9', dst: '192.168.122.50'}))], ctx)
     expect(both[0].packet.ct.translate).toEqual({dst: '192.168.122.50', dport: undefined})
+    // The other side pending without its port, or with its port alone, stays pending.
+    const addrOnly = runHook(compiled, 'prerouting', 'ip', [startBranch(reply({}, {dst: '192.168.122.50', src: '198.51.100.9'}))], ctx)
+    expect(addrOnly[0].packet.ct.translate).toMatchObject({src: '198.51.100.9'})
+    const dportOnly = runHook(compiled, 'postrouting', 'ip', [startBranch(reply({}, {src: '198.51.100.9', dport: 40000}))], ctx)
+    expect(dportOnly[0].packet.ct.translate).toMatchObject({dport: 40000})
     const portOnly = runHook(compiled, 'prerouting', 'ip', [startBranch(reply({}, {dst: '192.168.122.50', sport: 2222}))], ctx)
     expect(portOnly[0].packet.ct.translate).toEqual({src: undefined, sport: 2222})
+  })
+
+  it('a hook that writes the packet but not its addresses (a mark in forward) leaves each packet its own addresses and pending translations', () => {
+    const rs = saved('*mangle\n:PREROUTING ACCEPT [0:0]\n:INPUT ACCEPT [0:0]\n:FORWARD ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\n:POSTROUTING ACCEPT [0:0]\n-A FORWARD -j MARK --set-xmark 0x1/0xffffffff\nCOMMIT\n')
+    const compiled = compile(rs)
+    // Answers of two published guests on their way out, both sides still to translate back (a hook order a unit walk allows).
+    const answer = (guest: string, client: string) => reply({iifname: 'virbr0', oifname: 'eth0', src: guest, sport: 22, dst: '198.51.100.1', dport: 61000}, {dst: client, dport: 40000, src: '198.51.100.1', sport: 2222})
+    const out = runHook(compiled, 'forward', 'ip', [startBranch(answer('192.168.122.50', '203.0.113.10')), startBranch(answer('192.168.122.51', '203.0.113.11'))], ctx)
+    expect(compiled.hookCache.get('forward')!.get('ip')!.size).toBe(1)
+    expect(out.map((b) => [b.packet.mark, b.packet.src, b.packet.dst])).toEqual([[1, '192.168.122.50', '198.51.100.1'], [1, '192.168.122.51', '198.51.100.1']])
+    expect(out[1].packet.ct.translate).toStrictEqual({dst: '203.0.113.11', dport: 40000, src: '198.51.100.1', sport: 2222})
+    // One side pending: the rebased packet's translation has that side only.
+    const dstOnly = (client: string) => reply({iifname: 'eth0', oifname: 'virbr0'}, {dst: client, dport: 40000})
+    const one = runHook(compile(rs), 'forward', 'ip', [startBranch(dstOnly('192.168.122.50')), startBranch(dstOnly('192.168.122.51'))], ctx)
+    expect(one[1].packet.ct.translate).toStrictEqual({dst: '192.168.122.51', dport: 40000})
+  })
+
+  it('replies whose pending translations differ only in the port are walked apart (a rule after the core reads the port)', () => {
+    const rs = ruleset([nft('ip', 'f', {pre: {base: {hook: 'prerouting', priority: 0}, rules: [[cmp('dport', num(40001)), drop]]}, post: {base: {hook: 'postrouting', priority: 200}, rules: [[cmp('sport', num(2223)), drop]]}})])
+    const statusOf = (hook: NfHook, packets: NfPacket[]) => runHook(compile(rs), hook, 'ip', packets.map(startBranch), ctx).map((b) => b.status)
+    expect(statusOf('prerouting', [reply({}, {dst: '192.168.122.50', dport: 40000}), reply({}, {dst: '192.168.122.50', dport: 40001})])).toEqual(['accept', 'drop'])
+    expect(statusOf('postrouting', [reply({}, {src: '198.51.100.1', sport: 2222}), reply({}, {src: '198.51.100.1', sport: 2223})])).toEqual(['accept', 'drop'])
   })
 
   it('a packet dropped before the NAT core (raw) is not translated: the report shows it as it was dropped', () => {
@@ -547,6 +593,13 @@ describe('merging branches that ended alike', () => {
     expect(new Set(out.map((b) => b.decidedBy?.rule?.text))).toEqual(new Set(['rule FORWARD#2', 'rule FORWARD#3']))
   })
 
+  it('two accepts after different undecidable matches of one rule depend on neither (the notes tell the matches apart)', () => {
+    const out = run(forward([[cmp('mark', num(1)), cmp('ct mark', num(2)), drop]]), 'forward', both())
+    expect(statuses(out)).toEqual(['accept', 'drop'])
+    expect(out.find((b) => b.status === 'accept')!.assumptions).toEqual([])
+    expect(out.find((b) => b.status === 'drop')!.assumptions.map((a) => a.assumed)).toEqual([true, true])
+  })
+
   it('an accept whatever the mark: the merged branch keeps no assumption, but its trace from the chain\'s entry', () => {
     // Both branches end in the same accept after different notes of the same rule (two undecidable matches in one rule).
     const out = run(forward([[cmp('mark', num(1)), cmp('ct mark', num(2)), {kind: 'effect', text: 'LOG'} as NfExpr]]), 'forward', both())
@@ -566,6 +619,16 @@ describe('the trace of a walk cut short, and of a forked walk', () => {
     const stopped = run(logs, 'forward', unknownCtMark()).find((b) => b.status === 'unknown')!
     expect(stopped.steps.at(-1)).toBe(stopped.decidedBy)
     expect(stopped.steps[0]).toMatchObject({event: 'enter'})
+  })
+
+  it('a NAT made by one chain stays on the branch when a later chain of the hook writes the packet', () => {
+    const rs = ruleset([
+      ...saved(NAT_HEAD + '-A POSTROUTING -s 192.168.122.0/24 ! -d 192.168.122.0/24 -j MASQUERADE\nCOMMIT\n').tables,
+      nft('ip', 'marks', {post: {base: {hook: 'postrouting', priority: 300}, rules: [[markSet('mark', 1)]]}}),
+    ])
+    const out = run(rs, 'postrouting', egress())
+    expect(out[0].packet).toMatchObject({mark: 1, src: '198.51.100.1'})
+    expect(out[0].nat).toMatchObject([{type: 'masquerade', from: '192.168.122.50', to: '198.51.100.1'}])
   })
 
   it('a NAT made at an earlier hook stays on the branch when a later statement writes the packet', () => {

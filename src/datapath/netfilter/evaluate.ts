@@ -154,7 +154,6 @@ const translateKey = (rs: CompiledRuleset, t: NonNullable<NfPacket['ct']['transl
 
 /** A cached hook result for another packet of the same class: its addresses where the hook left them unchanged. */
 function rebase(r: Branch, walked: NfPacket, b: Branch): Branch {
-  const swap = (v: string) => (v === walked.src ? b.packet.src : v === walked.dst ? b.packet.dst : v)
   const same = walked === b.packet
   // A hook that changed nothing (the walk still holds the packet it was given, statements copy before they
   // write) leaves this packet as it came: it differs from the walked one only in what rebasing would swap in.
@@ -163,7 +162,8 @@ function rebase(r: Branch, walked: NfPacket, b: Branch): Branch {
   return {
     ...r,
     packet,
-    nat: r.nat.length === 0 ? b.nat : [...b.nat, ...r.nat.map((n) => (same ? n : {...n, from: swap(n.from)}))],
+    // One hook NATs a new connection at most once per side, from the address the walk was given: this packet's own.
+    nat: r.nat.length === 0 ? b.nat : [...b.nat, ...r.nat.map((n) => (same ? n : {...n, from: b.packet[n.field]}))],
     assumptions: r.assumptions.length === 0 ? b.assumptions : [...b.assumptions, ...r.assumptions],
   }
 }
@@ -175,7 +175,7 @@ function rebasedPacket(result: NfPacket, walked: NfPacket, own: NfPacket): NfPac
   const rt = result.ct.translate
   // A side whose pending translation the hook applied holds the walked packet's translated address: this packet's is its own.
   const applied = (side: 'src' | 'dst') => wt?.[side] !== undefined && rt?.[side] === undefined
-  const address = (side: 'src' | 'dst') => (applied(side) ? (result[side] === wt![side] ? ot![side]! : result[side]) : result[side] === walked[side] ? own[side] : result[side])
+  const address = (side: 'src' | 'dst') => (applied(side) ? ot![side]! : result[side] === walked[side] ? own[side] : result[side])
   const ct = rt === undefined || !ot ? result.ct : {...result.ct, translate: {...(rt.dst !== undefined ? {dst: ot.dst, dport: ot.dport} : {}), ...(rt.src !== undefined ? {src: ot.src, sport: ot.sport} : {})}}
   return {...result, src: address('src'), dst: address('dst'), ct, etherSrc: own.etherSrc, etherDst: own.etherDst}
 }
@@ -215,12 +215,13 @@ function translated(b: Branch, side: 'src' | 'dst'): Branch {
   const t = b.packet.ct.translate
   if (b.status !== 'accept' || !t) return b
   const packet: NfPacket = {...b.packet, ct: {...b.packet.ct}}
+  // The hook's side is pending (walkHook applies only those): its address is there, its port may not be.
   if (side === 'dst') {
-    if (t.dst !== undefined) packet.dst = t.dst
+    packet.dst = t.dst!
     if (t.dport !== undefined) packet.dport = t.dport
     packet.ct.translate = t.src !== undefined || t.sport !== undefined ? {src: t.src, sport: t.sport} : undefined
   } else {
-    if (t.src !== undefined) packet.src = t.src
+    packet.src = t.src!
     if (t.sport !== undefined) packet.sport = t.sport
     packet.ct.translate = t.dst !== undefined || t.dport !== undefined ? {dst: t.dst, dport: t.dport} : undefined
   }
@@ -252,7 +253,7 @@ function merge(branches: Branch[]): Branch[] {
 }
 
 /** The same undecidable match taken the same way (forks of different branches make distinct step objects). */
-export const assumptionKey = (a: Assumption) => `${decisionKey(a.step)} ${a.step.note ?? ''} ${a.assumed}`
+export const assumptionKey = (a: Assumption) => `${decisionKey(a.step)} ${a.step.note} ${a.assumed}`
 const sameAssumption = (a: Assumption, b: Assumption) => a.assumed === b.assumed && (a.step === b.step || assumptionKey(a) === assumptionKey(b))
 
 const decisionKey = (s: TraceStep | undefined) => (s ? `${s.chain.backend} ${s.chain.family} ${s.chain.table} ${s.chain.chain} ${s.rule?.ref.index ?? 'policy'}` : '')
@@ -572,10 +573,10 @@ function natMapTarget(rs: CompiledRuleset, map: NonNullable<Extract<NfStatement,
 }
 
 function applyMark(current: number, s: Extract<NfStatement, {kind: 'mark'}>): number {
-  const masked = s.mask !== undefined ? (current & ~s.mask) >>> 0 : 0
   switch (s.op) {
     case 'set':
-      return s.mask !== undefined ? (masked ^ s.value) >>> 0 : s.value >>> 0
+      // --set-xmark value/mask: clear the mask's bits, then xor the value in.
+      return s.mask !== undefined ? ((current & ~s.mask) ^ s.value) >>> 0 : s.value >>> 0
     case 'and':
       return (current & s.value) >>> 0
     case 'or':
