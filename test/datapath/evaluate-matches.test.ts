@@ -274,6 +274,8 @@ describe('sets', () => {
     expect(verdict(inSet, tcp(), {sets: ipset([prefix('203.0.113.0/24')], {nomatch: [prefix('203.0.113.8/29')]})})).toEqual(UNDECIDED)
     expect(verdict(inSet, tcp(), {sets: ipset([prefix('203.0.113.0/24')], {nomatch: [prefix('203.0.113.16/29')]})})).toEqual(MATCH)
     expect(verdict(inSet, tcp(), {sets: ipset([prefix('10.0.0.0/8')], {nomatch: [prefix('203.0.113.8/29')]})})).toEqual(MISS)
+    // Any one nomatch entry that holds the address is enough (the others need not).
+    expect(verdict(inSet, tcp(), {sets: ipset([prefix('203.0.113.0/24')], {nomatch: [prefix('203.0.113.64/26'), prefix('203.0.113.8/29')]})})).toEqual(UNDECIDED)
   })
 
   it('an element that cannot be compared leaves a miss undecided; a hit elsewhere still decides', () => {
