@@ -38,11 +38,18 @@ describe('interfaces, bridges and ports', () => {
     expect(verdict(cmp('obrname', str('br0')), frame, {family: 'bridge'})).toEqual(MATCH)
     expect(verdict(cmp('obrname', str('br1')), frame, {family: 'bridge'})).toEqual(MISS)
     expect(verdict(cmp('ibrname', str('br0')), tcp(), {family: 'bridge'})).toEqual(MISS)
+    // A frame between two bridges' ports (the in and out bridge differ): each name is its own side's.
+    const across = tcp({iifname: 'vnet0', oifname: 'vnet1', ibrname: 'br0', obrname: 'br1'})
+    expect(verdict(cmp('ibrname', str('br1')), across, {family: 'bridge'})).toEqual(MISS)
+    expect(verdict(cmp('ibrname', str('br0')), across, {family: 'bridge'})).toEqual(MATCH)
+    expect(verdict(cmp('obrname', str('br0'), 'ne'), tcp(), {family: 'bridge'})).toEqual(MATCH)
     const bridged = tcp({iifname: 'br0', oifname: 'br0', physIn: 'vnet0', physOut: 'eth1', bridged: true})
     expect(verdict(cmp('physdev-is-in', num(1)), bridged)).toEqual(MATCH)
     expect(verdict(cmp('physdev-is-out', num(1)), bridged)).toEqual(MATCH)
     expect(verdict(cmp('physdev-is-in', num(1)), tcp())).toEqual(MISS)
     expect(verdict(cmp('physdev-is-out', num(1)), tcp({physIn: 'vnet0'}))).toEqual(MISS)
+    // Arrived on a bridge port, leaving by routing (the out port is not a bridge port): --physdev-is-in holds.
+    expect(verdict(cmp('physdev-is-in', num(1)), tcp({physIn: 'vnet0'}))).toEqual(MATCH)
     // The in port not known: ! --physdev-in matches (xt_physdev), --physdev-in does not.
     expect(verdict(cmp('physdev-in', str('vnet0'), 'ne'), tcp())).toEqual(MATCH)
     expect(verdict(cmp('physdev-in', str('vnet0')), tcp())).toEqual(MISS)
@@ -105,6 +112,12 @@ describe('protocols, families and ports', () => {
     // A masked comparison: the port's low byte.
     expect(verdict(cmp('dport', num(0x10), 'ge', {mask: 0xff}), tcp({dport: 0x0105}))).toEqual(MISS)
     expect(verdict(cmp('dport', num(0x10), 'le', {mask: 0xff}), tcp({dport: 0x0105}))).toEqual(MATCH)
+    // A service name is not a number, also where it holds digits (pop3, 3com-tsmux); digits written as text are one.
+    expect(verdict(cmp('dport', str('pop3'), 'lt'), tcp())).toEqual(UNDECIDED)
+    expect(verdict(cmp('dport', str('3com-tsmux'), 'lt'), tcp())).toEqual(UNDECIDED)
+    expect(verdict(cmp('dport', str('1024'), 'lt'), tcp())).toEqual(MATCH)
+    // A source port the packet does not carry cannot be told.
+    expect(verdict(cmp('sport', num(40000)), tcp({sport: undefined}))).toEqual(UNDECIDED)
     // A port range written with a service name cannot be read.
     expect(verdict(cmp('dport', {t: 'range', lo: str('http'), hi: num(90)}), tcp())).toEqual(UNDECIDED)
   })
@@ -115,6 +128,9 @@ describe('protocols, families and ports', () => {
     expect(verdict(cmp('icmp code', num(0)), ping)).toEqual(MATCH)
     expect(verdict(cmp('icmp code', num(13)), unreachable)).toEqual(MATCH)
     expect(verdict(cmp('icmp code', num(0)), unreachable)).toEqual(MISS)
+    // A packet of another protocol has no icmp code or icmpv6 type at all (not code 0, not its icmp type).
+    expect(verdict(cmp('icmp code', num(0)), tcp())).toEqual(MISS)
+    expect(verdict(cmp('icmpv6 type', num(8)), ping)).toEqual(MISS)
     expect(verdict(cmp('icmp type', num(8)), tcp({l4proto: 'icmp', sport: undefined, dport: undefined}))).toEqual(UNDECIDED)
     expect(verdict(cmp('icmp type', str('echo-request')), tcp())).toEqual(MISS)
     const echo6 = tcp({family: 6, src: 'fd00::50', dst: '2001:db8::10', l4proto: 'icmpv6', sport: undefined, dport: undefined, icmpType: 128, icmpCode: 0})
@@ -130,6 +146,43 @@ describe('protocols, families and ports', () => {
     expect(verdict(cmp('tcp flags', num(0x02), 'eq', {mask: 0x17}), tcp({tcpFlags: 0x12}))).toEqual(MISS)
     expect(verdict(cmp('tcp flags', num(0x02), 'eq', {mask: 0x17}), tcp({tcpFlags: undefined}))).toEqual(UNDECIDED)
     expect(verdict(cmp('tcp flags', num(0x02), 'eq', {mask: 0x17}), ping)).toEqual(MISS)
+  })
+})
+
+describe('icmp type names', () => {
+  const echo6 = tcp({family: 6, src: 'fd00::50', dst: '2001:db8::10', l4proto: 'icmpv6', sport: undefined, dport: undefined, icmpType: 128, icmpCode: 0})
+  const unreachable6 = {...echo6, icmpType: 1}
+  const ping = tcp({l4proto: 'icmp', sport: undefined, dport: undefined, icmpType: 8})
+
+  it('an icmpv6 type name is its ICMPv6 number (echo-request 128, destination-unreachable 1), not ICMP\'s', () => {
+    expect(verdict(cmp('icmpv6 type', str('echo-request')), echo6, {family: 'inet'})).toEqual(MATCH)
+    expect(verdict(cmp('icmpv6 type', str('echo-request')), {...echo6, icmpType: 8}, {family: 'inet'})).toEqual(MISS)
+    expect(verdict(cmp('icmpv6 type', str('destination-unreachable')), unreachable6, {family: 'inet'})).toEqual(MATCH)
+    expect(verdict(cmp('icmpv6 type', str('echo-request'), 'ne'), echo6, {family: 'inet'})).toEqual(MISS)
+    // In an anonymous set (nft `icmpv6 type { nd-neighbor-solicit, echo-request } accept`) and a named one.
+    const types = {t: 'set' as const, elems: [str('nd-neighbor-solicit'), str('echo-request')]}
+    expect(verdict(cmp('icmpv6 type', types), echo6, {family: 'inet'})).toEqual(MATCH)
+    expect(verdict(cmp('icmpv6 type', types), unreachable6, {family: 'inet'})).toEqual(MISS)
+    const named: Record<string, NfSet> = {'inet t allowed6': {backend: 'nft', family: 'inet', table: 't', name: 'allowed6', type: ['icmpv6_type'], flags: [], elems: [str('echo-request')], complete: true}}
+    expect(verdict(cmp('icmpv6 type', {t: 'setref', name: 'inet t allowed6'}), echo6, {family: 'inet', sets: named})).toEqual(MATCH)
+    // As a part of a concatenation after another field (nft `ip6 saddr . icmpv6 type { fd00::50 . echo-request }`).
+    const pair = {...cmp('saddr', {t: 'set', elems: [{t: 'concat', parts: [{t: 'addr', v: 'fd00::50'}, str('echo-request')]}]}), concat: ['saddr', 'icmpv6 type']} as NfExpr
+    expect(verdict(pair, echo6, {family: 'inet'})).toEqual(MATCH)
+    expect(verdict(pair, unreachable6, {family: 'inet'})).toEqual(MISS)
+  })
+
+  it('an icmp type name stays ICMP\'s number (destination-unreachable is 3)', () => {
+    expect(verdict(cmp('icmp type', str('echo-request')), ping)).toEqual(MATCH)
+    expect(verdict(cmp('icmp type', str('destination-unreachable')), tcp({l4proto: 'icmp', sport: undefined, dport: undefined, icmpType: 3}))).toEqual(MATCH)
+    expect(verdict(cmp('icmp type', str('destination-unreachable')), tcp({l4proto: 'icmp', sport: undefined, dport: undefined, icmpType: 1}))).toEqual(MISS)
+  })
+
+  it('a verdict map keyed by icmpv6 type names picks the ICMPv6 entry', () => {
+    const vmap: NfExpr = {kind: 'vmap', field: 'icmpv6 type', map: [{key: str('echo-request'), then: drop}, {key: str('echo-reply'), then: {kind: 'verdict', verdict: 'accept'}}], text: 'icmpv6 type vmap { echo-request : drop, echo-reply : accept }'} as NfExpr
+    const rs = ruleset([nft('inet', 't', {fwd: {base: {hook: 'forward'}, rules: [[vmap]]}})])
+    const statusOf = (p: NfPacket) => runHook(compile(rs), 'forward', 'ip', [startBranch(p)], ctx).map((b) => b.status)
+    expect(statusOf(echo6)).toEqual(['drop'])
+    expect(statusOf({...echo6, icmpType: 0})).toEqual(['accept'])
   })
 })
 
@@ -175,6 +228,8 @@ describe('addresses', () => {
     expect(verdict(cmp('fib daddr type', {t: 'set', elems: [str('broadcast'), str('LOCAL')]}), toGateway)).toEqual(MATCH)
     expect(verdict(cmp('fib daddr type', {t: 'set', elems: [str('broadcast')]}), toGateway)).toEqual(MISS)
     expect(verdict(cmp('fib daddr type', prefix('10.0.0.0/8')), toGateway)).toEqual(UNDECIDED)
+    // A set that holds something that is not a type name besides names: the names decide.
+    expect(verdict(cmp('fib daddr type', {t: 'set', elems: [prefix('10.0.0.0/8'), str('local')]}), toGateway)).toEqual(MATCH)
   })
 })
 
@@ -219,6 +274,8 @@ describe('sets', () => {
     expect(verdict(inSet, tcp(), {sets: ipset([prefix('203.0.113.0/24')], {nomatch: [prefix('203.0.113.8/29')]})})).toEqual(UNDECIDED)
     expect(verdict(inSet, tcp(), {sets: ipset([prefix('203.0.113.0/24')], {nomatch: [prefix('203.0.113.16/29')]})})).toEqual(MATCH)
     expect(verdict(inSet, tcp(), {sets: ipset([prefix('10.0.0.0/8')], {nomatch: [prefix('203.0.113.8/29')]})})).toEqual(MISS)
+    // Any one nomatch entry that holds the address is enough (the others need not).
+    expect(verdict(inSet, tcp(), {sets: ipset([prefix('203.0.113.0/24')], {nomatch: [prefix('203.0.113.64/26'), prefix('203.0.113.8/29')]})})).toEqual(UNDECIDED)
   })
 
   it('an element that cannot be compared leaves a miss undecided; a hit elsewhere still decides', () => {
@@ -276,6 +333,11 @@ describe('edges of the comparisons', () => {
     const established: NfPacket = {...tcp(), ct: {state: 'established', status: [], direction: 'original', mark: 0}}
     const rs = ruleset([nft('ip', 'r', {pre: {base: {hook: 'prerouting', priority: -200, policy: 'drop'}, rules: [[cmp('ct state', {t: 'flags', v: ['established']}), {kind: 'verdict', verdict: 'accept'}]]}})])
     expect(runHook(compile(rs), 'prerouting', 'ip', [startBranch(established)], ctx).map((b) => b.status)).toEqual(['accept'])
+    // Its direction too (no connection before it: no direction).
+    const byDirection = (priority: number) =>
+      ruleset([nft('ip', 'r', {pre: {base: {hook: 'prerouting', priority, policy: 'drop'}, rules: [[cmp('ct direction', str('original')), {kind: 'verdict', verdict: 'accept'}]]}})])
+    expect(runHook(compile(byDirection(-200)), 'prerouting', 'ip', [startBranch(established)], ctx).map((b) => b.status)).toEqual(['accept'])
+    expect(runHook(compile(byDirection(-201)), 'prerouting', 'ip', [startBranch(established)], ctx).map((b) => b.status)).toEqual(['drop'])
   })
 
   it('addresses that do not parse: equal text matches, anything else cannot be told', () => {

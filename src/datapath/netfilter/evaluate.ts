@@ -83,8 +83,8 @@ export function startBranch(packet: NfPacket): Branch {
 /** Where a hook sits: the IP stack, the bridge, or a device (netdev ingress/egress, before and after both). */
 export type HookLayer = 'ip' | 'bridge' | 'netdev'
 
-/** Families whose base chains see a packet on an IP hook, a bridge hook, or a device's ingress/egress. */
-export const familiesFor = (layer: HookLayer, family: 4 | 6): NfFamily[] => (layer === 'bridge' ? ['bridge'] : layer === 'netdev' ? ['netdev', 'inet'] : family === 4 ? ['ip', 'inet'] : ['ip6', 'inet'])
+/** Families whose base chains see a packet on an IP hook or a bridge hook (a device's own hooks: deviceChains). */
+export const familiesFor = (layer: Exclude<HookLayer, 'netdev'>, family: 4 | 6): NfFamily[] => (layer === 'bridge' ? ['bridge'] : family === 4 ? ['ip', 'inet'] : ['ip6', 'inet'])
 
 /**
  * The base chains of a device's ingress or egress hook, in the order the kernel runs them: netdev chains
@@ -154,7 +154,6 @@ const translateKey = (rs: CompiledRuleset, t: NonNullable<NfPacket['ct']['transl
 
 /** A cached hook result for another packet of the same class: its addresses where the hook left them unchanged. */
 function rebase(r: Branch, walked: NfPacket, b: Branch): Branch {
-  const swap = (v: string) => (v === walked.src ? b.packet.src : v === walked.dst ? b.packet.dst : v)
   const same = walked === b.packet
   // A hook that changed nothing (the walk still holds the packet it was given, statements copy before they
   // write) leaves this packet as it came: it differs from the walked one only in what rebasing would swap in.
@@ -163,7 +162,8 @@ function rebase(r: Branch, walked: NfPacket, b: Branch): Branch {
   return {
     ...r,
     packet,
-    nat: r.nat.length === 0 ? b.nat : [...b.nat, ...r.nat.map((n) => (same ? n : {...n, from: swap(n.from)}))],
+    // One hook NATs a new connection at most once per side, from the address the walk was given: this packet's own.
+    nat: r.nat.length === 0 ? b.nat : [...b.nat, ...r.nat.map((n) => (same ? n : {...n, from: b.packet[n.field]}))],
     assumptions: r.assumptions.length === 0 ? b.assumptions : [...b.assumptions, ...r.assumptions],
   }
 }
@@ -175,7 +175,7 @@ function rebasedPacket(result: NfPacket, walked: NfPacket, own: NfPacket): NfPac
   const rt = result.ct.translate
   // A side whose pending translation the hook applied holds the walked packet's translated address: this packet's is its own.
   const applied = (side: 'src' | 'dst') => wt?.[side] !== undefined && rt?.[side] === undefined
-  const address = (side: 'src' | 'dst') => (applied(side) ? (result[side] === wt![side] ? ot![side]! : result[side]) : result[side] === walked[side] ? own[side] : result[side])
+  const address = (side: 'src' | 'dst') => (applied(side) ? ot![side]! : result[side] === walked[side] ? own[side] : result[side])
   const ct = rt === undefined || !ot ? result.ct : {...result.ct, translate: {...(rt.dst !== undefined ? {dst: ot.dst, dport: ot.dport} : {}), ...(rt.src !== undefined ? {src: ot.src, sport: ot.sport} : {})}}
   return {...result, src: address('src'), dst: address('dst'), ct, etherSrc: own.etherSrc, etherDst: own.etherDst}
 }
@@ -183,7 +183,8 @@ function rebasedPacket(result: NfPacket, walked: NfPacket, own: NfPacket): NfPac
 /** Every base chain on the hook, by priority, for one packet. */
 function walkHook(rs: CompiledRuleset, hook: NfHook, layer: HookLayer, packet: NfPacket, ctx: EvalContext): Branch[] {
   let live: Branch[] = [startBranch(packet)]
-  const chains = layer === 'netdev' ? (hook === 'ingress' || hook === 'egress' ? deviceChains(rs, hook, hook === 'ingress' ? packet.iifname : packet.oifname) : []) : rs.baseChains(hook, familiesFor(layer, packet.family))
+  // The netdev layer has only the device hooks (ingress, egress): no chain of another hook is bound to a device.
+  const chains = layer === 'netdev' ? deviceChains(rs, hook as 'ingress' | 'egress', hook === 'egress' ? packet.oifname : packet.iifname) : rs.baseChains(hook, familiesFor(layer, packet.family))
   // A bound connection's translation for this hook, applied where the NAT core sits (after chains of its
   // priority: the core registers with the first nat table, before the chains a ruleset adds later).
   const manip = layer !== 'ip' ? undefined : hook === 'prerouting' || hook === 'output' ? 'dst' : hook === 'postrouting' || hook === 'input' ? 'src' : undefined
@@ -214,12 +215,13 @@ function translated(b: Branch, side: 'src' | 'dst'): Branch {
   const t = b.packet.ct.translate
   if (b.status !== 'accept' || !t) return b
   const packet: NfPacket = {...b.packet, ct: {...b.packet.ct}}
+  // The hook's side is pending (walkHook applies only those): its address is there, its port may not be.
   if (side === 'dst') {
-    if (t.dst !== undefined) packet.dst = t.dst
+    packet.dst = t.dst!
     if (t.dport !== undefined) packet.dport = t.dport
     packet.ct.translate = t.src !== undefined || t.sport !== undefined ? {src: t.src, sport: t.sport} : undefined
   } else {
-    if (t.src !== undefined) packet.src = t.src
+    packet.src = t.src!
     if (t.sport !== undefined) packet.sport = t.sport
     packet.ct.translate = t.dst !== undefined || t.dport !== undefined ? {dst: t.dst, dport: t.dport} : undefined
   }
@@ -251,7 +253,7 @@ function merge(branches: Branch[]): Branch[] {
 }
 
 /** The same undecidable match taken the same way (forks of different branches make distinct step objects). */
-export const assumptionKey = (a: Assumption) => `${decisionKey(a.step)} ${a.step.note ?? ''} ${a.assumed}`
+export const assumptionKey = (a: Assumption) => `${decisionKey(a.step)} ${a.step.note} ${a.assumed}`
 const sameAssumption = (a: Assumption, b: Assumption) => a.assumed === b.assumed && (a.step === b.step || assumptionKey(a) === assumptionKey(b))
 
 const decisionKey = (s: TraceStep | undefined) => (s ? `${s.chain.backend} ${s.chain.family} ${s.chain.table} ${s.chain.chain} ${s.rule?.ref.index ?? 'policy'}` : '')
@@ -280,8 +282,8 @@ interface Machine {
 function runBaseChain(rs: CompiledRuleset, base: NfChain, hook: NfHook, input: Branch, ctx: EvalContext): Branch[] {
   const natChain = base.base!.type === 'nat'
   const p = input.packet
-  // NAT chains see only the first packet of a connection; untracked packets never.
-  if (natChain && (p.ct.state !== 'new' || p.ct.status.includes('untracked'))) return [input]
+  // NAT chains see only the first packet of a connection; untracked packets (ct state untracked) never.
+  if (natChain && p.ct.state !== 'new') return [input]
   // Conntrack looks the packet up at prerouting and output, priority -200; later hooks all see its entry, and
   // ingress comes before any of it ('ct state' reads this as the chain's place relative to conntrack).
   const conntrackPriority = hook === 'ingress' ? -Infinity : hook === 'prerouting' || hook === 'output' ? base.base!.priority : 0
@@ -293,15 +295,15 @@ function runBaseChain(rs: CompiledRuleset, base: NfChain, hook: NfHook, input: B
   while (queue.length > 0) {
     const m = queue.pop()!
     const result = step(rs, m, hook, natChain, ctx, conntrackPriority)
-    if (result.kind === 'fork') {
-      queue.push(...result.machines)
-      if (queue.length + done.length > MAX_BRANCHES * 4) {
-        const last = queue[queue.length - 1].branch
-        const s: TraceStep = {hook, chain: refOf(base, hook), event: 'skip', note: 'too many undecidable combinations: not explored'}
-        return [...done, {...last, status: 'unknown', decidedBy: s, steps: [...last.steps, s]}]
-      }
-    } else {
+    if (result.kind === 'done') {
       done.push(result.branch)
+      continue
+    }
+    queue.push(...result.machines)
+    if (queue.length + done.length > MAX_BRANCHES * 4) {
+      const last = queue[queue.length - 1].branch
+      const s: TraceStep = {hook, chain: refOf(base, hook), event: 'skip', note: 'too many undecidable combinations: not explored'}
+      return [...done, {...last, status: 'unknown', decidedBy: s, steps: [...last.steps, s]}]
     }
   }
   for (const b of done) for (let i = input.steps.length; i < b.steps.length; i++) {
@@ -361,7 +363,7 @@ function step(rs: CompiledRuleset, m: Machine, hook: NfHook, natChain: boolean, 
     if (outcome.kind === 'jump') {
       frame.rule++
       m.expr = 0
-      const target = rs.chains.get(tableOf(chain))?.get(outcome.target)
+      const target = rs.chains.get(tableOf(chain))!.get(outcome.target)
       if (!target || m.frames.length >= MAX_DEPTH) {
         const s = stepFor(hook, chain, rule, 'rule', `${outcome.goto ? 'goto' : 'jump'} ${outcome.target}`, target ? 'chains nest too deep' : `no chain ${outcome.target} in this table`)
         b.steps.push(s)
@@ -381,9 +383,14 @@ function step(rs: CompiledRuleset, m: Machine, hook: NfHook, natChain: boolean, 
       continue
     }
     // A verdict ends the base chain.
-    if (outcome.kind === 'accept') return {kind: 'done', branch: b}
-    if (outcome.kind === 'drop') return {kind: 'done', branch: {...b, status: 'drop', decidedBy: b.steps[b.steps.length - 1]}}
-    return {kind: 'done', branch: {...b, status: 'unknown', decidedBy: b.steps[b.steps.length - 1]}}
+    switch (outcome.kind) {
+      case 'accept':
+        return {kind: 'done', branch: b}
+      case 'drop':
+        return {kind: 'done', branch: {...b, status: 'drop', decidedBy: b.steps[b.steps.length - 1]}}
+      case 'unknown':
+        return {kind: 'done', branch: {...b, status: 'unknown', decidedBy: b.steps[b.steps.length - 1]}}
+    }
   }
   throw new Error('netfilter evaluation did not terminate')
 }
@@ -522,7 +529,7 @@ function runStatement(rs: CompiledRuleset, s: NfStatement, rule: NfRule, m: Mach
       }
       let unsure = false
       for (const entry of entries) {
-        const hit = compare(rs, fieldValues(s.field, s.concat, p, ctx, priority, chain.family), 'eq', entry.key, undefined)
+        const hit = compare(rs, fieldValues(s.field, s.concat, p, ctx, priority, chain.family), 'eq', entry.key, undefined, typeNames(s.field, s.concat))
         if (hit === 'unknown') unsure = true
         if (hit === true && !unsure) return runStatement(rs, entry.then, rule, m, hook, chain, natChain, ctx, priority)
       }
@@ -558,7 +565,7 @@ function natMapTarget(rs: CompiledRuleset, map: NonNullable<Extract<NfStatement,
   } else entries = map.entries
   const actual = fieldValues(map.field, map.concat, p, ctx, priority, family)
   for (const entry of entries) {
-    const hit = compare(rs, actual, 'eq', entry.key, undefined)
+    const hit = compare(rs, actual, 'eq', entry.key, undefined, typeNames(map.field, map.concat))
     if (hit === 'unknown') return 'unknown'
     if (hit === true) return entry.addr === undefined ? 'unknown' : entry
   }
@@ -566,10 +573,10 @@ function natMapTarget(rs: CompiledRuleset, map: NonNullable<Extract<NfStatement,
 }
 
 function applyMark(current: number, s: Extract<NfStatement, {kind: 'mark'}>): number {
-  const masked = s.mask !== undefined ? (current & ~s.mask) >>> 0 : 0
   switch (s.op) {
     case 'set':
-      return s.mask !== undefined ? (masked ^ s.value) >>> 0 : s.value >>> 0
+      // --set-xmark value/mask: clear the mask's bits, then xor the value in.
+      return s.mask !== undefined ? ((current & ~s.mask) ^ s.value) >>> 0 : s.value >>> 0
     case 'and':
       return (current & s.value) >>> 0
     case 'or':
@@ -599,12 +606,16 @@ function applyNat(s: Extract<NfStatement, {kind: 'nat'}>, b: Branch, step: Trace
 
 /** Evaluates one match on the packet: true, false, or unknown. */
 export function evalMatch(rs: CompiledRuleset, e: NfMatch, p: NfPacket, ctx: EvalContext, priority: number, family: NfFamily): Tri {
-  if (e.kind === 'nondeterministic' || e.kind === 'opaque') return 'unknown'
+  if (e.kind !== 'cmp') return 'unknown'
   const actual = fieldValues(e.field, e.concat, p, ctx, priority, family, e.iface)
   // `! --physdev-in X` where no port is known: xt_physdev answers the negation's way (a match).
   if (actual === null && e.op === 'ne' && (e.field === 'physdev-in' || e.field === 'physdev-out')) return true
-  return compare(rs, actual, e.op, e.value, e.mask)
+  return compare(rs, actual, e.op, e.value, e.mask, typeNames(e.field, e.concat))
 }
+
+/** The type names a field's rule values may use: ICMPv6 numbers its types apart (echo-request is 128, not 8). */
+type TypeNames = Record<string, number>
+const typeNames = (field: NfField, concat: NfField[] | undefined): TypeNames => (field === 'icmpv6 type' || concat?.includes('icmpv6 type') ? ICMPV6_TYPES : ICMP_TYPES)
 
 /**
  * The packet's value(s) for a field: a scalar, a list (flags, address types),
@@ -616,7 +627,7 @@ type FieldValue = string | number | string[] | null | 'unknown' | {concat: Field
 function fieldValues(field: NfField, concat: NfField[] | undefined, p: NfPacket, ctx: EvalContext, priority: number, family: NfFamily, iface?: 'iif' | 'oif'): FieldValue {
   if (concat && concat.length > 0) return {concat: concat.map((f) => fieldValue(f, p, ctx, priority, family))}
   // fib type limited to one interface (--limit-iface-in, `fib daddr . iif type`): local only on that device.
-  if (iface && (field === 'fib saddr type' || field === 'fib daddr type')) {
+  if (iface) {
     const device = iface === 'iif' ? p.iifname : p.oifname
     if (!device) return 'unknown'
     return ctx.addressType(field === 'fib saddr type' ? p.src : p.dst, p.family, device)
@@ -624,7 +635,7 @@ function fieldValues(field: NfField, concat: NfField[] | undefined, p: NfPacket,
   return fieldValue(field, p, ctx, priority, family)
 }
 
-const L4_WITH_PORTS = new Set(['tcp', 'udp', 'sctp', 'udplite', 'dccp'])
+const hasPorts = (l4proto: string) => l4proto === 'tcp' || l4proto === 'udp' || l4proto === 'sctp' || l4proto === 'udplite' || l4proto === 'dccp'
 
 function fieldValue(field: NfField, p: NfPacket, ctx: EvalContext, priority: number, family: NfFamily): FieldValue {
   switch (field) {
@@ -645,7 +656,6 @@ function fieldValue(field: NfField, p: NfPacket, ctx: EvalContext, priority: num
     case 'physdev-is-in':
       return p.physIn ? 1 : 0
     case 'physdev-is-out':
-      return p.physOut ? 1 : 0
     case 'physdev-is-bridged':
       return p.physOut ? 1 : 0
     case 'nfproto':
@@ -654,18 +664,19 @@ function fieldValue(field: NfField, p: NfPacket, ctx: EvalContext, priority: num
       return p.family === 4 ? 'ip' : 'ip6'
     case 'l4proto':
       return p.l4proto
+    // An address not known is 'unknown', the field value that says so.
     case 'saddr':
-      return p.src === 'unknown' ? 'unknown' : p.src
+      return p.src
     case 'daddr':
-      return p.dst === 'unknown' ? 'unknown' : p.dst
+      return p.dst
     case 'ether saddr':
       return p.etherSrc ?? 'unknown'
     case 'ether daddr':
       return p.etherDst ?? 'unknown'
     case 'sport':
-      return L4_WITH_PORTS.has(p.l4proto) ? (p.sport ?? 'unknown') : null
+      return hasPorts(p.l4proto) ? (p.sport ?? 'unknown') : null
     case 'dport':
-      return L4_WITH_PORTS.has(p.l4proto) ? (p.dport ?? 'unknown') : null
+      return hasPorts(p.l4proto) ? (p.dport ?? 'unknown') : null
     case 'icmp type':
       return p.l4proto === 'icmp' ? (p.icmpType ?? 'unknown') : null
     case 'icmp code':
@@ -681,12 +692,14 @@ function fieldValue(field: NfField, p: NfPacket, ctx: EvalContext, priority: num
       // The bridge family has conntrack only with nf_conntrack_bridge, which the facts do not show.
       if (family === 'bridge') return 'unknown'
       return priority < -200 && p.ct.state !== 'untracked' ? ['invalid'] : [p.ct.state]
+    // A packet with no connection (untracked, or before conntrack looked it up) has no status, direction or
+    // mark to read: the kernel's ct expression breaks the rule (nft_ct_get_eval), whatever the operator.
     case 'ct status':
-      return family === 'bridge' ? 'unknown' : p.ct.status
+      return family === 'bridge' ? 'unknown' : noConnection(p, priority) ? null : p.ct.status
     case 'ct direction':
-      return family === 'bridge' ? 'unknown' : p.ct.direction
+      return family === 'bridge' ? 'unknown' : noConnection(p, priority) ? null : p.ct.direction
     case 'ct mark':
-      return p.ct.mark
+      return noConnection(p, priority) ? null : p.ct.mark
     case 'mark':
       return p.mark
     case 'fib saddr type':
@@ -698,14 +711,16 @@ function fieldValue(field: NfField, p: NfPacket, ctx: EvalContext, priority: num
   }
 }
 
+const noConnection = (p: NfPacket, priority: number) => p.ct.state === 'untracked' || priority < -200
+
 /** Compares a packet value with a rule value. */
-function compare(rs: CompiledRuleset, actual: FieldValue, op: 'eq' | 'ne' | 'lt' | 'gt' | 'le' | 'ge', value: NfValue, mask: number | undefined): Tri {
-  if (actual === 'unknown') return 'unknown'
+function compare(rs: CompiledRuleset, actual: FieldValue, op: 'eq' | 'ne' | 'lt' | 'gt' | 'le' | 'ge', value: NfValue, mask: number | undefined, names: TypeNames): Tri {
+  // No such field: no match, negated too. A value not known: contains() and the ordered comparison below say unknown.
   if (actual === null) return false
   let hit: Tri
   if (op === 'eq' || op === 'ne') {
     const v = mask !== undefined && typeof actual === 'number' ? (actual & mask) >>> 0 : actual
-    hit = contains(rs, v, value)
+    hit = contains(rs, v, value, names)
     if (op === 'ne') hit = hit === 'unknown' ? 'unknown' : !hit
     return hit
   }
@@ -723,13 +738,13 @@ function scalarNumber(v: NfValue): number | undefined {
 }
 
 /** Does the rule value (scalar, prefix, range, set, named set, flags) contain the packet's value? */
-function contains(rs: CompiledRuleset, actual: FieldValue, value: NfValue): Tri {
+function contains(rs: CompiledRuleset, actual: FieldValue, value: NfValue, names: TypeNames): Tri {
   if (actual === 'unknown') return 'unknown'
   if (actual === null) return false
   if (typeof actual === 'object' && !Array.isArray(actual)) {
     // Concatenation: every part must match its element part.
-    if (value.t === 'concat') return all(actual.concat.map((a, i) => (value.parts[i] ? contains(rs, a, value.parts[i]) : false)))
-    if (value.t === 'set' || value.t === 'setref') return anyElement(rs, actual, value)
+    if (value.t === 'concat') return all(actual.concat.map((a, i) => (value.parts[i] ? contains(rs, a, value.parts[i], names) : false)))
+    if (value.t === 'set' || value.t === 'setref') return anyElement(rs, actual, value, names)
     return false
   }
   if (Array.isArray(actual)) {
@@ -741,7 +756,7 @@ function contains(rs: CompiledRuleset, actual: FieldValue, value: NfValue): Tri 
   switch (value.t) {
     case 'set':
     case 'setref':
-      return anyElement(rs, actual, value)
+      return anyElement(rs, actual, value, names)
     case 'flags':
       return value.v.some((f) => f.toLowerCase() === String(actual).toLowerCase())
     case 'concat':
@@ -762,24 +777,25 @@ function contains(rs: CompiledRuleset, actual: FieldValue, value: NfValue): Tri 
         if (!ip || !lo || !hi) return 'unknown'
         return ip.family === lo.family && ip.value >= lo.value && ip.value <= hi.value
       }
-      const n = typeof actual === 'number' ? actual : protoOrNumber(String(actual))
+      const n = protoOrNumber(String(actual), names)
       const lo = scalarNumber(value.lo)
       const hi = scalarNumber(value.hi)
       if (n === undefined || lo === undefined || hi === undefined) return 'unknown'
       return n >= lo && n <= hi
     }
     case 'num':
-      return typeof actual === 'number' ? actual === value.v : protoOrNumber(actual) === value.v
+      return typeof actual === 'number' ? actual === value.v : protoOrNumber(actual, names) === value.v
     case 'str':
-      return stringMatch(actual, value.v)
+      return stringMatch(actual, value.v, names)
   }
 }
 
-const numberOf = new Map<string, number | undefined>()
-/** Protocols and icmp types by name or number (cached: every rule of every flow asks). */
-function protoOrNumber(s: string): number | undefined {
-  if (!numberOf.has(s)) numberOf.set(s, /^\d+$/.test(s) ? Number(s) : (protoNumber(s) ?? ICMP_TYPES[s] ?? ICMPV6_TYPES[s]))
-  return numberOf.get(s)
+const numberOf = new Map<TypeNames, Map<string, number | undefined>>([[ICMP_TYPES, new Map()], [ICMPV6_TYPES, new Map()]])
+/** Protocols and icmp (or icmpv6) types by name or number (cached: every rule of every flow asks). */
+function protoOrNumber(s: string, names: TypeNames): number | undefined {
+  const cache = numberOf.get(names)!
+  if (!cache.has(s)) cache.set(s, protoNumber(s) ?? names[s])
+  return cache.get(s)
 }
 
 function scalarString(v: NfValue): string | undefined {
@@ -787,40 +803,34 @@ function scalarString(v: NfValue): string | undefined {
 }
 
 /** Names (interfaces with a trailing * wildcard), protocols by name or number, icmp types by name or number. */
-function stringMatch(actual: string | number, wanted: string): Tri {
-  if (typeof actual === 'number') {
-    const n = protoOrNumber(wanted)
-    return n !== undefined ? n === actual : String(actual) === wanted
-  }
+function stringMatch(actual: string | number, wanted: string, names: TypeNames): Tri {
+  // A number (a port, a type) against a name or a number written as text.
+  if (typeof actual === 'number') return protoOrNumber(wanted, names) === actual
   if (wanted === actual) return true
   if (wanted.charCodeAt(wanted.length - 1) === 42 /* * */ && !wanted.endsWith('\\*')) return actual.startsWith(wanted.slice(0, -1))
-  // Both plain names that differ: only protocol aliases (icmpv6 = ipv6-icmp) or "all" can still match.
+  // Names that differ: only "all", or two names (or a name and a number) of one protocol (icmpv6 = ipv6-icmp = 58) match.
   if (wanted === 'all' || wanted === '0') return true
-  if (!ALIASED.has(actual) && !ALIASED.has(wanted) && !/^\d/.test(actual) && !/^\d/.test(wanted)) return false
-  const a = protoOrNumber(actual)
-  const w = protoOrNumber(wanted)
-  return a !== undefined && w !== undefined ? a === w : false
+  const a = protoOrNumber(actual, names)
+  return a !== undefined && a === protoOrNumber(wanted, names)
 }
 
-const ALIASED = new Set(['icmpv6', 'ipv6-icmp', 'icmp6'])
-
-function anyElement(rs: CompiledRuleset, actual: FieldValue, value: Extract<NfValue, {t: 'set'} | {t: 'setref'}>): Tri {
+function anyElement(rs: CompiledRuleset, actual: FieldValue, value: Extract<NfValue, {t: 'set'} | {t: 'setref'}>, names: TypeNames): Tri {
   let elems: NfValue[]
   let complete = true
+  // ipset "nomatch" entries carve exceptions out of the set (only where they are the more specific entry; we
+  // treat any nomatch hit as undecided unless no member matches at all). Anonymous sets have none.
+  let excluded = false
   if (value.t === 'set') elems = value.elems
   else {
     const set = rs.set(value.name)
     if (!set) return 'unknown'
     elems = set.elems
     complete = set.complete
+    excluded = set.nomatch?.some((e) => contains(rs, actual, e, names) === true) ?? false
   }
   let unsure = false
-  // ipset "nomatch" entries carve exceptions out of the set (only where they are the more specific entry; we
-  // treat any nomatch hit as undecided unless no member matches at all).
-  const nomatch = value.t === 'setref' ? (rs.set(value.name)?.nomatch ?? []) : []
-  const excluded = nomatch.some((e) => contains(rs, actual, e) === true)
   for (const e of elems) {
-    const r = contains(rs, actual, e)
+    const r = contains(rs, actual, e, names)
     if (r === true) return excluded ? 'unknown' : true
     if (r === 'unknown') unsure = true
   }
