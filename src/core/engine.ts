@@ -30,6 +30,91 @@ export function resolvePath(value: unknown, path: string): unknown {
   return current
 }
 
+/**
+ * What a set of conditions reads of the entity, when that is all of it they read: plain `all`/`any`/`not` trees
+ * of {fact, path, operator, value} over 'entity' and 'host' (the same object for every view of a run). Anything
+ * else (a whole-fact read, a condition reference, params, another fact) gives undefined: no sharing. `compared`
+ * are the entity paths compared with another fact's value: json-rules-engine compares objects by identity, so
+ * two views agree there only when those values are not objects.
+ */
+export function entityPathsOf(conditions: readonly unknown[]): {paths: string[]; compared: Set<string>} | undefined {
+  const paths = new Set<string>()
+  const compared = new Set<string>()
+  const factRead = (c: Record<string, unknown>, againstFact: boolean): boolean => {
+    if (c.fact === 'host') return true
+    if (c.fact !== 'entity' || typeof c.path !== 'string') return false
+    paths.add(c.path)
+    if (againstFact) compared.add(c.path)
+    return true
+  }
+  const walk = (c: unknown): boolean => {
+    if (c === null || typeof c !== 'object' || Array.isArray(c)) return false
+    const o = c as Record<string, unknown>
+    const keys = Object.keys(o)
+    if (keys.length === 1 && (keys[0] === 'all' || keys[0] === 'any')) return Array.isArray(o[keys[0]]) && (o[keys[0]] as unknown[]).every(walk)
+    if (keys.length === 1 && keys[0] === 'not') return walk(o.not)
+    if (!keys.every((k) => k === 'fact' || k === 'path' || k === 'operator' || k === 'value') || typeof o.operator !== 'string') return false
+    const value = o.value
+    // A value that is an object with a `fact` is another fact's value (json-rules-engine compares fact with fact).
+    const isFact = value !== null && typeof value === 'object' && !Array.isArray(value) && 'fact' in value
+    if (!factRead(o, isFact)) return false
+    return isFact ? factRead(value as Record<string, unknown>, true) : valueKey(value) !== undefined
+  }
+  return conditions.every(walk) ? {paths: [...paths].sort(), compared} : undefined
+}
+
+/** The values a view holds at the paths its conditions read, as one key that tells apart every two that a condition could; undefined when it cannot. */
+export function readValuesKey(view: object, read: {paths: readonly string[]; compared: ReadonlySet<string>}): string | undefined {
+  let key = ''
+  for (const path of read.paths) {
+    const value = resolvePath(view, path)
+    if (value !== null && typeof value === 'object' && read.compared.has(path)) return undefined
+    const part = valueKey(value)
+    if (part === undefined) return undefined
+    key += `${part}\u0000`
+  }
+  return key
+}
+
+/** An injective text of plain data (undefined, null, booleans, numbers, strings, arrays, plain objects); undefined for anything else. */
+function valueKey(v: unknown): string | undefined {
+  switch (typeof v) {
+    case 'undefined':
+      return 'u'
+    case 'boolean':
+      return v ? 't' : 'f'
+    case 'number':
+      return Object.is(v, -0) ? 'n-0' : `n${v}`
+    case 'string':
+      return JSON.stringify(v)
+    case 'object': {
+      if (v === null) return 'z'
+      if (Array.isArray(v)) {
+        let out = '['
+        for (let i = 0; i < v.length; i++) {
+          if (!(i in v)) return undefined
+          const item = valueKey(v[i])
+          if (item === undefined) return undefined
+          out += `${item},`
+        }
+        return `${out}]`
+      }
+      const proto = Object.getPrototypeOf(v)
+      if (proto !== Object.prototype && proto !== null) return undefined
+      let out = '{'
+      for (const k of Reflect.ownKeys(v)) {
+        if (typeof k !== 'string' || !Object.prototype.propertyIsEnumerable.call(v, k)) return undefined
+        const item = valueKey((v as Record<string, unknown>)[k])
+        if (item === undefined) return undefined
+        out += `${JSON.stringify(k)}:${item},`
+      }
+      return `${out}}`
+    }
+    default:
+      return undefined
+  }
+}
+
 /** A rule's fix or check lines as steps: sequences flattened, lines left out dropped, repeats removed. */
 export function stepsOf(lines: readonly Steps[]): FixStep[] {
   const seen = new Set<string>()
@@ -91,15 +176,18 @@ export async function evaluate(model: Model, rules: Rule[], options: EvaluateOpt
     const covered = scope === 'element' ? coveredElements(views as ElementView[], active, fired) : undefined
     // The rules of the kind, each view run once (an Engine must never run concurrently). A view is run
     // through the kind's rules that apply to it: an engine for each set of them, made once for the kind.
-    const engines = new Map<string, Engine>()
-    const engineFor = (pending: number[]) => {
-      const key = pending.join(',')
+    const engines = new Map<string, {engine: Engine; reads: ReturnType<typeof entityPathsOf>; fired: Map<string, Set<string>>}>()
+    const engineFor = (key: string, pending: number[]) => {
       let engine = engines.get(key)
       if (!engine) {
-        engine = new Engine(
-          pending.map((k) => ({name: here[k].id, conditions: here[k].conditions, event: {type: here[k].id}})),
-          {allowUndefinedFacts: true, pathResolver: resolvePath},
-        )
+        engine = {
+          engine: new Engine(
+            pending.map((k) => ({name: here[k].id, conditions: here[k].conditions, event: {type: here[k].id}})),
+            {allowUndefinedFacts: true, pathResolver: resolvePath},
+          ),
+          reads: entityPathsOf(pending.map((k) => here[k].conditions)),
+          fired: new Map(),
+        }
         engines.set(key, engine)
       }
       return engine
@@ -133,10 +221,20 @@ export async function evaluate(model: Model, rules: Rule[], options: EvaluateOpt
         results[k].push(outcome)
       }
       if (pending.length === 0) continue
-      const {events} = await engineFor(pending).run({entity: new Fact('entity', merged ?? view, {cache: false}), host: hostFact})
+      const entity = merged ?? view
+      const run = engineFor(pending.join(','), pending)
+      // Views that agree on every attribute the rules read get the same events: the engine runs once for them
+      // (json-rules-engine deep-copies every rule's conditions on each run; 10,000 guests are a few classes).
+      const valuesKey = run.reads && readValuesKey(entity, run.reads)
+      let firedTypes = valuesKey === undefined ? undefined : run.fired.get(valuesKey)
+      if (!firedTypes) {
+        const {events} = await run.engine.run({entity: new Fact('entity', entity, {cache: false}), host: hostFact})
+        firedTypes = new Set(events.map((e) => e.type))
+        if (valuesKey !== undefined) run.fired.set(valuesKey, firedTypes)
+      }
       for (const k of pending) {
         const outcome = results[k][v] as Extract<Outcome, {status: 'run'}>
-        outcome.fired = events.some((e) => e.type === here[k].id)
+        outcome.fired = firedTypes.has(here[k].id)
       }
       // An element a specific pattern judged is its own: the general rules say nothing of it.
       if (scope === 'element' && pending.some((k) => !here[k].general && (results[k][v] as {fired: boolean}).fired)) {
