@@ -64,10 +64,10 @@ export function entityPathsOf(conditions: readonly unknown[]): {paths: string[];
 }
 
 /** The values a view holds at the paths its conditions read, as one key that tells apart every two that a condition could; undefined when it cannot. */
-export function readValuesKey(view: object, read: {paths: readonly string[]; compared: ReadonlySet<string>}): string | undefined {
+export function readValuesKey(valueAt: (path: string) => unknown, read: {paths: readonly string[]; compared: ReadonlySet<string>}): string | undefined {
   let key = ''
   for (const path of read.paths) {
-    const value = resolvePath(view, path)
+    const value = valueAt(path)
     if (value !== null && typeof value === 'object' && read.compared.has(path)) return undefined
     const part = valueKey(value)
     if (part === undefined) return undefined
@@ -142,7 +142,30 @@ export interface EvaluateOptions {
 const SCOPE_ORDER: Scope[] = ['expected-network', 'expected-guest', 'expected-host', 'host', 'network', 'link', 'domain', 'interface', 'apipa', 'address', 'dhcp-service', 'ovs-bridge', 'element', 'forward']
 
 /** What happened to one rule on one view. */
-type Outcome = {status: 'skip'} | {status: 'not-applicable'} | {status: 'unknown'; reason: string} | {status: 'run'; fired: boolean; view: object}
+type Outcome = {status: 'skip'} | {status: 'not-applicable'} | {status: 'unknown'; reason: string} | {status: 'run'; fired: boolean; view: object; extra?: object}
+
+/** The view the engine reads: each rule's derived view ({...view, ...extra}) merged over the last, in rule order. */
+function mergedView(view: object, extras: readonly object[]): object {
+  let merged: object | undefined
+  for (const extra of extras) merged = {...(merged ?? view), ...{...view, ...extra}}
+  return merged ?? view
+}
+
+/** resolvePath(mergedView(view, extras), path) without making the merged view: the last derived view holding the key decides. */
+export function resolveMerged(view: object, extras: readonly object[], path: string): unknown {
+  const dot = path.indexOf('.')
+  const key = dot < 0 ? path : path.slice(0, dot)
+  const own = (o: object) => Object.prototype.propertyIsEnumerable.call(o, key)
+  let top: unknown = ({} as Record<string, unknown>)[key]
+  for (let k = extras.length - 1; k >= 0; k--) {
+    // Each derived view holds the view's own keys, its rule's extra over them.
+    if (own(extras[k])) top = (extras[k] as Record<string, unknown>)[key]
+    else if (own(view)) top = (view as Record<string, unknown>)[key]
+    else continue
+    break
+  }
+  return dot < 0 ? top : resolvePath(top, path.slice(dot + 1))
+}
 
 /** A rule whose probe is opt-in and was not asked for (--listen) is no check at all: neither run nor "not checked". */
 const optedOut = (model: Model, rule: Rule) => optedOutBecause(model, rule) !== undefined
@@ -199,7 +222,8 @@ export async function evaluate(model: Model, rules: Rule[], options: EvaluateOpt
     })
     for (let v = 0; v < views.length; v++) {
       const view = views[v]
-      let merged: Record<string, unknown> | undefined
+      // What the rules' derive added, in rule order: the merged and per-rule views are made only when needed.
+      const extras: object[] = []
       const pending: number[] = []
       for (let k = 0; k < here.length; k++) {
         const rule = here[k]
@@ -212,29 +236,30 @@ export async function evaluate(model: Model, rules: Rule[], options: EvaluateOpt
             const because = unknown.map((attr) => view.unknownBecause?.[attr]).filter((r): r is string => r !== undefined)
             outcome = {status: 'unknown', reason: `unknown: ${unknown.join(', ')} (${because.length > 0 ? because.join('; ') : probeReasons(model, rule)})`}
           } else {
-            const derived = rule.derive ? {...view, ...rule.derive(view as never, host)} : view
-            if (derived !== view) merged = {...(merged ?? view), ...derived}
-            outcome = {status: 'run', fired: false, view: derived}
+            const extra = rule.derive?.(view as never, host)
+            if (extra) extras.push(extra)
+            outcome = {status: 'run', fired: false, view, ...(extra ? {extra} : {})}
             pending.push(k)
           }
         }
         results[k].push(outcome)
       }
       if (pending.length === 0) continue
-      const entity = merged ?? view
       const run = engineFor(pending.join(','), pending)
       // Views that agree on every attribute the rules read get the same events: the engine runs once for them
       // (json-rules-engine deep-copies every rule's conditions on each run; 10,000 guests are a few classes).
-      const valuesKey = run.reads && readValuesKey(entity, run.reads)
+      const valuesKey = run.reads && readValuesKey(extras.length === 0 ? (path) => resolvePath(view, path) : (path) => resolveMerged(view, extras, path), run.reads)
       let firedTypes = valuesKey === undefined ? undefined : run.fired.get(valuesKey)
       if (!firedTypes) {
-        const {events} = await run.engine.run({entity: new Fact('entity', entity, {cache: false}), host: hostFact})
+        const {events} = await run.engine.run({entity: new Fact('entity', mergedView(view, extras), {cache: false}), host: hostFact})
         firedTypes = new Set(events.map((e) => e.type))
         if (valuesKey !== undefined) run.fired.set(valuesKey, firedTypes)
       }
       for (const k of pending) {
         const outcome = results[k][v] as Extract<Outcome, {status: 'run'}>
         outcome.fired = firedTypes.has(here[k].id)
+        // A finding reads the view with what its own rule derived.
+        if (outcome.fired && outcome.extra) outcome.view = {...view, ...outcome.extra}
       }
       // An element a specific pattern judged is its own: the general rules say nothing of it.
       if (scope === 'element' && pending.some((k) => !here[k].general && (results[k][v] as {fired: boolean}).fired)) {

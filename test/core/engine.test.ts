@@ -1,7 +1,7 @@
 import {describe, expect, it} from 'vitest'
 import {ALL_RULES} from '../../rules/index.js'
 import {type Rule, line, text} from '../../rules/kit.js'
-import {type Finding, entityPathsOf, evaluate, rank, readValuesKey, resolvePath} from '../../src/core/engine.js'
+import {type Finding, entityPathsOf, evaluate, rank, readValuesKey, resolveMerged, resolvePath} from '../../src/core/engine.js'
 import type {EntityView} from '../../src/derive/index.js'
 import {factsOf, model, unavailable} from '../helpers.js'
 
@@ -119,7 +119,7 @@ describe('which views share an engine run', () => {
   })
   it('tells apart values a condition could: undefined from null, a number from its text, list contents and order', () => {
     const read = {paths: ['a', 'b.length'], compared: new Set<string>()}
-    const key = (v: object) => readValuesKey(v, read)
+    const key = (v: object) => readValuesKey((path) => resolvePath(v, path), read)
     expect(key({a: null, b: []})).not.toBe(key({b: []}))
     expect(key({a: 1, b: []})).not.toBe(key({a: '1', b: []}))
     expect(key({a: [1, 2], b: [0]})).not.toBe(key({a: [2, 1], b: [0]}))
@@ -127,7 +127,14 @@ describe('which views share an engine run', () => {
     expect(key({a: [1, 2], b: [0], c: 'other'})).toBe(key({a: [1, 2], b: [9]}))
     // Not plain data (a Set, a Date), or an object compared with another fact (compared by identity): no key.
     expect(key({a: new Set([1]), b: []})).toBeUndefined()
-    expect(readValuesKey({a: [1]}, {paths: ['a'], compared: new Set(['a'])})).toBeUndefined()
-    expect(readValuesKey({a: 1}, {paths: ['a'], compared: new Set(['a'])})).toBeDefined()
+    expect(readValuesKey(() => [1], {paths: ['a'], compared: new Set(['a'])})).toBeUndefined()
+    expect(readValuesKey(() => 1, {paths: ['a'], compared: new Set(['a'])})).toBeDefined()
+  })
+  it('reads a path of the merged view without making it, as the merge would: the last derived view holding the key decides', () => {
+    const view = {a: 1, b: {c: 2}, d: 'x'}
+    const extras = [{a: 10, e: [1, 2]}, {b: {c: 20}}, {f: null}]
+    let merged: object = view
+    for (const extra of extras) merged = {...merged, ...{...view, ...extra}}
+    for (const path of ['a', 'b.c', 'd', 'e', 'e.length', 'f', 'g', 'g.h', 'toString']) expect(resolveMerged(view, extras, path)).toBe(resolvePath(merged, path))
   })
 })
