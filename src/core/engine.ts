@@ -30,6 +30,91 @@ export function resolvePath(value: unknown, path: string): unknown {
   return current
 }
 
+/**
+ * What a set of conditions reads of the entity, when that is all of it they read: plain `all`/`any`/`not` trees
+ * of {fact, path, operator, value} over 'entity' and 'host' (the same object for every view of a run). Anything
+ * else (a whole-fact read, a condition reference, params, another fact) gives undefined: no sharing. `compared`
+ * are the entity paths compared with another fact's value: json-rules-engine compares objects by identity, so
+ * two views agree there only when those values are not objects.
+ */
+export function entityPathsOf(conditions: readonly unknown[]): {paths: string[]; compared: Set<string>} | undefined {
+  const paths = new Set<string>()
+  const compared = new Set<string>()
+  const factRead = (c: Record<string, unknown>, againstFact: boolean): boolean => {
+    if (c.fact === 'host') return true
+    if (c.fact !== 'entity' || typeof c.path !== 'string') return false
+    paths.add(c.path)
+    if (againstFact) compared.add(c.path)
+    return true
+  }
+  const walk = (c: unknown): boolean => {
+    if (c === null || typeof c !== 'object' || Array.isArray(c)) return false
+    const o = c as Record<string, unknown>
+    const keys = Object.keys(o)
+    if (keys.length === 1 && (keys[0] === 'all' || keys[0] === 'any')) return Array.isArray(o[keys[0]]) && (o[keys[0]] as unknown[]).every(walk)
+    if (keys.length === 1 && keys[0] === 'not') return walk(o.not)
+    if (!keys.every((k) => k === 'fact' || k === 'path' || k === 'operator' || k === 'value') || typeof o.operator !== 'string') return false
+    const value = o.value
+    // A value that is an object with a `fact` is another fact's value (json-rules-engine compares fact with fact).
+    const isFact = value !== null && typeof value === 'object' && !Array.isArray(value) && 'fact' in value
+    if (!factRead(o, isFact)) return false
+    return isFact ? factRead(value as Record<string, unknown>, true) : valueKey(value) !== undefined
+  }
+  return conditions.every(walk) ? {paths: [...paths].sort(), compared} : undefined
+}
+
+/** The values a view holds at the paths its conditions read, as one key that tells apart every two that a condition could; undefined when it cannot. */
+export function readValuesKey(valueAt: (path: string) => unknown, read: {paths: readonly string[]; compared: ReadonlySet<string>}): string | undefined {
+  let key = ''
+  for (const path of read.paths) {
+    const value = valueAt(path)
+    if (value !== null && typeof value === 'object' && read.compared.has(path)) return undefined
+    const part = valueKey(value)
+    if (part === undefined) return undefined
+    key += `${part}\u0000`
+  }
+  return key
+}
+
+/** An injective text of plain data (undefined, null, booleans, numbers, strings, arrays, plain objects); undefined for anything else. */
+function valueKey(v: unknown): string | undefined {
+  switch (typeof v) {
+    case 'undefined':
+      return 'u'
+    case 'boolean':
+      return v ? 't' : 'f'
+    case 'number':
+      return Object.is(v, -0) ? 'n-0' : `n${v}`
+    case 'string':
+      return JSON.stringify(v)
+    case 'object': {
+      if (v === null) return 'z'
+      if (Array.isArray(v)) {
+        let out = '['
+        for (let i = 0; i < v.length; i++) {
+          if (!(i in v)) return undefined
+          const item = valueKey(v[i])
+          if (item === undefined) return undefined
+          out += `${item},`
+        }
+        return `${out}]`
+      }
+      const proto = Object.getPrototypeOf(v)
+      if (proto !== Object.prototype && proto !== null) return undefined
+      let out = '{'
+      for (const k of Reflect.ownKeys(v)) {
+        if (typeof k !== 'string' || !Object.prototype.propertyIsEnumerable.call(v, k)) return undefined
+        const item = valueKey((v as Record<string, unknown>)[k])
+        if (item === undefined) return undefined
+        out += `${JSON.stringify(k)}:${item},`
+      }
+      return `${out}}`
+    }
+    default:
+      return undefined
+  }
+}
+
 /** A rule's fix or check lines as steps: sequences flattened, lines left out dropped, repeats removed. */
 export function stepsOf(lines: readonly Steps[]): FixStep[] {
   const seen = new Set<string>()
@@ -57,7 +142,30 @@ export interface EvaluateOptions {
 const SCOPE_ORDER: Scope[] = ['expected-network', 'expected-guest', 'expected-host', 'host', 'network', 'link', 'domain', 'interface', 'apipa', 'address', 'dhcp-service', 'ovs-bridge', 'element', 'forward']
 
 /** What happened to one rule on one view. */
-type Outcome = {status: 'skip'} | {status: 'not-applicable'} | {status: 'unknown'; reason: string} | {status: 'run'; fired: boolean; view: object}
+type Outcome = {status: 'skip'} | {status: 'not-applicable'} | {status: 'unknown'; reason: string} | {status: 'run'; fired: boolean; view: object; extra?: object}
+
+/** The view the engine reads: each rule's derived view ({...view, ...extra}) merged over the last, in rule order. */
+function mergedView(view: object, extras: readonly object[]): object {
+  let merged: object | undefined
+  for (const extra of extras) merged = {...(merged ?? view), ...{...view, ...extra}}
+  return merged ?? view
+}
+
+/** resolvePath(mergedView(view, extras), path) without making the merged view: the last derived view holding the key decides. */
+export function resolveMerged(view: object, extras: readonly object[], path: string): unknown {
+  const dot = path.indexOf('.')
+  const key = dot < 0 ? path : path.slice(0, dot)
+  const own = (o: object) => Object.prototype.propertyIsEnumerable.call(o, key)
+  let top: unknown = ({} as Record<string, unknown>)[key]
+  for (let k = extras.length - 1; k >= 0; k--) {
+    // Each derived view holds the view's own keys, its rule's extra over them.
+    if (own(extras[k])) top = (extras[k] as Record<string, unknown>)[key]
+    else if (own(view)) top = (view as Record<string, unknown>)[key]
+    else continue
+    break
+  }
+  return dot < 0 ? top : resolvePath(top, path.slice(dot + 1))
+}
 
 /** A rule whose probe is opt-in and was not asked for (--listen) is no check at all: neither run nor "not checked". */
 const optedOut = (model: Model, rule: Rule) => optedOutBecause(model, rule) !== undefined
@@ -91,15 +199,18 @@ export async function evaluate(model: Model, rules: Rule[], options: EvaluateOpt
     const covered = scope === 'element' ? coveredElements(views as ElementView[], active, fired) : undefined
     // The rules of the kind, each view run once (an Engine must never run concurrently). A view is run
     // through the kind's rules that apply to it: an engine for each set of them, made once for the kind.
-    const engines = new Map<string, Engine>()
-    const engineFor = (pending: number[]) => {
-      const key = pending.join(',')
+    const engines = new Map<string, {engine: Engine; reads: ReturnType<typeof entityPathsOf>; fired: Map<string, Set<string>>}>()
+    const engineFor = (key: string, pending: number[]) => {
       let engine = engines.get(key)
       if (!engine) {
-        engine = new Engine(
-          pending.map((k) => ({name: here[k].id, conditions: here[k].conditions, event: {type: here[k].id}})),
-          {allowUndefinedFacts: true, pathResolver: resolvePath},
-        )
+        engine = {
+          engine: new Engine(
+            pending.map((k) => ({name: here[k].id, conditions: here[k].conditions, event: {type: here[k].id}})),
+            {allowUndefinedFacts: true, pathResolver: resolvePath},
+          ),
+          reads: entityPathsOf(pending.map((k) => here[k].conditions)),
+          fired: new Map(),
+        }
         engines.set(key, engine)
       }
       return engine
@@ -111,7 +222,8 @@ export async function evaluate(model: Model, rules: Rule[], options: EvaluateOpt
     })
     for (let v = 0; v < views.length; v++) {
       const view = views[v]
-      let merged: Record<string, unknown> | undefined
+      // What the rules' derive added, in rule order: the merged and per-rule views are made only when needed.
+      const extras: object[] = []
       const pending: number[] = []
       for (let k = 0; k < here.length; k++) {
         const rule = here[k]
@@ -124,19 +236,30 @@ export async function evaluate(model: Model, rules: Rule[], options: EvaluateOpt
             const because = unknown.map((attr) => view.unknownBecause?.[attr]).filter((r): r is string => r !== undefined)
             outcome = {status: 'unknown', reason: `unknown: ${unknown.join(', ')} (${because.length > 0 ? because.join('; ') : probeReasons(model, rule)})`}
           } else {
-            const derived = rule.derive ? {...view, ...rule.derive(view as never, host)} : view
-            if (derived !== view) merged = {...(merged ?? view), ...derived}
-            outcome = {status: 'run', fired: false, view: derived}
+            const extra = rule.derive?.(view as never, host)
+            if (extra) extras.push(extra)
+            outcome = {status: 'run', fired: false, view, ...(extra ? {extra} : {})}
             pending.push(k)
           }
         }
         results[k].push(outcome)
       }
       if (pending.length === 0) continue
-      const {events} = await engineFor(pending).run({entity: new Fact('entity', merged ?? view, {cache: false}), host: hostFact})
+      const run = engineFor(pending.join(','), pending)
+      // Views that agree on every attribute the rules read get the same events: the engine runs once for them
+      // (json-rules-engine deep-copies every rule's conditions on each run; 10,000 guests are a few classes).
+      const valuesKey = run.reads && readValuesKey(extras.length === 0 ? (path) => resolvePath(view, path) : (path) => resolveMerged(view, extras, path), run.reads)
+      let firedTypes = valuesKey === undefined ? undefined : run.fired.get(valuesKey)
+      if (!firedTypes) {
+        const {events} = await run.engine.run({entity: new Fact('entity', mergedView(view, extras), {cache: false}), host: hostFact})
+        firedTypes = new Set(events.map((e) => e.type))
+        if (valuesKey !== undefined) run.fired.set(valuesKey, firedTypes)
+      }
       for (const k of pending) {
         const outcome = results[k][v] as Extract<Outcome, {status: 'run'}>
-        outcome.fired = events.some((e) => e.type === here[k].id)
+        outcome.fired = firedTypes.has(here[k].id)
+        // A finding reads the view with what its own rule derived.
+        if (outcome.fired && outcome.extra) outcome.view = {...view, ...outcome.extra}
       }
       // An element a specific pattern judged is its own: the general rules say nothing of it.
       if (scope === 'element' && pending.some((k) => !here[k].general && (results[k][v] as {fired: boolean}).fired)) {

@@ -70,10 +70,10 @@ export function interfaceViews(ctx: DeriveContext): InterfaceView[] {
       const {unknownBecause: ovsUnknown, ...ovs} = interfaceOvsAttributes(ctx, i, expectedBridge, running)
       const wireAttributes = wireInterfaceAttributes(wire, i, running, wireContextOf(i), i.mac ? clientIdSharers(clientIds, i.mac, domainOfMac) : {ids: [], sharers: []}, (heard) => requestsOf(i, heard))
       const unknownBecause = {...ovsUnknown, ...(wireAttributes.wireAnswersHeard === null ? {wireAnswersHeard: WIRE_ANSWERS_UNHEARD} : {})}
-      return {
-        ...ovs,
-        ...(Object.keys(unknownBecause).length > 0 ? {unknownBecause} : {}),
-        kind: 'interface',
+      // Object.assign, not one literal opening with spreads: V8 gives each such literal a hidden class of its own,
+      // ~50 KB of maps per view (a 10,000-guest host made 420 MB of garbage here). Same keys, same order.
+      const view: InterfaceView = Object.assign({}, ovs, Object.keys(unknownBecause).length > 0 ? {unknownBecause} : {}, {
+        kind: 'interface' as const,
         name: `${d.name}/${i.target ?? i.mac ?? `net${index}`}`,
         context: {host: ctx.hostname, domain: d.name, network: ctx.ifaceNetwork(i), bridge: expectedBridge, mac: i.mac, link: i.target},
         affectedGuests: running ? 1 : 0,
@@ -112,8 +112,8 @@ export function interfaceViews(ctx: DeriveContext): InterfaceView[] {
         /** Its libvirt network's IPv4 subnet, and whether the network gives it an address (a DHCP range, or a host entry for its MAC). */
         networkSubnet: v4 ? networkOf(`${v4.address}/${v4.prefix}`) : null,
         networkHandsOutAddresses: v4 ? v4.dhcpRanges.length > 0 || (i.mac !== undefined && fixedAddressMacs(v4).has(i.mac.toLowerCase())) : null,
-        ...wireAttributes,
-      }
+      }, wireAttributes)
+      return view
     }),
   )
 }

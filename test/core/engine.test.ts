@@ -1,7 +1,7 @@
 import {describe, expect, it} from 'vitest'
 import {ALL_RULES} from '../../rules/index.js'
 import {type Rule, line, text} from '../../rules/kit.js'
-import {type Finding, evaluate, rank, resolvePath} from '../../src/core/engine.js'
+import {type Finding, entityPathsOf, evaluate, rank, readValuesKey, resolveMerged, resolvePath} from '../../src/core/engine.js'
 import type {EntityView} from '../../src/derive/index.js'
 import {factsOf, model, unavailable} from '../helpers.js'
 
@@ -91,5 +91,50 @@ describe('evaluate', () => {
     m.entities.link = Array.from({length: 300}, (_, i) => ({...link, name: `br${i}`}))
     const ev = await evaluate(m, ALL_RULES.filter((r) => r.id === 'link-down'))
     expect(ev.findings).toHaveLength(300)
+  })
+
+  it('runs the engine once per class of views that agree on what the rules read, each view keeping its own result', async () => {
+    const facts = await factsOf('bridge-down')
+    const m = model(facts)
+    const link = m.entities.link.find((l) => l.name === 'virbr0')!
+    const up = m.entities.link.find((l) => l.name !== 'virbr0' && (l as {up?: boolean}).up === true)!
+    // Down and up links interleaved: sharing runs across views must not carry one class's events to the other.
+    m.entities.link = Array.from({length: 40}, (_, i) => ({...(i % 2 === 0 ? link : up), name: `br${i}`}))
+    const ev = await evaluate(m, ALL_RULES.filter((r) => r.id === 'link-down'))
+    expect(ev.findings.map((f) => f.entity.name).sort()).toEqual(Array.from({length: 20}, (_, i) => `br${2 * i}`).sort())
+  })
+})
+
+describe('which views share an engine run', () => {
+  it('reads the entity paths of plain condition trees, fact-to-fact comparisons marked', () => {
+    const read = entityPathsOf([{all: [{fact: 'entity', path: 'up', operator: 'equal', value: false}, {not: {any: [{fact: 'entity', path: 'mtu', operator: 'lessThan', value: {fact: 'host', path: 'mtu'}}, {fact: 'host', path: 'x', operator: 'equal', value: 1}]}}]}])
+    expect(read?.paths).toEqual(['mtu', 'up'])
+    expect([...read!.compared]).toEqual(['mtu'])
+  })
+  it('shares nothing for conditions it cannot read whole: a whole-fact read, params, a condition reference, another fact', () => {
+    expect(entityPathsOf([{all: [{fact: 'entity', operator: 'equal', value: 1}]}])).toBeUndefined()
+    expect(entityPathsOf([{all: [{fact: 'entity', path: 'a', params: {x: 1}, operator: 'equal', value: 1}]}])).toBeUndefined()
+    expect(entityPathsOf([{all: [{condition: 'shared'}]}])).toBeUndefined()
+    expect(entityPathsOf([{all: [{fact: 'clock', path: 'a', operator: 'equal', value: 1}]}])).toBeUndefined()
+  })
+  it('tells apart values a condition could: undefined from null, a number from its text, list contents and order', () => {
+    const read = {paths: ['a', 'b.length'], compared: new Set<string>()}
+    const key = (v: object) => readValuesKey((path) => resolvePath(v, path), read)
+    expect(key({a: null, b: []})).not.toBe(key({b: []}))
+    expect(key({a: 1, b: []})).not.toBe(key({a: '1', b: []}))
+    expect(key({a: [1, 2], b: [0]})).not.toBe(key({a: [2, 1], b: [0]}))
+    expect(key({a: {x: 1}, b: [0]})).not.toBe(key({a: {x: '1'}, b: [0]}))
+    expect(key({a: [1, 2], b: [0], c: 'other'})).toBe(key({a: [1, 2], b: [9]}))
+    // Not plain data (a Set, a Date), or an object compared with another fact (compared by identity): no key.
+    expect(key({a: new Set([1]), b: []})).toBeUndefined()
+    expect(readValuesKey(() => [1], {paths: ['a'], compared: new Set(['a'])})).toBeUndefined()
+    expect(readValuesKey(() => 1, {paths: ['a'], compared: new Set(['a'])})).toBeDefined()
+  })
+  it('reads a path of the merged view without making it, as the merge would: the last derived view holding the key decides', () => {
+    const view = {a: 1, b: {c: 2}, d: 'x'}
+    const extras = [{a: 10, e: [1, 2]}, {b: {c: 20}}, {f: null}]
+    let merged: object = view
+    for (const extra of extras) merged = {...merged, ...{...view, ...extra}}
+    for (const path of ['a', 'b.c', 'd', 'e', 'e.length', 'f', 'g', 'g.h', 'toString']) expect(resolveMerged(view, extras, path)).toBe(resolvePath(merged, path))
   })
 })
