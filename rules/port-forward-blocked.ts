@@ -25,10 +25,11 @@ export function forwardAccept(e: ForwardView, host: HostView, rules: RuleContext
   const reply = e.outsideFlow === 'inbound-reply'
   const guest = e.context.domain ?? addr
   const tool = iptablesTool(el)
-  // iptables' words for "this forward's packets" (the reply: from the guest's port back out).
+  // iptables' words for "this forward's packets" (the reply: from the guest's port back out), in the order
+  // iptables-save lists them, so the rule reads the same in the fix and in the ruleset afterwards.
   const ipt = reply
-    ? ['-i', bridge, '-s', `${addr}/32`, '-p', proto, '-m', proto, '--sport', String(port), '-m', 'conntrack', '--ctstate', 'ESTABLISHED', '-j', 'ACCEPT']
-    : ['-o', bridge, '-d', `${addr}/32`, '-p', proto, '-m', proto, '--dport', String(port), '-m', 'conntrack', '--ctstate', 'DNAT', '-j', 'ACCEPT']
+    ? ['-s', `${addr}/32`, '-i', bridge, '-p', proto, '-m', proto, '--sport', String(port), '-m', 'conntrack', '--ctstate', 'ESTABLISHED', '-j', 'ACCEPT']
+    : ['-d', `${addr}/32`, '-o', bridge, '-p', proto, '-m', proto, '--dport', String(port), '-m', 'conntrack', '--ctstate', 'DNAT', '-j', 'ACCEPT']
   // nft's words (nft joins them): the interface name in nft's own quotes; none when nft cannot spell it.
   const nftInsert = (chain: string | undefined, note: string[]): Accept => {
     const name = nftString(bridge)

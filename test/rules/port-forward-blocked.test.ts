@@ -12,14 +12,14 @@ describe('port-forward-blocked', () => {
     const f = findings[0]
     expect(f.entity).toEqual({kind: 'forward', name: `tcp ${HOST}:8080 -> ${web}:80`})
     expect(f.evidence[0]).toBe('decided by: iptables -t filter -A LIBVIRT_FWI -o virbr0 -j REJECT --reject-with icmp-port-unreachable')
-    expect(f.fix).toEqual([`iptables -I FORWARD 1 -o virbr0 -d ${web}/32 -p tcp -m tcp --dport 80 -m conntrack --ctstate DNAT -j ACCEPT`])
+    expect(f.fix).toEqual([`iptables -I FORWARD 1 -d ${web}/32 -o virbr0 -p tcp -m tcp --dport 80 -m conntrack --ctstate DNAT -j ACCEPT`])
     expect(f.fix.join('\n')).not.toMatch(/ -D | -F |-P FORWARD|delete/)
   })
 
   it('fires when the accept sits after libvirt\'s jumps (too late), with the same fix', async () => {
     const {facts, web} = await healthy()
     const late = withIptablesRule(withForward(facts, web, false), 'filter', `-A FORWARD -d ${web}/32 -o virbr0 -p tcp -m tcp --dport 80 -j ACCEPT`, 99)
-    expect((await fireInbound(rule, late)).findings.map((f) => f.fix)).toEqual([[`iptables -I FORWARD 1 -o virbr0 -d ${web}/32 -p tcp -m tcp --dport 80 -m conntrack --ctstate DNAT -j ACCEPT`]])
+    expect((await fireInbound(rule, late)).findings.map((f) => f.fix)).toEqual([[`iptables -I FORWARD 1 -d ${web}/32 -o virbr0 -p tcp -m tcp --dport 80 -m conntrack --ctstate DNAT -j ACCEPT`]])
   })
 
   it("fires for a DNAT that matches only another device than the outside's: the rule does not catch it", async () => {
