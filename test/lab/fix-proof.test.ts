@@ -141,6 +141,10 @@ const PROOFS: Record<string, Proof> = {
   // Inbound: a connection from outside to the published port recovers; the fix opens that port only.
   'inbound-forward-blocked': {ci: false, kind: 'iptables accept in FORWARD for the DNATed connections to the guest', footprint: 'adds', inbound: {outside: true, host: true}},
   'inbound-hairpin-missing': {ci: false, kind: 'iptables DNAT in nat OUTPUT (the host to its own published port)', footprint: 'adds', inbound: {outside: true, host: true}},
+  // A manager's forward (firewalld's forward-port, ufw's before.rules DNAT and route rule) stopped by libvirt's reject:
+  // the accept goes ahead of libvirt's. Forwards from outside only: hairpin-missing is the manager's setting.
+  'inbound-firewalld-forward-port': {ci: false, kind: "iptables accept ahead of libvirt's reject, for firewalld's forward-port", footprint: 'adds', inbound: {outside: true}, leftovers: /^hairpin-missing@forward:tcp /},
+  'inbound-ufw-route': {ci: false, kind: "iptables accept ahead of libvirt's reject, for ufw's forward", footprint: 'adds', inbound: {outside: true}, leftovers: /^hairpin-missing@forward:tcp /},
   'inbound-hook-rules-lost': {
     ci: false,
     kind: "the host's qemu hook re-run for the guest (reconnect)",

@@ -1390,14 +1390,15 @@ const INBOUND: Record<string, LiveScenario> = {
   'inbound-hook-rules-lost': {
     async inject() {
       if (existsSync(LIBVIRT_HOOK)) throw new Error(`${LIBVIRT_HOOK} exists: the lab will not replace this host's hook`)
+      await saveIptables()
       // Written while libvirtd runs: libvirtd looks for hooks when it starts, so it never runs this one; its rules are
       // not in the ruleset, as after a firewall reload that came after the guest started.
       writeFileSync(LIBVIRT_HOOK, wikiHook(await web01Address()), {mode: 0o755})
     },
     async reset() {
-      // The rules the hook adds when it runs (as the fix runs it): its own "stopped" removes them.
-      if (existsSync(LIBVIRT_HOOK)) await sh([LIBVIRT_HOOK, WEB01.name, 'stopped', 'end', '-'], {reject: false})
+      // The rules the hook adds when it runs (as the fix runs it) go, and the base chain its first rule registered.
       rmSync(LIBVIRT_HOOK, {force: true})
+      await restoreIptables()
     },
     trace: {check: allAccepted},
   },
