@@ -80,9 +80,9 @@ export function hostView(ctx: DeriveContext, networks: NetworkView[]): HostView 
         Object.entries(t.chains).flatMap(([chain, c]) =>
           c.rules.map((r) => {
             const words = iptablesWords(r.text)
-            const target = words[words.indexOf('-j') + 1] ?? words[words.indexOf('-g') + 1]
+            const jump = words.findIndex((w) => w === '-j' || w === '-g')
             const same = (netfilter?.tables ?? []).some((n) => n.backend === 'iptables-nft' && n.family === t.family && n.name === t.name && (n.chains[chain]?.rules ?? []).some((x) => x.text === r.text))
-            return {family: t.family === 'ip6' ? ('ip6' as const) : ('ip' as const), table: t.name, chain, spec: words.slice(2), builtinChain: c.base !== undefined, target: words.includes('-j') || words.includes('-g') ? (target ?? null) : null, inNft: same}
+            return {family: t.family === 'ip6' ? ('ip6' as const) : ('ip' as const), table: t.name, chain, spec: words.slice(2), builtinChain: c.base !== undefined, target: jump < 0 ? null : (words[jump + 1] ?? null), inNft: same}
           }),
         ),
       ),

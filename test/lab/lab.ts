@@ -233,20 +233,24 @@ export async function removeGuest(name: string): Promise<void> {
   await releaseOrphanLeases()
 }
 
+/** The default network's leases, from dnsmasq's own status file (none when it is absent or being rewritten). */
+export function defaultNetworkLeases(): {'ip-address'?: string; 'mac-address'?: string}[] {
+  const status = `/var/lib/libvirt/dnsmasq/${BRIDGE}.status`
+  if (!existsSync(status)) return []
+  try {
+    return JSON.parse(readFileSync(status, 'utf8').trim() || '[]')
+  } catch {
+    return []
+  }
+}
+
 /**
  * Leases of lab guests that no longer exist (dnsmasq keeps them for their whole lease time):
  * released, so a scenario recorded after another that removed its guests does not see
  * their stale leases (dhcp-lease-stale) as part of its own fault. Needs dhcp_release (dnsmasq-utils).
  */
 export async function releaseOrphanLeases(): Promise<void> {
-  const status = `/var/lib/libvirt/dnsmasq/${BRIDGE}.status`
-  if (!existsSync(status)) return
-  let leases: {'ip-address'?: string; 'mac-address'?: string}[] = []
-  try {
-    leases = JSON.parse(readFileSync(status, 'utf8') || '[]')
-  } catch {
-    return
-  }
+  const leases = defaultNetworkLeases()
   const defined = new Set<string>()
   for (const name of await labGuests()) {
     for (const m of (await sh(['virsh', 'dumpxml', name])).stdout.matchAll(/<mac address='([^']+)'/g)) defined.add(m[1])
