@@ -4,7 +4,7 @@
 import {build} from 'esbuild'
 import {createRequire} from 'node:module'
 import {readdirSync} from 'node:fs'
-import {join} from 'node:path'
+import {dirname, join} from 'node:path'
 
 const sources = (dir) => readdirSync(dir, {recursive: true}).filter((f) => f.endsWith('.ts')).map((f) => join(dir, f))
 
@@ -25,6 +25,45 @@ await build({
   // (every run parses libvirt's XML): the same classes, less to load.
   alias: {'fast-xml-parser': createRequire(import.meta.url).resolve('fast-xml-parser')},
   // CommonJS dependencies call require(); an ES module has none of its own.
+  banner: {js: "import {createRequire as __kvmdoctorRequire} from 'node:module'; const require = __kvmdoctorRequire(import.meta.url);"},
+  logLevel: 'warning',
+})
+
+// The help page alone (src/cli/quick-help.ts): oclif's help modules without the rest of oclif. Its
+// help index is the only one of them that reaches beyond help; what it reaches for there serves
+// paths quick-help never takes (loading a help class or a command, dynamic defaults, errors), so
+// those modules are replaced: their use throws, and quick-help leaves the page to the full CLI.
+const oclifRoot = dirname(createRequire(import.meta.url).resolve('@oclif/core/package.json'))
+const helpIndex = join(oclifRoot, 'lib', 'help', 'index.js')
+const refused = "module.exports = new Proxy({}, {get: (_, name) => name === '__esModule' ? false : () => { throw new Error('not in the help bundle') }})"
+const oclifHelpOnly = {
+  name: 'oclif-help-only',
+  setup(b) {
+    b.onResolve({filter: /^@oclif\/core$/}, () => ({path: helpIndex}))
+    b.onResolve({filter: /^\.\.\/(ux|module-loader|config\/ts-path|errors\/error|util\/cache-default-value)$/}, (args) =>
+      args.importer === helpIndex ? {path: args.path, namespace: 'help-only'} : undefined,
+    )
+    // oclif renders every string of a page as an ejs template, compiling each one: a string with no
+    // tag renders as itself, so only strings with one reach ejs (loaded for the first such string).
+    b.onResolve({filter: /^ejs$/}, (args) => (args.namespace === 'help-only' ? undefined : {path: 'ejs', namespace: 'help-only'}))
+    b.onResolve({filter: /^real-ejs$/}, () => ({path: createRequire(import.meta.url).resolve('ejs')}))
+    b.onLoad({filter: /.*/, namespace: 'help-only'}, (args) =>
+      args.path === 'ejs'
+        ? {contents: "module.exports = {render: (template, data, options) => (template.includes('<%') ? require('real-ejs').render(template, data, options) : template)}", loader: 'js'}
+        : args.path === '../ux'
+        ? {contents: `import {stdout} from ${JSON.stringify(join(process.cwd(), 'src/cli/help-output.ts'))}; export const ux = {stdout, stderr: stdout}`, loader: 'js', resolveDir: process.cwd()}
+        : {contents: refused, loader: 'js'},
+    )
+  },
+}
+await build({
+  entryPoints: ['src/cli/quick-help.ts'],
+  outfile: 'dist/cli/quick-help.js',
+  bundle: true,
+  format: 'esm',
+  platform: 'node',
+  target: 'node20',
+  plugins: [oclifHelpOnly],
   banner: {js: "import {createRequire as __kvmdoctorRequire} from 'node:module'; const require = __kvmdoctorRequire(import.meta.url);"},
   logLevel: 'warning',
 })

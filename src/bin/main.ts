@@ -5,13 +5,11 @@
 import {flush, handle, run} from '@oclif/core'
 import {EXIT} from '../core/errors.js'
 import {argvWantsJson, isUsageError} from '../cli/failure.js'
+import {routedArgv} from '../cli/routing.js'
 
 /** Runs ARGV (process.argv without node and the script) as the CLI whose package holds ROOT_URL. */
 export async function main(argv: string[], rootUrl: string): Promise<void> {
-  // A bare `kvmdoctor` (or one with only flags) runs `diagnose`: that is what on-call reaches for.
-  const args = [...argv]
-  const first = args[0]
-  if (first === undefined || (first.startsWith('-') && !['--help', '-h', '--version', '-v'].includes(first))) args.unshift('diagnose')
+  const args = routedArgv(argv)
   try {
     await run(args, rootUrl)
     await flush()
