@@ -182,22 +182,37 @@ interface ParsedRule {
   comment?: string
 }
 
-/** The options of one rule ("-i virbr0 -p tcp -m tcp --dport 22 -j ACCEPT", without "-A CHAIN"). */
 /**
  * Expressions already read from the same text in one listing, shared by every rule that repeats it: a ruleset
  * of 200,000 rules says `-p tcp`, `-m conntrack --ctstate NEW` or `-j ACCEPT` thousands of times, and an
  * object per occurrence was most of its memory. The IR is never changed after the parse (rules only read it).
+ * Kept per kind of option (and what else its reading depends on), keyed by the option's text alone: a key
+ * joined from both was a new string to copy and hash for every option of every rule.
  */
-export type SharedExprs = Map<string, NfExpr[]>
+export class SharedExprs {
+  private readonly byKind = new Map<string, Map<string, NfExpr[]>>()
 
-/** The expressions of TEXT (what the parse of KEY gives), made once per listing when SHARED is given. */
-function sharedExprs(shared: SharedExprs | undefined, key: string, make: () => NfExpr[]): NfExpr[] {
-  if (shared === undefined) return make()
-  let exprs = shared.get(key)
-  if (exprs === undefined) shared.set(key, (exprs = make()))
-  return exprs
+  /** The expressions of TEXT read as KIND, made once per listing. */
+  get(kind: string, text: string, make: () => NfExpr[]): NfExpr[] {
+    let map = this.byKind.get(kind)
+    if (map === undefined) this.byKind.set(kind, (map = new Map()))
+    let exprs = map.get(text)
+    if (exprs === undefined) map.set(text, (exprs = make()))
+    return exprs
+  }
 }
 
+/** The expressions of TEXT read as KIND, made once per listing when SHARED is given. */
+function sharedExprs(shared: SharedExprs | undefined, kind: string, text: string, make: () => NfExpr[]): NfExpr[] {
+  return shared === undefined ? make() : shared.get(kind, text, make)
+}
+
+/** Appends EXPRS to OUT (most are one expression: no spread of an argument list per option). */
+function pushAll(out: NfExpr[], exprs: NfExpr[]): void {
+  for (let k = 0; k < exprs.length; k++) out.push(exprs[k])
+}
+
+/** The options of one rule ("-i virbr0 -p tcp -m tcp --dport 22 -j ACCEPT", without "-A CHAIN"). */
 export function parseIptablesRuleOptions(
   line: string,
   ctx: {userChains?: ReadonlySet<string>; ipsetTypes?: Record<string, string>; warnings?: string[]; shared?: SharedExprs} = {},
@@ -229,8 +244,8 @@ export function parseIptablesRuleOptions(
     if (name === '-j' || name === '--jump' || name === '-g' || name === '--goto') {
       const goto = name === '-g' || name === '--goto'
       // A target's reading depends on its text and on whether it names a user chain of this table.
-      const key = `j\u0000${goto}\u0000${c.userChains.has(tokens[i + 1]?.text ?? '')}\u0000${line.slice(start)}`
-      out.exprs.push(...sharedExprs(shared, key, () => [parseTarget(c, goto, tokens, i + 1, start)]))
+      const kind = goto ? (c.userChains.has(tokens[i + 1]?.text ?? '') ? 'g user' : 'g') : c.userChains.has(tokens[i + 1]?.text ?? '') ? 'j user' : 'j'
+      pushAll(out.exprs, sharedExprs(shared, kind, line.slice(start), () => [parseTarget(c, goto, tokens, i + 1, start)]))
       break
     }
     if (name === '-m' || name === '--match') {
@@ -240,7 +255,7 @@ export function parseIptablesRuleOptions(
       const text = line.slice(start, end)
       // Not shared: comments (collected per rule) and ipset matches (their warnings are per rule).
       const kind = module.toLowerCase()
-      out.exprs.push(...(kind === 'comment' || kind === 'set' ? parseModule(c, module, options, text) : sharedExprs(shared, `m\u0000${text}`, () => parseModule(c, module, options, text))))
+      pushAll(out.exprs, kind === 'comment' || kind === 'set' ? parseModule(c, module, options, text) : sharedExprs(shared, 'm', text, () => parseModule(c, module, options, text)))
       i = next
       continue
     }
@@ -257,8 +272,9 @@ export function parseIptablesRuleOptions(
         continue
       }
       if (name === '-p' || name === '--protocol') protocol = value.text.toLowerCase()
-      out.exprs.push(
-        ...sharedExprs(shared, `t\u0000${line.slice(start, value.end)}`, () => {
+      pushAll(
+        out.exprs,
+        sharedExprs(shared, 't', line.slice(start, value.end), () => {
           const exprs: NfExpr[] = []
           topLevelMatch(name, negated, value.text, () => line.slice(start, value.end), exprs)
           return exprs
@@ -270,7 +286,7 @@ export function parseIptablesRuleOptions(
       // A module option without "-m": the protocol's implicit match (`-p tcp --dport 22`).
       const {options, next} = readModuleOptions(tokens, i - (negated ? 1 : 0))
       const text = line.slice(start, tokens[next - 1].end)
-      out.exprs.push(...sharedExprs(shared, `p\u0000${protocol ?? ''}\u0000${text}`, () => parseModule(c, protocol ?? '', options, text)))
+      pushAll(out.exprs, sharedExprs(shared, `p ${protocol ?? ''}`, text, () => parseModule(c, protocol ?? '', options, text)))
       i = next
       continue
     }
@@ -642,6 +658,8 @@ export function parseIptablesSaveIR(text: string, opts: IptablesSaveOptions): Nf
   // Per table: a target's reading depends on the table's user chains.
   const sharedOf = new Map<NfTable, SharedExprs>()
   let table: NfTable | undefined
+  // The chain of the rule before: a chain's rules come together, and looking one up by a new string each time cost.
+  let last: NfChain | undefined
   const lines = text.split('\n')
   for (let n = 0; n < lines.length; n++) {
     const line = lines[n].trim()
@@ -678,19 +696,23 @@ export function parseIptablesSaveIR(text: string, opts: IptablesSaveOptions): Nf
       if (packets !== undefined) chain.counters = {packets: Number(packets), bytes: Number(bytes)}
       if (!Object.hasOwn(table.chains, name)) chainCounts.set(table, (chainCounts.get(table) ?? 0) + 1)
       table.chains[name] = chain
+      last = undefined
       continue
     }
     const counted = countersOf(line)
     const ruleLine = counted ? line.slice(counted.length) : line
     const head = appendedChain(ruleLine)
     if (!head) throw new ParseError(`${where(family, n)}: unexpected "${line.slice(0, 60)}"`)
-    const chainName = ruleLine.slice(head.start, head.end)
     const headEnd = head.end
-    const chain = table.chains[chainName]
-    if (!chain) throw new ParseError(`${where(family, n)}: rule for undeclared chain ${chainName}`)
-    const parsed = parseIptablesRuleOptions(ruleLine, {userChains: userChainsOf(table, chainCounts.get(table) ?? 0), ipsetTypes: opts.ipsetTypes, warnings: opts.warnings, shared: getOrCreate(sharedOf, table, () => new Map())}, headEnd)
+    const chain =
+      last !== undefined && last.table === table.name && last.name.length === headEnd - head.start && ruleLine.startsWith(last.name, head.start)
+        ? last
+        : table.chains[ruleLine.slice(head.start, headEnd)]
+    if (!chain) throw new ParseError(`${where(family, n)}: rule for undeclared chain ${ruleLine.slice(head.start, headEnd)}`)
+    last = chain
+    const parsed = parseIptablesRuleOptions(ruleLine, {userChains: userChainsOf(table, chainCounts.get(table) ?? 0), ipsetTypes: opts.ipsetTypes, warnings: opts.warnings, shared: getOrCreate(sharedOf, table, () => new SharedExprs())}, headEnd)
     const rule: NfRule = {
-      ref: {backend, family, table: table.name, chain: chainName, index: chain.rules.length},
+      ref: {backend, family, table: table.name, chain: chain.name, index: chain.rules.length},
       text: ruleLine,
       exprs: parsed.exprs,
     }
