@@ -151,7 +151,12 @@ function isSpace(c: number): boolean {
 }
 
 const TOP_LEVEL = new Set(['-s', '--source', '--src', '-d', '--destination', '--dst', '-i', '--in-interface', '-o', '--out-interface', '-p', '--protocol', '-f', '--fragment', '-m', '--match', '-j', '--jump', '-g', '--goto'])
-const isOption = (t: Token | undefined) => t !== undefined && !t.quoted && t.text.startsWith('-') && t.text.length > 1 && !/^-\d/.test(t.text)
+/** "-x" or "--name", not "-1" (a negative number is a value): tested by character, for every word of every rule. */
+const isOption = (t: Token | undefined) => {
+  if (t === undefined || t.quoted || t.text.length < 2 || t.text.charCodeAt(0) !== 0x2d) return false
+  const c = t.text.charCodeAt(1)
+  return c < 0x30 || c > 0x39
+}
 const isTopLevel = (t: Token | undefined) => t !== undefined && !t.quoted && TOP_LEVEL.has(t.text)
 const isBang = (t: Token | undefined) => t !== undefined && !t.quoted && t.text === '!'
 
@@ -250,12 +255,14 @@ export function parseIptablesRuleOptions(
     }
     if (name === '-m' || name === '--match') {
       const module = tokens[i + 1]?.text ?? ''
-      const {options, next} = readModuleOptions(tokens, i + 2)
-      const end = next > i + 2 ? tokens[next - 1].end : (tokens[i + 1]?.end ?? opt.end)
+      const from = i + 2
+      const next = moduleOptionsEnd(tokens, from)
+      const end = next > from ? tokens[next - 1].end : (tokens[i + 1]?.end ?? opt.end)
       const text = line.slice(start, end)
       // Not shared: comments (collected per rule) and ipset matches (their warnings are per rule).
       const kind = module.toLowerCase()
-      pushAll(out.exprs, kind === 'comment' || kind === 'set' ? parseModule(c, module, options, text) : sharedExprs(shared, 'm', text, () => parseModule(c, module, options, text)))
+      const parse = () => parseModule(c, module, readModuleOptions(tokens, from).options, text)
+      pushAll(out.exprs, kind === 'comment' || kind === 'set' ? parse() : sharedExprs(shared, 'm', text, parse))
       i = next
       continue
     }
@@ -284,9 +291,10 @@ export function parseIptablesRuleOptions(
     }
     if (isOption(opt)) {
       // A module option without "-m": the protocol's implicit match (`-p tcp --dport 22`).
-      const {options, next} = readModuleOptions(tokens, i - (negated ? 1 : 0))
+      const from = i - (negated ? 1 : 0)
+      const next = moduleOptionsEnd(tokens, from)
       const text = line.slice(start, tokens[next - 1].end)
-      pushAll(out.exprs, sharedExprs(shared, `p ${protocol ?? ''}`, text, () => parseModule(c, protocol ?? '', options, text)))
+      pushAll(out.exprs, sharedExprs(shared, `p ${protocol ?? ''}`, text, () => parseModule(c, protocol ?? '', readModuleOptions(tokens, from).options, text)))
       i = next
       continue
     }
@@ -295,6 +303,19 @@ export function parseIptablesRuleOptions(
   }
   if (c.comments.length > 0) out.comment = c.comments.join('; ')
   return out
+}
+
+/** Where the module options from tokens[from] end (readModuleOptions' `next`), without reading them: most are shared already. */
+function moduleOptionsEnd(tokens: Token[], from: number): number {
+  let i = from
+  while (i < tokens.length) {
+    const bang = isBang(tokens[i])
+    const opt = tokens[bang ? i + 1 : i]
+    if (!isOption(opt) || isTopLevel(opt)) break
+    i += bang ? 2 : 1
+    while (i < tokens.length && !isOption(tokens[i]) && !(isBang(tokens[i]) && isOption(tokens[i + 1]))) i++
+  }
+  return i
 }
 
 function readModuleOptions(tokens: Token[], from: number): {options: ModOption[]; next: number} {
@@ -660,6 +681,7 @@ export function parseIptablesSaveIR(text: string, opts: IptablesSaveOptions): Nf
   let table: NfTable | undefined
   // The chain of the rule before: a chain's rules come together, and looking one up by a new string each time cost.
   let last: NfChain | undefined
+  let ruleCtx: Parameters<typeof parseIptablesRuleOptions>[1] | undefined
   const lines = text.split('\n')
   for (let n = 0; n < lines.length; n++) {
     const line = lines[n].trim()
@@ -677,6 +699,7 @@ export function parseIptablesSaveIR(text: string, opts: IptablesSaveOptions): Nf
       const name = line.slice(1)
       table = tables.get(name) ?? {backend, family, name, chains: {}}
       tables.set(name, table)
+      ruleCtx = undefined
       continue
     }
     if (line === 'COMMIT') {
@@ -697,6 +720,7 @@ export function parseIptablesSaveIR(text: string, opts: IptablesSaveOptions): Nf
       if (!Object.hasOwn(table.chains, name)) chainCounts.set(table, (chainCounts.get(table) ?? 0) + 1)
       table.chains[name] = chain
       last = undefined
+      ruleCtx = undefined
       continue
     }
     const counted = countersOf(line)
@@ -710,7 +734,9 @@ export function parseIptablesSaveIR(text: string, opts: IptablesSaveOptions): Nf
         : table.chains[ruleLine.slice(head.start, headEnd)]
     if (!chain) throw new ParseError(`${where(family, n)}: rule for undeclared chain ${ruleLine.slice(head.start, headEnd)}`)
     last = chain
-    const parsed = parseIptablesRuleOptions(ruleLine, {userChains: userChainsOf(table, chainCounts.get(table) ?? 0), ipsetTypes: opts.ipsetTypes, warnings: opts.warnings, shared: getOrCreate(sharedOf, table, () => new SharedExprs())}, headEnd)
+    // The same for every rule until a chain is declared or another table starts.
+    ruleCtx ??= {userChains: userChainsOf(table, chainCounts.get(table) ?? 0), ipsetTypes: opts.ipsetTypes, warnings: opts.warnings, shared: getOrCreate(sharedOf, table, () => new SharedExprs())}
+    const parsed = parseIptablesRuleOptions(ruleLine, ruleCtx, headEnd)
     const rule: NfRule = {
       ref: {backend, family, table: table.name, chain: chain.name, index: chain.rules.length},
       text: ruleLine,
