@@ -1,6 +1,6 @@
 import type {Diagnosis} from '../src/result/diagnosis.js'
 import type {GateDecision} from '../src/result/diagnosis.js'
-import {scrubDeep} from '../src/lib/scrub.js'
+import {mapStringsDeep, scrubText} from '../src/lib/scrub.js'
 
 /** Bumped when a field changes meaning or goes away; new fields keep the version (docs/schemas/report.schema.json). */
 export const JSON_REPORT_VERSION = 1
@@ -60,9 +60,13 @@ export function renderJson(d: Diagnosis, gate?: GateDecision): string {
   return JSON.stringify(toJsonReport(d, gate), null, 2) + '\n'
 }
 
-/** The JSON report with every string scrubbed of credentials (what --format json prints, as data). */
+/**
+ * The JSON report with every string scrubbed of credentials (what --format json prints, as data). The projection
+ * is already a fresh object: only what scrubbing changes is copied (a big host's tens of thousands of flows were
+ * copied whole before).
+ */
 export function reportableJson(d: Diagnosis, gate?: GateDecision): JsonReport {
-  return scrubDeep(toJsonReport(d, gate))
+  return mapStringsDeep(toJsonReport(d, gate), scrubText, {scrubKeys: true})
 }
 
 /** The same report as the text written for --format json. */

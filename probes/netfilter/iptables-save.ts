@@ -151,7 +151,12 @@ function isSpace(c: number): boolean {
 }
 
 const TOP_LEVEL = new Set(['-s', '--source', '--src', '-d', '--destination', '--dst', '-i', '--in-interface', '-o', '--out-interface', '-p', '--protocol', '-f', '--fragment', '-m', '--match', '-j', '--jump', '-g', '--goto'])
-const isOption = (t: Token | undefined) => t !== undefined && !t.quoted && t.text.startsWith('-') && t.text.length > 1 && !/^-\d/.test(t.text)
+/** "-x" or "--name", not "-1" (a negative number is a value): tested by character, for every word of every rule. */
+const isOption = (t: Token | undefined) => {
+  if (t === undefined || t.quoted || t.text.length < 2 || t.text.charCodeAt(0) !== 0x2d) return false
+  const c = t.text.charCodeAt(1)
+  return c < 0x30 || c > 0x39
+}
 const isTopLevel = (t: Token | undefined) => t !== undefined && !t.quoted && TOP_LEVEL.has(t.text)
 const isBang = (t: Token | undefined) => t !== undefined && !t.quoted && t.text === '!'
 
@@ -182,22 +187,37 @@ interface ParsedRule {
   comment?: string
 }
 
-/** The options of one rule ("-i virbr0 -p tcp -m tcp --dport 22 -j ACCEPT", without "-A CHAIN"). */
 /**
  * Expressions already read from the same text in one listing, shared by every rule that repeats it: a ruleset
  * of 200,000 rules says `-p tcp`, `-m conntrack --ctstate NEW` or `-j ACCEPT` thousands of times, and an
  * object per occurrence was most of its memory. The IR is never changed after the parse (rules only read it).
+ * Kept per kind of option (and what else its reading depends on), keyed by the option's text alone: a key
+ * joined from both was a new string to copy and hash for every option of every rule.
  */
-export type SharedExprs = Map<string, NfExpr[]>
+export class SharedExprs {
+  private readonly byKind = new Map<string, Map<string, NfExpr[]>>()
 
-/** The expressions of TEXT (what the parse of KEY gives), made once per listing when SHARED is given. */
-function sharedExprs(shared: SharedExprs | undefined, key: string, make: () => NfExpr[]): NfExpr[] {
-  if (shared === undefined) return make()
-  let exprs = shared.get(key)
-  if (exprs === undefined) shared.set(key, (exprs = make()))
-  return exprs
+  /** The expressions of TEXT read as KIND, made once per listing. */
+  get(kind: string, text: string, make: () => NfExpr[]): NfExpr[] {
+    let map = this.byKind.get(kind)
+    if (map === undefined) this.byKind.set(kind, (map = new Map()))
+    let exprs = map.get(text)
+    if (exprs === undefined) map.set(text, (exprs = make()))
+    return exprs
+  }
 }
 
+/** The expressions of TEXT read as KIND, made once per listing when SHARED is given. */
+function sharedExprs(shared: SharedExprs | undefined, kind: string, text: string, make: () => NfExpr[]): NfExpr[] {
+  return shared === undefined ? make() : shared.get(kind, text, make)
+}
+
+/** Appends EXPRS to OUT (most are one expression: no spread of an argument list per option). */
+function pushAll(out: NfExpr[], exprs: NfExpr[]): void {
+  for (let k = 0; k < exprs.length; k++) out.push(exprs[k])
+}
+
+/** The options of one rule ("-i virbr0 -p tcp -m tcp --dport 22 -j ACCEPT", without "-A CHAIN"). */
 export function parseIptablesRuleOptions(
   line: string,
   ctx: {userChains?: ReadonlySet<string>; ipsetTypes?: Record<string, string>; warnings?: string[]; shared?: SharedExprs} = {},
@@ -229,18 +249,20 @@ export function parseIptablesRuleOptions(
     if (name === '-j' || name === '--jump' || name === '-g' || name === '--goto') {
       const goto = name === '-g' || name === '--goto'
       // A target's reading depends on its text and on whether it names a user chain of this table.
-      const key = `j\u0000${goto}\u0000${c.userChains.has(tokens[i + 1]?.text ?? '')}\u0000${line.slice(start)}`
-      out.exprs.push(...sharedExprs(shared, key, () => [parseTarget(c, goto, tokens, i + 1, start)]))
+      const kind = goto ? (c.userChains.has(tokens[i + 1]?.text ?? '') ? 'g user' : 'g') : c.userChains.has(tokens[i + 1]?.text ?? '') ? 'j user' : 'j'
+      pushAll(out.exprs, sharedExprs(shared, kind, line.slice(start), () => [parseTarget(c, goto, tokens, i + 1, start)]))
       break
     }
     if (name === '-m' || name === '--match') {
       const module = tokens[i + 1]?.text ?? ''
-      const {options, next} = readModuleOptions(tokens, i + 2)
-      const end = next > i + 2 ? tokens[next - 1].end : (tokens[i + 1]?.end ?? opt.end)
+      const from = i + 2
+      const next = moduleOptionsEnd(tokens, from)
+      const end = next > from ? tokens[next - 1].end : (tokens[i + 1]?.end ?? opt.end)
       const text = line.slice(start, end)
       // Not shared: comments (collected per rule) and ipset matches (their warnings are per rule).
       const kind = module.toLowerCase()
-      out.exprs.push(...(kind === 'comment' || kind === 'set' ? parseModule(c, module, options, text) : sharedExprs(shared, `m\u0000${text}`, () => parseModule(c, module, options, text))))
+      const parse = () => parseModule(c, module, readModuleOptions(tokens, from).options, text)
+      pushAll(out.exprs, kind === 'comment' || kind === 'set' ? parse() : sharedExprs(shared, 'm', text, parse))
       i = next
       continue
     }
@@ -257,8 +279,9 @@ export function parseIptablesRuleOptions(
         continue
       }
       if (name === '-p' || name === '--protocol') protocol = value.text.toLowerCase()
-      out.exprs.push(
-        ...sharedExprs(shared, `t\u0000${line.slice(start, value.end)}`, () => {
+      pushAll(
+        out.exprs,
+        sharedExprs(shared, 't', line.slice(start, value.end), () => {
           const exprs: NfExpr[] = []
           topLevelMatch(name, negated, value.text, () => line.slice(start, value.end), exprs)
           return exprs
@@ -268,9 +291,10 @@ export function parseIptablesRuleOptions(
     }
     if (isOption(opt)) {
       // A module option without "-m": the protocol's implicit match (`-p tcp --dport 22`).
-      const {options, next} = readModuleOptions(tokens, i - (negated ? 1 : 0))
+      const from = i - (negated ? 1 : 0)
+      const next = moduleOptionsEnd(tokens, from)
       const text = line.slice(start, tokens[next - 1].end)
-      out.exprs.push(...sharedExprs(shared, `p\u0000${protocol ?? ''}\u0000${text}`, () => parseModule(c, protocol ?? '', options, text)))
+      pushAll(out.exprs, sharedExprs(shared, `p ${protocol ?? ''}`, text, () => parseModule(c, protocol ?? '', readModuleOptions(tokens, from).options, text)))
       i = next
       continue
     }
@@ -279,6 +303,19 @@ export function parseIptablesRuleOptions(
   }
   if (c.comments.length > 0) out.comment = c.comments.join('; ')
   return out
+}
+
+/** Where the module options from tokens[from] end (readModuleOptions' `next`), without reading them: most are shared already. */
+function moduleOptionsEnd(tokens: Token[], from: number): number {
+  let i = from
+  while (i < tokens.length) {
+    const bang = isBang(tokens[i])
+    const opt = tokens[bang ? i + 1 : i]
+    if (!isOption(opt) || isTopLevel(opt)) break
+    i += bang ? 2 : 1
+    while (i < tokens.length && !isOption(tokens[i]) && !(isBang(tokens[i]) && isOption(tokens[i + 1]))) i++
+  }
+  return i
 }
 
 function readModuleOptions(tokens: Token[], from: number): {options: ModOption[]; next: number} {
@@ -642,6 +679,9 @@ export function parseIptablesSaveIR(text: string, opts: IptablesSaveOptions): Nf
   // Per table: a target's reading depends on the table's user chains.
   const sharedOf = new Map<NfTable, SharedExprs>()
   let table: NfTable | undefined
+  // The chain of the rule before: a chain's rules come together, and looking one up by a new string each time cost.
+  let last: NfChain | undefined
+  let ruleCtx: Parameters<typeof parseIptablesRuleOptions>[1] | undefined
   const lines = text.split('\n')
   for (let n = 0; n < lines.length; n++) {
     const line = lines[n].trim()
@@ -659,6 +699,7 @@ export function parseIptablesSaveIR(text: string, opts: IptablesSaveOptions): Nf
       const name = line.slice(1)
       table = tables.get(name) ?? {backend, family, name, chains: {}}
       tables.set(name, table)
+      ruleCtx = undefined
       continue
     }
     if (line === 'COMMIT') {
@@ -678,19 +719,26 @@ export function parseIptablesSaveIR(text: string, opts: IptablesSaveOptions): Nf
       if (packets !== undefined) chain.counters = {packets: Number(packets), bytes: Number(bytes)}
       if (!Object.hasOwn(table.chains, name)) chainCounts.set(table, (chainCounts.get(table) ?? 0) + 1)
       table.chains[name] = chain
+      last = undefined
+      ruleCtx = undefined
       continue
     }
     const counted = countersOf(line)
     const ruleLine = counted ? line.slice(counted.length) : line
     const head = appendedChain(ruleLine)
     if (!head) throw new ParseError(`${where(family, n)}: unexpected "${line.slice(0, 60)}"`)
-    const chainName = ruleLine.slice(head.start, head.end)
     const headEnd = head.end
-    const chain = table.chains[chainName]
-    if (!chain) throw new ParseError(`${where(family, n)}: rule for undeclared chain ${chainName}`)
-    const parsed = parseIptablesRuleOptions(ruleLine, {userChains: userChainsOf(table, chainCounts.get(table) ?? 0), ipsetTypes: opts.ipsetTypes, warnings: opts.warnings, shared: getOrCreate(sharedOf, table, () => new Map())}, headEnd)
+    const chain =
+      last !== undefined && last.table === table.name && last.name.length === headEnd - head.start && ruleLine.startsWith(last.name, head.start)
+        ? last
+        : table.chains[ruleLine.slice(head.start, headEnd)]
+    if (!chain) throw new ParseError(`${where(family, n)}: rule for undeclared chain ${ruleLine.slice(head.start, headEnd)}`)
+    last = chain
+    // The same for every rule until a chain is declared or another table starts.
+    ruleCtx ??= {userChains: userChainsOf(table, chainCounts.get(table) ?? 0), ipsetTypes: opts.ipsetTypes, warnings: opts.warnings, shared: getOrCreate(sharedOf, table, () => new SharedExprs())}
+    const parsed = parseIptablesRuleOptions(ruleLine, ruleCtx, headEnd)
     const rule: NfRule = {
-      ref: {backend, family, table: table.name, chain: chainName, index: chain.rules.length},
+      ref: {backend, family, table: table.name, chain: chain.name, index: chain.rules.length},
       text: ruleLine,
       exprs: parsed.exprs,
     }
