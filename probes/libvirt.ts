@@ -247,7 +247,7 @@ export function parseNetworkConf(text: string): string | undefined {
 export const libvirtProbe: Probe<LibvirtFacts> = {
   id: 'libvirt',
   title: 'libvirt networks and domains',
-  // virsh waits on libvirtd, and five probes wait on these facts.
+  // virsh waits on libvirtd, and other probes wait on these facts.
   early: true,
   reads: ['/etc/libvirt/network.conf', '/run/libvirt/qemu/DOM.xml', '/etc/libvirt/qemu/DOM.xml', '/run/libvirt/network/NET.xml', '/etc/libvirt/qemu/networks/NET.xml', 'virsh -r net-list --all', 'virsh -r net-dumpxml NET', 'virsh -r list --all', 'virsh -r list --all --autostart --name', 'virsh -r dumpxml DOM'],
   async collect({runner, options}) {
