@@ -1,4 +1,5 @@
 import type {LibvirtFacts} from './libvirt.js'
+import type {ProcessFacts} from './processes.js'
 import {type Probe, ProbeUnavailable} from './types.js'
 
 export interface FirewalldFacts {
@@ -10,12 +11,18 @@ export interface FirewalldFacts {
 /** firewall-cmd's words when the system bus socket does not exist (as captured on Debian 12, firewalld 1.3.3, exit 36). */
 const NO_SYSTEM_BUS = /DBUS_ERROR: Failed to connect to socket \/run\/dbus\/system_bus_socket: No such file or directory/
 
+/** firewalld's command line ("/usr/bin/python3 -s /usr/sbin/firewalld --nofork --nopid"). */
+export const FIREWALLD = /(^|\/|\s)firewalld(\s|$)/
+
 /** Asks a running firewalld which zone holds each libvirt bridge (read-only queries). */
 export const firewalldProbe: Probe<FirewalldFacts> = {
   id: 'firewalld',
   title: 'firewalld zones of libvirt bridges',
-  reads: ['firewall-cmd --state', 'firewall-cmd --get-zone-of-interface=BRIDGE'],
+  reads: ['firewall-cmd --state (when a firewalld process runs)', 'firewall-cmd --get-zone-of-interface=BRIDGE'],
   async collect({runner, get}) {
+    // No firewalld process (most hosts): it is not running, and firewall-cmd is not spawned to say so.
+    const processes = await get<ProcessFacts>('processes')
+    if (processes.ok && !processes.data.processes.some((p) => FIREWALLD.test(p.args))) return {running: false, zones: {}}
     const state = await runner.run(['firewall-cmd', '--state'])
     // Not installed or not running is a plain fact for this probe, not a failure. firewalld lives on the
     // system bus: with no bus socket at all (hosts without D-Bus) it cannot be running either.

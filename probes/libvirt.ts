@@ -247,7 +247,9 @@ export function parseNetworkConf(text: string): string | undefined {
 export const libvirtProbe: Probe<LibvirtFacts> = {
   id: 'libvirt',
   title: 'libvirt networks and domains',
-  reads: ['/etc/libvirt/network.conf', '/run/libvirt/qemu/DOM.xml', '/etc/libvirt/qemu/DOM.xml', 'virsh -r net-list --all', 'virsh -r net-dumpxml NET', 'virsh -r list --all', 'virsh -r list --all --autostart --name', 'virsh -r dumpxml DOM'],
+  // virsh waits on libvirtd, and other probes wait on these facts.
+  early: true,
+  reads: ['/etc/libvirt/network.conf', '/run/libvirt/qemu/DOM.xml', '/etc/libvirt/qemu/DOM.xml', '/run/libvirt/network/NET.xml', '/etc/libvirt/qemu/networks/NET.xml', 'virsh -r net-list --all', 'virsh -r net-dumpxml NET', 'virsh -r list --all', 'virsh -r list --all --autostart --name', 'virsh -r dumpxml DOM'],
   async collect({runner, options}) {
     const virsh = (...args: string[]) => runner.run(['virsh', '-r', '-c', options.libvirtUri, ...args])
     // On the system instance libvirt keeps each domain's XML in a file: reading it costs no virsh
@@ -280,12 +282,24 @@ export const libvirtProbe: Probe<LibvirtFacts> = {
     const autostartDomains = new Set(lines(autostartList.output).map((l) => l.trim()))
     const networkRows = parseVirshTable(netList.output, 'virsh net-list --all')
     const domainRows = parseVirshTable(domList.output, 'virsh list --all')
+    // The same for networks: libvirt's status file of an active one holds the definition net-dumpxml prints.
+    const networkXml = async (name: string, active: boolean): Promise<string> => {
+      if (systemInstance && !name.includes('/')) {
+        const file = await runner.readFile(active ? `/run/libvirt/network/${name}.xml` : `/etc/libvirt/qemu/networks/${name}.xml`)
+        const network = file.error === undefined ? /<network[\s>][\s\S]*<\/network>/.exec(file.output)?.[0] : undefined
+        if (network) return network
+      }
+      const c = await virsh('net-dumpxml', name)
+      if (c.error !== undefined) throw new ProbeUnavailable(c.error)
+      return c.output
+    }
     const networks = await Promise.all(
-      networkRows.map(async (row) => {
-        const c = await virsh('net-dumpxml', row.name)
-        if (c.error !== undefined) throw new ProbeUnavailable(c.error)
-        return {...parseNetworkXml(c.output), active: row.state === 'active', autostart: row.autostart === 'yes', persistent: row.persistent === 'yes'}
-      }),
+      networkRows.map(async (row) => ({
+        ...parseNetworkXml(await networkXml(row.name, row.state === 'active')),
+        active: row.state === 'active',
+        autostart: row.autostart === 'yes',
+        persistent: row.persistent === 'yes',
+      })),
     )
     const domains = (
       await Promise.all(

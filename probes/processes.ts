@@ -23,12 +23,18 @@ export interface ProcessFacts {
   libvirtdRunning: boolean
 }
 
-/** ps lists at least itself: output without a single process was cut or lost, not a host running nothing. */
-export function parsePs(text: string): Process[] {
+/** The listing the services probe reads too (each process's age): one ps process serves both. */
+export const PS_ELAPSED = ['ps', '-eo', 'pid=,etimes=,args=']
+/** What recordings made before the services probe, and sosreports, hold. */
+const PS = ['ps', '-eo', 'pid=,args=']
+
+/** ps lists at least itself: output without a single process was cut or lost, not a host running nothing. `elapsed`: PS_ELAPSED's listing. */
+export function parsePs(text: string, elapsed = false): Process[] {
   if (lines(text).length === 0) throw new ParseError('ps: empty output (it lists at least itself)')
+  const row = elapsed ? /^\s*(\d+)\s+\d+\s+(.*)$/ : /^\s*(\d+)\s+(.*)$/
   return lines(text).map((line, i) => {
-    const m = /^\s*(\d+)\s+(.*)$/.exec(line)
-    if (!m) throw new ParseError(`ps line ${i + 1}: expected "PID ARGS"`)
+    const m = row.exec(line)
+    if (!m) throw new ParseError(`ps line ${i + 1}: expected "PID ${elapsed ? 'ELAPSED ' : ''}ARGS"`)
     return {pid: Number(m[1]), args: m[2]}
   })
 }
@@ -51,12 +57,14 @@ export function dnsmasqInstances(processes: Process[]): DnsmasqInstance[] {
 export const processesProbe: Probe<ProcessFacts> = {
   id: 'processes',
   title: 'Processes',
-  reads: ['ps -eo pid=,args='],
+  reads: [PS_ELAPSED.join(' '), `${PS.join(' ')} (recordings without the former)`],
   async collect({runner}) {
-    const ps = await runner.run(['ps', '-eo', 'pid=,args='])
+    let ps = await runner.run(PS_ELAPSED)
+    const elapsed = ps.errorCode !== 'not-recorded'
+    if (!elapsed) ps = await runner.run(PS)
     if (ps.error !== undefined) throw new ProbeUnavailable(ps.error)
     // Command lines carry credentials (mysql -p, --password=, PGPASSWORD=): facts never hold them.
-    const processes = parsePs(ps.output).map((p) => ({...p, args: scrubText(p.args)}))
+    const processes = parsePs(ps.output, elapsed).map((p) => ({...p, args: scrubText(p.args)}))
     const facts: ProcessFacts = {
       processes,
       dnsmasq: dnsmasqInstances(processes),

@@ -1,4 +1,6 @@
 import {lines} from '../src/lib/runner.js'
+import {FIREWALLD} from './firewalld.js'
+import {PS_ELAPSED as PS} from './processes.js'
 import {type Probe, ParseError, ProbeUnavailable, unavailableIfNotRecorded} from './types.js'
 
 /** When a firewall or libvirt service last (re)applied its rules: the order decides whose rules survive. */
@@ -23,12 +25,11 @@ export const FIREWALL_UNITS = ['firewalld', 'ufw', 'netfilter-persistent', 'ipta
 export const LIBVIRT_UNITS = ['libvirtd', 'virtnetworkd']
 const roleOf = (service: string): ServiceEvent['role'] => (LIBVIRT_UNITS.includes(service) ? 'libvirt' : 'firewall')
 
-const PS = ['ps', '-eo', 'pid=,etimes=,args=']
 const SYSTEMCTL = ['systemctl', 'show', '--timestamp=unix', '-p', 'Id,ActiveState,ActiveEnterTimestamp,ExecMainStartTimestamp,ExecReload', ...[...FIREWALL_UNITS, ...LIBVIRT_UNITS].map((u) => `${u}.service`)]
 
 /** Long-running daemons by their command line: only these have a process whose age tells when they started. */
 const DAEMONS: {service: string; pattern: RegExp}[] = [
-  {service: 'firewalld', pattern: /(^|\/|\s)firewalld(\s|$)/},
+  {service: 'firewalld', pattern: FIREWALLD},
   {service: 'libvirtd', pattern: /^(\S*\/)?libvirtd(\s|$)/},
   {service: 'virtnetworkd', pattern: /^(\S*\/)?virtnetworkd(\s|$)/},
 ]

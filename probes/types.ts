@@ -24,6 +24,8 @@ export interface Probe<T = unknown> {
   /** What it reads (commands and files), for the docs and the rules' "facts it reads". */
   reads: string[]
   collect(ctx: ProbeContext): Promise<T>
+  /** Its reads take longest and others await its facts: it starts before the rest (reports keep the list's order). */
+  early?: boolean
 }
 
 export type ProbeResult<T = unknown> =

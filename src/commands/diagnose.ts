@@ -8,7 +8,6 @@ import {CONFIG_FILES, userConfigDir} from '../core/config-file.js'
 import {runDiagnose} from '../core/diagnose-service.js'
 import {checkGuests, narrowToGuests} from '../core/narrow.js'
 import {suggest} from '../cli/suggest.js'
-import {gateDecision, uncheckedMessage} from '../core/gate.js'
 import {reportableJson, reportableJsonText} from '../../reports/json.js'
 import {checkDiagnosisNames, docsBaseUrl, errorLine, reportable, requireNonEmpty, warnOnStderr} from '../core/output.js'
 import {checkTarget, withLock, writeTextSafely} from '../core/safe-write.js'
@@ -18,11 +17,6 @@ import {type FailOn, SEVERITIES} from '../lib/severity.js'
 /** The report in a format, made safe (JSON is scrubbed after projection: see reportableJson). */
 async function renderReport(d: DiagnosisRun, format: Format, options: RenderOptions): Promise<string> {
   return format === 'json' ? reportableJsonText(d, options.gate) : render(reportable(d, format), format, {...options, ...(format === 'sarif' ? {docsUrl: docsBaseUrl()} : {})})
-}
-
-/** Suppressed findings are not in d.findings, so they never count here. */
-export function exitCodeFor(d: DiagnosisRun, failOn: FailOn, allowUnchecked = false): number {
-  return gateDecision(d, failOn, allowUnchecked).exitCode
 }
 
 export default class Diagnose extends KvmdoctorCommand {
@@ -108,12 +102,15 @@ Configuration: the ignore file and the expectations file are read from --ignore 
         ? diagnose()
         : withLock(output, 'the report', async () => {
             const d = await diagnose()
+            const {gateDecision} = await import('../core/gate.js')
             const report = await renderReport(d, flags.format as Format, {showSuppressed: flags['show-suppressed'], checks: flags.checks, gate: gateDecision(d, failOn, flags['allow-unchecked'])})
             // 0600 like every file kvmdoctor writes, but node_exporter's textfile collector runs as another user.
             await writeTextSafely(output, report, {what: 'the report', ...(flags.format === 'prometheus' ? {mode: 0o644} : {})})
             return d
           }))
       spinner?.stop()
+      // The gate reads the rule catalogue: loaded after the probes, like the rest of the analysis.
+      const {gateDecision, uncheckedMessage} = await import('../core/gate.js')
       const gate = gateDecision(result, failOn, flags['allow-unchecked'])
       process.exitCode = gate.exitCode
       for (const e of result.expiredIgnores) warnOnStderr(`ignore entry for ${e.rule}${e.entity ? ` (${e.entity})` : ''} expired on ${e.expires}: it no longer suppresses anything`)

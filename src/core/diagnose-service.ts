@@ -10,7 +10,6 @@ import {UserError} from './errors.js'
 import {loadExpectations} from './expectations.js'
 import {loadIgnoreFile} from './ignore.js'
 import {CONFIG_FILES, defaultConfigFile} from './config-file.js'
-import {EVERY_RULE} from './rule-docs.js'
 import {withLock} from './safe-write.js'
 import {checkSnapshotTarget, writeSnapshot} from './snapshot.js'
 import {openSource} from './source.js'
@@ -47,7 +46,8 @@ export async function runDiagnose(request: DiagnoseRequest, deps: DiagnoseDeps):
   const ignorePath = request.ignoreFile ?? (await defaultConfigFile(deps.configDir, CONFIG_FILES.ignore))
   const expectPath = request.expectationsFile ?? (await defaultConfigFile(deps.configDir, CONFIG_FILES.expectations))
   // Config errors first: a typo in CI config must not cost a full probe run.
-  const ignores = ignorePath ? await loadIgnoreFile(ignorePath, new Set(EVERY_RULE.flatMap((r) => [r.id, ...r.aliases]))) : []
+  // The rule catalogue (every rule's module) loads only to check an ignore file's rule names.
+  const ignores = ignorePath ? await loadIgnoreFile(ignorePath, new Set((await import('./rule-docs.js')).EVERY_RULE.flatMap((r) => [r.id, ...r.aliases]))) : []
   const expectations = expectPath ? await loadExpectations(expectPath) : undefined
   if (request.record === undefined) return diagnoseFrom(request, deps, ignores, expectations)
   // So is a snapshot path that cannot be written; and two runs recording to one path must not race.

@@ -5,27 +5,15 @@
  */
 import {ALL_PROBES} from '../../probes/index.js'
 import type {Probe, ProbeOptions, ProbeResult} from '../../probes/types.js'
-import {ALL_RULES} from '../../rules/index.js'
 import type {Rule} from '../../rules/kit.js'
-import {evaluate} from './engine.js'
 import type {Expectations} from './expectations.js'
-import {type IgnoreEntry, type IgnoreOutcome, applyIgnores} from './ignore.js'
-import {buildModel} from '../derive/index.js'
-import {hostNameOf, internetOf, probeStatuses, runProbes} from './probe-runner.js'
+import type {IgnoreEntry} from './ignore.js'
+import {runProbes} from './probe-runner.js'
 import type {Runner} from '../lib/runner.js'
-import {SEVERITIES, type Severity} from '../lib/severity.js'
 import {UserError} from './errors.js'
 import {parsePublish} from '../datapath/destination.js'
 import type {PublishRequest} from '../datapath/published.js'
-import type {Flow} from '../datapath/flows.js'
-import type {Element} from '../datapath/elements.js'
-import {ownershipOf} from '../../rules/kit.js'
-import type {Diagnosis, ResultFlow, ResultHop, UndoableElement} from '../result/diagnosis.js'
-import type {Topology} from '../result/topology.js'
-import {renderSteps} from '../lib/fix.js'
-import {ruleInfos} from './rule-docs.js'
-import {deriveTopology} from './topology.js'
-import {verdictOf} from './verdict.js'
+import type {Diagnosis} from '../result/diagnosis.js'
 
 export type {Diagnosis, ProbeStatus} from '../result/diagnosis.js'
 export {hostNameOf, internetOf, probeStatuses} from './probe-runner.js'
@@ -53,36 +41,10 @@ export interface DiagnosisRun extends Diagnosis {
 }
 
 export async function diagnose(input: DiagnoseInput): Promise<DiagnosisRun> {
-  const results = await runProbes(input.probes ?? ALL_PROBES, input.runner, input.options)
-  const model = buildModel(results, input.runner.capturedAt, {internet: internetOf(input.options), publish: input.publish ?? [], expectations: input.expectations})
-  let ignored: IgnoreOutcome = {findings: [], suppressed: [], expired: []}
-  const rules = input.rules ?? ALL_RULES
-  const evaluation = await evaluate(model, rules, {
-    suppress: (findings) => (ignored = applyIgnores(findings, input.ignores ?? [], input.now ?? new Date())).findings,
-  })
-  const counts = Object.fromEntries(SEVERITIES.map((s) => [s, evaluation.findings.filter((f) => f.severity === s).length])) as Record<Severity, number>
-  const flows = model.datapath.ok ? withUndo(model.datapath.datapath.flows, ALL_RULES) : []
-  const probes = probeStatuses(results)
-  const host = hostNameOf(results, input.runner.origin)
-  const datapathUnavailable = model.datapath.ok ? undefined : model.datapath.reason
-  const run: DiagnosisRun = {
-    version: input.version,
-    host,
-    capturedAt: input.runner.capturedAt.toISOString(),
-    ...evaluation,
-    verdict: verdictOf({...evaluation, probes, flows, datapathUnavailable, host, counts}),
-    flows,
-    ...(datapathUnavailable === undefined ? {} : {datapathUnavailable}),
-    counts,
-    probes,
-    facts: results,
-    suppressed: ignored.suppressed,
-    expiredIgnores: ignored.expired,
-    rules: ruleInfos(rules),
-    topology: () => topology ?? (topology = deriveTopology(run)),
-  }
-  let topology: Topology | undefined
-  return run
+  // The analysis loads while the probes read the host: the first command starts before rules and engine are compiled.
+  const probing = runProbes(input.probes ?? ALL_PROBES, input.runner, input.options)
+  const [{analyse}, results] = await Promise.all([import('./analysis.js'), probing])
+  return analyse(results, input)
 }
 
 /** --publish GUEST:PORT/PROTO values, each checked (a bad one is a usage error naming it). */
@@ -91,25 +53,5 @@ export function publishOf(values: readonly string[] | undefined): PublishRequest
     const p = parsePublish(text)
     if (typeof p === 'string') throw new UserError(`--publish: ${p}`)
     return p
-  })
-}
-
-/** Each hop's deciding element with the commands that undo it, from the rule that owns its kind (passing flows are shared as they are). */
-export function withUndo(flows: Flow[], rules: Rule[]): ResultFlow[] {
-  const undone = new Map<Element, UndoableElement>()
-  const undo = (el: Element) => {
-    const known = undone.get(el)
-    if (known) return known
-    const owner = ownershipOf(rules, el)[0]?.ownership
-    const listChain = owner?.lists?.(el)
-    const undoSteps = owner?.undo(el) ?? []
-    const shown: UndoableElement = {...el, undo: renderSteps(undoSteps), undoSteps, ...(listChain ? {listChain: renderSteps(listChain).join(' && ')} : {})}
-    undone.set(el, shown)
-    return shown
-  }
-  return flows.map((f) => {
-    if (!f.hops.some((h) => h.element)) return f as ResultFlow
-    const hops = f.hops.map((h): ResultHop => (h.element ? {...h, element: undo(h.element)} : (h as ResultHop)))
-    return {...f, hops, decidedBy: f.decidedBy ? hops[f.hops.indexOf(f.decidedBy)] : undefined}
   })
 }

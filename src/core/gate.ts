@@ -34,3 +34,8 @@ export function uncheckedMessage(g: GateDecision): string {
   const shown = (list: string[], n: number) => list.slice(0, n).join(', ') + (list.length > n ? ` (+${list.length - n} more)` : '')
   return `not checked: ${plural(rules.length, 'rule')} at or above --fail-on ${g.failOn} could not be checked (${shown(rules, 6)}): ${shown(reasons, 3)}. The gate does not pass blind: exit 4; --allow-unchecked passes it anyway.`
 }
+
+/** The exit code of a diagnosis under --fail-on (suppressed findings are not in d.findings, so they never count). */
+export function exitCodeFor(d: {findings: readonly {severity: Severity}[]; notChecked: readonly NotChecked[]}, failOn: FailOn, allowUnchecked = false): number {
+  return gateDecision(d, failOn, allowUnchecked).exitCode
+}

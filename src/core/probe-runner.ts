@@ -15,16 +15,18 @@ import {UserError} from './errors.js'
  * it is the sum of the recorded durations of what it read, so two replays of
  * one snapshot report the same durations.
  */
-export async function runProbes(probes: Probe[], runner: Runner, options: ProbeOptions, readOnDemand: Probe[] = []): Promise<Record<string, ProbeResult>> {
+export async function runProbes(probes: Probe[], host: Runner, options: ProbeOptions, readOnDemand: Probe[] = []): Promise<Record<string, ProbeResult>> {
   // `readOnDemand`: probes run only when one of `probes` asks for their facts, and left out of the results.
   const byId = new Map([...readOnDemand, ...probes].map((p) => [p.id, p]))
+  const replay = host instanceof MemoryRunner
+  const runner = readingOnce(host)
   const running = new Map<string, Promise<ProbeResult>>()
   const start = (id: string, chain: string[]): Promise<ProbeResult> => {
     const existing = running.get(id)
     if (existing) return existing
     const probe = byId.get(id)
     const promise = probe
-      ? execute(probe, {
+      ? execute(probe, replay, {
           runner,
           options,
           get: <T>(dep: string) => {
@@ -36,14 +38,14 @@ export async function runProbes(probes: Probe[], runner: Runner, options: ProbeO
     running.set(id, promise)
     return promise
   }
+  for (const p of probes) if (p.early) start(p.id, [p.id])
   const results = await Promise.all(probes.map((p) => start(p.id, [p.id])))
   return Object.fromEntries(results.map((r) => [r.id, r]))
 }
 
-async function execute(probe: Probe, ctx: ProbeContext): Promise<ProbeResult> {
+async function execute(probe: Probe, replay: boolean, ctx: ProbeContext): Promise<ProbeResult> {
   const started = performance.now()
   let recorded = 0
-  const replay = ctx.runner instanceof MemoryRunner
   const took = () => Math.round(replay ? recorded : performance.now() - started)
   if (replay) ctx = {...ctx, runner: tallying(ctx.runner, (c) => (recorded += c.durationMs))}
   try {
@@ -55,6 +57,31 @@ async function execute(probe: Probe, ctx: ProbeContext): Promise<ProbeResult> {
     if (error instanceof ParseError) return {id: probe.id, ok: false, error: `unparseable output: ${error.message}`, durationMs: took()}
     // A bug in a probe must not take the run down: report it as this probe's failure.
     return {id: probe.id, ok: false, error: `probe failed: ${(error as Error).message ?? String(error)}`, durationMs: took()}
+  }
+}
+
+/**
+ * The same runner, each distinct read made once per run: a probe asking for what another already read
+ * (or is reading) gets that capture, not a second process. A recording keeps one capture per read anyway.
+ */
+function readingOnce(runner: Runner): Runner {
+  const reads = new Map<string, Promise<Capture>>()
+  const once = <T extends Capture>(key: unknown[], read: () => Promise<T>): Promise<T> => {
+    const k = JSON.stringify(key)
+    let capture = reads.get(k)
+    if (!capture) reads.set(k, (capture = read()))
+    return capture as Promise<T>
+  }
+  return {
+    get capturedAt() {
+      return runner.capturedAt
+    },
+    get origin() {
+      return runner.origin
+    },
+    run: (argv, options) => once(['command', argv, options], () => runner.run(argv, options)),
+    readFile: (path, options) => once(['file', path, options], () => runner.readFile(path, options)),
+    listDir: (path) => once(['dir', path], () => runner.listDir(path)),
   }
 }
 

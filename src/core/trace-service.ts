@@ -9,7 +9,7 @@ import type {Destination} from '../datapath/flows.js'
 import type {PublishRequest} from '../datapath/published.js'
 import {ALL_RULES} from '../../rules/index.js'
 import type {TraceResult} from '../result/trace.js'
-import {withUndo} from './diagnose.js'
+import {withUndo} from './analysis.js'
 import {hostNameOf, internetOf, probeStatuses} from './probe-runner.js'
 
 export type {TraceResult} from '../result/trace.js'

@@ -6,7 +6,7 @@
 import {describe, expect, it} from 'vitest'
 import {type DatapathFacts, type Flow, buildDatapath} from '../../src/datapath/flows.js'
 import {ALL_RULES} from '../../rules/index.js'
-import {withUndo} from '../../src/core/diagnose.js'
+import {withUndo} from '../../src/core/analysis.js'
 import type {Link} from '../../probes/links.js'
 import type {Route} from '../../probes/routes.js'
 import {parseIpRules} from '../../probes/ip-rules.js'

@@ -4,6 +4,7 @@ import {describe, expect, it} from 'vitest'
 import {ROOT} from '../helpers.js'
 import {firewalldProbe} from '../../probes/firewalld.js'
 import type {LibvirtFacts} from '../../probes/libvirt.js'
+import type {ProcessFacts} from '../../probes/processes.js'
 import type {CommandCapture, Runner} from '../../src/lib/runner.js'
 import type {ProbeResult} from '../../probes/types.js'
 
@@ -19,7 +20,10 @@ function runner(zone: Partial<CommandCapture>): Runner {
     listDir: async () => ({kind: 'dir', path: '', output: '', durationMs: 0, truncated: false}),
   }
 }
-const collect = (r: Runner) => firewalldProbe.collect({runner: r, options: {active: false, libvirtUri: 'qemu:///system'}, get: async <T>() => libvirt as unknown as ProbeResult<T>})
+const FIREWALLD_PS = '812 /usr/bin/python3 -s /usr/sbin/firewalld --nofork --nopid'
+const processesOf = (...args: string[]): ProbeResult<ProcessFacts> => ({id: 'processes', ok: true, durationMs: 0, data: {processes: args.map((a) => ({pid: Number(a.split(' ')[0]), args: a.slice(a.indexOf(' ') + 1)})), dnsmasq: [], dhcpdRunning: false, libvirtdRunning: true}})
+const collect = (r: Runner, processes = processesOf('1 /sbin/init', FIREWALLD_PS)) =>
+  firewalldProbe.collect({runner: r, options: {active: false, libvirtUri: 'qemu:///system'}, get: async <T>(id: string) => (id === 'processes' ? processes : libvirt) as unknown as ProbeResult<T>})
 
 /** Real firewall-cmd outputs (test/data/firewalld, see capture.sh there): NAME.stdout.txt, .stderr.txt, .exit.txt. */
 const real = (name: string): Partial<CommandCapture> => {
@@ -34,6 +38,15 @@ function realRunner(state: string, zone: string): Runner {
 }
 
 describe('firewalld probe', () => {
+  it('no firewalld process: not running, and firewall-cmd is not asked', async () => {
+    const asked: string[][] = []
+    const r = runner({output: 'libvirt\n'})
+    expect(await collect({...r, run: (argv) => (asked.push(argv), r.run(argv))}, processesOf('1 /sbin/init', '640 /usr/sbin/libvirtd'))).toEqual({running: false, zones: {}})
+    expect(asked).toEqual([])
+  })
+  it('the process listing unavailable: firewall-cmd is asked', async () => {
+    expect(await collect(runner({output: 'libvirt\n'}), {id: 'processes', ok: false, error: 'ps: command not found', durationMs: 0})).toEqual({running: true, zones: {virbr0: 'libvirt'}})
+  })
   it('firewalld installed on a host without a system bus (real firewall-cmd, Debian 12): not running, not a failure', async () => {
     expect(await collect(realRunner('state-no-system-bus', 'state-no-system-bus'))).toEqual({running: false, zones: {}})
   })

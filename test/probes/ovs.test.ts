@@ -78,8 +78,11 @@ describe('the ovs probe', () => {
   })
   it('installed, database not running: not running with the reason', async () => {
     const stderr = 'ovs-vsctl: unix:/var/run/openvswitch/db.sock: database connection failed (No such file or directory)\n'
-    const r = await runProbes([ovsProbe], ovsHost(() => ({exitCode: 1, error: 'ovs-vsctl: exit 1', errorCode: 'exit-status', stderr})), options)
+    const argvs: string[][] = []
+    const r = await runProbes([ovsProbe], ovsHost((argv) => (argvs.push(argv), {exitCode: 1, error: 'ovs-vsctl: exit 1', errorCode: 'exit-status', stderr})), options)
     expect(r.ovs).toMatchObject({ok: true, data: {installed: true, running: false, reason: expect.stringContaining('database connection failed')}})
+    // The first listing says the database is down: the other three are not run.
+    expect(argvs.map((a) => a.at(-1))).toEqual(['Bridge'])
   })
   it('any other failure is a failed probe; a bridge whose flows cannot be dumped keeps the reason', async () => {
     const r = await runProbes([ovsProbe], ovsHost(() => ({exitCode: 1, error: 'ovs-vsctl: exit 1', errorCode: 'exit-status', stderr: 'permission denied'})), options)

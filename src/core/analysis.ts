@@ -1,0 +1,75 @@
+/**
+ * The diagnosis from the probes' results: model → engine → findings, flows and verdict. Loaded by
+ * `diagnose` while the probes read the host, so its modules (rules, engine, datapath) cost no time
+ * before the first probe.
+ */
+import type {ProbeResult} from '../../probes/types.js'
+import {ALL_RULES} from '../../rules/index.js'
+import type {Rule} from '../../rules/kit.js'
+import {evaluate} from './engine.js'
+import {type IgnoreOutcome, applyIgnores} from './ignore.js'
+import {buildModel} from '../derive/index.js'
+import {hostNameOf, internetOf, probeStatuses} from './probe-runner.js'
+import {SEVERITIES, type Severity} from '../lib/severity.js'
+import type {Flow} from '../datapath/flows.js'
+import type {Element} from '../datapath/elements.js'
+import {ownershipOf} from '../../rules/kit.js'
+import type {ResultFlow, ResultHop, UndoableElement} from '../result/diagnosis.js'
+import type {Topology} from '../result/topology.js'
+import {renderSteps} from '../lib/fix.js'
+import {ruleInfos} from './rule-docs.js'
+import {deriveTopology} from './topology.js'
+import {verdictOf} from './verdict.js'
+import type {DiagnoseInput, DiagnosisRun} from './diagnose.js'
+
+export async function analyse(results: Record<string, ProbeResult>, input: DiagnoseInput): Promise<DiagnosisRun> {
+  const model = buildModel(results, input.runner.capturedAt, {internet: internetOf(input.options), publish: input.publish ?? [], expectations: input.expectations})
+  let ignored: IgnoreOutcome = {findings: [], suppressed: [], expired: []}
+  const rules = input.rules ?? ALL_RULES
+  const evaluation = await evaluate(model, rules, {
+    suppress: (findings) => (ignored = applyIgnores(findings, input.ignores ?? [], input.now ?? new Date())).findings,
+  })
+  const counts = Object.fromEntries(SEVERITIES.map((s) => [s, evaluation.findings.filter((f) => f.severity === s).length])) as Record<Severity, number>
+  const flows = model.datapath.ok ? withUndo(model.datapath.datapath.flows, ALL_RULES) : []
+  const probes = probeStatuses(results)
+  const host = hostNameOf(results, input.runner.origin)
+  const datapathUnavailable = model.datapath.ok ? undefined : model.datapath.reason
+  const run: DiagnosisRun = {
+    version: input.version,
+    host,
+    capturedAt: input.runner.capturedAt.toISOString(),
+    ...evaluation,
+    verdict: verdictOf({...evaluation, probes, flows, datapathUnavailable, host, counts}),
+    flows,
+    ...(datapathUnavailable === undefined ? {} : {datapathUnavailable}),
+    counts,
+    probes,
+    facts: results,
+    suppressed: ignored.suppressed,
+    expiredIgnores: ignored.expired,
+    rules: ruleInfos(rules),
+    topology: () => topology ?? (topology = deriveTopology(run)),
+  }
+  let topology: Topology | undefined
+  return run
+}
+
+/** Each hop's deciding element with the commands that undo it, from the rule that owns its kind (passing flows are shared as they are). */
+export function withUndo(flows: Flow[], rules: Rule[]): ResultFlow[] {
+  const undone = new Map<Element, UndoableElement>()
+  const undo = (el: Element) => {
+    const known = undone.get(el)
+    if (known) return known
+    const owner = ownershipOf(rules, el)[0]?.ownership
+    const listChain = owner?.lists?.(el)
+    const undoSteps = owner?.undo(el) ?? []
+    const shown: UndoableElement = {...el, undo: renderSteps(undoSteps), undoSteps, ...(listChain ? {listChain: renderSteps(listChain).join(' && ')} : {})}
+    undone.set(el, shown)
+    return shown
+  }
+  return flows.map((f) => {
+    if (!f.hops.some((h) => h.element)) return f as ResultFlow
+    const hops = f.hops.map((h): ResultHop => (h.element ? {...h, element: undo(h.element)} : (h as ResultHop)))
+    return {...f, hops, decidedBy: f.decidedBy ? hops[f.hops.indexOf(f.decidedBy)] : undefined}
+  })
+}
