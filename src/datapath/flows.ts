@@ -1058,7 +1058,12 @@ class HostView {
     const back = new PathRunner(this, [], arriving, to.proto === 'icmp' ? SIZE.ping : this.pathMtu(bridge, egress))
     const replyAssumed = [...assumed]
     if (missing) back.push(missing)
-    if (natted === src) {
+    if (natted === src && net!.forwardMode === 'nat') {
+      // A NAT network's request not translated on a decided path fails: here its translation is undecided.
+      // What left the request undecided decides this too: one element, one finding.
+      const cause = flows[0].decidedBy?.element
+      back.push({name: 'reply address', verdict: 'indeterminate', detail: `the source translation of ${src} is undecided: the address the reply comes back to is not known`, ...(cause ? {element: cause} : {})})
+    } else if (natted === src) {
       // Not translated (a routed or open network): the upstream must route the guests' subnet to this host.
       const v4 = net!.ips.find((ip) => ip.family === 'ipv4')!
       back.push(this.returnRouteHop(networkOf(`${v4.address}/${v4.prefix}`), net!))
@@ -1135,6 +1140,8 @@ class HostView {
 
   private natHop(runner: PathRunner, src: string, net: LibvirtNetwork): Hop {
     const branches = runner.live()
+    // Every path stopped undecided at an earlier hook (postrouting was not walked): the NAT cannot be judged either.
+    if (branches.length === 0) return {name: 'NAT', verdict: 'indeterminate', detail: `not reached decidedly: the path of ${src} is undecided before it`}
     const translated = branches.filter((b) => b.packet.src !== src)
     if (branches.length > 0 && translated.length === branches.length) {
       const n = translated[0].nat.find((x) => x.field === 'src')

@@ -326,6 +326,22 @@ describe('the round trip: a reply gets every check its request gets', () => {
     expect(symmetric.hops.find((x) => x.name === 'rp_filter')).toMatchObject({verdict: 'pass', detail: expect.stringContaining('could not be read')})
   })
 
+  it("a forward hook that cannot be told (an IPS's NFQUEUE, a jump into a chain not listed) leaves the NAT undecided, never \"nothing translates\"", () => {
+    const ghost = flows(host((h) => (h.ruleset = ruleset([...libvirtTables(), nft('inet', 'x', {fw: {base: {hook: 'forward', priority: -5}, rules: [[jump('ghost')]]}})]))))
+    expect(byKind(ghost, 'egress').hops.find((x) => x.name === 'NAT')).toMatchObject({verdict: 'indeterminate'})
+    // Suricata inline: every forwarded packet to userspace, which decides (it was a CRITICAL "no MASQUERADE" with a libvirtd restart as the fix).
+    const fs = flows(host((h) => (h.ruleset = ruleset(libvirtTables({filter: {FORWARD: [[{kind: 'verdict', verdict: 'queue', text: '-j NFQUEUE --queue-num 0'}], [jump('LIBVIRT_FWX')], [jump('LIBVIRT_FWI')], [jump('LIBVIRT_FWO')]]}})))))
+    const egress = byKind(fs, 'egress')
+    expect(egress.verdict).toBe('indeterminate')
+    expect(egress.hops.find((x) => x.name === 'NAT')).toMatchObject({verdict: 'indeterminate'})
+    expect(egress.hops.filter((x) => x.verdict === 'fail')).toEqual([])
+    // The reply of a NAT network whose translation is undecided is not a routed network's reply (no upstream route to ask for).
+    const reply = byKind(fs, 'egress-reply')
+    expect(reply.verdict).toBe('indeterminate')
+    expect(reply.hops[0]).toMatchObject({name: 'reply address', verdict: 'indeterminate'})
+    expect(reply.hops.map((x) => x.name)).not.toContain('return route')
+  })
+
   it('a root qdisc on the uplink that holds nothing fails the request at tc egress', () => {
     const f = byKind(
       flows(host((h) => (h.tc = {qdiscs: [{dev: 'eth0', kind: 'pfifo', handle: '1:', parent: 'root', options: {limit: 0}}], classes: [], filters: [], dropsLater: {}, unread: {}}))),
