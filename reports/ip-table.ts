@@ -7,6 +7,7 @@ const addresses = (list: AddressSeen[]) => (list.length === 0 ? '-' : list.map((
 const HEALTH: Record<Verdict, 'ok' | 'warn' | 'fail' | 'off'> = {
   ok: 'ok',
   'no address': 'warn',
+  unknown: 'warn',
   stale: 'warn',
   silent: 'warn',
   APIPA: 'fail',

@@ -62,7 +62,8 @@ export function topologyTree(t: Topology, options: TopologyTextOptions = {}): Tr
       for (const tap of hidden) shownGuests.add(tap.guest)
       children.push({lines: [style.dim(`${style.mark.ok} ${plural(hidden.length, 'more guest', 'more guests')}, all flows passing: ${hidden.map((x) => x.guest).join(', ')}`)], children: []})
     }
-    return {lines: [head(b, `bridge ${style.bold(b.name)}  ${facts.filter(Boolean).join('  ')}${b.network ? '' : '  (no libvirt network)'}`)], children}
+    // With libvirt unread, whether a bridge is a network's is not known: nothing is said.
+    return {lines: [head(b, `bridge ${style.bold(b.name)}  ${facts.filter(Boolean).join('  ')}${b.network || t.libvirtUnavailable ? '' : '  (no libvirt network)'}`)], children}
   }
 
   const children: TreeNode[] = []

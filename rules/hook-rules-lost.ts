@@ -1,6 +1,6 @@
 import type {ForwardView} from '../src/derive/index.js'
 import {DATAPATH} from './datapath.js'
-import {defineRule, line, probes, text} from './kit.js'
+import {cmd, defineRule, line, probes, text} from './kit.js'
 
 /** The hook script libvirt runs for a guest: the qemu hook (or a qemu.d script), which also reads the JSON configuration. */
 function scriptOf(e: ForwardView): string | undefined {
@@ -25,7 +25,7 @@ export default defineRule<ForwardView>({
   fix: (e) => {
     const guest = e.targetGuest ?? e.hookObject
     const script = scriptOf(e)
-    return guest && script ? [{pipeline: [['virsh', 'dumpxml', guest], [script, guest, 'reconnect', 'begin', '-']]}] : []
+    return script ? [cmd`virsh dumpxml ${guest} | ${script} ${guest} reconnect begin -`] : []
   },
   note: () => [
     'the hook runs again on "reconnect" as libvirtd would run it; to keep the rules across firewall reloads, have the reload run the hook too (or keep the forward in the firewall manager\'s own configuration)',

@@ -11,7 +11,7 @@ import type {Probe} from '../probes/types.js'
 import type {Element} from '../src/datapath/elements.js'
 import type {ElementView, EntityContext, EntityKind, EntityView, HostView, Scope, ViewOf} from '../src/derive/index.js'
 import type {Severity} from '../src/lib/severity.js'
-import type {FixStep} from '../src/lib/fix.js'
+import {type FixStep, virshWord} from '../src/lib/fix.js'
 
 /** The probes a rule names in `needs`. */
 export const probes = PROBES
@@ -172,7 +172,7 @@ export function cmd(strings: TemplateStringsArray, ...values: CmdValue[]): FixSt
     if (Array.isArray(v)) {
       end()
       for (const item of v) argv().push(String(item))
-    } else word = (word ?? '') + String(v)
+    } else word = word === null ? virshWord(argv(), String(v)) : word + String(v)
     literal(strings[i + 1])
   }
   end()

@@ -12,6 +12,7 @@ export default defineRule<HostView, Strict>({
   kind: 'host',
   severity: 'medium',
   needs: [probes.sysctl, probes.routes, probes.links],
+  known: ['rpFilterDecided'],
   appliesTo: (h) => h.multiHomed,
   derive: (h) => {
     const strict = h.l3Interfaces.filter((i) => i.rpFilter === 1)

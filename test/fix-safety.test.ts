@@ -130,6 +130,46 @@ describe('fix lines are argvs, quoted for a POSIX shell', () => {
   })
 })
 
+describe('names virsh would read as options', () => {
+  it('a network, guest or source named --something is passed as --OPTION=NAME, never bare (virsh reads "--config" as its option wherever it stands)', async () => {
+    const hostile = (name: string) => `--${name}`
+    let seen = 0
+    for (const fixture of ['network-inactive', 'dns-port-conflict', 'mac-duplicate', 'domif-link-down', 'dhcp-range-exhausted', 'healthy']) {
+      const facts = alter<LibvirtFacts>(await factsOf(fixture), 'libvirt', (l) => {
+        const renamed = new Map(l.networks.map((n) => [n.name, hostile(n.name)]))
+        for (const n of l.networks) n.name = renamed.get(n.name)!
+        for (const d of l.domains) {
+          d.name = hostile('config')
+          for (const i of d.interfaces) if (i.type === 'network' && i.source) i.source = renamed.get(i.source) ?? i.source
+        }
+      })
+      const {evaluation} = await fireAll(facts)
+      for (const f of evaluation.findings) {
+        const steps = [...f.fixSteps, ...(f.checkSteps ?? [])].filter((s): s is {argv: string[]} => 'argv' in s && s.argv[0] === 'virsh')
+        for (const s of steps) {
+          // Every word starting with -- is one of the fix's own options or a name carried in --OPTION=.
+          expect(s.argv.slice(2).filter((w) => w.startsWith('--') && !/^--(live|config|mac|model)$/.test(w) && !/^--(network|domain|source|interface|type)=--/.test(w)), s.argv.join(' ')).toEqual([])
+          seen += s.argv.filter((w) => /^--(network|domain|source)=--/.test(w)).length
+        }
+        // The judge reads the names back: the steps touch only what the finding names.
+        expect(judgeFixSteps(f, {netfilter: undefined, libvirt: dataOf<LibvirtFacts>(facts.results.libvirt), ovs: undefined}).map((p) => p.why), `${fixture} ${f.id}`).toEqual([])
+      }
+    }
+    expect(seen).toBeGreaterThan(5)
+  })
+
+  it('each name fills the argument it stands for, an option value stays as given, the judge reads them back', () => {
+    expect(cmd`virsh domif-setlink ${'--a'} ${'--b'} up`).toEqual([{argv: ['virsh', 'domif-setlink', '--domain=--a', '--interface=--b', 'up']}])
+    expect(cmd`virsh attach-interface ${'--g'} network ${'--n'} --model ${'--m'} --live --config`).toEqual([{argv: ['virsh', 'attach-interface', '--domain=--g', 'network', '--source=--n', '--model', '--m', '--live', '--config']}])
+    expect(cmd`virsh dumpxml ${'--g'} | /etc/libvirt/hooks/qemu ${'--g'} reconnect begin -`).toEqual([{pipeline: [['virsh', 'dumpxml', '--domain=--g'], ['/etc/libvirt/hooks/qemu', '--g', 'reconnect', 'begin', '-']]}])
+    expect(cmd`virsh net-start ${'-x'}`).toEqual([{argv: ['virsh', 'net-start', '-x']}])
+    const named = {id: 'x', entity: {kind: 'guest', name: '--g'}, context: {domain: '--g'}} as unknown as Finding
+    const host: FixHost = {netfilter: undefined, libvirt: undefined, ovs: undefined}
+    expect(judgeFixSteps({...named, fixSteps: cmd`virsh dumpxml ${'--g'} | /etc/libvirt/hooks/qemu ${'--g'} reconnect begin -`!}, host)).toEqual([])
+    expect(judgeFixSteps({...named, fixSteps: cmd`virsh domif-setlink ${'--h'} vnet0 up`!}, host).map((p) => p.why)).toEqual(['virsh domif-setlink on guest --h, which the finding does not name'])
+  })
+})
+
 describe('fixes follow the host', () => {
   it("under systemd a killed dnsmasq is respawned by restarting libvirt's network daemon, without it as libvirt starts it", async () => {
     const facts = await factsOf('dnsmasq-killed')

@@ -27,7 +27,7 @@ describe('parseDomifaddr (virsh domifaddr)', () => {
 })
 
 /** What the rules found on an interface: nothing, unless said. */
-const none = {conflict: false, silent: false, foreign: false, dhcpUnanswered: false, gatewayUnanswered: false, wrongNetmask: false}
+const none = {conflict: false, silent: false, foreign: false, dhcpUnanswered: false, gatewayUnanswered: false, wrongNetmask: false, unread: false}
 
 describe('verdicts', () => {
   const a = (ip: string, ...sources: string[]) => ({ip, sources})
@@ -35,6 +35,7 @@ describe('verdicts', () => {
     expect(verdictOf(false, [a('10.0.0.1', 'lease')], none)).toBe('shut off')
     expect(verdictOf(true, [a('10.0.0.1', 'lease', 'neighbour')], {...none, conflict: true})).toBe('conflict')
     expect(verdictOf(true, [], none)).toBe('no address')
+    expect(verdictOf(true, [], {...none, unread: true})).toBe('unknown')
     expect(verdictOf(true, [a('169.254.3.4', 'neighbour')], none)).toBe('APIPA')
     expect(verdictOf(true, [a('169.254.3.4', 'neighbour'), a('10.0.0.5', 'agent')], none)).toBe('ok')
     expect(verdictOf(true, [a('10.0.0.1', 'lease')], none)).toBe('stale')
@@ -51,6 +52,15 @@ describe('kvmdoctor ip on lab recordings', () => {
     const captured = Date.parse(JSON.parse(await readFile(join(fixtureDir('healthy'), 'manifest.json'), 'utf8')).capturedAt)
     expect(Date.parse(r.leaseExpiry!) - captured).toBeGreaterThan(0)
     expect(Date.parse(r.leaseExpiry!) - captured).toBeLessThan(2 * 3600_000)
+  })
+
+  it('no source of addresses read (leases, neighbours, arp-scan unavailable; no agent, no --listen): unknown, never "no address"', async () => {
+    const facts = await factsOf('healthy')
+    const blind = unavailable(unavailable(unavailable(facts, 'leases'), 'neighbours'), 'arp-scan')
+    expect(row(await buildInventory(blind.results, blind.capturedAt), 'kdlab-web01')).toMatchObject({ipv4: [], verdict: 'unknown'})
+    // One source read that shows nothing is what it says.
+    const oneRead = alter<unknown[]>(unavailable(unavailable(facts, 'leases'), 'arp-scan'), 'neighbours', (n) => n.splice(0))
+    expect(row(await buildInventory(oneRead.results, oneRead.capturedAt), 'kdlab-web01').verdict).toBe('no address')
   })
 
   it('APIPA and conflicting guests get their verdicts; the conflict names the other guest', async () => {

@@ -69,6 +69,16 @@ describe('text report (pipes)', () => {
     expect(text).toMatch(/^Not checked:\n( {2}.*\n)* {2}probe iptables unavailable: denied: iptables-forward-drop, firewall-backend-mismatch$/m)
   })
 
+  it("libvirt unread: a bridge is not called one with no libvirt network (nothing says so)", async () => {
+    const d = await diagnosisOf('healthy')
+    const seen = renderText(d)
+    expect(seen).not.toContain('(no libvirt network)')
+    const topology = d.topology()
+    const text = renderText({...d, topology: () => ({...topology, networks: [], bridges: topology.bridges.map((b) => ({...b, network: null})), libvirtUnavailable: 'virsh: permission denied'})})
+    expect(text).toMatch(/^└─ \S+ bridge virbr0 .*mtu 1500.*$/m)
+    expect(text).not.toContain('(no libvirt network)')
+  })
+
   it('draws the topology with guests under their bridge and where their flows stop', async () => {
     const text = renderText(await diagnosisOf('bridged-forward-drop', {policyRules: true}))
     const topo = text.slice(text.indexOf('Topology'))

@@ -14,6 +14,7 @@ export default class Ip extends KvmdoctorCommand {
   static description = `One row per guest interface: domain, state, tap, MAC, network or bridge, IPv4 and IPv6 addresses with the sources that reported each (DHCP lease, host neighbour table, QEMU guest agent, arp-scan with --active, the guest's own frames with --listen: "wire"), when the lease ends, and a verdict:
   ok               an address confirmed by something other than a lease file
   no address       nothing reports one
+  unknown          no source of addresses could be read (the notes below the table say why)
   APIPA            only 169.254.x.x (DHCP failed: run kvmdoctor diagnose)
   conflict         another MAC claims the same address, or another running guest has the same MAC
   stale            a lease on file, but the guest does not answer from it

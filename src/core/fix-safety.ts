@@ -11,7 +11,7 @@ import type {LibvirtFacts} from '../../probes/libvirt.js'
 import type {NetfilterFacts} from '../../probes/netfilter.js'
 import type {OvsFacts} from '../../probes/ovs.js'
 import {flowMatchText} from '../datapath/ovs.js'
-import {type FixStep, renderStep} from '../lib/fix.js'
+import {type FixStep, renderStep, virshPositional} from '../lib/fix.js'
 import {type NfRule, type NfTable, catchAllText, chainOwnerOf, iptablesWords} from '../lib/netfilter.js'
 import type {Finding} from '../result/findings.js'
 
@@ -44,7 +44,7 @@ const SERVICES = /^(libvirtd|virtnetworkd|virtqemud|firewalld|docker|isc-dhcp-se
 /** The external ids libvirt sets on a guest's OVS interface: a re-plugged port gets them back, nothing else. */
 const OVS_GUEST_IDS = /^external-ids:(iface-id|attached-mac|vm-uuid|iface-status)=[^=]+$/
 
-const words = (step: FixStep): string[] => ('argv' in step ? step.argv : 'pipeline' in step ? step.pipeline.flat() : [])
+const words = (step: FixStep): string[] => ('argv' in step ? virshPositional(step.argv) : 'pipeline' in step ? step.pipeline.flat() : [])
 const optionValue = (argv: string[], name: string) => {
   const at = argv.indexOf(name)
   return at >= 0 ? argv[at + 1] : undefined
@@ -175,12 +175,12 @@ function stepProblem(step: FixStep, names: {networks: Set<string>; domains: Set<
   if ('write' in step) return /^\/etc\/sysctl\.d\/[^/]+\.conf$/.test(step.write.path) ? undefined : `writes ${step.write.path}, not a sysctl.d file`
   if ('pipeline' in step) {
     // The one pipeline a fix runs: libvirt's own qemu hook given the guest's XML, as libvirtd runs it on reconnect.
-    const [first, second, ...more] = step.pipeline
+    const [first, second, ...more] = [virshPositional(step.pipeline[0] ?? []), ...step.pipeline.slice(1)]
     const rerun = more.length === 0 && first?.[0] === 'virsh' && first[1] === 'dumpxml' && first.length === 3 && second?.[0] === '/etc/libvirt/hooks/qemu' && second[1] === first[2] && second.slice(2).join(' ') === 'reconnect begin -'
     if (!rerun) return 'a pipeline is a check, not a fix'
     return names === 'any' || names.domains.has(first[2]) ? undefined : `reruns the qemu hook for guest ${first[2]}, which the finding does not name`
   }
-  const argv = step.argv
+  const argv = virshPositional(step.argv)
   const [tool, sub] = argv
   if (tool === 'virsh') {
     if (VIRSH_FORBIDDEN.has(sub)) return `virsh ${sub} powers off or removes a guest or network`

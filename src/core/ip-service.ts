@@ -72,7 +72,8 @@ export function inventoryOf(results: Record<string, ProbeResult>, findings: Find
   const agent = data<GuestAgentFacts>(results['guest-agent'])
   const wire = data<WireFacts>(results.wire)
   const links = data<Link[]>(results.links)
-  const byMac = guestAddressIndex(leases, neighbours, data<ArpScanFacts>(results['arp-scan']), wire, agent, links)
+  const arpScan = data<ArpScanFacts>(results['arp-scan'])
+  const byMac = guestAddressIndex(leases, neighbours, arpScan, wire, agent, links)
   // Who claims each IPv4 address: the MACs a conflict names.
   const claims = addressClaimsByIp(byMac)
   // What the rules found on each guest interface (by domain and MAC) and on each address.
@@ -126,8 +127,11 @@ export function inventoryOf(results: Record<string, ProbeResult>, findings: Find
         dhcpUnanswered: found.has('dhcp-no-offer'),
         gatewayUnanswered: found.has('guest-gateway-unanswered'),
         wrongNetmask: found.has('guest-netmask-wrong'),
+        unread: false,
       }
       const heard = running ? wireOf(wire, i.mac) : undefined
+      // No source of this interface's addresses could be read: nothing seen is not "no address".
+      judged.unread = !leases && !neighbours && !arpScan && !heard && agent?.addresses[d.name] === undefined
       const context = heard && contextOf(i)
       rows.push({
         domain: d.name,
@@ -172,6 +176,8 @@ export interface Judged {
   dhcpUnanswered: boolean
   gatewayUnanswered: boolean
   wrongNetmask: boolean
+  /** No source of the interface's addresses could be read (leases, neighbours, arp-scan, its agent, the wire). */
+  unread: boolean
 }
 
 /**
@@ -183,7 +189,7 @@ export function verdictOf(running: boolean, ipv4: AddressSeen[], judged: Judged)
   if (judged.conflict) return 'conflict'
   if (judged.silent) return 'silent'
   if (judged.foreign) return 'foreign address'
-  if (ipv4.length === 0) return judged.dhcpUnanswered ? 'DHCP unanswered' : 'no address'
+  if (ipv4.length === 0) return judged.dhcpUnanswered ? 'DHCP unanswered' : judged.unread ? 'unknown' : 'no address'
   if (ipv4.every((a) => isApipa(a.ip))) return 'APIPA'
   // An address that cannot reach its gateway, or takes its neighbours for strangers (and strangers for neighbours), is not ok.
   if (judged.gatewayUnanswered) return 'gateway unanswered'

@@ -301,7 +301,7 @@ function ownHealth(node: TopologyNode, activeNetworks: Set<string>): Health {
       const flows = node.interfaces.flatMap((i) => i.flows)
       const verdicts = node.interfaces.map((i) => i.verdict)
       if (flows.some((f) => f.verdict === 'fail') || verdicts.some((v) => v === 'APIPA' || v === 'conflict' || v === 'gateway unanswered')) return 'fail'
-      if (flows.some((f) => f.verdict === 'indeterminate') || verdicts.some((v) => v === 'no address' || v === 'stale' || v === 'wrong netmask')) return 'warn'
+      if (flows.some((f) => f.verdict === 'indeterminate') || verdicts.some((v) => v === 'no address' || v === 'unknown' || v === 'stale' || v === 'wrong netmask')) return 'warn'
       return 'ok'
     }
   }

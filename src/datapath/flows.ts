@@ -222,7 +222,8 @@ class HostView {
   /** The host's neighbour entry by device and address (the first listed, as a scan finds it): asked for every guest. */
   private readonly neighbourAt = new Map<string, Neighbour>()
   /** Per egress device: the other uplinks with strict reverse-path filtering (the same for every guest leaving by it). */
-  private readonly strictRpElsewhere = new Map<string, string[]>()
+  /** By egress: the other uplinks whose rp_filter is strict, or could be (`unread`: the keys that could not be read). */
+  private readonly strictRpElsewhere = new Map<string, {dev: string; unread: string[]}[]>()
 
   /** Open vSwitch bridges by name. */
   private readonly ovsBridges: Map<string, OvsBridge>
@@ -293,12 +294,14 @@ class HostView {
   }
 
   /** A per-device IPv4 setting the kernel combines with conf/all by taking the larger (rp_filter, arp_ignore). */
-  private maxConf(dev: string, name: string): {value: number | undefined; key: string} {
+  private maxConf(dev: string, name: string): {value: number | undefined; key: string; unread: string[]} {
     const all = this.sysctl(`net.ipv4.conf.all.${name}`)
     const own = this.sysctl(`net.ipv4.conf.${dev}.${name}`)
     const value = all === undefined && own === undefined ? undefined : Math.max(all ?? 0, own ?? 0)
     const key = own !== undefined && own !== null && own >= (all ?? 0) ? `net.ipv4.conf.${dev}.${name}` : `net.ipv4.conf.all.${name}`
-    return {value, key}
+    // A key with no value could not be read (null is absent): the larger may be it, `value` is then only a floor.
+    const unread = all === undefined || own === undefined ? [`net.ipv4.conf.all.${name}`, `net.ipv4.conf.${dev}.${name}`].filter((k) => this.sysctl(k) === undefined) : []
+    return {value, key, unread}
   }
 
   /** A per-device IPv4 setting the kernel reads as conf/all OR the device's (accept_local). */
@@ -831,12 +834,16 @@ class HostView {
       runner.push({name: 'source check', verdict: 'fail', detail: `${packet.src} is an address of this host: a packet arriving on ${iif} from it is a martian (accept_local off)`, element: {id: `martian:${packet.src}`, kind: 'sysctl', text: `source ${packet.src} is local; net.ipv4.conf.${iif}.accept_local = 0`, device: iif}})
       return
     }
-    const {value: mode, key} = this.maxConf(iif, 'rp_filter')
-    if (mode === undefined) {
-      runner.push({name: 'rp_filter', verdict: 'indeterminate', detail: 'rp_filter could not be read'})
+    const {value: mode, key, unread} = this.maxConf(iif, 'rp_filter')
+    if (unread.length > 0 && mode !== 2) {
+      // The mode is unknown (the larger of both keys): a route back by the arriving device passes strict, so every mode.
+      const {ok, decision} = this.router.reversePathOk({family: 4, src: packet.src, dst: packet.dst, iif, mode: 1, lookupIif: forwardOut ?? 'lo'})
+      const gap = `${unread.join(' and ')} could not be read`
+      if (ok === true) runner.push({name: 'rp_filter', verdict: 'pass', detail: `${gap}: the route back to ${packet.src} leaves by ${decision.dev ?? iif}, which every mode passes`})
+      else runner.push({name: 'rp_filter', verdict: 'indeterminate', detail: `${gap}: the route back to ${packet.src} ${ok === 'unknown' ? `cannot be told (${decision.unknownBecause ?? 'unknown'})` : decision.kind === 'unicast' ? `leaves by ${decision.dev}, not ${iif}` : `is ${decision.kind}`}, which strict mode drops`})
       return
     }
-    if (mode === 0) return
+    if (mode === undefined || mode === 0) return
     const {ok, decision} = this.router.reversePathOk({family: 4, src: packet.src, dst: packet.dst, iif, mode, lookupIif: forwardOut ?? 'lo'})
     if (ok === true) {
       runner.push({name: 'rp_filter', verdict: 'pass', detail: `mode ${mode}: the route back to ${packet.src} leaves by ${decision.dev ?? iif}`})
@@ -1051,7 +1058,12 @@ class HostView {
     const back = new PathRunner(this, [], arriving, to.proto === 'icmp' ? SIZE.ping : this.pathMtu(bridge, egress))
     const replyAssumed = [...assumed]
     if (missing) back.push(missing)
-    if (natted === src) {
+    if (natted === src && net!.forwardMode === 'nat') {
+      // A NAT network's request not translated on a decided path fails: here its translation is undecided.
+      // What left the request undecided decides this too: one element, one finding.
+      const cause = flows[0].decidedBy?.element
+      back.push({name: 'reply address', verdict: 'indeterminate', detail: `the source translation of ${src} is undecided: the address the reply comes back to is not known`, ...(cause ? {element: cause} : {})})
+    } else if (natted === src) {
       // Not translated (a routed or open network): the upstream must route the guests' subnet to this host.
       const v4 = net!.ips.find((ip) => ip.family === 'ipv4')!
       back.push(this.returnRouteHop(networkOf(`${v4.address}/${v4.prefix}`), net!))
@@ -1059,23 +1071,31 @@ class HostView {
       // Where the upstream delivers it is its own decision; strict reverse-path filtering elsewhere would drop it.
       let strictElsewhere = this.strictRpElsewhere.get(egress)
       if (!strictElsewhere) {
-        strictElsewhere = this.facts.links.filter((l) => l.name !== egress && !l.master && l.kind !== 'bridge' && l.kind !== 'loopback' && l.up && l.addresses.some((a) => a.family === 'inet' && a.scope === 'global') && this.maxConf(l.name, 'rp_filter').value === 1).map((l) => l.name)
+        strictElsewhere = this.facts.links
+          .filter((l) => l.name !== egress && !l.master && l.kind !== 'bridge' && l.kind !== 'loopback' && l.up && l.addresses.some((a) => a.family === 'inet' && a.scope === 'global'))
+          .flatMap((l) => {
+            const {value, unread} = this.maxConf(l.name, 'rp_filter')
+            // Unread and not known loose: it may be strict.
+            return (unread.length === 0 && value === 1) || (unread.length > 0 && value !== 2) ? [{dev: l.name, unread}] : []
+          })
         this.strictRpElsewhere.set(egress, strictElsewhere)
       }
       // A reply the network may deliver by a device whose strict rp_filter drops it (the route back to the sender
       // leaves by another) is not a pass: which device it arrives by is decided outside the host.
-      const droppers = strictElsewhere.filter((dev) => this.router.reversePathOk({family: 4, src: to.addr, dst: natted, iif: dev, mode: 1}).ok === false)
+      const droppers = strictElsewhere.filter(({dev}) => this.router.reversePathOk({family: 4, src: to.addr, dst: natted, iif: dev, mode: 1}).ok === false)
       if (droppers.length > 0) {
-        const {key} = this.maxConf(droppers[0], 'rp_filter')
-        const way = this.router.reversePathOk({family: 4, src: to.addr, dst: natted, iif: droppers[0], mode: 1}).decision
+        const names = droppers.map((d) => d.dev)
+        const {key} = this.maxConf(names[0], 'rp_filter')
+        const way = this.router.reversePathOk({family: 4, src: to.addr, dst: natted, iif: names[0], mode: 1}).decision
+        const unread = [...new Set(droppers.flatMap((d) => d.unread))]
         back.push({
           name: 'reply arrival',
           verdict: 'indeterminate',
-          detail: `the network decides which device the reply to ${natted} arrives by: by ${egress} it passes; by ${droppers.join(' or ')}, strict rp_filter drops it (the route back to ${to.addr} leaves by ${way.dev ?? egress})`,
-          element: {id: `sysctl:rp_filter:${droppers.join(',')}`, kind: 'rp-filter', text: `rp_filter 1 on ${droppers.join(', ')} (effective max of conf/all and the device's)`, sysctl: {key, value: 1}, device: droppers[0]},
+          detail: `the network decides which device the reply to ${natted} arrives by: by ${egress} it passes; by ${names.join(' or ')}, ${unread.length > 0 ? `rp_filter (${unread.join(' and ')} could not be read) may drop it` : 'strict rp_filter drops it'} (the route back to ${to.addr} leaves by ${way.dev ?? egress})`,
+          element: {id: `sysctl:rp_filter:${names.join(',')}`, kind: 'rp-filter', text: `rp_filter ${unread.length > 0 ? 'unread' : '1'} on ${names.join(', ')} (effective max of conf/all and the device's)`, sysctl: {key, value: 1}, device: names[0]},
         })
       }
-      replyAssumed.push(`the reply to ${natted} arrives by ${egress}, the device the request left by${strictElsewhere.length > 0 ? ` (strict rp_filter drops it on ${strictElsewhere.join(', ')} if the network sends it there)` : ''}`)
+      replyAssumed.push(`the reply to ${natted} arrives by ${egress}, the device the request left by${strictElsewhere.length > 0 ? ` (${strictElsewhere.some((d) => d.unread.length > 0) ? 'rp_filter strict or unread' : 'strict rp_filter drops it'} on ${strictElsewhere.map((d) => d.dev).join(', ')}${strictElsewhere.some((d) => d.unread.length > 0) ? ' may drop it' : ''} if the network sends it there)` : ''}`)
     } else {
       back.push(this.snatNotLocalHop(runner, natted))
     }
@@ -1120,6 +1140,8 @@ class HostView {
 
   private natHop(runner: PathRunner, src: string, net: LibvirtNetwork): Hop {
     const branches = runner.live()
+    // Every path stopped undecided at an earlier hook (postrouting was not walked): the NAT cannot be judged either.
+    if (branches.length === 0) return {name: 'NAT', verdict: 'indeterminate', detail: `not reached decidedly: the path of ${src} is undecided before it`}
     const translated = branches.filter((b) => b.packet.src !== src)
     if (branches.length > 0 && translated.length === branches.length) {
       const n = translated[0].nat.find((x) => x.field === 'src')

@@ -156,8 +156,10 @@ export function buildContext(facts: Facts): DeriveContext {
     sysctlValue,
     bridgeNfCallIptables: sysctl && sysctl.values['net.bridge.bridge-nf-call-iptables'] === null ? 0 : sysctlValue('net.bridge.bridge-nf-call-iptables'),
     effective(iface, name) {
-      const all = sysctlValue(`net.ipv4.conf.all.${name}`)
-      const own = sysctlValue(`net.ipv4.conf.${iface}.${name}`)
+      const keys = [`net.ipv4.conf.all.${name}`, `net.ipv4.conf.${iface}.${name}`]
+      // A key with no value could not be read (null: absent, 0): the larger of the two is then unknown.
+      if (!sysctl || keys.some((k) => sysctl.values[k] === undefined)) return null
+      const [all, own] = keys.map((k) => sysctl.values[k])
       return all === null && own === null ? null : Math.max(all ?? 0, own ?? 0)
     },
     logLines: (id) => countRepeats((logs?.notable ?? []).filter((n) => n.id === id).map((n) => `${n.source}: ${n.line}`)).slice(-3),

@@ -37,6 +37,10 @@ export function hostView(ctx: DeriveContext, networks: NetworkView[]): HostView 
   // iptables-nft warns that legacy tables exist (empty ones too): when a legacy listing was there to
   // read and could not be (a gap, not an absent tool), whether they hold rules is unknown.
   const legacyGap = netfilter?.gaps.find((g) => /^ip6?tables-legacy-save:/.test(g))
+  const l3Interfaces = l3Links.map((l) => ({name: l.name, rpFilter: effective(l.name, 'rp_filter')}))
+  // No interface known strict and one unknown: whether any is strict cannot be told.
+  const rpFilterUnknown = ctx.facts.sysctl !== undefined && !l3Interfaces.some((i) => i.rpFilter === 1) && l3Interfaces.some((i) => i.rpFilter === null)
+  const rpFilterUnread = Object.entries(ctx.facts.sysctl?.unreadable ?? {}).filter(([k]) => k.endsWith('.rp_filter')).map(([, why]) => why)
   const legacyRulesUnknown = netfilter !== undefined && netfilter.legacyTablesWarning && !netfilter.tables.some((t) => t.backend === 'iptables-legacy') && legacyGap !== undefined
   const serviceOrder = firewallAfterLibvirt(ctx.facts.services)
   // A log line whose modules are all in the kernel now is history (modprobe ran since): no longer a fact.
@@ -64,7 +68,8 @@ export function hostView(ctx: DeriveContext, networks: NetworkView[]): HostView 
     uplinkNames: uplinkCandidates.map((l) => l.name),
     knownGateways: knownGateways.map((r) => ({gateway: r.gateway!, dev: r.dev!, table: r.table})),
     multiHomed: ctx.defaultRouteDevs.length >= 2 || libvirtNetworks.some((n) => n.active && n.forwardMode === 'route'),
-    l3Interfaces: l3Links.map((l) => ({name: l.name, rpFilter: effective(l.name, 'rp_filter')})),
+    l3Interfaces,
+    rpFilterDecided: rpFilterUnknown ? null : true,
     sharedSubnets,
     vhostNet: host ? host.vhostNet : null,
     kvmVirtioGuests: domains.filter((d) => isRunning(d) && d.type === 'kvm' && d.interfaces.some((i) => i.model === 'virtio')).map((d) => d.name),
@@ -87,7 +92,14 @@ export function hostView(ctx: DeriveContext, networks: NetworkView[]): HostView 
         ),
       ),
     legacyRulesKnown: legacyRulesUnknown ? null : true,
-    ...(legacyRulesUnknown ? {unknownBecause: {legacyRulesKnown: `iptables-nft warns that legacy tables are present and ${legacyGap}`}} : {}),
+    ...(legacyRulesUnknown || rpFilterUnknown
+      ? {
+          unknownBecause: {
+            ...(legacyRulesUnknown ? {legacyRulesKnown: `iptables-nft warns that legacy tables are present and ${legacyGap}`} : {}),
+            ...(rpFilterUnknown ? {rpFilterDecided: `rp_filter of ${l3Interfaces.filter((i) => i.rpFilter === null).map((i) => i.name).join(', ')} could not be read${rpFilterUnread.length > 0 ? ` (${rpFilterUnread.join('; ')})` : ''}`} : {}),
+          },
+        }
+      : {}),
     nftBackendRuleCount: netfilter ? ruleCount(netfilter, 'iptables-nft') : 0,
     mainRuleCount: netfilter ? ruleCount(netfilter, mainBackend) : 0,
     forwardPolicy: forwardChain?.base ? forwardChain.base.policy.toUpperCase() : null,

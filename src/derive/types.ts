@@ -61,6 +61,8 @@ export interface HostView extends ViewBase<'host'> {
   multiHomed: boolean
   /** The host's L3 interfaces (no bridge ports, no loopback) with their effective rp_filter (max of conf/all and conf/IF). */
   l3Interfaces: {name: string; rpFilter: number | null}[]
+  /** Whether rp-filter strictness is decided: null when no interface is known strict and one's rp_filter could not be read. */
+  rpFilterDecided: true | null
   /** Pairs of those interfaces holding addresses of one subnet, with their effective arp_ignore and arp_announce. */
   sharedSubnets: {a: SubnetHolder; b: SubnetHolder}[]
   vhostNet: boolean | null

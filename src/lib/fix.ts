@@ -74,3 +74,48 @@ export function renderSteps(steps: readonly FixStep[]): string[] {
 export const argvsOf = (step: FixStep): string[][] => ('argv' in step ? [step.argv] : 'pipeline' in step ? step.pipeline : [])
 
 export const stepKey = (step: FixStep) => JSON.stringify(step)
+
+/**
+ * virsh's positional arguments of the commands fixes run, by subcommand, as the options they fill. virsh
+ * reads a word starting with "--" as an option wherever it stands (a guest named --config would be the
+ * flag): such a name is written --OPTION=NAME, which virsh reads as the same argument.
+ */
+const VIRSH_POSITIONAL: Readonly<Record<string, readonly string[]>> = {
+  'net-start': ['network'],
+  'net-destroy': ['network'],
+  'net-autostart': ['network'],
+  'net-edit': ['network'],
+  'net-dhcp-leases': ['network'],
+  'net-update': ['network', 'command', 'section', 'xml'],
+  start: ['domain'],
+  dumpxml: ['domain'],
+  edit: ['domain'],
+  'domif-setlink': ['domain', 'interface', 'state'],
+  'detach-interface': ['domain', 'type'],
+  'attach-interface': ['domain', 'type', 'source'],
+}
+/** The options of those commands that take the next word as their value. */
+const VIRSH_VALUED = new Set(['--mac', '--model'])
+
+/** `value` as the next word of a virsh argv: --OPTION=value where virsh would read it as an option, else itself. */
+export function virshWord(argv: readonly string[], value: string): string {
+  const names = argv[0] === 'virsh' ? VIRSH_POSITIONAL[argv[1]] : undefined
+  if (!names || !value.startsWith('--') || VIRSH_VALUED.has(argv.at(-1)!)) return value
+  let n = 0
+  for (let i = 2; i < argv.length; i++) {
+    const named = /^--([a-z-]+)=/.exec(argv[i])?.[1]
+    if (named !== undefined ? names.includes(named) : !argv[i].startsWith('--')) n++
+    else if (VIRSH_VALUED.has(argv[i])) i++
+  }
+  return n < names.length ? `--${names[n]}=${value}` : value
+}
+
+/** A virsh argv with its --OPTION=NAME positionals read back in place, as virsh reads them (the judge reads positions). */
+export function virshPositional(argv: readonly string[]): string[] {
+  const names = argv[0] === 'virsh' ? VIRSH_POSITIONAL[argv[1]] : undefined
+  if (!names) return [...argv]
+  return argv.map((w, i) => {
+    const m = /^--([a-z-]+)=([\s\S]*)$/.exec(w)
+    return i >= 2 && m && names.includes(m[1]) ? m[2] : w
+  })
+}

@@ -2,7 +2,7 @@
 import type {RequestLabels} from '../derive/wire-requests.js'
 import type {ProbeStatus} from './diagnosis.js'
 
-export type Verdict = 'ok' | 'no address' | 'APIPA' | 'foreign address' | 'conflict' | 'silent' | 'DHCP unanswered' | 'gateway unanswered' | 'wrong netmask' | 'stale' | 'shut off'
+export type Verdict = 'ok' | 'no address' | 'unknown' | 'APIPA' | 'foreign address' | 'conflict' | 'silent' | 'DHCP unanswered' | 'gateway unanswered' | 'wrong netmask' | 'stale' | 'shut off'
 
 /** What the guest did on the wire during --listen: null when it was not listened to. */
 export interface WireRow {

@@ -107,7 +107,7 @@ export interface GuestInterface {
   network: string | null
   bridge: string | null
   addresses: string[]
-  /** The `kvmdoctor ip` verdict (Verdict: ok, no address, APIPA, foreign address, conflict, silent, DHCP unanswered, gateway unanswered, wrong netmask, stale, shut off). */
+  /** The `kvmdoctor ip` verdict (Verdict: ok, no address, unknown, APIPA, foreign address, conflict, silent, DHCP unanswered, gateway unanswered, wrong netmask, stale, shut off). */
   verdict: Verdict | null
   flows: FlowMark[]
 }

@@ -306,6 +306,42 @@ describe('the round trip: a reply gets every check its request gets', () => {
     expect(f.decidedBy).toMatchObject({name: 'rp_filter', verdict: 'fail', element: {id: 'sysctl:rp_filter:eth0'}})
   })
 
+  it('rp_filter read in part is not 0: the reply passes only when the strict check passes, else it is undecided', () => {
+    const rules = {inet: parseIpRules('[{"priority":0,"src":"all","table":"local"},{"priority":101,"src":"all","iif":"virbr0","dst":"203.0.113.10","dstlen":32,"ipproto":"tcp","table":"main"},{"priority":102,"src":"all","iif":"virbr0","dst":"203.0.113.10","dstlen":32,"table":"102"},{"priority":32766,"src":"all","table":"main"}]', 'inet'), inet6: null}
+    // conf/all unreadable (no value), the device's own 0: the kernel's max could be 1, and the route back is a blackhole.
+    const asymmetric = reply((h) => {
+      delete h.sysctl['net.ipv4.conf.all.rp_filter']
+      h.sysctl['net.ipv4.conf.eth0.rp_filter'] = 0
+      h.routes.push(route('203.0.113.10', {type: 'blackhole', table: '102'}))
+      h.ipRules = rules
+    })
+    expect(asymmetric.verdict).toBe('indeterminate')
+    expect(asymmetric.decidedBy).toMatchObject({name: 'rp_filter', verdict: 'indeterminate', detail: expect.stringContaining('net.ipv4.conf.all.rp_filter could not be read')})
+    // The same gap with the route back by the arriving device: every mode passes it.
+    const symmetric = reply((h) => {
+      delete h.sysctl['net.ipv4.conf.all.rp_filter']
+      h.sysctl['net.ipv4.conf.eth0.rp_filter'] = 0
+    })
+    expect(symmetric.verdict).toBe('pass')
+    expect(symmetric.hops.find((x) => x.name === 'rp_filter')).toMatchObject({verdict: 'pass', detail: expect.stringContaining('could not be read')})
+  })
+
+  it("a forward hook that cannot be told (an IPS's NFQUEUE, a jump into a chain not listed) leaves the NAT undecided, never \"nothing translates\"", () => {
+    const ghost = flows(host((h) => (h.ruleset = ruleset([...libvirtTables(), nft('inet', 'x', {fw: {base: {hook: 'forward', priority: -5}, rules: [[jump('ghost')]]}})]))))
+    expect(byKind(ghost, 'egress').hops.find((x) => x.name === 'NAT')).toMatchObject({verdict: 'indeterminate'})
+    // Suricata inline: every forwarded packet to userspace, which decides (it was a CRITICAL "no MASQUERADE" with a libvirtd restart as the fix).
+    const fs = flows(host((h) => (h.ruleset = ruleset(libvirtTables({filter: {FORWARD: [[{kind: 'verdict', verdict: 'queue', text: '-j NFQUEUE --queue-num 0'}], [jump('LIBVIRT_FWX')], [jump('LIBVIRT_FWI')], [jump('LIBVIRT_FWO')]]}})))))
+    const egress = byKind(fs, 'egress')
+    expect(egress.verdict).toBe('indeterminate')
+    expect(egress.hops.find((x) => x.name === 'NAT')).toMatchObject({verdict: 'indeterminate'})
+    expect(egress.hops.filter((x) => x.verdict === 'fail')).toEqual([])
+    // The reply of a NAT network whose translation is undecided is not a routed network's reply (no upstream route to ask for).
+    const reply = byKind(fs, 'egress-reply')
+    expect(reply.verdict).toBe('indeterminate')
+    expect(reply.hops[0]).toMatchObject({name: 'reply address', verdict: 'indeterminate'})
+    expect(reply.hops.map((x) => x.name)).not.toContain('return route')
+  })
+
   it('a root qdisc on the uplink that holds nothing fails the request at tc egress', () => {
     const f = byKind(
       flows(host((h) => (h.tc = {qdiscs: [{dev: 'eth0', kind: 'pfifo', handle: '1:', parent: 'root', options: {limit: 0}}], classes: [], filters: [], dropsLater: {}, unread: {}}))),

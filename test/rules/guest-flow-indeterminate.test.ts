@@ -1,6 +1,7 @@
 import {describe, expect, it} from 'vitest'
 import rule from '../../rules/guest-flow-indeterminate.js'
-import {factsOf, fire} from '../helpers.js'
+import type {SysctlFacts} from '../../probes/sysctl.js'
+import {alter, factsOf, fire} from '../helpers.js'
 
 describe('guest-flow-indeterminate', () => {
   it('fires for a drop that depends on a random mark (lab), naming the rule and both outcomes', async () => {
@@ -15,6 +16,15 @@ describe('guest-flow-indeterminate', () => {
   it('a rule that cannot be told for want of a fact (a mark set outside the path) stays low: not a chance drop', async () => {
     const {evaluation} = await fire(rule, await factsOf('iptables-nft-incompatible'))
     expect(evaluation.findings.map((f) => f.severity)).not.toContain('high')
+  })
+  it("rp_filter unreadable on the other uplinks (lab: rp-filter-asymmetric with conf/all's 1 unread): the reply's arrival stays undecided, never a pass", async () => {
+    const unread = alter<SysctlFacts>(await factsOf('rp-filter-asymmetric'), 'sysctl', (s) => {
+      delete s.values['net.ipv4.conf.all.rp_filter']
+      s.unreadable['net.ipv4.conf.all.rp_filter'] = 'permission denied'
+    })
+    const {evaluation} = await fire(rule, unread)
+    expect(evaluation.findings).toHaveLength(1)
+    expect(evaluation.findings[0].summary).toMatch(/by eth0 or kdlab-rp0, rp_filter \(net\.ipv4\.conf\.all\.rp_filter could not be read\) may drop it/)
   })
   it('stays silent on the healthy host and where rate limits do not change the outcome (ufw)', async () => {
     expect((await fire(rule, await factsOf('healthy'))).names).toEqual([])

@@ -25,4 +25,15 @@ describe('rp-filter-strict', () => {
     const loose = alter<SysctlFacts>(await factsOf('healthy'), 'sysctl', (s) => (s.values['net.ipv4.conf.all.rp_filter'] = 2))
     expect((await fire(rule, secondUplink(loose))).names).toEqual([])
   })
+  it("conf/all unreadable: not checked, never passed on the device's own 0 (the kernel takes the larger)", async () => {
+    const unread = alter<SysctlFacts>(secondUplink(await factsOf('healthy')), 'sysctl', (s) => {
+      delete s.values['net.ipv4.conf.all.rp_filter']
+      s.unreadable['net.ipv4.conf.all.rp_filter'] = '/proc/sys/net/ipv4/conf/all/rp_filter: permission denied'
+    })
+    const {names, evaluation} = await fire(rule, unread)
+    expect(names).toEqual([])
+    expect(evaluation.notChecked).toEqual([expect.objectContaining({ruleId: 'rp-filter-strict', reason: expect.stringMatching(/rp_filter of eth0.*could not be read \(\/proc\/sys\/net\/ipv4\/conf\/all\/rp_filter: permission denied\)/)})])
+    // The device's own 1 does not decide either: conf/all at 2 would make it loose.
+    expect((await fire(rule, alter<SysctlFacts>(unread, 'sysctl', (s) => (s.values['net.ipv4.conf.eth0.rp_filter'] = 1)))).evaluation.notChecked).toHaveLength(1)
+  })
 })
