@@ -724,9 +724,14 @@ class HostView {
       runner.push({name: `ARP for ${gw}`, verdict: 'fail', detail: `${gw} is not an address of ${bridge}: nothing on the host answers the guest's ARP for its gateway`, element: missing})
       return
     }
-    const {value, key} = this.maxConf(bridge, 'arp_ignore')
+    const {value, key, unread} = this.maxConf(bridge, 'arp_ignore')
     if (value === 8) {
       runner.push({name: `ARP for ${gw}`, verdict: 'fail', detail: `${key} = 8: the host answers no ARP request on ${bridge}, so the guest never learns ${gw}'s MAC`, element: {id: `sysctl:${key}`, kind: 'sysctl', text: `${key} = 8`, sysctl: {key, value: 8}, device: bridge}})
+      return
+    }
+    // An unread key may hold 8, the one value that silences the gateway: the hop is then not decided.
+    if (unread.length > 0) {
+      runner.push({name: `ARP for ${gw}`, verdict: 'indeterminate', detail: `${unread.join(' and ')} could not be read: whether the host answers the guest's ARP on ${bridge} (not when arp_ignore is 8) is not known`})
       return
     }
     const arpChains = this.rs.baseChains('input', ['arp']).filter((c) => c.rules.length > 0 || c.base?.policy === 'drop')

@@ -55,7 +55,7 @@ export function host(change: (f: DatapathFacts) => void = () => {}): DatapathFac
       route('198.51.100.2', {type: 'local', table: 'local', dev: 'eth0'}),
     ],
     ipRules: {inet: parseIpRules('[{"priority":0,"src":"all","table":"local"},{"priority":32766,"src":"all","table":"main"},{"priority":32767,"src":"all","table":"default"}]', 'inet'), inet6: null},
-    sysctl: {'net.ipv4.ip_forward': 1, 'net.ipv4.conf.all.rp_filter': 0, 'net.ipv4.conf.virbr0.rp_filter': 0, 'net.ipv4.conf.virbr0.forwarding': 1, 'net.ipv4.conf.eth0.forwarding': 1, 'net.bridge.bridge-nf-call-iptables': 0},
+    sysctl: {'net.ipv4.ip_forward': 1, 'net.ipv4.conf.all.rp_filter': 0, 'net.ipv4.conf.virbr0.rp_filter': 0, 'net.ipv4.conf.all.arp_ignore': 0, 'net.ipv4.conf.virbr0.arp_ignore': 0, 'net.ipv4.conf.virbr0.forwarding': 1, 'net.ipv4.conf.eth0.forwarding': 1, 'net.bridge.bridge-nf-call-iptables': 0},
     ruleset: ruleset(libvirtTables()),
     networks: [{name: 'default', active: true, autostart: true, persistent: true, forwardMode: 'nat', bridge: 'virbr0', ips: [{family: 'ipv4', address: '192.168.122.1', prefix: 24, dhcpRanges: [{start: '192.168.122.2', end: '192.168.122.254'}], dhcpHosts: []}], dnsEnabled: true}],
     domains: [{name: 'web01', type: 'kvm', state: 'running', autostart: false, guestAgentChannel: false, interfaces: [{type: 'network', source: 'default', bridge: 'virbr0', target: 'vnet0', mac: '52:54:00:00:00:01', model: 'virtio', linkState: 'up'}]}],
@@ -380,6 +380,15 @@ describe('the round trip: a reply gets every check its request gets', () => {
     const fs = flows(host((h) => (h.sysctl['net.ipv4.conf.virbr0.arp_ignore'] = 8)))
     expect(verdicts(fs)).toMatchObject({dhcp: 'pass', dns: 'fail', egress: 'fail'})
     expect(byKind(fs, 'dns').decidedBy?.name).toBe('ARP for 192.168.122.1')
+  })
+
+  it('arp_ignore that could not be read is no pass: every flow to the gateway is undecided at ARP, never a pass (DHCP is broadcast and still decided)', () => {
+    const unread = flows(host((h) => delete h.sysctl['net.ipv4.conf.all.arp_ignore']))
+    expect(verdicts(unread)).toMatchObject({dhcp: 'pass', dns: 'indeterminate', egress: 'indeterminate'})
+    expect(byKind(unread, 'dns').decidedBy).toMatchObject({name: 'ARP for 192.168.122.1', verdict: 'indeterminate', detail: expect.stringContaining('net.ipv4.conf.all.arp_ignore could not be read')})
+    // Read, a value below 8 decides nothing at ARP; 8 in the unread one's place would have failed it.
+    expect(verdicts(flows(host((h) => (h.sysctl['net.ipv4.conf.all.arp_ignore'] = 2))))).toMatchObject({dns: 'pass', egress: 'pass'})
+    expect(verdicts(flows(host((h) => (h.sysctl['net.ipv4.conf.all.arp_ignore'] = 8))))).toMatchObject({dns: 'fail', egress: 'fail'})
   })
 
   it('an SNAT to an address the host does not own makes the reply undecided, naming the address; one it owns (or a local route covers) does not', () => {

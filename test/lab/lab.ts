@@ -442,9 +442,13 @@ export async function labOvsRunning(): Promise<boolean> {
   return args.includes(join(OVS.dir, 'conf.db'))
 }
 
+/** Whether the lab's start of Open vSwitch made its run directory (on a host that never ran OVS): stopOvs removes it then. */
+let ovsRundirMade = false
+
 /** Starts the lab's Open vSwitch unless one answers already. */
 export async function startOvs(): Promise<void> {
   if (await ovsAnswers()) return
+  ovsRundirMade ||= !existsSync(OVS.rundir)
   rmSync(OVS.dir, {recursive: true, force: true})
   mkdirSync(OVS.dir, {recursive: true})
   await sh([OVS.ctl, 'start', `--system-id=${OVS.systemId}`, '--no-mlockall', '--no-record-hostname'], {env: ovsEnv(), timeout: 120_000})
@@ -466,6 +470,9 @@ export async function stopOvs(): Promise<void> {
   }
   if (await labOvsRunning()) await sh([OVS.ctl, 'stop'], {env: ovsEnv(), timeout: 120_000})
   rmSync(OVS.dir, {recursive: true, force: true})
+  // ovs-ctl stop leaves its run directory: one the lab made goes too, or the host is left changed.
+  if (ovsRundirMade && !(await ovsAnswers())) rmSync(OVS.rundir, {recursive: true, force: true})
+  ovsRundirMade = false
 }
 
 /** Removes everything a previous (possibly interrupted) lab run left: kdlab-* guests, networks, namespaces, links, the lab internet. */
