@@ -5,35 +5,43 @@ import {build} from 'esbuild'
 import {createRequire} from 'node:module'
 import {readdirSync} from 'node:fs'
 import {dirname, join} from 'node:path'
+import {fileURLToPath} from 'node:url'
 
+const requireHere = createRequire(import.meta.url)
 const sources = (dir) => readdirSync(dir, {recursive: true}).filter((f) => f.endsWith('.ts')).map((f) => join(dir, f))
 
-await build({
-  entryPoints: ['src/bin/main.ts', 'src/cli/help-class.ts', ...sources('src/commands'), ...sources('src/hooks')],
-  outbase: 'src',
-  outdir: 'dist',
+// What every bundle is: one ES module for Node 20 holding its dependencies.
+const bundled = {
   bundle: true,
-  splitting: true,
   format: 'esm',
   platform: 'node',
   target: 'node20',
+  // CommonJS dependencies call require(); an ES module has none of its own.
+  banner: {js: "import {createRequire as __kvmdoctorRequire} from 'node:module'; const require = __kvmdoctorRequire(import.meta.url);"},
+  logLevel: 'warning',
+}
+
+await build({
+  ...bundled,
+  entryPoints: ['src/bin/main.ts', 'src/cli/help-class.ts', ...sources('src/commands'), ...sources('src/hooks')],
+  outbase: 'src',
+  outdir: 'dist',
+  splitting: true,
   chunkNames: 'chunks/[name]-[hash]',
   packages: 'bundle',
   // oclif reads a tsconfig with TypeScript only when run from TypeScript sources, never from here.
   external: ['typescript'],
   // fast-xml-parser's one-file CommonJS build rather than its ES module build of some thirty modules
   // (every run parses libvirt's XML): the same classes, less to load.
-  alias: {'fast-xml-parser': createRequire(import.meta.url).resolve('fast-xml-parser')},
-  // CommonJS dependencies call require(); an ES module has none of its own.
-  banner: {js: "import {createRequire as __kvmdoctorRequire} from 'node:module'; const require = __kvmdoctorRequire(import.meta.url);"},
-  logLevel: 'warning',
+  alias: {'fast-xml-parser': requireHere.resolve('fast-xml-parser')},
 })
 
 // The help page alone (src/cli/quick-help.ts): oclif's help modules without the rest of oclif. Its
 // help index is the only one of them that reaches beyond help; what it reaches for there serves
 // paths quick-help never takes (loading a help class or a command, dynamic defaults, errors), so
 // those modules are replaced: their use throws, and quick-help leaves the page to the full CLI.
-const oclifRoot = dirname(createRequire(import.meta.url).resolve('@oclif/core/package.json'))
+const oclifRoot = dirname(requireHere.resolve('@oclif/core/package.json'))
+const helpOutput = fileURLToPath(new URL('../src/cli/help-output.ts', import.meta.url))
 const helpIndex = join(oclifRoot, 'lib', 'help', 'index.js')
 const refused = "module.exports = new Proxy({}, {get: (_, name) => name === '__esModule' ? false : () => { throw new Error('not in the help bundle') }})"
 const oclifHelpOnly = {
@@ -46,24 +54,14 @@ const oclifHelpOnly = {
     // oclif renders every string of a page as an ejs template, compiling each one: a string with no
     // tag renders as itself, so only strings with one reach ejs (loaded for the first such string).
     b.onResolve({filter: /^ejs$/}, (args) => (args.namespace === 'help-only' ? undefined : {path: 'ejs', namespace: 'help-only'}))
-    b.onResolve({filter: /^real-ejs$/}, () => ({path: createRequire(import.meta.url).resolve('ejs')}))
+    b.onResolve({filter: /^real-ejs$/}, () => ({path: requireHere.resolve('ejs')}))
     b.onLoad({filter: /.*/, namespace: 'help-only'}, (args) =>
       args.path === 'ejs'
         ? {contents: "module.exports = {render: (template, data, options) => (template.includes('<%') ? require('real-ejs').render(template, data, options) : template)}", loader: 'js'}
         : args.path === '../ux'
-        ? {contents: `import {stdout} from ${JSON.stringify(join(process.cwd(), 'src/cli/help-output.ts'))}; export const ux = {stdout, stderr: stdout}`, loader: 'js', resolveDir: process.cwd()}
+        ? {contents: `import {stdout} from ${JSON.stringify(helpOutput)}; export const ux = {stdout, stderr: stdout}`, loader: 'js', resolveDir: dirname(helpOutput)}
         : {contents: refused, loader: 'js'},
     )
   },
 }
-await build({
-  entryPoints: ['src/cli/quick-help.ts'],
-  outfile: 'dist/cli/quick-help.js',
-  bundle: true,
-  format: 'esm',
-  platform: 'node',
-  target: 'node20',
-  plugins: [oclifHelpOnly],
-  banner: {js: "import {createRequire as __kvmdoctorRequire} from 'node:module'; const require = __kvmdoctorRequire(import.meta.url);"},
-  logLevel: 'warning',
-})
+await build({...bundled, entryPoints: ['src/cli/quick-help.ts'], outfile: 'dist/cli/quick-help.js', plugins: [oclifHelpOnly]})

@@ -120,6 +120,7 @@ export function inventoryOf(results: Record<string, ProbeResult>, findings: Find
         ...(running && i.mac ? (runningByMac.get(i.mac) ?? []).filter((other) => other !== d.name).map((other) => `${other} (same MAC)`) : []),
       ]
       const found = onInterface.get(`${d.name}\u0000${i.mac}`) ?? new Map<string, Finding>()
+      const heard = running ? wireOf(wire, i.mac) : undefined
       const judged = {
         conflict: ipv4.some((a) => conflicted.has(a.ip)) || found.has('mac-duplicate'),
         silent: found.has('guest-silent'),
@@ -127,11 +128,9 @@ export function inventoryOf(results: Record<string, ProbeResult>, findings: Find
         dhcpUnanswered: found.has('dhcp-no-offer'),
         gatewayUnanswered: found.has('guest-gateway-unanswered'),
         wrongNetmask: found.has('guest-netmask-wrong'),
-        unread: false,
+        // No source of this interface's addresses could be read: nothing seen is not "no address".
+        unread: !leases && !neighbours && !arpScan && !heard && agent?.addresses[d.name] === undefined,
       }
-      const heard = running ? wireOf(wire, i.mac) : undefined
-      // No source of this interface's addresses could be read: nothing seen is not "no address".
-      judged.unread = !leases && !neighbours && !arpScan && !heard && agent?.addresses[d.name] === undefined
       const context = heard && contextOf(i)
       rows.push({
         domain: d.name,
