@@ -321,7 +321,7 @@ export interface TraceResult<T> {
  * Traces the packets of `targets` while `action` runs (root). The trace tables are
  * removed afterwards, also when the action fails.
  */
-export async function traceNft<T>(targets: TraceTargets, action: () => Promise<T>, opts: {settleMs?: number} = {}): Promise<TraceResult<T>> {
+export async function traceNft<T>(targets: TraceTargets, action: () => Promise<T>, opts: {settleMs?: number; before?: () => Promise<void>} = {}): Promise<TraceResult<T>> {
   await removeTraceTables()
   // stdbuf: the monitor's output is a pipe, keep it line-buffered so nothing is lost at the end.
   const monitor = execa('stdbuf', ['-oL', 'nft', '-a', 'monitor', 'trace'], {reject: false, env: {LC_ALL: 'C'}, stdin: 'ignore', buffer: true})
@@ -334,6 +334,9 @@ export async function traceNft<T>(targets: TraceTargets, action: () => Promise<T
   try {
     // The monitor must be subscribed before the first packet is marked.
     await new Promise((r) => setTimeout(r, 300))
+    // What must precede every traced packet (deleting conntrack entries: a request traced before the deletion would
+    // have its reply traced as a new connection's first packet), as close to the first mark as it can be.
+    await opts.before?.()
     await nft(['-f', '-'], traceRuleset(targets))
     ruleset = await nft(['-a', '-j', 'list', 'ruleset'])
     result = await action()

@@ -118,10 +118,7 @@ describe('lab host', () => {
         else {
           const guests = await traceGuests()
           const targets = traceTargets(guests)
-          const traced = await traceNft(targets, async () => {
-            await forgetGuestConnections(targets.addresses)
-            return measure()
-          })
+          const traced = await traceNft(targets, measure, {before: () => forgetGuestConnections(targets.addresses)})
           oracle = traced.result
           writeFileSync(join(fixture, 'kernel-trace.txt'), traced.raw)
           writeFileSync(join(fixture, 'kernel-trace.ruleset.json'), traced.ruleset)
