@@ -10,6 +10,18 @@ export default defineRule<ElementView>({
   // Only where no more specific pattern owns the element.
   general: true,
   conditions: (c) => c.all(c.eq('verdict', 'fail')),
+  // A qdisc that stops a guest's flows also counts the packets it drops: one fault, judged here.
+  explains: [
+    {
+      rule: 'tc-policer-drops',
+      via: 'link',
+      onlyWhere: (child, cause) => {
+        const qdisc = cause.kind === 'element' && cause.element.kind === 'tc-qdisc' ? cause.element.tcQdisc : undefined
+        return qdisc !== undefined && child.kind === 'interface' && (child.tapDropsGrowing ?? []).some((d) => d.handle === qdisc.handle)
+      },
+      onlyWhereText: 'the qdisc that stops the flows is the one dropping',
+    },
+  ],
   title: (e) => text`Guest traffic stops at ${e.hop}: ${e.name}`,
   summary: (e) => text`${e.affectedGuests} guest(s) on ${e.bridges}: ${e.detail}.`,
   evidence: (e) => [line`decided by: ${e.name}`, ...e.flows],

@@ -217,8 +217,8 @@ export interface Ownership<V> {
 export interface Explains<T> {
   rule: string
   via: keyof EntityContext
-  /** Only the findings whose entity this holds for (a host-wide cause of some elements' findings). */
-  onlyWhere?: (child: EntityView) => boolean
+  /** Only the findings whose entity this holds for (a host-wide cause of some elements' findings), given the cause's. */
+  onlyWhere?: (child: EntityView, cause: EntityView) => boolean
   /** What `onlyWhere` reads, for people (`kvmdoctor rules show`). */
   onlyWhereText?: string
   /** Unused: keeps T in the type (the explaining view). */

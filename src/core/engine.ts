@@ -424,7 +424,7 @@ export function rank(findings: Finding[], sources: {rule: Rule; entity: EntityVi
       if (parent === child) continue
       const explains = parent.src.rule.explains.some((e) => {
         if (e.rule !== child.f.id) return false
-        if (e.onlyWhere !== undefined && !e.onlyWhere(child.src.entity)) return false
+        if (e.onlyWhere !== undefined && !e.onlyWhere(child.src.entity, parent.src.entity)) return false
         const key = parent.src.entity.context[e.via]
         return key !== undefined && key === child.src.entity.context[e.via]
       })

@@ -3,7 +3,7 @@ import {describe, expect, it} from 'vitest'
 import type {LibvirtFacts} from '../../probes/libvirt.js'
 import type {TcFacts} from '../../probes/tc.js'
 import policerDrops from '../../rules/tc-policer-drops.js'
-import {alter, factsOf, fire, unavailable} from '../helpers.js'
+import {alter, factsOf, fire, fireAll, unavailable} from '../helpers.js'
 
 const tapOf = (facts: Awaited<ReturnType<typeof factsOf>>) => (facts.results.libvirt as {data: LibvirtFacts}).data.domains[0].interfaces[0].target!
 
@@ -28,5 +28,23 @@ describe('tc-policer-drops', () => {
     const {names, evaluation} = await fire(policerDrops, unavailable(await factsOf('tc-tap-tbf-burst'), 'tc'))
     expect(names).toEqual([])
     expect(evaluation.notChecked.map((n) => n.ruleId)).toContain('tc-policer-drops')
+  })
+  it('is listed under the blocking qdisc it counts the drops of (one fault), and stands alone for another qdisc of the tap', async () => {
+    const recorded = await factsOf('tc-tap-tbf-burst')
+    const tap = tapOf(recorded)
+    const grown = (facts: typeof recorded, handle: (tc: TcFacts) => string) => alter<TcFacts>(facts, 'tc', (tc) => (tc.dropsLater[`${tap} ${handle(tc)}`] = 9))
+    const tbfHandle = (tc: TcFacts) => tc.qdiscs.find((x) => x.dev === tap && x.kind === 'tbf')!.handle
+    const same = (await fireAll(grown(recorded, tbfHandle))).evaluation.findings
+    const blocked = same.find((f) => f.id === 'guest-flow-blocked' && /tc qdisc tbf/.test(f.entity.name))!
+    const drops = same.find((f) => f.id === 'tc-policer-drops')!
+    expect(blocked.rank).toBe(1)
+    expect(drops.explainedBy).toMatch(/^guest-flow-blocked@element:tc qdisc tbf /)
+    expect(blocked.explains).toContain(`tc-policer-drops@interface:kdlab-web01/${tap}`)
+    // An ingress qdisc of the same tap dropping: not what stops the flows, so its own finding.
+    const withIngress = alter<TcFacts>(recorded, 'tc', (tc) => tc.qdiscs.push({...tc.qdiscs.find((x) => x.dev === tap && x.kind === 'tbf')!, kind: 'ingress', handle: 'ffff:', parent: 'ffff:fff1', stats: {bytes: 0, packets: 0, drops: 0, overlimits: 0}}))
+    const other = (await fireAll(grown(withIngress, () => 'ffff:'))).evaluation.findings
+    expect(other.find((f) => f.id === 'guest-flow-blocked' && /tc qdisc tbf/.test(f.entity.name))).toBeDefined()
+    expect(other.find((f) => f.id === 'tc-policer-drops')?.explainedBy).toBeUndefined()
+    expect(other.find((f) => f.id === 'tc-policer-drops')?.title).toMatch(/ingress ffff: \+9/)
   })
 })
