@@ -91,8 +91,9 @@ function elementLines(h: ResultHop, markedInSteps: boolean, shownIn: Map<string,
   shownIn.set(e.id, flow)
   return [
     ...(markedInSteps ? [] : [{label: `${pad(UNDER_HOP)}decided by: `, text: e.text}]),
-    // The commands that take the change back (or put back what is missing), as a person would if it is not meant.
-    ...e.undo.map((u) => ({label: `${pad(UNDER_HOP)}${ABSENCES.has(e.kind) ? 'restore' : 'revert'}: `, text: u, keep: true})),
+    // The commands that take the change back (or put back what is missing), as a person would if it is not meant:
+    // only where it is proven to stop the flow (an undecided element may be what keeps the guest's traffic right).
+    ...(h.verdict === 'fail' ? e.undo : []).map((u) => ({label: `${pad(UNDER_HOP)}${ABSENCES.has(e.kind) ? 'restore' : 'revert'}: `, text: u, keep: true})),
   ]
 }
 

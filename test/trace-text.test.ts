@@ -32,6 +32,19 @@ describe('kvmdoctor trace as people read it (recordings)', () => {
     expect(text).toMatch(/^Summary: 0 pass, 4 fail, 0 indeterminate\n {2}stopped by .*: flows 1 \(dhcp\), 2 \(dhcp-reply\), 3 \(egress\), 4 \(egress-reply\)$/m)
   })
 
+  it('offers a revert only for an element proven to stop the flow, never for one that leaves it undecided', async () => {
+    // An SNAT to an address the host does not own: where the replies go is the network's to decide. Deleting the
+    // rule would send the guests out with their private addresses.
+    const undecided = await trace('snat-address-not-local', 'kdlab-web01')
+    const reply = undecided.flows.find((f) => f.kind === 'egress-reply')!
+    expect(reply).toMatchObject({verdict: 'indeterminate', decidedBy: {element: {undo: [expect.stringContaining('-D POSTROUTING')]}}})
+    const text = renderTrace(undecided)
+    expect(text).toContain(`decided by: ${reply.decidedBy!.element!.text}`)
+    expect(text).not.toMatch(/revert:|restore:/)
+    const failed = renderTrace(await trace('dhcp-input-drop', 'kdlab-web01'))
+    expect(failed).toMatch(/^ +revert: iptables -t filter -D INPUT -i virbr0 -p udp -m udp --dport 67 -j DROP$/m)
+  })
+
   it('shows the packet counters the recording holds (iptables-save -c)', async () => {
     const saved = readFileSync(join(fixtureDir('bridged-forward-drop'), 'outputs/0012-command-iptables-save--c.txt'), 'utf8')
     const [, packets, bytes] = /^:FORWARD DROP \[(\d+):(\d+)\]$/m.exec(saved)!
