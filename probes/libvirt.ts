@@ -87,11 +87,14 @@ export interface LibvirtFacts {
 /**
  * Parses virsh's fixed-width tables into rows keyed by the header names (lower-cased). virsh prints
  * the header even when the table is empty: output without one (nothing at all included) is no table.
+ * It ends every table with a blank line: a table without it was cut (rows may be missing, and an
+ * empty list read from it would be a false "no guests").
  */
 export function parseVirshTable(text: string, what = 'virsh table'): Record<string, string>[] {
   const all = lines(text)
   const headerIndex = all.findIndex((l) => /^-{5,}/.test(l.trim()))
   if (headerIndex < 1) throw new ParseError(`${what}: ${all.length === 0 ? 'empty output' : 'output'} with no header line`)
+  if (!/\n[ \t]*\n\s*$/.test(text)) throw new ParseError(`${what}: the table does not end with virsh's blank line (the output was cut)`)
   const header = all[headerIndex - 1]
   // Columns start where the header's words start; values are aligned to them.
   const starts = [...header.matchAll(/\S+(?: \S+)*/g)].map((m) => ({name: m[0].trim().toLowerCase(), at: m.index!}))

@@ -18,7 +18,7 @@ const row = (inv: Awaited<ReturnType<typeof inventoryOf>>, domain: string) => in
 describe('parseDomifaddr (virsh domifaddr)', () => {
   it('reads real output, carrying name and MAC into continuation rows', () => {
     expect(parseDomifaddr(sample('virsh-domifaddr-web01.txt'))).toEqual([{guestIface: 'vnet6', mac: '52:54:00:ae:17:88', family: 'ipv4', ip: '192.168.122.192', prefix: 24}])
-    const agent = ' Name       MAC address          Protocol     Address\n-------------------------------------------------------------------------------\n lo         00:00:00:00:00:00    ipv4         127.0.0.1/8\n -          -                    ipv6         ::1/128\n eth0       52:54:00:ae:17:88    ipv4         10.1.2.3/24\n -          -                    ipv6         fe80::5054:ff:feae:1788/64\n'
+    const agent = ' Name       MAC address          Protocol     Address\n-------------------------------------------------------------------------------\n lo         00:00:00:00:00:00    ipv4         127.0.0.1/8\n -          -                    ipv6         ::1/128\n eth0       52:54:00:ae:17:88    ipv4         10.1.2.3/24\n -          -                    ipv6         fe80::5054:ff:feae:1788/64\n\n'
     expect(parseDomifaddr(agent).slice(2)).toEqual([
       {guestIface: 'eth0', mac: '52:54:00:ae:17:88', family: 'ipv4', ip: '10.1.2.3', prefix: 24},
       {guestIface: 'eth0', mac: '52:54:00:ae:17:88', family: 'ipv6', ip: 'fe80::5054:ff:feae:1788', prefix: 64},

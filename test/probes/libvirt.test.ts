@@ -15,7 +15,7 @@ describe('parseVirshTable', () => {
       {id: '8', name: 'lan01', state: 'running'},
     ])
     // virsh pads every column to its widest value
-    const text = ' Id   Name                 State\n-------------------------------------\n 3    kdlab-web01          running\n -    a-much-longer-name   shut off\n'
+    const text = ' Id   Name                 State\n-------------------------------------\n 3    kdlab-web01          running\n -    a-much-longer-name   shut off\n\n'
     expect(parseVirshTable(text).map((r) => `${r.name}|${r.state}`)).toEqual(['kdlab-web01|running', 'a-much-longer-name|shut off'])
   })
   it('reads domiflist', () => {
@@ -25,6 +25,12 @@ describe('parseVirshTable', () => {
     expect(parseVirshTable(' Id   Name   State\n--------------------\n\n')).toEqual([])
     expect(() => parseVirshTable('', 'virsh list --all')).toThrow(/^virsh list --all: empty output with no header line$/)
     expect(() => parseVirshTable('error: failed to connect to the hypervisor')).toThrow(ParseError)
+  })
+  it('a table cut before virsh's closing blank line is an error, not a shorter (or empty) list', () => {
+    const whole = sample('virsh-list-all.txt')
+    expect(whole.endsWith('\n\n')).toBe(true)
+    expect(() => parseVirshTable(whole.slice(0, whole.indexOf('\n', whole.indexOf('----')) + 1), 'virsh list --all')).toThrow(/^virsh list --all: the table does not end with virsh's blank line \(the output was cut\)$/)
+    expect(() => parseVirshTable(whole.trimEnd())).toThrow(ParseError)
   })
 })
 

@@ -82,9 +82,9 @@ describe('processes and services share one ps', () => {
 })
 
 describe('libvirt networks from their status files', () => {
-  const NET_LIST = ' Name      State    Autostart   Persistent\n--------------------------------------------\n default   active   yes         yes\n'
+  const NET_LIST = ' Name      State    Autostart   Persistent\n--------------------------------------------\n default   active   yes         yes\n\n'
   const virsh = (args: string[], output: string) => command(['virsh', '-r', '-c', 'qemu:///system', ...args], output)
-  const base = [virsh(['net-list', '--all'], NET_LIST), virsh(['list', '--all'], ' Id   Name   State\n--------------------\n'), virsh(['list', '--all', '--autostart', '--name'], '\n'), virsh(['version'], '')]
+  const base = [virsh(['net-list', '--all'], NET_LIST), virsh(['list', '--all'], ' Id   Name   State\n--------------------\n\n'), virsh(['list', '--all', '--autostart', '--name'], '\n'), virsh(['version'], '')]
   const network = "<network>\n  <name>default</name>\n  <forward mode='nat'/>\n  <bridge name='virbr0'/>\n  <ip address='192.168.122.1' netmask='255.255.255.0'/>\n</network>"
 
   it('an active network is read from /run/libvirt/network/NET.xml, without virsh net-dumpxml', async () => {

@@ -47,9 +47,9 @@ describe('a guest undefined while the probe runs', () => {
   it('is left out; the libvirt probe still succeeds', async () => {
     const gone = "error: failed to get domain 'vanished'\n"
     const r = await runProbes(ALL_PROBES, host((argv) => {
-      if (argv.includes('net-list')) return {output: ' Name   State   Autostart   Persistent\n----------------------------------------\n'}
+      if (argv.includes('net-list')) return {output: ' Name   State   Autostart   Persistent\n----------------------------------------\n\n'}
       if (argv.includes('list') && argv.includes('--name')) return {output: '\n'}
-      if (argv.includes('list')) return {output: ' Id   Name       State\n---------------------------\n -    vanished   shut off\n 3    kept       running\n'}
+      if (argv.includes('list')) return {output: ' Id   Name       State\n---------------------------\n -    vanished   shut off\n 3    kept       running\n\n'}
       if (argv.includes('dumpxml') && argv.includes('vanished')) return {exitCode: 1, stderr: gone, error: 'virsh: exit 1', errorCode: 'exit-status'}
       if (argv.includes('dumpxml')) return {output: "<domain type='kvm'><name>kept</name><devices/></domain>"}
       return {output: '[]'}
