@@ -2,7 +2,7 @@ import {XMLParser} from 'fast-xml-parser'
 import {netmaskToPrefix} from '../src/lib/ipv4.js'
 import {markDegraded} from '../src/lib/degraded.js'
 import {lines} from '../src/lib/runner.js'
-import {type Obj, type Probe, ParseError, ProbeUnavailable, isObj, str} from './types.js'
+import {type Obj, type Probe, ParseError, ProbeUnavailable, isObj, outputOf, str} from './types.js'
 
 export interface DhcpHost {
   mac?: string
@@ -77,7 +77,6 @@ export interface LibvirtDomain {
 }
 
 export interface LibvirtFacts {
-  version?: string
   /** firewall_backend from /etc/libvirt/network.conf, when set. */
   firewallBackendSetting?: string
   networks: LibvirtNetwork[]
@@ -266,11 +265,10 @@ export const libvirtProbe: Probe<LibvirtFacts> = {
       if (c.error !== undefined) throw new ProbeUnavailable(c.error)
       return c.output
     }
-    const [netList, domList, autostartList, version, networkConf] = await Promise.all([
+    const [netList, domList, autostartList, networkConf] = await Promise.all([
       virsh('net-list', '--all'),
       virsh('list', '--all'),
       virsh('list', '--all', '--autostart', '--name'),
-      virsh('version'),
       runner.readFile('/etc/libvirt/network.conf'),
     ])
     for (const c of [netList, domList]) {
@@ -310,11 +308,24 @@ export const libvirtProbe: Probe<LibvirtFacts> = {
       )
     ).flat()
     const facts: LibvirtFacts = {networks, domains}
-    const libvirtVersion = /Using library: libvirt (\S+)/.exec(version.output)?.[1]
-    if (libvirtVersion) facts.version = libvirtVersion
     const backend = parseNetworkConf(networkConf.error === undefined ? networkConf.output : '')
     if (backend) facts.firewallBackendSetting = backend
     // Which guests start at boot decides rules too (a network they need must start at boot): unread, it is not "none".
     return markDegraded(facts, autostartList.error !== undefined ? [`virsh list --autostart: ${autostartList.error} (which guests start at boot is unknown)`] : [])
+  },
+}
+
+/**
+ * The libvirt library's version, for a support bundle's summary: no rule reads it, so `diagnose` spawns no
+ * virsh for it (a virsh process costs as much as a listing).
+ */
+export const libvirtVersionProbe: Probe<{library?: string}> = {
+  id: 'libvirt-version',
+  title: 'libvirt version',
+  reads: ['virsh -r version'],
+  async collect({runner, options}) {
+    const c = await runner.run(['virsh', '-r', '-c', options.libvirtUri, 'version'])
+    const library = /Using library: libvirt (\S+)/.exec(outputOf(c))?.[1]
+    return library ? {library} : {}
   },
 }

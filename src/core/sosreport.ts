@@ -13,6 +13,8 @@ import {netstatToSs} from '../../probes/listeners-text.js'
 import {type ListingTable, listingsToSave} from '../../probes/netfilter/iptables-list.js'
 import {nftTextToJson} from '../../probes/netfilter/nft-text.js'
 import {psListingToPidArgs} from '../../probes/processes-text.js'
+import {JOURNAL_DIRS} from '../../probes/logs.js'
+import {SYSTEMD_BOOTED} from '../../probes/services.js'
 import {UserError} from './errors.js'
 import type {SosTree, Wanted} from './sosreport-tree.js'
 import type {NotCollected, SosSourceDescription} from '../result/diagnosis.js'
@@ -459,11 +461,15 @@ export class SosRunner implements Runner {
     if (names) return {...base, output: names.join('\n')}
     const covering = this.coveredBy(`${path.replace(/\/$/, '')}/`) ?? this.copies.find((c) => c.spec.startsWith(`${path}/`))?.plugin
     if (covering) return {...base, output: '', error: `${path}: no such directory (the ${covering} plugin copies it and found none)`, errorCode: 'not-found'}
+    // Listed only to learn whether systemctl or journalctl can answer: when sos lacks them, those commands are named.
+    if (COMMAND_GATES.has(path)) return {...base, output: '', error: `${path}: not collected by this sosreport`, errorCode: 'not-recorded'}
     const plugin = this.pluginFor(`${path}/`)
     this.note({input: path, sos: `${path}/${plugin ? ` (plugin ${plugin})` : ''}`, reason: plugin && this.ran(plugin) ? `the ${plugin} plugin of this sos version does not copy it (sos 4.2 and later do)` : plugin ? `the ${plugin} plugin did not run` : 'sos does not collect it', ...(plugin ? {collect: `sos report -o ${plugin}`} : {})})
     return {...base, output: '', error: `${path}: not collected by this sosreport`, errorCode: 'not-recorded'}
   }
 }
+
+const COMMAND_GATES = new Set([SYSTEMD_BOOTED, ...JOURNAL_DIRS])
 
 const normalizeExec = (exec: string) => exec.trim().replace(/\s+/g, ' ')
 

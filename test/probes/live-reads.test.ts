@@ -1,12 +1,13 @@
 /** What a live run spares (issue 31): reads one probe shares with another, and commands whose answer is already known. */
 import {describe, expect, it} from 'vitest'
-import {type LibvirtFacts, libvirtProbe} from '../../probes/libvirt.js'
+import {type LibvirtFacts, libvirtProbe, libvirtVersionProbe} from '../../probes/libvirt.js'
+import {type LogFacts, logsProbe} from '../../probes/logs.js'
 import {type NetfilterFacts, legacyTablesAbsent, netfilterProbe} from '../../probes/netfilter.js'
 import {type ProcessFacts, processesProbe} from '../../probes/processes.js'
 import {type ServiceFacts, servicesProbe} from '../../probes/services.js'
 import {MemoryRunner} from '../../src/core/snapshot.js'
 import {runProbes} from '../../src/core/probe-runner.js'
-import type {Capture, CommandCapture, FileCapture, Runner} from '../../src/lib/runner.js'
+import type {Capture, CommandCapture, DirCapture, FileCapture, Runner} from '../../src/lib/runner.js'
 
 const command = (argv: string[], output: string, more: Partial<CommandCapture> = {}): CommandCapture => ({kind: 'command', argv, output, stderr: '', exitCode: 0, durationMs: 1, timedOut: false, truncated: false, ...more})
 const file = (path: string, output: string): FileCapture => ({kind: 'file', path, output, durationMs: 1, truncated: false})
@@ -62,6 +63,42 @@ describe('netfilter: the legacy listings', () => {
 
 const PS_ELAPSED = '    1  86400 /sbin/init\n  640   3600 /usr/sbin/libvirtd\n  812   1800 /usr/sbin/dnsmasq --conf-file=/var/lib/libvirt/dnsmasq/default.conf --leasefile-ro\n 9000      0 ps -eo pid=,etimes=,args=\n'
 
+describe('netfilter: a legacy listing starts', () => {
+  it('as soon as its family\'s iptables-nft listing is in, not after the nft listings', async () => {
+    const memory = new MemoryRunner([
+      command(['iptables-save', '-c'], NFT_SAVE(''), {stderr: LEGACY_WARNING('')}),
+      command(['ip6tables-save', '-c'], NFT_SAVE('6')),
+      command(['iptables-legacy-save', '-c'], ''),
+      command(['nft', '-j', 'list', 'ruleset'], '{"nftables": [{"metainfo": {"version": "1.0.6", "release_name": "Lester Gooch #5", "json_schema_version": 1}}]}'),
+      command(['nft', '-a', 'list', 'ruleset'], ''),
+      command(['ipset', 'list'], ''),
+    ], new Date('2026-12-06T03:00:00Z'))
+    const events: string[] = []
+    let legacyAsked!: () => void
+    const legacy = new Promise<void>((resolve) => (legacyAsked = resolve))
+    const runner: Runner = {
+      capturedAt: memory.capturedAt,
+      run: async (argv) => {
+        events.push(argv.join(' '))
+        if (argv[0] === 'iptables-legacy-save') legacyAsked()
+        // nft answers once the legacy listing was asked for (or, where it never is, a moment later).
+        if (argv[0] === 'nft') {
+          await Promise.race([legacy, new Promise((resolve) => setTimeout(resolve, 200))])
+          events.push(`${argv.join(' ')}: answered`)
+        }
+        return memory.run(argv)
+      },
+      readFile: (path) => memory.readFile(path),
+      listDir: (path) => memory.listDir(path),
+    }
+    const r = await runProbes([netfilterProbe], runner, options)
+    expect(r.netfilter.ok).toBe(true)
+    expect(events.indexOf('iptables-legacy-save -c')).toBeGreaterThan(-1)
+    expect(events.indexOf('iptables-legacy-save -c')).toBeLessThan(events.indexOf('nft -j list ruleset: answered'))
+    expect(events).not.toContain('ip6tables-legacy-save -c')
+  })
+})
+
 describe('processes and services share one ps', () => {
   it('live: one ps process serves both probes', async () => {
     const {runner, asked} = host([command(['ps', '-eo', 'pid=,etimes=,args='], PS_ELAPSED), command(['systemctl', 'show'], '')])
@@ -99,5 +136,65 @@ describe('libvirt networks from their status files', () => {
     const r = await runProbes([libvirtProbe], runner, options)
     expect(asked).toContain('virsh -r -c qemu:///system net-dumpxml default')
     expect((r.libvirt as {data: LibvirtFacts}).data.networks).toMatchObject([{name: 'default', active: true, bridge: 'virbr0'}])
+  })
+})
+
+const dir = (path: string, output: string, missing = false): DirCapture => ({kind: 'dir', path, output, durationMs: 1, truncated: false, ...(missing ? {error: `${path}: no such file or directory`, errorCode: 'not-found' as const} : {})})
+
+describe('systemctl only where systemd is the init', () => {
+  const systemctl = command(['systemctl', 'show'], '')
+  const ps = command(['ps', '-eo', 'pid=,etimes=,args='], PS_ELAPSED)
+
+  it('without /run/systemd/system it is not spawned, and the facts are those of its failure: no systemd, the process ages', async () => {
+    const {runner, asked} = host([ps, systemctl, dir('/run/systemd/system', '', true)])
+    const r = await runProbes([servicesProbe], runner, options)
+    expect(asked.some((a) => a.startsWith('systemctl'))).toBe(false)
+    expect((r.services as {data: ServiceFacts}).data).toEqual({systemd: false, events: [expect.objectContaining({service: 'libvirtd', source: 'ps etimes (pid 640)'})]})
+  })
+
+  it('with it, or in a recording made before the check, systemctl is asked', async () => {
+    for (const captures of [[ps, dir('/run/systemd/system', 'basic.target\n')], [ps]]) {
+      const {runner, asked} = host(captures)
+      await runProbes([servicesProbe], runner, options)
+      expect(asked.some((a) => a.startsWith('systemctl show'))).toBe(true)
+    }
+  })
+})
+
+describe('journalctl only where a journal is kept', () => {
+  const journal = ['journalctl', '-u', 'libvirtd', '-u', 'virtnetworkd', '-u', 'isc-dhcp-server', '-k', '--since', '-1h', '--no-pager', '-q', '-n', '2000', '-o', 'short-iso']
+
+  it('with /run/log/journal absent and /var/log/journal empty it is not spawned: its source is there with no lines, as journalctl prints none', async () => {
+    const {runner, asked} = host([dir('/run/log/journal', '', true), dir('/var/log/journal', '')])
+    const r = await runProbes([logsProbe], runner, options)
+    expect(asked.some((a) => a.startsWith('journalctl'))).toBe(false)
+    expect((r.logs as {data: LogFacts}).data.sources).toContainEqual({source: 'journalctl', lines: 0, truncated: false})
+  })
+
+  it('a journal in either, or a recording made before the check: journalctl is asked', async () => {
+    const line = '2026-12-06T02:59:00+0000 vm dnsmasq-dhcp[812]: DHCPDISCOVER(virbr0) 52:54:00:aa:bb:cc no address available\n'
+    for (const dirs of [[dir('/run/log/journal', 'c0ffee\n'), dir('/var/log/journal', '', true)], [dir('/run/log/journal', '', true), dir('/var/log/journal', 'c0ffee\n')], []]) {
+      const {runner, asked} = host([...dirs, command(journal, line)])
+      const r = await runProbes([logsProbe], runner, options)
+      expect(asked.some((a) => a.startsWith('journalctl'))).toBe(true)
+      expect((r.logs as {data: LogFacts}).data.notable.map((n) => n.id)).toEqual(['dhcp-no-address-available'])
+    }
+  })
+})
+
+describe('virsh version', () => {
+  it('is not read by the libvirt probe (only a bundle\'s summary shows it)', async () => {
+    const NET_LIST = ' Name   State   Autostart   Persistent\n----------------------------------------\n'
+    const virsh = (args: string[], output: string) => command(['virsh', '-r', '-c', 'qemu:///system', ...args], output)
+    const {runner, asked} = host([virsh(['net-list', '--all'], NET_LIST), virsh(['list', '--all'], ' Id   Name   State\n--------------------\n'), virsh(['list', '--all', '--autostart', '--name'], '\n')])
+    const r = await runProbes([libvirtProbe], runner, options)
+    expect(r.libvirt.ok).toBe(true)
+    expect(asked).not.toContain('virsh -r -c qemu:///system version')
+  })
+
+  it('is read by its own probe', async () => {
+    const {runner} = host([command(['virsh', '-r', '-c', 'qemu:///system', 'version'], 'Compiled against library: libvirt 9.0.0\nUsing library: libvirt 9.0.0\n')])
+    const r = await runProbes([libvirtVersionProbe], runner, options)
+    expect(r[libvirtVersionProbe.id]).toMatchObject({ok: true, data: {library: '9.0.0'}})
   })
 })
