@@ -1,7 +1,7 @@
 import {XMLParser} from 'fast-xml-parser'
 import {netmaskToPrefix} from '../src/lib/ipv4.js'
 import {markDegraded} from '../src/lib/degraded.js'
-import {lines} from '../src/lib/runner.js'
+import {type CommandCapture, lines} from '../src/lib/runner.js'
 import {type Obj, type Probe, ParseError, ProbeUnavailable, isObj, outputOf, str} from './types.js'
 
 export interface DhcpHost {
@@ -243,12 +243,32 @@ export function parseNetworkConf(text: string): string | undefined {
   return /^\s*firewall_backend\s*=\s*"([^"]*)"/m.exec(text)?.[1]
 }
 
+const LISTINGS = [['net-list', '--all'], ['list', '--all'], ['list', '--all', '--autostart', '--name']]
+/** Printed between the listings: no listing has this line, as no libvirt name holds a '/'. */
+const NEXT = 'kvmdoctor/next'
+/** The listings as one virsh argument: virsh runs a `;`-separated list of its commands given as one word (no shell). */
+export const VIRSH_LISTINGS = LISTINGS.map((l) => l.join(' ')).join(` ; echo ${NEXT} ; `)
+
+/**
+ * The three listings from one virsh process (a virsh costs as much CPU as its listing: most of it is its start and
+ * its connection), each as that command alone would have printed it. Anything but a clean answer (an error, a word
+ * on stderr, a recording made before, a sosreport) asks them one by one, as before; a timeout or a missing virsh
+ * answers for all three.
+ */
+async function virshListings(virsh: (...args: string[]) => Promise<CommandCapture>): Promise<CommandCapture[]> {
+  const all = await virsh(VIRSH_LISTINGS)
+  if (all.errorCode === 'timeout' || all.errorCode === 'not-found') return LISTINGS.map(() => all)
+  const parts = all.output.split(new RegExp(`^${NEXT}\n`, 'm'))
+  if (all.error === undefined && all.stderr === '' && parts.length === LISTINGS.length) return parts.map((output) => ({...all, output}))
+  return Promise.all(LISTINGS.map((l) => virsh(...l)))
+}
+
 export const libvirtProbe: Probe<LibvirtFacts> = {
   id: 'libvirt',
   title: 'libvirt networks and domains',
   // virsh waits on libvirtd, and other probes wait on these facts.
   early: true,
-  reads: ['/etc/libvirt/network.conf', '/run/libvirt/qemu/DOM.xml', '/etc/libvirt/qemu/DOM.xml', '/run/libvirt/network/NET.xml', '/etc/libvirt/qemu/networks/NET.xml', 'virsh -r net-list --all', 'virsh -r net-dumpxml NET', 'virsh -r list --all', 'virsh -r list --all --autostart --name', 'virsh -r dumpxml DOM'],
+  reads: ['/etc/libvirt/network.conf', '/run/libvirt/qemu/DOM.xml', '/etc/libvirt/qemu/DOM.xml', '/run/libvirt/network/NET.xml', '/etc/libvirt/qemu/networks/NET.xml', `virsh -r '${VIRSH_LISTINGS}' (one virsh; each alone when that fails)`, 'virsh -r net-dumpxml NET', 'virsh -r dumpxml DOM'],
   async collect({runner, options}) {
     const virsh = (...args: string[]) => runner.run(['virsh', '-r', '-c', options.libvirtUri, ...args])
     // On the system instance libvirt keeps each domain's XML in a file: reading it costs no virsh
@@ -265,12 +285,7 @@ export const libvirtProbe: Probe<LibvirtFacts> = {
       if (c.error !== undefined) throw new ProbeUnavailable(c.error)
       return c.output
     }
-    const [netList, domList, autostartList, networkConf] = await Promise.all([
-      virsh('net-list', '--all'),
-      virsh('list', '--all'),
-      virsh('list', '--all', '--autostart', '--name'),
-      runner.readFile('/etc/libvirt/network.conf'),
-    ])
+    const [[netList, domList, autostartList], networkConf] = await Promise.all([virshListings(virsh), runner.readFile('/etc/libvirt/network.conf')])
     for (const c of [netList, domList]) {
       if (c.error !== undefined) {
         const reason = c.errorCode === 'not-found' ? 'virsh is not installed (libvirt-clients)' : c.stderr.includes('failed to connect') ? `libvirtd is not reachable at ${options.libvirtUri}: ${c.stderr.trim().split('\n').pop()}` : c.error

@@ -1,6 +1,6 @@
 /** What a live run spares (issue 31): reads one probe shares with another, and commands whose answer is already known. */
 import {describe, expect, it} from 'vitest'
-import {type LibvirtFacts, libvirtProbe, libvirtVersionProbe} from '../../probes/libvirt.js'
+import {type LibvirtFacts, VIRSH_LISTINGS, libvirtProbe, libvirtVersionProbe} from '../../probes/libvirt.js'
 import {type LogFacts, logsProbe} from '../../probes/logs.js'
 import {type NetfilterFacts, legacyTablesAbsent, netfilterProbe} from '../../probes/netfilter.js'
 import {type ProcessFacts, processesProbe} from '../../probes/processes.js'
@@ -196,5 +196,51 @@ describe('virsh version', () => {
     const {runner} = host([command(['virsh', '-r', '-c', 'qemu:///system', 'version'], 'Compiled against library: libvirt 9.0.0\nUsing library: libvirt 9.0.0\n')])
     const r = await runProbes([libvirtVersionProbe], runner, options)
     expect(r[libvirtVersionProbe.id]).toMatchObject({ok: true, data: {library: '9.0.0'}})
+  })
+})
+
+describe('libvirt: the three listings from one virsh', () => {
+  const NET_LIST = ' Name      State    Autostart   Persistent\n--------------------------------------------\n default   active   yes         yes\n\n'
+  const DOM_LIST = ' Id   Name    State\n-----------------------\n 1    web01   running\n -    db01    shut off\n\n'
+  const AUTOSTART = 'web01\n\n'
+  const virsh = (args: string[], output: string, more: Partial<CommandCapture> = {}) => command(['virsh', '-r', '-c', 'qemu:///system', ...args], output, more)
+  const alone = [virsh(['net-list', '--all'], NET_LIST), virsh(['list', '--all'], DOM_LIST), virsh(['list', '--all', '--autostart', '--name'], AUTOSTART)]
+  const together = (more: Partial<CommandCapture> = {}) => virsh([VIRSH_LISTINGS], [NET_LIST, DOM_LIST, AUTOSTART].join('kvmdoctor/next\n'), more)
+  const files = [
+    file('/run/libvirt/network/default.xml', "<networkstatus><network><name>default</name><forward mode='nat'/><bridge name='virbr0'/><ip address='192.168.122.1' netmask='255.255.255.0'/></network></networkstatus>"),
+    file('/run/libvirt/qemu/web01.xml', "<domstatus><domain type='kvm' id='1'><name>web01</name><devices><interface type='network'><mac address='52:54:00:00:00:01'/><source network='default'/><target dev='vnet0'/></interface></devices></domain></domstatus>"),
+    file('/etc/libvirt/qemu/db01.xml', "<domain type='kvm'><name>db01</name><devices/></domain>"),
+  ]
+  const facts = async (captures: Capture[]) => {
+    const {runner, asked} = host([...captures, ...files])
+    const r = await runProbes([libvirtProbe], runner, options)
+    expect(r.libvirt.ok, r.libvirt.ok ? '' : r.libvirt.error).toBe(true)
+    return {facts: (r.libvirt as {data: LibvirtFacts}).data, virsh: asked.filter((a) => a.startsWith('virsh '))}
+  }
+
+  it('one process, as virsh runs a ;-separated list of its commands: the facts of the three alone', async () => {
+    const one = await facts([together()])
+    expect(one.virsh).toEqual([`virsh -r -c qemu:///system ${VIRSH_LISTINGS}`])
+    const three = await facts(alone)
+    expect(one.facts).toEqual(three.facts)
+    expect(one.facts.domains.map((d) => [d.name, d.state, d.autostart])).toEqual([['web01', 'running', true], ['db01', 'shut off', false]])
+  })
+
+  it('anything but a clean answer, or a recording made before: each alone, as before', async () => {
+    const three = await facts(alone)
+    for (const batch of [[together({stderr: 'error: something\n'})], [together({error: 'exit 1', errorCode: 'exit-status', exitCode: 1})], [virsh([VIRSH_LISTINGS], NET_LIST)], []]) {
+      const r = await facts([...batch, ...alone])
+      expect(r.virsh).toHaveLength(4)
+      expect(r.facts).toEqual(three.facts)
+    }
+  })
+
+  it('a timeout or a missing virsh answers for all three', async () => {
+    for (const more of [{error: 'timed out after 5000 ms', errorCode: 'timeout' as const, timedOut: true}, {error: 'virsh: command not found', errorCode: 'not-found' as const}]) {
+      const {runner, asked} = host([virsh([VIRSH_LISTINGS], '', more), ...alone])
+      const r = await runProbes([libvirtProbe], runner, options)
+      expect(r.libvirt.ok).toBe(false)
+      expect(asked.filter((a) => a.startsWith('virsh '))).toHaveLength(1)
+    }
   })
 })
