@@ -1,4 +1,5 @@
 import {type CommandCapture, type Runner, lines} from '../src/lib/runner.js'
+import {notBootedWithSystemd} from './services.js'
 import {type Probe} from './types.js'
 
 /** Log lines that point at a known failure, by the pattern they prove. */
@@ -34,6 +35,8 @@ const JOURNAL = ['journalctl', '-u', 'libvirtd', '-u', 'virtnetworkd', '-u', 'is
 export const JOURNAL_DIRS = ['/run/log/journal', '/var/log/journal']
 
 async function readJournal(runner: Runner): Promise<CommandCapture | undefined> {
+  // A systemd host keeps a journal: journalctl is run without listing them first (over SSH a listing takes a session).
+  if (!(await notBootedWithSystemd(runner))) return runner.run(JOURNAL)
   const dirs = await Promise.all(JOURNAL_DIRS.map((d) => runner.listDir(d)))
   const empty = dirs.every((d) => d.errorCode === 'not-found' || (d.error === undefined && d.output === ''))
   return empty ? undefined : runner.run(JOURNAL)

@@ -32,10 +32,18 @@ const SYSTEMCTL = ['systemctl', 'show', '--timestamp=unix', '-p', 'Id,ActiveStat
  */
 export const SYSTEMD_BOOTED = '/run/systemd/system'
 
-/** systemctl's answer; undefined where it is known to fail (not booted with systemd). A recording without the check runs it. */
+/**
+ * Whether systemd is known not to be the init. The directory is read, not listed: a missing path is 'not-found' on
+ * every runner (a directory is 'not a regular file'), and over SSH reads share one session where a listing takes one.
+ * A recording without the read is not known to lack systemd.
+ */
+export async function notBootedWithSystemd(runner: Runner): Promise<boolean> {
+  return (await runner.readFile(SYSTEMD_BOOTED)).errorCode === 'not-found'
+}
+
+/** systemctl's answer; undefined where it is known to fail (not booted with systemd). */
 async function systemctlShow(runner: Runner): Promise<CommandCapture | undefined> {
-  const booted = await runner.listDir(SYSTEMD_BOOTED)
-  return booted.errorCode === 'not-found' ? undefined : runner.run(SYSTEMCTL)
+  return (await notBootedWithSystemd(runner)) ? undefined : runner.run(SYSTEMCTL)
 }
 
 /** Long-running daemons by their command line: only these have a process whose age tells when they started. */

@@ -404,6 +404,7 @@ export class SosRunner implements Runner {
   }
 
   private file(path: string, options?: ReadOptions): Answer {
+    if (COMMAND_GATES.has(path)) return GATE_UNRECORDED(path)
     if (path.startsWith('/proc/sys/')) {
       const sysctls = this.sysctls()
       if (sysctls) {
@@ -464,15 +465,16 @@ export class SosRunner implements Runner {
     if (names) return {...base, output: names.join('\n')}
     const covering = this.coveredBy(`${path.replace(/\/$/, '')}/`) ?? this.copies.find((c) => c.spec.startsWith(`${path}/`))?.plugin
     if (covering) return {...base, output: '', error: `${path}: no such directory (the ${covering} plugin copies it and found none)`, errorCode: 'not-found'}
-    // Listed only to learn whether systemctl or journalctl can answer: when sos lacks them, those commands are named.
-    if (COMMAND_GATES.has(path)) return {...base, output: '', error: `${path}: not collected by this sosreport`, errorCode: 'not-recorded'}
+    if (COMMAND_GATES.has(path)) return {...base, output: '', ...GATE_UNRECORDED(path)}
     const plugin = this.pluginFor(`${path}/`)
     this.note({input: path, sos: `${path}/${plugin ? ` (plugin ${plugin})` : ''}`, reason: plugin && this.ran(plugin) ? `the ${plugin} plugin of this sos version does not copy it (sos 4.2 and later do)` : plugin ? `the ${plugin} plugin did not run` : 'sos does not collect it', ...(plugin ? {collect: `sos report -o ${plugin}`} : {})})
     return {...base, output: '', error: `${path}: not collected by this sosreport`, errorCode: 'not-recorded'}
   }
 }
 
+/** Read only to learn whether systemctl or journalctl can answer: when sos lacks them, those commands are named, not these. */
 const COMMAND_GATES = new Set([SYSTEMD_BOOTED, ...JOURNAL_DIRS])
+const GATE_UNRECORDED = (path: string) => ({error: `${path}: not collected by this sosreport`, errorCode: 'not-recorded' as const})
 
 const normalizeExec = (exec: string) => exec.trim().replace(/\s+/g, ' ')
 

@@ -141,19 +141,23 @@ describe('libvirt networks from their status files', () => {
 
 const dir = (path: string, output: string, missing = false): DirCapture => ({kind: 'dir', path, output, durationMs: 1, truncated: false, ...(missing ? {error: `${path}: no such file or directory`, errorCode: 'not-found' as const} : {})})
 
+// /run/systemd/system is read as a file: absent, or there (a directory is no regular file).
+const NO_SYSTEMD: FileCapture = {...file('/run/systemd/system', ''), error: '/run/systemd/system: no such file or directory', errorCode: 'not-found'}
+const SYSTEMD: FileCapture = {...file('/run/systemd/system', ''), error: '/run/systemd/system: not a regular file', errorCode: 'failed'}
+
 describe('systemctl only where systemd is the init', () => {
   const systemctl = command(['systemctl', 'show'], '')
   const ps = command(['ps', '-eo', 'pid=,etimes=,args='], PS_ELAPSED)
 
   it('without /run/systemd/system it is not spawned, and the facts are those of its failure: no systemd, the process ages', async () => {
-    const {runner, asked} = host([ps, systemctl, dir('/run/systemd/system', '', true)])
+    const {runner, asked} = host([ps, systemctl, NO_SYSTEMD])
     const r = await runProbes([servicesProbe], runner, options)
     expect(asked.some((a) => a.startsWith('systemctl'))).toBe(false)
     expect((r.services as {data: ServiceFacts}).data).toEqual({systemd: false, events: [expect.objectContaining({service: 'libvirtd', source: 'ps etimes (pid 640)'})]})
   })
 
   it('with it, or in a recording made before the check, systemctl is asked', async () => {
-    for (const captures of [[ps, dir('/run/systemd/system', 'basic.target\n')], [ps]]) {
+    for (const captures of [[ps, SYSTEMD], [ps]]) {
       const {runner, asked} = host(captures)
       await runProbes([servicesProbe], runner, options)
       expect(asked.some((a) => a.startsWith('systemctl show'))).toBe(true)
@@ -165,15 +169,17 @@ describe('journalctl only where a journal is kept', () => {
   const journal = ['journalctl', '-u', 'libvirtd', '-u', 'virtnetworkd', '-u', 'isc-dhcp-server', '-k', '--since', '-1h', '--no-pager', '-q', '-n', '2000', '-o', 'short-iso']
 
   it('with /run/log/journal absent and /var/log/journal empty it is not spawned: its source is there with no lines, as journalctl prints none', async () => {
-    const {runner, asked} = host([dir('/run/log/journal', '', true), dir('/var/log/journal', '')])
+    const {runner, asked} = host([NO_SYSTEMD, dir('/run/log/journal', '', true), dir('/var/log/journal', '')])
     const r = await runProbes([logsProbe], runner, options)
     expect(asked.some((a) => a.startsWith('journalctl'))).toBe(false)
     expect((r.logs as {data: LogFacts}).data.sources).toContainEqual({source: 'journalctl', lines: 0, truncated: false})
   })
 
-  it('a journal in either, or a recording made before the check: journalctl is asked', async () => {
+  it('a journal in either, a systemd host (not listed: it keeps one), or a recording made before the check: journalctl is asked', async () => {
     const line = '2026-12-06T02:59:00+0000 vm dnsmasq-dhcp[812]: DHCPDISCOVER(virbr0) 52:54:00:aa:bb:cc no address available\n'
-    for (const dirs of [[dir('/run/log/journal', 'c0ffee\n'), dir('/var/log/journal', '', true)], [dir('/run/log/journal', '', true), dir('/var/log/journal', 'c0ffee\n')], []]) {
+    const empty = [dir('/run/log/journal', '', true), dir('/var/log/journal', '')]
+    const cases = [[NO_SYSTEMD, dir('/run/log/journal', 'c0ffee\n'), dir('/var/log/journal', '', true)], [NO_SYSTEMD, dir('/run/log/journal', '', true), dir('/var/log/journal', 'c0ffee\n')], [NO_SYSTEMD], [SYSTEMD, ...empty], empty]
+    for (const dirs of cases) {
       const {runner, asked} = host([...dirs, command(journal, line)])
       const r = await runProbes([logsProbe], runner, options)
       expect(asked.some((a) => a.startsWith('journalctl'))).toBe(true)
