@@ -244,22 +244,44 @@ export function parseNetworkConf(text: string): string | undefined {
 }
 
 const LISTINGS = [['net-list', '--all'], ['list', '--all'], ['list', '--all', '--autostart', '--name']]
-/** Printed between the listings: no listing has this line, as no libvirt name holds a '/'. */
-const NEXT = 'kvmdoctor/next'
 /** The listings as one virsh argument: virsh runs a `;`-separated list of its commands given as one word (no shell). */
-export const VIRSH_LISTINGS = LISTINGS.map((l) => l.join(' ')).join(` ; echo ${NEXT} ; `)
+export const VIRSH_LISTINGS = LISTINGS.map((l) => l.join(' ')).join(' ; ')
+
+/**
+ * The joined output cut back into each listing's, byte for byte: virsh ends a table with a blank line (no row is
+ * blank), and the names come last. No separator is printed: an `echo` word would be rewritten in a bundle redacted
+ * for a guest of that name. Undefined when the output is not two tables and the rest.
+ */
+export function splitListings(output: string): string[] | undefined {
+  const parts: string[] = []
+  let at = 0
+  for (const _table of [0, 1]) {
+    const end = output.indexOf('\n\n', at)
+    if (end < 0) return undefined
+    parts.push(output.slice(at, end + 2))
+    at = end + 2
+  }
+  parts.push(output.slice(at))
+  const rule = (l: string) => /^-{5,}$/.test(l.trim())
+  const words = (l: string) => l.trim().split(/\s+/).length
+  // A header, its rule, and rows of at least as many words as the header has columns (a name alone has fewer).
+  const table = (text: string) => {
+    const [header, under, ...rows] = lines(text)
+    return header !== undefined && rule(under ?? '') && !rule(header) && rows.every((r) => !rule(r) && words(r) >= words(header))
+  }
+  return table(parts[0]) && table(parts[1]) && !lines(parts[2]).some(rule) ? parts : undefined
+}
 
 /**
  * The three listings from one virsh process (a virsh costs as much CPU as its listing: most of it is its start and
- * its connection), each as that command alone would have printed it. Anything but a clean answer (an error, a word
- * on stderr, a recording made before, a sosreport) asks them one by one, as before; a timeout or a missing virsh
- * answers for all three.
+ * its connection). Anything but a clean answer (an error, a word on stderr, another shape, a recording made before,
+ * a sosreport) asks them one by one, as before; a timeout or a missing virsh answers for all three.
  */
 async function virshListings(virsh: (...args: string[]) => Promise<CommandCapture>): Promise<CommandCapture[]> {
   const all = await virsh(VIRSH_LISTINGS)
   if (all.errorCode === 'timeout' || all.errorCode === 'not-found') return LISTINGS.map(() => all)
-  const parts = all.output.split(new RegExp(`^${NEXT}\n`, 'm'))
-  if (all.error === undefined && all.stderr === '' && parts.length === LISTINGS.length) return parts.map((output) => ({...all, output}))
+  const parts = all.error === undefined && all.stderr === '' ? splitListings(all.output) : undefined
+  if (parts) return parts.map((output) => ({...all, output}))
   return Promise.all(LISTINGS.map((l) => virsh(...l)))
 }
 

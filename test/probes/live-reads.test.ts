@@ -1,6 +1,6 @@
 /** What a live run spares (issue 31): reads one probe shares with another, and commands whose answer is already known. */
 import {describe, expect, it} from 'vitest'
-import {type LibvirtFacts, VIRSH_LISTINGS, libvirtProbe, libvirtVersionProbe} from '../../probes/libvirt.js'
+import {type LibvirtFacts, VIRSH_LISTINGS, libvirtProbe, libvirtVersionProbe, splitListings} from '../../probes/libvirt.js'
 import {type LogFacts, logsProbe} from '../../probes/logs.js'
 import {type NetfilterFacts, legacyTablesAbsent, netfilterProbe} from '../../probes/netfilter.js'
 import {type ProcessFacts, processesProbe} from '../../probes/processes.js'
@@ -211,7 +211,7 @@ describe('libvirt: the three listings from one virsh', () => {
   const AUTOSTART = 'web01\n\n'
   const virsh = (args: string[], output: string, more: Partial<CommandCapture> = {}) => command(['virsh', '-r', '-c', 'qemu:///system', ...args], output, more)
   const alone = [virsh(['net-list', '--all'], NET_LIST), virsh(['list', '--all'], DOM_LIST), virsh(['list', '--all', '--autostart', '--name'], AUTOSTART)]
-  const together = (more: Partial<CommandCapture> = {}) => virsh([VIRSH_LISTINGS], [NET_LIST, DOM_LIST, AUTOSTART].join('kvmdoctor/next\n'), more)
+  const together = (more: Partial<CommandCapture> = {}) => virsh([VIRSH_LISTINGS], NET_LIST + DOM_LIST + AUTOSTART, more)
   const files = [
     file('/run/libvirt/network/default.xml', "<networkstatus><network><name>default</name><forward mode='nat'/><bridge name='virbr0'/><ip address='192.168.122.1' netmask='255.255.255.0'/></network></networkstatus>"),
     file('/run/libvirt/qemu/web01.xml', "<domstatus><domain type='kvm' id='1'><name>web01</name><devices><interface type='network'><mac address='52:54:00:00:00:01'/><source network='default'/><target dev='vnet0'/></interface></devices></domain></domstatus>"),
@@ -232,9 +232,17 @@ describe('libvirt: the three listings from one virsh', () => {
     expect(one.facts.domains.map((d) => [d.name, d.state, d.autostart])).toEqual([['web01', 'running', true], ['db01', 'shut off', false]])
   })
 
+  it('cut at the blank line that ends each table, each part as the command alone prints it', () => {
+    expect(splitListings(NET_LIST + DOM_LIST + AUTOSTART)).toEqual([NET_LIST, DOM_LIST, AUTOSTART])
+    const empty = [' Name   State   Autostart   Persistent\n----------------------------------------\n\n', ' Id   Name   State\n--------------------\n\n', '\n']
+    expect(splitListings(empty.join(''))).toEqual(empty)
+    // Not two tables and the names: no tables, a table without its blank line, a name that is a rule.
+    for (const text of ['', 'web01\n\n', NET_LIST.trimEnd() + '\n' + DOM_LIST + AUTOSTART, NET_LIST + DOM_LIST + '-----\n\n']) expect(splitListings(text)).toBeUndefined()
+  })
+
   it('anything but a clean answer, or a recording made before: each alone, as before', async () => {
     const three = await facts(alone)
-    for (const batch of [[together({stderr: 'error: something\n'})], [together({error: 'exit 1', errorCode: 'exit-status', exitCode: 1})], [virsh([VIRSH_LISTINGS], NET_LIST)], []]) {
+    for (const batch of [[together({stderr: 'error: something\n'})], [together({error: 'exit 1', errorCode: 'exit-status', exitCode: 1})], [virsh([VIRSH_LISTINGS], NET_LIST)], [virsh([VIRSH_LISTINGS], NET_LIST + DOM_LIST.trimEnd() + '\n' + AUTOSTART)], []]) {
       const r = await facts([...batch, ...alone])
       expect(r.virsh).toHaveLength(4)
       expect(r.facts).toEqual(three.facts)
