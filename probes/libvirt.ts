@@ -1,8 +1,8 @@
 import {XMLParser} from 'fast-xml-parser'
 import {netmaskToPrefix} from '../src/lib/ipv4.js'
 import {markDegraded} from '../src/lib/degraded.js'
-import {lines} from '../src/lib/runner.js'
-import {type Obj, type Probe, ParseError, ProbeUnavailable, isObj, str} from './types.js'
+import {type CommandCapture, lines} from '../src/lib/runner.js'
+import {type Obj, type Probe, ParseError, ProbeUnavailable, isObj, outputOf, str} from './types.js'
 
 export interface DhcpHost {
   mac?: string
@@ -77,7 +77,6 @@ export interface LibvirtDomain {
 }
 
 export interface LibvirtFacts {
-  version?: string
   /** firewall_backend from /etc/libvirt/network.conf, when set. */
   firewallBackendSetting?: string
   networks: LibvirtNetwork[]
@@ -247,12 +246,54 @@ export function parseNetworkConf(text: string): string | undefined {
   return /^\s*firewall_backend\s*=\s*"([^"]*)"/m.exec(text)?.[1]
 }
 
+const LISTINGS = [['net-list', '--all'], ['list', '--all'], ['list', '--all', '--autostart', '--name']]
+/** The listings as one virsh argument: virsh runs a `;`-separated list of its commands given as one word (no shell). */
+export const VIRSH_LISTINGS = LISTINGS.map((l) => l.join(' ')).join(' ; ')
+
+/**
+ * The joined output cut back into each listing's, byte for byte: virsh ends a table with a blank line (no row is
+ * blank), and the names come last. No separator is printed: an `echo` word would be rewritten in a bundle redacted
+ * for a guest of that name. Undefined when the output is not two tables and the rest.
+ */
+export function splitListings(output: string): string[] | undefined {
+  const parts: string[] = []
+  let at = 0
+  for (const _table of [0, 1]) {
+    const end = output.indexOf('\n\n', at)
+    if (end < 0) return undefined
+    parts.push(output.slice(at, end + 2))
+    at = end + 2
+  }
+  parts.push(output.slice(at))
+  const rule = (l: string) => /^-{5,}$/.test(l.trim())
+  const words = (l: string) => l.trim().split(/\s+/).length
+  // A header, its rule, and rows of at least as many words as the header has columns (a name alone has fewer).
+  const table = (text: string) => {
+    const [header, under, ...rows] = lines(text)
+    return header !== undefined && rule(under ?? '') && !rule(header) && rows.every((r) => !rule(r) && words(r) >= words(header))
+  }
+  return table(parts[0]) && table(parts[1]) && !lines(parts[2]).some(rule) ? parts : undefined
+}
+
+/**
+ * The three listings from one virsh process (a virsh costs as much CPU as its listing: most of it is its start and
+ * its connection). Anything but a clean answer (an error, a word on stderr, another shape, a recording made before,
+ * a sosreport) asks them one by one, as before; a timeout or a missing virsh answers for all three.
+ */
+async function virshListings(virsh: (...args: string[]) => Promise<CommandCapture>): Promise<CommandCapture[]> {
+  const all = await virsh(VIRSH_LISTINGS)
+  if (all.errorCode === 'timeout' || all.errorCode === 'not-found') return LISTINGS.map(() => all)
+  const parts = all.error === undefined && all.stderr === '' ? splitListings(all.output) : undefined
+  if (parts) return parts.map((output) => ({...all, output}))
+  return Promise.all(LISTINGS.map((l) => virsh(...l)))
+}
+
 export const libvirtProbe: Probe<LibvirtFacts> = {
   id: 'libvirt',
   title: 'libvirt networks and domains',
   // virsh waits on libvirtd, and other probes wait on these facts.
   early: true,
-  reads: ['/etc/libvirt/network.conf', '/run/libvirt/qemu/DOM.xml', '/etc/libvirt/qemu/DOM.xml', '/run/libvirt/network/NET.xml', '/etc/libvirt/qemu/networks/NET.xml', 'virsh -r net-list --all', 'virsh -r net-dumpxml NET', 'virsh -r list --all', 'virsh -r list --all --autostart --name', 'virsh -r dumpxml DOM'],
+  reads: ['/etc/libvirt/network.conf', '/run/libvirt/qemu/DOM.xml', '/etc/libvirt/qemu/DOM.xml', '/run/libvirt/network/NET.xml', '/etc/libvirt/qemu/networks/NET.xml', `virsh -r '${VIRSH_LISTINGS}' (one virsh; each alone when that fails)`, 'virsh -r net-dumpxml NET', 'virsh -r dumpxml DOM'],
   async collect({runner, options}) {
     const virsh = (...args: string[]) => runner.run(['virsh', '-r', '-c', options.libvirtUri, ...args])
     // On the system instance libvirt keeps each domain's XML in a file: reading it costs no virsh
@@ -269,13 +310,7 @@ export const libvirtProbe: Probe<LibvirtFacts> = {
       if (c.error !== undefined) throw new ProbeUnavailable(c.error)
       return c.output
     }
-    const [netList, domList, autostartList, version, networkConf] = await Promise.all([
-      virsh('net-list', '--all'),
-      virsh('list', '--all'),
-      virsh('list', '--all', '--autostart', '--name'),
-      virsh('version'),
-      runner.readFile('/etc/libvirt/network.conf'),
-    ])
+    const [[netList, domList, autostartList], networkConf] = await Promise.all([virshListings(virsh), runner.readFile('/etc/libvirt/network.conf')])
     for (const c of [netList, domList]) {
       if (c.error !== undefined) {
         const reason = c.errorCode === 'not-found' ? 'virsh is not installed (libvirt-clients)' : c.stderr.includes('failed to connect') ? `libvirtd is not reachable at ${options.libvirtUri}: ${c.stderr.trim().split('\n').pop()}` : c.error
@@ -313,11 +348,24 @@ export const libvirtProbe: Probe<LibvirtFacts> = {
       )
     ).flat()
     const facts: LibvirtFacts = {networks, domains}
-    const libvirtVersion = /Using library: libvirt (\S+)/.exec(version.output)?.[1]
-    if (libvirtVersion) facts.version = libvirtVersion
     const backend = parseNetworkConf(networkConf.error === undefined ? networkConf.output : '')
     if (backend) facts.firewallBackendSetting = backend
     // Which guests start at boot decides rules too (a network they need must start at boot): unread, it is not "none".
     return markDegraded(facts, autostartList.error !== undefined ? [`virsh list --autostart: ${autostartList.error} (which guests start at boot is unknown)`] : [])
+  },
+}
+
+/**
+ * The libvirt library's version, for a support bundle's summary: no rule reads it, so `diagnose` spawns no
+ * virsh for it (a virsh process costs as much as a listing).
+ */
+export const libvirtVersionProbe: Probe<{library?: string}> = {
+  id: 'libvirt-version',
+  title: 'libvirt version',
+  reads: ['virsh -r version'],
+  async collect({runner, options}) {
+    const c = await runner.run(['virsh', '-r', '-c', options.libvirtUri, 'version'])
+    const library = /Using library: libvirt (\S+)/.exec(outputOf(c))?.[1]
+    return library ? {library} : {}
   },
 }

@@ -1,4 +1,5 @@
-import {lines} from '../src/lib/runner.js'
+import {type CommandCapture, type Runner, lines} from '../src/lib/runner.js'
+import {notBootedWithSystemd} from './services.js'
 import {type Probe} from './types.js'
 
 /** Log lines that point at a known failure, by the pattern they prove. */
@@ -27,6 +28,20 @@ export const LOG_TAIL_BYTES = 256 * 1024
 const LIBVIRTD_LOG = '/var/log/libvirt/libvirtd.log'
 const JOURNAL = ['journalctl', '-u', 'libvirtd', '-u', 'virtnetworkd', '-u', 'isc-dhcp-server', '-k', '--since', '-1h', '--no-pager', '-q', '-n', '2000', '-o', 'short-iso']
 
+/**
+ * Where journalctl (no -D, --file or --machine) finds journal files: the volatile and the persistent journal. With
+ * neither holding anything it prints nothing (and exits 0), so it is not spawned. A recording without them runs it.
+ */
+export const JOURNAL_DIRS = ['/run/log/journal', '/var/log/journal']
+
+async function readJournal(runner: Runner): Promise<CommandCapture | undefined> {
+  // A systemd host keeps a journal: journalctl is run without listing them first (over SSH a listing takes a session).
+  if (!(await notBootedWithSystemd(runner))) return runner.run(JOURNAL)
+  const dirs = await Promise.all(JOURNAL_DIRS.map((d) => runner.listDir(d)))
+  const empty = dirs.every((d) => d.errorCode === 'not-found' || (d.error === undefined && d.output === ''))
+  return empty ? undefined : runner.run(JOURNAL)
+}
+
 export function notableLines(text: string, source: string): LogFacts['notable'] {
   const found: LogFacts['notable'] = []
   for (const line of lines(text)) {
@@ -41,11 +56,13 @@ export function notableLines(text: string, source: string): LogFacts['notable'] 
 export const logsProbe: Probe<LogFacts> = {
   id: 'logs',
   title: 'Recent libvirt and kernel log lines',
-  reads: [LIBVIRTD_LOG, JOURNAL.join(' ')],
+  reads: [LIBVIRTD_LOG, `${JOURNAL.join(' ')} (when ${JOURNAL_DIRS.join(' or ')} holds a journal)`],
   async collect({runner}) {
-    const [file, journal] = await Promise.all([runner.readFile(LIBVIRTD_LOG, {tailBytes: LOG_TAIL_BYTES}), runner.run(JOURNAL)])
+    const [file, journal] = await Promise.all([runner.readFile(LIBVIRTD_LOG, {tailBytes: LOG_TAIL_BYTES}), readJournal(runner)])
     const facts: LogFacts = {sources: [], notable: []}
-    for (const [source, capture] of [[LIBVIRTD_LOG, file], ['journalctl', journal]] as const) {
+    // No journal: what journalctl would have printed, nothing.
+    const nothing = {output: '', truncated: false, error: undefined}
+    for (const [source, capture] of [[LIBVIRTD_LOG, file], ['journalctl', journal ?? nothing]] as const) {
       // A host without that log (no systemd, default log outputs) is normal: list it, do not fail.
       if (capture.error !== undefined) {
         facts.sources.push({source, lines: 0, truncated: false, error: capture.error})

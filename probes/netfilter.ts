@@ -45,17 +45,18 @@ export const netfilterProbe: Probe<NetfilterFacts> = {
   title: 'Packet filter (iptables, nftables, ipset) as one ruleset',
   reads: [...SAVES.map((s) => s.argv.join(' ') + (s.backend ? ' (unless iptables-nft says there are no legacy tables)' : '')), 'nft -j list ruleset', 'nft -a list ruleset', 'ipset list'],
   async collect({runner}) {
-    const [defaults, nftJson, nftText, ipset] = await Promise.all([
-      Promise.all(SAVES.slice(0, 2).map((s) => runner.run(s.argv))),
+    const defaults = SAVES.slice(0, 2).map((s) => runner.run(s.argv))
+    // The legacy listing of a family is read unless that family's iptables-nft says there is none (undefined: not run);
+    // it starts as soon as that listing is in, not after the nft listings.
+    const legacy = SAVES.slice(2).map((s, i) => defaults[i].then((d) => (legacyTablesAbsent(d) ? undefined : runner.run(s.argv))))
+    const [saves, nftJson, nftText, ipset] = await Promise.all([
+      Promise.all([...defaults, ...legacy]),
       runner.run(['nft', '-j', 'list', 'ruleset']),
       runner.run(['nft', '-a', 'list', 'ruleset']),
       runner.run(['ipset', 'list']),
     ])
-    // The legacy listing of a family is read unless that family's iptables-nft says there is none (undefined: not run).
-    const legacy = await Promise.all(SAVES.slice(2).map((s, i) => (legacyTablesAbsent(defaults[i]) ? undefined : runner.run(s.argv))))
-    const saves = [...defaults, ...legacy]
     const gaps: string[] = []
-    const [v4] = defaults
+    const v4 = await defaults[0]
     // The IPv4 filter decides every guest flow kvmdoctor follows: an iptables-save that failed leaves too much
     // unknown (libvirt's own rules would be read as nft's opaque xt expressions). One that printed only
     // "Table `X' is incompatible" did not fail: those tables come from nft.

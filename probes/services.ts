@@ -1,4 +1,4 @@
-import {lines} from '../src/lib/runner.js'
+import {type CommandCapture, type Runner, lines} from '../src/lib/runner.js'
 import {FIREWALLD} from './firewalld.js'
 import {PS_ELAPSED as PS} from './processes.js'
 import {type Probe, ParseError, ProbeUnavailable, unavailableIfNotRecorded} from './types.js'
@@ -26,6 +26,25 @@ export const LIBVIRT_UNITS = ['libvirtd', 'virtnetworkd']
 const roleOf = (service: string): ServiceEvent['role'] => (LIBVIRT_UNITS.includes(service) ? 'libvirt' : 'firewall')
 
 const SYSTEMCTL = ['systemctl', 'show', '--timestamp=unix', '-p', 'Id,ActiveState,ActiveEnterTimestamp,ExecMainStartTimestamp,ExecReload', ...[...FIREWALL_UNITS, ...LIBVIRT_UNITS].map((u) => `${u}.service`)]
+/**
+ * systemd's own test of whether it is the init (sd_booted()). Without it systemctl does not try the bus: it fails
+ * ("System has not been booted with systemd as init system") and is not spawned.
+ */
+export const SYSTEMD_BOOTED = '/run/systemd/system'
+
+/**
+ * Whether systemd is known not to be the init. The directory is read, not listed: a missing path is 'not-found' on
+ * every runner (a directory is 'not a regular file'), and over SSH reads share one session where a listing takes one.
+ * A recording without the read is not known to lack systemd.
+ */
+export async function notBootedWithSystemd(runner: Runner): Promise<boolean> {
+  return (await runner.readFile(SYSTEMD_BOOTED)).errorCode === 'not-found'
+}
+
+/** systemctl's answer; undefined where it is known to fail (not booted with systemd). */
+async function systemctlShow(runner: Runner): Promise<CommandCapture | undefined> {
+  return (await notBootedWithSystemd(runner)) ? undefined : runner.run(SYSTEMCTL)
+}
 
 /** Long-running daemons by their command line: only these have a process whose age tells when they started. */
 const DAEMONS: {service: string; pattern: RegExp}[] = [
@@ -81,14 +100,14 @@ export function parseSystemctlShow(text: string): ServiceEvent[] {
 export const servicesProbe: Probe<ServiceFacts> = {
   id: 'services',
   title: 'Firewall and libvirt service start and reload times',
-  reads: [PS.join(' '), SYSTEMCTL.join(' ')],
+  reads: [PS.join(' '), `${SYSTEMCTL.join(' ')} (when ${SYSTEMD_BOOTED} exists)`],
   async collect({runner}) {
-    const [ps, systemctl] = await Promise.all([runner.run(PS), runner.run(SYSTEMCTL)])
+    const [ps, systemctl] = await Promise.all([runner.run(PS), systemctlShow(runner)])
     unavailableIfNotRecorded(ps)
     if (ps.error !== undefined) throw new ProbeUnavailable(ps.error)
     const events = parsePsStarts(ps.output, runner.capturedAt)
     // No systemd (containers, other inits): the process ages are all there is.
-    const systemd = systemctl.error === undefined
+    const systemd = systemctl !== undefined && systemctl.error === undefined
     if (systemd) {
       const units = parseSystemctlShow(systemctl.output)
       // systemd's timestamps are exact; a daemon's process age only stands in where systemd says nothing of it.

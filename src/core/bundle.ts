@@ -10,7 +10,7 @@ import {lstat, readFile, readdir} from 'node:fs/promises'
 import {join, posix, relative, resolve, sep} from 'node:path'
 import * as tar from 'tar'
 import type {HostFacts} from '../../probes/host.js'
-import type {LibvirtFacts} from '../../probes/libvirt.js'
+import {type LibvirtFacts, libvirtVersionProbe} from '../../probes/libvirt.js'
 import type {Link} from '../../probes/links.js'
 import type {LeaseFacts} from '../../probes/leases.js'
 import type {Route} from '../../probes/routes.js'
@@ -18,6 +18,7 @@ import {type ProbeOptions, type ProbeResult, dataOf as probeData} from '../../pr
 import {ArchiveRefused, tarStream} from './archive.js'
 import {BUDGET, formatBytes} from './budget.js'
 import {type DiagnosisRun, diagnose} from './diagnose.js'
+import {runProbes} from './probe-runner.js'
 import {UserError} from './errors.js'
 import {parseCidr} from '../lib/ipv4.js'
 import {privateTempDir} from './lifecycle.js'
@@ -89,18 +90,20 @@ export async function createBundle(input: BundleInput): Promise<BundleResult> {
 
 async function collectAndWrite(input: BundleInput, output: string | undefined): Promise<BundleResult> {
   const recorder = new RecordingRunner(input.runner)
-  const live = await diagnose({runner: recorder, options: input.options, version: input.version})
+  // The summary's libvirt version is read beside the diagnosis (which does not read it) and recorded with it.
+  const [live, read] = await Promise.all([diagnose({runner: recorder, options: input.options, version: input.version}), runProbes([libvirtVersionProbe], recorder, input.options)])
+  const libvirtVersion = probeData<{library?: string}>(read[libvirtVersionProbe.id])?.library
   const scrubbed = recorder.all().map(scrubCapture)
   // The options are scrubbed and redacted like the argv they produced (a libvirt URI may hold
   // user:password@ or a host address), so replaying the bundle asks for what it holds.
   const options = scrubDeep(input.options)
-  if (!input.redact) return pack(input, recorder.capturedAt, scrubbed, options, output)
+  if (!input.redact) return pack(input, recorder.capturedAt, scrubbed, options, libvirtVersion, output)
   const redactAndPack = async (stored?: StoredMap): Promise<BundleResult> => {
     const redactor = redactorFor(live.facts, scrubbed, {key: input.redactionKey, previous: stored?.map})
     const captures = scrubbed.map((c) => redactCapture(c, redactor))
     // The internet's stand-in is an address like any other: mapped as the routes that lead to it are.
     const redacted = {...options, libvirtUri: redactor.redact(options.libvirtUri), ...(options.internet ? {internet: redactor.redact(options.internet)} : {})}
-    const result = await pack(input, recorder.capturedAt, captures, redacted, output, {map: redactor.map, path: input.redactMap, owner: stored?.owner})
+    const result = await pack(input, recorder.capturedAt, captures, redacted, libvirtVersion, output, {map: redactor.map, path: input.redactMap, owner: stored?.owner})
     const changed = findingsChange(live, result.diagnosis)
     return changed ? {...result, redactionChanged: changed} : result
   }
@@ -119,6 +122,7 @@ async function pack(
   capturedAt: Date,
   captures: Capture[],
   options: ProbeOptions,
+  libvirtVersion: string | undefined,
   output: string | undefined,
   redaction?: {map: RedactionMap; path?: string; owner?: StoredMap['owner']},
 ): Promise<BundleResult> {
@@ -134,7 +138,7 @@ async function pack(
         capturedAt,
         host: diagnosis.host,
         kernel: probeData<HostFacts>(diagnosis.facts.host)?.kernel,
-        libvirtVersion: probeData<LibvirtFacts>(diagnosis.facts.libvirt)?.version,
+        libvirtVersion,
         options,
       })
       await writeJsonSafely(join(root, 'facts.json'), diagnosis.facts, {what: 'facts.json'})

@@ -1,12 +1,13 @@
 /** What a live run spares (issue 31): reads one probe shares with another, and commands whose answer is already known. */
 import {describe, expect, it} from 'vitest'
-import {type LibvirtFacts, libvirtProbe} from '../../probes/libvirt.js'
+import {type LibvirtFacts, VIRSH_LISTINGS, libvirtProbe, libvirtVersionProbe, splitListings} from '../../probes/libvirt.js'
+import {type LogFacts, logsProbe} from '../../probes/logs.js'
 import {type NetfilterFacts, legacyTablesAbsent, netfilterProbe} from '../../probes/netfilter.js'
 import {type ProcessFacts, processesProbe} from '../../probes/processes.js'
 import {type ServiceFacts, servicesProbe} from '../../probes/services.js'
 import {MemoryRunner} from '../../src/core/snapshot.js'
 import {runProbes} from '../../src/core/probe-runner.js'
-import type {Capture, CommandCapture, FileCapture, Runner} from '../../src/lib/runner.js'
+import type {Capture, CommandCapture, DirCapture, FileCapture, Runner} from '../../src/lib/runner.js'
 
 const command = (argv: string[], output: string, more: Partial<CommandCapture> = {}): CommandCapture => ({kind: 'command', argv, output, stderr: '', exitCode: 0, durationMs: 1, timedOut: false, truncated: false, ...more})
 const file = (path: string, output: string): FileCapture => ({kind: 'file', path, output, durationMs: 1, truncated: false})
@@ -62,6 +63,42 @@ describe('netfilter: the legacy listings', () => {
 
 const PS_ELAPSED = '    1  86400 /sbin/init\n  640   3600 /usr/sbin/libvirtd\n  812   1800 /usr/sbin/dnsmasq --conf-file=/var/lib/libvirt/dnsmasq/default.conf --leasefile-ro\n 9000      0 ps -eo pid=,etimes=,args=\n'
 
+describe('netfilter: a legacy listing starts', () => {
+  it('as soon as its family\'s iptables-nft listing is in, not after the nft listings', async () => {
+    const memory = new MemoryRunner([
+      command(['iptables-save', '-c'], NFT_SAVE(''), {stderr: LEGACY_WARNING('')}),
+      command(['ip6tables-save', '-c'], NFT_SAVE('6')),
+      command(['iptables-legacy-save', '-c'], ''),
+      command(['nft', '-j', 'list', 'ruleset'], '{"nftables": [{"metainfo": {"version": "1.0.6", "release_name": "Lester Gooch #5", "json_schema_version": 1}}]}'),
+      command(['nft', '-a', 'list', 'ruleset'], ''),
+      command(['ipset', 'list'], ''),
+    ], new Date('2026-12-06T03:00:00Z'))
+    const events: string[] = []
+    let legacyAsked!: () => void
+    const legacy = new Promise<void>((resolve) => (legacyAsked = resolve))
+    const runner: Runner = {
+      capturedAt: memory.capturedAt,
+      run: async (argv) => {
+        events.push(argv.join(' '))
+        if (argv[0] === 'iptables-legacy-save') legacyAsked()
+        // nft answers once the legacy listing was asked for (or, where it never is, a moment later).
+        if (argv[0] === 'nft') {
+          await Promise.race([legacy, new Promise((resolve) => setTimeout(resolve, 200))])
+          events.push(`${argv.join(' ')}: answered`)
+        }
+        return memory.run(argv)
+      },
+      readFile: (path) => memory.readFile(path),
+      listDir: (path) => memory.listDir(path),
+    }
+    const r = await runProbes([netfilterProbe], runner, options)
+    expect(r.netfilter.ok).toBe(true)
+    expect(events.indexOf('iptables-legacy-save -c')).toBeGreaterThan(-1)
+    expect(events.indexOf('iptables-legacy-save -c')).toBeLessThan(events.indexOf('nft -j list ruleset: answered'))
+    expect(events).not.toContain('ip6tables-legacy-save -c')
+  })
+})
+
 describe('processes and services share one ps', () => {
   it('live: one ps process serves both probes', async () => {
     const {runner, asked} = host([command(['ps', '-eo', 'pid=,etimes=,args='], PS_ELAPSED), command(['systemctl', 'show'], '')])
@@ -99,5 +136,125 @@ describe('libvirt networks from their status files', () => {
     const r = await runProbes([libvirtProbe], runner, options)
     expect(asked).toContain('virsh -r -c qemu:///system net-dumpxml default')
     expect((r.libvirt as {data: LibvirtFacts}).data.networks).toMatchObject([{name: 'default', active: true, bridge: 'virbr0'}])
+  })
+})
+
+const dir = (path: string, output: string, missing = false): DirCapture => ({kind: 'dir', path, output, durationMs: 1, truncated: false, ...(missing ? {error: `${path}: no such file or directory`, errorCode: 'not-found' as const} : {})})
+
+// /run/systemd/system is read as a file: absent, or there (a directory is no regular file).
+const NO_SYSTEMD: FileCapture = {...file('/run/systemd/system', ''), error: '/run/systemd/system: no such file or directory', errorCode: 'not-found'}
+const SYSTEMD: FileCapture = {...file('/run/systemd/system', ''), error: '/run/systemd/system: not a regular file', errorCode: 'failed'}
+
+describe('systemctl only where systemd is the init', () => {
+  const systemctl = command(['systemctl', 'show'], '')
+  const ps = command(['ps', '-eo', 'pid=,etimes=,args='], PS_ELAPSED)
+
+  it('without /run/systemd/system it is not spawned, and the facts are those of its failure: no systemd, the process ages', async () => {
+    const {runner, asked} = host([ps, systemctl, NO_SYSTEMD])
+    const r = await runProbes([servicesProbe], runner, options)
+    expect(asked.some((a) => a.startsWith('systemctl'))).toBe(false)
+    expect((r.services as {data: ServiceFacts}).data).toEqual({systemd: false, events: [expect.objectContaining({service: 'libvirtd', source: 'ps etimes (pid 640)'})]})
+  })
+
+  it('with it, or in a recording made before the check, systemctl is asked', async () => {
+    for (const captures of [[ps, SYSTEMD], [ps]]) {
+      const {runner, asked} = host(captures)
+      await runProbes([servicesProbe], runner, options)
+      expect(asked.some((a) => a.startsWith('systemctl show'))).toBe(true)
+    }
+  })
+})
+
+describe('journalctl only where a journal is kept', () => {
+  const journal = ['journalctl', '-u', 'libvirtd', '-u', 'virtnetworkd', '-u', 'isc-dhcp-server', '-k', '--since', '-1h', '--no-pager', '-q', '-n', '2000', '-o', 'short-iso']
+
+  it('with /run/log/journal absent and /var/log/journal empty it is not spawned: its source is there with no lines, as journalctl prints none', async () => {
+    const {runner, asked} = host([NO_SYSTEMD, dir('/run/log/journal', '', true), dir('/var/log/journal', '')])
+    const r = await runProbes([logsProbe], runner, options)
+    expect(asked.some((a) => a.startsWith('journalctl'))).toBe(false)
+    expect((r.logs as {data: LogFacts}).data.sources).toContainEqual({source: 'journalctl', lines: 0, truncated: false})
+  })
+
+  it('a journal in either, a systemd host (not listed: it keeps one), or a recording made before the check: journalctl is asked', async () => {
+    const line = '2026-12-06T02:59:00+0000 vm dnsmasq-dhcp[812]: DHCPDISCOVER(virbr0) 52:54:00:aa:bb:cc no address available\n'
+    const empty = [dir('/run/log/journal', '', true), dir('/var/log/journal', '')]
+    const cases = [[NO_SYSTEMD, dir('/run/log/journal', 'c0ffee\n'), dir('/var/log/journal', '', true)], [NO_SYSTEMD, dir('/run/log/journal', '', true), dir('/var/log/journal', 'c0ffee\n')], [NO_SYSTEMD], [SYSTEMD, ...empty], empty]
+    for (const dirs of cases) {
+      const {runner, asked} = host([...dirs, command(journal, line)])
+      const r = await runProbes([logsProbe], runner, options)
+      expect(asked.some((a) => a.startsWith('journalctl'))).toBe(true)
+      expect((r.logs as {data: LogFacts}).data.notable.map((n) => n.id)).toEqual(['dhcp-no-address-available'])
+    }
+  })
+})
+
+describe('virsh version', () => {
+  it('is not read by the libvirt probe (only a bundle\'s summary shows it)', async () => {
+    const NET_LIST = ' Name   State   Autostart   Persistent\n----------------------------------------\n'
+    const virsh = (args: string[], output: string) => command(['virsh', '-r', '-c', 'qemu:///system', ...args], output)
+    const {runner, asked} = host([virsh(['net-list', '--all'], NET_LIST), virsh(['list', '--all'], ' Id   Name   State\n--------------------\n'), virsh(['list', '--all', '--autostart', '--name'], '\n')])
+    const r = await runProbes([libvirtProbe], runner, options)
+    expect(r.libvirt.ok).toBe(true)
+    expect(asked).not.toContain('virsh -r -c qemu:///system version')
+  })
+
+  it('is read by its own probe', async () => {
+    const {runner} = host([command(['virsh', '-r', '-c', 'qemu:///system', 'version'], 'Compiled against library: libvirt 9.0.0\nUsing library: libvirt 9.0.0\n')])
+    const r = await runProbes([libvirtVersionProbe], runner, options)
+    expect(r[libvirtVersionProbe.id]).toMatchObject({ok: true, data: {library: '9.0.0'}})
+  })
+})
+
+describe('libvirt: the three listings from one virsh', () => {
+  const NET_LIST = ' Name      State    Autostart   Persistent\n--------------------------------------------\n default   active   yes         yes\n\n'
+  const DOM_LIST = ' Id   Name    State\n-----------------------\n 1    web01   running\n -    db01    shut off\n\n'
+  const AUTOSTART = 'web01\n\n'
+  const virsh = (args: string[], output: string, more: Partial<CommandCapture> = {}) => command(['virsh', '-r', '-c', 'qemu:///system', ...args], output, more)
+  const alone = [virsh(['net-list', '--all'], NET_LIST), virsh(['list', '--all'], DOM_LIST), virsh(['list', '--all', '--autostart', '--name'], AUTOSTART)]
+  const together = (more: Partial<CommandCapture> = {}) => virsh([VIRSH_LISTINGS], NET_LIST + DOM_LIST + AUTOSTART, more)
+  const files = [
+    file('/run/libvirt/network/default.xml', "<networkstatus><network><name>default</name><forward mode='nat'/><bridge name='virbr0'/><ip address='192.168.122.1' netmask='255.255.255.0'/></network></networkstatus>"),
+    file('/run/libvirt/qemu/web01.xml', "<domstatus><domain type='kvm' id='1'><name>web01</name><devices><interface type='network'><mac address='52:54:00:00:00:01'/><source network='default'/><target dev='vnet0'/></interface></devices></domain></domstatus>"),
+    file('/etc/libvirt/qemu/db01.xml', "<domain type='kvm'><name>db01</name><devices/></domain>"),
+  ]
+  const facts = async (captures: Capture[]) => {
+    const {runner, asked} = host([...captures, ...files])
+    const r = await runProbes([libvirtProbe], runner, options)
+    expect(r.libvirt.ok, r.libvirt.ok ? '' : r.libvirt.error).toBe(true)
+    return {facts: (r.libvirt as {data: LibvirtFacts}).data, virsh: asked.filter((a) => a.startsWith('virsh '))}
+  }
+
+  it('one process, as virsh runs a ;-separated list of its commands: the facts of the three alone', async () => {
+    const one = await facts([together()])
+    expect(one.virsh).toEqual([`virsh -r -c qemu:///system ${VIRSH_LISTINGS}`])
+    const three = await facts(alone)
+    expect(one.facts).toEqual(three.facts)
+    expect(one.facts.domains.map((d) => [d.name, d.state, d.autostart])).toEqual([['web01', 'running', true], ['db01', 'shut off', false]])
+  })
+
+  it('cut at the blank line that ends each table, each part as the command alone prints it', () => {
+    expect(splitListings(NET_LIST + DOM_LIST + AUTOSTART)).toEqual([NET_LIST, DOM_LIST, AUTOSTART])
+    const empty = [' Name   State   Autostart   Persistent\n----------------------------------------\n\n', ' Id   Name   State\n--------------------\n\n', '\n']
+    expect(splitListings(empty.join(''))).toEqual(empty)
+    // Not two tables and the names: no tables, a table without its blank line, a name that is a rule.
+    for (const text of ['', 'web01\n\n', NET_LIST.trimEnd() + '\n' + DOM_LIST + AUTOSTART, NET_LIST + DOM_LIST + '-----\n\n']) expect(splitListings(text)).toBeUndefined()
+  })
+
+  it('anything but a clean answer, or a recording made before: each alone, as before', async () => {
+    const three = await facts(alone)
+    for (const batch of [[together({stderr: 'error: something\n'})], [together({error: 'exit 1', errorCode: 'exit-status', exitCode: 1})], [virsh([VIRSH_LISTINGS], NET_LIST)], [virsh([VIRSH_LISTINGS], NET_LIST + DOM_LIST.trimEnd() + '\n' + AUTOSTART)], []]) {
+      const r = await facts([...batch, ...alone])
+      expect(r.virsh).toHaveLength(4)
+      expect(r.facts).toEqual(three.facts)
+    }
+  })
+
+  it('a timeout or a missing virsh answers for all three', async () => {
+    for (const more of [{error: 'timed out after 5000 ms', errorCode: 'timeout' as const, timedOut: true}, {error: 'virsh: command not found', errorCode: 'not-found' as const}]) {
+      const {runner, asked} = host([virsh([VIRSH_LISTINGS], '', more), ...alone])
+      const r = await runProbes([libvirtProbe], runner, options)
+      expect(r.libvirt.ok).toBe(false)
+      expect(asked.filter((a) => a.startsWith('virsh '))).toHaveLength(1)
+    }
   })
 })
