@@ -26,7 +26,7 @@ describe('parseVirshTable', () => {
     expect(() => parseVirshTable('', 'virsh list --all')).toThrow(/^virsh list --all: empty output with no header line$/)
     expect(() => parseVirshTable('error: failed to connect to the hypervisor')).toThrow(ParseError)
   })
-  it('a table cut before virsh's closing blank line is an error, not a shorter (or empty) list', () => {
+  it("a table cut before virsh's closing blank line is an error, not a shorter (or empty) list", () => {
     const whole = sample('virsh-list-all.txt')
     expect(whole.endsWith('\n\n')).toBe(true)
     expect(() => parseVirshTable(whole.slice(0, whole.indexOf('\n', whole.indexOf('----')) + 1), 'virsh list --all')).toThrow(/^virsh list --all: the table does not end with virsh's blank line \(the output was cut\)$/)

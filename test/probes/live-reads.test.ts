@@ -190,9 +190,9 @@ describe('journalctl only where a journal is kept', () => {
 
 describe('virsh version', () => {
   it('is not read by the libvirt probe (only a bundle\'s summary shows it)', async () => {
-    const NET_LIST = ' Name   State   Autostart   Persistent\n----------------------------------------\n'
+    const NET_LIST = ' Name   State   Autostart   Persistent\n----------------------------------------\n\n'
     const virsh = (args: string[], output: string) => command(['virsh', '-r', '-c', 'qemu:///system', ...args], output)
-    const {runner, asked} = host([virsh(['net-list', '--all'], NET_LIST), virsh(['list', '--all'], ' Id   Name   State\n--------------------\n'), virsh(['list', '--all', '--autostart', '--name'], '\n')])
+    const {runner, asked} = host([virsh(['net-list', '--all'], NET_LIST), virsh(['list', '--all'], ' Id   Name   State\n--------------------\n\n'), virsh(['list', '--all', '--autostart', '--name'], '\n')])
     const r = await runProbes([libvirtProbe], runner, options)
     expect(r.libvirt.ok).toBe(true)
     expect(asked).not.toContain('virsh -r -c qemu:///system version')
