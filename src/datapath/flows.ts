@@ -17,7 +17,7 @@
  */
 import {formatIp, ipInPrefix, networkOf, parseIp, parsePrefix} from '../lib/addr.js'
 import {parseCidr, prefixRelation} from '../lib/ipv4.js'
-import type {NfHook, NfRuleset} from '../lib/netfilter.js'
+import type {NfChain, NfHook, NfRuleset} from '../lib/netfilter.js'
 import type {Link} from '../../probes/links.js'
 import type {LibvirtDomain, LibvirtNetwork} from '../../probes/libvirt.js'
 import type {Listener} from '../../probes/listeners.js'
@@ -289,12 +289,44 @@ class HostView {
     return text
   }
 
+  /**
+   * Whether the bridge family has a base chain on `hook`, and the netdev chains of each device: asked as every
+   * flow crosses a bridge or a device, answered once (the ruleset is compiled once and never changes).
+   */
+  bridgeHooked(hook: NfHook): boolean {
+    let hooked = this.bridgeHooks.get(hook)
+    if (hooked === undefined) this.bridgeHooks.set(hook, (hooked = this.rs.baseChains(hook, ['bridge']).length > 0))
+    return hooked
+  }
+
+  private readonly bridgeHooks = new Map<NfHook, boolean>()
+
+  deviceChainsOf(hook: 'ingress' | 'egress', dev: string | undefined): NfChain[] {
+    const byDev = this.deviceHooks[hook]
+    let chains = byDev.get(dev)
+    if (chains === undefined) byDev.set(dev, (chains = deviceChains(this.rs, hook, dev)))
+    return chains
+  }
+
+  private readonly deviceHooks = {ingress: new Map<string | undefined, NfChain[]>(), egress: new Map<string | undefined, NfChain[]>()}
+
   sysctl(key: string): number | null | undefined {
     return this.facts.sysctl[key]
   }
 
   /** A per-device IPv4 setting the kernel combines with conf/all by taking the larger (rp_filter, arp_ignore). */
   private maxConf(dev: string, name: string): {value: number | undefined; key: string; unread: string[]} {
+    // Asked for every flow's bridge and uplink: made once per setting and device (sysctls are facts, read-only; the
+    // result is only read).
+    const byDev = this.confs.get(name) ?? this.confs.set(name, new Map()).get(name)!
+    let conf = byDev.get(dev)
+    if (conf === undefined) byDev.set(dev, (conf = this.maxConfOf(dev, name)))
+    return conf
+  }
+
+  private readonly confs = new Map<string, Map<string, {value: number | undefined; key: string; unread: string[]}>>()
+
+  private maxConfOf(dev: string, name: string): {value: number | undefined; key: string; unread: string[]} {
     const all = this.sysctl(`net.ipv4.conf.all.${name}`)
     const own = this.sysctl(`net.ipv4.conf.${dev}.${name}`)
     const value = all === undefined && own === undefined ? undefined : Math.max(all ?? 0, own ?? 0)
@@ -467,15 +499,16 @@ class HostView {
   private deviceHops(name: string | undefined, role: 'tap' | 'bridge' | 'egress', bridge?: string, dir?: 'in' | 'out'): Hop[] {
     // The same device seen the same way gives the same hop: made once (every guest's flows pass its bridge
     // and the uplink); callers copy the list, and hops are never changed.
-    const byName = this.deviceHopCache[role]
-    const key = `${dir ?? ''}|${name ?? ''}`
-    const byBridge = byName.get(key) ?? byName.set(key, new Map()).get(key)!
+    // Keyed by the strings the callers hold (no key string built per hop).
+    const byDir = this.deviceHopCache[role]
+    const byName = byDir.get(dir) ?? byDir.set(dir, new Map()).get(dir)!
+    const byBridge = byName.get(name) ?? byName.set(name, new Map()).get(name)!
     let hops = byBridge.get(bridge)
     if (!hops) byBridge.set(bridge, (hops = this.deviceHopsOf(name, role, bridge, dir)))
     return hops
   }
 
-  private readonly deviceHopCache = {tap: new Map<string, Map<string | undefined, Hop[]>>(), bridge: new Map<string, Map<string | undefined, Hop[]>>(), egress: new Map<string, Map<string | undefined, Hop[]>>()}
+  private readonly deviceHopCache = {tap: newHopCache(), bridge: newHopCache(), egress: newHopCache()}
 
   private deviceHopsOf(name: string | undefined, role: 'tap' | 'bridge' | 'egress', bridge?: string, dir?: 'in' | 'out'): Hop[] {
     // Named as the packet meets the device: a reply enters by the uplink its request left by.
@@ -734,11 +767,15 @@ class HostView {
       runner.push({name: `ARP for ${gw}`, verdict: 'indeterminate', detail: `${unread.join(' and ')} could not be read: whether the host answers the guest's ARP on ${bridge} (not when arp_ignore is 8) is not known`})
       return
     }
-    const arpChains = this.rs.baseChains('input', ['arp']).filter((c) => c.rules.length > 0 || c.base?.policy === 'drop')
+    this.arpChains ??= this.rs.baseChains('input', ['arp']).filter((c) => c.rules.length > 0 || c.base?.policy === 'drop')
+    const arpChains = this.arpChains
     if (arpChains.length > 0) {
       runner.push({name: `ARP for ${gw}`, verdict: 'indeterminate', detail: `ARP filter chains (${arpChains.map((c) => `${c.backend === 'nft' ? 'nft ' : ''}arp ${c.table} ${c.name}`).join(', ')}) are not evaluated`, element: {id: `arp-filter:input`, kind: 'nf-undecided', text: `arp family input chains: ${arpChains.map((c) => `${c.table} ${c.name}`).join(', ')}`}})
     }
   }
+
+  /** The ARP filter chains that would see the guest's ARP request (the same for every guest): listed once. */
+  private arpChains?: NfChain[]
 
   // ---- the IP layer ------------------------------------------------------
 
@@ -768,6 +805,15 @@ class HostView {
 
   /** A full connection-tracking table drops new connections, unless the kernel can evict an unreplied one. */
   private conntrackHop(): Hop | undefined {
+    // The same for every new packet (three sysctls): made once, shared (hops are never changed).
+    if (this.conntrack === null) this.conntrack = this.conntrackHopOf()
+    return this.conntrack
+  }
+
+  /** null: not made yet. */
+  private conntrack: Hop | undefined | null = null
+
+  private conntrackHopOf(): Hop | undefined {
     const count = this.sysctl('net.netfilter.nf_conntrack_count')
     const max = this.sysctl('net.netfilter.nf_conntrack_max')
     const buckets = this.sysctl('net.netfilter.nf_conntrack_buckets')
@@ -814,6 +860,16 @@ class HostView {
   }
 
   private forwardingHop(iif: string, family: 4 | 6): Hop {
+    // A function of the sysctls alone, asked for every forwarded packet: one hop per device and family (hops are never changed).
+    const byIif = this.forwardingHops[family]
+    let hop = byIif.get(iif)
+    if (hop === undefined) byIif.set(iif, (hop = this.forwardingHopOf(iif, family)))
+    return hop
+  }
+
+  private readonly forwardingHops = {4: new Map<string, Hop>(), 6: new Map<string, Hop>()}
+
+  private forwardingHopOf(iif: string, family: 4 | 6): Hop {
     const global = family === 4 ? this.sysctl('net.ipv4.ip_forward') : this.sysctl('net.ipv6.conf.all.forwarding')
     const own = family === 4 ? this.sysctl(`net.ipv4.conf.${iif}.forwarding`) : this.sysctl(`net.ipv6.conf.${iif}.forwarding`)
     const key = family === 4 ? 'net.ipv4.ip_forward' : 'net.ipv6.conf.all.forwarding'
@@ -1596,16 +1652,23 @@ class PathRunner {
     this.branches = [startBranch(packet)]
   }
 
+  /** Hops already looked at by alive(), and whether one of them fails (hops are only appended, never changed). */
+  private seenHops = 0
+  private failed = false
+
   alive(): boolean {
-    return !this.hops.some((h) => h.verdict === 'fail')
+    for (; !this.failed && this.seenHops < this.hops.length; this.seenHops++) if (this.hops[this.seenHops].verdict === 'fail') this.failed = true
+    return !this.failed
   }
 
   live(): Branch[] {
     return this.branches.filter((b) => b.status === 'accept')
   }
 
+  /** The first live branch's packet (else the first branch's): asked at every hop, so found without a list. */
   packet(): NfPacket {
-    return (this.live()[0] ?? this.branches[0]).packet
+    for (const b of this.branches) if (b.status === 'accept') return b.packet
+    return this.branches[0].packet
   }
 
   push(hop: Hop): void {
@@ -1619,9 +1682,9 @@ class PathRunner {
   /** Runs a hook with the devices it sees. */
   nf(name: string, hook: NfHook, layer: HookLayer, devices: Partial<NfPacket>): void {
     if (!this.alive()) return
-    if (layer === 'bridge' && this.host.rs.baseChains(hook, ['bridge']).length === 0) return
+    if (layer === 'bridge' && !this.host.bridgeHooked(hook)) return
     // Bridge hooks see ports; the IP hooks see the bridge (and, for bridged frames, the ports through physdev).
-    const origin = (this.live()[0] ?? this.branches[0]).packet
+    const origin = this.packet()
     // br_netfilter's IP hooks may say which out port is known yet (`physOut` among the devices).
     const ports = 'physOut' in devices
     const seen = (p: NfPacket): NfPacket =>
@@ -1659,7 +1722,7 @@ class PathRunner {
    * around the bridge and IP hooks. Most hosts have none: then there is no hop.
    */
   device(hook: 'ingress' | 'egress', dev: string | undefined): void {
-    if (!this.alive() || deviceChains(this.host.rs, hook, dev).length === 0) return
+    if (!this.alive() || this.host.deviceChainsOf(hook, dev).length === 0) return
     this.nf(`netdev ${hook} ${dev}`, hook, 'netdev', hook === 'ingress' ? {iifname: dev} : {oifname: dev})
   }
 
@@ -1676,6 +1739,9 @@ class PathRunner {
     return decision
   }
 }
+
+/** Device hops by direction, device and bridge. */
+const newHopCache = () => new Map<'in' | 'out' | undefined, Map<string | undefined, Map<string | undefined, Hop[]>>>()
 
 function describeStep(s: TraceStep): string {
   const where = `${s.chain.backend === 'nft' ? 'nft' : s.chain.backend} ${s.chain.family} ${s.chain.table} ${s.chain.chain}`

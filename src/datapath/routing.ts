@@ -72,16 +72,20 @@ export function buildRouter(routes: Route[], rules: {inet?: PolicyRule[]; inet6?
   }
   for (const list of tables.values()) list.sort((a, b) => b.len - a.len || a.route.metric - b.route.metric)
 
+  // The policy rules in the order the kernel tries them, sorted once (every flow's packets are looked up several times).
+  const byPriority = (policy: PolicyRule[] | null | undefined) => (policy ? [...policy].sort((a, b) => a.priority - b.priority) : policy)
+  const ordered4 = byPriority(rules?.inet)
+  const ordered6 = byPriority(rules?.inet6)
+
   const lookup = (q: RouteQuery): RouteDecision => {
     const fam = q.family === 4 ? 'inet' : 'inet6'
     const trail: string[] = []
-    const policy = rules === undefined ? undefined : fam === 'inet' ? rules.inet : rules.inet6
-    if (policy === undefined || policy === null) return {kind: 'unknown', trail, unknownBecause: 'the routing policy rules (ip rule) could not be read'}
+    const ordered = rules === undefined ? undefined : fam === 'inet' ? ordered4 : ordered6
+    if (ordered === undefined || ordered === null) return {kind: 'unknown', trail, unknownBecause: 'the routing policy rules (ip rule) could not be read'}
     // The limited broadcast never reaches the tables.
     if (q.family === 4 && q.dst === '255.255.255.255') return {kind: 'broadcast', dev: q.iif, trail: ['255.255.255.255 is the limited broadcast: delivered locally']}
     const dstIp = parseIp(q.dst)
     if (!dstIp) return {kind: 'unknown', trail, unknownBecause: `not an address: ${q.dst}`}
-    const ordered = [...policy].sort((a, b) => a.priority - b.priority)
     let unknown: string | undefined
     for (let i = 0; i < ordered.length; i++) {
       const rule = ordered[i]

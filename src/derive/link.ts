@@ -29,7 +29,9 @@ export function linkViews(ctx: DeriveContext, flows: Flow[], datapathFollowed: b
     const forwardBlock = (flowsByBridge.get(l.name) ?? []).find((f) => f.verdict === 'fail' && f.decidedBy !== undefined && /netfilter forward/.test(f.decidedBy.name))
     // The rules that accept the guests' traffic on this bridge in the forward path, when every flow that meets it passes by
     // a rule's accept (not only by chain policies): the host's firewall lets that traffic through on purpose.
-    const forwardHops = (flowsByBridge.get(l.name) ?? []).flatMap((f) => f.hops.filter((h) => /^netfilter forward/.test(h.name)))
+    // A hop object stands for every flow of its class (the datapath shares them): each one is read once, in first-seen
+    // order, which keeps the rules' order and whether every hop passes by one.
+    const forwardHops = [...new Set((flowsByBridge.get(l.name) ?? []).flatMap((f) => f.hops.filter((h) => h.name.startsWith('netfilter forward'))))]
     const acceptedBy = forwardHops.map((h) => (h.verdict === 'pass' ? h.steps?.find((s) => s.event === 'rule' && s.action === 'accept')?.rule?.text : undefined))
     return {
       kind: 'link',
