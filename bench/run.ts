@@ -92,6 +92,10 @@ async function scaleOnce(domains: number, rules: number): Promise<ScaleResult> {
     samples.push({wall, ms: m.ms, cpu: m.cpuMs, rss: m.maxRssMb, findings: JSON.parse(r.stdout).findings.length})
   }
   const pick = samples.sort((a, b) => a.wall - b.wall)[Math.floor(repeat / 2)]
+  // The synthetic host shapes every tenth guest (one finding each): fewer means part of the snapshot went unread
+  // (a probe that failed on it), and a time for analysing less than the host is no measure.
+  const expected = Math.ceil(domains / 10)
+  if (samples.some((s) => s.findings !== expected)) throw new Error(`${dir}: ${samples.map((s) => s.findings).join(', ')} finding(s), not ${expected}: the synthetic snapshot was not read whole (kvmdoctor diagnose --from ${dir}; one cached by an older generator goes with rm -r ${CACHE})`)
   return {domains, rules, wallMs: Math.round(pick.wall), analysisMs: pick.ms, cpuMs: median(samples.map((s) => s.cpu)), maxRssMb: Math.max(...samples.map((s) => s.rss)), findings: pick.findings}
 }
 

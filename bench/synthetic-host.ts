@@ -3,6 +3,8 @@
  * Recording the probes against it (RecordingRunner) yields a snapshot in the
  * very format the lab records, so benchmarks replay the same code path.
  */
+import {VIRSH_LISTINGS} from '../probes/libvirt.js'
+import {PS_ELAPSED} from '../probes/processes.js'
 import {captureArgv} from '../probes/wire.js'
 import type {CommandCapture, DirCapture, FileCapture, Runner} from '../src/lib/runner.js'
 
@@ -63,6 +65,7 @@ export class SyntheticHost implements Runner {
     routes.push({type: 'local', dst: '198.51.100.10', dev: 'eth0', table: 'local', protocol: 'kernel', scope: 'host', prefsrc: '198.51.100.10', flags: []})
     for (let k = 0; k < networks; k++) routes.push({type: 'local', dst: gateway(k), dev: `virbr${k}`, table: 'local', protocol: 'kernel', scope: 'host', prefsrc: gateway(k), flags: []})
     this.cmd(['ip', '-j', 'route', 'show', 'table', 'all'], JSON.stringify(routes))
+    this.cmd(['ip', '-6', '-j', 'route', 'show', 'table', 'all'], '[]')
     const defaultRules = [{priority: 0, src: 'all', table: 'local'}, {priority: 32766, src: 'all', table: 'main'}, {priority: 32767, src: 'all', table: 'default'}]
     this.cmd(['ip', '-j', 'rule', 'show'], JSON.stringify(defaultRules))
     this.cmd(['ip', '-6', '-j', 'rule', 'show'], JSON.stringify(defaultRules.filter((r) => r.table !== 'default')))
@@ -101,13 +104,15 @@ export class SyntheticHost implements Runner {
     this.cmd(['nft', '-j', 'list', 'ruleset'], JSON.stringify({nftables: this.nftRuleset()}))
 
     const uri = ['virsh', '-r', '-c', 'qemu:///system']
-    this.cmd([...uri, 'net-list', '--all'], ` Name      State    Autostart   Persistent\n--------------------------------------------\n${Array.from({length: networks}, (_, k) => ` net${k}   active   yes         yes\n`).join('')}`)
+    this.cmd([...uri, 'net-list', '--all'], ` Name      State    Autostart   Persistent\n--------------------------------------------\n${Array.from({length: networks}, (_, k) => ` net${k}   active   yes         yes\n`).join('')}\n`)
     for (let k = 0; k < networks; k++) {
       this.cmd([...uri, 'net-dumpxml', `net${k}`], `<network><name>net${k}</name><forward mode='nat'/><bridge name='virbr${k}' stp='on' delay='0'/><ip address='${gateway(k)}' prefix='${prefix}'><dhcp><range start='${prefix === 24 ? netIp(k, 2) : `10.${100 + k}.0.2`}' end='${prefix === 24 ? netIp(k, 254) : `10.${100 + k}.255.254`}'/></dhcp></ip></network>`)
     }
     const width = Math.max(...guests.map((g) => g.name.length), 4)
-    this.cmd([...uri, 'list', '--all'], ` Id   ${'Name'.padEnd(width)}   State\n${'-'.repeat(width + 16)}\n${guests.map((g) => ` ${String(g.n + 1).padEnd(4)} ${g.name.padEnd(width)}   running\n`).join('')}`)
+    this.cmd([...uri, 'list', '--all'], ` Id   ${'Name'.padEnd(width)}   State\n${'-'.repeat(width + 16)}\n${guests.map((g) => ` ${String(g.n + 1).padEnd(4)} ${g.name.padEnd(width)}   running\n`).join('')}\n`)
     this.cmd([...uri, 'list', '--all', '--autostart', '--name'], guests.map((g) => g.name).join('\n') + '\n')
+    // virsh given the three listings as one argument prints them one after the other (the libvirt probe asks so).
+    this.cmd([...uri, VIRSH_LISTINGS], [['net-list', '--all'], ['list', '--all'], ['list', '--all', '--autostart', '--name']].map((l) => this.commands.get([...uri, ...l].join('\u0000'))).join(''))
     this.cmd([...uri, 'version'], 'Compiled against library: libvirt 9.0.0\nUsing library: libvirt 9.0.0\n')
     for (const g of guests) {
       this.files.set(`/run/libvirt/qemu/${g.name}.xml`, `<domstatus state='running'><domain type='kvm' id='${g.n + 1}'><name>${g.name}</name><devices><interface type='network'><mac address='${g.mac}'/><source network='net${g.net}'/><actual type='network'><source bridge='virbr${g.net}'/></actual><target dev='${g.tap}'/><model type='virtio'/></interface><channel type='unix'><target type='virtio' name='org.qemu.guest_agent.0'/></channel></devices></domain></domstatus>`)
@@ -121,10 +126,12 @@ export class SyntheticHost implements Runner {
     for (let k = 0; k < networks; k++) ps.push(`${600 + k} /usr/sbin/dnsmasq --conf-file=/var/lib/libvirt/dnsmasq/net${k}.conf --leasefile-ro --dhcp-script=/usr/lib/libvirt/libvirt_leaseshelper`)
     for (const g of guests) ps.push(`${10000 + g.n} /usr/bin/qemu-system-x86_64 -name guest=${g.name},debug-threads=on -m 2048`)
     this.cmd(['ps', '-eo', 'pid=,args='], ps.join('\n') + '\n')
+    // What live probing asks (one ps for processes and services): the same processes, each up for an hour.
+    this.cmd(PS_ELAPSED, ps.map((p) => p.replace(' ', ' 3600 ')).join('\n') + '\n')
     this.cmd(['ss', '-H', '-lunpt'], Array.from({length: networks}, (_, k) => `udp UNCONN 0 0 ${gateway(k)}:53 0.0.0.0:* users:(("dnsmasq",pid=${600 + k},fd=5))\nudp UNCONN 0 0 0.0.0.0%virbr${k}:67 0.0.0.0:* users:(("dnsmasq",pid=${600 + k},fd=3))\n`).join(''))
     if (this.shape.listen) for (const g of guests) this.captures(g, gateway(g.net), mac('52:54:01', g.net), this.shape.listen)
     // Guest agents answer for every guest.
-    for (const g of guests) this.cmd(['virsh', '-c', 'qemu:///system', 'domifaddr', g.name, '--source', 'agent'], ` Name       MAC address          Protocol     Address\n-------------------------------------------------------------------------------\n eth0       ${g.mac}    ipv4         ${g.ip}/${prefix}\n`)
+    for (const g of guests) this.cmd(['virsh', '-c', 'qemu:///system', 'domifaddr', g.name, '--source', 'agent'], ` Name       MAC address          Protocol     Address\n-------------------------------------------------------------------------------\n eth0       ${g.mac}    ipv4         ${g.ip}/${prefix}\n\n`)
   }
 
   /**
