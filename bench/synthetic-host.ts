@@ -3,7 +3,7 @@
  * Recording the probes against it (RecordingRunner) yields a snapshot in the
  * very format the lab records, so benchmarks replay the same code path.
  */
-import {VIRSH_LISTINGS} from '../probes/libvirt.js'
+import {VIRSH_LISTING_ARGS, VIRSH_LISTINGS} from '../probes/libvirt.js'
 import {PS_ELAPSED} from '../probes/processes.js'
 import {captureArgv} from '../probes/wire.js'
 import type {CommandCapture, DirCapture, FileCapture, Runner} from '../src/lib/runner.js'
@@ -112,7 +112,7 @@ export class SyntheticHost implements Runner {
     this.cmd([...uri, 'list', '--all'], ` Id   ${'Name'.padEnd(width)}   State\n${'-'.repeat(width + 16)}\n${guests.map((g) => ` ${String(g.n + 1).padEnd(4)} ${g.name.padEnd(width)}   running\n`).join('')}\n`)
     this.cmd([...uri, 'list', '--all', '--autostart', '--name'], guests.map((g) => g.name).join('\n') + '\n')
     // virsh given the three listings as one argument prints them one after the other (the libvirt probe asks so).
-    this.cmd([...uri, VIRSH_LISTINGS], [['net-list', '--all'], ['list', '--all'], ['list', '--all', '--autostart', '--name']].map((l) => this.commands.get([...uri, ...l].join('\u0000'))).join(''))
+    this.cmd([...uri, VIRSH_LISTINGS], VIRSH_LISTING_ARGS.map((l) => this.commands.get([...uri, ...l].join('\u0000'))).join(''))
     this.cmd([...uri, 'version'], 'Compiled against library: libvirt 9.0.0\nUsing library: libvirt 9.0.0\n')
     for (const g of guests) {
       this.files.set(`/run/libvirt/qemu/${g.name}.xml`, `<domstatus state='running'><domain type='kvm' id='${g.n + 1}'><name>${g.name}</name><devices><interface type='network'><mac address='${g.mac}'/><source network='net${g.net}'/><actual type='network'><source bridge='virbr${g.net}'/></actual><target dev='${g.tap}'/><model type='virtio'/></interface><channel type='unix'><target type='virtio' name='org.qemu.guest_agent.0'/></channel></devices></domain></domstatus>`)

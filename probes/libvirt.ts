@@ -246,9 +246,10 @@ export function parseNetworkConf(text: string): string | undefined {
   return /^\s*firewall_backend\s*=\s*"([^"]*)"/m.exec(text)?.[1]
 }
 
-const LISTINGS = [['net-list', '--all'], ['list', '--all'], ['list', '--all', '--autostart', '--name']]
+/** The three listings the probe asks virsh for, each as its arguments. */
+export const VIRSH_LISTING_ARGS = [['net-list', '--all'], ['list', '--all'], ['list', '--all', '--autostart', '--name']]
 /** The listings as one virsh argument: virsh runs a `;`-separated list of its commands given as one word (no shell). */
-export const VIRSH_LISTINGS = LISTINGS.map((l) => l.join(' ')).join(' ; ')
+export const VIRSH_LISTINGS = VIRSH_LISTING_ARGS.map((l) => l.join(' ')).join(' ; ')
 
 /**
  * The joined output cut back into each listing's, byte for byte: virsh ends a table with a blank line (no row is
@@ -282,10 +283,10 @@ export function splitListings(output: string): string[] | undefined {
  */
 async function virshListings(virsh: (...args: string[]) => Promise<CommandCapture>): Promise<CommandCapture[]> {
   const all = await virsh(VIRSH_LISTINGS)
-  if (all.errorCode === 'timeout' || all.errorCode === 'not-found') return LISTINGS.map(() => all)
+  if (all.errorCode === 'timeout' || all.errorCode === 'not-found') return VIRSH_LISTING_ARGS.map(() => all)
   const parts = all.error === undefined && all.stderr === '' ? splitListings(all.output) : undefined
   if (parts) return parts.map((output) => ({...all, output}))
-  return Promise.all(LISTINGS.map((l) => virsh(...l)))
+  return Promise.all(VIRSH_LISTING_ARGS.map((l) => virsh(...l)))
 }
 
 export const libvirtProbe: Probe<LibvirtFacts> = {

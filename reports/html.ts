@@ -11,7 +11,7 @@ import {type Finding, findingKey} from '../src/result/findings.js'
 import type {ResultFlow} from '../src/result/diagnosis.js'
 import {checkCounts, checklist} from './checks.js'
 import {html} from './escape.js'
-import {type FindingTree, entityLabel, findingTrees, infoGroups, notCheckedByReason, privilegeHint, rootFixes, summaryLine, verdictMark} from './summary.js'
+import {type FindingTree, entityLabel, findingTrees, hopReverts, infoGroups, notCheckedByReason, privilegeHint, rootFixes, summaryLine, verdictMark} from './summary.js'
 import {topologySvg} from './svg.js'
 import {topologyGraph} from './topology-graph.js'
 import {plural} from '../src/lib/plural.js'
@@ -185,7 +185,7 @@ ${flows.map(
 <p class="mono mute">${f.packet}</p>
 <table><thead><tr><th>#</th><th></th><th>hop</th><th>detail</th></tr></thead><tbody>
 ${f.hops.map(
-  (hop, i) => h`<tr${hop === f.decidedBy ? raw(' class="stop"') : ''}><td>${i + 1}</td><td class="status ${hop.verdict}">${sign(hop.verdict)}</td><td>${hop.name}</td><td>${hop.detail}${hop.verdict !== 'pass' && hop.element ? h`<br><span class="mono">decided by: ${hop.element.text}</span>${(hop.verdict === 'fail' ? hop.element.undo : []).map((u) => h`<br><span class="mono">revert: ${u}</span>`)}` : ''}</td></tr>`,
+  (hop, i) => h`<tr${hop === f.decidedBy ? raw(' class="stop"') : ''}><td>${i + 1}</td><td class="status ${hop.verdict}">${sign(hop.verdict)}</td><td>${hop.name}</td><td>${hop.detail}${hop.verdict !== 'pass' && hop.element ? h`<br><span class="mono">decided by: ${hop.element.text}</span>${hopReverts(hop).map((u) => h`<br><span class="mono">revert: ${u}</span>`)}` : ''}</td></tr>`,
 )}
 </tbody></table></details>`,
 )}`,

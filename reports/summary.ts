@@ -1,4 +1,4 @@
-import type {Diagnosis} from '../src/result/diagnosis.js'
+import type {Diagnosis, ResultHop} from '../src/result/diagnosis.js'
 import {type Finding, findingKey} from '../src/result/findings.js'
 import {SEVERITIES} from '../src/lib/severity.js'
 
@@ -124,6 +124,12 @@ export function rootsOf(d: Diagnosis): Finding[] {
 }
 
 /** The verdict's mark, the same in every format: ✓ OK, ! warning or not checked, ✗ failing. */
+/**
+ * The commands that take a hop's element back, as a person would if it is not meant: only where the hop is proven to
+ * stop the flow (an undecided element may be what keeps the guest's traffic right).
+ */
+export const hopReverts = (hop: ResultHop): string[] => (hop.verdict === 'fail' && hop.element ? hop.element.undo : [])
+
 export const verdictMark = (d: Diagnosis): string => (d.verdict.health === 'ok' ? '✓' : d.verdict.health === 'warn' ? '!' : '✗')
 
 /** What each root cause asks to run: its commands, or its first note when it has none. */

@@ -11,6 +11,7 @@ import type {TraceStep} from '../src/datapath/netfilter/evaluate.js'
 import {sourceHeaderLines} from './source-header.js'
 import type {TraceResult} from '../src/result/trace.js'
 import {type Line, wrapLine} from './layout.js'
+import {hopReverts} from './summary.js'
 
 const VERDICT = {pass: 'pass', fail: 'FAIL', indeterminate: '????'} as const
 /** Elements that are something missing: their commands put it back rather than revert a change. */
@@ -91,9 +92,8 @@ function elementLines(h: ResultHop, markedInSteps: boolean, shownIn: Map<string,
   shownIn.set(e.id, flow)
   return [
     ...(markedInSteps ? [] : [{label: `${pad(UNDER_HOP)}decided by: `, text: e.text}]),
-    // The commands that take the change back (or put back what is missing), as a person would if it is not meant:
-    // only where it is proven to stop the flow (an undecided element may be what keeps the guest's traffic right).
-    ...(h.verdict === 'fail' ? e.undo : []).map((u) => ({label: `${pad(UNDER_HOP)}${ABSENCES.has(e.kind) ? 'restore' : 'revert'}: `, text: u, keep: true})),
+    // The commands that take the change back (or put back what is missing).
+    ...hopReverts(h).map((u) => ({label: `${pad(UNDER_HOP)}${ABSENCES.has(e.kind) ? 'restore' : 'revert'}: `, text: u, keep: true})),
   ]
 }
 
