@@ -7,6 +7,7 @@ import {type ProcessFacts, processesProbe} from '../../probes/processes.js'
 import {type ServiceFacts, servicesProbe} from '../../probes/services.js'
 import {MemoryRunner} from '../../src/core/snapshot.js'
 import {runProbes} from '../../src/core/probe-runner.js'
+import {recordedOutput} from '../helpers.js'
 import type {Capture, CommandCapture, DirCapture, FileCapture, Runner} from '../../src/lib/runner.js'
 
 const command = (argv: string[], output: string, more: Partial<CommandCapture> = {}): CommandCapture => ({kind: 'command', argv, output, stderr: '', exitCode: 0, durationMs: 1, timedOut: false, truncated: false, ...more})
@@ -234,6 +235,10 @@ describe('libvirt: the three listings from one virsh', () => {
 
   it('cut at the blank line that ends each table, each part as the command alone prints it', () => {
     expect(splitListings(NET_LIST + DOM_LIST + AUTOSTART)).toEqual([NET_LIST, DOM_LIST, AUTOSTART])
+    // virsh's own output, recorded in the lab (a guest that starts at boot), one listing after the other.
+    const recorded = ['net-list---all', 'list---all', 'list---all---autostart---name'].map((l) => recordedOutput('network-not-autostart', `command-virsh--r--c-qemu-system-${l}.txt`))
+    expect(recorded[2]).toMatch(/^kdlab-web01\n/)
+    expect(splitListings(recorded.join(''))).toEqual(recorded)
     const empty = [' Name   State   Autostart   Persistent\n----------------------------------------\n\n', ' Id   Name   State\n--------------------\n\n', '\n']
     expect(splitListings(empty.join(''))).toEqual(empty)
     // Not two tables and the names: no tables, a table without its blank line, a name that is a rule.
