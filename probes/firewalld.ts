@@ -16,6 +16,8 @@ export const FIREWALLD = /(^|\/|\s)firewalld(\s|$)/
 
 /** Asks a running firewalld which zone holds each libvirt bridge (read-only queries). */
 export const firewalldProbe: Probe<FirewalldFacts> = {
+  // "not running" (exit 252), no system bus, and an interface in no zone (exit 2) are answers.
+  expectedFailure: (c) => c.kind === 'command' && (c.output.trim() === 'not running' || NO_SYSTEM_BUS.test(c.stderr) || (c.exitCode === 2 && /no zone/.test(c.output + c.stderr))),
   id: 'firewalld',
   title: 'firewalld zones of libvirt bridges',
   reads: ['firewall-cmd --state (when a firewalld process runs)', 'firewall-cmd --get-zone-of-interface=BRIDGE'],

@@ -31,6 +31,8 @@ export interface LeaseFacts {
   dhcpdConfigured: boolean
   /** Subnets dhcpd.conf serves, as CIDRs. */
   dhcpdSubnets: string[]
+  /** dhcpd.conf exists and could not be read (or was cut): which bridges this host's dhcpd serves is unknown. */
+  dhcpdConfUnread?: string
 }
 
 export const DHCPD_CONF = '/etc/dhcp/dhcpd.conf'
@@ -120,15 +122,18 @@ export const leasesProbe: Probe<LeaseFacts> = {
   async collect({runner}) {
     const now = runner.capturedAt
     const facts: LeaseFacts = {leases: [], files: [], dhcpdConfigured: false, dhcpdSubnets: []}
+    const missing: string[] = []
     const conf = await runner.readFile(DHCPD_CONF)
     if (conf.error === undefined) {
       facts.dhcpdSubnets = parseDhcpdSubnets(conf.output)
       facts.dhcpdConfigured = facts.dhcpdSubnets.length > 0
+    } else if (conf.errorCode !== 'not-found' && conf.errorCode !== 'not-recorded') {
+      facts.dhcpdConfUnread = conf.error
+      missing.push(`${conf.error} (which bridges this host's dhcpd serves is unknown)`)
     }
     const dir = await runner.listDir(LIBVIRT_DNSMASQ_DIR)
     if (dir.error !== undefined && dir.errorCode !== 'not-found') throw new ProbeUnavailable(dir.error)
     const statusFiles = dir.error ? [] : dir.output.split('\n').filter((n) => n.endsWith('.status')).map((n) => `${LIBVIRT_DNSMASQ_DIR}/${n}`)
-    const missing: string[] = []
     const read = async (path: string, format: 'libvirt' | 'dhcpd', optional: boolean) => {
       const parse = format === 'libvirt' ? parseLibvirtStatus : parseDhcpdLeases
       const c = await runner.readFile(path)

@@ -289,8 +289,15 @@ async function virshListings(virsh: (...args: string[]) => Promise<CommandCaptur
   return Promise.all(VIRSH_LISTING_ARGS.map((l) => virsh(...l)))
 }
 
+/** Undefined between `virsh list` and its dumpxml. */
+const domainGone = (c: CommandCapture) => /Domain not found|failed to get domain/i.test(c.stderr)
+/** libvirt's own XML files: where one cannot be read, virsh is asked. */
+const XML_FILE = /^\/(run\/libvirt\/(qemu|network)|etc\/libvirt\/qemu(\/networks)?)\/[^/]+\.xml$/
+
 export const libvirtProbe: Probe<LibvirtFacts> = {
   id: 'libvirt',
+  // Read another way when they fail: the XML files (virsh), the joined listings (each alone); a guest gone meanwhile.
+  expectedFailure: (c) => (c.kind === 'file' && XML_FILE.test(c.path)) || (c.kind === 'command' && (c.argv.at(-1) === VIRSH_LISTINGS || (c.argv.includes('dumpxml') && domainGone(c)))),
   title: 'libvirt networks and domains',
   // virsh waits on libvirtd, and other probes wait on these facts.
   early: true,
@@ -307,7 +314,7 @@ export const libvirtProbe: Probe<LibvirtFacts> = {
       }
       const c = await virsh('dumpxml', name)
       // Undefined between `virsh list` and now: the guest is gone, not the probe broken.
-      if (c.error !== undefined && /Domain not found|failed to get domain/i.test(c.stderr)) return undefined
+      if (c.error !== undefined && domainGone(c)) return undefined
       if (c.error !== undefined) throw new ProbeUnavailable(c.error)
       return c.output
     }

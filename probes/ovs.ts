@@ -5,6 +5,7 @@
  * false), which is not a failure; an installed OVS whose database does not answer is `running`
  * false with the reason. Read-only: list and dump only.
  */
+import type {CommandCapture} from '../src/lib/runner.js'
 import type {LibvirtFacts} from './libvirt.js'
 import type {Link} from './links.js'
 import {type Obj, type Probe, ParseError, isObj, parseJson, str, unavailableIfNotRecorded} from './types.js'
@@ -228,7 +229,13 @@ const LISTINGS = {
   controller: ['Controller', '_uuid,target,is_connected,role,status'],
 } as const
 
+/** The database socket is absent when OVS is installed and not started. */
+const ovsNotStarted = (c: CommandCapture) => /database connection failed|No such file or directory/.test(c.stderr)
+/** A bridge that speaks only newer OpenFlow: asked again in OpenFlow 1.3. */
+const versionRefused = (c: CommandCapture) => /version negotiation failed/.test(c.stderr)
+
 export const ovsProbe: Probe<OvsFacts> = {
+  expectedFailure: (c) => c.kind === 'command' && ((c.argv[0] === 'ovs-vsctl' && ovsNotStarted(c)) || (c.argv[0] === 'ovs-ofctl' && versionRefused(c))),
   id: 'ovs',
   title: 'Open vSwitch bridges, ports, controllers and flows',
   reads: ['ovs-vsctl -f json list Bridge|Port|Interface|Controller', 'ovs-ofctl dump-flows BR (-O OpenFlow13 when the bridge speaks only that)'],
@@ -252,7 +259,7 @@ export const ovsProbe: Probe<OvsFacts> = {
     const down = captures.find((c) => c.error !== undefined)
     if (down) {
       // The database socket is absent when OVS is installed and not started: a state of the host, not a failed read.
-      if (/database connection failed|No such file or directory/.test(down.stderr)) return {installed: true, running: false, reason: down.stderr.trim().split('\n')[0].slice(0, 200), bridges: []}
+      if (ovsNotStarted(down)) return {installed: true, running: false, reason: down.stderr.trim().split('\n')[0].slice(0, 200), bridges: []}
       throw new ParseError(`ovs-vsctl: ${down.error}`)
     }
     const texts = Object.fromEntries(keys.map((k, i) => [k, captures[i].output])) as Record<keyof typeof LISTINGS, string>
@@ -261,7 +268,7 @@ export const ovsProbe: Probe<OvsFacts> = {
       bridges.map(async (b) => {
         let dump = await runner.run(['ovs-ofctl', '--timeout=5', 'dump-flows', b.name])
         // A bridge limited to newer OpenFlow versions refuses ovs-ofctl's default 1.0 handshake.
-        if (dump.error !== undefined && /version negotiation failed/.test(dump.stderr)) dump = await runner.run(['ovs-ofctl', '--timeout=5', '-O', 'OpenFlow13', 'dump-flows', b.name])
+        if (dump.error !== undefined && versionRefused(dump)) dump = await runner.run(['ovs-ofctl', '--timeout=5', '-O', 'OpenFlow13', 'dump-flows', b.name])
         if (dump.error !== undefined) {
           b.flowsUnread = dump.error
           return

@@ -26,6 +26,12 @@ export interface Probe<T = unknown> {
   collect(ctx: ProbeContext): Promise<T>
   /** Its reads take longest and others await its facts: it starts before the rest (reports keep the list's order). */
   early?: boolean
+  /**
+   * Failed reads this probe takes as a state of the host (Open vSwitch not started, a guest without its agent) or
+   * answers another way (a fallback read), not as something it could not read. Any other failed read it was handed
+   * and does not name in its own `degraded` list makes its result degraded (src/core/probe-runner.ts).
+   */
+  expectedFailure?: (c: Capture) => boolean
 }
 
 export type ProbeResult<T = unknown> =

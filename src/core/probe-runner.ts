@@ -47,17 +47,46 @@ async function execute(probe: Probe, replay: boolean, ctx: ProbeContext): Promis
   const started = performance.now()
   let recorded = 0
   const took = () => Math.round(replay ? recorded : performance.now() - started)
-  if (replay) ctx = {...ctx, runner: tallying(ctx.runner, (c) => (recorded += c.durationMs))}
+  const handed: Capture[] = []
+  ctx = {
+    ...ctx,
+    runner: tallying(ctx.runner, (c) => {
+      handed.push(c)
+      if (replay) recorded += c.durationMs
+    }),
+  }
   try {
     const data = await probe.collect(ctx)
-    const degraded = degradedOf(data)
-    return {id: probe.id, ok: true, data, durationMs: took(), ...(degraded ? {degraded} : {})}
+    const own = degradedOf(data) ?? []
+    const degraded = [...own, ...unspokenFailures(probe, handed, own)]
+    return {id: probe.id, ok: true, data, durationMs: took(), ...(degraded.length > 0 ? {degraded} : {})}
   } catch (error) {
     if (error instanceof ProbeUnavailable) return {id: probe.id, ok: false, error: error.message, durationMs: took(), ...(error.skipped ? {skipped: true} : {})}
     if (error instanceof ParseError) return {id: probe.id, ok: false, error: `unparseable output: ${error.message}`, durationMs: took()}
     // A bug in a probe must not take the run down: report it as this probe's failure.
     return {id: probe.id, ok: false, error: `probe failed: ${(error as Error).message ?? String(error)}`, durationMs: took()}
   }
+}
+
+/** Absent (the tool or file does not exist) and not in a recording are states the probes read as such. */
+const ABSENT = new Set<Capture['errorCode']>(['not-found', 'not-recorded'])
+
+/**
+ * The failed reads a probe neither expects nor names in what it marked missing: data read without them is partial,
+ * whatever the probe made of the gap (an unreadable sysctl is no value, a failed `nft -a` no netdev device), and a
+ * partial read must not pass for a whole one. Named by the command or path, with the runner's error.
+ */
+function unspokenFailures(probe: Probe, handed: Capture[], own: string[]): string[] {
+  const out: string[] = []
+  for (const c of new Set(handed)) {
+    if (c.error === undefined || ABSENT.has(c.errorCode) || probe.expectedFailure?.(c)) continue
+    const label = c.kind === 'command' ? c.argv.join(' ') : c.path
+    const program = c.kind === 'command' ? c.argv[0] : undefined
+    if (own.some((m) => m.includes(label) || (program !== undefined && m.startsWith(`${program} `)) || (program !== undefined && m.startsWith(`${program}:`)))) continue
+    const message = `${c.error.startsWith(label) ? c.error : `${label}: ${c.error}`} (what it holds is unknown)`
+    if (!out.includes(message)) out.push(message)
+  }
+  return out
 }
 
 /**
@@ -92,8 +121,13 @@ function tallying(runner: Runner, seen: (c: Capture) => void): Runner {
     return c
   }
   return {
-    capturedAt: runner.capturedAt,
-    run: async (argv) => tell(await runner.run(argv)),
+    get capturedAt() {
+      return runner.capturedAt
+    },
+    get origin() {
+      return runner.origin
+    },
+    run: async (argv, options) => tell(await runner.run(argv, options)),
     readFile: async (path, options) => tell(await runner.readFile(path, options)),
     listDir: async (path) => tell(await runner.listDir(path)),
   }

@@ -64,6 +64,8 @@ export function deriveDatapath(probes: Record<string, ProbeResult>, guests: Gues
       hooks: dataOf<HookFacts>(probes['libvirt-hooks']) ?? null,
       ...guests,
       bridgeDhcpServers: hostDhcpServers(leases, links, processes),
+      // Which bridge this host's dhcpd serves comes from dhcpd.conf, read by the lease probe.
+      ...(probes.leases?.ok === false ? {bridgeDhcpUnknown: `leases: ${probes.leases.error}`} : leases?.dhcpdConfUnread ? {bridgeDhcpUnknown: leases.dhcpdConfUnread} : {}),
     },
     options,
   )

@@ -128,8 +128,10 @@ export interface DatapathFacts {
   bridgeDhcpServers?: {name: string; bridge: string; running: boolean | null}[]
   /** Another MAC claims this guest's address (leases, neighbours, wire): who answers for it is not the host's to decide. */
   addressConflict?(mac: string): string | undefined
-  /** A network's DHCP range is fully leased and this MAC holds no lease in it: its request gets no offer. */
-  dhcpPoolFullFor?(network: string, mac: string): boolean
+  /** A network's DHCP range is fully leased and this MAC holds no lease in it: its request gets no offer (unread: its leases are not known). */
+  dhcpPoolFullFor?(network: string, mac: string): boolean | {unread: string}
+  /** Why whether this host runs a DHCP server for a plain bridge is not known (dhcpd.conf or the lease probe unread). */
+  bridgeDhcpUnknown?: string
   /** What the wire heard from a guest that sent frames from no IPv4 address and asked for none (--listen); undefined otherwise. */
   heardWithoutAddress?(mac: string): string | undefined
   /** MACs that claim an IPv4 address by any source (a lease, a neighbour entry): who had a DNAT target nobody holds now. */
@@ -310,6 +312,18 @@ class HostView {
 
   private readonly deviceHooks = {ingress: new Map<string | undefined, NfChain[]>(), egress: new Map<string | undefined, NfChain[]>()}
 
+  /**
+   * Device-bound base chains (netdev, inet ingress/egress) whose device the listings did not tell (nft's JSON of
+   * some versions names none; `nft -a list ruleset`, which does, was not read): they may filter any device.
+   */
+  unboundDeviceChains(hook: 'ingress' | 'egress'): NfChain[] {
+    let chains = this.unbound[hook]
+    if (chains === undefined) this.unbound[hook] = chains = this.rs.baseChains(hook, ['netdev', 'inet']).filter((c) => c.base!.device === undefined)
+    return chains
+  }
+
+  private readonly unbound: {ingress?: NfChain[]; egress?: NfChain[]} = {}
+
   sysctl(key: string): number | null | undefined {
     return this.facts.sysctl[key]
   }
@@ -442,8 +456,10 @@ class HostView {
     const dhcp = this.bridgedFlow(base, g, uplinks[0], 'dhcp', known)
     // As on a routed network: a guest whose address nothing reports, and whose DHCP fails here, has none to send from.
     const dhcpFails = !known ? dhcp.find((f) => f.verdict === 'fail') : undefined
+    // Its DHCP undecided, neither is whether it has an address to send from.
+    const dhcpUndecided = !known && !dhcpFails ? dhcp.find((f) => f.verdict === 'indeterminate') : undefined
     if (!custom) flows.push(...dhcp)
-    flows.push(...this.bridgedFlow(base, g, uplinks[0], custom ? 'custom' : 'egress', known, internet, dhcpFails))
+    flows.push(...this.bridgedFlow(base, g, uplinks[0], custom ? 'custom' : 'egress', known, internet, dhcpFails, dhcpUndecided))
     return flows
   }
 
@@ -817,6 +833,11 @@ class HostView {
     const count = this.sysctl('net.netfilter.nf_conntrack_count')
     const max = this.sysctl('net.netfilter.nf_conntrack_max')
     const buckets = this.sysctl('net.netfilter.nf_conntrack_buckets')
+    // Unread (undefined), not absent (null: no conntrack module, no table to fill): whether the table is full is unknown.
+    const unread = [['nf_conntrack_count', count], ['nf_conntrack_max', max]].filter(([, v]) => v === undefined).map(([k]) => k)
+    if (unread.length > 0 && count !== null && max !== null) {
+      return {name: 'conntrack', verdict: 'indeterminate', detail: `${unread.join(' and ')} could not be read: whether the connection-tracking table is full (new connections dropped) is not known`}
+    }
     if (count === undefined || count === null || !max || count < max) return undefined
     return {name: 'conntrack', verdict: 'indeterminate', detail: `nf_conntrack_count ${count} >= nf_conntrack_max ${max}: new connections are dropped unless an unreplied entry can be evicted`, element: {id: 'sysctl:net.netfilter.nf_conntrack_max', kind: 'sysctl', text: `net.netfilter.nf_conntrack_max = ${max} (table full)`, sysctl: {key: 'net.netfilter.nf_conntrack_max', value: max, ...(buckets ? {buckets} : {})}}}
   }
@@ -1024,8 +1045,11 @@ class HostView {
     const noGateway = kind === 'dhcp' ? this.gatewayMissing(g, gw) : undefined
     if (noGateway) runner.push({name: 'DHCP server address', verdict: 'fail', detail: `${bridge} has no address ${gw}: dnsmasq answers no DHCP request that arrives on an interface without an address of its range`, element: noGateway})
     // The server answers only if it has an address for this client.
-    if (kind === 'dhcp' && i.mac && this.facts.dhcpPoolFullFor?.(net!.name, i.mac)) {
+    const poolFull = kind === 'dhcp' && i.mac ? (this.facts.dhcpPoolFullFor?.(net!.name, i.mac) ?? false) : false
+    if (poolFull === true) {
       runner.push({name: 'DHCP pool', verdict: 'fail', detail: `every address of network ${net!.name}'s DHCP range is leased, none to ${i.mac}: no offer`, element: {id: `pool:${net!.name}`, kind: 'listener', text: `DHCP range of network ${net!.name} exhausted`, network: net!.name, pool: true}})
+    } else if (poolFull !== false) {
+      runner.push({name: 'DHCP pool', verdict: 'indeterminate', detail: `${poolFull.unread}: whether network ${net!.name}'s DHCP range has an address left for ${i.mac} is not known`})
     }
     const what = kind === 'dhcp' ? 'DHCP request' : 'DNS query'
     const out = [this.finish(base, kind, `${what} to ${kind === 'dhcp' ? 'the DHCP server' : 'the resolver'} of network ${net!.name} on ${gw}${kind === 'dns' ? srcNote : ''}`, request, runner.hops, undefined, assumed)]
@@ -1239,13 +1263,13 @@ class HostView {
   }
 
   /** A frame bridged between the guest's tap and an uplink port: bridge hooks, and the IP hooks when br_netfilter hands it over. */
-  private bridgedFlow(base: FlowBase, g: GuestSide, uplink: Link, kind: 'dhcp' | 'egress' | 'custom', known: string | undefined, to?: Destination, noLease?: Flow): Flow[] {
+  private bridgedFlow(base: FlowBase, g: GuestSide, uplink: Link, kind: 'dhcp' | 'egress' | 'custom', known: string | undefined, to?: Destination, noLease?: Flow, leaseUndecided?: Flow): Flow[] {
     const {d, i, bridge} = g
     const brnf = this.sysctl('net.bridge.bridge-nf-call-iptables')
     const dest = to ?? DEFAULT_INTERNET
     const src = known ?? '0.0.0.0'
     const lanAssumed = kind === 'dhcp' ? `the LAN's DHCP server behind ${uplink.name} answers (out of this host's sight)` : `the LAN behind ${uplink.name} routes ${dest.addr} and delivers the reply to ${d.name}'s MAC (out of this host's sight)`
-    const srcAssumed = kind !== 'dhcp' && !known && !noLease ? [`the guest's address is not known: judged for any address of the LAN`] : []
+    const srcAssumed = kind !== 'dhcp' && !known && !noLease && !leaseUndecided ? [`the guest's address is not known: judged for any address of the LAN`] : []
     const size = kind === 'dhcp' ? SIZE.dhcp : dest.proto === 'icmp' ? SIZE.ping : this.pathMtu(i.target, bridge, uplink.name)
     const mk = (dir: 'out' | 'in', reply: boolean): NfPacket => {
       const fields = dir === 'out' ? {physIn: i.target, physOut: uplink.name} : {physIn: uplink.name, physOut: i.target}
@@ -1282,7 +1306,11 @@ class HostView {
       this.leaveDevice(runner, outDev, outRole, outRole === 'tap' ? bridge : undefined)
     }
     const outPacket = mk('out', false)
-    const missing = noLease ? this.unaddressedHop({addr: src, noLease}, g) : undefined
+    const missing = noLease
+      ? this.unaddressedHop({addr: src, noLease}, g)
+      : leaseUndecided
+        ? {name: 'guest address', verdict: 'indeterminate' as const, detail: `no source reports an address for ${d.name}, and whether its DHCP request is answered is not known (${leaseUndecided.decidedBy?.name ?? 'undecided'}): whether it has an address to send from is not known`}
+        : undefined
     const out = this.fromGuest(g, outPacket, size, missing, false)
     // A DHCP server this host runs for the segment answers from the bridge itself; one on the LAN is out of sight.
     const server = kind === 'dhcp' ? this.facts.bridgeDhcpServers?.find((s) => s.bridge === bridge) : undefined
@@ -1296,7 +1324,10 @@ class HostView {
             : {name: `DHCP server ${server.name}`, verdict: 'fail', detail: `${server.name} is configured for ${bridge} but not running`, element: {id: `listener:${server.name}:dhcp`, kind: 'listener', text: `${server.name} (configured for ${bridge}) is not running`, server: server.name, service: 'dhcp'}},
       )
     }
-    const assumptions = server ? [] : [lanAssumed]
+    // Not knowing whether this host serves the segment, the LAN's server is no more than a guess.
+    const serverUnknown = kind === 'dhcp' && !server ? this.facts.bridgeDhcpUnknown : undefined
+    if (serverUnknown !== undefined) out.push({name: 'DHCP server', verdict: 'indeterminate', detail: `${serverUnknown}: whether this host runs the DHCP server of ${bridge} is not known`})
+    const assumptions = server || serverUnknown !== undefined ? [] : [lanAssumed]
     const flows = [this.finish(base, kind, kind === 'dhcp' ? `DHCP request bridged to the LAN through ${uplink.name}` : `bridged to ${dest.addr}${dest.proto === 'icmp' ? '' : `:${dest.port ?? 443}/${dest.proto}`} through ${uplink.name}`, outPacket, out.hops, undefined, [...srcAssumed, ...assumptions])]
     const backPacket = mk('in', kind !== 'dhcp')
     const back = new PathRunner(this, missing ? [missing] : [], backPacket, size)
@@ -1722,8 +1753,12 @@ class PathRunner {
    * around the bridge and IP hooks. Most hosts have none: then there is no hop.
    */
   device(hook: 'ingress' | 'egress', dev: string | undefined): void {
-    if (!this.alive() || this.host.deviceChainsOf(hook, dev).length === 0) return
-    this.nf(`netdev ${hook} ${dev}`, hook, 'netdev', hook === 'ingress' ? {iifname: dev} : {oifname: dev})
+    if (!this.alive()) return
+    if (this.host.deviceChainsOf(hook, dev).length > 0) this.nf(`netdev ${hook} ${dev}`, hook, 'netdev', hook === 'ingress' ? {iifname: dev} : {oifname: dev})
+    const unbound = this.host.unboundDeviceChains(hook)
+    if (unbound.length === 0 || !this.alive()) return
+    const named = unbound.map((c) => `${c.family} ${c.table} ${c.name}`).join(', ')
+    this.push({name: `netdev ${hook} ${dev ?? '?'}`, verdict: 'indeterminate', detail: `${unbound.length === 1 ? 'chain' : 'chains'} ${named} on the ${hook} hook: the device ${unbound.length === 1 ? 'it is' : 'they are'} bound to was not read (nft -a list ruleset), so whether ${unbound.length === 1 ? 'it filters' : 'they filter'} ${dev ?? 'this device'} is not known`})
   }
 
   /**

@@ -53,7 +53,9 @@ export function buildModel(probes: Record<string, ProbeResult>, capturedAt: Date
       // A full range still serves the MACs that hold a lease in it.
       dhcpPoolFullFor: (network, mac) => {
         const pool = pools.get(network)
-        return pool !== undefined && pool.size > 0 && pool.leasedInRange >= pool.size && !pool.holders.has(mac)
+        if (pool === undefined || pool.size === 0 || pool.holders.has(mac)) return false
+        if (pool.leasedInRange >= pool.size) return true
+        return pool.unread !== undefined ? {unread: pool.unread} : false
       },
     },
     options,

@@ -16,6 +16,8 @@ export interface DhcpPool {
   leases: Lease[]
   /** MACs holding an unexpired lease on the network's bridge. */
   holders: Set<string>
+  /** Why its leases are not all known (the lease probe failed, its status file unread or cut): the counts are a floor. */
+  unread?: string
 }
 
 /** Each network's IPv4 DHCP pool and how much of it is leased, computed once per network. */
@@ -32,6 +34,8 @@ export function dhcpPools(ctx: DeriveContext): Map<string, DhcpPool> {
         const x = ipv4ToInt(ip)
         return x !== undefined && ranges.some((r) => x >= r.start && x <= r.end)
       }
+      const statusFile = n.bridge ? ctx.facts.leases?.files.find((f) => f.path.endsWith(`/${n.bridge}.status`) && f.error !== undefined) : undefined
+      const unread = ctx.facts.leases === undefined ? 'the lease files could not be read' : statusFile ? statusFile.error : undefined
       return [
         n.name,
         {
@@ -39,6 +43,7 @@ export function dhcpPools(ctx: DeriveContext): Map<string, DhcpPool> {
           leasedInRange: current.filter((l) => inRange(l.ip)).length,
           leases: current,
           holders: new Set(current.map((l) => l.mac).filter((m): m is string => Boolean(m))),
+          ...(unread !== undefined ? {unread} : {}),
         },
       ]
     }),

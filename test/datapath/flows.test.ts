@@ -55,7 +55,7 @@ export function host(change: (f: DatapathFacts) => void = () => {}): DatapathFac
       route('198.51.100.2', {type: 'local', table: 'local', dev: 'eth0'}),
     ],
     ipRules: {inet: parseIpRules('[{"priority":0,"src":"all","table":"local"},{"priority":32766,"src":"all","table":"main"},{"priority":32767,"src":"all","table":"default"}]', 'inet'), inet6: null},
-    sysctl: {'net.ipv4.ip_forward': 1, 'net.ipv4.conf.all.rp_filter': 0, 'net.ipv4.conf.virbr0.rp_filter': 0, 'net.ipv4.conf.all.arp_ignore': 0, 'net.ipv4.conf.virbr0.arp_ignore': 0, 'net.ipv4.conf.virbr0.forwarding': 1, 'net.ipv4.conf.eth0.forwarding': 1, 'net.bridge.bridge-nf-call-iptables': 0},
+    sysctl: {'net.ipv4.ip_forward': 1, 'net.ipv4.conf.all.rp_filter': 0, 'net.ipv4.conf.virbr0.rp_filter': 0, 'net.ipv4.conf.all.arp_ignore': 0, 'net.ipv4.conf.virbr0.arp_ignore': 0, 'net.ipv4.conf.virbr0.forwarding': 1, 'net.ipv4.conf.eth0.forwarding': 1, 'net.bridge.bridge-nf-call-iptables': 0, 'net.netfilter.nf_conntrack_count': 12, 'net.netfilter.nf_conntrack_max': 262144},
     ruleset: ruleset(libvirtTables()),
     networks: [{name: 'default', active: true, autostart: true, persistent: true, forwardMode: 'nat', bridge: 'virbr0', ips: [{family: 'ipv4', address: '192.168.122.1', prefix: 24, dhcpRanges: [{start: '192.168.122.2', end: '192.168.122.254'}], dhcpHosts: []}], dnsEnabled: true}],
     domains: [{name: 'web01', type: 'kvm', state: 'running', autostart: false, guestAgentChannel: false, interfaces: [{type: 'network', source: 'default', bridge: 'virbr0', target: 'vnet0', mac: '52:54:00:00:00:01', model: 'virtio', linkState: 'up'}]}],

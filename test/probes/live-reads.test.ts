@@ -157,6 +157,20 @@ describe('systemctl only where systemd is the init', () => {
     expect((r.services as {data: ServiceFacts}).data).toEqual({systemd: false, events: [expect.objectContaining({service: 'libvirtd', source: 'ps etimes (pid 640)'})]})
   })
 
+  it('on a systemd host its directory, read as a file, is no gap; systemctl failing there for another reason is one', async () => {
+    const {runner, asked} = host([ps, SYSTEMD])
+    const clean = await runProbes([servicesProbe], runner, options)
+    expect(clean.services).toMatchObject({ok: true})
+    expect(clean.services).not.toHaveProperty('degraded')
+    const argv = asked.find((a) => a.startsWith('systemctl show'))!.split(' ')
+    const refused = command(argv, '', {exitCode: 1, stderr: 'Failed to connect to bus: Permission denied\n', error: 'systemctl: exit 1: Failed to connect to bus: Permission denied', errorCode: 'permission-denied'})
+    const r = await runProbes([servicesProbe], host([ps, SYSTEMD, refused]).runner, options)
+    expect(r.services).toMatchObject({ok: true, degraded: [expect.stringContaining('Failed to connect to bus')]})
+    // Where systemd is not the init (a recording made before the check asked anyway), its refusal is that fact.
+    const notBooted = {...refused, stderr: 'System has not been booted with systemd as init system (PID 1). Can\'t operate.\n', error: 'systemctl: exit 1: System has not been booted with systemd as init system (PID 1). Can\'t operate.', errorCode: 'exit-status' as const}
+    expect((await runProbes([servicesProbe], host([ps, notBooted]).runner, options)).services).not.toHaveProperty('degraded')
+  })
+
   it('with it, or in a recording made before the check, systemctl is asked', async () => {
     for (const captures of [[ps, SYSTEMD], [ps]]) {
       const {runner, asked} = host(captures)
