@@ -2,12 +2,11 @@ import type {InterfaceView} from '../src/derive/index.js'
 import {cmd, defineRule, line, probes, text} from './kit.js'
 
 /** The port's VLAN as libvirt sets it from the domain's <vlan>: one tag an access port, several a trunk. */
-const libvirtVlan = (i: InterfaceView): string[] =>
-  i.target === null || i.libvirtVlanTags.length === 0 ? [] : ['--', 'set', 'Port', i.target, i.libvirtVlanTags.length === 1 ? `tag=${i.libvirtVlanTags[0]}` : `trunks=${i.libvirtVlanTags.join(',')}`]
+const libvirtVlan = (port: string, tags: number[]): string[] => (tags.length === 0 ? [] : ['--', 'set', 'Port', port, tags.length === 1 ? `tag=${tags[0]}` : `trunks=${tags.join(',')}`])
 
 /** The interface's external ids libvirt sets (OpenStack's agents key on iface-id). */
-const libvirtIds = (i: InterfaceView): string[] =>
-  i.target === null || i.ovsInterfaceId === null ? [] : ['--', 'set', 'Interface', i.target, `external-ids:iface-id=${i.ovsInterfaceId}`, `external-ids:attached-mac=${i.mac}`]
+const libvirtIds = (port: string, ifaceId: string | null | undefined, mac: string | null | undefined): string[] =>
+  !ifaceId ? [] : ['--', 'set', 'Interface', port, `external-ids:iface-id=${ifaceId}`, `external-ids:attached-mac=${mac ?? ''}`]
 
 export default defineRule<InterfaceView>({
   id: 'ovs-port-missing',
@@ -29,9 +28,11 @@ export default defineRule<InterfaceView>({
       : i.ovsState === 'running' && i.ovsBridgeExists
         ? // One transaction, as libvirt plugs a port: off any other bridge, onto its own, in the VLAN(s) its <vlan>
           // names (an untagged re-plug leaves a guest of a VLAN as cut off as before), with libvirt's ids.
-          [cmd`ovs-vsctl --if-exists del-port ${i.target} -- add-port ${i.expectedBridge} ${i.target} ${libvirtVlan(i)} ${libvirtIds(i)}`]
+          [cmd`ovs-vsctl --if-exists del-port ${i.target} -- add-port ${i.expectedBridge} ${i.target} ${i.target === null ? [] : libvirtVlan(i.target, i.libvirtVlanTags)} ${i.target === null ? [] : libvirtIds(i.target, i.ovsInterfaceId, i.mac)}`]
         : [],
   check: (i) => [cmd`ovs-vsctl show`, cmd`ovs-vsctl port-to-br ${i.target}`],
   note: (i) => [line`or re-plug the interface: virsh detach-interface ${i.domain} bridge --mac ${i.mac} --live, then attach it again (the guest loses its link meanwhile)`, i.ovsState === 'running' && !i.ovsBridgeExists ? line`create the bridge first (ovs-vsctl add-br ${i.expectedBridge}) with its uplink, as the host's network configuration defines it` : undefined],
-  owns: [{kind: 'ovs-port', where: (el) => el.device !== undefined, covers: (i, el) => el.device === i.target, undo: (el) => cmd`ovs-vsctl --may-exist add-port ${el.master} ${el.device}` ?? []}],
+  // Put back as libvirt plugs it; a port whose plugging is not known (not a guest's tap) is not re-added blind: an
+  // untagged port is a trunk of every VLAN.
+  owns: [{kind: 'ovs-port', where: (el) => el.device !== undefined, covers: (i, el) => el.device === i.target, undo: (el) => (el.ovsPlug && el.device ? (cmd`ovs-vsctl --may-exist add-port ${el.master} ${el.device} ${libvirtVlan(el.device, el.ovsPlug.vlanTags)} ${libvirtIds(el.device, el.ovsPlug.ifaceId, el.ovsPlug.mac)}` ?? []) : [])}],
 })

@@ -45,6 +45,18 @@ describe('kvmdoctor trace as people read it (recordings)', () => {
     expect(failed).toMatch(/^ +revert: iptables -t filter -D INPUT -i virbr0 -p udp -m udp --dport 67 -j DROP$/m)
   })
 
+  it("a guest's missing Open vSwitch port is put back as libvirt plugs it: its VLAN and ids (untagged, it would be a trunk of every VLAN)", async () => {
+    const d = await trace('ovs-port-missing', 'kdlab-ovs03')
+    const port = d.flows.find((f) => f.kind === 'dhcp')!.decidedBy!.element!
+    expect(port).toMatchObject({kind: 'ovs-port', device: 'vnet25', ovsPlug: {vlanTags: [10]}})
+    expect(renderTrace(d)).toMatch(/^ +revert: ovs-vsctl --may-exist add-port kdlab-ovs0 vnet25 -- set Port vnet25 tag=10 -- set Interface vnet25 external-ids:iface-id=\S+ external-ids:attached-mac=52:54:00:6b:64:73$/m)
+    // A port whose plugging is not known is offered no blind re-add.
+    const {ALL_RULES} = await import('../rules/index.js')
+    const {ownershipOf} = await import('../rules/kit.js')
+    const {ovsPlug: _, ...unknownPlug} = port
+    expect(ownershipOf(ALL_RULES, unknownPlug)[0]?.ownership.undo(unknownPlug)).toEqual([])
+  })
+
   it('shows the packet counters the recording holds (iptables-save -c)', async () => {
     const saved = readFileSync(join(fixtureDir('bridged-forward-drop'), 'outputs/0012-command-iptables-save--c.txt'), 'utf8')
     const [, packets, bytes] = /^:FORWARD DROP \[(\d+):(\d+)\]$/m.exec(saved)!

@@ -65,6 +65,8 @@ export interface Element {
   permanent?: boolean
   /** Open vSwitch flows: the bridge, the flow's table, priority and match as ovs-ofctl takes them, whether it drops (else it is one not evaluated). */
   ovsFlow?: {bridge: string; match: string; drops: boolean}
+  /** Open vSwitch ports of a guest: how libvirt plugs it (its <vlan> tags, the interface's iface-id and MAC). */
+  ovsPlug?: {vlanTags: number[]; ifaceId?: string; mac?: string}
   /** tc elements: a qdisc's parent and handle, a filter's attach point and preference. */
   tcQdisc?: {parent: string; handle: string}
   tcFilter?: {attach: string; pref: number}

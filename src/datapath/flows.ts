@@ -386,13 +386,19 @@ class HostView {
     const name = `ovs ${g.bridge}`
     if (ovs && !ovs.running) {
       const why = ovs.installed ? `Open vSwitch is not running (${ovs.reason ?? 'its database does not answer'})` : 'Open vSwitch is not installed'
-      runner.push({name, verdict: 'fail', detail: `${why}: ${inPort} is on no bridge`, element: {id: `ovs-port:${g.bridge} ${inPort}`, kind: 'ovs-port', text: `${why}; ${g.bridge} has no port ${inPort}`, device: inPort, master: g.bridge}})
+      runner.push({name, verdict: 'fail', detail: `${why}: ${inPort} is on no bridge`, element: this.guestPlug(g, {id: `ovs-port:${g.bridge} ${inPort}`, kind: 'ovs-port', text: `${why}; ${g.bridge} has no port ${inPort}`, device: inPort, master: g.bridge})})
       return
     }
     const bridge = this.ovsBridges.get(g.bridge)
     const p = runner.packet()
     const v = ovsVerdict(bridge, ovs ? undefined : (this.facts.ovsUnavailable ?? 'ovs not read'), g.bridge, inPort, {family: p.family, l4proto: p.l4proto, src: p.src, dst: p.dst, sport: p.sport, dport: p.dport, etherSrc: p.etherSrc, broadcast: p.pkttype === 'broadcast'}, {port: outPort, skipVlan: !checkVlan})
-    runner.push({name, verdict: v.verdict, detail: v.detail, ...(v.element ? {element: v.element} : {})})
+    runner.push({name, verdict: v.verdict, detail: v.detail, ...(v.element ? {element: this.guestPlug(g, v.element)} : {})})
+  }
+
+  /** A missing port that is the guest's own tap carries how libvirt plugs it: re-adding it otherwise drops its VLAN. */
+  private guestPlug(g: GuestSide, el: Element): Element {
+    if (el.kind !== 'ovs-port' || el.device === undefined || el.device !== g.i.target) return el
+    return {...el, ovsPlug: {vlanTags: g.i.vlanTags ?? [], ...(g.i.virtualport?.interfaceId ? {ifaceId: g.i.virtualport.interfaceId} : {}), ...(g.i.mac ? {mac: g.i.mac} : {})}}
   }
 
   /** The largest packet a TCP flow carries on this path: the smallest MTU of the devices it crosses. */
