@@ -107,7 +107,7 @@ async function collectAndWrite(input: BundleInput, output: string | undefined): 
     // version read beside the diagnosis too.
     const replay = new RedactedReplay(scrubbed, redactor, recorder.capturedAt)
     await runProbes([libvirtVersionProbe], replay, redacted)
-    const result = await pack(input, recorder.capturedAt, replay, () => replay.captures(), redacted, libvirtVersion, output, {map: redactor.map, path: input.redactMap, owner: stored?.owner})
+    const result = await pack(input, recorder.capturedAt, replay, () => replay.held(), redacted, libvirtVersion, output, {map: redactor.map, path: input.redactMap, owner: stored?.owner})
     const changed = findingsChange(live, result.diagnosis)
     return changed ? {...result, redactionChanged: changed} : result
   }

@@ -16,7 +16,7 @@
  * outputs. A capture the replay never asked for (the probes took another way) is kept under its key
  * redacted as text, as evidence no replay reads, unless that key is taken.
  */
-import {type Capture, type CommandCapture, type DirCapture, type FileCapture, type Runner, captureKey} from '../lib/runner.js'
+import {type Capture, type CommandCapture, type DirCapture, type FileCapture, captureKey} from '../lib/runner.js'
 import type {Redactor} from './redact.js'
 import {MemoryRunner} from './snapshot.js'
 
@@ -35,22 +35,21 @@ interface Candidate {
 /** The capture key of a command's argv, or of a file's or directory's path (words: the path alone). */
 const keyOf = (kind: Capture['kind'], words: string[]) => captureKey(kind === 'command' ? {kind, argv: words} : {kind, path: words[0]})
 
-export class RedactedReplay implements Runner {
+/** A replay from memory (durations are the recorded ones) whose misses are "not recorded", as a replay of the bundle's. */
+export class RedactedReplay extends MemoryRunner {
   private readonly byKey = new Map<string, Candidate[]>()
   /** Captures answered, by the key they were asked for. */
   private readonly asked = new Map<string, Capture>()
   private readonly answered = new Set<Capture>()
   private readonly redactedOf = new Map<Capture, Capture>()
   private readonly words = new Map<string, {text: string; redacted: number}[]>()
-  /** Answers what no capture stands for: "not recorded", as a replay of the bundle will. */
-  private readonly none: MemoryRunner
 
   constructor(
     private readonly recorded: Capture[],
     private readonly redactor: Redactor,
-    readonly capturedAt: Date,
+    capturedAt: Date,
   ) {
-    this.none = new MemoryRunner([], capturedAt)
+    super([], capturedAt)
     for (const capture of recorded) {
       for (const key of this.keysOf(capture)) {
         const at = keyOf(capture.kind, key.words)
@@ -59,20 +58,20 @@ export class RedactedReplay implements Runner {
     }
   }
 
-  async run(argv: string[]): Promise<CommandCapture> {
-    return (this.answer('command', argv) as CommandCapture | undefined) ?? this.none.run(argv)
+  override async run(argv: string[]): Promise<CommandCapture> {
+    return (this.answer('command', argv) as CommandCapture | undefined) ?? super.run(argv)
   }
 
-  async readFile(path: string): Promise<FileCapture> {
-    return (this.answer('file', [path]) as FileCapture | undefined) ?? this.none.readFile(path)
+  override async readFile(path: string): Promise<FileCapture> {
+    return (this.answer('file', [path]) as FileCapture | undefined) ?? super.readFile(path)
   }
 
-  async listDir(path: string): Promise<DirCapture> {
-    return (this.answer('dir', [path]) as DirCapture | undefined) ?? this.none.listDir(path)
+  override async listDir(path: string): Promise<DirCapture> {
+    return (this.answer('dir', [path]) as DirCapture | undefined) ?? super.listDir(path)
   }
 
   /** What the bundle holds: every capture asked for, under the key it was asked by; then the others, redacted as text. */
-  captures(): Capture[] {
+  held(): Capture[] {
     const out = new Map(this.asked)
     const r = this.redactor
     for (const c of this.recorded) {
