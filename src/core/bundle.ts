@@ -23,6 +23,7 @@ import {UserError} from './errors.js'
 import {parseCidr} from '../lib/ipv4.js'
 import {privateTempDir} from './lifecycle.js'
 import {type NameKind, type RedactionMap, Redactor} from './redact.js'
+import {RedactedReplay} from './redacted-replay.js'
 import {type StoredMap, readRedactionMap, writeRedactionMap} from './redaction-map.js'
 import type {Capture, Runner} from '../lib/runner.js'
 import {checkTarget, withLock, writeFileAtomic, writeJsonSafely, writeTextSafely} from './safe-write.js'
@@ -97,13 +98,16 @@ async function collectAndWrite(input: BundleInput, output: string | undefined): 
   // The options are scrubbed and redacted like the argv they produced (a libvirt URI may hold
   // user:password@ or a host address), so replaying the bundle asks for what it holds.
   const options = scrubDeep(input.options)
-  if (!input.redact) return pack(input, recorder.capturedAt, scrubbed, options, libvirtVersion, output)
+  if (!input.redact) return pack(input, recorder.capturedAt, new MemoryRunner(scrubbed, recorder.capturedAt), () => scrubbed, options, libvirtVersion, output)
   const redactAndPack = async (stored?: StoredMap): Promise<BundleResult> => {
     const redactor = redactorFor(live.facts, scrubbed, {key: input.redactionKey, previous: stored?.map})
-    const captures = scrubbed.map((c) => redactCapture(c, redactor))
     // The internet's stand-in is an address like any other: mapped as the routes that lead to it are.
-    const redacted = {...options, libvirtUri: redactor.redact(options.libvirtUri), ...(options.internet ? {internet: redactor.redact(options.internet)} : {})}
-    const result = await pack(input, recorder.capturedAt, captures, redacted, libvirtVersion, output, {map: redactor.map, path: input.redactMap, owner: stored?.owner})
+    const redacted = {...options, libvirtUri: redactUri(options.libvirtUri, redactor), ...(options.internet ? {internet: redactor.redact(options.internet)} : {})}
+    // Each capture is kept under the argv or path a replay of the bundle asks for it (redacted-replay.ts): the
+    // version read beside the diagnosis too.
+    const replay = new RedactedReplay(scrubbed, redactor, recorder.capturedAt)
+    await runProbes([libvirtVersionProbe], replay, redacted)
+    const result = await pack(input, recorder.capturedAt, replay, () => replay.held(), redacted, libvirtVersion, output, {map: redactor.map, path: input.redactMap, owner: stored?.owner})
     const changed = findingsChange(live, result.diagnosis)
     return changed ? {...result, redactionChanged: changed} : result
   }
@@ -114,19 +118,22 @@ async function collectAndWrite(input: BundleInput, output: string | undefined): 
 }
 
 /**
- * Writes the bundle of exactly these captures: no fact or report carries a scrubbed secret or a
- * redacted name, and `--from` the bundle gives the findings returned here.
+ * Writes the bundle of the captures `source` answered the diagnosis from (`captures`, asked after it): no
+ * fact or report carries a scrubbed secret or a redacted name, and `--from` the bundle gives the findings
+ * returned here.
  */
 async function pack(
   input: BundleInput,
   capturedAt: Date,
-  captures: Capture[],
+  source: Runner,
+  captured: () => Capture[],
   options: ProbeOptions,
   libvirtVersion: string | undefined,
   output: string | undefined,
   redaction?: {map: RedactionMap; path?: string; owner?: StoredMap['owner']},
 ): Promise<BundleResult> {
-  const diagnosis = await diagnose({runner: new MemoryRunner(captures, capturedAt), options, version: input.version})
+  const diagnosis = await diagnose({runner: source, options, version: input.version})
+  const captures = captured()
   const target = output ?? defaultBundleName(diagnosis.host, capturedAt)
   const write = async (): Promise<BundleResult> => {
     const work = await privateTempDir('kvmdoctor-bundle-')
@@ -302,14 +309,24 @@ function redactorFor(facts: Record<string, ProbeResult>, captures: Capture[], fr
   return new Redactor({subnets, names, domains, ...from})
 }
 
+/** A libvirt URI without parameters: scheme (driver+transport), then user, host and port, then the path. */
+const URI = /^([A-Za-z][A-Za-z0-9+.-]*:)(\/\/[^/?#]*)(\/[^/?#]*)?$/
+
+/**
+ * A libvirt URI redacted where it can identify the host (user, host, port, parameters, a file's path). Its
+ * scheme and an instance name for a path (/system, /session) are libvirt's own words, kept when a guest or
+ * network is named so: a replay then still reads qemu:///system as the system instance, from its files.
+ */
+function redactUri(uri: string, r: Redactor): string {
+  const whole = r.redact(uri)
+  const [original, redacted] = [URI.exec(uri), URI.exec(whole)]
+  if (!original || !redacted) return whole
+  const path = /^\/[A-Za-z]*$/.test(original[3] ?? '') ? (original[3] ?? '') : (redacted[3] ?? '')
+  return `${original[1]}${redacted[2]}${path}`
+}
+
 /** A DNS domain: dot-separated labels, not a dotted address. */
 const DOMAIN = /^(?=.*[A-Za-z])[A-Za-z0-9](?:[A-Za-z0-9-]{0,62}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,62}[A-Za-z0-9])?)*\.?$/
-
-function redactCapture(c: Capture, r: Redactor): Capture {
-  const output = r.redact(c.output)
-  if (c.kind === 'command') return {...c, argv: c.argv.map((a) => r.redact(a)), output, stderr: r.redact(c.stderr), ...(c.error ? {error: r.redact(c.error)} : {})}
-  return {...c, path: r.redact(c.path), output, ...(c.error ? {error: r.redact(c.error)} : {})}
-}
 
 /**
  * What a bundle may decompress to: the snapshot budget, a header or two per entry, and at most a

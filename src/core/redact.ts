@@ -447,7 +447,7 @@ const SYSTEM_USERS = new Set(['root', 'nobody', 'daemon', 'bin', 'sys', 'adm', '
  * User names where the outputs show them: home directories (/home, /var/home, /export/home,
  * /Users), USER=, LOGNAME=, SUDO_USER=, user= and username= assignments, uid=N(NAME) and gid=N(NAME), what sshd,
  * PAM and sudo log ("for user NAME", "Accepted publickey for NAME from", "sudo: NAME :"), and
- * ssh-style NAME@host arguments and URLs (qemu+ssh://NAME@host).
+ * ssh-style NAME@host arguments and URLs (qemu+ssh://NAME@host, also NAME:PASSWORD@host).
  */
 const USER = new RegExp(
   [
@@ -455,7 +455,7 @@ const USER = new RegExp(
     String.raw`(?<![\w.-])(?:USER|LOGNAME|SUDO_USER|user|username|User)=(?<assigned>[A-Za-z_][\w.-]{0,31})(?![\w.-])`,
     String.raw`\b[ug]id=\d+\((?<uid>[^)\s]{1,32})\)`,
     String.raw`\b(?:for user|for invalid user|Accepted \w+ for|Failed \w+ for|Invalid user|by user|sudo:)\s+(?<said>[A-Za-z_][\w.-]{0,31})(?=[\s:(]|$)`,
-    String.raw`(?:\b(?:ssh|scp|sftp|rsync|ssh-copy-id)\b[^\n;|]{0,256}?\s|\+ssh:\/\/|ssh:\/\/|sftp:\/\/|rsync:\/\/)(?<ssh>[A-Za-z_][\w.-]{0,31})(?=@[A-Za-z0-9[])`,
+    String.raw`(?:\b(?:ssh|scp|sftp|rsync|ssh-copy-id)\b[^\n;|]{0,256}?\s|\+ssh:\/\/|ssh:\/\/|sftp:\/\/|rsync:\/\/)(?<ssh>[A-Za-z_][\w.-]{0,31})(?=(?::[^@\s/]{0,256})?@[A-Za-z0-9[])`,
   ].join('|'),
   'g',
 )

@@ -88,20 +88,24 @@ export async function craftSnapshot(dir: string, captures: (Partial<Capture> & {
   return dir
 }
 
-/** A copy of a recording with a name replaced everywhere the host showed it (outputs, argv, paths), not in file names. */
-export async function renamedRecording(fixture: string, from: string, to: string, options: {keepOutputs?: RegExp} = {}): Promise<string> {
+/**
+ * A copy of a recording with names replaced everywhere the host showed them (outputs, argv, paths), not in file
+ * names; in the order given (a longer name before a name it holds).
+ */
+export async function renamedRecording(fixture: string, renames: Record<string, string>, options: {keepOutputs?: RegExp} = {}): Promise<string> {
   const dir = join(await scratch(), fixture)
   await cp(fixtureDir(fixture), dir, {recursive: true})
+  const rename = (text: string) => Object.entries(renames).reduce((t, [from, to]) => t.replaceAll(from, to), text)
   const manifest = JSON.parse(await readFile(join(dir, 'manifest.json'), 'utf8'))
   for (const c of manifest.captures) {
-    if (c.argv) c.argv = c.argv.map((a: string) => a.replaceAll(from, to))
-    if (c.path) c.path = c.path.replaceAll(from, to)
+    if (c.argv) c.argv = c.argv.map(rename)
+    if (c.path) c.path = rename(c.path)
   }
   await writeFile(join(dir, 'manifest.json'), JSON.stringify(manifest))
   for (const name of await readdir(join(dir, 'outputs'))) {
     if (options.keepOutputs?.test(name)) continue
     const file = join(dir, 'outputs', name)
-    await writeFile(file, (await readFile(file, 'utf8')).replaceAll(from, to))
+    await writeFile(file, rename(await readFile(file, 'utf8')))
   }
   return dir
 }

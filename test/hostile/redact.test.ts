@@ -11,7 +11,7 @@ import {join} from 'node:path'
 import * as tar from 'tar'
 import {describe, expect, it} from 'vitest'
 import type {LeaseFacts} from '../../probes/leases.js'
-import type {LibvirtFacts} from '../../probes/libvirt.js'
+import {type LibvirtFacts, VIRSH_LISTINGS, VIRSH_LISTING_ARGS} from '../../probes/libvirt.js'
 import type {HostFacts} from '../../probes/host.js'
 import {dataOf} from '../../probes/types.js'
 import {bundleReports} from '../../reports/bundle-files.js'
@@ -19,10 +19,11 @@ import {createBundle, openBundle} from '../../src/core/bundle.js'
 import {type DiagnosisRun as Diagnosis, diagnose} from '../../src/core/diagnose.js'
 import {cidrContains, intToIpv4, ipv4ToInt, parseCidr} from '../../src/lib/ipv4.js'
 import {RESERVED_NAMES, type RedactionMap, Redactor, expandIpv6} from '../../src/core/redact.js'
-import {RecordingRunner} from '../../src/core/snapshot.js'
+import {RedactedReplay} from '../../src/core/redacted-replay.js'
+import {RecordingRunner, ReplayRunner} from '../../src/core/snapshot.js'
 import type {Runner} from '../../src/lib/runner.js'
-import {ROOT} from '../helpers.js'
-import {alteredFixture, scratch} from './helpers.js'
+import {ROOT, fixtureDir} from '../helpers.js'
+import {alteredFixture, renamedRecording, scratch} from './helpers.js'
 
 const KEY = Buffer.alloc(32, 9)
 const LONG_GUEST = 'a-very-long-guest-name-for-tests'
@@ -219,6 +220,91 @@ describe('--redact on every spelling of a name, a MAC, a UUID, an address and a 
       readFile: (c) => (c.path.endsWith('libvirtd.log') ? {...c, error: undefined, errorCode: undefined, output: `${c.output}${lines}\n`} : c),
     })
     await checkRedaction(runner, options, 'spellings', ['nas-backup7', 'ldap-master3', 'inventory-tag9', ...originals])
+  })
+})
+
+/**
+ * A recording answered as today's libvirt probe asks: the three listings from one virsh (the recorded ones, as
+ * virsh prints them one after the other), and one guest without its status file, so that its XML comes from
+ * `virsh dumpxml NAME` (the file's text).
+ */
+async function hostOf(dir: string, viaVirsh: string): Promise<{runner: Runner; options: {active: boolean; libvirtUri: string}}> {
+  const inner = await ReplayRunner.open(dir)
+  const options = inner.manifest.options!
+  const virsh = ['virsh', '-r', '-c', options.libvirtUri]
+  const statusFile = `/run/libvirt/qemu/${viaVirsh}.xml`
+  const runner: Runner = {
+    capturedAt: inner.capturedAt,
+    run: async (argv) => {
+      if (argv.join(' ') === [...virsh, VIRSH_LISTINGS].join(' ')) {
+        const parts = await Promise.all(VIRSH_LISTING_ARGS.map((l) => inner.run([...virsh, ...l])))
+        return {...parts[0], argv, output: parts.map((p) => p.output).join('')}
+      }
+      if (argv.join(' ') === [...virsh, 'dumpxml', viaVirsh].join(' ')) return {kind: 'command', argv, output: (await inner.readFile(statusFile)).output, stderr: '', exitCode: 0, durationMs: 1, timedOut: false, truncated: false}
+      return inner.run(argv)
+    },
+    readFile: async (path) => (path === statusFile ? {kind: 'file', path, output: '', durationMs: 0, truncated: false, error: `${path}: not found`, errorCode: 'not-found'} : inner.readFile(path)),
+    listDir: (path) => inner.listDir(path),
+  }
+  return {runner, options}
+}
+
+describe('--redact on names that are words of the probes\' own command lines', () => {
+  // Guests and a network (its bridge too) named like words of virsh's, nft's and ip's argv and of libvirt's paths.
+  const RENAMES = {'kdlab-tiny01': 'list', 'kdlab-tiny02': 'net-list', 'kdlab-tiny03': 'dumpxml', 'kdlab-web01': 'show', 'kdlab-tiny': 'system'}
+  const asWord = (w: string) => new RegExp(w.length < 4 ? `(?<![A-Za-z0-9_.-])${escape(w)}(?![A-Za-z0-9_-])` : `(?<![A-Za-z0-9])${escape(w)}(?![A-Za-z0-9])`, 'gi')
+
+  it('replay the redacted bundle to the same findings, and hold each such word only where the bundle of the host without those names holds it', async () => {
+    const named = await hostOf(await renamedRecording('dhcp-range-exhausted', RENAMES), 'dumpxml')
+    const plain = await diagnose({runner: named.runner, options: named.options, version: 'test'})
+    expect(dataOf<LibvirtFacts>(plain.facts.libvirt)?.domains.map((d) => d.name).sort()).toEqual(['dumpxml', 'list', 'net-list', 'show'])
+    const made = await createBundle({runner: named.runner, options: named.options, version: 'test', output: join(await scratch(), 'r.tar.gz'), redact: true, redactionKey: KEY, reports: bundleReports})
+    expect(made.redactionChanged).toBeUndefined()
+    expect(shape(made.diagnosis)).toEqual(shape(plain))
+    const {runner: replay, cleanup} = await openBundle(made.path)
+    const replayed = await diagnose({runner: replay, options: replay.manifest.options!, version: 'test'})
+    await cleanup()
+    // A network named "system" leaves the system instance's URI as it is: the replay reads its files, as the run did.
+    expect(replay.manifest.options?.libvirtUri).toBe('qemu:///system')
+    const unavailable = (d: Diagnosis) => Object.values(d.facts).filter((r) => !r.ok).map((r) => r.id).sort()
+    expect(unavailable(replayed)).toEqual(unavailable(plain))
+    expect(shape(replayed)).toEqual(shape(plain))
+    expect(shape(plain).length).toBeGreaterThan(0)
+    // The same host under its own names, redacted with the same key: the same pseudonyms, so the same command lines.
+    const unnamed = await hostOf(fixtureDir('dhcp-range-exhausted'), 'kdlab-tiny03')
+    const control = await createBundle({runner: unnamed.runner, options: unnamed.options, version: 'test', output: join(await scratch(), 'c.tar.gz'), redact: true, redactionKey: KEY, reports: bundleReports})
+    const contents = async (bundle: string) => {
+      const dir = await scratch()
+      await tar.x({file: bundle, cwd: dir})
+      return new Map(readdirSync(dir, {withFileTypes: true, recursive: true}).filter((e) => e.isFile()).map((e) => [join(e.parentPath, e.name).split('/kvmdoctor-bundle-')[1].replace(/^[^/]+\//, ''), readFileSync(join(e.parentPath, e.name), 'utf8')]))
+    }
+    const [ours, theirs] = [await contents(made.path), await contents(control.path)]
+    const keys = (files: Map<string, string>) => JSON.parse(files.get('manifest.json')!).captures.map((c: {argv?: string[]; path?: string; file: string}) => [c.argv ?? c.path, c.file])
+    expect(keys(ours)).toEqual(keys(theirs))
+    const map = JSON.parse(readFileSync(made.mapPath!, 'utf8')) as RedactionMap
+    // The joined listings were read, and the guest named "dumpxml" by its name, now a pseudonym in argv and file name.
+    const argvs = keys(ours).map(([key]: [string[] | string]) => (Array.isArray(key) ? key.join(' ') : key))
+    expect(argvs).toContain(`virsh -r -c qemu:///system ${VIRSH_LISTINGS}`)
+    expect(argvs).toContain(`virsh -r -c qemu:///system dumpxml ${map.names.dumpxml}`)
+    for (const [file, text] of ours) {
+      for (const word of Object.values(RENAMES)) {
+        expect(`${file}: ${word} ${(text.match(asWord(word)) ?? []).length}`).toBe(`${file}: ${word} ${Math.min((text.match(asWord(word)) ?? []).length, (theirs.get(file)?.match(asWord(word)) ?? []).length)}`)
+      }
+    }
+    expect(Object.keys(map.names)).toEqual(expect.arrayContaining(Object.values(RENAMES)))
+  })
+
+  it("a guest named like another's pseudonym: each key answers for the capture it stands for, the value of the host over the word kept", async () => {
+    const r = new Redactor({subnets: [], names: [{name: 'web01', kind: 'guest'}, {name: 'guest-1', kind: 'guest'}], key: KEY})
+    expect([r.map.names['web01'], r.map.names['guest-1']]).toEqual(['guest-1', 'guest-2'])
+    const dumpxml = (name: string) => ({kind: 'command' as const, argv: ['virsh', 'dumpxml', name], output: `<name>${name}</name>`, stderr: '', exitCode: 0, durationMs: 1, timedOut: false, truncated: false})
+    const unasked = {...dumpxml('web01'), argv: ['virsh', 'domstats', 'web01']}
+    const replay = new RedactedReplay([dumpxml('guest-1'), dumpxml('web01'), unasked], r, new Date(0))
+    expect((await replay.run(['virsh', 'dumpxml', 'guest-1'])).output).toBe('<name>guest-1</name>')
+    expect((await replay.run(['virsh', 'dumpxml', 'guest-2'])).output).toBe('<name>guest-2</name>')
+    expect((await replay.run(['virsh', 'dumpxml', 'guest-3'])).errorCode).toBe('not-recorded')
+    // What the replay never asked for stays, under its key redacted as text.
+    expect(replay.held().map((c) => (c.kind === 'command' ? c.argv.join(' ') : c.path)).sort()).toEqual(['virsh domstats guest-1', 'virsh dumpxml guest-1', 'virsh dumpxml guest-2'])
   })
 })
 

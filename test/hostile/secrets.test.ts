@@ -147,7 +147,7 @@ describe('the scrub table', () => {
 
 describe('every channel a bundle, a snapshot or a report is made of', () => {
   it('topology, text and JSON: a guest named with a credential in it is shown scrubbed', async () => {
-    const dir = await renamedRecording('healthy', 'kdlab-web01', 'kdlab-web01,password=S3cT1Zq')
+    const dir = await renamedRecording('healthy', {'kdlab-web01': 'kdlab-web01,password=S3cT1Zq'})
     const json = await cli(['topology', '--from', dir, '--json'])
     expect(json.exitCode).toBe(0)
     expect(json.stdout).toContain('kdlab-web01,password=SCRUBBED')
@@ -173,8 +173,8 @@ describe('every channel a bundle, a snapshot or a report is made of', () => {
     }
   })
 
-  it('a libvirt URI with a password: scrubbed from argv and options alike, so the bundle still replays', async () => {
-    const uri = 'qemu+ssh://root:S3cUriZq@hv9/system'
+  it('a libvirt URI with a password: scrubbed from argv and options alike, so the bundle still replays (redacted too, its user as well)', async () => {
+    const uri = 'qemu+ssh://alice:S3cUriZq@hv9/system'
     const {runner: inner, options} = await alteredFixture('dnsmasq-killed', {})
     // The recorded host, reached through a URI that carries a password (not the system instance:
     // domain XML then comes from virsh dumpxml, answered from the recorded status files).
@@ -186,14 +186,18 @@ describe('every channel a bundle, a snapshot or a report is made of', () => {
         return {...(await inner.run(argv.map((a) => (a === uri ? options.libvirtUri : a)))), argv}
       },
     }
-    const dir = await scratch()
-    const made = await createBundle({runner, options: {...options, libvirtUri: uri}, version: 'test', output: join(dir, 'b.tar.gz'), redact: false, reports: bundleReports})
-    await tar.x({file: made.path, cwd: dir})
-    for (const f of allFiles(dir).filter((x) => !x.path.endsWith('.tar.gz'))) expect(f.text, f.path).not.toContain('S3cUriZq')
-    expect(made.diagnosis.probes.find((p) => p.id === 'libvirt')?.ok).toBe(true)
-    const {runner: replay, cleanup} = await openBundle(made.path)
-    expect((await diagnose({runner: replay, options: replay.manifest.options!, version: 'test'})).findings.map((f) => f.id)).toEqual(made.diagnosis.findings.map((f) => f.id))
-    await cleanup()
+    for (const redact of [false, true]) {
+      const dir = await scratch()
+      const made = await createBundle({runner, options: {...options, libvirtUri: uri}, version: 'test', output: join(dir, 'b.tar.gz'), redact, reports: bundleReports})
+      await tar.x({file: made.path, cwd: dir})
+      // The bundle's files (the map beside it holds the originals by design).
+      for (const f of allFiles(dir).filter((x) => !/\.tar\.gz$|\.redaction-map\.json$/.test(x.path))) expect(f.text, f.path).not.toMatch(redact ? /S3cUriZq|alice/ : /S3cUriZq/)
+      expect(made.diagnosis.probes.find((p) => p.id === 'libvirt')?.ok).toBe(true)
+      const {runner: replay, cleanup} = await openBundle(made.path)
+      expect(replay.manifest.options!.libvirtUri).toMatch(redact ? /^qemu\+ssh:\/\/user-1:\S+@hv9\/system$/ : /^qemu\+ssh:\/\/alice:\S+@hv9\/system$/)
+      expect((await diagnose({runner: replay, options: replay.manifest.options!, version: 'test'})).findings.map((f) => f.id)).toEqual(made.diagnosis.findings.map((f) => f.id))
+      await cleanup()
+    }
   })
 
   it('a recorded snapshot and every report format hold none of them', async () => {

@@ -34,14 +34,14 @@ describe('usage errors', () => {
   })
 
   it('a 50 MB guest name with --format json: exit 2 with the JSON error object, not a RangeError', async () => {
-    const dir = await renamedRecording('healthy', 'kdlab-web01', 'w'.repeat(50 * 1024 * 1024), LOGS_KEPT)
+    const dir = await renamedRecording('healthy', {'kdlab-web01': 'w'.repeat(50 * 1024 * 1024)}, LOGS_KEPT)
     const r = await cli(['diagnose', '--from', dir, '--format', 'json'])
     expect(r.exitCode).toBe(2)
     expect(JSON.parse(r.stdout).error.message).toMatch(/(over the \d+ MiB limit$|a domain name of \d+ characters)/)
   })
 
   it('a guest name of 1 MB, within the file budgets: still refused as a name, exit 2', async () => {
-    const dir = await renamedRecording('healthy', 'kdlab-web01', 'w'.repeat(1024 * 1024), LOGS_KEPT)
+    const dir = await renamedRecording('healthy', {'kdlab-web01': 'w'.repeat(1024 * 1024)}, LOGS_KEPT)
     const r = await cli(['diagnose', '--from', dir, '--format', 'text'])
     expect(r.exitCode).toBe(2)
     expect(r.stderr).toMatch(/^kvmdoctor: the input holds a (domain|interface) name of 1048576 characters \(the limit is 4096\)/)
@@ -106,7 +106,7 @@ describe('unreadable and oversized inputs say so, not "missing"', () => {
 describe('host strings on a terminal', () => {
   it('escape sequences in a guest name are shown, not obeyed', async () => {
     const evil = 'web\u001b]0;pwned\u0007\u001b[2J\u009b1m'
-    const dir = await renamedRecording('healthy', 'kdlab-web01', evil)
+    const dir = await renamedRecording('healthy', {'kdlab-web01': evil})
     const r = await cli(['diagnose', '--from', dir, '--format', 'text', '--allow-unchecked'])
     expect(r.exitCode).toBe(0)
     expect(r.stdout).not.toMatch(/[\u001b\u0007\u009b]/)
