@@ -184,7 +184,8 @@ async function withLabHost(rows: (lab: Lab) => Promise<string[]>): Promise<strin
     await lab.startLeasedGuest(lab.WEB01)
     measured = await rows(lab)
   } finally {
-    await lab.cleanLab()
+    // What the lab left is removed as far as it goes; the daemons and the saved state are put back in any case.
+    await lab.cleanLab().catch((error: Error) => console.warn(`lab clean-up failed: ${error.message}`))
     const ended = await lab.endDaemonsStartedSince(daemons)
     const restored = (await host.restoreSavedHostState(file))?.actions ?? []
     const residue = host.diffHostState(state, await host.captureHostState())
