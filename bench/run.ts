@@ -6,6 +6,7 @@
  * with the machine's description. CPU times sit beside wall times: on a shared machine the wall
  * time is mostly the others' load.
  *   npm run bench [-- --no-live] [-- --lab]   (--lab: the rows that start guests; run it under the lab lock)
+ *   npm run bench -- --live [--lab]           (only the live rows, printed)
  */
 import {execFile} from 'node:child_process'
 import {existsSync, readFileSync} from 'node:fs'
@@ -115,7 +116,7 @@ function linearFit(points: {x: number; y: number}[]): {a: number; b: number; r2:
 
 /** `npm run bench -- --no-live`: a run that must not read the host keeps the last live rows, dated. */
 const NO_LIVE = process.argv.includes('--no-live')
-/** `npm run bench -- --lab`: the rows that define 200 guests on the lab (hold the lab lock: flock /run/lock/kvmdoctor-lab.lock). */
+/** `npm run bench -- --lab`: the rows that start guests (one running for the live comparison, 200 defined, the fleet lab): hold the lab lock (flock /run/lock/kvmdoctor-lab.lock). */
 const LAB = process.argv.includes('--lab')
 
 async function previousLiveRows(): Promise<string[]> {
@@ -134,10 +135,68 @@ async function previousLiveRows(): Promise<string[]> {
 /**
  * Live diagnose against the runbook people run by hand (11 bare commands, serially, no typing), on this host
  * as it is: read-only, nothing started. The runbook's per-guest commands name up to two running guests.
+ * With --lab, on the lab host with one running guest (withLabHost), and then the rows that define 200 domains.
  */
 async function liveComparison(): Promise<string[]> {
   if (NO_LIVE) return previousLiveRows()
   if (process.getuid?.() !== 0) return ['live comparison skipped: needs root (sudo npm run bench)']
+  if (!LAB) return liveRows()
+  return withLabHost(async (lab) => {
+    const rows = await liveRows()
+    // kvmdoctor ip against the loop people write, at 200 defined domains (and none running).
+    await lab.removeGuest(lab.WEB01.name)
+    const idle = Array.from({length: 200}, (_, i) => ({name: `kdlab-idle${String(i).padStart(3, '0')}`, mac: `52:54:00:6c:${(i >> 8).toString(16).padStart(2, '0')}:${(i & 255).toString(16).padStart(2, '0')}`, mode: 'dhcp'}))
+    try {
+      for (const g of idle) await lab.defineGuest(g)
+      const ip = await timeCommand([process.execPath, BIN, 'ip', '--json'], 5)
+      const loop = await timeCommand(['sh', '-c', 'for d in $(virsh list --all --name); do virsh domifaddr "$d" >/dev/null 2>&1; done'], 3)
+      rows.push(
+        `| live \`kvmdoctor ip\`, 200 defined domains | ${ms(ip.wallMs)} | ${ms(ip.cpuMs)} |`,
+        `| \`virsh domifaddr\` loop over the same 200 | ${ms(loop.wallMs)} (${(loop.wallMs / ip.wallMs).toFixed(1)}x kvmdoctor ip) | ${ms(loop.cpuMs)} |`,
+      )
+      return rows
+    } finally {
+      for (const g of idle) await lab.removeGuest(g.name)
+    }
+  })
+}
+
+type Lab = typeof import('../test/lab/lab.js')
+
+/**
+ * --lab: the lab host brought up for ROWS (libvirtd, the default network, the lab internet, one running guest
+ * leased by libvirt's dnsmasq) and the machine put back as it was found: the lab's host state (firewall, sysctls,
+ * routes, libvirt networks, Open vSwitch) saved first and restored, the daemons the lab started ended. What
+ * still differs afterwards is the last row.
+ */
+async function withLabHost(rows: (lab: Lab) => Promise<string[]>): Promise<string[]> {
+  const lab = await import('../test/lab/lab.js')
+  const host = await import('../test/lab/host-state.js')
+  const file = join(lab.CACHE, 'kdlab-bench-host-state.json')
+  const daemons = await lab.labDaemons()
+  const {state, recovered} = await host.saveHostState(file)
+  if (recovered.length > 0) console.warn(`restored what an interrupted lab run left:\n  ${recovered.join('\n  ')}`)
+  let measured: string[] = []
+  try {
+    await lab.ensureHost()
+    await lab.cleanLab()
+    await lab.startInternet()
+    await lab.startLeasedGuest(lab.WEB01)
+    measured = await rows(lab)
+  } finally {
+    // What the lab left is removed as far as it goes; the daemons and the saved state are put back in any case.
+    await lab.cleanLab().catch((error: Error) => console.warn(`lab clean-up failed: ${error.message}`))
+    const ended = await lab.endDaemonsStartedSince(daemons)
+    const restored = (await host.restoreSavedHostState(file))?.actions ?? []
+    const residue = host.diffHostState(state, await host.captureHostState())
+    console.warn(`lab host put back: ${[...ended.map((d) => `ended ${d}`), ...restored].join('; ') || 'nothing to do'}`)
+    measured.push(residue.length === 0 ? '| lab host afterwards: as found (host state compared, daemons the lab started ended) | | |' : `| lab host afterwards: DIFFERS: ${residue.join('; ')} | | |`)
+  }
+  return measured
+}
+
+/** The live rows: diagnose against the serial runbook, interleaved, on this host as it is now. */
+async function liveRows(): Promise<string[]> {
   const running = (await run('virsh', ['-r', 'list', '--name']).catch(() => ({stdout: ''}))).stdout.split('\n').filter(Boolean)
   const guests = [...running, ...running, 'none', 'none'].slice(0, 2)
   const runbook = [
@@ -159,6 +218,7 @@ async function liveComparison(): Promise<string[]> {
   // Alternating, 7 each: the machine's load drifts alike over both.
   const book: Timing[] = []
   const live: Timing[] = []
+  const load = loadavg()[0]
   for (let i = 0; i < 7; i++) {
     book.push(await serial())
     live.push(await timeCommand([process.execPath, BIN, 'diagnose', '--format', 'json', '--fail-on', 'none'], 1))
@@ -167,29 +227,12 @@ async function liveComparison(): Promise<string[]> {
   const liveT = {wallMs: median(live.map((t) => t.wallMs)), cpuMs: median(live.map((t) => t.cpuMs))}
   const startup = await timeCommand([process.execPath, BIN, '--version'], 7)
   const ratio = liveT.wallMs / runbookT.wallMs
-  const rows = [
-    `| live \`kvmdoctor diagnose\` (${running.length} running guest${running.length === 1 ? '' : 's'}) | ${ms(liveT.wallMs)} | ${ms(liveT.cpuMs)} |`,
+  return [
+    `| live \`kvmdoctor diagnose\` (${running.length} running guest${running.length === 1 ? '' : 's'}; load ${load.toFixed(2)} to ${loadavg()[0].toFixed(2)}) | ${ms(liveT.wallMs)} | ${ms(liveT.cpuMs)} |`,
     `| serial manual runbook (${runbook.length} commands, no typing) | ${ms(runbookT.wallMs)} | ${ms(runbookT.cpuMs)} |`,
     `| ratio (target <= 1.0x) | ${ratio.toFixed(2)}x ${verdict(ratio, 1)} | ${(liveT.cpuMs / runbookT.cpuMs).toFixed(2)}x |`,
     `| \`kvmdoctor --version\` (node start, for scale) | ${ms(startup.wallMs)} | ${ms(startup.cpuMs)} |`,
   ]
-  if (!LAB) return rows
-  // kvmdoctor ip against the loop people write, at 200 defined domains: these start guests (the lab).
-  const lab = await import('../test/lab/lab.js')
-  await lab.ensureHost()
-  const idle = Array.from({length: 200}, (_, i) => ({name: `kdlab-idle${String(i).padStart(3, '0')}`, mac: `52:54:00:6c:${(i >> 8).toString(16).padStart(2, '0')}:${(i & 255).toString(16).padStart(2, '0')}`, mode: 'dhcp'}))
-  try {
-    for (const g of idle) await lab.defineGuest(g)
-    const ip = await timeCommand([process.execPath, BIN, 'ip', '--json'], 5)
-    const loop = await timeCommand(['sh', '-c', 'for d in $(virsh list --all --name); do virsh domifaddr "$d" >/dev/null 2>&1; done'], 3)
-    rows.push(
-      `| live \`kvmdoctor ip\`, 200 defined domains | ${ms(ip.wallMs)} | ${ms(ip.cpuMs)} |`,
-      `| \`virsh domifaddr\` loop over the same 200 | ${ms(loop.wallMs)} (${(loop.wallMs / ip.wallMs).toFixed(1)}x kvmdoctor ip) | ${ms(loop.cpuMs)} |`,
-    )
-    return rows
-  } finally {
-    for (const g of idle) await lab.removeGuest(g.name)
-  }
 }
 
 /** The packed package installed as a user installs it (npm install --omit=dev of the tarball, in a scratch directory). */
@@ -296,6 +339,13 @@ async function manyHosts(): Promise<string[]> {
   } finally {
     await lab.stop()
   }
+}
+
+/** `npm run bench -- --live [--lab]`: only the live rows, printed (latest.md is left as it is). */
+if (process.argv.includes('--live')) {
+  console.log(`Load average at start (1/5/15 min): ${loadavg().map((l) => l.toFixed(2)).join(' / ')}`)
+  for (const line of await liveComparison()) console.log(line)
+  process.exit(0)
 }
 
 /** `npm run bench -- --many-hosts`: only the many-hosts rows, printed (latest.md is left as it is). */

@@ -1,3 +1,4 @@
+import {readFileSync} from 'node:fs'
 import {mkdtemp, writeFile} from 'node:fs/promises'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
@@ -100,6 +101,14 @@ describe('LiveRunner', () => {
     expect((await runner.listDir(dir)).output).toBe('a\nb')
     expect((await runner.readFile(join(dir, 'nope'))).errorCode).toBe('not-found')
     expect((await runner.listDir(join(dir, 'nope'))).errorCode).toBe('not-found')
+  })
+
+  it('reads /proc/sys (synchronously) as it reads any file: the whole value, a missing key not-found, a directory refused', async () => {
+    const f = await runner.readFile('/proc/sys/net/ipv4/ip_forward')
+    expect(f).toMatchObject({kind: 'file', path: '/proc/sys/net/ipv4/ip_forward', output: readFileSync('/proc/sys/net/ipv4/ip_forward', 'utf8'), truncated: false})
+    expect(f.error).toBeUndefined()
+    expect(await runner.readFile('/proc/sys/net/ipv4/conf/kd-no-such-device/rp_filter')).toMatchObject({output: '', errorCode: 'not-found'})
+    expect(await runner.readFile('/proc/sys/net/ipv4')).toMatchObject({output: '', errorCode: 'failed', error: '/proc/sys/net/ipv4: not a regular file'})
   })
 
   it('runs at most `concurrency` commands at once', async () => {

@@ -17,9 +17,9 @@ import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 import {PUBLISHED} from '../inbound-oracle.js'
 import {REACH_OK} from '../scenarios.js'
 import {captureHostState, diffHostState, restoreHostState, restoreSavedHostState, saveHostState} from './host-state.js'
-import {CACHE, INET, ROOT, cleanLab, ensureHost, kvmdoctor, sh, startGuest, startInternet, waitFor} from './lab.js'
+import {CACHE, INET, ROOT, WEB01, cleanLab, ensureHost, kvmdoctor, sh, startGuest, startInternet, waitFor} from './lab.js'
 import {reachSeq, runningLabGuests, waitReachOk} from './oracle.js'
-import {LIVE, WEB01, measureInbound} from './scenarios-live.js'
+import {LIVE, measureInbound} from './scenarios-live.js'
 
 const HOST_STATE = join(CACHE, 'kdlab-fix-host-state.json')
 const INTERNET = `${INET.server}:${INET.port}/tcp`

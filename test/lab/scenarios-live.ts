@@ -17,6 +17,7 @@ import {
   INET_DNS_HOST,
   NETWORK,
   ROOT,
+  WEB01,
   defineNetwork,
   deleteNamespace,
   guestAddresses,
@@ -52,8 +53,7 @@ export interface LiveScenario {
   afterDiagnose?(): Promise<void>
 }
 
-const WEB01_MAC = '52:54:00:6b:64:01'
-export const WEB01: Guest = {name: 'kdlab-web01', mac: WEB01_MAC, mode: 'dhcp'}
+const WEB01_MAC = WEB01.mac
 const APIPA01: Guest = {name: 'kdlab-apipa01', mac: '52:54:00:6b:64:02', mode: 'dhcp-or-apipa'}
 
 async function libvirtDnsmasqPids(): Promise<string[]> {

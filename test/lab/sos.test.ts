@@ -16,8 +16,8 @@ import {SCENARIOS} from '../scenarios.js'
 import {type ComparableReport, sosComparison} from '../sos/compare.js'
 import {writeSosRecording} from '../sos/record.js'
 import {captureHostState, diffHostState, restoreHostState, restoreSavedHostState, saveHostState} from './host-state.js'
-import {CACHE, INET, ROOT, cleanLab, ensureHost, kvmdoctor, startInternet, startLeasedGuest} from './lab.js'
-import {LIVE, WEB01} from './scenarios-live.js'
+import {CACHE, INET, ROOT, WEB01, cleanLab, ensureHost, kvmdoctor, startInternet, startLeasedGuest} from './lab.js'
+import {LIVE} from './scenarios-live.js'
 
 /**
  * Scenarios whose faults sos sees from the host's root namespace, one per kind of input: the nat table
