@@ -63,6 +63,8 @@ export function narrowAccept(e: ElementView, host: HostView, traffic: Traffic): 
     )
   }
   const chain = e.baseChain ?? e.chain
+  // An arp chain (arptables-nft, an nft arp table) sees ARP alone: the accept is for ARP on the bridge, by its device.
+  if (e.nfFamily === 'arp') return e.bridges.map((br) => cmd`nft insert rule arp ${e.nfTable} ${e.element.chain} ${e.hook === 'output' ? 'oifname' : 'iifname'} ${nftString(br)} accept`)
   if (e.element.nftSyntax) {
     return e.bridges.flatMap((br) => {
       const name = nftString(br)

@@ -391,6 +391,38 @@ describe('the round trip: a reply gets every check its request gets', () => {
     expect(verdicts(flows(host((h) => (h.sysctl['net.ipv4.conf.all.arp_ignore'] = 8))))).toMatchObject({dns: 'fail', egress: 'fail'})
   })
 
+  it('ARP off on the bridge (NOARP): the guest never learns its gateway, so nothing unicast to it passes; DHCP (broadcast, its answer by the neighbour entry dnsmasq writes) still does', () => {
+    const fs = flows(host((h) => h.links.find((l) => l.name === 'virbr0')!.flags.push('NOARP')))
+    // (A request that fails has no reply flow.)
+    expect(verdicts(fs)).toEqual({dhcp: 'pass', 'dhcp-reply': 'pass', dns: 'fail', egress: 'fail'})
+    expect(byKind(fs, 'dns').decidedBy).toMatchObject({name: 'ARP for 192.168.122.1', element: {id: 'noarp:virbr0', kind: 'link', noArp: true}})
+    expect(undoOf(byKind(fs, 'dns'))).toEqual(['ip link set virbr0 arp on'])
+    // A NOARP device elsewhere (an ifb) is nothing to the guests.
+    const ifb = flows(host((h) => h.links.push(link('ifb0', 'ifb', {flags: ['BROADCAST', 'NOARP'], up: false, lowerUp: false, operstate: 'DOWN'}))))
+    expect(verdicts(ifb)).toMatchObject({dns: 'pass', 'dns-reply': 'pass', egress: 'pass', 'egress-reply': 'pass'})
+  })
+
+  it('a tap that neither learns nor floods unknown unicast: what the host sends to the guest is undecided (only a static fdb entry reaches it); one of the two alone passes', () => {
+    const port = (p: NonNullable<Link['port']>) => (h: DatapathFacts) => (h.links.find((l) => l.name === 'vnet0')!.port = p)
+    const fs = flows(host(port({learning: false, flood: false, bcastFlood: true})))
+    expect(verdicts(fs)).toMatchObject({dhcp: 'pass', 'dhcp-reply': 'indeterminate', dns: 'pass', 'dns-reply': 'indeterminate', 'egress-reply': 'indeterminate'})
+    expect(byKind(fs, 'dns-reply').decidedBy).toMatchObject({name: 'bridge port vnet0', element: {id: 'port:vnet0 flood', kind: 'bridge-port', portFlag: 'flood'}})
+    expect(verdicts(flows(host(port({learning: false, flood: true}))))).toMatchObject({'dhcp-reply': 'pass', 'dns-reply': 'pass', 'egress-reply': 'pass'})
+    expect(verdicts(flows(host(port({learning: true, flood: false}))))).toMatchObject({'dhcp-reply': 'pass', 'dns-reply': 'pass', 'egress-reply': 'pass'})
+  })
+
+  it("an arp chain's drop on the bridge stops the guest's ARP for its gateway and the host's for the guest; a chain that only counts decides nothing", () => {
+    const arpTable = (rules: NfExpr[][]) => (h: DatapathFacts) => (h.ruleset = ruleset([...libvirtTables(), nft('arp', 'filter', {in: {base: {hook: 'input'}, rules}})]))
+    const fs = flows(host(arpTable([[cmp('iifname', str('virbr0')), drop]])))
+    expect(verdicts(fs)).toEqual({dhcp: 'pass', 'dhcp-reply': 'pass', dns: 'fail', egress: 'fail'})
+    expect(byKind(fs, 'dns').decidedBy).toMatchObject({name: 'ARP for 192.168.122.1 (arp input)', element: {kind: 'nf-rule', family: 'arp', nfTable: 'filter', chain: 'in'}})
+    expect(verdicts(flows(host(arpTable([[{kind: 'effect', text: 'counter'}]]))))).toMatchObject({dns: 'pass', 'dns-reply': 'pass', egress: 'pass', 'egress-reply': 'pass'})
+    expect(verdicts(flows(host(arpTable([[cmp('iifname', str('eth0')), drop]]))))).toMatchObject({dns: 'pass', egress: 'pass'})
+    // What an arp chain reads of the ARP packet itself (its operation, addresses) is not told: undecided, never a pass.
+    const opaque = flows(host(arpTable([[{kind: 'opaque', text: 'arp operation request'}, drop]])))
+    expect(verdicts(opaque)).toMatchObject({dns: 'indeterminate', egress: 'indeterminate'})
+  })
+
   it('an SNAT to an address the host does not own makes the reply undecided, naming the address; one it owns (or a local route covers) does not', () => {
     const snat = (to: string) => (h: DatapathFacts) => (h.ruleset = ruleset(libvirtTables({nat: {POSTROUTING: [[cmp('saddr', prefix('192.168.122.0/24')), {kind: 'nat', type: 'snat', addr: to, text: `-j SNAT --to-source ${to}`}], [jump('LIBVIRT_PRT')]]}})))
     const away = reply(snat('203.0.113.99'))
