@@ -90,9 +90,13 @@ export function listChainOf(el: Element): FixStep[] | undefined {
   return el.nftSyntax ? cmd`nft -a list chain ${el.family} ${el.nfTable} ${el.chain}` : cmd`${iptablesTool(el)} -t ${el.nfTable} --list-rules ${el.chain}`
 }
 
-/** A drop on the input or forward hook of a filter chain: where an accept lets the guests' traffic on and skips nothing else. */
+/**
+ * A drop on the input or forward hook of a filter chain: where an accept lets the guests' traffic on and skips nothing
+ * else. Not the bridge family's: its devices are the ports and its input hook takes every frame to the host, routed
+ * ones too, so the IP accept (the bridge, DHCP and DNS) would not let the guests' traffic on: the admin's rule is undone.
+ */
 export const filterDrop = (e: ElementView) =>
-  (e.elementKind === 'nf-rule' || e.elementKind === 'nf-policy') && (e.hook === 'input' || e.hook === 'forward') && (e.element.nftSyntax === true || e.nfTable === 'filter')
+  (e.elementKind === 'nf-rule' || e.elementKind === 'nf-policy') && (e.hook === 'input' || e.hook === 'forward') && e.nfFamily !== 'bridge' && (e.element.nftSyntax === true || e.nfTable === 'filter')
 
 /** A netfilter rule or chain policy (not one whose match could not be told). */
 export const netfilterElement = (e: ElementView) => e.elementKind === 'nf-rule' || e.elementKind === 'nf-policy'

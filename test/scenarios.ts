@@ -42,6 +42,11 @@ export interface BeyondHost {
 
 export interface Scenario {
   name: string
+  /**
+   * false: recorded by the lab once (fixtures/<name>) and replayed by `npm test` like every scenario, but not re-run by
+   * the CI lab, whose time is bounded (`KD_LAB=all npm run test:lab` runs it too).
+   */
+  ci?: false
   /** Guest measures the host's own state cannot decide, with why (see BeyondHost). */
   beyondHost?: BeyondHost | BeyondHost[]
   description: string
@@ -1112,6 +1117,9 @@ export interface ReportFinding {
   title?: string
   evidence?: string[]
 }
+
+/** The scenarios the live lab runs: all with KD_LAB=all, else those CI runs. */
+export const labScenarios = (all = process.env.KD_LAB === 'all'): Scenario[] => SCENARIOS.filter((s) => all || s.ci !== false)
 
 /** Asserts a JSON report (or a Diagnosis) meets the scenario's expectations. */
 export function checkScenario(scenario: Scenario, report: {findings: ReportFinding[]}): void {
