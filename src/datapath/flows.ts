@@ -747,7 +747,7 @@ class HostView {
 
   /**
    * The guest's ARP for its gateway (the host's address on the bridge) before any unicast to it: the host
-   * answers unless arp_ignore forbids it, and ARP filter chains (arptables, nft arp) are not evaluated.
+   * answers unless ARP is off on the bridge, arp_ignore forbids it or an arp chain (arptables-nft, nft arp) drops it.
    */
   private arpHop(runner: PathRunner, g: GuestSide, gw: string): void {
     const bridge = g.bridge
