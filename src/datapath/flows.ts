@@ -54,6 +54,8 @@ export interface Hop {
   steps?: TraceStep[]
   /** Indeterminate netfilter hops: the undecidable rules and what follows either way. */
   undecided?: {rule: string; note?: string; ifMatches: string; ifNot: string}[]
+  /** Undecided by time, not by a fact the host hides: it passes for a while, then stops (a cache running out). */
+  intermittent?: true
 }
 
 export interface Flow {
@@ -757,9 +759,9 @@ class HostView {
       runner.push({name: `ARP for ${gw}`, verdict: 'fail', detail: `${gw} is not an address of ${bridge}: nothing on the host answers the guest's ARP for its gateway`, element: missing})
       return
     }
-    const noArp = this.noArpHop(bridge, `ARP for ${gw}`, `the host answers no ARP request on ${bridge}, so the guest never learns ${gw}'s MAC`)
+    const noArp = this.noArpHop(bridge, `ARP for ${gw}`, `the host answers no ARP request there`)
     if (noArp) {
-      runner.push(noArp)
+      runner.push(cacheBound(noArp, `the guest reaches ${gw} only while its ARP cache still holds the host's MAC`))
       return
     }
     const {value, key, unread} = this.maxConf(bridge, 'arp_ignore')
@@ -772,7 +774,7 @@ class HostView {
       runner.push({name: `ARP for ${gw}`, verdict: 'indeterminate', detail: `${unread.join(' and ')} could not be read: whether the host answers the guest's ARP on ${bridge} (not when arp_ignore is 8) is not known`})
       return
     }
-    this.arpExchange(runner, `ARP for ${gw}`, bridge, {guest: runner.packet().src, host: gw, mac: g.i.mac})
+    this.arpExchange(runner, `ARP for ${gw}`, bridge, {guest: runner.packet().src, host: gw, mac: g.i.mac}, `the guest reaches ${gw} only while its ARP cache still holds the host's MAC`)
   }
 
   /** ARP off on the bridge (NOARP): the host neither answers ARP there nor asks; what it sends goes to its own MAC. */
@@ -786,7 +788,7 @@ class HostView {
    * arp tables): the request and the answer, one arriving on the bridge (input), the other sent on it (output).
    * Only what these chains can tell of an ARP packet is read (its devices); no chain at all is no hop.
    */
-  private arpExchange(runner: PathRunner, name: string, bridge: string, ends: {guest: string; host: string; mac?: string}): void {
+  private arpExchange(runner: PathRunner, name: string, bridge: string, ends: {guest: string; host: string; mac?: string}, cached: string): void {
     if (!runner.alive()) return
     for (const hook of ['input', 'output'] as const) {
       if (this.rs.baseChains(hook, ['arp']).length === 0) continue
@@ -796,7 +798,7 @@ class HostView {
         : newPacket({family: 4, oifname: bridge, src: ends.host, dst: ends.guest, l4proto: 'arp'})
       const {hop} = this.nfHop(`${name} (arp ${hook})`, hook, 'arp', [startBranch(arp)])
       if (hop.verdict !== 'pass') {
-        runner.push(hop)
+        runner.push(hop.verdict === 'fail' ? cacheBound(hop, cached) : hop)
         return
       }
     }
@@ -991,10 +993,10 @@ class HostView {
       // A permanent entry is never asked for again; any other is, within a minute (a reachable one goes stale).
       const permanent = entry !== undefined && entry.mac === i.mac?.toLowerCase() && entry.state.includes('PERMANENT')
       if (!permanent && runner.alive()) {
-        const noArp = this.noArpHop(bridge, `neighbour ${dst}`, `the host asks no ARP for ${dst} there and sends its packets to its own MAC`)
-        if (noArp) runner.push(noArp)
+        const noArp = this.noArpHop(bridge, `neighbour ${dst}`, `the host asks no ARP for ${dst} there`)
+        if (noArp) runner.push(cacheBound(noArp, `the host reaches ${dst} only while its neighbour entry holds the guest's MAC (dnsmasq writes one with each DHCP answer; without one it sends to its own MAC)`))
         const gw = g.net?.ips.find((ip) => ip.family === 'ipv4')?.address
-        if (gw) this.arpExchange(runner, `neighbour ${dst}`, bridge, {guest: dst, host: gw, mac: i.mac})
+        if (gw) this.arpExchange(runner, `neighbour ${dst}`, bridge, {guest: dst, host: gw, mac: i.mac}, `the host reaches ${dst} only while its neighbour entry holds the guest's MAC (dnsmasq writes one with each DHCP answer)`)
       }
     }
     // A DHCP answer is unicast to the client's MAC too, unless the client asked for a broadcast (not seen here).
@@ -1787,6 +1789,15 @@ class PathRunner {
 
 /** Device hops by direction, device and bridge. */
 const newHopCache = () => new Map<'in' | 'out' | undefined, Map<string | undefined, Map<string | undefined, Hop[]>>>()
+
+/**
+ * An ARP exchange that cannot happen stops nothing while a cache still holds the answer (a guest's TCP traffic keeps
+ * its gateway's entry fresh; dnsmasq writes the host's entry for a guest with each DHCP answer): the flow passes until
+ * the cache runs out, then fails. Not a fact the host shows: undecided, by time.
+ */
+function cacheBound(hop: Hop, whileCached: string): Hop {
+  return {...hop, verdict: 'indeterminate', detail: `${hop.detail}: ${whileCached}, never after it runs out (a rebooted or idle guest)`, intermittent: true}
+}
 
 function describeStep(s: TraceStep): string {
   const where = `${s.chain.backend === 'nft' ? 'nft' : s.chain.backend} ${s.chain.family} ${s.chain.table} ${s.chain.chain}`

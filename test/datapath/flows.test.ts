@@ -391,11 +391,13 @@ describe('the round trip: a reply gets every check its request gets', () => {
     expect(verdicts(flows(host((h) => (h.sysctl['net.ipv4.conf.all.arp_ignore'] = 8))))).toMatchObject({dns: 'fail', egress: 'fail'})
   })
 
-  it('ARP off on the bridge (NOARP): the guest never learns its gateway, so nothing unicast to it passes; DHCP (broadcast, its answer by the neighbour entry dnsmasq writes) still does', () => {
+  it('ARP off on the bridge (NOARP): the host answers no ARP, so the guest reaches its gateway only while its cache lasts: undecided by time, never a pass; DHCP (broadcast) still passes', () => {
     const fs = flows(host((h) => h.links.find((l) => l.name === 'virbr0')!.flags.push('NOARP')))
-    // (A request that fails has no reply flow.)
-    expect(verdicts(fs)).toEqual({dhcp: 'pass', 'dhcp-reply': 'pass', dns: 'fail', egress: 'fail'})
-    expect(byKind(fs, 'dns').decidedBy).toMatchObject({name: 'ARP for 192.168.122.1', element: {id: 'noarp:virbr0', kind: 'link', noArp: true}})
+    expect(verdicts(fs)).toMatchObject({dhcp: 'pass', 'dhcp-reply': 'pass', dns: 'indeterminate', egress: 'indeterminate'})
+    expect(byKind(fs, 'dns').decidedBy).toMatchObject({name: 'ARP for 192.168.122.1', intermittent: true, element: {id: 'noarp:virbr0', kind: 'link', noArp: true}})
+    expect(byKind(fs, 'dns').decidedBy?.detail).toMatch(/only while its ARP cache still holds the host's MAC/)
+    // The host's own entry for the guest too: it asks no ARP there.
+    expect(byKind(fs, 'dns-reply').decidedBy).toMatchObject({name: 'neighbour 192.168.122.50', intermittent: true, element: {id: 'noarp:virbr0'}})
     expect(undoOf(byKind(fs, 'dns'))).toEqual(['ip link set virbr0 arp on'])
     // A NOARP device elsewhere (an ifb) is nothing to the guests.
     const ifb = flows(host((h) => h.links.push(link('ifb0', 'ifb', {flags: ['BROADCAST', 'NOARP'], up: false, lowerUp: false, operstate: 'DOWN'}))))
@@ -411,16 +413,19 @@ describe('the round trip: a reply gets every check its request gets', () => {
     expect(verdicts(flows(host(port({learning: true, flood: false}))))).toMatchObject({'dhcp-reply': 'pass', 'dns-reply': 'pass', 'egress-reply': 'pass'})
   })
 
-  it("an arp chain's drop on the bridge stops the guest's ARP for its gateway and the host's for the guest; a chain that only counts decides nothing", () => {
+  it("an arp chain's drop on the bridge stops the guest's ARP for its gateway and the host's for the guest (while no cache holds the answer); a chain that only counts decides nothing", () => {
     const arpTable = (rules: NfExpr[][]) => (h: DatapathFacts) => (h.ruleset = ruleset([...libvirtTables(), nft('arp', 'filter', {in: {base: {hook: 'input'}, rules}})]))
     const fs = flows(host(arpTable([[cmp('iifname', str('virbr0')), drop]])))
-    expect(verdicts(fs)).toEqual({dhcp: 'pass', 'dhcp-reply': 'pass', dns: 'fail', egress: 'fail'})
-    expect(byKind(fs, 'dns').decidedBy).toMatchObject({name: 'ARP for 192.168.122.1 (arp input)', element: {kind: 'nf-rule', family: 'arp', nfTable: 'filter', chain: 'in'}})
+    // Each exchange works while a cache still holds its answer: undecided by time.
+    expect(verdicts(fs)).toMatchObject({dhcp: 'pass', 'dhcp-reply': 'pass', dns: 'indeterminate', 'dns-reply': 'indeterminate', egress: 'indeterminate'})
+    expect(byKind(fs, 'dns').decidedBy).toMatchObject({name: 'ARP for 192.168.122.1 (arp input)', intermittent: true, element: {kind: 'nf-rule', family: 'arp', nfTable: 'filter', chain: 'in'}})
+    expect(byKind(fs, 'dns-reply').decidedBy).toMatchObject({name: 'neighbour 192.168.122.50 (arp input)', intermittent: true})
     expect(verdicts(flows(host(arpTable([[{kind: 'effect', text: 'counter'}]]))))).toMatchObject({dns: 'pass', 'dns-reply': 'pass', egress: 'pass', 'egress-reply': 'pass'})
     expect(verdicts(flows(host(arpTable([[cmp('iifname', str('eth0')), drop]]))))).toMatchObject({dns: 'pass', egress: 'pass'})
     // What an arp chain reads of the ARP packet itself (its operation, addresses) is not told: undecided, never a pass.
     const opaque = flows(host(arpTable([[{kind: 'opaque', text: 'arp operation request'}, drop]])))
     expect(verdicts(opaque)).toMatchObject({dns: 'indeterminate', egress: 'indeterminate'})
+    expect(byKind(opaque, 'dns').decidedBy?.intermittent).toBeUndefined()
   })
 
   it('an SNAT to an address the host does not own makes the reply undecided, naming the address; one it owns (or a local route covers) does not', () => {
