@@ -39,6 +39,8 @@ export interface Link {
     bcastFlood?: boolean
     /** Unknown unicast is flooded to it. */
     flood?: boolean
+    /** The bridge learns the source MACs of what it sends (off: only static fdb entries name the port). */
+    learning?: boolean
     /** 802.1X locking: only MACs with an fdb entry of their own may send. */
     locked?: boolean
     /** Isolated ports talk only to ports that are not isolated. */
@@ -99,6 +101,7 @@ export function parseIpAddr(text: string): Link[] {
       const port: NonNullable<Link['port']> = {}
       if (flag(slave.bcast_flood) !== undefined) port.bcastFlood = flag(slave.bcast_flood)
       if (flag(slave.flood) !== undefined) port.flood = flag(slave.flood)
+      if (flag(slave.learning) !== undefined) port.learning = flag(slave.learning)
       if (flag(slave.locked) !== undefined) port.locked = flag(slave.locked)
       if (flag(slave.isolated) !== undefined) port.isolated = flag(slave.isolated)
       if (Object.keys(port).length > 0) link.port = port

@@ -63,6 +63,8 @@ export function narrowAccept(e: ElementView, host: HostView, traffic: Traffic): 
     )
   }
   const chain = e.baseChain ?? e.chain
+  // An arp chain (arptables-nft, an nft arp table) sees ARP alone: the accept is for ARP on the bridge, by its device.
+  if (e.nfFamily === 'arp') return e.bridges.map((br) => cmd`nft insert rule arp ${e.nfTable} ${e.element.chain} ${e.hook === 'output' ? 'oifname' : 'iifname'} ${nftString(br)} accept`)
   if (e.element.nftSyntax) {
     return e.bridges.flatMap((br) => {
       const name = nftString(br)
@@ -88,9 +90,13 @@ export function listChainOf(el: Element): FixStep[] | undefined {
   return el.nftSyntax ? cmd`nft -a list chain ${el.family} ${el.nfTable} ${el.chain}` : cmd`${iptablesTool(el)} -t ${el.nfTable} --list-rules ${el.chain}`
 }
 
-/** A drop on the input or forward hook of a filter chain: where an accept lets the guests' traffic on and skips nothing else. */
+/**
+ * A drop on the input or forward hook of a filter chain: where an accept lets the guests' traffic on and skips nothing
+ * else. Not the bridge family's: its devices are the ports and its input hook takes every frame to the host, routed
+ * ones too, so the IP accept (the bridge, DHCP and DNS) would not let the guests' traffic on: the admin's rule is undone.
+ */
 export const filterDrop = (e: ElementView) =>
-  (e.elementKind === 'nf-rule' || e.elementKind === 'nf-policy') && (e.hook === 'input' || e.hook === 'forward') && (e.element.nftSyntax === true || e.nfTable === 'filter')
+  (e.elementKind === 'nf-rule' || e.elementKind === 'nf-policy') && (e.hook === 'input' || e.hook === 'forward') && e.nfFamily !== 'bridge' && (e.element.nftSyntax === true || e.nfTable === 'filter')
 
 /** A netfilter rule or chain policy (not one whose match could not be told). */
 export const netfilterElement = (e: ElementView) => e.elementKind === 'nf-rule' || e.elementKind === 'nf-policy'

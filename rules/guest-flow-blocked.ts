@@ -31,7 +31,8 @@ export default defineRule<ElementView>({
   fix: (e, host, rules) => (filterDrop(e) ? narrowAccept(e, host, e.hook === 'input' ? 'input' : 'forward') : rules.undo(e.element)),
   // The elements no specific pattern is about: netfilter drops elsewhere (a nat chain, a bridge hook), a guest's
   // link held down, a blackhole or unreachable route, a route missing for IPv6, a bridge port's flags, tc, a
-  // permanent neighbour entry with another MAC, a bridge that answers no ARP or lacks its gateway address.
+  // permanent neighbour entry with another MAC, a bridge that answers no ARP (arp_ignore 8, ARP off, an arp chain's
+  // drop) or lacks its gateway address.
   owns: [
     {kind: 'nf-rule', undo: netfilterUndo, lists: listChainOf},
     {kind: 'nf-policy', undo: netfilterUndo, lists: listChainOf},
@@ -49,7 +50,13 @@ export default defineRule<ElementView>({
         return r.carvedFrom && r.dev ? (cmd`ip route del ${r.dst} ${r.gateway ? ['via', r.gateway] : []} dev ${r.dev} ${table}` ?? []) : []
       },
     },
-    {kind: 'bridge-port', undo: (el) => (el.portFlag === 'locked' ? cmd`bridge link set dev ${el.device} locked off` : el.portFlag === 'bcast_flood' ? cmd`bridge link set dev ${el.device} bcast_flood on` : undefined) ?? []},
+    // A port that neither learns nor floods unknown unicast: learning back on (flooding stays as the admin set it).
+    {
+      kind: 'bridge-port',
+      undo: (el) =>
+        (el.portFlag === 'locked' ? cmd`bridge link set dev ${el.device} locked off` : el.portFlag === 'bcast_flood' ? cmd`bridge link set dev ${el.device} bcast_flood on` : el.portFlag === 'flood' ? cmd`bridge link set dev ${el.device} learning on` : undefined) ?? [],
+    },
+    {kind: 'link', where: (el) => el.noArp === true, undo: (el) => cmd`ip link set ${el.device} arp on` ?? []},
     {
       kind: 'tc-qdisc',
       undo: (el) => (el.tcQdisc ? (el.tcQdisc.parent === 'root' ? cmd`tc qdisc del dev ${el.device} root` : cmd`tc qdisc del dev ${el.device} parent ${el.tcQdisc.parent} handle ${el.tcQdisc.handle}`) : undefined) ?? [],

@@ -17,8 +17,9 @@ export default defineRule<ElementView>({
       ? text`Some packets of ${e.affectedGuests} guest(s) on ${e.bridges} pass and the others are dropped, by chance, rate or time: ${e.detail}. Connections stall or fail now and then.`
       : text`Whether the traffic of ${e.affectedGuests} guest(s) on ${e.bridges} gets through depends on something the host state does not show: ${e.detail}. kvmdoctor does not guess.`,
   evidence: (e) => [...e.undecided, ...e.flows],
-  // The chain's listing, by the tool that can read its table (nft for native and incompatible tables).
-  fix: () => [],
+  // Nothing to undo for what cannot be told; an element that stops the flows now and then (ARP off, an arp chain's
+  // drop: they pass while a cache lasts) is undone by the rule that owns its kind.
+  fix: (e, _host, rules) => (e.intermittent && e.elementKind !== 'nf-undecided' ? rules.undo(e.element) : []),
   check: (e) => [cmd`kvmdoctor trace ${e.context.domain}`, listChainOf(e.element)],
   // A rule whose match cannot be told: deleting it is what would take it out of the way.
   owns: [{kind: 'nf-undecided', undo: netfilterUndo, lists: listChainOf}],

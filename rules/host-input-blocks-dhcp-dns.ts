@@ -7,7 +7,8 @@ export default defineRule<ElementView>({
   kind: 'element',
   severity: 'critical',
   needs: DATAPATH,
-  appliesTo: (e) => netfilterElement(e) && (e.hook === 'input' || e.hook === 'prerouting'),
+  // The IP layer's chains: a bridge chain sees ports and every frame to the host, an arp chain ARP alone (guest-flow-blocked's).
+  appliesTo: (e) => netfilterElement(e) && (e.hook === 'input' || e.hook === 'prerouting') && e.nfFamily !== 'bridge' && e.nfFamily !== 'arp',
   conditions: (c) =>
     c.all(
       c.eq('verdict', 'fail'),

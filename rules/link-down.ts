@@ -26,8 +26,9 @@ export default defineRule<LinkView, Matters>({
   owns: [
     {
       kind: 'link',
-      // A port too small for its bridge is mtu-mismatch's; a guest's OVS tap gone missing is ovs-interface-error's.
-      where: (el) => el.mtu === undefined && el.state !== 'missing',
+      // A port too small for its bridge is mtu-mismatch's; a guest's OVS tap gone missing is ovs-interface-error's; a
+      // bridge with ARP off is up: guest-flow-blocked's.
+      where: (el) => el.mtu === undefined && el.state !== 'missing' && el.noArp !== true,
       covers: (l, el) => el.device === l.name,
       undo: (el) =>
         (el.state === 'down' || el.state === 'no-carrier' ? cmd`ip link set ${el.device} up` : undefined) ?? [],

@@ -291,6 +291,15 @@ describe('the safety contract holds for every fix on every recording', async () 
     // Docker relies on bridge netfilter.
     const docker = on('bridged-forward-drop', 'bridge-netfilter-enabled')
     expect(judged(docker, [argv('sysctl', '-w', 'net.bridge.bridge-nf-call-iptables=0')])).toEqual([expect.stringMatching(/Docker relies on/)])
+    // A bridge port's flag given back only on the named guest's own tap, and only the kernel's defaults; ARP back on a bridge.
+    const port = on('tap-unicast-flood-off', 'guest-flow-indeterminate')
+    const tap = /vnet\d+/.exec(port.finding.entity.name)![0]
+    expect(judged(port, [argv('bridge', 'link', 'set', 'dev', tap, 'learning', 'on')])).toEqual([])
+    expect(judged(port, [argv('bridge', 'link', 'set', 'dev', tap, 'flood', 'off')])).toEqual([expect.stringMatching(/^0: bridge link set dev \S+ flood off is not a port flag set back/)])
+    expect(judged(port, [argv('bridge', 'link', 'set', 'dev', 'virbr0', 'learning', 'on')])).toEqual(['0: virbr0 is not the tap of a guest libvirt runs'])
+    expect(judged(port, [argv('bridge', 'fdb', 'del', '52:54:00:6b:64:01', 'dev', tap, 'master')])).toEqual([expect.stringMatching(/^0: bridge fdb del .* is not a port flag set back/)])
+    expect(judged(on('bridge-arp-off', 'guest-flow-indeterminate'), [argv('ip', 'link', 'set', 'virbr0', 'arp', 'on')])).toEqual([])
+    expect(judged(port, [argv('ip', 'link', 'set', 'virbr0', 'arp', 'off')])).toEqual(['0: ip link set is not a command kvmdoctor runs as a fix'])
     // What kvmdoctor does not know as a fix is refused.
     expect(judged(docker, [argv('sh', '-c', 'true')])).toEqual(['0: sh is not a command kvmdoctor runs as a fix'])
     expect(judged(docker, [{pipeline: [['bridge', 'fdb', 'show'], ['grep', 'x']]}])).toEqual(['0: a pipeline is a check, not a fix'])

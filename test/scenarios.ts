@@ -42,6 +42,11 @@ export interface BeyondHost {
 
 export interface Scenario {
   name: string
+  /**
+   * false: recorded by the lab once (fixtures/<name>) and replayed by `npm test` like every scenario, but not re-run by
+   * the CI lab, whose time is bounded (`KD_LAB=all npm run test:lab` runs it too).
+   */
+  ci?: false
   /** Guest measures the host's own state cannot decide, with why (see BeyondHost). */
   beyondHost?: BeyondHost | BeyondHost[]
   description: string
@@ -598,6 +603,61 @@ const OVS_SCENARIOS: Scenario[] = [
   },
 ]
 
+// ---------- red team 2: the bridge's own layer (ARP, ports, the fdb, bridge and arp chains), and a tidy host that must stay OK ----------
+/**
+ * An ARP exchange the host does not make: the guest keeps its gateway's entry fresh by its own TCP traffic (the
+ * kernel confirms a neighbour by the ACKs it receives) and dnsmasq writes the host's entry for a guest with each DHCP
+ * answer, so a guest that talks and renews often keeps working while one that must ask (rebooted, idle) is cut off.
+ */
+const ARP_CACHES: BeyondHost = {measures: ['dns', 'ping', 'tcp'], why: "the host answers and asks no ARP on the bridge: the guest reaches its gateway only while its own ARP cache holds the host's MAC (kept fresh by its TCP traffic), and the host reaches it only while dnsmasq's DHCP answers rewrite its neighbour entry; neither cache is the host's state to read"}
+// Recorded, not replayed here:
+// - tap-unicast-flood-off (`bridge link set dev vnetN learning off flood off`, its learned entry deleted): web01 measured
+//   nothing (DHCP, DNS, ping, TCP all fail). kvmdoctor does not read the bridge's fdb, so frames to the guest are
+//   undecided (guest-flow-indeterminate on the port), never passed: test/rules/guest-flow-indeterminate.test.ts.
+// - nft-bridge-input-drop (an nft bridge table's input chain drops web01's MAC): web01 measured nothing and kvmdoctor
+//   fails every flow at that rule (guest-flow-blocked, the rule deleted: test/rules/guest-flow-blocked.test.ts); the
+//   kernel trace printed the frame's inet prerouting before its bridge input, which kernel-trace.ts's hook order
+//   (HOOK_RANK) does not join into one packet, so the kernel comparison sees an empty walk.
+// - neigh-permanent-wrong (a permanent entry giving web01's address another MAC): dnsmasq's next DHCP answer (SIOCSARP)
+//   rewrote it before kvmdoctor looked; both found nothing wrong (ip-address-conflict's tests hold the entry itself).
+// - fdb-sticky-wrong-port (fdb-static-wrong-port's entry made sticky: the bridge sends web01's frames to a veth leading
+//   nowhere for good): web01 measured nothing, kvmdoctor passes every flow. A false OK left open: kvmdoctor reads no
+//   fdb (`bridge -j fdb show` would be a new probe: the datapath's frames to a guest would then follow the entry).
+const RED2_SCENARIOS: Scenario[] = [
+  {
+    name: 'bridge-arp-off',
+    ci: false,
+    beyondHost: ARP_CACHES,
+    description: 'ip link set virbr0 arp off: the host neither answers nor sends ARP on the bridge; web01 keeps working while its caches last',
+    findings: [{id: 'guest-flow-indeterminate', entity: 'ip link: virbr0 arp off (NOARP)', rank: 1}],
+    noOtherAbove: 'info',
+    oracle: {[WEB01]: REACH_OK},
+  },
+  {
+    name: 'nft-arp-input-drop',
+    beyondHost: ARP_CACHES,
+    description: "an nft arp table (arptables-nft's hook) dropping every ARP packet that arrives on virbr0, the host's neighbour entries flushed; web01 keeps working while its caches last",
+    findings: [{id: 'guest-flow-indeterminate', entity: '~nft arp kdlab_arp chain in', rank: 1}],
+    noOtherAbove: 'info',
+    oracle: {[WEB01]: REACH_OK},
+  },
+  {
+    name: 'fdb-static-wrong-port',
+    ci: false,
+    description: "a static fdb entry for web01's MAC on another port of virbr0 (a veth leading nowhere): not sticky, so the bridge moves it back to web01's port with its next frame: nothing is wrong",
+    findings: [],
+    noOtherAbove: 'info',
+    oracle: {[WEB01]: REACH_OK},
+  },
+  {
+    name: 'healthy-harmless-extras',
+    description: 'an MSS clamp, a rate-limited LOG in INPUT, counting bridge and arp nft tables, learning off and isolated on for the one tap, a pfifo of 1000 packets on virbr0: nothing is wrong',
+    findings: [],
+    noOtherAbove: 'info',
+    oracle: {[WEB01]: REACH_OK},
+  },
+]
+
 export const SCENARIOS: Scenario[] = [
   {
     name: 'healthy',
@@ -1101,6 +1161,7 @@ export const SCENARIOS: Scenario[] = [
   ...ROUND_TRIP_SCENARIOS,
   ...INBOUND_SCENARIOS,
   ...WIRE_REQUEST_SCENARIOS,
+  ...RED2_SCENARIOS,
 ]
 
 export interface ReportFinding {
@@ -1112,6 +1173,9 @@ export interface ReportFinding {
   title?: string
   evidence?: string[]
 }
+
+/** The scenarios the live lab runs: all with KD_LAB=all, else those CI runs. */
+export const labScenarios = (all = process.env.KD_LAB === 'all'): Scenario[] => SCENARIOS.filter((s) => all || s.ci !== false)
 
 /** Asserts a JSON report (or a Diagnosis) meets the scenario's expectations. */
 export function checkScenario(scenario: Scenario, report: {findings: ReportFinding[]}): void {

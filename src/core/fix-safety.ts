@@ -232,7 +232,7 @@ function stepProblem(step: FixStep, names: {networks: Set<string>; domains: Set<
   }
   if (tool === 'ip') {
     const rest = argv.slice(1).join(' ')
-    if (/^link set \S+ (master \S+ )?up$|^link set \S+ mtu \d+$|^link set \S+ type bridge forward_delay \d+$/.test(rest)) return undefined
+    if (/^link set \S+ (master \S+ )?up$|^link set \S+ mtu \d+$|^link set \S+ type bridge forward_delay \d+$|^link set \S+ arp on$/.test(rest)) return undefined
     if (/^(route|rule) (add|del|replace) /.test(rest)) return undefined
     // A libvirt network's gateway address put back on its own bridge (what libvirt gave it), nothing else.
     const gateway = /^address add (\S+)\/(\d+)(?: broadcast \+)? dev (\S+)$/.exec(rest)
@@ -242,6 +242,13 @@ function stepProblem(step: FixStep, names: {networks: Set<string>; domains: Set<
       return own ? undefined : `adds ${address}/${prefix} to ${dev}, which is not that libvirt network's gateway on its bridge`
     }
     return `ip ${argv.slice(1, 3).join(' ')} is not a command kvmdoctor runs as a fix`
+  }
+  // A named guest's own bridge port given back what the kernel gives every port: learning, flooding, no 802.1X lock.
+  if (tool === 'bridge') {
+    if (sub !== 'link' || argv[2] !== 'set' || argv[3] !== 'dev' || argv.length !== 7 || !/^(learning on|flood on|bcast_flood on|locked off)$/.test(argv.slice(5).join(' '))) return `bridge ${argv.slice(1).join(' ')} is not a port flag set back`
+    const guest = guestOfTap(host.libvirt, argv[4])
+    if (guest === undefined) return `${argv[4]} is not the tap of a guest libvirt runs`
+    return names === 'any' || names.domains.has(guest) ? undefined : `${argv[4]} is ${guest}'s port, a guest the finding does not name`
   }
   if (tool === 'ovs-vsctl') return ovsVsctlProblem(argv.slice(1), names, host)
   if (tool === 'ovs-ofctl') return ovsOfctlProblem(argv.slice(1), host)

@@ -17,7 +17,7 @@ import {type ProbeOptions, type ProbeResult, dataOf as data} from '../../probes/
 import {type WireFacts, wireProbe} from '../../probes/wire.js'
 import type {ArpScanFacts} from '../../probes/arpscan.js'
 import {ALL_RULES} from '../../rules/index.js'
-import {addressClaimsByIp, guestAddressIndex} from '../derive/addresses.js'
+import {addressClaimsByIp, answered, guestAddressIndex} from '../derive/addresses.js'
 import {isRunning} from '../derive/context.js'
 import {buildModel} from '../derive/index.js'
 import {addressesOutside, wireContextFor, wireOf} from '../derive/wire.js'
@@ -90,7 +90,7 @@ export function inventoryOf(results: Record<string, ProbeResult>, findings: Find
     if (seen) seen.sources.includes(source) || seen.sources.push(source)
     else list.push({ip, sources: [source]})
   }
-  for (const n of neighbours ?? []) if (n.mac && n.ip.includes(':') && !n.state.includes('FAILED')) addV6(n.mac, n.ip, 'neighbour')
+  for (const n of neighbours ?? []) if (n.mac && n.ip.includes(':') && answered(n)) addV6(n.mac, n.ip, 'neighbour')
   for (const list of Object.values(agent?.addresses ?? {})) for (const a of list) if (a.family === 'ipv6') addV6(a.mac, a.ip, 'agent')
   for (const w of wire?.interfaces ?? []) for (const ip of w.ipv6.linkLocal) addV6(w.mac, ip, 'wire')
   const domainOfMac = new Map(libvirt.domains.flatMap((d) => d.interfaces.filter((i) => i.mac).map((i) => [i.mac!, d.name] as const)))

@@ -59,8 +59,10 @@ export interface Element {
   master?: string
   /** A port too small for its bridge: the MTU that makes it fit. */
   mtu?: number
-  /** Bridge ports: the port flag that stops the frame (locked, broadcast flooding off). */
-  portFlag?: 'locked' | 'bcast_flood'
+  /** Bridge ports: the port flag that stops the frame (locked, broadcast flooding off, unknown unicast not flooded to a port that does not learn). */
+  portFlag?: 'locked' | 'bcast_flood' | 'flood'
+  /** Link elements: ARP is off on the device (NOARP). */
+  noArp?: true
   /** Neighbour entries: a permanent one (its address in `address`), rather than one that failed. */
   permanent?: boolean
   /** Open vSwitch flows: the bridge, the flow's table, priority and match as ovs-ofctl takes them, whether it drops (else it is one not evaluated). */

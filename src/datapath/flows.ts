@@ -54,6 +54,8 @@ export interface Hop {
   steps?: TraceStep[]
   /** Indeterminate netfilter hops: the undecidable rules and what follows either way. */
   undecided?: {rule: string; note?: string; ifMatches: string; ifNot: string}[]
+  /** Undecided by time, not by a fact the host hides: it passes for a while, then stops (a cache running out). */
+  intermittent?: true
 }
 
 export interface Flow {
@@ -281,7 +283,7 @@ class HostView {
   private readonly summaries = new Map<string, string>()
   /** The base chains a hook runs, in a line (the same for every flow: made once per hook, layer and family). */
   private hookSummary(hook: NfHook, layer: HookLayer, family: 4 | 6, device?: string): string {
-    const key = layer === 'bridge' ? `${hook} bridge` : layer === 'netdev' ? `${hook} netdev ${device}` : family === 4 ? `${hook} 4` : `${hook} 6`
+    const key = layer === 'bridge' || layer === 'arp' ? `${hook} ${layer}` : layer === 'netdev' ? `${hook} netdev ${device}` : family === 4 ? `${hook} 4` : `${hook} 6`
     let text = this.summaries.get(key)
     if (text === undefined) {
       const chains = layer === 'netdev' ? deviceChains(this.rs, hook as 'ingress' | 'egress', device) : this.rs.baseChains(hook, familiesFor(layer, family))
@@ -769,7 +771,7 @@ class HostView {
 
   /**
    * The guest's ARP for its gateway (the host's address on the bridge) before any unicast to it: the host
-   * answers unless arp_ignore forbids it, and ARP filter chains (arptables, nft arp) are not evaluated.
+   * answers unless ARP is off on the bridge, arp_ignore forbids it or an arp chain (arptables-nft, nft arp) drops it.
    */
   private arpHop(runner: PathRunner, g: GuestSide, gw: string): void {
     const bridge = g.bridge
@@ -777,6 +779,11 @@ class HostView {
     const missing = this.gatewayMissing(g, gw)
     if (missing) {
       runner.push({name: `ARP for ${gw}`, verdict: 'fail', detail: `${gw} is not an address of ${bridge}: nothing on the host answers the guest's ARP for its gateway`, element: missing})
+      return
+    }
+    const noArp = this.noArpHop(bridge, `ARP for ${gw}`, `the host answers no ARP request there`)
+    if (noArp) {
+      runner.push(cacheBound(noArp, `the guest reaches ${gw} only while its ARP cache still holds the host's MAC`))
       return
     }
     const {value, key, unread} = this.maxConf(bridge, 'arp_ignore')
@@ -789,15 +796,35 @@ class HostView {
       runner.push({name: `ARP for ${gw}`, verdict: 'indeterminate', detail: `${unread.join(' and ')} could not be read: whether the host answers the guest's ARP on ${bridge} (not when arp_ignore is 8) is not known`})
       return
     }
-    this.arpChains ??= this.rs.baseChains('input', ['arp']).filter((c) => c.rules.length > 0 || c.base?.policy === 'drop')
-    const arpChains = this.arpChains
-    if (arpChains.length > 0) {
-      runner.push({name: `ARP for ${gw}`, verdict: 'indeterminate', detail: `ARP filter chains (${arpChains.map((c) => `${c.backend === 'nft' ? 'nft ' : ''}arp ${c.table} ${c.name}`).join(', ')}) are not evaluated`, element: {id: `arp-filter:input`, kind: 'nf-undecided', text: `arp family input chains: ${arpChains.map((c) => `${c.table} ${c.name}`).join(', ')}`}})
-    }
+    this.arpExchange(runner, `ARP for ${gw}`, bridge, {guest: runner.packet().src, host: gw, mac: g.i.mac}, `the guest reaches ${gw} only while its ARP cache still holds the host's MAC`)
   }
 
-  /** The ARP filter chains that would see the guest's ARP request (the same for every guest): listed once. */
-  private arpChains?: NfChain[]
+  /** ARP off on the bridge (NOARP): the host neither answers ARP there nor asks; what it sends goes to its own MAC. */
+  private noArpHop(bridge: string, name: string, what: string): Hop | undefined {
+    if (!this.links.get(bridge)?.flags.includes('NOARP')) return undefined
+    return {name, verdict: 'fail', detail: `ARP is off on ${bridge} (NOARP): ${what}`, element: {id: `noarp:${bridge}`, kind: 'link', text: `ip link: ${bridge} arp off (NOARP)`, device: bridge, noArp: true}}
+  }
+
+  /**
+   * An ARP exchange between the host and a guest on its bridge, through the arp family's chains (arptables-nft, nft
+   * arp tables): the request and the answer, one arriving on the bridge (input), the other sent on it (output).
+   * Only what these chains can tell of an ARP packet is read (its devices); no chain at all is no hop.
+   */
+  private arpExchange(runner: PathRunner, name: string, bridge: string, ends: {guest: string; host: string; mac?: string}, cached: string): void {
+    if (!runner.alive()) return
+    for (const hook of ['input', 'output'] as const) {
+      if (this.rs.baseChains(hook, ['arp']).length === 0) continue
+      // From the guest on input, from the host on output: the sender and target addresses as the hook sees them.
+      const arp = hook === 'input'
+        ? newPacket({family: 4, iifname: bridge, src: ends.guest, dst: ends.host, l4proto: 'arp', ...(ends.mac ? {etherSrc: ends.mac} : {})})
+        : newPacket({family: 4, oifname: bridge, src: ends.host, dst: ends.guest, l4proto: 'arp'})
+      const {hop} = this.nfHop(`${name} (arp ${hook})`, hook, 'arp', [startBranch(arp)])
+      if (hop.verdict !== 'pass') {
+        runner.push(hop.verdict === 'fail' ? cacheBound(hop, cached) : hop)
+        return
+      }
+    }
+  }
 
   // ---- the IP layer ------------------------------------------------------
 
@@ -968,6 +995,16 @@ class HostView {
   }
 
   /**
+   * A frame to the guest's MAC leaves by its port only through the bridge's fdb when the port takes no unknown
+   * unicast (flood off): with learning off too, only a static entry names it, and kvmdoctor does not read the fdb.
+   */
+  private unknownUnicastHop(runner: PathRunner, tap: string | undefined, mac: string | undefined): void {
+    const port = tap ? this.links.get(tap)?.port : undefined
+    if (!tap || !runner.alive() || port?.learning !== false || port.flood !== false) return
+    runner.push({name: `bridge port ${tap}`, verdict: 'indeterminate', detail: `${tap} neither learns source MACs (learning off) nor takes unknown unicast (flood off): a frame to ${mac ?? 'the guest'} reaches it only by a static fdb entry, which kvmdoctor does not read (bridge fdb show dev ${tap})`, element: {id: `port:${tap} flood`, kind: 'bridge-port', text: `bridge link: ${tap} learning off flood off`, device: tap, portFlag: 'flood'}})
+  }
+
+  /**
    * The last steps of every packet the host sends to a guest: the neighbour entry (unicast), the bridge
    * device it leaves by, the bridge's output and postrouting hooks, the tap's port, then the tap.
    */
@@ -980,7 +1017,17 @@ class HostView {
       const entry = this.neighbourAt.get(`${bridge} ${dst}`)
       const resolved = entry !== undefined && entry.mac !== undefined && !entry.state.includes('FAILED') && !entry.state.includes('INCOMPLETE')
       if (!resolved && i.target && this.links.get(i.target)?.port?.bcastFlood === false) this.portOut(runner, bridge, i.target, true)
+      // A permanent entry is never asked for again; any other is, within a minute (a reachable one goes stale).
+      const permanent = entry !== undefined && entry.mac === i.mac?.toLowerCase() && entry.state.includes('PERMANENT')
+      if (!permanent && runner.alive()) {
+        const noArp = this.noArpHop(bridge, `neighbour ${dst}`, `the host asks no ARP for ${dst} there`)
+        if (noArp) runner.push(cacheBound(noArp, `the host reaches ${dst} only while its neighbour entry holds the guest's MAC (dnsmasq writes one with each DHCP answer; without one it sends to its own MAC)`))
+        const gw = g.net?.ips.find((ip) => ip.family === 'ipv4')?.address
+        if (gw) this.arpExchange(runner, `neighbour ${dst}`, bridge, {guest: dst, host: gw, mac: i.mac}, `the host reaches ${dst} only while its neighbour entry holds the guest's MAC (dnsmasq writes one with each DHCP answer)`)
+      }
     }
+    // A DHCP answer is unicast to the client's MAC too, unless the client asked for a broadcast (not seen here).
+    this.unknownUnicastHop(runner, i.target, i.mac)
     if (fromHost) this.leaveDevice(runner, bridge, 'bridge')
     runner.nf('bridge output', 'output', 'bridge', {oifname: i.target, obrname: bridge})
     runner.nf('bridge postrouting', 'postrouting', 'bridge', {oifname: i.target, obrname: bridge})
@@ -1783,6 +1830,15 @@ class PathRunner {
 
 /** Device hops by direction, device and bridge. */
 const newHopCache = () => new Map<'in' | 'out' | undefined, Map<string | undefined, Map<string | undefined, Hop[]>>>()
+
+/**
+ * An ARP exchange that cannot happen stops nothing while a cache still holds the answer (a guest's TCP traffic keeps
+ * its gateway's entry fresh; dnsmasq writes the host's entry for a guest with each DHCP answer): the flow passes until
+ * the cache runs out, then fails. Not a fact the host shows: undecided, by time.
+ */
+function cacheBound(hop: Hop, whileCached: string): Hop {
+  return {...hop, verdict: 'indeterminate', detail: `${hop.detail}: ${whileCached}, never after it runs out (a rebooted or idle guest)`, intermittent: true}
+}
 
 function describeStep(s: TraceStep): string {
   const where = `${s.chain.backend === 'nft' ? 'nft' : s.chain.backend} ${s.chain.family} ${s.chain.table} ${s.chain.chain}`

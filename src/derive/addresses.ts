@@ -25,6 +25,12 @@ export interface GuestAddress {
 }
 
 /**
+ * A neighbour entry a MAC's answer made: not one that failed or waits, nor a permanent one (the host's own setting:
+ * where it sends, whoever holds the address) or a NOARP one (the device's own MAC).
+ */
+export const answered = (n: Neighbour): boolean => !n.state.some((st) => st === 'FAILED' || st === 'INCOMPLETE' || st === 'PERMANENT' || st === 'NOARP')
+
+/**
  * Current IPv4 addresses by MAC, from every source the host has (the guest agent's when it was asked:
  * `kvmdoctor ip`). The host's own addresses (`links`): a guest's frame carrying one of those, or another
  * machine's address, only as its IP source (never in its ARP) while it ARPs from another address is
@@ -45,7 +51,7 @@ export function guestAddressIndex(
     if (!list.some((x) => x.ip === a.ip && x.source === a.source)) list.push(a)
   }
   for (const l of leases?.leases ?? []) if (!l.expired) add(l.mac, {ip: l.ip, source: 'lease', expiry: l.expiry})
-  for (const n of neighbours ?? []) if (!n.state.includes('FAILED') && !n.state.includes('INCOMPLETE')) add(n.mac, {ip: n.ip, source: 'neighbour'})
+  for (const n of neighbours ?? []) if (answered(n)) add(n.mac, {ip: n.ip, source: 'neighbour'})
   for (const r of arpScan?.replies ?? []) add(r.mac, {ip: r.ip, source: 'arp-scan'})
   // What a guest sent from, heard on its tap (--listen).
   const host = new Set((links ?? []).flatMap((l) => l.addresses.filter((a) => a.family === 'inet').map((a) => a.address)))

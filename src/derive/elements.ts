@@ -47,7 +47,7 @@ export function elementViews(ctx: DeriveContext, flows: Flow[]): ElementView[] {
       subnets,
       undecided: (hop.undecided ?? []).map((u) => `${u.rule}${u.note ? ` (${u.note})` : ''}: if it matches, ${u.ifMatches}; if not, ${u.ifNot}`),
       // The evaluator's "may match" is a match by chance, rate or time (statistic, limit, numgen): not a fact the host hides.
-      intermittent: (hop.undecided ?? []).some((u) => u.note?.startsWith('may match') === true && [u.ifMatches, u.ifNot].some((o) => o === 'passes') && [u.ifMatches, u.ifNot].some((o) => o.startsWith('dropped'))),
+      intermittent: hop.intermittent === true || (hop.undecided ?? []).some((u) => u.note?.startsWith('may match') === true && [u.ifMatches, u.ifNot].some((o) => o === 'passes') && [u.ifMatches, u.ifNot].some((o) => o.startsWith('dropped'))),
     }
   })
 }

@@ -12,6 +12,7 @@ import type {Route} from '../../probes/routes.js'
 import type {ServiceEvent, ServiceFacts} from '../../probes/services.js'
 import type {ArpScanFacts} from '../../probes/arpscan.js'
 import {parseIp} from '../lib/addr.js'
+import {answered} from './addresses.js'
 
 const isGlobal6 = (ip: string) => {
   const p = parseIp(ip)
@@ -23,7 +24,7 @@ const isGlobal6 = (ip: string) => {
 export function ipv6AddressesByMac(neighbours: Neighbour[] | undefined): Map<string, string> {
   const byMac = new Map<string, string>()
   for (const n of neighbours ?? []) {
-    if (!n.mac || byMac.has(n.mac) || n.state.includes('FAILED') || n.state.includes('INCOMPLETE')) continue
+    if (!n.mac || byMac.has(n.mac) || !answered(n)) continue
     if (isGlobal6(n.ip)) byMac.set(n.mac, n.ip)
   }
   return byMac
@@ -88,11 +89,11 @@ export function macChangesOf(
   const own = new Set<string>([
     // An expired lease proves nothing: its address may belong to another machine by now.
     ...(leases?.leases ?? []).filter((l) => l.mac === mac && !l.expired).map((l) => l.ip),
-    ...(neighbours ?? []).filter((n) => n.mac === mac).map((n) => n.ip),
+    ...(neighbours ?? []).filter((n) => n.mac === mac && answered(n)).map((n) => n.ip),
     ...(arpScan?.replies ?? []).filter((r) => r.mac === mac).map((r) => r.ip),
   ])
   const seen: string[] = []
-  const live = (neighbours ?? []).filter((n) => !n.state.includes('FAILED') && !n.state.includes('INCOMPLETE')).map((n) => ({ip: n.ip, mac: n.mac, via: `neighbour table (${n.dev})`}))
+  const live = (neighbours ?? []).filter(answered).map((n) => ({ip: n.ip, mac: n.mac, via: `neighbour table (${n.dev})`}))
   for (const s of [...live, ...(arpScan?.replies ?? []).map((r) => ({ip: r.ip, mac: r.mac, via: 'arp-scan'}))]) {
     if (s.mac && own.has(s.ip) && s.mac !== mac && !configuredMacs.has(s.mac)) seen.push(`${s.ip} answered by ${s.mac} (${s.via}), not by the configured ${mac}`)
   }

@@ -12,7 +12,7 @@ import type {Neighbour} from '../../probes/neighbours.js'
 import type {NeighbourAsk, WireFacts, WireInterface} from '../../probes/wire.js'
 import {getOrCreate} from '../lib/collections.js'
 import {cidrContains, cidrToString, isApipa} from '../lib/ipv4.js'
-import type {GuestAddress} from './addresses.js'
+import {type GuestAddress, answered} from './addresses.js'
 import type {WireContext} from './wire.js'
 
 /** A neighbour asked again and again: at least this many requests ... */
@@ -81,7 +81,7 @@ export function segmentIndexes(input: {
     for (const bridge of l.bridge ? [l.bridge].filter((b) => bridges.has(b)) : bridges) hold(bridge, l.ip, {mac: l.mac.toLowerCase(), who: `${name(l.mac.toLowerCase())} (lease)`})
   }
   for (const n of neighbours ?? []) {
-    if (!n.mac || !bridges.has(n.dev) || n.state.includes('FAILED') || n.state.includes('INCOMPLETE') || !n.ip.includes('.')) continue
+    if (!n.mac || !bridges.has(n.dev) || !answered(n) || !n.ip.includes('.')) continue
     hold(n.dev, n.ip, {mac: n.mac, who: `${name(n.mac)} (the host's neighbour table)`})
   }
   for (const i of wire?.interfaces ?? []) {

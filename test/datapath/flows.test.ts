@@ -391,6 +391,43 @@ describe('the round trip: a reply gets every check its request gets', () => {
     expect(verdicts(flows(host((h) => (h.sysctl['net.ipv4.conf.all.arp_ignore'] = 8))))).toMatchObject({dns: 'fail', egress: 'fail'})
   })
 
+  it('ARP off on the bridge (NOARP): the host answers no ARP, so the guest reaches its gateway only while its cache lasts: undecided by time, never a pass; DHCP (broadcast) still passes', () => {
+    const fs = flows(host((h) => h.links.find((l) => l.name === 'virbr0')!.flags.push('NOARP')))
+    expect(verdicts(fs)).toMatchObject({dhcp: 'pass', 'dhcp-reply': 'pass', dns: 'indeterminate', egress: 'indeterminate'})
+    expect(byKind(fs, 'dns').decidedBy).toMatchObject({name: 'ARP for 192.168.122.1', intermittent: true, element: {id: 'noarp:virbr0', kind: 'link', noArp: true}})
+    expect(byKind(fs, 'dns').decidedBy?.detail).toMatch(/only while its ARP cache still holds the host's MAC/)
+    // The host's own entry for the guest too: it asks no ARP there.
+    expect(byKind(fs, 'dns-reply').decidedBy).toMatchObject({name: 'neighbour 192.168.122.50', intermittent: true, element: {id: 'noarp:virbr0'}})
+    expect(undoOf(byKind(fs, 'dns'))).toEqual(['ip link set virbr0 arp on'])
+    // A NOARP device elsewhere (an ifb) is nothing to the guests.
+    const ifb = flows(host((h) => h.links.push(link('ifb0', 'ifb', {flags: ['BROADCAST', 'NOARP'], up: false, lowerUp: false, operstate: 'DOWN'}))))
+    expect(verdicts(ifb)).toMatchObject({dns: 'pass', 'dns-reply': 'pass', egress: 'pass', 'egress-reply': 'pass'})
+  })
+
+  it('a tap that neither learns nor floods unknown unicast: what the host sends to the guest is undecided (only a static fdb entry reaches it); one of the two alone passes', () => {
+    const port = (p: NonNullable<Link['port']>) => (h: DatapathFacts) => (h.links.find((l) => l.name === 'vnet0')!.port = p)
+    const fs = flows(host(port({learning: false, flood: false, bcastFlood: true})))
+    expect(verdicts(fs)).toMatchObject({dhcp: 'pass', 'dhcp-reply': 'indeterminate', dns: 'pass', 'dns-reply': 'indeterminate', 'egress-reply': 'indeterminate'})
+    expect(byKind(fs, 'dns-reply').decidedBy).toMatchObject({name: 'bridge port vnet0', element: {id: 'port:vnet0 flood', kind: 'bridge-port', portFlag: 'flood'}})
+    expect(verdicts(flows(host(port({learning: false, flood: true}))))).toMatchObject({'dhcp-reply': 'pass', 'dns-reply': 'pass', 'egress-reply': 'pass'})
+    expect(verdicts(flows(host(port({learning: true, flood: false}))))).toMatchObject({'dhcp-reply': 'pass', 'dns-reply': 'pass', 'egress-reply': 'pass'})
+  })
+
+  it("an arp chain's drop on the bridge stops the guest's ARP for its gateway and the host's for the guest (while no cache holds the answer); a chain that only counts decides nothing", () => {
+    const arpTable = (rules: NfExpr[][]) => (h: DatapathFacts) => (h.ruleset = ruleset([...libvirtTables(), nft('arp', 'filter', {in: {base: {hook: 'input'}, rules}})]))
+    const fs = flows(host(arpTable([[cmp('iifname', str('virbr0')), drop]])))
+    // Each exchange works while a cache still holds its answer: undecided by time.
+    expect(verdicts(fs)).toMatchObject({dhcp: 'pass', 'dhcp-reply': 'pass', dns: 'indeterminate', 'dns-reply': 'indeterminate', egress: 'indeterminate'})
+    expect(byKind(fs, 'dns').decidedBy).toMatchObject({name: 'ARP for 192.168.122.1 (arp input)', intermittent: true, element: {kind: 'nf-rule', family: 'arp', nfTable: 'filter', chain: 'in'}})
+    expect(byKind(fs, 'dns-reply').decidedBy).toMatchObject({name: 'neighbour 192.168.122.50 (arp input)', intermittent: true})
+    expect(verdicts(flows(host(arpTable([[{kind: 'effect', text: 'counter'}]]))))).toMatchObject({dns: 'pass', 'dns-reply': 'pass', egress: 'pass', 'egress-reply': 'pass'})
+    expect(verdicts(flows(host(arpTable([[cmp('iifname', str('eth0')), drop]]))))).toMatchObject({dns: 'pass', egress: 'pass'})
+    // What an arp chain reads of the ARP packet itself (its operation, addresses) is not told: undecided, never a pass.
+    const opaque = flows(host(arpTable([[{kind: 'opaque', text: 'arp operation request'}, drop]])))
+    expect(verdicts(opaque)).toMatchObject({dns: 'indeterminate', egress: 'indeterminate'})
+    expect(byKind(opaque, 'dns').decidedBy?.intermittent).toBeUndefined()
+  })
+
   it('an SNAT to an address the host does not own makes the reply undecided, naming the address; one it owns (or a local route covers) does not', () => {
     const snat = (to: string) => (h: DatapathFacts) => (h.ruleset = ruleset(libvirtTables({nat: {POSTROUTING: [[cmp('saddr', prefix('192.168.122.0/24')), {kind: 'nat', type: 'snat', addr: to, text: `-j SNAT --to-source ${to}`}], [jump('LIBVIRT_PRT')]]}})))
     const away = reply(snat('203.0.113.99'))

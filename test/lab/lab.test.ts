@@ -12,7 +12,7 @@ import {join} from 'node:path'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 import {groundTruth} from '../ground-truth.js'
 import {measuredPackets} from '../oracles.js'
-import {GUEST_LINE_TAGS, type GuestLines, type OracleRecord, REACH_OK, SCENARIOS, type Scenario, checkGuestTruth, checkIp, checkOracle, checkScenario} from '../scenarios.js'
+import {GUEST_LINE_TAGS, type GuestLines, type OracleRecord, REACH_OK, SCENARIOS, type Scenario, checkGuestTruth, checkIp, checkOracle, checkScenario, labScenarios} from '../scenarios.js'
 import {type HostState, captureHostState, diffHostState, restoreHostState, restoreSavedHostState, saveHostState} from './host-state.js'
 import {traceNft} from './kernel-trace.js'
 import {CACHE, INET, ROOT, WEB01, cleanLab, ensureHost, guestAddresses, guestIpv6Addresses, guestLine, kvmdoctor, sh, startInternet, startLeasedGuest} from './lab.js'
@@ -87,7 +87,7 @@ describe('lab host', () => {
     }
   }, 180_000)
 
-  for (const scenario of SCENARIOS) {
+  for (const scenario of labScenarios()) {
     it(`${scenario.name}: ${scenario.description}`, async () => {
       const live = LIVE[scenario.name]
       expect(live, `no live recipe for ${scenario.name}`).toBeDefined()

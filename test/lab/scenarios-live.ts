@@ -1562,6 +1562,112 @@ const OVS_AND_SHAPING: Record<string, LiveScenario> = {
   },
 }
 
+// ---------- red team 2: faults of the bridge's own layer (ports, VLANs, ARP, neighbours) ----------
+const WRONG_MAC = '52:54:00:6b:64:ee'
+const FDB_PORT = {host: 'kdlab-fdb0', peer: 'kdlab-fdb1'}
+const RED2: Record<string, LiveScenario> = {
+  'tap-unicast-flood-off': {
+    // macTableManager='libvirt' half done by hand: the port neither learns nor floods unknown unicast, and the MAC it
+    // had learned is gone: only broadcasts still reach the guest.
+    async inject() {
+      const tap = await tapOf(WEB01.name)
+      await sh(['bridge', 'link', 'set', 'dev', tap, 'learning', 'off', 'flood', 'off'])
+      await sh(['bridge', 'fdb', 'del', WEB01_MAC, 'dev', tap, 'master'], {reject: false})
+    },
+    async reset() {
+      await sh(['bridge', 'link', 'set', 'dev', await tapOf(WEB01.name), 'learning', 'on', 'flood', 'on'])
+    },
+  },
+  'bridge-arp-off': {
+    async inject() {
+      await sh(['ip', 'link', 'set', BRIDGE, 'arp', 'off'])
+    },
+    async reset() {
+      await sh(['ip', 'link', 'set', BRIDGE, 'arp', 'on'])
+      await sh(['ip', 'neigh', 'flush', 'dev', BRIDGE])
+    },
+  },
+  'nft-arp-input-drop': {
+    // arptables-nft's way (table arp filter): ARP arriving on the bridge dropped. The host's entries for the guests are
+    // flushed so it must ask again: its requests leave, the answers die in the arp input hook.
+    async inject() {
+      if (await nftTableExists('arp', 'kdlab_arp')) throw new Error('table arp kdlab_arp exists before the scenario')
+      await nftApply(`table arp kdlab_arp {\n  chain in {\n    type filter hook input priority 0; policy accept;\n    iifname "${BRIDGE}" drop\n  }\n}\n`)
+      await sh(['ip', 'neigh', 'flush', 'dev', BRIDGE])
+    },
+    async reset() {
+      await sh(['nft', 'delete', 'table', 'arp', 'kdlab_arp'])
+      await sh(['ip', 'neigh', 'flush', 'dev', BRIDGE])
+    },
+  },
+  'neigh-permanent-wrong': {
+    async inject() {
+      const leased = await leasedAddress(WEB01.mac)
+      if (!leased) throw new Error(`${WEB01.name} holds no lease`)
+      saved = [leased]
+      await sh(['ip', 'neigh', 'replace', leased, 'lladdr', WRONG_MAC, 'dev', BRIDGE, 'nud', 'permanent'])
+    },
+    async reset() {
+      await sh(['ip', 'neigh', 'del', saved[0], 'dev', BRIDGE], {reject: false})
+    },
+  },
+  'fdb-static-wrong-port': {
+    // A static fdb entry left for web01's MAC on another port of virbr0 (macTableManager='libvirt' after the guest's
+    // interface moved): the bridge sends everything for web01 there.
+    async inject() {
+      await sh(['ip', 'link', 'add', FDB_PORT.host, 'type', 'veth', 'peer', 'name', FDB_PORT.peer])
+      await sh(['ip', 'link', 'set', FDB_PORT.peer, 'up'])
+      await sh(['ip', 'link', 'set', FDB_PORT.host, 'master', BRIDGE, 'up'])
+      await sh(['bridge', 'fdb', 'replace', WEB01_MAC, 'dev', FDB_PORT.host, 'master', 'static'])
+    },
+    async reset() {
+      await sh(['bridge', 'fdb', 'del', WEB01_MAC, 'dev', FDB_PORT.host, 'master', 'static'], {reject: false})
+      await sh(['ip', 'link', 'del', FDB_PORT.host])
+    },
+  },
+  'fdb-sticky-wrong-port': {
+    // The same entry made sticky: the bridge no longer moves it when web01's frames arrive on its own port.
+    async inject() {
+      await sh(['ip', 'link', 'add', FDB_PORT.host, 'type', 'veth', 'peer', 'name', FDB_PORT.peer])
+      await sh(['ip', 'link', 'set', FDB_PORT.peer, 'up'])
+      await sh(['ip', 'link', 'set', FDB_PORT.host, 'master', BRIDGE, 'up'])
+      await sh(['bridge', 'fdb', 'replace', WEB01_MAC, 'dev', FDB_PORT.host, 'master', 'static', 'sticky'])
+    },
+    async reset() {
+      await sh(['bridge', 'fdb', 'del', WEB01_MAC, 'dev', FDB_PORT.host, 'master'], {reject: false})
+      await sh(['ip', 'link', 'del', FDB_PORT.host])
+    },
+  },
+  'nft-bridge-input-drop': nftTable(
+    'bridge',
+    'kdlab_br',
+    `  chain in {
+    type filter hook input priority 0; policy accept;
+    ether saddr ${WEB01_MAC} drop
+  }`,
+  ),
+  'healthy-harmless-extras': {
+    // What a tidy admin adds and nothing suffers from: an MSS clamp, a rate-limited LOG, counting bridge and arp
+    // tables, a port that does not learn (but floods), an isolated port with no other guest, a roomy pfifo on the bridge.
+    async inject() {
+      await saveIptables()
+      await iptablesAdd('*mangle\n-A FORWARD -p tcp -m tcp --tcp-flags SYN,RST SYN -j TCPMSS --clamp-mss-to-pmtu\nCOMMIT\n*filter\n-I INPUT 1 -m limit --limit 1/min -j LOG --log-prefix "kdlab-in "\nCOMMIT\n')
+      await nftApply(`table bridge kdlab_count {\n  chain pre {\n    type filter hook prerouting priority -200; policy accept;\n    counter\n  }\n}\ntable arp kdlab_count {\n  chain in {\n    type filter hook input priority 0; policy accept;\n    counter\n  }\n}\n`)
+      const tap = await tapOf(WEB01.name)
+      await sh(['bridge', 'link', 'set', 'dev', tap, 'learning', 'off', 'isolated', 'on'])
+      await sh(['tc', 'qdisc', 'add', 'dev', BRIDGE, 'root', 'pfifo', 'limit', '1000'])
+    },
+    async reset() {
+      await sh(['tc', 'qdisc', 'del', 'dev', BRIDGE, 'root'], {reject: false})
+      await sh(['bridge', 'link', 'set', 'dev', await tapOf(WEB01.name), 'learning', 'on', 'isolated', 'off'])
+      await sh(['nft', 'delete', 'table', 'bridge', 'kdlab_count'])
+      await sh(['nft', 'delete', 'table', 'arp', 'kdlab_count'])
+      await restoreIptables()
+    },
+    trace: {check: allAccepted},
+  },
+}
+
 export const LIVE: Record<string, LiveScenario> = {
   healthy: {
     async inject() {},
@@ -1844,5 +1950,6 @@ export const LIVE: Record<string, LiveScenario> = {
   ...ROUND_TRIP,
   ...INBOUND,
   ...OVS_AND_SHAPING,
+  ...RED2,
 }
 

@@ -20,6 +20,12 @@ describe('guest-flow-blocked', () => {
     expect((await fire(rule, await factsOf('tap-admin-down'))).evaluation.findings[0].fix[0]).toMatch(/^ip link set vnet\d+ up$/)
     expect((await fire(rule, await factsOf('domif-link-down'))).evaluation.findings[0].fix[0]).toMatch(/^virsh domif-setlink kdlab-web01 vnet\d+ up$/)
   })
+  it("fires for a bridge chain's drop of the guest's MAC (lab: web01 measured nothing), the admin's rule deleted: not the IP input accept, which names the bridge where the bridge family sees ports", async () => {
+    const facts = await factsOf('nft-bridge-input-drop')
+    const {evaluation} = await fire(rule, facts)
+    expect(evaluation.findings.map((f) => [f.entity.name, f.fix])).toEqual([['nft bridge kdlab_br chain in: ether saddr 52:54:00:6b:64:01 drop (handle 2)', ['nft delete rule bridge kdlab_br in handle 2']]])
+    expect((await fireAll(facts)).ids).not.toContain('host-input-blocks-dhcp-dns')
+  })
   it('stays silent on the healthy host', async () => {
     expect((await fire(rule, await factsOf('healthy'))).names).toEqual([])
   })

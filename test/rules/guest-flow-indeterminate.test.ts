@@ -1,7 +1,14 @@
 import {describe, expect, it} from 'vitest'
 import rule from '../../rules/guest-flow-indeterminate.js'
 import type {SysctlFacts} from '../../probes/sysctl.js'
-import {alter, factsOf, fire} from '../helpers.js'
+import {ReplayRunner} from '../../src/core/snapshot.js'
+import {diagnose} from '../../src/core/diagnose.js'
+import {alter, factsOf, fire, fireAll, fixtureDir, replayOptions} from '../helpers.js'
+
+async function diagnoseFixture(name: string) {
+  const runner = await ReplayRunner.open(fixtureDir(name))
+  return diagnose({runner, options: replayOptions(runner), version: 'test'})
+}
 
 describe('guest-flow-indeterminate', () => {
   it('fires for a drop that depends on a random mark (lab), naming the rule and both outcomes', async () => {
@@ -39,5 +46,31 @@ describe('guest-flow-indeterminate', () => {
       expect(f.fix).toEqual([])
       expect(f.check?.at(-1)).toMatch(/^nft -a list chain ip filter \S+$/)
     }
+  })
+  describe("the bridge's own layer (lab, red team 2): what stops a guest there is never a pass", () => {
+    it('a tap that neither learns nor floods unknown unicast, its learned entry gone (web01 measured nothing): the frames to the guest are undecided on its port, none passes', async () => {
+      const facts = await factsOf('tap-unicast-flood-off')
+      const {evaluation} = await fire(rule, facts)
+      expect(evaluation.findings.map((f) => f.entity.name)).toEqual([expect.stringMatching(/^bridge link: vnet\d+ learning off flood off$/)])
+      const flows = (await diagnoseFixture('tap-unicast-flood-off')).flows.filter((f) => f.guest === 'kdlab-web01')
+      for (const kind of ['dhcp-reply', 'dns-reply', 'egress-reply']) expect(flows.find((f) => f.kind === kind)?.verdict, kind).toBe('indeterminate')
+    })
+    it('ARP off on the bridge (the guests kept working on their caches): high, intermittent, with ARP put back on as the fix', async () => {
+      const {evaluation} = await fire(rule, await factsOf('bridge-arp-off'))
+      expect(evaluation.findings).toHaveLength(1)
+      expect(evaluation.findings[0]).toMatchObject({severity: 'high', title: expect.stringMatching(/dropped intermittently at ARP for 192\.168\.122\.1/), fix: ['ip link set virbr0 arp on']})
+    })
+    it("an arp chain's drop on the bridge: high, intermittent, the admin's rule deleted by handle; the IP input rule (host-input-blocks-dhcp-dns) does not take an arp chain", async () => {
+      const facts = await factsOf('nft-arp-input-drop')
+      const {evaluation} = await fire(rule, facts)
+      expect(evaluation.findings).toHaveLength(1)
+      expect(evaluation.findings[0]).toMatchObject({severity: 'high', fix: ['nft delete rule arp kdlab_arp in handle 2']})
+      expect((await fireAll(facts)).ids).not.toContain('host-input-blocks-dhcp-dns')
+    })
+    it("stays silent on a static fdb entry the bridge moves back with the guest's next frame, and on a tidy host's counting bridge and arp tables, MSS clamp, rate-limited LOG and a port that floods without learning (web01 measured everything ok)", async () => {
+      expect((await fire(rule, await factsOf('fdb-static-wrong-port'))).names).toEqual([])
+      // An arp table that only counts once made every guest flow undecided ("arp chains are not evaluated").
+      expect((await fire(rule, await factsOf('healthy-harmless-extras'))).names).toEqual([])
+    })
   })
 })

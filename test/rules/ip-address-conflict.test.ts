@@ -1,7 +1,7 @@
 import {describe, expect, it} from 'vitest'
 import type {Neighbour} from '../../probes/neighbours.js'
 import rule from '../../rules/ip-address-conflict.js'
-import {alter, factsOf, fire} from '../helpers.js'
+import {alter, factsOf, fire, fireAll} from '../helpers.js'
 
 describe('ip-address-conflict', () => {
   it("fires when a static guest takes web01's leased address (lab, with arp-scan)", async () => {
@@ -33,5 +33,17 @@ describe('ip-address-conflict', () => {
       n.push({ip: lease.ip, dev: 'virbr0', mac: '52:54:00:99:99:99', state: ['FAILED']})
     })
     expect((await fire(rule, altered)).names).toEqual([])
+  })
+  it("ignores the host's own permanent entry for a guest's address (no machine answered it: guest-flow-blocked names the entry); a reachable one by another MAC is a claim", async () => {
+    const facts = await factsOf('healthy')
+    const lease = (facts.results.leases.ok ? (facts.results.leases.data as {leases: {ip: string}[]}).leases : [])[0]
+    const pinned = (state: string) => alter<Neighbour[]>(facts, 'neighbours', (ns) => {
+      for (const n of ns) if (n.ip === lease.ip) Object.assign(n, {mac: '52:54:00:6b:64:ee', state: [state]})
+    })
+    expect((await fire(rule, pinned('PERMANENT'))).names).toEqual([])
+    const {ids, evaluation} = await fireAll(pinned('PERMANENT'))
+    expect(ids).toContain('guest-flow-blocked')
+    expect(evaluation.findings.find((f) => f.id === 'guest-flow-blocked')?.fix).toEqual([`ip neigh del ${lease.ip} dev virbr0`])
+    expect((await fire(rule, pinned('REACHABLE'))).names).toEqual([lease.ip])
   })
 })

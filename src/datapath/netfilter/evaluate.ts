@@ -81,10 +81,12 @@ export function startBranch(packet: NfPacket): Branch {
 }
 
 /** Where a hook sits: the IP stack, the bridge, or a device (netdev ingress/egress, before and after both). */
-export type HookLayer = 'ip' | 'bridge' | 'netdev'
+/** 'arp': an ARP packet on the arp family's input and output hooks (arptables-nft, nft arp tables). */
+export type HookLayer = 'ip' | 'bridge' | 'netdev' | 'arp'
 
-/** Families whose base chains see a packet on an IP hook or a bridge hook (a device's own hooks: deviceChains). */
-export const familiesFor = (layer: Exclude<HookLayer, 'netdev'>, family: 4 | 6): NfFamily[] => (layer === 'bridge' ? ['bridge'] : family === 4 ? ['ip', 'inet'] : ['ip6', 'inet'])
+/** Families whose base chains see a packet on an IP, bridge or ARP hook (a device's own hooks: deviceChains). */
+export const familiesFor = (layer: Exclude<HookLayer, 'netdev'>, family: 4 | 6): NfFamily[] =>
+  layer === 'bridge' ? ['bridge'] : layer === 'arp' ? ['arp'] : family === 4 ? ['ip', 'inet'] : ['ip6', 'inet']
 
 /**
  * The base chains of a device's ingress or egress hook, in the order the kernel runs them: netdev chains
@@ -638,6 +640,8 @@ function fieldValues(field: NfField, concat: NfField[] | undefined, p: NfPacket,
 const hasPorts = (l4proto: string) => l4proto === 'tcp' || l4proto === 'udp' || l4proto === 'sctp' || l4proto === 'udplite' || l4proto === 'dccp'
 
 function fieldValue(field: NfField, p: NfPacket, ctx: EvalContext, priority: number, family: NfFamily): FieldValue {
+  // An ARP packet has devices, and no IP header, ports or connection: what an arp chain reads beyond them is not told.
+  if (family === 'arp' && field !== 'iifname' && field !== 'oifname') return 'unknown'
   switch (field) {
     case 'iifname':
       return p.iifname ?? ''
