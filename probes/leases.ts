@@ -1,6 +1,6 @@
 import {markDegraded} from '../src/lib/degraded.js'
 import {netmaskToPrefix} from '../src/lib/ipv4.js'
-import {type Probe, ParseError, ProbeUnavailable, isObj, num, str} from './types.js'
+import {type Probe, ParseError, ProbeUnavailable, absentRead, isObj, num, str} from './types.js'
 
 export interface Lease {
   source: 'libvirt' | 'dhcpd'
@@ -127,7 +127,7 @@ export const leasesProbe: Probe<LeaseFacts> = {
     if (conf.error === undefined) {
       facts.dhcpdSubnets = parseDhcpdSubnets(conf.output)
       facts.dhcpdConfigured = facts.dhcpdSubnets.length > 0
-    } else if (conf.errorCode !== 'not-found' && conf.errorCode !== 'not-recorded') {
+    } else if (!absentRead(conf)) {
       facts.dhcpdConfUnread = conf.error
       missing.push(`${conf.error} (which bridges this host's dhcpd serves is unknown)`)
     }

@@ -291,13 +291,16 @@ async function virshListings(virsh: (...args: string[]) => Promise<CommandCaptur
 
 /** Undefined between `virsh list` and its dumpxml. */
 const domainGone = (c: CommandCapture) => /Domain not found|failed to get domain/i.test(c.stderr)
-/** libvirt's own XML files: where one cannot be read, virsh is asked. */
-const XML_FILE = /^\/(run\/libvirt\/(qemu|network)|etc\/libvirt\/qemu(\/networks)?)\/[^/]+\.xml$/
+/** Where the system instance of libvirt keeps its XML: the live status of active ones, the definitions of the others. */
+const XML_DIRS = {domain: {active: '/run/libvirt/qemu', defined: '/etc/libvirt/qemu'}, network: {active: '/run/libvirt/network', defined: '/etc/libvirt/qemu/networks'}}
+const xmlFile = (kind: keyof typeof XML_DIRS, name: string, active: boolean) => `${XML_DIRS[kind][active ? 'active' : 'defined']}/${name}.xml`
+/** One of libvirt's own XML files: where one cannot be read, virsh is asked. */
+const isXmlFile = (path: string) => path.endsWith('.xml') && Object.values(XML_DIRS).some((d) => [d.active, d.defined].includes(path.slice(0, path.lastIndexOf('/'))))
 
 export const libvirtProbe: Probe<LibvirtFacts> = {
   id: 'libvirt',
   // Read another way when they fail: the XML files (virsh), the joined listings (each alone); a guest gone meanwhile.
-  expectedFailure: (c) => (c.kind === 'file' && XML_FILE.test(c.path)) || (c.kind === 'command' && (c.argv.at(-1) === VIRSH_LISTINGS || (c.argv.includes('dumpxml') && domainGone(c)))),
+  expectedFailure: (c) => (c.kind === 'file' && isXmlFile(c.path)) || (c.kind === 'command' && (c.argv.at(-1) === VIRSH_LISTINGS || (c.argv.includes('dumpxml') && domainGone(c)))),
   title: 'libvirt networks and domains',
   // virsh waits on libvirtd, and other probes wait on these facts.
   early: true,
@@ -309,7 +312,7 @@ export const libvirtProbe: Probe<LibvirtFacts> = {
     const systemInstance = options.libvirtUri === 'qemu:///system'
     const domainXml = async (name: string, active: boolean): Promise<string | undefined> => {
       if (systemInstance && !name.includes('/')) {
-        const file = await runner.readFile(active ? `/run/libvirt/qemu/${name}.xml` : `/etc/libvirt/qemu/${name}.xml`)
+        const file = await runner.readFile(xmlFile('domain', name, active))
         if (file.error === undefined && file.output.includes('<domain')) return file.output
       }
       const c = await virsh('dumpxml', name)
@@ -331,7 +334,7 @@ export const libvirtProbe: Probe<LibvirtFacts> = {
     // The same for networks: libvirt's status file of an active one holds the definition net-dumpxml prints.
     const networkXml = async (name: string, active: boolean): Promise<string> => {
       if (systemInstance && !name.includes('/')) {
-        const file = await runner.readFile(active ? `/run/libvirt/network/${name}.xml` : `/etc/libvirt/qemu/networks/${name}.xml`)
+        const file = await runner.readFile(xmlFile('network', name, active))
         const network = file.error === undefined ? /<network[\s>][\s\S]*<\/network>/.exec(file.output)?.[0] : undefined
         if (network) return network
       }

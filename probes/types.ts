@@ -39,6 +39,9 @@ export type ProbeResult<T = unknown> =
   | {id: string; ok: true; data: T; durationMs: number; degraded?: string[]}
   | {id: string; ok: false; error: string; durationMs: number; skipped?: boolean}
 
+/** A read of something that is not there (the tool or file does not exist), or that a recording does not hold: a state, not a failure. */
+export const absentRead = (c: Capture): boolean => c.errorCode === 'not-found' || c.errorCode === 'not-recorded'
+
 /** A probe's data, or undefined when it was unavailable. */
 export const dataOf = <T>(r: ProbeResult | undefined): T | undefined => (r?.ok ? (r.data as T) : undefined)
 

@@ -1,4 +1,4 @@
-import {ParseError, type Probe, type ProbeContext, type ProbeOptions, type ProbeResult, ProbeUnavailable, dataOf} from '../../probes/types.js'
+import {ParseError, type Probe, type ProbeContext, type ProbeOptions, type ProbeResult, ProbeUnavailable, absentRead, dataOf} from '../../probes/types.js'
 import type {HostFacts} from '../../probes/host.js'
 import {degradedOf} from '../lib/degraded.js'
 import type {Capture, Runner} from '../lib/runner.js'
@@ -68,9 +68,6 @@ async function execute(probe: Probe, replay: boolean, ctx: ProbeContext): Promis
   }
 }
 
-/** Absent (the tool or file does not exist) and not in a recording are states the probes read as such. */
-const ABSENT = new Set<Capture['errorCode']>(['not-found', 'not-recorded'])
-
 /**
  * The failed reads a probe neither expects nor names in what it marked missing: data read without them is partial,
  * whatever the probe made of the gap (an unreadable sysctl is no value, a failed `nft -a` no netdev device), and a
@@ -79,10 +76,10 @@ const ABSENT = new Set<Capture['errorCode']>(['not-found', 'not-recorded'])
 function unspokenFailures(probe: Probe, handed: Capture[], own: string[]): string[] {
   const out: string[] = []
   for (const c of new Set(handed)) {
-    if (c.error === undefined || ABSENT.has(c.errorCode) || probe.expectedFailure?.(c)) continue
+    if (c.error === undefined || absentRead(c) || probe.expectedFailure?.(c)) continue
     const label = c.kind === 'command' ? c.argv.join(' ') : c.path
     const program = c.kind === 'command' ? c.argv[0] : undefined
-    if (own.some((m) => m.includes(label) || (program !== undefined && m.startsWith(`${program} `)) || (program !== undefined && m.startsWith(`${program}:`)))) continue
+    if (own.some((m) => m.includes(label) || (program !== undefined && (m.startsWith(`${program} `) || m.startsWith(`${program}:`))))) continue
     const message = `${c.error.startsWith(label) ? c.error : `${label}: ${c.error}`} (what it holds is unknown)`
     if (!out.includes(message)) out.push(message)
   }

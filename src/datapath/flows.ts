@@ -1066,6 +1066,9 @@ class HostView {
       const d = source.noLease.decidedBy!
       return {name: 'guest address', verdict: 'fail', detail: `no source reports an address for ${g.d.name}, and its DHCP ${source.noLease.kind === 'dhcp' ? 'request' : 'offer'} fails at ${d.name}: it has no address to send from`, ...(d.element ? {element: d.element} : {})}
     }
+    if (source.undecidedLease) {
+      return {name: 'guest address', verdict: 'indeterminate', detail: `no source reports an address for ${g.d.name}, and whether its DHCP request is answered is not known (${source.undecidedLease.decidedBy?.name ?? 'undecided'}): whether it has an address to send from is not known`}
+    }
     // An address only assumed proves nothing: the guest may hold another, or none (its NIC down, a static address
     // of another subnet, 169.254/16). A fault the host's state shows still fails the flow; a pass is not claimed.
     if (source.assumed) return {name: 'guest address', verdict: 'indeterminate', detail: `no source reports an address for ${g.d.name}${g.i.mac ? ` (${g.i.mac})` : ''}: followed from ${source.assumed.replace(/^source /, '')}; whether it holds that address is not seen`}
@@ -1359,11 +1362,7 @@ class HostView {
       this.leaveDevice(runner, outDev, outRole, outRole === 'tap' ? bridge : undefined)
     }
     const outPacket = mk('out', false)
-    const missing = noLease
-      ? this.unaddressedHop({addr: src, noLease}, g)
-      : leaseUndecided
-        ? {name: 'guest address', verdict: 'indeterminate' as const, detail: `no source reports an address for ${d.name}, and whether its DHCP request is answered is not known (${leaseUndecided.decidedBy?.name ?? 'undecided'}): whether it has an address to send from is not known`}
-        : undefined
+    const missing = noLease || leaseUndecided ? this.unaddressedHop({addr: src, noLease, undecidedLease: leaseUndecided}, g) : undefined
     const out = this.fromGuest(g, outPacket, size, missing, false)
     // A DHCP server this host runs for the segment answers from the bridge itself; one on the LAN is out of sight.
     const server = kind === 'dhcp' ? this.facts.bridgeDhcpServers?.find((s) => s.bridge === bridge) : undefined
@@ -1712,6 +1711,8 @@ interface SourceAddress {
   missing?: {network: string; subnet: string}
   /** Nothing reports its address and its own DHCP exchange fails here: it has none to send from. */
   noLease?: Flow
+  /** Nothing reports its address and its own DHCP exchange is undecided: whether it has one to send from is not known. */
+  undecidedLease?: Flow
   /** The wire heard the guest and it sent from no IPv4 address and asked for none: it has none to send from. */
   unheard?: string
 }
