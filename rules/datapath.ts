@@ -43,6 +43,16 @@ export function netfilterUndo(el: Element): FixStep[] {
 type Traffic = 'forward' | 'input'
 
 /**
+ * What a forward accept for BRIDGE admits from: its libvirt subnets in the element's families (an inet chain sees
+ * both), as libvirt's own LIBVIRT_FWO does (a guest sending from another address stays refused); `undefined`
+ * (anything on it) for a bridge whose guests' subnets are not known (a LAN's bridge, no subnet of that family).
+ */
+function sourcesOf(e: ElementView, bridge: string): (string | undefined)[] {
+  const subnets = (e.bridgeSubnets[bridge] ?? []).filter((s) => e.nfFamily === 'inet' || s.includes(':') === (e.nfFamily === 'ip6'))
+  return subnets.length > 0 ? subnets : [undefined]
+}
+
+/**
  * The narrowest accept for the guests' traffic on their bridges, in the place the chain's owner
  * leaves for it: firewalld's libvirt zone, ufw route/allow rules, Docker's DOCKER-USER, else the
  * top of the chain that drops (an nft insert, an iptables -I): never a policy changed or a rule deleted.
@@ -56,9 +66,11 @@ export function narrowAccept(e: ElementView, host: HostView, traffic: Traffic): 
     return e.bridges.flatMap((br) => [cmd`firewall-cmd --zone=libvirt --change-interface=${br}`, cmd`firewall-cmd --permanent --zone=libvirt --change-interface=${br}`])
   }
   if (owner === 'ufw') {
+    // Answers need no rule of their own: ufw's before.rules accepts RELATED,ESTABLISHED in ufw-before-forward, and
+    // `route allow out on BRIDGE` would admit new connections to the guests from anywhere.
     return e.bridges.flatMap((br) =>
       traffic === 'forward'
-        ? [cmd`ufw route allow in on ${br}`, cmd`ufw route allow out on ${br}`]
+        ? sourcesOf(e, br).map((from) => (from ? cmd`ufw route allow in on ${br} from ${from}` : cmd`ufw route allow in on ${br}`))
         : [cmd`ufw allow in on ${br} to any port 67 proto udp`, cmd`ufw allow in on ${br} to any port 53`],
     )
   }
@@ -68,9 +80,14 @@ export function narrowAccept(e: ElementView, host: HostView, traffic: Traffic): 
   if (e.element.nftSyntax) {
     return e.bridges.flatMap((br) => {
       const name = nftString(br)
-      return traffic === 'forward'
-        ? [cmd`nft insert rule ${e.nfFamily} ${e.nfTable} ${e.element.chain} iifname ${name} accept`, cmd`nft insert rule ${e.nfFamily} ${e.nfTable} ${e.element.chain} oifname ${name} ct state related,established accept`]
-        : [cmd`nft insert rule ${e.nfFamily} ${e.nfTable} ${e.element.chain} iifname ${name} udp dport '{ 53, 67 }' accept`, cmd`nft insert rule ${e.nfFamily} ${e.nfTable} ${e.element.chain} iifname ${name} tcp dport 53 accept`]
+      if (traffic === 'forward') {
+        return sourcesOf(e, br).flatMap((s) => {
+          if (s === undefined) return [cmd`nft insert rule ${e.nfFamily} ${e.nfTable} ${e.element.chain} iifname ${name} accept`, cmd`nft insert rule ${e.nfFamily} ${e.nfTable} ${e.element.chain} oifname ${name} ct state related,established accept`]
+          const ip = s.includes(':') ? 'ip6' : 'ip'
+          return [cmd`nft insert rule ${e.nfFamily} ${e.nfTable} ${e.element.chain} iifname ${name} ${ip} saddr ${s} accept`, cmd`nft insert rule ${e.nfFamily} ${e.nfTable} ${e.element.chain} oifname ${name} ${ip} daddr ${s} ct state related,established accept`]
+        })
+      }
+      return [cmd`nft insert rule ${e.nfFamily} ${e.nfTable} ${e.element.chain} iifname ${name} udp dport '{ 53, 67 }' accept`, cmd`nft insert rule ${e.nfFamily} ${e.nfTable} ${e.element.chain} iifname ${name} tcp dport 53 accept`]
     })
   }
   const tool = toolOfView(e)
@@ -79,7 +96,11 @@ export function narrowAccept(e: ElementView, host: HostView, traffic: Traffic): 
   const target = traffic === 'forward' && !six && host.dockerUserChain && table === 'filter' ? 'DOCKER-USER' : owner === 'docker' ? 'DOCKER-USER' : e.element.kind === 'nf-policy' ? chain : e.element.chain
   return e.bridges.flatMap((br) =>
     traffic === 'forward'
-      ? [cmd`${tool} -t ${table} -I ${target} -i ${br} -j ACCEPT`, cmd`${tool} -t ${table} -I ${target} -o ${br} -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT`]
+      ? sourcesOf(e, br).flatMap((s) =>
+          s
+            ? [cmd`${tool} -t ${table} -I ${target} -s ${s} -i ${br} -j ACCEPT`, cmd`${tool} -t ${table} -I ${target} -d ${s} -o ${br} -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT`]
+            : [cmd`${tool} -t ${table} -I ${target} -i ${br} -j ACCEPT`, cmd`${tool} -t ${table} -I ${target} -o ${br} -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT`],
+        )
       : [cmd`${tool} -t ${table} -I ${target} -i ${br} -p udp -m multiport --dports 53,67 -j ACCEPT`, cmd`${tool} -t ${table} -I ${target} -i ${br} -p tcp --dport 53 -j ACCEPT`],
   )
 }

@@ -11,7 +11,15 @@ export function elementViews(ctx: DeriveContext, flows: Flow[]): ElementView[] {
     const bridges = [...new Set(hit.map((f) => f.bridge).filter((b): b is string => Boolean(b)))].sort()
     const networks = [...new Set(hit.map((f) => f.network).filter((n): n is string => Boolean(n)))].sort()
     const family = element.ipFamily === 6 ? 'ipv6' : 'ipv4'
-    const subnets = [...new Set(ctx.networks.filter((n) => networks.includes(n.name)).flatMap((n) => n.ips.filter((ip) => ip.family === family).map((ip) => networkOf(`${ip.address}/${ip.prefix}`))))].sort()
+    const subnetsOf = (n: (typeof ctx.networks)[number], only?: string) => n.ips.filter((ip) => only === undefined || ip.family === only).map((ip) => networkOf(`${ip.address}/${ip.prefix}`))
+    const subnets = [...new Set(ctx.networks.filter((n) => networks.includes(n.name)).flatMap((n) => subnetsOf(n, family)))].sort()
+    // A bridge's guests' subnets, both families; none where a guest on it belongs to no libvirt network (a LAN's bridge).
+    const bridgeSubnets: Record<string, string[]> = {}
+    for (const br of bridges) {
+      const on = hit.filter((f) => f.bridge === br)
+      const nets = on.every((f) => f.network) ? ctx.networks.filter((n) => on.some((f) => f.network === n.name)) : []
+      bridgeSubnets[br] = [...new Set(nets.flatMap((n) => subnetsOf(n)))].sort()
+    }
     return {
       kind: 'element' as const,
       name: element.text,
@@ -45,6 +53,7 @@ export function elementViews(ctx: DeriveContext, flows: Flow[]): ElementView[] {
       bridges,
       networks,
       subnets,
+      bridgeSubnets,
       undecided: (hop.undecided ?? []).map((u) => `${u.rule}${u.note ? ` (${u.note})` : ''}: if it matches, ${u.ifMatches}; if not, ${u.ifNot}`),
       // The evaluator's "may match" is a match by chance, rate or time (statistic, limit, numgen): not a fact the host hides.
       intermittent: hop.intermittent === true || (hop.undecided ?? []).some((u) => u.note?.startsWith('may match') === true && [u.ifMatches, u.ifNot].some((o) => o === 'passes') && [u.ifMatches, u.ifNot].some((o) => o.startsWith('dropped'))),

@@ -376,6 +376,8 @@ export interface ElementView extends ViewBase<'element'> {
   networks: string[]
   /** The subnets of those networks in the element's address family (192.168.122.0/24): where packets to the guests go. */
   subnets: string[]
+  /** Each bridge's libvirt subnets, IPv4 and IPv6 (empty for a bridge whose guests are on no libvirt network): what its guests send from. */
+  bridgeSubnets: Record<string, string[]>
   /** Indeterminate netfilter hops: each undecidable rule and what follows either way. */
   undecided: string[]
   /** A rule that matches by chance, rate or time decides between passing and dropping: some packets pass, the others are dropped. */

@@ -1,7 +1,8 @@
 import {describe, expect, it} from 'vitest'
 import type {SysctlFacts} from '../../probes/sysctl.js'
 import rule from '../../rules/iptables-forward-drop.js'
-import {alter, factsOf, fire, withIptablesRule} from '../helpers.js'
+import type {NfRuleset} from '../../src/lib/netfilter.js'
+import {alter, factsOf, fire, iptablesTables, withIptablesRule} from '../helpers.js'
 
 describe('iptables-forward-drop', () => {
   it('fires for bridged guests behind FORWARD DROP with bridge-nf-call-iptables=1 (lab)', async () => {
@@ -15,8 +16,23 @@ describe('iptables-forward-drop', () => {
   })
   it("fires for an explicit REJECT ahead of libvirt's chains (lab), with narrow accepts before it as the fix", async () => {
     const {evaluation} = await fire(rule, await factsOf('forward-reject-subnet'))
-    // The admin's REJECT stays: the guests' traffic is accepted before it.
-    expect(evaluation.findings.map((f) => f.fix)).toEqual([['iptables -t filter -I FORWARD -i virbr0 -j ACCEPT', 'iptables -t filter -I FORWARD -o virbr0 -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT']])
+    // The admin's REJECT stays: the guests' traffic is accepted before it, from and back to the network's subnet only
+    // (as libvirt's LIBVIRT_FWO/FWI: a guest sending from another address stays refused).
+    expect(evaluation.findings.map((f) => f.fix)).toEqual([
+      ['iptables -t filter -I FORWARD -s 192.168.122.0/24 -i virbr0 -j ACCEPT', 'iptables -t filter -I FORWARD -d 192.168.122.0/24 -o virbr0 -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT'],
+    ])
+  })
+  it("behind ufw's routed DROP, accepts the network's subnet by a ufw route rule and admits nothing new towards the guests", async () => {
+    // ufw's chains jumped ahead of libvirt's, its forward default DROP (ufw-skip-to-policy-forward).
+    let facts = alter<NfRuleset>(await factsOf('healthy'), 'netfilter', (rs) => {
+      const filter = rs.tables.find((t) => t.backend === 'iptables-nft' && t.name === 'filter')!
+      const ufw = iptablesTables('*filter\n:ufw-before-forward - [0:0]\n:ufw-skip-to-policy-forward - [0:0]\n-A ufw-before-forward -j ufw-skip-to-policy-forward\n-A ufw-skip-to-policy-forward -j DROP\nCOMMIT\n')[0]
+      Object.assign(filter.chains, ufw.chains)
+    })
+    facts = withIptablesRule(facts, 'filter', '-A FORWARD -j ufw-before-forward')
+    const {evaluation} = await fire(rule, facts)
+    // ufw's before.rules accepts RELATED,ESTABLISHED itself; `ufw route allow out on virbr0` would admit new connections to the guests.
+    expect(evaluation.findings.map((f) => f.fix)).toEqual([['ufw route allow in on virbr0 from 192.168.122.0/24']])
   })
   it('fires for a drop inside DOCKER-USER and for an ipset match (lab)', async () => {
     expect((await fire(rule, await factsOf('docker-user-drop'))).evaluation.findings[0].entity.name).toMatch(/DOCKER-USER -i virbr0 -j DROP/)
