@@ -24,8 +24,10 @@ export default defineRule<HostView, Strict>({
     'rp_filter = 1 drops packets that arrive on an interface other than the one the host would route the reply through; with several uplinks or routed guest networks that silently drops guest traffic.',
   evidence: (h) => [line`strict interfaces (effective = max(all, IF)): ${h.rpStrictInterfaces}`, line`default routes: ${h.defaultRoutes}; routed networks: ${h.routedNetworks}`],
   fix: (h) => {
-    // sysctl keys spell a dot in an interface name (eth0.100) as a slash.
-    const keys = ['all', ...h.rpStrictNames].map((i) => `net.ipv4.conf.${i.replaceAll('.', '/')}.rp_filter`)
+    // The effective value is max(all, IF): 2 on the strict interfaces alone loosens them and no other (`all` = 2 would
+    // loosen every interface, the host's other uplinks and guest bridges included). sysctl keys spell a dot in an
+    // interface name (eth0.100) as a slash.
+    const keys = h.rpStrictNames.map((i) => `net.ipv4.conf.${i.replaceAll('.', '/')}.rp_filter`)
     return [cmd`sysctl -w ${keys.map((k) => `${k}=2`)}`, appendLines(SYSCTL_DROP_IN, keys.map((k) => `${k} = 2`))]
   },
   note: () => ['2 is loose mode: a packet passes when any route leads back to its source'],
@@ -34,7 +36,7 @@ export default defineRule<HostView, Strict>({
     {
       kind: 'rp-filter',
       covers: (h, el) => el.device !== undefined && h.rpStrictNames.includes(el.device),
-      undo: (el) => cmd`sysctl -w net.ipv4.conf.all.rp_filter=2 net.ipv4.conf.${el.device?.replaceAll('.', '/')}.rp_filter=2` ?? [],
+      undo: (el) => cmd`sysctl -w net.ipv4.conf.${el.device?.replaceAll('.', '/')}.rp_filter=2` ?? [],
     },
   ],
 })

@@ -12,6 +12,11 @@ describe('rp-filter-strict', () => {
   it('fires on the lab recording: two uplinks and rp_filter=1 in a namespace host', async () => {
     const {evaluation} = await fire(rule, await factsOf('rp-filter-strict'))
     expect(evaluation.findings[0].evidence[0]).toBe('strict interfaces (effective = max(all, IF)): kdlab-nh0 (rp_filter 1), kdlab-nh1 (rp_filter 1)')
+    // Loose on those two alone (max(all, IF) = 2 there): `all` = 2 would loosen every other interface of the host too.
+    expect(evaluation.findings[0].fix).toEqual([
+      'sysctl -w net.ipv4.conf.kdlab-nh0.rp_filter=2 net.ipv4.conf.kdlab-nh1.rp_filter=2',
+      "printf '%s\\n' 'net.ipv4.conf.kdlab-nh0.rp_filter = 2' 'net.ipv4.conf.kdlab-nh1.rp_filter = 2' >> /etc/sysctl.d/90-kvmdoctor.conf",
+    ])
   })
   it('fires for strict rp_filter with two uplinks', async () => {
     const {evaluation} = await fire(rule, secondUplink(strict(await factsOf('healthy'))))
