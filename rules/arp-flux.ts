@@ -4,6 +4,8 @@ import {appendLines, cmd, defineRule, line, probes, SYSCTL_DROP_IN} from './kit.
 interface Flux {
   /** Interface pairs on one subnet where either answers ARP for both (arp_ignore 0 and arp_announce 0). */
   arpFluxPairs: string[]
+  /** The interfaces of those pairs. */
+  arpFluxInterfaces: string[]
 }
 
 export default defineRule<HostView, Flux>({
@@ -11,16 +13,24 @@ export default defineRule<HostView, Flux>({
   kind: 'host',
   severity: 'low',
   needs: [probes.sysctl, probes.links],
-  derive: (h) => ({
-    arpFluxPairs: h.sharedSubnets
-      .filter(({a, b}) => [a, b].some((i) => i.arpIgnore === 0 && i.arpAnnounce === 0))
-      .map(({a, b}) => `${a.name} ${a.cidr} and ${b.name} ${b.cidr}`),
-  }),
+  derive: (h) => {
+    const pairs = h.sharedSubnets.filter(({a, b}) => [a, b].some((i) => i.arpIgnore === 0 && i.arpAnnounce === 0))
+    return {
+      arpFluxPairs: pairs.map(({a, b}) => `${a.name} ${a.cidr} and ${b.name} ${b.cidr}`),
+      arpFluxInterfaces: [...new Set(pairs.flatMap(({a, b}) => [a.name, b.name]))].sort(),
+    }
+  },
   conditions: (c) => c.all(c.gt('arpFluxPairs.length', 0)),
   title: () => 'Two host interfaces share a subnet and answer ARP for each other',
   summary: () => 'With arp_ignore = 0 and arp_announce = 0 either interface answers ARP for both addresses, so neighbours (and guests) send to whichever answered first.',
   evidence: (h) => [line`same subnet on: ${h.arpFluxPairs}`],
-  fix: () => [cmd`sysctl -w net.ipv4.conf.all.arp_ignore=1 net.ipv4.conf.all.arp_announce=2`, appendLines(SYSCTL_DROP_IN, ['net.ipv4.conf.all.arp_ignore = 1', 'net.ipv4.conf.all.arp_announce = 2'])],
+  fix: (h) => {
+    // Both take max(all, IF): set on the pairs' interfaces they change nothing else (`all` would, on every interface).
+    // sysctl keys spell a dot in an interface name (eth0.100) as a slash.
+    const settings = h.arpFluxInterfaces.flatMap((i) => [`net.ipv4.conf.${i.replaceAll('.', '/')}.arp_ignore`, `net.ipv4.conf.${i.replaceAll('.', '/')}.arp_announce`])
+    const value = (key: string) => (key.endsWith('arp_ignore') ? 1 : 2)
+    return [cmd`sysctl -w ${settings.map((k) => `${k}=${value(k)}`)}`, appendLines(SYSCTL_DROP_IN, settings.map((k) => `${k} = ${value(k)}`))]
+  },
   note: () => ['the second command keeps the setting across reboots'],
   fileToChange: () => 'etc/sysctl.d/90-kvmdoctor.conf',
 })

@@ -18,6 +18,8 @@ describe('arp-flux', () => {
   it('fires for two interfaces in one subnet with arp_ignore=0 and arp_announce=0', async () => {
     const {evaluation} = await fire(rule, await twoInSameSubnet())
     expect(evaluation.findings[0].evidence[0]).toBe('same subnet on: eth0 192.0.2.2/24 and eth1 192.0.2.3/24')
+    // On the pair alone (both settings take max(all, IF)): virbr0 and every other interface keep theirs.
+    expect(evaluation.findings[0].fix[0]).toBe('sysctl -w net.ipv4.conf.eth0.arp_ignore=1 net.ipv4.conf.eth0.arp_announce=2 net.ipv4.conf.eth1.arp_ignore=1 net.ipv4.conf.eth1.arp_announce=2')
   })
   it('stays silent when arp_ignore/arp_announce are set', async () => {
     const facts = alter<SysctlFacts>(await twoInSameSubnet(), 'sysctl', (s) => {
