@@ -1,4 +1,5 @@
 import type {LinkView} from '../src/derive/index.js'
+import {bridgedAccept} from './datapath.js'
 import {appendLines, cmd, defineRule, line, probes, SYSCTL_DROP_IN, text} from './kit.js'
 
 interface ForwardPath {
@@ -31,7 +32,7 @@ export default defineRule<LinkView, ForwardPath>({
   // the admin's accepts go (DOCKER-USER), the same lines the drop's own finding prints.
   fix: (l, h) =>
     h.dockerUserChain || l.forwardDrop !== null
-      ? [cmd`iptables -t filter -I ${h.dockerUserChain ? 'DOCKER-USER' : 'FORWARD'} -i ${l.name} -j ACCEPT`, cmd`iptables -t filter -I ${h.dockerUserChain ? 'DOCKER-USER' : 'FORWARD'} -o ${l.name} -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT`]
+      ? [bridgedAccept('iptables', 'filter', h.dockerUserChain ? 'DOCKER-USER' : 'FORWARD', l.name)]
       : [cmd`sysctl -w net.bridge.bridge-nf-call-iptables=0 net.bridge.bridge-nf-call-ip6tables=0`, appendLines(SYSCTL_DROP_IN, ['net.bridge.bridge-nf-call-iptables = 0', 'net.bridge.bridge-nf-call-ip6tables = 0'])],
   note: () => ['on Kubernetes nodes keep bridge-nf-call-iptables at 1 and accept the bridged frames instead'],
   fileToChange: () => 'etc/sysctl.d/90-kvmdoctor.conf',

@@ -53,6 +53,12 @@ function sourcesOf(e: ElementView, bridge: string): (string | undefined)[] {
 }
 
 /**
+ * Frames BRIDGE forwards (br_netfilter's FORWARD sees them in and out by the bridge), both ways, and nothing the host
+ * routes from or to it: an accept by `-i` alone would also open the host's routing for whatever sits on that LAN.
+ */
+export const bridgedAccept = (tool: string, table: string, chain: string | null | undefined, bridge: string) => cmd`${tool} -t ${table} -I ${chain} -i ${bridge} -o ${bridge} -j ACCEPT`
+
+/**
  * The narrowest accept for the guests' traffic on their bridges, in the place the chain's owner
  * leaves for it: firewalld's libvirt zone, ufw route/allow rules, Docker's DOCKER-USER, else the
  * top of the chain that drops (an nft insert, an iptables -I): never a policy changed or a rule deleted.
@@ -81,6 +87,7 @@ export function narrowAccept(e: ElementView, host: HostView, traffic: Traffic): 
     return e.bridges.flatMap((br) => {
       const name = nftString(br)
       if (traffic === 'forward') {
+        if (e.bridgedOnly) return [cmd`nft insert rule ${e.nfFamily} ${e.nfTable} ${e.element.chain} iifname ${name} oifname ${name} accept`]
         return sourcesOf(e, br).flatMap((s) => {
           if (s === undefined) return [cmd`nft insert rule ${e.nfFamily} ${e.nfTable} ${e.element.chain} iifname ${name} accept`, cmd`nft insert rule ${e.nfFamily} ${e.nfTable} ${e.element.chain} oifname ${name} ct state related,established accept`]
           const ip = s.includes(':') ? 'ip6' : 'ip'
@@ -96,7 +103,9 @@ export function narrowAccept(e: ElementView, host: HostView, traffic: Traffic): 
   const target = traffic === 'forward' && !six && host.dockerUserChain && table === 'filter' ? 'DOCKER-USER' : owner === 'docker' ? 'DOCKER-USER' : e.element.kind === 'nf-policy' ? chain : e.element.chain
   return e.bridges.flatMap((br) =>
     traffic === 'forward'
-      ? sourcesOf(e, br).flatMap((s) =>
+      ? e.bridgedOnly
+        ? [bridgedAccept(tool, table, target, br)]
+        : sourcesOf(e, br).flatMap((s) =>
           s
             ? [cmd`${tool} -t ${table} -I ${target} -s ${s} -i ${br} -j ACCEPT`, cmd`${tool} -t ${table} -I ${target} -d ${s} -o ${br} -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT`]
             : [cmd`${tool} -t ${table} -I ${target} -i ${br} -j ACCEPT`, cmd`${tool} -t ${table} -I ${target} -o ${br} -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT`],

@@ -56,6 +56,8 @@ export interface Hop {
   undecided?: {rule: string; note?: string; ifMatches: string; ifNot: string}[]
   /** Undecided by time, not by a fact the host hides: it passes for a while, then stops (a cache running out). */
   intermittent?: true
+  /** An IP hook br_netfilter runs for a frame the bridge forwards (in and out by the bridge, not routed). */
+  bridged?: true
 }
 
 export interface Flow {
@@ -1794,7 +1796,7 @@ class PathRunner {
     const after = (p: NfPacket): NfPacket => (layer !== 'ip' ? {...p, physIn: origin.physIn, physOut: origin.physOut, bridged: origin.bridged} : p)
     // An IP hook leaves the branches as the hook returned them (fresh, not shared with its cache).
     this.branches = layer === 'ip' ? branches : branches.map((b) => (b.status === 'accept' ? {...b, packet: after(b.packet)} : b))
-    this.hops.push(hop)
+    this.hops.push(ports ? {...hop, bridged: true} : hop)
   }
 
   /** Sets br_netfilter's port data on the packet (what -m physdev reads in the IP hooks after it). */

@@ -5,6 +5,15 @@ import {networkOf} from '../lib/addr.js'
 import type {DeriveContext} from './context.js'
 import type {ElementView} from './types.js'
 
+/**
+ * Whether every netfilter hop where the element acts is br_netfilter's, for a bridged frame (other hops may name it as
+ * the cause: a guest left without an address by a dropped DHCP exchange).
+ */
+function bridgedOnly(id: string, flows: Flow[]): boolean {
+  const at = flows.flatMap((f) => f.hops.filter((h) => h.element?.id === id && h.steps !== undefined))
+  return at.length > 0 && at.every((h) => h.bridged === true)
+}
+
 export function elementViews(ctx: DeriveContext, flows: Flow[]): ElementView[] {
   return elementImpacts(flows).map(({element, verdict, hop, flows: hit}): ElementView => {
     const guests = [...new Set(hit.map((f) => f.guest))].sort()
@@ -54,6 +63,7 @@ export function elementViews(ctx: DeriveContext, flows: Flow[]): ElementView[] {
       networks,
       subnets,
       bridgeSubnets,
+      bridgedOnly: bridgedOnly(element.id, hit),
       undecided: (hop.undecided ?? []).map((u) => `${u.rule}${u.note ? ` (${u.note})` : ''}: if it matches, ${u.ifMatches}; if not, ${u.ifNot}`),
       // The evaluator's "may match" is a match by chance, rate or time (statistic, limit, numgen): not a fact the host hides.
       intermittent: hop.intermittent === true || (hop.undecided ?? []).some((u) => u.note?.startsWith('may match') === true && [u.ifMatches, u.ifNot].some((o) => o === 'passes') && [u.ifMatches, u.ifNot].some((o) => o.startsWith('dropped'))),

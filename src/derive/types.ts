@@ -378,6 +378,8 @@ export interface ElementView extends ViewBase<'element'> {
   subnets: string[]
   /** Each bridge's libvirt subnets, IPv4 and IPv6 (empty for a bridge whose guests are on no libvirt network): what its guests send from. */
   bridgeSubnets: Record<string, string[]>
+  /** Every flow it decides is a frame the bridge forwards, met by br_netfilter (never routed by the host). */
+  bridgedOnly: boolean
   /** Indeterminate netfilter hops: each undecidable rule and what follows either way. */
   undecided: string[]
   /** A rule that matches by chance, rate or time decides between passing and dropping: some packets pass, the others are dropped. */
