@@ -78,12 +78,22 @@ function unspokenFailures(probe: Probe, handed: Capture[], own: string[]): strin
   for (const c of new Set(handed)) {
     if (c.error === undefined || absentRead(c) || probe.expectedFailure?.(c)) continue
     const label = c.kind === 'command' ? c.argv.join(' ') : c.path
-    const program = c.kind === 'command' ? c.argv[0] : undefined
-    if (own.some((m) => m.includes(label) || (program !== undefined && (m.startsWith(`${program} `) || m.startsWith(`${program}:`))))) continue
+    if (own.some((m) => m.includes(label) || (c.kind === 'command' && namesCommand(m, c.argv)))) continue
     const message = `${c.error.startsWith(label) ? c.error : `${label}: ${c.error}`} (what it holds is unknown)`
     if (!out.includes(message)) out.push(message)
   }
   return out
+}
+
+/**
+ * Whether a probe's message names this command in its own words: it starts with the program and holds every word of
+ * the command that is not an option or an option's value ("virsh dumpxml web01: …" for `virsh -r -c URI dumpxml
+ * web01`), so a message about one read never speaks for another read of the same program.
+ */
+function namesCommand(message: string, argv: string[]): boolean {
+  if (!message.startsWith(`${argv[0]} `) && !message.startsWith(`${argv[0]}:`)) return false
+  const words = argv.slice(1).filter((w, i, all) => !w.startsWith('-') && !['-c', '--connect'].includes(all[i - 1]))
+  return words.every((w) => message.includes(w))
 }
 
 /**
