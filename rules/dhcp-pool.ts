@@ -32,11 +32,12 @@ export function widenedRange(n: Pick<NetworkView, 'subnet' | 'gateway' | 'dhcpRa
 
 /**
  * Widening a DHCP range: libvirt cannot modify a range in place ("dhcp ranges cannot be modified,
- * only added or deleted"), so the old one is deleted and the wider one added. No command when the
- * subnet leaves no room to grow.
+ * only added or deleted"), so the wider one is added, then the old one (inside it) deleted: should
+ * either step be refused, the network still serves its old range (deleted first, a refused add left
+ * every guest of the network without DHCP). No command when the subnet leaves no room to grow.
  */
 export function widenRange(n: Pick<NetworkView, 'name' | 'subnet' | 'gateway' | 'dhcpRangeList' | 'addressesInSubnet'>): Steps[] {
   const w = widenedRange(n)
   if (!w) return []
-  return [cmd`virsh net-update ${n.name} delete ip-dhcp-range ${w.from} --live --config`, cmd`virsh net-update ${n.name} add ip-dhcp-range ${w.to} --live --config`]
+  return [cmd`virsh net-update ${n.name} add ip-dhcp-range ${w.to} --live --config`, cmd`virsh net-update ${n.name} delete ip-dhcp-range ${w.from} --live --config`]
 }
