@@ -22,6 +22,6 @@ export default defineRule<NetworkView, Usage>({
   summary: (n) => text`${n.leasesInRange} of ${n.dhcpRangeSize} addresses in ${n.dhcpRanges} are leased: a few more guests and new ones get no address.`,
   evidence: (n) => [line`range ${n.dhcpRanges}: ${n.leasesInRange}/${n.dhcpRangeSize} leased`, line`leases of MACs no domain has: ${n.staleLeases.map(leaseText)}`],
   fix: widenRange,
-  note: (n) => [line`widens ${n.dhcpRanges} to twice its size before it runs out (libvirt cannot modify a range in place: it is deleted and added again)`],
+  note: (n) => [line`widens ${n.dhcpRanges} to twice its size before it runs out (libvirt cannot modify a range in place: the wider one is added, then the old one deleted)`],
   explains: [{rule: 'dhcp-lease-stale', via: 'network'}],
 })

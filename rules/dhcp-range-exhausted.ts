@@ -19,7 +19,7 @@ export default defineRule<NetworkView>({
   ],
   fix: widenRange,
   note: (n) => [
-    line`widens ${n.dhcpRanges} to twice its size (libvirt cannot modify a range in place: it is deleted and added again)`,
+    line`widens ${n.dhcpRanges} to twice its size (libvirt cannot modify a range in place: the wider one is added, then the old one deleted)`,
     "or shorten the lease time (<lease expiry='...'/> in the range) and free the stale leases of deleted guests",
   ],
   explains: [

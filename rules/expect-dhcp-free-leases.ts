@@ -14,5 +14,5 @@ export default defineRule<ExpectedNetworkView>({
     text`kvmdoctor.yaml requires at least ${n.minFreeLeases} free addresses in the DHCP range of ${n.name} (${n.network?.dhcpRanges ?? []}); ${n.network?.leasesInRange} of ${n.network?.dhcpRangeSize} are leased.`,
   evidence: (n) => [line`range ${n.network?.dhcpRanges ?? []}: ${n.network?.dhcpRangeSize} addresses, ${n.network?.leasesInRange} unexpired leases`],
   fix: (n) => (n.network ? widenRange(n.network) : []),
-  note: (n) => [line`widens ${n.network?.dhcpRanges ?? []} to twice its size (libvirt cannot modify a range in place: it is deleted and added again)`],
+  note: (n) => [line`widens ${n.network?.dhcpRanges ?? []} to twice its size (libvirt cannot modify a range in place: the wider one is added, then the old one deleted)`],
 })
