@@ -380,6 +380,14 @@ describe('the safety contract holds for every fix on every recording', async () 
     expect(judged(conflict, [kill, wait, netStart, ...rest])).toEqual([])
     expect(judged(conflict, [netStart, kill, wait, ...rest])).toEqual([expect.stringMatching(/^0: takes port:dns before step 2 \(kill \d+\)/)])
     expect(judged(conflict, [wait, kill, netStart, ...rest])).toEqual([expect.stringMatching(/^0: takes pid:\d+ before step 2/)])
+    // A DHCP range widened: the wider one first, the old one (inside it) deleted after, so a refusal of either leaves the
+    // network its old range; the same range added before its own deletion is out of order.
+    const exhausted = on('dhcp-range-exhausted', 'dhcp-range-exhausted')
+    const [add, del] = exhausted.finding.fixSteps
+    expect([words(add)[3], words(del)[3]]).toEqual(['add', 'delete'])
+    expect(judged(exhausted, [add, del])).toEqual([])
+    const readd = {argv: [...words(del).slice(0, 3), 'add', ...words(del).slice(4)]}
+    expect(judged(exhausted, [readd, del])).toEqual([expect.stringMatching(/^0: takes ip-dhcp-range:kdlab-tiny:<range start='192\.168\.150\.10' end='192\.168\.150\.11'\/> before step 2/)])
   })
 
   it('checks are check: lines, never fix: lines; no placeholder, no prose, no line break in a command', () => {

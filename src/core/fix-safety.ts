@@ -285,7 +285,12 @@ function effectsOf(step: FixStep, host: FixHost): Effects {
   if (tool === 'virsh' && sub === 'detach-interface') return {frees: [`interface:${w[2]}`], takes: []}
   if (tool === 'virsh' && sub === 'attach-interface') return {frees: [], takes: [`interface:${w[2]}`]}
   if (tool === 'virsh' && sub === 'domif-setlink') return w[4] === 'down' ? {frees: [`link:${w[2]}`], takes: []} : {frees: [], takes: [`link:${w[2]}`]}
-  if (tool === 'virsh' && sub === 'net-update') return w[3] === 'delete' ? {frees: [`${w[4]}:${w[2]}`], takes: []} : {frees: [], takes: [`${w[4]}:${w[2]}`]}
+  if (tool === 'virsh' && sub === 'net-update') {
+    // libvirt refuses only a range equal to one the network has (ranges may overlap: a wider one is added before the
+    // old is deleted); a host entry clashes with another of the same MAC or address, so any host entry is one resource.
+    const resource = w[4] === 'ip-dhcp-range' ? `${w[4]}:${w[2]}:${w[5]}` : `${w[4]}:${w[2]}`
+    return w[3] === 'delete' ? {frees: [resource], takes: []} : {frees: [], takes: [resource]}
+  }
   return {frees: [], takes: []}
 }
 
