@@ -1,5 +1,6 @@
 import {apipaProbe} from './apipa.js'
 import {arpScanProbe} from './arpscan.js'
+import {fdbProbe} from './fdb.js'
 import {firewalldProbe} from './firewalld.js'
 import {guestAgentProbe} from './guest-agent.js'
 import {hostProbe} from './host.js'
@@ -30,6 +31,7 @@ export const ALL_PROBES: Probe[] = [
   routes6Probe,
   ipRulesProbe,
   neighboursProbe,
+  fdbProbe,
   sysctlProbe,
   netfilterProbe,
   tcProbe,
@@ -56,6 +58,7 @@ export const PROBES = {
   routes6: routes6Probe,
   ipRules: ipRulesProbe,
   neighbours: neighboursProbe,
+  fdb: fdbProbe,
   sysctl: sysctlProbe,
   netfilter: netfilterProbe,
   tc: tcProbe,

@@ -1,7 +1,7 @@
 /**
  * iproute2's text listings read back into the JSON its `-j` flag prints, for sources
  * that kept only the text (a sosreport records `ip -d address`, `ip route show table
- * all`, `ip -s -s neigh show`, `ip -4 rule`). Only the keys the probes read are
+ * all`, `ip -s -s neigh show`, `ip -4 rule`, `bridge fdb show`). Only the keys the probes read are
  * produced, each with the value `ip -j` gives for it (tested on paired listings of one
  * state, test/data/sos/iproute); a line that cannot be read is a ParseError, never a guess.
  */
@@ -175,6 +175,29 @@ export function ipNeighTextToJson(text: string): Obj[] {
     if (entry.dev === undefined) throw new ParseError(`ip neigh: line ${n + 1} has no device`)
     entry.state = state
     return entry
+  })
+}
+
+/** `bridge -s -s -d -t fdb show` (or plain `bridge fdb show`) → what `bridge -j fdb show` prints: mac, ifname, vlan, flags, master, state. */
+export function bridgeFdbTextToJson(text: string): Obj[] {
+  return text.split('\n').filter((l) => l.trim() !== '').map((line, n) => {
+    const words = line.trim().split(/\s+/)
+    const entry: Obj = {mac: words[0]}
+    const flags: string[] = []
+    let state = ''
+    for (let i = 1; i < words.length; i++) {
+      const w = words[i]
+      const next = words[i + 1]
+      if (w === 'dev' && next !== undefined) entry.ifname = words[++i]
+      else if (w === 'master' && next !== undefined) entry.master = words[++i]
+      else if (w === 'vlan' && next !== undefined) entry.vlan = Number(words[++i])
+      else if (['used', 'dst', 'port', 'vni', 'src_vni', 'via', 'nhid'].includes(w) && next !== undefined) i++
+      else if (['self', 'router', 'extern_learn', 'offload', 'sticky', 'locked'].includes(w)) flags.push(w)
+      else if (['permanent', 'static', 'stale'].includes(w) && i === words.length - 1) state = w
+      else throw new ParseError(`bridge fdb: line ${n + 1}: unknown word ${JSON.stringify(w)}`)
+    }
+    if (entry.ifname === undefined) throw new ParseError(`bridge fdb: line ${n + 1} has no device`)
+    return {...entry, flags, state}
   })
 }
 

@@ -31,7 +31,7 @@ export default defineRule<ElementView>({
   fix: (e, host, rules) => (filterDrop(e) ? narrowAccept(e, host, e.hook === 'input' ? 'input' : 'forward') : rules.undo(e.element)),
   // The elements no specific pattern is about: netfilter drops elsewhere (a nat chain, a bridge hook), a guest's
   // link held down, a blackhole or unreachable route, a route missing for IPv6, a bridge port's flags, tc, a
-  // permanent neighbour entry with another MAC, a bridge that answers no ARP (arp_ignore 8, ARP off, an arp chain's
+  // permanent neighbour entry with another MAC, an fdb entry sending a guest's frames elsewhere, a bridge that answers no ARP (arp_ignore 8, ARP off, an arp chain's
   // drop) or lacks its gateway address.
   owns: [
     {kind: 'nf-rule', undo: netfilterUndo, lists: listChainOf},
@@ -55,6 +55,14 @@ export default defineRule<ElementView>({
       kind: 'bridge-port',
       undo: (el) =>
         (el.portFlag === 'locked' ? cmd`bridge link set dev ${el.device} locked off` : el.portFlag === 'bcast_flood' ? cmd`bridge link set dev ${el.device} bcast_flood on` : el.portFlag === 'flood' ? cmd`bridge link set dev ${el.device} learning on` : undefined) ?? [],
+    },
+    // An fdb entry that sends a guest's frames elsewhere: that entry deleted, nothing else (the bridge learns the MAC
+    // again from the guest's next frame, or floods to it). An entry on a port is the bridge's (master); one on the
+    // bridge device itself is deleted from the device.
+    {
+      kind: 'bridge-fdb',
+      where: (el) => el.fdb !== undefined,
+      undo: (el) => cmd`bridge fdb del ${el.fdb!.mac} dev ${el.device} ${el.device === el.master ? [] : ['master']} ${el.fdb!.vlan ? ['vlan', String(el.fdb!.vlan)] : []}` ?? [],
     },
     {kind: 'link', where: (el) => el.noArp === true, undo: (el) => cmd`ip link set ${el.device} arp on` ?? []},
     {

@@ -611,18 +611,12 @@ const OVS_SCENARIOS: Scenario[] = [
  */
 const ARP_CACHES: BeyondHost = {measures: ['dns', 'ping', 'tcp'], why: "the host answers and asks no ARP on the bridge: the guest reaches its gateway only while its own ARP cache holds the host's MAC (kept fresh by its TCP traffic), and the host reaches it only while dnsmasq's DHCP answers rewrite its neighbour entry; neither cache is the host's state to read"}
 // Recorded, not replayed here:
-// - tap-unicast-flood-off (`bridge link set dev vnetN learning off flood off`, its learned entry deleted): web01 measured
-//   nothing (DHCP, DNS, ping, TCP all fail). kvmdoctor does not read the bridge's fdb, so frames to the guest are
-//   undecided (guest-flow-indeterminate on the port), never passed: test/rules/guest-flow-indeterminate.test.ts.
 // - nft-bridge-input-drop (an nft bridge table's input chain drops web01's MAC): web01 measured nothing and kvmdoctor
 //   fails every flow at that rule (guest-flow-blocked, the rule deleted: test/rules/guest-flow-blocked.test.ts); the
 //   kernel trace printed the frame's inet prerouting before its bridge input, which kernel-trace.ts's hook order
 //   (HOOK_RANK) does not join into one packet, so the kernel comparison sees an empty walk.
 // - neigh-permanent-wrong (a permanent entry giving web01's address another MAC): dnsmasq's next DHCP answer (SIOCSARP)
 //   rewrote it before kvmdoctor looked; both found nothing wrong (ip-address-conflict's tests hold the entry itself).
-// - fdb-sticky-wrong-port (fdb-static-wrong-port's entry made sticky: the bridge sends web01's frames to a veth leading
-//   nowhere for good): web01 measured nothing, kvmdoctor passes every flow. A false OK left open: kvmdoctor reads no
-//   fdb (`bridge -j fdb show` would be a new probe: the datapath's frames to a guest would then follow the entry).
 const RED2_SCENARIOS: Scenario[] = [
   {
     name: 'bridge-arp-off',
@@ -648,6 +642,22 @@ const RED2_SCENARIOS: Scenario[] = [
     findings: [],
     noOtherAbove: 'info',
     oracle: {[WEB01]: REACH_OK},
+  },
+  {
+    name: 'tap-unicast-flood-off',
+    description: "bridge link set dev vnetN learning off flood off, web01's learned fdb entry deleted: only broadcasts reach web01",
+    // The fdb read holds no entry for web01's MAC on its port: every unicast frame to it fails there; learning back on is the fix.
+    findings: [{id: 'guest-flow-blocked', entity: '~learning off flood off', rank: 1}],
+    noOtherAbove: 'info',
+    oracle: {[WEB01]: {dhcp: 'fail', dns: 'fail', ping: 'fail', tcp: 'fail'}},
+  },
+  {
+    name: 'fdb-sticky-wrong-port',
+    description: "fdb-static-wrong-port's entry made sticky: the bridge sends web01's frames to a veth leading nowhere for good, whatever web01 sends",
+    // Every frame the host sends web01 (DHCP, DNS and egress replies) leaves by kdlab-fdb0; the entry deleted is the fix.
+    findings: [{id: 'guest-flow-blocked', entity: '~dev kdlab-fdb0 sticky master virbr0 static', rank: 1}],
+    noOtherAbove: 'info',
+    oracle: {[WEB01]: {dhcp: 'fail', dns: 'fail', ping: 'fail', tcp: 'fail'}},
   },
   {
     name: 'healthy-harmless-extras',

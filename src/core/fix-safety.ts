@@ -243,8 +243,16 @@ function stepProblem(step: FixStep, names: {networks: Set<string>; domains: Set<
     }
     return `ip ${argv.slice(1, 3).join(' ')} is not a command kvmdoctor runs as a fix`
   }
-  // A named guest's own bridge port given back what the kernel gives every port: learning, flooding, no 802.1X lock.
+  // A named guest's own bridge port given back what the kernel gives every port: learning, flooding, no 802.1X lock;
+  // or one fdb entry for a named guest's MAC deleted (the bridge learns it again, or floods to it).
   if (tool === 'bridge') {
+    if (sub === 'fdb') {
+      const entry = /^fdb del ([0-9a-f]{2}(?::[0-9a-f]{2}){5}) dev (\S+)(?: master)?(?: vlan \d+)?$/.exec(argv.slice(1).join(' '))
+      if (!entry) return `bridge ${argv.slice(1).join(' ')} is not one fdb entry deleted`
+      const guest = host.libvirt?.domains.find((d) => running(d.state) && d.interfaces.some((x) => x.mac?.toLowerCase() === entry[1]))?.name
+      if (guest === undefined) return `${entry[1]} is not the MAC of a guest libvirt runs`
+      return names === 'any' || names.domains.has(guest) ? undefined : `${entry[1]} is ${guest}'s MAC, a guest the finding does not name`
+    }
     if (sub !== 'link' || argv[2] !== 'set' || argv[3] !== 'dev' || argv.length !== 7 || !/^(learning on|flood on|bcast_flood on|locked off)$/.test(argv.slice(5).join(' '))) return `bridge ${argv.slice(1).join(' ')} is not a port flag set back`
     const guest = guestOfTap(host.libvirt, argv[4])
     if (guest === undefined) return `${argv[4]} is not the tap of a guest libvirt runs`

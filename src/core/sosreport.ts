@@ -8,7 +8,7 @@
  * recorded" (never "absent"), and remembered with the `sos report` options that would collect it.
  */
 import type {CommandCapture, DirCapture, FileCapture, ReadOptions, Runner} from '../lib/runner.js'
-import {ipAddressTextToJson, ipNeighTextToJson, ipRouteTextToJson, ipRuleTextToJson} from '../../probes/iproute-text.js'
+import {bridgeFdbTextToJson, ipAddressTextToJson, ipNeighTextToJson, ipRouteTextToJson, ipRuleTextToJson} from '../../probes/iproute-text.js'
 import {netstatToSs} from '../../probes/listeners-text.js'
 import {type ListingTable, listingsToSave} from '../../probes/netfilter/iptables-list.js'
 import {nftTextToJson} from '../../probes/netfilter/nft-text.js'
@@ -188,6 +188,7 @@ export class SosRunner implements Runner {
       'ip -j rule show': {plugins: ['networking'], execs: ['ip -4 rule list', 'ip -4 rule'], convert: json(ipRuleTextToJson)},
       'ip -6 -j rule show': {plugins: ['networking'], execs: ['ip -6 rule list', 'ip -6 rule'], convert: json(ipRuleTextToJson)},
       'ip -j neigh show': {plugins: ['networking'], execs: ['ip -s -s neigh show', 'ip neigh show'], convert: json(ipNeighTextToJson)},
+      'bridge -j fdb show': {plugins: ['networking'], execs: ['bridge -s -s -d -t fdb show', 'bridge fdb show'], convert: json(bridgeFdbTextToJson)},
       'nft -j list ruleset': {plugins: [firewall], execs: ['nft -a list ruleset', 'nft list ruleset'], convert: nftTextToJson, gatedByModules: true},
       'nft -a list ruleset': {plugins: [firewall], execs: ['nft -a list ruleset', 'nft list ruleset'], gatedByModules: true},
       'ps -eo pid=,args=': {plugins: ['process'], execs: ['ps auxwww', 'ps alxwww', 'ps auxwwwm', 'ps auxfwww'], convert: (t) => psListingToPidArgs(t, 'ps')},

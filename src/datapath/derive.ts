@@ -14,6 +14,7 @@ import type {ProcessFacts} from '../../probes/processes.js'
 import type {Route} from '../../probes/routes.js'
 import type {SysctlFacts} from '../../probes/sysctl.js'
 import type {Neighbour} from '../../probes/neighbours.js'
+import type {FdbFacts} from '../../probes/fdb.js'
 import type {TcFacts} from '../../probes/tc.js'
 import type {OvsFacts} from '../../probes/ovs.js'
 import {type ProbeResult, dataOf} from '../../probes/types.js'
@@ -60,6 +61,8 @@ export function deriveDatapath(probes: Record<string, ProbeResult>, guests: Gues
       ovs: dataOf<OvsFacts>(probes.ovs) ?? null,
       ...(probes.ovs?.ok ? {} : {ovsUnavailable: probes.ovs ? (probes.ovs as {error: string}).error : 'not run'}),
       neighbours: dataOf<Neighbour[]>(probes.neighbours) ?? null,
+      // The fdb read and failed leaves frames to a guest undecided at its bridge; absent from a recording, they are followed without it.
+      ...fdbFacts(probes.fdb),
       // Hook scripts' forwards; a recording without them (or an unreadable hooks directory) has none to add.
       hooks: dataOf<HookFacts>(probes['libvirt-hooks']) ?? null,
       ...guests,
@@ -70,6 +73,14 @@ export function deriveDatapath(probes: Record<string, ProbeResult>, guests: Gues
     options,
   )
   return {ok: true, datapath}
+}
+
+function fdbFacts(r: ProbeResult | undefined): Pick<DatapathFacts, 'fdb' | 'fdbUnavailable'> {
+  // Not run at all (a narrower set of probes): as absent.
+  if (!r) return {}
+  if (!r.ok) return {fdb: null, fdbUnavailable: r.error}
+  const fdb = r.data as FdbFacts
+  return fdb.notRead === undefined ? {fdb: fdb.entries} : {}
 }
 
 /** ISC dhcpd configured on this host (the seed article's setup): the bridge whose address lies in one of its subnets. */

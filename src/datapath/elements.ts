@@ -26,6 +26,8 @@ export type ElementKind =
   | 'tc-qdisc'
   | 'tc-filter'
   | 'bridge-port'
+  /** A bridge's fdb entry that sends a guest's frames elsewhere (or an fdb not read). */
+  | 'bridge-fdb'
   | 'bridge-vlan'
   | 'neighbour'
   | 'guest-address'
@@ -61,6 +63,8 @@ export interface Element {
   mtu?: number
   /** Bridge ports: the port flag that stops the frame (locked, broadcast flooding off, unknown unicast not flooded to a port that does not learn). */
   portFlag?: 'locked' | 'bcast_flood' | 'flood'
+  /** fdb entries (bridge-fdb): the MAC and VLAN of the entry; its port in `device`, its bridge in `master`. */
+  fdb?: {mac: string; vlan?: number}
   /** Link elements: ARP is off on the device (NOARP). */
   noArp?: true
   /** Neighbour entries: a permanent one (its address in `address`), rather than one that failed. */

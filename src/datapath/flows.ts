@@ -22,6 +22,7 @@ import type {Link} from '../../probes/links.js'
 import type {LibvirtDomain, LibvirtNetwork} from '../../probes/libvirt.js'
 import type {Listener} from '../../probes/listeners.js'
 import type {Neighbour} from '../../probes/neighbours.js'
+import type {FdbEntry} from '../../probes/fdb.js'
 import type {PolicyRuleFacts} from '../../probes/ip-rules.js'
 import type {Route} from '../../probes/routes.js'
 import type {TcFacts} from '../../probes/tc.js'
@@ -122,6 +123,13 @@ export interface DatapathFacts {
   ovsUnavailable?: string
   /** The host's neighbour table; null when it could not be read. */
   neighbours?: Neighbour[] | null
+  /**
+   * The bridges' fdb entries; null when the read failed (`fdbUnavailable` says why): a frame to a guest is then
+   * undecided at its bridge. Absent (a recording made before kvmdoctor read it): frames to a guest are followed
+   * without it, as they were then.
+   */
+  fdb?: FdbEntry[] | null
+  fdbUnavailable?: string
   /** The guest's current IPv4 address by MAC (lease, neighbour, wire), when known. */
   guestAddress(mac: string): string | undefined
   /** The guest's global IPv6 address by MAC (neighbours), when known. */
@@ -227,6 +235,8 @@ class HostView {
   private readonly tcSilent = new Set<string>()
   /** The host's neighbour entry by device and address (the first listed, as a scan finds it): asked for every guest. */
   private readonly neighbourAt = new Map<string, Neighbour>()
+  /** Each bridge's fdb entries by MAC ("BRIDGE MAC"). */
+  private readonly fdbAt = new Map<string, FdbEntry[]>()
   /** Per egress device: the other uplinks with strict reverse-path filtering (the same for every guest leaving by it). */
   /** By egress: the other uplinks whose rp_filter is strict, or could be (`unread`: the keys that could not be read). */
   private readonly strictRpElsewhere = new Map<string, {dev: string; unread: string[]}[]>()
@@ -248,6 +258,7 @@ class HostView {
     }
     for (const l of facts.links) for (const a of l.addresses) this.localAddrs.add(a.address)
     for (const n of facts.neighbours ?? []) if (!this.neighbourAt.has(`${n.dev} ${n.ip}`)) this.neighbourAt.set(`${n.dev} ${n.ip}`, n)
+    for (const e of facts.fdb ?? []) (this.fdbAt.get(`${e.bridge} ${e.mac}`) ?? this.fdbAt.set(`${e.bridge} ${e.mac}`, []).get(`${e.bridge} ${e.mac}`)!).push(e)
     // The host's own and broadcast addresses are address classes of their own (fib/addrtype tell them apart).
     this.rs = compile(facts.ruleset, {hostAddresses: [...this.localAddrs, ...this.bcastAddrs]})
     this.ctx = {
@@ -997,13 +1008,72 @@ class HostView {
   }
 
   /**
-   * A frame to the guest's MAC leaves by its port only through the bridge's fdb when the port takes no unknown
-   * unicast (flood off): with learning off too, only a static entry names it, and kvmdoctor does not read the fdb.
+   * Where the bridge sends a frame to the guest's MAC: its fdb entry for that MAC (in the frame's VLAN). An entry on
+   * the guest's own port, or none (the frame is flooded), reaches it; one on another port reaches it only once the
+   * bridge moves the entry there, which it does with the guest's next frame unless the entry is sticky, local
+   * (permanent: the MAC is the host's own) or the guest's port does not learn. A local entry takes what the bridge
+   * forwards from a port up to the host (even on the guest's own port); what the host sends goes to the entry's port
+   * (dropped for the bridge's own entry).
    */
-  private unknownUnicastHop(runner: PathRunner, tap: string | undefined, mac: string | undefined): void {
+  private fdbHop(runner: PathRunner, g: GuestSide, fromHost: boolean): void {
+    const {i, bridge} = g
+    const fdb = this.facts.fdb
+    if (!i.mac || !i.target || !runner.alive() || fdb === undefined || this.isOvs(g)) return
+    const name = `fdb ${bridge}`
+    if (fdb === null) {
+      runner.push({name, verdict: 'indeterminate', detail: `the bridges' forwarding database could not be read (${this.facts.fdbUnavailable ?? 'unknown'}): which port ${bridge} sends ${i.mac}'s frames to is not known`, element: {id: 'fdb:not-read', kind: 'bridge-fdb', text: `bridge fdb show: not read (${this.facts.fdbUnavailable ?? 'unknown'})`}})
+      return
+    }
+    const mac = i.mac.toLowerCase()
+    // Without VLAN filtering the bridge looks a MAC up in VLAN 0 only; with it, the guest's VLAN is not read (vlanHop).
+    const filtering = this.links.get(bridge)?.bridge?.vlanFiltering === true
+    const entries = (this.fdbAt.get(`${bridge} ${mac}`) ?? []).filter((e) => filtering || !e.vlan)
+    const learns = this.links.get(i.target)?.port?.learning !== false
+    for (const e of entries) {
+      if (e.dev === i.target && (fromHost || e.state !== 'permanent')) continue
+      const held =
+        e.state === 'permanent' && !fromHost
+          ? `the host (a local address of ${e.dev})`
+          : e.dev === bridge
+            ? `${bridge} itself (a local address: what the host sends there is dropped)`
+            : `port ${e.dev}`
+      const why =
+        e.state === 'permanent'
+          ? `a local (permanent) entry, which the bridge never moves`
+          : e.sticky
+            ? 'a sticky entry, which the bridge never moves'
+            : !learns && e.state === 'static'
+              ? `${i.target} does not learn (learning off): the static entry is never moved to it`
+              : undefined
+      const element: Element = {id: `fdb:${bridge} ${mac}${e.vlan ? ` vlan ${e.vlan}` : ''}`, kind: 'bridge-fdb', text: fdbText(e), device: e.dev, master: bridge, fdb: {mac, ...(e.vlan ? {vlan: e.vlan} : {})}}
+      const vlan = e.vlan ? ` in VLAN ${e.vlan}` : ''
+      if (why) {
+        // An entry of one VLAN decides only for the guest's VLAN, which is not read (vlanHop): undecided.
+        runner.push({name, verdict: e.vlan ? 'indeterminate' : 'fail', detail: `${bridge} sends ${i.mac}'s frames${vlan} to ${held}, not to ${i.target}: ${why}`, element})
+        return
+      }
+      if (!learns) {
+        // A learned (or externally learned) entry on another port: the bridge sends there until it ages out.
+        runner.push({name, verdict: 'indeterminate', detail: `${bridge} sends ${i.mac}'s frames${vlan} to ${held} until the entry ages out; ${i.target} does not learn (learning off), so it is never moved back`, element})
+        return
+      }
+    }
+  }
+
+  /**
+   * A frame to the guest's MAC leaves by its port only through the bridge's fdb when the port takes no unknown
+   * unicast (flood off): with learning off too, only an entry someone set names it (none read: nothing reaches it).
+   */
+  private unknownUnicastHop(runner: PathRunner, tap: string | undefined, mac: string | undefined, bridge: string): void {
     const port = tap ? this.links.get(tap)?.port : undefined
     if (!tap || !runner.alive() || port?.learning !== false || port.flood !== false) return
-    runner.push({name: `bridge port ${tap}`, verdict: 'indeterminate', detail: `${tap} neither learns source MACs (learning off) nor takes unknown unicast (flood off): a frame to ${mac ?? 'the guest'} reaches it only by a static fdb entry, which kvmdoctor does not read (bridge fdb show dev ${tap})`, element: {id: `port:${tap} flood`, kind: 'bridge-port', text: `bridge link: ${tap} learning off flood off`, device: tap, portFlag: 'flood'}})
+    const fdb = this.facts.fdb
+    const entry = mac && fdb ? this.fdbAt.get(`${bridge} ${mac.toLowerCase()}`)?.find((e) => e.dev === tap) : undefined
+    if (entry) return
+    const element: Element = {id: `port:${tap} flood`, kind: 'bridge-port', text: `bridge link: ${tap} learning off flood off`, device: tap, portFlag: 'flood'}
+    const how = `${tap} neither learns source MACs (learning off) nor takes unknown unicast (flood off)`
+    if (fdb && mac) runner.push({name: `bridge port ${tap}`, verdict: 'fail', detail: `${how}, and ${bridge}'s fdb has no entry for ${mac} on it: only broadcasts reach the guest`, element})
+    else runner.push({name: `bridge port ${tap}`, verdict: 'indeterminate', detail: `${how}: a frame to ${mac ?? 'the guest'} reaches it only by a static fdb entry, and the fdb ${fdb === null ? `could not be read (${this.facts.fdbUnavailable ?? 'unknown'})` : 'is not in this recording'} (bridge fdb show dev ${tap})`, element})
   }
 
   /**
@@ -1029,7 +1099,8 @@ class HostView {
       }
     }
     // A DHCP answer is unicast to the client's MAC too, unless the client asked for a broadcast (not seen here).
-    this.unknownUnicastHop(runner, i.target, i.mac)
+    this.fdbHop(runner, g, true)
+    this.unknownUnicastHop(runner, i.target, i.mac, bridge)
     if (fromHost) this.leaveDevice(runner, bridge, 'bridge')
     runner.nf('bridge output', 'output', 'bridge', {oifname: i.target, obrname: bridge})
     runner.nf('bridge postrouting', 'postrouting', 'bridge', {oifname: i.target, obrname: bridge})
@@ -1356,6 +1427,11 @@ class HostView {
       if (brnf === undefined) runner.push({name: 'br_netfilter', verdict: 'indeterminate', detail: 'net.bridge.bridge-nf-call-iptables could not be read'})
       runner.nf('bridge prerouting', 'prerouting', 'bridge', {iifname: inDev, ibrname: bridge})
       if (brnfOn) runner.nf('netfilter prerouting (br_netfilter)', 'prerouting', 'ip', {iifname: bridge, physOut: undefined})
+      // A unicast frame from the LAN finds the guest's port by the fdb (after prerouting, before forward), as the host's own do.
+      if (outRole === 'tap' && !broadcast) {
+        this.fdbHop(runner, g, false)
+        this.unknownUnicastHop(runner, outDev, i.mac, bridge)
+      }
       runner.nf('bridge forward', 'forward', 'bridge', {iifname: inDev, oifname: outDev, ibrname: bridge, obrname: bridge})
       if (brnfOn) runner.nf('netfilter forward (br_netfilter)', 'forward', 'ip', {iifname: bridge, oifname: bridge, physOut: outDev})
       runner.nf('bridge postrouting', 'postrouting', 'bridge', {oifname: outDev, obrname: bridge})
@@ -1841,6 +1917,11 @@ const newHopCache = () => new Map<'in' | 'out' | undefined, Map<string | undefin
  */
 function cacheBound(hop: Hop, whileCached: string): Hop {
   return {...hop, verdict: 'indeterminate', detail: `${hop.detail}: ${whileCached}, never after it runs out (a rebooted or idle guest)`, intermittent: true}
+}
+
+/** An fdb entry as `bridge fdb show` prints it. */
+function fdbText(e: FdbEntry): string {
+  return `bridge fdb: ${e.mac} dev ${e.dev}${e.vlan ? ` vlan ${e.vlan}` : ''}${e.externLearn ? ' extern_learn' : ''}${e.sticky ? ' sticky' : ''} master ${e.bridge}${e.state === 'dynamic' ? '' : ` ${e.state}`}`
 }
 
 function describeStep(s: TraceStep): string {

@@ -8,6 +8,7 @@ import {type DatapathFacts, type Flow, buildDatapath} from '../../src/datapath/f
 import {ALL_RULES} from '../../rules/index.js'
 import {withUndo} from '../../src/core/analysis.js'
 import type {Link} from '../../probes/links.js'
+import type {FdbEntry} from '../../probes/fdb.js'
 import type {Route} from '../../probes/routes.js'
 import {parseIpRules} from '../../probes/ip-rules.js'
 import type {NfExpr, NfTable} from '../../src/lib/netfilter.js'
@@ -279,6 +280,28 @@ describe('hop model: a guest bridged to a LAN', () => {
   })
 })
 
+describe("hop model: a guest bridged to a LAN, and the bridge's fdb", () => {
+  const LAN01 = '52:54:00:00:00:02'
+  const lan = (fdb: FdbEntry[]) =>
+    flows(
+      host((h) => {
+        h.links.push(link('br0', 'bridge', {bridge: {stpState: 0, forwardDelayCs: 0}}), link('eth1', 'ether', {master: 'br0', portState: 'forwarding'}), link('vnet1', 'tap', {master: 'br0', portState: 'forwarding', operstate: 'UNKNOWN'}))
+        h.domains.push({name: 'lan01', type: 'kvm', state: 'running', autostart: false, guestAgentChannel: false, interfaces: [{type: 'bridge', source: 'br0', target: 'vnet1', mac: LAN01, model: 'virtio', linkState: 'up'}]})
+        h.guestAddress = (mac) => (mac === LAN01 ? '10.77.0.100' : '192.168.122.50')
+        h.fdb = fdb
+      }),
+    ).filter((f) => f.guest === 'lan01')
+  const at = (fs: Flow[]) => fs.map((f) => `${f.kind} ${f.verdict}${f.decidedBy ? ` ${f.decidedBy.name}` : ''}`)
+
+  it("a unicast frame from the LAN follows the entry: sticky on the uplink fails it; a local entry, even on the guest's own port, takes it up to the host; the DHCP broadcast is flooded whatever the entry", () => {
+    expect(at(lan([{mac: LAN01, dev: 'vnet1', bridge: 'br0', state: 'static'}]))).toEqual(['dhcp pass', 'dhcp-reply pass', 'egress pass', 'egress-reply pass'])
+    expect(at(lan([{mac: LAN01, dev: 'eth1', bridge: 'br0', state: 'static', sticky: true}]))).toEqual(['dhcp pass', 'dhcp-reply pass', 'egress pass', 'egress-reply fail fdb br0'])
+    const local = lan([{mac: LAN01, dev: 'vnet1', bridge: 'br0', state: 'permanent'}])
+    expect(at(local)).toEqual(['dhcp pass', 'dhcp-reply pass', 'egress pass', 'egress-reply fail fdb br0'])
+    expect(local[3].decidedBy?.detail).toBe(`br0 sends ${LAN01}'s frames to the host (a local address of vnet1), not to vnet1: a local (permanent) entry, which the bridge never moves`)
+  })
+})
+
 describe('the round trip: a reply gets every check its request gets', () => {
   const reply = (change: (f: DatapathFacts) => void) => byKind(flows(host(change)), 'egress-reply')
 
@@ -411,6 +434,77 @@ describe('the round trip: a reply gets every check its request gets', () => {
     expect(byKind(fs, 'dns-reply').decidedBy).toMatchObject({name: 'bridge port vnet0', element: {id: 'port:vnet0 flood', kind: 'bridge-port', portFlag: 'flood'}})
     expect(verdicts(flows(host(port({learning: false, flood: true}))))).toMatchObject({'dhcp-reply': 'pass', 'dns-reply': 'pass', 'egress-reply': 'pass'})
     expect(verdicts(flows(host(port({learning: true, flood: false}))))).toMatchObject({'dhcp-reply': 'pass', 'dns-reply': 'pass', 'egress-reply': 'pass'})
+  })
+
+  it("a tap that neither learns nor floods, with the fdb read: an entry on the tap reaches the guest, none leaves only broadcasts (fail)", () => {
+    const fdb = (entries: FdbEntry[]) => (h: DatapathFacts) => {
+      h.links.find((l) => l.name === 'vnet0')!.port = {learning: false, flood: false}
+      h.fdb = entries
+    }
+    expect(verdicts(flows(host(fdb([{mac: '52:54:00:00:00:01', dev: 'vnet0', bridge: 'virbr0', state: 'static'}]))))).toMatchObject({'dhcp-reply': 'pass', 'dns-reply': 'pass', 'egress-reply': 'pass'})
+    const none = flows(host(fdb([])))
+    expect(verdicts(none)).toMatchObject({dhcp: 'pass', 'dhcp-reply': 'fail', dns: 'pass', 'dns-reply': 'fail', 'egress-reply': 'fail'})
+    expect(byKind(none, 'dns-reply').decidedBy).toMatchObject({name: 'bridge port vnet0', element: {id: 'port:vnet0 flood', portFlag: 'flood'}})
+    expect(undoOf(byKind(none, 'dns-reply'))).toEqual(['bridge link set dev vnet0 learning on'])
+  })
+
+  describe("the bridge's fdb entry for the guest's MAC decides where frames to it go", () => {
+    const GUEST = '52:54:00:00:00:01'
+    const veth = link('veth9', 'veth', {master: 'virbr0', portState: 'forwarding'})
+    const withFdb = (entries: FdbEntry[] | null, change: (h: DatapathFacts) => void = () => {}) =>
+      flows(
+        host((h) => {
+          h.links.push(veth)
+          h.fdb = entries
+          if (entries === null) h.fdbUnavailable = 'bridge -j fdb show: timed out after 10 s'
+          change(h)
+        }),
+      )
+    const entry = (extra: Partial<FdbEntry>): FdbEntry => ({mac: GUEST, dev: 'veth9', bridge: 'virbr0', state: 'static', ...extra})
+    const TO_GUEST = {dhcp: 'pass', dns: 'pass', egress: 'pass'}
+
+    it('a sticky entry on another port fails every frame the host sends the guest, naming the entry, undone by deleting it', () => {
+      const fs = withFdb([entry({sticky: true})])
+      expect(verdicts(fs)).toEqual({...TO_GUEST, 'dhcp-reply': 'fail', 'dns-reply': 'fail', 'egress-reply': 'fail'})
+      const f = byKind(fs, 'dns-reply')
+      expect(f.decidedBy).toMatchObject({name: 'fdb virbr0', element: {id: `fdb:virbr0 ${GUEST}`, kind: 'bridge-fdb', text: `bridge fdb: ${GUEST} dev veth9 sticky master virbr0 static`, device: 'veth9', master: 'virbr0', fdb: {mac: GUEST}}})
+      expect(f.decidedBy?.detail).toMatch(/to port veth9, not to vnet0: a sticky entry/)
+      expect(undoOf(f)).toEqual([`bridge fdb del ${GUEST} dev veth9 master`])
+    })
+
+    it('a static entry on another port passes while the guest\'s port learns (the bridge moves it back), fails when it does not', () => {
+      expect(verdicts(withFdb([entry({})]))).toEqual({...TO_GUEST, 'dhcp-reply': 'pass', 'dns-reply': 'pass', 'egress-reply': 'pass'})
+      const off = withFdb([entry({})], (h) => (h.links.find((l) => l.name === 'vnet0')!.port = {learning: false}))
+      expect(verdicts(off)).toMatchObject({'dhcp-reply': 'fail', 'dns-reply': 'fail', 'egress-reply': 'fail'})
+      expect(byKind(off, 'dns-reply').decidedBy?.detail).toMatch(/vnet0 does not learn \(learning off\)/)
+      // A learned entry elsewhere with learning off lasts until it ages out: undecided, not a pass.
+      expect(verdicts(withFdb([entry({state: 'dynamic'})], (h) => (h.links.find((l) => l.name === 'vnet0')!.port = {learning: false})))).toMatchObject({'dns-reply': 'indeterminate'})
+      expect(verdicts(withFdb([entry({state: 'dynamic'})]))).toMatchObject({'dns-reply': 'pass'})
+    })
+
+    it("a local (permanent) entry for the guest's MAC on the bridge or another port fails; on the guest's own port it passes", () => {
+      const bridge = withFdb([entry({dev: 'virbr0', state: 'permanent'})])
+      expect(verdicts(bridge)).toMatchObject({'dhcp-reply': 'fail', 'dns-reply': 'fail', 'egress-reply': 'fail'})
+      expect(byKind(bridge, 'egress-reply').decidedBy?.detail).toMatch(/to virbr0 itself \(a local address/)
+      // The bridge device's own entry is deleted from the device (`master` is refused there).
+      expect(undoOf(byKind(bridge, 'egress-reply'))).toEqual([`bridge fdb del ${GUEST} dev virbr0`])
+      expect(verdicts(withFdb([entry({state: 'permanent'})]))).toMatchObject({'dns-reply': 'fail'})
+      expect(verdicts(withFdb([entry({dev: 'vnet0', state: 'permanent'}), entry({dev: 'vnet0', sticky: true, mac: '52:54:00:00:00:99'})]))).toMatchObject({'dhcp-reply': 'pass', 'dns-reply': 'pass', 'egress-reply': 'pass'})
+    })
+
+    it("an entry on the guest's own port passes, as do entries of other MACs, other bridges and other VLANs of a bridge that does not filter by VLAN", () => {
+      const fs = withFdb([entry({dev: 'vnet0', sticky: true}), entry({mac: '52:54:00:00:00:99', sticky: true}), entry({bridge: 'virbr1', sticky: true}), entry({vlan: 10, sticky: true})])
+      expect(verdicts(fs)).toEqual({...TO_GUEST, 'dhcp-reply': 'pass', 'dns-reply': 'pass', 'egress-reply': 'pass'})
+      expect(fs.flatMap((f) => f.hops).filter((h) => h.name.startsWith('fdb '))).toEqual([])
+    })
+
+    it('an fdb that could not be read leaves every frame to the guest undecided, never passed; one a recording never held decides nothing', () => {
+      const fs = withFdb(null)
+      expect(verdicts(fs)).toEqual({...TO_GUEST, 'dhcp-reply': 'indeterminate', 'dns-reply': 'indeterminate', 'egress-reply': 'indeterminate'})
+      expect(byKind(fs, 'dns-reply').decidedBy).toMatchObject({name: 'fdb virbr0', element: {id: 'fdb:not-read', kind: 'bridge-fdb'}})
+      expect(byKind(fs, 'dns-reply').decidedBy?.detail).toMatch(/timed out after 10 s/)
+      expect(verdicts(flows(host((h) => h.links.push(veth))))).toEqual({...TO_GUEST, 'dhcp-reply': 'pass', 'dns-reply': 'pass', 'egress-reply': 'pass'})
+    })
   })
 
   it("an arp chain's drop on the bridge stops the guest's ARP for its gateway and the host's for the guest (while no cache holds the answer); a chain that only counts decides nothing", () => {

@@ -4,7 +4,8 @@ import {ALL_RULES} from '../../rules/index.js'
 import {ownershipOf} from '../../rules/kit.js'
 import type {Element} from '../../src/datapath/elements.js'
 import {renderSteps} from '../../src/lib/fix.js'
-import {factsOf, fire, fireAll} from '../helpers.js'
+import {type Facts, alter, factsOf, fire, fireAll} from '../helpers.js'
+import type {FdbFacts} from '../../probes/fdb.js'
 
 describe('guest-flow-blocked', () => {
   it('fires for a RETURN that keeps packets from the MASQUERADE (lab), with that rule deleted as the fix', async () => {
@@ -25,6 +26,42 @@ describe('guest-flow-blocked', () => {
     const {evaluation} = await fire(rule, facts)
     expect(evaluation.findings.map((f) => [f.entity.name, f.fix])).toEqual([['nft bridge kdlab_br chain in: ether saddr 52:54:00:6b:64:01 drop (handle 2)', ['nft delete rule bridge kdlab_br in handle 2']]])
     expect((await fireAll(facts)).ids).not.toContain('host-input-blocks-dhcp-dns')
+  })
+  describe("the bridge's fdb (lab)", () => {
+    it("a sticky entry for web01's MAC on another port (web01 measured nothing): every frame to it fails at that entry, printed as the evidence, deleted as the fix", async () => {
+      const facts = await factsOf('fdb-sticky-wrong-port')
+      const {evaluation} = await fire(rule, facts)
+      expect(evaluation.findings).toHaveLength(1)
+      const f = evaluation.findings[0]
+      expect(f.entity.name).toBe('bridge fdb: 52:54:00:6b:64:01 dev kdlab-fdb0 sticky master virbr0 static')
+      expect(f.evidence[0]).toBe('decided by: bridge fdb: 52:54:00:6b:64:01 dev kdlab-fdb0 sticky master virbr0 static')
+      expect(f.evidence.join('\n')).toMatch(/dhcp-reply/)
+      expect(f.fix).toEqual(['bridge fdb del 52:54:00:6b:64:01 dev kdlab-fdb0 master'])
+    })
+    it('a tap that neither learns nor floods unknown unicast, its learned entry gone (web01 measured nothing): no entry names its port, so every unicast frame to web01 fails there; learning back on is the fix', async () => {
+      const {evaluation} = await fire(rule, await factsOf('tap-unicast-flood-off'))
+      expect(evaluation.findings.map((f) => [f.entity.name, f.fix])).toEqual([[expect.stringMatching(/^bridge link: vnet\d+ learning off flood off$/), [expect.stringMatching(/^bridge link set dev vnet\d+ learning on$/)]]])
+      for (const kind of ['dhcp-reply', 'dns-reply', 'egress-reply']) expect(evaluation.findings[0].evidence.join('\n'), kind).toContain(`kdlab-web01 ${kind}:`)
+    })
+    it("a static entry there that the bridge moves back with the guest's next frame (web01 measured everything ok): nothing, wherever the entry was when read", async () => {
+      const facts = await factsOf('fdb-static-wrong-port')
+      // The bridge had moved it back to web01's port before kvmdoctor looked.
+      const web01 = (f: Facts) => (f.results.fdb.ok ? (f.results.fdb.data as FdbFacts).entries : []).filter((e) => e.mac === '52:54:00:6b:64:01')
+      expect(web01(facts)).toEqual([{mac: '52:54:00:6b:64:01', dev: expect.stringMatching(/^vnet\d+$/), bridge: 'virbr0', state: 'static'}])
+      const guestFlows = async (f: Facts) => (await fireAll(f)).ids.filter((id) => id.startsWith('guest-flow'))
+      expect(await guestFlows(facts)).toEqual([])
+      // Still on the veth, as it was injected: the tap learns, so it passes; made sticky there, it fails.
+      const onVeth = (sticky: boolean) => alter<FdbFacts>(facts, 'fdb', (d) => (d.entries = d.entries.map((e) => (e.mac === '52:54:00:6b:64:01' ? {...e, dev: 'kdlab-fdb0', ...(sticky ? {sticky: true as const} : {})} : e))))
+      expect(await guestFlows(onVeth(false))).toEqual([])
+      expect(await guestFlows(onVeth(true))).toEqual(['guest-flow-blocked'])
+    })
+    it('the fdb unread on the sticky host: no finding of the entry, the flows to web01 undecided (never passed) and the run not OK', async () => {
+      const facts = await factsOf('fdb-sticky-wrong-port')
+      const unread = {...facts, results: {...facts.results, fdb: {id: 'fdb', ok: false as const, error: 'bridge -j fdb show: exit 1: permission denied', durationMs: 0}}}
+      const {ids, evaluation} = await fireAll(unread)
+      expect(ids).not.toContain('guest-flow-blocked')
+      expect(evaluation.findings.find((x) => x.id === 'guest-flow-indeterminate')?.entity.name).toBe('bridge fdb show: not read (bridge -j fdb show: exit 1: permission denied)')
+    })
   })
   it('stays silent on the healthy host', async () => {
     expect((await fire(rule, await factsOf('healthy'))).names).toEqual([])
@@ -50,6 +87,13 @@ describe('the undo of the round trip\'s elements, from the rule that owns each k
     expect(undo({id: 'mtu:virbr0', kind: 'link', text: '', device: 'vnet0', master: 'virbr0', mtu: 1500})).toEqual(['ip link set vnet0 mtu 1500'])
     // A link down stays link-down's.
     expect(undo({id: 'link:vnet0', kind: 'link', text: '', device: 'vnet0', state: 'no-carrier'})).toEqual(['ip link set vnet0 up'])
+  })
+  it("an fdb entry: deleted from the bridge's table (master) on a port, from the device itself on the bridge; an fdb not read is nothing to undo", () => {
+    const mac = '52:54:00:00:00:01'
+    expect(undo({id: `fdb:virbr0 ${mac}`, kind: 'bridge-fdb', text: '', device: 'veth9', master: 'virbr0', fdb: {mac}})).toEqual([`bridge fdb del ${mac} dev veth9 master`])
+    expect(undo({id: `fdb:virbr0 ${mac}`, kind: 'bridge-fdb', text: '', device: 'virbr0', master: 'virbr0', fdb: {mac}})).toEqual([`bridge fdb del ${mac} dev virbr0`])
+    expect(undo({id: `fdb:br0 ${mac} vlan 10`, kind: 'bridge-fdb', text: '', device: 'veth9', master: 'br0', fdb: {mac, vlan: 10}})).toEqual([`bridge fdb del ${mac} dev veth9 master vlan 10`])
+    expect(undo({id: 'fdb:not-read', kind: 'bridge-fdb', text: ''})).toEqual([])
   })
   it('tc qdiscs and filters; tc not read is nothing to undo', () => {
     expect(undo({id: 'tc-qdisc:eth0 1:', kind: 'tc-qdisc', text: '', device: 'eth0', tcQdisc: {parent: 'root', handle: '1:'}})).toEqual(['tc qdisc del dev eth0 root'])

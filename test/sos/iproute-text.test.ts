@@ -1,10 +1,11 @@
 import {readFileSync} from 'node:fs'
 import {join} from 'node:path'
 import {describe, expect, it} from 'vitest'
-import {ipAddressTextToJson, ipNeighTextToJson, ipRouteTextToJson, ipRuleTextToJson} from '../../probes/iproute-text.js'
+import {bridgeFdbTextToJson, ipAddressTextToJson, ipNeighTextToJson, ipRouteTextToJson, ipRuleTextToJson} from '../../probes/iproute-text.js'
 import {parseIpRules} from '../../probes/ip-rules.js'
 import {parseIpAddr} from '../../probes/links.js'
 import {parseIpNeigh} from '../../probes/neighbours.js'
+import {parseBridgeFdb} from '../../probes/fdb.js'
 import {parseIpRoute} from '../../probes/routes.js'
 import {ParseError} from '../../probes/types.js'
 
@@ -45,10 +46,19 @@ describe('iproute2 text listings read back as its JSON', () => {
     expect(parseIpRules(rebuilt(ipRuleTextToJson(data('ip_-6_rule'))), 'inet6')).toEqual(parseIpRules(data('ip-6-j-rule-show.json'), 'inet6'))
   })
 
+  it('bridge -s -s -d -t fdb show: the use times are skipped; states, sticky, extern_learn and the bridge kept', () => {
+    const fdb = parseBridgeFdb(rebuilt(bridgeFdbTextToJson(data('bridge_-s_-s_-d_-t_fdb_show'))))
+    expect(fdb).toEqual(parseBridgeFdb(data('bridge-j-fdb-show.json')))
+    expect(fdb.find((e) => e.mac === '52:54:00:6b:64:02')).toEqual({mac: '52:54:00:6b:64:02', dev: 'vnet9', bridge: 'virbr9', state: 'static', sticky: true})
+    expect(bridgeFdbTextToJson('52:54:00:00:00:01 dev vnet0 vlan 10 master br0 \n')).toEqual([{mac: '52:54:00:00:00:01', ifname: 'vnet0', vlan: 10, master: 'br0', flags: [], state: ''}])
+  })
+
   it('refuses what it cannot read instead of guessing', () => {
     expect(() => ipRouteTextToJson('10.0.0.0/8 via 10.1.1.1 frobnicate 3\n')).toThrow(ParseError)
     expect(() => ipRuleTextToJson('from all lookup main\n')).toThrow(ParseError)
     expect(() => ipAddressTextToJson('    inet 10.0.0.1/8 scope global eth0\n')).toThrow(ParseError)
     expect(() => ipNeighTextToJson('10.0.0.1 lladdr 52:54:00:00:00:01 REACHABLE\n')).toThrow(ParseError)
+    expect(() => bridgeFdbTextToJson('52:54:00:00:00:01 master br0 static\n')).toThrow(ParseError)
+    expect(() => bridgeFdbTextToJson('52:54:00:00:00:01 dev vnet0 frobnicate master br0\n')).toThrow(ParseError)
   })
 })

@@ -6,6 +6,7 @@ import {gzipSync} from 'node:zlib'
 import * as tar from 'tar'
 import {describe, expect, it} from 'vitest'
 import {diagnose} from '../../src/core/diagnose.js'
+import {parseBridgeFdb} from '../../probes/fdb.js'
 import {UserError} from '../../src/core/errors.js'
 import {openSource} from '../../src/core/source.js'
 import {SOS_WANTED, openSosreport, sosCommandFile} from '../../src/core/sosreport.js'
@@ -22,7 +23,7 @@ function sosFiles(): Record<string, string> {
     components: {
       report: {
         plugins: {
-          networking: {commands: ['ip -d address', 'ip route show table all', 'ip -6 route show table all', 'ip -4 rule', 'ip -6 rule', 'ip -s -s neigh show'].map((exec) => ({exec, filepath: `sos_commands/networking/${sosCommandFile(exec)}`, return_code: 0})), files: []},
+          networking: {commands: ['ip -d address', 'ip route show table all', 'ip -6 route show table all', 'ip -4 rule', 'ip -6 rule', 'ip -s -s neigh show', 'bridge -s -s -d -t fdb show'].map((exec) => ({exec, filepath: `sos_commands/networking/${sosCommandFile(exec)}`, return_code: 0})), files: []},
           kernel: {commands: [{exec: 'sysctl -a', filepath: 'sos_commands/kernel/sysctl_-a', return_code: 0}], files: [{specification: '/proc/modules', files_copied: ['proc/modules']}]},
           date: {commands: [{exec: 'date --utc', filepath: 'sos_commands/date/date_--utc', return_code: 0}], files: []},
           host: {commands: [{exec: 'hostname', filepath: 'sos_commands/host/hostname', return_code: 0}], files: []},
@@ -39,6 +40,7 @@ function sosFiles(): Record<string, string> {
     'sos_commands/networking/ip_-4_rule': data('ip_-4_rule'),
     'sos_commands/networking/ip_-6_rule': data('ip_-6_rule'),
     'sos_commands/networking/ip_-s_-s_neigh_show': data('ip_-s_-s_neigh_show'),
+    'sos_commands/networking/bridge_-s_-s_-d_-t_fdb_show': data('bridge_-s_-s_-d_-t_fdb_show'),
     'sos_commands/kernel/sysctl_-a': 'kernel.hostname = kdhost\nkernel.osrelease = 6.1.0-kd\nnet.ipv4.ip_forward = 0\nnet.ipv4.conf.virbr9.rp_filter = 2\nnet.ipv4.conf.dummy0/100.rp_filter = 1\n',
     'proc/modules': 'bridge 311296 0 - Live 0x0000000000000000\n',
     'sos_commands/date/date_--utc': 'Sat Dec  5 03:58:19 UTC 2026\n',
@@ -99,6 +101,8 @@ describe('a sosreport as a source', () => {
     expect(d.capturedAt).toBe('2026-12-05T03:58:19.000Z')
     expect(d.facts.sysctl).toMatchObject({ok: true, data: {values: {'net.ipv4.ip_forward': 0, 'net.ipv4.conf.virbr9.rp_filter': 2, 'net.ipv4.conf.dummy0.100.rp_filter': 1}}})
     expect(d.facts.links).toMatchObject({ok: true})
+    // sos's fdb listing, read back as `bridge -j fdb show` prints it.
+    expect(d.facts.fdb).toEqual({...d.facts.fdb, ok: true, data: {entries: parseBridgeFdb(data('bridge-j-fdb-show.json'))}})
     // Not collected: not "absent". nft was skipped by sos: the netfilter probe is unavailable, with the option that collects it.
     expect(d.facts.netfilter).toMatchObject({ok: false})
     expect(d.notChecked.map((n) => n.ruleId)).toContain('iptables-forward-drop')

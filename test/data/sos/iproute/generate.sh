@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Paired text and JSON listings of one network state, from the iproute2 on this machine, for the
 # text parsers the sosreport reader uses (sos records `ip -d address`, `ip route show table all`,
-# `ip -s -s neigh show`, `ip -4 rule`; kvmdoctor reads their -j forms). Runs in a private
+# `ip -s -s neigh show`, `ip -4 rule`, `bridge -s -s -d -t fdb show`; kvmdoctor reads their -j forms). Runs in a private
 # namespace (sos-gen) and changes nothing else. Usage: bash generate.sh (root).
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -53,6 +53,14 @@ n neigh add 10.9.0.254 lladdr 02:00:00:00:00:fe dev dummy0 nud reachable
 n neigh add 10.9.0.9 dev dummy0 nud failed 2>/dev/null || n neigh add 10.9.0.9 dev dummy0 nud incomplete 2>/dev/null || true
 n neigh add fd00:150::10 lladdr 52:54:00:6b:64:01 dev virbr9 nud noarp
 n link set vnet10 up || true
+# fdb entries of every kind the datapath tells apart: static, sticky, local on the bridge and on a port, externally
+# learned (a dynamic entry: the kernel refuses one by hand on a port STP keeps listening).
+b() { bridge -n $NS "$@"; }
+b fdb add 52:54:00:6b:64:01 dev vnet9 master static
+b fdb replace 52:54:00:6b:64:02 dev vnet9 master static sticky
+b fdb add 52:54:00:6b:64:03 dev virbr9 self local
+b fdb add 52:54:00:6b:64:04 dev vnet10 master permanent
+b fdb add 52:54:00:6b:64:06 dev vnet9 master extern_learn
 sleep 1
 ip -V > ip-version.txt
 n -d address > ip_-d_address
@@ -67,3 +75,6 @@ n -6 rule > ip_-6_rule
 n -6 -j rule show > ip-6-j-rule-show.json
 n -s -s neigh show > ip_-s_-s_neigh_show
 n -j neigh show > ip-j-neigh-show.json
+bridge -V > bridge-version.txt
+b -s -s -d -t fdb show > bridge_-s_-s_-d_-t_fdb_show
+b -j fdb show > bridge-j-fdb-show.json
