@@ -42,6 +42,10 @@ const NOUN: Record<string, [string, string]> = {
   'dhcp-service': ['external DHCP server', 'external DHCP servers'],
   element: ['element stopping guest flows', 'elements stopping guest flows'],
   forward: ['published port', 'published ports'],
+  'ovs-bridge': ['Open vSwitch bridge', 'Open vSwitch bridges'],
+  'expected-network': ['expected network', 'expected networks'],
+  'expected-guest': ['expected guest', 'expected guests'],
+  'expected-host': ['host', 'hosts'],
 }
 const nounOf = (kinds: string[], n: number) => kinds.map((k) => (NOUN[k] ?? [k, `${k}s`])[n === 1 ? 0 : 1]).join(' or ')
 const plural = (n: number, kinds: string[]) => `${n} ${nounOf(kinds, n)}`
@@ -77,7 +81,8 @@ export function checklist(d: Diagnosis): CheckRow[] {
     }
     // Expectations are checked only when kvmdoctor.yaml asks for them.
     if (list.length === 0 && rule.expectation) continue
-    const kinds = rule.kinds
+    // Named by what the rule runs on: "no links" where seven links exist but no Open vSwitch bridge would mislead.
+    const kinds = rule.scopes
     if (list.length === 0) {
       rows.push({ruleId: rule.id, status: 'PASS', detail: `nothing to check: no ${nounOf(kinds, 2)}`, items: []})
       continue

@@ -65,6 +65,8 @@ export function renderPrometheus(d: Diagnosis): string {
   const stableId = new Map(d.rules.map((r) => [r.id, r.stableId]))
   metric('kvmdoctor_rule_not_checked', 'Rules that could not be checked (1) because a probe was unavailable.', [...new Set(d.notChecked.map((n) => stableId.get(n.ruleId) ?? n.ruleId))].map((id) => [{rule: id}, 1]))
   metric('kvmdoctor_probe_up', 'Whether a probe that ran could read its source (1) or not (0); probes skipped on purpose have no sample here.', d.probes.filter((p) => !p.skipped).map((p) => [{probe: p.id}, p.ok ? 1 : 0]))
+  // Up is not whole: a probe that read only part of its sources leaves the rules reading it not checked.
+  metric('kvmdoctor_probe_degraded', 'Whether a probe that could read its source read only part of it (1) or all (0); no sample for a probe that could not read it or was skipped.', d.probes.filter((p) => p.ok).map((p) => [{probe: p.id}, (p.degraded?.length ?? 0) > 0 ? 1 : 0]))
   metric('kvmdoctor_probe_skipped', 'Whether a probe was skipped on purpose (1), e.g. arp-scan without --active.', d.probes.map((p) => [{probe: p.id}, p.skipped ? 1 : 0]))
   metric('kvmdoctor_probe_duration_seconds', 'How long each probe took (replays: as recorded).', d.probes.map((p) => [{probe: p.id}, p.durationMs / 1000]))
   metric('kvmdoctor_last_run_timestamp_seconds', 'When the facts were captured (Unix time).', [[{}, Math.floor(Date.parse(d.capturedAt) / 1000)]])

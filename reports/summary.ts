@@ -125,10 +125,10 @@ export function rootsOf(d: Diagnosis): Finding[] {
 
 /** The verdict's mark, the same in every format: ✓ OK, ! warning or not checked, ✗ failing. */
 /**
- * The commands that take a hop's element back, as a person would if it is not meant: only where the hop is proven to
- * stop the flow (an undecided element may be what keeps the guest's traffic right).
+ * The commands that take a hop's element back, as a person would if it is not meant: the analysis gives them only
+ * where the hop is proven to stop the flow (an undecided element may be what keeps the guest's traffic right).
  */
-export const hopReverts = (hop: ResultHop): string[] => (hop.verdict === 'fail' && hop.element ? hop.element.undo : [])
+export const hopReverts = (hop: ResultHop): string[] => hop.element?.undo ?? []
 
 export const verdictMark = (d: Diagnosis): string => (d.verdict.health === 'ok' ? '✓' : d.verdict.health === 'warn' ? '!' : '✗')
 

@@ -95,7 +95,7 @@ export function topologyTree(t: Topology, options: TopologyTextOptions = {}): Tr
   }
   const h = t.host
   const hostFacts = [h.ipForward === null ? undefined : h.ipForward === 1 ? 'forwarding on' : style.health('fail', 'forwarding off'), h.defaultRoutes.length > 0 ? h.defaultRoutes.join('; ') : style.health('fail', 'no default route')]
-  const notes = [t.flowsUnavailable ? style.dim(`guest flows not followed: ${t.flowsUnavailable}`) : undefined, t.libvirtUnavailable ? style.dim(`libvirt not read: ${t.libvirtUnavailable}`) : undefined].filter((x): x is string => x !== undefined)
+  const notes = (t.partial ?? []).map((p) => style.dim(`partial: ${p}`))
   return [{lines: [head(h, `host ${style.bold(h.name)}  ${hostFacts.filter(Boolean).join('  ')}`), ...notes], children}]
 }
 

@@ -7,7 +7,7 @@ import {join} from 'node:path'
 import {gzipSync} from 'node:zlib'
 import * as tar from 'tar'
 import {describe, expect, it} from 'vitest'
-import {createBundle, openBundle} from '../src/core/bundle.js'
+import {createBundle, openBundle, replayChange} from '../src/core/bundle.js'
 import {diagnose} from '../src/core/diagnose.js'
 import {UserError} from '../src/core/errors.js'
 import type {RedactionMap} from '../src/core/redact.js'
@@ -68,6 +68,7 @@ describe('support bundles', () => {
       const again = await diagnose({runner, options: replayOptions(runner), version: 'test'})
       await cleanup()
       expect(summary(again)).toEqual(summary(made.diagnosis))
+      expect(made.replayChanged).toBeUndefined()
       expect(again.capturedAt).toBe(made.diagnosis.capturedAt)
     }
   })
@@ -309,7 +310,7 @@ describe('support bundles', () => {
       expect(after.ipv4['192.168.122.1']).toBe(before.ipv4['192.168.122.1'])
       const second = await contentOf(made.path)
       expect(second.get('facts.json')).toContain(`"${before.ipv4['192.168.122.1']}"`)
-      expect(made.redactionChanged).toBeUndefined()
+      expect(made.replayChanged).toBeUndefined()
       expect((await stat(mapFile)).mode & 0o777).toBe(0o600)
     })
 
@@ -317,15 +318,15 @@ describe('support bundles', () => {
       const dir = await tmp()
       const mapFile = join(dir, 'host.map.json')
       const first = await bundleOf('static-ip-collision', dir, 'a.tar.gz', mapFile)
-      expect(first.redactionChanged).toBeUndefined()
+      expect(first.replayChanged).toBeUndefined()
       // As if another host had mapped this host's guest address, into another subnet than its gateway's.
       const map = await readMap(mapFile)
       const guest = Object.keys(map.ipv4).find((ip) => ip.startsWith('192.168.122.') && !ip.endsWith('.1') && !ip.endsWith('.255'))!
       map.ipv4[guest] = '10.99.98.97'
       await writeFile(mapFile, JSON.stringify(map), {mode: 0o600})
       const second = await bundleOf('static-ip-collision', dir, 'b.tar.gz', mapFile)
-      expect(second.redactionChanged).toBeDefined()
-      expect([...second.redactionChanged!.missing, ...second.redactionChanged!.extra].length).toBeGreaterThan(0)
+      expect(second.replayChanged).toBeDefined()
+      expect([...second.replayChanged!.missing, ...second.replayChanged!.extra].length).toBeGreaterThan(0)
     })
 
     it('refuses a map that is not one, before probing', async () => {
@@ -346,6 +347,18 @@ describe('support bundles', () => {
         expect(probed).toBe(false)
       }
     })
+  })
+
+  it("compares what each probe could read, not only the findings: a probe that read at capture and fails in the bundle is named", async () => {
+    const inner = await ReplayRunner.open(fixtureDir('healthy'))
+    const atCapture = await diagnose({runner: inner, options: replayOptions(inner), version: 'test'})
+    // The same host, its ipsets unreadable: the packet filter is read partially, and no finding moves.
+    const noIpsets: Runner = {capturedAt: inner.capturedAt, run: async (argv) => (argv[0] === 'ipset' ? {...(await inner.run(argv)), output: '', error: 'ipset: exited 1', errorCode: 'exit-status'} : inner.run(argv)), readFile: (p) => inner.readFile(p), listDir: (p) => inner.listDir(p)}
+    const replayed = await diagnose({runner: noIpsets, options: replayOptions(inner), version: 'test'})
+    expect(summary(replayed)).toEqual(summary(atCapture))
+    expect(replayChange(atCapture, replayed)).toEqual({missing: [], extra: [], probes: [{id: 'netfilter', atCapture: 'ok', inBundle: 'degraded'}]})
+    expect(replayChange(replayed, atCapture)!.probes).toEqual([{id: 'netfilter', atCapture: 'degraded', inBundle: 'ok'}])
+    expect(replayChange(atCapture, atCapture)).toBeUndefined()
   })
 
   describe('bad bundles: a clear error, nothing written outside', () => {

@@ -75,6 +75,18 @@ describe('Prometheus textfile on every recording', () => {
     // ip-rules could not be read: that one is down, not skipped
     expect(text).toMatch(/^kvmdoctor_probe_up\{probe="ip-rules"\} 0$/m)
     expect(text).toMatch(/^kvmdoctor_probe_skipped\{probe="ip-rules"\} 0$/m)
+    expect(text).not.toMatch(/^kvmdoctor_probe_degraded\{probe="ip-rules"\}/m)
+    expect(text).toMatch(/^kvmdoctor_probe_degraded\{probe="libvirt"\} 0$/m)
+  })
+
+  it('a probe up on part of its sources is probe_degraded 1: up is not whole', async () => {
+    // A sosreport lists neither ipsets nor the legacy tables, nor which guests start at boot.
+    const text = renderPrometheus(await diagnosisOf(fixtureDir('sos-flushed-and-forward-off')))
+    for (const probe of ['netfilter', 'libvirt']) {
+      expect(text).toMatch(new RegExp(`^kvmdoctor_probe_up\\{probe="${probe}"\\} 1$`, 'm'))
+      expect(text).toMatch(new RegExp(`^kvmdoctor_probe_degraded\\{probe="${probe}"\\} 1$`, 'm'))
+    }
+    expect(text).toMatch(/^kvmdoctor_probe_degraded\{probe="links"\} 0$/m)
   })
 
   it('findings, counts, the run timestamp', () => {

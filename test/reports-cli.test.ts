@@ -3,7 +3,7 @@
  * output piped, colour and width from the environment.
  */
 import {execa} from 'execa'
-import {existsSync, mkdtempSync, readFileSync} from 'node:fs'
+import {cpSync, existsSync, mkdtempSync, readFileSync, writeFileSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {describe, expect, it} from 'vitest'
@@ -71,6 +71,30 @@ describe('topology', () => {
     expect(r.exitCode).toBe(0)
     expect(r.stdout).toMatch(/^└─ ✗ network default {2}nat {2}192\.168\.122\.0\/24 {2}DHCP 192\.168\.122\.2-192\.168\.122\.254 {2}no dnsmasq .*1\.\u00a0dhcp-server-not-running$/m)
     expect(r.stdout).toMatch(/^ {6}└─ ✗ tap vnet\d+ → kdlab-apipa01 {2}running {2}52:54:00:6b:64:02 {2}169\.254\.\d+\.\d+ {2}APIPA {2}2\.\u00a0apipa-address, 3\.\u00a0dhcp-no-offer$/m)
+  })
+
+  it('a picture without libvirt is partial: it says so and exits 4 (not checked) in every mode, 0 with --allow-unchecked', async () => {
+    // The healthy host as read while libvirtd was down: every virsh call fails to connect.
+    const dir = mkdtempSync(join(tmpdir(), 'kvmdoctor-cli-'))
+    cpSync(fixtureDir('healthy'), dir, {recursive: true})
+    const manifest = JSON.parse(readFileSync(join(dir, 'manifest.json'), 'utf8'))
+    for (const c of manifest.captures.filter((x: {argv?: string[]}) => x.argv?.[0] === 'virsh')) {
+      Object.assign(c, {exitCode: 1, error: 'virsh exited with status 1', errorCode: 'exit-status', stderr: 'error: failed to connect to the hypervisor\n', bytes: 0})
+      writeFileSync(join(dir, c.file), '')
+    }
+    writeFileSync(join(dir, 'manifest.json'), JSON.stringify(manifest))
+    const text = await cli(['topology', '--from', dir])
+    expect(text.exitCode).toBe(4)
+    expect(text.stdout).toMatch(/^│ {2}partial: libvirt's networks and guests not read \(libvirt: /m)
+    expect(text.stderr).toMatch(/^kvmdoctor: the topology is partial: libvirt's networks and guests not read .*Exit 4; --allow-unchecked exits 0$/m)
+    const json = await cli(['topology', '--from', dir, '--json'])
+    expect(json.exitCode).toBe(4)
+    expect(JSON.parse(json.stdout).partial).toEqual([expect.stringMatching(/^libvirt's networks and guests not read/), expect.stringMatching(/^guest flows not followed/)])
+    expect((await cli(['topology', '--from', dir, '--allow-unchecked'])).exitCode).toBe(0)
+    // The whole recording draws a whole picture.
+    const whole = await cli(['topology', ...from('healthy'), '--json'])
+    expect(whole.exitCode).toBe(0)
+    expect(JSON.parse(whole.stdout).partial).toBeUndefined()
   })
 
   it('--json gives the typed topology', async () => {

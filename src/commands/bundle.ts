@@ -37,11 +37,15 @@ This is the one command that writes a file; it changes nothing else on the host.
       spinner?.stop()
       this.log(errorLine(`bundle written to ${result.path} (${(result.bytes / 1024).toFixed(1)} KiB)`))
       if (result.mapPath) this.log(errorLine(`redaction mapping (keep it, do not attach it): ${result.mapPath}`))
-      if (result.redactionChanged) {
-        const {missing, extra} = result.redactionChanged
-        const what = [missing.length > 0 ? `lacks ${missing.join(', ')}` : '', extra.length > 0 ? `adds ${extra.join(', ')}` : ''].filter(Boolean).join('; ')
-        const why = flags['redact-map'] ? "the map's pseudonyms do not fit this host's subnets; try a new map" : 'please report it'
-        process.stderr.write(`${errorLine(`kvmdoctor: warning: redaction changed the bundle's findings (${what}): ${why}`)}\n`)
+      if (result.replayChanged) {
+        const {missing, extra, probes} = result.replayChanged
+        const what = [
+          missing.length > 0 ? `lacks ${missing.join(', ')}` : '',
+          extra.length > 0 ? `adds ${extra.join(', ')}` : '',
+          ...probes.map((p) => `probe ${p.id} is ${p.inBundle} in the bundle, ${p.atCapture} in this run`),
+        ].filter(Boolean).join('; ')
+        const [whose, why] = !flags.redact ? ['the bundle', 'please report it'] : flags['redact-map'] ? ['redaction', "the map's pseudonyms do not fit this host's subnets; try a new map"] : ['redaction', 'please report it']
+        process.stderr.write(`${errorLine(`kvmdoctor: warning: ${whose} changed what the bundle's analysis reads or finds (${what}): ${why}`)}\n`)
       }
       const roots = result.diagnosis.findings.filter((f) => !f.explainedBy && f.severity !== 'info').slice(0, 5)
       this.log(roots.length === 0 ? 'no findings above info' : 'top findings:')

@@ -53,22 +53,29 @@ export async function analyse(results: Record<string, ProbeResult>, input: Diagn
   return run
 }
 
-/** Each hop's deciding element with the commands that undo it, from the rule that owns its kind (passing flows are shared as they are). */
+/**
+ * Each hop's deciding element with the commands that undo it, from the rule that owns its kind, where it is shown
+ * to stop the flow: a hop that fails, or one undecided by time only (it fails once a cache runs out). An element
+ * that leaves a hop undecided by a fact the host hides, or that a hop passes, is offered no revert (its `undo` is
+ * empty), in the JSON as in the text and HTML. Passing flows are shared as they are.
+ */
 export function withUndo(flows: Flow[], rules: Rule[]): ResultFlow[] {
-  const undone = new Map<Element, UndoableElement>()
-  const undo = (el: Element) => {
-    const known = undone.get(el)
-    if (known) return known
-    const owner = ownershipOf(rules, el)[0]?.ownership
-    const listChain = owner?.lists?.(el)
-    const undoSteps = owner?.undo(el) ?? []
-    const shown: UndoableElement = {...el, undo: renderSteps(undoSteps), undoSteps, ...(listChain ? {listChain: renderSteps(listChain).join(' && ')} : {})}
-    undone.set(el, shown)
-    return shown
+  const undone = new Map<Element, {failing: UndoableElement; other: UndoableElement}>()
+  const undo = (el: Element, failing: boolean) => {
+    let known = undone.get(el)
+    if (!known) {
+      const owner = ownershipOf(rules, el)[0]?.ownership
+      const listChain = owner?.lists?.(el)
+      const undoSteps = owner?.undo(el) ?? []
+      const listed = listChain ? {listChain: renderSteps(listChain).join(' && ')} : {}
+      known = {failing: {...el, undo: renderSteps(undoSteps), undoSteps, ...listed}, other: {...el, undo: [], undoSteps: [], ...listed}}
+      undone.set(el, known)
+    }
+    return failing ? known.failing : known.other
   }
   return flows.map((f) => {
     if (!f.hops.some((h) => h.element)) return f as ResultFlow
-    const hops = f.hops.map((h): ResultHop => (h.element ? {...h, element: undo(h.element)} : (h as ResultHop)))
+    const hops = f.hops.map((h): ResultHop => (h.element ? {...h, element: undo(h.element, h.verdict === 'fail' || h.intermittent === true)} : (h as ResultHop)))
     return {...f, hops, decidedBy: f.decidedBy ? hops[f.hops.indexOf(f.decidedBy)] : undefined}
   })
 }

@@ -59,9 +59,22 @@ export interface BundleResult {
   diagnosis: DiagnosisRun
   /** Where the redaction mapping was written (beside the bundle or at --redact-map, never inside). */
   mapPath?: string
-  /** Findings this host has that the redacted bundle lacks, and the reverse ("rule (severity, entity kind)"). */
-  redactionChanged?: {missing: string[]; extra: string[]}
+  /**
+   * How the bundle's own analysis (a replay of what it holds, redacted or not) differs from the run that
+   * made it: findings this host has that the bundle lacks and the reverse ("rule (severity, entity kind)"),
+   * and probes that could read more or less (ok, degraded, unavailable, skipped) in one than in the other.
+   */
+  replayChanged?: ReplayChange
 }
+
+export interface ReplayChange {
+  missing: string[]
+  extra: string[]
+  probes: {id: string; atCapture: ProbeState; inBundle: ProbeState}[]
+}
+
+/** What a probe could read, as the warning names it. */
+export type ProbeState = 'ok' | 'degraded' | 'unavailable' | 'skipped'
 
 /** The checksum file inside every bundle, in sha256sum's format. */
 export const CHECKSUMS = 'SHA256SUMS'
@@ -98,7 +111,11 @@ async function collectAndWrite(input: BundleInput, output: string | undefined): 
   // The options are scrubbed and redacted like the argv they produced (a libvirt URI may hold
   // user:password@ or a host address), so replaying the bundle asks for what it holds.
   const options = scrubDeep(input.options)
-  if (!input.redact) return pack(input, recorder.capturedAt, new MemoryRunner(scrubbed, recorder.capturedAt), () => scrubbed, options, libvirtVersion, output)
+  const compared = (result: BundleResult): BundleResult => {
+    const changed = replayChange(live, result.diagnosis)
+    return changed ? {...result, replayChanged: changed} : result
+  }
+  if (!input.redact) return compared(await pack(input, recorder.capturedAt, new MemoryRunner(scrubbed, recorder.capturedAt), () => scrubbed, options, libvirtVersion, output))
   const redactAndPack = async (stored?: StoredMap): Promise<BundleResult> => {
     const redactor = redactorFor(live.facts, scrubbed, {key: input.redactionKey, previous: stored?.map})
     // The internet's stand-in is an address like any other: mapped as the routes that lead to it are.
@@ -107,9 +124,7 @@ async function collectAndWrite(input: BundleInput, output: string | undefined): 
     // version read beside the diagnosis too.
     const replay = new RedactedReplay(scrubbed, redactor, recorder.capturedAt)
     await runProbes([libvirtVersionProbe], replay, redacted)
-    const result = await pack(input, recorder.capturedAt, replay, () => replay.held(), redacted, libvirtVersion, output, {map: redactor.map, path: input.redactMap, owner: stored?.owner})
-    const changed = findingsChange(live, result.diagnosis)
-    return changed ? {...result, redactionChanged: changed} : result
+    return compared(await pack(input, recorder.capturedAt, replay, () => replay.held(), redacted, libvirtVersion, output, {map: redactor.map, path: input.redactMap, owner: stored?.owner}))
   }
   if (input.redactMap === undefined) return redactAndPack()
   const mapFile = input.redactMap
@@ -171,17 +186,30 @@ async function pack(
   return output === undefined ? withLock(target, 'the bundle', write) : write()
 }
 
-/** Findings (rule, severity, entity kind; names differ by design) one diagnosis has and the other lacks. */
-function findingsChange(before: DiagnosisRun, after: DiagnosisRun): BundleResult['redactionChanged'] {
-  const key = (f: DiagnosisRun['findings'][number]) => `${f.id} (${f.severity}, ${f.entity.kind})`
-  const remaining = after.findings.map(key)
+const stateOf = (p: Diagnosis['probes'][number]): ProbeState => (p.ok ? (p.degraded ? 'degraded' : 'ok') : p.skipped ? 'skipped' : 'unavailable')
+
+/**
+ * Findings (rule, severity, entity kind; names differ by design) one diagnosis has and the other lacks, and
+ * the probes whose state differs: a probe that read at capture and fails on the bundle's captures (or the
+ * reverse) changes what was checked even when no finding moved. What a degraded probe missed names
+ * entities, so only the state is compared.
+ */
+export function replayChange(atCapture: Diagnosis, inBundle: Diagnosis): ReplayChange | undefined {
+  const key = (f: Diagnosis['findings'][number]) => `${f.id} (${f.severity}, ${f.entity.kind})`
+  const remaining = inBundle.findings.map(key)
   const missing: string[] = []
-  for (const k of before.findings.map(key)) {
+  for (const k of atCapture.findings.map(key)) {
     const at = remaining.indexOf(k)
     if (at < 0) missing.push(k)
     else remaining.splice(at, 1)
   }
-  return missing.length > 0 || remaining.length > 0 ? {missing, extra: remaining} : undefined
+  const replayed = new Map(inBundle.probes.map((p) => [p.id, stateOf(p)]))
+  const probes: ReplayChange['probes'] = []
+  for (const p of atCapture.probes) {
+    const state = replayed.get(p.id) ?? 'unavailable'
+    if (state !== stateOf(p)) probes.push({id: p.id, atCapture: stateOf(p), inBundle: state})
+  }
+  return missing.length > 0 || remaining.length > 0 || probes.length > 0 ? {missing, extra: remaining, probes} : undefined
 }
 
 const sha256Of = async (file: string) => createHash('sha256').update(await readFile(file)).digest('hex')

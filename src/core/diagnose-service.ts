@@ -51,11 +51,11 @@ export async function runDiagnose(request: DiagnoseRequest, deps: DiagnoseDeps):
   const expectations = expectPath ? await loadExpectations(expectPath) : undefined
   if (request.record === undefined) return diagnoseFrom(request, deps, ignores, expectations)
   // So is a snapshot path that cannot be written; and two runs recording to one path must not race.
-  await checkSnapshotTarget(request.record)
-  return withLock(request.record, 'the snapshot', () => diagnoseFrom(request, deps, ignores, expectations))
+  const {replaces} = await checkSnapshotTarget(request.record)
+  return withLock(request.record, 'the snapshot', () => diagnoseFrom(request, deps, ignores, expectations, replaces))
 }
 
-async function diagnoseFrom(request: DiagnoseRequest, deps: DiagnoseDeps, ignores: Awaited<ReturnType<typeof loadIgnoreFile>>, expectations: Awaited<ReturnType<typeof loadExpectations>> | undefined): Promise<DiagnosisRun> {
+async function diagnoseFrom(request: DiagnoseRequest, deps: DiagnoseDeps, ignores: Awaited<ReturnType<typeof loadIgnoreFile>>, expectations: Awaited<ReturnType<typeof loadExpectations>> | undefined, replaces = false): Promise<DiagnosisRun> {
   const source = await openSource({from: request.from, ssh: request.ssh, record: request.record, timeoutMs: request.timeoutMs, deadlineMs: request.deadlineMs, warn: request.warn})
   const options = source.recordedOptions ? {...source.recordedOptions, ...(request.options.internet ? {internet: request.options.internet} : {})} : request.options
   const diagnosis = await diagnose({runner: source.runner, options, publish: request.publish, version: request.version, expectations, ignores, now: deps.now()}).finally(() => source.close())
@@ -70,6 +70,8 @@ async function diagnoseFrom(request: DiagnoseRequest, deps: DiagnoseDeps, ignore
     }).catch((error: Error) => {
       throw error instanceof UserError ? error : new UserError(`cannot write the snapshot to ${request.record}: ${error.message}`)
     })
+    // Never silently: the snapshot kvmdoctor wrote there before is gone.
+    if (replaces) request.warn?.(`--record ${request.record}: replaced the snapshot that was there`)
   }
   return diagnosis
 }

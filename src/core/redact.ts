@@ -23,7 +23,11 @@
  * names become user-N (home directories, USER=, uid=N(NAME), sshd and sudo
  * logs, NAME@host of ssh). Names that are common words of the outputs
  * kvmdoctor reads (libvirt's "default" network, "nat", "filter" ...) are kept:
- * replacing them would rewrite the data itself. The mapping goes beside the
+ * replacing them would rewrite the data itself. Other names are replaced where
+ * they stand as values, never as a word of the format (an XML element or
+ * attribute, a JSON key, the KEY of KEY=VALUE), and a name without a digit is
+ * the format's word in a letter case not its own (virsh's column "Name",
+ * iptables' "-A"): a redacted capture parses as the original did. The mapping goes beside the
  * bundle, never in it; it holds the key, so a later run given the same map
  * (--redact-map) keeps every pseudonym and maps new addresses consistently.
  */
@@ -416,7 +420,17 @@ export class Redactor {
         return original ? `${escapedHead}${systemdEscape(this.map.names[original] ?? original)}` : match
       })
     }
-    if (this.namePattern) out = out.replace(this.namePattern, (name) => this.map.names[name] ?? this.namesByCase.get(name.toLowerCase()) ?? name)
+    if (this.namePattern) {
+      out = out.replace(this.namePattern, (name: string, at: number, whole: string) => {
+        const exact = this.map.names[name]
+        if (isFormatWord(whole, at, at + name.length)) return name
+        // A name without a digit is also a word: in a letter case not its own, lower case or, from four characters,
+        // capitals (WEB-SERVER), it is the format's word (a guest "name" and virsh's column "Name", "-a" and
+        // iptables' "-A"), not the name.
+        if (exact === undefined && !/\d/.test(name) && name !== name.toLowerCase() && !(name.length >= 4 && name === name.toUpperCase())) return name
+        return exact ?? this.namesByCase.get(name.toLowerCase()) ?? name
+      })
+    }
     if (this.domainPattern) out = out.replace(this.domainPattern, (domain) => this.map.domains[domain.toLowerCase()] ?? domain)
     out = out.replace(USER, (match, ...args: unknown[]) => {
       const g = args.at(-1) as Record<string, string | undefined>
@@ -434,6 +448,28 @@ export class Redactor {
     const mapped = ipv4ToInt(this.ipv4(intToIpv4(n)))!
     return hex ? `${text.slice(0, 2)}${sameCase(text.slice(2), mapped.toString(16).padStart(text.length - 2, '0'))}` : String(mapped)
   }
+}
+
+/** The characters of a key, an element or an attribute name (XML, JSON, KEY=VALUE). */
+const KEY_CHAR = /[\w.:-]/
+
+/**
+ * Whether text[start, end) lies in a word of the format, not of the host: an XML element or attribute name
+ * (<target dev=…>, </name>), a JSON key ("mac-address":), the KEY of KEY=VALUE. A guest, network or host
+ * named like one (target, dev, name, mac) is a name only where a value stands: rewriting the format's own
+ * words would leave a capture its parser no longer reads.
+ */
+function isFormatWord(text: string, start: number, end: number): boolean {
+  let from = start
+  while (from > 0 && KEY_CHAR.test(text[from - 1])) from--
+  let to = end
+  while (to < text.length && KEY_CHAR.test(text[to])) to++
+  const before = text[from - 1]
+  if (before === '<' || (before === '/' && text[from - 2] === '<')) return true
+  let after = to
+  while (text[after] === ' ' || text[after] === '\t') after++
+  if (text[after] === '=' && text[after + 1] !== '=') return true
+  return before === '"' && text[to] === '"' && /^"\s*:/.test(text.slice(to, to + 16))
 }
 
 /** `mapped` in the letter case of `original` (all upper when the original's hex letters were). */

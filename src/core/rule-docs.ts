@@ -49,6 +49,7 @@ export function ruleInfos(rules: Rule[]): RuleInfo[] {
     severity: r.severity,
     ...(r.escalate ? {escalatesTo: r.escalate.to} : {}),
     kinds: r.kinds,
+    scopes: r.scopes,
     expectation: r.askedFor !== undefined,
     doc: () => ruleDoc(r.id),
     headline: () => ruleHeadline(r.id),

@@ -109,7 +109,7 @@ export function buildManifest(captures: Capture[], meta: SnapshotMeta): {manifes
 }
 
 /** Where a snapshot may go: a new path, an empty directory or an earlier snapshot; never through a link. */
-export async function checkSnapshotTarget(dir: string): Promise<{target: string; existing: boolean}> {
+export async function checkSnapshotTarget(dir: string): Promise<{target: string; existing: boolean; replaces: boolean}> {
   if (dir.trim() === '') throw new UserError('cannot write the snapshot: the path is empty')
   const target = resolve(dir)
   const fail = (why: string) => new UserError(`cannot write the snapshot to ${dir}: ${why}`)
@@ -123,7 +123,8 @@ export async function checkSnapshotTarget(dir: string): Promise<{target: string;
     const stray = await notOfSnapshot(target)
     if (stray !== undefined) throw fail(`it exists and is not a kvmdoctor snapshot (${stray}): refusing to replace it`)
   }
-  return {target, existing: existing !== undefined}
+  // replaces: an earlier snapshot is there (not an empty directory), which the caller says it replaced.
+  return {target, existing: existing !== undefined, replaces: existing !== undefined && (await readdir(target)).length > 0}
 }
 
 /**

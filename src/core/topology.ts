@@ -179,10 +179,31 @@ export function deriveTopology(d: DiagnosisRun): Topology {
     ...(d.datapathUnavailable ? {flowsUnavailable: d.datapathUnavailable} : {}),
     ...(libvirt ? {} : {libvirtUnavailable: d.facts.libvirt && !d.facts.libvirt.ok ? d.facts.libvirt.error : 'libvirt was not read'}),
   }
+  const partial = partialSources(d)
+  if (partial.length > 0) topology.partial = partial
   markFindings(topology, d, leases)
   const activeNetworks = new Set(networkNodes.filter((n) => n.active).map((n) => n.name))
   for (const node of allNodes(topology)) node.health = healthOf(node, activeNetworks)
   return topology
+}
+
+/** The sources the picture is drawn from, by what each draws. */
+const DRAWN_FROM = [
+  ['libvirt', "libvirt's networks and guests"],
+  ['links', 'uplinks, bridges and taps'],
+  ['routes', 'default routes and uplinks'],
+] as const
+
+/** What the picture lacks: its sources unread or read in part, and guests' flows not followed. */
+function partialSources(d: DiagnosisRun): string[] {
+  const out: string[] = []
+  for (const [id, what] of DRAWN_FROM) {
+    const r = d.facts[id]
+    if (!r || !r.ok) out.push(`${what} not read (${id}: ${r && !r.ok ? r.error : 'not run'})`)
+    else if (r.degraded?.length) out.push(`${what} read in part (${id}: ${r.degraded.join('; ')})`)
+  }
+  if (d.datapathUnavailable) out.push(`guest flows not followed (${d.datapathUnavailable})`)
+  return out
 }
 
 function networkNode(n: LibvirtNetwork, dnsmasqByNetwork: Map<string, number[]>, processes: ProcessFacts | undefined): NetworkNode {

@@ -64,6 +64,8 @@ export interface RuleInfo {
   /** The severity it escalates to where its fault does more harm. */
   escalatesTo?: Severity
   kinds: EntityKind[]
+  /** What it runs on, narrower than its kinds (an Open vSwitch bridge is a link): what the checklist names. */
+  scopes: string[]
   /** Checked only where kvmdoctor.yaml asks for it. */
   expectation: boolean
   /** Its doc (rules/ID.md) and the doc's first sentence, read when asked. */

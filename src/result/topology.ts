@@ -129,6 +129,12 @@ export interface Topology {
   flowsUnavailable?: string
   /** Why the libvirt side is missing, when it is. */
   libvirtUnavailable?: string
+  /**
+   * What the picture lacks, when it lacks anything: each source it is drawn from (libvirt's networks and
+   * guests, the links, the routes) that could not be read or was read in part, and the guests' flows when
+   * they were not followed. A partial picture exits 4 (not checked), like any run that could not read all.
+   */
+  partial?: string[]
 }
 
 export type TopologyNode = HostNode | UplinkNode | NetworkNode | BridgeNode | TapNode | GuestNode

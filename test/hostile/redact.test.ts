@@ -259,7 +259,7 @@ describe('--redact on names that are words of the probes\' own command lines', (
     const plain = await diagnose({runner: named.runner, options: named.options, version: 'test'})
     expect(dataOf<LibvirtFacts>(plain.facts.libvirt)?.domains.map((d) => d.name).sort()).toEqual(['dumpxml', 'list', 'net-list', 'show'])
     const made = await createBundle({runner: named.runner, options: named.options, version: 'test', output: join(await scratch(), 'r.tar.gz'), redact: true, redactionKey: KEY, reports: bundleReports})
-    expect(made.redactionChanged).toBeUndefined()
+    expect(made.replayChanged).toBeUndefined()
     expect(shape(made.diagnosis)).toEqual(shape(plain))
     const {runner: replay, cleanup} = await openBundle(made.path)
     const replayed = await diagnose({runner: replay, options: replay.manifest.options!, version: 'test'})
@@ -305,6 +305,40 @@ describe('--redact on names that are words of the probes\' own command lines', (
     expect((await replay.run(['virsh', 'dumpxml', 'guest-3'])).errorCode).toBe('not-recorded')
     // What the replay never asked for stays, under its key redacted as text.
     expect(replay.held().map((c) => (c.kind === 'command' ? c.argv.join(' ') : c.path)).sort()).toEqual(['virsh domstats guest-1', 'virsh dumpxml guest-1', 'virsh dumpxml guest-2'])
+  })
+})
+
+describe("--redact on names that are words of the captures' formats", () => {
+  // Guests and a network named like XML elements and attributes (name, target, mac), a JSON key and ip's word (dev),
+  // and an option of iptables-save (-a, as "-A" starts its rules).
+  const RENAMES = {'kdlab-tiny01': 'name', 'kdlab-tiny02': 'target', 'kdlab-tiny03': 'mac', 'kdlab-web01': '-a', 'kdlab-tiny': 'dev'}
+
+  it('the redacted bundle parses as the host did: the same findings and probe states, the names replaced where they are names', async () => {
+    const named = await hostOf(await renamedRecording('dhcp-range-exhausted', RENAMES), 'mac')
+    const plain = await diagnose({runner: named.runner, options: named.options, version: 'test'})
+    expect(dataOf<LibvirtFacts>(plain.facts.libvirt)?.domains.map((d) => d.name).sort()).toEqual(['-a', 'mac', 'name', 'target'])
+    const made = await createBundle({runner: named.runner, options: named.options, version: 'test', output: join(await scratch(), 'r.tar.gz'), redact: true, redactionKey: KEY, reports: bundleReports})
+    expect(made.replayChanged).toBeUndefined()
+    const {runner: replay, cleanup} = await openBundle(made.path)
+    const replayed = await diagnose({runner: replay, options: replay.manifest.options!, version: 'test'})
+    await cleanup()
+    const states = (d: Diagnosis) => d.probes.map((p) => `${p.id}:${p.ok}:${p.degraded?.length ?? 0}`)
+    expect(states(replayed)).toEqual(states(plain))
+    expect(shape(replayed)).toEqual(shape(plain))
+    const map = JSON.parse(readFileSync(made.mapPath!, 'utf8')) as RedactionMap
+    const libvirt = dataOf<LibvirtFacts>(replayed.facts.libvirt)!
+    expect(libvirt.domains.map((d) => d.name).sort()).toEqual(['-a', 'mac', 'name', 'target'].map((n) => map.names[n]).sort())
+    expect(libvirt.networks.map((n) => n.name)).toContain(map.names.dev)
+  })
+
+  it('keeps the words of XML, JSON and KEY=VALUE, and a word-like name in a letter case not its own', () => {
+    const r = new Redactor({subnets: [], names: ['name', 'target', 'dev', 'mac', '-a', 'web01'].map((name) => ({name, kind: 'guest' as const})), key: KEY})
+    const n = r.map.names
+    expect(r.redact("<domain><name>name</name><target dev='target'/><mac address='x'/></domain>")).toBe(`<domain><name>${n.name}</name><target dev='${n.target}'/><mac address='x'/></domain>`)
+    expect(r.redact('[{"dev":"dev","mac-address":"mac"}]')).toBe(`[{"dev":"${n.dev}","mac-address":"${n.mac}"}]`)
+    expect(r.redact('Id=name\n-A FORWARD -i -a -j ACCEPT\n Id   Name   State\n 1    name   running')).toBe(`Id=${n.name}\n-A FORWARD -i ${n['-a']} -j ACCEPT\n Id   Name   State\n 1    ${n.name}   running`)
+    // A name with a digit is no word: any spelling of it is the name.
+    expect(r.redact('WEB01 Web01 web01')).toBe(`${n.web01} ${n.web01} ${n.web01}`)
   })
 })
 

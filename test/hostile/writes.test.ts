@@ -107,6 +107,20 @@ describe('targets that are links or special files', () => {
     expect((await ReplayRunner.open(snap)).manifest.captures).toHaveLength(1)
   })
 
+  it('--record over an earlier snapshot replaces it and says so; into an empty directory, silently', async () => {
+    const dir = await scratch()
+    const snap = join(dir, 'snap')
+    await mkdir(snap)
+    const bin = await fakeBin({})
+    const first = await cli(['diagnose', '--record', snap, '--timeout', '5'], {bin})
+    expect(first.exitCode).not.toBe(2)
+    expect(first.stderr).not.toMatch(/replaced/)
+    const second = await cli(['diagnose', '--record', snap, '--timeout', '5'], {bin})
+    expect(second.exitCode).not.toBe(2)
+    expect(second.stderr).toMatch(/^kvmdoctor: warning: --record .*snap: replaced the snapshot that was there$/m)
+    expect((await stat(snap)).mode & 0o777).toBe(0o700)
+  })
+
   it('a FIFO, a device or a directory as the target is refused without opening it', async () => {
     const dir = await scratch()
     mkfifo(join(dir, 'fifo'))
