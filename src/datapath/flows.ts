@@ -1236,6 +1236,8 @@ class HostView {
           element: {id: `sysctl:rp_filter:${names.join(',')}`, kind: 'rp-filter', text: `rp_filter ${unread.length > 0 ? 'unread' : '1'} on ${names.join(', ')} (effective max of conf/all and the device's)`, sysctl: {key, value: 1}, device: names[0]},
         })
       }
+      const others = this.snatRangeForeign(runner)
+      if (others) back.push(others)
       replyAssumed.push(`the reply to ${natted} arrives by ${egress}, the device the request left by${strictElsewhere.length > 0 ? ` (${strictElsewhere.some((d) => d.unread.length > 0) ? 'rp_filter strict or unread' : 'strict rp_filter drops it'} on ${strictElsewhere.map((d) => d.dev).join(', ')}${strictElsewhere.some((d) => d.unread.length > 0) ? ' may drop it' : ''} if the network sends it there)` : ''}`)
     } else {
       back.push(this.snatNotLocalHop(runner, natted))
@@ -1277,6 +1279,34 @@ class HostView {
     const where = nat ? describeStep(nat.step) : 'a source NAT'
     const element: Element = nat ? {...elementForStep(nat.step, this.facts.ruleset), id: `snat-address:${natted}`, kind: 'snat-address'} : {id: `snat-address:${natted}`, kind: 'snat-address', text: `source NAT to ${natted}`}
     return {name: 'return address', verdict: 'indeterminate', detail: `${where} rewrites the source to ${natted}, an address this host neither owns nor routes to itself: replies go wherever the network delivers ${natted}`, element: {...element, address: natted}}
+  }
+
+  /**
+   * An SNAT to an address range: the kernel picks the address per connection (a hash), and the path followed the
+   * first. Another address of the range this host does not own leaves the replies of the connections given it to
+   * the network: some connections of the guest work, the others never hear back.
+   */
+  private snatRangeForeign(runner: PathRunner): Hop | undefined {
+    const nat = runner.live()[0]?.nat.find((n) => n.field === 'src')
+    if (!nat?.toEnd) return undefined
+    const lo = parseIp(nat.to)
+    const hi = parseIp(nat.toEnd)
+    if (!lo || !hi || lo.family !== hi.family || hi.value < lo.value) return undefined
+    // A range wider than this is not walked address by address: its last address stands for the rest.
+    const walked = hi.value - lo.value < 1024n
+    const candidates = walked ? Array.from({length: Number(hi.value - lo.value) + 1}, (_, i) => formatIp(lo.family, lo.value + BigInt(i))) : [nat.toEnd]
+    const foreign = candidates.filter((a) => !this.ownsAddress(a))
+    if (foreign.length === 0 && walked) return undefined
+    const named = foreign.length > 0 ? foreign : [nat.toEnd]
+    const shown = `${named.slice(0, 3).join(', ')}${named.length > 3 ? ` and ${named.length - 3} more` : ''}`
+    const element: Element = {...elementForStep(nat.step, this.facts.ruleset), id: `snat-address:${named[0]}`, kind: 'snat-address', address: named[0]}
+    return {
+      name: 'return address',
+      verdict: 'indeterminate',
+      intermittent: true,
+      detail: `${describeStep(nat.step)} gives each connection an address of ${nat.to}-${nat.toEnd}, ${foreign.length > 0 ? `and this host neither owns nor routes to itself ${shown}` : `too many to check one by one (${shown} not owned)`}: the replies of the connections given ${foreign.length === 1 ? 'it' : 'those'} go wherever the network delivers ${foreign.length === 1 ? 'it' : 'them'}`,
+      element,
+    }
   }
 
   private natHop(runner: PathRunner, src: string, net: LibvirtNetwork): Hop {

@@ -68,7 +68,8 @@ export interface Branch {
   /** The step that dropped the packet (or made its fate unknowable). */
   decidedBy?: TraceStep
   /** NAT applied on the way. */
-  nat: {type: string; field: 'src' | 'dst'; from: string; to: string; step: TraceStep}[]
+  /** `toEnd`: the last address of a range the kernel picks from per connection (`to` is its first). */
+  nat: {type: string; field: 'src' | 'dst'; from: string; to: string; toEnd?: string; step: TraceStep}[]
   assumptions: Assumption[]
 }
 
@@ -593,7 +594,7 @@ function applyNat(s: Extract<NfStatement, {kind: 'nat'}>, b: Branch, step: Trace
   const family = p.family
   if (s.type === 'masquerade' || s.type === 'snat') {
     const to = s.type === 'masquerade' ? (p.oifname ? ctx.addressOf(p.oifname, family) : undefined) : s.addr
-    b.nat.push({type: s.type, field: 'src', from: p.src, to: to ?? 'unknown', step})
+    b.nat.push({type: s.type, field: 'src', from: p.src, to: to ?? 'unknown', ...(s.type === 'snat' && s.addrEnd !== undefined && s.addrEnd !== s.addr ? {toEnd: s.addrEnd} : {}), step})
     if (to) p.src = to
     p.ct.status.push('snat')
     if (s.port !== undefined && p.sport !== undefined) p.sport = s.port
