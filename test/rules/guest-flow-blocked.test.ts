@@ -48,8 +48,9 @@ describe('the undo of the round trip\'s elements, from the rule that owns each k
     const arp = 'net.ipv4.conf.virbr0.arp_ignore'
     expect(undo({id: `sysctl:${arp}`, kind: 'sysctl', text: '', sysctl: {key: arp, value: 8}, device: 'virbr0'})).toEqual([`sysctl -w ${arp}=0`])
     expect(undo({id: 'mtu:virbr0', kind: 'link', text: '', device: 'vnet0', master: 'virbr0', mtu: 1500})).toEqual(['ip link set vnet0 mtu 1500'])
-    // A link down stays link-down's.
-    expect(undo({id: 'link:vnet0', kind: 'link', text: '', device: 'vnet0', state: 'no-carrier'})).toEqual(['ip link set vnet0 up'])
+    // A link down stays link-down's; one set up without carrier is not fixed by setting it up again (a no-op printed as a fix).
+    expect(undo({id: 'link:vnet0', kind: 'link', text: '', device: 'vnet0', state: 'down'})).toEqual(['ip link set vnet0 up'])
+    expect(undo({id: 'link:eth1', kind: 'link', text: '', device: 'eth1', state: 'no-carrier'})).toEqual([])
   })
   it('tc qdiscs and filters; tc not read is nothing to undo', () => {
     expect(undo({id: 'tc-qdisc:eth0 1:', kind: 'tc-qdisc', text: '', device: 'eth0', tcQdisc: {parent: 'root', handle: '1:'}})).toEqual(['tc qdisc del dev eth0 root'])
