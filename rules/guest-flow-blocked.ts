@@ -47,7 +47,10 @@ export default defineRule<ElementView>({
         const r = el.route
         if (!r) return []
         const table = r.table !== 'main' ? ['table', r.table] : []
-        if (r.type !== 'unicast') return cmd`ip route del ${r.type} ${r.dst} ${table}` ?? []
+        // Only a route that exists to refuse is deleted by its type: a local or broadcast route is the kernel's, made
+        // for an address of the host (deleting it takes that address from every guest and service that uses it).
+        if (['blackhole', 'unreachable', 'prohibit', 'throw'].includes(r.type)) return cmd`ip route del ${r.type} ${r.dst} ${table}` ?? []
+        if (r.type !== 'unicast') return []
         return r.carvedFrom && r.dev ? (cmd`ip route del ${r.dst} ${r.gateway ? ['via', r.gateway] : []} dev ${r.dev} ${table}` ?? []) : []
       },
     },

@@ -1164,6 +1164,8 @@ class HostView {
 
   /** Out through the host's routing, forward filter and NAT to a destination, and the reply back in. */
   private routedEgress(base: FlowBase, g: GuestSide, source: SourceAddress, srcNote: string, to: Destination, kind: 'egress' | 'custom'): Flow[] {
+    // An address of the host itself (trace --to one, a resolver on the host's other address) is delivered, not forwarded.
+    if (kind === 'custom' && this.ownsAddress(to.addr)) return this.toHostAddress(base, g, source, srcNote, to)
     const {d, i, bridge, net} = g
     const src = source.addr
     const assumed = source.assumed ? [source.assumed] : []
@@ -1246,6 +1248,45 @@ class HostView {
     flows.push(this.finish(base, kind === 'custom' ? 'custom' : 'egress-reply', `reply from ${to.addr} to ${natted}, arriving by ${egress}, back to ${d.name}`, reply, back.hops, kind, replyAssumed))
     if (kind === 'custom') flows[1].kind = 'custom'
     return flows
+  }
+
+  /**
+   * A guest's connection to an address of the host: up from its bridge and delivered locally (input hook), taken by
+   * what listens there (the kernel answers a ping itself), and the answer sent back out of the bridge to the guest.
+   */
+  private toHostAddress(base: FlowBase, g: GuestSide, source: SourceAddress, srcNote: string, to: Destination): Flow[] {
+    const {d, i, bridge, net} = g
+    const src = source.addr
+    const assumed = source.assumed ? [source.assumed] : []
+    const ports = to.proto === 'icmp' ? {icmpType: 8} : {sport: EPHEMERAL_PORT, dport: to.port ?? 443}
+    const request = newPacket({family: 4, iifname: bridge, src, dst: to.addr, l4proto: to.proto, ...ports, etherSrc: i.mac})
+    const runner = this.fromGuest(g, request, to.proto === 'icmp' ? SIZE.ping : this.pathMtu(i.target, bridge), this.unaddressedHop(source, g))
+    this.upToHost(runner, bridge)
+    this.arpHop(runner, g, net!.ips.find((ip) => ip.family === 'ipv4')!.address)
+    this.ipReceive(runner, bridge, 'local', true)
+    if (runner.alive() && to.proto !== 'icmp') runner.push(this.hostListenerHop(to, bridge))
+    const dest = `${to.addr}${to.proto === 'icmp' ? ' (ping)' : `:${to.port ?? 443}/${to.proto}`}`
+    const flows = [this.finish(base, 'custom', `to ${dest}, an address of this host${srcNote}`, request, runner.hops, undefined, assumed)]
+    if (flows[0].verdict === 'fail') return flows
+    const reply = replyPacket({family: 4, src: to.addr, dst: src, l4proto: to.proto, ...(to.proto === 'icmp' ? {icmpType: 0} : {sport: to.port ?? 443, dport: EPHEMERAL_PORT})})
+    const back = new PathRunner(this, [], {...reply, ct: {...reply.ct, mark: runner.packet().ct.mark}}, to.proto === 'icmp' ? SIZE.ping : this.pathMtu(bridge))
+    back.route('routing', 'output', {iif: 'lo', src: to.addr, viaDev: bridge})
+    back.nf('netfilter output', 'output', 'ip', {oifname: bridge})
+    this.ipSend(back, undefined, bridge)
+    this.toGuest(back, g, false, true)
+    flows.push(this.finish(base, 'custom', `answer from ${to.addr} back to ${d.name}`, reply, back.hops, 'custom', assumed))
+    return flows
+  }
+
+  /** A socket of the host that takes a guest's connection to one of its addresses. */
+  private hostListenerHop(to: Destination, bridge: string): Hop {
+    const port = to.port ?? 443
+    const name = `listener ${to.proto} ${port}`
+    const listeners = this.facts.listeners
+    if (listeners === null) return {name, verdict: 'indeterminate', detail: 'sockets could not be listed (ss)'}
+    const hit = listeners.find((l) => l.proto === to.proto && l.port === port && (l.address === to.addr || ['0.0.0.0', '*', '', '::'].includes(l.address)) && (l.iface === undefined || l.iface === bridge))
+    if (hit) return {name, verdict: 'pass', detail: `${hit.process ?? 'a process'}${hit.pid ? ` (pid ${hit.pid})` : ''} on ${hit.address}${hit.iface ? `%${hit.iface}` : ''}:${port}`}
+    return {name, verdict: 'fail', detail: `nothing listens on ${to.proto} ${to.addr}:${port} or a wildcard: the host ${to.proto === 'tcp' ? 'resets the connection' : 'answers port unreachable'}`}
   }
 
   /** A reply arriving on `dev` from outside, forwarded back to the guest: every check the request had. */

@@ -52,6 +52,11 @@ describe('the undo of the round trip\'s elements, from the rule that owns each k
     expect(undo({id: 'link:vnet0', kind: 'link', text: '', device: 'vnet0', state: 'down'})).toEqual(['ip link set vnet0 up'])
     expect(undo({id: 'link:eth1', kind: 'link', text: '', device: 'eth1', state: 'no-carrier'})).toEqual([])
   })
+  it("routes: one made to refuse is deleted by its type; the kernel's local route of a host address never is (it took the bridge's own address: trace --to 192.168.122.1 printed its deletion)", () => {
+    expect(undo({id: 'route:main 192.168.122.128/25', kind: 'route', text: '', route: {type: 'blackhole', dst: '192.168.122.128/25', table: 'main'}})).toEqual(['ip route del blackhole 192.168.122.128/25'])
+    expect(undo({id: 'route:local 192.168.122.1', kind: 'route', text: '', route: {type: 'local', dst: '192.168.122.1', table: 'local'}})).toEqual([])
+    expect(undo({id: 'route:local 192.168.122.255', kind: 'route', text: '', route: {type: 'broadcast', dst: '192.168.122.255', table: 'local'}})).toEqual([])
+  })
   it('tc qdiscs and filters; tc not read is nothing to undo', () => {
     expect(undo({id: 'tc-qdisc:eth0 1:', kind: 'tc-qdisc', text: '', device: 'eth0', tcQdisc: {parent: 'root', handle: '1:'}})).toEqual(['tc qdisc del dev eth0 root'])
     expect(undo({id: 'tc-qdisc:eth0 10:', kind: 'tc-qdisc', text: '', device: 'eth0', tcQdisc: {parent: '1:1', handle: '10:'}})).toEqual(['tc qdisc del dev eth0 parent 1:1 handle 10:'])
