@@ -29,6 +29,7 @@ export default defineRule<ElementView>({
   // A drop on the filter hooks: the narrowest accept. Elsewhere (a RETURN before the MASQUERADE, a
   // drop in raw or mangle) an accept would skip what follows it: the admin's own rule is undone.
   fix: (e, host, rules) => (filterDrop(e) ? narrowAccept(e, host, e.hook === 'input' ? 'input' : 'forward') : rules.undo(e.element)),
+  note: (e) => (e.element.kind === 'link' && e.element.state === 'no-carrier' ? [line`${e.element.device} is set up but has no carrier: check its cable and switch port (ethtool ${e.element.device}), or, for a veth or VLAN, its peer or lower device`] : []),
   // The elements no specific pattern is about: netfilter drops elsewhere (a nat chain, a bridge hook), a guest's
   // link held down, a blackhole or unreachable route, a route missing for IPv6, a bridge port's flags, tc, a
   // permanent neighbour entry with another MAC, an fdb entry sending a guest's frames elsewhere, a bridge that answers no ARP (arp_ignore 8, ARP off, an arp chain's
@@ -46,7 +47,10 @@ export default defineRule<ElementView>({
         const r = el.route
         if (!r) return []
         const table = r.table !== 'main' ? ['table', r.table] : []
-        if (r.type !== 'unicast') return cmd`ip route del ${r.type} ${r.dst} ${table}` ?? []
+        // Only a route that exists to refuse is deleted by its type: a local or broadcast route is the kernel's, made
+        // for an address of the host (deleting it takes that address from every guest and service that uses it).
+        if (['blackhole', 'unreachable', 'prohibit', 'throw'].includes(r.type)) return cmd`ip route del ${r.type} ${r.dst} ${table}` ?? []
+        if (r.type !== 'unicast') return []
         return r.carvedFrom && r.dev ? (cmd`ip route del ${r.dst} ${r.gateway ? ['via', r.gateway] : []} dev ${r.dev} ${table}` ?? []) : []
       },
     },

@@ -20,7 +20,12 @@ export default defineRule<ElementView>({
   // Nothing to undo for what cannot be told; an element that stops the flows now and then (ARP off, an arp chain's
   // drop: they pass while a cache lasts) is undone by the rule that owns its kind.
   fix: (e, _host, rules) => (e.intermittent && e.elementKind !== 'nf-undecided' ? rules.undo(e.element) : []),
-  check: (e) => [cmd`kvmdoctor trace ${e.context.domain}`, listChainOf(e.element)],
+  // A published port's round trip is followed by --inbound: the guest's own trace does not show it.
+  check: (e) => [
+    ...(e.inbound.length === 0 || e.flowKinds.some((k) => !/^(inbound|hairpin)/.test(k)) ? [cmd`kvmdoctor trace ${e.context.domain}`] : []),
+    ...e.inbound.map((p) => cmd`kvmdoctor trace --inbound ${p}`),
+    listChainOf(e.element),
+  ],
   // A rule whose match cannot be told: deleting it is what would take it out of the way.
   owns: [{kind: 'nf-undecided', undo: netfilterUndo, lists: listChainOf}],
 })

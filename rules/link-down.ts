@@ -21,7 +21,8 @@ export default defineRule<LinkView, Matters>({
   title: (l) => text`Interface ${l.name} is down (${l.mattersBecause})`,
   summary: (l) => text`${l.name} is the ${l.mattersBecause}, and it is down (admin up: ${l.adminUp}, operstate ${l.operstate}, flags ${l.flags}).`,
   evidence: (l) => [line`ip -j -d addr show ${l.name}: operstate ${l.operstate}, flags ${l.flags}`],
-  fix: (l) => [cmd`ip link set ${l.name} up`],
+  // A link set up that has no carrier is not brought back by setting it up again: the cable, the switch port or the peer is.
+  fix: (l) => (l.adminUp ? [] : [cmd`ip link set ${l.name} up`]),
   note: (l) => [line`if it stays without carrier on a physical port, check the cable and the switch port (ethtool ${l.name})`],
   owns: [
     {
@@ -30,8 +31,8 @@ export default defineRule<LinkView, Matters>({
       // bridge with ARP off is up: guest-flow-blocked's.
       where: (el) => el.mtu === undefined && el.state !== 'missing' && el.noArp !== true,
       covers: (l, el) => el.device === l.name,
-      undo: (el) =>
-        (el.state === 'down' || el.state === 'no-carrier' ? cmd`ip link set ${el.device} up` : undefined) ?? [],
+      // No carrier on a link already set up: no command brings it back (the note of the finding says where to look).
+      undo: (el) => (el.state === 'down' ? cmd`ip link set ${el.device} up` : undefined) ?? [],
     },
   ],
 })

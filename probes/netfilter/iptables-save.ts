@@ -441,6 +441,14 @@ function moduleOption(c: RuleContext, module: string, o: ModOption, all: ModOpti
       }
       if (o.name === '--ctstatus' && one && !/none/i.test(v0)) return [cmp('ct status', o.negated, {t: 'flags', v: v0.toLowerCase().replace(/_/g, '-').split(',')})]
       if (o.name === '--ctdir' && one) return [cmp('ct direction', o.negated, str(v0.toLowerCase()))]
+      if ((o.name === '--ctorigsrc' || o.name === '--ctorigdst') && one) {
+        const value = addressValue(v0)
+        return value && [cmp(o.name === '--ctorigsrc' ? 'ct original saddr' : 'ct original daddr', o.negated, value)]
+      }
+      if ((o.name === '--ctorigsrcport' || o.name === '--ctorigdstport') && one) {
+        const value = portValue(v0)
+        return value && [cmp(o.name === '--ctorigsrcport' ? 'ct original sport' : 'ct original dport', o.negated, value)]
+      }
       return undefined
     }
     case 'physdev': {

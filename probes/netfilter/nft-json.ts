@@ -211,6 +211,12 @@ function fieldOf(left: unknown, ctx: Ctx): LeftResult {
   }
   if (isObj(left.ct)) {
     const {key, dir, family} = left.ct
+    // `ct original ip daddr`, `ct original proto-dst`: the connection's original tuple (the reply tuple is not modelled).
+    if (dir === 'original') {
+      const original = ({saddr: 'ct original saddr', daddr: 'ct original daddr', 'proto-src': 'ct original sport', 'proto-dst': 'ct original dport'} as Record<string, NfField>)[String(key)]
+      const addr = key === 'saddr' || key === 'daddr'
+      return original && (addr ? family === undefined || family === 'ip' || family === 'ip6' : family === undefined) ? {field: original, deps: []} : undefined
+    }
     if (dir !== undefined || family !== undefined) return undefined
     const field = ({state: 'ct state', status: 'ct status', direction: 'ct direction', mark: 'ct mark'} as Record<string, NfField>)[String(key)]
     return field && {field, deps: []}
@@ -242,13 +248,15 @@ function fieldOf(left: unknown, ctx: Ctx): LeftResult {
 // Right-hand values
 
 const FLAG_FIELDS = new Set<NfField>(['ct state', 'ct status', 'fib saddr type', 'fib daddr type'])
-const ADDR_FIELDS = new Set<NfField>(['saddr', 'daddr'])
+const ADDR_FIELDS = new Set<NfField>(['saddr', 'daddr', 'ct original saddr', 'ct original daddr'])
 
 function scalarOf(x: unknown, field: NfField | undefined): NfScalar | undefined {
   if (typeof x !== 'string' && typeof x !== 'number') return undefined
   switch (field) {
     case 'saddr':
-    case 'daddr': {
+    case 'daddr':
+    case 'ct original saddr':
+    case 'ct original daddr': {
       const v = typeof x === 'string' ? addressValue(x) : undefined
       return v?.t === 'addr' ? v : undefined
     }
@@ -257,6 +265,8 @@ function scalarOf(x: unknown, field: NfField | undefined): NfScalar | undefined 
       return typeof x === 'string' ? {t: 'addr', v: x.toLowerCase()} : undefined
     case 'sport':
     case 'dport':
+    case 'ct original sport':
+    case 'ct original dport':
     case 'mark':
     case 'ct mark':
       return typeof x === 'number' ? num(x) : /^\d+$/.test(x) ? num(Number(x)) : undefined

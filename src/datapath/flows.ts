@@ -1237,6 +1237,8 @@ class HostView {
 
   /** Out through the host's routing, forward filter and NAT to a destination, and the reply back in. */
   private routedEgress(base: FlowBase, g: GuestSide, source: SourceAddress, srcNote: string, to: Destination, kind: 'egress' | 'custom'): Flow[] {
+    // An address of the host itself (trace --to one, a resolver on the host's other address) is delivered, not forwarded.
+    if (kind === 'custom' && this.ownsAddress(to.addr)) return this.toHostAddress(base, g, source, srcNote, to)
     const {d, i, bridge, net} = g
     const src = source.addr
     const assumed = source.assumed ? [source.assumed] : []
@@ -1309,6 +1311,8 @@ class HostView {
           element: {id: `sysctl:rp_filter:${names.join(',')}`, kind: 'rp-filter', text: `rp_filter ${unread.length > 0 ? 'unread' : '1'} on ${names.join(', ')} (effective max of conf/all and the device's)`, sysctl: {key, value: 1}, device: names[0]},
         })
       }
+      const others = this.snatRangeForeign(runner)
+      if (others) back.push(others)
       replyAssumed.push(`the reply to ${natted} arrives by ${egress}, the device the request left by${strictElsewhere.length > 0 ? ` (${strictElsewhere.some((d) => d.unread.length > 0) ? 'rp_filter strict or unread' : 'strict rp_filter drops it'} on ${strictElsewhere.map((d) => d.dev).join(', ')}${strictElsewhere.some((d) => d.unread.length > 0) ? ' may drop it' : ''} if the network sends it there)` : ''}`)
     } else {
       back.push(this.snatNotLocalHop(runner, natted))
@@ -1317,6 +1321,45 @@ class HostView {
     flows.push(this.finish(base, kind === 'custom' ? 'custom' : 'egress-reply', `reply from ${to.addr} to ${natted}, arriving by ${egress}, back to ${d.name}`, reply, back.hops, kind, replyAssumed))
     if (kind === 'custom') flows[1].kind = 'custom'
     return flows
+  }
+
+  /**
+   * A guest's connection to an address of the host: up from its bridge and delivered locally (input hook), taken by
+   * what listens there (the kernel answers a ping itself), and the answer sent back out of the bridge to the guest.
+   */
+  private toHostAddress(base: FlowBase, g: GuestSide, source: SourceAddress, srcNote: string, to: Destination): Flow[] {
+    const {d, i, bridge, net} = g
+    const src = source.addr
+    const assumed = source.assumed ? [source.assumed] : []
+    const ports = to.proto === 'icmp' ? {icmpType: 8} : {sport: EPHEMERAL_PORT, dport: to.port ?? 443}
+    const request = newPacket({family: 4, iifname: bridge, src, dst: to.addr, l4proto: to.proto, ...ports, etherSrc: i.mac})
+    const runner = this.fromGuest(g, request, to.proto === 'icmp' ? SIZE.ping : this.pathMtu(i.target, bridge), this.unaddressedHop(source, g))
+    this.upToHost(runner, bridge)
+    this.arpHop(runner, g, net!.ips.find((ip) => ip.family === 'ipv4')!.address)
+    this.ipReceive(runner, bridge, 'local', true)
+    if (runner.alive() && to.proto !== 'icmp') runner.push(this.hostListenerHop(to, bridge))
+    const dest = `${to.addr}${to.proto === 'icmp' ? ' (ping)' : `:${to.port ?? 443}/${to.proto}`}`
+    const flows = [this.finish(base, 'custom', `to ${dest}, an address of this host${srcNote}`, request, runner.hops, undefined, assumed)]
+    if (flows[0].verdict === 'fail') return flows
+    const reply = replyPacket({family: 4, src: to.addr, dst: src, l4proto: to.proto, ...(to.proto === 'icmp' ? {icmpType: 0} : {sport: to.port ?? 443, dport: EPHEMERAL_PORT})})
+    const back = new PathRunner(this, [], {...reply, ct: {...reply.ct, mark: runner.packet().ct.mark}}, to.proto === 'icmp' ? SIZE.ping : this.pathMtu(bridge))
+    back.route('routing', 'output', {iif: 'lo', src: to.addr, viaDev: bridge})
+    back.nf('netfilter output', 'output', 'ip', {oifname: bridge})
+    this.ipSend(back, undefined, bridge)
+    this.toGuest(back, g, false, true)
+    flows.push(this.finish(base, 'custom', `answer from ${to.addr} back to ${d.name}`, reply, back.hops, 'custom', assumed))
+    return flows
+  }
+
+  /** A socket of the host that takes a guest's connection to one of its addresses. */
+  private hostListenerHop(to: Destination, bridge: string): Hop {
+    const port = to.port ?? 443
+    const name = `listener ${to.proto} ${port}`
+    const listeners = this.facts.listeners
+    if (listeners === null) return {name, verdict: 'indeterminate', detail: 'sockets could not be listed (ss)'}
+    const hit = listeners.find((l) => l.proto === to.proto && l.port === port && (l.address === to.addr || ['0.0.0.0', '*', '', '::'].includes(l.address)) && (l.iface === undefined || l.iface === bridge))
+    if (hit) return {name, verdict: 'pass', detail: `${hit.process ?? 'a process'}${hit.pid ? ` (pid ${hit.pid})` : ''} on ${hit.address}${hit.iface ? `%${hit.iface}` : ''}:${port}`}
+    return {name, verdict: 'fail', detail: `nothing listens on ${to.proto} ${to.addr}:${port} or a wildcard: the host ${to.proto === 'tcp' ? 'resets the connection' : 'answers port unreachable'}`}
   }
 
   /** A reply arriving on `dev` from outside, forwarded back to the guest: every check the request had. */
@@ -1350,6 +1393,34 @@ class HostView {
     const where = nat ? describeStep(nat.step) : 'a source NAT'
     const element: Element = nat ? {...elementForStep(nat.step, this.facts.ruleset), id: `snat-address:${natted}`, kind: 'snat-address'} : {id: `snat-address:${natted}`, kind: 'snat-address', text: `source NAT to ${natted}`}
     return {name: 'return address', verdict: 'indeterminate', detail: `${where} rewrites the source to ${natted}, an address this host neither owns nor routes to itself: replies go wherever the network delivers ${natted}`, element: {...element, address: natted}}
+  }
+
+  /**
+   * An SNAT to an address range: the kernel picks the address per connection (a hash), and the path followed the
+   * first. Another address of the range this host does not own leaves the replies of the connections given it to
+   * the network: some connections of the guest work, the others never hear back.
+   */
+  private snatRangeForeign(runner: PathRunner): Hop | undefined {
+    const nat = runner.live()[0]?.nat.find((n) => n.field === 'src')
+    if (!nat?.toEnd) return undefined
+    const lo = parseIp(nat.to)
+    const hi = parseIp(nat.toEnd)
+    if (!lo || !hi || lo.family !== hi.family || hi.value < lo.value) return undefined
+    // A range wider than this is not walked address by address: its last address stands for the rest.
+    const walked = hi.value - lo.value < 1024n
+    const candidates = walked ? Array.from({length: Number(hi.value - lo.value) + 1}, (_, i) => formatIp(lo.family, lo.value + BigInt(i))) : [nat.toEnd]
+    const foreign = candidates.filter((a) => !this.ownsAddress(a))
+    if (foreign.length === 0 && walked) return undefined
+    const named = foreign.length > 0 ? foreign : [nat.toEnd]
+    const shown = `${named.slice(0, 3).join(', ')}${named.length > 3 ? ` and ${named.length - 3} more` : ''}`
+    const element: Element = {...elementForStep(nat.step, this.facts.ruleset), id: `snat-address:${named[0]}`, kind: 'snat-address', address: named[0]}
+    return {
+      name: 'return address',
+      verdict: 'indeterminate',
+      intermittent: true,
+      detail: `${describeStep(nat.step)} gives each connection an address of ${nat.to}-${nat.toEnd}, ${foreign.length > 0 ? `and this host neither owns nor routes to itself ${shown}` : `too many to check one by one (${shown} not owned)`}: the replies of the connections given ${foreign.length === 1 ? 'it' : 'those'} go wherever the network delivers ${foreign.length === 1 ? 'it' : 'them'}`,
+      element,
+    }
   }
 
   private natHop(runner: PathRunner, src: string, net: LibvirtNetwork): Hop {

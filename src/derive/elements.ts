@@ -1,6 +1,7 @@
 /** Element views: one per datapath element that stops (or leaves undecided, or diverts) guest flows. */
 import {elementImpacts} from '../datapath/derive.js'
 import type {Flow} from '../datapath/flows.js'
+import type {Forward} from '../datapath/published.js'
 import {networkOf} from '../lib/addr.js'
 import type {DeriveContext} from './context.js'
 import type {ElementView} from './types.js'
@@ -14,7 +15,8 @@ function bridgedOnly(id: string, flows: Flow[]): boolean {
   return at.length > 0 && at.every((h) => h.bridged === true)
 }
 
-export function elementViews(ctx: DeriveContext, flows: Flow[]): ElementView[] {
+export function elementViews(ctx: DeriveContext, flows: Flow[], forwards: Forward[]): ElementView[] {
+  const published = new Map(forwards.map((f) => [f.id, `${f.hostAddress ? `${f.hostAddress}:` : ''}${f.port}/${f.proto}`]))
   return elementImpacts(flows).map(({element, verdict, hop, flows: hit}): ElementView => {
     const guests = [...new Set(hit.map((f) => f.guest))].sort()
     const bridges = [...new Set(hit.map((f) => f.bridge).filter((b): b is string => Boolean(b)))].sort()
@@ -56,6 +58,7 @@ export function elementViews(ctx: DeriveContext, flows: Flow[]): ElementView[] {
       address: element.address ?? null,
       flows: hit.map((f) => `${f.guest} ${f.kind}: ${f.description}`),
       flowKinds: [...new Set(hit.map((f) => f.kind))].sort(),
+      inbound: [...new Set(hit.flatMap((f) => (f.forward && published.has(f.forward) ? [published.get(f.forward)!] : [])))].sort(),
       /** Only IPv6 flows stop here: IPv4 passes. */
       ipv6Only: hit.every((f) => f.kind === 'egress6' || f.kind === 'egress6-reply'),
       guests,

@@ -61,9 +61,10 @@ export function buildModel(probes: Record<string, ProbeResult>, capturedAt: Date
     options,
   )
   const all = datapath.ok ? datapath.datapath.flows : []
-  // Inbound flows are judged on their forwards; an element of a guest's own flows stays theirs. Only the
-  // upstream route of a routed network is one element both ways: the inbound flows it leaves undecided join it.
-  const flows = all.filter((f) => !f.forward || f.decidedBy?.element?.kind === 'return-route')
+  // Inbound flows are judged on their forwards (a failed round trip, a hairpin); an element of a guest's own flows
+  // stays theirs. What leaves an inbound flow undecided no forward rule judges: it joins the elements, as the upstream
+  // route of a routed network does both ways, so an undecided published port is never an OK.
+  const flows = all.filter((f) => !f.forward || f.verdict === 'indeterminate' || f.decidedBy?.element?.kind === 'return-route')
   const networks = networkViews(ctx, pools)
   const host = hostView(ctx, networks)
   const domains = domainViews(ctx)
@@ -78,7 +79,7 @@ export function buildModel(probes: Record<string, ProbeResult>, capturedAt: Date
       address: addressViews(ctx),
       'dhcp-service': dhcpServiceViews(ctx),
       'ovs-bridge': ovsBridgeViews(ctx),
-      element: elementViews(ctx, flows),
+      element: elementViews(ctx, flows, datapath.ok ? datapath.datapath.forwards : []),
       forward: forwardViews(ctx, datapath),
       'expected-network': expected ? expectedNetworkViews(expected, networks, host) : [],
       'expected-guest': expected ? expectedGuestViews(expected, domains, host) : [],

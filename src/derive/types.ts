@@ -369,6 +369,8 @@ export interface ElementView extends ViewBase<'element'> {
   /** "GUEST KIND: description" of every flow it decides. */
   flows: string[]
   flowKinds: string[]
+  /** The published ports ([HOST_ADDR:]PORT/proto) whose inbound round trips it decides: what `trace --inbound` follows. */
+  inbound: string[]
   /** Only IPv6 flows stop here: IPv4 passes. */
   ipv6Only: boolean
   guests: string[]

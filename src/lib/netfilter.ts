@@ -111,6 +111,12 @@ export type NfField =
   | 'ct state' // new | established | related | invalid | untracked
   | 'ct status' // snat | dnat | confirmed | ...
   | 'ct direction' // original | reply
+  // The connection's original tuple: its first packet as conntrack saw it, before any NAT (iptables --ctorigdst,
+  // nft `ct original ip daddr`): what a forward's accept names the published address and port by.
+  | 'ct original saddr'
+  | 'ct original daddr'
+  | 'ct original sport'
+  | 'ct original dport'
   | 'ct mark'
   | 'mark'
   | 'fib saddr type' // local | unicast | broadcast | multicast | ... (iptables -m addrtype)

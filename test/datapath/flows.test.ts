@@ -229,6 +229,19 @@ describe('hop model: a NAT guest on libvirt rules', () => {
     expect(served[0].assumptions?.[0]).toMatch(/^source 192\.168\.122\.2: the guest's own address is not known/)
   })
 
+  it("trace --to an address of the host itself: delivered locally to what listens there and answered back, never 'fails at routing' (its local route once came with a revert deleting the bridge's own address)", () => {
+    const trace = (to: {addr: string; port?: number; proto: 'tcp' | 'udp' | 'icmp'}) => buildDatapath(host(), {internet: {addr: '203.0.113.10', port: 80, proto: 'tcp'}}).trace('web01', {to})
+    const dns = trace({addr: '192.168.122.1', port: 53, proto: 'udp'})
+    expect(dns.map((f) => `${f.kind} ${f.verdict}`)).toEqual(['custom pass', 'custom pass'])
+    expect(dns[0].hops.map((h) => h.name)).toEqual(expect.arrayContaining(['routing', 'netfilter input', 'listener udp 53']))
+    expect(dns[1].hops.map((h) => h.name)).toEqual(expect.arrayContaining(['netfilter output']))
+    // Nothing listens on tcp 22: the host refuses it, with no route to delete.
+    const ssh = trace({addr: '192.168.122.1', port: 22, proto: 'tcp'})
+    expect(ssh.map((f) => `${f.verdict} ${f.decidedBy?.name}`)).toEqual(['fail listener tcp 22'])
+    expect(ssh[0].decidedBy?.element).toBeUndefined()
+    expect(trace({addr: '192.168.122.1', proto: 'icmp'}).map((f) => f.verdict)).toEqual(['pass', 'pass'])
+  })
+
   it("another MAC claiming the guest's address leaves its replies undecided, not its DHCP exchange (answered to its own MAC)", () => {
     const fs = flows(host((h) => (h.addressConflict = (mac) => (mac === '52:54:00:00:00:01' ? '192.168.122.50' : undefined))))
     expect(verdicts(fs)).toEqual({dhcp: 'pass', 'dhcp-reply': 'pass', dns: 'indeterminate', 'dns-reply': 'pass', egress: 'indeterminate', 'egress-reply': 'pass'})

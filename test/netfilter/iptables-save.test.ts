@@ -136,6 +136,17 @@ describe('parseIptablesSaveIR: kitchen ruleset (iptables-nft, -c)', () => {
     expect(parseIptablesRuleOptions('-m conntrack --ctstate DNAT -j ACCEPT').exprs[0]).toEqual({kind: 'cmp', field: 'ct status', op: 'eq', value: {t: 'flags', v: ['dnat']}})
   })
 
+  it("reads conntrack's original tuple (a forward's accept by the published address and port, before the DNAT)", () => {
+    expect(parseIptablesRuleOptions('-p tcp -m conntrack --ctorigdst 198.51.100.1 --ctorigdstport 8080 ! --ctorigsrc 10.0.0.0/8 --ctorigsrcport 1024:65535 -j ACCEPT').exprs.slice(1, 5)).toEqual([
+      {kind: 'cmp', field: 'ct original daddr', op: 'eq', value: {t: 'addr', v: '198.51.100.1'}},
+      {kind: 'cmp', field: 'ct original dport', op: 'eq', value: {t: 'num', v: 8080}},
+      {kind: 'cmp', field: 'ct original saddr', op: 'ne', value: {t: 'prefix', v: '10.0.0.0/8'}},
+      {kind: 'cmp', field: 'ct original sport', op: 'eq', value: {t: 'range', lo: {t: 'num', v: 1024}, hi: {t: 'num', v: 65535}}},
+    ])
+    // The reply tuple is not modelled: opaque, never a guess.
+    expect(parseIptablesRuleOptions('-m conntrack --ctrepldst 198.51.100.1 -j ACCEPT').exprs[0].kind).toBe('opaque')
+  })
+
   it('reads ICMP types as numbers, type/code as a concatenation', () => {
     expect(exprsOf(tables, 'filter', 'INPUT', '--icmp-type 8 ')[1]).toEqual({kind: 'cmp', field: 'icmp type', op: 'eq', value: {t: 'num', v: 8}})
     expect(exprsOf(tables, 'filter', 'INPUT', '--icmp-type 3/4')[1]).toEqual({

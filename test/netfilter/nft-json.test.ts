@@ -206,7 +206,7 @@ describe('parseNftJsonIR: objects, element options, dynamic sets, meters', () =>
     expect(ex(18).at(-1)).toEqual({kind: 'effect', text: 'ct helper set "ftp-std"'})
     expect(ex(19)).toEqual([{kind: 'effect', text: 'ct zone set 3'}])
     expect(ex(20).at(-1)).toEqual({kind: 'opaque-statement', text: 'ct mark set meta mark & 255', terminal: false})
-    expect(ex(21)[2]).toEqual({kind: 'opaque', text: 'ct original saddr 192.0.2.9'})
+    expect(ex(21)[2]).toEqual({kind: 'cmp', field: 'ct original saddr', op: 'eq', value: {t: 'addr', v: '192.0.2.9'}})
     expect(ex(22)[1]).toEqual({kind: 'opaque', text: 'meta iifgroup 2'})
     expect(ex(23)[0]).toEqual({kind: 'opaque', text: 'ip dscp cs1'})
     expect(ex(24)[0]).toEqual({kind: 'nondeterministic', what: 'numgen random', text: 'numgen random mod 2 0'})
@@ -422,6 +422,12 @@ describe('parseNftJsonIR: odd and malformed input', () => {
   it('reads an empty ruleset, and warns about objects it cannot place', () => {
     expect(parseNftJsonIR('{"nftables": [{"metainfo": {"version": "1.0.6"}}]}')).toEqual({tables: [], sets: {}, warnings: []})
     expect(parseNftJsonIR('{"nftables": [{"gizmo": {}}, 3]}').warnings).toEqual(['nft -j list ruleset: unknown object "gizmo" skipped', 'nft -j list ruleset: item 1 is not an object'])
+  })
+
+  it("reads the connection's original tuple (ct original ip daddr, proto-dst); the reply tuple stays opaque", () => {
+    const ct = (key: string, extra: object = {}) => ({match: {op: '==', left: {ct: {key, dir: 'original', ...extra}}, right: key.startsWith('proto') ? 8080 : '198.51.100.1'}})
+    const {exprs} = parseNftRuleExprs([ct('daddr', {family: 'ip'}), ct('proto-dst'), ct('saddr'), {match: {op: '==', left: {ct: {key: 'daddr', dir: 'reply', family: 'ip'}}, right: '198.51.100.1'}}], {family: 'ip', table: 't'})
+    expect(exprs.map((e) => (e.kind === 'cmp' ? e.field : e.kind))).toEqual(['ct original daddr', 'ct original dport', 'ct original saddr', 'opaque'])
   })
 
   it('never throws on unknown expressions: they stay opaque with their JSON', () => {

@@ -372,8 +372,17 @@ export const RULE_CASES: Record<string, RuleCases> = {
   'rogue-dhcp-server': {fires: [recording('wire-rogue-dhcp'), recording('wire-bridged-rogue-dhcp')], silent: [recording('bridged-forward-drop')]},
   'guest-address-foreign': {fires: [recording('wire-foreign-address')], silent: [recording('bridged-forward-drop')]},
   'snat-address-not-local': {
-    fires: [recording('snat-address-not-local'), edit('SNAT to 203.0.113.99', 'healthy', (f) => withIptablesRule(f, 'nat', snatTo('203.0.113.99')))],
-    silent: [noEntity(edit('SNAT to an address of the host', 'healthy', (f) => withIptablesRule(f, 'nat', snatTo('198.51.100.1')))), excluded(recording('bridged-forward-drop'))],
+    fires: [
+      recording('snat-address-not-local'),
+      edit('SNAT to 203.0.113.99', 'healthy', (f) => withIptablesRule(f, 'nat', snatTo('203.0.113.99'))),
+      // The kernel picks an address of the range per connection: the first is the host's, the others are not.
+      edit('SNAT to a range of which only the first address is the host\'s', 'healthy', (f) => withIptablesRule(f, 'nat', snatTo('198.51.100.1-198.51.100.3'))),
+    ],
+    silent: [
+      noEntity(edit('SNAT to an address of the host', 'healthy', (f) => withIptablesRule(f, 'nat', snatTo('198.51.100.1')))),
+      noEntity(edit('SNAT to a range of addresses all the host\'s', 'healthy', (f) => withIptablesRule(f, 'nat', snatTo('198.51.100.1-198.51.100.1:1024-65535')))),
+      excluded(recording('bridged-forward-drop')),
+    ],
   },
   'guest-unaddressed-network': {
     fires: [recording('unaddressed-network')],

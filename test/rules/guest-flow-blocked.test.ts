@@ -85,8 +85,14 @@ describe('the undo of the round trip\'s elements, from the rule that owns each k
     const arp = 'net.ipv4.conf.virbr0.arp_ignore'
     expect(undo({id: `sysctl:${arp}`, kind: 'sysctl', text: '', sysctl: {key: arp, value: 8}, device: 'virbr0'})).toEqual([`sysctl -w ${arp}=0`])
     expect(undo({id: 'mtu:virbr0', kind: 'link', text: '', device: 'vnet0', master: 'virbr0', mtu: 1500})).toEqual(['ip link set vnet0 mtu 1500'])
-    // A link down stays link-down's.
-    expect(undo({id: 'link:vnet0', kind: 'link', text: '', device: 'vnet0', state: 'no-carrier'})).toEqual(['ip link set vnet0 up'])
+    // A link down stays link-down's; one set up without carrier is not fixed by setting it up again (a no-op printed as a fix).
+    expect(undo({id: 'link:vnet0', kind: 'link', text: '', device: 'vnet0', state: 'down'})).toEqual(['ip link set vnet0 up'])
+    expect(undo({id: 'link:eth1', kind: 'link', text: '', device: 'eth1', state: 'no-carrier'})).toEqual([])
+  })
+  it("routes: one made to refuse is deleted by its type; the kernel's local route of a host address never is (it took the bridge's own address: trace --to 192.168.122.1 printed its deletion)", () => {
+    expect(undo({id: 'route:main 192.168.122.128/25', kind: 'route', text: '', route: {type: 'blackhole', dst: '192.168.122.128/25', table: 'main'}})).toEqual(['ip route del blackhole 192.168.122.128/25'])
+    expect(undo({id: 'route:local 192.168.122.1', kind: 'route', text: '', route: {type: 'local', dst: '192.168.122.1', table: 'local'}})).toEqual([])
+    expect(undo({id: 'route:local 192.168.122.255', kind: 'route', text: '', route: {type: 'broadcast', dst: '192.168.122.255', table: 'local'}})).toEqual([])
   })
   it("an fdb entry: deleted from the bridge's table (master) on a port, from the device itself on the bridge; an fdb not read is nothing to undo", () => {
     const mac = '52:54:00:00:00:01'

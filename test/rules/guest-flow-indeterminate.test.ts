@@ -1,7 +1,16 @@
 import {describe, expect, it} from 'vitest'
 import rule from '../../rules/guest-flow-indeterminate.js'
 import type {SysctlFacts} from '../../probes/sysctl.js'
-import {alter, factsOf, fire, fireAll, withProbeData} from '../helpers.js'
+import {ReplayRunner} from '../../src/core/snapshot.js'
+import {diagnose} from '../../src/core/diagnose.js'
+import {alter, factsOf, fire, fireAll, fixtureDir, replayOptions, withIptablesRule, withProbeData} from '../helpers.js'
+import {fireInbound, healthy, withForward} from '../inbound.js'
+import portForwardBlocked from '../../rules/port-forward-blocked.js'
+
+async function diagnoseFixture(name: string) {
+  const runner = await ReplayRunner.open(fixtureDir(name))
+  return diagnose({runner, options: replayOptions(runner), version: 'test'})
+}
 
 describe('guest-flow-indeterminate', () => {
   it('fires for a drop that depends on a random mark (lab), naming the rule and both outcomes', async () => {
@@ -63,6 +72,23 @@ describe('guest-flow-indeterminate', () => {
       expect((await fire(rule, await factsOf('fdb-static-wrong-port'))).names).toEqual([])
       // An arp table that only counts once made every guest flow undecided ("arp chains are not evaluated").
       expect((await fire(rule, await factsOf('healthy-harmless-extras'))).names).toEqual([])
+    })
+  })
+  describe('published ports (red team 3): an inbound round trip the host cannot decide is never an OK', () => {
+    it("a DNAT whose only accept waits for a port knock (-m recent): the forward's inbound flow is undecided and this rule names the accept; port-forward-blocked stays silent (nothing failed)", async () => {
+      const {facts, web} = await healthy()
+      const knock = withIptablesRule(withForward(facts, web, false), 'filter', `-A FORWARD -d ${web}/32 -o virbr0 -p tcp -m tcp --dport 80 -m recent --rcheck --seconds 30 --name knock -j ACCEPT`)
+      const {findings} = await fireInbound(rule, knock)
+      expect(findings).toHaveLength(1)
+      expect(findings[0].entity.name).toMatch(/-m recent --rcheck/)
+      expect(findings[0].evidence.join('\n')).toMatch(/kdlab-web01 inbound: /)
+      expect(findings[0].fix).toEqual([])
+      expect(findings[0].check?.[0]).toBe('kvmdoctor trace --inbound 198.51.100.1:8080/tcp')
+      expect((await fireInbound(portForwardBlocked, knock)).findings).toEqual([])
+    })
+    it('stays silent for the same forward with a plain accept ahead of libvirt (every inbound flow passes)', async () => {
+      const {facts, web} = await healthy()
+      expect((await fireInbound(rule, withForward(facts, web))).findings).toEqual([])
     })
   })
 })

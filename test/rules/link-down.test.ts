@@ -35,5 +35,15 @@ describe('link-down', () => {
       Object.assign(links.find((l) => l.name === 'eth0')!, {lowerUp: false, noCarrier: true, operstate: 'DOWN'})
     })
     expect((await fire(rule, facts)).names).toEqual(['eth0'])
+    // Set up already: "ip link set eth0 up" would change nothing; the note says where to look.
+    const [f] = (await fire(rule, facts)).evaluation.findings
+    expect(f.fix).toEqual([])
+    expect(f.note?.join('\n')).toMatch(/cable/)
+  })
+  it('fixes a link set down by setting it up', async () => {
+    const facts = alter<Link[]>(await factsOf('healthy'), 'links', (links) => {
+      Object.assign(links.find((l) => l.name === 'eth0')!, {up: false, lowerUp: false, operstate: 'DOWN', flags: ['BROADCAST', 'MULTICAST']})
+    })
+    expect((await fire(rule, facts)).evaluation.findings.map((f) => f.fix)).toEqual([['ip link set eth0 up']])
   })
 })

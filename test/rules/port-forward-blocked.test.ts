@@ -51,6 +51,14 @@ describe('port-forward-blocked', () => {
     expect(findings.map((f) => f.fix)).toEqual([[`ufw route allow proto tcp from any to ${web} port 80`]])
   })
 
+  it("judges an accept by the connection's original destination (-m conntrack --ctorigdst/--ctorigdstport, the address and port published): it passes the port it names, not another one (it used to be undecided)", async () => {
+    const {facts, web} = await healthy()
+    const byOrig = (port: number) => withIptablesRule(withForward(facts, web, false), 'filter', `-A FORWARD -p tcp -m conntrack --ctorigdst ${HOST} --ctorigdstport ${port} -j ACCEPT`)
+    expect((await fireInbound(rule, byOrig(8080))).findings).toEqual([])
+    const {findings} = await fireInbound(rule, byOrig(9090))
+    expect(findings.map((f) => f.evidence[0])).toEqual(['decided by: iptables -t filter -A LIBVIRT_FWI -o virbr0 -j REJECT --reject-with icmp-port-unreachable'])
+  })
+
   it('stays silent for a forward with its accept ahead of libvirt (the round trip from outside passes)', async () => {
     const {facts, web} = await healthy()
     expect((await fireInbound(rule, withForward(facts, web))).findings).toEqual([])

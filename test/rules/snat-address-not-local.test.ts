@@ -15,6 +15,12 @@ describe('snat-address-not-local', () => {
     // Rendered for a shell: the negation quoted like any word a shell could read otherwise.
     expect(f.fix).toEqual([`iptables -t nat ${snat('203.0.113.99').replace('-A ', '-D ').replace(' ! ', " '!' ")}`])
   })
+  it("fires for an SNAT to a range whose first address is the host's and the others are not (the kernel picks one per connection): undecided by chance, naming the first foreign address; the path followed the first and passed before", async () => {
+    const {evaluation} = await fire(rule, withIptablesRule(await factsOf('healthy'), 'nat', snat('198.51.100.1-198.51.100.3')))
+    expect(evaluation.findings).toHaveLength(1)
+    expect(evaluation.findings[0].title).toContain('198.51.100.2')
+    expect(evaluation.findings[0].evidence.join('\n')).toMatch(/egress-reply/)
+  })
   it('stays silent for an SNAT to an address of the host, and for MASQUERADE (the healthy lab host)', async () => {
     expect((await fire(rule, withIptablesRule(await factsOf('healthy'), 'nat', snat('198.51.100.1')))).names).toEqual([])
     expect((await fire(rule, await factsOf('healthy'))).names).toEqual([])

@@ -68,7 +68,8 @@ export interface Branch {
   /** The step that dropped the packet (or made its fate unknowable). */
   decidedBy?: TraceStep
   /** NAT applied on the way. */
-  nat: {type: string; field: 'src' | 'dst'; from: string; to: string; step: TraceStep}[]
+  /** `toEnd`: the last address of a range the kernel picks from per connection (`to` is its first). */
+  nat: {type: string; field: 'src' | 'dst'; from: string; to: string; toEnd?: string; step: TraceStep}[]
   assumptions: Assumption[]
 }
 
@@ -593,7 +594,7 @@ function applyNat(s: Extract<NfStatement, {kind: 'nat'}>, b: Branch, step: Trace
   const family = p.family
   if (s.type === 'masquerade' || s.type === 'snat') {
     const to = s.type === 'masquerade' ? (p.oifname ? ctx.addressOf(p.oifname, family) : undefined) : s.addr
-    b.nat.push({type: s.type, field: 'src', from: p.src, to: to ?? 'unknown', step})
+    b.nat.push({type: s.type, field: 'src', from: p.src, to: to ?? 'unknown', ...(s.type === 'snat' && s.addrEnd !== undefined && s.addrEnd !== s.addr ? {toEnd: s.addrEnd} : {}), step})
     if (to) p.src = to
     p.ct.status.push('snat')
     if (s.port !== undefined && p.sport !== undefined) p.sport = s.port
@@ -704,6 +705,18 @@ function fieldValue(field: NfField, p: NfPacket, ctx: EvalContext, priority: num
       return family === 'bridge' ? 'unknown' : noConnection(p, priority) ? null : p.ct.direction
     case 'ct mark':
       return noConnection(p, priority) ? null : p.ct.mark
+    case 'ct original saddr':
+    case 'ct original daddr':
+    case 'ct original sport':
+    case 'ct original dport': {
+      if (family === 'bridge') return 'unknown'
+      if (noConnection(p, priority)) return null
+      const ports = field === 'ct original sport' || field === 'ct original dport'
+      if (ports && !hasPorts(p.l4proto)) return null
+      const o = originalTuple(p)
+      const v = o && {'ct original saddr': o.src, 'ct original daddr': o.dst, 'ct original sport': o.sport, 'ct original dport': o.dport}[field]
+      return v ?? 'unknown'
+    }
     case 'mark':
       return p.mark
     case 'fib saddr type':
@@ -716,6 +729,19 @@ function fieldValue(field: NfField, p: NfPacket, ctx: EvalContext, priority: num
 }
 
 const noConnection = (p: NfPacket, priority: number) => p.ct.state === 'untracked' || priority < -200
+
+/**
+ * The connection's original tuple: a new connection's first packet as it came; for a reply, its own addresses and
+ * ports turned round, with what the NAT binding translates back (a reply to a translated connection whose binding
+ * the path does not know has none: undefined).
+ */
+function originalTuple(p: NfPacket): NonNullable<NfPacket['ct']['orig']> | undefined {
+  if (p.ct.orig) return p.ct.orig
+  if (p.ct.direction !== 'reply') return undefined
+  const t = p.ct.translate
+  if (!t && (p.ct.status.includes('snat') || p.ct.status.includes('dnat'))) return undefined
+  return {src: t?.dst ?? p.dst, dst: t?.src ?? p.src, sport: t?.dport ?? p.dport, dport: t?.sport ?? p.sport}
+}
 
 /** Compares a packet value with a rule value. */
 function compare(rs: CompiledRuleset, actual: FieldValue, op: 'eq' | 'ne' | 'lt' | 'gt' | 'le' | 'ge', value: NfValue, mask: number | undefined, names: TypeNames): Tri {

@@ -41,6 +41,8 @@ export interface NfPacket {
      * one of postrouting/input (100). Chains before the core see the packet as it came, those after translated.
      */
     translate?: {dst?: string; dport?: number; src?: string; sport?: number}
+    /** The original tuple of a new connection: its first packet as it came, whatever NAT does to it later. */
+    orig?: {src: string; dst: string; sport?: number; dport?: number}
   }
   mark: number | Unknown
   pkttype: 'host' | 'broadcast' | 'multicast' | 'other'
@@ -96,7 +98,7 @@ export const ICMPV6_TYPES: Record<string, number> = {
 type PacketFields = Omit<NfPacket, 'ct' | 'mark' | 'pkttype'> & Partial<Pick<NfPacket, 'pkttype' | 'mark'>>
 
 export function newPacket(p: PacketFields): NfPacket {
-  return {pkttype: 'host', mark: 0, ...(p.l4proto === 'tcp' ? {tcpFlags: 0x02} : {}), ...p, ct: {state: 'new', status: [], direction: 'original', mark: 0}}
+  return {pkttype: 'host', mark: 0, ...(p.l4proto === 'tcp' ? {tcpFlags: 0x02} : {}), ...p, ct: {state: 'new', status: [], direction: 'original', mark: 0, orig: {src: p.src, dst: p.dst, sport: p.sport, dport: p.dport}}}
 }
 
 /** A reply within an established connection. */
