@@ -1,6 +1,5 @@
 import {XMLParser} from 'fast-xml-parser'
 import {netmaskToPrefix} from '../src/lib/ipv4.js'
-import {markDegraded} from '../src/lib/degraded.js'
 import {type CommandCapture, lines} from '../src/lib/runner.js'
 import {type Obj, type Probe, ParseError, ProbeUnavailable, isObj, outputOf, str} from './types.js'
 
@@ -81,6 +80,8 @@ export interface LibvirtFacts {
   firewallBackendSetting?: string
   networks: LibvirtNetwork[]
   domains: LibvirtDomain[]
+  /** Why which guests start at boot is unknown (`virsh list --autostart` unread): each domain's `autostart` is then false, not a fact. */
+  domainAutostartUnread?: string
 }
 
 /**
@@ -300,7 +301,7 @@ const isXmlFile = (path: string) => path.endsWith('.xml') && Object.values(XML_D
 export const libvirtProbe: Probe<LibvirtFacts> = {
   id: 'libvirt',
   // Read another way when they fail: the XML files (virsh), the joined listings (each alone); a guest gone meanwhile.
-  expectedFailure: (c) => (c.kind === 'file' && isXmlFile(c.path)) || (c.kind === 'command' && (c.argv.at(-1) === VIRSH_LISTINGS || (c.argv.includes('dumpxml') && domainGone(c)))),
+  expectedFailure: (c) => (c.kind === 'file' && isXmlFile(c.path)) || (c.kind === 'command' && (c.argv.at(-1) === VIRSH_LISTINGS || c.argv.includes('--autostart') || (c.argv.includes('dumpxml') && domainGone(c)))),
   title: 'libvirt networks and domains',
   // virsh waits on libvirtd, and other probes wait on these facts.
   early: true,
@@ -361,8 +362,10 @@ export const libvirtProbe: Probe<LibvirtFacts> = {
     const facts: LibvirtFacts = {networks, domains}
     const backend = parseNetworkConf(networkConf.error === undefined ? networkConf.output : '')
     if (backend) facts.firewallBackendSetting = backend
-    // Which guests start at boot decides rules too (a network they need must start at boot): unread, it is not "none".
-    return markDegraded(facts, autostartList.error !== undefined ? [`virsh list --autostart: ${autostartList.error} (which guests start at boot is unknown)`] : [])
+    // Which guests start at boot decides a rule (a network they need must start at boot): unread, it is not "none". That
+    // rule is not checked; the rest of libvirt's facts stand (a sosreport never holds the listing).
+    if (autostartList.error !== undefined) facts.domainAutostartUnread = `virsh list --autostart: ${autostartList.error} (which guests start at boot is unknown)`
+    return facts
   },
 }
 

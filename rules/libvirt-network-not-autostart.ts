@@ -6,7 +6,9 @@ export default defineRule<NetworkView>({
   kind: 'network',
   severity: 'medium',
   needs: [probes.libvirt],
-  appliesTo: (n) => n.autostartGuests.length > 0,
+  // Which guests start at boot unread: a network that does not autostart but has guests is not checked, not passed.
+  appliesTo: (n) => n.autostartGuests.length > 0 || (n.guestAutostartRead === null && !n.autostart && n.definedGuests.length > 0),
+  known: ['guestAutostartRead'],
   conditions: (c) => c.all(c.eq('active', true), c.eq('autostart', false)),
   title: (n) => text`Network ${n.name} is not autostarted, but autostart guests use it`,
   summary: (n) => text`After the next reboot ${n.name} stays down and its autostart guests (${n.autostartGuests}) fail to start.`,

@@ -66,6 +66,7 @@ export function networkViews(ctx: DeriveContext, pools: Map<string, DhcpPool>): 
   const libvirtDnsmasqPids = new Set((processes?.dnsmasq ?? []).filter((d) => d.libvirtNetwork).map((d) => d.pid))
   const backend = netfilter ? libvirtBackend(netfilter) : null
   const listenersUnknown = ctx.facts.probes.listeners && !ctx.facts.probes.listeners.ok ? ctx.facts.probes.listeners.error : 'listeners were not read'
+  const autostartUnread = ctx.facts.libvirt?.domainAutostartUnread
 
   return ctx.networks.map((n): NetworkView => {
     const ipv4 = n.ips.find((ip) => ip.family === 'ipv4')
@@ -89,7 +90,7 @@ export function networkViews(ctx: DeriveContext, pools: Map<string, DhcpPool>): 
       name: n.name,
       context: {host: ctx.hostname, network: n.name, bridge: n.bridge},
       affectedGuests: ctx.guestsByNetwork.running.get(n.name)?.size ?? 0,
-      ...(conflicts === undefined ? {unknownBecause: {portConflicts: listenersUnknown}} : {}),
+      ...(conflicts === undefined || autostartUnread ? {unknownBecause: {...(conflicts === undefined ? {portConflicts: listenersUnknown} : {}), ...(autostartUnread ? {guestAutostartRead: autostartUnread} : {})}} : {}),
       active: n.active,
       autostart: n.autostart,
       persistent: n.persistent,
@@ -113,6 +114,7 @@ export function networkViews(ctx: DeriveContext, pools: Map<string, DhcpPool>): 
       portHolderPids: [...new Set((holders ?? []).flatMap((l) => (l.pid !== undefined ? [l.pid] : [])))].sort((a, b) => a - b),
       runningTaps: (runningTapsByNetwork.get(n.name) ?? []).map(({domain, tap}) => ({domain, tap})).sort((a, b) => a.domain.localeCompare(b.domain) || a.tap.localeCompare(b.tap)),
       autostartGuests: [...(ctx.guestsByNetwork.autostart.get(n.name) ?? [])].sort(),
+      guestAutostartRead: autostartUnread ? null : true,
       leases: pool.leases.length,
       leasesInRange: pool.leasedInRange,
       staleLeases: staleLeases.map((l) => ({ip: l.ip, mac: l.mac!, hostname: l.hostname ?? null})),

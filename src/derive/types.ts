@@ -150,6 +150,8 @@ export interface NetworkView extends ViewBase<'network'> {
   /** The running guests' taps on the network: what a network restart detaches (libvirt does not re-plug them). */
   runningTaps: {domain: string; tap: string}[]
   autostartGuests: string[]
+  /** Whether which guests start at boot was read (null: not, see unknownBecause). */
+  guestAutostartRead: true | null
   /** Unexpired leases on the bridge, and those inside the DHCP ranges. */
   leases: number
   leasesInRange: number
