@@ -80,13 +80,12 @@ describe('Prometheus textfile on every recording', () => {
   })
 
   it('a probe up on part of its sources is probe_degraded 1: up is not whole', async () => {
-    // A sosreport lists neither ipsets nor the legacy tables, nor which guests start at boot.
+    // A sosreport lists neither ipsets nor the legacy tables: the packet filter is up on part of its sources.
     const text = renderPrometheus(await diagnosisOf(fixtureDir('sos-flushed-and-forward-off')))
-    for (const probe of ['netfilter', 'libvirt']) {
-      expect(text).toMatch(new RegExp(`^kvmdoctor_probe_up\\{probe="${probe}"\\} 1$`, 'm'))
-      expect(text).toMatch(new RegExp(`^kvmdoctor_probe_degraded\\{probe="${probe}"\\} 1$`, 'm'))
-    }
-    expect(text).toMatch(/^kvmdoctor_probe_degraded\{probe="links"\} 0$/m)
+    expect(text).toMatch(/^kvmdoctor_probe_up\{probe="netfilter"\} 1$/m)
+    expect(text).toMatch(/^kvmdoctor_probe_degraded\{probe="netfilter"\} 1$/m)
+    // Which guests start at boot (also not in a sosreport) is one rule's unknown, not libvirt read in part.
+    for (const probe of ['links', 'libvirt']) expect(text).toMatch(new RegExp(`^kvmdoctor_probe_degraded\\{probe="${probe}"\\} 0$`, 'm'))
   })
 
   it('findings, counts, the run timestamp', () => {
