@@ -1,16 +1,9 @@
 import {describe, expect, it} from 'vitest'
 import rule from '../../rules/guest-flow-indeterminate.js'
 import type {SysctlFacts} from '../../probes/sysctl.js'
-import {ReplayRunner} from '../../src/core/snapshot.js'
-import {diagnose} from '../../src/core/diagnose.js'
-import {alter, factsOf, fire, fireAll, fixtureDir, replayOptions, withIptablesRule, withProbeData} from '../helpers.js'
+import {alter, factsOf, fire, fireAll, withIptablesRule, withProbeData} from '../helpers.js'
 import {fireInbound, healthy, withForward} from '../inbound.js'
 import portForwardBlocked from '../../rules/port-forward-blocked.js'
-
-async function diagnoseFixture(name: string) {
-  const runner = await ReplayRunner.open(fixtureDir(name))
-  return diagnose({runner, options: replayOptions(runner), version: 'test'})
-}
 
 describe('guest-flow-indeterminate', () => {
   it('fires for a drop that depends on a random mark (lab), naming the rule and both outcomes', async () => {
