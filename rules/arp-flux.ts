@@ -27,9 +27,11 @@ export default defineRule<HostView, Flux>({
   fix: (h) => {
     // Both take max(all, IF): set on the pairs' interfaces they change nothing else (`all` would, on every interface).
     // sysctl keys spell a dot in an interface name (eth0.100) as a slash.
-    const settings = h.arpFluxInterfaces.flatMap((i) => [`net.ipv4.conf.${i.replaceAll('.', '/')}.arp_ignore`, `net.ipv4.conf.${i.replaceAll('.', '/')}.arp_announce`])
-    const value = (key: string) => (key.endsWith('arp_ignore') ? 1 : 2)
-    return [cmd`sysctl -w ${settings.map((k) => `${k}=${value(k)}`)}`, appendLines(SYSCTL_DROP_IN, settings.map((k) => `${k} = ${value(k)}`))]
+    const settings = h.arpFluxInterfaces.flatMap((i) => {
+      const conf = `net.ipv4.conf.${i.replaceAll('.', '/')}`
+      return [[`${conf}.arp_ignore`, 1], [`${conf}.arp_announce`, 2]] as const
+    })
+    return [cmd`sysctl -w ${settings.map(([k, v]) => `${k}=${v}`)}`, appendLines(SYSCTL_DROP_IN, settings.map(([k, v]) => `${k} = ${v}`))]
   },
   note: () => ['the second command keeps the setting across reboots'],
   fileToChange: () => 'etc/sysctl.d/90-kvmdoctor.conf',

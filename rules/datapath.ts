@@ -76,7 +76,7 @@ export function narrowAccept(e: ElementView, host: HostView, traffic: Traffic): 
     // `route allow out on BRIDGE` would admit new connections to the guests from anywhere.
     return e.bridges.flatMap((br) =>
       traffic === 'forward'
-        ? sourcesOf(e, br).map((from) => (from ? cmd`ufw route allow in on ${br} from ${from}` : cmd`ufw route allow in on ${br}`))
+        ? sourcesOf(e, br).map((s) => cmd`ufw route allow in on ${br} ${s ? ['from', s] : []}`)
         : [cmd`ufw allow in on ${br} to any port 67 proto udp`, cmd`ufw allow in on ${br} to any port 53`],
     )
   }
@@ -89,9 +89,11 @@ export function narrowAccept(e: ElementView, host: HostView, traffic: Traffic): 
       if (traffic === 'forward') {
         if (e.bridgedOnly) return [cmd`nft insert rule ${e.nfFamily} ${e.nfTable} ${e.element.chain} iifname ${name} oifname ${name} accept`]
         return sourcesOf(e, br).flatMap((s) => {
-          if (s === undefined) return [cmd`nft insert rule ${e.nfFamily} ${e.nfTable} ${e.element.chain} iifname ${name} accept`, cmd`nft insert rule ${e.nfFamily} ${e.nfTable} ${e.element.chain} oifname ${name} ct state related,established accept`]
-          const ip = s.includes(':') ? 'ip6' : 'ip'
-          return [cmd`nft insert rule ${e.nfFamily} ${e.nfTable} ${e.element.chain} iifname ${name} ${ip} saddr ${s} accept`, cmd`nft insert rule ${e.nfFamily} ${e.nfTable} ${e.element.chain} oifname ${name} ${ip} daddr ${s} ct state related,established accept`]
+          const ip = s?.includes(':') ? 'ip6' : 'ip'
+          return [
+            cmd`nft insert rule ${e.nfFamily} ${e.nfTable} ${e.element.chain} iifname ${name} ${s ? [ip, 'saddr', s] : []} accept`,
+            cmd`nft insert rule ${e.nfFamily} ${e.nfTable} ${e.element.chain} oifname ${name} ${s ? [ip, 'daddr', s] : []} ct state related,established accept`,
+          ]
         })
       }
       return [cmd`nft insert rule ${e.nfFamily} ${e.nfTable} ${e.element.chain} iifname ${name} udp dport '{ 53, 67 }' accept`, cmd`nft insert rule ${e.nfFamily} ${e.nfTable} ${e.element.chain} iifname ${name} tcp dport 53 accept`]
@@ -105,11 +107,10 @@ export function narrowAccept(e: ElementView, host: HostView, traffic: Traffic): 
     traffic === 'forward'
       ? e.bridgedOnly
         ? [bridgedAccept(tool, table, target, br)]
-        : sourcesOf(e, br).flatMap((s) =>
-          s
-            ? [cmd`${tool} -t ${table} -I ${target} -s ${s} -i ${br} -j ACCEPT`, cmd`${tool} -t ${table} -I ${target} -d ${s} -o ${br} -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT`]
-            : [cmd`${tool} -t ${table} -I ${target} -i ${br} -j ACCEPT`, cmd`${tool} -t ${table} -I ${target} -o ${br} -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT`],
-        )
+        : sourcesOf(e, br).flatMap((s) => [
+            cmd`${tool} -t ${table} -I ${target} ${s ? ['-s', s] : []} -i ${br} -j ACCEPT`,
+            cmd`${tool} -t ${table} -I ${target} ${s ? ['-d', s] : []} -o ${br} -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT`,
+          ])
       : [cmd`${tool} -t ${table} -I ${target} -i ${br} -p udp -m multiport --dports 53,67 -j ACCEPT`, cmd`${tool} -t ${table} -I ${target} -i ${br} -p tcp --dport 53 -j ACCEPT`],
   )
 }

@@ -7,7 +7,7 @@
  * A deletion is judged against the host's own ruleset: `nft delete rule ... handle 21` is whatever
  * rule 21 is there.
  */
-import type {LibvirtFacts} from '../../probes/libvirt.js'
+import type {LibvirtDomain, LibvirtFacts} from '../../probes/libvirt.js'
 import type {NetfilterFacts} from '../../probes/netfilter.js'
 import type {OvsFacts} from '../../probes/ovs.js'
 import {flowMatchText} from '../datapath/ovs.js'
@@ -109,7 +109,9 @@ function deletionProblem(owner: string, rule: NfRule | undefined, nftSyntax: boo
 }
 
 /** The guest (running, by libvirt) whose tap is this OVS port, if any. */
-const guestOfTap = (libvirt: LibvirtFacts | undefined, tap: string) => libvirt?.domains.find((d) => running(d.state) && d.interfaces.some((x) => x.target === tap))?.name
+/** The running guest with an interface that HAS it. */
+const runningGuestWith = (libvirt: LibvirtFacts | undefined, has: (i: LibvirtDomain['interfaces'][number]) => boolean) => libvirt?.domains.find((d) => running(d.state) && d.interfaces.some(has))?.name
+const guestOfTap = (libvirt: LibvirtFacts | undefined, tap: string) => runningGuestWith(libvirt, (x) => x.target === tap)
 
 /**
  * An ovs-vsctl fix touches only the named guests' own ports: it re-plugs one (del-port and add-port back, its
@@ -249,7 +251,7 @@ function stepProblem(step: FixStep, names: {networks: Set<string>; domains: Set<
     if (sub === 'fdb') {
       const entry = /^fdb del ([0-9a-f]{2}(?::[0-9a-f]{2}){5}) dev (\S+)(?: master)?(?: vlan \d+)?$/.exec(argv.slice(1).join(' '))
       if (!entry) return `bridge ${argv.slice(1).join(' ')} is not one fdb entry deleted`
-      const guest = host.libvirt?.domains.find((d) => running(d.state) && d.interfaces.some((x) => x.mac?.toLowerCase() === entry[1]))?.name
+      const guest = runningGuestWith(host.libvirt, (x) => x.mac?.toLowerCase() === entry[1])
       if (guest === undefined) return `${entry[1]} is not the MAC of a guest libvirt runs`
       return names === 'any' || names.domains.has(guest) ? undefined : `${entry[1]} is ${guest}'s MAC, a guest the finding does not name`
     }

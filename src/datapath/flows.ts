@@ -17,6 +17,7 @@
  */
 import {formatIp, ipInPrefix, networkOf, parseIp, parsePrefix} from '../lib/addr.js'
 import {parseCidr, prefixRelation} from '../lib/ipv4.js'
+import {groupBy} from '../lib/collections.js'
 import type {NfChain, NfHook, NfRuleset} from '../lib/netfilter.js'
 import type {Link} from '../../probes/links.js'
 import type {LibvirtDomain, LibvirtNetwork} from '../../probes/libvirt.js'
@@ -236,7 +237,7 @@ class HostView {
   /** The host's neighbour entry by device and address (the first listed, as a scan finds it): asked for every guest. */
   private readonly neighbourAt = new Map<string, Neighbour>()
   /** Each bridge's fdb entries by MAC ("BRIDGE MAC"). */
-  private readonly fdbAt = new Map<string, FdbEntry[]>()
+  private readonly fdbAt: Map<string, FdbEntry[]>
   /** Per egress device: the other uplinks with strict reverse-path filtering (the same for every guest leaving by it). */
   /** By egress: the other uplinks whose rp_filter is strict, or could be (`unread`: the keys that could not be read). */
   private readonly strictRpElsewhere = new Map<string, {dev: string; unread: string[]}[]>()
@@ -258,7 +259,7 @@ class HostView {
     }
     for (const l of facts.links) for (const a of l.addresses) this.localAddrs.add(a.address)
     for (const n of facts.neighbours ?? []) if (!this.neighbourAt.has(`${n.dev} ${n.ip}`)) this.neighbourAt.set(`${n.dev} ${n.ip}`, n)
-    for (const e of facts.fdb ?? []) (this.fdbAt.get(`${e.bridge} ${e.mac}`) ?? this.fdbAt.set(`${e.bridge} ${e.mac}`, []).get(`${e.bridge} ${e.mac}`)!).push(e)
+    this.fdbAt = groupBy(facts.fdb ?? [], (e) => `${e.bridge} ${e.mac}`)
     // The host's own and broadcast addresses are address classes of their own (fib/addrtype tell them apart).
     this.rs = compile(facts.ruleset, {hostAddresses: [...this.localAddrs, ...this.bcastAddrs]})
     this.ctx = {

@@ -1,6 +1,7 @@
 /** Element views: one per datapath element that stops (or leaves undecided, or diverts) guest flows. */
 import {elementImpacts} from '../datapath/derive.js'
 import type {Flow} from '../datapath/flows.js'
+import type {LibvirtNetwork} from '../../probes/libvirt.js'
 import type {Forward} from '../datapath/published.js'
 import {networkOf} from '../lib/addr.js'
 import type {DeriveContext} from './context.js'
@@ -15,6 +16,9 @@ function bridgedOnly(id: string, flows: Flow[]): boolean {
   return at.length > 0 && at.every((h) => h.bridged === true)
 }
 
+/** A network's subnets, of one family (ipv4, ipv6) or both. */
+const subnetsOf = (n: LibvirtNetwork, only?: string) => n.ips.filter((ip) => only === undefined || ip.family === only).map((ip) => networkOf(`${ip.address}/${ip.prefix}`))
+
 export function elementViews(ctx: DeriveContext, flows: Flow[], forwards: Forward[]): ElementView[] {
   const published = new Map(forwards.map((f) => [f.id, `${f.hostAddress ? `${f.hostAddress}:` : ''}${f.port}/${f.proto}`]))
   return elementImpacts(flows).map(({element, verdict, hop, flows: hit}): ElementView => {
@@ -22,7 +26,6 @@ export function elementViews(ctx: DeriveContext, flows: Flow[], forwards: Forwar
     const bridges = [...new Set(hit.map((f) => f.bridge).filter((b): b is string => Boolean(b)))].sort()
     const networks = [...new Set(hit.map((f) => f.network).filter((n): n is string => Boolean(n)))].sort()
     const family = element.ipFamily === 6 ? 'ipv6' : 'ipv4'
-    const subnetsOf = (n: (typeof ctx.networks)[number], only?: string) => n.ips.filter((ip) => only === undefined || ip.family === only).map((ip) => networkOf(`${ip.address}/${ip.prefix}`))
     const subnets = [...new Set(ctx.networks.filter((n) => networks.includes(n.name)).flatMap((n) => subnetsOf(n, family)))].sort()
     // A bridge's guests' subnets, both families; none where a guest on it belongs to no libvirt network (a LAN's bridge).
     const bridgeSubnets: Record<string, string[]> = {}
