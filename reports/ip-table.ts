@@ -51,7 +51,10 @@ export function renderIpTable(inv: IpInventory, options: {width?: number; wide?:
   ])
   const table = renderTable(columns, rows, {width, wide: options.wide, style})
   const unavailable = inv.probes.filter((p) => !p.ok && !p.skipped)
-  const notes = unavailable.map((p) => `note: ${p.id} unavailable (${p.error}): addresses from it are missing`)
+  const notes = [
+    ...unavailable.map((p) => `note: ${p.id} unavailable (${p.error}): addresses from it are missing`),
+    ...inv.probes.filter((p) => p.ok && p.degraded && p.id !== 'host').map((p) => `note: ${p.id} read in part (${p.degraded}): addresses from the rest are missing`),
+  ]
   const arpSkipped = inv.probes.some((p) => p.id === 'arp-scan' && p.skipped)
   if (arpSkipped && inv.rows.some((r) => r.type !== 'network' && r.verdict === 'no address')) {
     notes.push('note: bridged guests have no lease on this host; kvmdoctor ip --active arp-scans their bridges to find them')

@@ -7,6 +7,7 @@ import {existsSync, readdirSync} from 'node:fs'
 import {cp, mkdtemp, readFile, rm, writeFile} from 'node:fs/promises'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
+import {SCHEMAS} from './schemas.js'
 import {ROOT, alter, factsOf, factsOfDir, fixtureDir, kvmdoctorCli, model, replayOptions, sample, unavailable} from './helpers.js'
 
 const inventoryOf = async (name: string) => {
@@ -207,6 +208,53 @@ describe('kvmdoctor ip with the wire (--listen recordings)', () => {
     expect(silent.stdout).toMatch(/^kdlab-quiet01\s+running\s+vnet\d+\s+52:54:00:6b:64:51\s+default\s+-\s+.*silent \(not a frame in 12 s\)$/m)
     const healthy = await kvmdoctorCli(['ip', '--from', fixtureDir('healthy')])
     expect(healthy.exitCode).toBe(0)
+  })
+})
+
+describe('kvmdoctor ip when the host could not be read whole', () => {
+  /** fixtures/healthy without the captures `drop` picks: replayed, those reads fail as unrecorded. */
+  async function healthyWithout(drop: (c: {argv?: string[]; path?: string}) => boolean): Promise<string> {
+    const dir = await mkdtemp(join(tmpdir(), 'kvmdoctor-ip-unread-'))
+    await cp(fixtureDir('healthy'), dir, {recursive: true})
+    const manifest = JSON.parse(await readFile(join(dir, 'manifest.json'), 'utf8'))
+    manifest.captures = manifest.captures.filter((c: {argv?: string[]; path?: string}) => !drop(c))
+    await writeFile(join(dir, 'manifest.json'), JSON.stringify(manifest))
+    return dir
+  }
+
+  it('guests that could not be listed (libvirt unread) are not checked, exit 4, never a usage error (2)', async () => {
+    const dir = await healthyWithout((c) => c.argv?.[0] === 'virsh' || (c.path ?? '').startsWith('/run/libvirt') || (c.path ?? '').startsWith('/etc/libvirt'))
+    try {
+      const text = await kvmdoctorCli(['ip', '--from', dir])
+      expect(text.exitCode).toBe(4)
+      expect(text.stderr).toMatch(/^kvmdoctor: cannot list guests: .*not recorded in this snapshot/)
+      const json = await kvmdoctorCli(['ip', '--from', dir, '--json'])
+      expect(json.exitCode).toBe(4)
+      const body = JSON.parse(json.stdout)
+      expect(body.error.code).toBe(4)
+      expect(SCHEMAS.error(body), JSON.stringify(SCHEMAS.error.errors)).toBe(true)
+    } finally {
+      await rm(dir, {recursive: true, force: true})
+    }
+  })
+
+  it('every guest ok but the lease files unread: not proven, exit 4 naming the source (--allow-unchecked: 0)', async () => {
+    // A sosreport that did not copy libvirt's dnsmasq directory: the guest is ok by its neighbour entry.
+    const sos = await kvmdoctorCli(['ip', '--from', fixtureDir('sos-masquerade-removed')])
+    expect(sos.stdout).toMatch(/^kdlab-web01\s.*\sok$/m)
+    expect(sos.exitCode).toBe(4)
+    expect(sos.stderr).toMatch(/not checked: leases \(\/var\/lib\/libvirt\/dnsmasq: not collected by this sosreport\)/)
+    expect((await kvmdoctorCli(['ip', '--from', fixtureDir('sos-masquerade-removed'), '--allow-unchecked'])).exitCode).toBe(0)
+    // A guest found wanting is exit 1 whatever else went unread; a source skipped by design (no --listen) is not unread.
+    const leasesGone = await healthyWithout((c) => (c.path ?? '').startsWith('/var/lib/libvirt/dnsmasq'))
+    try {
+      const r = await kvmdoctorCli(['ip', '--from', leasesGone, '--json'])
+      expect(r.exitCode).toBe(4)
+      expect(JSON.parse(r.stdout).probes.find((p: {id: string}) => p.id === 'leases').ok).toBe(false)
+    } finally {
+      await rm(leasesGone, {recursive: true, force: true})
+    }
+    expect((await kvmdoctorCli(['ip', '--from', fixtureDir('healthy')])).exitCode).toBe(0)
   })
 })
 

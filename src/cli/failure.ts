@@ -1,9 +1,10 @@
 /**
  * How the CLI reports a failure, whatever raised it: oclif's usage errors (its parser marks them
- * oclif.exit = 2) and kvmdoctor's UserError exit 2, anything else is kvmdoctor's own bug, exit 3.
+ * oclif.exit = 2) and kvmdoctor's UserError exit 2, an UncheckedError (the host could not be read)
+ * exit 4, anything else is kvmdoctor's own bug, exit 3.
  * The only place besides the commands that knows oclif's error objects.
  */
-import {EXIT, UserError} from '../core/errors.js'
+import {EXIT, UncheckedError, UserError} from '../core/errors.js'
 import {visibleControls} from '../core/output.js'
 
 /** The documented error object of --json mode. */
@@ -19,12 +20,14 @@ export function isUsageError(error: unknown): boolean {
 }
 
 /**
- * How a command reports a failure: bad input is exit 2 with its message; anything else is
+ * How a command reports a failure: bad input is exit 2 with its message, a host that could not be
+ * read exit 4 with its reason; anything else is
  * kvmdoctor's own bug, exit 3, without a stack trace unless KVMDOCTOR_DEBUG is set.
  */
 export function describeFailure(error: unknown): {code: number; message: string; jsonMessage: string} {
   const raw = (error as Error)?.message ?? String(error)
   if (isUsageError(error)) return {code: EXIT.usage, message: raw, jsonMessage: raw}
+  if (error instanceof UncheckedError) return {code: EXIT.unchecked, message: raw, jsonMessage: raw}
   // A value too large for a string (a crafted snapshot's name or output): the input is at fault.
   if (error instanceof RangeError && /Invalid string length/.test(raw)) {
     const message = 'the input holds values too large to report (a name or an output of many MiB)'

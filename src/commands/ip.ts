@@ -3,7 +3,8 @@ import {sourceHeaderLines} from '../../reports/source-header.js'
 import {renderIpTable} from '../../reports/ip-table.js'
 import {colorLevel, makeStyle, outputWidth} from '../../reports/style.js'
 import {KvmdoctorCommand} from '../cli/command.js'
-import {ipInventory} from '../core/ip-service.js'
+import {EXIT} from '../core/errors.js'
+import {ipInventory, unreadSources} from '../core/ip-service.js'
 import {checkNames, requireNonEmpty, visibleControlsDeep, warnOnStderr} from '../core/output.js'
 import {scrubDeep} from '../lib/scrub.js'
 import {openSource} from '../core/source.js'
@@ -24,7 +25,7 @@ export default class Ip extends KvmdoctorCommand {
   gateway unanswered  (--listen) the guest asks again and again for an address on its subnet nobody holds, and none of its traffic leaves the subnet: a wrong gateway
   wrong netmask    (--listen) the guest ARPs directly for addresses beyond its subnet, or sends its subnet's addresses to the gateway
   shut off         not running
-Exit code: 0 when every running guest is ok, 1 when one is not, 2 on bad usage.`
+Exit codes: 0 when every running guest is ok, 1 when one is not, 2 on bad usage or bad input, 3 kvmdoctor itself failed, 4 not checked: the guests could not be listed (libvirt unread), or no guest is found not ok but a source of addresses could not be read whole (--allow-unchecked turns this last into 0).`
 
   static strict = false
   static args = {guest: Args.string({description: 'only these guests (libvirt domain names)', required: false})}
@@ -40,6 +41,7 @@ Exit code: 0 when every running guest is ok, 1 when one is not, 2 on bad usage.`
     deadline: Flags.integer({summary: 'Seconds the whole live run may take; then guest agents still being asked are given up on.', default: 30, min: 1, max: 3600}),
     connect: Flags.string({char: 'c', summary: 'libvirt URI.', default: 'qemu:///system'}),
     wide: Flags.boolean({summary: 'Show every column, however wide (on a terminal the table fits its width; piped, it is whole).', default: false}),
+    'allow-unchecked': Flags.boolean({summary: 'Exit 0 instead of 4 when every guest listed is ok but a source of addresses could not be read whole.', default: false}),
     color: Flags.boolean({summary: 'Colour the verdicts (default: on a terminal, unless NO_COLOR is set).', allowNo: true}),
     ...sshFlags(['from']),
   }
@@ -52,8 +54,11 @@ Exit code: 0 when every running guest is ok, 1 when one is not, 2 on bad usage.`
       const options = source.recordedOptions ?? {active: flags.active, libvirtUri: flags.connect, ...(flags.listen ? {listen: flags.listen} : {})}
       const inventory = scrubDeep(await ipInventory(source.runner, options, argv as string[]).finally(() => source.close()))
       checkNames(inventory.rows.map((r) => ({kind: 'domain', name: r.domain})))
-      // A script's answer: is every running guest's networking as it should be?
-      process.exitCode = inventory.rows.some((r) => r.verdict !== 'ok' && r.verdict !== 'shut off') ? 1 : 0
+      // A script's answer: is every running guest's networking as it should be? Not proven while a source
+      // of addresses went unread: a lease or a conflict only it would show is not seen.
+      const unread = unreadSources(inventory)
+      process.exitCode = inventory.rows.some((r) => r.verdict !== 'ok' && r.verdict !== 'shut off') ? EXIT.findings : unread.length > 0 && !flags['allow-unchecked'] ? EXIT.unchecked : EXIT.clean
+      if (process.exitCode === EXIT.unchecked) warnOnStderr(`not checked: ${unread.map((u) => `${u.id} (${u.why})`).join('; ')}`)
       const described = source.describe ? scrubDeep(source.describe()) : undefined
       if (this.jsonEnabled()) return described ? {...inventory, source: described} : inventory
       for (const line of sourceHeaderLines(described)) this.log(visibleControlsDeep(line))

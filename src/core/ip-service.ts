@@ -30,7 +30,7 @@ import type {AddressSeen, IpInventory, IpRow, Verdict, WireRow} from '../result/
 import {evaluate} from './engine.js'
 import {knownNames} from './names.js'
 import {unknownNameMessage} from '../lib/suggest.js'
-import {UserError} from './errors.js'
+import {UncheckedError, UserError} from './errors.js'
 import {hostNameOf, probeStatuses, runProbes} from './probe-runner.js'
 
 export type {AddressSeen, IpInventory, IpRow, Verdict, WireRow} from '../result/ip.js'
@@ -52,7 +52,8 @@ export async function buildInventory(results: Record<string, ProbeResult>, captu
 
 function checkDomains(results: Record<string, ProbeResult>, only: string[]): void {
   const libvirt = data<LibvirtFacts>(results.libvirt)
-  if (!libvirt) throw new UserError(`cannot list guests: ${!results.libvirt.ok ? results.libvirt.error : 'libvirt probe failed'}`)
+  // Not bad input: the host could not be read (libvirtd down, virsh missing), so no guest was checked.
+  if (!libvirt) throw new UncheckedError(`cannot list guests: ${!results.libvirt.ok ? results.libvirt.error : 'libvirt probe failed'}`)
   const unknown = only.filter((name) => !libvirt.domains.some((d) => d.name === name))
   if (unknown.length > 0) {
     const known = knownNames(libvirt)
@@ -165,6 +166,16 @@ export function inventoryOf(results: Record<string, ProbeResult>, findings: Find
     rows,
     probes: probeStatuses(results),
   }
+}
+
+/**
+ * The sources of addresses that could not be read whole (unavailable, or read in part), with why: what
+ * they would have shown (a lease, a conflict, a stale address) is not seen, so no row is proven by them.
+ * Skipped by design (arp-scan without --active, the wire without --listen) is not unread; nor is the
+ * host's name.
+ */
+export function unreadSources(inventory: Pick<IpInventory, 'probes'>): {id: string; why: string}[] {
+  return inventory.probes.flatMap((p) => (p.id === 'host' ? [] : !p.ok && !p.skipped ? [{id: p.id, why: p.error ?? 'unavailable'}] : p.ok && p.degraded ? [{id: p.id, why: `read in part: ${p.degraded}`}] : []))
 }
 
 /** What the rules found on a guest interface (a conflict on its addresses or its MAC, and the wire's findings). */
