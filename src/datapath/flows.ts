@@ -1026,9 +1026,7 @@ class HostView {
       return
     }
     const mac = i.mac.toLowerCase()
-    // Without VLAN filtering the bridge looks a MAC up in VLAN 0 only; with it, the guest's VLAN is not read (vlanHop).
-    const filtering = this.links.get(bridge)?.bridge?.vlanFiltering === true
-    const entries = (this.fdbAt.get(`${bridge} ${mac}`) ?? []).filter((e) => filtering || !e.vlan)
+    const entries = this.fdbEntries(bridge, mac)
     const learns = this.links.get(i.target)?.port?.learning !== false
     for (const e of entries) {
       if (e.dev === i.target && (fromHost || e.state !== 'permanent')) continue
@@ -1062,6 +1060,15 @@ class HostView {
   }
 
   /**
+   * The bridge's fdb entries for a MAC that its lookups can meet: without VLAN filtering the bridge looks a MAC
+   * up in VLAN 0 only (an entry of a VLAN is never met); with it, every VLAN's (the guest's VLAN is not read: vlanHop).
+   */
+  private fdbEntries(bridge: string, mac: string): FdbEntry[] {
+    const filtering = this.links.get(bridge)?.bridge?.vlanFiltering === true
+    return (this.fdbAt.get(`${bridge} ${mac.toLowerCase()}`) ?? []).filter((e) => filtering || !e.vlan)
+  }
+
+  /**
    * A frame to the guest's MAC leaves by its port only through the bridge's fdb when the port takes no unknown
    * unicast (flood off): with learning off too, only an entry someone set names it (none read: nothing reaches it).
    */
@@ -1069,7 +1076,7 @@ class HostView {
     const port = tap ? this.links.get(tap)?.port : undefined
     if (!tap || !runner.alive() || port?.learning !== false || port.flood !== false) return
     const fdb = this.facts.fdb
-    const entry = mac && fdb ? this.fdbAt.get(`${bridge} ${mac.toLowerCase()}`)?.find((e) => e.dev === tap) : undefined
+    const entry = mac && fdb ? this.fdbEntries(bridge, mac).find((e) => e.dev === tap) : undefined
     if (entry) return
     const element: Element = {id: `port:${tap} flood`, kind: 'bridge-port', text: `bridge link: ${tap} learning off flood off`, device: tap, portFlag: 'flood'}
     const how = `${tap} neither learns source MACs (learning off) nor takes unknown unicast (flood off)`

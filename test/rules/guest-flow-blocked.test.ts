@@ -43,6 +43,16 @@ describe('guest-flow-blocked', () => {
       expect(evaluation.findings.map((f) => [f.entity.name, f.fix])).toEqual([[expect.stringMatching(/^bridge link: vnet\d+ learning off flood off$/), [expect.stringMatching(/^bridge link set dev vnet\d+ learning on$/)]]])
       for (const kind of ['dhcp-reply', 'dns-reply', 'egress-reply']) expect(evaluation.findings[0].evidence.join('\n'), kind).toContain(`kdlab-web01 ${kind}:`)
     })
+    it('flood and learning off: a static entry for the guest on its port lets its frames in, one tied to a VLAN does not on a bridge without VLAN filtering (its lookups are in VLAN 0)', async () => {
+      const facts = await factsOf('tap-unicast-flood-off')
+      const fdb = facts.results.fdb.ok ? (facts.results.fdb.data as FdbFacts) : undefined
+      expect(fdb?.entries.some((e) => e.mac === '52:54:00:6b:64:01')).toBe(false)
+      const tap = (facts.results.libvirt.data as {domains: {name: string; interfaces: {target?: string}[]}[]}).domains.find((d) => d.name === 'kdlab-web01')!.interfaces[0].target!
+      const withEntry = (vlan?: number) => alter<FdbFacts>(facts, 'fdb', (d) => d.entries.push({mac: '52:54:00:6b:64:01', dev: tap, bridge: 'virbr0', state: 'static', ...(vlan ? {vlan} : {})}))
+      const blocked = async (f: Facts) => (await fire(rule, f)).evaluation.findings.map((x) => x.entity.name)
+      expect(await blocked(withEntry())).toEqual([])
+      expect(await blocked(withEntry(10))).toEqual([expect.stringMatching(/^bridge link: vnet\d+ learning off flood off$/)])
+    })
     it("a static entry there that the bridge moves back with the guest's next frame (web01 measured everything ok): nothing, wherever the entry was when read", async () => {
       const facts = await factsOf('fdb-static-wrong-port')
       // The bridge had moved it back to web01's port before kvmdoctor looked.
