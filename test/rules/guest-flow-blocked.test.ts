@@ -6,6 +6,8 @@ import type {Element} from '../../src/datapath/elements.js'
 import {renderSteps} from '../../src/lib/fix.js'
 import {type Facts, alter, factsOf, fire, fireAll} from '../helpers.js'
 import type {FdbFacts} from '../../probes/fdb.js'
+import type {LibvirtFacts} from '../../probes/libvirt.js'
+import {dataOf} from '../../probes/types.js'
 
 describe('guest-flow-blocked', () => {
   it('fires for a RETURN that keeps packets from the MASQUERADE (lab), with that rule deleted as the fix', async () => {
@@ -47,7 +49,7 @@ describe('guest-flow-blocked', () => {
       const facts = await factsOf('tap-unicast-flood-off')
       const fdb = facts.results.fdb.ok ? (facts.results.fdb.data as FdbFacts) : undefined
       expect(fdb?.entries.some((e) => e.mac === '52:54:00:6b:64:01')).toBe(false)
-      const tap = (facts.results.libvirt.data as {domains: {name: string; interfaces: {target?: string}[]}[]}).domains.find((d) => d.name === 'kdlab-web01')!.interfaces[0].target!
+      const tap = dataOf<LibvirtFacts>(facts.results.libvirt)!.domains.find((d) => d.name === 'kdlab-web01')!.interfaces[0].target!
       const withEntry = (vlan?: number) => alter<FdbFacts>(facts, 'fdb', (d) => d.entries.push({mac: '52:54:00:6b:64:01', dev: tap, bridge: 'virbr0', state: 'static', ...(vlan ? {vlan} : {})}))
       const blocked = async (f: Facts) => (await fire(rule, f)).evaluation.findings.map((x) => x.entity.name)
       expect(await blocked(withEntry())).toEqual([])
