@@ -592,7 +592,7 @@ function parseTarget(c: RuleContext, goto: boolean, tokens: Token[], from: numbe
       if (target === 'CONNMARK' && options.some((o) => o.name === '--restore-mark')) return {kind: 'mark-copy', from: 'ct mark', to: 'mark', text}
       const change = options.length === 1 ? markChange(options[0]) : undefined
       if (change) return {kind: 'mark', what, ...change, text}
-      return {kind: 'opaque-statement', text, terminal: false}
+      return {kind: 'mark-unknown', what, text}
     }
     case 'NOTRACK':
       return {kind: 'notrack', text}

@@ -457,7 +457,7 @@ function parseMangle(o: Obj, text: string): NfStatement {
       }
     }
   }
-  return {kind: 'opaque-statement', text, terminal: false}
+  return {kind: 'mark-unknown', what, text}
 }
 
 function natAddr(addr: unknown): {addr?: string; addrEnd?: string} | undefined {

@@ -182,6 +182,11 @@ export type NfStatement =
     }
   /** op 'set' with a mask: mark = (mark & ~mask) ^ value (iptables --set-xmark value/mask); without: mark = value, mark & value, ... */
   | {kind: 'mark'; what: 'mark' | 'ct mark'; op: 'set' | 'and' | 'or' | 'xor'; value: number; mask?: number; text: string}
+  /**
+   * A mark set to a value the evaluator does not compute (`meta mark set ip saddr map { ... }`, `numgen`, a hash,
+   * MARK with options not read): from here on the mark is unknown, so a rule reading it is undecided, never skipped.
+   */
+  | {kind: 'mark-unknown'; what: 'mark' | 'ct mark'; text: string}
   /** Copy between packet mark and connection mark (CONNMARK --save/--restore-mark, `ct mark set meta mark`). */
   | {kind: 'mark-copy'; from: 'mark' | 'ct mark'; to: 'mark' | 'ct mark'; text: string}
   /** nft verdict map: `meta iifname vmap { "virbr0" : accept, ... }`. */

@@ -2,6 +2,8 @@ import {describe, expect, it} from 'vitest'
 import rule from '../../rules/guest-flow-indeterminate.js'
 import type {SysctlFacts} from '../../probes/sysctl.js'
 import type {Route} from '../../probes/routes.js'
+import type {NetfilterFacts} from '../../probes/netfilter.js'
+import {parseNftJsonIR} from '../../probes/netfilter/nft-json.js'
 import {alter, factsOf, fire, fireAll, withIptablesRule, withProbeData} from '../helpers.js'
 import {fireInbound, healthy, withForward} from '../inbound.js'
 import portForwardBlocked from '../../rules/port-forward-blocked.js'
@@ -105,5 +107,13 @@ describe('guest-flow-indeterminate', () => {
     it('both next hops passing: no finding (no false alarm for ECMP on purpose)', async () => {
       expect((await fire(rule, await multipath())).names).toEqual([])
     })
+  })
+  it("a mark set from a map kvmdoctor does not compute (meta mark set ip saddr map { ... }), then dropped in another table's forward chain: the drop is undecided, never skipped as if the mark were still 0 (red team 4: it said OK; the guests' egress is dropped)", async () => {
+    // nft 1.0.6's own listing of: prerouting `meta mark set ip saddr map { 192.168.122.0/24 : 0x1 }`, forward `meta mark 0x1 drop`.
+    const json = '{"nftables": [{"table": {"family": "inet", "name": "adm", "handle": 1}}, {"chain": {"family": "inet", "table": "adm", "name": "p", "handle": 1, "type": "filter", "hook": "prerouting", "prio": -150, "policy": "accept"}}, {"chain": {"family": "inet", "table": "adm", "name": "f", "handle": 2, "type": "filter", "hook": "forward", "prio": 0, "policy": "accept"}}, {"rule": {"family": "inet", "table": "adm", "chain": "p", "handle": 4, "expr": [{"mangle": {"key": {"meta": {"key": "mark"}}, "value": {"map": {"key": {"payload": {"protocol": "ip", "field": "saddr"}}, "data": {"set": [[{"prefix": {"addr": "192.168.122.0", "len": 24}}, 1]]}}}}}]}}, {"rule": {"family": "inet", "table": "adm", "chain": "f", "handle": 5, "expr": [{"match": {"op": "==", "left": {"meta": {"key": "mark"}}, "right": 1}}, {"drop": null}]}}]}'
+    const facts = alter<NetfilterFacts>(await factsOf('healthy'), 'netfilter', (nf) => nf.tables.push(...parseNftJsonIR(json).tables))
+    const {evaluation} = await fire(rule, facts)
+    expect(evaluation.findings.map((f) => f.entity.name)).toEqual(['nft inet adm chain f: meta mark 1 drop (handle 5)'])
+    expect(evaluation.findings[0].evidence.join('\n')).toMatch(/if it matches, dropped by nft inet adm f: meta mark 1 drop; if not, passes/)
   })
 })

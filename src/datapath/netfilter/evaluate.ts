@@ -469,7 +469,7 @@ function describeUnknown(e: Extract<NfMatch, {kind: 'cmp'}>, p: NfPacket): strin
 function runStatement(rs: CompiledRuleset, s: NfStatement, rule: NfRule, m: Machine, hook: NfHook, chain: NfChain, natChain: boolean, ctx: EvalContext, priority: number): RuleOutcome | undefined {
   const b = m.branch
   // Only these statements change the packet; the rest read it.
-  const p = s.kind === 'nat' || s.kind === 'mark' || s.kind === 'mark-copy' || s.kind === 'notrack' ? ownPacket(m) : b.packet
+  const p = s.kind === 'nat' || s.kind === 'mark' || s.kind === 'mark-copy' || s.kind === 'mark-unknown' || s.kind === 'notrack' ? ownPacket(m) : b.packet
   switch (s.kind) {
     case 'verdict': {
       const st = stepFor(hook, chain, rule, 'rule', s.verdict)
@@ -511,6 +511,11 @@ function runStatement(rs: CompiledRuleset, s: NfStatement, rule: NfRule, m: Mach
       b.steps.push(stepFor(hook, chain, rule, 'rule', `${s.what} ${s.op} 0x${s.value.toString(16)}`))
       return undefined
     }
+    case 'mark-unknown':
+      if (s.what === 'mark') p.mark = 'unknown'
+      else p.ct.mark = 'unknown'
+      b.steps.push(stepFor(hook, chain, rule, 'rule', `${s.what} set`, `to a value kvmdoctor does not compute: a rule reading the ${s.what} after it cannot be told`))
+      return undefined
     case 'mark-copy': {
       const value = s.from === 'mark' ? p.mark : p.ct.mark
       if (s.to === 'mark') p.mark = value
