@@ -596,8 +596,13 @@ function parseTarget(c: RuleContext, goto: boolean, tokens: Token[], from: numbe
     }
     case 'NOTRACK':
       return {kind: 'notrack', text}
-    case 'CT':
-      return options.some((o) => o.name === '--notrack') ? {kind: 'notrack', text} : {kind: 'effect', text}
+    case 'CT': {
+      if (options.some((o) => o.name === '--notrack')) return {kind: 'notrack', text}
+      const zone = options.find((o) => o.name === '--zone' || o.name === '--zone-orig' || o.name === '--zone-reply')
+      if (!zone) return {kind: 'effect', text}
+      const id = /^\d+$/.test(zone.values[0] ?? '') ? Number(zone.values[0]) : 'unknown'
+      return {kind: 'ct-zone', zone: id, ...(zone.name === '--zone' ? {} : {dir: zone.name === '--zone-orig' ? ('original' as const) : ('reply' as const)}), text}
+    }
     case 'NFQUEUE':
       return {kind: 'opaque-statement', text, terminal: true}
     default:

@@ -433,6 +433,11 @@ function markKey(x: unknown): 'mark' | 'ct mark' | undefined {
 
 /** `meta mark set ...` / `ct mark set ...`: a value, a copy of the other mark, or a bit operation on itself. */
 function parseMangle(o: Obj, text: string): NfStatement {
+  if (isObj(o.key) && isObj(o.key.ct) && o.key.ct.key === 'zone') {
+    const d = o.key.ct.dir
+    const dir = d === 'original' || d === 'reply' ? {dir: d as 'original' | 'reply'} : {}
+    return {kind: 'ct-zone', zone: typeof o.value === 'number' ? o.value : 'unknown', ...dir, text}
+  }
   const what = markKey(o.key)
   if (!what) return {kind: 'effect', text}
   const v = o.value

@@ -764,12 +764,27 @@ class HostView {
 
   /** Connection tracking of a new packet and the IP prerouting hook (conntrack undoes a reply's NAT at the NAT core's priority). */
   private prerouting(runner: PathRunner, iif: string): void {
-    if (runner.packet().ct.state === 'new') {
+    const before = runner.packet()
+    if (before.ct.state === 'new') {
       const conntrack = this.conntrackHop()
       if (conntrack) runner.push(conntrack)
     }
     runner.nf('netfilter prerouting', 'prerouting', 'ip', {iifname: iif})
+    // A reply looked up in another conntrack zone than its connection's is a new connection: its source NAT is not
+    // undone, and it is delivered to the host's own address, never to the guest. The zone rule is what stops it.
+    const after = runner.packet()
+    if (!runner.alive() || !before.ct.conn || !before.ct.translate || before.ct.direction !== 'reply' || after.ct.direction !== 'original') return
+    const lost = runner.hops.at(-1)?.steps?.find((s) => s.action === 'conntrack')
+    runner.push({name: 'conntrack zone', verdict: 'fail', detail: `${lost?.note ?? 'conntrack finds no entry for the reply in its zone'}: the reply to ${before.dst} stays the host's own`, ...(lost?.rule ? {element: elementForStep(lost, this.facts.ruleset)} : {})})
   }
+
+  /** Whether any rule sets a conntrack zone (most rulesets: none, and no packet carries its connection's zone). */
+  private zoned(): boolean {
+    this.zones ??= this.facts.ruleset.tables.some((t) => Object.values(t.chains).some((c) => c.rules.some((r) => r.exprs.some((e) => e.kind === 'ct-zone'))))
+    return this.zones
+  }
+
+  private zones: boolean | undefined
 
   /**
    * The network's gateway address missing from its bridge (deleted by hand, or a duplicate address the kernel
@@ -1310,7 +1325,10 @@ class HostView {
     // Conntrack undoes the source NAT at the NAT core's priority in prerouting: chains before it see the translated address.
     // The reply belongs to the request's connection: it carries the connection mark the request's path left.
     const ctMark = runner.packet().ct.mark
-    const arriving: NfPacket = natted !== src ? {...reply, dst: natted, ct: {...reply.ct, mark: ctMark, translate: {dst: src}}} : {...reply, ct: {...reply.ct, mark: ctMark}}
+    // Where a rule sets conntrack zones, the reply is looked up in its own zone and must meet its connection's.
+    const zoneStep = this.zoned() ? runner.hops.flatMap((h) => h.steps ?? []).filter((s) => s.action?.startsWith('ct zone set')).at(-1) : undefined
+    const conn = this.zoned() ? {conn: {zone: runner.packet().ct.zone ?? 0, ...(zoneStep ? {by: zoneStep} : {})}} : {}
+    const arriving: NfPacket = natted !== src ? {...reply, dst: natted, ct: {...reply.ct, mark: ctMark, translate: {dst: src}, ...conn}} : {...reply, ct: {...reply.ct, mark: ctMark, ...conn}}
     const back = new PathRunner(this, [], arriving, to.proto === 'icmp' ? SIZE.ping : this.pathMtu(bridge, egress))
     const replyAssumed = [...assumed]
     if (missing) back.push(missing)
@@ -2012,6 +2030,12 @@ class PathRunner {
    */
   route(name: string, expect: 'forward' | 'local' | 'output', override: {iif?: string; src?: string; viaDev?: string} = {}): RouteDecision | undefined {
     if (!this.alive()) return undefined
+    // A hook before that left no way on decided (a queue, a conntrack lookup that cannot be told): routing the packet
+    // as it came would judge one the kernel may never route (a NAT reply not yet translated goes to the host itself).
+    if (!this.branches.some((b) => b.status === 'accept')) {
+      this.hops.push({name, verdict: 'indeterminate', detail: 'the packet that reaches routing is not known: the hook before left it undecided'})
+      return undefined
+    }
     const p = this.packet()
     const src = override.src ?? (p.src === '0.0.0.0' ? undefined : p.src)
     const decision = this.host.router.lookup({family: p.family, dst: p.dst, src, iif: override.iif ?? p.iifname, mark: p.mark, l4proto: p.l4proto, sport: p.sport, dport: p.dport, nexthop: this.nexthop})

@@ -187,6 +187,13 @@ export type NfStatement =
    * MARK with options not read): from here on the mark is unknown, so a rule reading it is undecided, never skipped.
    */
   | {kind: 'mark-unknown'; what: 'mark' | 'ct mark'; text: string}
+  /**
+   * The conntrack zone a packet is looked up and tracked in (iptables -t raw -j CT --zone N, nft `ct zone set N` before
+   * conntrack): a reply looked up in another zone than its connection's finds no entry. `dir`: the zone holds for that
+   * direction's tuple only (--zone-orig/--zone-reply, `ct original zone set`), the other's is zone 0. 'unknown': from
+   * the mark, or a map.
+   */
+  | {kind: 'ct-zone'; zone: number | 'unknown'; dir?: 'original' | 'reply'; text: string}
   /** Copy between packet mark and connection mark (CONNMARK --save/--restore-mark, `ct mark set meta mark`). */
   | {kind: 'mark-copy'; from: 'mark' | 'ct mark'; to: 'mark' | 'ct mark'; text: string}
   /** nft verdict map: `meta iifname vmap { "virbr0" : accept, ... }`. */

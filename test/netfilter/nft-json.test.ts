@@ -197,14 +197,14 @@ describe('parseNftJsonIR: objects, element options, dynamic sets, meters', () =>
     })
   })
 
-  it('reads set updates, ct helpers and zones as effects; meters, named quotas and limits, numgen random as nondeterministic', () => {
+  it('reads set updates and ct helpers as effects, zones as zones; meters, named quotas and limits, numgen random as nondeterministic', () => {
     const ex = (h: number) => byHandle(table(o.tables, 'inet', 'kd_obj'), 'forward', h).exprs
     expect(ex(12).slice(1)).toEqual([{kind: 'effect', text: 'add @dyn { ip saddr }'}, {kind: 'effect', text: 'counter'}])
     expect(ex(14)[2]).toEqual({kind: 'nondeterministic', what: 'meter', text: 'meter ssh4 { ip saddr limit rate 3/minute burst 5 packets }'})
     expect(ex(16)[0]).toEqual({kind: 'nondeterministic', what: 'quota', text: 'quota name "q1"'})
     expect(ex(17)[0]).toEqual({kind: 'nondeterministic', what: 'limit', text: 'limit name "l1"'})
     expect(ex(18).at(-1)).toEqual({kind: 'effect', text: 'ct helper set "ftp-std"'})
-    expect(ex(19)).toEqual([{kind: 'effect', text: 'ct zone set 3'}])
+    expect(ex(19)).toEqual([{kind: 'ct-zone', zone: 3, text: 'ct zone set 3'}])
     // A mark written with a value the evaluator does not compute is unknown after it, never left as it was.
     expect(ex(20).at(-1)).toEqual({kind: 'mark-unknown', what: 'ct mark', text: 'ct mark set meta mark & 255'})
     expect(ex(21)[2]).toEqual({kind: 'cmp', field: 'ct original saddr', op: 'eq', value: {t: 'addr', v: '192.0.2.9'}})
