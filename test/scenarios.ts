@@ -342,6 +342,14 @@ const ROUND_TRIP_SCENARIOS: Scenario[] = [
     oracle: {[WEB01]: REACH_HOST_ONLY},
   },
   {
+    name: 'ct-zone-guests',
+    ci: false,
+    description: "raw PREROUTING -i virbr0 -j CT --zone 1 (red team 4): the guests' connections are tracked in zone 1, their replies arriving by the uplink are looked up in zone 0 and miss them, so the MASQUERADE is never undone (the NAT rules are intact)",
+    findings: [{id: 'guest-flow-blocked', entity: '~-j CT --zone 1', rank: 1}],
+    noOtherAbove: 'info',
+    oracle: {[WEB01]: REACH_HOST_ONLY},
+  },
+  {
     name: 'output-dhcp-reply-drop',
     description: "OUTPUT -o virbr0 -p udp --sport 67 -j DROP: the guests' DHCP requests reach dnsmasq, its answers never leave the host",
     findings: [{id: 'guest-flow-blocked', entity: '~--sport 67 -j DROP', rank: 1}],

@@ -778,6 +778,16 @@ class HostView {
     runner.push({name: 'conntrack zone', verdict: 'fail', detail: `${lost?.note ?? 'conntrack finds no entry for the reply in its zone'}: the reply to ${before.dst} stays the host's own`, ...(lost?.rule ? {element: elementForStep(lost, this.facts.ruleset)} : {})})
   }
 
+  /**
+   * What a reply carries of its request's connection where rules set conntrack zones: the zone it was made in and the
+   * rule that set it. The reply is looked up in its own zone and must meet that one (zoneLookup).
+   */
+  private connOf(request: PathRunner): {conn?: NonNullable<NfPacket['ct']['conn']>} {
+    if (!this.zoned()) return {}
+    const by = request.hops.flatMap((h) => h.steps ?? []).filter((s) => s.action?.startsWith('ct zone set')).at(-1)
+    return {conn: {zone: request.packet().ct.zone ?? 0, ...(by ? {by} : {})}}
+  }
+
   /** Whether any rule sets a conntrack zone (most rulesets: none, and no packet carries its connection's zone). */
   private zoned(): boolean {
     this.zones ??= this.facts.ruleset.tables.some((t) => Object.values(t.chains).some((c) => c.rules.some((r) => r.exprs.some((e) => e.kind === 'ct-zone'))))
@@ -1212,7 +1222,7 @@ class HostView {
         : (runner.packet().ct.state === 'untracked' ? newPacket : replyPacket)({family: 4, src: gw, dst: src, l4proto: 'udp', sport: 53, dport: EPHEMERAL_PORT})
     // A DNS answer is in the query's connection (and carries its connection mark), unless the query was left
     // untracked: then the answer opens a connection of its own (the NAT chains see it). A DHCP offer is a new one.
-    const back = new PathRunner(this, [], kind === 'dns' && reply.ct.state === 'established' ? {...reply, ct: {...reply.ct, mark: runner.packet().ct.mark}} : reply, kind === 'dhcp' ? SIZE.dhcp : SIZE.dnsReply)
+    const back = new PathRunner(this, [], kind === 'dns' && reply.ct.state === 'established' ? {...reply, ct: {...reply.ct, mark: runner.packet().ct.mark, ...this.connOf(runner)}} : reply, kind === 'dhcp' ? SIZE.dhcp : SIZE.dnsReply)
     if (kind === 'dns') {
       const missing = this.unaddressedHop(source, g)
       if (missing) back.push(missing)
@@ -1325,9 +1335,7 @@ class HostView {
     // Conntrack undoes the source NAT at the NAT core's priority in prerouting: chains before it see the translated address.
     // The reply belongs to the request's connection: it carries the connection mark the request's path left.
     const ctMark = runner.packet().ct.mark
-    // Where a rule sets conntrack zones, the reply is looked up in its own zone and must meet its connection's.
-    const zoneStep = this.zoned() ? runner.hops.flatMap((h) => h.steps ?? []).filter((s) => s.action?.startsWith('ct zone set')).at(-1) : undefined
-    const conn = this.zoned() ? {conn: {zone: runner.packet().ct.zone ?? 0, ...(zoneStep ? {by: zoneStep} : {})}} : {}
+    const conn = this.connOf(runner)
     const arriving: NfPacket = natted !== src ? {...reply, dst: natted, ct: {...reply.ct, mark: ctMark, translate: {dst: src}, ...conn}} : {...reply, ct: {...reply.ct, mark: ctMark, ...conn}}
     const back = new PathRunner(this, [], arriving, to.proto === 'icmp' ? SIZE.ping : this.pathMtu(bridge, egress))
     const replyAssumed = [...assumed]
@@ -1400,7 +1408,7 @@ class HostView {
     const flows = [this.finish(base, 'custom', `to ${dest}, an address of this host${srcNote}`, request, runner.hops, undefined, assumed)]
     if (flows[0].verdict === 'fail') return flows
     const reply = replyPacket({family: 4, src: to.addr, dst: src, l4proto: to.proto, ...(to.proto === 'icmp' ? {icmpType: 0} : {sport: to.port ?? 443, dport: EPHEMERAL_PORT})})
-    const back = new PathRunner(this, [], {...reply, ct: {...reply.ct, mark: runner.packet().ct.mark}}, to.proto === 'icmp' ? SIZE.ping : this.pathMtu(bridge))
+    const back = new PathRunner(this, [], {...reply, ct: {...reply.ct, mark: runner.packet().ct.mark, ...this.connOf(runner)}}, to.proto === 'icmp' ? SIZE.ping : this.pathMtu(bridge))
     back.route('routing', 'output', {iif: 'lo', src: to.addr, viaDev: bridge})
     back.nf('netfilter output', 'output', 'ip', {oifname: bridge})
     this.ipSend(back, undefined, bridge)

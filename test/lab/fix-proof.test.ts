@@ -93,6 +93,7 @@ const PROOFS: Record<string, Proof> = {
   'nat-return-before-libvirt': {ci: false, kind: "an admin's nat RETURN deleted", footprint: 'restores'},
   'snat-address-not-local': {ci: false, kind: "an admin's SNAT to an address the host lacks deleted", footprint: 'restores'},
   'notrack-guest-subnet': {ci: false, kind: "an admin's raw NOTRACK deleted", footprint: 'restores', leaves: [/^(iptables-save raw|nft table ip raw)\b/]},
+  'ct-zone-guests': {ci: false, kind: "an admin's raw CT --zone deleted", footprint: 'restores', leaves: [/^(iptables-save raw|nft table ip raw)\b/]},
   'output-dhcp-reply-drop': {ci: false, kind: "an admin's OUTPUT drop deleted", footprint: 'restores'},
   'netdev-ingress-drop-replies': {ci: false, kind: "an admin's netdev rule deleted by handle", footprint: 'restores', leaves: [/^nft table netdev kdlab_nd_in: new /]},
   'netdev-egress-drop-dhcp': {ci: false, kind: "an admin's netdev rule deleted by handle", footprint: 'restores', leaves: [/^nft table netdev kdlab_nd_out: new /]},

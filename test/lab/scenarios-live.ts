@@ -1115,6 +1115,7 @@ const REPLY_RULE = ['priority', '103', 'iif', INET.hostDev, 'to', '192.168.122.0
 const MARK_RULE = ['priority', '104', 'fwmark', '0x66', 'lookup', '104']
 const NOTRACK_GUESTS = ['-s', '192.168.122.0/24', '-j', 'NOTRACK']
 const MARK_REPLIES = ['-i', INET.hostDev, '-j', 'MARK', '--set-mark', '0x66']
+const ZONE_GUESTS = ['-i', BRIDGE, '-j', 'CT', '--zone', '1']
 const SNAT_NOT_LOCAL = ['-s', '192.168.122.0/24', '!', '-d', '192.168.122.0/24', '-j', 'SNAT', '--to-source', '198.51.100.77']
 const TC_SINK = {host: 'kdlab-tcsink0', peer: 'kdlab-tcsink1'}
 
@@ -1240,6 +1241,14 @@ const ROUND_TRIP: Record<string, LiveScenario> = {
     },
     async reset() {
       await outOfPrerouting('raw', NOTRACK_GUESTS)
+    },
+  },
+  'ct-zone-guests': {
+    async inject() {
+      await intoPrerouting('raw', ZONE_GUESTS)
+    },
+    async reset() {
+      await outOfPrerouting('raw', ZONE_GUESTS)
     },
   },
   'tc-uplink-pfifo-zero': {
