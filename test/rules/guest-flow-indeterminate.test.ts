@@ -108,12 +108,19 @@ describe('guest-flow-indeterminate', () => {
       expect((await fire(rule, await multipath())).names).toEqual([])
     })
   })
-  it("a mark set from a map kvmdoctor does not compute (meta mark set ip saddr map { ... }), then dropped in another table's forward chain: the drop is undecided, never skipped as if the mark were still 0 (red team 4: it said OK; the guests' egress is dropped)", async () => {
-    // nft 1.0.6's own listing of: prerouting `meta mark set ip saddr map { 192.168.122.0/24 : 0x1 }`, forward `meta mark 0x1 drop`.
-    const json = '{"nftables": [{"table": {"family": "inet", "name": "adm", "handle": 1}}, {"chain": {"family": "inet", "table": "adm", "name": "p", "handle": 1, "type": "filter", "hook": "prerouting", "prio": -150, "policy": "accept"}}, {"chain": {"family": "inet", "table": "adm", "name": "f", "handle": 2, "type": "filter", "hook": "forward", "prio": 0, "policy": "accept"}}, {"rule": {"family": "inet", "table": "adm", "chain": "p", "handle": 4, "expr": [{"mangle": {"key": {"meta": {"key": "mark"}}, "value": {"map": {"key": {"payload": {"protocol": "ip", "field": "saddr"}}, "data": {"set": [[{"prefix": {"addr": "192.168.122.0", "len": 24}}, 1]]}}}}}]}}, {"rule": {"family": "inet", "table": "adm", "chain": "f", "handle": 5, "expr": [{"match": {"op": "==", "left": {"meta": {"key": "mark"}}, "right": 1}}, {"drop": null}]}}]}'
-    const facts = alter<NetfilterFacts>(await factsOf('healthy'), 'netfilter', (nf) => nf.tables.push(...parseNftJsonIR(json).tables))
-    const {evaluation} = await fire(rule, facts)
-    expect(evaluation.findings.map((f) => f.entity.name)).toEqual(['nft inet adm chain f: meta mark 1 drop (handle 5)'])
-    expect(evaluation.findings[0].evidence.join('\n')).toMatch(/if it matches, dropped by nft inet adm f: meta mark 1 drop; if not, passes/)
+  describe("a mark set in one table and dropped on in another's forward chain (red team 4: both said OK; the guests' egress is dropped)", () => {
+    /** The healthy recording with an nft table (nft 1.0.6's own JSON listing of it) added. */
+    const withTable = async (json: string) => alter<NetfilterFacts>(await factsOf('healthy'), 'netfilter', (nf) => nf.tables.push(...parseNftJsonIR(json).tables))
+    const chains = (mark: string) =>
+      `{"nftables": [{"table": {"family": "inet", "name": "adm", "handle": 1}}, {"chain": {"family": "inet", "table": "adm", "name": "p", "handle": 1, "type": "filter", "hook": "prerouting", "prio": -150, "policy": "accept"}}, {"chain": {"family": "inet", "table": "adm", "name": "f", "handle": 2, "type": "filter", "hook": "forward", "prio": 0, "policy": "accept"}}, {"rule": {"family": "inet", "table": "adm", "chain": "p", "handle": 4, "expr": [{"mangle": {"key": {"meta": {"key": "mark"}}, "value": ${mark}}}]}}, {"rule": {"family": "inet", "table": "adm", "chain": "f", "handle": 5, "expr": [{"match": {"op": "==", "left": {"meta": {"key": "mark"}}, "right": 1}}, {"drop": null}]}}]}`
+    it('from a map of the source address (meta mark set ip saddr map { 192.168.122.0/24 : 0x1 }): the entry is looked up, the egress fails at the drop', async () => {
+      const {evaluation} = await fireAll(await withTable(chains('{"map": {"key": {"payload": {"protocol": "ip", "field": "saddr"}}, "data": {"set": [[{"prefix": {"addr": "192.168.122.0", "len": 24}}, 1]]}}}')))
+      expect(evaluation.findings.filter((f) => f.severity === 'critical').map((f) => `${f.id} ${f.entity.name}`)).toEqual(['nft-forward-drop nft inet adm chain f: meta mark 1 drop (handle 5)'])
+    })
+    it('from numgen (meta mark set numgen inc mod 2): the mark is not computed, so the drop is undecided, never skipped as if the mark were still 0', async () => {
+      const {evaluation} = await fire(rule, await withTable(chains('{"numgen": {"mode": "inc", "mod": 2, "offset": 0}}')))
+      expect(evaluation.findings.map((f) => f.entity.name)).toEqual(['nft inet adm chain f: meta mark 1 drop (handle 5)'])
+      expect(evaluation.findings[0].evidence.join('\n')).toMatch(/if it matches, dropped by nft inet adm f: meta mark 1 drop; if not, passes/)
+    })
   })
 })

@@ -503,7 +503,7 @@ function describeUnknown(e: Extract<NfMatch, {kind: 'cmp'}>, p: NfPacket): strin
 function runStatement(rs: CompiledRuleset, s: NfStatement, rule: NfRule, m: Machine, hook: NfHook, chain: NfChain, natChain: boolean, ctx: EvalContext, priority: number): RuleOutcome | undefined {
   const b = m.branch
   // Only these statements change the packet; the rest read it.
-  const p = s.kind === 'nat' || s.kind === 'mark' || s.kind === 'mark-copy' || s.kind === 'mark-unknown' || s.kind === 'notrack' || s.kind === 'ct-zone' ? ownPacket(m) : b.packet
+  const p = s.kind === 'nat' || s.kind === 'mark' || s.kind === 'mark-copy' || s.kind === 'mark-unknown' || s.kind === 'mark-map' || s.kind === 'notrack' || s.kind === 'ct-zone' ? ownPacket(m) : b.packet
   switch (s.kind) {
     case 'verdict': {
       const st = stepFor(hook, chain, rule, 'rule', s.verdict)
@@ -555,6 +555,15 @@ function runStatement(rs: CompiledRuleset, s: NfStatement, rule: NfRule, m: Mach
       p.ct.zone = s.dir === 'original' ? 0 : s.zone
       b.steps.push(stepFor(hook, chain, rule, 'rule', `ct zone set ${s.zone}${s.dir ? ` (${s.dir} direction)` : ''}`))
       return undefined
+    case 'mark-map': {
+      const entry = mapEntry(rs, s, p, ctx, priority, chain.family, (d) => ({key: d, value: scalarNumber(d) ?? Number.NaN}))
+      if (entry === 'miss') return {kind: 'next'}
+      const value = entry === 'unknown' || Number.isNaN(entry.value) ? 'unknown' : entry.value
+      if (s.what === 'mark') p.mark = value
+      else p.ct.mark = value
+      b.steps.push(stepFor(hook, chain, rule, 'rule', `${s.what} set ${value === 'unknown' ? 'unknown' : `0x${value.toString(16)}`}`, value === 'unknown' ? 'cannot tell which entry of the map applies' : undefined))
+      return undefined
+    }
     case 'mark-unknown':
       if (s.what === 'mark') p.mark = 'unknown'
       else p.ct.mark = 'unknown'
@@ -606,20 +615,23 @@ function vmapEntries(rs: CompiledRuleset, name: string): {key: NfValue; then: Nf
 
 /** The entry of a NAT map this packet's key selects: its address and port, no entry, or undecidable. */
 function natMapTarget(rs: CompiledRuleset, map: NonNullable<Extract<NfStatement, {kind: 'nat'}>['map']>, p: NfPacket, ctx: EvalContext, priority: number, family: NfFamily): NatMapEntry | 'miss' | 'unknown' {
-  let entries: NatMapEntry[]
+  const entry = mapEntry(rs, map, p, ctx, priority, family, (d): NatMapEntry => (d.t === 'concat' ? {key: d, addr: scalarString(d.parts[0]), port: scalarNumber(d.parts[1])} : {key: d, addr: scalarString(d)}))
+  return typeof entry === 'string' ? entry : entry.addr === undefined ? 'unknown' : entry
+}
+
+/** The entry of a map keyed by the packet's fields that this packet selects: none (the rule breaks), or undecidable. */
+function mapEntry<T extends {key: NfValue}>(rs: CompiledRuleset, map: {field: NfField; concat?: NfField[]; entries: T[] | {t: 'setref'; name: string}}, p: NfPacket, ctx: EvalContext, priority: number, family: NfFamily, fromData: (d: NfValue) => T): T | 'miss' | 'unknown' {
+  let entries: T[]
   if ('t' in map.entries) {
     const set = rs.set(map.entries.name)
     if (!set?.data || !set.complete) return 'unknown'
-    entries = set.elems.map((key, i) => {
-      const d = set.data![i] as NfValue
-      return d.t === 'concat' ? {key, addr: scalarString(d.parts[0]), port: scalarNumber(d.parts[1])} : {key, addr: scalarString(d)}
-    })
+    entries = set.elems.map((key, i) => ({...fromData(set.data![i] as NfValue), key}))
   } else entries = map.entries
   const actual = fieldValues(map.field, map.concat, p, ctx, priority, family)
   for (const entry of entries) {
     const hit = compare(rs, actual, 'eq', entry.key, undefined, typeNames(map.field, map.concat))
     if (hit === 'unknown') return 'unknown'
-    if (hit === true) return entry.addr === undefined ? 'unknown' : entry
+    if (hit === true) return entry
   }
   return 'miss'
 }
