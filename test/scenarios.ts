@@ -985,6 +985,14 @@ export const SCENARIOS: Scenario[] = [
     oracle: {[WEB01]: REACH_HOST_ONLY},
   },
   {
+    name: 'nft-mark-map-drop',
+    ci: false,
+    description: 'a native nftables table (red team 4): prerouting sets meta mark from a map of the source address (192.168.122.0/24 : 0x1), its forward chain drops meta mark 0x1',
+    findings: [{id: 'nft-forward-drop', entity: '~meta mark 0x00000001 drop', rank: 1}],
+    noOtherAbove: 'info',
+    oracle: {[WEB01]: REACH_HOST_ONLY},
+  },
+  {
     name: 'forward-reject-subnet',
     description: 'iptables -I FORWARD 1 -s 192.168.122.0/24 -j REJECT, ahead of libvirt\'s chains',
     findings: [{id: 'iptables-forward-drop', entity: '~-A FORWARD -s 192.168.122.0/24 -j REJECT', rank: 1}],

@@ -86,6 +86,7 @@ const PROOFS: Record<string, Proof> = {
   'conntrack-full': {ci: false, kind: "sysctl written (nf_conntrack_max back to the kernel's default), and persisted", footprint: 'restores'},
   'nft-forward-daddr-drop': {ci: false, kind: 'native nft accepts inserted in the admin\'s chain', footprint: 'adds', adds: [/^nft table inet kdlab_fwd chain forward: /]},
   'nft-input-dns-drop': {ci: false, kind: 'native nft accepts inserted in the admin\'s input chain', footprint: 'adds', adds: [/^nft table inet kdlab_dns chain input: /]},
+  'nft-mark-map-drop': {ci: false, kind: 'native nft accepts inserted in the admin\'s chain (a drop on a mark set from a map)', footprint: 'adds', adds: [/^nft table inet kdlab_mark chain forward: /]},
   'ipset-forward-drop': {ci: false, kind: 'iptables accepts in FORWARD before an ipset drop', footprint: 'adds'},
   'bridged-forward-drop': {ci: false, kind: 'iptables accepts in DOCKER-USER for a bridged LAN', footprint: 'adds', leftovers: /kdlab-lan/},
   'policy-route-unreachable': {ci: false, kind: 'ip rule keeping what the guests send on main', footprint: 'adds', adds: [/^ip rules: new "99:(\\t|\s)+from all iif virbr0 lookup main"$/]},

@@ -515,6 +515,18 @@ const DATAPATH: Record<string, LiveScenario> = {
     iifname "${BRIDGE}" ip daddr 203.0.113.0/24 drop
   }`,
   ),
+  'nft-mark-map-drop': nftTable(
+    'inet',
+    'kdlab_mark',
+    `  chain prerouting {
+    type filter hook prerouting priority -150; policy accept;
+    meta mark set ip saddr map { 192.168.122.0/24 : 0x1 }
+  }
+  chain forward {
+    type filter hook forward priority -5; policy accept;
+    meta mark 0x1 drop
+  }`,
+  ),
   'forward-reject-subnet': iptablesRule('filter', 'FORWARD', IPTABLES_RULES.rejectSubnet),
   'docker-user-drop': {
     async inject() {
