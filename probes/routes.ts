@@ -11,8 +11,8 @@ export interface Route {
   protocol?: string
   scope?: string
   prefsrc?: string
-  /** ECMP: several next hops in one route. */
-  nexthops: {gateway?: string; dev?: string}[]
+  /** ECMP: several next hops in one route; `flags` as ip prints them ('dead': the kernel never picks it). */
+  nexthops: {gateway?: string; dev?: string; flags?: string[]}[]
 }
 
 /** `family` when the listing is of one family (ip -6): "default" and device routes carry no address that says so. */
@@ -26,7 +26,10 @@ export function parseIpRoute(text: string, family?: Route['family']): Route[] {
       type: str(row.type) ?? 'unicast',
       table: str(row.table) ?? 'main',
       metric: num(row.metric) ?? 0,
-      nexthops: (Array.isArray(row.nexthops) ? row.nexthops : []).filter(isObj).map((h) => ({gateway: str(h.gateway), dev: str(h.dev)})),
+      nexthops: (Array.isArray(row.nexthops) ? row.nexthops : []).filter(isObj).map((h) => {
+        const flags = Array.isArray(h.flags) ? h.flags.filter((f): f is string => typeof f === 'string') : []
+        return {gateway: str(h.gateway), dev: str(h.dev), ...(flags.length > 0 ? {flags} : {})}
+      }),
     }
     for (const key of ['dev', 'gateway', 'protocol', 'scope', 'prefsrc'] as const) {
       const value = str(row[key])

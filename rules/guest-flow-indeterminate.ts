@@ -1,5 +1,5 @@
 import type {ElementView} from '../src/derive/index.js'
-import {DATAPATH, listChainOf, netfilterUndo} from './datapath.js'
+import {DATAPATH, filterDrop, listChainOf, narrowAccept, netfilterUndo} from './datapath.js'
 import {cmd, defineRule, text} from './kit.js'
 
 export default defineRule<ElementView>({
@@ -18,8 +18,10 @@ export default defineRule<ElementView>({
       : text`Whether the traffic of ${e.affectedGuests} guest(s) on ${e.bridges} gets through depends on something the host state does not show: ${e.detail}. kvmdoctor does not guess.`,
   evidence: (e) => [...e.undecided, ...e.flows],
   // Nothing to undo for what cannot be told; an element that stops the flows now and then (ARP off, an arp chain's
-  // drop: they pass while a cache lasts) is undone by the rule that owns its kind.
-  fix: (e, _host, rules) => (e.intermittent && e.elementKind !== 'nf-undecided' ? rules.undo(e.element) : []),
+  // drop: they pass while a cache lasts) is undone by the rule that owns its kind. A forward filter drop that stops
+  // some of them (on one next hop of a multipath route) is met as guest-flow-blocked meets one that stops all: the
+  // narrowest accept before it, never the admin's rule deleted for everything it guards.
+  fix: (e, host, rules) => (!e.intermittent || e.elementKind === 'nf-undecided' ? [] : filterDrop(e) && e.hook === 'forward' ? narrowAccept(e, host, 'forward') : rules.undo(e.element)),
   // A published port's round trip is followed by --inbound: the guest's own trace does not show it.
   check: (e) => [
     ...(e.inbound.length === 0 || e.flowKinds.some((k) => !/^(inbound|hairpin)/.test(k)) ? [cmd`kvmdoctor trace ${e.context.domain}`] : []),

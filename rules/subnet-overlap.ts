@@ -6,6 +6,9 @@ export default defineRule<NetworkView>({
   kind: 'network',
   severity: 'high',
   needs: [probes.libvirt, probes.routes],
+  // A network that is down and nothing wants up (no autostart, no guest) carries no traffic and starts no conflict: a
+  // second definition of the default subnet kept aside is not a fault. Wanted and down, it is libvirt-network-inactive's cause.
+  appliesTo: (n) => n.active || n.autostart || n.definedGuests.length > 0,
   conditions: (c) => c.all(c.gt('subnetOverlaps.length', 0)),
   title: (n) => text`Network ${n.name} (${n.subnet}) overlaps a route on another device`,
   summary: (n) => text`${n.subnet} is also reachable via ${n.subnetOverlaps}: replies go the wrong way, and libvirt refuses to start the network ("Network is already in use by interface").`,

@@ -592,12 +592,17 @@ function parseTarget(c: RuleContext, goto: boolean, tokens: Token[], from: numbe
       if (target === 'CONNMARK' && options.some((o) => o.name === '--restore-mark')) return {kind: 'mark-copy', from: 'ct mark', to: 'mark', text}
       const change = options.length === 1 ? markChange(options[0]) : undefined
       if (change) return {kind: 'mark', what, ...change, text}
-      return {kind: 'opaque-statement', text, terminal: false}
+      return {kind: 'mark-unknown', what, text}
     }
     case 'NOTRACK':
       return {kind: 'notrack', text}
-    case 'CT':
-      return options.some((o) => o.name === '--notrack') ? {kind: 'notrack', text} : {kind: 'effect', text}
+    case 'CT': {
+      if (options.some((o) => o.name === '--notrack')) return {kind: 'notrack', text}
+      const zone = options.find((o) => o.name === '--zone' || o.name === '--zone-orig' || o.name === '--zone-reply')
+      if (!zone) return {kind: 'effect', text}
+      const id = /^\d+$/.test(zone.values[0] ?? '') ? Number(zone.values[0]) : 'unknown'
+      return {kind: 'ct-zone', zone: id, ...(zone.name === '--zone' ? {} : {dir: zone.name === '--zone-orig' ? ('original' as const) : ('reply' as const)}), text}
+    }
     case 'NFQUEUE':
       return {kind: 'opaque-statement', text, terminal: true}
     default:

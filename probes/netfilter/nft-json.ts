@@ -7,7 +7,7 @@
  * rendered from the JSON.
  */
 import {formatIp, parsePrefix} from '../../src/lib/addr.js'
-import type {NfBaseChain, NfChain, NfChainType, NfExpr, NfFamily, NfField, NfHook, NfMatch, NatMapEntry, NfRule, NfScalar, NfSet, NfStatement, NfTable, NfValue} from '../../src/lib/netfilter.js'
+import type {NfBaseChain, NfChain, NfChainType, NfExpr, NfFamily, NfField, NfHook, NfMatch, NfRule, NfScalar, NfSet, NfStatement, NfTable, NfValue} from '../../src/lib/netfilter.js'
 import {type Obj, ParseError, isObj, parseJson} from '../types.js'
 import {icmpCode, icmpTypeCode, l4protoValue, tcpFlagBits} from './names.js'
 import {addressValue, num, str} from './values.js'
@@ -433,6 +433,11 @@ function markKey(x: unknown): 'mark' | 'ct mark' | undefined {
 
 /** `meta mark set ...` / `ct mark set ...`: a value, a copy of the other mark, or a bit operation on itself. */
 function parseMangle(o: Obj, text: string): NfStatement {
+  if (isObj(o.key) && isObj(o.key.ct) && o.key.ct.key === 'zone') {
+    const d = o.key.ct.dir
+    const dir = d === 'original' || d === 'reply' ? {dir: d as 'original' | 'reply'} : {}
+    return {kind: 'ct-zone', zone: typeof o.value === 'number' ? o.value : 'unknown', ...dir, text}
+  }
   const what = markKey(o.key)
   if (!what) return {kind: 'effect', text}
   const v = o.value
@@ -457,7 +462,7 @@ function parseMangle(o: Obj, text: string): NfStatement {
       }
     }
   }
-  return {kind: 'opaque-statement', text, terminal: false}
+  return {kind: 'mark-unknown', what, text}
 }
 
 function natAddr(addr: unknown): {addr?: string; addrEnd?: string} | undefined {
@@ -484,6 +489,14 @@ function natAddr(addr: unknown): {addr?: string; addrEnd?: string} | undefined {
  * the sets). An inline entry's data is an address, or an address and a port (`addr . port to`).
  */
 function natMap(map: Obj, st: RuleState): {map: NonNullable<Extract<NfStatement, {kind: 'nat'}>['map']>; deps: NfExpr[]} | undefined {
+  return keyedMap(map, st, (data) => {
+    const target = typeof data === 'string' ? {addr: addressValue(data)} : isObj(data) && Array.isArray(data.concat) && data.concat.length === 2 && typeof data.concat[0] === 'string' && typeof data.concat[1] === 'number' ? {addr: addressValue(data.concat[0]), port: data.concat[1]} : undefined
+    return target?.addr?.t === 'addr' ? {addr: target.addr.v, ...(target.port !== undefined ? {port: target.port} : {})} : undefined
+  })
+}
+
+/** A map keyed by the packet's fields (`KEY map { k : DATA, ... }` or `map @name`), each entry's data read by `data`. */
+function keyedMap<T>(map: Obj, st: RuleState, data: (d: unknown) => T | undefined): {map: {field: NfField; concat?: NfField[]; entries: (T & {key: NfValue})[] | {t: 'setref'; name: string}}; deps: NfExpr[]} | undefined {
   const concat = isObj(map.key) && Array.isArray(map.key.concat) ? map.key.concat : undefined
   const infos = (concat ?? [map.key]).map((k) => fieldOf(k, st.ctx))
   if (infos.some((i) => i === undefined || 'nondeterministic' in i || i.mask !== undefined || i.iface)) return undefined
@@ -494,14 +507,13 @@ function natMap(map: Obj, st: RuleState): {map: NonNullable<Extract<NfStatement,
   const extra = concat ? {concat: names} : {}
   if (typeof map.data === 'string' && map.data.startsWith('@')) return {map: {field, ...extra, entries: {t: 'setref', name: setKey(st.ctx.family, st.ctx.table, map.data.slice(1))}}, deps}
   if (!isObj(map.data) || !Array.isArray(map.data.set)) return undefined
-  const entries: NatMapEntry[] = []
+  const entries: (T & {key: NfValue})[] = []
   for (const entry of map.data.set) {
     if (!Array.isArray(entry) || entry.length !== 2) return undefined
     const key = concat ? valueOf(entry[0], undefined, st.ctx, names) : valueOf(entry[0], field, st.ctx)
-    const data = entry[1]
-    const target = typeof data === 'string' ? {addr: addressValue(data)} : isObj(data) && Array.isArray(data.concat) && data.concat.length === 2 && typeof data.concat[0] === 'string' && typeof data.concat[1] === 'number' ? {addr: addressValue(data.concat[0]), port: data.concat[1]} : undefined
-    if (!key || target?.addr?.t !== 'addr') return undefined
-    entries.push({key, addr: target.addr.v, ...(target.port !== undefined ? {port: target.port} : {})})
+    const value = data(entry[1])
+    if (!key || value === undefined) return undefined
+    entries.push({key, ...value})
   }
   return {map: {field, ...extra, entries}, deps}
 }
@@ -586,8 +598,13 @@ function parseStatement(x: unknown, st: RuleState): NfExpr[] {
       }
       return [{kind: 'nat', type: key, ...addr, ...port, text}]
     }
-    case 'mangle':
+    case 'mangle': {
+      // A mark from a map of the packet's fields: the evaluator looks the entry up.
+      const what = markKey(o.key)
+      const m = what && isObj(o.value) && isObj(o.value.map) ? keyedMap(o.value.map, st, (d) => (typeof d === 'number' ? {value: d} : undefined)) : undefined
+      if (what && m) return [...m.deps, {kind: 'mark-map', what, ...m.map, text}]
       return [parseMangle(o, text)]
+    }
     case 'log':
     case 'set':
     case 'dup':

@@ -348,7 +348,11 @@ function statement(ts: Tokens): Obj {
   if (!left) throw new ParseError(`unknown statement at ${JSON.stringify(ts.rest(start).slice(0, 60))}`)
   if (ts.peek() === 'set') {
     ts.next()
-    return {mangle: {key: left, value: operand(ts)}}
+    const v = operand(ts)
+    // `meta mark set ip saddr map { ... }`: the value looked up in a map, as nft -j writes it.
+    if (ts.peek() !== 'map') return {mangle: {key: left, value: v}}
+    ts.next()
+    return {mangle: {key: left, value: {map: {key: v, data: ts.peek() === '{' ? {set: setElements(ts, false)} : ts.next()}}}}
   }
   if (ts.peek() === 'vmap') {
     ts.next()

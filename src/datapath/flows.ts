@@ -764,12 +764,37 @@ class HostView {
 
   /** Connection tracking of a new packet and the IP prerouting hook (conntrack undoes a reply's NAT at the NAT core's priority). */
   private prerouting(runner: PathRunner, iif: string): void {
-    if (runner.packet().ct.state === 'new') {
+    const before = runner.packet()
+    if (before.ct.state === 'new') {
       const conntrack = this.conntrackHop()
       if (conntrack) runner.push(conntrack)
     }
     runner.nf('netfilter prerouting', 'prerouting', 'ip', {iifname: iif})
+    // A reply looked up in another conntrack zone than its connection's is a new connection: its source NAT is not
+    // undone, and it is delivered to the host's own address, never to the guest. The zone rule is what stops it.
+    const after = runner.packet()
+    if (!runner.alive() || !before.ct.conn || !before.ct.translate || before.ct.direction !== 'reply' || after.ct.direction !== 'original') return
+    const lost = runner.hops.at(-1)?.steps?.find((s) => s.action === 'conntrack')
+    runner.push({name: 'conntrack zone', verdict: 'fail', detail: `${lost?.note ?? 'conntrack finds no entry for the reply in its zone'}: the reply to ${before.dst} stays the host's own`, ...(lost?.rule ? {element: elementForStep(lost, this.facts.ruleset)} : {})})
   }
+
+  /**
+   * What a reply carries of its request's connection where rules set conntrack zones: the zone it was made in and the
+   * rule that set it. The reply is looked up in its own zone and must meet that one (zoneLookup).
+   */
+  private connOf(request: PathRunner): {conn?: NonNullable<NfPacket['ct']['conn']>} {
+    if (!this.zoned()) return {}
+    const by = request.hops.flatMap((h) => h.steps ?? []).filter((s) => s.action?.startsWith('ct zone set')).at(-1)
+    return {conn: {zone: request.packet().ct.zone ?? 0, ...(by ? {by} : {})}}
+  }
+
+  /** Whether any rule sets a conntrack zone (most rulesets: none, and no packet carries its connection's zone). */
+  private zoned(): boolean {
+    this.zones ??= this.facts.ruleset.tables.some((t) => Object.values(t.chains).some((c) => c.rules.some((r) => r.exprs.some((e) => e.kind === 'ct-zone'))))
+    return this.zones
+  }
+
+  private zones: boolean | undefined
 
   /**
    * The network's gateway address missing from its bridge (deleted by hand, or a duplicate address the kernel
@@ -1204,7 +1229,7 @@ class HostView {
         : (runner.packet().ct.state === 'untracked' ? newPacket : replyPacket)({family: 4, src: gw, dst: src, l4proto: 'udp', sport: 53, dport: EPHEMERAL_PORT})
     // A DNS answer is in the query's connection (and carries its connection mark), unless the query was left
     // untracked: then the answer opens a connection of its own (the NAT chains see it). A DHCP offer is a new one.
-    const back = new PathRunner(this, [], kind === 'dns' && reply.ct.state === 'established' ? {...reply, ct: {...reply.ct, mark: runner.packet().ct.mark}} : reply, kind === 'dhcp' ? SIZE.dhcp : SIZE.dnsReply)
+    const back = new PathRunner(this, [], kind === 'dns' && reply.ct.state === 'established' ? {...reply, ct: {...reply.ct, mark: runner.packet().ct.mark, ...this.connOf(runner)}} : reply, kind === 'dhcp' ? SIZE.dhcp : SIZE.dnsReply)
     if (kind === 'dns') {
       const missing = this.unaddressedHop(source, g)
       if (missing) back.push(missing)
@@ -1243,18 +1268,55 @@ class HostView {
     return out
   }
 
-  /** Out through the host's routing, forward filter and NAT to a destination, and the reply back in. */
+  /**
+   * Out through the host's routing, forward filter and NAT to a destination, and the reply back in: once per next hop
+   * a multipath route may give the flow. The kernel picks one per flow by a hash of its addresses with a seed the host
+   * does not show, so where the next hops' paths disagree the flow is undecided at the route, naming what stops it.
+   */
   private routedEgress(base: FlowBase, g: GuestSide, source: SourceAddress, srcNote: string, to: Destination, kind: 'egress' | 'custom'): Flow[] {
+    const first = this.routedEgressVia(base, g, source, srcNote, to, kind, 0)
+    const nexthops = first.nexthops
+    if (!nexthops) return first.flows
+    const variants = [first.flows, ...nexthops.slice(1).map((_, k) => this.routedEgressVia(base, g, source, srcNote, to, kind, k + 1).flows)]
+    const way = (k: number) => `via ${nexthops[k].dev ?? '?'}${nexthops[k].gateway ? ` gw ${nexthops[k].gateway}` : ''}`
+    const outcome = (f: Flow | undefined) =>
+      !f ? 'is never sent (the request fails)' : f.verdict === 'pass' ? 'passes' : `${f.verdict === 'fail' ? 'fails' : 'is undecided'} at ${f.decidedBy!.name}${f.decidedBy!.element ? ` (${f.decidedBy!.element.text})` : ''}`
+    const split = (which: 0 | 1, what: string, cause?: Hop): Hop | undefined => {
+      const outs = variants.map((fs) => fs[which])
+      if (outs.every((f) => f?.verdict === outs[0]?.verdict)) return undefined
+      // A reply never sent is the request's doing: the same element, one finding.
+      const element = (outs.find((f) => f?.verdict === 'fail') ?? outs.find((f) => f?.verdict === 'indeterminate'))?.decidedBy?.element ?? cause?.element
+      const detail = `the route to ${to.addr} has ${nexthops.length} next hops and the kernel picks one per flow by a hash the host does not show: ${outs.map((f, k) => `${way(k)} the ${what} ${outcome(f)}`).join('; ')}`
+      // Some connections pass and others are dropped, by the hash of their addresses: intermittent, as a chance drop is.
+      const chance = outs.some((f) => f?.verdict === 'pass') && outs.some((f) => f === undefined || f.verdict === 'fail')
+      return {name: 'multipath', verdict: 'indeterminate', detail, ...(element ? {element} : {}), ...(chance ? {intermittent: true as const} : {})}
+    }
+    // Up to the route the next hops share the path; from there it is the one the hash picks.
+    const undecided = (f: Flow, hops: Hop[]): Flow => {
+      const fail = hops.find((h) => h.verdict === 'fail')
+      return {...f, hops, verdict: fail ? 'fail' : 'indeterminate', decidedBy: fail ?? hops.find((h) => h.verdict === 'indeterminate')}
+    }
+    const out = first.flows
+    const request = split(0, 'request')
+    if (request) out[0] = undecided(out[0], [...out[0].hops.slice(0, out[0].hops.findIndex((h) => h.name === 'routing') + 1), request])
+    const reply = split(1, 'reply', request)
+    const model = variants.map((fs) => fs[1]).find((f) => f !== undefined)
+    if (reply && model) out[1] = undecided({...model, description: `reply from ${to.addr} back to ${g.d.name}, by the next hop the request took`}, [reply])
+    return out
+  }
+
+  private routedEgressVia(base: FlowBase, g: GuestSide, source: SourceAddress, srcNote: string, to: Destination, kind: 'egress' | 'custom', nexthop: number): {flows: Flow[]; nexthops?: Route['nexthops']} {
     // An address of the host itself (trace --to one, a resolver on the host's other address) is delivered, not forwarded.
-    if (kind === 'custom' && this.ownsAddress(to.addr)) return this.toHostAddress(base, g, source, srcNote, to)
+    if (kind === 'custom' && this.ownsAddress(to.addr)) return {flows: this.toHostAddress(base, g, source, srcNote, to)}
     const {d, i, bridge, net} = g
     const src = source.addr
     const assumed = source.assumed ? [source.assumed] : []
     const request = newPacket({family: 4, iifname: bridge, src, dst: to.addr, l4proto: to.proto, ...(to.proto === 'icmp' ? {icmpType: 8} : {sport: EPHEMERAL_PORT, dport: to.port ?? 443}), etherSrc: i.mac})
-    const probe = this.router.lookup({family: 4, dst: to.addr, src, iif: bridge, mark: 0})
+    const probe = this.router.lookup({family: 4, dst: to.addr, src, iif: bridge, mark: 0, nexthop})
     const size = to.proto === 'icmp' ? SIZE.ping : this.pathMtu(i.target, bridge, probe.dev)
     const missing = this.unaddressedHop(source, g)
     const runner = this.fromGuest(g, request, size, missing)
+    runner.nexthop = nexthop
     this.upToHost(runner, bridge)
     this.arpHop(runner, g, net!.ips.find((ip) => ip.family === 'ipv4')!.address)
     const decision = this.ipReceive(runner, bridge, 'forward', true)
@@ -1268,9 +1330,11 @@ class HostView {
     if (egress && decision?.kind === 'unicast') this.neighbourHop(runner, egress, decision.gateway ?? to.addr)
     if (runner.alive() && egress) this.leaveDevice(runner, egress, 'egress')
     const dest = `${to.addr}${to.proto === 'icmp' ? ' (ping)' : `:${to.port ?? 443}/${to.proto}`}`
-    const flows = [this.finish(base, kind, `${kind === 'egress' ? 'to the internet' : 'to'} ${dest}${egress ? ` via ${egress}` : ''}${srcNote}`, request, runner.hops, undefined, assumed)]
+    const nexthops = decision?.nexthops
+    const via = nexthops ? [...new Set(nexthops.map((h) => h.dev ?? '?'))].join(' or ') : egress
+    const flows = [this.finish(base, kind, `${kind === 'egress' ? 'to the internet' : 'to'} ${dest}${egress ? ` via ${via}` : ''}${srcNote}`, request, runner.hops, undefined, assumed)]
     if (diverted) flows[0].divertedBy = diverted
-    if (flows[0].verdict === 'fail' || !egress) return flows
+    if (flows[0].verdict === 'fail' || !egress) return {flows, nexthops}
     // The reply: sent to the address the request left with, it arrives where the network delivers that address.
     const natted = runner.packet().src
     const reply = replyPacket({family: 4, iifname: egress, src: to.addr, dst: src, l4proto: to.proto, ...(to.proto === 'icmp' ? {icmpType: 0} : {sport: to.port ?? 443, dport: EPHEMERAL_PORT})}, natted !== src ? ['snat'] : [])
@@ -1278,7 +1342,8 @@ class HostView {
     // Conntrack undoes the source NAT at the NAT core's priority in prerouting: chains before it see the translated address.
     // The reply belongs to the request's connection: it carries the connection mark the request's path left.
     const ctMark = runner.packet().ct.mark
-    const arriving: NfPacket = natted !== src ? {...reply, dst: natted, ct: {...reply.ct, mark: ctMark, translate: {dst: src}}} : {...reply, ct: {...reply.ct, mark: ctMark}}
+    const conn = this.connOf(runner)
+    const arriving: NfPacket = natted !== src ? {...reply, dst: natted, ct: {...reply.ct, mark: ctMark, translate: {dst: src}, ...conn}} : {...reply, ct: {...reply.ct, mark: ctMark, ...conn}}
     const back = new PathRunner(this, [], arriving, to.proto === 'icmp' ? SIZE.ping : this.pathMtu(bridge, egress))
     const replyAssumed = [...assumed]
     if (missing) back.push(missing)
@@ -1328,7 +1393,7 @@ class HostView {
     this.replyIn(back, egress, g)
     flows.push(this.finish(base, kind === 'custom' ? 'custom' : 'egress-reply', `reply from ${to.addr} to ${natted}, arriving by ${egress}, back to ${d.name}`, reply, back.hops, kind, replyAssumed))
     if (kind === 'custom') flows[1].kind = 'custom'
-    return flows
+    return {flows, nexthops}
   }
 
   /**
@@ -1350,7 +1415,7 @@ class HostView {
     const flows = [this.finish(base, 'custom', `to ${dest}, an address of this host${srcNote}`, request, runner.hops, undefined, assumed)]
     if (flows[0].verdict === 'fail') return flows
     const reply = replyPacket({family: 4, src: to.addr, dst: src, l4proto: to.proto, ...(to.proto === 'icmp' ? {icmpType: 0} : {sport: to.port ?? 443, dport: EPHEMERAL_PORT})})
-    const back = new PathRunner(this, [], {...reply, ct: {...reply.ct, mark: runner.packet().ct.mark}}, to.proto === 'icmp' ? SIZE.ping : this.pathMtu(bridge))
+    const back = new PathRunner(this, [], {...reply, ct: {...reply.ct, mark: runner.packet().ct.mark, ...this.connOf(runner)}}, to.proto === 'icmp' ? SIZE.ping : this.pathMtu(bridge))
     back.route('routing', 'output', {iif: 'lo', src: to.addr, viaDev: bridge})
     back.nf('netfilter output', 'output', 'ip', {oifname: bridge})
     this.ipSend(back, undefined, bridge)
@@ -1880,6 +1945,8 @@ type FlowBase = Pick<Flow, 'guest' | 'iface' | 'mac' | 'network' | 'bridge' | 'g
 /** Carries the netfilter branches of one packet along its hops; stops at the first certain failure. */
 class PathRunner {
   private branches: Branch[]
+  /** Which next hop of a multipath route the flow takes (RouteQuery.nexthop). */
+  nexthop?: number
   /** The bridge port the frame entered by (VLAN membership, physdev). */
   sourcePort?: string
   /** A filtering bridge was already reported on this path. */
@@ -1978,9 +2045,15 @@ class PathRunner {
    */
   route(name: string, expect: 'forward' | 'local' | 'output', override: {iif?: string; src?: string; viaDev?: string} = {}): RouteDecision | undefined {
     if (!this.alive()) return undefined
+    // A hook before that left no way on decided (a queue, a conntrack lookup that cannot be told): routing the packet
+    // as it came would judge one the kernel may never route (a NAT reply not yet translated goes to the host itself).
+    if (!this.branches.some((b) => b.status === 'accept')) {
+      this.hops.push({name, verdict: 'indeterminate', detail: 'the packet that reaches routing is not known: the hook before left it undecided'})
+      return undefined
+    }
     const p = this.packet()
     const src = override.src ?? (p.src === '0.0.0.0' ? undefined : p.src)
-    const decision = this.host.router.lookup({family: p.family, dst: p.dst, src, iif: override.iif ?? p.iifname, mark: p.mark, l4proto: p.l4proto, sport: p.sport, dport: p.dport})
+    const decision = this.host.router.lookup({family: p.family, dst: p.dst, src, iif: override.iif ?? p.iifname, mark: p.mark, l4proto: p.l4proto, sport: p.sport, dport: p.dport, nexthop: this.nexthop})
     this.hops.push(this.host.routingHop(name, decision, expect, p, override.viaDev))
     return decision
   }

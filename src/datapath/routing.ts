@@ -19,6 +19,8 @@ export interface RouteQuery {
   l4proto?: string
   sport?: number
   dport?: number
+  /** Which usable next hop of a multipath route the flow takes (index, default the first): the kernel's hash picks it. */
+  nexthop?: number
 }
 
 export interface RouteDecision {
@@ -34,6 +36,11 @@ export interface RouteDecision {
   trail: string[]
   /** Why the decision cannot be told (a mark set outside the path, rules unreadable). */
   unknownBecause?: string
+  /**
+   * A multipath route's next hops the kernel may pick (not dead), when more than one: it picks one per flow by a
+   * hash of the packet's addresses with a seed the host does not show, so which one a guest's flow takes is unknown.
+   */
+  nexthops?: Route['nexthops']
 }
 
 interface CompiledRoute {
@@ -125,9 +132,11 @@ export function buildRouter(routes: Route[], rules: {inet?: PolicyRule[]; inet6?
       trail.push(`${rule.text}: ${describeRoute(best.route)}`)
       const type = best.route.type
       const kind: RouteDecision['kind'] = type === 'unicast' || type === 'local' || type === 'broadcast' || type === 'multicast' || type === 'unreachable' || type === 'blackhole' || type === 'prohibit' ? type : 'unknown'
-      const dev = best.route.dev ?? best.route.nexthops[0]?.dev
-      const gateway = best.route.gateway ?? best.route.nexthops[0]?.gateway
-      return {kind, dev, gateway, table: rule.table, route: best.route, rule, trail, ...(kind === 'unknown' ? {unknownBecause: `route type ${type}`} : {})}
+      const usable = best.route.nexthops.filter((h) => !h.flags?.includes('dead'))
+      const hop = usable[Math.min(q.nexthop ?? 0, usable.length - 1)] ?? best.route.nexthops[0]
+      const dev = best.route.dev ?? hop?.dev
+      const gateway = best.route.gateway ?? hop?.gateway
+      return {kind, dev, gateway, table: rule.table, route: best.route, rule, trail, ...(kind === 'unknown' ? {unknownBecause: `route type ${type}`} : {}), ...(usable.length > 1 ? {nexthops: usable} : {})}
     }
     if (unknown) return {kind: 'unknown', trail, unknownBecause: unknown}
     return {kind: 'no-route', trail}

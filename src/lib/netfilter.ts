@@ -182,6 +182,23 @@ export type NfStatement =
     }
   /** op 'set' with a mask: mark = (mark & ~mask) ^ value (iptables --set-xmark value/mask); without: mark = value, mark & value, ... */
   | {kind: 'mark'; what: 'mark' | 'ct mark'; op: 'set' | 'and' | 'or' | 'xor'; value: number; mask?: number; text: string}
+  /**
+   * A mark set from a map of the packet's fields (`meta mark set ip saddr map { 192.168.122.0/24 : 0x1 }`): the entry
+   * the packet's key selects gives the mark; no entry breaks the rule (the mark stays).
+   */
+  | {kind: 'mark-map'; what: 'mark' | 'ct mark'; field: NfField; concat?: NfField[]; entries: {key: NfValue; value: number}[] | {t: 'setref'; name: string}; text: string}
+  /**
+   * A mark set to a value the evaluator does not compute (`numgen`, a hash, a map it cannot read, MARK with options
+   * not read): from here on the mark is unknown, so a rule reading it is undecided, never skipped.
+   */
+  | {kind: 'mark-unknown'; what: 'mark' | 'ct mark'; text: string}
+  /**
+   * The conntrack zone a packet is looked up and tracked in (iptables -t raw -j CT --zone N, nft `ct zone set N` before
+   * conntrack): a reply looked up in another zone than its connection's finds no entry. `dir`: the zone holds for that
+   * direction's tuple only (--zone-orig/--zone-reply, `ct original zone set`), the other's is zone 0. 'unknown': from
+   * the mark, or a map.
+   */
+  | {kind: 'ct-zone'; zone: number | 'unknown'; dir?: 'original' | 'reply'; text: string}
   /** Copy between packet mark and connection mark (CONNMARK --save/--restore-mark, `ct mark set meta mark`). */
   | {kind: 'mark-copy'; from: 'mark' | 'ct mark'; to: 'mark' | 'ct mark'; text: string}
   /** nft verdict map: `meta iifname vmap { "virbr0" : accept, ... }`. */

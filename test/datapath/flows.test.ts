@@ -633,3 +633,44 @@ describe('the reply belongs to the request\'s connection', () => {
     expect(byKind(fs, 'egress-reply').decidedBy).toMatchObject({name: 'netfilter forward', verdict: 'fail'})
   })
 })
+
+describe('a multipath default route: the kernel hashes each flow onto one next hop', () => {
+  /** Two uplinks, the default route over both; `forward` the FORWARD chain before libvirt's jumps. */
+  const twoUplinks = (forward: NfExpr[][], dead?: 'eth0') =>
+    host((h) => {
+      h.links.push(link('eth1', 'ether', {addresses: [{family: 'inet', address: '100.64.0.2', prefix: 24, scope: 'global'}]}))
+      h.routes[0] = route('default', {nexthops: [{gateway: '198.51.100.1', dev: 'eth0', ...(dead ? {flags: ['dead', 'linkdown']} : {})}, {gateway: '100.64.0.1', dev: 'eth1'}]})
+      h.routes.push(route('100.64.0.0/24', {dev: 'eth1', scope: 'link'}), route('100.64.0.2', {type: 'local', table: 'local', dev: 'eth1'}))
+      Object.assign(h.sysctl, {'net.ipv4.conf.eth1.forwarding': 1, 'net.ipv4.conf.eth1.rp_filter': 0, 'net.ipv4.conf.eth0.rp_filter': 0})
+      h.ruleset = ruleset(libvirtTables({filter: {FORWARD: [...forward, [jump('LIBVIRT_FWX')], [jump('LIBVIRT_FWI')], [jump('LIBVIRT_FWO')]]}}))
+    })
+  const dropEth1 = [[cmp('oifname', str('eth1')), drop]]
+
+  it('a drop on the second next hop only: egress is undecided at the route (never the first next hop\'s pass), naming the drop, intermittent', () => {
+    const fs = flows(twoUplinks(dropEth1))
+    const egress = byKind(fs, 'egress')
+    expect(egress.verdict).toBe('indeterminate')
+    expect(egress.description).toContain('via eth0 or eth1')
+    expect(egress.decidedBy).toMatchObject({name: 'multipath', intermittent: true, element: {kind: 'nf-rule', hook: 'forward'}})
+    expect(egress.decidedBy?.detail).toMatch(/via eth0 gw 198\.51\.100\.1 the request passes; via eth1 gw 100\.64\.0\.1 the request fails at netfilter forward/)
+    // Past the route the path is the one the hash picks: nothing after it is shown as decided.
+    expect(egress.hops.at(-1)).toBe(egress.decidedBy)
+    expect(byKind(fs, 'egress-reply')).toMatchObject({verdict: 'indeterminate', decidedBy: {name: 'multipath', element: egress.decidedBy?.element}})
+    expect(byKind(fs, 'dns').verdict).toBe('pass')
+  })
+
+  it('the first next hop dropping and the second passing is undecided too, not a fail', () => {
+    expect(verdicts(flows(twoUplinks([[cmp('oifname', str('eth0')), drop]])))).toMatchObject({egress: 'indeterminate', 'egress-reply': 'indeterminate'})
+  })
+
+  it('every next hop passing (or every one dropping) decides the flow as one route would', () => {
+    expect(verdicts(flows(twoUplinks([])))).toMatchObject({egress: 'pass', 'egress-reply': 'pass'})
+    expect(byKind(flows(twoUplinks([[cmp('iifname', str('virbr0')), cmp('oifname', str('virbr0'), 'ne'), drop]])), 'egress').verdict).toBe('fail')
+  })
+
+  it('a dead next hop is never picked, first or not: the drop on it stops nothing, the live one decides', () => {
+    const fs = flows(twoUplinks([[cmp('oifname', str('eth0')), drop]], 'eth0'))
+    expect(verdicts(fs)).toMatchObject({egress: 'pass', 'egress-reply': 'pass'})
+    expect(byKind(fs, 'egress').description).toContain('via eth1')
+  })
+})

@@ -515,6 +515,18 @@ const DATAPATH: Record<string, LiveScenario> = {
     iifname "${BRIDGE}" ip daddr 203.0.113.0/24 drop
   }`,
   ),
+  'nft-mark-map-drop': nftTable(
+    'inet',
+    'kdlab_mark',
+    `  chain prerouting {
+    type filter hook prerouting priority -150; policy accept;
+    meta mark set ip saddr map { 192.168.122.0/24 : 0x1 }
+  }
+  chain forward {
+    type filter hook forward priority -5; policy accept;
+    meta mark 0x1 drop
+  }`,
+  ),
   'forward-reject-subnet': iptablesRule('filter', 'FORWARD', IPTABLES_RULES.rejectSubnet),
   'docker-user-drop': {
     async inject() {
@@ -1115,6 +1127,7 @@ const REPLY_RULE = ['priority', '103', 'iif', INET.hostDev, 'to', '192.168.122.0
 const MARK_RULE = ['priority', '104', 'fwmark', '0x66', 'lookup', '104']
 const NOTRACK_GUESTS = ['-s', '192.168.122.0/24', '-j', 'NOTRACK']
 const MARK_REPLIES = ['-i', INET.hostDev, '-j', 'MARK', '--set-mark', '0x66']
+const ZONE_GUESTS = ['-i', BRIDGE, '-j', 'CT', '--zone', '1']
 const SNAT_NOT_LOCAL = ['-s', '192.168.122.0/24', '!', '-d', '192.168.122.0/24', '-j', 'SNAT', '--to-source', '198.51.100.77']
 const TC_SINK = {host: 'kdlab-tcsink0', peer: 'kdlab-tcsink1'}
 
@@ -1240,6 +1253,14 @@ const ROUND_TRIP: Record<string, LiveScenario> = {
     },
     async reset() {
       await outOfPrerouting('raw', NOTRACK_GUESTS)
+    },
+  },
+  'ct-zone-guests': {
+    async inject() {
+      await intoPrerouting('raw', ZONE_GUESTS)
+    },
+    async reset() {
+      await outOfPrerouting('raw', ZONE_GUESTS)
     },
   },
   'tc-uplink-pfifo-zero': {

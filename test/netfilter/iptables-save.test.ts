@@ -294,7 +294,8 @@ describe('parseIptablesSaveIR: kitchen ruleset (iptables-nft, -c)', () => {
     expect(raw.PREROUTING.rules.map((r) => r.exprs.at(-1))).toEqual([
       {kind: 'notrack', text: '-j CT --notrack'},
       {kind: 'effect', text: '-j CT --helper tftp'},
-      {kind: 'effect', text: '-j CT --zone 5'},
+      // The zone a connection is tracked in: its replies must be looked up in the same (see zoneLookup).
+      {kind: 'ct-zone', zone: 5, text: '-j CT --zone 5'},
       {kind: 'effect', text: '-j TRACE'},
     ])
     expect(raw.OUTPUT.rules[0].exprs.at(-1)).toEqual({kind: 'notrack', text: '-j NOTRACK'})

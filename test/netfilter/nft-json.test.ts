@@ -197,20 +197,21 @@ describe('parseNftJsonIR: objects, element options, dynamic sets, meters', () =>
     })
   })
 
-  it('reads set updates, ct helpers and zones as effects; meters, named quotas and limits, numgen random as nondeterministic', () => {
+  it('reads set updates and ct helpers as effects, zones as zones; meters, named quotas and limits, numgen random as nondeterministic', () => {
     const ex = (h: number) => byHandle(table(o.tables, 'inet', 'kd_obj'), 'forward', h).exprs
     expect(ex(12).slice(1)).toEqual([{kind: 'effect', text: 'add @dyn { ip saddr }'}, {kind: 'effect', text: 'counter'}])
     expect(ex(14)[2]).toEqual({kind: 'nondeterministic', what: 'meter', text: 'meter ssh4 { ip saddr limit rate 3/minute burst 5 packets }'})
     expect(ex(16)[0]).toEqual({kind: 'nondeterministic', what: 'quota', text: 'quota name "q1"'})
     expect(ex(17)[0]).toEqual({kind: 'nondeterministic', what: 'limit', text: 'limit name "l1"'})
     expect(ex(18).at(-1)).toEqual({kind: 'effect', text: 'ct helper set "ftp-std"'})
-    expect(ex(19)).toEqual([{kind: 'effect', text: 'ct zone set 3'}])
-    expect(ex(20).at(-1)).toEqual({kind: 'opaque-statement', text: 'ct mark set meta mark & 255', terminal: false})
+    expect(ex(19)).toEqual([{kind: 'ct-zone', zone: 3, text: 'ct zone set 3'}])
+    // A mark written with a value the evaluator does not compute is unknown after it, never left as it was.
+    expect(ex(20).at(-1)).toEqual({kind: 'mark-unknown', what: 'ct mark', text: 'ct mark set meta mark & 255'})
     expect(ex(21)[2]).toEqual({kind: 'cmp', field: 'ct original saddr', op: 'eq', value: {t: 'addr', v: '192.0.2.9'}})
     expect(ex(22)[1]).toEqual({kind: 'opaque', text: 'meta iifgroup 2'})
     expect(ex(23)[0]).toEqual({kind: 'opaque', text: 'ip dscp cs1'})
     expect(ex(24)[0]).toEqual({kind: 'nondeterministic', what: 'numgen random', text: 'numgen random mod 2 0'})
-    expect(ex(25)).toEqual([{kind: 'opaque-statement', text: 'meta mark set numgen inc mod 4', terminal: false}])
+    expect(ex(25)).toEqual([{kind: 'mark-unknown', what: 'mark', text: 'meta mark set numgen inc mod 4'}])
     expect(ex(15).slice(0, 3)).toEqual([
       {kind: 'cmp', field: 'nfproto', op: 'eq', value: {t: 'str', v: 'ipv6'}, implicit: true},
       l4('tcp'),

@@ -4,7 +4,8 @@ import {ALL_RULES} from '../../rules/index.js'
 import {ownershipOf} from '../../rules/kit.js'
 import type {Element} from '../../src/datapath/elements.js'
 import {renderSteps} from '../../src/lib/fix.js'
-import {type Facts, alter, factsOf, fire, fireAll} from '../helpers.js'
+import {type Facts, alter, factsOf, fire, fireAll, withIptablesRule} from '../helpers.js'
+import type {NfRuleset} from '../../src/lib/netfilter.js'
 import type {FdbFacts} from '../../probes/fdb.js'
 import type {LibvirtFacts} from '../../probes/libvirt.js'
 import {dataOf} from '../../probes/types.js'
@@ -118,5 +119,35 @@ describe('the undo of the round trip\'s elements, from the rule that owns each k
     expect(undo({id: 'tc-qdisc:eth0 10:', kind: 'tc-qdisc', text: '', device: 'eth0', tcQdisc: {parent: '1:1', handle: '10:'}})).toEqual(['tc qdisc del dev eth0 parent 1:1 handle 10:'])
     expect(undo({id: 'tc-filter:eth0 1: pref 3', kind: 'tc-filter', text: '', device: 'eth0', tcFilter: {attach: '1:', pref: 3}})).toEqual(['tc filter del dev eth0 parent 1: pref 3'])
     expect(undo({id: 'tc:not-read', kind: 'tc-qdisc', text: ''})).toEqual([])
+  })
+  describe('conntrack zones (red team 4): a reply is looked up in its own zone and must meet its connection', () => {
+    /** The notrack-guest-subnet recording (a raw PREROUTING of iptables-nft) with its NOTRACK replaced by LINE. */
+    const zoned = async (line: string) =>
+      withIptablesRule(
+        alter<NfRuleset>(await factsOf('notrack-guest-subnet'), 'netfilter', (rs) => rs.tables.find((t) => t.backend === 'iptables-nft' && t.family === 'ip' && t.name === 'raw')!.chains.PREROUTING.rules.splice(0, 1)),
+        'raw',
+        line,
+      )
+    const found = async (line: string) => (await fireAll(await zoned(line))).evaluation.findings.filter((f) => f.id.startsWith('guest-flow-'))
+    it("a zone for the guests' side only: the replies (zone 0) miss their connections (zone 1), the MASQUERADE is never undone; the zone rule decides and is deleted", async () => {
+      const [f, ...rest] = await found('-A PREROUTING -i virbr0 -j CT --zone 1')
+      expect(rest).toEqual([])
+      expect(f).toMatchObject({id: 'guest-flow-blocked', entity: {name: 'iptables -t raw -A PREROUTING -i virbr0 -j CT --zone 1'}, fix: ['iptables -t raw -D PREROUTING -i virbr0 -j CT --zone 1']})
+      expect(f.summary).toMatch(/looks the packet up in zone 0, its connection was made in zone 1 .*no NAT undone.*the reply to 198\.51\.100\.1 stays the host's own/)
+      expect(f.evidence.join('\n')).toMatch(/egress-reply/)
+      // The same zone for the uplink's side alone (or --zone-reply there) misses them the other way round.
+      expect((await found('-A PREROUTING -i kdlab-up0 -j CT --zone-reply 2')).map((x) => x.entity.name)).toEqual(['iptables -t raw -A PREROUTING -i kdlab-up0 -j CT --zone-reply 2'])
+    })
+    it('one zone for both sides, or a zone of the original direction alone (the reply tuple stays in zone 0): no finding', async () => {
+      expect(await found('-A PREROUTING -j CT --zone 1')).toEqual([])
+      expect(await found('-A PREROUTING -i virbr0 -j CT --zone-orig 1')).toEqual([])
+    })
+    it("a zone taken from the mark: the replies' lookup is undecided, naming the zone rule, never the host's local route (the untranslated reply's)", async () => {
+      expect((await found('-A PREROUTING -i virbr0 -j CT --zone mark')).map((x) => `${x.id} ${x.entity.name}`)).toEqual(['guest-flow-indeterminate iptables -t raw -A PREROUTING -i virbr0 -j CT --zone mark'])
+    })
+    it('an undecided prerouting hook on the replies (an IPS queue on the uplink) leaves them undecided there: never routed untranslated to the host', async () => {
+      const {evaluation} = await fireAll(withIptablesRule(await factsOf('healthy'), 'mangle', '-A PREROUTING -i kdlab-up0 -j NFQUEUE --queue-num 1'))
+      expect(evaluation.findings.filter((f) => f.id.startsWith('guest-flow-')).map((x) => `${x.id} ${x.entity.name}`)).toEqual(['guest-flow-indeterminate iptables -t mangle -A PREROUTING -i kdlab-up0 -j NFQUEUE --queue-num 1'])
+    })
   })
 })

@@ -1,6 +1,9 @@
 import {describe, expect, it} from 'vitest'
 import rule from '../../rules/guest-flow-indeterminate.js'
 import type {SysctlFacts} from '../../probes/sysctl.js'
+import type {Route} from '../../probes/routes.js'
+import type {NetfilterFacts} from '../../probes/netfilter.js'
+import {parseNftJsonIR} from '../../probes/netfilter/nft-json.js'
 import {alter, factsOf, fire, fireAll, withIptablesRule, withProbeData} from '../helpers.js'
 import {fireInbound, healthy, withForward} from '../inbound.js'
 import portForwardBlocked from '../../rules/port-forward-blocked.js'
@@ -82,6 +85,42 @@ describe('guest-flow-indeterminate', () => {
     it('stays silent for the same forward with a plain accept ahead of libvirt (every inbound flow passes)', async () => {
       const {facts, web} = await healthy()
       expect((await fireInbound(rule, withForward(facts, web))).findings).toEqual([])
+    })
+  })
+  describe('a multipath route to the internet (red team 4): the kernel hashes each flow onto one next hop', () => {
+    /** The lab host with its route to the lab internet spread over kdlab-up0 and eth0 (ip route ... nexthop ... nexthop ...). */
+    const multipath = async () =>
+      alter<Route[]>(await factsOf('healthy'), 'routes', (routes) => {
+        const r = routes.find((x) => x.dst === '203.0.113.10' && x.dev === 'kdlab-up0')!
+        r.nexthops = [{gateway: r.gateway, dev: r.dev}, {gateway: '192.0.2.1', dev: 'eth0'}]
+        delete r.gateway
+        delete r.dev
+      })
+    it("a forward drop on one next hop only: high (the guests whose flows hash there are cut off), never the first next hop's OK; the fix is the narrow accept, not the admin's rule deleted", async () => {
+      const {evaluation} = await fireAll(withIptablesRule(await multipath(), 'filter', '-A FORWARD -o eth0 -j DROP'))
+      const found = evaluation.findings.filter((f) => f.id === 'guest-flow-indeterminate')
+      expect(found).toHaveLength(1)
+      expect(found[0]).toMatchObject({severity: 'high', entity: {name: 'iptables -t filter -A FORWARD -o eth0 -j DROP'}})
+      expect(found[0].summary).toMatch(/via kdlab-up0 gw 198\.51\.100\.2 the request passes; via eth0 gw 192\.0\.2\.1 the request fails at netfilter forward/)
+      expect(found[0].fix).toEqual(['iptables -t filter -I FORWARD -s 192.168.122.0/24 -i virbr0 -j ACCEPT', 'iptables -t filter -I FORWARD -d 192.168.122.0/24 -o virbr0 -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT'])
+    })
+    it('both next hops passing: no finding (no false alarm for ECMP on purpose)', async () => {
+      expect((await fire(rule, await multipath())).names).toEqual([])
+    })
+  })
+  describe("a mark set in one table and dropped on in another's forward chain (red team 4: both said OK; the guests' egress is dropped)", () => {
+    /** The healthy recording with an nft table (nft 1.0.6's own JSON listing of it) added. */
+    const withTable = async (json: string) => alter<NetfilterFacts>(await factsOf('healthy'), 'netfilter', (nf) => nf.tables.push(...parseNftJsonIR(json).tables))
+    const chains = (mark: string) =>
+      `{"nftables": [{"table": {"family": "inet", "name": "adm", "handle": 1}}, {"chain": {"family": "inet", "table": "adm", "name": "p", "handle": 1, "type": "filter", "hook": "prerouting", "prio": -150, "policy": "accept"}}, {"chain": {"family": "inet", "table": "adm", "name": "f", "handle": 2, "type": "filter", "hook": "forward", "prio": 0, "policy": "accept"}}, {"rule": {"family": "inet", "table": "adm", "chain": "p", "handle": 4, "expr": [{"mangle": {"key": {"meta": {"key": "mark"}}, "value": ${mark}}}]}}, {"rule": {"family": "inet", "table": "adm", "chain": "f", "handle": 5, "expr": [{"match": {"op": "==", "left": {"meta": {"key": "mark"}}, "right": 1}}, {"drop": null}]}}]}`
+    it('from a map of the source address (meta mark set ip saddr map { 192.168.122.0/24 : 0x1 }): the entry is looked up, the egress fails at the drop', async () => {
+      const {evaluation} = await fireAll(await withTable(chains('{"map": {"key": {"payload": {"protocol": "ip", "field": "saddr"}}, "data": {"set": [[{"prefix": {"addr": "192.168.122.0", "len": 24}}, 1]]}}}')))
+      expect(evaluation.findings.filter((f) => f.severity === 'critical').map((f) => `${f.id} ${f.entity.name}`)).toEqual(['nft-forward-drop nft inet adm chain f: meta mark 1 drop (handle 5)'])
+    })
+    it('from numgen (meta mark set numgen inc mod 2): the mark is not computed, so the drop is undecided, never skipped as if the mark were still 0', async () => {
+      const {evaluation} = await fire(rule, await withTable(chains('{"numgen": {"mode": "inc", "mod": 2, "offset": 0}}')))
+      expect(evaluation.findings.map((f) => f.entity.name)).toEqual(['nft inet adm chain f: meta mark 1 drop (handle 5)'])
+      expect(evaluation.findings[0].evidence.join('\n')).toMatch(/if it matches, dropped by nft inet adm f: meta mark 1 drop; if not, passes/)
     })
   })
 })

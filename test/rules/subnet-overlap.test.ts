@@ -1,5 +1,6 @@
 import {describe, expect, it} from 'vitest'
 import type {Route} from '../../probes/routes.js'
+import type {LibvirtFacts} from '../../probes/libvirt.js'
 import rule from '../../rules/subnet-overlap.js'
 import {alter, factsOf, fire} from '../helpers.js'
 
@@ -18,6 +19,13 @@ describe('subnet-overlap', () => {
   })
   it("stays silent for the network's own bridge route and the default route (healthy lab)", async () => {
     expect((await fire(rule, await factsOf('healthy'))).names).toEqual([])
+  })
+  it("a second network defined on the active one's subnet, inactive and wanted by nothing, is no fault (red team 4: it was high, with net-start as its fix); wanted (autostart), it is", async () => {
+    const second = (autostart: boolean) =>
+      alter<LibvirtFacts>(healthy, 'libvirt', (l) => l.networks.push({...structuredClone(l.networks[0]), name: 'spare', bridge: 'virbr9', active: false, autostart}))
+    const healthy = await factsOf('healthy')
+    expect((await fire(rule, second(false))).names).toEqual([])
+    expect((await fire(rule, second(true))).names).toEqual(['spare'])
   })
   it('stays silent for adjacent subnets that do not overlap', async () => {
     expect((await fire(rule, alter<Route[]>(await factsOf('healthy'), 'routes', (r) => r.push(route('192.168.123.0/24', 'eth1'))))).names).toEqual([])

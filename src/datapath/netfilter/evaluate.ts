@@ -146,7 +146,7 @@ function packetKey(rs: CompiledRuleset, p: NfPacket): string {
   return [
     p.family, p.iifname, p.oifname, p.ibrname, p.obrname, p.physIn, p.physOut, p.bridged,
     rs.addressClass(p.src), rs.addressClass(p.dst), p.l4proto, p.sport, p.dport, p.icmpType, p.icmpCode, p.tcpFlags,
-    ct.state, ct.status.join(','), ct.direction, ct.mark, p.mark, p.pkttype, ct.translate ? translateKey(rs, ct.translate) : '',
+    ct.state, ct.status.join(','), ct.direction, ct.mark, p.mark, p.pkttype, ct.translate ? translateKey(rs, ct.translate) : '', ct.zone, ct.conn?.zone,
     rs.readsEther ? p.etherSrc : '', rs.readsEther ? p.etherDst : '',
   ].join('|')
 }
@@ -176,10 +176,12 @@ function rebasedPacket(result: NfPacket, walked: NfPacket, own: NfPacket): NfPac
   const wt = walked.ct.translate
   const ot = own.ct.translate
   const rt = result.ct.translate
+  // A reply that found no connection in its zone (zoneLookup) lost its pending translation unapplied: a new connection's first packet.
+  const lost = walked.ct.direction === 'reply' && result.ct.direction === 'original'
   // A side whose pending translation the hook applied holds the walked packet's translated address: this packet's is its own.
-  const applied = (side: 'src' | 'dst') => wt?.[side] !== undefined && rt?.[side] === undefined
+  const applied = (side: 'src' | 'dst') => !lost && wt?.[side] !== undefined && rt?.[side] === undefined
   const address = (side: 'src' | 'dst') => (applied(side) ? ot![side]! : result[side] === walked[side] ? own[side] : result[side])
-  const ct = rt === undefined || !ot ? result.ct : {...result.ct, translate: {...(rt.dst !== undefined ? {dst: ot.dst, dport: ot.dport} : {}), ...(rt.src !== undefined ? {src: ot.src, sport: ot.sport} : {})}}
+  const ct = lost ? {...result.ct, orig: {src: own.src, dst: own.dst, sport: own.sport, dport: own.dport}} : rt === undefined || !ot ? result.ct : {...result.ct, translate: {...(rt.dst !== undefined ? {dst: ot.dst, dport: ot.dport} : {}), ...(rt.src !== undefined ? {src: ot.src, sport: ot.sport} : {})}}
   return {...result, src: address('src'), dst: address('dst'), ct, etherSrc: own.etherSrc, etherDst: own.etherDst}
 }
 
@@ -192,7 +194,13 @@ function walkHook(rs: CompiledRuleset, hook: NfHook, layer: HookLayer, packet: N
   // priority: the core registers with the first nat table, before the chains a ruleset adds later).
   const manip = layer !== 'ip' ? undefined : hook === 'prerouting' || hook === 'output' ? 'dst' : hook === 'postrouting' || hook === 'input' ? 'src' : undefined
   let core = manip && packet.ct.translate?.[manip] !== undefined ? NAT_CORE_PRIORITY[hook] : undefined
+  // Conntrack's lookup (prerouting, output: -200) of a packet whose connection was made in a zone (see NfPacket.ct.conn).
+  let lookup = layer === 'ip' && (hook === 'prerouting' || hook === 'output') && packet.ct.conn !== undefined
   for (const chain of chains) {
+    if (lookup && chain.base!.priority >= CONNTRACK_PRIORITY) {
+      live = live.map((b) => zoneLookup(b, hook, chain))
+      lookup = false
+    }
     if (core !== undefined && chain.base!.priority > core) {
       live = live.map((b) => translated(b, manip!))
       core = undefined
@@ -210,7 +218,33 @@ function walkHook(rs: CompiledRuleset, hook: NfHook, layer: HookLayer, packet: N
     live = merge(next)
     if (live.length > MAX_BRANCHES) live = overflow(live, hook, chain)
   }
+  if (lookup && chains.length > 0) live = live.map((b) => zoneLookup(b, hook, chains[chains.length - 1]))
   return core !== undefined ? live.map((b) => translated(b, manip!)) : live
+}
+
+const CONNTRACK_PRIORITY = -200
+
+/**
+ * Conntrack looks a packet of an existing connection up in the zone it carries: in its connection's zone it finds it;
+ * in another it finds nothing and the packet starts a connection of its own there (NEW, original direction, no NAT
+ * binding to undo). A zone that cannot be told leaves the lookup undecided.
+ */
+function zoneLookup(b: Branch, hook: NfHook, next: NfChain): Branch {
+  const conn = b.packet.ct.conn
+  if (b.status !== 'accept' || !conn) return b
+  const zone = b.packet.ct.zone ?? 0
+  if (zone === conn.zone && zone !== 'unknown') return b
+  const by = conn.by?.rule ? ` (${conn.by.rule.text})` : ''
+  // The rule that set the zone decides: the packet's own, else the one its connection was made by.
+  const rule = b.steps.filter((s) => s.hook === hook && s.action?.startsWith('ct zone set')).at(-1) ?? conn.by
+  const at: TraceStep = rule?.rule ? {hook, chain: rule.chain, rule: rule.rule, event: 'skip', action: 'conntrack'} : {hook, chain: refOf(next, hook), event: 'skip', action: 'conntrack'}
+  if (zone === 'unknown' || conn.zone === 'unknown') {
+    const step = {...at, note: `conntrack looks the packet up in zone ${zone}, its connection was made in zone ${conn.zone}${by}: whether it finds it cannot be told`}
+    return {...b, status: 'unknown', decidedBy: step, steps: [...b.steps, step]}
+  }
+  const step = {...at, note: `conntrack looks the packet up in zone ${zone}, its connection was made in zone ${conn.zone}${by}: no entry there, so it starts a new connection (no NAT undone, ct state new)`}
+  const p = b.packet
+  return {...b, packet: {...p, ct: {state: 'new', status: [], direction: 'original', mark: 0, zone, orig: {src: p.src, dst: p.dst, sport: p.sport, dport: p.dport}}}, steps: [...b.steps, step]}
 }
 
 /** A live branch's packet after conntrack applied its pending translation of one side (see NfPacket.ct.translate). */
@@ -469,7 +503,7 @@ function describeUnknown(e: Extract<NfMatch, {kind: 'cmp'}>, p: NfPacket): strin
 function runStatement(rs: CompiledRuleset, s: NfStatement, rule: NfRule, m: Machine, hook: NfHook, chain: NfChain, natChain: boolean, ctx: EvalContext, priority: number): RuleOutcome | undefined {
   const b = m.branch
   // Only these statements change the packet; the rest read it.
-  const p = s.kind === 'nat' || s.kind === 'mark' || s.kind === 'mark-copy' || s.kind === 'notrack' ? ownPacket(m) : b.packet
+  const p = s.kind === 'nat' || s.kind === 'mark' || s.kind === 'mark-copy' || s.kind === 'mark-unknown' || s.kind === 'mark-map' || s.kind === 'notrack' || s.kind === 'ct-zone' ? ownPacket(m) : b.packet
   switch (s.kind) {
     case 'verdict': {
       const st = stepFor(hook, chain, rule, 'rule', s.verdict)
@@ -511,6 +545,30 @@ function runStatement(rs: CompiledRuleset, s: NfStatement, rule: NfRule, m: Mach
       b.steps.push(stepFor(hook, chain, rule, 'rule', `${s.what} ${s.op} 0x${s.value.toString(16)}`))
       return undefined
     }
+    case 'ct-zone':
+      // A zone is a template conntrack reads at its lookup (prerouting and output, -200): set later, it changes nothing.
+      if ((hook !== 'prerouting' && hook !== 'output') || priority >= -200) {
+        b.steps.push(stepFor(hook, chain, rule, 'rule', undefined, 'after conntrack looked the packet up: no effect'))
+        return undefined
+      }
+      // Replies are matched on the reply tuple: a zone of the original direction alone leaves it in zone 0.
+      p.ct.zone = s.dir === 'original' ? 0 : s.zone
+      b.steps.push(stepFor(hook, chain, rule, 'rule', `ct zone set ${s.zone}${s.dir ? ` (${s.dir} direction)` : ''}`))
+      return undefined
+    case 'mark-map': {
+      const entry = mapEntry(rs, s, p, ctx, priority, chain.family, (d) => ({key: d, value: scalarNumber(d) ?? Number.NaN}))
+      if (entry === 'miss') return {kind: 'next'}
+      const value = entry === 'unknown' || Number.isNaN(entry.value) ? 'unknown' : entry.value
+      if (s.what === 'mark') p.mark = value
+      else p.ct.mark = value
+      b.steps.push(stepFor(hook, chain, rule, 'rule', `${s.what} set ${value === 'unknown' ? 'unknown' : `0x${value.toString(16)}`}`, value === 'unknown' ? 'cannot tell which entry of the map applies' : undefined))
+      return undefined
+    }
+    case 'mark-unknown':
+      if (s.what === 'mark') p.mark = 'unknown'
+      else p.ct.mark = 'unknown'
+      b.steps.push(stepFor(hook, chain, rule, 'rule', `${s.what} set`, `to a value kvmdoctor does not compute: a rule reading the ${s.what} after it cannot be told`))
+      return undefined
     case 'mark-copy': {
       const value = s.from === 'mark' ? p.mark : p.ct.mark
       if (s.to === 'mark') p.mark = value
@@ -557,20 +615,23 @@ function vmapEntries(rs: CompiledRuleset, name: string): {key: NfValue; then: Nf
 
 /** The entry of a NAT map this packet's key selects: its address and port, no entry, or undecidable. */
 function natMapTarget(rs: CompiledRuleset, map: NonNullable<Extract<NfStatement, {kind: 'nat'}>['map']>, p: NfPacket, ctx: EvalContext, priority: number, family: NfFamily): NatMapEntry | 'miss' | 'unknown' {
-  let entries: NatMapEntry[]
+  const entry = mapEntry(rs, map, p, ctx, priority, family, (d): NatMapEntry => (d.t === 'concat' ? {key: d, addr: scalarString(d.parts[0]), port: scalarNumber(d.parts[1])} : {key: d, addr: scalarString(d)}))
+  return typeof entry === 'string' ? entry : entry.addr === undefined ? 'unknown' : entry
+}
+
+/** The entry of a map keyed by the packet's fields that this packet selects: none (the rule breaks), or undecidable. */
+function mapEntry<T extends {key: NfValue}>(rs: CompiledRuleset, map: {field: NfField; concat?: NfField[]; entries: T[] | {t: 'setref'; name: string}}, p: NfPacket, ctx: EvalContext, priority: number, family: NfFamily, fromData: (d: NfValue) => T): T | 'miss' | 'unknown' {
+  let entries: T[]
   if ('t' in map.entries) {
     const set = rs.set(map.entries.name)
     if (!set?.data || !set.complete) return 'unknown'
-    entries = set.elems.map((key, i) => {
-      const d = set.data![i] as NfValue
-      return d.t === 'concat' ? {key, addr: scalarString(d.parts[0]), port: scalarNumber(d.parts[1])} : {key, addr: scalarString(d)}
-    })
+    entries = set.elems.map((key, i) => ({...fromData(set.data![i] as NfValue), key}))
   } else entries = map.entries
   const actual = fieldValues(map.field, map.concat, p, ctx, priority, family)
   for (const entry of entries) {
     const hit = compare(rs, actual, 'eq', entry.key, undefined, typeNames(map.field, map.concat))
     if (hit === 'unknown') return 'unknown'
-    if (hit === true) return entry.addr === undefined ? 'unknown' : entry
+    if (hit === true) return entry
   }
   return 'miss'
 }

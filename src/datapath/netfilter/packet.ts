@@ -4,6 +4,8 @@
  * `'unknown'` marks a value the host's state cannot tell (a mark set outside the
  * path): a rule reading it is undecidable, never guessed.
  */
+import type {TraceStep} from './evaluate.js'
+
 export type Unknown = 'unknown'
 export type CtState = 'new' | 'established' | 'related' | 'invalid' | 'untracked'
 
@@ -41,6 +43,16 @@ export interface NfPacket {
      * one of postrouting/input (100). Chains before the core see the packet as it came, those after translated.
      */
     translate?: {dst?: string; dport?: number; src?: string; sport?: number}
+    /**
+     * The conntrack zone the packet is looked up in, as it counts for a connection's reply-direction tuple (absent: 0;
+     * a zone of the original direction alone counts as 0 there): what a reply's lookup compares.
+     */
+    zone?: number | Unknown
+    /**
+     * A packet of an existing connection (a reply): the zone that connection was made in, and the rule that set it.
+     * Looked up in another zone (conntrack's priority, -200), it finds no entry: it is a new connection's first packet.
+     */
+    conn?: {zone: number | Unknown; by?: TraceStep}
     /** The original tuple of a new connection: its first packet as it came, whatever NAT does to it later. */
     orig?: {src: string; dst: string; sport?: number; dport?: number}
   }
