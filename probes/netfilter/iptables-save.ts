@@ -4,11 +4,11 @@
  * the order printed: understood options are typed, the rest keeps its exact
  * text as `opaque` (or `nondeterministic` for rate/time/history matches).
  */
-import type {NfBaseChain, NfChain, NfChainType, NfExpr, NfField, NfHook, NfRule, NfStatement, NfTable, NfValue} from '../../src/lib/netfilter.js'
+import type {NfBaseChain, NfChain, NfChainType, NfExpr, NfField, NfHook, NfStatement, NfTable, NfValue} from '../../src/lib/netfilter.js'
 import {ParseError} from '../types.js'
 import {getOrCreate} from '../../src/lib/collections.js'
 import {icmpTypeCode, l4protoValue, tcpFlagBits} from './names.js'
-import {addressRange, addressValue, cmp, ifaceValue, num, parseNumber, portValue, str} from './values.js'
+import {addressRange, addressValue, cmp, ifaceValue, num, parseNumber, portValue, ruleOf, str} from './values.js'
 
 export type IptablesBackend = 'iptables-legacy' | 'iptables-nft'
 
@@ -178,14 +178,17 @@ interface RuleContext {
   userChains: ReadonlySet<string>
   ipsetTypes: Record<string, string>
   warnings?: string[]
-  /** The rule's -m comment texts, joined once at the end (joined per module, 40k of them took seconds). */
-  comments: string[]
+  /** The rule's -m comment texts, joined once at the end (joined per module, 40k of them took seconds); made at the first. */
+  comments?: string[]
 }
 
 interface ParsedRule {
   exprs: NfExpr[]
   comment?: string
 }
+
+/** What an option reads as, kept: most options are one expression, kept without an array around it. */
+type Kept = NfExpr | readonly NfExpr[]
 
 /**
  * Expressions already read from the same text in one listing, shared by every rule that repeats it: a ruleset
@@ -195,27 +198,51 @@ interface ParsedRule {
  * joined from both was a new string to copy and hash for every option of every rule.
  */
 export class SharedExprs {
-  private readonly byKind = new Map<string, Map<string, NfExpr[]>>()
+  /** Top-level matches (-s, -i, -p ...) and -m modules. */
+  readonly topLevel = new Map<string, Kept>()
+  readonly modules = new Map<string, Kept>()
+  /** Targets, by whether they are -g and whether their name is a user chain of the table. */
+  readonly targets = [new Map<string, Kept>(), new Map<string, Kept>(), new Map<string, Kept>(), new Map<string, Kept>()]
+  /** A protocol's implicit matches (`-p tcp --dport 22`, no -m), by protocol. */
+  private readonly implicit = new Map<string, Map<string, Kept>>()
 
-  /** The expressions of TEXT read as KIND, made once per listing. */
-  get(kind: string, text: string, make: () => NfExpr[]): NfExpr[] {
-    let map = this.byKind.get(kind)
-    if (map === undefined) this.byKind.set(kind, (map = new Map()))
-    let exprs = map.get(text)
-    if (exprs === undefined) map.set(text, (exprs = make()))
-    return exprs
+  implicitOf(protocol: string): Map<string, Kept> {
+    let map = this.implicit.get(protocol)
+    if (map === undefined) this.implicit.set(protocol, (map = new Map()))
+    return map
   }
 }
 
-/** The expressions of TEXT read as KIND, made once per listing when SHARED is given. */
-function sharedExprs(shared: SharedExprs | undefined, kind: string, text: string, make: () => NfExpr[]): NfExpr[] {
-  return shared === undefined ? make() : shared.get(kind, text, make)
+/**
+ * How many options a map of SharedExprs keeps. A map that keeps every option of 200,000 rules mostly holds
+ * those seen once (a DOCKER rule's own address and port), and lookups in a map that size miss the cache: what
+ * repeats is seen early (`-p tcp`, `-j ACCEPT`), and is kept before the map is full.
+ */
+const SHARED_LIMIT = 4096
+
+/** Keeps what the option TEXT reads as in MAP, unless MAP is full. */
+function keep(map: Map<string, Kept> | undefined, text: string, exprs: Kept): void {
+  if (map !== undefined && map.size < SHARED_LIMIT) map.set(text, Array.isArray(exprs) && exprs.length === 1 ? exprs[0] : exprs)
 }
 
-/** Appends EXPRS to OUT (most are one expression: no spread of an argument list per option). */
-function pushAll(out: NfExpr[], exprs: NfExpr[]): void {
-  for (let k = 0; k < exprs.length; k++) out.push(exprs[k])
+/** Appends what KEPT holds to OUT (no spread of an argument list per option). */
+function pushKept(out: NfExpr[], kept: Kept): void {
+  if (!Array.isArray(kept)) {
+    out.push(kept as NfExpr)
+    return
+  }
+  for (let k = 0; k < kept.length; k++) out.push(kept[k])
 }
+
+const NO_EXPRS: readonly NfExpr[] = []
+const NO_CHAINS: ReadonlySet<string> = new Set()
+const NO_IPSETS: Record<string, string> = {}
+
+/**
+ * The expressions of the rule being parsed, collected here and copied out at its exact length: an array grown
+ * by push keeps room for a dozen more, and every rule of the listing keeps its array.
+ */
+const RULE_EXPRS: NfExpr[] = []
 
 /** The options of one rule ("-i virbr0 -p tcp -m tcp --dport 22 -j ACCEPT", without "-A CHAIN"). */
 export function parseIptablesRuleOptions(
@@ -223,10 +250,11 @@ export function parseIptablesRuleOptions(
   ctx: {userChains?: ReadonlySet<string>; ipsetTypes?: Record<string, string>; warnings?: string[]; shared?: SharedExprs} = {},
   offset = 0,
 ): ParsedRule {
-  const c: RuleContext = {line, userChains: ctx.userChains ?? new Set(), ipsetTypes: ctx.ipsetTypes ?? {}, warnings: ctx.warnings, comments: []}
+  const c: RuleContext = {line, userChains: ctx.userChains ?? NO_CHAINS, ipsetTypes: ctx.ipsetTypes ?? NO_IPSETS, warnings: ctx.warnings, comments: undefined}
   const shared = ctx.shared
   const tokens = tokenize(line)
-  const out: ParsedRule = {exprs: []}
+  const exprs = RULE_EXPRS
+  exprs.length = 0
   let protocol: string | undefined
   // Words before the offset ("-A CHAIN") are not options; everything below only looks forward from i.
   let i = 0
@@ -241,7 +269,7 @@ export function parseIptablesRuleOptions(
     }
     const opt = tokens[i]
     if (opt === undefined) {
-      out.exprs.push({kind: 'opaque', text: '!'})
+      exprs.push({kind: 'opaque', text: '!'})
       break
     }
     if (!negated) start = opt.start
@@ -249,8 +277,15 @@ export function parseIptablesRuleOptions(
     if (name === '-j' || name === '--jump' || name === '-g' || name === '--goto') {
       const goto = name === '-g' || name === '--goto'
       // A target's reading depends on its text and on whether it names a user chain of this table.
-      const kind = goto ? (c.userChains.has(tokens[i + 1]?.text ?? '') ? 'g user' : 'g') : c.userChains.has(tokens[i + 1]?.text ?? '') ? 'j user' : 'j'
-      pushAll(out.exprs, sharedExprs(shared, kind, line.slice(start), () => [parseTarget(c, goto, tokens, i + 1, start)]))
+      const map = shared?.targets[(goto ? 2 : 0) + (c.userChains.has(tokens[i + 1]?.text ?? '') ? 1 : 0)]
+      const text = line.slice(start)
+      const found = map?.get(text)
+      if (found !== undefined) pushKept(exprs, found)
+      else {
+        const target = parseTarget(c, goto, tokens, i + 1, start)
+        exprs.push(target)
+        keep(map, text, target)
+      }
       break
     }
     if (name === '-m' || name === '--match') {
@@ -258,16 +293,27 @@ export function parseIptablesRuleOptions(
       const from = i + 2
       const next = moduleOptionsEnd(tokens, from)
       const end = next > from ? tokens[next - 1].end : (tokens[i + 1]?.end ?? opt.end)
-      const text = line.slice(start, end)
       // Not shared: comments (collected per rule) and ipset matches (their warnings are per rule).
       const kind = module.toLowerCase()
-      const parse = () => parseModule(c, module, readModuleOptions(tokens, from).options, text)
-      pushAll(out.exprs, kind === 'comment' || kind === 'set' ? parse() : sharedExprs(shared, 'm', text, parse))
+      if (kind === 'comment' && next === from + 2 && isOptionNamed(tokens[from], '--comment') && !isOption(tokens[from + 1]) && !isBang(tokens[from + 1])) {
+        // The form iptables-save prints (firewalld comments many of its rules), read without option objects.
+        ;(c.comments ??= []).push(tokens[from + 1].text)
+      } else if (kind === 'comment' || kind === 'set') pushKept(exprs, parseModule(c, module, readModuleOptions(tokens, from).options, line.slice(start, end)))
+      else {
+        const text = line.slice(start, end)
+        const found = shared?.modules.get(text)
+        if (found !== undefined) pushKept(exprs, found)
+        else {
+          const made = parseModule(c, module, readModuleOptions(tokens, from).options, text)
+          pushKept(exprs, made)
+          keep(shared?.modules, text, made)
+        }
+      }
       i = next
       continue
     }
     if (name === '-f' || name === '--fragment') {
-      out.exprs.push({kind: 'opaque', text: line.slice(start, opt.end)})
+      exprs.push({kind: 'opaque', text: line.slice(start, opt.end)})
       i++
       continue
     }
@@ -275,18 +321,18 @@ export function parseIptablesRuleOptions(
       const value = tokens[i + 1]
       i += 2
       if (value === undefined) {
-        out.exprs.push({kind: 'opaque', text: line.slice(start, opt.end)})
+        exprs.push({kind: 'opaque', text: line.slice(start, opt.end)})
         continue
       }
       if (name === '-p' || name === '--protocol') protocol = value.text.toLowerCase()
-      pushAll(
-        out.exprs,
-        sharedExprs(shared, 't', line.slice(start, value.end), () => {
-          const exprs: NfExpr[] = []
-          topLevelMatch(name, negated, value.text, () => line.slice(start, value.end), exprs)
-          return exprs
-        }),
-      )
+      const text = line.slice(start, value.end)
+      const found = shared?.topLevel.get(text)
+      if (found !== undefined) pushKept(exprs, found)
+      else {
+        const made = topLevelMatch(name, negated, value.text, text)
+        pushKept(exprs, made)
+        keep(shared?.topLevel, text, made)
+      }
       continue
     }
     if (isOption(opt)) {
@@ -294,16 +340,25 @@ export function parseIptablesRuleOptions(
       const from = i - (negated ? 1 : 0)
       const next = moduleOptionsEnd(tokens, from)
       const text = line.slice(start, tokens[next - 1].end)
-      pushAll(out.exprs, sharedExprs(shared, `p ${protocol ?? ''}`, text, () => parseModule(c, protocol ?? '', readModuleOptions(tokens, from).options, text)))
+      const map = shared?.implicitOf(protocol ?? '')
+      const found = map?.get(text)
+      if (found !== undefined) pushKept(exprs, found)
+      else {
+        const made = parseModule(c, protocol ?? '', readModuleOptions(tokens, from).options, text)
+        pushKept(exprs, made)
+        keep(map, text, made)
+      }
       i = next
       continue
     }
-    out.exprs.push({kind: 'opaque', text: line.slice(start, opt.end)})
+    exprs.push({kind: 'opaque', text: line.slice(start, opt.end)})
     i++
   }
-  if (c.comments.length > 0) out.comment = c.comments.join('; ')
-  return out
+  return c.comments === undefined ? {exprs: exprs.slice()} : {exprs: exprs.slice(), comment: c.comments.join('; ')}
 }
+
+/** Whether T is the option NAME as written (not quoted). */
+const isOptionNamed = (t: Token | undefined, name: string) => t !== undefined && !t.quoted && t.text === name
 
 /** Where the module options from tokens[from] end (readModuleOptions' `next`), without reading them: most are shared already. */
 function moduleOptionsEnd(tokens: Token[], from: number): number {
@@ -339,8 +394,8 @@ function readModuleOptions(tokens: Token[], from: number): {options: ModOption[]
   return {options, next: i}
 }
 
-/** The expression of a top-level match, added to `into`; its text (made only if it is needed) is the option as written. */
-function topLevelMatch(name: string, negated: boolean, value: string, text: () => string, into: NfExpr[]): void {
+/** The expression of a top-level match (none for `-p all`); TEXT is the option as written. */
+function topLevelMatch(name: string, negated: boolean, value: string, text: string): Kept {
   switch (name) {
     case '-s':
     case '--source':
@@ -351,30 +406,23 @@ function topLevelMatch(name: string, negated: boolean, value: string, text: () =
       const field: NfField = name.startsWith('-s') || name === '--source' || name === '--src' ? 'saddr' : 'daddr'
       if (!value.includes(',')) {
         const one = addressValue(value)
-        into.push(one === undefined ? {kind: 'opaque', text: text()} : cmp(field, negated, one))
-        return
+        return one === undefined ? {kind: 'opaque', text} : cmp(field, negated, one)
       }
       const values = value.split(',').map(addressValue)
-      if (values.some((v) => v === undefined)) into.push({kind: 'opaque', text: text()})
-      else into.push(cmp(field, negated, {t: 'set', elems: values as NfValue[]}))
-      return
+      if (values.some((v) => v === undefined)) return {kind: 'opaque', text}
+      return cmp(field, negated, {t: 'set', elems: values as NfValue[]})
     }
     case '-i':
     case '--in-interface':
-      into.push(cmp('iifname', negated, ifaceValue(value)))
-      return
+      return cmp('iifname', negated, ifaceValue(value))
     case '-o':
     case '--out-interface':
-      into.push(cmp('oifname', negated, ifaceValue(value)))
-      return
+      return cmp('oifname', negated, ifaceValue(value))
     default: {
       // -p: "all" (or 0) matches every protocol and is no match at all; a negated "all" matches nothing.
-      if (value.toLowerCase() === 'all' || value === '0') {
-        if (negated) into.push({kind: 'opaque', text: text()})
-        return
-      }
+      if (value.toLowerCase() === 'all' || value === '0') return negated ? {kind: 'opaque', text} : NO_EXPRS
       const proto = l4protoValue(value)
-      into.push(proto === undefined ? {kind: 'opaque', text: text()} : cmp('l4proto', negated, typeof proto === 'number' ? num(proto) : str(proto)))
+      return proto === undefined ? {kind: 'opaque', text} : cmp('l4proto', negated, typeof proto === 'number' ? num(proto) : str(proto))
     }
   }
 }
@@ -387,14 +435,13 @@ const PORT_MODULES = new Set(['tcp', 'udp', 'sctp', 'dccp', 'udplite'])
 /** Modules whose options are independent conditions: each option becomes its own expression. */
 const TYPED_MODULES = new Set([...PORT_MODULES, 'multiport', 'conntrack', 'state', 'physdev', 'addrtype', 'icmp', 'icmp6', 'icmpv6', 'ipv6-icmp', 'mark', 'connmark', 'set', 'iprange', 'mac', 'pkttype'])
 
-function parseModule(c: RuleContext, module: string, options: ModOption[], text: string): NfExpr[] {
+function parseModule(c: RuleContext, module: string, options: ModOption[], text: string): readonly NfExpr[] {
   const name = module.toLowerCase()
   if (NONDETERMINISTIC.has(name)) return [{kind: 'nondeterministic', what: name, text}]
   if (name === 'comment') {
-    const comments = options.filter((o) => o.name === '--comment').map((o) => o.values.join(' '))
-    if (comments.length !== options.length) return [{kind: 'opaque', text}]
-    c.comments.push(...comments)
-    return []
+    if (options.some((o) => o.name !== '--comment')) return [{kind: 'opaque', text}]
+    for (const o of options) (c.comments ??= []).push(o.values.join(' '))
+    return NO_EXPRS
   }
   if (!TYPED_MODULES.has(name) || (name === 'set' && options.some((o) => o.name === '--return-nomatch'))) return [{kind: 'opaque', text}]
   const exprs: NfExpr[] = []
@@ -750,14 +797,9 @@ export function parseIptablesSaveIR(text: string, opts: IptablesSaveOptions): Nf
     // The same for every rule until a chain is declared or another table starts.
     ruleCtx ??= {userChains: userChainsOf(table, chainCounts.get(table) ?? 0), ipsetTypes: opts.ipsetTypes, warnings: opts.warnings, shared: getOrCreate(sharedOf, table, () => new SharedExprs())}
     const parsed = parseIptablesRuleOptions(ruleLine, ruleCtx, headEnd)
-    const rule: NfRule = {
-      ref: {backend, family, table: table.name, chain: chain.name, index: chain.rules.length},
-      text: ruleLine,
-      exprs: parsed.exprs,
-    }
-    if (counted) rule.counters = {packets: Number(counted.packets), bytes: Number(counted.bytes)}
-    if (parsed.comment !== undefined) rule.comment = parsed.comment
-    chain.rules.push(rule)
+    const ref = {backend, family, table: table.name, chain: chain.name, index: chain.rules.length}
+    const counters = counted && {packets: Number(counted.packets), bytes: Number(counted.bytes)}
+    chain.rules.push(ruleOf(ref, ruleLine, parsed.exprs, counters, parsed.comment))
   }
   if (table) throw new ParseError(`${family === 'ip6' ? 'ip6tables' : 'iptables'}-save: table ${table.name} has no COMMIT (output truncated?)`)
   for (const name of incompatible) {

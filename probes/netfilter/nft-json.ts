@@ -10,7 +10,7 @@ import {formatIp, parsePrefix} from '../../src/lib/addr.js'
 import type {NfBaseChain, NfChain, NfChainType, NfExpr, NfFamily, NfField, NfHook, NfMatch, NfRule, NfScalar, NfSet, NfStatement, NfTable, NfValue} from '../../src/lib/netfilter.js'
 import {type Obj, ParseError, isObj, parseJson} from '../types.js'
 import {icmpCode, icmpTypeCode, l4protoValue, tcpFlagBits} from './names.js'
-import {addressValue, num, str} from './values.js'
+import {addressValue, num, ruleOf, str} from './values.js'
 
 export interface NftJsonOptions {
   /** `nft -a list ruleset` of the same ruleset: rule texts (by handle) and netdev devices come from it. */
@@ -366,8 +366,8 @@ function noteKnown(m: NfMatch, st: RuleState) {
   if (m.kind === 'cmp' && m.op === 'eq' && m.mask === undefined && !m.concat && (m.value.t === 'str' || m.value.t === 'num')) st.known.add(`${m.field}=${m.value.v}`)
 }
 
-function parseMatch(x: Obj, st: RuleState): NfExpr[] {
-  const text = renderNftJson({match: x})
+/** The match X of a statement whose text is TEXT. */
+function parseMatch(x: Obj, st: RuleState, text: string): NfExpr[] {
   const opaque: NfExpr[] = [{kind: 'opaque', text}]
   const op = x.op === undefined ? '==' : String(x.op)
   const left = x.left
@@ -564,14 +564,14 @@ function parseVmap(o: Obj, st: RuleState, text: string): NfExpr[] {
   return [...deps, {kind: 'vmap', field, ...extra, map, text}]
 }
 
-function parseStatement(x: unknown, st: RuleState): NfExpr[] {
-  const text = renderNftJson(x)
+/** The expressions of statement X, whose text (renderNftJson) is TEXT. */
+function parseStatement(x: unknown, st: RuleState, text: string): NfExpr[] {
   if (!isObj(x)) return [{kind: 'opaque', text: jsonText(x)}]
   const [key, v] = firstEntry(x)
   const o = isObj(v) ? v : {}
   switch (key) {
     case 'match':
-      return parseMatch(o, st)
+      return parseMatch(o, st, text)
     case 'counter':
       if (isObj(v) && st.counters === undefined && typeof v.packets === 'number' && typeof v.bytes === 'number') st.counters = {packets: v.packets, bytes: v.bytes}
       return [{kind: 'effect', text}]
@@ -643,10 +643,22 @@ function parseStatement(x: unknown, st: RuleState): NfExpr[] {
 
 /** The IR expressions of one rule's JSON `expr` array, with its anonymous counter. */
 export function parseNftRuleExprs(exprs: unknown[], ctx: {family: NfFamily; table: string}): {exprs: NfExpr[]; counters?: {packets: number; bytes: number}} {
+  return readRuleExprs(exprs, ctx, undefined)
+}
+
+/** parseNftRuleExprs, adding each statement's text to TEXTS when given: the rule's text, when no listing gives it, is theirs joined. */
+function readRuleExprs(exprs: unknown[], ctx: Ctx, texts: string[] | undefined): {exprs: NfExpr[]; counters?: {packets: number; bytes: number}} {
   const st: RuleState = {ctx, known: new Set()}
   const out: NfExpr[] = []
-  for (const x of exprs) out.push(...parseStatement(x, st))
-  return st.counters ? {exprs: out, counters: st.counters} : {exprs: out}
+  for (const x of exprs) {
+    // Rendered once, for the statement's expressions and the rule's text.
+    const text = renderNftJson(x)
+    texts?.push(text)
+    const parsed = parseStatement(x, st, text)
+    for (let k = 0; k < parsed.length; k++) out.push(parsed[k])
+  }
+  // At its exact length: every rule keeps its array, and one grown by push keeps room for a dozen more.
+  return st.counters ? {exprs: out.slice(), counters: st.counters} : {exprs: out.slice()}
 }
 
 // ---------------------------------------------------------------------------
@@ -823,14 +835,17 @@ function parseChain(c: Obj, table: NfTable, listing: Listing | undefined, warnin
 function parseRule(r: Obj, chain: NfChain, listing: Listing | undefined): NfRule {
   const exprs = Array.isArray(r.expr) ? r.expr : []
   const handle = typeof r.handle === 'number' ? r.handle : undefined
-  const parsed = parseNftRuleExprs(exprs, {family: chain.family, table: chain.table})
   const listed = handle !== undefined ? listing?.rules.get(listingKey(chain.family, chain.table, chain.name, handle)) : undefined
-  const rule: NfRule = {
-    ref: {backend: chain.backend, family: chain.family, table: chain.table, chain: chain.name, index: chain.rules.length, ...(handle !== undefined ? {handle} : {})},
-    text: listed ?? exprs.map(renderNftJson).join(' ') + (typeof r.comment === 'string' ? ` comment ${JSON.stringify(r.comment)}` : ''),
-    exprs: parsed.exprs,
-  }
-  if (parsed.counters) rule.counters = parsed.counters
-  if (typeof r.comment === 'string') rule.comment = r.comment
-  return rule
+  const texts = listed === undefined ? [] : undefined
+  const parsed = readRuleExprs(exprs, {family: chain.family, table: chain.table}, texts)
+  const comment = typeof r.comment === 'string' ? r.comment : undefined
+  const {backend, family, table, name} = chain
+  const index = chain.rules.length
+  return ruleOf(
+    handle !== undefined ? {backend, family, table, chain: name, index, handle} : {backend, family, table, chain: name, index},
+    listed ?? texts!.join(' ') + (comment !== undefined ? ` comment ${JSON.stringify(comment)}` : ''),
+    parsed.exprs,
+    parsed.counters,
+    comment,
+  )
 }

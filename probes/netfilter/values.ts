@@ -1,6 +1,6 @@
 /** Value builders shared by the parsers: one spelling per thing, whichever tool printed it. */
 import {formatIp, parseIp} from '../../src/lib/addr.js'
-import type {NfField, NfMatch, NfScalar, NfValue} from '../../src/lib/netfilter.js'
+import type {NfExpr, NfField, NfMatch, NfRule, NfRuleRef, NfScalar, NfValue} from '../../src/lib/netfilter.js'
 
 export const str = (v: string): NfScalar => ({t: 'str', v})
 export const num = (v: number): NfScalar => ({t: 'num', v})
@@ -62,10 +62,15 @@ export function parseNumber(text: string): number | undefined {
   return undefined
 }
 
-export const cmp = (field: NfField, negated: boolean, value: NfValue, extra: Partial<Extract<NfMatch, {kind: 'cmp'}>> = {}): NfMatch => ({
-  kind: 'cmp',
-  field,
-  op: negated ? 'ne' : 'eq',
-  value,
-  ...extra,
-})
+/** Without EXTRA, no empty object to make and spread: tens of thousands of rules make their matches here. */
+export const cmp = (field: NfField, negated: boolean, value: NfValue, extra?: Partial<Extract<NfMatch, {kind: 'cmp'}>>): NfMatch =>
+  extra === undefined ? {kind: 'cmp', field, op: negated ? 'ne' : 'eq', value} : {kind: 'cmp', field, op: negated ? 'ne' : 'eq', value, ...extra}
+
+/**
+ * A rule in its final shape, counters and comment only when it has them: a property added afterwards is one
+ * more allocation for each of a listing's rules.
+ */
+export function ruleOf(ref: NfRuleRef, text: string, exprs: NfExpr[], counters: NfRule['counters'], comment: string | undefined): NfRule {
+  if (comment === undefined) return counters ? {ref, text, exprs, counters} : {ref, text, exprs}
+  return counters ? {ref, text, exprs, counters, comment} : {ref, text, exprs, comment}
+}

@@ -232,6 +232,20 @@ describe('parseIptablesSaveIR: kitchen ruleset (iptables-nft, -c)', () => {
     ])
   })
 
+  it('reads every form of -m comment as the one iptables-save prints is read', () => {
+    // The printed form (one --comment and its word) is read without option objects; any other takes the general way.
+    expect(parseIptablesRuleOptions('-p tcp -m comment --comment "service 2" -m comment --comment allow -j ACCEPT')).toEqual({
+      exprs: [{kind: 'cmp', field: 'l4proto', op: 'eq', value: {t: 'str', v: 'tcp'}}, {kind: 'verdict', verdict: 'accept'}],
+      comment: 'service 2; allow',
+    })
+    expect(parseIptablesRuleOptions('-m comment --comment "x" --comment "y" -j ACCEPT').comment).toBe('x; y')
+    expect(parseIptablesRuleOptions('-m COMMENT --comment "a \\"b\\""').comment).toBe('a "b"')
+    // An option with no word is no comment: the module stays as written.
+    expect(parseIptablesRuleOptions('-m comment --comment --foo -j ACCEPT')).toEqual({
+      exprs: [{kind: 'opaque', text: '-m comment --comment --foo'}, {kind: 'verdict', verdict: 'accept'}],
+    })
+  })
+
   it('makes rate, time and history matches nondeterministic, with their exact text', () => {
     expect(exprsOf(tables, 'filter', 'INPUT', '-m limit')[1]).toEqual({kind: 'nondeterministic', what: 'limit', text: '-m limit --limit 5/sec --limit-burst 10'})
     const whats = table(tables, 'filter').chains.INPUT.rules.flatMap((r) => r.exprs).filter((e) => e.kind === 'nondeterministic').map((e) => (e as {what: string}).what)
