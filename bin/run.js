@@ -20,6 +20,13 @@ if (argv.length === 1 && (argv[0] === '--version' || argv[0] === '-v')) {
   // Anything but a help page oclif's help classes print alone (src/cli/quick-help.ts): the full CLI.
   // Node >= 22.1 keeps the compiled code of dist/ between runs; Node 20 has no such cache and compiles it every run.
   module.enableCompileCache?.()
+  // A live diagnose with the default reading starts its probes now, while the CLI loads (src/cli/early.ts).
+  const {startEarly, stopEarly} = await import('../dist/cli/early.js')
+  await startEarly(argv)
   const {main} = await import('../dist/bin/main.js')
-  await main(argv, import.meta.url)
+  try {
+    await main(argv, import.meta.url)
+  } finally {
+    stopEarly()
+  }
 }

@@ -23,7 +23,7 @@ const bundled = {
 
 await build({
   ...bundled,
-  entryPoints: ['src/bin/main.ts', 'src/cli/help-class.ts', ...sources('src/commands'), ...sources('src/hooks')],
+  entryPoints: ['src/bin/main.ts', 'src/cli/early.ts', 'src/cli/help-class.ts', ...sources('src/commands'), ...sources('src/hooks')],
   outbase: 'src',
   outdir: 'dist',
   splitting: true,

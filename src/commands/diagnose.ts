@@ -6,6 +6,7 @@ import {KvmdoctorCommand} from '../cli/command.js'
 import {type DiagnosisRun, publishOf} from '../core/diagnose.js'
 import {CONFIG_FILES, userConfigDir} from '../core/config-file.js'
 import {runDiagnose} from '../core/diagnose-service.js'
+import {LIVE_READ_DEFAULTS} from '../core/early-probes.js'
 import {checkGuests, narrowToGuests} from '../core/narrow.js'
 import {suggest} from '../cli/suggest.js'
 import {reportableJson, reportableJsonText} from '../../reports/json.js'
@@ -51,12 +52,12 @@ Configuration: the ignore file and the expectations file are read from --ignore 
     ignore: Flags.string({summary: `Ignore file (default: $XDG_CONFIG_HOME/kvmdoctor/${CONFIG_FILES.ignore}, or ~/.config/kvmdoctor/${CONFIG_FILES.ignore}, when present; never the working directory).`}),
     expect: Flags.string({summary: `Expectations file (default: $XDG_CONFIG_HOME/kvmdoctor/${CONFIG_FILES.expectations}, or ~/.config/kvmdoctor/${CONFIG_FILES.expectations}, when present; never the working directory).`}),
     'show-suppressed': Flags.boolean({summary: 'List the findings the ignore file suppressed.', default: false}),
-    timeout: Flags.integer({summary: 'Seconds each command may run before it is killed.', default: 5, min: 1, max: 600}),
-    deadline: Flags.integer({summary: 'Seconds the whole live run may take; then commands still running are stopped and the report says what could not be read.', default: 120, min: 1, max: 3600}),
+    timeout: Flags.integer({summary: 'Seconds each command may run before it is killed.', default: LIVE_READ_DEFAULTS.timeoutSeconds, min: 1, max: 600}),
+    deadline: Flags.integer({summary: 'Seconds the whole live run may take; then commands still running are stopped and the report says what could not be read.', default: LIVE_READ_DEFAULTS.deadlineSeconds, min: 1, max: 3600}),
     record: Flags.string({summary: 'Also write everything read into this snapshot directory.', exclusive: ['from']}),
     from: Flags.string({summary: 'Analyse a snapshot directory or a bundle (.tar.gz) instead of this host.', exclusive: ['record', 'active']}),
     active: Flags.boolean({summary: 'Allow probes that send packets (arp-scan on guest bridges).', default: false}),
-    connect: Flags.string({char: 'c', summary: 'libvirt URI.', default: 'qemu:///system'}),
+    connect: Flags.string({char: 'c', summary: 'libvirt URI.', default: LIVE_READ_DEFAULTS.libvirtUri}),
     checks: Flags.boolean({summary: 'Show every check that ran with PASS, WARN, FAIL or SKIP (text), in the manner of virt-host-validate.', default: false}),
     color: Flags.boolean({summary: 'Colour the text report (default: on a terminal, unless NO_COLOR is set; FORCE_COLOR forces it).', allowNo: true}),
     listen: Flags.integer({summary: 'Also listen this many seconds on every running guest\'s tap (tcpdump, passive: sends nothing; root): what guests really send (ARP, DHCP, source addresses). All taps at once; the time comes on top of --deadline.', min: 1, max: 600, exclusive: ['from']}),

@@ -10,9 +10,10 @@ import {UserError} from './errors.js'
 import {loadExpectations} from './expectations.js'
 import {loadIgnoreFile} from './ignore.js'
 import {CONFIG_FILES, defaultConfigFile} from './config-file.js'
+import {takeEarlyProbes} from './early-probes.js'
 import {withLock} from './safe-write.js'
 import {checkSnapshotTarget, writeSnapshot} from './snapshot.js'
-import {openSource} from './source.js'
+import {type Source, openSource} from './source.js'
 import type {SshTarget} from './ssh-runner.js'
 import type {PublishRequest} from '../datapath/published.js'
 
@@ -56,9 +57,11 @@ export async function runDiagnose(request: DiagnoseRequest, deps: DiagnoseDeps):
 }
 
 async function diagnoseFrom(request: DiagnoseRequest, deps: DiagnoseDeps, ignores: Awaited<ReturnType<typeof loadIgnoreFile>>, expectations: Awaited<ReturnType<typeof loadExpectations>> | undefined, replaces = false): Promise<DiagnosisRun> {
-  const source = await openSource({from: request.from, ssh: request.ssh, record: request.record, timeoutMs: request.timeoutMs, deadlineMs: request.deadlineMs, warn: request.warn})
+  // The probes bin/run.js started before the command loaded, when they read what this run asks for.
+  const early = takeEarlyProbes(request)
+  const source: Source = early ? {runner: early.runner, close: async () => {}} : await openSource({from: request.from, ssh: request.ssh, record: request.record, timeoutMs: request.timeoutMs, deadlineMs: request.deadlineMs, warn: request.warn})
   const options = source.recordedOptions ? {...source.recordedOptions, ...(request.options.internet ? {internet: request.options.internet} : {})} : request.options
-  const diagnosis = await diagnose({runner: source.runner, options, publish: request.publish, version: request.version, expectations, ignores, now: deps.now()}).finally(() => source.close())
+  const diagnosis = await diagnose({runner: source.runner, results: early?.results, options, publish: request.publish, version: request.version, expectations, ignores, now: deps.now()}).finally(() => source.close())
   if (source.describe) diagnosis.source = source.describe()
   if (source.recorder && request.record !== undefined) {
     await writeSnapshot(request.record, source.recorder.all(), {

@@ -32,6 +32,8 @@ export interface DiagnoseInput {
   ignores?: IgnoreEntry[]
   /** The clock for ignore expiry (the analysis time, not the capture time). */
   now?: Date
+  /** The probes' results when they are being read already (a live run started early: src/core/early-probes.ts). */
+  results?: Promise<Record<string, ProbeResult>>
 }
 
 /** A diagnosis as the services hold it: the result reports read, and the raw probe results (bundles, `--facts`, the topology). */
@@ -42,7 +44,7 @@ export interface DiagnosisRun extends Diagnosis {
 
 export async function diagnose(input: DiagnoseInput): Promise<DiagnosisRun> {
   // The analysis loads while the probes read the host: the first command starts before rules and engine are compiled.
-  const probing = runProbes(input.probes ?? ALL_PROBES, input.runner, input.options)
+  const probing = input.results ?? runProbes(input.probes ?? ALL_PROBES, input.runner, input.options)
   const [{analyse}, results] = await Promise.all([import('./analysis.js'), probing])
   return analyse(results, input)
 }

@@ -46,7 +46,7 @@ export class LiveRunner implements Runner {
   private readonly maxOutputBytes: number
   private readonly killAfterMs: number
   private readonly pipeGraceMs: number
-  private readonly deadline: number
+  private deadline: number
   /** Process groups of commands still running, killed if kvmdoctor is interrupted. */
   private readonly groups = new Set<number>()
   private forgetGroups?: () => void
@@ -65,6 +65,12 @@ export class LiveRunner implements Runner {
     // A listen mostly waits: all of them run at once, beside the other commands.
     if (options.listenMs !== undefined) return this.runNow(argv, options)
     return this.limit(() => this.runNow(argv, options))
+  }
+
+  /** Ends the run: what is running is killed with its group, and nothing starts after (a run nobody will read). */
+  stop(): void {
+    this.deadline = -Infinity
+    for (const group of this.groups) killGroup(group, 'SIGKILL')
   }
 
   private track(pid: number): void {

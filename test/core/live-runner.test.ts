@@ -118,6 +118,17 @@ describe('LiveRunner', () => {
     // 4 sleeps of 0.3 s two at a time take two rounds
     expect(performance.now() - started).toBeGreaterThanOrEqual(550)
   })
+
+  it('stops a run nobody will read: what runs is killed, what waits for a slot is not started', async () => {
+    const stopped = new LiveRunner({concurrency: 1, timeoutMs: 60_000})
+    const running = stopped.run(['sleep', '30'])
+    const waiting = stopped.run(['echo', 'never'])
+    // The sleep holds the only slot once it has started.
+    await new Promise((resolve) => setTimeout(resolve, 200))
+    stopped.stop()
+    expect(await running).toMatchObject({exitCode: null, timedOut: false, error: 'sleep 30: exit SIGKILL', errorCode: 'exit-status'})
+    expect(await waiting).toMatchObject({output: '', errorCode: 'timeout', error: "echo never: not run, the run's deadline had passed"})
+  })
 })
 
 describe('LiveRunner listens (tcpdump for --listen)', () => {
