@@ -33,7 +33,9 @@ describe('early start of a live diagnose', () => {
       const r = JSON.parse(stdout) as {probes: {id: string; ok: boolean}[]; findings: {id: string}[]}
       return {probes: r.probes.map((p) => `${p.id} ${p.ok}`), findings: r.findings.map((f) => f.id).sort()}
     }
-    expect([early.exitCode, late.exitCode]).toEqual([0, 0])
+    // Whatever this host's state (CI runs this before libvirtd is up: NOT CHECKED, exit 4), both runs see the same.
+    expect([0, 1, 4]).toContain(early.exitCode)
+    expect(late.exitCode).toBe(early.exitCode)
     expect(seen(early.stdout)).toEqual(seen(late.stdout))
   }, 60_000)
 })
