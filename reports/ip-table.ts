@@ -1,4 +1,4 @@
-import type {AddressSeen, IpInventory, IpRow, Verdict} from '../src/result/ip.js'
+import {type AddressSeen, type IpInventory, type IpRow, type Verdict, unreadSources} from '../src/result/ip.js'
 import {renderTable} from './layout.js'
 import {wrapLine} from './layout.js'
 import {PLAIN, type Style} from './style.js'
@@ -53,7 +53,7 @@ export function renderIpTable(inv: IpInventory, options: {width?: number; wide?:
   const unavailable = inv.probes.filter((p) => !p.ok && !p.skipped)
   const notes = [
     ...unavailable.map((p) => `note: ${p.id} unavailable (${p.error}): addresses from it are missing`),
-    ...inv.probes.filter((p) => p.ok && p.degraded && p.id !== 'host').map((p) => `note: ${p.id} read in part (${p.degraded}): addresses from the rest are missing`),
+    ...unreadSources(inv).flatMap((u) => (u.degraded !== undefined ? [`note: ${u.id} read in part (${u.degraded}): addresses from the rest are missing`] : [])),
   ]
   const arpSkipped = inv.probes.some((p) => p.id === 'arp-scan' && p.skipped)
   if (arpSkipped && inv.rows.some((r) => r.type !== 'network' && r.verdict === 'no address')) {

@@ -4,7 +4,8 @@ import {renderIpTable} from '../../reports/ip-table.js'
 import {colorLevel, makeStyle, outputWidth} from '../../reports/style.js'
 import {KvmdoctorCommand} from '../cli/command.js'
 import {EXIT} from '../core/errors.js'
-import {ipInventory, unreadSources} from '../core/ip-service.js'
+import {ipInventory} from '../core/ip-service.js'
+import {unreadSources} from '../result/ip.js'
 import {checkNames, requireNonEmpty, visibleControlsDeep, warnOnStderr} from '../core/output.js'
 import {scrubDeep} from '../lib/scrub.js'
 import {openSource} from '../core/source.js'
@@ -58,7 +59,7 @@ Exit codes: 0 when every running guest is ok, 1 when one is not, 2 on bad usage 
       // of addresses went unread: a lease or a conflict only it would show is not seen.
       const unread = unreadSources(inventory)
       process.exitCode = inventory.rows.some((r) => r.verdict !== 'ok' && r.verdict !== 'shut off') ? EXIT.findings : unread.length > 0 && !flags['allow-unchecked'] ? EXIT.unchecked : EXIT.clean
-      if (process.exitCode === EXIT.unchecked) warnOnStderr(`not checked: ${unread.map((u) => `${u.id} (${u.why})`).join('; ')}`)
+      if (process.exitCode === EXIT.unchecked) warnOnStderr(`not checked: ${unread.map((u) => `${u.id} (${u.degraded !== undefined ? `read in part: ${u.degraded}` : u.error})`).join('; ')}`)
       const described = source.describe ? scrubDeep(source.describe()) : undefined
       if (this.jsonEnabled()) return described ? {...inventory, source: described} : inventory
       for (const line of sourceHeaderLines(described)) this.log(visibleControlsDeep(line))

@@ -168,16 +168,6 @@ export function inventoryOf(results: Record<string, ProbeResult>, findings: Find
   }
 }
 
-/**
- * The sources of addresses that could not be read whole (unavailable, or read in part), with why: what
- * they would have shown (a lease, a conflict, a stale address) is not seen, so no row is proven by them.
- * Skipped by design (arp-scan without --active, the wire without --listen) is not unread; nor is the
- * host's name.
- */
-export function unreadSources(inventory: Pick<IpInventory, 'probes'>): {id: string; why: string}[] {
-  return inventory.probes.flatMap((p) => (p.id === 'host' ? [] : !p.ok && !p.skipped ? [{id: p.id, why: p.error ?? 'unavailable'}] : p.ok && p.degraded ? [{id: p.id, why: `read in part: ${p.degraded}`}] : []))
-}
-
 /** What the rules found on a guest interface (a conflict on its addresses or its MAC, and the wire's findings). */
 export interface Judged {
   conflict: boolean

@@ -50,3 +50,12 @@ export interface IpInventory {
   rows: IpRow[]
   probes: ProbeStatus[]
 }
+
+/**
+ * The sources of addresses that could not be read whole: `error` when unavailable, `degraded` when read in part. What
+ * they would have shown (a lease, a conflict, a stale address) is not seen, so no row is proven by them. Skipped by
+ * design (arp-scan without --active, the wire without --listen) is not unread; nor is the host's name.
+ */
+export function unreadSources(inventory: Pick<IpInventory, 'probes'>): {id: string; error?: string; degraded?: string[]}[] {
+  return inventory.probes.flatMap((p): {id: string; error?: string; degraded?: string[]}[] => (p.id === 'host' ? [] : !p.ok && !p.skipped ? [{id: p.id, error: p.error ?? 'unavailable'}] : p.ok && p.degraded ? [{id: p.id, degraded: p.degraded}] : []))
+}

@@ -33,6 +33,9 @@ const tableKey = (backend: NfBackend, family: NfFamily, table: string) => `${bac
 export const tableOf = (c: Pick<NfChain, 'backend' | 'family' | 'table'>) => tableKey(c.backend, c.family, c.table)
 
 /** Where the NAT core hooks in (NF_IP_PRI_NAT_DST / NF_IP_PRI_NAT_SRC): every nat chain of the hook runs there. */
+/** Where conntrack looks a packet up (prerouting and output): chains before it see no entry yet, nor a zone it has not read. */
+export const CONNTRACK_PRIORITY = -200
+
 export const NAT_CORE_PRIORITY: Partial<Record<NfHook, number>> = {prerouting: -100, output: -100, input: 100, postrouting: 100}
 
 export function compile(rs: NfRuleset, options: {hostAddresses?: string[]} = {}): CompiledRuleset {

@@ -15,7 +15,7 @@
  */
 import {parseIp, rangeContains} from '../../lib/addr.js'
 import type {NatMapEntry, NfChain, NfField, NfMatch, NfRule, NfRuleRef, NfStatement, NfValue, NfFamily, NfHook} from '../../lib/netfilter.js'
-import {type CompiledRuleset, NAT_CORE_PRIORITY, tableOf} from './compile.js'
+import {type CompiledRuleset, CONNTRACK_PRIORITY, NAT_CORE_PRIORITY, tableOf} from './compile.js'
 import {ICMPV6_TYPES, ICMP_TYPES, type NfPacket, protoNumber} from './packet.js'
 
 export type Tri = boolean | 'unknown'
@@ -221,8 +221,6 @@ function walkHook(rs: CompiledRuleset, hook: NfHook, layer: HookLayer, packet: N
   if (lookup && chains.length > 0) live = live.map((b) => zoneLookup(b, hook, chains[chains.length - 1]))
   return core !== undefined ? live.map((b) => translated(b, manip!)) : live
 }
-
-const CONNTRACK_PRIORITY = -200
 
 /**
  * Conntrack looks a packet of an existing connection up in the zone it carries: in its connection's zone it finds it;
@@ -547,7 +545,7 @@ function runStatement(rs: CompiledRuleset, s: NfStatement, rule: NfRule, m: Mach
     }
     case 'ct-zone':
       // A zone is a template conntrack reads at its lookup (prerouting and output, -200): set later, it changes nothing.
-      if ((hook !== 'prerouting' && hook !== 'output') || priority >= -200) {
+      if ((hook !== 'prerouting' && hook !== 'output') || priority >= CONNTRACK_PRIORITY) {
         b.steps.push(stepFor(hook, chain, rule, 'rule', undefined, 'after conntrack looked the packet up: no effect'))
         return undefined
       }
@@ -757,7 +755,7 @@ function fieldValue(field: NfField, p: NfPacket, ctx: EvalContext, priority: num
       // Before conntrack (priority -200) the packet has no entry yet: the kernel says invalid.
       // The bridge family has conntrack only with nf_conntrack_bridge, which the facts do not show.
       if (family === 'bridge') return 'unknown'
-      return priority < -200 && p.ct.state !== 'untracked' ? ['invalid'] : [p.ct.state]
+      return priority < CONNTRACK_PRIORITY && p.ct.state !== 'untracked' ? ['invalid'] : [p.ct.state]
     // A packet with no connection (untracked, or before conntrack looked it up) has no status, direction or
     // mark to read: the kernel's ct expression breaks the rule (nft_ct_get_eval), whatever the operator.
     case 'ct status':
@@ -789,7 +787,7 @@ function fieldValue(field: NfField, p: NfPacket, ctx: EvalContext, priority: num
   }
 }
 
-const noConnection = (p: NfPacket, priority: number) => p.ct.state === 'untracked' || priority < -200
+const noConnection = (p: NfPacket, priority: number) => p.ct.state === 'untracked' || priority < CONNTRACK_PRIORITY
 
 /**
  * The connection's original tuple: a new connection's first packet as it came; for a reply, its own addresses and
