@@ -1,3 +1,5 @@
+import {readFileSync} from 'node:fs'
+import {join} from 'node:path'
 import {describe, expect, it} from 'vitest'
 import {parseIpNeigh} from '../../probes/neighbours.js'
 import {parseIpRoute} from '../../probes/routes.js'
@@ -20,6 +22,14 @@ describe('parseIpRoute (ip -j route show table all)', () => {
     const [r] = parseIpRoute('[{"dst":"default","metric":100,"nexthops":[{"gateway":"10.0.0.1","dev":"eth0"},{"gateway":"10.0.1.1","dev":"eth1"}],"flags":[]}]')
     expect(r.metric).toBe(100)
     expect(r.nexthops.map((h) => h.dev)).toEqual(['eth0', 'eth1'])
+  })
+  it("reads a next hop's flags as ip prints them (iproute2 6.1, a multipath default route whose second device is down)", () => {
+    // Captured in a network namespace: two veths, `ip route add default nexthop via ... dev d0 nexthop via ... dev d1`, d1 set down.
+    const [r] = parseIpRoute(readFileSync(join(import.meta.dirname, '../data/iproute/6.1/ip-j-route-show-multipath-dead.json'), 'utf8'))
+    expect(r.nexthops).toEqual([
+      {gateway: '198.51.100.1', dev: 'd0'},
+      {gateway: '203.0.113.1', dev: 'd1', flags: ['dead', 'linkdown']},
+    ])
   })
   it('rejects garbage', () => {
     expect(() => parseIpRoute('not json')).toThrow(ParseError)
