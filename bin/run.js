@@ -21,11 +21,14 @@ if (argv.length === 1 && (argv[0] === '--version' || argv[0] === '-v')) {
   // Node >= 22.1 keeps the compiled code of dist/ between runs; Node 20 has no such cache and compiles it every run.
   module.enableCompileCache?.()
   // A live diagnose with the default reading starts its probes now, while the CLI loads (src/cli/early.ts).
-  const {startEarly, stopEarly} = await import('../dist/cli/early.js')
+  const {startEarly, stopEarly, runQuickly} = await import('../dist/cli/early.js')
   await startEarly(argv)
-  const {main} = await import('../dist/bin/main.js')
   try {
-    await main(argv, import.meta.url)
+    // That diagnose runs without oclif (src/cli/quick-diagnose.ts) when oclif would read its argv no other way.
+    if (!(await runQuickly(argv, import.meta.url))) {
+      const {main} = await import('../dist/bin/main.js')
+      await main(argv, import.meta.url)
+    }
   } finally {
     stopEarly()
   }

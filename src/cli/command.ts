@@ -8,9 +8,7 @@
  * KVMDOCTOR_DEBUG is set.
  */
 import {Command, Flags, ux} from '@oclif/core'
-import {type ErrorJson, argvWantsJson, describeFailure, usageErrorText} from './failure.js'
-import {errorLine} from '../core/output.js'
-import {scrubText} from '../lib/scrub.js'
+import {reportFailure} from './failure.js'
 import {withFlagSuggestion} from './suggest.js'
 
 export abstract class KvmdoctorCommand extends Command {
@@ -21,16 +19,7 @@ export abstract class KvmdoctorCommand extends Command {
 
   /** Prints the failure the documented way and sets the exit code. */
   protected reportFailure(error: unknown): void {
-    const failure = describeFailure(error)
-    process.exitCode = failure.code
-    // oclif's multi-line usage messages as one line; secrets and control characters never leave.
-    const usage = usageErrorText(error)
-    if (argvWantsJson(this.argv)) {
-      const body: ErrorJson = {error: {code: failure.code, message: scrubText(usage ?? failure.jsonMessage)}}
-      ux.stdout(JSON.stringify(body, null, 2))
-    } else {
-      ux.stderr(errorLine(`kvmdoctor: ${usage ? `${usage} (see --help)` : failure.message}`))
-    }
+    reportFailure(error, this.argv, {stdout: (text) => ux.stdout(text), stderr: (text) => ux.stderr(text)})
   }
 
   /** oclif calls this for anything run() throws, parse errors included: never rethrow (oclif would print its own object). */

@@ -37,4 +37,9 @@ export async function startEarly(argv: string[]): Promise<void> {
   if (readsWithDefaults(argv)) await startEarlyProbes()
 }
 
+/** Runs ARGV without oclif when it is a plain live diagnose (src/cli/quick-diagnose.ts); false when it is the full CLI's. */
+export async function runQuickly(argv: string[], rootUrl: string): Promise<boolean> {
+  return readsWithDefaults(argv) && (await import('./quick-diagnose.js')).quickDiagnose(argv, rootUrl)
+}
+
 export {stopEarlyProbes as stopEarly} from '../core/early-probes.js'

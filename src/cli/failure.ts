@@ -5,7 +5,8 @@
  * The only place besides the commands that knows oclif's error objects.
  */
 import {EXIT, UncheckedError, UserError} from '../core/errors.js'
-import {visibleControls} from '../core/output.js'
+import {errorLine, visibleControls} from '../core/output.js'
+import {scrubText} from '../lib/scrub.js'
 
 /** The documented error object of --json mode. */
 export interface ErrorJson {
@@ -52,3 +53,17 @@ export function usageErrorText(error: unknown): string | undefined {
   return visibleControls(lines.reduce((all, l) => (all === '' ? l : `${all}${all.endsWith(':') ? ' ' : ': '}${l}`), '').replace(/\s+/g, ' '))
 }
 
+
+/** Prints a command's failure the documented way (ARGV: the command's, to know whether it asked for JSON) and sets the exit code. */
+export function reportFailure(error: unknown, argv: readonly string[], write: {stdout(text: string): void; stderr(text: string): void}): void {
+  const failure = describeFailure(error)
+  process.exitCode = failure.code
+  // oclif's multi-line usage messages as one line; secrets and control characters never leave.
+  const usage = usageErrorText(error)
+  if (argvWantsJson(argv)) {
+    const body: ErrorJson = {error: {code: failure.code, message: scrubText(usage ?? failure.jsonMessage)}}
+    write.stdout(JSON.stringify(body, null, 2))
+  } else {
+    write.stderr(errorLine(`kvmdoctor: ${usage ? `${usage} (see --help)` : failure.message}`))
+  }
+}

@@ -1,24 +1,11 @@
 import {Args, Flags, ux} from '@oclif/core'
-import {FORMATS, type Format, type RenderOptions, render} from '../../reports/index.js'
-import {summaryLine} from '../../reports/summary.js'
-import {checklist} from '../../reports/checks.js'
+import {FORMATS} from '../../reports/index.js'
 import {KvmdoctorCommand} from '../cli/command.js'
-import {type DiagnosisRun, publishOf} from '../core/diagnose.js'
-import {CONFIG_FILES, userConfigDir} from '../core/config-file.js'
-import {runDiagnose} from '../core/diagnose-service.js'
+import {runDiagnoseCommand} from '../cli/diagnose-run.js'
+import {CONFIG_FILES} from '../core/config-file.js'
 import {LIVE_READ_DEFAULTS} from '../core/early-probes.js'
-import {checkGuests, narrowToGuests} from '../core/narrow.js'
-import {suggest} from '../cli/suggest.js'
-import {reportableJson, reportableJsonText} from '../../reports/json.js'
-import {checkDiagnosisNames, docsBaseUrl, errorLine, reportable, requireNonEmpty, warnOnStderr} from '../core/output.js'
-import {checkTarget, withLock, writeTextSafely} from '../core/safe-write.js'
 import {sshFlags, sshTargetOf} from '../cli/ssh-flags.js'
-import {type FailOn, SEVERITIES} from '../lib/severity.js'
-
-/** The report in a format, made safe (JSON is scrubbed after projection: see reportableJson). */
-async function renderReport(d: DiagnosisRun, format: Format, options: RenderOptions): Promise<string> {
-  return format === 'json' ? reportableJsonText(d, options.gate) : render(reportable(d, format), format, {...options, ...(format === 'sarif' ? {docsUrl: docsBaseUrl()} : {})})
-}
+import {SEVERITIES} from '../lib/severity.js'
 
 export default class Diagnose extends KvmdoctorCommand {
   static summary = 'Diagnose VM networking on this KVM/libvirt host (or on a recorded snapshot or bundle)'
@@ -68,75 +55,13 @@ Configuration: the ignore file and the expectations file are read from --ignore 
 
   async run(): Promise<unknown> {
     const {argv, flags} = await this.parse(Diagnose)
-    const guests = argv as string[]
-    const json = this.jsonEnabled()
-    const spinner = !json && process.stderr.isTTY && flags.from === undefined ? (await import('ora')).default({text: 'probing host', stream: process.stderr}).start() : undefined
-    try {
-      requireNonEmpty(flags, ['from', 'record', 'output', 'ignore', 'expect', 'connect', 'ssh'])
-      // A report path that cannot be written is refused before the run, and held against a second run.
-      const output = flags.output === undefined ? undefined : await checkTarget(flags.output, 'the report')
-      const failOn = flags['fail-on'] as FailOn
-      const publish = publishOf(flags.publish)
-      const diagnose = () =>
-        runDiagnose(
-          {
-            from: flags.from,
-            ssh: sshTargetOf(flags),
-            record: flags.record,
-            timeoutMs: flags.timeout * 1000,
-            deadlineMs: (flags.deadline + (flags.listen ?? 0)) * 1000,
-            options: {active: flags.active, libvirtUri: flags.connect, ...(flags.internet ? {internet: flags.internet} : {}), ...(flags.listen ? {listen: flags.listen} : {})},
-            publish,
-            ignoreFile: flags.ignore,
-            expectationsFile: flags.expect,
-            version: this.config.version,
-            warn: warnOnStderr,
-          },
-          {now: () => new Date(), configDir: userConfigDir()},
-        ).then((d) => {
-          checkDiagnosisNames(d)
-          if (guests.length === 0) return d
-          checkGuests(d, guests, suggest)
-          return narrowToGuests(d, guests)
-        })
-      const result = await (output === undefined
-        ? diagnose()
-        : withLock(output, 'the report', async () => {
-            const d = await diagnose()
-            const {gateDecision} = await import('../core/gate.js')
-            const report = await renderReport(d, flags.format as Format, {showSuppressed: flags['show-suppressed'], checks: flags.checks, gate: gateDecision(d, failOn, flags['allow-unchecked'])})
-            // 0600 like every file kvmdoctor writes, but node_exporter's textfile collector runs as another user.
-            await writeTextSafely(output, report, {what: 'the report', ...(flags.format === 'prometheus' ? {mode: 0o644} : {})})
-            return d
-          }))
-      spinner?.stop()
-      // The gate reads the rule catalogue: loaded after the probes, like the rest of the analysis.
-      const {gateDecision, uncheckedMessage} = await import('../core/gate.js')
-      const gate = gateDecision(result, failOn, flags['allow-unchecked'])
-      process.exitCode = gate.exitCode
-      for (const e of result.expiredIgnores) warnOnStderr(`ignore entry for ${e.rule}${e.entity ? ` (${e.entity})` : ''} expired on ${e.expires}: it no longer suppresses anything`)
-      for (const p of result.probes) for (const missing of p.degraded ?? []) warnOnStderr(`probe ${p.id} ran on partial data: ${missing}`)
-      // After the report, in every mode: a CI log shows why the gate did not pass, --json output stays clean.
-      const explainGate = () => gate.verdict === 'not-checked' && ux.stderr(errorLine(`kvmdoctor: ${uncheckedMessage(gate)}`))
-      if (json) {
-        explainGate()
-        const report = reportableJson(result, gate)
-        return flags.checks ? {...report, checks: checklist(reportable(result, 'json'))} : report
-      }
-      const format = flags.format as Format
-      if (output !== undefined) this.log(errorLine(summaryLine(reportable(result, format))))
-      else {
-        // Colour and width are the text report's alone (and they load chalk).
-        const terminal = format === 'text' ? await import('../../reports/style.js') : undefined
-        this.log((await renderReport(result, format, {color: terminal?.colorLevel({flag: flags.color}) ?? 0, width: terminal?.outputWidth(), showSuppressed: flags['show-suppressed'], checks: flags.checks, gate})).trimEnd())
-      }
-      if (flags.record) this.logToStderr(errorLine(`snapshot written to ${flags.record}`))
-      explainGate()
-      return undefined
-    } catch (error) {
-      spinner?.stop()
-      this.reportFailure(error)
-      return undefined
-    }
+    return runDiagnoseCommand(flags, sshTargetOf(flags), argv as string[], {
+      json: this.jsonEnabled(),
+      version: this.config.version,
+      log: (text) => this.log(text),
+      logToStderr: (text) => this.logToStderr(text),
+      stderr: (text) => ux.stderr(text),
+      reportFailure: (error) => this.reportFailure(error),
+    })
   }
 }
