@@ -174,6 +174,8 @@ async function withLabHost(rows: (lab: Lab) => Promise<string[]>): Promise<strin
   const host = await import('../test/lab/host-state.js')
   const file = join(lab.CACHE, 'kdlab-bench-host-state.json')
   const daemons = await lab.labDaemons()
+  // A libvirtd the lab starts brings the default network up; ended, it leaves the bridge behind.
+  const bridgeBefore = existsSync(`/sys/class/net/${lab.BRIDGE}`)
   const {state, recovered} = await host.saveHostState(file)
   if (recovered.length > 0) console.warn(`restored what an interrupted lab run left:\n  ${recovered.join('\n  ')}`)
   let measured: string[] = []
@@ -186,6 +188,7 @@ async function withLabHost(rows: (lab: Lab) => Promise<string[]>): Promise<strin
   } finally {
     // What the lab left is removed as far as it goes; the daemons and the saved state are put back in any case.
     await lab.cleanLab().catch((error: Error) => console.warn(`lab clean-up failed: ${error.message}`))
+    if (!bridgeBefore) await lab.sh(['virsh', 'net-destroy', lab.NETWORK], {reject: false})
     const ended = await lab.endDaemonsStartedSince(daemons)
     const restored = (await host.restoreSavedHostState(file))?.actions ?? []
     const residue = host.diffHostState(state, await host.captureHostState())

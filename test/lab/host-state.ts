@@ -10,8 +10,8 @@
  * Packet and byte counters are never compared.
  */
 import {createHash} from 'node:crypto'
-import {existsSync, lstatSync, readFileSync, readdirSync, readlinkSync, rmSync, statSync, writeFileSync} from 'node:fs'
-import {join} from 'node:path'
+import {existsSync, lstatSync, mkdirSync, readFileSync, readdirSync, readlinkSync, rmSync, statSync, writeFileSync} from 'node:fs'
+import {dirname, join} from 'node:path'
 import {sh, stopOvs} from './lab.js'
 
 export interface HostState {
@@ -582,6 +582,8 @@ export async function saveHostState(file: string): Promise<{state: HostState; re
     rmSync(file, {force: true})
   }
   const state = await captureHostState()
+  // The lab's cache directory is made by the guest build, which comes after this on a machine's first lab run.
+  mkdirSync(dirname(file), {recursive: true})
   writeFileSync(file, JSON.stringify(state))
   return {state, recovered}
 }
