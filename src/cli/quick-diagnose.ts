@@ -76,13 +76,8 @@ export async function quickDiagnose(argv: string[], rootUrl: string): Promise<bo
   // What oclif's ux.stdout and ux.stderr write: the text and a newline.
   const stdout = (text: string) => console.log(text)
   const stderr = (text: string) => console.error(text)
-  await runDiagnoseCommand(parsed.flags, undefined, parsed.guests, {
-    json: false,
-    version,
-    log: stdout,
-    logToStderr: stderr,
-    stderr,
-    reportFailure: (error) => reportFailure(error, parsed.commandArgv, {stdout, stderr}),
-  })
+  const failed = (error: unknown) => reportFailure(error, parsed.commandArgv, {stdout, stderr})
+  // What the command's body does not catch itself (its spinner failing to load) is reported like the rest, as oclif would.
+  await runDiagnoseCommand(parsed.flags, undefined, parsed.guests, {json: false, version, log: stdout, logToStderr: stderr, stderr, reportFailure: failed}).catch(failed)
   return true
 }
