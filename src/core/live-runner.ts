@@ -47,6 +47,8 @@ export class LiveRunner implements Runner {
   private readonly killAfterMs: number
   private readonly pipeGraceMs: number
   private deadline: number
+  /** What each capture's startMs counts from. */
+  private readonly runStart = performance.now()
   /** Process groups of commands still running, killed if kvmdoctor is interrupted. */
   private readonly groups = new Set<number>()
   private forgetGroups?: () => void
@@ -59,6 +61,10 @@ export class LiveRunner implements Runner {
     this.deadline = options.deadlineMs === undefined ? Infinity : Date.now() + options.deadlineMs
     this.limit = pLimit(options.concurrency ?? 6)
     this.fileLimit = pLimit(32)
+  }
+
+  private since(moment: number): number {
+    return Math.round(moment - this.runStart)
   }
 
   run(argv: string[], options: RunOptions = {}): Promise<CommandCapture> {
@@ -91,7 +97,7 @@ export class LiveRunner implements Runner {
   private runNow(argv: string[], options: RunOptions): Promise<CommandCapture> {
     const started = performance.now()
     const command = argv.join(' ')
-    const capture: CommandCapture = {kind: 'command', argv, output: '', stderr: '', exitCode: null, durationMs: 0, timedOut: false, truncated: false}
+    const capture: CommandCapture = {kind: 'command', argv, output: '', stderr: '', exitCode: null, durationMs: 0, startMs: this.since(started), timedOut: false, truncated: false}
     const remaining = this.deadline - Date.now()
     if (remaining <= 0) {
       return Promise.resolve({...capture, timedOut: true, error: `${command}: not run, the run's deadline had passed`, errorCode: 'timeout' as const})
@@ -228,7 +234,7 @@ export class LiveRunner implements Runner {
   readFile(path: string, options: ReadOptions = {}): Promise<FileCapture> {
     return this.fileLimit(async () => {
       const started = performance.now()
-      const capture: FileCapture = {kind: 'file', path, output: '', durationMs: 0, truncated: false}
+      const capture: FileCapture = {kind: 'file', path, output: '', durationMs: 0, startMs: this.since(started), truncated: false}
       if (Date.now() >= this.deadline) return {...capture, error: `${path}: not read, the run's deadline had passed`, errorCode: 'timeout' as const}
       try {
         // O_NONBLOCK: opening a FIFO must not wait for a writer.
@@ -282,7 +288,7 @@ export class LiveRunner implements Runner {
   listDir(path: string): Promise<DirCapture> {
     return this.fileLimit(async () => {
       const started = performance.now()
-      const capture: DirCapture = {kind: 'dir', path, output: '', durationMs: 0, truncated: false}
+      const capture: DirCapture = {kind: 'dir', path, output: '', durationMs: 0, startMs: this.since(started), truncated: false}
       if (Date.now() >= this.deadline) return {...capture, error: `${path}: not listed, the run's deadline had passed`, errorCode: 'timeout' as const}
       try {
         capture.output = (await readdir(path)).sort().join('\n')

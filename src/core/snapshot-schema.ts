@@ -13,6 +13,7 @@ export const captureEntry = z.object({
   file: z.string().min(1),
   bytes: z.number().int().nonnegative(),
   durationMs: z.number().nonnegative(),
+  startMs: z.number().nonnegative().optional(),
   truncated: z.boolean(),
   exitCode: z.number().int().nullable().optional(),
   timedOut: z.boolean().optional(),

@@ -85,6 +85,7 @@ export function buildManifest(captures: Capture[], meta: SnapshotMeta): {manifes
       durationMs: c.durationMs,
       truncated: c.truncated,
     }
+    if (c.startMs !== undefined) entry.startMs = c.startMs
     if (c.kind === 'command') {
       Object.assign(entry, {argv: c.argv, exitCode: c.exitCode, timedOut: c.timedOut})
       if (c.stderr) entry.stderr = c.stderr
@@ -280,6 +281,7 @@ const ENTRY = {
   file: (v: unknown) => typeof v === 'string' && v.length >= 1,
   bytes: count,
   durationMs: (v: unknown) => typeof v === 'number' && Number.isFinite(v) && v >= 0,
+  startMs: optional((v) => typeof v === 'number' && Number.isFinite(v) && v >= 0),
   truncated: (v: unknown) => typeof v === 'boolean',
   exitCode: optional((v) => v === null || Number.isSafeInteger(v)),
   timedOut: optional((v) => typeof v === 'boolean'),

@@ -10,6 +10,8 @@ interface CaptureBase {
   /** Output text (stdout for commands, content for files, newline-separated names for dirs). */
   output: string
   durationMs: number
+  /** When it started, in ms from the live runner's start (the run's), so a recording shows what ran at once and what waited. */
+  startMs?: number
   /** True when the output was cut at the size cap (or, for a tail read, by design). */
   truncated: boolean
   /** Why the capture failed (binary missing, permission denied, timeout, not recorded ...). */

@@ -119,6 +119,16 @@ describe('LiveRunner', () => {
     expect(performance.now() - started).toBeGreaterThanOrEqual(550)
   })
 
+  it('says when each read started, from the runner\'s start: a command that waited for the slot starts after the one that held it', async () => {
+    const serial = new LiveRunner({concurrency: 1})
+    const [held, waited] = await Promise.all([serial.run(['sleep', '0.2']), serial.run(['true'])])
+    expect(held.startMs).toBeGreaterThanOrEqual(0)
+    // Both rounded to the millisecond.
+    expect(waited.startMs!).toBeGreaterThanOrEqual(held.startMs! + held.durationMs - 1)
+    expect((await serial.readFile('/proc/sys/net/ipv4/ip_forward')).startMs).toBeGreaterThanOrEqual(waited.startMs!)
+    expect((await serial.listDir('/proc/sys/net')).startMs).toBeGreaterThanOrEqual(waited.startMs!)
+  })
+
   it('stops a run nobody will read: what runs is killed, what waits for a slot is not started', async () => {
     const stopped = new LiveRunner({concurrency: 1, timeoutMs: 60_000})
     const running = stopped.run(['sleep', '30'])

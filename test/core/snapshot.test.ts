@@ -14,7 +14,7 @@ function cannedRunner(): Runner {
     run: async (argv) =>
       argv[0] === 'missing'
         ? {kind: 'command', argv, output: '', stderr: '', exitCode: null, durationMs: 1, timedOut: false, truncated: false, error: 'missing: command not found', errorCode: 'not-found'}
-        : {kind: 'command', argv, output: `out of ${argv.join(' ')}\n`, stderr: 'warn', exitCode: 0, durationMs: 12, timedOut: false, truncated: argv.includes('--big')},
+        : {kind: 'command', argv, output: `out of ${argv.join(' ')}\n`, stderr: 'warn', exitCode: 0, durationMs: 12, startMs: 40, timedOut: false, truncated: argv.includes('--big')},
     readFile: async (path) => ({kind: 'file', path, output: `content of ${path}`, durationMs: 0, truncated: false}),
     listDir: async (path) => ({kind: 'dir', path, output: 'a.status\nb.status', durationMs: 0, truncated: false}),
   }
@@ -44,6 +44,9 @@ describe('snapshots', () => {
     const entry = manifest.captures.find((c) => c.argv?.[0] === 'ip' && c.argv[1] === '-j')!
     expect(await readFile(join(dir, entry.file), 'utf8')).toBe('out of ip -j addr\n')
     expect(entry.bytes).toBe(18)
+    // When a read started is kept where the runner said it (live runs), and left out where it did not.
+    expect(entry.startMs).toBe(40)
+    expect(manifest.captures.find((c) => c.argv?.[0] === 'missing')).not.toHaveProperty('startMs')
   })
 
   it('a capture that was never recorded replays as not-recorded', async () => {
@@ -98,6 +101,8 @@ describe('snapshots', () => {
       {...written, captures: [{...written.captures[0], exitCode: null}]},
       {...written, captures: [{...written.captures[0], errorCode: 'bogus'}]},
       {...written, captures: [{...written.captures[0], file: ''}]},
+      {...written, captures: [{...written.captures[0], startMs: -1}]},
+      {...written, captures: [{...written.captures[0], startMs: '40'}]},
     ]
     for (const v of variants) {
       const quick = wellFormedManifest(v)
