@@ -30,16 +30,29 @@ interface Open {
   stopFrom: number
 }
 
-const NAME = /[A-Za-z_][\w.:-]*/y
 /** Names fast-xml-parser refuses or renames (and any an object already has): its own handling decides. */
 const unsafeName = (name: string) => name in Object.prototype || name === 'prototype' || name.startsWith('__')
 const BLANK = /^[ \t\n\r]*$/
 const isSpace = (c: number) => c === 0x20 || c === 0x0a || c === 0x09 || c === 0x0d
+const isLetter = (c: number) => (c >= 0x61 && c <= 0x7a) || (c >= 0x41 && c <= 0x5a) || c === 0x5f
+const isNameChar = (c: number) => isLetter(c) || (c >= 0x30 && c <= 0x39) || c === 0x2e || c === 0x3a || c === 0x2d
 
+/** The name at `at` ([A-Za-z_][A-Za-z0-9_.:-]*, a subset of XML's), or undefined. */
 function readName(text: string, at: number): string | undefined {
-  NAME.lastIndex = at
-  const m = NAME.exec(text)
-  return m === null || unsafeName(m[0]) ? undefined : m[0]
+  if (!isLetter(text.charCodeAt(at))) return undefined
+  let end = at + 1
+  while (isNameChar(text.charCodeAt(end))) end++
+  const name = text.slice(at, end)
+  return unsafeName(name) ? undefined : name
+}
+
+/** Markup, or a line break or tab the XML spec would normalise, in an attribute's value. */
+function unplainValue(text: string, from: number, to: number): boolean {
+  for (let k = from; k < to; k++) {
+    const c = text.charCodeAt(k)
+    if (c === 0x3c || c === 0x3e || c === 0x0a || c === 0x0d || c === 0x09) return true
+  }
+  return false
 }
 
 function attach(parent: XmlObject, name: string, value: unknown, arrays: ReadonlySet<string>): void {
@@ -54,6 +67,8 @@ export function readPlainXml(text: string, options: PlainXmlOptions): XmlObject 
   if (text.includes('&') || text.includes('<?')) return undefined
   const doc: XmlObject = {}
   const open: Open[] = []
+  let stopDepth = 0
+  for (const p of options.stopPaths) stopDepth = Math.max(stopDepth, p.split('.').length)
   let rootSeen = false
   let at = 0
   for (;;) {
@@ -96,8 +111,10 @@ export function readPlainXml(text: string, options: PlainXmlOptions): XmlObject 
       if (parent.text !== '') return undefined
       parent.hasChildren = true
     }
-    const path = parent ? `${parent.path}.${name}` : name
-    const stop = options.stopPaths.has(path)
+    // Paths only as deep as a stop path reaches (no string built per element of a big document).
+    const depth = open.length
+    const path = depth >= stopDepth ? '' : parent ? `${parent.path}.${name}` : name
+    const stop = path !== '' && options.stopPaths.has(path)
     const inside = parent !== undefined && parent.node === undefined
     const element: Open = {name, path, node: stop || inside ? undefined : {}, hasChildren: false, hasAttributes: false, text: '', stopFrom: -1}
     const attributes: string[] = []
@@ -114,13 +131,12 @@ export function readPlainXml(text: string, options: PlainXmlOptions): XmlObject 
       if (text.charCodeAt(at) !== 0x3d /* = */ || (quote !== 0x27 && quote !== 0x22)) return undefined
       const end = text.indexOf(quote === 0x27 ? "'" : '"', at + 2)
       if (end < 0) return undefined
-      const value = text.slice(at + 2, end)
-      // Markup, or a line break the XML spec would normalise, in a value; a repeated attribute; one on a stop element.
-      if (/[<>\n\r\t]/.test(value) || attributes.includes(attribute) || stop) return undefined
+      // Markup or a line break in the value, a repeated attribute, one on a stop element.
+      if (unplainValue(text, at + 2, end) || attributes.includes(attribute) || stop) return undefined
       attributes.push(attribute)
-      at = end + 1
       element.hasAttributes = true
-      if (element.node !== undefined) element.node[`@${attribute}`] = value.trim()
+      if (element.node !== undefined) element.node[`@${attribute}`] = text.slice(at + 2, end).trim()
+      at = end + 1
     }
     rootSeen = true
     if (text.charCodeAt(at) === 0x2f) {
