@@ -18,6 +18,7 @@
 import {formatIp, ipInPrefix, networkOf, parseIp, parsePrefix} from '../lib/addr.js'
 import {parseCidr, prefixRelation} from '../lib/ipv4.js'
 import {groupBy} from '../lib/collections.js'
+import {flat} from '../lib/flat.js'
 import type {NfChain, NfHook, NfRuleset} from '../lib/netfilter.js'
 import type {Link} from '../../probes/links.js'
 import type {LibvirtDomain, LibvirtNetwork} from '../../probes/libvirt.js'
@@ -1150,6 +1151,9 @@ class HostView {
     const verdict = fail ? 'fail' : unsure ? 'indeterminate' : 'pass'
     const {guest, iface, mac, network, bridge, guestAddress} = base
     const shown = packetShown(packet)
+    flat(description)
+    flat(shown.text)
+    for (let k = 0; k < hops.length; k++) flat(hops[k].detail)
     // Written out rather than spread (six thousand flows on a big host): the same fields in the same order.
     const flow: Flow =
       guestAddress === undefined
@@ -1157,7 +1161,10 @@ class HostView {
         : {guest, iface, mac, network, bridge, guestAddress, kind, description, packet: shown.text, verdict, hops, decidedBy: fail ?? unsure}
     if (shown.assumed.length > 0) flow.packetAssumed = shown.assumed
     if (replyTo) flow.replyTo = replyTo
-    if (assumptions && assumptions.length > 0) flow.assumptions = assumptions
+    if (assumptions && assumptions.length > 0) {
+      for (const a of assumptions) flat(a)
+      flow.assumptions = assumptions
+    }
     return flow
   }
 
