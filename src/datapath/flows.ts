@@ -2108,22 +2108,31 @@ function firstHost(prefix: string): string | undefined {
  * a guest that has none; 0.0.0.0 only where DHCP really sends from it), and the port that stands for the
  * guest's own ephemeral one is listed as assumed.
  */
+/** What a shown packet assumes: the same few sentences for every flow (one string each, not one per flow). */
+const PACKET_ASSUMED = {
+  anySource: 'source address: any (the host cannot know it)',
+  anyDestination: 'destination address: any (the host cannot know it)',
+  noSource: 'source address: the guest has none (no source reports one)',
+  noDestination: 'destination address: the guest has none (no source reports one)',
+  ephemeralPort: `port ${EPHEMERAL_PORT} stands for the guest's own ephemeral port (not known)`,
+}
+
 function packetShown(p: NfPacket): {text: string; assumed: string[]} {
   const assumed: string[] = []
   const dhcpClient = p.l4proto === 'udp' && (p.sport === 68 || p.dport === 68)
   const addr = (a: string, end: 'source' | 'destination') => {
     if (a === 'unknown') {
-      assumed.push(`${end} address: any (the host cannot know it)`)
+      assumed.push(end === 'source' ? PACKET_ASSUMED.anySource : PACKET_ASSUMED.anyDestination)
       return 'any'
     }
     if ((a === '0.0.0.0' || a === '::') && !dhcpClient) {
-      assumed.push(`${end} address: the guest has none (no source reports one)`)
+      assumed.push(end === 'source' ? PACKET_ASSUMED.noSource : PACKET_ASSUMED.noDestination)
       return '(no address)'
     }
     return a
   }
   const src = addr(p.src, 'source')
   const dst = addr(p.dst, 'destination')
-  if (p.sport === EPHEMERAL_PORT || p.dport === EPHEMERAL_PORT) assumed.push(`port ${EPHEMERAL_PORT} stands for the guest's own ephemeral port (not known)`)
+  if (p.sport === EPHEMERAL_PORT || p.dport === EPHEMERAL_PORT) assumed.push(PACKET_ASSUMED.ephemeralPort)
   return {text: describePacket({...p, src, dst}), assumed}
 }
