@@ -1,5 +1,6 @@
 import {XMLParser} from 'fast-xml-parser'
 import {netmaskToPrefix} from '../src/lib/ipv4.js'
+import {type PlainXmlOptions, readPlainXml} from '../src/lib/plain-xml.js'
 import {type CommandCapture, lines} from '../src/lib/runner.js'
 import {type Obj, type Probe, ParseError, ProbeUnavailable, isObj, outputOf, str} from './types.js'
 
@@ -117,26 +118,39 @@ export function parseVirshTable(text: string, what = 'virsh table'): Record<stri
 // The bundle takes fast-xml-parser's single-file CommonJS build (scripts/build.mjs aliases it): its ES
 // module build is some thirty modules, and loading them cost more than parsing a thousand domains.
 
+/** Elements read as lists, one or many. */
+const XML_ARRAYS = new Set(['interface', 'ip', 'range', 'host', 'channel', 'tag'])
+// A running domain's status file wraps its XML in qemu's capabilities (hundreds of <flag/>) and device
+// aliases, which nothing here reads: kept as text, not parsed (the whole file is still validated first).
+const XML_STOP_PATHS = ['domstatus.qemuCaps', 'domstatus.devices']
+
 const xml = new XMLParser({
   ignoreAttributes: false,
   attributeNamePrefix: '@',
   parseAttributeValue: false,
   parseTagValue: false,
   processEntities: true,
-  isArray: (name) => ['interface', 'ip', 'range', 'host', 'channel', 'tag'].includes(name),
+  isArray: (name) => XML_ARRAYS.has(name),
   // isArray reads only the tag name: no path string built for every tag and attribute.
   jPath: false,
-  // A running domain's status file wraps its XML in qemu's capabilities (hundreds of <flag/>) and device
-  // aliases, which nothing here reads: kept as text, not parsed (the whole file is still validated first).
-  stopNodes: ['domstatus.qemuCaps', 'domstatus.devices'],
+  stopNodes: XML_STOP_PATHS,
 })
+const PLAIN_XML: PlainXmlOptions = {arrays: XML_ARRAYS, stopPaths: new Set(XML_STOP_PATHS)}
+
+/** A document as fast-xml-parser reads it with these options (validated first: invalid XML throws). */
+export const parseXmlDocument = (text: string): unknown => xml.parse(text, true)
+/** The same tree when the document is plain XML as libvirt writes it (src/lib/plain-xml.ts), else undefined. */
+export const readPlainXmlDocument = (text: string): Obj | undefined => readPlainXml(text, PLAIN_XML)
 
 function parseXmlRoot(text: string, root: string, what: string): Obj {
-  let doc: unknown
-  try {
-    doc = xml.parse(text, true)
-  } catch (error) {
-    throw new ParseError(`${what}: invalid XML (${(error as Error).message.split('\n')[0]})`)
+  // The XML libvirt writes is read in one pass; any other (entities, CDATA, errors) by fast-xml-parser.
+  let doc: unknown = readPlainXmlDocument(text)
+  if (doc === undefined) {
+    try {
+      doc = parseXmlDocument(text)
+    } catch (error) {
+      throw new ParseError(`${what}: invalid XML (${(error as Error).message.split('\n')[0]})`)
+    }
   }
   if (!isObj(doc) || !isObj(doc[root])) throw new ParseError(`${what}: no <${root}> element`)
   return doc[root]

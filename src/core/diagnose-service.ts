@@ -61,7 +61,8 @@ async function diagnoseFrom(request: DiagnoseRequest, deps: DiagnoseDeps, ignore
   const early = takeEarlyProbes(request)
   const source: Source = early ? {runner: early.runner, close: async () => {}} : await openSource({from: request.from, ssh: request.ssh, record: request.record, timeoutMs: request.timeoutMs, deadlineMs: request.deadlineMs, warn: request.warn})
   const options = source.recordedOptions ? {...source.recordedOptions, ...(request.options.internet ? {internet: request.options.internet} : {})} : request.options
-  const diagnosis = await diagnose({runner: source.runner, results: early?.results, options, publish: request.publish, version: request.version, expectations, ignores, now: deps.now()}).finally(() => source.close())
+  // A replay's outputs are parsed into facts once the probes ran: a big host's need not stay in memory for the analysis.
+  const diagnosis = await diagnose({runner: source.runner, results: early?.results, options, publish: request.publish, version: request.version, expectations, ignores, now: deps.now(), probed: source.release}).finally(() => source.close())
   if (source.describe) diagnosis.source = source.describe()
   if (source.recorder && request.record !== undefined) {
     await writeSnapshot(request.record, source.recorder.all(), {

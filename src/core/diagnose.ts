@@ -34,6 +34,8 @@ export interface DiagnoseInput {
   now?: Date
   /** The probes' results when they are being read already (a live run started early: src/core/early-probes.ts). */
   results?: Promise<Record<string, ProbeResult>>
+  /** Told once the probes have read all they read, before the analysis: a caller that owns the runner may let go of its outputs. */
+  probed?: () => void
 }
 
 /** A diagnosis as the services hold it: the result reports read, and the raw probe results (bundles, `--facts`, the topology). */
@@ -46,6 +48,7 @@ export async function diagnose(input: DiagnoseInput): Promise<DiagnosisRun> {
   // The analysis loads while the probes read the host: the first command starts before rules and engine are compiled.
   const probing = input.results ?? runProbes(input.probes ?? ALL_PROBES, input.runner, input.options)
   const [{analyse}, results] = await Promise.all([import('./analysis.js'), probing])
+  input.probed?.()
   return analyse(results, input)
 }
 

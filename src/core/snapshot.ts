@@ -330,6 +330,11 @@ export class MemoryRunner implements Runner {
     this.captures = new Map(captures.map((c) => [captureKey(c), c]))
   }
 
+  /** Lets go of every capture (what a replay read from disk): once the probes have read theirs, a big host's outputs need not stay in memory. */
+  forget(): void {
+    this.captures.clear()
+  }
+
   async run(argv: string[]): Promise<CommandCapture> {
     const c = this.captures.get(captureKey({kind: 'command', argv}))
     return (c as CommandCapture) ?? {

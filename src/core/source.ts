@@ -27,6 +27,8 @@ export interface Source {
   recordedOptions?: ProbeOptions
   /** Removes whatever opening the source created (an extracted bundle). */
   close(): Promise<void>
+  /** Lets go of what was read into memory (a replay's outputs), once nothing will read the runner again. */
+  release?: () => void
   /** A sosreport: what it is and (after the probes ran) what it did not collect, for the report header. */
   describe?: () => SosSourceDescription
 }
@@ -57,7 +59,7 @@ export async function openSource(options: SourceOptions): Promise<Source> {
     }
     if (info.isDirectory()) {
       const runner = await ReplayRunner.open(options.from)
-      return {runner, recordedOptions: runner.manifest.options, close: nothing}
+      return {runner, recordedOptions: runner.manifest.options, close: nothing, release: () => runner.forget()}
     }
     // A FIFO or a device would block or never end: only a regular file can be a bundle.
     if (!info.isFile()) throw new UserError(`${options.from}: not a snapshot directory or a bundle file (it is ${info.isFIFO() ? 'a FIFO' : info.isSocket() ? 'a socket' : 'a device'})`)
@@ -68,7 +70,7 @@ export async function openSource(options: SourceOptions): Promise<Source> {
     const {openBundle} = await import('./bundle.js')
     const {runner, cleanup, unverified} = await openBundle(options.from)
     if (unverified) options.warn?.(`${options.from} has no ${unverified}: its files are unverified (a bundle written before checksums existed, or one whose checksums were removed)`)
-    return {runner, recordedOptions: runner.manifest.options, close: cleanup}
+    return {runner, recordedOptions: runner.manifest.options, close: cleanup, release: () => runner.forget()}
   }
   const live = await openLiveRunner(options)
   if (!options.record) return live

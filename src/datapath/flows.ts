@@ -18,6 +18,7 @@
 import {formatIp, ipInPrefix, networkOf, parseIp, parsePrefix} from '../lib/addr.js'
 import {parseCidr, prefixRelation} from '../lib/ipv4.js'
 import {groupBy} from '../lib/collections.js'
+import {flat} from '../lib/flat.js'
 import type {NfChain, NfHook, NfRuleset} from '../lib/netfilter.js'
 import type {Link} from '../../probes/links.js'
 import type {LibvirtDomain, LibvirtNetwork} from '../../probes/libvirt.js'
@@ -1150,6 +1151,9 @@ class HostView {
     const verdict = fail ? 'fail' : unsure ? 'indeterminate' : 'pass'
     const {guest, iface, mac, network, bridge, guestAddress} = base
     const shown = packetShown(packet)
+    flat(description)
+    flat(shown.text)
+    for (let k = 0; k < hops.length; k++) flat(hops[k].detail)
     // Written out rather than spread (six thousand flows on a big host): the same fields in the same order.
     const flow: Flow =
       guestAddress === undefined
@@ -1157,7 +1161,10 @@ class HostView {
         : {guest, iface, mac, network, bridge, guestAddress, kind, description, packet: shown.text, verdict, hops, decidedBy: fail ?? unsure}
     if (shown.assumed.length > 0) flow.packetAssumed = shown.assumed
     if (replyTo) flow.replyTo = replyTo
-    if (assumptions && assumptions.length > 0) flow.assumptions = assumptions
+    if (assumptions && assumptions.length > 0) {
+      for (const a of assumptions) flat(a)
+      flow.assumptions = assumptions
+    }
     return flow
   }
 
@@ -2101,22 +2108,31 @@ function firstHost(prefix: string): string | undefined {
  * a guest that has none; 0.0.0.0 only where DHCP really sends from it), and the port that stands for the
  * guest's own ephemeral one is listed as assumed.
  */
+/** What a shown packet assumes: the same few sentences for every flow (one string each, not one per flow). */
+const PACKET_ASSUMED = {
+  anySource: 'source address: any (the host cannot know it)',
+  anyDestination: 'destination address: any (the host cannot know it)',
+  noSource: 'source address: the guest has none (no source reports one)',
+  noDestination: 'destination address: the guest has none (no source reports one)',
+  ephemeralPort: `port ${EPHEMERAL_PORT} stands for the guest's own ephemeral port (not known)`,
+}
+
 function packetShown(p: NfPacket): {text: string; assumed: string[]} {
   const assumed: string[] = []
   const dhcpClient = p.l4proto === 'udp' && (p.sport === 68 || p.dport === 68)
   const addr = (a: string, end: 'source' | 'destination') => {
     if (a === 'unknown') {
-      assumed.push(`${end} address: any (the host cannot know it)`)
+      assumed.push(end === 'source' ? PACKET_ASSUMED.anySource : PACKET_ASSUMED.anyDestination)
       return 'any'
     }
     if ((a === '0.0.0.0' || a === '::') && !dhcpClient) {
-      assumed.push(`${end} address: the guest has none (no source reports one)`)
+      assumed.push(end === 'source' ? PACKET_ASSUMED.noSource : PACKET_ASSUMED.noDestination)
       return '(no address)'
     }
     return a
   }
   const src = addr(p.src, 'source')
   const dst = addr(p.dst, 'destination')
-  if (p.sport === EPHEMERAL_PORT || p.dport === EPHEMERAL_PORT) assumed.push(`port ${EPHEMERAL_PORT} stands for the guest's own ephemeral port (not known)`)
+  if (p.sport === EPHEMERAL_PORT || p.dport === EPHEMERAL_PORT) assumed.push(PACKET_ASSUMED.ephemeralPort)
   return {text: describePacket({...p, src, dst}), assumed}
 }
