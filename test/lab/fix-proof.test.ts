@@ -98,6 +98,8 @@ const PROOFS: Record<string, Proof> = {
   'output-dhcp-reply-drop': {ci: false, kind: "an admin's OUTPUT drop deleted", footprint: 'restores'},
   'netdev-ingress-drop-replies': {ci: false, kind: "an admin's netdev rule deleted by handle", footprint: 'restores', leaves: [/^nft table netdev kdlab_nd_in: new /]},
   'netdev-egress-drop-dhcp': {ci: false, kind: "an admin's netdev rule deleted by handle", footprint: 'restores', leaves: [/^nft table netdev kdlab_nd_out: new /]},
+  // ebtables-nft's table (bridge filter) stays, emptied: the fault made it.
+  'ebtables-input-dns-drop': {ci: false, kind: "an admin's ebtables rule (nft bridge filter) deleted by handle", footprint: 'restores', leaves: [/^nft table bridge filter: new /]},
   'tc-tap-tbf-burst': {ci: false, kind: 'tc root qdisc deleted (a tap)', footprint: 'restores'},
   'tc-uplink-pfifo-zero': {ci: false, kind: 'tc root qdisc deleted (the uplink)', footprint: 'restores'},
   // The fault's sink veth (kdlab-tcsink0/1) stays: its sysctls are the fault's.

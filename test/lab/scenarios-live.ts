@@ -1689,6 +1689,58 @@ const RED2: Record<string, LiveScenario> = {
   },
 }
 
+// ---------- red team 5: faults nobody staged (libvirt's nwfilter, ebtables) ----------
+const NWF01: Guest = {name: 'kdlab-nwf01', mac: '52:54:00:6b:64:91', mode: 'dhcp', filterref: {filter: 'clean-traffic'}}
+/** clean-traffic pinned to an address the guest does not get (its IP parameter left from before its lease changed). */
+const NWF02: Guest = {name: 'kdlab-nwf02', mac: '52:54:00:6b:64:92', mode: 'dhcp', filterref: {filter: 'clean-traffic', params: {IP: '192.168.122.250'}}}
+
+/**
+ * ebtables (ebtables-nft here) and libvirt's nwfilter keep their rules in `table bridge filter` and `bridge nat`,
+ * which neither removes once made: the reset deletes those the scenario made.
+ */
+function withBridgeTables(live: LiveScenario): LiveScenario {
+  const tables = ['filter', 'nat']
+  let existed: boolean[] = []
+  return {
+    async inject() {
+      existed = await Promise.all(tables.map((t) => nftTableExists('bridge', t)))
+      await live.inject()
+    },
+    async reset() {
+      await live.reset()
+      for (const [i, t] of tables.entries()) if (!existed[i] && (await nftTableExists('bridge', t))) await sh(['nft', 'delete', 'table', 'bridge', t])
+    },
+  }
+}
+
+const RED5: Record<string, LiveScenario> = {
+  'nwfilter-clean-traffic': withBridgeTables({
+    async inject() {
+      await startGuest(NWF01)
+    },
+    async reset() {
+      await removeGuest(NWF01.name)
+    },
+  }),
+  'nwfilter-ip-stale': withBridgeTables({
+    async inject() {
+      await startGuest(NWF02)
+    },
+    async reset() {
+      await removeGuest(NWF02.name)
+    },
+  }),
+  'ebtables-input-dns-drop': withBridgeTables({
+    async inject() {
+      await sh(['ebtables', '-A', 'INPUT', '-i', await tapOf(WEB01.name), '-p', 'IPv4', '--ip-proto', 'udp', '--ip-dport', '53', '-j', 'DROP'])
+    },
+    async reset() {
+      // The fix proof deletes the rule itself.
+      await sh(['ebtables', '-D', 'INPUT', '-i', await tapOf(WEB01.name), '-p', 'IPv4', '--ip-proto', 'udp', '--ip-dport', '53', '-j', 'DROP'], {reject: false})
+    },
+  }),
+}
+
 export const LIVE: Record<string, LiveScenario> = {
   healthy: {
     async inject() {},
@@ -1972,5 +2024,6 @@ export const LIVE: Record<string, LiveScenario> = {
   ...INBOUND,
   ...OVS_AND_SHAPING,
   ...RED2,
+  ...RED5,
 }
 
