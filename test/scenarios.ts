@@ -697,6 +697,14 @@ const RED5_SCENARIOS: Scenario[] = [
     oracle: {[WEB01]: REACH_OK, 'kdlab-nwf02': {dhcp: 'ok', dns: 'fail', ping: 'fail', tcp: 'fail'}},
   },
   {
+    name: 'bridge-arp-sysctls-harmless',
+    ci: false,
+    description: 'proxy_arp 1, arp_filter 1, arp_ignore 2, arp_announce 2 on virbr0, its neighbour entries flushed: the host still answers and asks its guests on their subnet; nothing is wrong',
+    findings: [],
+    noOtherAbove: 'info',
+    oracle: {[WEB01]: REACH_OK},
+  },
+  {
     name: 'ebtables-input-dns-drop',
     ci: false,
     description: "ebtables -A INPUT -i vnetN -p IPv4 --ip-proto udp --ip-dport 53 -j DROP (ebtables-nft): web01's DNS dropped on the bridge",

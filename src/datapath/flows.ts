@@ -1127,7 +1127,7 @@ class HostView {
       const element: Element = {id: `fdb:${bridge} ${mac}${e.vlan ? ` vlan ${e.vlan}` : ''}`, kind: 'bridge-fdb', text: fdbText(e), device: e.dev, master: bridge, fdb: {mac, ...(e.vlan ? {vlan: e.vlan} : {})}}
       const vlan = e.vlan ? ` in VLAN ${e.vlan}` : ''
       if (why) {
-        // An entry of one VLAN decides only for the guest's VLAN, which is not read (vlanHop): undecided.
+        // An entry of one VLAN decides only for frames of that VLAN, which this hop does not match it to: undecided.
         runner.push({name, verdict: e.vlan ? 'indeterminate' : 'fail', detail: `${bridge} sends ${i.mac}'s frames${vlan} to ${held}, not to ${i.target}: ${why}`, element})
         return
       }
@@ -1141,7 +1141,7 @@ class HostView {
 
   /**
    * The bridge's fdb entries for a MAC that its lookups can meet: without VLAN filtering the bridge looks a MAC
-   * up in VLAN 0 only (an entry of a VLAN is never met); with it, every VLAN's (the guest's VLAN is not read: vlanHop).
+   * up in VLAN 0 only (an entry of a VLAN is never met); with it, every VLAN's (not matched to the frame's VLAN here).
    */
   private fdbEntries(bridge: string, mac: string): FdbEntry[] {
     const filtering = this.links.get(bridge)?.bridge?.vlanFiltering === true

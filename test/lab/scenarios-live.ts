@@ -1730,6 +1730,23 @@ const RED5: Record<string, LiveScenario> = {
       await removeGuest(NWF02.name)
     },
   }),
+  'bridge-arp-sysctls-harmless': (() => {
+    const keys = ['proxy_arp', 'arp_filter', 'arp_ignore', 'arp_announce'].map((k) => `net.ipv4.conf.${BRIDGE}.${k}`)
+    const values = ['1', '1', '2', '2']
+    let before: string[] = []
+    return {
+      // proxy_arp answers only for addresses routed out of another device; arp_filter, arp_ignore 2 and
+      // arp_announce 2 still let the host answer and ask its guests on their own subnet.
+      async inject() {
+        before = await Promise.all(keys.map(async (k) => (await sh(['sysctl', '-n', k])).stdout.trim()))
+        for (const [i, k] of keys.entries()) await sh(['sysctl', '-qw', `${k}=${values[i]}`])
+        await sh(['ip', 'neigh', 'flush', 'dev', BRIDGE])
+      },
+      async reset() {
+        for (const [i, k] of keys.entries()) await sh(['sysctl', '-qw', `${k}=${before[i] ?? '0'}`])
+      },
+    }
+  })(),
   'ebtables-input-dns-drop': withBridgeTables({
     async inject() {
       await sh(['ebtables', '-A', 'INPUT', '-i', await tapOf(WEB01.name), '-p', 'IPv4', '--ip-proto', 'udp', '--ip-dport', '53', '-j', 'DROP'])
