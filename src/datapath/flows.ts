@@ -982,13 +982,28 @@ class HostView {
           : decision.kind === 'local'
             ? `${packet.dst} is an address of this host`
             : `${decision.kind} (${decision.route ? describeRoute(decision.route) : decision.rule?.text ?? ''})`
-    const element: Element =
-      decision.rule && decision.rule.priority !== 0 && decision.rule.priority < 32766
+    const narrowed = decision.kind === 'local' ? undefined : this.gatewayNarrowed(viaDev, packet.dst)
+    const element: Element = narrowed
+      ? narrowed
+      : decision.rule && decision.rule.priority !== 0 && decision.rule.priority < 32766
         ? policyElement(decision)
         : decision.route
           ? {id: `route:${decision.route.table} ${decision.route.dst}`, kind: 'route', text: `${describeRoute(decision.route)}`, route: this.routeOfElement(decision.route)}
           : {id: `route:missing ${packet.family === 4 ? '0.0.0.0/0' : '::/0'}`, kind: 'route', text: `no route to ${packet.dst} (no default route)`, ipFamily: packet.family}
     return {name, verdict: 'fail', detail: `${why}; ${trail}`, element}
+  }
+
+  /**
+   * The bridge holds its network's gateway only with a longer prefix than the network's (re-added by hand, or by
+   * another network manager after libvirt set it): a guest outside that prefix is not on-link, so what the host
+   * sends it is routed elsewhere. The address with the network's own prefix is what is missing, not the route taken.
+   */
+  private gatewayNarrowed(bridge: string | undefined, dst: string): Element | undefined {
+    const net = bridge ? this.facts.networks.find((n) => n.active && n.bridge === bridge) : undefined
+    const v4 = net?.ips.find((ip) => ip.family === 'ipv4' && ipInPrefix(dst, `${ip.address}/${ip.prefix}`))
+    const held = v4 ? this.links.get(bridge!)?.addresses.filter((a) => a.family === 'inet' && a.address === v4.address) : undefined
+    if (!v4 || !held || held.length === 0 || held.some((a) => a.prefix <= v4.prefix)) return undefined
+    return {id: `gateway:${bridge} ${v4.address}`, kind: 'gateway-address', text: `${bridge} holds ${v4.address}/${held[0].prefix}, narrower than the /${v4.prefix} of network ${net!.name}`, device: bridge, address: v4.address, prefix: v4.prefix, network: net!.name}
   }
 
   /** A route as an element names it: a unicast one carved out of a libvirt network's subnet on another device says which. */

@@ -249,6 +249,24 @@ describe('hop model: a NAT guest on libvirt rules', () => {
     expect(byKind(fs, 'egress').decidedBy).toMatchObject({name: 'address', element: {id: 'conflict:192.168.122.50'}})
   })
 
+  it("the bridge's gateway re-added with a narrower prefix than its network's: what the host sends a guest outside it is routed elsewhere, and the missing /24 is the element (its undo adds it back), not the default route", () => {
+    const narrowed = host((h) => {
+      h.links.find((l) => l.name === 'virbr0')!.addresses = [{family: 'inet', address: '192.168.122.1', prefix: 30, scope: 'global'}]
+      h.routes = h.routes.map((r) => (r.dst === '192.168.122.0/24' ? route('192.168.122.0/30', {dev: 'virbr0', scope: 'link'}) : r))
+    })
+    const fs = flows(narrowed)
+    expect(verdicts(fs)).toMatchObject({dhcp: 'pass', dns: 'pass', 'dns-reply': 'fail', egress: 'pass', 'egress-reply': 'fail'})
+    const reply = byKind(fs, 'dns-reply')
+    expect(reply.decidedBy?.detail).toMatch(/^192\.168\.122\.50 is routed out of eth0, not virbr0/)
+    expect(reply.decidedBy?.element).toMatchObject({id: 'gateway:virbr0 192.168.122.1', kind: 'gateway-address', text: 'virbr0 holds 192.168.122.1/30, narrower than the /24 of network default', prefix: 24})
+    expect(undoOf(reply)).toEqual(['ip address add 192.168.122.1/24 broadcast + dev virbr0'])
+    // The network's own prefix held too (a second, narrower address beside it): nothing is wrong.
+    const both = host((h) => {
+      h.links.find((l) => l.name === 'virbr0')!.addresses.push({family: 'inet', address: '192.168.122.1', prefix: 30, scope: 'global'})
+    })
+    expect(flows(both).every((f) => f.verdict === 'pass')).toBe(true)
+  })
+
   it('a shut-off guest has no flows', () => {
     expect(flows(host((h) => (h.domains[0].state = 'shut off')))).toEqual([])
   })

@@ -109,6 +109,8 @@ const PROOFS: Record<string, Proof> = {
   'bridge-down': {ci: false, kind: 'bridge set up', footprint: 'restores'},
   'tap-admin-down': {ci: false, kind: 'tap set up', footprint: 'restores'},
   'domif-link-down': {ci: false, kind: "guest's link set up (virsh domif-setlink)", footprint: 'restores'},
+  // The fault's /30 (and its routes) and the unreachable fallback stay: the fix adds the /24 beside them.
+  'bridge-prefix-narrowed': {ci: false, kind: "network's /24 added back beside a narrower address", footprint: 'restores', leaves: [/^routes: new "unreachable 192\.168\.122\.0\/24 metric 4000"$/, /^routes: new ".*192\.168\.122\.(0\/30|3) /]},
   'gateway-address-removed': {ci: false, kind: "network's gateway address put back", footprint: 'restores', leaves: [/^routes: new "unreachable 192\.168\.122\.0\/24 metric 4000"$/]},
   'stp-forward-delay': {ci: false, kind: "bridge's forward delay set", footprint: 'restores'},
   'dhcp-range-exhausted': {ci: false, kind: 'DHCP range widened (virsh net-update)', footprint: 'adds', adds: [/^libvirt network kdlab-tiny: /], leftovers: /kdlab-tiny/},

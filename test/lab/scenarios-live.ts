@@ -1730,6 +1730,22 @@ const RED5: Record<string, LiveScenario> = {
       await removeGuest(NWF02.name)
     },
   }),
+  'bridge-prefix-narrowed': {
+    // The bridge's address re-added as a /30 (dnsmasq's range carries its own netmask and still answers): the host
+    // routes the guests' addresses elsewhere. The unreachable fallback (as gateway-address-removed's) keeps what it
+    // sends them on this host rather than out of the real uplink.
+    async inject() {
+      await sh(['ip', 'route', 'add', 'unreachable', '192.168.122.0/24', 'metric', '4000'])
+      await sh(['ip', 'address', 'del', `${GATEWAY}/24`, 'dev', BRIDGE])
+      await sh(['ip', 'address', 'add', `${GATEWAY}/30`, 'broadcast', '+', 'dev', BRIDGE])
+    },
+    async reset() {
+      // The fix proof's fix adds the /24 back itself.
+      await sh(['ip', 'address', 'add', `${GATEWAY}/24`, 'broadcast', '192.168.122.255', 'dev', BRIDGE], {reject: false})
+      await sh(['ip', 'address', 'del', `${GATEWAY}/30`, 'dev', BRIDGE])
+      await sh(['ip', 'route', 'del', 'unreachable', '192.168.122.0/24', 'metric', '4000'])
+    },
+  },
   'bridge-arp-sysctls-harmless': (() => {
     const keys = ['proxy_arp', 'arp_filter', 'arp_ignore', 'arp_announce'].map((k) => `net.ipv4.conf.${BRIDGE}.${k}`)
     const values = ['1', '1', '2', '2']
