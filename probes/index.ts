@@ -1,5 +1,6 @@
 import {apipaProbe} from './apipa.js'
 import {arpScanProbe} from './arpscan.js'
+import {bridgeVlanProbe} from './bridge-vlan.js'
 import {fdbProbe} from './fdb.js'
 import {firewalldProbe} from './firewalld.js'
 import {guestAgentProbe} from './guest-agent.js'
@@ -32,6 +33,7 @@ export const ALL_PROBES: Probe[] = [
   ipRulesProbe,
   neighboursProbe,
   fdbProbe,
+  bridgeVlanProbe,
   sysctlProbe,
   netfilterProbe,
   tcProbe,
@@ -59,6 +61,7 @@ export const PROBES = {
   ipRules: ipRulesProbe,
   neighbours: neighboursProbe,
   fdb: fdbProbe,
+  bridgeVlan: bridgeVlanProbe,
   sysctl: sysctlProbe,
   netfilter: netfilterProbe,
   tc: tcProbe,

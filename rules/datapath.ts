@@ -1,7 +1,9 @@
 /** What the rules on datapath elements share: the probes the datapath needs, and the commands that change netfilter elements. */
 import type {Element} from '../src/datapath/elements.js'
 import type {ElementView, HostView} from '../src/derive/index.js'
-import {type ChainOwner, catchAllText, chainOwnerOf, iptablesWords} from '../src/lib/netfilter.js'
+import {type ChainOwner, catchAllText, chainOwnerOf, iptablesWords, nwfilterTap} from '../src/lib/netfilter.js'
+
+export {nwfilterTap}
 
 /** The words of an iptables-save line, for the rules that rebuild one (they read views, not the netfilter library). */
 export {iptablesWords}

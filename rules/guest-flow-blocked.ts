@@ -1,5 +1,5 @@
 import type {ElementView} from '../src/derive/index.js'
-import {DATAPATH, filterDrop, listChainOf, narrowAccept, netfilterUndo} from './datapath.js'
+import {DATAPATH, filterDrop, listChainOf, narrowAccept, netfilterUndo, nwfilterTap} from './datapath.js'
 import {cmd, defineRule, line, text} from './kit.js'
 
 export default defineRule<ElementView>({
@@ -29,7 +29,15 @@ export default defineRule<ElementView>({
   // A drop on the filter hooks: the narrowest accept. Elsewhere (a RETURN before the MASQUERADE, a
   // drop in raw or mangle) an accept would skip what follows it: the admin's own rule is undone.
   fix: (e, host, rules) => (filterDrop(e) ? narrowAccept(e, host, e.hook === 'input' ? 'input' : 'forward') : rules.undo(e.element)),
-  note: (e) => (e.element.kind === 'link' && e.element.state === 'no-carrier' ? [line`${e.element.device} is set up but has no carrier: check its cable and switch port (ethtool ${e.element.device}), or, for a veth or VLAN, its peer or lower device`] : []),
+  note: (e) => {
+    if (e.element.kind === 'link' && e.element.state === 'no-carrier') return [line`${e.element.device} is set up but has no carrier: check its cable and switch port (ethtool ${e.element.device}), or, for a veth or VLAN, its peer or lower device`]
+    // Which VLAN a port is meant to be in is the admin's choice: the note says how to put the two ends in one.
+    if (e.element.kind === 'bridge-vlan') return [line`check bridge vlan show: the guest's tap and ${e.element.master ?? 'the bridge'} (the bridge device, self) must share a VLAN, untagged where a guest or the host's address takes the frames, e.g. bridge vlan add dev TAP vid N pvid untagged, or bridge vlan add dev ${e.element.master ?? 'BRIDGE'} vid N pvid untagged self`]
+    const tap = e.element.kind === 'nf-rule' || e.element.kind === 'nf-policy' ? nwfilterTap(e.element.chain) : undefined
+    // libvirt rebuilds an nwfilter's rules from the domain's <filterref>: the filter or its parameters are what to change.
+    if (tap) return [line`${e.element.chain} is libvirt's nwfilter for ${tap} (the domain's <filterref>): it drops what the filter does not allow, e.g. a source address other than its IP parameter (or the one it learned); compare virsh nwfilter-binding-dumpxml ${tap} with what the guest sends, then correct the filter or the guest`]
+    return []
+  },
   // The elements no specific pattern is about: netfilter drops elsewhere (a nat chain, a bridge hook), a guest's
   // link held down, a blackhole or unreachable route, a route missing for IPv6, a bridge port's flags, tc, a
   // permanent neighbour entry with another MAC, an fdb entry sending a guest's frames elsewhere, a bridge that answers no ARP (arp_ignore 8, ARP off, an arp chain's

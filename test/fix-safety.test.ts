@@ -355,6 +355,15 @@ describe('the safety contract holds for every fix on every recording', async () 
     expect(netfilterUndo(el('iifname "virbr0" counter packets 3 bytes 180 drop', true)).map(renderStep)).toEqual(['nft delete rule ip filter FORWARD handle 7'])
   })
 
+  it("never deletes a rule of libvirt's nwfilter (a domain's <filterref>): libvirt rebuilds those chains from the filter", () => {
+    const el = (chain: string, ruleText: string, family = 'bridge', nfTable = 'nat') => ({id: 'x', kind: 'nf-rule' as const, text: ruleText, ruleText, backend: 'nft', family, nfTable, chain, handle: 7, nftSyntax: true})
+    expect(netfilterUndo(el('I-vnet2-mac', 'ether saddr != 52:54:00:6b:64:92 counter drop'))).toEqual([])
+    expect(netfilterUndo(el('libvirt-I-vnet2', 'ether type != ip counter drop'))).toEqual([])
+    expect(netfilterUndo(el('FI-vnet2', 'iifname "vnet2" counter drop', 'ip', 'filter'))).toEqual([])
+    // An admin's own chain of the same table still has its narrow rule deleted.
+    expect(netfilterUndo(el('PREROUTING', 'iifname "vnet2" ether type ip counter drop')).map(renderStep)).toEqual(['nft delete rule bridge nat PREROUTING handle 7'])
+  })
+
   it('the judge keeps to the guests and networks the finding names, and wants them brought back, in order', () => {
     const killed = on('dnsmasq-killed', 'dhcp-server-not-running')
     const steps = killed.finding.fixSteps

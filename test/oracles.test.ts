@@ -172,6 +172,25 @@ describe('the kernel oracle: packets put together from a real trace', () => {
     expect(lan.uncompared["a copy of a LAN guest's DHCP broadcast the host takes in (its server is on the LAN)"]).toBeGreaterThan(0)
   })
 
+  it("br_netfilter's IP hooks inside the bridge's, and the bridge's own MAC on what the host routes out: each one packet (lab captures, nwfilter-clean-traffic and ebtables-input-dns-drop)", () => {
+    const chains = (p: {seen: {family: string; table: string; chain: string}[]}) => p.seen.map((s) => `${s.family} ${s.table} ${s.chain}`).join(', ')
+    // The IP prerouting runs inside the bridge's prerouting: the bridge's input follows it, under the same trace id.
+    const ebt = tracePackets(data('trace-ebtables-input.txt'), data('trace-ebtables-input.ruleset.json'))
+    const dns = ebt.filter((p) => p.seen[0].fields.etherSrc === '52:54:00:6b:64:01' && p.seen[0].fields.dport === 53)
+    expect(dns.length).toBeGreaterThan(0)
+    for (const p of dns) expect(chains(p)).toBe('bridge kdlab_trace prerouting, inet kdlab_trace prerouting, bridge filter INPUT')
+    const nwf = tracePackets(data('trace-nwfilter-brnf.txt'), data('trace-nwfilter-brnf.ruleset.json'))
+    // A broadcast flooded to the other guest's port: the IP postrouting after the bridge's postrouting, on the copy only.
+    const dhcp = nwf.filter((p) => p.seen[0].fields.etherSrc === '52:54:00:6b:64:01' && p.seen[0].fields.dport === 67).map(chains)
+    expect(dhcp).toContain('bridge kdlab_trace prerouting, bridge nat PREROUTING, inet kdlab_trace prerouting, ip filter INPUT')
+    expect(dhcp).toContain('bridge kdlab_trace prerouting, bridge nat PREROUTING, inet kdlab_trace prerouting, ip filter FORWARD, bridge nat POSTROUTING, ip mangle POSTROUTING')
+    expect(dhcp.every((way) => way.startsWith('bridge kdlab_trace prerouting'))).toBe(true)
+    // Routed out by the bridge, the answer carries the bridge's MAC in the bridge's postrouting: still the same packet.
+    const replies = nwf.filter((p) => p.seen[0].fields.icmpType === 'echo-reply' && p.seen[0].fields.dst === '192.168.122.190')
+    expect(replies.length).toBeGreaterThan(0)
+    for (const p of replies) expect(p.seen.at(-1)).toMatchObject({family: 'bridge', table: 'nat', chain: 'POSTROUTING'})
+  })
+
   it('each measure both ways, DHCP exchanges from 0.0.0.0 included', () => {
     const r = compare()
     const kinds = r.compared.map((k) => k.kind)

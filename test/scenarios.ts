@@ -676,6 +676,53 @@ const RED2_SCENARIOS: Scenario[] = [
   },
 ]
 
+/** Red team 5: faults nobody had staged. */
+const RED5_SCENARIOS: Scenario[] = [
+  {
+    name: 'nwfilter-clean-traffic',
+    ci: false,
+    description: "a second guest with libvirt's nwfilter clean-traffic (its address learned from its DHCP exchange): nothing is wrong",
+    findings: [],
+    noOtherAbove: 'info',
+    oracle: {[WEB01]: REACH_OK, 'kdlab-nwf01': REACH_OK},
+  },
+  {
+    name: 'nwfilter-ip-stale',
+    ci: false,
+    description: "a second guest whose nwfilter clean-traffic is pinned to 192.168.122.250 (IP parameter) while it leases another address: only its DHCP gets through",
+    // nwfilter's rules carry ebtables' ip match (nft JSON: `xt match "ip"`, its text listing: `ip saddr ...`): decided
+    // from the text, the chain's catch-all drop is what stops the guest; libvirt's chain: no rule of it is deleted.
+    findings: [{id: 'guest-flow-blocked', entity: '~-ipv4-ip: counter drop', rank: 1}],
+    noOtherAbove: 'info',
+    oracle: {[WEB01]: REACH_OK, 'kdlab-nwf02': {dhcp: 'ok', dns: 'fail', ping: 'fail', tcp: 'fail'}},
+  },
+  {
+    name: 'bridge-prefix-narrowed',
+    ci: false,
+    description: "virbr0's address re-added as 192.168.122.1/30 after dnsmasq started (an unreachable 192.168.122.0/24 at metric 4000 keeps the rest on the host): DHCP still answers, what the host sends web01 is routed elsewhere",
+    // Not the route the answers take: the /24 the network defines is what the bridge lacks, and adding it is the fix.
+    findings: [{id: 'guest-flow-blocked', entity: 'virbr0 holds 192.168.122.1/30, narrower than the /24 of network default', rank: 1}],
+    noOtherAbove: 'info',
+    oracle: {[WEB01]: {dhcp: 'ok', dns: 'fail', ping: 'fail', tcp: 'fail'}},
+  },
+  {
+    name: 'bridge-arp-sysctls-harmless',
+    ci: false,
+    description: 'proxy_arp 1, arp_filter 1, arp_ignore 2, arp_announce 2 on virbr0, its neighbour entries flushed: the host still answers and asks its guests on their subnet; nothing is wrong',
+    findings: [],
+    noOtherAbove: 'info',
+    oracle: {[WEB01]: REACH_OK},
+  },
+  {
+    name: 'ebtables-input-dns-drop',
+    ci: false,
+    description: "ebtables -A INPUT -i vnetN -p IPv4 --ip-proto udp --ip-dport 53 -j DROP (ebtables-nft): web01's DNS dropped on the bridge",
+    findings: [{id: 'guest-flow-blocked', entity: '~ether type ip udp dport 53 counter drop', rank: 1}],
+    noOtherAbove: 'info',
+    oracle: {[WEB01]: {dhcp: 'ok', dns: 'fail', ping: 'ok', tcp: 'ok'}},
+  },
+]
+
 export const SCENARIOS: Scenario[] = [
   {
     name: 'healthy',
@@ -1188,6 +1235,7 @@ export const SCENARIOS: Scenario[] = [
   ...INBOUND_SCENARIOS,
   ...WIRE_REQUEST_SCENARIOS,
   ...RED2_SCENARIOS,
+  ...RED5_SCENARIOS,
 ]
 
 export interface ReportFinding {

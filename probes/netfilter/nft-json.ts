@@ -10,7 +10,8 @@ import {formatIp, parsePrefix} from '../../src/lib/addr.js'
 import type {NfBaseChain, NfChain, NfChainType, NfExpr, NfFamily, NfField, NfHook, NfMatch, NfRule, NfScalar, NfSet, NfStatement, NfTable, NfValue} from '../../src/lib/netfilter.js'
 import {type Obj, ParseError, isObj, parseJson} from '../types.js'
 import {icmpCode, icmpTypeCode, l4protoValue, tcpFlagBits} from './names.js'
-import {addressValue, num, ruleOf, str} from './values.js'
+import {parseRuleText} from './nft-text.js'
+import {UNPARSED_STATEMENT, addressValue, num, ruleOf, str} from './values.js'
 
 export interface NftJsonOptions {
   /** `nft -a list ruleset` of the same ruleset: rule texts (by handle) and netdev devices come from it. */
@@ -31,8 +32,7 @@ const KNOWN_OBJECTS = new Set(['metainfo', 'counter', 'quota', 'limit', 'flowtab
 
 export const setKey = (family: string, table: string, name: string) => `${family} ${table} ${name}`
 
-/** A statement of a text listing that could not be read back (nft-text.ts): any match, any verdict. nft never prints this key. */
-export const UNPARSED_STATEMENT = 'kvmdoctor-unparsed'
+export {UNPARSED_STATEMENT}
 
 // ---------------------------------------------------------------------------
 // JSON → nft-like text (rule text when no listing is given; text of opaque expressions)
@@ -712,6 +712,22 @@ interface Listing {
 const listingKey = (...parts: (string | number)[]) => parts.join('\u0000')
 const unquote = (s: string) => (s.startsWith('"') && s.endsWith('"') ? s.slice(1, -1) : s)
 
+/**
+ * An ebtables-nft or arptables-nft rule (an admin's `ebtables -p IPv4 --ip-dport 53`, libvirt's nwfilter rules) is
+ * `xt match "ip"` in nft's JSON, without its parameters; nft linked with libxtables prints it translated in its text
+ * listing (`udp dport 53`), the extension's own translation. Such a rule is read from that text when all of it reads
+ * back; otherwise the JSON stands (the xt match: undecided). iptables-nft's rules (ip, ip6) are read from
+ * iptables-save, which prints every match as written.
+ */
+function translatedXt(exprs: unknown[], listed: string | undefined, family: NfFamily): unknown[] {
+  if ((family !== 'bridge' && family !== 'arp') || listed === undefined || !exprs.some((e) => isObj(e) && 'xt' in e) || /(^|\s)xt (match|target)\b/.test(listed)) return exprs
+  const fromText = parseRuleText(listed)
+  if (fromText.expr.some((e) => UNPARSED_STATEMENT in e)) return exprs
+  // The listing's texts drop counter values (they change with every packet): the JSON's counter keeps them.
+  const counter = exprs.find((e) => isObj(e) && 'counter' in e)
+  return counter === undefined ? fromText.expr : fromText.expr.map((e) => ('counter' in e ? counter : e))
+}
+
 /** Rule texts by (family, table, chain, handle) and base-chain devices, from `nft -a list ruleset`. */
 export function parseNftListing(text: string): Listing {
   const listing: Listing = {rules: new Map(), devices: new Map()}
@@ -833,9 +849,9 @@ function parseChain(c: Obj, table: NfTable, listing: Listing | undefined, warnin
 }
 
 function parseRule(r: Obj, chain: NfChain, listing: Listing | undefined): NfRule {
-  const exprs = Array.isArray(r.expr) ? r.expr : []
   const handle = typeof r.handle === 'number' ? r.handle : undefined
   const listed = handle !== undefined ? listing?.rules.get(listingKey(chain.family, chain.table, chain.name, handle)) : undefined
+  const exprs = translatedXt(Array.isArray(r.expr) ? r.expr : [], listed, chain.family)
   const texts = listed === undefined ? [] : undefined
   const parsed = readRuleExprs(exprs, {family: chain.family, table: chain.table}, texts)
   const comment = typeof r.comment === 'string' ? r.comment : undefined

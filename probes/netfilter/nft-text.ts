@@ -11,7 +11,7 @@
  * says only `xt target TCPMSS`; the text then says more than the JSON.
  */
 import {type Obj, ParseError} from '../types.js'
-import {UNPARSED_STATEMENT} from './nft-json.js'
+import {UNPARSED_STATEMENT} from './values.js'
 
 /** Standard priority names (nft(8), "PRIORITY"): the bridge family has its own scale. */
 const PRIORITIES: Record<string, number> = {raw: -300, mangle: -150, dstnat: -100, filter: 0, security: 50, srcnat: 100}

@@ -2,6 +2,9 @@
 import {formatIp, parseIp} from '../../src/lib/addr.js'
 import type {NfExpr, NfField, NfMatch, NfRule, NfRuleRef, NfScalar, NfValue} from '../../src/lib/netfilter.js'
 
+/** A statement of a text listing that could not be read back (nft-text.ts): any match, any verdict. nft never prints this key. */
+export const UNPARSED_STATEMENT = 'kvmdoctor-unparsed'
+
 export const str = (v: string): NfScalar => ({t: 'str', v})
 export const num = (v: number): NfScalar => ({t: 'num', v})
 

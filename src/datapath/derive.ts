@@ -15,6 +15,7 @@ import type {Route} from '../../probes/routes.js'
 import type {SysctlFacts} from '../../probes/sysctl.js'
 import type {Neighbour} from '../../probes/neighbours.js'
 import type {FdbFacts} from '../../probes/fdb.js'
+import type {BridgeVlanFacts} from '../../probes/bridge-vlan.js'
 import type {TcFacts} from '../../probes/tc.js'
 import type {OvsFacts} from '../../probes/ovs.js'
 import {type ProbeResult, dataOf} from '../../probes/types.js'
@@ -63,6 +64,8 @@ export function deriveDatapath(probes: Record<string, ProbeResult>, guests: Gues
       neighbours: dataOf<Neighbour[]>(probes.neighbours) ?? null,
       // The fdb read and failed leaves frames to a guest undecided at its bridge; absent from a recording, they are followed without it.
       ...fdbFacts(probes.fdb),
+      // A filtering bridge is decided by its ports' VLANs; unread (absent or failed), it stays undecided.
+      ...vlanFacts(probes['bridge-vlan']),
       // Hook scripts' forwards; a recording without them (or an unreadable hooks directory) has none to add.
       hooks: dataOf<HookFacts>(probes['libvirt-hooks']) ?? null,
       ...guests,
@@ -81,6 +84,13 @@ function fdbFacts(r: ProbeResult | undefined): Pick<DatapathFacts, 'fdb' | 'fdbU
   if (!r.ok) return {fdb: null, fdbUnavailable: r.error}
   const fdb = r.data as FdbFacts
   return fdb.notRead === undefined ? {fdb: fdb.entries} : {}
+}
+
+function vlanFacts(r: ProbeResult | undefined): Pick<DatapathFacts, 'vlans' | 'vlansUnread'> {
+  if (!r) return {vlansUnread: 'not run'}
+  if (!r.ok) return {vlansUnread: r.error}
+  const read = r.data as BridgeVlanFacts
+  return read.notRead === undefined ? {vlans: read.ports} : {vlansUnread: `not in this recording (${read.notRead})`}
 }
 
 /** ISC dhcpd configured on this host (the seed article's setup): the bridge whose address lies in one of its subnets. */

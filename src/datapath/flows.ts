@@ -25,6 +25,7 @@ import type {LibvirtDomain, LibvirtNetwork} from '../../probes/libvirt.js'
 import type {Listener} from '../../probes/listeners.js'
 import type {Neighbour} from '../../probes/neighbours.js'
 import type {FdbEntry} from '../../probes/fdb.js'
+import type {VlanRange} from '../../probes/bridge-vlan.js'
 import type {PolicyRuleFacts} from '../../probes/ip-rules.js'
 import type {Route} from '../../probes/routes.js'
 import type {TcFacts} from '../../probes/tc.js'
@@ -132,6 +133,12 @@ export interface DatapathFacts {
    */
   fdb?: FdbEntry[] | null
   fdbUnavailable?: string
+  /**
+   * Each bridge port's VLANs by name, the bridge device under its own (bridge -j vlan show); absent when not read
+   * (`vlansUnread` says why): a bridge that filters by VLAN is then undecided, never a pass.
+   */
+  vlans?: Record<string, VlanRange[]>
+  vlansUnread?: string
   /** The guest's current IPv4 address by MAC (lease, neighbour, wire), when known. */
   guestAddress(mac: string): string | undefined
   /** The guest's global IPv6 address by MAC (neighbours), when known. */
@@ -659,7 +666,7 @@ class HostView {
   }
 
   /** A bridge port a frame enters by: STP state, 802.1X locking, VLAN ingress filtering. */
-  private portIn(runner: PathRunner, bridge: string, port: string | undefined, mac?: string): void {
+  private portIn(runner: PathRunner, bridge: string, port: string | undefined, mac?: string, tag?: number): void {
     if (!port || !runner.alive()) return
     const link = this.links.get(port)
     if (!link) return
@@ -677,7 +684,7 @@ class HostView {
       runner.push({name: `bridge port ${port}`, verdict: 'fail', detail: `port ${port} is locked: frames from MACs without an fdb entry of their own${mac ? ` (${mac})` : ''} are dropped`, element: {id: `port:${port} locked`, kind: 'bridge-port', text: `bridge link: ${port} locked on`, device: port, portFlag: 'locked'}})
       return
     }
-    this.vlanHop(runner, bridge, port, 'in')
+    this.vlanHop(runner, bridge, port, 'in', {tag})
     if (transient) runner.push({name: `bridge port ${port}`, verdict: 'pass', detail: `STP port state ${state}: forwarding within ${delayCs / 100} s x 2`})
   }
 
@@ -689,8 +696,8 @@ class HostView {
     runner.push({name: `mtu ${port}`, verdict: 'fail', detail: `a ${runner.size}-byte packet sized for ${bridge} (mtu ${bridgeMtu ?? '?'}) does not fit ${port} (mtu ${mtu}): the bridge drops it`, element: {id: `mtu:${bridge}`, kind: 'link', text: `${port} mtu ${mtu} on ${bridge} (mtu ${bridgeMtu ?? '?'})`, device: port, master: bridge, mtu: bridgeMtu ?? mtu}})
   }
 
-  /** A bridge port a frame leaves by: VLAN egress filtering, and flooding when the frame is a broadcast. */
-  private portOut(runner: PathRunner, bridge: string, port: string | undefined, broadcast: boolean): void {
+  /** A bridge port a frame leaves by: VLAN egress filtering (a guest's tap takes no tag), and flooding when the frame is a broadcast. */
+  private portOut(runner: PathRunner, bridge: string, port: string | undefined, broadcast: boolean, to: 'guest' | 'lan' = 'guest'): void {
     if (!port || !runner.alive()) return
     const link = this.links.get(port)
     if (!link) return
@@ -703,18 +710,66 @@ class HostView {
       runner.push({name: `bridge port ${port}`, verdict: 'fail', detail: `broadcast flooding is off on ${port}: broadcasts (ARP requests, DHCP offers to 255.255.255.255) never reach it`, element: {id: `port:${port} bcast_flood`, kind: 'bridge-port', text: `bridge link: ${port} bcast_flood off`, device: port, portFlag: 'bcast_flood'}})
       return
     }
-    this.vlanHop(runner, bridge, port, 'out')
+    this.vlanHop(runner, bridge, port, 'out', {untaggedOnly: to === 'guest'})
   }
 
   /**
-   * VLAN filtering on a bridge decides by each port's VLAN membership, which kvmdoctor does not read
-   * (`bridge vlan`): a filtering bridge is not a pass.
+   * VLAN filtering on a bridge (vlan_filtering 1) decides by each port's VLANs. A frame entering a port ('in')
+   * untagged takes the port's PVID (none: dropped), one tagged `tag` must be of a VLAN of the port; a frame leaving
+   * ('out') must be of a VLAN of the port, and leaves untagged only where that VLAN is "Egress Untagged": a guest's
+   * NIC and the host's bridge device (`untaggedOnly`) take no tag, an uplink trunk may. The bridge device itself is a
+   * port too: the host's frames enter by it, frames to the host leave by it. VLANs not read: undecided.
    */
-  private vlanHop(runner: PathRunner, bridge: string, port: string, direction: 'in' | 'out'): void {
+  private vlanHop(runner: PathRunner, bridge: string, port: string, direction: 'in' | 'out', how: {tag?: number; untaggedOnly?: boolean} = {}): void {
     if (!this.links.get(bridge)?.bridge?.vlanFiltering || !runner.alive()) return
-    if (direction === 'out' && runner.vlanChecked) return
-    runner.vlanChecked = true
-    runner.push({name: `bridge vlan ${bridge}`, verdict: 'indeterminate', detail: `${bridge} filters by VLAN (vlan_filtering 1) and its ports' VLAN membership is not read`, element: {id: `vlan:${bridge}`, kind: 'bridge-vlan', text: `bridge ${bridge}: vlan_filtering 1`, device: bridge}})
+    const name = `bridge vlan ${port}`
+    const vlans = this.facts.vlans
+    if (!vlans) {
+      if (direction === 'out' && runner.vlanChecked) return
+      runner.vlanChecked = true
+      runner.push({name: `bridge vlan ${bridge}`, verdict: 'indeterminate', detail: `${bridge} filters by VLAN (vlan_filtering 1) and its ports' VLANs were not read (${this.facts.vlansUnread ?? 'not read'})`, element: {id: `vlan:${bridge}`, kind: 'bridge-vlan', text: `bridge ${bridge}: vlan_filtering 1`, device: bridge}})
+      return
+    }
+    const ranges = vlans[port] ?? []
+    const of = (vid: number) => ranges.find((r) => r.from <= vid && vid <= r.to)
+    const who = port === bridge ? `${bridge} (the bridge device)` : port
+    const element = (text: string): Element => ({id: `vlan:${port}`, kind: 'bridge-vlan', text: `bridge vlan: ${text}`, device: port, master: bridge})
+    if (direction === 'in') {
+      const vid = how.tag ?? ranges.find((r) => r.pvid)?.from
+      if (vid === undefined) {
+        runner.push({name, verdict: 'fail', detail: `${who} has no PVID on ${bridge}, which filters by VLAN: the untagged frames ${port === bridge ? 'the host sends' : 'entering by it'} are dropped`, element: element(`${port} has no PVID (vlan_filtering 1 on ${bridge})`)})
+        return
+      }
+      if (how.tag !== undefined && !of(vid)) {
+        runner.push({name, verdict: 'fail', detail: `VLAN ${vid} is not a VLAN of ${who}: ${bridge} drops the frames tagged ${vid} entering by it`, element: element(`${port} lacks VLAN ${vid}`)})
+        return
+      }
+      runner.vlan = vid
+      runner.push({name, verdict: 'pass', detail: `enters ${bridge} in VLAN ${vid}${how.tag === undefined ? ` (${who}'s PVID)` : ' (tagged)'}`})
+      return
+    }
+    const vid = runner.vlan
+    if (vid === undefined) {
+      runner.push({name, verdict: 'indeterminate', detail: `the VLAN the frame travels in on ${bridge} is not known: whether ${who} sends it is not decided`, element: element(`${port} on ${bridge} (vlan_filtering 1)`)})
+      return
+    }
+    const r = of(vid)
+    if (!r) {
+      runner.push({name, verdict: 'fail', detail: `VLAN ${vid} is not a VLAN of ${who}: ${bridge} sends it no frame of that VLAN`, element: element(`${port} lacks VLAN ${vid}, the VLAN ${port === bridge ? 'the guests' : 'its peers'} send in`)})
+      return
+    }
+    if (how.untaggedOnly && !r.untagged) {
+      runner.push({name, verdict: 'fail', detail: `${who} sends VLAN ${vid} tagged: ${port === bridge ? "the host's address on it" : 'the guest'} takes no VLAN tag`, element: element(`${port} sends VLAN ${vid} tagged (not Egress Untagged)`)})
+      return
+    }
+    runner.push({name, verdict: 'pass', detail: `${who} sends VLAN ${vid} ${r.untagged ? 'untagged' : 'tagged'}`})
+  }
+
+  /** The guest's VLAN (its tap's PVID) when `port` carries it tagged: the tag frames of that VLAN arrive with there. */
+  private taggedOn(bridge: string, port: string, tap: string | undefined): number | undefined {
+    const vlans = this.links.get(bridge)?.bridge?.vlanFiltering && tap ? this.facts.vlans : undefined
+    const vid = vlans?.[tap!]?.find((r) => r.pvid)?.from
+    return vid !== undefined && vlans?.[port]?.some((r) => r.from <= vid && vid <= r.to && !r.untagged) ? vid : undefined
   }
 
   /** A guest's frame: its NIC, tap, the tap's bridge port and the bridge's prerouting hook. */
@@ -758,7 +813,7 @@ class HostView {
       this.prerouting(runner, bridge)
     }
     runner.nf('bridge input', 'input', 'bridge', {iifname: runner.sourcePort, ibrname: bridge})
-    this.vlanHop(runner, bridge, bridge, 'out')
+    this.vlanHop(runner, bridge, bridge, 'out', {untaggedOnly: true})
     this.enterDevice(runner, bridge, 'bridge')
     if (!brnf) this.prerouting(runner, bridge)
   }
@@ -928,13 +983,28 @@ class HostView {
           : decision.kind === 'local'
             ? `${packet.dst} is an address of this host`
             : `${decision.kind} (${decision.route ? describeRoute(decision.route) : decision.rule?.text ?? ''})`
-    const element: Element =
-      decision.rule && decision.rule.priority !== 0 && decision.rule.priority < 32766
+    const narrowed = decision.kind === 'local' ? undefined : this.gatewayNarrowed(viaDev, packet.dst)
+    const element: Element = narrowed
+      ? narrowed
+      : decision.rule && decision.rule.priority !== 0 && decision.rule.priority < 32766
         ? policyElement(decision)
         : decision.route
           ? {id: `route:${decision.route.table} ${decision.route.dst}`, kind: 'route', text: `${describeRoute(decision.route)}`, route: this.routeOfElement(decision.route)}
           : {id: `route:missing ${packet.family === 4 ? '0.0.0.0/0' : '::/0'}`, kind: 'route', text: `no route to ${packet.dst} (no default route)`, ipFamily: packet.family}
     return {name, verdict: 'fail', detail: `${why}; ${trail}`, element}
+  }
+
+  /**
+   * The bridge holds its network's gateway only with a longer prefix than the network's (re-added by hand, or by
+   * another network manager after libvirt set it): a guest outside that prefix is not on-link, so what the host
+   * sends it is routed elsewhere. The address with the network's own prefix is what is missing, not the route taken.
+   */
+  private gatewayNarrowed(bridge: string | undefined, dst: string): Element | undefined {
+    const net = bridge ? this.facts.networks.find((n) => n.active && n.bridge === bridge) : undefined
+    const v4 = net?.ips.find((ip) => ip.family === 'ipv4' && ipInPrefix(dst, `${ip.address}/${ip.prefix}`))
+    const held = v4 ? this.links.get(bridge!)?.addresses.filter((a) => a.family === 'inet' && a.address === v4.address) : undefined
+    if (!v4 || !held || held.length === 0 || held.some((a) => a.prefix <= v4.prefix)) return undefined
+    return {id: `gateway:${bridge} ${v4.address}`, kind: 'gateway-address', text: `${bridge} holds ${v4.address}/${held[0].prefix}, narrower than the /${v4.prefix} of network ${net!.name}`, device: bridge, address: v4.address, prefix: v4.prefix, network: net!.name}
   }
 
   /** A route as an element names it: a unicast one carved out of a libvirt network's subnet on another device says which. */
@@ -1073,7 +1143,7 @@ class HostView {
       const element: Element = {id: `fdb:${bridge} ${mac}${e.vlan ? ` vlan ${e.vlan}` : ''}`, kind: 'bridge-fdb', text: fdbText(e), device: e.dev, master: bridge, fdb: {mac, ...(e.vlan ? {vlan: e.vlan} : {})}}
       const vlan = e.vlan ? ` in VLAN ${e.vlan}` : ''
       if (why) {
-        // An entry of one VLAN decides only for the guest's VLAN, which is not read (vlanHop): undecided.
+        // An entry of one VLAN decides only for frames of that VLAN, which this hop does not match it to: undecided.
         runner.push({name, verdict: e.vlan ? 'indeterminate' : 'fail', detail: `${bridge} sends ${i.mac}'s frames${vlan} to ${held}, not to ${i.target}: ${why}`, element})
         return
       }
@@ -1087,7 +1157,7 @@ class HostView {
 
   /**
    * The bridge's fdb entries for a MAC that its lookups can meet: without VLAN filtering the bridge looks a MAC
-   * up in VLAN 0 only (an entry of a VLAN is never met); with it, every VLAN's (the guest's VLAN is not read: vlanHop).
+   * up in VLAN 0 only (an entry of a VLAN is never met); with it, every VLAN's (not matched to the frame's VLAN here).
    */
   private fdbEntries(bridge: string, mac: string): FdbEntry[] {
     const filtering = this.links.get(bridge)?.bridge?.vlanFiltering === true
@@ -1117,6 +1187,8 @@ class HostView {
   private toGuest(runner: PathRunner, g: GuestSide, broadcast: boolean, fromHost: boolean): void {
     const {i, bridge} = g
     const dst = runner.packet().dst
+    // The host's frames (its ARP requests too) enter the bridge by the bridge device: its PVID is their VLAN.
+    if (fromHost) this.vlanHop(runner, bridge, bridge, 'in')
     if (!broadcast && dst !== 'unknown') {
       this.neighbourHop(runner, bridge, dst, i.mac)
       // An unresolved guest is asked for by a broadcast ARP request, which must reach its port.
@@ -1587,7 +1659,7 @@ class HostView {
       if (brnfOn) runner.nf('netfilter forward (br_netfilter)', 'forward', 'ip', {iifname: bridge, oifname: bridge, physOut: outDev})
       runner.nf('bridge postrouting', 'postrouting', 'bridge', {oifname: outDev, obrname: bridge})
       if (brnfOn) runner.nf('netfilter postrouting (br_netfilter)', 'postrouting', 'ip', {oifname: bridge, physOut: outDev})
-      this.portOut(runner, bridge, outDev, broadcast)
+      this.portOut(runner, bridge, outDev, broadcast, outRole === 'tap' ? 'guest' : 'lan')
       this.leaveDevice(runner, outDev, outRole, outRole === 'tap' ? bridge : undefined)
     }
     const outPacket = mk('out', false)
@@ -1614,7 +1686,8 @@ class HostView {
     const back = new PathRunner(this, missing ? [missing] : [], backPacket, size)
     back.sourcePort = uplink.name
     this.enterDevice(back, uplink.name, 'egress')
-    if (!ovs) this.portIn(back, bridge, uplink.name)
+    // The LAN answers in the VLAN the request left by: tagged where the uplink carries the guest's VLAN tagged, else untagged.
+    if (!ovs) this.portIn(back, bridge, uplink.name, undefined, this.taggedOn(bridge, uplink.name, i.target))
     across(back, uplink.name, i.target ?? '?', 'tap', kind === 'dhcp')
     flows.push(this.finish(base, kind === 'dhcp' ? 'dhcp-reply' : kind === 'custom' ? 'custom' : 'egress-reply', kind === 'dhcp' ? `DHCP offer from the LAN back to ${d.name}` : `reply from ${dest.addr} back to ${d.name}`, backPacket, back.hops, kind, [...srcAssumed, ...assumptions]))
     return flows
@@ -1956,8 +2029,10 @@ class PathRunner {
   nexthop?: number
   /** The bridge port the frame entered by (VLAN membership, physdev). */
   sourcePort?: string
-  /** A filtering bridge was already reported on this path. */
+  /** A filtering bridge whose VLANs were not read was already reported on this path. */
   vlanChecked?: boolean
+  /** The VLAN the frame travels in on a bridge that filters by VLAN (from the port it entered by). */
+  vlan?: number
   constructor(
     private readonly host: HostView,
     readonly hops: Hop[],

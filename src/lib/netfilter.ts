@@ -246,9 +246,22 @@ export function iptablesWords(ruleText: string): string[] {
 /** Who owns a netfilter chain: a firewall manager rewrites it on reload, libvirt re-creates its own; the rest is the admin's. */
 export type ChainOwner = 'libvirt' | 'firewalld' | 'ufw' | 'docker' | 'admin'
 
+/**
+ * libvirt's nwfilter (a domain's <filterref>): per tap, ebtables chains libvirt-I-TAP / libvirt-O-TAP (J, P while
+ * it swaps them) and their sub-chains I-TAP-ipv4-ip..., iptables chains libvirt-in, libvirt-out, libvirt-in-post,
+ * libvirt-host-in and FI-TAP, FO-TAP, HI-TAP (fi-, fo-, hi- while swapping). libvirt rebuilds them from the filter's
+ * XML: the filter (or its parameters) is what to change, never a rule of them.
+ */
+const NWFILTER_CHAIN = /^libvirt-[IOJP]-|^[IOJP]-[^-]+-|^libvirt-(in|out|in-post|host-in)$|^(FI|FO|HI|fi|fo|hi)-/
+
+/** The tap whose nwfilter chain this is (libvirt-I-vnet2, I-vnet2-ipv4-ip, FI-vnet2); undefined for another chain. */
+export function nwfilterTap(chain: string | undefined): string | undefined {
+  return /^(?:libvirt-[IOJP]|[IOJP]|FI|FO|HI|fi|fo|hi)-([^-]+)/.exec(chain ?? '')?.[1]
+}
+
 export function chainOwnerOf(table: string | undefined, chain: string | undefined, libvirtOwned = false): ChainOwner {
   const name = chain ?? ''
-  if (libvirtOwned || /^LIBVIRT_/.test(name) || /^libvirt/.test(table ?? '')) return 'libvirt'
+  if (libvirtOwned || /^LIBVIRT_/.test(name) || /^libvirt/.test(table ?? '') || NWFILTER_CHAIN.test(name)) return 'libvirt'
   if (table === 'firewalld' || /^(IN|FWDI|FWDO|FWD|OUT|PRE|POST)_|_(ZONES|ZONES_SOURCE|POLICIES|direct)$/.test(name)) return 'firewalld'
   if (/^ufw6?-/.test(name)) return 'ufw'
   if (/^DOCKER/.test(name)) return 'docker'

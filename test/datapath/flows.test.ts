@@ -9,6 +9,7 @@ import {ALL_RULES} from '../../rules/index.js'
 import {withUndo} from '../../src/core/analysis.js'
 import type {Link} from '../../probes/links.js'
 import type {FdbEntry} from '../../probes/fdb.js'
+import type {VlanRange} from '../../probes/bridge-vlan.js'
 import type {Route} from '../../probes/routes.js'
 import {parseIpRules} from '../../probes/ip-rules.js'
 import type {NfExpr, NfTable} from '../../src/lib/netfilter.js'
@@ -248,6 +249,24 @@ describe('hop model: a NAT guest on libvirt rules', () => {
     expect(byKind(fs, 'egress').decidedBy).toMatchObject({name: 'address', element: {id: 'conflict:192.168.122.50'}})
   })
 
+  it("the bridge's gateway re-added with a narrower prefix than its network's: what the host sends a guest outside it is routed elsewhere, and the missing /24 is the element (its undo adds it back), not the default route", () => {
+    const narrowed = host((h) => {
+      h.links.find((l) => l.name === 'virbr0')!.addresses = [{family: 'inet', address: '192.168.122.1', prefix: 30, scope: 'global'}]
+      h.routes = h.routes.map((r) => (r.dst === '192.168.122.0/24' ? route('192.168.122.0/30', {dev: 'virbr0', scope: 'link'}) : r))
+    })
+    const fs = flows(narrowed)
+    expect(verdicts(fs)).toMatchObject({dhcp: 'pass', dns: 'pass', 'dns-reply': 'fail', egress: 'pass', 'egress-reply': 'fail'})
+    const reply = byKind(fs, 'dns-reply')
+    expect(reply.decidedBy?.detail).toMatch(/^192\.168\.122\.50 is routed out of eth0, not virbr0/)
+    expect(reply.decidedBy?.element).toMatchObject({id: 'gateway:virbr0 192.168.122.1', kind: 'gateway-address', text: 'virbr0 holds 192.168.122.1/30, narrower than the /24 of network default', prefix: 24})
+    expect(undoOf(reply)).toEqual(['ip address add 192.168.122.1/24 broadcast + dev virbr0'])
+    // The network's own prefix held too (a second, narrower address beside it): nothing is wrong.
+    const both = host((h) => {
+      h.links.find((l) => l.name === 'virbr0')!.addresses.push({family: 'inet', address: '192.168.122.1', prefix: 30, scope: 'global'})
+    })
+    expect(flows(both).every((f) => f.verdict === 'pass')).toBe(true)
+  })
+
   it('a shut-off guest has no flows', () => {
     expect(flows(host((h) => (h.domains[0].state = 'shut off')))).toEqual([])
   })
@@ -312,6 +331,64 @@ describe("hop model: a guest bridged to a LAN, and the bridge's fdb", () => {
     const local = lan([{mac: LAN01, dev: 'vnet1', bridge: 'br0', state: 'permanent'}])
     expect(at(local)).toEqual(['dhcp pass', 'dhcp-reply pass', 'egress pass', 'egress-reply fail fdb br0'])
     expect(local[3].decidedBy?.detail).toBe(`br0 sends ${LAN01}'s frames to the host (a local address of vnet1), not to vnet1: a local (permanent) entry, which the bridge never moves`)
+  })
+})
+
+describe('a bridge that filters by VLAN (vlan_filtering 1): its ports\' VLANs decide', () => {
+  const LAN01 = '52:54:00:00:00:02'
+  const untagged = (vid: number, pvid = true): VlanRange => ({from: vid, to: vid, untagged: true, ...(pvid ? {pvid: true} : {})})
+  /** The NAT host and a LAN bridge br0 (uplink eth1, guest lan01 on vnet1), both filtering; `vlans` unset: not read. */
+  const vlanHost = (vlans?: Record<string, VlanRange[]>, unread?: string) =>
+    host((h) => {
+      h.links.find((l) => l.name === 'virbr0')!.bridge!.vlanFiltering = true
+      h.links.push(link('br0', 'bridge', {bridge: {stpState: 0, forwardDelayCs: 0, vlanFiltering: true}}), link('eth1', 'ether', {master: 'br0', portState: 'forwarding'}), link('vnet1', 'tap', {master: 'br0', portState: 'forwarding', operstate: 'UNKNOWN'}))
+      h.domains.push({name: 'lan01', type: 'kvm', state: 'running', autostart: false, guestAgentChannel: false, interfaces: [{type: 'bridge', source: 'br0', target: 'vnet1', mac: LAN01, model: 'virtio', linkState: 'up'}]})
+      h.guestAddress = (mac) => (mac === LAN01 ? '10.77.0.100' : '192.168.122.50')
+      if (vlans) h.vlans = vlans
+      if (unread) h.vlansUnread = unread
+    })
+  const at = (fs: Flow[]) => fs.map((f) => `${f.guest} ${f.kind} ${f.verdict}${f.decidedBy ? ` ${f.decidedBy.name}` : ''}`)
+  /** The kernel's defaults: every port and the bridge device in VLAN 1, PVID, untagged. */
+  const defaults = {virbr0: [untagged(1)], vnet0: [untagged(1)], br0: [untagged(1)], eth1: [untagged(1)], vnet1: [untagged(1)]}
+
+  it("the kernel's defaults pass, as does a guest in VLAN 10 whose uplink trunks it tagged; the LAN's answer comes back tagged", () => {
+    expect(flows(vlanHost(defaults)).map((f) => f.verdict)).toEqual(flows(host()).map((f) => f.verdict).concat(['pass', 'pass', 'pass', 'pass']))
+    const trunk = flows(vlanHost({...defaults, vnet1: [untagged(10)], eth1: [untagged(1), {from: 2, to: 4094}]})).filter((f) => f.guest === 'lan01')
+    expect(at(trunk)).toEqual(['lan01 dhcp pass', 'lan01 dhcp-reply pass', 'lan01 egress pass', 'lan01 egress-reply pass'])
+    expect(trunk[0].hops.find((h) => h.name === 'bridge vlan eth1')?.detail).toBe('eth1 sends VLAN 10 tagged')
+    expect(trunk[1].hops.find((h) => h.name === 'bridge vlan eth1')?.detail).toBe('enters br0 in VLAN 10 (tagged)')
+  })
+
+  it("a guest's tap moved to VLAN 10 while the bridge device stays in VLAN 1: nothing it sends reaches the host", () => {
+    const fs = flows(vlanHost({...defaults, vnet0: [untagged(10)]})).filter((f) => f.guest === 'web01')
+    expect(at(fs)).toEqual(['web01 dhcp fail bridge vlan virbr0', 'web01 dns fail bridge vlan virbr0', 'web01 egress fail bridge vlan virbr0'])
+    expect(byKind(fs, 'dns').decidedBy).toMatchObject({detail: 'VLAN 10 is not a VLAN of virbr0 (the bridge device): virbr0 sends it no frame of that VLAN', element: {id: 'vlan:virbr0', kind: 'bridge-vlan', device: 'virbr0', master: 'virbr0'}})
+  })
+
+  it('a tap without a PVID drops what the guest sends; a VLAN sent tagged to the guest or the host reaches neither; the bridge device without a PVID sends the guests nothing', () => {
+    const noPvid = flows(vlanHost({...defaults, vnet0: [{from: 1, to: 1, untagged: true}]})).filter((f) => f.guest === 'web01')
+    expect(byKind(noPvid, 'dhcp').decidedBy).toMatchObject({name: 'bridge vlan vnet0', element: {text: 'bridge vlan: vnet0 has no PVID (vlan_filtering 1 on virbr0)'}})
+    const tagged = flows(vlanHost({...defaults, vnet0: [{from: 1, to: 1, pvid: true}]})).filter((f) => f.guest === 'web01')
+    expect(byKind(tagged, 'dhcp').verdict).toBe('pass')
+    expect(byKind(tagged, 'dhcp-reply').decidedBy).toMatchObject({name: 'bridge vlan vnet0', detail: 'vnet0 sends VLAN 1 tagged: the guest takes no VLAN tag'})
+    const hostTagged = flows(vlanHost({...defaults, virbr0: [{from: 1, to: 1, pvid: true}]})).filter((f) => f.guest === 'web01')
+    expect(byKind(hostTagged, 'dhcp').decidedBy).toMatchObject({name: 'bridge vlan virbr0', detail: "virbr0 (the bridge device) sends VLAN 1 tagged: the host's address on it takes no VLAN tag"})
+    const hostNoPvid = flows(vlanHost({...defaults, virbr0: [{from: 1, to: 1, untagged: true}]})).filter((f) => f.guest === 'web01')
+    expect(byKind(hostNoPvid, 'dhcp').verdict).toBe('pass')
+    expect(byKind(hostNoPvid, 'dhcp-reply').decidedBy).toMatchObject({name: 'bridge vlan virbr0', detail: 'virbr0 (the bridge device) has no PVID on virbr0, which filters by VLAN: the untagged frames the host sends are dropped'})
+  })
+
+  it("a bridged guest whose VLAN its uplink does not carry: the request stops at the uplink; an uplink that sends it untagged brings the LAN's answer back in the uplink's PVID", () => {
+    expect(at(flows(vlanHost({...defaults, vnet1: [untagged(10)]})).filter((f) => f.guest === 'lan01'))).toEqual(['lan01 dhcp fail bridge vlan eth1', 'lan01 dhcp-reply fail bridge vlan vnet1', 'lan01 egress fail bridge vlan eth1', 'lan01 egress-reply fail bridge vlan vnet1'])
+    expect(at(flows(vlanHost({...defaults, vnet1: [untagged(10)], eth1: [untagged(10)]})).filter((f) => f.guest === 'lan01'))).toEqual(['lan01 dhcp pass', 'lan01 dhcp-reply pass', 'lan01 egress pass', 'lan01 egress-reply pass'])
+    // Untagged out of eth1, but eth1's PVID is 1: the LAN's untagged answer enters VLAN 1, which vnet1 is not in.
+    expect(at(flows(vlanHost({...defaults, vnet1: [untagged(10)], eth1: [untagged(1), {from: 10, to: 10, untagged: true}]})).filter((f) => f.guest === 'lan01'))).toEqual(['lan01 dhcp pass', 'lan01 dhcp-reply fail bridge vlan vnet1', 'lan01 egress pass', 'lan01 egress-reply fail bridge vlan vnet1'])
+  })
+
+  it('VLANs not read (a recording before the read, or the read failed) leave every flow through a filtering bridge undecided, never a pass', () => {
+    const old = flows(vlanHost(undefined, 'not in this recording (not recorded)'))
+    expect(old.map((f) => f.verdict).every((v) => v === 'indeterminate')).toBe(true)
+    expect(byKind(old, 'dhcp').decidedBy).toMatchObject({name: 'bridge vlan virbr0', detail: "virbr0 filters by VLAN (vlan_filtering 1) and its ports' VLANs were not read (not in this recording (not recorded))", element: {id: 'vlan:virbr0', kind: 'bridge-vlan'}})
   })
 })
 

@@ -98,6 +98,8 @@ const PROOFS: Record<string, Proof> = {
   'output-dhcp-reply-drop': {ci: false, kind: "an admin's OUTPUT drop deleted", footprint: 'restores'},
   'netdev-ingress-drop-replies': {ci: false, kind: "an admin's netdev rule deleted by handle", footprint: 'restores', leaves: [/^nft table netdev kdlab_nd_in: new /]},
   'netdev-egress-drop-dhcp': {ci: false, kind: "an admin's netdev rule deleted by handle", footprint: 'restores', leaves: [/^nft table netdev kdlab_nd_out: new /]},
+  // ebtables-nft's table (bridge filter) stays, emptied: the fault made it.
+  'ebtables-input-dns-drop': {ci: false, kind: "an admin's ebtables rule (nft bridge filter) deleted by handle", footprint: 'restores', leaves: [/^nft table bridge filter: new /]},
   'tc-tap-tbf-burst': {ci: false, kind: 'tc root qdisc deleted (a tap)', footprint: 'restores'},
   'tc-uplink-pfifo-zero': {ci: false, kind: 'tc root qdisc deleted (the uplink)', footprint: 'restores'},
   // The fault's sink veth (kdlab-tcsink0/1) stays: its sysctls are the fault's.
@@ -107,6 +109,8 @@ const PROOFS: Record<string, Proof> = {
   'bridge-down': {ci: false, kind: 'bridge set up', footprint: 'restores'},
   'tap-admin-down': {ci: false, kind: 'tap set up', footprint: 'restores'},
   'domif-link-down': {ci: false, kind: "guest's link set up (virsh domif-setlink)", footprint: 'restores'},
+  // The fault's /30 (and its routes) and the unreachable fallback stay: the fix adds the /24 beside them.
+  'bridge-prefix-narrowed': {ci: false, kind: "network's /24 added back beside a narrower address", footprint: 'restores', leaves: [/^routes: new "unreachable 192\.168\.122\.0\/24 metric 4000"$/, /^routes: new ".*192\.168\.122\.(0\/30|3) /]},
   'gateway-address-removed': {ci: false, kind: "network's gateway address put back", footprint: 'restores', leaves: [/^routes: new "unreachable 192\.168\.122\.0\/24 metric 4000"$/]},
   'stp-forward-delay': {ci: false, kind: "bridge's forward delay set", footprint: 'restores'},
   'dhcp-range-exhausted': {ci: false, kind: 'DHCP range widened (virsh net-update)', footprint: 'adds', adds: [/^libvirt network kdlab-tiny: /], leftovers: /kdlab-tiny/},

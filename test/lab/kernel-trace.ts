@@ -157,6 +157,16 @@ export interface TracedPacket {
  */
 const HOOK_RANK: Record<string, number> = {'bridge prerouting': 0, 'bridge input': 1, 'bridge forward': 1, 'netdev ingress': 1.5, 'ip prerouting': 2, 'ip input': 3, 'ip forward': 3, 'ip output': 3, 'ip postrouting': 4, 'netdev egress': 4.5, 'bridge output': 5, 'bridge postrouting': 6}
 const hookRank = (family: string, hook: string) => HOOK_RANK[`${family === 'bridge' || family === 'netdev' ? family : 'ip'} ${hook}`] ?? 3
+/**
+ * br_netfilter runs IP hooks inside the bridge's, under the packet's trace id: the IP prerouting inside the bridge's
+ * prerouting (the bridge's input or forward follows it), the IP postrouting of a bridged frame last in the bridge's
+ * postrouting (after the bridge's own chains).
+ */
+const brNetfilterNext = (prev: {family: string; hook: string}, family: string, hook: string) => {
+  const ip = (f: string) => f !== 'bridge' && f !== 'netdev'
+  if (ip(prev.family) && prev.hook === 'prerouting') return family === 'bridge' && (hook === 'input' || hook === 'forward')
+  return prev.family === 'bridge' && prev.hook === 'postrouting' && ip(family) && hook === 'postrouting'
+}
 
 /** 'family table chain' → hook of every base chain in `nft -j list ruleset` output. */
 export function baseChainHooks(rulesetJson: string): Map<string, string> {
@@ -189,7 +199,8 @@ export function tracePackets(text: string, rulesetJson: string, masterOf: (dev: 
     if (!e) continue
     if (e.kind === 'packet') {
       const fields = parsePacketFields(e.packet ?? '')
-      const key = `${fields.etherSrc ?? ''} ${fields.ipId ?? ''} ${fields.proto ?? ''} ${fields.length ?? ''}`
+      const ipKey = `${fields.ipId ?? ''} ${fields.proto ?? ''} ${fields.length ?? ''}`
+      const key = `${fields.etherSrc ?? ''} ${ipKey}`
       const chain = chainOf(e)
       const hook = hooks.get(chain) ?? 'unknown'
       const rank = hookRank(e.family, hook)
@@ -201,7 +212,11 @@ export function tracePackets(text: string, rulesetJson: string, masterOf: (dev: 
         const bridge = masterOf(prev.fields.iif)
         return bridge === undefined || bridge === fields.iif
       }
-      const follows = (p: Building, sameId: boolean) => p.key === key && !p.seen.some((s) => chainOf(s) === chain) && (sameId ? rank >= last(p).rank : rank > last(p).rank && handedUp(last(p)))
+      // Routed out by the bridge, a packet gets the bridge's own MAC as its source: its bridge output and postrouting
+      // segments follow its IP output or postrouting by the IP header alone.
+      const sameKey = (p: Building) => p.key === key || (e.family === 'bridge' && rank >= HOOK_RANK['bridge output'] && last(p).family !== 'bridge' && p.key.slice(p.key.indexOf(' ') + 1) === ipKey)
+      const follows = (p: Building, sameId: boolean) =>
+        sameKey(p) && !p.seen.some((s) => chainOf(s) === chain) && (sameId ? rank >= last(p).rank || brNetfilterNext(last(p), e.family, hook) : rank > last(p).rank && handedUp(last(p)))
       const recent = packets.slice(-64).reverse()
       let cur = open.get(e.id)
       if (!cur || !follows(cur, true)) cur = recent.find((p) => follows(p, false))

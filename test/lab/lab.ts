@@ -133,6 +133,8 @@ export interface Guest {
   ovs?: {vlan?: number}
   /** After each KD-REACH line the guest times a download of BULK's file from this server (IP:PORT; KD-BULK lines). */
   bulk?: string
+  /** libvirt's nwfilter on its interface (<filterref filter=...>, with its parameters: IP pins the address it may use). */
+  filterref?: {filter: string; params?: Record<string, string>}
 }
 
 /** The guest every scenario starts from (and the bench's running guest): a DHCP client on the default network. */
@@ -168,6 +170,9 @@ function domainXml(g: Guest): string {
   const ovs = g.ovs
     ? `<virtualport type='openvswitch'/>${g.ovs.vlan !== undefined ? `<vlan><tag id='${g.ovs.vlan}'/></vlan>` : ''}<driver><host csum='off'/><guest csum='off'/></driver>`
     : ''
+  const filterref = g.filterref
+    ? `<filterref filter='${g.filterref.filter}'>${Object.entries(g.filterref.params ?? {}).map(([k, v]) => `<parameter name='${k}' value='${v}'/>`).join('')}</filterref>`
+    : ''
   return `<domain type='qemu'>
   <name>${g.name}</name>
   <memory unit='MiB'>96</memory>
@@ -177,7 +182,7 @@ function domainXml(g: Guest): string {
     <cmdline>${cmdline}</cmdline>
   </os>${g.acpi ? '\n  <features><acpi/></features>' : ''}
   <devices>
-    ${iface}${ovs}<mac address='${g.mac}'/><model type='virtio'/></interface>
+    ${iface}${ovs}${filterref}<mac address='${g.mac}'/><model type='virtio'/></interface>
     <serial type='file'><source path='${consolePath(g.name)}'/><target port='0'/></serial>
     <memballoon model='none'/>
   </devices>

@@ -1689,6 +1689,91 @@ const RED2: Record<string, LiveScenario> = {
   },
 }
 
+// ---------- red team 5: faults nobody staged (libvirt's nwfilter, ebtables) ----------
+const NWF01: Guest = {name: 'kdlab-nwf01', mac: '52:54:00:6b:64:91', mode: 'dhcp', filterref: {filter: 'clean-traffic'}}
+/** clean-traffic pinned to an address the guest does not get (its IP parameter left from before its lease changed). */
+const NWF02: Guest = {name: 'kdlab-nwf02', mac: '52:54:00:6b:64:92', mode: 'dhcp', filterref: {filter: 'clean-traffic', params: {IP: '192.168.122.250'}}}
+
+/**
+ * ebtables (ebtables-nft here) and libvirt's nwfilter keep their rules in `table bridge filter` and `bridge nat`,
+ * which neither removes once made: the reset deletes those the scenario made.
+ */
+function withBridgeTables(live: LiveScenario): LiveScenario {
+  const tables = ['filter', 'nat']
+  let existed: boolean[] = []
+  return {
+    async inject() {
+      existed = await Promise.all(tables.map((t) => nftTableExists('bridge', t)))
+      await live.inject()
+    },
+    async reset() {
+      await live.reset()
+      for (const [i, t] of tables.entries()) if (!existed[i] && (await nftTableExists('bridge', t))) await sh(['nft', 'delete', 'table', 'bridge', t])
+    },
+  }
+}
+
+const RED5: Record<string, LiveScenario> = {
+  'nwfilter-clean-traffic': withBridgeTables({
+    async inject() {
+      await startGuest(NWF01)
+    },
+    async reset() {
+      await removeGuest(NWF01.name)
+    },
+  }),
+  'nwfilter-ip-stale': withBridgeTables({
+    async inject() {
+      await startGuest(NWF02)
+    },
+    async reset() {
+      await removeGuest(NWF02.name)
+    },
+  }),
+  'bridge-prefix-narrowed': {
+    // The bridge's address re-added as a /30 (dnsmasq's range carries its own netmask and still answers): the host
+    // routes the guests' addresses elsewhere. The unreachable fallback (as gateway-address-removed's) keeps what it
+    // sends them on this host rather than out of the real uplink.
+    async inject() {
+      await sh(['ip', 'route', 'add', 'unreachable', '192.168.122.0/24', 'metric', '4000'])
+      await sh(['ip', 'address', 'del', `${GATEWAY}/24`, 'dev', BRIDGE])
+      await sh(['ip', 'address', 'add', `${GATEWAY}/30`, 'broadcast', '+', 'dev', BRIDGE])
+    },
+    async reset() {
+      // The fix proof's fix adds the /24 back itself.
+      await sh(['ip', 'address', 'add', `${GATEWAY}/24`, 'broadcast', '192.168.122.255', 'dev', BRIDGE], {reject: false})
+      await sh(['ip', 'address', 'del', `${GATEWAY}/30`, 'dev', BRIDGE])
+      await sh(['ip', 'route', 'del', 'unreachable', '192.168.122.0/24', 'metric', '4000'])
+    },
+  },
+  'bridge-arp-sysctls-harmless': (() => {
+    const keys = ['proxy_arp', 'arp_filter', 'arp_ignore', 'arp_announce'].map((k) => `net.ipv4.conf.${BRIDGE}.${k}`)
+    const values = ['1', '1', '2', '2']
+    let before: string[] = []
+    return {
+      // proxy_arp answers only for addresses routed out of another device; arp_filter, arp_ignore 2 and
+      // arp_announce 2 still let the host answer and ask its guests on their own subnet.
+      async inject() {
+        before = await Promise.all(keys.map(async (k) => (await sh(['sysctl', '-n', k])).stdout.trim()))
+        for (const [i, k] of keys.entries()) await sh(['sysctl', '-qw', `${k}=${values[i]}`])
+        await sh(['ip', 'neigh', 'flush', 'dev', BRIDGE])
+      },
+      async reset() {
+        for (const [i, k] of keys.entries()) await sh(['sysctl', '-qw', `${k}=${before[i] ?? '0'}`])
+      },
+    }
+  })(),
+  'ebtables-input-dns-drop': withBridgeTables({
+    async inject() {
+      await sh(['ebtables', '-A', 'INPUT', '-i', await tapOf(WEB01.name), '-p', 'IPv4', '--ip-proto', 'udp', '--ip-dport', '53', '-j', 'DROP'])
+    },
+    async reset() {
+      // The fix proof deletes the rule itself.
+      await sh(['ebtables', '-D', 'INPUT', '-i', await tapOf(WEB01.name), '-p', 'IPv4', '--ip-proto', 'udp', '--ip-dport', '53', '-j', 'DROP'], {reject: false})
+    },
+  }),
+}
+
 export const LIVE: Record<string, LiveScenario> = {
   healthy: {
     async inject() {},
@@ -1972,5 +2057,6 @@ export const LIVE: Record<string, LiveScenario> = {
   ...INBOUND,
   ...OVS_AND_SHAPING,
   ...RED2,
+  ...RED5,
 }
 

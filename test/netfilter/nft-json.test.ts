@@ -4,6 +4,7 @@ import {parseNftJsonIR, parseNftListing, parseNftRuleExprs, renderNftJson} from 
 import {renderRule} from '../../probes/netfilter/render.js'
 import {ParseError} from '../../probes/types.js'
 import {data, fixtureOutputs} from './data.js'
+import {recordedOutput} from '../helpers.js'
 
 const parsed = (scenario: string, withText = true) =>
   parseNftJsonIR(data(`${scenario}.nft-j-list-ruleset.json`), withText ? {text: data(`${scenario}.nft-a-list-ruleset.txt`)} : {})
@@ -331,7 +332,7 @@ describe('parseNftJsonIR: libvirt nftables backend', () => {
 describe('parseNftJsonIR: iptables-nft tables seen through nft', () => {
   const k = parsed('kitchen')
 
-  it('keeps xt matches opaque and classifies xt targets', () => {
+  it('keeps xt matches opaque and classifies xt targets (iptables-nft: iptables-save reads them, whatever nft prints)', () => {
     const filter = table(k.tables, 'ip', 'filter')
     expect(filter.chains.INPUT.rules[1].exprs).toEqual([{kind: 'opaque', text: 'xt match conntrack'}, {kind: 'effect', text: 'counter'}, {kind: 'verdict', verdict: 'accept'}])
     expect(filter.chains.INPUT.rules[1].text).toBe('ct state related,established counter accept')
@@ -344,6 +345,20 @@ describe('parseNftJsonIR: iptables-nft tables seen through nft', () => {
     ])
     expect(table(k.tables, 'ip', 'mangle').chains.POSTROUTING.rules[0].exprs.at(-1)).toEqual({kind: 'opaque-statement', text: 'xt target CHECKSUM', terminal: false})
     expect(table(k.tables, 'ip', 'security').chains.INPUT.base?.priority).toBe(150)
+  })
+
+  it("reads ebtables-nft's ip match (and so libvirt's nwfilter rules) from the text listing: `ether type ip udp dport 53` is decided, not `xt match ip` (recorded: ebtables-input-dns-drop, nwfilter-ip-stale)", () => {
+    const ruleOfFixture = (fixture: string, chain: RegExp, find: (r: NfRule) => boolean, withText = true) => {
+      const json = recordedOutput(fixture, 'command-nft--j-list-ruleset.txt')
+      const tables = parseNftJsonIR(json, withText ? {text: recordedOutput(fixture, 'command-nft--a-list-ruleset.txt')} : {}).tables
+      return tables.filter((t) => t.family === 'bridge').flatMap((t) => Object.values(t.chains).filter((c) => chain.test(c.name)).flatMap((c) => c.rules)).find(find)!
+    }
+    const drop = ruleOfFixture('ebtables-input-dns-drop', /^INPUT$/, (r) => r.text.includes('dport 53'))
+    expect(drop.exprs).toContainEqual(expect.objectContaining({kind: 'cmp', field: 'dport', value: {t: 'num', v: 53}}))
+    expect(drop.exprs.filter((e) => e.kind === 'opaque')).toEqual([])
+    expect(ruleOfFixture('ebtables-input-dns-drop', /^INPUT$/, (r) => r.ref.handle === drop.ref.handle, false).exprs).toContainEqual({kind: 'opaque', text: 'xt match ip'})
+    const pinned = ruleOfFixture('nwfilter-ip-stale', /^I-vnet\d+-ipv4-ip$/, (r) => r.text.includes('192.168.122.250'))
+    expect(pinned.exprs).toContainEqual(expect.objectContaining({kind: 'cmp', field: 'saddr'}))
   })
 })
 

@@ -4,20 +4,13 @@ import {describe, expect, it} from 'vitest'
 import {fdbProbe, parseBridgeFdb} from '../../probes/fdb.js'
 import {ParseError} from '../../probes/types.js'
 import {runProbes} from '../../src/core/probe-runner.js'
-import type {CommandCapture, Runner} from '../../src/lib/runner.js'
+import {OPTIONS, oneCommandHost} from './one-command-host.js'
 
 /** iproute2 6.1's `bridge -j fdb show` of a namespace with one entry of each kind (test/data/sos/iproute/generate.sh). */
 const REAL = readFileSync(join(import.meta.dirname, '../data/sos/iproute/bridge-j-fdb-show.json'), 'utf8')
 
-function host(answer: Partial<CommandCapture>): Runner {
-  return {
-    capturedAt: new Date('2026-12-06T10:00:00Z'),
-    run: async (argv) => ({kind: 'command', argv, output: '', stderr: '', exitCode: 0, durationMs: 0, timedOut: false, truncated: false, ...answer}),
-    readFile: async (path) => ({kind: 'file', path, output: '', durationMs: 0, truncated: false, error: 'not found', errorCode: 'not-found'}),
-    listDir: async (path) => ({kind: 'dir', path, output: '', durationMs: 0, truncated: false, error: 'not found', errorCode: 'not-found'}),
-  }
-}
-const options = {active: false, libvirtUri: 'qemu:///system'}
+const host = oneCommandHost
+const options = OPTIONS
 
 describe('bridge -j fdb show', () => {
   it("keeps the bridges' own entries (master) with their state, sticky, extern_learn; a device's self entries are left out", () => {

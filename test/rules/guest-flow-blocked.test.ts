@@ -4,7 +4,9 @@ import {ALL_RULES} from '../../rules/index.js'
 import {ownershipOf} from '../../rules/kit.js'
 import type {Element} from '../../src/datapath/elements.js'
 import {renderSteps} from '../../src/lib/fix.js'
-import {type Facts, alter, factsOf, fire, fireAll, withIptablesRule} from '../helpers.js'
+import {type Facts, alter, factsOf, fire, fireAll, withIptablesRule, withProbeData} from '../helpers.js'
+import type {Link} from '../../probes/links.js'
+import type {BridgeVlanFacts} from '../../probes/bridge-vlan.js'
 import type {NfRuleset} from '../../src/lib/netfilter.js'
 import type {FdbFacts} from '../../probes/fdb.js'
 import type {LibvirtFacts} from '../../probes/libvirt.js'
@@ -29,6 +31,26 @@ describe('guest-flow-blocked', () => {
     const {evaluation} = await fire(rule, facts)
     expect(evaluation.findings.map((f) => [f.entity.name, f.fix])).toEqual([['nft bridge kdlab_br chain in: ether saddr 52:54:00:6b:64:01 drop (handle 2)', ['nft delete rule bridge kdlab_br in handle 2']]])
     expect((await fireAll(facts)).ids).not.toContain('host-input-blocks-dhcp-dns')
+  })
+  it("fires for libvirt's nwfilter pinned to an address the guest does not use (lab: nwf02 measured DHCP only), with no fix (libvirt's chain) and a note naming the filter; not on a clean-traffic guest that uses its own address", async () => {
+    const {evaluation} = await fire(rule, await factsOf('nwfilter-ip-stale'))
+    expect(evaluation.findings.map((f) => f.entity.name)).toEqual([expect.stringMatching(/^nft bridge nat chain I-vnet\d+-ipv4-ip: counter drop \(handle \d+\)$/)])
+    expect(evaluation.findings[0].fix).toEqual([])
+    expect(evaluation.findings[0].note).toEqual([expect.stringMatching(/^I-vnet\d+-ipv4-ip is libvirt's nwfilter for vnet\d+ \(the domain's <filterref>\)/)])
+    expect((await fire(rule, await factsOf('nwfilter-clean-traffic'))).evaluation.findings).toEqual([])
+  })
+  it("a bridge that filters by VLAN: a recording without the VLAN read stays not checked, never passed; with it, a tap outside the bridge device's VLAN is the deciding element (no fix: which VLAN is meant is the admin's choice)", async () => {
+    const filtering = alter<Link[]>(await factsOf('healthy'), 'links', (links) => {
+      links.find((l) => l.name === 'virbr0')!.bridge!.vlanFiltering = true
+    })
+    const old = await fireAll(filtering)
+    expect(old.ids).not.toContain('guest-flow-blocked')
+    expect(old.evaluation.findings.find((f) => f.id === 'guest-flow-indeterminate')?.entity.name).toBe('bridge virbr0: vlan_filtering 1')
+    const tap = dataOf<Link[]>(filtering.results.links)!.find((l) => l.master === 'virbr0')!.name
+    const vlans: BridgeVlanFacts = {ports: {virbr0: [{from: 1, to: 1, pvid: true, untagged: true}], [tap]: [{from: 10, to: 10, pvid: true, untagged: true}]}}
+    const {evaluation} = await fire(rule, withProbeData(filtering, 'bridge-vlan', vlans))
+    expect(evaluation.findings.map((f) => [f.entity.name, f.fix])).toEqual([['bridge vlan: virbr0 lacks VLAN 10, the VLAN the guests send in', []]])
+    expect(evaluation.findings[0].note).toEqual([expect.stringMatching(/^check bridge vlan show: the guest's tap and virbr0 \(the bridge device, self\) must share a VLAN/)])
   })
   describe("the bridge's fdb (lab)", () => {
     it("a sticky entry for web01's MAC on another port (web01 measured nothing): every frame to it fails at that entry, printed as the evidence, deleted as the fix", async () => {
