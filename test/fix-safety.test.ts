@@ -346,6 +346,19 @@ describe('the safety contract holds for every fix on every recording', async () 
     expect(judged(vlan, [argv('ovs-vsctl', 'set', 'Port', other, 'trunks=10')])).toEqual([expect.stringMatching(new RegExp(`^0: ${other} is \\S+'s port, a guest the finding does not name`))])
   })
 
+  it("frees a stale lease (dhcp_release) only on the named network's bridge, only for a MAC no guest libvirt defines", () => {
+    const killed = on('dnsmasq-killed', 'dhcp-server-not-running')
+    const guest = killed.host.libvirt!.domains.find((d) => d.interfaces.some((i) => i.mac))!
+    const guestMac = guest.interfaces.find((i) => i.mac)!.mac!
+    expect(judged(killed, [argv('dhcp_release', 'virbr0', '192.168.122.77', '52:54:00:00:00:99')])).toEqual([])
+    expect(judged(killed, [argv('dhcp_release', 'virbr0', '192.168.122.77', guestMac.toUpperCase())])).toEqual([`0: ${guestMac.toUpperCase()} is ${guest.name}'s MAC: its guest would lose its address`])
+    expect(judged(killed, [argv('dhcp_release', 'eth0', '192.168.122.77', '52:54:00:00:00:99')])).toEqual(['0: eth0 is not the bridge of a libvirt network'])
+    expect(judged(killed, [argv('dhcp_release', 'virbr0', '192.168.122.77')])).toEqual(['0: a dhcp_release other than one lease (bridge, address, MAC)'])
+    expect(judgeFixSteps({...killed.finding, fixSteps: [argv('dhcp_release', 'virbr0', '192.168.122.77', '52:54:00:00:00:99')]}, {netfilter: killed.host.netfilter}).map((p) => p.why)).toEqual([
+      "frees a lease, and libvirt's guests could not be read to tell whose it is",
+    ])
+  })
+
   it("the trace's undo deletes an admin's narrow rule, never its catch-all", () => {
     const el = (ruleText: string, nftSyntax = false) => ({id: 'x', kind: 'nf-rule' as const, text: ruleText, ruleText, backend: nftSyntax ? 'nft' : 'iptables-nft', family: 'ip', nfTable: 'filter', chain: 'FORWARD', handle: 7, ...(nftSyntax ? {nftSyntax} : {})})
     expect(netfilterUndo(el('-A FORWARD -i virbr0 -j DROP')).map(renderStep)).toEqual(['iptables -t filter -D FORWARD -i virbr0 -j DROP'])

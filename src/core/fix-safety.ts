@@ -172,6 +172,21 @@ function ovsOfctlProblem(args: string[], host: FixHost): string | undefined {
   return undefined
 }
 
+/**
+ * dnsmasq's own tool frees one lease (dhcp_release BRIDGE IP MAC) on a libvirt network's bridge the finding names,
+ * held by a MAC no guest libvirt defines: a guest that has the MAC would lose its address.
+ */
+function dhcpReleaseProblem(argv: string[], names: {networks: Set<string>} | 'any', libvirt: LibvirtFacts | undefined): string | undefined {
+  if (argv.length !== 4) return 'a dhcp_release other than one lease (bridge, address, MAC)'
+  const [, bridge, , mac] = argv
+  if (!libvirt) return "frees a lease, and libvirt's guests could not be read to tell whose it is"
+  const network = libvirt.networks.find((n) => n.bridge === bridge)
+  if (!network) return `${bridge} is not the bridge of a libvirt network`
+  if (names !== 'any' && !names.networks.has(network.name)) return `frees a lease on network ${network.name}, which the finding does not name`
+  const owner = libvirt.domains.find((d) => d.interfaces.some((i) => i.mac?.toLowerCase() === mac.toLowerCase()))
+  return owner ? `${mac} is ${owner.name}'s MAC: its guest would lose its address` : undefined
+}
+
 /** What is wrong with one step by itself: unknown, or widening the host's exposure. */
 function stepProblem(step: FixStep, names: {networks: Set<string>; domains: Set<string>} | 'any', host: FixHost): string | undefined {
   if ('write' in step) return /^\/etc\/sysctl\.d\/[^/]+\.conf$/.test(step.write.path) ? undefined : `writes ${step.write.path}, not a sysctl.d file`
@@ -270,6 +285,7 @@ function stepProblem(step: FixStep, names: {networks: Set<string>; domains: Set<
   if (tool === 'timeout' && argv[2] === 'tail' && /^--pid=\d+$/.test(argv[3] ?? '')) return undefined
   if (tool === 'sleep' && argv.length === 2 && /^\d+$/.test(sub)) return undefined
   if (tool === 'update-alternatives' && sub === '--set' && /^ip6?tables$/.test(argv[2])) return undefined
+  if (tool === 'dhcp_release') return dhcpReleaseProblem(argv, names, host.libvirt)
   if (/(^|\/)dnsmasq$/.test(tool) && /^--conf-file=\/var\/lib\/libvirt\/dnsmasq\/[^/]+\.conf$/.test(sub ?? '')) return undefined
   return `${tool} is not a command kvmdoctor runs as a fix`
 }
