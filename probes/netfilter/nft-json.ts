@@ -159,6 +159,7 @@ interface FieldInfo {
   deps: NfMatch[]
   mask?: number
   iface?: 'iif' | 'oif'
+  fibMark?: true
   /** meta iif/oif: an interface index, printed as a name while the interface exists. */
   ifindex?: boolean
 }
@@ -223,11 +224,15 @@ function fieldOf(left: unknown, ctx: Ctx): LeftResult {
   }
   if (isObj(left.fib)) {
     const flags = Array.isArray(left.fib.flags) ? left.fib.flags.map(String) : [String(left.fib.flags)]
-    if (left.fib.result !== 'type') return undefined
+    const result = left.fib.result
+    // The route's device (oif, oifname): the lookup may take the mark; the address type never does (nft refuses it).
+    const route = result === 'oif' || result === 'oifname'
+    if (result !== 'type' && !route) return undefined
     const addr = flags.filter((f) => f === 'saddr' || f === 'daddr')
     const iface = flags.filter((f) => f === 'iif' || f === 'oif')
-    if (addr.length !== 1 || iface.length > 1 || addr.length + iface.length !== flags.length) return undefined
-    return {field: `fib ${addr[0]} type` as NfField, deps: [], ...(iface.length ? {iface: iface[0] as 'iif' | 'oif'} : {})}
+    const mark = route && flags.includes('mark')
+    if (addr.length !== 1 || iface.length > 1 || addr.length + iface.length + (mark ? 1 : 0) !== flags.length) return undefined
+    return {field: `fib ${addr[0]} ${route ? 'oif' : 'type'}` as NfField, deps: [], ...(iface.length ? {iface: iface[0] as 'iif' | 'oif'} : {}), ...(mark ? {fibMark: true as const} : {})}
   }
   if (Array.isArray(left['&']) && left['&'].length === 2) {
     const inner = fieldOf(left['&'][0], ctx)
@@ -406,6 +411,13 @@ function parseMatch(x: Obj, st: RuleState, text: string): NfExpr[] {
       const bits = typeof x.right === 'number' ? x.right : tcpFlagBits(flagNames(x.right) ?? [''])
       value = bits === undefined ? undefined : num(bits)
     }
+  } else if (info.field === 'fib saddr oif' || info.field === 'fib daddr oif') {
+    // `oif missing` is false, `oif exists` true: the device found is none (''), or some.
+    if (op !== '==' && op !== '!=') return opaque
+    if (typeof x.right === 'boolean') {
+      value = str('')
+      cop = (op === '==') === x.right ? 'ne' : 'eq'
+    } else value = typeof x.right === 'string' && /\D/.test(x.right) ? str(x.right) : undefined
   } else if (op === '!') {
     if (!FLAG_FIELDS.has(info.field) || mask !== undefined) return opaque
     value = valueOf(x.right, info.field, st.ctx)
@@ -420,6 +432,7 @@ function parseMatch(x: Obj, st: RuleState, text: string): NfExpr[] {
   const m: NfMatch = {kind: 'cmp', field: info.field, op: cop, value}
   if (mask !== undefined) m.mask = mask
   if (info.iface) m.iface = info.iface
+  if (info.fibMark) m.fibMark = true
   noteKnown(m, st)
   out.push(m)
   return out

@@ -32,7 +32,7 @@ import {ovsVerdict, uplinkPorts} from './ovs.js'
 import {type CompiledRuleset, compile} from './netfilter/compile.js'
 import {type Branch, type EvalContext, type HookLayer, type HookWalk, type TraceStep, assumptionKey, deviceChains, familiesFor, runHook, startBranch} from './netfilter/evaluate.js'
 import {type NfPacket, describePacket, newPacket, replyPacket} from './netfilter/packet.js'
-import {type RouteDecision, type Router, buildRouter, describeRoute} from './routing.js'
+import {type RouteDecision, type Router, buildRouter, describeRoute, routeLookupOf} from './routing.js'
 import {type Element, elementForStep, natMissingElement} from './elements.js'
 import {type TcIndex, tcIndexOf, tcVerdict} from './tc.js'
 import type {HookFacts} from '../../probes/libvirt-hooks.js'
@@ -261,7 +261,8 @@ class HostView {
     for (const n of facts.neighbours ?? []) if (!this.neighbourAt.has(`${n.dev} ${n.ip}`)) this.neighbourAt.set(`${n.dev} ${n.ip}`, n)
     this.fdbAt = groupBy(facts.fdb ?? [], (e) => `${e.bridge} ${e.mac}`)
     // The host's own and broadcast addresses are address classes of their own (fib/addrtype tell them apart).
-    this.rs = compile(facts.ruleset, {hostAddresses: [...this.localAddrs, ...this.bcastAddrs]})
+    const policy = [...(facts.ipRules?.inet ?? []), ...(facts.ipRules?.inet6 ?? [])].flatMap((r) => [r.src, r.dst]).filter((a) => a !== 'all')
+    this.rs = compile(facts.ruleset, {hostAddresses: [...this.localAddrs, ...this.bcastAddrs], routePrefixes: [...facts.routes.map((r) => (r.dst === 'default' ? (r.family === 'inet' ? '0.0.0.0/0' : '::/0') : r.dst)), ...policy]})
     this.ctx = {
       addressType: (addr, family, device) => {
         if (device !== undefined) {
@@ -276,6 +277,7 @@ class HostView {
         return ['unicast']
       },
       addressOf: (dev, family) => this.links.get(dev)?.addresses.find((a) => a.family === (family === 4 ? 'inet' : 'inet6') && a.scope === 'global')?.address,
+      routeLookup: (q) => (q.family === 6 && !facts.ipv6Routes ? 'unknown' : routeLookupOf(this.router, q)),
     }
   }
 

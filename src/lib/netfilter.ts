@@ -121,6 +121,12 @@ export type NfField =
   | 'mark'
   | 'fib saddr type' // local | unicast | broadcast | multicast | ... (iptables -m addrtype)
   | 'fib daddr type'
+  // The device of the route to the address (nft `fib saddr . iif oif`, result oif or oifname): a name, '' when the
+  // lookup finds none (`missing`; `exists` is != ''). With iface 'iif', only the input device counts (strict rp filter).
+  | 'fib saddr oif'
+  | 'fib daddr oif'
+  // iptables -m rpfilter: value {t: 'flags'} of its options (loose, validmark, accept-local); --invert is op 'ne'.
+  | 'rpfilter'
   | 'pkttype' // host | broadcast | multicast | other
 
 export type NfScalar = {t: 'str'; v: string} | {t: 'num'; v: number} | {t: 'addr'; v: string}
@@ -153,6 +159,8 @@ export type NfMatch =
       concat?: NfField[]
       /** fib lookups only: restricted to the packet's input/output interface (nft `fib daddr . iif`, iptables --limit-iface-in/out). */
       iface?: 'iif' | 'oif'
+      /** fib route lookups only: the packet's mark takes part in the lookup (nft `fib saddr . mark`). */
+      fibMark?: true
       /** Added by the parser, not written by the user: the dependency nft applies before a protocol match (`tcp dport` needs `meta l4proto tcp`). */
       implicit?: true
     }

@@ -11,6 +11,8 @@ import type {Link} from '../../probes/links.js'
 import type {FdbEntry} from '../../probes/fdb.js'
 import type {Route} from '../../probes/routes.js'
 import {parseIpRules} from '../../probes/ip-rules.js'
+import {parseNftRuleExprs} from '../../probes/netfilter/nft-json.js'
+import {parseRuleText} from '../../probes/netfilter/nft-text.js'
 import type {NfExpr, NfTable} from '../../src/lib/netfilter.js'
 import {accept, cmp, drop, ipt, jump, nft, num, prefix, reject, ret, ruleset, str} from './builders.js'
 
@@ -672,5 +674,35 @@ describe('a multipath default route: the kernel hashes each flow onto one next h
     const fs = flows(twoUplinks([[cmp('oifname', str('eth0')), drop]], 'eth0'))
     expect(verdicts(fs)).toMatchObject({egress: 'pass', 'egress-reply': 'pass'})
     expect(byKind(fs, 'egress').description).toContain('via eth1')
+  })
+})
+
+describe('a NixOS-style reverse-path filter on a libvirt NAT host (the datapath reads the routes it already has)', () => {
+  // networking.firewall.checkReversePath = true: an inet table whose prerouting drops what the route back does not explain.
+  const nixos = (extra: Route[] = []) =>
+    host((h) => {
+      h.ruleset = ruleset([...libvirtTables(), nft('inet', 'nixos-fw', {rpfilter: {base: {hook: 'prerouting', priority: -140}, rules: [parseNftRuleExprs(parseRuleText('fib saddr . mark . iif oif missing drop').expr, {family: 'inet', table: 'nixos-fw'}).exprs]}})])
+      h.routes.push(...extra)
+    })
+
+  it('every guest flow is decided: the guest and the internet are routed back the way they came', () => {
+    const v = verdicts(flows(nixos()))
+    expect(v).toMatchObject({dhcp: 'pass', dns: 'pass', egress: 'pass', 'egress-reply': 'pass'})
+    expect(Object.values(v)).not.toContain('indeterminate')
+  })
+
+  it('a second uplink for the guests by policy routing: the replies arrive by it, and the route back to their source leaves by the first', () => {
+    const fs = flows(
+      host((h) => {
+        h.ruleset = ruleset([...libvirtTables(), nft('inet', 'nixos-fw', {rpfilter: {base: {hook: 'prerouting', priority: -140}, rules: [parseNftRuleExprs(parseRuleText('fib saddr . mark . iif oif missing drop').expr, {family: 'inet', table: 'nixos-fw'}).exprs]}})])
+        h.links.push(link('eth1', 'ether', {addresses: [{family: 'inet', address: '10.99.0.2', prefix: 24, scope: 'global'}]}))
+        h.routes.push(route('10.99.0.0/24', {dev: 'eth1', scope: 'link'}), route('10.99.0.2', {type: 'local', table: 'local', dev: 'eth1'}))
+        h.routes.push(route('default', {dev: 'eth1', gateway: '10.99.0.1', table: '100'}), route('192.168.122.0/24', {dev: 'virbr0', scope: 'link', table: '100'}))
+        h.ipRules = {inet: parseIpRules('[{"priority":0,"src":"all","table":"local"},{"priority":100,"src":"192.168.122.0","srclen":24,"table":"100"},{"priority":32766,"src":"all","table":"main"},{"priority":32767,"src":"all","table":"default"}]', 'inet'), inet6: null}
+        Object.assign(h.sysctl, {'net.ipv4.conf.eth1.rp_filter': 0, 'net.ipv4.conf.eth0.rp_filter': 0, 'net.ipv4.conf.eth1.forwarding': 1})
+      }),
+    )
+    expect(verdicts(fs)).toMatchObject({dns: 'pass', egress: 'pass', 'egress-reply': 'fail'})
+    expect(fs.find((f) => f.kind === 'egress-reply')!.decidedBy?.detail).toMatch(/nixos-fw rpfilter/)
   })
 })

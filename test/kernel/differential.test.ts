@@ -11,7 +11,9 @@
  *   KDX_WORKERS=n     topologies run side by side (default 4)
  */
 import {afterAll, describe, expect, it} from 'vitest'
+import {ipRulesProbe} from '../../probes/ip-rules.js'
 import {linksProbe} from '../../probes/links.js'
+import {routesProbe} from '../../probes/routes.js'
 import {netfilterProbe} from '../../probes/netfilter.js'
 import type {Probe} from '../../probes/types.js'
 import {type NfPacket, newPacket} from '../../src/datapath/netfilter/packet.js'
@@ -174,8 +176,8 @@ async function runRuleset(topo: Topology, seed: number): Promise<void> {
   const ruleset = generate(seed, brNetfilterAvailable())
   await topo.load(ruleset)
   // The real probes, run in the host namespace: the facts kvmdoctor would take of that host.
-  const [nf, links] = await Promise.all([runProbe(netfilterProbe, topo), runProbe(linksProbe, topo)])
-  const model = new HostModel(nf, links, ruleset.brnf)
+  const [nf, links, routes, rules] = await Promise.all([runProbe(netfilterProbe, topo), runProbe(linksProbe, topo), runProbe(routesProbe, topo), runProbe(ipRulesProbe, topo)])
+  const model = new HostModel(nf, links, ruleset.brnf, {routes, rules})
   const predictions = FLOWS.map((f) => predict(model, f))
   let sink = new Sink()
   compareAll(sink, seed, predictions, await traffic(topo, seed, TIMEOUT_MS), ruleset)

@@ -58,6 +58,8 @@ function match(rng: Rng, at: Place, marks: boolean): [string, string | undefined
   const kinds = ['saddr', 'daddr', 'proto', 'dport', 'dport', 'iif', 'oif', 'icmp', 'set']
   if (at.family !== 'bridge' && at.family !== 'netdev') kinds.push('ctstate', 'ctstate', ...(marks ? ['mark', 'ctmark'] : []))
   if (at.syntax === 'ipt' && at.hook !== 'output') kinds.push('physin', 'physbridged')
+  // Route lookups: nft's fib (ip and inet tables), iptables' rpfilter (raw and mangle PREROUTING only).
+  if ((at.syntax === 'nft' && (at.family === 'ip' || at.family === 'inet')) || (at.hook === 'prerouting' && (at.table === 'raw' || at.table === 'mangle'))) kinds.push('fib')
   const kind = rng.pick(kinds)
   return [kind, matchOf(rng, at, kind)]
 }
@@ -109,6 +111,14 @@ function matchOf(rng: Rng, at: Place, kind: string): string | undefined {
       return ipt ? `-m mark ${neg ? '! ' : ''}--mark 0x${rng.int(1, 2)}` : `meta mark ${neg ? '!= ' : ''}0x${rng.int(1, 2)}`
     case 'ctmark':
       return ipt ? `-m connmark ${neg ? '! ' : ''}--mark 0x${rng.int(1, 2)}` : `ct mark ${neg ? '!= ' : ''}0x${rng.int(1, 2)}`
+    case 'fib': {
+      if (ipt) return `-m rpfilter${rng.pick(['', ' --loose', ' --validmark', ' --accept-local', ' --loose --accept-local'])}${neg ? ' --invert' : ''}`
+      // nft takes a route lookup in prerouting, input and forward only (nft_fib_validate): a user chain's rule loses it (see nftTable).
+      if (!['prerouting', 'input', 'forward'].includes(at.hook)) return undefined
+      const iif = rng.chance(0.6) ? ' . iif' : ''
+      const result = rng.pick(['missing', 'exists', `"${rng.pick([T.bridge, T.uplink])}"`])
+      return `fib ${rng.pick(['saddr', 'daddr'])}${rng.chance(0.2) ? ' . mark' : ''}${iif} oif ${neg && result.startsWith('"') ? '!= ' : ''}${result}`
+    }
     case 'physin':
       return `-m physdev ${neg ? '! ' : ''}--physdev-in ${rng.pick([...T.ports, 'vnet+'])}`
     case 'physbridged':
@@ -262,7 +272,7 @@ function nftTable(rng: Rng, family: 'ip' | 'inet' | 'bridge' | 'netdev', name: s
     for (let n = rng.int(1, 3); n > 0; n--) {
       // Devices and reject depend on the hook that reaches a user chain: leave them to base chains.
       const text = rule(rng, at, {name: u, targets: users.slice(i + 1)}, undefined, family !== 'bridge')
-      lines.push(`    ${text.replace(/(iif|oif)name (!= )?"[^"]*" ?/g, '').replace(/(^| )reject$/, '$1drop') || 'counter'}`)
+      lines.push(`    ${text.replace(/(iif|oif)name (!= )?"[^"]*" ?/g, '').replace(/fib \S+( \. \S+)* oif (!= )?\S+ ?/g, '').replace(/(^| )reject$/, '$1drop') || 'counter'}`)
     }
     lines.push('  }')
   })

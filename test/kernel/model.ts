@@ -5,10 +5,13 @@
  * for frames the bridge handles when it is on), netdev egress; replies and later packets of a connection
  * with conntrack's state and its NAT binding.
  */
+import type {PolicyRuleFacts} from '../../probes/ip-rules.js'
 import type {Link} from '../../probes/links.js'
+import type {Route} from '../../probes/routes.js'
 import {type CompiledRuleset, compile} from '../../src/datapath/netfilter/compile.js'
 import {type Branch, type EvalContext, type HookLayer, assumptionKey, runHook, startBranch} from '../../src/datapath/netfilter/evaluate.js'
 import type {NfPacket} from '../../src/datapath/netfilter/packet.js'
+import {buildRouter, routeLookupOf} from '../../src/datapath/routing.js'
 import {parseIp, parsePrefix, rangeContains} from '../../src/lib/addr.js'
 import type {NfHook, NfRuleset} from '../../src/lib/netfilter.js'
 import {TOPOLOGY as T} from './generator.js'
@@ -47,11 +50,13 @@ export class HostModel {
     readonly ruleset: NfRuleset,
     links: Link[],
     readonly brnf: boolean,
+    routing?: {routes: Route[]; rules: PolicyRuleFacts},
   ) {
     const addrs = links.flatMap((l) => l.addresses.filter((a) => a.family === 'inet').map((a) => ({...a, dev: l.name})))
     const local = new Set(addrs.map((a) => a.address))
     const broadcast = new Set(['255.255.255.255', ...addrs.map((a) => broadcastOf(`${a.address}/${a.prefix}`)).filter((b): b is string => b !== undefined)])
-    this.rs = compile(ruleset, {hostAddresses: [...local, ...broadcast]})
+    const router = routing && buildRouter(routing.routes, routing.rules)
+    this.rs = compile(ruleset, {hostAddresses: [...local, ...broadcast], routePrefixes: routing?.routes.map((r) => (r.dst === 'default' ? '0.0.0.0/0' : r.dst))})
     this.ctx = {
       addressType: (addr, _family, device) => {
         if (device !== undefined) return addrs.some((a) => a.dev === device && a.address === addr) ? ['local'] : broadcast.has(addr) ? ['broadcast'] : ['unicast']
@@ -61,6 +66,7 @@ export class HostModel {
         return ip && ip.value >> 28n === 0xen ? ['multicast'] : ['unicast']
       },
       addressOf: (dev) => addrs.find((a) => a.dev === dev)?.address,
+      ...(router ? {routeLookup: (q: Parameters<NonNullable<EvalContext['routeLookup']>>[0]) => routeLookupOf(router, q)} : {}),
     }
   }
 

@@ -278,10 +278,10 @@ describe('parseNftJsonIR: firewalld-style inet table', () => {
     })
   })
 
-  it('reads NAT per family, rejects, and keeps the rpfilter fib lookup opaque', () => {
+  it('reads NAT per family, rejects, and the rpfilter fib lookup (a route lookup with the mark, strict on the input device)', () => {
     expect(t.chains.nat_PRE_public.rules[1].exprs.at(-1)).toEqual({kind: 'nat', type: 'dnat', addr: 'fd00:122::50', port: 22, text: 'dnat ip6 to [fd00:122::50]:22'})
     expect(t.chains.filter_INPUT.rules.at(-1)?.exprs).toEqual([{kind: 'verdict', verdict: 'reject', text: 'reject with icmpx admin-prohibited'}])
-    expect(t.chains.filter_PREROUTING.rules[1].exprs[1]).toEqual({kind: 'opaque', text: 'fib saddr . mark . iif oif missing'})
+    expect(t.chains.filter_PREROUTING.rules[1].exprs[1]).toEqual({kind: 'cmp', field: 'fib saddr oif', op: 'eq', value: {t: 'str', v: ''}, iface: 'iif', fibMark: true})
     expect(t.chains.filter_IN_public.rules[2].exprs[0]).toEqual({kind: 'cmp', field: 'l4proto', op: 'eq', value: {t: 'set', elems: [{t: 'str', v: 'icmp'}, {t: 'str', v: 'icmpv6'}]}})
     expect(fw.sets['inet firewalld trusted_hosts'].elems).toEqual([
       {t: 'prefix', v: '10.10.0.0/16'},

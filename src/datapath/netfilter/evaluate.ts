@@ -26,6 +26,17 @@ export interface EvalContext {
   addressType(address: string, family: 4 | 6, device?: string): string[]
   /** The primary address of a device (masquerade picks it), when known. */
   addressOf(device: string, family: 4 | 6): string | undefined
+  /**
+   * The route lookup a fib expression or rpfilter makes (fib_lookup, ip6_route_lookup): the route's type ('none': no
+   * route, or a reject route) and its next hops' devices, the one the lookup reports first; 'unknown' when the host's
+   * routes cannot tell (unread, a mark set outside the path that a policy rule reads). Absent: every lookup is unknown.
+   */
+  routeLookup?(q: {family: 4 | 6; dst: string; src?: string; iif: string; mark: number | 'unknown'; l4proto: string}): RouteLookup | 'unknown'
+}
+
+export interface RouteLookup {
+  type: 'unicast' | 'local' | 'broadcast' | 'multicast' | 'none'
+  devs: string[]
 }
 
 export interface ChainRef {
@@ -454,12 +465,12 @@ function runRule(rs: CompiledRuleset, rule: NfRule, m: Machine, hook: NfHook, ch
   for (let i = m.expr; i < rule.exprs.length; i++) {
     const e = rule.exprs[i]
     if (e.kind === 'cmp' || e.kind === 'nondeterministic' || e.kind === 'opaque') {
-      const r = evalMatch(rs, e, b.packet, ctx, priority, chain.family)
+      const r = evalMatch(rs, e, b.packet, ctx, priority, chain.family, hook)
       if (r === false) return {kind: 'next'}
       if (r === 'unknown') {
         // A later match of the same run that is known false (another interface, another protocol)
         // decides: the rule does not match whatever the unknown field holds.
-        if (laterMatchFails(rs, rule, i + 1, b.packet, ctx, priority, chain.family)) return {kind: 'next'}
+        if (laterMatchFails(rs, rule, i + 1, b.packet, ctx, priority, chain.family, hook)) return {kind: 'next'}
         const why = e.kind === 'nondeterministic' ? `may match (${e.what})` : e.kind === 'opaque' ? `not modelled: ${e.text}` : `cannot tell: ${describeUnknown(e, b.packet)}`
         const s = stepFor(hook, chain, rule, 'maybe', undefined, why)
         const yes = clone(m)
@@ -482,11 +493,11 @@ function runRule(rs: CompiledRuleset, rule: NfRule, m: Machine, hook: NfHook, ch
 }
 
 /** One of the matches from FROM up to the rule's first statement is known not to match the packet. */
-function laterMatchFails(rs: CompiledRuleset, rule: NfRule, from: number, p: NfPacket, ctx: EvalContext, priority: number, family: NfFamily): boolean {
+function laterMatchFails(rs: CompiledRuleset, rule: NfRule, from: number, p: NfPacket, ctx: EvalContext, priority: number, family: NfFamily, hook: NfHook): boolean {
   for (let j = from; j < rule.exprs.length; j++) {
     const e = rule.exprs[j]
     if (e.kind !== 'cmp' && e.kind !== 'nondeterministic' && e.kind !== 'opaque') return false
-    if (evalMatch(rs, e, p, ctx, priority, family) === false) return true
+    if (evalMatch(rs, e, p, ctx, priority, family, hook) === false) return true
   }
   return false
 }
@@ -667,8 +678,13 @@ function applyNat(s: Extract<NfStatement, {kind: 'nat'}>, b: Branch, step: Trace
 }
 
 /** Evaluates one match on the packet: true, false, or unknown. */
-export function evalMatch(rs: CompiledRuleset, e: NfMatch, p: NfPacket, ctx: EvalContext, priority: number, family: NfFamily): Tri {
+export function evalMatch(rs: CompiledRuleset, e: NfMatch, p: NfPacket, ctx: EvalContext, priority: number, family: NfFamily, hook?: NfHook): Tri {
   if (e.kind !== 'cmp') return 'unknown'
+  if (e.field === 'rpfilter') {
+    const ok = rpfilter(e, p, ctx, family, hook)
+    return ok === 'unknown' || e.op === 'eq' ? ok : !ok
+  }
+  if (e.field === 'fib saddr oif' || e.field === 'fib daddr oif') return compare(rs, fibRouteDevice(e, p, ctx, family, hook), e.op, e.value, undefined, ICMP_TYPES)
   const actual = fieldValues(e.field, e.concat, p, ctx, priority, family, e.iface)
   // `! --physdev-in X` where no port is known: xt_physdev answers the negation's way (a match).
   if (actual === null && e.op === 'ne' && (e.field === 'physdev-in' || e.field === 'physdev-out')) return true
@@ -695,6 +711,68 @@ function fieldValues(field: NfField, concat: NfField[] | undefined, p: NfPacket,
     return ctx.addressType(field === 'fib saddr type' ? p.src : p.dst, p.family, device)
   }
   return fieldValue(field, p, ctx, priority, family)
+}
+
+/** The source address a reverse lookup carries (get_saddr): none for a multicast, broadcast or zero address. */
+function lookupSource(addr: string, family: 4 | 6): string | undefined {
+  if (family === 6) return addr
+  const ip = parseIp(addr)
+  return !ip || ip.value >> 28n === 0xen || addr === '255.255.255.255' || ip.value >> 24n === 0n ? undefined : addr
+}
+
+const isLinkLocal6 = (addr: string) => /^fe[89ab]/i.test(addr)
+/** A DHCP-style packet from 0.0.0.0 to the limited broadcast or 224.0.0.0/24: both lookups take its device as the answer. */
+const zeroSourceToLocalGroup = (p: NfPacket) => p.family === 4 && p.src === '0.0.0.0' && (p.dst === '255.255.255.255' || p.dst.startsWith('224.0.0.'))
+
+/**
+ * nft `fib saddr|daddr [. mark] [. iif|oif] oif`: the device of the route to the address, '' when there is none
+ * (nft_fib4_eval, nft_fib6_eval). The reverse lookup runs as if sent by the host (input device lo; in forward, with
+ * iif, the output device), with the mark only when asked. No route, a reject route or a local one: none. With iif/oif,
+ * the answer is that device if the route uses it (IPv4: any next hop; IPv6: the one its hash picks), else none.
+ */
+function fibRouteDevice(e: Extract<NfMatch, {kind: 'cmp'}>, p: NfPacket, ctx: EvalContext, family: NfFamily, hook: NfHook | undefined): FieldValue {
+  // The bridge and netdev families' lookups (and a map keyed by one) are not modelled.
+  if (!ctx.routeLookup || !hook || (family !== 'ip' && family !== 'ip6' && family !== 'inet')) return 'unknown'
+  const device = e.iface === 'iif' ? p.iifname : e.iface === 'oif' ? p.oifname : undefined
+  if (e.iface && !device) return 'unknown'
+  const saddr = e.field === 'fib saddr oif'
+  if (hook === 'prerouting' && p.iifname === 'lo') return 'lo'
+  if (zeroSourceToLocalGroup(p)) return p.iifname ?? 'unknown'
+  const addr = saddr ? p.src : p.dst
+  if (p.family === 6) {
+    // An address on a link is looked up on the device the packet names (RT6_LOOKUP_F_IFACE): that device.
+    if (isLinkLocal6(addr) || (hook === 'prerouting' && p.l4proto === 'icmpv6' && p.src === '::' && isLinkLocal6(p.dst))) return device ?? p.iifname ?? 'unknown'
+  }
+  const iif = p.family === 4 && saddr && e.iface === 'iif' && hook === 'forward' ? p.oifname : 'lo'
+  if (!iif) return 'unknown'
+  const r = ctx.routeLookup({family: p.family, dst: addr, src: p.family === 4 ? lookupSource(saddr ? p.dst : p.src, 4) : saddr ? p.dst : p.src, iif, mark: e.fibMark ? p.mark : 0, l4proto: p.family === 4 ? 'none' : p.l4proto})
+  if (r === 'unknown') return 'unknown'
+  if (r.type === 'none' || r.type === 'local' || r.devs.length === 0) return ''
+  // IPv6 picks one next hop by a hash of the flow the host does not show: decided only where every next hop answers alike.
+  const picks = p.family === 6 ? r.devs : [r.devs[0]]
+  const answers = new Set(device === undefined ? picks : p.family === 4 ? [r.devs.includes(device) ? device : ''] : picks.map((d) => (d === device ? device : '')))
+  return answers.size === 1 ? [...answers][0] : 'unknown'
+}
+
+/**
+ * iptables -m rpfilter (rpfilter_mt, rpfilter_mt6): a broadcast or multicast frame, a packet on loopback, a DHCP-style
+ * one from 0.0.0.0 pass; else the route back to the source (the mark only with --validmark) must be unicast (or local,
+ * with --accept-local) and, unless --loose, use the input device. IPv6's strict lookup prefers routes on that device
+ * among equals, which the routes do not show: decided only where the route found already answers.
+ */
+function rpfilter(e: Extract<NfMatch, {kind: 'cmp'}>, p: NfPacket, ctx: EvalContext, family: NfFamily, hook: NfHook | undefined): Tri {
+  const opts = e.value.t === 'flags' ? e.value.v : []
+  if (!ctx.routeLookup || !hook || (family !== 'ip' && family !== 'ip6' && family !== 'inet') || !p.iifname) return 'unknown'
+  if (p.pkttype === 'broadcast' || p.pkttype === 'multicast' || p.iifname === 'lo' || zeroSourceToLocalGroup(p)) return true
+  // An unspecified source is left to the forward path; a link-local one is looked up on the input device, which has its route.
+  if (p.family === 6 && (p.src === '::' || isLinkLocal6(p.src))) return true
+  const r = ctx.routeLookup({family: p.family, dst: p.src, src: lookupSource(p.dst, p.family), iif: 'lo', mark: opts.includes('validmark') ? p.mark : 0, l4proto: p.family === 4 ? 'none' : p.l4proto})
+  if (r === 'unknown') return 'unknown'
+  if (r.type === 'local') return opts.includes('accept-local') && (p.family === 6 || opts.includes('loose') || r.devs.includes(p.iifname))
+  if (r.type !== 'unicast') return false
+  if (opts.includes('loose')) return true
+  if (p.family === 4) return r.devs.includes(p.iifname)
+  return r.devs.every((d) => d === p.iifname) ? true : 'unknown'
 }
 
 const hasPorts = (l4proto: string) => l4proto === 'tcp' || l4proto === 'udp' || l4proto === 'sctp' || l4proto === 'udplite' || l4proto === 'dccp'
@@ -782,6 +860,11 @@ function fieldValue(field: NfField, p: NfPacket, ctx: EvalContext, priority: num
       return ctx.addressType(p.src, p.family)
     case 'fib daddr type':
       return ctx.addressType(p.dst, p.family)
+    // Route lookups need the hook (evalMatch reads them): as a map's key they are not told.
+    case 'fib saddr oif':
+    case 'fib daddr oif':
+    case 'rpfilter':
+      return 'unknown'
     case 'pkttype':
       return p.pkttype
   }
