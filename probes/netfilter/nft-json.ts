@@ -77,6 +77,8 @@ export function renderNftJson(x: unknown): string {
       return ['ct', o.dir, o.family, o.key].filter((p) => p !== undefined).map(renderNftJson).join(' ')
     case 'fib':
       return `fib ${Array.isArray(o.flags) ? o.flags.join(' . ') : renderNftJson(o.flags)} ${renderNftJson(o.result)}`
+    case 'ct count':
+      return `ct count ${o.inv ? 'over ' : ''}${renderNftJson(o.val)}`
     case '&':
     case '|':
     case '^':
@@ -176,7 +178,7 @@ function networkDep(ctx: Ctx, v6: boolean): NfMatch[] {
 const META_FIELDS: Record<string, NfField> = {
   iifname: 'iifname', oifname: 'oifname', iif: 'iifname', oif: 'oifname', l4proto: 'l4proto', nfproto: 'nfproto',
   protocol: 'ether type', mark: 'mark', pkttype: 'pkttype', ibrname: 'ibrname', obrname: 'obrname',
-  ibridgename: 'ibrname', obridgename: 'obrname',
+  ibridgename: 'ibrname', obridgename: 'obrname', iifkind: 'iifkind', oifkind: 'oifkind', iifgroup: 'iifgroup', oifgroup: 'oifgroup',
 }
 const NONDETERMINISTIC_META = new Set(['random', 'hour', 'day', 'time'])
 const PORT_PROTOCOLS = new Set(['tcp', 'udp', 'sctp', 'dccp', 'udplite'])
@@ -198,6 +200,7 @@ function fieldOf(left: unknown, ctx: Ctx): LeftResult {
       const v6 = protocol === 'ip6'
       if (field === 'saddr' || field === 'daddr') return {field, deps: networkDep(ctx, v6)}
       if (field === (v6 ? 'nexthdr' : 'protocol')) return {field: 'l4proto', deps: networkDep(ctx, v6)}
+      if (field === 'dscp') return {field: 'dscp', deps: networkDep(ctx, v6)}
       return undefined
     }
     if (typeof protocol === 'string' && PORT_PROTOCOLS.has(protocol) && (field === 'sport' || field === 'dport')) return {field, deps: [dep('l4proto', protocol)]}
@@ -275,6 +278,10 @@ function scalarOf(x: unknown, field: NfField | undefined): NfScalar | undefined 
     case 'mark':
     case 'ct mark':
       return typeof x === 'number' ? num(x) : /^\d+$/.test(x) ? num(Number(x)) : undefined
+    // Group 0 is named "default" everywhere; another name's number is in the host's /etc/iproute2/group, not read: not understood.
+    case 'iifgroup':
+    case 'oifgroup':
+      return x === 'default' ? num(0) : typeof x === 'number' ? num(x) : /^\d+$/.test(x) ? num(Number(x)) : undefined
     case 'l4proto': {
       const p = l4protoValue(x)
       return p === undefined ? undefined : typeof p === 'number' ? num(p) : str(p)
@@ -632,6 +639,9 @@ function parseStatement(x: unknown, st: RuleState, text: string): NfExpr[] {
     case 'quota':
     case 'meter':
       return [{kind: 'nondeterministic', what: key, text}]
+    // How many connections of the key conntrack holds now (nft_connlimit): the host's live table, not a fact read.
+    case 'ct count':
+      return [{kind: 'nondeterministic', what: 'ct count: the connections conntrack holds at that moment', text}]
     case 'notrack':
       return [{kind: 'notrack', text}]
     case 'vmap':

@@ -128,6 +128,13 @@ export type NfField =
   // iptables -m rpfilter: value {t: 'flags'} of its options (loose, validmark, accept-local); --invert is op 'ne'.
   | 'rpfilter'
   | 'pkttype' // host | broadcast | multicast | other
+  // The input/output device's kind (its rtnl_link_ops: "veth", "bridge", "tun" for a tap) and group (0 = default).
+  | 'iifkind'
+  | 'oifkind'
+  | 'iifgroup'
+  | 'oifgroup'
+  // ip/ip6 dscp: set by the packet's sender (a guest's software, a server), never known to the host: always undecided.
+  | 'dscp'
 
 export type NfScalar = {t: 'str'; v: string} | {t: 'num'; v: number} | {t: 'addr'; v: string}
 

@@ -288,6 +288,22 @@ describe('hop model: a guest bridged to a LAN', () => {
     expect(known[0].assumptions).toEqual([expect.stringMatching(/^the LAN behind eth1 routes/)])
   })
 
+  it('a conntrack zone set on the guest\'s port only (raw PREROUTING -m physdev --physdev-in): the reply, looked up in zone 0, is a new connection, and FORWARD\'s drop of new ones stops it', () => {
+    // Observed through br_netfilter in a namespace: ping across the bridge passes without the CT rule, fails with it, passes with -i br0 (both ways).
+    const zone = (match: NfExpr) => ipt('raw', {PREROUTING: [[match, {kind: 'ct-zone', zone: 1, text: '-j CT --zone 1'}]]})
+    const forward = ipt('filter', {FORWARD: [[cmp('ct state', {t: 'flags', v: ['established']}), accept], [cmp('ct state', {t: 'flags', v: ['new']}), cmp('physdev-in', str('vnet1')), accept]]}, {FORWARD: 'drop'})
+    const egress = (fs: Flow[]) => fs.filter((f) => f.kind.startsWith('egress')).map((f) => `${f.kind} ${f.verdict} ${f.decidedBy?.name ?? ''}`.trim())
+    const known = (tables: NfTable[]) => {
+      const f = bridged(tables)
+      f.guestAddress = (mac) => (mac === '52:54:00:00:00:02' ? '10.77.0.100' : '192.168.122.50')
+      return flows(f).filter((x) => x.guest === 'lan01')
+    }
+    expect(egress(known([forward]))).toEqual(['egress pass', 'egress-reply pass'])
+    const lost = known([zone(cmp('physdev-in', str('vnet1'))), forward])
+    expect(egress(lost)).toEqual(['egress pass', 'egress-reply fail netfilter forward (br_netfilter)'])
+    expect(egress(known([zone(cmp('iifname', str('br0'))), forward]))).toEqual(['egress pass', 'egress-reply pass'])
+  })
+
   it('a physdev-is-bridged accept lets them through, also behind a bridge-family table (the physdev view survives the bridge hooks)', () => {
     expect(lanFlows([physdevAccept]).map((f) => f.verdict)).toEqual(['pass', 'pass', 'pass', 'pass'])
     const bridgeTable = nft('bridge', 'filter', {forward: {base: {hook: 'forward'}, rules: [[accept]]}, pre: {base: {hook: 'prerouting'}, rules: []}})
@@ -668,6 +684,21 @@ describe('a multipath default route: the kernel hashes each flow onto one next h
   it('every next hop passing (or every one dropping) decides the flow as one route would', () => {
     expect(verdicts(flows(twoUplinks([])))).toMatchObject({egress: 'pass', 'egress-reply': 'pass'})
     expect(byKind(flows(twoUplinks([[cmp('iifname', str('virbr0')), cmp('oifname', str('virbr0'), 'ne'), drop]])), 'egress').verdict).toBe('fail')
+  })
+
+  it('a policy route out of the second next hop\'s device is no divert: the main default route may send it there too', () => {
+    const viaEth1 = (h: DatapathFacts) => {
+      h.ipRules.inet = parseIpRules('[{"priority":0,"src":"all","table":"local"},{"priority":5270,"src":"all","table":"52"},{"priority":32766,"src":"all","table":"main"}]', 'inet')
+      h.routes.push(route('default', {dev: 'eth1', gateway: '100.64.0.1', table: '52'}))
+    }
+    const multipath = twoUplinks([])
+    viaEth1(multipath)
+    expect(byKind(flows(multipath), 'egress').divertedBy).toBeUndefined()
+    // The same policy route with a single main default route by eth0: a divert, as before.
+    const single = twoUplinks([])
+    single.routes[0] = route('default', {gateway: '198.51.100.1', dev: 'eth0'})
+    viaEth1(single)
+    expect(byKind(flows(single), 'egress').divertedBy).toMatchObject({kind: 'policy-rule', rulePriority: 5270})
   })
 
   it('a dead next hop is never picked, first or not: the drop on it stops nothing, the live one decides', () => {

@@ -208,8 +208,9 @@ describe('parseNftJsonIR: objects, element options, dynamic sets, meters', () =>
     // A mark written with a value the evaluator does not compute is unknown after it, never left as it was.
     expect(ex(20).at(-1)).toEqual({kind: 'mark-unknown', what: 'ct mark', text: 'ct mark set meta mark & 255'})
     expect(ex(21)[2]).toEqual({kind: 'cmp', field: 'ct original saddr', op: 'eq', value: {t: 'addr', v: '192.0.2.9'}})
-    expect(ex(22)[1]).toEqual({kind: 'opaque', text: 'meta iifgroup 2'})
-    expect(ex(23)[0]).toEqual({kind: 'opaque', text: 'ip dscp cs1'})
+    // A device group is read (the links say each device's); the DSCP is read as a field whose value is never known.
+    expect(ex(22)[1]).toEqual({kind: 'cmp', field: 'iifgroup', op: 'eq', value: {t: 'num', v: 2}})
+    expect(ex(23)[1]).toEqual({kind: 'cmp', field: 'dscp', op: 'eq', value: {t: 'str', v: 'cs1'}})
     expect(ex(24)[0]).toEqual({kind: 'nondeterministic', what: 'numgen random', text: 'numgen random mod 2 0'})
     expect(ex(25)).toEqual([{kind: 'mark-unknown', what: 'mark', text: 'meta mark set numgen inc mod 4'}])
     expect(ex(15).slice(0, 3)).toEqual([

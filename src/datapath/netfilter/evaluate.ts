@@ -13,7 +13,7 @@
  * matched, one that it did not. Branches that end alike merge; where they do
  * not, the verdict is indeterminate and names the rule and both outcomes.
  */
-import {parseIp, rangeContains} from '../../lib/addr.js'
+import {formatIp, parseIp, rangeContains} from '../../lib/addr.js'
 import type {NatMapEntry, NfChain, NfField, NfMatch, NfRule, NfRuleRef, NfStatement, NfValue, NfFamily, NfHook} from '../../lib/netfilter.js'
 import {type CompiledRuleset, CONNTRACK_PRIORITY, NAT_CORE_PRIORITY, tableOf} from './compile.js'
 import {ICMPV6_TYPES, ICMP_TYPES, type NfPacket, protoNumber} from './packet.js'
@@ -32,6 +32,11 @@ export interface EvalContext {
    * routes cannot tell (unread, a mark set outside the path that a policy rule reads). Absent: every lookup is unknown.
    */
   routeLookup?(q: {family: 4 | 6; dst: string; src?: string; iif: string; mark: number | 'unknown'; l4proto: string}): RouteLookup | 'unknown'
+  /**
+   * A device's kind as nft reads it (its rtnl_link_ops kind: "veth", "bridge", "tun" for a tap; null for one without,
+   * a physical NIC or lo) and its group; undefined for a device not known.
+   */
+  device?(name: string): {kind: string | null; group?: number} | undefined
 }
 
 export interface RouteLookup {
@@ -157,7 +162,7 @@ function packetKey(rs: CompiledRuleset, p: NfPacket): string {
   return [
     p.family, p.iifname, p.oifname, p.ibrname, p.obrname, p.physIn, p.physOut, p.bridged,
     rs.addressClass(p.src), rs.addressClass(p.dst), p.l4proto, p.sport, p.dport, p.icmpType, p.icmpCode, p.tcpFlags,
-    ct.state, ct.status.join(','), ct.direction, ct.mark, p.mark, p.pkttype, ct.translate ? translateKey(rs, ct.translate) : '', ct.zone, ct.conn?.zone,
+    ct.state, ct.status.join(','), ct.direction, ct.mark, p.mark, p.natMember, p.pkttype, ct.translate ? translateKey(rs, ct.translate) : '', ct.zone, ct.conn?.zone,
     rs.readsEther ? p.etherSrc : '', rs.readsEther ? p.etherDst : '',
   ].join('|')
 }
@@ -251,9 +256,24 @@ function zoneLookup(b: Branch, hook: NfHook, next: NfChain): Branch {
     const step = {...at, note: `conntrack looks the packet up in zone ${zone}, its connection was made in zone ${conn.zone}${by}: whether it finds it cannot be told`}
     return {...b, status: 'unknown', decidedBy: step, steps: [...b.steps, step]}
   }
-  const step = {...at, note: `conntrack looks the packet up in zone ${zone}, its connection was made in zone ${conn.zone}${by}: no entry there, so it starts a new connection (no NAT undone, ct state new)`}
   const p = b.packet
-  return {...b, packet: {...p, ct: {state: 'new', status: [], direction: 'original', mark: 0, zone, orig: {src: p.src, dst: p.dst, sport: p.sport, dport: p.dport}}}, steps: [...b.steps, step]}
+  const state = firstPacketState(p)
+  const step = {...at, note: `conntrack looks the packet up in zone ${zone}, its connection was made in zone ${conn.zone}${by}: no entry there, so ${state === 'new' ? 'it starts a new connection (no NAT undone, ct state new)' : 'it is invalid (no NAT undone, ct state invalid): no connection starts with it'}`}
+  return {...b, packet: {...p, ct: {state, status: [], direction: 'original', mark: 0, zone, orig: {src: p.src, dst: p.dst, sport: p.sport, dport: p.dport}}}, steps: [...b.steps, step]}
+}
+
+/**
+ * What conntrack makes of a packet that finds no connection: a new one, unless the protocol refuses to start with it
+ * (tcp_new: a SYN-ACK, FIN or RST; icmp_new: anything but a request): invalid, tracked by nothing, seen by no NAT chain.
+ * A bare ACK is picked up midstream (nf_conntrack_tcp_loose, on by default). Observed: a zoned connection's SYN-ACK,
+ * looked up in zone 0, passed OUTPUT's `--ctstate NEW -j DROP` (kernel differential).
+ */
+function firstPacketState(p: NfPacket): 'new' | 'invalid' {
+  if (p.l4proto === 'tcp') return p.tcpFlags !== undefined && (p.tcpFlags & 0x07) !== 0 && (p.tcpFlags & 0x17) !== 0x02 ? 'invalid' : 'new'
+  // Echo, timestamp, information and address-mask requests (ICMPv6: echo request, node information query).
+  if (p.l4proto === 'icmp') return [8, 13, 15, 17].includes(p.icmpType ?? -1) ? 'new' : 'invalid'
+  if (p.l4proto === 'icmpv6') return [128, 139].includes(p.icmpType ?? -1) ? 'new' : 'invalid'
+  return 'new'
 }
 
 /** A live branch's packet after conntrack applied its pending translation of one side (see NfPacket.ct.translate). */
@@ -505,6 +525,7 @@ function laterMatchFails(rs: CompiledRuleset, rule: NfRule, from: number, p: NfP
 function describeUnknown(e: Extract<NfMatch, {kind: 'cmp'}>, p: NfPacket): string {
   if (e.field === 'mark' && p.mark === 'unknown') return 'the packet mark is set outside the path'
   if (e.field === 'ct mark' && p.ct.mark === 'unknown') return 'the connection mark is set outside the path'
+  if (e.field === 'dscp') return "the packet's DSCP is set by its sender (the guest's software, a server's answer), which the host does not show"
   return `${e.field} is not known for this packet`
 }
 
@@ -669,12 +690,23 @@ function applyNat(s: Extract<NfStatement, {kind: 'nat'}>, b: Branch, step: Trace
     p.ct.status.push('snat')
     if (s.port !== undefined && p.sport !== undefined) p.sport = s.port
   } else {
-    const to = s.type === 'redirect' ? (p.iifname ? ctx.addressOf(p.iifname, family) : undefined) ?? (family === 4 ? '127.0.0.1' : '::1') : s.addr
-    b.nat.push({type: s.type, field: 'dst', from: p.dst, to: to ?? p.dst, step})
+    const range = s.type === 'dnat' && s.addr !== undefined && s.addrEnd !== undefined && s.addrEnd !== s.addr ? {toEnd: s.addrEnd} : {}
+    const to = s.type === 'redirect' ? (p.iifname ? ctx.addressOf(p.iifname, family) : undefined) ?? (family === 4 ? '127.0.0.1' : '::1') : range.toEnd ? rangeMember(s.addr!, range.toEnd, p.natMember ?? 0) : s.addr
+    b.nat.push({type: s.type, field: 'dst', from: p.dst, to: to ?? p.dst, ...range, step})
     if (to) p.dst = to
-    if (s.port !== undefined && p.dport !== undefined) p.dport = s.port
+    // A port range keeps a port already in it, else gives its first (get_unique_tuple: observed, 8080 to 9000-9001 is 9000, 80 to 80-90 stays 80).
+    if (s.port !== undefined && p.dport !== undefined && !(s.portEnd !== undefined && p.dport >= s.port && p.dport <= s.portEnd)) p.dport = s.port
     p.ct.status.push('dnat')
   }
+}
+
+/** The address `member` places into an address range (the last when the range is shorter). */
+export function rangeMember(lo: string, hi: string, member: number): string {
+  const a = parseIp(lo)
+  const z = parseIp(hi)
+  if (!a || !z || a.family !== z.family || z.value < a.value) return lo
+  const v = a.value + BigInt(member)
+  return formatIp(a.family, v > z.value ? z.value : v)
 }
 
 /** Evaluates one match on the packet: true, false, or unknown. */
@@ -713,6 +745,16 @@ function fieldValues(field: NfField, concat: NfField[] | undefined, p: NfPacket,
   return fieldValue(field, p, ctx, priority, family)
 }
 
+/**
+ * A device as nft's meta iifkind/iifgroup read it: the kind of its rtnl_link_ops (a tap's is "tun"; a physical NIC and
+ * lo have none: null, the rule breaks), and its group.
+ */
+export function nftDevice(link: {kind: string; group?: number} | undefined): ReturnType<NonNullable<EvalContext['device']>> {
+  if (!link) return undefined
+  const kind = link.kind === 'tap' || link.kind === 'tun' ? 'tun' : link.kind === 'ether' || link.kind === 'loopback' ? null : link.kind
+  return {kind, ...(link.group !== undefined ? {group: link.group} : {})}
+}
+
 /** The source address a reverse lookup carries (get_saddr): none for a multicast, broadcast or zero address. */
 function lookupSource(addr: string, family: 4 | 6): string | undefined {
   if (family === 6) return addr
@@ -746,11 +788,20 @@ function fibRouteDevice(e: Extract<NfMatch, {kind: 'cmp'}>, p: NfPacket, ctx: Ev
   const iif = p.family === 4 && saddr && e.iface === 'iif' && hook === 'forward' ? p.oifname : 'lo'
   if (!iif) return 'unknown'
   const r = ctx.routeLookup({family: p.family, dst: addr, src: p.family === 4 ? lookupSource(saddr ? p.dst : p.src, 4) : saddr ? p.dst : p.src, iif, mark: e.fibMark ? p.mark : 0, l4proto: p.family === 4 ? 'none' : p.l4proto})
+  const answer = lookupAnswer(r, device, p.family)
+  // Newer kernels (nft_fib_can_skip, seen on 6.18) skip the lookup in input for a packet early demux gave a connected
+  // socket, answering with the input device: a TCP connection's data to a local address 'exists' there, though its
+  // lookup finds the local route. Older kernels look up; which one runs is not read: undecided where the two differ.
+  return hook === 'input' && p.ct.state === 'established' && answer !== p.iifname ? 'unknown' : answer
+}
+
+/** The device a fib lookup's route gives ('' for none): with `device` (iif/oif), that device if the route uses it. */
+function lookupAnswer(r: RouteLookup | 'unknown', device: string | undefined, family: 4 | 6): FieldValue {
   if (r === 'unknown') return 'unknown'
   if (r.type === 'none' || r.type === 'local' || r.devs.length === 0) return ''
   // IPv6 picks one next hop by a hash of the flow the host does not show: decided only where every next hop answers alike.
-  const picks = p.family === 6 ? r.devs : [r.devs[0]]
-  const answers = new Set(device === undefined ? picks : p.family === 4 ? [r.devs.includes(device) ? device : ''] : picks.map((d) => (d === device ? device : '')))
+  const picks = family === 6 ? r.devs : [r.devs[0]]
+  const answers = new Set(device === undefined ? picks : family === 4 ? [r.devs.includes(device) ? device : ''] : picks.map((d) => (d === device ? device : '')))
   return answers.size === 1 ? [...answers][0] : 'unknown'
 }
 
@@ -867,6 +918,22 @@ function fieldValue(field: NfField, p: NfPacket, ctx: EvalContext, priority: num
       return 'unknown'
     case 'pkttype':
       return p.pkttype
+    // A packet without the device (no input device in output) breaks the rule, as does a device without a kind.
+    case 'iifkind':
+    case 'oifkind': {
+      const dev = field === 'iifkind' ? p.iifname : p.oifname
+      if (!dev) return null
+      const d = ctx.device?.(dev)
+      return d === undefined ? 'unknown' : d.kind
+    }
+    case 'dscp':
+      return 'unknown'
+    case 'iifgroup':
+    case 'oifgroup': {
+      const dev = field === 'iifgroup' ? p.iifname : p.oifname
+      if (!dev) return null
+      return ctx.device?.(dev)?.group ?? 'unknown'
+    }
   }
 }
 
