@@ -679,6 +679,19 @@ describe('a reply that misses its connection in another conntrack zone', () => {
     expect(fate('invalid', reply({l4proto: 'icmp', sport: undefined, dport: undefined, icmpType: 0}))).toEqual(['drop'])
   })
 
+  it('an invalid packet has no connection mark: `-m connmark ! --mark 0x2 -j DROP` does not match it (kernel differential, seed 305)', () => {
+    const connmark = ruleset([ipt('mangle', {OUTPUT: [[cmp('ct mark', num(2), 'ne'), drop]]})])
+    expect(runHook(compile(connmark), 'output', 'ip', [startBranch(reply({tcpFlags: 0x12}))], ctx).map((b) => b.status)).toEqual(['accept'])
+    // nft reading it breaks the rule (meta mark set ct mark); iptables' restore goes on, writing nothing.
+    const restore = (backend: 'nft' | 'ipt') => {
+      const exprs: NfExpr[] = [{kind: 'mark-copy', from: 'ct mark', to: 'mark', text: 'restore'}, drop]
+      const table = backend === 'nft' ? nft('ip', 't', {out: {base: {hook: 'output'}, rules: [exprs]}}) : ipt('mangle', {OUTPUT: [exprs]})
+      return runHook(compile(ruleset([table])), 'output', 'ip', [startBranch(reply({tcpFlags: 0x12}))], ctx).map((b) => b.status)
+    }
+    expect(restore('nft')).toEqual(['accept'])
+    expect(restore('ipt')).toEqual(['drop'])
+  })
+
   it('a bare ACK is picked up midstream as new (nf_conntrack_tcp_loose), a UDP answer is new', () => {
     expect(fate('new', reply({tcpFlags: 0x10}))).toEqual(['drop'])
     expect(fate('new', reply({l4proto: 'udp'}))).toEqual(['drop'])

@@ -568,6 +568,7 @@ function runStatement(rs: CompiledRuleset, s: NfStatement, rule: NfRule, m: Mach
       return {kind: 'accept'}
     }
     case 'mark': {
+      if (s.what === 'ct mark' && p.ct.state === 'invalid') return noEntry(chain, s.op !== 'set' || s.mask !== undefined, b, hook, rule)
       const current = s.what === 'mark' ? p.mark : p.ct.mark
       const next = current === 'unknown' ? 'unknown' : applyMark(current, s)
       if (s.what === 'mark') p.mark = next
@@ -600,6 +601,7 @@ function runStatement(rs: CompiledRuleset, s: NfStatement, rule: NfRule, m: Mach
       b.steps.push(stepFor(hook, chain, rule, 'rule', `${s.what} set`, `to a value kvmdoctor does not compute: a rule reading the ${s.what} after it cannot be told`))
       return undefined
     case 'mark-copy': {
+      if (p.ct.state === 'invalid' && (s.from === 'ct mark' || s.to === 'ct mark')) return noEntry(chain, s.from === 'ct mark', b, hook, rule)
       const value = s.from === 'mark' ? p.mark : p.ct.mark
       if (s.to === 'mark') p.mark = value
       else p.ct.mark = value
@@ -707,6 +709,15 @@ export function rangeMember(lo: string, hi: string, member: number): string {
   if (!a || !z || a.family !== z.family || z.value < a.value) return lo
   const v = a.value + BigInt(member)
   return formatIp(a.family, v > z.value ? z.value : v)
+}
+
+/**
+ * A connection mark read or written for a packet without an entry (invalid): nothing is written; nft's read of it
+ * breaks the rule (nft_ct_get_eval), its write goes on (nft_ct_set_eval), iptables' CONNMARK goes on (xt_CONNMARK).
+ */
+function noEntry(chain: NfChain, reads: boolean, b: Branch, hook: NfHook, rule: NfRule): RuleOutcome | undefined {
+  b.steps.push(stepFor(hook, chain, rule, 'rule', undefined, 'the packet has no connection (invalid): no connection mark to read or write'))
+  return reads && chain.backend === 'nft' ? {kind: 'next'} : undefined
 }
 
 /** Evaluates one match on the packet: true, false, or unknown. */
@@ -937,7 +948,8 @@ function fieldValue(field: NfField, p: NfPacket, ctx: EvalContext, priority: num
   }
 }
 
-const noConnection = (p: NfPacket, priority: number) => p.ct.state === 'untracked' || priority < CONNTRACK_PRIORITY
+// An invalid packet has no entry either (nf_ct_get gives none): a zoned reply that missed its connection, a stray SYN-ACK.
+const noConnection = (p: NfPacket, priority: number) => p.ct.state === 'untracked' || p.ct.state === 'invalid' || priority < CONNTRACK_PRIORITY
 
 /**
  * The connection's original tuple: a new connection's first packet as it came; for a reply, its own addresses and
