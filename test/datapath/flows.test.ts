@@ -710,10 +710,10 @@ describe('a multipath default route: the kernel hashes each flow onto one next h
 
 describe('a NixOS-style reverse-path filter on a libvirt NAT host (the datapath reads the routes it already has)', () => {
   // networking.firewall.checkReversePath = true: an inet table whose prerouting drops what the route back does not explain.
-  const nixos = (extra: Route[] = []) =>
+  const nixos = (change: (h: DatapathFacts) => void = () => {}) =>
     host((h) => {
       h.ruleset = ruleset([...libvirtTables(), nft('inet', 'nixos-fw', {rpfilter: {base: {hook: 'prerouting', priority: -140}, rules: [parseNftRuleExprs(parseRuleText('fib saddr . mark . iif oif missing drop').expr, {family: 'inet', table: 'nixos-fw'}).exprs]}})])
-      h.routes.push(...extra)
+      change(h)
     })
 
   it('every guest flow is decided: the guest and the internet are routed back the way they came', () => {
@@ -724,8 +724,7 @@ describe('a NixOS-style reverse-path filter on a libvirt NAT host (the datapath 
 
   it('a second uplink for the guests by policy routing: the replies arrive by it, and the route back to their source leaves by the first', () => {
     const fs = flows(
-      host((h) => {
-        h.ruleset = ruleset([...libvirtTables(), nft('inet', 'nixos-fw', {rpfilter: {base: {hook: 'prerouting', priority: -140}, rules: [parseNftRuleExprs(parseRuleText('fib saddr . mark . iif oif missing drop').expr, {family: 'inet', table: 'nixos-fw'}).exprs]}})])
+      nixos((h) => {
         h.links.push(link('eth1', 'ether', {addresses: [{family: 'inet', address: '10.99.0.2', prefix: 24, scope: 'global'}]}))
         h.routes.push(route('10.99.0.0/24', {dev: 'eth1', scope: 'link'}), route('10.99.0.2', {type: 'local', table: 'local', dev: 'eth1'}))
         h.routes.push(route('default', {dev: 'eth1', gateway: '10.99.0.1', table: '100'}), route('192.168.122.0/24', {dev: 'virbr0', scope: 'link', table: '100'}))
