@@ -9,7 +9,7 @@ import {type Obj, ParseError} from './types.js'
 
 const ADDRESS_FLAGS = new Set(['secondary', 'temporary', 'tentative', 'deprecated', 'dadfailed', 'nodad', 'noprefixroute', 'autojoin', 'mngtmpaddr', 'optimistic', 'home', 'stable-privacy', 'dynamic', 'permanent'])
 
-/** `ip -d address` → what `ip -j -d addr show` prints (ifindex, ifname, flags, mtu, operstate, master, link_type, address, linkinfo, addr_info). */
+/** `ip -d address` → what `ip -j -d addr show` prints (ifindex, ifname, flags, mtu, operstate, group, master, link_type, address, linkinfo, addr_info). */
 export function ipAddressTextToJson(text: string): Obj[] {
   const links: Obj[] = []
   let link: Obj | undefined
@@ -26,6 +26,7 @@ export function ipAddressTextToJson(text: string): Obj[] {
         else if (words[i] === 'qdisc') link.qdisc = words[i + 1]
         else if (words[i] === 'master') link.master = words[i + 1]
         else if (words[i] === 'state') link.operstate = words[i + 1]
+        else if (words[i] === 'group') link.group = words[i + 1]
       }
       links.push(link)
       details = 0

@@ -20,6 +20,8 @@ export interface Link {
   lowerUp: boolean
   noCarrier: boolean
   mtu: number
+  /** The device group (`ip link set DEV group N`): 0 for "default", else its number (absent when ip printed another name). */
+  group?: number
   mac?: string
   addresses: Address[]
   /** Only on veths whose other end is in the same namespace: that end's name (iproute2's `link`). */
@@ -82,6 +84,9 @@ export function parseIpAddr(text: string): Link[] {
         return [{family, address, prefix: num(a.prefixlen) ?? (family === 'inet' ? 32 : 128), scope: str(a.scope) ?? 'global'}]
       }),
     }
+    // ip prints a group's number as text ("5"), 0 as "default", and a name when /etc/iproute2/group has one.
+    const group = row.group === 'default' ? 0 : typeof row.group === 'string' && /^\d+$/.test(row.group) ? Number(row.group) : num(row.group)
+    if (group !== undefined) link.group = group
     const master = str(row.master)
     if (master) link.master = master
     // A veth's `link` names its peer; with link_netnsid the peer is in another namespace, where the name means nothing here.

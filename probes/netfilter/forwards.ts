@@ -17,6 +17,8 @@ export interface ForwardIntent {
   /** Devices the rule excludes (`! -i docker0`). */
   notInDevices?: string[]
   target: {addr: string; port: number}
+  /** A DNAT to an address range: its last address (target.addr is its first); each connection gets one of them. */
+  targetEnd?: string
 }
 
 /** What an accept rule lets through, as far as its matches say (an absent field: any). */
@@ -78,7 +80,10 @@ export function forwardsOf(c: Constraints, s: Extract<NfStatement, {kind: 'nat'}
   const base = {...(c.hostAddress ? {hostAddress: c.hostAddress} : {}), ...(c.inDevice ? {inDevice: c.inDevice} : {}), ...(c.notInDevices ? {notInDevices: c.notInDevices} : {})}
   if (!s.map) {
     if (!s.addr || !c.proto || !c.ports) return []
-    return c.ports.map((port) => ({proto: c.proto!, port, ...base, target: {addr: s.addr!, port: s.port ?? port}}))
+    const range = s.addrEnd !== undefined && s.addrEnd !== s.addr ? {targetEnd: s.addrEnd} : {}
+    // A port range keeps a port already in it, else gives its first (see applyNat).
+    const portFor = (port: number) => (s.port === undefined ? port : s.portEnd !== undefined && port >= s.port && port <= s.portEnd ? port : s.port)
+    return c.ports.map((port) => ({proto: c.proto!, port, ...base, target: {addr: s.addr!, port: portFor(port)}, ...range}))
   }
   const entries = 't' in s.map.entries ? mapEntries(sets[s.map.entries.name]) : s.map.entries
   const keyFields = s.map.concat ?? [s.map.field]

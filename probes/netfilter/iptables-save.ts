@@ -443,6 +443,7 @@ function parseModule(c: RuleContext, module: string, options: ModOption[], text:
     for (const o of options) (c.comments ??= []).push(o.values.join(' '))
     return NO_EXPRS
   }
+  if (name === 'rpfilter') return [rpfilterMatch(options, text)]
   if (!TYPED_MODULES.has(name) || (name === 'set' && options.some((o) => o.name === '--return-nomatch'))) return [{kind: 'opaque', text}]
   const exprs: NfExpr[] = []
   for (const o of options) {
@@ -450,6 +451,15 @@ function parseModule(c: RuleContext, module: string, options: ModOption[], text:
     exprs.push(...(one ?? [{kind: 'opaque', text: `-m ${module} ${c.line.slice(o.start, o.end)}`}]))
   }
   return exprs
+}
+
+const RPFILTER_OPTIONS = new Set(['--loose', '--validmark', '--accept-local', '--invert'])
+
+/** -m rpfilter: one reverse-path lookup its options shape together (--invert negates the whole). */
+function rpfilterMatch(options: ModOption[], text: string): NfExpr {
+  if (options.some((o) => !RPFILTER_OPTIONS.has(o.name) || o.values.length > 0 || o.negated)) return {kind: 'opaque', text}
+  const flags = options.filter((o) => o.name !== '--invert').map((o) => o.name.slice(2))
+  return {kind: 'cmp', field: 'rpfilter', op: options.some((o) => o.name === '--invert') ? 'ne' : 'eq', value: {t: 'flags', v: flags}}
 }
 
 /** Typed expressions for one option of a known module; undefined when the option is not understood. */

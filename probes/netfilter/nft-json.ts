@@ -77,6 +77,8 @@ export function renderNftJson(x: unknown): string {
       return ['ct', o.dir, o.family, o.key].filter((p) => p !== undefined).map(renderNftJson).join(' ')
     case 'fib':
       return `fib ${Array.isArray(o.flags) ? o.flags.join(' . ') : renderNftJson(o.flags)} ${renderNftJson(o.result)}`
+    case 'ct count':
+      return `ct count ${o.inv ? 'over ' : ''}${renderNftJson(o.val)}`
     case '&':
     case '|':
     case '^':
@@ -159,6 +161,7 @@ interface FieldInfo {
   deps: NfMatch[]
   mask?: number
   iface?: 'iif' | 'oif'
+  fibMark?: true
   /** meta iif/oif: an interface index, printed as a name while the interface exists. */
   ifindex?: boolean
 }
@@ -175,7 +178,7 @@ function networkDep(ctx: Ctx, v6: boolean): NfMatch[] {
 const META_FIELDS: Record<string, NfField> = {
   iifname: 'iifname', oifname: 'oifname', iif: 'iifname', oif: 'oifname', l4proto: 'l4proto', nfproto: 'nfproto',
   protocol: 'ether type', mark: 'mark', pkttype: 'pkttype', ibrname: 'ibrname', obrname: 'obrname',
-  ibridgename: 'ibrname', obridgename: 'obrname',
+  ibridgename: 'ibrname', obridgename: 'obrname', iifkind: 'iifkind', oifkind: 'oifkind', iifgroup: 'iifgroup', oifgroup: 'oifgroup',
 }
 const NONDETERMINISTIC_META = new Set(['random', 'hour', 'day', 'time'])
 const PORT_PROTOCOLS = new Set(['tcp', 'udp', 'sctp', 'dccp', 'udplite'])
@@ -197,6 +200,7 @@ function fieldOf(left: unknown, ctx: Ctx): LeftResult {
       const v6 = protocol === 'ip6'
       if (field === 'saddr' || field === 'daddr') return {field, deps: networkDep(ctx, v6)}
       if (field === (v6 ? 'nexthdr' : 'protocol')) return {field: 'l4proto', deps: networkDep(ctx, v6)}
+      if (field === 'dscp') return {field: 'dscp', deps: networkDep(ctx, v6)}
       return undefined
     }
     if (typeof protocol === 'string' && PORT_PROTOCOLS.has(protocol) && (field === 'sport' || field === 'dport')) return {field, deps: [dep('l4proto', protocol)]}
@@ -223,11 +227,15 @@ function fieldOf(left: unknown, ctx: Ctx): LeftResult {
   }
   if (isObj(left.fib)) {
     const flags = Array.isArray(left.fib.flags) ? left.fib.flags.map(String) : [String(left.fib.flags)]
-    if (left.fib.result !== 'type') return undefined
+    const result = left.fib.result
+    // The route's device (oif, oifname): the lookup may take the mark; the address type never does (nft refuses it).
+    const route = result === 'oif' || result === 'oifname'
+    if (result !== 'type' && !route) return undefined
     const addr = flags.filter((f) => f === 'saddr' || f === 'daddr')
     const iface = flags.filter((f) => f === 'iif' || f === 'oif')
-    if (addr.length !== 1 || iface.length > 1 || addr.length + iface.length !== flags.length) return undefined
-    return {field: `fib ${addr[0]} type` as NfField, deps: [], ...(iface.length ? {iface: iface[0] as 'iif' | 'oif'} : {})}
+    const mark = route && flags.includes('mark')
+    if (addr.length !== 1 || iface.length > 1 || addr.length + iface.length + (mark ? 1 : 0) !== flags.length) return undefined
+    return {field: `fib ${addr[0]} ${route ? 'oif' : 'type'}` as NfField, deps: [], ...(iface.length ? {iface: iface[0] as 'iif' | 'oif'} : {}), ...(mark ? {fibMark: true as const} : {})}
   }
   if (Array.isArray(left['&']) && left['&'].length === 2) {
     const inner = fieldOf(left['&'][0], ctx)
@@ -270,6 +278,10 @@ function scalarOf(x: unknown, field: NfField | undefined): NfScalar | undefined 
     case 'mark':
     case 'ct mark':
       return typeof x === 'number' ? num(x) : /^\d+$/.test(x) ? num(Number(x)) : undefined
+    // Group 0 is named "default" everywhere; another name's number is in the host's /etc/iproute2/group, not read: not understood.
+    case 'iifgroup':
+    case 'oifgroup':
+      return x === 'default' ? num(0) : typeof x === 'number' ? num(x) : /^\d+$/.test(x) ? num(Number(x)) : undefined
     case 'l4proto': {
       const p = l4protoValue(x)
       return p === undefined ? undefined : typeof p === 'number' ? num(p) : str(p)
@@ -406,6 +418,13 @@ function parseMatch(x: Obj, st: RuleState, text: string): NfExpr[] {
       const bits = typeof x.right === 'number' ? x.right : tcpFlagBits(flagNames(x.right) ?? [''])
       value = bits === undefined ? undefined : num(bits)
     }
+  } else if (info.field === 'fib saddr oif' || info.field === 'fib daddr oif') {
+    // `oif missing` is false, `oif exists` true: the device found is none (''), or some.
+    if (op !== '==' && op !== '!=') return opaque
+    if (typeof x.right === 'boolean') {
+      value = str('')
+      cop = (op === '==') === x.right ? 'ne' : 'eq'
+    } else value = typeof x.right === 'string' && /\D/.test(x.right) ? str(x.right) : undefined
   } else if (op === '!') {
     if (!FLAG_FIELDS.has(info.field) || mask !== undefined) return opaque
     value = valueOf(x.right, info.field, st.ctx)
@@ -420,6 +439,7 @@ function parseMatch(x: Obj, st: RuleState, text: string): NfExpr[] {
   const m: NfMatch = {kind: 'cmp', field: info.field, op: cop, value}
   if (mask !== undefined) m.mask = mask
   if (info.iface) m.iface = info.iface
+  if (info.fibMark) m.fibMark = true
   noteKnown(m, st)
   out.push(m)
   return out
@@ -619,6 +639,9 @@ function parseStatement(x: unknown, st: RuleState, text: string): NfExpr[] {
     case 'quota':
     case 'meter':
       return [{kind: 'nondeterministic', what: key, text}]
+    // How many connections of the key conntrack holds now (nft_connlimit): the host's live table, not a fact read.
+    case 'ct count':
+      return [{kind: 'nondeterministic', what: 'ct count: the connections conntrack holds at that moment', text}]
     case 'notrack':
       return [{kind: 'notrack', text}]
     case 'vmap':

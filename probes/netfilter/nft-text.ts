@@ -337,6 +337,14 @@ function statement(ts: Tokens): Obj {
       throw new ParseError('comment in the middle of a rule')
   }
   if (OPAQUE_STATEMENTS.has(t)) throw new ParseError(`${t} statements are not read from text`)
+  // `ct count [over] N`, as nft -j writes it.
+  if (t === 'ct' && ts.peek(1) === 'count') {
+    ts.next()
+    ts.next()
+    const inv = ts.peek() === 'over'
+    if (inv) ts.next()
+    return {'ct count': {val: Number(ts.next()), ...(inv ? {inv: true} : {})}}
+  }
   if (t === 'ct' && ts.peek(1) === 'helper' && ts.peek(2) === 'set') {
     ts.next()
     ts.next()

@@ -35,9 +35,10 @@ export function renderValue(v: NfValue, field?: NfField): string {
   }
 }
 
-function renderField(field: NfField, iface?: 'iif' | 'oif'): string {
-  if (iface && field.startsWith('fib ')) return `${field.slice(0, -' type'.length)} . ${iface} type`
-  return field
+function renderField(field: NfField, iface?: 'iif' | 'oif', fibMark?: true): string {
+  if (!field.startsWith('fib ')) return field
+  const [fib, addr, result] = field.split(' ')
+  return [`${fib} ${addr}`, ...(fibMark ? ['mark'] : []), ...(iface ? [iface] : [])].join(' . ') + ` ${result}`
 }
 
 export function renderStatement(s: NfStatement): string {
@@ -55,7 +56,10 @@ export function renderStatement(s: NfStatement): string {
 export function renderExpr(e: NfExpr): string {
   switch (e.kind) {
     case 'cmp': {
-      const left = e.concat ? e.concat.map((f) => renderField(f)).join(' . ') : renderField(e.field, e.iface)
+      const left = e.concat ? e.concat.map((f) => renderField(f)).join(' . ') : renderField(e.field, e.iface, e.fibMark)
+      // A route lookup that finds no device: nft's `missing` (and `exists` for its negation).
+      if (e.value.t === 'str' && e.value.v === '' && (e.field === 'fib saddr oif' || e.field === 'fib daddr oif')) return `${left} ${e.op === 'eq' ? 'missing' : 'exists'}`
+      if (e.field === 'rpfilter') return `-m rpfilter${e.value.t === 'flags' ? e.value.v.map((o) => ` --${o}`).join('') : ''}${e.op === 'ne' ? ' --invert' : ''}`
       const value = renderValue(e.value, e.concat ? undefined : e.field)
       if (e.mask === undefined) return `${left} ${OPS[e.op]}${value}`
       const mask = renderNumber(e.mask, e.field === 'tcp flags' ? 'tcp flags' : 'mark')

@@ -32,13 +32,13 @@ import type {TcFacts} from '../../probes/tc.js'
 import type {OvsBridge, OvsFacts} from '../../probes/ovs.js'
 import {ovsVerdict, uplinkPorts} from './ovs.js'
 import {type CompiledRuleset, compile} from './netfilter/compile.js'
-import {type Branch, type EvalContext, type HookLayer, type HookWalk, type TraceStep, assumptionKey, deviceChains, familiesFor, runHook, startBranch} from './netfilter/evaluate.js'
+import {type Branch, type EvalContext, type HookLayer, type HookWalk, type TraceStep, assumptionKey, deviceChains, familiesFor, nftDevice, runHook, startBranch} from './netfilter/evaluate.js'
 import {type NfPacket, describePacket, newPacket, replyPacket} from './netfilter/packet.js'
-import {type RouteDecision, type Router, buildRouter, describeRoute} from './routing.js'
+import {type RouteDecision, type Router, buildRouter, describeRoute, routeLookupOf} from './routing.js'
 import {type Element, elementForStep, natMissingElement} from './elements.js'
 import {type TcIndex, tcIndexOf, tcVerdict} from './tc.js'
 import type {HookFacts} from '../../probes/libvirt-hooks.js'
-import {type Forward, type GuestBook, type PublishRequest, collectForwards} from './published.js'
+import {type Forward, type GuestBook, MAX_RANGE_MEMBERS, type PublishRequest, collectForwards, rangeMembers} from './published.js'
 
 export type FlowKind = 'dhcp' | 'dhcp-reply' | 'dns' | 'dns-reply' | 'egress' | 'egress-reply' | 'egress6' | 'egress6-reply' | 'custom' | InboundKind
 /** Flows that start outside the guest: from the outside through a published port, and the hairpins (the host, another guest). */
@@ -231,6 +231,36 @@ interface GuestSide {
   net?: LibvirtNetwork
 }
 
+/** A policy route's device is elsewhere than the main default route's (any of its next hops). */
+const divertsFrom = (egress: string | undefined, mainDevs: string[]) => (egress === undefined ? mainDevs.length > 0 : !mainDevs.includes(egress))
+
+const viaNexthop = (h: Route['nexthops'][number]) => `via ${h.dev ?? '?'}${h.gateway ? ` gw ${h.gateway}` : ''}`
+
+/** How a flow ended, in words, for a hop that names each of its variants' outcome. */
+const outcomeOf = (f: Flow | undefined) =>
+  !f ? 'is never sent (the request fails)' : f.verdict === 'pass' ? 'passes' : `${f.verdict === 'fail' ? 'fails' : 'is undecided'} at ${f.decidedBy!.name}${f.decidedBy!.element ? ` (${f.decidedBy!.element.text})` : ''}`
+
+/**
+ * The hop saying a flow's variants (one per next hop of a multipath route, one per address of a DNAT range) end
+ * apart, naming each outcome; undefined when they all end alike. Which variant a connection meets is the kernel's
+ * hash: where some pass and others fail, the failure is intermittent. `cause`: the element when none fails here.
+ */
+function variantsHop(name: string, outs: (Flow | undefined)[], lead: string, each: (k: number) => string, cause?: Hop): Hop | undefined {
+  if (outs.every((f) => f?.verdict === outs[0]?.verdict)) return undefined
+  const element = (outs.find((f) => f?.verdict === 'fail') ?? outs.find((f) => f?.verdict === 'indeterminate'))?.decidedBy?.element ?? cause?.element
+  const chance = outs.some((f) => f?.verdict === 'pass') && outs.some((f) => f === undefined || f.verdict === 'fail')
+  return {name, verdict: 'indeterminate', detail: `${lead}: ${outs.map((f, k) => `${each(k)} ${outcomeOf(f)}`).join('; ')}`, ...(element ? {element} : {}), ...(chance ? {intermittent: true as const} : {})}
+}
+
+/** A flow whose path from some hop on is undecided: the hops given (shared ones, then the undecided one). */
+function undecidedFrom(f: Flow, hops: Hop[]): Flow {
+  const fail = hops.find((h) => h.verdict === 'fail')
+  return {...f, hops, verdict: fail ? 'fail' : 'indeterminate', decidedBy: fail ?? hops.find((h) => h.verdict === 'indeterminate')}
+}
+
+/** The address of a DNAT range a forward stands for, as the walk's pick (see NfPacket.natMember). */
+const memberOf = (f: Forward): Pick<NfPacket, 'natMember'> => (f.member ? {natMember: f.member} : {})
+
 class HostView {
   readonly rs: CompiledRuleset
   readonly router: Router
@@ -269,7 +299,8 @@ class HostView {
     for (const n of facts.neighbours ?? []) if (!this.neighbourAt.has(`${n.dev} ${n.ip}`)) this.neighbourAt.set(`${n.dev} ${n.ip}`, n)
     this.fdbAt = groupBy(facts.fdb ?? [], (e) => `${e.bridge} ${e.mac}`)
     // The host's own and broadcast addresses are address classes of their own (fib/addrtype tell them apart).
-    this.rs = compile(facts.ruleset, {hostAddresses: [...this.localAddrs, ...this.bcastAddrs]})
+    const policy = [...(facts.ipRules?.inet ?? []), ...(facts.ipRules?.inet6 ?? [])].flatMap((r) => [r.src, r.dst]).filter((a) => a !== 'all')
+    this.rs = compile(facts.ruleset, {hostAddresses: [...this.localAddrs, ...this.bcastAddrs], routePrefixes: [...facts.routes.map((r) => (r.dst === 'default' ? (r.family === 'inet' ? '0.0.0.0/0' : '::/0') : r.dst)), ...policy]})
     this.ctx = {
       addressType: (addr, family, device) => {
         if (device !== undefined) {
@@ -284,13 +315,21 @@ class HostView {
         return ['unicast']
       },
       addressOf: (dev, family) => this.links.get(dev)?.addresses.find((a) => a.family === (family === 4 ? 'inet' : 'inet6') && a.scope === 'global')?.address,
+      routeLookup: (q) => (q.family === 6 && !facts.ipv6Routes ? 'unknown' : routeLookupOf(this.router, q)),
+      device: (name) => nftDevice(this.links.get(name)),
     }
   }
 
-  /** The device of the main table's default route: where NAT guests normally leave. */
-  mainDefaultDev(): string | undefined {
+  /**
+   * The devices of the main table's default route, where NAT guests normally leave: one, or every next hop the
+   * kernel may pick of a multipath one (not dead), the first first.
+   */
+  mainDefaultDevs(): string[] {
     const d = this.facts.routes.filter((r) => r.family === 'inet' && r.table === 'main' && r.dst === 'default' && r.type === 'unicast').sort((a, b) => a.metric - b.metric)[0]
-    return d?.dev ?? d?.nexthops[0]?.dev
+    if (d?.dev) return [d.dev]
+    const hops = d?.nexthops ?? []
+    const live = hops.filter((h) => !h.flags?.includes('dead'))
+    return [...new Set((live.length > 0 ? live : hops).map((h) => h.dev).filter((dev): dev is string => dev !== undefined))]
   }
 
   /**
@@ -519,24 +558,30 @@ class HostView {
     const l4proto = to.proto === 'icmp' ? 'icmpv6' : to.proto
     const request = newPacket({family: 6, iifname: bridge, src, dst: to.addr, l4proto, ...ports, etherSrc: i.mac})
     const assumed = own ? [] : [`source ${src}: an address of ${subnet}; the guest's own is not known`]
-    const probe = this.router.lookup({family: 6, dst: to.addr, src, iif: bridge, mark: 0})
-    const size = to.proto === 'icmp' ? SIZE.ping : this.pathMtu(i.target, bridge, probe.dev)
-    const runner = this.fromGuest(g, request, size)
-    this.upToHost(runner, bridge)
-    const decision = this.ipReceive(runner, bridge, 'forward', true)
-    const egress = decision?.dev
-    runner.nf('netfilter postrouting', 'postrouting', 'ip', {iifname: bridge, oifname: egress})
-    if (egress) this.leaveDevice(runner, egress, 'egress')
-    const dest = `[${to.addr}]${to.proto === 'icmp' ? ' (ping)' : `:${to.port ?? 443}/${to.proto}`}`
-    const flows = [this.finish(base, 'egress6', `IPv6 to the internet ${dest}${egress ? ` via ${egress}` : ''}${srcNote}`, request, runner.hops, undefined, assumed)]
-    if (flows[0].verdict === 'fail' || !egress) return flows
-    const reply = replyPacket({family: 6, iifname: egress, src: to.addr, dst: src, l4proto, ...(to.proto === 'icmp' ? {icmpType: 129} : {sport: to.port ?? 443, dport: EPHEMERAL_PORT})})
-    // Without NAT, the reply comes back only if the upstream routes the guests' prefix to this host.
-    const back = new PathRunner(this, [], reply, size)
-    back.push(this.returnRouteHop(networkOf(subnet), net))
-    this.replyIn(back, egress, g)
-    flows.push(this.finish(base, 'egress6-reply', `IPv6 reply from ${to.addr}, arriving by ${egress}, back to ${d.name}`, reply, back.hops, 'egress6', assumed))
-    return flows
+    // Once per next hop of a multipath route (IPv6 picks one per flow by a hash too).
+    return this.overNexthops((nexthop) => {
+      const probe = this.router.lookup({family: 6, dst: to.addr, src, iif: bridge, mark: 0, nexthop})
+      const size = to.proto === 'icmp' ? SIZE.ping : this.pathMtu(i.target, bridge, probe.dev)
+      const runner = this.fromGuest(g, request, size)
+      runner.nexthop = nexthop
+      this.upToHost(runner, bridge)
+      const decision = this.ipReceive(runner, bridge, 'forward', true)
+      const egress = decision?.dev
+      runner.nf('netfilter postrouting', 'postrouting', 'ip', {iifname: bridge, oifname: egress})
+      if (egress) this.leaveDevice(runner, egress, 'egress')
+      const dest = `[${to.addr}]${to.proto === 'icmp' ? ' (ping)' : `:${to.port ?? 443}/${to.proto}`}`
+      const nexthops = decision?.nexthops
+      const via = nexthops ? [...new Set(nexthops.map((h) => h.dev ?? '?'))].join(' or ') : egress
+      const flows = [this.finish(base, 'egress6', `IPv6 to the internet ${dest}${egress ? ` via ${via}` : ''}${srcNote}`, request, runner.hops, undefined, assumed)]
+      if (flows[0].verdict === 'fail' || !egress) return {flows, nexthops}
+      const reply = replyPacket({family: 6, iifname: egress, src: to.addr, dst: src, l4proto, ...(to.proto === 'icmp' ? {icmpType: 129} : {sport: to.port ?? 443, dport: EPHEMERAL_PORT})})
+      // Without NAT, the reply comes back only if the upstream routes the guests' prefix to this host.
+      const back = new PathRunner(this, [], reply, size)
+      back.push(this.returnRouteHop(networkOf(subnet), net))
+      this.replyIn(back, egress, g)
+      flows.push(this.finish(base, 'egress6-reply', `IPv6 reply from ${to.addr}, arriving by ${egress}, back to ${d.name}`, reply, back.hops, 'egress6', assumed))
+      return {flows, nexthops}
+    }, to.addr, d.name)
   }
 
   // ---- devices -----------------------------------------------------------
@@ -1349,38 +1394,32 @@ class HostView {
 
   /**
    * Out through the host's routing, forward filter and NAT to a destination, and the reply back in: once per next hop
-   * a multipath route may give the flow. The kernel picks one per flow by a hash of its addresses with a seed the host
-   * does not show, so where the next hops' paths disagree the flow is undecided at the route, naming what stops it.
+   * a multipath route may give the flow (overNexthops).
    */
   private routedEgress(base: FlowBase, g: GuestSide, source: SourceAddress, srcNote: string, to: Destination, kind: 'egress' | 'custom'): Flow[] {
-    const first = this.routedEgressVia(base, g, source, srcNote, to, kind, 0)
+    return this.overNexthops((k) => this.routedEgressVia(base, g, source, srcNote, to, kind, k), to.addr, g.d.name)
+  }
+
+  /**
+   * A request and its reply, once per next hop a multipath route may give them (`run(k)` follows next hop k). The
+   * kernel picks one per flow by a hash of its addresses with a seed the host does not show, so where the next hops'
+   * paths disagree the flow is undecided at the route, naming what stops it.
+   */
+  private overNexthops(run: (nexthop: number) => {flows: Flow[]; nexthops?: Route['nexthops']}, toAddr: string, guest: string): Flow[] {
+    const first = run(0)
     const nexthops = first.nexthops
     if (!nexthops) return first.flows
-    const variants = [first.flows, ...nexthops.slice(1).map((_, k) => this.routedEgressVia(base, g, source, srcNote, to, kind, k + 1).flows)]
-    const way = (k: number) => `via ${nexthops[k].dev ?? '?'}${nexthops[k].gateway ? ` gw ${nexthops[k].gateway}` : ''}`
-    const outcome = (f: Flow | undefined) =>
-      !f ? 'is never sent (the request fails)' : f.verdict === 'pass' ? 'passes' : `${f.verdict === 'fail' ? 'fails' : 'is undecided'} at ${f.decidedBy!.name}${f.decidedBy!.element ? ` (${f.decidedBy!.element.text})` : ''}`
-    const split = (which: 0 | 1, what: string, cause?: Hop): Hop | undefined => {
-      const outs = variants.map((fs) => fs[which])
-      if (outs.every((f) => f?.verdict === outs[0]?.verdict)) return undefined
-      // A reply never sent is the request's doing: the same element, one finding.
-      const element = (outs.find((f) => f?.verdict === 'fail') ?? outs.find((f) => f?.verdict === 'indeterminate'))?.decidedBy?.element ?? cause?.element
-      const detail = `the route to ${to.addr} has ${nexthops.length} next hops and the kernel picks one per flow by a hash the host does not show: ${outs.map((f, k) => `${way(k)} the ${what} ${outcome(f)}`).join('; ')}`
-      // Some connections pass and others are dropped, by the hash of their addresses: intermittent, as a chance drop is.
-      const chance = outs.some((f) => f?.verdict === 'pass') && outs.some((f) => f === undefined || f.verdict === 'fail')
-      return {name: 'multipath', verdict: 'indeterminate', detail, ...(element ? {element} : {}), ...(chance ? {intermittent: true as const} : {})}
-    }
-    // Up to the route the next hops share the path; from there it is the one the hash picks.
-    const undecided = (f: Flow, hops: Hop[]): Flow => {
-      const fail = hops.find((h) => h.verdict === 'fail')
-      return {...f, hops, verdict: fail ? 'fail' : 'indeterminate', decidedBy: fail ?? hops.find((h) => h.verdict === 'indeterminate')}
-    }
+    const variants = [first.flows, ...nexthops.slice(1).map((_, k) => run(k + 1).flows)]
+    const way = (k: number) => viaNexthop(nexthops[k])
+    const lead = `the route to ${toAddr} has ${nexthops.length} next hops and the kernel picks one per flow by a hash the host does not show`
     const out = first.flows
-    const request = split(0, 'request')
-    if (request) out[0] = undecided(out[0], [...out[0].hops.slice(0, out[0].hops.findIndex((h) => h.name === 'routing') + 1), request])
-    const reply = split(1, 'reply', request)
+    const request = variantsHop('multipath', variants.map((fs) => fs[0]), lead, (k) => `${way(k)} the request`)
+    // Up to the route the next hops share the path; from there it is the one the hash picks.
+    if (request) out[0] = undecidedFrom(out[0], [...out[0].hops.slice(0, out[0].hops.findIndex((h) => h.name === 'routing') + 1), request])
+    // A reply never sent is the request's doing: the same element, one finding.
+    const reply = variantsHop('multipath', variants.map((fs) => fs[1]), lead, (k) => `${way(k)} the reply`, request)
     const model = variants.map((fs) => fs[1]).find((f) => f !== undefined)
-    if (reply && model) out[1] = undecided({...model, description: `reply from ${to.addr} back to ${g.d.name}, by the next hop the request took`}, [reply])
+    if (reply && model) out[1] = undecidedFrom({...model, description: `reply from ${toAddr} back to ${guest}, by the next hop the request took`}, [reply])
     return out
   }
 
@@ -1402,7 +1441,7 @@ class HostView {
     const egress = decision?.dev
     // A rule that looks up main (a fix's, a VPN's "allow LAN") routes as the main rule does: no diversion, wherever main's route leads.
     const lookupMain = decision?.rule?.action === 'lookup' && (decision.rule.table === 'main' || decision.rule.table === '254')
-    const diverted = decision && decision.kind === 'unicast' && decision.rule && !lookupMain && decision.rule.priority !== 0 && decision.rule.priority < 32766 && egress !== this.mainDefaultDev() ? policyElement(decision) : undefined
+    const diverted = decision && decision.kind === 'unicast' && decision.rule && !lookupMain && decision.rule.priority !== 0 && decision.rule.priority < 32766 && divertsFrom(egress, this.mainDefaultDevs()) ? policyElement(decision) : undefined
     this.ipSend(runner, bridge, egress)
     // NAT networks only work when the source is translated: replies to a private guest address never come back.
     if (runner.alive() && net!.forwardMode === 'nat') runner.push(this.natHop(runner, src, net!))
@@ -1682,7 +1721,10 @@ class HostView {
     if (serverUnknown !== undefined) out.push({name: 'DHCP server', verdict: 'indeterminate', detail: `${serverUnknown}: whether this host runs the DHCP server of ${bridge} is not known`})
     const assumptions = server || serverUnknown !== undefined ? [] : [lanAssumed]
     const flows = [this.finish(base, kind, kind === 'dhcp' ? `DHCP request bridged to the LAN through ${uplink.name}` : `bridged to ${dest.addr}${dest.proto === 'icmp' ? '' : `:${dest.port ?? 443}/${dest.proto}`} through ${uplink.name}`, outPacket, out.hops, undefined, [...srcAssumed, ...assumptions])]
-    const backPacket = mk('in', kind !== 'dhcp')
+    // The reply of a connection conntrack tracked (br_netfilter hands bridged frames to it): its mark, and the zone it
+    // was made in, which the reply must be looked up in (a zone set on the guest's port only makes the reply a new one).
+    const answer = mk('in', kind !== 'dhcp')
+    const backPacket = kind !== 'dhcp' && brnf === 1 && !ovs ? {...answer, ct: {...answer.ct, mark: out.packet().ct.mark, ...this.connOf(out)}} : answer
     const back = new PathRunner(this, missing ? [missing] : [], backPacket, size)
     back.sourcePort = uplink.name
     this.enterDevice(back, uplink.name, 'egress')
@@ -1765,7 +1807,8 @@ class HostView {
       if (dev) assumptions.push(`${client}'s packets arrive by ${dev}, the device the host routes ${client} through`)
     } else {
       const wanted = f.inDevice ? this.facts.links.find((l) => l.name === f.inDevice || (f.inDevice!.endsWith('*') && l.name.startsWith(f.inDevice!.slice(0, -1))))?.name : undefined
-      dev = wanted ?? routeDev(internet.addr) ?? this.mainDefaultDev()
+      // The stand-in client is beyond the first device a multipath default route offers (an assumption, said so below).
+      dev = wanted ?? routeDev(internet.addr) ?? this.mainDefaultDevs()[0]
       from = dev && routeDev(internet.addr) === dev ? internet.addr : dev ? this.hostBeyond(dev) : undefined
       from ??= internet.addr
       if (dev) assumptions.push(`a client at ${from}, beyond ${dev} (a stand-in for the outside: give one with --from ADDR)`)
@@ -1786,8 +1829,31 @@ class HostView {
     return undefined
   }
 
-  /** Every inbound flow of one published port: from the outside, and (translated ones) from the host and another guest. */
+  /**
+   * Every inbound flow of one published port: from the outside, and (translated ones) from the host and another guest.
+   * A DNAT to an address range is followed to each of its addresses: the kernel gives each client one by a hash of
+   * the client's address (find_best_ips_proto), so where the addresses' paths disagree the flow is undecided, naming
+   * each outcome (intermittent where some clients pass and others fail).
+   */
   inboundFlows(f: Forward, internet: Destination, client?: string): Flow[] {
+    const first = this.inboundFlowsTo(f, internet, client)
+    if (!f.targetEnd) return first
+    const members = rangeMembers(f, this.guestBook())
+    const variants = members ? [first, ...members.slice(1).map((m) => this.inboundFlowsTo(m, internet, client))] : [first]
+    const kinds = [...new Set(variants.flat().map((x) => x.kind))]
+    const lead = `the DNAT gives each client one address of ${f.target.addr}-${f.targetEnd}, by a hash of the client's address`
+    return kinds.map((kind) => {
+      const outs = variants.map((fs) => fs.find((x) => x.kind === kind))
+      const model = outs.find((x) => x !== undefined)!
+      const hop = members
+        ? variantsHop('DNAT range', outs, lead, (k) => `to ${members[k].target.addr} it`)
+        : ({name: 'DNAT range', verdict: 'indeterminate', detail: `${lead}: only ${f.target.addr} was followed (more than ${MAX_RANGE_MEMBERS} addresses), where it ${outcomeOf(model)}`} satisfies Hop)
+      // Up to the DNAT the addresses share the path; from there it is the one the client's hash picks.
+      return hop ? undecidedFrom(model, [...model.hops.slice(0, model.hops.findIndex((h) => h.name === 'DNAT') + 1), hop]) : model
+    })
+  }
+
+  private inboundFlowsTo(f: Forward, internet: Destination, client?: string): Flow[] {
     const g = this.guestSideOf(f.guest)
     const who = f.guest ?? f.formerHolder
     const net = g?.net ?? this.facts.networks.find((n) => n.ips.some((ip) => ip.family === 'ipv4' && f.target.addr !== 'unknown' && ipInPrefix(f.target.addr, `${ip.address}/${ip.prefix}`)))
@@ -1810,7 +1876,7 @@ class HostView {
   /** From a client outside: in by the device its packets arrive on, DNAT, forward to the guest; the reply back out. */
   private fromOutside(f: Forward, g: GuestSide | undefined, base: FlowBase, side: ReturnType<HostView['outside']>): Flow[] {
     const {dev, client, hostAddr} = side
-    const request = newPacket({family: 4, iifname: dev, src: client, dst: hostAddr ?? 'unknown', l4proto: f.proto, ...this.l4(f, false)})
+    const request = newPacket({family: 4, iifname: dev, src: client, dst: hostAddr ?? 'unknown', l4proto: f.proto, ...this.l4(f, false), ...memberOf(f)})
     const runner = new PathRunner(this, [], request, this.pathMtu(dev, g?.bridge, g?.i.target))
     const v4 = g?.net?.ips.find((ip) => ip.family === 'ipv4')
     if (f.direct && g?.net && v4) runner.push(this.returnRouteHop(networkOf(`${v4.address}/${v4.prefix}`), g.net, 'inbound'))
@@ -1831,16 +1897,26 @@ class HostView {
     // The answer: from the guest's service to the client, its source translated back by conntrack at postrouting.
     const reply = replyPacket({family: 4, iifname: g.bridge, src: f.target.addr, dst: client, l4proto: f.proto, ...this.l4(f, true), etherSrc: g.i.mac}, f.direct ? [] : ['dnat'])
     const arriving: NfPacket = f.direct ? reply : {...reply, ct: {...reply.ct, translate: {src: hostAddr, sport: f.port}}}
-    const back = this.fromGuest(g, arriving, this.pathMtu(g.i.target, g.bridge, dev))
-    this.upToHost(back, g.bridge)
-    if (v4) this.arpHop(back, g, v4.address)
-    const out = this.ipReceive(back, g.bridge, 'forward', true)
-    if (back.alive() && out?.kind === 'unicast' && out.dev !== dev) {
-      back.push({name: 'return path', verdict: 'indeterminate', detail: `the reply to ${client} leaves by ${out.dev}, not ${dev} where the request came in: whether the client takes it from there is the network's decision`, ...(out.rule && out.rule.priority !== 0 && out.rule.priority < 32766 ? {element: policyElement(out)} : {})})
+    const description = `reply from ${g.d.name} ${f.target.addr}:${f.target.port} to ${client}${f.direct ? '' : `, as ${hostAddr}:${f.port}`}`
+    // Once per next hop of a multipath route to the client: the kernel hashes the reply onto one.
+    const replyVia = (nexthop: number) => {
+      const back = this.fromGuest(g, arriving, this.pathMtu(g.i.target, g.bridge, dev))
+      back.nexthop = nexthop
+      this.upToHost(back, g.bridge)
+      if (v4) this.arpHop(back, g, v4.address)
+      const out = this.ipReceive(back, g.bridge, 'forward', true)
+      if (back.alive() && out?.kind === 'unicast' && out.dev !== dev) {
+        back.push({name: 'return path', verdict: 'indeterminate', detail: `the reply to ${client} leaves by ${out.dev}, not ${dev} where the request came in: whether the client takes it from there is the network's decision`, ...(out.rule && out.rule.priority !== 0 && out.rule.priority < 32766 ? {element: policyElement(out)} : {})})
+      }
+      this.ipSend(back, g.bridge, out?.dev)
+      if (out?.dev) this.leaveDevice(back, out.dev, 'egress')
+      return {flow: this.finish(base, 'inbound-reply', description, reply, back.hops, 'inbound', assumptions), nexthops: out?.nexthops}
     }
-    this.ipSend(back, g.bridge, out?.dev)
-    if (out?.dev) this.leaveDevice(back, out.dev, 'egress')
-    flows.push(this.finish(base, 'inbound-reply', `reply from ${g.d.name} ${f.target.addr}:${f.target.port} to ${client}${f.direct ? '' : `, as ${hostAddr}:${f.port}`}`, reply, back.hops, 'inbound', assumptions))
+    const first = replyVia(0)
+    const nexthops = first.nexthops
+    const outs = nexthops ? [first.flow, ...nexthops.slice(1).map((_, k) => replyVia(k + 1).flow)] : [first.flow]
+    const split = nexthops && variantsHop('multipath', outs, `the route to ${client} has ${nexthops.length} next hops and the kernel picks one per flow by a hash the host does not show`, (k) => `${viaNexthop(nexthops[k])} the reply`)
+    flows.push(split ? undecidedFrom(first.flow, [...first.flow.hops.slice(0, first.flow.hops.findIndex((h) => h.name === 'routing') + 1), split]) : first.flow)
     return flows
   }
 
@@ -1917,7 +1993,7 @@ class HostView {
   /** The host connecting to its own published address: routed locally, DNAT in nat OUTPUT, re-routed to the guest. */
   private hairpinFromHost(f: Forward, g: GuestSide | undefined, base: FlowBase, hostAddr: string | undefined): Flow[] {
     if (!hostAddr || !g) return []
-    const request = newPacket({family: 4, src: hostAddr, dst: hostAddr, l4proto: f.proto, ...this.l4(f, false)})
+    const request = newPacket({family: 4, src: hostAddr, dst: hostAddr, l4proto: f.proto, ...this.l4(f, false), ...memberOf(f)})
     const runner = new PathRunner(this, [], request, this.pathMtu(g.bridge, g.i.target))
     runner.route('routing', 'local', {iif: 'lo'})
     runner.nf('netfilter output', 'output', 'ip', {oifname: 'lo'})
@@ -1966,7 +2042,7 @@ class HostView {
     const other = this.otherGuest(g)
     if (!other) return []
     const {side: o, addr} = other
-    const request = newPacket({family: 4, iifname: o.bridge, src: addr, dst: hostAddr, l4proto: f.proto, ...this.l4(f, false), etherSrc: o.i.mac})
+    const request = newPacket({family: 4, iifname: o.bridge, src: addr, dst: hostAddr, l4proto: f.proto, ...this.l4(f, false), etherSrc: o.i.mac, ...memberOf(f)})
     const runner = this.fromGuest(o, request, this.pathMtu(o.i.target, o.bridge, g.bridge, g.i.target))
     this.upToHost(runner, o.bridge)
     const ogw = o.net?.ips.find((ip) => ip.family === 'ipv4')?.address

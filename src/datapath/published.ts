@@ -9,6 +9,7 @@
  */
 import type {HookFacts} from '../../probes/libvirt-hooks.js'
 import {type ForwardIntent, type RuleForward, rulesetForwards} from '../../probes/netfilter/forwards.js'
+import {formatIp, parseIp} from '../lib/addr.js'
 import type {NfRuleset} from '../lib/netfilter.js'
 
 export interface PublishRequest {
@@ -37,6 +38,10 @@ export interface Forward {
   hostAddress?: string
   inDevice?: string
   target: {addr: string; port: number}
+  /** A DNAT to an address range: its last address (target.addr is its first); the kernel gives each client one of them. */
+  targetEnd?: string
+  /** A range's forward led to one of its addresses (rangeMembers): that address's index, the walk's pick. */
+  member?: number
   /** No translation: the outside reaches the guest's own address (a routed or open network). */
   direct?: boolean
   sources: ForwardSource[]
@@ -75,7 +80,7 @@ export function collectForwards(rs: NfRuleset, hooks: HookFacts | null | undefin
       }
       return
     }
-    byKey.set(key, {id: '', proto: intent.proto, port: intent.port, ...(intent.hostAddress ? {hostAddress: intent.hostAddress} : {}), ...(intent.inDevice ? {inDevice: intent.inDevice} : {}), target: intent.target, sources: [source]})
+    byKey.set(key, {id: '', proto: intent.proto, port: intent.port, ...(intent.hostAddress ? {hostAddress: intent.hostAddress} : {}), ...(intent.inDevice ? {inDevice: intent.inDevice} : {}), target: intent.target, ...(intent.targetEnd ? {targetEnd: intent.targetEnd} : {}), sources: [source]})
   }
   const fromRules = rulesetForwards(rs).sort((a, b) => (a.hook === b.hook ? 0 : a.hook === 'prerouting' ? -1 : 1))
   for (const f of fromRules) add(f, {kind: 'rule', rule: f.rule, hook: f.hook}, f.hook === 'prerouting')
@@ -96,17 +101,43 @@ export function collectForwards(rs: NfRuleset, hooks: HookFacts | null | undefin
   const out = [...byKey.values()]
   for (const f of out) {
     f.id = idOf(f)
-    const publishedFor = f.sources.find((s): s is Extract<ForwardSource, {kind: 'publish'}> => s.kind === 'publish')?.guest
-    const holder = f.target.addr === 'unknown' ? undefined : guests.holderOf(f.target.addr)
-    if (holder) f.guest = holder
-    else if (publishedFor && f.target.addr === 'unknown') {
-      // The guest the user named, whose address nothing reports (or that does not run: no guest).
-      const named = guests.running(publishedFor)
-      if (named) f.guest = {name: named.name, iface: named.iface, ...(named.mac ? {mac: named.mac} : {})}
-    } else {
-      const former = f.target.addr === 'unknown' ? undefined : guests.formerHolderOf(f.target.addr)
-      if (former) f.formerHolder = former
-    }
+    resolveTarget(f, guests)
   }
   return out.sort((a, b) => a.id.localeCompare(b.id))
+}
+
+/** The guest a forward leads to: the running one holding its target now, else the one the user named, else a former holder. */
+function resolveTarget(f: Forward, guests: GuestBook): void {
+  const publishedFor = f.sources.find((s): s is Extract<ForwardSource, {kind: 'publish'}> => s.kind === 'publish')?.guest
+  const holder = f.target.addr === 'unknown' ? undefined : guests.holderOf(f.target.addr)
+  if (holder) f.guest = holder
+  else if (publishedFor && f.target.addr === 'unknown') {
+    // The guest the user named, whose address nothing reports (or that does not run: no guest).
+    const named = guests.running(publishedFor)
+    if (named) f.guest = {name: named.name, iface: named.iface, ...(named.mac ? {mac: named.mac} : {})}
+  } else {
+    const former = f.target.addr === 'unknown' ? undefined : guests.formerHolderOf(f.target.addr)
+    if (former) f.formerHolder = former
+  }
+}
+
+/** More addresses of a DNAT range than this are not each followed. */
+export const MAX_RANGE_MEMBERS = 64
+
+/**
+ * A forward to a DNAT address range, once per address (the kernel gives each client one): the same forward led to
+ * that address and its guest. Undefined past MAX_RANGE_MEMBERS addresses.
+ */
+export function rangeMembers(f: Forward, guests: GuestBook): Forward[] | undefined {
+  const lo = parseIp(f.target.addr)
+  const hi = f.targetEnd ? parseIp(f.targetEnd) : undefined
+  if (!lo || !hi || lo.family !== hi.family || hi.value < lo.value) return [f]
+  if (hi.value - lo.value >= BigInt(MAX_RANGE_MEMBERS)) return undefined
+  return Array.from({length: Number(hi.value - lo.value) + 1}, (_, k) => {
+    if (k === 0) return f
+    const {guest: _guest, formerHolder: _former, ...rest} = f
+    const member: Forward = {...rest, target: {...f.target, addr: formatIp(lo.family, lo.value + BigInt(k))}, member: k}
+    resolveTarget(member, guests)
+    return member
+  })
 }

@@ -7,6 +7,7 @@
 import {type IpRange, parseIp, parsePrefix, rangeContains} from '../lib/addr.js'
 import type {PolicyRule} from '../../probes/ip-rules.js'
 import type {Route} from '../../probes/routes.js'
+import type {RouteLookup} from './netfilter/evaluate.js'
 
 export interface RouteQuery {
   family: 4 | 6
@@ -194,4 +195,16 @@ export function describeRoute(r: Route): string {
   const via = r.gateway ? ` via ${r.gateway}` : ''
   const dev = r.dev ? ` dev ${r.dev}` : r.nexthops.length ? ` nexthops ${r.nexthops.map((h) => `${h.gateway ?? ''} dev ${h.dev ?? '?'}`).join(', ')}` : ''
   return `${type}${r.dst}${via}${dev}${r.table !== 'main' ? ` table ${r.table}` : ''}${r.metric ? ` metric ${r.metric}` : ''}`
+}
+
+/**
+ * A fib expression's or rpfilter's route lookup (see EvalContext.routeLookup) on the host's routes: the route's type
+ * and every next hop's device, the one the lookup reports (the first usable) first.
+ */
+export function routeLookupOf(router: Router, q: {family: 4 | 6; dst: string; src?: string; iif: string; mark: number | 'unknown'; l4proto: string}): RouteLookup | 'unknown' {
+  const d = router.lookup(q)
+  if (d.kind === 'unknown') return 'unknown'
+  const type = d.kind === 'unicast' || d.kind === 'local' || d.kind === 'broadcast' || d.kind === 'multicast' ? d.kind : 'none'
+  const devs = d.route?.dev ? [d.route.dev] : (d.route?.nexthops ?? []).map((h) => h.dev).filter((dev): dev is string => dev !== undefined)
+  return {type, devs: d.dev ? [d.dev, ...devs.filter((dev) => dev !== d.dev)] : devs}
 }

@@ -121,7 +121,20 @@ export type NfField =
   | 'mark'
   | 'fib saddr type' // local | unicast | broadcast | multicast | ... (iptables -m addrtype)
   | 'fib daddr type'
+  // The device of the route to the address (nft `fib saddr . iif oif`, result oif or oifname): a name, '' when the
+  // lookup finds none (`missing`; `exists` is != ''). With iface 'iif', only the input device counts (strict rp filter).
+  | 'fib saddr oif'
+  | 'fib daddr oif'
+  // iptables -m rpfilter: value {t: 'flags'} of its options (loose, validmark, accept-local); --invert is op 'ne'.
+  | 'rpfilter'
   | 'pkttype' // host | broadcast | multicast | other
+  // The input/output device's kind (its rtnl_link_ops: "veth", "bridge", "tun" for a tap) and group (0 = default).
+  | 'iifkind'
+  | 'oifkind'
+  | 'iifgroup'
+  | 'oifgroup'
+  // ip/ip6 dscp: set by the packet's sender (a guest's software, a server), never known to the host: always undecided.
+  | 'dscp'
 
 export type NfScalar = {t: 'str'; v: string} | {t: 'num'; v: number} | {t: 'addr'; v: string}
 
@@ -153,6 +166,8 @@ export type NfMatch =
       concat?: NfField[]
       /** fib lookups only: restricted to the packet's input/output interface (nft `fib daddr . iif`, iptables --limit-iface-in/out). */
       iface?: 'iif' | 'oif'
+      /** fib route lookups only: the packet's mark takes part in the lookup (nft `fib saddr . mark`). */
+      fibMark?: true
       /** Added by the parser, not written by the user: the dependency nft applies before a protocol match (`tcp dport` needs `meta l4proto tcp`). */
       implicit?: true
     }

@@ -663,3 +663,37 @@ describe('device hooks (netdev ingress and egress)', () => {
     expect(at(rs, 'ingress', egress({iifname: 'virbr0'}))).toEqual(['accept'])
   })
 })
+
+describe('a reply that misses its connection in another conntrack zone', () => {
+  // raw OUTPUT sets no zone (zone 0); the connection was made in zone 1; OUTPUT drops ct state new, then invalid.
+  const rs = (state: 'new' | 'invalid') => ruleset([ipt('filter', {OUTPUT: [[cmp('ct state', {t: 'flags', v: [state]}), drop]]})])
+  const reply = (over: Partial<NfPacket>): NfPacket => {
+    const p = replyPacket({family: 4, oifname: 'eth0', src: '198.51.100.1', dst: '198.51.100.2', l4proto: 'tcp', sport: 8080, dport: 40000, ...over})
+    return {...p, ct: {...p.ct, conn: {zone: 1}}}
+  }
+  const fate = (state: 'new' | 'invalid', p: NfPacket) => runHook(compile(rs(state)), 'output', 'ip', [startBranch(p)], ctx).map((b) => b.status)
+
+  it('a SYN-ACK (or FIN, RST, an ICMP echo reply) starts no connection: invalid, as the kernel passed it by --ctstate NEW -j DROP', () => {
+    expect(fate('new', reply({tcpFlags: 0x12}))).toEqual(['accept'])
+    expect(fate('invalid', reply({tcpFlags: 0x12}))).toEqual(['drop'])
+    expect(fate('invalid', reply({l4proto: 'icmp', sport: undefined, dport: undefined, icmpType: 0}))).toEqual(['drop'])
+  })
+
+  it('an invalid packet has no connection mark: `-m connmark ! --mark 0x2 -j DROP` does not match it (kernel differential, seed 305)', () => {
+    const connmark = ruleset([ipt('mangle', {OUTPUT: [[cmp('ct mark', num(2), 'ne'), drop]]})])
+    expect(runHook(compile(connmark), 'output', 'ip', [startBranch(reply({tcpFlags: 0x12}))], ctx).map((b) => b.status)).toEqual(['accept'])
+    // nft reading it breaks the rule (meta mark set ct mark); iptables' restore goes on, writing nothing.
+    const restore = (backend: 'nft' | 'ipt') => {
+      const exprs: NfExpr[] = [{kind: 'mark-copy', from: 'ct mark', to: 'mark', text: 'restore'}, drop]
+      const table = backend === 'nft' ? nft('ip', 't', {out: {base: {hook: 'output'}, rules: [exprs]}}) : ipt('mangle', {OUTPUT: [exprs]})
+      return runHook(compile(ruleset([table])), 'output', 'ip', [startBranch(reply({tcpFlags: 0x12}))], ctx).map((b) => b.status)
+    }
+    expect(restore('nft')).toEqual(['accept'])
+    expect(restore('ipt')).toEqual(['drop'])
+  })
+
+  it('a bare ACK is picked up midstream as new (nf_conntrack_tcp_loose), a UDP answer is new', () => {
+    expect(fate('new', reply({tcpFlags: 0x10}))).toEqual(['drop'])
+    expect(fate('new', reply({l4proto: 'udp'}))).toEqual(['drop'])
+  })
+})

@@ -12,6 +12,8 @@ import type {FdbEntry} from '../../probes/fdb.js'
 import type {VlanRange} from '../../probes/bridge-vlan.js'
 import type {Route} from '../../probes/routes.js'
 import {parseIpRules} from '../../probes/ip-rules.js'
+import {parseNftRuleExprs} from '../../probes/netfilter/nft-json.js'
+import {parseRuleText} from '../../probes/netfilter/nft-text.js'
 import type {NfExpr, NfTable} from '../../src/lib/netfilter.js'
 import {accept, cmp, drop, ipt, jump, nft, num, prefix, reject, ret, ruleset, str} from './builders.js'
 
@@ -303,6 +305,22 @@ describe('hop model: a guest bridged to a LAN', () => {
     const known = flows(facts('10.77.0.100')).filter((f) => f.guest === 'lan01' && f.kind.startsWith('egress'))
     expect(known.map((f) => f.verdict)).toEqual(['pass', 'pass'])
     expect(known[0].assumptions).toEqual([expect.stringMatching(/^the LAN behind eth1 routes/)])
+  })
+
+  it('a conntrack zone set on the guest\'s port only (raw PREROUTING -m physdev --physdev-in): the reply, looked up in zone 0, is a new connection, and FORWARD\'s drop of new ones stops it', () => {
+    // Observed through br_netfilter in a namespace: ping across the bridge passes without the CT rule, fails with it, passes with -i br0 (both ways).
+    const zone = (match: NfExpr) => ipt('raw', {PREROUTING: [[match, {kind: 'ct-zone', zone: 1, text: '-j CT --zone 1'}]]})
+    const forward = ipt('filter', {FORWARD: [[cmp('ct state', {t: 'flags', v: ['established']}), accept], [cmp('ct state', {t: 'flags', v: ['new']}), cmp('physdev-in', str('vnet1')), accept]]}, {FORWARD: 'drop'})
+    const egress = (fs: Flow[]) => fs.filter((f) => f.kind.startsWith('egress')).map((f) => `${f.kind} ${f.verdict} ${f.decidedBy?.name ?? ''}`.trim())
+    const known = (tables: NfTable[]) => {
+      const f = bridged(tables)
+      f.guestAddress = (mac) => (mac === '52:54:00:00:00:02' ? '10.77.0.100' : '192.168.122.50')
+      return flows(f).filter((x) => x.guest === 'lan01')
+    }
+    expect(egress(known([forward]))).toEqual(['egress pass', 'egress-reply pass'])
+    const lost = known([zone(cmp('physdev-in', str('vnet1'))), forward])
+    expect(egress(lost)).toEqual(['egress pass', 'egress-reply fail netfilter forward (br_netfilter)'])
+    expect(egress(known([zone(cmp('iifname', str('br0'))), forward]))).toEqual(['egress pass', 'egress-reply pass'])
   })
 
   it('a physdev-is-bridged accept lets them through, also behind a bridge-family table (the physdev view survives the bridge hooks)', () => {
@@ -745,9 +763,53 @@ describe('a multipath default route: the kernel hashes each flow onto one next h
     expect(byKind(flows(twoUplinks([[cmp('iifname', str('virbr0')), cmp('oifname', str('virbr0'), 'ne'), drop]])), 'egress').verdict).toBe('fail')
   })
 
+  it('a policy route out of the second next hop\'s device is no divert: the main default route may send it there too', () => {
+    const viaEth1 = (h: DatapathFacts) => {
+      h.ipRules.inet = parseIpRules('[{"priority":0,"src":"all","table":"local"},{"priority":5270,"src":"all","table":"52"},{"priority":32766,"src":"all","table":"main"}]', 'inet')
+      h.routes.push(route('default', {dev: 'eth1', gateway: '100.64.0.1', table: '52'}))
+    }
+    const multipath = twoUplinks([])
+    viaEth1(multipath)
+    expect(byKind(flows(multipath), 'egress').divertedBy).toBeUndefined()
+    // The same policy route with a single main default route by eth0: a divert, as before.
+    const single = twoUplinks([])
+    single.routes[0] = route('default', {gateway: '198.51.100.1', dev: 'eth0'})
+    viaEth1(single)
+    expect(byKind(flows(single), 'egress').divertedBy).toMatchObject({kind: 'policy-rule', rulePriority: 5270})
+  })
+
   it('a dead next hop is never picked, first or not: the drop on it stops nothing, the live one decides', () => {
     const fs = flows(twoUplinks([[cmp('oifname', str('eth0')), drop]], 'eth0'))
     expect(verdicts(fs)).toMatchObject({egress: 'pass', 'egress-reply': 'pass'})
     expect(byKind(fs, 'egress').description).toContain('via eth1')
+  })
+})
+
+describe('a NixOS-style reverse-path filter on a libvirt NAT host (the datapath reads the routes it already has)', () => {
+  // networking.firewall.checkReversePath = true: an inet table whose prerouting drops what the route back does not explain.
+  const nixos = (change: (h: DatapathFacts) => void = () => {}) =>
+    host((h) => {
+      h.ruleset = ruleset([...libvirtTables(), nft('inet', 'nixos-fw', {rpfilter: {base: {hook: 'prerouting', priority: -140}, rules: [parseNftRuleExprs(parseRuleText('fib saddr . mark . iif oif missing drop').expr, {family: 'inet', table: 'nixos-fw'}).exprs]}})])
+      change(h)
+    })
+
+  it('every guest flow is decided: the guest and the internet are routed back the way they came', () => {
+    const v = verdicts(flows(nixos()))
+    expect(v).toMatchObject({dhcp: 'pass', dns: 'pass', egress: 'pass', 'egress-reply': 'pass'})
+    expect(Object.values(v)).not.toContain('indeterminate')
+  })
+
+  it('a second uplink for the guests by policy routing: the replies arrive by it, and the route back to their source leaves by the first', () => {
+    const fs = flows(
+      nixos((h) => {
+        h.links.push(link('eth1', 'ether', {addresses: [{family: 'inet', address: '10.99.0.2', prefix: 24, scope: 'global'}]}))
+        h.routes.push(route('10.99.0.0/24', {dev: 'eth1', scope: 'link'}), route('10.99.0.2', {type: 'local', table: 'local', dev: 'eth1'}))
+        h.routes.push(route('default', {dev: 'eth1', gateway: '10.99.0.1', table: '100'}), route('192.168.122.0/24', {dev: 'virbr0', scope: 'link', table: '100'}))
+        h.ipRules = {inet: parseIpRules('[{"priority":0,"src":"all","table":"local"},{"priority":100,"src":"192.168.122.0","srclen":24,"table":"100"},{"priority":32766,"src":"all","table":"main"},{"priority":32767,"src":"all","table":"default"}]', 'inet'), inet6: null}
+        Object.assign(h.sysctl, {'net.ipv4.conf.eth1.rp_filter': 0, 'net.ipv4.conf.eth0.rp_filter': 0, 'net.ipv4.conf.eth1.forwarding': 1})
+      }),
+    )
+    expect(verdicts(fs)).toMatchObject({dns: 'pass', egress: 'pass', 'egress-reply': 'fail'})
+    expect(fs.find((f) => f.kind === 'egress-reply')!.decidedBy?.detail).toMatch(/nixos-fw rpfilter/)
   })
 })

@@ -2,6 +2,7 @@ import {describe, expect, it} from 'vitest'
 import type {HookFacts} from '../../probes/libvirt-hooks.js'
 import type {LibvirtFacts} from '../../probes/libvirt.js'
 import type {Neighbour} from '../../probes/neighbours.js'
+import type {Route} from '../../probes/routes.js'
 import type {Flow} from '../../src/datapath/flows.js'
 import {alter, withIptablesRule, withProbeData} from '../helpers.js'
 import {HOST, healthy, inbound, inboundModel, withForward} from '../inbound.js'
@@ -21,6 +22,38 @@ describe('inbound flows: a published port followed both ways, from outside, the 
     // A pass is the host's side only: the client and the guest's service are assumed, and said so.
     expect(request.assumptions).toEqual([expect.stringContaining('a client at 203.0.113.10, beyond kdlab-up0'), "kdlab-web01 answers on tcp 80 (a service inside the guest, out of the host's sight)"])
     expect(flows.find((f) => f.kind === 'inbound-reply')!.hops.at(-1)!.name).toBe('uplink kdlab-up0 (out)')
+  })
+
+  it('a DNAT to an address range: each client gets one address, so each is followed; where they disagree the flow is undecided, intermittent', async () => {
+    const {facts, web} = await healthy()
+    const next = web.replace(/\d+$/, (n) => String(Number(n) + 1))
+    const flows = inbound(withForward(facts, web, true, `-A PREROUTING -d ${HOST}/32 -p tcp -m tcp --dport 8080 -j DNAT --to-destination ${web}-${next}:80`))
+    const request = flows.find((f) => f.kind === 'inbound')!
+    // web01 answers at the first address; nothing runs at the second: the clients hashed to it are lost.
+    expect(request).toMatchObject({verdict: 'indeterminate', decidedBy: {name: 'DNAT range', intermittent: true}})
+    expect(request.decidedBy!.detail).toContain(`to ${web} it passes; to ${next} it fails at DNAT target`)
+    // A range of one address is a plain DNAT.
+    const one = inbound(withForward(facts, web, true, `-A PREROUTING -d ${HOST}/32 -p tcp -m tcp --dport 8080 -j DNAT --to-destination ${web}-${web}:80`))
+    expect(summary(one)).toMatchObject({inbound: 'pass', 'inbound-reply': 'pass'})
+  })
+
+  it('a DNAT to a port range keeps a port already in it, else gives its first (observed: 8080 to 9000-9001 is 9000; 80 to 80-90 stays 80)', async () => {
+    const {facts, web} = await healthy()
+    const kept = inbound(withForward(facts, web, true, `-A PREROUTING -d ${HOST}/32 -p tcp -m tcp --dport 8080 -j DNAT --to-destination ${web}:79-8081`))
+    expect(kept.find((f) => f.kind === 'inbound')!.description).toBe(`inbound from 203.0.113.10 by kdlab-up0: tcp ${HOST}:8080 → ${web}:8080`)
+    const first = inbound(withForward(facts, web, true, `-A PREROUTING -d ${HOST}/32 -p tcp -m tcp --dport 8080 -j DNAT --to-destination ${web}:80-90`))
+    expect(first.find((f) => f.kind === 'inbound')!.description).toBe(`inbound from 203.0.113.10 by kdlab-up0: tcp ${HOST}:8080 → ${web}:80`)
+  })
+
+  it('the route back to the client over two next hops: the reply is hashed onto one, so it is undecided, naming each (never the first hop\'s pass)', async () => {
+    const {facts, web} = await healthy()
+    const multipath = alter<Route[]>(withForward(facts, web), 'routes', (routes) => {
+      const r = routes.find((x) => x.dst === '203.0.113.10' && x.type === 'unicast')!
+      Object.assign(r, {dev: undefined, gateway: undefined, nexthops: [{gateway: '198.51.100.2', dev: 'kdlab-up0'}, {gateway: '192.0.2.1', dev: 'eth0'}]})
+    })
+    const reply = inbound(multipath).find((f) => f.kind === 'inbound-reply')!
+    expect(reply).toMatchObject({verdict: 'indeterminate', decidedBy: {name: 'multipath'}})
+    expect(reply.decidedBy!.detail).toMatch(/via kdlab-up0 gw 198\.51\.100\.2 the reply passes; via eth0 gw 192\.0\.2\.1 the reply is undecided at return path/)
   })
 
   it("without the accept, libvirt's LIBVIRT_FWI reject stops it (a NAT network admits only replies); the reply is not followed", async () => {

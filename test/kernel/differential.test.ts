@@ -11,7 +11,9 @@
  *   KDX_WORKERS=n     topologies run side by side (default 4)
  */
 import {afterAll, describe, expect, it} from 'vitest'
+import {ipRulesProbe} from '../../probes/ip-rules.js'
 import {linksProbe} from '../../probes/links.js'
+import {routesProbe} from '../../probes/routes.js'
 import {netfilterProbe} from '../../probes/netfilter.js'
 import type {Probe} from '../../probes/types.js'
 import {type NfPacket, newPacket} from '../../src/datapath/netfilter/packet.js'
@@ -106,14 +108,15 @@ function predict(model: HostModel, f: FlowSpec) {
   // The reply as the server sends it; conntrack undoes the translations where its NAT core sits.
   const reply: NfPacket = {
     family: 4, src: fin.dst, dst: fin.src, ...replyL4, mark: 0, pkttype: 'host',
-    ct: {state: 'established', status, direction: 'reply', mark: req.ctMark ?? 0, translate: {...(snat ? {dst: request.src, dport: request.sport} : {}), ...(dnat ? {src: request.dst, sport: request.dport} : {})}},
+    // Looked up in the zone its own path sets, it must meet the zone the request was tracked in (the request's last).
+    ct: {state: 'established', status, direction: 'reply', mark: req.ctMark ?? 0, translate: {...(snat ? {dst: request.src, dport: request.sport} : {}), ...(dnat ? {src: request.dst, sport: request.dport} : {})}, conn: {zone: fin.ct.zone ?? 0}},
   }
   const rep = model.walk(req.at!, reply)
   stats.packets++
   if (f.kind !== 'tcp' || rep.status !== 'pass') return {req, rep}
   const ack: NfPacket = {
     ...request, tcpFlags: 0x10,
-    ct: {state: 'established', status, direction: 'original', mark: rep.ctMark ?? 0, translate: {...(dnat ? {dst: fin.dst, dport: fin.dport} : {}), ...(snat ? {src: fin.src, sport: fin.sport} : {})}},
+    ct: {state: 'established', status, direction: 'original', mark: rep.ctMark ?? 0, translate: {...(dnat ? {dst: fin.dst, dport: fin.dport} : {}), ...(snat ? {src: fin.src, sport: fin.sport} : {})}, conn: {zone: fin.ct.zone ?? 0}},
   }
   const next = model.walk(f.from, ack)
   stats.packets++
@@ -129,21 +132,25 @@ function compare(sink: Sink, seed: number, f: FlowSpec, kernel: {result: ClientR
   const arrived = kernel.arrivals.map((a) => `${a.at} from ${a.from}`).join(', ') || 'nowhere'
   const expectArrival = (fate: Fate) => (fate.status === 'pass' ? `${fate.at} from ${fate.packet!.src}` : 'nowhere')
   const {req, rep} = p
+  const answers = (fate: Fate | undefined) => fate?.status === 'pass' && fate.at === f.from
+  // A SYN-ACK connects only from where the SYN was sent (one conntrack did not translate back comes from elsewhere: a
+  // reset); the UDP client and ping take an answer from any source.
+  const connects = (fate: Fate | undefined) => answers(fate) && fate!.packet!.src === f.dst && fate!.packet!.sport === f.port
   if (f.kind === 'udp') {
     if (req.status === 'unknown') return check('request', arrived, 'unknown', 'indeterminate', because(req))
     check('request', arrived, expectArrival(req), arrived === expectArrival(req))
     if (req.status !== 'pass' || arrived !== expectArrival(req)) return
     if (rep!.status === 'unknown') return check('reply', String(kernel.result.replied), 'unknown', 'indeterminate', because(rep))
-    return check('reply', kernel.result.replied ? 'arrived' : 'lost', fateText(rep!), kernel.result.replied === (rep!.status === 'pass' && rep!.at === f.from))
+    return check('reply', kernel.result.replied ? 'arrived' : 'lost', fateText(rep!), kernel.result.replied === answers(rep))
   }
   if (f.kind === 'ping') {
     if (req.status === 'unknown' || rep?.status === 'unknown') return check('echo and reply', String(kernel.result.replied), 'unknown', 'indeterminate', because(req, rep))
-    const both = req.status === 'pass' && rep!.status === 'pass' && rep!.at === f.from
+    const both = req.status === 'pass' && answers(rep)
     return check('echo and reply', kernel.result.replied ? 'answered' : 'unanswered', `${fateText(req)} / ${rep ? fateText(rep) : '-'}`, kernel.result.replied === both)
   }
   // TCP: connected = SYN and SYN-ACK passed; the server saw the token = the client's next packets passed too.
   if (req.status === 'unknown' || rep?.status === 'unknown') return check('handshake', String(kernel.result.connected), 'unknown', 'indeterminate', because(req, rep))
-  const handshake = req.status === 'pass' && rep!.status === 'pass' && rep!.at === f.from
+  const handshake = req.status === 'pass' && connects(rep)
   const next = p.next
   // A rejected ACK answers the client at once: whether its connect() still reports success races that answer
   // (the application's view, not the kernel's fate): only the server side is compared then.
@@ -174,8 +181,8 @@ async function runRuleset(topo: Topology, seed: number): Promise<void> {
   const ruleset = generate(seed, brNetfilterAvailable())
   await topo.load(ruleset)
   // The real probes, run in the host namespace: the facts kvmdoctor would take of that host.
-  const [nf, links] = await Promise.all([runProbe(netfilterProbe, topo), runProbe(linksProbe, topo)])
-  const model = new HostModel(nf, links, ruleset.brnf)
+  const [nf, links, routes, rules] = await Promise.all([runProbe(netfilterProbe, topo), runProbe(linksProbe, topo), runProbe(routesProbe, topo), runProbe(ipRulesProbe, topo)])
+  const model = new HostModel(nf, links, ruleset.brnf, {routes, rules})
   const predictions = FLOWS.map((f) => predict(model, f))
   let sink = new Sink()
   compareAll(sink, seed, predictions, await traffic(topo, seed, TIMEOUT_MS), ruleset)

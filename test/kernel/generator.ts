@@ -46,6 +46,8 @@ interface Place {
   family: 'ip' | 'inet' | 'bridge' | 'netdev'
   hook: string
   table: string
+  /** A prerouting chain that runs before conntrack's lookup (priority below -200): where a zone can be set. */
+  beforeConntrack?: boolean
 }
 
 const T = TOPOLOGY
@@ -58,6 +60,10 @@ function match(rng: Rng, at: Place, marks: boolean): [string, string | undefined
   const kinds = ['saddr', 'daddr', 'proto', 'dport', 'dport', 'iif', 'oif', 'icmp', 'set']
   if (at.family !== 'bridge' && at.family !== 'netdev') kinds.push('ctstate', 'ctstate', ...(marks ? ['mark', 'ctmark'] : []))
   if (at.syntax === 'ipt' && at.hook !== 'output') kinds.push('physin', 'physbridged')
+  // The devices' kind and group (every nft family reads them).
+  if (at.syntax === 'nft') kinds.push('devkind')
+  // Route lookups: nft's fib (ip and inet tables), iptables' rpfilter (raw and mangle PREROUTING only).
+  if ((at.syntax === 'nft' && (at.family === 'ip' || at.family === 'inet')) || (at.hook === 'prerouting' && (at.table === 'raw' || at.table === 'mangle'))) kinds.push('fib')
   const kind = rng.pick(kinds)
   return [kind, matchOf(rng, at, kind)]
 }
@@ -109,6 +115,20 @@ function matchOf(rng: Rng, at: Place, kind: string): string | undefined {
       return ipt ? `-m mark ${neg ? '! ' : ''}--mark 0x${rng.int(1, 2)}` : `meta mark ${neg ? '!= ' : ''}0x${rng.int(1, 2)}`
     case 'ctmark':
       return ipt ? `-m connmark ${neg ? '! ' : ''}--mark 0x${rng.int(1, 2)}` : `ct mark ${neg ? '!= ' : ''}0x${rng.int(1, 2)}`
+    case 'devkind': {
+      // veths (ports, uplink), the bridge, lo; the uplink is in group 5 (topology.ts), the rest in the default group.
+      const side = rng.pick(['iif', 'oif'])
+      if (rng.chance(0.5)) return `meta ${side}kind ${neg ? '!= ' : ''}"${rng.pick(['veth', 'bridge', 'tun'])}"`
+      return `meta ${side}group ${neg ? '!= ' : ''}${rng.pick(['default', '5'])}`
+    }
+    case 'fib': {
+      if (ipt) return `-m rpfilter${rng.pick(['', ' --loose', ' --validmark', ' --accept-local', ' --loose --accept-local'])}${neg ? ' --invert' : ''}`
+      // nft takes a route lookup in prerouting, input and forward only (nft_fib_validate): a user chain's rule loses it (see nftTable).
+      if (!['prerouting', 'input', 'forward'].includes(at.hook)) return undefined
+      const iif = rng.chance(0.6) ? ' . iif' : ''
+      const result = rng.pick(['missing', 'exists', `"${rng.pick([T.bridge, T.uplink])}"`])
+      return `fib ${rng.pick(['saddr', 'daddr'])}${rng.chance(0.2) ? ' . mark' : ''}${iif} oif ${neg && result.startsWith('"') ? '!= ' : ''}${result}`
+    }
     case 'physin':
       return `-m physdev ${neg ? '! ' : ''}--physdev-in ${rng.pick([...T.ports, 'vnet+'])}`
     case 'physbridged':
@@ -141,7 +161,13 @@ function rule(rng: Rng, at: Place, chain: ChainSpec, nat: 'dnat' | 'snat' | unde
   if (nat) {
     // NAT as libvirt and Docker write it: naming the uplink or the public address.
     if (nat === 'dnat') {
-      const [proto, port, to] = rng.chance(0.5) ? ['tcp', 8080, `${rng.pick(T.guests)}:80`] : ['udp', 5353, `${rng.pick(T.guests)}:53`]
+      // An address range (the kernel hashes each client to one: the model computes which) and port ranges, one
+      // that keeps the port asked for (8080 in 79-8081) and one that gives its first (80-90).
+      const guest = rng.chance(0.25) ? `${T.guests[0]}-${T.guests[1]}` : rng.pick(T.guests)
+      const ports = rng.pick(['first', 'first', 'range-first', 'range-kept'])
+      const [proto, port, to] = rng.chance(0.5)
+        ? ['tcp', 8080, `${guest}:${{first: '80', 'range-first': '80-90', 'range-kept': '79-8081'}[ports]}`]
+        : ['udp', 5353, `${guest}:${{first: '53', 'range-first': '53-60', 'range-kept': '5000-5400'}[ports]}`]
       const target = rng.chance(0.2) ? `${T.hostBridgeAddr}:${proto === 'tcp' ? 80 : 53}` : to
       if (ipt) return [`-d ${T.hostUplinkAddr} -p ${proto} -m ${proto} --dport ${port}`, ...matches.filter((m) => !/-p |--dport|icmp|multiport|^(! )?-d |dst-range/.test(m)), `-j DNAT --to-destination ${target}`].join(' ')
       return [`ip daddr ${T.hostUplinkAddr} ${proto} dport ${port}`, ...matches.filter((m) => !/l4proto|dport|icmp/.test(m)), `dnat ${at.family === 'inet' ? 'ip ' : ''}to ${target}`].join(' ')
@@ -153,6 +179,8 @@ function rule(rng: Rng, at: Place, chain: ChainSpec, nat: 'dnat' | 'snat' | unde
   const actions = ['accept', 'accept', 'drop', 'drop', 'reject', 'return', 'none']
   if (chain.targets.length > 0) actions.push('jump', 'jump', 'goto')
   if (marks && at.family !== 'bridge' && at.family !== 'netdev') actions.push('mark', 'ctmark', 'ctsave', 'ctrestore')
+  // Conntrack zones, set before conntrack's lookup: iptables' raw PREROUTING, nft prerouting below -200.
+  if ((ipt && at.table === 'raw' && at.hook === 'prerouting') || at.beforeConntrack) actions.push('zone')
   const a = rng.pick(actions)
   const t = chain.targets.length > 0 ? rng.pick(chain.targets) : ''
   // REJECT: the filter table's INPUT, FORWARD and OUTPUT for iptables, those hooks of ip/inet for nft.
@@ -169,6 +197,7 @@ function rule(rng: Rng, at: Place, chain: ChainSpec, nat: 'dnat' | 'snat' | unde
     ctmark: ipt ? `-j CONNMARK --set-xmark 0x${rng.int(1, 2)}/0xffffffff` : `ct mark set 0x${rng.int(1, 2)}`,
     ctsave: ipt ? '-j CONNMARK --save-mark' : 'ct mark set meta mark',
     ctrestore: ipt ? '-j CONNMARK --restore-mark' : 'meta mark set ct mark',
+    zone: ipt ? `-j CT --zone ${rng.int(1, 2)}` : `ct zone set ${rng.int(1, 2)}`,
   }[a]!
   const text = [...matches, verdict].filter((x) => x !== '').join(' ')
   return ipt ? text : text === '' ? 'counter' : text
@@ -251,7 +280,8 @@ function nftTable(rng: Rng, family: 'ip' | 'inet' | 'bridge' | 'netdev', name: s
       nat = natChain ? (hook === 'prerouting' ? 'dnat' : 'snat') : undefined
       head = natChain ? `type nat hook ${hook} priority ${rng.pick([-100, -100, 0, 100, 100, 50])}; policy accept;` : `type filter hook ${hook} priority ${rng.pick(PRIORITIES)}; policy ${rng.chance(0.12) ? 'drop' : 'accept'};`
     }
-    const at: Place = {syntax: 'nft', family, hook, table: name}
+    const before = (family === 'ip' || family === 'inet') && hook === 'prerouting' && / priority -300;/.test(head)
+    const at: Place = {syntax: 'nft', family, hook, table: name, ...(before ? {beforeConntrack: true} : {})}
     lines.push(`  chain b${b} {`, `    ${head}`)
     for (const r of nftChainBody(rng, at, {name: `b${b}`, targets: nat ? [] : users}, nat, rng.int(0, 4))) lines.push(`    ${r}`)
     lines.push('  }')
@@ -262,7 +292,7 @@ function nftTable(rng: Rng, family: 'ip' | 'inet' | 'bridge' | 'netdev', name: s
     for (let n = rng.int(1, 3); n > 0; n--) {
       // Devices and reject depend on the hook that reaches a user chain: leave them to base chains.
       const text = rule(rng, at, {name: u, targets: users.slice(i + 1)}, undefined, family !== 'bridge')
-      lines.push(`    ${text.replace(/(iif|oif)name (!= )?"[^"]*" ?/g, '').replace(/(^| )reject$/, '$1drop') || 'counter'}`)
+      lines.push(`    ${text.replace(/(iif|oif)name (!= )?"[^"]*" ?/g, '').replace(/fib \S+( \. \S+)* oif (!= )?\S+ ?/g, '').replace(/(^| )reject$/, '$1drop') || 'counter'}`)
     }
     lines.push('  }')
   })

@@ -5,10 +5,13 @@
  * for frames the bridge handles when it is on), netdev egress; replies and later packets of a connection
  * with conntrack's state and its NAT binding.
  */
+import type {PolicyRuleFacts} from '../../probes/ip-rules.js'
 import type {Link} from '../../probes/links.js'
+import type {Route} from '../../probes/routes.js'
 import {type CompiledRuleset, compile} from '../../src/datapath/netfilter/compile.js'
-import {type Branch, type EvalContext, type HookLayer, assumptionKey, runHook, startBranch} from '../../src/datapath/netfilter/evaluate.js'
+import {type Branch, type EvalContext, type HookLayer, assumptionKey, nftDevice, runHook, startBranch} from '../../src/datapath/netfilter/evaluate.js'
 import type {NfPacket} from '../../src/datapath/netfilter/packet.js'
+import {buildRouter, routeLookupOf} from '../../src/datapath/routing.js'
 import {parseIp, parsePrefix, rangeContains} from '../../src/lib/addr.js'
 import type {NfHook, NfRuleset} from '../../src/lib/netfilter.js'
 import {TOPOLOGY as T} from './generator.js'
@@ -36,6 +39,8 @@ export interface Fate {
   ctMark?: number | 'unknown'
   /** drop: by a reject (the sender hears of it at once), not in silence. */
   rejected?: boolean
+  /** A DNAT to an address range met on the way: the original destination and the range. */
+  dnatRange?: {from: string; to: string; toEnd: string}
 }
 
 const DEVICE_FIELDS = {iifname: undefined, oifname: undefined, ibrname: undefined, obrname: undefined, physIn: undefined, physOut: undefined, bridged: false}
@@ -47,11 +52,13 @@ export class HostModel {
     readonly ruleset: NfRuleset,
     links: Link[],
     readonly brnf: boolean,
+    routing?: {routes: Route[]; rules: PolicyRuleFacts},
   ) {
     const addrs = links.flatMap((l) => l.addresses.filter((a) => a.family === 'inet').map((a) => ({...a, dev: l.name})))
     const local = new Set(addrs.map((a) => a.address))
     const broadcast = new Set(['255.255.255.255', ...addrs.map((a) => broadcastOf(`${a.address}/${a.prefix}`)).filter((b): b is string => b !== undefined)])
-    this.rs = compile(ruleset, {hostAddresses: [...local, ...broadcast]})
+    const router = routing && buildRouter(routing.routes, routing.rules)
+    this.rs = compile(ruleset, {hostAddresses: [...local, ...broadcast], routePrefixes: routing?.routes.map((r) => (r.dst === 'default' ? '0.0.0.0/0' : r.dst))})
     this.ctx = {
       addressType: (addr, _family, device) => {
         if (device !== undefined) return addrs.some((a) => a.dev === device && a.address === addr) ? ['local'] : broadcast.has(addr) ? ['broadcast'] : ['unicast']
@@ -61,6 +68,8 @@ export class HostModel {
         return ip && ip.value >> 28n === 0xen ? ['multicast'] : ['unicast']
       },
       addressOf: (dev) => addrs.find((a) => a.dev === dev)?.address,
+      device: (name: string) => nftDevice(links.find((l) => l.name === name)),
+      ...(router ? {routeLookup: (q: Parameters<NonNullable<EvalContext['routeLookup']>>[0]) => routeLookupOf(router, q)} : {}),
     }
   }
 
@@ -68,8 +77,18 @@ export class HostModel {
     return runHook(this.rs, hook, layer, bs.map((b) => (b.status === 'accept' ? {...b, packet: {...b.packet, ...DEVICE_FIELDS, ...view}} : b)), this.ctx)
   }
 
-  /** A packet sent by `from` (its first hop into the host), to wherever the host sends it. */
+  /**
+   * A packet sent by `from` (its first hop into the host), to wherever the host sends it. A new connection DNATed to
+   * an address range goes to the address the kernel's hash gives its client (kernelRangePick), walked again there.
+   */
   walk(from: Role, packet: NfPacket): Fate {
+    const fate = this.walkOnce(from, packet)
+    if (!fate.dnatRange || packet.natMember !== undefined) return fate
+    const member = kernelRangePick(packet.src, fate.dnatRange.from, fate.dnatRange.to, fate.dnatRange.toEnd)
+    return member === 0 ? fate : this.walkOnce(from, {...packet, natMember: member})
+  }
+
+  private walkOnce(from: Role, packet: NfPacket): Fate {
     let bs = [startBranch(packet)]
     const arrivals: {b: Branch; at?: Role}[] = []
     const done = (list: Branch[], at?: Role) => list.forEach((b) => arrivals.push({b, at: b.status === 'accept' ? at : undefined}))
@@ -157,6 +176,49 @@ export const inPrefix = (addr: string, prefix: string) => {
 
 /** One fate from a walk's branches: decided when every branch ended alike (and arrived at the same place as the same packet). */
 function fateOf(arrivals: {b: Branch; at?: Role}[]): Fate {
+  const range = arrivals.flatMap(({b}) => b.nat).find((n) => n.field === 'dst' && n.toEnd !== undefined)
+  const fate = decidedFate(arrivals)
+  return range ? {...fate, dnatRange: {from: range.from, to: range.to, toEnd: range.toEnd!}} : fate
+}
+
+/** The kernel's jhash2 (include/linux/jhash.h) of 32-bit words. */
+function jhash2(k: number[], initval: number): number {
+  const rol = (x: number, n: number) => ((x << n) | (x >>> (32 - n))) >>> 0
+  // The state [a, b, c]; __jhash_mix and __jhash_final step through it in turn.
+  const s = Array(3).fill((0xdeadbeef + (k.length << 2) + initval) >>> 0) as number[]
+  let i = 0
+  for (; k.length - i > 3; i += 3) {
+    for (let w = 0; w < 3; w++) s[w] = (s[w] + k[i + w]) >>> 0
+    // __jhash_mix: x -= z; x ^= rol(z, r); z += y, for (x, y, z) = (a, b, c), (b, c, a), (c, a, b), twice.
+    ;[4, 6, 8, 16, 19, 4].forEach((r, n) => {
+      const [x, y, z] = [n % 3, (n + 1) % 3, (n + 2) % 3]
+      s[x] = ((s[x] - s[z]) ^ rol(s[z], r)) >>> 0
+      s[z] = (s[z] + s[y]) >>> 0
+    })
+  }
+  if (k.length === i) return s[2]
+  for (let w = k.length - i - 1; w >= 0; w--) s[w] = (s[w] + k[i + w]) >>> 0
+  // __jhash_final: x ^= z; x -= rol(z, r), for (x, z) = (c, b), (a, c), (b, a), ...
+  ;[14, 11, 25, 16, 4, 14, 24].forEach((r, n) => {
+    const x = (n + 2) % 3
+    const z = (n + 1) % 3
+    s[x] = ((s[x] ^ s[z]) - rol(s[z], r)) >>> 0
+  })
+  return s[2]
+}
+
+/**
+ * The address of an IPv4 range NAT gives a connection (find_best_ips_proto, zone 0, not persistent): jhash2 of the
+ * client's address (a 16-byte union: one word and three zeros) seeded with the original destination, scaled onto the
+ * range. Addresses are the u32 of their network-order bytes on a little-endian CPU. Checked against the kernel: 7 clients.
+ */
+export function kernelRangePick(client: string, dst: string, lo: string, hi: string): number {
+  const word = (ip: string) => ip.split('.').reduce((v, o, i) => v + Number(o) * 2 ** (8 * i), 0) >>> 0
+  const size = Number(parseIp(hi)!.value - parseIp(lo)!.value) + 1
+  return Number((BigInt(jhash2([word(client), 0, 0, 0], word(dst))) * BigInt(size)) >> 32n)
+}
+
+function decidedFate(arrivals: {b: Branch; at?: Role}[]): Fate {
   const keys = new Set(arrivals.map(({b, at}) => (b.status === 'accept' ? `pass ${at} ${b.packet.src}:${b.packet.sport ?? ''}>${b.packet.dst}:${b.packet.dport ?? ''}` : b.status)))
   const first = arrivals[0]
   if (keys.size === 1 && first.b.status !== 'unknown') {

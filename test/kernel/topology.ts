@@ -153,7 +153,7 @@ export class Topology {
     await ipn(host, 'link', 'set', T.bridge, 'up')
     await ipn(host, 'link', 'add', T.uplink, 'address', MAC.up0, 'type', 'veth', 'peer', 'name', 'eth0', 'address', MAC.out, 'netns', out)
     await ipn(host, 'addr', 'add', `${T.hostUplinkAddr}/24`, 'dev', T.uplink)
-    await ipn(host, 'link', 'set', T.uplink, 'up')
+    await ipn(host, 'link', 'set', T.uplink, 'group', '5', 'up')
     await ipn(host, 'route', 'add', 'default', 'via', T.outside)
     await ipn(host, 'neigh', 'replace', T.outside, 'lladdr', MAC.out, 'dev', T.uplink, 'nud', 'permanent')
     await ipn(out, 'addr', 'add', `${T.outside}/24`, 'dev', 'eth0')

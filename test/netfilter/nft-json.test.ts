@@ -209,8 +209,9 @@ describe('parseNftJsonIR: objects, element options, dynamic sets, meters', () =>
     // A mark written with a value the evaluator does not compute is unknown after it, never left as it was.
     expect(ex(20).at(-1)).toEqual({kind: 'mark-unknown', what: 'ct mark', text: 'ct mark set meta mark & 255'})
     expect(ex(21)[2]).toEqual({kind: 'cmp', field: 'ct original saddr', op: 'eq', value: {t: 'addr', v: '192.0.2.9'}})
-    expect(ex(22)[1]).toEqual({kind: 'opaque', text: 'meta iifgroup 2'})
-    expect(ex(23)[0]).toEqual({kind: 'opaque', text: 'ip dscp cs1'})
+    // A device group is read (the links say each device's); the DSCP is read as a field whose value is never known.
+    expect(ex(22)[1]).toEqual({kind: 'cmp', field: 'iifgroup', op: 'eq', value: {t: 'num', v: 2}})
+    expect(ex(23)[1]).toEqual({kind: 'cmp', field: 'dscp', op: 'eq', value: {t: 'str', v: 'cs1'}})
     expect(ex(24)[0]).toEqual({kind: 'nondeterministic', what: 'numgen random', text: 'numgen random mod 2 0'})
     expect(ex(25)).toEqual([{kind: 'mark-unknown', what: 'mark', text: 'meta mark set numgen inc mod 4'}])
     expect(ex(15).slice(0, 3)).toEqual([
@@ -279,10 +280,10 @@ describe('parseNftJsonIR: firewalld-style inet table', () => {
     })
   })
 
-  it('reads NAT per family, rejects, and keeps the rpfilter fib lookup opaque', () => {
+  it('reads NAT per family, rejects, and the rpfilter fib lookup (a route lookup with the mark, strict on the input device)', () => {
     expect(t.chains.nat_PRE_public.rules[1].exprs.at(-1)).toEqual({kind: 'nat', type: 'dnat', addr: 'fd00:122::50', port: 22, text: 'dnat ip6 to [fd00:122::50]:22'})
     expect(t.chains.filter_INPUT.rules.at(-1)?.exprs).toEqual([{kind: 'verdict', verdict: 'reject', text: 'reject with icmpx admin-prohibited'}])
-    expect(t.chains.filter_PREROUTING.rules[1].exprs[1]).toEqual({kind: 'opaque', text: 'fib saddr . mark . iif oif missing'})
+    expect(t.chains.filter_PREROUTING.rules[1].exprs[1]).toEqual({kind: 'cmp', field: 'fib saddr oif', op: 'eq', value: {t: 'str', v: ''}, iface: 'iif', fibMark: true})
     expect(t.chains.filter_IN_public.rules[2].exprs[0]).toEqual({kind: 'cmp', field: 'l4proto', op: 'eq', value: {t: 'set', elems: [{t: 'str', v: 'icmp'}, {t: 'str', v: 'icmpv6'}]}})
     expect(fw.sets['inet firewalld trusted_hosts'].elems).toEqual([
       {t: 'prefix', v: '10.10.0.0/16'},

@@ -50,6 +50,26 @@ describe('ipv6-forward-drop', () => {
     const all = await fireAll(facts)
     expect(all.ids.filter((id) => ['guest-flow-blocked', 'iptables-forward-drop', 'nft-forward-drop'].includes(id))).toEqual([])
   })
+  it('a multipath IPv6 default route: each next hop is followed; a drop on one leaves egress undecided at the route (intermittent), never the first hop\'s pass', async () => {
+    // iproute2 6.1's listing of `ip -6 route add default nexthop via fd00::1 dev eth0 nexthop via fd01::1 dev kdlab-up0`.
+    const multipath = JSON.stringify([
+      {dst: 'fd00::/64', dev: 'eth0', protocol: 'kernel', metric: 256, flags: []},
+      {dst: '2001:db8:ca2:2::/64', dev: 'virbr0', protocol: 'kernel', metric: 256, flags: []},
+      {dst: 'default', metric: 1024, flags: [], nexthops: [{gateway: 'fd00::1', dev: 'eth0', weight: 1, flags: []}, {gateway: 'fd01::1', dev: 'kdlab-up0', weight: 1, flags: []}]},
+    ])
+    const facts = withProbeData(await ipv6Host(), 'routes6', parseIpRoute(multipath, 'inet6'))
+    const flows6 = (f: Facts) => {
+      const d = model(f).datapath
+      return d.ok ? d.datapath.flows.filter((x) => x.kind === 'egress6') : []
+    }
+    const [egress] = flows6(withIp6tablesRule(facts, '-A FORWARD -o kdlab-up0 -j DROP'))
+    expect(egress).toMatchObject({verdict: 'indeterminate', decidedBy: {name: 'multipath', intermittent: true}})
+    expect(egress.decidedBy!.detail).toMatch(/via eth0 gw fd00::1 the request passes; via kdlab-up0 gw fd01::1 the request fails at netfilter forward/)
+    expect(egress.description).toContain('via eth0 or kdlab-up0')
+    // Both next hops passing: decided as one route would be.
+    expect(flows6(facts).map((f) => f.verdict)).toEqual(['pass'])
+  })
+
   it('stays silent on the IPv6 host without a drop, and when the network has no IPv6', async () => {
     expect((await fire(rule, await ipv6Host())).names).toEqual([])
     expect((await fire(rule, withIp6tablesRule(await factsOf('healthy'), '-A FORWARD -i virbr0 -j DROP'))).names).toEqual([])

@@ -38,7 +38,11 @@ export const CONNTRACK_PRIORITY = -200
 
 export const NAT_CORE_PRIORITY: Partial<Record<NfHook, number>> = {prerouting: -100, output: -100, input: 100, postrouting: 100}
 
-export function compile(rs: NfRuleset, options: {hostAddresses?: string[]} = {}): CompiledRuleset {
+/**
+ * `routePrefixes`: the prefixes of the host's routes and policy rules; they cut the address space too when a rule looks
+ * a route up (fib ... oif, rpfilter), so addresses routed apart are never one class.
+ */
+export function compile(rs: NfRuleset, options: {hostAddresses?: string[]; routePrefixes?: string[]} = {}): CompiledRuleset {
   const chains = new Map<string, Map<string, NfChain>>()
   const bases: NfChain[] = []
   const tableHandle = new Map(rs.tables.filter((t) => t.handle !== undefined).map((t) => [tableKey(t.backend, t.family, t.name), t.handle!]))
@@ -83,6 +87,7 @@ export function compile(rs: NfRuleset, options: {hostAddresses?: string[]} = {})
     else if (v.t === 'concat') v.parts.forEach(visit)
   }
   let readsEther = false
+  let readsRoutes = false
   for (const table of rs.tables) {
     for (const chain of Object.values(table.chains)) {
       // Indexed loops: this runs once, over every expression of every rule, mostly before the optimizer
@@ -95,6 +100,7 @@ export function compile(rs: NfRuleset, options: {hostAddresses?: string[]} = {})
           if (e.kind !== 'cmp') continue
           visit(e.value)
           if (e.field === 'ether saddr' || e.field === 'ether daddr' || e.concat?.some((f) => f.startsWith('ether'))) readsEther = true
+          if (e.field === 'fib saddr oif' || e.field === 'fib daddr oif' || e.field === 'rpfilter') readsRoutes = true
         }
       }
     }
@@ -104,6 +110,7 @@ export function compile(rs: NfRuleset, options: {hostAddresses?: string[]} = {})
     set.nomatch?.forEach(visit)
   }
   for (const a of options.hostAddresses ?? []) cut(parsePrefix(a))
+  if (readsRoutes) for (const r of options.routePrefixes ?? []) cut(parsePrefix(r))
   // Multicast and the limited broadcast decide address types.
   cut(parsePrefix('224.0.0.0/4'))
   cut(parsePrefix('255.255.255.255'))

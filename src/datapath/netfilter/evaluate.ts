@@ -13,7 +13,7 @@
  * matched, one that it did not. Branches that end alike merge; where they do
  * not, the verdict is indeterminate and names the rule and both outcomes.
  */
-import {parseIp, rangeContains} from '../../lib/addr.js'
+import {formatIp, parseIp, rangeContains} from '../../lib/addr.js'
 import type {NatMapEntry, NfChain, NfField, NfMatch, NfRule, NfRuleRef, NfStatement, NfValue, NfFamily, NfHook} from '../../lib/netfilter.js'
 import {type CompiledRuleset, CONNTRACK_PRIORITY, NAT_CORE_PRIORITY, tableOf} from './compile.js'
 import {ICMPV6_TYPES, ICMP_TYPES, type NfPacket, protoNumber} from './packet.js'
@@ -26,6 +26,22 @@ export interface EvalContext {
   addressType(address: string, family: 4 | 6, device?: string): string[]
   /** The primary address of a device (masquerade picks it), when known. */
   addressOf(device: string, family: 4 | 6): string | undefined
+  /**
+   * The route lookup a fib expression or rpfilter makes (fib_lookup, ip6_route_lookup): the route's type ('none': no
+   * route, or a reject route) and its next hops' devices, the one the lookup reports first; 'unknown' when the host's
+   * routes cannot tell (unread, a mark set outside the path that a policy rule reads). Absent: every lookup is unknown.
+   */
+  routeLookup?(q: {family: 4 | 6; dst: string; src?: string; iif: string; mark: number | 'unknown'; l4proto: string}): RouteLookup | 'unknown'
+  /**
+   * A device's kind as nft reads it (its rtnl_link_ops kind: "veth", "bridge", "tun" for a tap; null for one without,
+   * a physical NIC or lo) and its group; undefined for a device not known.
+   */
+  device?(name: string): {kind: string | null; group?: number} | undefined
+}
+
+export interface RouteLookup {
+  type: 'unicast' | 'local' | 'broadcast' | 'multicast' | 'none'
+  devs: string[]
 }
 
 export interface ChainRef {
@@ -146,7 +162,7 @@ function packetKey(rs: CompiledRuleset, p: NfPacket): string {
   return [
     p.family, p.iifname, p.oifname, p.ibrname, p.obrname, p.physIn, p.physOut, p.bridged,
     rs.addressClass(p.src), rs.addressClass(p.dst), p.l4proto, p.sport, p.dport, p.icmpType, p.icmpCode, p.tcpFlags,
-    ct.state, ct.status.join(','), ct.direction, ct.mark, p.mark, p.pkttype, ct.translate ? translateKey(rs, ct.translate) : '', ct.zone, ct.conn?.zone,
+    ct.state, ct.status.join(','), ct.direction, ct.mark, p.mark, p.natMember, p.pkttype, ct.translate ? translateKey(rs, ct.translate) : '', ct.zone, ct.conn?.zone,
     rs.readsEther ? p.etherSrc : '', rs.readsEther ? p.etherDst : '',
   ].join('|')
 }
@@ -240,9 +256,24 @@ function zoneLookup(b: Branch, hook: NfHook, next: NfChain): Branch {
     const step = {...at, note: `conntrack looks the packet up in zone ${zone}, its connection was made in zone ${conn.zone}${by}: whether it finds it cannot be told`}
     return {...b, status: 'unknown', decidedBy: step, steps: [...b.steps, step]}
   }
-  const step = {...at, note: `conntrack looks the packet up in zone ${zone}, its connection was made in zone ${conn.zone}${by}: no entry there, so it starts a new connection (no NAT undone, ct state new)`}
   const p = b.packet
-  return {...b, packet: {...p, ct: {state: 'new', status: [], direction: 'original', mark: 0, zone, orig: {src: p.src, dst: p.dst, sport: p.sport, dport: p.dport}}}, steps: [...b.steps, step]}
+  const state = firstPacketState(p)
+  const step = {...at, note: `conntrack looks the packet up in zone ${zone}, its connection was made in zone ${conn.zone}${by}: no entry there, so ${state === 'new' ? 'it starts a new connection (no NAT undone, ct state new)' : 'it is invalid (no NAT undone, ct state invalid): no connection starts with it'}`}
+  return {...b, packet: {...p, ct: {state, status: [], direction: 'original', mark: 0, zone, orig: {src: p.src, dst: p.dst, sport: p.sport, dport: p.dport}}}, steps: [...b.steps, step]}
+}
+
+/**
+ * What conntrack makes of a packet that finds no connection: a new one, unless the protocol refuses to start with it
+ * (tcp_new: a SYN-ACK, FIN or RST; icmp_new: anything but a request): invalid, tracked by nothing, seen by no NAT chain.
+ * A bare ACK is picked up midstream (nf_conntrack_tcp_loose, on by default). Observed: a zoned connection's SYN-ACK,
+ * looked up in zone 0, passed OUTPUT's `--ctstate NEW -j DROP` (kernel differential).
+ */
+function firstPacketState(p: NfPacket): 'new' | 'invalid' {
+  if (p.l4proto === 'tcp') return p.tcpFlags !== undefined && (p.tcpFlags & 0x07) !== 0 && (p.tcpFlags & 0x17) !== 0x02 ? 'invalid' : 'new'
+  // Echo, timestamp, information and address-mask requests (ICMPv6: echo request, node information query).
+  if (p.l4proto === 'icmp') return [8, 13, 15, 17].includes(p.icmpType ?? -1) ? 'new' : 'invalid'
+  if (p.l4proto === 'icmpv6') return [128, 139].includes(p.icmpType ?? -1) ? 'new' : 'invalid'
+  return 'new'
 }
 
 /** A live branch's packet after conntrack applied its pending translation of one side (see NfPacket.ct.translate). */
@@ -454,12 +485,12 @@ function runRule(rs: CompiledRuleset, rule: NfRule, m: Machine, hook: NfHook, ch
   for (let i = m.expr; i < rule.exprs.length; i++) {
     const e = rule.exprs[i]
     if (e.kind === 'cmp' || e.kind === 'nondeterministic' || e.kind === 'opaque') {
-      const r = evalMatch(rs, e, b.packet, ctx, priority, chain.family)
+      const r = evalMatch(rs, e, b.packet, ctx, priority, chain.family, hook)
       if (r === false) return {kind: 'next'}
       if (r === 'unknown') {
         // A later match of the same run that is known false (another interface, another protocol)
         // decides: the rule does not match whatever the unknown field holds.
-        if (laterMatchFails(rs, rule, i + 1, b.packet, ctx, priority, chain.family)) return {kind: 'next'}
+        if (laterMatchFails(rs, rule, i + 1, b.packet, ctx, priority, chain.family, hook)) return {kind: 'next'}
         const why = e.kind === 'nondeterministic' ? `may match (${e.what})` : e.kind === 'opaque' ? `not modelled: ${e.text}` : `cannot tell: ${describeUnknown(e, b.packet)}`
         const s = stepFor(hook, chain, rule, 'maybe', undefined, why)
         const yes = clone(m)
@@ -482,11 +513,11 @@ function runRule(rs: CompiledRuleset, rule: NfRule, m: Machine, hook: NfHook, ch
 }
 
 /** One of the matches from FROM up to the rule's first statement is known not to match the packet. */
-function laterMatchFails(rs: CompiledRuleset, rule: NfRule, from: number, p: NfPacket, ctx: EvalContext, priority: number, family: NfFamily): boolean {
+function laterMatchFails(rs: CompiledRuleset, rule: NfRule, from: number, p: NfPacket, ctx: EvalContext, priority: number, family: NfFamily, hook: NfHook): boolean {
   for (let j = from; j < rule.exprs.length; j++) {
     const e = rule.exprs[j]
     if (e.kind !== 'cmp' && e.kind !== 'nondeterministic' && e.kind !== 'opaque') return false
-    if (evalMatch(rs, e, p, ctx, priority, family) === false) return true
+    if (evalMatch(rs, e, p, ctx, priority, family, hook) === false) return true
   }
   return false
 }
@@ -494,6 +525,7 @@ function laterMatchFails(rs: CompiledRuleset, rule: NfRule, from: number, p: NfP
 function describeUnknown(e: Extract<NfMatch, {kind: 'cmp'}>, p: NfPacket): string {
   if (e.field === 'mark' && p.mark === 'unknown') return 'the packet mark is set outside the path'
   if (e.field === 'ct mark' && p.ct.mark === 'unknown') return 'the connection mark is set outside the path'
+  if (e.field === 'dscp') return "the packet's DSCP is set by its sender (the guest's software, a server's answer), which the host does not show"
   return `${e.field} is not known for this packet`
 }
 
@@ -536,6 +568,7 @@ function runStatement(rs: CompiledRuleset, s: NfStatement, rule: NfRule, m: Mach
       return {kind: 'accept'}
     }
     case 'mark': {
+      if (s.what === 'ct mark' && p.ct.state === 'invalid') return noEntry(chain, s.op !== 'set' || s.mask !== undefined, b, hook, rule)
       const current = s.what === 'mark' ? p.mark : p.ct.mark
       const next = current === 'unknown' ? 'unknown' : applyMark(current, s)
       if (s.what === 'mark') p.mark = next
@@ -568,6 +601,7 @@ function runStatement(rs: CompiledRuleset, s: NfStatement, rule: NfRule, m: Mach
       b.steps.push(stepFor(hook, chain, rule, 'rule', `${s.what} set`, `to a value kvmdoctor does not compute: a rule reading the ${s.what} after it cannot be told`))
       return undefined
     case 'mark-copy': {
+      if (p.ct.state === 'invalid' && (s.from === 'ct mark' || s.to === 'ct mark')) return noEntry(chain, s.from === 'ct mark', b, hook, rule)
       const value = s.from === 'mark' ? p.mark : p.ct.mark
       if (s.to === 'mark') p.mark = value
       else p.ct.mark = value
@@ -658,17 +692,42 @@ function applyNat(s: Extract<NfStatement, {kind: 'nat'}>, b: Branch, step: Trace
     p.ct.status.push('snat')
     if (s.port !== undefined && p.sport !== undefined) p.sport = s.port
   } else {
-    const to = s.type === 'redirect' ? (p.iifname ? ctx.addressOf(p.iifname, family) : undefined) ?? (family === 4 ? '127.0.0.1' : '::1') : s.addr
-    b.nat.push({type: s.type, field: 'dst', from: p.dst, to: to ?? p.dst, step})
+    const range = s.type === 'dnat' && s.addr !== undefined && s.addrEnd !== undefined && s.addrEnd !== s.addr ? {toEnd: s.addrEnd} : {}
+    const to = s.type === 'redirect' ? (p.iifname ? ctx.addressOf(p.iifname, family) : undefined) ?? (family === 4 ? '127.0.0.1' : '::1') : range.toEnd ? rangeMember(s.addr!, range.toEnd, p.natMember ?? 0) : s.addr
+    b.nat.push({type: s.type, field: 'dst', from: p.dst, to: to ?? p.dst, ...range, step})
     if (to) p.dst = to
-    if (s.port !== undefined && p.dport !== undefined) p.dport = s.port
+    // A port range keeps a port already in it, else gives its first (get_unique_tuple: observed, 8080 to 9000-9001 is 9000, 80 to 80-90 stays 80).
+    if (s.port !== undefined && p.dport !== undefined && !(s.portEnd !== undefined && p.dport >= s.port && p.dport <= s.portEnd)) p.dport = s.port
     p.ct.status.push('dnat')
   }
 }
 
+/** The address `member` places into an address range (the last when the range is shorter). */
+export function rangeMember(lo: string, hi: string, member: number): string {
+  const a = parseIp(lo)
+  const z = parseIp(hi)
+  if (!a || !z || a.family !== z.family || z.value < a.value) return lo
+  const v = a.value + BigInt(member)
+  return formatIp(a.family, v > z.value ? z.value : v)
+}
+
+/**
+ * A connection mark read or written for a packet without an entry (invalid): nothing is written; nft's read of it
+ * breaks the rule (nft_ct_get_eval), its write goes on (nft_ct_set_eval), iptables' CONNMARK goes on (xt_CONNMARK).
+ */
+function noEntry(chain: NfChain, reads: boolean, b: Branch, hook: NfHook, rule: NfRule): RuleOutcome | undefined {
+  b.steps.push(stepFor(hook, chain, rule, 'rule', undefined, 'the packet has no connection (invalid): no connection mark to read or write'))
+  return reads && chain.backend === 'nft' ? {kind: 'next'} : undefined
+}
+
 /** Evaluates one match on the packet: true, false, or unknown. */
-export function evalMatch(rs: CompiledRuleset, e: NfMatch, p: NfPacket, ctx: EvalContext, priority: number, family: NfFamily): Tri {
+export function evalMatch(rs: CompiledRuleset, e: NfMatch, p: NfPacket, ctx: EvalContext, priority: number, family: NfFamily, hook?: NfHook): Tri {
   if (e.kind !== 'cmp') return 'unknown'
+  if (e.field === 'rpfilter') {
+    const ok = rpfilter(e, p, ctx, family, hook)
+    return ok === 'unknown' || e.op === 'eq' ? ok : !ok
+  }
+  if (e.field === 'fib saddr oif' || e.field === 'fib daddr oif') return compare(rs, fibRouteDevice(e, p, ctx, family, hook), e.op, e.value, undefined, ICMP_TYPES)
   const actual = fieldValues(e.field, e.concat, p, ctx, priority, family, e.iface)
   // `! --physdev-in X` where no port is known: xt_physdev answers the negation's way (a match).
   if (actual === null && e.op === 'ne' && (e.field === 'physdev-in' || e.field === 'physdev-out')) return true
@@ -695,6 +754,87 @@ function fieldValues(field: NfField, concat: NfField[] | undefined, p: NfPacket,
     return ctx.addressType(field === 'fib saddr type' ? p.src : p.dst, p.family, device)
   }
   return fieldValue(field, p, ctx, priority, family)
+}
+
+/**
+ * A device as nft's meta iifkind/iifgroup read it: the kind of its rtnl_link_ops (a tap's is "tun"; a physical NIC and
+ * lo have none: null, the rule breaks), and its group.
+ */
+export function nftDevice(link: {kind: string; group?: number} | undefined): ReturnType<NonNullable<EvalContext['device']>> {
+  if (!link) return undefined
+  const kind = link.kind === 'tap' || link.kind === 'tun' ? 'tun' : link.kind === 'ether' || link.kind === 'loopback' ? null : link.kind
+  return {kind, ...(link.group !== undefined ? {group: link.group} : {})}
+}
+
+/** The source address a reverse lookup carries (get_saddr): none for a multicast, broadcast or zero address. */
+function lookupSource(addr: string, family: 4 | 6): string | undefined {
+  if (family === 6) return addr
+  const ip = parseIp(addr)
+  return !ip || ip.value >> 28n === 0xen || addr === '255.255.255.255' || ip.value >> 24n === 0n ? undefined : addr
+}
+
+const isLinkLocal6 = (addr: string) => /^fe[89ab]/i.test(addr)
+/** A DHCP-style packet from 0.0.0.0 to the limited broadcast or 224.0.0.0/24: both lookups take its device as the answer. */
+const zeroSourceToLocalGroup = (p: NfPacket) => p.family === 4 && p.src === '0.0.0.0' && (p.dst === '255.255.255.255' || p.dst.startsWith('224.0.0.'))
+
+/**
+ * nft `fib saddr|daddr [. mark] [. iif|oif] oif`: the device of the route to the address, '' when there is none
+ * (nft_fib4_eval, nft_fib6_eval). The reverse lookup runs as if sent by the host (input device lo; in forward, with
+ * iif, the output device), with the mark only when asked. No route, a reject route or a local one: none. With iif/oif,
+ * the answer is that device if the route uses it (IPv4: any next hop; IPv6: the one its hash picks), else none.
+ */
+function fibRouteDevice(e: Extract<NfMatch, {kind: 'cmp'}>, p: NfPacket, ctx: EvalContext, family: NfFamily, hook: NfHook | undefined): FieldValue {
+  // The bridge and netdev families' lookups (and a map keyed by one) are not modelled.
+  if (!ctx.routeLookup || !hook || (family !== 'ip' && family !== 'ip6' && family !== 'inet')) return 'unknown'
+  const device = e.iface === 'iif' ? p.iifname : e.iface === 'oif' ? p.oifname : undefined
+  if (e.iface && !device) return 'unknown'
+  const saddr = e.field === 'fib saddr oif'
+  if (hook === 'prerouting' && p.iifname === 'lo') return 'lo'
+  if (zeroSourceToLocalGroup(p)) return p.iifname ?? 'unknown'
+  const addr = saddr ? p.src : p.dst
+  if (p.family === 6) {
+    // An address on a link is looked up on the device the packet names (RT6_LOOKUP_F_IFACE): that device.
+    if (isLinkLocal6(addr) || (hook === 'prerouting' && p.l4proto === 'icmpv6' && p.src === '::' && isLinkLocal6(p.dst))) return device ?? p.iifname ?? 'unknown'
+  }
+  const iif = p.family === 4 && saddr && e.iface === 'iif' && hook === 'forward' ? p.oifname : 'lo'
+  if (!iif) return 'unknown'
+  const r = ctx.routeLookup({family: p.family, dst: addr, src: p.family === 4 ? lookupSource(saddr ? p.dst : p.src, 4) : saddr ? p.dst : p.src, iif, mark: e.fibMark ? p.mark : 0, l4proto: p.family === 4 ? 'none' : p.l4proto})
+  const answer = lookupAnswer(r, device, p.family)
+  // Newer kernels (nft_fib_can_skip, seen on 6.18) skip the lookup in input for a packet early demux gave a connected
+  // socket, answering with the input device: a TCP connection's data to a local address 'exists' there, though its
+  // lookup finds the local route. Older kernels look up; which one runs is not read: undecided where the two differ.
+  return hook === 'input' && p.ct.state === 'established' && answer !== p.iifname ? 'unknown' : answer
+}
+
+/** The device a fib lookup's route gives ('' for none): with `device` (iif/oif), that device if the route uses it. */
+function lookupAnswer(r: RouteLookup | 'unknown', device: string | undefined, family: 4 | 6): FieldValue {
+  if (r === 'unknown') return 'unknown'
+  if (r.type === 'none' || r.type === 'local' || r.devs.length === 0) return ''
+  // IPv6 picks one next hop by a hash of the flow the host does not show: decided only where every next hop answers alike.
+  const picks = family === 6 ? r.devs : [r.devs[0]]
+  const answers = new Set(device === undefined ? picks : family === 4 ? [r.devs.includes(device) ? device : ''] : picks.map((d) => (d === device ? device : '')))
+  return answers.size === 1 ? [...answers][0] : 'unknown'
+}
+
+/**
+ * iptables -m rpfilter (rpfilter_mt, rpfilter_mt6): a broadcast or multicast frame, a packet on loopback, a DHCP-style
+ * one from 0.0.0.0 pass; else the route back to the source (the mark only with --validmark) must be unicast (or local,
+ * with --accept-local) and, unless --loose, use the input device. IPv6's strict lookup prefers routes on that device
+ * among equals, which the routes do not show: decided only where the route found already answers.
+ */
+function rpfilter(e: Extract<NfMatch, {kind: 'cmp'}>, p: NfPacket, ctx: EvalContext, family: NfFamily, hook: NfHook | undefined): Tri {
+  const opts = e.value.t === 'flags' ? e.value.v : []
+  if (!ctx.routeLookup || !hook || (family !== 'ip' && family !== 'ip6' && family !== 'inet') || !p.iifname) return 'unknown'
+  if (p.pkttype === 'broadcast' || p.pkttype === 'multicast' || p.iifname === 'lo' || zeroSourceToLocalGroup(p)) return true
+  // An unspecified source is left to the forward path; a link-local one is looked up on the input device, which has its route.
+  if (p.family === 6 && (p.src === '::' || isLinkLocal6(p.src))) return true
+  const r = ctx.routeLookup({family: p.family, dst: p.src, src: lookupSource(p.dst, p.family), iif: 'lo', mark: opts.includes('validmark') ? p.mark : 0, l4proto: p.family === 4 ? 'none' : p.l4proto})
+  if (r === 'unknown') return 'unknown'
+  if (r.type === 'local') return opts.includes('accept-local') && (p.family === 6 || opts.includes('loose') || r.devs.includes(p.iifname))
+  if (r.type !== 'unicast') return false
+  if (opts.includes('loose')) return true
+  if (p.family === 4) return r.devs.includes(p.iifname)
+  return r.devs.every((d) => d === p.iifname) ? true : 'unknown'
 }
 
 const hasPorts = (l4proto: string) => l4proto === 'tcp' || l4proto === 'udp' || l4proto === 'sctp' || l4proto === 'udplite' || l4proto === 'dccp'
@@ -782,12 +922,34 @@ function fieldValue(field: NfField, p: NfPacket, ctx: EvalContext, priority: num
       return ctx.addressType(p.src, p.family)
     case 'fib daddr type':
       return ctx.addressType(p.dst, p.family)
+    // Route lookups need the hook (evalMatch reads them): as a map's key they are not told.
+    case 'fib saddr oif':
+    case 'fib daddr oif':
+    case 'rpfilter':
+      return 'unknown'
     case 'pkttype':
       return p.pkttype
+    // A packet without the device (no input device in output) breaks the rule, as does a device without a kind.
+    case 'iifkind':
+    case 'oifkind': {
+      const dev = field === 'iifkind' ? p.iifname : p.oifname
+      if (!dev) return null
+      const d = ctx.device?.(dev)
+      return d === undefined ? 'unknown' : d.kind
+    }
+    case 'dscp':
+      return 'unknown'
+    case 'iifgroup':
+    case 'oifgroup': {
+      const dev = field === 'iifgroup' ? p.iifname : p.oifname
+      if (!dev) return null
+      return ctx.device?.(dev)?.group ?? 'unknown'
+    }
   }
 }
 
-const noConnection = (p: NfPacket, priority: number) => p.ct.state === 'untracked' || priority < CONNTRACK_PRIORITY
+// An invalid packet has no entry either (nf_ct_get gives none): a zoned reply that missed its connection, a stray SYN-ACK.
+const noConnection = (p: NfPacket, priority: number) => p.ct.state === 'untracked' || p.ct.state === 'invalid' || priority < CONNTRACK_PRIORITY
 
 /**
  * The connection's original tuple: a new connection's first packet as it came; for a reply, its own addresses and

@@ -57,6 +57,11 @@ export interface NfPacket {
     orig?: {src: string; dst: string; sport?: number; dport?: number}
   }
   mark: number | Unknown
+  /**
+   * Which address of a DNAT address range this walk follows (index, default the first): the kernel gives each
+   * connection one by a hash of its client's and the rule's addresses (find_best_ips_proto), so each is followed apart.
+   */
+  natMember?: number
   pkttype: 'host' | 'broadcast' | 'multicast' | 'other'
   etherSrc?: string
   etherDst?: string
