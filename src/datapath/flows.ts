@@ -408,7 +408,8 @@ class HostView {
     const bridge = this.ovsBridges.get(g.bridge)
     const p = runner.packet()
     const v = ovsVerdict(bridge, ovs ? undefined : (this.facts.ovsUnavailable ?? 'ovs not read'), g.bridge, inPort, {family: p.family, l4proto: p.l4proto, src: p.src, dst: p.dst, sport: p.sport, dport: p.dport, etherSrc: p.etherSrc, broadcast: p.pkttype === 'broadcast'}, {port: outPort, skipVlan: !checkVlan})
-    runner.push({name, verdict: v.verdict, detail: v.detail, ...(v.element ? {element: this.guestPlug(g, v.element)} : {})})
+    const hop: Hop = {name, verdict: v.verdict, detail: v.detail, ...(v.element ? {element: this.guestPlug(g, v.element)} : {})}
+    runner.push(v.arpOnly ? cacheBound(hop, `the frames pass only while the sender's ARP cache holds the peer's MAC`) : hop)
   }
 
   /** A missing port that is the guest's own tap carries how libvirt plugs it: re-adding it otherwise drops its VLAN. */
