@@ -238,14 +238,32 @@ export function uplinkPorts(bridge: OvsBridge, guestTaps: Set<string>): OvsPort[
   return bridge.ports.filter((p) => p.name !== bridge.name && !guestTaps.has(p.name) && p.interfaces.every((i) => i.type !== 'internal' && !GUEST_IDS.some((k) => i.externalIds[k] !== undefined)))
 }
 
-/** The VLAN a port puts an untagged frame in: its tag, or none (a trunk port carries it untagged). */
-const vlanOf = (port: OvsPort): number | null => port.tag
+type VlanMode = 'access' | 'trunk' | 'native-tagged' | 'native-untagged'
 
-/** A port carries a VLAN: access ports their tag only, trunk ports their list (empty: all). */
+/** A port's VLAN mode: its vlan_mode, else (ovs-vswitchd.conf.db(5)) access when it has a tag, trunk when not. */
+export function portMode(port: OvsPort): VlanMode {
+  const mode = port.vlanMode
+  if (mode === 'access' || mode === 'trunk' || mode === 'native-tagged' || mode === 'native-untagged') return mode
+  return port.tag !== null ? 'access' : 'trunk'
+}
+
+/** The VLAN a port puts an untagged frame in: an access port's tag, a native port's native VLAN (its tag), none on a trunk. */
+export const portVlan = (port: OvsPort): number | null => (portMode(port) === 'trunk' ? null : port.tag)
+
+/** A port carries a VLAN (none: untagged, VLAN 0): an access port its tag only; a trunk its list (empty: all); a native port its native VLAN and its list. */
 export function portCarries(port: OvsPort, vlan: number | null): boolean {
-  if (port.tag !== null) return port.tag === vlan
-  if (vlan === null) return port.trunks.length === 0 || port.trunks.includes(0) || port.vlanMode === 'native-untagged' || port.vlanMode === 'native-tagged'
-  return port.trunks.length === 0 || port.trunks.includes(vlan)
+  const mode = portMode(port)
+  if (mode === 'access') return port.tag === vlan
+  const trunked = port.trunks.length === 0 || port.trunks.includes(vlan ?? 0)
+  return mode === 'trunk' ? trunked : port.tag === vlan || trunked
+}
+
+/** A port's VLANs as ovs-vsctl sets them. */
+export function portVlans(port: OvsPort): string {
+  const mode = portMode(port)
+  const list = port.trunks.length > 0 ? `VLANs ${port.trunks.join(',')}` : 'all VLANs'
+  if (mode === 'access') return `access port in ${port.tag === null ? 'no VLAN' : `VLAN ${port.tag}`}`
+  return mode === 'trunk' ? `trunk of ${list}` : `${mode} port: native VLAN ${port.tag ?? 'none'}, trunk of ${list}`
 }
 
 /**
@@ -279,9 +297,9 @@ function frameVerdict(bridge: OvsBridge, port: OvsPort, inPort: number, p: OvsPa
   if (outcome.kind === 'stop') return outcome.verdict
   if (outcome.normal && target.port !== undefined && !target.skipVlan) {
     const out = bridge.ports.find((x) => x.name === target.port)
-    const vlan = vlanOf(port)
+    const vlan = portVlan(port)
     if (out && !portCarries(out, vlan)) {
-      const where = out.tag !== null ? `access port in VLAN ${out.tag}` : `trunk of VLANs ${out.trunks.join(',')}`
+      const where = portVlans(out)
       return {
         verdict: 'fail',
         detail: `${port.name} puts the frame in ${vlan === null ? 'no VLAN' : `VLAN ${vlan}`}, and ${out.name} (${where}) does not carry it`,

@@ -31,6 +31,22 @@ describe('the OVS hop, offline from the recorded flows', () => {
     expect(ovsVerdict(std, undefined, 'br-ovs2', 'vnet70', egress, {port: 'eth-up'}).verdict).toBe('pass') // tag 10, trunks 10,30
     expect(ovsVerdict(std, undefined, 'br-ovs2', 'vnet71', egress, {port: 'eth-up'})).toMatchObject({verdict: 'fail', element: {kind: 'ovs-vlan', id: 'ovs-vlan:br-ovs2 vnet71'}}) // tag 20
   })
+  it('VLAN modes: an explicit trunk ignores a tag; a native port puts untagged frames in its native VLAN and carries its list too', () => {
+    const {std} = bridges()
+    const up = std.ports.find((p) => p.name === 'eth-up')!
+    const guest = std.ports.find((p) => p.name === 'vnet71')! // tag 20
+    // VLAN 20 in the native port's list (its native VLAN is 30), then in neither.
+    Object.assign(up, {vlanMode: 'native-untagged', tag: 30, trunks: [10, 20]})
+    expect(ovsVerdict(std, undefined, 'br-ovs2', 'vnet71', egress, {port: 'eth-up'}).verdict).toBe('pass')
+    Object.assign(up, {vlanMode: 'native-tagged', tag: 30, trunks: [10]})
+    expect(ovsVerdict(std, undefined, 'br-ovs2', 'vnet71', egress, {port: 'eth-up'})).toMatchObject({verdict: 'fail', detail: expect.stringContaining('native-tagged port: native VLAN 30, trunk of VLANs 10')})
+    // A trunk with a stray tag (ovs-vsctl allows it) trunks its list only.
+    Object.assign(up, {vlanMode: 'trunk', tag: 10, trunks: [20]})
+    expect(ovsVerdict(std, undefined, 'br-ovs2', 'vnet71', egress, {port: 'eth-up'}).verdict).toBe('pass')
+    // The guest's own port as a native one: its untagged frames are in its native VLAN (30, which eth-up lacks now).
+    Object.assign(guest, {vlanMode: 'native-untagged', tag: 30, trunks: [20]})
+    expect(ovsVerdict(std, undefined, 'br-ovs2', 'vnet71', egress, {port: 'eth-up'}).verdict).toBe('fail')
+  })
   it('a port missing from the bridge, and an interface in error, fail before any flow', () => {
     const {std} = bridges()
     expect(ovsVerdict(std, undefined, 'br-ovs2', 'vnet5', egress)).toMatchObject({verdict: 'fail', element: {kind: 'ovs-port', device: 'vnet5', master: 'br-ovs2'}})
