@@ -633,7 +633,7 @@ class HostView {
     }
     // tc not read at all (or not on this device) is one undecided element, not one per device and direction.
     const element = v.element ?? (v.verdict === 'indeterminate' ? {id: this.facts.tc === null ? 'tc:not-read' : `tc:not-read:${dev}`, kind: 'tc-qdisc' as const, text: v.detail, ...(this.facts.tc === null ? {} : {device: dev})} : undefined)
-    runner.push({name: `tc ${direction} ${dev}`, verdict: v.verdict, detail: v.detail, ...(element ? {element} : {})})
+    runner.push({name: `tc ${direction} ${dev}`, verdict: v.verdict, detail: v.detail, ...(element ? {element} : {}), ...(v.intermittent ? {intermittent: true as const} : {})})
   }
 
   /** A frame entering a device from its wire: the device, tc ingress, netdev ingress (kernel order). */
