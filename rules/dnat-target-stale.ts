@@ -24,6 +24,9 @@ function retarget(e: ForwardView, now: string): FixStep[] {
   ]
 }
 
+/** The network pins the target address to the MAC of the guest last seen there (the admin's pin, not yet renewed into). */
+const pinnedBack = (e: ForwardView) => e.targetPinnedTo !== null && e.targetPinnedTo === e.formerHolderMac?.toLowerCase()
+
 export default defineRule<ForwardView>({
   id: 'dnat-target-stale',
   kind: 'forward',
@@ -41,12 +44,16 @@ export default defineRule<ForwardView>({
     e.formerHolder
       ? text`probably moved: ${e.formerHolder} (${e.formerHolderMac}) was last seen at ${e.targetAddress}${e.formerHolderNow ? ` and holds ${e.formerHolderNow} now (its current lease)` : ' and holds no address now'}`
       : undefined,
+    e.targetPinnedTo ? text`network ${e.targetNetwork}'s static DHCP host: <host mac='${e.targetPinnedTo}' ip='${e.targetAddress}'/>` : undefined,
     ...e.flows,
   ],
-  fix: (e) => (e.formerHolder && e.formerHolderNow ? [retarget(e, e.formerHolderNow)] : []),
+  // A guest the network pins to the target address returns to it at its next renewal: the forward stays where it is.
+  fix: (e) => (e.formerHolder && e.formerHolderNow && !pinnedBack(e) ? [retarget(e, e.formerHolderNow)] : []),
   check: (e) => [e.rule ? (e.rule.backend === 'nft' ? cmd`nft -a list chain ${e.rule.family} ${e.rule.table} ${e.rule.chain}` : cmd`${iptablesTool({backend: e.rule.backend, family: e.rule.family})} -t ${e.rule.table} --list-rules ${e.rule.chain}`) : undefined],
   note: (e) => [
-    e.formerHolder && e.formerHolderMac && e.targetNetwork
+    pinnedBack(e)
+      ? `network ${e.targetNetwork} gives ${e.formerHolderMac} the address ${e.targetAddress} (<host> in its <dhcp>): ${e.formerHolder} takes it back when it next renews its lease; renew it now inside the guest (e.g. networkctl renew IFACE, or dhclient -r IFACE then dhclient IFACE) rather than moving the forward`
+      : e.formerHolder && e.formerHolderMac && e.targetNetwork
       ? `or keep the forward and give ${e.formerHolder} its old address for good: virsh net-update ${e.targetNetwork} add ip-dhcp-host "<host mac='${e.formerHolderMac}' ip='${e.targetAddress}'/>" --live --config, then renew its lease inside the guest`
       : undefined,
     line`a forward kept in a hook or a firewall configuration (${e.hookFiles}) is changed there too`,

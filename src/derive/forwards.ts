@@ -116,6 +116,8 @@ function view(ctx: DeriveContext, f: Forward, flows: Flow[], hooks: HookFacts | 
     formerHolder: f.formerHolder?.name ?? null,
     formerHolderMac: f.formerHolder?.mac ?? null,
     formerHolderNow: f.formerHolder?.now ?? null,
+    // The MAC the network's static DHCP hosts give the target address: a guest pinned there takes it back at its next renewal.
+    targetPinnedTo: network?.ips.flatMap((ip) => ip.dhcpHosts).find((h) => h.ip === f.target.addr && h.mac !== undefined)?.mac?.toLowerCase() ?? null,
     bridge: network?.bridge ?? null,
     // The round trip from outside: its verdict and, where it does not pass, the flow, hop and element that decide.
     outsideVerdict: verdictOf(flows, ['inbound', 'inbound-reply']),

@@ -419,6 +419,8 @@ export interface ForwardView extends ViewBase<'forward'> {
   formerHolder: string | null
   formerHolderMac: string | null
   formerHolderNow: string | null
+  /** The MAC a static DHCP host of the target's network (<host mac ip>) gives the target address, lower case. */
+  targetPinnedTo: string | null
   bridge: string | null
   /** The round trip from outside: its verdict and, where it does not pass, the flow, hop and element that decide. */
   outsideVerdict: 'pass' | 'fail' | 'indeterminate' | null

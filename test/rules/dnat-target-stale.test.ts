@@ -1,4 +1,5 @@
 import {describe, expect, it} from 'vitest'
+import type {LibvirtFacts} from '../../probes/libvirt.js'
 import type {Neighbour} from '../../probes/neighbours.js'
 import rule from '../../rules/dnat-target-stale.js'
 import {alter} from '../helpers.js'
@@ -22,6 +23,23 @@ describe('dnat-target-stale', () => {
       `iptables -t nat -D PREROUTING -d ${HOST}/32 -p tcp -m tcp --dport 8080 -j DNAT --to-destination ${OLD}:80`,
     ])
     expect((f.note ?? []).join('\n')).toContain(`virsh net-update default add ip-dhcp-host "<host mac='${mac}' ip='${OLD}'/>"`)
+  })
+
+  it("the network already pins the target to web01's MAC (the pin made, its lease not yet renewed): no retarget that its renewal would undo; renew inside the guest", async () => {
+    const {facts, web, mac} = await healthy()
+    const moved = alter<Neighbour[]>(withForward(facts, OLD), 'neighbours', (n) => n.push({ip: OLD, dev: 'virbr0', mac, state: ['STALE']}))
+    const pin = (m: string) => alter<LibvirtFacts>(moved, 'libvirt', (l) => l.networks.find((n) => n.name === 'default')!.ips[0].dhcpHosts.push({mac: m, ip: OLD}))
+    const [f] = (await fireInbound(rule, pin(mac.toUpperCase()))).findings
+    expect(f.fix).toEqual([])
+    expect(f.evidence).toContain(`network default's static DHCP host: <host mac='${mac}' ip='${OLD}'/>`)
+    expect((f.note ?? []).join('\n')).toMatch(/takes it back when it next renews its lease/)
+    expect((f.note ?? []).join('\n')).not.toContain('net-update')
+    // Pinned to another guest's MAC: web01 is not coming back, the forward follows it.
+    const [other] = (await fireInbound(rule, pin('52:54:00:00:00:99'))).findings
+    expect(other.fix).toEqual([
+      `iptables -t nat -I PREROUTING 1 -d ${HOST}/32 -p tcp -m tcp --dport 8080 -j DNAT --to-destination ${web}:80`,
+      `iptables -t nat -D PREROUTING -d ${HOST}/32 -p tcp -m tcp --dport 8080 -j DNAT --to-destination ${OLD}:80`,
+    ])
   })
 
   it('fires for a target nobody holds or held: no guest named, no fix guessed', async () => {
