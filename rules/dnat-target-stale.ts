@@ -3,13 +3,12 @@ import {DATAPATH, iptablesTool, iptablesWords} from './datapath.js'
 import {type FixStep, cmd, defineRule, line, probes, text} from './kit.js'
 
 /**
- * The forward's rule with its target address replaced, for the guest's new address: the new rule in
+ * One rule of the forward with its target address replaced, for the guest's new address: the new rule in
  * the old one's place first, then the old one out (no moment without a forward). An nft map's entry is
  * not rewritten here (the map may hold other guests'): none then.
  */
-function retarget(e: ForwardView, now: string): FixStep[] {
-  const r = e.rule
-  if (!r || /\bmap\b/.test(r.text)) return []
+function retarget(e: ForwardView, r: NonNullable<ForwardView['rule']>, now: string): FixStep[] {
+  if (/\bmap\b/.test(r.text)) return []
   const replaced = r.text.replace(new RegExp(`(^|[^0-9.])${e.targetAddress.replaceAll('.', '\\.')}(?![0-9])`, 'g'), `$1${now}`)
   if (replaced === r.text) return []
   // nft reads its argument words joined: the rule's own text follows the handle as words of nft's syntax.
@@ -48,7 +47,8 @@ export default defineRule<ForwardView>({
     ...e.flows,
   ],
   // A guest the network pins to the target address returns to it at its next renewal: the forward stays where it is.
-  fix: (e) => (e.formerHolder && e.formerHolderNow && !pinnedBack(e) ? [retarget(e, e.formerHolderNow)] : []),
+  // Every rule of the forward follows the guest: the outside's and the host's own (nat output), each in its place.
+  fix: (e) => (e.formerHolder && e.formerHolderNow && !pinnedBack(e) ? e.dnatRules.map((r) => retarget(e, r, e.formerHolderNow!)) : []),
   check: (e) => [e.rule ? (e.rule.backend === 'nft' ? cmd`nft -a list chain ${e.rule.family} ${e.rule.table} ${e.rule.chain}` : cmd`${iptablesTool({backend: e.rule.backend, family: e.rule.family})} -t ${e.rule.table} --list-rules ${e.rule.chain}`) : undefined],
   note: (e) => [
     pinnedBack(e)

@@ -412,6 +412,8 @@ export interface ForwardView extends ViewBase<'forward'> {
   published: boolean
   /** The rule outside packets meet (nat prerouting, else the host's nat output). */
   rule: ForwardRule | null
+  /** Every rule of the ruleset that makes this forward (the outside's first, then the host's own nat output). */
+  dnatRules: ForwardRule[]
   targetNetwork: string | null
   subnet: string | null
   targetGuest: string | null

@@ -2,7 +2,7 @@ import {describe, expect, it} from 'vitest'
 import type {LibvirtFacts} from '../../probes/libvirt.js'
 import type {Neighbour} from '../../probes/neighbours.js'
 import rule from '../../rules/dnat-target-stale.js'
-import {alter} from '../helpers.js'
+import {alter, withIptablesRule} from '../helpers.js'
 import {HOST, fireInbound, healthy, withForward} from '../inbound.js'
 
 const OLD = '192.168.122.250'
@@ -23,6 +23,19 @@ describe('dnat-target-stale', () => {
       `iptables -t nat -D PREROUTING -d ${HOST}/32 -p tcp -m tcp --dport 8080 -j DNAT --to-destination ${OLD}:80`,
     ])
     expect((f.note ?? []).join('\n')).toContain(`virsh net-update default add ip-dhcp-host "<host mac='${mac}' ip='${OLD}'/>"`)
+  })
+
+  it("the host's own DNAT (nat OUTPUT) follows the guest too: every rule of the forward retargeted in its place, not the outside's alone", async () => {
+    const {facts, web, mac} = await healthy()
+    const both = withIptablesRule(withForward(facts, OLD), 'nat', `-A OUTPUT -d ${HOST}/32 -p tcp -m tcp --dport 8080 -j DNAT --to-destination ${OLD}:80`)
+    const moved = alter<Neighbour[]>(both, 'neighbours', (n) => n.push({ip: OLD, dev: 'virbr0', mac, state: ['STALE']}))
+    const [f] = (await fireInbound(rule, moved)).findings
+    expect(f.fix).toEqual([
+      `iptables -t nat -I PREROUTING 1 -d ${HOST}/32 -p tcp -m tcp --dport 8080 -j DNAT --to-destination ${web}:80`,
+      `iptables -t nat -D PREROUTING -d ${HOST}/32 -p tcp -m tcp --dport 8080 -j DNAT --to-destination ${OLD}:80`,
+      `iptables -t nat -I OUTPUT 1 -d ${HOST}/32 -p tcp -m tcp --dport 8080 -j DNAT --to-destination ${web}:80`,
+      `iptables -t nat -D OUTPUT -d ${HOST}/32 -p tcp -m tcp --dport 8080 -j DNAT --to-destination ${OLD}:80`,
+    ])
   })
 
   it("the network already pins the target to web01's MAC (the pin made, its lease not yet renewed): no retarget that its renewal would undo; renew inside the guest", async () => {
