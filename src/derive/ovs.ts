@@ -80,7 +80,7 @@ export interface InterfaceOvsAttributes {
   bandwidthInbound: BandwidthLimit | null
   bandwidthOutbound: BandwidthLimit | null
   /** Rates tc sets on its tap: htb classes and tbf (what the guest receives), policers (what it sends). Bits per second, bytes. */
-  tapShaping: {what: string; direction: 'to guest' | 'from guest'; rate: number; burst: number | null}[]
+  tapShaping: {what: string; direction: 'to guest' | 'from guest'; rate: number; burst: number | null; policer?: {attach: string; pref: number; policeOnly: boolean}}[]
   /** Qdiscs on its tap whose drop counter grew between tc's two reads (null: tc not read). */
   tapDropsGrowing: {handle: string; parent: string; kind: string; drops: number}[] | null
 }
@@ -109,7 +109,13 @@ export function interfaceOvsAttributes(ctx: DeriveContext, i: DomainInterface, e
       shaping.push({what: `${c.kind} class ${c.classid}`, direction: 'to guest', rate: cap, burst: c.burst ?? null})
     }
     for (const q of tc.qdiscs.get(i.target) ?? []) if (q.kind === 'tbf' && typeof q.options.rate === 'number') shaping.push({what: `tbf qdisc ${q.handle}`, direction: 'to guest', rate: (q.options.rate as number) * 8, burst: typeof q.options.burst === 'number' ? q.options.burst : null})
-    for (const f of tc.filters.get(i.target) ?? []) for (const a of f.actions) if (a.police?.rate !== undefined) shaping.push({what: `police (filter ${f.attach} pref ${f.pref})`, direction: f.attach === 'ingress' ? 'from guest' : 'to guest', rate: a.police.rate * 8, burst: a.police.burst ?? null})
+    for (const f of tc.filters.get(i.target) ?? []) {
+      for (const a of f.actions) {
+        if (a.police?.rate === undefined) continue
+        const policer = {attach: f.attach, pref: f.pref, policeOnly: f.actions.every((x) => x.kind === 'police')}
+        shaping.push({what: `police (filter ${f.attach} pref ${f.pref})`, direction: f.attach === 'ingress' ? 'from guest' : 'to guest', rate: a.police.rate * 8, burst: a.police.burst ?? null, policer})
+      }
+    }
   }
   const guestVlan = port ? portVlan(port) : null
   const attributes: InterfaceOvsAttributes = {
