@@ -33,7 +33,8 @@ export default defineRule<ForwardView>({
   needs: [...DATAPATH, probes.leases, probes.neighbours],
   // A forward into a libvirt network whose target is not a guest's own address (a routed publish has no translation to go stale).
   appliesTo: (e) => !e.direct && e.targetNetwork !== null && e.targetAddress !== 'unknown',
-  conditions: (c) => c.all(c.eq('targetGuest', null)),
+  // Not while a running guest of its network has an address no source reports: the target may be that guest's.
+  conditions: (c) => c.all(c.eq('targetGuest', null), c.eq('targetMaybeHeldBy.length', 0)),
   title: (e) => text`The forward ${e.name} points at ${e.targetAddress}, which no running guest holds`,
   summary: (e) =>
     text`Connections from outside to ${e.proto} port ${e.port} are sent to ${e.targetAddress}:${e.targetPort} on network ${e.targetNetwork}, an address no running guest holds now: they go nowhere. Leases change when a guest is recreated, its lease expires while it is off, or another guest takes the address first.`,

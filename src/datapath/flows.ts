@@ -1641,6 +1641,14 @@ class HostView {
         }
         return undefined
       },
+      unaddressedOn: (addr) =>
+        running.flatMap((d) =>
+          d.interfaces.flatMap((i) => {
+            if (!i.mac || this.facts.guestAddress(i.mac)) return []
+            const v4 = this.network(i)?.ips.filter((ip) => ip.family === 'ipv4') ?? []
+            return v4.some((ip) => ipInPrefix(addr, `${ip.address}/${ip.prefix}`)) ? [refOf(d, i)] : []
+          }),
+        ),
       running: (name) => {
         const d = running.find((x) => x.name === name)
         const i = d?.interfaces.find((x) => x.type === 'network' || x.type === 'bridge')
@@ -1827,6 +1835,12 @@ class HostView {
     const rule = f.sources.find((s) => s.kind === 'rule')
     const where = rule?.kind === 'rule' ? rule.rule.text : f.id
     const former = f.formerHolder
+    if (f.maybeHolders) {
+      // No source reports these guests' addresses (an idle guest with a static one, no agent): the target may be one of them.
+      const who = f.maybeHolders.map((m) => `${m.name} (${m.mac ?? m.iface})`).join(', ')
+      runner.push({name: 'DNAT target', verdict: 'indeterminate', detail: `${f.target.addr} is no known guest's address, but no source reports the address of ${who} on its network: it may be theirs`, element: {id: `dnat-target:${f.target.addr}`, kind: 'dnat-target', text: `${where}: target ${f.target.addr}, held by no guest whose address is known`, address: f.target.addr}})
+      return
+    }
     runner.push({
       name: 'DNAT target',
       verdict: 'fail',

@@ -44,6 +44,8 @@ export interface Forward {
   guest?: GuestRef
   /** No running guest holds the target: the guest whose MAC the host last saw at it, and its address now. */
   formerHolder?: GuestRef & {now?: string}
+  /** No running guest is known to hold the target: those on its network whose address no source reports (it may be theirs). */
+  maybeHolders?: GuestRef[]
 }
 
 /** What the forwards ask of the host's view of its guests. */
@@ -52,6 +54,8 @@ export interface GuestBook {
   holderOf(addr: string): GuestRef | undefined
   /** Running guest interfaces that claimed this address by some source (a neighbour entry, a lease) and hold another now. */
   formerHolderOf(addr: string): (GuestRef & {now?: string}) | undefined
+  /** Running guest interfaces on a libvirt network whose subnet holds this address, whose own address no source reports. */
+  unaddressedOn(addr: string): GuestRef[]
   /** A running guest: its (first) interface on a network, that interface's current address when one is known, and whether its network routes it untranslated. */
   running(guest: string): (GuestRef & {addr?: string; routed: boolean}) | undefined
 }
@@ -103,9 +107,11 @@ export function collectForwards(rs: NfRuleset, hooks: HookFacts | null | undefin
       // The guest the user named, whose address nothing reports (or that does not run: no guest).
       const named = guests.running(publishedFor)
       if (named) f.guest = {name: named.name, iface: named.iface, ...(named.mac ? {mac: named.mac} : {})}
-    } else {
-      const former = f.target.addr === 'unknown' ? undefined : guests.formerHolderOf(f.target.addr)
+    } else if (f.target.addr !== 'unknown') {
+      const former = guests.formerHolderOf(f.target.addr)
       if (former) f.formerHolder = former
+      const maybe = guests.unaddressedOn(f.target.addr)
+      if (maybe.length > 0) f.maybeHolders = maybe
     }
   }
   return out.sort((a, b) => a.id.localeCompare(b.id))

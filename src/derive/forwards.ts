@@ -120,6 +120,7 @@ function view(ctx: DeriveContext, f: Forward, flows: Flow[], hooks: HookFacts | 
     formerHolder: f.formerHolder?.name ?? null,
     formerHolderMac: f.formerHolder?.mac ?? null,
     formerHolderNow: f.formerHolder?.now ?? null,
+    targetMaybeHeldBy: [...new Set((f.maybeHolders ?? []).map((m) => m.name))],
     // The MAC the network's static DHCP hosts give the target address: a guest pinned there takes it back at its next renewal.
     targetPinnedTo: network?.ips.flatMap((ip) => ip.dhcpHosts).find((h) => h.ip === f.target.addr && h.mac !== undefined)?.mac?.toLowerCase() ?? null,
     bridge: network?.bridge ?? null,

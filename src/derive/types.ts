@@ -421,6 +421,8 @@ export interface ForwardView extends ViewBase<'forward'> {
   formerHolder: string | null
   formerHolderMac: string | null
   formerHolderNow: string | null
+  /** No running guest is known to hold the target: the running guests on its network whose address no source reports. */
+  targetMaybeHeldBy: string[]
   /** The MAC a static DHCP host of the target's network (<host mac ip>) gives the target address, lower case. */
   targetPinnedTo: string | null
   bridge: string | null

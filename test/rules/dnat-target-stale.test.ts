@@ -1,8 +1,9 @@
 import {describe, expect, it} from 'vitest'
+import type {LeaseFacts} from '../../probes/leases.js'
 import type {LibvirtFacts} from '../../probes/libvirt.js'
 import type {Neighbour} from '../../probes/neighbours.js'
 import rule from '../../rules/dnat-target-stale.js'
-import {alter, withIptablesRule} from '../helpers.js'
+import {alter, factsOf, fireAll, withIptablesRule} from '../helpers.js'
 import {HOST, fireInbound, healthy, withForward} from '../inbound.js'
 
 const OLD = '192.168.122.250'
@@ -59,6 +60,16 @@ describe('dnat-target-stale', () => {
     const {facts} = await healthy()
     const {findings} = await fireInbound(rule, withForward(facts, OLD))
     expect(findings.map((f) => [f.entity.name, f.fix, f.context?.domain])).toEqual([[`tcp ${HOST}:8080 -> ${OLD}:80`, [], undefined]])
+  })
+
+  it("stays silent while a running guest of the target's network has an address no source reports (lab: inbound-dnat-stale, web01's lease and neighbour entry gone): it may hold the target, said as undecided", async () => {
+    const recorded = await factsOf('inbound-dnat-stale')
+    expect((await fireInbound(rule, recorded)).findings.map((f) => f.id)).toEqual(['dnat-target-stale'])
+    const unseen = alter<Neighbour[]>(alter<LeaseFacts>(recorded, 'leases', (l) => (l.leases = [])), 'neighbours', (n) => n.splice(0, n.length, ...n.filter((x) => x.dev !== 'virbr0')))
+    expect((await fireInbound(rule, unseen)).findings).toEqual([])
+    const {evaluation} = await fireAll(unseen)
+    const target = evaluation.findings.find((f) => f.id === 'guest-flow-indeterminate' && f.entity.name.includes(`target ${OLD}`))
+    expect(target?.summary).toContain('no source reports the address of kdlab-web01 (52:54:00:6b:64:01) on its network: it may be theirs')
   })
 
   it('stays silent for a forward to the address web01 holds now', async () => {
