@@ -30,5 +30,10 @@ export default defineRule<InterfaceView, Limits>({
   evidence: (i) => i.limits.map((l) => line`${l}`),
   fix: () => [],
   check: (i) => [cmd`virsh domiftune ${i.domain} ${i.target ?? i.mac}`, i.target !== null ? cmd`tc -s class show dev ${i.target}` : undefined],
-  note: (i) => [line`change it with virsh domiftune ${i.domain} ${i.target ?? i.mac} --inbound AVERAGE[,PEAK,BURST] --outbound AVERAGE --live --config (0 removes a limit)`],
+  // A limit libvirt did not set is not changed through libvirt.
+  note: (i) => [
+    i.bandwidthInbound || i.bandwidthOutbound
+      ? line`change it with virsh domiftune ${i.domain} ${i.target ?? i.mac} --inbound AVERAGE[,PEAK,BURST] --outbound AVERAGE --live --config (0 removes a limit)`
+      : line`${i.domain} has no libvirt <bandwidth>: these limits were set with tc (by hand or by another tool), not by libvirt; change them where they are made`,
+  ],
 })

@@ -23,6 +23,9 @@ function hairpinSteps(e: ForwardView): FixStep[] {
   return steps
 }
 
+/** One hairpin's outcome in words: a pass only where its flow was followed, else why it was not. */
+const hairpinSays = (verdict: ForwardView['hostHairpinVerdict'], detail: string | null, notFollowed: string) => (verdict === null ? `not checked (${notFollowed})` : (detail ?? 'it works'))
+
 const who = (e: ForwardView) => {
   const host = e.hostHairpinVerdict === 'fail'
   const guest = e.guestHairpinVerdict === 'fail'
@@ -39,7 +42,7 @@ export default defineRule<ForwardView>({
   conditions: (c) => c.all(c.ne('outsideVerdict', 'fail'), c.any(c.eq('hostHairpinVerdict', 'fail'), c.eq('guestHairpinVerdict', 'fail'))),
   title: (e) => text`The published port ${e.name} works from outside only: ${who(e)} cannot use ${e.hostAddress}`,
   summary: (e) =>
-    text`The forward of ${e.proto} port ${e.port} to ${e.targetAddress}:${e.targetPort} works for clients outside, but not by the published address from here. From the host: ${e.hostHairpinDetail ?? 'it works'}. From another guest: ${e.guestHairpinDetail ?? 'it works'}.`,
+    text`The forward of ${e.proto} port ${e.port} to ${e.targetAddress}:${e.targetPort} works for clients outside, but not by the published address from here. From the host: ${hairpinSays(e.hostHairpinVerdict, e.hostHairpinDetail, 'the host address it is published on is not known')}. From another guest: ${hairpinSays(e.guestHairpinVerdict, e.guestHairpinDetail, 'no other running guest with a known address to try it from')}.`,
   evidence: (e) => [...e.rules, ...e.flows],
   fix: (e) => [hairpinSteps(e)],
   note: (e) => [

@@ -19,13 +19,13 @@ export default defineRule<InterfaceView, Vlan>({
   derive: (i) => ({
     tagDiffersFromXml: i.libvirtVlanTags.length > 0 && (i.ovsTag === null || !i.libvirtVlanTags.includes(i.ovsTag)),
     noUplinkCarries: i.ovsUplinks.length > 0 && i.ovsUplinks.every((u) => !u.carries),
-    trunksLacking: i.ovsUplinks.filter((u) => !u.carries && u.tag === null && u.trunks.length > 0).map((u) => u.name),
+    trunksLacking: i.ovsUplinks.filter((u) => !u.carries && u.trunk && u.trunks.length > 0).map((u) => u.name),
   }),
   conditions: (c) => c.any(c.eq('tagDiffersFromXml', true), c.eq('noUplinkCarries', true)),
   title: (i) => text`Guest ${i.domain}: Open vSwitch port ${i.target} is in ${i.ovsTag === null ? 'no VLAN' : `VLAN ${i.ovsTag}`}${i.tagDiffersFromXml ? `, libvirt names VLAN ${i.libvirtVlanTags.join(',')}` : ', which no uplink carries'}`,
   summary: (i) =>
-    text`${i.domain}'s tap ${i.target} on ${i.ovsPortOn} has tag ${i.ovsTag ?? 'none'}${i.tagDiffersFromXml ? ` while its domain XML asks for VLAN ${i.libvirtVlanTags.join(',')}` : ''}${i.noUplinkCarries ? `; the bridge's uplinks (${i.ovsUplinks.map((u) => `${u.name} ${u.tag !== null ? `tag ${u.tag}` : `trunks ${u.trunks.join(',') || 'all'}`}`).join('; ')}) do not carry it` : ''}: its frames never reach its peers or its gateway.`,
-  evidence: (i) => [line`ovs-vsctl list port ${i.target}: tag ${i.ovsTag}`, line`virsh dumpxml ${i.domain}: <vlan> tags ${i.libvirtVlanTags}`, ...i.ovsUplinks.map((u) => line`ovs-vsctl list port ${u.name}: tag ${u.tag}, trunks ${u.trunks.length > 0 ? u.trunks.join(',') : 'all'}`)],
+    text`${i.domain}'s tap ${i.target} on ${i.ovsPortOn} has tag ${i.ovsTag ?? 'none'}${i.tagDiffersFromXml ? ` while its domain XML asks for VLAN ${i.libvirtVlanTags.join(',')}` : ''}${i.noUplinkCarries ? `; the bridge's uplinks (${i.ovsUplinks.map((u) => `${u.name} ${u.vlans}`).join('; ')}) do not carry it` : ''}: its frames never reach its peers or its gateway.`,
+  evidence: (i) => [line`ovs-vsctl list port ${i.target}: tag ${i.ovsTag}`, line`virsh dumpxml ${i.domain}: <vlan> tags ${i.libvirtVlanTags}`, ...i.ovsUplinks.map((u) => line`ovs-vsctl list port ${u.name}: ${u.vlans}`)],
   fix: (i) => [
     i.tagDiffersFromXml && i.libvirtVlanTags.length === 1 ? cmd`ovs-vsctl set Port ${i.target} ${`tag=${i.libvirtVlanTags[0]}`}` : undefined,
     // The uplink's trunk list gains the guest's VLAN: nothing else it carries changes.

@@ -1,6 +1,10 @@
 import type {InterfaceView} from '../src/derive/index.js'
 import {cmd, defineRule, line, probes, text} from './kit.js'
 
+/** The qdiscs that only hold filters (ingress, and clsact's two hooks): their drop counter counts what the filters drop. */
+const HOOK_QDISCS = new Set(['ingress', 'clsact'])
+const libvirtLimits = (i: InterfaceView) => i.bandwidthInbound !== null || i.bandwidthOutbound !== null
+
 /** Queueing disciplines that only queue or shape: deleting one leaves the default qdisc, and filters nothing out. */
 const SHAPING = new Set(['htb', 'tbf', 'pfifo', 'bfifo', 'hfsc', 'sfq', 'fq_codel', 'netem', 'cake', 'red', 'codel'])
 
@@ -16,11 +20,23 @@ export default defineRule<InterfaceView>({
   summary: (i) =>
     text`The drop counter of ${(i.tapDropsGrowing ?? []).map((d) => `qdisc ${d.kind} ${d.handle} (${d.parent === 'root' ? 'root' : d.parent})`)} on ${i.domain}'s tap ${i.target} grew while kvmdoctor looked: a policer, a full queue or a shaping class is dropping this guest's traffic${i.bandwidthInbound || i.bandwidthOutbound ? ' (libvirt <bandwidth> sets the limit)' : ''}.`,
   evidence: (i) => (i.tapDropsGrowing ?? []).map((d) => line`tc -s qdisc show dev ${i.target}: ${d.kind} ${d.handle} dropped ${d.drops} more between two reads`),
-  // libvirt's own limit is changed through libvirt (its value is the admin's choice); a hand-written shaping qdisc is removed.
+  // libvirt's own limit is changed through libvirt (its value is the admin's choice); a hand-written shaping qdisc is
+  // removed, and so is a hand-written policing filter on the hook whose qdisc counts the drops (a filter that only
+  // polices: one that also classifies or redirects does more than limit the rate).
   fix: (i) =>
-    i.bandwidthInbound || i.bandwidthOutbound
+    libvirtLimits(i)
       ? []
-      : (i.tapDropsGrowing ?? []).filter((d) => d.parent === 'root' && SHAPING.has(d.kind)).map(() => cmd`tc qdisc del dev ${i.target} root`),
-  check: (i) => [cmd`tc -s qdisc show dev ${i.target}`, cmd`tc -s class show dev ${i.target}`],
-  note: (i) => [line`raise the limit: virsh domiftune ${i.domain} ${i.target} --inbound AVERAGE[,PEAK,BURST] --outbound AVERAGE --live --config`],
+      : (i.tapDropsGrowing ?? []).flatMap((d) =>
+          d.parent === 'root' && SHAPING.has(d.kind)
+            ? [cmd`tc qdisc del dev ${i.target} root`]
+            : HOOK_QDISCS.has(d.kind)
+              ? i.tapShaping.flatMap((s) => (s.policer?.policeOnly && (s.policer.attach === 'ingress' || (d.kind === 'clsact' && s.policer.attach === 'egress')) ? [cmd`tc filter del dev ${i.target} ${s.policer.attach} pref ${String(s.policer.pref)}`] : []))
+              : [],
+        ),
+  check: (i) => [cmd`tc -s qdisc show dev ${i.target}`, cmd`tc -s class show dev ${i.target}`, (i.tapDropsGrowing ?? []).some((d) => HOOK_QDISCS.has(d.kind)) ? cmd`tc -s filter show dev ${i.target} ingress` : undefined],
+  note: (i) => [
+    libvirtLimits(i)
+      ? line`raise the limit: virsh domiftune ${i.domain} ${i.target} --inbound AVERAGE[,PEAK,BURST] --outbound AVERAGE --live --config`
+      : line`${i.domain} has no libvirt <bandwidth>: the limit was set on ${i.target} with tc (by hand or by another tool), not by libvirt; change it where it is made, or it comes back`,
+  ],
 })

@@ -455,7 +455,8 @@ class HostView {
     const bridge = this.ovsBridges.get(g.bridge)
     const p = runner.packet()
     const v = ovsVerdict(bridge, ovs ? undefined : (this.facts.ovsUnavailable ?? 'ovs not read'), g.bridge, inPort, {family: p.family, l4proto: p.l4proto, src: p.src, dst: p.dst, sport: p.sport, dport: p.dport, etherSrc: p.etherSrc, broadcast: p.pkttype === 'broadcast'}, {port: outPort, skipVlan: !checkVlan})
-    runner.push({name, verdict: v.verdict, detail: v.detail, ...(v.element ? {element: this.guestPlug(g, v.element)} : {})})
+    const hop: Hop = {name, verdict: v.verdict, detail: v.detail, ...(v.element ? {element: this.guestPlug(g, v.element)} : {})}
+    runner.push(v.arpOnly ? cacheBound(hop, `the frames pass only while the sender's ARP cache holds the peer's MAC`) : hop)
   }
 
   /** A missing port that is the guest's own tap carries how libvirt plugs it: re-adding it otherwise drops its VLAN. */
@@ -685,7 +686,7 @@ class HostView {
     }
     // tc not read at all (or not on this device) is one undecided element, not one per device and direction.
     const element = v.element ?? (v.verdict === 'indeterminate' ? {id: this.facts.tc === null ? 'tc:not-read' : `tc:not-read:${dev}`, kind: 'tc-qdisc' as const, text: v.detail, ...(this.facts.tc === null ? {} : {device: dev})} : undefined)
-    runner.push({name: `tc ${direction} ${dev}`, verdict: v.verdict, detail: v.detail, ...(element ? {element} : {})})
+    runner.push({name: `tc ${direction} ${dev}`, verdict: v.verdict, detail: v.detail, ...(element ? {element} : {}), ...(v.intermittent ? {intermittent: true as const} : {})})
   }
 
   /** A frame entering a device from its wire: the device, tc ingress, netdev ingress (kernel order). */
@@ -1762,6 +1763,14 @@ class HostView {
         }
         return undefined
       },
+      unaddressedOn: (addr) =>
+        running.flatMap((d) =>
+          d.interfaces.flatMap((i) => {
+            if (!i.mac || this.facts.guestAddress(i.mac)) return []
+            const v4 = this.network(i)?.ips.filter((ip) => ip.family === 'ipv4') ?? []
+            return v4.some((ip) => ipInPrefix(addr, `${ip.address}/${ip.prefix}`)) ? [refOf(d, i)] : []
+          }),
+        ),
       running: (name) => {
         const d = running.find((x) => x.name === name)
         const i = d?.interfaces.find((x) => x.type === 'network' || x.type === 'bridge')
@@ -1982,6 +1991,12 @@ class HostView {
     const rule = f.sources.find((s) => s.kind === 'rule')
     const where = rule?.kind === 'rule' ? rule.rule.text : f.id
     const former = f.formerHolder
+    if (f.maybeHolders) {
+      // No source reports these guests' addresses (an idle guest with a static one, no agent): the target may be one of them.
+      const who = f.maybeHolders.map((m) => `${m.name} (${m.mac ?? m.iface})`).join(', ')
+      runner.push({name: 'DNAT target', verdict: 'indeterminate', detail: `${f.target.addr} is no known guest's address, but no source reports the address of ${who} on its network: it may be theirs`, element: {id: `dnat-target:${f.target.addr}`, kind: 'dnat-target', text: `${where}: target ${f.target.addr}, held by no guest whose address is known`, address: f.target.addr}})
+      return
+    }
     runner.push({
       name: 'DNAT target',
       verdict: 'fail',

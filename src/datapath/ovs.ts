@@ -13,6 +13,7 @@ import type {Element} from './elements.js'
 /** What the OpenFlow pipeline can see of a frame. */
 export interface OvsPacket {
   family: 4 | 6
+  /** 'arp' for an ARP frame: src and dst are then its sender's and target's protocol addresses. */
   l4proto: string
   src: string
   dst: string
@@ -27,6 +28,8 @@ export interface OvsVerdict {
   verdict: 'pass' | 'fail' | 'indeterminate'
   detail: string
   element?: Element
+  /** Only the sender's ARP is dropped: the frame itself passes while the ARP caches hold the peer's MAC. */
+  arpOnly?: boolean
 }
 
 /** OpenFlow's number of the bridge's own (internal, "LOCAL") port. */
@@ -67,9 +70,10 @@ function addressMatches(value: string, addr: string): Tri {
 
 /** Whether one match field holds for the packet; 'unknown' for fields and forms not evaluated. */
 function fieldMatches(bridge: OvsBridge, m: OvsFlow['match'][number], p: OvsPacket, inPort: number): Tri {
+  const arp = p.l4proto === 'arp'
   const shorthand = PROTO_SHORTHAND[m.field]
   if (shorthand && m.value === undefined) {
-    if (shorthand.arp) return false // the flows followed carry IP
+    if (shorthand.arp || arp) return shorthand.arp === true && arp
     if (shorthand.family !== p.family) return false
     return shorthand.proto === undefined || shorthand.proto === p.l4proto
   }
@@ -82,7 +86,7 @@ function fieldMatches(bridge: OvsBridge, m: OvsFlow['match'][number], p: OvsPack
     }
     case 'dl_type':
     case 'eth_type':
-      return Number(v) === (p.family === 4 ? 0x0800 : 0x86dd)
+      return Number(v) === (arp ? 0x0806 : p.family === 4 ? 0x0800 : 0x86dd)
     case 'nw_proto':
     case 'ip_proto':
       return IP_PROTO[p.l4proto] === undefined ? 'unknown' : Number(v) === IP_PROTO[p.l4proto]
@@ -234,14 +238,32 @@ export function uplinkPorts(bridge: OvsBridge, guestTaps: Set<string>): OvsPort[
   return bridge.ports.filter((p) => p.name !== bridge.name && !guestTaps.has(p.name) && p.interfaces.every((i) => i.type !== 'internal' && !GUEST_IDS.some((k) => i.externalIds[k] !== undefined)))
 }
 
-/** The VLAN a port puts an untagged frame in: its tag, or none (a trunk port carries it untagged). */
-const vlanOf = (port: OvsPort): number | null => port.tag
+type VlanMode = 'access' | 'trunk' | 'native-tagged' | 'native-untagged'
 
-/** A port carries a VLAN: access ports their tag only, trunk ports their list (empty: all). */
+/** A port's VLAN mode: its vlan_mode, else (ovs-vswitchd.conf.db(5)) access when it has a tag, trunk when not. */
+export function portMode(port: OvsPort): VlanMode {
+  const mode = port.vlanMode
+  if (mode === 'access' || mode === 'trunk' || mode === 'native-tagged' || mode === 'native-untagged') return mode
+  return port.tag !== null ? 'access' : 'trunk'
+}
+
+/** The VLAN a port puts an untagged frame in: an access port's tag, a native port's native VLAN (its tag), none on a trunk. */
+export const portVlan = (port: OvsPort): number | null => (portMode(port) === 'trunk' ? null : port.tag)
+
+/** A port carries a VLAN (none: untagged, VLAN 0): an access port its tag only; a trunk its list (empty: all); a native port its native VLAN and its list. */
 export function portCarries(port: OvsPort, vlan: number | null): boolean {
-  if (port.tag !== null) return port.tag === vlan
-  if (vlan === null) return port.trunks.length === 0 || port.trunks.includes(0) || port.vlanMode === 'native-untagged' || port.vlanMode === 'native-tagged'
-  return port.trunks.length === 0 || port.trunks.includes(vlan)
+  const mode = portMode(port)
+  if (mode === 'access') return port.tag === vlan
+  const trunked = port.trunks.length === 0 || port.trunks.includes(vlan ?? 0)
+  return mode === 'trunk' ? trunked : port.tag === vlan || trunked
+}
+
+/** A port's VLANs as ovs-vsctl sets them. */
+export function portVlans(port: OvsPort): string {
+  const mode = portMode(port)
+  const list = port.trunks.length > 0 ? `VLANs ${port.trunks.join(',')}` : 'all VLANs'
+  if (mode === 'access') return `access port in ${port.tag === null ? 'no VLAN' : `VLAN ${port.tag}`}`
+  return mode === 'trunk' ? `trunk of ${list}` : `${mode} port: native VLAN ${port.tag ?? 'none'}, trunk of ${list}`
 }
 
 /**
@@ -260,17 +282,28 @@ export function ovsVerdict(bridge: OvsBridge | undefined, unknownReason: string 
   if (bridge.flows === null) return {verdict: 'indeterminate', detail: `the flows of ${bridge.name} could not be dumped (${bridge.flowsUnread ?? 'unknown'})`, element: {id: `ovs-flows:${bridge.name}`, kind: 'ovs-flow', text: `ovs-ofctl dump-flows ${bridge.name}: not read`, device: bridge.name}}
   const inPort = port.interfaces[0]?.ofport
   if (inPort === null || inPort === undefined) return {verdict: 'indeterminate', detail: `${inPortName} has no OpenFlow port number yet`}
+  const verdict = frameVerdict(bridge, port, inPort, p, target)
+  if (verdict.verdict !== 'pass' || p.family !== 4 || p.broadcast === true || p.l4proto === 'arp') return verdict
+  // A unicast IPv4 frame follows its sender's ARP through the same port (the request for the next hop's MAC, or the
+  // answer to the peer's): flows that drop ARP cut the path once the caches run out. Its addresses are not known here.
+  const arp = frameVerdict(bridge, port, inPort, {family: 4, l4proto: 'arp', src: 'unknown', dst: 'unknown', ...(p.etherSrc ? {etherSrc: p.etherSrc} : {}), broadcast: true}, target)
+  if (arp.verdict === 'pass') return verdict
+  return {...arp, detail: `ARP entering by ${inPortName}: ${arp.detail}`, ...(arp.verdict === 'fail' ? {arpOnly: true} : {})}
+}
+
+/** One frame through the bridge's tables, then (forwarded by NORMAL) the VLAN of the port it must leave by. */
+function frameVerdict(bridge: OvsBridge, port: OvsPort, inPort: number, p: OvsPacket, target: OvsTarget): OvsVerdict {
   const outcome = runTable(bridge, 0, p, inPort, target)
   if (outcome.kind === 'stop') return outcome.verdict
   if (outcome.normal && target.port !== undefined && !target.skipVlan) {
     const out = bridge.ports.find((x) => x.name === target.port)
-    const vlan = vlanOf(port)
+    const vlan = portVlan(port)
     if (out && !portCarries(out, vlan)) {
-      const where = out.tag !== null ? `access port in VLAN ${out.tag}` : `trunk of VLANs ${out.trunks.join(',')}`
+      const where = portVlans(out)
       return {
         verdict: 'fail',
-        detail: `${inPortName} puts the frame in ${vlan === null ? 'no VLAN' : `VLAN ${vlan}`}, and ${out.name} (${where}) does not carry it`,
-        element: {id: `ovs-vlan:${bridge.name} ${inPortName}`, kind: 'ovs-vlan', text: `${bridge.name}: port ${inPortName} tag ${vlan ?? 'none'}, ${out.name} ${where}`, device: inPortName, master: bridge.name},
+        detail: `${port.name} puts the frame in ${vlan === null ? 'no VLAN' : `VLAN ${vlan}`}, and ${out.name} (${where}) does not carry it`,
+        element: {id: `ovs-vlan:${bridge.name} ${port.name}`, kind: 'ovs-vlan', text: `${bridge.name}: port ${port.name} tag ${vlan ?? 'none'}, ${out.name} ${where}`, device: port.name, master: bridge.name},
       }
     }
   }

@@ -49,6 +49,8 @@ export interface Forward {
   guest?: GuestRef
   /** No running guest holds the target: the guest whose MAC the host last saw at it, and its address now. */
   formerHolder?: GuestRef & {now?: string}
+  /** No running guest is known to hold the target: those on its network whose address no source reports (it may be theirs). */
+  maybeHolders?: GuestRef[]
 }
 
 /** What the forwards ask of the host's view of its guests. */
@@ -57,6 +59,8 @@ export interface GuestBook {
   holderOf(addr: string): GuestRef | undefined
   /** Running guest interfaces that claimed this address by some source (a neighbour entry, a lease) and hold another now. */
   formerHolderOf(addr: string): (GuestRef & {now?: string}) | undefined
+  /** Running guest interfaces on a libvirt network whose subnet holds this address, whose own address no source reports. */
+  unaddressedOn(addr: string): GuestRef[]
   /** A running guest: its (first) interface on a network, that interface's current address when one is known, and whether its network routes it untranslated. */
   running(guest: string): (GuestRef & {addr?: string; routed: boolean}) | undefined
 }
@@ -106,7 +110,7 @@ export function collectForwards(rs: NfRuleset, hooks: HookFacts | null | undefin
   return out.sort((a, b) => a.id.localeCompare(b.id))
 }
 
-/** The guest a forward leads to: the running one holding its target now, else the one the user named, else a former holder. */
+/** The guest a forward leads to: the running one holding its target now, else the one the user named; else its former holder and the running guests of no known address that might hold it. */
 function resolveTarget(f: Forward, guests: GuestBook): void {
   const publishedFor = f.sources.find((s): s is Extract<ForwardSource, {kind: 'publish'}> => s.kind === 'publish')?.guest
   const holder = f.target.addr === 'unknown' ? undefined : guests.holderOf(f.target.addr)
@@ -115,9 +119,11 @@ function resolveTarget(f: Forward, guests: GuestBook): void {
     // The guest the user named, whose address nothing reports (or that does not run: no guest).
     const named = guests.running(publishedFor)
     if (named) f.guest = {name: named.name, iface: named.iface, ...(named.mac ? {mac: named.mac} : {})}
-  } else {
-    const former = f.target.addr === 'unknown' ? undefined : guests.formerHolderOf(f.target.addr)
+  } else if (f.target.addr !== 'unknown') {
+    const former = guests.formerHolderOf(f.target.addr)
     if (former) f.formerHolder = former
+    const maybe = guests.unaddressedOn(f.target.addr)
+    if (maybe.length > 0) f.maybeHolders = maybe
   }
 }
 
@@ -135,7 +141,7 @@ export function rangeMembers(f: Forward, guests: GuestBook): Forward[] | undefin
   if (hi.value - lo.value >= BigInt(MAX_RANGE_MEMBERS)) return undefined
   return Array.from({length: Number(hi.value - lo.value) + 1}, (_, k) => {
     if (k === 0) return f
-    const {guest: _guest, formerHolder: _former, ...rest} = f
+    const {guest: _guest, formerHolder: _former, maybeHolders: _maybe, ...rest} = f
     const member: Forward = {...rest, target: {...f.target, addr: formatIp(lo.family, lo.value + BigInt(k))}, member: k}
     resolveTarget(member, guests)
     return member

@@ -26,6 +26,8 @@ export interface TcVerdict {
   verdict: 'pass' | 'fail' | 'indeterminate'
   detail: string
   element?: Element
+  /** Known to drop a share of the packets (netem's random loss): not undecided, a failure now and then. */
+  intermittent?: true
 }
 
 /** tc's facts by device: a host with a thousand taps is asked about each of them several times per flow. */
@@ -266,7 +268,7 @@ function runQdisc(tc: TcIndex, q: Qdisc, p: TcPacket, depth = 0): TcVerdict {
       const loss = netemLoss(o)
       if (loss === undefined) return {verdict: 'indeterminate', detail: `qdisc netem on ${q.dev}: its options are not read`, element: qElement('netem')}
       if (loss >= 1) return {verdict: 'fail', detail: `qdisc netem on ${q.dev} loses every packet (loss 100%)`, element: qElement('loss 100%')}
-      if (loss > 0) return {verdict: 'indeterminate', detail: `qdisc netem on ${q.dev} drops ${+(loss * 100).toFixed(2)}% of packets at random: the flow passes only sometimes`, element: qElement(`loss ${+(loss * 100).toFixed(2)}%`)}
+      if (loss > 0) return {verdict: 'indeterminate', detail: `qdisc netem on ${q.dev} drops ${+(loss * 100).toFixed(2)}% of packets at random: the flow passes only sometimes`, element: qElement(`loss ${+(loss * 100).toFixed(2)}%`), intermittent: true}
       return {verdict: 'pass', detail: 'qdisc netem (no loss)'}
     }
   }

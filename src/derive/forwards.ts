@@ -54,6 +54,9 @@ export function firewallManagers(rs: NfRuleset | undefined, firewalldRunning: bo
   ]
 }
 
+const forwardRule = (r: RuleSource['rule']): ForwardView['rule'] & {} => ({backend: r.backend, family: r.family, table: r.table, chain: r.chain, position: r.index + 1, handle: r.handle ?? null, text: r.text})
+type RuleSource = Extract<Forward['sources'][number], {kind: 'rule'}>
+
 export function forwardViews(ctx: DeriveContext, datapath: DatapathDerivation): ForwardView[] {
   if (!datapath.ok || datapath.datapath.forwards.length === 0) return []
   const flowsOf = new Map<string, Flow[]>()
@@ -72,7 +75,7 @@ function view(ctx: DeriveContext, f: Forward, flows: Flow[], hooks: HookFacts | 
   const e = outside?.hop.element
   const rules = f.sources.flatMap((s) => (s.kind === 'rule' ? [s.rule] : []))
   // The rule outside packets meet (nat prerouting), else the host's own (nat output).
-  const rule = (f.sources.find((s) => s.kind === 'rule' && s.hook === 'prerouting') ?? f.sources.find((s) => s.kind === 'rule')) as Extract<Forward['sources'][number], {kind: 'rule'}> | undefined
+  const rule = (f.sources.find((s) => s.kind === 'rule' && s.hook === 'prerouting') ?? f.sources.find((s) => s.kind === 'rule')) as RuleSource | undefined
   const hookSources = f.sources.flatMap((s) => (s.kind === 'hook' ? [s] : []))
   // What the hooks behind this forward add, and whether each stands in the ruleset now.
   const scripts = (hooks?.scripts ?? []).filter((s: HookScript) => hookSources.some((h) => h.path === s.path))
@@ -108,7 +111,8 @@ function view(ctx: DeriveContext, f: Forward, flows: Flow[], hooks: HookFacts | 
     hookObjectRunning: hookObject ? runningNames.has(hookObject) : null,
     hookRulesMissing,
     published: f.sources.some((s) => s.kind === 'publish'),
-    rule: rule ? {backend: rule.rule.backend, family: rule.rule.family, table: rule.rule.table, chain: rule.rule.chain, position: rule.rule.index + 1, handle: rule.rule.handle ?? null, text: rule.rule.text} : null,
+    rule: rule ? forwardRule(rule.rule) : null,
+    dnatRules: [...(rule ? [rule.rule] : []), ...rules.filter((r) => r !== rule?.rule)].map(forwardRule),
     targetNetwork: network?.name ?? null,
     subnet: network?.ips.filter((ip) => ip.family === 'ipv4').map((ip) => networkOf(`${ip.address}/${ip.prefix}`))[0] ?? null,
     targetGuest: f.guest?.name ?? null,
@@ -116,6 +120,9 @@ function view(ctx: DeriveContext, f: Forward, flows: Flow[], hooks: HookFacts | 
     formerHolder: f.formerHolder?.name ?? null,
     formerHolderMac: f.formerHolder?.mac ?? null,
     formerHolderNow: f.formerHolder?.now ?? null,
+    targetMaybeHeldBy: [...new Set((f.maybeHolders ?? []).map((m) => m.name))],
+    // The MAC the network's static DHCP hosts give the target address: a guest pinned there takes it back at its next renewal.
+    targetPinnedTo: network?.ips.flatMap((ip) => ip.dhcpHosts).find((h) => h.ip === f.target.addr && h.mac !== undefined)?.mac?.toLowerCase() ?? null,
     bridge: network?.bridge ?? null,
     // The round trip from outside: its verdict and, where it does not pass, the flow, hop and element that decide.
     outsideVerdict: verdictOf(flows, ['inbound', 'inbound-reply']),

@@ -8,7 +8,7 @@ import type {BandwidthLimit} from '../../probes/libvirt.js'
 import type {OvsFacts} from '../../probes/ovs.js'
 import type {TcFacts} from '../../probes/tc.js'
 import {type ProbeResult, dataOf} from '../../probes/types.js'
-import {portCarries, uplinkPorts} from '../datapath/ovs.js'
+import {portCarries, portMode, portVlan, portVlans, uplinkPorts} from '../datapath/ovs.js'
 import {dropsGrowing, tcIndexOf} from '../datapath/tc.js'
 import {type DeriveContext, type DomainInterface, isRunning} from './context.js'
 import type {OvsBridgeView} from './types.js'
@@ -74,13 +74,13 @@ export interface InterfaceOvsAttributes {
   ovsInterfaceId: string | null
   /** The VLANs libvirt's XML gives it (<vlan><tag/>). */
   libvirtVlanTags: number[]
-  /** The bridge's uplinks (ports that are neither internal nor a guest's), and whether each carries its VLAN. */
-  ovsUplinks: {name: string; tag: number | null; trunks: number[]; carries: boolean}[]
+  /** The bridge's uplinks (ports that are neither internal nor a guest's), whether each carries its VLAN, its VLANs in words, and whether it trunks (a list can gain a VLAN). */
+  ovsUplinks: {name: string; tag: number | null; trunks: number[]; carries: boolean; vlans: string; trunk: boolean}[]
   /** libvirt's <bandwidth>: average/peak in kilobytes per second, burst in kilobytes. */
   bandwidthInbound: BandwidthLimit | null
   bandwidthOutbound: BandwidthLimit | null
   /** Rates tc sets on its tap: htb classes and tbf (what the guest receives), policers (what it sends). Bits per second, bytes. */
-  tapShaping: {what: string; direction: 'to guest' | 'from guest'; rate: number; burst: number | null}[]
+  tapShaping: {what: string; direction: 'to guest' | 'from guest'; rate: number; burst: number | null; policer?: {attach: string; pref: number; policeOnly: boolean}}[]
   /** Qdiscs on its tap whose drop counter grew between tc's two reads (null: tc not read). */
   tapDropsGrowing: {handle: string; parent: string; kind: string; drops: number}[] | null
 }
@@ -109,9 +109,15 @@ export function interfaceOvsAttributes(ctx: DeriveContext, i: DomainInterface, e
       shaping.push({what: `${c.kind} class ${c.classid}`, direction: 'to guest', rate: cap, burst: c.burst ?? null})
     }
     for (const q of tc.qdiscs.get(i.target) ?? []) if (q.kind === 'tbf' && typeof q.options.rate === 'number') shaping.push({what: `tbf qdisc ${q.handle}`, direction: 'to guest', rate: (q.options.rate as number) * 8, burst: typeof q.options.burst === 'number' ? q.options.burst : null})
-    for (const f of tc.filters.get(i.target) ?? []) for (const a of f.actions) if (a.police?.rate !== undefined) shaping.push({what: `police (filter ${f.attach} pref ${f.pref})`, direction: f.attach === 'ingress' ? 'from guest' : 'to guest', rate: a.police.rate * 8, burst: a.police.burst ?? null})
+    for (const f of tc.filters.get(i.target) ?? []) {
+      for (const a of f.actions) {
+        if (a.police?.rate === undefined) continue
+        const policer = {attach: f.attach, pref: f.pref, policeOnly: f.actions.every((x) => x.kind === 'police')}
+        shaping.push({what: `police (filter ${f.attach} pref ${f.pref})`, direction: f.attach === 'ingress' ? 'from guest' : 'to guest', rate: a.police.rate * 8, burst: a.police.burst ?? null, policer})
+      }
+    }
   }
-  const guestVlan = port?.tag ?? null
+  const guestVlan = port ? portVlan(port) : null
   const attributes: InterfaceOvsAttributes = {
     ovs: isOvs,
     ovsState: !isOvs || !ovs ? null : ovs.running ? 'running' : ovs.installed ? 'not-running' : 'not-installed',
@@ -125,7 +131,7 @@ export function interfaceOvsAttributes(ctx: DeriveContext, i: DomainInterface, e
     ovsAdminState: iface?.adminState ?? null,
     ovsInterfaceId: i.virtualport?.interfaceId ?? null,
     libvirtVlanTags: i.vlanTags ?? [],
-    ovsUplinks: onBridge ? uplinkPorts(onBridge, runningTaps(ctx)).map((u) => ({name: u.name, tag: u.tag, trunks: u.trunks, carries: portCarries(u, guestVlan)})) : [],
+    ovsUplinks: onBridge ? uplinkPorts(onBridge, runningTaps(ctx)).map((u) => ({name: u.name, tag: u.tag, trunks: u.trunks, carries: portCarries(u, guestVlan), vlans: portVlans(u), trunk: portMode(u) !== 'access'})) : [],
     bandwidthInbound: i.bandwidth?.inbound ?? null,
     bandwidthOutbound: i.bandwidth?.outbound ?? null,
     tapShaping: shaping,

@@ -412,6 +412,8 @@ export interface ForwardView extends ViewBase<'forward'> {
   published: boolean
   /** The rule outside packets meet (nat prerouting, else the host's nat output). */
   rule: ForwardRule | null
+  /** Every rule of the ruleset that makes this forward (the outside's first, then the host's own nat output). */
+  dnatRules: ForwardRule[]
   targetNetwork: string | null
   subnet: string | null
   targetGuest: string | null
@@ -419,6 +421,10 @@ export interface ForwardView extends ViewBase<'forward'> {
   formerHolder: string | null
   formerHolderMac: string | null
   formerHolderNow: string | null
+  /** No running guest is known to hold the target: the running guests on its network whose address no source reports. */
+  targetMaybeHeldBy: string[]
+  /** The MAC a static DHCP host of the target's network (<host mac ip>) gives the target address, lower case. */
+  targetPinnedTo: string | null
   bridge: string | null
   /** The round trip from outside: its verdict and, where it does not pass, the flow, hop and element that decide. */
   outsideVerdict: 'pass' | 'fail' | 'indeterminate' | null

@@ -31,6 +31,22 @@ describe('the OVS hop, offline from the recorded flows', () => {
     expect(ovsVerdict(std, undefined, 'br-ovs2', 'vnet70', egress, {port: 'eth-up'}).verdict).toBe('pass') // tag 10, trunks 10,30
     expect(ovsVerdict(std, undefined, 'br-ovs2', 'vnet71', egress, {port: 'eth-up'})).toMatchObject({verdict: 'fail', element: {kind: 'ovs-vlan', id: 'ovs-vlan:br-ovs2 vnet71'}}) // tag 20
   })
+  it('VLAN modes: an explicit trunk ignores a tag; a native port puts untagged frames in its native VLAN and carries its list too', () => {
+    const {std} = bridges()
+    const up = std.ports.find((p) => p.name === 'eth-up')!
+    const guest = std.ports.find((p) => p.name === 'vnet71')! // tag 20
+    // VLAN 20 in the native port's list (its native VLAN is 30), then in neither.
+    Object.assign(up, {vlanMode: 'native-untagged', tag: 30, trunks: [10, 20]})
+    expect(ovsVerdict(std, undefined, 'br-ovs2', 'vnet71', egress, {port: 'eth-up'}).verdict).toBe('pass')
+    Object.assign(up, {vlanMode: 'native-tagged', tag: 30, trunks: [10]})
+    expect(ovsVerdict(std, undefined, 'br-ovs2', 'vnet71', egress, {port: 'eth-up'})).toMatchObject({verdict: 'fail', detail: expect.stringContaining('native-tagged port: native VLAN 30, trunk of VLANs 10')})
+    // A trunk with a stray tag (ovs-vsctl allows it) trunks its list only.
+    Object.assign(up, {vlanMode: 'trunk', tag: 10, trunks: [20]})
+    expect(ovsVerdict(std, undefined, 'br-ovs2', 'vnet71', egress, {port: 'eth-up'}).verdict).toBe('pass')
+    // The guest's own port as a native one: its untagged frames are in its native VLAN (30, which eth-up lacks now).
+    Object.assign(guest, {vlanMode: 'native-untagged', tag: 30, trunks: [20]})
+    expect(ovsVerdict(std, undefined, 'br-ovs2', 'vnet71', egress, {port: 'eth-up'}).verdict).toBe('fail')
+  })
   it('a port missing from the bridge, and an interface in error, fail before any flow', () => {
     const {std} = bridges()
     expect(ovsVerdict(std, undefined, 'br-ovs2', 'vnet5', egress)).toMatchObject({verdict: 'fail', element: {kind: 'ovs-port', device: 'vnet5', master: 'br-ovs2'}})
@@ -61,6 +77,28 @@ describe('the OVS hop, offline from the recorded flows', () => {
     expect(ovsVerdict(std, undefined, 'br-ovs2', 'vnet70', egress)).toMatchObject({verdict: 'fail', detail: expect.stringContaining('table=1')})
     std.flows = parseFlows(' priority=10 actions=resubmit(,1),NORMAL\n table=1, priority=5,ip actions=drop\n')
     expect(ovsVerdict(std, undefined, 'br-ovs2', 'vnet70', egress).verdict).toBe('pass')
+  })
+  it("a unicast IPv4 frame needs its sender's ARP through the same port: a flow dropping ARP fails it (ARP only), never a pass", () => {
+    const {std} = bridges()
+    // The recorded flows forward ARP (priority 50, NORMAL).
+    expect(ovsVerdict(std, undefined, 'br-ovs2', 'vnet70', egress, {port: 'eth-up'})).toMatchObject({verdict: 'pass'})
+    std.flows = parseFlows(' priority=100,arp actions=drop\n priority=0 actions=NORMAL\n')
+    expect(ovsVerdict(std, undefined, 'br-ovs2', 'vnet70', egress, {port: 'eth-up'})).toMatchObject({verdict: 'fail', arpOnly: true, detail: expect.stringContaining('ARP entering by vnet70'), element: {kind: 'ovs-flow', ovsFlow: {match: 'table=0,priority=100,arp', drops: true}}})
+    // By EtherType, and scoped to another port: only that port's ARP.
+    std.flows = parseFlows(' priority=100,in_port=2,dl_type=0x0806 actions=drop\n priority=0 actions=NORMAL\n')
+    expect(ovsVerdict(std, undefined, 'br-ovs2', 'vnet71', egress)).toMatchObject({verdict: 'fail', arpOnly: true})
+    expect(ovsVerdict(std, undefined, 'br-ovs2', 'vnet70', egress).verdict).toBe('pass')
+    // An ARP flow on addresses kdlab does not know for the ARP (its target is the next hop): not decided.
+    std.flows = parseFlows(' priority=100,arp,arp_tpa=10.1.1.1 actions=drop\n priority=0 actions=NORMAL\n')
+    expect(ovsVerdict(std, undefined, 'br-ovs2', 'vnet70', egress).verdict).toBe('indeterminate')
+    // Broadcasts (a DHCP discover) ask no ARP; nor does IPv6 (neighbour discovery is ICMPv6, matched as IP).
+    std.flows = parseFlows(' priority=100,arp actions=drop\n priority=0 actions=NORMAL\n')
+    expect(ovsVerdict(std, undefined, 'br-ovs2', 'vnet70', {family: 4, l4proto: 'udp', src: '0.0.0.0', dst: '255.255.255.255', sport: 68, dport: 67, broadcast: true}).verdict).toBe('pass')
+    expect(ovsVerdict(std, undefined, 'br-ovs2', 'vnet70', {...egress, family: 6, src: 'fd00::5', dst: '2001:db8::1'}).verdict).toBe('pass')
+    // ARP kept, IP dropped: the IP drop decides (a fail, not an ARP-only one).
+    std.flows = parseFlows(' priority=100,ip actions=drop\n priority=50,arp actions=NORMAL\n')
+    expect(ovsVerdict(std, undefined, 'br-ovs2', 'vnet70', egress)).toMatchObject({verdict: 'fail', element: {ovsFlow: {match: 'table=0,priority=100,ip'}}})
+    expect(ovsVerdict(std, undefined, 'br-ovs2', 'vnet70', egress).arpOnly).toBeUndefined()
   })
   it('OVS not read, or its flows not dumped: indeterminate with the reason', () => {
     const {std} = bridges()

@@ -1,7 +1,9 @@
 import {describe, expect, it} from 'vitest'
+import type {LeaseFacts} from '../../probes/leases.js'
+import type {LibvirtFacts} from '../../probes/libvirt.js'
 import type {Neighbour} from '../../probes/neighbours.js'
 import rule from '../../rules/dnat-target-stale.js'
-import {alter} from '../helpers.js'
+import {alter, factsOf, fireAll, withIptablesRule} from '../helpers.js'
 import {HOST, fireInbound, healthy, withForward} from '../inbound.js'
 
 const OLD = '192.168.122.250'
@@ -24,10 +26,50 @@ describe('dnat-target-stale', () => {
     expect((f.note ?? []).join('\n')).toContain(`virsh net-update default add ip-dhcp-host "<host mac='${mac}' ip='${OLD}'/>"`)
   })
 
+  it("the host's own DNAT (nat OUTPUT) follows the guest too: every rule of the forward retargeted in its place, not the outside's alone", async () => {
+    const {facts, web, mac} = await healthy()
+    const both = withIptablesRule(withForward(facts, OLD), 'nat', `-A OUTPUT -d ${HOST}/32 -p tcp -m tcp --dport 8080 -j DNAT --to-destination ${OLD}:80`)
+    const moved = alter<Neighbour[]>(both, 'neighbours', (n) => n.push({ip: OLD, dev: 'virbr0', mac, state: ['STALE']}))
+    const [f] = (await fireInbound(rule, moved)).findings
+    expect(f.fix).toEqual([
+      `iptables -t nat -I PREROUTING 1 -d ${HOST}/32 -p tcp -m tcp --dport 8080 -j DNAT --to-destination ${web}:80`,
+      `iptables -t nat -D PREROUTING -d ${HOST}/32 -p tcp -m tcp --dport 8080 -j DNAT --to-destination ${OLD}:80`,
+      `iptables -t nat -I OUTPUT 1 -d ${HOST}/32 -p tcp -m tcp --dport 8080 -j DNAT --to-destination ${web}:80`,
+      `iptables -t nat -D OUTPUT -d ${HOST}/32 -p tcp -m tcp --dport 8080 -j DNAT --to-destination ${OLD}:80`,
+    ])
+  })
+
+  it("the network already pins the target to web01's MAC (the pin made, its lease not yet renewed): no retarget that its renewal would undo; renew inside the guest", async () => {
+    const {facts, web, mac} = await healthy()
+    const moved = alter<Neighbour[]>(withForward(facts, OLD), 'neighbours', (n) => n.push({ip: OLD, dev: 'virbr0', mac, state: ['STALE']}))
+    const pin = (m: string) => alter<LibvirtFacts>(moved, 'libvirt', (l) => l.networks.find((n) => n.name === 'default')!.ips[0].dhcpHosts.push({mac: m, ip: OLD}))
+    const [f] = (await fireInbound(rule, pin(mac.toUpperCase()))).findings
+    expect(f.fix).toEqual([])
+    expect(f.evidence).toContain(`network default's static DHCP host: <host mac='${mac}' ip='${OLD}'/>`)
+    expect((f.note ?? []).join('\n')).toMatch(/takes it back when it next renews its lease/)
+    expect((f.note ?? []).join('\n')).not.toContain('net-update')
+    // Pinned to another guest's MAC: web01 is not coming back, the forward follows it.
+    const [other] = (await fireInbound(rule, pin('52:54:00:00:00:99'))).findings
+    expect(other.fix).toEqual([
+      `iptables -t nat -I PREROUTING 1 -d ${HOST}/32 -p tcp -m tcp --dport 8080 -j DNAT --to-destination ${web}:80`,
+      `iptables -t nat -D PREROUTING -d ${HOST}/32 -p tcp -m tcp --dport 8080 -j DNAT --to-destination ${OLD}:80`,
+    ])
+  })
+
   it('fires for a target nobody holds or held: no guest named, no fix guessed', async () => {
     const {facts} = await healthy()
     const {findings} = await fireInbound(rule, withForward(facts, OLD))
     expect(findings.map((f) => [f.entity.name, f.fix, f.context?.domain])).toEqual([[`tcp ${HOST}:8080 -> ${OLD}:80`, [], undefined]])
+  })
+
+  it("stays silent while a running guest of the target's network has an address no source reports (lab: inbound-dnat-stale, web01's lease and neighbour entry gone): it may hold the target, said as undecided", async () => {
+    const recorded = await factsOf('inbound-dnat-stale')
+    expect((await fireInbound(rule, recorded)).findings.map((f) => f.id)).toEqual(['dnat-target-stale'])
+    const unseen = alter<Neighbour[]>(alter<LeaseFacts>(recorded, 'leases', (l) => (l.leases = [])), 'neighbours', (n) => n.splice(0, n.length, ...n.filter((x) => x.dev !== 'virbr0')))
+    expect((await fireInbound(rule, unseen)).findings).toEqual([])
+    const {evaluation} = await fireAll(unseen)
+    const target = evaluation.findings.find((f) => f.id === 'guest-flow-indeterminate' && f.entity.name.includes(`target ${OLD}`))
+    expect(target?.summary).toContain('no source reports the address of kdlab-web01 (52:54:00:6b:64:01) on its network: it may be theirs')
   })
 
   it('stays silent for a forward to the address web01 holds now', async () => {

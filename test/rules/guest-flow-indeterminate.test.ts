@@ -3,6 +3,7 @@ import rule from '../../rules/guest-flow-indeterminate.js'
 import type {SysctlFacts} from '../../probes/sysctl.js'
 import type {Route} from '../../probes/routes.js'
 import type {NetfilterFacts} from '../../probes/netfilter.js'
+import type {TcFacts} from '../../probes/tc.js'
 import {parseNftJsonIR} from '../../probes/netfilter/nft-json.js'
 import {alter, factsOf, fire, fireAll, withIptablesRule, withProbeData} from '../helpers.js'
 import {fireInbound, healthy, withForward} from '../inbound.js'
@@ -17,6 +18,16 @@ describe('guest-flow-indeterminate', () => {
   it('a rule marking half the forwarded packets, which are then dropped (lab: mark-random-drop), is an intermittent failure: high, not low', async () => {
     const {evaluation} = await fire(rule, await factsOf('mark-random-drop'))
     expect(evaluation.findings[0]).toMatchObject({severity: 'high', title: expect.stringMatching(/dropped intermittently/)})
+  })
+  it("a netem qdisc losing 30% at random on a guest's tap (tc-tap-tbf-burst's tbf made a netem) is a known, intermittent loss: high, its qdisc removed; a loss model not read stays low", async () => {
+    const recorded = await factsOf('tc-tap-tbf-burst')
+    const netem = (options: Record<string, unknown>) =>
+      alter<TcFacts>(recorded, 'tc', (tc) => Object.assign(tc.qdiscs.find((q) => q.kind === 'tbf')!, {kind: 'netem', options}))
+    const {evaluation} = await fire(rule, netem({limit: 1000, 'loss-random': {loss: 0.3, correlation: 0}, ecn: false, gap: 0}))
+    expect(evaluation.findings).toHaveLength(1)
+    expect(evaluation.findings[0]).toMatchObject({severity: 'high', title: expect.stringMatching(/dropped intermittently .*loss 30%/), fix: ['tc qdisc del dev vnet0 root']})
+    const gemodel = (await fire(rule, netem({limit: 1000, 'loss-gemodel': {p: 0.1, r: 0.9}}))).evaluation.findings
+    expect(gemodel.map((f) => [f.severity, f.fix])).toEqual([['low', []]])
   })
   it('a rule that cannot be told for want of a fact (a mark set outside the path) stays low: not a chance drop', async () => {
     const {evaluation} = await fire(rule, await factsOf('iptables-nft-incompatible'))

@@ -15,6 +15,13 @@ describe('ovs-flow-drop', () => {
     const {ids} = await fireAll(facts)
     expect(ids.filter((id) => id === 'guest-flow-blocked' || id === 'ovs-flow-drop')).toEqual(['ovs-flow-drop'])
   })
+  it("a flow dropping only ARP: the guest's traffic passes while the ARP caches last, said as intermittent, never OK and never a deletion of an unscoped flow", async () => {
+    const {ids, evaluation} = await fireAll(await withFlows(' priority=100,arp actions=drop\n priority=0 actions=NORMAL\n'))
+    expect(ids).not.toContain('ovs-flow-drop')
+    const finding = evaluation.findings.find((f) => f.id === 'guest-flow-indeterminate')
+    expect(finding).toMatchObject({severity: 'high', title: expect.stringContaining('priority=100,arp actions=drop')})
+    expect(finding?.fix ?? []).toEqual([])
+  })
   it('stays silent on the recorded flows (their drop is for another port) and leaves an unevaluated flow to guest-flow-indeterminate', async () => {
     expect((await fire(flowDrop, await ovsHost())).names).toEqual([])
     const {ids} = await fireAll(await withFlows(' priority=300,ip,ct_state=+trk actions=drop\n priority=0 actions=NORMAL\n'))

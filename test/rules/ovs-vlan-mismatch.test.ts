@@ -20,6 +20,21 @@ describe('ovs-vlan-mismatch', () => {
     const {evaluation} = await fire(vlanMismatch, facts)
     expect(evaluation.findings[0].fix).toEqual(['ovs-vsctl set Port vnet2 tag=30'])
   })
+  it("a native-untagged uplink carries its native VLAN and its trunk list (ovs-vswitchd.conf.db(5)): silent for either, and a VLAN in neither joins the list", async () => {
+    const nativeUplink = (guestTag: number) =>
+      ovsHost((ovs) => {
+        guestPort(ovs).tag = guestTag
+        Object.assign(ovs.bridges.find((b) => b.name === 'kdlab-br0')!.ports.find((p) => p.name === 'kdlab-lanp')!, {vlanMode: 'native-untagged', tag: 30, trunks: [10, 20]})
+      })
+    for (const carried of [10, 20, 30]) {
+      const {ids} = await fireAll(await nativeUplink(carried))
+      expect(ids.filter((id) => id.startsWith('ovs-') || id.startsWith('guest-flow'))).toEqual([])
+    }
+    const {names, evaluation} = await fire(vlanMismatch, await nativeUplink(40))
+    expect(names).toEqual(['kdlab-lan02/vnet2'])
+    expect(evaluation.findings[0].fix).toEqual(['ovs-vsctl add Port kdlab-lanp trunks 40'])
+    expect(evaluation.findings[0].summary).toContain('kdlab-lanp native-untagged port: native VLAN 30, trunk of VLANs 10,20')
+  })
   it('stays silent when the trunk carries it, when the trunk carries all VLANs, and when the XML agrees', async () => {
     expect((await fire(vlanMismatch, await ovsHost())).names).toEqual([])
     const allVlans = await ovsHost((ovs) => {

@@ -23,6 +23,27 @@ describe('tc-policer-drops', () => {
     const libvirtOwned = alter<LibvirtFacts>(facts, 'libvirt', (l) => (l.domains[0].interfaces[0].bandwidth = {inbound: {average: 1250}}))
     expect((await fire(policerDrops, libvirtOwned)).evaluation.findings[0].fix).toEqual([])
   })
+  it("a hand-written ingress policer dropping (no libvirt <bandwidth>): its police-only filter removed, and no virsh domiftune told for a limit libvirt did not set; a harmless one (drops not growing) is no fault", async () => {
+    const recorded = await factsOf('tc-tap-tbf-burst')
+    const tap = tapOf(recorded)
+    const policed = (grown: boolean, actions: TcFacts['filters'][number]['actions']) =>
+      alter<TcFacts>(recorded, 'tc', (tc) => {
+        const tbf = tc.qdiscs.find((x) => x.dev === tap && x.kind === 'tbf')!
+        tc.qdiscs.push({dev: tap, kind: 'ingress', handle: 'ffff:', parent: 'ffff:fff1', options: {}, stats: {...tbf.stats!, drops: 40}})
+        if (grown) tc.dropsLater[`${tap} ffff:`] = 55
+        tc.filters.push({dev: tap, attach: 'ingress', protocol: 'ip', pref: 49152, kind: 'u32', keys: [], actions})
+      })
+    const police = {kind: 'police', police: {rate: 1000, burst: 2048, mtu: 2048, exceed: 'drop'}}
+    const {names, evaluation} = await fire(policerDrops, policed(true, [police]))
+    expect(names).toEqual([`kdlab-web01/${tap}`])
+    expect(evaluation.findings[0].fix).toEqual([`tc filter del dev ${tap} ingress pref 49152`])
+    expect((evaluation.findings[0].note ?? []).join('\n')).not.toContain('domiftune')
+    const bandwidth = (await fireAll(policed(true, [police]))).evaluation.findings.find((f) => f.id === 'guest-bandwidth-limited')!
+    expect((bandwidth.note ?? []).join('\n')).not.toContain('domiftune')
+    // A filter that polices and redirects does more than limit: not deleted for its rate.
+    expect((await fire(policerDrops, policed(true, [police, {kind: 'mirred', mirred: {action: 'redirect', direction: 'egress', toDev: 'ifb0'}}]))).evaluation.findings[0].fix).toEqual([])
+    expect((await fire(policerDrops, policed(false, [police]))).names).toEqual([])
+  })
   it('stays silent on drops counted before kvmdoctor looked (the recording: 4 drops, not growing), and is not checked without tc', async () => {
     expect((await fire(policerDrops, await factsOf('tc-tap-tbf-burst'))).names).toEqual([])
     const {names, evaluation} = await fire(policerDrops, unavailable(await factsOf('tc-tap-tbf-burst'), 'tc'))
