@@ -8,6 +8,7 @@
  */
 import type {ResultFlow, ResultHop} from '../src/result/diagnosis.js'
 import type {TraceStep} from '../src/datapath/netfilter/evaluate.js'
+import {flowSubject} from '../src/datapath/flows.js'
 import {sourceHeaderLines} from './source-header.js'
 import type {TraceResult} from '../src/result/trace.js'
 import {type Line, wrapLine} from './layout.js'
@@ -43,7 +44,7 @@ export function renderTrace(t: TraceResult, options: TraceRenderOptions = {}): s
   // The flow (1-based) where each deciding element was first written out.
   const shownIn = new Map<string, number>()
   t.flows.forEach((f, n) => {
-    out.push({text: `Flow ${n + 1}/${t.flows.length}: ${flowName(f, t.to)}  ${f.guest} ${f.iface}${f.mac ? ` ${f.mac}` : ''}${f.network ? `  network ${f.network}` : ''}${f.bridge ? `, bridge ${f.bridge}` : ''}`})
+    out.push({text: `Flow ${n + 1}/${t.flows.length}: ${flowName(f, t.to)}  ${[flowSubject(f), f.iface].filter(Boolean).join(' ')}${f.mac ? ` ${f.mac}` : ''}${f.network ? `  network ${f.network}` : ''}${f.bridge ? `, bridge ${f.bridge}` : ''}`})
     out.push({text: `  ${f.description}`})
     out.push({label: '  packet: ', text: f.packet})
     for (const a of f.packetAssumed ?? []) out.push({label: '    assumed: ', text: a})

@@ -78,9 +78,9 @@ export default defineRule<ForwardView>({
   needs: DATAPATH,
   // The round trip from outside fails, and not because the target is nobody's or a hook's rules are gone (their own findings).
   conditions: (c) => c.all(c.eq('outsideVerdict', 'fail'), c.not(c.isIn('elementKind', ['dnat-target', 'hook-lost']))),
-  title: (e) => text`The published port ${e.name} does not reach ${e.context.domain}: ${e.outsideHop}`,
+  title: (e) => text`The published port ${e.name} does not reach ${e.targetHolder}: ${e.outsideHop}`,
   summary: (e) =>
-    text`A connection from outside to ${e.proto} port ${e.port} is meant for ${e.targetAddress}:${e.targetPort} (${e.context.domain}), but its ${e.outsideFlow} flow stops at ${e.outsideHop}: ${e.outsideDetail}. A NAT network admits only replies from outside; a forward needs an accept of its own, ahead of what rejects it.`,
+    text`A connection from outside to ${e.proto} port ${e.port} is meant for ${e.targetAddress}:${e.targetPort}${e.context.domain ? ` (${e.context.domain}),` : ', which no guest holds,'} but its ${e.outsideFlow} flow stops at ${e.outsideHop}: ${e.outsideDetail}. A NAT network admits only replies from outside; a forward needs an accept of its own, ahead of what rejects it.`,
   evidence: (e) => [line`decided by: ${e.elementText}`, line`forward found in: ${e.foundBy}`, ...e.rules, ...e.flows, line`assumes: ${e.assumptions}`],
   fix: (e, host, rules) => forwardAccept(e, host, rules).fix,
   check: (e) => [cmd`kvmdoctor trace --inbound ${`${e.hostAddress ? `${e.hostAddress}:` : ''}${e.port}/${e.proto}`}`],

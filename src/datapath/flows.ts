@@ -38,7 +38,7 @@ import {type RouteDecision, type Router, buildRouter, describeRoute, routeLookup
 import {type Element, elementForStep, natMissingElement} from './elements.js'
 import {type TcIndex, tcIndexOf, tcVerdict} from './tc.js'
 import type {HookFacts} from '../../probes/libvirt-hooks.js'
-import {type Forward, type GuestBook, MAX_RANGE_MEMBERS, type PublishRequest, collectForwards, rangeMembers} from './published.js'
+import {type Forward, type GuestBook, MAX_RANGE_MEMBERS, type PublishRequest, collectForwards, rangeMembers, unheldTarget} from './published.js'
 
 export type FlowKind = 'dhcp' | 'dhcp-reply' | 'dns' | 'dns-reply' | 'egress' | 'egress-reply' | 'egress6' | 'egress6-reply' | 'custom' | InboundKind
 /** Flows that start outside the guest: from the outside through a published port, and the hairpins (the host, another guest). */
@@ -94,7 +94,12 @@ export interface Flow {
   assumptions?: string[]
   /** Inbound flows: the published port (Forward.id) they follow. */
   forward?: string
+  /** Inbound flows no guest is behind (guest is ''): what the forward points at instead, in words. */
+  unheldTarget?: string
 }
+
+/** Who a flow is for, in words: its guest, or what a forward without one points at. Never an empty name. */
+export const flowSubject = (f: Pick<Flow, 'guest' | 'unheldTarget'>): string => f.guest || (f.unheldTarget ?? 'no guest')
 
 export interface Destination {
   addr: string
@@ -1870,7 +1875,11 @@ class HostView {
     const side = this.outside(f, internet, client)
     const flows = this.fromOutside(f, g, base, side)
     if (!f.direct && !client) flows.push(...this.hairpinFromHost(f, g, base, side.hostAddr), ...this.hairpinFromGuest(f, g, base, side.hostAddr))
-    for (const flow of flows) flow.forward = f.id
+    const unheld = who ? undefined : unheldTarget(f)
+    for (const flow of flows) {
+      flow.forward = f.id
+      if (unheld) flow.unheldTarget = unheld
+    }
     return flows
   }
 

@@ -65,6 +65,13 @@ export interface GuestBook {
   running(guest: string): (GuestRef & {addr?: string; routed: boolean}) | undefined
 }
 
+/** What a forward no running guest holds points at, in words: its address, or the guest --publish named whose address is not known. */
+export function unheldTarget(f: Pick<Forward, 'target' | 'sources'>): string {
+  if (f.target.addr !== 'unknown') return `${f.target.addr} (no guest holds it)`
+  const named = f.sources.find((s) => s.kind === 'publish')
+  return named?.kind === 'publish' ? `${named.guest} (its address is not known)` : 'an address not known'
+}
+
 const idOf = (f: Pick<Forward, 'proto' | 'port' | 'hostAddress' | 'target' | 'direct'>) =>
   f.direct ? `${f.proto} ${f.target.addr}:${f.target.port} (routed)` : `${f.proto} ${f.hostAddress ? `${f.hostAddress}:` : ''}${f.port} -> ${f.target.addr}:${f.target.port}`
 

@@ -1,6 +1,6 @@
 /** Element views: one per datapath element that stops (or leaves undecided, or diverts) guest flows. */
 import {elementImpacts} from '../datapath/derive.js'
-import type {Flow} from '../datapath/flows.js'
+import {type Flow, flowSubject} from '../datapath/flows.js'
 import type {LibvirtNetwork} from '../../probes/libvirt.js'
 import type {Forward} from '../datapath/published.js'
 import {networkOf} from '../lib/addr.js'
@@ -22,7 +22,8 @@ const subnetsOf = (n: LibvirtNetwork, only?: string) => n.ips.filter((ip) => onl
 export function elementViews(ctx: DeriveContext, flows: Flow[], forwards: Forward[]): ElementView[] {
   const published = new Map(forwards.map((f) => [f.id, `${f.hostAddress ? `${f.hostAddress}:` : ''}${f.port}/${f.proto}`]))
   return elementImpacts(flows).map(({element, verdict, hop, flows: hit}): ElementView => {
-    const guests = [...new Set(hit.map((f) => f.guest))].sort()
+    // A forward no guest is behind stops no guest: its flows name none.
+    const guests = [...new Set(hit.map((f) => f.guest).filter(Boolean))].sort()
     const bridges = [...new Set(hit.map((f) => f.bridge).filter((b): b is string => Boolean(b)))].sort()
     const networks = [...new Set(hit.map((f) => f.network).filter((n): n is string => Boolean(n)))].sort()
     const family = element.ipFamily === 6 ? 'ipv6' : 'ipv4'
@@ -59,7 +60,7 @@ export function elementViews(ctx: DeriveContext, flows: Flow[], forwards: Forwar
       device: element.device ?? null,
       /** The address an element is about (a source NAT's target). */
       address: element.address ?? null,
-      flows: hit.map((f) => `${f.guest} ${f.kind}: ${f.description}`),
+      flows: hit.map((f) => `${flowSubject(f)} ${f.kind}: ${f.description}`),
       flowKinds: [...new Set(hit.map((f) => f.kind))].sort(),
       inbound: [...new Set(hit.flatMap((f) => (f.forward && published.has(f.forward) ? [published.get(f.forward)!] : [])))].sort(),
       /** Only IPv6 flows stop here: IPv4 passes. */

@@ -9,7 +9,7 @@ import {type AcceptIntent, acceptOf} from '../../probes/netfilter/forwards.js'
 import {dataOf} from '../../probes/types.js'
 import type {DatapathDerivation} from '../datapath/derive.js'
 import type {Flow, FlowKind, Hop} from '../datapath/flows.js'
-import type {Forward} from '../datapath/published.js'
+import {type Forward, unheldTarget} from '../datapath/published.js'
 import {networkOf} from '../lib/addr.js'
 import type {NfRuleset} from '../lib/netfilter.js'
 import type {DeriveContext} from './context.js'
@@ -116,6 +116,7 @@ function view(ctx: DeriveContext, f: Forward, flows: Flow[], hooks: HookFacts | 
     targetNetwork: network?.name ?? null,
     subnet: network?.ips.filter((ip) => ip.family === 'ipv4').map((ip) => networkOf(`${ip.address}/${ip.prefix}`))[0] ?? null,
     targetGuest: f.guest?.name ?? null,
+    targetHolder: who?.name ?? unheldTarget(f),
     targetMac: f.guest?.mac ?? null,
     formerHolder: f.formerHolder?.name ?? null,
     formerHolderMac: f.formerHolder?.mac ?? null,

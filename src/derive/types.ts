@@ -417,6 +417,8 @@ export interface ForwardView extends ViewBase<'forward'> {
   targetNetwork: string | null
   subnet: string | null
   targetGuest: string | null
+  /** Who the forward leads to, in words: the guest (or the one last seen at its target), else what it points at. */
+  targetHolder: string
   targetMac: string | null
   formerHolder: string | null
   formerHolderMac: string | null

@@ -72,6 +72,16 @@ describe('dnat-target-stale', () => {
     expect(target?.summary).toContain('no source reports the address of kdlab-web01 (52:54:00:6b:64:01) on its network: it may be theirs')
   })
 
+  it("an undecided target names what is there, never an empty guest (lab: inbound-dnat-stale, web01's address unseen): evidence says the address no guest holds, no guest counted", async () => {
+    const recorded = await factsOf('inbound-dnat-stale')
+    const unseen = alter<Neighbour[]>(alter<LeaseFacts>(recorded, 'leases', (l) => (l.leases = [])), 'neighbours', (n) => n.splice(0, n.length, ...n.filter((x) => x.dev !== 'virbr0')))
+    const {evaluation} = await fireAll(unseen)
+    const target = evaluation.findings.find((f) => f.id === 'guest-flow-indeterminate' && f.entity.name.includes(`target ${OLD}`))
+    expect(target?.evidence.filter((l) => /^\s|^\S* ?inbound:/.test(l) && !l.includes('no guest holds it'))).toEqual([])
+    expect(target?.evidence.some((l) => l.startsWith(`${OLD} (no guest holds it) inbound: `))).toBe(true)
+    expect(target?.context?.domain).toBeUndefined()
+  })
+
   it('stays silent for a forward to the address web01 holds now', async () => {
     const {facts, web} = await healthy()
     const {findings, evaluation} = await fireInbound(rule, withForward(facts, web))

@@ -1,7 +1,7 @@
 import {describe, expect, it} from 'vitest'
 import rule from '../../rules/port-forward-blocked.js'
 import type {NfRuleset} from '../../src/lib/netfilter.js'
-import {alter, withIptablesRule} from '../helpers.js'
+import {alter, factsOf, withIptablesRule} from '../helpers.js'
 import {HOST, fireInbound, healthy, withForward} from '../inbound.js'
 
 describe('port-forward-blocked', () => {
@@ -57,6 +57,14 @@ describe('port-forward-blocked', () => {
     expect((await fireInbound(rule, byOrig(8080))).findings).toEqual([])
     const {findings} = await fireInbound(rule, byOrig(9090))
     expect(findings.map((f) => f.evidence[0])).toEqual(['decided by: iptables -t filter -A LIBVIRT_FWI -o virbr0 -j REJECT --reject-with icmp-port-unreachable'])
+  })
+
+  it("a forward to an address no guest holds, dropped before its DNAT (lab: inbound-dnat-stale plus a legacy prerouting drop): says what is there, never an empty guest", async () => {
+    const recorded = withIptablesRule(await factsOf('inbound-dnat-stale'), 'mangle', '-A PREROUTING -i kdlab-up0 -p tcp -m tcp --dport 8080 -j DROP', 0, 'iptables-legacy')
+    const [f] = (await fireInbound(rule, recorded)).findings
+    expect(f.title).toBe(`The published port tcp ${HOST}:8080 -> 192.168.122.250:80 does not reach 192.168.122.250 (no guest holds it): netfilter prerouting`)
+    expect(f.summary).toContain('is meant for 192.168.122.250:80, which no guest holds, but its inbound flow stops')
+    expect(`${f.title} ${f.summary}`).not.toMatch(/\bnone\b|\(\)/)
   })
 
   it('stays silent for a forward with its accept ahead of libvirt (the round trip from outside passes)', async () => {
