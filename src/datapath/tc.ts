@@ -356,10 +356,49 @@ export function tcVerdict(tcFacts: TcFacts | TcIndex | null, unreadReason: strin
   return {verdict: 'pass', detail: notes.join('; ')}
 }
 
-/** Drops a qdisc counted between the first and second reads of this run. */
-export function dropsGrowing(tc: TcIndex, dev: string): {handle: string; parent: string; kind: string; drops: number}[] {
-  return (tc.qdiscs.get(dev) ?? []).flatMap((q) => {
+/**
+ * What a qdisc's drops come from. A queueing qdisc drops itself ('queue'). An ingress or clsact qdisc only holds
+ * filters and counts what they drop: a police action over its rate ('policer'), a drop action ('drop-filter'); when
+ * both stand on its hooks, or an action kvmdoctor does not know may drop (bpf), the counter cannot tell them apart.
+ */
+export type DropCause = 'queue' | 'policer' | 'drop-filter' | 'indeterminate'
+
+export interface GrowingDrops {
+  handle: string
+  parent: string
+  kind: string
+  drops: number
+  cause: DropCause
+  /** The filters that may drop there (hook qdiscs), as `tc filter show` names them. */
+  droppers: string[]
+}
+
+/** Actions that never drop a packet themselves (they edit, mark, mirror or pass it on). */
+const NON_DROPPING = new Set(['mirred', 'skbedit', 'vlan', 'pedit', 'csum', 'tunnel_key', 'connmark', 'nat', 'sample', 'skbmod'])
+
+function dropperKind(f: TcFilter): 'policer' | 'drop-filter' | 'unknown' | undefined {
+  if (f.kind === 'bpf' && f.actions.length === 0) return 'unknown'
+  const kinds = f.actions.map((a): 'policer' | 'drop-filter' | 'unknown' | undefined => {
+    if (a.kind === 'police') return a.police?.exceed === undefined || ['drop', 'shot'].includes(a.police.exceed) ? 'policer' : undefined
+    if (a.control === 'drop' || a.control === 'shot') return 'drop-filter'
+    if (a.kind === 'gact') return a.control === 'unknown' ? 'unknown' : undefined
+    return NON_DROPPING.has(a.kind) ? undefined : 'unknown'
+  })
+  return kinds.includes('unknown') ? 'unknown' : kinds.includes('drop-filter') ? 'drop-filter' : kinds.includes('policer') ? 'policer' : undefined
+}
+
+/** Drops a qdisc counted between the first and second reads of this run, and what among its filters can drop them. */
+export function dropsGrowing(tc: TcIndex, dev: string): GrowingDrops[] {
+  return (tc.qdiscs.get(dev) ?? []).flatMap((q): GrowingDrops[] => {
     const later = tc.facts.dropsLater[`${q.dev} ${q.handle}`]
-    return q.stats && later !== undefined && later > q.stats.drops ? [{handle: q.handle, parent: q.parent, kind: q.kind, drops: later - q.stats.drops}] : []
+    if (!q.stats || later === undefined || later <= q.stats.drops) return []
+    const base = {handle: q.handle, parent: q.parent, kind: q.kind, drops: later - q.stats.drops}
+    if (q.kind !== 'ingress' && q.kind !== 'clsact') return [{...base, cause: 'queue', droppers: []}]
+    const hooks = q.kind === 'ingress' ? ['ingress'] : ['ingress', 'egress']
+    const droppers = (tc.filters.get(dev) ?? []).filter((f) => hooks.includes(f.attach)).map((f) => ({f, kind: dropperKind(f)})).filter((d) => d.kind !== undefined)
+    const kinds = new Set(droppers.map((d) => d.kind))
+    // Unread filters, none that drops, or more than one kind: the counter alone does not say which.
+    const cause: DropCause = tc.facts.unread[dev] === undefined && kinds.size === 1 && !kinds.has('unknown') ? (kinds.has('policer') ? 'policer' : 'drop-filter') : 'indeterminate'
+    return [{...base, cause, droppers: droppers.map((d) => describeFilter(d.f))}]
   })
 }

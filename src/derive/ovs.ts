@@ -9,7 +9,7 @@ import type {OvsFacts} from '../../probes/ovs.js'
 import type {TcFacts} from '../../probes/tc.js'
 import {type ProbeResult, dataOf} from '../../probes/types.js'
 import {portCarries, portMode, portVlan, portVlans, uplinkPorts} from '../datapath/ovs.js'
-import {dropsGrowing, tcIndexOf} from '../datapath/tc.js'
+import {type GrowingDrops, dropsGrowing, tcIndexOf} from '../datapath/tc.js'
 import {type DeriveContext, type DomainInterface, isRunning} from './context.js'
 import type {OvsBridgeView} from './types.js'
 import {getOrCreate} from '../lib/collections.js'
@@ -82,7 +82,7 @@ export interface InterfaceOvsAttributes {
   /** Rates tc sets on its tap: htb classes and tbf (what the guest receives), policers (what it sends). Bits per second, bytes. */
   tapShaping: {what: string; direction: 'to guest' | 'from guest'; rate: number; burst: number | null; policer?: {attach: string; pref: number; policeOnly: boolean}}[]
   /** Qdiscs on its tap whose drop counter grew between tc's two reads (null: tc not read). */
-  tapDropsGrowing: {handle: string; parent: string; kind: string; drops: number}[] | null
+  tapDropsGrowing: GrowingDrops[] | null
 }
 
 export function interfaceOvsAttributes(ctx: DeriveContext, i: DomainInterface, expectedBridge: string | undefined, running: boolean): InterfaceOvsAttributes & {unknownBecause?: Record<string, string>} {

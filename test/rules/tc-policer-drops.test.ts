@@ -44,6 +44,39 @@ describe('tc-policer-drops', () => {
     expect((await fire(policerDrops, policed(true, [police, {kind: 'mirred', mirred: {action: 'redirect', direction: 'egress', toDev: 'ifb0'}}]))).evaluation.findings[0].fix).toEqual([])
     expect((await fire(policerDrops, policed(false, [police]))).names).toEqual([])
   })
+  it("drops counted on an ingress qdisc whose filter drops (gact drop), not polices: blamed on the drop filter, no policer removed, no limit to raise; both on the hook: indeterminate, nobody blamed", async () => {
+    const recorded = await factsOf('tc-tap-tbf-burst')
+    const tap = tapOf(recorded)
+    const hooked = (filters: {pref: number; actions: TcFacts['filters'][number]['actions']}[]) =>
+      alter<TcFacts>(recorded, 'tc', (tc) => {
+        const tbf = tc.qdiscs.find((x) => x.dev === tap && x.kind === 'tbf')!
+        tc.qdiscs.push({dev: tap, kind: 'ingress', handle: 'ffff:', parent: 'ffff:fff1', options: {}, stats: {...tbf.stats!, drops: 40}})
+        tc.dropsLater[`${tap} ffff:`] = 55
+        for (const f of filters) tc.filters.push({dev: tap, attach: 'ingress', protocol: 'ip', pref: f.pref, kind: 'u32', keys: [], actions: f.actions})
+      })
+    const police = {kind: 'police', police: {rate: 1000, burst: 2048, mtu: 2048, exceed: 'drop'}}
+    const drop = {kind: 'gact', control: 'drop'}
+    // A libvirt <bandwidth outbound> polices too (an ingress police filter): its limit is not what drops here.
+    const withBandwidth = (facts: typeof recorded) => alter<LibvirtFacts>(facts, 'libvirt', (l) => (l.domains[0].interfaces[0].bandwidth = {outbound: {average: 1250}}))
+    const [dropped] = (await fire(policerDrops, hooked([{pref: 1, actions: [drop]}]))).evaluation.findings
+    expect(dropped.summary).toContain(`a filter whose action is drop, not a policer (tc filter ingress pref 1 u32 (match all) on ${tap})`)
+    expect(dropped.summary).not.toMatch(/looked: a policer|a full queue/)
+    expect(dropped.fix).toEqual([])
+    expect((dropped.note ?? []).join('\n')).toMatch(/a drop filter, not a rate limit/)
+    const [libvirtToo] = (await fire(policerDrops, withBandwidth(hooked([{pref: 1, actions: [drop]}])))).evaluation.findings
+    expect((libvirtToo.note ?? []).join('\n')).not.toContain('domiftune')
+    expect(libvirtToo.summary).not.toContain('libvirt <bandwidth> sets the limit')
+    // A policer and a drop filter on the same hook: the counter cannot tell them apart.
+    const [both] = (await fire(policerDrops, hooked([{pref: 1, actions: [drop]}, {pref: 49152, actions: [police]}]))).evaluation.findings
+    expect(both.summary).toContain(`one of tc filter ingress pref 1 u32 (match all) on ${tap}, tc filter ingress pref 49152 u32 (match all) on ${tap} (the qdisc's counter does not tell which)`)
+    expect(both.fix).toEqual([])
+    expect((both.note ?? []).join('\n')).toMatch(/does not say which filter drops/)
+    expect((both.note ?? []).join('\n')).not.toContain('domiftune')
+    // The policer alone: still the policer's, removed as before.
+    const [policed] = (await fire(policerDrops, hooked([{pref: 49152, actions: [police]}]))).evaluation.findings
+    expect(policed.summary).toContain(`a policer (tc filter ingress pref 49152 u32 (match all) on ${tap})`)
+    expect(policed.fix).toEqual([`tc filter del dev ${tap} ingress pref 49152`])
+  })
   it('stays silent on drops counted before kvmdoctor looked (the recording: 4 drops, not growing), and is not checked without tc', async () => {
     expect((await fire(policerDrops, await factsOf('tc-tap-tbf-burst'))).names).toEqual([])
     const {names, evaluation} = await fire(policerDrops, unavailable(await factsOf('tc-tap-tbf-burst'), 'tc'))
