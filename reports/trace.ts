@@ -8,7 +8,7 @@
  */
 import type {ResultFlow, ResultHop} from '../src/result/diagnosis.js'
 import type {TraceStep} from '../src/datapath/netfilter/evaluate.js'
-import {flowSubject} from '../src/datapath/flows.js'
+import {flowSubject} from '../src/lib/flow-subject.js'
 import {sourceHeaderLines} from './source-header.js'
 import type {TraceResult} from '../src/result/trace.js'
 import {type Line, wrapLine} from './layout.js'

@@ -31,6 +31,11 @@ describe('trace --inbound and --from ADDR', () => {
     ])
   }, 60_000)
 
+  it('a forward to an address no guest holds names that address as the flow\'s subject, never an empty guest (lab: inbound-dnat-stale)', async () => {
+    const r = await kvmdoctorCli(['trace', '--from', fixtureDir('inbound-dnat-stale'), '--inbound', '8080/tcp'])
+    expect(String(r.stdout)).toContain('Flow 1/1: inbound  192.168.122.250 (no guest holds it)  network default, bridge virbr0')
+  }, 60_000)
+
   it('a port nothing publishes is said so, and is no pass (exit 1)', async () => {
     const r = await kvmdoctorCli(['trace', '--from', HEALTHY, '--inbound', '8080/tcp'])
     expect(r.exitCode).toBe(1)

@@ -98,9 +98,6 @@ export interface Flow {
   unheldTarget?: string
 }
 
-/** Who a flow is for, in words: its guest, or what a forward without one points at. Never an empty name. */
-export const flowSubject = (f: Pick<Flow, 'guest' | 'unheldTarget'>): string => f.guest || (f.unheldTarget ?? 'no guest')
-
 export interface Destination {
   addr: string
   port?: number

@@ -1,6 +1,7 @@
 /** Element views: one per datapath element that stops (or leaves undecided, or diverts) guest flows. */
 import {elementImpacts} from '../datapath/derive.js'
-import {type Flow, flowSubject} from '../datapath/flows.js'
+import type {Flow} from '../datapath/flows.js'
+import {flowSubject} from '../lib/flow-subject.js'
 import type {LibvirtNetwork} from '../../probes/libvirt.js'
 import type {Forward} from '../datapath/published.js'
 import {networkOf} from '../lib/addr.js'
