@@ -291,6 +291,23 @@ export function ovsVerdict(bridge: OvsBridge | undefined, unknownReason: string 
   return {...arp, detail: `ARP entering by ${inPortName}: ${arp.detail}`, ...(arp.verdict === 'fail' ? {arpOnly: true} : {})}
 }
 
+/** What a bridge's flows do with a guest's IPv4 unicast frame: send it on, drop it by a flow, leave it to the table miss. */
+export type UnicastFate = 'forwarded' | 'dropped-by-flow' | 'table-miss' | 'unknown'
+
+/**
+ * The fate of an IPv4 unicast frame a guest sends by this port (a TCP segment to an address not known, anywhere):
+ * 'unknown' where a match or action kvmdoctor does not evaluate decides, the flows were not read, or the port has no
+ * OpenFlow number. A table miss is the controller's to decide, or (none connected, fail_mode secure) a drop.
+ */
+export function guestUnicastFate(bridge: OvsBridge, portName: string): UnicastFate {
+  const inPort = bridge.ports.find((x) => x.name === portName)?.interfaces[0]?.ofport
+  if (bridge.flows === null || inPort === null || inPort === undefined) return 'unknown'
+  const outcome = runTable(bridge, 0, {family: 4, l4proto: 'tcp', src: 'unknown', dst: 'unknown'}, inPort, {})
+  if (outcome.kind === 'forward') return 'forwarded'
+  if (outcome.verdict.verdict !== 'fail') return 'unknown'
+  return outcome.verdict.element?.kind === 'ovs-controller' ? 'table-miss' : 'dropped-by-flow'
+}
+
 /** One frame through the bridge's tables, then (forwarded by NORMAL) the VLAN of the port it must leave by. */
 function frameVerdict(bridge: OvsBridge, port: OvsPort, inPort: number, p: OvsPacket, target: OvsTarget): OvsVerdict {
   const outcome = runTable(bridge, 0, p, inPort, target)

@@ -8,7 +8,7 @@ import type {BandwidthLimit} from '../../probes/libvirt.js'
 import type {OvsFacts} from '../../probes/ovs.js'
 import type {TcFacts} from '../../probes/tc.js'
 import {type ProbeResult, dataOf} from '../../probes/types.js'
-import {portCarries, portMode, portVlan, portVlans, uplinkPorts} from '../datapath/ovs.js'
+import {guestUnicastFate, portCarries, portMode, portVlan, portVlans, uplinkPorts} from '../datapath/ovs.js'
 import {type GrowingDrops, dropsGrowing, tcIndexOf} from '../datapath/tc.js'
 import {type DeriveContext, type DomainInterface, isRunning} from './context.js'
 import type {OvsBridgeView} from './types.js'
@@ -35,6 +35,10 @@ export function ovsBridgeViews(ctx: DeriveContext): OvsBridgeView[] {
   return ovs.bridges.map((b): OvsBridgeView => {
     const guestPorts = b.ports.filter((p) => taps.has(p.name)).map((p) => p.name)
     const guests = [...new Set(guestPorts.map((p) => guestOfTap.get(p)!))].sort()
+    // A guest's own IPv4 traffic is what the bridge is for: forwarded by one port is enough; one port left to the table miss is the miss's fault.
+    const fates = guestPorts.map((p) => guestUnicastFate(b, p))
+    const guestUnicast = fates.includes('forwarded') ? 'forwarded' : fates.includes('unknown') || fates.length === 0 ? null : fates.includes('table-miss') ? 'table-miss' : 'dropped-by-flow'
+    const unread = `ovs-ofctl dump-flows ${b.name}: ${b.flowsUnread ?? 'not read'}`
     return {
       kind: 'link',
       name: b.name,
@@ -48,9 +52,14 @@ export function ovsBridgeViews(ctx: DeriveContext): OvsBridgeView[] {
       flowCount: b.flows?.length ?? null,
       /** Flows whose actions send the frame somewhere (not drop). */
       forwardingFlows: b.flows ? b.flows.filter((f) => f.actions.length > 0).map((f) => f.text) : null,
+      guestUnicastFate: guestUnicast,
       guestPorts,
       guests,
-      ...(b.flows === null ? {unknownBecause: {forwardingFlows: `ovs-ofctl dump-flows ${b.name}: ${b.flowsUnread ?? 'not read'}`, flowCount: `ovs-ofctl dump-flows ${b.name}: ${b.flowsUnread ?? 'not read'}`}} : {}),
+      ...(b.flows === null
+        ? {unknownBecause: {forwardingFlows: unread, flowCount: unread, guestUnicastFate: unread}}
+        : guestUnicast === null && guestPorts.length > 0
+          ? {unknownBecause: {guestUnicastFate: `a match or action of ${b.name}'s flows that kvmdoctor does not evaluate decides a guest's IPv4 frame`}}
+          : {}),
     }
   })
 }

@@ -340,6 +340,11 @@ export interface OvsBridgeView {
   flowCount: number | null
   /** Flows whose actions send frames on (not drop), as ovs-ofctl prints them; null: flows not read. */
   forwardingFlows: string[] | null
+  /**
+   * What the flows do with a guest's IPv4 unicast frame: forwarded (by some guest port), left to the table miss (by
+   * some port, none undecided), dropped by a flow (at every port); null: the flows do not say.
+   */
+  guestUnicastFate: 'forwarded' | 'dropped-by-flow' | 'table-miss' | null
   /** Its ports that are running guests' taps, and those guests. */
   guestPorts: string[]
   guests: string[]

@@ -22,6 +22,25 @@ describe('ovs-secure-no-controller', () => {
     expect(ids).not.toContain('guest-flow-blocked')
     expect(ids).not.toContain('ovs-flow-drop')
   })
+  it("fires when the flows left forward only ARP (the guests' IPv4 falls to the table miss): the root cause, with its note, not a generic blocked flow", async () => {
+    const facts = await secure(' cookie=0x0, duration=30.807s, table=0, n_packets=34, n_bytes=3976, idle_age=1, priority=100,arp actions=NORMAL\n')
+    const {names, evaluation} = await fire(secureNoController, facts)
+    expect(names).toEqual(['kdlab-br0'])
+    const [f] = evaluation.findings
+    expect(f.title).toContain("no flow forwards a guest's IPv4 frames")
+    expect(f.evidence).toContain('forwards only other traffic: cookie=0x0, duration=30.807s, table=0, n_packets=34, n_bytes=3976, idle_age=1, priority=100,arp actions=NORMAL')
+    expect((f.note ?? []).join('\n')).toMatch(/restore the controller/)
+    const all = (await fireAll(facts)).evaluation.findings
+    expect(all.find((x) => x.id === 'ovs-secure-no-controller')?.rank).toBe(1)
+    expect(all.filter((x) => x.id === 'guest-flow-blocked' && !x.explainedBy)).toEqual([])
+  })
+  it('stays silent where a flow decides the guests\' IPv4 itself: a drop flow (ovs-flow-drop\'s), or a match kvmdoctor does not evaluate (undecided, not blamed)', async () => {
+    const dropped = await secure(' priority=100,arp actions=NORMAL\n priority=50,ip actions=drop\n')
+    expect((await fire(secureNoController, dropped)).names).toEqual([])
+    const undecided = await secure(' priority=100,arp actions=NORMAL\n priority=50,ip,reg0=0x1 actions=NORMAL\n')
+    const {names} = await fire(secureNoController, undecided)
+    expect(names).toEqual([])
+  })
   it('stays silent in standalone mode, with flows that forward, and for a secure bridge without guests', async () => {
     expect((await fire(secureNoController, await ovsHost())).names).toEqual([])
     expect((await fire(secureNoController, await secure(' priority=0 actions=NORMAL\n'))).names).toEqual([])
