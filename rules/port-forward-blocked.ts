@@ -25,27 +25,45 @@ export function forwardAccept(e: ForwardView, host: HostView, rules: RuleContext
   const reply = e.outsideFlow === 'inbound-reply'
   const guest = e.context.domain ?? addr
   const tool = iptablesTool(el)
+  // The packet as the deciding chain sees it: before the DNAT (raw, mangle prerouting), the published address and port;
+  // after it, the guest's; the connection's state only once conntrack has attached it; only the devices its hook knows.
+  const sees = e.chainSees ?? {translated: true, tracked: true, inDevice: true, outDevice: true}
+  if (!sees.translated && e.hostAddress === null && reply) return {fix: [], note: [`the reply is dropped after its source is put back to the host's address, which the forward does not name: add an accept for ${proto} port ${e.port} from this host in ${el.text} by hand`]}
+  const published = sees.translated ? undefined : {addr: e.hostAddress, port: e.port, inDevice: sees.inDevice ? e.inDevice : null}
   // iptables' words for "this forward's packets" (the reply: from the guest's port back out), in the order
   // iptables-save lists them, so the rule reads the same in the fix and in the ruleset afterwards.
   const ipt = reply
-    ? ['-s', `${addr}/32`, '-i', bridge, '-p', proto, '-m', proto, '--sport', String(port), '-m', 'conntrack', '--ctstate', 'ESTABLISHED', '-j', 'ACCEPT']
-    : ['-d', `${addr}/32`, '-o', bridge, '-p', proto, '-m', proto, '--dport', String(port), '-m', 'conntrack', '--ctstate', 'DNAT', '-j', 'ACCEPT']
+    ? published
+      ? ['-s', `${published.addr}/32`, '-p', proto, '-m', proto, '--sport', String(published.port), '-m', 'conntrack', '--ctstate', 'ESTABLISHED', '-j', 'ACCEPT']
+      : ['-s', `${addr}/32`, ...(sees.inDevice ? ['-i', bridge] : []), '-p', proto, '-m', proto, '--sport', String(port), ...(sees.tracked ? ['-m', 'conntrack', '--ctstate', 'ESTABLISHED'] : []), '-j', 'ACCEPT']
+    : published
+      ? [...(published.addr ? ['-d', `${published.addr}/32`] : []), ...(published.inDevice ? ['-i', published.inDevice] : []), '-p', proto, ...(published.addr ? [] : ['-m', 'addrtype', '--dst-type', 'LOCAL']), '-m', proto, '--dport', String(published.port), '-j', 'ACCEPT']
+      : ['-d', `${addr}/32`, ...(sees.outDevice ? ['-o', bridge] : []), '-p', proto, '-m', proto, '--dport', String(port), ...(sees.tracked ? ['-m', 'conntrack', '--ctstate', 'DNAT'] : []), '-j', 'ACCEPT']
+  // A chain outside iptables' filter table is named with its table.
+  const table = el.nfTable && el.nfTable !== 'filter' ? ['-t', el.nfTable] : []
   // nft's words (nft joins them): the interface name in nft's own quotes; none when nft cannot spell it.
   const nftInsert = (chain: string | undefined, note: string[]): Accept => {
     const name = nftString(bridge)
-    if (name === undefined) return {fix: [], note: [`nft cannot spell the interface name ${bridge}: add an accept for ${proto} ${addr}:${port} by hand`]}
+    const inName = published?.inDevice ? nftString(published.inDevice) : undefined
+    if (name === undefined || (published?.inDevice && inName === undefined)) return {fix: [], note: [`nft cannot spell the interface name ${name === undefined ? bridge : published?.inDevice}: add an accept for ${proto} ${addr}:${port} by hand`]}
     const match = reply
-      ? ['iifname', name, 'ip', 'saddr', addr, proto, 'sport', String(port), 'ct', 'state', 'established', 'accept']
-      : ['oifname', name, 'ip', 'daddr', addr, proto, 'dport', String(port), 'ct', 'status', 'dnat', 'accept']
+      ? published
+        ? ['ip', 'saddr', String(published.addr), proto, 'sport', String(published.port), 'ct', 'state', 'established', 'accept']
+        : [...(sees.inDevice ? ['iifname', name] : []), 'ip', 'saddr', addr, proto, 'sport', String(port), ...(sees.tracked ? ['ct', 'state', 'established'] : []), 'accept']
+      : published
+        ? [...(inName ? ['iifname', inName] : []), ...(published.addr ? ['ip', 'daddr', published.addr] : ['fib', 'daddr', 'type', 'local']), proto, 'dport', String(published.port), 'accept']
+        : [...(sees.outDevice ? ['oifname', name] : []), 'ip', 'daddr', addr, proto, 'dport', String(port), ...(sees.tracked ? ['ct', 'status', 'dnat'] : []), 'accept']
     return {fix: [cmd`nft insert rule ${el.family} ${el.nfTable} ${chain} ${match}`], note}
   }
+  // A firewall manager's own place for an accept (ufw's route rules, firewalld's policies, DOCKER-USER) is in forward.
+  const atForward = el.hook === undefined || el.hook === 'forward'
   const chain = el.chain ?? ''
   if (el.libvirtOwned === true) {
     // libvirt's own reject: an accept ahead of it, never its deletion (it is what keeps NAT guests unreachable otherwise).
     if (el.nftSyntax) return nftInsert(el.chain, [keep("Rules in libvirt's own table", guest)])
     return {fix: [{argv: [tool, '-I', 'FORWARD', '1', ...ipt]}], note: [keep('iptables rules', guest)]}
   }
-  if (el.nfTable === 'firewalld' || (e.firewallManagers.includes('firewalld') && el.nftSyntax && chain.startsWith('filter_'))) {
+  if (atForward && (el.nfTable === 'firewalld' || (e.firewallManagers.includes('firewalld') && el.nftSyntax && chain.startsWith('filter_')))) {
     // firewalld names a policy in at most 17 characters, of letters, digits, '_' and '-'.
     const policy = `kvmdoctor-${guest}-${proto}${port}`.replace(/[^A-Za-z0-9_-]/g, '-').slice(0, 17)
     const zone = e.firewalldZone ?? 'libvirt'
@@ -61,14 +79,14 @@ export function forwardAccept(e: ForwardView, host: HostView, rules: RuleContext
     }
   }
   const base = el.baseChain ?? chain
-  if (/^ufw6?-/.test(chain) || (e.firewallManagers.includes('ufw') && !el.nftSyntax && el.kind === 'nf-policy')) {
+  if (atForward && (/^ufw6?-/.test(chain) || (e.firewallManagers.includes('ufw') && !el.nftSyntax && el.kind === 'nf-policy'))) {
     if (reply) return {fix: [{argv: [tool, '-I', base, ...ipt]}], note: [keep('iptables rules', guest)]}
     return {fix: [cmd`ufw route allow proto ${proto} from any to ${addr} port ${port}`], note: ["ufw's route rule: it persists in /etc/ufw/user.rules"]}
   }
   // Docker's FORWARD policy DROP and its chains: DOCKER-USER is the place Docker leaves to the admin.
-  if (e.firewallManagers.includes('docker') && host.dockerUserChain === true && !el.nftSyntax) return {fix: [{argv: [tool, '-I', 'DOCKER-USER', ...ipt]}], note: [keep('iptables rules', guest)]}
+  if (atForward && e.firewallManagers.includes('docker') && host.dockerUserChain === true && !el.nftSyntax) return {fix: [{argv: [tool, '-I', 'DOCKER-USER', ...ipt]}], note: [keep('iptables rules', guest)]}
   if (el.nftSyntax) return nftInsert(base, [`add it to the file that loads table ${el.family} ${el.nfTable} (e.g. /etc/nftables.conf) to keep it`])
-  return {fix: [{argv: [tool, '-I', base, ...ipt]}], note: [keep('iptables rules', guest)]}
+  return {fix: [{argv: [tool, ...table, '-I', base, ...ipt]}], note: [keep('iptables rules', guest)]}
 }
 
 export default defineRule<ForwardView>({

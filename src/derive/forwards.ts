@@ -8,12 +8,32 @@ import type {HookFacts, HookScript} from '../../probes/libvirt-hooks.js'
 import {type AcceptIntent, acceptOf} from '../../probes/netfilter/forwards.js'
 import {dataOf} from '../../probes/types.js'
 import type {DatapathDerivation} from '../datapath/derive.js'
+import type {Element} from '../datapath/elements.js'
+import {CONNTRACK_PRIORITY, NAT_CORE_PRIORITY} from '../datapath/netfilter/compile.js'
 import type {Flow, FlowKind, Hop} from '../datapath/flows.js'
 import {type Forward, unheldTarget} from '../datapath/published.js'
 import {networkOf} from '../lib/addr.js'
 import type {NfRuleset} from '../lib/netfilter.js'
 import type {DeriveContext} from './context.js'
 import type {ForwardView} from './types.js'
+
+/**
+ * How a netfilter element's chain sees a forward's packets, by its hook and priority: the DNAT is made by nat's
+ * prerouting chain (-100), the reply's source put back by postrouting's (100); conntrack attaches the connection at
+ * -200 in prerouting; a packet's output device is known from forward on, its input device until postrouting.
+ */
+function chainSees(e: Element | undefined, reply: boolean): ForwardView['chainSees'] {
+  if (!e?.hook || (e.kind !== 'nf-rule' && e.kind !== 'nf-policy')) return null
+  const priority = e.priority ?? 0
+  const natAt = (reply ? NAT_CORE_PRIORITY.postrouting : NAT_CORE_PRIORITY.prerouting) ?? 0
+  const translated = reply ? !(e.hook === 'postrouting' && priority > natAt) : !(e.hook === 'prerouting' && priority <= natAt)
+  return {
+    translated,
+    tracked: e.hook !== 'prerouting' || priority > CONNTRACK_PRIORITY,
+    inDevice: e.hook !== 'postrouting' && e.hook !== 'output',
+    outDevice: e.hook !== 'prerouting' && e.hook !== 'input',
+  }
+}
 
 /** The first flow of a round trip that does not pass, and the hop that decides it. */
 function stop(flows: Flow[], kinds: FlowKind[]): {flow: Flow; hop: Hop} | undefined {
@@ -131,6 +151,7 @@ function view(ctx: DeriveContext, f: Forward, flows: Flow[], hooks: HookFacts | 
     outsideHop: outside?.hop.name ?? null,
     outsideDetail: outside?.hop.detail ?? null,
     element: e ?? null,
+    chainSees: chainSees(e, outside?.flow.kind === 'inbound-reply'),
     elementKind: e?.kind ?? null,
     elementText: e?.text ?? null,
     hostHairpinVerdict: verdictOf(flows, ['hairpin-host', 'hairpin-host-reply']),

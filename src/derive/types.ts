@@ -440,6 +440,12 @@ export interface ForwardView extends ViewBase<'forward'> {
   outsideDetail: string | null
   /** The element that decides the outside round trip, when it does not pass. */
   element: Element | null
+  /**
+   * How that element's netfilter chain sees the failing flow's packets (null for other elements): with the forward's
+   * translation applied (after the DNAT; for the reply, before its source is put back), after conntrack has attached
+   * the connection, and which of the input and output devices are known at its hook.
+   */
+  chainSees: {translated: boolean; tracked: boolean; inDevice: boolean; outDevice: boolean} | null
   elementKind: Element['kind'] | null
   elementText: string | null
   hostHairpinVerdict: 'pass' | 'fail' | 'indeterminate' | null

@@ -67,6 +67,16 @@ describe('port-forward-blocked', () => {
     expect(`${f.title} ${f.summary}`).not.toMatch(/\bnone\b|\(\)/)
   })
 
+  it('a drop before the DNAT (mangle PREROUTING) gets an accept in that chain and table, by the published address and port, that the round trip then passes', async () => {
+    const {facts, web} = await healthy()
+    const dropped = withIptablesRule(withForward(facts, web, true), 'mangle', '-A PREROUTING -p tcp -m tcp --dport 8080 -j DROP')
+    const {findings} = await fireInbound(rule, dropped)
+    // Not FORWARD's words (-o, the guest's address, ctstate DNAT): none of them holds in prerouting before the DNAT.
+    expect(findings.map((f) => f.fix)).toEqual([[`iptables -t mangle -I PREROUTING -d ${HOST}/32 -p tcp -m tcp --dport 8080 -j ACCEPT`]])
+    const fixed = withIptablesRule(dropped, 'mangle', `-A PREROUTING -d ${HOST}/32 -p tcp -m tcp --dport 8080 -j ACCEPT`)
+    expect((await fireInbound(rule, fixed)).findings).toEqual([])
+  })
+
   it('stays silent for a forward with its accept ahead of libvirt (the round trip from outside passes)', async () => {
     const {facts, web} = await healthy()
     expect((await fireInbound(rule, withForward(facts, web))).findings).toEqual([])
