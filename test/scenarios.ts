@@ -409,6 +409,15 @@ const INBOUND_SCENARIOS: Scenario[] = [
     inbound: {outside: false, host: false},
   },
   {
+    name: 'inbound-prerouting-drop',
+    description: "the published port dropped in mangle PREROUTING, before the DNAT (the FORWARD accept is there): clients outside are cut off, the host's own connections (nat OUTPUT) get in",
+    findings: [{id: 'port-forward-blocked', entity: '~:8080 ->'}],
+    noOtherAbove: 'info',
+    oracle: {[WEB01]: REACH_OK},
+    inbound: {outside: false, host: true},
+    ci: false,
+  },
+  {
     name: 'inbound-hairpin-missing',
     description: 'a forward in nat PREROUTING only: clients outside reach web01, the host by the published address does not',
     findings: [{id: 'hairpin-missing', entity: '~:8080 ->'}],

@@ -145,6 +145,7 @@ const PROOFS: Record<string, Proof> = {
   'ovs-port-missing': {ci: false, kind: "OVS port added back in libvirt's VLAN, with its ids", footprint: 'adds', may: [/^Open vSwitch: /], leftovers: /kdlab-(ovs|lan)/},
   'ovs-flow-drop': {ci: false, kind: 'one OVS flow deleted by its exact match', footprint: 'adds', may: [/^Open vSwitch: /], leftovers: /kdlab-(ovs|lan)/},
   // Inbound: a connection from outside to the published port recovers; the fix opens that port only.
+  'inbound-prerouting-drop': {ci: false, kind: 'iptables accept in mangle PREROUTING for the published address and port, ahead of the drop', footprint: 'adds', inbound: {outside: true, host: true}},
   'inbound-forward-blocked': {ci: false, kind: 'iptables accept in FORWARD for the DNATed connections to the guest', footprint: 'adds', inbound: {outside: true, host: true}},
   'inbound-hairpin-missing': {ci: false, kind: 'iptables DNAT in nat OUTPUT (the host to its own published port)', footprint: 'adds', inbound: {outside: true, host: true}},
   // A manager's forward (firewalld's forward-port, ufw's before.rules DNAT and route rule) stopped by libvirt's reject:

@@ -1356,12 +1356,13 @@ const forwardDnat = (chain: 'PREROUTING' | 'OUTPUT', target: string) => `-A ${ch
 const forwardAccept = (chain: string, target: string) => `${chain} -d ${target}/32 -o ${BRIDGE} -p tcp -m tcp --dport ${PUBLISHED.guestPort} -j ACCEPT`
 
 /** A forward as iptables rules added to the host's tables (to web01's address now, or another), the tables restored after. */
-function inboundIptables(rules: (web: string) => {nat: string[]; filter: string[]}, target?: string): LiveScenario {
+function inboundIptables(rules: (web: string) => {nat: string[]; filter: string[]; mangle?: string[]}, target?: string): LiveScenario {
   return {
     async inject() {
       await saveIptables()
       const r = rules(target ?? (await web01Address()))
-      await iptablesAdd(`*nat\n${r.nat.join('\n')}\nCOMMIT\n*filter\n${r.filter.join('\n')}\nCOMMIT\n`)
+      const mangle = r.mangle ? `*mangle\n${r.mangle.join('\n')}\nCOMMIT\n` : ''
+      await iptablesAdd(`*nat\n${r.nat.join('\n')}\nCOMMIT\n*filter\n${r.filter.join('\n')}\nCOMMIT\n${mangle}`)
     },
     reset: restoreIptables,
     // The guests' own traffic is untouched by a forward.
@@ -1401,6 +1402,12 @@ const INBOUND: Record<string, LiveScenario> = {
   'inbound-forward-ok': inboundIptables((web) => ({nat: [forwardDnat('PREROUTING', web), forwardDnat('OUTPUT', web)], filter: [forwardAccept('-I FORWARD 1', web)]})),
   'inbound-forward-blocked': inboundIptables((web) => ({nat: [forwardDnat('PREROUTING', web), forwardDnat('OUTPUT', web)], filter: []})),
   'inbound-dnat-stale': inboundIptables((old) => ({nat: [forwardDnat('PREROUTING', old), forwardDnat('OUTPUT', old)], filter: [forwardAccept('-I FORWARD 1', old)]}), '192.168.122.250'),
+  // The published port dropped in mangle PREROUTING, before the DNAT: the host's own connections (nat OUTPUT) still get in.
+  'inbound-prerouting-drop': inboundIptables((web) => ({
+    nat: [forwardDnat('PREROUTING', web), forwardDnat('OUTPUT', web)],
+    filter: [forwardAccept('-I FORWARD 1', web)],
+    mangle: [`-A PREROUTING -d ${PUBLISHED.hostAddress}/32 -p tcp -m tcp --dport ${PUBLISHED.port} -j DROP`],
+  })),
   'inbound-hairpin-missing': inboundIptables((web) => ({nat: [forwardDnat('PREROUTING', web)], filter: [forwardAccept('-I FORWARD 1', web)]})),
   'inbound-hook-rules-lost': {
     async inject() {
