@@ -1170,7 +1170,7 @@ class HostView {
       return
     }
     const mac = i.mac.toLowerCase()
-    const entries = this.fdbEntries(bridge, mac)
+    const {entries, vlanUnknown} = this.fdbEntries(bridge, mac, runner.vlan)
     const learns = this.links.get(i.target)?.port?.learning !== false
     for (const e of entries) {
       if (e.dev === i.target && (fromHost || e.state !== 'permanent')) continue
@@ -1191,8 +1191,8 @@ class HostView {
       const element: Element = {id: `fdb:${bridge} ${mac}${e.vlan ? ` vlan ${e.vlan}` : ''}`, kind: 'bridge-fdb', text: fdbText(e), device: e.dev, master: bridge, fdb: {mac, ...(e.vlan ? {vlan: e.vlan} : {})}}
       const vlan = e.vlan ? ` in VLAN ${e.vlan}` : ''
       if (why) {
-        // An entry of one VLAN decides only for frames of that VLAN, which this hop does not match it to: undecided.
-        runner.push({name, verdict: e.vlan ? 'indeterminate' : 'fail', detail: `${bridge} sends ${i.mac}'s frames${vlan} to ${held}, not to ${i.target}: ${why}`, element})
+        // An entry of one VLAN decides only for frames of that VLAN: undecided where the frame's VLAN is not known.
+        runner.push({name, verdict: e.vlan && vlanUnknown ? 'indeterminate' : 'fail', detail: `${bridge} sends ${i.mac}'s frames${vlan} to ${held}, not to ${i.target}: ${why}`, element})
         return
       }
       if (!learns) {
@@ -1204,12 +1204,16 @@ class HostView {
   }
 
   /**
-   * The bridge's fdb entries for a MAC that its lookups can meet: without VLAN filtering the bridge looks a MAC
-   * up in VLAN 0 only (an entry of a VLAN is never met); with it, every VLAN's (not matched to the frame's VLAN here).
+   * The bridge's fdb entries for a MAC that its lookups can meet: a bridge looks a MAC up in the frame's VLAN, VLAN 0
+   * without VLAN filtering (an entry of a VLAN is never met). With filtering and the frame's VLAN not known, every
+   * VLAN's, and `vlanUnknown` says a VLAN's entry cannot decide.
    */
-  private fdbEntries(bridge: string, mac: string): FdbEntry[] {
+  private fdbEntries(bridge: string, mac: string, frameVlan: number | undefined): {entries: FdbEntry[]; vlanUnknown: boolean} {
     const filtering = this.links.get(bridge)?.bridge?.vlanFiltering === true
-    return (this.fdbAt.get(`${bridge} ${mac.toLowerCase()}`) ?? []).filter((e) => filtering || !e.vlan)
+    const all = this.fdbAt.get(`${bridge} ${mac.toLowerCase()}`) ?? []
+    if (!filtering) return {entries: all.filter((e) => !e.vlan), vlanUnknown: false}
+    if (frameVlan === undefined) return {entries: all, vlanUnknown: true}
+    return {entries: all.filter((e) => (e.vlan ?? 0) === frameVlan), vlanUnknown: false}
   }
 
   /**
@@ -1220,10 +1224,15 @@ class HostView {
     const port = tap ? this.links.get(tap)?.port : undefined
     if (!tap || !runner.alive() || port?.learning !== false || port.flood !== false) return
     const fdb = this.facts.fdb
-    const entry = mac && fdb ? this.fdbEntries(bridge, mac).find((e) => e.dev === tap) : undefined
-    if (entry) return
+    const found = mac && fdb ? this.fdbEntries(bridge, mac, runner.vlan) : undefined
+    const entry = found?.entries.find((e) => e.dev === tap)
     const element: Element = {id: `port:${tap} flood`, kind: 'bridge-port', text: `bridge link: ${tap} learning off flood off`, device: tap, portFlag: 'flood'}
     const how = `${tap} neither learns source MACs (learning off) nor takes unknown unicast (flood off)`
+    if (entry?.vlan && found?.vlanUnknown) {
+      runner.push({name: `bridge port ${tap}`, verdict: 'indeterminate', detail: `${how}: ${bridge}'s fdb entry for ${mac} on it is in VLAN ${entry.vlan}, and the VLAN the frame travels in is not known`, element})
+      return
+    }
+    if (entry) return
     if (fdb && mac) runner.push({name: `bridge port ${tap}`, verdict: 'fail', detail: `${how}, and ${bridge}'s fdb has no entry for ${mac} on it: only broadcasts reach the guest`, element})
     else runner.push({name: `bridge port ${tap}`, verdict: 'indeterminate', detail: `${how}: a frame to ${mac ?? 'the guest'} reaches it only by a static fdb entry, and the fdb ${fdb === null ? `could not be read (${this.facts.fdbUnavailable ?? 'unknown'})` : 'is not in this recording'} (bridge fdb show dev ${tap})`, element})
   }

@@ -403,6 +403,23 @@ describe('a bridge that filters by VLAN (vlan_filtering 1): its ports\' VLANs de
     expect(at(flows(vlanHost({...defaults, vnet1: [untagged(10)], eth1: [untagged(1), {from: 10, to: 10, untagged: true}]})).filter((f) => f.guest === 'lan01'))).toEqual(['lan01 dhcp pass', 'lan01 dhcp-reply fail bridge vlan vnet1', 'lan01 egress pass', 'lan01 egress-reply fail bridge vlan vnet1'])
   })
 
+  it("a tap that neither learns nor floods is reached by an fdb entry only in the frame's VLAN: an entry of another VLAN is never met (fail), one of the frame's VLAN passes", () => {
+    // virbr0 filtering, its device and web01's tap in VLAN 1: the host's frames to web01 travel in VLAN 1.
+    const withEntry = (vlan: number) =>
+      flows(
+        host((h) => {
+          h.links.find((l) => l.name === 'virbr0')!.bridge!.vlanFiltering = true
+          h.vlans = {virbr0: [untagged(1)], vnet0: [untagged(1)]}
+          h.links.find((l) => l.name === 'vnet0')!.port = {learning: false, flood: false}
+          h.fdb = [{mac: '52:54:00:00:00:01', dev: 'vnet0', bridge: 'virbr0', state: 'static', vlan}]
+        }),
+      )
+    const other = withEntry(20)
+    expect(verdicts(other)).toMatchObject({dhcp: 'pass', 'dhcp-reply': 'fail', 'dns-reply': 'fail', 'egress-reply': 'fail'})
+    expect(byKind(other, 'dns-reply').decidedBy).toMatchObject({name: 'bridge port vnet0', element: {id: 'port:vnet0 flood'}})
+    expect(verdicts(withEntry(1))).toMatchObject({'dhcp-reply': 'pass', 'dns-reply': 'pass', 'egress-reply': 'pass'})
+  })
+
   it('VLANs not read (a recording before the read, or the read failed) leave every flow through a filtering bridge undecided, never a pass', () => {
     const old = flows(vlanHost(undefined, 'not in this recording (not recorded)'))
     expect(old.map((f) => f.verdict).every((v) => v === 'indeterminate')).toBe(true)
