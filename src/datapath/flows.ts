@@ -236,6 +236,8 @@ interface GuestSide {
 /** A policy route's device is elsewhere than the main default route's (any of its next hops). */
 const divertsFrom = (egress: string | undefined, mainDevs: string[]) => (egress === undefined ? mainDevs.length > 0 : !mainDevs.includes(egress))
 
+/** The range of a port's VLANs that holds VID. */
+const vlanRangeWith = (ranges: VlanRange[], vid: number) => ranges.find((r) => r.from <= vid && vid <= r.to)
 const viaNexthop = (h: Route['nexthops'][number]) => `via ${h.dev ?? '?'}${h.gateway ? ` gw ${h.gateway}` : ''}`
 
 /** How a flow ended, in words, for a hop that names each of its variants' outcome. */
@@ -779,7 +781,7 @@ class HostView {
       return
     }
     const ranges = vlans[port] ?? []
-    const of = (vid: number) => ranges.find((r) => r.from <= vid && vid <= r.to)
+    const of = (vid: number) => vlanRangeWith(ranges, vid)
     const who = port === bridge ? `${bridge} (the bridge device)` : port
     const element = (text: string): Element => ({id: `vlan:${port}`, kind: 'bridge-vlan', text: `bridge vlan: ${text}`, device: port, master: bridge})
     if (direction === 'in') {
@@ -814,10 +816,13 @@ class HostView {
   }
 
   /** The guest's VLAN (its tap's PVID) when `port` carries it tagged: the tag frames of that VLAN arrive with there. */
+
+  /** On a filtering bridge, the VLAN of TAP's PVID when PORT sends it tagged; undefined when untagged or not known. */
   private taggedOn(bridge: string, port: string, tap: string | undefined): number | undefined {
     const vlans = this.links.get(bridge)?.bridge?.vlanFiltering && tap ? this.facts.vlans : undefined
     const vid = vlans?.[tap!]?.find((r) => r.pvid)?.from
-    return vid !== undefined && vlans?.[port]?.some((r) => r.from <= vid && vid <= r.to && !r.untagged) ? vid : undefined
+    const range = vid === undefined ? undefined : vlanRangeWith(vlans?.[port] ?? [], vid)
+    return range && !range.untagged ? vid : undefined
   }
 
   /** A guest's frame: its NIC, tap, the tap's bridge port and the bridge's prerouting hook. */
