@@ -30,7 +30,8 @@ function rangesOf(name: string, rows: unknown): VlanRange[] {
     const flags = isObj(row) && Array.isArray(row.flags) ? row.flags : []
     const r: VlanRange = {from, to: (isObj(row) ? num(row.vlanEnd) : undefined) ?? from}
     if (flags.includes('PVID')) r.pvid = true
-    if (flags.includes('Egress Untagged')) r.untagged = true
+    // Older iproute2 (RHEL 7's, the name-keyed shape) spells it without the space.
+    if (flags.includes('Egress Untagged') || flags.includes('EgressUntagged')) r.untagged = true
     return r
   })
 }

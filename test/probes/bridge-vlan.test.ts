@@ -17,6 +17,11 @@ describe('bridge -j vlan show', () => {
       eth1: [{from: 1, to: 1, pvid: true, untagged: true}, {from: 2, to: 4094}],
     })
     expect(parseBridgeVlan('{"vnet0":[{"vlan":10,"flags":["PVID","Egress Untagged"]}],"virbr0":[{"vlan":1}]}')).toEqual({vnet0: [{from: 10, to: 10, pvid: true, untagged: true}], virbr0: [{from: 1, to: 1}]})
+    // RHEL 7's iproute2 prints "EgressUntagged", no space (its output as a public test suite quotes it).
+    expect(parseBridgeVlan('{"bridge3":[{"vlan":1,"flags":["PVID","EgressUntagged"]}],"vethb26eb609":[{"vlan":1,"flags":["PVID","EgressUntagged"]}]}')).toEqual({
+      bridge3: [{from: 1, to: 1, pvid: true, untagged: true}],
+      vethb26eb609: [{from: 1, to: 1, pvid: true, untagged: true}],
+    })
     // A kernel without VLAN filtering lists nothing (recorded on this lab host).
     expect(parseBridgeVlan(recordedOutput('nwfilter-ip-stale', 'command-bridge--j-vlan-show.txt'))).toEqual({})
   })
