@@ -1,10 +1,10 @@
-/** A plain live diagnose runs without oclif (src/cli/quick-diagnose.ts): only argv it reads exactly as oclif would. */
+/** A plain diagnose (live or --from) runs without oclif (src/cli/quick-diagnose.ts): only argv it reads exactly as oclif would. */
 import {Parser} from '@oclif/core'
 import {describe, expect, it} from 'vitest'
 import Diagnose from '../src/commands/diagnose.js'
 import {ANALYSIS_FLAGS} from '../src/cli/early.js'
 import {quickFlags} from '../src/cli/quick-diagnose.js'
-import {kvmdoctorCli} from './helpers.js'
+import {fixtureDir, kvmdoctorCli} from './helpers.js'
 
 const oclifParse = async (argv: string[]) => {
   const {flags, argv: rest} = await Parser.parse(argv, {flags: {...Diagnose.baseFlags, ...Diagnose.flags}, args: Diagnose.args, strict: false})
@@ -33,6 +33,8 @@ describe('quick diagnose', () => {
       ['web01', '--format=sarif', '-o', 'r.sarif', 'db01', '--checks', '--no-color'],
       ['--publish', 'web01:80/tcp', '--publish=db01:5432/tcp', '--show-suppressed', '--allow-unchecked', '--color'],
       ['--ignore', 'i.yaml', '--expect', 'e.yaml', '-f', 'md'],
+      ['--from', 'snap', '--format', 'json', '--fail-on', 'none'],
+      ['web01', '--from=ticket.tar.gz', '--checks'],
       ...everyAnalysisFlag(),
     ]
     for (const argv of argvs) {
@@ -59,7 +61,13 @@ describe('quick diagnose', () => {
       ['-fjson'],
       ['--', 'web01'],
       ['-'],
-      ['--from', 'snap'],
+      ['--from', 'a', '--from', 'b'],
+      ['--from', 'snap', '--record', 'x'],
+      ['--from', 'snap', '--active'],
+      ['--from', 'snap', '--ssh', 'h'],
+      ['--from', 'snap', '--listen', '5'],
+      ['--from='],
+      ['--from', '-'],
       ['--timeout', '5'],
       ['--help'],
       ['--formats', 'json'],
@@ -71,10 +79,28 @@ describe('quick diagnose', () => {
 
   it('fails as the command under oclif fails: the same output and exit code', async () => {
     // DEBUG (here matching nothing) leaves the run to oclif.
-    for (const argv of [['diagnose', '--ignore', '/nonexistent/kd-ignore.yaml', '--format', 'json'], ['--ignore', '/nonexistent/kd-ignore.yaml'], ['diagnose', '-o', '/nonexistent/dir/report.html', '--format', 'html']]) {
+    for (const argv of [
+      ['diagnose', '--ignore', '/nonexistent/kd-ignore.yaml', '--format', 'json'],
+      ['--ignore', '/nonexistent/kd-ignore.yaml'],
+      ['diagnose', '-o', '/nonexistent/dir/report.html', '--format', 'html'],
+      ['diagnose', '--from', '/nonexistent/kd-snapshot'],
+    ]) {
       const quick = await kvmdoctorCli(argv)
       const full = await kvmdoctorCli(argv, undefined, {DEBUG: 'kd-test-nothing'})
       expect(quick.exitCode, argv.join(' ')).toBe(2)
+      expect({stdout: quick.stdout, stderr: quick.stderr, exitCode: quick.exitCode}, argv.join(' ')).toEqual({stdout: full.stdout, stderr: full.stderr, exitCode: full.exitCode})
+    }
+  }, 60_000)
+
+  it('diagnoses a snapshot as the command under oclif does: the same report and exit code', async () => {
+    for (const argv of [
+      ['diagnose', '--from', fixtureDir('bridged-healthy'), '--format', 'json', '--fail-on', 'none'],
+      ['--from', fixtureDir('firewall-flushed'), 'no-such-guest'],
+      ['diagnose', '--from', fixtureDir('firewall-flushed'), '--checks'],
+    ]) {
+      const quick = await kvmdoctorCli(argv)
+      const full = await kvmdoctorCli(argv, undefined, {DEBUG: 'kd-test-nothing'})
+      expect(quick.stdout + quick.stderr, argv.join(' ')).not.toBe('')
       expect({stdout: quick.stdout, stderr: quick.stderr, exitCode: quick.exitCode}, argv.join(' ')).toEqual({stdout: full.stdout, stderr: full.stderr, exitCode: full.exitCode})
     }
   }, 60_000)

@@ -37,9 +37,12 @@ export async function startEarly(argv: string[]): Promise<void> {
   if (readsWithDefaults(argv)) await startEarlyProbes()
 }
 
-/** Runs ARGV without oclif when it is a plain live diagnose (src/cli/quick-diagnose.ts); false when it is the full CLI's. */
+/** Runs ARGV without oclif when it is a plain diagnose, live or --from (src/cli/quick-diagnose.ts); false when it is the full CLI's. */
 export async function runQuickly(argv: string[], rootUrl: string): Promise<boolean> {
-  return readsWithDefaults(argv) && (await import('./quick-diagnose.js')).quickDiagnose(argv, rootUrl)
+  return (readsWithDefaults(argv) || readsSnapshot(argv)) && (await import('./quick-diagnose.js')).quickDiagnose(argv, rootUrl)
 }
+
+/** Whether ARGV may be a diagnose of a snapshot or bundle: quick-diagnose reads it, or leaves it to oclif. */
+const readsSnapshot = (argv: string[]) => routedArgv(argv)[0] === 'diagnose' && argv.some((word) => word === '--from' || word.startsWith('--from='))
 
 export {stopEarlyProbes as stopEarly} from '../core/early-probes.js'

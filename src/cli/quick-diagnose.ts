@@ -1,9 +1,10 @@
 /**
- * A plain live `kvmdoctor diagnose` without oclif (issue 31): loading oclif, its configuration and the command class
- * is some 80 ms of the main thread, which a live run's probes wait on. bin/run.js runs it here when every word of
- * ARGV is one this parser reads exactly as oclif would (src/cli/early.ts's analysis flags, valid values, each once,
- * guest names); anything else (--json, a bad value, a repeated flag, `--`, help) goes to the full CLI, which parses
- * and reports it as ever. The command's body is one (src/cli/diagnose-run.ts).
+ * A plain `kvmdoctor diagnose`, live or of a snapshot or bundle (--from), without oclif (issue 31): loading oclif, its
+ * configuration and the command class is some 80 ms of the main thread, which a live run's probes wait on and a
+ * replay adds to its analysis. bin/run.js runs it here when every word of ARGV is one this parser reads exactly as
+ * oclif would (src/cli/early.ts's analysis flags and --from, valid values, each once, guest names); anything else
+ * (--json, a bad value, a repeated flag, `--`, help) goes to the full CLI, which parses and reports it as ever. The
+ * command's body is one (src/cli/diagnose-run.ts).
  */
 import {readFileSync} from 'node:fs'
 import {FORMATS} from '../../reports/index.js'
@@ -13,7 +14,8 @@ import {type DiagnoseFlags, runDiagnoseCommand} from './diagnose-run.js'
 import {reportFailure} from './failure.js'
 import {routedArgv} from './routing.js'
 
-const VALUED: Record<string, readonly string[] | undefined> = {format: FORMATS, 'fail-on': [...SEVERITIES, 'none'], output: undefined, ignore: undefined, expect: undefined, publish: undefined}
+// --from excludes only flags this parser leaves to oclif (--record, --active, --listen, --ssh).
+const VALUED: Record<string, readonly string[] | undefined> = {format: FORMATS, 'fail-on': [...SEVERITIES, 'none'], output: undefined, ignore: undefined, expect: undefined, publish: undefined, from: undefined}
 const BOOLEAN = new Set(['allow-unchecked', 'show-suppressed', 'checks', 'color', 'no-color'])
 const CHARS: Record<string, string> = {'-f': 'format', '-o': 'output'}
 
@@ -64,7 +66,7 @@ export function quickFlags(argv: string[]): {flags: DiagnoseFlags; guests: strin
   return {flags, guests, commandArgv: rest}
 }
 
-/** Runs ARGV when it is a plain live diagnose (see quickFlags); false when it is the full CLI's. ROOT_URL: bin/run.js's. */
+/** Runs ARGV when it is a plain diagnose (see quickFlags); false when it is the full CLI's. ROOT_URL: bin/run.js's. */
 export async function quickDiagnose(argv: string[], rootUrl: string): Promise<boolean> {
   const parsed = quickFlags(argv)
   if (parsed === undefined) return false
