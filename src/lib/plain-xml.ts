@@ -37,13 +37,37 @@ const isSpace = (c: number) => c === 0x20 || c === 0x0a || c === 0x09 || c === 0
 const isLetter = (c: number) => (c >= 0x61 && c <= 0x7a) || (c >= 0x41 && c <= 0x5a) || c === 0x5f
 const isNameChar = (c: number) => isLetter(c) || (c >= 0x30 && c <= 0x39) || c === 0x2e || c === 0x3a || c === 0x2d
 
+/**
+ * Names already read, each judged once (null: unsafe), and the key of each as an attribute ("@mac"): a big host's
+ * documents repeat a few dozen names, and judging a new copy of one (`in` looks the string up in V8's string table)
+ * and joining a key per attribute were half of reading them. Bounded: a hostile document's made-up names stop
+ * being remembered, not read.
+ */
+const NAMES = new Map<string, string | null>()
+const ATTRIBUTE_KEYS = new Map<string, string>()
+const NAMES_KEPT = 1024
+
 /** The name at `at` ([A-Za-z_][A-Za-z0-9_.:-]*, a subset of XML's), or undefined. */
 function readName(text: string, at: number): string | undefined {
   if (!isLetter(text.charCodeAt(at))) return undefined
   let end = at + 1
   while (isNameChar(text.charCodeAt(end))) end++
   const name = text.slice(at, end)
-  return unsafeName(name) ? undefined : name
+  const known = NAMES.get(name)
+  if (known !== undefined) return known ?? undefined
+  const safe = unsafeName(name) ? null : name
+  if (NAMES.size < NAMES_KEPT) NAMES.set(name, safe)
+  return safe ?? undefined
+}
+
+/** "@NAME", the key fast-xml-parser gives an attribute. */
+function attributeKey(name: string): string {
+  let key = ATTRIBUTE_KEYS.get(name)
+  if (key === undefined) {
+    key = `@${name}`
+    if (ATTRIBUTE_KEYS.size < NAMES_KEPT) ATTRIBUTE_KEYS.set(name, key)
+  }
+  return key
 }
 
 /** Markup, or a line break or tab the XML spec would normalise, in an attribute's value. */
@@ -135,7 +159,7 @@ export function readPlainXml(text: string, options: PlainXmlOptions): XmlObject 
       if (unplainValue(text, at + 2, end) || attributes.includes(attribute) || stop) return undefined
       attributes.push(attribute)
       element.hasAttributes = true
-      if (element.node !== undefined) element.node[`@${attribute}`] = text.slice(at + 2, end).trim()
+      if (element.node !== undefined) element.node[attributeKey(attribute)] = text.slice(at + 2, end).trim()
       at = end + 1
     }
     rootSeen = true

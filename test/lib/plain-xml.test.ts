@@ -91,6 +91,9 @@ describe('plain XML reader (libvirt XML without fast-xml-parser)', () => {
     ['two roots', `<domain/><domain/>`],
     ['text after the root', `<domain/>x`],
     ['a name objects have', `<domain><constructor/></domain>`],
+    // Names are judged once and remembered: the same name met again is refused again.
+    ['a name objects have, met again', `<domain><constructor/></domain>`],
+    ['an attribute named like an object property', `<domain __proto__='x'/>`],
     ['a comment with --', `<domain><!-- a -- b --></domain>`],
     ['a stop element with attributes', `<domstatus><devices x='1'/><domain/></domstatus>`],
   ])('leaves %s to fast-xml-parser', (_what, text) => {
