@@ -57,17 +57,20 @@ function wordsOf(name: string): string[] {
  */
 export function isCredentialName(name: string, options: {loneKey?: boolean} = {}): boolean {
   const lone = options.loneKey ?? true
-  const key = lone ? name : `\u0000${name}`
-  let known = judged.get(key)
+  // One map per reading, keyed by the name itself: a key joined per call was a new string to hash for every
+  // field of every object scrubbed (each flow of a big host's report).
+  const judged = lone ? judgedAlone : judgedInKeys
+  let known = judged.get(name)
   if (known === undefined) {
     known = judgeName(name, lone)
     // Names repeat (every domain XML has the same attributes): judged once, up to a bound a hostile text cannot pass.
-    if (judged.size < 65_536) judged.set(key, known)
+    if (judged.size < 32_768) judged.set(name, known)
   }
   return known
 }
 
-const judged = new Map<string, boolean>()
+const judgedAlone = new Map<string, boolean>()
+const judgedInKeys = new Map<string, boolean>()
 
 /** The shell's working directories, whose names end in a credential word. */
 const SHELL_DIRECTORIES = new Set(['PWD', 'OLDPWD'])
@@ -370,7 +373,8 @@ function memoized(f: (text: string) => string): (text: string) => string {
 }
 
 /** A string under a JSON key named like a credential ({"dbPassword": "…"}): its whole value goes. */
-const credentialField = (key: string, value: unknown) => typeof value === 'string' && isCredentialName(key, {loneKey: false}) && secretValue(value)
+const IN_KEYS = {loneKey: false}
+const credentialField = (key: string, value: unknown) => typeof value === 'string' && isCredentialName(key, IN_KEYS) && secretValue(value)
 
 /** Every string inside a value (facts, findings, manifests), scrubbed; the value is copied, not changed. */
 export function scrubDeep<T>(value: T): T {

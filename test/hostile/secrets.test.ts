@@ -17,7 +17,7 @@ import {reportableJson, reportableJsonText} from '../../reports/json.js'
 import {reportable} from '../../src/core/output.js'
 import {renderJson} from '../../reports/json.js'
 import {RecordingRunner, writeSnapshot} from '../../src/core/snapshot.js'
-import {CREDENTIAL_FORMS, SCRUBBED, mapStringsDeep, scrubDeep, scrubText} from '../../src/lib/scrub.js'
+import {CREDENTIAL_FORMS, SCRUBBED, isCredentialName, mapStringsDeep, scrubDeep, scrubText} from '../../src/lib/scrub.js'
 import {ROOT} from '../helpers.js'
 import {ALL_LINE_FORMS, ALL_SECRETS, DHCPD_KEYS, PEM_LINES, PEM_SECRETS, XML_FORMS, leaked} from './corpus.js'
 import {alteredFixture, cli, fakeBin, renamedRecording, scratch} from './helpers.js'
@@ -244,5 +244,18 @@ describe('every channel a bundle, a snapshot or a report is made of', () => {
     expect(await readFile(join(dir, 'report.md'), 'utf8')).toMatch(/SCRUBBED/)
     expect(ALL_SECRETS.length).toBeGreaterThan(40)
     expect(PEM_SECRETS.every((s) => PEM_LINES.join('').includes(s))).toBe(true)
+  })
+})
+
+describe('credential names', () => {
+  it('judges a name alone and as a JSON key apart, whichever comes first (each reading remembered on its own)', () => {
+    // A lone `key` is ceph's --key; a JSON key named key is data. Judged in both orders, twice (the second answer is remembered).
+    for (let round = 0; round < 2; round++) {
+      expect(isCredentialName('key', {loneKey: false})).toBe(false)
+      expect(isCredentialName('key')).toBe(true)
+      expect(isCredentialName('kd-test-key')).toBe(false)
+      expect(isCredentialName('kd-test-key', {loneKey: false})).toBe(false)
+    }
+    expect(mapStringsDeep({key: 'abc', argv: '--key abc'}, scrubText, {scrubKeys: true})).toEqual({key: 'abc', argv: `--key ${SCRUBBED}`})
   })
 })
