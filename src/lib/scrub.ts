@@ -105,6 +105,8 @@ type Replacer = (match: string, ...groups: string[]) => string
 export type CredentialForm = {
   /** What it catches, for the tests and the README. */
   form: string
+  /** Forms that follow one another in the table and each need a word of `needs` (the tools of TOOL_OPTIONS). */
+  group?: {needs: RegExp}
 } & ({pattern: RegExp; replace: string | Replacer} | {scan: (text: string) => string})
 
 /** A value's end in a `key=value` list: the next separator that opens another `key=` (port=5900,password=x,addr=…; a&token=t). */
@@ -241,6 +243,12 @@ const TOOL_OPTIONS: [form: string, tools: string, option: string][] = [
   ['rdesktop -p PASSWORD', 'rdesktop', String.raw`-p\s+`],
 ]
 
+/**
+ * Each tool option's pattern matches only where one of its tools is named: a text naming none of them (most
+ * command lines, every report line) skips the dozen forms on one test. Their replacements add no tool's name.
+ */
+const TOOLS = {needs: new RegExp(TOOL_OPTIONS.map(([, tools]) => `(?:${tools})`).join('|'))}
+
 /** The credential forms, applied in order. */
 export const CREDENTIAL_FORMS: CredentialForm[] = [
   {
@@ -286,6 +294,7 @@ export const CREDENTIAL_FORMS: CredentialForm[] = [
   {form: 'Slack webhook URLs (hooks.slack.com/services/…)', pattern: /(hooks\.slack\.com\/(?:services|workflows|triggers)\/)[A-Za-z0-9/_-]{8,255}/g, replace: `$1${SCRUBBED}`},
   ...TOOL_OPTIONS.map(([form, tools, option]): CredentialForm => ({
     form,
+    group: TOOLS,
     // The tool's own command line: not past a shell's ; or | into the next command.
     pattern: new RegExp(String.raw`(\b(?:${tools})\b[^\n;|]{0,4096}?\s${option})(?:"[^"\n]{0,1024}"|'[^'\n]{0,1024}'|[^\s'"]+)`, 'g'),
     replace: `$1${SCRUBBED}`,
@@ -346,7 +355,18 @@ const MAY_HOLD_TOKEN = /AKIA|ASIA|ABIA|ACCA|gh[pousr]_|github_pat|gl[a-z]{1,4}-|
 export function scrubText(text: string): string {
   if (!MAY_HOLD_CREDENTIAL.test(text) && !MAY_HOLD_TOKEN.test(text)) return text
   let out = text
+  // The group being applied, and whether the text holds nothing its forms need (then they are skipped).
+  let group: CredentialForm['group']
+  let groupAbsent = false
   for (const form of CREDENTIAL_FORMS) {
+    if (form.group === undefined) group = undefined
+    else {
+      if (form.group !== group) {
+        group = form.group
+        groupAbsent = !group.needs.test(out)
+      }
+      if (groupAbsent) continue
+    }
     if ('scan' in form) {
       out = form.scan(out)
       continue

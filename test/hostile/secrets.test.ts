@@ -259,3 +259,28 @@ describe('credential names', () => {
     expect(mapStringsDeep({key: 'abc', argv: '--key abc'}, scrubText, {scrubKeys: true})).toEqual({key: 'abc', argv: `--key ${SCRUBBED}`})
   })
 })
+
+describe('tool option forms', () => {
+  /** Every form of the table applied in order, none skipped: what scrubText must equal. */
+  const everyForm = (text: string) =>
+    CREDENTIAL_FORMS.reduce((out, form) => {
+      if ('scan' in form) return form.scan(out)
+      form.pattern.lastIndex = 0
+      return out.replace(form.pattern, form.replace as (substring: string, ...args: unknown[]) => string)
+    }, text)
+
+  it('are skipped together only where the text names none of their tools, with the same result', () => {
+    const texts = [
+      ...ALL_LINE_FORMS.map((f) => f.text),
+      ...XML_FORMS.map((f) => f.text),
+      ...PEM_LINES,
+      DHCPD_KEYS,
+      '/usr/bin/qemu-system-x86_64 -name guest=web01,debug-threads=on -m 2048',
+      'sshpass -p S3cT1Zq ssh root@db01; mysql -pS3cT2Zq; redis-cli -a S3cT3Zq --user=x',
+      'deploy.sh --token=abc login docker -p S3cT4Zq',
+    ]
+    for (const text of texts) expect(scrubText(text), text).toBe(everyForm(text))
+    expect(scrubText('sshpass -p S3cT1Zq ssh root@db01; mysql -pS3cT2Zq')).not.toMatch(/S3cT\dZq/)
+    expect(CREDENTIAL_FORMS.filter((f) => f.group !== undefined).length).toBeGreaterThan(10)
+  })
+})
