@@ -359,16 +359,17 @@ class HostView {
   }
 
   /**
-   * Whether the bridge family has a base chain on `hook`, and the netdev chains of each device: asked as every
-   * flow crosses a bridge or a device, answered once (the ruleset is compiled once and never changes).
+   * Whether the bridge (or arp) family has a base chain on `hook`, and the netdev chains of each device: asked as every
+   * flow crosses a bridge, a device or an ARP exchange, answered once (the ruleset is compiled once and never changes).
    */
-  bridgeHooked(hook: NfHook): boolean {
-    let hooked = this.bridgeHooks.get(hook)
-    if (hooked === undefined) this.bridgeHooks.set(hook, (hooked = this.rs.baseChains(hook, ['bridge']).length > 0))
+  hooked(hook: NfHook, family: 'bridge' | 'arp'): boolean {
+    const byHook = this.familyHooks[family]
+    let hooked = byHook.get(hook)
+    if (hooked === undefined) byHook.set(hook, (hooked = this.rs.baseChains(hook, [family]).length > 0))
     return hooked
   }
 
-  private readonly bridgeHooks = new Map<NfHook, boolean>()
+  private readonly familyHooks = {bridge: new Map<NfHook, boolean>(), arp: new Map<NfHook, boolean>()}
 
   deviceChainsOf(hook: 'ingress' | 'egress', dev: string | undefined): NfChain[] {
     const byDev = this.deviceHooks[hook]
@@ -905,6 +906,14 @@ class HostView {
 
   private zones: boolean | undefined
 
+  /** Some device has an address: the host's addresses were read (asked for every guest, answered once). */
+  private addressesRead(): boolean {
+    this.someAddress ??= this.facts.links.some((l) => l.addresses.length > 0)
+    return this.someAddress
+  }
+
+  private someAddress: boolean | undefined
+
   /**
    * The network's gateway address missing from its bridge (deleted by hand, or a duplicate address the kernel
    * dropped): the guests' ARP for it goes unanswered and dnsmasq serves no DHCP on an interface without an
@@ -912,7 +921,7 @@ class HostView {
    */
   private gatewayMissing(g: GuestSide, gw: string): Element | undefined {
     const link = this.links.get(g.bridge)
-    if (!link || !this.facts.links.some((l) => l.addresses.length > 0) || link.addresses.some((a) => a.address === gw)) return undefined
+    if (!link || !this.addressesRead() || link.addresses.some((a) => a.address === gw)) return undefined
     const v4 = g.net?.ips.find((ip) => ip.family === 'ipv4' && ip.address === gw)
     return {id: `gateway:${g.bridge} ${gw}`, kind: 'gateway-address', text: `${g.bridge} lacks ${gw}${v4 ? `/${v4.prefix}` : ''}, the gateway of network ${g.net?.name ?? '?'}`, device: g.bridge, address: gw, ...(v4 ? {prefix: v4.prefix} : {}), ...(g.net ? {network: g.net.name} : {})}
   }
@@ -961,7 +970,7 @@ class HostView {
   private arpExchange(runner: PathRunner, name: string, bridge: string, ends: {guest: string; host: string; mac?: string}, cached: string): void {
     if (!runner.alive()) return
     for (const hook of ['input', 'output'] as const) {
-      if (this.rs.baseChains(hook, ['arp']).length === 0) continue
+      if (!this.hooked(hook, 'arp')) continue
       // From the guest on input, from the host on output: the sender and target addresses as the hook sees them.
       const arp = hook === 'input'
         ? newPacket({family: 4, iifname: bridge, src: ends.guest, dst: ends.host, l4proto: 'arp', ...(ends.mac ? {etherSrc: ends.mac} : {})})
@@ -1022,6 +1031,21 @@ class HostView {
     if (count === undefined || count === null || !max || count < max) return undefined
     return {name: 'conntrack', verdict: 'indeterminate', detail: `nf_conntrack_count ${count} >= nf_conntrack_max ${max}: new connections are dropped unless an unreplied entry can be evicted`, element: {id: 'sysctl:net.netfilter.nf_conntrack_max', kind: 'sysctl', text: `net.netfilter.nf_conntrack_max = ${max} (table full)`, sysctl: {key: 'net.netfilter.nf_conntrack_max', value: max, ...(buckets ? {buckets} : {})}}}
   }
+
+  /**
+   * One object for every passing hop that says the same (a thousand guests' DHCP requests are delivered to the limited
+   * broadcast alike): hops are never changed, and a pass names no element.
+   */
+  sharedPass(hop: Hop): Hop {
+    if (hop.verdict !== 'pass' || hop.element || hop.steps || hop.undecided || hop.intermittent || hop.bridged) return hop
+    const key = `${hop.name}\u0000${hop.detail}`
+    const known = this.passes.get(key)
+    if (known) return known
+    this.passes.set(key, hop)
+    return hop
+  }
+
+  private readonly passes = new Map<string, Hop>()
 
   routingHop(name: string, decision: RouteDecision, expect: 'forward' | 'local' | 'output', packet: NfPacket, viaDev?: string): Hop {
     const trail = decision.trail.join('; ')
@@ -1657,6 +1681,16 @@ class HostView {
 
   /** A socket that will take the packet: the service's listener on the bridge address or a wildcard. */
   private listenerHop(kind: 'dhcp' | 'dns', net: LibvirtNetwork, bridge: string, addr: string): Hop {
+    // The same for every guest of the network (the listeners are facts): made once, shared (hops are never changed).
+    const key = `${kind} ${net.name} ${bridge} ${addr}`
+    let hop = this.listenerHops.get(key)
+    if (hop === undefined) this.listenerHops.set(key, (hop = this.listenerHopOf(kind, net, bridge, addr)))
+    return hop
+  }
+
+  private readonly listenerHops = new Map<string, Hop>()
+
+  private listenerHopOf(kind: 'dhcp' | 'dns', net: LibvirtNetwork, bridge: string, addr: string): Hop {
     const port = kind === 'dhcp' ? 67 : 53
     const listeners = this.facts.listeners
     if (listeners === null) return {name: `listener udp ${port}`, verdict: 'indeterminate', detail: 'sockets could not be listed (ss)'}
@@ -2184,7 +2218,7 @@ class PathRunner {
   /** Runs a hook with the devices it sees. */
   nf(name: string, hook: NfHook, layer: HookLayer, devices: Partial<NfPacket>): void {
     if (!this.alive()) return
-    if (layer === 'bridge' && !this.host.bridgeHooked(hook)) return
+    if (layer === 'bridge' && !this.host.hooked(hook, 'bridge')) return
     // Bridge hooks see ports; the IP hooks see the bridge (and, for bridged frames, the ports through physdev).
     const origin = this.packet()
     // br_netfilter's IP hooks may say which out port is known yet (`physOut` among the devices).
@@ -2247,7 +2281,7 @@ class PathRunner {
     const p = this.packet()
     const src = override.src ?? (p.src === '0.0.0.0' ? undefined : p.src)
     const decision = this.host.router.lookup({family: p.family, dst: p.dst, src, iif: override.iif ?? p.iifname, mark: p.mark, l4proto: p.l4proto, sport: p.sport, dport: p.dport, nexthop: this.nexthop})
-    this.hops.push(this.host.routingHop(name, decision, expect, p, override.viaDev))
+    this.hops.push(this.host.sharedPass(this.host.routingHop(name, decision, expect, p, override.viaDev)))
     return decision
   }
 }
@@ -2320,5 +2354,15 @@ function packetShown(p: NfPacket): {text: string; assumed: string[]} {
   const src = addr(p.src, 'source')
   const dst = addr(p.dst, 'destination')
   if (p.sport === EPHEMERAL_PORT || p.dport === EPHEMERAL_PORT) assumed.push(PACKET_ASSUMED.ephemeralPort)
-  return {text: describePacket({...p, src, dst}), assumed}
+  return {text: describePacket({...p, src, dst}), assumed: sharedAssumed(assumed)}
+}
+
+/** The few lists of PACKET_ASSUMED's sentences a packet can have, one object each (shared by every flow: never changed). */
+const assumedLists = new Map<string, string[]>()
+function sharedAssumed(assumed: string[]): string[] {
+  if (assumed.length === 0) return assumed
+  const key = assumed.join('\n')
+  let shared = assumedLists.get(key)
+  if (!shared) assumedLists.set(key, (shared = assumed))
+  return shared
 }

@@ -1,12 +1,11 @@
 /** Link views: every device in the host's link table, with its bridge, ports, STP, MTU and forward-path facts. */
-import type {Flow} from '../datapath/flows.js'
-import {groupBy} from '../lib/collections.js'
+import type {Flow, Hop} from '../datapath/flows.js'
 import type {DeriveContext} from './context.js'
 import {raRoutesOf} from './incidents.js'
 import type {LinkView} from './types.js'
 
 export function linkViews(ctx: DeriveContext, flows: Flow[], datapathFollowed: boolean): LinkView[] {
-  const flowsByBridge = groupBy(flows, (f) => f.bridge)
+  const forwardPaths = forwardPathsByBridge(flows)
   const routedGuests = new Set(ctx.networks.filter((n) => n.active && (n.forwardMode === 'nat' || n.forwardMode === 'route')).flatMap((n) => [...(ctx.guestsByNetwork.running.get(n.name) ?? [])])).size
   const bridgeNf = ctx.bridgeNfCallIptables
   const mtuByName = new Map((ctx.facts.links ?? []).map((l) => [l.name, l.mtu]))
@@ -26,12 +25,11 @@ export function linkViews(ctx: DeriveContext, flows: Flow[], datapathFollowed: b
     // Traffic the FORWARD chain sees from this bridge: routed for libvirt NAT/route networks, bridged frames (br_netfilter) otherwise.
     const routedNet = net && net.bridge === l.name && (net.forwardMode === 'nat' || net.forwardMode === 'route') ? net : undefined
     // What the datapath saw happen to the guests' traffic on this bridge in the forward path (routed, or bridged through br_netfilter).
-    const forwardBlock = (flowsByBridge.get(l.name) ?? []).find((f) => f.verdict === 'fail' && f.decidedBy !== undefined && /netfilter forward/.test(f.decidedBy.name))
+    const forwardPath = forwardPaths.get(l.name)
+    const forwardBlock = forwardPath?.block
     // The rules that accept the guests' traffic on this bridge in the forward path, when every flow that meets it passes by
     // a rule's accept (not only by chain policies): the host's firewall lets that traffic through on purpose.
-    // A hop object stands for every flow of its class (the datapath shares them): each one is read once, in first-seen
-    // order, which keeps the rules' order and whether every hop passes by one.
-    const forwardHops = [...new Set((flowsByBridge.get(l.name) ?? []).flatMap((f) => f.hops.filter((h) => h.name.startsWith('netfilter forward'))))]
+    const forwardHops = forwardPath ? [...forwardPath.hops] : []
     const acceptedBy = forwardHops.map((h) => (h.verdict === 'pass' ? h.steps?.find((s) => s.event === 'rule' && s.action === 'accept')?.rule?.text : undefined))
     return {
       kind: 'link',
@@ -69,4 +67,21 @@ export function linkViews(ctx: DeriveContext, flows: Flow[], datapathFollowed: b
       raRoutes: raRoutesOf(ctx.facts.routes6, l.name),
     }
   })
+}
+
+/**
+ * Per bridge, in one pass over the flows (not one per device): the first of its flows that fails in the forward path,
+ * and the forward-hook hops its flows meet. A hop object stands for every flow of its class (the datapath shares
+ * them): each one is kept once, in first-seen order, which keeps the rules' order and whether every hop passes by one.
+ */
+function forwardPathsByBridge(flows: Flow[]): Map<string, {block?: Flow; hops: Set<Hop>}> {
+  const byBridge = new Map<string, {block?: Flow; hops: Set<Hop>}>()
+  for (const f of flows) {
+    if (f.bridge === undefined) continue
+    let path = byBridge.get(f.bridge)
+    if (!path) byBridge.set(f.bridge, (path = {hops: new Set()}))
+    if (!path.block && f.verdict === 'fail' && f.decidedBy !== undefined && /netfilter forward/.test(f.decidedBy.name)) path.block = f
+    for (const h of f.hops) if (h.name.startsWith('netfilter forward')) path.hops.add(h)
+  }
+  return byBridge
 }

@@ -569,6 +569,23 @@ describe('a walk shared by the packets of one class ends as each packet\'s own',
     expect(statusAt(seen('output', 'daddr', '203.0.113.10', -100), 'output', local)).toEqual(['accept'])
     expect(statusAt(seen('output', 'daddr', '203.0.113.10', 0), 'output', local)).toEqual(['drop'])
   })
+
+  it("br_netfilter's ports tell packets apart only where a rule reads them (-m physdev); each keeps its own port", () => {
+    const mangle = '*mangle\n:PREROUTING ACCEPT [0:0]\n:INPUT ACCEPT [0:0]\n:FORWARD ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\n:POSTROUTING ACCEPT [0:0]\n-A FORWARD -j MARK --set-xmark 0x1/0xffffffff\nCOMMIT\n'
+    // Two guests' packets on one bridge, each from its own tap: a thousand guests are one walk when no rule reads the tap.
+    const fromTap = (tap: string, src: string) => egress({src, physIn: tap})
+    const packets = [fromTap('vnet0', '192.168.122.50'), fromTap('vnet1', '192.168.122.51')]
+    const shared = compile(saved(mangle))
+    const out = runHook(shared, 'forward', 'ip', packets.map(startBranch), ctx)
+    expect(shared.hookCache.get('forward')!.get('ip')!.size).toBe(1)
+    // The walk wrote the packet (a mark): the second one, rebased, keeps its own port, not the walked one's.
+    expect(out.map((b) => [b.packet.mark, b.packet.src, b.packet.physIn])).toEqual([[1, '192.168.122.50', 'vnet0'], [1, '192.168.122.51', 'vnet1']])
+    // A rule that reads the port: walked apart, and it decides for its own port alone.
+    const byPort = compile(saved(mangle + FILTER_HEAD + '-A FORWARD -m physdev --physdev-in vnet0 -j DROP\nCOMMIT\n'))
+    const apart = runHook(byPort, 'forward', 'ip', packets.map(startBranch), ctx)
+    expect(byPort.hookCache.get('forward')!.get('ip')!.size).toBe(2)
+    expect(apart.map((b) => [b.status, b.packet.physIn])).toEqual([['drop', 'vnet0'], ['accept', 'vnet1']])
+  })
 })
 
 describe('merging branches that ended alike', () => {

@@ -23,6 +23,8 @@ export interface CompiledRuleset {
   addressClass(address: string): string
   /** Some rule reads ether addresses: then a MAC tells packets apart. */
   readsEther: boolean
+  /** Some rule reads br_netfilter's ports (-m physdev): then a bridged frame's ports tell packets apart. */
+  readsPhysdev: boolean
   /** Hook evaluations by hook and layer, then by packet class (see runHook). */
   hookCache: Map<string, Map<string, Map<string, unknown>>>
   /** The last packet keyed and its class key: a packet no hook changed goes on to the next hook as it is. */
@@ -87,6 +89,7 @@ export function compile(rs: NfRuleset, options: {hostAddresses?: string[]; route
     else if (v.t === 'concat') v.parts.forEach(visit)
   }
   let readsEther = false
+  let readsPhysdev = false
   let readsRoutes = false
   for (const table of rs.tables) {
     for (const chain of Object.values(table.chains)) {
@@ -97,9 +100,16 @@ export function compile(rs: NfRuleset, options: {hostAddresses?: string[]; route
         const exprs = rules[r].exprs
         for (let x = 0; x < exprs.length; x++) {
           const e = exprs[x]
+          // A map keyed by packet fields (verdict, mark and NAT maps) reads them as a match does.
+          const keyed = e.kind === 'vmap' || e.kind === 'mark-map' ? e : e.kind === 'nat' ? e.map : undefined
+          if (keyed) {
+            if (keyed.field.startsWith('ether') || keyed.concat?.some((f) => f.startsWith('ether'))) readsEther = true
+            if (keyed.field.startsWith('physdev') || keyed.concat?.some((f) => f.startsWith('physdev'))) readsPhysdev = true
+          }
           if (e.kind !== 'cmp') continue
           visit(e.value)
           if (e.field === 'ether saddr' || e.field === 'ether daddr' || e.concat?.some((f) => f.startsWith('ether'))) readsEther = true
+          if (e.field.startsWith('physdev') || e.concat?.some((f) => f.startsWith('physdev'))) readsPhysdev = true
           if (e.field === 'fib saddr oif' || e.field === 'fib daddr oif' || e.field === 'rpfilter') readsRoutes = true
         }
       }
@@ -158,6 +168,7 @@ export function compile(rs: NfRuleset, options: {hostAddresses?: string[]; route
     set: (name) => rs.sets[name],
     range: parse,
     readsEther,
+    readsPhysdev,
     hookCache: new Map(),
     lastKeyed: {key: ''},
     addressClass(address) {

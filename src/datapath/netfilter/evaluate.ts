@@ -160,7 +160,8 @@ function packetKey(rs: CompiledRuleset, p: NfPacket): string {
   const ct = p.ct
   // One flat string (a template of two dozen parts would make a tree of them to flatten for hashing).
   return [
-    p.family, p.iifname, p.oifname, p.ibrname, p.obrname, p.physIn, p.physOut, p.bridged,
+    // A bridged frame's ports (each guest's tap) tell packets apart only where a rule reads them (-m physdev).
+    p.family, p.iifname, p.oifname, p.ibrname, p.obrname, rs.readsPhysdev ? p.physIn : '', rs.readsPhysdev ? p.physOut : '', p.bridged,
     rs.addressClass(p.src), rs.addressClass(p.dst), p.l4proto, p.sport, p.dport, p.icmpType, p.icmpCode, p.tcpFlags,
     ct.state, ct.status.join(','), ct.direction, ct.mark, p.mark, p.natMember, p.pkttype, ct.translate ? translateKey(rs, ct.translate) : '', ct.zone, ct.conn?.zone,
     rs.readsEther ? p.etherSrc : '', rs.readsEther ? p.etherDst : '',
@@ -198,7 +199,7 @@ function rebasedPacket(result: NfPacket, walked: NfPacket, own: NfPacket): NfPac
   const applied = (side: 'src' | 'dst') => !lost && wt?.[side] !== undefined && rt?.[side] === undefined
   const address = (side: 'src' | 'dst') => (applied(side) ? ot![side]! : result[side] === walked[side] ? own[side] : result[side])
   const ct = lost ? {...result.ct, orig: {src: own.src, dst: own.dst, sport: own.sport, dport: own.dport}} : rt === undefined || !ot ? result.ct : {...result.ct, translate: {...(rt.dst !== undefined ? {dst: ot.dst, dport: ot.dport} : {}), ...(rt.src !== undefined ? {src: ot.src, sport: ot.sport} : {})}}
-  return {...result, src: address('src'), dst: address('dst'), ct, etherSrc: own.etherSrc, etherDst: own.etherDst}
+  return {...result, src: address('src'), dst: address('dst'), ct, etherSrc: own.etherSrc, etherDst: own.etherDst, physIn: own.physIn, physOut: own.physOut}
 }
 
 /** Every base chain on the hook, by priority, for one packet. */
