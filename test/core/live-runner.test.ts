@@ -111,6 +111,19 @@ describe('LiveRunner', () => {
     expect(await runner.readFile('/proc/sys/net/ipv4')).toMatchObject({output: '', errorCode: 'failed', error: '/proc/sys/net/ipv4: not a regular file'})
   })
 
+  it('reads files and lists directories without waiting on the event loop: a main thread busy spawning does not hold them up', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'kd-'))
+    await writeFile(join(dir, 'status'), '[]\n')
+    let loopTurned = false
+    setImmediate(() => {
+      loopTurned = true
+    })
+    const [file, listing] = await Promise.all([runner.readFile(join(dir, 'status')), runner.listDir(dir)])
+    expect(loopTurned).toBe(false)
+    expect(file).toMatchObject({output: '[]\n', truncated: false})
+    expect(listing.output).toBe('status')
+  })
+
   it('runs at most `concurrency` commands at once', async () => {
     const limited = new LiveRunner({concurrency: 2})
     const started = performance.now()
