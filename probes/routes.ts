@@ -1,4 +1,5 @@
 import type {Capture} from '../src/lib/runner.js'
+import {IP_ROUTES} from './first-reads.js'
 import {type Probe, ParseError, asArray, isObj, num, outputOf, parseJson, unavailableIfNotRecorded, str} from './types.js'
 
 export interface Route {
@@ -46,7 +47,7 @@ function routesOf(rows: unknown[], family?: Route['family']): Route[] {
   })
 }
 
-const ROUTES_OF_EVERY_FAMILY = ['ip', '-j', 'route', 'show', 'table', 'all']
+const ROUTES_OF_EVERY_FAMILY = IP_ROUTES
 const ROUTES6 = ['ip', '-6', '-j', 'route', 'show', 'table', 'all']
 
 export const routesProbe: Probe<Route[]> = {

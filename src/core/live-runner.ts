@@ -3,7 +3,7 @@ import {closeSync, constants, fstatSync, openSync, readSync, readdirSync} from '
 import pLimit from 'p-limit'
 import {formatBytes} from './budget.js'
 import {onExit} from './lifecycle.js'
-import type {CommandCapture, DirCapture, FileCapture, ReadOptions, RunOptions, Runner} from '../lib/runner.js'
+import {type CommandCapture, type DirCapture, type FileCapture, type ReadOptions, type RunOptions, type Runner, captureKey} from '../lib/runner.js'
 
 export interface LiveRunnerOptions {
   timeoutMs?: number
@@ -49,6 +49,8 @@ export class LiveRunner implements Runner {
   /** Process groups of commands still running, killed if kvmdoctor is interrupted. */
   private readonly groups = new Set<number>()
   private forgetGroups?: () => void
+  /** Commands started by prefetch that nobody has asked for yet. */
+  private readonly prefetched = new Map<string, Promise<CommandCapture>>()
 
   constructor(options: LiveRunnerOptions = {}) {
     this.timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS
@@ -63,7 +65,21 @@ export class LiveRunner implements Runner {
     return Math.round(moment - this.runStart)
   }
 
+  /**
+   * Starts commands now, before the code that will ask for them has loaded (a live diagnose's first reads): the
+   * first run() of each argv, without options, takes that run instead of starting another.
+   */
+  prefetch(argvs: string[][]): void {
+    for (const argv of argvs) this.prefetched.set(captureKey({kind: 'command', argv}), this.run(argv))
+  }
+
   run(argv: string[], options: RunOptions = {}): Promise<CommandCapture> {
+    const key = captureKey({kind: 'command', argv})
+    const started = this.prefetched.get(key)
+    if (started !== undefined && Object.keys(options).length === 0) {
+      this.prefetched.delete(key)
+      return started
+    }
     // A listen mostly waits: all of them run at once, beside the other commands.
     if (options.listenMs !== undefined) return this.runNow(argv, options)
     return this.limit(() => this.runNow(argv, options))

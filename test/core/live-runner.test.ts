@@ -124,6 +124,20 @@ describe('LiveRunner', () => {
     expect(listing.output).toBe('status')
   })
 
+  it('hands a prefetched command to the first run of the same argv: it started when prefetched, not when asked', async () => {
+    const prefetching = new LiveRunner()
+    const argv = ['cat', '/proc/sys/kernel/random/uuid']
+    prefetching.prefetch([argv])
+    await new Promise((resolve) => setTimeout(resolve, 20))
+    const asked = await prefetching.readFile('/proc/sys/kernel/osrelease')
+    const first = await prefetching.run(argv)
+    expect(first.startMs!).toBeLessThan(asked.startMs!)
+    // Taken once: the next run is a process of its own (another uuid), started after it was asked.
+    const second = await prefetching.run(argv)
+    expect(second.output).not.toBe(first.output)
+    expect(second.startMs!).toBeGreaterThanOrEqual(asked.startMs!)
+  })
+
   it('runs at most `concurrency` commands at once', async () => {
     const limited = new LiveRunner({concurrency: 2})
     const started = performance.now()
