@@ -1,3 +1,4 @@
+import {IP6_RULES, IP_RULES} from './first-reads.js'
 import {type Probe, ParseError, asArray, isObj, num, outputOf, parseJson, str} from './types.js'
 
 /** One routing policy rule (`ip rule`): which table a packet looks up, by source, destination, devices and marks. */
@@ -88,7 +89,7 @@ export const ipRulesProbe: Probe<PolicyRuleFacts> = {
   title: 'Routing policy rules',
   reads: ['ip -j rule show', 'ip -6 -j rule show'],
   async collect({runner}) {
-    const [v4, v6] = await Promise.all([runner.run(['ip', '-j', 'rule', 'show']), runner.run(['ip', '-6', '-j', 'rule', 'show'])])
+    const [v4, v6] = await Promise.all([runner.run(IP_RULES), runner.run(IP6_RULES)])
     return {inet: parseIpRules(outputOf(v4), 'inet'), inet6: v6.error === undefined ? parseIpRules(v6.output, 'inet6') : null}
   },
 }

@@ -1,4 +1,5 @@
 import {XMLParser} from 'fast-xml-parser'
+import {VIRSH_LISTING_ARGS, VIRSH_LISTINGS, virshArgv} from './first-reads.js'
 import {netmaskToPrefix} from '../src/lib/ipv4.js'
 import {type PlainXmlOptions, readPlainXml} from '../src/lib/plain-xml.js'
 import {type CommandCapture, lines} from '../src/lib/runner.js'
@@ -261,10 +262,7 @@ export function parseNetworkConf(text: string): string | undefined {
   return /^\s*firewall_backend\s*=\s*"([^"]*)"/m.exec(text)?.[1]
 }
 
-/** The three listings the probe asks virsh for, each as its arguments. */
-export const VIRSH_LISTING_ARGS = [['net-list', '--all'], ['list', '--all'], ['list', '--all', '--autostart', '--name']]
-/** The listings as one virsh argument: virsh runs a `;`-separated list of its commands given as one word (no shell). */
-export const VIRSH_LISTINGS = VIRSH_LISTING_ARGS.map((l) => l.join(' ')).join(' ; ')
+export {VIRSH_LISTING_ARGS, VIRSH_LISTINGS} from './first-reads.js'
 
 /**
  * The joined output cut back into each listing's, byte for byte: virsh ends a table with a blank line (no row is
@@ -321,7 +319,7 @@ export const libvirtProbe: Probe<LibvirtFacts> = {
   early: true,
   reads: ['/etc/libvirt/network.conf', '/run/libvirt/qemu/DOM.xml', '/etc/libvirt/qemu/DOM.xml', '/run/libvirt/network/NET.xml', '/etc/libvirt/qemu/networks/NET.xml', `virsh -r '${VIRSH_LISTINGS}' (one virsh; each alone when that fails)`, 'virsh -r net-dumpxml NET', 'virsh -r dumpxml DOM'],
   async collect({runner, options}) {
-    const virsh = (...args: string[]) => runner.run(['virsh', '-r', '-c', options.libvirtUri, ...args])
+    const virsh = (...args: string[]) => runner.run(virshArgv(options.libvirtUri, ...args))
     // On the system instance libvirt keeps each domain's XML in a file: reading it costs no virsh
     // process per guest (the live status of running ones, the config of the others).
     const systemInstance = options.libvirtUri === 'qemu:///system'

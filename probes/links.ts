@@ -1,3 +1,4 @@
+import {IP_ADDR} from './first-reads.js'
 import {type Obj, type Probe, ParseError, asArray, isObj, num, outputOf, parseJson, str} from './types.js'
 
 export interface Address {
@@ -120,6 +121,6 @@ export const linksProbe: Probe<Link[]> = {
   title: 'Links and addresses',
   reads: ['ip -j -d addr show'],
   async collect({runner}) {
-    return parseIpAddr(outputOf(await runner.run(['ip', '-j', '-d', 'addr', 'show'])))
+    return parseIpAddr(outputOf(await runner.run(IP_ADDR)))
   },
 }

@@ -1,3 +1,4 @@
+import {IP_NEIGH} from './first-reads.js'
 import {type Probe, ParseError, asArray, isObj, outputOf, parseJson, str} from './types.js'
 
 export interface Neighbour {
@@ -26,6 +27,6 @@ export const neighboursProbe: Probe<Neighbour[]> = {
   title: 'Neighbour (ARP/NDP) table',
   reads: ['ip -j neigh show'],
   async collect({runner}) {
-    return parseIpNeigh(outputOf(await runner.run(['ip', '-j', 'neigh', 'show'])))
+    return parseIpNeigh(outputOf(await runner.run(IP_NEIGH)))
   },
 }

@@ -8,7 +8,8 @@
 import type {CommandCapture} from '../src/lib/runner.js'
 import type {LibvirtFacts} from './libvirt.js'
 import type {Link} from './links.js'
-import {type Obj, type Probe, ParseError, isObj, parseJson, str, unavailableIfNotRecorded} from './types.js'
+import type {ProcessFacts} from './processes.js'
+import {type Obj, type Probe, type ProbeContext, ParseError, isObj, parseJson, str, unavailableIfNotRecorded} from './types.js'
 
 export interface OvsInterface {
   name: string
@@ -234,12 +235,37 @@ const ovsNotStarted = (c: CommandCapture) => /database connection failed|No such
 /** A bridge that speaks only newer OpenFlow: asked again in OpenFlow 1.3. */
 const versionRefused = (c: CommandCapture) => /version negotiation failed/.test(c.stderr)
 
+/** Where ovsdb-server (started by ovs-ctl or its systemd unit) writes its pid, beside the socket ovs-vsctl asks. */
+const OVSDB_PID_FILE = '/run/openvswitch/ovsdb-server.pid'
+
+/** Whether an Open vSwitch device or guest port is in libvirt's XML or the link table; undefined when either is unread. */
+async function ovsInUse(get: ProbeContext['get']): Promise<boolean | undefined> {
+  const [libvirt, links] = await Promise.all([get<LibvirtFacts>('libvirt'), get<Link[]>('links')])
+  if (!libvirt.ok || !links.ok) return undefined
+  const ovsPorts = libvirt.data.domains.some((d) => d.interfaces.some((i) => i.virtualport?.type === 'openvswitch')) || libvirt.data.networks.some((n) => n.virtualport === 'openvswitch')
+  return ovsPorts || links.data.some((l) => l.kind === 'openvswitch' || l.name === 'ovs-system')
+}
+
+/**
+ * Whether ovs-vsctl can be left unasked: no pid file of ovsdb-server, no such process, no OVS device or guest port.
+ * Then its database cannot answer, and OVS plays no part in the guests' networking. A recording made before the
+ * pid file was read holds ovs-vsctl's answer instead (the file is not recorded): that is read.
+ */
+async function ovsAbsent(runner: ProbeContext['runner'], get: ProbeContext['get']): Promise<boolean> {
+  if ((await runner.readFile(OVSDB_PID_FILE)).errorCode !== 'not-found') return false
+  const processes = await get<ProcessFacts>('processes')
+  if (!processes.ok || processes.data.processes.some((p) => /^(\S*\/)?ovsdb-server(\s|$)/.test(p.args))) return false
+  return (await ovsInUse(get)) === false
+}
+
 export const ovsProbe: Probe<OvsFacts> = {
-  expectedFailure: (c) => c.kind === 'command' && ((c.argv[0] === 'ovs-vsctl' && ovsNotStarted(c)) || (c.argv[0] === 'ovs-ofctl' && versionRefused(c))),
+  expectedFailure: (c) => (c.kind === 'command' && ((c.argv[0] === 'ovs-vsctl' && ovsNotStarted(c)) || (c.argv[0] === 'ovs-ofctl' && versionRefused(c)))) || (c.kind === 'file' && c.path === OVSDB_PID_FILE),
   id: 'ovs',
   title: 'Open vSwitch bridges, ports, controllers and flows',
-  reads: ['ovs-vsctl -f json list Bridge|Port|Interface|Controller', 'ovs-ofctl dump-flows BR (-O OpenFlow13 when the bridge speaks only that)'],
+  reads: [`${OVSDB_PID_FILE} (with the processes, libvirt and links probes: whether OVS can run at all)`, 'ovs-vsctl -f json list Bridge|Port|Interface|Controller', 'ovs-ofctl dump-flows BR (-O OpenFlow13 when the bridge speaks only that)'],
   async collect({runner, get}) {
+    // Most hosts run no Open vSwitch: one process less.
+    if (await ovsAbsent(runner, get)) return {installed: false, running: false, reason: 'no ovsdb-server runs (no process, no pid file) and no Open vSwitch device or guest port is there: ovs-vsctl not asked', bridges: []}
     const keys = Object.keys(LISTINGS) as (keyof typeof LISTINGS)[]
     const list = (k: keyof typeof LISTINGS) => runner.run(['ovs-vsctl', '--timeout=5', '-f', 'json', `--columns=${LISTINGS[k][1]}`, 'list', LISTINGS[k][0]])
     // Most hosts have no Open vSwitch running: the first listing says so, and the other three are not spawned.
@@ -249,10 +275,7 @@ export const ovsProbe: Probe<OvsFacts> = {
       // A recording made before this probe: OVS matters only where a guest is plugged into it, which libvirt's
       // XML says (<virtualport type='openvswitch'>) and the link table shows (openvswitch devices). Without
       // either, OVS plays no part in this host's guest networking; with one, it is unknown.
-      const [libvirt, links] = await Promise.all([get<LibvirtFacts>('libvirt'), get<Link[]>('links')])
-      const ovsPorts = libvirt.ok && (libvirt.data.domains.some((d) => d.interfaces.some((i) => i.virtualport?.type === 'openvswitch')) || libvirt.data.networks.some((n) => n.virtualport === 'openvswitch'))
-      const ovsLinks = links.ok && links.data.some((l) => l.kind === 'openvswitch' || l.name === 'ovs-system')
-      if (!libvirt.ok || !links.ok || ovsPorts || ovsLinks) for (const c of captures) unavailableIfNotRecorded(c)
+      if ((await ovsInUse(get)) !== false) for (const c of captures) unavailableIfNotRecorded(c)
       return {installed: false, running: false, reason: 'the recording predates the ovs probe and shows no Open vSwitch device or guest port', bridges: []}
     }
     if (captures.some((c) => c.errorCode === 'not-found')) return {installed: false, running: false, reason: 'ovs-vsctl is not installed: not an Open vSwitch host', bridges: []}

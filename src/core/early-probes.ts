@@ -30,13 +30,16 @@ let early: EarlyRun | undefined
 
 /** Starts every probe on this host with the default reading. */
 export async function startEarlyProbes(): Promise<void> {
-  const [{LiveRunner}, {runProbes}, {ALL_PROBES}] = await Promise.all([import('./live-runner.js'), import('./probe-runner.js'), import('../../probes/index.js')])
+  const [{LiveRunner}, {firstCommands}] = await Promise.all([import('./live-runner.js'), import('../../probes/first-reads.js')])
   const reading: LiveReading = {
     timeoutMs: LIVE_READ_DEFAULTS.timeoutSeconds * 1000,
     deadlineMs: LIVE_READ_DEFAULTS.deadlineSeconds * 1000,
     options: {active: false, libvirtUri: LIVE_READ_DEFAULTS.libvirtUri},
   }
   const runner = new LiveRunner({timeoutMs: reading.timeoutMs, deadlineMs: reading.deadlineMs})
+  // The reads every probe run starts with run while the probes' code (parsers, the XML reader) loads.
+  runner.prefetch(firstCommands(reading.options.libvirtUri))
+  const [{runProbes}, {ALL_PROBES}] = await Promise.all([import('./probe-runner.js'), import('../../probes/index.js')])
   early = {reading, runner, results: runProbes(ALL_PROBES, runner, reading.options)}
 }
 

@@ -1,10 +1,9 @@
 import {type ChildProcess, spawn} from 'node:child_process'
-import {closeSync, constants, fstatSync, openSync, readSync} from 'node:fs'
-import {open, readdir} from 'node:fs/promises'
+import {closeSync, constants, fstatSync, openSync, readSync, readdirSync} from 'node:fs'
 import pLimit from 'p-limit'
 import {formatBytes} from './budget.js'
 import {onExit} from './lifecycle.js'
-import type {CommandCapture, DirCapture, FileCapture, ReadOptions, RunOptions, Runner} from '../lib/runner.js'
+import {type CommandCapture, type DirCapture, type FileCapture, type ReadOptions, type RunOptions, type Runner, captureKey} from '../lib/runner.js'
 
 export interface LiveRunnerOptions {
   timeoutMs?: number
@@ -40,8 +39,6 @@ const CLOSE_WAIT_MS = 1000
 export class LiveRunner implements Runner {
   readonly capturedAt = new Date()
   private readonly limit
-  /** File reads are cheap and never block on a child process: they get their own, wider limit. */
-  private readonly fileLimit
   private readonly timeoutMs: number
   private readonly maxOutputBytes: number
   private readonly killAfterMs: number
@@ -52,6 +49,8 @@ export class LiveRunner implements Runner {
   /** Process groups of commands still running, killed if kvmdoctor is interrupted. */
   private readonly groups = new Set<number>()
   private forgetGroups?: () => void
+  /** Commands started by prefetch that nobody has asked for yet. */
+  private readonly prefetched = new Map<string, Promise<CommandCapture>>()
 
   constructor(options: LiveRunnerOptions = {}) {
     this.timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS
@@ -60,14 +59,27 @@ export class LiveRunner implements Runner {
     this.pipeGraceMs = options.pipeGraceMs ?? PIPE_GRACE_MS
     this.deadline = options.deadlineMs === undefined ? Infinity : Date.now() + options.deadlineMs
     this.limit = pLimit(options.concurrency ?? 6)
-    this.fileLimit = pLimit(32)
   }
 
   private since(moment: number): number {
     return Math.round(moment - this.runStart)
   }
 
+  /**
+   * Starts commands now, before the code that will ask for them has loaded (a live diagnose's first reads): the
+   * first run() of each argv, without options, takes that run instead of starting another.
+   */
+  prefetch(argvs: string[][]): void {
+    for (const argv of argvs) this.prefetched.set(captureKey({kind: 'command', argv}), this.run(argv))
+  }
+
   run(argv: string[], options: RunOptions = {}): Promise<CommandCapture> {
+    const key = captureKey({kind: 'command', argv})
+    const started = this.prefetched.get(key)
+    if (started !== undefined && Object.keys(options).length === 0) {
+      this.prefetched.delete(key)
+      return started
+    }
     // A listen mostly waits: all of them run at once, beside the other commands.
     if (options.listenMs !== undefined) return this.runNow(argv, options)
     return this.limit(() => this.runNow(argv, options))
@@ -231,87 +243,72 @@ export class LiveRunner implements Runner {
     })
   }
 
+  /**
+   * Files are read synchronously, whole, in one go: a read of a small local file never waits on anything but the
+   * kernel, while through the thread pool its open, stat, reads and close each waited for the main thread, which
+   * spawns every command and blocks in each spawn; a status file libvirt's listing led to took 20 to 80 ms so.
+   */
   readFile(path: string, options: ReadOptions = {}): Promise<FileCapture> {
-    return this.fileLimit(async () => {
-      const started = performance.now()
-      const capture: FileCapture = {kind: 'file', path, output: '', durationMs: 0, startMs: this.since(started), truncated: false}
-      if (Date.now() >= this.deadline) return {...capture, error: `${path}: not read, the run's deadline had passed`, errorCode: 'timeout' as const}
+    const started = performance.now()
+    const capture: FileCapture = {kind: 'file', path, output: '', durationMs: 0, startMs: this.since(started), truncated: false}
+    if (Date.now() >= this.deadline) return Promise.resolve({...capture, error: `${path}: not read, the run's deadline had passed`, errorCode: 'timeout' as const})
+    try {
+      // O_NONBLOCK: opening a FIFO must not wait for a writer.
+      const fd = openSync(path, constants.O_RDONLY | constants.O_NONBLOCK)
       try {
-        // O_NONBLOCK: opening a FIFO must not wait for a writer.
-        const handle = path.startsWith('/proc/sys/') ? kernelVariable(path) : await open(path, constants.O_RDONLY | constants.O_NONBLOCK)
-        try {
-          const stats = await handle.stat()
-          if (!stats.isFile()) {
-            Object.assign(capture, {error: `${path}: not a regular file`, errorCode: 'failed'})
-            return capture
-          }
-          const {size} = stats
-          if (options.tailBytes !== undefined && size > options.tailBytes) {
-            // Only the end of a large log: start mid-file and drop the partial first line.
-            const buffer = Buffer.alloc(options.tailBytes)
-            const {bytesRead} = await handle.read(buffer, 0, options.tailBytes, size - options.tailBytes)
-            const text = buffer.subarray(0, bytesRead).toString('utf8')
-            capture.output = text.slice(text.indexOf('\n') + 1)
-            capture.truncated = true
-            return capture
-          }
-          // /proc files report size 0, so read in chunks up to the cap instead of trusting stat.
-          const chunks: Buffer[] = []
-          let total = 0
-          // Only the bytes each read fills are kept: no need to zero it.
-          const chunk = Buffer.allocUnsafe(64 * 1024)
-          for (;;) {
-            const {bytesRead} = await handle.read(chunk, 0, chunk.length, null)
-            if (bytesRead === 0) break
-            const room = this.maxOutputBytes - total
-            chunks.push(Buffer.from(chunk.subarray(0, Math.min(bytesRead, room))))
-            total += Math.min(bytesRead, room)
-            if (bytesRead > room) {
-              // A prefix is not the file: probes that can use one (lease files) still find it in output.
-              Object.assign(capture, {truncated: true, error: `${path}: larger than the ${formatBytes(this.maxOutputBytes)} cap (only its start was read)`, errorCode: 'too-large'})
-              break
-            }
-          }
-          capture.output = Buffer.concat(chunks).toString('utf8')
-        } finally {
-          await handle.close()
-        }
-      } catch (error) {
-        Object.assign(capture, fsError(path, error))
+        Object.assign(capture, this.readOpened(fd, path, options))
       } finally {
-        capture.durationMs = Math.round(performance.now() - started)
+        closeSync(fd)
       }
-      return capture
-    })
+    } catch (error) {
+      Object.assign(capture, fsError(path, error))
+    }
+    capture.durationMs = Math.round(performance.now() - started)
+    return Promise.resolve(capture)
   }
 
+  private readOpened(fd: number, path: string, options: ReadOptions): Partial<FileCapture> {
+    const stats = fstatSync(fd)
+    if (!stats.isFile()) return {error: `${path}: not a regular file`, errorCode: 'failed'}
+    const {size} = stats
+    if (options.tailBytes !== undefined && size > options.tailBytes) {
+      // Only the end of a large log: start mid-file and drop the partial first line.
+      const buffer = Buffer.alloc(options.tailBytes)
+      const bytesRead = readSync(fd, buffer, 0, options.tailBytes, size - options.tailBytes)
+      const text = buffer.subarray(0, bytesRead).toString('utf8')
+      return {output: text.slice(text.indexOf('\n') + 1), truncated: true}
+    }
+    // /proc files report size 0, so read in chunks up to the cap instead of trusting stat.
+    const chunks: Buffer[] = []
+    let total = 0
+    // Only the bytes each read fills are kept: no need to zero it.
+    const chunk = Buffer.allocUnsafe(64 * 1024)
+    for (;;) {
+      const bytesRead = readSync(fd, chunk, 0, chunk.length, null)
+      if (bytesRead === 0) break
+      const room = this.maxOutputBytes - total
+      chunks.push(Buffer.from(chunk.subarray(0, Math.min(bytesRead, room))))
+      total += Math.min(bytesRead, room)
+      if (bytesRead > room) {
+        // A prefix is not the file: probes that can use one (lease files) still find it in output.
+        return {output: Buffer.concat(chunks).toString('utf8'), truncated: true, error: `${path}: larger than the ${formatBytes(this.maxOutputBytes)} cap (only its start was read)`, errorCode: 'too-large'}
+      }
+    }
+    return {output: Buffer.concat(chunks).toString('utf8')}
+  }
+
+  /** Listed synchronously, like a file is read (see readFile). */
   listDir(path: string): Promise<DirCapture> {
-    return this.fileLimit(async () => {
-      const started = performance.now()
-      const capture: DirCapture = {kind: 'dir', path, output: '', durationMs: 0, startMs: this.since(started), truncated: false}
-      if (Date.now() >= this.deadline) return {...capture, error: `${path}: not listed, the run's deadline had passed`, errorCode: 'timeout' as const}
-      try {
-        capture.output = (await readdir(path)).sort().join('\n')
-      } catch (error) {
-        Object.assign(capture, fsError(path, error))
-      }
-      capture.durationMs = Math.round(performance.now() - started)
-      return capture
-    })
-  }
-}
-
-/**
- * A file of /proc/sys as the part of a file handle readFile uses, read synchronously: a kernel variable is read
- * without blocking, and the thread pool's round trips for each of a run's eighty-odd (open, stat, reads, close)
- * cost the main thread more than the reads themselves while it also spawns the commands.
- */
-function kernelVariable(path: string) {
-  const fd = openSync(path, constants.O_RDONLY | constants.O_NONBLOCK)
-  return {
-    stat: async () => fstatSync(fd),
-    read: async (buffer: Buffer, offset: number, length: number, position: number | null) => ({bytesRead: readSync(fd, buffer, offset, length, position)}),
-    close: async () => closeSync(fd),
+    const started = performance.now()
+    const capture: DirCapture = {kind: 'dir', path, output: '', durationMs: 0, startMs: this.since(started), truncated: false}
+    if (Date.now() >= this.deadline) return Promise.resolve({...capture, error: `${path}: not listed, the run's deadline had passed`, errorCode: 'timeout' as const})
+    try {
+      capture.output = readdirSync(path).sort().join('\n')
+    } catch (error) {
+      Object.assign(capture, fsError(path, error))
+    }
+    capture.durationMs = Math.round(performance.now() - started)
+    return Promise.resolve(capture)
   }
 }
 

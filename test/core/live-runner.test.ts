@@ -111,6 +111,33 @@ describe('LiveRunner', () => {
     expect(await runner.readFile('/proc/sys/net/ipv4')).toMatchObject({output: '', errorCode: 'failed', error: '/proc/sys/net/ipv4: not a regular file'})
   })
 
+  it('reads files and lists directories without waiting on the event loop: a main thread busy spawning does not hold them up', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'kd-'))
+    await writeFile(join(dir, 'status'), '[]\n')
+    let loopTurned = false
+    setImmediate(() => {
+      loopTurned = true
+    })
+    const [file, listing] = await Promise.all([runner.readFile(join(dir, 'status')), runner.listDir(dir)])
+    expect(loopTurned).toBe(false)
+    expect(file).toMatchObject({output: '[]\n', truncated: false})
+    expect(listing.output).toBe('status')
+  })
+
+  it('hands a prefetched command to the first run of the same argv: it started when prefetched, not when asked', async () => {
+    const prefetching = new LiveRunner()
+    const argv = ['cat', '/proc/sys/kernel/random/uuid']
+    prefetching.prefetch([argv])
+    await new Promise((resolve) => setTimeout(resolve, 20))
+    const asked = await prefetching.readFile('/proc/sys/kernel/osrelease')
+    const first = await prefetching.run(argv)
+    expect(first.startMs!).toBeLessThan(asked.startMs!)
+    // Taken once: the next run is a process of its own (another uuid), started after it was asked.
+    const second = await prefetching.run(argv)
+    expect(second.output).not.toBe(first.output)
+    expect(second.startMs!).toBeGreaterThanOrEqual(asked.startMs!)
+  })
+
   it('runs at most `concurrency` commands at once', async () => {
     const limited = new LiveRunner({concurrency: 2})
     const started = performance.now()

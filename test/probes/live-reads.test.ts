@@ -277,3 +277,14 @@ describe('libvirt: the three listings from one virsh', () => {
     }
   })
 })
+
+describe('the reads a live run starts before the probes load (firstCommands)', () => {
+  it('are each asked by a probe on any host, word for word: none runs for nothing', async () => {
+    const {ALL_PROBES} = await import('../../probes/index.js')
+    const {firstCommands} = await import('../../probes/first-reads.js')
+    // A host that answers nothing: what the probes ask before any answer is known.
+    const {runner, asked} = host([])
+    await runProbes(ALL_PROBES, runner, options)
+    for (const argv of firstCommands(options.libvirtUri)) expect(asked).toContain(argv.join(' '))
+  })
+})

@@ -3,6 +3,7 @@ import {readFileSync} from 'node:fs'
 import {join} from 'node:path'
 import {describe, expect, it} from 'vitest'
 import {type OvsFacts, ovsProbe, parseFlows, parseOvsTables, splitTopLevel} from '../../probes/ovs.js'
+import type {Probe} from '../../probes/types.js'
 import {runProbes} from '../../src/core/probe-runner.js'
 import type {CommandCapture, Runner} from '../../src/lib/runner.js'
 import {ROOT} from '../helpers.js'
@@ -90,6 +91,37 @@ describe('the ovs probe', () => {
     const partial = await runProbes([ovsProbe], ovsHost((argv) => (argv[0] === 'ovs-ofctl' ? {exitCode: 1, error: 'ovs-ofctl: exit 1', errorCode: 'exit-status', stderr: 'failed to connect'} : recorded(argv))), options)
     const bridges = (partial.ovs as {data: OvsFacts}).data.bridges
     expect(bridges.every((b) => b.flows === null && b.flowsUnread === 'ovs-ofctl: exit 1')).toBe(true)
+  })
+})
+
+describe('the ovs probe where no Open vSwitch can answer', () => {
+  const down = {exitCode: 1, error: 'ovs-vsctl: exit 1', errorCode: 'exit-status' as const, stderr: 'ovs-vsctl: unix:/var/run/openvswitch/db.sock: database connection failed (No such file or directory)\n'}
+  const fake = <T,>(id: string, data: T): Probe => ({id, title: id, reads: [], collect: async () => data})
+  const host = (pidFile: boolean, argvs: string[][]): Runner => ({
+    ...ovsHost((argv) => (argvs.push(argv), down)),
+    readFile: async (path) => ({kind: 'file', path, output: pidFile ? '812\n' : '', durationMs: 0, truncated: false, ...(pidFile ? {} : {error: 'absent', errorCode: 'not-found' as const})}),
+  })
+  const ovsOn = async (state: {pidFile?: boolean; ovsdbServer?: boolean; ovsLink?: boolean}) => {
+    const argvs: string[][] = []
+    const processes = fake('processes', {processes: [{pid: 1, args: '/sbin/init'}, ...(state.ovsdbServer ? [{pid: 812, args: 'ovsdb-server /etc/openvswitch/conf.db -vconsole:emer'}] : [])], dnsmasq: [], dhcpdRunning: false, libvirtdRunning: true})
+    const libvirt = fake('libvirt', {domains: [{name: 'web01', interfaces: [{type: 'network', source: 'default'}]}], networks: [{name: 'default'}]})
+    const links = fake('links', [{name: 'virbr0', kind: 'bridge'}, ...(state.ovsLink ? [{name: 'ovs-system', kind: 'openvswitch'}] : [])])
+    const r = await runProbes([ovsProbe], host(state.pidFile ?? false, argvs), options, [processes, libvirt, links])
+    return {ovs: r.ovs, asked: argvs.filter((a) => a[0] === 'ovs-vsctl').length}
+  }
+
+  it('no ovsdb-server pid file or process, no OVS device or guest port: ovs-vsctl is not asked', async () => {
+    const {ovs, asked} = await ovsOn({})
+    expect(ovs).toMatchObject({ok: true, data: {running: false, bridges: [], reason: expect.stringContaining('ovs-vsctl not asked')}})
+    expect(ovs.ok && ovs.degraded).toBeFalsy()
+    expect(asked).toBe(0)
+  })
+  it('a pid file, an ovsdb-server process or an OVS device: ovs-vsctl is asked, as before', async () => {
+    for (const state of [{pidFile: true}, {ovsdbServer: true}, {ovsLink: true}]) {
+      const {ovs, asked} = await ovsOn(state)
+      expect(ovs, JSON.stringify(state)).toMatchObject({ok: true, data: {installed: true, running: false, reason: expect.stringContaining('database connection failed')}})
+      expect(asked).toBe(1)
+    }
   })
 })
 
