@@ -33,6 +33,10 @@ export interface Link {
     /** The bridge filters by VLAN (then each port's VLANs decide what it sends and takes). */
     vlanFiltering?: boolean
   }
+  /** Only on VRF devices: the routing table their enslaved devices' packets look up (the l3mdev rule); absent when not printed. */
+  vrfTable?: number
+  /** XDP programs attached (any mode): each sees every frame the device receives, before tc and the stack. */
+  xdp?: {mode: string; program: string}[]
   /** Only on bridge ports: the port's STP state (forwarding, listening, learning, blocking, disabled). */
   portState?: string
   /** Only on bridge ports: flags that decide what the port sends and takes. */
@@ -94,6 +98,9 @@ export function parseIpAddr(text: string): Link[] {
     if (peer && info.info_kind === 'veth' && row.link_netnsid === undefined) link.peer = peer
     const mac = str(row.address)
     if (mac && row.link_type === 'ether') link.mac = mac.toLowerCase()
+    if (link.kind === 'vrf' && isObj(info.info_data) && num(info.info_data.table) !== undefined) link.vrfTable = num(info.info_data.table)
+    const xdp = xdpPrograms(row.xdp)
+    if (xdp.length > 0) link.xdp = xdp
     if (link.kind === 'bridge' && isObj(info.info_data)) {
       link.bridge = {stpState: num(info.info_data.stp_state) ?? 0, forwardDelayCs: num(info.info_data.forward_delay) ?? 0}
       if (info.info_data.vlan_filtering === 1 || info.info_data.vlan_filtering === true) link.bridge.vlanFiltering = true
@@ -112,6 +119,20 @@ export function parseIpAddr(text: string): Link[] {
       if (Object.keys(port).length > 0) link.port = port
     }
     return link
+  })
+}
+
+/** iproute2's XDP attach modes (IFLA_XDP_ATTACHED): 4 (several at once) lists each under `attached`. */
+const XDP_MODES: Record<number, string> = {1: 'driver', 2: 'generic', 3: 'offload'}
+
+function xdpPrograms(raw: unknown): {mode: string; program: string}[] {
+  if (!isObj(raw)) return []
+  const attached = Array.isArray(raw.attached) && raw.attached.length > 0 ? raw.attached.filter(isObj) : [raw]
+  return attached.map((a) => {
+    const prog = isObj(a.prog) ? a.prog : {}
+    const name = str(prog.name)
+    const id = num(prog.id)
+    return {mode: XDP_MODES[num(a.mode) ?? 0] ?? `mode ${String(a.mode ?? '?')}`, program: [name ? `"${name}"` : '', id !== undefined ? `id ${id}` : ''].filter(Boolean).join(' ') || 'unnamed'}
   })
 }
 

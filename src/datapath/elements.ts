@@ -25,6 +25,8 @@ export type ElementKind =
   | 'listener'
   | 'tc-qdisc'
   | 'tc-filter'
+  /** An XDP program on a device the flow enters by (not evaluated). */
+  | 'xdp'
   | 'bridge-port'
   /** A bridge's fdb entry that sends a guest's frames elsewhere (or an fdb not read). */
   | 'bridge-fdb'

@@ -290,8 +290,8 @@ class HostView {
   constructor(readonly facts: DatapathFacts) {
     this.tc = facts.tc ? tcIndexOf(facts.tc) : null
     this.ovsBridges = new Map((facts.ovs?.bridges ?? []).map((b) => [b.name, b]))
-    this.router = buildRouter(facts.routes, facts.ipRules)
     this.links = new Map(facts.links.map((l) => [l.name, l]))
+    this.router = buildRouter(facts.routes, facts.ipRules, (dev) => this.vrfTableOf(dev))
     this.ports = new Map()
     for (const l of facts.links) if (l.master) (this.ports.get(l.master) ?? this.ports.set(l.master, []).get(l.master)!).push(l)
     for (const r of facts.routes) {
@@ -693,11 +693,31 @@ class HostView {
     runner.push({name: `tc ${direction} ${dev}`, verdict: v.verdict, detail: v.detail, ...(element ? {element} : {}), ...(v.intermittent ? {intermittent: true as const} : {})})
   }
 
-  /** A frame entering a device from its wire: the device, tc ingress, netdev ingress (kernel order). */
+  /** A frame entering a device from its wire: the device, XDP, tc ingress, netdev ingress (kernel order). */
   private enterDevice(runner: PathRunner, dev: string, role: 'tap' | 'bridge' | 'egress', bridge?: string): void {
     runner.links(this.deviceHops(dev, role, bridge, 'in'))
+    this.xdpHop(runner, dev)
     this.tcHop(runner, dev, 'ingress')
     runner.device('ingress', dev)
+  }
+
+  /** The table of the VRF a device is (or is enslaved to): undefined when in none, null when its table was not printed. */
+  private vrfTableOf(dev: string): string | null | undefined {
+    const link = this.links.get(dev)
+    const vrf = link?.kind === 'vrf' ? link : link?.master ? this.links.get(link.master) : undefined
+    if (vrf?.kind !== 'vrf') return undefined
+    return vrf.vrfTable === undefined ? null : String(vrf.vrfTable)
+  }
+
+  /**
+   * An XDP program on the device a frame enters by runs before tc and the stack (a tap's: on what the guest sends)
+   * and may drop, bounce or redirect it: kvmdoctor cannot read what a program returns, so the hop is undecided.
+   */
+  private xdpHop(runner: PathRunner, dev: string): void {
+    const xdp = this.links.get(dev)?.xdp
+    if (!xdp || !runner.alive()) return
+    const programs = xdp.map((x) => `XDP program ${x.program} (${x.mode})`).join(', ')
+    runner.push({name: `xdp ${dev}`, verdict: 'indeterminate', detail: `${programs} on ${dev} sees every frame entering it before tc and the stack: whether it passes, drops or redirects this one is not evaluated`, element: {id: `xdp:${dev}`, kind: 'xdp', text: `${programs} on ${dev}`, device: dev}})
   }
 
   /** A packet leaving by a device: netdev egress, tc egress (clsact, then the root qdisc), the device. */
@@ -1644,7 +1664,9 @@ class HostView {
     const noAddress = branches.find((b) => b.nat.some((n) => n.field === 'src' && n.to === 'unknown'))
     if (noAddress) {
       const n = noAddress.nat.find((x) => x.field === 'src' && x.to === 'unknown')!
-      const dev = noAddress.packet.oifname ?? '?'
+      const dev = noAddress.packet.oifname
+      // Routing left the way out undecided: which address MASQUERADE takes (if any) is not known, not missing.
+      if (dev === undefined) return {name: 'NAT', verdict: 'indeterminate', detail: `${describeStep(n.step)}: the device the packet leaves by is not known (routing undecided), so neither is the address it is masqueraded to`}
       return {name: 'NAT', verdict: 'fail', detail: `${describeStep(n.step)}: ${dev} has no IPv4 address to masquerade to, so the packet is dropped`, element: {...elementForStep(n.step, this.facts.ruleset), id: `masquerade-no-address:${dev}`, kind: 'nf-nat-missing', device: dev, text: `MASQUERADE out of ${dev}, which has no IPv4 address`}}
     }
     if (translated.length > 0) return {name: 'NAT', verdict: 'indeterminate', detail: `the source is translated on some paths only`}

@@ -131,6 +131,9 @@ function filterMatches(f: TcFilter, p: TcPacket): Tri {
 
 const describeFilter = (f: TcFilter) => `tc filter ${f.attach} pref ${f.pref} ${f.kind}${f.kind === 'u32' ? ` (${(f.keys ?? []).map((k) => `${(k.value >>> 0).toString(16)}/${(k.mask >>> 0).toString(16)} at ${k.off}`).join(', ') || 'match all'})` : ''} on ${f.dev}`
 
+/** An eBPF program's name as tc prints it ("bpf_name": the object file and section), for the reader. */
+const bpfName = (f: TcFilter) => (typeof f.options?.bpf_name === 'string' ? ` (${f.options.bpf_name})` : '')
+
 const ELEMENT = (f: TcFilter, text: string): Element => ({
   id: `tc-filter:${f.dev} ${f.attach} pref ${f.pref}`,
   kind: 'tc-filter',
@@ -160,6 +163,8 @@ function runActions(f: TcFilter, p: TcPacket, sameDevice: string): FilterOutcome
 
 function runAction(a: TcAction, f: TcFilter, p: TcPacket, device: string): FilterOutcome | 'next' | string {
   const control = a.control
+  // act_bpf: the program's return code (shot, ok, redirect...) overrides the control printed, which applies only when it returns TC_ACT_UNSPEC.
+  if (a.kind === 'bpf') return {kind: 'stop', verdict: {verdict: 'indeterminate', detail: `${describeFilter(f)}: action bpf runs a program whose return decides (drop, pass, redirect): not evaluated`, element: ELEMENT(f, 'action bpf not evaluated')}}
   if (a.kind === 'police' && a.police) {
     const {burst, mtu, rate, exceed} = a.police
     const drops = exceed === undefined || exceed === 'drop' || exceed === 'shot'
@@ -201,6 +206,8 @@ function runFilters(filters: TcFilter[], p: TcPacket, device: string, from = 0, 
     const f = filters[i]
     const hit = filterMatches(f, p)
     if (hit === false) continue
+    // A bpf classifier in direct-action mode has no actions to read: its program's return code is the verdict.
+    if (f.kind === 'bpf' && f.options?.['direct-action'] === true) return {kind: 'stop', verdict: {verdict: 'indeterminate', detail: `${describeFilter(f)}${bpfName(f)}: a direct-action program's return code decides (drop, pass, redirect): not evaluated`, element: ELEMENT(f, 'bpf direct-action program not evaluated')}}
     const onMatch = runActions(f, p, device)
     const taken = onMatch.kind === 'continue' ? runFilters(filters, p, device, i + 1, fallback) : onMatch
     if (hit === true) return taken

@@ -1,0 +1,179 @@
+/**
+ * Kernel features on a guest's path whose rules kvmdoctor cannot read (an XDP program, a tc BPF program that
+ * decides by its return code) or that change where routing looks (the l3mdev rule of a VRF), on the lab's healthy
+ * recording changed by one fact, each taken from real output (test/data/unread-hops/capture.sh, which also checks
+ * in a namespace that the kernel drops or diverts what these say). A hop not evaluated is undecided, never a pass;
+ * the same feature off the flow's path changes nothing.
+ */
+import {readFileSync} from 'node:fs'
+import {join} from 'node:path'
+import {describe, expect, it} from 'vitest'
+import {type Link, parseIpAddr} from '../../probes/links.js'
+import {type PolicyRuleFacts, parseIpRules} from '../../probes/ip-rules.js'
+import type {Route} from '../../probes/routes.js'
+import {type TcFacts, parseFilters, parseQdiscs} from '../../probes/tc.js'
+import {ipAddressTextToJson, ipRuleTextToJson} from '../../probes/iproute-text.js'
+import type {Flow} from '../../src/datapath/flows.js'
+import {ROOT, type Facts, alter, factsOf, fireAll, model} from '../helpers.js'
+
+const data = (f: string) => readFileSync(join(ROOT, 'test/data/unread-hops', f), 'utf8')
+const TAP = 'vnet0'
+const UPLINK = 'kdlab-up0'
+
+function flowsOf(facts: Facts): Flow[] {
+  const m = model(facts)
+  if (!m.datapath.ok) throw new Error(m.datapath.reason)
+  return m.datapath.datapath.flows
+}
+const verdicts = (facts: Facts) => Object.fromEntries(flowsOf(facts).map((f) => [f.kind, f.verdict]))
+const decided = (facts: Facts, kind: string) => flowsOf(facts).find((f) => f.kind === kind)?.decidedBy
+
+/** The recorded clsact and its direct-action bpf filter (the capture's v1) put on `dev`, in `attach`. */
+const withBpfDa = (facts: Facts, dev: string, attach: 'ingress' | 'egress' = 'ingress', protocol?: string) =>
+  alter<TcFacts>(facts, 'tc', (tc) => {
+    tc.qdiscs.push(...parseQdiscs(data('qdisc-clsact.json')).filter((q) => q.kind === 'clsact').map((q) => ({...q, dev})))
+    tc.filters.push(...parseFilters(data('filter-bpf-da-ingress.json'), dev, attach).map((f) => ({...f, ...(protocol ? {protocol} : {})})))
+  })
+
+/** The recorded XDP attachment (generic mode, the capture's v1) on `devs`. */
+const withXdp = (facts: Facts, ...devs: string[]) =>
+  alter<Link[]>(facts, 'links', (links) => {
+    const xdp = parseIpAddr(data('addr-xdp.json'))[0].xdp
+    for (const d of devs) links.find((l) => l.name === d)!.xdp = xdp
+  })
+
+describe('tc: a bpf classifier in direct-action mode (its return code is the verdict)', () => {
+  it('on the tap, where the guest\'s packets enter: every guest-sent flow is undecided at it, naming the filter (it was a pass)', async () => {
+    const healthy = await factsOf('healthy')
+    const facts = withBpfDa(healthy, TAP)
+    for (const kind of ['dhcp', 'dns', 'egress']) {
+      expect(decided(facts, kind)).toMatchObject({name: `tc ingress ${TAP}`, verdict: 'indeterminate', detail: expect.stringContaining('direct-action'), element: {kind: 'tc-filter', device: TAP, tcFilter: {attach: 'ingress', pref: 49152}}})
+    }
+    const finding = (await fireAll(facts)).evaluation.findings.find((f) => f.id === 'guest-flow-indeterminate')
+    expect(finding?.title).toContain('bpf')
+    // Nothing is deleted for what cannot be told.
+    expect(finding?.fix ?? []).toEqual([])
+  })
+  it('harmless where the flow does not meet it: on another device, on the tap\'s egress for what the guest sends, for IPv6 only', async () => {
+    const healthy = await factsOf('healthy')
+    const before = verdicts(healthy)
+    expect(verdicts(withBpfDa(healthy, 'ifb0'))).toEqual(before)
+    expect(decided(withBpfDa(healthy, TAP, 'egress'), 'egress')).toBeUndefined()
+    expect(verdicts(withBpfDa(healthy, TAP, 'ingress', 'ipv6'))).toEqual(before)
+  })
+  it('an act_bpf action decides by its program too, whatever control tc prints for it', async () => {
+    const healthy = await factsOf('healthy')
+    const facts = alter<TcFacts>(withBpfDa(healthy, TAP), 'tc', (tc) => {
+      const f = tc.filters.find((x) => x.dev === TAP)!
+      f.kind = 'u32'
+      f.keys = []
+      delete f.options
+      f.actions = [{kind: 'bpf', control: 'pipe'}]
+    })
+    expect(decided(facts, 'egress')).toMatchObject({name: `tc ingress ${TAP}`, verdict: 'indeterminate', detail: expect.stringContaining('action bpf')})
+  })
+})
+
+describe('XDP on a device the flow enters by', () => {
+  it('on the uplink: the replies coming back by it are undecided, what the guest sends is not (it was a pass)', async () => {
+    const facts = withXdp(await factsOf('healthy'), UPLINK)
+    expect(decided(facts, 'egress-reply')).toMatchObject({name: `xdp ${UPLINK}`, verdict: 'indeterminate', element: {id: `xdp:${UPLINK}`, kind: 'xdp', device: UPLINK, text: expect.stringContaining('(generic)')}})
+    expect(verdicts(facts)).toMatchObject({dhcp: 'pass', dns: 'pass', egress: 'pass', 'egress-reply': 'indeterminate'})
+  })
+  it('on the tap and on the bridge device (what the bridge passes up to the host): the guest\'s own packets are undecided', async () => {
+    const healthy = await factsOf('healthy')
+    expect(decided(withXdp(healthy, TAP), 'dhcp')).toMatchObject({name: `xdp ${TAP}`, verdict: 'indeterminate'})
+    expect(decided(withXdp(healthy, 'virbr0'), 'dns')).toMatchObject({name: 'xdp virbr0', verdict: 'indeterminate'})
+    // Frames leaving by the tap meet no XDP: the replies pass as before.
+    expect(verdicts(withXdp(healthy, TAP))).toMatchObject({'dhcp-reply': 'pass', 'dns-reply': 'pass', 'egress-reply': 'pass'})
+  })
+  it('harmless on a device off the path', async () => {
+    const healthy = await factsOf('healthy')
+    expect(verdicts(withXdp(healthy, 'ifb0'))).toEqual(verdicts(healthy))
+  })
+})
+
+describe('the l3mdev policy rule (a VRF\'s): the VRF\'s table for its devices, no match for the others', () => {
+  const l3mdevRule = () => parseIpRules(data('rule-l3mdev.json'), 'inet').find((r) => r.priority === 1000)!
+  const withL3mdev = (facts: Facts, change: (rules: PolicyRuleFacts) => void = () => {}) =>
+    alter<PolicyRuleFacts>(facts, 'ip-rules', (rules) => {
+      rules.inet.push(l3mdevRule())
+      change(rules)
+    })
+
+  it('is read as iproute2 prints it, not as a lookup of main', () => {
+    expect(l3mdevRule()).toMatchObject({priority: 1000, action: 'lookup', l3mdev: true, text: '1000: from all lookup [l3mdev-table]'})
+    expect(l3mdevRule().table).toBeUndefined()
+  })
+  it('does not hide the policy rules after it from guests off any VRF: a rule at 5000 sending them to an unreachable table still fails their egress (it passed by main)', async () => {
+    const recorded = await factsOf('policy-route-unreachable')
+    const failing = decided(recorded, 'egress')
+    expect(failing?.verdict).toBe('fail')
+    const later = withL3mdev(recorded, (rules) => {
+      const r = rules.inet.find((x) => x.priority === 100)!
+      Object.assign(r, {priority: 5000, text: r.text.replace(/^100:/, '5000:')})
+    })
+    expect(decided(later, 'egress')).toMatchObject({name: 'routing', verdict: 'fail', element: {kind: 'policy-rule', rulePriority: 5000}})
+  })
+  it('harmless where no device is in a VRF: the healthy host passes as before', async () => {
+    const healthy = await factsOf('healthy')
+    expect(verdicts(withL3mdev(healthy))).toEqual(verdicts(healthy))
+  })
+  it('the guests\' bridge in a VRF whose table ends in an unreachable default: their egress fails there (main has a way out)', async () => {
+    const healthy = await factsOf('healthy')
+    const inVrf = (table?: number) =>
+      alter<Route[]>(
+        alter<Link[]>(withL3mdev(healthy), 'links', (links) => {
+          links.push({...links.find((l) => l.name === 'virbr0')!, name: 'vrf-blue', index: 99, kind: 'vrf', addresses: [], ...(table !== undefined ? {vrfTable: table} : {})})
+          links.find((l) => l.name === 'virbr0')!.master = 'vrf-blue'
+        }),
+        'routes',
+        (routes) => {
+          routes.push({family: 'inet', dst: '192.168.122.0/24', type: 'unicast', table: '10', dev: 'virbr0', metric: 0, scope: 'link', nexthops: []})
+          routes.push({family: 'inet', dst: 'default', type: 'unreachable', table: '10', metric: 4278198272, nexthops: []})
+        },
+      )
+    expect(decided(inVrf(10), 'egress')).toMatchObject({name: 'routing', verdict: 'fail'})
+    expect(decided(inVrf(10), 'egress')?.detail).toMatch(/unreachable/)
+    // The VRF's table not printed: undecided, not main's pass (nor a MASQUERADE blamed for a way out not known).
+    const unread = flowsOf(inVrf()).find((f) => f.kind === 'egress')!
+    expect(unread.decidedBy).toMatchObject({name: 'routing', verdict: 'indeterminate'})
+    expect(unread.verdict).toBe('indeterminate')
+  })
+})
+
+describe('policy rule selectors beyond addresses, devices and marks', () => {
+  const selectors = parseIpRules(data('rule-selectors.json'), 'inet')
+  /** The healthy host with one of the recorded rules (by priority) and the unreachable table 100 it sends to. */
+  const withRule = async (priority: number) => {
+    const healthy = await factsOf('healthy')
+    const rule = selectors.find((r) => r.priority === priority)!
+    return alter<Route[]>(
+      alter<PolicyRuleFacts>(healthy, 'ip-rules', (rules) => rules.inet.push(rule)),
+      'routes',
+      (routes) => routes.push({family: 'inet', dst: 'default', type: 'unreachable', table: '100', metric: 0, nexthops: []}),
+    )
+  }
+
+  it('uidrange 1000-2000: a forwarded packet carries uid 0, so the guests\' traffic passes it by (it was read as "from all" and failed every flow)', async () => {
+    expect(selectors.find((r) => r.priority === 50)).toMatchObject({uidRange: [1000, 2000], text: '50: from all uidrange 1000-2000 lookup 100'})
+    const facts = await withRule(50)
+    expect(verdicts(facts)).toMatchObject({egress: 'pass', 'egress-reply': 'pass'})
+    // The host's own replies come from a socket whose uid is not known: undecided, not a pass.
+    expect(decided(facts, 'dns-reply')).toMatchObject({name: 'routing', verdict: 'indeterminate', detail: expect.stringContaining('uid')})
+  })
+  it('uidrange 0-0 takes forwarded packets: the guests\' egress fails by it', async () => {
+    const healthy = await factsOf('healthy')
+    const rootOnly = {...selectors.find((r) => r.priority === 50)!, uidRange: [0, 0] as [number, number]}
+    const facts = alter<Route[]>(alter<PolicyRuleFacts>(healthy, 'ip-rules', (rules) => rules.inet.push(rootOnly)), 'routes', (routes) => routes.push({family: 'inet', dst: 'default', type: 'unreachable', table: '100', metric: 0, nexthops: []}))
+    expect(decided(facts, 'egress')).toMatchObject({name: 'routing', verdict: 'fail'})
+  })
+  it('tos and suppress_ifgroup are not evaluated: the lookups they would decide are undecided, not failed or passed by a guess', async () => {
+    expect(decided(await withRule(60), 'egress')).toMatchObject({name: 'routing', verdict: 'indeterminate', detail: expect.stringContaining('tos 0x10')})
+    expect(decided(await withRule(70), 'egress')).toMatchObject({name: 'routing', verdict: 'indeterminate', detail: expect.stringContaining('suppress_ifgroup 5')})
+  })
+  it('a sosreport\'s text listings read the same (ip rule, ip -d address)', () => {
+    expect(parseIpRules(JSON.stringify(ipRuleTextToJson(data('rule-selectors.txt'))), 'inet')).toEqual(selectors)
+    expect(parseIpAddr(JSON.stringify(ipAddressTextToJson(data('addr-xdp.txt'))))[0].xdp).toEqual(parseIpAddr(data('addr-xdp.json'))[0].xdp)
+  })
+})
