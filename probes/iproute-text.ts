@@ -57,7 +57,7 @@ export function ipAddressTextToJson(text: string): Obj[] {
       if (first === 'bridge_slave' && state !== undefined) {
         const data: Obj = {state}
         // The port flags the datapath reads, as the JSON prints them (booleans).
-        for (const key of ['learning', 'flood', 'bcast_flood', 'isolated', 'locked']) {
+        for (const key of ['learning', 'flood', 'bcast_flood', 'isolated', 'locked', 'proxy_arp']) {
           const v = valueAfter(words, key)
           if (v === 'on' || v === 'off') data[key] = v === 'on'
         }

@@ -51,6 +51,8 @@ export interface Link {
     locked?: boolean
     /** Isolated ports talk only to ports that are not isolated. */
     isolated?: boolean
+    /** The bridge answers ARP for the port's side and floods nothing to it (broadcasts, unknown unicast). */
+    proxyArp?: boolean
   }
 }
 
@@ -116,6 +118,7 @@ export function parseIpAddr(text: string): Link[] {
       if (flag(slave.learning) !== undefined) port.learning = flag(slave.learning)
       if (flag(slave.locked) !== undefined) port.locked = flag(slave.locked)
       if (flag(slave.isolated) !== undefined) port.isolated = flag(slave.isolated)
+      if (flag(slave.proxy_arp) !== undefined) port.proxyArp = flag(slave.proxy_arp)
       if (Object.keys(port).length > 0) link.port = port
     }
     return link

@@ -766,8 +766,12 @@ class HostView {
     runner.push({name: `mtu ${port}`, verdict: 'fail', detail: `a ${runner.size}-byte packet sized for ${bridge} (mtu ${bridgeMtu ?? '?'}) does not fit ${port} (mtu ${mtu}): the bridge drops it`, element: {id: `mtu:${bridge}`, kind: 'link', text: `${port} mtu ${mtu} on ${bridge} (mtu ${bridgeMtu ?? '?'})`, device: port, master: bridge, mtu: bridgeMtu ?? mtu}})
   }
 
-  /** A bridge port a frame leaves by: VLAN egress filtering (a guest's tap takes no tag), and flooding when the frame is a broadcast. */
-  private portOut(runner: PathRunner, bridge: string, port: string | undefined, broadcast: boolean, to: 'guest' | 'lan' = 'guest'): void {
+  /**
+   * A bridge port a frame leaves by: VLAN egress filtering (a guest's tap takes no tag), and flooding when the frame
+   * is a broadcast. br_flood floods nothing to a proxy_arp port; bcast_flood off holds back only broadcasts bridged
+   * from another port, not what the host sends by the bridge device (`byBridgeDevice`: its ARP requests, DHCP offers).
+   */
+  private portOut(runner: PathRunner, bridge: string, port: string | undefined, broadcast: boolean, to: 'guest' | 'lan' = 'guest', byBridgeDevice = false): void {
     if (!port || !runner.alive()) return
     const link = this.links.get(port)
     if (!link) return
@@ -776,7 +780,11 @@ class HostView {
       runner.push({name: `bridge port ${port}`, verdict: 'fail', detail: `STP port state ${link.portState}: nothing is sent out of it`, element: {id: `stp:${bridge}`, kind: 'stp', text: `bridge ${bridge}: port ${port} is ${link.portState}`, device: bridge}})
       return
     }
-    if (broadcast && link.port?.bcastFlood === false) {
+    if (broadcast && link.port?.proxyArp) {
+      runner.push({name: `bridge port ${port}`, verdict: 'fail', detail: `proxy_arp is on on port ${port}: the bridge floods nothing to it, so broadcasts (ARP requests, DHCP offers to 255.255.255.255) never reach it`, element: {id: `port:${port} proxy_arp`, kind: 'bridge-port', text: `bridge link: ${port} proxy_arp on`, device: port, portFlag: 'proxy_arp'}})
+      return
+    }
+    if (broadcast && link.port?.bcastFlood === false && !byBridgeDevice) {
       runner.push({name: `bridge port ${port}`, verdict: 'fail', detail: `broadcast flooding is off on ${port}: broadcasts (ARP requests, DHCP offers to 255.255.255.255) never reach it`, element: {id: `port:${port} bcast_flood`, kind: 'bridge-port', text: `bridge link: ${port} bcast_flood off`, device: port, portFlag: 'bcast_flood'}})
       return
     }
@@ -1276,7 +1284,8 @@ class HostView {
       // An unresolved guest is asked for by a broadcast ARP request, which must reach its port.
       const entry = this.neighbourAt.get(`${bridge} ${dst}`)
       const resolved = entry !== undefined && entry.mac !== undefined && !entry.state.includes('FAILED') && !entry.state.includes('INCOMPLETE')
-      if (!resolved && i.target && this.links.get(i.target)?.port?.bcastFlood === false) this.portOut(runner, bridge, i.target, true)
+      const flags = i.target ? this.links.get(i.target)?.port : undefined
+      if (!resolved && (flags?.proxyArp || (flags?.bcastFlood === false && !fromHost))) this.portOut(runner, bridge, i.target, true, 'guest', fromHost)
       // A permanent entry is never asked for again; any other is, within a minute (a reachable one goes stale).
       const permanent = entry !== undefined && entry.mac === i.mac?.toLowerCase() && entry.state.includes('PERMANENT')
       if (!permanent && runner.alive()) {
@@ -1292,7 +1301,7 @@ class HostView {
     if (fromHost) this.leaveDevice(runner, bridge, 'bridge')
     runner.nf('bridge output', 'output', 'bridge', {oifname: i.target, obrname: bridge})
     runner.nf('bridge postrouting', 'postrouting', 'bridge', {oifname: i.target, obrname: bridge})
-    this.portOut(runner, bridge, i.target, broadcast)
+    this.portOut(runner, bridge, i.target, broadcast, 'guest', fromHost)
     this.mtuHop(runner, bridge, i.target)
     this.leaveDevice(runner, i.target, 'tap', bridge)
   }

@@ -11,6 +11,7 @@ import {describe, expect, it} from 'vitest'
 import {type Link, parseIpAddr} from '../../probes/links.js'
 import {type PolicyRuleFacts, parseIpRules} from '../../probes/ip-rules.js'
 import type {Route} from '../../probes/routes.js'
+import type {Neighbour} from '../../probes/neighbours.js'
 import {type TcFacts, parseFilters, parseQdiscs} from '../../probes/tc.js'
 import {ipAddressTextToJson, ipRuleTextToJson} from '../../probes/iproute-text.js'
 import type {Flow} from '../../src/datapath/flows.js'
@@ -175,5 +176,28 @@ describe('policy rule selectors beyond addresses, devices and marks', () => {
   it('a sosreport\'s text listings read the same (ip rule, ip -d address)', () => {
     expect(parseIpRules(JSON.stringify(ipRuleTextToJson(data('rule-selectors.txt'))), 'inet')).toEqual(selectors)
     expect(parseIpAddr(JSON.stringify(ipAddressTextToJson(data('addr-xdp.txt'))))[0].xdp).toEqual(parseIpAddr(data('addr-xdp.json'))[0].xdp)
+  })
+})
+
+describe("bridge port flags on the guest's tap and what br_flood sends it", () => {
+  /** vnet0 with the port flags of a recorded port (the capture's p0), and no neighbour entry for the guest: the host must ask for it by a broadcast. */
+  const withPortOf = async (file: string) => {
+    const healthy = await factsOf('healthy')
+    const recorded = parseIpAddr(data(file))[0].port
+    return alter<Neighbour[]>(
+      alter<Link[]>(healthy, 'links', (links) => (links.find((l) => l.name === TAP)!.port = recorded)),
+      'neighbours',
+      (ns) => ns.splice(0, ns.length, ...ns.filter((n) => n.dev !== 'virbr0')),
+    )
+  }
+  it('proxy_arp on: nothing is flooded to the port, so the host\'s ARP request for the guest never reaches it (it was a pass)', async () => {
+    const facts = await withPortOf('addr-port-proxy-arp.json')
+    expect(decided(facts, 'dns-reply')).toMatchObject({verdict: 'fail', element: {kind: 'bridge-port', portFlag: 'proxy_arp', device: TAP}})
+    const blocked = (await fireAll(facts)).evaluation.findings.find((f) => f.id === 'guest-flow-blocked')
+    expect(blocked?.fix).toEqual([`bridge link set dev ${TAP} proxy_arp off`])
+  })
+  it("bcast_flood off: the host's own broadcasts still reach the port; no false alarm (it was a failure)", async () => {
+    const facts = await withPortOf('addr-port-bcast-flood-off.json')
+    expect(verdicts(facts)).toMatchObject({'dhcp-reply': 'pass', 'dns-reply': 'pass', 'egress-reply': 'pass'})
   })
 })

@@ -49,3 +49,21 @@ ip -n $A rule show > rule-selectors.txt
 ip -n $A rule add uidrange 0-0 lookup 100 pref 40
 ip -n $A route get 9.9.9.9 from 10.99.0.2 iif v0 >/dev/null 2>&1 && echo 'uidrange 0-0: forwarded packets pass it by' || echo 'uidrange 0-0: forwarded packets take it'
 for n in $A $B; do ip netns del $n; done
+# Bridge port flags and flooding: host br0 (in A) with ports p0 (to B) and p1 (to C). bcast_flood off holds back
+# broadcasts bridged from another port, not the host's own (br_flood: skb->dev == br->dev); proxy_arp: no flood at all.
+C=kduh-c
+for n in $A $B $C; do ip netns del $n 2>/dev/null || true; ip netns add $n; done
+ip -n $A link add br0 type bridge; ip -n $A link set br0 up; ip -n $A addr add 10.98.0.1/24 dev br0
+ip -n $A link add p0 type veth peer name e0 netns $B; ip -n $A link add p1 type veth peer name e1 netns $C
+for p in p0 p1; do ip -n $A link set $p master br0; ip -n $A link set $p up; done
+ip -n $B link set e0 up; ip -n $C link set e1 up; ip -n $B addr add 10.98.0.2/24 dev e0; ip -n $C addr add 10.98.0.3/24 dev e1
+flushed_ping() { ip -n $A neigh flush dev br0; ip -n $C neigh flush dev e1; ip netns exec $1 ping -c1 -W1 10.98.0.2 >/dev/null && echo "$2: passes" || echo "$2: fails"; }
+ip -n $A link set p0 type bridge_slave bcast_flood off
+flushed_ping $A 'bcast_flood off on p0, host asks for B'
+flushed_ping $C 'bcast_flood off on p0, C asks for B'
+ip -n $A -j -d addr show dev p0 > addr-port-bcast-flood-off.json
+ip -n $A link set p0 type bridge_slave bcast_flood on proxy_arp on
+flushed_ping $A 'proxy_arp on p0, host asks for B'
+flushed_ping $C 'proxy_arp on p0, C asks for B'
+ip -n $A -j -d addr show dev p0 > addr-port-proxy-arp.json
+for n in $A $B $C; do ip netns del $n; done
