@@ -78,13 +78,16 @@ function valueAfter(words: string[], key: string): string | undefined {
 function kindData(kind: string, words: string[]): Obj {
   const data: Obj = {}
   if (kind === 'bridge') {
-    for (const key of ['forward_delay', 'stp_state']) {
+    for (const key of ['forward_delay', 'stp_state', 'vlan_filtering', 'nf_call_iptables', 'nf_call_ip6tables']) {
       const v = valueAfter(words, key)
       if (v !== undefined && /^\d+$/.test(v)) data[key] = Number(v)
     }
   } else if (kind === 'tun') {
     const type = valueAfter(words, 'type')
     if (type !== undefined) data.type = type
+  } else if (kind === 'vrf') {
+    const table = valueAfter(words, 'table')
+    if (table !== undefined && /^\d+$/.test(table)) data.table = Number(table)
   } else if (kind === 'macvlan' || kind === 'macvtap') {
     const mode = valueAfter(words, 'mode')
     if (mode !== undefined) data.mode = mode

@@ -32,6 +32,9 @@ export interface Link {
     forwardDelayCs: number
     /** The bridge filters by VLAN (then each port's VLANs decide what it sends and takes). */
     vlanFiltering?: boolean
+    /** The bridge's own nf_call_iptables / nf_call_ip6tables: br_netfilter hands its frames to the IP hooks whatever the sysctl says. */
+    nfCallIptables?: boolean
+    nfCallIp6tables?: boolean
   }
   /** Only on VRF devices: the routing table their enslaved devices' packets look up (the l3mdev rule); absent when not printed. */
   vrfTable?: number
@@ -106,6 +109,8 @@ export function parseIpAddr(text: string): Link[] {
     if (link.kind === 'bridge' && isObj(info.info_data)) {
       link.bridge = {stpState: num(info.info_data.stp_state) ?? 0, forwardDelayCs: num(info.info_data.forward_delay) ?? 0}
       if (info.info_data.vlan_filtering === 1 || info.info_data.vlan_filtering === true) link.bridge.vlanFiltering = true
+      if (info.info_data.nf_call_iptables === 1) link.bridge.nfCallIptables = true
+      if (info.info_data.nf_call_ip6tables === 1) link.bridge.nfCallIp6tables = true
     }
     if (info.info_slave_kind === 'bridge' && isObj(info.info_slave_data)) {
       const slave = info.info_slave_data

@@ -12,6 +12,8 @@ import {type Link, parseIpAddr} from '../../probes/links.js'
 import {type PolicyRuleFacts, parseIpRules} from '../../probes/ip-rules.js'
 import type {Route} from '../../probes/routes.js'
 import type {Neighbour} from '../../probes/neighbours.js'
+import type {LibvirtFacts} from '../../probes/libvirt.js'
+import type {SysctlFacts} from '../../probes/sysctl.js'
 import {type TcFacts, parseFilters, parseQdiscs} from '../../probes/tc.js'
 import {ipAddressTextToJson, ipRuleTextToJson} from '../../probes/iproute-text.js'
 import type {Flow} from '../../src/datapath/flows.js'
@@ -199,5 +201,28 @@ describe("bridge port flags on the guest's tap and what br_flood sends it", () =
   it("bcast_flood off: the host's own broadcasts still reach the port; no false alarm (it was a failure)", async () => {
     const facts = await withPortOf('addr-port-bcast-flood-off.json')
     expect(verdicts(facts)).toMatchObject({'dhcp-reply': 'pass', 'dns-reply': 'pass', 'egress-reply': 'pass'})
+  })
+})
+
+describe("a bridge's own nf_call_iptables (br_netfilter takes it or the sysctl)", () => {
+  const LAN_GUEST = 'kdlab-lan01'
+  /** The bridged-forward-drop recording (FORWARD policy drop) with bridge-nf-call-iptables at `sysctl`, and the recorded nf_call_iptables 1 on `bridge` (the lan guest's when true). */
+  const recording = async (sysctl: number | null, onBridge: boolean | string) => {
+    const recorded = await factsOf('bridged-forward-drop')
+    const lanBridge = (recorded.results.libvirt as {data: LibvirtFacts}).data.domains.find((d) => d.name === LAN_GUEST)!.interfaces[0].source!
+    const own = parseIpAddr(data('addr-bridge-nf-call-iptables.json'))[0].bridge
+    const target = onBridge === true ? lanBridge : onBridge
+    const facts = alter<SysctlFacts>(recorded, 'sysctl', (s) => (s.values['net.bridge.bridge-nf-call-iptables'] = sysctl))
+    return target ? alter<Link[]>(facts, 'links', (links) => (links.find((l) => l.name === target)!.bridge = {...links.find((l) => l.name === target)!.bridge!, nfCallIptables: own?.nfCallIptables})) : facts
+  }
+  const lanDhcp = (facts: Facts) => flowsOf(facts).find((f) => f.guest === LAN_GUEST && f.kind === 'dhcp')!
+
+  it('on the lan guest\'s bridge with the sysctl at 0: its bridged frames meet the FORWARD drop (it was a pass)', async () => {
+    expect(lanDhcp(await recording(0, false)).verdict).toBe('pass')
+    expect(lanDhcp(await recording(0, true)).decidedBy).toMatchObject({name: 'netfilter forward (br_netfilter)', verdict: 'fail'})
+  })
+  it('harmless on another bridge, or with br_netfilter not loaded (no sysctl: no hooks at all)', async () => {
+    expect(lanDhcp(await recording(0, 'virbr0')).verdict).toBe('pass')
+    expect(lanDhcp(await recording(null, true)).verdict).toBe('pass')
   })
 })

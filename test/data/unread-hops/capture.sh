@@ -66,4 +66,12 @@ ip -n $A link set p0 type bridge_slave bcast_flood on proxy_arp on
 flushed_ping $A 'proxy_arp on p0, host asks for B'
 flushed_ping $C 'proxy_arp on p0, C asks for B'
 ip -n $A -j -d addr show dev p0 > addr-port-proxy-arp.json
+ip -n $A link set p0 type bridge_slave proxy_arp off
+# The bridge's own nf_call_iptables: br_netfilter hands its frames to iptables with the sysctl at 0.
+ip netns exec $A sysctl -qw net.bridge.bridge-nf-call-iptables=0
+ip netns exec $A iptables -A FORWARD -j DROP
+flushed_ping $C 'sysctl bridge-nf-call-iptables 0, FORWARD drop, C asks for B'
+ip -n $A link set br0 type bridge nf_call_iptables 1
+flushed_ping $C 'sysctl 0 and br0 nf_call_iptables 1, FORWARD drop, C asks for B'
+ip -n $A -j -d addr show dev br0 > addr-bridge-nf-call-iptables.json
 for n in $A $B $C; do ip netns del $n; done
