@@ -27,6 +27,8 @@ export type ElementKind =
   | 'tc-filter'
   /** An XDP program on a device the flow enters by (not evaluated). */
   | 'xdp'
+  /** A WireGuard device on the way out or in, whose peers' AllowedIPs decide (not read). */
+  | 'wireguard'
   | 'bridge-port'
   /** A bridge's fdb entry that sends a guest's frames elsewhere (or an fdb not read). */
   | 'bridge-fdb'

@@ -696,9 +696,22 @@ class HostView {
   /** A frame entering a device from its wire: the device, XDP, tc ingress, netdev ingress (kernel order). */
   private enterDevice(runner: PathRunner, dev: string, role: 'tap' | 'bridge' | 'egress', bridge?: string): void {
     runner.links(this.deviceHops(dev, role, bridge, 'in'))
+    // WireGuard checks a decrypted packet's source before handing it to the stack (XDP and tc come after).
+    if (role === 'egress') this.wireguardHop(runner, dev, 'in')
     this.xdpHop(runner, dev)
     this.tcHop(runner, dev, 'ingress')
     runner.device('ingress', dev)
+  }
+
+  /**
+   * A WireGuard device sends a packet only to the peer whose AllowedIPs hold its destination (none: dropped) and
+   * takes one in only from a source the sending peer's AllowedIPs hold: its peers are not read, so undecided.
+   */
+  private wireguardHop(runner: PathRunner, dev: string, direction: 'in' | 'out'): void {
+    if (this.links.get(dev)?.kind !== 'wireguard' || !runner.alive()) return
+    const p = runner.packet()
+    const rule = direction === 'out' ? `sends a packet to ${p.dst} only if a peer's AllowedIPs hold it` : `takes a packet from ${p.src} only if the AllowedIPs of the peer that sent it hold it`
+    runner.push({name: `wireguard ${dev}`, verdict: 'indeterminate', detail: `${dev} is a WireGuard device: it ${rule}, and its peers (wg show ${dev} allowed-ips) are not read`, element: {id: `wireguard:${dev}`, kind: 'wireguard', text: `WireGuard device ${dev}: peers' AllowedIPs not read`, device: dev}})
   }
 
   /** The table of the VRF a device is (or is enslaved to): undefined when in none, null when its table was not printed. */
@@ -725,6 +738,8 @@ class HostView {
     runner.device('egress', dev)
     this.tcHop(runner, dev, 'egress')
     runner.links(this.deviceHops(dev, role, bridge, 'out'))
+    // The device's own transmit: WireGuard looks the destination up in its peers' AllowedIPs.
+    if (role === 'egress' && dev) this.wireguardHop(runner, dev, 'out')
   }
 
   /** The bridge device itself is up; if not, its device hop says so (and the flow stops there). */

@@ -226,3 +226,18 @@ describe("a bridge's own nf_call_iptables (br_netfilter takes it or the sysctl)"
     expect(lanDhcp(await recording(null, true)).verdict).toBe('pass')
   })
 })
+
+describe('a WireGuard uplink (its peers\' AllowedIPs decide what it sends and takes back)', () => {
+  // No WireGuard in the namespace kernel: the recorded uplink is given the kind ip -j -d prints for one (info_kind "wireguard").
+  const asWireguard = (facts: Facts, dev: string) => alter<Link[]>(facts, 'links', (links) => (links.find((l) => l.name === dev)!.kind = 'wireguard'))
+  it('egress by it and the replies back are undecided, naming the peers not read (it was a pass)', async () => {
+    const facts = asWireguard(await factsOf('healthy'), UPLINK)
+    expect(decided(facts, 'egress')).toMatchObject({name: `wireguard ${UPLINK}`, verdict: 'indeterminate', detail: expect.stringContaining(`wg show ${UPLINK} allowed-ips`), element: {kind: 'wireguard', device: UPLINK}})
+    expect(decided(facts, 'egress-reply')).toMatchObject({name: `wireguard ${UPLINK}`, verdict: 'indeterminate'})
+    expect(verdicts(facts)).toMatchObject({dhcp: 'pass', dns: 'pass'})
+  })
+  it('harmless off the path (a WireGuard device no route of the guests uses)', async () => {
+    const healthy = await factsOf('healthy')
+    expect(verdicts(asWireguard(healthy, 'ifb0'))).toEqual(verdicts(healthy))
+  })
+})
