@@ -161,8 +161,18 @@ function runActions(f: TcFilter, p: TcPacket, sameDevice: string): FilterOutcome
   return f.actions.length > 0 ? {kind: 'stop', verdict: {verdict: 'pass', detail: `${describeFilter(f)} lets it through${notes.length ? ` (${notes.join('; ')})` : ''}`}} : {kind: 'continue'}
 }
 
+/**
+ * Actions that rewrite what the rest of the path reads (headers, VLAN tag, mark, conntrack, encapsulation) or pass
+ * a packet by the clock (gate): the path is not followed with the changed packet, so what follows is undecided.
+ */
+const REWRITING_ACTIONS = new Set(['pedit', 'nat', 'vlan', 'skbmod', 'connmark', 'ctinfo', 'ct', 'tunnel_key', 'mpls', 'ife', 'gate'])
+
 function runAction(a: TcAction, f: TcFilter, p: TcPacket, device: string): FilterOutcome | 'next' | string {
   const control = a.control
+  if (REWRITING_ACTIONS.has(a.kind) || a.sets) {
+    const what = a.sets ? `sets the packet's ${a.sets.join(', ')}` : a.kind === 'gate' ? 'passes packets only in its time slots' : 'rewrites the packet'
+    return {kind: 'stop', verdict: {verdict: 'indeterminate', detail: `${describeFilter(f)}: action ${a.kind} ${what}: the path after it is not followed with the changed packet`, element: ELEMENT(f, `action ${a.kind} not followed`)}}
+  }
   // act_bpf: the program's return code (shot, ok, redirect...) overrides the control printed, which applies only when it returns TC_ACT_UNSPEC.
   if (a.kind === 'bpf') return {kind: 'stop', verdict: {verdict: 'indeterminate', detail: `${describeFilter(f)}: action bpf runs a program whose return decides (drop, pass, redirect): not evaluated`, element: ELEMENT(f, 'action bpf not evaluated')}}
   if (a.kind === 'police' && a.police) {

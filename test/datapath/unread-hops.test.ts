@@ -77,6 +77,30 @@ describe('tc: a bpf classifier in direct-action mode (its return code is the ver
   })
 })
 
+describe('tc actions that change the packet the rest of the path reads', () => {
+  /** A match-all u32 filter on the tap's clsact ingress with these actions (the kernel here has none of them: as tc -j prints them). */
+  const withActions = async (actions: TcFacts['filters'][number]['actions']) =>
+    alter<TcFacts>(withBpfDa(await factsOf('healthy'), TAP), 'tc', (tc) => {
+      const f = tc.filters.find((x) => x.dev === TAP)!
+      Object.assign(f, {kind: 'u32', keys: [], actions})
+      delete f.options
+    })
+  it('pedit, vlan, ct, a skbedit of the mark: undecided at the filter (they were followed as if nothing changed)', async () => {
+    for (const action of [{kind: 'pedit', control: 'pipe'}, {kind: 'vlan', control: 'pipe'}, {kind: 'ct', control: 'pipe'}, {kind: 'skbedit', control: 'pipe', sets: ['mark']}]) {
+      expect(decided(await withActions([action]), 'egress')).toMatchObject({name: `tc ingress ${TAP}`, verdict: 'indeterminate', detail: expect.stringContaining(`action ${action.kind}`)})
+    }
+  })
+  it("skbedit's settings are kept from tc -j (written by hand after iproute2's m_skbedit.c: this kernel has no skbedit)", () => {
+    const json = JSON.stringify([{protocol: 'all', pref: 1, kind: 'u32', options: {fh: '800::800', actions: [{order: 1, kind: 'skbedit', mark: 5, control_action: {type: 'pipe'}}, {order: 2, kind: 'skbedit', priority: '1:10', control_action: {type: 'pipe'}}]}}])
+    expect(parseFilters(json, TAP, 'ingress')[0].actions.map((a) => a.sets)).toEqual([['mark'], undefined])
+  })
+  it('harmless: a skbedit of the queue or priority only, a checksum fix', async () => {
+    for (const action of [{kind: 'skbedit', control: 'pipe'}, {kind: 'csum', control: 'pipe'}]) {
+      expect(verdicts(await withActions([action]))).toMatchObject({dhcp: 'pass', dns: 'pass', egress: 'pass'})
+    }
+  })
+})
+
 describe('XDP on a device the flow enters by', () => {
   it('on the uplink: the replies coming back by it are undecided, what the guest sends is not (it was a pass)', async () => {
     const facts = withXdp(await factsOf('healthy'), UPLINK)
