@@ -106,6 +106,9 @@ describe('XDP on a device the flow enters by', () => {
     const facts = withXdp(await factsOf('healthy'), UPLINK)
     expect(decided(facts, 'egress-reply')).toMatchObject({name: `xdp ${UPLINK}`, verdict: 'indeterminate', element: {id: `xdp:${UPLINK}`, kind: 'xdp', device: UPLINK, text: expect.stringContaining('(generic)')}})
     expect(verdicts(facts)).toMatchObject({dhcp: 'pass', dns: 'pass', egress: 'pass', 'egress-reply': 'indeterminate'})
+    // Reported as not checked, by the general rule that owns it, with nothing to undo.
+    const finding = (await fireAll(facts)).evaluation.findings.find((f) => f.entity.name.includes('XDP'))
+    expect(finding).toMatchObject({id: 'guest-flow-indeterminate', fix: []})
   })
   it('on the tap and on the bridge device (what the bridge passes up to the host): the guest\'s own packets are undecided', async () => {
     const healthy = await factsOf('healthy')
