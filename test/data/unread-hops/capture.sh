@@ -19,13 +19,16 @@ ping_b 'bpf da ret 2 on v1 ingress'
 ip netns exec $B tc -j -s qdisc show > qdisc-clsact.json
 ip netns exec $B tc -j -s filter show dev v1 ingress > filter-bpf-da-ingress.json
 ip netns exec $B tc qdisc del dev v1 clsact
-MOUNTED=; mountpoint -q /sys/fs/bpf || { mount -t bpf bpf /sys/fs/bpf; MOUNTED=1; }
+# iproute2 may stack a bind mount and a bpffs of its own there: every mount this script leaves is taken off at the end.
+MOUNTS=$(findmnt -n /sys/fs/bpf | wc -l)
+mountpoint -q /sys/fs/bpf || mount -t bpf bpf /sys/fs/bpf
 rm -f $PIN; python3 ./xdp-load.py $PIN 1
 nsenter --net=/run/netns/$B ip link set dev v1 xdpgeneric pinned $PIN
 ping_b 'xdpgeneric XDP_DROP on v1'
 ip -n $B -j -d addr show dev v1 > addr-xdp.json
 ip -n $B -d addr show dev v1 > addr-xdp.txt
-rm -f $PIN; [ -z "$MOUNTED" ] || umount /sys/fs/bpf
+rm -f $PIN
+while [ "$(findmnt -n /sys/fs/bpf | wc -l)" -gt "$MOUNTS" ]; do umount /sys/fs/bpf; done
 ip netns exec $A ip rule add l3mdev pref 1000
 ip netns exec $A ip -j rule show > rule-l3mdev.json
 # The l3mdev rule matches no device outside a VRF: a later rule still decides (an unreachable table here).
