@@ -19,12 +19,21 @@ export interface PolicyRule {
   /** lookup (with table), goto (with target priority), or blackhole / unreachable / prohibit / nop. */
   action: 'lookup' | 'goto' | 'blackhole' | 'unreachable' | 'prohibit' | 'nop'
   table?: string
+  /** uidrange: the uid of the socket that sends (a forwarded packet carries root's, 0). */
+  uidRange?: [number, number]
+  /** A selector kvmdoctor does not evaluate (tos, dscp, flowlabel, realms, suppress_ifgroup), as ip prints it: the rule's match cannot be told. */
+  unread?: string
+  /** `lookup [l3mdev-table]` (the rule a VRF adds): the table of the VRF the packet's input or output device belongs to; no such device, no match. */
+  l3mdev?: true
   gotoPriority?: number
   /** Routes this short or shorter from the table are ignored (VPNs use 0: "only more specific than default"). */
   suppressPrefixLength?: number
   /** The rule as a person types it, for evidence and fixes. */
   text: string
 }
+
+/** Selectors (and suppress_ifgroup, which judges the route found) that a rule may carry and kvmdoctor does not evaluate. */
+const UNREAD_SELECTORS = ['tos', 'dscp', 'flowlabel', 'realms', 'suppress_ifgroup'] as const
 
 const hexOrNumber = (v: unknown): number | undefined => (typeof v === 'number' ? v : typeof v === 'string' && /^(0x[0-9a-f]+|\d+)$/i.test(v) ? Number(v) : undefined)
 
@@ -50,7 +59,12 @@ export function parseIpRules(text: string, family: 'inet' | 'inet6'): PolicyRule
     if (row.ipproto !== undefined) rule.ipproto = String(row.ipproto)
     if (num(row.sport) !== undefined) rule.sport = num(row.sport)
     if (num(row.dport) !== undefined) rule.dport = num(row.dport)
-    if (rule.action === 'lookup') rule.table = String(row.table ?? 'main')
+    if (num(row.uid_start) !== undefined && num(row.uid_end) !== undefined) rule.uidRange = [num(row.uid_start)!, num(row.uid_end)!]
+    const unread = UNREAD_SELECTORS.filter((k) => row[k] !== undefined && row[k] !== null && !(k === 'tos' && (row.tos === '0' || row.tos === 'default'))).map((k) => `${k} ${String(row[k])}`)
+    if (unread.length > 0) rule.unread = unread.join(' ')
+    // iproute2 prints an l3mdev rule with no table at all: it is not a lookup of main.
+    if ('l3mdev' in row) rule.l3mdev = true
+    else if (rule.action === 'lookup') rule.table = String(row.table ?? 'main')
     if (rule.action === 'goto') rule.gotoPriority = num(row.goto)
     if (num(row.suppress_prefixlen) !== undefined) rule.suppressPrefixLength = num(row.suppress_prefixlen)
     rule.text = ruleText(rule)
@@ -69,7 +83,9 @@ function ruleText(r: PolicyRule): string {
   if (r.ipproto) parts.push(`ipproto ${r.ipproto}`)
   if (r.sport !== undefined) parts.push(`sport ${r.sport}`)
   if (r.dport !== undefined) parts.push(`dport ${r.dport}`)
-  if (r.action === 'lookup') parts.push(`lookup ${r.table}`)
+  if (r.uidRange) parts.push(`uidrange ${r.uidRange[0]}-${r.uidRange[1]}`)
+  if (r.unread) parts.push(r.unread)
+  if (r.action === 'lookup') parts.push(`lookup ${r.l3mdev ? '[l3mdev-table]' : r.table}`)
   else if (r.action === 'goto') parts.push(`goto ${r.gotoPriority}`)
   else parts.push(r.action)
   if (r.suppressPrefixLength !== undefined) parts.push(`suppress_prefixlength ${r.suppressPrefixLength}`)

@@ -9,7 +9,7 @@ import {type Obj, ParseError} from './types.js'
 
 const ADDRESS_FLAGS = new Set(['secondary', 'temporary', 'tentative', 'deprecated', 'dadfailed', 'nodad', 'noprefixroute', 'autojoin', 'mngtmpaddr', 'optimistic', 'home', 'stable-privacy', 'dynamic', 'permanent'])
 
-/** `ip -d address` → what `ip -j -d addr show` prints (ifindex, ifname, flags, mtu, operstate, group, master, link_type, address, linkinfo, addr_info). */
+/** `ip -d address` → what `ip -j -d addr show` prints (ifindex, ifname, flags, mtu, operstate, group, master, xdp, link_type, address, linkinfo, addr_info). */
 export function ipAddressTextToJson(text: string): Obj[] {
   const links: Obj[] = []
   let link: Obj | undefined
@@ -28,6 +28,9 @@ export function ipAddressTextToJson(text: string): Obj[] {
         else if (words[i] === 'state') link.operstate = words[i + 1]
         else if (words[i] === 'group') link.group = words[i + 1]
       }
+      // An XDP program: "xdp", "xdpgeneric", "xdpoffload" or "xdpmulti", with "/id:N" for one program.
+      const xdp = words.map((w) => /^xdp(generic|offload|multi)?(?:\/id:(\d+))?$/.exec(w)).find((m) => m !== null)
+      if (xdp) link.xdp = {mode: {generic: 2, offload: 3, multi: 4}[xdp[1] ?? ''] ?? 1, ...(xdp[2] ? {prog: {id: Number(xdp[2])}} : {})}
       links.push(link)
       details = 0
       continue
@@ -54,7 +57,7 @@ export function ipAddressTextToJson(text: string): Obj[] {
       if (first === 'bridge_slave' && state !== undefined) {
         const data: Obj = {state}
         // The port flags the datapath reads, as the JSON prints them (booleans).
-        for (const key of ['learning', 'flood', 'bcast_flood', 'isolated', 'locked']) {
+        for (const key of ['learning', 'flood', 'bcast_flood', 'isolated', 'locked', 'proxy_arp']) {
           const v = valueAfter(words, key)
           if (v === 'on' || v === 'off') data[key] = v === 'on'
         }
@@ -75,13 +78,16 @@ function valueAfter(words: string[], key: string): string | undefined {
 function kindData(kind: string, words: string[]): Obj {
   const data: Obj = {}
   if (kind === 'bridge') {
-    for (const key of ['forward_delay', 'stp_state']) {
+    for (const key of ['forward_delay', 'stp_state', 'vlan_filtering', 'nf_call_iptables', 'nf_call_ip6tables']) {
       const v = valueAfter(words, key)
       if (v !== undefined && /^\d+$/.test(v)) data[key] = Number(v)
     }
   } else if (kind === 'tun') {
     const type = valueAfter(words, 'type')
     if (type !== undefined) data.type = type
+  } else if (kind === 'vrf') {
+    const table = valueAfter(words, 'table')
+    if (table !== undefined && /^\d+$/.test(table)) data.table = Number(table)
   } else if (kind === 'macvlan' || kind === 'macvtap') {
     const mode = valueAfter(words, 'mode')
     if (mode !== undefined) data.mode = mode
@@ -224,11 +230,18 @@ export function ipRuleTextToJson(text: string): Obj[] {
         const [mark, mask] = words[++i].split('/')
         rule.fwmark = mark
         if (mask !== undefined) rule.fwmask = mask
-      } else if ((w === 'iif' || w === 'oif' || w === 'ipproto' || w === 'tos' || w === 'realms' || w === 'uidrange' || w === 'l3mdev' || w === 'protocol') && next !== undefined) {
+      } else if ((w === 'iif' || w === 'oif' || w === 'ipproto' || w === 'tos' || w === 'realms' || w === 'l3mdev' || w === 'protocol') && next !== undefined) {
         rule[w] = words[++i]
       } else if ((w === 'sport' || w === 'dport') && next !== undefined) {
         const v = words[++i]
         rule[w] = /^\d+$/.test(v) ? Number(v) : v
+      } else if (w === 'uidrange' && next !== undefined && /^\d+-\d+$/.test(next)) {
+        const [start, end] = words[++i].split('-').map(Number)
+        Object.assign(rule, {uid_start: start, uid_end: end})
+      } else if ((w === 'lookup' || w === 'table') && next === '[l3mdev-table]') {
+        // ip -j prints the l3mdev rule with no table.
+        rule.l3mdev = null
+        i++
       } else if ((w === 'lookup' || w === 'table') && next !== undefined) rule.table = words[++i]
       else if (w === 'goto' && next !== undefined) rule.goto = Number(words[++i])
       else if (w === 'suppress_prefixlength' && next !== undefined) rule.suppress_prefixlen = Number(words[++i])

@@ -33,7 +33,14 @@ export interface Link {
     forwardDelayCs: number
     /** The bridge filters by VLAN (then each port's VLANs decide what it sends and takes). */
     vlanFiltering?: boolean
+    /** The bridge's own nf_call_iptables / nf_call_ip6tables: br_netfilter hands its frames to the IP hooks whatever the sysctl says. */
+    nfCallIptables?: boolean
+    nfCallIp6tables?: boolean
   }
+  /** Only on VRF devices: the routing table their enslaved devices' packets look up (the l3mdev rule); absent when not printed. */
+  vrfTable?: number
+  /** XDP programs attached (any mode): each sees every frame the device receives, before tc and the stack. */
+  xdp?: {mode: string; program: string}[]
   /** Only on bridge ports: the port's STP state (forwarding, listening, learning, blocking, disabled). */
   portState?: string
   /** Only on bridge ports: flags that decide what the port sends and takes. */
@@ -48,6 +55,8 @@ export interface Link {
     locked?: boolean
     /** Isolated ports talk only to ports that are not isolated. */
     isolated?: boolean
+    /** The bridge answers ARP for the port's side and floods nothing to it (broadcasts, unknown unicast). */
+    proxyArp?: boolean
   }
 }
 
@@ -95,9 +104,14 @@ export function parseIpAddr(text: string): Link[] {
     if (peer && info.info_kind === 'veth' && row.link_netnsid === undefined) link.peer = peer
     const mac = str(row.address)
     if (mac && row.link_type === 'ether') link.mac = mac.toLowerCase()
+    if (link.kind === 'vrf' && isObj(info.info_data) && num(info.info_data.table) !== undefined) link.vrfTable = num(info.info_data.table)
+    const xdp = xdpPrograms(row.xdp)
+    if (xdp.length > 0) link.xdp = xdp
     if (link.kind === 'bridge' && isObj(info.info_data)) {
       link.bridge = {stpState: num(info.info_data.stp_state) ?? 0, forwardDelayCs: num(info.info_data.forward_delay) ?? 0}
       if (info.info_data.vlan_filtering === 1 || info.info_data.vlan_filtering === true) link.bridge.vlanFiltering = true
+      if (info.info_data.nf_call_iptables === 1) link.bridge.nfCallIptables = true
+      if (info.info_data.nf_call_ip6tables === 1) link.bridge.nfCallIp6tables = true
     }
     if (info.info_slave_kind === 'bridge' && isObj(info.info_slave_data)) {
       const slave = info.info_slave_data
@@ -110,9 +124,24 @@ export function parseIpAddr(text: string): Link[] {
       if (flag(slave.learning) !== undefined) port.learning = flag(slave.learning)
       if (flag(slave.locked) !== undefined) port.locked = flag(slave.locked)
       if (flag(slave.isolated) !== undefined) port.isolated = flag(slave.isolated)
+      if (flag(slave.proxy_arp) !== undefined) port.proxyArp = flag(slave.proxy_arp)
       if (Object.keys(port).length > 0) link.port = port
     }
     return link
+  })
+}
+
+/** iproute2's XDP attach modes (IFLA_XDP_ATTACHED): 4 (several at once) lists each under `attached`. */
+const XDP_MODES: Record<number, string> = {1: 'driver', 2: 'generic', 3: 'offload'}
+
+function xdpPrograms(raw: unknown): {mode: string; program: string}[] {
+  if (!isObj(raw)) return []
+  const attached = Array.isArray(raw.attached) && raw.attached.length > 0 ? raw.attached.filter(isObj) : [raw]
+  return attached.map((a) => {
+    const prog = isObj(a.prog) ? a.prog : {}
+    const name = str(prog.name)
+    const id = num(prog.id)
+    return {mode: XDP_MODES[num(a.mode) ?? 0] ?? `mode ${String(a.mode ?? '?')}`, program: [name ? `"${name}"` : '', id !== undefined ? `id ${id}` : ''].filter(Boolean).join(' ') || 'unnamed'}
   })
 }
 

@@ -59,6 +59,8 @@ export interface TcAction {
   mirred?: {action: string; direction: string; toDev?: string}
   /** police: rate in bytes per second, burst and mtu in bytes, what happens to exceeding packets. */
   police?: {rate?: number; burst?: number; mtu?: number; exceed?: string}
+  /** skbedit: what it sets that the path reads (mark, ptype, inheritdsfield); absent when it sets only a queue or priority. */
+  sets?: string[]
   stats?: TcCounters
 }
 
@@ -187,6 +189,10 @@ function parseAction(o: Obj): TcAction {
     if (mtu !== undefined) a.police.mtu = mtu
     const exceed = str(o.control_action && isObj(o.control_action) ? o.control_action.type : undefined) ?? str(o.exceed)
     if (exceed) a.police.exceed = exceed
+  }
+  if (kind === 'skbedit') {
+    const sets = ['mark', 'ptype', 'inheritdsfield'].filter((k) => o[k] !== undefined)
+    if (sets.length > 0) a.sets = sets
   }
   if (kind !== 'gact' && control) a.control = control
   const stats = isObj(o.stats) ? counters(o.stats) : undefined

@@ -28,6 +28,8 @@ export default defineRule<ElementView>({
     ...e.inbound.map((p) => cmd`kvmdoctor trace --inbound ${p}`),
     listChainOf(e.element),
   ],
-  // A rule whose match cannot be told: deleting it is what would take it out of the way.
-  owns: [{kind: 'nf-undecided', undo: netfilterUndo, lists: listChainOf}],
+  // A rule whose match cannot be told: deleting it is what would take it out of the way. An XDP program or a
+  // WireGuard device's peers, whose verdict is not read: nothing is undone for them (detaching a program or a peer
+  // would change far more than these guests' traffic).
+  owns: [{kind: 'nf-undecided', undo: netfilterUndo, lists: listChainOf}, {kind: 'xdp', undo: () => []}, {kind: 'wireguard', undo: () => []}],
 })

@@ -25,6 +25,10 @@ export type ElementKind =
   | 'listener'
   | 'tc-qdisc'
   | 'tc-filter'
+  /** An XDP program on a device the flow enters by (not evaluated). */
+  | 'xdp'
+  /** A WireGuard device on the way out or in, whose peers' AllowedIPs decide (not read). */
+  | 'wireguard'
   | 'bridge-port'
   /** A bridge's fdb entry that sends a guest's frames elsewhere (or an fdb not read). */
   | 'bridge-fdb'
@@ -61,8 +65,8 @@ export interface Element {
   master?: string
   /** A port too small for its bridge: the MTU that makes it fit. */
   mtu?: number
-  /** Bridge ports: the port flag that stops the frame (locked, broadcast flooding off, unknown unicast not flooded to a port that does not learn). */
-  portFlag?: 'locked' | 'bcast_flood' | 'flood'
+  /** Bridge ports: the port flag that stops the frame (locked, broadcast flooding off, unknown unicast not flooded to a port that does not learn, proxy_arp: nothing flooded). */
+  portFlag?: 'locked' | 'bcast_flood' | 'flood' | 'proxy_arp'
   /** fdb entries (bridge-fdb): the MAC and VLAN of the entry; its port in `device`, its bridge in `master`. */
   fdb?: {mac: string; vlan?: number}
   /** Link elements: ARP is off on the device (NOARP). */

@@ -290,8 +290,8 @@ class HostView {
   constructor(readonly facts: DatapathFacts) {
     this.tc = facts.tc ? tcIndexOf(facts.tc) : null
     this.ovsBridges = new Map((facts.ovs?.bridges ?? []).map((b) => [b.name, b]))
-    this.router = buildRouter(facts.routes, facts.ipRules)
     this.links = new Map(facts.links.map((l) => [l.name, l]))
+    this.router = buildRouter(facts.routes, facts.ipRules, (dev) => this.vrfTableOf(dev))
     this.ports = new Map()
     for (const l of facts.links) if (l.master) (this.ports.get(l.master) ?? this.ports.set(l.master, []).get(l.master)!).push(l)
     for (const r of facts.routes) {
@@ -694,11 +694,44 @@ class HostView {
     runner.push({name: `tc ${direction} ${dev}`, verdict: v.verdict, detail: v.detail, ...(element ? {element} : {}), ...(v.intermittent ? {intermittent: true as const} : {})})
   }
 
-  /** A frame entering a device from its wire: the device, tc ingress, netdev ingress (kernel order). */
+  /** A frame entering a device from its wire: the device, XDP, tc ingress, netdev ingress (kernel order). */
   private enterDevice(runner: PathRunner, dev: string, role: 'tap' | 'bridge' | 'egress', bridge?: string): void {
     runner.links(this.deviceHops(dev, role, bridge, 'in'))
+    // WireGuard checks a decrypted packet's source before handing it to the stack (XDP and tc come after).
+    if (role === 'egress') this.wireguardHop(runner, dev, 'in')
+    this.xdpHop(runner, dev)
     this.tcHop(runner, dev, 'ingress')
     runner.device('ingress', dev)
+  }
+
+  /**
+   * A WireGuard device sends a packet only to the peer whose AllowedIPs hold its destination (none: dropped) and
+   * takes one in only from a source the sending peer's AllowedIPs hold: its peers are not read, so undecided.
+   */
+  private wireguardHop(runner: PathRunner, dev: string, direction: 'in' | 'out'): void {
+    if (this.links.get(dev)?.kind !== 'wireguard' || !runner.alive()) return
+    const p = runner.packet()
+    const rule = direction === 'out' ? `sends a packet to ${p.dst} only if a peer's AllowedIPs hold it` : `takes a packet from ${p.src} only if the AllowedIPs of the peer that sent it hold it`
+    runner.push({name: `wireguard ${dev}`, verdict: 'indeterminate', detail: `${dev} is a WireGuard device: it ${rule}, and its peers (wg show ${dev} allowed-ips) are not read`, element: {id: `wireguard:${dev}`, kind: 'wireguard', text: `WireGuard device ${dev}: peers' AllowedIPs not read`, device: dev}})
+  }
+
+  /** The table of the VRF a device is (or is enslaved to): undefined when in none, null when its table was not printed. */
+  private vrfTableOf(dev: string): string | null | undefined {
+    const link = this.links.get(dev)
+    const vrf = link?.kind === 'vrf' ? link : link?.master ? this.links.get(link.master) : undefined
+    if (vrf?.kind !== 'vrf') return undefined
+    return vrf.vrfTable === undefined ? null : String(vrf.vrfTable)
+  }
+
+  /**
+   * An XDP program on the device a frame enters by runs before tc and the stack (a tap's: on what the guest sends)
+   * and may drop, bounce or redirect it: kvmdoctor cannot read what a program returns, so the hop is undecided.
+   */
+  private xdpHop(runner: PathRunner, dev: string): void {
+    const xdp = this.links.get(dev)?.xdp
+    if (!xdp || !runner.alive()) return
+    const programs = xdp.map((x) => `XDP program ${x.program} (${x.mode})`).join(', ')
+    runner.push({name: `xdp ${dev}`, verdict: 'indeterminate', detail: `${programs} on ${dev} sees every frame entering it before tc and the stack: whether it passes, drops or redirects this one is not evaluated`, element: {id: `xdp:${dev}`, kind: 'xdp', text: `${programs} on ${dev}`, device: dev}})
   }
 
   /** A packet leaving by a device: netdev egress, tc egress (clsact, then the root qdisc), the device. */
@@ -706,6 +739,8 @@ class HostView {
     runner.device('egress', dev)
     this.tcHop(runner, dev, 'egress')
     runner.links(this.deviceHops(dev, role, bridge, 'out'))
+    // The device's own transmit: WireGuard looks the destination up in its peers' AllowedIPs.
+    if (role === 'egress' && dev) this.wireguardHop(runner, dev, 'out')
   }
 
   /** The bridge device itself is up; if not, its device hop says so (and the flow stops there). */
@@ -747,8 +782,12 @@ class HostView {
     runner.push({name: `mtu ${port}`, verdict: 'fail', detail: `a ${runner.size}-byte packet sized for ${bridge} (mtu ${bridgeMtu ?? '?'}) does not fit ${port} (mtu ${mtu}): the bridge drops it`, element: {id: `mtu:${bridge}`, kind: 'link', text: `${port} mtu ${mtu} on ${bridge} (mtu ${bridgeMtu ?? '?'})`, device: port, master: bridge, mtu: bridgeMtu ?? mtu}})
   }
 
-  /** A bridge port a frame leaves by: VLAN egress filtering (a guest's tap takes no tag), and flooding when the frame is a broadcast. */
-  private portOut(runner: PathRunner, bridge: string, port: string | undefined, broadcast: boolean, to: 'guest' | 'lan' = 'guest'): void {
+  /**
+   * A bridge port a frame leaves by: VLAN egress filtering (a guest's tap takes no tag), and flooding when the frame
+   * is a broadcast. br_flood floods nothing to a proxy_arp port; bcast_flood off holds back only broadcasts bridged
+   * from another port, not what the host sends by the bridge device (`byBridgeDevice`: its ARP requests, DHCP offers).
+   */
+  private portOut(runner: PathRunner, bridge: string, port: string | undefined, broadcast: boolean, to: 'guest' | 'lan' = 'guest', byBridgeDevice = false): void {
     if (!port || !runner.alive()) return
     const link = this.links.get(port)
     if (!link) return
@@ -757,7 +796,11 @@ class HostView {
       runner.push({name: `bridge port ${port}`, verdict: 'fail', detail: `STP port state ${link.portState}: nothing is sent out of it`, element: {id: `stp:${bridge}`, kind: 'stp', text: `bridge ${bridge}: port ${port} is ${link.portState}`, device: bridge}})
       return
     }
-    if (broadcast && link.port?.bcastFlood === false) {
+    if (broadcast && link.port?.proxyArp) {
+      runner.push({name: `bridge port ${port}`, verdict: 'fail', detail: `proxy_arp is on on port ${port}: the bridge floods nothing to it, so broadcasts (ARP requests, DHCP offers to 255.255.255.255) never reach it`, element: {id: `port:${port} proxy_arp`, kind: 'bridge-port', text: `bridge link: ${port} proxy_arp on`, device: port, portFlag: 'proxy_arp'}})
+      return
+    }
+    if (broadcast && link.port?.bcastFlood === false && !byBridgeDevice) {
       runner.push({name: `bridge port ${port}`, verdict: 'fail', detail: `broadcast flooding is off on ${port}: broadcasts (ARP requests, DHCP offers to 255.255.255.255) never reach it`, element: {id: `port:${port} bcast_flood`, kind: 'bridge-port', text: `bridge link: ${port} bcast_flood off`, device: port, portFlag: 'bcast_flood'}})
       return
     }
@@ -849,9 +892,15 @@ class HostView {
     return runner
   }
 
-  /** br_netfilter passes this family's frames to the IP hooks (null: the setting could not be read). */
-  private brNetfilter(family: 4 | 6): boolean | null {
+  /**
+   * br_netfilter passes this family's frames of `bridge` to the IP hooks: its sysctl, or the bridge's own
+   * nf_call_iptables (br_nf_pre_routing takes either), once the module is loaded (the sysctl exists). null: the
+   * sysctl could not be read.
+   */
+  private brNetfilter(family: 4 | 6, bridge: string): boolean | null {
     const v = this.sysctl(family === 4 ? 'net.bridge.bridge-nf-call-iptables' : 'net.bridge.bridge-nf-call-ip6tables')
+    const own = this.links.get(bridge)?.bridge
+    if (v === 0 && (family === 4 ? own?.nfCallIptables : own?.nfCallIp6tables)) return true
     return v === undefined ? null : v === 1
   }
 
@@ -861,7 +910,7 @@ class HostView {
    * input, and its port data stays with the packet (-m physdev sees the tap in every later IP hook).
    */
   private upToHost(runner: PathRunner, bridge: string): void {
-    const brnf = this.brNetfilter(runner.packet().family)
+    const brnf = this.brNetfilter(runner.packet().family, bridge)
     if (brnf) {
       runner.ports({physIn: runner.sourcePort})
       this.prerouting(runner, bridge)
@@ -1280,7 +1329,8 @@ class HostView {
       // An unresolved guest is asked for by a broadcast ARP request, which must reach its port.
       const entry = this.neighbourAt.get(`${bridge} ${dst}`)
       const resolved = entry !== undefined && entry.mac !== undefined && !entry.state.includes('FAILED') && !entry.state.includes('INCOMPLETE')
-      if (!resolved && i.target && this.links.get(i.target)?.port?.bcastFlood === false) this.portOut(runner, bridge, i.target, true)
+      const flags = i.target ? this.links.get(i.target)?.port : undefined
+      if (!resolved && (flags?.proxyArp || (flags?.bcastFlood === false && !fromHost))) this.portOut(runner, bridge, i.target, true, 'guest', fromHost)
       // A permanent entry is never asked for again; any other is, within a minute (a reachable one goes stale).
       const permanent = entry !== undefined && entry.mac === i.mac?.toLowerCase() && entry.state.includes('PERMANENT')
       if (!permanent && runner.alive()) {
@@ -1296,7 +1346,7 @@ class HostView {
     if (fromHost) this.leaveDevice(runner, bridge, 'bridge')
     runner.nf('bridge output', 'output', 'bridge', {oifname: i.target, obrname: bridge})
     runner.nf('bridge postrouting', 'postrouting', 'bridge', {oifname: i.target, obrname: bridge})
-    this.portOut(runner, bridge, i.target, broadcast)
+    this.portOut(runner, bridge, i.target, broadcast, 'guest', fromHost)
     this.mtuHop(runner, bridge, i.target)
     this.leaveDevice(runner, i.target, 'tap', bridge)
   }
@@ -1668,7 +1718,9 @@ class HostView {
     const noAddress = branches.find((b) => b.nat.some((n) => n.field === 'src' && n.to === 'unknown'))
     if (noAddress) {
       const n = noAddress.nat.find((x) => x.field === 'src' && x.to === 'unknown')!
-      const dev = noAddress.packet.oifname ?? '?'
+      const dev = noAddress.packet.oifname
+      // Routing left the way out undecided: which address MASQUERADE takes (if any) is not known, not missing.
+      if (dev === undefined) return {name: 'NAT', verdict: 'indeterminate', detail: `${describeStep(n.step)}: the device the packet leaves by is not known (routing undecided), so neither is the address it is masqueraded to`}
       return {name: 'NAT', verdict: 'fail', detail: `${describeStep(n.step)}: ${dev} has no IPv4 address to masquerade to, so the packet is dropped`, element: {...elementForStep(n.step, this.facts.ruleset), id: `masquerade-no-address:${dev}`, kind: 'nf-nat-missing', device: dev, text: `MASQUERADE out of ${dev}, which has no IPv4 address`}}
     }
     if (translated.length > 0) return {name: 'NAT', verdict: 'indeterminate', detail: `the source is translated on some paths only`}
@@ -1707,7 +1759,7 @@ class HostView {
   /** A frame bridged between the guest's tap and an uplink port: bridge hooks, and the IP hooks when br_netfilter hands it over. */
   private bridgedFlow(base: FlowBase, g: GuestSide, uplink: Link, kind: 'dhcp' | 'egress' | 'custom', known: string | undefined, to?: Destination, noLease?: Flow, leaseUndecided?: Flow): Flow[] {
     const {d, i, bridge} = g
-    const brnf = this.sysctl('net.bridge.bridge-nf-call-iptables')
+    const brnf = this.brNetfilter(4, bridge)
     const dest = to ?? DEFAULT_INTERNET
     const src = known ?? '0.0.0.0'
     const lanAssumed = kind === 'dhcp' ? `the LAN's DHCP server behind ${uplink.name} answers (out of this host's sight)` : `the LAN behind ${uplink.name} routes ${dest.addr} and delivers the reply to ${d.name}'s MAC (out of this host's sight)`
@@ -1736,8 +1788,8 @@ class HostView {
         this.leaveDevice(runner, outDev, outRole)
         return
       }
-      const brnfOn = brnf === 1
-      if (brnf === undefined) runner.push({name: 'br_netfilter', verdict: 'indeterminate', detail: 'net.bridge.bridge-nf-call-iptables could not be read'})
+      const brnfOn = brnf === true
+      if (brnf === null) runner.push({name: 'br_netfilter', verdict: 'indeterminate', detail: 'net.bridge.bridge-nf-call-iptables could not be read'})
       runner.nf('bridge prerouting', 'prerouting', 'bridge', {iifname: inDev, ibrname: bridge})
       if (brnfOn) runner.nf('netfilter prerouting (br_netfilter)', 'prerouting', 'ip', {iifname: bridge, physOut: undefined})
       // A unicast frame from the LAN finds the guest's port by the fdb (after prerouting, before forward), as the host's own do.
@@ -1775,7 +1827,7 @@ class HostView {
     // The reply of a connection conntrack tracked (br_netfilter hands bridged frames to it): its mark, and the zone it
     // was made in, which the reply must be looked up in (a zone set on the guest's port only makes the reply a new one).
     const answer = mk('in', kind !== 'dhcp')
-    const backPacket = kind !== 'dhcp' && brnf === 1 && !ovs ? {...answer, ct: {...answer.ct, mark: out.packet().ct.mark, ...this.connOf(out)}} : answer
+    const backPacket = kind !== 'dhcp' && brnf === true && !ovs ? {...answer, ct: {...answer.ct, mark: out.packet().ct.mark, ...this.connOf(out)}} : answer
     const back = new PathRunner(this, missing ? [missing] : [], backPacket, size)
     back.sourcePort = uplink.name
     this.enterDevice(back, uplink.name, 'egress')

@@ -65,7 +65,7 @@ export interface Router {
  * @param rules the host's policy rules; undefined when they could not be read (every decision is then unknown
  * unless only the kernel's default rules could apply, which we cannot know).
  */
-export function buildRouter(routes: Route[], rules: {inet?: PolicyRule[]; inet6?: PolicyRule[] | null} | undefined): Router {
+export function buildRouter(routes: Route[], rules: {inet?: PolicyRule[]; inet6?: PolicyRule[] | null} | undefined, vrfTableOf: (dev: string) => string | null | undefined = () => undefined): Router {
   const tables = new Map<string, CompiledRoute[]>()
   for (const route of routes) {
     const family = route.family
@@ -85,6 +85,11 @@ export function buildRouter(routes: Route[], rules: {inet?: PolicyRule[]; inet6?
   const ordered4 = byPriority(rules?.inet)
   const ordered6 = byPriority(rules?.inet6)
 
+  const vrfOfLookup = (q: RouteQuery) => {
+    const byOif = q.oif === undefined ? undefined : vrfTableOf(q.oif)
+    return byOif !== undefined ? byOif : vrfTableOf(q.iif ?? 'lo')
+  }
+
   const lookup = (q: RouteQuery): RouteDecision => {
     const fam = q.family === 4 ? 'inet' : 'inet6'
     const trail: string[] = []
@@ -99,13 +104,22 @@ export function buildRouter(routes: Route[], rules: {inet?: PolicyRule[]; inet6?
       const rule = ordered[i]
       const m = ruleMatches(rule, q)
       if (m === 'unknown') {
-        // Only a mark can be unknown here: if this rule would divert, we cannot tell.
-        unknown = `rule "${rule.text}" depends on the packet mark, which is set outside the path`
+        // If this rule would divert, we cannot tell.
+        unknown = `rule "${rule.text}" depends on ${rule.fwmark !== undefined && q.mark === 'unknown' ? 'the packet mark, which is set outside the path' : rule.unread ? `${rule.unread}, which kvmdoctor does not evaluate` : 'the uid of the socket that sends'}`
         trail.push(`${rule.text}: cannot tell`)
         break
       }
       if (!m) continue
       if (rule.action === 'nop') continue
+      // l3mdev_fib_rule_match: the VRF of the output device, else of the input device; neither in a VRF, no match.
+      const vrf = rule.l3mdev ? vrfOfLookup(q) : undefined
+      if (rule.l3mdev && vrf === undefined) continue
+      if (vrf === null) {
+        unknown = `rule "${rule.text}": the table of the VRF ${q.oif ?? q.iif} belongs to was not read`
+        trail.push(`${rule.text}: cannot tell`)
+        break
+      }
+      const table = vrf ?? rule.table
       if (rule.action === 'goto') {
         const target = ordered.findIndex((r) => r.priority >= (rule.gotoPriority ?? Infinity))
         trail.push(`${rule.text}`)
@@ -117,9 +131,9 @@ export function buildRouter(routes: Route[], rules: {inet?: PolicyRule[]; inet6?
         trail.push(`${rule.text}`)
         return {kind: rule.action, rule, trail}
       }
-      const best = (tables.get(`${fam} ${rule.table}`) ?? []).find((r) => rangeContains(r.range, dstIp.family, dstIp.value) && routeUsable(r.route, q))
+      const best = (tables.get(`${fam} ${table}`) ?? []).find((r) => rangeContains(r.range, dstIp.family, dstIp.value) && routeUsable(r.route, q))
       if (!best) {
-        trail.push(`${rule.text}: no route to ${q.dst} in table ${rule.table}`)
+        trail.push(`${rule.text}: no route to ${q.dst} in table ${table}`)
         continue
       }
       if (rule.suppressPrefixLength !== undefined && best.len <= rule.suppressPrefixLength) {
@@ -137,7 +151,7 @@ export function buildRouter(routes: Route[], rules: {inet?: PolicyRule[]; inet6?
       const hop = usable[Math.min(q.nexthop ?? 0, usable.length - 1)] ?? best.route.nexthops[0]
       const dev = best.route.dev ?? hop?.dev
       const gateway = best.route.gateway ?? hop?.gateway
-      return {kind, dev, gateway, table: rule.table, route: best.route, rule, trail, ...(kind === 'unknown' ? {unknownBecause: `route type ${type}`} : {}), ...(usable.length > 1 ? {nexthops: usable} : {})}
+      return {kind, dev, gateway, table, route: best.route, rule, trail, ...(kind === 'unknown' ? {unknownBecause: `route type ${type}`} : {}), ...(usable.length > 1 ? {nexthops: usable} : {})}
     }
     if (unknown) return {kind: 'unknown', trail, unknownBecause: unknown}
     return {kind: 'no-route', trail}
@@ -179,12 +193,15 @@ function ruleMatches(rule: PolicyRule, q: RouteQuery): boolean | 'unknown' {
     if (rule.ipproto !== undefined && q.l4proto !== undefined && rule.ipproto !== q.l4proto) return false
     if (rule.sport !== undefined && rule.sport !== q.sport) return false
     if (rule.dport !== undefined && rule.dport !== q.dport) return false
+    // ip_route_input gives a forwarded packet root's uid (0); a local socket's is not known here.
+    const local = (q.iif ?? 'lo') === 'lo'
+    if (rule.uidRange && !local && rule.uidRange[0] > 0) return false
     if (rule.fwmark !== undefined) {
       if (q.mark === 'unknown') return 'unknown'
       const mask = rule.fwmask ?? 0xffffffff
       if (((q.mark & mask) >>> 0) !== ((rule.fwmark & mask) >>> 0)) return false
     }
-    return true
+    return rule.unread !== undefined || (rule.uidRange !== undefined && local) ? 'unknown' : true
   })()
   if (hit === 'unknown') return hit
   return rule.not ? !hit : hit

@@ -131,6 +131,9 @@ function filterMatches(f: TcFilter, p: TcPacket): Tri {
 
 const describeFilter = (f: TcFilter) => `tc filter ${f.attach} pref ${f.pref} ${f.kind}${f.kind === 'u32' ? ` (${(f.keys ?? []).map((k) => `${(k.value >>> 0).toString(16)}/${(k.mask >>> 0).toString(16)} at ${k.off}`).join(', ') || 'match all'})` : ''} on ${f.dev}`
 
+/** An eBPF program's name as tc prints it ("bpf_name": the object file and section), for the reader. */
+const bpfName = (f: TcFilter) => (typeof f.options?.bpf_name === 'string' ? ` (${f.options.bpf_name})` : '')
+
 const ELEMENT = (f: TcFilter, text: string): Element => ({
   id: `tc-filter:${f.dev} ${f.attach} pref ${f.pref}`,
   kind: 'tc-filter',
@@ -158,8 +161,20 @@ function runActions(f: TcFilter, p: TcPacket, sameDevice: string): FilterOutcome
   return f.actions.length > 0 ? {kind: 'stop', verdict: {verdict: 'pass', detail: `${describeFilter(f)} lets it through${notes.length ? ` (${notes.join('; ')})` : ''}`}} : {kind: 'continue'}
 }
 
+/**
+ * Actions that rewrite what the rest of the path reads (headers, VLAN tag, mark, conntrack, encapsulation) or pass
+ * a packet by the clock (gate): the path is not followed with the changed packet, so what follows is undecided.
+ */
+const REWRITING_ACTIONS = new Set(['pedit', 'nat', 'vlan', 'skbmod', 'connmark', 'ctinfo', 'ct', 'tunnel_key', 'mpls', 'ife', 'gate'])
+
 function runAction(a: TcAction, f: TcFilter, p: TcPacket, device: string): FilterOutcome | 'next' | string {
   const control = a.control
+  if (REWRITING_ACTIONS.has(a.kind) || a.sets) {
+    const what = a.sets ? `sets the packet's ${a.sets.join(', ')}` : a.kind === 'gate' ? 'passes packets only in its time slots' : 'rewrites the packet'
+    return {kind: 'stop', verdict: {verdict: 'indeterminate', detail: `${describeFilter(f)}: action ${a.kind} ${what}: the path after it is not followed with the changed packet`, element: ELEMENT(f, `action ${a.kind} not followed`)}}
+  }
+  // act_bpf: the program's return code (shot, ok, redirect...) overrides the control printed, which applies only when it returns TC_ACT_UNSPEC.
+  if (a.kind === 'bpf') return {kind: 'stop', verdict: {verdict: 'indeterminate', detail: `${describeFilter(f)}: action bpf runs a program whose return decides (drop, pass, redirect): not evaluated`, element: ELEMENT(f, 'action bpf not evaluated')}}
   if (a.kind === 'police' && a.police) {
     const {burst, mtu, rate, exceed} = a.police
     const drops = exceed === undefined || exceed === 'drop' || exceed === 'shot'
@@ -201,6 +216,8 @@ function runFilters(filters: TcFilter[], p: TcPacket, device: string, from = 0, 
     const f = filters[i]
     const hit = filterMatches(f, p)
     if (hit === false) continue
+    // A bpf classifier in direct-action mode has no actions to read: its program's return code is the verdict.
+    if (f.kind === 'bpf' && f.options?.['direct-action'] === true) return {kind: 'stop', verdict: {verdict: 'indeterminate', detail: `${describeFilter(f)}${bpfName(f)}: a direct-action program's return code decides (drop, pass, redirect): not evaluated`, element: ELEMENT(f, 'bpf direct-action program not evaluated')}}
     const onMatch = runActions(f, p, device)
     const taken = onMatch.kind === 'continue' ? runFilters(filters, p, device, i + 1, fallback) : onMatch
     if (hit === true) return taken

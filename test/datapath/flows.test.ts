@@ -286,6 +286,12 @@ describe('hop model: a guest bridged to a LAN', () => {
   const lanFlows = (tables: NfTable[]) => flows(bridged(tables)).filter((f) => f.guest === 'lan01')
   const physdevAccept = ipt('filter', {FORWARD: [[cmp('physdev-is-bridged', num(1)), accept]]}, {FORWARD: 'drop'})
 
+  it("broadcast flooding off on a bridged guest's tap stops the LAN's DHCP offer to it (bridged from the uplink port)", () => {
+    const facts = bridged([physdevAccept])
+    facts.links.find((l) => l.name === 'vnet1')!.port = {bcastFlood: false}
+    expect(flows(facts).find((f) => f.guest === 'lan01' && f.kind === 'dhcp-reply')?.decidedBy).toMatchObject({element: {id: 'port:vnet1 bcast_flood'}})
+  })
+
   it('br_netfilter hands bridged frames to FORWARD: its DROP policy stops DHCP from the LAN', () => {
     const f = lanFlows([ipt('filter', {FORWARD: []}, {FORWARD: 'drop'})]).find((x) => x.kind === 'dhcp')!
     expect(f.decidedBy).toMatchObject({name: 'netfilter forward (br_netfilter)', element: {kind: 'nf-policy'}})
@@ -516,11 +522,16 @@ describe('the round trip: a reply gets every check its request gets', () => {
     expect(byKind(fs, 'dhcp-reply').verdict).toBe('pass')
   })
 
-  it('broadcast flooding off on the tap: an unresolved guest cannot be asked for, a resolved one still gets its answers', () => {
+  it("broadcast flooding off on the tap holds back only broadcasts bridged from another port: the host's own (its ARP request, a DHCP offer) go by the bridge device and still reach it (br_flood: skb->dev == br->dev)", () => {
     const off = (h: DatapathFacts) => (h.links.find((l) => l.name === 'vnet0')!.port = {bcastFlood: false})
-    expect(byKind(flows(host(off)), 'dns-reply').decidedBy).toMatchObject({element: {id: 'port:vnet0 bcast_flood'}})
-    expect(byKind(flows(host(off)), 'dhcp-reply').verdict).toBe('fail')
-    const resolved = flows(host((h) => (off(h), (h.neighbours = [{ip: '192.168.122.50', dev: 'virbr0', mac: '52:54:00:00:00:01', state: ['REACHABLE']}]))))
+    expect(verdicts(flows(host(off)))).toMatchObject({'dns-reply': 'pass', 'dhcp-reply': 'pass', 'egress-reply': 'pass'})
+  })
+
+  it('proxy_arp on the tap: the bridge floods nothing to it, so an unresolved guest cannot be asked for; a resolved one still gets its answers', () => {
+    const on = (h: DatapathFacts) => (h.links.find((l) => l.name === 'vnet0')!.port = {proxyArp: true})
+    expect(byKind(flows(host(on)), 'dns-reply').decidedBy).toMatchObject({element: {id: 'port:vnet0 proxy_arp', kind: 'bridge-port', portFlag: 'proxy_arp'}})
+    expect(byKind(flows(host(on)), 'dhcp-reply').verdict).toBe('fail')
+    const resolved = flows(host((h) => (on(h), (h.neighbours = [{ip: '192.168.122.50', dev: 'virbr0', mac: '52:54:00:00:00:01', state: ['REACHABLE']}]))))
     expect(byKind(resolved, 'dns-reply').verdict).toBe('pass')
   })
 

@@ -39,6 +39,9 @@ const ELEMENTS: Element[] = [
   {id: 'd3', kind: 'listener', text: 'dhcpd not running', server: 'isc-dhcp-server', service: 'dhcp'},
   {id: 'pl', kind: 'listener', text: 'pool exhausted', network: 'default', pool: true},
   {id: 'c', kind: 'listener', text: '10.0.0.5 claimed by two MACs', address: '10.0.0.5'},
+  {id: 'x', kind: 'xdp', text: 'XDP program id 7 (generic) on eth0', device: 'eth0'},
+  {id: 'wg', kind: 'wireguard', text: "WireGuard device wg0: peers' AllowedIPs not read", device: 'wg0'},
+  {id: 'bp', kind: 'bridge-port', text: 'bridge link: vnet0 proxy_arp on', device: 'vnet0', portFlag: 'proxy_arp'},
 ]
 
 describe('one judgement per fault', () => {
