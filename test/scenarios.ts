@@ -255,6 +255,22 @@ const ROUND_TRIP_SCENARIOS: Scenario[] = [
     oracle: {[WEB01]: REACH_HOST_ONLY},
   },
   {
+    name: 'xfrm-forward-block',
+    description: 'an IPsec policy (ip xfrm policy add src 192.168.122.0/24 dst 0.0.0.0/0 dir fwd action block): the kernel forwards nothing from the guests, after routing and before the forward hook; the host\'s own DHCP and DNS answer',
+    findings: [{id: 'guest-flow-blocked', entity: '~ip xfrm policy src 192.168.122.0/24 dst 0.0.0.0/0 dir fwd', rank: 1}],
+    noOtherAbove: 'info',
+    oracle: {[WEB01]: REACH_HOST_ONLY},
+    ci: false,
+  },
+  {
+    name: 'xfrm-output-dns-block',
+    description: "an IPsec policy on what the host sends (ip xfrm policy add src 192.168.122.1/32 dst 192.168.122.0/24 proto udp sport 53 dir out action block): dnsmasq's DNS answers are refused at their route lookup; DHCP, ping and TCP work",
+    findings: [{id: 'guest-flow-blocked', entity: '~ip xfrm policy src 192.168.122.1/32 dst 192.168.122.0/24 proto udp sport 53 dir out', rank: 1}],
+    noOtherAbove: 'info',
+    oracle: {[WEB01]: {dhcp: 'ok', dns: 'fail', ping: 'ok', tcp: 'ok'}},
+    ci: false,
+  },
+  {
     name: 'tc-tap-tbf-burst',
     description: "a tbf (rate 10mbit, burst 1000 bytes) as the root qdisc of the guest's tap: what the guest receives is shaped, and full-size packets (the HTTP answer) are never sent",
     findings: [{id: 'guest-flow-blocked', entity: '~tc qdisc tbf', rank: 1}],

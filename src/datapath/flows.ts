@@ -38,6 +38,7 @@ import {type RouteDecision, type Router, buildRouter, describeRoute, routeLookup
 import {type Element, elementForStep, natMissingElement} from './elements.js'
 import {type TcIndex, tcIndexOf, tcVerdict} from './tc.js'
 import type {HookFacts} from '../../probes/libvirt-hooks.js'
+import {xfrmHop} from './xfrm.js'
 import {type Forward, type GuestBook, MAX_RANGE_MEMBERS, type PublishRequest, collectForwards, rangeMembers, unheldTarget} from './published.js'
 
 export type FlowKind = 'dhcp' | 'dhcp-reply' | 'dns' | 'dns-reply' | 'egress' | 'egress-reply' | 'egress6' | 'egress6-reply' | 'custom' | InboundKind
@@ -988,16 +989,29 @@ class HostView {
     this.sourceCheck(runner, iif, expect === 'forward' && decision.kind === 'unicast' ? decision.dev : undefined)
     if (expect === 'local') {
       runner.nf('netfilter input', 'input', 'ip', {iifname: iif, oifname: undefined})
+      // The socket's receive checks the in policies, after the input hook.
+      if (runner.alive()) runner.ipsec('in', iif)
       return decision
     }
     runner.push(this.forwardingHop(iif, runner.packet().family))
+    // ip_forward: the fwd policies, then the out ones (xfrm4_route_forward), before the forward hook.
+    if (decision.kind === 'unicast') for (const dir of ['fwd', 'out'] as const) if (runner.alive()) runner.ipsec(dir, decision.dev)
     runner.nf('netfilter forward', 'forward', 'ip', {iifname: iif, oifname: decision.dev})
     return decision
   }
 
   /** The packet sent out of `oif` after routing: postrouting (source NAT happens here). */
   private ipSend(runner: PathRunner, iif: string | undefined, oif: string | undefined): void {
+    const before = runner.packet()
     runner.nf('netfilter postrouting', 'postrouting', 'ip', {iifname: iif, oifname: oif})
+    // Addresses translated here are looked up in the out policies again (nf_xfrm_me_harder).
+    const after = runner.packet()
+    if (runner.alive() && (after.src !== before.src || after.dst !== before.dst)) runner.ipsec('out', oif)
+  }
+
+  /** The IPsec hop of a direction for the runner's packet (absent where no policy or default touches it). */
+  ipsecHop(dir: 'in' | 'out' | 'fwd', p: NfPacket, dev: string | undefined): Hop | undefined {
+    return xfrmHop(this.facts.ipRules.xfrm, this.facts.ipRules.xfrmUnread, dir, p, dev)
   }
 
   /** A full connection-tracking table drops new connections, unless the kernel can evict an unreplied one. */
@@ -2248,7 +2262,16 @@ class PathRunner {
     const src = override.src ?? (p.src === '0.0.0.0' ? undefined : p.src)
     const decision = this.host.router.lookup({family: p.family, dst: p.dst, src, iif: override.iif ?? p.iifname, mark: p.mark, l4proto: p.l4proto, sport: p.sport, dport: p.dport, nexthop: this.nexthop})
     this.hops.push(this.host.routingHop(name, decision, expect, p, override.viaDev))
+    // The host's own packet meets the out policies at its route lookup (ip_route_output_flow), from the source it takes.
+    if (expect === 'output' && (decision.kind === 'unicast' || decision.kind === 'broadcast') && this.alive()) this.ipsec('out', decision.dev, src)
     return decision
+  }
+
+  /** The IPsec policies of a direction, for the packet as it is now (from `src` where the host picks it). */
+  ipsec(dir: 'in' | 'out' | 'fwd', dev: string | undefined, src?: string): void {
+    const p = this.packet()
+    const hop = this.host.ipsecHop(dir, src === undefined || src === p.src ? p : {...p, src}, dev)
+    if (hop) this.hops.push(hop)
   }
 }
 

@@ -12,6 +12,7 @@ import type {FdbEntry} from '../../probes/fdb.js'
 import type {VlanRange} from '../../probes/bridge-vlan.js'
 import type {Route} from '../../probes/routes.js'
 import {parseIpRules} from '../../probes/ip-rules.js'
+import {parseXfrmDefaults, parseXfrmPolicies} from '../../probes/xfrm.js'
 import {parseNftRuleExprs} from '../../probes/netfilter/nft-json.js'
 import {parseRuleText} from '../../probes/netfilter/nft-text.js'
 import type {NfExpr, NfTable} from '../../src/lib/netfilter.js'
@@ -828,5 +829,71 @@ describe('a NixOS-style reverse-path filter on a libvirt NAT host (the datapath 
     )
     expect(verdicts(fs)).toMatchObject({dns: 'pass', egress: 'pass', 'egress-reply': 'fail'})
     expect(fs.find((f) => f.kind === 'egress-reply')!.decidedBy?.detail).toMatch(/nixos-fw rpfilter/)
+  })
+})
+
+// IPsec policies (ip xfrm policy): the kernel checks them after routing (fwd, then out, for a forwarded packet; out at
+// the host's own route lookup and again after source NAT; in at its sockets), a hop kvmdoctor did not read before: a
+// blocking policy was a pass.
+const ACCEPT_ALL = ' in:  accept\n fwd: accept\n out: accept\n'
+const withPolicies = (listing: string, defaults = ACCEPT_ALL) => (h: DatapathFacts) => (h.ipRules = {...h.ipRules, xfrm: {policies: parseXfrmPolicies(listing), defaults: parseXfrmDefaults(defaults)}})
+
+describe("IPsec policies on the guests' flows", () => {
+  it('none: no IPsec hop, every flow passes as before', () => {
+    const fs = flows(host(withPolicies('')))
+    expect(verdicts(fs)).toEqual({dhcp: 'pass', 'dhcp-reply': 'pass', dns: 'pass', 'dns-reply': 'pass', egress: 'pass', 'egress-reply': 'pass'})
+    expect(fs.flatMap((f) => f.hops).some((h) => h.name.startsWith('IPsec'))).toBe(false)
+  })
+
+  it('a fwd block on the guest subnet: egress fails at the IPsec hop (before the forward hook); DHCP and DNS pass', () => {
+    const fs = flows(host(withPolicies('src 192.168.122.0/24 dst 0.0.0.0/0 \n\tdir fwd action block priority 0 ptype main \n')))
+    expect(verdicts(fs)).toMatchObject({dhcp: 'pass', dns: 'pass', 'dns-reply': 'pass', egress: 'fail'})
+    const egress = byKind(fs, 'egress')
+    expect(egress.decidedBy).toMatchObject({name: 'IPsec policy fwd', verdict: 'fail', element: {kind: 'xfrm-policy', text: 'ip xfrm policy src 192.168.122.0/24 dst 0.0.0.0/0 dir fwd'}})
+    expect(egress.hops.some((h) => h.name === 'netfilter forward')).toBe(false)
+    expect(undoOf(egress)).toEqual([])
+  })
+
+  it('an out block on what the host sends from port 53: the DNS answer fails, the rest passes', () => {
+    const fs = flows(host(withPolicies('src 192.168.122.1/32 dst 192.168.122.0/24 proto udp sport 53 \n\tdir out action block priority 0 ptype main \n')))
+    expect(verdicts(fs)).toMatchObject({dhcp: 'pass', 'dhcp-reply': 'pass', dns: 'pass', 'dns-reply': 'fail', egress: 'pass', 'egress-reply': 'pass'})
+    expect(byKind(fs, 'dns-reply').decidedBy).toMatchObject({name: 'IPsec policy out', element: {kind: 'xfrm-policy'}})
+  })
+
+  it("an out block on the uplink address meets the guests' packets after the MASQUERADE", () => {
+    expect(byKind(flows(host(withPolicies('src 198.51.100.2/32 dst 0.0.0.0/0 \n\tdir out action block priority 0 ptype main \n'))), 'egress').decidedBy?.name).toBe('IPsec policy out')
+  })
+
+  it("an in block on the guest subnet stops what the host's services receive from it (DHCP, from 0.0.0.0, passes)", () => {
+    const fs = flows(host(withPolicies('src 192.168.122.0/24 dst 0.0.0.0/0 \n\tdir in action block priority 0 ptype main \n')))
+    expect(verdicts(fs)).toMatchObject({dhcp: 'pass', dns: 'fail', egress: 'pass'})
+  })
+
+  it('a tunnel (allow with a template) on what the guests send out: undecided, never a pass; an allow of a lower priority number exempts them', () => {
+    const tunnel = 'src 192.168.122.0/24 dst 203.0.113.0/24 \n\tdir out priority 10 ptype main \n\ttmpl src 198.51.100.2 dst 198.51.100.9\n\t\tproto esp reqid 1 mode tunnel\n'
+    expect(byKind(flows(host(withPolicies(tunnel))), 'egress').decidedBy).toMatchObject({name: 'IPsec policy out', verdict: 'indeterminate'})
+    const exempt = `${tunnel}src 192.168.122.0/24 dst 203.0.113.0/24 \n\tdir out priority 5 ptype main \n`
+    expect(byKind(flows(host(withPolicies(exempt))), 'egress').verdict).toBe('pass')
+  })
+
+  it('a required template on fwd: a plain forwarded packet is dropped; an optional one (level use) lets it through', () => {
+    const required = 'src 192.168.122.0/24 dst 0.0.0.0/0 \n\tdir fwd priority 0 ptype main \n\ttmpl src 0.0.0.0 dst 0.0.0.0\n\t\tproto esp reqid 0 mode transport\n'
+    expect(byKind(flows(host(withPolicies(required))), 'egress').verdict).toBe('fail')
+    expect(byKind(flows(host(withPolicies(`${required}\t\tlevel use \n`))), 'egress').verdict).toBe('pass')
+  })
+
+  it('the fwd default set to block, no policy: forwarded flows fail on the default', () => {
+    const f = byKind(flows(host(withPolicies('', ' in:  accept\n fwd: block\n out: accept\n'))), 'egress')
+    expect(f.decidedBy).toMatchObject({name: 'IPsec policy fwd', verdict: 'fail', element: {id: 'xfrm-default:fwd'}})
+  })
+
+  it('policies that could not be read: the forwarded and local flows are undecided, never a pass', () => {
+    const fs = flows(host((h) => (h.ipRules = {...h.ipRules, xfrmUnread: 'ip xfrm policy list: permission denied'})))
+    expect(verdicts(fs)).toMatchObject({dns: 'indeterminate', egress: 'indeterminate'})
+  })
+
+  it('a selector on a protocol the flow does not use, or a mark the packet does not carry, does not match', () => {
+    const fs = flows(host(withPolicies('src 192.168.122.0/24 dst 0.0.0.0/0 proto gre \n\tdir fwd action block priority 0 ptype main \nsrc 192.168.122.0/24 dst 0.0.0.0/0 \n\tdir fwd action block priority 0 ptype main \n\tmark 0x7/0xff \n')))
+    expect(byKind(fs, 'egress').verdict).toBe('pass')
   })
 })

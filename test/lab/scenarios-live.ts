@@ -53,6 +53,19 @@ export interface LiveScenario {
   afterDiagnose?(): Promise<void>
 }
 
+/** An IPsec policy added (its selector and direction, then what it does) and deleted again; the host must hold none before. */
+function xfrmPolicyScenario(selector: string[], action: string[]): LiveScenario {
+  return {
+    async inject() {
+      if ((await sh(['ip', 'xfrm', 'policy', 'list'])).stdout.trim()) throw new Error('the host holds IPsec policies before the scenario')
+      await sh(['ip', 'xfrm', 'policy', 'add', ...selector, ...action])
+    },
+    async reset() {
+      await sh(['ip', 'xfrm', 'policy', 'delete', ...selector])
+    },
+  }
+}
+
 const WEB01_MAC = WEB01.mac
 const APIPA01: Guest = {name: 'kdlab-apipa01', mac: '52:54:00:6b:64:02', mode: 'dhcp-or-apipa'}
 
@@ -1180,6 +1193,8 @@ const ROUND_TRIP: Record<string, LiveScenario> = {
       await sh(['ip', 'route', 'del', 'blackhole', '192.168.122.0/24', 'table', '103'])
     },
   },
+  'xfrm-forward-block': xfrmPolicyScenario(['src', '192.168.122.0/24', 'dst', '0.0.0.0/0', 'dir', 'fwd'], ['action', 'block']),
+  'xfrm-output-dns-block': xfrmPolicyScenario(['src', '192.168.122.1/32', 'dst', '192.168.122.0/24', 'proto', 'udp', 'sport', '53', 'dir', 'out'], ['action', 'block']),
   'tc-tap-tbf-burst': {
     async inject() {
       await sh(['tc', 'qdisc', 'add', 'dev', await tapOf(WEB01.name), 'root', 'tbf', 'rate', '10mbit', 'burst', '1000', 'latency', '50ms'])
