@@ -33,6 +33,11 @@ export interface Link {
     /** The bridge filters by VLAN (then each port's VLANs decide what it sends and takes). */
     vlanFiltering?: boolean
   }
+  /**
+   * XDP programs attached (ip prints `xdp` with the mode: 1 driver, 2 generic, 3 offload, 4 several): each runs on every
+   * frame the device receives, before tc and netfilter, and may drop, redirect or pass it by BPF code kvmdoctor does not read.
+   */
+  xdp?: {mode: 'driver' | 'generic' | 'offload'; id?: number; name?: string}[]
   /** Only on bridge ports: the port's STP state (forwarding, listening, learning, blocking, disabled). */
   portState?: string
   /** Only on bridge ports: flags that decide what the port sends and takes. */
@@ -59,6 +64,20 @@ export function linkKind(raw: Obj): LinkKind {
     return type === 'tun' ? 'tun' : 'tap'
   }
   return infoKind ?? 'ether'
+}
+
+const XDP_MODES = {1: 'driver', 2: 'generic', 3: 'offload'} as const
+
+/** `xdp: {mode, prog: {id, name}}`, or with mode 4 (several) the `attached` list of each mode's program. */
+function xdpPrograms(raw: unknown): NonNullable<Link['xdp']> {
+  if (!isObj(raw)) return []
+  const entries = Array.isArray(raw.attached) && raw.attached.length > 0 ? raw.attached.filter(isObj) : [raw]
+  return entries.flatMap((e) => {
+    const mode = XDP_MODES[num(e.mode) as keyof typeof XDP_MODES]
+    if (!mode) return []
+    const prog = isObj(e.prog) ? e.prog : {}
+    return [{mode, ...(num(prog.id) !== undefined ? {id: num(prog.id)} : {}), ...(str(prog.name) ? {name: str(prog.name)} : {})}]
+  })
 }
 
 export function parseIpAddr(text: string): Link[] {
@@ -92,6 +111,8 @@ export function parseIpAddr(text: string): Link[] {
     // A veth's `link` names its peer; with link_netnsid the peer is in another namespace, where the name means nothing here.
     const peer = str(row.link)
     if (peer && info.info_kind === 'veth' && row.link_netnsid === undefined) link.peer = peer
+    const xdp = xdpPrograms(row.xdp)
+    if (xdp.length > 0) link.xdp = xdp
     const mac = str(row.address)
     if (mac && row.link_type === 'ether') link.mac = mac.toLowerCase()
     if (link.kind === 'bridge' && isObj(info.info_data)) {

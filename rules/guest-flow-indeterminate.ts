@@ -29,5 +29,9 @@ export default defineRule<ElementView>({
     listChainOf(e.element),
   ],
   // A rule whose match cannot be told: deleting it is what would take it out of the way.
-  owns: [{kind: 'nf-undecided', undo: netfilterUndo, lists: listChainOf}],
+  // An XDP program's BPF code is not read: nothing to undo (taking it off could open what it filters).
+  owns: [
+    {kind: 'nf-undecided', undo: netfilterUndo, lists: listChainOf},
+    {kind: 'xdp', undo: () => []},
+  ],
 })

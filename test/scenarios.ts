@@ -271,6 +271,22 @@ const ROUND_TRIP_SCENARIOS: Scenario[] = [
     ci: false,
   },
   {
+    name: 'xdp-tap-drop',
+    beyondHost: {measures: ['dhcp', 'dns', 'ping', 'tcp'], why: "an XDP program on web01's tap decides every frame it sends, by BPF code kvmdoctor does not read"},
+    description: "an XDP program that drops every frame (generic mode) on web01's tap: the guest is cut off from everything, DHCP included",
+    findings: [{id: 'guest-flow-indeterminate', entity: '~xdp xdp_drop', rank: 1}],
+    oracle: {[WEB01]: REACH_NONE},
+    ci: false,
+  },
+  {
+    name: 'xdp-uplink-drop',
+    beyondHost: {measures: ['ping', 'tcp'], why: 'an XDP program on the uplink decides every reply that arrives by it, by BPF code kvmdoctor does not read'},
+    description: 'an XDP program that drops every frame (generic mode) on the uplink to the lab internet: the replies never arrive; the host\'s own DHCP and DNS answer',
+    findings: [{id: 'guest-flow-indeterminate', entity: '~xdp xdp_drop', rank: 1}],
+    oracle: {[WEB01]: REACH_HOST_ONLY},
+    ci: false,
+  },
+  {
     name: 'tc-tap-tbf-burst',
     description: "a tbf (rate 10mbit, burst 1000 bytes) as the root qdisc of the guest's tap: what the guest receives is shaped, and full-size packets (the HTTP answer) are never sent",
     findings: [{id: 'guest-flow-blocked', entity: '~tc qdisc tbf', rank: 1}],

@@ -694,12 +694,36 @@ class HostView {
     runner.push({name: `tc ${direction} ${dev}`, verdict: v.verdict, detail: v.detail, ...(element ? {element} : {}), ...(v.intermittent ? {intermittent: true as const} : {})})
   }
 
-  /** A frame entering a device from its wire: the device, tc ingress, netdev ingress (kernel order). */
+  /** A frame entering a device from its wire: the device, XDP, tc ingress, netdev ingress (kernel order). */
   private enterDevice(runner: PathRunner, dev: string, role: 'tap' | 'bridge' | 'egress', bridge?: string): void {
     runner.links(this.deviceHops(dev, role, bridge, 'in'))
+    const xdp = this.xdpHop(dev)
+    if (xdp) runner.push(xdp)
     this.tcHop(runner, dev, 'ingress')
     runner.device('ingress', dev)
   }
+
+  /** An XDP program on the device a frame enters: its BPF code decides, which no fact shows (undecided, never a pass). */
+  private xdpHop(dev: string): Hop | undefined {
+    const progs = this.links.get(dev)?.xdp
+    if (!progs) return undefined
+    let hop = this.xdpHops.get(dev)
+    if (!hop) {
+      // The program's id changes with every load: it is in the detail, not in the element's text (what an ignore names).
+      const named = progs.map((p) => `${p.name ?? 'unnamed'} (${p.mode})`).join(', ')
+      const ids = progs.flatMap((p) => (p.id !== undefined ? [`bpftool prog dump xlated id ${p.id}`] : []))
+      hop = {
+        name: `XDP ${dev}`,
+        verdict: 'indeterminate',
+        detail: `an XDP program runs on every frame ${dev} receives, before tc and netfilter (${named}): whether it passes, drops or redirects the frame is in its BPF code, which kvmdoctor does not read${ids.length > 0 ? ` (${ids.join('; ')})` : ''}`,
+        element: {id: `xdp:${dev}`, kind: 'xdp', text: `ip link: ${dev} xdp ${named}`, device: dev},
+      }
+      this.xdpHops.set(dev, hop)
+    }
+    return hop
+  }
+
+  private readonly xdpHops = new Map<string, Hop>()
 
   /** A packet leaving by a device: netdev egress, tc egress (clsact, then the root qdisc), the device. */
   private leaveDevice(runner: PathRunner, dev: string | undefined, role: 'tap' | 'bridge' | 'egress', bridge?: string): void {

@@ -897,3 +897,18 @@ describe("IPsec policies on the guests' flows", () => {
     expect(byKind(fs, 'egress').verdict).toBe('pass')
   })
 })
+
+describe('XDP programs: their BPF code decides, which kvmdoctor does not read', () => {
+  const withXdp = (dev: string) => (h: DatapathFacts) => (h.links = h.links.map((l) => (l.name === dev ? {...l, xdp: [{mode: 'generic' as const, id: 190, name: 'xdp_drop'}]} : l)))
+
+  it("on the guest's tap: everything the guest sends is undecided at it, never a pass; what the host sends it is not (XDP runs on receive)", () => {
+    const fs = flows(host(withXdp('vnet0')))
+    expect(verdicts(fs)).toEqual({dhcp: 'indeterminate', 'dhcp-reply': 'pass', dns: 'indeterminate', 'dns-reply': 'pass', egress: 'indeterminate', 'egress-reply': 'pass'})
+    expect(byKind(fs, 'egress').decidedBy).toMatchObject({name: 'XDP vnet0', element: {id: 'xdp:vnet0', kind: 'xdp', text: 'ip link: vnet0 xdp xdp_drop (generic)'}})
+    expect(byKind(fs, 'egress').decidedBy?.detail).toContain('bpftool prog dump xlated id 190')
+  })
+
+  it('on the uplink: the replies that arrive by it are undecided; the rest passes', () => {
+    expect(verdicts(flows(host(withXdp('eth0'))))).toEqual({dhcp: 'pass', 'dhcp-reply': 'pass', dns: 'pass', 'dns-reply': 'pass', egress: 'pass', 'egress-reply': 'indeterminate'})
+  })
+})

@@ -32,6 +32,14 @@ describe('parseIpAddr (ip -j -d addr show)', () => {
     expect(byName.lo.mac).toBeUndefined()
   })
 
+  it('reads the XDP programs a device runs (iproute2 6.1: generic mode, and the several-modes form)', () => {
+    const row = (xdp: unknown) => JSON.stringify([{ifindex: 3, ifname: 'a0', flags: ['UP'], mtu: 1500, operstate: 'UP', xdp, addr_info: []}])
+    const prog = {id: 190, name: 'xdp_drop', tag: 'b11459a0e11ca14c', jited: 1, load_time: 15146085639530, created_by_uid: 0}
+    expect(parseIpAddr(row({mode: 2, prog, attached: [{mode: 2, prog}]}))[0].xdp).toEqual([{mode: 'generic', id: 190, name: 'xdp_drop'}])
+    expect(parseIpAddr(row({mode: 4, attached: [{mode: 1, prog}, {mode: 2, prog: {...prog, id: 191}}]}))[0].xdp).toEqual([{mode: 'driver', id: 190, name: 'xdp_drop'}, {mode: 'generic', id: 191, name: 'xdp_drop'}])
+    expect(byName.eth0.xdp).toBeUndefined()
+  })
+
   it('rejects garbage with a ParseError', () => {
     expect(() => parseIpAddr('Object "addr" is unknown')).toThrow(ParseError)
     expect(() => parseIpAddr('{"ifname": "x"}')).toThrow(ParseError)
