@@ -1,6 +1,8 @@
-import {type Probe, ParseError, absentRead, asArray, isObj, num, outputOf, parseJson, str} from './types.js'
+import {type Probe, type ProbeResult, ParseError, absentRead, asArray, isObj, num, outputOf, parseJson, str} from './types.js'
 import {type XfrmFacts, parseXfrmDefaults, parseXfrmPolicies} from './xfrm.js'
-import type {Capture, CommandCapture} from '../src/lib/runner.js'
+import type {Link} from './links.js'
+import {parseSysctlValue} from './sysctl.js'
+import type {Capture, CommandCapture, Runner} from '../src/lib/runner.js'
 
 /** One routing policy rule (`ip rule`): which table a packet looks up, by source, destination, devices and marks. */
 export interface PolicyRule {
@@ -102,6 +104,17 @@ function xfrmFacts(policies: CommandCapture, defaults: CommandCapture): Pick<Pol
   return {xfrm: {policies: parseXfrmPolicies(policies.output), defaults: defaults.error === undefined ? parseXfrmDefaults(defaults.output) : null}}
 }
 
+/** disable_policy and disable_xfrm of `all` and of every interface that routes (bridge ports never do). */
+async function xfrmBypass(runner: Runner, links: ProbeResult<Link[]>): Promise<NonNullable<XfrmFacts['bypass']>> {
+  const devices = ['all', ...(links.ok ? links.data.filter((l) => !l.master && l.kind !== 'loopback').map((l) => l.name) : [])]
+  const read = async (dev: string, key: string) => {
+    const c = await runner.readFile(`/proc/sys/net/ipv4/conf/${dev}/${key}`)
+    return c.error === undefined ? parseSysctlValue(c.output) : undefined
+  }
+  const entries = await Promise.all(devices.map(async (dev) => [dev, {noPolicy: await read(dev, 'disable_policy'), noXfrm: await read(dev, 'disable_xfrm')}] as const))
+  return Object.fromEntries(entries)
+}
+
 export const ipRulesProbe: Probe<PolicyRuleFacts> = {
   // A kernel without IPv6 has no IPv6 rules to read (inet6 null).
   // A recording that predates the xfrm reads, a kernel without XFRM, defaults an older kernel or iproute2 lacks: states.
@@ -110,9 +123,11 @@ export const ipRulesProbe: Probe<PolicyRuleFacts> = {
     (isXfrmRead(c) && (absentRead(c) || noXfrmNetlink(c) || (c.kind === 'command' && c.argv[3] === 'getdefault'))),
   id: 'ip-rules',
   title: 'Routing policy rules',
-  reads: ['ip -j rule show', 'ip -6 -j rule show', XFRM_POLICIES.join(' '), XFRM_DEFAULTS.join(' ')],
-  async collect({runner}) {
+  reads: ['ip -j rule show', 'ip -6 -j rule show', XFRM_POLICIES.join(' '), XFRM_DEFAULTS.join(' '), '/proc/sys/net/ipv4/conf/{all,IF}/{disable_policy,disable_xfrm} (only where an IPsec policy could act)'],
+  async collect({runner, get}) {
     const [v4, v6, policies, defaults] = await Promise.all([runner.run(['ip', '-j', 'rule', 'show']), runner.run(['ip', '-6', '-j', 'rule', 'show']), runner.run(XFRM_POLICIES), runner.run(XFRM_DEFAULTS)])
-    return {inet: parseIpRules(outputOf(v4), 'inet'), inet6: v6.error === undefined ? parseIpRules(v6.output, 'inet6') : null, ...xfrmFacts(policies, defaults)}
+    const xfrm = xfrmFacts(policies, defaults)
+    if (xfrm.xfrm && (xfrm.xfrm.policies.length > 0 || Object.values(xfrm.xfrm.defaults ?? {}).includes('block'))) xfrm.xfrm.bypass = await xfrmBypass(runner, await get<Link[]>('links'))
+    return {inet: parseIpRules(outputOf(v4), 'inet'), inet6: v6.error === undefined ? parseIpRules(v6.output, 'inet6') : null, ...xfrm}
   },
 }

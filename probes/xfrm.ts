@@ -35,6 +35,11 @@ export type XfrmDefaults = Record<XfrmPolicy['dir'], 'accept' | 'block'> | null
 export interface XfrmFacts {
   policies: XfrmPolicy[]
   defaults: XfrmDefaults
+  /**
+   * Read only where a policy or a default could act: by device (and `all`), disable_policy (the kernel skips the in
+   * and fwd checks of what arrives by it) and disable_xfrm (no out lookup for what leaves by it); undefined: unread.
+   */
+  bypass?: Record<string, {noPolicy?: number; noXfrm?: number}>
 }
 
 const number = (v: string | undefined): number | undefined => (v !== undefined && /^(0x[0-9a-f]+|\d+)$/i.test(v) ? Number(v) : undefined)

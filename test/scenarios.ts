@@ -263,6 +263,14 @@ const ROUND_TRIP_SCENARIOS: Scenario[] = [
     ci: false,
   },
   {
+    name: 'xfrm-forward-block-bridge-exempt',
+    description: 'the same IPsec fwd block on the guest subnet, with net.ipv4.conf.virbr0.disable_policy=1: the kernel skips the policy check for what arrives by the bridge; nothing is wrong',
+    findings: [],
+    noOtherAbove: 'info',
+    oracle: {[WEB01]: REACH_OK},
+    ci: false,
+  },
+  {
     name: 'xfrm-output-dns-block',
     description: "an IPsec policy on what the host sends (ip xfrm policy add src 192.168.122.1/32 dst 192.168.122.0/24 proto udp sport 53 dir out action block): dnsmasq's DNS answers are refused at their route lookup; DHCP, ping and TCP work",
     findings: [{id: 'guest-flow-blocked', entity: '~ip xfrm policy src 192.168.122.1/32 dst 192.168.122.0/24 proto udp sport 53 dir out', rank: 1}],

@@ -38,7 +38,7 @@ import {type RouteDecision, type Router, buildRouter, describeRoute, routeLookup
 import {type Element, elementForStep, natMissingElement} from './elements.js'
 import {type TcIndex, tcIndexOf, tcVerdict} from './tc.js'
 import type {HookFacts} from '../../probes/libvirt-hooks.js'
-import {xfrmHop} from './xfrm.js'
+import {xfrmExempt, xfrmHop} from './xfrm.js'
 import {type Forward, type GuestBook, MAX_RANGE_MEMBERS, type PublishRequest, collectForwards, rangeMembers, unheldTarget} from './published.js'
 
 export type FlowKind = 'dhcp' | 'dhcp-reply' | 'dns' | 'dns-reply' | 'egress' | 'egress-reply' | 'egress6' | 'egress6-reply' | 'custom' | InboundKind
@@ -1035,7 +1035,17 @@ class HostView {
 
   /** The IPsec hop of a direction for the runner's packet (absent where no policy or default touches it). */
   ipsecHop(dir: 'in' | 'out' | 'fwd', p: NfPacket, dev: string | undefined): Hop | undefined {
-    return xfrmHop(this.facts.ipRules.xfrm, this.facts.ipRules.xfrmUnread, dir, p, dev)
+    const {xfrm, xfrmUnread} = this.facts.ipRules
+    // Most hosts: no policy, no default of block, nothing to look at.
+    if (xfrmUnread === undefined && (!xfrm || (xfrm.policies.length === 0 && xfrm.defaults?.[dir] !== 'block'))) return undefined
+    // disable_policy on the device it arrived by (in, fwd), disable_xfrm on the one it leaves by (out): not checked.
+    const by = dir === 'out' ? dev : p.iifname
+    const exempt = xfrmExempt(xfrm?.bypass, dir === 'out' ? 'noXfrm' : 'noPolicy', by)
+    if (exempt === true) return undefined
+    const fromGuest = p.iifname !== undefined && this.facts.networks.some((n) => n.bridge === p.iifname)
+    const hop = xfrmHop(xfrm, xfrmUnread, dir, p, dev, fromGuest)
+    if (exempt === false || hop?.verdict !== 'fail') return hop
+    return {...hop, verdict: 'indeterminate', detail: `${hop.detail}, unless ${dir === 'out' ? 'disable_xfrm' : 'disable_policy'} on ${by ?? 'its device'} exempts it (not read)`}
   }
 
   /** A full connection-tracking table drops new connections, unless the kernel can evict an unreplied one. */

@@ -50,28 +50,31 @@ function selectorMatch(pol: XfrmPolicy, p: NfPacket, dev: string | undefined): M
   return maybe || pol.ptype === 'sub' ? 'maybe' : 'yes'
 }
 
-function outcome(pol: XfrmPolicy): Hop['verdict'] {
+/** `fromGuest`: the packet came from a guest's bridge, in clear (a guest does not speak IPsec to its host). */
+function outcome(pol: XfrmPolicy, fromGuest: boolean): Hop['verdict'] {
   if (pol.action === 'block') return 'fail'
   if (pol.templates.length === 0) return 'pass'
   // Sent out transformed: where it goes from the tunnel's far end is not this host's to show.
   if (pol.dir === 'out') return 'indeterminate'
-  return pol.templates.every((t) => t.optional) ? 'pass' : 'fail'
+  if (pol.templates.every((t) => t.optional)) return 'pass'
+  // A required template passes what the host decrypted: a reply from beyond may well have come through the tunnel.
+  return fromGuest ? 'fail' : 'indeterminate'
 }
 
 const why = (pol: XfrmPolicy, verdict: Hop['verdict']): string =>
   pol.action === 'block'
     ? 'drops it (action block)'
-    : verdict === 'indeterminate'
+    : pol.dir === 'out' && verdict === 'indeterminate'
       ? `sends it through IPsec (${pol.templates.map((t) => `${t.proto} ${t.mode} to ${t.dst}`).join(', ')}): whether it arrives is decided beyond this host`
-      : verdict === 'fail'
-        ? 'lets through only packets that arrived through IPsec (a required template): a plain packet is dropped'
-        : 'lets it through'
+      : verdict === 'pass'
+        ? 'lets it through'
+        : `lets through only packets that arrived through IPsec (a required template): ${verdict === 'fail' ? 'what a guest sends in clear is dropped' : 'whether this one came through the tunnel is decided beyond this host'}`
 
 /**
  * The IPsec hop of one direction for a packet (its devices: `dev` the one routed out of, for out and fwd, else the
  * one it came in by); undefined when no policy or default touches it (the usual host: none at all).
  */
-export function xfrmHop(facts: XfrmFacts | undefined, unread: string | undefined, dir: XfrmPolicy['dir'], p: NfPacket, dev: string | undefined): Hop | undefined {
+export function xfrmHop(facts: XfrmFacts | undefined, unread: string | undefined, dir: XfrmPolicy['dir'], p: NfPacket, dev: string | undefined, fromGuest: boolean): Hop | undefined {
   const name = `IPsec policy ${dir}`
   if (unread !== undefined) return {name, verdict: 'indeterminate', detail: `the IPsec policies could not be read (${unread}): whether one drops or captures the packet is not known`}
   if (!facts) return undefined
@@ -85,15 +88,27 @@ export function xfrmHop(facts: XfrmFacts | undefined, unread: string | undefined
     if (m === 'maybe') undecided.push(pol)
     else if (!decider || pol.priority < decider.priority) decider = pol
   }
-  const verdict = decider ? outcome(decider) : facts.defaults?.[dir] === 'block' ? 'fail' : 'pass'
-  const rivals = undecided.filter((u) => (!decider || u.priority <= decider.priority) && outcome(u) !== verdict)
+  const verdict = decider ? outcome(decider, fromGuest) : facts.defaults?.[dir] === 'block' ? 'fail' : 'pass'
+  const rivals = undecided.filter((u) => (!decider || u.priority <= decider.priority) && outcome(u, fromGuest) !== verdict)
   const holder = decider ?? rivals[0]
   const element = (pol: XfrmPolicy) => ({id: `xfrm-policy:${pol.text}`, kind: 'xfrm-policy' as const, text: `ip xfrm policy ${pol.text}`, device: pol.dev})
   if (rivals.length > 0) {
     const named = rivals.map((r) => `ip xfrm policy ${r.text}`).join('; ')
-    return {name, verdict: 'indeterminate', detail: `${named} may match the packet (a field it selects on is not known, or a sub policy): ${why(rivals[0], outcome(rivals[0]))}`, element: element(holder!)}
+    return {name, verdict: 'indeterminate', detail: `${named} may match the packet (a field it selects on is not known, or a sub policy): ${why(rivals[0], outcome(rivals[0], fromGuest))}`, element: element(holder!)}
   }
   if (!decider) return verdict === 'fail' ? {name, verdict, detail: `no IPsec policy matches and the ${dir} default is block: the packet is dropped`, element: {id: `xfrm-default:${dir}`, kind: 'xfrm-policy', text: `ip xfrm policy setdefault ${dir} block`}} : undefined
   const detail = `ip xfrm policy ${decider.text} (priority ${decider.priority}) ${why(decider, verdict)}`
   return verdict === 'pass' ? {name, verdict, detail} : {name, verdict, detail, element: element(decider)}
+}
+
+/**
+ * Whether a device's disable_policy (noPolicy) or disable_xfrm (noXfrm), or `all`'s, spares a packet the kernel's
+ * check: undefined when a setting that could was not read (no `bypass` at all: the recording predates the read).
+ */
+export function xfrmExempt(bypass: XfrmFacts['bypass'], key: 'noPolicy' | 'noXfrm', dev: string | undefined): boolean | undefined {
+  if (!bypass) return undefined
+  const all = bypass.all?.[key]
+  const own = dev === undefined ? 0 : bypass[dev]?.[key]
+  if (all === 1 || own === 1) return true
+  return all === undefined || own === undefined ? undefined : false
 }

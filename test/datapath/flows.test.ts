@@ -836,7 +836,11 @@ describe('a NixOS-style reverse-path filter on a libvirt NAT host (the datapath 
 // the host's own route lookup and again after source NAT; in at its sockets), a hop kvmdoctor did not read before: a
 // blocking policy was a pass.
 const ACCEPT_ALL = ' in:  accept\n fwd: accept\n out: accept\n'
-const withPolicies = (listing: string, defaults = ACCEPT_ALL) => (h: DatapathFacts) => (h.ipRules = {...h.ipRules, xfrm: {policies: parseXfrmPolicies(listing), defaults: parseXfrmDefaults(defaults)}})
+const NO_BYPASS = {noPolicy: 0, noXfrm: 0}
+const withPolicies =
+  (listing: string, defaults = ACCEPT_ALL, bypass: Record<string, {noPolicy?: number; noXfrm?: number}> = {all: NO_BYPASS, virbr0: NO_BYPASS, eth0: NO_BYPASS}) =>
+  (h: DatapathFacts) =>
+    (h.ipRules = {...h.ipRules, xfrm: {policies: parseXfrmPolicies(listing), defaults: parseXfrmDefaults(defaults), bypass}})
 
 describe("IPsec policies on the guests' flows", () => {
   it('none: no IPsec hop, every flow passes as before', () => {
@@ -882,9 +886,28 @@ describe("IPsec policies on the guests' flows", () => {
     expect(byKind(flows(host(withPolicies(`${required}\t\tlevel use \n`))), 'egress').verdict).toBe('pass')
   })
 
+  it('a required template on fwd for what comes back to the guests: a tunnel may have brought it (undecided), never a drop', () => {
+    const tunnelled = 'src 203.0.113.0/24 dst 192.168.122.0/24 \n\tdir fwd priority 0 ptype main \n\ttmpl src 198.51.100.9 dst 198.51.100.2\n\t\tproto esp reqid 1 mode tunnel\n'
+    const f = byKind(flows(host(withPolicies(tunnelled))), 'egress-reply')
+    expect(f.decidedBy).toMatchObject({name: 'IPsec policy fwd', verdict: 'indeterminate'})
+    expect(f.decidedBy?.detail).toMatch(/came through the tunnel/)
+  })
+
   it('the fwd default set to block, no policy: forwarded flows fail on the default', () => {
     const f = byKind(flows(host(withPolicies('', ' in:  accept\n fwd: block\n out: accept\n'))), 'egress')
     expect(f.decidedBy).toMatchObject({name: 'IPsec policy fwd', verdict: 'fail', element: {id: 'xfrm-default:fwd'}})
+  })
+
+  it('disable_policy on the bridge spares what arrives by it the fwd check; unread, a drop is only undecided', () => {
+    const block = 'src 192.168.122.0/24 dst 0.0.0.0/0 \n\tdir fwd action block priority 0 ptype main \n'
+    expect(byKind(flows(host(withPolicies(block, ACCEPT_ALL, {all: NO_BYPASS, virbr0: {noPolicy: 1, noXfrm: 0}, eth0: NO_BYPASS}))), 'egress').verdict).toBe('pass')
+    expect(byKind(flows(host(withPolicies(block, ACCEPT_ALL, {all: {noPolicy: 1, noXfrm: 0}}))), 'egress').verdict).toBe('pass')
+    expect(byKind(flows(host(withPolicies(block, ACCEPT_ALL, {all: NO_BYPASS, virbr0: {noXfrm: 0}}))), 'egress').decidedBy).toMatchObject({verdict: 'indeterminate', detail: expect.stringContaining('unless disable_policy on virbr0')})
+  })
+
+  it('disable_xfrm on the device a packet leaves by spares it the out lookup', () => {
+    const block = 'src 192.168.122.1/32 dst 192.168.122.0/24 proto udp sport 53 \n\tdir out action block priority 0 ptype main \n'
+    expect(byKind(flows(host(withPolicies(block, ACCEPT_ALL, {all: NO_BYPASS, virbr0: {noPolicy: 0, noXfrm: 1}, eth0: NO_BYPASS}))), 'dns-reply').verdict).toBe('pass')
   })
 
   it('policies that could not be read: the forwarded and local flows are undecided, never a pass', () => {

@@ -53,15 +53,21 @@ export interface LiveScenario {
   afterDiagnose?(): Promise<void>
 }
 
-/** An IPsec policy added (its selector and direction, then what it does) and deleted again; the host must hold none before. */
-function xfrmPolicyScenario(selector: string[], action: string[]): LiveScenario {
+/**
+ * An IPsec policy added (its selector and direction, then what it does) and deleted again; the host must hold none
+ * before. `exempt`: a disable_policy / disable_xfrm sysctl set to 1 meanwhile, put back after.
+ */
+function xfrmPolicyScenario(selector: string[], action: string[], exempt?: string): LiveScenario {
+  let was: string | undefined
   return {
     async inject() {
       if ((await sh(['ip', 'xfrm', 'policy', 'list'])).stdout.trim()) throw new Error('the host holds IPsec policies before the scenario')
+      if (exempt) was = await setSysctl(exempt, '1')
       await sh(['ip', 'xfrm', 'policy', 'add', ...selector, ...action])
     },
     async reset() {
       await sh(['ip', 'xfrm', 'policy', 'delete', ...selector])
+      if (exempt && was !== undefined) await sh(['sysctl', '-qw', `${exempt}=${was}`])
     },
   }
 }
@@ -1279,6 +1285,7 @@ const ROUND_TRIP: Record<string, LiveScenario> = {
     },
   },
   'xfrm-forward-block': xfrmPolicyScenario(['src', '192.168.122.0/24', 'dst', '0.0.0.0/0', 'dir', 'fwd'], ['action', 'block']),
+  'xfrm-forward-block-bridge-exempt': xfrmPolicyScenario(['src', '192.168.122.0/24', 'dst', '0.0.0.0/0', 'dir', 'fwd'], ['action', 'block'], `net.ipv4.conf.${BRIDGE}.disable_policy`),
   'xfrm-output-dns-block': xfrmPolicyScenario(['src', '192.168.122.1/32', 'dst', '192.168.122.0/24', 'proto', 'udp', 'sport', '53', 'dir', 'out'], ['action', 'block']),
   'xdp-tap-drop': xdpDropScenario(() => tapOf(WEB01.name)),
   'xdp-uplink-drop': xdpDropScenario(async () => INET.hostDev),
