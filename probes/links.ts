@@ -32,6 +32,12 @@ export interface Link {
     forwardDelayCs: number
     /** The bridge filters by VLAN (then each port's VLANs decide what it sends and takes). */
     vlanFiltering?: boolean
+    /**
+     * This bridge's own br_netfilter switches (ip link set BR type bridge nf_call_iptables 1): the kernel hands its
+     * frames to the IP hooks when either this or the host-wide net.bridge.bridge-nf-call-* sysctl is on.
+     */
+    nfCallIptables?: boolean
+    nfCallIp6tables?: boolean
   }
   /**
    * XDP programs attached (ip prints `xdp` with the mode: 1 driver, 2 generic, 3 offload, 4 several): each runs on every
@@ -118,6 +124,8 @@ export function parseIpAddr(text: string): Link[] {
     if (link.kind === 'bridge' && isObj(info.info_data)) {
       link.bridge = {stpState: num(info.info_data.stp_state) ?? 0, forwardDelayCs: num(info.info_data.forward_delay) ?? 0}
       if (info.info_data.vlan_filtering === 1 || info.info_data.vlan_filtering === true) link.bridge.vlanFiltering = true
+      if (info.info_data.nf_call_iptables === 1) link.bridge.nfCallIptables = true
+      if (info.info_data.nf_call_ip6tables === 1) link.bridge.nfCallIp6tables = true
     }
     if (info.info_slave_kind === 'bridge' && isObj(info.info_slave_data)) {
       const slave = info.info_slave_data

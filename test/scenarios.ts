@@ -772,6 +772,19 @@ const RED5_SCENARIOS: Scenario[] = [
   },
 ]
 
+/** What a Docker-style FORWARD DROP does to the bridged guest kdlab-lan01 once br_netfilter hands kdlab-br0's frames over. */
+const BRIDGED_DROP = {
+  findings: [
+    {id: 'bridge-netfilter-enabled', entity: 'kdlab-br0', rank: 1},
+    {id: 'iptables-forward-drop', entity: '~chain FORWARD (hook forward, priority 0) policy drop', explainedBy: 'bridge-netfilter-enabled'},
+    {id: 'apipa-address', explainedBy: 'iptables-forward-drop'},
+    {id: 'dhcp-no-offer', entity: 'kdlab-lan01/', explainedBy: 'iptables-forward-drop'},
+  ],
+  ip: [{domain: 'kdlab-lan01', verdict: 'APIPA', sources: ['wire']}],
+  noOtherAbove: 'info',
+  oracle: {'kdlab-lan01': {dhcp: 'fail'}},
+} satisfies Partial<Scenario>
+
 export const SCENARIOS: Scenario[] = [
   {
     name: 'healthy',
@@ -884,15 +897,15 @@ export const SCENARIOS: Scenario[] = [
     beyondHost: lanBeyondHost('kdlab-lan01', ['dns']),
     description: 'bridged guest on a lab bridge, bridge-nf-call-iptables=1 and FORWARD DROP: DHCP from the LAN namespace is dropped, guest self-assigns 169.254/16 (--listen)',
     args: LISTEN,
-    findings: [
-      {id: 'bridge-netfilter-enabled', entity: 'kdlab-br0', rank: 1},
-      {id: 'iptables-forward-drop', entity: '~chain FORWARD (hook forward, priority 0) policy drop', explainedBy: 'bridge-netfilter-enabled'},
-      {id: 'apipa-address', explainedBy: 'iptables-forward-drop'},
-      {id: 'dhcp-no-offer', entity: 'kdlab-lan01/', explainedBy: 'iptables-forward-drop'},
-    ],
-    ip: [{domain: 'kdlab-lan01', verdict: 'APIPA', sources: ['wire']}],
-    noOtherAbove: 'info',
-    oracle: {'kdlab-lan01': {dhcp: 'fail'}},
+    ...BRIDGED_DROP,
+  },
+  {
+    name: 'bridged-forward-drop-bridge-option',
+    beyondHost: lanBeyondHost('kdlab-lan01', ['dns']),
+    description: "the same bridged guest and FORWARD DROP with the host-wide bridge-nf-call-iptables=0, but the lab bridge's own switch on (ip link set kdlab-br0 type bridge nf_call_iptables 1): br_netfilter still hands its frames to FORWARD, DHCP from the LAN is dropped (--listen)",
+    args: LISTEN,
+    ...BRIDGED_DROP,
+    ci: false,
   },
   {
     name: 'tap-detached',

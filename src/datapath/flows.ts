@@ -873,10 +873,16 @@ class HostView {
     return runner
   }
 
-  /** br_netfilter passes this family's frames to the IP hooks (null: the setting could not be read). */
-  private brNetfilter(family: 4 | 6): boolean | null {
+  /**
+   * br_netfilter passes this family's frames on `bridge` to the IP hooks: the host-wide sysctl or the bridge's own
+   * nf_call_iptables (either one; the sysctl absent: br_netfilter is not loaded, neither acts). null: not read.
+   */
+  private brNetfilter(family: 4 | 6, bridge: string): boolean | null {
     const v = this.sysctl(family === 4 ? 'net.bridge.bridge-nf-call-iptables' : 'net.bridge.bridge-nf-call-ip6tables')
-    return v === undefined ? null : v === 1
+    const own = this.links.get(bridge)?.bridge?.[family === 4 ? 'nfCallIptables' : 'nfCallIp6tables'] === true
+    if (v === null) return false
+    if (v === 1 || own) return true
+    return v === undefined ? null : false
   }
 
   /**
@@ -885,7 +891,7 @@ class HostView {
    * input, and its port data stays with the packet (-m physdev sees the tap in every later IP hook).
    */
   private upToHost(runner: PathRunner, bridge: string): void {
-    const brnf = this.brNetfilter(runner.packet().family)
+    const brnf = this.brNetfilter(runner.packet().family, bridge)
     if (brnf) {
       runner.ports({physIn: runner.sourcePort})
       this.prerouting(runner, bridge)
@@ -1721,7 +1727,7 @@ class HostView {
   /** A frame bridged between the guest's tap and an uplink port: bridge hooks, and the IP hooks when br_netfilter hands it over. */
   private bridgedFlow(base: FlowBase, g: GuestSide, uplink: Link, kind: 'dhcp' | 'egress' | 'custom', known: string | undefined, to?: Destination, noLease?: Flow, leaseUndecided?: Flow): Flow[] {
     const {d, i, bridge} = g
-    const brnf = this.sysctl('net.bridge.bridge-nf-call-iptables')
+    const brnf = this.brNetfilter(4, bridge)
     const dest = to ?? DEFAULT_INTERNET
     const src = known ?? '0.0.0.0'
     const lanAssumed = kind === 'dhcp' ? `the LAN's DHCP server behind ${uplink.name} answers (out of this host's sight)` : `the LAN behind ${uplink.name} routes ${dest.addr} and delivers the reply to ${d.name}'s MAC (out of this host's sight)`
@@ -1750,8 +1756,8 @@ class HostView {
         this.leaveDevice(runner, outDev, outRole)
         return
       }
-      const brnfOn = brnf === 1
-      if (brnf === undefined) runner.push({name: 'br_netfilter', verdict: 'indeterminate', detail: 'net.bridge.bridge-nf-call-iptables could not be read'})
+      const brnfOn = brnf === true
+      if (brnf === null) runner.push({name: 'br_netfilter', verdict: 'indeterminate', detail: 'net.bridge.bridge-nf-call-iptables could not be read'})
       runner.nf('bridge prerouting', 'prerouting', 'bridge', {iifname: inDev, ibrname: bridge})
       if (brnfOn) runner.nf('netfilter prerouting (br_netfilter)', 'prerouting', 'ip', {iifname: bridge, physOut: undefined})
       // A unicast frame from the LAN finds the guest's port by the fdb (after prerouting, before forward), as the host's own do.
@@ -1789,7 +1795,7 @@ class HostView {
     // The reply of a connection conntrack tracked (br_netfilter hands bridged frames to it): its mark, and the zone it
     // was made in, which the reply must be looked up in (a zone set on the guest's port only makes the reply a new one).
     const answer = mk('in', kind !== 'dhcp')
-    const backPacket = kind !== 'dhcp' && brnf === 1 && !ovs ? {...answer, ct: {...answer.ct, mark: out.packet().ct.mark, ...this.connOf(out)}} : answer
+    const backPacket = kind !== 'dhcp' && brnf === true && !ovs ? {...answer, ct: {...answer.ct, mark: out.packet().ct.mark, ...this.connOf(out)}} : answer
     const back = new PathRunner(this, missing ? [missing] : [], backPacket, size)
     back.sourcePort = uplink.name
     this.enterDevice(back, uplink.name, 'egress')

@@ -292,6 +292,20 @@ describe('hop model: a guest bridged to a LAN', () => {
     expect(f.decidedBy).toMatchObject({name: 'netfilter forward (br_netfilter)', element: {kind: 'nf-policy'}})
   })
 
+  it("the bridge's own nf_call_iptables hands its frames to FORWARD with the host-wide sysctl at 0; with neither, or without br_netfilter loaded, they bypass it", () => {
+    const drop = [ipt('filter', {FORWARD: []}, {FORWARD: 'drop'})]
+    const lan = (sysctl: number | null, own: boolean) =>
+      (() => {
+        const f = bridged(drop)
+        f.sysctl['net.bridge.bridge-nf-call-iptables'] = sysctl
+        if (own) f.links = f.links.map((l) => (l.name === 'br0' ? {...l, bridge: {...l.bridge!, nfCallIptables: true}} : l))
+        return flows(f).find((x) => x.guest === 'lan01' && x.kind === 'dhcp')!
+      })()
+    expect(lan(0, true).decidedBy).toMatchObject({name: 'netfilter forward (br_netfilter)', element: {kind: 'nf-policy'}})
+    expect(lan(0, false).verdict).toBe('pass')
+    expect(lan(null, true).verdict).toBe('pass')
+  })
+
   it("the host's own DHCP server for the bridge stopped: a guest whose address nothing reports has none to send from; one with a known address still gets out", () => {
     const facts = (address?: string) =>
       (() => {

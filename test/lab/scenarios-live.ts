@@ -54,6 +54,32 @@ export interface LiveScenario {
 }
 
 /**
+ * A bridged guest on the lab LAN behind a Docker-style FORWARD DROP, with bridge-nf-call-iptables at `sysctl` and,
+ * with `bridgeOption`, the lab bridge's own nf_call_iptables on; everything put back after.
+ */
+function bridgedForwardDrop(sysctl: '0' | '1', bridgeOption = false): LiveScenario {
+  let was: string | undefined
+  return {
+    async inject() {
+      await saveIptables()
+      was = await setSysctl('net.bridge.bridge-nf-call-iptables', sysctl)
+      await dockerStyleForwardDrop()
+      await startLan()
+      if (bridgeOption) await sh(['ip', 'link', 'set', LAB_BRIDGE, 'type', 'bridge', 'nf_call_iptables', '1'])
+      const addrs = await startGuest(LAN01)
+      if (!addrs.some((a) => a.startsWith('169.254.'))) throw new Error(`bridged guest reported ${addrs.join(' ')}, not 169.254/16`)
+      await waitFor('the host to see the bridged APIPA guest', () => neighbourSeen('169.254.', LAB_BRIDGE), 30_000)
+    },
+    async reset() {
+      await removeGuest(LAN01.name)
+      await stopLan()
+      await sh(['sysctl', '-qw', `net.bridge.bridge-nf-call-iptables=${was ?? '0'}`])
+      await restoreIptables()
+    },
+  }
+}
+
+/**
  * An IPsec policy added (its selector and direction, then what it does) and deleted again; the host must hold none
  * before. `exempt`: a disable_policy / disable_xfrm sysctl set to 1 meanwhile, put back after.
  */
@@ -1986,23 +2012,9 @@ export const LIVE: Record<string, LiveScenario> = {
       await sh(['sysctl', '-qw', `net.bridge.bridge-nf-call-iptables=${saved[0] ?? '1'}`])
     },
   },
-  'bridged-forward-drop': {
-    async inject() {
-      await saveIptables()
-      saved = [await setSysctl('net.bridge.bridge-nf-call-iptables', '1')]
-      await dockerStyleForwardDrop()
-      await startLan()
-      const addrs = await startGuest(LAN01)
-      if (!addrs.some((a) => a.startsWith('169.254.'))) throw new Error(`bridged guest reported ${addrs.join(' ')}, not 169.254/16`)
-      await waitFor('the host to see the bridged APIPA guest', () => neighbourSeen('169.254.', LAB_BRIDGE), 30_000)
-    },
-    async reset() {
-      await removeGuest(LAN01.name)
-      await stopLan()
-      await sh(['sysctl', '-qw', `net.bridge.bridge-nf-call-iptables=${saved[0] ?? '0'}`])
-      await restoreIptables()
-    },
-  },
+  'bridged-forward-drop': bridgedForwardDrop('1'),
+  // The host-wide switch off, the lab bridge's own on: br_netfilter hands its frames over all the same.
+  'bridged-forward-drop-bridge-option': bridgedForwardDrop('0', true),
   'tap-detached': {
     async inject() {
       await sh(['ip', 'link', 'set', await tapOf(WEB01.name), 'nomaster'])

@@ -32,6 +32,12 @@ describe('parseIpAddr (ip -j -d addr show)', () => {
     expect(byName.lo.mac).toBeUndefined()
   })
 
+  it("reads a bridge's own br_netfilter switches (nf_call_iptables, as ip -d prints them)", () => {
+    const bridge = (data: Record<string, number>) => JSON.stringify([{ifindex: 4, ifname: 'br0', flags: ['UP'], mtu: 1500, operstate: 'UP', linkinfo: {info_kind: 'bridge', info_data: {stp_state: 0, forward_delay: 1500, ...data}}, addr_info: []}])
+    expect(parseIpAddr(bridge({nf_call_iptables: 1, nf_call_ip6tables: 0, nf_call_arptables: 0}))[0].bridge).toMatchObject({nfCallIptables: true})
+    expect(parseIpAddr(bridge({nf_call_iptables: 0, nf_call_ip6tables: 0}))[0].bridge?.nfCallIptables).toBeUndefined()
+  })
+
   it('reads the XDP programs a device runs (iproute2 6.1: generic mode, and the several-modes form)', () => {
     const row = (xdp: unknown) => JSON.stringify([{ifindex: 3, ifname: 'a0', flags: ['UP'], mtu: 1500, operstate: 'UP', xdp, addr_info: []}])
     const prog = {id: 190, name: 'xdp_drop', tag: 'b11459a0e11ca14c', jited: 1, load_time: 15146085639530, created_by_uid: 0}
