@@ -1,5 +1,9 @@
 import {IP6_RULES, IP_RULES} from './first-reads.js'
-import {type Probe, ParseError, asArray, isObj, num, outputOf, parseJson, str} from './types.js'
+import {type Probe, type ProbeResult, ParseError, absentRead, asArray, isObj, num, outputOf, parseJson, str} from './types.js'
+import {type XfrmFacts, parseXfrmDefaults, parseXfrmPolicies} from './xfrm.js'
+import type {Link} from './links.js'
+import {parseSysctlValue} from './sysctl.js'
+import type {Capture, CommandCapture, Runner} from '../src/lib/runner.js'
 
 /** One routing policy rule (`ip rule`): which table a packet looks up, by source, destination, devices and marks. */
 export interface PolicyRule {
@@ -96,16 +100,51 @@ export interface PolicyRuleFacts {
   inet: PolicyRule[]
   /** null when IPv6 is disabled or its rules could not be read. */
   inet6: PolicyRule[] | null
+  /**
+   * The kernel's IPsec policies, which pass, drop or capture a packet after routing. Absent from a recording made
+   * before kvmdoctor read them (`xfrmUnread` unset): not followed, as then. Unreadable: `xfrmUnread` says why.
+   */
+  xfrm?: XfrmFacts
+  xfrmUnread?: string
+}
+
+const XFRM_POLICIES = ['ip', 'xfrm', 'policy', 'list']
+const XFRM_DEFAULTS = ['ip', 'xfrm', 'policy', 'getdefault']
+const isXfrmRead = (c: Capture) => c.kind === 'command' && c.argv[1] === 'xfrm'
+// A kernel without XFRM's netlink (no xfrm_user) holds no policy `ip xfrm` could have added.
+const noXfrmNetlink = (c: Capture) => c.kind === 'command' && /Protocol not supported|Address family not supported/.test(`${c.stderr} ${c.error ?? ''}`)
+
+/** The IPsec policies and defaults; defaults that cannot be read are null (before kernel 5.16 or iproute2 5.17 there are none). */
+function xfrmFacts(policies: CommandCapture, defaults: CommandCapture): Pick<PolicyRuleFacts, 'xfrm' | 'xfrmUnread'> {
+  if (policies.errorCode === 'not-recorded') return {}
+  if (policies.error !== undefined) return noXfrmNetlink(policies) ? {xfrm: {policies: [], defaults: null}} : {xfrmUnread: `ip xfrm policy list: ${policies.error}`}
+  return {xfrm: {policies: parseXfrmPolicies(policies.output), defaults: defaults.error === undefined ? parseXfrmDefaults(defaults.output) : null}}
+}
+
+/** disable_policy and disable_xfrm of `all` and of every interface that routes (bridge ports never do). */
+async function xfrmBypass(runner: Runner, links: ProbeResult<Link[]>): Promise<NonNullable<XfrmFacts['bypass']>> {
+  const devices = ['all', ...(links.ok ? links.data.filter((l) => !l.master && l.kind !== 'loopback').map((l) => l.name) : [])]
+  const read = async (dev: string, key: string) => {
+    const c = await runner.readFile(`/proc/sys/net/ipv4/conf/${dev}/${key}`)
+    return c.error === undefined ? parseSysctlValue(c.output) : undefined
+  }
+  const entries = await Promise.all(devices.map(async (dev) => [dev, {noPolicy: await read(dev, 'disable_policy'), noXfrm: await read(dev, 'disable_xfrm')}] as const))
+  return Object.fromEntries(entries)
 }
 
 export const ipRulesProbe: Probe<PolicyRuleFacts> = {
   // A kernel without IPv6 has no IPv6 rules to read (inet6 null).
-  expectedFailure: (c) => c.kind === 'command' && c.argv[1] === '-6' && /Address family not supported/.test(c.stderr),
+  // A recording that predates the xfrm reads, a kernel without XFRM, defaults an older kernel or iproute2 lacks: states.
+  expectedFailure: (c) =>
+    (c.kind === 'command' && c.argv[1] === '-6' && /Address family not supported/.test(c.stderr)) ||
+    (isXfrmRead(c) && (absentRead(c) || noXfrmNetlink(c) || (c.kind === 'command' && c.argv[3] === 'getdefault'))),
   id: 'ip-rules',
   title: 'Routing policy rules',
-  reads: ['ip -j rule show', 'ip -6 -j rule show'],
-  async collect({runner}) {
-    const [v4, v6] = await Promise.all([runner.run(IP_RULES), runner.run(IP6_RULES)])
-    return {inet: parseIpRules(outputOf(v4), 'inet'), inet6: v6.error === undefined ? parseIpRules(v6.output, 'inet6') : null}
+  reads: ['ip -j rule show', 'ip -6 -j rule show', XFRM_POLICIES.join(' '), XFRM_DEFAULTS.join(' '), '/proc/sys/net/ipv4/conf/{all,IF}/{disable_policy,disable_xfrm} (only where an IPsec policy could act)'],
+  async collect({runner, get}) {
+    const [v4, v6, policies, defaults] = await Promise.all([runner.run(IP_RULES), runner.run(IP6_RULES), runner.run(XFRM_POLICIES), runner.run(XFRM_DEFAULTS)])
+    const xfrm = xfrmFacts(policies, defaults)
+    if (xfrm.xfrm && (xfrm.xfrm.policies.length > 0 || Object.values(xfrm.xfrm.defaults ?? {}).includes('block'))) xfrm.xfrm.bypass = await xfrmBypass(runner, await get<Link[]>('links'))
+    return {inet: parseIpRules(outputOf(v4), 'inet'), inet6: v6.error === undefined ? parseIpRules(v6.output, 'inet6') : null, ...xfrm}
   },
 }

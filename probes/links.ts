@@ -33,14 +33,20 @@ export interface Link {
     forwardDelayCs: number
     /** The bridge filters by VLAN (then each port's VLANs decide what it sends and takes). */
     vlanFiltering?: boolean
-    /** The bridge's own nf_call_iptables / nf_call_ip6tables: br_netfilter hands its frames to the IP hooks whatever the sysctl says. */
+    /**
+     * This bridge's own br_netfilter switches (ip link set BR type bridge nf_call_iptables 1): the kernel hands its
+     * frames to the IP hooks when either this or the host-wide net.bridge.bridge-nf-call-* sysctl is on.
+     */
     nfCallIptables?: boolean
     nfCallIp6tables?: boolean
   }
+  /**
+   * XDP programs attached (ip prints `xdp` with the mode: 1 driver, 2 generic, 3 offload, 4 several): each runs on every
+   * frame the device receives, before tc and netfilter, and may drop, redirect or pass it by BPF code kvmdoctor does not read.
+   */
+  xdp?: {mode: string; id?: number; name?: string}[]
   /** Only on VRF devices: the routing table their enslaved devices' packets look up (the l3mdev rule); absent when not printed. */
   vrfTable?: number
-  /** XDP programs attached (any mode): each sees every frame the device receives, before tc and the stack. */
-  xdp?: {mode: string; program: string}[]
   /** Only on bridge ports: the port's STP state (forwarding, listening, learning, blocking, disabled). */
   portState?: string
   /** Only on bridge ports: flags that decide what the port sends and takes. */
@@ -69,6 +75,20 @@ export function linkKind(raw: Obj): LinkKind {
     return type === 'tun' ? 'tun' : 'tap'
   }
   return infoKind ?? 'ether'
+}
+
+const XDP_MODES = {1: 'driver', 2: 'generic', 3: 'offload'} as const
+
+/** `xdp: {mode, prog: {id, name}}`, or with mode 4 (several) the `attached` list of each mode's program. */
+function xdpPrograms(raw: unknown): NonNullable<Link['xdp']> {
+  if (!isObj(raw)) return []
+  const entries = Array.isArray(raw.attached) && raw.attached.length > 0 ? raw.attached.filter(isObj) : [raw]
+  return entries.flatMap((e) => {
+    // A mode this reading does not know is still a program on the device: kept, never dropped (that would be a pass).
+    const mode: string = XDP_MODES[num(e.mode) as keyof typeof XDP_MODES] ?? `mode ${String(e.mode ?? '?')}`
+    const prog = isObj(e.prog) ? e.prog : {}
+    return [{mode, ...(num(prog.id) !== undefined ? {id: num(prog.id)} : {}), ...(str(prog.name) ? {name: str(prog.name)} : {})}]
+  })
 }
 
 export function parseIpAddr(text: string): Link[] {
@@ -102,11 +122,11 @@ export function parseIpAddr(text: string): Link[] {
     // A veth's `link` names its peer; with link_netnsid the peer is in another namespace, where the name means nothing here.
     const peer = str(row.link)
     if (peer && info.info_kind === 'veth' && row.link_netnsid === undefined) link.peer = peer
+    const xdp = xdpPrograms(row.xdp)
+    if (xdp.length > 0) link.xdp = xdp
     const mac = str(row.address)
     if (mac && row.link_type === 'ether') link.mac = mac.toLowerCase()
     if (link.kind === 'vrf' && isObj(info.info_data) && num(info.info_data.table) !== undefined) link.vrfTable = num(info.info_data.table)
-    const xdp = xdpPrograms(row.xdp)
-    if (xdp.length > 0) link.xdp = xdp
     if (link.kind === 'bridge' && isObj(info.info_data)) {
       link.bridge = {stpState: num(info.info_data.stp_state) ?? 0, forwardDelayCs: num(info.info_data.forward_delay) ?? 0}
       if (info.info_data.vlan_filtering === 1 || info.info_data.vlan_filtering === true) link.bridge.vlanFiltering = true
@@ -128,20 +148,6 @@ export function parseIpAddr(text: string): Link[] {
       if (Object.keys(port).length > 0) link.port = port
     }
     return link
-  })
-}
-
-/** iproute2's XDP attach modes (IFLA_XDP_ATTACHED): 4 (several at once) lists each under `attached`. */
-const XDP_MODES: Record<number, string> = {1: 'driver', 2: 'generic', 3: 'offload'}
-
-function xdpPrograms(raw: unknown): {mode: string; program: string}[] {
-  if (!isObj(raw)) return []
-  const attached = Array.isArray(raw.attached) && raw.attached.length > 0 ? raw.attached.filter(isObj) : [raw]
-  return attached.map((a) => {
-    const prog = isObj(a.prog) ? a.prog : {}
-    const name = str(prog.name)
-    const id = num(prog.id)
-    return {mode: XDP_MODES[num(a.mode) ?? 0] ?? `mode ${String(a.mode ?? '?')}`, program: [name ? `"${name}"` : '', id !== undefined ? `id ${id}` : ''].filter(Boolean).join(' ') || 'unnamed'}
   })
 }
 

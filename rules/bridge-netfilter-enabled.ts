@@ -8,6 +8,10 @@ interface ForwardPath {
   forwardDecidedBy: string | null
 }
 
+/** The bridge's own nf_call_iptables is what hands its frames over: the host-wide sysctl is off. */
+const ownSwitch = (l: LinkView) => l.bridgeNfCallOwn === true
+const switchOf = (l: LinkView) => (ownSwitch(l) ? `${l.name}: nf_call_iptables 1 (net.bridge.bridge-nf-call-iptables = 0)` : 'net.bridge.bridge-nf-call-iptables = 1')
+
 export default defineRule<LinkView, ForwardPath>({
   id: 'bridge-netfilter-enabled',
   kind: 'link',
@@ -24,18 +28,23 @@ export default defineRule<LinkView, ForwardPath>({
   // Frames a rule accepts on purpose (the admin's physdev accept, this finding's own DOCKER-USER accepts) are
   // the host's choice, not a risk left open: once its fix is in, the finding clears (one judgement per fault).
   conditions: (c) => c.all(c.eq('bridgeNfCallIptables', 1), c.eq('forwardAcceptedBy', null)),
-  title: (l) => text`Bridged guest frames on ${l.name} pass through iptables (bridge-nf-call-iptables = 1)`,
+  title: (l) => text`Bridged guest frames on ${l.name} pass through iptables (${ownSwitch(l) ? `its own nf_call_iptables 1` : 'bridge-nf-call-iptables = 1'})`,
   summary: (l) =>
     text`br_netfilter hands every frame bridged on ${l.name} to the iptables FORWARD chain, where the verdict for them is ${l.forwardVerdict} (${l.forwardDecidedBy}). Guests bridged to the LAN then depend on the host firewall.`,
-  evidence: (l) => ['net.bridge.bridge-nf-call-iptables = 1', line`FORWARD verdict for bridged frames: ${l.forwardVerdict} (${l.forwardDecidedBy})`],
+  evidence: (l) => [line`${switchOf(l)}`, line`FORWARD verdict for bridged frames: ${l.forwardVerdict} (${l.forwardDecidedBy})`],
   // Docker and Kubernetes depend on br_netfilter: with them the bridged frames are accepted where
   // the admin's accepts go (DOCKER-USER), the same lines the drop's own finding prints.
   fix: (l, h) =>
     h.dockerUserChain || l.forwardDrop !== null
       ? [bridgedAccept('iptables', 'filter', h.dockerUserChain ? 'DOCKER-USER' : 'FORWARD', l.name)]
-      : [cmd`sysctl -w net.bridge.bridge-nf-call-iptables=0 net.bridge.bridge-nf-call-ip6tables=0`, appendLines(SYSCTL_DROP_IN, ['net.bridge.bridge-nf-call-iptables = 0', 'net.bridge.bridge-nf-call-ip6tables = 0'])],
-  note: () => ['on Kubernetes nodes keep bridge-nf-call-iptables at 1 and accept the bridged frames instead'],
-  fileToChange: () => 'etc/sysctl.d/90-kvmdoctor.conf',
+      : ownSwitch(l)
+        ? [cmd`ip link set ${l.name} type bridge nf_call_iptables 0 nf_call_ip6tables 0`]
+        : [cmd`sysctl -w net.bridge.bridge-nf-call-iptables=0 net.bridge.bridge-nf-call-ip6tables=0`, appendLines(SYSCTL_DROP_IN, ['net.bridge.bridge-nf-call-iptables = 0', 'net.bridge.bridge-nf-call-ip6tables = 0'])],
+  note: (l) => [
+    'on Kubernetes nodes keep bridge-nf-call-iptables at 1 and accept the bridged frames instead',
+    ...(ownSwitch(l) ? [line`the switch is ${l.name}'s own (nf_call_iptables 1), not the host-wide sysctl: whatever creates the bridge sets it (its network configuration), and it comes back with the bridge unless turned off there`] : []),
+  ],
+  fileToChange: (l) => (ownSwitch(l) ? undefined : 'etc/sysctl.d/90-kvmdoctor.conf'),
   explains: [
     {rule: 'iptables-forward-drop', via: 'bridge'},
     {rule: 'apipa-address', via: 'bridge'},

@@ -33,6 +33,8 @@ export default defineRule<ElementView>({
     if (e.element.kind === 'link' && e.element.state === 'no-carrier') return [line`${e.element.device} is set up but has no carrier: check its cable and switch port (ethtool ${e.element.device}), or, for a veth or VLAN, its peer or lower device`]
     // Which VLAN a port is meant to be in is the admin's choice: the note says how to put the two ends in one.
     if (e.element.kind === 'bridge-vlan') return [line`check bridge vlan show: the guest's tap and ${e.element.master ?? 'the bridge'} (the bridge device, self) must share a VLAN, untagged where a guest or the host's address takes the frames, e.g. bridge vlan add dev TAP vid N pvid untagged, or bridge vlan add dev ${e.element.master ?? 'BRIDGE'} vid N pvid untagged self`]
+    // An IPsec policy guards a tunnel the admin set up: deleting it may send in clear what it meant to protect.
+    if (e.element.kind === 'xfrm-policy') return [line`an IPsec policy (${e.element.text}) takes the guests' packets: if it is not meant for them, narrow its selector to the traffic it protects (ip xfrm policy update ...), or exempt the guests' subnet with an allow policy of a lower priority number (ip xfrm policy add ... priority N action allow); kvmdoctor does not change IPsec policies`]
     const tap = e.element.kind === 'nf-rule' || e.element.kind === 'nf-policy' ? nwfilterTap(e.element.chain) : undefined
     // libvirt rebuilds an nwfilter's rules from the domain's <filterref>: the filter or its parameters are what to change.
     if (tap) return [line`${e.element.chain} is libvirt's nwfilter for ${tap} (the domain's <filterref>): it drops what the filter does not allow, e.g. a source address other than its IP parameter (or the one it learned); compare virsh nwfilter-binding-dumpxml ${tap} with what the guest sends, then correct the filter or the guest`]
@@ -45,6 +47,8 @@ export default defineRule<ElementView>({
   owns: [
     {kind: 'nf-rule', undo: netfilterUndo, lists: listChainOf},
     {kind: 'nf-policy', undo: netfilterUndo, lists: listChainOf},
+    // No command: an IPsec policy is a security policy (see the note).
+    {kind: 'xfrm-policy', undo: () => []},
     {kind: 'guest-link', undo: (el) => cmd`virsh domif-setlink ${el.domain} ${el.iface} up` ?? []},
     {
       kind: 'route',

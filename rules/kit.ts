@@ -274,7 +274,7 @@ export interface RuleSpec<V, D extends object = object> {
   /** Checked on the elements no other rule judged: the general datapath rules. */
   general?: boolean
   /** The file on the host a person edits to fix it (relative to /), where there is one. */
-  fileToChange?: (e: V) => string
+  fileToChange?: (e: V) => string | undefined
 }
 
 /** A rule as the engine runs it: conditions as data, texts as functions. */
@@ -305,7 +305,7 @@ export interface Rule {
   explains: Explains<unknown>[]
   owns: Ownership<never>[]
   general: boolean
-  fileToChange?: (e: never) => string
+  fileToChange?: (e: never) => string | undefined
 }
 
 export function defineRule<V extends EntityView, D extends object = object>(spec: RuleSpec<V, D>): Rule {

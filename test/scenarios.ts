@@ -255,6 +255,46 @@ const ROUND_TRIP_SCENARIOS: Scenario[] = [
     oracle: {[WEB01]: REACH_HOST_ONLY},
   },
   {
+    name: 'xfrm-forward-block',
+    description: 'an IPsec policy (ip xfrm policy add src 192.168.122.0/24 dst 0.0.0.0/0 dir fwd action block): the kernel forwards nothing from the guests, after routing and before the forward hook; the host\'s own DHCP and DNS answer',
+    findings: [{id: 'guest-flow-blocked', entity: '~ip xfrm policy src 192.168.122.0/24 dst 0.0.0.0/0 dir fwd', rank: 1}],
+    noOtherAbove: 'info',
+    oracle: {[WEB01]: REACH_HOST_ONLY},
+    ci: false,
+  },
+  {
+    name: 'xfrm-forward-block-bridge-exempt',
+    description: 'the same IPsec fwd block on the guest subnet, with net.ipv4.conf.virbr0.disable_policy=1: the kernel skips the policy check for what arrives by the bridge; nothing is wrong',
+    findings: [],
+    noOtherAbove: 'info',
+    oracle: {[WEB01]: REACH_OK},
+    ci: false,
+  },
+  {
+    name: 'xfrm-output-dns-block',
+    description: "an IPsec policy on what the host sends (ip xfrm policy add src 192.168.122.1/32 dst 192.168.122.0/24 proto udp sport 53 dir out action block): dnsmasq's DNS answers are refused at their route lookup; DHCP, ping and TCP work",
+    findings: [{id: 'guest-flow-blocked', entity: '~ip xfrm policy src 192.168.122.1/32 dst 192.168.122.0/24 proto udp sport 53 dir out', rank: 1}],
+    noOtherAbove: 'info',
+    oracle: {[WEB01]: {dhcp: 'ok', dns: 'fail', ping: 'ok', tcp: 'ok'}},
+    ci: false,
+  },
+  {
+    name: 'xdp-tap-drop',
+    beyondHost: {measures: ['dhcp', 'dns', 'ping', 'tcp'], why: "an XDP program on web01's tap decides every frame it sends, by BPF code kvmdoctor does not read"},
+    description: "an XDP program that drops every frame (generic mode) on web01's tap: the guest is cut off from everything, DHCP included",
+    findings: [{id: 'guest-flow-indeterminate', entity: '~xdp xdp_drop', rank: 1}],
+    oracle: {[WEB01]: REACH_NONE},
+    ci: false,
+  },
+  {
+    name: 'xdp-uplink-drop',
+    beyondHost: {measures: ['ping', 'tcp'], why: 'an XDP program on the uplink decides every reply that arrives by it, by BPF code kvmdoctor does not read'},
+    description: 'an XDP program that drops every frame (generic mode) on the uplink to the lab internet: the replies never arrive; the host\'s own DHCP and DNS answer',
+    findings: [{id: 'guest-flow-indeterminate', entity: '~xdp xdp_drop', rank: 1}],
+    oracle: {[WEB01]: REACH_HOST_ONLY},
+    ci: false,
+  },
+  {
     name: 'tc-tap-tbf-burst',
     description: "a tbf (rate 10mbit, burst 1000 bytes) as the root qdisc of the guest's tap: what the guest receives is shaped, and full-size packets (the HTTP answer) are never sent",
     findings: [{id: 'guest-flow-blocked', entity: '~tc qdisc tbf', rank: 1}],
@@ -732,6 +772,19 @@ const RED5_SCENARIOS: Scenario[] = [
   },
 ]
 
+/** What a Docker-style FORWARD DROP does to the bridged guest kdlab-lan01 once br_netfilter hands kdlab-br0's frames over. */
+const BRIDGED_DROP = {
+  findings: [
+    {id: 'bridge-netfilter-enabled', entity: 'kdlab-br0', rank: 1},
+    {id: 'iptables-forward-drop', entity: '~chain FORWARD (hook forward, priority 0) policy drop', explainedBy: 'bridge-netfilter-enabled'},
+    {id: 'apipa-address', explainedBy: 'iptables-forward-drop'},
+    {id: 'dhcp-no-offer', entity: 'kdlab-lan01/', explainedBy: 'iptables-forward-drop'},
+  ],
+  ip: [{domain: 'kdlab-lan01', verdict: 'APIPA', sources: ['wire']}],
+  noOtherAbove: 'info',
+  oracle: {'kdlab-lan01': {dhcp: 'fail'}},
+} satisfies Partial<Scenario>
+
 export const SCENARIOS: Scenario[] = [
   {
     name: 'healthy',
@@ -844,15 +897,15 @@ export const SCENARIOS: Scenario[] = [
     beyondHost: lanBeyondHost('kdlab-lan01', ['dns']),
     description: 'bridged guest on a lab bridge, bridge-nf-call-iptables=1 and FORWARD DROP: DHCP from the LAN namespace is dropped, guest self-assigns 169.254/16 (--listen)',
     args: LISTEN,
-    findings: [
-      {id: 'bridge-netfilter-enabled', entity: 'kdlab-br0', rank: 1},
-      {id: 'iptables-forward-drop', entity: '~chain FORWARD (hook forward, priority 0) policy drop', explainedBy: 'bridge-netfilter-enabled'},
-      {id: 'apipa-address', explainedBy: 'iptables-forward-drop'},
-      {id: 'dhcp-no-offer', entity: 'kdlab-lan01/', explainedBy: 'iptables-forward-drop'},
-    ],
-    ip: [{domain: 'kdlab-lan01', verdict: 'APIPA', sources: ['wire']}],
-    noOtherAbove: 'info',
-    oracle: {'kdlab-lan01': {dhcp: 'fail'}},
+    ...BRIDGED_DROP,
+  },
+  {
+    name: 'bridged-forward-drop-bridge-option',
+    beyondHost: lanBeyondHost('kdlab-lan01', ['dns']),
+    description: "the same bridged guest and FORWARD DROP with the host-wide bridge-nf-call-iptables=0, but the lab bridge's own switch on (ip link set kdlab-br0 type bridge nf_call_iptables 1): br_netfilter still hands its frames to FORWARD, DHCP from the LAN is dropped (--listen)",
+    args: LISTEN,
+    ...BRIDGED_DROP,
+    ci: false,
   },
   {
     name: 'tap-detached',

@@ -330,7 +330,7 @@ function findingOf(rule: Rule, view: EntityView, entity: EntityView, host: HostV
   const lines = (list: Line[]) => list.filter((l): l is string => l !== undefined)
   const ref = {kind: entity.kind, name: entity.name}
   const tap = entity.kind === 'link' ? taps.get(entity.name) : undefined
-  const file = fileOf(entity) ?? rule.fileToChange?.(view as never).split('/')
+  const file = fileOf(entity) ?? rule.fileToChange?.(view as never)?.split('/')
   const note = [...new Set(lines(rule.note?.(view as never, host) ?? []))]
   return {
     id: rule.id,

@@ -22,6 +22,10 @@ export type ElementKind =
   | 'stp'
   | 'route'
   | 'policy-rule'
+  /** An XDP program on a device the frame enters (its BPF code is not read: undecided). */
+  | 'xdp'
+  /** An IPsec policy (ip xfrm policy) that drops or captures the packet, or a default of block. */
+  | 'xfrm-policy'
   | 'listener'
   | 'tc-qdisc'
   | 'tc-filter'

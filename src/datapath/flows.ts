@@ -38,6 +38,7 @@ import {type RouteDecision, type Router, buildRouter, describeRoute, routeLookup
 import {type Element, elementForStep, natMissingElement} from './elements.js'
 import {type TcIndex, tcIndexOf, tcVerdict} from './tc.js'
 import type {HookFacts} from '../../probes/libvirt-hooks.js'
+import {xfrmExempt, xfrmHop} from './xfrm.js'
 import {type Forward, type GuestBook, MAX_RANGE_MEMBERS, type PublishRequest, collectForwards, rangeMembers, unheldTarget} from './published.js'
 
 export type FlowKind = 'dhcp' | 'dhcp-reply' | 'dns' | 'dns-reply' | 'egress' | 'egress-reply' | 'egress6' | 'egress6-reply' | 'custom' | InboundKind
@@ -699,7 +700,8 @@ class HostView {
     runner.links(this.deviceHops(dev, role, bridge, 'in'))
     // WireGuard checks a decrypted packet's source before handing it to the stack (XDP and tc come after).
     if (role === 'egress') this.wireguardHop(runner, dev, 'in')
-    this.xdpHop(runner, dev)
+    const xdp = this.xdpHop(dev)
+    if (xdp) runner.push(xdp)
     this.tcHop(runner, dev, 'ingress')
     runner.device('ingress', dev)
   }
@@ -723,16 +725,27 @@ class HostView {
     return vrf.vrfTable === undefined ? null : String(vrf.vrfTable)
   }
 
-  /**
-   * An XDP program on the device a frame enters by runs before tc and the stack (a tap's: on what the guest sends)
-   * and may drop, bounce or redirect it: kvmdoctor cannot read what a program returns, so the hop is undecided.
-   */
-  private xdpHop(runner: PathRunner, dev: string): void {
-    const xdp = this.links.get(dev)?.xdp
-    if (!xdp || !runner.alive()) return
-    const programs = xdp.map((x) => `XDP program ${x.program} (${x.mode})`).join(', ')
-    runner.push({name: `xdp ${dev}`, verdict: 'indeterminate', detail: `${programs} on ${dev} sees every frame entering it before tc and the stack: whether it passes, drops or redirects this one is not evaluated`, element: {id: `xdp:${dev}`, kind: 'xdp', text: `${programs} on ${dev}`, device: dev}})
+  /** An XDP program on the device a frame enters: its BPF code decides, which no fact shows (undecided, never a pass). */
+  private xdpHop(dev: string): Hop | undefined {
+    const progs = this.links.get(dev)?.xdp
+    if (!progs) return undefined
+    let hop = this.xdpHops.get(dev)
+    if (!hop) {
+      // The program's id changes with every load: it is in the detail, not in the element's text (what an ignore names).
+      const named = progs.map((p) => `${p.name ?? 'unnamed'} (${p.mode})`).join(', ')
+      const ids = progs.flatMap((p) => (p.id !== undefined ? [`bpftool prog dump xlated id ${p.id}`] : []))
+      hop = {
+        name: `XDP ${dev}`,
+        verdict: 'indeterminate',
+        detail: `an XDP program runs on every frame ${dev} receives, before tc and netfilter (${named}): whether it passes, drops or redirects the frame is in its BPF code, which kvmdoctor does not read${ids.length > 0 ? ` (${ids.join('; ')})` : ''}`,
+        element: {id: `xdp:${dev}`, kind: 'xdp', text: `ip link: ${dev} xdp ${named}`, device: dev},
+      }
+      this.xdpHops.set(dev, hop)
+    }
+    return hop
   }
+
+  private readonly xdpHops = new Map<string, Hop>()
 
   /** A packet leaving by a device: netdev egress, tc egress (clsact, then the root qdisc), the device. */
   private leaveDevice(runner: PathRunner, dev: string | undefined, role: 'tap' | 'bridge' | 'egress', bridge?: string): void {
@@ -893,9 +906,8 @@ class HostView {
   }
 
   /**
-   * br_netfilter passes this family's frames of `bridge` to the IP hooks: its sysctl, or the bridge's own
-   * nf_call_iptables (br_nf_pre_routing takes either), once the module is loaded (the sysctl exists). null: the
-   * sysctl could not be read.
+   * br_netfilter passes this family's frames on `bridge` to the IP hooks: the host-wide sysctl or the bridge's own
+   * nf_call_iptables (either one; the sysctl absent: br_netfilter is not loaded, neither acts). null: not read.
    */
   private brNetfilter(family: 4 | 6, bridge: string): boolean | null {
     const v = this.sysctl(family === 4 ? 'net.bridge.bridge-nf-call-iptables' : 'net.bridge.bridge-nf-call-ip6tables')
@@ -1046,16 +1058,39 @@ class HostView {
     this.sourceCheck(runner, iif, expect === 'forward' && decision.kind === 'unicast' ? decision.dev : undefined)
     if (expect === 'local') {
       runner.nf('netfilter input', 'input', 'ip', {iifname: iif, oifname: undefined})
+      // The socket's receive checks the in policies, after the input hook.
+      if (runner.alive()) runner.ipsec('in', iif)
       return decision
     }
     runner.push(this.forwardingHop(iif, runner.packet().family))
+    // ip_forward: the fwd policies, then the out ones (xfrm4_route_forward), before the forward hook.
+    if (decision.kind === 'unicast') for (const dir of ['fwd', 'out'] as const) if (runner.alive()) runner.ipsec(dir, decision.dev)
     runner.nf('netfilter forward', 'forward', 'ip', {iifname: iif, oifname: decision.dev})
     return decision
   }
 
   /** The packet sent out of `oif` after routing: postrouting (source NAT happens here). */
   private ipSend(runner: PathRunner, iif: string | undefined, oif: string | undefined): void {
+    const before = runner.packet()
     runner.nf('netfilter postrouting', 'postrouting', 'ip', {iifname: iif, oifname: oif})
+    // Addresses translated here are looked up in the out policies again (nf_xfrm_me_harder).
+    const after = runner.packet()
+    if (runner.alive() && (after.src !== before.src || after.dst !== before.dst)) runner.ipsec('out', oif)
+  }
+
+  /** The IPsec hop of a direction for the runner's packet (absent where no policy or default touches it). */
+  ipsecHop(dir: 'in' | 'out' | 'fwd', p: NfPacket, dev: string | undefined): Hop | undefined {
+    const {xfrm, xfrmUnread} = this.facts.ipRules
+    // Most hosts: no policy, no default of block, nothing to look at.
+    if (xfrmUnread === undefined && (!xfrm || (xfrm.policies.length === 0 && xfrm.defaults?.[dir] !== 'block'))) return undefined
+    // disable_policy on the device it arrived by (in, fwd), disable_xfrm on the one it leaves by (out): not checked.
+    const by = dir === 'out' ? dev : p.iifname
+    const exempt = xfrmExempt(xfrm?.bypass, dir === 'out' ? 'noXfrm' : 'noPolicy', by)
+    if (exempt === true) return undefined
+    const fromGuest = p.iifname !== undefined && this.facts.networks.some((n) => n.bridge === p.iifname)
+    const hop = xfrmHop(xfrm, xfrmUnread, dir, p, dev, fromGuest)
+    if (exempt === false || hop?.verdict !== 'fail') return hop
+    return {...hop, verdict: 'indeterminate', detail: `${hop.detail}, unless ${dir === 'out' ? 'disable_xfrm' : 'disable_policy'} on ${by ?? 'its device'} exempts it (not read)`}
   }
 
   /** A full connection-tracking table drops new connections, unless the kernel can evict an unreplied one. */
@@ -2334,7 +2369,16 @@ class PathRunner {
     const src = override.src ?? (p.src === '0.0.0.0' ? undefined : p.src)
     const decision = this.host.router.lookup({family: p.family, dst: p.dst, src, iif: override.iif ?? p.iifname, mark: p.mark, l4proto: p.l4proto, sport: p.sport, dport: p.dport, nexthop: this.nexthop})
     this.hops.push(this.host.sharedPass(this.host.routingHop(name, decision, expect, p, override.viaDev)))
+    // The host's own packet meets the out policies at its route lookup (ip_route_output_flow), from the source it takes.
+    if (expect === 'output' && (decision.kind === 'unicast' || decision.kind === 'broadcast') && this.alive()) this.ipsec('out', decision.dev, src)
     return decision
+  }
+
+  /** The IPsec policies of a direction, for the packet as it is now (from `src` where the host picks it). */
+  ipsec(dir: 'in' | 'out' | 'fwd', dev: string | undefined, src?: string): void {
+    const p = this.packet()
+    const hop = this.host.ipsecHop(dir, src === undefined || src === p.src ? p : {...p, src}, dev)
+    if (hop) this.hops.push(hop)
   }
 }
 

@@ -13,6 +13,8 @@ export function linkViews(ctx: DeriveContext, flows: Flow[], datapathFollowed: b
     const net = ctx.networkByBridge.get(l.name) ?? (l.master ? ctx.networkByBridge.get(l.master) : undefined)
     const ports = ctx.portsOf.get(l.name) ?? []
     const guestPorts = ports.filter((p) => p.kind === 'tap' || p.kind === 'macvtap')
+    // The bridge's own nf_call_iptables hands its frames over where br_netfilter is loaded (the sysctl exists) and the sysctl is off.
+    const ownBrnf = l.bridge?.nfCallIptables === true && bridgeNf === 0 && ctx.sysctlValue('net.bridge.bridge-nf-call-iptables') === 0
     const isDefaultRouteDev = ctx.defaultRoutes.some((r) => r.dev === l.name || r.nexthops.some((h) => h.dev === l.name))
     const isUplinkOfGuestBridge = Boolean(l.master) && l.kind !== 'tap' && (ctx.tapCountOf.get(l.master!) ?? 0) > 0
     const isActiveNetworkBridge = net !== undefined && net.bridge === l.name && net.active
@@ -51,7 +53,8 @@ export function linkViews(ctx: DeriveContext, flows: Flow[], datapathFollowed: b
       isGuestBridge,
       guestPortCount: guestPorts.length,
       plainBridge: l.kind === 'bridge' && !routedNet,
-      bridgeNfCallIptables: bridgeNf,
+      bridgeNfCallIptables: ownBrnf ? 1 : bridgeNf,
+      ...(ownBrnf ? {bridgeNfCallOwn: true} : {}),
       datapathFollowed,
       forwardDrop: forwardBlock ? (forwardBlock.decidedBy?.element?.text ?? forwardBlock.decidedBy!.name) : null,
       forwardAcceptedBy: forwardHops.length > 0 && acceptedBy.every((r) => r !== undefined) ? [...new Set(acceptedBy)].join('; ') : null,

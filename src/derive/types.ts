@@ -197,7 +197,10 @@ export interface LinkView extends ViewBase<'link'> {
   guestPortCount: number
   /** A bridge not of a NAT or routed libvirt network: its guests' frames are bridged, not routed. */
   plainBridge: boolean
+  /** br_netfilter for this bridge's frames: the host-wide sysctl, or 1 by the bridge's own nf_call_iptables. */
   bridgeNfCallIptables: number | null
+  /** bridgeNfCallIptables is 1 by the bridge's own nf_call_iptables (ip link set BR type bridge nf_call_iptables 1), the sysctl being 0. */
+  bridgeNfCallOwn?: boolean
   /** Whether the datapath was followed at all. */
   datapathFollowed: boolean
   /** The element that drops guest traffic on this bridge in the forward path (routed, or bridged through br_netfilter). */

@@ -12,6 +12,7 @@ import type {FdbEntry} from '../../probes/fdb.js'
 import type {VlanRange} from '../../probes/bridge-vlan.js'
 import type {Route} from '../../probes/routes.js'
 import {parseIpRules} from '../../probes/ip-rules.js'
+import {parseXfrmDefaults, parseXfrmPolicies} from '../../probes/xfrm.js'
 import {parseNftRuleExprs} from '../../probes/netfilter/nft-json.js'
 import {parseRuleText} from '../../probes/netfilter/nft-text.js'
 import type {NfExpr, NfTable} from '../../src/lib/netfilter.js'
@@ -295,6 +296,20 @@ describe('hop model: a guest bridged to a LAN', () => {
   it('br_netfilter hands bridged frames to FORWARD: its DROP policy stops DHCP from the LAN', () => {
     const f = lanFlows([ipt('filter', {FORWARD: []}, {FORWARD: 'drop'})]).find((x) => x.kind === 'dhcp')!
     expect(f.decidedBy).toMatchObject({name: 'netfilter forward (br_netfilter)', element: {kind: 'nf-policy'}})
+  })
+
+  it("the bridge's own nf_call_iptables hands its frames to FORWARD with the host-wide sysctl at 0; with neither, or without br_netfilter loaded, they bypass it", () => {
+    const drop = [ipt('filter', {FORWARD: []}, {FORWARD: 'drop'})]
+    const lan = (sysctl: number | null, own: boolean) =>
+      (() => {
+        const f = bridged(drop)
+        f.sysctl['net.bridge.bridge-nf-call-iptables'] = sysctl
+        if (own) f.links = f.links.map((l) => (l.name === 'br0' ? {...l, bridge: {...l.bridge!, nfCallIptables: true}} : l))
+        return flows(f).find((x) => x.guest === 'lan01' && x.kind === 'dhcp')!
+      })()
+    expect(lan(0, true).decidedBy).toMatchObject({name: 'netfilter forward (br_netfilter)', element: {kind: 'nf-policy'}})
+    expect(lan(0, false).verdict).toBe('pass')
+    expect(lan(null, true).verdict).toBe('pass')
   })
 
   it("the host's own DHCP server for the bridge stopped: a guest whose address nothing reports has none to send from; one with a known address still gets out", () => {
@@ -839,5 +854,109 @@ describe('a NixOS-style reverse-path filter on a libvirt NAT host (the datapath 
     )
     expect(verdicts(fs)).toMatchObject({dns: 'pass', egress: 'pass', 'egress-reply': 'fail'})
     expect(fs.find((f) => f.kind === 'egress-reply')!.decidedBy?.detail).toMatch(/nixos-fw rpfilter/)
+  })
+})
+
+// IPsec policies (ip xfrm policy): the kernel checks them after routing (fwd, then out, for a forwarded packet; out at
+// the host's own route lookup and again after source NAT; in at its sockets), a hop kvmdoctor did not read before: a
+// blocking policy was a pass.
+const ACCEPT_ALL = ' in:  accept\n fwd: accept\n out: accept\n'
+const NO_BYPASS = {noPolicy: 0, noXfrm: 0}
+const withPolicies =
+  (listing: string, defaults = ACCEPT_ALL, bypass: Record<string, {noPolicy?: number; noXfrm?: number}> = {all: NO_BYPASS, virbr0: NO_BYPASS, eth0: NO_BYPASS}) =>
+  (h: DatapathFacts) =>
+    (h.ipRules = {...h.ipRules, xfrm: {policies: parseXfrmPolicies(listing), defaults: parseXfrmDefaults(defaults), bypass}})
+
+describe("IPsec policies on the guests' flows", () => {
+  it('none: no IPsec hop, every flow passes as before', () => {
+    const fs = flows(host(withPolicies('')))
+    expect(verdicts(fs)).toEqual({dhcp: 'pass', 'dhcp-reply': 'pass', dns: 'pass', 'dns-reply': 'pass', egress: 'pass', 'egress-reply': 'pass'})
+    expect(fs.flatMap((f) => f.hops).some((h) => h.name.startsWith('IPsec'))).toBe(false)
+  })
+
+  it('a fwd block on the guest subnet: egress fails at the IPsec hop (before the forward hook); DHCP and DNS pass', () => {
+    const fs = flows(host(withPolicies('src 192.168.122.0/24 dst 0.0.0.0/0 \n\tdir fwd action block priority 0 ptype main \n')))
+    expect(verdicts(fs)).toMatchObject({dhcp: 'pass', dns: 'pass', 'dns-reply': 'pass', egress: 'fail'})
+    const egress = byKind(fs, 'egress')
+    expect(egress.decidedBy).toMatchObject({name: 'IPsec policy fwd', verdict: 'fail', element: {kind: 'xfrm-policy', text: 'ip xfrm policy src 192.168.122.0/24 dst 0.0.0.0/0 dir fwd'}})
+    expect(egress.hops.some((h) => h.name === 'netfilter forward')).toBe(false)
+    expect(undoOf(egress)).toEqual([])
+  })
+
+  it('an out block on what the host sends from port 53: the DNS answer fails, the rest passes', () => {
+    const fs = flows(host(withPolicies('src 192.168.122.1/32 dst 192.168.122.0/24 proto udp sport 53 \n\tdir out action block priority 0 ptype main \n')))
+    expect(verdicts(fs)).toMatchObject({dhcp: 'pass', 'dhcp-reply': 'pass', dns: 'pass', 'dns-reply': 'fail', egress: 'pass', 'egress-reply': 'pass'})
+    expect(byKind(fs, 'dns-reply').decidedBy).toMatchObject({name: 'IPsec policy out', element: {kind: 'xfrm-policy'}})
+  })
+
+  it("an out block on the uplink address meets the guests' packets after the MASQUERADE", () => {
+    expect(byKind(flows(host(withPolicies('src 198.51.100.2/32 dst 0.0.0.0/0 \n\tdir out action block priority 0 ptype main \n'))), 'egress').decidedBy?.name).toBe('IPsec policy out')
+  })
+
+  it("an in block on the guest subnet stops what the host's services receive from it (DHCP, from 0.0.0.0, passes)", () => {
+    const fs = flows(host(withPolicies('src 192.168.122.0/24 dst 0.0.0.0/0 \n\tdir in action block priority 0 ptype main \n')))
+    expect(verdicts(fs)).toMatchObject({dhcp: 'pass', dns: 'fail', egress: 'pass'})
+  })
+
+  it('a tunnel (allow with a template) on what the guests send out: undecided, never a pass; an allow of a lower priority number exempts them', () => {
+    const tunnel = 'src 192.168.122.0/24 dst 203.0.113.0/24 \n\tdir out priority 10 ptype main \n\ttmpl src 198.51.100.2 dst 198.51.100.9\n\t\tproto esp reqid 1 mode tunnel\n'
+    expect(byKind(flows(host(withPolicies(tunnel))), 'egress').decidedBy).toMatchObject({name: 'IPsec policy out', verdict: 'indeterminate'})
+    const exempt = `${tunnel}src 192.168.122.0/24 dst 203.0.113.0/24 \n\tdir out priority 5 ptype main \n`
+    expect(byKind(flows(host(withPolicies(exempt))), 'egress').verdict).toBe('pass')
+  })
+
+  it('a required template on fwd: a plain forwarded packet is dropped; an optional one (level use) lets it through', () => {
+    const required = 'src 192.168.122.0/24 dst 0.0.0.0/0 \n\tdir fwd priority 0 ptype main \n\ttmpl src 0.0.0.0 dst 0.0.0.0\n\t\tproto esp reqid 0 mode transport\n'
+    expect(byKind(flows(host(withPolicies(required))), 'egress').verdict).toBe('fail')
+    expect(byKind(flows(host(withPolicies(`${required}\t\tlevel use \n`))), 'egress').verdict).toBe('pass')
+  })
+
+  it('a required template on fwd for what comes back to the guests: a tunnel may have brought it (undecided), never a drop', () => {
+    const tunnelled = 'src 203.0.113.0/24 dst 192.168.122.0/24 \n\tdir fwd priority 0 ptype main \n\ttmpl src 198.51.100.9 dst 198.51.100.2\n\t\tproto esp reqid 1 mode tunnel\n'
+    const f = byKind(flows(host(withPolicies(tunnelled))), 'egress-reply')
+    expect(f.decidedBy).toMatchObject({name: 'IPsec policy fwd', verdict: 'indeterminate'})
+    expect(f.decidedBy?.detail).toMatch(/came through the tunnel/)
+  })
+
+  it('the fwd default set to block, no policy: forwarded flows fail on the default', () => {
+    const f = byKind(flows(host(withPolicies('', ' in:  accept\n fwd: block\n out: accept\n'))), 'egress')
+    expect(f.decidedBy).toMatchObject({name: 'IPsec policy fwd', verdict: 'fail', element: {id: 'xfrm-default:fwd'}})
+  })
+
+  it('disable_policy on the bridge spares what arrives by it the fwd check; unread, a drop is only undecided', () => {
+    const block = 'src 192.168.122.0/24 dst 0.0.0.0/0 \n\tdir fwd action block priority 0 ptype main \n'
+    expect(byKind(flows(host(withPolicies(block, ACCEPT_ALL, {all: NO_BYPASS, virbr0: {noPolicy: 1, noXfrm: 0}, eth0: NO_BYPASS}))), 'egress').verdict).toBe('pass')
+    expect(byKind(flows(host(withPolicies(block, ACCEPT_ALL, {all: {noPolicy: 1, noXfrm: 0}}))), 'egress').verdict).toBe('pass')
+    expect(byKind(flows(host(withPolicies(block, ACCEPT_ALL, {all: NO_BYPASS, virbr0: {noXfrm: 0}}))), 'egress').decidedBy).toMatchObject({verdict: 'indeterminate', detail: expect.stringContaining('unless disable_policy on virbr0')})
+  })
+
+  it('disable_xfrm on the device a packet leaves by spares it the out lookup', () => {
+    const block = 'src 192.168.122.1/32 dst 192.168.122.0/24 proto udp sport 53 \n\tdir out action block priority 0 ptype main \n'
+    expect(byKind(flows(host(withPolicies(block, ACCEPT_ALL, {all: NO_BYPASS, virbr0: {noPolicy: 0, noXfrm: 1}, eth0: NO_BYPASS}))), 'dns-reply').verdict).toBe('pass')
+  })
+
+  it('policies that could not be read: the forwarded and local flows are undecided, never a pass', () => {
+    const fs = flows(host((h) => (h.ipRules = {...h.ipRules, xfrmUnread: 'ip xfrm policy list: permission denied'})))
+    expect(verdicts(fs)).toMatchObject({dns: 'indeterminate', egress: 'indeterminate'})
+  })
+
+  it('a selector on a protocol the flow does not use, or a mark the packet does not carry, does not match', () => {
+    const fs = flows(host(withPolicies('src 192.168.122.0/24 dst 0.0.0.0/0 proto gre \n\tdir fwd action block priority 0 ptype main \nsrc 192.168.122.0/24 dst 0.0.0.0/0 \n\tdir fwd action block priority 0 ptype main \n\tmark 0x7/0xff \n')))
+    expect(byKind(fs, 'egress').verdict).toBe('pass')
+  })
+})
+
+describe('XDP programs: their BPF code decides, which kvmdoctor does not read', () => {
+  const withXdp = (dev: string) => (h: DatapathFacts) => (h.links = h.links.map((l) => (l.name === dev ? {...l, xdp: [{mode: 'generic' as const, id: 190, name: 'xdp_drop'}]} : l)))
+
+  it("on the guest's tap: everything the guest sends is undecided at it, never a pass; what the host sends it is not (XDP runs on receive)", () => {
+    const fs = flows(host(withXdp('vnet0')))
+    expect(verdicts(fs)).toEqual({dhcp: 'indeterminate', 'dhcp-reply': 'pass', dns: 'indeterminate', 'dns-reply': 'pass', egress: 'indeterminate', 'egress-reply': 'pass'})
+    expect(byKind(fs, 'egress').decidedBy).toMatchObject({name: 'XDP vnet0', element: {id: 'xdp:vnet0', kind: 'xdp', text: 'ip link: vnet0 xdp xdp_drop (generic)'}})
+    expect(byKind(fs, 'egress').decidedBy?.detail).toContain('bpftool prog dump xlated id 190')
+  })
+
+  it('on the uplink: the replies that arrive by it are undecided; the rest passes', () => {
+    expect(verdicts(flows(host(withXdp('eth0'))))).toEqual({dhcp: 'pass', 'dhcp-reply': 'pass', dns: 'pass', 'dns-reply': 'pass', egress: 'pass', 'egress-reply': 'indeterminate'})
   })
 })

@@ -104,16 +104,16 @@ describe('tc actions that change the packet the rest of the path reads', () => {
 describe('XDP on a device the flow enters by', () => {
   it('on the uplink: the replies coming back by it are undecided, what the guest sends is not (it was a pass)', async () => {
     const facts = withXdp(await factsOf('healthy'), UPLINK)
-    expect(decided(facts, 'egress-reply')).toMatchObject({name: `xdp ${UPLINK}`, verdict: 'indeterminate', element: {id: `xdp:${UPLINK}`, kind: 'xdp', device: UPLINK, text: expect.stringContaining('(generic)')}})
+    expect(decided(facts, 'egress-reply')).toMatchObject({name: `XDP ${UPLINK}`, verdict: 'indeterminate', element: {id: `xdp:${UPLINK}`, kind: 'xdp', device: UPLINK, text: expect.stringContaining('(generic)')}})
     expect(verdicts(facts)).toMatchObject({dhcp: 'pass', dns: 'pass', egress: 'pass', 'egress-reply': 'indeterminate'})
     // Reported as not checked, by the general rule that owns it, with nothing to undo.
-    const finding = (await fireAll(facts)).evaluation.findings.find((f) => f.entity.name.includes('XDP'))
+    const finding = (await fireAll(facts)).evaluation.findings.find((f) => /\bxdp\b/i.test(f.entity.name))
     expect(finding).toMatchObject({id: 'guest-flow-indeterminate', fix: []})
   })
   it('on the tap and on the bridge device (what the bridge passes up to the host): the guest\'s own packets are undecided', async () => {
     const healthy = await factsOf('healthy')
-    expect(decided(withXdp(healthy, TAP), 'dhcp')).toMatchObject({name: `xdp ${TAP}`, verdict: 'indeterminate'})
-    expect(decided(withXdp(healthy, 'virbr0'), 'dns')).toMatchObject({name: 'xdp virbr0', verdict: 'indeterminate'})
+    expect(decided(withXdp(healthy, TAP), 'dhcp')).toMatchObject({name: `XDP ${TAP}`, verdict: 'indeterminate'})
+    expect(decided(withXdp(healthy, 'virbr0'), 'dns')).toMatchObject({name: 'XDP virbr0', verdict: 'indeterminate'})
     // Frames leaving by the tap meet no XDP: the replies pass as before.
     expect(verdicts(withXdp(healthy, TAP))).toMatchObject({'dhcp-reply': 'pass', 'dns-reply': 'pass', 'egress-reply': 'pass'})
   })

@@ -89,6 +89,7 @@ const PROOFS: Record<string, Proof> = {
   'nft-mark-map-drop': {ci: false, kind: 'native nft accepts inserted in the admin\'s chain (a drop on a mark set from a map)', footprint: 'adds', adds: [/^nft table inet kdlab_mark chain forward: /]},
   'ipset-forward-drop': {ci: false, kind: 'iptables accepts in FORWARD before an ipset drop', footprint: 'adds'},
   'bridged-forward-drop': {ci: false, kind: 'iptables accepts in DOCKER-USER for a bridged LAN', footprint: 'adds', leftovers: /kdlab-lan/},
+  'bridged-forward-drop-bridge-option': {ci: false, kind: 'iptables accepts in DOCKER-USER for a bridged LAN (the bridge\'s own nf_call_iptables)', footprint: 'adds', leftovers: /kdlab-lan/},
   'policy-route-unreachable': {ci: false, kind: 'ip rule keeping what the guests send on main', footprint: 'adds', adds: [/^ip rules: new "99:(\\t|\s)+from all iif virbr0 lookup main"$/]},
   'reply-mark-divert': {ci: false, kind: 'ip rule keeping the (marked) replies to the guests on main', footprint: 'adds', adds: [/^ip rules: new "103:(\\t|\s)+from all to 192\.168\.122\.0\/24 lookup main"$/]},
   'nat-return-before-libvirt': {ci: false, kind: "an admin's nat RETURN deleted", footprint: 'restores'},

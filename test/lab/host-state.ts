@@ -13,6 +13,7 @@ import {createHash} from 'node:crypto'
 import {existsSync, lstatSync, mkdirSync, readFileSync, readdirSync, readlinkSync, rmSync, statSync, writeFileSync} from 'node:fs'
 import {dirname, join} from 'node:path'
 import {sh, stopOvs} from './lab.js'
+import {type XfrmPolicy, parseXfrmPolicies} from '../../probes/xfrm.js'
 
 export interface HostState {
   /** A saved state only applies to the boot it was taken in. */
@@ -32,6 +33,8 @@ export interface HostState {
   libvirtNetworks: Record<string, string>
   /** `ip -4 rule` and `ip -6 rule`. */
   ipRules: string
+  /** IPsec policies, one line each (`ip xfrm policy` texts as one deletes them). Absent in states saved before the xfrm scenarios. */
+  xfrm?: string
   /** `ip -4 route show table all`, without the local table and addresses the uplink learnt (proto dhcp/ra). */
   routes: string
   /**
@@ -173,8 +176,16 @@ export async function captureHostState(): Promise<HostState> {
     .filter((l) => l && !/\btable local\b/.test(l) && !/\bproto (dhcp|ra)\b/.test(l))
     .map((l) => l.replace(/\s+linkdown\b/, '').replace(/\s+expires \S+/, '').trim())
     .join('\n')
-  return {bootId: await bootId(), takenAt: new Date().toISOString(), iptables, nftJson, nftTables, ipsets, sysctls: readSysctls(), libvirtNetworks, ipRules, routes, alternatives, ovs: await ovsFootprint()}
+  return {bootId: await bootId(), takenAt: new Date().toISOString(), iptables, nftJson, nftTables, ipsets, sysctls: readSysctls(), libvirtNetworks, ipRules, xfrm: await xfrmPolicies(), routes, alternatives, ovs: await ovsFootprint()}
 }
+
+async function xfrmPolicies(): Promise<string> {
+  const policies = parseXfrmPolicies((await sh(['ip', 'xfrm', 'policy', 'list'])).stdout)
+  return policies.map(xfrmKey).join('\n')
+}
+
+/** A policy as the saved state names it: its selector and direction, what it does and its priority. */
+const xfrmKey = (p: XfrmPolicy) => `${p.text} ${p.action}${p.priority ? ` priority ${p.priority}` : ''}`
 
 function nftTableNames(json: string): string[] {
   const items = (JSON.parse(json) as {nftables: Record<string, {family: string; name: string}>[]}).nftables
@@ -349,6 +360,7 @@ export function diffHostState(saved: HostState, now: HostState): string[] {
   diffMap('sysctl', a.sysctls, b.sysctls)
   diffMap('libvirt network', a.libvirtNetworks, b.libvirtNetworks)
   if (a.ipRules !== b.ipRules) out.push(`ip rules: ${setDifference(a.ipRules, b.ipRules)}`)
+  if (saved.xfrm !== undefined && now.xfrm !== undefined && saved.xfrm !== now.xfrm) out.push(`ip xfrm policies: ${setDifference(lineSet(saved.xfrm), lineSet(now.xfrm))}`)
   if (a.routes !== b.routes) out.push(`routes: ${setDifference(a.routes, b.routes)}`)
   // A state saved without it says nothing about Open vSwitch.
   if (saved.ovs !== undefined && now.ovs !== undefined && saved.ovs !== now.ovs) out.push(`Open vSwitch: ${setDifference(lineSet(saved.ovs), lineSet(now.ovs))}`)
@@ -499,6 +511,15 @@ export async function restoreHostState(saved: HostState): Promise<string[]> {
     done.push(`ipset destroy ${name}`)
   }
   done.push(...restoreSysctls(saved.sysctls))
+  // 6. IPsec policies the lab added (those it found are never touched).
+  if (saved.xfrm !== undefined) {
+    const had = new Set(saved.xfrm.split('\n'))
+    for (const p of parseXfrmPolicies((await sh(['ip', 'xfrm', 'policy', 'list'])).stdout)) {
+      if (had.has(xfrmKey(p))) continue
+      await sh(['ip', 'xfrm', 'policy', 'delete', ...p.text.split(' ')])
+      done.push(`ip xfrm policy delete ${p.text}`)
+    }
+  }
   if (saved.ovs !== undefined) done.push(...(await restoreOvs(saved.ovs)))
   return done
 }

@@ -53,6 +53,136 @@ export interface LiveScenario {
   afterDiagnose?(): Promise<void>
 }
 
+/**
+ * A bridged guest on the lab LAN behind a Docker-style FORWARD DROP, with bridge-nf-call-iptables at `sysctl` and,
+ * with `bridgeOption`, the lab bridge's own nf_call_iptables on; everything put back after.
+ */
+function bridgedForwardDrop(sysctl: '0' | '1', bridgeOption = false): LiveScenario {
+  let was: string | undefined
+  return {
+    async inject() {
+      await saveIptables()
+      was = await setSysctl('net.bridge.bridge-nf-call-iptables', sysctl)
+      await dockerStyleForwardDrop()
+      await startLan()
+      if (bridgeOption) await sh(['ip', 'link', 'set', LAB_BRIDGE, 'type', 'bridge', 'nf_call_iptables', '1'])
+      const addrs = await startGuest(LAN01)
+      if (!addrs.some((a) => a.startsWith('169.254.'))) throw new Error(`bridged guest reported ${addrs.join(' ')}, not 169.254/16`)
+      await waitFor('the host to see the bridged APIPA guest', () => neighbourSeen('169.254.', LAB_BRIDGE), 30_000)
+    },
+    async reset() {
+      await removeGuest(LAN01.name)
+      await stopLan()
+      await sh(['sysctl', '-qw', `net.bridge.bridge-nf-call-iptables=${was ?? '0'}`])
+      await restoreIptables()
+    },
+  }
+}
+
+/**
+ * An IPsec policy added (its selector and direction, then what it does) and deleted again; the host must hold none
+ * before. `exempt`: a disable_policy / disable_xfrm sysctl set to 1 meanwhile, put back after.
+ */
+function xfrmPolicyScenario(selector: string[], action: string[], exempt?: string): LiveScenario {
+  let was: string | undefined
+  return {
+    async inject() {
+      if ((await sh(['ip', 'xfrm', 'policy', 'list'])).stdout.trim()) throw new Error('the host holds IPsec policies before the scenario')
+      if (exempt) was = await setSysctl(exempt, '1')
+      await sh(['ip', 'xfrm', 'policy', 'add', ...selector, ...action])
+    },
+    async reset() {
+      await sh(['ip', 'xfrm', 'policy', 'delete', ...selector])
+      if (exempt && was !== undefined) await sh(['sysctl', '-qw', `${exempt}=${was}`])
+    },
+  }
+}
+
+/**
+ * A BPF object holding one XDP program, xdp_drop (r0 = XDP_DROP; exit), license GPL: the ELF written byte by byte, as
+ * no compiler is at hand. iproute2 loads it with libbpf (`ip link set DEV xdpgeneric obj FILE sec xdp`).
+ */
+function writeXdpDropObject(path: string): void {
+  const code = Buffer.from([0xb7, 0, 0, 0, 1, 0, 0, 0, 0x95, 0, 0, 0, 0, 0, 0, 0])
+  const names = ['', '.strtab', 'xdp', 'license', '.symtab', 'xdp_drop']
+  const nameAt = new Map<string, number>()
+  let strtab = Buffer.alloc(0)
+  for (const n of names) {
+    nameAt.set(n, strtab.length)
+    strtab = Buffer.concat([strtab, Buffer.from(`${n}\0`)])
+  }
+  const symbol = (name: number, info: number, shndx: number, size: number) => {
+    const b = Buffer.alloc(24)
+    b.writeUInt32LE(name, 0)
+    b.writeUInt8(info, 4)
+    b.writeUInt16LE(shndx, 6)
+    b.writeBigUInt64LE(BigInt(size), 16)
+    return b
+  }
+  // The null symbol, then xdp_drop: GLOBAL (1) FUNC (2) in section 2.
+  const symtab = Buffer.concat([symbol(0, 0, 0, 0), symbol(nameAt.get('xdp_drop')!, (1 << 4) | 2, 2, code.length)])
+  // name, type (1 PROGBITS, 2 SYMTAB, 3 STRTAB), flags (2 ALLOC, 4 EXEC, 1 WRITE), content, align, link, info, entry size
+  const sections: [string, number, number, Buffer, number, number, number, number][] = [
+    ['.strtab', 3, 0, strtab, 1, 0, 0, 0],
+    ['xdp', 1, 6, code, 8, 0, 0, 0],
+    ['license', 1, 3, Buffer.from('GPL\0'), 1, 0, 0, 0],
+    ['.symtab', 2, 0, symtab, 8, 1, 1, 24],
+  ]
+  const parts: Buffer[] = []
+  const headers = [Buffer.alloc(64)]
+  let pos = 64
+  const pad = () => {
+    const n = (8 - (pos % 8)) % 8
+    parts.push(Buffer.alloc(n))
+    pos += n
+  }
+  for (const [name, type, flags, content, align, link, info, entsize] of sections) {
+    pad()
+    const h = Buffer.alloc(64)
+    h.writeUInt32LE(nameAt.get(name)!, 0)
+    h.writeUInt32LE(type, 4)
+    h.writeBigUInt64LE(BigInt(flags), 8)
+    h.writeBigUInt64LE(BigInt(pos), 24)
+    h.writeBigUInt64LE(BigInt(content.length), 32)
+    h.writeUInt32LE(link, 40)
+    h.writeUInt32LE(info, 44)
+    h.writeBigUInt64LE(BigInt(align), 48)
+    h.writeBigUInt64LE(BigInt(entsize), 56)
+    headers.push(h)
+    parts.push(content)
+    pos += content.length
+  }
+  pad()
+  // ELF64, little endian, version 1; relocatable (1), machine BPF (247); section headers at `pos`, .strtab names them.
+  const ehdr = Buffer.alloc(64)
+  Buffer.from([0x7f, 0x45, 0x4c, 0x46, 2, 1, 1]).copy(ehdr, 0)
+  ehdr.writeUInt16LE(1, 16)
+  ehdr.writeUInt16LE(247, 18)
+  ehdr.writeUInt32LE(1, 20)
+  ehdr.writeBigUInt64LE(BigInt(pos), 40)
+  ehdr.writeUInt16LE(64, 52)
+  ehdr.writeUInt16LE(64, 58)
+  ehdr.writeUInt16LE(headers.length, 60)
+  ehdr.writeUInt16LE(1, 62)
+  writeFileSync(path, Buffer.concat([ehdr, ...parts, ...headers]))
+}
+
+/** An XDP program that drops every frame, attached in generic mode to a device, and taken off again. */
+function xdpDropScenario(device: () => Promise<string>): LiveScenario {
+  let dev = ''
+  return {
+    async inject() {
+      const object = join(CACHE, 'kdlab-xdp-drop.o')
+      writeXdpDropObject(object)
+      dev = await device()
+      await sh(['ip', 'link', 'set', 'dev', dev, 'xdpgeneric', 'obj', object, 'sec', 'xdp'])
+    },
+    async reset() {
+      await sh(['ip', 'link', 'set', 'dev', dev, 'xdpgeneric', 'off'])
+    },
+  }
+}
+
 const WEB01_MAC = WEB01.mac
 const APIPA01: Guest = {name: 'kdlab-apipa01', mac: '52:54:00:6b:64:02', mode: 'dhcp-or-apipa'}
 
@@ -1180,6 +1310,11 @@ const ROUND_TRIP: Record<string, LiveScenario> = {
       await sh(['ip', 'route', 'del', 'blackhole', '192.168.122.0/24', 'table', '103'])
     },
   },
+  'xfrm-forward-block': xfrmPolicyScenario(['src', '192.168.122.0/24', 'dst', '0.0.0.0/0', 'dir', 'fwd'], ['action', 'block']),
+  'xfrm-forward-block-bridge-exempt': xfrmPolicyScenario(['src', '192.168.122.0/24', 'dst', '0.0.0.0/0', 'dir', 'fwd'], ['action', 'block'], `net.ipv4.conf.${BRIDGE}.disable_policy`),
+  'xfrm-output-dns-block': xfrmPolicyScenario(['src', '192.168.122.1/32', 'dst', '192.168.122.0/24', 'proto', 'udp', 'sport', '53', 'dir', 'out'], ['action', 'block']),
+  'xdp-tap-drop': xdpDropScenario(() => tapOf(WEB01.name)),
+  'xdp-uplink-drop': xdpDropScenario(async () => INET.hostDev),
   'tc-tap-tbf-burst': {
     async inject() {
       await sh(['tc', 'qdisc', 'add', 'dev', await tapOf(WEB01.name), 'root', 'tbf', 'rate', '10mbit', 'burst', '1000', 'latency', '50ms'])
@@ -1877,23 +2012,9 @@ export const LIVE: Record<string, LiveScenario> = {
       await sh(['sysctl', '-qw', `net.bridge.bridge-nf-call-iptables=${saved[0] ?? '1'}`])
     },
   },
-  'bridged-forward-drop': {
-    async inject() {
-      await saveIptables()
-      saved = [await setSysctl('net.bridge.bridge-nf-call-iptables', '1')]
-      await dockerStyleForwardDrop()
-      await startLan()
-      const addrs = await startGuest(LAN01)
-      if (!addrs.some((a) => a.startsWith('169.254.'))) throw new Error(`bridged guest reported ${addrs.join(' ')}, not 169.254/16`)
-      await waitFor('the host to see the bridged APIPA guest', () => neighbourSeen('169.254.', LAB_BRIDGE), 30_000)
-    },
-    async reset() {
-      await removeGuest(LAN01.name)
-      await stopLan()
-      await sh(['sysctl', '-qw', `net.bridge.bridge-nf-call-iptables=${saved[0] ?? '0'}`])
-      await restoreIptables()
-    },
-  },
+  'bridged-forward-drop': bridgedForwardDrop('1'),
+  // The host-wide switch off, the lab bridge's own on: br_netfilter hands its frames over all the same.
+  'bridged-forward-drop-bridge-option': bridgedForwardDrop('0', true),
   'tap-detached': {
     async inject() {
       await sh(['ip', 'link', 'set', await tapOf(WEB01.name), 'nomaster'])

@@ -1,0 +1,32 @@
+/** The IPsec policy listing (`ip xfrm policy list`, text only) and the defaults (`ip xfrm policy getdefault`). */
+import {describe, expect, it} from 'vitest'
+import {parseXfrmDefaults, parseXfrmPolicies} from '../../probes/xfrm.js'
+
+describe('ip xfrm policy listing', () => {
+  it('reads selector, direction, action, priority, mark, if_id and templates (iproute2 6.1 output)', () => {
+    const [dns, icmp, xfrmi] = parseXfrmPolicies(
+      [
+        'src 192.168.122.0/24 dst 0.0.0.0/0 proto udp dport 53 ',
+        '\tdir out action block priority 0 ptype main ',
+        '\tmark 0x5/0xff ',
+        'src 10.0.0.0/8 dst 10.1.0.0/16 proto icmp type 8 code 0 ',
+        '\tdir fwd priority 0 ptype main ',
+        '\ttmpl src 1.1.1.1 dst 2.2.2.2',
+        '\t\tproto esp reqid 0 mode tunnel',
+        '\t\tlevel use ',
+        'src 10.0.0.0/8 dst 10.2.0.0/16 dev lo ',
+        '\tdir in priority 9 ptype main ',
+        '\tif_id 0x7',
+      ].join('\n'),
+    )
+    expect(dns).toMatchObject({dir: 'out', action: 'block', proto: 'udp', dport: 53, mark: {value: 5, mask: 255}, text: 'src 192.168.122.0/24 dst 0.0.0.0/0 proto udp dport 53 dir out mark 0x5 mask 0xff'})
+    expect(icmp).toMatchObject({dir: 'fwd', action: 'allow', icmpType: 8, icmpCode: 0, templates: [{dst: '2.2.2.2', proto: 'esp', mode: 'tunnel', optional: true}]})
+    expect(xfrmi).toMatchObject({dir: 'in', dev: 'lo', priority: 9, ifId: 7})
+    expect(parseXfrmPolicies('')).toEqual([])
+  })
+
+  it('reads the defaults; a listing without them is an error, not a guess', () => {
+    expect(parseXfrmDefaults('Default policies:\n in:  accept\n fwd: block\n out: accept\n')).toEqual({in: 'accept', fwd: 'block', out: 'accept'})
+    expect(() => parseXfrmDefaults('Default policies:\n in:  accept\n')).toThrow(/in, fwd and out/)
+  })
+})
