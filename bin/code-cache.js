@@ -1,16 +1,21 @@
 // Node 20 compiles the CLI's ES modules on every run (module.enableCompileCache needs Node 22.1, and writes its cache
-// on the host). A classic script run through vm.Script takes V8's code cache instead: the build makes one for the
-// quick diagnose (scripts/code-cache.mjs), named for the V8 that made it, as V8 takes it from no other.
+// on the host). A classic script run through vm.Script takes V8's code cache instead: the build emits the quick paths
+// as such scripts, each with a cache (scripts/code-cache.mjs) named for the V8 that made it, as V8 takes it from no other.
 import {existsSync, readFileSync} from 'node:fs'
 import {createRequire} from 'node:module'
 import {fileURLToPath} from 'node:url'
 import vm from 'node:vm'
 
-export const QUICK_SCRIPT = new URL('../dist/cli/quick-diagnose.cjs', import.meta.url)
-export const QUICK_SCRIPT_CACHE = new URL(`../dist/cli/quick-diagnose.v8-${process.versions.v8}.cache`, import.meta.url)
+/** The classic script dist/cli/NAME.cjs and where its code cache for this V8 is. */
+const cachedScript = (name) => ({
+  script: new URL(`../dist/cli/${name}.cjs`, import.meta.url),
+  cache: new URL(`../dist/cli/${name}.v8-${process.versions.v8}.cache`, import.meta.url),
+})
+export const QUICK_DIAGNOSE = cachedScript('quick-diagnose')
+export const QUICK_HELP = cachedScript('quick-help')
 
-/** Whether this Node has a code cache for the quick diagnose. */
-export const hasQuickScriptCache = () => existsSync(QUICK_SCRIPT_CACHE)
+/** Whether this Node has a code cache for SCRIPT. */
+export const hasCodeCache = (script) => existsSync(script.cache)
 
 /** Runs the script at URL as CommonJS does (the build defines import.meta.url as __kvmdoctorUrl), compiled from CACHED_DATA when V8 takes it. */
 export function runScript(url, cachedData) {
@@ -21,5 +26,5 @@ export function runScript(url, cachedData) {
   return {script, exports: module.exports}
 }
 
-/** The quick diagnose's exports, compiled from the cache built with the package (compiled afresh if V8 refuses it: the same code). */
-export const loadQuickScript = () => runScript(QUICK_SCRIPT, readFileSync(QUICK_SCRIPT_CACHE)).exports
+/** SCRIPT's exports, compiled from its code cache when this Node has one and V8 takes it, else afresh: the same code. */
+export const loadScript = (script) => runScript(script.script, hasCodeCache(script) ? readFileSync(script.cache) : undefined).exports

@@ -18,16 +18,23 @@ if (argv.length === 1 && (argv[0] === '--version' || argv[0] === '-v')) {
   // oclif's version line, without loading oclif (the CLI's largest chunk) for one line.
   const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8'))
   process.stdout.write(`${pkg.oclif?.bin ?? pkg.name}/${pkg.version} ${process.platform}-${process.arch} node-${process.version}\n`)
-} else if (!(mayAskForHelp(argv) && (await (await import('../dist/cli/quick-help.js')).quickHelp(argv, fileURLToPath(new URL('..', import.meta.url)))))) {
+} else if (!(mayAskForHelp(argv) && (await printedQuickHelp()))) {
   // Anything but a help page oclif's help classes print alone (src/cli/quick-help.ts): the full CLI, or a plain
   // diagnose from the script this Node has a code cache for (bin/code-cache.js), which runs it whole or not at all.
   await runCachedOrFull()
 }
 
+/** Prints ARGV's help page when oclif's help classes print it alone (src/cli/quick-help.ts); false when they cannot. */
+async function printedQuickHelp() {
+  const {QUICK_HELP, loadScript} = await import('./code-cache.js')
+  return loadScript(QUICK_HELP).quickHelp(argv, fileURLToPath(new URL('..', import.meta.url)))
+}
+
 async function runCachedOrFull() {
   if (namesDiagnose(argv)) {
-    const {hasQuickScriptCache, loadQuickScript} = await import('./code-cache.js')
-    if (hasQuickScriptCache() && (await loadQuickScript().runAlone(argv, import.meta.url))) return
+    const {QUICK_DIAGNOSE, hasCodeCache, loadScript} = await import('./code-cache.js')
+    // Without a cache, the ES modules: less to compile than the script, which holds what they load lazily.
+    if (hasCodeCache(QUICK_DIAGNOSE) && (await loadScript(QUICK_DIAGNOSE).runAlone(argv, import.meta.url))) return
   }
   // A live diagnose with the default reading starts its probes now, while the CLI loads (src/cli/early.ts).
   const {startEarly, stopEarly, runQuickly} = await import('../dist/cli/early.js')

@@ -7,7 +7,7 @@ import {spawnSync} from 'node:child_process'
 import {readdirSync} from 'node:fs'
 import {dirname, join} from 'node:path'
 import {fileURLToPath} from 'node:url'
-import {QUICK_SCRIPT, hasQuickScriptCache} from '../bin/code-cache.js'
+import {QUICK_DIAGNOSE, QUICK_HELP, hasCodeCache} from '../bin/code-cache.js'
 
 const requireHere = createRequire(import.meta.url)
 const sources = (dir) => readdirSync(dir, {recursive: true}).filter((f) => f.endsWith('.ts')).map((f) => join(dir, f))
@@ -69,23 +69,13 @@ const oclifHelpOnly = {
     )
   },
 }
-await build({...bundled, entryPoints: ['src/cli/quick-help.ts'], outfile: 'dist/cli/quick-help.js', plugins: [oclifHelpOnly]})
-
-// The quick diagnose again, as one classic script for bin/run.js to run from V8's code cache (bin/code-cache.js): an
-// ES module cannot take one on Node 20. It holds all it loads, even what it imports lazily (a CommonJS bundle has no
-// chunks), and import.meta.url is the script's own, given by its wrapper.
-await build({
-  ...forNode20,
-  ...dependencies,
-  format: 'cjs',
-  entryPoints: ['src/cli/quick-script.ts'],
-  outfile: fileURLToPath(QUICK_SCRIPT),
-  define: {'import.meta.url': '__kvmdoctorUrl'},
-  // Less to read each run, and to parse where V8 refuses the cache; names are kept.
-  minifyWhitespace: true,
-  minifySyntax: true,
-})
+// The quick paths as classic scripts for bin/run.js to run with V8's code cache (bin/code-cache.js), which an ES module
+// cannot take on Node 20: CommonJS bundles, holding all they load, even what they import lazily (they have no chunks),
+// import.meta.url the script's own, given by its wrapper; less to read each run, and to parse where V8 refuses the
+// cache (names are kept).
+const classicScript = {...forNode20, format: 'cjs', define: {'import.meta.url': '__kvmdoctorUrl'}, minifyWhitespace: true, minifySyntax: true}
+await build({...classicScript, entryPoints: ['src/cli/quick-help.ts'], outfile: fileURLToPath(QUICK_HELP.script), plugins: [oclifHelpOnly]})
+// The quick diagnose a second time: its script holds its own copy of what the ES modules share.
+await build({...classicScript, ...dependencies, entryPoints: ['src/cli/quick-script.ts'], outfile: fileURLToPath(QUICK_DIAGNOSE.script)})
 const cacheRun = spawnSync(process.execPath, [fileURLToPath(new URL('code-cache.mjs', import.meta.url))], {encoding: 'utf8', stdio: ['ignore', 'ignore', 'pipe']})
-if (!hasQuickScriptCache()) {
-  throw new Error(`scripts/code-cache.mjs made no code cache:\n${cacheRun.stderr}`)
-}
+if (!(hasCodeCache(QUICK_HELP) && hasCodeCache(QUICK_DIAGNOSE))) throw new Error(`scripts/code-cache.mjs made no code cache:\n${cacheRun.stderr}`)
