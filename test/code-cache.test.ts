@@ -22,7 +22,7 @@ describe('the code caches of the quick paths', () => {
     }
   })
 
-  it('leaves an argv quick-diagnose does not take to the full CLI, having run nothing', async () => {
+  it('leaves an argv quick-diagnose does not take to the full CLI', async () => {
     const {runAlone} = loadScript(QUICK_DIAGNOSE)
     const root = pathToFileURL(join(ROOT, 'bin/run.js')).href
     for (const argv of [['diagnose', '--json'], ['diagnose', '--from', fixtureDir('healthy'), '--record', '/nonexistent/kd-record'], ['rules', 'list']]) {
