@@ -3,22 +3,31 @@
 // hundred, a command loads only what it uses, and oclif finds commands through its manifest as before.
 import {build} from 'esbuild'
 import {createRequire} from 'node:module'
+import {spawnSync} from 'node:child_process'
 import {readdirSync} from 'node:fs'
 import {dirname, join} from 'node:path'
 import {fileURLToPath} from 'node:url'
+import {QUICK_DIAGNOSE, QUICK_HELP, hasCodeCache} from '../bin/code-cache.js'
 
 const requireHere = createRequire(import.meta.url)
 const sources = (dir) => readdirSync(dir, {recursive: true}).filter((f) => f.endsWith('.ts')).map((f) => join(dir, f))
 
-// What every bundle is: one ES module for Node 20 holding its dependencies.
+// What every bundle is: one file for Node 20 holding its dependencies.
+const forNode20 = {bundle: true, platform: 'node', target: 'node20', logLevel: 'warning'}
+// ... and every ES module bundle.
 const bundled = {
-  bundle: true,
+  ...forNode20,
   format: 'esm',
-  platform: 'node',
-  target: 'node20',
   // CommonJS dependencies call require(); an ES module has none of its own.
   banner: {js: "import {createRequire as __kvmdoctorRequire} from 'node:module'; const require = __kvmdoctorRequire(import.meta.url);"},
-  logLevel: 'warning',
+}
+// How the CLI's bundles take their dependencies.
+const dependencies = {
+  // oclif reads a tsconfig with TypeScript only when run from TypeScript sources, never from here.
+  external: ['typescript'],
+  // fast-xml-parser's one-file CommonJS build rather than its ES module build of some thirty modules
+  // (every run parses libvirt's XML): the same classes, less to load.
+  alias: {'fast-xml-parser': requireHere.resolve('fast-xml-parser')},
 }
 
 await build({
@@ -29,11 +38,7 @@ await build({
   splitting: true,
   chunkNames: 'chunks/[name]-[hash]',
   packages: 'bundle',
-  // oclif reads a tsconfig with TypeScript only when run from TypeScript sources, never from here.
-  external: ['typescript'],
-  // fast-xml-parser's one-file CommonJS build rather than its ES module build of some thirty modules
-  // (every run parses libvirt's XML): the same classes, less to load.
-  alias: {'fast-xml-parser': requireHere.resolve('fast-xml-parser')},
+  ...dependencies,
 })
 
 // The help page alone (src/cli/quick-help.ts): oclif's help modules without the rest of oclif. Its
@@ -64,4 +69,13 @@ const oclifHelpOnly = {
     )
   },
 }
-await build({...bundled, entryPoints: ['src/cli/quick-help.ts'], outfile: 'dist/cli/quick-help.js', plugins: [oclifHelpOnly]})
+// The quick paths as classic scripts for bin/run.js to run with V8's code cache (bin/code-cache.js), which an ES module
+// cannot take on Node 20: CommonJS bundles, holding all they load, even what they import lazily (they have no chunks),
+// import.meta.url the script's own, given by its wrapper; less to read each run, and to parse where V8 refuses the
+// cache (names are kept).
+const classicScript = {...forNode20, format: 'cjs', define: {'import.meta.url': '__kvmdoctorUrl'}, minifyWhitespace: true, minifySyntax: true}
+await build({...classicScript, entryPoints: ['src/cli/quick-help.ts'], outfile: fileURLToPath(QUICK_HELP.script), plugins: [oclifHelpOnly]})
+// The quick diagnose a second time: its script holds its own copy of what the ES modules share.
+await build({...classicScript, ...dependencies, entryPoints: ['src/cli/quick-script.ts'], outfile: fileURLToPath(QUICK_DIAGNOSE.script)})
+const cacheRun = spawnSync(process.execPath, [fileURLToPath(new URL('code-cache.mjs', import.meta.url))], {encoding: 'utf8', stdio: ['ignore', 'ignore', 'pipe']})
+if (!(hasCodeCache(QUICK_HELP) && hasCodeCache(QUICK_DIAGNOSE))) throw new Error(`scripts/code-cache.mjs made no code cache:\n${cacheRun.stderr}`)

@@ -6,12 +6,16 @@
 import {execFileSync} from 'node:child_process'
 import {join} from 'node:path'
 import {afterEach, describe, expect, it, vi} from 'vitest'
+// @ts-expect-error bin/ is plain JavaScript, loaded by bin/run.js.
+import {QUICK_HELP, loadScript} from '../bin/code-cache.js'
 import {ROOT} from './helpers.js'
 
 interface QuickHelpModule {
   quickHelp(argv: string[], root: string, options?: {maxWidth?: number}): Promise<boolean>
 }
-const quickModule = () => import(join(ROOT, 'dist/cli/quick-help.js')) as Promise<QuickHelpModule>
+// The script bin/run.js runs (bin/code-cache.js), loaded once.
+let loaded: QuickHelpModule | undefined
+const quickModule = async () => (loaded ??= loadScript(QUICK_HELP) as QuickHelpModule)
 
 /** What quickHelp writes for ARGV (undefined: it left the request to the full CLI, having written nothing). */
 async function quick(argv: string[], maxWidth?: number): Promise<string | undefined> {
