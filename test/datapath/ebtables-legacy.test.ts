@@ -2,7 +2,7 @@ import {cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {afterAll, describe, expect, it} from 'vitest'
-import {factsOfDir, fireAll, fixtureDir} from '../helpers.js'
+import {factsOf, factsOfDir, fireAll, fixtureDir} from '../helpers.js'
 
 const dirs: string[] = []
 afterAll(() => dirs.forEach((d) => rmSync(d, {recursive: true, force: true})))
@@ -78,6 +78,21 @@ describe('legacy ebtables rules decide guest frames at the bridge hooks (healthy
     expect(findings.map((f) => f.id)).not.toContain('guest-flow-blocked')
     const undecided = findings.filter((f) => f.id === 'guest-flow-indeterminate')
     expect(undecided.map((f) => f.title)).toEqual([expect.stringMatching(/--among-src/)])
+  })
+
+  it('a recording made before the read (no ebtables-legacy-save in it) is followed as then: no legacy table, nothing partial', async () => {
+    const nf = (await factsOf('healthy')).results.netfilter as {ok: true; data: {tables: {backend: string}[]}; degraded?: string[]}
+    expect(nf.data.tables.filter((t) => t.backend === 'ebtables-legacy')).toEqual([])
+    expect(nf.degraded).toBeUndefined()
+  })
+
+  it('`ebtables --version` failing (which variant is unknown) is an unread legacy table too, not a guess', async () => {
+    const dir = recordingWithCommands('healthy', [
+      {argv: ['ebtables-legacy-save'], error: 'ebtables-legacy-save: command not found', errorCode: 'not-found'},
+      {argv: ['ebtables', '--version'], error: 'ebtables: timed out after 10 s', errorCode: 'timeout'},
+    ])
+    const {evaluation} = await fireAll(await factsOfDir(dir))
+    expect(evaluation.findings.filter((f) => f.id === 'guest-flow-indeterminate').map((f) => f.title)).toEqual([expect.stringMatching(/legacy ebtables not read \(ebtables: timed out after 10 s\)/), expect.anything()])
   })
 
   it('a failed read leaves the bridge hops undecided with its error (never a pass), and the rest of the filter judged', async () => {
