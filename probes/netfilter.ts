@@ -29,21 +29,21 @@ const absent = (c: CommandCapture) => c.errorCode === 'not-found'
 const EBTABLES_READS = new Set(['ebtables-legacy-save', 'ebtables', 'ebtables-save'])
 
 /**
- * The legacy ebtables tables (the kernel's own, which ebtables-nft and nft never show): ebtables-legacy-save where
- * installed; else ebtables-save, but only where `ebtables --version` says the ebtables command is the legacy one
- * ("ebtables v2.0.11 (legacy)"; builds older than the nft variant print no suffix), as on RHEL/CentOS 7. Undefined:
- * no legacy ebtables on this host, or a recording made before kvmdoctor read it (followed as then: no legacy rules);
- * {error}: they could not be read.
+ * The legacy ebtables tables (the kernel's own, which ebtables-nft and nft never show), read only where
+ * `ebtables --version` says the ebtables command is the legacy one ("ebtables v2.0.11 (legacy)"; builds older than
+ * the nft variant print no suffix, as on RHEL/CentOS 7): ebtables-legacy-save where installed, else ebtables-save.
+ * Debian's ebtables-legacy-save lists through /usr/sbin/ebtables, so where that is the nft variant it would print
+ * nft's bridge rules (read from the nft listing already) as legacy ones. Undefined: no legacy ebtables command, or a
+ * recording made before kvmdoctor read it (followed as then: no legacy rules); {error}: they could not be read.
  */
 async function readLegacyEbtables(runner: ProbeContext['runner']): Promise<string | {error: string} | undefined> {
   const failed = (c: CommandCapture) => ({error: c.error!.startsWith(c.argv[0]) ? c.error! : `${c.argv[0]}: ${c.error}`})
-  const save = await runner.run(['ebtables-legacy-save'])
-  if (save.errorCode === 'not-recorded') return undefined
-  if (!absent(save)) return save.error === undefined ? save.output : failed(save)
   const version = await runner.run(['ebtables', '--version'])
   if (absent(version) || version.errorCode === 'not-recorded') return undefined
   if (version.error !== undefined) return failed(version)
   if (!/\(legacy\)|^ebtables v2\./m.test(version.output)) return undefined
+  const save = await runner.run(['ebtables-legacy-save'])
+  if (!absent(save)) return save.error === undefined ? save.output : failed(save)
   const legacySave = await runner.run(['ebtables-save'])
   return legacySave.error === undefined ? legacySave.output : failed(legacySave)
 }
@@ -66,7 +66,7 @@ export function legacyTablesAbsent(save: CommandCapture): boolean {
 export const netfilterProbe: Probe<NetfilterFacts> = {
   id: 'netfilter',
   title: 'Packet filter (iptables, nftables, ipset) as one ruleset',
-  reads: [...SAVES.map((s) => s.argv.join(' ') + (s.backend ? ' (unless iptables-nft says there are no legacy tables)' : '')), 'nft -j list ruleset', 'nft -a list ruleset', 'ipset list', 'ebtables-legacy-save (else ebtables-save where ebtables --version says legacy)'],
+  reads: [...SAVES.map((s) => s.argv.join(' ') + (s.backend ? ' (unless iptables-nft says there are no legacy tables)' : '')), 'nft -j list ruleset', 'nft -a list ruleset', 'ipset list', 'ebtables --version, then where it says legacy ebtables-legacy-save (else ebtables-save)'],
   expectedFailure: (c) => c.kind === 'command' && EBTABLES_READS.has(c.argv[0]),
   async collect({runner}) {
     const defaults = SAVES.slice(0, 2).map((s) => runner.run(s.argv))
