@@ -3,7 +3,7 @@ import {markDegraded} from '../src/lib/degraded.js'
 import type {CommandCapture} from '../src/lib/runner.js'
 import {detectIptablesVariant} from './netfilter/iptables-save.js'
 import {type IptablesSource, buildRuleset} from './netfilter/ruleset.js'
-import {ParseError, type Probe, ProbeUnavailable} from './types.js'
+import {ParseError, type Probe, type ProbeContext, ProbeUnavailable} from './types.js'
 
 /** Every packet filter of the host as one lossless ruleset: iptables (both variants, both families), native nftables, ipsets. */
 export interface NetfilterFacts extends NfRuleset {
@@ -25,6 +25,29 @@ const SAVES: {argv: string[]; family: 'ip' | 'ip6'; backend: IptablesSource['bac
 
 const absent = (c: CommandCapture) => c.errorCode === 'not-found'
 
+/** The commands the legacy ebtables tables are read with: a failure of one is answered by undecided bridge hops. */
+const EBTABLES_READS = new Set(['ebtables-legacy-save', 'ebtables', 'ebtables-save'])
+
+/**
+ * The legacy ebtables tables (the kernel's own, which ebtables-nft and nft never show), read only where
+ * `ebtables --version` says the ebtables command is the legacy one ("ebtables v2.0.11 (legacy)"; builds older than
+ * the nft variant print no suffix, as on RHEL/CentOS 7): ebtables-legacy-save where installed, else ebtables-save.
+ * Debian's ebtables-legacy-save lists through /usr/sbin/ebtables, so where that is the nft variant it would print
+ * nft's bridge rules (read from the nft listing already) as legacy ones. Undefined: no legacy ebtables command, or a
+ * recording made before kvmdoctor read it (followed as then: no legacy rules); {error}: they could not be read.
+ */
+async function readLegacyEbtables(runner: ProbeContext['runner']): Promise<string | {error: string} | undefined> {
+  const failed = (c: CommandCapture) => ({error: c.error!.startsWith(c.argv[0]) ? c.error! : `${c.argv[0]}: ${c.error}`})
+  const version = await runner.run(['ebtables', '--version'])
+  if (absent(version) || version.errorCode === 'not-recorded') return undefined
+  if (version.error !== undefined) return failed(version)
+  if (!/\(legacy\)|^ebtables v2\./m.test(version.output)) return undefined
+  const save = await runner.run(['ebtables-legacy-save'])
+  if (!absent(save)) return save.error === undefined ? save.output : failed(save)
+  const legacySave = await runner.run(['ebtables-save'])
+  return legacySave.error === undefined ? legacySave.output : failed(legacySave)
+}
+
 /**
  * iptables-nft 1.8.5 and later warn ("# Warning: iptables-legacy tables present") when the kernel holds legacy
  * tables of its family (it reads /proc/net/ip{,6}_tables_names, as iptables-legacy-save does): a listing of
@@ -43,17 +66,19 @@ export function legacyTablesAbsent(save: CommandCapture): boolean {
 export const netfilterProbe: Probe<NetfilterFacts> = {
   id: 'netfilter',
   title: 'Packet filter (iptables, nftables, ipset) as one ruleset',
-  reads: [...SAVES.map((s) => s.argv.join(' ') + (s.backend ? ' (unless iptables-nft says there are no legacy tables)' : '')), 'nft -j list ruleset', 'nft -a list ruleset', 'ipset list'],
+  reads: [...SAVES.map((s) => s.argv.join(' ') + (s.backend ? ' (unless iptables-nft says there are no legacy tables)' : '')), 'nft -j list ruleset', 'nft -a list ruleset', 'ipset list', 'ebtables --version, then where it says legacy ebtables-legacy-save (else ebtables-save)'],
+  expectedFailure: (c) => c.kind === 'command' && EBTABLES_READS.has(c.argv[0]),
   async collect({runner}) {
     const defaults = SAVES.slice(0, 2).map((s) => runner.run(s.argv))
     // The legacy listing of a family is read unless that family's iptables-nft says there is none (undefined: not run);
     // it starts as soon as that listing is in, not after the nft listings.
     const legacy = SAVES.slice(2).map((s, i) => defaults[i].then((d) => (legacyTablesAbsent(d) ? undefined : runner.run(s.argv))))
-    const [saves, nftJson, nftText, ipset] = await Promise.all([
+    const [saves, nftJson, nftText, ipset, ebtables] = await Promise.all([
       Promise.all([...defaults, ...legacy]),
       runner.run(['nft', '-j', 'list', 'ruleset']),
       runner.run(['nft', '-a', 'list', 'ruleset']),
       runner.run(['ipset', 'list']),
+      readLegacyEbtables(runner),
     ])
     const gaps: string[] = []
     const v4 = await defaults[0]
@@ -82,6 +107,8 @@ export const netfilterProbe: Probe<NetfilterFacts> = {
       iptables,
       ...(nftJson.error === undefined ? {nft: {json: nftJson.output, ...(nftText.error === undefined ? {text: nftText.output} : {})}} : {}),
       ...(ipset.error === undefined ? {ipset: ipset.output} : {}),
+      // A failed read leaves the bridge hops undecided (with its error), not the whole ruleset unchecked.
+      ...(ebtables === undefined ? {} : {ebtables}),
     })
     const variant = detectIptablesVariant(v4.output)
     // What could not be read may hold the rule that decides a flow: the rules reading this ruleset are not checked.

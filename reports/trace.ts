@@ -144,7 +144,7 @@ function stepLines(h: ResultHop, decider: TraceStep | undefined): Line[] {
 
 function stepText(s: TraceStep, decides: boolean): string {
   const c = s.chain
-  const where = `${c.backend === 'nft' ? 'nft ' : c.backend === 'iptables-legacy' ? 'legacy ' : ''}${c.family} ${c.table} ${c.chain}`
+  const where = `${c.backend === 'nft' ? 'nft ' : c.backend === 'iptables-legacy' || c.backend === 'ebtables-legacy' ? 'legacy ' : ''}${c.family} ${c.table} ${c.chain}`
   const counted = s.counters ? `  [${s.counters.packets} packets, ${s.counters.bytes} bytes counted]` : ''
   const mark = decides ? '  <- decides' : ''
   switch (s.event) {

@@ -15,6 +15,7 @@ export const DATAPATH = [probes.netfilter, probes.routes, probes.ipRules, probes
 /** The tool that edits an iptables element's table (iptables, ip6tables, their legacy twins). */
 export function iptablesTool(e: {backend?: string | null; family?: string | null}): string {
   const six = e.family === 'ip6'
+  if (e.backend === 'ebtables-legacy') return 'ebtables-legacy'
   return e.backend === 'iptables-legacy' ? (six ? 'ip6tables-legacy' : 'iptables-legacy') : six ? 'ip6tables' : 'iptables'
 }
 
@@ -120,7 +121,9 @@ export function narrowAccept(e: ElementView, host: HostView, traffic: Traffic): 
 /** The command that lists a netfilter element's chain, with the tool that can read its table (nft for native and incompatible tables). */
 export function listChainOf(el: Element): FixStep[] | undefined {
   if (el.nfTable === undefined || el.chain === undefined) return undefined
-  return el.nftSyntax ? cmd`nft -a list chain ${el.family} ${el.nfTable} ${el.chain}` : cmd`${iptablesTool(el)} -t ${el.nfTable} --list-rules ${el.chain}`
+  if (el.nftSyntax) return cmd`nft -a list chain ${el.family} ${el.nfTable} ${el.chain}`
+  // ebtables has no --list-rules: -L prints the chain's rules in the options they are written with.
+  return el.backend === 'ebtables-legacy' ? cmd`ebtables-legacy -t ${el.nfTable} -L ${el.chain}` : cmd`${iptablesTool(el)} -t ${el.nfTable} --list-rules ${el.chain}`
 }
 
 /**

@@ -20,7 +20,8 @@ import {netfilterUndo} from '../rules/datapath.js'
 import {cmd} from '../rules/kit.js'
 import type {Finding} from '../src/result/findings.js'
 import {type FixStep, renderStep, renderSteps} from '../src/lib/fix.js'
-import {ROOT, alter, factsOf, fireAll} from './helpers.js'
+import {ROOT, alter, factsOf, fireAll, netfilterData} from './helpers.js'
+import {buildRuleset} from '../probes/netfilter/ruleset.js'
 
 const HOSTILE = [
   'two words',
@@ -375,6 +376,23 @@ describe('the safety contract holds for every fix on every recording', async () 
     expect(netfilterUndo(el('FI-vnet2', 'iifname "vnet2" counter drop', 'ip', 'filter'))).toEqual([])
     // An admin's own chain of the same table still has its narrow rule deleted.
     expect(netfilterUndo(el('PREROUTING', 'iifname "vnet2" ether type ip counter drop')).map(renderStep)).toEqual(['nft delete rule bridge nat PREROUTING handle 7'])
+  })
+
+  it("legacy ebtables: an admin's rule is deleted by its specification with ebtables-legacy; libvirt's nwfilter chains, the jumps into them, a catch-all, a rule the host lacks and anything wider are refused", () => {
+    const ruleset = buildRuleset({ebtables: `${netfilterData('ebtables.ebtables-legacy-save-c.txt')}*broute\n:BROUTING ACCEPT\n-A BROUTING -j DROP\n`})
+    const host: FixHost = {netfilter: {...ruleset, gaps: [], legacyTablesWarning: false}}
+    const judge = (...steps: string[][]) => judgeFixSteps({entity: {kind: 'interface', name: 'kdlab-web01/vnet0'}, fixSteps: steps.map((a) => ({argv: a}))}, host).map((p) => `${p.step}: ${p.why}`)
+    const ebt = (...words: string[]) => ['ebtables-legacy', ...words]
+    expect(judge(ebt('-t', 'filter', '-D', 'INPUT', '-p', 'IPv4', '-i', 'vnet0', '--ip-proto', 'udp', '--ip-dport', '53', '-j', 'DROP'), ebt('-D', 'FORWARD', '-p', 'IPv4', '-i', 'vnet0', '--ip-src', '1.2.3.4', '-j', 'DROP'))).toEqual([])
+    expect(judge(ebt('-t', 'nat', '-D', 'libvirt-J-vnet0', '-j', 'DROP'))).toEqual([expect.stringMatching(/^0: deletes a rule of libvirt's own/)])
+    expect(judge(ebt('-t', 'nat', '-D', 'PREROUTING', '-i', 'vnet0', '-j', 'libvirt-J-vnet0'))).toEqual(["0: deletes the jump into libvirt-J-vnet0, which is not the admin's"])
+    expect(judge(ebt('-t', 'broute', '-D', 'BROUTING', '-j', 'DROP'))).toEqual([expect.stringMatching(/^0: deletes the chain's catch-all/)])
+    expect(judge(ebt('-t', 'filter', '-D', 'INPUT', '-i', 'vnet9', '-j', 'DROP'))).toEqual(['0: deletes a rule this host does not have (kvmdoctor cannot tell what it is)'])
+    expect(judge(ebt('-t', 'filter', '-P', 'FORWARD', 'ACCEPT'), ebt('-F'), ebt('-t', 'filter', '-A', 'INPUT', '-j', 'ACCEPT'))).toEqual([0, 1, 2].map((i) => `${i}: an ebtables-legacy command other than one rule deleted`))
+    // The trace's undo of an admin's legacy rule, and none for libvirt's.
+    const el = (chain: string, ruleText: string, nfTable = 'filter') => ({id: 'x', kind: 'nf-rule' as const, text: ruleText, ruleText, backend: 'ebtables-legacy', family: 'bridge', nfTable, chain})
+    expect(netfilterUndo(el('INPUT', '-A INPUT -p IPv4 -i vnet0 --log-prefix "two words" -j DROP')).map(renderStep)).toEqual(["ebtables-legacy -t filter -D INPUT -p IPv4 -i vnet0 --log-prefix 'two words' -j DROP"])
+    expect(netfilterUndo(el('libvirt-J-vnet0', '-A libvirt-J-vnet0 -p IPv4 -s ! 52:54:00:6b:64:01 -j DROP', 'nat'))).toEqual([])
   })
 
   it('the judge keeps to the guests and networks the finding names, and wants them brought back, in order', () => {

@@ -12,6 +12,7 @@
 import type {NfBackend, NfChain, NfFamily, NfRule, NfRuleset, NfTable} from '../../src/lib/netfilter.js'
 import {type IptablesBackend, detectIptablesVariant, parseIptablesSaveIR} from './iptables-save.js'
 import {parseIpsetIR} from './ipset.js'
+import {parseEbtablesSaveIR, unreadEbtables} from './ebtables-save.js'
 import {matchesLeftOut} from './lost-matches.js'
 import {parseNftJsonIR} from './nft-json.js'
 
@@ -29,6 +30,8 @@ export interface RulesetSources {
   nft?: {json: string; text?: string}
   /** `ipset list` (or `ipset save`). */
   ipset?: string
+  /** `ebtables-legacy-save`: the legacy ebtables tables (bridge family); `{error}` when the read failed. */
+  ebtables?: string | {error: string}
   /** Receives what was left unread (a listing skipped, a chain whose hook is not understood): rules nobody saw. */
   gaps?: string[]
 }
@@ -36,7 +39,7 @@ export interface RulesetSources {
 /** Parser warnings about something skipped whole (a listing, a table object, a hook not understood). */
 const UNREAD = /skipped$|read as a user chain$/
 
-const BACKEND_ORDER: NfBackend[] = ['iptables-legacy', 'iptables-nft', 'nft', 'ipset']
+const BACKEND_ORDER: NfBackend[] = ['iptables-legacy', 'iptables-nft', 'nft', 'ipset', 'ebtables-legacy']
 const FAMILY_ORDER: NfFamily[] = ['ip', 'ip6', 'inet', 'arp', 'bridge', 'netdev']
 
 export function buildRuleset(sources: RulesetSources): NfRuleset {
@@ -70,7 +73,8 @@ export function buildRuleset(sources: RulesetSources): NfRuleset {
     iptables.push(...parseIptablesSaveIR(source.text, {backend, family: source.family, ipsetTypes, warnings}))
   }
 
-  const tables: NfTable[] = []
+  const ebtables = sources.ebtables
+  const tables: NfTable[] = ebtables === undefined ? [] : typeof ebtables === 'string' ? parseEbtablesSaveIR(ebtables, warnings) : [unreadEbtables(ebtables.error)]
   const nft = sources.nft !== undefined ? parseNftJsonIR(sources.nft.json, {text: sources.nft.text}) : undefined
   if (nft) {
     Object.assign(sets, nft.sets)

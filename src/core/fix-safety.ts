@@ -80,13 +80,18 @@ function iptablesTarget(argv: string[], netfilter: NetfilterFacts | undefined): 
   const spec = argv.slice(at + 2)
   const tables = (netfilter?.tables ?? []).filter((t) => t.family === family && t.name === tableName && t.backend.startsWith('iptables') && (!backend || t.backend === backend))
   for (const table of tables) {
-    const rule = table.chains[chain]?.rules.find((r) => {
-      const ws = iptablesWords(r.text)
-      return ws[0] === '-A' && ws[1] === chain && ws.slice(2).join('\u0000') === spec.join('\u0000')
-    })
+    const rule = ruleOfSpec(table, chain, spec)
     if (rule) return {table, rule, chain}
   }
   return {table: tables[0], chain}
+}
+
+/** The rule of TABLE's CHAIN whose save line is "-A CHAIN" and SPEC: what a deletion by specification removes. */
+function ruleOfSpec(table: NfTable | undefined, chain: string, spec: string[]): NfRule | undefined {
+  return table?.chains[chain]?.rules.find((r) => {
+    const ws = iptablesWords(r.text)
+    return ws[0] === '-A' && ws[1] === chain && ws.slice(2).join('\u0000') === spec.join('\u0000')
+  })
 }
 
 /**
@@ -222,6 +227,17 @@ function stepProblem(step: FixStep, names: {networks: Set<string>; domains: Set<
       return target && ADDED_TARGETS.has(target) ? undefined : `adds a rule with target ${target ?? '(none)'}: a fix adds accepts only`
     }
     return 'an iptables command kvmdoctor does not run as a fix'
+  }
+  if (tool === 'ebtables-legacy') {
+    // Only one rule deleted by its specification (`-t TABLE -D CHAIN spec`), the admin's own, that the host has.
+    const at = argv.indexOf('-D')
+    const tableName = argv[1] === '-t' ? argv[2] : 'filter'
+    if (at !== (argv[1] === '-t' ? 3 : 1) || argv.some((w) => IPTABLES_WIDE.has(w))) return 'an ebtables-legacy command other than one rule deleted'
+    const chain = argv[at + 1]
+    const rule = ruleOfSpec(host.netfilter?.tables.find((t) => t.backend === 'ebtables-legacy' && t.name === tableName), chain, argv.slice(at + 2))
+    const jumps = rule?.exprs.find((e) => e.kind === 'jump') as {target: string} | undefined
+    if (jumps && chainOwnerOf(tableName, jumps.target) !== 'admin') return `deletes the jump into ${jumps.target}, which is not the admin's`
+    return deletionProblem(chainOwnerOf(tableName, chain), rule, false, host.netfilter !== undefined)
   }
   if (tool === 'nft') {
     if ((sub === 'insert' || sub === 'add') && argv[2] === 'rule') return argv.at(-1) === 'accept' ? undefined : 'adds an nft rule that is not an accept'

@@ -132,6 +132,7 @@ export interface Element {
 function toolOf(backend: string, family: string): string {
   const six = family === 'ip6'
   if (backend === 'iptables-legacy') return six ? 'ip6tables-legacy' : 'iptables-legacy'
+  if (backend === 'ebtables-legacy') return 'ebtables-legacy'
   return six ? 'ip6tables' : 'iptables'
 }
 
@@ -152,9 +153,12 @@ export function elementForStep(s: TraceStep, rs: NfRuleset, undecided = false): 
   const handle = ref.handle
   const id = `nf-rule:${c.backend} ${c.family} ${c.table} ${c.chain} ${handle !== undefined ? `handle ${handle}` : `#${ref.index + 1}`}`
   // iptables-save's "-A CHAIN ..." lines read as iptables; rules only nft could print read as nft.
-  const saveLine = s.rule.text.startsWith('-A ')
+  const saveLine = s.rule.text.startsWith('-A ') || c.backend === 'ebtables-legacy'
+  // The stand-in for legacy ebtables tables that could not be read says so itself.
   const text =
-    c.backend === 'nft' || !saveLine
+    c.backend === 'ebtables-legacy' && !/^-[AP] /.test(s.rule.text)
+      ? s.rule.text
+      : c.backend === 'nft' || !saveLine
       ? `nft ${c.family} ${c.table} chain ${c.chain}: ${s.rule.text}${handle !== undefined ? ` (handle ${handle})` : ''}`
       : `${tool} -t ${c.table} ${s.rule.text}`
   return {id, kind: undecided ? 'nf-undecided' : 'nf-rule', text, ruleText: s.rule.text, ...(handle !== undefined ? {handle} : {}), ...common}

@@ -353,7 +353,7 @@ class HostView {
     let text = this.summaries.get(key)
     if (text === undefined) {
       const chains = layer === 'netdev' ? deviceChains(this.rs, hook as 'ingress' | 'egress', device) : this.rs.baseChains(hook, familiesFor(layer, family))
-      text = chains.length === 0 ? 'no base chain on this hook' : `${chains.length} base chain${chains.length === 1 ? '' : 's'}: ${chains.map((c) => `${c.backend === 'iptables-legacy' ? 'legacy ' : c.backend === 'nft' ? 'nft ' : ''}${c.family} ${c.table} ${c.name} (${c.base!.priority})`).join(', ')}`
+      text = chains.length === 0 ? 'no base chain on this hook' : `${chains.length} base chain${chains.length === 1 ? '' : 's'}: ${chains.map((c) => `${c.backend === 'iptables-legacy' || c.backend === 'ebtables-legacy' ? 'legacy ' : c.backend === 'nft' ? 'nft ' : ''}${c.family} ${c.table} ${c.name} (${c.base!.priority})`).join(', ')}`
       this.summaries.set(key, text)
     }
     return text

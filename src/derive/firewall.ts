@@ -43,6 +43,7 @@ export function libvirtRulesFor(bridge: string, rs: NfRuleset): string[] {
 
 export function ruleText(t: NfTable, chain: string, rule: NfRule): string {
   if (t.backend === 'nft') return `nft ${t.family} ${t.name} ${chain}: ${rule.text}`
+  if (t.backend === 'ebtables-legacy') return `ebtables-legacy -t ${t.name} ${rule.text}`
   const tool = `${t.family === 'ip6' ? 'ip6tables' : 'iptables'}${t.backend === 'iptables-legacy' ? '-legacy' : ''}`
   return `${tool} -t ${t.name} ${rule.text}`
 }

@@ -11,7 +11,8 @@
  */
 
 /** Where a table lives: the same family/table name can exist in several of these at once. */
-export type NfBackend = 'iptables-legacy' | 'iptables-nft' | 'nft' | 'ipset'
+/** 'ebtables-legacy': the kernel's own ebtables tables (ebtables-legacy-save), bridge family; ebtables-nft's are nft's. */
+export type NfBackend = 'iptables-legacy' | 'iptables-nft' | 'nft' | 'ipset' | 'ebtables-legacy'
 export type NfFamily = 'ip' | 'ip6' | 'inet' | 'bridge' | 'arp' | 'netdev'
 export type NfHook = 'prerouting' | 'input' | 'forward' | 'output' | 'postrouting' | 'ingress' | 'egress'
 export type NfChainType = 'filter' | 'nat' | 'route'

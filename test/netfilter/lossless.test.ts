@@ -12,7 +12,7 @@ import {renderRule} from '../../probes/netfilter/render.js'
 import {DATA_FILES, IPTABLES_SAVE, data, fixtureOutputs, saveFamily} from './data.js'
 
 const iptablesSamples: [string, string][] = [
-  ...DATA_FILES.filter((f) => /tables(-legacy)?-save/.test(f)).map((f): [string, string] => [f, data(f)]),
+  ...DATA_FILES.filter((f) => /\.ip6?tables(-legacy)?-save/.test(f)).map((f): [string, string] => [f, data(f)]),
   ...fixtureOutputs(IPTABLES_SAVE),
 ]
 const nftSamples: [string, string][] = [
