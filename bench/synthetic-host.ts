@@ -69,6 +69,10 @@ export class SyntheticHost implements Runner {
     const defaultRules = [{priority: 0, src: 'all', table: 'local'}, {priority: 32766, src: 'all', table: 'main'}, {priority: 32767, src: 'all', table: 'default'}]
     this.cmd(['ip', '-j', 'rule', 'show'], JSON.stringify(defaultRules))
     this.cmd(['ip', '-6', '-j', 'rule', 'show'], JSON.stringify(defaultRules.filter((r) => r.table !== 'default')))
+    // No IPsec policy, the kernel's defaults (as this kernel prints them); ebtables is the nft variant (no legacy tables to read).
+    this.cmd(['ip', 'xfrm', 'policy', 'list'], '')
+    this.cmd(['ip', 'xfrm', 'policy', 'getdefault'], 'Default policies:\n in:  accept\n fwd: accept\n out: accept\n')
+    this.cmd(['ebtables', '--version'], 'ebtables 1.8.9 (nf_tables)\n')
     // Traffic control: default qdiscs, and every tenth guest shaped the way libvirt's <bandwidth> does it
     // (htb root with one class and an sfq leaf for what it receives, an ingress policer for what it sends).
     const qdiscs: object[] = [{kind: 'noqueue', handle: '0:', dev: 'lo', root: true, options: {}}, {kind: 'pfifo_fast', handle: '0:', dev: 'eth0', root: true, options: {}}]
