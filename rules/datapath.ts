@@ -1,7 +1,7 @@
 /** What the rules on datapath elements share: the probes the datapath needs, and the commands that change netfilter elements. */
 import type {Element} from '../src/datapath/elements.js'
 import type {ElementView, HostView} from '../src/derive/index.js'
-import {type ChainOwner, catchAllText, chainOwnerOf, iptablesWords, nwfilterTap} from '../src/lib/netfilter.js'
+import {type ChainOwner, catchAllText, chainOwnerOf, iptablesWords, nwfilterTap, saveSyntaxTool} from '../src/lib/netfilter.js'
 
 export {nwfilterTap}
 
@@ -13,11 +13,7 @@ import {type FixStep, type Steps, cmd, nftString, probes} from './kit.js'
 export const DATAPATH = [probes.netfilter, probes.routes, probes.ipRules, probes.links, probes.sysctl, probes.libvirt]
 
 /** The tool that edits an iptables element's table (iptables, ip6tables, their legacy twins). */
-export function iptablesTool(e: {backend?: string | null; family?: string | null}): string {
-  const six = e.family === 'ip6'
-  if (e.backend === 'ebtables-legacy') return 'ebtables-legacy'
-  return e.backend === 'iptables-legacy' ? (six ? 'ip6tables-legacy' : 'iptables-legacy') : six ? 'ip6tables' : 'iptables'
-}
+export const iptablesTool = (e: {backend?: string | null; family?: string | null}): string => saveSyntaxTool(e.backend, e.family)
 
 /** The tool of an element's view (its family is `nfFamily` there). */
 export const toolOfView = (e: ElementView) => iptablesTool({backend: e.backend, family: e.nfFamily})

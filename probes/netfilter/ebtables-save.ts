@@ -97,7 +97,7 @@ const LOGGING = /^--(log|nflog|ulog)(-|$)/
 const isOption = (w: string) => /^-/.test(w) && w !== '-'
 
 /** One rule's words after "-A CHAIN" (counters taken off) into expressions. */
-function ruleExprs(words: string[], table: string, userChains: Set<string>): NfExpr[] {
+function ruleExprs(words: string[], table: string, userChains: ReadonlyMap<string, string>): NfExpr[] {
   const exprs: NfExpr[] = []
   for (let i = 0; i < words.length; ) {
     let negated = false
@@ -147,7 +147,7 @@ function takeCounters(words: string[]): {words: string[]; counters?: {packets: n
 export function parseEbtablesSaveIR(text: string, warnings: string[] = []): NfTable[] {
   const tables: NfTable[] = []
   let table: NfTable | undefined
-  // User-chain policies (ACCEPT, DROP; RETURN is the default): what a frame meets at the chain's end.
+  // The table's user chains and their policies (ACCEPT, DROP; RETURN is the default): what a frame meets at the chain's end.
   let userPolicies = new Map<string, string>()
   const close = () => {
     if (!table) return
@@ -187,9 +187,8 @@ export function parseEbtablesSaveIR(text: string, warnings: string[] = []): NfTa
       warnings.push(`ebtables-save ${table.name}: line not read: ${JSON.stringify(line.slice(0, 80))}; skipped`)
       continue
     }
-    const userChains = new Set(Object.keys(table.chains).filter((c) => !table!.chains[c].base))
     const ref = {backend: 'ebtables-legacy' as const, family: 'bridge' as const, table: table.name, chain: chain.name, index: chain.rules.length}
-    const rule: NfRule = ruleOf(ref, words.join(' '), ruleExprs(words.slice(2), table.name, userChains), counters, undefined)
+    const rule: NfRule = ruleOf(ref, words.join(' '), ruleExprs(words.slice(2), table.name, userPolicies), counters, undefined)
     chain.rules.push(rule)
   }
   close()

@@ -5,7 +5,7 @@
  * is and where, nothing more: the rule that owns its kind judges it and writes
  * the commands that change it (rules/*).
  */
-import {LIBVIRT_NFT_TABLE, type NfHook, type NfRuleset} from '../lib/netfilter.js'
+import {LIBVIRT_NFT_TABLE, type NfHook, type NfRuleset, saveSyntaxTool} from '../lib/netfilter.js'
 import type {LibvirtNetwork} from '../../probes/libvirt.js'
 import type {TraceStep} from './netfilter/evaluate.js'
 
@@ -29,8 +29,6 @@ export type ElementKind =
   | 'listener'
   | 'tc-qdisc'
   | 'tc-filter'
-  /** An XDP program on a device the flow enters by (not evaluated). */
-  | 'xdp'
   /** A WireGuard device on the way out or in, whose peers' AllowedIPs decide (not read). */
   | 'wireguard'
   | 'bridge-port'
@@ -129,13 +127,6 @@ export interface Element {
   rulePriority?: number
 }
 
-function toolOf(backend: string, family: string): string {
-  const six = family === 'ip6'
-  if (backend === 'iptables-legacy') return six ? 'ip6tables-legacy' : 'iptables-legacy'
-  if (backend === 'ebtables-legacy') return 'ebtables-legacy'
-  return six ? 'ip6tables' : 'iptables'
-}
-
 /** The element a netfilter step stands for; `undecided` marks a rule whose match could not be told. */
 export function elementForStep(s: TraceStep, rs: NfRuleset, undecided = false): Element {
   const c = s.chain
@@ -143,7 +134,7 @@ export function elementForStep(s: TraceStep, rs: NfRuleset, undecided = false): 
   // iptables refuses every command on an iptables-nft table it cannot print: only nft reads and changes it.
   const incompatible = c.backend !== 'nft' && rs.tables.some((t) => t.incompatible && t.backend === c.backend && t.family === c.family && t.name === c.table)
   const nftSyntax = c.backend === 'nft' || incompatible
-  const tool = toolOf(c.backend, c.family)
+  const tool = saveSyntaxTool(c.backend, c.family)
   const common = {backend: c.backend, family: c.family, nfTable: c.table, chain: c.chain, baseChain: c.base ?? c.chain, hook: s.hook, priority: c.priority, libvirtOwned, incompatibleTable: incompatible, nftSyntax}
   if (s.event === 'policy' || !s.rule) {
     const where = nftSyntax ? `nft ${c.family} ${c.table} chain ${c.chain}` : `${tool} -t ${c.table} chain ${c.chain}`

@@ -872,8 +872,6 @@ class HostView {
     runner.push({name, verdict: 'pass', detail: `${who} sends VLAN ${vid} ${r.untagged ? 'untagged' : 'tagged'}`})
   }
 
-  /** The guest's VLAN (its tap's PVID) when `port` carries it tagged: the tag frames of that VLAN arrive with there. */
-
   /** On a filtering bridge, the VLAN of TAP's PVID when PORT sends it tagged; undefined when untagged or not known. */
   private taggedOn(bridge: string, port: string, tap: string | undefined): number | undefined {
     const vlans = this.links.get(bridge)?.bridge?.vlanFiltering && tap ? this.facts.vlans : undefined
@@ -912,7 +910,7 @@ class HostView {
   private brNetfilter(family: 4 | 6, bridge: string): boolean | null {
     const v = this.sysctl(family === 4 ? 'net.bridge.bridge-nf-call-iptables' : 'net.bridge.bridge-nf-call-ip6tables')
     const own = this.links.get(bridge)?.bridge
-    if (v === 0 && (family === 4 ? own?.nfCallIptables : own?.nfCallIp6tables)) return true
+    if (bridgeOwnSwitchActs(v, family === 4 ? own?.nfCallIptables : own?.nfCallIp6tables)) return true
     return v === undefined ? null : v === 1
   }
 
@@ -2381,6 +2379,13 @@ class PathRunner {
     if (hop) this.hops.push(hop)
   }
 }
+
+/**
+ * Whether a bridge's own nf_call_iptables (or ip6tables) switch, OWN, hands its frames to the IP hooks where the
+ * host-wide sysctl does not: it is on and the sysctl reads 0. An absent sysctl (null: br_netfilter not loaded, the
+ * switch does nothing) or an unread one (undefined) is not that.
+ */
+export const bridgeOwnSwitchActs = (sysctl: number | null | undefined, own: boolean | undefined): boolean => own === true && sysctl === 0
 
 /** Device hops by direction, device and bridge. */
 const newHopCache = () => new Map<'in' | 'out' | undefined, Map<string | undefined, Map<string | undefined, Hop[]>>>()

@@ -5,7 +5,7 @@
  * subnet. Whether a packet actually meets them is the datapath's question.
  */
 import {type IpRange, parsePrefix, rangeWithin} from '../lib/addr.js'
-import {LIBVIRT_NFT_TABLE, type NfBackend, type NfExpr, type NfRule, type NfRuleset, type NfTable} from '../lib/netfilter.js'
+import {LIBVIRT_NFT_TABLE, type NfBackend, type NfExpr, type NfRule, type NfRuleset, type NfTable, saveSyntaxTool} from '../lib/netfilter.js'
 
 import type {LibvirtFirewallBackend} from './types.js'
 
@@ -43,9 +43,7 @@ export function libvirtRulesFor(bridge: string, rs: NfRuleset): string[] {
 
 export function ruleText(t: NfTable, chain: string, rule: NfRule): string {
   if (t.backend === 'nft') return `nft ${t.family} ${t.name} ${chain}: ${rule.text}`
-  if (t.backend === 'ebtables-legacy') return `ebtables-legacy -t ${t.name} ${rule.text}`
-  const tool = `${t.family === 'ip6' ? 'ip6tables' : 'iptables'}${t.backend === 'iptables-legacy' ? '-legacy' : ''}`
-  return `${tool} -t ${t.name} ${rule.text}`
+  return `${saveSyntaxTool(t.backend, t.family)} -t ${t.name} ${rule.text}`
 }
 
 /** CHECKSUM --checksum-fill for DHCP replies out of a bridge (mangle table). */

@@ -1,5 +1,5 @@
 /** Link views: every device in the host's link table, with its bridge, ports, STP, MTU and forward-path facts. */
-import type {Flow, Hop} from '../datapath/flows.js'
+import {type Flow, type Hop, bridgeOwnSwitchActs} from '../datapath/flows.js'
 import type {DeriveContext} from './context.js'
 import {raRoutesOf} from './incidents.js'
 import type {LinkView} from './types.js'
@@ -13,8 +13,7 @@ export function linkViews(ctx: DeriveContext, flows: Flow[], datapathFollowed: b
     const net = ctx.networkByBridge.get(l.name) ?? (l.master ? ctx.networkByBridge.get(l.master) : undefined)
     const ports = ctx.portsOf.get(l.name) ?? []
     const guestPorts = ports.filter((p) => p.kind === 'tap' || p.kind === 'macvtap')
-    // The bridge's own nf_call_iptables hands its frames over where br_netfilter is loaded (the sysctl exists) and the sysctl is off.
-    const ownBrnf = l.bridge?.nfCallIptables === true && bridgeNf === 0 && ctx.sysctlValue('net.bridge.bridge-nf-call-iptables') === 0
+    const ownBrnf = bridgeOwnSwitchActs(ctx.sysctlValue('net.bridge.bridge-nf-call-iptables'), l.bridge?.nfCallIptables)
     const isDefaultRouteDev = ctx.defaultRoutes.some((r) => r.dev === l.name || r.nexthops.some((h) => h.dev === l.name))
     const isUplinkOfGuestBridge = Boolean(l.master) && l.kind !== 'tap' && (ctx.tapCountOf.get(l.master!) ?? 0) > 0
     const isActiveNetworkBridge = net !== undefined && net.bridge === l.name && net.active

@@ -10,9 +10,21 @@
  * left to right; a match that fails ends the rule, a verdict ends the chain.
  */
 
-/** Where a table lives: the same family/table name can exist in several of these at once. */
-/** 'ebtables-legacy': the kernel's own ebtables tables (ebtables-legacy-save), bridge family; ebtables-nft's are nft's. */
+/**
+ * Where a table lives: the same family/table name can exist in several of these at once. 'ebtables-legacy': the
+ * kernel's own ebtables tables (ebtables-legacy-save), bridge family; ebtables-nft's are nft's.
+ */
 export type NfBackend = 'iptables-legacy' | 'iptables-nft' | 'nft' | 'ipset' | 'ebtables-legacy'
+
+/**
+ * The command that edits a table of BACKEND and FAMILY in save syntax ("-A CHAIN ..."): iptables or ip6tables of the
+ * backend's variant (the nft variant's for a native table), ebtables-legacy for the kernel's own ebtables tables.
+ */
+export function saveSyntaxTool(backend: string | null | undefined, family: string | null | undefined): string {
+  if (backend === 'ebtables-legacy') return 'ebtables-legacy'
+  const tool = family === 'ip6' ? 'ip6tables' : 'iptables'
+  return backend === 'iptables-legacy' ? `${tool}-legacy` : tool
+}
 export type NfFamily = 'ip' | 'ip6' | 'inet' | 'bridge' | 'arp' | 'netdev'
 export type NfHook = 'prerouting' | 'input' | 'forward' | 'output' | 'postrouting' | 'ingress' | 'egress'
 export type NfChainType = 'filter' | 'nat' | 'route'
