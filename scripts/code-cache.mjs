@@ -1,7 +1,7 @@
 // The V8 code caches of the quick paths' classic scripts (bin/code-cache.js), made at build time, never on a host:
 // each script compiled, run on a few argv (a diagnose of recordings, help pages) so that the functions a run calls are
 // compiled too (V8 compiles a function when first called, and caches what is compiled), then cached.
-// scripts/build.mjs runs this with its output discarded.
+// scripts/build-code-cache.mjs runs this with its output discarded, after the build wrote the scripts and oclif's manifest.
 import {writeFileSync} from 'node:fs'
 import {fileURLToPath} from 'node:url'
 import {QUICK_DIAGNOSE, QUICK_HELP, runScript} from '../bin/code-cache.js'
