@@ -11,7 +11,8 @@ import {routedArgv} from '../cli/routing.js'
 export async function main(argv: string[], rootUrl: string): Promise<void> {
   const args = routedArgv(argv)
   try {
-    await run(args, rootUrl)
+    // oclif takes the first package.json up from where it starts: bin/'s own (its module type) would be the CLI's.
+    await run(args, new URL('..', rootUrl).href)
     await flush()
   } catch (error) {
     // Commands report their own failures; what reaches here failed before any command ran

@@ -39,6 +39,26 @@ describe('LiveRunner', () => {
     expect(lost).toBe(0)
   }, 120_000)
 
+  it('copies the environment for its commands once, not for each command (a copy is a lookup per variable)', async () => {
+    const real = process.env
+    let copies = 0
+    process.env = new Proxy({...real}, {
+      ownKeys: (target) => {
+        copies++
+        return Reflect.ownKeys(target)
+      },
+    })
+    try {
+      const counted = new LiveRunner({timeoutMs: 2000})
+      const outputs = await Promise.all([counted.run(['env']), counted.run(['true']), counted.run(['env'])])
+      expect(outputs[0].output).toMatch(/^LC_ALL=C$/m)
+      expect(outputs[2].output).toMatch(/^LANG=C$/m)
+      expect(copies).toBe(1)
+    } finally {
+      process.env = real
+    }
+  })
+
   it('gives the child no stdin', async () => {
     const c = await runner.run(['cat'])
     expect(c.exitCode).toBe(0)
