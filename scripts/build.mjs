@@ -3,7 +3,7 @@
 // hundred, a command loads only what it uses, and oclif finds commands through its manifest as before.
 import {build} from 'esbuild'
 import {createRequire} from 'node:module'
-import {readdirSync} from 'node:fs'
+import {readFileSync, readdirSync, writeFileSync} from 'node:fs'
 import {dirname, join} from 'node:path'
 import {fileURLToPath} from 'node:url'
 import {QUICK_DIAGNOSE, QUICK_HELP} from '../bin/code-cache.js'
@@ -71,9 +71,24 @@ const oclifHelpOnly = {
 // The quick paths as classic scripts for bin/run.js to run with V8's code cache (bin/code-cache.js), which an ES module
 // cannot take on Node 20: CommonJS bundles, holding all they load, even what they import lazily (they have no chunks),
 // import.meta.url the script's own, given by its wrapper; less to read each run, and to parse where V8 refuses the
-// cache (names are kept).
-const classicScript = {...forNode20, format: 'cjs', define: {'import.meta.url': '__kvmdoctorUrl'}, minifyWhitespace: true, minifySyntax: true}
+// cache (names are kept). Pure ASCII, so that bin/code-cache.js reads each as Latin-1, a copy, where a script with one
+// other character is decoded as UTF-8 into a two-byte string (some 10 to 20 ms for the 2 MiB diagnose): esbuild
+// escapes every such character but the text of a tagged template (`h` in reports/html.ts), whose raw text it keeps,
+// unless template literals are lowered to strings (tag(["cooked"], ["raw"]), "a".concat(b)): the same values.
+const classicScript = {...forNode20, format: 'cjs', define: {'import.meta.url': '__kvmdoctorUrl'}, minifyWhitespace: true, minifySyntax: true, charset: 'ascii', supported: {'template-literal': false}}
 await build({...classicScript, entryPoints: ['src/cli/quick-help.ts'], outfile: fileURLToPath(QUICK_HELP.script), plugins: [oclifHelpOnly]})
 // The quick diagnose a second time: its script holds its own copy of what the ES modules share.
 await build({...classicScript, ...dependencies, entryPoints: ['src/cli/quick-script.ts'], outfile: fileURLToPath(QUICK_DIAGNOSE.script)})
+// What esbuild leaves (a regular expression's character, as oclif's strip-ansi [\x1b\x9b]) is escaped here: \uXXXX is
+// that character in a regular expression, a string, a comment and a name alike. One after a backslash, or outside the
+// BMP (\uXXXX\uXXXX is no name), stops the build instead.
+for (const {script} of [QUICK_HELP, QUICK_DIAGNOSE]) {
+  const file = fileURLToPath(script)
+  const text = readFileSync(file, 'utf8')
+  const ascii = text.replace(/[^\x00-\x7f]/gu, (char, at) => {
+    if (char.length > 1 || text[at - 1] === '\\') throw new Error(`${file}: ${JSON.stringify(text.slice(Math.max(0, at - 40), at + 10))}: a character the build cannot write in ASCII`)
+    return `\\u${char.charCodeAt(0).toString(16).padStart(4, '0')}`
+  })
+  if (ascii !== text) writeFileSync(file, ascii)
+}
 // Their code caches are made by scripts/build-code-cache.mjs, after `oclif manifest`: the quick help reads the manifest.
