@@ -372,6 +372,15 @@ class HostView {
 
   private readonly familyHooks = {bridge: new Map<NfHook, boolean>(), arp: new Map<NfHook, boolean>()}
 
+  /** Some netdev or inet chain is on the hook, bound to a device or not (most hosts: none, and no device has a hop). */
+  deviceHooked(hook: 'ingress' | 'egress'): boolean {
+    let hooked = this.deviceHookedAt[hook]
+    if (hooked === undefined) this.deviceHookedAt[hook] = hooked = this.rs.baseChains(hook, ['netdev', 'inet']).length > 0
+    return hooked
+  }
+
+  private readonly deviceHookedAt: {ingress?: boolean; egress?: boolean} = {}
+
   deviceChainsOf(hook: 'ingress' | 'egress', dev: string | undefined): NfChain[] {
     const byDev = this.deviceHooks[hook]
     let chains = byDev.get(dev)
@@ -952,18 +961,10 @@ class HostView {
    * rule that set it. The reply is looked up in its own zone and must meet that one (zoneLookup).
    */
   private connOf(request: PathRunner): {conn?: NonNullable<NfPacket['ct']['conn']>} {
-    if (!this.zoned()) return {}
+    if (!this.rs.setsZone) return {}
     const by = request.hops.flatMap((h) => h.steps ?? []).filter((s) => s.action?.startsWith('ct zone set')).at(-1)
     return {conn: {zone: request.packet().ct.zone ?? 0, ...(by ? {by} : {})}}
   }
-
-  /** Whether any rule sets a conntrack zone (most rulesets: none, and no packet carries its connection's zone). */
-  private zoned(): boolean {
-    this.zones ??= this.facts.ruleset.tables.some((t) => Object.values(t.chains).some((c) => c.rules.some((r) => r.exprs.some((e) => e.kind === 'ct-zone'))))
-    return this.zones
-  }
-
-  private zones: boolean | undefined
 
   /** Some device has an address: the host's addresses were read (asked for every guest, answered once). */
   private addressesRead(): boolean {
@@ -2343,7 +2344,7 @@ class PathRunner {
    * around the bridge and IP hooks. Most hosts have none: then there is no hop.
    */
   device(hook: 'ingress' | 'egress', dev: string | undefined): void {
-    if (!this.alive()) return
+    if (!this.host.deviceHooked(hook) || !this.alive()) return
     if (this.host.deviceChainsOf(hook, dev).length > 0) this.nf(`netdev ${hook} ${dev}`, hook, 'netdev', hook === 'ingress' ? {iifname: dev} : {oifname: dev})
     const unbound = this.host.unboundDeviceChains(hook)
     if (unbound.length === 0 || !this.alive()) return

@@ -60,14 +60,13 @@ function fourPartDecimal(text: string): number | undefined {
 
 export function formatIp(family: IpFamily, value: bigint): string {
   // IPv4 is its four bytes in decimal (what ipaddr.js prints); IPv6 needs ipaddr.js's compression rules.
-  if (family === 4) {
-    const n = Number(value & 0xffffffffn)
-    return `${Math.floor(n / 0x1000000)}.${(n >>> 16) & 255}.${(n >>> 8) & 255}.${n & 255}`
-  }
+  if (family === 4) return formatIpv4(Number(value & 0xffffffffn))
   const bytes: number[] = []
   for (let i = 15; i >= 0; i--) bytes.push(Number((value >> BigInt(i * 8)) & 0xffn))
   return ipaddr.fromByteArray(bytes).toString()
 }
+
+const formatIpv4 = (n: number) => `${Math.floor(n / 0x1000000)}.${(n >>> 16) & 255}.${(n >>> 8) & 255}.${n & 255}`
 
 /** "10.0.0.0/8", "10.0.0.1" (a /32 or /128), "fd00::/64"; undefined when invalid. */
 export function parsePrefix(text: string): IpRange | undefined {
@@ -117,6 +116,12 @@ export const rangeContains = (r: IpRange, family: IpFamily, value: bigint) => r.
 export const rangeWithin = (a: IpRange, b: IpRange) => a.family === b.family && a.lo >= b.lo && a.hi <= b.hi
 
 export function ipInPrefix(ip: string, prefix: string): boolean {
+  // IPv4 in an IPv4 prefix (every guest's address in its network's subnet) as numbers, without bigints.
+  const bounds = ipv4Bounds(prefix)
+  if (bounds !== undefined && !ip.includes(':')) {
+    const value = fourPartDecimal(ip)
+    return value !== undefined && value >= bounds[0] && value < bounds[1]
+  }
   const a = parseIp(ip)
   const p = parsePrefix(prefix)
   return a !== undefined && p !== undefined && rangeContains(p, a.family, a.value)
@@ -124,6 +129,12 @@ export function ipInPrefix(ip: string, prefix: string): boolean {
 
 /** The network a prefix written with a host address stands for: 192.168.122.1/24 is 192.168.122.0/24. */
 export function networkOf(prefix: string): string {
+  // An IPv4 prefix (each interface's network subnet) as numbers, without bigints.
+  const bounds = ipv4Bounds(prefix)
+  if (bounds !== undefined) {
+    const slash = prefix.indexOf('/')
+    return slash < 0 ? prefix : `${formatIpv4(bounds[0])}${prefix.slice(slash)}`
+  }
   const range = parsePrefix(prefix)
   const len = prefix.split('/')[1]
   return range && len !== undefined ? `${formatIp(range.family, range.lo)}/${len}` : prefix

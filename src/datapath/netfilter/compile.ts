@@ -25,6 +25,8 @@ export interface CompiledRuleset {
   readsEther: boolean
   /** Some rule reads br_netfilter's ports (-m physdev): then a bridged frame's ports tell packets apart. */
   readsPhysdev: boolean
+  /** Some rule sets a conntrack zone (most rulesets: none, and no packet carries its connection's zone). */
+  setsZone: boolean
   /** Hook evaluations by hook and layer, then by packet class (see runHook). */
   hookCache: Map<string, Map<string, Map<string, unknown>>>
   /** The last packet keyed and its class key: a packet no hook changed goes on to the next hook as it is. */
@@ -91,26 +93,37 @@ export function compile(rs: NfRuleset, options: {hostAddresses?: string[]; route
   let readsEther = false
   let readsPhysdev = false
   let readsRoutes = false
+  let setsZone = false
   for (const table of rs.tables) {
     for (const chain of Object.values(table.chains)) {
       // Indexed loops: this runs once, over every expression of every rule, mostly before the optimizer
-      // has compiled it, and for-of then costs an iterator step per element.
+      // has compiled it, and for-of then costs an iterator step per element. Expressions come in many shapes:
+      // each field is read once (a read of a field of many shapes is a slow lookup).
       const rules = chain.rules
       for (let r = 0; r < rules.length; r++) {
         const exprs = rules[r].exprs
         for (let x = 0; x < exprs.length; x++) {
           const e = exprs[x]
-          // A map keyed by packet fields (verdict, mark and NAT maps) reads them as a match does.
-          const keyed = e.kind === 'vmap' || e.kind === 'mark-map' ? e : e.kind === 'nat' ? e.map : undefined
-          if (keyed) {
-            if (keyed.field.startsWith('ether') || keyed.concat?.some((f) => f.startsWith('ether'))) readsEther = true
-            if (keyed.field.startsWith('physdev') || keyed.concat?.some((f) => f.startsWith('physdev'))) readsPhysdev = true
+          const kind = e.kind
+          if (kind === 'cmp') {
+            visit(e.value)
+            const field = e.field
+            const concat = e.concat
+            if (field === 'ether saddr' || field === 'ether daddr' || (concat !== undefined && concat.some(isEther))) readsEther = true
+            if (field.startsWith('physdev') || (concat !== undefined && concat.some(isPhysdev))) readsPhysdev = true
+            if (field === 'fib saddr oif' || field === 'fib daddr oif' || field === 'rpfilter') readsRoutes = true
+            continue
           }
-          if (e.kind !== 'cmp') continue
-          visit(e.value)
-          if (e.field === 'ether saddr' || e.field === 'ether daddr' || e.concat?.some((f) => f.startsWith('ether'))) readsEther = true
-          if (e.field.startsWith('physdev') || e.concat?.some((f) => f.startsWith('physdev'))) readsPhysdev = true
-          if (e.field === 'fib saddr oif' || e.field === 'fib daddr oif' || e.field === 'rpfilter') readsRoutes = true
+          if (kind === 'ct-zone') {
+            setsZone = true
+            continue
+          }
+          // A map keyed by packet fields (verdict, mark and NAT maps) reads them as a match does.
+          const keyed = kind === 'vmap' || kind === 'mark-map' ? e : kind === 'nat' ? e.map : undefined
+          if (keyed) {
+            if (keyed.field.startsWith('ether') || keyed.concat?.some(isEther)) readsEther = true
+            if (keyed.field.startsWith('physdev') || keyed.concat?.some(isPhysdev)) readsPhysdev = true
+          }
         }
       }
     }
@@ -169,6 +182,7 @@ export function compile(rs: NfRuleset, options: {hostAddresses?: string[]; route
     range: parse,
     readsEther,
     readsPhysdev,
+    setsZone,
     hookCache: new Map(),
     lastKeyed: {key: ''},
     addressClass(address) {
@@ -183,6 +197,9 @@ export function compile(rs: NfRuleset, options: {hostAddresses?: string[]; route
     },
   }
 }
+
+const isEther = (field: string) => field.startsWith('ether')
+const isPhysdev = (field: string) => field.startsWith('physdev')
 
 /** A sorted list without its repeats. */
 function distinct(sorted: Float64Array): Float64Array {

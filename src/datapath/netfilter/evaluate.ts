@@ -94,7 +94,8 @@ const MAX_BRANCHES = 64
 const MAX_DEPTH = 64
 
 export function startBranch(packet: NfPacket): Branch {
-  return {packet, steps: [], status: 'accept', nat: [], assumptions: []}
+  // Every field from the start (decidedBy undefined): a branch a rule ends, copied with its decision, keeps the one hidden class.
+  return {packet, steps: [], status: 'accept', decidedBy: undefined, nat: [], assumptions: []}
 }
 
 /** Where a hook sits: the IP stack, the bridge, or a device (netdev ingress/egress, before and after both). */

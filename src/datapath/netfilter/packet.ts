@@ -115,12 +115,45 @@ export const ICMPV6_TYPES: Record<string, number> = {
 type PacketFields = Omit<NfPacket, 'ct' | 'mark' | 'pkttype'> & Partial<Pick<NfPacket, 'pkttype' | 'mark'>>
 
 export function newPacket(p: PacketFields): NfPacket {
-  return {pkttype: 'host', mark: 0, ...(p.l4proto === 'tcp' ? {tcpFlags: 0x02} : {}), ...p, ct: {state: 'new', status: [], direction: 'original', mark: 0, orig: {src: p.src, dst: p.dst, sport: p.sport, dport: p.dport}}}
+  return packetOf(p, 0x02, {state: 'new', status: [], direction: 'original', mark: 0, translate: undefined, zone: undefined, conn: undefined, orig: {src: p.src, dst: p.dst, sport: p.sport, dport: p.dport}})
 }
 
 /** A reply within an established connection. */
 export function replyPacket(p: PacketFields, status: string[] = []): NfPacket {
-  return {pkttype: 'host', mark: 0, ...(p.l4proto === 'tcp' ? {tcpFlags: 0x10} : {}), ...p, ct: {state: 'established', status, direction: 'reply', mark: 0}}
+  return packetOf(p, 0x10, {state: 'established', status, direction: 'reply', mark: 0, translate: undefined, zone: undefined, conn: undefined, orig: undefined})
+}
+
+/**
+ * Every packet with every field, in one order (absent ones undefined), and so its conntrack state: one hidden class,
+ * which copies made by spreading keep. Thousands of packets of a dozen shapes made every read of a field (class keys,
+ * rebasing, the hooks' device views) a slow lookup. `tcpFlags`, `mark` and `pkttype` default as a spread over the
+ * defaults did: a field P holds, even undefined, wins.
+ */
+function packetOf(p: PacketFields, tcpFlags: number, ct: NfPacket['ct']): NfPacket {
+  return {
+    family: p.family,
+    iifname: p.iifname,
+    oifname: p.oifname,
+    ibrname: p.ibrname,
+    obrname: p.obrname,
+    physIn: p.physIn,
+    physOut: p.physOut,
+    bridged: p.bridged,
+    src: p.src,
+    dst: p.dst,
+    l4proto: p.l4proto,
+    sport: p.sport,
+    dport: p.dport,
+    icmpType: p.icmpType,
+    icmpCode: p.icmpCode,
+    tcpFlags: 'tcpFlags' in p ? p.tcpFlags : p.l4proto === 'tcp' ? tcpFlags : undefined,
+    ct,
+    mark: 'mark' in p ? p.mark! : 0,
+    natMember: p.natMember,
+    pkttype: 'pkttype' in p ? p.pkttype! : 'host',
+    etherSrc: p.etherSrc,
+    etherDst: p.etherDst,
+  }
 }
 
 export function describePacket(p: NfPacket): string {
