@@ -123,7 +123,11 @@ export async function runDiagnoseCommand(flags: DiagnoseFlags, ssh: SshTarget | 
     } else {
       // Colour and width are the text report's alone (and they load chalk).
       const terminal = format === 'text' ? await import('../../reports/style.js') : undefined
-      io.log((await renderReport(result, format, {color: terminal?.colorLevel({flag: flags.color}) ?? 0, width: terminal?.outputWidth(), showSuppressed: flags['show-suppressed'], checks: flags.checks, gate})).trimEnd())
+      ;(globalThis as any).__kdmark?.('render-start', result)
+      const rendered = (await renderReport(result, format, {color: terminal?.colorLevel({flag: flags.color}) ?? 0, width: terminal?.outputWidth(), showSuppressed: flags['show-suppressed'], checks: flags.checks, gate})).trimEnd()
+      ;(globalThis as any).__kdmark?.('rendered')
+      io.log(rendered)
+      ;(globalThis as any).__kdmark?.('logged')
     }
     if (flags.record) io.logToStderr(errorLine(`snapshot written to ${flags.record}`))
     explainGate()
