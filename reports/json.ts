@@ -73,3 +73,51 @@ export function reportableJson(d: Diagnosis, gate?: GateDecision): JsonReport {
 export function reportableJsonText(d: Diagnosis, gate?: GateDecision): string {
   return JSON.stringify(reportableJson(d, gate), null, 2) + '\n'
 }
+
+/** How much text jsonLines gathers before it yields: few writes, and never the whole report as one string. */
+const JSON_CHUNK_CHARS = 1 << 20
+
+/**
+ * JSON.stringify(REPORT, null, 2) in pieces that end where its lines do (joined with newlines they are that text):
+ * each element of a top-level array is stringified on its own, so a big host's report (tens of thousands of flows,
+ * some 15 MB) is never one string, nor are the engine's buffers for building one.
+ */
+export function* jsonLines(report: object): Generator<string> {
+  // What JSON.stringify keeps: a key whose value has no JSON text (undefined, a function) is left out.
+  const entries: [string, unknown[] | string][] = []
+  for (const [key, value] of Object.entries(report)) {
+    const text = Array.isArray(value) && value.length > 0 ? value : JSON.stringify(value, null, 2)
+    if (text !== undefined) entries.push([key, text])
+  }
+  if (entries.length === 0) {
+    yield '{}'
+    return
+  }
+  let lines = ['{']
+  let size = 0
+  const add = (line: string) => {
+    lines.push(line)
+    size += line.length + 1
+  }
+  for (let k = 0; k < entries.length; k++) {
+    const [key, value] = entries[k]
+    const comma = k < entries.length - 1 ? ',' : ''
+    if (typeof value === 'string') {
+      add(`  ${JSON.stringify(key)}: ${value.replaceAll('\n', '\n  ')}${comma}`)
+      continue
+    }
+    add(`  ${JSON.stringify(key)}: [`)
+    for (let i = 0; i < value.length; i++) {
+      // An element with no JSON text is null in an array, as JSON.stringify writes it.
+      add(`    ${(JSON.stringify(value[i], null, 2) ?? 'null').replaceAll('\n', '\n    ')}${i < value.length - 1 ? ',' : ''}`)
+      if (size >= JSON_CHUNK_CHARS) {
+        yield lines.join('\n')
+        lines = []
+        size = 0
+      }
+    }
+    add(`  ]${comma}`)
+  }
+  add('}')
+  yield lines.join('\n')
+}

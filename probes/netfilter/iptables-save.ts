@@ -178,6 +178,7 @@ interface RuleContext {
   userChains: ReadonlySet<string>
   ipsetTypes: Record<string, string>
   warnings?: string[]
+  shared?: SharedExprs
   /** The rule's -m comment texts, joined once at the end (joined per module, 40k of them took seconds); made at the first. */
   comments?: string[]
 }
@@ -205,11 +206,23 @@ export class SharedExprs {
   readonly targets = [new Map<string, Kept>(), new Map<string, Kept>(), new Map<string, Kept>(), new Map<string, Kept>()]
   /** A protocol's implicit matches (`-p tcp --dport 22`, no -m), by protocol. */
   private readonly implicit = new Map<string, Map<string, Kept>>()
+  /**
+   * Single-port matches by port, direction and negation: the option texts above fill their maps with the ports
+   * seen first, while a host publishing tens of thousands of services names most ports in a rule or two of its own.
+   */
+  private readonly ports = new Map<number, NfExpr>()
 
   implicitOf(protocol: string): Map<string, Kept> {
     let map = this.implicit.get(protocol)
     if (map === undefined) this.implicit.set(protocol, (map = new Map()))
     return map
+  }
+
+  portMatch(field: 'dport' | 'sport', negated: boolean, port: number): NfExpr {
+    const key = port * 4 + (field === 'dport' ? 2 : 0) + (negated ? 1 : 0)
+    let match = this.ports.get(key)
+    if (match === undefined) this.ports.set(key, (match = cmp(field, negated, num(port))))
+    return match
   }
 }
 
@@ -250,8 +263,8 @@ export function parseIptablesRuleOptions(
   ctx: {userChains?: ReadonlySet<string>; ipsetTypes?: Record<string, string>; warnings?: string[]; shared?: SharedExprs} = {},
   offset = 0,
 ): ParsedRule {
-  const c: RuleContext = {line, userChains: ctx.userChains ?? NO_CHAINS, ipsetTypes: ctx.ipsetTypes ?? NO_IPSETS, warnings: ctx.warnings, comments: undefined}
   const shared = ctx.shared
+  const c: RuleContext = {line, userChains: ctx.userChains ?? NO_CHAINS, ipsetTypes: ctx.ipsetTypes ?? NO_IPSETS, warnings: ctx.warnings, shared, comments: undefined}
   const tokens = tokenize(line)
   const exprs = RULE_EXPRS
   exprs.length = 0
@@ -470,7 +483,9 @@ function moduleOption(c: RuleContext, module: string, o: ModOption, all: ModOpti
   if (PORT_MODULES.has(module)) {
     if ((o.name === '--dport' || o.name === '--destination-port' || o.name === '--sport' || o.name === '--source-port') && one) {
       const value = portValue(v0)
-      return value && [cmp(o.name.startsWith('--d') ? 'dport' : 'sport', o.negated, value)]
+      const field = o.name.startsWith('--d') ? 'dport' : 'sport'
+      if (value?.t === 'num' && value.v <= 0xffff && c.shared) return [c.shared.portMatch(field, o.negated, value.v)]
+      return value && [cmp(field, o.negated, value)]
     }
     if (module === 'tcp' && o.name === '--syn' && o.values.length === 0) return [cmp('tcp flags', o.negated, num(0x02), {mask: 0x17})]
     if (module === 'tcp' && o.name === '--tcp-flags' && o.values.length === 2) {

@@ -23,11 +23,13 @@ import type {DiagnoseInput, DiagnosisRun} from './diagnose.js'
 
 export async function analyse(results: Record<string, ProbeResult>, input: DiagnoseInput): Promise<DiagnosisRun> {
   const model = buildModel(results, input.runner.capturedAt, {internet: internetOf(input.options), publish: input.publish ?? [], expectations: input.expectations})
+  ;(globalThis as any).__kdmark?.('model')
   let ignored: IgnoreOutcome = {findings: [], suppressed: [], expired: []}
   const rules = input.rules ?? ALL_RULES
   const evaluation = await evaluate(model, rules, {
     suppress: (findings) => (ignored = applyIgnores(findings, input.ignores ?? [], input.now ?? new Date())).findings,
   })
+  ;(globalThis as any).__kdmark?.('evaluated')
   const counts = Object.fromEntries(SEVERITIES.map((s) => [s, evaluation.findings.filter((f) => f.severity === s).length])) as Record<Severity, number>
   const flows = model.datapath.ok ? withUndo(model.datapath.datapath.flows, ALL_RULES) : []
   const probes = probeStatuses(results)
@@ -50,6 +52,7 @@ export async function analyse(results: Record<string, ProbeResult>, input: Diagn
     topology: () => topology ?? (topology = deriveTopology(run)),
   }
   let topology: Topology | undefined
+  ;(globalThis as any).__kdmark?.('analysed')
   return run
 }
 

@@ -46,9 +46,12 @@ export interface DiagnosisRun extends Diagnosis {
 
 export async function diagnose(input: DiagnoseInput): Promise<DiagnosisRun> {
   // The analysis loads while the probes read the host: the first command starts before rules and engine are compiled.
+  ;(globalThis as any).__kdmark?.('probes-start')
   const probing = input.results ?? runProbes(input.probes ?? ALL_PROBES, input.runner, input.options)
   const [{analyse}, results] = await Promise.all([import('./analysis.js'), probing])
+  ;(globalThis as any).__kdmark?.('probed')
   input.probed?.()
+  ;(globalThis as any).__kdmark?.('forgotten', results)
   return analyse(results, input)
 }
 

@@ -8,7 +8,7 @@
 import type {Diagnosis} from '../result/diagnosis.js'
 import type {Topology} from '../result/topology.js'
 import {UserError} from './errors.js'
-import {mapStringsDeep, scrubText} from '../lib/scrub.js'
+import {mapStringsDeep, scrubText, stringMapper} from '../lib/scrub.js'
 
 /**
  * What host data may not carry into a line of text, Markdown or stderr: C0 and C1 controls but
@@ -46,8 +46,10 @@ export function reportable(d: Diagnosis, format: string): Diagnosis {
   delete (rest as {facts?: unknown}).facts
   const safe = ESCAPED_FORMATS.has(format) ? scrubText : (text: string) => visibleControls(scrubText(text))
   let shown: Topology | undefined
-  // One pass each, copying only what changes; keys too (a map keyed by host names).
-  return {...mapStringsDeep(rest, safe, {scrubKeys: true}), topology: () => shown ?? (shown = mapStringsDeep(topology(), safe, {scrubKeys: true}))}
+  // One pass each, copying only what changes; keys too (a map keyed by host names). The topology repeats the
+  // flows' hops: the strings the first pass scrubbed are not scrubbed again.
+  const safeDeep = stringMapper(safe, {scrubKeys: true})
+  return {...safeDeep(rest), topology: () => shown ?? (shown = safeDeep(topology()))}
 }
 
 /**

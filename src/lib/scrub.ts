@@ -433,6 +433,14 @@ export function scrubDeep<T>(value: T): T {
  * a string under a key named like a credential is replaced whole, as scrubDeep does.
  */
 export function mapStringsDeep<T>(value: T, f: (text: string) => string, options: {scrubKeys?: boolean} = {}): T {
+  return stringMapper(f, options)(value)
+}
+
+/**
+ * mapStringsDeep as a function of the value, for values that share strings and objects (a report's diagnosis and
+ * its topology, which repeats every guest's flows): what one call transformed, the next reuses.
+ */
+export function stringMapper(f: (text: string) => string, options: {scrubKeys?: boolean} = {}): <T>(value: T) => T {
   const seen = new WeakMap<object, unknown>()
   const transform = memoized(f)
   const field = (key: string, item: unknown) => (options.scrubKeys && credentialField(key, item) ? transform(SCRUBBED) : walk(item))
@@ -473,7 +481,7 @@ export function mapStringsDeep<T>(value: T, f: (text: string) => string, options
     seen.set(v, out)
     return out
   }
-  return walk(value) as T
+  return <T>(value: T) => walk(value) as T
 }
 
 /** A capture with its output, stderr, error, argv and path scrubbed. */

@@ -1,5 +1,5 @@
 import {describe, expect, it} from 'vitest'
-import {mapStringsDeep} from '../../src/lib/scrub.js'
+import {mapStringsDeep, stringMapper} from '../../src/lib/scrub.js'
 
 const upper = (s: string) => (s.includes('secret') ? s.replace('secret', 'XXX') : s)
 
@@ -30,5 +30,18 @@ describe('mapStringsDeep: every string transformed, only what changes copied', (
   it('transforms strings past the memo length too', () => {
     const long = `${'a'.repeat(300)} secret`
     expect(mapStringsDeep([long], upper)[0]).toBe(`${'a'.repeat(300)} XXX`)
+  })
+
+  it('one mapper over two values (a diagnosis and its topology) transforms a string they share once, with the same results', () => {
+    const calls: string[] = []
+    const counted = (text: string) => (calls.push(text), upper(text))
+    const hop = {detail: 'my secret hop'}
+    const diagnosis = {flows: [{hops: [hop]}], note: 'plain'}
+    const topology = {guests: [{flows: [{hops: [{detail: 'my secret hop'}]}], same: hop}]}
+    const mapped = stringMapper(counted)
+    const [a, b] = [mapped(diagnosis), mapped(topology)]
+    expect([a, b]).toEqual([mapStringsDeep(diagnosis, upper), mapStringsDeep(topology, upper)])
+    expect(calls.filter((c) => c === 'my secret hop')).toHaveLength(1)
+    expect(b.guests[0].same).toBe(a.flows[0].hops[0])
   })
 })
