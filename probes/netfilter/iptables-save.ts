@@ -662,6 +662,11 @@ function parseTarget(c: RuleContext, goto: boolean, tokens: Token[], from: numbe
     }
     case 'NFQUEUE':
       return {kind: 'opaque-statement', text, terminal: true}
+    case 'SET': {
+      // --add-set NAME src,...: the packet path fills the ipset (NfSet.filledBy).
+      const fills = opt('--add-set')
+      return {kind: 'effect', text, ...(fills !== undefined ? {fills: `ipset ${fills}`} : {})}
+    }
     default:
       if (EFFECT_TARGETS.has(target)) return {kind: 'effect', text}
       if (c.userChains.has(target) || (target !== '' && !/^[A-Z0-9_]+$/.test(target))) {

@@ -63,7 +63,8 @@ export function renderNftJson(x: unknown): string {
       return Array.isArray(v) ? `${renderNftJson(v[0])}-${renderNftJson(v[1])}` : jsonText(x)
     case 'set':
       // The statement `add @dyn { ip saddr }`, or an anonymous set.
-      if (isObj(v) && v.op !== undefined) return `${renderNftJson(v.op)} ${renderNftJson(v.set)} { ${renderNftJson(v.elem)} }`
+      // With the stateful statements each element carries (`add @flood { ip saddr limit rate over 10/second }`).
+      if (isObj(v) && v.op !== undefined) return `${renderNftJson(v.op)} ${renderNftJson(v.set)} { ${[v.elem, ...elementStatements(v)].map(renderNftJson).join(' ')} }`
       return Array.isArray(v) ? `{ ${v.map((e) => (Array.isArray(e) ? `${renderNftJson(e[0])} : ${renderNftJson(e[1])}` : renderNftJson(e))).join(', ')} }` : renderNftJson(v)
     case 'concat':
       return Array.isArray(v) ? v.map(renderNftJson).join(' . ') : jsonText(x)
@@ -451,8 +452,31 @@ function markKey(x: unknown): 'mark' | 'ct mark' | undefined {
   return undefined
 }
 
+/**
+ * Header fields a rewrite of leaves the packet's path as it was: its class of service, and a TTL or hop limit of a
+ * sender's own default or more (`ip ttl set 64`; less may run out on the way).
+ */
+function harmlessRewrite(protocol: unknown, field: unknown, value: unknown): boolean {
+  if (field === 'dscp' || field === 'ecn' || (protocol === 'ip6' && field === 'flowlabel')) return true
+  return (field === 'ttl' || field === 'hoplimit') && typeof value === 'number' && value >= 64
+}
+
+/**
+ * A rewrite of the packet's own header (`ip daddr set 10.0.0.2`, `tcp dport set 22`, `ether daddr set ...`): stateless
+ * NAT that conntrack does not know of. Every rule, route and reply after it sees the rewritten packet, which the
+ * evaluator does not follow: the path is undecided from there, not walked on with the packet as it came.
+ */
+function payloadRewrite(o: Obj, text: string): NfStatement | undefined {
+  const key = isObj(o.key) && isObj(o.key.payload) ? o.key.payload : undefined
+  if (!key || harmlessRewrite(key.protocol, key.field, o.value)) return undefined
+  const what = key.protocol !== undefined ? `${renderNftJson(key.protocol)} ${renderNftJson(key.field)}` : 'raw bytes'
+  return {kind: 'opaque-statement', text, terminal: 'unknown', note: `rewrites the packet's ${what}: what later rules, routes and the reply see of it is not followed`}
+}
+
 /** `meta mark set ...` / `ct mark set ...`: a value, a copy of the other mark, or a bit operation on itself. */
 function parseMangle(o: Obj, text: string): NfStatement {
+  const rewrite = payloadRewrite(o, text)
+  if (rewrite) return rewrite
   if (isObj(o.key) && isObj(o.key.ct) && o.key.ct.key === 'zone') {
     const d = o.key.ct.dir
     const dir = d === 'original' || d === 'reply' ? {dir: d as 'original' | 'reply'} : {}
@@ -584,6 +608,24 @@ function parseVmap(o: Obj, st: RuleState, text: string): NfExpr[] {
   return [...deps, {kind: 'vmap', field, ...extra, map, text}]
 }
 
+/** The stateful statements of a set statement's element (nft 1.0 lists them as `stmt`, a list). */
+const elementStatements = (o: Obj): unknown[] => (Array.isArray(o.stmt) ? o.stmt : o.stmt !== undefined ? [o.stmt] : [])
+
+/**
+ * `add @set { KEY [STATEMENTS] }`, `update @set { ... }`, `delete @set { ... }` (nft_dynset). Adding or updating fills the
+ * set as packets pass (NfSet.filledBy). A limit, quota or ct count in the element is evaluated per key and its verdict
+ * ends the rule where it does not match (`add @flood { ip saddr limit rate over 10/second } drop` drops only over the
+ * rate): by the rates and counts of that moment, which no listing holds.
+ */
+function setStatement(o: Obj, st: RuleState, text: string): NfExpr[] {
+  const name = typeof o.set === 'string' && o.set.startsWith('@') ? o.set.slice(1) : undefined
+  const fills = name !== undefined && o.op !== 'delete' ? {fills: setKey(st.ctx.family, st.ctx.table, name)} : {}
+  const gates = elementStatements(o)
+    .map((x) => (isObj(x) ? firstEntry(x)[0] : 'statement'))
+    .filter((k) => k !== 'counter' && k !== 'last')
+  return [gates.length === 0 ? {kind: 'effect', text, ...fills} : {kind: 'nondeterministic', what: `${gates.join(', ')} of each element of ${renderNftJson(o.set)}`, text, ...fills}]
+}
+
 /** The expressions of statement X, whose text (renderNftJson) is TEXT. */
 function parseStatement(x: unknown, st: RuleState, text: string): NfExpr[] {
   if (!isObj(x)) return [{kind: 'opaque', text: jsonText(x)}]
@@ -625,8 +667,9 @@ function parseStatement(x: unknown, st: RuleState, text: string): NfExpr[] {
       if (what && m) return [...m.deps, {kind: 'mark-map', what, ...m.map, text}]
       return [parseMangle(o, text)]
     }
-    case 'log':
     case 'set':
+      return setStatement(o, st, text)
+    case 'log':
     case 'dup':
     case 'flow':
     case 'last':
