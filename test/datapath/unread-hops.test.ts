@@ -10,7 +10,7 @@ import {join} from 'node:path'
 import {describe, expect, it} from 'vitest'
 import {type Link, parseIpAddr} from '../../probes/links.js'
 import {type PolicyRuleFacts, parseIpRules} from '../../probes/ip-rules.js'
-import type {Route} from '../../probes/routes.js'
+import {type Route, parseIpRoute} from '../../probes/routes.js'
 import type {Neighbour} from '../../probes/neighbours.js'
 import type {LibvirtFacts} from '../../probes/libvirt.js'
 import type {SysctlFacts} from '../../probes/sysctl.js'
@@ -266,5 +266,25 @@ describe('a WireGuard uplink (its peers\' AllowedIPs decide what it sends and ta
   it('harmless off the path (a WireGuard device no route of the guests uses)', async () => {
     const healthy = await factsOf('healthy')
     expect(verdicts(asWireguard(healthy, 'ifb0'))).toEqual(verdicts(healthy))
+  })
+})
+
+describe('routes by nexthop object (ip route ... nhid N; FRR makes them)', () => {
+  // The capture's default route (nexthop object 1) as either listing prints it, in place of the healthy host's route
+  // to the guests' destination (203.0.113.10 via kdlab-up0): the object's device and gateway are the host's, not da's.
+  const withNhidDefault = async (listing: string) =>
+    alter<Route[]>(await factsOf('healthy'), 'routes', (routes) => {
+      const own = routes.findIndex((r) => r.dst === '203.0.113.10' && r.type === 'unicast')
+      const listed = parseIpRoute(data(listing)).find((r) => r.dst === 'default')!
+      routes[own] = {...listed, dst: routes[own].dst, ...(listed.dev ? {dev: routes[own].dev, gateway: routes[own].gateway} : {})}
+    })
+  it('with net.ipv4.nexthop_compat_mode 0 the listing names no device: the guests\' egress is undecided, naming the object (it was a pass by no device)', async () => {
+    const facts = await withNhidDefault('route-nhid-compat0.json')
+    expect(decided(facts, 'egress')).toMatchObject({name: 'routing', verdict: 'indeterminate', detail: expect.stringContaining('nexthop object 1')})
+    expect(verdicts(facts)).toMatchObject({dhcp: 'pass', dns: 'pass'})
+  })
+  it('with compat mode 1 (the default) the route lists its device and gateway: the healthy host passes as before', async () => {
+    const healthy = await factsOf('healthy')
+    expect(verdicts(await withNhidDefault('route-nhid-compat1.json'))).toEqual(verdicts(healthy))
   })
 })
