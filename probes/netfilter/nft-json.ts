@@ -11,7 +11,7 @@ import type {NfBaseChain, NfChain, NfChainType, NfExpr, NfFamily, NfField, NfHoo
 import {type Obj, ParseError, isObj, parseJson} from '../types.js'
 import {icmpCode, icmpTypeCode, l4protoValue, tcpFlagBits} from './names.js'
 import {parseRuleText} from './nft-text.js'
-import {UNPARSED_STATEMENT, addressValue, num, ruleOf, str} from './values.js'
+import {SENDER_TTL, UNPARSED_STATEMENT, addressValue, headerRewrite, num, ruleOf, str} from './values.js'
 
 export interface NftJsonOptions {
   /** `nft -a list ruleset` of the same ruleset: rule texts (by handle) and netdev devices come from it. */
@@ -452,13 +452,10 @@ function markKey(x: unknown): 'mark' | 'ct mark' | undefined {
   return undefined
 }
 
-/**
- * Header fields a rewrite of leaves the packet's path as it was: its class of service, and a TTL or hop limit of a
- * sender's own default or more (`ip ttl set 64`; less may run out on the way).
- */
+/** Header fields a rewrite of leaves the packet's path as it was: its class of service, a TTL or hop limit of SENDER_TTL or more. */
 function harmlessRewrite(protocol: unknown, field: unknown, value: unknown): boolean {
   if (field === 'dscp' || field === 'ecn' || (protocol === 'ip6' && field === 'flowlabel')) return true
-  return (field === 'ttl' || field === 'hoplimit') && typeof value === 'number' && value >= 64
+  return (field === 'ttl' || field === 'hoplimit') && typeof value === 'number' && value >= SENDER_TTL
 }
 
 /**
@@ -469,8 +466,7 @@ function harmlessRewrite(protocol: unknown, field: unknown, value: unknown): boo
 function payloadRewrite(o: Obj, text: string): NfStatement | undefined {
   const key = isObj(o.key) && isObj(o.key.payload) ? o.key.payload : undefined
   if (!key || harmlessRewrite(key.protocol, key.field, o.value)) return undefined
-  const what = key.protocol !== undefined ? `${renderNftJson(key.protocol)} ${renderNftJson(key.field)}` : 'raw bytes'
-  return {kind: 'opaque-statement', text, terminal: 'unknown', note: `rewrites the packet's ${what}: what later rules, routes and the reply see of it is not followed`}
+  return headerRewrite(text, key.protocol !== undefined ? `${renderNftJson(key.protocol)} ${renderNftJson(key.field)}` : 'raw bytes')
 }
 
 /** `meta mark set ...` / `ct mark set ...`: a value, a copy of the other mark, or a bit operation on itself. */
@@ -569,7 +565,8 @@ function natPort(port: unknown): {port?: number; portEnd?: number} | undefined {
   return undefined
 }
 
-const XT_EFFECT_TARGETS = new Set(['CHECKSUM', 'LOG', 'NFLOG', 'ULOG', 'TCPMSS', 'TRACE', 'AUDIT', 'DSCP', 'TOS', 'TTL', 'HL', 'ECN', 'CLASSIFY', 'CONNSECMARK', 'SECMARK', 'IDLETIMER', 'LED', 'RATEEST', 'TEE', 'SET', 'TCPOPTSTRIP', 'CONNLABEL', 'MARK', 'CONNMARK', 'CT', 'NOTRACK'])
+// TTL and HL are not among them: whether one lowers the TTL is in options an xt target's JSON does not show.
+const XT_EFFECT_TARGETS = new Set(['CHECKSUM', 'LOG', 'NFLOG', 'ULOG', 'TCPMSS', 'TRACE', 'AUDIT', 'DSCP', 'TOS', 'ECN', 'CLASSIFY', 'CONNSECMARK', 'SECMARK', 'IDLETIMER', 'LED', 'RATEEST', 'TEE', 'SET', 'TCPOPTSTRIP', 'CONNLABEL', 'MARK', 'CONNMARK', 'CT', 'NOTRACK'])
 const XT_TERMINAL_TARGETS = new Set(['MASQUERADE', 'SNAT', 'DNAT', 'REDIRECT', 'NETMAP', 'REJECT', 'NFQUEUE', 'QUEUE'])
 
 function verdictOf(x: unknown): NfStatement | undefined {

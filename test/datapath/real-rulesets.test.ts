@@ -203,6 +203,12 @@ describe('state the listing does not show (real nft and iptables listings; kerne
   it('keeps rewrites of the class of service and of a TTL of 64 as effects, and takes one of TTL 1 for a rewrite', () => {
     const rules = nftRs.tables.find((t) => t.name === 'kd_state')!.chains.header_rewrites.rules
     expect(rules.map((r) => r.exprs.at(-1)!.kind)).toEqual(['opaque-statement', 'effect', 'effect'])
+    // iptables' TTL target: kernel, --ttl-set 1 in mangle PREROUTING dropped the forwarded ping (it was an effect, a pass); 64 passed it.
+    const ttl = (text: string) => buildRuleset({iptables: [{family: 'ip', text, backend: undefined}]})
+    const low = ttl(data('state-ttl.iptables-save.txt'))
+    const ping1 = walk(low, [['prerouting', {iifname: 'rc'}]], ping('10.1.0.2', '10.2.0.2'))
+    expect(only(ping1).decidedBy).toMatchObject({rule: {text: '-A PREROUTING -p icmp -j TTL --ttl-set 1'}, note: expect.stringContaining("rewrites the packet's TTL")})
+    expect(fate(walk(ttl(data('state-ttl.iptables-save.txt').replace('--ttl-set 1', '--ttl-set 64')), [['prerouting', {iifname: 'rc'}]], ping('10.1.0.2', '10.2.0.2')))).toBe('pass')
   })
 
   it('a limit or ct count in a set element drops only over its rate or count: undecided, not a drop of every packet', () => {

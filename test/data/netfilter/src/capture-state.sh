@@ -9,6 +9,7 @@
 #   seen:    `update @seen { ip saddr }` then `ip saddr @seen accept` (policy drop): a packet's own update lets it in
 #   (chain header_rewrites, hooked nowhere: rewrites that leave the path as it is, and one that does not)
 #   ipset:   iptables `-j SET --add-set kd-seen src` then `-m set --match-set kd-seen src -j ACCEPT` (policy DROP): the same
+#   ttl:     iptables mangle `-j TTL --ttl-set 1`: the router's forwarding drops the ping; `--ttl-set 64` passes it
 # The nft listing is taken after the cases ran (@seen then holds 10.1.0.2, not 10.1.0.3); the iptables one before its case.
 set -eu
 out=${1:?usage: capture-state.sh OUTDIR}
@@ -87,3 +88,9 @@ IPT
 ip netns exec $R ipset list > "$out/state.ipset-list.txt"
 ip netns exec $R iptables-save -c > "$out/state.iptables-save-c.txt"
 ping_s 'ipset: ping 10.2.0.2 (-j SET --add-set fills kd-seen, -m set accepts)' 10.2.0.2
+# A TTL set to 1 in mangle PREROUTING: the router's own forwarding drops the ping (time exceeded); set to 64 it passes.
+ip netns exec $R iptables -t mangle -A PREROUTING -p icmp -j TTL --ttl-set 1
+ip netns exec $R iptables-save -t mangle > "$out/state-ttl.iptables-save.txt"
+ping_s 'ttl: ping 10.2.0.2 through mangle PREROUTING -j TTL --ttl-set 1' 10.2.0.2
+ip netns exec $R iptables -t mangle -R PREROUTING 1 -p icmp -j TTL --ttl-set 64
+ping_s 'ttl: ping 10.2.0.2 through mangle PREROUTING -j TTL --ttl-set 64' 10.2.0.2
