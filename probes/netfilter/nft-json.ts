@@ -452,9 +452,14 @@ function markKey(x: unknown): 'mark' | 'ct mark' | undefined {
   return undefined
 }
 
-/** Header fields a rewrite of leaves the packet's path as it was: its class of service, a TTL or hop limit of SENDER_TTL or more. */
-function harmlessRewrite(protocol: unknown, field: unknown, value: unknown): boolean {
+/**
+ * Header fields a rewrite of leaves the packet's path as it was: its class of service, a TTL or hop limit of SENDER_TTL
+ * or more, and an IPv4 UDP checksum of 0 ("none": what admins write for libvirt's CHECKSUM --checksum-fill on DHCP
+ * answers; IPv6 has no such value, its receivers drop the datagram).
+ */
+function harmlessRewrite(protocol: unknown, field: unknown, value: unknown, st: RuleState): boolean {
   if (field === 'dscp' || field === 'ecn' || (protocol === 'ip6' && field === 'flowlabel')) return true
+  if (protocol === 'udp' && field === 'checksum' && value === 0) return st.ctx.family === 'ip' || st.known.has('nfproto=ipv4')
   return (field === 'ttl' || field === 'hoplimit') && typeof value === 'number' && value >= SENDER_TTL
 }
 
@@ -463,15 +468,15 @@ function harmlessRewrite(protocol: unknown, field: unknown, value: unknown): boo
  * NAT that conntrack does not know of. Every rule, route and reply after it sees the rewritten packet, which the
  * evaluator does not follow: the path is undecided from there, not walked on with the packet as it came.
  */
-function payloadRewrite(o: Obj, text: string): NfStatement | undefined {
+function payloadRewrite(o: Obj, st: RuleState, text: string): NfStatement | undefined {
   const key = isObj(o.key) && isObj(o.key.payload) ? o.key.payload : undefined
-  if (!key || harmlessRewrite(key.protocol, key.field, o.value)) return undefined
+  if (!key || harmlessRewrite(key.protocol, key.field, o.value, st)) return undefined
   return headerRewrite(text, key.protocol !== undefined ? `${renderNftJson(key.protocol)} ${renderNftJson(key.field)}` : 'raw bytes')
 }
 
 /** `meta mark set ...` / `ct mark set ...`: a value, a copy of the other mark, or a bit operation on itself. */
-function parseMangle(o: Obj, text: string): NfStatement {
-  const rewrite = payloadRewrite(o, text)
+function parseMangle(o: Obj, st: RuleState, text: string): NfStatement {
+  const rewrite = payloadRewrite(o, st, text)
   if (rewrite) return rewrite
   if (isObj(o.key) && isObj(o.key.ct) && o.key.ct.key === 'zone') {
     const d = o.key.ct.dir
@@ -662,7 +667,7 @@ function parseStatement(x: unknown, st: RuleState, text: string): NfExpr[] {
       const what = markKey(o.key)
       const m = what && isObj(o.value) && isObj(o.value.map) ? keyedMap(o.value.map, st, (d) => (typeof d === 'number' ? {value: d} : undefined)) : undefined
       if (what && m) return [...m.deps, {kind: 'mark-map', what, ...m.map, text}]
-      return [parseMangle(o, text)]
+      return [parseMangle(o, st, text)]
     }
     case 'set':
       return setStatement(o, st, text)

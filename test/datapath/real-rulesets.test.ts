@@ -5,6 +5,8 @@
 import {readFileSync} from 'node:fs'
 import {join} from 'node:path'
 import {describe, expect, it} from 'vitest'
+import {parseNftRuleExprs} from '../../probes/netfilter/nft-json.js'
+import {parseRuleText} from '../../probes/netfilter/nft-text.js'
 import {buildRuleset} from '../../probes/netfilter/ruleset.js'
 import {compile} from '../../src/datapath/netfilter/compile.js'
 import {type Branch, type EvalContext, runHook, startBranch} from '../../src/datapath/netfilter/evaluate.js'
@@ -203,6 +205,9 @@ describe('state the listing does not show (real nft and iptables listings; kerne
   it('keeps rewrites of the class of service and of a TTL of 64 as effects, and takes one of TTL 1 for a rewrite', () => {
     const rules = nftRs.tables.find((t) => t.name === 'kd_state')!.chains.header_rewrites.rules
     expect(rules.map((r) => r.exprs.at(-1)!.kind)).toEqual(['opaque-statement', 'effect', 'effect'])
+    // IPv4's "no checksum" (kernel: the UDP case's datagram arrived through `udp dport 53 udp checksum set 0`); over IPv6 it is dropped.
+    expect(nftRs.tables.find((t) => t.name === 'kd_state')!.chains.post.rules[0].exprs.at(-1)).toEqual({kind: 'effect', text: 'udp checksum set 0'})
+    expect(parseNftRuleExprs(parseRuleText('udp checksum set 0').expr, {family: 'inet', table: 't'}).exprs.at(-1)?.kind).toBe('opaque-statement')
     // iptables' TTL target: kernel, --ttl-set 1 in mangle PREROUTING dropped the forwarded ping (it was an effect, a pass); 64 passed it.
     const ttl = (text: string) => buildRuleset({iptables: [{family: 'ip', text, backend: undefined}]})
     const low = ttl(data('state-ttl.iptables-save.txt'))

@@ -7,6 +7,7 @@
 #   flood:   `add @flood { ip saddr limit rate over 10/second } drop` drops only over the rate: one ping passes
 #   connlim: `add @cc { ip saddr ct count over 2 } drop`: the first connection passes
 #   seen:    `update @seen { ip saddr }` then `ip saddr @seen accept` (policy drop): a packet's own update lets it in
+#            (and `udp checksum set 0` in postrouting, IPv4's "no checksum", does not stop it)
 #   (chain header_rewrites, hooked nowhere: rewrites that leave the path as it is, and one that does not)
 #   ipset:   iptables `-j SET --add-set kd-seen src` then `-m set --match-set kd-seen src -j ACCEPT` (policy DROP): the same
 #   ttl:     iptables mangle `-j TTL --ttl-set 1`: the router's forwarding drops the ping; `--ttl-set 64` passes it
@@ -54,6 +55,10 @@ table ip kd_state {
 		ip ttl set 1
 		ip ttl set 64
 		ip dscp set cs1
+	}
+	chain post {
+		type filter hook postrouting priority mangle; policy accept;
+		udp dport 53 udp checksum set 0
 	}
 	chain forward {
 		type filter hook forward priority filter; policy drop;
