@@ -17,7 +17,7 @@ import type {SysctlFacts} from '../../probes/sysctl.js'
 import {type TcFacts, parseFilters, parseQdiscs} from '../../probes/tc.js'
 import {ipAddressTextToJson, ipRuleTextToJson} from '../../probes/iproute-text.js'
 import type {Flow} from '../../src/datapath/flows.js'
-import {ROOT, type Facts, alter, factsOf, fireAll, model} from '../helpers.js'
+import {ROOT, type Facts, alter, factsOf, fireAll, model, withIptablesRule} from '../helpers.js'
 
 const data = (f: string) => readFileSync(join(ROOT, 'test/data/unread-hops', f), 'utf8')
 const TAP = 'vnet0'
@@ -286,5 +286,28 @@ describe('routes by nexthop object (ip route ... nhid N; FRR makes them)', () =>
   it('with compat mode 1 (the default) the route lists its device and gateway: the healthy host passes as before', async () => {
     const healthy = await factsOf('healthy')
     expect(verdicts(await withNhidDefault('route-nhid-compat1.json'))).toEqual(verdicts(healthy))
+  })
+})
+
+describe('a mark set on the output hook re-routes what the host sends (ip_route_me_harder)', () => {
+  // Kernel (namespaces): with `fwmark 1 lookup 100` and an unreachable table 100, a ping marked 1 in mangle OUTPUT
+  // failed ("Network is unreachable"); marked 1 in filter OUTPUT it passed (no second lookup there).
+  const withMarkRoute = async (table: 'mangle' | 'filter') =>
+    alter<Route[]>(
+      alter<PolicyRuleFacts>(withIptablesRule(await factsOf('healthy'), table, '-A OUTPUT -p udp -m udp --sport 53 -j MARK --set-xmark 0x1/0xffffffff', 0, 'iptables-legacy'), 'ip-rules', (rules) => {
+        rules.inet.splice(1, 0, {family: 'inet', priority: 100, src: 'all', dst: 'all', not: false, action: 'lookup', table: '100', fwmark: 1, text: '100: from all fwmark 0x1 lookup 100'})
+      }),
+      'routes',
+      (routes) => routes.push({family: 'inet', dst: 'default', type: 'unreachable', table: '100', metric: 0, nexthops: []}),
+    )
+  it('marked in mangle OUTPUT (a chain of type route): the DNS answer is routed again, by table 100, and fails there (it was a pass)', async () => {
+    const facts = await withMarkRoute('mangle')
+    expect(decided(facts, 'dns-reply')).toMatchObject({name: 'routing (again, after output)', verdict: 'fail', detail: expect.stringContaining('unreachable')})
+    expect(verdicts(facts)).toMatchObject({dhcp: 'pass', dns: 'pass', egress: 'pass'})
+    // Blamed on the policy rule the mark meets, as a lookup before the hook would be.
+    expect((await fireAll(facts)).evaluation.findings.find((f) => f.id === 'policy-route-diverts-guests')?.entity.name).toBe('ip rule 100: from all fwmark 0x1 lookup 100')
+  })
+  it('marked in filter OUTPUT: no second lookup, the answer passes', async () => {
+    expect(verdicts(await withMarkRoute('filter'))).toEqual(verdicts(await factsOf('healthy')))
   })
 })
