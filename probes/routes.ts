@@ -15,6 +15,11 @@ export interface Route {
   prefsrc?: string
   /** ECMP: several next hops in one route; `flags` as ip prints them ('dead': the kernel never picks it). */
   nexthops: {gateway?: string; dev?: string; flags?: string[]}[]
+  /**
+   * The nexthop object the route uses (ip route ... nhid N). With net.ipv4.nexthop_compat_mode = 0 the listing names
+   * only it, with no device or gateway: the next hop is in `ip nexthop show`, which is not read.
+   */
+  nhid?: number
 }
 
 /** `family` when the listing is of one family (ip -6): "default" and device routes carry no address that says so. */
@@ -43,6 +48,8 @@ function routesOf(rows: unknown[], family?: Route['family']): Route[] {
       const value = str(row[key])
       if (value !== undefined) route[key] = value
     }
+    const nhid = num(row.nhid)
+    if (nhid !== undefined) route.nhid = nhid
     return route
   })
 }

@@ -8,7 +8,7 @@ import type {NfBaseChain, NfChain, NfChainType, NfExpr, NfField, NfHook, NfState
 import {ParseError} from '../types.js'
 import {getOrCreate} from '../../src/lib/collections.js'
 import {icmpTypeCode, l4protoValue, tcpFlagBits} from './names.js'
-import {addressRange, addressValue, cmp, ifaceValue, num, parseNumber, portValue, ruleOf, str} from './values.js'
+import {SENDER_TTL, addressRange, addressValue, cmp, headerRewrite, ifaceValue, num, parseNumber, portValue, ruleOf, str} from './values.js'
 
 export type IptablesBackend = 'iptables-legacy' | 'iptables-nft'
 
@@ -625,7 +625,7 @@ function ipsetFields(c: RuleContext, name: string, dirs: string[]): NfField[] | 
 // Targets
 
 const EFFECT_TARGETS = new Set([
-  'CHECKSUM', 'LOG', 'NFLOG', 'ULOG', 'TCPMSS', 'TRACE', 'AUDIT', 'DSCP', 'TOS', 'TTL', 'HL', 'ECN', 'CLASSIFY', 'CONNSECMARK',
+  'CHECKSUM', 'LOG', 'NFLOG', 'ULOG', 'TCPMSS', 'TRACE', 'AUDIT', 'DSCP', 'TOS', 'ECN', 'CLASSIFY', 'CONNSECMARK',
   'SECMARK', 'IDLETIMER', 'LED', 'RATEEST', 'TEE', 'SET', 'TCPOPTSTRIP', 'CONNLABEL',
 ])
 
@@ -677,6 +677,20 @@ function parseTarget(c: RuleContext, goto: boolean, tokens: Token[], from: numbe
     }
     case 'NFQUEUE':
       return {kind: 'opaque-statement', text, terminal: true}
+    case 'TTL':
+    case 'HL': {
+      // Raised, or set to a sender's own default or more: harmless. Lowered or set low, it may run out on the way (at 1 the
+      // host's own forwarding drops it).
+      const word = target === 'TTL' ? 'ttl' : 'hl'
+      const set = opt(`--${word}-set`)
+      const raised = options.length === 1 && (options[0].name === `--${word}-inc` || (set !== undefined && Number(set) >= SENDER_TTL))
+      return raised ? {kind: 'effect', text} : headerRewrite(text, target === 'TTL' ? 'TTL' : 'hop limit')
+    }
+    case 'SET': {
+      // --add-set NAME src,...: the packet path fills the ipset (NfSet.filledBy).
+      const fills = opt('--add-set')
+      return {kind: 'effect', text, ...(fills !== undefined ? {fills: `ipset ${fills}`} : {})}
+    }
     default:
       if (EFFECT_TARGETS.has(target)) return {kind: 'effect', text}
       if (c.userChains.has(target) || (target !== '' && !/^[A-Z0-9_]+$/.test(target))) {

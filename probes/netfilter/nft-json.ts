@@ -11,7 +11,7 @@ import type {NfBaseChain, NfChain, NfChainType, NfExpr, NfFamily, NfField, NfHoo
 import {type Obj, ParseError, isObj, parseJson} from '../types.js'
 import {icmpCode, icmpTypeCode, l4protoValue, tcpFlagBits} from './names.js'
 import {parseRuleText} from './nft-text.js'
-import {UNPARSED_STATEMENT, addressValue, num, ruleOf, str} from './values.js'
+import {SENDER_TTL, UNPARSED_STATEMENT, addressValue, headerRewrite, num, ruleOf, str} from './values.js'
 
 export interface NftJsonOptions {
   /** `nft -a list ruleset` of the same ruleset: rule texts (by handle) and netdev devices come from it. */
@@ -63,7 +63,8 @@ export function renderNftJson(x: unknown): string {
       return Array.isArray(v) ? `${renderNftJson(v[0])}-${renderNftJson(v[1])}` : jsonText(x)
     case 'set':
       // The statement `add @dyn { ip saddr }`, or an anonymous set.
-      if (isObj(v) && v.op !== undefined) return `${renderNftJson(v.op)} ${renderNftJson(v.set)} { ${renderNftJson(v.elem)} }`
+      // With the stateful statements each element carries (`add @flood { ip saddr limit rate over 10/second }`).
+      if (isObj(v) && v.op !== undefined) return `${renderNftJson(v.op)} ${renderNftJson(v.set)} { ${[v.elem, ...elementStatements(v)].map(renderNftJson).join(' ')} }`
       return Array.isArray(v) ? `{ ${v.map((e) => (Array.isArray(e) ? `${renderNftJson(e[0])} : ${renderNftJson(e[1])}` : renderNftJson(e))).join(', ')} }` : renderNftJson(v)
     case 'concat':
       return Array.isArray(v) ? v.map(renderNftJson).join(' . ') : jsonText(x)
@@ -451,8 +452,32 @@ function markKey(x: unknown): 'mark' | 'ct mark' | undefined {
   return undefined
 }
 
+/**
+ * Header fields a rewrite of leaves the packet's path as it was: its class of service, a TTL or hop limit of SENDER_TTL
+ * or more, and an IPv4 UDP checksum of 0 ("none": what admins write for libvirt's CHECKSUM --checksum-fill on DHCP
+ * answers; IPv6 has no such value, its receivers drop the datagram).
+ */
+function harmlessRewrite(protocol: unknown, field: unknown, value: unknown, st: RuleState): boolean {
+  if (field === 'dscp' || field === 'ecn' || (protocol === 'ip6' && field === 'flowlabel')) return true
+  if (protocol === 'udp' && field === 'checksum' && value === 0) return st.ctx.family === 'ip' || st.known.has('nfproto=ipv4')
+  return (field === 'ttl' || field === 'hoplimit') && typeof value === 'number' && value >= SENDER_TTL
+}
+
+/**
+ * A rewrite of the packet's own header (`ip daddr set 10.0.0.2`, `tcp dport set 22`, `ether daddr set ...`): stateless
+ * NAT that conntrack does not know of. Every rule, route and reply after it sees the rewritten packet, which the
+ * evaluator does not follow: the path is undecided from there, not walked on with the packet as it came.
+ */
+function payloadRewrite(o: Obj, st: RuleState, text: string): NfStatement | undefined {
+  const key = isObj(o.key) && isObj(o.key.payload) ? o.key.payload : undefined
+  if (!key || harmlessRewrite(key.protocol, key.field, o.value, st)) return undefined
+  return headerRewrite(text, key.protocol !== undefined ? `${renderNftJson(key.protocol)} ${renderNftJson(key.field)}` : 'raw bytes')
+}
+
 /** `meta mark set ...` / `ct mark set ...`: a value, a copy of the other mark, or a bit operation on itself. */
-function parseMangle(o: Obj, text: string): NfStatement {
+function parseMangle(o: Obj, st: RuleState, text: string): NfStatement {
+  const rewrite = payloadRewrite(o, st, text)
+  if (rewrite) return rewrite
   if (isObj(o.key) && isObj(o.key.ct) && o.key.ct.key === 'zone') {
     const d = o.key.ct.dir
     const dir = d === 'original' || d === 'reply' ? {dir: d as 'original' | 'reply'} : {}
@@ -545,7 +570,8 @@ function natPort(port: unknown): {port?: number; portEnd?: number} | undefined {
   return undefined
 }
 
-const XT_EFFECT_TARGETS = new Set(['CHECKSUM', 'LOG', 'NFLOG', 'ULOG', 'TCPMSS', 'TRACE', 'AUDIT', 'DSCP', 'TOS', 'TTL', 'HL', 'ECN', 'CLASSIFY', 'CONNSECMARK', 'SECMARK', 'IDLETIMER', 'LED', 'RATEEST', 'TEE', 'SET', 'TCPOPTSTRIP', 'CONNLABEL', 'MARK', 'CONNMARK', 'CT', 'NOTRACK'])
+// TTL and HL are not among them: whether one lowers the TTL is in options an xt target's JSON does not show.
+const XT_EFFECT_TARGETS = new Set(['CHECKSUM', 'LOG', 'NFLOG', 'ULOG', 'TCPMSS', 'TRACE', 'AUDIT', 'DSCP', 'TOS', 'ECN', 'CLASSIFY', 'CONNSECMARK', 'SECMARK', 'IDLETIMER', 'LED', 'RATEEST', 'TEE', 'SET', 'TCPOPTSTRIP', 'CONNLABEL', 'MARK', 'CONNMARK', 'CT', 'NOTRACK'])
 const XT_TERMINAL_TARGETS = new Set(['MASQUERADE', 'SNAT', 'DNAT', 'REDIRECT', 'NETMAP', 'REJECT', 'NFQUEUE', 'QUEUE'])
 
 function verdictOf(x: unknown): NfStatement | undefined {
@@ -582,6 +608,24 @@ function parseVmap(o: Obj, st: RuleState, text: string): NfExpr[] {
     map.push({key, then})
   }
   return [...deps, {kind: 'vmap', field, ...extra, map, text}]
+}
+
+/** The stateful statements of a set statement's element (nft 1.0 lists them as `stmt`, a list). */
+const elementStatements = (o: Obj): unknown[] => (Array.isArray(o.stmt) ? o.stmt : o.stmt !== undefined ? [o.stmt] : [])
+
+/**
+ * `add @set { KEY [STATEMENTS] }`, `update @set { ... }`, `delete @set { ... }` (nft_dynset). Adding or updating fills the
+ * set as packets pass (NfSet.filledBy). A limit, quota or ct count in the element is evaluated per key and its verdict
+ * ends the rule where it does not match (`add @flood { ip saddr limit rate over 10/second } drop` drops only over the
+ * rate): by the rates and counts of that moment, which no listing holds.
+ */
+function setStatement(o: Obj, st: RuleState, text: string): NfExpr[] {
+  const name = typeof o.set === 'string' && o.set.startsWith('@') ? o.set.slice(1) : undefined
+  const fills = name !== undefined && o.op !== 'delete' ? {fills: setKey(st.ctx.family, st.ctx.table, name)} : {}
+  const gates = elementStatements(o)
+    .map((x) => (isObj(x) ? firstEntry(x)[0] : 'statement'))
+    .filter((k) => k !== 'counter' && k !== 'last')
+  return [gates.length === 0 ? {kind: 'effect', text, ...fills} : {kind: 'nondeterministic', what: `${gates.join(', ')} of each element of ${renderNftJson(o.set)}`, text, ...fills}]
 }
 
 /** The expressions of statement X, whose text (renderNftJson) is TEXT. */
@@ -623,10 +667,11 @@ function parseStatement(x: unknown, st: RuleState, text: string): NfExpr[] {
       const what = markKey(o.key)
       const m = what && isObj(o.value) && isObj(o.value.map) ? keyedMap(o.value.map, st, (d) => (typeof d === 'number' ? {value: d} : undefined)) : undefined
       if (what && m) return [...m.deps, {kind: 'mark-map', what, ...m.map, text}]
-      return [parseMangle(o, text)]
+      return [parseMangle(o, st, text)]
     }
-    case 'log':
     case 'set':
+      return setStatement(o, st, text)
+    case 'log':
     case 'dup':
     case 'flow':
     case 'last':

@@ -127,6 +127,9 @@ function single(ts: Tokens): unknown {
   return atom(t)
 }
 
+/** A limit, quota or ct count next: state a set statement keeps per element. */
+const elementState = (ts: Tokens) => ts.peek() === 'limit' || ts.peek() === 'quota' || (ts.peek() === 'ct' && ts.peek(1) === 'count')
+
 /** `{ a, b : verdict, c . d }` (the opening brace is next); with `declaration`, element options (timeout, comment) are read too. */
 function setElements(ts: Tokens, declaration: boolean): unknown[] {
   ts.expect('{')
@@ -138,7 +141,12 @@ function setElements(ts: Tokens, declaration: boolean): unknown[] {
     }
     let key = value(ts)
     const options: Obj = {}
-    while (declaration && (ts.peek() === 'timeout' || ts.peek() === 'expires' || ts.peek() === 'comment' || ts.peek() === 'counter')) {
+    while (declaration && (ts.peek() === 'timeout' || ts.peek() === 'expires' || ts.peek() === 'comment' || ts.peek() === 'counter' || elementState(ts))) {
+      // The state a set statement keeps per element (`10.1.0.2 limit rate over 10/second`), as nft -j nests it.
+      if (elementState(ts)) {
+        Object.assign(options, statement(ts))
+        continue
+      }
       const word = ts.next()
       if (word === 'counter') {
         if (ts.peek() === 'packets') {
@@ -311,8 +319,11 @@ function statement(ts: Tokens): Obj {
       ts.expect('{')
       const elem = selector(ts)
       if (!elem) throw new ParseError(`no selector in ${t} ${set}`)
+      // Statements each element carries (`add @flood { ip saddr limit rate over 10/second }`).
+      const stmt: Obj[] = []
+      while (ts.peek() !== '}' && ts.peek() !== undefined) stmt.push(statement(ts))
       ts.expect('}')
-      return {set: {op: t, elem, set}}
+      return {set: {op: t, elem, set, ...(stmt.length > 0 ? {stmt} : {})}}
     }
     case 'meter': {
       ts.next()

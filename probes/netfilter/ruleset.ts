@@ -109,10 +109,22 @@ export function buildRuleset(sources: RulesetSources): NfRuleset {
       FAMILY_ORDER.indexOf(a.family) - FAMILY_ORDER.indexOf(b.family) ||
       (a.name < b.name ? -1 : a.name > b.name ? 1 : 0),
   )
+  markFilledSets(tables, sets)
   // Warnings that mean rules went unseen are gaps too: a partial read must not pass for a full one.
   sources.gaps?.push(...warnings.filter((w) => UNREAD.test(w)))
   const sortedSets = Object.fromEntries(Object.keys(sets).sort().map((k) => [k, sets[k]]))
   return {tables, sets: sortedSets, warnings}
+}
+
+/** Each set a rule adds packets' keys to, with that rule's text (the first such rule, in table order). */
+function markFilledSets(tables: NfTable[], sets: NfRuleset['sets']): void {
+  for (const t of tables)
+    for (const chain of Object.values(t.chains))
+      for (const rule of chain.rules)
+        for (const e of rule.exprs) {
+          const set = (e.kind === 'effect' || e.kind === 'nondeterministic') && e.fills !== undefined ? sets[e.fills] : undefined
+          if (set && set.filledBy === undefined) set.filledBy = rule.text
+        }
 }
 
 const IPTABLES_PRIORITIES: Record<string, Record<string, number>> = {

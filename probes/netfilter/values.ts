@@ -1,9 +1,17 @@
 /** Value builders shared by the parsers: one spelling per thing, whichever tool printed it. */
 import {formatIp, parseIp} from '../../src/lib/addr.js'
-import type {NfExpr, NfField, NfMatch, NfRule, NfRuleRef, NfScalar, NfValue} from '../../src/lib/netfilter.js'
+import type {NfExpr, NfField, NfMatch, NfRule, NfRuleRef, NfScalar, NfStatement, NfValue} from '../../src/lib/netfilter.js'
 
 /** A statement of a text listing that could not be read back (nft-text.ts): any match, any verdict. nft never prints this key. */
 export const UNPARSED_STATEMENT = 'kvmdoctor-unparsed'
+
+/**
+ * A rewrite of the packet's own header, which the evaluator does not follow: undecided from there (its note says which
+ * field). A TTL or hop limit set to a sender's own default or more (SENDER_TTL) leaves the path as it was: fewer may
+ * run out on the way.
+ */
+export const headerRewrite = (text: string, what: string): NfStatement => ({kind: 'opaque-statement', text, terminal: 'unknown', note: `rewrites the packet's ${what}: what later rules, routes and the reply see of it is not followed`})
+export const SENDER_TTL = 64
 
 export const str = (v: string): NfScalar => ({t: 'str', v})
 export const num = (v: number): NfScalar => ({t: 'num', v})

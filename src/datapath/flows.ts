@@ -966,6 +966,19 @@ class HostView {
     return {conn: {zone: request.packet().ct.zone ?? 0, ...(by ? {by} : {})}}
   }
 
+  /** Whether a live branch's mark or addresses were changed on the output hook by a chain of type route (which re-routes). */
+  changedByRouteChain(branches: Branch[]): boolean {
+    const changes = /^(mark (set|and|or|xor)|dnat|snat|redirect|masquerade)/
+    return branches.some((b) =>
+      b.status === 'accept' &&
+      b.steps.some((st) => {
+        if (st.hook !== 'output' || !st.action || !changes.test(st.action)) return false
+        const table = this.facts.ruleset.tables.find((t) => t.backend === st.chain.backend && t.family === st.chain.family && t.name === st.chain.table)
+        return table?.chains[st.chain.base ?? st.chain.chain]?.base?.type === 'route'
+      }),
+    )
+  }
+
   /** Some device has an address: the host's addresses were read (asked for every guest, answered once). */
   private addressesRead(): boolean {
     this.someAddress ??= this.facts.links.some((l) => l.addresses.length > 0)
@@ -1479,12 +1492,13 @@ class HostView {
     // A DNS answer is in the query's connection (and carries its connection mark), unless the query was left
     // untracked: then the answer opens a connection of its own (the NAT chains see it). A DHCP offer is a new one.
     const back = new PathRunner(this, [], kind === 'dns' && reply.ct.state === 'established' ? {...reply, ct: {...reply.ct, mark: runner.packet().ct.mark, ...this.connOf(runner)}} : reply, kind === 'dhcp' ? SIZE.dhcp : SIZE.dnsReply)
+    let routed: RouteDecision | undefined
     if (kind === 'dns') {
       const missing = this.unaddressedHop(source, g)
       if (missing) back.push(missing)
-      back.route('routing', 'output', {iif: 'lo', src: gw, viaDev: bridge})
+      routed = back.route('routing', 'output', {iif: 'lo', src: gw, viaDev: bridge})
     }
-    back.nf('netfilter output', 'output', 'ip', {oifname: bridge})
+    back.outputHook(bridge, routed, bridge)
     this.ipSend(back, undefined, bridge)
     this.toGuest(back, g, kind === 'dhcp', true)
     out.push(this.finish(base, `${kind}-reply` as FlowKind, `${kind === 'dhcp' ? 'DHCP offer' : 'DNS answer'} back to ${d.name}`, reply, back.hops, kind, assumed))
@@ -1659,8 +1673,7 @@ class HostView {
     if (flows[0].verdict === 'fail') return flows
     const reply = replyPacket({family: 4, src: to.addr, dst: src, l4proto: to.proto, ...(to.proto === 'icmp' ? {icmpType: 0} : {sport: to.port ?? 443, dport: EPHEMERAL_PORT})})
     const back = new PathRunner(this, [], {...reply, ct: {...reply.ct, mark: runner.packet().ct.mark, ...this.connOf(runner)}}, to.proto === 'icmp' ? SIZE.ping : this.pathMtu(bridge))
-    back.route('routing', 'output', {iif: 'lo', src: to.addr, viaDev: bridge})
-    back.nf('netfilter output', 'output', 'ip', {oifname: bridge})
+    back.outputHook(bridge, back.route('routing', 'output', {iif: 'lo', src: to.addr, viaDev: bridge}), bridge)
     this.ipSend(back, undefined, bridge)
     this.toGuest(back, g, false, true)
     flows.push(this.finish(base, 'custom', `answer from ${to.addr} back to ${d.name}`, reply, back.hops, 'custom', assumed))
@@ -2371,6 +2384,23 @@ class PathRunner {
     // The host's own packet meets the out policies at its route lookup (ip_route_output_flow), from the source it takes.
     if (expect === 'output' && (decision.kind === 'unicast' || decision.kind === 'broadcast') && this.alive()) this.ipsec('out', decision.dev, src)
     return decision
+  }
+
+  /**
+   * The output hook of a packet the host sends, routed before it as FIRST. Where a chain of type route (iptables mangle
+   * OUTPUT, nft `type route hook output`) changed its mark or addresses, the kernel routes it again (ip_route_me_harder):
+   * checked in namespaces, a mark set there that a policy rule sends to an unreachable table stopped a ping, the same mark
+   * set in the filter table did not.
+   */
+  outputHook(oif: string, first: RouteDecision | undefined, viaDev: string): void {
+    const before = this.packet()
+    this.nf('netfilter output', 'output', 'ip', {oifname: oif})
+    if (!first || !this.alive()) return
+    const after = this.packet()
+    if ((after.mark === before.mark && after.src === before.src && after.dst === before.dst) || !this.host.changedByRouteChain(this.branches)) return
+    const again = this.host.router.lookup({family: after.family, dst: after.dst, src: after.src, iif: 'lo', mark: after.mark, l4proto: after.l4proto, sport: after.sport, dport: after.dport, nexthop: this.nexthop})
+    if (again.kind === first.kind && again.dev === first.dev && again.gateway === first.gateway) return
+    this.hops.push(this.host.routingHop('routing (again, after output)', again, 'output', after, viaDev))
   }
 
   /** The IPsec policies of a direction, for the packet as it is now (from `src` where the host picks it). */

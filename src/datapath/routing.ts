@@ -151,6 +151,11 @@ export function buildRouter(routes: Route[], rules: {inet?: PolicyRule[]; inet6?
       const hop = usable[Math.min(q.nexthop ?? 0, usable.length - 1)] ?? best.route.nexthops[0]
       const dev = best.route.dev ?? hop?.dev
       const gateway = best.route.gateway ?? hop?.gateway
+      // A unicast route always leaves by a device; one listed without (a nexthop object's, compat mode off) is not known.
+      if (kind === 'unicast' && dev === undefined) {
+        const why = best.route.nhid !== undefined ? `its device and gateway are nexthop object ${best.route.nhid}'s ('ip nexthop show', not read; with net.ipv4.nexthop_compat_mode = 0 the route lists neither)` : 'it lists no device'
+        return {kind: 'unknown', table, route: best.route, rule, trail, unknownBecause: `route ${describeRoute(best.route)}: ${why}`}
+      }
       return {kind, dev, gateway, table, route: best.route, rule, trail, ...(kind === 'unknown' ? {unknownBecause: `route type ${type}`} : {}), ...(usable.length > 1 ? {nexthops: usable} : {})}
     }
     if (unknown) return {kind: 'unknown', trail, unknownBecause: unknown}
@@ -211,7 +216,8 @@ export function describeRoute(r: Route): string {
   const type = r.type === 'unicast' ? '' : `${r.type} `
   const via = r.gateway ? ` via ${r.gateway}` : ''
   const dev = r.dev ? ` dev ${r.dev}` : r.nexthops.length ? ` nexthops ${r.nexthops.map((h) => `${h.gateway ?? ''} dev ${h.dev ?? '?'}`).join(', ')}` : ''
-  return `${type}${r.dst}${via}${dev}${r.table !== 'main' ? ` table ${r.table}` : ''}${r.metric ? ` metric ${r.metric}` : ''}`
+  const nhid = r.nhid !== undefined ? ` nhid ${r.nhid}` : ''
+  return `${type}${r.dst}${nhid}${via}${dev}${r.table !== 'main' ? ` table ${r.table}` : ''}${r.metric ? ` metric ${r.metric}` : ''}`
 }
 
 /**

@@ -184,8 +184,11 @@ export type NfMatch =
       /** Added by the parser, not written by the user: the dependency nft applies before a protocol match (`tcp dport` needs `meta l4proto tcp`). */
       implicit?: true
     }
-  /** Matches that depend on rates, randomness, time or history: the evaluator says "may match". */
-  | {kind: 'nondeterministic'; what: string; text: string}
+  /**
+   * Matches that depend on rates, randomness, time or history: the evaluator says "may match". `fills`: as for an effect
+   * (a set statement whose element carries a limit, quota or ct count: `add @flood { ip saddr limit rate over 10/second }`).
+   */
+  | {kind: 'nondeterministic'; what: string; text: string; fills?: string}
   /** A match the evaluator does not model: the result is indeterminate if it matters. */
   | {kind: 'opaque'; text: string}
 
@@ -233,10 +236,13 @@ export type NfStatement =
   | {kind: 'vmap'; field: NfField; concat?: NfField[]; map: {key: NfValue; then: NfStatement}[] | {t: 'setref'; name: string}; text: string}
   /** Untracked packets skip NAT and are "ct state untracked" (iptables -t raw -j NOTRACK / CT --notrack). */
   | {kind: 'notrack'; text: string}
-  /** Statements that neither decide nor change what later rules see: counter, log, CHECKSUM, TCPMSS, NFLOG ... */
-  | {kind: 'effect'; text: string}
-  /** A target the evaluator does not model; it may or may not end the chain. */
-  | {kind: 'opaque-statement'; text: string; terminal: boolean | 'unknown'}
+  /**
+   * Statements that neither decide nor change what later rules see: counter, log, CHECKSUM, TCPMSS, NFLOG ... `fills`:
+   * the set (its NfRuleset.sets key) the statement adds the packet's key to (nft add/update @set, iptables -j SET --add-set).
+   */
+  | {kind: 'effect'; text: string; fills?: string}
+  /** A target the evaluator does not model; it may or may not end the chain. `note`: why, where more is known than that. */
+  | {kind: 'opaque-statement'; text: string; terminal: boolean | 'unknown'; note?: string}
 
 /** One entry of a NAT map: the key the packet must match, and the address (and port) it is translated to. */
 export interface NatMapEntry {
@@ -261,6 +267,11 @@ export interface NfSet {
   nomatch?: NfValue[]
   /** False when the elements could not all be read (ipset list failed, unknown element syntax). */
   complete: boolean
+  /**
+   * A rule that adds packets' keys to the set as they pass (its text): the listing holds the set as it stood then, not
+   * the keys a packet adds on its way, its own included, so a key it does not hold may be there when the packet comes.
+   */
+  filledBy?: string
 }
 
 /** The table libvirt >= 10 keeps its network rules in with its nftables backend. */

@@ -4,19 +4,22 @@
  * (nft_fib4_eval, rpfilter_mt; observed in network namespaces: see each case). Each rule is read by the real parsers
  * and ends in drop: drop = matched, accept = not, both = undecided.
  */
+import {readFileSync} from 'node:fs'
+import {join} from 'node:path'
 import {describe, expect, it} from 'vitest'
 import {parseIptablesRuleOptions} from '../../probes/netfilter/iptables-save.js'
 import {parseNftRuleExprs} from '../../probes/netfilter/nft-json.js'
 import {parseRuleText} from '../../probes/netfilter/nft-text.js'
 import {renderRule} from '../../probes/netfilter/render.js'
 import type {PolicyRule} from '../../probes/ip-rules.js'
-import type {Route} from '../../probes/routes.js'
+import {type Route, parseIpRoute} from '../../probes/routes.js'
 import {compile} from '../../src/datapath/netfilter/compile.js'
 import {type EvalContext, runHook, startBranch} from '../../src/datapath/netfilter/evaluate.js'
 import {type NfPacket, newPacket} from '../../src/datapath/netfilter/packet.js'
 import {buildRouter, routeLookupOf} from '../../src/datapath/routing.js'
 import type {NfExpr, NfHook} from '../../src/lib/netfilter.js'
 import {ipt, nft, ruleset} from './builders.js'
+import {ROOT} from '../helpers.js'
 
 const route = (dst: string, over: Partial<Route> = {}): Route => ({family: 'inet', dst, type: 'unicast', table: 'main', metric: 0, nexthops: [], ...over})
 // The namespace experiment's host: a0 (10.1.0.0/24) and b0 (10.2.0.0/24); 172.16/16 routed back via b0; 10.7/24 over
@@ -112,6 +115,18 @@ describe('nft fib ... oif (reverse-path filters)', () => {
     const blind: EvalContext = {addressType: () => ['unicast'], addressOf: () => undefined}
     expect(verdict(strict, ping('172.16.0.5'), {context: blind})).toEqual(UNDECIDED)
     expect(verdict(strict, ping('10.1.0.2'), {context: blind})).toEqual(UNDECIDED)
+  })
+
+  it('a route by nexthop object listed without its device (nexthop_compat_mode 0) is undecided, not missing', () => {
+    // test/data/unread-hops/capture.sh: `default nhid 1` (via 10.5.0.2 dev da); the kernel passed a ping from 8.8.8.8
+    // arriving by da through `fib saddr . iif oif missing drop` in both modes (it was a drop by mode 0's listing).
+    const byListing = (mode: 0 | 1): EvalContext => {
+      const routes = parseIpRoute(readFileSync(join(ROOT, `test/data/unread-hops/route-nhid-compat${mode}.json`), 'utf8'))
+      return {...ctx, routeLookup: (q) => routeLookupOf(buildRouter(routes, RULES), q)}
+    }
+    const fromFar = ping('8.8.8.8', {iifname: 'da', dst: '10.5.0.1'})
+    expect(verdict(strict, fromFar, {context: byListing(1)})).toEqual(MISS)
+    expect(verdict(strict, fromFar, {context: byListing(0)})).toEqual(UNDECIDED)
   })
 })
 

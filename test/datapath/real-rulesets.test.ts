@@ -5,6 +5,8 @@
 import {readFileSync} from 'node:fs'
 import {join} from 'node:path'
 import {describe, expect, it} from 'vitest'
+import {parseNftRuleExprs} from '../../probes/netfilter/nft-json.js'
+import {parseRuleText} from '../../probes/netfilter/nft-text.js'
 import {buildRuleset} from '../../probes/netfilter/ruleset.js'
 import {compile} from '../../src/datapath/netfilter/compile.js'
 import {type Branch, type EvalContext, runHook, startBranch} from '../../src/datapath/netfilter/evaluate.js'
@@ -177,5 +179,59 @@ describe('NAT maps (real nft listing: DNAT to addresses looked up by port, or by
     partial.sets['ip kdin portfw2'].complete = false
     const out = runHook(compile(partial), 'prerouting', 'ip', [startBranch(newPacket({family: 4, iifname: 'eth1', src: '203.0.113.10', dst: '198.51.100.2', l4proto: 'tcp', sport: 50000, dport: 2222}))], ctx)
     expect(out.map((b) => b.status)).toEqual(['unknown'])
+  })
+})
+
+/**
+ * Rules whose effect their listing does not show (test/data/netfilter/src/capture-state.sh: the listings, and in
+ * state.kernel.txt what the kernel did with each packet below on that router).
+ */
+describe('state the listing does not show (real nft and iptables listings; kernel outcomes in state.kernel.txt)', () => {
+  const nftRs = buildRuleset({nft: {json: data('state.nft-j-list-ruleset.json'), text: data('state.nft-a-list-ruleset.txt')}})
+  const iptRs = buildRuleset({ipset: data('state.ipset-list.txt'), iptables: [{family: 'ip', text: data('state.iptables-save-c.txt'), backend: undefined}]})
+  const routed = (rs: ReturnType<typeof buildRuleset>, p: NfPacket) => walk(rs, [['prerouting', {iifname: 'rc'}], ['forward', {iifname: 'rc', oifname: 'rs'}]], p)
+  const fate = (bs: Branch[]) => (bs.every((b) => b.status === 'accept') ? 'pass' : bs.every((b) => b.status === 'drop') ? 'drop' : 'indeterminate')
+  const ping = (src: string, dst: string) => newPacket({family: 4, src, dst, l4proto: 'icmp', icmpType: 8})
+
+  it('a header rewrite (stateless NAT: ip daddr set, tcp dport set) leaves the path undecided, never followed with the packet as it came', () => {
+    // Kernel: the connection to :8080, rewritten to :22, met `tcp dport 22 drop` (fails); followed unchanged it reached `ip saddr @seen accept`.
+    const dport = only(routed(nftRs, newPacket({family: 4, src: '10.1.0.2', dst: '10.2.0.2', l4proto: 'tcp', sport: 40000, dport: 8080})))
+    expect(dport.status).toBe('unknown')
+    expect(dport.decidedBy).toMatchObject({rule: {text: 'tcp dport 8080 tcp dport set 22 notrack'}, note: expect.stringContaining("rewrites the packet's tcp dport")})
+    // Kernel: the ping for 10.2.0.99, rewritten to 10.2.0.2, was dropped by a rule for 10.2.0.2.
+    expect(only(routed(nftRs, ping('10.1.0.2', '10.2.0.99'))).decidedBy?.note).toContain("rewrites the packet's ip daddr")
+  })
+
+  it('keeps rewrites of the class of service and of a TTL of 64 as effects, and takes one of TTL 1 for a rewrite', () => {
+    const rules = nftRs.tables.find((t) => t.name === 'kd_state')!.chains.header_rewrites.rules
+    expect(rules.map((r) => r.exprs.at(-1)!.kind)).toEqual(['opaque-statement', 'effect', 'effect'])
+    // IPv4's "no checksum" (kernel: the UDP case's datagram arrived through `udp dport 53 udp checksum set 0`); over IPv6 it is dropped.
+    expect(nftRs.tables.find((t) => t.name === 'kd_state')!.chains.post.rules[0].exprs.at(-1)).toEqual({kind: 'effect', text: 'udp checksum set 0'})
+    expect(parseNftRuleExprs(parseRuleText('udp checksum set 0').expr, {family: 'inet', table: 't'}).exprs.at(-1)?.kind).toBe('opaque-statement')
+    // iptables' TTL target: kernel, --ttl-set 1 in mangle PREROUTING dropped the forwarded ping (it was an effect, a pass); 64 passed it.
+    const ttl = (text: string) => buildRuleset({iptables: [{family: 'ip', text, backend: undefined}]})
+    const low = ttl(data('state-ttl.iptables-save.txt'))
+    const ping1 = walk(low, [['prerouting', {iifname: 'rc'}]], ping('10.1.0.2', '10.2.0.2'))
+    expect(only(ping1).decidedBy).toMatchObject({rule: {text: '-A PREROUTING -p icmp -j TTL --ttl-set 1'}, note: expect.stringContaining("rewrites the packet's TTL")})
+    expect(fate(walk(ttl(data('state-ttl.iptables-save.txt').replace('--ttl-set 1', '--ttl-set 64')), [['prerouting', {iifname: 'rc'}]], ping('10.1.0.2', '10.2.0.2')))).toBe('pass')
+  })
+
+  it('a limit or ct count in a set element drops only over its rate or count: undecided, not a drop of every packet', () => {
+    // Kernel: one ping passed `add @flood { ip saddr limit rate over 10/second } drop`; the first connection `add @cc { ip saddr ct count over 2 } drop`.
+    const flood = routed(nftRs, ping('10.1.0.2', '10.2.0.2'))
+    expect(fate(flood)).toBe('indeterminate')
+    expect(flood.find((b) => b.status === 'drop')?.assumptions.map((a) => a.step.note)).toEqual(['may match (limit of each element of @flood)'])
+    expect(fate(routed(nftRs, newPacket({family: 4, src: '10.1.0.2', dst: '10.2.0.2', l4proto: 'tcp', sport: 40001, dport: 23})))).toBe('indeterminate')
+  })
+
+  it('a set the packet path fills (update @seen, -j SET --add-set) may hold a key its listing lacks: undecided, not a miss', () => {
+    // Kernel: 10.1.0.3, not in @seen when listed, was added by `update @seen { ip saddr }` and accepted by `ip saddr @seen accept`.
+    const seen = routed(nftRs, newPacket({family: 4, src: '10.1.0.3', dst: '10.2.0.2', l4proto: 'udp', sport: 40000, dport: 53}))
+    expect(fate(seen)).toBe('indeterminate')
+    expect(seen.flatMap((b) => b.steps).find((s) => s.event === 'maybe')?.note).toContain('set seen is filled as packets pass ("update @seen { ip saddr }")')
+    // A key the listing holds still matches: 10.1.0.2 is accepted.
+    expect(fate(routed(nftRs, newPacket({family: 4, src: '10.1.0.2', dst: '10.2.0.2', l4proto: 'udp', sport: 40000, dport: 53})))).toBe('pass')
+    // Kernel: the empty ipset kd-seen, filled by -j SET --add-set, accepted the ping.
+    expect(fate(walk(iptRs, [['forward', {iifname: 'rc', oifname: 'rs'}]], ping('10.1.0.2', '10.2.0.2')))).toBe('indeterminate')
   })
 })

@@ -10,14 +10,14 @@ import {join} from 'node:path'
 import {describe, expect, it} from 'vitest'
 import {type Link, parseIpAddr} from '../../probes/links.js'
 import {type PolicyRuleFacts, parseIpRules} from '../../probes/ip-rules.js'
-import type {Route} from '../../probes/routes.js'
+import {type Route, parseIpRoute} from '../../probes/routes.js'
 import type {Neighbour} from '../../probes/neighbours.js'
 import type {LibvirtFacts} from '../../probes/libvirt.js'
 import type {SysctlFacts} from '../../probes/sysctl.js'
 import {type TcFacts, parseFilters, parseQdiscs} from '../../probes/tc.js'
 import {ipAddressTextToJson, ipRuleTextToJson} from '../../probes/iproute-text.js'
 import type {Flow} from '../../src/datapath/flows.js'
-import {ROOT, type Facts, alter, factsOf, fireAll, model} from '../helpers.js'
+import {ROOT, type Facts, alter, factsOf, fireAll, model, withIptablesRule} from '../helpers.js'
 
 const data = (f: string) => readFileSync(join(ROOT, 'test/data/unread-hops', f), 'utf8')
 const TAP = 'vnet0'
@@ -266,5 +266,48 @@ describe('a WireGuard uplink (its peers\' AllowedIPs decide what it sends and ta
   it('harmless off the path (a WireGuard device no route of the guests uses)', async () => {
     const healthy = await factsOf('healthy')
     expect(verdicts(asWireguard(healthy, 'ifb0'))).toEqual(verdicts(healthy))
+  })
+})
+
+describe('routes by nexthop object (ip route ... nhid N; FRR makes them)', () => {
+  // The capture's default route (nexthop object 1) as either listing prints it, in place of the healthy host's route
+  // to the guests' destination (203.0.113.10 via kdlab-up0): the object's device and gateway are the host's, not da's.
+  const withNhidDefault = async (listing: string) =>
+    alter<Route[]>(await factsOf('healthy'), 'routes', (routes) => {
+      const own = routes.findIndex((r) => r.dst === '203.0.113.10' && r.type === 'unicast')
+      const listed = parseIpRoute(data(listing)).find((r) => r.dst === 'default')!
+      routes[own] = {...listed, dst: routes[own].dst, ...(listed.dev ? {dev: routes[own].dev, gateway: routes[own].gateway} : {})}
+    })
+  it('with net.ipv4.nexthop_compat_mode 0 the listing names no device: the guests\' egress is undecided, naming the object (it was a pass by no device)', async () => {
+    const facts = await withNhidDefault('route-nhid-compat0.json')
+    expect(decided(facts, 'egress')).toMatchObject({name: 'routing', verdict: 'indeterminate', detail: expect.stringContaining('nexthop object 1')})
+    expect(verdicts(facts)).toMatchObject({dhcp: 'pass', dns: 'pass'})
+  })
+  it('with compat mode 1 (the default) the route lists its device and gateway: the healthy host passes as before', async () => {
+    const healthy = await factsOf('healthy')
+    expect(verdicts(await withNhidDefault('route-nhid-compat1.json'))).toEqual(verdicts(healthy))
+  })
+})
+
+describe('a mark set on the output hook re-routes what the host sends (ip_route_me_harder)', () => {
+  // Kernel (namespaces): with `fwmark 1 lookup 100` and an unreachable table 100, a ping marked 1 in mangle OUTPUT
+  // failed ("Network is unreachable"); marked 1 in filter OUTPUT it passed (no second lookup there).
+  const withMarkRoute = async (table: 'mangle' | 'filter') =>
+    alter<Route[]>(
+      alter<PolicyRuleFacts>(withIptablesRule(await factsOf('healthy'), table, '-A OUTPUT -p udp -m udp --sport 53 -j MARK --set-xmark 0x1/0xffffffff', 0, 'iptables-legacy'), 'ip-rules', (rules) => {
+        rules.inet.splice(1, 0, {family: 'inet', priority: 100, src: 'all', dst: 'all', not: false, action: 'lookup', table: '100', fwmark: 1, text: '100: from all fwmark 0x1 lookup 100'})
+      }),
+      'routes',
+      (routes) => routes.push({family: 'inet', dst: 'default', type: 'unreachable', table: '100', metric: 0, nexthops: []}),
+    )
+  it('marked in mangle OUTPUT (a chain of type route): the DNS answer is routed again, by table 100, and fails there (it was a pass)', async () => {
+    const facts = await withMarkRoute('mangle')
+    expect(decided(facts, 'dns-reply')).toMatchObject({name: 'routing (again, after output)', verdict: 'fail', detail: expect.stringContaining('unreachable')})
+    expect(verdicts(facts)).toMatchObject({dhcp: 'pass', dns: 'pass', egress: 'pass'})
+    // Blamed on the policy rule the mark meets, as a lookup before the hook would be.
+    expect((await fireAll(facts)).evaluation.findings.find((f) => f.id === 'policy-route-diverts-guests')?.entity.name).toBe('ip rule 100: from all fwmark 0x1 lookup 100')
+  })
+  it('marked in filter OUTPUT: no second lookup, the answer passes', async () => {
+    expect(verdicts(await withMarkRoute('filter'))).toEqual(verdicts(await factsOf('healthy')))
   })
 })

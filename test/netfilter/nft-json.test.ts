@@ -200,7 +200,8 @@ describe('parseNftJsonIR: objects, element options, dynamic sets, meters', () =>
 
   it('reads set updates and ct helpers as effects, zones as zones; meters, named quotas and limits, numgen random as nondeterministic', () => {
     const ex = (h: number) => byHandle(table(o.tables, 'inet', 'kd_obj'), 'forward', h).exprs
-    expect(ex(12).slice(1)).toEqual([{kind: 'effect', text: 'add @dyn { ip saddr }'}, {kind: 'effect', text: 'counter'}])
+    // The set the statement fills: its listing is only how it stood (NfSet.filledBy).
+    expect(ex(12).slice(1)).toEqual([{kind: 'effect', text: 'add @dyn { ip saddr }', fills: 'inet kd_obj dyn'}, {kind: 'effect', text: 'counter'}])
     expect(ex(14)[2]).toEqual({kind: 'nondeterministic', what: 'meter', text: 'meter ssh4 { ip saddr limit rate 3/minute burst 5 packets }'})
     expect(ex(16)[0]).toEqual({kind: 'nondeterministic', what: 'quota', text: 'quota name "q1"'})
     expect(ex(17)[0]).toEqual({kind: 'nondeterministic', what: 'limit', text: 'limit name "l1"'})

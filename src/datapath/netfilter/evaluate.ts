@@ -14,7 +14,7 @@
  * not, the verdict is indeterminate and names the rule and both outcomes.
  */
 import {formatIp, parseIp, rangeContains} from '../../lib/addr.js'
-import type {NatMapEntry, NfChain, NfField, NfMatch, NfRule, NfRuleRef, NfStatement, NfValue, NfFamily, NfHook} from '../../lib/netfilter.js'
+import type {NatMapEntry, NfChain, NfField, NfMatch, NfRule, NfRuleRef, NfSet, NfStatement, NfValue, NfFamily, NfHook} from '../../lib/netfilter.js'
 import {type CompiledRuleset, CONNTRACK_PRIORITY, NAT_CORE_PRIORITY, tableOf} from './compile.js'
 import {ICMPV6_TYPES, ICMP_TYPES, type NfPacket, protoNumber} from './packet.js'
 
@@ -493,7 +493,7 @@ function runRule(rs: CompiledRuleset, rule: NfRule, m: Machine, hook: NfHook, ch
         // A later match of the same run that is known false (another interface, another protocol)
         // decides: the rule does not match whatever the unknown field holds.
         if (laterMatchFails(rs, rule, i + 1, b.packet, ctx, priority, chain.family, hook)) return {kind: 'next'}
-        const why = e.kind === 'nondeterministic' ? `may match (${e.what})` : e.kind === 'opaque' ? `not modelled: ${e.text}` : `cannot tell: ${describeUnknown(e, b.packet)}`
+        const why = e.kind === 'nondeterministic' ? `may match (${e.what})` : e.kind === 'opaque' ? `not modelled: ${e.text}` : `cannot tell: ${describeUnknown(rs, e, b.packet)}`
         const s = stepFor(hook, chain, rule, 'maybe', undefined, why)
         const yes = clone(m)
         yes.branch.steps.push(s)
@@ -524,7 +524,9 @@ function laterMatchFails(rs: CompiledRuleset, rule: NfRule, from: number, p: NfP
   return false
 }
 
-function describeUnknown(e: Extract<NfMatch, {kind: 'cmp'}>, p: NfPacket): string {
+function describeUnknown(rs: CompiledRuleset, e: Extract<NfMatch, {kind: 'cmp'}>, p: NfPacket): string {
+  const set = e.value.t === 'setref' ? rs.set(e.value.name) : undefined
+  if (set?.filledBy !== undefined) return `set ${set.name} is filled as packets pass ("${set.filledBy}"): whether it holds this packet's key when it comes is not in its listing`
   if (e.field === 'mark' && p.mark === 'unknown') return 'the packet mark is set outside the path'
   if (e.field === 'ct mark' && p.ct.mark === 'unknown') return 'the connection mark is set outside the path'
   if (e.field === 'dscp') return "the packet's DSCP is set by its sender (the guest's software, a server's answer), which the host does not show"
@@ -635,7 +637,7 @@ function runStatement(rs: CompiledRuleset, s: NfStatement, rule: NfRule, m: Mach
       return {kind: 'next'}
     }
     case 'opaque-statement': {
-      b.steps.push(stepFor(hook, chain, rule, s.terminal === false ? 'rule' : 'maybe', s.text, s.terminal === false ? undefined : 'a target the evaluator does not model'))
+      b.steps.push(stepFor(hook, chain, rule, s.terminal === false ? 'rule' : 'maybe', s.text, s.terminal === false ? undefined : (s.note ?? 'a target the evaluator does not model')))
       return s.terminal === false ? undefined : {kind: 'unknown'}
     }
   }
@@ -643,7 +645,7 @@ function runStatement(rs: CompiledRuleset, s: NfStatement, rule: NfRule, m: Mach
 
 function vmapEntries(rs: CompiledRuleset, name: string): {key: NfValue; then: NfStatement}[] | undefined {
   const set = rs.set(name)
-  if (!set?.data || !set.complete) return undefined
+  if (!set?.data || !settled(set)) return undefined
   return set.elems.map((key, i) => ({key, then: set.data![i] as NfStatement}))
 }
 
@@ -658,7 +660,7 @@ function mapEntry<T extends {key: NfValue}>(rs: CompiledRuleset, map: {field: Nf
   let entries: T[]
   if ('t' in map.entries) {
     const set = rs.set(map.entries.name)
-    if (!set?.data || !set.complete) return 'unknown'
+    if (!set?.data || !settled(set)) return 'unknown'
     entries = set.elems.map((key, i) => ({...fromData(set.data![i] as NfValue), key}))
   } else entries = map.entries
   const actual = fieldValues(map.field, map.concat, p, ctx, priority, family)
@@ -1078,7 +1080,7 @@ function anyElement(rs: CompiledRuleset, actual: FieldValue, value: Extract<NfVa
     const set = rs.set(value.name)
     if (!set) return 'unknown'
     elems = set.elems
-    complete = set.complete
+    complete = settled(set)
     excluded = set.nomatch?.some((e) => contains(rs, actual, e, names) === true) ?? false
   }
   let unsure = false
@@ -1089,6 +1091,9 @@ function anyElement(rs: CompiledRuleset, actual: FieldValue, value: Extract<NfVa
   }
   return unsure || !complete ? 'unknown' : false
 }
+
+/** A set whose listing holds every key a packet can meet there: read whole, and not filled by the packet path. */
+const settled = (set: NfSet) => set.complete && set.filledBy === undefined
 
 function all(results: Tri[]): Tri {
   if (results.includes(false)) return false

@@ -5,6 +5,7 @@
 #   bpf-da: a clsact ingress bpf classifier in direct-action mode (classic bytecode "ret #2" = TC_ACT_SHOT).
 #   xdp: a generic-mode XDP program (returns XDP_DROP; loaded and pinned by xdp-load.py, no compiler needed).
 #   l3mdev: the policy rule a VRF adds ("1000: from all lookup [l3mdev-table]"), no VRF device.
+#   nhid: routes by nexthop object (ip nexthop, as FRR makes them), listed with net.ipv4.nexthop_compat_mode 1 and 0.
 set -eu
 A=kduh-a B=kduh-b PIN=/sys/fs/bpf/kduh-xdp-drop
 for n in $A $B; do ip netns del $n 2>/dev/null || true; ip netns add $n; done
@@ -78,3 +79,22 @@ ip -n $A link set br0 type bridge nf_call_iptables 1
 flushed_ping $C 'sysctl 0 and br0 nf_call_iptables 1, FORWARD drop, C asks for B'
 ip -n $A -j -d addr show dev br0 > addr-bridge-nf-call-iptables.json
 for n in $A $B $C; do ip netns del $n; done
+# Routes by nexthop object: with nexthop_compat_mode 0 the listing names the object only, no device or gateway. The
+# kernel still routes by it: a reverse-path filter (nft fib) passes a packet from 8.8.8.8 arriving by da, either mode.
+A=kduh-a B=kduh-b
+for n in $A $B; do ip netns del $n 2>/dev/null || true; ip netns add $n; done
+ip -n $A link add da type veth peer name da2 netns $B; ip -n $A link add db type veth peer name db2
+for d in da db db2; do ip -n $A link set $d up; done; ip -n $B link set da2 up
+ip -n $A addr add 10.5.0.1/24 dev da; ip -n $A addr add 10.6.0.1/24 dev db
+ip -n $B addr add 10.5.0.2/24 dev da2; ip -n $B addr add 8.8.8.8/32 dev da2; ip -n $B route add default via 10.5.0.1
+ip -n $A nexthop add id 1 via 10.5.0.2 dev da; ip -n $A nexthop add id 2 via 10.6.0.2 dev db; ip -n $A nexthop add id 10 group 1/2
+ip -n $A route add default nhid 1; ip -n $A route add 9.9.0.0/16 nhid 10
+ip netns exec $A nft add table inet t
+ip netns exec $A nft add chain inet t pre '{ type filter hook prerouting priority -150; }'
+ip netns exec $A nft add rule inet t pre fib saddr . iif oif missing drop
+for mode in 1 0; do
+  ip netns exec $A sysctl -qw net.ipv4.nexthop_compat_mode=$mode
+  ip -n $A -j route show table all > route-nhid-compat$mode.json
+  ip netns exec $B ping -c1 -W1 -I 8.8.8.8 10.5.0.1 >/dev/null && echo "compat mode $mode, fib saddr . iif oif missing drop, from 8.8.8.8 by da: passes" || echo "compat mode $mode, ...: dropped"
+done
+for n in $A $B; do ip netns del $n; done
