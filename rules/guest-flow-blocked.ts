@@ -67,10 +67,11 @@ export default defineRule<ElementView>({
       },
     },
     // A port that neither learns nor floods unknown unicast: learning back on (flooding stays as the admin set it).
+    // `bridge link set` has no proxy_arp option (iproute2 6.1 refuses it): the port's proxy_arp is set through ip's bridge_slave.
     {
       kind: 'bridge-port',
       undo: (el) =>
-        (el.portFlag === 'locked' ? cmd`bridge link set dev ${el.device} locked off` : el.portFlag === 'bcast_flood' ? cmd`bridge link set dev ${el.device} bcast_flood on` : el.portFlag === 'flood' ? cmd`bridge link set dev ${el.device} learning on` : el.portFlag === 'proxy_arp' ? cmd`bridge link set dev ${el.device} proxy_arp off` : undefined) ?? [],
+        (el.portFlag === 'locked' ? cmd`bridge link set dev ${el.device} locked off` : el.portFlag === 'bcast_flood' ? cmd`bridge link set dev ${el.device} bcast_flood on` : el.portFlag === 'flood' ? cmd`bridge link set dev ${el.device} learning on` : el.portFlag === 'proxy_arp' ? cmd`ip link set dev ${el.device} type bridge_slave proxy_arp off` : undefined) ?? [],
     },
     // An fdb entry that sends a guest's frames elsewhere: that entry deleted, nothing else (the bridge learns the MAC
     // again from the guest's next frame, or floods to it). An entry on a port is the bridge's (master); one on the

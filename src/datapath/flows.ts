@@ -809,15 +809,20 @@ class HostView {
       runner.push({name: `bridge port ${port}`, verdict: 'fail', detail: `STP port state ${link.portState}: nothing is sent out of it`, element: {id: `stp:${bridge}`, kind: 'stp', text: `bridge ${bridge}: port ${port} is ${link.portState}`, device: bridge}})
       return
     }
-    if (broadcast && link.port?.proxyArp) {
-      runner.push({name: `bridge port ${port}`, verdict: 'fail', detail: `proxy_arp is on on port ${port}: the bridge floods nothing to it, so broadcasts (ARP requests, DHCP offers to 255.255.255.255) never reach it`, element: {id: `port:${port} proxy_arp`, kind: 'bridge-port', text: `bridge link: ${port} proxy_arp on`, device: port, portFlag: 'proxy_arp'}})
-      return
-    }
-    if (broadcast && link.port?.bcastFlood === false && !byBridgeDevice) {
-      runner.push({name: `bridge port ${port}`, verdict: 'fail', detail: `broadcast flooding is off on ${port}: broadcasts (ARP requests, DHCP offers to 255.255.255.255) never reach it`, element: {id: `port:${port} bcast_flood`, kind: 'bridge-port', text: `bridge link: ${port} bcast_flood off`, device: port, portFlag: 'bcast_flood'}})
+    const refused = broadcast ? this.floodRefusal(link, byBridgeDevice) : undefined
+    if (refused) {
+      runner.push(refused)
       return
     }
     this.vlanHop(runner, bridge, port, 'out', {untaggedOnly: to === 'guest'})
+  }
+
+  /** The port flag that keeps the bridge from flooding a broadcast to `port`, if any (br_flood). */
+  private floodRefusal(link: Link, byBridgeDevice: boolean): Hop | undefined {
+    const port = link.name
+    if (link.port?.proxyArp) return {name: `bridge port ${port}`, verdict: 'fail', detail: `proxy_arp is on on port ${port}: the bridge floods nothing to it, so broadcasts (ARP requests, DHCP offers to 255.255.255.255) never reach it`, element: {id: `port:${port} proxy_arp`, kind: 'bridge-port', text: `bridge link: ${port} proxy_arp on`, device: port, portFlag: 'proxy_arp'}}
+    if (link.port?.bcastFlood === false && !byBridgeDevice) return {name: `bridge port ${port}`, verdict: 'fail', detail: `broadcast flooding is off on ${port}: broadcasts (ARP requests, DHCP offers to 255.255.255.255) never reach it`, element: {id: `port:${port} bcast_flood`, kind: 'bridge-port', text: `bridge link: ${port} bcast_flood off`, device: port, portFlag: 'bcast_flood'}}
+    return undefined
   }
 
   /**
@@ -1350,20 +1355,24 @@ class HostView {
 
   /**
    * The last steps of every packet the host sends to a guest: the neighbour entry (unicast), the bridge
-   * device it leaves by, the bridge's output and postrouting hooks, the tap's port, then the tap.
+   * device it leaves by, the bridge's output and postrouting hooks, the tap's port, then the tap. `entryWritten`: the
+   * sender writes the neighbour entry itself before it sends (dnsmasq's SIOCSARP with a unicast DHCP answer): no ARP.
    */
-  private toGuest(runner: PathRunner, g: GuestSide, broadcast: boolean, fromHost: boolean): void {
+  private toGuest(runner: PathRunner, g: GuestSide, broadcast: boolean, fromHost: boolean, entryWritten = false): void {
     const {i, bridge} = g
     const dst = runner.packet().dst
     // The host's frames (its ARP requests too) enter the bridge by the bridge device: its PVID is their VLAN.
     if (fromHost) this.vlanHop(runner, bridge, bridge, 'in')
-    if (!broadcast && dst !== 'unknown') {
+    if (!broadcast && !entryWritten && dst !== 'unknown') {
       this.neighbourHop(runner, bridge, dst, i.mac)
-      // An unresolved guest is asked for by a broadcast ARP request, which must reach its port.
+      // An unresolved guest is asked for by a broadcast ARP request, which must reach its port. One that cannot is no
+      // certain failure: the guest's own ARP requests to the host (and dnsmasq's DHCP answers) write the entry too
+      // (the lab's tap-proxy-arp-on: no entry, proxy_arp on the port, web01 measured everything ok).
       const entry = this.neighbourAt.get(`${bridge} ${dst}`)
       const resolved = entry !== undefined && entry.mac !== undefined && !entry.state.includes('FAILED') && !entry.state.includes('INCOMPLETE')
-      const flags = i.target ? this.links.get(i.target)?.port : undefined
-      if (!resolved && (flags?.proxyArp || (flags?.bcastFlood === false && !fromHost))) this.portOut(runner, bridge, i.target, true, 'guest', fromHost)
+      const port = i.target ? this.links.get(i.target) : undefined
+      const refused = !resolved && port && runner.alive() ? this.floodRefusal(port, fromHost) : undefined
+      if (refused) runner.push(cacheBound(refused, `the host reaches ${dst} only while an entry written by the guest's own ARP requests (or dnsmasq's DHCP answers) holds its MAC`))
       // A permanent entry is never asked for again; any other is, within a minute (a reachable one goes stale).
       const permanent = entry !== undefined && entry.mac === i.mac?.toLowerCase() && entry.state.includes('PERMANENT')
       if (!permanent && runner.alive()) {
@@ -1485,7 +1494,8 @@ class HostView {
     }
     back.nf('netfilter output', 'output', 'ip', {oifname: bridge})
     this.ipSend(back, undefined, bridge)
-    this.toGuest(back, g, kind === 'dhcp', true)
+    // A unicast answer is no broadcast: br_flood's rules (proxy_arp, bcast_flood) do not hold it back.
+    this.toGuest(back, g, kind === 'dhcp' && !own, true, kind === 'dhcp')
     out.push(this.finish(base, `${kind}-reply` as FlowKind, `${kind === 'dhcp' ? 'DHCP offer' : 'DNS answer'} back to ${d.name}`, reply, back.hops, kind, assumed))
     return out
   }

@@ -219,11 +219,14 @@ describe("bridge port flags on the guest's tap and what br_flood sends it", () =
       (ns) => ns.splice(0, ns.length, ...ns.filter((n) => n.dev !== 'virbr0')),
     )
   }
-  it('proxy_arp on: nothing is flooded to the port, so the host\'s ARP request for the guest never reaches it (it was a pass)', async () => {
+  it('proxy_arp on: nothing is flooded to the port, so the host\'s ARP request for the guest never reaches it (it was a pass); the guest\'s own ARP requests still write the entry: intermittent, no certain failure (it was one)', async () => {
     const facts = await withPortOf('addr-port-proxy-arp.json')
-    expect(decided(facts, 'dns-reply')).toMatchObject({verdict: 'fail', element: {kind: 'bridge-port', portFlag: 'proxy_arp', device: TAP}})
-    const blocked = (await fireAll(facts)).evaluation.findings.find((f) => f.id === 'guest-flow-blocked')
-    expect(blocked?.fix).toEqual([`bridge link set dev ${TAP} proxy_arp off`])
+    expect(decided(facts, 'dns-reply')).toMatchObject({verdict: 'indeterminate', intermittent: true, element: {kind: 'bridge-port', portFlag: 'proxy_arp', device: TAP}})
+    const findings = (await fireAll(facts)).evaluation.findings
+    expect(findings.map((f) => f.id)).not.toContain('guest-flow-blocked')
+    const blocked = findings.find((f) => f.id === 'guest-flow-indeterminate')
+    // bridge link set has no proxy_arp option (iproute2 6.1 refuses it): ip's bridge_slave options set it.
+    expect(blocked?.fix).toEqual([`ip link set dev ${TAP} type bridge_slave proxy_arp off`])
   })
   it("bcast_flood off: the host's own broadcasts still reach the port; no false alarm (it was a failure)", async () => {
     const facts = await withPortOf('addr-port-bcast-flood-off.json')

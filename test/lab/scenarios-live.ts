@@ -1916,6 +1916,28 @@ const RED5: Record<string, LiveScenario> = {
   }),
 }
 
+// ---------- red team 10: bridge-port faults on real guests ----------
+const RED10: Record<string, LiveScenario> = {
+  'tap-proxy-arp-on': {
+    // The bridge port's own proxy_arp (not the sysctl): br_flood floods nothing to the port, so the host's broadcast ARP
+    // requests for web01 never reach it. The host's entries are flushed so it must ask; web01 is paused while kvmdoctor
+    // looks (its next DHCP answer or ARP request would write the entry again before the read, or not: a race).
+    async inject() {
+      // `bridge link set` has no proxy_arp (iproute2 6.1): the port's flag is set through ip's bridge_slave options.
+      await sh(['ip', 'link', 'set', 'dev', await tapOf(WEB01.name), 'type', 'bridge_slave', 'proxy_arp', 'on'])
+      await sh(['virsh', 'suspend', WEB01.name])
+      await sh(['ip', 'neigh', 'flush', 'dev', BRIDGE])
+    },
+    async afterDiagnose() {
+      await sh(['virsh', 'resume', WEB01.name])
+    },
+    async reset() {
+      await sh(['virsh', 'resume', WEB01.name], {reject: false})
+      await sh(['ip', 'link', 'set', 'dev', await tapOf(WEB01.name), 'type', 'bridge_slave', 'proxy_arp', 'off'])
+    },
+  },
+}
+
 export const LIVE: Record<string, LiveScenario> = {
   healthy: {
     async inject() {},
@@ -2186,5 +2208,6 @@ export const LIVE: Record<string, LiveScenario> = {
   ...OVS_AND_SHAPING,
   ...RED2,
   ...RED5,
+  ...RED10,
 }
 
