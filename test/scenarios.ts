@@ -786,6 +786,16 @@ const RED10_SCENARIOS: Scenario[] = [
     noOtherAbove: 'info',
     oracle: {[WEB01]: REACH_OK},
   },
+  {
+    name: 'bridged-ports-isolated',
+    ci: false,
+    beyondHost: lanBeyondHost('kdlab-lan05', ['dns']),
+    description: "a guest bridged to the lab LAN, then its tap and the LAN's port both isolated (bridge link set dev X isolated on): the bridge forwards nothing between two isolated ports, the guest's DHCP gets no answer",
+    // kvmdoctor passed every flow (port isolation was read, never used). Isolation is a security choice: no command.
+    findings: [{id: 'guest-flow-blocked', entity: '~isolated on, kdlab-lanp isolated on', rank: 1}],
+    noOtherAbove: 'info',
+    oracle: {[WEB01]: REACH_OK, 'kdlab-lan05': {dhcp: 'fail'}},
+  },
 ]
 
 /** What a Docker-style FORWARD DROP does to the bridged guest kdlab-lan01 once br_netfilter hands kdlab-br0's frames over. */

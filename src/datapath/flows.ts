@@ -817,6 +817,19 @@ class HostView {
     this.vlanHop(runner, bridge, port, 'out', {untaggedOnly: to === 'guest'})
   }
 
+  /**
+   * A frame bridged from one port to another: an isolated port talks only to ports that are not (br_skb_isolated, in
+   * should_deliver: before the bridge's forward hook, for unicast and flood alike). The host's own frames enter by the
+   * bridge device, never isolated: what the bridge hands up to the host is not bridged.
+   */
+  private isolationHop(runner: PathRunner, inDev: string, outDev: string, guestPort?: string): void {
+    if (!runner.alive()) return
+    if (this.links.get(inDev)?.port?.isolated !== true || this.links.get(outDev)?.port?.isolated !== true) return
+    // One element for both directions: the guest's port first.
+    const [port, peer] = outDev === guestPort ? [outDev, inDev] : [inDev, outDev]
+    runner.push({name: `bridge port ${outDev}`, verdict: 'fail', detail: `${inDev} and ${outDev} are both isolated ports: the bridge forwards nothing between them`, element: {id: `port:${port} ${peer} isolated`, kind: 'bridge-port', text: `bridge link: ${port} isolated on, ${peer} isolated on`, device: port, peer, portFlag: 'isolated'}})
+  }
+
   /** The port flag that keeps the bridge from flooding a broadcast to `port`, if any (br_flood). */
   private floodRefusal(link: Link, byBridgeDevice: boolean): Hop | undefined {
     const port = link.name
@@ -1840,6 +1853,7 @@ class HostView {
         this.fdbHop(runner, g, false)
         this.unknownUnicastHop(runner, outDev, i.mac, bridge)
       }
+      this.isolationHop(runner, inDev, outDev, i.target)
       runner.nf('bridge forward', 'forward', 'bridge', {iifname: inDev, oifname: outDev, ibrname: bridge, obrname: bridge})
       if (brnfOn) runner.nf('netfilter forward (br_netfilter)', 'forward', 'ip', {iifname: bridge, oifname: bridge, physOut: outDev})
       runner.nf('bridge postrouting', 'postrouting', 'bridge', {oifname: outDev, obrname: bridge})

@@ -208,6 +208,22 @@ describe('policy rule selectors beyond addresses, devices and marks', () => {
   })
 })
 
+describe('port isolation on a bridged LAN (the lab\'s bridged-ports-isolated: the guest\'s DHCP got no answer)', () => {
+  const LAN05 = 'kdlab-lan05'
+  const lanVerdicts = (facts: Facts) => Object.fromEntries(flowsOf(facts).filter((f) => f.guest === LAN05).map((f) => [f.kind, f.verdict]))
+  it("the guest's tap and the LAN's port both isolated: the bridge forwards nothing between them, one finding for both directions and no command (it was a pass)", async () => {
+    const facts = await factsOf('bridged-ports-isolated')
+    expect(lanVerdicts(facts)).toMatchObject({dhcp: 'fail', 'dhcp-reply': 'fail', egress: 'fail', 'egress-reply': 'fail'})
+    const blocked = (await fireAll(facts)).evaluation.findings.filter((f) => f.id === 'guest-flow-blocked')
+    expect(blocked.map((f) => f.entity.name)).toEqual([expect.stringMatching(/^bridge link: vnet\d+ isolated on, kdlab-lanp isolated on$/)])
+    expect(blocked[0].fix ?? []).toEqual([])
+  })
+  it("only the guest's tap isolated (the usual way to keep guests apart): the LAN's port still reaches it, no false alarm", async () => {
+    const facts = alter<Link[]>(await factsOf('bridged-ports-isolated'), 'links', (links) => (links.find((l) => l.name === 'kdlab-lanp')!.port!.isolated = false))
+    expect(lanVerdicts(facts)).toMatchObject({dhcp: 'pass', 'dhcp-reply': 'pass'})
+  })
+})
+
 describe("bridge port flags on the guest's tap and what br_flood sends it", () => {
   /** vnet0 with the port flags of a recorded port (the capture's p0), and no neighbour entry for the guest: the host must ask for it by a broadcast. */
   const withPortOf = async (file: string) => {

@@ -361,6 +361,7 @@ async function tapOf(guest: string): Promise<string> {
 }
 
 const LAN01: Guest = {name: 'kdlab-lan01', mac: '52:54:00:6b:64:10', mode: 'dhcp-or-apipa', bridge: LAB_BRIDGE, probe: '10.77.0.2'}
+const LAN05: Guest = {name: 'kdlab-lan05', mac: '52:54:00:6b:64:14', mode: 'dhcp', bridge: LAB_BRIDGE, probe: '10.77.0.2'}
 // ACPI on: the fix detaches its interface (PCI hot-unplug), which the guest's kernel must answer.
 const DUP01: Guest = {name: 'kdlab-dup01', mac: WEB01_MAC, mode: 'dhcp', acpi: true}
 const TINY = 'kdlab-tiny'
@@ -1934,6 +1935,23 @@ const RED10: Record<string, LiveScenario> = {
     async reset() {
       await sh(['virsh', 'resume', WEB01.name], {reject: false})
       await sh(['ip', 'link', 'set', 'dev', await tapOf(WEB01.name), 'type', 'bridge_slave', 'proxy_arp', 'off'])
+    },
+  },
+  'bridged-ports-isolated': {
+    // Port isolation on a bridged LAN: the LAN's port and the guest's tap both isolated, so the bridge forwards nothing
+    // between them (an isolated port talks only to ports that are not). The guest leased before its tap was isolated.
+    async inject() {
+      saved = [await setSysctl('net.bridge.bridge-nf-call-iptables', '0')]
+      await startLan()
+      const addrs = await startGuest(LAN05)
+      if (!addrs.some((a) => a.startsWith('10.77.0.'))) throw new Error(`bridged guest got ${addrs.join(' ') || 'no address'} instead of a LAN lease`)
+      await sh(['bridge', 'link', 'set', 'dev', 'kdlab-lanp', 'isolated', 'on'])
+      await sh(['bridge', 'link', 'set', 'dev', await tapOf(LAN05.name), 'isolated', 'on'])
+    },
+    async reset() {
+      await removeGuest(LAN05.name)
+      await stopLan()
+      await sh(['sysctl', '-qw', `net.bridge.bridge-nf-call-iptables=${saved[0] ?? '1'}`])
     },
   },
 }
