@@ -779,12 +779,36 @@ class HostView {
       runner.push({name: `bridge port ${port}`, verdict: 'fail', detail: `STP port state ${state}${transient ? ` (nothing is forwarded from it for ${delayCs / 100} s x 2)` : ''}`, element: {id: `stp:${bridge}`, kind: 'stp', text: `bridge ${bridge}: port ${port} is ${state}`, device: bridge}})
       return
     }
-    if (link.port?.locked) {
-      runner.push({name: `bridge port ${port}`, verdict: 'fail', detail: `port ${port} is locked: frames from MACs without an fdb entry of their own${mac ? ` (${mac})` : ''} are dropped`, element: {id: `port:${port} locked`, kind: 'bridge-port', text: `bridge link: ${port} locked on`, device: port, portFlag: 'locked'}})
-      return
-    }
+    if (link.port?.locked && !this.lockedPortPasses(runner, bridge, port, mac)) return
     this.vlanHop(runner, bridge, port, 'in', {tag})
     if (transient) runner.push({name: `bridge port ${port}`, verdict: 'pass', detail: `STP port state ${state}: forwarding within ${delayCs / 100} s x 2`})
+  }
+
+  /**
+   * A locked port (802.1X) takes a frame only from a MAC with an fdb entry of its own on that port, neither local nor
+   * locked (br_handle_frame_finish): the entry an authenticator adds once the MAC is authorized. True when it passes.
+   */
+  private lockedPortPasses(runner: PathRunner, bridge: string, port: string, mac: string | undefined): boolean {
+    const element: Element = {id: `port:${port} locked`, kind: 'bridge-port', text: `bridge link: ${port} locked on`, device: port, portFlag: 'locked'}
+    const name = `bridge port ${port}`
+    const fdb = this.facts.fdb
+    if (fdb === null) {
+      runner.push({name, verdict: 'indeterminate', detail: `port ${port} is locked: only MACs with an fdb entry of their own on it pass, and the fdb could not be read (${this.facts.fdbUnavailable ?? 'unknown'})`, element})
+      return false
+    }
+    const authorized = (e: FdbEntry) => e.dev === port && e.state !== 'permanent' && !e.locked
+    const own = fdb && mac ? this.fdbEntries(bridge, mac, runner.vlan).entries.find(authorized) : undefined
+    if (own) {
+      runner.push({name, verdict: 'pass', detail: `port ${port} is locked, and ${mac} has an fdb entry of its own on it (${fdbText(own)}): its frames pass`})
+      return true
+    }
+    // A sender not known (a LAN's server): any authorized MAC on the port might be it.
+    if (fdb && !mac && fdb.some((e) => e.bridge === bridge && authorized(e))) {
+      runner.push({name, verdict: 'indeterminate', detail: `port ${port} is locked: only the MACs with an fdb entry of their own on it pass, and which MAC sends this frame is not known`, element})
+      return false
+    }
+    runner.push({name, verdict: 'fail', detail: `port ${port} is locked: frames from MACs without an fdb entry of their own${mac ? ` (${mac})` : ''} are dropped`, element})
+    return false
   }
 
   /** A bridge forwards no frame larger than the port's MTU (the IP layer sized it by the bridge's). */

@@ -11,13 +11,14 @@ import {describe, expect, it} from 'vitest'
 import {type Link, parseIpAddr} from '../../probes/links.js'
 import {type PolicyRuleFacts, parseIpRules} from '../../probes/ip-rules.js'
 import type {Route} from '../../probes/routes.js'
+import type {FdbFacts} from '../../probes/fdb.js'
 import type {Neighbour} from '../../probes/neighbours.js'
 import type {LibvirtFacts} from '../../probes/libvirt.js'
 import type {SysctlFacts} from '../../probes/sysctl.js'
 import {type TcFacts, parseFilters, parseQdiscs} from '../../probes/tc.js'
 import {ipAddressTextToJson, ipRuleTextToJson} from '../../probes/iproute-text.js'
 import type {Flow} from '../../src/datapath/flows.js'
-import {ROOT, type Facts, alter, factsOf, fireAll, model} from '../helpers.js'
+import {ROOT, type Facts, alter, factsOf, fireAll, model, unavailable} from '../helpers.js'
 
 const data = (f: string) => readFileSync(join(ROOT, 'test/data/unread-hops', f), 'utf8')
 const TAP = 'vnet0'
@@ -205,6 +206,27 @@ describe('policy rule selectors beyond addresses, devices and marks', () => {
   it('a sosreport\'s text listings read the same (ip rule, ip -d address)', () => {
     expect(parseIpRules(JSON.stringify(ipRuleTextToJson(data('rule-selectors.txt'))), 'inet')).toEqual(selectors)
     expect(parseIpAddr(JSON.stringify(ipAddressTextToJson(data('addr-xdp.txt'))))[0].xdp).toEqual(parseIpAddr(data('addr-xdp.json'))[0].xdp)
+  })
+})
+
+describe("a locked port (802.1X) on the guest's tap (the lab's tap-locked-authorized: web01 measured everything ok)", () => {
+  const WEB01_MAC = '52:54:00:6b:64:01'
+  const locked = () => factsOf('tap-locked-authorized')
+  const withoutEntry = (facts: Facts, change: (own: FdbFacts['entries'][number], all: FdbFacts['entries']) => void) =>
+    alter<FdbFacts>(facts, 'fdb', (fdb) => change(fdb.entries.find((e) => e.mac === WEB01_MAC && e.state === 'static')!, fdb.entries))
+  it("the guest's MAC authorized by a static fdb entry on its port: its frames pass, no finding, no 'locked off' (it was a failure and a fix undoing the port's 802.1X)", async () => {
+    const facts = await locked()
+    expect(verdicts(facts)).toMatchObject({dhcp: 'pass', dns: 'pass', egress: 'pass'})
+    expect((await fireAll(facts)).evaluation.findings.filter((f) => f.severity !== 'info')).toEqual([])
+  })
+  it('no authorized entry (none, or the bridge\'s own locked one): dropped at the port, as before', async () => {
+    const none = withoutEntry(await locked(), (own, all) => all.splice(all.indexOf(own), 1))
+    expect(decided(none, 'dhcp')).toMatchObject({verdict: 'fail', element: {portFlag: 'locked'}})
+    const mab = withoutEntry(await locked(), (own) => ((own.locked = true), (own.state = 'dynamic')))
+    expect(decided(mab, 'dhcp')).toMatchObject({verdict: 'fail', element: {portFlag: 'locked'}})
+  })
+  it('the fdb not read: undecided at the lock, never a pass', async () => {
+    expect(decided(unavailable(await locked(), 'fdb'), 'dhcp')).toMatchObject({verdict: 'indeterminate', element: {portFlag: 'locked'}})
   })
 })
 

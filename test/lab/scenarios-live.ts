@@ -1937,6 +1937,20 @@ const RED10: Record<string, LiveScenario> = {
       await sh(['ip', 'link', 'set', 'dev', await tapOf(WEB01.name), 'type', 'bridge_slave', 'proxy_arp', 'off'])
     },
   },
+  'tap-locked-authorized': {
+    // 802.1X on web01's port done right: locked, not learning, and web01's MAC authorized by a static fdb entry on it
+    // (what an authenticator adds): the bridge takes web01's frames.
+    async inject() {
+      const tap = await tapOf(WEB01.name)
+      await sh(['bridge', 'link', 'set', 'dev', tap, 'learning', 'off', 'locked', 'on'])
+      await sh(['bridge', 'fdb', 'replace', WEB01_MAC, 'dev', tap, 'master', 'static'])
+    },
+    async reset() {
+      const tap = await tapOf(WEB01.name)
+      await sh(['bridge', 'fdb', 'del', WEB01_MAC, 'dev', tap, 'master'], {reject: false})
+      await sh(['bridge', 'link', 'set', 'dev', tap, 'locked', 'off', 'learning', 'on'])
+    },
+  },
   'bridged-ports-isolated': {
     // Port isolation on a bridged LAN: the LAN's port and the guest's tap both isolated, so the bridge forwards nothing
     // between them (an isolated port talks only to ports that are not). The guest leased before its tap was isolated.
