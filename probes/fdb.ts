@@ -16,6 +16,8 @@ export interface FdbEntry {
   sticky?: true
   /** Learned by a driver or a control plane (extern_learn): the bridge does not age it. */
   externLearn?: true
+  /** Made by the bridge for a MAC seen on a locked port (MAB): the MAC's frames are still dropped until it is authorized. */
+  locked?: true
   vlan?: number
 }
 
@@ -37,6 +39,7 @@ export function parseBridgeFdb(text: string): FdbEntry[] {
     const e: FdbEntry = {mac: row.mac.toLowerCase(), dev: row.ifname, bridge, state}
     if (flags.includes('sticky')) e.sticky = true
     if (flags.includes('extern_learn')) e.externLearn = true
+    if (flags.includes('locked')) e.locked = true
     const vlan = num(row.vlan)
     if (vlan !== undefined) e.vlan = vlan
     out.push(e)

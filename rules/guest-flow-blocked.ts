@@ -35,6 +35,8 @@ export default defineRule<ElementView>({
     if (e.element.kind === 'bridge-vlan') return [line`check bridge vlan show: the guest's tap and ${e.element.master ?? 'the bridge'} (the bridge device, self) must share a VLAN, untagged where a guest or the host's address takes the frames, e.g. bridge vlan add dev TAP vid N pvid untagged, or bridge vlan add dev ${e.element.master ?? 'BRIDGE'} vid N pvid untagged self`]
     // An IPsec policy guards a tunnel the admin set up: deleting it may send in clear what it meant to protect.
     if (e.element.kind === 'xfrm-policy') return [line`an IPsec policy (${e.element.text}) takes the guests' packets: if it is not meant for them, narrow its selector to the traffic it protects (ip xfrm policy update ...), or exempt the guests' subnet with an allow policy of a lower priority number (ip xfrm policy add ... priority N action allow); kvmdoctor does not change IPsec policies`]
+    // Port isolation keeps guests apart on purpose: which port should not be isolated is the admin's choice.
+    if (e.element.portFlag === 'isolated') return [line`${e.element.device} and ${e.element.peer} are both isolated (bridge -d link show): isolated ports reach only ports that are not; where guests are kept apart from each other, their taps are isolated and the LAN's port is not (bridge link set dev PORT isolated off on the one that should reach everyone); kvmdoctor does not lift an isolation`]
     const tap = e.element.kind === 'nf-rule' || e.element.kind === 'nf-policy' ? nwfilterTap(e.element.chain) : undefined
     // libvirt rebuilds an nwfilter's rules from the domain's <filterref>: the filter or its parameters are what to change.
     if (tap) return [line`${e.element.chain} is libvirt's nwfilter for ${tap} (the domain's <filterref>): it drops what the filter does not allow, e.g. a source address other than its IP parameter (or the one it learned); compare virsh nwfilter-binding-dumpxml ${tap} with what the guest sends, then correct the filter or the guest`]
@@ -67,10 +69,12 @@ export default defineRule<ElementView>({
       },
     },
     // A port that neither learns nor floods unknown unicast: learning back on (flooding stays as the admin set it).
+    // Isolated ports: no command (see the note).
+    // `bridge link set` has no proxy_arp option (iproute2 6.1 refuses it): the port's proxy_arp is set through ip's bridge_slave.
     {
       kind: 'bridge-port',
       undo: (el) =>
-        (el.portFlag === 'locked' ? cmd`bridge link set dev ${el.device} locked off` : el.portFlag === 'bcast_flood' ? cmd`bridge link set dev ${el.device} bcast_flood on` : el.portFlag === 'flood' ? cmd`bridge link set dev ${el.device} learning on` : el.portFlag === 'proxy_arp' ? cmd`bridge link set dev ${el.device} proxy_arp off` : undefined) ?? [],
+        (el.portFlag === 'locked' ? cmd`bridge link set dev ${el.device} locked off` : el.portFlag === 'bcast_flood' ? cmd`bridge link set dev ${el.device} bcast_flood on` : el.portFlag === 'flood' ? cmd`bridge link set dev ${el.device} learning on` : el.portFlag === 'proxy_arp' ? cmd`ip link set dev ${el.device} type bridge_slave proxy_arp off` : undefined) ?? [],
     },
     // An fdb entry that sends a guest's frames elsewhere: that entry deleted, nothing else (the bridge learns the MAC
     // again from the guest's next frame, or floods to it). An entry on a port is the bridge's (master); one on the

@@ -298,6 +298,11 @@ describe('the safety contract holds for every fix on every recording', async () 
     expect(judged(port, [argv('bridge', 'link', 'set', 'dev', tap, 'learning', 'on')])).toEqual([])
     expect(judged(port, [argv('bridge', 'link', 'set', 'dev', tap, 'flood', 'off')])).toEqual([expect.stringMatching(/^0: bridge link set dev \S+ flood off is not a port flag set back/)])
     expect(judged(port, [argv('bridge', 'link', 'set', 'dev', 'virbr0', 'learning', 'on')])).toEqual(['0: virbr0 is not the tap of a guest libvirt runs'])
+    // proxy_arp back off through ip's bridge_slave options (bridge link set has none), on the named guest's tap only.
+    expect(judged(port, [argv('ip', 'link', 'set', 'dev', tap, 'type', 'bridge_slave', 'proxy_arp', 'off')])).toEqual([])
+    expect(judged(port, [argv('ip', 'link', 'set', 'dev', tap, 'type', 'bridge_slave', 'proxy_arp', 'on')])).toEqual(['0: ip link set is not a command kvmdoctor runs as a fix'])
+    expect(judged(port, [argv('ip', 'link', 'set', 'dev', 'virbr0', 'type', 'bridge_slave', 'proxy_arp', 'off')])).toEqual(['0: virbr0 is not the tap of a guest libvirt runs'])
+    expect(judged(port, [argv('bridge', 'link', 'set', 'dev', tap, 'proxy_arp', 'off')])).toEqual([expect.stringMatching(/^0: bridge link set dev \S+ proxy_arp off is not a port flag set back/)])
     // One fdb entry of a named guest's MAC deleted (the bridge learns it again); no flush, no other MAC's entry.
     expect(judged(port, [argv('bridge', 'fdb', 'del', '52:54:00:6b:64:01', 'dev', 'kdlab-fdb0', 'master')])).toEqual([])
     expect(judged(port, [argv('bridge', 'fdb', 'del', '52:54:00:6b:64:01', 'dev', 'virbr0')])).toEqual([])

@@ -772,6 +772,42 @@ const RED5_SCENARIOS: Scenario[] = [
   },
 ]
 
+/** Red team 10: bridge-port faults on real guests. */
+const RED10_SCENARIOS: Scenario[] = [
+  {
+    name: 'tap-proxy-arp-on',
+    ci: false,
+    beyondHost: {measures: ['dns', 'ping', 'tcp'], why: "proxy_arp on web01's port: the host's ARP requests never reach it, so the host reaches web01 only while an entry written by web01's own ARP requests or dnsmasq's DHCP answers holds its MAC; whether web01 asks in time is its cache's, not the host's state"},
+    description: "ip link set dev vnetN type bridge_slave proxy_arp on, web01 paused while the host's neighbour entries on virbr0 are flushed and kvmdoctor looks: the bridge floods nothing to web01's port, but dnsmasq answers its DHCP unicast and its own ARP requests give the host its MAC again",
+    // kvmdoctor failed the DHCP answer as a broadcast proxy_arp holds back, and every answer the host could not ask
+    // web01's MAC for (guest-flow-blocked): dnsmasq sends the DHCP answer unicast at web01's MAC, the neighbour entry
+    // written first (SIOCSARP), and web01's own ARP requests write the entry too; web01 measured everything ok.
+    findings: [{id: 'guest-flow-indeterminate', entity: '~proxy_arp on', rank: 1}],
+    noOtherAbove: 'info',
+    oracle: {[WEB01]: REACH_OK},
+  },
+  {
+    name: 'tap-locked-authorized',
+    ci: false,
+    description: "bridge link set dev vnetN learning off locked on, web01's MAC authorized by a static fdb entry on its port (as an 802.1X authenticator adds it): the bridge takes web01's frames, nothing is wrong",
+    // kvmdoctor failed every flow at the lock and printed 'locked off' (undoing the port's 802.1X): a locked port
+    // drops only MACs without an fdb entry of their own on it.
+    findings: [],
+    noOtherAbove: 'info',
+    oracle: {[WEB01]: REACH_OK},
+  },
+  {
+    name: 'bridged-ports-isolated',
+    ci: false,
+    beyondHost: lanBeyondHost('kdlab-lan05', ['dns']),
+    description: "a guest bridged to the lab LAN, then its tap and the LAN's port both isolated (bridge link set dev X isolated on): the bridge forwards nothing between two isolated ports, the guest's DHCP gets no answer",
+    // kvmdoctor passed every flow (port isolation was read, never used). Isolation is a security choice: no command.
+    findings: [{id: 'guest-flow-blocked', entity: '~isolated on, kdlab-lanp isolated on', rank: 1}],
+    noOtherAbove: 'info',
+    oracle: {[WEB01]: REACH_OK, 'kdlab-lan05': {dhcp: 'fail'}},
+  },
+]
+
 /** What a Docker-style FORWARD DROP does to the bridged guest kdlab-lan01 once br_netfilter hands kdlab-br0's frames over. */
 const BRIDGED_DROP = {
   findings: [
@@ -1298,6 +1334,7 @@ export const SCENARIOS: Scenario[] = [
   ...WIRE_REQUEST_SCENARIOS,
   ...RED2_SCENARIOS,
   ...RED5_SCENARIOS,
+  ...RED10_SCENARIOS,
 ]
 
 export interface ReportFinding {

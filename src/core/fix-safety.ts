@@ -117,6 +117,12 @@ function deletionProblem(owner: string, rule: NfRule | undefined, nftSyntax: boo
 /** The running guest with an interface that HAS it. */
 const runningGuestWith = (libvirt: LibvirtFacts | undefined, has: (i: LibvirtDomain['interfaces'][number]) => boolean) => libvirt?.domains.find((d) => running(d.state) && d.interfaces.some(has))?.name
 const guestOfTap = (libvirt: LibvirtFacts | undefined, tap: string) => runningGuestWith(libvirt, (x) => x.target === tap)
+/** A port flag set back is safe only on the tap of a running guest the finding names. */
+function guestPortProblem(host: FixHost, names: {domains: Set<string>} | 'any', tap: string): string | undefined {
+  const guest = guestOfTap(host.libvirt, tap)
+  if (guest === undefined) return `${tap} is not the tap of a guest libvirt runs`
+  return names === 'any' || names.domains.has(guest) ? undefined : `${tap} is ${guest}'s port, a guest the finding does not name`
+}
 
 /**
  * An ovs-vsctl fix touches only the named guests' own ports: it re-plugs one (del-port and add-port back, its
@@ -266,6 +272,9 @@ function stepProblem(step: FixStep, names: {networks: Set<string>; domains: Set<
   if (tool === 'ip') {
     const rest = argv.slice(1).join(' ')
     if (/^link set \S+ (master \S+ )?up$|^link set \S+ mtu \d+$|^link set \S+ type bridge forward_delay \d+$|^link set \S+ arp on$/.test(rest)) return undefined
+    // A named guest's bridge port given back the kernel's default proxy_arp (off): bridge link set has no such option.
+    const port = /^link set dev (\S+) type bridge_slave proxy_arp off$/.exec(rest)
+    if (port) return guestPortProblem(host, names, port[1])
     if (/^(route|rule) (add|del|replace) /.test(rest)) return undefined
     // A libvirt network's gateway address put back on its own bridge (what libvirt gave it), nothing else.
     const gateway = /^address add (\S+)\/(\d+)(?: broadcast \+)? dev (\S+)$/.exec(rest)
@@ -286,10 +295,8 @@ function stepProblem(step: FixStep, names: {networks: Set<string>; domains: Set<
       if (guest === undefined) return `${entry[1]} is not the MAC of a guest libvirt runs`
       return names === 'any' || names.domains.has(guest) ? undefined : `${entry[1]} is ${guest}'s MAC, a guest the finding does not name`
     }
-    if (sub !== 'link' || argv[2] !== 'set' || argv[3] !== 'dev' || argv.length !== 7 || !/^(learning on|flood on|bcast_flood on|locked off|proxy_arp off)$/.test(argv.slice(5).join(' '))) return `bridge ${argv.slice(1).join(' ')} is not a port flag set back`
-    const guest = guestOfTap(host.libvirt, argv[4])
-    if (guest === undefined) return `${argv[4]} is not the tap of a guest libvirt runs`
-    return names === 'any' || names.domains.has(guest) ? undefined : `${argv[4]} is ${guest}'s port, a guest the finding does not name`
+    if (sub !== 'link' || argv[2] !== 'set' || argv[3] !== 'dev' || argv.length !== 7 || !/^(learning on|flood on|bcast_flood on|locked off)$/.test(argv.slice(5).join(' '))) return `bridge ${argv.slice(1).join(' ')} is not a port flag set back`
+    return guestPortProblem(host, names, argv[4])
   }
   if (tool === 'ovs-vsctl') return ovsVsctlProblem(argv.slice(1), names, host)
   if (tool === 'ovs-ofctl') return ovsOfctlProblem(argv.slice(1), host)

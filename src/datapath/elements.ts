@@ -67,8 +67,13 @@ export interface Element {
   master?: string
   /** A port too small for its bridge: the MTU that makes it fit. */
   mtu?: number
-  /** Bridge ports: the port flag that stops the frame (locked, broadcast flooding off, unknown unicast not flooded to a port that does not learn, proxy_arp: nothing flooded). */
-  portFlag?: 'locked' | 'bcast_flood' | 'flood' | 'proxy_arp'
+  /**
+   * Bridge ports: the port flag that stops the frame (locked, broadcast flooding off, unknown unicast not flooded to a
+   * port that does not learn, proxy_arp: nothing flooded, isolated: nothing between two isolated ports; `peer`, the other).
+   */
+  portFlag?: 'locked' | 'bcast_flood' | 'flood' | 'proxy_arp' | 'isolated'
+  /** An isolated port's isolated peer (portFlag isolated). */
+  peer?: string
   /** fdb entries (bridge-fdb): the MAC and VLAN of the entry; its port in `device`, its bridge in `master`. */
   fdb?: {mac: string; vlan?: number}
   /** Link elements: ARP is off on the device (NOARP). */

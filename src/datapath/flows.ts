@@ -788,12 +788,36 @@ class HostView {
       runner.push({name: `bridge port ${port}`, verdict: 'fail', detail: `STP port state ${state}${transient ? ` (nothing is forwarded from it for ${delayCs / 100} s x 2)` : ''}`, element: {id: `stp:${bridge}`, kind: 'stp', text: `bridge ${bridge}: port ${port} is ${state}`, device: bridge}})
       return
     }
-    if (link.port?.locked) {
-      runner.push({name: `bridge port ${port}`, verdict: 'fail', detail: `port ${port} is locked: frames from MACs without an fdb entry of their own${mac ? ` (${mac})` : ''} are dropped`, element: {id: `port:${port} locked`, kind: 'bridge-port', text: `bridge link: ${port} locked on`, device: port, portFlag: 'locked'}})
-      return
-    }
+    if (link.port?.locked && !this.lockedPortPasses(runner, bridge, port, mac)) return
     this.vlanHop(runner, bridge, port, 'in', {tag})
     if (transient) runner.push({name: `bridge port ${port}`, verdict: 'pass', detail: `STP port state ${state}: forwarding within ${delayCs / 100} s x 2`})
+  }
+
+  /**
+   * A locked port (802.1X) takes a frame only from a MAC with an fdb entry of its own on that port, neither local nor
+   * locked (br_handle_frame_finish): the entry an authenticator adds once the MAC is authorized. True when it passes.
+   */
+  private lockedPortPasses(runner: PathRunner, bridge: string, port: string, mac: string | undefined): boolean {
+    const element: Element = {id: `port:${port} locked`, kind: 'bridge-port', text: `bridge link: ${port} locked on`, device: port, portFlag: 'locked'}
+    const name = `bridge port ${port}`
+    const fdb = this.facts.fdb
+    if (fdb === null) {
+      runner.push({name, verdict: 'indeterminate', detail: `port ${port} is locked: only MACs with an fdb entry of their own on it pass, and the fdb could not be read (${this.facts.fdbUnavailable ?? 'unknown'})`, element})
+      return false
+    }
+    const authorized = (e: FdbEntry) => e.dev === port && e.state !== 'permanent' && !e.locked
+    const own = fdb && mac ? this.fdbEntries(bridge, mac, runner.vlan).entries.find(authorized) : undefined
+    if (own) {
+      runner.push({name, verdict: 'pass', detail: `port ${port} is locked, and ${mac} has an fdb entry of its own on it (${fdbText(own)}): its frames pass`})
+      return true
+    }
+    // A sender not known (a LAN's server): any authorized MAC on the port might be it.
+    if (fdb && !mac && fdb.some((e) => e.bridge === bridge && authorized(e))) {
+      runner.push({name, verdict: 'indeterminate', detail: `port ${port} is locked: only the MACs with an fdb entry of their own on it pass, and which MAC sends this frame is not known`, element})
+      return false
+    }
+    runner.push({name, verdict: 'fail', detail: `port ${port} is locked: frames from MACs without an fdb entry of their own${mac ? ` (${mac})` : ''} are dropped`, element})
+    return false
   }
 
   /** A bridge forwards no frame larger than the port's MTU (the IP layer sized it by the bridge's). */
@@ -818,15 +842,33 @@ class HostView {
       runner.push({name: `bridge port ${port}`, verdict: 'fail', detail: `STP port state ${link.portState}: nothing is sent out of it`, element: {id: `stp:${bridge}`, kind: 'stp', text: `bridge ${bridge}: port ${port} is ${link.portState}`, device: bridge}})
       return
     }
-    if (broadcast && link.port?.proxyArp) {
-      runner.push({name: `bridge port ${port}`, verdict: 'fail', detail: `proxy_arp is on on port ${port}: the bridge floods nothing to it, so broadcasts (ARP requests, DHCP offers to 255.255.255.255) never reach it`, element: {id: `port:${port} proxy_arp`, kind: 'bridge-port', text: `bridge link: ${port} proxy_arp on`, device: port, portFlag: 'proxy_arp'}})
-      return
-    }
-    if (broadcast && link.port?.bcastFlood === false && !byBridgeDevice) {
-      runner.push({name: `bridge port ${port}`, verdict: 'fail', detail: `broadcast flooding is off on ${port}: broadcasts (ARP requests, DHCP offers to 255.255.255.255) never reach it`, element: {id: `port:${port} bcast_flood`, kind: 'bridge-port', text: `bridge link: ${port} bcast_flood off`, device: port, portFlag: 'bcast_flood'}})
+    const refused = broadcast ? this.floodRefusal(link, byBridgeDevice) : undefined
+    if (refused) {
+      runner.push(refused)
       return
     }
     this.vlanHop(runner, bridge, port, 'out', {untaggedOnly: to === 'guest'})
+  }
+
+  /**
+   * A frame bridged from one port to another: an isolated port talks only to ports that are not (br_skb_isolated, in
+   * should_deliver: before the bridge's forward hook, for unicast and flood alike). The host's own frames enter by the
+   * bridge device, never isolated: what the bridge hands up to the host is not bridged.
+   */
+  private isolationHop(runner: PathRunner, inDev: string, outDev: string, guestPort?: string): void {
+    if (!runner.alive()) return
+    if (this.links.get(inDev)?.port?.isolated !== true || this.links.get(outDev)?.port?.isolated !== true) return
+    // One element for both directions: the guest's port first.
+    const [port, peer] = outDev === guestPort ? [outDev, inDev] : [inDev, outDev]
+    runner.push({name: `bridge port ${outDev}`, verdict: 'fail', detail: `${inDev} and ${outDev} are both isolated ports: the bridge forwards nothing between them`, element: {id: `port:${port} ${peer} isolated`, kind: 'bridge-port', text: `bridge link: ${port} isolated on, ${peer} isolated on`, device: port, peer, portFlag: 'isolated'}})
+  }
+
+  /** The port flag that keeps the bridge from flooding a broadcast to `port`, if any (br_flood). */
+  private floodRefusal(link: Link, byBridgeDevice: boolean): Hop | undefined {
+    const port = link.name
+    if (link.port?.proxyArp) return {name: `bridge port ${port}`, verdict: 'fail', detail: `proxy_arp is on on port ${port}: the bridge floods nothing to it, so broadcasts (ARP requests, DHCP offers to 255.255.255.255) never reach it`, element: {id: `port:${port} proxy_arp`, kind: 'bridge-port', text: `bridge link: ${port} proxy_arp on`, device: port, portFlag: 'proxy_arp'}}
+    if (link.port?.bcastFlood === false && !byBridgeDevice) return {name: `bridge port ${port}`, verdict: 'fail', detail: `broadcast flooding is off on ${port}: broadcasts (ARP requests, DHCP offers to 255.255.255.255) never reach it`, element: {id: `port:${port} bcast_flood`, kind: 'bridge-port', text: `bridge link: ${port} bcast_flood off`, device: port, portFlag: 'bcast_flood'}}
+    return undefined
   }
 
   /**
@@ -1364,20 +1406,24 @@ class HostView {
 
   /**
    * The last steps of every packet the host sends to a guest: the neighbour entry (unicast), the bridge
-   * device it leaves by, the bridge's output and postrouting hooks, the tap's port, then the tap.
+   * device it leaves by, the bridge's output and postrouting hooks, the tap's port, then the tap. `entryWritten`: the
+   * sender writes the neighbour entry itself before it sends (dnsmasq's SIOCSARP with a unicast DHCP answer): no ARP.
    */
-  private toGuest(runner: PathRunner, g: GuestSide, broadcast: boolean, fromHost: boolean): void {
+  private toGuest(runner: PathRunner, g: GuestSide, broadcast: boolean, fromHost: boolean, entryWritten = false): void {
     const {i, bridge} = g
     const dst = runner.packet().dst
     // The host's frames (its ARP requests too) enter the bridge by the bridge device: its PVID is their VLAN.
     if (fromHost) this.vlanHop(runner, bridge, bridge, 'in')
-    if (!broadcast && dst !== 'unknown') {
+    if (!broadcast && !entryWritten && dst !== 'unknown') {
       this.neighbourHop(runner, bridge, dst, i.mac)
-      // An unresolved guest is asked for by a broadcast ARP request, which must reach its port.
+      // An unresolved guest is asked for by a broadcast ARP request, which must reach its port. One that cannot is no
+      // certain failure: the guest's own ARP requests to the host (and dnsmasq's DHCP answers) write the entry too
+      // (the lab's tap-proxy-arp-on: no entry, proxy_arp on the port, web01 measured everything ok).
       const entry = this.neighbourAt.get(`${bridge} ${dst}`)
       const resolved = entry !== undefined && entry.mac !== undefined && !entry.state.includes('FAILED') && !entry.state.includes('INCOMPLETE')
-      const flags = i.target ? this.links.get(i.target)?.port : undefined
-      if (!resolved && (flags?.proxyArp || (flags?.bcastFlood === false && !fromHost))) this.portOut(runner, bridge, i.target, true, 'guest', fromHost)
+      const port = i.target ? this.links.get(i.target) : undefined
+      const refused = !resolved && port && runner.alive() ? this.floodRefusal(port, fromHost) : undefined
+      if (refused) runner.push(cacheBound(refused, `the host reaches ${dst} only while an entry written by the guest's own ARP requests (or dnsmasq's DHCP answers) holds its MAC`))
       // A permanent entry is never asked for again; any other is, within a minute (a reachable one goes stale).
       const permanent = entry !== undefined && entry.mac === i.mac?.toLowerCase() && entry.state.includes('PERMANENT')
       if (!permanent && runner.alive()) {
@@ -1500,7 +1546,8 @@ class HostView {
     }
     back.outputHook(bridge, routed, bridge)
     this.ipSend(back, undefined, bridge)
-    this.toGuest(back, g, kind === 'dhcp', true)
+    // A unicast answer is no broadcast: br_flood's rules (proxy_arp, bcast_flood) do not hold it back.
+    this.toGuest(back, g, kind === 'dhcp' && !own, true, kind === 'dhcp')
     out.push(this.finish(base, `${kind}-reply` as FlowKind, `${kind === 'dhcp' ? 'DHCP offer' : 'DNS answer'} back to ${d.name}`, reply, back.hops, kind, assumed))
     return out
   }
@@ -1844,6 +1891,7 @@ class HostView {
         this.fdbHop(runner, g, false)
         this.unknownUnicastHop(runner, outDev, i.mac, bridge)
       }
+      this.isolationHop(runner, inDev, outDev, i.target)
       runner.nf('bridge forward', 'forward', 'bridge', {iifname: inDev, oifname: outDev, ibrname: bridge, obrname: bridge})
       if (brnfOn) runner.nf('netfilter forward (br_netfilter)', 'forward', 'ip', {iifname: bridge, oifname: bridge, physOut: outDev})
       runner.nf('bridge postrouting', 'postrouting', 'bridge', {oifname: outDev, obrname: bridge})

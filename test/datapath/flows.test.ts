@@ -545,7 +545,11 @@ describe('the round trip: a reply gets every check its request gets', () => {
   it('proxy_arp on the tap: the bridge floods nothing to it, so an unresolved guest cannot be asked for; a resolved one still gets its answers', () => {
     const on = (h: DatapathFacts) => (h.links.find((l) => l.name === 'vnet0')!.port = {proxyArp: true})
     expect(byKind(flows(host(on)), 'dns-reply').decidedBy).toMatchObject({element: {id: 'port:vnet0 proxy_arp', kind: 'bridge-port', portFlag: 'proxy_arp'}})
-    expect(byKind(flows(host(on)), 'dhcp-reply').verdict).toBe('fail')
+    // dnsmasq answers a client that asks no broadcast unicast at its MAC, the entry written first (SIOCSARP): no flood,
+    // so proxy_arp holds back only the answer to a guest whose address is not known (sent to 255.255.255.255). The lab's
+    // tap-proxy-arp-on: web01 measured DHCP ok with proxy_arp on its port (this was a failure).
+    expect(byKind(flows(host(on)), 'dhcp-reply').verdict).toBe('pass')
+    expect(byKind(flows(host((h) => (on(h), (h.guestAddress = () => undefined)))), 'dhcp-reply').decidedBy).toMatchObject({element: {id: 'port:vnet0 proxy_arp'}})
     const resolved = flows(host((h) => (on(h), (h.neighbours = [{ip: '192.168.122.50', dev: 'virbr0', mac: '52:54:00:00:00:01', state: ['REACHABLE']}]))))
     expect(byKind(resolved, 'dns-reply').verdict).toBe('pass')
   })

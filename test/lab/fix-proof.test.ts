@@ -107,6 +107,11 @@ const PROOFS: Record<string, Proof> = {
   'tc-redirect-dns': {ci: false, kind: 'tc filter deleted', footprint: 'restores', leaves: [/^sysctl net\/ipv[46]\/(conf|neigh)\/kdlab-tcsink[01]\//]},
   // The fault's veth stays (raised to 1500): its sysctls are the fault's; virbr0's (net/ipv6/conf/virbr0/mtu) are back.
   'mtu-mismatch': {ci: false, kind: "the port that dragged the bridge down raised to the guests' MTU, then the bridge", footprint: 'restores', leaves: [/^sysctl net\/ipv[46]\/(conf|neigh)\/kdlab-mtu[01]\//]},
+  // Red team 10: the bridge layer's own fixes, held against guests. The fault's veth stays (its sysctls are the fault's).
+  'fdb-sticky-wrong-port': {ci: false, kind: "a sticky fdb entry for the guest's MAC on another port deleted", footprint: 'restores', leaves: [/^sysctl net\/ipv[46]\/(conf|neigh)\/kdlab-fdb[01]\//]},
+  'tap-unicast-flood-off': {ci: false, kind: "learning back on for the guest's port (flooding stays off)", footprint: 'restores'},
+  // The admin's table stays, emptied: the fault made it.
+  'nft-bridge-input-drop': {ci: false, kind: "an admin's nft bridge rule deleted by handle", footprint: 'restores', leaves: [/^nft table bridge kdlab_br: new /]},
   'bridge-down': {ci: false, kind: 'bridge set up', footprint: 'restores'},
   'tap-admin-down': {ci: false, kind: 'tap set up', footprint: 'restores'},
   'domif-link-down': {ci: false, kind: "guest's link set up (virsh domif-setlink)", footprint: 'restores'},

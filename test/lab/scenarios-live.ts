@@ -361,6 +361,7 @@ async function tapOf(guest: string): Promise<string> {
 }
 
 const LAN01: Guest = {name: 'kdlab-lan01', mac: '52:54:00:6b:64:10', mode: 'dhcp-or-apipa', bridge: LAB_BRIDGE, probe: '10.77.0.2'}
+const LAN05: Guest = {name: 'kdlab-lan05', mac: '52:54:00:6b:64:14', mode: 'dhcp', bridge: LAB_BRIDGE, probe: '10.77.0.2'}
 // ACPI on: the fix detaches its interface (PCI hot-unplug), which the guest's kernel must answer.
 const DUP01: Guest = {name: 'kdlab-dup01', mac: WEB01_MAC, mode: 'dhcp', acpi: true}
 const TINY = 'kdlab-tiny'
@@ -1916,6 +1917,59 @@ const RED5: Record<string, LiveScenario> = {
   }),
 }
 
+// ---------- red team 10: bridge-port faults on real guests ----------
+const RED10: Record<string, LiveScenario> = {
+  'tap-proxy-arp-on': {
+    // The bridge port's own proxy_arp (not the sysctl): br_flood floods nothing to the port, so the host's broadcast ARP
+    // requests for web01 never reach it. The host's entries are flushed so it must ask; web01 is paused while kvmdoctor
+    // looks (its next DHCP answer or ARP request would write the entry again before the read, or not: a race).
+    async inject() {
+      // `bridge link set` has no proxy_arp (iproute2 6.1): the port's flag is set through ip's bridge_slave options.
+      await sh(['ip', 'link', 'set', 'dev', await tapOf(WEB01.name), 'type', 'bridge_slave', 'proxy_arp', 'on'])
+      await sh(['virsh', 'suspend', WEB01.name])
+      await sh(['ip', 'neigh', 'flush', 'dev', BRIDGE])
+    },
+    async afterDiagnose() {
+      await sh(['virsh', 'resume', WEB01.name])
+    },
+    async reset() {
+      await sh(['virsh', 'resume', WEB01.name], {reject: false})
+      await sh(['ip', 'link', 'set', 'dev', await tapOf(WEB01.name), 'type', 'bridge_slave', 'proxy_arp', 'off'])
+    },
+  },
+  'tap-locked-authorized': {
+    // 802.1X on web01's port done right: locked, not learning, and web01's MAC authorized by a static fdb entry on it
+    // (what an authenticator adds): the bridge takes web01's frames.
+    async inject() {
+      const tap = await tapOf(WEB01.name)
+      await sh(['bridge', 'link', 'set', 'dev', tap, 'learning', 'off', 'locked', 'on'])
+      await sh(['bridge', 'fdb', 'replace', WEB01_MAC, 'dev', tap, 'master', 'static'])
+    },
+    async reset() {
+      const tap = await tapOf(WEB01.name)
+      await sh(['bridge', 'fdb', 'del', WEB01_MAC, 'dev', tap, 'master'], {reject: false})
+      await sh(['bridge', 'link', 'set', 'dev', tap, 'locked', 'off', 'learning', 'on'])
+    },
+  },
+  'bridged-ports-isolated': {
+    // Port isolation on a bridged LAN: the LAN's port and the guest's tap both isolated, so the bridge forwards nothing
+    // between them (an isolated port talks only to ports that are not). The guest leased before its tap was isolated.
+    async inject() {
+      saved = [await setSysctl('net.bridge.bridge-nf-call-iptables', '0')]
+      await startLan()
+      const addrs = await startGuest(LAN05)
+      if (!addrs.some((a) => a.startsWith('10.77.0.'))) throw new Error(`bridged guest got ${addrs.join(' ') || 'no address'} instead of a LAN lease`)
+      await sh(['bridge', 'link', 'set', 'dev', 'kdlab-lanp', 'isolated', 'on'])
+      await sh(['bridge', 'link', 'set', 'dev', await tapOf(LAN05.name), 'isolated', 'on'])
+    },
+    async reset() {
+      await removeGuest(LAN05.name)
+      await stopLan()
+      await sh(['sysctl', '-qw', `net.bridge.bridge-nf-call-iptables=${saved[0] ?? '1'}`])
+    },
+  },
+}
+
 export const LIVE: Record<string, LiveScenario> = {
   healthy: {
     async inject() {},
@@ -2186,5 +2240,6 @@ export const LIVE: Record<string, LiveScenario> = {
   ...OVS_AND_SHAPING,
   ...RED2,
   ...RED5,
+  ...RED10,
 }
 

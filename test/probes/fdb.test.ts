@@ -30,6 +30,10 @@ describe('bridge -j fdb show', () => {
     expect(entries.some((e) => e.mac.startsWith('33:33:') || e.mac.startsWith('01:00:5e:'))).toBe(false)
   })
 
+  it("reads the bridge's locked entries (a MAC seen on a locked port, not authorized)", () => {
+    expect(parseBridgeFdb('[{"mac":"52:54:00:aa:00:02","ifname":"vnet0","flags":["locked"],"master":"br0","state":""}]')).toEqual([{mac: '52:54:00:aa:00:02', dev: 'vnet0', bridge: 'br0', state: 'dynamic', locked: true}])
+  })
+
   it('reads a VLAN and upper-case MACs; refuses what is not its listing', () => {
     expect(parseBridgeFdb('[{"mac":"52:54:00:AA:00:01","ifname":"vnet0","vlan":10,"flags":["offload"],"master":"br0","state":"stale"}]')).toEqual([{mac: '52:54:00:aa:00:01', dev: 'vnet0', bridge: 'br0', state: 'dynamic', vlan: 10}])
     expect(() => parseBridgeFdb('{"mac":"x"}')).toThrow(ParseError)
