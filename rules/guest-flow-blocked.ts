@@ -36,6 +36,9 @@ export default defineRule<ElementView>({
     // An IPsec policy guards a tunnel the admin set up: deleting it may send in clear what it meant to protect.
     if (e.element.kind === 'xfrm-policy') return [line`an IPsec policy (${e.element.text}) takes the guests' packets: if it is not meant for them, narrow its selector to the traffic it protects (ip xfrm policy update ...), or exempt the guests' subnet with an allow policy of a lower priority number (ip xfrm policy add ... priority N action allow); kvmdoctor does not change IPsec policies`]
     // Port isolation keeps guests apart on purpose: which port should not be isolated is the admin's choice.
+    // A locked port (802.1X, MAB) admits only the MACs its authenticator authorized: unlocking it admits every MAC on
+    // that port, so the note says where the guest's MAC should be authorized instead.
+    if (e.element.portFlag === 'locked') return [line`${e.element.device} is locked (bridge -d link show: locked on): it passes only frames from MACs with a static fdb entry on it, which its authenticator (hostapd, an 802.1X or MAB service) writes once a MAC is authorized; authorize the guest's MAC there, or, where the lock is not wanted on a guest's tap, bridge link set dev ${e.element.device} locked off; kvmdoctor does not lift a port lock`]
     if (e.element.portFlag === 'isolated') return [line`${e.element.device} and ${e.element.peer} are both isolated (bridge -d link show): isolated ports reach only ports that are not; where guests are kept apart from each other, their taps are isolated and the LAN's port is not (bridge link set dev PORT isolated off on the one that should reach everyone); kvmdoctor does not lift an isolation`]
     const tap = e.element.kind === 'nf-rule' || e.element.kind === 'nf-policy' ? nwfilterTap(e.element.chain) : undefined
     // libvirt rebuilds an nwfilter's rules from the domain's <filterref>: the filter or its parameters are what to change.
@@ -69,12 +72,12 @@ export default defineRule<ElementView>({
       },
     },
     // A port that neither learns nor floods unknown unicast: learning back on (flooding stays as the admin set it).
-    // Isolated ports: no command (see the note).
+    // Isolated and locked ports: no command (see the note).
     // `bridge link set` has no proxy_arp option (iproute2 6.1 refuses it): the port's proxy_arp is set through ip's bridge_slave.
     {
       kind: 'bridge-port',
       undo: (el) =>
-        (el.portFlag === 'locked' ? cmd`bridge link set dev ${el.device} locked off` : el.portFlag === 'bcast_flood' ? cmd`bridge link set dev ${el.device} bcast_flood on` : el.portFlag === 'flood' ? cmd`bridge link set dev ${el.device} learning on` : el.portFlag === 'proxy_arp' ? cmd`ip link set dev ${el.device} type bridge_slave proxy_arp off` : undefined) ?? [],
+        (el.portFlag === 'bcast_flood' ? cmd`bridge link set dev ${el.device} bcast_flood on` : el.portFlag === 'flood' ? cmd`bridge link set dev ${el.device} learning on` : el.portFlag === 'proxy_arp' ? cmd`ip link set dev ${el.device} type bridge_slave proxy_arp off` : undefined) ?? [],
     },
     // An fdb entry that sends a guest's frames elsewhere: that entry deleted, nothing else (the bridge learns the MAC
     // again from the guest's next frame, or floods to it). An entry on a port is the bridge's (master); one on the

@@ -295,7 +295,7 @@ function stepProblem(step: FixStep, names: {networks: Set<string>; domains: Set<
       if (guest === undefined) return `${entry[1]} is not the MAC of a guest libvirt runs`
       return names === 'any' || names.domains.has(guest) ? undefined : `${entry[1]} is ${guest}'s MAC, a guest the finding does not name`
     }
-    if (sub !== 'link' || argv[2] !== 'set' || argv[3] !== 'dev' || argv.length !== 7 || !/^(learning on|flood on|bcast_flood on|locked off)$/.test(argv.slice(5).join(' '))) return `bridge ${argv.slice(1).join(' ')} is not a port flag set back`
+    if (sub !== 'link' || argv[2] !== 'set' || argv[3] !== 'dev' || argv.length !== 7 || !/^(learning on|flood on|bcast_flood on)$/.test(argv.slice(5).join(' '))) return `bridge ${argv.slice(1).join(' ')} is not a port flag set back`
     return guestPortProblem(host, names, argv[4])
   }
   if (tool === 'ovs-vsctl') return ovsVsctlProblem(argv.slice(1), names, host)

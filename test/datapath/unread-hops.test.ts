@@ -225,6 +225,13 @@ describe("a locked port (802.1X) on the guest's tap (the lab's tap-locked-author
     const mab = withoutEntry(await locked(), (own) => ((own.locked = true), (own.state = 'dynamic')))
     expect(decided(mab, 'dhcp')).toMatchObject({verdict: 'fail', element: {portFlag: 'locked'}})
   })
+  it('the lock is never lifted by a fix (that admits every MAC on the port): no command, a note on authorizing the guest', async () => {
+    const none = withoutEntry(await locked(), (own, all) => all.splice(all.indexOf(own), 1))
+    const blocked = (await fireAll(none)).evaluation.findings.find((f) => f.id === 'guest-flow-blocked')
+    expect(blocked?.entity.name).toMatch(/locked on/)
+    expect(blocked?.fix).toEqual([])
+    expect(blocked?.note?.join(' ')).toMatch(/authorize the guest's MAC there.*kvmdoctor does not lift a port lock/)
+  })
   it('the fdb not read: undecided at the lock, never a pass', async () => {
     expect(decided(unavailable(await locked(), 'fdb'), 'dhcp')).toMatchObject({verdict: 'indeterminate', element: {portFlag: 'locked'}})
   })

@@ -112,7 +112,8 @@ describe('guest-flow-blocked', () => {
 describe('the undo of the round trip\'s elements, from the rule that owns each kind (as the datapath once wrote them)', () => {
   const undo = (el: Element) => renderSteps(ownershipOf(ALL_RULES, el)[0]?.ownership.undo(el) ?? [])
   it('bridge port flags, a permanent neighbour entry, a bridge answering no ARP, a port too small for its bridge', () => {
-    expect(undo({id: 'port:vnet0 locked', kind: 'bridge-port', text: '', device: 'vnet0', portFlag: 'locked'})).toEqual(['bridge link set dev vnet0 locked off'])
+    // A locked port (802.1X) is not unlocked: that admits every MAC on it; the note says where to authorize the guest.
+    expect(undo({id: 'port:vnet0 locked', kind: 'bridge-port', text: '', device: 'vnet0', portFlag: 'locked'})).toEqual([])
     expect(undo({id: 'port:vnet0 bcast_flood', kind: 'bridge-port', text: '', device: 'vnet0', portFlag: 'bcast_flood'})).toEqual(['bridge link set dev vnet0 bcast_flood on'])
     expect(undo({id: 'neigh:eth0 10.0.0.1', kind: 'neighbour', text: '', device: 'eth0', address: '10.0.0.1', permanent: true})).toEqual(['ip neigh del 10.0.0.1 dev eth0'])
     // A neighbour that did not answer is nothing to delete.
