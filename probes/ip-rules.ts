@@ -126,7 +126,7 @@ const noXfrmDefaults = (c: CommandCapture) => /is unknown, try "ip xfrm|Invalid 
  */
 function xfrmFacts(policies: CommandCapture, defaults: CommandCapture): Pick<PolicyRuleFacts, 'xfrm' | 'xfrmUnread'> {
   if (policies.errorCode === 'not-recorded') return {}
-  if (policies.error !== undefined) return noXfrmNetlink(policies) ? {xfrm: {policies: [], defaults: null}} : {xfrmUnread: `ip xfrm policy list: ${policies.error}`}
+  if (policies.error !== undefined) return noXfrmNetlink(policies) ? {xfrm: {policies: [], defaults: null}} : {xfrmUnread: policies.error}
   const parsed = parseXfrmPolicies(policies.output)
   if (defaults.error === undefined) return {xfrm: {policies: parsed, defaults: parseXfrmDefaults(defaults.output)}}
   const absent = defaults.errorCode === 'not-recorded' || noXfrmDefaults(defaults)
