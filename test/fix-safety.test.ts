@@ -389,10 +389,21 @@ describe('the safety contract holds for every fix on every recording', async () 
     expect(judge(ebt('-t', 'broute', '-D', 'BROUTING', '-j', 'DROP'))).toEqual([expect.stringMatching(/^0: deletes the chain's catch-all/)])
     expect(judge(ebt('-t', 'filter', '-D', 'INPUT', '-i', 'vnet9', '-j', 'DROP'))).toEqual(['0: deletes a rule this host does not have (kvmdoctor cannot tell what it is)'])
     expect(judge(ebt('-t', 'filter', '-P', 'FORWARD', 'ACCEPT'), ebt('-F'), ebt('-t', 'filter', '-A', 'INPUT', '-j', 'ACCEPT'))).toEqual([0, 1, 2].map((i) => `${i}: an ebtables-legacy command other than one rule deleted`))
+    // Where ebtables itself is the legacy tool (no ebtables-legacy: RHEL/CentOS 7), the fix names it; an ebtables of
+    // the nft variant (the legacy tables listed by ebtables-legacy) edits nft's tables, not these.
+    const spec = ['-t', 'filter', '-D', 'INPUT', '-p', 'IPv4', '-i', 'vnet0', '--ip-proto', 'udp', '--ip-dport', '53', '-j', 'DROP']
+    const rhel7: FixHost = {netfilter: {...buildRuleset({ebtables: netfilterData('ebtables.ebtables-legacy-save-c.txt'), ebtablesCommand: 'ebtables'}), gaps: [], legacyTablesWarning: false}}
+    const judgeOn = (h: FixHost, argv: string[]) => judgeFixSteps({entity: {kind: 'interface', name: 'kdlab-web01/vnet0'}, fixSteps: [{argv}]}, h).map((p) => p.why)
+    expect(judgeOn(rhel7, ['ebtables', ...spec])).toEqual([])
+    expect(judgeOn(rhel7, ['ebtables', '-t', 'filter', '-F'])).toEqual(['an ebtables command other than one rule deleted'])
+    expect(judgeOn(rhel7, ['ebtables-legacy', ...spec])).toEqual(['deletes a rule this host does not have (kvmdoctor cannot tell what it is)'])
+    expect(judgeOn(host, ['ebtables', ...spec])).toEqual(['ebtables is not a command kvmdoctor runs as a fix'])
     // The trace's undo of an admin's legacy rule, and none for libvirt's.
     const el = (chain: string, ruleText: string, nfTable = 'filter') => ({id: 'x', kind: 'nf-rule' as const, text: ruleText, ruleText, backend: 'ebtables-legacy', family: 'bridge', nfTable, chain})
     expect(netfilterUndo(el('INPUT', '-A INPUT -p IPv4 -i vnet0 --log-prefix "two words" -j DROP')).map(renderStep)).toEqual(["ebtables-legacy -t filter -D INPUT -p IPv4 -i vnet0 --log-prefix 'two words' -j DROP"])
     expect(netfilterUndo(el('libvirt-J-vnet0', '-A libvirt-J-vnet0 -p IPv4 -s ! 52:54:00:6b:64:01 -j DROP', 'nat'))).toEqual([])
+    const rhel7Rule = {...el('INPUT', '-A INPUT -p IPv4 -i vnet0 -j DROP'), command: 'ebtables' as const}
+    expect(netfilterUndo(rhel7Rule).map(renderStep)).toEqual(['ebtables -t filter -D INPUT -p IPv4 -i vnet0 -j DROP'])
   })
 
   it('the judge keeps to the guests and networks the finding names, and wants them brought back, in order', () => {
