@@ -39,6 +39,7 @@ const HOSTILE = [
   '{a,b}',
   'back\\slash',
   '#comment',
+  '=ls',
   'a|b&c>d',
   "'$'\\x27",
   '',
@@ -106,6 +107,9 @@ describe('fix lines are argvs, quoted for a POSIX shell', () => {
 
   it('plain words stay bare; a control character is written $-quoted, never as a raw line break', () => {
     expect(renderSteps([{argv: ['virsh', 'net-start', 'default']}])).toEqual(['virsh net-start default'])
+    // zsh reads a bare leading = as a command's path (=ls is /usr/bin/ls): quoted; an = further in stays bare.
+    expect(renderStep({argv: ['virsh', 'net-start', '=ls']})).toBe("virsh net-start '=ls'")
+    expect(renderStep({argv: ['sysctl', '-w', 'net.ipv4.ip_forward=1']})).toBe('sysctl -w net.ipv4.ip_forward=1')
     expect(renderStep({argv: ['echo', 'a\nb']})).toBe("echo $'a\\x0ab'")
     expect(renderSteps([{argv: ['virsh', 'net-destroy', 'n'], disrupts: ['x\ny']}])[0]).toBe("# disrupts running guests $'x\\x0ay' until the steps below re-attach them")
     expect(() => renderStep({argv: ['a\u0000b']})).toThrow(/NUL/)

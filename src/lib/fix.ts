@@ -15,8 +15,11 @@ export type FixStep =
   /** A file written (or appended to) with this content. */
   | {write: {path: string; content: string; append: boolean}}
 
-/** Characters that mean nothing to a shell in a word (and not at its start: `#`, `~`, `=` are fine here). */
-const BARE = /^[A-Za-z0-9_@%+=:,./-]+$/
+/**
+ * Characters that mean nothing to a shell in a word. Not `#` or `~` (special at a word's start), nor a leading `=`:
+ * zsh expands `=ls` to the path of ls (its EQUALS option, on by default), and fails on `=nosuchcommand`.
+ */
+const BARE = /^(?!=)[A-Za-z0-9_@%+=:,./-]+$/
 const CONTROL = /[\u0000-\u001f\u007f]/
 
 /**
