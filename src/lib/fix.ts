@@ -56,10 +56,13 @@ export function renderStep(step: FixStep): string {
   return `printf ${shellWord(format)} ${lines.map(shellWord).join(' ')} ${append ? '>>' : '>'} ${shellWord(path)}`
 }
 
+/** How the comment before a step that cuts guests off starts: what follows it belongs with it. */
+export const DISRUPTS = '# disrupts running guests'
+
 /** A comment line naming the guests a step cuts off: names quoted as words, so a newline in one cannot end the comment. */
 export function disruptionComment(step: FixStep): string | undefined {
   if (!('argv' in step) || !step.disrupts || step.disrupts.length === 0) return undefined
-  return `# disrupts running guests ${step.disrupts.map(shellWord).join(' ')} until the steps below re-attach them`
+  return `${DISRUPTS} ${step.disrupts.map(shellWord).join(' ')} until the steps below re-attach them`
 }
 
 /** The lines a person pastes, in order: each step, after the comment that names the guests it disrupts. */
