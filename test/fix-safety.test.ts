@@ -135,6 +135,29 @@ describe('fix lines are argvs, quoted for a POSIX shell', () => {
   })
 })
 
+describe('commands in notes quote the host values they name', () => {
+  it('a network or guest named x$(touch PWNED) is one quoted word in every command a note gives (lab recordings, renamed)', async () => {
+    const hostile = '$(touch PWNED)'
+    let seen = 0
+    for (const fixture of ['dns-port-conflict', 'macvtap-rx-filter', 'guest-bandwidth-inbound', 'inbound-dnat-stale', 'ovs-port-missing', 'ovs-interface-error']) {
+      if (!existsSync(join(ROOT, 'fixtures', fixture))) continue
+      const facts = alter<LibvirtFacts>(await factsOf(fixture), 'libvirt', (l) => {
+        const renamed = new Map(l.networks.map((n) => [n.name, `${n.name}${hostile}`]))
+        for (const n of l.networks) n.name = renamed.get(n.name)!
+        for (const d of l.domains) {
+          d.name = `${d.name}${hostile}`
+          for (const i of d.interfaces) if (i.type === 'network' && i.source) i.source = renamed.get(i.source) ?? i.source
+        }
+      })
+      const notes = (await fireAll(facts)).evaluation.findings.flatMap((f) => f.note ?? []).filter((n) => /virsh \S+ \S*\$\(touch/.test(n))
+      // Each command's name is a single-quoted word: pasted, $( ) is text.
+      for (const note of notes) expect(note, note).not.toMatch(/virsh [\w-]+ [\w-]+\$\(touch PWNED\)/)
+      seen += notes.length
+    }
+    expect(seen).toBeGreaterThan(0)
+  })
+})
+
 describe('names virsh would read as options', () => {
   it('a network, guest or source named --something is passed as --OPTION=NAME, never bare (virsh reads "--config" as its option wherever it stands)', async () => {
     const hostile = (name: string) => `--${name}`
