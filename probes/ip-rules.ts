@@ -1,5 +1,5 @@
 import {IP6_RULES, IP_RULES} from './first-reads.js'
-import {type Probe, type ProbeResult, ParseError, absentRead, asArray, isObj, num, outputOf, parseJson, str} from './types.js'
+import {type Probe, type ProbeResult, ParseError, asArray, isObj, num, outputOf, parseJson, str} from './types.js'
 import {type XfrmFacts, parseXfrmDefaults, parseXfrmPolicies} from './xfrm.js'
 import type {Link} from './links.js'
 import {parseSysctlValue} from './sysctl.js'
@@ -114,11 +114,23 @@ const isXfrmRead = (c: Capture) => c.kind === 'command' && c.argv[1] === 'xfrm'
 // A kernel without XFRM's netlink (no xfrm_user) holds no policy `ip xfrm` could have added.
 const noXfrmNetlink = (c: Capture) => c.kind === 'command' && /Protocol not supported|Address family not supported/.test(`${c.stderr} ${c.error ?? ''}`)
 
-/** The IPsec policies and defaults; defaults that cannot be read are null (before kernel 5.16 or iproute2 5.17 there are none). */
+/**
+ * getdefault refused because the host has no default policies: an iproute2 before 5.17 does not know the command, a
+ * kernel before 5.16 rejects the message (EINVAL). Every packet no policy matches is then accepted.
+ */
+const noXfrmDefaults = (c: CommandCapture) => /is unknown, try "ip xfrm|Invalid argument|Operation not supported/.test(`${c.stderr} ${c.error ?? ''}`)
+
+/**
+ * The IPsec policies and defaults. Defaults the host does not have (noXfrmDefaults), or a recording made before they
+ * were read, are null (accept); any other failed read leaves them unknown (`defaultsUnread`), never accept.
+ */
 function xfrmFacts(policies: CommandCapture, defaults: CommandCapture): Pick<PolicyRuleFacts, 'xfrm' | 'xfrmUnread'> {
   if (policies.errorCode === 'not-recorded') return {}
-  if (policies.error !== undefined) return noXfrmNetlink(policies) ? {xfrm: {policies: [], defaults: null}} : {xfrmUnread: `ip xfrm policy list: ${policies.error}`}
-  return {xfrm: {policies: parseXfrmPolicies(policies.output), defaults: defaults.error === undefined ? parseXfrmDefaults(defaults.output) : null}}
+  if (policies.error !== undefined) return noXfrmNetlink(policies) ? {xfrm: {policies: [], defaults: null}} : {xfrmUnread: policies.error}
+  const parsed = parseXfrmPolicies(policies.output)
+  if (defaults.error === undefined) return {xfrm: {policies: parsed, defaults: parseXfrmDefaults(defaults.output)}}
+  const absent = defaults.errorCode === 'not-recorded' || noXfrmDefaults(defaults)
+  return {xfrm: {policies: parsed, defaults: null, ...(absent ? {} : {defaultsUnread: defaults.error})}}
 }
 
 /** disable_policy and disable_xfrm of `all` and of every interface that routes (bridge ports never do). */
@@ -134,17 +146,15 @@ async function xfrmBypass(runner: Runner, links: ProbeResult<Link[]>): Promise<N
 
 export const ipRulesProbe: Probe<PolicyRuleFacts> = {
   // A kernel without IPv6 has no IPv6 rules to read (inet6 null).
-  // A recording that predates the xfrm reads, a kernel without XFRM, defaults an older kernel or iproute2 lacks: states.
-  expectedFailure: (c) =>
-    (c.kind === 'command' && c.argv[1] === '-6' && /Address family not supported/.test(c.stderr)) ||
-    (isXfrmRead(c) && (absentRead(c) || noXfrmNetlink(c) || (c.kind === 'command' && c.argv[3] === 'getdefault'))),
+  // The xfrm reads: a failure is carried to the IPsec hops it leaves undecided (xfrmUnread, defaultsUnread), not to every rule of the probe.
+  expectedFailure: (c) => (c.kind === 'command' && c.argv[1] === '-6' && /Address family not supported/.test(c.stderr)) || isXfrmRead(c),
   id: 'ip-rules',
   title: 'Routing policy rules',
   reads: ['ip -j rule show', 'ip -6 -j rule show', XFRM_POLICIES.join(' '), XFRM_DEFAULTS.join(' '), '/proc/sys/net/ipv4/conf/{all,IF}/{disable_policy,disable_xfrm} (only where an IPsec policy could act)'],
   async collect({runner, get}) {
     const [v4, v6, policies, defaults] = await Promise.all([runner.run(IP_RULES), runner.run(IP6_RULES), runner.run(XFRM_POLICIES), runner.run(XFRM_DEFAULTS)])
     const xfrm = xfrmFacts(policies, defaults)
-    if (xfrm.xfrm && (xfrm.xfrm.policies.length > 0 || Object.values(xfrm.xfrm.defaults ?? {}).includes('block'))) xfrm.xfrm.bypass = await xfrmBypass(runner, await get<Link[]>('links'))
+    if (xfrm.xfrm && (xfrm.xfrm.policies.length > 0 || xfrm.xfrm.defaultsUnread !== undefined || Object.values(xfrm.xfrm.defaults ?? {}).includes('block'))) xfrm.xfrm.bypass = await xfrmBypass(runner, await get<Link[]>('links'))
     return {inet: parseIpRules(outputOf(v4), 'inet'), inet6: v6.error === undefined ? parseIpRules(v6.output, 'inet6') : null, ...xfrm}
   },
 }

@@ -35,17 +35,18 @@ const EBTABLES_READS = new Set(['ebtables-legacy-save', 'ebtables', 'ebtables-sa
  * Debian's ebtables-legacy-save lists through /usr/sbin/ebtables, so where that is the nft variant it would print
  * nft's bridge rules (read from the nft listing already) as legacy ones. Undefined: no legacy ebtables command, or a
  * recording made before kvmdoctor read it (followed as then: no legacy rules); {error}: they could not be read.
+ * `command`: where there is no ebtables-legacy, `ebtables` is the legacy tool that edits them.
  */
-async function readLegacyEbtables(runner: ProbeContext['runner']): Promise<string | {error: string} | undefined> {
+async function readLegacyEbtables(runner: ProbeContext['runner']): Promise<{listing: string | {error: string}; command?: 'ebtables'} | undefined> {
   const failed = (c: CommandCapture) => ({error: c.error!.startsWith(c.argv[0]) ? c.error! : `${c.argv[0]}: ${c.error}`})
   const version = await runner.run(['ebtables', '--version'])
   if (absent(version) || version.errorCode === 'not-recorded') return undefined
-  if (version.error !== undefined) return failed(version)
+  if (version.error !== undefined) return {listing: failed(version)}
   if (!/\(legacy\)|^ebtables v2\./m.test(version.output)) return undefined
   const save = await runner.run(['ebtables-legacy-save'])
-  if (!absent(save)) return save.error === undefined ? save.output : failed(save)
+  if (!absent(save)) return {listing: save.error === undefined ? save.output : failed(save)}
   const legacySave = await runner.run(['ebtables-save'])
-  return legacySave.error === undefined ? legacySave.output : failed(legacySave)
+  return {listing: legacySave.error === undefined ? legacySave.output : failed(legacySave), command: 'ebtables'}
 }
 
 /**
@@ -108,7 +109,7 @@ export const netfilterProbe: Probe<NetfilterFacts> = {
       ...(nftJson.error === undefined ? {nft: {json: nftJson.output, ...(nftText.error === undefined ? {text: nftText.output} : {})}} : {}),
       ...(ipset.error === undefined ? {ipset: ipset.output} : {}),
       // A failed read leaves the bridge hops undecided (with its error), not the whole ruleset unchecked.
-      ...(ebtables === undefined ? {} : {ebtables}),
+      ...(ebtables === undefined ? {} : {ebtables: ebtables.listing, ...(ebtables.command ? {ebtablesCommand: ebtables.command} : {})}),
     })
     const variant = detectIptablesVariant(v4.output)
     // What could not be read may hold the rule that decides a flow: the rules reading this ruleset are not checked.

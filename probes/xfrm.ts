@@ -35,6 +35,8 @@ export type XfrmDefaults = Record<XfrmPolicy['dir'], 'accept' | 'block'> | null
 export interface XfrmFacts {
   policies: XfrmPolicy[]
   defaults: XfrmDefaults
+  /** Why the defaults could not be read on a host that has them (or may): a packet no policy matches meets an unknown default. */
+  defaultsUnread?: string
   /**
    * Read only where a policy or a default could act: by device (and `all`), disable_policy (the kernel skips the in
    * and fwd checks of what arrives by it) and disable_xfrm (no out lookup for what leaves by it); undefined: unread.

@@ -9,6 +9,7 @@ import {createHash} from 'node:crypto'
 import type {Diagnosis} from '../src/result/diagnosis.js'
 import type {Finding} from '../src/result/findings.js'
 import type {Severity} from '../src/lib/severity.js'
+import {fixHead} from './summary.js'
 
 const LEVEL: Record<Severity, 'error' | 'warning' | 'note'> = {critical: 'error', high: 'error', medium: 'warning', low: 'note', info: 'note'}
 /** GitHub's scale: >= 9 critical, 7-8.9 high, 4-6.9 medium, 0.1-3.9 low. */
@@ -47,7 +48,7 @@ export function toSarif(d: Diagnosis, docs?: string) {
     ruleId: f.id,
     ruleIndex: ruleIndex.get(f.id),
     level: LEVEL[f.severity],
-    message: {text: `${f.title} (${f.entity.kind} ${f.entity.name} on ${d.host}). ${f.summary}${firstCommand(f) ? ` Fix: ${firstCommand(f)}` : ''}`},
+    message: {text: `${f.title} (${f.entity.kind} ${f.entity.name} on ${d.host}). ${f.summary}${fixText(f)}`},
     locations: [
       {
         physicalLocation: {artifactLocation: {uri: artifactUri(d.host, f)}, region: {startLine: 1}},
@@ -113,5 +114,11 @@ export function renderSarif(d: Diagnosis, docs?: string): string {
   return JSON.stringify(toSarif(d, docs), null, 2) + '\n'
 }
 
-/** The first command of a fix (its comment lines name the guests a step disrupts). */
-const firstCommand = (f: Finding) => f.fix.find((line) => !line.startsWith('#'))
+/**
+ * The fix in the alert's one line: its first command, or every command through the last that brings back what a
+ * disrupting one cut off (fixHead), joined by && as `fix --yes` runs them (in order, stopping at the first that fails).
+ */
+function fixText(f: Finding): string {
+  const shown = fixHead(f.fix, 1).filter((line) => !line.startsWith('#'))
+  return shown.length === 0 ? '' : ` Fix: ${shown.join(' && ')}`
+}

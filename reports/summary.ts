@@ -1,6 +1,7 @@
 import type {Diagnosis, ResultHop} from '../src/result/diagnosis.js'
 import {type Finding, findingKey} from '../src/result/findings.js'
 import {SEVERITIES} from '../src/lib/severity.js'
+import {DISRUPTS} from '../src/lib/fix.js'
 
 const count = (n: number, one: string) => `${n} ${one}${n === 1 ? '' : 's'}`
 
@@ -132,10 +133,25 @@ export const hopReverts = (hop: ResultHop): string[] => hop.element?.undo ?? []
 
 export const verdictMark = (d: Diagnosis): string => (d.verdict.health === 'ok' ? '✓' : d.verdict.health === 'warn' ? '!' : '✗')
 
+/**
+ * The first lines of a fix, cut where what is shown stands alone: a step that cuts guests off (its "# disrupts" line)
+ * comes with every step after it, which brings them back, so a cut falls before it; a fix that starts with one is
+ * shown whole. A person pasting what "run this" shows never leaves a network destroyed or a link down.
+ */
+export function fixHead(fix: string[], max: number): string[] {
+  if (fix.length <= max) return fix
+  const disrupts = fix.findIndex((l) => l.startsWith(DISRUPTS))
+  if (disrupts === -1 || disrupts >= max) return fix.slice(0, max)
+  return disrupts > 0 ? fix.slice(0, disrupts) : fix
+}
+
 /** What each root cause asks to run: its commands, or its first note when it has none. */
 export function rootFixes(d: Diagnosis, options: {maxRoots?: number; maxCommands?: number} = {}): {finding: Finding; commands: string[]; moreCommands: number; note?: string}[] {
   const {maxRoots = 5, maxCommands = 3} = options
   return rootsOf(d)
     .slice(0, maxRoots)
-    .map((f) => ({finding: f, commands: f.fix.slice(0, maxCommands), moreCommands: Math.max(0, f.fix.length - maxCommands), ...(f.fix.length === 0 && f.note?.[0] ? {note: f.note[0]} : {})}))
+    .map((f) => {
+      const commands = fixHead(f.fix, maxCommands)
+      return {finding: f, commands, moreCommands: f.fix.length - commands.length, ...(f.fix.length === 0 && f.note?.[0] ? {note: f.note[0]} : {})}
+    })
 }

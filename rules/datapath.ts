@@ -12,11 +12,11 @@ import {type FixStep, type Steps, cmd, nftString, probes} from './kit.js'
 /** Without any of these the flows cannot be followed: such rules are "not checked". */
 export const DATAPATH = [probes.netfilter, probes.routes, probes.ipRules, probes.links, probes.sysctl, probes.libvirt]
 
-/** The tool that edits an iptables element's table (iptables, ip6tables, their legacy twins). */
-export const iptablesTool = (e: {backend?: string | null; family?: string | null}): string => saveSyntaxTool(e.backend, e.family)
+/** The tool that edits an iptables element's table (iptables, ip6tables, their legacy twins; legacy ebtables' command). */
+export const iptablesTool = (e: {backend?: string | null; family?: string | null; command?: string}): string => saveSyntaxTool(e.backend, e.family, e.command)
 
 /** The tool of an element's view (its family is `nfFamily` there). */
-export const toolOfView = (e: ElementView) => iptablesTool({backend: e.backend, family: e.nfFamily})
+export const toolOfView = (e: ElementView) => iptablesTool({backend: e.backend, family: e.nfFamily, command: e.element.command})
 
 
 /** Who owns a netfilter element's chain: a firewall manager rewrites it on reload, libvirt re-creates its own. */
@@ -119,7 +119,7 @@ export function listChainOf(el: Element): FixStep[] | undefined {
   if (el.nfTable === undefined || el.chain === undefined) return undefined
   if (el.nftSyntax) return cmd`nft -a list chain ${el.family} ${el.nfTable} ${el.chain}`
   // ebtables has no --list-rules: -L prints the chain's rules in the options they are written with.
-  return el.backend === 'ebtables-legacy' ? cmd`ebtables-legacy -t ${el.nfTable} -L ${el.chain}` : cmd`${iptablesTool(el)} -t ${el.nfTable} --list-rules ${el.chain}`
+  return el.backend === 'ebtables-legacy' ? cmd`${iptablesTool(el)} -t ${el.nfTable} -L ${el.chain}` : cmd`${iptablesTool(el)} -t ${el.nfTable} --list-rules ${el.chain}`
 }
 
 /**

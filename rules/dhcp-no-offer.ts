@@ -1,5 +1,5 @@
 import type {InterfaceView} from '../src/derive/index.js'
-import {cmd, defineRule, line, probes, text} from './kit.js'
+import {cmd, defineRule, line, probes, quoted, text} from './kit.js'
 
 /** A DHCP client retries; one DISCOVER just before the end of the listening time may have its OFFER still on the way. */
 const MIN_DISCOVERS_UNANSWERED = 2
@@ -33,5 +33,5 @@ export default defineRule<InterfaceView, Exchange>({
   evidence: (i) => [line`on ${i.target}: ${i.dhcpDiscovers} DISCOVERs from ${i.mac}, no OFFER or ACK in ${i.listenSeconds} s`, i.dhcpSegment],
   fix: () => [],
   check: (i) => [cmd`virsh net-dhcp-leases ${i.context.network}`],
-  note: (i) => [line`fix the cause listed above it first; without one, watch the exchange on the bridge: \`tcpdump -n -i ${i.context.bridge} port 67 or port 68\``],
+  note: (i) => [line`fix the cause listed above it first; without one, watch the exchange on the bridge: \`tcpdump -n -i ${quoted(i.context.bridge)} port 67 or port 68\``],
 })

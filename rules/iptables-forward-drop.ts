@@ -15,7 +15,7 @@ export default defineRule<ElementView>({
   title: (e) => text`The iptables FORWARD path drops guest traffic: ${e.name}`,
   summary: (e) =>
     text`${e.affectedGuests} guest(s) on ${e.bridges} cannot get traffic through the host: the iptables forward path drops it (${e.detail}). Docker sets the FORWARD policy to DROP when it enables forwarding; an explicit DROP or REJECT has the same effect.`,
-  evidence: (e, h) => [line`decided by: ${e.name}`, ...e.flows, line`bridge-nf-call-iptables = ${h.bridgeNfCallIptables}`, line`DOCKER-USER chain present: ${h.dockerUserChain}`],
+  evidence: (e, h) => [line`decided by: ${e.name}`, ...e.flows, line`bridge-nf-call-iptables = ${h.bridgeNfCallIptables}`, ...e.ownBridgeNf.map((br) => line`${br}: its own nf_call_iptables = 1 passes its frames to iptables (this applies, not the sysctl)`), line`DOCKER-USER chain present: ${h.dockerUserChain}`],
   fix: (e, h) => narrowAccept(e, h, 'forward'),
   explains: [
     {rule: 'apipa-address', via: 'bridge'},

@@ -1,5 +1,5 @@
 import type {LinkView} from '../src/derive/index.js'
-import {cmd, defineRule, line, probes, text} from './kit.js'
+import {cmd, defineRule, line, probes, stepText, text} from './kit.js'
 
 export default defineRule<LinkView>({
   id: 'ipv6-accept-ra-conflict',
@@ -20,7 +20,7 @@ export default defineRule<LinkView>({
   ],
   fix: (l) => [cmd`sysctl -w net.ipv6.conf.${l.name.replaceAll('.', '/')}.accept_ra=2`],
   note: (l) => [
-    line`persist it: echo "net.ipv6.conf.${l.name}.accept_ra = 2" > /etc/sysctl.d/60-accept-ra.conf (NetworkManager and systemd-networkd have an IPv6AcceptRA setting of their own)`,
+    line`persist it: ${stepText({write: {path: '/etc/sysctl.d/60-accept-ra.conf', content: `net.ipv6.conf.${l.name.replaceAll('.', '/')}.accept_ra = 2\n`, append: false}})} (NetworkManager and systemd-networkd have an IPv6AcceptRA setting of their own)`,
     'then start the network again: virsh net-start NETWORK',
   ],
 })

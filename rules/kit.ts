@@ -11,7 +11,7 @@ import type {Probe} from '../probes/types.js'
 import type {Element} from '../src/datapath/elements.js'
 import type {ElementView, EntityContext, EntityKind, EntityView, HostView, Scope, ViewOf} from '../src/derive/index.js'
 import type {Severity} from '../src/lib/severity.js'
-import {type FixStep, virshWord} from '../src/lib/fix.js'
+import {type FixStep, renderStep, shellWord, virshWord} from '../src/lib/fix.js'
 
 /** The probes a rule names in `needs`. */
 export const probes = PROBES
@@ -136,6 +136,15 @@ const pluralWord = (word: string, n: number) => (n === 1 ? word : `${word}s`)
 export function text(strings: TemplateStringsArray, ...values: Value[]): string {
   return line(strings, ...values) ?? ''
 }
+
+/**
+ * A host's value inside a command a note gives in prose, as a fix line writes it: one shell word whatever it holds (a
+ * name like `x$(reboot)` pastes as itself, not as a command); a plain name reads as itself.
+ */
+export const quoted = (value: string | number | null | undefined): string | undefined => (value === null || value === undefined ? undefined : shellWord(String(value)))
+
+/** A step as the shell line a note shows (a sysctl.d line written with printf, never an echo into a redirection). */
+export const stepText = (step: FixStep): string => renderStep(step)
 
 /** Fix and check lines: steps, lists of steps (a sequence), or undefined (left out: a value it needs is unknown). */
 export type Steps = FixStep | readonly FixStep[] | undefined

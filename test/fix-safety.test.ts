@@ -39,6 +39,7 @@ const HOSTILE = [
   '{a,b}',
   'back\\slash',
   '#comment',
+  '=ls',
   'a|b&c>d',
   "'$'\\x27",
   '',
@@ -106,6 +107,9 @@ describe('fix lines are argvs, quoted for a POSIX shell', () => {
 
   it('plain words stay bare; a control character is written $-quoted, never as a raw line break', () => {
     expect(renderSteps([{argv: ['virsh', 'net-start', 'default']}])).toEqual(['virsh net-start default'])
+    // zsh reads a bare leading = as a command's path (=ls is /usr/bin/ls): quoted; an = further in stays bare.
+    expect(renderStep({argv: ['virsh', 'net-start', '=ls']})).toBe("virsh net-start '=ls'")
+    expect(renderStep({argv: ['sysctl', '-w', 'net.ipv4.ip_forward=1']})).toBe('sysctl -w net.ipv4.ip_forward=1')
     expect(renderStep({argv: ['echo', 'a\nb']})).toBe("echo $'a\\x0ab'")
     expect(renderSteps([{argv: ['virsh', 'net-destroy', 'n'], disrupts: ['x\ny']}])[0]).toBe("# disrupts running guests $'x\\x0ay' until the steps below re-attach them")
     expect(() => renderStep({argv: ['a\u0000b']})).toThrow(/NUL/)
@@ -128,6 +132,29 @@ describe('fix lines are argvs, quoted for a POSIX shell', () => {
       expectPastesAsArgv(steps)
     }
     expect(seen).toBeGreaterThan(5)
+  })
+})
+
+describe('commands in notes quote the host values they name', () => {
+  it('a network or guest named x$(touch PWNED) is one quoted word in every command a note gives (lab recordings, renamed)', async () => {
+    const hostile = '$(touch PWNED)'
+    let seen = 0
+    for (const fixture of ['dns-port-conflict', 'macvtap-rx-filter', 'guest-bandwidth-inbound', 'inbound-dnat-stale', 'ovs-port-missing', 'ovs-interface-error']) {
+      if (!existsSync(join(ROOT, 'fixtures', fixture))) continue
+      const facts = alter<LibvirtFacts>(await factsOf(fixture), 'libvirt', (l) => {
+        const renamed = new Map(l.networks.map((n) => [n.name, `${n.name}${hostile}`]))
+        for (const n of l.networks) n.name = renamed.get(n.name)!
+        for (const d of l.domains) {
+          d.name = `${d.name}${hostile}`
+          for (const i of d.interfaces) if (i.type === 'network' && i.source) i.source = renamed.get(i.source) ?? i.source
+        }
+      })
+      const notes = (await fireAll(facts)).evaluation.findings.flatMap((f) => f.note ?? []).filter((n) => /virsh \S+ \S*\$\(touch/.test(n))
+      // Each command's name is a single-quoted word: pasted, $( ) is text.
+      for (const note of notes) expect(note, note).not.toMatch(/virsh [\w-]+ [\w-]+\$\(touch PWNED\)/)
+      seen += notes.length
+    }
+    expect(seen).toBeGreaterThan(0)
   })
 })
 
@@ -394,10 +421,21 @@ describe('the safety contract holds for every fix on every recording', async () 
     expect(judge(ebt('-t', 'broute', '-D', 'BROUTING', '-j', 'DROP'))).toEqual([expect.stringMatching(/^0: deletes the chain's catch-all/)])
     expect(judge(ebt('-t', 'filter', '-D', 'INPUT', '-i', 'vnet9', '-j', 'DROP'))).toEqual(['0: deletes a rule this host does not have (kvmdoctor cannot tell what it is)'])
     expect(judge(ebt('-t', 'filter', '-P', 'FORWARD', 'ACCEPT'), ebt('-F'), ebt('-t', 'filter', '-A', 'INPUT', '-j', 'ACCEPT'))).toEqual([0, 1, 2].map((i) => `${i}: an ebtables-legacy command other than one rule deleted`))
+    // Where ebtables itself is the legacy tool (no ebtables-legacy: RHEL/CentOS 7), the fix names it; an ebtables of
+    // the nft variant (the legacy tables listed by ebtables-legacy) edits nft's tables, not these.
+    const spec = ['-t', 'filter', '-D', 'INPUT', '-p', 'IPv4', '-i', 'vnet0', '--ip-proto', 'udp', '--ip-dport', '53', '-j', 'DROP']
+    const rhel7: FixHost = {netfilter: {...buildRuleset({ebtables: netfilterData('ebtables.ebtables-legacy-save-c.txt'), ebtablesCommand: 'ebtables'}), gaps: [], legacyTablesWarning: false}}
+    const judgeOn = (h: FixHost, argv: string[]) => judgeFixSteps({entity: {kind: 'interface', name: 'kdlab-web01/vnet0'}, fixSteps: [{argv}]}, h).map((p) => p.why)
+    expect(judgeOn(rhel7, ['ebtables', ...spec])).toEqual([])
+    expect(judgeOn(rhel7, ['ebtables', '-t', 'filter', '-F'])).toEqual(['an ebtables command other than one rule deleted'])
+    expect(judgeOn(rhel7, ['ebtables-legacy', ...spec])).toEqual(['deletes a rule this host does not have (kvmdoctor cannot tell what it is)'])
+    expect(judgeOn(host, ['ebtables', ...spec])).toEqual(['ebtables is not a command kvmdoctor runs as a fix'])
     // The trace's undo of an admin's legacy rule, and none for libvirt's.
     const el = (chain: string, ruleText: string, nfTable = 'filter') => ({id: 'x', kind: 'nf-rule' as const, text: ruleText, ruleText, backend: 'ebtables-legacy', family: 'bridge', nfTable, chain})
     expect(netfilterUndo(el('INPUT', '-A INPUT -p IPv4 -i vnet0 --log-prefix "two words" -j DROP')).map(renderStep)).toEqual(["ebtables-legacy -t filter -D INPUT -p IPv4 -i vnet0 --log-prefix 'two words' -j DROP"])
     expect(netfilterUndo(el('libvirt-J-vnet0', '-A libvirt-J-vnet0 -p IPv4 -s ! 52:54:00:6b:64:01 -j DROP', 'nat'))).toEqual([])
+    const rhel7Rule = {...el('INPUT', '-A INPUT -p IPv4 -i vnet0 -j DROP'), command: 'ebtables' as const}
+    expect(netfilterUndo(rhel7Rule).map(renderStep)).toEqual(['ebtables -t filter -D INPUT -p IPv4 -i vnet0 -j DROP'])
   })
 
   it('the judge keeps to the guests and networks the finding names, and wants them brought back, in order', () => {

@@ -158,6 +158,11 @@ describe('SARIF details', () => {
     expect(driver.rules[results.find((r) => r.ruleId === 'nat-masquerade-missing')!.ruleIndex as number].id).toBe('nat-masquerade-missing')
   })
 
+  it("an alert's one-line fix is never a step that cuts guests off without the steps that bring them back", async () => {
+    const killed = toSarif(await diagnosisOf(fixtureDir('dnsmasq-killed'))).runs[0].results.find((r) => r.ruleId === 'dhcp-server-not-running')!
+    expect(killed.message.text).toMatch(/ Fix: virsh net-destroy default && virsh net-start default && ip link set vnet\d+ master virbr0 up && ip link set vnet\d+ master virbr0 up$/)
+  })
+
   it('a finding with no file to change is at kvmdoctor/HOST/KIND/NAME', async () => {
     const sarif = toSarif(await diagnosisOf(fixtureDir('bridge-down')))
     const down = sarif.runs[0].results.find((r) => r.ruleId === 'link-down')!

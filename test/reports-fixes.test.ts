@@ -59,3 +59,23 @@ describe('evidence', () => {
     expect(log.match(/Address already in use/g)).toHaveLength(1)
   })
 })
+
+describe('"Root cause → run this" shows a fix whole or cut where what it shows stands alone', () => {
+  it('never cuts after a step that cuts guests off: the steps that bring them back come with it (lab recordings)', async () => {
+    const {rootFixes} = await import('../reports/summary.js')
+    // dnsmasq-killed: destroy, start, two re-plugs, all shown under its "# disrupts" line.
+    const [killed] = rootFixes(await diagnosisOf('dnsmasq-killed'))
+    expect(killed.finding.id).toBe('dhcp-server-not-running')
+    expect(killed.commands).toEqual(killed.finding.fix)
+    expect(killed.moreCommands).toBe(0)
+  })
+
+  it('cuts before the disrupting step when other steps come first; cuts plain sequences as before', async () => {
+    const {fixHead} = await import('../reports/summary.js')
+    const disrupting = ['virsh net-edit default', '# disrupts running guests web01 until the steps below re-attach them', 'virsh net-destroy default', 'virsh net-start default', 'ip link set vnet0 master virbr0 up']
+    expect(fixHead(disrupting, 3)).toEqual(['virsh net-edit default'])
+    expect(fixHead(disrupting.slice(1), 3)).toEqual(disrupting.slice(1))
+    expect(fixHead(['a', 'b', 'c', 'd'], 3)).toEqual(['a', 'b', 'c'])
+    expect(fixHead(['a', 'b', 'c', '# disrupts running guests x until the steps below re-attach them', 'd'], 3)).toEqual(['a', 'b', 'c'])
+  })
+})

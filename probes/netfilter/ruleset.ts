@@ -32,6 +32,8 @@ export interface RulesetSources {
   ipset?: string
   /** `ebtables-legacy-save`: the legacy ebtables tables (bridge family); `{error}` when the read failed. */
   ebtables?: string | {error: string}
+  /** The legacy tables were listed with `ebtables-save` (no ebtables-legacy installed): `ebtables` edits them. */
+  ebtablesCommand?: 'ebtables'
   /** Receives what was left unread (a listing skipped, a chain whose hook is not understood): rules nobody saw. */
   gaps?: string[]
 }
@@ -75,6 +77,7 @@ export function buildRuleset(sources: RulesetSources): NfRuleset {
 
   const ebtables = sources.ebtables
   const tables: NfTable[] = ebtables === undefined ? [] : typeof ebtables === 'string' ? parseEbtablesSaveIR(ebtables, warnings) : [unreadEbtables(ebtables.error)]
+  if (sources.ebtablesCommand) for (const t of tables) t.command = sources.ebtablesCommand
   const nft = sources.nft !== undefined ? parseNftJsonIR(sources.nft.json, {text: sources.nft.text}) : undefined
   if (nft) {
     Object.assign(sets, nft.sets)

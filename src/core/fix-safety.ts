@@ -234,13 +234,16 @@ function stepProblem(step: FixStep, names: {networks: Set<string>; domains: Set<
     }
     return 'an iptables command kvmdoctor does not run as a fix'
   }
-  if (tool === 'ebtables-legacy') {
+  // Legacy ebtables' own command: ebtables-legacy, or ebtables where that is the legacy tool (NfTable.command). An
+  // ebtables that is the nft variant edits nft's bridge tables: not a command a fix runs.
+  const editsLegacy = (t: NfTable) => t.backend === 'ebtables-legacy' && (t.command ?? 'ebtables-legacy') === tool
+  if (tool === 'ebtables-legacy' || (tool === 'ebtables' && host.netfilter?.tables.some(editsLegacy))) {
     // Only one rule deleted by its specification (`-t TABLE -D CHAIN spec`), the admin's own, that the host has.
     const at = argv.indexOf('-D')
     const tableName = argv[1] === '-t' ? argv[2] : 'filter'
-    if (at !== (argv[1] === '-t' ? 3 : 1) || argv.some((w) => IPTABLES_WIDE.has(w))) return 'an ebtables-legacy command other than one rule deleted'
+    if (at !== (argv[1] === '-t' ? 3 : 1) || argv.some((w) => IPTABLES_WIDE.has(w))) return `an ${tool} command other than one rule deleted`
     const chain = argv[at + 1]
-    const rule = ruleOfSpec(host.netfilter?.tables.find((t) => t.backend === 'ebtables-legacy' && t.name === tableName), chain, argv.slice(at + 2))
+    const rule = ruleOfSpec(host.netfilter?.tables.find((t) => editsLegacy(t) && t.name === tableName), chain, argv.slice(at + 2))
     const jumps = rule?.exprs.find((e) => e.kind === 'jump') as {target: string} | undefined
     if (jumps && chainOwnerOf(tableName, jumps.target) !== 'admin') return `deletes the jump into ${jumps.target}, which is not the admin's`
     return deletionProblem(chainOwnerOf(tableName, chain), rule, false, host.netfilter !== undefined)

@@ -222,11 +222,35 @@ export class SosRunner implements Runner {
     if (args[0] === 'virsh' && args.at(-1) === VIRSH_LISTINGS) return capture({error: `${key}: not collected by this sosreport`, errorCode: 'not-recorded'})
     const source = this.commandSource(key)
     if (source) return capture(this.recorded(key, source))
+    const unknown = this.neverCollected(key)
+    if (unknown) return capture(unknown)
     const save = /^(ip6?)tables(-legacy)?-save -c$/.exec(key)
     if (save) return capture(this.iptablesSave(key, save[1] === 'ip6' ? 'ip6' : 'ip', save[2] !== undefined))
     const dynamic = this.dynamicCommand(args)
     if (dynamic) return capture(dynamic)
     return capture(this.unrecorded(key, 'sos does not collect it'))
+  }
+
+  /**
+   * Reads whose absence a recording takes as "nothing there" (made before kvmdoctor read them), but that a sosreport
+   * never holds: answered as failed reads, so the hops they decide are undecided, never passed. sos runs no
+   * `ip xfrm policy getdefault` and lists no ebtables table (firewall_tables only triggers on the module); it lists
+   * the IPsec policies only in the libreswan plugin (`ip xfrm policy`, where libreswan is installed).
+   */
+  private neverCollected(key: string): Answer | undefined {
+    const failed = (reason: string): Answer => {
+      this.note({input: key, sos: '-', reason})
+      return {error: `${key}: not collected by this sosreport (${reason})`, errorCode: 'failed'}
+    }
+    if (key === 'ip xfrm policy list') {
+      const listed = this.recorded(key, {plugins: ['libreswan'], execs: ['ip xfrm policy']})
+      if (!('error' in listed) || listed.errorCode !== 'not-recorded') return listed
+      this.missing.delete(key)
+      return failed('sos lists the IPsec policies only in its libreswan plugin, which did not record them: a policy may drop or capture guest traffic')
+    }
+    if (key === 'ip xfrm policy getdefault') return failed('sos does not read the IPsec default policies: a default of block would drop what no policy matches')
+    if (key === 'ebtables --version') return failed('sos lists no ebtables table: legacy ebtables rules may drop guest frames')
+    return undefined
   }
 
   private unrecorded(input: string, reason: string, collect?: string): Answer {

@@ -107,6 +107,8 @@ export interface Element {
   nftSyntax?: boolean
   /** Netfilter rules: the rule as its tool printed it (iptables-save's "-A CHAIN ..." line, or nft's). */
   ruleText?: string
+  /** Legacy ebtables: the command that edits its table where that is not ebtables-legacy (NfTable.command). */
+  command?: 'ebtables'
   /** Netfilter elements. */
   backend?: string
   family?: string
@@ -139,8 +141,9 @@ export function elementForStep(s: TraceStep, rs: NfRuleset, undecided = false): 
   // iptables refuses every command on an iptables-nft table it cannot print: only nft reads and changes it.
   const incompatible = c.backend !== 'nft' && rs.tables.some((t) => t.incompatible && t.backend === c.backend && t.family === c.family && t.name === c.table)
   const nftSyntax = c.backend === 'nft' || incompatible
-  const tool = saveSyntaxTool(c.backend, c.family)
-  const common = {backend: c.backend, family: c.family, nfTable: c.table, chain: c.chain, baseChain: c.base ?? c.chain, hook: s.hook, priority: c.priority, libvirtOwned, incompatibleTable: incompatible, nftSyntax}
+  const command = c.backend === 'ebtables-legacy' ? rs.tables.find((t) => t.backend === c.backend && t.name === c.table)?.command : undefined
+  const tool = saveSyntaxTool(c.backend, c.family, command)
+  const common = {backend: c.backend, family: c.family, ...(command ? {command} : {}), nfTable: c.table, chain: c.chain, baseChain: c.base ?? c.chain, hook: s.hook, priority: c.priority, libvirtOwned, incompatibleTable: incompatible, nftSyntax}
   if (s.event === 'policy' || !s.rule) {
     const where = nftSyntax ? `nft ${c.family} ${c.table} chain ${c.chain}` : `${tool} -t ${c.table} chain ${c.chain}`
     return {id: `nf-policy:${c.backend} ${c.family} ${c.table} ${c.chain}`, kind: 'nf-policy', text: `${where} (hook ${s.hook}, priority ${c.priority ?? 0}) policy ${s.action ?? 'drop'}`, ...common}

@@ -1136,7 +1136,7 @@ class HostView {
   ipsecHop(dir: 'in' | 'out' | 'fwd', p: NfPacket, dev: string | undefined): Hop | undefined {
     const {xfrm, xfrmUnread} = this.facts.ipRules
     // Most hosts: no policy, no default of block, nothing to look at.
-    if (xfrmUnread === undefined && (!xfrm || (xfrm.policies.length === 0 && xfrm.defaults?.[dir] !== 'block'))) return undefined
+    if (xfrmUnread === undefined && (!xfrm || (xfrm.policies.length === 0 && xfrm.defaults?.[dir] !== 'block' && xfrm.defaultsUnread === undefined))) return undefined
     // disable_policy on the device it arrived by (in, fwd), disable_xfrm on the one it leaves by (out): not checked.
     const by = dir === 'out' ? dev : p.iifname
     const exempt = xfrmExempt(xfrm?.bypass, dir === 'out' ? 'noXfrm' : 'noPolicy', by)

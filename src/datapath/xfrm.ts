@@ -88,7 +88,9 @@ export function xfrmHop(facts: XfrmFacts | undefined, unread: string | undefined
     if (m === 'maybe') undecided.push(pol)
     else if (!decider || pol.priority < decider.priority) decider = pol
   }
-  const verdict = decider ? outcome(decider, fromGuest) : facts.defaults?.[dir] === 'block' ? 'fail' : 'pass'
+  // No policy decides and the default could not be read: a default of block would drop it.
+  const defaultUnknown = !decider && facts.defaultsUnread !== undefined
+  const verdict = decider ? outcome(decider, fromGuest) : defaultUnknown ? 'indeterminate' : facts.defaults?.[dir] === 'block' ? 'fail' : 'pass'
   const rivals = undecided.filter((u) => (!decider || u.priority <= decider.priority) && outcome(u, fromGuest) !== verdict)
   const holder = decider ?? rivals[0]
   const element = (pol: XfrmPolicy) => ({id: `xfrm-policy:${pol.text}`, kind: 'xfrm-policy' as const, text: `ip xfrm policy ${pol.text}`, device: pol.dev})
@@ -96,6 +98,7 @@ export function xfrmHop(facts: XfrmFacts | undefined, unread: string | undefined
     const named = rivals.map((r) => `ip xfrm policy ${r.text}`).join('; ')
     return {name, verdict: 'indeterminate', detail: `${named} may match the packet (a field it selects on is not known, or a sub policy): ${why(rivals[0], outcome(rivals[0], fromGuest))}`, element: element(holder!)}
   }
+  if (defaultUnknown) return {name, verdict, detail: `no IPsec policy matches the packet, and the ${dir} default could not be read (${facts.defaultsUnread}): a default of block drops it`}
   if (!decider) return verdict === 'fail' ? {name, verdict, detail: `no IPsec policy matches and the ${dir} default is block: the packet is dropped`, element: {id: `xfrm-default:${dir}`, kind: 'xfrm-policy', text: `ip xfrm policy setdefault ${dir} block`}} : undefined
   const detail = `ip xfrm policy ${decider.text} (priority ${decider.priority}) ${why(decider, verdict)}`
   return verdict === 'pass' ? {name, verdict, detail} : {name, verdict, detail, element: element(decider)}

@@ -1,6 +1,6 @@
 /** Element views: one per datapath element that stops (or leaves undecided, or diverts) guest flows. */
 import {elementImpacts} from '../datapath/derive.js'
-import type {Flow} from '../datapath/flows.js'
+import {type Flow, bridgeOwnSwitchActs} from '../datapath/flows.js'
 import {flowSubject} from '../lib/flow-subject.js'
 import type {LibvirtNetwork} from '../../probes/libvirt.js'
 import type {Forward} from '../datapath/published.js'
@@ -72,6 +72,7 @@ export function elementViews(ctx: DeriveContext, flows: Flow[], forwards: Forwar
       subnets,
       bridgeSubnets,
       bridgedOnly: bridgedOnly(element.id, hit),
+      ownBridgeNf: bridges.filter((br) => bridgeOwnSwitchActs(ctx.sysctlValue('net.bridge.bridge-nf-call-iptables'), ctx.linkByName.get(br)?.bridge?.nfCallIptables)),
       undecided: (hop.undecided ?? []).map((u) => `${u.rule}${u.note ? ` (${u.note})` : ''}: if it matches, ${u.ifMatches}; if not, ${u.ifNot}`),
       // The evaluator's "may match" is a match by chance, rate or time (statistic, limit, numgen): not a fact the host hides.
       intermittent: hop.intermittent === true || (hop.undecided ?? []).some((u) => u.note?.startsWith('may match') === true && [u.ifMatches, u.ifNot].some((o) => o === 'passes') && [u.ifMatches, u.ifNot].some((o) => o.startsWith('dropped'))),

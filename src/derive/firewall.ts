@@ -43,7 +43,7 @@ export function libvirtRulesFor(bridge: string, rs: NfRuleset): string[] {
 
 export function ruleText(t: NfTable, chain: string, rule: NfRule): string {
   if (t.backend === 'nft') return `nft ${t.family} ${t.name} ${chain}: ${rule.text}`
-  return `${saveSyntaxTool(t.backend, t.family)} -t ${t.name} ${rule.text}`
+  return `${saveSyntaxTool(t.backend, t.family, t.command)} -t ${t.name} ${rule.text}`
 }
 
 /** CHECKSUM --checksum-fill for DHCP replies out of a bridge (mangle table). */

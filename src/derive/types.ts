@@ -392,6 +392,8 @@ export interface ElementView extends ViewBase<'element'> {
   bridgeSubnets: Record<string, string[]>
   /** Every flow it decides is a frame the bridge forwards, met by br_netfilter (never routed by the host). */
   bridgedOnly: boolean
+  /** Its bridges whose own nf_call_iptables passes their frames to iptables, the host-wide sysctl being 0 (that switch applies, not the sysctl). */
+  ownBridgeNf: string[]
   /** Indeterminate netfilter hops: each undecidable rule and what follows either way. */
   undecided: string[]
   /** A rule that matches by chance, rate or time decides between passing and dropping: some packets pass, the others are dropped. */

@@ -15,8 +15,11 @@ export type FixStep =
   /** A file written (or appended to) with this content. */
   | {write: {path: string; content: string; append: boolean}}
 
-/** Characters that mean nothing to a shell in a word (and not at its start: `#`, `~`, `=` are fine here). */
-const BARE = /^[A-Za-z0-9_@%+=:,./-]+$/
+/**
+ * Characters that mean nothing to a shell in a word. Not `#` or `~` (special at a word's start), nor a leading `=`:
+ * zsh expands `=ls` to the path of ls (its EQUALS option, on by default), and fails on `=nosuchcommand`.
+ */
+const BARE = /^(?!=)[A-Za-z0-9_@%+=:,./-]+$/
 const CONTROL = /[\u0000-\u001f\u007f]/
 
 /**
@@ -53,10 +56,13 @@ export function renderStep(step: FixStep): string {
   return `printf ${shellWord(format)} ${lines.map(shellWord).join(' ')} ${append ? '>>' : '>'} ${shellWord(path)}`
 }
 
+/** How the comment before a step that cuts guests off starts: what follows it belongs with it. */
+export const DISRUPTS = '# disrupts running guests'
+
 /** A comment line naming the guests a step cuts off: names quoted as words, so a newline in one cannot end the comment. */
 export function disruptionComment(step: FixStep): string | undefined {
   if (!('argv' in step) || !step.disrupts || step.disrupts.length === 0) return undefined
-  return `# disrupts running guests ${step.disrupts.map(shellWord).join(' ')} until the steps below re-attach them`
+  return `${DISRUPTS} ${step.disrupts.map(shellWord).join(' ')} until the steps below re-attach them`
 }
 
 /** The lines a person pastes, in order: each step, after the comment that names the guests it disrupts. */

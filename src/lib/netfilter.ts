@@ -18,10 +18,11 @@ export type NfBackend = 'iptables-legacy' | 'iptables-nft' | 'nft' | 'ipset' | '
 
 /**
  * The command that edits a table of BACKEND and FAMILY in save syntax ("-A CHAIN ..."): iptables or ip6tables of the
- * backend's variant (the nft variant's for a native table), ebtables-legacy for the kernel's own ebtables tables.
+ * backend's variant (the nft variant's for a native table); for the kernel's own ebtables tables the table's
+ * `command` (NfTable), else ebtables-legacy.
  */
-export function saveSyntaxTool(backend: string | null | undefined, family: string | null | undefined): string {
-  if (backend === 'ebtables-legacy') return 'ebtables-legacy'
+export function saveSyntaxTool(backend: string | null | undefined, family: string | null | undefined, command?: string | null): string {
+  if (backend === 'ebtables-legacy') return command ?? 'ebtables-legacy'
   const tool = family === 'ip6' ? 'ip6tables' : 'iptables'
   return backend === 'iptables-legacy' ? `${tool}-legacy` : tool
 }
@@ -55,6 +56,11 @@ export interface NfTable {
   chains: Record<string, NfChain>
   /** iptables-save printed "# Table `X' is incompatible, use 'nft' tool.": its rules must come from nft. */
   incompatible?: boolean
+  /**
+   * Legacy ebtables: the command that edits it where that is not ebtables-legacy: `ebtables` itself where it is the
+   * legacy tool and no ebtables-legacy is installed (RHEL/CentOS 7).
+   */
+  command?: 'ebtables'
   /** nf_tables table handle (per family, in order of creation), when the nft listing was read. */
   handle?: number
 }

@@ -3,6 +3,10 @@ import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {afterAll, describe, expect, it} from 'vitest'
 import {factsOf, factsOfDir, fireAll, fixtureDir} from '../helpers.js'
+import type {LibvirtFacts} from '../../probes/libvirt.js'
+import type {NetfilterFacts} from '../../probes/netfilter.js'
+import {dataOf} from '../../probes/types.js'
+import {judgeFixSteps} from '../../src/core/fix-safety.js'
 
 const dirs: string[] = []
 afterAll(() => dirs.forEach((d) => rmSync(d, {recursive: true, force: true})))
@@ -49,8 +53,15 @@ describe('legacy ebtables rules decide guest frames at the bridge hooks (healthy
       {argv: ['ebtables', '--version'], output: 'ebtables v2.0.10-4 (legacy) (December 2011)\n'},
       {argv: ['ebtables-save'], output: legacySave('-A INPUT -s 52:54:0:6b:64:1 -p IPv4 --ip-proto udp --ip-dport 53 -j DROP')},
     ])
-    const {evaluation} = await fireAll(await factsOfDir(dir))
-    expect(evaluation.findings.filter((f) => f.id === 'guest-flow-blocked').map((f) => f.title)).toEqual([expect.stringMatching(/ebtables-legacy -t filter -A INPUT -s 52:54:0:6b:64:1 -p IPv4 --ip-proto udp --ip-dport 53 -j DROP/)])
+    const facts = await factsOfDir(dir)
+    const {evaluation} = await fireAll(facts)
+    // No ebtables-legacy on this host (RHEL/CentOS 7): `ebtables` is the legacy tool, named in the rule and its fix.
+    const blocked = evaluation.findings.filter((f) => f.id === 'guest-flow-blocked')
+    expect(blocked.map((f) => f.title)).toEqual([expect.stringMatching(/: ebtables -t filter -A INPUT -s 52:54:0:6b:64:1 -p IPv4 --ip-proto udp --ip-dport 53 -j DROP$/)])
+    expect(blocked[0].fix).toEqual(['ebtables -t filter -D INPUT -s 52:54:0:6b:64:1 -p IPv4 --ip-proto udp --ip-dport 53 -j DROP'])
+    expect(JSON.stringify(blocked[0].checkSteps ?? [])).not.toMatch(/ebtables-legacy/)
+    const host = {netfilter: dataOf<NetfilterFacts>(facts.results.netfilter), libvirt: dataOf<LibvirtFacts>(facts.results.libvirt)}
+    expect(judgeFixSteps(blocked[0], host)).toEqual([])
   })
 
   it("ebtables-legacy-save is not read where ebtables is the nft variant: Debian's script lists through that command, so it would print nft's rules as legacy ones", async () => {

@@ -944,6 +944,18 @@ describe("IPsec policies on the guests' flows", () => {
     expect(verdicts(fs)).toMatchObject({dns: 'indeterminate', egress: 'indeterminate'})
   })
 
+  it('defaults that could not be read: a flow no policy decides is undecided (a default of block would drop it), one a policy decides is not', () => {
+    const unread = (listing: string) => (h: DatapathFacts) =>
+      (h.ipRules = {...h.ipRules, xfrm: {policies: parseXfrmPolicies(listing), defaults: null, defaultsUnread: 'ip xfrm policy getdefault: Operation not permitted', bypass: {all: NO_BYPASS, virbr0: NO_BYPASS, eth0: NO_BYPASS}}})
+    const none = flows(host(unread('')))
+    expect(verdicts(none)).toMatchObject({dns: 'indeterminate', egress: 'indeterminate'})
+    expect(byKind(none, 'egress').decidedBy?.detail).toMatch(/fwd default could not be read \(ip xfrm policy getdefault: Operation not permitted\)/)
+    // An allow of the guests' subnet decides their forwarded packets whatever the default; after the MASQUERADE (the
+    // uplink's address) no policy matches them: the out default is met again.
+    const allowed = flows(host(unread('src 192.168.122.0/24 dst 0.0.0.0/0 \n\tdir fwd priority 0 ptype main \nsrc 192.168.122.0/24 dst 0.0.0.0/0 \n\tdir out priority 0 ptype main \n')))
+    expect(byKind(allowed, 'egress').hops.filter((h) => h.name.startsWith('IPsec policy')).map((h) => `${h.name} ${h.verdict}`)).toEqual(['IPsec policy fwd pass', 'IPsec policy out pass', 'IPsec policy out indeterminate'])
+  })
+
   it('a selector on a protocol the flow does not use, or a mark the packet does not carry, does not match', () => {
     const fs = flows(host(withPolicies('src 192.168.122.0/24 dst 0.0.0.0/0 proto gre \n\tdir fwd action block priority 0 ptype main \nsrc 192.168.122.0/24 dst 0.0.0.0/0 \n\tdir fwd action block priority 0 ptype main \n\tmark 0x7/0xff \n')))
     expect(byKind(fs, 'egress').verdict).toBe('pass')

@@ -15,6 +15,15 @@ describe('iptables-forward-drop', () => {
     // (br_netfilter): the accept is for frames in and out by the bridge, not for what the host would route from it.
     expect(f.fix).toEqual(['iptables -t filter -I DOCKER-USER -i kdlab-br0 -o kdlab-br0 -j ACCEPT'])
   })
+  it("names the bridge's own nf_call_iptables as what hands its frames to FORWARD when the host-wide sysctl is 0 (lab)", async () => {
+    const {evaluation} = await fire(rule, await factsOf('bridged-forward-drop-bridge-option'))
+    expect(evaluation.findings).toHaveLength(1)
+    const {evidence} = evaluation.findings[0]
+    expect(evidence).toContain('bridge-nf-call-iptables = 0')
+    expect(evidence).toContain('kdlab-br0: its own nf_call_iptables = 1 passes its frames to iptables (this applies, not the sysctl)')
+    // Where the sysctl itself is on, there is no bridge switch to name.
+    expect((await fire(rule, await factsOf('bridged-forward-drop'))).evaluation.findings[0].evidence.filter((l) => /own nf_call_iptables/.test(l))).toEqual([])
+  })
   it("fires for an explicit REJECT ahead of libvirt's chains (lab), with narrow accepts before it as the fix", async () => {
     const {evaluation} = await fire(rule, await factsOf('forward-reject-subnet'))
     // The admin's REJECT stays: the guests' traffic is accepted before it, from and back to the network's subnet only

@@ -28,6 +28,8 @@ describe('ipv6-accept-ra-conflict', () => {
     const {evaluation} = await fire(rule, await factsOf('ra-routes-accept-ra'))
     expect(evaluation.findings.map((f) => f.entity.name)).toEqual(['kdlab-ra0'])
     expect(evaluation.findings[0].evidence).toContainEqual(expect.stringMatching(/^RA-learned routes: default via fe80::\S+ dev kdlab-ra0 proto ra$/))
+    // Persisting it is a line written with printf, its value one quoted word (no echo of the name into a redirection).
+    expect(evaluation.findings[0].note?.[0]).toBe("persist it: printf '%s\\n' 'net.ipv6.conf.kdlab-ra0.accept_ra = 2' > /etc/sysctl.d/60-accept-ra.conf (NetworkManager and systemd-networkd have an IPv6AcceptRA setting of their own)")
   })
   it('stays silent on the same recording with accept_ra 2 on kdlab-ra0 (the fix applied)', async () => {
     const fixed = alter<SysctlFacts>(await factsOf('ra-routes-accept-ra'), 'sysctl', (s) => (s.values['net.ipv6.conf.kdlab-ra0.accept_ra'] = 2))

@@ -173,3 +173,33 @@ describe('a sosreport as a source', () => {
     await expect(openSource({from: other, timeoutMs: 1000})).rejects.toThrow(UserError)
   })
 })
+
+describe('what sos never collects that decides a hop: IPsec policies and defaults, legacy ebtables', () => {
+  it('a sosreport without them leaves the IPsec and legacy ebtables hops undecided, never passed, and says why', async () => {
+    const {d} = await findingsAndProbes(join(import.meta.dirname, '../../fixtures/sos-forward-reject-subnet'))
+    const ipRules = d.facts['ip-rules'] as {ok: true; data: {xfrmUnread?: string}; degraded?: string[]}
+    expect(ipRules.data.xfrmUnread).toMatch(/libreswan plugin/)
+    // Carried to the hops, not to every datapath rule.
+    expect(ipRules.degraded).toBeUndefined()
+    const ebtables = (d.facts.netfilter as {ok: true; data: {tables: {backend: string; name: string}[]}}).data.tables.filter((t) => t.backend === 'ebtables-legacy')
+    expect(ebtables.map((t) => t.name)).toEqual(['unread'])
+    const hops = d.flows.flatMap((f) => f.hops)
+    expect(hops.filter((h) => h.name.startsWith('IPsec policy')).map((h) => h.verdict)).toContain('indeterminate')
+    expect(hops.filter((h) => h.name.startsWith('IPsec policy') && h.verdict === 'pass')).toEqual([])
+    expect(d.source?.notCollected.map((n) => n.input)).toEqual(expect.arrayContaining(['ip xfrm policy list', 'ip xfrm policy getdefault', 'ebtables --version']))
+  })
+
+  it("reads the IPsec policies from sos's libreswan plugin (`ip xfrm policy`); the defaults stay unknown", async () => {
+    const files = sosFiles()
+    const manifest = JSON.parse(files['sos_reports/manifest.json'])
+    manifest.components.report.plugins.libreswan = {commands: [{exec: 'ip xfrm policy', filepath: 'sos_commands/libreswan/ip_xfrm_policy', return_code: 0}], files: []}
+    const dir = writeTree(join(scratch(), top), {
+      ...files,
+      'sos_reports/manifest.json': JSON.stringify(manifest),
+      'sos_commands/libreswan/ip_xfrm_policy': 'src 192.168.122.0/24 dst 0.0.0.0/0 \n\tdir fwd action block priority 0 ptype main \n',
+    })
+    const {d} = await findingsAndProbes(dir)
+    const xfrm = (d.facts['ip-rules'] as {ok: true; data: {xfrm?: {policies: unknown[]; defaults: unknown; defaultsUnread?: string}}}).data.xfrm
+    expect(xfrm).toMatchObject({policies: [{dir: 'fwd', action: 'block', src: '192.168.122.0/24'}], defaults: null, defaultsUnread: expect.stringContaining('sos does not read the IPsec default policies')})
+  })
+})
