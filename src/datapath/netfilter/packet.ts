@@ -129,7 +129,7 @@ export function replyPacket(p: PacketFields, status: string[] = []): NfPacket {
  * rebasing, the hooks' device views) a slow lookup. `tcpFlags`, `mark` and `pkttype` default as a spread over the
  * defaults did: a field P holds, even undefined, wins.
  */
-function packetOf(p: PacketFields, tcpFlags: number, ct: NfPacket['ct']): NfPacket {
+function packetOf(p: PacketFields, tcpFlags: number, ct: NfPacket['ct'] & EveryField<NfPacket['ct']>): NfPacket {
   return {
     family: p.family,
     iifname: p.iifname,
@@ -153,8 +153,11 @@ function packetOf(p: PacketFields, tcpFlags: number, ct: NfPacket['ct']): NfPack
     pkttype: 'pkttype' in p ? p.pkttype! : 'host',
     etherSrc: p.etherSrc,
     etherDst: p.etherDst,
-  }
+  } satisfies EveryField<NfPacket>
 }
+
+/** T with each of its fields present (optional ones may be undefined): a field added to T and not written here fails to compile, rather than vanishing from every packet. */
+type EveryField<T> = {[K in keyof Required<T>]: T[K] | undefined}
 
 export function describePacket(p: NfPacket): string {
   const port = (port?: number) => (port !== undefined ? `:${port}` : '')
