@@ -19,9 +19,10 @@ const HOST_KEYS = [
 ]
 /**
  * rp_filter, accept_local and forwarding are what the kernel asks the arriving device; arp_* what it
- * answers ARP with; route_localnet whether it routes 127/8 arriving there (a DNAT to loopback).
+ * answers ARP with; route_localnet whether it routes 127/8 arriving there (a DNAT to loopback); src_valid_mark
+ * whether rp_filter's route back uses the packet's mark (fwmark policy rules: multi-WAN, VPNs).
  */
-const PER_INTERFACE = ['rp_filter', 'arp_ignore', 'arp_announce', 'arp_filter', 'forwarding', 'accept_local', 'route_localnet']
+const PER_INTERFACE = ['rp_filter', 'arp_ignore', 'arp_announce', 'arp_filter', 'forwarding', 'accept_local', 'route_localnet', 'src_valid_mark']
 /** IPv6 routes guests; accept_ra (0, 1, 2) decides whether an interface keeps RA-learned routes while it does. */
 const PER_INTERFACE_V6 = ['forwarding', 'accept_ra']
 
@@ -39,7 +40,7 @@ export function parseSysctlValue(text: string): number | undefined {
 export const sysctlProbe: Probe<SysctlFacts> = {
   id: 'sysctl',
   title: 'Kernel network sysctls',
-  reads: [...HOST_KEYS.map(sysctlPath), '/proc/sys/net/ipv4/conf/{all,default,IF}/{rp_filter,arp_ignore,arp_announce,arp_filter,forwarding,accept_local,route_localnet}', '/proc/sys/net/ipv6/conf/{all,default,IF}/{forwarding,accept_ra}'],
+  reads: [...HOST_KEYS.map(sysctlPath), '/proc/sys/net/ipv4/conf/{all,default,IF}/{rp_filter,arp_ignore,arp_announce,arp_filter,forwarding,accept_local,route_localnet,src_valid_mark}', '/proc/sys/net/ipv6/conf/{all,default,IF}/{forwarding,accept_ra}'],
   async collect({runner, get}) {
     const links = (await get<Link[]>('links')) as ProbeResult<Link[]>
     // Bridge ports and taps never route; only interfaces that carry IP matter for rp_filter/arp_*.

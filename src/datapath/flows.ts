@@ -1275,16 +1275,17 @@ class HostView {
       return
     }
     const {value: mode, key, unread} = this.maxConf(iif, 'rp_filter')
+    const reverse = {family: 4 as const, src: packet.src, dst: packet.dst, iif, lookupIif: forwardOut ?? 'lo'}
     if (unread.length > 0 && mode !== 2) {
       // The mode is unknown (the larger of both keys): a route back by the arriving device passes strict, so every mode.
-      const {ok, decision} = this.router.reversePathOk({family: 4, src: packet.src, dst: packet.dst, iif, mode: 1, lookupIif: forwardOut ?? 'lo'})
+      const {ok, decision} = this.reversePathWithMark({...reverse, mode: 1}, packet.mark)
       const gap = `${unread.join(' and ')} could not be read`
       if (ok === true) runner.push({name: 'rp_filter', verdict: 'pass', detail: `${gap}: the route back to ${packet.src} leaves by ${decision.dev ?? iif}, which every mode passes`})
       else runner.push({name: 'rp_filter', verdict: 'indeterminate', detail: `${gap}: the route back to ${packet.src} ${ok === 'unknown' ? `cannot be told (${decision.unknownBecause ?? 'unknown'})` : decision.kind === 'unicast' ? `leaves by ${decision.dev}, not ${iif}` : `is ${decision.kind}`}, which strict mode drops`})
       return
     }
     if (mode === undefined || mode === 0) return
-    const {ok, decision} = this.router.reversePathOk({family: 4, src: packet.src, dst: packet.dst, iif, mode, lookupIif: forwardOut ?? 'lo'})
+    const {ok, decision} = this.reversePathWithMark({...reverse, mode}, packet.mark)
     if (ok === true) {
       runner.push({name: 'rp_filter', verdict: 'pass', detail: `mode ${mode}: the route back to ${packet.src} leaves by ${decision.dev ?? iif}`})
       return
@@ -1299,6 +1300,21 @@ class HostView {
       detail: `mode ${mode} (${mode === 1 ? 'strict' : 'loose'}): the route back to ${packet.src} ${decision.kind === 'unicast' ? `leaves by ${decision.dev}, not ${iif}` : `is ${decision.kind}`}`,
       element: {id: `sysctl:rp_filter:${iif}`, kind: 'rp-filter', text: `rp_filter ${mode} on ${iif} (effective max of conf/all and conf/${iif})`, sysctl: {key, value: mode}, device: iif},
     })
+  }
+
+  /**
+   * The reverse-path lookup with the mark the kernel gives it: the packet's under src_valid_mark (either conf/all or
+   * the arriving device's, IN_DEV_ORCONF), else 0. Not read (a recording before the key was): decided where both marks
+   * give the same answer (no fwmark rule in the way), undecided where they differ.
+   */
+  private reversePathWithMark(q: {family: 4; src: string; dst: string; iif: string; mode: number; lookupIif: string}, mark: number | 'unknown'): ReturnType<Router['reversePathOk']> {
+    const {value: validMark, unread} = this.maxConf(q.iif, 'src_valid_mark')
+    const unmarked = this.router.reversePathOk(q)
+    if (mark === 0 || (validMark !== 1 && unread.length === 0)) return unmarked
+    const marked = this.router.reversePathOk({...q, mark})
+    if (validMark === 1 || marked.ok === unmarked.ok) return validMark === 1 ? marked : unmarked
+    const because = `${unread.join(' and ')} could not be read, and the route back to ${q.src} with the packet's mark (${mark === 'unknown' ? 'set outside the path' : `0x${mark.toString(16)}`}) ${marked.ok === 'unknown' ? 'cannot be told' : marked.ok ? 'passes' : 'fails'} where without it it ${unmarked.ok === 'unknown' ? 'cannot be told' : unmarked.ok ? 'passes' : 'fails'}`
+    return {ok: 'unknown', decision: {...unmarked.decision, kind: 'unknown', unknownBecause: because}}
   }
 
   /**

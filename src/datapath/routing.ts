@@ -52,13 +52,13 @@ interface CompiledRoute {
 
 export interface Router {
   lookup(q: RouteQuery): RouteDecision
-  /** rp_filter: does a packet from `src` arriving on `iif` pass (mode 1 strict, 2 loose)? */
   /**
    * rp_filter: does a packet from `src` arriving on `iif` pass (mode 1 strict, 2 loose)? `lookupIif` is the
    * input device the kernel's reverse lookup carries: the forward route's output device for a forwarded
-   * packet (__mkroute_input), lo for one delivered locally.
+   * packet (__mkroute_input), lo for one delivered locally. `mark`: the packet's mark where src_valid_mark
+   * lets the lookup use it, else 0 (the default).
    */
-  reversePathOk(q: {family: 4 | 6; src: string; dst: string; iif: string; mode: number; lookupIif?: string}): {ok: boolean | 'unknown'; decision: RouteDecision}
+  reversePathOk(q: {family: 4 | 6; src: string; dst: string; iif: string; mode: number; lookupIif?: string; mark?: number | 'unknown'}): {ok: boolean | 'unknown'; decision: RouteDecision}
 }
 
 /**
@@ -164,10 +164,10 @@ export function buildRouter(routes: Route[], rules: {inet?: PolicyRule[]; inet6?
 
   return {
     lookup,
-    reversePathOk({family, src, dst, iif, mode, lookupIif}) {
-      // fib_validate_source: the route back to the source, without the packet's mark (src_valid_mark off),
-      // protocol or ports (policy rules on ipproto/sport/dport never match it).
-      const decision = lookup({family, dst: src, src: dst, iif: lookupIif ?? 'lo', mark: 0, l4proto: 'none'})
+    reversePathOk({family, src, dst, iif, mode, lookupIif, mark = 0}) {
+      // fib_validate_source: the route back to the source, with the packet's mark only under src_valid_mark,
+      // without protocol or ports (policy rules on ipproto/sport/dport never match it).
+      const decision = lookup({family, dst: src, src: dst, iif: lookupIif ?? 'lo', mark, l4proto: 'none'})
       if (decision.kind === 'unknown') return {ok: 'unknown', decision}
       if (mode === 2) return {ok: decision.kind === 'unicast' || decision.kind === 'local', decision}
       return {ok: decision.kind === 'unicast' && decision.dev === iif, decision}

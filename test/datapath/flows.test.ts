@@ -3,14 +3,16 @@
  * one guest), changed one fact at a time. Real recordings are replayed in
  * test/replay.test.ts and test/golden.test.ts; these pin down each hop's logic.
  */
+import {readFileSync} from 'node:fs'
+import {join} from 'node:path'
 import {describe, expect, it} from 'vitest'
 import {type DatapathFacts, type Flow, buildDatapath} from '../../src/datapath/flows.js'
 import {ALL_RULES} from '../../rules/index.js'
 import {withUndo} from '../../src/core/analysis.js'
-import type {Link} from '../../probes/links.js'
+import {type Link, parseIpAddr} from '../../probes/links.js'
 import type {FdbEntry} from '../../probes/fdb.js'
 import type {VlanRange} from '../../probes/bridge-vlan.js'
-import type {Route} from '../../probes/routes.js'
+import {type Route, parseIpRoute} from '../../probes/routes.js'
 import {parseIpRules} from '../../probes/ip-rules.js'
 import {parseXfrmDefaults, parseXfrmPolicies} from '../../probes/xfrm.js'
 import {parseNftRuleExprs} from '../../probes/netfilter/nft-json.js'
@@ -974,5 +976,59 @@ describe('XDP programs: their BPF code decides, which kvmdoctor does not read', 
 
   it('on the uplink: the replies that arrive by it are undecided; the rest passes', () => {
     expect(verdicts(flows(host(withXdp('eth0'))))).toEqual({dhcp: 'pass', 'dhcp-reply': 'pass', dns: 'pass', 'dns-reply': 'pass', egress: 'pass', 'egress-reply': 'indeterminate'})
+  })
+})
+
+describe('src_valid_mark: the reverse-path check looks the source up with the packet\'s mark (multi-WAN by fwmark)', () => {
+  // Real output of a host whose guests are marked 2 (ct mark, restored on replies) and routed out eth1 by "fwmark 0x2
+  // lookup 100", strict rp_filter everywhere: test/data/src-valid-mark/capture.sh, which also pings through it.
+  const data = (f: string) => readFileSync(join(import.meta.dirname, '../data/src-valid-mark', f), 'utf8')
+  const mangle = data('mangle.nft').split('\n').map((l) => l.trim()).filter((l) => l.startsWith('iifname') || l.startsWith('meta mark'))
+  const multiWan = (change: (h: DatapathFacts) => void) =>
+    host((h) => {
+      h.links = parseIpAddr(data('addr.json'))
+      h.routes = parseIpRoute(data('route.json'))
+      h.ipRules = {inet: parseIpRules(data('rule.json'), 'inet'), inet6: null}
+      h.ruleset = ruleset([...libvirtTables(), nft('ip', 'mangle', {prerouting: {base: {hook: 'prerouting', priority: -150}, rules: mangle.map((text) => parseNftRuleExprs(parseRuleText(text).expr, {family: 'ip', table: 'mangle'}).exprs)}})])
+      for (const dev of ['all', 'eth0', 'eth1', 'virbr0']) Object.assign(h.sysctl, {[`net.ipv4.conf.${dev}.rp_filter`]: 1, [`net.ipv4.conf.${dev}.forwarding`]: 1, [`net.ipv4.conf.${dev}.src_valid_mark`]: 0})
+      change(h)
+    })
+  const validMark = (h: DatapathFacts) => (h.sysctl['net.ipv4.conf.all.src_valid_mark'] = 1)
+  const withoutGuestSubnetIn100 = (h: DatapathFacts) => (h.routes = h.routes.filter((r) => !(r.table === '100' && r.dst === '192.168.122.0/24')))
+  const verdictsOf = (change: (h: DatapathFacts) => void) => {
+    const fs = flows(multiWan(change))
+    return {egress: byKind(fs, 'egress'), reply: byKind(fs, 'egress-reply')}
+  }
+
+  it('off: the request leaves by eth1, the reply arriving there is dropped (its source is routed back by eth0 without the mark)', () => {
+    const {egress, reply} = verdictsOf(() => {})
+    expect(egress.verdict).toBe('pass')
+    expect(egress.description).toContain('via eth1')
+    expect(reply.decidedBy).toMatchObject({name: 'rp_filter', verdict: 'fail', detail: expect.stringContaining('leaves by eth0, not eth1')})
+  })
+
+  it('on (conf/all), table 100 routing the guest subnet: the reply passes, as the kernel answers the ping', () => {
+    const {egress, reply} = verdictsOf(validMark)
+    expect([egress.verdict, reply.verdict]).toEqual(['pass', 'pass'])
+    expect(reply.hops.find((x) => x.name === 'rp_filter')).toMatchObject({verdict: 'pass', detail: expect.stringContaining('leaves by eth1')})
+  })
+
+  it('on, table 100 without the guest subnet: the request itself is dropped on virbr0 (the marked route back leaves by eth1)', () => {
+    const {egress} = verdictsOf((h) => (validMark(h), withoutGuestSubnetIn100(h)))
+    expect(egress.decidedBy).toMatchObject({name: 'rp_filter', verdict: 'fail', element: {id: 'sysctl:rp_filter:virbr0'}, detail: expect.stringContaining('leaves by eth1, not virbr0')})
+  })
+
+  it('not read (a recording before kvmdoctor read it): undecided where the mark changes the route back, decided as before where it cannot', () => {
+    const unread = (h: DatapathFacts) => {
+      for (const dev of ['all', 'eth0', 'eth1', 'virbr0']) delete h.sysctl[`net.ipv4.conf.${dev}.src_valid_mark`]
+    }
+    const {egress, reply} = verdictsOf(unread)
+    // The request's route back is virbr0 with the mark or without: decided.
+    expect(egress.verdict).toBe('pass')
+    expect(reply.decidedBy).toMatchObject({name: 'rp_filter', verdict: 'indeterminate', detail: expect.stringContaining('net.ipv4.conf.all.src_valid_mark and net.ipv4.conf.eth1.src_valid_mark could not be read')})
+    // No fwmark rule: the mark cannot change the lookup, every flow is decided as with src_valid_mark 0.
+    const noFwmark = (h: DatapathFacts) => (h.ipRules = {inet: h.ipRules!.inet!.filter((r) => r.fwmark === undefined), inet6: null})
+    const hopsOf = (change: (h: DatapathFacts) => void) => flows(multiWan(change)).map((f) => [f.kind, f.verdict, f.hops.map((x) => `${x.name} ${x.verdict} ${x.detail}`)])
+    expect(hopsOf((h) => (unread(h), noFwmark(h)))).toEqual(hopsOf(noFwmark))
   })
 })
