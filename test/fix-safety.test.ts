@@ -8,6 +8,7 @@ import {existsSync, mkdtempSync, readFileSync, readdirSync, rmSync} from 'node:f
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {describe, expect, it} from 'vitest'
+import type {PolicyRuleFacts} from '../probes/ip-rules.js'
 import type {LibvirtFacts} from '../probes/libvirt.js'
 import type {Link} from '../probes/links.js'
 import type {TcFacts} from '../probes/tc.js'
@@ -234,7 +235,7 @@ async function everyFix(): Promise<{fixture: string; finding: Finding; undo: Fix
     const runner = await ReplayRunner.open(join(ROOT, 'fixtures', fixture))
     const d = await diagnose({runner, options: runner.manifest.options ?? {active: false, libvirtUri: 'qemu:///system'}, version: 'test', now: new Date('2026-01-01T00:00:00Z')})
     const undo = d.flows.flatMap((f) => f.hops.flatMap((h) => (h.element ? [h.element.undoSteps] : [])))
-    const host = {netfilter: dataOf<NetfilterFacts>(d.facts.netfilter), libvirt: dataOf<LibvirtFacts>(d.facts.libvirt), ovs: dataOf<OvsFacts>(d.facts.ovs), links: dataOf<Link[]>(d.facts.links), tc: dataOf<TcFacts>(d.facts.tc)}
+    const host = {netfilter: dataOf<NetfilterFacts>(d.facts.netfilter), libvirt: dataOf<LibvirtFacts>(d.facts.libvirt), ovs: dataOf<OvsFacts>(d.facts.ovs), links: dataOf<Link[]>(d.facts.links), tc: dataOf<TcFacts>(d.facts.tc), ipRules: dataOf<PolicyRuleFacts>(d.facts['ip-rules'])}
     for (const finding of d.findings) out.push({fixture, finding, undo, host})
   }
   return out
@@ -406,6 +407,12 @@ describe('the safety contract holds for every fix on every recording', async () 
     expect(judged(rule, [argv('ip', 'rule', 'del', 'priority', '32766')])).toEqual(["0: deletes the kernel's own rule at priority 32766 (a table's lookup every packet needs)"])
     expect(judged(rule, [argv('ip', 'rule', 'add', 'from', 'all', 'lookup', '100', 'priority', '5')])).toEqual(['0: ip rule add from all lookup 100 priority 5 is not a rule to the main table added or one deleted by its priority'])
     expect(judged(rule, [argv('ip', 'rule', 'del', 'from', 'all', 'prohibit')])).toEqual([expect.stringMatching(/^0: ip rule del from all prohibit is not a rule/)])
+    // A deletion by priority is read against the host's rules: one it has, not a catch-all that refuses (a kill switch).
+    const killSwitch = structuredClone(rule.host)
+    killSwitch.ipRules!.inet.push({family: 'inet', priority: 200, src: 'all', dst: 'all', not: false, action: 'prohibit', text: '200: from all prohibit'})
+    expect(judgeFixSteps({...rule.finding, fixSteps: [argv('ip', 'rule', 'del', 'priority', '200')]}, killSwitch).map((p) => p.why)).toEqual(['deletes the catch-all rule 200: from all prohibit: what it refuses would be routed'])
+    expect(judged(rule, [argv('ip', 'rule', 'del', 'priority', '200')])).toEqual(['0: deletes a policy rule this host does not have at priority 200 (kvmdoctor cannot tell what it is)'])
+    expect(judgeFixSteps({...rule.finding, fixSteps: [argv('ip', 'rule', 'del', 'priority', '100')]}, {libvirt: rule.host.libvirt}).map((p) => p.why)).toEqual(["deletes a policy rule, and the host's rules could not be read to tell what it is"])
     // No rule switches the iptables backend: a fix moves rules between the backends instead.
     expect(judged(multiple, [argv('update-alternatives', '--set', 'iptables', '/usr/sbin/iptables-legacy')])).toEqual(['0: update-alternatives is not a command kvmdoctor runs as a fix'])
   })

@@ -7,6 +7,7 @@
  * A deletion is judged against the host's own ruleset: `nft delete rule ... handle 21` is whatever
  * rule 21 is there.
  */
+import type {PolicyRule, PolicyRuleFacts} from '../../probes/ip-rules.js'
 import type {LibvirtDomain, LibvirtFacts} from '../../probes/libvirt.js'
 import type {Link} from '../../probes/links.js'
 import type {NetfilterFacts} from '../../probes/netfilter.js'
@@ -21,7 +22,7 @@ import type {Finding} from '../result/findings.js'
 
 /**
  * What the judge reads of the host: its rulesets, OVS flows and tc (for deletions), libvirt's networks and guests (for
- * names), its links (which device a link command touches).
+ * names), its links (which device a link command touches), its policy rules (which one a deletion by priority removes).
  */
 export interface FixHost {
   netfilter?: NetfilterFacts
@@ -29,6 +30,7 @@ export interface FixHost {
   ovs?: OvsFacts
   links?: Link[]
   tc?: TcFacts
+  ipRules?: PolicyRuleFacts
 }
 
 export interface StepProblem {
@@ -258,15 +260,16 @@ const KERNEL_RULE_PRIORITIES = new Set(['0', '32766', '32767'])
  * on what it refuses); a route carved out of a libvirt subnet onto another device deleted; a rule sending guests to
  * the main table added; a rule deleted by its priority, never the kernel's own.
  */
-function routeProblem(words: string[], later: FixStep[], libvirt: LibvirtFacts | undefined): string | undefined {
+function routeProblem(words: string[], later: FixStep[], host: FixHost): string | undefined {
   const family = /^-[46]$/.test(words[0]) ? [words[0]] : []
   const [object, verb, ...rest] = words.slice(family.length)
   const spec = rest.join(' ')
   if (object === 'rule') {
     if (verb === 'add' && /^(iif|to) \S+ lookup main priority \d+$/.test(spec)) return undefined
-    if (verb === 'del' && /^priority \d+$/.test(spec)) return KERNEL_RULE_PRIORITIES.has(rest[1]) ? `deletes the kernel's own rule at priority ${rest[1]} (a table's lookup every packet needs)` : undefined
+    if (verb === 'del' && /^priority \d+$/.test(spec)) return ruleDeletionProblem(rest[1], family[0] === '-6' ? host.ipRules?.inet6 : host.ipRules?.inet, host.ipRules !== undefined)
     return `ip rule ${verb} ${spec} is not a rule to the main table added or one deleted by its priority`
   }
+  const libvirt = host.libvirt
   if (family.length > 0) return `ip ${words.join(' ')} is not a route command kvmdoctor runs as a fix`
   if (verb === 'add' && /^default(?= via| dev)( via \S+)?( dev \S+)?( metric \d+)?$/.test(spec)) return undefined
   if (verb === 'del' && /^default(?= via| dev)( via \S+)?( dev \S+)? metric \d+$/.test(spec)) {
@@ -284,6 +287,20 @@ function routeProblem(words: string[], later: FixStep[], libvirt: LibvirtFacts |
     return from ? undefined : `deletes the route to ${carved[1]}, which is not carved out of a libvirt network's subnet`
   }
   return `ip route ${verb} ${spec} is not a route command kvmdoctor runs as a fix`
+}
+
+/** A rule that refuses every packet that reaches it (no selector): a kill switch, like a chain's catch-all. */
+const refusesAll = (r: PolicyRule) =>
+  ['blackhole', 'unreachable', 'prohibit'].includes(r.action) && r.src === 'all' && r.dst === 'all' && !r.not && [r.iif, r.oif, r.fwmark, r.ipproto, r.sport, r.dport, r.uidRange, r.unread].every((x) => x === undefined)
+
+/** `ip rule del priority N` removes the first rule at N: one the host has, an admin's (not the kernel's), not a catch-all. */
+function ruleDeletionProblem(priority: string, rules: PolicyRule[] | null | undefined, read: boolean): string | undefined {
+  if (KERNEL_RULE_PRIORITIES.has(priority)) return `deletes the kernel's own rule at priority ${priority} (a table's lookup every packet needs)`
+  if (!rules) return read ? "deletes a policy rule, and this family's rules could not be read to tell what it is" : "deletes a policy rule, and the host's rules could not be read to tell what it is"
+  const at = rules.filter((r) => String(r.priority) === priority)
+  if (at.length === 0) return `deletes a policy rule this host does not have at priority ${priority} (kvmdoctor cannot tell what it is)`
+  if (at.length > 1) return `${at.length} rules share priority ${priority}: ip deletes the first, and kvmdoctor cannot tell which is meant`
+  return refusesAll(at[0]) ? `deletes the catch-all rule ${at[0].text}: what it refuses would be routed` : undefined
 }
 
 /**
@@ -405,7 +422,7 @@ function stepProblem(step: FixStep, names: {networks: Set<string>; domains: Set<
     // A named guest's bridge port given back the kernel's default proxy_arp (off): bridge link set has no such option.
     const port = /^link set dev (\S+) type bridge_slave proxy_arp off$/.exec(rest)
     if (port) return guestPortProblem(host, names, port[1])
-    if (/^(-[46] )?(route|rule) /.test(rest)) return routeProblem(argv.slice(1), later, host.libvirt)
+    if (/^(-[46] )?(route|rule) /.test(rest)) return routeProblem(argv.slice(1), later, host)
     // A libvirt network's gateway address put back on its own bridge (what libvirt gave it), nothing else.
     const gateway = /^address add (\S+)\/(\d+)(?: broadcast \+)? dev (\S+)$/.exec(rest)
     if (gateway) {
