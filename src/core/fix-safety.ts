@@ -269,7 +269,6 @@ function routeProblem(words: string[], later: FixStep[], host: FixHost): string 
     if (verb === 'del' && /^priority \d+$/.test(spec)) return ruleDeletionProblem(rest[1], family[0] === '-6' ? host.ipRules?.inet6 : host.ipRules?.inet, host.ipRules !== undefined)
     return `ip rule ${verb} ${spec} is not a rule to the main table added or one deleted by its priority`
   }
-  const libvirt = host.libvirt
   if (family.length > 0) return `ip ${words.join(' ')} is not a route command kvmdoctor runs as a fix`
   if (verb === 'add' && /^default(?= via| dev)( via \S+)?( dev \S+)?( metric \d+)?$/.test(spec)) return undefined
   if (verb === 'del' && /^default(?= via| dev)( via \S+)?( dev \S+)? metric \d+$/.test(spec)) {
@@ -281,9 +280,9 @@ function routeProblem(words: string[], later: FixStep[], host: FixHost): string 
   if (verb === 'del' && refusing) return DEFAULT_DESTINATION.has(refusing[2]) ? `deletes a ${refusing[1]} default route, a catch-all: what it refuses would be sent on` : undefined
   const carved = /^(\S+)( via \S+)? dev (\S+)( table \S+)?$/.exec(spec)
   if (verb === 'del' && carved) {
-    if (!libvirt) return "deletes a route, and libvirt's networks could not be read to tell whose subnet it is carved from"
+    if (!host.libvirt) return "deletes a route, and libvirt's networks could not be read to tell whose subnet it is carved from"
     const own = parseCidr(carved[1])
-    const from = own && libvirt.networks.find((n) => n.bridge !== carved[3] && n.ips.some((ip) => ip.family === 'ipv4' && prefixRelation(own, parseCidr(`${ip.address}/${ip.prefix}`)!) === 'inside'))
+    const from = own && host.libvirt.networks.find((n) => n.bridge !== carved[3] && n.ips.some((ip) => ip.family === 'ipv4' && prefixRelation(own, parseCidr(`${ip.address}/${ip.prefix}`)!) === 'inside'))
     return from ? undefined : `deletes the route to ${carved[1]}, which is not carved out of a libvirt network's subnet`
   }
   return `ip route ${verb} ${spec} is not a route command kvmdoctor runs as a fix`
