@@ -40,6 +40,8 @@ export default defineRule<ElementView>({
     // that port, so the note says where the guest's MAC should be authorized instead.
     if (e.element.portFlag === 'locked') return [line`${e.element.device} is locked (bridge -d link show: locked on): it passes only frames from MACs with a static fdb entry on it, which its authenticator (hostapd, an 802.1X or MAB service) writes once a MAC is authorized; authorize the guest's MAC there, or, where the lock is not wanted on a guest's tap, bridge link set dev ${e.element.device} locked off; kvmdoctor does not lift a port lock`]
     if (e.element.portFlag === 'isolated') return [line`${e.element.device} and ${e.element.peer} are both isolated (bridge -d link show): isolated ports reach only ports that are not; where guests are kept apart from each other, their taps are isolated and the LAN's port is not (bridge link set dev PORT isolated off on the one that should reach everyone); kvmdoctor does not lift an isolation`]
+    if (e.element.tcFilter?.catchAllDrop) return [line`${e.element.text}: it drops every packet on ${e.element.device}, a catch-all the admin set; narrow it to the traffic it is meant to stop (tc filter replace dev ${e.element.device} ...); kvmdoctor does not delete it`]
+    if (e.element.tcQdisc?.unmodelled) return [line`${e.element.text}: kvmdoctor does not know it to drop this traffic; read tc -s qdisc show dev ${e.element.device} before changing it; kvmdoctor does not delete it`]
     const tap = e.element.kind === 'nf-rule' || e.element.kind === 'nf-policy' ? nwfilterTap(e.element.chain) : undefined
     // libvirt rebuilds an nwfilter's rules from the domain's <filterref>: the filter or its parameters are what to change.
     if (tap) return [line`${e.element.chain} is libvirt's nwfilter for ${tap} (the domain's <filterref>): it drops what the filter does not allow, e.g. a source address other than its IP parameter (or the one it learned); compare virsh nwfilter-binding-dumpxml ${tap} with what the guest sends, then correct the filter or the guest`]
@@ -88,13 +90,15 @@ export default defineRule<ElementView>({
       undo: (el) => cmd`bridge fdb del ${el.fdb!.mac} dev ${el.device} ${el.device === el.master ? [] : ['master']} ${el.fdb!.vlan ? ['vlan', String(el.fdb!.vlan)] : []}` ?? [],
     },
     {kind: 'link', where: (el) => el.noArp === true, undo: (el) => cmd`ip link set ${el.device} arp on` ?? []},
+    // Only a qdisc known to drop the packet is deleted, and never a filter that drops everything (the device's
+    // catch-all, like a chain's): no command for those (see the note).
     {
       kind: 'tc-qdisc',
-      undo: (el) => (el.tcQdisc ? (el.tcQdisc.parent === 'root' ? cmd`tc qdisc del dev ${el.device} root` : cmd`tc qdisc del dev ${el.device} parent ${el.tcQdisc.parent} handle ${el.tcQdisc.handle}`) : undefined) ?? [],
+      undo: (el) => (el.tcQdisc && !el.tcQdisc.unmodelled ? (el.tcQdisc.parent === 'root' ? cmd`tc qdisc del dev ${el.device} root` : cmd`tc qdisc del dev ${el.device} parent ${el.tcQdisc.parent} handle ${el.tcQdisc.handle}`) : undefined) ?? [],
     },
     {
       kind: 'tc-filter',
-      undo: (el) => (el.tcFilter ? cmd`tc filter del dev ${el.device} ${el.tcFilter.attach === 'ingress' || el.tcFilter.attach === 'egress' ? [el.tcFilter.attach] : ['parent', el.tcFilter.attach]} pref ${el.tcFilter.pref}` : undefined) ?? [],
+      undo: (el) => (el.tcFilter && !el.tcFilter.catchAllDrop ? cmd`tc filter del dev ${el.device} ${el.tcFilter.attach === 'ingress' || el.tcFilter.attach === 'egress' ? [el.tcFilter.attach] : ['parent', el.tcFilter.attach]} pref ${el.tcFilter.pref}` : undefined) ?? [],
     },
     {kind: 'neighbour', undo: (el) => (el.permanent ? cmd`ip neigh del ${el.address} dev ${el.device}` : undefined) ?? []},
     {kind: 'sysctl', where: (el) => el.sysctl?.key.endsWith('.arp_ignore') === true, undo: (el) => cmd`sysctl -w ${el.sysctl!.key}=0` ?? []},

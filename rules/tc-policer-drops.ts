@@ -1,13 +1,11 @@
 import type {InterfaceView} from '../src/derive/index.js'
-import type {GrowingDrops} from '../src/datapath/tc.js'
+import {type GrowingDrops, SHAPING_QDISCS} from '../src/datapath/tc.js'
 import {cmd, defineRule, line, probes, text} from './kit.js'
 
 /** The qdiscs that only hold filters (ingress, and clsact's two hooks): their drop counter counts what the filters drop. */
 const HOOK_QDISCS = new Set(['ingress', 'clsact'])
 const libvirtLimits = (i: InterfaceView) => i.bandwidthInbound !== null || i.bandwidthOutbound !== null
 
-/** Queueing disciplines that only queue or shape: deleting one leaves the default qdisc, and filters nothing out. */
-const SHAPING = new Set(['htb', 'tbf', 'pfifo', 'bfifo', 'hfsc', 'sfq', 'fq_codel', 'netem', 'cake', 'red', 'codel'])
 
 /** What the growing counter is blamed on: only what can drop there, and no guess between two that can. */
 function dropperText(d: GrowingDrops): string {
@@ -53,7 +51,7 @@ export default defineRule<InterfaceView>({
     libvirtLimits(i)
       ? []
       : (i.tapDropsGrowing ?? []).flatMap((d) =>
-          d.parent === 'root' && SHAPING.has(d.kind)
+          d.parent === 'root' && SHAPING_QDISCS.has(d.kind)
             ? [cmd`tc qdisc del dev ${i.target} root`]
             : d.cause === 'policer'
               ? i.tapShaping.flatMap((s) => (s.policer?.policeOnly && (s.policer.attach === 'ingress' || (d.kind === 'clsact' && s.policer.attach === 'egress')) ? [cmd`tc filter del dev ${i.target} ${s.policer.attach} pref ${String(s.policer.pref)}`] : []))

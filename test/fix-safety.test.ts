@@ -8,7 +8,10 @@ import {existsSync, mkdtempSync, readFileSync, readdirSync, rmSync} from 'node:f
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {describe, expect, it} from 'vitest'
+import type {PolicyRuleFacts} from '../probes/ip-rules.js'
 import type {LibvirtFacts} from '../probes/libvirt.js'
+import type {Link} from '../probes/links.js'
+import type {TcFacts} from '../probes/tc.js'
 import type {ProcessFacts} from '../probes/processes.js'
 import type {NetfilterFacts} from '../probes/netfilter.js'
 import type {OvsFacts} from '../probes/ovs.js'
@@ -17,7 +20,7 @@ import {dataOf} from '../probes/types.js'
 import {type FixHost, judgeFixSteps, judgeUndoSteps} from '../src/core/fix-safety.js'
 import {flowMatchText} from '../src/datapath/ovs.js'
 import {netfilterUndo} from '../rules/datapath.js'
-import {cmd} from '../rules/kit.js'
+import {cmd, ownershipOf} from '../rules/kit.js'
 import type {Finding} from '../src/result/findings.js'
 import {type FixStep, renderStep, renderSteps} from '../src/lib/fix.js'
 import {ROOT, alter, factsOf, fireAll, netfilterData} from './helpers.js'
@@ -232,7 +235,7 @@ async function everyFix(): Promise<{fixture: string; finding: Finding; undo: Fix
     const runner = await ReplayRunner.open(join(ROOT, 'fixtures', fixture))
     const d = await diagnose({runner, options: runner.manifest.options ?? {active: false, libvirtUri: 'qemu:///system'}, version: 'test', now: new Date('2026-01-01T00:00:00Z')})
     const undo = d.flows.flatMap((f) => f.hops.flatMap((h) => (h.element ? [h.element.undoSteps] : [])))
-    const host = {netfilter: dataOf<NetfilterFacts>(d.facts.netfilter), libvirt: dataOf<LibvirtFacts>(d.facts.libvirt), ovs: dataOf<OvsFacts>(d.facts.ovs)}
+    const host = {netfilter: dataOf<NetfilterFacts>(d.facts.netfilter), libvirt: dataOf<LibvirtFacts>(d.facts.libvirt), ovs: dataOf<OvsFacts>(d.facts.ovs), links: dataOf<Link[]>(d.facts.links), tc: dataOf<TcFacts>(d.facts.tc), ipRules: dataOf<PolicyRuleFacts>(d.facts['ip-rules'])}
     for (const finding of d.findings) out.push({fixture, finding, undo, host})
   }
   return out
@@ -377,6 +380,105 @@ describe('the safety contract holds for every fix on every recording', async () 
     expect(judged(missing, [argv('ovs-vsctl', 'set', 'Port', missingTap, 'trunks=10,20')])).toEqual([])
     expect(judged(missing, [argv('ovs-vsctl', 'set', 'Port', missingTap, 'trunks=10,20', 'vlan_mode=trunk')])).toEqual([expect.stringMatching(/changes more than a named guest's port/)])
     expect(judged(vlan, [argv('ovs-vsctl', 'set', 'Port', other, 'trunks=10')])).toEqual([expect.stringMatching(new RegExp(`^0: ${other} is \\S+'s port, a guest the finding does not name`))])
+  })
+
+  it('routes and policy rules only in the forms the rules emit: a default route demoted is added back, no refusing default or kernel rule deleted, only a route carved from a guest subnet', () => {
+    const multiple = on('default-route-multiple', 'default-route-multiple')
+    const [del, readd] = multiple.finding.fixSteps
+    expect(judged(multiple, [del, readd])).toEqual([])
+    expect(judged(multiple, [del])).toEqual(['0: deletes the default route default via 10.254.2.1 dev kdlab-nh1 without adding it back: the host loses its way out'])
+    expect(judged(multiple, [readd, del])).toEqual([expect.stringMatching(/^1: deletes the default route .* without adding it back/)])
+    expect(judgeUndoSteps([del], multiple.host).map((p) => p.why)).toEqual([expect.stringMatching(/without adding it back/)])
+    expect(judged(multiple, [argv('ip', 'route', 'replace', 'default', 'via', '10.0.0.1')])).toEqual(['0: ip route replace default via 10.0.0.1 is not a route command kvmdoctor runs as a fix'])
+    expect(judged(multiple, [argv('ip', 'route', 'add', '0.0.0.0/1', 'via', '10.0.0.1', 'dev', 'eth0')])).toEqual(['0: ip route add 0.0.0.0/1 via 10.0.0.1 dev eth0 is not a route command kvmdoctor runs as a fix'])
+    // A refusing route deleted, never a default one (a VPN's kill switch); a unicast route only if carved out of a guest subnet onto another device.
+    const unreachable = on('internet-route-missing', 'guest-flow-blocked')
+    expect(judged(unreachable, unreachable.finding.fixSteps)).toEqual([])
+    expect(judged(unreachable, [argv('ip', 'route', 'del', 'blackhole', 'default', 'table', 'vpn')])).toEqual(['0: deletes a blackhole default route, a catch-all: what it refuses would be sent on'])
+    const carved = on('reply-route-carved', 'guest-flow-blocked')
+    expect(judged(carved, carved.finding.fixSteps)).toEqual([])
+    expect(judged(carved, [argv('ip', 'route', 'del', '10.0.0.0/8', 'via', '198.51.100.2', 'dev', 'kdlab-up0')])).toEqual(["0: deletes the route to 10.0.0.0/8, which is not carved out of a libvirt network's subnet"])
+    expect(judged(carved, [argv('ip', 'route', 'del', '192.168.122.190', 'dev', 'virbr0')])).toEqual(["0: deletes the route to 192.168.122.190, which is not carved out of a libvirt network's subnet"])
+    expect(judgeFixSteps({...carved.finding}, {netfilter: carved.host.netfilter}).map((p) => p.why)).toEqual(["deletes a route, and libvirt's networks could not be read to tell whose subnet it is carved from"])
+    // A rule to the main table added; a rule deleted by its priority, not the kernel's own lookups.
+    const rule = on('policy-route-unreachable', 'policy-route-diverts-guests')
+    expect(judged(rule, rule.finding.fixSteps)).toEqual([])
+    expect(judged(rule, [argv('ip', '-6', 'rule', 'add', 'to', 'fd00::/64', 'lookup', 'main', 'priority', '99'), argv('ip', 'rule', 'del', 'priority', '100')])).toEqual([])
+    expect(judged(rule, [argv('ip', 'rule', 'del', 'priority', '32766')])).toEqual(["0: deletes the kernel's own rule at priority 32766 (a table's lookup every packet needs)"])
+    expect(judged(rule, [argv('ip', 'rule', 'add', 'from', 'all', 'lookup', '100', 'priority', '5')])).toEqual(['0: ip rule add from all lookup 100 priority 5 is not a rule to the main table added or one deleted by its priority'])
+    expect(judged(rule, [argv('ip', 'rule', 'del', 'from', 'all', 'prohibit')])).toEqual([expect.stringMatching(/^0: ip rule del from all prohibit is not a rule/)])
+    // A deletion by priority is read against the host's rules: one it has, not a catch-all that refuses (a kill switch).
+    const killSwitch = structuredClone(rule.host)
+    killSwitch.ipRules!.inet.push({family: 'inet', priority: 200, src: 'all', dst: 'all', not: false, action: 'prohibit', text: '200: from all prohibit'})
+    expect(judgeFixSteps({...rule.finding, fixSteps: [argv('ip', 'rule', 'del', 'priority', '200')]}, killSwitch).map((p) => p.why)).toEqual(['deletes the catch-all rule 200: from all prohibit: what it refuses would be routed'])
+    expect(judged(rule, [argv('ip', 'rule', 'del', 'priority', '200')])).toEqual(['0: deletes a policy rule this host does not have at priority 200 (kvmdoctor cannot tell what it is)'])
+    expect(judgeFixSteps({...rule.finding, fixSteps: [argv('ip', 'rule', 'del', 'priority', '100')]}, {libvirt: rule.host.libvirt}).map((p) => p.why)).toEqual(["deletes a policy rule, and the host's rules could not be read to tell what it is"])
+    // No rule switches the iptables backend: a fix moves rules between the backends instead.
+    expect(judged(multiple, [argv('update-alternatives', '--set', 'iptables', '/usr/sbin/iptables-legacy')])).toEqual(['0: update-alternatives is not a command kvmdoctor runs as a fix'])
+  })
+
+  it("links set up, re-plugged or given an MTU: a guest's tap, a bridge guests use or its port, onto the tap's own bridge, an MTU only raised where the other end takes it", () => {
+    const down = on('bridge-down', 'link-down')
+    expect(judged(down, down.finding.fixSteps)).toEqual([])
+    expect(judged(down, [argv('ip', 'link', 'set', 'eth0', 'up')])).toEqual(["0: sets eth0 up, which is not a running guest's tap, a bridge guests use or a port of one"])
+    expect(judged(down, [argv('ip', 'link', 'set', 'vnet0', 'up')])).toEqual([])
+    expect(judgeUndoSteps([argv('ip', 'link', 'set', 'virbr0', 'up')], {netfilter: down.host.netfilter}).map((p) => p.why)).toEqual(["sets virbr0 up, and libvirt's guests could not be read to tell what it is"])
+    // A re-plug (the trace's undo too) is judged without a finding: a guest's tap, onto its own bridge, libvirt read.
+    expect(judgeUndoSteps([argv('ip', 'link', 'set', 'vnet0', 'master', 'virbr0', 'up')], down.host)).toEqual([])
+    expect(judgeUndoSteps([argv('ip', 'link', 'set', 'eth0', 'master', 'virbr0', 'up')], down.host).map((p) => p.why)).toEqual(['eth0 is not a tap of a guest libvirt runs'])
+    expect(judgeUndoSteps([argv('ip', 'link', 'set', 'vnet0', 'master', 'virbr0', 'up')], {netfilter: down.host.netfilter}).map((p) => p.why)).toEqual([expect.stringMatching(/libvirt's guests could not be read/)])
+    // A guest on a type=bridge interface goes back on its own host bridge, not another.
+    const bridged = structuredClone(down.host)
+    const guest = bridged.libvirt!.domains.find((d) => d.interfaces.some((i) => i.target === 'vnet0'))!
+    Object.assign(guest.interfaces.find((i) => i.target === 'vnet0')!, {type: 'bridge', source: 'br0', bridge: 'br0'})
+    const named = {entity: {kind: 'domain' as const, name: guest.name}, context: {domain: guest.name}}
+    expect(judgeFixSteps({...named, fixSteps: [argv('ip', 'link', 'set', 'vnet0', 'master', 'virbr0', 'up')]}, bridged).map((p) => p.why)).toEqual(['puts vnet0 on virbr0, not on its own bridge br0'])
+    expect(judgeFixSteps({...named, fixSteps: [argv('ip', 'link', 'set', 'vnet0', 'master', 'br0', 'up')]}, bridged)).toEqual([])
+    // MTU: the bridge and a veth port whose peer already takes it, raised; never lowered, never the uplink.
+    const mtu = on('mtu-mismatch', 'mtu-mismatch')
+    expect(judged(mtu, mtu.finding.fixSteps)).toEqual([])
+    expect(judged(mtu, [argv('ip', 'link', 'set', 'virbr0', 'mtu', '1300')])).toEqual(["0: lowers virbr0's MTU from 1400 to 1300: frames its guests send at 1400 bytes no longer fit"])
+    expect(judged(mtu, [argv('ip', 'link', 'set', 'eth0', 'mtu', '9000')])).toEqual(['0: sets the MTU of eth0, which is not a bridge guests use, a guest\'s tap, or a port of one whose other end already takes 9000 bytes'])
+    expect(judged(mtu, [argv('ip', 'link', 'set', 'kdlab-mtu0', 'mtu', '9000')])).toEqual(['0: sets the MTU of kdlab-mtu0, which is not a bridge guests use, a guest\'s tap, or a port of one whose other end already takes 9000 bytes'])
+    expect(judgeFixSteps(mtu.finding, {libvirt: mtu.host.libvirt}).map((p) => p.why)).toEqual([expect.stringMatching(/links or libvirt's guests could not be read/), expect.stringMatching(/links or libvirt's guests could not be read/)])
+  })
+
+  it("tc deletions are read against the host's tc: a shaping qdisc or a filter it has, never a hook qdisc, a default one, a catch-all drop, nor what it cannot read", () => {
+    const redirect = on('tc-redirect-dns', 'guest-flow-blocked')
+    expect(judged(redirect, redirect.finding.fixSteps)).toEqual([])
+    const catchAll = structuredClone(redirect.host)
+    catchAll.tc!.filters.push({dev: 'virbr0', attach: 'ingress', protocol: 'all', pref: 9, kind: 'matchall', actions: [{kind: 'gact', control: 'drop'}]})
+    expect(judgeFixSteps({...redirect.finding, fixSteps: [argv('tc', 'filter', 'del', 'dev', 'virbr0', 'ingress', 'pref', '9')]}, catchAll).map((p) => p.why)).toEqual([
+      "deletes a filter that drops every packet on virbr0 (pref 9 matchall): that opens the device to all traffic, not only the guests'",
+    ])
+    expect(judged(redirect, [argv('tc', 'filter', 'del', 'dev', 'virbr0', 'ingress', 'pref', '8')])).toEqual(['0: deletes a filter virbr0 does not have (kvmdoctor cannot tell what it is)'])
+    expect(judged(redirect, [argv('tc', 'filter', 'del', 'dev', 'virbr0', 'ingress')])).toEqual(['0: tc filter del dev virbr0 ingress is not one qdisc or filter deleted'])
+    expect(judged(redirect, [argv('tc', 'qdisc', 'del', 'dev', 'virbr0', 'clsact')])).toEqual(['0: tc qdisc del dev virbr0 clsact is not one qdisc or filter deleted'])
+    expect(judged(redirect, [argv('tc', 'qdisc', 'del', 'dev', 'virbr0', 'parent', 'ingress', 'handle', 'ffff:')])).toEqual([expect.stringMatching(/^0: deletes qdisc clsact ffff: of virbr0, not one of the queues or shapers/)])
+    expect(judged(redirect, [argv('tc', 'qdisc', 'del', 'dev', 'eth0', 'root')])).toEqual([expect.stringMatching(/^0: deletes qdisc pfifo_fast 0: of eth0, not one of the queues or shapers/)])
+    // The uplink's own dropping qdisc may go; not with a drop filter under it, not unread.
+    const uplink = on('tc-uplink-pfifo-zero', 'guest-flow-blocked')
+    expect(judged(uplink, uplink.finding.fixSteps)).toEqual([])
+    const shaped = structuredClone(uplink.host)
+    Object.assign(shaped.tc!.qdiscs.find((q) => q.dev === 'kdlab-up0')!, {kind: 'htb', handle: '1:'})
+    shaped.tc!.qdiscs.push({...shaped.tc!.qdiscs.find((q) => q.dev === 'kdlab-up0')!, kind: 'sfq', parent: '1:10', handle: '10:'})
+    shaped.tc!.filters.push({dev: 'kdlab-up0', attach: '10:', protocol: 'ip', pref: 3, kind: 'u32', keys: [{value: 0x0a000000, mask: 0xff000000, off: 16}], actions: [{kind: 'gact', control: 'drop'}]})
+    expect(judgeFixSteps(uplink.finding, shaped).map((p) => p.why)).toEqual(['deletes qdisc htb 1: of kdlab-up0 and with it a filter that drops (pref 3 u32): that lets through what it stops'])
+    expect(judgeFixSteps(uplink.finding, {libvirt: uplink.host.libvirt}).map((p) => p.why)).toEqual(["deletes traffic control, and the host's tc could not be read to tell what it is"])
+  })
+
+  it("the trace's undo deletes no tc filter that drops everything, and no qdisc not known to drop: a note instead", async () => {
+    const dropAll = alter<TcFacts>(await factsOf('tc-redirect-dns'), 'tc', (tc) => {
+      Object.assign(tc.filters.find((f) => f.dev === 'virbr0')!, {kind: 'matchall', keys: undefined, protocol: 'all', actions: [{kind: 'gact', control: 'drop'}]})
+    })
+    const blocked = (await fireAll(dropAll)).evaluation.findings.filter((f) => f.id === 'guest-flow-blocked')
+    expect(blocked.map((f) => f.fixSteps)).toEqual([[]])
+    expect(blocked[0].note).toEqual([expect.stringMatching(/matchall .* drops every packet on virbr0, a catch-all the admin set; .*kvmdoctor does not delete it/)])
+    const {ALL_RULES} = await import('../rules/index.js')
+    const qdisc = (unmodelled: boolean) => ({id: 'tc-qdisc:eth0 1:', kind: 'tc-qdisc' as const, text: 'tc qdisc cake 1: on eth0: not modelled', device: 'eth0', tcQdisc: {parent: 'root', handle: '1:', ...(unmodelled ? {unmodelled: true as const} : {})}})
+    const undo = (el: ReturnType<typeof qdisc>) => ownershipOf(ALL_RULES, el)[0].ownership.undo(el).map(renderStep)
+    expect(undo(qdisc(true))).toEqual([])
+    expect(undo(qdisc(false))).toEqual(['tc qdisc del dev eth0 root'])
   })
 
   it("frees a stale lease (dhcp_release) only on the named network's bridge, only for a MAC no guest libvirt defines", () => {

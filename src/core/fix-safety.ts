@@ -7,19 +7,30 @@
  * A deletion is judged against the host's own ruleset: `nft delete rule ... handle 21` is whatever
  * rule 21 is there.
  */
+import type {PolicyRule, PolicyRuleFacts} from '../../probes/ip-rules.js'
 import type {LibvirtDomain, LibvirtFacts} from '../../probes/libvirt.js'
+import type {Link} from '../../probes/links.js'
 import type {NetfilterFacts} from '../../probes/netfilter.js'
 import type {OvsFacts} from '../../probes/ovs.js'
+import type {TcFacts} from '../../probes/tc.js'
 import {flowMatchText} from '../datapath/ovs.js'
+import {SHAPING_QDISCS, catchAllDrop, dropsPackets} from '../datapath/tc.js'
+import {parseCidr, prefixRelation} from '../lib/ipv4.js'
 import {type FixStep, renderStep, virshPositional} from '../lib/fix.js'
 import {type NfRule, type NfTable, catchAllText, chainOwnerOf, iptablesWords} from '../lib/netfilter.js'
 import type {Finding} from '../result/findings.js'
 
-/** What the judge reads of the host: its rulesets and OVS flows (for deletions), libvirt's networks and guests (for names). */
+/**
+ * What the judge reads of the host: its rulesets, OVS flows and tc (for deletions), libvirt's networks and guests (for
+ * names), its links (which device a link command touches), its policy rules (which one a deletion by priority removes).
+ */
 export interface FixHost {
   netfilter?: NetfilterFacts
   libvirt?: LibvirtFacts
   ovs?: OvsFacts
+  links?: Link[]
+  tc?: TcFacts
+  ipRules?: PolicyRuleFacts
 }
 
 export interface StepProblem {
@@ -44,7 +55,7 @@ const SERVICES = /^(libvirtd|virtnetworkd|virtqemud|firewalld|docker|isc-dhcp-se
 /** The external ids libvirt sets on a guest's OVS interface: a re-plugged port gets them back, nothing else. */
 const OVS_GUEST_IDS = /^external-ids:(iface-id|attached-mac|vm-uuid|iface-status)=[^=]+$/
 
-const words = (step: FixStep): string[] => ('argv' in step ? virshPositional(step.argv) : 'pipeline' in step ? step.pipeline.flat() : [])
+const wordsOf = (step: FixStep): string[] => ('argv' in step ? virshPositional(step.argv) : 'pipeline' in step ? step.pipeline.flat() : [])
 const optionValue = (argv: string[], name: string) => {
   const at = argv.indexOf(name)
   return at >= 0 ? argv[at + 1] : undefined
@@ -198,8 +209,134 @@ function dhcpReleaseProblem(argv: string[], names: {networks: Set<string>} | 'an
   return owner ? `${mac} is ${owner.name}'s MAC: its guest would lose its address` : undefined
 }
 
-/** What is wrong with one step by itself: unknown, or widening the host's exposure. */
-function stepProblem(step: FixStep, names: {networks: Set<string>; domains: Set<string>} | 'any', host: FixHost): string | undefined {
+/** The bridges guests hang on: libvirt networks' own, and the host bridges of type=bridge interfaces. */
+function guestBridges(libvirt: LibvirtFacts): Set<string> {
+  const ofNetworks = libvirt.networks.flatMap((n) => (n.bridge ? [n.bridge] : []))
+  const ofInterfaces = libvirt.domains.flatMap((d) => d.interfaces.flatMap((i) => (i.type === 'bridge' && i.source ? [i.source] : [])))
+  return new Set([...ofNetworks, ...ofInterfaces])
+}
+
+/** A tap re-plugged is a running guest's, put on the bridge libvirt plugs it into (its network's, or its type=bridge source). */
+function replugProblem(tap: string, bridge: string, libvirt: LibvirtFacts | undefined): string | undefined {
+  if (!libvirt) return "libvirt's guests could not be read: kvmdoctor cannot tell which guest this re-plugs, or where"
+  const iface = libvirt.domains.filter((d) => running(d.state)).flatMap((d) => d.interfaces).find((i) => i.target === tap)
+  if (!iface) return `${tap} is not a tap of a guest libvirt runs`
+  const own = iface.type === 'network' ? (bridgeOf(libvirt, iface.source ?? '') ?? iface.bridge) : iface.type === 'bridge' ? iface.source : undefined
+  return own === bridge ? undefined : `puts ${tap} on ${bridge}, not on its own bridge ${own ?? '(libvirt names none)'}`
+}
+
+/** A link set up is a running guest's tap, a bridge guests use, or a port of one (its uplink): not a link the admin set down for another reason. */
+function linkUpProblem(dev: string, host: FixHost): string | undefined {
+  if (!host.libvirt) return `sets ${dev} up, and libvirt's guests could not be read to tell what it is`
+  const bridges = guestBridges(host.libvirt)
+  const master = host.links?.find((l) => l.name === dev)?.master
+  if (guestOfTap(host.libvirt, dev) !== undefined || bridges.has(dev) || (master !== undefined && bridges.has(master))) return undefined
+  return `sets ${dev} up, which is not a running guest's tap, a bridge guests use or a port of one`
+}
+
+/**
+ * An MTU raised, never lowered, on a bridge guests use, a running guest's tap, or a port of such a bridge whose other
+ * end already takes it (a veth): a physical uplink's other end is a switch kvmdoctor cannot see.
+ */
+function mtuProblem(dev: string, mtu: number, host: FixHost): string | undefined {
+  if (!host.libvirt || !host.links) return `sets ${dev}'s MTU, and the host's links or libvirt's guests could not be read to tell what it is`
+  const link = host.links.find((l) => l.name === dev)
+  if (!link) return `${dev} is not a link of this host`
+  if (mtu < link.mtu) return `lowers ${dev}'s MTU from ${link.mtu} to ${mtu}: frames its guests send at ${link.mtu} bytes no longer fit`
+  const bridges = guestBridges(host.libvirt)
+  if (bridges.has(dev) || guestOfTap(host.libvirt, dev) !== undefined) return undefined
+  const peerMtu = host.links.find((l) => link.peer !== undefined && l.name === link.peer)?.mtu
+  if (link.master !== undefined && bridges.has(link.master) && peerMtu !== undefined && peerMtu >= mtu) return undefined
+  return `sets the MTU of ${dev}, which is not a bridge guests use, a guest's tap, or a port of one whose other end already takes ${mtu} bytes`
+}
+
+const DEFAULT_DESTINATION = new Set(['default', '0.0.0.0/0', '::/0'])
+/** The kernel's own policy rules: the local, main and default tables' lookups. */
+const KERNEL_RULE_PRIORITIES = new Set(['0', '32766', '32767'])
+
+/**
+ * Routes and policy rules in the forms the rules emit: a default route added; one demoted (deleted, then added back
+ * with another metric); a route that refuses traffic deleted, never a default one (a kill switch: deleting it sends
+ * on what it refuses); a route carved out of a libvirt subnet onto another device deleted; a rule sending guests to
+ * the main table added; a rule deleted by its priority, never the kernel's own.
+ */
+function routeProblem(words: string[], later: FixStep[], host: FixHost): string | undefined {
+  const family = /^-[46]$/.test(words[0]) ? [words[0]] : []
+  const [object, verb, ...rest] = words.slice(family.length)
+  const spec = rest.join(' ')
+  if (object === 'rule') {
+    if (verb === 'add' && /^(iif|to) \S+ lookup main priority \d+$/.test(spec)) return undefined
+    if (verb === 'del' && /^priority \d+$/.test(spec)) return ruleDeletionProblem(rest[1], family[0] === '-6' ? host.ipRules?.inet6 : host.ipRules?.inet, host.ipRules !== undefined)
+    return `ip rule ${verb} ${spec} is not a rule to the main table added or one deleted by its priority`
+  }
+  if (family.length > 0) return `ip ${words.join(' ')} is not a route command kvmdoctor runs as a fix`
+  if (verb === 'add' && /^default(?= via| dev)( via \S+)?( dev \S+)?( metric \d+)?$/.test(spec)) return undefined
+  if (verb === 'del' && /^default(?= via| dev)( via \S+)?( dev \S+)? metric \d+$/.test(spec)) {
+    const route = rest.slice(0, -2).join(' ')
+    const readded = later.map(wordsOf).some((w) => w[0] === 'ip' && w[1] === 'route' && w[2] === 'add' && w.slice(3, -2).join(' ') === route && w.at(-2) === 'metric')
+    return readded ? undefined : `deletes the default route ${route} without adding it back: the host loses its way out`
+  }
+  const refusing = /^(blackhole|unreachable|prohibit|throw) (\S+)( table \S+)?$/.exec(spec)
+  if (verb === 'del' && refusing) return DEFAULT_DESTINATION.has(refusing[2]) ? `deletes a ${refusing[1]} default route, a catch-all: what it refuses would be sent on` : undefined
+  const carved = /^(\S+)( via \S+)? dev (\S+)( table \S+)?$/.exec(spec)
+  if (verb === 'del' && carved) {
+    if (!host.libvirt) return "deletes a route, and libvirt's networks could not be read to tell whose subnet it is carved from"
+    const own = parseCidr(carved[1])
+    const from = own && host.libvirt.networks.find((n) => n.bridge !== carved[3] && n.ips.some((ip) => ip.family === 'ipv4' && prefixRelation(own, parseCidr(`${ip.address}/${ip.prefix}`)!) === 'inside'))
+    return from ? undefined : `deletes the route to ${carved[1]}, which is not carved out of a libvirt network's subnet`
+  }
+  return `ip route ${verb} ${spec} is not a route command kvmdoctor runs as a fix`
+}
+
+/** A rule that refuses every packet that reaches it (no selector): a kill switch, like a chain's catch-all. */
+const refusesAll = (r: PolicyRule) =>
+  ['blackhole', 'unreachable', 'prohibit'].includes(r.action) && r.src === 'all' && r.dst === 'all' && !r.not && [r.iif, r.oif, r.fwmark, r.ipproto, r.sport, r.dport, r.uidRange, r.unread].every((x) => x === undefined)
+
+/** `ip rule del priority N` removes the first rule at N: one the host has, an admin's (not the kernel's), not a catch-all. */
+function ruleDeletionProblem(priority: string, rules: PolicyRule[] | null | undefined, read: boolean): string | undefined {
+  if (KERNEL_RULE_PRIORITIES.has(priority)) return `deletes the kernel's own rule at priority ${priority} (a table's lookup every packet needs)`
+  if (!rules) return read ? "deletes a policy rule, and this family's rules could not be read to tell what it is" : "deletes a policy rule, and the host's rules could not be read to tell what it is"
+  const at = rules.filter((r) => String(r.priority) === priority)
+  if (at.length === 0) return `deletes a policy rule this host does not have at priority ${priority} (kvmdoctor cannot tell what it is)`
+  if (at.length > 1) return `${at.length} rules share priority ${priority}: ip deletes the first, and kvmdoctor cannot tell which is meant`
+  return refusesAll(at[0]) ? `deletes the catch-all rule ${at[0].text}: what it refuses would be routed` : undefined
+}
+
+/**
+ * A tc deletion read against the host's tc: a qdisc that only queues or shapes (deleting it leaves the default), none
+ * with filters that drop under it (they go with it), never a hook qdisc (ingress, clsact); a filter, not a catch-all drop.
+ */
+function tcProblem(words: string[], tc: TcFacts | undefined): string | undefined {
+  const spec = words.join(' ')
+  const qdisc = /^qdisc del dev (\S+) (?:root|parent (\S+) handle (\S+))$/.exec(spec)
+  const filter = /^filter del dev (\S+) (?:(ingress|egress)|parent (\S+)) pref (\d+)$/.exec(spec)
+  if (!qdisc && !filter) return `tc ${spec} is not one qdisc or filter deleted`
+  if (!tc) return "deletes traffic control, and the host's tc could not be read to tell what it is"
+  const major = (handle: string) => handle.split(':')[0]
+  if (qdisc) {
+    const [, dev, parent, handle] = qdisc
+    const q = tc.qdiscs.find((x) => x.dev === dev && (parent === undefined ? x.parent === 'root' : x.parent === parent && x.handle === handle))
+    if (!q) return `deletes a qdisc ${dev} does not have (kvmdoctor cannot tell what it is)`
+    if (!SHAPING_QDISCS.has(q.kind)) return `deletes qdisc ${q.kind} ${q.handle} of ${dev}, not one of the queues or shapers a fix removes (a hook qdisc takes its filters with it)`
+    // The qdiscs under it (in its classes) go with it, and the filters of them all.
+    const majors = new Set([major(q.handle)])
+    for (let grew = true; grew; ) {
+      const size = majors.size
+      for (const x of tc.qdiscs) if (x.dev === dev && majors.has(major(x.parent))) majors.add(major(x.handle))
+      grew = majors.size > size
+    }
+    const dropping = tc.filters.find((f) => f.dev === dev && majors.has(major(f.attach)) && f.actions.some(dropsPackets))
+    return dropping ? `deletes qdisc ${q.kind} ${q.handle} of ${dev} and with it a filter that drops (pref ${dropping.pref} ${dropping.kind}): that lets through what it stops` : undefined
+  }
+  const [, dev, hook, parent, pref] = filter!
+  const filters = tc.filters.filter((f) => f.dev === dev && f.attach === (hook ?? parent) && f.pref === Number(pref))
+  if (filters.length === 0) return `deletes a filter ${dev} does not have (kvmdoctor cannot tell what it is)`
+  const catchAll = filters.find(catchAllDrop)
+  return catchAll ? `deletes a filter that drops every packet on ${dev} (pref ${pref} ${catchAll.kind}): that opens the device to all traffic, not only the guests'` : undefined
+}
+
+/** What is wrong with one step by itself (LATER: the steps after it): unknown, or widening the host's exposure. */
+function stepProblem(step: FixStep, names: {networks: Set<string>; domains: Set<string>} | 'any', host: FixHost, later: FixStep[]): string | undefined {
   if ('write' in step) return /^\/etc\/sysctl\.d\/[^/]+\.conf$/.test(step.write.path) ? undefined : `writes ${step.write.path}, not a sysctl.d file`
   if ('pipeline' in step) {
     // The one pipeline a fix runs: libvirt's own qemu hook given the guest's XML, as libvirtd runs it on reconnect.
@@ -274,11 +411,17 @@ function stepProblem(step: FixStep, names: {networks: Set<string>; domains: Set<
   }
   if (tool === 'ip') {
     const rest = argv.slice(1).join(' ')
-    if (/^link set \S+ (master \S+ )?up$|^link set \S+ mtu \d+$|^link set \S+ type bridge forward_delay \d+$|^link set \S+ arp on$/.test(rest)) return undefined
+    const up = /^link set (\S+) up$/.exec(rest)
+    if (up) return linkUpProblem(up[1], host)
+    const replug = /^link set (\S+) master (\S+) up$/.exec(rest)
+    if (replug) return replugProblem(replug[1], replug[2], host.libvirt)
+    const mtu = /^link set (\S+) mtu (\d+)$/.exec(rest)
+    if (mtu) return mtuProblem(mtu[1], Number(mtu[2]), host)
+    if (/^link set \S+ type bridge forward_delay \d+$|^link set \S+ arp on$/.test(rest)) return undefined
     // A named guest's bridge port given back the kernel's default proxy_arp (off): bridge link set has no such option.
     const port = /^link set dev (\S+) type bridge_slave proxy_arp off$/.exec(rest)
     if (port) return guestPortProblem(host, names, port[1])
-    if (/^(route|rule) (add|del|replace) /.test(rest)) return undefined
+    if (/^(-[46] )?(route|rule) /.test(rest)) return routeProblem(argv.slice(1), later, host)
     // A libvirt network's gateway address put back on its own bridge (what libvirt gave it), nothing else.
     const gateway = /^address add (\S+)\/(\d+)(?: broadcast \+)? dev (\S+)$/.exec(rest)
     if (gateway) {
@@ -305,12 +448,11 @@ function stepProblem(step: FixStep, names: {networks: Set<string>; domains: Set<
   if (tool === 'ovs-ofctl') return ovsOfctlProblem(argv.slice(1), host)
   // The switch's daemons started (not restarted): ports and flows come back from its database.
   if (tool === '/usr/share/openvswitch/scripts/ovs-ctl' && argv.length === 2 && sub === 'start') return undefined
-  if (tool === 'tc') return sub !== undefined && ['qdisc', 'filter'].includes(sub) && argv[2] === 'del' ? undefined : `tc ${sub} is not a command kvmdoctor runs as a fix`
+  if (tool === 'tc') return tcProblem(argv.slice(1), host.tc)
   if (tool === 'systemctl') return ['restart', 'try-restart', 'start'].includes(sub) && argv.slice(2).every((u) => SERVICES.test(u)) ? undefined : `systemctl ${argv.slice(1).join(' ')} is not a service kvmdoctor restarts`
   if (tool === 'kill') return argv.length === 2 && /^\d+$/.test(sub) ? undefined : 'a kill other than of one process'
   if (tool === 'timeout' && argv[2] === 'tail' && /^--pid=\d+$/.test(argv[3] ?? '')) return undefined
   if (tool === 'sleep' && argv.length === 2 && /^\d+$/.test(sub)) return undefined
-  if (tool === 'update-alternatives' && sub === '--set' && /^ip6?tables$/.test(argv[2])) return undefined
   if (tool === 'dhcp_release') return dhcpReleaseProblem(argv, names, host.libvirt)
   if (/(^|\/)dnsmasq$/.test(tool) && /^--conf-file=\/var\/lib\/libvirt\/dnsmasq\/[^/]+\.conf$/.test(sub ?? '')) return undefined
   return `${tool} is not a command kvmdoctor runs as a fix`
@@ -323,7 +465,7 @@ interface Effects {
 }
 
 function effectsOf(step: FixStep, host: FixHost): Effects {
-  const w = words(step)
+  const w = wordsOf(step)
   const [tool, sub] = w
   if (tool === 'virsh' && sub === 'net-destroy') return {frees: [`network:${w[2]}`], takes: []}
   if (tool === 'virsh' && sub === 'net-start') {
@@ -352,10 +494,10 @@ function disruptionProblems(finding: Named, host: FixHost): StepProblem[] {
   const out: StepProblem[] = []
   const names = namesOf(finding)
   steps.forEach((step, i) => {
-    const w = words(step)
+    const w = wordsOf(step)
     const problem = (why: string) => out.push({step: i, line: renderStep(step), why})
-    const later = steps.slice(i + 1).map(words)
-    if (!host.libvirt && ((w[0] === 'virsh' && w[1] === 'net-destroy') || (w[0] === 'ip' && w[4] === 'master'))) problem("libvirt's guests could not be read: kvmdoctor cannot tell which guests this cuts off or re-plugs")
+    const later = steps.slice(i + 1).map(wordsOf)
+    if (!host.libvirt && w[0] === 'virsh' && w[1] === 'net-destroy') problem("libvirt's guests could not be read: kvmdoctor cannot tell which guests this cuts off")
     if (w[0] === 'virsh' && w[1] === 'net-destroy') {
       const network = w[2]
       if (!later.some((x) => x[0] === 'virsh' && x[1] === 'net-start' && x[2] === network)) problem(`network ${network} is destroyed and not started again`)
@@ -376,12 +518,10 @@ function disruptionProblems(finding: Named, host: FixHost): StepProblem[] {
         if (!names.domains.has(d) && !onNamedNetwork) problem(`disrupts ${d}, a guest neither named by the finding nor on a network it names`)
       }
     }
-    // A tap re-plugged belongs to a guest on a network the finding names (or to the guest it names).
+    // A tap re-plugged (onto its own bridge: stepProblem) belongs to a guest on a network the finding names, to the guest it names, or to the bridge it names.
     if (w[0] === 'ip' && w[1] === 'link' && w[4] === 'master' && host.libvirt) {
-      const owner = host.libvirt.domains.flatMap((d) => d.interfaces.filter((x) => x.target === w[3]).map((x) => ({domain: d.name, network: x.type === 'network' ? x.source : undefined, bridge: x.bridge ?? (x.type === 'bridge' ? x.source : undefined)})))[0]
-      if (owner === undefined) problem(`${w[3]} is not a tap of a guest libvirt runs`)
-      else if (!names.domains.has(owner.domain) && !(owner.network && names.networks.has(owner.network)) && !(finding.entity.kind === 'link' && finding.entity.name === w[5])) problem(`re-plugs ${owner.domain}'s tap ${w[3]}, a guest the finding does not name`)
-      else if (owner.network && bridgeOf(host.libvirt, owner.network) !== undefined && bridgeOf(host.libvirt, owner.network) !== w[5]) problem(`puts ${w[3]} on ${w[5]}, not on its network's bridge ${bridgeOf(host.libvirt, owner.network)}`)
+      const owner = host.libvirt.domains.flatMap((d) => d.interfaces.filter((x) => x.target === w[3]).map((x) => ({domain: d.name, network: x.type === 'network' ? x.source : undefined})))[0]
+      if (owner && !names.domains.has(owner.domain) && !(owner.network && names.networks.has(owner.network)) && !(finding.entity.kind === 'link' && finding.entity.name === w[5])) problem(`re-plugs ${owner.domain}'s tap ${w[3]}, a guest the finding does not name`)
     }
   })
   return out
@@ -404,7 +544,7 @@ function orderProblems(finding: Named, host: FixHost): StepProblem[] {
 export function judgeFixSteps(finding: Named, host: FixHost): StepProblem[] {
   const names = namesOf(finding)
   const own = finding.fixSteps.flatMap((step, i) => {
-    const why = stepProblem(step, names, host)
+    const why = stepProblem(step, names, host, finding.fixSteps.slice(i + 1))
     return why ? [{step: i, line: renderStep(step), why}] : []
   })
   return [...own, ...disruptionProblems(finding, host), ...orderProblems(finding, host)].sort((a, b) => a.step - b.step)
@@ -413,7 +553,7 @@ export function judgeFixSteps(finding: Named, host: FixHost): StepProblem[] {
 /** The undo of one datapath element (the trace's, about the element's own guest or network): each step known and safe by itself. */
 export function judgeUndoSteps(steps: FixStep[], host: FixHost): StepProblem[] {
   return steps.flatMap((step, i) => {
-    const why = stepProblem(step, 'any', host)
+    const why = stepProblem(step, 'any', host, steps.slice(i + 1))
     return why ? [{step: i, line: renderStep(step), why}] : []
   })
 }

@@ -84,9 +84,12 @@ export interface Element {
   ovsFlow?: {bridge: string; match: string; drops: boolean}
   /** Open vSwitch ports of a guest: how libvirt plugs it (its <vlan> tags, the interface's iface-id and MAC). */
   ovsPlug?: {vlanTags: number[]; ifaceId?: string; mac?: string}
-  /** tc elements: a qdisc's parent and handle, a filter's attach point and preference. */
-  tcQdisc?: {parent: string; handle: string}
-  tcFilter?: {attach: string; pref: number}
+  /**
+   * tc elements: a qdisc's parent and handle (`unmodelled`: not known to drop the packet, only not followed), a
+   * filter's attach point and preference (`catchAllDrop`: it matches every packet and drops it).
+   */
+  tcQdisc?: {parent: string; handle: string; unmodelled?: true}
+  tcFilter?: {attach: string; pref: number; catchAllDrop?: true}
   /** Guest elements (guest-link): the domain and its interface (tap name, else MAC). */
   domain?: string
   iface?: string

@@ -54,6 +54,15 @@ export function tcIndexOf(facts: TcFacts): TcIndex {
 }
 
 /** Qdiscs that queue every packet they are given (drops only under load, which counters show). */
+/** Queueing disciplines that only queue or shape: deleting one leaves the device's default qdisc, and filters nothing out. */
+export const SHAPING_QDISCS = new Set(['htb', 'tbf', 'pfifo', 'bfifo', 'hfsc', 'sfq', 'fq_codel', 'netem', 'cake', 'red', 'codel'])
+
+/** An action that drops what reaches it (not a policer: that drops only above a rate). */
+export const dropsPackets = (a: TcAction): boolean => a.kind !== 'police' && a.kind !== 'mirred' && (a.control === 'drop' || a.control === 'shot')
+
+/** A filter that matches every packet (of its protocol) and drops it: a device's catch-all, like a chain's. */
+export const catchAllDrop = (f: TcFilter): boolean => (f.kind === 'matchall' || (f.kind === 'u32' && (f.keys ?? []).every((k) => k.mask === 0))) && f.actions.some(dropsPackets)
+
 const PASSING = new Set(['noqueue', 'pfifo_fast', 'fq_codel', 'fq', 'sfq', 'codel', 'cake', 'pie', 'fq_pie', 'choke', 'red', 'pfifo_head_drop'])
 
 const PROTO: Record<string, number> = {icmp: 1, tcp: 6, udp: 17, icmpv6: 58}
@@ -139,7 +148,7 @@ const ELEMENT = (f: TcFilter, text: string): Element => ({
   kind: 'tc-filter',
   text: `${describeFilter(f)}: ${text}`,
   device: f.dev,
-  tcFilter: {attach: f.attach, pref: f.pref},
+  tcFilter: {attach: f.attach, pref: f.pref, ...(catchAllDrop(f) ? {catchAllDrop: true as const} : {})},
 })
 
 type FilterOutcome = {kind: 'continue'; note?: string} | {kind: 'classify'; flowid: string; filter: TcFilter} | {kind: 'stop'; verdict: TcVerdict}
@@ -259,7 +268,8 @@ const major = (handle: string) => handle.split(':')[0]
 
 /** A qdisc (and, for a classful one, the class and leaf the packet lands in). */
 function runQdisc(tc: TcIndex, q: Qdisc, p: TcPacket, depth = 0): TcVerdict {
-  const qElement = (text: string): Element => ({id: `tc-qdisc:${q.dev} ${q.handle}`, kind: 'tc-qdisc', text: `tc qdisc ${q.kind} ${q.handle} on ${q.dev}: ${text}`, device: q.dev, tcQdisc: {parent: q.parent, handle: q.handle}})
+  // `unmodelled`: a qdisc kvmdoctor does not know to drop the packet (its kind, options or default class not read).
+  const qElement = (text: string, unmodelled = false): Element => ({id: `tc-qdisc:${q.dev} ${q.handle}`, kind: 'tc-qdisc', text: `tc qdisc ${q.kind} ${q.handle} on ${q.dev}: ${text}`, device: q.dev, tcQdisc: {parent: q.parent, handle: q.handle, ...(unmodelled ? {unmodelled: true as const} : {})}})
   const o = q.options
   const n = (k: string) => (typeof o[k] === 'number' ? (o[k] as number) : undefined)
   if (depth > 8) return {verdict: 'indeterminate', detail: `tc classes on ${q.dev} nest too deep to follow`}
@@ -283,13 +293,13 @@ function runQdisc(tc: TcIndex, q: Qdisc, p: TcPacket, depth = 0): TcVerdict {
     }
     case 'netem': {
       const loss = netemLoss(o)
-      if (loss === undefined) return {verdict: 'indeterminate', detail: `qdisc netem on ${q.dev}: its options are not read`, element: qElement('netem')}
+      if (loss === undefined) return {verdict: 'indeterminate', detail: `qdisc netem on ${q.dev}: its options are not read`, element: qElement('netem', true)}
       if (loss >= 1) return {verdict: 'fail', detail: `qdisc netem on ${q.dev} loses every packet (loss 100%)`, element: qElement('loss 100%')}
       if (loss > 0) return {verdict: 'indeterminate', detail: `qdisc netem on ${q.dev} drops ${+(loss * 100).toFixed(2)}% of packets at random: the flow passes only sometimes`, element: qElement(`loss ${+(loss * 100).toFixed(2)}%`), intermittent: true}
       return {verdict: 'pass', detail: 'qdisc netem (no loss)'}
     }
   }
-  if (!CLASSFUL.has(q.kind)) return {verdict: 'indeterminate', detail: `qdisc ${q.kind} on ${q.dev} is not modelled`, element: qElement('not modelled')}
+  if (!CLASSFUL.has(q.kind)) return {verdict: 'indeterminate', detail: `qdisc ${q.kind} on ${q.dev} is not modelled`, element: qElement('not modelled', true)}
   if (q.kind === 'mq' || q.kind === 'mqprio' || q.kind === 'multiq') {
     // One child per transmit queue, chosen by a hash kvmdoctor does not compute: all must agree.
     const children = (tc.qdiscs.get(q.dev) ?? []).filter((c) => c.parent.startsWith(major(q.handle) + ':') && c !== q)
@@ -309,7 +319,7 @@ function runQdisc(tc: TcIndex, q: Qdisc, p: TcPacket, depth = 0): TcVerdict {
     // No default class: htb sends unclassified packets straight to the device, unshaped.
     if (!defaultClass) return {verdict: 'pass', detail: `qdisc htb ${q.handle} on ${q.dev}: no filter or default class: sent unshaped`}
     classid = defaultClass
-  } else return {verdict: 'indeterminate', detail: `qdisc ${q.kind} ${q.handle} on ${q.dev}: which class an unclassified packet takes is not modelled`, element: qElement('default class not modelled')}
+  } else return {verdict: 'indeterminate', detail: `qdisc ${q.kind} ${q.handle} on ${q.dev}: which class an unclassified packet takes is not modelled`, element: qElement('default class not modelled', true)}
   return runClass(tc, q, classid, p, depth)
 }
 
