@@ -173,26 +173,18 @@ async function withLabHost(rows: (lab: Lab) => Promise<string[]>): Promise<strin
   const lab = await import('../test/lab/lab.js')
   const host = await import('../test/lab/host-state.js')
   const file = join(lab.CACHE, 'kdlab-bench-host-state.json')
-  const daemons = await lab.labDaemons()
-  // A libvirtd the lab starts brings the default network up; ended, it leaves the bridge behind.
-  const bridgeBefore = existsSync(`/sys/class/net/${lab.BRIDGE}`)
-  const {state, recovered} = await host.saveHostState(file)
-  if (recovered.length > 0) console.warn(`restored what an interrupted lab run left:\n  ${recovered.join('\n  ')}`)
+  const baseline = await host.startLabHost(file)
+  if (baseline.recovered.length > 0) console.warn(`restored what an interrupted lab run left:\n  ${baseline.recovered.join('\n  ')}`)
   let measured: string[] = []
   try {
-    await lab.ensureHost()
-    await lab.cleanLab()
     await lab.startInternet()
     await lab.startLeasedGuest(lab.WEB01)
     measured = await rows(lab)
   } finally {
-    // What the lab left is removed as far as it goes; the daemons and the saved state are put back in any case.
-    await lab.cleanLab().catch((error: Error) => console.warn(`lab clean-up failed: ${error.message}`))
-    if (!bridgeBefore) await lab.sh(['virsh', 'net-destroy', lab.NETWORK], {reject: false})
-    const ended = await lab.endDaemonsStartedSince(daemons)
-    const restored = (await host.restoreSavedHostState(file))?.actions ?? []
-    const residue = host.diffHostState(state, await host.captureHostState())
-    console.warn(`lab host put back: ${[...ended.map((d) => `ended ${d}`), ...restored].join('; ') || 'nothing to do'}`)
+    // The daemons and the saved state are put back in any case.
+    const putBack = await host.putHostBack(baseline, file)
+    const residue = host.diffHostState(baseline.state, await host.captureHostState())
+    console.warn(`lab host put back: ${putBack.join('; ') || 'nothing to do'}`)
     measured.push(residue.length === 0 ? '| lab host afterwards: as found (host state compared, daemons the lab started ended) | | |' : `| lab host afterwards: DIFFERS: ${residue.join('; ')} | | |`)
   }
   return measured

@@ -16,8 +16,8 @@ import {join} from 'node:path'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 import {PUBLISHED} from '../inbound-oracle.js'
 import {REACH_OK} from '../scenarios.js'
-import {captureHostState, diffHostState, restoreHostState, restoreSavedHostState, saveHostState} from './host-state.js'
-import {CACHE, INET, ROOT, WEB01, cleanLab, ensureHost, kvmdoctor, sh, startGuest, startInternet, waitFor} from './lab.js'
+import {type LabBaseline, captureHostState, diffHostState, putHostBack, restoreHostState, startLabHost} from './host-state.js'
+import {CACHE, INET, ROOT, WEB01, kvmdoctor, sh, startGuest, startInternet, waitFor} from './lab.js'
 import {reachSeq, runningLabGuests, waitReachOk} from './oracle.js'
 import {LIVE, measureInbound} from './scenarios-live.js'
 
@@ -289,22 +289,17 @@ async function tapsOf(guests: string[]): Promise<string[]> {
 const ofTaps = (taps: string[]) => (d: string) => taps.some((t) => d.startsWith(`sysctl net/ipv4/conf/${t}/`) || d.startsWith(`sysctl net/ipv6/conf/${t}/`) || d.startsWith(`sysctl net/ipv4/neigh/${t}/`) || d.startsWith(`sysctl net/ipv6/neigh/${t}/`)) && /: new \(/.test(d)
 
 describe('fixes proven on the lab', () => {
+  let baseline: LabBaseline | undefined
   beforeAll(async () => {
-    await ensureHost()
-    await cleanLab()
-    const {recovered} = await saveHostState(HOST_STATE)
-    if (recovered.length > 0) console.warn(`restored what an interrupted lab run left:\n  ${recovered.join('\n  ')}`)
+    baseline = await startLabHost(HOST_STATE)
+    if (baseline.recovered.length > 0) console.warn(`restored what an interrupted lab run left:\n  ${baseline.recovered.join('\n  ')}`)
     await startInternet()
     await startGuest(WEB01)
     await waitReachOk(WEB01.name, {after: reachSeq(WEB01.name)})
   }, 600_000)
 
   afterAll(async () => {
-    try {
-      await cleanLab()
-    } finally {
-      await restoreSavedHostState(HOST_STATE)
-    }
+    if (baseline) await putHostBack(baseline, HOST_STATE)
   }, 180_000)
 
   for (const name of SELECTED) {

@@ -12,7 +12,7 @@
 import {createHash} from 'node:crypto'
 import {existsSync, lstatSync, mkdirSync, readFileSync, readdirSync, readlinkSync, rmSync, statSync, writeFileSync} from 'node:fs'
 import {dirname, join} from 'node:path'
-import {sh, stopOvs} from './lab.js'
+import {BRIDGE, NETWORK, cleanLab, endDaemonsStartedSince, ensureHost, labDaemons, sh, stopOvs} from './lab.js'
 import {type XfrmPolicy, parseXfrmPolicies} from '../../probes/xfrm.js'
 
 export interface HostState {
@@ -616,4 +616,47 @@ export async function restoreSavedHostState(file: string): Promise<{saved: HostS
   const actions = await restoreHostState(saved)
   rmSync(file, {force: true})
   return {saved, actions}
+}
+
+// ---------- the host as the lab found it ----------
+
+/** The host before the lab started anything: its lab daemons, whether the default network's bridge was up, its state (saved in a file too). */
+export interface LabBaseline {
+  daemons: Map<string, string>
+  bridgeUp: boolean
+  state: HostState
+  /** What an interrupted run of this boot left, restored before the state was taken. */
+  recovered: string[]
+}
+
+/**
+ * Takes the baseline before the lab starts anything (libvirtd brings the default network up, and with it ip_forward
+ * and its firewall rules), then brings the lab host up (ensureHost) without what an earlier run left.
+ */
+export async function startLabHost(file: string): Promise<LabBaseline> {
+  const daemons = await labDaemons()
+  // A libvirtd that runs already may hold an interrupted run's guests and networks: removed first, not taken as the host's.
+  if ([...daemons.values()].includes('libvirtd')) await cleanLab()
+  const bridgeUp = existsSync(`/sys/class/net/${BRIDGE}`)
+  const {state, recovered} = await saveHostState(file)
+  await ensureHost()
+  await cleanLab()
+  return {daemons, bridgeUp, state, recovered}
+}
+
+/**
+ * Puts the host back as startLabHost found it: the lab's guests, networks and namespaces removed, the default network
+ * taken down and the daemons ended where the lab brought them up (the network first: an ended libvirtd leaves its
+ * bridge), then the firewall, ipsets and sysctls restored from FILE. Returns what it did.
+ */
+export async function putHostBack(baseline: LabBaseline, file: string): Promise<string[]> {
+  const done: string[] = []
+  try {
+    await cleanLab()
+  } finally {
+    if (!baseline.bridgeUp && (await sh(['virsh', 'net-destroy', NETWORK], {reject: false})).exitCode === 0) done.push(`virsh net-destroy ${NETWORK}`)
+    done.push(...(await endDaemonsStartedSince(baseline.daemons)).map((d) => `ended ${d}`))
+    done.push(...((await restoreSavedHostState(file))?.actions ?? []))
+  }
+  return done
 }

@@ -13,9 +13,9 @@ import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 import {groundTruth} from '../ground-truth.js'
 import {measuredPackets} from '../oracles.js'
 import {GUEST_LINE_TAGS, type GuestLines, type OracleRecord, REACH_OK, SCENARIOS, type Scenario, checkGuestTruth, checkIp, checkOracle, checkScenario, labScenarios} from '../scenarios.js'
-import {type HostState, captureHostState, diffHostState, restoreHostState, restoreSavedHostState, saveHostState} from './host-state.js'
+import {type HostState, type LabBaseline, captureHostState, diffHostState, putHostBack, restoreHostState, startLabHost} from './host-state.js'
 import {traceNft} from './kernel-trace.js'
-import {CACHE, INET, ROOT, WEB01, cleanLab, ensureHost, guestAddresses, guestIpv6Addresses, guestLine, kvmdoctor, sh, startInternet, startLeasedGuest} from './lab.js'
+import {CACHE, INET, ROOT, WEB01, cleanLab, guestAddresses, guestIpv6Addresses, guestLine, kvmdoctor, sh, startInternet, startLeasedGuest} from './lab.js'
 import {forgetGuestConnections, measureOracle, reachMarks, reachSeq, runningLabGuests, traceGuests, traceTargets, waitReachOk, writeOracle} from './oracle.js'
 import {LIVE, measureInbound} from './scenarios-live.js'
 import {checkInboundOracle, inboundDisagreements} from '../inbound-oracle.js'
@@ -54,17 +54,16 @@ async function recordGuestLines(fixture: string): Promise<GuestLines> {
 }
 
 /** What the lab run saved, restored and saw on the uplink: checked by the last suite. */
-const run: {saved?: HostState; restoreActions?: string[]; restoreError?: unknown; uplink?: {leaks: string[]; captured: number; devices: string[]}} = {}
+const run: {baseline?: LabBaseline; saved?: HostState; restoreActions?: string[]; restoreError?: unknown; uplink?: {leaks: string[]; captured: number; devices: string[]}} = {}
 let watch: UplinkWatch | undefined
 
 describe('lab host', () => {
   beforeAll(async () => {
-    await ensureHost()
-    await cleanLab()
-    // The baseline: the libvirt host as it is before the lab changes anything.
-    const {state, recovered} = await saveHostState(HOST_STATE)
-    if (recovered.length > 0) console.warn(`restored what an interrupted lab run left:\n  ${recovered.join('\n  ')}`)
-    run.saved = state
+    // The baseline: the host as it is before the lab starts anything (libvirtd, the default network) or changes it.
+    const baseline = await startLabHost(HOST_STATE)
+    if (baseline.recovered.length > 0) console.warn(`restored what an interrupted lab run left:\n  ${baseline.recovered.join('\n  ')}`)
+    run.baseline = baseline
+    run.saved = baseline.state
     watch = await startUplinkWatch(CACHE)
     await startInternet()
     const addrs = await startLeasedGuest(WEB01)
@@ -80,7 +79,7 @@ describe('lab host', () => {
         run.uplink = {leaks, captured, devices: watch.devices}
       }
       try {
-        run.restoreActions = (await restoreSavedHostState(HOST_STATE))?.actions
+        if (run.baseline) run.restoreActions = await putHostBack(run.baseline, HOST_STATE)
       } catch (e) {
         run.restoreError = e
       }

@@ -492,13 +492,15 @@ export async function labDaemons(): Promise<Map<string, string>> {
 }
 
 /**
- * Ends, by pid, the lab daemons that run now and did not when `before` was taken (labDaemons): a host the lab
- * found without libvirtd is left without it. libvirtd first, so that it restarts nothing it manages.
+ * Ends, by pid, the lab daemons of a kind that did not run when `before` was taken (labDaemons): a host the lab
+ * found without libvirtd is left without it; one it found with libvirtd keeps the libvirtd running now, even one a
+ * fix proof restarted. libvirtd first, so that it restarts nothing it manages.
  */
 export async function endDaemonsStartedSince(before: Map<string, string>): Promise<string[]> {
   const ended: string[] = []
-  for (const name of ['libvirtd', 'dnsmasq', 'virtlogd']) {
-    const pids = [...(await labDaemons())].filter(([pid, comm]) => comm === name && !before.has(pid)).map(([pid]) => pid)
+  const ranBefore = new Set(before.values())
+  for (const name of ['libvirtd', 'dnsmasq', 'virtlogd'].filter((n) => !ranBefore.has(n))) {
+    const pids = [...(await labDaemons())].filter(([, comm]) => comm === name).map(([pid]) => pid)
     if (pids.length === 0) continue
     await sh(['kill', ...pids], {reject: false})
     await waitFor(`${name} ${pids.join(' ')} to exit`, async () => pids.every((pid) => !existsSync(`/proc/${pid}`)), 30_000)

@@ -15,8 +15,8 @@ import {openSosreport} from '../../src/core/sosreport.js'
 import {SCENARIOS} from '../scenarios.js'
 import {type ComparableReport, sosComparison} from '../sos/compare.js'
 import {writeSosRecording} from '../sos/record.js'
-import {captureHostState, diffHostState, restoreHostState, restoreSavedHostState, saveHostState} from './host-state.js'
-import {CACHE, INET, ROOT, WEB01, cleanLab, ensureHost, kvmdoctor, startInternet, startLeasedGuest} from './lab.js'
+import {type LabBaseline, captureHostState, diffHostState, putHostBack, restoreHostState, startLabHost} from './host-state.js'
+import {CACHE, INET, ROOT, WEB01, kvmdoctor, startInternet, startLeasedGuest} from './lab.js'
 import {LIVE} from './scenarios-live.js'
 
 /**
@@ -45,20 +45,15 @@ async function sosReport(name: string): Promise<{archive: string; seconds: numbe
 }
 
 describe('sosreports of lab scenarios', () => {
+  let baseline: LabBaseline | undefined
   beforeAll(async () => {
-    await ensureHost()
-    await cleanLab()
-    await saveHostState(STATE)
+    baseline = await startLabHost(STATE)
     await startInternet()
     await startLeasedGuest(WEB01)
   }, 600_000)
 
   afterAll(async () => {
-    try {
-      await cleanLab()
-    } finally {
-      await restoreSavedHostState(STATE)
-    }
+    if (baseline) await putHostBack(baseline, STATE)
   }, 180_000)
 
   for (const name of SOS_SCENARIOS) {
