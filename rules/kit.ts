@@ -19,6 +19,9 @@ export const probes = PROBES
 /** Whether the kernel has a module (loaded or built in); undefined when that cannot be told. */
 export {moduleAvailable} from '../probes/modules.js'
 
+/** The qdiscs that only queue or shape (the fix judge deletes no other). */
+export {SHAPING_QDISCS} from '../src/lib/tc-qdiscs.js'
+
 /** The entity kind each scope's views are reported as. */
 export const SCOPE_KIND: Record<Scope, EntityKind> = {
   host: 'host',

@@ -1,6 +1,6 @@
 import type {InterfaceView} from '../src/derive/index.js'
-import {type GrowingDrops, SHAPING_QDISCS} from '../src/datapath/tc.js'
-import {cmd, defineRule, line, probes, text} from './kit.js'
+import type {GrowingDrops} from '../src/datapath/tc.js'
+import {SHAPING_QDISCS, cmd, defineRule, line, probes, text} from './kit.js'
 
 /** The qdiscs that only hold filters (ingress, and clsact's two hooks): their drop counter counts what the filters drop. */
 const HOOK_QDISCS = new Set(['ingress', 'clsact'])

@@ -54,8 +54,6 @@ export function tcIndexOf(facts: TcFacts): TcIndex {
 }
 
 /** Qdiscs that queue every packet they are given (drops only under load, which counters show). */
-/** Queueing disciplines that only queue or shape: deleting one leaves the device's default qdisc, and filters nothing out. */
-export const SHAPING_QDISCS = new Set(['htb', 'tbf', 'pfifo', 'bfifo', 'hfsc', 'sfq', 'fq_codel', 'netem', 'cake', 'red', 'codel'])
 
 /** An action that drops what reaches it (not a policer: that drops only above a rate). */
 export const dropsPackets = (a: TcAction): boolean => a.kind !== 'police' && a.kind !== 'mirred' && (a.control === 'drop' || a.control === 'shot')
