@@ -8,22 +8,20 @@ import {existsSync, mkdtempSync, readFileSync, readdirSync, rmSync} from 'node:f
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {describe, expect, it} from 'vitest'
-import type {PolicyRuleFacts} from '../probes/ip-rules.js'
 import type {LibvirtFacts} from '../probes/libvirt.js'
-import type {Link} from '../probes/links.js'
 import type {TcFacts} from '../probes/tc.js'
 import type {ProcessFacts} from '../probes/processes.js'
-import type {NetfilterFacts} from '../probes/netfilter.js'
-import type {OvsFacts} from '../probes/ovs.js'
 import type {ServiceFacts} from '../probes/services.js'
 import {dataOf} from '../probes/types.js'
-import {type FixHost, judgeFixSteps, judgeUndoSteps} from '../src/core/fix-safety.js'
+import {type FixHost, fixHostOf, judgeFixSteps, judgeUndoSteps} from '../src/core/fix-safety.js'
+import {ALL_RULES} from '../rules/index.js'
 import {flowMatchText} from '../src/datapath/ovs.js'
 import {netfilterUndo} from '../rules/datapath.js'
 import {cmd, ownershipOf} from '../rules/kit.js'
 import type {Finding} from '../src/result/findings.js'
 import {type FixStep, renderStep, renderSteps} from '../src/lib/fix.js'
 import {ROOT, alter, factsOf, fireAll, netfilterData} from './helpers.js'
+import {alteredFixture} from './hostile/helpers.js'
 import {buildRuleset} from '../probes/netfilter/ruleset.js'
 
 const HOSTILE = [
@@ -225,7 +223,10 @@ describe('fixes follow the host', () => {
   })
 })
 
-/** Every finding of every recording, with the trace's undo of each flow's deciding element and what the judge reads of the host. */
+/**
+ * Every finding of every recording, with the undo the owning rules propose for each element that stops a flow (the
+ * reports print it only where the judge passes it: proposed, so that this tests the rules) and what the judge reads of the host.
+ */
 async function everyFix(): Promise<{fixture: string; finding: Finding; undo: FixStep[][]; host: FixHost}[]> {
   const out: {fixture: string; finding: Finding; undo: FixStep[][]; host: FixHost}[] = []
   const {diagnose} = await import('../src/core/diagnose.js')
@@ -234,8 +235,9 @@ async function everyFix(): Promise<{fixture: string; finding: Finding; undo: Fix
   for (const fixture of readdirSync(join(ROOT, 'fixtures')).filter((f) => existsSync(join(ROOT, 'fixtures', f, 'manifest.json')))) {
     const runner = await ReplayRunner.open(join(ROOT, 'fixtures', fixture))
     const d = await diagnose({runner, options: runner.manifest.options ?? {active: false, libvirtUri: 'qemu:///system'}, version: 'test', now: new Date('2026-01-01T00:00:00Z')})
-    const undo = d.flows.flatMap((f) => f.hops.flatMap((h) => (h.element ? [h.element.undoSteps] : [])))
-    const host = {netfilter: dataOf<NetfilterFacts>(d.facts.netfilter), libvirt: dataOf<LibvirtFacts>(d.facts.libvirt), ovs: dataOf<OvsFacts>(d.facts.ovs), links: dataOf<Link[]>(d.facts.links), tc: dataOf<TcFacts>(d.facts.tc), ipRules: dataOf<PolicyRuleFacts>(d.facts['ip-rules'])}
+    const stopping = d.flows.flatMap((f) => f.hops.flatMap((h) => (h.element && (h.verdict === 'fail' || h.intermittent === true) ? [h.element] : [])))
+    const undo = stopping.map((el) => ownershipOf(ALL_RULES, el)[0]?.ownership.undo(el) ?? [])
+    const host = fixHostOf(d.facts)
     for (const finding of d.findings) out.push({fixture, finding, undo, host})
   }
   return out
@@ -283,6 +285,21 @@ describe('the safety contract holds for every fix on every recording', async () 
   it("the trace's undo of every deciding element is known and safe (never a policy, a flush, a manager's, libvirt's rule or a catch-all)", () => {
     const bad = all.flatMap(({fixture, undo, host}) => undo.flatMap((steps) => judgeUndoSteps(steps, host).map((p) => `${fixture}: ${p.line}: ${p.why}`)))
     expect([...new Set(bad)]).toEqual([])
+  })
+
+  it('a revert the judge refuses on this host is never printed: a catch-all policy rule stops the guests, and its undo (ip rule del) is offered as none', async () => {
+    const {diagnose} = await import('../src/core/diagnose.js')
+    // A kill switch: every packet not routed by the local table is refused (priority 90, before main).
+    const {runner, options} = await alteredFixture('healthy', {
+      run: (c) => (c.argv.join(' ') === 'ip -j rule show' ? {...c, output: c.output.replace('{"priority":32766', '{"priority":90,"src":"all","action":"prohibit"},{"priority":32766')} : c),
+    })
+    const d = await diagnose({runner, options, version: 'test'})
+    const stopped = d.flows.flatMap((f) => (f.verdict === 'fail' && f.decidedBy?.element?.kind === 'policy-rule' ? [f.decidedBy.element] : []))
+    expect(stopped.length).toBeGreaterThan(0)
+    // The owning rule proposes deleting it; the judge refuses (a catch-all); nothing is printed.
+    expect(ownershipOf(ALL_RULES, stopped[0])[0].ownership.undo(stopped[0]).map(renderStep)).toEqual(['ip rule del priority 90'])
+    expect(judgeUndoSteps(ownershipOf(ALL_RULES, stopped[0])[0].ownership.undo(stopped[0]), fixHostOf(d.facts)).map((p) => p.why)).toEqual([expect.stringMatching(/catch-all/)])
+    expect(stopped.map((el) => el.undo)).toEqual(stopped.map(() => []))
   })
 
   it("the judge reads deletions against the host's own ruleset: a manager's catch-all, libvirt's rules and a policy are refused, an admin's rule is not", () => {
@@ -474,7 +491,6 @@ describe('the safety contract holds for every fix on every recording', async () 
     const blocked = (await fireAll(dropAll)).evaluation.findings.filter((f) => f.id === 'guest-flow-blocked')
     expect(blocked.map((f) => f.fixSteps)).toEqual([[]])
     expect(blocked[0].note).toEqual([expect.stringMatching(/matchall .* drops every packet on virbr0, a catch-all the admin set; .*kvmdoctor does not delete it/)])
-    const {ALL_RULES} = await import('../rules/index.js')
     const qdisc = (unmodelled: boolean) => ({id: 'tc-qdisc:eth0 1:', kind: 'tc-qdisc' as const, text: 'tc qdisc cake 1: on eth0: not modelled', device: 'eth0', tcQdisc: {parent: 'root', handle: '1:', ...(unmodelled ? {unmodelled: true as const} : {})}})
     const undo = (el: ReturnType<typeof qdisc>) => ownershipOf(ALL_RULES, el)[0].ownership.undo(el).map(renderStep)
     expect(undo(qdisc(true))).toEqual([])

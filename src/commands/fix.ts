@@ -5,15 +5,9 @@ import {runDiagnose} from '../core/diagnose-service.js'
 import {EXIT, UserError} from '../core/errors.js'
 import {EVERY_RULE} from '../core/rule-docs.js'
 import {applyFix, interactiveStep, judgeFix, selectFinding} from '../core/fix-service.js'
+import {fixHostOf} from '../core/fix-safety.js'
 import {findingKey} from '../result/findings.js'
 import {renderStep, renderSteps} from '../lib/fix.js'
-import type {PolicyRuleFacts} from '../../probes/ip-rules.js'
-import type {LibvirtFacts} from '../../probes/libvirt.js'
-import type {Link} from '../../probes/links.js'
-import type {NetfilterFacts} from '../../probes/netfilter.js'
-import type {OvsFacts} from '../../probes/ovs.js'
-import type {TcFacts} from '../../probes/tc.js'
-import {dataOf} from '../../probes/types.js'
 import {visibleControls} from '../core/output.js'
 
 export default class Fix extends KvmdoctorCommand {
@@ -63,7 +57,7 @@ Refuses snapshots and bundles (--from): a recording is not the host to change. E
       const interactive = finding.fixSteps.filter(interactiveStep)
       if (interactive.length > 0) throw new UserError(`${key}: its fix opens an editor or a console (${interactive.map((s) => ('argv' in s ? s.argv.slice(0, 2).join(' ') : '')).join(', ')}): run the lines yourself`)
       // The safety contract, judged on this host's own rulesets and guests before anything runs.
-      const host = {netfilter: dataOf<NetfilterFacts>(before.facts.netfilter), libvirt: dataOf<LibvirtFacts>(before.facts.libvirt), ovs: dataOf<OvsFacts>(before.facts.ovs), links: dataOf<Link[]>(before.facts.links), tc: dataOf<TcFacts>(before.facts.tc), ipRules: dataOf<PolicyRuleFacts>(before.facts['ip-rules'])}
+      const host = fixHostOf(before.facts)
       const outcome = await applyFix(finding, host, {
         start: () => this.logToStderr(`kvmdoctor: running the ${finding.fixSteps.length} step${finding.fixSteps.length === 1 ? '' : 's'} of ${key} printed above, in order, stopping at the first that fails`),
         step: (step) => this.logToStderr(`kvmdoctor: ${step.ok ? 'ran' : 'FAILED'}: ${visibleControls(step.line)}${step.ok || !step.detail ? '' : `: ${visibleControls(step.detail)}`}`),

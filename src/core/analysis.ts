@@ -15,7 +15,8 @@ import type {Flow} from '../datapath/flows.js'
 import type {Element} from '../datapath/elements.js'
 import type {ResultFlow, ResultHop, UndoableElement} from '../result/diagnosis.js'
 import type {Topology} from '../result/topology.js'
-import {renderSteps} from '../lib/fix.js'
+import {type FixStep, renderSteps} from '../lib/fix.js'
+import {type FixHost, fixHostOf, judgeUndoSteps} from './fix-safety.js'
 import {ruleInfos} from './rule-docs.js'
 import {deriveTopology} from './topology.js'
 import {verdictOf} from './verdict.js'
@@ -31,7 +32,7 @@ export async function analyse(results: Record<string, ProbeResult>, input: Diagn
   })
   ;(globalThis as any).__kdmark?.('evaluated')
   const counts = Object.fromEntries(SEVERITIES.map((s) => [s, evaluation.findings.filter((f) => f.severity === s).length])) as Record<Severity, number>
-  const flows = model.datapath.ok ? withUndo(model.datapath.datapath.flows, ALL_RULES) : []
+  const flows = model.datapath.ok ? withUndo(model.datapath.datapath.flows, ALL_RULES, undoSafeOn(fixHostOf(results))) : []
   const probes = probeStatuses(results)
   const host = hostNameOf(results, input.runner.origin)
   const datapathUnavailable = model.datapath.ok ? undefined : model.datapath.reason
@@ -57,19 +58,23 @@ export async function analyse(results: Record<string, ProbeResult>, input: Diagn
 }
 
 /**
- * Each hop's deciding element with the commands that undo it, from the rule that owns its kind, where it is shown
+ * Each hop's deciding element with the commands that undo it, from the rule that owns its kind and found SAFE (the fix
+ * judge on this host: undoSafeOn), where it is shown
  * to stop the flow: a hop that fails, or one undecided by time only (it fails once a cache runs out). An element
  * that leaves a hop undecided by a fact the host hides, or that a hop passes, is offered no revert (its `undo` is
  * empty), in the JSON as in the text and HTML. Passing flows are shared as they are.
  */
-export function withUndo(flows: Flow[], rules: Rule[]): ResultFlow[] {
+export function withUndo(flows: Flow[], rules: Rule[], safe: (steps: FixStep[]) => boolean): ResultFlow[] {
   const undone = new Map<Element, {failing: UndoableElement; other: UndoableElement}>()
   const undo = (el: Element, failing: boolean) => {
     let known = undone.get(el)
     if (!known) {
       const owner = ownershipOf(rules, el)[0]?.ownership
       const listChain = owner?.lists?.(el)
-      const undoSteps = owner?.undo(el) ?? []
+      const proposed = owner?.undo(el) ?? []
+      // Printed as a revert, so held to what `fix --yes` runs: an undo the judge refuses on this host (a catch-all, an
+      // uplink's MTU, a form it does not know) is offered as none.
+      const undoSteps = safe(proposed) ? proposed : []
       const listed = listChain ? {listChain: renderSteps(listChain).join(' && ')} : {}
       known = {failing: {...el, undo: renderSteps(undoSteps), undoSteps, ...listed}, other: {...el, undo: [], undoSteps: [], ...listed}}
       undone.set(el, known)
@@ -82,3 +87,6 @@ export function withUndo(flows: Flow[], rules: Rule[]): ResultFlow[] {
     return {...f, hops, decidedBy: f.decidedBy ? hops[f.hops.indexOf(f.decidedBy)] : undefined}
   })
 }
+
+/** Whether the fix judge passes an element's undo on HOST, every step known and safe by itself (judgeUndoSteps). */
+export const undoSafeOn = (host: FixHost) => (steps: FixStep[]) => judgeUndoSteps(steps, host).length === 0

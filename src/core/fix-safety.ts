@@ -13,6 +13,7 @@ import type {Link} from '../../probes/links.js'
 import type {NetfilterFacts} from '../../probes/netfilter.js'
 import type {OvsFacts} from '../../probes/ovs.js'
 import type {TcFacts} from '../../probes/tc.js'
+import {type ProbeResult, dataOf} from '../../probes/types.js'
 import {flowMatchText} from '../datapath/ovs.js'
 import {catchAllDrop, dropsPackets} from '../datapath/tc.js'
 import {SHAPING_QDISCS} from '../lib/tc-qdiscs.js'
@@ -32,6 +33,18 @@ export interface FixHost {
   links?: Link[]
   tc?: TcFacts
   ipRules?: PolicyRuleFacts
+}
+
+/** What the judge reads, from a run's probe results (a probe that failed gives nothing: what needs it is refused). */
+export function fixHostOf(facts: Record<string, ProbeResult>): FixHost {
+  return {
+    netfilter: dataOf<NetfilterFacts>(facts.netfilter),
+    libvirt: dataOf<LibvirtFacts>(facts.libvirt),
+    ovs: dataOf<OvsFacts>(facts.ovs),
+    links: dataOf<Link[]>(facts.links),
+    tc: dataOf<TcFacts>(facts.tc),
+    ipRules: dataOf<PolicyRuleFacts>(facts['ip-rules']),
+  }
 }
 
 export interface StepProblem {
