@@ -12,7 +12,7 @@
 import {createHash} from 'node:crypto'
 import {existsSync, lstatSync, mkdirSync, readFileSync, readdirSync, readlinkSync, rmSync, statSync, writeFileSync} from 'node:fs'
 import {dirname, join} from 'node:path'
-import {BRIDGE, NETWORK, cleanLab, endDaemonsStartedSince, ensureHost, labDaemons, sh, stopOvs} from './lab.js'
+import {BRIDGE, NETWORK, cleanLab, endDaemonsNotRunBefore, ensureHost, labDaemons, sh, stopOvs} from './lab.js'
 import {type XfrmPolicy, parseXfrmPolicies} from '../../probes/xfrm.js'
 
 export interface HostState {
@@ -655,7 +655,7 @@ export async function putHostBack(baseline: LabBaseline, file: string): Promise<
     await cleanLab()
   } finally {
     if (!baseline.bridgeUp && (await sh(['virsh', 'net-destroy', NETWORK], {reject: false})).exitCode === 0) done.push(`virsh net-destroy ${NETWORK}`)
-    done.push(...(await endDaemonsStartedSince(baseline.daemons)).map((d) => `ended ${d}`))
+    done.push(...(await endDaemonsNotRunBefore(baseline.daemons)).map((d) => `ended ${d}`))
     done.push(...((await restoreSavedHostState(file))?.actions ?? []))
   }
   return done

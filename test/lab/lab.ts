@@ -496,7 +496,7 @@ export async function labDaemons(): Promise<Map<string, string>> {
  * found without libvirtd is left without it; one it found with libvirtd keeps the libvirtd running now, even one a
  * fix proof restarted. libvirtd first, so that it restarts nothing it manages.
  */
-export async function endDaemonsStartedSince(before: Map<string, string>): Promise<string[]> {
+export async function endDaemonsNotRunBefore(before: Map<string, string>): Promise<string[]> {
   const ended: string[] = []
   const ranBefore = new Set(before.values())
   for (const name of ['libvirtd', 'dnsmasq', 'virtlogd'].filter((n) => !ranBefore.has(n))) {
