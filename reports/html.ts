@@ -185,7 +185,7 @@ ${flows.map(
 <p class="mono mute">${f.packet}</p>
 <table><thead><tr><th>#</th><th></th><th>hop</th><th>detail</th></tr></thead><tbody>
 ${f.hops.map(
-  (hop, i) => h`<tr${hop === f.decidedBy ? raw(' class="stop"') : ''}><td>${i + 1}</td><td class="status ${hop.verdict}">${sign(hop.verdict)}</td><td>${hop.name}</td><td>${hop.detail}${hop.verdict !== 'pass' && hop.element ? h`<br><span class="mono">decided by: ${hop.element.text}</span>${hopReverts(hop).map((u) => h`<br><span class="mono">revert: ${u}</span>`)}` : ''}</td></tr>`,
+  (hop, i) => h`<tr${hop === f.decidedBy ? raw(' class="stop"') : ''}><td>${i + 1}</td><td class="status ${hop.verdict}">${sign(hop.verdict)}</td><td>${hop.name}</td><td>${hop.detail}${hop.verdict !== 'pass' && hop.element ? h`<br><span class="mono">decided by: ${hop.element.text}</span>${hopReverts(hop).map((u) => h`<br><span class="mono">revert: ${u}</span>`)}${hop.element.undoWithheld ? h`<br>no revert printed: the fix judge refuses <span class="mono">${hop.element.undoWithheld}</span>` : ''}` : ''}</td></tr>`,
 )}
 </tbody></table></details>`,
 )}`,

@@ -95,6 +95,7 @@ function elementLines(h: ResultHop, markedInSteps: boolean, shownIn: Map<string,
     ...(markedInSteps ? [] : [{label: `${pad(UNDER_HOP)}decided by: `, text: e.text}]),
     // The commands that take the change back (or put back what is missing).
     ...hopReverts(h).map((u) => ({label: `${pad(UNDER_HOP)}${ABSENCES.has(e.kind) ? 'restore' : 'revert'}: `, text: u, keep: true})),
+    ...(e.undoWithheld ? [{label: `${pad(UNDER_HOP)}no ${ABSENCES.has(e.kind) ? 'restore' : 'revert'} printed: `, text: `the fix judge refuses ${e.undoWithheld}`}] : []),
   ]
 }
 

@@ -300,6 +300,12 @@ describe('the safety contract holds for every fix on every recording', async () 
     expect(ownershipOf(ALL_RULES, stopped[0])[0].ownership.undo(stopped[0]).map(renderStep)).toEqual(['ip rule del priority 90'])
     expect(judgeUndoSteps(ownershipOf(ALL_RULES, stopped[0])[0].ownership.undo(stopped[0]), fixHostOf(d.facts)).map((p) => p.why)).toEqual([expect.stringMatching(/catch-all/)])
     expect(stopped.map((el) => el.undo)).toEqual(stopped.map(() => []))
+    // Its absence is explained, in the JSON and the trace, rather than left for the reader to guess at.
+    expect(stopped.map((el) => el.undoWithheld)).toEqual(stopped.map(() => expect.stringMatching(/^ip rule del priority 90: .*catch-all/)))
+    const {renderTrace} = await import('../reports/trace.js')
+    const text = renderTrace({host: 'h', capturedAt: d.capturedAt, guest: 'g', state: 'running', flows: d.flows, probes: []})
+    expect(text).toMatch(/no revert printed: the fix judge refuses ip rule del priority 90: .*catch-all/)
+    expect(text).not.toMatch(/revert: ip rule del/)
   })
 
   it("the judge reads deletions against the host's own ruleset: a manager's catch-all, libvirt's rules and a policy are refused, an admin's rule is not", () => {

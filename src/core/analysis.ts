@@ -32,7 +32,7 @@ export async function analyse(results: Record<string, ProbeResult>, input: Diagn
   })
   ;(globalThis as any).__kdmark?.('evaluated')
   const counts = Object.fromEntries(SEVERITIES.map((s) => [s, evaluation.findings.filter((f) => f.severity === s).length])) as Record<Severity, number>
-  const flows = model.datapath.ok ? withUndo(model.datapath.datapath.flows, ALL_RULES, undoSafeOn(fixHostOf(results))) : []
+  const flows = model.datapath.ok ? withUndo(model.datapath.datapath.flows, ALL_RULES, undoRefusalOn(fixHostOf(results))) : []
   const probes = probeStatuses(results)
   const host = hostNameOf(results, input.runner.origin)
   const datapathUnavailable = model.datapath.ok ? undefined : model.datapath.reason
@@ -59,12 +59,12 @@ export async function analyse(results: Record<string, ProbeResult>, input: Diagn
 
 /**
  * Each hop's deciding element with the commands that undo it, from the rule that owns its kind and found SAFE (the fix
- * judge on this host: undoSafeOn), where it is shown
+ * judge on this host: undoRefusalOn), where it is shown
  * to stop the flow: a hop that fails, or one undecided by time only (it fails once a cache runs out). An element
  * that leaves a hop undecided by a fact the host hides, or that a hop passes, is offered no revert (its `undo` is
  * empty), in the JSON as in the text and HTML. Passing flows are shared as they are.
  */
-export function withUndo(flows: Flow[], rules: Rule[], safe: (steps: FixStep[]) => boolean): ResultFlow[] {
+export function withUndo(flows: Flow[], rules: Rule[], refusal: (steps: FixStep[]) => string | undefined): ResultFlow[] {
   const undone = new Map<Element, {failing: UndoableElement; other: UndoableElement}>()
   const undo = (el: Element, failing: boolean) => {
     let known = undone.get(el)
@@ -73,10 +73,12 @@ export function withUndo(flows: Flow[], rules: Rule[], safe: (steps: FixStep[]) 
       const listChain = owner?.lists?.(el)
       const proposed = owner?.undo(el) ?? []
       // Printed as a revert, so held to what `fix --yes` runs: an undo the judge refuses on this host (a catch-all, an
-      // uplink's MTU, a form it does not know) is offered as none.
-      const undoSteps = safe(proposed) ? proposed : []
+      // uplink's MTU, a form it does not know) is offered as none, with the judge's reason so its absence is explained.
+      const refused = proposed.length > 0 ? refusal(proposed) : undefined
+      const undoSteps = refused === undefined ? proposed : []
       const listed = listChain ? {listChain: renderSteps(listChain).join(' && ')} : {}
-      known = {failing: {...el, undo: renderSteps(undoSteps), undoSteps, ...listed}, other: {...el, undo: [], undoSteps: [], ...listed}}
+      const withheld = refused === undefined ? {} : {undoWithheld: refused}
+      known = {failing: {...el, undo: renderSteps(undoSteps), undoSteps, ...listed, ...withheld}, other: {...el, undo: [], undoSteps: [], ...listed}}
       undone.set(el, known)
     }
     return failing ? known.failing : known.other
@@ -88,5 +90,8 @@ export function withUndo(flows: Flow[], rules: Rule[], safe: (steps: FixStep[]) 
   })
 }
 
-/** Whether the fix judge passes an element's undo on HOST, every step known and safe by itself (judgeUndoSteps). */
-export const undoSafeOn = (host: FixHost) => (steps: FixStep[]) => judgeUndoSteps(steps, host).length === 0
+/** Why the fix judge refuses an element's undo on HOST (its first refused step and the reason), or undefined where every step is known and safe by itself (judgeUndoSteps). */
+export const undoRefusalOn = (host: FixHost) => (steps: FixStep[]) => {
+  const [first] = judgeUndoSteps(steps, host)
+  return first && `${first.line}: ${first.why}`
+}

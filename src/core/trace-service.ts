@@ -9,7 +9,7 @@ import type {Destination} from '../datapath/flows.js'
 import type {PublishRequest} from '../datapath/published.js'
 import {ALL_RULES} from '../../rules/index.js'
 import type {TraceResult} from '../result/trace.js'
-import {undoSafeOn, withUndo} from './analysis.js'
+import {undoRefusalOn, withUndo} from './analysis.js'
 import {fixHostOf} from './fix-safety.js'
 import {hostNameOf, internetOf, probeStatuses} from './probe-runner.js'
 
@@ -52,7 +52,7 @@ export async function runTrace(request: TraceRequest): Promise<TraceResult> {
     const options = source.recordedOptions ? {...source.recordedOptions, ...(request.options.internet ? {internet: request.options.internet} : {})} : request.options
     const results = await runProbes(ALL_PROBES, source.runner, options)
     const model = buildModel(results, source.runner.capturedAt, {internet: internetOf(options), publish: request.publish ?? []})
-    const undoSafe = undoSafeOn(fixHostOf(results))
+    const undoRefusal = undoRefusalOn(fixHostOf(results))
     const domains = dataOf<LibvirtFacts>(results.libvirt)?.domains
     for (const p of request.publish ?? []) {
       if (domains && !domains.some((d) => d.name === p.guest)) throw new UserError(`--publish: ${unknownNameMessage(p.guest, 'guest', knownNames(dataOf<LibvirtFacts>(results.libvirt)!))}`)
@@ -63,7 +63,7 @@ export async function runTrace(request: TraceRequest): Promise<TraceResult> {
       const asked = `connections from ${request.client ?? 'outside'} to ${hostAddress ?? 'the host'}:${port}/${proto}`
       const base = {host: hostNameOf(results, source.runner.origin), capturedAt: source.runner.capturedAt.toISOString(), guest: label, state: 'n/a', inbound: asked, probes: probeStatuses(results), ...(source.describe ? {source: source.describe()} : {})}
       if (!model.datapath.ok) return {...base, flows: [], unavailable: model.datapath.reason}
-      return {...base, flows: withUndo(model.datapath.datapath.inbound({port, proto, ...(hostAddress ? {hostAddress} : {}), ...(request.client ? {client: request.client} : {})}), ALL_RULES, undoSafe)}
+      return {...base, flows: withUndo(model.datapath.datapath.inbound({port, proto, ...(hostAddress ? {hostAddress} : {}), ...(request.client ? {client: request.client} : {})}), ALL_RULES, undoRefusal)}
     }
     const libvirt = dataOf<LibvirtFacts>(results.libvirt)
     const domain = domains?.find((d) => d.name === request.guest)
@@ -75,8 +75,8 @@ export async function runTrace(request: TraceRequest): Promise<TraceResult> {
     const base = {host: hostNameOf(results, source.runner.origin), capturedAt: source.runner.capturedAt.toISOString(), guest: request.guest, state: domain?.state ?? 'unknown', ...(request.to ? {to: destinationText(request.to)} : {}), probes: probeStatuses(results), ...(source.describe ? {source: source.describe()} : {})}
     if (!model.datapath.ok) return {...base, flows: [], unavailable: model.datapath.reason}
     // From an outside client: the connections to the guest's published ports (its own flows are the guest's to start).
-    if (request.client) return {...base, inbound: `connections from ${request.client} to the published ports of ${request.guest}`, flows: withUndo(model.datapath.datapath.inbound({guest: request.guest, client: request.client}), ALL_RULES, undoSafe)}
-    return {...base, flows: withUndo(model.datapath.datapath.trace(request.guest, {iface: request.iface, to: request.to}), ALL_RULES, undoSafe)}
+    if (request.client) return {...base, inbound: `connections from ${request.client} to the published ports of ${request.guest}`, flows: withUndo(model.datapath.datapath.inbound({guest: request.guest, client: request.client}), ALL_RULES, undoRefusal)}
+    return {...base, flows: withUndo(model.datapath.datapath.trace(request.guest, {iface: request.iface, to: request.to}), ALL_RULES, undoRefusal)}
   } finally {
     await source.close()
   }

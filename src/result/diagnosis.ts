@@ -40,6 +40,8 @@ export interface UndoableElement extends Element {
   /** Rendered from `undoSteps`: quoted shell lines. */
   undo: string[]
   undoSteps: FixStep[]
+  /** Where the owning rule's undo was refused by the fix judge on this host: the refused line and why (so no revert is printed). */
+  undoWithheld?: string
   /** Netfilter elements: the command that lists its chain, with the tool that can read its table. */
   listChain?: string
 }
