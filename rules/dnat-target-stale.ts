@@ -1,6 +1,6 @@
 import type {ForwardView} from '../src/derive/index.js'
 import {DATAPATH, iptablesTool, iptablesWords} from './datapath.js'
-import {type FixStep, cmd, defineRule, line, probes, quoted, text} from './kit.js'
+import {type FixStep, cmd, defineRule, line, probes, text, virshQuoted} from './kit.js'
 
 /**
  * One rule of the forward with its target address replaced, for the guest's new address: the new rule in
@@ -55,7 +55,7 @@ export default defineRule<ForwardView>({
     pinnedBack(e)
       ? `network ${e.targetNetwork} gives ${e.formerHolderMac} the address ${e.targetAddress} (<host> in its <dhcp>): ${e.formerHolder} takes it back when it next renews its lease; renew it now inside the guest (e.g. networkctl renew IFACE, or dhclient -r IFACE then dhclient IFACE) rather than moving the forward`
       : e.formerHolder && e.formerHolderMac && e.targetNetwork
-      ? `or keep the forward and give ${e.formerHolder} its old address for good: virsh net-update ${quoted(e.targetNetwork)} add ip-dhcp-host "<host mac='${e.formerHolderMac}' ip='${e.targetAddress}'/>" --live --config, then renew its lease inside the guest`
+      ? `or keep the forward and give ${e.formerHolder} its old address for good: virsh net-update ${virshQuoted(['net-update'], e.targetNetwork)} add ip-dhcp-host "<host mac='${e.formerHolderMac}' ip='${e.targetAddress}'/>" --live --config, then renew its lease inside the guest`
       : undefined,
     line`a forward kept in a hook or a firewall configuration (${e.hookFiles}) is changed there too`,
   ],

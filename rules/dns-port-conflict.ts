@@ -1,5 +1,5 @@
 import type {NetworkView} from '../src/derive/index.js'
-import {cmd, defineRule, line, probes, quoted, reattachTaps, text} from './kit.js'
+import {cmd, defineRule, line, probes, reattachTaps, text, virshQuoted} from './kit.js'
 
 export default defineRule<NetworkView>({
   id: 'dns-port-conflict',
@@ -19,7 +19,7 @@ export default defineRule<NetworkView>({
     n.active ? cmd`virsh net-destroy ${n.name}` : undefined, cmd`virsh net-start ${n.name}`, ...reattachTaps(n)],
   note: (n) => [
     line`first free the ports: stop that process, or for another dnsmasq add bind-interfaces and except-interface=${n.bridge} to its config and restart it`,
-    line`or disable DNS on the network: <dns enable='no'/> (virsh net-edit ${quoted(n.name)})`,
+    line`or disable DNS on the network: <dns enable='no'/> (virsh net-edit ${virshQuoted(['net-edit'], n.name)})`,
   ],
   explains: [
     {rule: 'libvirt-network-inactive', via: 'network'},

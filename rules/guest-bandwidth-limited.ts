@@ -1,5 +1,5 @@
 import type {InterfaceView} from '../src/derive/index.js'
-import {cmd, defineRule, line, probes, quoted, text} from './kit.js'
+import {cmd, defineRule, line, probes, text, virshQuoted} from './kit.js'
 
 /** A rate in bits per second, as people read it. */
 const rate = (bits: number) => (bits >= 1e9 ? `${+(bits / 1e9).toFixed(2)} Gbit/s` : bits >= 1e6 ? `${+(bits / 1e6).toFixed(2)} Mbit/s` : bits >= 1e3 ? `${+(bits / 1e3).toFixed(2)} kbit/s` : `${bits} bit/s`)
@@ -33,7 +33,7 @@ export default defineRule<InterfaceView, Limits>({
   // A limit libvirt did not set is not changed through libvirt.
   note: (i) => [
     i.bandwidthInbound || i.bandwidthOutbound
-      ? line`change it with virsh domiftune ${quoted(i.domain)} ${quoted(i.target ?? i.mac)} --inbound AVERAGE[,PEAK,BURST] --outbound AVERAGE --live --config (0 removes a limit)`
+      ? line`change it with virsh domiftune ${virshQuoted(['domiftune'], i.domain)} ${virshQuoted(['domiftune', i.domain], i.target ?? i.mac)} --inbound AVERAGE[,PEAK,BURST] --outbound AVERAGE --live --config (0 removes a limit)`
       : line`${i.domain} has no libvirt <bandwidth>: these limits were set with tc (by hand or by another tool), not by libvirt; change them where they are made`,
   ],
 })

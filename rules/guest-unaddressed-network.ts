@@ -1,5 +1,5 @@
 import type {InterfaceView} from '../src/derive/index.js'
-import {defineRule, line, probes, quoted, text} from './kit.js'
+import {defineRule, line, probes, text, virshQuoted} from './kit.js'
 
 export default defineRule<InterfaceView>({
   id: 'guest-unaddressed-network',
@@ -16,7 +16,7 @@ export default defineRule<InterfaceView>({
   // Whether the guest is meant to be static or the network to serve it is a person's choice: the notes give both ways.
   fix: () => [],
   note: (i) => [
-    line`give the guest a static address of ${i.networkSubnet} inside the guest, or let the network hand one out: add a <dhcp> range, or a host entry for ${i.mac} (virsh net-update ${quoted(i.context.network)} add ip-dhcp-host "<host mac='${i.mac}' ip='ADDR'/>" --live --config)`,
+    line`give the guest a static address of ${i.networkSubnet} inside the guest, or let the network hand one out: add a <dhcp> range, or a host entry for ${i.mac} (virsh net-update ${virshQuoted(['net-update'], i.context.network)} add ip-dhcp-host "<host mac='${i.mac}' ip='ADDR'/>" --live --config)`,
     "with --listen, the guest's own DHCP requests on its tap show whether it is asking for an address at all",
   ],
   // The flows it stops meet the network's missing addresses first: that element is this finding's.

@@ -146,6 +146,13 @@ export function text(strings: TemplateStringsArray, ...values: Value[]): string 
  */
 export const quoted = (value: string | number | null | undefined): string | undefined => (value === null || value === undefined ? undefined : shellWord(String(value)))
 
+/**
+ * `quoted` for a value a note places after `virsh WORDS…`: a name virsh would read as an option (`--x`) is given as
+ * --NAME=value, as fix lines give it (virshWord).
+ */
+export const virshQuoted = (words: readonly string[], value: string | null | undefined): string | undefined =>
+  value === null || value === undefined ? undefined : shellWord(virshWord(['virsh', ...words], value))
+
 /** A step as the shell line a note shows (a sysctl.d line written with printf, never an echo into a redirection). */
 export const stepText = (step: FixStep): string => renderStep(step)
 

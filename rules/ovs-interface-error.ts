@@ -1,5 +1,5 @@
 import type {InterfaceView} from '../src/derive/index.js'
-import {cmd, defineRule, line, probes, quoted, text} from './kit.js'
+import {cmd, defineRule, line, probes, quoted, text, virshQuoted} from './kit.js'
 
 export default defineRule<InterfaceView>({
   id: 'ovs-interface-error',
@@ -16,7 +16,7 @@ export default defineRule<InterfaceView>({
   // A link down with no error: the tap set up again. An error (the device gone, a wrong type) needs the interface re-plugged.
   fix: (i) => (i.ovsInterfaceError === null && i.ovsOfport !== -1 && i.ovsAdminState === 'down' ? [cmd`ip link set ${i.target} up`] : []),
   check: (i) => [cmd`ovs-vsctl list interface ${i.target}`, cmd`ip link show ${i.target}`],
-  note: (i) => [line`an interface in error is re-plugged: virsh detach-interface ${quoted(i.domain)} bridge --mac ${quoted(i.mac)} --live, then attach it again; link_state down with admin_state up is the guest's NIC not brought up inside the guest`],
+  note: (i) => [line`an interface in error is re-plugged: virsh detach-interface ${virshQuoted(['detach-interface'], i.domain)} bridge --mac ${quoted(i.mac)} --live, then attach it again; link_state down with admin_state up is the guest's NIC not brought up inside the guest`],
   owns: [
     {kind: 'ovs-interface', covers: (i, el) => el.device === i.target, undo: () => []},
     // The tap itself gone ("could not open network device ... (No such device)"): the datapath stops at the missing

@@ -1,5 +1,5 @@
 import type {InterfaceView} from '../src/derive/index.js'
-import {cmd, defineRule, line, probes, quoted, text} from './kit.js'
+import {cmd, defineRule, line, probes, quoted, text, virshQuoted} from './kit.js'
 
 /** The port's VLAN as libvirt sets it from the domain's <vlan>: one tag an access port, several a trunk. */
 const libvirtVlan = (port: string, tags: number[]): string[] => (tags.length === 0 ? [] : ['--', 'set', 'Port', port, tags.length === 1 ? `tag=${tags[0]}` : `trunks=${tags.join(',')}`])
@@ -31,7 +31,7 @@ export default defineRule<InterfaceView>({
           [cmd`ovs-vsctl --if-exists del-port ${i.target} -- add-port ${i.expectedBridge} ${i.target} ${i.target === null ? [] : libvirtVlan(i.target, i.libvirtVlanTags)} ${i.target === null ? [] : libvirtIds(i.target, i.ovsInterfaceId, i.mac)}`]
         : [],
   check: (i) => [cmd`ovs-vsctl show`, cmd`ovs-vsctl port-to-br ${i.target}`],
-  note: (i) => [line`or re-plug the interface: virsh detach-interface ${quoted(i.domain)} bridge --mac ${quoted(i.mac)} --live, then attach it again (the guest loses its link meanwhile)`, i.ovsState === 'running' && !i.ovsBridgeExists ? line`create the bridge first (ovs-vsctl add-br ${quoted(i.expectedBridge)}) with its uplink, as the host's network configuration defines it` : undefined],
+  note: (i) => [line`or re-plug the interface: virsh detach-interface ${virshQuoted(['detach-interface'], i.domain)} bridge --mac ${quoted(i.mac)} --live, then attach it again (the guest loses its link meanwhile)`, i.ovsState === 'running' && !i.ovsBridgeExists ? line`create the bridge first (ovs-vsctl add-br ${quoted(i.expectedBridge)}) with its uplink, as the host's network configuration defines it` : undefined],
   // Put back as libvirt plugs it; a port whose plugging is not known (not a guest's tap) is not re-added blind: an
   // untagged port is a trunk of every VLAN.
   owns: [{kind: 'ovs-port', where: (el) => el.device !== undefined, covers: (i, el) => el.device === i.target, undo: (el) => (el.ovsPlug && el.device ? (cmd`ovs-vsctl --may-exist add-port ${el.master} ${el.device} ${libvirtVlan(el.device, el.ovsPlug.vlanTags)} ${libvirtIds(el.device, el.ovsPlug.ifaceId, el.ovsPlug.mac)}` ?? []) : [])}],

@@ -187,6 +187,27 @@ describe('names virsh would read as options', () => {
     expect(seen).toBeGreaterThan(5)
   })
 
+  it("the commands notes give in prose pass such a name the same way (lab recordings, renamed)", async () => {
+    let seen = 0
+    for (const fixture of ['dns-port-conflict', 'macvtap-rx-filter', 'guest-bandwidth-inbound', 'inbound-dnat-stale', 'ovs-port-missing', 'ovs-interface-error']) {
+      if (!existsSync(join(ROOT, 'fixtures', fixture))) continue
+      const facts = alter<LibvirtFacts>(await factsOf(fixture), 'libvirt', (l) => {
+        const renamed = new Map(l.networks.map((n) => [n.name, `--${n.name}`]))
+        for (const n of l.networks) n.name = renamed.get(n.name)!
+        for (const d of l.domains) {
+          d.name = `--${d.name}`
+          for (const i of d.interfaces) if (i.type === 'network' && i.source) i.source = renamed.get(i.source) ?? i.source
+        }
+      })
+      const notes = (await fireAll(facts)).evaluation.findings.flatMap((f) => f.note ?? []).filter((n) => /virsh [\w-]+ /.test(n))
+      for (const note of notes) {
+        expect(note, note).not.toMatch(/virsh [\w-]+ --(?!(network|domain)=)/)
+        seen += [...note.matchAll(/virsh [\w-]+ --(network|domain)=--/g)].length
+      }
+    }
+    expect(seen).toBeGreaterThan(3)
+  })
+
   it('each name fills the argument it stands for, an option value stays as given, the judge reads them back', () => {
     expect(cmd`virsh domif-setlink ${'--a'} ${'--b'} up`).toEqual([{argv: ['virsh', 'domif-setlink', '--domain=--a', '--interface=--b', 'up']}])
     expect(cmd`virsh attach-interface ${'--g'} network ${'--n'} --model ${'--m'} --live --config`).toEqual([{argv: ['virsh', 'attach-interface', '--domain=--g', 'network', '--source=--n', '--model', '--m', '--live', '--config']}])

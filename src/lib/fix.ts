@@ -94,6 +94,8 @@ const VIRSH_POSITIONAL: Readonly<Record<string, readonly string[]>> = {
   'net-dhcp-leases': ['network'],
   'net-update': ['network', 'command', 'section', 'xml'],
   start: ['domain'],
+  shutdown: ['domain'],
+  domiftune: ['domain', 'interface'],
   dumpxml: ['domain'],
   edit: ['domain'],
   'domif-setlink': ['domain', 'interface', 'state'],
