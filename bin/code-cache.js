@@ -3,6 +3,8 @@
 // as such scripts, each with a cache (scripts/code-cache.mjs) named for the V8 that made it, as V8 takes it from no other.
 // CommonJS, as bin/run.js is (bin/package.json).
 'use strict'
+// The flags the caches are made and taken under (scripts/code-cache.mjs loads this file too).
+require('./v8-flags.js')
 const {isAscii} = require('node:buffer')
 const {existsSync, readFileSync} = require('node:fs')
 const {createRequire} = require('node:module')

@@ -2,6 +2,7 @@
 // CommonJS (bin/package.json): an ES module as the entry costs Node 20 its ES module loader, some 20 ms of CPU before
 // this file's first line, which the quick paths never use; the full CLI's import() loads it when it is needed.
 'use strict'
+require('./v8-flags.js')
 const {readFileSync} = require('node:fs')
 const {join} = require('node:path')
 const {pathToFileURL} = require('node:url')
