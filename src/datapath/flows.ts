@@ -277,8 +277,8 @@ class HostView {
   private readonly tc: TcIndex | null
   /** Devices whose tc does nothing either way (a default root qdisc, no ingress hook): no hop, asked once. */
   private readonly tcSilent = new Set<string>()
-  /** The host's neighbour entry by device and address (the first listed, as a scan finds it): asked for every guest. */
-  private readonly neighbourAt = new Map<string, Neighbour>()
+  /** The host's neighbour entries by device, then address (the first listed, as a scan finds it): asked for every guest. */
+  private readonly neighbours = new Map<string, Map<string, Neighbour>>()
   /** Each bridge's fdb entries by MAC ("BRIDGE MAC"). */
   private readonly fdbAt: Map<string, FdbEntry[]>
   /** Per egress device: the other uplinks with strict reverse-path filtering (the same for every guest leaving by it). */
@@ -301,7 +301,10 @@ class HostView {
       if (r.type === 'broadcast') this.bcastAddrs.add(r.dst.split('/')[0])
     }
     for (const l of facts.links) for (const a of l.addresses) this.localAddrs.add(a.address)
-    for (const n of facts.neighbours ?? []) if (!this.neighbourAt.has(`${n.dev} ${n.ip}`)) this.neighbourAt.set(`${n.dev} ${n.ip}`, n)
+    for (const n of facts.neighbours ?? []) {
+      const onDev = this.neighbours.get(n.dev) ?? this.neighbours.set(n.dev, new Map()).get(n.dev)!
+      if (!onDev.has(n.ip)) onDev.set(n.ip, n)
+    }
     this.fdbAt = groupBy(facts.fdb ?? [], (e) => `${e.bridge} ${e.mac}`)
     // The host's own and broadcast addresses are address classes of their own (fib/addrtype tell them apart).
     const policy = [...(facts.ipRules?.inet ?? []), ...(facts.ipRules?.inet6 ?? [])].flatMap((r) => [r.src, r.dst]).filter((a) => a !== 'all')
@@ -1176,14 +1179,15 @@ class HostView {
    */
   sharedPass(hop: Hop): Hop {
     if (hop.verdict !== 'pass' || hop.element || hop.steps || hop.undecided || hop.intermittent || hop.bridged) return hop
-    const key = `${hop.name}\u0000${hop.detail}`
-    const known = this.passes.get(key)
+    const byDetail = this.passes.get(hop.name) ?? this.passes.set(hop.name, new Map()).get(hop.name)!
+    const known = byDetail.get(hop.detail)
     if (known) return known
-    this.passes.set(key, hop)
+    byDetail.set(hop.detail, hop)
     return hop
   }
 
-  private readonly passes = new Map<string, Hop>()
+  /** Passing hops by name, then detail. */
+  private readonly passes = new Map<string, Map<string, Hop>>()
 
   routingHop(name: string, decision: RouteDecision, expect: 'forward' | 'local' | 'output', packet: NfPacket, viaDev?: string): Hop {
     const trail = decision.trail.join('; ')
@@ -1317,13 +1321,17 @@ class HostView {
     return {ok: 'unknown', decision: {...unmarked.decision, kind: 'unknown', unknownBecause: because}}
   }
 
+  private neighbourAt(dev: string, addr: string): Neighbour | undefined {
+    return this.neighbours.get(dev)?.get(addr)
+  }
+
   /**
    * The host's neighbour entry for the next hop out of `dev`: a permanent entry with another MAC sends
    * everything to that MAC; a failed one means the next hop did not answer when last asked.
    */
   private neighbourHop(runner: PathRunner, dev: string, nextHop: string, expectedMac?: string): void {
     if (!runner.alive()) return
-    const entry = this.neighbourAt.get(`${dev} ${nextHop}`)
+    const entry = this.neighbourAt(dev, nextHop)
     if (!entry) return
     const permanent = entry.state.includes('PERMANENT') || entry.state.includes('NOARP')
     if (permanent && expectedMac && entry.mac && entry.mac !== expectedMac.toLowerCase()) {
@@ -1435,7 +1443,7 @@ class HostView {
       // An unresolved guest is asked for by a broadcast ARP request, which must reach its port. One that cannot is no
       // certain failure: the guest's own ARP requests to the host (and dnsmasq's DHCP answers) write the entry too
       // (the lab's tap-proxy-arp-on: no entry, proxy_arp on the port, web01 measured everything ok).
-      const entry = this.neighbourAt.get(`${bridge} ${dst}`)
+      const entry = this.neighbourAt(bridge, dst)
       const resolved = entry !== undefined && entry.mac !== undefined && !entry.state.includes('FAILED') && !entry.state.includes('INCOMPLETE')
       const port = i.target ? this.links.get(i.target) : undefined
       const refused = !resolved && port && runner.alive() ? this.floodRefusal(port, fromHost) : undefined
@@ -1955,21 +1963,26 @@ class HostView {
   private guestBook(): GuestBook {
     const running = this.facts.domains.filter((d) => RUNNING.has(d.state))
     const refOf = (d: LibvirtDomain, i: Iface) => ({name: d.name, iface: i.target ?? i.mac ?? 'nic', ...(i.mac ? {mac: i.mac} : {})})
-    const holders = new Map<string, ReturnType<typeof refOf>>()
-    const byMac = new Map<string, {d: LibvirtDomain; i: Iface}>()
-    for (const d of running) {
-      for (const i of d.interfaces) {
-        if (!i.mac) continue
-        byMac.set(i.mac.toLowerCase(), {d, i})
-        const addr = this.facts.guestAddress(i.mac)
-        if (addr && !holders.has(addr)) holders.set(addr, refOf(d, i))
+    // Asked only where something is published (most hosts: nothing): made on the first question.
+    let index: {holders: Map<string, ReturnType<typeof refOf>>; byMac: Map<string, {d: LibvirtDomain; i: Iface}>} | undefined
+    const indexed = () => {
+      if (index) return index
+      index = {holders: new Map(), byMac: new Map()}
+      for (const d of running) {
+        for (const i of d.interfaces) {
+          if (!i.mac) continue
+          index.byMac.set(i.mac.toLowerCase(), {d, i})
+          const addr = this.facts.guestAddress(i.mac)
+          if (addr && !index.holders.has(addr)) index.holders.set(addr, refOf(d, i))
+        }
       }
+      return index
     }
     return {
-      holderOf: (addr) => holders.get(addr),
+      holderOf: (addr) => indexed().holders.get(addr),
       formerHolderOf: (addr) => {
         for (const mac of this.facts.addressClaimants?.(addr) ?? []) {
-          const hit = byMac.get(mac.toLowerCase())
+          const hit = indexed().byMac.get(mac.toLowerCase())
           if (!hit) continue
           const now = this.facts.guestAddress(mac)
           if (now !== addr) return {...refOf(hit.d, hit.i), ...(now ? {now} : {})}
@@ -2499,7 +2512,16 @@ function fdbText(e: FdbEntry): string {
   return `bridge fdb: ${e.mac} dev ${e.dev}${e.vlan ? ` vlan ${e.vlan}` : ''}${e.externLearn ? ' extern_learn' : ''}${e.sticky ? ' sticky' : ''} master ${e.bridge}${e.state === 'dynamic' ? '' : ` ${e.state}`}`
 }
 
+/** Steps as described, made once per step (a walk's steps are shared by every packet of its class, never changed once walked). */
+const describedSteps = new WeakMap<TraceStep, string>()
+
 function describeStep(s: TraceStep): string {
+  let text = describedSteps.get(s)
+  if (text === undefined) describedSteps.set(s, (text = describeStepOf(s)))
+  return text
+}
+
+function describeStepOf(s: TraceStep): string {
   const where = `${s.chain.backend === 'nft' ? 'nft' : s.chain.backend} ${s.chain.family} ${s.chain.table} ${s.chain.chain}`
   if (s.event === 'policy') return `${where} policy ${s.action}`
   return s.rule ? `${where}: ${s.rule.text}` : where
@@ -2550,7 +2572,7 @@ function packetShown(p: NfPacket): {text: string; assumed: string[]} {
   const src = addr(p.src, 'source')
   const dst = addr(p.dst, 'destination')
   if (p.sport === EPHEMERAL_PORT || p.dport === EPHEMERAL_PORT) assumed.push(PACKET_ASSUMED.ephemeralPort)
-  return {text: describePacket({...p, src, dst}), assumed: sharedAssumed(assumed)}
+  return {text: describePacket(p, src, dst), assumed: sharedAssumed(assumed)}
 }
 
 /** The few lists of PACKET_ASSUMED's sentences a packet can have, one object each (shared by every flow: never changed). */

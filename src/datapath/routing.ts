@@ -66,24 +66,31 @@ export interface Router {
  * unless only the kernel's default rules could apply, which we cannot know).
  */
 export function buildRouter(routes: Route[], rules: {inet?: PolicyRule[]; inet6?: PolicyRule[] | null} | undefined, vrfTableOf: (dev: string) => string | null | undefined = () => undefined): Router {
-  const tables = new Map<string, CompiledRoute[]>()
+  // By family, then table name (no key string made per rule per lookup).
+  const tables = {inet: new Map<string, CompiledRoute[]>(), inet6: new Map<string, CompiledRoute[]>()}
   for (const route of routes) {
     const family = route.family
     const dst = route.dst === 'default' ? (family === 'inet' ? '0.0.0.0/0' : '::/0') : route.dst
     const range = parsePrefix(dst)
     if (!range) continue
     const len = dst.includes('/') ? Number(dst.split('/')[1]) : range.family === 4 ? 32 : 128
-    const key = `${family} ${route.table}`
-    const list = tables.get(key) ?? []
+    const byTable = family === 'inet' ? tables.inet : tables.inet6
+    const list = byTable.get(route.table) ?? []
     list.push({route, range, len})
-    tables.set(key, list)
+    byTable.set(route.table, list)
   }
-  for (const list of tables.values()) list.sort((a, b) => b.len - a.len || a.route.metric - b.route.metric)
+  for (const list of [...tables.inet.values(), ...tables.inet6.values()]) list.sort((a, b) => b.len - a.len || a.route.metric - b.route.metric)
+  // A route as the trail names it, made once per route (every guest's lookups name the same few).
+  const described = new Map<Route, string>()
+  const describe = (r: Route) => described.get(r) ?? described.set(r, describeRoute(r)).get(r)!
 
   // The policy rules in the order the kernel tries them, sorted once (every flow's packets are looked up several times).
   const byPriority = (policy: PolicyRule[] | null | undefined) => (policy ? [...policy].sort((a, b) => a.priority - b.priority) : policy)
   const ordered4 = byPriority(rules?.inet)
   const ordered6 = byPriority(rules?.inet6)
+  // Each rule's from/to prefix parsed once (null: unparsable, which matches nothing), not once per rule per lookup.
+  const selectors = new Map<PolicyRule, RuleSelectors>()
+  for (const rule of [...(ordered4 ?? []), ...(ordered6 ?? [])]) selectors.set(rule, {src: rule.src === 'all' ? undefined : (parsePrefix(rule.src) ?? null), dst: rule.dst === 'all' ? undefined : (parsePrefix(rule.dst) ?? null)})
 
   const vrfOfLookup = (q: RouteQuery) => {
     const byOif = q.oif === undefined ? undefined : vrfTableOf(q.oif)
@@ -102,7 +109,7 @@ export function buildRouter(routes: Route[], rules: {inet?: PolicyRule[]; inet6?
     let unknown: string | undefined
     for (let i = 0; i < ordered.length; i++) {
       const rule = ordered[i]
-      const m = ruleMatches(rule, q)
+      const m = ruleMatches(rule, selectors.get(rule)!, q, dstIp)
       if (m === 'unknown') {
         // If this rule would divert, we cannot tell.
         unknown = `rule "${rule.text}" depends on ${rule.fwmark !== undefined && q.mark === 'unknown' ? 'the packet mark, which is set outside the path' : rule.unread ? `${rule.unread}, which kvmdoctor does not evaluate` : 'the uid of the socket that sends'}`
@@ -131,20 +138,20 @@ export function buildRouter(routes: Route[], rules: {inet?: PolicyRule[]; inet6?
         trail.push(`${rule.text}`)
         return {kind: rule.action, rule, trail}
       }
-      const best = (tables.get(`${fam} ${table}`) ?? []).find((r) => rangeContains(r.range, dstIp.family, dstIp.value) && routeUsable(r.route, q))
+      const best = ((table !== undefined ? tables[fam].get(table) : undefined) ?? []).find((r) => rangeContains(r.range, dstIp.family, dstIp.value) && routeUsable(r.route, q))
       if (!best) {
         trail.push(`${rule.text}: no route to ${q.dst} in table ${table}`)
         continue
       }
       if (rule.suppressPrefixLength !== undefined && best.len <= rule.suppressPrefixLength) {
-        trail.push(`${rule.text}: ${describeRoute(best.route)} suppressed (prefix length ${best.len} <= ${rule.suppressPrefixLength})`)
+        trail.push(`${rule.text}: ${describe(best.route)} suppressed (prefix length ${best.len} <= ${rule.suppressPrefixLength})`)
         continue
       }
       if (best.route.type === 'throw') {
-        trail.push(`${rule.text}: ${describeRoute(best.route)} (throw: next rule)`)
+        trail.push(`${rule.text}: ${describe(best.route)} (throw: next rule)`)
         continue
       }
-      trail.push(`${rule.text}: ${describeRoute(best.route)}`)
+      trail.push(`${rule.text}: ${describe(best.route)}`)
       const type = best.route.type
       const kind: RouteDecision['kind'] = type === 'unicast' || type === 'local' || type === 'broadcast' || type === 'multicast' || type === 'unreachable' || type === 'blackhole' || type === 'prohibit' ? type : 'unknown'
       const usable = best.route.nexthops.filter((h) => !h.flags?.includes('dead'))
@@ -154,7 +161,7 @@ export function buildRouter(routes: Route[], rules: {inet?: PolicyRule[]; inet6?
       // A unicast route always leaves by a device; one listed without (a nexthop object's, compat mode off) is not known.
       if (kind === 'unicast' && dev === undefined) {
         const why = best.route.nhid !== undefined ? `its device and gateway are nexthop object ${best.route.nhid}'s ('ip nexthop show', not read; with net.ipv4.nexthop_compat_mode = 0 the route lists neither)` : 'it lists no device'
-        return {kind: 'unknown', table, route: best.route, rule, trail, unknownBecause: `route ${describeRoute(best.route)}: ${why}`}
+        return {kind: 'unknown', table, route: best.route, rule, trail, unknownBecause: `route ${describe(best.route)}: ${why}`}
       }
       return {kind, dev, gateway, table, route: best.route, rule, trail, ...(kind === 'unknown' ? {unknownBecause: `route type ${type}`} : {}), ...(usable.length > 1 ? {nexthops: usable} : {})}
     }
@@ -180,36 +187,40 @@ function routeUsable(route: Route, q: RouteQuery): boolean {
   return q.oif === undefined || route.dev === undefined || route.dev === q.oif
 }
 
-function ruleMatches(rule: PolicyRule, q: RouteQuery): boolean | 'unknown' {
-  const hit = ((): boolean | 'unknown' => {
-    if (rule.src !== 'all') {
-      if (q.src === undefined) return false
-      const r = parsePrefix(rule.src)
-      const ip = parseIp(q.src)
-      if (!r || !ip || !rangeContains(r, ip.family, ip.value)) return false
-    }
-    if (rule.dst !== 'all') {
-      const r = parsePrefix(rule.dst)
-      const ip = parseIp(q.dst)
-      if (!r || !ip || !rangeContains(r, ip.family, ip.value)) return false
-    }
-    if (rule.iif !== undefined && rule.iif !== (q.iif ?? 'lo')) return false
-    if (rule.oif !== undefined && rule.oif !== q.oif) return false
-    if (rule.ipproto !== undefined && q.l4proto !== undefined && rule.ipproto !== q.l4proto) return false
-    if (rule.sport !== undefined && rule.sport !== q.sport) return false
-    if (rule.dport !== undefined && rule.dport !== q.dport) return false
-    // ip_route_input gives a forwarded packet root's uid (0); a local socket's is not known here.
-    const local = (q.iif ?? 'lo') === 'lo'
-    if (rule.uidRange && !local && rule.uidRange[0] > 0) return false
-    if (rule.fwmark !== undefined) {
-      if (q.mark === 'unknown') return 'unknown'
-      const mask = rule.fwmask ?? 0xffffffff
-      if (((q.mark & mask) >>> 0) !== ((rule.fwmark & mask) >>> 0)) return false
-    }
-    return rule.unread !== undefined || (rule.uidRange !== undefined && local) ? 'unknown' : true
-  })()
+/** A policy rule's from and to prefixes, parsed: undefined for "all", null when unparsable. */
+interface RuleSelectors {
+  src: IpRange | null | undefined
+  dst: IpRange | null | undefined
+}
+
+/** `dstIp`: q.dst parsed. */
+function ruleMatches(rule: PolicyRule, sel: RuleSelectors, q: RouteQuery, dstIp: {family: 4 | 6; value: bigint}): boolean | 'unknown' {
+  const hit = selectorsMatch(rule, sel, q, dstIp)
   if (hit === 'unknown') return hit
   return rule.not ? !hit : hit
+}
+
+function selectorsMatch(rule: PolicyRule, sel: RuleSelectors, q: RouteQuery, dstIp: {family: 4 | 6; value: bigint}): boolean | 'unknown' {
+  if (sel.src !== undefined) {
+    if (q.src === undefined) return false
+    const ip = parseIp(q.src)
+    if (!sel.src || !ip || !rangeContains(sel.src, ip.family, ip.value)) return false
+  }
+  if (sel.dst !== undefined && (!sel.dst || !rangeContains(sel.dst, dstIp.family, dstIp.value))) return false
+  if (rule.iif !== undefined && rule.iif !== (q.iif ?? 'lo')) return false
+  if (rule.oif !== undefined && rule.oif !== q.oif) return false
+  if (rule.ipproto !== undefined && q.l4proto !== undefined && rule.ipproto !== q.l4proto) return false
+  if (rule.sport !== undefined && rule.sport !== q.sport) return false
+  if (rule.dport !== undefined && rule.dport !== q.dport) return false
+  // ip_route_input gives a forwarded packet root's uid (0); a local socket's is not known here.
+  const local = (q.iif ?? 'lo') === 'lo'
+  if (rule.uidRange && !local && rule.uidRange[0] > 0) return false
+  if (rule.fwmark !== undefined) {
+    if (q.mark === 'unknown') return 'unknown'
+    const mask = rule.fwmask ?? 0xffffffff
+    if (((q.mark & mask) >>> 0) !== ((rule.fwmark & mask) >>> 0)) return false
+  }
+  return rule.unread !== undefined || (rule.uidRange !== undefined && local) ? 'unknown' : true
 }
 
 export function describeRoute(r: Route): string {

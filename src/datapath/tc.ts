@@ -255,6 +255,18 @@ const outcomeText = (o: FilterOutcome) => (o.kind === 'continue' ? 'nothing' : o
 
 const sorted = (filters: TcFilter[]) => filters.map((f, i) => ({f, i})).sort((a, b) => a.f.pref - b.f.pref || a.i - b.i).map((x) => x.f)
 
+/** By device, then attach point: the filters in the order the kernel runs them (asked for every packet that meets them). */
+const attachedOf = new WeakMap<TcIndex, Map<string, Map<string, TcFilter[]>>>()
+
+/** The filters attached to `attach` (a qdisc handle, a class, ingress or egress) of a device, sorted once and shared (never changed). */
+function attached(tc: TcIndex, dev: string, attach: string): TcFilter[] {
+  const byDev = attachedOf.get(tc) ?? attachedOf.set(tc, new Map()).get(tc)!
+  const byAttach = byDev.get(dev) ?? byDev.set(dev, new Map()).get(dev)!
+  let list = byAttach.get(attach)
+  if (list === undefined) byAttach.set(attach, (list = sorted((tc.filters.get(dev) ?? []).filter((f) => f.attach === attach))))
+  return list
+}
+
 export function formatRate(bits: number): string {
   if (bits >= 1e9) return `${+(bits / 1e9).toFixed(2)} Gbit/s`
   if (bits >= 1e6) return `${+(bits / 1e6).toFixed(2)} Mbit/s`
@@ -309,7 +321,7 @@ function runQdisc(tc: TcIndex, q: Qdisc, p: TcPacket, depth = 0): TcVerdict {
   // Classful: filters under the qdisc pick a class, else the qdisc's default.
   const def = q.kind !== 'htb' ? 0 : typeof o.default === 'string' ? Number.parseInt(o.default, 16) : typeof o.default === 'number' ? o.default : 0
   const defaultClass = def ? `${major(q.handle)}:${def.toString(16)}` : undefined
-  const classified = runFilters(sorted((tc.filters.get(q.dev) ?? []).filter((f) => f.attach === q.handle)), p, q.dev, 0, defaultClass)
+  const classified = runFilters(attached(tc, q.dev, q.handle), p, q.dev, 0, defaultClass)
   if (classified.kind === 'stop') return classified.verdict
   let classid: string | undefined
   if (classified.kind === 'classify') classid = classified.flowid.includes(':') ? classified.flowid : `${major(q.handle)}:${classified.flowid}`
@@ -332,7 +344,7 @@ function runClass(tc: TcIndex, q: Qdisc, classid: string, p: TcPacket, depth: nu
   const children = classes.filter((c) => c.parent === classid)
   if (children.length > 0) {
     // An inner class: its own filters choose among its children.
-    const inner = runFilters(sorted((tc.filters.get(q.dev) ?? []).filter((f) => f.attach === classid)), p, q.dev)
+    const inner = runFilters(attached(tc, q.dev, classid), p, q.dev)
     if (inner.kind === 'stop') return inner.verdict
     if (inner.kind === 'classify') return runClass(tc, q, inner.flowid, p, depth + 1)
     return {verdict: 'indeterminate', detail: `qdisc ${q.kind} on ${q.dev}: inner class ${classid} without a matching filter`}
@@ -364,7 +376,7 @@ export function tcVerdict(tcFacts: TcFacts | TcIndex | null, unreadReason: strin
   const notes: string[] = []
   if (hook) {
     const attach = direction === 'ingress' ? 'ingress' : 'egress'
-    const r = runFilters(sorted((tc.filters.get(dev) ?? []).filter((f) => f.attach === attach)), p, dev)
+    const r = runFilters(attached(tc, dev, attach), p, dev)
     if (r.kind === 'stop' && r.verdict.verdict !== 'pass') return r.verdict
     if (r.kind === 'stop') notes.push(r.verdict.detail)
     if (r.kind === 'classify') notes.push(`classified ${r.flowid} by ${describeFilter(r.filter)}`)

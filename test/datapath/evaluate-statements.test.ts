@@ -714,3 +714,30 @@ describe('a reply that misses its connection in another conntrack zone', () => {
     expect(fate('new', reply({l4proto: 'udp'}))).toEqual(['drop'])
   })
 })
+
+describe('a run of rules that open with one comparison', () => {
+  /** A firewalld-like zone: rules that each open with `meta l4proto tcp`, one port each, then what follows them. */
+  const zone = (after: NfExpr[][]) => forward([1, 2, 80].map((port) => [cmp('l4proto', str('tcp')), cmp('dport', num(port)), accept]).concat(after), {}, 'accept')
+  const rulesStepped = (b: Branch) => b.steps.filter((s) => s.event === 'rule').map((s) => s.rule?.text)
+
+  it('a packet the comparison does not match passes the whole run as it passes each rule: to the next rule, with no step', () => {
+    const out = run(zone([[cmp('l4proto', str('udp')), cmp('dport', num(53)), drop]]), 'forward', egress({l4proto: 'udp', dport: 53}))
+    expect(statuses(out)).toEqual(['drop'])
+    expect(rulesStepped(out[0])).toEqual(['rule FORWARD#4'])
+  })
+
+  it('a packet it matches meets each rule of the run: the one whose port is its own accepts it', () => {
+    const out = run(zone([[drop]]), 'forward', egress({dport: 80}))
+    expect(statuses(out)).toEqual(['accept'])
+    expect(rulesStepped(out[0])).toEqual(['rule FORWARD#3'])
+    expect(statuses(run(zone([[drop]]), 'forward', egress({dport: 81})))).toEqual(['drop'])
+  })
+
+  it('an undecidable comparison opening a run is undecided at each rule, not passed over', () => {
+    const marked = forward([1, 2].map((port) => [cmp('mark', num(1)), cmp('dport', num(port)), drop]), {}, 'accept')
+    const out = run(marked, 'forward', egress({...unknownMark, dport: 2}))
+    expect(statuses(out)).toEqual(['accept', 'drop'])
+    // Rule 1 is passed over by its own port (a later match known false), rule 2 forks on the mark.
+    expect(out.find((b) => b.status === 'drop')!.steps.filter((s) => s.event === 'maybe').map((s) => s.rule?.text)).toEqual(['rule FORWARD#2'])
+  })
+})

@@ -421,6 +421,15 @@ function step(rs: CompiledRuleset, m: Machine, hook: NfHook, natChain: boolean, 
       continue
     }
     const rule = chain.rules[frame.rule]
+    // A run of rules that all open with the same match (a zone's ten thousand `tcp dport N accept`): where that match
+    // is false for the packet, each of them is passed over as it would be one by one (no step, no effect).
+    if (m.expr === 0) {
+      const end = runEndsOf(chain)[frame.rule]
+      if (end > frame.rule + 1 && evalMatch(rs, rule.exprs[0] as NfMatch, b.packet, ctx, priority, chain.family, hook) === false) {
+        frame.rule = end
+        continue
+      }
+    }
     const outcome = runRule(rs, rule, m, hook, chain, natChain, ctx, priority)
     if (outcome.kind === 'fork') return outcome
     if (outcome.kind === 'next') {
@@ -461,6 +470,36 @@ function step(rs: CompiledRuleset, m: Machine, hook: NfHook, natChain: boolean, 
     }
   }
   throw new Error('netfilter evaluation did not terminate')
+}
+
+/**
+ * For each rule of a chain, where the run of rules from it that open with the same match ends (the index after the
+ * last; the next index when the rule is alone or opens with no comparison). Made once per chain.
+ */
+const runEnds = new WeakMap<NfChain, Int32Array>()
+function runEndsOf(chain: NfChain): Int32Array {
+  let ends = runEnds.get(chain)
+  if (ends) return ends
+  const rules = chain.rules
+  ends = new Int32Array(rules.length)
+  for (let i = rules.length - 1; i >= 0; i--) {
+    const first = rules[i].exprs[0]
+    const next = i + 1 < rules.length ? rules[i + 1].exprs[0] : undefined
+    ends[i] = first !== undefined && next !== undefined && sameComparison(first, next) ? ends[i + 1] : i + 1
+  }
+  runEnds.set(chain, ends)
+  return ends
+}
+
+/** Two expressions evalMatch answers alike for every packet: comparisons of one field with one plain value, alike in every part it reads. */
+function sameComparison(a: NfRule['exprs'][number], b: NfRule['exprs'][number]): boolean {
+  if (a.kind !== 'cmp' || b.kind !== 'cmp') return false
+  if (a.field !== b.field || a.op !== b.op || a.mask !== b.mask || a.iface !== b.iface || a.fibMark !== b.fibMark || a.concat !== undefined || b.concat !== undefined) return false
+  const x = a.value
+  const y = b.value
+  if (typeof x !== 'object' || typeof y !== 'object' || x === null || y === null) return false
+  if ((x.t === 'str' || x.t === 'num' || x.t === 'addr' || x.t === 'prefix') && x.t === y.t) return x.v === (y as {v: unknown}).v
+  return false
 }
 
 function popFrame(m: Machine): void {

@@ -159,8 +159,9 @@ function packetOf(p: PacketFields, tcpFlags: number, ct: NfPacket['ct'] & EveryF
 /** T with each of its fields present (optional ones may be undefined): a field added to T and not written here fails to compile, rather than vanishing from every packet. */
 type EveryField<T> = {[K in keyof Required<T>]: T[K] | undefined}
 
-export function describePacket(p: NfPacket): string {
+/** `src`, `dst`: the addresses as shown, where they are not the packet's own (a flow's "any" or "(no address)"). */
+export function describePacket(p: NfPacket, src = p.src, dst = p.dst): string {
   const port = (port?: number) => (port !== undefined ? `:${port}` : '')
   const l4 = p.l4proto === 'icmp' || p.l4proto === 'icmpv6' ? `${p.l4proto}${p.icmpType !== undefined ? ` type ${p.icmpType}` : ''}` : p.l4proto
-  return `${l4} ${p.src}${port(p.sport)} > ${p.dst}${port(p.dport)} ct ${p.ct.state}`
+  return `${l4} ${src}${port(p.sport)} > ${dst}${port(p.dport)} ct ${p.ct.state}`
 }
