@@ -808,6 +808,35 @@ const RED10_SCENARIOS: Scenario[] = [
   },
 ]
 
+/** Red team 13: sysctls whose kernel meaning is per device, and the bridge's address. */
+const RED13_SCENARIOS: Scenario[] = [
+  {
+    name: 'ip-forward-per-device',
+    ci: false,
+    description: 'net.ipv4.ip_forward=0, then net.ipv4.conf.virbr0.forwarding=1 and net.ipv4.conf.kdlab-up0.forwarding=1 (forwarding enabled per device, as a hardened host does): the kernel asks the device a packet arrives by, so the guests are routed both ways',
+    findings: [],
+    noOtherAbove: 'info',
+    oracle: {[WEB01]: REACH_OK},
+  },
+  {
+    name: 'bridge-arp-ignore-never',
+    ci: false,
+    beyondHost: {measures: ['dns', 'ping', 'tcp'], why: "the host answers no ARP request on the bridge but still asks: the guest reaches its gateway only while its ARP cache holds the host's MAC, kept by its TCP traffic and written again by each ARP request the host sends it; neither is the host's state to read"},
+    description: "net.ipv4.conf.virbr0.arp_ignore=8: the host answers no ARP request on the bridge but still asks its guests, whose caches learn the host's MAC from those requests; web01 keeps working while its caches last",
+    findings: [{id: 'guest-flow-indeterminate', entity: '~arp_ignore = 8', rank: 1}],
+    noOtherAbove: 'info',
+    oracle: {[WEB01]: {dhcp: 'ok'}},
+  },
+  {
+    name: 'bridge-prefix-widened',
+    ci: false,
+    description: "the bridge's address re-added as 192.168.122.1/16 (dnsmasq's range keeps its /24): the host's route to the guests is wider, nothing is wrong",
+    findings: [],
+    noOtherAbove: 'info',
+    oracle: {[WEB01]: REACH_OK},
+  },
+]
+
 /** What a Docker-style FORWARD DROP does to the bridged guest kdlab-lan01 once br_netfilter hands kdlab-br0's frames over. */
 const BRIDGED_DROP = {
   findings: [
@@ -1335,6 +1364,7 @@ export const SCENARIOS: Scenario[] = [
   ...RED2_SCENARIOS,
   ...RED5_SCENARIOS,
   ...RED10_SCENARIOS,
+  ...RED13_SCENARIOS,
 ]
 
 export interface ReportFinding {

@@ -1970,6 +1970,39 @@ const RED10: Record<string, LiveScenario> = {
   },
 }
 
+// ---------- red team 13: per-device sysctls and the bridge's address ----------
+const RED13: Record<string, LiveScenario> = {
+  'ip-forward-per-device': {
+    // Writing ip_forward sets every device's forwarding (and conf/default's); a device's own key is then set alone.
+    async inject() {
+      saved = [await setSysctl('net.ipv4.ip_forward', '0')]
+      for (const dev of [BRIDGE, INET.hostDev]) await sh(['sysctl', '-qw', `net.ipv4.conf.${dev}.forwarding=1`])
+    },
+    async reset() {
+      // Puts every device's forwarding back with it (they were all 1 under libvirt's ip_forward=1).
+      await sh(['sysctl', '-qw', `net.ipv4.ip_forward=${saved[0] ?? '1'}`])
+    },
+  },
+  'bridge-arp-ignore-never': {
+    async inject() {
+      saved = [await setSysctl(`net.ipv4.conf.${BRIDGE}.arp_ignore`, '8')]
+    },
+    async reset() {
+      await sh(['sysctl', '-qw', `net.ipv4.conf.${BRIDGE}.arp_ignore=${saved[0] ?? '0'}`])
+    },
+  },
+  'bridge-prefix-widened': {
+    async inject() {
+      await sh(['ip', 'address', 'del', `${GATEWAY}/24`, 'dev', BRIDGE])
+      await sh(['ip', 'address', 'add', `${GATEWAY}/16`, 'broadcast', '+', 'dev', BRIDGE])
+    },
+    async reset() {
+      await sh(['ip', 'address', 'add', `${GATEWAY}/24`, 'broadcast', '192.168.122.255', 'dev', BRIDGE], {reject: false})
+      await sh(['ip', 'address', 'del', `${GATEWAY}/16`, 'dev', BRIDGE], {reject: false})
+    },
+  },
+}
+
 export const LIVE: Record<string, LiveScenario> = {
   healthy: {
     async inject() {},
@@ -2241,5 +2274,6 @@ export const LIVE: Record<string, LiveScenario> = {
   ...RED2,
   ...RED5,
   ...RED10,
+  ...RED13,
 }
 
