@@ -828,6 +828,14 @@ const RED13_SCENARIOS: Scenario[] = [
     oracle: {[WEB01]: {dhcp: 'ok'}},
   },
   {
+    name: 'tap-mtu-guest-matched',
+    ci: false,
+    description: "kdlab-mtu01 started with <mtu size='1400'/> on its interface (virtio: its NIC takes 1400 too), then virbr0's MTU set back to 1500 by hand: the host routes 1500-byte packets towards a 1400 tap, but the guest's TCP asks for segments that fit it",
+    findings: [{id: 'mtu-mismatch', entity: 'virbr0', rank: 1}],
+    noOtherAbove: 'info',
+    oracle: {[WEB01]: REACH_OK, 'kdlab-mtu01': REACH_OK},
+  },
+  {
     name: 'bridge-prefix-widened',
     ci: false,
     description: "the bridge's address re-added as 192.168.122.1/16 (dnsmasq's range keeps its /24): the host's route to the guests is wider, nothing is wrong",

@@ -486,6 +486,15 @@ class HostView {
     return mtus.length > 0 ? Math.min(...mtus) : 1500
   }
 
+  /**
+   * The largest packet a reply to the guest carries, sized by the path to it: a TCP peer sends no segment larger than
+   * the MSS the guest announced, which fits the guest NIC's MTU. A virtio NIC with libvirt's <mtu> takes that MTU as
+   * its largest (host_mtu), so the guest's TCP asks for nothing larger (lab: tap-mtu-guest-matched).
+   */
+  private replySize(i: Iface, proto: string, pathMtu: number): number {
+    return proto === 'tcp' && i.model === 'virtio' && i.mtu !== undefined ? Math.min(pathMtu, i.mtu) : pathMtu
+  }
+
   guestFlows(d: LibvirtDomain, i: Iface, internet: Destination, custom: boolean): Flow[] {
     if (i.type !== 'network' && i.type !== 'bridge') return []
     const net = this.network(i)
@@ -1663,13 +1672,14 @@ class HostView {
     // The reply: sent to the address the request left with, it arrives where the network delivers that address.
     const natted = runner.packet().src
     const reply = replyPacket({family: 4, iifname: egress, src: to.addr, dst: src, l4proto: to.proto, ...(to.proto === 'icmp' ? {icmpType: 0} : {sport: to.port ?? 443, dport: EPHEMERAL_PORT})}, natted !== src ? ['snat'] : [])
-    // The sender sizes its packets by the routed path (the bridge's MTU, not the tap's): the tap must take them.
+    // The sender sizes its packets by the routed path (the bridge's MTU, not the tap's), a TCP one no larger than the
+    // guest's MSS (replySize): the tap must take them.
     // Conntrack undoes the source NAT at the NAT core's priority in prerouting: chains before it see the translated address.
     // The reply belongs to the request's connection: it carries the connection mark the request's path left.
     const ctMark = runner.packet().ct.mark
     const conn = this.connOf(runner)
     const arriving: NfPacket = natted !== src ? {...reply, dst: natted, ct: {...reply.ct, mark: ctMark, translate: {dst: src}, ...conn}} : {...reply, ct: {...reply.ct, mark: ctMark, ...conn}}
-    const back = new PathRunner(this, [], arriving, to.proto === 'icmp' ? SIZE.ping : this.pathMtu(bridge, egress))
+    const back = new PathRunner(this, [], arriving, to.proto === 'icmp' ? SIZE.ping : this.replySize(i, to.proto, this.pathMtu(bridge, egress)))
     const replyAssumed = [...assumed]
     if (missing) back.push(missing)
     if (natted === src && net!.forwardMode === 'nat') {
@@ -1740,7 +1750,7 @@ class HostView {
     const flows = [this.finish(base, 'custom', `to ${dest}, an address of this host${srcNote}`, request, runner.hops, undefined, assumed)]
     if (flows[0].verdict === 'fail') return flows
     const reply = replyPacket({family: 4, src: to.addr, dst: src, l4proto: to.proto, ...(to.proto === 'icmp' ? {icmpType: 0} : {sport: to.port ?? 443, dport: EPHEMERAL_PORT})})
-    const back = new PathRunner(this, [], {...reply, ct: {...reply.ct, mark: runner.packet().ct.mark, ...this.connOf(runner)}}, to.proto === 'icmp' ? SIZE.ping : this.pathMtu(bridge))
+    const back = new PathRunner(this, [], {...reply, ct: {...reply.ct, mark: runner.packet().ct.mark, ...this.connOf(runner)}}, to.proto === 'icmp' ? SIZE.ping : this.replySize(i, to.proto, this.pathMtu(bridge)))
     back.outputHook(bridge, back.route('routing', 'output', {iif: 'lo', src: to.addr, viaDev: bridge}), bridge)
     this.ipSend(back, undefined, bridge)
     this.toGuest(back, g, false, true)

@@ -548,6 +548,17 @@ describe('the round trip: a reply gets every check its request gets', () => {
     expect(f.decidedBy).toMatchObject({name: 'mtu vnet0', element: {id: 'mtu:virbr0'}})
   })
 
+  it("a virtio NIC given the tap's MTU by libvirt's <mtu> asks for TCP segments that fit it: the replies pass; another model's NIC takes no MTU from libvirt, its replies are sized by the path", () => {
+    // lab: tap-mtu-guest-matched (a 1400 tap on a 1500 bridge, <mtu size='1400'/>): the guest measured TCP ok and the
+    // kernel trace shows the server's segments sized for its 1360-byte MSS (this was a failure).
+    const small = (model: string) => (h: DatapathFacts) => {
+      h.links.find((l) => l.name === 'vnet0')!.mtu = 1400
+      Object.assign(h.domains[0].interfaces[0], {mtu: 1400, model})
+    }
+    expect(reply(small('virtio')).verdict).toBe('pass')
+    expect(reply(small('e1000')).decidedBy).toMatchObject({name: 'mtu vnet0', element: {id: 'mtu:virbr0'}})
+  })
+
   it("a permanent neighbour entry giving the guest's address another MAC fails what the host sends to the guest", () => {
     const fs = flows(host((h) => (h.neighbours = [{ip: '192.168.122.50', dev: 'virbr0', mac: '52:54:00:de:ad:01', state: ['PERMANENT']}])))
     expect(byKind(fs, 'dns-reply').decidedBy).toMatchObject({name: 'neighbour 192.168.122.50', element: {kind: 'neighbour'}})

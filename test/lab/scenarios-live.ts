@@ -1971,6 +1971,7 @@ const RED10: Record<string, LiveScenario> = {
 }
 
 // ---------- red team 13: per-device sysctls and the bridge's address ----------
+const MTU01: Guest = {name: 'kdlab-mtu01', mac: '52:54:00:6b:64:a1', mode: 'dhcp', mtu: 1400}
 const RED13: Record<string, LiveScenario> = {
   'ip-forward-per-device': {
     // Writing ip_forward sets every device's forwarding (and conf/default's); a device's own key is then set alone.
@@ -1989,6 +1990,21 @@ const RED13: Record<string, LiveScenario> = {
     },
     async reset() {
       await sh(['sysctl', '-qw', `net.ipv4.conf.${BRIDGE}.arp_ignore=${saved[0] ?? '0'}`])
+    },
+  },
+  'tap-mtu-guest-matched': {
+    // The bridge follows its smallest port (1400) until its MTU is set by hand: then it stays 1500 and the host sizes
+    // what it routes to the guests by it.
+    async inject() {
+      // Set by hand first (a change of value marks it so), the bridge keeps 1500 when the 1400 tap joins: it never
+      // routes at 1400, so no ICMP "fragmentation needed" lowers the lab internet's path MTU (flushed anyway).
+      for (const mtu of ['1499', '1500']) await sh(['ip', 'link', 'set', BRIDGE, 'mtu', mtu])
+      await startGuest(MTU01)
+      await sh(['ip', 'netns', 'exec', INET.netns, 'ip', 'route', 'flush', 'cache'])
+    },
+    async reset() {
+      await removeGuest(MTU01.name)
+      await sh(['ip', 'link', 'set', BRIDGE, 'mtu', '1500'])
     },
   },
   'bridge-prefix-widened': {
