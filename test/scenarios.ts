@@ -819,6 +819,15 @@ const RED13_SCENARIOS: Scenario[] = [
     oracle: {[WEB01]: REACH_OK},
   },
   {
+    name: 'ip-forward-per-device-uplink-off',
+    ci: false,
+    description: "ip-forward-per-device with kdlab-up0's own forwarding left at 0 (only virbr0's set back to 1): the requests leave, the replies arriving on kdlab-up0 are not routed",
+    // Forwarding enabled per device: the uplink's own key is the fix, not ip_forward=1 (every device, eth0 too).
+    findings: [{id: 'guest-flow-blocked', entity: 'net.ipv4.conf.kdlab-up0.forwarding = 0', rank: 1}],
+    noOtherAbove: 'info',
+    oracle: {[WEB01]: REACH_HOST_ONLY},
+  },
+  {
     name: 'bridge-arp-ignore-never',
     ci: false,
     beyondHost: {measures: ['dns', 'ping', 'tcp'], why: "the host answers no ARP request on the bridge but still asks: the guest reaches its gateway only while its ARP cache holds the host's MAC, kept by its TCP traffic and written again by each ARP request the host sends it; neither is the host's state to read"},

@@ -1260,6 +1260,14 @@ class HostView {
 
   private readonly forwardingHops = {4: new Map<string, Hop>(), 6: new Map<string, Hop>()}
 
+  /** Some device forwards IPv4 on its own key (conf/DEV/forwarding = 1): ip_forward = 0 was not the last word. */
+  private forwardsPerDevice(): boolean {
+    this.perDeviceForwarding ??= Object.entries(this.facts.sysctl).some(([k, v]) => v === 1 && /^net\.ipv4\.conf\..+\.forwarding$/.test(k) && !/^net\.ipv4\.conf\.(all|default)\./.test(k))
+    return this.perDeviceForwarding
+  }
+
+  private perDeviceForwarding: boolean | undefined
+
   private forwardingHopOf(iif: string, family: 4 | 6): Hop {
     const global = family === 4 ? this.sysctl('net.ipv4.ip_forward') : this.sysctl('net.ipv6.conf.all.forwarding')
     const own = family === 4 ? this.sysctl(`net.ipv4.conf.${iif}.forwarding`) : this.sysctl(`net.ipv6.conf.${iif}.forwarding`)
@@ -1268,6 +1276,9 @@ class HostView {
     // alone after ip_forward = 0: IN_DEV_FORWARD reads the device's key only).
     const ownKey = family === 4 ? `net.ipv4.conf.${iif}.forwarding` : `net.ipv6.conf.${iif}.forwarding`
     if (global === 0 && family === 4 && own === 1) return {name: 'forwarding', verdict: 'pass', detail: `${ownKey} = 1 (${key} = 0 does not stop it: the kernel asks the arriving device)`}
+    // Forwarding enabled device by device (some device's own key is 1): the one this device lacks is its own key, not
+    // ip_forward, whose 1 would turn it on for every device.
+    if (global === 0 && family === 4 && own === 0 && this.forwardsPerDevice()) return {name: 'forwarding', verdict: 'fail', detail: `${ownKey} = 0 (${key} = 0, forwarding enabled per device): nothing arriving on ${iif} is routed`, element: {id: `sysctl:${ownKey}`, kind: 'sysctl', text: `${ownKey} = 0`, sysctl: {key: ownKey, value: 0}, device: iif}}
     if (global === 0) return {name: 'forwarding', verdict: 'fail', detail: `${key} = 0: the host routes nothing`, element: {id: `sysctl:${key}`, kind: 'sysctl', text: `${key} = 0`, sysctl: {key, value: 0}}}
     // IPv6 forwards by conf/all alone: a device's own flag only makes it act as host or router (RAs).
     if (own === 0 && family === 4) return {name: 'forwarding', verdict: 'fail', detail: `${ownKey} = 0: nothing arriving on ${iif} is routed`, element: {id: `sysctl:${ownKey}`, kind: 'sysctl', text: `${ownKey} = 0`, sysctl: {key: ownKey, value: 0}, device: iif}}

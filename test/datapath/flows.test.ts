@@ -111,9 +111,11 @@ describe('hop model: a NAT guest on libvirt rules', () => {
     const fs = flows(host(perDevice))
     expect(verdicts(fs)).toMatchObject({egress: 'pass', 'egress-reply': 'pass'})
     expect(byKind(fs, 'egress').hops.find((h) => h.name === 'forwarding')?.detail).toMatch(/net\.ipv4\.conf\.virbr0\.forwarding = 1 \(net\.ipv4\.ip_forward = 0 does not stop it/)
-    // The uplink's own left at 0: the replies arriving there are not routed.
+    // The uplink's own left at 0: the replies arriving there are not routed, and its own key is what to set (ip_forward=1
+    // would turn forwarding on for every device the admin left off).
     const reply = byKind(flows(host((h) => (perDevice(h), (h.sysctl['net.ipv4.conf.eth0.forwarding'] = 0)))), 'egress-reply')
-    expect(reply.decidedBy).toMatchObject({name: 'forwarding', verdict: 'fail', element: {id: 'sysctl:net.ipv4.ip_forward'}})
+    expect(reply.decidedBy).toMatchObject({name: 'forwarding', verdict: 'fail', element: {id: 'sysctl:net.ipv4.conf.eth0.forwarding', device: 'eth0'}})
+    expect(undoOf(reply)).toEqual(['sysctl -w net.ipv4.conf.eth0.forwarding=1'])
   })
 
   it('forwarding off on the bridge alone (ip_forward=1) still stops the guests', () => {

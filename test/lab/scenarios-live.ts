@@ -1984,6 +1984,15 @@ const RED13: Record<string, LiveScenario> = {
       await sh(['sysctl', '-qw', `net.ipv4.ip_forward=${saved[0] ?? '1'}`])
     },
   },
+  'ip-forward-per-device-uplink-off': {
+    async inject() {
+      saved = [await setSysctl('net.ipv4.ip_forward', '0')]
+      await sh(['sysctl', '-qw', `net.ipv4.conf.${BRIDGE}.forwarding=1`])
+    },
+    async reset() {
+      await sh(['sysctl', '-qw', `net.ipv4.ip_forward=${saved[0] ?? '1'}`])
+    },
+  },
   'bridge-arp-ignore-never': {
     async inject() {
       saved = [await setSysctl(`net.ipv4.conf.${BRIDGE}.arp_ignore`, '8')]
