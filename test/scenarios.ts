@@ -828,6 +828,14 @@ const RED13_SCENARIOS: Scenario[] = [
     oracle: {[WEB01]: REACH_HOST_ONLY},
   },
   {
+    name: 'uplink-arp-off',
+    ci: false,
+    description: 'ip link set kdlab-up0 arp off: the host flushes its neighbour entries there and sends to its own MAC, which the lab internet drops',
+    findings: [{id: 'guest-flow-blocked', entity: 'ip link: kdlab-up0 arp off (NOARP)', rank: 1}],
+    noOtherAbove: 'info',
+    oracle: {[WEB01]: REACH_HOST_ONLY},
+  },
+  {
     name: 'bridge-arp-ignore-never',
     ci: false,
     beyondHost: {measures: ['dns', 'ping', 'tcp'], why: "the host answers no ARP request on the bridge but still asks: the guest reaches its gateway only while its ARP cache holds the host's MAC, kept by its TCP traffic and written again by each ARP request the host sends it; neither is the host's state to read"},

@@ -1083,6 +1083,20 @@ class HostView {
     this.arpExchange(runner, `ARP for ${gw}`, bridge, {guest: runner.packet().src, host: gw, mac: g.i.mac}, `the guest reaches ${gw} only while its ARP cache still holds the host's MAC`)
   }
 
+  /**
+   * ARP off on the Ethernet device a packet leaves by (NOARP): the kernel flushed its neighbour entries and now sends
+   * to the device's own MAC (arp_constructor), which the next hop drops; only an entry set since (PERMANENT, another
+   * MAC) still reaches it (lab: uplink-arp-off).
+   */
+  private egressNoArp(runner: PathRunner, dev: string, nextHop: string): void {
+    const own = this.links.get(dev)?.mac
+    if (!runner.alive() || !own) return
+    const entry = this.neighbourAt.get(`${dev} ${nextHop}`)
+    if (entry?.state.includes('PERMANENT') && entry.mac && entry.mac !== own) return
+    const hop = this.noArpHop(dev, `neighbour ${nextHop}`, `the host asks no ARP for ${nextHop} there and sends to ${dev}'s own MAC`)
+    if (hop) runner.push(hop)
+  }
+
   /** ARP off on the bridge (NOARP): the host neither answers ARP there nor asks; what it sends goes to its own MAC. */
   private noArpHop(bridge: string, name: string, what: string): Hop | undefined {
     if (!this.links.get(bridge)?.flags.includes('NOARP')) return undefined
@@ -1672,7 +1686,10 @@ class HostView {
     this.ipSend(runner, bridge, egress)
     // NAT networks only work when the source is translated: replies to a private guest address never come back.
     if (runner.alive() && net!.forwardMode === 'nat') runner.push(this.natHop(runner, src, net!))
-    if (egress && decision?.kind === 'unicast') this.neighbourHop(runner, egress, decision.gateway ?? to.addr)
+    if (egress && decision?.kind === 'unicast') {
+      this.neighbourHop(runner, egress, decision.gateway ?? to.addr)
+      this.egressNoArp(runner, egress, decision.gateway ?? to.addr)
+    }
     if (runner.alive() && egress) this.leaveDevice(runner, egress, 'egress')
     const dest = `${to.addr}${to.proto === 'icmp' ? ' (ping)' : `:${to.port ?? 443}/${to.proto}`}`
     const nexthops = decision?.nexthops

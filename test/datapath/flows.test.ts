@@ -602,6 +602,23 @@ describe('the round trip: a reply gets every check its request gets', () => {
     expect(verdicts(flows(host((h) => (h.sysctl['net.ipv4.conf.all.arp_ignore'] = 8))))).toMatchObject({dns: 'indeterminate', egress: 'indeterminate'})
   })
 
+  it("ARP off on the uplink (NOARP): the host sends to its own MAC, so what leaves by it fails; an entry set since for the next hop's MAC still reaches it", () => {
+    // lab: uplink-arp-off (web01 measured ping and TCP failed; kvmdoctor passed them).
+    const off = (h: DatapathFacts) => {
+      const eth0 = h.links.find((l) => l.name === 'eth0')!
+      Object.assign(eth0, {mac: '52:54:00:0e:00:01', flags: [...eth0.flags, 'NOARP']})
+    }
+    const gateway = byKind(flows(host(off)), 'egress').hops.find((h) => h.name.startsWith('neighbour '))?.name.slice('neighbour '.length)
+    const fs = flows(host(off))
+    expect(byKind(fs, 'egress').decidedBy).toMatchObject({verdict: 'fail', element: {id: 'noarp:eth0', kind: 'link', noArp: true, device: 'eth0'}})
+    expect(undoOf(byKind(fs, 'egress'))).toEqual(['ip link set eth0 arp on'])
+    expect(verdicts(fs)).toMatchObject({dhcp: 'pass', dns: 'pass'})
+    const pinned = flows(host((h) => (off(h), (h.neighbours = [{ip: gateway!, dev: 'eth0', mac: '52:54:00:0e:00:99', state: ['PERMANENT']}]))))
+    expect(verdicts(pinned)).toMatchObject({egress: 'pass', 'egress-reply': 'pass'})
+    // A device without an Ethernet address (WireGuard, a tun) has no neighbours to ask: NOARP is its nature.
+    expect(byKind(flows(host((h) => h.links.find((l) => l.name === 'eth0')!.flags.push('NOARP'))), 'egress').verdict).toBe('pass')
+  })
+
   it('ARP off on the bridge (NOARP): the host answers no ARP, so the guest reaches its gateway only while its cache lasts: undecided by time, never a pass; DHCP (broadcast) still passes', () => {
     const fs = flows(host((h) => h.links.find((l) => l.name === 'virbr0')!.flags.push('NOARP')))
     expect(verdicts(fs)).toMatchObject({dhcp: 'pass', 'dhcp-reply': 'pass', dns: 'indeterminate', egress: 'indeterminate'})

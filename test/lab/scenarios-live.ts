@@ -1993,6 +1993,14 @@ const RED13: Record<string, LiveScenario> = {
       await sh(['sysctl', '-qw', `net.ipv4.ip_forward=${saved[0] ?? '1'}`])
     },
   },
+  'uplink-arp-off': {
+    async inject() {
+      await sh(['ip', 'link', 'set', INET.hostDev, 'arp', 'off'])
+    },
+    async reset() {
+      await sh(['ip', 'link', 'set', INET.hostDev, 'arp', 'on'])
+    },
+  },
   'bridge-arp-ignore-never': {
     async inject() {
       saved = [await setSysctl(`net.ipv4.conf.${BRIDGE}.arp_ignore`, '8')]

@@ -354,7 +354,7 @@ export const RULE_CASES: Record<string, RuleCases> = {
   },
   'ipv6-forward-drop': {fires: [recording('ipv6-forward-drop')], silent: [recording('bridged-forward-drop'), excluded(recording('dhcp-input-drop'))]},
   'iptables-nft-incompatible': {fires: [recording('iptables-nft-incompatible')], silent: [recording('healthy')]},
-  'guest-flow-blocked': {fires: [recording('bridge-forwarding-off'), recording('dhcp-input-drop'), recording('ip-forward-per-device-uplink-off')], silent: [recording('conntrack-full'), recording('bridge-arp-ignore-never')]},
+  'guest-flow-blocked': {fires: [recording('bridge-forwarding-off'), recording('dhcp-input-drop'), recording('ip-forward-per-device-uplink-off'), recording('uplink-arp-off')], silent: [recording('conntrack-full'), recording('bridge-arp-ignore-never')]},
   'guest-flow-indeterminate': {fires: [recording('mark-random-drop'), recording('snat-address-not-local'), recording('bridge-arp-ignore-never')], silent: [recording('bridge-down')]},
   'guest-silent': {
     fires: [recording('wire-silent')],
