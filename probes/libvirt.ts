@@ -56,6 +56,8 @@ export interface DomainInterface {
   vlanTags?: number[]
   /** `<bandwidth>`: libvirt shapes what the guest receives (inbound) and polices what it sends (outbound). */
   bandwidth?: {inbound?: BandwidthLimit; outbound?: BandwidthLimit}
+  /** `<mtu size='N'/>`: the tap's MTU, and a virtio NIC's largest (QEMU's host_mtu: the guest's driver takes it). */
+  mtu?: number
 }
 
 /** libvirt's units: average, peak and floor in kilobytes per second, burst in kilobytes. */
@@ -226,6 +228,8 @@ export function parseDomainXml(text: string): Omit<LibvirtDomain, 'state' | 'aut
       if (target) iface.target = target
       const model = attr(i.model, 'type')
       if (model) iface.model = model
+      const mtu = Number(attr(i.mtu, 'size'))
+      if (Number.isInteger(mtu) && mtu > 0) iface.mtu = mtu
       if (type === 'direct') iface.trustGuestRxFilters = attr(i, 'trustGuestRxFilters') === 'yes'
       const actual = isObj(i.actual) ? i.actual : {}
       const virtualport = [i.virtualport, actual.virtualport].find((v) => attr(v, 'type') !== undefined)

@@ -11,7 +11,8 @@ export default defineRule<HostView>({
   needs: [probes.sysctl, probes.libvirt],
   known: ['ipForward'],
   appliesTo: (h) => h.routedNetworks.length > 0,
-  conditions: (c) => c.all(c.eq('ipForward', 0)),
+  // ip_forward = 0 with the routed bridges' own forwarding set back to 1 (per device, as hardened hosts do) routes them.
+  conditions: (c) => c.all(c.eq('ipForward', 0), c.nonEmpty('routedNetworksNotForwarding')),
   title: () => 'IPv4 forwarding is off: NAT/routed guests cannot leave the host',
   summary: (h) => text`net.ipv4.ip_forward = 0 while routed libvirt networks are active (${h.routedNetworks}); ${h.routedGuests} running guest(s) reach the host and each other but not the outside.`,
   evidence: (h) => [line`net.ipv4.ip_forward = ${h.ipForward}`, line`active NAT/routed networks: ${h.routedNetworks}`],

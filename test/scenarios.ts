@@ -808,6 +808,60 @@ const RED10_SCENARIOS: Scenario[] = [
   },
 ]
 
+/** Red team 13: sysctls whose kernel meaning is per device, and the bridge's address. */
+const RED13_SCENARIOS: Scenario[] = [
+  {
+    name: 'ip-forward-per-device',
+    ci: false,
+    description: 'net.ipv4.ip_forward=0, then net.ipv4.conf.virbr0.forwarding=1 and net.ipv4.conf.kdlab-up0.forwarding=1 (forwarding enabled per device, as a hardened host does): the kernel asks the device a packet arrives by, so the guests are routed both ways',
+    findings: [],
+    noOtherAbove: 'info',
+    oracle: {[WEB01]: REACH_OK},
+  },
+  {
+    name: 'ip-forward-per-device-uplink-off',
+    ci: false,
+    description: "ip-forward-per-device with kdlab-up0's own forwarding left at 0 (only virbr0's set back to 1): the requests leave, the replies arriving on kdlab-up0 are not routed",
+    // Forwarding enabled per device: the uplink's own key is the fix, not ip_forward=1 (every device, eth0 too).
+    findings: [{id: 'guest-flow-blocked', entity: 'net.ipv4.conf.kdlab-up0.forwarding = 0', rank: 1}],
+    noOtherAbove: 'info',
+    oracle: {[WEB01]: REACH_HOST_ONLY},
+  },
+  {
+    name: 'uplink-arp-off',
+    ci: false,
+    description: 'ip link set kdlab-up0 arp off: the host flushes its neighbour entries there and sends to its own MAC, which the lab internet drops',
+    findings: [{id: 'guest-flow-blocked', entity: 'ip link: kdlab-up0 arp off (NOARP)', rank: 1}],
+    noOtherAbove: 'info',
+    oracle: {[WEB01]: REACH_HOST_ONLY},
+  },
+  {
+    name: 'bridge-arp-ignore-never',
+    ci: false,
+    beyondHost: {measures: ['dns', 'ping', 'tcp'], why: "the host answers no ARP request on the bridge but still asks: the guest reaches its gateway only while its ARP cache holds the host's MAC, kept by its TCP traffic and written again by each ARP request the host sends it; neither is the host's state to read"},
+    description: "net.ipv4.conf.virbr0.arp_ignore=8: the host answers no ARP request on the bridge but still asks its guests, whose caches learn the host's MAC from those requests; web01 keeps working while its caches last",
+    findings: [{id: 'guest-flow-indeterminate', entity: '~arp_ignore = 8', rank: 1}],
+    noOtherAbove: 'info',
+    oracle: {[WEB01]: {dhcp: 'ok'}},
+  },
+  {
+    name: 'tap-mtu-guest-matched',
+    ci: false,
+    description: "kdlab-mtu01 started with <mtu size='1400'/> on its interface (virtio: its NIC takes 1400 too), then virbr0's MTU set back to 1500 by hand: the host routes 1500-byte packets towards a 1400 tap, but the guest's TCP asks for segments that fit it",
+    findings: [{id: 'mtu-mismatch', entity: 'virbr0', rank: 1}],
+    noOtherAbove: 'info',
+    oracle: {[WEB01]: REACH_OK, 'kdlab-mtu01': REACH_OK},
+  },
+  {
+    name: 'bridge-prefix-widened',
+    ci: false,
+    description: "the bridge's address re-added as 192.168.122.1/16 (dnsmasq's range keeps its /24): the host's route to the guests is wider, nothing is wrong",
+    findings: [],
+    noOtherAbove: 'info',
+    oracle: {[WEB01]: REACH_OK},
+  },
+]
+
 /** What a Docker-style FORWARD DROP does to the bridged guest kdlab-lan01 once br_netfilter hands kdlab-br0's frames over. */
 const BRIDGED_DROP = {
   findings: [
@@ -1335,6 +1389,7 @@ export const SCENARIOS: Scenario[] = [
   ...RED2_SCENARIOS,
   ...RED5_SCENARIOS,
   ...RED10_SCENARIOS,
+  ...RED13_SCENARIOS,
 ]
 
 export interface ReportFinding {

@@ -489,6 +489,15 @@ class HostView {
     return mtus.length > 0 ? Math.min(...mtus) : 1500
   }
 
+  /**
+   * The largest packet a reply to the guest carries, sized by the path to it: a TCP peer sends no segment larger than
+   * the MSS the guest announced, which fits the guest NIC's MTU. A virtio NIC with libvirt's <mtu> takes that MTU as
+   * its largest (host_mtu), so the guest's TCP asks for nothing larger (lab: tap-mtu-guest-matched).
+   */
+  private replySize(i: Iface, proto: string, pathMtu: number): number {
+    return proto === 'tcp' && i.model === 'virtio' && i.mtu !== undefined ? Math.min(pathMtu, i.mtu) : pathMtu
+  }
+
   guestFlows(d: LibvirtDomain, i: Iface, internet: Destination, custom: boolean): Flow[] {
     if (i.type !== 'network' && i.type !== 'bridge') return []
     const net = this.network(i)
@@ -1063,7 +1072,10 @@ class HostView {
     }
     const {value, key, unread} = this.maxConf(bridge, 'arp_ignore')
     if (value === 8) {
-      runner.push({name: `ARP for ${gw}`, verdict: 'fail', detail: `${key} = 8: the host answers no ARP request on ${bridge}, so the guest never learns ${gw}'s MAC`, element: {id: `sysctl:${key}`, kind: 'sysctl', text: `${key} = 8`, sysctl: {key, value: 8}, device: bridge}})
+      // The host still asks its guests, and a guest learns the host's MAC from each request it receives (lab:
+      // bridge-arp-ignore-never, web01 measured all ok): only a guest whose cache ran out cannot ask for it.
+      const hop: Hop = {name: `ARP for ${gw}`, verdict: 'fail', detail: `${key} = 8: the host answers no ARP request on ${bridge}`, element: {id: `sysctl:${key}`, kind: 'sysctl', text: `${key} = 8`, sysctl: {key, value: 8}, device: bridge}}
+      runner.push(cacheBound(hop, `the guest reaches ${gw} only while its ARP cache holds the host's MAC (written again by each ARP request the host sends it)`))
       return
     }
     // An unread key may hold 8, the one value that silences the gateway: the hop is then not decided.
@@ -1072,6 +1084,20 @@ class HostView {
       return
     }
     this.arpExchange(runner, `ARP for ${gw}`, bridge, {guest: runner.packet().src, host: gw, mac: g.i.mac}, `the guest reaches ${gw} only while its ARP cache still holds the host's MAC`)
+  }
+
+  /**
+   * ARP off on the Ethernet device a packet leaves by (NOARP): the kernel flushed its neighbour entries and now sends
+   * to the device's own MAC (arp_constructor), which the next hop drops; only an entry set since (PERMANENT, another
+   * MAC) still reaches it (lab: uplink-arp-off).
+   */
+  private egressNoArp(runner: PathRunner, dev: string, nextHop: string): void {
+    const own = this.links.get(dev)?.mac
+    if (!runner.alive() || !own) return
+    const entry = this.neighbourAt.get(`${dev} ${nextHop}`)
+    if (entry?.state.includes('PERMANENT') && entry.mac && entry.mac !== own) return
+    const hop = this.noArpHop(dev, `neighbour ${nextHop}`, `the host asks no ARP for ${nextHop} there and sends to ${dev}'s own MAC`)
+    if (hop) runner.push(hop)
   }
 
   /** ARP off on the bridge (NOARP): the host neither answers ARP there nor asks; what it sends goes to its own MAC. */
@@ -1252,13 +1278,26 @@ class HostView {
 
   private readonly forwardingHops = {4: new Map<string, Hop>(), 6: new Map<string, Hop>()}
 
+  /** Some device forwards IPv4 on its own key (conf/DEV/forwarding = 1): ip_forward = 0 was not the last word. */
+  private forwardsPerDevice(): boolean {
+    this.perDeviceForwarding ??= Object.entries(this.facts.sysctl).some(([k, v]) => v === 1 && /^net\.ipv4\.conf\..+\.forwarding$/.test(k) && !/^net\.ipv4\.conf\.(all|default)\./.test(k))
+    return this.perDeviceForwarding
+  }
+
+  private perDeviceForwarding: boolean | undefined
+
   private forwardingHopOf(iif: string, family: 4 | 6): Hop {
     const global = family === 4 ? this.sysctl('net.ipv4.ip_forward') : this.sysctl('net.ipv6.conf.all.forwarding')
     const own = family === 4 ? this.sysctl(`net.ipv4.conf.${iif}.forwarding`) : this.sysctl(`net.ipv6.conf.${iif}.forwarding`)
     const key = family === 4 ? 'net.ipv4.ip_forward' : 'net.ipv6.conf.all.forwarding'
-    if (global === 0) return {name: 'forwarding', verdict: 'fail', detail: `${key} = 0: the host routes nothing`, element: {id: `sysctl:${key}`, kind: 'sysctl', text: `${key} = 0`, sysctl: {key, value: 0}}}
-    // The kernel asks the arriving device (ip_forward sets every conf/*/forwarding; one device can be off alone).
+    // The kernel asks the arriving device (ip_forward sets every conf/*/forwarding; one device can be off alone, or on
+    // alone after ip_forward = 0: IN_DEV_FORWARD reads the device's key only).
     const ownKey = family === 4 ? `net.ipv4.conf.${iif}.forwarding` : `net.ipv6.conf.${iif}.forwarding`
+    if (global === 0 && family === 4 && own === 1) return {name: 'forwarding', verdict: 'pass', detail: `${ownKey} = 1 (${key} = 0 does not stop it: the kernel asks the arriving device)`}
+    // Forwarding enabled device by device (some device's own key is 1): the one this device lacks is its own key, not
+    // ip_forward, whose 1 would turn it on for every device.
+    if (global === 0 && family === 4 && own === 0 && this.forwardsPerDevice()) return {name: 'forwarding', verdict: 'fail', detail: `${ownKey} = 0 (${key} = 0, forwarding enabled per device): nothing arriving on ${iif} is routed`, element: {id: `sysctl:${ownKey}`, kind: 'sysctl', text: `${ownKey} = 0`, sysctl: {key: ownKey, value: 0}, device: iif}}
+    if (global === 0) return {name: 'forwarding', verdict: 'fail', detail: `${key} = 0: the host routes nothing`, element: {id: `sysctl:${key}`, kind: 'sysctl', text: `${key} = 0`, sysctl: {key, value: 0}}}
     // IPv6 forwards by conf/all alone: a device's own flag only makes it act as host or router (RAs).
     if (own === 0 && family === 4) return {name: 'forwarding', verdict: 'fail', detail: `${ownKey} = 0: nothing arriving on ${iif} is routed`, element: {id: `sysctl:${ownKey}`, kind: 'sysctl', text: `${ownKey} = 0`, sysctl: {key: ownKey, value: 0}, device: iif}}
     if (global === undefined || global === null) return {name: 'forwarding', verdict: 'indeterminate', detail: `${key} could not be read`}
@@ -1655,7 +1694,10 @@ class HostView {
     this.ipSend(runner, bridge, egress)
     // NAT networks only work when the source is translated: replies to a private guest address never come back.
     if (runner.alive() && net!.forwardMode === 'nat') runner.push(this.natHop(runner, src, net!))
-    if (egress && decision?.kind === 'unicast') this.neighbourHop(runner, egress, decision.gateway ?? to.addr)
+    if (egress && decision?.kind === 'unicast') {
+      this.neighbourHop(runner, egress, decision.gateway ?? to.addr)
+      this.egressNoArp(runner, egress, decision.gateway ?? to.addr)
+    }
     if (runner.alive() && egress) this.leaveDevice(runner, egress, 'egress')
     const dest = `${to.addr}${to.proto === 'icmp' ? ' (ping)' : `:${to.port ?? 443}/${to.proto}`}`
     const nexthops = decision?.nexthops
@@ -1666,13 +1708,14 @@ class HostView {
     // The reply: sent to the address the request left with, it arrives where the network delivers that address.
     const natted = runner.packet().src
     const reply = replyPacket({family: 4, iifname: egress, src: to.addr, dst: src, l4proto: to.proto, ...(to.proto === 'icmp' ? {icmpType: 0} : {sport: to.port ?? 443, dport: EPHEMERAL_PORT})}, natted !== src ? ['snat'] : [])
-    // The sender sizes its packets by the routed path (the bridge's MTU, not the tap's): the tap must take them.
+    // The sender sizes its packets by the routed path (the bridge's MTU, not the tap's), a TCP one no larger than the
+    // guest's MSS (replySize): the tap must take them.
     // Conntrack undoes the source NAT at the NAT core's priority in prerouting: chains before it see the translated address.
     // The reply belongs to the request's connection: it carries the connection mark the request's path left.
     const ctMark = runner.packet().ct.mark
     const conn = this.connOf(runner)
     const arriving: NfPacket = natted !== src ? {...reply, dst: natted, ct: {...reply.ct, mark: ctMark, translate: {dst: src}, ...conn}} : {...reply, ct: {...reply.ct, mark: ctMark, ...conn}}
-    const back = new PathRunner(this, [], arriving, to.proto === 'icmp' ? SIZE.ping : this.pathMtu(bridge, egress))
+    const back = new PathRunner(this, [], arriving, to.proto === 'icmp' ? SIZE.ping : this.replySize(i, to.proto, this.pathMtu(bridge, egress)))
     const replyAssumed = [...assumed]
     if (missing) back.push(missing)
     if (natted === src && net!.forwardMode === 'nat') {
@@ -1743,7 +1786,7 @@ class HostView {
     const flows = [this.finish(base, 'custom', `to ${dest}, an address of this host${srcNote}`, request, runner.hops, undefined, assumed)]
     if (flows[0].verdict === 'fail') return flows
     const reply = replyPacket({family: 4, src: to.addr, dst: src, l4proto: to.proto, ...(to.proto === 'icmp' ? {icmpType: 0} : {sport: to.port ?? 443, dport: EPHEMERAL_PORT})})
-    const back = new PathRunner(this, [], {...reply, ct: {...reply.ct, mark: runner.packet().ct.mark, ...this.connOf(runner)}}, to.proto === 'icmp' ? SIZE.ping : this.pathMtu(bridge))
+    const back = new PathRunner(this, [], {...reply, ct: {...reply.ct, mark: runner.packet().ct.mark, ...this.connOf(runner)}}, to.proto === 'icmp' ? SIZE.ping : this.replySize(i, to.proto, this.pathMtu(bridge)))
     back.outputHook(bridge, back.route('routing', 'output', {iif: 'lo', src: to.addr, viaDev: bridge}), bridge)
     this.ipSend(back, undefined, bridge)
     this.toGuest(back, g, false, true)

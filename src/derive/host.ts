@@ -55,6 +55,7 @@ export function hostView(ctx: DeriveContext, networks: NetworkView[]): HostView 
     affectedGuests: routedGuests,
     ipForward: sysctlValue('net.ipv4.ip_forward'),
     routedNetworks: routedNetworks.map((n) => n.name),
+    routedNetworksNotForwarding: routedNetworks.filter((n) => !n.bridge || sysctlValue(`net.ipv4.conf.${n.bridge}.forwarding`) !== 1).map((n) => n.name),
     runningGuests: domains.filter(isRunning).length,
     routedGuests,
     defaultRoutes: defaultRoutes.map((r) => `default${r.gateway ? ` via ${r.gateway}` : ''}${r.dev ? ` dev ${r.dev}` : ''} metric ${r.metric}`),

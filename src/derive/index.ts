@@ -50,10 +50,10 @@ export function buildModel(probes: Record<string, ProbeResult>, capturedAt: Date
         if (!heard || heard.sent === 0 || heard.capped || heard.addresses.length > 0 || heard.dhcp.discovers + heard.dhcp.requests > 0) return undefined
         return `heard ${heard.sent} frame${heard.sent === 1 ? '' : 's'} from it on ${heard.tap} in ${ctx.facts.wire!.seconds} s, none from an IPv4 address, no DHCP request`
       },
-      // A full range still serves the MACs that hold a lease in it.
+      // A full range still serves the MACs that hold a lease in it, and those a host entry reserves an address for.
       dhcpPoolFullFor: (network, mac) => {
         const pool = pools.get(network)
-        if (pool === undefined || pool.size === 0 || pool.holders.has(mac)) return false
+        if (pool === undefined || pool.size === 0 || pool.holders.has(mac) || pool.reserved.has(mac.toLowerCase())) return false
         if (pool.leasedInRange >= pool.size) return true
         return pool.unread !== undefined ? {unread: pool.unread} : false
       },

@@ -16,6 +16,8 @@ export interface DhcpPool {
   leases: Lease[]
   /** MACs holding an unexpired lease on the network's bridge. */
   holders: Set<string>
+  /** MACs a host entry (<host mac= ip=>) gives an address no other MAC's lease holds: dnsmasq answers them whatever the range holds. */
+  reserved: Set<string>
   /** Why its leases are not all known (the lease probe failed, its status file unread or cut): the counts are a floor. */
   unread?: string
 }
@@ -43,6 +45,12 @@ export function dhcpPools(ctx: DeriveContext): Map<string, DhcpPool> {
           leasedInRange: current.filter((l) => inRange(l.ip)).length,
           leases: current,
           holders: new Set(current.map((l) => l.mac).filter((m): m is string => Boolean(m))),
+          reserved: new Set(
+            (v4?.dhcpHosts ?? []).flatMap((h) => {
+              const mac = h.mac?.toLowerCase()
+              return mac && h.ip && !current.some((l) => l.ip === h.ip && l.mac !== mac) ? [mac] : []
+            }),
+          ),
           ...(unread !== undefined ? {unread} : {}),
         },
       ]

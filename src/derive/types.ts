@@ -40,6 +40,11 @@ export interface HostView extends ViewBase<'host'> {
   ipForward: number | null
   /** Active NAT and routed libvirt networks. */
   routedNetworks: string[]
+  /**
+   * Those whose bridge is not known to forward on its own: the kernel routes what arrives on a device by that device's
+   * net.ipv4.conf.DEV.forwarding, which ip_forward only sets (all of them, when written); not read counts as off.
+   */
+  routedNetworksNotForwarding: string[]
   runningGuests: number
   /** Running guests on those networks. */
   routedGuests: number

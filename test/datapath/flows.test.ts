@@ -46,6 +46,11 @@ export function libvirtTables(extra: {filter?: Record<string, NfExpr[][]>; nat?:
   return [ipt('filter', filter, extra.policies ?? {}), ipt('nat', nat)]
 }
 
+/** ip_forward written 0, as the kernel does it: every device's own forwarding goes with it. */
+const forwardingOff = (h: DatapathFacts) => {
+  for (const key of Object.keys(h.sysctl)) if (key === 'net.ipv4.ip_forward' || /^net\.ipv4\.conf\.[^.]+\.forwarding$/.test(key)) h.sysctl[key] = 0
+}
+
 export function host(change: (f: DatapathFacts) => void = () => {}): DatapathFacts {
   const facts: DatapathFacts = {
     links: [
@@ -94,10 +99,23 @@ describe('hop model: a NAT guest on libvirt rules', () => {
   })
 
   it('ip_forward=0: egress fails at forwarding, naming the sysctl and its undo', () => {
-    const f = byKind(flows(host((h) => (h.sysctl['net.ipv4.ip_forward'] = 0))), 'egress')
+    const f = byKind(flows(host(forwardingOff)), 'egress')
     expect(f.verdict).toBe('fail')
     expect(f.decidedBy).toMatchObject({name: 'forwarding', element: {id: 'sysctl:net.ipv4.ip_forward', sysctl: {key: 'net.ipv4.ip_forward', value: 0}}})
     expect(undoOf(f)).toEqual(['sysctl -w net.ipv4.ip_forward=1'])
+  })
+
+  it('ip_forward=0 with the bridge and the uplink forwarding on their own (set per device after it) routes both ways', () => {
+    // IN_DEV_FORWARD reads the arriving device's key only (lab: ip-forward-per-device, web01 measured all ok).
+    const perDevice = (h: DatapathFacts) => (forwardingOff(h), (h.sysctl['net.ipv4.conf.virbr0.forwarding'] = 1), (h.sysctl['net.ipv4.conf.eth0.forwarding'] = 1))
+    const fs = flows(host(perDevice))
+    expect(verdicts(fs)).toMatchObject({egress: 'pass', 'egress-reply': 'pass'})
+    expect(byKind(fs, 'egress').hops.find((h) => h.name === 'forwarding')?.detail).toMatch(/net\.ipv4\.conf\.virbr0\.forwarding = 1 \(net\.ipv4\.ip_forward = 0 does not stop it/)
+    // The uplink's own left at 0: the replies arriving there are not routed, and its own key is what to set (ip_forward=1
+    // would turn forwarding on for every device the admin left off).
+    const reply = byKind(flows(host((h) => (perDevice(h), (h.sysctl['net.ipv4.conf.eth0.forwarding'] = 0)))), 'egress-reply')
+    expect(reply.decidedBy).toMatchObject({name: 'forwarding', verdict: 'fail', element: {id: 'sysctl:net.ipv4.conf.eth0.forwarding', device: 'eth0'}})
+    expect(undoOf(reply)).toEqual(['sysctl -w net.ipv4.conf.eth0.forwarding=1'])
   })
 
   it('forwarding off on the bridge alone (ip_forward=1) still stops the guests', () => {
@@ -197,7 +215,7 @@ describe('hop model: a NAT guest on libvirt rules', () => {
     expect(query.decidedBy?.detail).toMatch(/web01 asks 203\.0\.113\.53 .*decided beyond the host/)
     expect(byKind(elsewhere, 'dns-reply')).toMatchObject({verdict: 'indeterminate', replyTo: 'dns'})
     // A host fault on the way still fails it.
-    expect(byKind(flows(host((h) => ((h.guestResolvers = () => ['203.0.113.53']), (h.sysctl['net.ipv4.ip_forward'] = 0)))), 'dns').verdict).toBe('fail')
+    expect(byKind(flows(host((h) => ((h.guestResolvers = () => ['203.0.113.53']), forwardingOff(h)))), 'dns').verdict).toBe('fail')
     // A resolver on its own link is not the host's to route: only the answer's being is unknown.
     const neighbour = flows(host((h) => (h.guestResolvers = () => ['192.168.122.53'])))
     expect(neighbour.filter((f) => f.kind.startsWith('dns')).map((f) => [f.kind, f.verdict])).toEqual([['dns', 'indeterminate']])
@@ -532,6 +550,17 @@ describe('the round trip: a reply gets every check its request gets', () => {
     expect(f.decidedBy).toMatchObject({name: 'mtu vnet0', element: {id: 'mtu:virbr0'}})
   })
 
+  it("a virtio NIC given the tap's MTU by libvirt's <mtu> asks for TCP segments that fit it: the replies pass; another model's NIC takes no MTU from libvirt, its replies are sized by the path", () => {
+    // lab: tap-mtu-guest-matched (a 1400 tap on a 1500 bridge, <mtu size='1400'/>): the guest measured TCP ok and the
+    // kernel trace shows the server's segments sized for its 1360-byte MSS (this was a failure).
+    const small = (model: string) => (h: DatapathFacts) => {
+      h.links.find((l) => l.name === 'vnet0')!.mtu = 1400
+      Object.assign(h.domains[0].interfaces[0], {mtu: 1400, model})
+    }
+    expect(reply(small('virtio')).verdict).toBe('pass')
+    expect(reply(small('e1000')).decidedBy).toMatchObject({name: 'mtu vnet0', element: {id: 'mtu:virbr0'}})
+  })
+
   it("a permanent neighbour entry giving the guest's address another MAC fails what the host sends to the guest", () => {
     const fs = flows(host((h) => (h.neighbours = [{ip: '192.168.122.50', dev: 'virbr0', mac: '52:54:00:de:ad:01', state: ['PERMANENT']}])))
     expect(byKind(fs, 'dns-reply').decidedBy).toMatchObject({name: 'neighbour 192.168.122.50', element: {kind: 'neighbour'}})
@@ -556,19 +585,38 @@ describe('the round trip: a reply gets every check its request gets', () => {
     expect(byKind(resolved, 'dns-reply').verdict).toBe('pass')
   })
 
-  it('arp_ignore 8 on the bridge: the guest never learns its gateway, so nothing unicast to it passes (DHCP still does)', () => {
+  it('arp_ignore 8 on the bridge: the host answers no ARP but still asks, so the guest reaches its gateway only while its cache lasts: undecided by time, never a pass (DHCP still passes)', () => {
+    // lab: bridge-arp-ignore-never, web01 measured everything ok (this was a failure).
     const fs = flows(host((h) => (h.sysctl['net.ipv4.conf.virbr0.arp_ignore'] = 8)))
-    expect(verdicts(fs)).toMatchObject({dhcp: 'pass', dns: 'fail', egress: 'fail'})
-    expect(byKind(fs, 'dns').decidedBy?.name).toBe('ARP for 192.168.122.1')
+    expect(verdicts(fs)).toMatchObject({dhcp: 'pass', dns: 'indeterminate', egress: 'indeterminate'})
+    expect(byKind(fs, 'dns').decidedBy).toMatchObject({name: 'ARP for 192.168.122.1', intermittent: true, element: {id: 'sysctl:net.ipv4.conf.virbr0.arp_ignore', sysctl: {value: 8}}})
+    expect(byKind(fs, 'dns').decidedBy?.detail).toMatch(/written again by each ARP request the host sends it/)
   })
 
   it('arp_ignore that could not be read is no pass: every flow to the gateway is undecided at ARP, never a pass (DHCP is broadcast and still decided)', () => {
     const unread = flows(host((h) => delete h.sysctl['net.ipv4.conf.all.arp_ignore']))
     expect(verdicts(unread)).toMatchObject({dhcp: 'pass', dns: 'indeterminate', egress: 'indeterminate'})
     expect(byKind(unread, 'dns').decidedBy).toMatchObject({name: 'ARP for 192.168.122.1', verdict: 'indeterminate', detail: expect.stringContaining('net.ipv4.conf.all.arp_ignore could not be read')})
-    // Read, a value below 8 decides nothing at ARP; 8 in the unread one's place would have failed it.
+    // Read, a value below 8 decides nothing at ARP; 8 leaves it to the guest's ARP cache.
     expect(verdicts(flows(host((h) => (h.sysctl['net.ipv4.conf.all.arp_ignore'] = 2))))).toMatchObject({dns: 'pass', egress: 'pass'})
-    expect(verdicts(flows(host((h) => (h.sysctl['net.ipv4.conf.all.arp_ignore'] = 8))))).toMatchObject({dns: 'fail', egress: 'fail'})
+    expect(verdicts(flows(host((h) => (h.sysctl['net.ipv4.conf.all.arp_ignore'] = 8))))).toMatchObject({dns: 'indeterminate', egress: 'indeterminate'})
+  })
+
+  it("ARP off on the uplink (NOARP): the host sends to its own MAC, so what leaves by it fails; an entry set since for the next hop's MAC still reaches it", () => {
+    // lab: uplink-arp-off (web01 measured ping and TCP failed; kvmdoctor passed them).
+    const off = (h: DatapathFacts) => {
+      const eth0 = h.links.find((l) => l.name === 'eth0')!
+      Object.assign(eth0, {mac: '52:54:00:0e:00:01', flags: [...eth0.flags, 'NOARP']})
+    }
+    const gateway = byKind(flows(host(off)), 'egress').hops.find((h) => h.name.startsWith('neighbour '))?.name.slice('neighbour '.length)
+    const fs = flows(host(off))
+    expect(byKind(fs, 'egress').decidedBy).toMatchObject({verdict: 'fail', element: {id: 'noarp:eth0', kind: 'link', noArp: true, device: 'eth0'}})
+    expect(undoOf(byKind(fs, 'egress'))).toEqual(['ip link set eth0 arp on'])
+    expect(verdicts(fs)).toMatchObject({dhcp: 'pass', dns: 'pass'})
+    const pinned = flows(host((h) => (off(h), (h.neighbours = [{ip: gateway!, dev: 'eth0', mac: '52:54:00:0e:00:99', state: ['PERMANENT']}]))))
+    expect(verdicts(pinned)).toMatchObject({egress: 'pass', 'egress-reply': 'pass'})
+    // A device without an Ethernet address (WireGuard, a tun) has no neighbours to ask: NOARP is its nature.
+    expect(byKind(flows(host((h) => h.links.find((l) => l.name === 'eth0')!.flags.push('NOARP'))), 'egress').verdict).toBe('pass')
   })
 
   it('ARP off on the bridge (NOARP): the host answers no ARP, so the guest reaches its gateway only while its cache lasts: undecided by time, never a pass; DHCP (broadcast) still passes', () => {
@@ -720,7 +768,7 @@ describe('the round trip: a reply gets every check its request gets', () => {
     expect(assumed.verdict).toBe('indeterminate')
     expect(assumed.decidedBy?.name).toBe('guest address')
     expect(assumed.assumptions?.[0]).toMatch(/the guest's own address is not known/)
-    const forwardOff = byKind(flows(host((h) => (unknownGuest(h), (h.sysctl['net.ipv4.ip_forward'] = 0)))), 'egress')
+    const forwardOff = byKind(flows(host((h) => (unknownGuest(h), forwardingOff(h)))), 'egress')
     expect(forwardOff.verdict).toBe('fail')
   })
 

@@ -82,6 +82,9 @@ const PROOFS: Record<string, Proof> = {
   // KD_FIX_PROOF=all: more of the same kinds, and kinds each scenario of its own.
   'bridge-forwarding-off': {ci: false, kind: 'sysctl written (a device\'s forwarding)', footprint: 'restores'},
   'reply-uplink-forwarding-off': {ci: false, kind: 'sysctl written (the uplink\'s forwarding)', footprint: 'restores'},
+  // ip_forward stays 0 (forwarding enabled per device is the admin's choice): the uplink's own key is set, nothing else.
+  'uplink-arp-off': {ci: false, kind: 'ARP back on (the uplink)', footprint: 'restores'},
+  'ip-forward-per-device-uplink-off': {ci: false, kind: "sysctl written (the uplink's own forwarding, ip_forward left 0)", footprint: 'adds', adds: [/^sysctl net\/ipv4\/conf\/kdlab-up0\/forwarding:/]},
   // The fix sets the kernel's own default (the hash table size, as before the fault), not the fault's value doubled.
   'conntrack-full': {ci: false, kind: "sysctl written (nf_conntrack_max back to the kernel's default), and persisted", footprint: 'restores'},
   'nft-forward-daddr-drop': {ci: false, kind: 'native nft accepts inserted in the admin\'s chain', footprint: 'adds', adds: [/^nft table inet kdlab_fwd chain forward: /]},

@@ -135,6 +135,8 @@ export interface Guest {
   bulk?: string
   /** libvirt's nwfilter on its interface (<filterref filter=...>, with its parameters: IP pins the address it may use). */
   filterref?: {filter: string; params?: Record<string, string>}
+  /** libvirt's <mtu size=.../> on its interface: the tap's MTU, and (virtio's host_mtu) the guest NIC's. */
+  mtu?: number
 }
 
 /** The guest every scenario starts from (and the bench's running guest): a DHCP client on the default network. */
@@ -182,7 +184,7 @@ function domainXml(g: Guest): string {
     <cmdline>${cmdline}</cmdline>
   </os>${g.acpi ? '\n  <features><acpi/></features>' : ''}
   <devices>
-    ${iface}${ovs}${filterref}<mac address='${g.mac}'/><model type='virtio'/></interface>
+    ${iface}${ovs}${filterref}${g.mtu ? `<mtu size='${g.mtu}'/>` : ''}<mac address='${g.mac}'/><model type='virtio'/></interface>
     <serial type='file'><source path='${consolePath(g.name)}'/><target port='0'/></serial>
     <memballoon model='none'/>
   </devices>

@@ -1970,6 +1970,72 @@ const RED10: Record<string, LiveScenario> = {
   },
 }
 
+// ---------- red team 13: per-device sysctls and the bridge's address ----------
+const MTU01: Guest = {name: 'kdlab-mtu01', mac: '52:54:00:6b:64:a1', mode: 'dhcp', mtu: 1400}
+const RED13: Record<string, LiveScenario> = {
+  'ip-forward-per-device': {
+    // Writing ip_forward sets every device's forwarding (and conf/default's); a device's own key is then set alone.
+    async inject() {
+      saved = [await setSysctl('net.ipv4.ip_forward', '0')]
+      for (const dev of [BRIDGE, INET.hostDev]) await sh(['sysctl', '-qw', `net.ipv4.conf.${dev}.forwarding=1`])
+    },
+    async reset() {
+      // Puts every device's forwarding back with it (they were all 1 under libvirt's ip_forward=1).
+      await sh(['sysctl', '-qw', `net.ipv4.ip_forward=${saved[0] ?? '1'}`])
+    },
+  },
+  'ip-forward-per-device-uplink-off': {
+    async inject() {
+      saved = [await setSysctl('net.ipv4.ip_forward', '0')]
+      await sh(['sysctl', '-qw', `net.ipv4.conf.${BRIDGE}.forwarding=1`])
+    },
+    async reset() {
+      await sh(['sysctl', '-qw', `net.ipv4.ip_forward=${saved[0] ?? '1'}`])
+    },
+  },
+  'uplink-arp-off': {
+    async inject() {
+      await sh(['ip', 'link', 'set', INET.hostDev, 'arp', 'off'])
+    },
+    async reset() {
+      await sh(['ip', 'link', 'set', INET.hostDev, 'arp', 'on'])
+    },
+  },
+  'bridge-arp-ignore-never': {
+    async inject() {
+      saved = [await setSysctl(`net.ipv4.conf.${BRIDGE}.arp_ignore`, '8')]
+    },
+    async reset() {
+      await sh(['sysctl', '-qw', `net.ipv4.conf.${BRIDGE}.arp_ignore=${saved[0] ?? '0'}`])
+    },
+  },
+  'tap-mtu-guest-matched': {
+    // The bridge follows its smallest port (1400) until its MTU is set by hand: then it stays 1500 and the host sizes
+    // what it routes to the guests by it.
+    async inject() {
+      // Set by hand first (a change of value marks it so), the bridge keeps 1500 when the 1400 tap joins: it never
+      // routes at 1400, so no ICMP "fragmentation needed" lowers the lab internet's path MTU (flushed anyway).
+      for (const mtu of ['1499', '1500']) await sh(['ip', 'link', 'set', BRIDGE, 'mtu', mtu])
+      await startGuest(MTU01)
+      await sh(['ip', 'netns', 'exec', INET.netns, 'ip', 'route', 'flush', 'cache'])
+    },
+    async reset() {
+      await removeGuest(MTU01.name)
+      await sh(['ip', 'link', 'set', BRIDGE, 'mtu', '1500'])
+    },
+  },
+  'bridge-prefix-widened': {
+    async inject() {
+      await sh(['ip', 'address', 'del', `${GATEWAY}/24`, 'dev', BRIDGE])
+      await sh(['ip', 'address', 'add', `${GATEWAY}/16`, 'broadcast', '+', 'dev', BRIDGE])
+    },
+    async reset() {
+      await sh(['ip', 'address', 'add', `${GATEWAY}/24`, 'broadcast', '192.168.122.255', 'dev', BRIDGE], {reject: false})
+      await sh(['ip', 'address', 'del', `${GATEWAY}/16`, 'dev', BRIDGE], {reject: false})
+    },
+  },
+}
+
 export const LIVE: Record<string, LiveScenario> = {
   healthy: {
     async inject() {},
@@ -2241,5 +2307,6 @@ export const LIVE: Record<string, LiveScenario> = {
   ...RED2,
   ...RED5,
   ...RED10,
+  ...RED13,
 }
 

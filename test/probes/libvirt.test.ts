@@ -119,4 +119,12 @@ describe('parseDomainXml', () => {
     expect(d.interfaces[1].bandwidth).toBeUndefined()
     expect(parseNetworkXml(`<network><name>ovs-net</name><forward mode='bridge'/><bridge name='ovsbr1'/><virtualport type='openvswitch'/></network>`)).toMatchObject({forwardMode: 'bridge', bridge: 'ovsbr1', virtualport: 'openvswitch'})
   })
+
+  it("reads an interface's own <mtu size='N'/> (the tap's, and a virtio NIC's largest); none, or not a number, is no MTU", () => {
+    const d = parseDomainXml(`<domain type='kvm'><name>web</name><devices>
+      <interface type='network'><mac address='52:54:00:aa:bb:01'/><source network='default'/><mtu size='1400'/><model type='virtio'/></interface>
+      <interface type='network'><mac address='52:54:00:aa:bb:02'/><source network='default'/><mtu size='big'/></interface>
+      <interface type='network'><mac address='52:54:00:aa:bb:03'/><source network='default'/></interface></devices></domain>`)
+    expect(d.interfaces.map((i) => i.mtu)).toEqual([1400, undefined, undefined])
+  })
 })

@@ -193,7 +193,7 @@ const hooked = (name: string, hook: (web: string) => Promise<HookFacts>, change:
 
 /** Rule id → its inputs. Every catalogue rule has an entry with both lists non-empty (the catalogue test checks). */
 export const RULE_CASES: Record<string, RuleCases> = {
-  'ip-forward-disabled': {fires: [recording('ip-forward-off'), recording('flushed-and-forward-off')], silent: [inactive(), recording('healthy')], unknown: [sysctlUnreadable('ip-forward-off', 'net.ipv4.ip_forward')]},
+  'ip-forward-disabled': {fires: [recording('ip-forward-off'), recording('flushed-and-forward-off')], silent: [inactive(), recording('healthy'), recording('ip-forward-per-device'), recording('ip-forward-per-device-uplink-off')], unknown: [sysctlUnreadable('ip-forward-off', 'net.ipv4.ip_forward')]},
   'nat-masquerade-missing': {fires: [recording('masquerade-removed', ['default']), recording('legacy-backend-masquerade-removed')], silent: [inactive(), recording('healthy')]},
   'nat-masquerade-wrong-interface': {
     fires: [recording('nat-pinned-missing-dev', ['kdlab-pinned']), edit("dev= a device that is not the default route's", 'healthy', (f) => alter<LibvirtFacts>(f, 'libvirt', (l) => (l.networks[0].forwardDev = 'lo')), ['default'])],
@@ -354,8 +354,8 @@ export const RULE_CASES: Record<string, RuleCases> = {
   },
   'ipv6-forward-drop': {fires: [recording('ipv6-forward-drop')], silent: [recording('bridged-forward-drop'), excluded(recording('dhcp-input-drop'))]},
   'iptables-nft-incompatible': {fires: [recording('iptables-nft-incompatible')], silent: [recording('healthy')]},
-  'guest-flow-blocked': {fires: [recording('bridge-forwarding-off'), recording('dhcp-input-drop')], silent: [recording('conntrack-full')]},
-  'guest-flow-indeterminate': {fires: [recording('mark-random-drop'), recording('snat-address-not-local')], silent: [recording('bridge-down')]},
+  'guest-flow-blocked': {fires: [recording('bridge-forwarding-off'), recording('dhcp-input-drop'), recording('ip-forward-per-device-uplink-off'), recording('uplink-arp-off')], silent: [recording('conntrack-full'), recording('bridge-arp-ignore-never')]},
+  'guest-flow-indeterminate': {fires: [recording('mark-random-drop'), recording('snat-address-not-local'), recording('bridge-arp-ignore-never')], silent: [recording('bridge-down')]},
   'guest-silent': {
     fires: [recording('wire-silent')],
     silent: [

@@ -2,7 +2,10 @@ import {describe, expect, it} from 'vitest'
 import type {LibvirtFacts} from '../../probes/libvirt.js'
 import type {LogFacts} from '../../probes/logs.js'
 import rule from '../../rules/dhcp-range-exhausted.js'
-import {alter, factsOf, fire, fixtureDir} from '../helpers.js'
+import type {LeaseFacts} from '../../probes/leases.js'
+import {type Facts, alter, factsOf, fire, fixtureDir, model} from '../helpers.js'
+
+const TINY03 = '52:54:00:6b:64:23'
 
 describe('dhcp-range-exhausted', () => {
   it('fires for a 2-address range with 2 unexpired leases (lab: 3 guests on kdlab-tiny)', async () => {
@@ -18,6 +21,23 @@ describe('dhcp-range-exhausted', () => {
       l.networks.find((n) => n.name === 'kdlab-tiny')!.ips[0].dhcpRanges = [{start: '192.168.150.100', end: '192.168.150.200'}]
     })
     expect((await fire(rule, facts)).names).toEqual([])
+  })
+  it('a host entry reserving an address for the guest left out gets it its answer: only its DHCP flow changes, the range is still full', async () => {
+    // lab: dhcp-range-full-host-entry (tiny03 measured DHCP ok; kvmdoctor failed its DHCP at the full pool).
+    const exhausted = await factsOf('dhcp-range-exhausted')
+    const reserve = (ip: string) => alter<LibvirtFacts>(exhausted, 'libvirt', (l) => l.networks.find((n) => n.name === 'kdlab-tiny')!.ips[0].dhcpHosts.push({mac: TINY03, ip}))
+    const dhcpOf = (facts: Facts) => {
+      const m = model(facts)
+      return (m.datapath.ok ? m.datapath.datapath.flows : []).find((f) => f.guest === 'kdlab-tiny03' && f.kind === 'dhcp')
+    }
+    expect(dhcpOf(exhausted)?.decidedBy).toMatchObject({name: 'DHCP pool', verdict: 'fail'})
+    const reserved = reserve('192.168.150.50')
+    expect(dhcpOf(reserved)?.verdict).toBe('pass')
+    expect((await fire(rule, reserved)).names).toEqual(['kdlab-tiny'])
+    // The reserved address leased to another MAC (before the entry): dnsmasq has nothing for it.
+    const leases = (exhausted.results.leases as {data: LeaseFacts}).data.leases
+    const taken = leases.find((x) => x.bridge === 'kdlab-tiny' && x.mac !== TINY03)!.ip
+    expect(dhcpOf(reserve(taken))?.decidedBy).toMatchObject({name: 'DHCP pool', verdict: 'fail'})
   })
   it('judges expiry at the capture time: the same leases expired are no exhaustion', async () => {
     const facts = await factsOf('dhcp-range-exhausted')

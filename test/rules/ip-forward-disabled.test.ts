@@ -1,5 +1,6 @@
 import {describe, expect, it} from 'vitest'
 import type {LibvirtFacts} from '../../probes/libvirt.js'
+import type {SysctlFacts} from '../../probes/sysctl.js'
 import rule from '../../rules/ip-forward-disabled.js'
 import {alter, factsOf, fire, unavailable} from '../helpers.js'
 
@@ -12,6 +13,14 @@ describe('ip-forward-disabled', () => {
   })
   it('stays silent on the healthy host', async () => {
     expect((await fire(rule, await factsOf('healthy'))).names).toEqual([])
+  })
+  it('stays silent when ip_forward is 0 but the routed bridge forwards on its own (net.ipv4.conf.virbr0.forwarding set to 1 after)', async () => {
+    // The kernel routes what arrives on virbr0 by virbr0's own key (lab: ip-forward-per-device, web01 measured all ok).
+    const perDevice = alter<SysctlFacts>(await factsOf('ip-forward-off'), 'sysctl', (s) => (s.values['net.ipv4.conf.virbr0.forwarding'] = 1))
+    expect((await fire(rule, perDevice)).names).toEqual([])
+    // Not read is not on: still fires.
+    const unread = alter<SysctlFacts>(await factsOf('ip-forward-off'), 'sysctl', (s) => (s.values['net.ipv4.conf.virbr0.forwarding'] = null))
+    expect((await fire(rule, unread)).names).not.toEqual([])
   })
   it('stays silent when only isolated networks exist (no routing on the host)', async () => {
     const facts = alter<LibvirtFacts>(await factsOf('ip-forward-off'), 'libvirt', (l) => l.networks.forEach((n) => (n.forwardMode = 'isolated')))
