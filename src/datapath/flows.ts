@@ -1094,7 +1094,7 @@ class HostView {
   private egressNoArp(runner: PathRunner, dev: string, nextHop: string): void {
     const own = this.links.get(dev)?.mac
     if (!runner.alive() || !own) return
-    const entry = this.neighbourAt.get(`${dev} ${nextHop}`)
+    const entry = this.neighbourAt(dev, nextHop)
     if (entry?.state.includes('PERMANENT') && entry.mac && entry.mac !== own) return
     const hop = this.noArpHop(dev, `neighbour ${nextHop}`, `the host asks no ARP for ${nextHop} there and sends to ${dev}'s own MAC`)
     if (hop) runner.push(hop)
