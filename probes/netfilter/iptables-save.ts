@@ -61,12 +61,38 @@ function baseChain(table: string, chain: string, policy: string, backend: Iptabl
 // Tokens
 
 interface Token {
-  text: string
+  /** The word, made on first use (wordOf): most words are only told apart by their characters, and never read whole. */
+  text: string | undefined
   start: number
   end: number
   /** Written in double quotes: always a value, even when it starts with "-". */
   quoted: boolean
+  /** What the word is as iptables reads it (a WordKind), told once when the line is scanned. */
+  kind: number
 }
+
+/** A value (or anything quoted), "!", a module's option ("--dport"), then the top-level options, by what reads them. */
+const VALUE = 0
+const BANG = 1
+const OPTION = 2
+/** -s, -d, -i, -o and their long names. */
+const TOP_LEVEL = 3
+const PROTOCOL = 4
+const FRAGMENT = 5
+const MATCH = 6
+const JUMP = 7
+const GOTO = 8
+
+/** The line whose words TOKEN_POOL holds (wordOf reads them from it). */
+let LINE = ''
+
+/** The text of a word, made once. */
+function wordOf(t: Token): string {
+  return t.text ?? (t.text = LINE.slice(t.start, t.end))
+}
+
+/** Whether T is WORD as written, unquoted (compared in place, no string made). */
+const isWord = (t: Token | undefined, word: string) => t !== undefined && !t.quoted && t.end - t.start === word.length && LINE.startsWith(word, t.start)
 
 /**
  * Words of a rule line, the way the regex /"((?:[^"\\]|\\.)*)"|(\S+)/g would find them (a double-quoted
@@ -74,6 +100,7 @@ interface Token {
  * ruleset of tens of thousands passes here, and a match object per word was most of the parse.
  */
 function tokenize(line: string): Token[] {
+  LINE = line
   let count = 0
   const n = line.length
   let i = 0
@@ -86,7 +113,7 @@ function tokenize(line: string): Token[] {
       continue
     }
     const start = i
-    let text: string
+    let text: string | undefined
     let quoted = false
     const end = c === QUOTE ? closingQuote(line, i + 1) : -1
     if (end >= 0) {
@@ -100,21 +127,77 @@ function tokenize(line: string): Token[] {
         if (c <= 0x20 ? c === 0x20 || (c >= 0x09 && c <= 0x0d) : c >= 0xa0 && isSpace(c)) break
         i++
       }
-      text = line.slice(start, i)
     }
+    const kind = quoted ? VALUE : wordKind(line, start, i)
     const t = TOKEN_POOL[count]
-    if (t === undefined) TOKEN_POOL[count] = {text, start, end: i, quoted}
+    if (t === undefined) TOKEN_POOL[count] = {text, start, end: i, quoted, kind}
     else {
       t.text = text
       t.start = start
       t.end = i
       t.quoted = quoted
+      t.kind = kind
     }
     WORDS[count] = TOKEN_POOL[count]
     count++
   }
   WORDS.length = count
   return WORDS
+}
+
+/**
+ * What the unquoted word line[start, end) is: "!", an option ("-x" or "--name", not "-1": a negative number is
+ * a value), and which top-level one; told by its characters, for every word of every rule.
+ */
+function wordKind(line: string, start: number, end: number): number {
+  const length = end - start
+  const first = line.charCodeAt(start)
+  if (length === 1) return first === 0x21 ? BANG : VALUE
+  if (first !== 0x2d) return VALUE
+  const second = line.charCodeAt(start + 1)
+  if (second >= 0x30 && second <= 0x39) return VALUE
+  if (second !== 0x2d) {
+    if (length !== 2) return OPTION
+    switch (second) {
+      case 0x73: // s
+      case 0x64: // d
+      case 0x69: // i
+      case 0x6f: // o
+        return TOP_LEVEL
+      case 0x70: // p
+        return PROTOCOL
+      case 0x66: // f
+        return FRAGMENT
+      case 0x6d: // m
+        return MATCH
+      case 0x6a: // j
+        return JUMP
+      case 0x67: // g
+        return GOTO
+      default:
+        return OPTION
+    }
+  }
+  switch (length) {
+    case 5:
+      return line.startsWith('--src', start) || line.startsWith('--dst', start) ? TOP_LEVEL : OPTION
+    case 6:
+      return line.startsWith('--jump', start) ? JUMP : line.startsWith('--goto', start) ? GOTO : OPTION
+    case 7:
+      return line.startsWith('--match', start) ? MATCH : OPTION
+    case 8:
+      return line.startsWith('--source', start) ? TOP_LEVEL : OPTION
+    case 10:
+      return line.startsWith('--protocol', start) ? PROTOCOL : line.startsWith('--fragment', start) ? FRAGMENT : OPTION
+    case 13:
+      return line.startsWith('--destination', start) ? TOP_LEVEL : OPTION
+    case 14:
+      return line.startsWith('--in-interface', start) ? TOP_LEVEL : OPTION
+    case 15:
+      return line.startsWith('--out-interface', start) ? TOP_LEVEL : OPTION
+    default:
+      return OPTION
+  }
 }
 
 /**
@@ -150,15 +233,9 @@ function isSpace(c: number): boolean {
   return c === 0xa0 || c === 0x1680 || (c >= 0x2000 && c <= 0x200a) || c === 0x2028 || c === 0x2029 || c === 0x202f || c === 0x205f || c === 0x3000 || c === 0xfeff
 }
 
-const TOP_LEVEL = new Set(['-s', '--source', '--src', '-d', '--destination', '--dst', '-i', '--in-interface', '-o', '--out-interface', '-p', '--protocol', '-f', '--fragment', '-m', '--match', '-j', '--jump', '-g', '--goto'])
-/** "-x" or "--name", not "-1" (a negative number is a value): tested by character, for every word of every rule. */
-const isOption = (t: Token | undefined) => {
-  if (t === undefined || t.quoted || t.text.length < 2 || t.text.charCodeAt(0) !== 0x2d) return false
-  const c = t.text.charCodeAt(1)
-  return c < 0x30 || c > 0x39
-}
-const isTopLevel = (t: Token | undefined) => t !== undefined && !t.quoted && TOP_LEVEL.has(t.text)
-const isBang = (t: Token | undefined) => t !== undefined && !t.quoted && t.text === '!'
+const isOption = (t: Token | undefined) => t !== undefined && t.kind >= OPTION
+const isTopLevel = (t: Token | undefined) => t !== undefined && t.kind >= TOP_LEVEL
+const isBang = (t: Token | undefined) => t !== undefined && t.kind === BANG
 
 /** One module option: `[!] --name value...`. */
 interface ModOption {
@@ -286,11 +363,12 @@ export function parseIptablesRuleOptions(
       break
     }
     if (!negated) start = opt.start
-    const name = opt.quoted ? '' : opt.text
-    if (name === '-j' || name === '--jump' || name === '-g' || name === '--goto') {
-      const goto = name === '-g' || name === '--goto'
+    const kind = opt.kind
+    if (kind === JUMP || kind === GOTO) {
+      const goto = kind === GOTO
+      const name = tokens[i + 1]
       // A target's reading depends on its text and on whether it names a user chain of this table.
-      const map = shared?.targets[(goto ? 2 : 0) + (c.userChains.has(tokens[i + 1]?.text ?? '') ? 1 : 0)]
+      const map = shared?.targets[(goto ? 2 : 0) + (name !== undefined && c.userChains.has(wordOf(name)) ? 1 : 0)]
       const text = line.slice(start)
       const found = map?.get(text)
       if (found !== undefined) pushKept(exprs, found)
@@ -301,17 +379,21 @@ export function parseIptablesRuleOptions(
       }
       break
     }
-    if (name === '-m' || name === '--match') {
-      const module = tokens[i + 1]?.text ?? ''
+    if (kind === MATCH) {
+      const module = tokens[i + 1] === undefined ? '' : wordOf(tokens[i + 1])
       const from = i + 2
       const next = moduleOptionsEnd(tokens, from)
       const end = next > from ? tokens[next - 1].end : (tokens[i + 1]?.end ?? opt.end)
       // Not shared: comments (collected per rule) and ipset matches (their warnings are per rule).
-      const kind = module.toLowerCase()
-      if (kind === 'comment' && next === from + 2 && isOptionNamed(tokens[from], '--comment') && !isOption(tokens[from + 1]) && !isBang(tokens[from + 1])) {
+      const lower = module.toLowerCase()
+      const port = next === from + 2 && shared !== undefined && PORT_MODULES.has(lower) ? onePortMatch(shared, tokens[from], tokens[from + 1]) : undefined
+      if (port !== undefined) {
+        // `-m tcp --dport 22`, one of a port's rules (the common case): read in place; by port it is shared already.
+        exprs.push(port)
+      } else if (lower === 'comment' && next === from + 2 && isWord(tokens[from], '--comment') && tokens[from + 1].kind === VALUE) {
         // The form iptables-save prints (firewalld comments many of its rules), read without option objects.
-        ;(c.comments ??= []).push(tokens[from + 1].text)
-      } else if (kind === 'comment' || kind === 'set') pushKept(exprs, parseModule(c, module, readModuleOptions(tokens, from).options, line.slice(start, end)))
+        ;(c.comments ??= []).push(wordOf(tokens[from + 1]))
+      } else if (lower === 'comment' || lower === 'set') pushKept(exprs, parseModule(c, module, readModuleOptions(tokens, from).options, line.slice(start, end)))
       else {
         const text = line.slice(start, end)
         const found = shared?.modules.get(text)
@@ -325,24 +407,24 @@ export function parseIptablesRuleOptions(
       i = next
       continue
     }
-    if (name === '-f' || name === '--fragment') {
+    if (kind === FRAGMENT) {
       exprs.push({kind: 'opaque', text: line.slice(start, opt.end)})
       i++
       continue
     }
-    if (TOP_LEVEL.has(name)) {
+    if (kind >= TOP_LEVEL) {
       const value = tokens[i + 1]
       i += 2
       if (value === undefined) {
         exprs.push({kind: 'opaque', text: line.slice(start, opt.end)})
         continue
       }
-      if (name === '-p' || name === '--protocol') protocol = value.text.toLowerCase()
+      if (kind === PROTOCOL) protocol = wordOf(value).toLowerCase()
       const text = line.slice(start, value.end)
       const found = shared?.topLevel.get(text)
       if (found !== undefined) pushKept(exprs, found)
       else {
-        const made = topLevelMatch(name, negated, value.text, text)
+        const made = topLevelMatch(wordOf(opt), negated, wordOf(value), text)
         pushKept(exprs, made)
         keep(shared?.topLevel, text, made)
       }
@@ -370,8 +452,25 @@ export function parseIptablesRuleOptions(
   return c.comments === undefined ? {exprs: exprs.slice()} : {exprs: exprs.slice(), comment: c.comments.join('; ')}
 }
 
-/** Whether T is the option NAME as written (not quoted). */
-const isOptionNamed = (t: Token | undefined, name: string) => t !== undefined && !t.quoted && t.text === name
+/**
+ * `--dport N` (or --sport, --destination-port, --source-port) of a port module, N one port: what moduleOption reads
+ * it as, read from the words in place; undefined for anything else.
+ */
+function onePortMatch(shared: SharedExprs, option: Token, value: Token): NfExpr | undefined {
+  if (option.kind !== OPTION || value.kind !== VALUE || value.quoted) return undefined
+  const length = value.end - value.start
+  if (length > 5) return undefined
+  let port = 0
+  for (let k = value.start; k < value.end; k++) {
+    const digit = LINE.charCodeAt(k) - 0x30
+    if (digit < 0 || digit > 9) return undefined
+    port = port * 10 + digit
+  }
+  if (port > 0xffff) return undefined
+  if (isWord(option, '--dport') || isWord(option, '--destination-port')) return shared.portMatch('dport', false, port)
+  if (isWord(option, '--sport') || isWord(option, '--source-port')) return shared.portMatch('sport', false, port)
+  return undefined
+}
 
 /** Where the module options from tokens[from] end (readModuleOptions' `next`), without reading them: most are shared already. */
 function moduleOptionsEnd(tokens: Token[], from: number): number {
@@ -393,12 +492,12 @@ function readModuleOptions(tokens: Token[], from: number): {options: ModOption[]
     const bang = isBang(tokens[i])
     const opt = tokens[bang ? i + 1 : i]
     if (!isOption(opt) || isTopLevel(opt)) break
-    const o: ModOption = {name: opt.text, negated: bang, values: [], start: tokens[i].start, end: opt.end}
+    const o: ModOption = {name: wordOf(opt), negated: bang, values: [], start: tokens[i].start, end: opt.end}
     i += bang ? 2 : 1
     while (i < tokens.length && !isOption(tokens[i]) && !(isBang(tokens[i]) && isOption(tokens[i + 1]))) {
       // "--dport ! 22": the old position of "!" still negates.
       if (isBang(tokens[i])) o.negated = true
-      else o.values.push(tokens[i].text)
+      else o.values.push(wordOf(tokens[i]))
       o.end = tokens[i].end
       i++
     }
@@ -631,7 +730,7 @@ const EFFECT_TARGETS = new Set([
 
 /** The target from tokens[from] on (its name, then its options to the end of the line). */
 function parseTarget(c: RuleContext, goto: boolean, tokens: Token[], from: number, start: number): NfStatement {
-  const target = tokens[from]?.text ?? ''
+  const target = tokens[from] === undefined ? '' : wordOf(tokens[from])
   const text = c.line.slice(start, tokens.length > from ? tokens[tokens.length - 1].end : start).trimEnd()
   const {options} = readModuleOptions(tokens, from + 1)
   const opt = (name: string) => options.find((o) => o.name === name)?.values[0]
