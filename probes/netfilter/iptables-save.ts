@@ -97,13 +97,14 @@ const isWord = (t: Token | undefined, word: string) => t !== undefined && !t.quo
 /**
  * Words of a rule line, the way the regex /"((?:[^"\\]|\\.)*)"|(\S+)/g would find them (a double-quoted
  * value with backslash escapes, else a run of non-space characters), scanned by hand: every rule of a
- * ruleset of tens of thousands passes here, and a match object per word was most of the parse.
+ * ruleset of tens of thousands passes here, and a match object per word was most of the parse. From FROM
+ * on, where a word starts or a space is.
  */
-function tokenize(line: string): Token[] {
+function tokenize(line: string, from: number): Token[] {
   LINE = line
   let count = 0
   const n = line.length
-  let i = 0
+  let i = from
   while (i < n) {
     // Every character passes here: printable ASCII is told apart without a call (most of the parse runs
     // before the optimizer has inlined anything).
@@ -342,11 +343,14 @@ export function parseIptablesRuleOptions(
 ): ParsedRule {
   const shared = ctx.shared
   const c: RuleContext = {line, userChains: ctx.userChains ?? NO_CHAINS, ipsetTypes: ctx.ipsetTypes ?? NO_IPSETS, warnings: ctx.warnings, shared, comments: undefined}
-  const tokens = tokenize(line)
+  // Words before the offset ("-A CHAIN") are not options, and are not scanned where the offset is a space no quoted
+  // word before it may span (else every word is scanned, and those starting before it skipped).
+  const scanned = offset < line.length && isSpace(line.charCodeAt(offset)) && line.lastIndexOf('"', offset - 1) < 0 ? offset : 0
+  const tokens = tokenize(line, scanned)
   const exprs = RULE_EXPRS
   exprs.length = 0
   let protocol: string | undefined
-  // Words before the offset ("-A CHAIN") are not options; everything below only looks forward from i.
+  // Everything below only looks forward from i.
   let i = 0
   while (i < tokens.length && tokens[i].start < offset) i++
   while (i < tokens.length) {
