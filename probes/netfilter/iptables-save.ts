@@ -316,6 +316,51 @@ function keep(map: Map<string, Kept> | undefined, text: string, exprs: Kept): vo
   if (map !== undefined && map.size < SHARED_LIMIT) map.set(text, Array.isArray(exprs) && exprs.length === 1 ? exprs[0] : exprs)
 }
 
+/**
+ * The options the rule before read at each of its lookups in a SharedExprs map (by the lookup's place in the rule),
+ * and what they read as: a chain's rules repeat their neighbours' options, in order (`! -i docker0 -o docker0 -p tcp`),
+ * and such an option is told by comparing it in place, without a string to make and hash.
+ */
+interface Recent {
+  map: Map<string, Kept>
+  text: string
+  kept: Kept
+}
+const RECENT: (Recent | undefined)[] = []
+
+/** What line[start, end) reads as in MAP, from the rule before's lookup at the same place, or MAP. */
+function lookUp(map: Map<string, Kept>, place: number, start: number, end: number): Kept | undefined {
+  const recent = RECENT[place]
+  if (recent !== undefined && recent.map === map && recent.text.length === end - start && LINE.startsWith(recent.text, start)) return recent.kept
+  const text = LINE.slice(start, end)
+  const found = map.get(text)
+  if (found !== undefined) remember(map, place, text, found)
+  return found
+}
+
+/** Keeps what TEXT reads as in MAP (when it has room) and as the rule's lookup at PLACE. */
+function keepRecent(map: Map<string, Kept>, place: number, text: string, exprs: Kept): void {
+  keep(map, text, exprs)
+  remember(map, place, text, Array.isArray(exprs) && exprs.length === 1 ? exprs[0] : exprs)
+}
+
+/** Lets go of this listing's maps and chains (the next listing shares nothing with it). */
+function forgetRecent(): void {
+  RECENT.length = 0
+  lastChains = undefined
+  LINE = ''
+}
+
+function remember(map: Map<string, Kept>, place: number, text: string, kept: Kept): void {
+  const recent = RECENT[place]
+  if (recent === undefined) RECENT[place] = {map, text, kept}
+  else {
+    recent.map = map
+    recent.text = text
+    recent.kept = kept
+  }
+}
+
 /** Appends what KEPT holds to OUT (no spread of an argument list per option). */
 function pushKept(out: NfExpr[], kept: Kept): void {
   if (!Array.isArray(kept)) {
@@ -349,7 +394,10 @@ export function parseIptablesRuleOptions(
   const tokens = tokenize(line, scanned)
   const exprs = RULE_EXPRS
   exprs.length = 0
-  let protocol: string | undefined
+  // The value of the last -p (read only by an implicit match, `-p tcp --dport 22` without -m).
+  let protocol: Token | undefined
+  // Which of the rule's lookups in a SharedExprs map is next (RECENT).
+  let place = 0
   // Everything below only looks forward from i.
   let i = 0
   while (i < tokens.length && tokens[i].start < offset) i++
@@ -371,20 +419,23 @@ export function parseIptablesRuleOptions(
     if (kind === JUMP || kind === GOTO) {
       const goto = kind === GOTO
       const name = tokens[i + 1]
+      if (shared === undefined) {
+        exprs.push(parseTarget(c, goto, tokens, i + 1, start))
+        break
+      }
       // A target's reading depends on its text and on whether it names a user chain of this table.
-      const map = shared?.targets[(goto ? 2 : 0) + (name !== undefined && c.userChains.has(wordOf(name)) ? 1 : 0)]
-      const text = line.slice(start)
-      const found = map?.get(text)
+      const map = shared.targets[(goto ? 2 : 0) + (name !== undefined && namesUserChain(c.userChains, name) ? 1 : 0)]
+      const found = lookUp(map, place, start, line.length)
       if (found !== undefined) pushKept(exprs, found)
       else {
         const target = parseTarget(c, goto, tokens, i + 1, start)
         exprs.push(target)
-        keep(map, text, target)
+        keepRecent(map, place, line.slice(start), target)
       }
       break
     }
     if (kind === MATCH) {
-      const module = tokens[i + 1] === undefined ? '' : wordOf(tokens[i + 1])
+      const module = tokens[i + 1] === undefined ? '' : moduleName(tokens[i + 1])
       const from = i + 2
       const next = moduleOptionsEnd(tokens, from)
       const end = next > from ? tokens[next - 1].end : (tokens[i + 1]?.end ?? opt.end)
@@ -399,15 +450,16 @@ export function parseIptablesRuleOptions(
         ;(c.comments ??= []).push(wordOf(tokens[from + 1]))
       } else if (lower === 'comment' || lower === 'set') pushKept(exprs, parseModule(c, module, readModuleOptions(tokens, from).options, line.slice(start, end)))
       else {
-        const text = line.slice(start, end)
-        const found = shared?.modules.get(text)
+        const found = shared === undefined ? undefined : lookUp(shared.modules, place, start, end)
         if (found !== undefined) pushKept(exprs, found)
         else {
+          const text = line.slice(start, end)
           const made = parseModule(c, module, readModuleOptions(tokens, from).options, text)
           pushKept(exprs, made)
-          keep(shared?.modules, text, made)
+          if (shared !== undefined) keepRecent(shared.modules, place, text, made)
         }
       }
+      place++
       i = next
       continue
     }
@@ -423,15 +475,16 @@ export function parseIptablesRuleOptions(
         exprs.push({kind: 'opaque', text: line.slice(start, opt.end)})
         continue
       }
-      if (kind === PROTOCOL) protocol = wordOf(value).toLowerCase()
-      const text = line.slice(start, value.end)
-      const found = shared?.topLevel.get(text)
+      if (kind === PROTOCOL) protocol = value
+      const found = shared === undefined ? undefined : lookUp(shared.topLevel, place, start, value.end)
       if (found !== undefined) pushKept(exprs, found)
       else {
+        const text = line.slice(start, value.end)
         const made = topLevelMatch(wordOf(opt), negated, wordOf(value), text)
         pushKept(exprs, made)
-        keep(shared?.topLevel, text, made)
+        if (shared !== undefined) keepRecent(shared.topLevel, place, text, made)
       }
+      place++
       continue
     }
     if (isOption(opt)) {
@@ -439,11 +492,12 @@ export function parseIptablesRuleOptions(
       const from = i - (negated ? 1 : 0)
       const next = moduleOptionsEnd(tokens, from)
       const text = line.slice(start, tokens[next - 1].end)
-      const map = shared?.implicitOf(protocol ?? '')
+      const proto = protocol === undefined ? '' : wordOf(protocol).toLowerCase()
+      const map = shared?.implicitOf(proto)
       const found = map?.get(text)
       if (found !== undefined) pushKept(exprs, found)
       else {
-        const made = parseModule(c, protocol ?? '', readModuleOptions(tokens, from).options, text)
+        const made = parseModule(c, proto, readModuleOptions(tokens, from).options, text)
         pushKept(exprs, made)
         keep(map, text, made)
       }
@@ -474,6 +528,33 @@ function onePortMatch(shared: SharedExprs, option: Token, value: Token): NfExpr 
   if (isWord(option, '--dport') || isWord(option, '--destination-port')) return shared.portMatch('dport', false, port)
   if (isWord(option, '--sport') || isWord(option, '--source-port')) return shared.portMatch('sport', false, port)
   return undefined
+}
+
+/** The modules most rules name, as written: told in place, the same string for every rule. */
+const COMMON_MODULES = ['tcp', 'udp', 'comment', 'conntrack', 'state', 'multiport', 'set', 'mark', 'physdev', 'addrtype', 'icmp']
+
+/** The module a -m names (its word). */
+function moduleName(t: Token): string {
+  for (let k = 0; k < COMMON_MODULES.length; k++) if (isWord(t, COMMON_MODULES[k])) return COMMON_MODULES[k]
+  return wordOf(t)
+}
+
+/** The target word and user chains of the last rule whose target was looked up, and whether it named one of them. */
+let lastChains: ReadonlySet<string> | undefined
+let lastTarget = ''
+let lastNamed = false
+
+/** Whether the target T names one of USER_CHAINS; the target of the rule before is compared in place. */
+function namesUserChain(userChains: ReadonlySet<string>, t: Token): boolean {
+  if (!t.quoted && userChains === lastChains && t.end - t.start === lastTarget.length && LINE.startsWith(lastTarget, t.start)) return lastNamed
+  const name = wordOf(t)
+  const named = userChains.has(name)
+  if (!t.quoted) {
+    lastChains = userChains
+    lastTarget = name
+    lastNamed = named
+  }
+  return named
 }
 
 /** Where the module options from tokens[from] end (readModuleOptions' `next`), without reading them: most are shared already. */
@@ -944,6 +1025,7 @@ export function parseIptablesSaveIR(text: string, opts: IptablesSaveOptions): Nf
     chain.rules.push(ruleOf(ref, ruleLine, parsed.exprs, counters, parsed.comment))
   }
   if (table) throw new ParseError(`${family === 'ip6' ? 'ip6tables' : 'iptables'}-save: table ${table.name} has no COMMIT (output truncated?)`)
+  forgetRecent()
   for (const name of incompatible) {
     const t = tables.get(name) ?? {backend, family, name, chains: {}}
     t.incompatible = true
