@@ -105,6 +105,8 @@ function tokenize(line: string, from: number): Token[] {
   let count = 0
   const n = line.length
   let i = from
+  // Words of a line whose only white space is the space end where indexOf finds the next one.
+  const spacesOnly = !OTHER_SPACE.test(line)
   while (i < n) {
     // Every character passes here: printable ASCII is told apart without a call (most of the parse runs
     // before the optimizer has inlined anything).
@@ -122,6 +124,9 @@ function tokenize(line: string, from: number): Token[] {
       text = inner.includes('\\') ? inner.replace(/\\(.)/g, '$1') : inner
       quoted = true
       i = end + 1
+    } else if (spacesOnly) {
+      const space = line.indexOf(' ', i)
+      i = space < 0 ? n : space
     } else {
       while (i < n) {
         c = line.charCodeAt(i)
@@ -226,6 +231,9 @@ function closingQuote(line: string, from: number): number {
 }
 
 const isLineTerminator = (c: number) => c === 0x0a || c === 0x0d || c === 0x2028 || c === 0x2029
+
+/** isSpace's characters but the space. */
+const OTHER_SPACE = /[\t\n\v\f\r\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\ufeff]/
 
 /** JavaScript's \s: ASCII white space, NBSP, the Unicode space separators, line and paragraph separators, BOM. */
 function isSpace(c: number): boolean {
