@@ -876,7 +876,12 @@ export function parseNftJsonIR(jsonText: string, options: NftJsonOptions = {}): 
   const listing = options.text !== undefined ? parseNftListing(options.text) : undefined
   const result: NftJsonResult = {tables: [], sets: {}, warnings: []}
   const tables = new Map<string, NfTable>()
-  for (const [i, item] of doc.nftables.entries()) {
+  const items: unknown[] = doc.nftables
+  for (let i = 0; i < items.length; i++) {
+    const item = items[i]
+    // Let go of each item once read: what the IR does not keep of the listing need not outlive it (a scavenge copies
+    // every object still reachable, and the listing's are most of them).
+    items[i] = undefined
     if (!isObj(item)) {
       result.warnings.push(`nft -j list ruleset: item ${i} is not an object`)
       continue
