@@ -296,7 +296,7 @@ export class SharedExprs {
    * Single-port matches by port, direction and negation: the option texts above fill their maps with the ports
    * seen first, while a host publishing tens of thousands of services names most ports in a rule or two of its own.
    */
-  private readonly ports = new Map<number, NfExpr>()
+  private readonly ports: (NfExpr | undefined)[][] = []
 
   implicitOf(protocol: string): Map<string, Kept> {
     let map = this.implicit.get(protocol)
@@ -306,9 +306,9 @@ export class SharedExprs {
 
   portMatch(field: 'dport' | 'sport', negated: boolean, port: number): NfExpr {
     const key = port * 4 + (field === 'dport' ? 2 : 0) + (negated ? 1 : 0)
-    let match = this.ports.get(key)
-    if (match === undefined) this.ports.set(key, (match = cmp(field, negated, num(port))))
-    return match
+    // In pages of 256 keys, made as ports are named: tens of thousands of distinct ports grew a Map by rehashing it.
+    const page = (this.ports[key >> 8] ??= new Array(256))
+    return (page[key & 255] ??= cmp(field, negated, num(port)))
   }
 }
 
