@@ -184,27 +184,18 @@ function wordKind(line: string, start: number, end: number): number {
         return OPTION
     }
   }
-  switch (length) {
-    case 5:
-      return line.startsWith('--src', start) || line.startsWith('--dst', start) ? TOP_LEVEL : OPTION
-    case 6:
-      return line.startsWith('--jump', start) ? JUMP : line.startsWith('--goto', start) ? GOTO : OPTION
-    case 7:
-      return line.startsWith('--match', start) ? MATCH : OPTION
-    case 8:
-      return line.startsWith('--source', start) ? TOP_LEVEL : OPTION
-    case 10:
-      return line.startsWith('--protocol', start) ? PROTOCOL : line.startsWith('--fragment', start) ? FRAGMENT : OPTION
-    case 13:
-      return line.startsWith('--destination', start) ? TOP_LEVEL : OPTION
-    case 14:
-      return line.startsWith('--in-interface', start) ? TOP_LEVEL : OPTION
-    case 15:
-      return line.startsWith('--out-interface', start) ? TOP_LEVEL : OPTION
-    default:
-      return OPTION
+  for (let k = 0; k < LONG_TOP_LEVEL.length; k++) {
+    const name = LONG_TOP_LEVEL[k][0]
+    if (name.length === length && line.startsWith(name, start)) return LONG_TOP_LEVEL[k][1]
   }
+  return OPTION
 }
+
+/** The long names of the top-level options, and what each is. */
+const LONG_TOP_LEVEL: [string, number][] = [
+  ['--source', TOP_LEVEL], ['--src', TOP_LEVEL], ['--destination', TOP_LEVEL], ['--dst', TOP_LEVEL], ['--in-interface', TOP_LEVEL],
+  ['--out-interface', TOP_LEVEL], ['--protocol', PROTOCOL], ['--fragment', FRAGMENT], ['--match', MATCH], ['--jump', JUMP], ['--goto', GOTO],
+]
 
 /**
  * The words of the line being parsed, and their objects: reused line after line (a rule's parse reads its
