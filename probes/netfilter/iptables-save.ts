@@ -61,22 +61,52 @@ function baseChain(table: string, chain: string, policy: string, backend: Iptabl
 // Tokens
 
 interface Token {
-  text: string
+  /** The word, made on first use (wordOf): most words are only told apart by their characters, and never read whole. */
+  text: string | undefined
   start: number
   end: number
   /** Written in double quotes: always a value, even when it starts with "-". */
   quoted: boolean
+  /** What the word is as iptables reads it (a WordKind), told once when the line is scanned. */
+  kind: number
 }
+
+/** A value (or anything quoted), "!", a module's option ("--dport"), then the top-level options, by what reads them. */
+const VALUE = 0
+const BANG = 1
+const OPTION = 2
+/** -s, -d, -i, -o and their long names. */
+const TOP_LEVEL = 3
+const PROTOCOL = 4
+const FRAGMENT = 5
+const MATCH = 6
+const JUMP = 7
+const GOTO = 8
+
+/** The line whose words TOKEN_POOL holds (wordOf reads them from it). */
+let LINE = ''
+
+/** The text of a word, made once. */
+function wordOf(t: Token): string {
+  return t.text ?? (t.text = LINE.slice(t.start, t.end))
+}
+
+/** Whether T is WORD as written, unquoted (compared in place, no string made). */
+const isWord = (t: Token | undefined, word: string) => t !== undefined && !t.quoted && t.end - t.start === word.length && LINE.startsWith(word, t.start)
 
 /**
  * Words of a rule line, the way the regex /"((?:[^"\\]|\\.)*)"|(\S+)/g would find them (a double-quoted
  * value with backslash escapes, else a run of non-space characters), scanned by hand: every rule of a
- * ruleset of tens of thousands passes here, and a match object per word was most of the parse.
+ * ruleset of tens of thousands passes here, and a match object per word was most of the parse. From FROM
+ * on, where a word starts or a space is.
  */
-function tokenize(line: string): Token[] {
+function tokenize(line: string, from: number): Token[] {
+  LINE = line
   let count = 0
   const n = line.length
-  let i = 0
+  let i = from
+  // Words of a line whose only white space is the space end where indexOf finds the next one.
+  const spacesOnly = !OTHER_SPACE.test(line)
   while (i < n) {
     // Every character passes here: printable ASCII is told apart without a call (most of the parse runs
     // before the optimizer has inlined anything).
@@ -86,7 +116,7 @@ function tokenize(line: string): Token[] {
       continue
     }
     const start = i
-    let text: string
+    let text: string | undefined
     let quoted = false
     const end = c === QUOTE ? closingQuote(line, i + 1) : -1
     if (end >= 0) {
@@ -94,21 +124,25 @@ function tokenize(line: string): Token[] {
       text = inner.includes('\\') ? inner.replace(/\\(.)/g, '$1') : inner
       quoted = true
       i = end + 1
+    } else if (spacesOnly) {
+      const space = line.indexOf(' ', i)
+      i = space < 0 ? n : space
     } else {
       while (i < n) {
         c = line.charCodeAt(i)
         if (c <= 0x20 ? c === 0x20 || (c >= 0x09 && c <= 0x0d) : c >= 0xa0 && isSpace(c)) break
         i++
       }
-      text = line.slice(start, i)
     }
+    const kind = quoted ? VALUE : wordKind(line, start, i)
     const t = TOKEN_POOL[count]
-    if (t === undefined) TOKEN_POOL[count] = {text, start, end: i, quoted}
+    if (t === undefined) TOKEN_POOL[count] = {text, start, end: i, quoted, kind}
     else {
       t.text = text
       t.start = start
       t.end = i
       t.quoted = quoted
+      t.kind = kind
     }
     WORDS[count] = TOKEN_POOL[count]
     count++
@@ -116,6 +150,52 @@ function tokenize(line: string): Token[] {
   WORDS.length = count
   return WORDS
 }
+
+/**
+ * What the unquoted word line[start, end) is: "!", an option ("-x" or "--name", not "-1": a negative number is
+ * a value), and which top-level one; told by its characters, for every word of every rule.
+ */
+function wordKind(line: string, start: number, end: number): number {
+  const length = end - start
+  const first = line.charCodeAt(start)
+  if (length === 1) return first === 0x21 ? BANG : VALUE
+  if (first !== 0x2d) return VALUE
+  const second = line.charCodeAt(start + 1)
+  if (second >= 0x30 && second <= 0x39) return VALUE
+  if (second !== 0x2d) {
+    if (length !== 2) return OPTION
+    switch (second) {
+      case 0x73: // s
+      case 0x64: // d
+      case 0x69: // i
+      case 0x6f: // o
+        return TOP_LEVEL
+      case 0x70: // p
+        return PROTOCOL
+      case 0x66: // f
+        return FRAGMENT
+      case 0x6d: // m
+        return MATCH
+      case 0x6a: // j
+        return JUMP
+      case 0x67: // g
+        return GOTO
+      default:
+        return OPTION
+    }
+  }
+  for (let k = 0; k < LONG_TOP_LEVEL.length; k++) {
+    const name = LONG_TOP_LEVEL[k][0]
+    if (name.length === length && line.startsWith(name, start)) return LONG_TOP_LEVEL[k][1]
+  }
+  return OPTION
+}
+
+/** The long names of the top-level options, and what each is. */
+const LONG_TOP_LEVEL: [string, number][] = [
+  ['--source', TOP_LEVEL], ['--src', TOP_LEVEL], ['--destination', TOP_LEVEL], ['--dst', TOP_LEVEL], ['--in-interface', TOP_LEVEL],
+  ['--out-interface', TOP_LEVEL], ['--protocol', PROTOCOL], ['--fragment', FRAGMENT], ['--match', MATCH], ['--jump', JUMP], ['--goto', GOTO],
+]
 
 /**
  * The words of the line being parsed, and their objects: reused line after line (a rule's parse reads its
@@ -143,6 +223,9 @@ function closingQuote(line: string, from: number): number {
 
 const isLineTerminator = (c: number) => c === 0x0a || c === 0x0d || c === 0x2028 || c === 0x2029
 
+/** isSpace's characters but the space. */
+const OTHER_SPACE = /[\t\n\v\f\r\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\ufeff]/
+
 /** JavaScript's \s: ASCII white space, NBSP, the Unicode space separators, line and paragraph separators, BOM. */
 function isSpace(c: number): boolean {
   if (c === 0x20 || (c >= 0x09 && c <= 0x0d)) return true
@@ -150,15 +233,9 @@ function isSpace(c: number): boolean {
   return c === 0xa0 || c === 0x1680 || (c >= 0x2000 && c <= 0x200a) || c === 0x2028 || c === 0x2029 || c === 0x202f || c === 0x205f || c === 0x3000 || c === 0xfeff
 }
 
-const TOP_LEVEL = new Set(['-s', '--source', '--src', '-d', '--destination', '--dst', '-i', '--in-interface', '-o', '--out-interface', '-p', '--protocol', '-f', '--fragment', '-m', '--match', '-j', '--jump', '-g', '--goto'])
-/** "-x" or "--name", not "-1" (a negative number is a value): tested by character, for every word of every rule. */
-const isOption = (t: Token | undefined) => {
-  if (t === undefined || t.quoted || t.text.length < 2 || t.text.charCodeAt(0) !== 0x2d) return false
-  const c = t.text.charCodeAt(1)
-  return c < 0x30 || c > 0x39
-}
-const isTopLevel = (t: Token | undefined) => t !== undefined && !t.quoted && TOP_LEVEL.has(t.text)
-const isBang = (t: Token | undefined) => t !== undefined && !t.quoted && t.text === '!'
+const isOption = (t: Token | undefined) => t !== undefined && t.kind >= OPTION
+const isTopLevel = (t: Token | undefined) => t !== undefined && t.kind >= TOP_LEVEL
+const isBang = (t: Token | undefined) => t !== undefined && t.kind === BANG
 
 /** One module option: `[!] --name value...`. */
 interface ModOption {
@@ -210,7 +287,7 @@ export class SharedExprs {
    * Single-port matches by port, direction and negation: the option texts above fill their maps with the ports
    * seen first, while a host publishing tens of thousands of services names most ports in a rule or two of its own.
    */
-  private readonly ports = new Map<number, NfExpr>()
+  private readonly ports: (NfExpr | undefined)[][] = []
 
   implicitOf(protocol: string): Map<string, Kept> {
     let map = this.implicit.get(protocol)
@@ -220,9 +297,9 @@ export class SharedExprs {
 
   portMatch(field: 'dport' | 'sport', negated: boolean, port: number): NfExpr {
     const key = port * 4 + (field === 'dport' ? 2 : 0) + (negated ? 1 : 0)
-    let match = this.ports.get(key)
-    if (match === undefined) this.ports.set(key, (match = cmp(field, negated, num(port))))
-    return match
+    // In pages of 256 keys, made as ports are named: tens of thousands of distinct ports grew a Map by rehashing it.
+    const page = (this.ports[key >> 8] ??= new Array(256))
+    return (page[key & 255] ??= cmp(field, negated, num(port)))
   }
 }
 
@@ -236,6 +313,51 @@ const SHARED_LIMIT = 4096
 /** Keeps what the option TEXT reads as in MAP, unless MAP is full. */
 function keep(map: Map<string, Kept> | undefined, text: string, exprs: Kept): void {
   if (map !== undefined && map.size < SHARED_LIMIT) map.set(text, Array.isArray(exprs) && exprs.length === 1 ? exprs[0] : exprs)
+}
+
+/**
+ * The options the rule before read at each of its lookups in a SharedExprs map (by the lookup's place in the rule),
+ * and what they read as: a chain's rules repeat their neighbours' options, in order (`! -i docker0 -o docker0 -p tcp`),
+ * and such an option is told by comparing it in place, without a string to make and hash.
+ */
+interface Recent {
+  map: Map<string, Kept>
+  text: string
+  kept: Kept
+}
+const RECENT: (Recent | undefined)[] = []
+
+/** What line[start, end) reads as in MAP, from the rule before's lookup at the same place, or MAP. */
+function lookUp(map: Map<string, Kept>, place: number, start: number, end: number): Kept | undefined {
+  const recent = RECENT[place]
+  if (recent !== undefined && recent.map === map && recent.text.length === end - start && LINE.startsWith(recent.text, start)) return recent.kept
+  const text = LINE.slice(start, end)
+  const found = map.get(text)
+  if (found !== undefined) remember(map, place, text, found)
+  return found
+}
+
+/** Keeps what TEXT reads as in MAP (when it has room) and as the rule's lookup at PLACE. */
+function keepRecent(map: Map<string, Kept>, place: number, text: string, exprs: Kept): void {
+  keep(map, text, exprs)
+  remember(map, place, text, Array.isArray(exprs) && exprs.length === 1 ? exprs[0] : exprs)
+}
+
+/** Lets go of this listing's maps and chains (the next listing shares nothing with it). */
+function forgetRecent(): void {
+  RECENT.length = 0
+  lastChains = undefined
+  LINE = ''
+}
+
+function remember(map: Map<string, Kept>, place: number, text: string, kept: Kept): void {
+  const recent = RECENT[place]
+  if (recent === undefined) RECENT[place] = {map, text, kept}
+  else {
+    recent.map = map
+    recent.text = text
+    recent.kept = kept
+  }
 }
 
 /** Appends what KEPT holds to OUT (no spread of an argument list per option). */
@@ -265,11 +387,17 @@ export function parseIptablesRuleOptions(
 ): ParsedRule {
   const shared = ctx.shared
   const c: RuleContext = {line, userChains: ctx.userChains ?? NO_CHAINS, ipsetTypes: ctx.ipsetTypes ?? NO_IPSETS, warnings: ctx.warnings, shared, comments: undefined}
-  const tokens = tokenize(line)
+  // Words before the offset ("-A CHAIN") are not options, and are not scanned where the offset is a space no quoted
+  // word before it may span (else every word is scanned, and those starting before it skipped).
+  const scanned = offset < line.length && isSpace(line.charCodeAt(offset)) && line.lastIndexOf('"', offset - 1) < 0 ? offset : 0
+  const tokens = tokenize(line, scanned)
   const exprs = RULE_EXPRS
   exprs.length = 0
-  let protocol: string | undefined
-  // Words before the offset ("-A CHAIN") are not options; everything below only looks forward from i.
+  // The value of the last -p (read only by an implicit match, `-p tcp --dport 22` without -m).
+  let protocol: Token | undefined
+  // Which of the rule's lookups in a SharedExprs map is next (RECENT).
+  let place = 0
+  // Everything below only looks forward from i.
   let i = 0
   while (i < tokens.length && tokens[i].start < offset) i++
   while (i < tokens.length) {
@@ -286,66 +414,76 @@ export function parseIptablesRuleOptions(
       break
     }
     if (!negated) start = opt.start
-    const name = opt.quoted ? '' : opt.text
-    if (name === '-j' || name === '--jump' || name === '-g' || name === '--goto') {
-      const goto = name === '-g' || name === '--goto'
+    const kind = opt.kind
+    if (kind === JUMP || kind === GOTO) {
+      const goto = kind === GOTO
+      const name = tokens[i + 1]
+      if (shared === undefined) {
+        exprs.push(parseTarget(c, goto, tokens, i + 1, start))
+        break
+      }
       // A target's reading depends on its text and on whether it names a user chain of this table.
-      const map = shared?.targets[(goto ? 2 : 0) + (c.userChains.has(tokens[i + 1]?.text ?? '') ? 1 : 0)]
-      const text = line.slice(start)
-      const found = map?.get(text)
+      const map = shared.targets[(goto ? 2 : 0) + (name !== undefined && namesUserChain(c.userChains, name) ? 1 : 0)]
+      const found = lookUp(map, place, start, line.length)
       if (found !== undefined) pushKept(exprs, found)
       else {
         const target = parseTarget(c, goto, tokens, i + 1, start)
         exprs.push(target)
-        keep(map, text, target)
+        keepRecent(map, place, line.slice(start), target)
       }
       break
     }
-    if (name === '-m' || name === '--match') {
-      const module = tokens[i + 1]?.text ?? ''
+    if (kind === MATCH) {
+      const module = tokens[i + 1] === undefined ? '' : moduleName(tokens[i + 1])
       const from = i + 2
       const next = moduleOptionsEnd(tokens, from)
       const end = next > from ? tokens[next - 1].end : (tokens[i + 1]?.end ?? opt.end)
       // Not shared: comments (collected per rule) and ipset matches (their warnings are per rule).
-      const kind = module.toLowerCase()
-      if (kind === 'comment' && next === from + 2 && isOptionNamed(tokens[from], '--comment') && !isOption(tokens[from + 1]) && !isBang(tokens[from + 1])) {
+      const lower = module.toLowerCase()
+      const port = next === from + 2 && shared !== undefined && PORT_MODULES.has(lower) ? onePortMatch(shared, tokens[from], tokens[from + 1]) : undefined
+      if (port !== undefined) {
+        // `-m tcp --dport 22`, one of a port's rules (the common case): read in place; by port it is shared already.
+        exprs.push(port)
+      } else if (lower === 'comment' && next === from + 2 && isWord(tokens[from], '--comment') && tokens[from + 1].kind === VALUE) {
         // The form iptables-save prints (firewalld comments many of its rules), read without option objects.
-        ;(c.comments ??= []).push(tokens[from + 1].text)
-      } else if (kind === 'comment' || kind === 'set') pushKept(exprs, parseModule(c, module, readModuleOptions(tokens, from).options, line.slice(start, end)))
+        ;(c.comments ??= []).push(wordOf(tokens[from + 1]))
+      } else if (lower === 'comment' || lower === 'set') pushKept(exprs, parseModule(c, module, readModuleOptions(tokens, from).options, line.slice(start, end)))
       else {
-        const text = line.slice(start, end)
-        const found = shared?.modules.get(text)
+        const found = shared === undefined ? undefined : lookUp(shared.modules, place, start, end)
         if (found !== undefined) pushKept(exprs, found)
         else {
+          const text = line.slice(start, end)
           const made = parseModule(c, module, readModuleOptions(tokens, from).options, text)
           pushKept(exprs, made)
-          keep(shared?.modules, text, made)
+          if (shared !== undefined) keepRecent(shared.modules, place, text, made)
         }
       }
+      place++
       i = next
       continue
     }
-    if (name === '-f' || name === '--fragment') {
+    if (kind === FRAGMENT) {
       exprs.push({kind: 'opaque', text: line.slice(start, opt.end)})
       i++
       continue
     }
-    if (TOP_LEVEL.has(name)) {
+    if (kind >= TOP_LEVEL) {
       const value = tokens[i + 1]
       i += 2
       if (value === undefined) {
         exprs.push({kind: 'opaque', text: line.slice(start, opt.end)})
         continue
       }
-      if (name === '-p' || name === '--protocol') protocol = value.text.toLowerCase()
-      const text = line.slice(start, value.end)
-      const found = shared?.topLevel.get(text)
+      if (kind === PROTOCOL) protocol = value
+      const found = shared === undefined ? undefined : lookUp(shared.topLevel, place, start, value.end)
       if (found !== undefined) pushKept(exprs, found)
       else {
-        const made = topLevelMatch(name, negated, value.text, text)
+        const text = line.slice(start, value.end)
+        const made = topLevelMatch(wordOf(opt), negated, wordOf(value), text)
         pushKept(exprs, made)
-        keep(shared?.topLevel, text, made)
+        if (shared !== undefined) keepRecent(shared.topLevel, place, text, made)
       }
+      place++
       continue
     }
     if (isOption(opt)) {
@@ -353,11 +491,12 @@ export function parseIptablesRuleOptions(
       const from = i - (negated ? 1 : 0)
       const next = moduleOptionsEnd(tokens, from)
       const text = line.slice(start, tokens[next - 1].end)
-      const map = shared?.implicitOf(protocol ?? '')
+      const proto = protocol === undefined ? '' : wordOf(protocol).toLowerCase()
+      const map = shared?.implicitOf(proto)
       const found = map?.get(text)
       if (found !== undefined) pushKept(exprs, found)
       else {
-        const made = parseModule(c, protocol ?? '', readModuleOptions(tokens, from).options, text)
+        const made = parseModule(c, proto, readModuleOptions(tokens, from).options, text)
         pushKept(exprs, made)
         keep(map, text, made)
       }
@@ -370,8 +509,52 @@ export function parseIptablesRuleOptions(
   return c.comments === undefined ? {exprs: exprs.slice()} : {exprs: exprs.slice(), comment: c.comments.join('; ')}
 }
 
-/** Whether T is the option NAME as written (not quoted). */
-const isOptionNamed = (t: Token | undefined, name: string) => t !== undefined && !t.quoted && t.text === name
+/**
+ * `--dport N` (or --sport, --destination-port, --source-port) of a port module, N one port: what moduleOption reads
+ * it as, read from the words in place; undefined for anything else.
+ */
+function onePortMatch(shared: SharedExprs, option: Token, value: Token): NfExpr | undefined {
+  if (option.kind !== OPTION || value.kind !== VALUE || value.quoted) return undefined
+  const length = value.end - value.start
+  if (length > 5) return undefined
+  let port = 0
+  for (let k = value.start; k < value.end; k++) {
+    const digit = LINE.charCodeAt(k) - 0x30
+    if (digit < 0 || digit > 9) return undefined
+    port = port * 10 + digit
+  }
+  if (port > 0xffff) return undefined
+  if (isWord(option, '--dport') || isWord(option, '--destination-port')) return shared.portMatch('dport', false, port)
+  if (isWord(option, '--sport') || isWord(option, '--source-port')) return shared.portMatch('sport', false, port)
+  return undefined
+}
+
+/** The modules most rules name, as written: told in place, the same string for every rule. */
+const COMMON_MODULES = ['tcp', 'udp', 'comment', 'conntrack', 'state', 'multiport', 'set', 'mark', 'physdev', 'addrtype', 'icmp']
+
+/** The module a -m names (its word). */
+function moduleName(t: Token): string {
+  for (let k = 0; k < COMMON_MODULES.length; k++) if (isWord(t, COMMON_MODULES[k])) return COMMON_MODULES[k]
+  return wordOf(t)
+}
+
+/** The target word and user chains of the last rule whose target was looked up, and whether it named one of them. */
+let lastChains: ReadonlySet<string> | undefined
+let lastTarget = ''
+let lastNamed = false
+
+/** Whether the target T names one of USER_CHAINS; the target of the rule before is compared in place. */
+function namesUserChain(userChains: ReadonlySet<string>, t: Token): boolean {
+  if (!t.quoted && userChains === lastChains && t.end - t.start === lastTarget.length && LINE.startsWith(lastTarget, t.start)) return lastNamed
+  const name = wordOf(t)
+  const named = userChains.has(name)
+  if (!t.quoted) {
+    lastChains = userChains
+    lastTarget = name
+    lastNamed = named
+  }
+  return named
+}
 
 /** Where the module options from tokens[from] end (readModuleOptions' `next`), without reading them: most are shared already. */
 function moduleOptionsEnd(tokens: Token[], from: number): number {
@@ -393,12 +576,12 @@ function readModuleOptions(tokens: Token[], from: number): {options: ModOption[]
     const bang = isBang(tokens[i])
     const opt = tokens[bang ? i + 1 : i]
     if (!isOption(opt) || isTopLevel(opt)) break
-    const o: ModOption = {name: opt.text, negated: bang, values: [], start: tokens[i].start, end: opt.end}
+    const o: ModOption = {name: wordOf(opt), negated: bang, values: [], start: tokens[i].start, end: opt.end}
     i += bang ? 2 : 1
     while (i < tokens.length && !isOption(tokens[i]) && !(isBang(tokens[i]) && isOption(tokens[i + 1]))) {
       // "--dport ! 22": the old position of "!" still negates.
       if (isBang(tokens[i])) o.negated = true
-      else o.values.push(tokens[i].text)
+      else o.values.push(wordOf(tokens[i]))
       o.end = tokens[i].end
       i++
     }
@@ -631,7 +814,7 @@ const EFFECT_TARGETS = new Set([
 
 /** The target from tokens[from] on (its name, then its options to the end of the line). */
 function parseTarget(c: RuleContext, goto: boolean, tokens: Token[], from: number, start: number): NfStatement {
-  const target = tokens[from]?.text ?? ''
+  const target = tokens[from] === undefined ? '' : wordOf(tokens[from])
   const text = c.line.slice(start, tokens.length > from ? tokens[tokens.length - 1].end : start).trimEnd()
   const {options} = readModuleOptions(tokens, from + 1)
   const opt = (name: string) => options.find((o) => o.name === name)?.values[0]
@@ -841,6 +1024,7 @@ export function parseIptablesSaveIR(text: string, opts: IptablesSaveOptions): Nf
     chain.rules.push(ruleOf(ref, ruleLine, parsed.exprs, counters, parsed.comment))
   }
   if (table) throw new ParseError(`${family === 'ip6' ? 'ip6tables' : 'iptables'}-save: table ${table.name} has no COMMIT (output truncated?)`)
+  forgetRecent()
   for (const name of incompatible) {
     const t = tables.get(name) ?? {backend, family, name, chains: {}}
     t.incompatible = true

@@ -169,11 +169,29 @@ interface FieldInfo {
 
 const dep = (field: NfField, value: string): NfMatch => ({kind: 'cmp', field, op: 'eq', value: str(value), implicit: true})
 
+/**
+ * The implicit matches nft adds (`meta nfproto ipv4` before `ip saddr`, `meta l4proto tcp` before `tcp dport`), made
+ * once each: thousands of rules repeat them, and the IR is only read after the parse (pushDeps only reads the lists).
+ */
+const NETWORK_DEPS = {
+  inet: [[dep('nfproto', 'ipv4')], [dep('nfproto', 'ipv6')]],
+  ether: [[dep('ether type', 'ip')], [dep('ether type', 'ip6')]],
+}
+const NO_DEPS: NfMatch[] = []
+const L4_DEPS = new Map<string, NfMatch[]>()
+
+/** [l4proto PROTOCOL], PROTOCOL one of the few nft names a header (tcp, udp, icmp ...). */
+function l4Dep(protocol: string): NfMatch[] {
+  let deps = L4_DEPS.get(protocol)
+  if (deps === undefined) L4_DEPS.set(protocol, (deps = [dep('l4proto', protocol)]))
+  return deps
+}
+
 /** The match nft adds before reading an IPv4/IPv6 header in a table that sees both (or non-IP) packets. */
 function networkDep(ctx: Ctx, v6: boolean): NfMatch[] {
-  if (ctx.family === 'inet') return [dep('nfproto', v6 ? 'ipv6' : 'ipv4')]
-  if (ctx.family === 'bridge' || ctx.family === 'netdev') return [dep('ether type', v6 ? 'ip6' : 'ip')]
-  return []
+  if (ctx.family === 'inet') return NETWORK_DEPS.inet[v6 ? 1 : 0]
+  if (ctx.family === 'bridge' || ctx.family === 'netdev') return NETWORK_DEPS.ether[v6 ? 1 : 0]
+  return NO_DEPS
 }
 
 const META_FIELDS: Record<string, NfField> = {
@@ -204,12 +222,12 @@ function fieldOf(left: unknown, ctx: Ctx): LeftResult {
       if (field === 'dscp') return {field: 'dscp', deps: networkDep(ctx, v6)}
       return undefined
     }
-    if (typeof protocol === 'string' && PORT_PROTOCOLS.has(protocol) && (field === 'sport' || field === 'dport')) return {field, deps: [dep('l4proto', protocol)]}
+    if (typeof protocol === 'string' && PORT_PROTOCOLS.has(protocol) && (field === 'sport' || field === 'dport')) return {field, deps: l4Dep(protocol)}
     if (protocol === 'th' && (field === 'sport' || field === 'dport')) return {field, deps: []}
-    if (protocol === 'tcp' && field === 'flags') return {field: 'tcp flags', deps: [dep('l4proto', 'tcp')]}
+    if (protocol === 'tcp' && field === 'flags') return {field: 'tcp flags', deps: l4Dep('tcp')}
     if ((protocol === 'icmp' || protocol === 'icmpv6') && (field === 'type' || field === 'code')) {
       const v6 = protocol === 'icmpv6'
-      return {field: `${protocol} ${field}` as NfField, deps: [...networkDep(ctx, v6), dep('l4proto', protocol)]}
+      return {field: `${protocol} ${field}` as NfField, deps: [...networkDep(ctx, v6), ...l4Dep(protocol)]}
     }
     if (protocol === 'ether' && (field === 'saddr' || field === 'daddr' || field === 'type')) return {field: `ether ${field}` as NfField, deps: []}
     return undefined
@@ -385,13 +403,15 @@ function parseMatch(x: Obj, st: RuleState, text: string): NfExpr[] {
   const op = x.op === undefined ? '==' : String(x.op)
   const left = x.left
   const concat = isObj(left) && Array.isArray(left.concat) ? left.concat : undefined
-  const infos = (concat ?? [left]).map((l) => fieldOf(l, st.ctx))
-  const nondeterministic = infos.find((i) => i && 'nondeterministic' in i) as {nondeterministic: string} | undefined
+  // One field (most matches) is read without a list around it.
+  const one = concat === undefined ? fieldOf(left, st.ctx) : undefined
+  const infos = concat === undefined ? undefined : concat.map((l) => fieldOf(l, st.ctx))
+  const nondeterministic = (infos === undefined ? (one && 'nondeterministic' in one ? one : undefined) : infos.find((i) => i && 'nondeterministic' in i)) as {nondeterministic: string} | undefined
   if (nondeterministic) return [{kind: 'nondeterministic', what: nondeterministic.nondeterministic, text}]
-  if (infos.some((i) => i === undefined)) return opaque
-  const fields = infos as FieldInfo[]
+  if (infos === undefined ? one === undefined : infos.some((i) => i === undefined)) return opaque
   const out: NfExpr[] = []
-  if (concat) {
+  if (infos !== undefined) {
+    const fields = infos as FieldInfo[]
     if (fields.some((f) => f.mask !== undefined || f.iface || f.ifindex)) return opaque
     const names = fields.map((f) => f.field)
     const value = valueOf(x.right, undefined, st.ctx, names)
@@ -401,7 +421,7 @@ function parseMatch(x: Obj, st: RuleState, text: string): NfExpr[] {
     out.push({kind: 'cmp', field: names[0], op: cop, value, concat: names})
     return out
   }
-  const info = fields[0]
+  const info = one as FieldInfo
   let value: NfValue | undefined
   let cop = OPS[op]
   let mask = info.mask
@@ -856,7 +876,12 @@ export function parseNftJsonIR(jsonText: string, options: NftJsonOptions = {}): 
   const listing = options.text !== undefined ? parseNftListing(options.text) : undefined
   const result: NftJsonResult = {tables: [], sets: {}, warnings: []}
   const tables = new Map<string, NfTable>()
-  for (const [i, item] of doc.nftables.entries()) {
+  const items: unknown[] = doc.nftables
+  for (let i = 0; i < items.length; i++) {
+    const item = items[i]
+    // Let go of each item once read: what the IR does not keep of the listing need not outlive it (a scavenge copies
+    // every object still reachable, and the listing's are most of them).
+    items[i] = undefined
     if (!isObj(item)) {
       result.warnings.push(`nft -j list ruleset: item ${i} is not an object`)
       continue

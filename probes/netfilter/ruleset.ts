@@ -121,6 +121,9 @@ export function buildRuleset(sources: RulesetSources): NfRuleset {
 
 /** Each set a rule adds packets' keys to, with that rule's text (the first such rule, in table order). */
 function markFilledSets(tables: NfTable[], sets: NfRuleset['sets']): void {
+  // A set a rule fills is named "ipset NAME" or "FAMILY TABLE NAME", never a name every object has: with no sets, no
+  // rule fills one, and a big ruleset's rules are not walked.
+  if (Object.keys(sets).length === 0) return
   for (const t of tables)
     for (const chain of Object.values(t.chains))
       for (const rule of chain.rules)

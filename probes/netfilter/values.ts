@@ -1,5 +1,5 @@
 /** Value builders shared by the parsers: one spelling per thing, whichever tool printed it. */
-import {formatIp, parseIp} from '../../src/lib/addr.js'
+import {formatIp, formatIpv4, parseIp, parseIpv4} from '../../src/lib/addr.js'
 import type {NfExpr, NfField, NfMatch, NfRule, NfRuleRef, NfScalar, NfStatement, NfValue} from '../../src/lib/netfilter.js'
 
 /** A statement of a text listing that could not be read back (nft-text.ts): any match, any verdict. nft never prints this key. */
@@ -21,6 +21,8 @@ export function addressValue(text: string): NfValue | undefined {
   const slash = text.indexOf('/')
   if (slash >= 0 && text.indexOf('/', slash + 1) >= 0) return undefined
   const ip = slash < 0 ? text : text.slice(0, slash)
+  const v4 = ipv4Value(text, ip, slash)
+  if (v4 !== NOT_IPV4) return v4
   const mask = slash < 0 ? undefined : text.slice(slash + 1)
   const addr = parseIp(ip)
   if (!addr) return undefined
@@ -41,6 +43,33 @@ export function addressValue(text: string): NfValue | undefined {
   if (len === width) return {t: 'addr', v: addr.family === 4 ? ip : formatIp(addr.family, addr.value)}
   const host = (1n << BigInt(width - len)) - 1n
   return {t: 'prefix', v: `${formatIp(addr.family, addr.value & ~host)}/${len}`}
+}
+
+/** What ipv4Value leaves to addressValue's general reading. */
+const NOT_IPV4: NfValue = {t: 'str', v: ''}
+
+/**
+ * addressValue of an IPv4 address with a prefix length (or none), in numbers: a ruleset names thousands of
+ * addresses, and a BigInt per address was most of reading one. NOT_IPV4 for anything else (IPv6, a netmask).
+ */
+function ipv4Value(text: string, ip: string, slash: number): NfValue | undefined {
+  const value = parseIpv4(ip)
+  if (value === undefined) return NOT_IPV4
+  let len = 32
+  if (slash >= 0) {
+    if (slash + 1 === text.length) return NOT_IPV4
+    len = 0
+    for (let k = slash + 1; k < text.length; k++) {
+      const digit = text.charCodeAt(k) - 0x30
+      if (digit < 0 || digit > 9) return NOT_IPV4
+      len = len * 10 + digit
+    }
+    if (len > 32) return undefined
+  }
+  if (len === 32) return {t: 'addr', v: ip}
+  // The network: the address's first LEN bits (a shift by 32 is no shift in JavaScript).
+  const network = len === 0 ? 0 : (value & (~0 << (32 - len))) >>> 0
+  return {t: 'prefix', v: `${formatIpv4(network)}/${len}`}
 }
 
 /** "a-b" of two addresses → range; undefined otherwise. */

@@ -29,6 +29,9 @@ export function parseIp(text: string): {family: IpFamily; value: bigint} | undef
   return {family: addr.kind() === 'ipv4' ? 4 : 6, value}
 }
 
+/** An IPv4 address as parseIp reads one (fourPartDecimal), as a number: no BigInt for a caller that needs none. */
+export const parseIpv4 = (text: string): number | undefined => fourPartDecimal(text)
+
 /**
  * The only IPv4 form that is an address here: ipaddr.js's four-part decimal (no shorthand like "10.1",
  * no octal or hex parts, no leading zeros), each part at most 255; its 32-bit value. Read by hand: every
@@ -66,7 +69,7 @@ export function formatIp(family: IpFamily, value: bigint): string {
   return ipaddr.fromByteArray(bytes).toString()
 }
 
-const formatIpv4 = (n: number) => `${Math.floor(n / 0x1000000)}.${(n >>> 16) & 255}.${(n >>> 8) & 255}.${n & 255}`
+export const formatIpv4 = (n: number) => `${Math.floor(n / 0x1000000)}.${(n >>> 16) & 255}.${(n >>> 8) & 255}.${n & 255}`
 
 /** "10.0.0.0/8", "10.0.0.1" (a /32 or /128), "fd00::/64"; undefined when invalid. */
 export function parsePrefix(text: string): IpRange | undefined {
