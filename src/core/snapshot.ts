@@ -355,7 +355,8 @@ export class MemoryRunner implements Runner {
 /** Replays a snapshot directory through the same probes. */
 export class ReplayRunner extends MemoryRunner {
   private constructor(
-    readonly manifest: SnapshotManifest,
+    /** The manifest but its list of captures: a big host's tens of thousands of entries need not outlive opening it. */
+    readonly manifest: Omit<SnapshotManifest, 'captures'>,
     captures: Capture[],
   ) {
     super(captures, new Date(manifest.capturedAt))
@@ -387,7 +388,8 @@ export class ReplayRunner extends MemoryRunner {
     // Where each directory really leads, judged once per directory (thousands of outputs share one).
     const realDirs = new Map<string, string>()
     let total = 0
-    const captures = manifest.captures.map((entry) => {
+    const {captures: entries, ...described} = manifest
+    const captures = entries.map((entry) => {
       const file = resolve(root, entry.file)
       if (!file.startsWith(root + sep)) throw new UserError(`${dir}: manifest entry ${entry.file} points outside the snapshot`)
       let output = outputs.get(file)
@@ -416,7 +418,7 @@ export class ReplayRunner extends MemoryRunner {
       }
       return toCapture(entry, output)
     })
-    return new ReplayRunner(manifest, captures)
+    return new ReplayRunner(described, captures)
   }
 }
 
