@@ -355,11 +355,21 @@ export class MemoryRunner implements Runner {
 /** Replays a snapshot directory through the same probes. */
 export class ReplayRunner extends MemoryRunner {
   private constructor(
-    /** The manifest but its list of captures: a big host's tens of thousands of entries need not outlive opening it. */
-    readonly manifest: Omit<SnapshotManifest, 'captures'>,
+    private opened: SnapshotManifest,
     captures: Capture[],
   ) {
-    super(captures, new Date(manifest.capturedAt))
+    super(captures, new Date(opened.capturedAt))
+  }
+
+  /** The snapshot's manifest; once the captures are let go (forget), without its list of them. */
+  get manifest(): SnapshotManifest {
+    return this.opened
+  }
+
+  /** A big host's tens of thousands of manifest entries go with the captures: nothing reads them after opening. */
+  override forget(): void {
+    super.forget()
+    this.opened = {...this.opened, captures: []}
   }
 
   /**
@@ -388,8 +398,7 @@ export class ReplayRunner extends MemoryRunner {
     // Where each directory really leads, judged once per directory (thousands of outputs share one).
     const realDirs = new Map<string, string>()
     let total = 0
-    const {captures: entries, ...described} = manifest
-    const captures = entries.map((entry) => {
+    const captures = manifest.captures.map((entry) => {
       const file = resolve(root, entry.file)
       if (!file.startsWith(root + sep)) throw new UserError(`${dir}: manifest entry ${entry.file} points outside the snapshot`)
       let output = outputs.get(file)
@@ -418,7 +427,7 @@ export class ReplayRunner extends MemoryRunner {
       }
       return toCapture(entry, output)
     })
-    return new ReplayRunner(described, captures)
+    return new ReplayRunner(manifest, captures)
   }
 }
 

@@ -17,6 +17,7 @@ describe('jsonLines', () => {
     ['arrays of objects, of arrays and of values without JSON text', {flows: [{a: 1, b: [1, 2]}, [3, [4]], undefined, () => 0, 'x'], tail: 1}],
     ['a key left out last', {flows: [1, 2], gone: undefined}],
     ['a Date (its toJSON) inside an array', {at: [new Date(0)], when: new Date(1)}],
+    ['lists over several batches, elements without JSON text on their edges', {a: Array.from({length: 513}, (_, i) => (i % 256 === 255 ? undefined : i % 256 === 0 ? () => i : i % 5 ? {i, n: [i, {x: 'y\nz'}]} : [i])), b: [[]], c: 'x'}],
   ])('%s', (_, report) => {
     expect(written(report)).toBe(JSON.stringify(report, null, 2))
   })
