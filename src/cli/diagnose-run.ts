@@ -11,7 +11,7 @@ import {userConfigDir} from '../core/config-file.js'
 import {runDiagnose} from '../core/diagnose-service.js'
 import {checkGuests, narrowToGuests} from '../core/narrow.js'
 import {suggest} from './suggest.js'
-import {jsonLines, reportableJson, reportableJsonText} from '../../reports/json.js'
+import {reportableJson, reportableJsonLines, reportableJsonText} from '../../reports/json.js'
 import {checkDiagnosisNames, docsBaseUrl, errorLine, reportable, requireNonEmpty, warnOnStderr} from '../core/output.js'
 import {checkTarget, withLock, writeTextSafely} from '../core/safe-write.js'
 import type {SshTarget} from '../core/ssh-runner.js'
@@ -88,7 +88,7 @@ export async function runDiagnoseCommand(flags: DiagnoseFlags, ssh: SshTarget | 
         checkGuests(d, guests, suggest)
         return narrowToGuests(d, guests)
       })
-    let result: DiagnosisRun | undefined = await (output === undefined
+    const result: DiagnosisRun = await (output === undefined
       ? diagnose()
       : withLock(output, 'the report', async () => {
           const d = await diagnose()
@@ -115,11 +115,8 @@ export async function runDiagnoseCommand(flags: DiagnoseFlags, ssh: SshTarget | 
     const format = flags.format as Format
     if (output !== undefined) io.log(errorLine(summaryLine(reportable(result, format))))
     else if (format === 'json') {
-      // The report reads only its projection: the diagnosis (the facts and the model behind it, most of the run's
-      // memory on a big host) is let go before the text is written, a piece at a time (jsonLines).
-      const report = reportableJson(result, gate)
-      result = undefined
-      for (const chunk of jsonLines(report)) io.log(chunk)
+      // A piece at a time, each flow projected as it is written: no copy of the report to hold beside the diagnosis.
+      for (const chunk of reportableJsonLines(result, gate)) io.log(chunk)
     } else {
       // Colour and width are the text report's alone (and they load chalk).
       const terminal = format === 'text' ? await import('../../reports/style.js') : undefined

@@ -14,7 +14,7 @@ import {type EntityView, type HostView, type Model, type Scope, guestTaps, stabl
 import type {ElementView} from '../derive/types.js'
 import {SEVERITIES, severityWeight} from '../lib/severity.js'
 import {countRepeats, getOrCreate} from '../lib/collections.js'
-import {type Evaluation, type Finding, type NotChecked, findingKey} from '../result/findings.js'
+import {type EntityRef, type Evaluation, type Finding, type NotChecked, findingKey} from '../result/findings.js'
 import {type FixStep, renderSteps, stepKey} from '../lib/fix.js'
 
 export {countRepeats, findingKey}
@@ -284,14 +284,18 @@ export async function evaluate(model: Model, rules: Rule[], options: EvaluateOpt
     if (reason !== undefined) evaluation.skipped.push({ruleId: rule.id, entity: null, reason})
   }
   const raw: {rule: Rule; view: object; entity: EntityView}[] = []
+  // One reference per entity, and one pair for checked and applicable: a big host checks hundreds of thousands of
+  // (rule, entity) pairs, and an object each was some 15 MB held to the end of the run. Nothing changes them.
+  const refs = new Map<EntityView, EntityRef>()
   const list = (rule: Rule, scope: Scope, i: number, outcome: Outcome | undefined) => {
     const entity = model.entities[scope][i] as EntityView
-    const ref = {kind: entity.kind, name: entity.name}
     if (!outcome || outcome.status === 'skip') return
+    const ref = getOrCreate(refs, entity, () => ({kind: entity.kind, name: entity.name}))
     if (outcome.status === 'unknown') return void evaluation.notChecked.push({ruleId: rule.id, entity: ref, reason: outcome.reason})
-    evaluation.checked.push({ruleId: rule.id, entity: ref})
+    const pair = {ruleId: rule.id, entity: ref}
+    evaluation.checked.push(pair)
     if (outcome.status === 'not-applicable') return
-    evaluation.applicable.push({ruleId: rule.id, entity: ref})
+    evaluation.applicable.push(pair)
     if (outcome.fired) raw.push({rule, view: outcome.view, entity})
   }
   const asked = rules.filter((r) => r.askedFor && !optedOut(model, r))

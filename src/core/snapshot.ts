@@ -355,10 +355,21 @@ export class MemoryRunner implements Runner {
 /** Replays a snapshot directory through the same probes. */
 export class ReplayRunner extends MemoryRunner {
   private constructor(
-    readonly manifest: SnapshotManifest,
+    private opened: SnapshotManifest,
     captures: Capture[],
   ) {
-    super(captures, new Date(manifest.capturedAt))
+    super(captures, new Date(opened.capturedAt))
+  }
+
+  /** The snapshot's manifest; once the captures are let go (forget), without its list of them. */
+  get manifest(): SnapshotManifest {
+    return this.opened
+  }
+
+  /** A big host's tens of thousands of manifest entries go with the captures: nothing reads them after opening. */
+  override forget(): void {
+    super.forget()
+    this.opened = {...this.opened, captures: []}
   }
 
   /**

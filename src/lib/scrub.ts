@@ -107,6 +107,11 @@ export type CredentialForm = {
   form: string
   /** Forms that follow one another in the table and each need a word of `needs` (the tools of TOOL_OPTIONS). */
   group?: {needs: RegExp}
+  /**
+   * What the form cannot match without (a literal of its pattern, a character its scan opens on): a text without it
+   * skips the form, its pattern never run, nor compiled in a run that meets no such text.
+   */
+  needs?: RegExp
 } & ({pattern: RegExp; replace: string | Replacer} | {scan: (text: string) => string})
 
 /** A value's end in a `key=value` list: the next separator that opens another `key=` (port=5900,password=x,addr=…; a&token=t). */
@@ -249,21 +254,24 @@ const TOOL_OPTIONS: [form: string, tools: string, option: string][] = [
  */
 const TOOLS = {needs: new RegExp(TOOL_OPTIONS.map(([, tools]) => `(?:${tools})`).join('|'))}
 
+/** What every well-known token format but Telegram's (digits, `:AA`) holds. */
+const MAY_HOLD_TOKEN = /AKIA|ASIA|ABIA|ACCA|gh[pousr]_|github_pat|gl[a-z]{1,4}-|xox|xapp|eyJ|AIza|ya29|_live_|_test_|whsec|npm_|pypi-|SG\.|_v1_|hv[sbr]\.|dckr|sk-|hf_|tskey|AGE-|SK[0-9a-f]|key-[0-9a-f]/
+
 /** The credential forms, applied in order. */
 export const CREDENTIAL_FORMS: CredentialForm[] = [
   {
-    form: 'PEM private key blocks (to the END line, or to the end of the text when cut)',
+    form: 'PEM private key blocks (to the END line, or to the end of the text when cut)', needs: /PRIVATE KEY/,
     pattern: /(-----BEGIN ((?:[A-Z0-9]+ ){0,4})PRIVATE KEY(?: BLOCK)?-----)[\s\S]*?(-----END \2PRIVATE KEY(?: BLOCK)?-----|$)/g,
     replace: (_m, begin, _kind, end) => `${begin}\n${SCRUBBED}\n${end}`,
   },
   {
-    form: "libvirt XML: <auth username=…> and <secret uuid=… usage=…> of network disks and encryption",
+    form: "libvirt XML: <auth username=…> and <secret uuid=… usage=…> of network disks and encryption", needs: /<(?:auth|secret)/,
     pattern: /<(?:auth|secret)\b[^<>]{0,4096}>/g,
     replace: (element) => element.replace(/\b(username|uuid|usage)=(['"])[^'"<>]*\2/g, `$1=$2${SCRUBBED}$2`),
   },
-  {form: 'libvirt XML: <cookie> values of http(s) network disks', pattern: /(<cookie\b[^<>]{0,1024}>)[^<]{0,65536}(<\/cookie>)/g, replace: `$1${SCRUBBED}$2`},
+  {form: 'libvirt XML: <cookie> values of http(s) network disks', needs: /<cookie/, pattern: /(<cookie\b[^<>]{0,1024}>)[^<]{0,65536}(<\/cookie>)/g, replace: `$1${SCRUBBED}$2`},
   {
-    form: "XML elements that name a credential: the value attribute and the text of <qemu:env name='DB_PASSWORD' value='…'/>, <property name=\"db.password\" value=…>, <entry key=\"apiToken\">…</entry>, <password>…</password>",
+    form: "XML elements that name a credential: the value attribute and the text of <qemu:env name='DB_PASSWORD' value='…'/>, <property name=\"db.password\" value=…>, <entry key=\"apiToken\">…</entry>, <password>…</password>", needs: /</,
     // Only tags that may name one go to the replacer: a credential word in the tag's name, or a name/key attribute.
     pattern: /<(?=[\w:.-]{0,127}(?:pass|pw|secret|token|key|auth|cred|psk|sig|community)|[\w:.-]{1,128}\s[^<>]{0,4096}?\b(?:name|key)\s*=)([A-Za-z_][\w:.-]{0,127})(\s[^<>]{0,4096})?(\/?)>(?:([^<]{0,65536})(<\/\1>))?/gi,
     replace: (match, element, attrs = '', close, text, end) => {
@@ -274,24 +282,24 @@ export const CREDENTIAL_FORMS: CredentialForm[] = [
     },
   },
   {
-    form: 'qemu command line: -object secret,…,data=…',
+    form: 'qemu command line: -object secret,…,data=…', needs: /secret,/,
     pattern: /\bsecret,[^\s]{0,8192}/g,
     replace: (option) => option.replace(/(^secret,|,)data=[^,\s'"]+/g, `$1data=${SCRUBBED}`),
   },
   {
-    form: 'qemu JSON: -object {"qom-type":"secret",…,"data":"…"} (either order)',
+    form: 'qemu JSON: -object {"qom-type":"secret",…,"data":"…"} (either order)', needs: /\{/,
     pattern: /\{[^{}]{0,8192}\}/g,
     replace: (object) => (/"qom-type"\s*:\s*"secret"/.test(object) ? object.replace(/("data"\s*:\s*")(?:[^"\\]|\\.)*(")/g, `$1${SCRUBBED}$2`) : object),
   },
-  {form: 'ceph key in a qemu rbd filename (:key=…)', pattern: /(:key=)[^:\s,'"]+/g, replace: `$1${SCRUBBED}`},
-  {form: 'bearer tokens (Bearer …)', pattern: /\b(bearer)\s+(?!SCRUBBED|-)[A-Za-z0-9._~+/-]{8,}=*/gi, replace: `$1 ${SCRUBBED}`},
+  {form: 'ceph key in a qemu rbd filename (:key=…)', needs: /:key=/, pattern: /(:key=)[^:\s,'"]+/g, replace: `$1${SCRUBBED}`},
+  {form: 'bearer tokens (Bearer …)', needs: /bearer/i, pattern: /\b(bearer)\s+(?!SCRUBBED|-)[A-Za-z0-9._~+/-]{8,}=*/gi, replace: `$1 ${SCRUBBED}`},
   {
-    form: 'URLs with credentials (scheme://user:password@host, a password holding @ included; iscsi://user%password@host)',
+    form: 'URLs with credentials (scheme://user:password@host, a password holding @ included; iscsi://user%password@host)', needs: /:\/\//,
     pattern: /\b[a-z][a-z0-9+.-]{1,31}:\/\/[^\s'"<>]{1,2048}/gi,
     // The userinfo ends at the authority's last @: a password may hold one.
     replace: (url) => url.replace(/^([^:]+:\/\/[^\s/?#:@%]*[:%])[^\s/?#]*(@)/, `$1${SCRUBBED}$2`),
   },
-  {form: 'Slack webhook URLs (hooks.slack.com/services/…)', pattern: /(hooks\.slack\.com\/(?:services|workflows|triggers)\/)[A-Za-z0-9/_-]{8,255}/g, replace: `$1${SCRUBBED}`},
+  {form: 'Slack webhook URLs (hooks.slack.com/services/…)', needs: /hooks\.slack\.com\//, pattern: /(hooks\.slack\.com\/(?:services|workflows|triggers)\/)[A-Za-z0-9/_-]{8,255}/g, replace: `$1${SCRUBBED}`},
   ...TOOL_OPTIONS.map(([form, tools, option]): CredentialForm => ({
     form,
     group: TOOLS,
@@ -299,32 +307,32 @@ export const CREDENTIAL_FORMS: CredentialForm[] = [
     pattern: new RegExp(String.raw`(\b(?:${tools})\b[^\n;|]{0,4096}?\s${option})(?:"[^"\n]{0,1024}"|'[^'\n]{0,1024}'|[^\s'"]+)`, 'g'),
     replace: `$1${SCRUBBED}`,
   })),
-  {form: 'curl/wget -u/--user user:password', pattern: /((?:^|\s)(?:-u|-U|--user|--proxy-user)(?:\s+|=)["']?[^\s:'"]{1,256}:)[^\s'"]+/g, replace: `$1${SCRUBBED}`},
-  {form: 'samba tools -U user%password (smbclient, net, rpcclient, mount.cifs)', pattern: /((?:^|\s)(?:-U|--user(?:name)?)(?:\s+|=)["']?[^\s%'"]{1,256}%)[^\s'"]+/g, replace: `$1${SCRUBBED}`},
-  {form: 'lftp -u user,password', pattern: /(\blftp\b[^\n]{0,4096}?\s-u\s+[^\s,]{1,256},)[^\s'"]+/g, replace: `$1${SCRUBBED}`},
-  {form: 'openssl -passin/-passout/-pass pass:PASSWORD', pattern: /((?:^|\s)-pass(?:in|out)?\s+pass:)(?:"[^"\n]{0,1024}"|'[^'\n]{0,1024}'|[^\s'"]+)/g, replace: `$1${SCRUBBED}`},
-  {form: 'htpasswd -b FILE USER PASSWORD', pattern: /(\bhtpasswd\s+(?:-[A-Za-z]+\s+){0,6}?-[A-Za-z]*b[A-Za-z]*\s+(?:-[A-Za-z]+\s+){0,6}\S+\s+\S+\s+)(?:"[^"\n]{0,1024}"|'[^'\n]{0,1024}'|[^\s'"]+)/g, replace: `$1${SCRUBBED}`},
-  {form: 'nmcli settings: wifi-sec.psk, *.password, wep-key0…3, pin', pattern: /(\bnmcli\b[^\n]{0,4096}?\s[\w-]+\.(?:psk|[\w-]*password|wep-key[0-3]|pin|secrets)\s+)(?:"[^"\n]{0,1024}"|'[^'\n]{0,1024}'|[^\s'"]+)/g, replace: `$1${SCRUBBED}`},
-  {form: 'command-line flags: --password=…, --password …, --pass, --secret-key, --token, --api-key, --key, --psk, --dbPassword, -Djavax.net.ssl.keyStorePassword=… (quoted values whole)', scan: scrubFlags},
-  {form: 'assignments: PASSWORD=…, DB_PASS=…, secretKey=…, AccountKey=…, _authToken=…, key = … (env, systemd Environment=, config, URL queries, key=value lists split at their next pair)', scan: scrubAssignments},
-  {form: 'key: value and key => value forms: "password": "…" (JSON, escaped JSON too), password: … (YAML, logs, LDIF ::), \'password\' => \'…\' (PHP, Ruby)', scan: scrubKeyValues},
+  {form: 'curl/wget -u/--user user:password', needs: /-[uU]/, pattern: /((?:^|\s)(?:-u|-U|--user|--proxy-user)(?:\s+|=)["']?[^\s:'"]{1,256}:)[^\s'"]+/g, replace: `$1${SCRUBBED}`},
+  {form: 'samba tools -U user%password (smbclient, net, rpcclient, mount.cifs)', needs: /-[uU]/, pattern: /((?:^|\s)(?:-U|--user(?:name)?)(?:\s+|=)["']?[^\s%'"]{1,256}%)[^\s'"]+/g, replace: `$1${SCRUBBED}`},
+  {form: 'lftp -u user,password', needs: /lftp/, pattern: /(\blftp\b[^\n]{0,4096}?\s-u\s+[^\s,]{1,256},)[^\s'"]+/g, replace: `$1${SCRUBBED}`},
+  {form: 'openssl -passin/-passout/-pass pass:PASSWORD', needs: /-pass/, pattern: /((?:^|\s)-pass(?:in|out)?\s+pass:)(?:"[^"\n]{0,1024}"|'[^'\n]{0,1024}'|[^\s'"]+)/g, replace: `$1${SCRUBBED}`},
+  {form: 'htpasswd -b FILE USER PASSWORD', needs: /htpasswd/, pattern: /(\bhtpasswd\s+(?:-[A-Za-z]+\s+){0,6}?-[A-Za-z]*b[A-Za-z]*\s+(?:-[A-Za-z]+\s+){0,6}\S+\s+\S+\s+)(?:"[^"\n]{0,1024}"|'[^'\n]{0,1024}'|[^\s'"]+)/g, replace: `$1${SCRUBBED}`},
+  {form: 'nmcli settings: wifi-sec.psk, *.password, wep-key0…3, pin', needs: /nmcli/, pattern: /(\bnmcli\b[^\n]{0,4096}?\s[\w-]+\.(?:psk|[\w-]*password|wep-key[0-3]|pin|secrets)\s+)(?:"[^"\n]{0,1024}"|'[^'\n]{0,1024}'|[^\s'"]+)/g, replace: `$1${SCRUBBED}`},
+  {form: 'command-line flags: --password=…, --password …, --pass, --secret-key, --token, --api-key, --key, --psk, --dbPassword, -Djavax.net.ssl.keyStorePassword=… (quoted values whole)', needs: /-/, scan: scrubFlags},
+  {form: 'assignments: PASSWORD=…, DB_PASS=…, secretKey=…, AccountKey=…, _authToken=…, key = … (env, systemd Environment=, config, URL queries, key=value lists split at their next pair)', needs: /=/, scan: scrubAssignments},
+  {form: 'key: value and key => value forms: "password": "…" (JSON, escaped JSON too), password: … (YAML, logs, LDIF ::), \'password\' => \'…\' (PHP, Ruby)', needs: /[:=]/, scan: scrubKeyValues},
   {
-    form: 'configuration directives: requirepass, masterauth, bindpw, rootpw, rocommunity/rwcommunity, com2sec (redis, LDAP, kickstart, snmpd)',
+    form: 'configuration directives: requirepass, masterauth, bindpw, rootpw, rocommunity/rwcommunity, com2sec (redis, LDAP, kickstart, snmpd)', needs: /requirepass|masterauth|bindpw|rootpw|community|com2sec/i,
     pattern: /(?<![\w.-])((?:requirepass|masterauth|bindpw|rootpw|rocommunity6?|rwcommunity6?|com2sec6?[ \t]+\S{1,256}[ \t]+\S{1,256})[ \t]+)(?!-)(?:"[^"\n]{0,1024}"|'[^'\n]{0,1024}'|[^\s'"]+)/gi,
     replace: `$1${SCRUBBED}`,
   },
-  {form: 'netrc: machine HOST login USER password PASSWORD', pattern: /(\blogin\s+\S{1,256}\s+password\s+)\S+/g, replace: `$1${SCRUBBED}`},
-  {form: 'ipsec.secrets: : PSK "…", XAUTH, EAP, PIN', pattern: /(:\s*(?:PSK|XAUTH|EAP|NTLM|PIN)\s+)(?:"[^"\n]{0,1024}"|'[^'\n]{0,1024}'|0s[A-Za-z0-9+/=]{1,4096}|0x[0-9a-fA-F]{1,4096})/g, replace: `$1"${SCRUBBED}"`},
-  {form: 'ISC dhcpd / bind key blocks: secret "…";', pattern: /\b(secret)(\s+)"[^"\n]{0,4096}"/g, replace: `$1$2"${SCRUBBED}"`},
-  {form: 'ISC dhcpd / bind key blocks: secret BASE64;', pattern: /\b(secret)(\s+)(?!SCRUBBED)[A-Za-z0-9+/=]{8,}(\s*;)/g, replace: `$1$2${SCRUBBED}$3`},
-  {form: "SQL: IDENTIFIED BY '…'", pattern: /\b(identified\s+by\s+(?:password\s+)?)(?:'[^'\n]{0,1024}'|"[^"\n]{0,1024}")/gi, replace: `$1'${SCRUBBED}'`},
+  {form: 'netrc: machine HOST login USER password PASSWORD', needs: /login/, pattern: /(\blogin\s+\S{1,256}\s+password\s+)\S+/g, replace: `$1${SCRUBBED}`},
+  {form: 'ipsec.secrets: : PSK "…", XAUTH, EAP, PIN', needs: /:/, pattern: /(:\s*(?:PSK|XAUTH|EAP|NTLM|PIN)\s+)(?:"[^"\n]{0,1024}"|'[^'\n]{0,1024}'|0s[A-Za-z0-9+/=]{1,4096}|0x[0-9a-fA-F]{1,4096})/g, replace: `$1"${SCRUBBED}"`},
+  {form: 'ISC dhcpd / bind key blocks: secret "…";', needs: /secret/, pattern: /\b(secret)(\s+)"[^"\n]{0,4096}"/g, replace: `$1$2"${SCRUBBED}"`},
+  {form: 'ISC dhcpd / bind key blocks: secret BASE64;', needs: /secret/, pattern: /\b(secret)(\s+)(?!SCRUBBED)[A-Za-z0-9+/=]{8,}(\s*;)/g, replace: `$1$2${SCRUBBED}$3`},
+  {form: "SQL: IDENTIFIED BY '…'", needs: /identified/i, pattern: /\b(identified\s+by\s+(?:password\s+)?)(?:'[^'\n]{0,1024}'|"[^"\n]{0,1024}")/gi, replace: `$1'${SCRUBBED}'`},
   {
-    form: 'password hashes of crypt(3): $1$, $5$, $6$ (rounds= too), $y$, $gy$, $2b$ (bcrypt), $apr1$',
+    form: 'password hashes of crypt(3): $1$, $5$, $6$ (rounds= too), $y$, $gy$, $2b$ (bcrypt), $apr1$', needs: /\$/,
     pattern: /(\$(?:1|5|6|md5|sha1|apr1|g?y|2[abxy]?)\$)(?:rounds=\d{1,9}\$)?[./A-Za-z0-9]{1,64}(?:\$[./A-Za-z0-9]{1,64})?\$[./A-Za-z0-9]{16,512}|(\$2[abxy]?\$)\d\d\$[./A-Za-z0-9]{53}/g,
     replace: (_m, crypt, bcrypt) => `${crypt ?? bcrypt}${SCRUBBED}`,
   },
   {
-    form: 'well-known token formats: AWS access key ids, GitHub (classic and fine-grained), GitLab, Slack, JWTs, Google API and OAuth, Stripe, npm, PyPI, SendGrid, DigitalOcean, Vault, Docker, OpenAI, Anthropic, Hugging Face, Tailscale, Telegram, age, Twilio, Mailgun',
+    form: 'well-known token formats: AWS access key ids, GitHub (classic and fine-grained), GitLab, Slack, JWTs, Google API and OAuth, Stripe, npm, PyPI, SendGrid, DigitalOcean, Vault, Docker, OpenAI, Anthropic, Hugging Face, Tailscale, Telegram, age, Twilio, Mailgun', needs: new RegExp(`${MAY_HOLD_TOKEN.source}|:AA`),
     pattern: new RegExp(
       String.raw`\b(?:(?:AKIA|ASIA|ABIA|ACCA)[0-9A-Z]{16}|gh[pousr]_[A-Za-z0-9]{30,255}|github_pat_[A-Za-z0-9_]{22,255}|gl(?:pat|dt|rt|ptt|cbt|ft|imt|oas|soat)-[A-Za-z0-9_-]{20,255}|xox[abposr]-[A-Za-z0-9-]{10,255}|xapp-\d-[A-Za-z0-9-]{10,255}` +
         String.raw`|eyJ[A-Za-z0-9_-]{8,4096}\.eyJ[A-Za-z0-9_-]{8,4096}\.[A-Za-z0-9_-]{8,4096}|AIza[0-9A-Za-z_-]{35}|ya29\.[0-9A-Za-z_-]{20,2048}|(?:sk|rk|pk)_(?:live|test)_[0-9A-Za-z]{16,255}|whsec_[A-Za-z0-9]{24,255}` +
@@ -336,7 +344,7 @@ export const CREDENTIAL_FORMS: CredentialForm[] = [
   },
   // Last: it takes the rest of the line, which would hide the context other forms need.
   {
-    form: 'HTTP credential headers: Authorization, Proxy-Authorization, Cookie, X-Auth-Token, X-API-Key, X-Vault-Token',
+    form: 'HTTP credential headers: Authorization, Proxy-Authorization, Cookie, X-Auth-Token, X-API-Key, X-Vault-Token', needs: /authorization|cookie|x-auth-token|x-api-key|x-vault-token/i,
     // Not an OpenFlow flow's cookie (`ovs-ofctl dump-flows`: "cookie=0x0, duration=..."): a number, and the flow after it.
     pattern: /\b((?:proxy-)?authorization|cookie|set-cookie|x-auth-token|x-api-key|x-vault-token)(\s*[:=]\s*)(?!0x[0-9a-f]{1,16}(?:\/0x[0-9a-f]{1,16})?,\s)(?:(basic|bearer|digest|token|negotiate)\s+)?[^\s'"][^\n'"]{0,4096}/gi,
     replace: (_m, header, sep, scheme) => `${header}${sep}${scheme ? `${scheme} ` : ''}${SCRUBBED}`,
@@ -349,7 +357,6 @@ export const CREDENTIAL_FORMS: CredentialForm[] = [
  * names and values) skips the table.
  */
 const MAY_HOLD_CREDENTIAL = /[=:<{$%]|(?:^|[\s'"(\[,])[-/]|secret|bearer|identified|requirepass|masterauth|bindpw|rootpw|community|com2sec|password|nmcli/i
-const MAY_HOLD_TOKEN = /AKIA|ASIA|ABIA|ACCA|gh[pousr]_|github_pat|gl[a-z]{1,4}-|xox|xapp|eyJ|AIza|ya29|_live_|_test_|whsec|npm_|pypi-|SG\.|_v1_|hv[sbr]\.|dckr|sk-|hf_|tskey|AGE-|SK[0-9a-f]|key-[0-9a-f]/
 
 /** Removes every credential form of the table from a text. Idempotent. */
 export function scrubText(text: string): string {
@@ -367,6 +374,7 @@ export function scrubText(text: string): string {
       }
       if (groupAbsent) continue
     }
+    if (form.needs !== undefined && !form.needs.test(out)) continue
     if ('scan' in form) {
       out = form.scan(out)
       continue

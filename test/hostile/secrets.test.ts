@@ -13,7 +13,7 @@ import {bundleReports} from '../../reports/bundle-files.js'
 import {createBundle, openBundle} from '../../src/core/bundle.js'
 import {diagnose} from '../../src/core/diagnose.js'
 import {gateDecision} from '../../src/core/gate.js'
-import {reportableJson, reportableJsonText} from '../../reports/json.js'
+import {reportableJson, reportableJsonLines, reportableJsonText} from '../../reports/json.js'
 import {reportable} from '../../src/core/output.js'
 import {renderJson} from '../../reports/json.js'
 import {RecordingRunner, writeSnapshot} from '../../src/core/snapshot.js'
@@ -218,6 +218,8 @@ describe('every channel a bundle, a snapshot or a report is made of', () => {
     expect(leaked(renderJson(d, gate)).length).toBeGreaterThan(0)
     expect(leaked(reportableJsonText(d, gate))).toEqual([])
     expect(leaked(JSON.stringify(reportableJson(d, gate)))).toEqual([])
+    // As --format json writes it: each element scrubbed on its own, the same text.
+    expect([...reportableJsonLines(d, gate)].join('\n') + '\n').toBe(reportableJsonText(d, gate))
   })
 
   it('the CLI: --record, --output, stdout and stderr of a live run hold none of them', async () => {
