@@ -135,11 +135,16 @@ export class HostModel {
       // again where OUTPUT changed its destination (nat) or mark (ip_route_me_harder).
       // Answers and a connection's later packets leave a bound socket (or the kernel's echo reply): with their source.
       const opening = packet.ct.state === 'new'
-      // iputils ping first connects a UDP socket to port 1025 to learn its source address: that lookup must succeed too.
-      const probe = opening && packet.l4proto === 'icmp' ? this.routeOf({...bs[0], packet: {...packet, src: '', l4proto: 'udp', sport: 0, dport: 1025}}, 'lo', 'output') : undefined
+      // connect() looks up unbound, then again from the source that route gave (ip_route_connect).
+      const connected = (p: NfPacket) => {
+        const unbound = this.routeOf({...bs[0], packet: {...p, src: ''}}, 'lo', 'output')
+        return 'end' in unbound ? unbound : this.routeOf({...bs[0], packet: p}, 'lo', 'output')
+      }
+      // iputils ping first connects a UDP socket to port 1025 to learn its source address: that connect must succeed too.
+      const probe = opening && packet.l4proto === 'icmp' ? connected({...packet, l4proto: 'udp', sport: 0, dport: 1025}) : undefined
       if (probe && 'end' in probe) return fateOf([{b: {...probe.end, status: probe.end.status === 'unknown' ? 'unknown' : 'drop'}}])
-      const unbound = opening ? this.routeOf({...bs[0], packet: {...packet, src: ''}}, 'lo', 'output') : undefined
-      const first = unbound && ('end' in unbound || packet.l4proto !== 'tcp') ? unbound : this.routeOf(bs[0], 'lo', 'output')
+      // UDP is sent unconnected (one lookup, no source yet), TCP connects; answers and later packets have their source.
+      const first = !opening ? this.routeOf(bs[0], 'lo', 'output') : packet.l4proto === 'tcp' ? connected(packet) : this.routeOf({...bs[0], packet: {...packet, src: ''}}, 'lo', 'output')
       if ('end' in first) return fateOf([{b: first.end}])
       bs = this.hook(bs, 'output', 'ip', {oifname: oifFor(first.role)})
       done(bs.filter((b) => b.status !== 'accept'))
