@@ -2317,6 +2317,7 @@ class HostView {
       this.neighbourHop(runner, g.bridge, f.target.addr, g.i.mac)
       this.bridgeOnward(runner, g, o.i.target)
     } else {
+      if (o.bridge === g.bridge && this.brNetfilter(4, g.bridge) === null) runner.push({name: 'br_netfilter', verdict: 'indeterminate', detail: 'net.bridge.bridge-nf-call-iptables could not be read: with it on, the hairpin is bridged, not routed'})
       this.upToHost(runner, o.bridge)
       if (ogw) this.arpHop(runner, o, ogw)
       this.dnatHop(runner, f, 'guest')

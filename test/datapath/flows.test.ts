@@ -1047,10 +1047,13 @@ describe('hop model: a guest-to-guest hairpin through br_netfilter (bridged DNAT
     })
   const hops = (fs: Flow[], kind: string) => fs.find((f) => f.kind === kind)!.hops.map((h) => `${h.name} ${h.verdict}`)
 
-  it('without br_netfilter the answer goes straight back, untranslated: the hairpin fails, named', () => {
+  it('without br_netfilter the answer goes straight back, untranslated: the hairpin fails, named; its switch not read, undecided', () => {
     const fs = flows(twoGuests(0))
     expect(byKind(fs, 'hairpin-guest').verdict).toBe('pass')
     expect(byKind(fs, 'hairpin-guest-reply').decidedBy).toMatchObject({name: 'hairpin', verdict: 'fail'})
+    const unread = twoGuests(0)
+    delete unread.sysctl['net.bridge.bridge-nf-call-iptables']
+    expect(byKind(flows(unread), 'hairpin-guest')).toMatchObject({verdict: 'indeterminate', decidedBy: {name: 'br_netfilter'}})
   })
 
   it('with it the frame is bridged to web01 (routed, then neither the bridge\'s input nor its output) and the answer translated back at postrouting: both pass', () => {
