@@ -921,20 +921,21 @@ function fieldValue(field: NfField, p: NfPacket, ctx: EvalContext, priority: num
       // Before conntrack (priority -200) the packet has no entry yet: the kernel says invalid.
       // The bridge family has conntrack only with nf_conntrack_bridge, which the facts do not show.
       if (family === 'bridge') return 'unknown'
+      if (atConntrack(p, priority)) return 'unknown'
       return priority < CONNTRACK_PRIORITY && p.ct.state !== 'untracked' ? ['invalid'] : [p.ct.state]
     // A packet with no connection (untracked, or before conntrack looked it up) has no status, direction or
     // mark to read: the kernel's ct expression breaks the rule (nft_ct_get_eval), whatever the operator.
     case 'ct status':
-      return family === 'bridge' ? 'unknown' : noConnection(p, priority) ? null : p.ct.status
+      return family === 'bridge' || atConntrack(p, priority) ? 'unknown' : noConnection(p, priority) ? null : p.ct.status
     case 'ct direction':
-      return family === 'bridge' ? 'unknown' : noConnection(p, priority) ? null : p.ct.direction
+      return family === 'bridge' || atConntrack(p, priority) ? 'unknown' : noConnection(p, priority) ? null : p.ct.direction
     case 'ct mark':
-      return noConnection(p, priority) ? null : p.ct.mark
+      return atConntrack(p, priority) ? 'unknown' : noConnection(p, priority) ? null : p.ct.mark
     case 'ct original saddr':
     case 'ct original daddr':
     case 'ct original sport':
     case 'ct original dport': {
-      if (family === 'bridge') return 'unknown'
+      if (family === 'bridge' || atConntrack(p, priority)) return 'unknown'
       if (noConnection(p, priority)) return null
       const ports = field === 'ct original sport' || field === 'ct original dport'
       if (ports && !hasPorts(p.l4proto)) return null
@@ -973,6 +974,14 @@ function fieldValue(field: NfField, p: NfPacket, ctx: EvalContext, priority: num
     }
   }
 }
+
+/**
+ * A prerouting or output chain at conntrack's own priority (-200): equal priorities run newest first
+ * (nf_hook_entries_grow), so it runs before conntrack's lookup if conntrack hooked in before the chain (an earlier
+ * rule needing it, a nat table at boot), after it otherwise; the facts do not show which came first. Observed: a
+ * chain created after iptables' conntrack rules saw no connection (kernel differential, seed 565).
+ */
+const atConntrack = (p: NfPacket, priority: number) => priority === CONNTRACK_PRIORITY && p.ct.state !== 'untracked'
 
 // An invalid packet has no entry either (nf_ct_get gives none): a zoned reply that missed its connection, a stray SYN-ACK.
 const noConnection = (p: NfPacket, priority: number) => p.ct.state === 'untracked' || p.ct.state === 'invalid' || priority < CONNTRACK_PRIORITY
