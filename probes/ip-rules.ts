@@ -17,8 +17,11 @@ export interface PolicyRule {
   fwmark?: number
   fwmask?: number
   ipproto?: string
+  /** A port or the first of a range (`sport 1000-2000`: ip -j prints sport_start and sport_end), its last in sportEnd. */
   sport?: number
+  sportEnd?: number
   dport?: number
+  dportEnd?: number
   not: boolean
   /** lookup (with table), goto (with target priority), or blackhole / unreachable / prohibit / nop. */
   action: 'lookup' | 'goto' | 'blackhole' | 'unreachable' | 'prohibit' | 'nop'
@@ -46,7 +49,8 @@ export function parseIpRules(text: string, family: 'inet' | 'inet6'): PolicyRule
   return asArray(parseJson(text, what), what).map((row, i) => {
     if (!isObj(row) || num(row.priority) === undefined) throw new ParseError(`${what}: entry ${i} has no priority`)
     const prefix = (addr: unknown, len: unknown) => (typeof addr !== 'string' || addr === 'all' ? 'all' : num(len) !== undefined ? `${addr}/${num(len)}` : addr)
-    const action = str(row.action)
+    // iproute2 prints a nop rule as a key of its own ("nop": null), not as an action: without a table it is no lookup of main.
+    const action = 'nop' in row ? 'nop' : str(row.action)
     const rule: PolicyRule = {
       family,
       priority: num(row.priority)!,
@@ -61,8 +65,12 @@ export function parseIpRules(text: string, family: 'inet' | 'inet6'): PolicyRule
     if (row.fwmark !== undefined) rule.fwmark = hexOrNumber(row.fwmark)
     if (row.fwmask !== undefined) rule.fwmask = hexOrNumber(row.fwmask)
     if (row.ipproto !== undefined) rule.ipproto = String(row.ipproto)
-    if (num(row.sport) !== undefined) rule.sport = num(row.sport)
-    if (num(row.dport) !== undefined) rule.dport = num(row.dport)
+    for (const side of ['sport', 'dport'] as const) {
+      const [lo, hi] = num(row[side]) !== undefined ? [num(row[side]), num(row[side])] : [num(row[`${side}_start`]), num(row[`${side}_end`])]
+      if (lo === undefined || hi === undefined) continue
+      rule[side] = lo
+      if (hi !== lo) rule[side === 'sport' ? 'sportEnd' : 'dportEnd'] = hi
+    }
     if (num(row.uid_start) !== undefined && num(row.uid_end) !== undefined) rule.uidRange = [num(row.uid_start)!, num(row.uid_end)!]
     const unread = UNREAD_SELECTORS.filter((k) => row[k] !== undefined && row[k] !== null && !(k === 'tos' && (row.tos === '0' || row.tos === 'default'))).map((k) => `${k} ${String(row[k])}`)
     if (unread.length > 0) rule.unread = unread.join(' ')
@@ -85,8 +93,8 @@ function ruleText(r: PolicyRule): string {
   if (r.iif) parts.push(`iif ${r.iif}`)
   if (r.oif) parts.push(`oif ${r.oif}`)
   if (r.ipproto) parts.push(`ipproto ${r.ipproto}`)
-  if (r.sport !== undefined) parts.push(`sport ${r.sport}`)
-  if (r.dport !== undefined) parts.push(`dport ${r.dport}`)
+  if (r.sport !== undefined) parts.push(`sport ${r.sport}${r.sportEnd !== undefined ? `-${r.sportEnd}` : ''}`)
+  if (r.dport !== undefined) parts.push(`dport ${r.dport}${r.dportEnd !== undefined ? `-${r.dportEnd}` : ''}`)
   if (r.uidRange) parts.push(`uidrange ${r.uidRange[0]}-${r.uidRange[1]}`)
   if (r.unread) parts.push(r.unread)
   if (r.action === 'lookup') parts.push(`lookup ${r.l3mdev ? '[l3mdev-table]' : r.table}`)

@@ -234,7 +234,10 @@ export function ipRuleTextToJson(text: string): Obj[] {
         rule[w] = words[++i]
       } else if ((w === 'sport' || w === 'dport') && next !== undefined) {
         const v = words[++i]
-        rule[w] = /^\d+$/.test(v) ? Number(v) : v
+        // A range prints as ip -j does: sport_start and sport_end.
+        const range = /^(\d+)-(\d+)$/.exec(v)
+        if (range) Object.assign(rule, {[`${w}_start`]: Number(range[1]), [`${w}_end`]: Number(range[2])})
+        else rule[w] = /^\d+$/.test(v) ? Number(v) : v
       } else if (w === 'uidrange' && next !== undefined && /^\d+-\d+$/.test(next)) {
         const [start, end] = words[++i].split('-').map(Number)
         Object.assign(rule, {uid_start: start, uid_end: end})
@@ -248,6 +251,8 @@ export function ipRuleTextToJson(text: string): Obj[] {
       else if (w === 'suppress_ifgroup' && next !== undefined) rule.suppress_ifgroup = words[++i]
       else if (w === 'blackhole' || w === 'unreachable' || w === 'prohibit' || w === 'nop') rule.action = w
       else if (w === '[detached]') rule.flags = ['detached']
+      // A goto to a priority no rule holds: ip -j prints "unresolved" as a key of its own.
+      else if (w === '[unresolved]') rule.unresolved = null
       else throw new ParseError(`ip rule: line ${n + 1}: unknown word ${JSON.stringify(w)}`)
     }
     return rule

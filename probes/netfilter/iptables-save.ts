@@ -831,20 +831,20 @@ function parseTarget(c: RuleContext, goto: boolean, tokens: Token[], from: numbe
     case 'MASQUERADE':
     case 'REDIRECT': {
       const ports = opt('--to-ports')
-      return {kind: 'nat', type: target === 'MASQUERADE' ? 'masquerade' : 'redirect', ...portRange(ports), text}
+      return {kind: 'nat', type: target === 'MASQUERADE' ? 'masquerade' : 'redirect', ...portRange(ports), ...randomPort(options), text}
     }
     case 'SNAT':
     case 'DNAT': {
       const spec = opt(target === 'SNAT' ? '--to-source' : '--to-destination')
       const nat = spec === undefined ? {} : natSpec(spec)
       if (nat === undefined) return {kind: 'opaque-statement', text, terminal: true}
-      return {kind: 'nat', type: target === 'SNAT' ? 'snat' : 'dnat', ...nat, text}
+      return {kind: 'nat', type: target === 'SNAT' ? 'snat' : 'dnat', ...nat, ...randomPort(options), text}
     }
     case 'MARK':
     case 'CONNMARK': {
       const what = target === 'MARK' ? 'mark' : 'ct mark'
-      if (target === 'CONNMARK' && options.some((o) => o.name === '--save-mark')) return {kind: 'mark-copy', from: 'mark', to: 'ct mark', text}
-      if (target === 'CONNMARK' && options.some((o) => o.name === '--restore-mark')) return {kind: 'mark-copy', from: 'ct mark', to: 'mark', text}
+      const copy = target === 'CONNMARK' ? connmarkCopy(options, text) : undefined
+      if (copy) return copy
       const change = options.length === 1 ? markChange(options[0]) : undefined
       if (change) return {kind: 'mark', what, ...change, text}
       return {kind: 'mark-unknown', what, text}
@@ -883,6 +883,8 @@ function parseTarget(c: RuleContext, goto: boolean, tokens: Token[], from: numbe
   return {kind: 'opaque-statement', text, terminal: 'unknown'}
 }
 
+const randomPort = (options: ModOption[]) => (options.some((o) => o.name === '--random' || o.name === '--random-fully') ? {random: true as const} : {})
+
 function portRange(text: string | undefined): {port?: number; portEnd?: number} {
   if (text === undefined) return {}
   const m = /^(\d+)(?:[-:](\d+))?$/.exec(text)
@@ -913,6 +915,29 @@ function natSpec(spec: string): {addr?: string; addrEnd?: string; port?: number;
     Object.assign(out, p)
   }
   return out
+}
+
+/**
+ * CONNMARK --save-mark/--restore-mark: the bits --nfmask (packet) and --ctmask (connection) select (iptables-save prints
+ * both; --mask sets both): save ct = (ct & ~ctmask) ^ (mark & nfmask), restore mark = (mark & ~nfmask) ^ (ct & ctmask).
+ * A shift (revision 2) or a mask not read is a mark kvmdoctor does not compute.
+ */
+function connmarkCopy(options: ModOption[], text: string): NfStatement | undefined {
+  const save = options.some((o) => o.name === '--save-mark')
+  if (!save && !options.some((o) => o.name === '--restore-mark')) return undefined
+  const mask = (name: string): number | undefined | 'bad' => {
+    const o = options.find((x) => x.name === name || x.name === '--mask')
+    if (!o) return undefined
+    const v = o.values.length === 1 ? parseNumber(o.values[0]) : undefined
+    return v === undefined ? 'bad' : v >>> 0
+  }
+  const nfmask = mask('--nfmask')
+  const ctmask = mask('--ctmask')
+  const known = new Set(['--save-mark', '--restore-mark', '--nfmask', '--ctmask', '--mask'])
+  if (nfmask === 'bad' || ctmask === 'bad' || options.some((o) => !known.has(o.name))) return {kind: 'mark-unknown', what: save ? 'ct mark' : 'mark', text}
+  const [fromMask, toMask] = save ? [nfmask, ctmask] : [ctmask, nfmask]
+  const masks = {...(fromMask !== undefined && fromMask !== 0xffffffff ? {fromMask} : {}), ...(toMask !== undefined && toMask !== 0xffffffff ? {toMask} : {})}
+  return save ? {kind: 'mark-copy', from: 'mark', to: 'ct mark', ...masks, text} : {kind: 'mark-copy', from: 'ct mark', to: 'mark', ...masks, text}
 }
 
 /** MARK/CONNMARK value changes; iptables-save prints --set-xmark value/mask: mark = (mark & ~mask) ^ value. */

@@ -233,7 +233,9 @@ function fieldOf(left: unknown, ctx: Ctx): LeftResult {
     return undefined
   }
   if (isObj(left.ct)) {
-    const {key, dir, family} = left.ct
+    const {dir} = left.ct
+    // nft 1.0.6 writes the family into the key ("ip daddr"), later ones apart ({"family": "ip", "key": "daddr"}).
+    const [family, key] = typeof left.ct.key === 'string' && /^ip6? [sd]addr$/.test(left.ct.key) ? left.ct.key.split(' ') : [left.ct.family, left.ct.key]
     // `ct original ip daddr`, `ct original proto-dst`: the connection's original tuple (the reply tuple is not modelled).
     if (dir === 'original') {
       const original = ({saddr: 'ct original saddr', daddr: 'ct original daddr', 'proto-src': 'ct original sport', 'proto-dst': 'ct original dport'} as Record<string, NfField>)[String(key)]
@@ -514,6 +516,8 @@ function parseMangle(o: Obj, st: RuleState, text: string): NfStatement {
     if (Array.isArray(args) && args.length === 2 && typeof args[1] === 'number') {
       const b = args[1]
       const inner = args[0]
+      // `meta mark set ct mark and 0x1`: the other mark's bits the mask selects, the rest cleared.
+      if (op === '&' && markKey(inner) !== undefined && markKey(inner) !== what) return {kind: 'mark-copy', from: markKey(inner)!, to: what, fromMask: b >>> 0, text}
       if (markKey(inner) === what) {
         if (op === '&') return {kind: 'mark', what, op: 'and', value: b, text}
         if (op === '|') return {kind: 'mark', what, op: 'or', value: b, text}
@@ -675,12 +679,14 @@ function parseStatement(x: unknown, st: RuleState, text: string): NfExpr[] {
       const addr = natAddr(o.addr)
       const port = natPort(o.port)
       if (!addr || !port) return [{kind: 'opaque-statement', text, terminal: true}]
+      const flags = Array.isArray(o.flags) ? o.flags : [o.flags]
+      const random = flags.includes('random') || flags.includes('fully-random') ? {random: true as const} : {}
       if (isObj(o.addr) && isObj(o.addr.map)) {
         const map = natMap(o.addr.map, st)
         if (!map) return [{kind: 'opaque-statement', text, terminal: true}]
-        return [...map.deps, {kind: 'nat', type: key, ...port, map: map.map, text}]
+        return [...map.deps, {kind: 'nat', type: key, ...port, ...random, map: map.map, text}]
       }
-      return [{kind: 'nat', type: key, ...addr, ...port, text}]
+      return [{kind: 'nat', type: key, ...addr, ...port, ...random, text}]
     }
     case 'mangle': {
       // A mark from a map of the packet's fields: the evaluator looks the entry up.

@@ -1507,6 +1507,24 @@ class HostView {
     this.leaveDevice(runner, i.target, 'tap', bridge)
   }
 
+  /**
+   * A frame the bridge forwards from one guest's port to another's with br_netfilter on: the bridge's forward and
+   * postrouting hooks and the IP ones inside them (the bridge as device, the ports for -m physdev), then the port.
+   */
+  private bridgeOnward(runner: PathRunner, g: GuestSide, inPort: string | undefined): void {
+    const {i, bridge} = g
+    this.fdbHop(runner, g, false)
+    this.unknownUnicastHop(runner, i.target, i.mac, bridge)
+    this.isolationHop(runner, inPort ?? '?', i.target ?? '?', i.target)
+    runner.nf('bridge forward', 'forward', 'bridge', {iifname: inPort, oifname: i.target, ibrname: bridge, obrname: bridge})
+    runner.nf('netfilter forward (br_netfilter)', 'forward', 'ip', {iifname: bridge, oifname: bridge, physOut: i.target})
+    runner.nf('bridge postrouting', 'postrouting', 'bridge', {oifname: i.target, obrname: bridge})
+    runner.nf('netfilter postrouting (br_netfilter)', 'postrouting', 'ip', {oifname: bridge, physOut: i.target})
+    this.portOut(runner, bridge, i.target, false, 'guest')
+    this.mtuHop(runner, bridge, i.target)
+    this.leaveDevice(runner, i.target, 'tap', bridge)
+  }
+
   // ---- flows -------------------------------------------------------------
 
   private finish(base: FlowBase, kind: FlowKind, description: string, packet: NfPacket, hops: Hop[], replyTo?: FlowKind, assumptions?: string[]): Flow {
@@ -2220,6 +2238,13 @@ class HostView {
       runner.push({name: 'DNAT', verdict: 'pass', detail: `${f.proto} ${n.from}:${f.port} → ${f.target.addr}:${f.target.port} (${describeStep(n.step)})`})
       return
     }
+    // A port range with --random: the port is drawn per connection, and whether the target's listens there cannot be told.
+    const drawn = translated.find((b) => b.packet.dst === f.target.addr && b.packet.dport === undefined)
+    if (drawn) {
+      const n = drawn.nat.find((x) => x.field === 'dst')!
+      runner.push({name: 'DNAT', verdict: 'indeterminate', detail: `${describeStep(n.step)} picks the port at random in its range for each connection: not told whether it is ${f.target.port}`})
+      return
+    }
     if (translated.length > 0 && toTarget.length === 0 && translated.length === live.length) {
       const n = translated[0].nat.find((x) => x.field === 'dst')!
       runner.push({name: 'DNAT', verdict: 'fail', detail: `${describeStep(n.step)} sends it to ${translated[0].packet.dst}:${translated[0].packet.dport}, not ${f.target.addr}:${f.target.port}`, element: elementForStep(n.step, this.facts.ruleset)})
@@ -2332,19 +2357,44 @@ class HostView {
     const {side: o, addr} = other
     const request = newPacket({family: 4, iifname: o.bridge, src: addr, dst: hostAddr, l4proto: f.proto, ...this.l4(f, false), etherSrc: o.i.mac, ...memberOf(f)})
     const runner = this.fromGuest(o, request, this.pathMtu(o.i.target, o.bridge, g.bridge, g.i.target))
-    this.upToHost(runner, o.bridge)
     const ogw = o.net?.ips.find((ip) => ip.family === 'ipv4')?.address
-    if (ogw) this.arpHop(runner, o, ogw)
-    this.dnatHop(runner, f, 'guest')
-    const decision = this.ipReceive(runner, o.bridge, 'forward', true)
-    this.ipSend(runner, o.bridge, decision?.dev)
-    this.toGuest(runner, g, false, true)
+    // br_netfilter on the bridge both guests share: the DNAT runs in the bridge's prerouting, and a frame sent on to an
+    // address behind that bridge is bridged there (br_nf_pre_routing_finish's bridged DNAT), never routed; the answer
+    // comes back bridged too, through conntrack, which puts the public address back (observed: kernel differential).
+    const bridgedDnat = o.bridge === g.bridge && !this.isOvs(g) && !this.isOvs(o) && this.brNetfilter(4, g.bridge) === true
+    if (bridgedDnat) {
+      if (ogw) this.arpHop(runner, o, ogw)
+      runner.ports({physIn: runner.sourcePort})
+      this.prerouting(runner, o.bridge)
+      this.dnatHop(runner, f, 'guest')
+      // The new destination is routed (ip_route_input): only a route out of the bridge itself keeps the frame there.
+      runner.route('routing (bridged DNAT)', 'forward', {iif: o.bridge, viaDev: g.bridge})
+      // The frame leaves for the host's neighbour entry of the target (br_nf_pre_routing_finish_bridge).
+      this.neighbourHop(runner, g.bridge, f.target.addr, g.i.mac)
+      this.bridgeOnward(runner, g, o.i.target)
+    } else {
+      if (o.bridge === g.bridge && this.brNetfilter(4, g.bridge) === null) runner.push({name: 'br_netfilter', verdict: 'indeterminate', detail: 'net.bridge.bridge-nf-call-iptables could not be read: with it on, the hairpin is bridged, not routed'})
+      this.upToHost(runner, o.bridge)
+      if (ogw) this.arpHop(runner, o, ogw)
+      this.dnatHop(runner, f, 'guest')
+      const decision = this.ipReceive(runner, o.bridge, 'forward', true)
+      this.ipSend(runner, o.bridge, decision?.dev)
+      this.toGuest(runner, g, false, true)
+    }
     const assumptions = [`${g.d.name} answers on ${f.proto} ${f.target.port} (a service inside the guest, out of the host's sight)`]
     const flows = [this.finish(base, 'hairpin-guest', `from ${o.d.name} (${addr}) to ${hostAddr}:${f.port} (${this.describeForward(f, hostAddr)})`, request, runner.hops, undefined, assumptions)]
     if (flows[0].verdict === 'fail') return flows
     const seenFrom = runner.packet().src
     const v4 = g.net?.ips.find((ip) => ip.family === 'ipv4')
     const reply = replyPacket({family: 4, iifname: g.bridge, src: f.target.addr, dst: seenFrom, l4proto: f.proto, ...this.l4(f, true), etherSrc: g.i.mac}, seenFrom === addr ? ['dnat'] : ['dnat', 'snat'])
+    if (bridgedDnat && seenFrom === addr) {
+      const back = this.fromGuest(g, {...reply, ct: {...reply.ct, translate: {src: hostAddr, sport: f.port}}}, this.pathMtu(g.i.target, g.bridge, o.i.target))
+      back.ports({physIn: back.sourcePort})
+      this.prerouting(back, g.bridge)
+      this.bridgeOnward(back, o, g.i.target)
+      flows.push(this.finish(base, 'hairpin-guest-reply', `reply from ${g.d.name} to ${o.d.name} (${addr}), bridged through br_netfilter`, reply, back.hops, 'hairpin-guest', assumptions))
+      return flows
+    }
     if (seenFrom === addr && v4 && ipInPrefix(addr, `${v4.address}/${v4.prefix}`)) {
       // On-link: the guest's answer never passes the host, so conntrack never puts the public address back.
       const back = this.fromGuest(g, reply, SIZE.ping, undefined, false)

@@ -112,7 +112,8 @@ export function buildRouter(routes: Route[], rules: {inet?: PolicyRule[]; inet6?
       const m = ruleMatches(rule, selectors.get(rule)!, q, dstIp)
       if (m === 'unknown') {
         // If this rule would divert, we cannot tell.
-        unknown = `rule "${rule.text}" depends on ${rule.fwmark !== undefined && q.mark === 'unknown' ? 'the packet mark, which is set outside the path' : rule.unread ? `${rule.unread}, which kvmdoctor does not evaluate` : 'the uid of the socket that sends'}`
+        const portDrawn = (rule.sport !== undefined && q.sport === undefined) || (rule.dport !== undefined && q.dport === undefined)
+        unknown = `rule "${rule.text}" depends on ${rule.fwmark !== undefined && q.mark === 'unknown' ? 'the packet mark, which is set outside the path' : rule.unread ? `${rule.unread}, which kvmdoctor does not evaluate` : portDrawn ? 'a port NAT picked at random' : 'the uid of the socket that sends'}`
         trail.push(`${rule.text}: cannot tell`)
         break
       }
@@ -128,10 +129,11 @@ export function buildRouter(routes: Route[], rules: {inet?: PolicyRule[]; inet6?
       }
       const table = vrf ?? rule.table
       if (rule.action === 'goto') {
-        const target = ordered.findIndex((r) => r.priority >= (rule.gotoPriority ?? Infinity))
-        trail.push(`${rule.text}`)
-        if (target < 0) break
-        i = target - 1
+        // The target is the first rule of exactly that priority (fib_nl_newrule's ctarget); with none, the goto is
+        // "unresolved" and the search goes on with the next rule, as after a nop (observed: `ip route get`).
+        const target = ordered.findIndex((r) => r.priority === rule.gotoPriority)
+        trail.push(target < 0 ? `${rule.text}: unresolved (no rule ${rule.gotoPriority}), next rule` : `${rule.text}`)
+        if (target >= 0) i = target - 1
         continue
       }
       if (rule.action !== 'lookup') {
@@ -210,8 +212,12 @@ function selectorsMatch(rule: PolicyRule, sel: RuleSelectors, q: RouteQuery, dst
   if (rule.iif !== undefined && rule.iif !== (q.iif ?? 'lo')) return false
   if (rule.oif !== undefined && rule.oif !== q.oif) return false
   if (rule.ipproto !== undefined && q.l4proto !== undefined && rule.ipproto !== q.l4proto) return false
-  if (rule.sport !== undefined && rule.sport !== q.sport) return false
-  if (rule.dport !== undefined && rule.dport !== q.dport) return false
+  for (const [lo, hi, port] of [[rule.sport, rule.sportEnd, q.sport], [rule.dport, rule.dportEnd, q.dport]] as const) {
+    if (lo === undefined) continue
+    // A TCP or UDP port NAT drew at random is not known (see natPort); a packet without ports never matches.
+    if (port === undefined) return q.l4proto === 'tcp' || q.l4proto === 'udp' ? 'unknown' : false
+    if (port < lo || port > (hi ?? lo)) return false
+  }
   // ip_route_input gives a forwarded packet root's uid (0); a local socket's is not known here.
   const local = (q.iif ?? 'lo') === 'lo'
   if (rule.uidRange && !local && rule.uidRange[0] > 0) return false

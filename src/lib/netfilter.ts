@@ -209,6 +209,8 @@ export type NfStatement =
       addrEnd?: string
       port?: number
       portEnd?: number
+      /** The port is picked at random in its range (--random, --random-fully; nft `random`, `fully-random`): not kept, not the first. */
+      random?: true
       /**
        * The address (and port) looked up in a map keyed by packet fields (`dnat to tcp dport map { 8080 : 10.0.0.2 }`,
        * `dnat ip addr . port to ip daddr . tcp dport map @fwd`): a packet with no entry is not translated and the
@@ -236,8 +238,11 @@ export type NfStatement =
    * the mark, or a map.
    */
   | {kind: 'ct-zone'; zone: number | 'unknown'; dir?: 'original' | 'reply'; text: string}
-  /** Copy between packet mark and connection mark (CONNMARK --save/--restore-mark, `ct mark set meta mark`). */
-  | {kind: 'mark-copy'; from: 'mark' | 'ct mark'; to: 'mark' | 'ct mark'; text: string}
+  /**
+   * Copy between packet mark and connection mark (CONNMARK --save/--restore-mark, `ct mark set meta mark`). With masks,
+   * some bits only: to = (to & ~toMask) ^ (from & fromMask) (xt_CONNMARK: --nfmask/--ctmask, `meta mark set ct mark and 0x1`).
+   */
+  | {kind: 'mark-copy'; from: 'mark' | 'ct mark'; to: 'mark' | 'ct mark'; fromMask?: number; toMask?: number; text: string}
   /** nft verdict map: `meta iifname vmap { "virbr0" : accept, ... }`. */
   | {kind: 'vmap'; field: NfField; concat?: NfField[]; map: {key: NfValue; then: NfStatement}[] | {t: 'setref'; name: string}; text: string}
   /** Untracked packets skip NAT and are "ct state untracked" (iptables -t raw -j NOTRACK / CT --notrack). */

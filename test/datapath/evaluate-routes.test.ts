@@ -11,7 +11,7 @@ import {parseIptablesRuleOptions} from '../../probes/netfilter/iptables-save.js'
 import {parseNftRuleExprs} from '../../probes/netfilter/nft-json.js'
 import {parseRuleText} from '../../probes/netfilter/nft-text.js'
 import {renderRule} from '../../probes/netfilter/render.js'
-import type {PolicyRule} from '../../probes/ip-rules.js'
+import {type PolicyRule, parseIpRules} from '../../probes/ip-rules.js'
 import {type Route, parseIpRoute} from '../../probes/routes.js'
 import {compile} from '../../src/datapath/netfilter/compile.js'
 import {type EvalContext, runHook, startBranch} from '../../src/datapath/netfilter/evaluate.js'
@@ -152,5 +152,36 @@ describe('iptables -m rpfilter', () => {
     expect(verdict(ipt4('--invert'), ping('10.9.0.5', {pkttype: 'broadcast'}), {iptables: true})).toEqual(MISS)
     expect(ipt4('--bogus')[0].kind).toBe('opaque')
     expect(renderRule({exprs: ipt4('--loose --invert')})).toBe('-m rpfilter --loose --invert drop')
+  })
+})
+
+describe('policy rules as the kernel runs them (ip -j rule show, read by the real parser; observed with `ip route get` in a namespace)', () => {
+  const MAIN = [route('default', {dev: 'a0', gateway: '10.1.0.2'}), route('10.1.0.0/24', {dev: 'a0', scope: 'link'}), route('10.6.0.0/24', {type: 'unreachable', table: '100'})]
+  const rules = (json: object[]) => ({inet: parseIpRules(JSON.stringify([{priority: 0, src: 'all', table: 'local'}, ...json, {priority: 32766, src: 'all', table: 'main'}]), 'inet'), inet6: []})
+  const to = (json: object[], q: Partial<Parameters<ReturnType<typeof buildRouter>['lookup']>[0]> = {}) => buildRouter(MAIN, rules(json)).lookup({family: 4, dst: '10.6.0.9', iif: 'lo', mark: 0, ...q}).kind
+
+  it('a goto whose target priority holds no rule is unresolved: the search goes on with the next rule, not the next priority up', () => {
+    // 100 goto 200 [unresolved], 150 lookup 100: `ip route get 10.6.0.9` answers "No route to host" (table 100's unreachable).
+    const unresolved = [{priority: 100, src: 'all', goto: 200, unresolved: null}, {priority: 150, src: 'all', table: '100'}]
+    expect(to(unresolved)).toBe('unreachable')
+    // With a rule at 200 the goto skips 150.
+    expect(to([...unresolved, {priority: 200, src: 'all', table: 'main'}])).toBe('unicast')
+    // A goto beyond every rule is unresolved too: the search goes on to main.
+    expect(to([{priority: 100, src: 'all', goto: 40000, unresolved: null}])).toBe('unicast')
+  })
+
+  it('a nop rule (printed as "nop": null, no action, no table) does nothing: it is no lookup of main', () => {
+    const nop = [{priority: 100, src: 'all', iif: 'lo', nop: null}, {priority: 150, src: 'all', table: '100'}]
+    expect(parseIpRules(JSON.stringify(nop), 'inet')[0]).toMatchObject({action: 'nop', text: '100: from all iif lo nop'})
+    expect(to(nop)).toBe('unreachable')
+  })
+
+  it('reads sport and dport ranges (sport_start/sport_end): a port outside the range does not match, one drawn by NAT is not told', () => {
+    const ranged = [{priority: 300, src: 'all', ipproto: 'tcp', dport_start: 80, dport_end: 90, table: '100'}]
+    expect(parseIpRules(JSON.stringify(ranged), 'inet')[0]).toMatchObject({dport: 80, dportEnd: 90, text: '300: from all ipproto tcp dport 80-90 lookup 100'})
+    expect(to(ranged, {l4proto: 'tcp', sport: 40000, dport: 85})).toBe('unreachable')
+    expect(to(ranged, {l4proto: 'tcp', sport: 40000, dport: 8080})).toBe('unicast')
+    expect(to(ranged, {l4proto: 'tcp', sport: 40000, dport: undefined})).toBe('unknown')
+    expect(to([{priority: 300, src: 'all', sport_start: 1000, sport_end: 2000, table: '100'}], {l4proto: 'udp', sport: 40000, dport: 53})).toBe('unicast')
   })
 })

@@ -64,6 +64,21 @@ describe('marks: packet and connection marks are two values', () => {
     expect(save[0].packet).toMatchObject({mark: 5, ct: {mark: 5}})
   })
 
+  it('copies only the masked bits (CONNMARK --restore-mark --nfmask/--ctmask, meta mark set ct mark and 0x1)', () => {
+    // restore: mark = (mark & ~nfmask) ^ (ct mark & ctmask), here nfmask 0x1, ctmask 0x3: the packet's bit 0x2 stays, 0x1 comes from the connection.
+    const restore: NfExpr = {kind: 'mark-copy', from: 'ct mark', to: 'mark', fromMask: 0x3, toMask: 0x1, text: '-j CONNMARK --restore-mark --nfmask 0x1 --ctmask 0x3'}
+    const out = run(forward([[markSet('ct mark', 1)], [restore], [cmp('mark', num(3)), drop]]), 'forward', egress({mark: 2}))
+    expect(statuses(out)).toEqual(['drop'])
+    expect(statuses(run(forward([[restore], [cmp('mark', num(0)), drop]]), 'forward', egress({mark: 2})))).toEqual(['accept'])
+    // save: ct mark = (ct mark & ~ctmask) ^ (mark & nfmask): a packet mark 0x2 under --mask 0x1 saves nothing.
+    const save: NfExpr = {kind: 'mark-copy', from: 'mark', to: 'ct mark', fromMask: 0x1, toMask: 0x1, text: '-j CONNMARK --save-mark --mask 0x1'}
+    expect(statuses(run(forward([[markSet('mark', 2)], [save], [cmp('ct mark', num(2)), drop]]), 'forward', egress()))).toEqual(['accept'])
+    // The bits kept of a mark set outside the path stay unknown; bits replaced whole do not.
+    expect(statuses(run(forward([[restore], [cmp('mark', num(0)), drop]]), 'forward', egress(unknownMark)))).toEqual(['accept', 'drop'])
+    const whole: NfExpr = {kind: 'mark-copy', from: 'ct mark', to: 'mark', fromMask: 0x1, text: 'meta mark set ct mark and 0x1'}
+    expect(statuses(run(forward([[markSet('ct mark', 2)], [whole], [cmp('mark', num(0)), drop]]), 'forward', egress(unknownMark)))).toEqual(['drop'])
+  })
+
   it('never changes the packet it was given: each statement that writes (mark, mark copy, notrack) writes a copy (cached walks share it)', () => {
     const statements: NfExpr[] = [markSet('ct mark', 9), markCopy('ct mark', 'mark'), markCopy('mark', 'ct mark'), {kind: 'notrack', text: '-j CT --notrack'}]
     for (const statement of statements) {
@@ -362,6 +377,24 @@ describe('NAT statements change the packet as the kernel would', () => {
     expect(natRun('prerouting', dnatPort, egress({l4proto: 'icmp', sport: undefined, dport: undefined, icmpType: 8})).packet.dport).toBeUndefined()
     const later = ruleset([ipt('nat', {POSTROUTING: [[snat]]}), nft('ip', 'f', {post: {base: {hook: 'postrouting', priority: 200}, rules: [[cmp('ct status', {t: 'flags', v: ['snat']}), drop]]}})])
     expect(statuses(run(later, 'postrouting', egress()))).toEqual(['drop'])
+  })
+
+  it('a port range keeps a port already in it (libvirt\'s masquerade to 1024-65535 keeps the client\'s); --random draws one: not told', () => {
+    const range = (type: 'masquerade' | 'snat' | 'dnat', port: number, portEnd: number, random?: true): NfExpr => ({kind: 'nat', type, ...(type === 'masquerade' ? {} : {addr: type === 'snat' ? '198.51.100.1' : '192.168.122.9'}), port, portEnd, ...(random ? {random} : {}), text: `${type} :${port}-${portEnd}${random ? ' random' : ''}`})
+    // get_unique_tuple: a source port in the range stays (the kernel keeps 40000 under --to-ports 1024-65535).
+    expect(natRun('postrouting', range('masquerade', 1024, 65535), egress()).packet.sport).toBe(40000)
+    expect(natRun('postrouting', range('snat', 39990, 40010), egress()).packet.sport).toBe(40000)
+    // Out of the range a source port is drawn at random (nf_nat_l4proto_unique_tuple), a destination gets the first.
+    expect(natRun('postrouting', range('snat', 1000, 2000), egress()).packet.sport).toBeUndefined()
+    expect(natRun('prerouting', range('dnat', 80, 90), egress({dport: 8080})).packet.dport).toBe(80)
+    // --random / --random-fully: drawn even where the port was in the range; one port is that port.
+    expect(natRun('prerouting', range('dnat', 80, 90, true), egress({dport: 8080})).packet.dport).toBeUndefined()
+    expect(natRun('prerouting', range('dnat', 79, 8081, true), egress({dport: 8080})).packet.dport).toBeUndefined()
+    expect(natRun('postrouting', range('masquerade', 1024, 65535, true), egress()).packet.sport).toBeUndefined()
+    expect(natRun('prerouting', range('dnat', 80, 80, true), egress({dport: 8080})).packet.dport).toBe(80)
+    // A drawn port is unknown to a later rule that reads it: undecided, not skipped.
+    const later = ruleset([ipt('nat', {PREROUTING: [[range('dnat', 80, 90, true)]]}), nft('ip', 'f', {pre: {base: {hook: 'prerouting', priority: 0}, rules: [[cmp('dport', num(80)), drop]]}})])
+    expect(statuses(run(later, 'prerouting', egress({dport: 8080})))).toEqual(['accept', 'drop'])
   })
 
   it('redirect sends to the input device\'s address, else to loopback (IPv4 or IPv6); dnat without a port keeps it', () => {

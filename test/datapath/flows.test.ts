@@ -1080,3 +1080,46 @@ describe('src_valid_mark: the reverse-path check looks the source up with the pa
     expect(hopsOf((h) => (unread(h), noFwmark(h)))).toEqual(hopsOf(noFwmark))
   })
 })
+
+describe('hop model: a guest-to-guest hairpin through br_netfilter (bridged DNAT)', () => {
+  /** web01 publishes tcp 198.51.100.2:8080 (its DNAT and the accept ahead of libvirt's); web02 shares virbr0 and tries it. */
+  const twoGuests = (brnf: 0 | 1) =>
+    host((h) => {
+      const dnat: NfExpr = {kind: 'nat', type: 'dnat', addr: '192.168.122.50', port: 80, text: '-j DNAT --to-destination 192.168.122.50:80'}
+      const toWeb = [cmp('daddr', prefix('192.168.122.50/32')), cmp('l4proto', str('tcp')), cmp('dport', num(80)), accept]
+      h.ruleset = ruleset(libvirtTables({nat: {PREROUTING: [[cmp('daddr', prefix('198.51.100.2/32')), cmp('l4proto', str('tcp')), cmp('dport', num(8080)), dnat]]}, filter: {FORWARD: [toWeb, [jump('LIBVIRT_FWX')], [jump('LIBVIRT_FWI')], [jump('LIBVIRT_FWO')]]}}))
+      h.links.push(link('vnet1', 'tap', {master: 'virbr0', portState: 'forwarding', operstate: 'UNKNOWN'}))
+      h.domains.push({name: 'web02', type: 'kvm', state: 'running', autostart: false, guestAgentChannel: false, interfaces: [{type: 'network', source: 'default', bridge: 'virbr0', target: 'vnet1', mac: '52:54:00:00:00:02', model: 'virtio', linkState: 'up'}]})
+      h.guestAddress = (mac) => ({'52:54:00:00:00:01': '192.168.122.50', '52:54:00:00:00:02': '192.168.122.51'})[mac]
+      h.sysctl['net.bridge.bridge-nf-call-iptables'] = brnf
+    })
+  const hops = (fs: Flow[], kind: string) => fs.find((f) => f.kind === kind)!.hops.map((h) => `${h.name} ${h.verdict}`)
+
+  it('without br_netfilter the answer goes straight back, untranslated: the hairpin fails, named; its switch not read, undecided', () => {
+    const fs = flows(twoGuests(0))
+    expect(byKind(fs, 'hairpin-guest').verdict).toBe('pass')
+    expect(byKind(fs, 'hairpin-guest-reply').decidedBy).toMatchObject({name: 'hairpin', verdict: 'fail'})
+    const unread = twoGuests(0)
+    delete unread.sysctl['net.bridge.bridge-nf-call-iptables']
+    expect(byKind(flows(unread), 'hairpin-guest')).toMatchObject({verdict: 'indeterminate', decidedBy: {name: 'br_netfilter'}})
+  })
+
+  it('with it the frame is bridged to web01 (routed, then neither the bridge\'s input nor its output) and the answer translated back at postrouting: both pass', () => {
+    const fs = flows(twoGuests(1))
+    // Observed in the kernel differential test: a guest connects to another's port forward by the public address, no source NAT.
+    expect(hops(fs, 'hairpin-guest')).toContain('netfilter forward (br_netfilter) pass')
+    expect(hops(fs, 'hairpin-guest').filter((h) => /^(routing |forwarding|bridge input|bridge output|bridge virbr0)/.test(h))).toEqual(['routing (bridged DNAT) pass'])
+    expect(byKind(fs, 'hairpin-guest').verdict).toBe('pass')
+    expect(byKind(fs, 'hairpin-guest-reply').verdict).toBe('pass')
+    expect(hops(fs, 'hairpin-guest-reply')).toContain('netfilter postrouting (br_netfilter) pass')
+  })
+
+  it('a bridged forward chain that drops what the bridge forwards stops the hairpin there; a route elsewhere drops it before', () => {
+    const facts = twoGuests(1)
+    const diverted = twoGuests(1)
+    diverted.ipRules = {inet: parseIpRules('[{"priority":0,"src":"all","table":"local"},{"priority":100,"src":"all","dst":"192.168.122.50","action":"prohibit"},{"priority":32766,"src":"all","table":"main"}]', 'inet'), inet6: null}
+    expect(byKind(flows(diverted), 'hairpin-guest').decidedBy).toMatchObject({name: 'routing (bridged DNAT)', verdict: 'fail'})
+    facts.ruleset.tables[0].chains.FORWARD.rules.unshift(...ruleset([ipt('filter', {FORWARD: [[cmp('physdev-is-bridged', num(1)), drop]]})]).tables[0].chains.FORWARD.rules)
+    expect(byKind(flows(facts), 'hairpin-guest').decidedBy).toMatchObject({name: 'netfilter forward (br_netfilter)', verdict: 'fail'})
+  })
+})

@@ -45,6 +45,14 @@ describe('inbound flows: a published port followed both ways, from outside, the 
     expect(first.find((f) => f.kind === 'inbound')!.description).toBe(`inbound from 203.0.113.10 by kdlab-up0: tcp ${HOST}:8080 → ${web}:80`)
   })
 
+  it('a DNAT to a port range with --random draws the port per connection: the flow is undecided at the DNAT, never a pass to the first port', async () => {
+    const {facts, web} = await healthy()
+    const flows = inbound(withForward(facts, web, true, `-A PREROUTING -d ${HOST}/32 -p tcp -m tcp --dport 8080 -j DNAT --to-destination ${web}:80-90 --random`))
+    const flow = flows.find((f) => f.kind === 'inbound')!
+    expect(flow.verdict).toBe('indeterminate')
+    expect(flow.hops.find((h) => h.name === 'DNAT')).toMatchObject({verdict: 'indeterminate', detail: expect.stringContaining('picks the port at random')})
+  })
+
   it('the route back to the client over two next hops: the reply is hashed onto one, so it is undecided, naming each (never the first hop\'s pass)', async () => {
     const {facts, web} = await healthy()
     const multipath = alter<Route[]>(withForward(facts, web), 'routes', (routes) => {

@@ -58,7 +58,9 @@ const PORTS = [80, 53, 8080, 5353]
 /** One match, in the syntax of its place; undefined when it cannot be written there. */
 function match(rng: Rng, at: Place, marks: boolean): [string, string | undefined] {
   const kinds = ['saddr', 'daddr', 'proto', 'dport', 'dport', 'iif', 'oif', 'icmp', 'set']
-  if (at.family !== 'bridge' && at.family !== 'netdev') kinds.push('ctstate', 'ctstate', ...(marks ? ['mark', 'ctmark'] : []))
+  if (at.family !== 'bridge' && at.family !== 'netdev') kinds.push('ctstate', 'ctstate', 'ctdir', 'ctorig', 'addrtype', ...(marks ? ['mark', 'ctmark'] : []))
+  // A payload match nothing in the host's state decides (-m string, nft raw payload): it must stay undecided.
+  if ((at.family === 'ip' || at.family === 'inet') && rng.chance(0.15)) kinds.push('payload')
   if (at.syntax === 'ipt' && at.hook !== 'output') kinds.push('physin', 'physbridged')
   // The devices' kind and group (every nft family reads them).
   if (at.syntax === 'nft') kinds.push('devkind')
@@ -84,12 +86,15 @@ function matchOf(rng: Rng, at: Place, kind: string): string | undefined {
     }
     case 'dport': {
       const p = rng.pick(['tcp', 'udp'])
-      const port = rng.chance(0.2) ? '1000-9000' : rng.chance(0.2) ? 'set' : String(rng.pick(PORTS))
+      const port = rng.chance(0.2) ? '1000-9000' : rng.chance(0.25) ? rng.pick(['set', 'set-ranges']) : String(rng.pick(PORTS))
       if (ipt) {
         if (port === 'set') return `-p ${p} -m multiport ${neg ? '! ' : ''}--dports 53,8080`
+        // Ranges in a multiport list (50:60 holds 53, 5000:6000 holds 5353).
+        if (port === 'set-ranges') return `-p ${p} -m multiport ${neg ? '! ' : ''}--dports ${rng.pick(['50:60,8080', '70:90,5000:6000', '1:52,54:79'])}`
         return `-p ${p} -m ${p} ${neg ? '! ' : ''}--dport ${port.replace('-', ':')}`
       }
-      return `${p} dport ${neg ? '!= ' : ''}${port === 'set' ? '{ 53, 8080 }' : port}`
+      const set = port === 'set' ? '{ 53, 8080 }' : port === 'set-ranges' ? `{ ${rng.pick(['50-60, 8080', '70-90, 5000-6000', '1-52, 54-79'])} }` : port
+      return `${p} dport ${neg ? '!= ' : ''}${set}`
     }
     case 'iif':
     case 'oif': {
@@ -111,6 +116,25 @@ function matchOf(rng: Rng, at: Place, kind: string): string | undefined {
       if (ipt) return `-m conntrack ${neg ? '! ' : ''}--ctstate ${st}`
       return neg ? `ct state != ${st.split(',')[0].toLowerCase()}` : `ct state ${st.toLowerCase()}`
     }
+    case 'ctdir': {
+      const dir = rng.pick(['original', 'reply'])
+      return ipt ? `-m conntrack --ctdir ${dir.toUpperCase()}` : `ct direction ${neg ? '!= ' : ''}${dir}`
+    }
+    case 'ctorig': {
+      // The connection's original destination: the address a DNAT'd connection was opened to, or the guest's own.
+      const a = rng.pick([T.hostUplinkAddr, T.guests[0], T.internet, T.subnet])
+      return ipt ? `-m conntrack ${neg ? '! ' : ''}--ctorigdst ${a}` : `ct original ip daddr ${neg ? '!= ' : ''}${a}`
+    }
+    case 'addrtype': {
+      // The kernel's own address classes (Docker's `-m addrtype --dst-type LOCAL`, nft's `fib daddr type local`).
+      const side = rng.pick(['src', 'dst', 'dst'])
+      const type = rng.pick(['LOCAL', 'LOCAL', 'UNICAST', 'BROADCAST'])
+      if (ipt) return `-m addrtype ${neg ? '! ' : ''}--${side}-type ${type}`
+      if (!['prerouting', 'input', 'forward', 'output', 'postrouting'].includes(at.hook)) return undefined
+      return `fib ${side === 'src' ? 'saddr' : 'daddr'} type ${neg ? '!= ' : ''}${type.toLowerCase()}`
+    }
+    case 'payload':
+      return ipt ? `-m string --string kdx --algo bm` : `@th,64,32 ${neg ? '!= ' : ''}0x6b6478`
     case 'mark':
       return ipt ? `-m mark ${neg ? '! ' : ''}--mark 0x${rng.int(1, 2)}` : `meta mark ${neg ? '!= ' : ''}0x${rng.int(1, 2)}`
     case 'ctmark':
@@ -162,22 +186,36 @@ function rule(rng: Rng, at: Place, chain: ChainSpec, nat: 'dnat' | 'snat' | unde
     // NAT as libvirt and Docker write it: naming the uplink or the public address.
     if (nat === 'dnat') {
       // An address range (the kernel hashes each client to one: the model computes which) and port ranges, one
-      // that keeps the port asked for (8080 in 79-8081) and one that gives its first (80-90).
+      // that keeps the port asked for (8080 in 79-8081) and one that gives its first (80-90); now and then a port
+      // the kernel picks at random in the range (--random, nft `random`).
       const guest = rng.chance(0.25) ? `${T.guests[0]}-${T.guests[1]}` : rng.pick(T.guests)
       const ports = rng.pick(['first', 'first', 'range-first', 'range-kept'])
       const [proto, port, to] = rng.chance(0.5)
         ? ['tcp', 8080, `${guest}:${{first: '80', 'range-first': '80-90', 'range-kept': '79-8081'}[ports]}`]
         : ['udp', 5353, `${guest}:${{first: '53', 'range-first': '53-60', 'range-kept': '5000-5400'}[ports]}`]
       const target = rng.chance(0.2) ? `${T.hostBridgeAddr}:${proto === 'tcp' ? 80 : 53}` : to
-      if (ipt) return [`-d ${T.hostUplinkAddr} -p ${proto} -m ${proto} --dport ${port}`, ...matches.filter((m) => !/-p |--dport|icmp|multiport|^(! )?-d |dst-range/.test(m)), `-j DNAT --to-destination ${target}`].join(' ')
-      return [`ip daddr ${T.hostUplinkAddr} ${proto} dport ${port}`, ...matches.filter((m) => !/l4proto|dport|icmp/.test(m)), `dnat ${at.family === 'inet' ? 'ip ' : ''}to ${target}`].join(' ')
+      const random = ports !== 'first' && rng.chance(0.3)
+      // nat OUTPUT: the host's own connections to the internet's 8080 (or 5353) sent to a guest instead, as a
+      // forward for local clients is written (the packet is routed again after the translation).
+      const dst = at.hook === 'output' ? T.internet : T.hostUplinkAddr
+      if (ipt) return [`-d ${dst} -p ${proto} -m ${proto} --dport ${port}`, ...matches.filter((m) => !/-p |--dport|icmp|multiport|^(! )?-d |dst-range|--ctorigdst/.test(m)), `-j DNAT --to-destination ${target}${random ? ' --random' : ''}`].join(' ')
+      return [`ip daddr ${dst} ${proto} dport ${port}`, ...matches.filter((m) => !/l4proto|dport|icmp|@th/.test(m)), `dnat ${at.family === 'inet' ? 'ip ' : ''}to ${target}${random ? ' random' : ''}`].join(' ')
     }
-    const how = rng.pick(['masq', 'masq', 'snat-up', 'snat-br'])
-    const target = how === 'masq' ? (ipt ? '-j MASQUERADE' : 'masquerade') : ipt ? `-j SNAT --to-source ${how === 'snat-up' ? T.hostUplinkAddr : T.hostBridgeAddr}` : `snat ${at.family === 'inet' ? 'ip ' : ''}to ${how === 'snat-up' ? T.hostUplinkAddr : T.hostBridgeAddr}`
-    return [ipt ? `-o ${T.uplink}` : `oifname "${T.uplink}"`, ...matches.filter((m) => !/-o |oifname|physdev/.test(m)), target].join(' ')
+    // Masquerade as libvirt writes it (ports 1024-65535 for TCP and UDP, its own subnet left out with ! -d), with
+    // a random port (--random-fully), or SNAT to one of the host's addresses.
+    const how = rng.pick(['masq', 'masq', 'masq-ports', 'masq-random', 'snat-up', 'snat-br'])
+    const l4 = rng.pick(['tcp', 'udp'])
+    const own = rng.chance(0.3) ? (ipt ? `-s ${T.subnet} ! -d ${T.subnet}` : `ip saddr ${T.subnet} ip daddr != ${T.subnet}`) : ''
+    const ports = how === 'masq-ports' ? (ipt ? `-p ${l4}` : `meta l4proto ${l4}`) : ''
+    const masq = {masq: '', 'masq-ports': ipt ? ' --to-ports 1024-65535' : ' to :1024-65535', 'masq-random': ipt ? ' --random-fully' : ' fully-random'}
+    const target = how.startsWith('masq') ? (ipt ? `-j MASQUERADE${masq[how as keyof typeof masq]}` : `masquerade${masq[how as keyof typeof masq]}`) : ipt ? `-j SNAT --to-source ${how === 'snat-up' ? T.hostUplinkAddr : T.hostBridgeAddr}` : `snat ${at.family === 'inet' ? 'ip ' : ''}to ${how === 'snat-up' ? T.hostUplinkAddr : T.hostBridgeAddr}`
+    const kept = matches.filter((m) => !/-o |oifname|physdev/.test(m) && !(own && /(^| )-[sd] |[sd]addr|-range /.test(m)) && !(ports && /-p |l4proto|dport|icmp|@th/.test(m)))
+    return [ipt ? `-o ${T.uplink}` : `oifname "${T.uplink}"`, own, ports, ...kept, target].filter((x) => x !== '').join(' ')
   }
   const actions = ['accept', 'accept', 'drop', 'drop', 'reject', 'return', 'none']
-  if (chain.targets.length > 0) actions.push('jump', 'jump', 'goto')
+  if (chain.targets.length > 0) actions.push('jump', 'jump', 'goto', ...(marks && at.family !== 'bridge' && at.family !== 'netdev' && !ipt ? ['markgoto'] : []))
+  // Verdict maps (intervals, concatenations) in nft; every family reads addresses and ports.
+  if (!ipt && at.family !== 'netdev') actions.push('vmap')
   if (marks && at.family !== 'bridge' && at.family !== 'netdev') actions.push('mark', 'ctmark', 'ctsave', 'ctrestore')
   // Conntrack zones, set before conntrack's lookup: iptables' raw PREROUTING, nft prerouting below -200.
   if ((ipt && at.table === 'raw' && at.hook === 'prerouting') || at.beforeConntrack) actions.push('zone')
@@ -195,12 +233,30 @@ function rule(rng: Rng, at: Place, chain: ChainSpec, nat: 'dnat' | 'snat' | unde
     goto: ipt ? `-g ${t}` : `goto ${t}`,
     mark: ipt ? `-j MARK --set-xmark 0x${rng.int(1, 2)}/0xffffffff` : `meta mark set 0x${rng.int(1, 2)}`,
     ctmark: ipt ? `-j CONNMARK --set-xmark 0x${rng.int(1, 2)}/0xffffffff` : `ct mark set 0x${rng.int(1, 2)}`,
-    ctsave: ipt ? '-j CONNMARK --save-mark' : 'ct mark set meta mark',
-    ctrestore: ipt ? '-j CONNMARK --restore-mark' : 'meta mark set ct mark',
+    // Copies of some bits only (--mask, --nfmask/--ctmask), as well as of the whole mark.
+    ctsave: ipt ? `-j CONNMARK --save-mark${rng.pick(['', '', ' --mask 0x1', ' --nfmask 0x3 --ctmask 0x1'])}` : rng.pick(['ct mark set meta mark', 'ct mark set meta mark and 0x1']),
+    ctrestore: ipt ? `-j CONNMARK --restore-mark${rng.pick(['', '', ' --mask 0x1', ' --nfmask 0x1 --ctmask 0x3'])}` : rng.pick(['meta mark set ct mark', 'meta mark set ct mark and 0x1']),
+    markgoto: `meta mark set 0x${rng.int(1, 2)} goto ${t}`,
+    vmap: vmapOf(rng, used.has('proto')),
     zone: ipt ? `-j CT --zone ${rng.int(1, 2)}` : `ct zone set ${rng.int(1, 2)}`,
   }[a]!
   const text = [...matches, verdict].filter((x) => x !== '').join(' ')
   return ipt ? text : text === '' ? 'counter' : text
+}
+
+/** An nft verdict map: on an address (intervals), a port, or an address and port together. */
+function vmapOf(rng: Rng, addressOnly: boolean): string {
+  const verdict = () => rng.pick(['accept', 'drop', 'drop', 'return', 'continue'])
+  const l4 = rng.pick(['tcp', 'udp'])
+  // A rule that names its protocol already keys on addresses only (one protocol per rule).
+  switch (addressOnly ? 'addr' : rng.pick(['addr', 'port', 'concat'])) {
+    case 'addr':
+      return `ip ${rng.pick(['saddr', 'daddr'])} vmap { ${T.subnet} : ${verdict()}, ${T.internet} : ${verdict()}, ${T.hostUplinkAddr}-${T.outside} : ${verdict()} }`
+    case 'port':
+      return `meta l4proto ${l4} th dport vmap { 50-60 : ${verdict()}, 8080 : ${verdict()}, 5000-6000 : ${verdict()} }`
+    default:
+      return `ip saddr . ${l4} dport vmap { ${T.subnet} . 53 : ${verdict()}, ${T.uplinkNet} . 1-9000 : ${verdict()}, ${T.guests[0]} . 80 : ${verdict()} }`
+  }
 }
 
 /** iptables keeps the nat table from filtering and marking: such a target there becomes a RETURN. */
@@ -226,7 +282,7 @@ function iptablesRuleset(rng: Rng, prefix: string): string {
     for (const c of builtins) {
       const hook = c.toLowerCase()
       const at: Place = {syntax: 'ipt', family: 'ip', hook, table}
-      const nat = table === 'nat' ? (c === 'PREROUTING' ? 'dnat' : c === 'POSTROUTING' ? 'snat' : undefined) : undefined
+      const nat = table === 'nat' ? (c === 'PREROUTING' || c === 'OUTPUT' ? 'dnat' : c === 'POSTROUTING' ? 'snat' : undefined) : undefined
       for (let i = rng.int(0, 3); i > 0; i--) {
         const text = table === 'nat' && nat && rng.chance(0.6) ? rule(rng, at, {name: c, targets: []}, nat, false) : rule(rng, at, {name: c, targets: users}, undefined, table === 'mangle' || table === 'filter')
         // Only a nat rule's own translation belongs in nat; other actions there are accept/return/jump.
@@ -276,8 +332,8 @@ function nftTable(rng: Rng, family: 'ip' | 'inet' | 'bridge' | 'netdev', name: s
       head = `type filter hook ${hook} priority ${rng.pick([-300, -200, 0, 0, 100])}; policy ${rng.chance(0.05) ? 'drop' : 'accept'};`
     } else {
       const natChain = rng.chance(0.25)
-      hook = natChain ? rng.pick(['prerouting', 'postrouting']) : rng.pick(NFT_HOOKS)
-      nat = natChain ? (hook === 'prerouting' ? 'dnat' : 'snat') : undefined
+      hook = natChain ? rng.pick(['prerouting', 'prerouting', 'output', 'postrouting', 'postrouting']) : rng.pick(NFT_HOOKS)
+      nat = natChain ? (hook === 'postrouting' ? 'snat' : 'dnat') : undefined
       head = natChain ? `type nat hook ${hook} priority ${rng.pick([-100, -100, 0, 100, 100, 50])}; policy accept;` : `type filter hook ${hook} priority ${rng.pick(PRIORITIES)}; policy ${rng.chance(0.12) ? 'drop' : 'accept'};`
     }
     const before = (family === 'ip' || family === 'inet') && hook === 'prerouting' && / priority -300;/.test(head)
@@ -300,6 +356,33 @@ function nftTable(rng: Rng, family: 'ip' | 'inet' | 'bridge' | 'netdev', name: s
   return lines.join('\n')
 }
 
+/** Priorities the generated policy rules take (the topology deletes rules there before loading the next ruleset). */
+export const RULE_PRIORITIES = [100, 150, 200, 250]
+
+/**
+ * Policy routing for the host: `ip` commands (rules, and routes of table 100) as a VPN, a multi-homed host or a
+ * hand-written diversion writes them. Table 100 only ends a flow or sends it where main would (no loops through
+ * the outside): unreachable, prohibit, blackhole, throw, and main's own routes. Rules select by source, destination,
+ * input device, mark (with a mask), protocol and destination port (ranges), inverted now and then; they look table
+ * 100 up, end the search, do nothing (nop), or go to a priority that may hold no rule (unresolved).
+ */
+function policyRouting(rng: Rng): string[] {
+  const routes = [`unreachable ${T.internet}`, `prohibit ${T.guests[1]}`, `blackhole 203.0.113.0/24`, `throw ${T.subnet}`, `throw ${T.internet}`, `default via ${T.outside} dev ${T.uplink}`, `${T.subnet} dev ${T.bridge}`]
+  const out = routes.filter(() => rng.chance(0.4)).map((r) => `route replace ${r} table 100`)
+  const selectors = [`from ${T.guests[0]}`, `from ${T.subnet}`, `to ${T.internet}`, `to ${T.guests[1]}`, `to ${T.subnet}`, `iif ${T.bridge}`, `iif ${T.uplink}`, 'iif lo', 'fwmark 0x1', 'fwmark 0x2/0x3', 'ipproto udp', 'ipproto tcp dport 80', 'dport 50-60', 'dport 8000-8100']
+  for (const priority of RULE_PRIORITIES) {
+    if (!rng.chance(0.4)) continue
+    const chosen = [...new Set(Array.from({length: rng.int(0, 2)}, () => rng.pick(selectors)))]
+    // One of each keyword (ip takes one from, one to ...).
+    const picked = chosen.filter((x, i) => !chosen.slice(0, i).some((y) => y.split(' ')[0] === x.split(' ')[0]) && !(x.includes('dport') && chosen.slice(0, i).some((y) => y.includes('dport'))))
+    const later = RULE_PRIORITIES.filter((p) => p > priority)
+    const action = rng.pick(['lookup 100', 'lookup 100', 'lookup 100', 'unreachable', 'prohibit', 'blackhole', 'nop', ...(later.length > 0 ? ['goto'] : [])])
+    const act = action === 'goto' ? `goto ${rng.chance(0.5) ? rng.pick(later) : priority + 25}` : action
+    out.push(`rule add priority ${priority} ${rng.chance(0.15) ? 'not ' : ''}${picked.join(' ')} ${act}`.replace(/ +/g, ' '))
+  }
+  return out
+}
+
 export interface GeneratedRuleset {
   seed: number
   /** br_netfilter on (bridge-nf-call-iptables=1) for this ruleset. */
@@ -311,6 +394,8 @@ export interface GeneratedRuleset {
   incompatible: string
   /** The ipset kdxaddr members. */
   ipset: string[]
+  /** `ip` commands for the host's policy routing (rules at RULE_PRIORITIES, table 100), or none. */
+  routing: string[]
 }
 
 export function generate(seed: number, brnfAvailable: boolean): GeneratedRuleset {
@@ -331,5 +416,6 @@ export function generate(seed: number, brnfAvailable: boolean): GeneratedRuleset
     nft: tables.join('\n') + (tables.length > 0 ? '\n' : ''),
     incompatible,
     ipset: [rng.pick([T.guests[0], T.guests[1], T.internet]), rng.pick([T.outside, T.hostUplinkAddr, T.hostBridgeAddr])],
+    routing: rng.chance(0.4) ? policyRouting(rng) : [],
   }
 }

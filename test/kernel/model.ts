@@ -11,7 +11,7 @@ import type {Route} from '../../probes/routes.js'
 import {type CompiledRuleset, compile} from '../../src/datapath/netfilter/compile.js'
 import {type Branch, type EvalContext, type HookLayer, assumptionKey, nftDevice, runHook, startBranch} from '../../src/datapath/netfilter/evaluate.js'
 import type {NfPacket} from '../../src/datapath/netfilter/packet.js'
-import {buildRouter, routeLookupOf} from '../../src/datapath/routing.js'
+import {type RouteDecision, type Router, buildRouter, routeLookupOf} from '../../src/datapath/routing.js'
 import {parseIp, parsePrefix, rangeContains} from '../../src/lib/addr.js'
 import type {NfHook, NfRuleset} from '../../src/lib/netfilter.js'
 import {TOPOLOGY as T} from './generator.js'
@@ -48,6 +48,7 @@ const DEVICE_FIELDS = {iifname: undefined, oifname: undefined, ibrname: undefine
 export class HostModel {
   readonly rs: CompiledRuleset
   readonly ctx: EvalContext
+  private readonly router?: Router
   constructor(
     readonly ruleset: NfRuleset,
     links: Link[],
@@ -58,6 +59,7 @@ export class HostModel {
     const local = new Set(addrs.map((a) => a.address))
     const broadcast = new Set(['255.255.255.255', ...addrs.map((a) => broadcastOf(`${a.address}/${a.prefix}`)).filter((b): b is string => b !== undefined)])
     const router = routing && buildRouter(routing.routes, routing.rules)
+    this.router = router
     this.rs = compile(ruleset, {hostAddresses: [...local, ...broadcast], routePrefixes: routing?.routes.map((r) => (r.dst === 'default' ? '0.0.0.0/0' : r.dst))})
     this.ctx = {
       addressType: (addr, _family, device) => {
@@ -91,7 +93,9 @@ export class HostModel {
   private walkOnce(from: Role, packet: NfPacket): Fate {
     let bs = [startBranch(packet)]
     const arrivals: {b: Branch; at?: Role}[] = []
-    const done = (list: Branch[], at?: Role) => list.forEach((b) => arrivals.push({b, at: b.status === 'accept' ? at : undefined}))
+    // A guest drops a packet from its own address (a hairpin sent back to its sender untranslated): a martian source.
+    const martian = (b: Branch, at?: Role): Branch => (b.status === 'accept' && (at === 'g1' || at === 'g2') && b.packet.src === ADDRESS[at] ? {...b, status: 'drop'} : b)
+    const done = (list: Branch[], at?: Role) => list.forEach((b) => arrivals.push({b: martian(b, at), at: b.status === 'accept' ? at : undefined}))
     if (from === 'g1' || from === 'g2') {
       const port = PORT_OF[ADDRESS[from]]
       bs = this.hook(bs, 'ingress', 'netdev', {iifname: port})
@@ -101,14 +105,20 @@ export class HostModel {
       const other = PORT_OF[packet.dst]
       if (other !== undefined && other !== port) {
         // Bridged to the other guest's port.
-        const ports = {physIn: port, physOut: other, bridged: true}
-        bs = this.hook(bs, 'forward', 'bridge', {iifname: port, oifname: other, ibrname: T.bridge, obrname: T.bridge})
-        if (this.brnf) bs = this.hook(bs, 'forward', 'ip', {iifname: T.bridge, oifname: T.bridge, ...ports})
-        bs = this.hook(bs, 'postrouting', 'bridge', {oifname: other, obrname: T.bridge})
-        if (this.brnf) bs = this.hook(bs, 'postrouting', 'ip', {oifname: T.bridge, ...ports})
-        bs = this.hook(bs, 'egress', 'netdev', {oifname: other})
-        done(bs, roleOf(packet.dst))
+        done(this.bridged(bs, port, other), roleOf(packet.dst))
       } else {
+        // br_netfilter: a frame its IP prerouting DNATed to an address behind the same bridge is bridged there, not
+        // routed (br_nf_pre_routing_finish's bridged DNAT): no routing, no input of the bridge device, its forward
+        // hooks instead. Back out of the port it came by it goes nowhere (the port is not in hairpin mode).
+        const redirected = this.brnf ? bs.filter((b) => b.status === 'accept' && PORT_OF[b.packet.dst] !== undefined) : []
+        // The new destination is routed first (ip_route_input): bridged only by a route out of the bridge itself.
+        for (const b of redirected) {
+          const to = this.routeOf(b, T.bridge, 'prerouting')
+          if ('end' in to) done([to.end])
+          else if (to.role === 'host') done([ended(b, 'unknown', 'prerouting', 'bridged DNAT to an address routed to the host: not modelled by this test')])
+          else done(PORT_OF[b.packet.dst] === port ? [{...b, status: 'drop'}] : this.bridged([b], port, PORT_OF[b.packet.dst]), to.role)
+        }
+        bs = bs.filter((b) => !redirected.includes(b))
         bs = this.hook(bs, 'input', 'bridge', {iifname: port, ibrname: T.bridge})
         bs = this.hook(bs, 'ingress', 'netdev', {iifname: T.bridge})
         if (!this.brnf) bs = this.hook(bs, 'prerouting', 'ip', {iifname: T.bridge})
@@ -120,34 +130,99 @@ export class HostModel {
       bs = this.hook(bs, 'prerouting', 'ip', {iifname: T.uplink})
       this.routed(bs, T.uplink, undefined, done)
     } else {
-      const oif = roleOf(packet.dst) === 'out' ? T.uplink : T.bridge
-      bs = this.hook(bs, 'output', 'ip', {oifname: oif})
-      bs = this.hook(bs, 'postrouting', 'ip', {oifname: oif})
-      if (oif === T.uplink) {
-        bs = this.hook(bs, 'egress', 'netdev', {oifname: T.uplink})
-        done(bs, 'out')
-      } else {
-        done(this.toGuest(bs), roleOf(packet.dst))
+      // The host's own packet: a client's first is routed before OUTPUT with no source yet (the socket is unbound: a policy
+      // rule's `from` sees 0.0.0.0; TCP's connect looks up again with the source the first route gave, ip_route_connect), and routed
+      // again where OUTPUT changed its destination (nat) or mark (ip_route_me_harder).
+      // Answers and a connection's later packets leave a bound socket (or the kernel's echo reply): with their source.
+      const opening = packet.ct.state === 'new'
+      // connect() looks up unbound, then again from the source that route gave (ip_route_connect).
+      const connected = (p: NfPacket) => {
+        const unbound = this.routeOf({...bs[0], packet: {...p, src: ''}}, 'lo', 'output')
+        return 'end' in unbound ? unbound : this.routeOf({...bs[0], packet: p}, 'lo', 'output')
+      }
+      // iputils ping first connects a UDP socket to port 1025 to learn its source address: that connect must succeed too.
+      const probe = opening && packet.l4proto === 'icmp' ? connected({...packet, l4proto: 'udp', sport: 0, dport: 1025}) : undefined
+      if (probe && 'end' in probe) return fateOf([{b: {...probe.end, status: probe.end.status === 'unknown' ? 'unknown' : 'drop'}}])
+      // UDP is sent unconnected (one lookup, no source yet), TCP connects; answers and later packets have their source.
+      const first = !opening ? this.routeOf(bs[0], 'lo', 'output') : packet.l4proto === 'tcp' ? connected(packet) : this.routeOf({...bs[0], packet: {...packet, src: ''}}, 'lo', 'output')
+      if ('end' in first) return fateOf([{b: first.end}])
+      bs = this.hook(bs, 'output', 'ip', {oifname: oifFor(first.role)})
+      done(bs.filter((b) => b.status !== 'accept'))
+      for (const b of bs.filter((x) => x.status === 'accept')) {
+        const changed = b.packet.dst !== packet.dst || b.packet.mark !== packet.mark
+        const again = changed ? this.routeOf(b, 'lo', 'output') : first
+        // A mark changed in OUTPUT reroutes only from a route chain (iptables' mangle), not from a filter chain.
+        const moved = 'role' in again && again.role !== first.role && b.packet.dst === packet.dst
+        const to = moved ? {end: ended(b, 'unknown', 'output', 'the mark set in OUTPUT routes it elsewhere: rerouted only by a route chain, not told here')} : again
+        if ('end' in to) done([to.end])
+        else if (to.role === 'host') done([ended(b, 'unknown', 'output', 'the host sends it to itself (loopback): not modelled by this test')])
+        else {
+          const next = this.hook([b], 'postrouting', 'ip', {oifname: oifFor(to.role)})
+          if (to.role === 'out') done(this.hook(next, 'egress', 'netdev', {oifname: T.uplink}), 'out')
+          else done(this.toGuest(next), to.role)
+        }
       }
     }
     return fateOf(arrivals)
   }
 
+  /** A frame the bridge forwards from one port to another: its forward and postrouting hooks (and the IP ones through br_netfilter), the port's egress. */
+  private bridged(bs: Branch[], port: string, other: string): Branch[] {
+    const ports = {physIn: port, physOut: other, bridged: true}
+    bs = this.hook(bs, 'forward', 'bridge', {iifname: port, oifname: other, ibrname: T.bridge, obrname: T.bridge})
+    if (this.brnf) bs = this.hook(bs, 'forward', 'ip', {iifname: T.bridge, oifname: T.bridge, ...ports})
+    bs = this.hook(bs, 'postrouting', 'bridge', {oifname: other, obrname: T.bridge})
+    if (this.brnf) bs = this.hook(bs, 'postrouting', 'ip', {oifname: T.bridge, ...ports})
+    return this.hook(bs, 'egress', 'netdev', {oifname: other})
+  }
+
   /** After prerouting: each branch by its own (perhaps translated) destination: input, or forward and out. */
   private routed(bs: Branch[], iif: string, physIn: string | undefined, done: (bs: Branch[], at?: Role) => void): void {
     done(bs.filter((b) => b.status !== 'accept'))
-    const byDest = new Map<Role, Branch[]>()
-    for (const b of bs) if (b.status === 'accept') (byDest.get(roleOf(b.packet.dst)) ?? byDest.set(roleOf(b.packet.dst), []).get(roleOf(b.packet.dst))!).push(b)
-    for (const [role, list] of byDest) {
+    const byRole = new Map<Role, Branch[]>()
+    for (const b of bs.filter((x) => x.status === 'accept')) {
+      const to = this.routeOf(b, iif, 'prerouting')
+      if ('end' in to) done([to.end])
+      else byRole.set(to.role, [...(byRole.get(to.role) ?? []), b])
+    }
+    for (const [role, list] of byRole) {
       if (role === 'host') {
         done(this.hook(list, 'input', 'ip', {iifname: iif, physIn}), 'host')
         continue
       }
-      const oif = role === 'out' ? T.uplink : T.bridge
+      const oif = oifFor(role)
       let next = this.hook(list, 'forward', 'ip', {iifname: iif, oifname: oif, physIn})
       next = this.hook(next, 'postrouting', 'ip', {iifname: iif, oifname: oif, physIn})
       if (role === 'out') done(this.hook(next, 'egress', 'netdev', {oifname: T.uplink}), 'out')
       else done(this.toGuest(next), role)
+    }
+  }
+
+  /**
+   * The host's routing decision for a branch's packet (its destination, mark and ports as they stand), from the routes and
+   * policy rules its probes read: where it goes, or how it ends (unreachable and prohibit answer the sender at once).
+   */
+  private routeOf(b: Branch, iif: string, hook: NfHook): {role: Role} | {end: Branch} {
+    const p = b.packet
+    if (!this.router) return {role: roleOf(p.dst)}
+    const d = this.router.lookup({family: 4, dst: p.dst, src: p.src || undefined, iif, mark: p.mark, l4proto: p.l4proto, sport: p.sport, dport: p.dport})
+    const role = roleOf(p.dst)
+    const how = (d: RouteDecision) => `routing: ${d.trail.join('; ')}`
+    switch (d.kind) {
+      case 'local':
+      case 'broadcast':
+        return role === 'host' ? {role} : {end: ended(b, 'unknown', hook, `${how(d)}: local, for an address not the host's`)}
+      case 'unicast':
+        // Table 100 holds main's routes only: a device other than the one the address lives behind loses it beyond the host.
+        return d.dev === oifFor(role) && role !== 'host' ? {role} : {end: ended(b, 'drop', hook, `${how(d)}: out of ${d.dev}, where ${p.dst} is not`)}
+      case 'unreachable':
+      case 'prohibit':
+        return {end: ended(b, 'drop', hook, how(d), 'reject')}
+      case 'blackhole':
+      case 'no-route':
+        return {end: ended(b, 'drop', hook, how(d))}
+      default:
+        return {end: ended(b, 'unknown', hook, `${how(d)}: ${d.unknownBecause ?? d.kind}`)}
     }
   }
 
@@ -161,6 +236,14 @@ export class HostModel {
     return out.flatMap((b) => (b.status === 'accept' ? this.hook([b], 'egress', 'netdev', {oifname: port(b)}) : [b]))
   }
 }
+
+/** A branch the host's routing (or this test) ends: its status, and why, where decidedFate reads a reason. */
+function ended(b: Branch, status: 'drop' | 'unknown', hook: NfHook, note: string, action?: string): Branch {
+  return {...b, status, decidedBy: {hook, chain: {backend: 'nft', family: 'ip', table: 'routing', chain: hook}, event: 'skip', note, ...(action ? {action} : {})}}
+}
+
+/** The device the host routes a destination's packets out of (its own addresses are not routed out: see walk). */
+const oifFor = (role: Role) => (role === 'out' ? T.uplink : T.bridge)
 
 function broadcastOf(prefix: string): string | undefined {
   const r = parsePrefix(prefix)
@@ -219,6 +302,9 @@ export function kernelRangePick(client: string, dst: string, lo: string, hi: str
 }
 
 function decidedFate(arrivals: {b: Branch; at?: Role}[]): Fate {
+  // A port NAT drew at random: whether anything listens there is not told (see natPort).
+  const drawn = arrivals.find(({b}) => b.status === 'accept' && (b.packet.l4proto === 'tcp' || b.packet.l4proto === 'udp') && b.packet.dport === undefined)
+  if (drawn) return {status: 'unknown', reason: `the port is picked at random: ${drawn.b.nat.map((n) => n.step.rule?.text ?? n.type).join('; ')}`}
   const keys = new Set(arrivals.map(({b, at}) => (b.status === 'accept' ? `pass ${at} ${b.packet.src}:${b.packet.sport ?? ''}>${b.packet.dst}:${b.packet.dport ?? ''}` : b.status)))
   const first = arrivals[0]
   if (keys.size === 1 && first.b.status !== 'unknown') {

@@ -13,7 +13,7 @@ import {createInterface} from 'node:readline'
 import {fileURLToPath} from 'node:url'
 import {execa} from 'execa'
 import type {CommandCapture, DirCapture, FileCapture, Runner} from '../../src/lib/runner.js'
-import {TOPOLOGY as T} from './generator.js'
+import {RULE_PRIORITIES, TOPOLOGY as T} from './generator.js'
 
 const AGENT = join(dirname(fileURLToPath(import.meta.url)), 'agent.mjs')
 export type Role = 'host' | 'g1' | 'g2' | 'out'
@@ -180,7 +180,7 @@ export class Topology {
    * and empties conntrack (no connection of an earlier ruleset may answer for one of this one), in one
    * shell in the host namespace: the files are written first, `set -e` stops at the first tool that refuses.
    */
-  async load(r: {brnf: boolean; legacy: string; iptablesNft: string; nft: string; incompatible: string; ipset: string[]}): Promise<void> {
+  async load(r: {brnf: boolean; legacy: string; iptablesNft: string; nft: string; incompatible: string; ipset: string[]; routing: string[]}): Promise<void> {
     const dir = this.work ??= mkdtempSync(join(tmpdir(), 'kdx-load-'))
     const file = (name: string, text: string) => {
       writeFileSync(join(dir, name), text)
@@ -197,6 +197,10 @@ export class Topology {
       ...(r.iptablesNft ? [`iptables-nft-restore < ${file('iptables-nft', r.iptablesNft)}`] : []),
       ...(r.nft ? [`nft -f ${file('nft', r.nft)}`] : []),
       ...(r.incompatible ? [`nft -f ${file('incompatible', r.incompatible)}`] : []),
+      // Policy routing: the last ruleset's rules and table 100 go, this one's come (ip -batch stops at a command it refuses).
+      ...RULE_PRIORITIES.map((p) => `while ip rule del priority ${p} 2>/dev/null; do :; done`),
+      'ip route flush table 100 2>/dev/null || true',
+      ...(r.routing.length > 0 ? [`ip -batch ${file('routing', `${r.routing.join('\n')}\n`)}`] : []),
       'conntrack -F 2>/dev/null || true',
     ].join('\n')
     await this.in('host', ['sh', '-c', script])

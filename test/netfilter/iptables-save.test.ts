@@ -286,7 +286,7 @@ describe('parseIptablesSaveIR: kitchen ruleset (iptables-nft, -c)', () => {
     expect(nat('--to-destination 192.168.122.11')).toEqual({kind: 'nat', type: 'dnat', addr: '192.168.122.11', text: '-j DNAT --to-destination 192.168.122.11'})
     expect(nat('--to-source 203.0.113.1', 'POSTROUTING')).toMatchObject({type: 'snat', addr: '203.0.113.1'})
     expect(nat('203.0.113.2-203.0.113.4:1024-2048', 'POSTROUTING')).toMatchObject({type: 'snat', addr: '203.0.113.2', addrEnd: '203.0.113.4', port: 1024, portEnd: 2048})
-    expect(nat('MASQUERADE', 'POSTROUTING')).toEqual({kind: 'nat', type: 'masquerade', port: 1024, portEnd: 65535, text: '-j MASQUERADE --to-ports 1024-65535 --random'})
+    expect(nat('MASQUERADE', 'POSTROUTING')).toEqual({kind: 'nat', type: 'masquerade', port: 1024, portEnd: 65535, random: true, text: '-j MASQUERADE --to-ports 1024-65535 --random'})
     expect(nat('--persistent', 'POSTROUTING')).toMatchObject({type: 'snat', addr: '203.0.113.9', text: '-j SNAT --to-source 203.0.113.9 --persistent'})
   })
 
@@ -301,6 +301,17 @@ describe('parseIptablesSaveIR: kitchen ruleset (iptables-nft, -c)', () => {
     expect(target('0x3/0x0')).toMatchObject({what: 'mark', op: 'xor', value: 3})
     expect(target('-j CONNMARK --set-xmark 0x7/0xff')).toMatchObject({kind: 'mark', what: 'ct mark', op: 'set', value: 7, mask: 0xff})
     expect(parseIptablesRuleOptions('-j MARK --set-mark 0x4').exprs[0]).toMatchObject({kind: 'mark', op: 'set', value: 4})
+    // Masks copy some bits only (iptables-save prints --mask as --nfmask and --ctmask); a shift is not computed.
+    expect(parseIptablesRuleOptions('-j CONNMARK --restore-mark --nfmask 0x1 --ctmask 0x3').exprs[0]).toEqual({kind: 'mark-copy', from: 'ct mark', to: 'mark', fromMask: 3, toMask: 1, text: '-j CONNMARK --restore-mark --nfmask 0x1 --ctmask 0x3'})
+    expect(parseIptablesRuleOptions('-j CONNMARK --save-mark --nfmask 0xf0 --ctmask 0xf').exprs[0]).toMatchObject({kind: 'mark-copy', from: 'mark', to: 'ct mark', fromMask: 0xf0, toMask: 0xf})
+    expect(parseIptablesRuleOptions('-j CONNMARK --restore-mark --mask 0xff').exprs[0]).toMatchObject({kind: 'mark-copy', fromMask: 0xff, toMask: 0xff})
+    expect(parseIptablesRuleOptions('-j CONNMARK --restore-mark --nfmask 0xff --ctmask 0xff --right-shift-mark 8').exprs[0]).toMatchObject({kind: 'mark-unknown', what: 'mark'})
+  })
+
+  it('reads --random and --random-fully on NAT targets: the kernel draws the port', () => {
+    expect(parseIptablesRuleOptions('-p tcp -j DNAT --to-destination 192.168.122.9:80-90 --random').exprs.at(-1)).toMatchObject({type: 'dnat', port: 80, portEnd: 90, random: true})
+    expect(parseIptablesRuleOptions('-j MASQUERADE --random-fully').exprs.at(-1)).toMatchObject({type: 'masquerade', random: true})
+    expect(parseIptablesRuleOptions('-j SNAT --to-source 198.51.100.1 --persistent').exprs.at(-1)).not.toHaveProperty('random')
   })
 
   it('reads notrack, effects and unmodelled targets', () => {

@@ -44,6 +44,10 @@ describe('iproute2 text listings read back as its JSON', () => {
   it('ip -4 rule and ip -6 rule: selectors, marks, not, goto, actions, suppress_prefixlength', () => {
     expect(parseIpRules(rebuilt(ipRuleTextToJson(data('ip_-4_rule'))), 'inet')).toEqual(parseIpRules(data('ip-j-rule-show.json'), 'inet'))
     expect(parseIpRules(rebuilt(ipRuleTextToJson(data('ip_-6_rule'))), 'inet6')).toEqual(parseIpRules(data('ip-6-j-rule-show.json'), 'inet6'))
+    // As ip prints them (iproute2 6.1, observed): port ranges, an unresolved goto, a nop; read as their ip -j forms are.
+    const text = '100:\tfrom all goto 200 [unresolved]\n300:\tfrom all sport 1000-2000 lookup 100\n403:\tfrom all iif kbr0 nop\n'
+    const json = '[{"priority":100,"src":"all","goto":200,"unresolved":null},{"priority":300,"src":"all","sport_start":1000,"sport_end":2000,"table":"100"},{"priority":403,"src":"all","iif":"kbr0","nop":null}]'
+    expect(parseIpRules(rebuilt(ipRuleTextToJson(text)), 'inet')).toEqual(parseIpRules(json, 'inet'))
   })
 
   it('bridge -s -s -d -t fdb show: the use times are skipped; states, sticky, extern_learn and the bridge kept', () => {

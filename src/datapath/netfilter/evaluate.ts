@@ -645,10 +645,10 @@ function runStatement(rs: CompiledRuleset, s: NfStatement, rule: NfRule, m: Mach
       return undefined
     case 'mark-copy': {
       if (p.ct.state === 'invalid' && (s.from === 'ct mark' || s.to === 'ct mark')) return noEntry(chain, s.from === 'ct mark', b, hook, rule)
-      const value = s.from === 'mark' ? p.mark : p.ct.mark
+      const value = copiedMark(s.from === 'mark' ? p.mark : p.ct.mark, s.to === 'mark' ? p.mark : p.ct.mark, s.fromMask, s.toMask)
       if (s.to === 'mark') p.mark = value
       else p.ct.mark = value
-      b.steps.push(stepFor(hook, chain, rule, 'rule', `${s.to} set ${s.from}`))
+      b.steps.push(stepFor(hook, chain, rule, 'rule', `${s.to} set ${s.from}${s.fromMask !== undefined || s.toMask !== undefined ? ` (bits 0x${(s.fromMask ?? 0xffffffff).toString(16)} into 0x${(s.toMask ?? 0xffffffff).toString(16)})` : ''}`))
       return undefined
     }
     case 'notrack':
@@ -711,6 +711,14 @@ function mapEntry<T extends {key: NfValue}>(rs: CompiledRuleset, map: {field: Nf
   return 'miss'
 }
 
+/** A mark copied into another: to = (to & ~toMask) ^ (from & fromMask); unknown where an unknown mark's bits remain. */
+function copiedMark(from: number | 'unknown', to: number | 'unknown', fromMask = 0xffffffff, toMask = 0xffffffff): number | 'unknown' {
+  const kept = toMask === 0xffffffff ? 0 : to
+  const copied = fromMask === 0 ? 0 : from
+  if (kept === 'unknown' || copied === 'unknown') return 'unknown'
+  return ((kept & ~toMask) ^ (copied & fromMask)) >>> 0
+}
+
 function applyMark(current: number, s: Extract<NfStatement, {kind: 'mark'}>): number {
   switch (s.op) {
     case 'set':
@@ -733,16 +741,30 @@ function applyNat(s: Extract<NfStatement, {kind: 'nat'}>, b: Branch, step: Trace
     b.nat.push({type: s.type, field: 'src', from: p.src, to: to ?? 'unknown', ...(s.type === 'snat' && s.addrEnd !== undefined && s.addrEnd !== s.addr ? {toEnd: s.addrEnd} : {}), step})
     if (to) p.src = to
     p.ct.status.push('snat')
-    if (s.port !== undefined && p.sport !== undefined) p.sport = s.port
+    if (p.sport !== undefined) p.sport = natPort(p.sport, s, 'src')
   } else {
     const range = s.type === 'dnat' && s.addr !== undefined && s.addrEnd !== undefined && s.addrEnd !== s.addr ? {toEnd: s.addrEnd} : {}
     const to = s.type === 'redirect' ? (p.iifname ? ctx.addressOf(p.iifname, family) : undefined) ?? (family === 4 ? '127.0.0.1' : '::1') : range.toEnd ? rangeMember(s.addr!, range.toEnd, p.natMember ?? 0) : s.addr
     b.nat.push({type: s.type, field: 'dst', from: p.dst, to: to ?? p.dst, ...range, step})
     if (to) p.dst = to
-    // A port range keeps a port already in it, else gives its first (get_unique_tuple: observed, 8080 to 9000-9001 is 9000, 80 to 80-90 stays 80).
-    if (s.port !== undefined && p.dport !== undefined && !(s.portEnd !== undefined && p.dport >= s.port && p.dport <= s.portEnd)) p.dport = s.port
+    if (p.dport !== undefined) p.dport = natPort(p.dport, s, 'dst')
     p.ct.status.push('dnat')
   }
+}
+
+/**
+ * The port NAT gives a new connection (get_unique_tuple, nf_nat_l4proto_unique_tuple), its tuple taken to be unique: a
+ * port already in the range is kept (observed: 80 to 80-90 stays 80, libvirt's masquerade to 1024-65535 keeps the
+ * client's), unless the rule asks for a random one; else a destination gets the range's first (8080 to 9000-9001 is
+ * 9000), a source a random one. Without a range a destination keeps its port, a source too unless random. A port
+ * picked at random among several is undefined: a rule or a listener reading it is undecided.
+ */
+function natPort(port: number, s: Extract<NfStatement, {kind: 'nat'}>, manip: 'src' | 'dst'): number | undefined {
+  if (s.port === undefined) return manip === 'dst' || !s.random ? port : undefined
+  const end = s.portEnd ?? s.port
+  if (end === s.port) return s.port
+  if (!s.random && port >= s.port && port <= end) return port
+  return manip === 'dst' && !s.random ? s.port : undefined
 }
 
 /** The address `member` places into an address range (the last when the range is shorter). */
@@ -938,20 +960,21 @@ function fieldValue(field: NfField, p: NfPacket, ctx: EvalContext, priority: num
       // Before conntrack (priority -200) the packet has no entry yet: the kernel says invalid.
       // The bridge family has conntrack only with nf_conntrack_bridge, which the facts do not show.
       if (family === 'bridge') return 'unknown'
+      if (atConntrack(p, priority)) return 'unknown'
       return priority < CONNTRACK_PRIORITY && p.ct.state !== 'untracked' ? ['invalid'] : [p.ct.state]
     // A packet with no connection (untracked, or before conntrack looked it up) has no status, direction or
     // mark to read: the kernel's ct expression breaks the rule (nft_ct_get_eval), whatever the operator.
     case 'ct status':
-      return family === 'bridge' ? 'unknown' : noConnection(p, priority) ? null : p.ct.status
+      return family === 'bridge' || atConntrack(p, priority) ? 'unknown' : noConnection(p, priority) ? null : p.ct.status
     case 'ct direction':
-      return family === 'bridge' ? 'unknown' : noConnection(p, priority) ? null : p.ct.direction
+      return family === 'bridge' || atConntrack(p, priority) ? 'unknown' : noConnection(p, priority) ? null : p.ct.direction
     case 'ct mark':
-      return noConnection(p, priority) ? null : p.ct.mark
+      return atConntrack(p, priority) ? 'unknown' : noConnection(p, priority) ? null : p.ct.mark
     case 'ct original saddr':
     case 'ct original daddr':
     case 'ct original sport':
     case 'ct original dport': {
-      if (family === 'bridge') return 'unknown'
+      if (family === 'bridge' || atConntrack(p, priority)) return 'unknown'
       if (noConnection(p, priority)) return null
       const ports = field === 'ct original sport' || field === 'ct original dport'
       if (ports && !hasPorts(p.l4proto)) return null
@@ -990,6 +1013,14 @@ function fieldValue(field: NfField, p: NfPacket, ctx: EvalContext, priority: num
     }
   }
 }
+
+/**
+ * A prerouting or output chain at conntrack's own priority (-200): equal priorities run newest first
+ * (nf_hook_entries_grow), so it runs before conntrack's lookup if conntrack hooked in before the chain (an earlier
+ * rule needing it, a nat table at boot), after it otherwise; the facts do not show which came first. Observed: a
+ * chain created after iptables' conntrack rules saw no connection (kernel differential, seed 565).
+ */
+const atConntrack = (p: NfPacket, priority: number) => priority === CONNTRACK_PRIORITY && p.ct.state !== 'untracked'
 
 // An invalid packet has no entry either (nf_ct_get gives none): a zoned reply that missed its connection, a stray SYN-ACK.
 const noConnection = (p: NfPacket, priority: number) => p.ct.state === 'untracked' || p.ct.state === 'invalid' || priority < CONNTRACK_PRIORITY

@@ -26,6 +26,7 @@ export interface NfPacket {
   dst: string
   /** tcp, udp, icmp, icmpv6, or a protocol number as text. */
   l4proto: string
+  /** Absent for a TCP or UDP packet: a port NAT picked at random (see natPort), which a rule reading it cannot decide. */
   sport?: number
   dport?: number
   icmpType?: number
