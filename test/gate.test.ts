@@ -10,6 +10,7 @@ import {EXIT, UserError} from '../src/core/errors.js'
 import {exitCodeFor, gateDecision, worstSeverityOf} from '../src/core/gate.js'
 import {NO_CONFIG_DIR, ROOT, fixtureDir, kvmdoctorCli} from './helpers.js'
 import {withoutCaptures} from './tools.js'
+import {alteredFixture} from './hostile/helpers.js'
 
 const kvmdoctor = kvmdoctorCli
 const tmp = () => mkdtemp(join(tmpdir(), 'kd-gate-'))
@@ -222,6 +223,25 @@ describe('expectations (kvmdoctor.yaml)', () => {
     // 253 addresses in the range, web01 holds one lease
     expect(d.findings.find((f) => f.id === 'expect-dhcp-free-leases')!.title).toBe('Network default has 252 free DHCP addresses, 253 expected')
     expect(d.findings.find((f) => f.id === 'expect-network-autostart')!.fix).toEqual(['virsh net-autostart default'])
+  })
+
+  it('forwarding: a host that enables it per device meets it when its routed bridges forward; when one does not, the fix sets that bridge\'s own key, never ip_forward (which turns on every device, the uplink included)', async () => {
+    const file = await yamlFile('forwarding: true\n')
+    // Lab: ip-forward-per-device (ip_forward 0, virbr0 and the uplink set back to 1): the guests measured all ok.
+    const met = await diagnosisOf('ip-forward-per-device', {expectationsFile: file})
+    expect(met.findings.filter((f) => f.id === 'expect-forwarding')).toEqual([])
+    expect(met.checked.map((c) => c.ruleId)).toContain('expect-forwarding')
+    // The same host with virbr0's own key put back to 0.
+    const {diagnose} = await import('../src/core/diagnose.js')
+    const {loadExpectations} = await import('../src/core/expectations.js')
+    const {runner, options} = await alteredFixture('ip-forward-per-device', {readFile: (c) => (c.path === '/proc/sys/net/ipv4/conf/virbr0/forwarding' ? {...c, output: '0\n'} : c)})
+    const unmet = await diagnose({runner, options, version: 'test', expectations: await loadExpectations(file)})
+    const finding = unmet.findings.find((f) => f.id === 'expect-forwarding')!
+    expect(finding.fix).toEqual(['sysctl -w net.ipv4.conf.virbr0.forwarding=1', expect.stringContaining('net.ipv4.conf.virbr0.forwarding = 1')])
+    expect(finding.fix.join('\n')).not.toMatch(/ip_forward/)
+    // A host that does not forward per device still gets ip_forward.
+    const off = await diagnosisOf('ip-forward-off', {expectationsFile: file})
+    expect(off.findings.find((f) => f.id === 'expect-forwarding')!.fix[0]).toBe('sysctl -w net.ipv4.ip_forward=1')
   })
 
   it('a guest without an address, an inactive and a missing network', async () => {

@@ -40,6 +40,7 @@ import {type TcIndex, tcIndexOf, tcVerdict} from './tc.js'
 import type {HookFacts} from '../../probes/libvirt-hooks.js'
 import {xfrmExempt, xfrmHop} from './xfrm.js'
 import {type Forward, type GuestBook, MAX_RANGE_MEMBERS, type PublishRequest, collectForwards, rangeMembers, unheldTarget} from './published.js'
+import {forwardsIpv4PerDevice} from '../lib/forwarding.js'
 
 export type FlowKind = 'dhcp' | 'dhcp-reply' | 'dns' | 'dns-reply' | 'egress' | 'egress-reply' | 'egress6' | 'egress6-reply' | 'custom' | InboundKind
 /** Flows that start outside the guest: from the outside through a published port, and the hairpins (the host, another guest). */
@@ -1280,7 +1281,7 @@ class HostView {
 
   /** Some device forwards IPv4 on its own key (conf/DEV/forwarding = 1): ip_forward = 0 was not the last word. */
   private forwardsPerDevice(): boolean {
-    this.perDeviceForwarding ??= Object.entries(this.facts.sysctl).some(([k, v]) => v === 1 && /^net\.ipv4\.conf\..+\.forwarding$/.test(k) && !/^net\.ipv4\.conf\.(all|default)\./.test(k))
+    this.perDeviceForwarding ??= forwardsIpv4PerDevice(this.facts.sysctl)
     return this.perDeviceForwarding
   }
 

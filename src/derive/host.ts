@@ -6,6 +6,7 @@ import {type DeriveContext, isRunning} from './context.js'
 import {firewallAfterLibvirt, incompatibleTables, ipv6RoutedNetworks, modulesFromLogLines, physdevRules} from './incidents.js'
 import {moduleAvailable} from '../../probes/modules.js'
 import type {HostView, NetworkView} from './types.js'
+import {forwardsIpv4PerDevice} from '../lib/forwarding.js'
 
 export function hostView(ctx: DeriveContext, networks: NetworkView[]): HostView {
   const {netfilter, libvirt, host, routes, links, modules} = ctx.facts
@@ -56,6 +57,8 @@ export function hostView(ctx: DeriveContext, networks: NetworkView[]): HostView 
     ipForward: sysctlValue('net.ipv4.ip_forward'),
     routedNetworks: routedNetworks.map((n) => n.name),
     routedNetworksNotForwarding: routedNetworks.filter((n) => !n.bridge || sysctlValue(`net.ipv4.conf.${n.bridge}.forwarding`) !== 1).map((n) => n.name),
+    routedBridgesNotForwarding: routedNetworks.flatMap((n) => (n.bridge && sysctlValue(`net.ipv4.conf.${n.bridge}.forwarding`) !== 1 ? [n.bridge] : [])),
+    forwardsPerDevice: forwardsIpv4PerDevice(ctx.facts.sysctl?.values ?? {}),
     runningGuests: domains.filter(isRunning).length,
     routedGuests,
     defaultRoutes: defaultRoutes.map((r) => `default${r.gateway ? ` via ${r.gateway}` : ''}${r.dev ? ` dev ${r.dev}` : ''} metric ${r.metric}`),

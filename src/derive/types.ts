@@ -45,6 +45,10 @@ export interface HostView extends ViewBase<'host'> {
    * net.ipv4.conf.DEV.forwarding, which ip_forward only sets (all of them, when written); not read counts as off.
    */
   routedNetworksNotForwarding: string[]
+  /** The bridges of those (a network without a bridge is left out). */
+  routedBridgesNotForwarding: string[]
+  /** ip_forward = 0 with some device's own net.ipv4.conf.DEV.forwarding = 1: the host enables forwarding per device. */
+  forwardsPerDevice: boolean
   runningGuests: number
   /** Running guests on those networks. */
   routedGuests: number
