@@ -12,7 +12,9 @@ export default defineRule<HostView>({
   known: ['ipForward'],
   appliesTo: (h) => h.routedNetworks.length > 0,
   // ip_forward = 0 with the routed bridges' own forwarding set back to 1 (per device, as hardened hosts do) routes them.
-  conditions: (c) => c.all(c.eq('ipForward', 0), c.nonEmpty('routedNetworksNotForwarding')),
+  // On such a host a device left off is the datapath's finding, naming its own key: ip_forward = 1 would turn on every
+  // device, the uplink to the world included.
+  conditions: (c) => c.all(c.eq('ipForward', 0), c.nonEmpty('routedNetworksNotForwarding'), c.eq('forwardsPerDevice', false)),
   title: () => 'IPv4 forwarding is off: NAT/routed guests cannot leave the host',
   summary: (h) => text`net.ipv4.ip_forward = 0 while routed libvirt networks are active (${h.routedNetworks}); ${h.routedGuests} running guest(s) reach the host and each other but not the outside.`,
   evidence: (h) => [line`net.ipv4.ip_forward = ${h.ipForward}`, line`active NAT/routed networks: ${h.routedNetworks}`],

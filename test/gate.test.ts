@@ -239,6 +239,9 @@ describe('expectations (kvmdoctor.yaml)', () => {
     const finding = unmet.findings.find((f) => f.id === 'expect-forwarding')!
     expect(finding.fix).toEqual(['sysctl -w net.ipv4.conf.virbr0.forwarding=1', expect.stringContaining('net.ipv4.conf.virbr0.forwarding = 1')])
     expect(finding.fix.join('\n')).not.toMatch(/ip_forward/)
+    // Without the expectation, the one finding is the datapath's, naming that key; none turns ip_forward on.
+    expect(unmet.findings.flatMap((f) => f.fix).filter((l) => /ip_forward/.test(l))).toEqual([])
+    expect(unmet.findings.filter((f) => f.id !== 'expect-forwarding').flatMap((f) => f.fix)).toContain('sysctl -w net.ipv4.conf.virbr0.forwarding=1')
     // A host that does not forward per device still gets ip_forward.
     const off = await diagnosisOf('ip-forward-off', {expectationsFile: file})
     expect(off.findings.find((f) => f.id === 'expect-forwarding')!.fix[0]).toBe('sysctl -w net.ipv4.ip_forward=1')
