@@ -91,11 +91,12 @@ function elementLines(h: ResultHop, markedInSteps: boolean, shownIn: Map<string,
   if (first !== undefined && first !== flow) return [{label: pad(UNDER_HOP), text: `decided by the same element as flow ${first}`}]
   if (first === flow) return []
   shownIn.set(e.id, flow)
+  const revert = ABSENCES.has(e.kind) ? 'restore' : 'revert'
   return [
     ...(markedInSteps ? [] : [{label: `${pad(UNDER_HOP)}decided by: `, text: e.text}]),
     // The commands that take the change back (or put back what is missing).
-    ...hopReverts(h).map((u) => ({label: `${pad(UNDER_HOP)}${ABSENCES.has(e.kind) ? 'restore' : 'revert'}: `, text: u, keep: true})),
-    ...(e.undoWithheld ? [{label: `${pad(UNDER_HOP)}no ${ABSENCES.has(e.kind) ? 'restore' : 'revert'} printed: `, text: `the fix judge refuses ${e.undoWithheld}`}] : []),
+    ...hopReverts(h).map((u) => ({label: `${pad(UNDER_HOP)}${revert}: `, text: u, keep: true})),
+    ...(e.undoWithheld ? [{label: `${pad(UNDER_HOP)}no ${revert} printed: `, text: `the fix judge refuses ${e.undoWithheld}`}] : []),
   ]
 }
 

@@ -74,7 +74,7 @@ export function withUndo(flows: Flow[], rules: Rule[], refusal: (steps: FixStep[
       const proposed = owner?.undo(el) ?? []
       // Printed as a revert, so held to what `fix --yes` runs: an undo the judge refuses on this host (a catch-all, an
       // uplink's MTU, a form it does not know) is offered as none, with the judge's reason so its absence is explained.
-      const refused = proposed.length > 0 ? refusal(proposed) : undefined
+      const refused = refusal(proposed)
       const undoSteps = refused === undefined ? proposed : []
       const listed = listChain ? {listChain: renderSteps(listChain).join(' && ')} : {}
       const withheld = refused === undefined ? {} : {undoWithheld: refused}

@@ -17,7 +17,7 @@
  */
 import {formatIp, ipInPrefix, networkOf, parseIp, parsePrefix} from '../lib/addr.js'
 import {parseCidr, prefixRelation} from '../lib/ipv4.js'
-import {groupBy} from '../lib/collections.js'
+import {getOrCreate, groupBy} from '../lib/collections.js'
 import {flat} from '../lib/flat.js'
 import type {NfChain, NfHook, NfRuleset} from '../lib/netfilter.js'
 import type {Link} from '../../probes/links.js'
@@ -303,7 +303,7 @@ class HostView {
     }
     for (const l of facts.links) for (const a of l.addresses) this.localAddrs.add(a.address)
     for (const n of facts.neighbours ?? []) {
-      const onDev = this.neighbours.get(n.dev) ?? this.neighbours.set(n.dev, new Map()).get(n.dev)!
+      const onDev = getOrCreate(this.neighbours, n.dev, () => new Map<string, Neighbour>())
       if (!onDev.has(n.ip)) onDev.set(n.ip, n)
     }
     this.fdbAt = groupBy(facts.fdb ?? [], (e) => `${e.bridge} ${e.mac}`)
@@ -1206,11 +1206,7 @@ class HostView {
    */
   sharedPass(hop: Hop): Hop {
     if (hop.verdict !== 'pass' || hop.element || hop.steps || hop.undecided || hop.intermittent || hop.bridged) return hop
-    const byDetail = this.passes.get(hop.name) ?? this.passes.set(hop.name, new Map()).get(hop.name)!
-    const known = byDetail.get(hop.detail)
-    if (known) return known
-    byDetail.set(hop.detail, hop)
-    return hop
+    return getOrCreate(getOrCreate(this.passes, hop.name, () => new Map<string, Hop>()), hop.detail, () => hop)
   }
 
   /** Passing hops by name, then detail. */
@@ -1297,10 +1293,13 @@ class HostView {
     if (global === 0 && family === 4 && own === 1) return {name: 'forwarding', verdict: 'pass', detail: `${ownKey} = 1 (${key} = 0 does not stop it: the kernel asks the arriving device)`}
     // Forwarding enabled device by device (some device's own key is 1): the one this device lacks is its own key, not
     // ip_forward, whose 1 would turn it on for every device.
-    if (global === 0 && family === 4 && own === 0 && this.forwardsPerDevice()) return {name: 'forwarding', verdict: 'fail', detail: `${ownKey} = 0 (${key} = 0, forwarding enabled per device): nothing arriving on ${iif} is routed`, element: {id: `sysctl:${ownKey}`, kind: 'sysctl', text: `${ownKey} = 0`, sysctl: {key: ownKey, value: 0}, device: iif}}
-    if (global === 0) return {name: 'forwarding', verdict: 'fail', detail: `${key} = 0: the host routes nothing`, element: {id: `sysctl:${key}`, kind: 'sysctl', text: `${key} = 0`, sysctl: {key, value: 0}}}
+    const perDeviceOff = global === 0 && family === 4 && own === 0 && this.forwardsPerDevice()
+    if (global === 0 && !perDeviceOff) return {name: 'forwarding', verdict: 'fail', detail: `${key} = 0: the host routes nothing`, element: {id: `sysctl:${key}`, kind: 'sysctl', text: `${key} = 0`, sysctl: {key, value: 0}}}
     // IPv6 forwards by conf/all alone: a device's own flag only makes it act as host or router (RAs).
-    if (own === 0 && family === 4) return {name: 'forwarding', verdict: 'fail', detail: `${ownKey} = 0: nothing arriving on ${iif} is routed`, element: {id: `sysctl:${ownKey}`, kind: 'sysctl', text: `${ownKey} = 0`, sysctl: {key: ownKey, value: 0}, device: iif}}
+    if (own === 0 && family === 4) {
+      const why = perDeviceOff ? ` (${key} = 0, forwarding enabled per device)` : ''
+      return {name: 'forwarding', verdict: 'fail', detail: `${ownKey} = 0${why}: nothing arriving on ${iif} is routed`, element: {id: `sysctl:${ownKey}`, kind: 'sysctl', text: `${ownKey} = 0`, sysctl: {key: ownKey, value: 0}, device: iif}}
+    }
     if (global === undefined || global === null) return {name: 'forwarding', verdict: 'indeterminate', detail: `${key} could not be read`}
     if (family === 4 && (own === undefined || own === null) && this.links.has(iif) && !this.links.get(iif)!.master) return {name: 'forwarding', verdict: 'indeterminate', detail: `${ownKey} could not be read`}
     return {name: 'forwarding', verdict: 'pass', detail: `${key} = ${global}${own !== undefined && own !== null ? `, ${ownKey} = ${own}` : ''}`}
@@ -2610,9 +2609,7 @@ function fdbText(e: FdbEntry): string {
 const describedSteps = new WeakMap<TraceStep, string>()
 
 function describeStep(s: TraceStep): string {
-  let text = describedSteps.get(s)
-  if (text === undefined) describedSteps.set(s, (text = describeStepOf(s)))
-  return text
+  return getOrCreate(describedSteps, s, () => describeStepOf(s))
 }
 
 function describeStepOf(s: TraceStep): string {

@@ -8,6 +8,7 @@ import {type IpRange, parseIp, parsePrefix, rangeContains} from '../lib/addr.js'
 import type {PolicyRule} from '../../probes/ip-rules.js'
 import type {Route} from '../../probes/routes.js'
 import type {RouteLookup} from './netfilter/evaluate.js'
+import {getOrCreate} from '../lib/collections.js'
 
 export interface RouteQuery {
   family: 4 | 6
@@ -82,7 +83,7 @@ export function buildRouter(routes: Route[], rules: {inet?: PolicyRule[]; inet6?
   for (const list of [...tables.inet.values(), ...tables.inet6.values()]) list.sort((a, b) => b.len - a.len || a.route.metric - b.route.metric)
   // A route as the trail names it, made once per route (every guest's lookups name the same few).
   const described = new Map<Route, string>()
-  const describe = (r: Route) => described.get(r) ?? described.set(r, describeRoute(r)).get(r)!
+  const describe = (r: Route) => getOrCreate(described, r, () => describeRoute(r))
 
   // The policy rules in the order the kernel tries them, sorted once (every flow's packets are looked up several times).
   const byPriority = (policy: PolicyRule[] | null | undefined) => (policy ? [...policy].sort((a, b) => a.priority - b.priority) : policy)

@@ -53,8 +53,6 @@ export function tcIndexOf(facts: TcFacts): TcIndex {
   return getOrCreate(indexOfFacts, facts, () => indexTc(facts))
 }
 
-/** Qdiscs that queue every packet they are given (drops only under load, which counters show). */
-
 /** An action that drops what reaches it (not a policer: that drops only above a rate). */
 export const dropsPackets = (a: TcAction): boolean => a.kind !== 'police' && a.kind !== 'mirred' && (a.control === 'drop' || a.control === 'shot')
 
@@ -260,11 +258,8 @@ const attachedOf = new WeakMap<TcIndex, Map<string, Map<string, TcFilter[]>>>()
 
 /** The filters attached to `attach` (a qdisc handle, a class, ingress or egress) of a device, sorted once and shared (never changed). */
 function attached(tc: TcIndex, dev: string, attach: string): TcFilter[] {
-  const byDev = attachedOf.get(tc) ?? attachedOf.set(tc, new Map()).get(tc)!
-  const byAttach = byDev.get(dev) ?? byDev.set(dev, new Map()).get(dev)!
-  let list = byAttach.get(attach)
-  if (list === undefined) byAttach.set(attach, (list = sorted((tc.filters.get(dev) ?? []).filter((f) => f.attach === attach))))
-  return list
+  const byAttach = getOrCreate(getOrCreate(attachedOf, tc, () => new Map()), dev, () => new Map<string, TcFilter[]>())
+  return getOrCreate(byAttach, attach, () => sorted((tc.filters.get(dev) ?? []).filter((f) => f.attach === attach)))
 }
 
 export function formatRate(bits: number): string {

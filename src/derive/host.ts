@@ -49,6 +49,8 @@ export function hostView(ctx: DeriveContext, networks: NetworkView[]): HostView 
     const names = modulesFromLogLines([line])
     return !modules || names.length === 0 || !names.every((name) => moduleAvailable(modules, name) === true)
   })
+  // Routed networks whose bridge is not known to forward on its own key (what arrives there is routed by that key).
+  const notForwarding = routedNetworks.filter((n) => !n.bridge || sysctlValue(`net.ipv4.conf.${n.bridge}.forwarding`) !== 1)
   return {
     kind: 'host',
     name: ctx.hostname,
@@ -56,8 +58,8 @@ export function hostView(ctx: DeriveContext, networks: NetworkView[]): HostView 
     affectedGuests: routedGuests,
     ipForward: sysctlValue('net.ipv4.ip_forward'),
     routedNetworks: routedNetworks.map((n) => n.name),
-    routedNetworksNotForwarding: routedNetworks.filter((n) => !n.bridge || sysctlValue(`net.ipv4.conf.${n.bridge}.forwarding`) !== 1).map((n) => n.name),
-    routedBridgesNotForwarding: routedNetworks.flatMap((n) => (n.bridge && sysctlValue(`net.ipv4.conf.${n.bridge}.forwarding`) !== 1 ? [n.bridge] : [])),
+    routedNetworksNotForwarding: notForwarding.map((n) => n.name),
+    routedBridgesNotForwarding: notForwarding.flatMap((n) => (n.bridge ? [n.bridge] : [])),
     forwardsPerDevice: forwardsIpv4PerDevice(ctx.facts.sysctl?.values ?? {}),
     runningGuests: domains.filter(isRunning).length,
     routedGuests,
