@@ -118,9 +118,15 @@ export const traceTargets = (guests: TraceGuest[]): TraceTargets => ({
 export async function forgetGuestConnections(addresses: string[]): Promise<void> {
   const filters = [...addresses.flatMap((a) => [['-s', a], ['-d', a]]), ['-p', 'udp', '--dport', '67'], ['-p', 'udp', '--dport', '68']]
   for (const f of filters) {
-    const r = await sh(['conntrack', '-D', ...f], {reject: false})
-    // Exit 1 with "0 flow entries have been deleted" when nothing matched.
-    if (r.exitCode !== 0 && !/flow entries have been deleted/.test(r.stderr)) throw new Error(`conntrack -D ${f.join(' ')} failed: ${r.stderr}`)
+    // conntrack lists the matching entries, then deletes each: one that expired in between fails the whole
+    // command ("such conntrack doesn't exist") though it is gone, as wanted. Ask again for the rest.
+    for (let attempt = 1; ; attempt++) {
+      const r = await sh(['conntrack', '-D', ...f], {reject: false})
+      // Exit 1 with "0 flow entries have been deleted" when nothing matched.
+      if (r.exitCode === 0 || /flow entries have been deleted/.test(r.stderr)) break
+      if (attempt < 5 && /such conntrack doesn't exist/.test(r.stderr)) continue
+      throw new Error(`conntrack -D ${f.join(' ')} failed: ${r.stderr}`)
+    }
   }
 }
 
