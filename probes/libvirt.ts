@@ -35,6 +35,8 @@ export interface LibvirtNetwork {
   mtu?: number
   /** `<virtualport type='openvswitch'/>`: the bridge is an Open vSwitch bridge. */
   virtualport?: string
+  /** `<dnsmasq:options>`: the values of its `<dnsmasq:option value=…/>`, lines libvirt adds to the network's dnsmasq config. */
+  dnsmasqOptions?: string[]
 }
 
 export interface DomainInterface {
@@ -197,6 +199,9 @@ export function parseNetworkXml(text: string): Omit<LibvirtNetwork, 'active' | '
   if (mtu) network.mtu = Number(mtu)
   const virtualport = attr(net.virtualport, 'type')
   if (virtualport) network.virtualport = virtualport
+  // libvirt dumps its dnsmasq namespace with this prefix whatever prefix the defining XML used.
+  const dnsmasqOptions = arr(isObj(net['dnsmasq:options']) ? net['dnsmasq:options']['dnsmasq:option'] : undefined).flatMap((o) => attr(o, 'value') ?? [])
+  if (dnsmasqOptions.length > 0) network.dnsmasqOptions = dnsmasqOptions
   return network
 }
 

@@ -1,6 +1,6 @@
 import type {ElementView} from '../src/derive/index.js'
 import {DATAPATH, filterDrop, listChainOf, narrowAccept, netfilterUndo, nwfilterTap} from './datapath.js'
-import {cmd, defineRule, line, text} from './kit.js'
+import {cmd, defineRule, line, text, virshQuoted} from './kit.js'
 
 export default defineRule<ElementView>({
   id: 'guest-flow-blocked',
@@ -20,6 +20,14 @@ export default defineRule<ElementView>({
         return qdisc !== undefined && child.kind === 'interface' && (child.tapDropsGrowing ?? []).some((d) => d.handle === qdisc.handle)
       },
       onlyWhereText: 'the qdisc that stops the flows is the one dropping',
+    },
+    // A published port whose round trip stops at the same element: undoing it mends both. Not a netfilter drop, whose
+    // fixes are accepts as narrow as each flow (the guests' way out opens no published port).
+    {
+      rule: 'port-forward-blocked',
+      via: 'host',
+      onlyWhere: (child, cause) => child.kind === 'forward' && cause.kind === 'element' && child.element?.id === cause.element.id && !cause.element.kind.startsWith('nf-'),
+      onlyWhereText: "the forward's round trip stops at the same element, one its undo mends (not a netfilter drop)",
     },
   ],
   title: (e) => text`Guest traffic stops at ${e.hop}: ${e.name}`,
@@ -42,6 +50,8 @@ export default defineRule<ElementView>({
     if (e.element.portFlag === 'isolated') return [line`${e.element.device} and ${e.element.peer} are both isolated (bridge -d link show): isolated ports reach only ports that are not; where guests are kept apart from each other, their taps are isolated and the LAN's port is not (bridge link set dev PORT isolated off on the one that should reach everyone); kvmdoctor does not lift an isolation`]
     if (e.element.tcFilter?.catchAllDrop) return [line`${e.element.text}: it drops every packet on ${e.element.device}, a catch-all the admin set; narrow it to the traffic it is meant to stop (tc filter replace dev ${e.element.device} ...); kvmdoctor does not delete it`]
     if (e.element.tcQdisc?.unmodelled) return [line`${e.element.text}: kvmdoctor does not know it to drop this traffic; read tc -s qdisc show dev ${e.element.device} before changing it; kvmdoctor does not delete it`]
+    // The network's definition is the admin's: the note says where the option lives and when guests take a change.
+    if (e.element.kind === 'dhcp-option') return [line`${e.element.text}: correct or remove that <dnsmasq:option> (virsh net-edit ${virshQuoted(['net-edit'], e.element.network!)}); libvirt applies it when the network's dnsmasq restarts (virsh net-destroy and net-start, which cut every guest of the network off until their taps are attached again), and each guest takes it when it renews its lease; kvmdoctor does not edit a network's definition`]
     const tap = e.element.kind === 'nf-rule' || e.element.kind === 'nf-policy' ? nwfilterTap(e.element.chain) : undefined
     // libvirt rebuilds an nwfilter's rules from the domain's <filterref>: the filter or its parameters are what to change.
     if (tap) return [line`${e.element.chain} is libvirt's nwfilter for ${tap} (the domain's <filterref>): it drops what the filter does not allow, e.g. a source address other than its IP parameter (or the one it learned); compare virsh nwfilter-binding-dumpxml ${tap} with what the guest sends, then correct the filter or the guest`]
@@ -103,6 +113,8 @@ export default defineRule<ElementView>({
     {kind: 'neighbour', undo: (el) => (el.permanent ? cmd`ip neigh del ${el.address} dev ${el.device}` : undefined) ?? []},
     {kind: 'sysctl', where: (el) => el.sysctl?.key.endsWith('.arp_ignore') === true, undo: (el) => cmd`sysctl -w ${el.sysctl!.key}=0` ?? []},
     // The address libvirt gave the bridge, put back as libvirt sets it (dnsmasq binds to it again by itself).
+    // No command: a network's definition (see the note).
+    {kind: 'dhcp-option', undo: () => []},
     {kind: 'gateway-address', undo: (el) => (el.prefix !== undefined ? cmd`ip address add ${`${el.address}/${el.prefix}`} broadcast + dev ${el.device}` : undefined) ?? []},
   ],
 })

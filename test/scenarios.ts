@@ -808,6 +808,29 @@ const RED10_SCENARIOS: Scenario[] = [
   },
 ]
 
+/** A libvirt network's own <dnsmasq:options>: what its DHCP answers give the guests, in place of the network's address. */
+const NETWORK_OPTION_SCENARIOS: Scenario[] = [
+  {
+    name: 'dnsmasq-option-no-router',
+    ci: false,
+    description: "a NAT network kdlab-opts with <dnsmasq:option value='dhcp-option=3'/> (dnsmasq sends no router) and a DHCP guest on it: the guest gets its address and DNS server, but no default route",
+    // kvmdoctor passed every flow: it took the network's address for the guests' router without reading the options.
+    findings: [{id: 'guest-flow-blocked', entity: '~dhcp-option=3 (no router)', rank: 1}],
+    noOtherAbove: 'info',
+    oracle: {[WEB01]: REACH_OK, 'kdlab-opts01': REACH_HOST_ONLY},
+  },
+  {
+    name: 'dnsmasq-option-dns-elsewhere',
+    ci: false,
+    beyondHost: {guests: ['kdlab-opts01'], measures: ['dns'], why: "its network's DHCP names 192.0.2.53 as DNS server: whether a server answers there is decided beyond the host"},
+    description: "a NAT network kdlab-opts with <dnsmasq:option value='dhcp-option=option:dns-server,192.0.2.53'/> and a DHCP guest on it: the guest asks 192.0.2.53, which the lab internet does not answer",
+    // kvmdoctor followed the DNS query to the network's own dnsmasq and passed it.
+    findings: [{id: 'guest-flow-indeterminate', rank: 1}],
+    noOtherAbove: 'low',
+    oracle: {[WEB01]: REACH_OK, 'kdlab-opts01': {dhcp: 'ok', ping: 'ok', tcp: 'ok'}},
+  },
+]
+
 /** Red team 13: sysctls whose kernel meaning is per device, and the bridge's address. */
 const RED13_SCENARIOS: Scenario[] = [
   {
@@ -1389,6 +1412,7 @@ export const SCENARIOS: Scenario[] = [
   ...RED2_SCENARIOS,
   ...RED5_SCENARIOS,
   ...RED10_SCENARIOS,
+  ...NETWORK_OPTION_SCENARIOS,
   ...RED13_SCENARIOS,
 ]
 

@@ -30,7 +30,7 @@ export const DATAPATH_PROBES = ['netfilter', 'routes', 'ip-rules', 'links', 'sys
 export type DatapathDerivation = {ok: true; datapath: Datapath} | {ok: false; reason: string}
 
 /** What the datapath asks of the other derivations: addresses, their claims, DHCP pools. */
-export type GuestFacts = Pick<DatapathFacts, 'guestAddress' | 'guestAddress6' | 'addressConflict' | 'dhcpPoolFullFor' | 'addressClaimants' | 'heardWithoutAddress' | 'guestResolvers'>
+export type GuestFacts = Pick<DatapathFacts, 'guestAddress' | 'guestAddress6' | 'addressConflict' | 'dhcpPoolFullFor' | 'addressClaimants' | 'heardWithoutAddress' | 'guestResolvers' | 'dhcpConfigured'>
 
 export function deriveDatapath(probes: Record<string, ProbeResult>, guests: GuestFacts, options: {internet?: Destination; publish?: PublishRequest[]} = {}): DatapathDerivation {
   const missing = DATAPATH_PROBES.filter((id) => !probes[id]?.ok)

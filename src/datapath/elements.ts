@@ -40,6 +40,8 @@ export type ElementKind =
   | 'return-route'
   | 'snat-address'
   | 'gateway-address'
+  /** A libvirt network's own dnsmasq option that gives its guests another router or DNS server, or none. */
+  | 'dhcp-option'
   /** Inbound: a DNAT to an address no running guest holds. */
   | 'dnat-target'
   /** Inbound: the forward's DNAT rule does not translate the packet the outside sends. */
@@ -129,6 +131,8 @@ export interface Element {
   device?: string
   /** The address an element is about: a source NAT's target, a neighbour entry's, an address two MACs claim. */
   address?: string
+  /** dhcp-option elements: the `<dnsmasq:option value=…/>` (or those, joined) that gives it. */
+  dnsmasqOption?: string
   /** Gateway elements: the prefix length the address belongs on its bridge with. */
   prefix?: number
   network?: string

@@ -41,6 +41,7 @@ import type {HookFacts} from '../../probes/libvirt-hooks.js'
 import {xfrmExempt, xfrmHop} from './xfrm.js'
 import {type Forward, type GuestBook, MAX_RANGE_MEMBERS, type PublishRequest, collectForwards, rangeMembers, unheldTarget} from './published.js'
 import {forwardsIpv4PerDevice} from '../lib/forwarding.js'
+import {type GivenDhcpOptions, type GivenOption, givenDhcpOptions} from '../lib/dnsmasq-options.js'
 
 export type FlowKind = 'dhcp' | 'dhcp-reply' | 'dns' | 'dns-reply' | 'egress' | 'egress-reply' | 'egress6' | 'egress6-reply' | 'custom' | InboundKind
 /** Flows that start outside the guest: from the outside through a published port, and the hairpins (the host, another guest). */
@@ -168,6 +169,8 @@ export interface DatapathFacts {
    * its DHCP answer gave it); undefined when not seen (its network's resolver is then the one followed).
    */
   guestResolvers?(mac: string): string[] | undefined
+  /** An IPv4 address of this MAC comes from a DHCP lease: the guest takes its router and DNS servers from DHCP. */
+  dhcpConfigured?(mac: string): boolean
 }
 
 export interface Datapath {
@@ -235,6 +238,9 @@ interface GuestSide {
   net?: LibvirtNetwork
 }
 
+/** "9.9.9.9:443/tcp", "9.9.9.9 (ping)". */
+const describeDestination = (to: Destination) => `${to.addr}${to.proto === 'icmp' ? ' (ping)' : `:${to.port ?? 443}/${to.proto}`}`
+
 /** A policy route's device is elsewhere than the main default route's (any of its next hops). */
 const divertsFrom = (egress: string | undefined, mainDevs: string[]) => (egress === undefined ? mainDevs.length > 0 : !mainDevs.includes(egress))
 
@@ -285,6 +291,7 @@ class HostView {
   /** Per egress device: the other uplinks with strict reverse-path filtering (the same for every guest leaving by it). */
   /** By egress: the other uplinks whose rp_filter is strict, or could be (`unread`: the keys that could not be read). */
   private readonly strictRpElsewhere = new Map<string, {dev: string; unread: string[]}[]>()
+  private readonly dhcpGivenByNetwork = new Map<LibvirtNetwork, GivenDhcpOptions>()
 
   /** Open vSwitch bridges by name. */
   private readonly ovsBridges: Map<string, OvsBridge>
@@ -540,9 +547,17 @@ class HostView {
       if (custom) return this.routedEgress(base, g, source, srcNote, internet, 'custom')
       flows.push(...dhcp)
       // The resolver the guest asks is what counts: its network's where it asks that one (or nothing says otherwise).
-      const resolvers = i.mac ? this.facts.guestResolvers?.(i.mac) : undefined
+      // Unheard, it asks what its network's DHCP gives it: the network's own dnsmasq options may name other servers or none.
+      const heard = i.mac ? this.facts.guestResolvers?.(i.mac) : undefined
+      const given = heard === undefined ? this.givenDhcp(net, gw).dnsServer : undefined
+      const resolvers = heard ?? (given && 'addresses' in given && given.addresses.length > 0 ? given.addresses : undefined)
       const elsewhere = resolvers !== undefined && resolvers.length > 0 && !resolvers.includes(gw) ? resolvers[0] : undefined
-      if (elsewhere) flows.push(...this.otherResolver(base, g, source, srcNote, elsewhere, subnet))
+      const unresolved = resolvers === undefined && given ? this.givenHop(g, source, 'dnsServer', given) : undefined
+      if (unresolved) {
+        const query = newPacket({family: 4, iifname: bridge, src: source.addr, dst: gw, l4proto: 'udp', sport: EPHEMERAL_PORT, dport: 53, etherSrc: i.mac})
+        const missing = this.unaddressedHop(source, g)
+        flows.push(this.finish(base, 'dns', `DNS query${srcNote}`, query, missing ? [missing, unresolved] : [unresolved], undefined, source.assumed ? [source.assumed] : []))
+      } else if (elsewhere) flows.push(...this.otherResolver(base, g, source, srcNote, elsewhere, subnet, heard === undefined && given && 'option' in given ? `network ${net.name}'s dnsmasq option ${given.option} gives it` : undefined))
       else if (net.dnsEnabled) flows.push(...this.localService(base, g, 'dns', gw, source, srcNote))
       if (net.forwardMode === 'nat' || net.forwardMode === 'route' || net.forwardMode === 'open') flows.push(...this.routedEgress(base, g, source, srcNote, internet, 'egress'))
       return flows
@@ -1577,6 +1592,46 @@ class HostView {
     }
   }
 
+  /**
+   * Beyond its own subnet a guest sends to the router its DHCP gave it: the host, unless its network's dnsmasq options
+   * give another or none (then the hop that says so; undefined while it is the host). Another is a machine beside it:
+   * what it does with the packet is not the host's.
+   */
+  private offSubnetRouter(g: GuestSide, source: SourceAddress, dst: string): Hop | undefined {
+    const v4 = g.net?.ips.find((ip) => ip.family === 'ipv4')
+    if (!v4 || ipInPrefix(dst, `${v4.address}/${v4.prefix}`)) return undefined
+    const given = this.givenDhcp(g.net!, v4.address).router
+    return given ? this.givenHop(g, source, 'router', given) : undefined
+  }
+
+  /** What the network's own dnsmasq options change in its DHCP answers (read once per network). */
+  private givenDhcp(net: LibvirtNetwork, own: string): GivenDhcpOptions {
+    return getOrCreate(this.dhcpGivenByNetwork, net, () => givenDhcpOptions(net.dnsmasqOptions, own))
+  }
+
+  /**
+   * The hop a network's dnsmasq option makes of the guest's router or DNS server where it is not the host's address
+   * (undefined where it is): none given fails for a guest that takes its settings from DHCP (it holds a lease, or has
+   * only what DHCP would give it); another address, or one that depends on what is not read, is decided off the host.
+   */
+  private givenHop(g: GuestSide, source: SourceAddress, slot: 'router' | 'dnsServer', given: GivenOption): Hop | undefined {
+    const net = g.net!
+    const own = net.ips.find((ip) => ip.family === 'ipv4')!.address
+    const what = slot === 'router' ? 'router' : 'DNS server'
+    const name = slot === 'router' ? 'default route (DHCP)' : 'resolver (DHCP)'
+    const option = 'conditional' in given ? given.conditional : given.option
+    const element = (text: string): Element => ({id: `dhcp-option:${net.name} ${slot}`, kind: 'dhcp-option', text: `network ${net.name}: dnsmasq option ${option} (${text})`, network: net.name, dnsmasqOption: option})
+    if ('conditional' in given) return {name, verdict: 'indeterminate', detail: `network ${net.name}'s dnsmasq options give some clients another ${what} (${given.conditional}): which one ${g.d.name} gets is not known`, element: element(`${what} for some clients`)}
+    const first = given.addresses[0]
+    if (first === own || (first !== undefined && this.links.get(g.bridge)?.addresses.some((a) => a.family === 'inet' && a.address === first))) return undefined
+    if (first !== undefined) return {name, verdict: 'indeterminate', detail: `network ${net.name}'s DHCP gives its guests ${what} ${first}, not the host's ${own}: what ${first} does with their packets is decided beyond the host`, element: element(`${what} ${first}`)}
+    const fromDhcp = source.assumed !== undefined || (g.i.mac !== undefined && this.facts.dhcpConfigured?.(g.i.mac) === true)
+    const none = `network ${net.name}'s DHCP gives its guests no ${what}`
+    return fromDhcp
+      ? {name, verdict: 'fail', detail: `${none}: ${g.d.name} takes its settings from DHCP, so it has ${slot === 'router' ? 'no default route' : 'no server to ask for names'}`, element: element(`no ${what}`)}
+      : {name, verdict: 'indeterminate', detail: `${none}: ${g.d.name} holds no lease, so whether it was given one by hand is not known`, element: element(`no ${what}`)}
+  }
+
   /** DHCP or DNS from a guest to the network's own dnsmasq, and its answer. */
   private localService(base: FlowBase, g: GuestSide, kind: 'dhcp' | 'dns', gw: string, source: SourceAddress, srcNote = ''): Flow[] {
     const {d, i, bridge, net} = g
@@ -1638,11 +1693,11 @@ class HostView {
    * query walked as any traffic to that server (forwarded, or bridged to a neighbour), and whether a DNS server
    * answers there decided beyond the host: at best indeterminate, never a pass.
    */
-  private otherResolver(base: FlowBase, g: GuestSide, source: SourceAddress, srcNote: string, server: string, subnet: string): Flow[] {
+  private otherResolver(base: FlowBase, g: GuestSide, source: SourceAddress, srcNote: string, server: string, subnet: string, givenBy?: string): Flow[] {
     const beyond: Hop = {
       name: 'resolver',
       verdict: 'indeterminate',
-      detail: `${g.d.name} asks ${server} for names, not network ${g.net!.name}'s resolver: whether a DNS server answers there is decided beyond the host`,
+      detail: `${g.d.name} asks ${server} for names${givenBy ? ` (${givenBy})` : ''}, not network ${g.net!.name}'s resolver: whether a DNS server answers there is decided beyond the host`,
     }
     const request = newPacket({family: 4, iifname: g.bridge, src: source.addr, dst: server, l4proto: 'udp', sport: EPHEMERAL_PORT, dport: 53, etherSrc: g.i.mac})
     // A server on its own subnet is a neighbour on the bridge: the host neither routes nor filters it (beyond its bridge).
@@ -1703,7 +1758,13 @@ class HostView {
     const runner = this.fromGuest(g, request, size, missing)
     runner.nexthop = nexthop
     this.upToHost(runner, bridge)
-    this.arpHop(runner, g, net!.ips.find((ip) => ip.family === 'ipv4')!.address)
+    const v4 = net!.ips.find((ip) => ip.family === 'ipv4')!
+    const router = this.offSubnetRouter(g, source, to.addr)
+    if (router) {
+      runner.push(router)
+      return {flows: [this.finish(base, kind, `${kind === 'egress' ? 'to the internet' : 'to'} ${describeDestination(to)}${srcNote}`, request, runner.hops, undefined, assumed)]}
+    }
+    this.arpHop(runner, g, v4.address)
     const decision = this.ipReceive(runner, bridge, 'forward', true)
     const egress = decision?.dev
     // A rule that looks up main (a fix's, a VPN's "allow LAN") routes as the main rule does: no diversion, wherever main's route leads.
@@ -1717,7 +1778,7 @@ class HostView {
       this.egressNoArp(runner, egress, decision.gateway ?? to.addr)
     }
     if (runner.alive() && egress) this.leaveDevice(runner, egress, 'egress')
-    const dest = `${to.addr}${to.proto === 'icmp' ? ' (ping)' : `:${to.port ?? 443}/${to.proto}`}`
+    const dest = describeDestination(to)
     const nexthops = decision?.nexthops
     const via = nexthops ? [...new Set(nexthops.map((h) => h.dev ?? '?'))].join(' or ') : egress
     const flows = [this.finish(base, kind, `${kind === 'egress' ? 'to the internet' : 'to'} ${dest}${egress ? ` via ${via}` : ''}${srcNote}`, request, runner.hops, undefined, assumed)]
@@ -2203,6 +2264,11 @@ class HostView {
       const back = this.fromGuest(g, arriving, this.pathMtu(g.i.target, g.bridge, dev))
       back.nexthop = nexthop
       this.upToHost(back, g.bridge)
+      const router = this.offSubnetRouter(g, {addr: f.target.addr}, client)
+      if (router) {
+        back.push(router)
+        return {flow: this.finish(base, 'inbound-reply', description, reply, back.hops, 'inbound', assumptions)}
+      }
       if (v4) this.arpHop(back, g, v4.address)
       const out = this.ipReceive(back, g.bridge, 'forward', true)
       if (back.alive() && out?.kind === 'unicast' && out.dev !== dev) {

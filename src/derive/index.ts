@@ -44,6 +44,7 @@ export function buildModel(probes: Record<string, ProbeResult>, capturedAt: Date
         const servers = asked.length > 0 ? asked : given
         return servers.length > 0 ? [...new Set(servers)] : undefined
       },
+      dhcpConfigured: (mac) => ctx.addressesByMac.get(mac)?.some((a) => a.source === 'lease') === true,
       // Heard on its tap sending frames, none from an IPv4 address, no DHCP request: the guest has no IPv4 address.
       heardWithoutAddress: (mac) => {
         const heard = wireOf(ctx.facts.wire, mac)

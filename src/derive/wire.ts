@@ -12,6 +12,7 @@ import type {WireRequests} from './wire-requests.js'
 import {type Cidr, cidrContains, cidrToString, isApipa, parseCidr} from '../lib/ipv4.js'
 import type {InterfaceView} from './types.js'
 import {getOrCreate} from '../lib/collections.js'
+import {type GivenOption, givenDhcpOptions} from '../lib/dnsmasq-options.js'
 
 export interface WireContext {
   /** The IPv4 subnets the interface's network routes; empty when unknown (a bridge without host address). */
@@ -79,15 +80,18 @@ function ownWireContext(iface: Pick<DomainInterface, 'type' | 'source' | 'bridge
     const ownServers = v4.some((ip) => ip.dhcpRanges.length > 0 || ip.dhcpHosts.length > 0) ? v4.map((ip) => ip.address) : null
     const isolated = network.forwardMode === 'isolated'
     const addresses = v4.map((ip) => ip.address)
+    // Unless the network's own dnsmasq options give others (or none).
+    const given = givenDhcpOptions(network.dnsmasqOptions, addresses[0] ?? '')
+    const givenAddresses = (o: GivenOption | undefined) => (o && 'addresses' in o ? o.addresses : undefined)
     return {
       subnets,
       ownServers,
       onLink: [...subnets],
       segmentKnown: true,
       isolated,
-      // libvirt's dnsmasq hands out the network's address as router (none on an isolated network) and as DNS server.
-      gateways: isolated ? [] : addresses,
-      dnsServers: network.dnsEnabled ? addresses : [],
+      // libvirt's dnsmasq hands out the network's address as router (none on an isolated network) and as DNS server,
+      gateways: givenAddresses(given.router) ?? (isolated ? [] : addresses),
+      dnsServers: givenAddresses(given.dnsServer) ?? (network.dnsEnabled ? addresses : []),
       ...host,
       hostAddresses: [...new Set([...hostAddresses, ...addresses])],
       gatewayMacs: link?.mac ? [link.mac] : [],

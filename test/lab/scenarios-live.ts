@@ -1972,6 +1972,29 @@ const RED10: Record<string, LiveScenario> = {
 
 // ---------- red team 13: per-device sysctls and the bridge's address ----------
 const MTU01: Guest = {name: 'kdlab-mtu01', mac: '52:54:00:6b:64:a1', mode: 'dhcp', mtu: 1400}
+/** A network of its own whose <dnsmasq:options> change what its DHCP gives the guests (its router, its DNS server). */
+const OPTIONS_NET = 'kdlab-opts'
+const OPTIONS_GUEST: Guest = {name: 'kdlab-opts01', mac: '52:54:00:6b:64:31', mode: 'dhcp', network: OPTIONS_NET, probe: '192.168.152.1'}
+function optionsNetworkScenario(options: string[]): LiveScenario {
+  return {
+    async inject() {
+      const lines = options.map((o) => `<dnsmasq:option value='${o}'/>`).join('')
+      await defineNetwork(OPTIONS_NET, `<network xmlns:dnsmasq='http://libvirt.org/schemas/network/dnsmasq/1.0'><name>${OPTIONS_NET}</name><forward mode='nat'/><bridge name='kdlab-opts' stp='on' delay='0'/>${LAB_NET_DNS}
+        <ip address='192.168.152.1' netmask='255.255.255.0'><dhcp><range start='192.168.152.10' end='192.168.152.50'/></dhcp></ip><dnsmasq:options>${lines}</dnsmasq:options></network>`)
+      await startGuest(OPTIONS_GUEST)
+    },
+    async reset() {
+      await removeGuest(OPTIONS_GUEST.name)
+      await removeNetwork(OPTIONS_NET)
+    },
+  }
+}
+
+const NETWORK_OPTIONS: Record<string, LiveScenario> = {
+  'dnsmasq-option-no-router': optionsNetworkScenario(['dhcp-option=3']),
+  'dnsmasq-option-dns-elsewhere': optionsNetworkScenario(['dhcp-option=option:dns-server,192.0.2.53']),
+}
+
 const RED13: Record<string, LiveScenario> = {
   'ip-forward-per-device': {
     // Writing ip_forward sets every device's forwarding (and conf/default's); a device's own key is then set alone.
@@ -2307,6 +2330,7 @@ export const LIVE: Record<string, LiveScenario> = {
   ...RED2,
   ...RED5,
   ...RED10,
+  ...NETWORK_OPTIONS,
   ...RED13,
 }
 

@@ -56,6 +56,15 @@ describe('parseNetworkXml', () => {
     expect(net.ips[1].family).toBe('ipv6')
     expect(parseNetworkXml('<network><name>iso</name><bridge name="virbr5"/></network>').forwardMode).toBe('isolated')
   })
+  it("reads the <dnsmasq:option> values libvirt adds to the network's dnsmasq, in order (both XML readers)", () => {
+    const options = `<dnsmasq:options><dnsmasq:option value='dhcp-option=3'/><dnsmasq:option value="dhcp-option=option:dns-server,192.0.2.53"/></dnsmasq:options>`
+    const xml = `<network xmlns:dnsmasq='http://libvirt.org/schemas/network/dnsmasq/1.0'><name>opts</name><forward mode='nat'/>${options}</network>`
+    expect(parseNetworkXml(xml).dnsmasqOptions).toEqual(['dhcp-option=3', 'dhcp-option=option:dns-server,192.0.2.53'])
+    // An entity sends the document to fast-xml-parser: the same values.
+    expect(parseNetworkXml(xml.replace('<name>opts</name>', '<name>opts&amp;</name>')).dnsmasqOptions).toEqual(['dhcp-option=3', 'dhcp-option=option:dns-server,192.0.2.53'])
+    expect(parseNetworkXml(`<network xmlns:dnsmasq='http://libvirt.org/schemas/network/dnsmasq/1.0'><name>one</name><dnsmasq:options><dnsmasq:option value='log-dhcp'/></dnsmasq:options></network>`).dnsmasqOptions).toEqual(['log-dhcp'])
+    expect(parseNetworkXml(sample('virsh-net-dumpxml-default.xml')).dnsmasqOptions).toBeUndefined()
+  })
   it('rejects broken XML and documents of the wrong kind', () => {
     expect(() => parseNetworkXml('<network><name>x</name>')).toThrow(ParseError)
     expect(() => parseNetworkXml('<domain><name>x</name></domain>')).toThrow(/no <network>/)
