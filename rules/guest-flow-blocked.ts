@@ -1,4 +1,4 @@
-import type {ElementView} from '../src/derive/index.js'
+import type {ElementView, EntityView} from '../src/derive/index.js'
 import {DATAPATH, filterDrop, listChainOf, narrowAccept, netfilterUndo, nwfilterTap} from './datapath.js'
 import {cmd, defineRule, line, text, virshQuoted} from './kit.js'
 
@@ -29,6 +29,13 @@ export default defineRule<ElementView>({
       onlyWhere: (child, cause) => child.kind === 'forward' && cause.kind === 'element' && child.element?.id === cause.element.id && !cause.element.kind.startsWith('nf-'),
       onlyWhereText: "the forward's round trip stops at the same element, one its undo mends (not a netfilter drop)",
     },
+    // A guest left without a lease by the element its DHCP stops at: its self-assigned address, its unanswered requests.
+    ...(['apipa-address', 'dhcp-no-offer'] as const).map((rule) => ({
+      rule,
+      via: 'host' as const,
+      onlyWhere: (child: EntityView, cause: EntityView) => cause.kind === 'element' && child.context.domain !== undefined && cause.flows.some((f) => f.startsWith(`${child.context.domain} dhcp: `)),
+      onlyWhereText: "the guest's DHCP request stops at the element",
+    })),
   ],
   title: (e) => text`Guest traffic stops at ${e.hop}: ${e.name}`,
   summary: (e) => text`${e.affectedGuests} guest(s) on ${e.bridges}: ${e.detail}.`,

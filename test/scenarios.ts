@@ -829,6 +829,14 @@ const NETWORK_OPTION_SCENARIOS: Scenario[] = [
     noOtherAbove: 'low',
     oracle: {[WEB01]: REACH_OK, 'kdlab-opts01': {dhcp: 'ok', ping: 'ok', tcp: 'ok'}},
   },
+  {
+    name: 'dnsmasq-option-ignore-unknown',
+    ci: false,
+    description: "a NAT network kdlab-opts with <dnsmasq:option value='dhcp-ignore=tag:!known'/> and a <host> entry for kdlab-opts01 only: opts01 gets its reserved address, kdlab-opts02 (no entry) no offer, so it falls back to 169.254/16",
+    findings: [{id: 'guest-flow-blocked', entity: '~dhcp-ignore=tag:!known (ignores clients without a host entry)', rank: 1}],
+    noOtherAbove: 'info',
+    oracle: {[WEB01]: REACH_OK, 'kdlab-opts01': REACH_OK, 'kdlab-opts02': REACH_NONE},
+  },
 ]
 
 /** Red team 13: sysctls whose kernel meaning is per device, and the bridge's address. */

@@ -41,7 +41,7 @@ import type {HookFacts} from '../../probes/libvirt-hooks.js'
 import {xfrmExempt, xfrmHop} from './xfrm.js'
 import {type Forward, type GuestBook, MAX_RANGE_MEMBERS, type PublishRequest, collectForwards, rangeMembers, unheldTarget} from './published.js'
 import {forwardsIpv4PerDevice} from '../lib/forwarding.js'
-import {type GivenDhcpOptions, type GivenOption, givenDhcpOptions} from '../lib/dnsmasq-options.js'
+import {type GivenDhcpOptions, type GivenOption, dhcpRefusal, givenDhcpOptions} from '../lib/dnsmasq-options.js'
 
 export type FlowKind = 'dhcp' | 'dhcp-reply' | 'dns' | 'dns-reply' | 'egress' | 'egress-reply' | 'egress6' | 'egress6-reply' | 'custom' | InboundKind
 /** Flows that start outside the guest: from the outside through a published port, and the hairpins (the host, another guest). */
@@ -1650,6 +1650,12 @@ class HostView {
     runner.push(this.listenerHop(kind, net!, bridge, gw))
     const noGateway = kind === 'dhcp' ? this.gatewayMissing(g, gw) : undefined
     if (noGateway) runner.push({name: 'DHCP server address', verdict: 'fail', detail: `${bridge} has no address ${gw}: dnsmasq answers no DHCP request that arrives on an interface without an address of its range`, element: noGateway})
+    // The network's own dnsmasq options may tell it to answer this client not at all.
+    const refusal = kind === 'dhcp' && i.mac && net!.dnsmasqOptions ? dhcpRefusal(net!.dnsmasqOptions, i.mac, net!.ips.filter((ip) => ip.family === 'ipv4').flatMap((ip) => ip.dhcpHosts), bridge) : undefined
+    if (refusal) {
+      const element: Element = {id: `dhcp-option:${net!.name} ${refusal.option}`, kind: 'dhcp-option', text: `network ${net!.name}: dnsmasq option ${refusal.option} (${refusal.effect})`, network: net!.name, dnsmasqOption: refusal.option}
+      runner.push({name: 'DHCP answer', verdict: refusal.verdict, detail: `network ${net!.name}'s dnsmasq option ${refusal.option} ${refusal.effect}: ${refusal.verdict === 'fail' ? `it sends ${i.mac} no offer` : `whether it answers ${i.mac} is not known`}`, element})
+    }
     // The server answers only if it has an address for this client.
     const poolFull = kind === 'dhcp' && i.mac ? (this.facts.dhcpPoolFullFor?.(net!.name, i.mac) ?? false) : false
     if (poolFull === true) {

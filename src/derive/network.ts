@@ -6,6 +6,7 @@ import {type Cidr, cidrHas, cidrToString, ipv4ToInt, parseCidr, prefixRelation} 
 import {type DeriveContext, isRunning} from './context.js'
 import {hasChecksumFill, libvirtBackend, libvirtRulesFor, sourceNatRulesFor} from './firewall.js'
 import type {NetworkView} from './types.js'
+import {extraDhcpRanges} from '../lib/dnsmasq-options.js'
 
 export interface DhcpPool {
   /** Addresses in the network's DHCP ranges. */
@@ -29,7 +30,8 @@ export function dhcpPools(ctx: DeriveContext): Map<string, DhcpPool> {
     ctx.networks.map((n) => {
       const v4 = n.ips.find((ip) => ip.family === 'ipv4')
       const current = n.bridge ? (leasesByBridge.get(n.bridge) ?? []).filter((l) => !l.expired) : []
-      const ranges = (v4?.dhcpRanges ?? [])
+      // The network's own ranges and those its dnsmasq options add.
+      const ranges = [...(v4?.dhcpRanges ?? []), ...extraDhcpRanges(n.dnsmasqOptions)]
         .map((r) => ({start: ipv4ToInt(r.start), end: ipv4ToInt(r.end)}))
         .filter((r): r is {start: number; end: number} => r.start !== undefined && r.end !== undefined && r.end >= r.start)
       const inRange = (ip: string) => {
@@ -110,7 +112,7 @@ export function networkViews(ctx: DeriveContext, pools: Map<string, DhcpPool>): 
       gateway: ipv4?.address ?? null,
       prefix: ipv4?.prefix ?? null,
       dhcpEnabled: (ipv4?.dhcpRanges.length ?? 0) > 0,
-      dhcpRanges: ipv4?.dhcpRanges.map((r) => `${r.start}-${r.end}`) ?? [],
+      dhcpRanges: [...(ipv4?.dhcpRanges.map((r) => `${r.start}-${r.end}`) ?? []), ...extraDhcpRanges(n.dnsmasqOptions).map((r) => `${r.start}-${r.end} (dnsmasq option)`)],
       dhcpRangeList: ipv4?.dhcpRanges.map((r) => ({start: r.start, end: r.end})) ?? [],
       dhcpRangeSize: pool.size,
       addressesInSubnet: subnet ? inUse.filter((a) => a.n !== undefined && cidrHas(subnet, a.n)).map((a) => a.ip) : [],

@@ -1975,16 +1975,19 @@ const MTU01: Guest = {name: 'kdlab-mtu01', mac: '52:54:00:6b:64:a1', mode: 'dhcp
 /** A network of its own whose <dnsmasq:options> change what its DHCP gives the guests (its router, its DNS server). */
 const OPTIONS_NET = 'kdlab-opts'
 const OPTIONS_GUEST: Guest = {name: 'kdlab-opts01', mac: '52:54:00:6b:64:31', mode: 'dhcp', network: OPTIONS_NET, probe: '192.168.152.1'}
-function optionsNetworkScenario(options: string[]): LiveScenario {
+/** A guest no <host> entry names, which may end up without a lease. */
+const OPTIONS_STRANGER: Guest = {name: 'kdlab-opts02', mac: '52:54:00:6b:64:33', mode: 'dhcp-or-apipa', network: OPTIONS_NET, probe: '192.168.152.1'}
+function optionsNetworkScenario(options: string[], more: {hosts?: string; guests?: Guest[]} = {}): LiveScenario {
+  const guests = more.guests ?? [OPTIONS_GUEST]
   return {
     async inject() {
       const lines = options.map((o) => `<dnsmasq:option value='${o}'/>`).join('')
       await defineNetwork(OPTIONS_NET, `<network xmlns:dnsmasq='http://libvirt.org/schemas/network/dnsmasq/1.0'><name>${OPTIONS_NET}</name><forward mode='nat'/><bridge name='kdlab-opts' stp='on' delay='0'/>${LAB_NET_DNS}
-        <ip address='192.168.152.1' netmask='255.255.255.0'><dhcp><range start='192.168.152.10' end='192.168.152.50'/></dhcp></ip><dnsmasq:options>${lines}</dnsmasq:options></network>`)
-      await startGuest(OPTIONS_GUEST)
+        <ip address='192.168.152.1' netmask='255.255.255.0'><dhcp><range start='192.168.152.10' end='192.168.152.50'/>${more.hosts ?? ''}</dhcp></ip><dnsmasq:options>${lines}</dnsmasq:options></network>`)
+      for (const g of guests) await startGuest(g)
     },
     async reset() {
-      await removeGuest(OPTIONS_GUEST.name)
+      for (const g of guests) await removeGuest(g.name)
       await removeNetwork(OPTIONS_NET)
     },
   }
@@ -1993,6 +1996,7 @@ function optionsNetworkScenario(options: string[]): LiveScenario {
 const NETWORK_OPTIONS: Record<string, LiveScenario> = {
   'dnsmasq-option-no-router': optionsNetworkScenario(['dhcp-option=3']),
   'dnsmasq-option-dns-elsewhere': optionsNetworkScenario(['dhcp-option=option:dns-server,192.0.2.53']),
+  'dnsmasq-option-ignore-unknown': optionsNetworkScenario(['dhcp-ignore=tag:!known'], {hosts: `<host mac='${OPTIONS_GUEST.mac}' ip='192.168.152.20'/>`, guests: [OPTIONS_GUEST, OPTIONS_STRANGER]}),
 }
 
 const RED13: Record<string, LiveScenario> = {

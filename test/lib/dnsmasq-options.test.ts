@@ -1,5 +1,5 @@
 import {describe, expect, it} from 'vitest'
-import {givenDhcpOptions} from '../../src/lib/dnsmasq-options.js'
+import {dhcpRefusal, extraDhcpRanges, givenDhcpOptions} from '../../src/lib/dnsmasq-options.js'
 
 const OWN = '192.168.122.1'
 
@@ -28,5 +28,39 @@ describe("givenDhcpOptions: what a network's <dnsmasq:options> give its DHCP cli
   })
   it('IPv6 options and other numbers that merely start alike are not the router or DNS server', () => {
     expect(givenDhcpOptions(['dhcp-option=option6:dns-server,[::]', 'dhcp-option=33,10.0.0.0,192.168.122.9', 'dhcp-option=30'], OWN)).toEqual({})
+  })
+})
+
+describe("dhcpRefusal: options that keep a client from any DHCP answer", () => {
+  const MAC = '52:54:00:6b:64:32'
+  it('dhcp-ignore=tag:!known: a MAC without a host entry is refused; one with a <host> entry, or a dhcp-host option naming it, is not', () => {
+    expect(dhcpRefusal(['dhcp-ignore=tag:!known'], MAC, [{mac: '52:54:00:6b:64:31'}], 'virbr9')).toEqual({verdict: 'fail', option: 'dhcp-ignore=tag:!known', effect: 'ignores clients without a host entry'})
+    expect(dhcpRefusal(['dhcp-ignore=tag:!known'], MAC, [{mac: MAC.toUpperCase()}], 'virbr9')).toBeUndefined()
+    expect(dhcpRefusal(['dhcp-host=52:54:00:6b:64:32,192.168.152.40', 'dhcp-ignore=tag:!known'], MAC, [], 'virbr9')).toBeUndefined()
+    // A host entry by name only: whether this guest sends that name is not seen.
+    expect(dhcpRefusal(['dhcp-ignore=tag:!known'], MAC, [{}], 'virbr9')?.verdict).toBe('indeterminate')
+  })
+  it('dhcp-host with ignore: its MAC (patterns too) is refused, other MACs are not; one matched by name is undecided', () => {
+    expect(dhcpRefusal(['dhcp-host=52:54:00:6b:64:32,ignore'], MAC, [], 'virbr9')?.verdict).toBe('fail')
+    expect(dhcpRefusal(['dhcp-host=52:54:00:6b:*:*,ignore'], MAC, [], 'virbr9')?.verdict).toBe('fail')
+    expect(dhcpRefusal(['dhcp-host=01-52:54:00:6b:64:32,ignore'], MAC, [], 'virbr9')?.verdict).toBe('fail')
+    expect(dhcpRefusal(['dhcp-host=52:54:00:6b:64:33,ignore'], MAC, [], 'virbr9')).toBeUndefined()
+    expect(dhcpRefusal(['dhcp-host=printer,ignore'], MAC, [], 'virbr9')?.verdict).toBe('indeterminate')
+  })
+  it('no-dhcp-interface naming the bridge refuses everyone; another bridge, or options about something else, refuse no one', () => {
+    expect(dhcpRefusal(['no-dhcp-interface=virbr9'], MAC, [], 'virbr9')).toEqual({verdict: 'fail', option: 'no-dhcp-interface=virbr9', effect: 'no DHCP on virbr9'})
+    expect(dhcpRefusal(['no-dhcp-interface=virbr8', 'dhcp-option=3', 'log-dhcp'], MAC, [], 'virbr9')).toBeUndefined()
+  })
+  it('dhcp-ignore on other tags: undecided', () => {
+    expect(dhcpRefusal(['dhcp-ignore=tag:printers'], MAC, [], 'virbr9')).toEqual({verdict: 'indeterminate', option: 'dhcp-ignore=tag:printers', effect: 'ignores clients by tags'})
+  })
+})
+
+describe('extraDhcpRanges: IPv4 ranges dhcp-range options add', () => {
+  it('start and end after any tag; IPv6, static and malformed ones add nothing', () => {
+    expect(extraDhcpRanges(['dhcp-range=192.168.122.100,192.168.122.150,12h', 'dhcp-range=set:red,192.168.122.200,192.168.122.210', 'dhcp-range=::100,::1ff,constructor:virbr0', 'dhcp-range=192.168.122.0,static', 'dhcp-option=3'])).toEqual([
+      {start: '192.168.122.100', end: '192.168.122.150'},
+      {start: '192.168.122.200', end: '192.168.122.210'},
+    ])
   })
 })

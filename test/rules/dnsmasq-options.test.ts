@@ -69,4 +69,23 @@ describe("a network's dnsmasq options: the router and DNS server its guests get"
     expect(findings.filter((f) => !f.explainedBy).map((f) => [f.id, f.entity.name])).toEqual([['guest-flow-blocked', 'network default: dnsmasq option dhcp-option=3 (no router)']])
     expect(findings.find((f) => f.id === 'port-forward-blocked')?.explainedBy).toMatch(/^guest-flow-blocked@/)
   })
+  it("dhcp-ignore=tag:!known refuses web01, which no <host> entry names: its DHCP fails at the option (the recorded lease keeps its other flows); with a host entry for its MAC, nothing", async () => {
+    const {findings} = await verdicts(['dhcp-ignore=tag:!known'])
+    expect(findings.map((f) => [f.id, f.entity.name])).toEqual([['guest-flow-blocked', 'network default: dnsmasq option dhcp-ignore=tag:!known (ignores clients without a host entry)']])
+    const known = alter<LibvirtFacts>(await factsOf('healthy'), 'libvirt', (l) => {
+      const net = l.networks.find((n) => n.name === 'default')!
+      net.dnsmasqOptions = ['dhcp-ignore=tag:!known']
+      net.ips[0].dhcpHosts.push({mac: '52:54:00:6b:64:01', ip: '192.168.122.190'})
+    })
+    expect((await fireAll(known)).ids.filter((id) => id !== 'guest-agent-missing')).toEqual([])
+  })
+  it('a range the options add counts in the pool: the range that is full in the XML is not exhausted (dhcp-range-exhausted recording)', async () => {
+    const full = await factsOf('dhcp-range-exhausted')
+    expect((await fireAll(full)).ids).toContain('dhcp-range-exhausted')
+    const wider = alter<LibvirtFacts>(full, 'libvirt', (l) => {
+      l.networks.find((n) => n.name === 'kdlab-tiny')!.dnsmasqOptions = ['dhcp-range=192.168.150.100,192.168.150.199']
+    })
+    expect((await fireAll(wider)).ids).not.toContain('dhcp-range-exhausted')
+  })
 })
+
