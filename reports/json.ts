@@ -77,6 +77,8 @@ function reportFields(d: Diagnosis, gate?: GateDecision) {
     // Each running guest's flows and where they stop: `kvmdoctor trace GUEST --json` has every hop and rule.
     flows: new Projected(d.flows, flowJson),
     ...(d.datapathUnavailable ? {datapathUnavailable: d.datapathUnavailable} : {}),
+    // Running guests' interfaces no flow follows (a macvtap pool, a hostdev, user-mode networking), and why.
+    ...(d.flowsNotFollowed ? {flowsNotFollowed: d.flowsNotFollowed} : {}),
     ...(d.source ? {source: d.source} : {}),
   }
 }

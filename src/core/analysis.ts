@@ -36,14 +36,16 @@ export async function analyse(results: Record<string, ProbeResult>, input: Diagn
   const probes = probeStatuses(results)
   const host = hostNameOf(results, input.runner.origin)
   const datapathUnavailable = model.datapath.ok ? undefined : model.datapath.reason
+  const flowsNotFollowed = model.datapath.ok ? model.datapath.datapath.notFollowed : []
   const run: DiagnosisRun = {
     version: input.version,
     host,
     capturedAt: input.runner.capturedAt.toISOString(),
     ...evaluation,
-    verdict: verdictOf({...evaluation, probes, flows, datapathUnavailable, host, counts}),
+    verdict: verdictOf({...evaluation, probes, flows, datapathUnavailable, flowsNotFollowed, host, counts}),
     flows,
     ...(datapathUnavailable === undefined ? {} : {datapathUnavailable}),
+    ...(flowsNotFollowed.length > 0 ? {flowsNotFollowed} : {}),
     counts,
     probes,
     facts: results,

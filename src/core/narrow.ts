@@ -51,7 +51,8 @@ export function narrowToGuests(d: DiagnosisRun, guests: string[]): DiagnosisRun 
     .map((f) => ({...f, explains: f.explains.filter((k) => keys.has(k)), ...(f.explainedBy && !keys.has(f.explainedBy) ? {explainedBy: undefined} : {})}))
   const counts = Object.fromEntries(SEVERITIES.map((s) => [s, findings.filter((f) => f.severity === s).length])) as Record<Severity, number>
   const notChecked = d.notChecked.filter((n) => n.entity === null || n.entity.kind === 'host' || [...wanted].some((g) => n.entity!.name === g || n.entity!.name.startsWith(`${g}/`)))
-  const narrowed: DiagnosisRun = {...d, findings, flows, counts, notChecked}
+  const flowsNotFollowed = d.flowsNotFollowed?.filter((n) => wanted.has(n.guest))
+  const narrowed: DiagnosisRun = {...d, findings, flows, counts, notChecked, ...(flowsNotFollowed && flowsNotFollowed.length > 0 ? {flowsNotFollowed} : {flowsNotFollowed: undefined})}
   narrowed.verdict = verdictOf(narrowed)
   return narrowed
 }

@@ -32,7 +32,7 @@ export function skipReason(p: ProbeStatus): string {
 
 const plural = (n: number, one: string, many = `${one}s`) => `${n} ${n === 1 ? one : many}`
 
-type VerdictInput = Pick<Diagnosis, 'findings' | 'notChecked' | 'probes' | 'flows' | 'datapathUnavailable' | 'host' | 'counts'>
+type VerdictInput = Pick<Diagnosis, 'findings' | 'notChecked' | 'probes' | 'flows' | 'datapathUnavailable' | 'flowsNotFollowed' | 'host' | 'counts'>
 
 export function verdictOf(d: VerdictInput): Verdict {
   const serious = d.findings.filter((f) => f.severity !== 'info')
@@ -46,11 +46,18 @@ export function verdictOf(d: VerdictInput): Verdict {
     ...d.probes.filter((p) => !p.ok && !p.skipped).map((p) => `${p.id} could not be read (${p.error ?? 'failed'})`),
     ...d.probes.filter((p) => p.ok && (p.degraded?.length ?? 0) > 0).map((p) => `${p.id} read in part (${p.degraded!.join('; ')})`),
     ...(d.datapathUnavailable ? [`guest flows not followed (${d.datapathUnavailable})`] : []),
+    ...(d.flowsNotFollowed ?? []).filter((n) => n.unread).map((n) => `${n.guest} ${n.iface}: flows not followed (${n.why})`),
   ]
   const skipped = d.probes.filter((p) => !p.ok && p.skipped).map((p) => ({probe: p.id, why: skipReason(p)}))
   const rulesNotChecked = new Set(d.notChecked.map((n) => n.ruleId)).size
   // Flows that pass only as far as the host can tell: what they take for granted lies outside it.
-  const beyondHost = [...new Set(d.flows.filter((f) => f.verdict === 'pass' && (f.assumptions?.length ?? 0) > 0).flatMap((f) => f.assumptions!))]
+  // And guests whose traffic never passes the host's bridges or stack: nothing of theirs was verified.
+  const beyondHost = [
+    ...new Set([
+      ...d.flows.filter((f) => f.verdict === 'pass' && (f.assumptions?.length ?? 0) > 0).flatMap((f) => f.assumptions!),
+      ...(d.flowsNotFollowed ?? []).filter((n) => !n.unread).map((n) => `${n.guest} ${n.iface}: not followed (${n.why})`),
+    ]),
+  ]
   const status = (worst ?? (unread.length > 0 || rulesNotChecked > 0 ? 'not-checked' : beyondHost.length > 0 ? 'ok-host-side' : 'ok')) as VerdictStatus
   const health = worst !== null ? (severityWeight(worst) >= severityWeight('high') ? 'fail' : 'warn') : status === 'not-checked' ? 'warn' : 'ok'
   const label = VERDICT_LABEL[status]

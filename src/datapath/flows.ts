@@ -173,10 +173,20 @@ export interface DatapathFacts {
   dhcpConfigured?(mac: string): boolean
 }
 
+/** A running guest's interface whose traffic is not followed, and why (`unread`: what would decide it was not read). */
+export interface FlowNotFollowed {
+  guest: string
+  iface: string
+  why: string
+  unread?: true
+}
+
 export interface Datapath {
   flows: Flow[]
   /** Published ports (DNATs, hook forwards, --publish) and the guests they lead to. */
   forwards: Forward[]
+  /** Running guests' interfaces whose traffic is not followed (no flows), and why; `unread`: what would decide it was not read. */
+  notFollowed: FlowNotFollowed[]
   /** Flows of one guest (optionally one interface), optionally to another destination. */
   trace(guest: string, options?: {iface?: string; to?: Destination}): Flow[]
   /** Inbound flows of the published ports that match, from an outside `client` address (default: the outside stand-in). */
@@ -209,7 +219,12 @@ export function buildDatapath(facts: DatapathFacts, options: {internet?: Destina
     d.interfaces
       .filter((i) => iface === undefined || i.target === iface || i.mac === iface)
       .flatMap((i) => [...host.guestFlows(d, i, to ?? internet, to !== undefined), ...(to === undefined ? host.guestFlows6(d, i, internet6) : [])])
-  const flows = facts.domains.filter((d) => RUNNING.has(d.state)).flatMap((d) => flowsOf(d))
+  const running = facts.domains.filter((d) => RUNNING.has(d.state))
+  const flows = running.flatMap((d) => flowsOf(d))
+  const notFollowed = running.flatMap((d) => d.interfaces.flatMap((i) => {
+    const not = host.notFollowed(i)
+    return not === undefined ? [] : [{guest: d.name, iface: i.target ?? i.mac ?? i.type, ...not}]
+  }))
   // Inbound flows only where something is published: a host without forwards costs nothing more.
   const forwards = host.forwards(options.publish ?? [])
   const inbound = (q: InboundQuery = {}) =>
@@ -220,6 +235,7 @@ export function buildDatapath(facts: DatapathFacts, options: {internet?: Destina
   return {
     flows,
     forwards,
+    notFollowed,
     trace(guest, opts = {}) {
       const d = facts.domains.find((x) => x.name === guest)
       return d && RUNNING.has(d.state) ? flowsOf(d, opts.iface, opts.to) : []
@@ -236,6 +252,28 @@ interface GuestSide {
   i: Iface
   bridge: string
   net?: LibvirtNetwork
+}
+/** Where a guest's interface plugs in, whoever the guest is. */
+type GuestPort = Pick<GuestSide, 'i' | 'bridge' | 'net'>
+
+/** The guest's own NIC: libvirt may hold its link down (<link state='down'/>). */
+const guestNicHop = (d: LibvirtDomain, i: Iface): Hop =>
+  i.linkState === 'down'
+    ? {name: 'guest NIC', verdict: 'fail', detail: `libvirt holds the link of ${d.name}'s NIC down`, element: {id: `guest-link:${d.name}/${i.mac ?? i.target}`, kind: 'guest-link', text: `<link state='down'/> on ${d.name}'s interface ${i.mac ?? ''}`.trim(), domain: d.name, iface: i.target ?? i.mac, device: i.target}}
+    : {name: 'guest NIC', verdict: 'pass', detail: `link up (${i.model ?? 'nic'} ${i.mac ?? ''})`.trim()}
+
+/** Interface types whose traffic never passes the host's bridges or IP stack as a guest's frames (libvirt's names). */
+const NOT_FOLLOWED_TYPES: Record<string, string> = {
+  hostdev: 'a host PCI device passed to the guest (hostdev): its traffic never passes the host',
+  user: "QEMU's user-mode networking (SLIRP or passt): the host sees only QEMU's own sockets",
+  vhostuser: 'a vhost-user socket (a userspace switch such as OVS-DPDK): not followed',
+  vdpa: 'a vDPA device: its traffic never passes the host',
+  ethernet: 'a tap libvirt leaves unmanaged (type ethernet): not followed',
+  mcast: 'a QEMU multicast socket tunnel: not followed',
+  udp: 'a QEMU UDP socket tunnel: not followed',
+  server: 'a QEMU TCP socket tunnel: not followed',
+  client: 'a QEMU TCP socket tunnel: not followed',
+  null: 'a NIC connected to nothing (type null)',
 }
 
 /** "9.9.9.9:443/tcp", "9.9.9.9 (ping)". */
@@ -454,12 +492,12 @@ class HostView {
   }
 
   /** The guest's bridge is an Open vSwitch bridge: OVS has one by that name, or libvirt plugs the interface into OVS. */
-  isOvs(g: GuestSide): boolean {
+  isOvs(g: GuestPort): boolean {
     return this.ovsBridges.has(g.bridge) || g.i.virtualport?.type === 'openvswitch' || g.net?.virtualport === 'openvswitch' || this.links.get(g.bridge)?.kind === 'openvswitch'
   }
 
   /** Ports of an OVS bridge that lead off the host: not internal, not a guest's tap (libvirt's external ids, or a running guest's target). */
-  private ovsUplinks(g: GuestSide): Link[] {
+  private ovsUplinks(g: GuestPort): Link[] {
     const bridge = this.ovsBridges.get(g.bridge)
     if (!bridge) return []
     const guestTaps = new Set(this.facts.domains.flatMap((d) => d.interfaces.map((i) => i.target).filter((t): t is string => t !== undefined)))
@@ -506,7 +544,25 @@ class HostView {
     return proto === 'tcp' && i.model === 'virtio' && i.mtu !== undefined ? Math.min(pathMtu, i.mtu) : pathMtu
   }
 
+  /**
+   * Why a running guest's interface has no IPv4 flows through this host (undefined: it has them): its traffic does
+   * not pass the host's bridges or stack, or its devices are not where kvmdoctor looks. Nothing about it is a pass.
+   */
+  notFollowed(i: Iface): {why: string; unread?: true} | undefined {
+    if (i.type === 'direct') return undefined
+    if (i.type !== 'network' && i.type !== 'bridge') return {why: NOT_FOLLOWED_TYPES[i.type] ?? `interface type ${i.type}: its traffic is not followed`}
+    const net = this.network(i)
+    const bridge = i.type === 'network' ? (i.bridge ?? net?.bridge) : (i.source ?? i.bridge)
+    if (!bridge) return {why: i.type === 'network' && net ? `network ${net.name} (forward mode ${net.forwardMode}) gives it no bridge: a device pool (macvtap, SR-IOV) kvmdoctor does not follow` : 'no bridge is known for it', ...(net ? {} : {unread: true as const})}
+    // The host's devices were read, but not these: kvmdoctor runs in another network namespace than the guest's.
+    if (!this.links.has(bridge) && (!i.target || !this.links.has(i.target))) return {why: `neither ${i.target ?? 'its tap'} nor ${bridge} is in this network namespace's link table`, unread: true}
+    const routed = net !== undefined && net.forwardMode !== 'bridge' && net.ips.some((ip) => ip.family === 'ipv4')
+    if (!routed && this.lanPorts({i, bridge, net}).length === 0) return {why: `${bridge} has no port but guests' taps: what the host does for it (an address of its own, NAT or routing it set up by hand) is not followed`}
+    return undefined
+  }
+
   guestFlows(d: LibvirtDomain, i: Iface, internet: Destination, custom: boolean): Flow[] {
+    if (i.type === 'direct') return this.macvtapFlows(d, i, internet, custom)
     if (i.type !== 'network' && i.type !== 'bridge') return []
     const net = this.network(i)
     const bridge = i.type === 'network' ? (i.bridge ?? net?.bridge) : (i.source ?? i.bridge)
@@ -563,7 +619,7 @@ class HostView {
       return flows
     }
     // A plain host bridge: frames are bridged to its other ports; DHCP and the way out are on the LAN behind them.
-    const uplinks = this.isOvs(g) ? this.ovsUplinks(g) : (this.ports.get(bridge) ?? []).filter((p) => p.kind !== 'tap' && p.kind !== 'macvtap' && p.name !== i.target)
+    const uplinks = this.lanPorts(g)
     if (uplinks.length === 0) return flows
     if (known) base.guestAddress = known
     const dhcp = this.bridgedFlow(base, g, uplinks[0], 'dhcp', known)
@@ -574,6 +630,48 @@ class HostView {
     if (!custom) flows.push(...dhcp)
     flows.push(...this.bridgedFlow(base, g, uplinks[0], custom ? 'custom' : 'egress', known, internet, dhcpFails, dhcpUndecided))
     return flows
+  }
+
+  /**
+   * A macvtap interface (type='direct'): the guest's frames go out of its lower device, and what arrives there for its
+   * MAC comes back, without the host's bridges, routing or IP hooks (only the two devices' tc and netdev hooks). The
+   * host side is the macvtap device and its lower device; DHCP and the way out are the LAN's, beyond the host.
+   */
+  private macvtapFlows(d: LibvirtDomain, i: Iface, internet: Destination, custom: boolean): Flow[] {
+    const lower = i.source
+    const known = i.mac ? this.facts.guestAddress(i.mac) : undefined
+    const base: FlowBase = {guest: d.name, iface: i.target ?? i.mac ?? 'nic', mac: i.mac, bridge: lower, ...(known ? {guestAddress: known} : {})}
+    const kinds: ('dhcp' | 'egress' | 'custom')[] = custom ? ['custom'] : ['dhcp', 'egress']
+    return kinds.flatMap((kind) => {
+      const dest = kind === 'dhcp' ? undefined : internet
+      const l4 = (reply: boolean) =>
+        dest === undefined
+          ? {l4proto: 'udp' as const, sport: reply ? 67 : 68, dport: reply ? 68 : 67}
+          : dest.proto === 'icmp'
+            ? {l4proto: dest.proto, icmpType: reply ? 0 : 8}
+            : {l4proto: dest.proto, sport: reply ? (dest.port ?? 443) : EPHEMERAL_PORT, dport: reply ? EPHEMERAL_PORT : (dest.port ?? 443)}
+      const src = dest === undefined ? '0.0.0.0' : (known ?? 'unknown')
+      const dst = dest === undefined ? '255.255.255.255' : dest.addr
+      const out = newPacket({family: 4, iifname: i.target, src, dst, ...l4(false), ...(dest === undefined ? {pkttype: 'broadcast' as const} : {}), etherSrc: i.mac})
+      const size = kind === 'dhcp' ? SIZE.dhcp : dest?.proto === 'icmp' ? SIZE.ping : Math.min(this.links.get(i.target ?? '')?.mtu ?? 1500, this.links.get(lower ?? '')?.mtu ?? 1500)
+      const runner = new PathRunner(this, [], out, size)
+      // The guest's write is the macvtap device's transmit (its egress), handed to the lower device's; what arrives on
+      // the lower device passes its ingress, then the macvtap device's, before the guest reads it.
+      runner.push(guestNicHop(d, i))
+      this.leaveDevice(runner, i.target, 'tap')
+      this.leaveDevice(runner, lower, 'egress')
+      const lan = kind === 'dhcp' ? `the LAN's DHCP server behind ${lower ?? '?'} answers (out of this host's sight)` : `the LAN behind ${lower ?? '?'} routes ${dst} and delivers the reply to ${d.name}'s MAC (out of this host's sight)`
+      const assumptions = [lan, ...(kind !== 'dhcp' && !known ? [`the guest's address is not known: judged for any address of the LAN`] : [])]
+      const what = kind === 'dhcp' ? 'DHCP request' : `to ${describeDestination(internet)}`
+      const flows = [this.finish(base, kind, `${what} out of ${lower ?? '?'} (macvtap ${i.target ?? '?'})`, out, runner.hops, undefined, assumptions)]
+      if (flows[0].verdict === 'fail') return flows
+      const answer = (kind === 'dhcp' ? newPacket : replyPacket)({family: 4, iifname: lower, src: dest === undefined ? 'unknown' : dst, dst: dest === undefined ? '255.255.255.255' : src, ...l4(true), ...(dest === undefined ? {pkttype: 'broadcast' as const} : {})})
+      const back = new PathRunner(this, [], answer, size)
+      this.enterDevice(back, lower ?? '', 'egress')
+      this.enterDevice(back, i.target ?? '', 'tap')
+      flows.push(this.finish(base, kind === 'dhcp' ? 'dhcp-reply' : kind === 'custom' ? 'custom' : 'egress-reply', kind === 'dhcp' ? `DHCP offer from the LAN back to ${d.name}` : `reply from ${dst} back to ${d.name}`, answer, back.hops, kind, assumptions))
+      return flows
+    })
   }
 
   /**
@@ -964,11 +1062,7 @@ class HostView {
     const {d, i, bridge} = g
     const runner = new PathRunner(this, first ? [first] : [], packet, size)
     runner.sourcePort = i.target
-    runner.push(
-      i.linkState === 'down'
-        ? {name: 'guest NIC', verdict: 'fail', detail: `libvirt holds the link of ${d.name}'s NIC down`, element: {id: `guest-link:${d.name}/${i.mac ?? i.target}`, kind: 'guest-link', text: `<link state='down'/> on ${d.name}'s interface ${i.mac ?? ''}`.trim(), domain: d.name, iface: i.target ?? i.mac, device: i.target}}
-        : {name: 'guest NIC', verdict: 'pass', detail: `link up (${i.model ?? 'nic'} ${i.mac ?? ''})`.trim()},
-    )
+    runner.push(guestNicHop(d, i))
     // An OVS port is not enslaved to its bridge in the link table: OVS itself says whether it is a port (the OVS hop).
     const ovs = this.isOvs(g)
     if (i.target) this.enterDevice(runner, i.target, 'tap', ovs ? undefined : bridge)
@@ -1602,6 +1696,11 @@ class HostView {
     if (!v4 || ipInPrefix(dst, `${v4.address}/${v4.prefix}`)) return undefined
     const given = this.givenDhcp(g.net!, v4.address).router
     return given ? this.givenHop(g, source, 'router', given) : undefined
+  }
+
+  /** A plain bridge's ports to the LAN: every port but guests' taps (OVS: its uplink ports). */
+  private lanPorts(g: GuestPort): Link[] {
+    return this.isOvs(g) ? this.ovsUplinks(g) : (this.ports.get(g.bridge) ?? []).filter((p) => p.kind !== 'tap' && p.kind !== 'macvtap' && p.name !== g.i.target)
   }
 
   /** What the network's own dnsmasq options change in its DHCP answers (read once per network). */

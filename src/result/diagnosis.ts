@@ -4,7 +4,7 @@
  * commands that undo what stops them, the rule catalogue, and the topology.
  * Reports read this and nothing else (no facts, no services).
  */
-import type {Flow, Hop} from '../datapath/flows.js'
+import type {Flow, FlowNotFollowed, Hop} from '../datapath/flows.js'
 import type {Element} from '../datapath/elements.js'
 import type {EntityKind} from '../derive/types.js'
 import type {FailOn, Severity} from '../lib/severity.js'
@@ -133,6 +133,8 @@ export interface Diagnosis extends Evaluation {
   flows: ResultFlow[]
   /** Why the datapath could not be followed, when it could not. */
   datapathUnavailable?: string
+  /** Running guests' interfaces whose traffic is not followed, and why (`unread`: what decides it was not read): never a pass. */
+  flowsNotFollowed?: FlowNotFollowed[]
   version: string
   host: string
   capturedAt: string
