@@ -2,6 +2,7 @@ import {XMLParser} from 'fast-xml-parser'
 import {VIRSH_LISTING_ARGS, VIRSH_LISTINGS, virshArgv} from './first-reads.js'
 import {netmaskToPrefix} from '../src/lib/ipv4.js'
 import {type PlainXmlOptions, readPlainXml} from '../src/lib/plain-xml.js'
+import {detached} from '../src/lib/flat.js'
 import {type CommandCapture, lines} from '../src/lib/runner.js'
 import {type Obj, type Probe, ParseError, ProbeUnavailable, isObj, outputOf, str} from './types.js'
 
@@ -162,11 +163,16 @@ function parseXmlRoot(text: string, root: string, what: string): Obj {
 }
 
 const arr = (v: unknown): Obj[] => (Array.isArray(v) ? v.filter(isObj) : isObj(v) ? [v] : [])
-const attr = (o: unknown, name: string): string | undefined => (isObj(o) ? str(o[`@${name}`]) : undefined)
+/**
+ * An attribute's value, or an element's text, as a string of its own: what a probe keeps of a document must not keep
+ * the document (detached).
+ */
+const attr = (o: unknown, name: string): string | undefined => (isObj(o) ? detached(str(o[`@${name}`])) : undefined)
+const textOf = (v: unknown): string | undefined => detached(str(v))
 
 export function parseNetworkXml(text: string): Omit<LibvirtNetwork, 'active' | 'autostart' | 'persistent'> {
   const net = parseXmlRoot(text, 'network', 'virsh net-dumpxml')
-  const name = str(net.name)
+  const name = textOf(net.name)
   if (!name) throw new ParseError('virsh net-dumpxml: network has no name')
   const forward = net.forward
   const ips: NetworkIp[] = arr(net.ip).map((ip) => {
@@ -209,7 +215,7 @@ export function parseNetworkXml(text: string): Omit<LibvirtNetwork, 'active' | '
 export function parseDomainXml(text: string): Omit<LibvirtDomain, 'state' | 'autostart'> {
   const dom = /<domstatus[\s>]/.test(text) ? (parseXmlRoot(text, 'domstatus', 'domain status XML').domain as Obj) : parseXmlRoot(text, 'domain', 'virsh dumpxml')
   if (!isObj(dom)) throw new ParseError('domain status XML: no <domain> element')
-  const name = str(dom.name)
+  const name = textOf(dom.name)
   if (!name) throw new ParseError('virsh dumpxml: domain has no name')
   const devices = isObj(dom.devices) ? dom.devices : {}
   const id = attr(dom, 'id')

@@ -3,6 +3,8 @@ import {parseDomainXml, parseNetworkXml, parseVirshTable} from '../../probes/lib
 import {ParseError} from '../../probes/types.js'
 import {readFileSync} from 'node:fs'
 import {join} from 'node:path'
+import {setFlagsFromString} from 'node:v8'
+import {runInNewContext} from 'node:vm'
 import {ROOT, sample} from '../helpers.js'
 
 describe('parseVirshTable', () => {
@@ -86,6 +88,19 @@ describe('parseDomainXml', () => {
     const d = parseDomainXml(text)
     expect(d).toMatchObject({name: 'kdlab-web01', type: 'qemu', id: expect.any(Number), guestAgentChannel: false})
     expect(d.interfaces).toEqual([{type: 'network', mac: '52:54:00:6b:64:01', source: 'default', bridge: 'virbr0', target: expect.stringMatching(/^vnet\d+$/), model: 'virtio', linkState: 'up'}])
+  })
+  it('keeps none of the status files it read: a MAC or name cut from a document is a copy, not a view that holds all of it', () => {
+    const text = readFileSync(join(ROOT, 'test/data/domstatus-kdlab-web01.xml'), 'utf8')
+    setFlagsFromString('--expose-gc')
+    const gc = runInNewContext('gc') as () => void
+    const heapAfterGc = () => (gc(), gc(), process.memoryUsage().heapUsed)
+    const before = heapAfterGc()
+    // A thousand guests, each its own 10 KiB document (parsing flattens it) with a long name.
+    const domains = Array.from({length: 1000}, (_, n) => parseDomainXml(text.replace('<name>kdlab-web01</name>', `<name>kdlab-guest-number-${n}</name>`)))
+    const kept = heapAfterGc() - before
+    expect(domains[999]).toMatchObject({name: 'kdlab-guest-number-999', interfaces: [{mac: '52:54:00:6b:64:01'}]})
+    // The parsed domains are under a KiB each; the documents, 10 MiB together, are let go.
+    expect(kept).toBeLessThan(3 * 1024 * 1024)
   })
   it('reads a status file the same whatever qemu capabilities and aliases it carries, and still refuses one broken inside them', () => {
     const text = readFileSync(join(ROOT, 'test/data/domstatus-kdlab-web01.xml'), 'utf8')
