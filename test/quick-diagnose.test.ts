@@ -1,10 +1,11 @@
 /** A plain diagnose (live or --from) runs without oclif (src/cli/quick-diagnose.ts): only argv it reads exactly as oclif would. */
 import {Parser} from '@oclif/core'
+import {join} from 'node:path'
 import {describe, expect, it} from 'vitest'
 import Diagnose from '../src/commands/diagnose.js'
 import {ANALYSIS_FLAGS} from '../src/cli/early.js'
 import {quickFlags} from '../src/cli/quick-diagnose.js'
-import {fixtureDir, kvmdoctorCli} from './helpers.js'
+import {ROOT, fixtureDir, kvmdoctorCli} from './helpers.js'
 
 const oclifParse = async (argv: string[]) => {
   const {flags, argv: rest} = await Parser.parse(argv, {flags: {...Diagnose.baseFlags, ...Diagnose.flags}, args: Diagnose.args, strict: false})
@@ -35,6 +36,8 @@ describe('quick diagnose', () => {
       ['--ignore', 'i.yaml', '--expect', 'e.yaml', '-f', 'md'],
       ['--from', 'snap', '--format', 'json', '--fail-on', 'none'],
       ['web01', '--from=ticket.tar.gz', '--checks'],
+      ['--ssh', 'root@hv1', '--ssh-option', 'Port=2222', '--ssh-option=IdentityFile=/k', '--format', 'json'],
+      ['web01', '--ssh=hv1', '--ssh-option', 'Port=2222', '--checks'],
       ...everyAnalysisFlag(),
     ]
     for (const argv of argvs) {
@@ -65,6 +68,13 @@ describe('quick diagnose', () => {
       ['--from', 'snap', '--record', 'x'],
       ['--from', 'snap', '--active'],
       ['--from', 'snap', '--ssh', 'h'],
+      ['--ssh', 'h', '--from', 'snap'],
+      ['--ssh', 'h', '--ssh', 'g'],
+      ['--ssh-option', 'Port=2222'],
+      // oclif reads a word after a repeatable flag as one more of its values, not as a guest.
+      ['--ssh', 'h', '--ssh-option', 'Port=2222', 'web01'],
+      ['--publish', 'web01:80/tcp', 'web01'],
+      ['--publish', 'web01:80/tcp', '--checks', 'web01'],
       ['--from', 'snap', '--listen', '5'],
       ['--from='],
       ['--from', '-'],
@@ -84,9 +94,12 @@ describe('quick diagnose', () => {
       ['--ignore', '/nonexistent/kd-ignore.yaml'],
       ['diagnose', '-o', '/nonexistent/dir/report.html', '--format', 'html'],
       ['diagnose', '--from', '/nonexistent/kd-snapshot'],
+      // Over SSH (the stand-in client on PATH): a host that refuses the connection.
+      ['diagnose', '--ssh', 'root@refused.test', '--ssh-option', 'Port=2222', '--format', 'json'],
     ]) {
-      const quick = await kvmdoctorCli(argv)
-      const full = await kvmdoctorCli(argv, undefined, {DEBUG: 'kd-test-nothing'})
+      const env = {PATH: `${join(ROOT, 'test/data/fake-ssh')}:${process.env.PATH}`}
+      const quick = await kvmdoctorCli(argv, undefined, env)
+      const full = await kvmdoctorCli(argv, undefined, {...env, DEBUG: 'kd-test-nothing'})
       expect(quick.exitCode, argv.join(' ')).toBe(2)
       expect({stdout: quick.stdout, stderr: quick.stderr, exitCode: quick.exitCode}, argv.join(' ')).toEqual({stdout: full.stdout, stderr: full.stderr, exitCode: full.exitCode})
     }

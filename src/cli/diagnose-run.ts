@@ -38,6 +38,7 @@ export type DiagnoseFlags = {
   publish?: string[]
   internet?: string
   ssh?: string
+  'ssh-option'?: string[]
 }
 
 /** How the command speaks: oclif's Command, or the console for a run without oclif. */

@@ -39,10 +39,12 @@ export async function startEarly(argv: string[]): Promise<void> {
 
 /** Runs ARGV without oclif when it is a plain diagnose, live or --from (src/cli/quick-diagnose.ts); false when it is the full CLI's. */
 export async function runQuickly(argv: string[], rootUrl: string): Promise<boolean> {
-  return (readsWithDefaults(argv) || readsSnapshot(argv)) && (await import('./quick-diagnose.js')).quickDiagnose(argv, rootUrl)
+  return (readsWithDefaults(argv) || readsSnapshot(argv) || readsOverSsh(argv)) && (await import('./quick-diagnose.js')).quickDiagnose(argv, rootUrl)
 }
 
 /** Whether ARGV may be a diagnose of a snapshot or bundle: quick-diagnose reads it, or leaves it to oclif. */
 const readsSnapshot = (argv: string[]) => routedArgv(argv)[0] === 'diagnose' && argv.some((word) => word === '--from' || word.startsWith('--from='))
+/** Whether ARGV may be a diagnose over SSH: quick-diagnose reads it, or leaves it to oclif. */
+const readsOverSsh = (argv: string[]) => routedArgv(argv)[0] === 'diagnose' && argv.some((word) => word === '--ssh' || word.startsWith('--ssh='))
 
 export {stopEarlyProbes as stopEarly} from '../core/early-probes.js'

@@ -1,5 +1,5 @@
 /**
- * A plain `kvmdoctor diagnose`, live or of a snapshot or bundle (--from), without oclif (issue 31): loading oclif, its
+ * A plain `kvmdoctor diagnose`, live, of a snapshot or bundle (--from) or over SSH, without oclif (issue 31): loading oclif, its
  * configuration and the command class is some 80 ms of the main thread, which a live run's probes wait on and a
  * replay adds to its analysis. bin/run.js runs it here when every word of ARGV is one this parser reads exactly as
  * oclif would (src/cli/early.ts's analysis flags and --from, valid values, each once, guest names); anything else
@@ -13,9 +13,12 @@ import {SEVERITIES} from '../lib/severity.js'
 import {type DiagnoseFlags, runDiagnoseCommand} from './diagnose-run.js'
 import {reportFailure} from './failure.js'
 import {routedArgv} from './routing.js'
+import {sshTargetOf} from './ssh-target.js'
 
-// --from excludes only flags this parser leaves to oclif (--record, --active, --listen, --ssh).
-const VALUED: Record<string, readonly string[] | undefined> = {format: FORMATS, 'fail-on': [...SEVERITIES, 'none'], output: undefined, ignore: undefined, expect: undefined, publish: undefined, from: undefined}
+// --from excludes only flags this parser leaves to oclif (--record, --active, --listen), and --ssh, refused with it below.
+const VALUED: Record<string, readonly string[] | undefined> = {format: FORMATS, 'fail-on': [...SEVERITIES, 'none'], output: undefined, ignore: undefined, expect: undefined, publish: undefined, from: undefined, ssh: undefined, 'ssh-option': undefined}
+/** The repeatable flags: oclif takes every word after one as its values until another valued flag comes. */
+const REPEATABLE = new Set(['publish', 'ssh-option'])
 const BOOLEAN = new Set(['allow-unchecked', 'show-suppressed', 'checks', 'color', 'no-color'])
 const CHARS: Record<string, string> = {'-f': 'format', '-o': 'output'}
 
@@ -37,9 +40,12 @@ export function quickFlags(argv: string[]): {flags: DiagnoseFlags; guests: strin
   }
   const given = new Set<string>()
   const guests: string[] = []
+  let lastValued: string | undefined
   for (let i = 0; i < rest.length; i++) {
     const word = rest[i]
     if (!word.startsWith('-')) {
+      // After a repeatable flag, oclif reads the word as one more of its values.
+      if (lastValued !== undefined && REPEATABLE.has(lastValued)) return undefined
       guests.push(word)
       continue
     }
@@ -57,12 +63,15 @@ export function quickFlags(argv: string[]): {flags: DiagnoseFlags; guests: strin
     const value = eq !== -1 && word.startsWith('--') ? word.slice(eq + 1) : rest[++i]
     const options = VALUED[name]
     if (value === undefined || value === '' || value.startsWith('-') || (options !== undefined && !options.includes(value))) return undefined
-    if (name === 'publish') {
-      // The one repeatable flag.
+    lastValued = name
+    if (REPEATABLE.has(name)) {
       given.delete(name)
-      flags.publish = [...(flags.publish ?? []), value]
+      const repeated = name as 'publish' | 'ssh-option'
+      flags[repeated] = [...(flags[repeated] ?? []), value]
     } else (flags as Record<string, unknown>)[name] = value
   }
+  // oclif refuses --ssh with --from, and --ssh-option without --ssh: its words, not these.
+  if ((flags.ssh !== undefined && flags.from !== undefined) || (flags['ssh-option'] !== undefined && flags.ssh === undefined)) return undefined
   return {flags, guests, commandArgv: rest}
 }
 
@@ -80,6 +89,6 @@ export async function quickDiagnose(argv: string[], rootUrl: string): Promise<bo
   const stderr = (text: string) => console.error(text)
   const failed = (error: unknown) => reportFailure(error, parsed.commandArgv, {stdout, stderr})
   // What the command's body does not catch itself (its spinner failing to load) is reported like the rest, as oclif would.
-  await runDiagnoseCommand(parsed.flags, undefined, parsed.guests, {json: false, version, log: stdout, logToStderr: stderr, stderr, reportFailure: failed}).catch(failed)
+  await runDiagnoseCommand(parsed.flags, sshTargetOf(parsed.flags), parsed.guests, {json: false, version, log: stdout, logToStderr: stderr, stderr, reportFailure: failed}).catch(failed)
   return true
 }

@@ -1,6 +1,7 @@
 /** --ssh and --ssh-option, the same on every command that probes a live host. */
 import {Flags} from '@oclif/core'
-import type {SshTarget} from '../core/ssh-runner.js'
+
+export {sshTargetOf} from './ssh-target.js'
 
 export function sshFlags(exclusive: string[] = []) {
   return {
@@ -16,8 +17,4 @@ export function sshFlags(exclusive: string[] = []) {
       dependsOn: ['ssh'],
     }),
   }
-}
-
-export function sshTargetOf(flags: {ssh?: string; 'ssh-option'?: string[]}): SshTarget | undefined {
-  return flags.ssh === undefined ? undefined : {destination: flags.ssh, options: flags['ssh-option'] ?? []}
 }

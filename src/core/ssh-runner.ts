@@ -6,10 +6,12 @@
  *
  * Nothing sent to the remote shell is built from host data: every command is argv, each word
  * quoted for a POSIX shell (src/lib/shell.ts), run through env(1) for LC_ALL=C and timeout(1),
- * so a command that hangs there is stopped there. Files are read with `head -c` (the reads asked for at
- * once through one fixed sh script, the paths its arguments) or `tail -c`, directories listed with `ls`,
- * each capped like a local read. Local processes (the ssh
- * clients) get the live runner's process groups, timeouts, size caps and deadline.
+ * so a command that hangs there is stopped there. The commands asked for at once share a few sessions:
+ * one fixed sh script (RUN_SCRIPT) runs them one after another, each under its own timeout(1), their
+ * argv its arguments. Files are read with `head -c` (the reads asked for at once through one fixed sh
+ * script, the paths its arguments) or `tail -c`, directories listed with `ls`, each capped like a local
+ * read. Local processes (the ssh clients) get the live runner's process groups, timeouts, size caps and
+ * deadline.
  */
 import {type ChildProcess, spawn} from 'node:child_process'
 import {randomBytes} from 'node:crypto'
@@ -44,6 +46,15 @@ const RESERVED_OPTIONS = new Set(
 )
 /** Sessions at once: below sshd's default MaxSessions (10) on one connection, listens included. */
 const COMMAND_SESSIONS = 6
+/**
+ * Commands one batch session runs at most, one after another. A session costs a local ssh client, a channel,
+ * the remote login shell and env(1) (some 20 ms of CPU on either side, where the reads themselves take a
+ * few): a run's first twenty-odd reads go in three sessions instead of twenty. Few enough that a command
+ * hanging until its timeout holds up only a handful of others.
+ */
+const COMMANDS_PER_SESSION = 8
+/** Characters of quoted words one batch's command line holds at most: the remote shell takes it as one argument (Linux's MAX_ARG_STRLEN is 128 KiB). */
+const BATCH_COMMAND_LINE = 64 * 1024
 const LISTEN_SESSIONS = 3
 /** What session set-up (the remote login shell, a loaded host) and the network may add to a remote command's own timeout before its local client is stopped. */
 const NETWORK_MARGIN_MS = 15_000
@@ -103,6 +114,8 @@ export class SshRunner implements Runner {
   private forgetMaster?: () => void
   /** File reads asked for in this turn of the event loop, read in one session. */
   private readonly pendingReads: {path: string; resolve: (c: FileCapture) => void}[] = []
+  /** Commands asked for in this turn of the event loop, run in batch sessions. */
+  private readonly pendingRuns: PendingRun[] = []
 
   private constructor(
     private readonly target: SshTarget,
@@ -215,8 +228,7 @@ export class SshRunner implements Runner {
 
   /** One session: `ssh -S CONTROL DEST 'env' 'LC_ALL=C' ... 'timeout' ... ARGV`, on the connection already open. */
   private session(argv: string[], remoteMs: number, signal: 'TERM' | 'INT' = 'TERM'): string[] {
-    const seconds = (Math.max(1, remoteMs) / 1000).toFixed(3)
-    const remote = shellCommand(['env', 'LC_ALL=C', 'LANG=C', 'timeout', '-s', signal, '-k', String(KILL_AFTER_S), seconds, ...argv])
+    const remote = shellCommand(['env', 'LC_ALL=C', 'LANG=C', 'timeout', '-s', signal, '-k', String(KILL_AFTER_S), secondsOf(remoteMs), ...argv])
     // ProxyCommand=false: should the connection be gone, a session fails instead of opening one of its own.
     return [this.ssh, ...this.common(), '-n', '-o', 'ControlMaster=no', '-o', 'ProxyCommand=false', '--', this.target.destination, `exec ${remote}`]
   }
@@ -229,20 +241,71 @@ export class SshRunner implements Runner {
     if (remaining <= 0) return {...capture, timedOut: true, error: `${command}: not run, the run's deadline had passed`, errorCode: 'timeout'}
     const listening = options.listenMs !== undefined
     const wanted = listening ? options.listenMs! : Math.min(options.timeoutMs ?? this.timeoutMs, this.timeoutMs)
-    const remoteMs = Math.min(wanted, remaining)
-    const maxOutputBytes = Math.min(options.maxOutputBytes ?? this.maxOutputBytes, this.maxOutputBytes)
-    // A listen ends with timeout's TERM (tcpdump prints what it heard and exits): that end is normal.
-    const local = await (listening ? this.listens : this.commands).run(this.session(argv, remoteMs), {timeoutMs: remoteMs + KILL_AFTER_S * 1000 + NETWORK_MARGIN_MS, maxOutputBytes})
-    const result: CommandCapture = {...capture, output: local.output, stderr: local.stderr, exitCode: local.exitCode, durationMs: local.durationMs, truncated: local.truncated}
-    return {...result, ...this.classify(command, argv[0], local, {listening, remoteMs, maxOutputBytes, stoppedByDeadline: remoteMs < wanted})}
+    const how: RunHow = {listening, remoteMs: Math.min(wanted, remaining), maxOutputBytes: Math.min(options.maxOutputBytes ?? this.maxOutputBytes, this.maxOutputBytes), stoppedByDeadline: remaining < wanted}
+    // A listen takes its own session for its time; a command with a cap of its own is capped on its own.
+    if (listening || options.maxOutputBytes !== undefined) return this.runAlone(argv, how)
+    return new Promise((resolve) => {
+      this.pendingRuns.push({argv, how, resolve})
+      if (this.pendingRuns.length === 1) setImmediate(() => this.flushRuns())
+    })
   }
 
-  private classify(
-    command: string,
-    program: string,
-    local: CommandCapture,
-    how: {listening: boolean; remoteMs: number; maxOutputBytes: number; stoppedByDeadline: boolean},
-  ): Partial<CommandCapture> {
+  /** One session for ARGV alone. */
+  private async runAlone(argv: string[], how: RunHow): Promise<CommandCapture> {
+    // A listen ends with timeout's TERM (tcpdump prints what it heard and exits): that end is normal.
+    const local = await (how.listening ? this.listens : this.commands).run(this.session(argv, how.remoteMs), {timeoutMs: how.remoteMs + KILL_AFTER_S * 1000 + NETWORK_MARGIN_MS, maxOutputBytes: how.maxOutputBytes})
+    return this.result(argv, local, how)
+  }
+
+  /** What a session's client (or a batch's section of it) says about ARGV, as a capture of ARGV. */
+  private result(argv: string[], local: CommandCapture, how: RunHow): CommandCapture {
+    const command = argv.join(' ')
+    const result: CommandCapture = {kind: 'command', argv, output: local.output, stderr: local.stderr, exitCode: local.exitCode, durationMs: local.durationMs, timedOut: false, truncated: local.truncated}
+    return {...result, ...this.classify(command, argv[0], local, how)}
+  }
+
+  private flushRuns(): void {
+    const waiting = this.pendingRuns.splice(0)
+    let batch: PendingRun[] = []
+    let length = 0
+    for (const run of waiting) {
+      const words = run.argv.reduce((sum, w) => sum + w.length + 8, 16)
+      if (batch.length > 0 && (batch.length === COMMANDS_PER_SESSION || length + words > BATCH_COMMAND_LINE)) {
+        void this.runBatch(batch)
+        batch = []
+        length = 0
+      }
+      batch.push(run)
+      length += words
+    }
+    if (batch.length > 0) void this.runBatch(batch)
+  }
+
+  /**
+   * Runs BATCH in one session through RUN_SCRIPT, each command framed by a random mark the batch's own command
+   * line holds. A command the batch did not deliver whole (the session failed, was cut at the size cap or at the
+   * deadline) runs again on its own, and says why there.
+   */
+  private async runBatch(batch: PendingRun[]): Promise<void> {
+    if (batch.length === 1) return batch[0].resolve(await this.runAlone(batch[0].argv, batch[0].how))
+    const mark = `kvmdoctor-${randomBytes(16).toString('hex')}`
+    const words = batch.flatMap(({argv, how}) => [secondsOf(how.remoteMs), String(argv.length), ...argv])
+    // The commands run one after another: the batch may take their timeouts' sum (each with timeout's KILL grace).
+    const remoteMs = batch.reduce((sum, {how}) => sum + how.remoteMs + KILL_AFTER_S * 1000, 0)
+    const local = await this.commands.run(this.session(['sh', '-c', RUN_SCRIPT, 'kvmdoctor-run', mark, ...words], remoteMs), {timeoutMs: remoteMs + NETWORK_MARGIN_MS, maxOutputBytes: this.maxOutputBytes})
+    const sections = ranSections(local.output, mark)
+    // Replays sum what a probe read: each command carries its share of the session.
+    const durationMs = Math.round(local.durationMs / batch.length)
+    await Promise.all(
+      batch.map(async ({argv, how, resolve}, i) => {
+        const section = sections[i]
+        if (!section) return resolve(await this.runAlone(argv, how))
+        resolve(this.result(argv, {...local, output: section.output, stderr: section.stderr, exitCode: section.status, durationMs, errorCode: undefined, error: undefined, timedOut: false, truncated: false}, how))
+      }),
+    )
+  }
+
+  private classify(command: string, program: string, local: CommandCapture, how: RunHow): Partial<CommandCapture> {
     const on = `on ${this.origin}`
     if (local.errorCode === 'not-found') return {error: `${this.ssh}: command not found (--ssh needs the OpenSSH client)`, errorCode: 'failed'}
     if (local.errorCode === 'too-large') return {error: `${command}: output over the ${formatBytes(how.maxOutputBytes)} cap, stopped (only its start was kept)`, errorCode: 'too-large'}
@@ -368,6 +431,71 @@ for f do
   fi
   printf '\\n%s %s\\n' "$m" "$s"
 done`
+/**
+ * The batch run: a fixed script, the mark, then for each command its timeout in seconds, its number of words and
+ * its words. For each it prints "MARK start", the command's output, "MARK err", what it wrote on stderr, and
+ * "MARK end STATUS" (its exit status, timeout(1)'s when it stopped it). A command's words are taken from the
+ * arguments as they are ("$@"): nothing in them is read by a shell. Its stdin is /dev/null, as a session's is.
+ */
+const RUN_SCRIPT = `m=$1; shift
+exec 3>&1
+while [ $# -gt 2 ]; do
+  t=$1 n=$2; shift 2
+  printf '%s start\\n' "$m"
+  e=$(
+    k=0
+    for a do
+      k=$((k + 1))
+      [ $k -eq 1 ] && set --
+      set -- "$@" "$a"
+      [ $k -eq "$n" ] && break
+    done
+    timeout -s TERM -k ${KILL_AFTER_S} "$t" "$@" 2>&1 1>&3 3>&- </dev/null
+    s=$?
+    printf x
+    exit $s
+  )
+  s=$?
+  printf '\\n%s err\\n%s\\n%s end %s\\n' "$m" "\${e%x}" "$m" "$s"
+  shift "$n"
+done`
+
+interface RunHow {
+  listening: boolean
+  remoteMs: number
+  maxOutputBytes: number
+  stoppedByDeadline: boolean
+}
+
+interface PendingRun {
+  argv: string[]
+  how: RunHow
+  resolve: (c: CommandCapture) => void
+}
+
+/** A remote timeout as timeout(1) takes it. */
+const secondsOf = (ms: number) => (Math.max(1, ms) / 1000).toFixed(3)
+
+/** The whole sections of a batch run's output, by position: what a cut or failed batch did not deliver is missing. */
+function ranSections(output: string, mark: string): ({output: string; stderr: string; status: number} | undefined)[] {
+  const sections: ({output: string; stderr: string; status: number} | undefined)[] = []
+  const start = `${mark} start\n`
+  const err = `\n${mark} err\n`
+  const end = `\n${mark} end `
+  for (let at = 0; output.startsWith(start, at); ) {
+    const from = at + start.length
+    const errAt = output.indexOf(err, from)
+    const endAt = errAt < 0 ? -1 : output.indexOf(end, errAt + err.length)
+    const eol = endAt < 0 ? -1 : output.indexOf('\n', endAt + end.length)
+    if (eol < 0) break
+    const status = output.slice(endAt + end.length, eol)
+    if (!/^\d+$/.test(status)) break
+    sections.push({output: output.slice(from, errAt), stderr: output.slice(errAt + err.length, endAt), status: Number(status)})
+    at = eol + 1
+  }
+  return sections
+}
+
 /** Files per batch session. */
 const READ_BATCH = 64
 const READ_FAILURES: Record<string, {text: string; code: FileCapture['errorCode']}> = {

@@ -14,6 +14,7 @@ import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 import {UserError} from '../../src/core/errors.js'
 import {SshRunner, checkSshTarget, destinationHost} from '../../src/core/ssh-runner.js'
 import {shellCommand, shellQuote} from '../../src/lib/shell.js'
+import type {CommandCapture} from '../../src/lib/runner.js'
 import {ROOT} from '../helpers.js'
 
 const FAKE_SSH = join(ROOT, 'test/data/fake-ssh/ssh')
@@ -205,6 +206,52 @@ describe('SshRunner (stand-in ssh)', () => {
       const read = await Promise.all(texts.map((_, i) => small.readFile(join(dir, String(i)))))
       expect(read.map((c) => c.output)).toEqual(texts)
       for (const c of read) expect(c.error).toBeUndefined()
+    } finally {
+      await small.close()
+    }
+  })
+
+  it('runs the commands asked for at once in one session, each as a session of its own would give it', async () => {
+    const words = [...HOSTILE, ...randomWords(20, 5)]
+    const commands: {argv: string[]; options?: {timeoutMs: number}}[] = [
+      {argv: ['printf', '<%s>', ...words]},
+      {argv: ['printf', '%s', 'no newline at the end']},
+      // What looks like the framing cannot break it: the mark is random per batch.
+      {argv: ['printf', 'kvmdoctor-0123 start\n\nkvmdoctor-0123 err\nx\nkvmdoctor-0123 end 0\n']},
+      {argv: ['sh', '-c', 'echo out; echo "err $1" >&2; printf "\n\n" >&2; exit 3', 'sh', "a'b $(c)"]},
+      {argv: ['true']},
+      {argv: ['kvmdoctor-no-such-tool', '-x']},
+      {argv: ['sh', '-c', 'echo $LC_ALL $LANG; cat']},
+      {argv: ['sleep', '30'], options: {timeoutMs: 500}},
+    ]
+    const alone: CommandCapture[] = []
+    for (const c of commands) alone.push(await runner.run(c.argv, c.options))
+    const sessionsBefore = readFileSync(log, 'utf8').split('\n').length
+    const together = await Promise.all(commands.map((c) => runner.run(c.argv, c.options)))
+    expect(readFileSync(log, 'utf8').split('\n').length - sessionsBefore).toBe(1)
+    const facts = (c: CommandCapture) => ({argv: c.argv, output: c.output, stderr: c.stderr, exitCode: c.exitCode, error: c.error, errorCode: c.errorCode, timedOut: c.timedOut, truncated: c.truncated})
+    expect(together.map(facts)).toEqual(alone.map(facts))
+    expect(together[0].output).toBe(words.map((w) => `<${w}>`).join(''))
+    expect(together[3]).toMatchObject({output: 'out\n', stderr: "err a'b $(c)\n\n\n", exitCode: 3, errorCode: 'exit-status'})
+    expect(together[6].output).toBe('C C\n')
+    expect(together[7]).toMatchObject({timedOut: true, errorCode: 'timeout'})
+    expect(existsSync(join(process.cwd(), 'PWNED'))).toBe(false)
+  })
+
+  it('spreads more commands than a session runs over several, and runs again on its own what a batch cut at the cap did not deliver', async () => {
+    const many = Array.from({length: 20}, (_, i) => ['printf', '%s', `command ${i}`])
+    const sessionsBefore = readFileSync(log, 'utf8').split('\n').length
+    expect((await Promise.all(many.map((argv) => runner.run(argv)))).map((c) => c.output)).toEqual(many.map((argv) => argv[2]))
+    expect(readFileSync(log, 'utf8').split('\n').length - sessionsBefore).toBe(3)
+    const small = await open('hv1.test', {maxOutputBytes: 1000})
+    try {
+      const texts = ['a', 'b', 'c'].map((x) => x.repeat(600))
+      const ran = await Promise.all(texts.map((t) => small.run(['printf', '%s', t])))
+      expect(ran.map((c) => c.output)).toEqual(texts)
+      for (const c of ran) expect(c.error).toBeUndefined()
+      const tooLarge = await Promise.all([small.run(['printf', '%s', 'x'.repeat(1500)]), small.run(['true'])])
+      expect(tooLarge[0]).toMatchObject({errorCode: 'too-large', truncated: true, output: 'x'.repeat(1000)})
+      expect(tooLarge[1].error).toBeUndefined()
     } finally {
       await small.close()
     }
