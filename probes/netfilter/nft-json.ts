@@ -681,12 +681,13 @@ function parseStatement(x: unknown, st: RuleState, text: string): NfExpr[] {
       if (!addr || !port) return [{kind: 'opaque-statement', text, terminal: true}]
       const flags = Array.isArray(o.flags) ? o.flags : [o.flags]
       const random = flags.includes('random') || flags.includes('fully-random') ? {random: true as const} : {}
+      const family = o.family === 'ip' ? {family: 4 as const} : o.family === 'ip6' ? {family: 6 as const} : {}
       if (isObj(o.addr) && isObj(o.addr.map)) {
         const map = natMap(o.addr.map, st)
         if (!map) return [{kind: 'opaque-statement', text, terminal: true}]
-        return [...map.deps, {kind: 'nat', type: key, ...port, ...random, map: map.map, text}]
+        return [...map.deps, {kind: 'nat', type: key, ...port, ...random, ...family, map: map.map, text}]
       }
-      return [{kind: 'nat', type: key, ...addr, ...port, ...random, text}]
+      return [{kind: 'nat', type: key, ...addr, ...port, ...random, ...family, text}]
     }
     case 'mangle': {
       // A mark from a map of the packet's fields: the evaluator looks the entry up.

@@ -211,6 +211,8 @@ export type NfStatement =
       portEnd?: number
       /** The port is picked at random in its range (--random, --random-fully; nft `random`, `fully-random`): not kept, not the first. */
       random?: true
+      /** The family an inet table's NAT was written for (`snat ip6 to`): a packet of the other passes it untranslated (nft_nat_inet_eval). */
+      family?: 4 | 6
       /**
        * The address (and port) looked up in a map keyed by packet fields (`dnat to tcp dport map { 8080 : 10.0.0.2 }`,
        * `dnat ip addr . port to ip daddr . tcp dport map @fwd`): a packet with no entry is not translated and the

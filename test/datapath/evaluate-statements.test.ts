@@ -451,6 +451,22 @@ describe('packets walked together share a walk only where no rule can tell them 
     expect(both(post, 'postrouting', reply({src: '198.51.100.1'}), reply({src: '10.9.9.9'}))).toEqual(['drop', 'accept'])
   })
 
+  it("an inet table's NAT written for one family (snat ip6 to, snat ip to) leaves the other's packets untranslated, and the rule goes on (kernel: differential seed 37)", () => {
+    // As `nft -j list ruleset` gives it: no nfproto match guards the statement; the kernel's nft_nat_inet_eval skips it.
+    const json = JSON.stringify({nftables: [
+      {table: {family: 'inet', name: 'kf', handle: 1}},
+      {chain: {family: 'inet', table: 'kf', name: 'post', handle: 1, type: 'nat', hook: 'postrouting', prio: 100, policy: 'accept'}},
+      {rule: {family: 'inet', table: 'kf', chain: 'post', handle: 2, expr: [{match: {op: '==', left: {meta: {key: 'oifname'}}, right: 'eth0'}}, {snat: {family: 'ip6', addr: 'fd00:150::1'}}]}},
+      {rule: {family: 'inet', table: 'kf', chain: 'post', handle: 3, expr: [{match: {op: '==', left: {meta: {key: 'oifname'}}, right: 'eth0'}}, {snat: {family: 'ip', addr: '198.51.100.1'}}]}},
+    ]})
+    const rs = buildRuleset({nft: {json}})
+    const v4 = run(rs, 'postrouting', egress())
+    expect(v4.map((b) => b.packet.src)).toEqual(['198.51.100.1'])
+    const v6 = run(rs, 'postrouting', egress({family: 6, src: 'fd00:150::11', dst: '2001:db8:113::10'}))
+    expect(v6.map((b) => b.packet.src)).toEqual(['fd00:150::1'])
+    expect(v4[0].steps.find((s) => s.note?.includes('IPv6 only'))).toMatchObject({event: 'rule', action: 'snat'})
+  })
+
   it('IPv6 packets meet the ip6 and inet tables, not the ip ones', () => {
     const rs = ruleset([ipt('filter', {FORWARD: [[drop]]}), ipt('filter', {FORWARD: [[cmp('daddr', prefix('2001:db8::/32')), accept], [drop]]}, {}, 'ip6')])
     expect(statuses(run(rs, 'forward', egress({family: 6, src: 'fd00::50', dst: '2001:db8::10'})))).toEqual(['accept'])

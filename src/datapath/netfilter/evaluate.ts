@@ -597,6 +597,11 @@ function runStatement(rs: CompiledRuleset, s: NfStatement, rule: NfRule, m: Mach
         b.steps.push(stepFor(hook, chain, rule, 'rule', s.type, 'NAT outside a nat chain has no effect'))
         return undefined
       }
+      // `snat ip6 to` in an inet table does nothing to an IPv4 packet (nor `ip` to IPv6): the rule goes on, no verdict.
+      if (s.family !== undefined && s.family !== p.family) {
+        b.steps.push(stepFor(hook, chain, rule, 'rule', s.type, `NAT for IPv${s.family} only: no effect on an IPv${p.family} packet`))
+        return undefined
+      }
       // A map's address depends on the packet: no entry breaks the rule (the lookup fails), an undecidable key is unknown.
       const target = s.map ? natMapTarget(rs, s.map, p, ctx, priority, chain.family) : undefined
       if (target === 'miss') return {kind: 'next'}
