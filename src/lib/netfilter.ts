@@ -187,6 +187,11 @@ export type NfMatch =
       iface?: 'iif' | 'oif'
       /** fib route lookups only: the packet's mark takes part in the lookup (nft `fib saddr . mark`). */
       fibMark?: true
+      /**
+       * iptables -m addrtype (not nft's fib type): for IPv6 its types are a mask of tests (match_type6): UNICAST and
+       * MULTICAST the address's class, which a local address has too, LOCAL a route lookup, all of them required.
+       */
+      addrtypeMask?: true
       /** Added by the parser, not written by the user: the dependency nft applies before a protocol match (`tcp dport` needs `meta l4proto tcp`). */
       implicit?: true
     }

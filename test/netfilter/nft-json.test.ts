@@ -224,7 +224,7 @@ describe('parseNftJsonIR: objects, element options, dynamic sets, meters', () =>
     expect(table(o.tables, 'inet', 'kd_obj').chains.pre.rules[0].exprs).toEqual([
       {kind: 'cmp', field: 'nfproto', op: 'eq', value: {t: 'str', v: 'ipv4'}, implicit: true},
       l4('tcp'),
-      {kind: 'nat', type: 'dnat', map: {field: 'daddr', concat: ['daddr', 'dport'], entries: {t: 'setref', name: 'inet kd_obj portfwd'}}, text: 'dnat ip to ip daddr . tcp dport map @portfwd'},
+      {kind: 'nat', type: 'dnat', family: 4, map: {field: 'daddr', concat: ['daddr', 'dport'], entries: {t: 'setref', name: 'inet kd_obj portfwd'}}, text: 'dnat ip to ip daddr . tcp dport map @portfwd'},
     ])
   })
 })
@@ -282,7 +282,7 @@ describe('parseNftJsonIR: firewalld-style inet table', () => {
   })
 
   it('reads NAT per family, rejects, and the rpfilter fib lookup (a route lookup with the mark, strict on the input device)', () => {
-    expect(t.chains.nat_PRE_public.rules[1].exprs.at(-1)).toEqual({kind: 'nat', type: 'dnat', addr: 'fd00:122::50', port: 22, text: 'dnat ip6 to [fd00:122::50]:22'})
+    expect(t.chains.nat_PRE_public.rules[1].exprs.at(-1)).toEqual({kind: 'nat', type: 'dnat', addr: 'fd00:122::50', port: 22, family: 6, text: 'dnat ip6 to [fd00:122::50]:22'})
     expect(t.chains.filter_INPUT.rules.at(-1)?.exprs).toEqual([{kind: 'verdict', verdict: 'reject', text: 'reject with icmpx admin-prohibited'}])
     expect(t.chains.filter_PREROUTING.rules[1].exprs[1]).toEqual({kind: 'cmp', field: 'fib saddr oif', op: 'eq', value: {t: 'str', v: ''}, iface: 'iif', fibMark: true})
     expect(t.chains.filter_IN_public.rules[2].exprs[0]).toEqual({kind: 'cmp', field: 'l4proto', op: 'eq', value: {t: 'set', elems: [{t: 'str', v: 'icmp'}, {t: 'str', v: 'icmpv6'}]}})
