@@ -146,24 +146,34 @@ export class HostModel {
       // again where OUTPUT changed its destination (nat) or mark (ip_route_me_harder).
       // Answers and a connection's later packets leave a bound socket (or the kernel's echo reply): with their source.
       const opening = packet.ct.state === 'new'
-      // connect() looks up unbound, then again from the source that route gave (ip_route_connect).
+      // IPv6 looks up with no source and keeps that route unless it is an error; only then again from the source address
+      // selection gave (ip6_dst_lookup_tail). A socket keeps the route it connected by for its later packets.
+      const lookup6 = (p: NfPacket) => {
+        const unbound = this.routeOf({...bs[0], packet: {...p, src: ''}}, 'lo', 'output')
+        return 'end' in unbound && unbound.end.status !== 'unknown' ? this.routeOf({...bs[0], packet: p}, 'lo', 'output') : unbound
+      }
+      // IPv4's connect() looks up unbound, then again from the source that route gave (ip_route_connect).
       const connected = (p: NfPacket) => {
+        if (p.family === 6) return lookup6(p)
         const unbound = this.routeOf({...bs[0], packet: {...p, src: ''}}, 'lo', 'output')
         return 'end' in unbound ? unbound : this.routeOf({...bs[0], packet: p}, 'lo', 'output')
       }
       // iputils ping first connects a UDP socket to port 1025 to learn its source address: that connect must succeed too.
       const probe = opening && (packet.l4proto === 'icmp' || packet.l4proto === 'icmpv6') ? connected({...packet, l4proto: 'udp', sport: 0, dport: 1025}) : undefined
       if (probe && 'end' in probe) return fateOf([{b: {...probe.end, status: probe.end.status === 'unknown' ? 'unknown' : 'drop'}}])
-      // UDP is sent unconnected (one lookup, no source yet), TCP connects; answers and later packets have their source.
-      const first = !opening ? this.routeOf(bs[0], 'lo', 'output') : packet.l4proto === 'tcp' ? connected(packet) : this.routeOf({...bs[0], packet: {...packet, src: ''}}, 'lo', 'output')
+      // UDP is sent unconnected (one lookup, no source yet), TCP connects; answers and later packets have their source
+      // (IPv6: the host's own connection keeps its first route).
+      const ownV6 = packet.family === 6 && packet.ct.direction === 'original'
+      const first = ownV6 ? lookup6(packet) : !opening ? this.routeOf(bs[0], 'lo', 'output') : packet.l4proto === 'tcp' ? connected(packet) : this.routeOf({...bs[0], packet: {...packet, src: ''}}, 'lo', 'output')
       if ('end' in first) return fateOf([{b: first.end}])
       bs = this.hook(bs, 'output', 'ip', {oifname: oifFor(first.role)})
       done(bs.filter((b) => b.status !== 'accept'))
       for (const b of bs.filter((x) => x.status === 'accept')) {
         const changed = b.packet.dst !== packet.dst || b.packet.mark !== packet.mark
         const again = changed ? this.routeOf(b, 'lo', 'output') : first
-        // A mark changed in OUTPUT reroutes only from a route chain (iptables' mangle), not from a filter chain.
-        const moved = 'role' in again && again.role !== first.role && b.packet.dst === packet.dst
+        // A mark changed in OUTPUT reroutes only from a route chain (iptables' mangle), with the mark that chain left, not
+        // from a filter chain: where a filter chain changed it too, a route other than the first is not told here.
+        const moved = b.packet.dst === packet.dst && !('role' in again && again.role === first.role) && this.markSetOutsideRouteChain(b)
         const to = moved ? {end: ended(b, 'unknown', 'output', 'the mark set in OUTPUT routes it elsewhere: rerouted only by a route chain, not told here')} : again
         if ('end' in to) done([to.end])
         else if (to.role === 'host') done([ended(b, 'unknown', 'output', 'the host sends it to itself (loopback): not modelled by this test')])
@@ -175,6 +185,15 @@ export class HostModel {
       }
     }
     return fateOf(arrivals)
+  }
+
+  /** Some chain other than a route chain set the branch's mark in OUTPUT. */
+  private markSetOutsideRouteChain(b: Branch): boolean {
+    return b.steps.some((st) => {
+      if (st.hook !== 'output' || !st.action || !/^mark (set|and|or|xor)/.test(st.action)) return false
+      const table = this.ruleset.tables.find((t) => t.backend === st.chain.backend && t.family === st.chain.family && t.name === st.chain.table)
+      return table?.chains[st.chain.base ?? st.chain.chain]?.base?.type !== 'route'
+    })
   }
 
   /** A frame the bridge forwards from one port to another: its forward and postrouting hooks (and the IP ones through br_netfilter), the port's egress. */

@@ -241,7 +241,8 @@ export class Topology {
       ...(r.nft ? [`nft -f ${file('nft', r.nft)}`] : []),
       ...(r.incompatible ? [`nft -f ${file('incompatible', r.incompatible)}`] : []),
       // Policy routing: the last ruleset's rules and table 100 go, this one's come (ip -batch stops at a command it refuses).
-      ...['ip', 'ip -6'].flatMap((ip) => [...RULE_PRIORITIES.map((p) => `while ${ip} rule del priority ${p} 2>/dev/null; do :; done`), `${ip} route flush table 100 2>/dev/null || true`]),
+      // One process per family (-force: a priority that holds no rule, an empty table, are no error); each priority holds one rule.
+      ...(['', '6'] as const).map((v) => `ip ${v ? '-6 ' : ''}-force -batch ${file(`unroute${v}`, `${[...RULE_PRIORITIES.map((p) => `rule del priority ${p}`), 'route flush table 100'].join('\n')}\n`)} 2>/dev/null || true`),
       ...(r.routing.length > 0 ? [`ip -batch ${file('routing', `${r.routing.join('\n')}\n`)}`] : []),
       ...(r.routing6.length > 0 ? [`ip -6 -batch ${file('routing6', `${r.routing6.join('\n')}\n`)}`] : []),
       'conntrack -F 2>/dev/null || true',
