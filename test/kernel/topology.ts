@@ -1,8 +1,9 @@
 /**
  * A libvirt-shaped host in network namespaces, for the differential test: a host namespace with a bridge,
  * two veth ports ("taps") to two guest namespaces and an uplink veth to an outside namespace that plays
- * the internet. Neighbours and bridge forwarding entries are static (no ARP, no flooding: a rule that
- * drops ARP cannot make an IP verdict disagree). Each namespace runs agent.mjs: servers that say what
+ * the internet, each with an IPv4 and an IPv6 address. Neighbours and bridge forwarding entries are static (no
+ * ARP, no neighbour discovery, no flooding: a rule that drops ARP or ICMPv6 NS/NA cannot make an IP verdict
+ * disagree; the differential does not check them). Each namespace runs agent.mjs: servers that say what
  * arrived, and a client. Nothing touches the root namespace.
  */
 import {type ChildProcess, spawn} from 'node:child_process'
