@@ -240,7 +240,9 @@ function fieldOf(left: unknown, ctx: Ctx): LeftResult {
     if (dir === 'original') {
       const original = ({saddr: 'ct original saddr', daddr: 'ct original daddr', 'proto-src': 'ct original sport', 'proto-dst': 'ct original dport'} as Record<string, NfField>)[String(key)]
       const addr = key === 'saddr' || key === 'daddr'
-      return original && (addr ? family === undefined || family === 'ip' || family === 'ip6' : family === undefined) ? {field: original, deps: []} : undefined
+      // An address of one family: a connection of the other breaks the rule (nft_ct_get_eval checks nf_ct_l3num), `!=` too.
+      const deps = addr && family !== undefined ? NETWORK_DEPS.inet[family === 'ip6' ? 1 : 0] : NO_DEPS
+      return original && (addr ? family === undefined || family === 'ip' || family === 'ip6' : family === undefined) ? {field: original, deps} : undefined
     }
     if (dir !== undefined || family !== undefined) return undefined
     const field = ({state: 'ct state', status: 'ct status', direction: 'ct direction', mark: 'ct mark'} as Record<string, NfField>)[String(key)]

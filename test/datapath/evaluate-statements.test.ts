@@ -467,6 +467,17 @@ describe('packets walked together share a walk only where no rule can tell them 
     expect(v4[0].steps.find((s) => s.note?.includes('IPv6 only'))).toMatchObject({event: 'rule', action: 'snat'})
   })
 
+  it("an inet table's `ct original ip daddr != X` never matches an IPv6 connection (the kernel breaks the rule on a key of the other family; kernel: differential seed 5050)", () => {
+    const json = JSON.stringify({nftables: [
+      {table: {family: 'inet', name: 'kf', handle: 1}},
+      {chain: {family: 'inet', table: 'kf', name: 'post', handle: 1, type: 'filter', hook: 'postrouting', prio: -100, policy: 'accept'}},
+      {rule: {family: 'inet', table: 'kf', chain: 'post', handle: 2, expr: [{match: {op: '!=', left: {ct: {key: 'ip daddr', dir: 'original'}}, right: '198.51.100.1'}}, {drop: null}]}},
+    ]})
+    const rs = buildRuleset({nft: {json}})
+    expect(statuses(run(rs, 'postrouting', egress({family: 6, src: 'fd00:150::11', dst: '2001:db8:113::10'})))).toEqual(['accept'])
+    expect(statuses(run(rs, 'postrouting', egress()))).toEqual(['drop'])
+  })
+
   it('ip6tables -m addrtype: UNICAST is the address class, which the host\'s own address has too; LOCAL asks the host; both must hold (kernel: differential seed 1089)', () => {
     const ctx6: EvalContext = {addressType: (a) => (a === '2001:db8:100::1' ? ['local'] : a.startsWith('ff') ? ['multicast'] : ['unicast']), addressOf: () => undefined}
     const input = (types: string, dst: string) => {

@@ -150,7 +150,7 @@ export class HostModel {
       // selection gave (ip6_dst_lookup_tail). A socket keeps the route it connected by for its later packets.
       const lookup6 = (p: NfPacket) => {
         const unbound = this.routeOf({...bs[0], packet: {...p, src: ''}}, 'lo', 'output')
-        return 'end' in unbound && unbound.end.status !== 'unknown' ? this.routeOf({...bs[0], packet: p}, 'lo', 'output') : unbound
+        return 'end' in unbound && !unbound.misrouted && unbound.end.status !== 'unknown' ? this.routeOf({...bs[0], packet: p}, 'lo', 'output') : unbound
       }
       // IPv4's connect() looks up unbound, then again from the source that route gave (ip_route_connect).
       const connected = (p: NfPacket) => {
@@ -158,9 +158,10 @@ export class HostModel {
         const unbound = this.routeOf({...bs[0], packet: {...p, src: ''}}, 'lo', 'output')
         return 'end' in unbound ? unbound : this.routeOf({...bs[0], packet: p}, 'lo', 'output')
       }
-      // iputils ping first connects a UDP socket to port 1025 to learn its source address: that connect must succeed too.
+      // iputils ping first connects a UDP socket to port 1025 to learn its source address: that connect must succeed too
+      // (a route, wherever it leads: only a route that is an error fails it).
       const probe = opening && (packet.l4proto === 'icmp' || packet.l4proto === 'icmpv6') ? connected({...packet, l4proto: 'udp', sport: 0, dport: 1025}) : undefined
-      if (probe && 'end' in probe) return fateOf([{b: {...probe.end, status: probe.end.status === 'unknown' ? 'unknown' : 'drop'}}])
+      if (probe && 'end' in probe && !probe.misrouted) return fateOf([{b: {...probe.end, status: probe.end.status === 'unknown' ? 'unknown' : 'drop'}}])
       // UDP is sent unconnected (one lookup, no source yet), TCP connects; answers and later packets have their source
       // (IPv6: the host's own connection keeps its first route).
       const ownV6 = packet.family === 6 && packet.ct.direction === 'original'
@@ -236,7 +237,7 @@ export class HostModel {
    * The host's routing decision for a branch's packet (its destination, mark and ports as they stand), from the routes and
    * policy rules its probes read: where it goes, or how it ends (unreachable and prohibit answer the sender at once).
    */
-  private routeOf(b: Branch, iif: string, hook: NfHook): {role: Role} | {end: Branch} {
+  private routeOf(b: Branch, iif: string, hook: NfHook): {role: Role} | {end: Branch; misrouted?: true} {
     const p = b.packet
     if (!this.router) return {role: roleOf(p.dst)}
     const d = this.router.lookup({family: p.family, dst: p.dst, src: p.src || undefined, iif, mark: p.mark, l4proto: p.l4proto, sport: p.sport, dport: p.dport})
@@ -248,7 +249,7 @@ export class HostModel {
         return role === 'host' ? {role} : {end: ended(b, 'unknown', hook, `${how(d)}: local, for an address not the host's`)}
       case 'unicast':
         // Table 100 holds main's routes only: a device other than the one the address lives behind loses it beyond the host.
-        return d.dev === oifFor(role) && role !== 'host' ? {role} : {end: ended(b, 'drop', hook, `${how(d)}: out of ${d.dev}, where ${p.dst} is not`)}
+        return d.dev === oifFor(role) && role !== 'host' ? {role} : {end: ended(b, 'drop', hook, `${how(d)}: out of ${d.dev}, where ${p.dst} is not`), misrouted: true}
       case 'unreachable':
       case 'prohibit':
         return {end: ended(b, 'drop', hook, how(d), 'reject')}

@@ -445,10 +445,11 @@ describe('parseNftJsonIR: odd and malformed input', () => {
   it("reads the connection's original tuple (ct original ip daddr, proto-dst); the reply tuple stays opaque", () => {
     const ct = (key: string, extra: object = {}) => ({match: {op: '==', left: {ct: {key, dir: 'original', ...extra}}, right: key.startsWith('proto') ? 8080 : '198.51.100.1'}})
     const {exprs} = parseNftRuleExprs([ct('daddr', {family: 'ip'}), ct('proto-dst'), ct('saddr'), {match: {op: '==', left: {ct: {key: 'daddr', dir: 'reply', family: 'ip'}}, right: '198.51.100.1'}}], {family: 'ip', table: 't'})
-    expect(exprs.map((e) => (e.kind === 'cmp' ? e.field : e.kind))).toEqual(['ct original daddr', 'ct original dport', 'ct original saddr', 'opaque'])
+    // An address of a family brings that family's dependency (a connection of the other breaks the rule).
+    expect(exprs.map((e) => (e.kind === 'cmp' ? e.field : e.kind))).toEqual(['nfproto', 'ct original daddr', 'ct original dport', 'ct original saddr', 'opaque'])
     // nft 1.0.6 writes the family into the key: {"key": "ip daddr"} (seen in the kernel differential test).
     const old = parseNftRuleExprs([ct('ip daddr'), ct('ip6 saddr')], {family: 'inet', table: 't'}).exprs
-    expect(old.map((e) => (e.kind === 'cmp' ? e.field : e.kind))).toEqual(['ct original daddr', 'ct original saddr'])
+    expect(old.map((e) => (e.kind === 'cmp' ? (e.field === 'nfproto' ? `nfproto ${e.value.t === 'str' ? e.value.v : ''}` : e.field) : e.kind))).toEqual(['nfproto ipv4', 'ct original daddr', 'nfproto ipv6', 'ct original saddr'])
   })
 
   it('never throws on unknown expressions: they stay opaque with their JSON', () => {
