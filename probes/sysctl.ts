@@ -23,8 +23,11 @@ const HOST_KEYS = [
  * whether rp_filter's route back uses the packet's mark (fwmark policy rules: multi-WAN, VPNs).
  */
 const PER_INTERFACE = ['rp_filter', 'arp_ignore', 'arp_announce', 'arp_filter', 'forwarding', 'accept_local', 'route_localnet', 'src_valid_mark']
-/** IPv6 routes guests; accept_ra (0, 1, 2) decides whether an interface keeps RA-learned routes while it does. */
-const PER_INTERFACE_V6 = ['forwarding', 'accept_ra']
+/**
+ * IPv6 routes guests; accept_ra (0, 1, 2) decides whether an interface keeps RA-learned routes while it does;
+ * force_forwarding (Linux 6.17 on) forwards what arrives on one interface while conf/all/forwarding is 0.
+ */
+const PER_INTERFACE_V6 = ['forwarding', 'accept_ra', 'force_forwarding']
 
 export const sysctlPath = (key: string) => `/proc/sys/${key.replaceAll('.', '/')}`
 
@@ -40,7 +43,7 @@ export function parseSysctlValue(text: string): number | undefined {
 export const sysctlProbe: Probe<SysctlFacts> = {
   id: 'sysctl',
   title: 'Kernel network sysctls',
-  reads: [...HOST_KEYS.map(sysctlPath), '/proc/sys/net/ipv4/conf/{all,default,IF}/{rp_filter,arp_ignore,arp_announce,arp_filter,forwarding,accept_local,route_localnet,src_valid_mark}', '/proc/sys/net/ipv6/conf/{all,default,IF}/{forwarding,accept_ra}'],
+  reads: [...HOST_KEYS.map(sysctlPath), '/proc/sys/net/ipv4/conf/{all,default,IF}/{rp_filter,arp_ignore,arp_announce,arp_filter,forwarding,accept_local,route_localnet,src_valid_mark}', '/proc/sys/net/ipv6/conf/{all,default,IF}/{forwarding,accept_ra,force_forwarding}'],
   async collect({runner, get}) {
     const links = (await get<Link[]>('links')) as ProbeResult<Link[]>
     // Bridge ports and taps never route; only interfaces that carry IP matter for rp_filter/arp_*.

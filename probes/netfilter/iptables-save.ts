@@ -716,7 +716,7 @@ function moduleOption(c: RuleContext, module: string, o: ModOption, all: ModOpti
       if ((o.name === '--src-type' || o.name === '--dst-type') && one) {
         const limit = all.find((x) => x.name === '--limit-iface-in' || x.name === '--limit-iface-out')
         const iface = limit ? (limit.name === '--limit-iface-in' ? 'iif' : 'oif') : undefined
-        return [cmp(o.name === '--src-type' ? 'fib saddr type' : 'fib daddr type', o.negated, {t: 'flags', v: v0.toLowerCase().split(',')}, iface ? {iface} : {})]
+        return [cmp(o.name === '--src-type' ? 'fib saddr type' : 'fib daddr type', o.negated, {t: 'flags', v: v0.toLowerCase().split(',')}, {...(iface ? {iface} : {}), addrtypeMask: true})]
       }
       return undefined
     }

@@ -240,7 +240,9 @@ function fieldOf(left: unknown, ctx: Ctx): LeftResult {
     if (dir === 'original') {
       const original = ({saddr: 'ct original saddr', daddr: 'ct original daddr', 'proto-src': 'ct original sport', 'proto-dst': 'ct original dport'} as Record<string, NfField>)[String(key)]
       const addr = key === 'saddr' || key === 'daddr'
-      return original && (addr ? family === undefined || family === 'ip' || family === 'ip6' : family === undefined) ? {field: original, deps: []} : undefined
+      // An address of one family: a connection of the other breaks the rule (nft_ct_get_eval checks nf_ct_l3num), `!=` too.
+      const deps = addr && family !== undefined ? NETWORK_DEPS.inet[family === 'ip6' ? 1 : 0] : NO_DEPS
+      return original && (addr ? family === undefined || family === 'ip' || family === 'ip6' : family === undefined) ? {field: original, deps} : undefined
     }
     if (dir !== undefined || family !== undefined) return undefined
     const field = ({state: 'ct state', status: 'ct status', direction: 'ct direction', mark: 'ct mark'} as Record<string, NfField>)[String(key)]
@@ -681,12 +683,13 @@ function parseStatement(x: unknown, st: RuleState, text: string): NfExpr[] {
       if (!addr || !port) return [{kind: 'opaque-statement', text, terminal: true}]
       const flags = Array.isArray(o.flags) ? o.flags : [o.flags]
       const random = flags.includes('random') || flags.includes('fully-random') ? {random: true as const} : {}
+      const family = o.family === 'ip' ? {family: 4 as const} : o.family === 'ip6' ? {family: 6 as const} : {}
       if (isObj(o.addr) && isObj(o.addr.map)) {
         const map = natMap(o.addr.map, st)
         if (!map) return [{kind: 'opaque-statement', text, terminal: true}]
-        return [...map.deps, {kind: 'nat', type: key, ...port, ...random, map: map.map, text}]
+        return [...map.deps, {kind: 'nat', type: key, ...port, ...random, ...family, map: map.map, text}]
       }
-      return [{kind: 'nat', type: key, ...addr, ...port, ...random, text}]
+      return [{kind: 'nat', type: key, ...addr, ...port, ...random, ...family, text}]
     }
     case 'mangle': {
       // A mark from a map of the packet's fields: the evaluator looks the entry up.

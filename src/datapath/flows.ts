@@ -40,7 +40,7 @@ import {type TcIndex, tcIndexOf, tcVerdict} from './tc.js'
 import type {HookFacts} from '../../probes/libvirt-hooks.js'
 import {xfrmExempt, xfrmHop} from './xfrm.js'
 import {type Forward, type GuestBook, MAX_RANGE_MEMBERS, type PublishRequest, collectForwards, rangeMembers, unheldTarget} from './published.js'
-import {forwardsIpv4PerDevice} from '../lib/forwarding.js'
+import {forwardsIpv4PerDevice, ipv6Forwarding} from '../lib/forwarding.js'
 import {type GivenDhcpOptions, type GivenOption, dhcpRefusal, givenDhcpOptions} from '../lib/dnsmasq-options.js'
 
 export type FlowKind = 'dhcp' | 'dhcp-reply' | 'dns' | 'dns-reply' | 'egress' | 'egress-reply' | 'egress6' | 'egress6-reply' | 'custom' | InboundKind
@@ -1393,25 +1393,35 @@ class HostView {
   private perDeviceForwarding: boolean | undefined
 
   private forwardingHopOf(iif: string, family: 4 | 6): Hop {
-    const global = family === 4 ? this.sysctl('net.ipv4.ip_forward') : this.sysctl('net.ipv6.conf.all.forwarding')
-    const own = family === 4 ? this.sysctl(`net.ipv4.conf.${iif}.forwarding`) : this.sysctl(`net.ipv6.conf.${iif}.forwarding`)
-    const key = family === 4 ? 'net.ipv4.ip_forward' : 'net.ipv6.conf.all.forwarding'
+    if (family === 6) return this.forwardingHop6(iif)
+    const global = this.sysctl('net.ipv4.ip_forward')
+    const own = this.sysctl(`net.ipv4.conf.${iif}.forwarding`)
+    const key = 'net.ipv4.ip_forward'
     // The kernel asks the arriving device (ip_forward sets every conf/*/forwarding; one device can be off alone, or on
     // alone after ip_forward = 0: IN_DEV_FORWARD reads the device's key only).
-    const ownKey = family === 4 ? `net.ipv4.conf.${iif}.forwarding` : `net.ipv6.conf.${iif}.forwarding`
-    if (global === 0 && family === 4 && own === 1) return {name: 'forwarding', verdict: 'pass', detail: `${ownKey} = 1 (${key} = 0 does not stop it: the kernel asks the arriving device)`}
+    const ownKey = `net.ipv4.conf.${iif}.forwarding`
+    if (global === 0 && own === 1) return {name: 'forwarding', verdict: 'pass', detail: `${ownKey} = 1 (${key} = 0 does not stop it: the kernel asks the arriving device)`}
     // Forwarding enabled device by device (some device's own key is 1): the one this device lacks is its own key, not
     // ip_forward, whose 1 would turn it on for every device.
-    const perDeviceOff = global === 0 && family === 4 && own === 0 && this.forwardsPerDevice()
+    const perDeviceOff = global === 0 && own === 0 && this.forwardsPerDevice()
     if (global === 0 && !perDeviceOff) return {name: 'forwarding', verdict: 'fail', detail: `${key} = 0: the host routes nothing`, element: {id: `sysctl:${key}`, kind: 'sysctl', text: `${key} = 0`, sysctl: {key, value: 0}}}
-    // IPv6 forwards by conf/all alone: a device's own flag only makes it act as host or router (RAs).
-    if (own === 0 && family === 4) {
+    if (own === 0) {
       const why = perDeviceOff ? ` (${key} = 0, forwarding enabled per device)` : ''
       return {name: 'forwarding', verdict: 'fail', detail: `${ownKey} = 0${why}: nothing arriving on ${iif} is routed`, element: {id: `sysctl:${ownKey}`, kind: 'sysctl', text: `${ownKey} = 0`, sysctl: {key: ownKey, value: 0}, device: iif}}
     }
     if (global === undefined || global === null) return {name: 'forwarding', verdict: 'indeterminate', detail: `${key} could not be read`}
-    if (family === 4 && (own === undefined || own === null) && this.links.has(iif) && !this.links.get(iif)!.master) return {name: 'forwarding', verdict: 'indeterminate', detail: `${ownKey} could not be read`}
+    if ((own === undefined || own === null) && this.links.has(iif) && !this.links.get(iif)!.master) return {name: 'forwarding', verdict: 'indeterminate', detail: `${ownKey} could not be read`}
     return {name: 'forwarding', verdict: 'pass', detail: `${key} = ${global}${own !== undefined && own !== null ? `, ${ownKey} = ${own}` : ''}`}
+  }
+
+  /** IPv6 forwarding of what arrives on `iif`, as ipv6Forwarding tells it from the sysctls. */
+  private forwardingHop6(iif: string): Hop {
+    const {forwards, key, value} = ipv6Forwarding(this.facts.sysctl, iif)
+    if (forwards === 'unknown') return {name: 'forwarding', verdict: 'indeterminate', detail: `${key} could not be read`}
+    if (!forwards) return {name: 'forwarding', verdict: 'fail', detail: `${key} = 0${this.sysctl(`net.ipv6.conf.${iif}.force_forwarding`) === 0 ? ` (and ${iif}'s force_forwarding)` : ''}: the host routes nothing`, element: {id: `sysctl:${key}`, kind: 'sysctl', text: `${key} = 0`, sysctl: {key, value: 0}}}
+    if (key !== 'net.ipv6.conf.all.forwarding') return {name: 'forwarding', verdict: 'pass', detail: `${key} = ${value}: the host forwards what arrives on ${iif} (net.ipv6.conf.all.forwarding = 0)`}
+    const own = this.sysctl(`net.ipv6.conf.${iif}.forwarding`)
+    return {name: 'forwarding', verdict: 'pass', detail: `${key} = ${value}${own !== undefined && own !== null ? `, net.ipv6.conf.${iif}.forwarding = ${own}` : ''}`}
   }
 
   /**

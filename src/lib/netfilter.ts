@@ -187,6 +187,11 @@ export type NfMatch =
       iface?: 'iif' | 'oif'
       /** fib route lookups only: the packet's mark takes part in the lookup (nft `fib saddr . mark`). */
       fibMark?: true
+      /**
+       * iptables -m addrtype (not nft's fib type): for IPv6 its types are a mask of tests (match_type6): UNICAST and
+       * MULTICAST the address's class, which a local address has too, LOCAL a route lookup, all of them required.
+       */
+      addrtypeMask?: true
       /** Added by the parser, not written by the user: the dependency nft applies before a protocol match (`tcp dport` needs `meta l4proto tcp`). */
       implicit?: true
     }
@@ -211,6 +216,8 @@ export type NfStatement =
       portEnd?: number
       /** The port is picked at random in its range (--random, --random-fully; nft `random`, `fully-random`): not kept, not the first. */
       random?: true
+      /** The family an inet table's NAT was written for (`snat ip6 to`): a packet of the other passes it untranslated (nft_nat_inet_eval). */
+      family?: 4 | 6
       /**
        * The address (and port) looked up in a map keyed by packet fields (`dnat to tcp dport map { 8080 : 10.0.0.2 }`,
        * `dnat ip addr . port to ip daddr . tcp dport map @fwd`): a packet with no entry is not translated and the

@@ -26,7 +26,8 @@ for (const port of TCP_PORTS) {
     })
     sock.on('error', () => {})
   })
-  server.listen(port, '0.0.0.0', listening)
+  // Both families on one socket (IPv4 peers show as ::ffff:a.b.c.d, stripped above).
+  server.listen({port, host: '::', ipv6Only: false}, listening)
 }
 // UDP servers bind each address of the namespace (argv): an answer leaves from the address the request was sent
 // to, as a resolver's does (from 0.0.0.0 the kernel would pick the route's source, and conntrack would not know it).
@@ -34,7 +35,7 @@ const addresses = process.argv.slice(2)
 pending += UDP_PORTS.length * (addresses.length - 1)
 for (const port of UDP_PORTS) {
   for (const address of addresses) {
-    const sock = dgram.createSocket('udp4')
+    const sock = dgram.createSocket(address.includes(':') ? 'udp6' : 'udp4')
     sock.on('message', (msg, rinfo) => {
       out({ev: 'udp', port, token: msg.toString(), from: rinfo.address})
       sock.send(msg, rinfo.port, rinfo.address)
@@ -70,7 +71,7 @@ function tcp(c) {
 function udp(c) {
   return new Promise((resolve) => {
     const r = {id: c.id, replied: false}
-    const sock = dgram.createSocket('udp4')
+    const sock = dgram.createSocket(c.dst.includes(':') ? 'udp6' : 'udp4')
     const done = () => {
       clearTimeout(timer)
       sock.close()

@@ -13,18 +13,23 @@ import {type Branch, type EvalContext, type HookLayer, assumptionKey, nftDevice,
 import type {NfPacket} from '../../src/datapath/netfilter/packet.js'
 import {type RouteDecision, type Router, buildRouter, routeLookupOf} from '../../src/datapath/routing.js'
 import {parseIp, parsePrefix, rangeContains} from '../../src/lib/addr.js'
+import {ipv6Forwarding} from '../../src/lib/forwarding.js'
 import type {NfHook, NfRuleset} from '../../src/lib/netfilter.js'
 import {TOPOLOGY as T} from './generator.js'
 import type {Role} from './topology.js'
 
+const V6 = T.v6
 export const ADDRESS: Record<Role, string> = {g1: T.guests[0], g2: T.guests[1], out: T.outside, host: T.hostUplinkAddr}
-const PORT_OF: Record<string, string> = {[T.guests[0]]: T.ports[0], [T.guests[1]]: T.ports[1]}
+export const ADDRESS6: Record<Role, string> = {g1: V6.guests[0], g2: V6.guests[1], out: V6.outside, host: V6.hostUplinkAddr}
+/** A role's address in a family. */
+export const addressOf = (role: Role, family: 4 | 6) => (family === 6 ? ADDRESS6 : ADDRESS)[role]
+const PORT_OF: Record<string, string> = {[T.guests[0]]: T.ports[0], [T.guests[1]]: T.ports[1], [V6.guests[0]]: T.ports[0], [V6.guests[1]]: T.ports[1]}
 
 /** Where a packet to this address ends up on this topology (the host's routes, the outside's addresses). */
 export function roleOf(addr: string): Role {
-  if (addr === T.guests[0]) return 'g1'
-  if (addr === T.guests[1]) return 'g2'
-  if (addr === T.hostBridgeAddr || addr === T.hostUplinkAddr) return 'host'
+  if (addr === T.guests[0] || addr === V6.guests[0]) return 'g1'
+  if (addr === T.guests[1] || addr === V6.guests[1]) return 'g2'
+  if ([T.hostBridgeAddr, T.hostUplinkAddr, V6.hostBridgeAddr, V6.hostUplinkAddr].some((a) => a === addr)) return 'host'
   return 'out'
 }
 
@@ -54,22 +59,28 @@ export class HostModel {
     links: Link[],
     readonly brnf: boolean,
     routing?: {routes: Route[]; rules: PolicyRuleFacts},
+    /** The sysctls the probe read: whether IPv6 arriving on a device is forwarded (kvmdoctor's own reading, ipv6Forwarding). */
+    private readonly sysctl: Record<string, number | null> = {},
   ) {
-    const addrs = links.flatMap((l) => l.addresses.filter((a) => a.family === 'inet').map((a) => ({...a, dev: l.name})))
+    const addrs = links.flatMap((l) => l.addresses.filter((a) => a.family === 'inet' || a.family === 'inet6').map((a) => ({...a, dev: l.name})))
     const local = new Set(addrs.map((a) => a.address))
     const broadcast = new Set(['255.255.255.255', ...addrs.map((a) => broadcastOf(`${a.address}/${a.prefix}`)).filter((b): b is string => b !== undefined)])
+    const multicast = (addr: string) => {
+      const ip = parseIp(addr)
+      return !!ip && (ip.family === 4 ? ip.value >> 28n === 0xen : ip.value >> 120n === 0xffn)
+    }
     const router = routing && buildRouter(routing.routes, routing.rules)
     this.router = router
-    this.rs = compile(ruleset, {hostAddresses: [...local, ...broadcast], routePrefixes: routing?.routes.map((r) => (r.dst === 'default' ? '0.0.0.0/0' : r.dst))})
+    this.rs = compile(ruleset, {hostAddresses: [...local, ...broadcast], routePrefixes: routing?.routes.map((r) => (r.dst !== 'default' ? r.dst : r.family === 'inet6' ? '::/0' : '0.0.0.0/0'))})
     this.ctx = {
       addressType: (addr, _family, device) => {
-        if (device !== undefined) return addrs.some((a) => a.dev === device && a.address === addr) ? ['local'] : broadcast.has(addr) ? ['broadcast'] : ['unicast']
+        if (device !== undefined) return addrs.some((a) => a.dev === device && a.address === addr) ? ['local'] : broadcast.has(addr) ? ['broadcast'] : multicast(addr) ? ['multicast'] : ['unicast']
         if (local.has(addr)) return ['local']
         if (broadcast.has(addr)) return ['broadcast']
-        const ip = parseIp(addr)
-        return ip && ip.value >> 28n === 0xen ? ['multicast'] : ['unicast']
+        return multicast(addr) ? ['multicast'] : ['unicast']
       },
-      addressOf: (dev) => addrs.find((a) => a.dev === dev)?.address,
+      // NAT to a device's address: its global one of the family (an IPv6 device has a link-local one too).
+      addressOf: (dev, family) => addrs.find((a) => a.dev === dev && a.family === (family === 6 ? 'inet6' : 'inet') && a.scope === 'global')?.address,
       device: (name: string) => nftDevice(links.find((l) => l.name === name)),
       ...(router ? {routeLookup: (q: Parameters<NonNullable<EvalContext['routeLookup']>>[0]) => routeLookupOf(router, q)} : {}),
     }
@@ -94,10 +105,10 @@ export class HostModel {
     let bs = [startBranch(packet)]
     const arrivals: {b: Branch; at?: Role}[] = []
     // A guest drops a packet from its own address (a hairpin sent back to its sender untranslated): a martian source.
-    const martian = (b: Branch, at?: Role): Branch => (b.status === 'accept' && (at === 'g1' || at === 'g2') && b.packet.src === ADDRESS[at] ? {...b, status: 'drop'} : b)
+    const martian = (b: Branch, at?: Role): Branch => (b.status === 'accept' && (at === 'g1' || at === 'g2') && b.packet.src === addressOf(at, packet.family) ? {...b, status: 'drop'} : b)
     const done = (list: Branch[], at?: Role) => list.forEach((b) => arrivals.push({b: martian(b, at), at: b.status === 'accept' ? at : undefined}))
     if (from === 'g1' || from === 'g2') {
-      const port = PORT_OF[ADDRESS[from]]
+      const port = PORT_OF[addressOf(from, packet.family)]
       bs = this.hook(bs, 'ingress', 'netdev', {iifname: port})
       bs = this.hook(bs, 'prerouting', 'bridge', {iifname: port, ibrname: T.bridge})
       // br_netfilter runs the IP prerouting hook inside the bridge's (bridge in, port for physdev).
@@ -135,24 +146,35 @@ export class HostModel {
       // again where OUTPUT changed its destination (nat) or mark (ip_route_me_harder).
       // Answers and a connection's later packets leave a bound socket (or the kernel's echo reply): with their source.
       const opening = packet.ct.state === 'new'
-      // connect() looks up unbound, then again from the source that route gave (ip_route_connect).
+      // IPv6 looks up with no source and keeps that route unless it is an error; only then again from the source address
+      // selection gave (ip6_dst_lookup_tail). A socket keeps the route it connected by for its later packets.
+      const lookup6 = (p: NfPacket) => {
+        const unbound = this.routeOf({...bs[0], packet: {...p, src: ''}}, 'lo', 'output')
+        return 'end' in unbound && !unbound.misrouted && unbound.end.status !== 'unknown' ? this.routeOf({...bs[0], packet: p}, 'lo', 'output') : unbound
+      }
+      // IPv4's connect() looks up unbound, then again from the source that route gave (ip_route_connect).
       const connected = (p: NfPacket) => {
+        if (p.family === 6) return lookup6(p)
         const unbound = this.routeOf({...bs[0], packet: {...p, src: ''}}, 'lo', 'output')
         return 'end' in unbound ? unbound : this.routeOf({...bs[0], packet: p}, 'lo', 'output')
       }
-      // iputils ping first connects a UDP socket to port 1025 to learn its source address: that connect must succeed too.
-      const probe = opening && packet.l4proto === 'icmp' ? connected({...packet, l4proto: 'udp', sport: 0, dport: 1025}) : undefined
-      if (probe && 'end' in probe) return fateOf([{b: {...probe.end, status: probe.end.status === 'unknown' ? 'unknown' : 'drop'}}])
-      // UDP is sent unconnected (one lookup, no source yet), TCP connects; answers and later packets have their source.
-      const first = !opening ? this.routeOf(bs[0], 'lo', 'output') : packet.l4proto === 'tcp' ? connected(packet) : this.routeOf({...bs[0], packet: {...packet, src: ''}}, 'lo', 'output')
+      // iputils ping first connects a UDP socket to port 1025 to learn its source address: that connect must succeed too
+      // (a route, wherever it leads: only a route that is an error fails it).
+      const probe = opening && (packet.l4proto === 'icmp' || packet.l4proto === 'icmpv6') ? connected({...packet, l4proto: 'udp', sport: 0, dport: 1025}) : undefined
+      if (probe && 'end' in probe && !probe.misrouted) return fateOf([{b: {...probe.end, status: probe.end.status === 'unknown' ? 'unknown' : 'drop'}}])
+      // UDP is sent unconnected (one lookup, no source yet), TCP connects; answers and later packets have their source
+      // (IPv6: the host's own connection keeps its first route).
+      const ownV6 = packet.family === 6 && packet.ct.direction === 'original'
+      const first = ownV6 ? lookup6(packet) : !opening ? this.routeOf(bs[0], 'lo', 'output') : packet.l4proto === 'tcp' ? connected(packet) : this.routeOf({...bs[0], packet: {...packet, src: ''}}, 'lo', 'output')
       if ('end' in first) return fateOf([{b: first.end}])
       bs = this.hook(bs, 'output', 'ip', {oifname: oifFor(first.role)})
       done(bs.filter((b) => b.status !== 'accept'))
       for (const b of bs.filter((x) => x.status === 'accept')) {
         const changed = b.packet.dst !== packet.dst || b.packet.mark !== packet.mark
         const again = changed ? this.routeOf(b, 'lo', 'output') : first
-        // A mark changed in OUTPUT reroutes only from a route chain (iptables' mangle), not from a filter chain.
-        const moved = 'role' in again && again.role !== first.role && b.packet.dst === packet.dst
+        // A mark changed in OUTPUT reroutes only from a route chain (iptables' mangle), with the mark that chain left, not
+        // from a filter chain: where a filter chain changed it too, a route other than the first is not told here.
+        const moved = b.packet.dst === packet.dst && !('role' in again && again.role === first.role) && this.markSetOutsideRouteChain(b)
         const to = moved ? {end: ended(b, 'unknown', 'output', 'the mark set in OUTPUT routes it elsewhere: rerouted only by a route chain, not told here')} : again
         if ('end' in to) done([to.end])
         else if (to.role === 'host') done([ended(b, 'unknown', 'output', 'the host sends it to itself (loopback): not modelled by this test')])
@@ -164,6 +186,15 @@ export class HostModel {
       }
     }
     return fateOf(arrivals)
+  }
+
+  /** Some chain other than a route chain set the branch's mark in OUTPUT. */
+  private markSetOutsideRouteChain(b: Branch): boolean {
+    return b.steps.some((st) => {
+      if (st.hook !== 'output' || !st.action || !/^mark (set|and|or|xor)/.test(st.action)) return false
+      const table = this.ruleset.tables.find((t) => t.backend === st.chain.backend && t.family === st.chain.family && t.name === st.chain.table)
+      return table?.chains[st.chain.base ?? st.chain.chain]?.base?.type !== 'route'
+    })
   }
 
   /** A frame the bridge forwards from one port to another: its forward and postrouting hooks (and the IP ones through br_netfilter), the port's egress. */
@@ -191,7 +222,11 @@ export class HostModel {
         continue
       }
       const oif = oifFor(role)
-      let next = this.hook(list, 'forward', 'ip', {iifname: iif, oifname: oif, physIn})
+      // ip6_forward drops what the host does not forward, in silence, before the forward hook.
+      const forwards = ipv6Forwarding(this.sysctl, iif)
+      const v6 = list.filter((b) => b.packet.family === 6 && forwards.forwards !== true)
+      done(v6.map((b) => ended(b, forwards.forwards === false ? 'drop' : 'unknown', 'forward', `${forwards.key} = ${forwards.value ?? 'unread'}`)))
+      let next = this.hook(list.filter((b) => !v6.includes(b)), 'forward', 'ip', {iifname: iif, oifname: oif, physIn})
       next = this.hook(next, 'postrouting', 'ip', {iifname: iif, oifname: oif, physIn})
       if (role === 'out') done(this.hook(next, 'egress', 'netdev', {oifname: T.uplink}), 'out')
       else done(this.toGuest(next), role)
@@ -202,10 +237,10 @@ export class HostModel {
    * The host's routing decision for a branch's packet (its destination, mark and ports as they stand), from the routes and
    * policy rules its probes read: where it goes, or how it ends (unreachable and prohibit answer the sender at once).
    */
-  private routeOf(b: Branch, iif: string, hook: NfHook): {role: Role} | {end: Branch} {
+  private routeOf(b: Branch, iif: string, hook: NfHook): {role: Role} | {end: Branch; misrouted?: true} {
     const p = b.packet
     if (!this.router) return {role: roleOf(p.dst)}
-    const d = this.router.lookup({family: 4, dst: p.dst, src: p.src || undefined, iif, mark: p.mark, l4proto: p.l4proto, sport: p.sport, dport: p.dport})
+    const d = this.router.lookup({family: p.family, dst: p.dst, src: p.src || undefined, iif, mark: p.mark, l4proto: p.l4proto, sport: p.sport, dport: p.dport})
     const role = roleOf(p.dst)
     const how = (d: RouteDecision) => `routing: ${d.trail.join('; ')}`
     switch (d.kind) {
@@ -214,7 +249,7 @@ export class HostModel {
         return role === 'host' ? {role} : {end: ended(b, 'unknown', hook, `${how(d)}: local, for an address not the host's`)}
       case 'unicast':
         // Table 100 holds main's routes only: a device other than the one the address lives behind loses it beyond the host.
-        return d.dev === oifFor(role) && role !== 'host' ? {role} : {end: ended(b, 'drop', hook, `${how(d)}: out of ${d.dev}, where ${p.dst} is not`)}
+        return d.dev === oifFor(role) && role !== 'host' ? {role} : {end: ended(b, 'drop', hook, `${how(d)}: out of ${d.dev}, where ${p.dst} is not`), misrouted: true}
       case 'unreachable':
       case 'prohibit':
         return {end: ended(b, 'drop', hook, how(d), 'reject')}

@@ -166,8 +166,8 @@ describe('parseIptablesSaveIR: kitchen ruleset (iptables-nft, -c)', () => {
   })
 
   it('reads addrtype as fib types, --limit-iface-in as a lookup on the input interface', () => {
-    expect(exprsOf(tables, 'filter', 'INPUT', '--dst-type LOCAL --limit-iface-in')[0]).toEqual({kind: 'cmp', field: 'fib daddr type', op: 'eq', value: {t: 'flags', v: ['local']}, iface: 'iif'})
-    expect(exprsOf(tables, 'filter', 'INPUT', '! --src-type BROADCAST,MULTICAST')[0]).toEqual({kind: 'cmp', field: 'fib saddr type', op: 'ne', value: {t: 'flags', v: ['broadcast', 'multicast']}})
+    expect(exprsOf(tables, 'filter', 'INPUT', '--dst-type LOCAL --limit-iface-in')[0]).toEqual({kind: 'cmp', field: 'fib daddr type', op: 'eq', value: {t: 'flags', v: ['local']}, iface: 'iif', addrtypeMask: true})
+    expect(exprsOf(tables, 'filter', 'INPUT', '! --src-type BROADCAST,MULTICAST')[0]).toEqual({kind: 'cmp', field: 'fib saddr type', op: 'ne', value: {t: 'flags', v: ['broadcast', 'multicast']}, addrtypeMask: true})
   })
 
   it('reads pkttype, mac, iprange', () => {
@@ -416,7 +416,7 @@ describe('parseIptablesSaveIR: libvirt, Docker and ufw rulesets', () => {
     const nat = table(tables, 'nat')
     expect(nat.chains.OUTPUT.rules[0].exprs).toEqual([
       {kind: 'cmp', field: 'daddr', op: 'ne', value: {t: 'prefix', v: '127.0.0.0/8'}},
-      {kind: 'cmp', field: 'fib daddr type', op: 'eq', value: {t: 'flags', v: ['local']}},
+      {kind: 'cmp', field: 'fib daddr type', op: 'eq', value: {t: 'flags', v: ['local']}, addrtypeMask: true},
       {kind: 'jump', target: 'DOCKER'},
     ])
     expect(nat.chains.DOCKER.rules[2].exprs.at(-1)).toMatchObject({kind: 'nat', type: 'dnat', addr: '172.17.0.2', port: 80})

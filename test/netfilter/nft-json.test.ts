@@ -224,7 +224,7 @@ describe('parseNftJsonIR: objects, element options, dynamic sets, meters', () =>
     expect(table(o.tables, 'inet', 'kd_obj').chains.pre.rules[0].exprs).toEqual([
       {kind: 'cmp', field: 'nfproto', op: 'eq', value: {t: 'str', v: 'ipv4'}, implicit: true},
       l4('tcp'),
-      {kind: 'nat', type: 'dnat', map: {field: 'daddr', concat: ['daddr', 'dport'], entries: {t: 'setref', name: 'inet kd_obj portfwd'}}, text: 'dnat ip to ip daddr . tcp dport map @portfwd'},
+      {kind: 'nat', type: 'dnat', family: 4, map: {field: 'daddr', concat: ['daddr', 'dport'], entries: {t: 'setref', name: 'inet kd_obj portfwd'}}, text: 'dnat ip to ip daddr . tcp dport map @portfwd'},
     ])
   })
 })
@@ -282,7 +282,7 @@ describe('parseNftJsonIR: firewalld-style inet table', () => {
   })
 
   it('reads NAT per family, rejects, and the rpfilter fib lookup (a route lookup with the mark, strict on the input device)', () => {
-    expect(t.chains.nat_PRE_public.rules[1].exprs.at(-1)).toEqual({kind: 'nat', type: 'dnat', addr: 'fd00:122::50', port: 22, text: 'dnat ip6 to [fd00:122::50]:22'})
+    expect(t.chains.nat_PRE_public.rules[1].exprs.at(-1)).toEqual({kind: 'nat', type: 'dnat', addr: 'fd00:122::50', port: 22, family: 6, text: 'dnat ip6 to [fd00:122::50]:22'})
     expect(t.chains.filter_INPUT.rules.at(-1)?.exprs).toEqual([{kind: 'verdict', verdict: 'reject', text: 'reject with icmpx admin-prohibited'}])
     expect(t.chains.filter_PREROUTING.rules[1].exprs[1]).toEqual({kind: 'cmp', field: 'fib saddr oif', op: 'eq', value: {t: 'str', v: ''}, iface: 'iif', fibMark: true})
     expect(t.chains.filter_IN_public.rules[2].exprs[0]).toEqual({kind: 'cmp', field: 'l4proto', op: 'eq', value: {t: 'set', elems: [{t: 'str', v: 'icmp'}, {t: 'str', v: 'icmpv6'}]}})
@@ -445,10 +445,11 @@ describe('parseNftJsonIR: odd and malformed input', () => {
   it("reads the connection's original tuple (ct original ip daddr, proto-dst); the reply tuple stays opaque", () => {
     const ct = (key: string, extra: object = {}) => ({match: {op: '==', left: {ct: {key, dir: 'original', ...extra}}, right: key.startsWith('proto') ? 8080 : '198.51.100.1'}})
     const {exprs} = parseNftRuleExprs([ct('daddr', {family: 'ip'}), ct('proto-dst'), ct('saddr'), {match: {op: '==', left: {ct: {key: 'daddr', dir: 'reply', family: 'ip'}}, right: '198.51.100.1'}}], {family: 'ip', table: 't'})
-    expect(exprs.map((e) => (e.kind === 'cmp' ? e.field : e.kind))).toEqual(['ct original daddr', 'ct original dport', 'ct original saddr', 'opaque'])
+    // An address of a family brings that family's dependency (a connection of the other breaks the rule).
+    expect(exprs.map((e) => (e.kind === 'cmp' ? e.field : e.kind))).toEqual(['nfproto', 'ct original daddr', 'ct original dport', 'ct original saddr', 'opaque'])
     // nft 1.0.6 writes the family into the key: {"key": "ip daddr"} (seen in the kernel differential test).
     const old = parseNftRuleExprs([ct('ip daddr'), ct('ip6 saddr')], {family: 'inet', table: 't'}).exprs
-    expect(old.map((e) => (e.kind === 'cmp' ? e.field : e.kind))).toEqual(['ct original daddr', 'ct original saddr'])
+    expect(old.map((e) => (e.kind === 'cmp' ? (e.field === 'nfproto' ? `nfproto ${e.value.t === 'str' ? e.value.v : ''}` : e.field) : e.kind))).toEqual(['nfproto ipv4', 'ct original daddr', 'nfproto ipv6', 'ct original saddr'])
   })
 
   it('never throws on unknown expressions: they stay opaque with their JSON', () => {

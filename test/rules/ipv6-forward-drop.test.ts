@@ -40,6 +40,26 @@ describe('ipv6-forward-drop', () => {
     expect(egress6.map((f) => `${f.kind} ${f.verdict} ${f.decidedBy?.name ?? ''}`.trim())).toEqual(['egress6 pass', 'egress6-reply indeterminate return route'])
     expect(egress6[0].description).toMatch(/via eth0/)
   })
+  it("forwarding: conf/all, else the arriving device's force_forwarding (Linux 6.17); a device's own forwarding key forwards nothing (kernel: the differential's force_forwarding rulesets)", async () => {
+    const egress6With = async (values: Record<string, number | null>) => {
+      const facts = alter<SysctlFacts>(await ipv6Host(), 'sysctl', (s) => Object.assign(s.values, {'net.ipv6.conf.all.forwarding': 0}, values))
+      const flows = model(facts).datapath
+      return flows.ok ? flows.datapath.flows.filter((f) => f.kind === 'egress6' || f.kind === 'egress6-reply').map((f) => `${f.kind} ${f.verdict} ${f.decidedBy?.name ?? ''}`.trim()) : []
+    }
+    const absent = {'net.ipv6.conf.virbr0.force_forwarding': null, 'net.ipv6.conf.eth0.force_forwarding': null}
+    // The guests' bridge forces forwarding: the request is forwarded; the reply arrives by eth0, which does not.
+    expect(await egress6With({...absent, 'net.ipv6.conf.virbr0.force_forwarding': 1, 'net.ipv6.conf.eth0.force_forwarding': 0})).toEqual(['egress6 pass', 'egress6-reply fail forwarding'])
+    expect(await egress6With({'net.ipv6.conf.virbr0.force_forwarding': 1, 'net.ipv6.conf.eth0.force_forwarding': 1})).toEqual(['egress6 pass', 'egress6-reply indeterminate return route'])
+    // A kernel without the key (null), or the key at 0: conf/all = 0 forwards nothing, whatever the device's own forwarding key.
+    expect(await egress6With({...absent, 'net.ipv6.conf.virbr0.forwarding': 1})).toEqual(['egress6 fail forwarding'])
+    // Not read (a recording made before kvmdoctor read it): not told.
+    const unread = alter<SysctlFacts>(await ipv6Host(), 'sysctl', (s) => {
+      s.values['net.ipv6.conf.all.forwarding'] = 0
+      delete s.values['net.ipv6.conf.virbr0.force_forwarding']
+    })
+    const flows = model(unread).datapath
+    expect(flows.ok && flows.datapath.flows.find((f) => f.kind === 'egress6')?.hops.find((h) => h.name === 'forwarding')).toMatchObject({verdict: 'indeterminate', detail: 'net.ipv6.conf.virbr0.force_forwarding could not be read'})
+  })
   it('fires for an ip6tables FORWARD drop while IPv4 passes, with narrow accepts before it as the fix', async () => {
     const facts = withIp6tablesRule(await ipv6Host(), '-A FORWARD -i virbr0 -j DROP')
     const {evaluation} = await fire(rule, facts)

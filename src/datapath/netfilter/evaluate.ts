@@ -597,6 +597,11 @@ function runStatement(rs: CompiledRuleset, s: NfStatement, rule: NfRule, m: Mach
         b.steps.push(stepFor(hook, chain, rule, 'rule', s.type, 'NAT outside a nat chain has no effect'))
         return undefined
       }
+      // `snat ip6 to` in an inet table does nothing to an IPv4 packet (nor `ip` to IPv6): the rule goes on, no verdict.
+      if (s.family !== undefined && s.family !== p.family) {
+        b.steps.push(stepFor(hook, chain, rule, 'rule', s.type, `NAT for IPv${s.family} only: no effect on an IPv${p.family} packet`))
+        return undefined
+      }
       // A map's address depends on the packet: no entry breaks the rule (the lookup fails), an undecidable key is unknown.
       const target = s.map ? natMapTarget(rs, s.map, p, ctx, priority, chain.family) : undefined
       if (target === 'miss') return {kind: 'next'}
@@ -793,10 +798,33 @@ export function evalMatch(rs: CompiledRuleset, e: NfMatch, p: NfPacket, ctx: Eva
     return ok === 'unknown' || e.op === 'eq' ? ok : !ok
   }
   if (e.field === 'fib saddr oif' || e.field === 'fib daddr oif') return compare(rs, fibRouteDevice(e, p, ctx, family, hook), e.op, e.value, undefined, ICMP_TYPES)
+  if (e.addrtypeMask && p.family === 6 && e.value.t === 'flags') {
+    const ok = addrtype6(e.value.v, fieldValues(e.field, undefined, p, ctx, priority, family, e.iface), e.field === 'fib saddr type' ? p.src : p.dst)
+    return ok === 'unknown' || e.op === 'eq' ? ok : !ok
+  }
   const actual = fieldValues(e.field, e.concat, p, ctx, priority, family, e.iface)
   // `! --physdev-in X` where no port is known: xt_physdev answers the negation's way (a match).
   if (actual === null && e.op === 'ne' && (e.field === 'physdev-in' || e.field === 'physdev-out')) return true
   return compare(rs, actual, e.op, e.value, e.mask, typeNames(e.field, e.concat))
+}
+
+/**
+ * ip6tables -m addrtype (match_type6): every type asked must hold. MULTICAST, UNICAST and UNSPEC test the address's class
+ * (ipv6_addr_type: a local address is unicast too, unlike IPv4's one type per address); LOCAL, ANYCAST, BLACKHOLE and
+ * UNREACHABLE ask a route lookup, of which the host's view tells local only.
+ */
+function addrtype6(wanted: string[], types: FieldValue, addr: string): Tri {
+  const ip = parseIp(addr)
+  if (!ip || !Array.isArray(types)) return 'unknown'
+  const multicast = ip.value >> 120n === 0xffn
+  // Neither :: nor an IPv4-mapped address (::ffff:0:0/96) is of the unicast class.
+  const unicast = !multicast && ip.value !== 0n && ip.value >> 32n !== 0xffffn
+  const w = new Set(wanted.map((x) => x.toLowerCase()))
+  if ((w.has('multicast') && !multicast) || (w.has('unicast') && !unicast) || (w.has('unspec') && ip.value !== 0n)) return false
+  const lookups = [...w].filter((x) => ['local', 'anycast', 'blackhole', 'unreachable'].includes(x))
+  if (lookups.length === 0) return true
+  if (types.includes('local') && w.has('local')) return true
+  return lookups.some((x) => x !== 'local') ? 'unknown' : false
 }
 
 /** The type names a field's rule values may use: ICMPv6 numbers its types apart (echo-request is 128, not 8). */
