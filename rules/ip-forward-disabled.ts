@@ -2,7 +2,7 @@ import type {HostView} from '../src/derive/index.js'
 import {appendLines, cmd, defineRule, line, probes, SYSCTL_DROP_IN, text} from './kit.js'
 
 /** The sysctls that turn forwarding off: the host-wide IPv4 one, a device's own, IPv6's. */
-const FORWARDING = /(^net\.ipv4\.ip_forward|\.forwarding)$/
+const FORWARDING = /(^net\.ipv4\.ip_forward|\.forwarding|\.force_forwarding)$/
 
 export default defineRule<HostView>({
   id: 'ip-forward-disabled',

@@ -40,7 +40,7 @@ import {type TcIndex, tcIndexOf, tcVerdict} from './tc.js'
 import type {HookFacts} from '../../probes/libvirt-hooks.js'
 import {xfrmExempt, xfrmHop} from './xfrm.js'
 import {type Forward, type GuestBook, MAX_RANGE_MEMBERS, type PublishRequest, collectForwards, rangeMembers, unheldTarget} from './published.js'
-import {forwardsIpv4PerDevice, ipv6Forwarding} from '../lib/forwarding.js'
+import {forwardsIpv4PerDevice, forwardsIpv6PerDevice, ipv6Forwarding} from '../lib/forwarding.js'
 import {type GivenDhcpOptions, type GivenOption, dhcpRefusal, givenDhcpOptions} from '../lib/dnsmasq-options.js'
 
 export type FlowKind = 'dhcp' | 'dhcp-reply' | 'dns' | 'dns-reply' | 'egress' | 'egress-reply' | 'egress6' | 'egress6-reply' | 'custom' | InboundKind
@@ -1418,7 +1418,15 @@ class HostView {
   private forwardingHop6(iif: string): Hop {
     const {forwards, key, value} = ipv6Forwarding(this.facts.sysctl, iif)
     if (forwards === 'unknown') return {name: 'forwarding', verdict: 'indeterminate', detail: `${key} could not be read`}
-    if (!forwards) return {name: 'forwarding', verdict: 'fail', detail: `${key} = 0${this.sysctl(`net.ipv6.conf.${iif}.force_forwarding`) === 0 ? ` (and ${iif}'s force_forwarding)` : ''}: the host routes nothing`, element: {id: `sysctl:${key}`, kind: 'sysctl', text: `${key} = 0`, sysctl: {key, value: 0}}}
+    if (!forwards) {
+      // A host that forwards IPv6 per device (some device's force_forwarding on, all off): the arriving device's own
+      // key is what to set; all.forwarding turns every device into a router, the uplink to the world included.
+      const forceKey = `net.ipv6.conf.${iif}.force_forwarding`
+      if (this.sysctl(forceKey) === 0 && forwardsIpv6PerDevice(this.facts.sysctl)) {
+        return {name: 'forwarding', verdict: 'fail', detail: `${forceKey} = 0 (${key} = 0; this host forwards IPv6 per device): nothing arriving on ${iif} is routed`, element: {id: `sysctl:${forceKey}`, kind: 'sysctl', text: `${forceKey} = 0`, sysctl: {key: forceKey, value: 0}, device: iif}}
+      }
+      return {name: 'forwarding', verdict: 'fail', detail: `${key} = 0${this.sysctl(forceKey) === 0 ? ` (and ${iif}'s force_forwarding)` : ''}: the host routes nothing`, element: {id: `sysctl:${key}`, kind: 'sysctl', text: `${key} = 0`, sysctl: {key, value: 0}}}
+    }
     if (key !== 'net.ipv6.conf.all.forwarding') return {name: 'forwarding', verdict: 'pass', detail: `${key} = ${value}: the host forwards what arrives on ${iif} (net.ipv6.conf.all.forwarding = 0)`}
     const own = this.sysctl(`net.ipv6.conf.${iif}.forwarding`)
     return {name: 'forwarding', verdict: 'pass', detail: `${key} = ${value}${own !== undefined && own !== null ? `, net.ipv6.conf.${iif}.forwarding = ${own}` : ''}`}

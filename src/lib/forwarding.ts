@@ -7,6 +7,10 @@ export const forwardsIpv4PerDevice = (values: Readonly<Record<string, number | n
   values['net.ipv4.ip_forward'] === 0 &&
   Object.entries(values).some(([k, v]) => v === 1 && /^net\.ipv4\.conf\..+\.forwarding$/.test(k) && !/^net\.ipv4\.conf\.(all|default)\./.test(k))
 
+/** Whether a host forwards IPv6 per device: net.ipv6.conf.all.forwarding = 0 with some device's force_forwarding = 1. */
+export const forwardsIpv6PerDevice = (values: Readonly<Record<string, number | null>>): boolean =>
+  values['net.ipv6.conf.all.forwarding'] === 0 && Object.entries(values).some(([k, v]) => v === 1 && /^net\.ipv6\.conf\..+\.force_forwarding$/.test(k) && !/^net\.ipv6\.conf\.(all|default)\./.test(k))
+
 /**
  * Whether the kernel forwards IPv6 arriving on `iif` (ip6_forward): net.ipv6.conf.all.forwarding, or else the arriving
  * device's force_forwarding (Linux 6.17 on). A device's own forwarding key does not forward: it only makes the device act
