@@ -256,6 +256,20 @@ interface GuestSide {
 /** Where a guest's interface plugs in, whoever the guest is. */
 type GuestPort = Pick<GuestSide, 'i' | 'bridge' | 'net'>
 
+/** The IPv6 link-local address a MAC makes (modified EUI-64), as guests' kernels take it by default. */
+function linkLocalOf(mac: string): string | undefined {
+  const b = mac.split(':').map((x) => Number.parseInt(x, 16))
+  if (b.length !== 6 || b.some((x) => !Number.isInteger(x) || x < 0 || x > 255)) return undefined
+  const hex = (hi: number, lo: number) => ((hi << 8) | lo).toString(16)
+  return `fe80::${hex(b[0] ^ 2, b[1])}:${hex(b[2], 0xff)}:${hex(0xfe, b[3])}:${hex(b[4], b[5])}`
+}
+
+/** The solicited-node multicast address a neighbour solicitation for ADDR goes to: ff02::1:ff and its last 24 bits. */
+function solicitedNodeOf(addr: string): string | undefined {
+  const ip = parseIp(addr)
+  return ip?.family === 6 ? formatIp(6, 0xff020000000000000000000000000000n | 0x1ff000000n | (ip.value & 0xffffffn)) : undefined
+}
+
 /** The guest's own NIC: libvirt may hold its link down (<link state='down'/>). */
 const guestNicHop = (d: LibvirtDomain, i: Iface): Hop =>
   i.linkState === 'down'
@@ -707,6 +721,7 @@ class HostView {
       const runner = this.fromGuest(g, request, size)
       runner.nexthop = nexthop
       this.upToHost(runner, bridge)
+      this.ndExchange(runner, g)
       const decision = this.ipReceive(runner, bridge, 'forward', true)
       const egress = decision?.dev
       runner.nf('netfilter postrouting', 'postrouting', 'ip', {iifname: bridge, oifname: egress})
@@ -1232,6 +1247,31 @@ class HostView {
       const {hop} = this.nfHop(`${name} (arp ${hook})`, hook, 'arp', [startBranch(arp)])
       if (hop.verdict !== 'pass') {
         runner.push(hop.verdict === 'fail' ? cacheBound(hop, cached) : hop)
+        return
+      }
+    }
+  }
+
+  /**
+   * A guest's IPv6 neighbour discovery of its router, the host's link-local address on the bridge (what the RAs it
+   * learns its default route from announce): the solicitation through the host's input hook, the advertisement through
+   * output. Conntrack leaves neighbour discovery untracked: a filter without an ICMPv6 accept ahead of its drop cuts the
+   * guests' IPv6 off once their neighbour caches run out (IPv4's ARP has its own hooks; this is ICMPv6).
+   */
+  private ndExchange(runner: PathRunner, g: GuestSide): void {
+    const host = this.links.get(g.bridge)?.addresses.find((a) => a.family === 'inet6' && /^fe80:/i.test(a.address))?.address
+    const guest = g.i.mac ? linkLocalOf(g.i.mac) : undefined
+    const solicited = host ? solicitedNodeOf(host) : undefined
+    if (!runner.alive() || !host || !guest || !solicited) return
+    const untracked = (p: NfPacket): NfPacket => ({...p, ct: {...p.ct, state: 'untracked'}})
+    const exchange: [NfHook, NfPacket][] = [
+      ['input', untracked(newPacket({family: 6, iifname: g.bridge, src: guest, dst: solicited, l4proto: 'icmpv6', icmpType: 135, etherSrc: g.i.mac}))],
+      ['output', untracked(newPacket({family: 6, oifname: g.bridge, src: host, dst: guest, l4proto: 'icmpv6', icmpType: 136}))],
+    ]
+    for (const [hook, packet] of exchange) {
+      const {hop} = this.nfHop(`neighbour discovery of ${host} (${hook})`, hook, 'ip', [startBranch(packet)])
+      if (hop.verdict !== 'pass') {
+        runner.push(hop.verdict === 'fail' ? cacheBound(hop, `the guest reaches its router only while its neighbour cache holds the host's MAC`) : hop)
         return
       }
     }
