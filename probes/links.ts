@@ -6,6 +6,8 @@ export interface Address {
   address: string
   prefix: number
   scope: string
+  /** IPv6 duplicate address detection: still under way (tentative), or failed (another node holds it): not usable. */
+  dad?: 'tentative' | 'failed'
 }
 
 export type LinkKind = 'loopback' | 'bridge' | 'tap' | 'tun' | 'veth' | 'macvtap' | 'macvlan' | 'vlan' | 'vxlan' | 'bond' | 'dummy' | 'wireguard' | 'ether' | string
@@ -111,7 +113,8 @@ export function parseIpAddr(text: string): Link[] {
         const family = a.family
         const address = str(a.local)
         if ((family !== 'inet' && family !== 'inet6') || !address) return []
-        return [{family, address, prefix: num(a.prefixlen) ?? (family === 'inet' ? 32 : 128), scope: str(a.scope) ?? 'global'}]
+        const dad = a.dadfailed === true ? 'failed' : a.tentative === true ? 'tentative' : undefined
+        return [{family, address, prefix: num(a.prefixlen) ?? (family === 'inet' ? 32 : 128), scope: str(a.scope) ?? 'global', ...(dad ? {dad} : {})}]
       }),
     }
     // ip prints a group's number as text ("5"), 0 as "default", and a name when /etc/iproute2/group has one.

@@ -122,6 +122,8 @@ export default defineRule<ElementView>({
     // The address libvirt gave the bridge, put back as libvirt sets it (dnsmasq binds to it again by itself).
     // No command: a network's definition (see the note).
     {kind: 'dhcp-option', undo: () => []},
-    {kind: 'gateway-address', undo: (el) => (el.prefix !== undefined ? cmd`ip address add ${`${el.address}/${el.prefix}`} broadcast + dev ${el.device}` : undefined) ?? []},
+    // IPv6 has no broadcast (ip refuses one); an address that failed duplicate address detection has no prefix here:
+    // re-adding it fails again while another node holds it (no command).
+    {kind: 'gateway-address', undo: (el) => (el.prefix === undefined ? undefined : el.ipFamily === 6 ? cmd`ip address add ${`${el.address}/${el.prefix}`} dev ${el.device}` : cmd`ip address add ${`${el.address}/${el.prefix}`} broadcast + dev ${el.device}`) ?? []},
   ],
 })

@@ -721,6 +721,8 @@ class HostView {
       const runner = this.fromGuest(g, request, size)
       runner.nexthop = nexthop
       this.upToHost(runner, bridge)
+      const gateway = this.gatewayAddress6(bridge, v6.address, v6.prefix, net.name)
+      if (gateway) runner.push(gateway)
       this.ndExchange(runner, g)
       const decision = this.ipReceive(runner, bridge, 'forward', true)
       const egress = decision?.dev
@@ -1250,6 +1252,22 @@ class HostView {
         return
       }
     }
+  }
+
+  /**
+   * The network's IPv6 address on its bridge, which its RAs and DNS answer from: missing (a guest's IPv6 has no router
+   * there), failed duplicate address detection (another node holds it: the host does not use it), or still tentative.
+   */
+  private gatewayAddress6(bridge: string, address: string, prefix: number, network: string): Hop | undefined {
+    if (!this.addressesRead()) return undefined
+    const held = this.links.get(bridge)?.addresses.find((a) => a.family === 'inet6' && parseIp(a.address)?.value === parseIp(address)?.value)
+    const name = `gateway ${address}`
+    const element = (text: string, withPrefix: boolean): Element => ({id: `gateway:${bridge} ${address}`, kind: 'gateway-address', text, device: bridge, address, ipFamily: 6, network, ...(withPrefix ? {prefix} : {})})
+    if (!held) return {name, verdict: 'fail', detail: `${bridge} lacks ${address}, network ${network}'s IPv6 address: nothing there routes the guests' IPv6`, element: element(`${bridge} lacks ${address}/${prefix}, the IPv6 gateway of network ${network}`, true)}
+    // Failed: re-adding it fails again while the other node holds it; which node that is, is the question (no command).
+    if (held.dad === 'failed') return {name, verdict: 'fail', detail: `${address} on ${bridge} failed duplicate address detection: another node on the segment holds it, and the host does not use it`, element: element(`${bridge}: ${address}/${held.prefix} dadfailed (another node holds it)`, false)}
+    if (held.dad === 'tentative') return {name, verdict: 'indeterminate', detail: `${address} on ${bridge} is still tentative (duplicate address detection under way, or ${bridge} has no carrier): the host does not use it yet`}
+    return undefined
   }
 
   /**

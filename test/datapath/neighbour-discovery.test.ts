@@ -46,4 +46,23 @@ describe('IPv6 neighbour discovery of the router', () => {
     const d = await diagnose({runner, options, version: 'test', now: new Date('2026-12-07T00:00:00Z')})
     expect(d.flows.find((f) => f.kind === 'egress6')!.decidedBy?.name).toMatch(/^neighbour discovery of fe80::\S+ \(output\)$/)
   })
+  it("the network's IPv6 address on the bridge failed duplicate address detection, or is missing: the egress fails there; still tentative: undecided", async () => {
+    const addr = (change: (a: Record<string, unknown>[]) => Record<string, unknown>[]) => (c: CommandCapture): CommandCapture => {
+      if (c.argv[0] !== 'ip' || !c.argv.includes('addr')) return withInput()(c)
+      const links = JSON.parse(c.output) as {ifname: string; addr_info: Record<string, unknown>[]}[]
+      const bridge = links.find((l) => l.ifname === 'virbr0')!
+      bridge.addr_info = change(bridge.addr_info)
+      return {...c, output: JSON.stringify(links)}
+    }
+    const ours = (a: Record<string, unknown>) => a.local === '2001:db8:ca2:2::1'
+    const failed = (await egress6(addr((list) => list.map((a) => (ours(a) ? {...a, dadfailed: true, tentative: true} : a))))).flow
+    expect([failed.verdict, failed.decidedBy?.element?.text]).toEqual(['fail', 'virbr0: 2001:db8:ca2:2::1/64 dadfailed (another node holds it)'])
+    const missing = (await egress6(addr((list) => list.filter((a) => !ours(a))))).flow
+    expect([missing.verdict, missing.decidedBy?.element?.text]).toEqual(['fail', 'virbr0 lacks 2001:db8:ca2:2::1/64, the IPv6 gateway of network default'])
+    // Put back as libvirt adds it: IPv6 has no broadcast (ip refuses one). The failed one gets no command.
+    expect(missing.decidedBy?.element?.undo).toEqual(['ip address add 2001:db8:ca2:2::1/64 dev virbr0'])
+    expect(failed.decidedBy?.element?.undo).toEqual([])
+    const tentative = (await egress6(addr((list) => list.map((a) => (ours(a) ? {...a, tentative: true} : a))))).flow
+    expect([tentative.verdict, tentative.decidedBy?.name]).toEqual(['indeterminate', 'gateway 2001:db8:ca2:2::1'])
+  })
 })
