@@ -1,5 +1,6 @@
 import {describe, expect, it} from 'vitest'
 import type {LibvirtFacts} from '../../probes/libvirt.js'
+import type {Link} from '../../probes/links.js'
 import {parseIptablesSaveIR} from '../../probes/netfilter/iptables-save.js'
 import {parseIpRoute} from '../../probes/routes.js'
 import type {SysctlFacts} from '../../probes/sysctl.js'
@@ -18,6 +19,8 @@ const ROUTES6 = JSON.stringify([
 async function ipv6Host(): Promise<Facts> {
   let facts = withProbeData(await factsOf('healthy'), 'routes6', parseIpRoute(ROUTES6, 'inet6'))
   facts = alter<LibvirtFacts>(facts, 'libvirt', (l) => l.networks[0].ips.push({family: 'ipv6', address: '2001:db8:ca2:2::1', prefix: 64, dhcpRanges: [], dhcpHosts: []}))
+  // libvirt puts the network's IPv6 address on its bridge too.
+  facts = alter<Link[]>(facts, 'links', (links) => links.find((l) => l.name === 'virbr0')!.addresses.push({family: 'inet6', address: '2001:db8:ca2:2::1', prefix: 64, scope: 'global'}))
   return alter<SysctlFacts>(facts, 'sysctl', (s) => (s.values['net.ipv6.conf.all.forwarding'] = 1))
 }
 
