@@ -544,6 +544,7 @@ class HostView {
       const elsewhere = resolvers !== undefined && resolvers.length > 0 && !resolvers.includes(gw) ? resolvers[0] : undefined
       if (elsewhere) flows.push(...this.otherResolver(base, g, source, srcNote, elsewhere, subnet))
       else if (net.dnsEnabled) flows.push(...this.localService(base, g, 'dns', gw, source, srcNote))
+      else flows.push(this.noNetworkResolver(base, g, source, srcNote, gw))
       if (net.forwardMode === 'nat' || net.forwardMode === 'route' || net.forwardMode === 'open') flows.push(...this.routedEgress(base, g, source, srcNote, internet, 'egress'))
       return flows
     }
@@ -1638,6 +1639,24 @@ class HostView {
    * query walked as any traffic to that server (forwarded, or bridged to a neighbour), and whether a DNS server
    * answers there decided beyond the host: at best indeterminate, never a pass.
    */
+  /**
+   * A network that serves no DNS (<dns enable='no'/>): its dnsmasq listens on no port 53. Which server the guest asks is
+   * then its own configuration, which the host does not see: not a pass (it may ask nobody, or its gateway, which
+   * answers nothing), not a fail (it may be configured by hand).
+   */
+  private noNetworkResolver(base: FlowBase, g: GuestSide, source: SourceAddress, srcNote: string, gw: string): Flow {
+    const net = g.net!
+    const request = newPacket({family: 4, iifname: g.bridge, src: source.addr, dst: gw, l4proto: 'udp', sport: EPHEMERAL_PORT, dport: 53, etherSrc: g.i.mac})
+    const resolver: Hop = {
+      name: 'resolver',
+      verdict: 'indeterminate',
+      detail: `network ${net.name} serves no DNS (<dns enable='no'/>): nothing answers on ${gw} port 53, and which server ${g.d.name} asks (one configured in the guest, if any) is not seen from the host`,
+      element: {id: `dns-disabled:${net.name}`, kind: 'listener', text: `network ${net.name}: <dns enable='no'/>`, network: net.name},
+    }
+    const missing = this.unaddressedHop(source, g)
+    return this.finish(base, 'dns', `DNS query of a guest of network ${net.name}, which serves no DNS${srcNote}`, request, missing ? [missing, resolver] : [resolver], undefined, source.assumed ? [source.assumed] : [])
+  }
+
   private otherResolver(base: FlowBase, g: GuestSide, source: SourceAddress, srcNote: string, server: string, subnet: string): Flow[] {
     const beyond: Hop = {
       name: 'resolver',
