@@ -934,10 +934,10 @@ const RED15_SCENARIOS: Scenario[] = [
   {
     name: 'nwfilter-tcp-in-drop',
     ci: false,
-    description: "the same filter dropping TCP from port 80 into a third guest (direction in): libvirt puts it in libvirt-out (FO-vnetN, -m physdev --physdev-out), which the routed HTTP replies meet in FORWARD",
-    findings: [],
+    description: "the same filter dropping TCP from port 80 into a third guest (direction in): libvirt's state matching writes the reverse rule too (FI-vnetN: --dport 80 out of the guest), which drops the guest's own connection openings",
+    findings: [{id: 'guest-flow-blocked', entity: '~-A FI-vnet', rank: 1}],
     noOtherAbove: 'info',
-    oracle: {[WEB01]: REACH_OK},
+    oracle: {'kdlab-nwf05': {dhcp: 'ok', dns: 'ok', ping: 'ok', tcp: 'fail'}, [WEB01]: REACH_OK},
   },
 ]
 

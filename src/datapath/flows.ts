@@ -1651,7 +1651,7 @@ class HostView {
       name: 'resolver',
       verdict: 'indeterminate',
       detail: `network ${net.name} serves no DNS (<dns enable='no'/>): nothing answers on ${gw} port 53, and which server ${g.d.name} asks (one configured in the guest, if any) is not seen from the host`,
-      element: {id: `dns-disabled:${net.name}`, kind: 'listener', text: `network ${net.name}: <dns enable='no'/>`, network: net.name},
+      element: {id: `dns-disabled:${net.name}`, kind: 'listener', text: `network ${net.name}: <dns enable='no'/>`, network: net.name, dnsDisabled: true},
     }
     const missing = this.unaddressedHop(source, g)
     return this.finish(base, 'dns', `DNS query of a guest of network ${net.name}, which serves no DNS${srcNote}`, request, missing ? [missing, resolver] : [resolver], undefined, source.assumed ? [source.assumed] : [])
