@@ -939,6 +939,14 @@ const RED15_SCENARIOS: Scenario[] = [
     noOtherAbove: 'info',
     oracle: {'kdlab-nwf05': {dhcp: 'ok', dns: 'ok', ping: 'ok', tcp: 'fail'}, [WEB01]: REACH_OK},
   },
+  {
+    name: 'nwfilter-allow-list-no-icmp',
+    ci: false,
+    description: "a fourth guest under an allow-list filter of the admin's own: DHCP, DNS and HTTP out accepted (libvirt's state matching lets their answers in), everything else of IP dropped, ping with it",
+    findings: [],
+    noOtherAbove: 'info',
+    oracle: {'kdlab-nwf06': {dhcp: 'ok', dns: 'ok', ping: 'fail', tcp: 'ok'}, [WEB01]: REACH_OK},
+  },
 ]
 
 /** What a Docker-style FORWARD DROP does to the bridged guest kdlab-lan01 once br_netfilter hands kdlab-br0's frames over. */

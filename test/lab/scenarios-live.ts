@@ -2056,6 +2056,7 @@ const OWN_FILTER = 'kdlab-own-drop'
 const NWF03: Guest = {name: 'kdlab-nwf03', mac: '52:54:00:6b:64:b4', mode: 'dhcp', filterref: {filter: OWN_FILTER}}
 const NWF04: Guest = {name: 'kdlab-nwf04', mac: '52:54:00:6b:64:b5', mode: 'dhcp', filterref: {filter: OWN_FILTER}}
 const NWF05: Guest = {name: 'kdlab-nwf05', mac: '52:54:00:6b:64:b6', mode: 'dhcp', filterref: {filter: OWN_FILTER}}
+const NWF06: Guest = {name: 'kdlab-nwf06', mac: '52:54:00:6b:64:b7', mode: 'dhcp', filterref: {filter: OWN_FILTER}}
 
 /** A guest on a network of its own, both removed by the reset; `more` adds to the fault, `less` takes it away first. */
 function onLabNetwork(name: string, third: number, forward: string, dns: string, g: Guest, more?: {inject(): Promise<void>; reset(): Promise<void>}): LiveScenario {
@@ -2091,15 +2092,18 @@ async function dropNwfilterIptablesChains(bin: 'iptables' | 'ip6tables'): Promis
   }
 }
 
-/** A guest whose filter drops what `match` matches in `direction` (out of it, or into it); the filter, and nwfilter's iptables chains, removed after. */
-function nwfilterOwnRule(g: Guest, match: string, direction: 'out' | 'in' = 'out'): LiveScenario {
+/** One nwfilter rule dropping what `match` matches in `direction` (out of the guest, or into it). */
+const nwfilterDrop = (match: string, direction: 'out' | 'in' = 'out') => `<rule action='drop' direction='${direction}' priority='500'>${match}</rule>`
+
+/** A guest under a filter of the admin's own (`rules`: its <rule> elements); the filter, and nwfilter's iptables chains, removed after. */
+function nwfilterOwnRule(g: Guest, rules: string): LiveScenario {
   return withBridgeTables({
     async inject() {
       for (const bin of ['iptables', 'ip6tables'] as const) {
         if ((await sh([bin, '-t', 'filter', '-S', 'libvirt-out'], {reject: false})).exitCode === 0) throw new Error(`${bin} holds nwfilter's chains before the scenario`)
       }
       const file = join(CACHE, `${OWN_FILTER}.xml`)
-      writeFileSync(file, `<filter name='${OWN_FILTER}' chain='root'><rule action='drop' direction='${direction}' priority='500'>${match}</rule></filter>`)
+      writeFileSync(file, `<filter name='${OWN_FILTER}' chain='root'>${rules}</filter>`)
       await sh(['virsh', 'nwfilter-define', file])
       await startGuest(g)
     },
@@ -2136,9 +2140,15 @@ const RED15: Record<string, LiveScenario> = {
     },
   }),
   'network-dns-disabled': onLabNetwork(NODNS, 155, "<forward mode='nat'/>", "<dns enable='no'/>", NODNS01),
-  'nwfilter-tcp-out-drop': nwfilterOwnRule(NWF03, '<tcp dstportstart=\'80\'/>'),
-  'nwfilter-dns-out-drop': nwfilterOwnRule(NWF04, '<udp dstportstart=\'53\'/>'),
-  'nwfilter-tcp-in-drop': nwfilterOwnRule(NWF05, '<tcp srcportstart=\'80\'/>', 'in'),
+  'nwfilter-tcp-out-drop': nwfilterOwnRule(NWF03, nwfilterDrop("<tcp dstportstart='80'/>")),
+  'nwfilter-dns-out-drop': nwfilterOwnRule(NWF04, nwfilterDrop("<udp dstportstart='53'/>")),
+  'nwfilter-tcp-in-drop': nwfilterOwnRule(NWF05, nwfilterDrop("<tcp srcportstart='80'/>", 'in')),
+  // A whitelist: DHCP, DNS and HTTP out (libvirt's state matching lets their answers in), everything else of IP dropped.
+  'nwfilter-allow-list-no-icmp': nwfilterOwnRule(
+    NWF06,
+    ["<udp dstportstart='67'/>", "<udp dstportstart='53'/>", "<tcp dstportstart='80'/>"].map((m) => `<rule action='accept' direction='out' priority='100'>${m}</rule>`).join('') +
+      "<rule action='drop' direction='inout' priority='500'><all/></rule>",
+  ),
 }
 
 export const LIVE: Record<string, LiveScenario> = {
