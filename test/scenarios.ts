@@ -905,6 +905,22 @@ const RED15_SCENARIOS: Scenario[] = [
     oracle: {'kdlab-rt01': REACH_HOST_ONLY, [WEB01]: REACH_OK},
   },
   {
+    name: 'network-open-admin-nat',
+    ci: false,
+    description: "a second network <forward mode='open'/> (192.168.154.0/24, no route back to it upstream) whose guests the admin masquerades (iptables -t nat -A POSTROUTING -s 192.168.154.0/24 ! -d 192.168.154.0/24 -j MASQUERADE): nothing is wrong",
+    findings: [],
+    noOtherAbove: 'info',
+    oracle: {'kdlab-rt01': REACH_OK, [WEB01]: REACH_OK},
+  },
+  {
+    name: 'network-nat-port-range',
+    ci: false,
+    description: "a second NAT network with <nat><port start='40000' end='40009'/></nat> (libvirt's MASQUERADE --to-ports 40000-40009 for TCP and UDP): nothing is wrong",
+    findings: [],
+    noOtherAbove: 'info',
+    oracle: {'kdlab-ports01': REACH_OK, [WEB01]: REACH_OK},
+  },
+  {
     name: 'network-dns-disabled',
     ci: false,
     beyondHost: {guests: ['kdlab-nodns01'], measures: ['dns'], why: "its network serves no DNS and names no resolver: which server the guest asks is its own configuration (this guest falls back to its gateway, which answers nothing)"},

@@ -2049,6 +2049,9 @@ const ROUTE_MODE = "<forward mode='route'/>"
 const ROUTED01: Guest = {name: 'kdlab-rt01', mac: '52:54:00:6b:64:b2', mode: 'dhcp', network: ROUTED, probe: '192.168.154.1'}
 /** The lab internet's route back to the routed network (what its upstream router would hold). */
 const ROUTED_RETURN = ['192.168.154.0/24', 'via', INET.hostAddr]
+const OPEN_NAT = ['-s', '192.168.154.0/24', '!', '-d', '192.168.154.0/24', '-j', 'MASQUERADE']
+const PORTS = 'kdlab-ports'
+const PORTS01: Guest = {name: 'kdlab-ports01', mac: '52:54:00:6b:64:b8', mode: 'dhcp', network: PORTS, probe: '192.168.156.1'}
 const NODNS = 'kdlab-nodns'
 const NODNS01: Guest = {name: 'kdlab-nodns01', mac: '52:54:00:6b:64:b3', mode: 'dhcp', network: NODNS, probe: '192.168.155.1'}
 /** An nwfilter of the admin's own: one rule dropping what the guest sends (libvirt puts a layer-3 rule in iptables). */
@@ -2139,6 +2142,17 @@ const RED15: Record<string, LiveScenario> = {
       await sh(['ip', 'netns', 'exec', INET.netns, 'ip', 'route', 'del', ...ROUTED_RETURN], {reject: false})
     },
   }),
+  // The admin NATs the open network's guests themselves (what mode open leaves to them): no return route needed.
+  'network-open-admin-nat': onLabNetwork(ROUTED, 154, "<forward mode='open'/>", LAB_NET_DNS, ROUTED01, {
+    async inject() {
+      await sh(['iptables', '-t', 'nat', '-A', 'POSTROUTING', ...OPEN_NAT])
+    },
+    async reset() {
+      await sh(['iptables', '-t', 'nat', '-D', 'POSTROUTING', ...OPEN_NAT], {reject: false})
+    },
+  }),
+  // libvirt's own MASQUERADE with --to-ports (<nat><port start end>): a narrow port range, nothing wrong.
+  'network-nat-port-range': onLabNetwork(PORTS, 156, "<forward mode='nat'><nat><port start='40000' end='40009'/></nat></forward>", LAB_NET_DNS, PORTS01),
   'network-dns-disabled': onLabNetwork(NODNS, 155, "<forward mode='nat'/>", "<dns enable='no'/>", NODNS01),
   'nwfilter-tcp-out-drop': nwfilterOwnRule(NWF03, nwfilterDrop("<tcp dstportstart='80'/>")),
   'nwfilter-dns-out-drop': nwfilterOwnRule(NWF04, nwfilterDrop("<udp dstportstart='53'/>")),
