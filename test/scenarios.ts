@@ -921,6 +921,19 @@ const RED15_SCENARIOS: Scenario[] = [
     oracle: {'kdlab-ports01': REACH_OK, [WEB01]: REACH_OK},
   },
   {
+    name: 'network-routed-pinned-other-dev',
+    ci: false,
+    description: "a second network <forward mode='route' dev='kdlab-pin0'/> (a veth end, up, nothing routed through it) whose subnet the lab internet routes back, while the route to the internet leaves by kdlab-up0: libvirt forwards the subnet only out of kdlab-pin0 and rejects the rest",
+    // kvmdoctor blamed libvirt's own reject as iptables-forward-drop (Docker's FORWARD policy in its summary) and said
+    // nothing of the pinning: nat-masquerade-wrong-interface judged NAT networks only.
+    findings: [
+      {id: 'nat-masquerade-wrong-interface', entity: 'kdlab-rt', rank: 1},
+      {id: 'iptables-forward-drop', entity: '~-A LIBVIRT_FWO -i kdlab-rt -j REJECT', explainedBy: 'nat-masquerade-wrong-interface'},
+    ],
+    noOtherAbove: 'info',
+    oracle: {'kdlab-rt01': REACH_HOST_ONLY, [WEB01]: REACH_OK},
+  },
+  {
     name: 'network-dns-disabled',
     ci: false,
     beyondHost: {guests: ['kdlab-nodns01'], measures: ['dns'], why: "its network serves no DNS and names no resolver: which server the guest asks is its own configuration (this guest falls back to its gateway, which answers nothing)"},

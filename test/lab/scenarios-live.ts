@@ -2049,6 +2049,8 @@ const ROUTE_MODE = "<forward mode='route'/>"
 const ROUTED01: Guest = {name: 'kdlab-rt01', mac: '52:54:00:6b:64:b2', mode: 'dhcp', network: ROUTED, probe: '192.168.154.1'}
 /** The lab internet's route back to the routed network (what its upstream router would hold). */
 const ROUTED_RETURN = ['192.168.154.0/24', 'via', INET.hostAddr]
+/** A veth pair's end (this kernel has no dummy devices): up, no address, no route through it. */
+const PINNED_DEV = 'kdlab-pin0'
 const OPEN_NAT = ['-s', '192.168.154.0/24', '!', '-d', '192.168.154.0/24', '-j', 'MASQUERADE']
 const PORTS = 'kdlab-ports'
 const PORTS01: Guest = {name: 'kdlab-ports01', mac: '52:54:00:6b:64:b8', mode: 'dhcp', network: PORTS, probe: '192.168.156.1'}
@@ -2153,6 +2155,28 @@ const RED15: Record<string, LiveScenario> = {
   }),
   // libvirt's own MASQUERADE with --to-ports (<nat><port start end>): a narrow port range, nothing wrong.
   'network-nat-port-range': onLabNetwork(PORTS, 156, "<forward mode='nat'><nat><port start='40000' end='40009'/></nat></forward>", LAB_NET_DNS, PORTS01),
+  // Pinned to a device the route to the internet does not use: libvirt forwards the subnet only out of that device.
+  'network-routed-pinned-other-dev': (() => {
+    const net = onLabNetwork(ROUTED, 154, `<forward mode='route' dev='${PINNED_DEV}'/>`, LAB_NET_DNS, ROUTED01, {
+      async inject() {
+        await sh(['ip', 'netns', 'exec', INET.netns, 'ip', 'route', 'add', ...ROUTED_RETURN])
+      },
+      async reset() {
+        await sh(['ip', 'netns', 'exec', INET.netns, 'ip', 'route', 'del', ...ROUTED_RETURN], {reject: false})
+      },
+    })
+    return {
+      async inject() {
+        await sh(['ip', 'link', 'add', PINNED_DEV, 'type', 'veth', 'peer', 'name', 'kdlab-pin1'])
+        for (const dev of [PINNED_DEV, 'kdlab-pin1']) await sh(['ip', 'link', 'set', dev, 'up'])
+        await net.inject()
+      },
+      async reset() {
+        await net.reset()
+        await sh(['ip', 'link', 'del', PINNED_DEV], {reject: false})
+      },
+    }
+  })(),
   'network-dns-disabled': onLabNetwork(NODNS, 155, "<forward mode='nat'/>", "<dns enable='no'/>", NODNS01),
   'nwfilter-tcp-out-drop': nwfilterOwnRule(NWF03, nwfilterDrop("<tcp dstportstart='80'/>")),
   'nwfilter-dns-out-drop': nwfilterOwnRule(NWF04, nwfilterDrop("<udp dstportstart='53'/>")),
