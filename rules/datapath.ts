@@ -132,3 +132,8 @@ export const filterDrop = (e: ElementView) =>
 
 /** A netfilter rule or chain policy (not one whose match could not be told). */
 export const netfilterElement = (e: ElementView) => e.elementKind === 'nf-rule' || e.elementKind === 'nf-policy'
+/**
+ * A rule or policy of libvirt's nwfilter (iptables FI-/FO-/HI-TAP, ebtables libvirt-I-TAP ...): the domain's filter
+ * decides there, not a firewall manager's or the admin's ruleset; guest-flow-blocked's note names the filter to change.
+ */
+export const nwfilterElement = (e: ElementView) => netfilterElement(e) && chainOwner(e.element) === 'libvirt' && nwfilterTap(e.element.chain) !== undefined

@@ -8,7 +8,8 @@ export default defineRule<NetworkView>({
   severity: 'low',
   needs: [probes.netfilter, probes.libvirt],
   known: ['checksumFill'],
-  appliesTo: (n) => dhcpNetwork(n) && n.firewallBackend === 'iptables',
+  // libvirt adds no firewall rule at all for a network of forward mode open: the admin's firewall is meant to do it all.
+  appliesTo: (n) => dhcpNetwork(n) && n.firewallBackend === 'iptables' && n.forwardMode !== 'open',
   conditions: (c) => c.all(c.eq('checksumFill', false)),
   title: (n) => text`No CHECKSUM --checksum-fill for DHCP replies on ${n.bridge}`,
   summary: (n) => text`DHCP replies to guests on ${n.bridge} leave with an offloaded (unfilled) UDP checksum; old DHCP clients that verify it (dhclient before 4.x, some PXE ROMs) drop them.`,

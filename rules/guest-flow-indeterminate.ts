@@ -30,6 +30,12 @@ export default defineRule<ElementView>({
   ],
   // A rule whose match cannot be told: deleting it is what would take it out of the way. An XDP program or a
   // WireGuard device's peers, whose verdict is not read: nothing is undone for them (detaching a program or a peer
-  // would change far more than these guests' traffic).
-  owns: [{kind: 'nf-undecided', undo: netfilterUndo, lists: listChainOf}, {kind: 'xdp', undo: () => []}, {kind: 'wireguard', undo: () => []}],
+  // would change far more than these guests' traffic). A network that serves no DNS is its admin's choice: nothing
+  // to undo, the guests' own resolver is what to check.
+  owns: [
+    {kind: 'nf-undecided', undo: netfilterUndo, lists: listChainOf},
+    {kind: 'xdp', undo: () => []},
+    {kind: 'wireguard', undo: () => []},
+    {kind: 'listener', where: (el) => el.dnsDisabled === true, undo: () => []},
+  ],
 })

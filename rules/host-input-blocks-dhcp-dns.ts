@@ -1,5 +1,5 @@
 import type {ElementView} from '../src/derive/index.js'
-import {DATAPATH, narrowAccept, netfilterElement} from './datapath.js'
+import {DATAPATH, narrowAccept, netfilterElement, nwfilterElement} from './datapath.js'
 import {defineRule, line, text} from './kit.js'
 
 export default defineRule<ElementView>({
@@ -8,7 +8,7 @@ export default defineRule<ElementView>({
   severity: 'critical',
   needs: DATAPATH,
   // The IP layer's chains: a bridge chain sees ports and every frame to the host, an arp chain ARP alone (guest-flow-blocked's).
-  appliesTo: (e) => netfilterElement(e) && (e.hook === 'input' || e.hook === 'prerouting') && e.nfFamily !== 'bridge' && e.nfFamily !== 'arp',
+  appliesTo: (e) => netfilterElement(e) && !nwfilterElement(e) && (e.hook === 'input' || e.hook === 'prerouting') && e.nfFamily !== 'bridge' && e.nfFamily !== 'arp',
   conditions: (c) =>
     c.all(
       c.eq('verdict', 'fail'),

@@ -1,5 +1,5 @@
 import type {ElementView} from '../src/derive/index.js'
-import {DATAPATH, narrowAccept, netfilterElement} from './datapath.js'
+import {DATAPATH, narrowAccept, netfilterElement, nwfilterElement} from './datapath.js'
 import {defineRule, line, text} from './kit.js'
 
 export default defineRule<ElementView>({
@@ -9,7 +9,7 @@ export default defineRule<ElementView>({
   kind: 'element',
   severity: 'critical',
   needs: DATAPATH,
-  appliesTo: (e) => netfilterElement(e) && e.hook === 'forward' && (e.backend === 'iptables-nft' || e.backend === 'iptables-legacy') && e.nfFamily === 'ip',
+  appliesTo: (e) => netfilterElement(e) && !nwfilterElement(e) && e.hook === 'forward' && (e.backend === 'iptables-nft' || e.backend === 'iptables-legacy') && e.nfFamily === 'ip',
   // Whatever form it takes (a DROP policy, an explicit DROP or REJECT, a drop in a chain jumped to), on the forward hook of iptables.
   conditions: (c) => c.all(c.eq('verdict', 'fail')),
   title: (e) => text`The iptables FORWARD path drops guest traffic: ${e.name}`,

@@ -1,5 +1,5 @@
 import type {ElementView} from '../src/derive/index.js'
-import {DATAPATH, narrowAccept, netfilterElement} from './datapath.js'
+import {DATAPATH, narrowAccept, netfilterElement, nwfilterElement} from './datapath.js'
 import {defineRule, line, probes, text} from './kit.js'
 
 export default defineRule<ElementView>({
@@ -8,7 +8,7 @@ export default defineRule<ElementView>({
   severity: 'high',
   needs: [...DATAPATH, probes.routes6],
   // A netfilter rule or policy of the forward hook, any backend and family (IPv6 ones included).
-  appliesTo: (e) => netfilterElement(e) && e.hook === 'forward',
+  appliesTo: (e) => netfilterElement(e) && !nwfilterElement(e) && e.hook === 'forward',
   conditions: (c) => c.all(c.eq('verdict', 'fail'), c.eq('ipv6Only', true)),
   title: (e) => text`The host's IPv6 forward path drops guest traffic: ${e.name}`,
   summary: (e) =>

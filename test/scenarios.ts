@@ -893,6 +893,122 @@ const RED13_SCENARIOS: Scenario[] = [
   },
 ]
 
+/** Red team 15: libvirt network shapes nobody staged, and nwfilter's layer-3 (iptables) rules. */
+const RED15_SCENARIOS: Scenario[] = [
+  {
+    name: 'network-isolated',
+    ci: false,
+    // Its ping is compared: the lab holds it against `trace --to` (custom), which walks the packet into libvirt's REJECT.
+    beyondHost: {guests: ['kdlab-iso01'], measures: ['tcp'], why: "an isolated network (no <forward>) gives its guests no router: nothing leaves it by design, and the diagnosis follows no egress out of a network that has none (its topology shows the network isolated)"},
+    description: 'a second network without <forward> (isolated: 192.168.153.0/24, DHCP and DNS from its dnsmasq) and a guest on it: it reaches the host and nothing beyond, by the network\'s design',
+    // kvmdoctor raised bridge-netfilter-enabled (low, with a host-wide sysctl fix) on the isolated network's bridge, as
+    // if it were a LAN bridge: libvirt's own bridge has no LAN port, its frames go only guest to guest.
+    findings: [],
+    noOtherAbove: 'info',
+    oracle: {'kdlab-iso01': REACH_HOST_ONLY, [WEB01]: REACH_OK},
+  },
+  {
+    name: 'network-routed-no-return',
+    ci: false,
+    beyondHost: {guests: ['kdlab-rt01'], measures: ['ping', 'tcp'], why: 'a routed network (no NAT): the replies come back only if the upstream routes 192.168.154.0/24 to this host, a route outside the host'},
+    description: "a second network <forward mode='route'/> (192.168.154.0/24, no NAT) and a guest on it; the lab internet has no route back to 192.168.154.0/24",
+    findings: [{id: 'routed-network-no-return-route', entity: '~network kdlab-rt', rank: 1}],
+    noOtherAbove: 'info',
+    oracle: {'kdlab-rt01': REACH_HOST_ONLY, [WEB01]: REACH_OK},
+  },
+  {
+    name: 'network-routed-return',
+    ci: false,
+    beyondHost: {guests: ['kdlab-rt01'], measures: ['ping', 'tcp'], why: 'a routed network (no NAT): the replies come back only if the upstream routes 192.168.154.0/24 to this host, a route outside the host'},
+    description: 'network-routed-no-return with the lab internet routing 192.168.154.0/24 back to the host (as an upstream router that knows the routed subnet): nothing is wrong',
+    // The same host state as network-routed-no-return: the same undecided return route, the same finding.
+    findings: [{id: 'routed-network-no-return-route', entity: '~network kdlab-rt', rank: 1}],
+    noOtherAbove: 'info',
+    oracle: {'kdlab-rt01': REACH_OK, [WEB01]: REACH_OK},
+  },
+  {
+    name: 'network-open-forward-off',
+    ci: false,
+    description: "a second network <forward mode='open'/> (192.168.154.0/24: libvirt adds no firewall rule, no NAT; the lab internet routes it back), ip_forward 0 with forwarding on for virbr0 and the uplink only: the open network's bridge forwards nothing",
+    // kvmdoctor also raised dhcp-checksum-rule-missing on the open network, whose rules libvirt leaves to the admin.
+    findings: [{id: 'guest-flow-blocked', entity: 'net.ipv4.conf.kdlab-rt.forwarding = 0', rank: 1}],
+    noOtherAbove: 'info',
+    oracle: {'kdlab-rt01': REACH_HOST_ONLY, [WEB01]: REACH_OK},
+  },
+  {
+    name: 'network-open-admin-nat',
+    ci: false,
+    description: "a second network <forward mode='open'/> (192.168.154.0/24, no route back to it upstream) whose guests the admin masquerades (iptables -t nat -A POSTROUTING -s 192.168.154.0/24 ! -d 192.168.154.0/24 -j MASQUERADE): nothing is wrong",
+    findings: [],
+    noOtherAbove: 'info',
+    oracle: {'kdlab-rt01': REACH_OK, [WEB01]: REACH_OK},
+  },
+  {
+    name: 'network-nat-port-range',
+    ci: false,
+    description: "a second NAT network with <nat><port start='40000' end='40009'/></nat> (libvirt's MASQUERADE --to-ports 40000-40009 for TCP and UDP): nothing is wrong",
+    findings: [],
+    noOtherAbove: 'info',
+    oracle: {'kdlab-ports01': REACH_OK, [WEB01]: REACH_OK},
+  },
+  {
+    name: 'network-routed-pinned-other-dev',
+    ci: false,
+    description: "a second network <forward mode='route' dev='kdlab-pin0'/> (a veth end, up, nothing routed through it) whose subnet the lab internet routes back, while the route to the internet leaves by kdlab-up0: libvirt forwards the subnet only out of kdlab-pin0 and rejects the rest",
+    // kvmdoctor blamed libvirt's own reject as iptables-forward-drop (Docker's FORWARD policy in its summary) and said
+    // nothing of the pinning: nat-masquerade-wrong-interface judged NAT networks only.
+    findings: [
+      {id: 'nat-masquerade-wrong-interface', entity: 'kdlab-rt', rank: 1},
+      {id: 'iptables-forward-drop', entity: '~-A LIBVIRT_FWO -i kdlab-rt -j REJECT', explainedBy: 'nat-masquerade-wrong-interface'},
+    ],
+    noOtherAbove: 'info',
+    oracle: {'kdlab-rt01': REACH_HOST_ONLY, [WEB01]: REACH_OK},
+  },
+  {
+    name: 'network-dns-disabled',
+    ci: false,
+    beyondHost: {guests: ['kdlab-nodns01'], measures: ['dns'], why: "its network serves no DNS and names no resolver: which server the guest asks is its own configuration (this guest falls back to its gateway, which answers nothing)"},
+    description: "a second NAT network with <dns enable='no'/> (dnsmasq serves DHCP only, port=0) and a guest on it: DHCP gives it no DNS server, and the gateway answers no DNS",
+    // kvmdoctor followed no DNS flow for the guest and said OK: now its DNS cannot be told, and says why.
+    findings: [{id: 'guest-flow-indeterminate', entity: "network kdlab-nodns: <dns enable='no'/>", rank: 1}],
+    noOtherAbove: 'info',
+    oracle: {'kdlab-nodns01': {dhcp: 'ok', dns: 'fail', ping: 'ok', tcp: 'ok'}, [WEB01]: REACH_OK},
+  },
+  {
+    name: 'nwfilter-tcp-out-drop',
+    ci: false,
+    description: "a second guest with an nwfilter of the admin's own (a rule dropping TCP to port 80 out of the guest): libvirt puts it in iptables (libvirt-out, FI-vnetN by -m physdev), the guest's HTTP is dropped",
+    // kvmdoctor blamed it as iptables-forward-drop (Docker's FORWARD policy in its summary): the domain's filter is what drops.
+    findings: [{id: 'guest-flow-blocked', entity: '~-A FI-vnet', rank: 1}],
+    noOtherAbove: 'info',
+    oracle: {'kdlab-nwf03': {dhcp: 'ok', dns: 'ok', ping: 'ok', tcp: 'fail'}, [WEB01]: REACH_OK},
+  },
+  {
+    name: 'nwfilter-dns-out-drop',
+    ci: false,
+    description: "the same filter dropping UDP to port 53 out of a second guest: libvirt puts it in libvirt-host-in (HI-vnetN) on INPUT, the guest's DNS to its gateway is dropped",
+    findings: [{id: 'guest-flow-blocked', entity: '~-A HI-vnet', rank: 1}],
+    noOtherAbove: 'info',
+    oracle: {'kdlab-nwf04': {dhcp: 'ok', dns: 'fail', ping: 'ok', tcp: 'ok'}, [WEB01]: REACH_OK},
+  },
+  {
+    name: 'nwfilter-tcp-in-drop',
+    ci: false,
+    description: "the same filter dropping TCP from port 80 into a third guest (direction in): libvirt's state matching writes the reverse rule too (FI-vnetN: --dport 80 out of the guest), which drops the guest's own connection openings",
+    findings: [{id: 'guest-flow-blocked', entity: '~-A FI-vnet', rank: 1}],
+    noOtherAbove: 'info',
+    oracle: {'kdlab-nwf05': {dhcp: 'ok', dns: 'ok', ping: 'ok', tcp: 'fail'}, [WEB01]: REACH_OK},
+  },
+  {
+    name: 'nwfilter-allow-list-no-icmp',
+    ci: false,
+    description: "a fourth guest under an allow-list filter of the admin's own: DHCP, DNS and HTTP out accepted (libvirt's state matching lets their answers in), everything else of IP dropped, ping with it",
+    findings: [],
+    noOtherAbove: 'info',
+    oracle: {'kdlab-nwf06': {dhcp: 'ok', dns: 'ok', ping: 'fail', tcp: 'ok'}, [WEB01]: REACH_OK},
+  },
+]
+
 /** What a Docker-style FORWARD DROP does to the bridged guest kdlab-lan01 once br_netfilter hands kdlab-br0's frames over. */
 const BRIDGED_DROP = {
   findings: [
@@ -1422,6 +1538,7 @@ export const SCENARIOS: Scenario[] = [
   ...RED10_SCENARIOS,
   ...NETWORK_OPTION_SCENARIOS,
   ...RED13_SCENARIOS,
+  ...RED15_SCENARIOS,
 ]
 
 export interface ReportFinding {

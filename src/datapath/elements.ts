@@ -106,6 +106,8 @@ export interface Element {
   ipFamily?: 4 | 6
   server?: string
   pool?: boolean
+  /** A listener element: the network serves no DNS (<dns enable='no'/>), so its guests' resolver is their own. */
+  dnsDisabled?: boolean
   /** Netfilter elements of an iptables-nft table iptables cannot print (read from nft instead). */
   incompatibleTable?: boolean
   /** Netfilter elements: only nft can change it (a native table, or an iptables-nft table iptables cannot print). */

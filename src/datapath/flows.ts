@@ -623,12 +623,10 @@ class HostView {
       const resolvers = heard ?? (given && 'addresses' in given && given.addresses.length > 0 ? given.addresses : undefined)
       const elsewhere = resolvers !== undefined && resolvers.length > 0 && !resolvers.includes(gw) ? resolvers[0] : undefined
       const unresolved = resolvers === undefined && given ? this.givenHop(g, source, 'dnsServer', given) : undefined
-      if (unresolved) {
-        const query = newPacket({family: 4, iifname: bridge, src: source.addr, dst: gw, l4proto: 'udp', sport: EPHEMERAL_PORT, dport: 53, etherSrc: i.mac})
-        const missing = this.unaddressedHop(source, g)
-        flows.push(this.finish(base, 'dns', `DNS query${srcNote}`, query, missing ? [missing, unresolved] : [unresolved], undefined, source.assumed ? [source.assumed] : []))
-      } else if (elsewhere) flows.push(...this.otherResolver(base, g, source, srcNote, elsewhere, subnet, heard === undefined && given && 'option' in given ? `network ${net.name}'s dnsmasq option ${given.option} gives it` : undefined))
+      if (unresolved) flows.push(this.dnsQueryStopped(base, g, source, gw, unresolved, `DNS query${srcNote}`))
+      else if (elsewhere) flows.push(...this.otherResolver(base, g, source, srcNote, elsewhere, subnet, heard === undefined && given && 'option' in given ? `network ${net.name}'s dnsmasq option ${given.option} gives it` : undefined))
       else if (net.dnsEnabled) flows.push(...this.localService(base, g, 'dns', gw, source, srcNote))
+      else flows.push(this.noNetworkResolver(base, g, source, srcNote, gw))
       if (net.forwardMode === 'nat' || net.forwardMode === 'route' || net.forwardMode === 'open') flows.push(...this.routedEgress(base, g, source, srcNote, internet, 'egress'))
       return flows
     }
@@ -1867,6 +1865,29 @@ class HostView {
     this.toGuest(back, g, kind === 'dhcp' && !own, true, kind === 'dhcp')
     out.push(this.finish(base, `${kind}-reply` as FlowKind, `${kind === 'dhcp' ? 'DHCP offer' : 'DNS answer'} back to ${d.name}`, reply, back.hops, kind, assumed))
     return out
+  }
+
+  /**
+   * A network that serves no DNS (<dns enable='no'/>): its dnsmasq listens on no port 53. Which server the guest asks is
+   * then its own configuration, which the host does not see: not a pass (it may ask nobody, or its gateway, which
+   * answers nothing), not a fail (it may be configured by hand).
+   */
+  private noNetworkResolver(base: FlowBase, g: GuestSide, source: SourceAddress, srcNote: string, gw: string): Flow {
+    const net = g.net!
+    const resolver: Hop = {
+      name: 'resolver',
+      verdict: 'indeterminate',
+      detail: `network ${net.name} serves no DNS (<dns enable='no'/>): nothing answers on ${gw} port 53, and which server ${g.d.name} asks (one configured in the guest, if any) is not seen from the host`,
+      element: {id: `dns-disabled:${net.name}`, kind: 'listener', text: `network ${net.name}: <dns enable='no'/>`, network: net.name, dnsDisabled: true},
+    }
+    return this.dnsQueryStopped(base, g, source, gw, resolver, `DNS query of a guest of network ${net.name}, which serves no DNS${srcNote}`)
+  }
+
+  /** A DNS query to the network's address that stops at HOP before it leaves the guest's side (after its address, if it has none). */
+  private dnsQueryStopped(base: FlowBase, g: GuestSide, source: SourceAddress, gw: string, hop: Hop, description: string): Flow {
+    const request = newPacket({family: 4, iifname: g.bridge, src: source.addr, dst: gw, l4proto: 'udp', sport: EPHEMERAL_PORT, dport: 53, etherSrc: g.i.mac})
+    const missing = this.unaddressedHop(source, g)
+    return this.finish(base, 'dns', description, request, missing ? [missing, hop] : [hop], undefined, source.assumed ? [source.assumed] : [])
   }
 
   /**

@@ -24,7 +24,9 @@ export function linkViews(ctx: DeriveContext, flows: Flow[], datapathFollowed: b
     const carrierLost = l.kind === 'bridge' ? ports.some((p) => p.up) && !l.lowerUp && inTransition.length === 0 : l.kind !== 'tap' && (!l.lowerUp || l.operstate === 'DOWN')
     const isGuestBridge = l.kind === 'bridge' && (guestPorts.length > 0 || isActiveNetworkBridge)
     // Traffic the FORWARD chain sees from this bridge: routed for libvirt NAT/route networks, bridged frames (br_netfilter) otherwise.
-    const routedNet = net && net.bridge === l.name && (net.forwardMode === 'nat' || net.forwardMode === 'route') ? net : undefined
+    // A bridge libvirt makes for a network of its own (nat, route, open, isolated; not forward mode bridge, an existing
+    // bridge) has no LAN port: its guests' frames are bridged only to each other, which libvirt's own rules accept.
+    const ownNet = net && net.bridge === l.name && ['nat', 'route', 'open', 'isolated'].includes(net.forwardMode) ? net : undefined
     // What the datapath saw happen to the guests' traffic on this bridge in the forward path (routed, or bridged through br_netfilter).
     const forwardPath = forwardPaths.get(l.name)
     const forwardBlock = forwardPath?.block
@@ -51,7 +53,7 @@ export function linkViews(ctx: DeriveContext, flows: Flow[], datapathFollowed: b
       mtu: l.mtu,
       isGuestBridge,
       guestPortCount: guestPorts.length,
-      plainBridge: l.kind === 'bridge' && !routedNet,
+      plainBridge: l.kind === 'bridge' && !ownNet,
       bridgeNfCallIptables: ownBrnf ? 1 : bridgeNf,
       ...(ownBrnf ? {bridgeNfCallOwn: true} : {}),
       datapathFollowed,

@@ -204,7 +204,7 @@ export interface LinkView extends ViewBase<'link'> {
   mtu: number
   isGuestBridge: boolean
   guestPortCount: number
-  /** A bridge not of a NAT or routed libvirt network: its guests' frames are bridged, not routed. */
+  /** A bridge libvirt did not make for a network of its own (nat, route, open, isolated): its guests' frames are bridged to a LAN. */
   plainBridge: boolean
   /** br_netfilter for this bridge's frames: the host-wide sysctl, or 1 by the bridge's own nf_call_iptables. */
   bridgeNfCallIptables: number | null

@@ -230,9 +230,11 @@ describe('hop model: a NAT guest on libvirt rules', () => {
     expect(f.decidedBy?.undecided?.[0]).toMatchObject({ifMatches: expect.stringContaining('dropped by'), ifNot: expect.stringContaining('passes')})
   })
 
-  it('isolated networks have no egress flow; a network without DNS has no DNS flow', () => {
+  it("isolated networks have no egress flow; a network without DNS (<dns enable='no'/>) names no resolver: its guests' DNS cannot be told", () => {
     const fs = flows(host((h) => ((h.networks[0].forwardMode = 'isolated'), (h.networks[0].dnsEnabled = false))))
-    expect(fs.map((f) => f.kind)).toEqual(['dhcp', 'dhcp-reply'])
+    expect(fs.map((f) => f.kind)).toEqual(['dhcp', 'dhcp-reply', 'dns'])
+    expect(byKind(fs, 'dns')).toMatchObject({verdict: 'indeterminate', decidedBy: {name: 'resolver', element: {kind: 'listener', network: 'default', dnsDisabled: true}}})
+    expect(byKind(fs, 'dns').decidedBy?.detail).toContain("serves no DNS (<dns enable='no'/>)")
   })
 
   it('a guest whose address nothing reports and whose DHCP fails has none to send from: DNS, egress and any traced destination fail at its DHCP failure', () => {

@@ -85,6 +85,8 @@ const PROOFS: Record<string, Proof> = {
   // ip_forward stays 0 (forwarding enabled per device is the admin's choice): the uplink's own key is set, nothing else.
   'uplink-arp-off': {ci: false, kind: 'ARP back on (the uplink)', footprint: 'restores'},
   'ip-forward-per-device-uplink-off': {ci: false, kind: "sysctl written (the uplink's own forwarding, ip_forward left 0)", footprint: 'adds', adds: [/^sysctl net\/ipv4\/conf\/kdlab-up0\/forwarding:/]},
+  // The same on an open network's bridge; its guest's return route is then followed to the upstream (the fault's network).
+  'network-open-forward-off': {ci: false, kind: "sysctl written (an open network's bridge's own forwarding, ip_forward left 0)", footprint: 'adds', adds: [/^sysctl net\/ipv4\/conf\/kdlab-rt\/forwarding:/], leftovers: /kdlab-rt/},
   // The fix sets the kernel's own default (the hash table size, as before the fault), not the fault's value doubled.
   'conntrack-full': {ci: false, kind: "sysctl written (nf_conntrack_max back to the kernel's default), and persisted", footprint: 'restores'},
   'nft-forward-daddr-drop': {ci: false, kind: 'native nft accepts inserted in the admin\'s chain', footprint: 'adds', adds: [/^nft table inet kdlab_fwd chain forward: /]},

@@ -2063,6 +2063,159 @@ const RED13: Record<string, LiveScenario> = {
   },
 }
 
+// ---------- red team 15: libvirt network shapes nobody staged, and nwfilter's iptables rules ----------
+/** A libvirt network of the lab (its own bridge and /24, DHCP over .2-.254) with the given <forward> and <dns>. */
+function labNetXml(name: string, third: number, forward: string, dns: string): string {
+  return `<network><name>${name}</name>${forward}<bridge name='${name}' stp='on' delay='0'/>${dns}
+  <ip address='192.168.${third}.1' netmask='255.255.255.0'><dhcp><range start='192.168.${third}.2' end='192.168.${third}.254'/></dhcp></ip></network>`
+}
+const ISO = 'kdlab-iso'
+const ISO01: Guest = {name: 'kdlab-iso01', mac: '52:54:00:6b:64:b1', mode: 'dhcp', network: ISO, probe: '192.168.153.1'}
+const ROUTED = 'kdlab-rt'
+const ROUTE_MODE = "<forward mode='route'/>"
+const ROUTED01: Guest = {name: 'kdlab-rt01', mac: '52:54:00:6b:64:b2', mode: 'dhcp', network: ROUTED, probe: '192.168.154.1'}
+/** The lab internet's route back to the routed network (what its upstream router would hold). */
+const ROUTED_RETURN = ['192.168.154.0/24', 'via', INET.hostAddr]
+/** A veth pair's end (this kernel has no dummy devices): up, no address, no route through it. */
+const PINNED_DEV = 'kdlab-pin0'
+const OPEN_NAT = ['-s', '192.168.154.0/24', '!', '-d', '192.168.154.0/24', '-j', 'MASQUERADE']
+const PORTS = 'kdlab-ports'
+const PORTS01: Guest = {name: 'kdlab-ports01', mac: '52:54:00:6b:64:b8', mode: 'dhcp', network: PORTS, probe: '192.168.156.1'}
+const NODNS = 'kdlab-nodns'
+const NODNS01: Guest = {name: 'kdlab-nodns01', mac: '52:54:00:6b:64:b3', mode: 'dhcp', network: NODNS, probe: '192.168.155.1'}
+/** An nwfilter of the admin's own: one rule dropping what the guest sends (libvirt puts a layer-3 rule in iptables). */
+const OWN_FILTER = 'kdlab-own-drop'
+const NWF03: Guest = {name: 'kdlab-nwf03', mac: '52:54:00:6b:64:b4', mode: 'dhcp', filterref: {filter: OWN_FILTER}}
+const NWF04: Guest = {name: 'kdlab-nwf04', mac: '52:54:00:6b:64:b5', mode: 'dhcp', filterref: {filter: OWN_FILTER}}
+const NWF05: Guest = {name: 'kdlab-nwf05', mac: '52:54:00:6b:64:b6', mode: 'dhcp', filterref: {filter: OWN_FILTER}}
+const NWF06: Guest = {name: 'kdlab-nwf06', mac: '52:54:00:6b:64:b7', mode: 'dhcp', filterref: {filter: OWN_FILTER}}
+
+/** A guest on a network of its own, both removed by the reset; `more` adds to the fault, `less` takes it away first. */
+function onLabNetwork(name: string, third: number, forward: string, dns: string, g: Guest, more?: {inject(): Promise<void>; reset(): Promise<void>}): LiveScenario {
+  return {
+    async inject() {
+      await defineNetwork(name, labNetXml(name, third, forward, dns))
+      await sh(['virsh', 'net-autostart', name])
+      const addrs = await startGuest(g)
+      if (!addrs.some((a) => a.startsWith(`192.168.${third}.`))) throw new Error(`${g.name} reported ${addrs.join(' ')}, not 192.168.${third}.0/24`)
+      await more?.inject()
+    },
+    async reset() {
+      await more?.reset()
+      await removeGuest(g.name)
+      await removeNetwork(name)
+    },
+  }
+}
+
+/**
+ * nwfilter's top-level iptables chains (libvirt-in, libvirt-out, libvirt-in-post, libvirt-host-in) and the jumps to
+ * them from FORWARD and INPUT: libvirt makes them with a filter's first layer-3 rule and never deletes them.
+ */
+async function dropNwfilterIptablesChains(bin: 'iptables' | 'ip6tables'): Promise<void> {
+  const rules = (await sh([`${bin}-save`, '-t', 'filter'])).stdout.split('\n')
+  for (const line of rules.filter((l) => /^-A (FORWARD|INPUT) .*-j libvirt-(in|out|in-post|host-in)$/.test(l))) {
+    await sh([bin, '-t', 'filter', '-D', ...line.slice(3).split(/\s+/)])
+  }
+  for (const chain of ['libvirt-in', 'libvirt-out', 'libvirt-in-post', 'libvirt-host-in']) {
+    if ((await sh([bin, '-t', 'filter', '-S', chain], {reject: false})).exitCode !== 0) continue
+    await sh([bin, '-t', 'filter', '-F', chain])
+    await sh([bin, '-t', 'filter', '-X', chain])
+  }
+}
+
+/** One nwfilter rule dropping what `match` matches in `direction` (out of the guest, or into it). */
+const nwfilterDrop = (match: string, direction: 'out' | 'in' = 'out') => `<rule action='drop' direction='${direction}' priority='500'>${match}</rule>`
+
+/** A guest under a filter of the admin's own (`rules`: its <rule> elements); the filter, and nwfilter's iptables chains, removed after. */
+function nwfilterOwnRule(g: Guest, rules: string): LiveScenario {
+  return withBridgeTables({
+    async inject() {
+      for (const bin of ['iptables', 'ip6tables'] as const) {
+        if ((await sh([bin, '-t', 'filter', '-S', 'libvirt-out'], {reject: false})).exitCode === 0) throw new Error(`${bin} holds nwfilter's chains before the scenario`)
+      }
+      const file = join(CACHE, `${OWN_FILTER}.xml`)
+      writeFileSync(file, `<filter name='${OWN_FILTER}' chain='root'>${rules}</filter>`)
+      await sh(['virsh', 'nwfilter-define', file])
+      await startGuest(g)
+    },
+    async reset() {
+      await removeGuest(g.name)
+      await sh(['virsh', 'nwfilter-undefine', OWN_FILTER], {reject: false})
+      for (const bin of ['iptables', 'ip6tables'] as const) await dropNwfilterIptablesChains(bin)
+    },
+  })
+}
+
+const RED15: Record<string, LiveScenario> = {
+  'network-isolated': onLabNetwork(ISO, 153, '', LAB_NET_DNS, ISO01),
+  'network-routed-no-return': onLabNetwork(ROUTED, 154, ROUTE_MODE, LAB_NET_DNS, ROUTED01),
+  'network-routed-return': onLabNetwork(ROUTED, 154, ROUTE_MODE, LAB_NET_DNS, ROUTED01, {
+    async inject() {
+      await sh(['ip', 'netns', 'exec', INET.netns, 'ip', 'route', 'add', ...ROUTED_RETURN])
+    },
+    async reset() {
+      await sh(['ip', 'netns', 'exec', INET.netns, 'ip', 'route', 'del', ...ROUTED_RETURN], {reject: false})
+    },
+  }),
+  'network-open-forward-off': onLabNetwork(ROUTED, 154, "<forward mode='open'/>", LAB_NET_DNS, ROUTED01, {
+    // ip_forward 0 with forwarding set back on for virbr0 and the uplink alone (as ip-forward-per-device): the open
+    // network's bridge keeps its own forwarding at 0. Its return route is there, as network-routed-return's.
+    async inject() {
+      await sh(['ip', 'netns', 'exec', INET.netns, 'ip', 'route', 'add', ...ROUTED_RETURN])
+      saved = [await setSysctl('net.ipv4.ip_forward', '0')]
+      for (const dev of [BRIDGE, INET.hostDev]) await sh(['sysctl', '-qw', `net.ipv4.conf.${dev}.forwarding=1`])
+    },
+    async reset() {
+      await sh(['sysctl', '-qw', `net.ipv4.ip_forward=${saved[0] ?? '1'}`])
+      await sh(['ip', 'netns', 'exec', INET.netns, 'ip', 'route', 'del', ...ROUTED_RETURN], {reject: false})
+    },
+  }),
+  // The admin NATs the open network's guests themselves (what mode open leaves to them): no return route needed.
+  'network-open-admin-nat': onLabNetwork(ROUTED, 154, "<forward mode='open'/>", LAB_NET_DNS, ROUTED01, {
+    async inject() {
+      await sh(['iptables', '-t', 'nat', '-A', 'POSTROUTING', ...OPEN_NAT])
+    },
+    async reset() {
+      await sh(['iptables', '-t', 'nat', '-D', 'POSTROUTING', ...OPEN_NAT], {reject: false})
+    },
+  }),
+  // libvirt's own MASQUERADE with --to-ports (<nat><port start end>): a narrow port range, nothing wrong.
+  'network-nat-port-range': onLabNetwork(PORTS, 156, "<forward mode='nat'><nat><port start='40000' end='40009'/></nat></forward>", LAB_NET_DNS, PORTS01),
+  // Pinned to a device the route to the internet does not use: libvirt forwards the subnet only out of that device.
+  'network-routed-pinned-other-dev': (() => {
+    const net = onLabNetwork(ROUTED, 154, `<forward mode='route' dev='${PINNED_DEV}'/>`, LAB_NET_DNS, ROUTED01, {
+      async inject() {
+        await sh(['ip', 'netns', 'exec', INET.netns, 'ip', 'route', 'add', ...ROUTED_RETURN])
+      },
+      async reset() {
+        await sh(['ip', 'netns', 'exec', INET.netns, 'ip', 'route', 'del', ...ROUTED_RETURN], {reject: false})
+      },
+    })
+    return {
+      async inject() {
+        await sh(['ip', 'link', 'add', PINNED_DEV, 'type', 'veth', 'peer', 'name', 'kdlab-pin1'])
+        for (const dev of [PINNED_DEV, 'kdlab-pin1']) await sh(['ip', 'link', 'set', dev, 'up'])
+        await net.inject()
+      },
+      async reset() {
+        await net.reset()
+        await sh(['ip', 'link', 'del', PINNED_DEV], {reject: false})
+      },
+    }
+  })(),
+  'network-dns-disabled': onLabNetwork(NODNS, 155, "<forward mode='nat'/>", "<dns enable='no'/>", NODNS01),
+  'nwfilter-tcp-out-drop': nwfilterOwnRule(NWF03, nwfilterDrop("<tcp dstportstart='80'/>")),
+  'nwfilter-dns-out-drop': nwfilterOwnRule(NWF04, nwfilterDrop("<udp dstportstart='53'/>")),
+  'nwfilter-tcp-in-drop': nwfilterOwnRule(NWF05, nwfilterDrop("<tcp srcportstart='80'/>", 'in')),
+  // A whitelist: DHCP, DNS and HTTP out (libvirt's state matching lets their answers in), everything else of IP dropped.
+  'nwfilter-allow-list-no-icmp': nwfilterOwnRule(
+    NWF06,
+    ["<udp dstportstart='67'/>", "<udp dstportstart='53'/>", "<tcp dstportstart='80'/>"].map((m) => `<rule action='accept' direction='out' priority='100'>${m}</rule>`).join('') +
+      "<rule action='drop' direction='inout' priority='500'><all/></rule>",
+  ),
+}
+
 export const LIVE: Record<string, LiveScenario> = {
   healthy: {
     async inject() {},
@@ -2336,5 +2489,6 @@ export const LIVE: Record<string, LiveScenario> = {
   ...RED10,
   ...NETWORK_OPTIONS,
   ...RED13,
+  ...RED15,
 }
 

@@ -8,7 +8,7 @@ import {INET, sh, uplinkDevices} from './lab.js'
 
 /** Every range the lab uses (lab networks, LANs, namespaces, veths), and the lab internet's address. */
 // (Lab guests self-assign 169.254.101.x: their MACs' fifth byte is 0x64, see guest/init.)
-export const LAB_NETS = ['192.168.122.0/24', '192.168.150.0/24', '192.168.151.0/24', '198.51.100.0/24', `${INET.server}/32`, '10.77.0.0/24', '10.250.0.0/24', '10.253.0.0/30', '10.254.0.0/16', '169.254.101.0/24']
+export const LAB_NETS = ['192.168.122.0/24', '192.168.150.0/24', '192.168.151.0/24', '192.168.152.0/22', '192.168.156.0/24', '198.51.100.0/24', `${INET.server}/32`, '10.77.0.0/24', '10.250.0.0/24', '10.253.0.0/30', '10.254.0.0/16', '169.254.101.0/24']
 /** Lab guests' MACs are 52:54:00:6b:64:xx. */
 const LAB_MAC = '52:54:00:6b:64:'
 

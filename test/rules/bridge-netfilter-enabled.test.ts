@@ -4,12 +4,19 @@ import rule from '../../rules/bridge-netfilter-enabled.js'
 import type {NfRuleset} from '../../src/lib/netfilter.js'
 import {renderStep} from '../../src/lib/fix.js'
 import {alter, factsOf, fire, fireAll, model, withIptablesRule} from '../helpers.js'
+import type {Link} from '../../probes/links.js'
+import {dataOf} from '../../probes/types.js'
 
 describe('bridge-netfilter-enabled', () => {
   it('fires as high when bridged guest frames meet a dropping FORWARD chain (lab)', async () => {
     const {names, evaluation} = await fire(rule, await factsOf('bridged-forward-drop'))
     expect(names).toEqual(['kdlab-br0'])
     expect(evaluation.findings[0].severity).toBe('high')
+  })
+  it("stays silent on the bridge of an isolated libvirt network (lab): libvirt made it, no LAN port is on it, as on a NAT network's", async () => {
+    const facts = await factsOf('network-isolated')
+    expect(dataOf<Link[]>(facts.results.links)!.some((l) => l.name === 'kdlab-iso' && l.kind === 'bridge')).toBe(true)
+    expect((await fire(rule, facts)).names).toEqual([])
   })
   it("clears once its own fix is in: the DOCKER-USER accepts it prints, applied to the recording's facts, let the bridged flows through", async () => {
     const facts = await factsOf('bridged-forward-drop')

@@ -39,6 +39,18 @@ describe('guest-flow-blocked', () => {
     expect(evaluation.findings[0].note).toEqual([expect.stringMatching(/^I-vnet\d+-ipv4-ip is libvirt's nwfilter for vnet\d+ \(the domain's <filterref>\)/)])
     expect((await fire(rule, await factsOf('nwfilter-clean-traffic'))).evaluation.findings).toEqual([])
   })
+  it("owns the layer-3 rules of a guest's nwfilter too (lab: nwf03's filter drops its TCP to port 80 in FI-vnetN on forward, nwf04's DNS in HI-vnetN on input): no fix, the note names the filter; neither the FORWARD rule nor the INPUT rule claims libvirt's chain", async () => {
+    for (const [name, chain] of [['nwfilter-tcp-out-drop', 'FI'], ['nwfilter-dns-out-drop', 'HI']]) {
+      const facts = await factsOf(name)
+      const {evaluation} = await fire(rule, facts)
+      expect(evaluation.findings.map((f) => f.entity.name), name).toEqual([expect.stringMatching(new RegExp(`^iptables -t filter -A ${chain}-vnet\\d+ -p (tcp -m tcp|udp -m udp) --dport (80|53) -j DROP$`))])
+      expect(evaluation.findings[0].fix).toEqual([])
+      expect(evaluation.findings[0].note).toEqual([expect.stringMatching(new RegExp(`^${chain}-vnet\\d+ is libvirt's nwfilter for vnet\\d+ \\(the domain's <filterref>\\)`))])
+      const all = await fireAll(facts)
+      expect(all.ids, name).not.toContain('iptables-forward-drop')
+      expect(all.ids, name).not.toContain('host-input-blocks-dhcp-dns')
+    }
+  })
   it("a bridge that filters by VLAN: a recording without the VLAN read stays not checked, never passed; with it, a tap outside the bridge device's VLAN is the deciding element (no fix: which VLAN is meant is the admin's choice)", async () => {
     const filtering = alter<Link[]>(await factsOf('healthy'), 'links', (links) => {
       links.find((l) => l.name === 'virbr0')!.bridge!.vlanFiltering = true

@@ -10,6 +10,11 @@ import {fireInbound, healthy, withForward} from '../inbound.js'
 import portForwardBlocked from '../../rules/port-forward-blocked.js'
 
 describe('guest-flow-indeterminate', () => {
+  it("fires, low and with nothing to run, for a network that serves no DNS (lab network-dns-disabled: the guest's DNS failed while kvmdoctor followed none and said OK)", async () => {
+    const {evaluation} = await fire(rule, await factsOf('network-dns-disabled'))
+    expect(evaluation.findings.map((f) => [f.entity.name, f.severity, f.fix])).toEqual([["network kdlab-nodns: <dns enable='no'/>", 'low', []]])
+    expect(evaluation.findings[0].summary).toContain('which server kdlab-nodns01 asks (one configured in the guest, if any) is not seen from the host')
+  })
   it('fires for a drop that depends on a random mark (lab), naming the rule and both outcomes', async () => {
     const {evaluation} = await fire(rule, await factsOf('mark-random-drop'))
     expect(evaluation.findings).toHaveLength(1)
