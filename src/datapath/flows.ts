@@ -568,6 +568,8 @@ class HostView {
     const net = this.network(i)
     const bridge = i.type === 'network' ? (i.bridge ?? net?.bridge) : (i.source ?? i.bridge)
     if (!bridge) return {why: i.type === 'network' && net ? `network ${net.name} (forward mode ${net.forwardMode}) gives it no bridge: a device pool (macvtap, SR-IOV) kvmdoctor does not follow` : 'no bridge is known for it', ...(net ? {} : {unread: true as const})}
+    // Its network stopped, its bridge with it: that state is judged on the network, not as flows not followed.
+    if (net && !net.active && !this.links.has(bridge)) return undefined
     // The host's devices were read, but not these: kvmdoctor runs in another network namespace than the guest's.
     if (!this.links.has(bridge) && (!i.target || !this.links.has(i.target))) return {why: `neither ${i.target ?? 'its tap'} nor ${bridge} is in this network namespace's link table`, unread: true}
     const routed = net !== undefined && net.forwardMode !== 'bridge' && net.ips.some((ip) => ip.family === 'ipv4')
@@ -1109,6 +1111,9 @@ class HostView {
    */
   private upToHost(runner: PathRunner, bridge: string): void {
     const brnf = this.brNetfilter(runner.packet().family, bridge)
+    // Unread, it decides whether the IP hooks see the bridge port: what a rule reading it (-m physdev, libvirt's
+    // nwfilter chains) matches is then not known.
+    if (brnf === null && this.rs.readsPhysdev) runner.push({name: 'br_netfilter', verdict: 'indeterminate', detail: `${runner.packet().family === 4 ? 'net.bridge.bridge-nf-call-iptables' : 'net.bridge.bridge-nf-call-ip6tables'} could not be read: whether rules that read the bridge port (-m physdev) see ${runner.sourcePort ?? 'the guest'}'s is not known`})
     if (brnf) {
       runner.ports({physIn: runner.sourcePort})
       this.prerouting(runner, bridge)
