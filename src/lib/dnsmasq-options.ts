@@ -20,6 +20,7 @@ export interface GivenDhcpOptions {
 }
 
 const OPTION_NUMBER: Record<string, 3 | 6> = {'3': 3, 'option:router': 3, '6': 6, 'option:dns-server': 6}
+const CLASSLESS_ROUTES = new Set(['121', 'option:classless-static-route', '249'])
 /** Fields before the option that make it apply to some clients only (dnsmasq's man page: dhcp-option). */
 const CONDITIONAL_FIELD = /^(tag|net|vendor|encap|vi-encap|rfc3925-encap):/
 
@@ -27,6 +28,12 @@ const CONDITIONAL_FIELD = /^(tag|net|vendor|encap|vi-encap|rfc3925-encap):/
 const optionKey = (text: string) => {
   const eq = text.indexOf('=')
   return {key: (eq < 0 ? text : text.slice(0, eq)).trim().replace(/^--/, ''), fields: eq < 0 ? [] : text.slice(eq + 1).split(',').map((f) => f.trim())}
+}
+
+/** An option made undecided by TEXT, naming every line that makes it so. */
+const undecided = (previous: GivenOption | undefined, text: string): GivenOption => {
+  const before = previous === undefined ? undefined : 'conditional' in previous ? previous.conditional : previous.option
+  return {conditional: before === undefined ? text : `${before}; ${text}`}
 }
 
 /**
@@ -42,7 +49,14 @@ export function givenDhcpOptions(options: readonly string[] | undefined, own: st
     const conditional = fields.some((f) => CONDITIONAL_FIELD.test(f))
     // Conditions come first: the option is the first field that is not one.
     const at = fields.findIndex((f) => !CONDITIONAL_FIELD.test(f))
-    const number = at < 0 ? undefined : OPTION_NUMBER[fields[at].toLowerCase()]
+    const name = at < 0 ? undefined : fields[at].toLowerCase()
+    // Classless static routes (121, Microsoft's 249): a client that takes them ignores the router option (RFC 3442),
+    // so which gateway a guest uses depends on its DHCP client.
+    if (name !== undefined && CLASSLESS_ROUTES.has(name)) {
+      given.router = undecided(given.router, text)
+      continue
+    }
+    const number = name === undefined ? undefined : OPTION_NUMBER[name]
     if (number === undefined) continue
     const slot = number === 3 ? 'router' : 'dnsServer'
     const values = fields.slice(at + 1).filter((f) => f !== '')
@@ -51,8 +65,7 @@ export function givenDhcpOptions(options: readonly string[] | undefined, own: st
     const unreadable = addresses.some((a) => ipv4ToInt(a) === undefined)
     const previous = given[slot]
     if (conditional || unreadable || (previous !== undefined && !('addresses' in previous && previous.addresses.join(',') === addresses.join(',')))) {
-      const before = previous === undefined ? undefined : 'conditional' in previous ? previous.conditional : previous.option
-      given[slot] = {conditional: before === undefined ? text : `${before}; ${text}`}
+      given[slot] = undecided(previous, text)
     } else {
       given[slot] = {addresses, option: text}
     }

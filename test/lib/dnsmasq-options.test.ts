@@ -26,6 +26,10 @@ describe("givenDhcpOptions: what a network's <dnsmasq:options> give its DHCP cli
     // The same value twice is one answer.
     expect(givenDhcpOptions(['dhcp-option=3', 'dhcp-option=3'], OWN)).toEqual({router: {addresses: [], option: 'dhcp-option=3'}})
   })
+  it('classless static routes (121, option:classless-static-route, 249): a client taking them ignores the router option, so the router is undecided', () => {
+    expect(givenDhcpOptions(['dhcp-option=121,0.0.0.0/0,192.168.122.254'], OWN)).toEqual({router: {conditional: 'dhcp-option=121,0.0.0.0/0,192.168.122.254'}})
+    expect(givenDhcpOptions(['dhcp-option=3,0.0.0.0', 'dhcp-option=option:classless-static-route,10.0.0.0/8,192.168.122.9'], OWN)).toEqual({router: {conditional: 'dhcp-option=3,0.0.0.0; dhcp-option=option:classless-static-route,10.0.0.0/8,192.168.122.9'}})
+  })
   it('IPv6 options and other numbers that merely start alike are not the router or DNS server', () => {
     expect(givenDhcpOptions(['dhcp-option=option6:dns-server,[::]', 'dhcp-option=33,10.0.0.0,192.168.122.9', 'dhcp-option=30'], OWN)).toEqual({})
   })
