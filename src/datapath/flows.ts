@@ -270,6 +270,12 @@ function solicitedNodeOf(addr: string): string | undefined {
   return ip?.family === 6 ? formatIp(6, 0xff020000000000000000000000000000n | 0x1ff000000n | (ip.value & 0xffffffn)) : undefined
 }
 
+/** A network's dnsmasq OPTION as the element that decides (one per network and KEY: every guest it stops shares it). */
+const dhcpOptionElement = (network: string, key: string, option: string, effect: string): Element => ({id: `dhcp-option:${network} ${key}`, kind: 'dhcp-option', text: `network ${network}: dnsmasq option ${option} (${effect})`, network, dnsmasqOption: option})
+
+/** The hop of a forwarding sysctl at 0 that stops what arrives (DEVICE: a device's own key). */
+const forwardingOff = (key: string, detail: string, device?: string): Hop => ({name: 'forwarding', verdict: 'fail', detail, element: {id: `sysctl:${key}`, kind: 'sysctl', text: `${key} = 0`, sysctl: {key, value: 0}, ...(device ? {device} : {})}})
+
 /** The guest's own NIC: libvirt may hold its link down (<link state='down'/>). */
 const guestNicHop = (d: LibvirtDomain, i: Iface): Hop =>
   i.linkState === 'down'
@@ -1465,10 +1471,10 @@ class HostView {
     // Forwarding enabled device by device (some device's own key is 1): the one this device lacks is its own key, not
     // ip_forward, whose 1 would turn it on for every device.
     const perDeviceOff = global === 0 && own === 0 && this.forwardsPerDevice()
-    if (global === 0 && !perDeviceOff) return {name: 'forwarding', verdict: 'fail', detail: `${key} = 0: the host routes nothing`, element: {id: `sysctl:${key}`, kind: 'sysctl', text: `${key} = 0`, sysctl: {key, value: 0}}}
+    if (global === 0 && !perDeviceOff) return forwardingOff(key, `${key} = 0: the host routes nothing`)
     if (own === 0) {
       const why = perDeviceOff ? ` (${key} = 0, forwarding enabled per device)` : ''
-      return {name: 'forwarding', verdict: 'fail', detail: `${ownKey} = 0${why}: nothing arriving on ${iif} is routed`, element: {id: `sysctl:${ownKey}`, kind: 'sysctl', text: `${ownKey} = 0`, sysctl: {key: ownKey, value: 0}, device: iif}}
+      return forwardingOff(ownKey, `${ownKey} = 0${why}: nothing arriving on ${iif} is routed`, iif)
     }
     if (global === undefined || global === null) return {name: 'forwarding', verdict: 'indeterminate', detail: `${key} could not be read`}
     if ((own === undefined || own === null) && this.links.has(iif) && !this.links.get(iif)!.master) return {name: 'forwarding', verdict: 'indeterminate', detail: `${ownKey} could not be read`}
@@ -1483,10 +1489,9 @@ class HostView {
       // A host that forwards IPv6 per device (some device's force_forwarding on, all off): the arriving device's own
       // key is what to set; all.forwarding turns every device into a router, the uplink to the world included.
       const forceKey = `net.ipv6.conf.${iif}.force_forwarding`
-      if (this.sysctl(forceKey) === 0 && forwardsIpv6PerDevice(this.facts.sysctl)) {
-        return {name: 'forwarding', verdict: 'fail', detail: `${forceKey} = 0 (${key} = 0; this host forwards IPv6 per device): nothing arriving on ${iif} is routed`, element: {id: `sysctl:${forceKey}`, kind: 'sysctl', text: `${forceKey} = 0`, sysctl: {key: forceKey, value: 0}, device: iif}}
-      }
-      return {name: 'forwarding', verdict: 'fail', detail: `${key} = 0${this.sysctl(forceKey) === 0 ? ` (and ${iif}'s force_forwarding)` : ''}: the host routes nothing`, element: {id: `sysctl:${key}`, kind: 'sysctl', text: `${key} = 0`, sysctl: {key, value: 0}}}
+      const forceOff = this.sysctl(forceKey) === 0
+      if (forceOff && forwardsIpv6PerDevice(this.facts.sysctl)) return forwardingOff(forceKey, `${forceKey} = 0 (${key} = 0; this host forwards IPv6 per device): nothing arriving on ${iif} is routed`, iif)
+      return forwardingOff(key, `${key} = 0${forceOff ? ` (and ${iif}'s force_forwarding)` : ''}: the host routes nothing`)
     }
     if (key !== 'net.ipv6.conf.all.forwarding') return {name: 'forwarding', verdict: 'pass', detail: `${key} = ${value}: the host forwards what arrives on ${iif} (net.ipv6.conf.all.forwarding = 0)`}
     const own = this.sysctl(`net.ipv6.conf.${iif}.forwarding`)
@@ -1798,7 +1803,7 @@ class HostView {
     const what = slot === 'router' ? 'router' : 'DNS server'
     const name = slot === 'router' ? 'default route (DHCP)' : 'resolver (DHCP)'
     const option = 'conditional' in given ? given.conditional : given.option
-    const element = (text: string): Element => ({id: `dhcp-option:${net.name} ${slot}`, kind: 'dhcp-option', text: `network ${net.name}: dnsmasq option ${option} (${text})`, network: net.name, dnsmasqOption: option})
+    const element = (effect: string) => dhcpOptionElement(net.name, slot, option, effect)
     if ('conditional' in given) return {name, verdict: 'indeterminate', detail: `network ${net.name}'s dnsmasq options give some clients another ${what} (${given.conditional}): which one ${g.d.name} gets is not known`, element: element(`${what} for some clients`)}
     const first = given.addresses[0]
     if (first === own || (first !== undefined && this.links.get(g.bridge)?.addresses.some((a) => a.family === 'inet' && a.address === first))) return undefined
@@ -1831,7 +1836,7 @@ class HostView {
     // The network's own dnsmasq options may tell it to answer this client not at all.
     const refusal = kind === 'dhcp' && i.mac && net!.dnsmasqOptions ? dhcpRefusal(net!.dnsmasqOptions, i.mac, net!.ips.filter((ip) => ip.family === 'ipv4').flatMap((ip) => ip.dhcpHosts), bridge) : undefined
     if (refusal) {
-      const element: Element = {id: `dhcp-option:${net!.name} ${refusal.option}`, kind: 'dhcp-option', text: `network ${net!.name}: dnsmasq option ${refusal.option} (${refusal.effect})`, network: net!.name, dnsmasqOption: refusal.option}
+      const element = dhcpOptionElement(net!.name, refusal.option, refusal.option, refusal.effect)
       runner.push({name: 'DHCP answer', verdict: refusal.verdict, detail: `network ${net!.name}'s dnsmasq option ${refusal.option} ${refusal.effect}: ${refusal.verdict === 'fail' ? `it sends ${i.mac} no offer` : `whether it answers ${i.mac} is not known`}`, element})
     }
     // The server answers only if it has an address for this client.
@@ -1965,13 +1970,13 @@ class HostView {
     const runner = this.fromGuest(g, request, size, missing)
     runner.nexthop = nexthop
     this.upToHost(runner, bridge)
-    const v4 = net!.ips.find((ip) => ip.family === 'ipv4')!
+    const toWhere = `${kind === 'egress' ? 'to the internet' : 'to'} ${describeDestination(to)}`
     const router = this.offSubnetRouter(g, source, to.addr)
     if (router) {
       runner.push(router)
-      return {flows: [this.finish(base, kind, `${kind === 'egress' ? 'to the internet' : 'to'} ${describeDestination(to)}${srcNote}`, request, runner.hops, undefined, assumed)]}
+      return {flows: [this.finish(base, kind, `${toWhere}${srcNote}`, request, runner.hops, undefined, assumed)]}
     }
-    this.arpHop(runner, g, v4.address)
+    this.arpHop(runner, g, net!.ips.find((ip) => ip.family === 'ipv4')!.address)
     const decision = this.ipReceive(runner, bridge, 'forward', true)
     const egress = decision?.dev
     // A rule that looks up main (a fix's, a VPN's "allow LAN") routes as the main rule does: no diversion, wherever main's route leads.
@@ -1985,10 +1990,9 @@ class HostView {
       this.egressNoArp(runner, egress, decision.gateway ?? to.addr)
     }
     if (runner.alive() && egress) this.leaveDevice(runner, egress, 'egress')
-    const dest = describeDestination(to)
     const nexthops = decision?.nexthops
     const via = nexthops ? [...new Set(nexthops.map((h) => h.dev ?? '?'))].join(' or ') : egress
-    const flows = [this.finish(base, kind, `${kind === 'egress' ? 'to the internet' : 'to'} ${dest}${egress ? ` via ${via}` : ''}${srcNote}`, request, runner.hops, undefined, assumed)]
+    const flows = [this.finish(base, kind, `${toWhere}${egress ? ` via ${via}` : ''}${srcNote}`, request, runner.hops, undefined, assumed)]
     if (diverted) flows[0].divertedBy = diverted
     if (flows[0].verdict === 'fail' || !egress) return {flows, nexthops}
     // The reply: sent to the address the request left with, it arrives where the network delivers that address.

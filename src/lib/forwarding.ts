@@ -3,13 +3,17 @@
  * = 1 (all and default aside). The kernel asks the device a packet arrives by, and writing ip_forward sets every
  * device's key, so a hardened host sets it back on the few that should route (lab: ip-forward-per-device).
  */
-export const forwardsIpv4PerDevice = (values: Readonly<Record<string, number | null>>): boolean =>
-  values['net.ipv4.ip_forward'] === 0 &&
-  Object.entries(values).some(([k, v]) => v === 1 && /^net\.ipv4\.conf\..+\.forwarding$/.test(k) && !/^net\.ipv4\.conf\.(all|default)\./.test(k))
+export const forwardsIpv4PerDevice = (values: Readonly<Record<string, number | null>>): boolean => forwardsPerDevice(values, 'net.ipv4.ip_forward', 'ipv4', 'forwarding')
 
 /** Whether a host forwards IPv6 per device: net.ipv6.conf.all.forwarding = 0 with some device's force_forwarding = 1. */
-export const forwardsIpv6PerDevice = (values: Readonly<Record<string, number | null>>): boolean =>
-  values['net.ipv6.conf.all.forwarding'] === 0 && Object.entries(values).some(([k, v]) => v === 1 && /^net\.ipv6\.conf\..+\.force_forwarding$/.test(k) && !/^net\.ipv6\.conf\.(all|default)\./.test(k))
+export const forwardsIpv6PerDevice = (values: Readonly<Record<string, number | null>>): boolean => forwardsPerDevice(values, 'net.ipv6.conf.all.forwarding', 'ipv6', 'force_forwarding')
+
+/** GLOBAL at 0 while some device's own net.FAMILY.conf.DEV.KEY is 1 (all and default aside). */
+function forwardsPerDevice(values: Readonly<Record<string, number | null>>, global: string, family: 'ipv4' | 'ipv6', key: string): boolean {
+  const prefix = `net.${family}.conf.`
+  const suffix = `.${key}`
+  return values[global] === 0 && Object.entries(values).some(([k, v]) => v === 1 && k.startsWith(prefix) && k.endsWith(suffix) && k.length > prefix.length + suffix.length && !k.startsWith(`${prefix}all.`) && !k.startsWith(`${prefix}default.`))
+}
 
 /**
  * Whether the kernel forwards IPv6 arriving on `iif` (ip6_forward): net.ipv6.conf.all.forwarding, or else the arriving
