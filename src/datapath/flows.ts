@@ -296,6 +296,9 @@ const NOT_FOLLOWED_TYPES: Record<string, string> = {
   null: 'a NIC connected to nothing (type null)',
 }
 
+/** The bridge an interface plugs into: the one libvirt attached it to (live XML), else its network's; a bridge interface's source. */
+const bridgeOf = (i: Iface, net: LibvirtNetwork | undefined) => (i.type === 'network' ? (i.bridge ?? net?.bridge) : (i.source ?? i.bridge))
+
 /** "9.9.9.9:443/tcp", "9.9.9.9 (ping)". */
 const describeDestination = (to: Destination) => `${to.addr}${to.proto === 'icmp' ? ' (ping)' : `:${to.port ?? 443}/${to.proto}`}`
 
@@ -572,12 +575,12 @@ class HostView {
     if (i.type === 'direct') return undefined
     if (i.type !== 'network' && i.type !== 'bridge') return {why: NOT_FOLLOWED_TYPES[i.type] ?? `interface type ${i.type}: its traffic is not followed`}
     const net = this.network(i)
-    const bridge = i.type === 'network' ? (i.bridge ?? net?.bridge) : (i.source ?? i.bridge)
+    const bridge = bridgeOf(i, net)
     if (!bridge) return {why: i.type === 'network' && net ? `network ${net.name} (forward mode ${net.forwardMode}) gives it no bridge: a device pool (macvtap, SR-IOV) kvmdoctor does not follow` : 'no bridge is known for it', ...(net ? {} : {unread: true as const})}
     // Its network stopped, its bridge with it: that state is judged on the network, not as flows not followed.
     if (net && !net.active && !this.links.has(bridge)) return undefined
     // The host's devices were read, but not these: kvmdoctor runs in another network namespace than the guest's.
-    if (!this.links.has(bridge) && (!i.target || !this.links.has(i.target))) return {why: `neither ${i.target ?? 'its tap'} nor ${bridge} is in this network namespace's link table`, unread: true}
+    if (this.outOfSight(i, bridge)) return {why: `neither ${i.target ?? 'its tap'} nor ${bridge} is in this network namespace's link table`, unread: true}
     const routed = net !== undefined && net.forwardMode !== 'bridge' && net.ips.some((ip) => ip.family === 'ipv4')
     if (!routed && this.lanPorts({i, bridge, net}).length === 0) return {why: `${bridge} has no port but guests' taps: what the host does for it (an address of its own, NAT or routing it set up by hand) is not followed`}
     return undefined
@@ -587,11 +590,10 @@ class HostView {
     if (i.type === 'direct') return this.macvtapFlows(d, i, internet, custom)
     if (i.type !== 'network' && i.type !== 'bridge') return []
     const net = this.network(i)
-    const bridge = i.type === 'network' ? (i.bridge ?? net?.bridge) : (i.source ?? i.bridge)
+    const bridge = bridgeOf(i, net)
     if (!bridge) return []
-    // Neither its tap nor its bridge in the link table, while libvirt runs the guest: these links live in
-    // another network namespace than this one (kvmdoctor run inside a container or netns). Nothing to follow.
-    if (!this.links.has(bridge) && (!i.target || !this.links.has(i.target))) return []
+    // Its devices are in another network namespace: nothing to follow.
+    if (this.outOfSight(i, bridge)) return []
     const g: GuestSide = {d, i, bridge, net}
     const v4 = net?.ips.find((ip) => ip.family === 'ipv4')
     const routed = net !== undefined && net.forwardMode !== 'bridge' && v4 !== undefined
@@ -704,8 +706,8 @@ class HostView {
     const net = this.network(i)
     const v6 = net?.ips.find((ip) => ip.family === 'ipv6')
     if (!net || !v6 || !['nat', 'route', 'open'].includes(net.forwardMode)) return []
-    const bridge = i.type === 'network' ? (i.bridge ?? net.bridge) : (i.source ?? i.bridge)
-    if (!bridge || (!this.links.has(bridge) && (!i.target || !this.links.has(i.target)))) return []
+    const bridge = bridgeOf(i, net)
+    if (!bridge || (this.outOfSight(i, bridge))) return []
     const hasWayOut = this.facts.routes.some((r) => r.family === 'inet6' && r.type === 'unicast' && (r.dst === 'default' || (r.dst.includes('/') && !r.dst.startsWith('fe80') && ipInPrefix(to.addr, r.dst) && r.dev !== bridge)))
     if (!hasWayOut) return []
     const g: GuestSide = {d, i, bridge, net}
@@ -1782,6 +1784,14 @@ class HostView {
     return given ? this.givenHop(g, source, 'router', given) : undefined
   }
 
+  /**
+   * Neither the interface's tap nor its bridge is in the link table while libvirt runs the guest: these links live in
+   * another network namespace than this one (kvmdoctor run inside a container or netns).
+   */
+  private outOfSight(i: Iface, bridge: string): boolean {
+    return !this.links.has(bridge) && (!i.target || !this.links.has(i.target))
+  }
+
   /** A plain bridge's ports to the LAN: every port but guests' taps (OVS: its uplink ports). */
   private lanPorts(g: GuestPort): Link[] {
     return this.isOvs(g) ? this.ovsUplinks(g) : (this.ports.get(g.bridge) ?? []).filter((p) => p.kind !== 'tap' && p.kind !== 'macvtap' && p.name !== g.i.target)
@@ -2353,7 +2363,7 @@ class HostView {
     const i = d?.interfaces.find((x) => (x.target ?? x.mac ?? 'nic') === ref.iface)
     if (!d || !i || (i.type !== 'network' && i.type !== 'bridge')) return undefined
     const net = this.network(i)
-    const bridge = i.type === 'network' ? (i.bridge ?? net?.bridge) : (i.source ?? i.bridge)
+    const bridge = bridgeOf(i, net)
     return bridge ? {d, i, bridge, net} : undefined
   }
 
