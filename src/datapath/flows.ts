@@ -265,6 +265,9 @@ function linkLocalOf(mac: string): string | undefined {
 }
 
 /** The solicited-node multicast address a neighbour solicitation for ADDR goes to: ff02::1:ff and its last 24 bits. */
+/** IPv6's all-nodes multicast group, where a router's unsolicited advertisements go. */
+const ALL_NODES = 'ff02::1'
+
 function solicitedNodeOf(addr: string): string | undefined {
   const ip = parseIp(addr)
   return ip?.family === 6 ? formatIp(6, 0xff020000000000000000000000000000n | 0x1ff000000n | (ip.value & 0xffffffn)) : undefined
@@ -1282,10 +1285,11 @@ class HostView {
   }
 
   /**
-   * A guest's IPv6 neighbour discovery of its router, the host's link-local address on the bridge (what the RAs it
-   * learns its default route from announce): the solicitation through the host's input hook, the advertisement through
-   * output. Conntrack leaves neighbour discovery untracked: a filter without an ICMPv6 accept ahead of its drop cuts the
-   * guests' IPv6 off once their neighbour caches run out (IPv4's ARP has its own hooks; this is ICMPv6).
+   * How a guest finds its IPv6 router, the host's link-local address on the bridge: the router advertisement it learns
+   * its default route from (dnsmasq's, to all nodes, through the host's output hook), then neighbour discovery of that
+   * address (the solicitation through input, the advertisement through output). Conntrack leaves both untracked: a
+   * filter without an ICMPv6 accept ahead of its drop cuts the guests' IPv6 off once their default route's lifetime or
+   * their neighbour caches run out (IPv4's ARP has its own hooks; this is ICMPv6).
    */
   private ndExchange(runner: PathRunner, g: GuestSide): void {
     const host = this.links.get(g.bridge)?.addresses.find((a) => a.family === 'inet6' && /^fe80:/i.test(a.address))?.address
@@ -1293,14 +1297,16 @@ class HostView {
     const solicited = host ? solicitedNodeOf(host) : undefined
     if (!runner.alive() || !host || !guest || !solicited) return
     const untracked = (p: NfPacket): NfPacket => ({...p, ct: {...p.ct, state: 'untracked'}})
-    const exchange: [NfHook, NfPacket][] = [
-      ['input', untracked(newPacket({family: 6, iifname: g.bridge, src: guest, dst: solicited, l4proto: 'icmpv6', icmpType: 135, etherSrc: g.i.mac}))],
-      ['output', untracked(newPacket({family: 6, oifname: g.bridge, src: host, dst: guest, l4proto: 'icmpv6', icmpType: 136}))],
+    const neighbourCache = `the guest reaches its router only while its neighbour cache holds the host's MAC`
+    const exchange: [string, NfHook, NfPacket, string][] = [
+      [`router advertisement from ${host}`, 'output', untracked(newPacket({family: 6, oifname: g.bridge, src: host, dst: ALL_NODES, l4proto: 'icmpv6', icmpType: 134})), `the guest keeps its default route only for the lifetime of the last advertisement it heard`],
+      [`neighbour discovery of ${host} (input)`, 'input', untracked(newPacket({family: 6, iifname: g.bridge, src: guest, dst: solicited, l4proto: 'icmpv6', icmpType: 135, etherSrc: g.i.mac})), neighbourCache],
+      [`neighbour discovery of ${host} (output)`, 'output', untracked(newPacket({family: 6, oifname: g.bridge, src: host, dst: guest, l4proto: 'icmpv6', icmpType: 136})), neighbourCache],
     ]
-    for (const [hook, packet] of exchange) {
-      const {hop} = this.nfHop(`neighbour discovery of ${host} (${hook})`, hook, 'ip', [startBranch(packet)])
+    for (const [name, hook, packet, whileCached] of exchange) {
+      const {hop} = this.nfHop(name, hook, 'ip', [startBranch(packet)])
       if (hop.verdict !== 'pass') {
-        runner.push(hop.verdict === 'fail' ? cacheBound(hop, `the guest reaches its router only while its neighbour cache holds the host's MAC`) : hop)
+        runner.push(hop.verdict === 'fail' ? cacheBound(hop, whileCached) : hop)
         return
       }
     }

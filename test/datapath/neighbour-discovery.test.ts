@@ -46,6 +46,17 @@ describe('IPv6 neighbour discovery of the router', () => {
     const d = await diagnose({runner, options, version: 'test', now: new Date('2026-12-07T00:00:00Z')})
     expect(d.flows.find((f) => f.kind === 'egress6')!.decidedBy?.name).toMatch(/^neighbour discovery of fe80::\S+ \(output\)$/)
   })
+  it("an output drop of router advertisements (a common 'this host is no router' hardening): the guests' IPv6 default route holds only for the last advertisement's lifetime", async () => {
+    const withOutput = (rule: string) => (c: CommandCapture): CommandCapture =>
+      withInput()(c.argv[0] === 'ip6tables-save' ? {...c, output: c.output.replace('[462:32268] -A OUTPUT -j LIBVIRT_OUT\n', `[0:0] ${rule}\n[462:32268] -A OUTPUT -j LIBVIRT_OUT\n`)} : c)
+    const {flow, d} = await egress6(withOutput('-A OUTPUT -p ipv6-icmp -m icmp6 --icmpv6-type 134 -j DROP'))
+    expect([flow.verdict, flow.decidedBy?.name, flow.decidedBy?.intermittent]).toEqual(['indeterminate', expect.stringMatching(/^router advertisement from fe80::\S+$/), true])
+    expect(d.findings.find((f) => f.id === 'guest-flow-indeterminate')?.entity.name).toBe('ip6tables -t filter -A OUTPUT -p ipv6-icmp -m icmp6 --icmpv6-type 134 -j DROP')
+    // Must not: the same drop on another device, or of solicitations (a host sends none as a router).
+    for (const rule of ['-A OUTPUT -o eth0 -p ipv6-icmp -m icmp6 --icmpv6-type 134 -j DROP', '-A OUTPUT -p ipv6-icmp -m icmp6 --icmpv6-type 133 -j DROP']) {
+      expect([rule, (await egress6(withOutput(rule))).flow.verdict]).toEqual([rule, 'pass'])
+    }
+  })
   it("the network's IPv6 address on the bridge failed duplicate address detection, or is missing: the egress fails there; still tentative: undecided", async () => {
     const addr = (change: (a: Record<string, unknown>[]) => Record<string, unknown>[]) => (c: CommandCapture): CommandCapture => {
       if (c.argv[0] !== 'ip' || !c.argv.includes('addr')) return withInput()(c)
