@@ -28,6 +28,8 @@ export interface LibvirtNetwork {
   /** nat, route, open, bridge, passthrough, ... or 'isolated' when there is no <forward>. */
   forwardMode: string
   forwardDev?: string
+  /** `<forward mode='nat'><nat ipv6='yes'/>`: libvirt masquerades the network's IPv6 too, which it otherwise routes. */
+  natIpv6?: boolean
   bridge?: string
   stp?: boolean
   delay?: number
@@ -196,6 +198,7 @@ export function parseNetworkXml(text: string): Omit<LibvirtNetwork, 'active' | '
   }
   const forwardDev = attr(forward, 'dev')
   if (forwardDev) network.forwardDev = forwardDev
+  if (isObj(forward) && attr(forward.nat, 'ipv6') === 'yes') network.natIpv6 = true
   if (isObj(net.bridge)) {
     network.bridge = attr(net.bridge, 'name')
     network.stp = attr(net.bridge, 'stp') !== 'off'

@@ -177,9 +177,9 @@ export function elementForStep(s: TraceStep, rs: NfRuleset, undecided = false): 
  * exists but the packet never reaches it, the element is what stopped the walk
  * (a RETURN or ACCEPT earlier in the nat chains); otherwise it is the missing rule.
  */
-export function natMissingElement(net: LibvirtNetwork, postroutingSteps: TraceStep[], rs: NfRuleset): Element {
+export function natMissingElement(net: LibvirtNetwork, postroutingSteps: TraceStep[], rs: NfRuleset, family: 4 | 6 = 4): Element {
   const natSteps = postroutingSteps.filter((s) => s.event === 'rule' && s.rule && (s.action === 'accept' || s.action === 'return'))
-  const subnet = net.ips.find((ip) => ip.family === 'ipv4')
+  const subnet = net.ips.find((ip) => ip.family === (family === 6 ? 'ipv6' : 'ipv4'))
   const cidr = subnet ? `${subnet.address}/${subnet.prefix}` : 'the guest subnet'
   const hasSourceNat = rs.tables.some((t) => Object.values(t.chains).some((c) => c.rules.some((r) => r.exprs.some((e) => e.kind === 'nat' && (e.type === 'masquerade' || e.type === 'snat')))))
   const stopper = natSteps.find((s) => !s.chain.chain.startsWith('LIBVIRT_') && s.chain.table !== LIBVIRT_NFT_TABLE)
@@ -187,5 +187,6 @@ export function natMissingElement(net: LibvirtNetwork, postroutingSteps: TraceSt
     const e = elementForStep(stopper, rs)
     return {...e, text: `${e.text} (ends the nat chain before the MASQUERADE for ${cidr})`}
   }
-  return {id: `nat:${net.name}`, kind: 'nf-nat-missing', text: `no MASQUERADE/SNAT for ${cidr} on the nat postrouting path`, network: net.name}
+  // One element per network and family: libvirt adds (and loses) each family's rules with its own command.
+  return {id: `nat${family === 6 ? '6' : ''}:${net.name}`, kind: 'nf-nat-missing', text: `no MASQUERADE/SNAT for ${cidr} on the nat postrouting path`, network: net.name}
 }

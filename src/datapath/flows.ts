@@ -738,18 +738,24 @@ class HostView {
       const decision = this.ipReceive(runner, bridge, 'forward', true)
       const egress = decision?.dev
       runner.nf('netfilter postrouting', 'postrouting', 'ip', {iifname: bridge, oifname: egress})
+      // libvirt routes a NAT network's IPv6 unless <nat ipv6='yes'/> asks it to masquerade that too: then an
+      // untranslated source fails as IPv4's does.
+      if (runner.alive() && net.forwardMode === 'nat' && net.natIpv6) runner.push(this.natHop(runner, src, net))
       if (egress) this.leaveDevice(runner, egress, 'egress')
       const dest = `[${to.addr}]${to.proto === 'icmp' ? ' (ping)' : `:${to.port ?? 443}/${to.proto}`}`
       const nexthops = decision?.nexthops
       const via = nexthops ? [...new Set(nexthops.map((h) => h.dev ?? '?'))].join(' or ') : egress
       const flows = [this.finish(base, 'egress6', `IPv6 to the internet ${dest}${egress ? ` via ${via}` : ''}${srcNote}`, request, runner.hops, undefined, assumed)]
       if (flows[0].verdict === 'fail' || !egress) return {flows, nexthops}
-      const reply = replyPacket({family: 6, iifname: egress, src: to.addr, dst: src, l4proto, ...(to.proto === 'icmp' ? {icmpType: 129} : {sport: to.port ?? 443, dport: EPHEMERAL_PORT})})
-      // Without NAT, the reply comes back only if the upstream routes the guests' prefix to this host.
-      const back = new PathRunner(this, [], reply, size)
-      back.push(this.returnRouteHop(networkOf(subnet), net))
+      // Masqueraded (NAT66), the reply comes back to the host's address and conntrack undoes the translation, in the
+      // request's connection; routed, it comes back only if the upstream routes the guests' prefix to this host.
+      const natted = runner.packet().src
+      const reply = replyPacket({family: 6, iifname: egress, src: to.addr, dst: src, l4proto, ...(to.proto === 'icmp' ? {icmpType: 129} : {sport: to.port ?? 443, dport: EPHEMERAL_PORT})}, natted !== src ? ['snat'] : [])
+      const arriving: NfPacket = natted !== src ? {...reply, dst: natted, ct: {...reply.ct, mark: runner.packet().ct.mark, translate: {dst: src}, ...this.connOf(runner)}} : reply
+      const back = new PathRunner(this, [], arriving, size)
+      if (natted === src) back.push(this.returnRouteHop(networkOf(subnet), net))
       this.replyIn(back, egress, g)
-      flows.push(this.finish(base, 'egress6-reply', `IPv6 reply from ${to.addr}, arriving by ${egress}, back to ${d.name}`, reply, back.hops, 'egress6', assumed))
+      flows.push(this.finish(base, 'egress6-reply', `IPv6 reply from ${to.addr}${natted !== src ? ` to ${natted}` : ''}, arriving by ${egress}, back to ${d.name}`, reply, back.hops, 'egress6', assumed))
       return {flows, nexthops}
     }, to.addr, d.name)
   }
@@ -2125,14 +2131,24 @@ class HostView {
    * inbound, packets to it reach the host at all only then (the same route, the same element).
    */
   private returnRouteHop(subnet: string, net: LibvirtNetwork, direction: 'reply' | 'inbound' = 'reply'): Hop {
+    // A NAT network's IPv6 is routed (libvirt masquerades it only with <nat ipv6='yes'/>): a fault of its own, apart
+    // from the IPv4 the network translates.
+    const routedIpv6OfNat = net.forwardMode === 'nat' && subnet.includes(':')
+    const untranslated = routedIpv6OfNat ? `network ${net.name} does not NAT its IPv6` : `network ${net.name} is not NATed`
     return {
       name: direction === 'reply' ? 'return route' : 'upstream route',
       verdict: 'indeterminate',
       detail:
         direction === 'reply'
-          ? `network ${net.name} is not NATed: replies to ${subnet} come back only if the upstream routes ${subnet} to this host, which the host cannot see`
-          : `network ${net.name} is not NATed: packets from outside to ${subnet} reach this host only if the upstream routes ${subnet} to it, which the host cannot see`,
-      element: {id: `return-route:${net.name}`, kind: 'return-route', text: `upstream route for ${subnet} (network ${net.name}, forward mode ${net.forwardMode})`, network: net.name},
+          ? `${untranslated}: replies to ${subnet} come back only if the upstream routes ${subnet} to this host, which the host cannot see`
+          : `${untranslated}: packets from outside to ${subnet} reach this host only if the upstream routes ${subnet} to it, which the host cannot see`,
+      element: {
+        id: `return-route${routedIpv6OfNat ? '6' : ''}:${net.name}`,
+        kind: 'return-route',
+        text: `upstream route for ${subnet} (network ${net.name}, forward mode ${net.forwardMode}${routedIpv6OfNat ? ', IPv6 routed' : ''})`,
+        network: net.name,
+        ...(routedIpv6OfNat ? {ipFamily: 6 as const} : {}),
+      },
     }
   }
 
@@ -2188,14 +2204,15 @@ class HostView {
       const dev = noAddress.packet.oifname
       // Routing left the way out undecided: which address MASQUERADE takes (if any) is not known, not missing.
       if (dev === undefined) return {name: 'NAT', verdict: 'indeterminate', detail: `${describeStep(n.step)}: the device the packet leaves by is not known (routing undecided), so neither is the address it is masqueraded to`}
-      return {name: 'NAT', verdict: 'fail', detail: `${describeStep(n.step)}: ${dev} has no IPv4 address to masquerade to, so the packet is dropped`, element: {...elementForStep(n.step, this.facts.ruleset), id: `masquerade-no-address:${dev}`, kind: 'nf-nat-missing', device: dev, text: `MASQUERADE out of ${dev}, which has no IPv4 address`}}
+      const family = noAddress.packet.family === 6 ? 'IPv6' : 'IPv4'
+      return {name: 'NAT', verdict: 'fail', detail: `${describeStep(n.step)}: ${dev} has no ${family} address to masquerade to, so the packet is dropped`, element: {...elementForStep(n.step, this.facts.ruleset), id: `masquerade-no-address:${dev}`, kind: 'nf-nat-missing', device: dev, text: `MASQUERADE out of ${dev}, which has no ${family} address`}}
     }
     if (translated.length > 0) return {name: 'NAT', verdict: 'indeterminate', detail: `the source is translated on some paths only`}
     // A rule that leaves the packet untracked (raw NOTRACK, nft notrack) is what stops the NAT, not a missing MASQUERADE.
     const untracking = branches[0]?.packet.ct.state === 'untracked' ? runner.hops.flatMap((h) => h.steps ?? []).find((s) => s.action === 'notrack') : undefined
     if (untracking) return {name: 'NAT', verdict: 'fail', detail: `${describeStep(untracking)} leaves the packet untracked: NAT never sees it, so ${src} is not translated`, element: elementForStep(untracking, this.facts.ruleset), steps: [untracking]}
     const postSteps = branches[0]?.steps.filter((s) => s.hook === 'postrouting') ?? []
-    return {name: 'NAT', verdict: 'fail', detail: `nothing translates ${src}: replies to a private address never come back`, element: natMissingElement(net, postSteps, this.facts.ruleset), steps: postSteps}
+    return {name: 'NAT', verdict: 'fail', detail: `nothing translates ${src}: replies to a private address never come back`, element: natMissingElement(net, postSteps, this.facts.ruleset, branches[0]?.packet.family ?? 4), steps: postSteps}
   }
 
   /** A socket that will take the packet: the service's listener on the bridge address or a wildcard. */
