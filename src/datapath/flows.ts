@@ -2212,7 +2212,9 @@ class HostView {
     const untracking = branches[0]?.packet.ct.state === 'untracked' ? runner.hops.flatMap((h) => h.steps ?? []).find((s) => s.action === 'notrack') : undefined
     if (untracking) return {name: 'NAT', verdict: 'fail', detail: `${describeStep(untracking)} leaves the packet untracked: NAT never sees it, so ${src} is not translated`, element: elementForStep(untracking, this.facts.ruleset), steps: [untracking]}
     const postSteps = branches[0]?.steps.filter((s) => s.hook === 'postrouting') ?? []
-    return {name: 'NAT', verdict: 'fail', detail: `nothing translates ${src}: replies to a private address never come back`, element: natMissingElement(net, postSteps, this.facts.ruleset, branches[0]?.packet.family ?? 4), steps: postSteps}
+    const family = branches[0]?.packet.family ?? 4
+    const lost = family === 6 ? `network ${net.name} masquerades its IPv6 (<nat ipv6='yes'/>), so nothing routes replies to that prefix back` : 'replies to a private address never come back'
+    return {name: 'NAT', verdict: 'fail', detail: `nothing translates ${src}: ${lost}`, element: natMissingElement(net, postSteps, this.facts.ruleset, family), steps: postSteps}
   }
 
   /** A socket that will take the packet: the service's listener on the bridge address or a wildcard. */
