@@ -267,6 +267,8 @@ function linkLocalOf(mac: string): string | undefined {
 /** The solicited-node multicast address a neighbour solicitation for ADDR goes to: ff02::1:ff and its last 24 bits. */
 /** IPv6's all-nodes multicast group, where a router's unsolicited advertisements go. */
 const ALL_NODES = 'ff02::1'
+/** All DHCPv6 relay agents and servers, where a client sends its requests (RFC 8415). */
+const DHCP6_SERVERS = 'ff02::1:2'
 
 function solicitedNodeOf(addr: string): string | undefined {
   const ip = parseIp(addr)
@@ -734,7 +736,7 @@ class HostView {
       this.upToHost(runner, bridge)
       const gateway = this.gatewayAddress6(bridge, v6.address, v6.prefix, net.name)
       if (gateway) runner.push(gateway)
-      this.ndExchange(runner, g)
+      this.ipv6LinkSetup(runner, g)
       const decision = this.ipReceive(runner, bridge, 'forward', true)
       const egress = decision?.dev
       runner.nf('netfilter postrouting', 'postrouting', 'ip', {iifname: bridge, oifname: egress})
@@ -1291,21 +1293,29 @@ class HostView {
   }
 
   /**
-   * How a guest finds its IPv6 router, the host's link-local address on the bridge: the router advertisement it learns
-   * its default route from (dnsmasq's, to all nodes, through the host's output hook), then neighbour discovery of that
-   * address (the solicitation through input, the advertisement through output). Conntrack leaves both untracked: a
-   * filter without an ICMPv6 accept ahead of its drop cuts the guests' IPv6 off once their default route's lifetime or
-   * their neighbour caches run out (IPv4's ARP has its own hooks; this is ICMPv6).
+   * What a guest's IPv6 needs from the host on its link: the router advertisement it learns its default route from
+   * (dnsmasq's, to all nodes, through the host's output hook), its address from dnsmasq's DHCPv6 where the network
+   * hands them out (the request to the DHCP servers' group through input, the reply through output), then neighbour
+   * discovery of the router's link-local address (the solicitation through input, the advertisement through output).
+   * Conntrack leaves router and neighbour discovery untracked. A drop of any cuts the guests' IPv6 off once what they
+   * hold runs out (their route's lifetime, their lease, their neighbour cache): IPv4's ARP and DHCP have their own hops.
    */
-  private ndExchange(runner: PathRunner, g: GuestSide): void {
+  private ipv6LinkSetup(runner: PathRunner, g: GuestSide): void {
     const host = this.links.get(g.bridge)?.addresses.find((a) => a.family === 'inet6' && /^fe80:/i.test(a.address))?.address
     const guest = g.i.mac ? linkLocalOf(g.i.mac) : undefined
     const solicited = host ? solicitedNodeOf(host) : undefined
     if (!runner.alive() || !host || !guest || !solicited) return
     const untracked = (p: NfPacket): NfPacket => ({...p, ct: {...p.ct, state: 'untracked'}})
     const neighbourCache = `the guest reaches its router only while its neighbour cache holds the host's MAC`
+    const leased = `the guest keeps its IPv6 address only until its DHCPv6 lease runs out`
     const exchange: [string, NfHook, NfPacket, string][] = [
       [`router advertisement from ${host}`, 'output', untracked(newPacket({family: 6, oifname: g.bridge, src: host, dst: ALL_NODES, l4proto: 'icmpv6', icmpType: 134})), `the guest keeps its default route only for the lifetime of the last advertisement it heard`],
+      ...(g.net?.ips.some((ip) => ip.family === 'ipv6' && ip.dhcpRanges.length > 0)
+        ? ([
+            [`DHCPv6 request to ${DHCP6_SERVERS} (input)`, 'input', newPacket({family: 6, iifname: g.bridge, src: guest, dst: DHCP6_SERVERS, l4proto: 'udp', sport: 546, dport: 547, etherSrc: g.i.mac}), leased],
+            [`DHCPv6 reply from ${host} (output)`, 'output', newPacket({family: 6, oifname: g.bridge, src: host, dst: guest, l4proto: 'udp', sport: 547, dport: 546}), leased],
+          ] as [string, NfHook, NfPacket, string][])
+        : []),
       [`neighbour discovery of ${host} (input)`, 'input', untracked(newPacket({family: 6, iifname: g.bridge, src: guest, dst: solicited, l4proto: 'icmpv6', icmpType: 135, etherSrc: g.i.mac})), neighbourCache],
       [`neighbour discovery of ${host} (output)`, 'output', untracked(newPacket({family: 6, oifname: g.bridge, src: host, dst: guest, l4proto: 'icmpv6', icmpType: 136})), neighbourCache],
     ]

@@ -57,6 +57,16 @@ describe('IPv6 neighbour discovery of the router', () => {
       expect([rule, (await egress6(withOutput(rule))).flow.verdict]).toEqual([rule, 'pass'])
     }
   })
+  it("a network that hands out IPv6 addresses by DHCPv6: an input drop of its requests decides the guests' IPv6 (intermittent: their leases hold a while); without a DHCPv6 range it is not asked", async () => {
+    const dhcp6 = (change: (c: CommandCapture) => CommandCapture) => (c: CommandCapture): CommandCapture =>
+      change(c.argv.includes('net-dumpxml') ? {...c, output: c.output.replace("<ip family='ipv6' address='2001:db8:ca2:2::1' prefix='64'>", "<ip family='ipv6' address='2001:db8:ca2:2::1' prefix='64'><dhcp><range start='2001:db8:ca2:2::100' end='2001:db8:ca2:2::1ff'/></dhcp>")} : c)
+    const drop = withInput('-A INPUT -i virbr0 -p udp -m udp --dport 547 -j DROP')
+    const {flow} = await egress6(dhcp6(drop))
+    expect([flow.verdict, flow.decidedBy?.name, flow.decidedBy?.intermittent]).toEqual(['indeterminate', 'DHCPv6 request to ff02::1:2 (input)', true])
+    expect((await egress6(drop)).flow.verdict).toBe('pass')
+    // libvirt's own accepts (LIBVIRT_INP 547, LIBVIRT_OUT 546) let the exchange through.
+    expect((await egress6(dhcp6(withInput()))).flow.verdict).toBe('pass')
+  })
   it("the network's IPv6 address on the bridge failed duplicate address detection, or is missing: the egress fails there; still tentative: undecided", async () => {
     const addr = (change: (a: Record<string, unknown>[]) => Record<string, unknown>[]) => (c: CommandCapture): CommandCapture => {
       if (c.argv[0] !== 'ip' || !c.argv.includes('addr')) return withInput()(c)
