@@ -18,7 +18,7 @@ import {flowMatchText} from '../datapath/ovs.js'
 import {catchAllDrop, dropsPackets} from '../datapath/tc.js'
 import {SHAPING_QDISCS} from '../lib/tc-qdiscs.js'
 import {parseCidr, prefixRelation} from '../lib/ipv4.js'
-import {type FixStep, renderStep, virshPositional} from '../lib/fix.js'
+import {type FixStep, nftWord, renderStep, virshPositional} from '../lib/fix.js'
 import {type NfRule, type NfTable, catchAllText, chainOwnerOf, iptablesWords} from '../lib/netfilter.js'
 import type {Finding} from '../result/findings.js'
 
@@ -61,6 +61,8 @@ const IPTABLES = /^ip6?tables(-legacy|-nft)?$/
 const IPTABLES_WIDE = new Set(['-P', '--policy', '-F', '--flush', '-X', '--delete-chain', '-Z', '--zero', '-E', '--rename-chain', '-N', '--new-chain'])
 /** Targets an added iptables rule may have: it lets traffic on or fixes a checksum; it never blocks. */
 const ADDED_TARGETS = new Set(['ACCEPT', 'CHECKSUM'])
+/** The one set literal an nft fix holds: the ports a DNS and DHCP accept opens. */
+const NFT_PORT_SET = /^\{ \d+(, \d+)* \}$/
 const VIRSH_FORBIDDEN = new Set(['destroy', 'reset', 'reboot', 'shutdown', 'undefine', 'suspend', 'managedsave', 'net-undefine', 'iface-destroy', 'detach-device'])
 const VIRSH_NETWORK = new Set(['net-start', 'net-destroy', 'net-autostart', 'net-update', 'net-edit'])
 const VIRSH_DOMAIN = new Set(['attach-interface', 'detach-interface', 'domif-setlink', 'edit'])
@@ -400,6 +402,9 @@ function stepProblem(step: FixStep, names: {networks: Set<string>; domains: Set<
     return deletionProblem(chainOwnerOf(tableName, chain), rule, false, host.netfilter !== undefined)
   }
   if (tool === 'nft') {
+    // nft parses its joined arguments: a word it would split could hide a second command (`;flush ruleset`).
+    const split = argv.slice(1).find((w) => !nftWord(w) && !NFT_PORT_SET.test(w))
+    if (split !== undefined) return `${JSON.stringify(split)} is more than one word to nft, which parses its arguments joined: the step could run more than it shows`
     if ((sub === 'insert' || sub === 'add') && argv[2] === 'rule') return argv.at(-1) === 'accept' ? undefined : 'adds an nft rule that is not an accept'
     if (sub === 'delete' && argv[2] === 'rule' && argv[6] === 'handle') {
       const [family, tableName, chain, handle] = [argv[3], argv[4], argv[5], Number(argv[7])]

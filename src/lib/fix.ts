@@ -76,6 +76,14 @@ export function renderSteps(steps: readonly FixStep[]): string[] {
   return out
 }
 
+/**
+ * nft joins its arguments with spaces and parses the line as its own language (`;` ends a command, `#` starts a
+ * comment, `{` a set): a host's value is one of its words only when it is a plain token or a string in nft's double
+ * quotes. A table, chain or interface name that is neither (a table named `t forward accept;flush ruleset #`) would
+ * run more than the one command shown, whatever the shell quoting.
+ */
+export const nftWord = (word: string) => /^[A-Za-z0-9_./:,*-]+$/.test(word) || /^"[^"\\\u0000-\u001f\u007f]*"$/.test(word)
+
 /** The commands a step runs (argvs; a write runs none). */
 export const argvsOf = (step: FixStep): string[][] => ('argv' in step ? [step.argv] : 'pipeline' in step ? step.pipeline : [])
 
