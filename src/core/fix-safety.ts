@@ -351,6 +351,37 @@ function tcProblem(words: string[], tc: TcFacts | undefined): string | undefined
   return catchAll ? `deletes a filter that drops every packet on ${dev} (pref ${pref} ${catchAll.kind}): that opens the device to all traffic, not only the guests'` : undefined
 }
 
+/** Forward modes whose bridge libvirt creates for the network's guests alone (the others use a host bridge or device). */
+const OWN_BRIDGE_MODES = new Set(['nat', 'route', 'open', 'isolated'])
+
+/** Why opening DEVICE to WHAT is not opening a libvirt network's own bridge: a host bridge carries its whole LAN. */
+function libvirtBridgeProblem(device: string, libvirt: LibvirtFacts | undefined, what: string): string | undefined {
+  if (!libvirt) return `opens ${device} to ${what}, and libvirt's networks could not be read to tell whose bridge it is`
+  return libvirt.networks.some((n) => n.bridge === device && OWN_BRIDGE_MODES.has(n.forwardMode)) ? undefined : `opens ${device} to ${what}, and it is not a bridge libvirt made for a network: its whole LAN would be let through`
+}
+
+/**
+ * ufw rules in the forms the fixes emit: what a libvirt network's bridge takes (its guests routed out, DHCP and DNS
+ * in), frames a guest bridge forwards to itself, one published port of one address. A rule by device on another
+ * interface, or from anywhere to anything, opens the host.
+ */
+function ufwProblem(args: string[], libvirt: LibvirtFacts | undefined): string | undefined {
+  if (args[0] !== 'allow' && !(args[0] === 'route' && args[1] === 'allow')) return `ufw ${args[0]} removes or loosens ufw's configuration`
+  const spec = args.join('\u0000')
+  const same = /^route\u0000allow\u0000in\u0000on\u0000([^\u0000]+)\u0000out\u0000on\u0000([^\u0000]+)$/.exec(spec)
+  if (same) {
+    if (same[1] !== same[2]) return `ufw route allow from ${same[1]} to ${same[2]}: two interfaces, not frames a bridge forwards`
+    return !libvirt ? `allows ${same[1]}'s forwarded frames, and libvirt's guests could not be read to tell what it is` : guestBridges(libvirt).has(same[1]) ? undefined : `${same[1]} is not a bridge guests use`
+  }
+  const routed = /^route\u0000allow\u0000in\u0000on\u0000([^\u0000]+)(?:\u0000from\u0000([^\u0000]+))?$/.exec(spec)
+  if (routed) return libvirtBridgeProblem(routed[1], libvirt, "ufw's routing")
+  const input = /^allow\u0000in\u0000on\u0000([^\u0000]+)\u0000to\u0000any\u0000port\u0000\d+(?:\u0000proto\u0000(?:udp|tcp))?$/.exec(spec)
+  if (input) return libvirtBridgeProblem(input[1], libvirt, 'the host (a port let in)')
+  const published = /^route\u0000allow\u0000proto\u0000(?:udp|tcp)\u0000from\u0000any\u0000to\u0000([^\u0000/]+)\u0000port\u0000\d+$/.exec(spec)
+  if (published && published[1] !== 'any') return undefined
+  return `ufw ${args.join(' ')} is not a rule kvmdoctor adds as a fix (a bridge's guests, or one published port)`
+}
+
 /** What is wrong with one step by itself (LATER: the steps after it): unknown, or widening the host's exposure. */
 function stepProblem(step: FixStep, names: {networks: Set<string>; domains: Set<string>} | 'any', host: FixHost, later: FixStep[]): string | undefined {
   if ('write' in step) return /^\/etc\/sysctl\.d\/[^/]+\.conf$/.test(step.write.path) ? undefined : `writes ${step.write.path}, not a sysctl.d file`
@@ -418,9 +449,11 @@ function stepProblem(step: FixStep, names: {networks: Set<string>; domains: Set<
   }
   if (tool === 'firewall-cmd') {
     const rest = argv.slice(1).filter((w) => w !== '--permanent')
-    return rest.length === 2 && rest[0] === '--zone=libvirt' && /^--(change|add)-interface=/.test(rest[1]) ? undefined : 'a firewall-cmd change other than putting a bridge in the libvirt zone'
+    const moved = rest.length === 2 && rest[0] === '--zone=libvirt' ? /^--(?:change|add)-interface=([\s\S]*)$/.exec(rest[1])?.[1] : undefined
+    if (moved === undefined) return 'a firewall-cmd change other than putting a bridge in the libvirt zone'
+    return libvirtBridgeProblem(moved, host.libvirt, 'the libvirt zone (it forwards and lets in DHCP, DNS and SSH from its interfaces)')
   }
-  if (tool === 'ufw') return sub === 'allow' || (sub === 'route' && argv[2] === 'allow') ? undefined : `ufw ${sub} removes or loosens ufw's configuration`
+  if (tool === 'ufw') return ufwProblem(argv.slice(1), host.libvirt)
   if (tool === 'sysctl') {
     const settings = argv.slice(1).filter((w) => w !== '-w' && w !== '-q')
     if (!argv.includes('-w') || settings.some((w) => !/^[\w./-]+=\S+$/.test(w))) return 'a sysctl command that is not a setting written'
