@@ -61,6 +61,15 @@ const IPTABLES = /^ip6?tables(-legacy|-nft)?$/
 const IPTABLES_WIDE = new Set(['-P', '--policy', '-F', '--flush', '-X', '--delete-chain', '-Z', '--zero', '-E', '--rename-chain', '-N', '--new-chain'])
 /** Targets an added iptables rule may have: it lets traffic on or fixes a checksum; it never blocks. */
 const ADDED_TARGETS = new Set(['ACCEPT', 'CHECKSUM'])
+/**
+ * What narrows an added accept to some traffic: a device, an address, a port, a connection state, a bridge port, a set.
+ * An accept with none of them (or only "anywhere") takes everything that reaches it: the chain's drops after it stop nothing.
+ */
+const IPTABLES_NARROWING = new Set(['-i', '-o', '--in-interface', '--out-interface', '-s', '-d', '--source', '--destination', '--dport', '--dports', '--sport', '--sports', '--ctstate', '--state', '--physdev-in', '--physdev-out', '--match-set', '--dst-type', '--src-type'])
+const NFT_NARROWING = new Set(['iifname', 'oifname', 'iif', 'oif', 'saddr', 'daddr', 'dport', 'sport', 'state', 'status'])
+const ANYWHERE = new Set(['0.0.0.0/0', '::/0', '0/0', 'any'])
+const OPENS_ALL = 'adds an accept that matches all traffic: it opens the chain, not only to the guests'
+
 /** The one set literal an nft fix holds: the ports a DNS and DHCP accept opens. */
 const NFT_PORT_SET = /^\{ \d+(, \d+)* \}$/
 const VIRSH_FORBIDDEN = new Set(['destroy', 'reset', 'reboot', 'shutdown', 'undefine', 'suspend', 'managedsave', 'net-undefine', 'iface-destroy', 'detach-device'])
@@ -414,7 +423,8 @@ function stepProblem(step: FixStep, names: {networks: Set<string>; domains: Set<
       // A DNAT in nat OUTPUT rewrites only connections the host itself opens (a hairpin to a published port): nothing from outside gets in.
       if (target === 'DNAT' && optionValue(argv, '-t') === 'nat' && (optionValue(argv, '-I') ?? optionValue(argv, '-A')) === 'OUTPUT') return undefined
       if (movesLegacyRule(argv, host.netfilter)) return undefined
-      return target && ADDED_TARGETS.has(target) ? undefined : `adds a rule with target ${target ?? '(none)'}: a fix adds accepts only`
+      if (!target || !ADDED_TARGETS.has(target)) return `adds a rule with target ${target ?? '(none)'}: a fix adds accepts only`
+      return target === 'ACCEPT' && !argv.some((w, i) => IPTABLES_NARROWING.has(w) && !ANYWHERE.has(argv[i + 1])) ? OPENS_ALL : undefined
     }
     return 'an iptables command kvmdoctor does not run as a fix'
   }
@@ -436,7 +446,11 @@ function stepProblem(step: FixStep, names: {networks: Set<string>; domains: Set<
     // nft parses its joined arguments: a word it would split could hide a second command (`;flush ruleset`).
     const split = argv.slice(1).find((w) => !nftWord(w) && !NFT_PORT_SET.test(w))
     if (split !== undefined) return `${JSON.stringify(split)} is more than one word to nft, which parses its arguments joined: the step could run more than it shows`
-    if ((sub === 'insert' || sub === 'add') && argv[2] === 'rule') return argv.at(-1) === 'accept' ? undefined : 'adds an nft rule that is not an accept'
+    if ((sub === 'insert' || sub === 'add') && argv[2] === 'rule') {
+      if (argv.at(-1) !== 'accept') return 'adds an nft rule that is not an accept'
+      // The words after family, table and chain (and a position): the rule's own match.
+      return argv.slice(6).some((w, i, match) => NFT_NARROWING.has(w) && !ANYWHERE.has(match[i + 1] ?? '')) ? undefined : OPENS_ALL
+    }
     if (sub === 'delete' && argv[2] === 'rule' && argv[6] === 'handle') {
       const [family, tableName, chain, handle] = [argv[3], argv[4], argv[5], Number(argv[7])]
       const table = host.netfilter?.tables.find((t) => t.family === family && t.name === tableName && (t.backend === 'nft' || t.backend === 'iptables-nft'))
