@@ -391,9 +391,16 @@ export function restartNetwork(n: RestartableNetwork): Steps[] {
  * environment libvirt's leases helper needs and exits at once (the lab: "interface not set", lease-init exit 1).
  */
 export function respawnDnsmasq(n: RestartableNetwork, host: HostView): Steps[] {
-  if (host.systemd === true) return [cmd`systemctl restart ${host.libvirtNetworkDaemon}`]
+  if (host.systemd === true) return [restartNetworkDaemon(host)]
   return restartNetwork(n)
 }
+
+/**
+ * The daemon that re-applies every active network's firewall rules and respawns their dnsmasq, restarted: libvirtd, or
+ * virtnetworkd where the modular daemons run (there libvirtd.service is not installed, or starting it would run a second
+ * daemon beside them). Running guests keep their connections.
+ */
+export const restartNetworkDaemon = (host: HostView): Steps => cmd`systemctl restart ${host.libvirtNetworkDaemon}`
 
 /** Where sysctl fixes persist: a drop-in of kvmdoctor's own, read at boot by systemd-sysctl. */
 export const SYSCTL_DROP_IN = '/etc/sysctl.d/90-kvmdoctor.conf'

@@ -127,7 +127,16 @@ export function hostView(ctx: DeriveContext, networks: NetworkView[]): HostView 
     physdevRules: physdevRules(netfilter),
     kernelModules: modules ?? null,
     systemd: ctx.facts.services?.systemd ?? null,
-    // libvirt's modular daemons split the network driver off into virtnetworkd.
-    libvirtNetworkDaemon: ctx.facts.processes?.processes.some((p) => /(^|\/)virtnetworkd(\s|$)/.test(p.args)) ? 'virtnetworkd' : 'libvirtd',
+    libvirtNetworkDaemon: networkDaemonOf(ctx.facts.processes?.processes ?? []),
   }
+}
+
+/**
+ * libvirt's modular daemons split the network driver off into virtnetworkd, which exits when idle (--timeout 120) and is
+ * started again by its socket: a host is modular when virtnetworkd runs, or another modular driver daemon runs without
+ * libvirtd (virtlogd and virtlockd run beside either).
+ */
+function networkDaemonOf(processes: readonly {args: string}[]): 'libvirtd' | 'virtnetworkd' {
+  const runs = (daemon: RegExp) => processes.some((p) => new RegExp(`(^|/)${daemon.source}(\\s|$)`).test(p.args))
+  return runs(/virtnetworkd/) || (runs(/virt(qemu|proxy|interface|nodedev|nwfilter|secret|storage)d/) && !runs(/libvirtd/)) ? 'virtnetworkd' : 'libvirtd'
 }
