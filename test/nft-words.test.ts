@@ -10,7 +10,13 @@ import {diagnose} from '../src/core/diagnose.js'
 import {fixHostOf, judgeFixSteps} from '../src/core/fix-safety.js'
 import {ReplayRunner} from '../src/core/snapshot.js'
 import {type FixStep, nftWord, renderSteps} from '../src/lib/fix.js'
-import {replayOptions} from './helpers.js'
+import type {NetfilterFacts} from '../probes/netfilter.js'
+import type {Neighbour} from '../probes/neighbours.js'
+import {buildRuleset} from '../probes/netfilter/ruleset.js'
+import dnatTargetStale from '../rules/dnat-target-stale.js'
+import {nftOneCommand} from '../src/lib/fix.js'
+import {alter, replayOptions} from './helpers.js'
+import {fireInbound, healthy} from './inbound.js'
 import {renamedRecording} from './hostile/helpers.js'
 
 const HOSTILE_TABLE = 'kd forward accept;flush ruleset #'
@@ -44,5 +50,35 @@ describe('host names nft would split', () => {
     const d = await diagnosisOfDir(await renamedRecording('nft-forward-drop', {}))
     const fix = renderSteps(d.findings.find((f) => f.id === 'nft-forward-drop')!.fixSteps)
     expect(fix).toEqual(['nft insert rule inet kdlab_fw forward iifname virbr0 ip saddr 192.168.122.0/24 accept', 'nft insert rule inet kdlab_fw forward oifname virbr0 ip daddr 192.168.122.0/24 ct state related,established accept'])
+  })
+})
+
+/** A DNAT in an nft table of the admin's, as nft 1.0.6 lists it (made in a network namespace), its comment ending the command. */
+const NFT_JSON = "{\"nftables\": [{\"metainfo\": {\"version\": \"1.0.6\", \"release_name\": \"Lester Gooch #5\", \"json_schema_version\": 1}}, {\"table\": {\"family\": \"ip\", \"name\": \"kdnat\", \"handle\": 1}}, {\"chain\": {\"family\": \"ip\", \"table\": \"kdnat\", \"name\": \"PREROUTING\", \"handle\": 1, \"type\": \"nat\", \"hook\": \"prerouting\", \"prio\": -100, \"policy\": \"accept\"}}, {\"rule\": {\"family\": \"ip\", \"table\": \"kdnat\", \"chain\": \"PREROUTING\", \"handle\": 2, \"comment\": \"web\\\" ; flush ruleset #\", \"expr\": [{\"match\": {\"op\": \"==\", \"left\": {\"payload\": {\"protocol\": \"ip\", \"field\": \"daddr\"}}, \"right\": \"198.51.100.1\"}}, {\"match\": {\"op\": \"==\", \"left\": {\"payload\": {\"protocol\": \"tcp\", \"field\": \"dport\"}}, \"right\": 8080}}, {\"dnat\": {\"addr\": \"192.168.122.250\", \"port\": 80}}]}}]}"
+const NFT_TEXT = "table ip kdnat { # handle 1\n\tchain PREROUTING { # handle 1\n\t\ttype nat hook prerouting priority dstnat; policy accept;\n\t\tip daddr 198.51.100.1 tcp dport 8080 dnat to 192.168.122.250:80 comment \"web\" ; flush ruleset #\" # handle 2\n\t}\n}\n"
+
+describe("a rule's text as nft prints it stays one command", () => {
+  it('nftOneCommand: a closed string may hold ; and #; outside one they end the command', () => {
+    expect(nftOneCommand('ip daddr 198.51.100.1 tcp dport 8080 dnat to 192.168.122.9:80 comment "a ; b # c"')).toBe(true)
+    expect(nftOneCommand('tcp dport { 80, 443 } accept')).toBe(true)
+    expect(nftOneCommand('dnat to 192.168.122.9:80 comment "web" ; flush ruleset #"')).toBe(false)
+    expect(nftOneCommand('comment "open')).toBe(false)
+  })
+
+  it("dnat-target-stale on an nft DNAT whose comment ends the command: no 'nft replace' line (it ran flush ruleset when pasted); a plain comment keeps it", async () => {
+    const {facts, mac} = await healthy()
+    const planted = (text: string, json: string) => {
+      const {tables} = buildRuleset({nft: {json, text}})
+      const withTable = alter<NetfilterFacts>(facts, 'netfilter', (nf) => nf.tables.push(...structuredClone(tables)))
+      return alter<Neighbour[]>(withTable, 'neighbours', (n) => n.push({ip: '192.168.122.250', dev: 'virbr0', mac, state: ['STALE']}))
+    }
+    const replaces = async (text: string, json: string) => {
+      const [f] = (await fireInbound(dnatTargetStale, planted(text, json))).findings
+      expect(f?.id).toBe('dnat-target-stale')
+      return f.fixSteps.filter((s) => 'argv' in s && s.argv[0] === 'nft')
+    }
+    expect(await replaces(NFT_TEXT, NFT_JSON)).toEqual([])
+    const plain = await replaces(NFT_TEXT.replace('"web" ; flush ruleset #"', '"web"'), NFT_JSON.replace('web\\" ; flush ruleset #', 'web'))
+    expect(plain.map((s) => renderSteps([s])[0])).toEqual([expect.stringMatching(/^nft replace rule ip kdnat PREROUTING handle 2 ip daddr 198\.51\.100\.1 tcp dport 8080 dnat to 192\.168\.122\.\d+:80 comment '"web"'$/)])
   })
 })

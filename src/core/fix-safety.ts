@@ -18,7 +18,7 @@ import {flowMatchText} from '../datapath/ovs.js'
 import {catchAllDrop, dropsPackets} from '../datapath/tc.js'
 import {SHAPING_QDISCS} from '../lib/tc-qdiscs.js'
 import {parseCidr, prefixRelation} from '../lib/ipv4.js'
-import {type FixStep, nftWord, renderStep, virshPositional} from '../lib/fix.js'
+import {type FixStep, nftOneCommand, nftWord, renderStep, virshPositional} from '../lib/fix.js'
 import {type NfRule, type NfTable, catchAllText, chainOwnerOf, iptablesWords} from '../lib/netfilter.js'
 import type {Finding} from '../result/findings.js'
 
@@ -445,7 +445,7 @@ function stepProblem(step: FixStep, names: {networks: Set<string>; domains: Set<
   if (tool === 'nft') {
     // nft parses its joined arguments: a word it would split could hide a second command (`;flush ruleset`).
     const split = argv.slice(1).find((w) => !nftWord(w) && !NFT_PORT_SET.test(w))
-    if (split !== undefined) return `${JSON.stringify(split)} is more than one word to nft, which parses its arguments joined: the step could run more than it shows`
+    if (split !== undefined || !nftOneCommand(argv.slice(1).join(' '))) return `${JSON.stringify(split ?? argv.slice(1).join(' '))} is more than one word to nft, which parses its arguments joined: the step could run more than it shows`
     if ((sub === 'insert' || sub === 'add') && argv[2] === 'rule') {
       if (argv.at(-1) !== 'accept') return 'adds an nft rule that is not an accept'
       // The words after family, table and chain (and a position): the rule's own match.

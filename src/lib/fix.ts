@@ -84,6 +84,20 @@ export function renderSteps(steps: readonly FixStep[]): string[] {
  */
 export const nftWord = (word: string) => /^[A-Za-z0-9_./:,*-]+$/.test(word) || /^"[^"\\\u0000-\u001f\u007f]*"$/.test(word)
 
+/**
+ * Whether nft reads TEXT (its arguments joined) as one command: no `;`, `#` or line break outside its double-quoted
+ * strings, each string closed. A rule's text as `nft list` prints it holds its comment unescaped: a comment
+ * `x" ; flush ruleset #` prints as `comment "x" ; flush ruleset #"`.
+ */
+export function nftOneCommand(text: string): boolean {
+  let quoted = false
+  for (const ch of text) {
+    if (ch === '"') quoted = !quoted
+    else if (ch === '\n' || ch === '\r' || (!quoted && (ch === ';' || ch === '#'))) return false
+  }
+  return !quoted
+}
+
 /** The commands a step runs (argvs; a write runs none). */
 export const argvsOf = (step: FixStep): string[][] => ('argv' in step ? [step.argv] : 'pipeline' in step ? step.pipeline : [])
 
