@@ -1,6 +1,5 @@
 import type {HostView} from '../src/derive/index.js'
-import {appendLines, cmd, defineRule, line, probes, SYSCTL_DROP_IN} from './kit.js'
-import {deviceKey} from '../src/lib/sysctl-key.js'
+import {appendLines, cmd, defineRule, deviceKey, line, probes, SYSCTL_DROP_IN} from './kit.js'
 
 interface Flux {
   /** Interface pairs on one subnet where either answers ARP for both (arp_ignore 0 and arp_announce 0). */

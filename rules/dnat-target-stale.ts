@@ -1,7 +1,6 @@
 import type {ForwardView} from '../src/derive/index.js'
 import {DATAPATH, iptablesTool, iptablesWords} from './datapath.js'
-import {type FixStep, cmd, defineRule, line, probes, text, virshQuoted} from './kit.js'
-import {nftOneCommand, nftWord} from '../src/lib/fix.js'
+import {cmd, defineRule, type FixStep, line, nftOneCommand, nftWord, probes, text, virshQuoted} from './kit.js'
 
 /**
  * One rule of the forward with its target address replaced, for the guest's new address: the new rule in

@@ -1,6 +1,5 @@
 import type {LinkView} from '../src/derive/index.js'
-import {cmd, defineRule, line, probes, stepText, text} from './kit.js'
-import {deviceKey} from '../src/lib/sysctl-key.js'
+import {cmd, defineRule, deviceKey, line, probes, stepText, text} from './kit.js'
 
 export default defineRule<LinkView>({
   id: 'ipv6-accept-ra-conflict',

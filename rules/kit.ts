@@ -13,6 +13,10 @@ import type {ElementView, EntityContext, EntityKind, EntityView, HostView, Scope
 import type {Severity} from '../src/lib/severity.js'
 import {type FixStep, nftWord, renderStep, shellWord, virshWord} from '../src/lib/fix.js'
 
+/** What rules build fixes with from the leaf helpers: a device's sysctl key, and whether nft reads words as one command. */
+export {deviceKey} from '../src/lib/sysctl-key.js'
+export {nftOneCommand, nftWord} from '../src/lib/fix.js'
+
 /** The probes a rule names in `needs`. */
 export const probes = PROBES
 

@@ -1,6 +1,5 @@
 import type {HostView} from '../src/derive/index.js'
-import {appendLines, cmd, defineRule, line, probes, SYSCTL_DROP_IN} from './kit.js'
-import {deviceKey} from '../src/lib/sysctl-key.js'
+import {appendLines, cmd, defineRule, deviceKey, line, probes, SYSCTL_DROP_IN} from './kit.js'
 
 interface Strict {
   /** The host's L3 interfaces whose effective rp_filter is 1 (strict). */
