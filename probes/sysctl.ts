@@ -1,3 +1,4 @@
+import {deviceKey, sysctlPath} from '../src/lib/sysctl-key.js'
 import type {Link} from './links.js'
 import {type Probe, type ProbeResult} from './types.js'
 
@@ -29,11 +30,11 @@ const PER_INTERFACE = ['rp_filter', 'arp_ignore', 'arp_announce', 'arp_filter', 
  */
 const PER_INTERFACE_V6 = ['forwarding', 'accept_ra', 'force_forwarding']
 
-export const sysctlPath = (key: string) => `/proc/sys/${key.replaceAll('.', '/')}`
+export {sysctlPath}
 
 /** Interface names may contain dots (eth0.100): build the key from parts, not by splitting. */
-export const interfaceKey = (iface: string, name: string) => `net.ipv4.conf.${iface}.${name}`
-export const interfaceKey6 = (iface: string, name: string) => `net.ipv6.conf.${iface}.${name}`
+export const interfaceKey = (iface: string, name: string) => deviceKey('ipv4', iface, name)
+export const interfaceKey6 = (iface: string, name: string) => deviceKey('ipv6', iface, name)
 
 export function parseSysctlValue(text: string): number | undefined {
   const value = Number(text.trim().split(/\s+/)[0])

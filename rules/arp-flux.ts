@@ -1,5 +1,5 @@
 import type {HostView} from '../src/derive/index.js'
-import {appendLines, cmd, defineRule, line, probes, SYSCTL_DROP_IN} from './kit.js'
+import {appendLines, cmd, defineRule, deviceKey, line, probes, SYSCTL_DROP_IN} from './kit.js'
 
 interface Flux {
   /** Interface pairs on one subnet where either answers ARP for both (arp_ignore 0 and arp_announce 0). */
@@ -26,11 +26,7 @@ export default defineRule<HostView, Flux>({
   evidence: (h) => [line`same subnet on: ${h.arpFluxPairs}`],
   fix: (h) => {
     // Both take max(all, IF): set on the pairs' interfaces they change nothing else (`all` would, on every interface).
-    // sysctl keys spell a dot in an interface name (eth0.100) as a slash.
-    const settings = h.arpFluxInterfaces.flatMap((i) => {
-      const conf = `net.ipv4.conf.${i.replaceAll('.', '/')}`
-      return [[`${conf}.arp_ignore`, 1], [`${conf}.arp_announce`, 2]] as const
-    })
+    const settings = h.arpFluxInterfaces.flatMap((i) => [[deviceKey('ipv4', i, 'arp_ignore'), 1], [deviceKey('ipv4', i, 'arp_announce'), 2]] as const)
     return [cmd`sysctl -w ${settings.map(([k, v]) => `${k}=${v}`)}`, appendLines(SYSCTL_DROP_IN, settings.map(([k, v]) => `${k} = ${v}`))]
   },
   note: () => ['the second command keeps the setting across reboots'],

@@ -67,13 +67,20 @@ export function narrowAccept(e: ElementView, host: HostView, traffic: Traffic): 
   const owner = chainOwner(e.element)
   if (owner === 'libvirt') return []
   const six = e.nfFamily === 'ip6'
+  // A bridge of no libvirt network (a host bridge: the LAN's, often the host's own uplink) is not the guests' alone:
+  // a manager's accept by that device alone opens it for the whole LAN.
+  const libvirtBridges = e.bridges.filter((br) => (e.bridgeSubnets[br] ?? []).length > 0)
   if (owner === 'firewalld') {
-    return e.bridges.flatMap((br) => [cmd`firewall-cmd --zone=libvirt --change-interface=${br}`, cmd`firewall-cmd --permanent --zone=libvirt --change-interface=${br}`])
+    // The libvirt zone is libvirt's networks' (it accepts forwarding and DHCP, DNS, SSH in): a LAN bridge moved there
+    // would take its whole LAN with it. A bridged-only drop on a host bridge is bridge-netfilter-enabled's to fix.
+    return libvirtBridges.flatMap((br) => [cmd`firewall-cmd --zone=libvirt --change-interface=${br}`, cmd`firewall-cmd --permanent --zone=libvirt --change-interface=${br}`])
   }
   if (owner === 'ufw') {
     // Answers need no rule of their own: ufw's before.rules accepts RELATED,ESTABLISHED in ufw-before-forward, and
-    // `route allow out on BRIDGE` would admit new connections to the guests from anywhere.
-    return e.bridges.flatMap((br) =>
+    // `route allow out on BRIDGE` would admit new connections to the guests from anywhere. Frames a bridge forwards
+    // are allowed from the bridge to itself, as bridgedAccept does: `in on` alone would route the LAN anywhere.
+    if (traffic === 'forward' && e.bridgedOnly) return e.bridges.map((br) => cmd`ufw route allow in on ${br} out on ${br}`)
+    return libvirtBridges.flatMap((br) =>
       traffic === 'forward'
         ? sourcesOf(e, br).map((s) => cmd`ufw route allow in on ${br} ${s ? ['from', s] : []}`)
         : [cmd`ufw allow in on ${br} to any port 67 proto udp`, cmd`ufw allow in on ${br} to any port 53`],

@@ -1,6 +1,6 @@
 import type {ForwardView} from '../src/derive/index.js'
 import {DATAPATH, iptablesTool, iptablesWords} from './datapath.js'
-import {type FixStep, cmd, defineRule, line, probes, text, virshQuoted} from './kit.js'
+import {cmd, defineRule, type FixStep, line, nftOneCommand, nftWord, probes, text, virshQuoted} from './kit.js'
 
 /**
  * One rule of the forward with its target address replaced, for the guest's new address: the new rule in
@@ -11,8 +11,12 @@ function retarget(e: ForwardView, r: NonNullable<ForwardView['rule']>, now: stri
   if (/\bmap\b/.test(r.text)) return []
   const replaced = r.text.replace(new RegExp(`(^|[^0-9.])${e.targetAddress.replaceAll('.', '\\.')}(?![0-9])`, 'g'), `$1${now}`)
   if (replaced === r.text) return []
-  // nft reads its argument words joined: the rule's own text follows the handle as words of nft's syntax.
-  if (r.backend === 'nft') return r.handle === null ? [] : [{argv: ['nft', 'replace', 'rule', r.family, r.table, r.chain, 'handle', String(r.handle), ...replaced.split(/\s+/).filter(Boolean)]}]
+  // nft reads its argument words joined: the rule's own text follows the handle as words of nft's syntax, which must
+  // stay one command (a comment as nft prints it can end it) in a table and chain nft can name.
+  if (r.backend === 'nft') {
+    if (r.handle === null || !nftWord(r.table) || !nftWord(r.chain) || !nftOneCommand(replaced)) return []
+    return [{argv: ['nft', 'replace', 'rule', r.family, r.table, r.chain, 'handle', String(r.handle), ...replaced.split(/\s+/).filter(Boolean)]}]
+  }
   const tool = iptablesTool({backend: r.backend, family: r.family})
   const [append, chain, ...rest] = iptablesWords(replaced)
   const [, , ...oldWords] = iptablesWords(r.text)

@@ -1,8 +1,8 @@
 import type {ExpectedHostView} from '../src/derive/index.js'
-import {appendLines, cmd, defineRule, line, probes, SYSCTL_DROP_IN, text} from './kit.js'
+import {appendLines, cmd, defineRule, deviceKey, line, probes, SYSCTL_DROP_IN, text} from './kit.js'
 
 /** The keys a fix sets: ip_forward, or, on a host that forwards per device, only the routed bridges' own keys (ip_forward would turn on every device, the uplink to the world included). */
-const keysToSet = (h: ExpectedHostView) => (h.forwardsPerDevice ? h.routedBridgesNotForwarding.map((b) => `net.ipv4.conf.${b}.forwarding`) : ['net.ipv4.ip_forward'])
+const keysToSet = (h: ExpectedHostView) => (h.forwardsPerDevice ? h.routedBridgesNotForwarding.map((b) => deviceKey('ipv4', b, 'forwarding')) : ['net.ipv4.ip_forward'])
 
 export default defineRule<ExpectedHostView>({
   id: 'expect-forwarding',

@@ -1,5 +1,5 @@
 import type {NetworkView} from '../src/derive/index.js'
-import {cmd, defineRule, line, probes, text} from './kit.js'
+import {defineRule, line, probes, restartNetworkDaemon, text} from './kit.js'
 
 export default defineRule<NetworkView>({
   id: 'firewall-service-order',
@@ -19,7 +19,7 @@ export default defineRule<NetworkView>({
   summary: (n) =>
     text`Network ${n.name} is active but its firewall rules are gone, and a firewall service started or reloaded after the libvirt daemon last applied them: a firewall that flushes on (re)load (firewalld's iptables backend, iptables/netfilter-persistent restoring a saved set, ufw) removes libvirt's rules, and libvirt does not re-add them by itself.`,
   evidence: (n, h) => [line`libvirt daemon: ${h.libvirtStarted}`, line`after it: ${h.firewallAfterLibvirt}`, line`libvirt rules naming ${n.bridge}: ${n.libvirtRules}`, line`NAT rules for ${n.subnet}: ${n.sourceNatRules ?? []}`],
-  fix: () => [cmd`systemctl restart libvirtd`],
+  fix: (_n, h) => [restartNetworkDaemon(h)],
   note: () => [
     'or virtnetworkd on hosts with the modular daemons: either re-applies the rules of every active network',
     'to keep the order: `systemctl edit libvirtd` (or virtnetworkd) and add After=firewalld.service (or the firewall unit you use) under [Unit]',

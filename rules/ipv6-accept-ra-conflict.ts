@@ -1,5 +1,5 @@
 import type {LinkView} from '../src/derive/index.js'
-import {cmd, defineRule, line, probes, stepText, text} from './kit.js'
+import {cmd, defineRule, deviceKey, line, probes, stepText, text} from './kit.js'
 
 export default defineRule<LinkView>({
   id: 'ipv6-accept-ra-conflict',
@@ -14,13 +14,13 @@ export default defineRule<LinkView>({
   summary: (l, h) =>
     text`libvirt turns IPv6 forwarding on for network(s) ${h.ipv6RoutedNetworks}; with forwarding on, the kernel ignores router advertisements on an interface unless its accept_ra is 2, so the RA-learned routes of ${l.name} expire. libvirt refuses to start such a network: "Check the host setup: enabling IPv6 forwarding with RA routes without accept_ra set to 2 is likely to cause routes loss".`,
   evidence: (l, h) => [
-    line`net.ipv6.conf.${l.name}.accept_ra = ${l.acceptRa}`,
+    line`${deviceKey('ipv6', l.name, 'accept_ra')} = ${l.acceptRa}`,
     line`RA-learned routes: ${l.raRoutes}`,
     line`networks routing IPv6: ${h.ipv6RoutedNetworks}; net.ipv6.conf.all.forwarding = ${h.ipv6Forwarding}`,
   ],
-  fix: (l) => [cmd`sysctl -w net.ipv6.conf.${l.name.replaceAll('.', '/')}.accept_ra=2`],
+  fix: (l) => [cmd`sysctl -w ${deviceKey('ipv6', l.name, 'accept_ra')}=2`],
   note: (l) => [
-    line`persist it: ${stepText({write: {path: '/etc/sysctl.d/60-accept-ra.conf', content: `net.ipv6.conf.${l.name.replaceAll('.', '/')}.accept_ra = 2\n`, append: false}})} (NetworkManager and systemd-networkd have an IPv6AcceptRA setting of their own)`,
+    line`persist it: ${stepText({write: {path: '/etc/sysctl.d/60-accept-ra.conf', content: `${deviceKey('ipv6', l.name, 'accept_ra')} = 2\n`, append: false}})} (NetworkManager and systemd-networkd have an IPv6AcceptRA setting of their own)`,
     'then start the network again: virsh net-start NETWORK',
   ],
 })

@@ -11,7 +11,11 @@ import type {Probe} from '../probes/types.js'
 import type {Element} from '../src/datapath/elements.js'
 import type {ElementView, EntityContext, EntityKind, EntityView, HostView, Scope, ViewOf} from '../src/derive/index.js'
 import type {Severity} from '../src/lib/severity.js'
-import {type FixStep, renderStep, shellWord, virshWord} from '../src/lib/fix.js'
+import {type FixStep, nftWord, renderStep, shellWord, virshWord} from '../src/lib/fix.js'
+
+/** What rules build fixes with from the leaf helpers: a device's sysctl key, and whether nft reads words as one command. */
+export {deviceKey} from '../src/lib/sysctl-key.js'
+export {nftOneCommand, nftWord} from '../src/lib/fix.js'
 
 /** The probes a rule names in `needs`. */
 export const probes = PROBES
@@ -166,15 +170,24 @@ type CmdValue = string | number | readonly (string | number)[] | null | undefine
  * Commands as data. The template's literal text is split into words on white space, with
  * `'...'` quoting a literal word, `|` joining a pipeline and `&&` separating commands; each
  * interpolated value is (part of) one word whatever it holds, a list is one word per item (none
- * for an empty list). A null or undefined value leaves the whole line out: never a placeholder.
+ * for an empty list). A null or undefined value leaves the whole line out: never a placeholder; so does a value nft
+ * would not read as one word (nftWord: nft parses its joined arguments).
  */
 export function cmd(strings: TemplateStringsArray, ...values: CmdValue[]): FixStep[] | undefined {
   const commands: string[][][] = [[[]]] // sequence of pipelines of argvs
   let word: string | null = null
+  /** Whether the word being built holds a value; and whether a value made a word nft would split. */
+  let valued = false
+  let splitByNft = false
   const argv = () => commands.at(-1)!.at(-1)!
+  const forNft = (w: string) => {
+    if (argv()[0] === 'nft' && !nftWord(w)) splitByNft = true
+  }
   const end = () => {
+    if (word !== null && valued) forNft(word)
     if (word !== null) argv().push(word)
     word = null
+    valued = false
   }
   const literal = (text: string) => {
     for (const token of text.match(/'[^']*'|&&|\||\s+|[^\s'|&]+|&/g) ?? []) {
@@ -190,11 +203,12 @@ export function cmd(strings: TemplateStringsArray, ...values: CmdValue[]): FixSt
     if (v === null || v === undefined) return undefined
     if (Array.isArray(v)) {
       end()
-      for (const item of v) argv().push(String(item))
-    } else word = word === null ? virshWord(argv(), String(v)) : word + String(v)
+      for (const item of v) (forNft(String(item)), argv().push(String(item)))
+    } else (word = word === null ? virshWord(argv(), String(v)) : word + String(v)), (valued = true)
     literal(strings[i + 1])
   }
   end()
+  if (splitByNft) return undefined
   return commands.map((pipeline) => {
     if (pipeline.some((a) => a.length === 0)) throw new TypeError(`an empty command in ${strings.join('…')}`)
     return pipeline.length === 1 ? {argv: pipeline[0]} : {pipeline}
@@ -381,9 +395,16 @@ export function restartNetwork(n: RestartableNetwork): Steps[] {
  * environment libvirt's leases helper needs and exits at once (the lab: "interface not set", lease-init exit 1).
  */
 export function respawnDnsmasq(n: RestartableNetwork, host: HostView): Steps[] {
-  if (host.systemd === true) return [cmd`systemctl restart ${host.libvirtNetworkDaemon}`]
+  if (host.systemd === true) return [restartNetworkDaemon(host)]
   return restartNetwork(n)
 }
+
+/**
+ * The daemon that re-applies every active network's firewall rules and respawns their dnsmasq, restarted: libvirtd, or
+ * virtnetworkd where the modular daemons run (there libvirtd.service is not installed, or starting it would run a second
+ * daemon beside them). Running guests keep their connections.
+ */
+export const restartNetworkDaemon = (host: HostView): Steps => cmd`systemctl restart ${host.libvirtNetworkDaemon}`
 
 /** Where sysctl fixes persist: a drop-in of kvmdoctor's own, read at boot by systemd-sysctl. */
 export const SYSCTL_DROP_IN = '/etc/sysctl.d/90-kvmdoctor.conf'

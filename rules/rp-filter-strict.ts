@@ -1,5 +1,5 @@
 import type {HostView} from '../src/derive/index.js'
-import {appendLines, cmd, defineRule, line, probes, SYSCTL_DROP_IN} from './kit.js'
+import {appendLines, cmd, defineRule, deviceKey, line, probes, SYSCTL_DROP_IN} from './kit.js'
 
 interface Strict {
   /** The host's L3 interfaces whose effective rp_filter is 1 (strict). */
@@ -27,7 +27,7 @@ export default defineRule<HostView, Strict>({
     // The effective value is max(all, IF): 2 on the strict interfaces alone loosens them and no other (`all` = 2 would
     // loosen every interface, the host's other uplinks and guest bridges included). sysctl keys spell a dot in an
     // interface name (eth0.100) as a slash.
-    const keys = h.rpStrictNames.map((i) => `net.ipv4.conf.${i.replaceAll('.', '/')}.rp_filter`)
+    const keys = h.rpStrictNames.map((i) => deviceKey('ipv4', i, 'rp_filter'))
     return [cmd`sysctl -w ${keys.map((k) => `${k}=2`)}`, appendLines(SYSCTL_DROP_IN, keys.map((k) => `${k} = 2`))]
   },
   note: () => ['2 is loose mode: a packet passes when any route leads back to its source'],
@@ -36,7 +36,7 @@ export default defineRule<HostView, Strict>({
     {
       kind: 'rp-filter',
       covers: (h, el) => el.device !== undefined && h.rpStrictNames.includes(el.device),
-      undo: (el) => cmd`sysctl -w net.ipv4.conf.${el.device?.replaceAll('.', '/')}.rp_filter=2` ?? [],
+      undo: (el) => (el.device === undefined ? undefined : cmd`sysctl -w ${deviceKey('ipv4', el.device, 'rp_filter')}=2`) ?? [],
     },
   ],
 })

@@ -329,6 +329,20 @@ describe('the safety contract holds for every fix on every recording', async () 
     expect(text).not.toMatch(/revert: ip rule del/)
   })
 
+  it('an added accept is narrowed to some traffic (a device, an address, a port, a state): one that matches everything opens the chain, and is refused', () => {
+    const x = on('forward-reject-subnet', 'iptables-forward-drop')
+    const opens = ['0: adds an accept that matches all traffic: it opens the chain, not only to the guests']
+    expect(judged(x, [argv('iptables', '-I', 'FORWARD', '-j', 'ACCEPT')])).toEqual(opens)
+    expect(judged(x, [argv('iptables', '-t', 'filter', '-I', 'INPUT', '1', '-p', 'tcp', '-j', 'ACCEPT')])).toEqual(opens)
+    expect(judged(x, [argv('iptables', '-I', 'FORWARD', '-s', '0.0.0.0/0', '-j', 'ACCEPT')])).toEqual(opens)
+    expect(judged(x, [argv('nft', 'insert', 'rule', 'inet', 'filter', 'forward', 'accept')])).toEqual(opens)
+    expect(judged(x, [argv('nft', 'insert', 'rule', 'inet', 'filter', 'forward', 'meta', 'l4proto', 'tcp', 'counter', 'accept')])).toEqual(opens)
+    // What the fixes add: by the guests' bridge and subnet, a published port, answers by state.
+    expect(judged(x, x.finding.fixSteps)).toEqual([])
+    expect(judged(x, [argv('iptables', '-I', 'FORWARD', '1', '-d', '192.168.122.190/32', '-o', 'virbr0', '-p', 'tcp', '-m', 'tcp', '--dport', '80', '-j', 'ACCEPT')])).toEqual([])
+    expect(judged(x, [argv('nft', 'insert', 'rule', 'inet', 'filter', 'input', 'fib', 'daddr', 'type', 'local', 'tcp', 'dport', '8080', 'accept')])).toEqual([])
+  })
+
   it("the judge reads deletions against the host's own ruleset: a manager's catch-all, libvirt's rules and a policy are refused, an admin's rule is not", () => {
     const firewalld = on('firewalld-style-public-zone', 'host-input-blocks-dhcp-dns')
     // Issue 23's case: handle 21 is firewalld's final reject in filter_INPUT.

@@ -18,7 +18,7 @@ import {flowMatchText} from '../datapath/ovs.js'
 import {catchAllDrop, dropsPackets} from '../datapath/tc.js'
 import {SHAPING_QDISCS} from '../lib/tc-qdiscs.js'
 import {parseCidr, prefixRelation} from '../lib/ipv4.js'
-import {type FixStep, renderStep, virshPositional} from '../lib/fix.js'
+import {type FixStep, nftOneCommand, nftWord, renderStep, virshPositional} from '../lib/fix.js'
 import {type NfRule, type NfTable, catchAllText, chainOwnerOf, iptablesWords} from '../lib/netfilter.js'
 import type {Finding} from '../result/findings.js'
 
@@ -61,6 +61,17 @@ const IPTABLES = /^ip6?tables(-legacy|-nft)?$/
 const IPTABLES_WIDE = new Set(['-P', '--policy', '-F', '--flush', '-X', '--delete-chain', '-Z', '--zero', '-E', '--rename-chain', '-N', '--new-chain'])
 /** Targets an added iptables rule may have: it lets traffic on or fixes a checksum; it never blocks. */
 const ADDED_TARGETS = new Set(['ACCEPT', 'CHECKSUM'])
+/**
+ * What narrows an added accept to some traffic: a device, an address, a port, a connection state, a bridge port, a set.
+ * An accept with none of them (or only "anywhere") takes everything that reaches it: the chain's drops after it stop nothing.
+ */
+const IPTABLES_NARROWING = new Set(['-i', '-o', '--in-interface', '--out-interface', '-s', '-d', '--source', '--destination', '--dport', '--dports', '--sport', '--sports', '--ctstate', '--state', '--physdev-in', '--physdev-out', '--match-set', '--dst-type', '--src-type'])
+const NFT_NARROWING = new Set(['iifname', 'oifname', 'iif', 'oif', 'saddr', 'daddr', 'dport', 'sport', 'state', 'status'])
+const ANYWHERE = new Set(['0.0.0.0/0', '::/0', '0/0', 'any'])
+const OPENS_ALL = 'adds an accept that matches all traffic: it opens the chain, not only to the guests'
+
+/** The one set literal an nft fix holds: the ports a DNS and DHCP accept opens. */
+const NFT_PORT_SET = /^\{ \d+(, \d+)* \}$/
 const VIRSH_FORBIDDEN = new Set(['destroy', 'reset', 'reboot', 'shutdown', 'undefine', 'suspend', 'managedsave', 'net-undefine', 'iface-destroy', 'detach-device'])
 const VIRSH_NETWORK = new Set(['net-start', 'net-destroy', 'net-autostart', 'net-update', 'net-edit'])
 const VIRSH_DOMAIN = new Set(['attach-interface', 'detach-interface', 'domif-setlink', 'edit'])
@@ -349,6 +360,37 @@ function tcProblem(words: string[], tc: TcFacts | undefined): string | undefined
   return catchAll ? `deletes a filter that drops every packet on ${dev} (pref ${pref} ${catchAll.kind}): that opens the device to all traffic, not only the guests'` : undefined
 }
 
+/** Forward modes whose bridge libvirt creates for the network's guests alone (the others use a host bridge or device). */
+const OWN_BRIDGE_MODES = new Set(['nat', 'route', 'open', 'isolated'])
+
+/** Why opening DEVICE to WHAT is not opening a libvirt network's own bridge: a host bridge carries its whole LAN. */
+function libvirtBridgeProblem(device: string, libvirt: LibvirtFacts | undefined, what: string): string | undefined {
+  if (!libvirt) return `opens ${device} to ${what}, and libvirt's networks could not be read to tell whose bridge it is`
+  return libvirt.networks.some((n) => n.bridge === device && OWN_BRIDGE_MODES.has(n.forwardMode)) ? undefined : `opens ${device} to ${what}, and it is not a bridge libvirt made for a network: its whole LAN would be let through`
+}
+
+/**
+ * ufw rules in the forms the fixes emit: what a libvirt network's bridge takes (its guests routed out, DHCP and DNS
+ * in), frames a guest bridge forwards to itself, one published port of one address. A rule by device on another
+ * interface, or from anywhere to anything, opens the host.
+ */
+function ufwProblem(args: string[], libvirt: LibvirtFacts | undefined): string | undefined {
+  if (args[0] !== 'allow' && !(args[0] === 'route' && args[1] === 'allow')) return `ufw ${args[0]} removes or loosens ufw's configuration`
+  const spec = args.join('\u0000')
+  const same = /^route\u0000allow\u0000in\u0000on\u0000([^\u0000]+)\u0000out\u0000on\u0000([^\u0000]+)$/.exec(spec)
+  if (same) {
+    if (same[1] !== same[2]) return `ufw route allow from ${same[1]} to ${same[2]}: two interfaces, not frames a bridge forwards`
+    return !libvirt ? `allows ${same[1]}'s forwarded frames, and libvirt's guests could not be read to tell what it is` : guestBridges(libvirt).has(same[1]) ? undefined : `${same[1]} is not a bridge guests use`
+  }
+  const routed = /^route\u0000allow\u0000in\u0000on\u0000([^\u0000]+)(?:\u0000from\u0000([^\u0000]+))?$/.exec(spec)
+  if (routed) return libvirtBridgeProblem(routed[1], libvirt, "ufw's routing")
+  const input = /^allow\u0000in\u0000on\u0000([^\u0000]+)\u0000to\u0000any\u0000port\u0000\d+(?:\u0000proto\u0000(?:udp|tcp))?$/.exec(spec)
+  if (input) return libvirtBridgeProblem(input[1], libvirt, 'the host (a port let in)')
+  const published = /^route\u0000allow\u0000proto\u0000(?:udp|tcp)\u0000from\u0000any\u0000to\u0000([^\u0000/]+)\u0000port\u0000\d+$/.exec(spec)
+  if (published && published[1] !== 'any') return undefined
+  return `ufw ${args.join(' ')} is not a rule kvmdoctor adds as a fix (a bridge's guests, or one published port)`
+}
+
 /** What is wrong with one step by itself (LATER: the steps after it): unknown, or widening the host's exposure. */
 function stepProblem(step: FixStep, names: {networks: Set<string>; domains: Set<string>} | 'any', host: FixHost, later: FixStep[]): string | undefined {
   if ('write' in step) return /^\/etc\/sysctl\.d\/[^/]+\.conf$/.test(step.write.path) ? undefined : `writes ${step.write.path}, not a sysctl.d file`
@@ -381,7 +423,8 @@ function stepProblem(step: FixStep, names: {networks: Set<string>; domains: Set<
       // A DNAT in nat OUTPUT rewrites only connections the host itself opens (a hairpin to a published port): nothing from outside gets in.
       if (target === 'DNAT' && optionValue(argv, '-t') === 'nat' && (optionValue(argv, '-I') ?? optionValue(argv, '-A')) === 'OUTPUT') return undefined
       if (movesLegacyRule(argv, host.netfilter)) return undefined
-      return target && ADDED_TARGETS.has(target) ? undefined : `adds a rule with target ${target ?? '(none)'}: a fix adds accepts only`
+      if (!target || !ADDED_TARGETS.has(target)) return `adds a rule with target ${target ?? '(none)'}: a fix adds accepts only`
+      return target === 'ACCEPT' && !argv.some((w, i) => IPTABLES_NARROWING.has(w) && !ANYWHERE.has(argv[i + 1])) ? OPENS_ALL : undefined
     }
     return 'an iptables command kvmdoctor does not run as a fix'
   }
@@ -400,7 +443,14 @@ function stepProblem(step: FixStep, names: {networks: Set<string>; domains: Set<
     return deletionProblem(chainOwnerOf(tableName, chain), rule, false, host.netfilter !== undefined)
   }
   if (tool === 'nft') {
-    if ((sub === 'insert' || sub === 'add') && argv[2] === 'rule') return argv.at(-1) === 'accept' ? undefined : 'adds an nft rule that is not an accept'
+    // nft parses its joined arguments: a word it would split could hide a second command (`;flush ruleset`).
+    const split = argv.slice(1).find((w) => !nftWord(w) && !NFT_PORT_SET.test(w))
+    if (split !== undefined || !nftOneCommand(argv.slice(1).join(' '))) return `${JSON.stringify(split ?? argv.slice(1).join(' '))} is more than one word to nft, which parses its arguments joined: the step could run more than it shows`
+    if ((sub === 'insert' || sub === 'add') && argv[2] === 'rule') {
+      if (argv.at(-1) !== 'accept') return 'adds an nft rule that is not an accept'
+      // The words after family, table and chain (and a position): the rule's own match.
+      return argv.slice(6).some((w, i, match) => NFT_NARROWING.has(w) && !ANYWHERE.has(match[i + 1] ?? '')) ? undefined : OPENS_ALL
+    }
     if (sub === 'delete' && argv[2] === 'rule' && argv[6] === 'handle') {
       const [family, tableName, chain, handle] = [argv[3], argv[4], argv[5], Number(argv[7])]
       const table = host.netfilter?.tables.find((t) => t.family === family && t.name === tableName && (t.backend === 'nft' || t.backend === 'iptables-nft'))
@@ -413,9 +463,11 @@ function stepProblem(step: FixStep, names: {networks: Set<string>; domains: Set<
   }
   if (tool === 'firewall-cmd') {
     const rest = argv.slice(1).filter((w) => w !== '--permanent')
-    return rest.length === 2 && rest[0] === '--zone=libvirt' && /^--(change|add)-interface=/.test(rest[1]) ? undefined : 'a firewall-cmd change other than putting a bridge in the libvirt zone'
+    const moved = rest.length === 2 && rest[0] === '--zone=libvirt' ? /^--(?:change|add)-interface=([\s\S]*)$/.exec(rest[1])?.[1] : undefined
+    if (moved === undefined) return 'a firewall-cmd change other than putting a bridge in the libvirt zone'
+    return libvirtBridgeProblem(moved, host.libvirt, 'the libvirt zone (it forwards and lets in DHCP, DNS and SSH from its interfaces)')
   }
-  if (tool === 'ufw') return sub === 'allow' || (sub === 'route' && argv[2] === 'allow') ? undefined : `ufw ${sub} removes or loosens ufw's configuration`
+  if (tool === 'ufw') return ufwProblem(argv.slice(1), host.libvirt)
   if (tool === 'sysctl') {
     const settings = argv.slice(1).filter((w) => w !== '-w' && w !== '-q')
     if (!argv.includes('-w') || settings.some((w) => !/^[\w./-]+=\S+$/.test(w))) return 'a sysctl command that is not a setting written'

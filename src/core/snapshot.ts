@@ -335,21 +335,37 @@ export class MemoryRunner implements Runner {
     this.captures.clear()
   }
 
-  async run(argv: string[]): Promise<CommandCapture> {
-    const c = this.captures.get(captureKey({kind: 'command', argv}))
-    return (c as CommandCapture) ?? {
-      kind: 'command', argv, output: '', stderr: '', exitCode: null, durationMs: 0, timedOut: false, truncated: false,
-      error: `${argv.join(' ')}: not recorded in this snapshot`, errorCode: 'not-recorded',
+  async run(argv: string[], options?: RunOptions): Promise<CommandCapture> {
+    const c = this.captures.get(captureKey({kind: 'command', argv})) as CommandCapture | undefined
+    if (!c) {
+      return {
+        kind: 'command', argv, output: '', stderr: '', exitCode: null, durationMs: 0, timedOut: false, truncated: false,
+        error: `${argv.join(' ')}: not recorded in this snapshot`, errorCode: 'not-recorded',
+      }
     }
+    return options?.listenMs === undefined ? whole(c, argv.join(' ')) : c
   }
 
-  async readFile(path: string): Promise<FileCapture> {
-    return (this.captures.get(captureKey({kind: 'file', path})) as FileCapture) ?? missing('file', path)
+  async readFile(path: string, options?: ReadOptions): Promise<FileCapture> {
+    const c = this.captures.get(captureKey({kind: 'file', path})) as FileCapture | undefined
+    if (!c) return missing('file', path)
+    return options?.tailBytes === undefined ? whole(c, path) : c
   }
 
   async listDir(path: string): Promise<DirCapture> {
-    return (this.captures.get(captureKey({kind: 'dir', path})) as DirCapture) ?? missing('dir', path)
+    const c = this.captures.get(captureKey({kind: 'dir', path})) as DirCapture | undefined
+    return c ? whole(c, path) : missing('dir', path)
   }
+}
+
+/**
+ * A capture recorded cut short, as the live runner reports one: its start is not the data, so it is an error (too-large,
+ * the prefix kept for the probes that use one). Only a log's tail and a listen may be cut and still whole; a recording
+ * that says otherwise (edited by hand, or by another tool) would have its prefix read as the host.
+ */
+function whole<C extends Capture>(c: C, what: string): C {
+  if (!c.truncated || c.error !== undefined) return c
+  return {...c, error: `${what}: recorded cut short (only the start of its output is in the snapshot)`, errorCode: 'too-large'}
 }
 
 /** Replays a snapshot directory through the same probes. */

@@ -42,6 +42,7 @@ import {xfrmExempt, xfrmHop} from './xfrm.js'
 import {type Forward, type GuestBook, MAX_RANGE_MEMBERS, type PublishRequest, collectForwards, rangeMembers, unheldTarget} from './published.js'
 import {forwardsIpv4PerDevice, forwardsIpv6PerDevice, ipv6Forwarding} from '../lib/forwarding.js'
 import {type GivenDhcpOptions, type GivenOption, dhcpRefusal, givenDhcpOptions} from '../lib/dnsmasq-options.js'
+import {deviceKey} from '../lib/sysctl-key.js'
 
 export type FlowKind = 'dhcp' | 'dhcp-reply' | 'dns' | 'dns-reply' | 'egress' | 'egress-reply' | 'egress6' | 'egress6-reply' | 'custom' | InboundKind
 /** Flows that start outside the guest: from the outside through a published port, and the hairpins (the host, another guest). */
@@ -497,18 +498,18 @@ class HostView {
 
   private maxConfOf(dev: string, name: string): {value: number | undefined; key: string; unread: string[]} {
     const all = this.sysctl(`net.ipv4.conf.all.${name}`)
-    const own = this.sysctl(`net.ipv4.conf.${dev}.${name}`)
+    const own = this.sysctl(deviceKey('ipv4', dev, name))
     const value = all === undefined && own === undefined ? undefined : Math.max(all ?? 0, own ?? 0)
-    const key = own !== undefined && own !== null && own >= (all ?? 0) ? `net.ipv4.conf.${dev}.${name}` : `net.ipv4.conf.all.${name}`
+    const key = own !== undefined && own !== null && own >= (all ?? 0) ? deviceKey('ipv4', dev, name) : `net.ipv4.conf.all.${name}`
     // A key with no value could not be read (null is absent): the larger may be it, `value` is then only a floor.
-    const unread = all === undefined || own === undefined ? [`net.ipv4.conf.all.${name}`, `net.ipv4.conf.${dev}.${name}`].filter((k) => this.sysctl(k) === undefined) : []
+    const unread = all === undefined || own === undefined ? [`net.ipv4.conf.all.${name}`, deviceKey('ipv4', dev, name)].filter((k) => this.sysctl(k) === undefined) : []
     return {value, key, unread}
   }
 
   /** A per-device IPv4 setting the kernel reads as conf/all OR the device's (accept_local). */
   private orConf(dev: string, name: string): number | undefined {
     const all = this.sysctl(`net.ipv4.conf.all.${name}`)
-    const own = this.sysctl(`net.ipv4.conf.${dev}.${name}`)
+    const own = this.sysctl(deviceKey('ipv4', dev, name))
     if ((all === undefined || all === null) && (own === undefined || own === null)) return undefined
     return (all ?? 0) || (own ?? 0) ? 1 : 0
   }
@@ -1486,11 +1487,11 @@ class HostView {
   private forwardingHopOf(iif: string, family: 4 | 6): Hop {
     if (family === 6) return this.forwardingHop6(iif)
     const global = this.sysctl('net.ipv4.ip_forward')
-    const own = this.sysctl(`net.ipv4.conf.${iif}.forwarding`)
+    const own = this.sysctl(deviceKey('ipv4', iif, 'forwarding'))
     const key = 'net.ipv4.ip_forward'
     // The kernel asks the arriving device (ip_forward sets every conf/*/forwarding; one device can be off alone, or on
     // alone after ip_forward = 0: IN_DEV_FORWARD reads the device's key only).
-    const ownKey = `net.ipv4.conf.${iif}.forwarding`
+    const ownKey = deviceKey('ipv4', iif, 'forwarding')
     if (global === 0 && own === 1) return {name: 'forwarding', verdict: 'pass', detail: `${ownKey} = 1 (${key} = 0 does not stop it: the kernel asks the arriving device)`}
     // Forwarding enabled device by device (some device's own key is 1): the one this device lacks is its own key, not
     // ip_forward, whose 1 would turn it on for every device.
@@ -1512,14 +1513,14 @@ class HostView {
     if (!forwards) {
       // A host that forwards IPv6 per device (some device's force_forwarding on, all off): the arriving device's own
       // key is what to set; all.forwarding turns every device into a router, the uplink to the world included.
-      const forceKey = `net.ipv6.conf.${iif}.force_forwarding`
+      const forceKey = deviceKey('ipv6', iif, 'force_forwarding')
       const forceOff = this.sysctl(forceKey) === 0
       if (forceOff && forwardsIpv6PerDevice(this.facts.sysctl)) return forwardingOff(forceKey, `${forceKey} = 0 (${key} = 0; this host forwards IPv6 per device): nothing arriving on ${iif} is routed`, iif)
       return forwardingOff(key, `${key} = 0${forceOff ? ` (and ${iif}'s force_forwarding)` : ''}: the host routes nothing`)
     }
     if (key !== 'net.ipv6.conf.all.forwarding') return {name: 'forwarding', verdict: 'pass', detail: `${key} = ${value}: the host forwards what arrives on ${iif} (net.ipv6.conf.all.forwarding = 0)`}
-    const own = this.sysctl(`net.ipv6.conf.${iif}.forwarding`)
-    return {name: 'forwarding', verdict: 'pass', detail: `${key} = ${value}${own !== undefined && own !== null ? `, net.ipv6.conf.${iif}.forwarding = ${own}` : ''}`}
+    const own = this.sysctl(deviceKey('ipv6', iif, 'forwarding'))
+    return {name: 'forwarding', verdict: 'pass', detail: `${key} = ${value}${own !== undefined && own !== null ? `, ${deviceKey('ipv6', iif, 'forwarding')} = ${own}` : ''}`}
   }
 
   /**
@@ -1531,7 +1532,7 @@ class HostView {
     const packet = runner.packet()
     if (packet.family !== 4 || packet.src === '0.0.0.0' || packet.src === 'unknown') return
     if (this.localAddrs.has(packet.src) && this.orConf(iif, 'accept_local') !== 1) {
-      runner.push({name: 'source check', verdict: 'fail', detail: `${packet.src} is an address of this host: a packet arriving on ${iif} from it is a martian (accept_local off)`, element: {id: `martian:${packet.src}`, kind: 'sysctl', text: `source ${packet.src} is local; net.ipv4.conf.${iif}.accept_local = 0`, device: iif}})
+      runner.push({name: 'source check', verdict: 'fail', detail: `${packet.src} is an address of this host: a packet arriving on ${iif} from it is a martian (accept_local off)`, element: {id: `martian:${packet.src}`, kind: 'sysctl', text: `source ${packet.src} is local; ${deviceKey('ipv4', iif, 'accept_local')} = 0`, device: iif}})
       return
     }
     const {value: mode, key, unread} = this.maxConf(iif, 'rp_filter')

@@ -23,6 +23,7 @@ import type {WireFacts} from '../../probes/wire.js'
 import {type ProbeResult, dataOf} from '../../probes/types.js'
 import {countRepeats, getOrCreate, groupBy} from '../lib/collections.js'
 import {type GuestAddress, addressClaimsByIp, guestAddressIndex} from './addresses.js'
+import {deviceKey} from '../lib/sysctl-key.js'
 
 export type DomainInterface = LibvirtDomain['interfaces'][number]
 
@@ -156,7 +157,7 @@ export function buildContext(facts: Facts): DeriveContext {
     sysctlValue,
     bridgeNfCallIptables: sysctl && sysctl.values['net.bridge.bridge-nf-call-iptables'] === null ? 0 : sysctlValue('net.bridge.bridge-nf-call-iptables'),
     effective(iface, name) {
-      const keys = [`net.ipv4.conf.all.${name}`, `net.ipv4.conf.${iface}.${name}`]
+      const keys = [`net.ipv4.conf.all.${name}`, deviceKey('ipv4', iface, name)]
       // A key with no value could not be read (null: absent, 0): the larger of the two is then unknown.
       if (!sysctl || keys.some((k) => sysctl.values[k] === undefined)) return null
       const [all, own] = keys.map((k) => sysctl.values[k])

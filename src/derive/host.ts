@@ -7,6 +7,7 @@ import {firewallAfterLibvirt, incompatibleTables, ipv6RoutedNetworks, modulesFro
 import {moduleAvailable} from '../../probes/modules.js'
 import type {HostView, NetworkView} from './types.js'
 import {forwardsIpv4PerDevice} from '../lib/forwarding.js'
+import {deviceKey} from '../lib/sysctl-key.js'
 
 export function hostView(ctx: DeriveContext, networks: NetworkView[]): HostView {
   const {netfilter, libvirt, host, routes, links, modules} = ctx.facts
@@ -50,7 +51,7 @@ export function hostView(ctx: DeriveContext, networks: NetworkView[]): HostView 
     return !modules || names.length === 0 || !names.every((name) => moduleAvailable(modules, name) === true)
   })
   // Routed networks whose bridge is not known to forward on its own key (what arrives there is routed by that key).
-  const notForwarding = routedNetworks.filter((n) => !n.bridge || sysctlValue(`net.ipv4.conf.${n.bridge}.forwarding`) !== 1)
+  const notForwarding = routedNetworks.filter((n) => !n.bridge || sysctlValue(deviceKey('ipv4', n.bridge, 'forwarding')) !== 1)
   return {
     kind: 'host',
     name: ctx.hostname,
@@ -126,7 +127,16 @@ export function hostView(ctx: DeriveContext, networks: NetworkView[]): HostView 
     physdevRules: physdevRules(netfilter),
     kernelModules: modules ?? null,
     systemd: ctx.facts.services?.systemd ?? null,
-    // libvirt's modular daemons split the network driver off into virtnetworkd.
-    libvirtNetworkDaemon: ctx.facts.processes?.processes.some((p) => /(^|\/)virtnetworkd(\s|$)/.test(p.args)) ? 'virtnetworkd' : 'libvirtd',
+    libvirtNetworkDaemon: networkDaemonOf(ctx.facts.processes?.processes ?? []),
   }
+}
+
+/**
+ * libvirt's modular daemons split the network driver off into virtnetworkd, which exits when idle (--timeout 120) and is
+ * started again by its socket: a host is modular when virtnetworkd runs, or another modular driver daemon runs without
+ * libvirtd (virtlogd and virtlockd run beside either).
+ */
+function networkDaemonOf(processes: readonly {args: string}[]): 'libvirtd' | 'virtnetworkd' {
+  const runs = (daemon: RegExp) => processes.some((p) => new RegExp(`(^|/)${daemon.source}(\\s|$)`).test(p.args))
+  return runs(/virtnetworkd/) || (runs(/virt(qemu|proxy|interface|nodedev|nwfilter|secret|storage)d/) && !runs(/libvirtd/)) ? 'virtnetworkd' : 'libvirtd'
 }

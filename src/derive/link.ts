@@ -3,6 +3,7 @@ import {type Flow, type Hop, bridgeOwnSwitchActs} from '../datapath/flows.js'
 import type {DeriveContext} from './context.js'
 import {raRoutesOf} from './incidents.js'
 import type {LinkView} from './types.js'
+import {deviceKey} from '../lib/sysctl-key.js'
 
 export function linkViews(ctx: DeriveContext, flows: Flow[], datapathFollowed: boolean): LinkView[] {
   const forwardPaths = forwardPathsByBridge(flows)
@@ -67,7 +68,7 @@ export function linkViews(ctx: DeriveContext, flows: Flow[], datapathFollowed: b
       ports: ports.map((p) => ({name: p.name, mtu: p.mtu, guest: p.kind === 'tap' || p.kind === 'macvtap', peerMtu: (p.peer ? mtuByName.get(p.peer) : undefined) ?? null})),
       portMtus: ports.map((p) => `${p.name} ${p.mtu}`),
       rpFilter: ctx.effective(l.name, 'rp_filter'),
-      acceptRa: ctx.sysctlValue(`net.ipv6.conf.${l.name}.accept_ra`),
+      acceptRa: ctx.sysctlValue(deviceKey('ipv6', l.name, 'accept_ra')),
       raRoutes: raRoutesOf(ctx.facts.routes6, l.name),
     }
   })

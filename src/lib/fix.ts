@@ -76,6 +76,28 @@ export function renderSteps(steps: readonly FixStep[]): string[] {
   return out
 }
 
+/**
+ * nft joins its arguments with spaces and parses the line as its own language (`;` ends a command, `#` starts a
+ * comment, `{` a set): a host's value is one of its words only when it is a plain token or a string in nft's double
+ * quotes. A table, chain or interface name that is neither (a table named `t forward accept;flush ruleset #`) would
+ * run more than the one command shown, whatever the shell quoting.
+ */
+export const nftWord = (word: string) => /^[A-Za-z0-9_./:,*-]+$/.test(word) || /^"[^"\\\u0000-\u001f\u007f]*"$/.test(word)
+
+/**
+ * Whether nft reads TEXT (its arguments joined) as one command: no `;`, `#` or line break outside its double-quoted
+ * strings, each string closed. A rule's text as `nft list` prints it holds its comment unescaped: a comment
+ * `x" ; flush ruleset #` prints as `comment "x" ; flush ruleset #"`.
+ */
+export function nftOneCommand(text: string): boolean {
+  let quoted = false
+  for (const ch of text) {
+    if (ch === '"') quoted = !quoted
+    else if (ch === '\n' || ch === '\r' || (!quoted && (ch === ';' || ch === '#'))) return false
+  }
+  return !quoted
+}
+
 /** The commands a step runs (argvs; a write runs none). */
 export const argvsOf = (step: FixStep): string[][] => ('argv' in step ? [step.argv] : 'pipeline' in step ? step.pipeline : [])
 

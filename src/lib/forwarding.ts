@@ -1,3 +1,4 @@
+import {deviceKey} from './sysctl-key.js'
 /**
  * Whether a host enables IPv4 forwarding per device: ip_forward = 0 with some device's own net.ipv4.conf.DEV.forwarding
  * = 1 (all and default aside). The kernel asks the device a packet arrives by, and writing ip_forward sets every
@@ -26,7 +27,7 @@ export function ipv6Forwarding(values: Readonly<Record<string, number | null | u
   const all = values[key]
   if (all === undefined || all === null) return {forwards: 'unknown', key}
   if (all !== 0) return {forwards: true, key, value: all}
-  const forceKey = `net.ipv6.conf.${iif}.force_forwarding`
+  const forceKey = deviceKey('ipv6', iif, 'force_forwarding')
   const force = values[forceKey]
   if (force === undefined) return {forwards: 'unknown', key: forceKey}
   return force ? {forwards: true, key: forceKey, value: force} : {forwards: false, key, value: 0}

@@ -99,7 +99,7 @@ describe('a sosreport as a source', () => {
     const {d} = runs[2]
     expect(d.host).toBe('kdhost')
     expect(d.capturedAt).toBe('2026-12-05T03:58:19.000Z')
-    expect(d.facts.sysctl).toMatchObject({ok: true, data: {values: {'net.ipv4.ip_forward': 0, 'net.ipv4.conf.virbr9.rp_filter': 2, 'net.ipv4.conf.dummy0.100.rp_filter': 1}}})
+    expect(d.facts.sysctl).toMatchObject({ok: true, data: {values: {'net.ipv4.ip_forward': 0, 'net.ipv4.conf.virbr9.rp_filter': 2, 'net.ipv4.conf.dummy0/100.rp_filter': 1}}})
     expect(d.facts.links).toMatchObject({ok: true})
     // sos's fdb listing, read back as `bridge -j fdb show` prints it.
     expect(d.facts.fdb).toEqual({...d.facts.fdb, ok: true, data: {entries: parseBridgeFdb(data('bridge-j-fdb-show.json'))}})
