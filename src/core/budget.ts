@@ -107,6 +107,23 @@ export async function readRegularFile(path: string, limits: ReadLimits): Promise
 const PIECE_BYTES = MiB
 
 /**
+ * The buffer every synchronous read reads into, grown as needed (to PIECE_BYTES and a byte): a replay reads tens of
+ * thousands of small outputs, and a buffer each (slices of Node's 8 KiB pools) was malloc'd memory for the GC to
+ * account and free, and for glibc to keep. Reads are synchronous and each output is decoded (copied) before the next.
+ */
+let scratch = Buffer.allocUnsafe(64 * 1024)
+
+/** The first SIZE bytes of the scratch buffer. */
+function scratchOf(size: number): Buffer {
+  if (scratch.length < size) {
+    let length = scratch.length * 2
+    while (length < size) length *= 2
+    scratch = Buffer.allocUnsafe(Math.min(length, PIECE_BYTES + 1))
+  }
+  return scratch.subarray(0, size)
+}
+
+/**
  * The file open at FD (SIZE bytes by fstat) as readRegularFileSync reads it, through one buffer of PIECE_BYTES: a
  * buffer the size of a big capture (a 200,000-rule iptables-save is 21 MiB), once freed, stays with glibc, which
  * raises its mmap threshold to that size and serves later allocations from an arena it rarely returns (some 15 MiB
@@ -114,7 +131,7 @@ const PIECE_BYTES = MiB
  * a broken one) spans: the pieces decode as the whole file would.
  */
 function readInPiecesSync(fd: number, size: number, limits: ReadLimits): string {
-  let buffer = Buffer.allocUnsafe(Math.min(limits.maxBytes + 1, PIECE_BYTES))
+  let buffer = scratchOf(Math.min(limits.maxBytes + 1, PIECE_BYTES))
   let text = ''
   let total = 0
   // Bytes at the buffer's start read but not decoded yet (after the last ASCII byte of the read before).
@@ -157,7 +174,7 @@ export function readRegularFileSync(path: string, limits: ReadLimits): string {
     checkStats(s, limits)
     if (s.size > PIECE_BYTES) return readInPiecesSync(fd, s.size, limits)
     // Not zero-filled: only the bytes read are ever decoded.
-    let buffer = Buffer.allocUnsafe(Math.min(limits.maxBytes + 1, s.size + 1))
+    let buffer = scratchOf(Math.min(limits.maxBytes + 1, s.size + 1))
     let total = 0
     for (;;) {
       if (total === buffer.length) {

@@ -23,6 +23,13 @@ describe('readRegularFileSync', () => {
     expect(readRegularFileSync(join(dir, 'big.txt'), {maxBytes: 64 * MiB, label: 'big.txt'}) === bytes.toString('utf8')).toBe(true)
   })
 
+  it('reads each file alone, whatever the files read before it (big, small, empty, non-ASCII)', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'kd-budget-'))
+    const files = [mixedBytes(MiB + 3), Buffer.from('short'), Buffer.alloc(0), mixedBytes(70 * 1024), Buffer.from('ab'), mixedBytes(MiB), Buffer.from([0xc3])]
+    for (const [i, bytes] of files.entries()) await writeFile(join(dir, `${i}.txt`), bytes)
+    for (const [i, bytes] of files.entries()) expect(readRegularFileSync(join(dir, `${i}.txt`), {maxBytes: 64 * MiB, label: `${i}.txt`}) === bytes.toString('utf8')).toBe(true)
+  })
+
   it('refuses a large file over the limit', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'kd-budget-'))
     await writeFile(join(dir, 'big.txt'), mixedBytes(2 * MiB))

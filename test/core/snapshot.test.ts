@@ -117,6 +117,14 @@ describe('snapshots', () => {
   it('rejects entries that point outside the snapshot or at missing files', async () => {
     await expect(bad(JSON.stringify({...ok, captures: [{...entry, file: '../../etc/passwd'}]}))).rejects.toThrow(/outside the snapshot/)
     await expect(bad(JSON.stringify({...ok, captures: [{...entry, file: '/etc/passwd'}]}))).rejects.toThrow(/outside the snapshot/)
+    for (const file of ['outputs/../..', 'outputs/./../../etc/passwd', '..', 'outputs//../../x']) {
+      await expect(bad(JSON.stringify({...ok, captures: [{...entry, file}]})), file).rejects.toThrow(/outside the snapshot/)
+    }
+    // Any spelling of a file inside reads that file.
+    for (const file of ['outputs/../outputs/x.txt', './outputs/x.txt', 'outputs//x.txt', 'outputs/./x.txt']) {
+      const runner = await bad(JSON.stringify({...ok, captures: [{...entry, file}]}), {'outputs/x.txt': '1'})
+      expect((await runner.readFile('/x')).output, file).toBe('1')
+    }
     await expect(bad(JSON.stringify({...ok, captures: [entry]}))).rejects.toThrow(/missing/)
     await expect(bad(JSON.stringify({...ok, captures: [entry]}), {'outputs/x.txt': '1'})).resolves.toBeInstanceOf(ReplayRunner)
   })
