@@ -1263,7 +1263,8 @@ class HostView {
    */
   private arpExchange(runner: PathRunner, name: string, bridge: string, ends: {guest: string; host: string; mac?: string}, cached: string): void {
     if (!runner.alive()) return
-    for (const hook of ['input', 'output'] as const) {
+    for (let k = 0; k < ARP_HOOKS.length; k++) {
+      const hook = ARP_HOOKS[k]
       if (!this.hooked(hook, 'arp')) continue
       // From the guest on input, from the host on output: the sender and target addresses as the hook sees them.
       const arp = hook === 'input'
@@ -1349,7 +1350,10 @@ class HostView {
     }
     runner.push(this.forwardingHop(iif, runner.packet().family))
     // ip_forward: the fwd policies, then the out ones (xfrm4_route_forward), before the forward hook.
-    if (decision.kind === 'unicast') for (const dir of ['fwd', 'out'] as const) if (runner.alive()) runner.ipsec(dir, decision.dev)
+    if (decision.kind === 'unicast') {
+      if (runner.alive()) runner.ipsec('fwd', decision.dev)
+      if (runner.alive()) runner.ipsec('out', decision.dev)
+    }
     runner.nf('netfilter forward', 'forward', 'ip', {iifname: iif, oifname: decision.dev})
     return decision
   }
@@ -1407,7 +1411,13 @@ class HostView {
    */
   sharedPass(hop: Hop): Hop {
     if (hop.verdict !== 'pass' || hop.element || hop.steps || hop.undecided || hop.intermittent || hop.bridged) return hop
-    return getOrCreate(getOrCreate(this.passes, hop.name, () => new Map<string, Hop>()), hop.detail, () => hop)
+    // Without getOrCreate's two closures per call (every routing hop of every flow comes here).
+    let byDetail = this.passes.get(hop.name)
+    if (byDetail === undefined) this.passes.set(hop.name, (byDetail = new Map()))
+    const known = byDetail.get(hop.detail)
+    if (known !== undefined) return known
+    byDetail.set(hop.detail, hop)
+    return hop
   }
 
   /** Passing hops by name, then detail. */
@@ -2795,8 +2805,10 @@ class PathRunner {
 
   /** The first live branch's packet (else the first branch's): asked at every hop, so found without a list. */
   packet(): NfPacket {
-    for (const b of this.branches) if (b.status === 'accept') return b.packet
-    return this.branches[0].packet
+    // Indexed: this runs thousands of times before the optimizer sees it, and for-of then allocates an iterator and its results.
+    const branches = this.branches
+    for (let k = 0; k < branches.length; k++) if (branches[k].status === 'accept') return branches[k].packet
+    return branches[0].packet
   }
 
   push(hop: Hop): void {
@@ -2804,7 +2816,7 @@ class PathRunner {
   }
 
   links(hops: Hop[]): void {
-    for (const h of hops) this.push(h)
+    for (let k = 0; k < hops.length; k++) this.push(hops[k])
   }
 
   /** Runs a hook with the devices it sees. */
@@ -2815,28 +2827,27 @@ class PathRunner {
     const origin = this.packet()
     // br_netfilter's IP hooks may say which out port is known yet (`physOut` among the devices).
     const ports = 'physOut' in devices
-    const seen = (p: NfPacket): NfPacket =>
-      // Already as this hook sees it (the hook before saw the same devices): no copy.
-      p.iifname === devices.iifname && p.oifname === devices.oifname && p.ibrname === devices.ibrname && p.obrname === devices.obrname && (layer === 'ip' || (p.physIn === undefined && p.physOut === undefined && p.bridged === false)) && (!ports || p.physOut === devices.physOut)
-        ? p
-        : {
-            ...p,
-            iifname: devices.iifname,
-            oifname: devices.oifname,
-            ibrname: devices.ibrname,
-            obrname: devices.obrname,
-            ...(layer !== 'ip' ? {physIn: undefined, physOut: undefined, bridged: false} : ports ? {physOut: devices.physOut} : {}),
-          }
-    const input = this.branches.map((b) => {
-      if (b.status !== 'accept') return b
-      const packet = seen(b.packet)
-      return packet === b.packet ? b : {...b, packet}
-    })
+    // Indexed loops and one spread per copy, no closures: this runs for every hook of every flow, mostly before the
+    // optimizer has compiled it.
+    const current = this.branches
+    const input: Branch[] = []
+    for (let k = 0; k < current.length; k++) {
+      const b = current[k]
+      const packet = b.status === 'accept' ? seenBy(b.packet, layer, devices, ports) : b.packet
+      input.push(packet === b.packet ? b : {...b, packet})
+    }
     const {hop, branches} = this.host.nfHop(name, hook, layer, input)
-    // After a bridge hook the packet is the bridge's again: its physdev view comes back for the IP hooks.
-    const after = (p: NfPacket): NfPacket => (layer !== 'ip' ? {...p, physIn: origin.physIn, physOut: origin.physOut, bridged: origin.bridged} : p)
-    // An IP hook leaves the branches as the hook returned them (fresh, not shared with its cache).
-    this.branches = layer === 'ip' ? branches : branches.map((b) => (b.status === 'accept' ? {...b, packet: after(b.packet)} : b))
+    // An IP hook leaves the branches as the hook returned them (fresh, not shared with its cache). After a bridge hook
+    // the packet is the bridge's again: its physdev view comes back for the IP hooks.
+    if (layer === 'ip') this.branches = branches
+    else {
+      const back: Branch[] = []
+      for (let k = 0; k < branches.length; k++) {
+        const b = branches[k]
+        back.push(b.status === 'accept' ? {...b, packet: {...b.packet, physIn: origin.physIn, physOut: origin.physOut, bridged: origin.bridged}} : b)
+      }
+      this.branches = back
+    }
     this.hops.push(ports ? {...hop, bridged: true} : hop)
   }
 
@@ -2910,6 +2921,21 @@ class PathRunner {
  * switch does nothing) or an unread one (undefined) is not that.
  */
 export const bridgeOwnSwitchActs = (sysctl: number | null | undefined, own: boolean | undefined): boolean => own === true && sysctl === 0
+
+/**
+ * The packet P as a hook of LAYER sees it with DEVICES (`ports`: they say which out port br_netfilter knows): P itself
+ * where the hook before saw the same devices, else a copy (each form one literal with one spread: the same fields, in
+ * the same order, as spreading the changed fields after it).
+ */
+function seenBy(p: NfPacket, layer: HookLayer, devices: Partial<NfPacket>, ports: boolean): NfPacket {
+  if (p.iifname === devices.iifname && p.oifname === devices.oifname && p.ibrname === devices.ibrname && p.obrname === devices.obrname && (layer === 'ip' || (p.physIn === undefined && p.physOut === undefined && p.bridged === false)) && (!ports || p.physOut === devices.physOut)) return p
+  if (layer !== 'ip') return {...p, iifname: devices.iifname, oifname: devices.oifname, ibrname: devices.ibrname, obrname: devices.obrname, physIn: undefined, physOut: undefined, bridged: false}
+  if (ports) return {...p, iifname: devices.iifname, oifname: devices.oifname, ibrname: devices.ibrname, obrname: devices.obrname, physOut: devices.physOut}
+  return {...p, iifname: devices.iifname, oifname: devices.oifname, ibrname: devices.ibrname, obrname: devices.obrname}
+}
+
+/** The arp family's hooks an ARP exchange meets, in order (a constant: no list made per exchange). */
+const ARP_HOOKS = ['input', 'output'] as const
 
 /** Device hops by direction, device and bridge. */
 const newHopCache = () => new Map<'in' | 'out' | undefined, Map<string | undefined, Map<string | undefined, Hop[]>>>()

@@ -213,11 +213,12 @@ function selectorsMatch(rule: PolicyRule, sel: RuleSelectors, q: RouteQuery, dst
   if (rule.iif !== undefined && rule.iif !== (q.iif ?? 'lo')) return false
   if (rule.oif !== undefined && rule.oif !== q.oif) return false
   if (rule.ipproto !== undefined && q.l4proto !== undefined && rule.ipproto !== q.l4proto) return false
-  for (const [lo, hi, port] of [[rule.sport, rule.sportEnd, q.sport], [rule.dport, rule.dportEnd, q.dport]] as const) {
-    if (lo === undefined) continue
-    // A TCP or UDP port NAT drew at random is not known (see natPort); a packet without ports never matches.
-    if (port === undefined) return q.l4proto === 'tcp' || q.l4proto === 'udp' ? 'unknown' : false
-    if (port < lo || port > (hi ?? lo)) return false
+  // Most rules name no port: no list of the two made per rule per lookup.
+  if (rule.sport !== undefined || rule.dport !== undefined) {
+    const sport = portMatches(rule.sport, rule.sportEnd, q.sport, q.l4proto)
+    if (sport !== true) return sport
+    const dport = portMatches(rule.dport, rule.dportEnd, q.dport, q.l4proto)
+    if (dport !== true) return dport
   }
   // ip_route_input gives a forwarded packet root's uid (0); a local socket's is not known here.
   const local = (q.iif ?? 'lo') === 'lo'
@@ -228,6 +229,14 @@ function selectorsMatch(rule: PolicyRule, sel: RuleSelectors, q: RouteQuery, dst
     if (((q.mark & mask) >>> 0) !== ((rule.fwmark & mask) >>> 0)) return false
   }
   return rule.unread !== undefined || (rule.uidRange !== undefined && local) ? 'unknown' : true
+}
+
+/** A rule's port range LO-HI against the packet's PORT: true where the rule names none. */
+function portMatches(lo: number | undefined, hi: number | undefined, port: number | undefined, l4proto: string | undefined): boolean | 'unknown' {
+  if (lo === undefined) return true
+  // A TCP or UDP port NAT drew at random is not known (see natPort); a packet without ports never matches.
+  if (port === undefined) return l4proto === 'tcp' || l4proto === 'udp' ? 'unknown' : false
+  return port >= lo && port <= (hi ?? lo)
 }
 
 export function describeRoute(r: Route): string {

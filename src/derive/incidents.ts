@@ -40,9 +40,12 @@ export function raRoutesOf(routes6: Route[] | undefined, dev: string): string[] 
   return (routes6 ?? []).filter((r) => r.family === 'inet6' && r.protocol === 'ra' && (r.dev === dev || r.nexthops.some((h) => h.dev === dev))).map((r) => `${r.dst}${r.gateway ? ` via ${r.gateway}` : ''} dev ${dev} proto ra`)
 }
 
+const PHYSDEV_MATCH = /(^|\s)-m physdev(\s|$)/
+
 /** iptables rules matching bridge ports (-m physdev): they see bridged frames only through br_netfilter. */
 export function physdevRules(netfilter: NetfilterFacts | undefined): boolean {
-  return (netfilter?.tables ?? []).some((t) => t.backend !== 'nft' && Object.values(t.chains).some((c) => c.rules.some((r) => /(^|\s)-m physdev(\s|$)/.test(r.text))))
+  // The substring first: the pattern holds it, and most of a big host's tens of thousands of rules lack it.
+  return (netfilter?.tables ?? []).some((t) => t.backend !== 'nft' && Object.values(t.chains).some((c) => c.rules.some((r) => r.text.includes('-m physdev') && PHYSDEV_MATCH.test(r.text))))
 }
 
 /** Module names from iptables' "Extension MASQUERADE revision 0 not supported, missing kernel module?" and its kin. */

@@ -81,12 +81,15 @@ export function linkViews(ctx: DeriveContext, flows: Flow[], datapathFollowed: b
  */
 function forwardPathsByBridge(flows: Flow[]): Map<string, {block?: Flow; hops: Set<Hop>}> {
   const byBridge = new Map<string, {block?: Flow; hops: Set<Hop>}>()
-  for (const f of flows) {
+  // Indexed: every hop of every flow, mostly before the optimizer has compiled this (for-of allocates then).
+  for (let k = 0; k < flows.length; k++) {
+    const f = flows[k]
     if (f.bridge === undefined) continue
     let path = byBridge.get(f.bridge)
     if (!path) byBridge.set(f.bridge, (path = {hops: new Set()}))
     if (!path.block && f.verdict === 'fail' && f.decidedBy !== undefined && /netfilter forward/.test(f.decidedBy.name)) path.block = f
-    for (const h of f.hops) if (h.name.startsWith('netfilter forward')) path.hops.add(h)
+    const hops = f.hops
+    for (let j = 0; j < hops.length; j++) if (hops[j].name.startsWith('netfilter forward')) path.hops.add(hops[j])
   }
   return byBridge
 }
