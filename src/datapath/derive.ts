@@ -55,6 +55,7 @@ export function deriveDatapath(probes: Record<string, ProbeResult>, guests: Gues
       networks: libvirt.networks,
       domains: libvirt.domains,
       listeners: dataOf<Listener[]>(probes.listeners) ?? null,
+      ...(processes?.stopped !== undefined ? {stopped: processes.stopped} : {}),
       // Without tc's facts every device's tc hop is undecided, never a pass.
       tc: dataOf<TcFacts>(probes.tc) ?? null,
       ...(probes.tc?.ok ? {} : {tcUnavailable: probes.tc ? (probes.tc as {error: string}).error : 'not run'}),

@@ -152,6 +152,8 @@ export interface NetworkView extends ViewBase<'network'> {
   /** null: the process list could not be read. */
   dhcpServerRunning: boolean | null
   dnsmasqPids: number[]
+  /** The network's dnsmasq processes in a stop state (T; traced: stopped by a debugger). */
+  dnsmasqStopped: {pid: number; traced: boolean}[]
   /** Source-NAT rules reachable from postrouting that cover the subnet, as their tools print them; null when the ruleset is unknown. */
   sourceNatRules: string[] | null
   definedGuests: string[]
