@@ -75,6 +75,19 @@ async function stoppedProcesses(runner: Runner): Promise<{stopped?: StoppedProce
   }
 }
 
+const DHCPD = /^(\S*\/)?dhcpd(\s|$)/
+
+/**
+ * The ISC dhcpd processes that are stopped, and whether any dhcpd answers (one that runs and is not stopped): null when
+ * one runs and the states could not be read.
+ */
+export function dhcpdState(p: ProcessFacts): {answers: boolean | null; stopped: StoppedProcess[]} {
+  const pids = p.processes.filter((x) => DHCPD.test(x.args)).map((x) => x.pid)
+  if (p.stopped === null && pids.length > 0) return {answers: null, stopped: []}
+  const stopped = (p.stopped ?? []).filter((s) => pids.includes(s.pid))
+  return {answers: stopped.length < pids.length, stopped}
+}
+
 export function dnsmasqInstances(processes: Process[]): DnsmasqInstance[] {
   return processes
     .filter((p) => /^(\S*\/)?dnsmasq(\s|$)/.test(p.args))
@@ -106,7 +119,7 @@ export const processesProbe: Probe<ProcessFacts> = {
     const facts: ProcessFacts = {
       processes,
       dnsmasq: dnsmasqInstances(processes),
-      dhcpdRunning: processes.some((p) => /^(\S*\/)?dhcpd(\s|$)/.test(p.args)),
+      dhcpdRunning: processes.some((p) => DHCPD.test(p.args)),
       libvirtdRunning: processes.some((p) => /^(\S*\/)?(libvirtd|virtnetworkd)(\s|$)/.test(p.args)),
       ...stopped,
     }

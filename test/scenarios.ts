@@ -1033,6 +1033,16 @@ const RED17_SCENARIOS: Scenario[] = [
     noOtherAbove: 'info',
     oracle: {[WEB01]: {dhcp: 'fail', dns: 'fail', ping: 'ok', tcp: 'ok'}},
   },
+  {
+    name: 'dhcpd-sigstopped',
+    ci: false,
+    beyondHost: lanBeyondHost('kdlab-lan02'),
+    description: "the LAN's ISC dhcpd (configured in /etc/dhcp/dhcpd.conf) stopped with kill -STOP after a bridged guest took its lease: the process stays, nothing answers DHCP",
+    // kvmdoctor passed the bridged guest's DHCP: a dhcpd process ran, and it read no process state.
+    findings: [{id: 'dhcp-server-not-running', entity: 'isc-dhcp-server', rank: 1}],
+    noOtherAbove: 'info',
+    oracle: {[WEB01]: REACH_OK, 'kdlab-lan02': {dhcp: 'fail'}},
+  },
 ]
 
 export const SCENARIOS: Scenario[] = [

@@ -12,7 +12,7 @@ import type {LibvirtDomain, LibvirtFacts} from '../../probes/libvirt.js'
 import type {Link} from '../../probes/links.js'
 import type {NetfilterFacts} from '../../probes/netfilter.js'
 import type {OvsFacts} from '../../probes/ovs.js'
-import type {ProcessFacts} from '../../probes/processes.js'
+import {type ProcessFacts, dhcpdState} from '../../probes/processes.js'
 import type {TcFacts} from '../../probes/tc.js'
 import {type ProbeResult, dataOf} from '../../probes/types.js'
 import {flowMatchText} from '../datapath/ovs.js'
@@ -476,12 +476,13 @@ function stepProblem(step: FixStep, names: {networks: Set<string>; domains: Set<
   return `${tool} is not a command kvmdoctor runs as a fix`
 }
 
-/** SIGCONT ends nothing; it is sent only to a libvirt network's dnsmasq the facts show stopped, never to another process. */
+/** SIGCONT ends nothing; it is sent only to a DHCP server (a libvirt network's dnsmasq, dhcpd) the facts show stopped, never to another process. */
 function resumeProblem(pids: string[], processes: ProcessFacts | undefined): string | undefined {
   if (pids.length === 0) return 'kill -CONT of no process'
-  const resumable = (pid: string) => /^\d+$/.test(pid) && processes?.stopped?.some((p) => p.pid === Number(pid) && !p.traced) && processes.dnsmasq.some((d) => d.pid === Number(pid) && d.libvirtNetwork !== undefined)
+  const servers = processes ? [...processes.dnsmasq.filter((d) => d.libvirtNetwork !== undefined).map((d) => d.pid), ...dhcpdState(processes).stopped.map((p) => p.pid)] : []
+  const resumable = (pid: string) => /^\d+$/.test(pid) && servers.includes(Number(pid)) && processes?.stopped?.some((p) => p.pid === Number(pid) && !p.traced)
   const other = pids.filter((pid) => !resumable(pid))
-  return other.length === 0 ? undefined : `kill -CONT of ${other.join(' ')}: not a stopped dnsmasq of a libvirt network`
+  return other.length === 0 ? undefined : `kill -CONT of ${other.join(' ')}: not a stopped DHCP server (a libvirt network's dnsmasq, dhcpd)`
 }
 
 /** A resource a step frees, takes or needs, for the order check. */

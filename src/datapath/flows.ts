@@ -157,7 +157,7 @@ export interface DatapathFacts {
   /** IPv6 routes could be read (routes hold them): only then are IPv6 flows followed. */
   ipv6Routes?: boolean
   /** DHCP servers configured on this host for plain bridges (ISC dhcpd): whether each runs (null: unknown). */
-  bridgeDhcpServers?: {name: string; bridge: string; running: boolean | null}[]
+  bridgeDhcpServers?: {name: string; bridge: string; running: boolean | null; stopped?: StoppedProcess[]}[]
   /** Another MAC claims this guest's address (leases, neighbours, wire): who answers for it is not the host's to decide. */
   addressConflict?(mac: string): string | undefined
   /** A network's DHCP range is fully leased and this MAC holds no lease in it: its request gets no offer (unread: its leases are not known). */
@@ -2300,7 +2300,9 @@ class HostView {
           ? {name: `DHCP server ${server.name}`, verdict: 'pass', detail: `${server.name} runs and serves ${bridge}`}
           : server.running === null
             ? {name: `DHCP server ${server.name}`, verdict: 'indeterminate', detail: 'processes could not be listed'}
-            : {name: `DHCP server ${server.name}`, verdict: 'fail', detail: `${server.name} is configured for ${bridge} but not running`, element: {id: `listener:${server.name}:dhcp`, kind: 'listener', text: `${server.name} (configured for ${bridge}) is not running`, server: server.name, service: 'dhcp'}},
+            : server.stopped
+              ? {name: `DHCP server ${server.name}`, verdict: 'fail', detail: `${server.name} (pid ${server.stopped.map((p) => p.pid).join(', ')}) is stopped: it holds its socket and answers nothing`, element: {id: `listener:${server.name}:dhcp`, kind: 'listener', text: `${server.name} (configured for ${bridge}) is stopped`, server: server.name, service: 'dhcp', stoppedPid: server.stopped[0].pid, traced: server.stopped[0].traced}}
+              : {name: `DHCP server ${server.name}`, verdict: 'fail', detail: `${server.name} is configured for ${bridge} but not running`, element: {id: `listener:${server.name}:dhcp`, kind: 'listener', text: `${server.name} (configured for ${bridge}) is not running`, server: server.name, service: 'dhcp'}},
       )
     }
     // Not knowing whether this host serves the segment, the LAN's server is no more than a guess.

@@ -335,6 +335,8 @@ export interface DhcpServiceView extends ViewBase<'dhcp-service'> {
   dhcpRanges: string[]
   servedInterface: string | null
   dhcpServerRunning: boolean | null
+  /** The dhcpd processes in a stop state (T; traced: stopped by a debugger). */
+  dhcpdStopped: {pid: number; traced: boolean}[]
 }
 
 /** An Open vSwitch bridge (reported as the link of its name). */

@@ -2227,6 +2227,16 @@ const RED17: Record<string, LiveScenario> = {
       await sh(['kill', '-CONT', ...saved], {reject: false})
     },
   },
+  'dhcpd-sigstopped': {
+    async inject() {
+      await LIVE['bridged-healthy'].inject()
+      await sh(['pkill', '-STOP', '-F', DHCPD_PID])
+    },
+    async reset() {
+      await sh(['pkill', '-CONT', '-F', DHCPD_PID], {reject: false})
+      await LIVE['bridged-healthy'].reset()
+    },
+  },
 }
 
 export const LIVE: Record<string, LiveScenario> = {

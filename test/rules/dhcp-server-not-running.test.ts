@@ -71,6 +71,17 @@ describe('dhcp-server-not-running', () => {
       expect((await fire(rule, facts)).names).toEqual([])
       expect(Object.values(flows(facts)).map((f) => f.verdict)).toEqual(['indeterminate', 'indeterminate'])
     })
+    it("fires for the LAN's dhcpd stopped the same way, and fails the bridged guest's DHCP at it (lab: dhcpd-sigstopped)", async () => {
+      const facts = await factsOf('dhcpd-sigstopped')
+      const {names, evaluation} = await fire(rule, facts)
+      expect(names).toEqual(['isc-dhcp-server'])
+      expect(evaluation.findings[0].fix).toEqual(['kill -CONT 14702'])
+      const lan = model(facts).datapath
+      if (!lan.ok) throw new Error(lan.reason)
+      const dhcp = lan.datapath.flows.find((f) => f.guest === 'kdlab-lan02' && f.kind === 'dhcp')!
+      expect(dhcp.verdict).toBe('fail')
+      expect(dhcp.decidedBy?.element).toMatchObject({server: 'isc-dhcp-server', stoppedPid: 14702})
+    })
     it('reads T and t from ps STAT, nothing else', () => {
       expect(parseStoppedProcesses('    1 Ss\n  812 T\n  813 tN\n  900 S<l\n  901 D\n')).toEqual([{pid: 812, traced: false}, {pid: 813, traced: true}])
       expect(() => parseStoppedProcesses('')).toThrow(/empty/)
