@@ -551,6 +551,18 @@ describe('the safety contract holds for every fix on every recording', async () 
     ])
   })
 
+  it("resumes (kill -CONT) only a stopped DHCP server (a libvirt network's dnsmasq, dhcpd): not a running one, not another process, not one its tracer holds", () => {
+    const stopped = on('dnsmasq-stopped', 'dhcp-server-not-running')
+    expect(judged(stopped, [argv('kill', '-CONT', '15937', '15938')])).toEqual([])
+    const lab = stopped.host.processes!.processes.find((p) => p.args.startsWith('flock '))!.pid
+    expect(judged(stopped, [argv('kill', '-CONT', '15937', String(lab))])).toEqual([`0: kill -CONT of ${lab}: not a stopped DHCP server (a libvirt network's dnsmasq, dhcpd)`])
+    expect(judged(stopped, [argv('kill', '-CONT')])).toEqual(['0: kill -CONT of no process'])
+    const traced = {...stopped, host: {...stopped.host, processes: {...stopped.host.processes!, stopped: [{pid: 15937, traced: true}]}}}
+    expect(judged(traced, [argv('kill', '-CONT', '15937')])).toEqual(["0: kill -CONT of 15937: not a stopped DHCP server (a libvirt network's dnsmasq, dhcpd)"])
+    // The same dnsmasq running: nothing to resume.
+    expect(judged(on('dnsmasq-killed', 'dhcp-server-not-running'), [argv('kill', '-CONT', '15937')])).toEqual(["0: kill -CONT of 15937: not a stopped DHCP server (a libvirt network's dnsmasq, dhcpd)"])
+  })
+
   it("the trace's undo deletes an admin's narrow rule, never its catch-all", () => {
     const el = (ruleText: string, nftSyntax = false) => ({id: 'x', kind: 'nf-rule' as const, text: ruleText, ruleText, backend: nftSyntax ? 'nft' : 'iptables-nft', family: 'ip', nfTable: 'filter', chain: 'FORWARD', handle: 7, ...(nftSyntax ? {nftSyntax} : {})})
     expect(netfilterUndo(el('-A FORWARD -i virbr0 -j DROP')).map(renderStep)).toEqual(['iptables -t filter -D FORWARD -i virbr0 -j DROP'])

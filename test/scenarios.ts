@@ -1022,6 +1022,29 @@ const BRIDGED_DROP = {
   oracle: {'kdlab-lan01': {dhcp: 'fail'}},
 } satisfies Partial<Scenario>
 
+/** Red team 17: a server that holds its sockets and answers nothing. */
+const RED17_SCENARIOS: Scenario[] = [
+  {
+    name: 'dnsmasq-stopped',
+    ci: false,
+    description: "libvirt's dnsmasq for the default network stopped (kill -STOP, as a debugger or an on-call's pause leaves it): its process and its sockets stay, nothing answers DHCP or DNS",
+    // kvmdoctor passed both flows: a dnsmasq process ran and its sockets listened, and it read no process state.
+    findings: [{id: 'dhcp-server-not-running', entity: 'default', rank: 1}],
+    noOtherAbove: 'info',
+    oracle: {[WEB01]: {dhcp: 'fail', dns: 'fail', ping: 'ok', tcp: 'ok'}},
+  },
+  {
+    name: 'dhcpd-sigstopped',
+    ci: false,
+    beyondHost: lanBeyondHost('kdlab-lan02'),
+    description: "the LAN's ISC dhcpd (configured in /etc/dhcp/dhcpd.conf) stopped with kill -STOP after a bridged guest took its lease: the process stays, nothing answers DHCP",
+    // kvmdoctor passed the bridged guest's DHCP: a dhcpd process ran, and it read no process state.
+    findings: [{id: 'dhcp-server-not-running', entity: 'isc-dhcp-server', rank: 1}],
+    noOtherAbove: 'info',
+    oracle: {[WEB01]: REACH_OK, 'kdlab-lan02': {dhcp: 'fail'}},
+  },
+]
+
 export const SCENARIOS: Scenario[] = [
   {
     name: 'healthy',
@@ -1539,6 +1562,7 @@ export const SCENARIOS: Scenario[] = [
   ...NETWORK_OPTION_SCENARIOS,
   ...RED13_SCENARIOS,
   ...RED15_SCENARIOS,
+  ...RED17_SCENARIOS,
 ]
 
 export interface ReportFinding {

@@ -12,6 +12,7 @@ import type {LibvirtDomain, LibvirtFacts} from '../../probes/libvirt.js'
 import type {Link} from '../../probes/links.js'
 import type {NetfilterFacts} from '../../probes/netfilter.js'
 import type {OvsFacts} from '../../probes/ovs.js'
+import {type ProcessFacts, dhcpdState} from '../../probes/processes.js'
 import type {TcFacts} from '../../probes/tc.js'
 import {type ProbeResult, dataOf} from '../../probes/types.js'
 import {flowMatchText} from '../datapath/ovs.js'
@@ -33,6 +34,7 @@ export interface FixHost {
   links?: Link[]
   tc?: TcFacts
   ipRules?: PolicyRuleFacts
+  processes?: ProcessFacts
 }
 
 /** What the judge reads, from a run's probe results (a probe that failed gives nothing: what needs it is refused). */
@@ -44,6 +46,7 @@ export function fixHostOf(facts: Record<string, ProbeResult>): FixHost {
     links: dataOf<Link[]>(facts.links),
     tc: dataOf<TcFacts>(facts.tc),
     ipRules: dataOf<PolicyRuleFacts>(facts['ip-rules']),
+    processes: dataOf<ProcessFacts>(facts.processes),
   }
 }
 
@@ -516,12 +519,22 @@ function stepProblem(step: FixStep, names: {networks: Set<string>; domains: Set<
   if (tool === '/usr/share/openvswitch/scripts/ovs-ctl' && argv.length === 2 && sub === 'start') return undefined
   if (tool === 'tc') return tcProblem(argv.slice(1), host.tc)
   if (tool === 'systemctl') return ['restart', 'try-restart', 'start'].includes(sub) && argv.slice(2).every((u) => SERVICES.test(u)) ? undefined : `systemctl ${argv.slice(1).join(' ')} is not a service kvmdoctor restarts`
+  if (tool === 'kill' && sub === '-CONT') return resumeProblem(argv.slice(2), host.processes)
   if (tool === 'kill') return argv.length === 2 && /^\d+$/.test(sub) ? undefined : 'a kill other than of one process'
   if (tool === 'timeout' && argv[2] === 'tail' && /^--pid=\d+$/.test(argv[3] ?? '')) return undefined
   if (tool === 'sleep' && argv.length === 2 && /^\d+$/.test(sub)) return undefined
   if (tool === 'dhcp_release') return dhcpReleaseProblem(argv, names, host.libvirt)
   if (/(^|\/)dnsmasq$/.test(tool) && /^--conf-file=\/var\/lib\/libvirt\/dnsmasq\/[^/]+\.conf$/.test(sub ?? '')) return undefined
   return `${tool} is not a command kvmdoctor runs as a fix`
+}
+
+/** SIGCONT ends nothing; it is sent only to a DHCP server (a libvirt network's dnsmasq, dhcpd) the facts show stopped, never to another process. */
+function resumeProblem(pids: string[], processes: ProcessFacts | undefined): string | undefined {
+  if (pids.length === 0) return 'kill -CONT of no process'
+  const servers = processes ? [...processes.dnsmasq.filter((d) => d.libvirtNetwork !== undefined).map((d) => d.pid), ...dhcpdState(processes).stopped.map((p) => p.pid)] : []
+  const resumable = (pid: string) => /^\d+$/.test(pid) && servers.includes(Number(pid)) && processes?.stopped?.some((p) => p.pid === Number(pid) && !p.traced)
+  const other = pids.filter((pid) => !resumable(pid))
+  return other.length === 0 ? undefined : `kill -CONT of ${other.join(' ')}: not a stopped DHCP server (a libvirt network's dnsmasq, dhcpd)`
 }
 
 /** A resource a step frees, takes or needs, for the order check. */
@@ -539,6 +552,8 @@ function effectsOf(step: FixStep, host: FixHost): Effects {
     // A network starting binds its dnsmasq's port and creates its bridge.
     return {frees: bridge ? [`bridge:${bridge}`] : [], takes: [`network:${w[2]}`, 'port:dns']}
   }
+  // SIGCONT frees nothing: the process resumes holding what it held.
+  if (tool === 'kill' && sub === '-CONT') return {frees: [], takes: []}
   if (tool === 'kill') return {frees: ['port:dns', `pid:${sub}`], takes: []}
   if (tool === 'timeout' && w[2] === 'tail') return {frees: [], takes: [`pid:${w[3].slice('--pid='.length)}`]}
   if (tool === 'ip' && sub === 'link' && w[4] === 'master') return {frees: [], takes: [`bridge:${w[5]}`]}

@@ -10,7 +10,7 @@ import type {LibvirtFacts} from '../../probes/libvirt.js'
 import {ipInPrefix} from '../lib/addr.js'
 import type {Link} from '../../probes/links.js'
 import type {Listener} from '../../probes/listeners.js'
-import type {ProcessFacts} from '../../probes/processes.js'
+import {type ProcessFacts, dhcpdState} from '../../probes/processes.js'
 import type {Route} from '../../probes/routes.js'
 import type {SysctlFacts} from '../../probes/sysctl.js'
 import type {Neighbour} from '../../probes/neighbours.js'
@@ -55,6 +55,8 @@ export function deriveDatapath(probes: Record<string, ProbeResult>, guests: Gues
       networks: libvirt.networks,
       domains: libvirt.domains,
       listeners: dataOf<Listener[]>(probes.listeners) ?? null,
+      // No process list: whether a listener's process is stopped is not known (a recording made before the states were read: as then).
+      ...(probes.processes?.ok === false ? {stopped: null} : processes?.stopped !== undefined ? {stopped: processes.stopped} : {}),
       // Without tc's facts every device's tc hop is undecided, never a pass.
       tc: dataOf<TcFacts>(probes.tc) ?? null,
       ...(probes.tc?.ok ? {} : {tcUnavailable: probes.tc ? (probes.tc as {error: string}).error : 'not run'}),
@@ -98,7 +100,8 @@ function hostDhcpServers(leases: LeaseFacts | undefined, links: Link[], processe
   if (!leases?.dhcpdConfigured) return []
   const subnets = leases.dhcpdSubnets
   const served = links.find((l) => l.kind === 'bridge' && l.addresses.some((a) => a.family === 'inet' && subnets.some((s) => ipInPrefix(a.address, s))))
-  return served ? [{name: 'isc-dhcp-server', bridge: served.name, running: processes ? processes.dhcpdRunning : null}] : []
+  const state = processes ? dhcpdState(processes) : undefined
+  return served ? [{name: 'isc-dhcp-server', bridge: served.name, running: state ? state.answers : null, ...(state?.stopped.length ? {stopped: state.stopped} : {})}] : []
 }
 
 /** One deciding element and every flow it stops (or leaves undecided). */

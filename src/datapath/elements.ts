@@ -106,6 +106,9 @@ export interface Element {
   ipFamily?: 4 | 6
   server?: string
   pool?: boolean
+  /** A listener element: its process is stopped (traced: by a debugger, which alone resumes it). */
+  stoppedPid?: number
+  traced?: boolean
   /** A listener element: the network serves no DNS (<dns enable='no'/>), so its guests' resolver is their own. */
   dnsDisabled?: boolean
   /** Netfilter elements of an iptables-nft table iptables cannot print (read from nft instead). */

@@ -23,6 +23,7 @@ import type {NfChain, NfHook, NfRuleset} from '../lib/netfilter.js'
 import type {Link} from '../../probes/links.js'
 import type {LibvirtDomain, LibvirtNetwork} from '../../probes/libvirt.js'
 import type {Listener} from '../../probes/listeners.js'
+import type {StoppedProcess} from '../../probes/processes.js'
 import type {Neighbour} from '../../probes/neighbours.js'
 import type {FdbEntry} from '../../probes/fdb.js'
 import type {VlanRange} from '../../probes/bridge-vlan.js'
@@ -108,6 +109,9 @@ export interface Destination {
   proto: 'tcp' | 'udp' | 'icmp'
 }
 
+/** A listening socket as the hops name it: its process and where it listens. */
+const listenerText = (l: Listener, port: number): string => `${l.process ?? 'a process'}${l.pid ? ` (pid ${l.pid})` : ''} on ${l.address}${l.iface ? `%${l.iface}` : ''}:${port}`
+
 /** Stands for "the internet" when nothing else is asked: only a lookup key, never contacted. */
 export const DEFAULT_INTERNET: Destination = {addr: '9.9.9.9', port: 443, proto: 'tcp'}
 /** The same for IPv6 egress (documentation prefix): only a lookup key, never contacted. */
@@ -124,6 +128,8 @@ export interface DatapathFacts {
   domains: LibvirtDomain[]
   /** null when sockets could not be listed. */
   listeners: Listener[] | null
+  /** Stopped processes (a listener of theirs answers nothing); null when their states could not be read, absent when not recorded. */
+  stopped?: StoppedProcess[] | null
   /** Traffic control on every device; null when it could not be read (`tcUnavailable` says why): every device's tc hop is then undecided. */
   tc: TcFacts | null
   tcUnavailable?: string
@@ -152,7 +158,7 @@ export interface DatapathFacts {
   /** IPv6 routes could be read (routes hold them): only then are IPv6 flows followed. */
   ipv6Routes?: boolean
   /** DHCP servers configured on this host for plain bridges (ISC dhcpd): whether each runs (null: unknown). */
-  bridgeDhcpServers?: {name: string; bridge: string; running: boolean | null}[]
+  bridgeDhcpServers?: {name: string; bridge: string; running: boolean | null; stopped?: StoppedProcess[]}[]
   /** Another MAC claims this guest's address (leases, neighbours, wire): who answers for it is not the host's to decide. */
   addressConflict?(mac: string): string | undefined
   /** A network's DHCP range is fully leased and this MAC holds no lease in it: its request gets no offer (unread: its leases are not known). */
@@ -2134,7 +2140,7 @@ class HostView {
     const listeners = this.facts.listeners
     if (listeners === null) return {name, verdict: 'indeterminate', detail: 'sockets could not be listed (ss)'}
     const hit = listeners.find((l) => l.proto === to.proto && l.port === port && (l.address === to.addr || ['0.0.0.0', '*', '', '::'].includes(l.address)) && (l.iface === undefined || l.iface === bridge))
-    if (hit) return {name, verdict: 'pass', detail: `${hit.process ?? 'a process'}${hit.pid ? ` (pid ${hit.pid})` : ''} on ${hit.address}${hit.iface ? `%${hit.iface}` : ''}:${port}`}
+    if (hit) return this.listenerAnswers(name, hit, port) ?? {name, verdict: 'pass', detail: listenerText(hit, port)}
     return {name, verdict: 'fail', detail: `nothing listens on ${to.proto} ${to.addr}:${port} or a wildcard: the host ${to.proto === 'tcp' ? 'resets the connection' : 'answers port unreachable'}`}
   }
 
@@ -2254,13 +2260,29 @@ class HostView {
     const listeners = this.facts.listeners
     if (listeners === null) return {name: `listener udp ${port}`, verdict: 'indeterminate', detail: 'sockets could not be listed (ss)'}
     const hit = listeners.find((l) => l.proto === 'udp' && l.port === port && (l.address === addr || (['0.0.0.0', '*', '', '::'].includes(l.address) && (l.iface === undefined || l.iface === bridge))))
-    if (hit) return {name: `listener udp ${port}`, verdict: 'pass', detail: `${hit.process ?? 'a process'}${hit.pid ? ` (pid ${hit.pid})` : ''} on ${hit.address}${hit.iface ? `%${hit.iface}` : ''}:${port}`}
+    const element = (text: string): Element => ({id: `listener:${net.name}:${kind}`, kind: 'listener', text, network: net.name, service: kind})
+    if (hit) return this.listenerAnswers(`listener udp ${port}`, hit, port, element) ?? {name: `listener udp ${port}`, verdict: 'pass', detail: listenerText(hit, port)}
     return {
       name: `listener udp ${port}`,
       verdict: 'fail',
       detail: `nothing listens on udp ${addr}:${port} or a wildcard on ${bridge}`,
-      element: {id: `listener:${net.name}:${kind}`, kind: 'listener', text: `no ${kind === 'dhcp' ? 'DHCP' : 'DNS'} server on ${bridge} (${addr}:${port})`, network: net.name, service: kind},
+      element: element(`no ${kind === 'dhcp' ? 'DHCP' : 'DNS'} server on ${bridge} (${addr}:${port})`),
     }
+  }
+
+  /**
+   * A listener's process that takes the packet and answers nothing: stopped (kill -STOP, a debugger), it keeps its
+   * socket and what arrives waits. Undefined when it runs, or when its state was not recorded (as before it was read).
+   */
+  private listenerAnswers(name: string, hit: Listener, port: number, element?: (text: string) => Element): Hop | undefined {
+    const stopped = this.facts.stopped
+    if (hit.pid === undefined || stopped === undefined) return undefined
+    if (stopped === null) return {name, verdict: 'indeterminate', detail: `${listenerText(hit, port)}: whether it runs or is stopped could not be read (ps -eo pid=,stat=)`}
+    const stop = stopped.find((p) => p.pid === hit.pid)
+    if (!stop) return undefined
+    const how = stop.traced ? 'stopped by its tracer (a debugger)' : 'stopped (state T)'
+    const text = `${hit.process ?? 'a process'} (pid ${hit.pid}) on ${hit.proto} ${port} is ${how}`
+    return {name, verdict: 'fail', detail: `${listenerText(hit, port)} is ${how}: it holds the socket and answers nothing`, ...(element ? {element: {...element(text), stoppedPid: hit.pid, traced: stop.traced}} : {})}
   }
 
   /** A frame bridged between the guest's tap and an uplink port: bridge hooks, and the IP hooks when br_netfilter hands it over. */
@@ -2324,7 +2346,9 @@ class HostView {
           ? {name: `DHCP server ${server.name}`, verdict: 'pass', detail: `${server.name} runs and serves ${bridge}`}
           : server.running === null
             ? {name: `DHCP server ${server.name}`, verdict: 'indeterminate', detail: 'processes could not be listed'}
-            : {name: `DHCP server ${server.name}`, verdict: 'fail', detail: `${server.name} is configured for ${bridge} but not running`, element: {id: `listener:${server.name}:dhcp`, kind: 'listener', text: `${server.name} (configured for ${bridge}) is not running`, server: server.name, service: 'dhcp'}},
+            : server.stopped
+              ? {name: `DHCP server ${server.name}`, verdict: 'fail', detail: `${server.name} (pid ${server.stopped.map((p) => p.pid).join(', ')}) is stopped: it holds its socket and answers nothing`, element: {id: `listener:${server.name}:dhcp`, kind: 'listener', text: `${server.name} (configured for ${bridge}) is stopped`, server: server.name, service: 'dhcp', stoppedPid: server.stopped[0].pid, traced: server.stopped[0].traced}}
+              : {name: `DHCP server ${server.name}`, verdict: 'fail', detail: `${server.name} is configured for ${bridge} but not running`, element: {id: `listener:${server.name}:dhcp`, kind: 'listener', text: `${server.name} (configured for ${bridge}) is not running`, server: server.name, service: 'dhcp'}},
       )
     }
     // Not knowing whether this host serves the segment, the LAN's server is no more than a guess.

@@ -1,5 +1,6 @@
 /** DHCP servers that are not libvirt's: an external ISC dhcpd (the seed article's setup). */
 import {type Cidr, cidrContains, parseCidr} from '../lib/ipv4.js'
+import {dhcpdState} from '../../probes/processes.js'
 import type {DeriveContext} from './context.js'
 import type {DhcpServiceView} from './types.js'
 
@@ -20,7 +21,9 @@ export function dhcpServiceViews(ctx: DeriveContext): DhcpServiceView[] {
       dhcpEnabled: true,
       dhcpRanges: leases.dhcpdSubnets,
       servedInterface: served?.name ?? null,
-      dhcpServerRunning: processes ? processes.dhcpdRunning : null,
+      // A stopped dhcpd (kill -STOP, a debugger) holds its socket and answers nothing: it serves no more than a dead one.
+      dhcpServerRunning: processes ? dhcpdState(processes).answers : null,
+      dhcpdStopped: processes ? dhcpdState(processes).stopped : [],
     },
   ]
 }

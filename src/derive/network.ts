@@ -1,6 +1,8 @@
 /** Network views: libvirt networks with their DHCP pool, source NAT, dnsmasq, firewall and address-space facts. */
 import type {Lease} from '../../probes/leases.js'
 import type {LibvirtNetwork} from '../../probes/libvirt.js'
+import type {Listener} from '../../probes/listeners.js'
+import type {StoppedProcess} from '../../probes/processes.js'
 import {groupBy} from '../lib/collections.js'
 import {type Cidr, cidrHas, cidrToString, ipv4ToInt, parseCidr, prefixRelation} from '../lib/ipv4.js'
 import {type DeriveContext, isRunning} from './context.js'
@@ -60,6 +62,16 @@ export function dhcpPools(ctx: DeriveContext): Map<string, DhcpPool> {
   )
 }
 
+/**
+ * Whether a network's dnsmasq answers nothing because it is stopped: the processes that hold its sockets (libvirt's
+ * dnsmasq runs as two, one only runs the lease script), or all of them when the sockets are not known, are stopped.
+ */
+function dnsmasqStopped(pids: number[], stopped: StoppedProcess[] | null | undefined, listeners: Listener[] | null | undefined): boolean {
+  if (!stopped) return false
+  const holders = pids.filter((pid) => listeners?.some((l) => l.pid === pid))
+  return (holders.length > 0 ? holders : pids).every((pid) => stopped.some((p) => p.pid === pid))
+}
+
 export function networkViews(ctx: DeriveContext, pools: Map<string, DhcpPool>): NetworkView[] {
   const {netfilter, processes, listeners, firewalld, routes, links} = ctx.facts
   // Every IPv4 address something answers from or holds a lease on.
@@ -116,8 +128,10 @@ export function networkViews(ctx: DeriveContext, pools: Map<string, DhcpPool>): 
       dhcpRangeList: ipv4?.dhcpRanges.map((r) => ({start: r.start, end: r.end})) ?? [],
       dhcpRangeSize: pool.size,
       addressesInSubnet: subnet ? inUse.filter((a) => a.n !== undefined && cidrHas(subnet, a.n)).map((a) => a.ip) : [],
-      dhcpServerRunning: processes ? pids !== undefined : null,
+      // A stopped dnsmasq (kill -STOP, a debugger) holds its sockets and answers nothing: it serves no more than a dead one.
+      dhcpServerRunning: processes ? pids !== undefined && !dnsmasqStopped(pids, processes.stopped, listeners) : null,
       dnsmasqPids: pids ?? [],
+      dnsmasqStopped: pids && processes?.stopped ? processes.stopped.filter((p) => pids.includes(p.pid)) : [],
       sourceNatRules: subnet && netfilter ? sourceNatRulesFor(netfilter, cidrToString(subnet)) : null,
       definedGuests,
       runningGuests: ctx.guestsByNetwork.running.get(n.name)?.size ?? 0,

@@ -106,6 +106,7 @@ const PROOFS: Record<string, Proof> = {
   'netdev-egress-drop-dhcp': {ci: false, kind: "an admin's netdev rule deleted by handle", footprint: 'restores', leaves: [/^nft table netdev kdlab_nd_out: new /]},
   // ebtables-nft's table (bridge filter) stays, emptied: the fault made it.
   'ebtables-input-dns-drop': {ci: false, kind: "an admin's ebtables rule (nft bridge filter) deleted by handle", footprint: 'restores', leaves: [/^nft table bridge filter: new /]},
+  'dnsmasq-stopped': {ci: false, kind: 'a stopped dnsmasq resumed (kill -CONT)', footprint: 'restores'},
   'tc-tap-tbf-burst': {ci: false, kind: 'tc root qdisc deleted (a tap)', footprint: 'restores'},
   'tc-uplink-pfifo-zero': {ci: false, kind: 'tc root qdisc deleted (the uplink)', footprint: 'restores'},
   // The fault's sink veth (kdlab-tcsink0/1) stays: its sysctls are the fault's.

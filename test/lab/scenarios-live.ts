@@ -2216,6 +2216,29 @@ const RED15: Record<string, LiveScenario> = {
   ),
 }
 
+const RED17: Record<string, LiveScenario> = {
+  'dnsmasq-stopped': {
+    async inject() {
+      saved = await libvirtDnsmasqPids()
+      if (saved.length === 0) throw new Error("libvirt's dnsmasq is not running before the scenario")
+      await sh(['kill', '-STOP', ...saved])
+    },
+    async reset() {
+      await sh(['kill', '-CONT', ...saved], {reject: false})
+    },
+  },
+  'dhcpd-sigstopped': {
+    async inject() {
+      await LIVE['bridged-healthy'].inject()
+      await sh(['pkill', '-STOP', '-F', DHCPD_PID])
+    },
+    async reset() {
+      await sh(['pkill', '-CONT', '-F', DHCPD_PID], {reject: false})
+      await LIVE['bridged-healthy'].reset()
+    },
+  },
+}
+
 export const LIVE: Record<string, LiveScenario> = {
   healthy: {
     async inject() {},
@@ -2490,5 +2513,6 @@ export const LIVE: Record<string, LiveScenario> = {
   ...NETWORK_OPTIONS,
   ...RED13,
   ...RED15,
+  ...RED17,
 }
 

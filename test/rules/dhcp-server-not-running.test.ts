@@ -1,7 +1,9 @@
 import {describe, expect, it} from 'vitest'
 import type {LibvirtFacts} from '../../probes/libvirt.js'
+import {type ProcessFacts, parseStoppedProcesses} from '../../probes/processes.js'
+import type {Flow} from '../../src/datapath/flows.js'
 import rule from '../../rules/dhcp-server-not-running.js'
-import {alter, factsOf, fire, unavailable} from '../helpers.js'
+import {type Facts, alter, factsOf, fire, model, unavailable} from '../helpers.js'
 
 describe('dhcp-server-not-running', () => {
   it("fires when libvirt's dnsmasq is gone (lab: killed)", async () => {
@@ -29,5 +31,60 @@ describe('dhcp-server-not-running', () => {
     const {names, evaluation} = await fire(rule, unavailable(await factsOf('dnsmasq-killed'), 'processes'))
     expect(names).toEqual([])
     expect(evaluation.notChecked).toHaveLength(1)
+  })
+
+  // Lab dnsmasq-stopped: kill -STOP on both of the network's dnsmasq processes (15937 holds the sockets, 15938 runs the
+  // lease script). The guests' DHCP and DNS failed; kvmdoctor saw the process and its sockets and passed both flows.
+  describe('a stopped dnsmasq (lab: dnsmasq-stopped)', () => {
+    const flows = (facts: Facts): Record<string, Flow> => {
+      const m = model(facts)
+      if (!m.datapath.ok) throw new Error(m.datapath.reason)
+      return Object.fromEntries(m.datapath.datapath.flows.filter((f) => f.kind === 'dhcp' || f.kind === 'dns').map((f) => [f.kind, f]))
+    }
+    const withStopped = async (stopped: ProcessFacts['stopped']) => alter<ProcessFacts>(await factsOf('dnsmasq-stopped'), 'processes', (p) => (p.stopped = stopped))
+
+    it('fires, resumes exactly the stopped processes, and fails the DHCP and DNS flows at their listener', async () => {
+      const facts = await factsOf('dnsmasq-stopped')
+      const {names, evaluation} = await fire(rule, facts)
+      expect(names).toEqual(['default'])
+      const f = evaluation.findings[0]
+      expect(f.title).toBe('The DHCP server of default is stopped')
+      expect(f.fix).toEqual(['kill -CONT 15937 15938'])
+      const {dhcp, dns} = flows(facts)
+      for (const flow of [dhcp, dns]) {
+        expect(flow.verdict).toBe('fail')
+        expect(flow.decidedBy?.element).toMatchObject({kind: 'listener', network: 'default', stoppedPid: 15937, traced: false})
+      }
+    })
+    it('gives no SIGCONT for a process its tracer stopped (a debugger): SIGCONT does not resume it', async () => {
+      const {evaluation} = await fire(rule, await withStopped([{pid: 15937, traced: true}, {pid: 15938, traced: true}]))
+      expect(evaluation.findings[0].fix).toEqual([])
+      expect((evaluation.findings[0].note ?? []).join(' ')).toContain('stopped by a tracer')
+    })
+    it('stays silent when only the lease-script process is stopped: the one holding the sockets answers', async () => {
+      const facts = await withStopped([{pid: 15938, traced: false}])
+      expect((await fire(rule, facts)).names).toEqual([])
+      expect(Object.values(flows(facts)).map((f) => f.verdict)).toEqual(['pass', 'pass'])
+    })
+    it('leaves the flows undecided, not passed, when the process states could not be read', async () => {
+      const facts = await withStopped(null)
+      expect((await fire(rule, facts)).names).toEqual([])
+      expect(Object.values(flows(facts)).map((f) => f.verdict)).toEqual(['indeterminate', 'indeterminate'])
+    })
+    it("fires for the LAN's dhcpd stopped the same way, and fails the bridged guest's DHCP at it (lab: dhcpd-sigstopped)", async () => {
+      const facts = await factsOf('dhcpd-sigstopped')
+      const {names, evaluation} = await fire(rule, facts)
+      expect(names).toEqual(['isc-dhcp-server'])
+      expect(evaluation.findings[0].fix).toEqual(['kill -CONT 14702'])
+      const lan = model(facts).datapath
+      if (!lan.ok) throw new Error(lan.reason)
+      const dhcp = lan.datapath.flows.find((f) => f.guest === 'kdlab-lan02' && f.kind === 'dhcp')!
+      expect(dhcp.verdict).toBe('fail')
+      expect(dhcp.decidedBy?.element).toMatchObject({server: 'isc-dhcp-server', stoppedPid: 14702})
+    })
+    it('reads T and t from ps STAT, nothing else', () => {
+      expect(parseStoppedProcesses('    1 Ss\n  812 T\n  813 tN\n  900 S<l\n  901 D\n')).toEqual([{pid: 812, traced: false}, {pid: 813, traced: true}])
+      expect(() => parseStoppedProcesses('')).toThrow(/empty/)
+    })
   })
 })
