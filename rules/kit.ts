@@ -241,8 +241,8 @@ export interface Ownership<V> {
    * element then makes no finding of its own). Unset for the rules that judge elements themselves.
    */
   covers?: (own: V, element: Element) => boolean
-  /** The commands that undo the element, filled in (the trace's undo, the general finding's fix). */
-  undo: (element: Element) => FixStep[]
+  /** The commands that undo the element on HOST, filled in (the trace's undo, the general finding's fix). */
+  undo: (element: Element, host: HostView | undefined) => FixStep[]
   /** The command that lists where it is (a netfilter element's chain), for the trace. */
   lists?: (element: Element) => FixStep[] | undefined
 }
@@ -404,7 +404,7 @@ export function respawnDnsmasq(n: RestartableNetwork, host: HostView): Steps[] {
  * virtnetworkd where the modular daemons run (there libvirtd.service is not installed, or starting it would run a second
  * daemon beside them). Running guests keep their connections.
  */
-export const restartNetworkDaemon = (host: HostView): Steps => cmd`systemctl restart ${host.libvirtNetworkDaemon}`
+export const restartNetworkDaemon = (host: HostView): FixStep[] | undefined => cmd`systemctl restart ${host.libvirtNetworkDaemon}`
 
 /** Where sysctl fixes persist: a drop-in of kvmdoctor's own, read at boot by systemd-sysctl. */
 export const SYSCTL_DROP_IN = '/etc/sysctl.d/90-kvmdoctor.conf'

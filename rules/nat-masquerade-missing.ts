@@ -19,7 +19,7 @@ export default defineRule<NetworkView>({
     {
       kind: 'nf-nat-missing',
       covers: (n, el) => el.network === n.name,
-      undo: () => cmd`systemctl restart libvirtd` ?? [],
+      undo: (_el, host) => (host ? restartNetworkDaemon(host) : cmd`systemctl restart libvirtd`) ?? [],
     },
   ],
 })

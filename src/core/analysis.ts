@@ -13,6 +13,7 @@ import {hostNameOf, internetOf, probeStatuses} from './probe-runner.js'
 import {SEVERITIES, type Severity} from '../lib/severity.js'
 import type {Flow} from '../datapath/flows.js'
 import type {Element} from '../datapath/elements.js'
+import type {HostView} from '../derive/types.js'
 import type {ResultFlow, ResultHop, UndoableElement} from '../result/diagnosis.js'
 import type {Topology} from '../result/topology.js'
 import {type FixStep, renderSteps} from '../lib/fix.js'
@@ -32,7 +33,7 @@ export async function analyse(results: Record<string, ProbeResult>, input: Diagn
   })
   ;(globalThis as any).__kdmark?.('evaluated')
   const counts = Object.fromEntries(SEVERITIES.map((s) => [s, evaluation.findings.filter((f) => f.severity === s).length])) as Record<Severity, number>
-  const flows = model.datapath.ok ? withUndo(model.datapath.datapath.flows, ALL_RULES, undoRefusalOn(fixHostOf(results))) : []
+  const flows = model.datapath.ok ? withUndo(model.datapath.datapath.flows, ALL_RULES, undoRefusalOn(fixHostOf(results)), model.entities.host[0]) : []
   const probes = probeStatuses(results)
   const host = hostNameOf(results, input.runner.origin)
   const datapathUnavailable = model.datapath.ok ? undefined : model.datapath.reason
@@ -66,14 +67,14 @@ export async function analyse(results: Record<string, ProbeResult>, input: Diagn
  * that leaves a hop undecided by a fact the host hides, or that a hop passes, is offered no revert (its `undo` is
  * empty), in the JSON as in the text and HTML. Passing flows are shared as they are.
  */
-export function withUndo(flows: Flow[], rules: Rule[], refusal: (steps: FixStep[]) => string | undefined): ResultFlow[] {
+export function withUndo(flows: Flow[], rules: Rule[], refusal: (steps: FixStep[]) => string | undefined, host: HostView | undefined): ResultFlow[] {
   const undone = new Map<Element, {failing: UndoableElement; other: UndoableElement}>()
   const undo = (el: Element, failing: boolean) => {
     let known = undone.get(el)
     if (!known) {
       const owner = ownershipOf(rules, el)[0]?.ownership
       const listChain = owner?.lists?.(el)
-      const proposed = owner?.undo(el) ?? []
+      const proposed = owner?.undo(el, host) ?? []
       // Printed as a revert, so held to what `fix --yes` runs: an undo the judge refuses on this host (a catch-all, an
       // uplink's MTU, a form it does not know) is offered as none, with the judge's reason so its absence is explained.
       const refused = refusal(proposed)

@@ -189,7 +189,7 @@ export async function evaluate(model: Model, rules: Rule[], options: EvaluateOpt
   const host = model.entities.host[0]
   const hostFact = new Fact('host', host, {cache: false})
   // Every element kind has its owner among all the rules, whichever are run.
-  const context: RuleContext = {undo: (el) => ownershipOf(ALL_RULES, el)[0]?.ownership.undo(el) ?? []}
+  const context: RuleContext = {undo: (el) => ownershipOf(ALL_RULES, el)[0]?.ownership.undo(el, host) ?? []}
   const unavailable = new Map<Rule, string>()
   const active: Rule[] = []
   for (const rule of rules) {

@@ -63,7 +63,7 @@ export async function runTrace(request: TraceRequest): Promise<TraceResult> {
       const asked = `connections from ${request.client ?? 'outside'} to ${hostAddress ?? 'the host'}:${port}/${proto}`
       const base = {host: hostNameOf(results, source.runner.origin), capturedAt: source.runner.capturedAt.toISOString(), guest: label, state: 'n/a', inbound: asked, probes: probeStatuses(results), ...(source.describe ? {source: source.describe()} : {})}
       if (!model.datapath.ok) return {...base, flows: [], unavailable: model.datapath.reason}
-      return {...base, flows: withUndo(model.datapath.datapath.inbound({port, proto, ...(hostAddress ? {hostAddress} : {}), ...(request.client ? {client: request.client} : {})}), ALL_RULES, undoRefusal)}
+      return {...base, flows: withUndo(model.datapath.datapath.inbound({port, proto, ...(hostAddress ? {hostAddress} : {}), ...(request.client ? {client: request.client} : {})}), ALL_RULES, undoRefusal, model.entities.host[0])}
     }
     const libvirt = dataOf<LibvirtFacts>(results.libvirt)
     const domain = domains?.find((d) => d.name === request.guest)
@@ -75,8 +75,8 @@ export async function runTrace(request: TraceRequest): Promise<TraceResult> {
     const base = {host: hostNameOf(results, source.runner.origin), capturedAt: source.runner.capturedAt.toISOString(), guest: request.guest, state: domain?.state ?? 'unknown', ...(request.to ? {to: destinationText(request.to)} : {}), probes: probeStatuses(results), ...(source.describe ? {source: source.describe()} : {})}
     if (!model.datapath.ok) return {...base, flows: [], unavailable: model.datapath.reason}
     // From an outside client: the connections to the guest's published ports (its own flows are the guest's to start).
-    if (request.client) return {...base, inbound: `connections from ${request.client} to the published ports of ${request.guest}`, flows: withUndo(model.datapath.datapath.inbound({guest: request.guest, client: request.client}), ALL_RULES, undoRefusal)}
-    return {...base, flows: withUndo(model.datapath.datapath.trace(request.guest, {iface: request.iface, to: request.to}), ALL_RULES, undoRefusal)}
+    if (request.client) return {...base, inbound: `connections from ${request.client} to the published ports of ${request.guest}`, flows: withUndo(model.datapath.datapath.inbound({guest: request.guest, client: request.client}), ALL_RULES, undoRefusal, model.entities.host[0])}
+    return {...base, flows: withUndo(model.datapath.datapath.trace(request.guest, {iface: request.iface, to: request.to}), ALL_RULES, undoRefusal, model.entities.host[0])}
   } finally {
     await source.close()
   }

@@ -8,6 +8,7 @@
 import {describe, expect, it} from 'vitest'
 import {diagnose} from '../../src/core/diagnose.js'
 import type {CommandCapture} from '../../src/lib/runner.js'
+import {renderSteps} from '../../src/lib/fix.js'
 import {alteredFixture} from '../hostile/helpers.js'
 
 const MASQUERADE = '[0:0] -A LIBVIRT_PRT -s 2001:db8:ca2:2::/64 ! -d 2001:db8:ca2:2::/64 -j MASQUERADE\n'
@@ -39,6 +40,14 @@ describe("IPv6 NAT of a libvirt network (<nat ipv6='yes'/>)", () => {
     expect([out.verdict, out.decidedBy?.name, out.decidedBy?.element?.kind, out.decidedBy?.element?.text]).toEqual(['fail', 'NAT', 'nf-nat-missing', 'no MASQUERADE/SNAT for 2001:db8:ca2:2::1/64 on the nat postrouting path'])
     expect(back).toBeUndefined()
     expect(d.findings.filter((f) => f.severity === 'critical').map((f) => f.entity.name)).toEqual([expect.stringContaining('2001:db8:ca2:2::1/64')])
+  })
+  it("the fix, and the trace's undo, restart the network daemon the host runs: virtnetworkd under the modular daemons, never a libvirtd beside them", async () => {
+    const modular = (c: CommandCapture): CommandCapture => nat66(true, '')(c.argv[0] === 'ps' ? {...c, output: c.output.replaceAll('libvirtd -d', '/usr/sbin/virtnetworkd --timeout 120')} : c)
+    for (const [change, daemon] of [[nat66(true, ''), 'libvirtd'], [modular, 'virtnetworkd']] as const) {
+      const {d, out} = await run(change)
+      const blocked = d.findings.find((f) => f.id === 'guest-flow-blocked')!
+      expect([daemon, renderSteps(blocked.fixSteps), (out.decidedBy?.element as {undo?: string[]} | undefined)?.undo]).toEqual([daemon, [`systemctl restart ${daemon}`], [`systemctl restart ${daemon}`]])
+    }
   })
   it('must not change: a NAT network without ipv6=yes routes its IPv6 (the upstream decides the reply), as recorded', async () => {
     const {d, out, back} = await run(nat66(false, ''))
