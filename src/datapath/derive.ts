@@ -101,7 +101,9 @@ function hostDhcpServers(leases: LeaseFacts | undefined, links: Link[], processe
   const subnets = leases.dhcpdSubnets
   const served = links.find((l) => l.kind === 'bridge' && l.addresses.some((a) => a.family === 'inet' && subnets.some((s) => ipInPrefix(a.address, s))))
   const state = processes ? dhcpdState(processes) : undefined
-  return served ? [{name: 'isc-dhcp-server', bridge: served.name, running: state ? state.answers : null, ...(state?.stopped.length ? {stopped: state.stopped} : {})}] : []
+  // Why whether it answers is not known: no process list, or dhcpd listed with its state unread.
+  const unread = !state ? 'processes could not be listed' : state.answers === null ? 'dhcpd runs, but whether it is stopped could not be read (ps -eo pid=,stat=)' : undefined
+  return served ? [{name: 'isc-dhcp-server', bridge: served.name, running: state ? state.answers : null, ...(unread ? {unread} : {}), ...(state?.stopped.length ? {stopped: state.stopped} : {})}] : []
 }
 
 /** One deciding element and every flow it stops (or leaves undecided). */

@@ -158,7 +158,7 @@ export interface DatapathFacts {
   /** IPv6 routes could be read (routes hold them): only then are IPv6 flows followed. */
   ipv6Routes?: boolean
   /** DHCP servers configured on this host for plain bridges (ISC dhcpd): whether each runs (null: unknown). */
-  bridgeDhcpServers?: {name: string; bridge: string; running: boolean | null; stopped?: StoppedProcess[]}[]
+  bridgeDhcpServers?: {name: string; bridge: string; running: boolean | null; unread?: string; stopped?: StoppedProcess[]}[]
   /** Another MAC claims this guest's address (leases, neighbours, wire): who answers for it is not the host's to decide. */
   addressConflict?(mac: string): string | undefined
   /** A network's DHCP range is fully leased and this MAC holds no lease in it: its request gets no offer (unread: its leases are not known). */
@@ -2345,7 +2345,7 @@ class HostView {
         server.running === true
           ? {name: `DHCP server ${server.name}`, verdict: 'pass', detail: `${server.name} runs and serves ${bridge}`}
           : server.running === null
-            ? {name: `DHCP server ${server.name}`, verdict: 'indeterminate', detail: 'processes could not be listed'}
+            ? {name: `DHCP server ${server.name}`, verdict: 'indeterminate', detail: server.unread ?? 'processes could not be listed'}
             : server.stopped
               ? {name: `DHCP server ${server.name}`, verdict: 'fail', detail: `${server.name} (pid ${server.stopped.map((p) => p.pid).join(', ')}) is stopped: it holds its socket and answers nothing`, element: {id: `listener:${server.name}:dhcp`, kind: 'listener', text: `${server.name} (configured for ${bridge}) is stopped`, server: server.name, service: 'dhcp', stoppedPid: server.stopped[0].pid, traced: server.stopped[0].traced}}
               : {name: `DHCP server ${server.name}`, verdict: 'fail', detail: `${server.name} is configured for ${bridge} but not running`, element: {id: `listener:${server.name}:dhcp`, kind: 'listener', text: `${server.name} (configured for ${bridge}) is not running`, server: server.name, service: 'dhcp'}},

@@ -82,6 +82,13 @@ describe('dhcp-server-not-running', () => {
       expect(dhcp.verdict).toBe('fail')
       expect(dhcp.decidedBy?.element).toMatchObject({server: 'isc-dhcp-server', stoppedPid: 14702})
     })
+    it("with the LAN's dhcpd running but its state unread, the bridged guest's DHCP is undecided and says which read is missing", async () => {
+      const facts = alter<ProcessFacts>(await factsOf('dhcpd-sigstopped'), 'processes', (p) => (p.stopped = null))
+      const lan = model(facts).datapath
+      if (!lan.ok) throw new Error(lan.reason)
+      const dhcp = lan.datapath.flows.find((f) => f.guest === 'kdlab-lan02' && f.kind === 'dhcp')!
+      expect([dhcp.verdict, dhcp.decidedBy?.detail]).toEqual(['indeterminate', 'dhcpd runs, but whether it is stopped could not be read (ps -eo pid=,stat=)'])
+    })
     it('reads T and t from ps STAT, nothing else', () => {
       expect(parseStoppedProcesses('    1 Ss\n  812 T\n  813 tN\n  900 S<l\n  901 D\n')).toEqual([{pid: 812, traced: false}, {pid: 813, traced: true}])
       expect(() => parseStoppedProcesses('')).toThrow(/empty/)
