@@ -242,7 +242,7 @@ export interface Ownership<V> {
    */
   covers?: (own: V, element: Element) => boolean
   /** The commands that undo the element on HOST, filled in (the trace's undo, the general finding's fix). */
-  undo: (element: Element, host: HostView | undefined) => FixStep[]
+  undo: (element: Element, host?: HostView) => FixStep[]
   /** The command that lists where it is (a netfilter element's chain), for the trace. */
   lists?: (element: Element) => FixStep[] | undefined
 }

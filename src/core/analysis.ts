@@ -67,7 +67,7 @@ export async function analyse(results: Record<string, ProbeResult>, input: Diagn
  * that leaves a hop undecided by a fact the host hides, or that a hop passes, is offered no revert (its `undo` is
  * empty), in the JSON as in the text and HTML. Passing flows are shared as they are.
  */
-export function withUndo(flows: Flow[], rules: Rule[], refusal: (steps: FixStep[]) => string | undefined, host: HostView | undefined): ResultFlow[] {
+export function withUndo(flows: Flow[], rules: Rule[], refusal: (steps: FixStep[]) => string | undefined, host?: HostView): ResultFlow[] {
   const undone = new Map<Element, {failing: UndoableElement; other: UndoableElement}>()
   const undo = (el: Element, failing: boolean) => {
     let known = undone.get(el)
