@@ -271,12 +271,12 @@ function linkLocalOf(mac: string): string | undefined {
   return `fe80::${hex(b[0] ^ 2, b[1])}:${hex(b[2], 0xff)}:${hex(0xfe, b[3])}:${hex(b[4], b[5])}`
 }
 
-/** The solicited-node multicast address a neighbour solicitation for ADDR goes to: ff02::1:ff and its last 24 bits. */
 /** IPv6's all-nodes multicast group, where a router's unsolicited advertisements go. */
 const ALL_NODES = 'ff02::1'
 /** All DHCPv6 relay agents and servers, where a client sends its requests (RFC 8415). */
 const DHCP6_SERVERS = 'ff02::1:2'
 
+/** The solicited-node multicast address a neighbour solicitation for ADDR goes to: ff02::1:ff and its last 24 bits. */
 function solicitedNodeOf(addr: string): string | undefined {
   const ip = parseIp(addr)
   return ip?.family === 6 ? formatIp(6, 0xff020000000000000000000000000000n | 0x1ff000000n | (ip.value & 0xffffffn)) : undefined
@@ -503,12 +503,14 @@ class HostView {
   private readonly confs = new Map<string, Map<string, {value: number | undefined; key: string; unread: string[]}>>()
 
   private maxConfOf(dev: string, name: string): {value: number | undefined; key: string; unread: string[]} {
-    const all = this.sysctl(`net.ipv4.conf.all.${name}`)
-    const own = this.sysctl(deviceKey('ipv4', dev, name))
+    const allKey = `net.ipv4.conf.all.${name}`
+    const ownKey = deviceKey('ipv4', dev, name)
+    const all = this.sysctl(allKey)
+    const own = this.sysctl(ownKey)
     const value = all === undefined && own === undefined ? undefined : Math.max(all ?? 0, own ?? 0)
-    const key = own !== undefined && own !== null && own >= (all ?? 0) ? deviceKey('ipv4', dev, name) : `net.ipv4.conf.all.${name}`
+    const key = own !== undefined && own !== null && own >= (all ?? 0) ? ownKey : allKey
     // A key with no value could not be read (null is absent): the larger may be it, `value` is then only a floor.
-    const unread = all === undefined || own === undefined ? [`net.ipv4.conf.all.${name}`, deviceKey('ipv4', dev, name)].filter((k) => this.sysctl(k) === undefined) : []
+    const unread = all === undefined || own === undefined ? [allKey, ownKey].filter((k) => this.sysctl(k) === undefined) : []
     return {value, key, unread}
   }
 
@@ -760,7 +762,7 @@ class HostView {
       // request's connection; routed, it comes back only if the upstream routes the guests' prefix to this host.
       const natted = runner.packet().src
       const reply = replyPacket({family: 6, iifname: egress, src: to.addr, dst: src, l4proto, ...(to.proto === 'icmp' ? {icmpType: 129} : {sport: to.port ?? 443, dport: EPHEMERAL_PORT})}, natted !== src ? ['snat'] : [])
-      const arriving: NfPacket = natted !== src ? {...reply, dst: natted, ct: {...reply.ct, mark: runner.packet().ct.mark, translate: {dst: src}, ...this.connOf(runner)}} : reply
+      const arriving = natted !== src ? this.inConnection(runner, reply, natted, src) : reply
       const back = new PathRunner(this, [], arriving, size)
       if (natted === src) back.push(this.returnRouteHop(networkOf(subnet), net))
       this.replyIn(back, egress, g)
@@ -1170,6 +1172,17 @@ class HostView {
    * What a reply carries of its request's connection where rules set conntrack zones: the zone it was made in and the
    * rule that set it. The reply is looked up in its own zone and must meet that one (zoneLookup).
    */
+  /**
+   * REPLY as it arrives in REQUEST's connection: with the connection mark the request's path left, and, where the request
+   * left translated to NATTED, addressed to that, conntrack undoing the source NAT at the NAT core's priority in
+   * prerouting (chains before it see the translated address).
+   */
+  private inConnection(request: PathRunner, reply: NfPacket, natted: string, src: string): NfPacket {
+    const mark = request.packet().ct.mark
+    const conn = this.connOf(request)
+    return natted !== src ? {...reply, dst: natted, ct: {...reply.ct, mark, translate: {dst: src}, ...conn}} : {...reply, ct: {...reply.ct, mark, ...conn}}
+  }
+
   private connOf(request: PathRunner): {conn?: NonNullable<NfPacket['ct']['conn']>} {
     if (!this.rs.setsZone) return {}
     const by = request.hops.flatMap((h) => h.steps ?? []).filter((s) => s.action?.startsWith('ct zone set')).at(-1)
@@ -1502,12 +1515,12 @@ class HostView {
 
   private forwardingHopOf(iif: string, family: 4 | 6): Hop {
     if (family === 6) return this.forwardingHop6(iif)
-    const global = this.sysctl('net.ipv4.ip_forward')
-    const own = this.sysctl(deviceKey('ipv4', iif, 'forwarding'))
     const key = 'net.ipv4.ip_forward'
     // The kernel asks the arriving device (ip_forward sets every conf/*/forwarding; one device can be off alone, or on
     // alone after ip_forward = 0: IN_DEV_FORWARD reads the device's key only).
     const ownKey = deviceKey('ipv4', iif, 'forwarding')
+    const global = this.sysctl(key)
+    const own = this.sysctl(ownKey)
     if (global === 0 && own === 1) return {name: 'forwarding', verdict: 'pass', detail: `${ownKey} = 1 (${key} = 0 does not stop it: the kernel asks the arriving device)`}
     // Forwarding enabled device by device (some device's own key is 1): the one this device lacks is its own key, not
     // ip_forward, whose 1 would turn it on for every device.
@@ -1535,8 +1548,9 @@ class HostView {
       return forwardingOff(key, `${key} = 0${forceOff ? ` (and ${iif}'s force_forwarding)` : ''}: the host routes nothing`)
     }
     if (key !== 'net.ipv6.conf.all.forwarding') return {name: 'forwarding', verdict: 'pass', detail: `${key} = ${value}: the host forwards what arrives on ${iif} (net.ipv6.conf.all.forwarding = 0)`}
-    const own = this.sysctl(deviceKey('ipv6', iif, 'forwarding'))
-    return {name: 'forwarding', verdict: 'pass', detail: `${key} = ${value}${own !== undefined && own !== null ? `, ${deviceKey('ipv6', iif, 'forwarding')} = ${own}` : ''}`}
+    const ownKey = deviceKey('ipv6', iif, 'forwarding')
+    const own = this.sysctl(ownKey)
+    return {name: 'forwarding', verdict: 'pass', detail: `${key} = ${value}${own !== undefined && own !== null ? `, ${ownKey} = ${own}` : ''}`}
   }
 
   /**
@@ -2049,11 +2063,7 @@ class HostView {
     const reply = replyPacket({family: 4, iifname: egress, src: to.addr, dst: src, l4proto: to.proto, ...(to.proto === 'icmp' ? {icmpType: 0} : {sport: to.port ?? 443, dport: EPHEMERAL_PORT})}, natted !== src ? ['snat'] : [])
     // The sender sizes its packets by the routed path (the bridge's MTU, not the tap's), a TCP one no larger than the
     // guest's MSS (replySize): the tap must take them.
-    // Conntrack undoes the source NAT at the NAT core's priority in prerouting: chains before it see the translated address.
-    // The reply belongs to the request's connection: it carries the connection mark the request's path left.
-    const ctMark = runner.packet().ct.mark
-    const conn = this.connOf(runner)
-    const arriving: NfPacket = natted !== src ? {...reply, dst: natted, ct: {...reply.ct, mark: ctMark, translate: {dst: src}, ...conn}} : {...reply, ct: {...reply.ct, mark: ctMark, ...conn}}
+    const arriving = this.inConnection(runner, reply, natted, src)
     const back = new PathRunner(this, [], arriving, to.proto === 'icmp' ? SIZE.ping : this.replySize(i, to.proto, this.pathMtu(bridge, egress)))
     const replyAssumed = [...assumed]
     if (missing) back.push(missing)
@@ -2341,14 +2351,16 @@ class HostView {
     const server = kind === 'dhcp' ? this.facts.bridgeDhcpServers?.find((s) => s.bridge === bridge) : undefined
     across(out, i.target ?? '?', uplink.name, 'egress', kind === 'dhcp')
     if (server) {
+      const name = `DHCP server ${server.name}`
+      const element = (state: string): Element => ({id: `listener:${server.name}:dhcp`, kind: 'listener', text: `${server.name} (configured for ${bridge}) is ${state}`, server: server.name, service: 'dhcp'})
       out.push(
         server.running === true
-          ? {name: `DHCP server ${server.name}`, verdict: 'pass', detail: `${server.name} runs and serves ${bridge}`}
+          ? {name, verdict: 'pass', detail: `${server.name} runs and serves ${bridge}`}
           : server.running === null
-            ? {name: `DHCP server ${server.name}`, verdict: 'indeterminate', detail: server.unread ?? 'processes could not be listed'}
+            ? {name, verdict: 'indeterminate', detail: server.unread ?? 'processes could not be listed'}
             : server.stopped
-              ? {name: `DHCP server ${server.name}`, verdict: 'fail', detail: `${server.name} (pid ${server.stopped.map((p) => p.pid).join(', ')}) is stopped: it holds its socket and answers nothing`, element: {id: `listener:${server.name}:dhcp`, kind: 'listener', text: `${server.name} (configured for ${bridge}) is stopped`, server: server.name, service: 'dhcp', stoppedPid: server.stopped[0].pid, traced: server.stopped[0].traced}}
-              : {name: `DHCP server ${server.name}`, verdict: 'fail', detail: `${server.name} is configured for ${bridge} but not running`, element: {id: `listener:${server.name}:dhcp`, kind: 'listener', text: `${server.name} (configured for ${bridge}) is not running`, server: server.name, service: 'dhcp'}},
+              ? {name, verdict: 'fail', detail: `${server.name} (pid ${server.stopped.map((p) => p.pid).join(', ')}) is stopped: it holds its socket and answers nothing`, element: {...element('stopped'), stoppedPid: server.stopped[0].pid, traced: server.stopped[0].traced}}
+              : {name, verdict: 'fail', detail: `${server.name} is configured for ${bridge} but not running`, element: element('not running')},
       )
     }
     // Not knowing whether this host serves the segment, the LAN's server is no more than a guess.

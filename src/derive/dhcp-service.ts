@@ -11,6 +11,7 @@ export function dhcpServiceViews(ctx: DeriveContext): DhcpServiceView[] {
   const subnets = leases.dhcpdSubnets.map((s) => parseCidr(s)).filter((c): c is Cidr => c !== undefined)
   const served = (links ?? []).find((l) => l.addresses.some((a) => a.family === 'inet' && subnets.some((c) => cidrContains(c, a.address))))
   const guests = served ? (ctx.portsOf.get(served.name) ?? []).filter((p) => p.kind === 'tap').length : 0
+  const dhcpd = processes ? dhcpdState(processes) : undefined
   return [
     {
       kind: 'dhcp-service',
@@ -22,8 +23,8 @@ export function dhcpServiceViews(ctx: DeriveContext): DhcpServiceView[] {
       dhcpRanges: leases.dhcpdSubnets,
       servedInterface: served?.name ?? null,
       // A stopped dhcpd (kill -STOP, a debugger) holds its socket and answers nothing: it serves no more than a dead one.
-      dhcpServerRunning: processes ? dhcpdState(processes).answers : null,
-      dhcpdStopped: processes ? dhcpdState(processes).stopped : [],
+      dhcpServerRunning: dhcpd ? dhcpd.answers : null,
+      dhcpdStopped: dhcpd?.stopped ?? [],
     },
   ]
 }
