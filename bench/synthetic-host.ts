@@ -4,7 +4,7 @@
  * very format the lab records, so benchmarks replay the same code path.
  */
 import {VIRSH_LISTING_ARGS, VIRSH_LISTINGS} from '../probes/libvirt.js'
-import {PS_ELAPSED} from '../probes/processes.js'
+import {PS_LISTING, psArgv} from '../probes/processes.js'
 import {captureArgv} from '../probes/wire.js'
 import type {CommandCapture, DirCapture, FileCapture, Runner} from '../src/lib/runner.js'
 
@@ -130,8 +130,8 @@ export class SyntheticHost implements Runner {
     for (let k = 0; k < networks; k++) ps.push(`${600 + k} /usr/sbin/dnsmasq --conf-file=/var/lib/libvirt/dnsmasq/net${k}.conf --leasefile-ro --dhcp-script=/usr/lib/libvirt/libvirt_leaseshelper`)
     for (const g of guests) ps.push(`${10000 + g.n} /usr/bin/qemu-system-x86_64 -name guest=${g.name},debug-threads=on -m 2048`)
     this.cmd(['ps', '-eo', 'pid=,args='], ps.join('\n') + '\n')
-    // What live probing asks (one ps for processes and services): the same processes, each up for an hour.
-    this.cmd(PS_ELAPSED, ps.map((p) => p.replace(' ', ' 3600 ')).join('\n') + '\n')
+    // What live probing asks (one ps for processes and services): the same processes, each sleeping, up for an hour.
+    this.cmd(psArgv(PS_LISTING), ps.map((p) => p.replace(' ', ' S 3600 ')).join('\n') + '\n')
     this.cmd(['ss', '-H', '-lunpt'], Array.from({length: networks}, (_, k) => `udp UNCONN 0 0 ${gateway(k)}:53 0.0.0.0:* users:(("dnsmasq",pid=${600 + k},fd=5))\nudp UNCONN 0 0 0.0.0.0%virbr${k}:67 0.0.0.0:* users:(("dnsmasq",pid=${600 + k},fd=3))\n`).join(''))
     if (this.shape.listen) for (const g of guests) this.captures(g, gateway(g.net), mac('52:54:01', g.net), this.shape.listen)
     // Guest agents answer for every guest.

@@ -34,37 +34,64 @@ export interface StoppedProcess {
   traced: boolean
 }
 
-/** The listing the services probe reads too (each process's age): one ps process serves both. */
-export const PS_ELAPSED = ['ps', '-eo', 'pid=,etimes=,args=']
+/** The columns of a `ps -eo` listing kvmdoctor reads, in their order: the command line, which holds spaces, last. */
+export type PsColumn = 'pid' | 'stat' | 'etimes' | 'args'
+export interface PsRow {
+  pid: number
+  stat?: string
+  /** Seconds since the process started. */
+  etimes?: number
+  args?: string
+}
+
+const COLUMN_PATTERN: Record<PsColumn, string> = {pid: '(\\d+)', stat: '(\\S+)', etimes: '(\\d+)', args: '(.*)'}
+const COLUMN_TITLE: Record<PsColumn, string> = {pid: 'PID', stat: 'STAT', etimes: 'ELAPSED', args: 'ARGS'}
+
+/** ps printing COLUMNS without headers. */
+export const psArgv = (columns: readonly PsColumn[]): string[] => ['ps', '-eo', columns.map((c) => `${c}=`).join(',')]
+
+/** One listing serves the processes and services probes (a run asks for it once): each process's state, age and command line. */
+export const PS_LISTING: readonly PsColumn[] = ['pid', 'stat', 'etimes', 'args']
+/** What recordings made before the one listing hold: ages with command lines, and the states apart. */
+export const PS_ELAPSED: readonly PsColumn[] = ['pid', 'etimes', 'args']
+const PS_STATE: readonly PsColumn[] = ['pid', 'stat']
 /** What recordings made before the services probe, and sosreports, hold. */
-const PS = ['ps', '-eo', 'pid=,args=']
-/** Every process's state, a read of its own: the listings above stay what recordings and the services probe hold. */
-export const PS_STATE = ['ps', '-eo', 'pid=,stat=']
+const PS: readonly PsColumn[] = ['pid', 'args']
 
-/** ps lists at least itself: output without a single process was cut or lost, not a host running nothing. `elapsed`: PS_ELAPSED's listing. */
-export function parsePs(text: string, elapsed = false): Process[] {
-  if (lines(text).length === 0) throw new ParseError('ps: empty output (it lists at least itself)')
-  const row = elapsed ? /^\s*(\d+)\s+\d+\s+(.*)$/ : /^\s*(\d+)\s+(.*)$/
-  return lines(text).map((line, i) => {
+/** ps lists at least itself: output without a single process was cut or lost, not a host running nothing. */
+export function parsePsRows(text: string, columns: readonly PsColumn[]): PsRow[] {
+  const rows = lines(text)
+  if (rows.length === 0) throw new ParseError('ps: empty output (it lists at least itself)')
+  const last = columns[columns.length - 1]
+  const row = new RegExp(`^\\s*${columns.map((c) => COLUMN_PATTERN[c]).join('\\s+')}${last === 'args' ? '$' : '\\s*$'}`)
+  return rows.map((line, i) => {
     const m = row.exec(line)
-    if (!m) throw new ParseError(`ps line ${i + 1}: expected "PID ${elapsed ? 'ELAPSED ' : ''}ARGS"`)
-    return {pid: Number(m[1]), args: m[2]}
+    if (!m) throw new ParseError(`ps line ${i + 1}: expected "${columns.map((c) => COLUMN_TITLE[c]).join(' ')}"`)
+    const out: PsRow = {pid: Number(m[1])}
+    columns.forEach((c, k) => {
+      if (c === 'stat' || c === 'args') out[c] = m[k + 1]
+      else if (c === 'etimes') out.etimes = Number(m[k + 1])
+    })
+    return out
   })
 }
 
-/** The stopped processes of `ps -eo pid=,stat=`: STAT begins with T (job control stop) or t (tracing stop). */
-export function parseStoppedProcesses(text: string): StoppedProcess[] {
-  if (lines(text).length === 0) throw new ParseError('ps: empty output (it lists at least itself)')
-  return lines(text).flatMap((line, i) => {
-    const m = /^\s*(\d+)\s+(\S+)\s*$/.exec(line)
-    if (!m) throw new ParseError(`ps line ${i + 1}: expected "PID STAT"`)
-    return m[2].startsWith('T') || m[2].startsWith('t') ? [{pid: Number(m[1]), traced: m[2].startsWith('t')}] : []
-  })
+/** The processes of a listing holding command lines (`ps -eo pid=,args=` unless COLUMNS says otherwise). */
+export function parsePs(text: string, columns: readonly PsColumn[] = PS): Process[] {
+  return parsePsRows(text, columns).map((r) => ({pid: r.pid, args: r.args ?? ''}))
 }
 
-/** Stopped processes as facts: absent when the recording has no such read, null when it failed or was garbled. */
+/** STAT begins with T (job control stop) or t (tracing stop). */
+const stoppedOf = (rows: PsRow[]): StoppedProcess[] => rows.flatMap((r) => (r.stat?.startsWith('T') || r.stat?.startsWith('t') ? [{pid: r.pid, traced: r.stat.startsWith('t')}] : []))
+
+/** The stopped processes of a listing holding states (`ps -eo pid=,stat=` unless COLUMNS says otherwise). */
+export function parseStoppedProcesses(text: string, columns: readonly PsColumn[] = PS_STATE): StoppedProcess[] {
+  return stoppedOf(parsePsRows(text, columns))
+}
+
+/** Stopped processes as facts from their own read: absent when the recording has no such read, null when it failed or was garbled. */
 async function stoppedProcesses(runner: Runner): Promise<{stopped?: StoppedProcess[] | null}> {
-  const ps = await runner.run(PS_STATE)
+  const ps = await runner.run(psArgv(PS_STATE))
   if (ps.errorCode === 'not-recorded') return {}
   if (ps.error !== undefined) return {stopped: null}
   try {
@@ -73,6 +100,23 @@ async function stoppedProcesses(runner: Runner): Promise<{stopped?: StoppedProce
     if (e instanceof ParseError) return {stopped: null}
     throw e
   }
+}
+
+/** The rows and stopped processes of the one listing, or of what a recording made before it holds. */
+async function readProcesses(runner: Runner): Promise<{rows: PsRow[]; stopped?: StoppedProcess[] | null}> {
+  const listing = await runner.run(psArgv(PS_LISTING))
+  if (listing.errorCode !== 'not-recorded') {
+    if (listing.error !== undefined) throw new ProbeUnavailable(listing.error)
+    const rows = parsePsRows(listing.output, PS_LISTING)
+    return {rows, stopped: stoppedOf(rows)}
+  }
+  // The older listings were read alongside each other.
+  const [elapsedPs, stopped] = await Promise.all([runner.run(psArgv(PS_ELAPSED)), stoppedProcesses(runner)])
+  let ps = elapsedPs
+  let columns = PS_ELAPSED
+  if (ps.errorCode === 'not-recorded') [ps, columns] = [await runner.run(psArgv(PS)), PS]
+  if (ps.error !== undefined) throw new ProbeUnavailable(ps.error)
+  return {rows: parsePsRows(ps.output, columns), ...stopped}
 }
 
 const DHCPD = /^(\S*\/)?dhcpd(\s|$)/
@@ -106,22 +150,17 @@ export function dnsmasqInstances(processes: Process[]): DnsmasqInstance[] {
 export const processesProbe: Probe<ProcessFacts> = {
   id: 'processes',
   title: 'Processes',
-  reads: [PS_ELAPSED.join(' '), `${PS.join(' ')} (recordings without the former)`, PS_STATE.join(' ')],
+  reads: [psArgv(PS_LISTING).join(' '), `${psArgv(PS_ELAPSED).join(' ')} and ${psArgv(PS_STATE).join(' ')}, or ${psArgv(PS).join(' ')} (recordings without the former)`],
   async collect({runner}) {
-    // The states are read alongside the listing (two short reads, not one after the other).
-    const [elapsedPs, stopped] = await Promise.all([runner.run(PS_ELAPSED), stoppedProcesses(runner)])
-    let ps = elapsedPs
-    const elapsed = ps.errorCode !== 'not-recorded'
-    if (!elapsed) ps = await runner.run(PS)
-    if (ps.error !== undefined) throw new ProbeUnavailable(ps.error)
+    const {rows, stopped} = await readProcesses(runner)
     // Command lines carry credentials (mysql -p, --password=, PGPASSWORD=): facts never hold them.
-    const processes = parsePs(ps.output, elapsed).map((p) => ({...p, args: scrubText(p.args)}))
+    const processes = rows.map((r) => ({pid: r.pid, args: scrubText(r.args ?? '')}))
     const facts: ProcessFacts = {
       processes,
       dnsmasq: dnsmasqInstances(processes),
       dhcpdRunning: processes.some((p) => DHCPD.test(p.args)),
       libvirtdRunning: processes.some((p) => /^(\S*\/)?(libvirtd|virtnetworkd)(\s|$)/.test(p.args)),
-      ...stopped,
+      ...(stopped === undefined ? {} : {stopped}),
     }
     return facts
   },

@@ -1,7 +1,7 @@
 import {type CommandCapture, type Runner, lines} from '../src/lib/runner.js'
 import {FIREWALLD} from './firewalld.js'
-import {PS_ELAPSED as PS} from './processes.js'
-import {type Probe, ParseError, ProbeUnavailable, unavailableIfNotRecorded} from './types.js'
+import {PS_ELAPSED, PS_LISTING, type PsColumn, parsePsRows, psArgv} from './processes.js'
+import {type Probe, ProbeUnavailable, unavailableIfNotRecorded} from './types.js'
 
 /** When a firewall or libvirt service last (re)applied its rules: the order decides whose rules survive. */
 export interface ServiceEvent {
@@ -54,17 +54,20 @@ const DAEMONS: {service: string; pattern: RegExp}[] = [
   {service: 'virtnetworkd', pattern: /^(\S*\/)?virtnetworkd(\s|$)/},
 ]
 
-/** `ps -eo pid=,etimes=,args=`: each daemon's start, as the capture time minus its elapsed seconds. */
-export function parsePsStarts(text: string, capturedAt: Date): ServiceEvent[] {
+/** A ps listing with ages (`ps -eo pid=,etimes=,args=` unless COLUMNS says otherwise): each daemon's start, as the capture time minus its elapsed seconds. */
+export function parsePsStarts(text: string, capturedAt: Date, columns: readonly PsColumn[] = PS_ELAPSED): ServiceEvent[] {
   const events: ServiceEvent[] = []
-  if (lines(text).length === 0) throw new ParseError('ps: empty output (it lists at least itself)')
-  for (const [i, line] of lines(text).entries()) {
-    const m = /^\s*(\d+)\s+(\d+)\s+(.*)$/.exec(line)
-    if (!m) throw new ParseError(`ps line ${i + 1}: expected "PID ELAPSED ARGS"`)
-    const daemon = DAEMONS.find((d) => d.pattern.test(m[3]))
-    if (daemon) events.push({service: daemon.service, role: roleOf(daemon.service), what: 'started', at: capturedAt.getTime() - Number(m[2]) * 1000, source: `ps etimes (pid ${m[1]})`})
+  for (const {pid, etimes, args} of parsePsRows(text, columns)) {
+    const daemon = DAEMONS.find((d) => d.pattern.test(args ?? ''))
+    if (daemon) events.push({service: daemon.service, role: roleOf(daemon.service), what: 'started', at: capturedAt.getTime() - (etimes ?? 0) * 1000, source: `ps etimes (pid ${pid})`})
   }
   return events
+}
+
+/** The processes probe's listing (one ps serves both), or the ages a recording made before it holds. */
+async function psWithAges(runner: Runner): Promise<{ps: CommandCapture; columns: readonly PsColumn[]}> {
+  const ps = await runner.run(psArgv(PS_LISTING))
+  return ps.errorCode === 'not-recorded' ? {ps: await runner.run(psArgv(PS_ELAPSED)), columns: PS_ELAPSED} : {ps, columns: PS_LISTING}
 }
 
 /** "@1732816491" (--timestamp=unix) or "Sat 2026-11-28 17:54:51 UTC"; other time zones are not guessed. */
@@ -103,12 +106,12 @@ export const servicesProbe: Probe<ServiceFacts> = {
   expectedFailure: (c) => (c.kind === 'file' && c.path === SYSTEMD_BOOTED) || (c.kind === 'command' && c.argv[0] === 'systemctl' && NOT_BOOTED.test(c.stderr + c.output)),
   id: 'services',
   title: 'Firewall and libvirt service start and reload times',
-  reads: [PS.join(' '), `${SYSTEMCTL.join(' ')} (when ${SYSTEMD_BOOTED} exists)`],
+  reads: [psArgv(PS_LISTING).join(' '), `${psArgv(PS_ELAPSED).join(' ')} (recordings without the former)`, `${SYSTEMCTL.join(' ')} (when ${SYSTEMD_BOOTED} exists)`],
   async collect({runner}) {
-    const [ps, systemctl] = await Promise.all([runner.run(PS), systemctlShow(runner)])
+    const [{ps, columns}, systemctl] = await Promise.all([psWithAges(runner), systemctlShow(runner)])
     unavailableIfNotRecorded(ps)
     if (ps.error !== undefined) throw new ProbeUnavailable(ps.error)
-    const events = parsePsStarts(ps.output, runner.capturedAt)
+    const events = parsePsStarts(ps.output, runner.capturedAt, columns)
     // No systemd (containers, other inits): the process ages are all there is.
     const systemd = systemctl !== undefined && systemctl.error === undefined
     if (systemd) {

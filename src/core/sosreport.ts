@@ -12,7 +12,7 @@ import {bridgeFdbTextToJson, ipAddressTextToJson, ipNeighTextToJson, ipRouteText
 import {netstatToSs} from '../../probes/listeners-text.js'
 import {type ListingTable, listingsToSave} from '../../probes/netfilter/iptables-list.js'
 import {nftTextToJson} from '../../probes/netfilter/nft-text.js'
-import {psListingToPidArgs} from '../../probes/processes-text.js'
+import {psListingToPidArgs, psListingToPidStat} from '../../probes/processes-text.js'
 import {VIRSH_LISTINGS} from '../../probes/libvirt.js'
 import {JOURNAL_DIRS} from '../../probes/logs.js'
 import {SYSTEMD_BOOTED} from '../../probes/services.js'
@@ -34,6 +34,9 @@ export interface SosInfo {
 
 /** One input of kvmdoctor's probes this sosreport does not hold, and how to get it; what a diagnosis was read from (the reports' header). */
 export type {NotCollected, SosSourceDescription} from '../result/diagnosis.js'
+
+/** The process listings sos keeps, each with the command line and the STAT column. */
+const PS_WITH_STATE = ['ps auxwww', 'ps alxwww', 'ps auxwwwm', 'ps auxfwww']
 
 interface ManifestCommand {
   exec: string
@@ -191,7 +194,8 @@ export class SosRunner implements Runner {
       'bridge -j fdb show': {plugins: ['networking'], execs: ['bridge -s -s -d -t fdb show', 'bridge fdb show'], convert: json(bridgeFdbTextToJson)},
       'nft -j list ruleset': {plugins: [firewall], execs: ['nft -a list ruleset', 'nft list ruleset'], convert: nftTextToJson, gatedByModules: true},
       'nft -a list ruleset': {plugins: [firewall], execs: ['nft -a list ruleset', 'nft list ruleset'], gatedByModules: true},
-      'ps -eo pid=,args=': {plugins: ['process'], execs: ['ps auxwww', 'ps alxwww', 'ps auxwwwm', 'ps auxfwww'], convert: (t) => psListingToPidArgs(t, 'ps')},
+      'ps -eo pid=,args=': {plugins: ['process'], execs: PS_WITH_STATE, convert: (t) => psListingToPidArgs(t, 'ps')},
+      'ps -eo pid=,stat=': {plugins: ['process'], execs: PS_WITH_STATE, convert: (t) => psListingToPidStat(t, 'ps')},
       'ss -H -lunpt': {plugins: ['networking'], execs: ['netstat -W -neopa', 'netstat -T -neopa', 'netstat -neopa'], convert: netstatToSs},
       'virsh -r version': {plugins: ['virsh'], execs: ['virsh -r version']},
     }

@@ -100,17 +100,39 @@ describe('netfilter: a legacy listing starts', () => {
   })
 })
 
+const PS_LISTING = '    1 Ss   86400 /sbin/init\n  640 Ssl   3600 /usr/sbin/libvirtd\n  812 T     1800 /usr/sbin/dnsmasq --conf-file=/var/lib/libvirt/dnsmasq/default.conf --leasefile-ro\n 9000 R+       0 ps -eo pid=,stat=,etimes=,args=\n'
+
 describe('processes and services share one ps', () => {
-  it('live: one ps process serves both probes', async () => {
-    const {runner, asked} = host([command(['ps', '-eo', 'pid=,etimes=,args='], PS_ELAPSED), command(['systemctl', 'show'], '')])
+  it('live: one ps process serves both probes, with every process\'s state, age and command line', async () => {
+    const {runner, asked} = host([command(['ps', '-eo', 'pid=,stat=,etimes=,args='], PS_LISTING), command(['systemctl', 'show'], '')])
     const r = await runProbes([processesProbe, servicesProbe], runner, options)
-    // The listing once for both; the processes' states are the processes probe's own read (not recorded here: unknown).
-    expect(asked.filter((a) => a.startsWith('ps ')).sort()).toEqual(['ps -eo pid=,etimes=,args=', 'ps -eo pid=,stat='])
+    expect(new Set(asked.filter((a) => a.startsWith('ps ')))).toEqual(new Set(['ps -eo pid=,stat=,etimes=,args=']))
     const processes = (r.processes as {data: ProcessFacts}).data
     expect(processes.processes[2]).toEqual({pid: 812, args: '/usr/sbin/dnsmasq --conf-file=/var/lib/libvirt/dnsmasq/default.conf --leasefile-ro'})
     expect(processes.dnsmasq.map((d) => d.libvirtNetwork)).toEqual(['default'])
     expect(processes.libvirtdRunning).toBe(true)
+    expect(processes.stopped).toEqual([{pid: 812, traced: false}])
+    expect((r.services as {data: ServiceFacts}).data.events).toContainEqual(expect.objectContaining({service: 'libvirtd', at: new Date('2026-12-06T02:00:00Z').getTime(), source: 'ps etimes (pid 640)'}))
+  })
+
+  it('a listing that fails or is garbled leaves both probes without it, never a host running nothing', async () => {
+    for (const broken of [command(['ps', '-eo', 'pid=,stat=,etimes=,args='], '', {exitCode: 1, error: 'ps: exited 1'}), command(['ps', '-eo', 'pid=,stat=,etimes=,args='], 'PID STAT\n')]) {
+      const r = await runProbes([processesProbe, servicesProbe], host([broken, command(['ps', '-eo', 'pid=,etimes=,args='], PS_ELAPSED), command(['systemctl', 'show'], '')]).runner, options)
+      expect(r.processes.ok).toBe(false)
+      expect(r.services.ok).toBe(false)
+    }
+  })
+
+  it('a recording made before the one listing: the ages and command lines, and the states apart', async () => {
+    const {runner} = host([command(['ps', '-eo', 'pid=,etimes=,args='], PS_ELAPSED), command(['ps', '-eo', 'pid=,stat='], '    1 Ss\n  640 Ssl\n  812 t\n 9000 R+\n')])
+    const r = await runProbes([processesProbe, servicesProbe], runner, options)
+    const processes = (r.processes as {data: ProcessFacts}).data
+    expect(processes.processes.map((p) => p.pid)).toEqual([1, 640, 812, 9000])
+    expect(processes.stopped).toEqual([{pid: 812, traced: true}])
     expect((r.services as {data: ServiceFacts}).data.events).toContainEqual(expect.objectContaining({service: 'libvirtd', source: 'ps etimes (pid 640)'}))
+    // Without the states' read: unknown (absent), not "none stopped".
+    const older = await runProbes([processesProbe], host([command(['ps', '-eo', 'pid=,etimes=,args='], PS_ELAPSED)]).runner, options)
+    expect((older.processes as {data: ProcessFacts}).data).not.toHaveProperty('stopped')
   })
 
   it('a recording made before the services probe: the processes read from its ps -eo pid=,args=', async () => {

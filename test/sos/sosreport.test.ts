@@ -203,3 +203,25 @@ describe('what sos never collects that decides a hop: IPsec policies and default
     expect(xfrm).toMatchObject({policies: [{dir: 'fwd', action: 'block', src: '192.168.122.0/24'}], defaults: null, defaultsUnread: expect.stringContaining('sos does not read the IPsec default policies')})
   })
 })
+
+describe("a process's state from sos's ps listing", () => {
+  const fixture = join(import.meta.dirname, '../../fixtures/sos-masquerade-removed')
+
+  it('a dnsmasq stopped (STAT T) when sos ran is a stopped DHCP server, not a running one', async () => {
+    const dir = join(scratch(), 'sos')
+    execFileSync('cp', ['-a', fixture, dir])
+    const ps = join(dir, 'sos_commands/process/ps_auxwww')
+    // Both of libvirt's dnsmasq processes for the default network, stopped.
+    writeFileSync(ps, readFileSync(ps, 'utf8').replace(/^(\S+\s+(?:5473|5474)\s+(?:\S+\s+){5})S(\s)/gm, '$1T$2'))
+    const {d} = await findingsAndProbes(dir)
+    expect((d.facts.processes as {data: {stopped?: unknown}}).data.stopped).toEqual([{pid: 5473, traced: false}, {pid: 5474, traced: false}])
+    expect(d.findings.map((f) => f.id)).toContain('dhcp-server-not-running')
+    expect(d.source?.notCollected.map((n) => n.input)).not.toContain('ps -eo pid=,stat=')
+  })
+
+  it('as sos found it: every state read, none stopped, no DHCP finding', async () => {
+    const {d} = await findingsAndProbes(fixture)
+    expect((d.facts.processes as {data: {stopped?: unknown}}).data.stopped).toEqual([])
+    expect(d.findings.map((f) => f.id)).not.toContain('dhcp-server-not-running')
+  })
+})
