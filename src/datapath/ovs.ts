@@ -132,13 +132,27 @@ const flowText = (bridge: OvsBridge, f: OvsFlow) => `ovs-ofctl dump-flows ${brid
 
 export const flowMatchText = (f: OvsFlow) => [`table=${f.table}`, `priority=${f.priority}`, ...f.match.map((m) => (m.value === undefined ? m.field : `${m.field}=${m.value}`))].join(',')
 
-const flowElement = (bridge: OvsBridge, f: OvsFlow, verdict: 'drop' | 'undecided'): Element => ({
-  id: `ovs-flow:${bridge.name} ${flowMatchText(f)}`,
-  kind: 'ovs-flow',
-  text: flowText(bridge, f),
-  device: bridge.name,
-  ovsFlow: {bridge: bridge.name, match: flowMatchText(f), drops: verdict === 'drop'},
-})
+/** The ids libvirt and OpenStack set on a guest's port. */
+const GUEST_IDS = ['iface-id', 'vm-uuid', 'attached-mac']
+
+/** The guest's port a flow's in_port names: a port whose interface carries the ids libvirt (or OpenStack) sets. */
+function guestPortOf(bridge: OvsBridge, f: OvsFlow): string | undefined {
+  const value = f.match.find((m) => m.field === 'in_port')?.value
+  const n = value === undefined ? undefined : portNumber(bridge, value)
+  const port = n === undefined ? undefined : bridge.ports.find((p) => p.interfaces.some((i) => i.ofport === n))
+  return port?.interfaces.some((i) => GUEST_IDS.some((k) => i.externalIds[k] !== undefined)) ? port.name : undefined
+}
+
+const flowElement = (bridge: OvsBridge, f: OvsFlow, verdict: 'drop' | 'undecided'): Element => {
+  const guestPort = guestPortOf(bridge, f)
+  return {
+    id: `ovs-flow:${bridge.name} ${flowMatchText(f)}`,
+    kind: 'ovs-flow',
+    text: flowText(bridge, f),
+    device: bridge.name,
+    ovsFlow: {bridge: bridge.name, match: flowMatchText(f), drops: verdict === 'drop', ...(guestPort ? {guestPort} : {})},
+  }
+}
 
 /** Where a frame must leave the bridge for the path to go on: a port (name), or undefined when any forwarding will do. */
 export interface OvsTarget {
@@ -229,9 +243,6 @@ function tableMiss(bridge: OvsBridge, table: number): Outcome {
     },
   }
 }
-
-/** The ids libvirt and OpenStack set on a guest's port. */
-const GUEST_IDS = ['iface-id', 'vm-uuid', 'attached-mac']
 
 /** Ports of a bridge that lead off the host or to other switches: not internal, not a guest's (by its ids, or a running guest's tap). */
 export function uplinkPorts(bridge: OvsBridge, guestTaps: Set<string>): OvsPort[] {
