@@ -43,4 +43,23 @@ describe('ovs-flow-drop', () => {
     const guestScoped = (await fire(flowDrop, await factsOf('ovs-flow-drop'))).evaluation.findings[0]
     expect(guestScoped.fix).toEqual(['ovs-ofctl --strict del-flows kdlab-ovs0 table=0,priority=200,ip,in_port=2'])
   })
+  it("VLAN matches read the frame's tag as it enters: the reply to the guest (access VLAN 10) enters by the trunk uplink tagged 10, the guest's own frames untagged", async () => {
+    const NORMAL = ' priority=0 actions=NORMAL\n'
+    const judged = async (flow: string) => {
+      const {ids, evaluation} = await fireAll(await withFlows(` ${flow}\n${NORMAL}`))
+      return {dropped: ids.includes('ovs-flow-drop'), undecided: ids.includes('guest-flow-indeterminate'), evaluation}
+    }
+    // Untagged frames dropped from the uplink (a trunk's hardening): the tagged reply passes.
+    expect(await judged('priority=300,in_port=3,vlan_tci=0x0000 actions=drop')).toMatchObject({dropped: false, undecided: false})
+    // Priority-tagged frames (VID 0) dropped: the guest sends untagged, the reply is tagged 10.
+    expect(await judged('priority=300,dl_vlan=0 actions=drop')).toMatchObject({dropped: false, undecided: false})
+    // VLAN 10 dropped as it enters by the uplink: the reply to the guest is.
+    const vlan10 = await judged('priority=300,in_port=3,dl_vlan=10 actions=drop')
+    expect(vlan10.dropped).toBe(true)
+    expect(vlan10.evaluation.findings.find((f) => f.id === 'ovs-flow-drop')?.evidence.join('\n')).toContain('egress-reply')
+    // The same by its tag control word (VID 10 with the CFI bit, priority bits masked out).
+    expect((await judged('priority=300,in_port=3,vlan_tci=0x100a/0x1fff actions=drop')).dropped).toBe(true)
+    // A mask that reads the priority bits of a tagged frame: not known, never a pass or a drop.
+    expect(await judged('priority=300,in_port=3,vlan_tci=0x100a actions=drop')).toMatchObject({dropped: false, undecided: true})
+  })
 })
