@@ -85,7 +85,7 @@ export interface TcFacts {
   qdiscs: Qdisc[]
   classes: TcClass[]
   filters: TcFilter[]
-  /** Qdisc drop counters of the second read, by `${dev} ${handle}`. */
+  /** Qdisc drop counters of the second read, by qdiscKey. */
   dropsLater: Record<string, number>
   /** Devices whose classes or filters could not be read, with the reason. */
   unread: Record<string, string>
@@ -102,6 +102,12 @@ function counters(o: Obj): TcCounters | undefined {
   if (bytes === undefined && packets === undefined) return undefined
   return {bytes: bytes ?? 0, packets: packets ?? 0, drops: num(o.drops) ?? 0, overlimits: num(o.overlimits) ?? 0}
 }
+
+/**
+ * A qdisc's key among a device's: its handle, which the kernel makes unique, except for the default children of a
+ * multiqueue root (mq, one per transmit queue), which all print handle 0: and differ only by their parent (:1, :2 ...).
+ */
+export const qdiscKey = (q: Pick<Qdisc, 'dev' | 'handle' | 'parent'>): string => `${q.dev} ${q.handle}${q.handle === '0:' && q.parent !== 'root' ? ` ${q.parent}` : ''}`
 
 export function parseQdiscs(text: string): Qdisc[] {
   return asArray(parseJson(text, 'tc -j -s qdisc show'), 'tc -j -s qdisc show').map((row, i) => {
@@ -281,7 +287,7 @@ export const tcProbe: Probe<TcFacts> = {
     const again = await runner.run(['tc', '-j', '-s', 'qdisc', 'list'])
     if (again.error === undefined) {
       try {
-        for (const q of parseQdiscs(again.output)) if (q.stats) facts.dropsLater[`${q.dev} ${q.handle}`] = q.stats.drops
+        for (const q of parseQdiscs(again.output)) if (q.stats) facts.dropsLater[qdiscKey(q)] = q.stats.drops
       } catch {
         // The first read decides; a garbled second one only loses the growth.
       }

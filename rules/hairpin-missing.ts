@@ -5,15 +5,17 @@ import {type FixStep, defineRule, text} from './kit.js'
 /**
  * The DNAT for the host's own connections (nat OUTPUT) and for other guests' (nat PREROUTING on their
  * bridge), and a source NAT so a guest on the target's own subnet gets its answer back through the host.
- * Only for exactly the published address and port; iptables forwards (an nft one is said in the note).
+ * Only for exactly the published address (the one the hairpin flows were judged for: a forward that names none, only
+ * its in-device, is published on that device's address; every local address would take the host's own services on that
+ * port, 127.0.0.1 and the guests' gateway included) and port; iptables forwards (an nft one is said in the note).
  */
 function hairpinSteps(e: ForwardView): FixStep[] {
-  if (!e.rule || e.rule.backend === 'nft') return []
+  if (!e.rule || e.rule.backend === 'nft' || e.hairpinAddress === null) return []
   const tool = iptablesTool({backend: e.rule.backend, family: 'ip'})
   const host = e.hostHairpinVerdict === 'fail'
   const guest = e.guestHairpinVerdict === 'fail'
   const dnat = ['-p', e.proto, '-m', e.proto, '--dport', String(e.port), '-j', 'DNAT', '--to-destination', `${e.targetAddress}:${e.targetPort}`]
-  const to = e.hostAddress ? ['-d', `${e.hostAddress}/32`] : ['-m', 'addrtype', '--dst-type', 'LOCAL']
+  const to = ['-d', `${e.hairpinAddress}/32`]
   const steps: FixStep[] = []
   if (host) steps.push({argv: [tool, '-t', 'nat', '-I', 'OUTPUT', ...to, ...dnat]})
   if (guest && e.bridge && !e.guestHairpinTranslated) steps.push({argv: [tool, '-t', 'nat', '-I', 'PREROUTING', '-i', e.bridge, ...to, ...dnat]})
@@ -40,7 +42,7 @@ export default defineRule<ForwardView>({
   appliesTo: (e) => !e.direct,
   // The host's or another guest's round trip fails while the outside's does not (fix that one first).
   conditions: (c) => c.all(c.ne('outsideVerdict', 'fail'), c.any(c.eq('hostHairpinVerdict', 'fail'), c.eq('guestHairpinVerdict', 'fail'))),
-  title: (e) => text`The published port ${e.name} works from outside only: ${who(e)} cannot use ${e.hostAddress}`,
+  title: (e) => text`The published port ${e.name} works from outside only: ${who(e)} cannot use ${e.hairpinAddress ?? e.hostAddress ?? `port ${e.port}`}`,
   summary: (e) =>
     text`The forward of ${e.proto} port ${e.port} to ${e.targetAddress}:${e.targetPort} works for clients outside, but not by the published address from here. From the host: ${hairpinSays(e.hostHairpinVerdict, e.hostHairpinDetail, 'the host address it is published on is not known')}. From another guest: ${hairpinSays(e.guestHairpinVerdict, e.guestHairpinDetail, 'no other running guest with a known address to try it from')}.`,
   evidence: (e) => [...e.rules, ...e.flows],

@@ -16,6 +16,7 @@ import {psListingToPidArgs, psListingToPidStat} from '../../probes/processes-tex
 import {VIRSH_LISTINGS} from '../../probes/libvirt.js'
 import {JOURNAL_DIRS} from '../../probes/logs.js'
 import {SYSTEMD_BOOTED} from '../../probes/services.js'
+import {isObj} from '../../probes/types.js'
 import {UserError} from './errors.js'
 import type {SosTree, Wanted} from './sosreport-tree.js'
 import type {NotCollected, SosSourceDescription} from '../result/diagnosis.js'
@@ -113,16 +114,16 @@ export class SosRunner implements Runner {
     private readonly libvirtUri = 'qemu:///system',
   ) {
     this.capturedAt = info.capturedAt
-    const plugins = (manifest as {components?: {report?: {plugins?: Record<string, {commands?: unknown[]; files?: unknown[]}>}}})?.components?.report?.plugins ?? {}
+    // A manifest's entries that are not objects (a damaged or hand-edited file) are skipped: what they named is then not recorded.
+    const plugins = manifestPlugins(manifest)
     for (const [plugin, p] of Object.entries(plugins)) {
-      for (const c of Array.isArray(p.commands) ? p.commands : []) {
-        const cmd = c as {exec?: unknown; filepath?: unknown; return_code?: unknown}
+      if (!isObj(p)) continue
+      for (const cmd of Array.isArray(p.commands) ? p.commands.filter(isObj) : []) {
         if (typeof cmd.exec !== 'string') continue
         this.commands.set(normalizeExec(cmd.exec), {exec: cmd.exec, filepath: typeof cmd.filepath === 'string' ? cmd.filepath : null, returnCode: typeof cmd.return_code === 'number' ? cmd.return_code : 0, plugin})
       }
-      for (const f of Array.isArray(p.files) ? p.files : []) {
-        const spec = (f as {specification?: unknown}).specification
-        if (typeof spec === 'string') this.copies.push({plugin, spec})
+      for (const f of Array.isArray(p.files) ? p.files.filter(isObj) : []) {
+        if (typeof f.specification === 'string') this.copies.push({plugin, spec: f.specification})
       }
     }
     // sos says in its log which commands a predicate made it skip (kernel modules not loaded).
@@ -507,9 +508,16 @@ const GATE_UNRECORDED = (path: string) => ({error: `${path}: not collected by th
 
 const normalizeExec = (exec: string) => exec.trim().replace(/\s+/g, ' ')
 
+/** The manifest's plugins (components.report.plugins), by name: an object, else none. */
+function manifestPlugins(manifest: unknown): Record<string, unknown> {
+  const components = isObj(manifest) ? manifest.components : undefined
+  const report = isObj(components) ? components.report : undefined
+  return isObj(report) && isObj(report.plugins) ? report.plugins : {}
+}
+
 /** The identity of a sosreport: version, host, when it was taken, which plugins ran. */
 export function readSosInfo(tree: SosTree, manifest: unknown): SosInfo {
-  const m = (manifest ?? {}) as {version?: unknown; cmdline?: unknown; start_time?: unknown; components?: {report?: {plugins?: Record<string, unknown>}}}
+  const m = (manifest ?? {}) as {version?: unknown; cmdline?: unknown; start_time?: unknown}
   const text = (path: string) => {
     const r = tree.read(path)
     return 'text' in r ? r.text.trim() : undefined
@@ -527,7 +535,7 @@ export function readSosInfo(tree: SosTree, manifest: unknown): SosInfo {
     capturedAt = new Date(`${m.start_time.replace(' ', 'T').slice(0, 23)}Z`)
     capturedAtFrom = "the manifest's start time (the host's local time, read as UTC: run the date plugin for the exact time)"
   }
-  const plugins = Object.keys(m.components?.report?.plugins ?? {})
+  const plugins = Object.keys(manifestPlugins(manifest))
   if (plugins.length === 0) for (const p of tree.list('sos_commands') ?? []) plugins.push(p)
   return {
     ...(sosVersion ? {sosVersion} : {}),

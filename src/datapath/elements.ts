@@ -82,8 +82,11 @@ export interface Element {
   noArp?: true
   /** Neighbour entries: a permanent one (its address in `address`), rather than one that failed. */
   permanent?: boolean
-  /** Open vSwitch flows: the bridge, the flow's table, priority and match as ovs-ofctl takes them, whether it drops (else it is one not evaluated). */
-  ovsFlow?: {bridge: string; match: string; drops: boolean}
+  /**
+   * Open vSwitch flows: the bridge, the flow's table, priority and match as ovs-ofctl takes them, whether it drops (else
+   * it is one not evaluated), and the guest's port its in_port names (one libvirt plugged: its external ids), if any.
+   */
+  ovsFlow?: {bridge: string; match: string; drops: boolean; guestPort?: string}
   /** Open vSwitch ports of a guest: how libvirt plugs it (its <vlan> tags, the interface's iface-id and MAC). */
   ovsPlug?: {vlanTags: number[]; ifaceId?: string; mac?: string}
   /**

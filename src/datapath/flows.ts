@@ -2520,7 +2520,10 @@ class HostView {
     const base: FlowBase = {guest: who?.name ?? '', iface: who?.iface ?? '', mac: who?.mac, network: net?.name, bridge: g?.bridge ?? net?.bridge, ...(f.guest && f.target.addr !== 'unknown' ? {guestAddress: f.target.addr} : {})}
     const side = this.outside(f, internet, client)
     const flows = this.fromOutside(f, g, base, side)
-    if (!f.direct && !client) flows.push(...this.hairpinFromHost(f, g, base, side.hostAddr), ...this.hairpinFromGuest(f, g, base, side.hostAddr))
+    if (!f.direct && !client) {
+      if (side.hostAddr) f.hairpinAddress = side.hostAddr
+      flows.push(...this.hairpinFromHost(f, g, base, side.hostAddr), ...this.hairpinFromGuest(f, g, base, side.hostAddr))
+    }
     const unheld = who ? undefined : unheldTarget(f)
     for (const flow of flows) {
       flow.forward = f.id

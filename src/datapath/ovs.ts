@@ -22,6 +22,8 @@ export interface OvsPacket {
   etherSrc?: string
   /** An Ethernet broadcast (DHCP discover, ARP request). */
   broadcast?: boolean
+  /** The VLAN tag it carries as it enters the bridge: null untagged; undefined not known. */
+  vlan?: number | null
 }
 
 export interface OvsVerdict {
@@ -111,11 +113,32 @@ function fieldMatches(bridge: OvsBridge, m: OvsFlow['match'][number], p: OvsPack
       return p.etherSrc && /^[0-9a-f:]{17}$/i.test(v) ? v.toLowerCase() === p.etherSrc.toLowerCase() : 'unknown'
     case 'dl_vlan':
     case 'vlan_tci':
-      // A guest's and the host's frames arrive untagged: vlan_tci=0x0000 (and only it) matches them.
-      return /^0x0+$/.test(v) || v === '0' ? true : 'unknown'
+      return vlanMatches(m.field, v, p.vlan)
     default:
       return 'unknown'
   }
+}
+
+/**
+ * dl_vlan=VID matches a frame tagged with that VLAN (0xffff: an untagged one); vlan_tci=TCI[/MASK] the 802.1Q tag
+ * control word, 0 for an untagged frame and 0x1000|VID (the CFI bit) for a tagged one (ovs-fields(7)). The priority
+ * bits of a tagged frame are not known: a mask that reads them leaves the match undecided.
+ */
+function vlanMatches(field: string, value: string, vlan: number | null | undefined): Tri {
+  if (vlan === undefined) return 'unknown'
+  const n = (t: string) => (/^(0x[0-9a-f]+|\d+)$/i.test(t) ? Number(t) : Number.NaN)
+  if (field === 'dl_vlan') {
+    const vid = n(value)
+    if (Number.isNaN(vid)) return 'unknown'
+    return vid === 0xffff ? vlan === null : vlan === vid
+  }
+  const [tciText, maskText] = value.split('/')
+  const tci = n(tciText)
+  const mask = maskText === undefined ? 0xffff : n(maskText)
+  if (Number.isNaN(tci) || Number.isNaN(mask)) return 'unknown'
+  const frame = vlan === null ? 0 : 0x1000 | vlan
+  if ((frame & mask & 0x1fff) !== (tci & mask & 0x1fff)) return false
+  return vlan !== null && (mask & 0xe000) !== 0 ? 'unknown' : (frame & mask) === (tci & mask)
 }
 
 function flowMatches(bridge: OvsBridge, f: OvsFlow, p: OvsPacket, inPort: number): Tri {
@@ -132,13 +155,29 @@ const flowText = (bridge: OvsBridge, f: OvsFlow) => `ovs-ofctl dump-flows ${brid
 
 export const flowMatchText = (f: OvsFlow) => [`table=${f.table}`, `priority=${f.priority}`, ...f.match.map((m) => (m.value === undefined ? m.field : `${m.field}=${m.value}`))].join(',')
 
-const flowElement = (bridge: OvsBridge, f: OvsFlow, verdict: 'drop' | 'undecided'): Element => ({
-  id: `ovs-flow:${bridge.name} ${flowMatchText(f)}`,
-  kind: 'ovs-flow',
-  text: flowText(bridge, f),
-  device: bridge.name,
-  ovsFlow: {bridge: bridge.name, match: flowMatchText(f), drops: verdict === 'drop'},
-})
+/** The ids libvirt and OpenStack set on a guest's port. */
+const GUEST_IDS = ['iface-id', 'vm-uuid', 'attached-mac']
+
+/** The guest's port a flow's in_port names: a port whose interface carries the ids libvirt (or OpenStack) sets. */
+function guestPortOf(bridge: OvsBridge, f: OvsFlow): string | undefined {
+  const value = f.match.find((m) => m.field === 'in_port')?.value
+  const n = value === undefined ? undefined : portNumber(bridge, value)
+  const port = n === undefined ? undefined : bridge.ports.find((p) => p.interfaces.some((i) => i.ofport === n))
+  return port && isGuestPort(port) ? port.name : undefined
+}
+
+const isGuestPort = (port: OvsPort) => port.interfaces.some((i) => GUEST_IDS.some((k) => i.externalIds[k] !== undefined))
+
+const flowElement = (bridge: OvsBridge, f: OvsFlow, verdict: 'drop' | 'undecided'): Element => {
+  const guestPort = guestPortOf(bridge, f)
+  return {
+    id: `ovs-flow:${bridge.name} ${flowMatchText(f)}`,
+    kind: 'ovs-flow',
+    text: flowText(bridge, f),
+    device: bridge.name,
+    ovsFlow: {bridge: bridge.name, match: flowMatchText(f), drops: verdict === 'drop', ...(guestPort ? {guestPort} : {})},
+  }
+}
 
 /** Where a frame must leave the bridge for the path to go on: a port (name), or undefined when any forwarding will do. */
 export interface OvsTarget {
@@ -230,12 +269,9 @@ function tableMiss(bridge: OvsBridge, table: number): Outcome {
   }
 }
 
-/** The ids libvirt and OpenStack set on a guest's port. */
-const GUEST_IDS = ['iface-id', 'vm-uuid', 'attached-mac']
-
 /** Ports of a bridge that lead off the host or to other switches: not internal, not a guest's (by its ids, or a running guest's tap). */
 export function uplinkPorts(bridge: OvsBridge, guestTaps: Set<string>): OvsPort[] {
-  return bridge.ports.filter((p) => p.name !== bridge.name && !guestTaps.has(p.name) && p.interfaces.every((i) => i.type !== 'internal' && !GUEST_IDS.some((k) => i.externalIds[k] !== undefined)))
+  return bridge.ports.filter((p) => p.name !== bridge.name && !guestTaps.has(p.name) && p.interfaces.every((i) => i.type !== 'internal') && !isGuestPort(p))
 }
 
 type VlanMode = 'access' | 'trunk' | 'native-tagged' | 'native-untagged'
@@ -282,13 +318,28 @@ export function ovsVerdict(bridge: OvsBridge | undefined, unknownReason: string 
   if (bridge.flows === null) return {verdict: 'indeterminate', detail: `the flows of ${bridge.name} could not be dumped (${bridge.flowsUnread ?? 'unknown'})`, element: {id: `ovs-flows:${bridge.name}`, kind: 'ovs-flow', text: `ovs-ofctl dump-flows ${bridge.name}: not read`, device: bridge.name}}
   const inPort = port.interfaces[0]?.ofport
   if (inPort === null || inPort === undefined) return {verdict: 'indeterminate', detail: `${inPortName} has no OpenFlow port number yet`}
+  p = {...p, vlan: enteringVlan(bridge, port, target)}
   const verdict = frameVerdict(bridge, port, inPort, p, target)
   if (verdict.verdict !== 'pass' || p.family !== 4 || p.broadcast === true || p.l4proto === 'arp') return verdict
   // A unicast IPv4 frame follows its sender's ARP through the same port (the request for the next hop's MAC, or the
   // answer to the peer's): flows that drop ARP cut the path once the caches run out. Its addresses are not known here.
-  const arp = frameVerdict(bridge, port, inPort, {family: 4, l4proto: 'arp', src: 'unknown', dst: 'unknown', ...(p.etherSrc ? {etherSrc: p.etherSrc} : {}), broadcast: true}, target)
+  const arp = frameVerdict(bridge, port, inPort, {family: 4, l4proto: 'arp', src: 'unknown', dst: 'unknown', ...(p.etherSrc ? {etherSrc: p.etherSrc} : {}), broadcast: true, vlan: p.vlan}, target)
   if (arp.verdict === 'pass') return verdict
   return {...arp, detail: `ARP entering by ${inPortName}: ${arp.detail}`, ...(arp.verdict === 'fail' ? {arpOnly: true} : {})}
+}
+
+/**
+ * The tag a frame carries entering by `port` on its way to `target.port`: none by an access port or a guest's (a guest
+ * sends untagged); by a trunk, the VLAN of the port it is for (the trunk's native VLAN untagged on a native-untagged port);
+ * not known when that port is not.
+ */
+function enteringVlan(bridge: OvsBridge, port: OvsPort, target: OvsTarget): number | null | undefined {
+  const mode = portMode(port)
+  if (mode === 'access' || isGuestPort(port)) return null
+  const out = target.port === undefined ? undefined : bridge.ports.find((x) => x.name === target.port)
+  if (!out) return undefined
+  const vlan = portVlan(out)
+  return vlan === null || (mode === 'native-untagged' && port.tag === vlan) ? null : vlan
 }
 
 /** What a bridge's flows do with a guest's IPv4 unicast frame: send it on, drop it by a flow, leave it to the table miss. */
@@ -302,7 +353,8 @@ export type UnicastFate = 'forwarded' | 'dropped-by-flow' | 'table-miss' | 'unkn
 export function guestUnicastFate(bridge: OvsBridge, portName: string): UnicastFate {
   const inPort = bridge.ports.find((x) => x.name === portName)?.interfaces[0]?.ofport
   if (bridge.flows === null || inPort === null || inPort === undefined) return 'unknown'
-  const outcome = runTable(bridge, 0, {family: 4, l4proto: 'tcp', src: 'unknown', dst: 'unknown'}, inPort, {})
+  // The guest sends untagged: its frame enters untagged by its own port, whatever the port's VLAN mode.
+  const outcome = runTable(bridge, 0, {family: 4, l4proto: 'tcp', src: 'unknown', dst: 'unknown', vlan: null}, inPort, {})
   if (outcome.kind === 'forward') return 'forwarded'
   if (outcome.verdict.verdict !== 'fail') return 'unknown'
   return outcome.verdict.element?.kind === 'ovs-controller' ? 'table-miss' : 'dropped-by-flow'

@@ -51,6 +51,8 @@ export interface Forward {
   formerHolder?: GuestRef & {now?: string}
   /** No running guest is known to hold the target: those on its network whose address no source reports (it may be theirs). */
   maybeHolders?: GuestRef[]
+  /** The host address the hairpin flows connect to (the forward's own, else its in-device's), once they are followed. */
+  hairpinAddress?: string
 }
 
 /** What the forwards ask of the host's view of its guests. */

@@ -6,7 +6,7 @@
  * a tbf burst, htb classes); anything else is indeterminate, never a pass.
  */
 import {parseIp} from '../lib/addr.js'
-import {CLASSFUL, type Qdisc, type TcAction, type TcFacts, type TcFilter, type U32Key} from '../../probes/tc.js'
+import {CLASSFUL, type Qdisc, qdiscKey, type TcAction, type TcFacts, type TcFilter, type U32Key} from '../../probes/tc.js'
 import type {Element} from './elements.js'
 import {plural} from '../lib/plural.js'
 import {getOrCreate} from '../lib/collections.js'
@@ -269,7 +269,8 @@ export function formatRate(bits: number): string {
   return `${bits} bit/s`
 }
 
-const major = (handle: string) => handle.split(':')[0]
+/** A handle's or class id's major number; tc prints major 0 as nothing (":1", a multiqueue root's queue 1). */
+const major = (handle: string) => handle.split(':')[0] || '0'
 
 /** A qdisc (and, for a classful one, the class and leaf the packet lands in). */
 function runQdisc(tc: TcIndex, q: Qdisc, p: TcPacket, depth = 0): TcVerdict {
@@ -307,7 +308,7 @@ function runQdisc(tc: TcIndex, q: Qdisc, p: TcPacket, depth = 0): TcVerdict {
   if (!CLASSFUL.has(q.kind)) return {verdict: 'indeterminate', detail: `qdisc ${q.kind} on ${q.dev} is not modelled`, element: qElement('not modelled', true)}
   if (q.kind === 'mq' || q.kind === 'mqprio' || q.kind === 'multiq') {
     // One child per transmit queue, chosen by a hash kvmdoctor does not compute: all must agree.
-    const children = (tc.qdiscs.get(q.dev) ?? []).filter((c) => c.parent.startsWith(major(q.handle) + ':') && c !== q)
+    const children = (tc.qdiscs.get(q.dev) ?? []).filter((c) => c !== q && c.parent.includes(':') && major(c.parent) === major(q.handle))
     const verdicts = children.map((c) => runQdisc(tc, c, p, depth + 1))
     const bad = verdicts.find((v) => v.verdict !== 'pass')
     if (!bad) return {verdict: 'pass', detail: `qdisc ${q.kind} (${plural(children.length, 'queue')})`}
@@ -422,7 +423,7 @@ function dropperKind(f: TcFilter): 'policer' | 'drop-filter' | 'unknown' | undef
 /** Drops a qdisc counted between the first and second reads of this run, and what among its filters can drop them. */
 export function dropsGrowing(tc: TcIndex, dev: string): GrowingDrops[] {
   return (tc.qdiscs.get(dev) ?? []).flatMap((q): GrowingDrops[] => {
-    const later = tc.facts.dropsLater[`${q.dev} ${q.handle}`]
+    const later = tc.facts.dropsLater[qdiscKey(q)]
     if (!q.stats || later === undefined || later <= q.stats.drops) return []
     const base = {handle: q.handle, parent: q.parent, kind: q.kind, drops: later - q.stats.drops}
     if (q.kind !== 'ingress' && q.kind !== 'clsact') return [{...base, cause: 'queue', droppers: []}]

@@ -121,6 +121,7 @@ function view(ctx: DeriveContext, f: Forward, flows: Flow[], hooks: HookFacts | 
     port: f.port,
     hostAddress: f.hostAddress ?? null,
     inDevice: f.inDevice ?? null,
+    hairpinAddress: f.hairpinAddress ?? null,
     targetAddress: f.target.addr,
     targetPort: f.target.port,
     direct: f.direct ?? false,

@@ -419,6 +419,8 @@ export interface ForwardView extends ViewBase<'forward'> {
   port: number
   hostAddress: string | null
   inDevice: string | null
+  /** The host address the hairpin flows were judged for: the forward's own, else its in-device's; null when none was. */
+  hairpinAddress: string | null
   targetAddress: string
   targetPort: number
   /** The guest is reached at its own address (a routed or open network): no translation. */

@@ -60,6 +60,24 @@ describe('tc hop', () => {
     expect(v.verdict).toBe('indeterminate')
     expect(v.detail).toMatch(/flower match kvmdoctor cannot evaluate decides \(dropped by .* if it matches, nothing if not\)/)
   })
+  it('a multiqueue root (mq): each transmit queue\'s qdisc is judged, whether tc prints their parent as :1 (the default root, handle 0:) or 8002:1', () => {
+    // tc -j -s qdisc show of a two-queue device (iproute2 prints major 0 as nothing), one queue given netem loss 100%.
+    const mq = (handle: string, queueTwo: string) =>
+      parseQdiscs(
+        JSON.stringify([
+          {kind: 'mq', handle, dev: 'eth1', root: true, options: {}, bytes: 86, packets: 1, drops: 0, overlimits: 0, requeues: 0, backlog: 0, qlen: 0},
+          {kind: queueTwo, handle: '0:', dev: 'eth1', parent: `${handle === '0:' ? ':' : handle}2`, options: queueTwo === 'netem' ? {limit: 1000, 'loss-random': {loss: 1, correlation: 0}} : {bands: 3, priomap: [1, 2, 2, 2, 1, 2, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1], multiqueue: false}, bytes: 0, packets: 0, drops: 0, overlimits: 0, requeues: 0, backlog: 0, qlen: 0},
+          {kind: 'pfifo_fast', handle: '0:', dev: 'eth1', parent: `${handle === '0:' ? ':' : handle}1`, options: {bands: 3, priomap: [1, 2, 2, 2, 1, 2, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1], multiqueue: false}, bytes: 86, packets: 1, drops: 0, overlimits: 0, requeues: 0, backlog: 0, qlen: 0},
+        ]),
+      )
+    const on = (qdiscs: TcFacts['qdiscs']): TcFacts => ({qdiscs, classes: [], filters: [], dropsLater: {}, unread: {}})
+    for (const handle of ['0:', '8002:']) {
+      expect(tcVerdict(on(mq(handle, 'pfifo_fast')), undefined, 'eth1', 'egress', web), handle).toMatchObject({verdict: 'pass', detail: 'qdisc mq (2 queues)'})
+      const lossy = tcVerdict(on(mq(handle, 'netem')), undefined, 'eth1', 'egress', web)!
+      expect(lossy.verdict, handle).toBe('indeterminate')
+      expect(lossy.detail).toContain('some transmit queues drop it (qdisc netem on eth1 loses every packet')
+    }
+  })
   it("libvirt's <bandwidth> recipe (htb default 1, an fw filter to class 1): the filter kvmdoctor cannot evaluate leads to the default class either way, so it decides nothing; to another class it still does", () => {
     const libvirt = (flowid: string, leafLimit?: number): TcFacts => ({
       qdiscs: [

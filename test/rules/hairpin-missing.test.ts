@@ -1,6 +1,6 @@
 import {describe, expect, it} from 'vitest'
 import rule from '../../rules/hairpin-missing.js'
-import {withIptablesRule} from '../helpers.js'
+import {factsOf, fire, withIptablesRule} from '../helpers.js'
 import {HOST, fireInbound, healthy, withForward} from '../inbound.js'
 
 describe('hairpin-missing', () => {
@@ -27,5 +27,13 @@ describe('hairpin-missing', () => {
   it('stays silent while the forward fails from outside too (port-forward-blocked is the fault to fix first)', async () => {
     const {facts, web} = await healthy()
     expect((await fireInbound(rule, withForward(facts, web, false))).findings).toEqual([])
+  })
+  it('a forward that names only its in-device (-i kdlab-up0, no -d): the fix DNATs that device\'s address, never every local one (127.0.0.1:8080 and the guests\' gateway would be taken), and the title names it', async () => {
+    // The lab's inbound-hairpin-missing recording with its DNAT matched on the uplink device instead of its address.
+    const {evaluation} = await fire(rule, await factsOf('inbound-hairpin-iif-only'))
+    expect(evaluation.findings).toHaveLength(1)
+    const [f] = evaluation.findings
+    expect(f.title).toBe('The published port tcp 8080 -> 192.168.122.190:80 works from outside only: the host itself cannot use 198.51.100.1')
+    expect(f.fix).toEqual(['iptables -t nat -I OUTPUT -d 198.51.100.1/32 -p tcp -m tcp --dport 8080 -j DNAT --to-destination 192.168.122.190:80'])
   })
 })

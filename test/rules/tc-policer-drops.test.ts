@@ -1,7 +1,7 @@
 /** Section G's shaping rules, on the lab's recording of a guest tap shaped by a tbf (tc-tap-tbf-burst). */
 import {describe, expect, it} from 'vitest'
 import type {LibvirtFacts} from '../../probes/libvirt.js'
-import type {TcFacts} from '../../probes/tc.js'
+import {type TcFacts, qdiscKey} from '../../probes/tc.js'
 import policerDrops from '../../rules/tc-policer-drops.js'
 import {alter, factsOf, fire, fireAll, unavailable} from '../helpers.js'
 
@@ -100,5 +100,19 @@ describe('tc-policer-drops', () => {
     expect(other.find((f) => f.id === 'guest-flow-blocked' && /tc qdisc tbf/.test(f.entity.name))).toBeDefined()
     expect(other.find((f) => f.id === 'tc-policer-drops')?.explainedBy).toBeUndefined()
     expect(other.find((f) => f.id === 'tc-policer-drops')?.title).toMatch(/ingress ffff: \+9/)
+  })
+  it("a multiqueue tap (mq root, one pfifo_fast per queue, all printed with handle 0:): each queue's counter is compared with its own, so drops counted before kvmdoctor looked are no fault, and one queue's growing drops are that queue's", async () => {
+    // The recording: queue 1 dropped 37 packets before, queue 2 none, and neither grew between the two reads.
+    const recorded = await factsOf('tc-tap-mq-drops-historic')
+    expect((await fire(policerDrops, recorded)).names).toEqual([])
+    const tap = tapOf(recorded)
+    const grown = alter<TcFacts>(recorded, 'tc', (tc) => {
+      const queueTwo = tc.qdiscs.find((q) => q.dev === tap && q.parent === ':2')!
+      tc.dropsLater[qdiscKey(queueTwo)] = queueTwo.stats!.drops + 3
+    })
+    const {names, evaluation} = await fire(policerDrops, grown)
+    expect(names).toEqual([`kdlab-web01/${tap}`])
+    expect(evaluation.findings[0].title).toMatch(/\(pfifo_fast 0: \+3\)$/)
+    expect(evaluation.findings[0].summary).toContain('qdisc pfifo_fast 0: (:2)')
   })
 })

@@ -167,6 +167,24 @@ describe('a sosreport as a source', () => {
     await expect(openSosArchive(many, SOS_WANTED, {entries: 40})).rejects.toThrow(/more than 40 entries/)
   })
 
+  it('a manifest whose plugin, command or file entries are not objects (damaged, hand-edited) is read for what it holds, never an internal error', async () => {
+    const files = sosFiles()
+    const manifest = JSON.parse(files['sos_reports/manifest.json'])
+    const plugins = manifest.components.report.plugins
+    plugins.kernel.commands.unshift(null)
+    plugins.kernel.files.unshift(null, 'proc/misc')
+    plugins.virsh = null
+    const runner = await openSosreport(writeTree(join(scratch(), top), {...files, 'sos_reports/manifest.json': JSON.stringify(manifest)}), {directory: true})
+    expect(runner.info.plugins).toEqual(['date', 'host', 'kernel', 'networking', 'virsh'])
+    expect((await runner.readFile('/proc/sys/net/ipv4/ip_forward')).output).toBe('0\n')
+    // The null plugin recorded nothing: its commands are not recorded, not absent.
+    expect(await runner.run(['virsh', '-r', 'version'])).toMatchObject({errorCode: 'not-recorded'})
+    for (const broken of [null, 'x', {components: {report: {plugins: 'x'}}}]) {
+      const dir = writeTree(join(scratch(), top), {...files, 'sos_reports/manifest.json': JSON.stringify(broken)})
+      await expect(openSosreport(dir, {directory: true}), JSON.stringify(broken)).resolves.toBeDefined()
+    }
+  })
+
   it('is told from a kvmdoctor bundle and from other archives', async () => {
     const other = join(scratch(), 'other.tar.gz')
     writeFileSync(other, gzipSync(rawTar([{path: 'project/README', body: 'x'}])))
