@@ -758,11 +758,12 @@ class HostView {
       const via = nexthops ? [...new Set(nexthops.map((h) => h.dev ?? '?'))].join(' or ') : egress
       const flows = [this.finish(base, 'egress6', `IPv6 to the internet ${dest}${egress ? ` via ${via}` : ''}${srcNote}`, request, runner.hops, undefined, assumed)]
       if (flows[0].verdict === 'fail' || !egress) return {flows, nexthops}
-      // Masqueraded (NAT66), the reply comes back to the host's address and conntrack undoes the translation, in the
-      // request's connection; routed, it comes back only if the upstream routes the guests' prefix to this host.
+      // Masqueraded (NAT66), the reply comes back to the host's address and conntrack undoes the translation; routed, it
+      // comes back only if the upstream routes the guests' prefix to this host. Either way it is in the request's
+      // connection (its mark and zone).
       const natted = runner.packet().src
       const reply = replyPacket({family: 6, iifname: egress, src: to.addr, dst: src, l4proto, ...(to.proto === 'icmp' ? {icmpType: 129} : {sport: to.port ?? 443, dport: EPHEMERAL_PORT})}, natted !== src ? ['snat'] : [])
-      const arriving = natted !== src ? this.inConnection(runner, reply, natted, src) : reply
+      const arriving = this.inConnection(runner, reply, natted, src)
       const back = new PathRunner(this, [], arriving, size)
       if (natted === src) back.push(this.returnRouteHop(networkOf(subnet), net))
       this.replyIn(back, egress, g)
@@ -1169,10 +1170,6 @@ class HostView {
   }
 
   /**
-   * What a reply carries of its request's connection where rules set conntrack zones: the zone it was made in and the
-   * rule that set it. The reply is looked up in its own zone and must meet that one (zoneLookup).
-   */
-  /**
    * REPLY as it arrives in REQUEST's connection: with the connection mark the request's path left, and, where the request
    * left translated to NATTED, addressed to that, conntrack undoing the source NAT at the NAT core's priority in
    * prerouting (chains before it see the translated address).
@@ -1183,6 +1180,10 @@ class HostView {
     return natted !== src ? {...reply, dst: natted, ct: {...reply.ct, mark, translate: {dst: src}, ...conn}} : {...reply, ct: {...reply.ct, mark, ...conn}}
   }
 
+  /**
+   * What a reply carries of its request's connection where rules set conntrack zones: the zone it was made in and the
+   * rule that set it. The reply is looked up in its own zone and must meet that one (zoneLookup).
+   */
   private connOf(request: PathRunner): {conn?: NonNullable<NfPacket['ct']['conn']>} {
     if (!this.rs.setsZone) return {}
     const by = request.hops.flatMap((h) => h.steps ?? []).filter((s) => s.action?.startsWith('ct zone set')).at(-1)
