@@ -1034,6 +1034,24 @@ const RED17_SCENARIOS: Scenario[] = [
     oracle: {[WEB01]: {dhcp: 'fail', dns: 'fail', ping: 'ok', tcp: 'ok'}},
   },
   {
+    name: 'dnsmasq-frozen',
+    ci: false,
+    description: "libvirt's dnsmasq for the default network frozen by the cgroup v2 freezer (cgroup.freeze 1, as systemctl freeze of the daemon that started it does): ps shows it asleep (S), not stopped; its sockets stay, nothing answers DHCP or DNS",
+    // kvmdoctor passed both flows: ps's state S is no stop, and it read no cgroup's freezer.
+    findings: [{id: 'dhcp-server-not-running', entity: 'default', rank: 1}],
+    noOtherAbove: 'info',
+    oracle: {[WEB01]: {dhcp: 'fail', dns: 'fail', ping: 'ok', tcp: 'ok'}},
+  },
+  {
+    name: 'dnsmasq-frozen-v1',
+    ci: false,
+    description: "libvirt's dnsmasq for the default network frozen by the cgroup v1 freezer (freezer.state FROZEN): ps shows it in D, not stopped; nothing answers DHCP or DNS",
+    // kvmdoctor passed both flows: ps's state D is no stop, and it read no cgroup's freezer.
+    findings: [{id: 'dhcp-server-not-running', entity: 'default', rank: 1}],
+    noOtherAbove: 'info',
+    oracle: {[WEB01]: {dhcp: 'fail', dns: 'fail', ping: 'ok', tcp: 'ok'}},
+  },
+  {
     name: 'dhcpd-sigstopped',
     ci: false,
     beyondHost: lanBeyondHost('kdlab-lan02'),

@@ -110,6 +110,10 @@ export interface Destination {
 }
 
 /** A listening socket as the hops name it: its process and where it listens. */
+/** How a process that holds its socket answering nothing is held: stopped, by a debugger, or frozen by its cgroup. */
+const stoppedHow = (p: StoppedProcess): string => (p.frozen ? `frozen by its cgroup (${p.frozen})` : p.traced ? 'stopped by its tracer (a debugger)' : 'stopped (state T)')
+/** The element's mark of such a process: what resumes it depends on what holds it. */
+const stoppedMark = (p: StoppedProcess): Pick<Element, 'stoppedPid' | 'traced' | 'frozen'> => ({stoppedPid: p.pid, traced: p.traced, ...(p.frozen ? {frozen: p.frozen} : {})})
 const listenerText = (l: Listener, port: number): string => `${l.process ?? 'a process'}${l.pid ? ` (pid ${l.pid})` : ''} on ${l.address}${l.iface ? `%${l.iface}` : ''}:${port}`
 
 /** Stands for "the internet" when nothing else is asked: only a lookup key, never contacted. */
@@ -130,6 +134,8 @@ export interface DatapathFacts {
   listeners: Listener[] | null
   /** Stopped processes (a listener of theirs answers nothing); null when their states could not be read, absent when not recorded. */
   stopped?: StoppedProcess[] | null
+  /** Processes whose cgroup freezer could not be read: a listener of theirs may answer nothing. */
+  freezeUnread?: number[]
   /** Traffic control on every device; null when it could not be read (`tcUnavailable` says why): every device's tc hop is then undecided. */
   tc: TcFacts | null
   tcUnavailable?: string
@@ -2289,10 +2295,13 @@ class HostView {
     if (hit.pid === undefined || stopped === undefined) return undefined
     if (stopped === null) return {name, verdict: 'indeterminate', detail: `${listenerText(hit, port)}: whether it runs or is stopped could not be read (ps -eo pid=,stat=)`}
     const stop = stopped.find((p) => p.pid === hit.pid)
-    if (!stop) return undefined
-    const how = stop.traced ? 'stopped by its tracer (a debugger)' : 'stopped (state T)'
+    if (!stop) {
+      if (this.facts.freezeUnread?.includes(hit.pid)) return {name, verdict: 'indeterminate', detail: `${listenerText(hit, port)}: whether its cgroup is frozen could not be read (/proc/${hit.pid}/cgroup, cgroup.events, freezer.state)`}
+      return undefined
+    }
+    const how = stoppedHow(stop)
     const text = `${hit.process ?? 'a process'} (pid ${hit.pid}) on ${hit.proto} ${port} is ${how}`
-    return {name, verdict: 'fail', detail: `${listenerText(hit, port)} is ${how}: it holds the socket and answers nothing`, ...(element ? {element: {...element(text), stoppedPid: hit.pid, traced: stop.traced}} : {})}
+    return {name, verdict: 'fail', detail: `${listenerText(hit, port)} is ${how}: it holds the socket and answers nothing`, ...(element ? {element: {...element(text), ...stoppedMark(stop)}} : {})}
   }
 
   /** A frame bridged between the guest's tap and an uplink port: bridge hooks, and the IP hooks when br_netfilter hands it over. */
@@ -2359,7 +2368,7 @@ class HostView {
           : server.running === null
             ? {name, verdict: 'indeterminate', detail: server.unread ?? 'processes could not be listed'}
             : server.stopped
-              ? {name, verdict: 'fail', detail: `${server.name} (pid ${server.stopped.map((p) => p.pid).join(', ')}) is stopped: it holds its socket and answers nothing`, element: {...element('stopped'), stoppedPid: server.stopped[0].pid, traced: server.stopped[0].traced}}
+              ? {name, verdict: 'fail', detail: `${server.name} (pid ${server.stopped.map((p) => p.pid).join(', ')}) is ${server.stopped[0].frozen ? stoppedHow(server.stopped[0]) : 'stopped'}: it holds its socket and answers nothing`, element: {...element('stopped'), ...stoppedMark(server.stopped[0])}}
               : {name, verdict: 'fail', detail: `${server.name} is configured for ${bridge} but not running`, element: element('not running')},
       )
     }

@@ -1,5 +1,5 @@
 /** How each scenario of test/scenarios.ts is produced on the real lab host, and undone. */
-import {copyFileSync, existsSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync} from 'node:fs'
+import {copyFileSync, existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync} from 'node:fs'
 import {join} from 'node:path'
 import {execa} from 'execa'
 import {expect} from 'vitest'
@@ -15,6 +15,7 @@ import {
   type Guest,
   INET,
   INET_DNS_HOST,
+  LAB_FREEZER_CGROUPS,
   NETWORK,
   ROOT,
   WEB01,
@@ -33,6 +34,7 @@ import {
   serveBulk,
   startOvs,
   stopOvs,
+  thawLabCgroups,
   uplinkDevices,
   waitFor,
   defaultNetworkLeases,
@@ -189,6 +191,50 @@ const APIPA01: Guest = {name: 'kdlab-apipa01', mac: '52:54:00:6b:64:02', mode: '
 async function libvirtDnsmasqPids(): Promise<string[]> {
   const ps = await sh(['ps', '-eo', 'pid=,args='])
   return ps.stdout.split('\n').filter((l) => l.includes(`--conf-file=/var/lib/libvirt/dnsmasq/${NETWORK}.conf`)).map((l) => l.trim().split(/\s+/)[0])
+}
+
+/** The lab's freezer cgroup, v2's (under the unified hierarchy where v1 runs beside it) or v1's freezer controller. */
+function frozenCgroup(version: 'v2' | 'v1'): {dir: string; freeze: string; frozen: string; controller: RegExp} {
+  if (version === 'v1') return {dir: LAB_FREEZER_CGROUPS[2], freeze: 'freezer.state', frozen: 'FROZEN', controller: /^\d+:(?:[^:]*,)?freezer(?:,[^:]*)?:(.*)$/}
+  return {dir: LAB_FREEZER_CGROUPS[existsSync('/sys/fs/cgroup/cgroup.controllers') ? 0 : 1], freeze: 'cgroup.freeze', frozen: '1', controller: /^0::(.*)$/}
+}
+
+/**
+ * libvirt's dnsmasq frozen by the cgroup freezer (as `systemctl freeze` of the daemon that started it does): moved into
+ * a cgroup of the lab's and frozen there. ps shows it asleep (S under v2, D under v1), not stopped; the reset thaws it
+ * and moves it back to the cgroup it came from.
+ */
+function dnsmasqFrozen(version: 'v2' | 'v1'): LiveScenario {
+  const cg = frozenCgroup(version)
+  let origin: {pid: string; cgroup: string}[] = []
+  return {
+    async inject() {
+      const pids = await libvirtDnsmasqPids()
+      if (pids.length === 0) throw new Error("libvirt's dnsmasq is not running before the scenario")
+      origin = pids.map((pid) => ({pid, cgroup: readFileSync(`/proc/${pid}/cgroup`, 'utf8').split('\n').map((l) => cg.controller.exec(l)?.[1]).find((c) => c !== undefined) ?? '/'}))
+      mkdirSync(cg.dir)
+      for (const pid of pids) writeFileSync(`${cg.dir}/cgroup.procs`, pid)
+      writeFileSync(`${cg.dir}/${cg.freeze}`, cg.frozen)
+      await waitFor('dnsmasq frozen', async () => (version === 'v1' ? readFileSync(`${cg.dir}/freezer.state`, 'utf8').trim() === 'FROZEN' : /^frozen 1$/m.test(readFileSync(`${cg.dir}/cgroup.events`, 'utf8'))), 10_000)
+      // Not stopped in ps's eyes: the fault is one ps does not show.
+      const stat = (await sh(['ps', '-o', 'stat=', '-p', pids.join(',')])).stdout
+      if (/^\s*[Tt]/m.test(stat)) throw new Error(`frozen dnsmasq shows as stopped in ps: ${stat}`)
+    },
+    async reset() {
+      // Thawed where it is, then back in the cgroup it came from; what is left (nothing) goes with the lab's cgroup.
+      if (existsSync(cg.dir)) writeFileSync(`${cg.dir}/${cg.freeze}`, version === 'v1' ? 'THAWED' : '0')
+      const root = cg.dir.replace(/\/kdlab-frozen$/, '')
+      for (const {pid, cgroup} of origin) {
+        try {
+          writeFileSync(`${root}${cgroup === '/' ? '' : cgroup}/cgroup.procs`, pid)
+        } catch {
+          // Gone since: nothing to move back.
+        }
+      }
+      origin = []
+      thawLabCgroups()
+    },
+  }
 }
 
 async function neighbourSeen(prefix: string, dev = BRIDGE): Promise<boolean> {
@@ -2227,6 +2273,8 @@ const RED17: Record<string, LiveScenario> = {
       await sh(['kill', '-CONT', ...saved], {reject: false})
     },
   },
+  'dnsmasq-frozen': dnsmasqFrozen('v2'),
+  'dnsmasq-frozen-v1': dnsmasqFrozen('v1'),
   'dhcpd-sigstopped': {
     async inject() {
       await LIVE['bridged-healthy'].inject()
