@@ -390,6 +390,25 @@ const ROUND_TRIP_SCENARIOS: Scenario[] = [
     oracle: {[WEB01]: REACH_HOST_ONLY},
   },
   {
+    name: 'nat-redirect-dns-unlistened',
+    description: "iptables -t nat -I PREROUTING -i virbr0 -p udp --dport 53 -j REDIRECT --to-ports 5353 (a local resolver meant to take the guests' DNS, not running): the queries reach the host on 5353, where nothing listens",
+    // kvmdoctor passed DNS: it walked the REDIRECT, then looked for dnsmasq on port 53, not on the port the packet had.
+    findings: [{id: 'host-input-blocks-dhcp-dns', entity: '~REDIRECT --to-ports 5353', rank: 1}],
+    noOtherAbove: 'info',
+    oracle: {[WEB01]: {dhcp: 'ok', dns: 'fail', ping: 'ok', tcp: 'ok'}},
+  },
+  {
+    name: 'nat-dnat-dns-upstream',
+    ci: false,
+    beyondHost: {measures: ['dns'], why: "a DNAT sends the guests' DNS on to 203.0.113.10: whether a DNS server answers there is decided beyond the host"},
+    description: "iptables -t nat -I PREROUTING -i virbr0 -p udp --dport 53 -j DNAT --to-destination 203.0.113.10, where a DNS server (a dnsmasq in the lab internet's namespace) answers the lab internet's name: the guests' DNS is forwarded, masqueraded and answered",
+    // kvmdoctor failed DNS at the default route (critical guest-flow-blocked, no fix): it expected the query delivered
+    // to the host, walked the DNAT, and took the route onward for a wrong turn.
+    findings: [{id: 'guest-flow-indeterminate', entity: '~DNAT --to-destination 203.0.113.10', rank: 1}],
+    noOtherAbove: 'low',
+    oracle: {[WEB01]: REACH_OK},
+  },
+  {
     name: 'output-dhcp-reply-drop',
     description: "OUTPUT -o virbr0 -p udp --sport 67 -j DROP: the guests' DHCP requests reach dnsmasq, its answers never leave the host",
     findings: [{id: 'guest-flow-blocked', entity: '~--sport 67 -j DROP', rank: 1}],

@@ -292,6 +292,8 @@ const LAN_NS = 'kdlab-lan'
 const LAN_ROUTER = '10.77.0.1'
 const LAB_BRIDGE = 'kdlab-br0'
 const IPTABLES_SAVED = join(CACHE, 'kdlab-iptables.saved')
+/** The pid file of the DNS server nat-dnat-dns-upstream runs in the lab internet's namespace. */
+const INET_DNS_PID = join(CACHE, 'kdlab-inet-dns.pid')
 
 /** Snapshot of the whole IPv4 firewall, restored exactly by the reset. */
 async function saveIptables(): Promise<void> {
@@ -1369,6 +1371,32 @@ const ROUND_TRIP: Record<string, LiveScenario> = {
     async reset() {
       // (The fix proof's fix deletes it first: the default qdisc that is left cannot be deleted.)
       await sh(['tc', 'qdisc', 'del', 'dev', await tapOf(WEB01.name), 'root'], {reject: false})
+    },
+  },
+  // An admin's redirect of the guests' DNS to a local resolver on 5353 that does not run: the queries are delivered to
+  // the host, to a port nothing holds. nat PREROUTING may be a chain iptables-nft registers only now: saved and restored.
+  'nat-redirect-dns-unlistened': {
+    async inject() {
+      await saveIptables()
+      await sh(['iptables', '-t', 'nat', '-I', 'PREROUTING', '-i', BRIDGE, '-p', 'udp', '--dport', '53', '-j', 'REDIRECT', '--to-ports', '5353'])
+    },
+    reset: restoreIptables,
+  },
+  // An admin's DNAT of the guests' DNS to a resolver beyond the host (a filtering one), which answers: a namespace dnsmasq
+  // on the lab internet's address answers its name. The queries are forwarded and masqueraded like any other traffic.
+  'nat-dnat-dns-upstream': {
+    async inject() {
+      await saveIptables()
+      await sh(['ip', 'netns', 'exec', INET.netns, 'dnsmasq', '--conf-file=/dev/null', '--no-resolv', '--no-hosts', '--bind-interfaces', `--listen-address=${INET.server}`, `--address=/${INET.name}/${INET.server}`, `--pid-file=${INET_DNS_PID}`, '--user=root', '--group=root'])
+      await waitFor('the lab internet to answer DNS', async () => (await sh(['ip', 'netns', 'exec', INET.netns, 'ss', '-Hlun', 'sport', '=', ':53'])).stdout.includes(INET.server), 10_000)
+      await sh(['iptables', '-t', 'nat', '-I', 'PREROUTING', '-i', BRIDGE, '-p', 'udp', '--dport', '53', '-j', 'DNAT', '--to-destination', INET.server])
+    },
+    async reset() {
+      await restoreIptables()
+      if (existsSync(INET_DNS_PID)) {
+        await sh(['kill', readFileSync(INET_DNS_PID, 'utf8').trim()], {reject: false})
+        rmSync(INET_DNS_PID, {force: true})
+      }
     },
   },
   'output-dhcp-reply-drop': {
