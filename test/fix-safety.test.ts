@@ -563,6 +563,11 @@ describe('the safety contract holds for every fix on every recording', async () 
     expect(judged(on('dnsmasq-killed', 'dhcp-server-not-running'), [argv('kill', '-CONT', '15937')])).toEqual(["0: kill -CONT of 15937: not a stopped DHCP server (a libvirt network's dnsmasq, dhcpd)"])
   })
 
+  it('sends no SIGCONT to a dnsmasq its cgroup froze (lab: dnsmasq-frozen): it does not thaw it, and ps shows it asleep', () => {
+    const frozen = on('dnsmasq-frozen', 'dhcp-server-not-running')
+    expect(judged(frozen, [argv('kill', '-CONT', '18781', '18782')])).toEqual(["0: kill -CONT of 18781 18782: not a stopped DHCP server (a libvirt network's dnsmasq, dhcpd)"])
+  })
+
   it("the trace's undo deletes an admin's narrow rule, never its catch-all", () => {
     const el = (ruleText: string, nftSyntax = false) => ({id: 'x', kind: 'nf-rule' as const, text: ruleText, ruleText, backend: nftSyntax ? 'nft' : 'iptables-nft', family: 'ip', nfTable: 'filter', chain: 'FORWARD', handle: 7, ...(nftSyntax ? {nftSyntax} : {})})
     expect(netfilterUndo(el('-A FORWARD -i virbr0 -j DROP')).map(renderStep)).toEqual(['iptables -t filter -D FORWARD -i virbr0 -j DROP'])

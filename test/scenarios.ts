@@ -390,6 +390,25 @@ const ROUND_TRIP_SCENARIOS: Scenario[] = [
     oracle: {[WEB01]: REACH_HOST_ONLY},
   },
   {
+    name: 'nat-redirect-dns-unlistened',
+    description: "iptables -t nat -I PREROUTING -i virbr0 -p udp --dport 53 -j REDIRECT --to-ports 5353 (a local resolver meant to take the guests' DNS, not running): the queries reach the host on 5353, where nothing listens",
+    // kvmdoctor passed DNS: it walked the REDIRECT, then looked for dnsmasq on port 53, not on the port the packet had.
+    findings: [{id: 'host-input-blocks-dhcp-dns', entity: '~REDIRECT --to-ports 5353', rank: 1}],
+    noOtherAbove: 'info',
+    oracle: {[WEB01]: {dhcp: 'ok', dns: 'fail', ping: 'ok', tcp: 'ok'}},
+  },
+  {
+    name: 'nat-dnat-dns-upstream',
+    ci: false,
+    beyondHost: {measures: ['dns'], why: "a DNAT sends the guests' DNS on to 203.0.113.10: whether a DNS server answers there is decided beyond the host"},
+    description: "iptables -t nat -I PREROUTING -i virbr0 -p udp --dport 53 -j DNAT --to-destination 203.0.113.10, where a DNS server (a dnsmasq in the lab internet's namespace) answers the lab internet's name: the guests' DNS is forwarded, masqueraded and answered",
+    // kvmdoctor failed DNS at the default route (critical guest-flow-blocked, no fix): it expected the query delivered
+    // to the host, walked the DNAT, and took the route onward for a wrong turn.
+    findings: [{id: 'guest-flow-indeterminate', entity: '~DNAT --to-destination 203.0.113.10', rank: 1}],
+    noOtherAbove: 'low',
+    oracle: {[WEB01]: REACH_OK},
+  },
+  {
     name: 'output-dhcp-reply-drop',
     description: "OUTPUT -o virbr0 -p udp --sport 67 -j DROP: the guests' DHCP requests reach dnsmasq, its answers never leave the host",
     findings: [{id: 'guest-flow-blocked', entity: '~--sport 67 -j DROP', rank: 1}],
@@ -1029,6 +1048,24 @@ const RED17_SCENARIOS: Scenario[] = [
     ci: false,
     description: "libvirt's dnsmasq for the default network stopped (kill -STOP, as a debugger or an on-call's pause leaves it): its process and its sockets stay, nothing answers DHCP or DNS",
     // kvmdoctor passed both flows: a dnsmasq process ran and its sockets listened, and it read no process state.
+    findings: [{id: 'dhcp-server-not-running', entity: 'default', rank: 1}],
+    noOtherAbove: 'info',
+    oracle: {[WEB01]: {dhcp: 'fail', dns: 'fail', ping: 'ok', tcp: 'ok'}},
+  },
+  {
+    name: 'dnsmasq-frozen',
+    ci: false,
+    description: "libvirt's dnsmasq for the default network frozen by the cgroup v2 freezer (cgroup.freeze 1, as systemctl freeze of the daemon that started it does): ps shows it asleep (S), not stopped; its sockets stay, nothing answers DHCP or DNS",
+    // kvmdoctor passed both flows: ps's state S is no stop, and it read no cgroup's freezer.
+    findings: [{id: 'dhcp-server-not-running', entity: 'default', rank: 1}],
+    noOtherAbove: 'info',
+    oracle: {[WEB01]: {dhcp: 'fail', dns: 'fail', ping: 'ok', tcp: 'ok'}},
+  },
+  {
+    name: 'dnsmasq-frozen-v1',
+    ci: false,
+    description: "libvirt's dnsmasq for the default network frozen by the cgroup v1 freezer (freezer.state FROZEN): ps shows it in D, not stopped; nothing answers DHCP or DNS",
+    // kvmdoctor passed both flows: ps's state D is no stop, and it read no cgroup's freezer.
     findings: [{id: 'dhcp-server-not-running', entity: 'default', rank: 1}],
     noOtherAbove: 'info',
     oracle: {[WEB01]: {dhcp: 'fail', dns: 'fail', ping: 'ok', tcp: 'ok'}},

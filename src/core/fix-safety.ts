@@ -528,11 +528,11 @@ function stepProblem(step: FixStep, names: {networks: Set<string>; domains: Set<
   return `${tool} is not a command kvmdoctor runs as a fix`
 }
 
-/** SIGCONT ends nothing; it is sent only to a DHCP server (a libvirt network's dnsmasq, dhcpd) the facts show stopped, never to another process. */
+/** SIGCONT ends nothing; it is sent only to a DHCP server (a libvirt network's dnsmasq, dhcpd) the facts show stopped (not frozen: SIGCONT does not thaw it), never to another process. */
 function resumeProblem(pids: string[], processes: ProcessFacts | undefined): string | undefined {
   if (pids.length === 0) return 'kill -CONT of no process'
   const servers = processes ? [...processes.dnsmasq.filter((d) => d.libvirtNetwork !== undefined).map((d) => d.pid), ...dhcpdState(processes).stopped.map((p) => p.pid)] : []
-  const resumable = (pid: string) => /^\d+$/.test(pid) && servers.includes(Number(pid)) && processes?.stopped?.some((p) => p.pid === Number(pid) && !p.traced)
+  const resumable = (pid: string) => /^\d+$/.test(pid) && servers.includes(Number(pid)) && processes?.stopped?.some((p) => p.pid === Number(pid) && !p.traced && !p.frozen)
   const other = pids.filter((pid) => !resumable(pid))
   return other.length === 0 ? undefined : `kill -CONT of ${other.join(' ')}: not a stopped DHCP server (a libvirt network's dnsmasq, dhcpd)`
 }

@@ -57,6 +57,7 @@ export function deriveDatapath(probes: Record<string, ProbeResult>, guests: Gues
       listeners: dataOf<Listener[]>(probes.listeners) ?? null,
       // No process list: whether a listener's process is stopped is not known (a recording made before the states were read: as then).
       ...(probes.processes?.ok === false ? {stopped: null} : processes?.stopped !== undefined ? {stopped: processes.stopped} : {}),
+      ...(processes?.freezeUnread ? {freezeUnread: processes.freezeUnread} : {}),
       // Without tc's facts every device's tc hop is undecided, never a pass.
       tc: dataOf<TcFacts>(probes.tc) ?? null,
       ...(probes.tc?.ok ? {} : {tcUnavailable: probes.tc ? (probes.tc as {error: string}).error : 'not run'}),
@@ -102,7 +103,7 @@ function hostDhcpServers(leases: LeaseFacts | undefined, links: Link[], processe
   const served = links.find((l) => l.kind === 'bridge' && l.addresses.some((a) => a.family === 'inet' && subnets.some((s) => ipInPrefix(a.address, s))))
   const state = processes ? dhcpdState(processes) : undefined
   // Why whether it answers is not known: no process list, or dhcpd listed with its state unread.
-  const unread = !state ? 'processes could not be listed' : state.answers === null ? 'dhcpd runs, but whether it is stopped could not be read (ps -eo pid=,stat=)' : undefined
+  const unread = !state ? 'processes could not be listed' : state.answers === null ? (processes?.stopped === null ? 'dhcpd runs, but whether it is stopped could not be read (ps -eo pid=,stat=)' : "dhcpd runs, but whether its cgroup is frozen could not be read (its /proc/PID/cgroup, cgroup.events, freezer.state)") : undefined
   return served ? [{name: 'isc-dhcp-server', bridge: served.name, running: state ? state.answers : null, ...(unread ? {unread} : {}), ...(state?.stopped.length ? {stopped: state.stopped} : {})}] : []
 }
 

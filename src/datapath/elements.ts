@@ -109,9 +109,11 @@ export interface Element {
   ipFamily?: 4 | 6
   server?: string
   pool?: boolean
-  /** A listener element: its process is stopped (traced: by a debugger, which alone resumes it). */
+  /** A listener element: its process is stopped (traced: by a debugger, which alone resumes it) ... */
   stoppedPid?: number
   traced?: boolean
+  /** ... or frozen by its cgroup's freezer: the file that froze it (SIGCONT does not resume it, thawing does). */
+  frozen?: string
   /** A listener element: the network serves no DNS (<dns enable='no'/>), so its guests' resolver is their own. */
   dnsDisabled?: boolean
   /** Netfilter elements of an iptables-nft table iptables cannot print (read from nft instead). */

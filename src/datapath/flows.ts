@@ -110,6 +110,10 @@ export interface Destination {
 }
 
 /** A listening socket as the hops name it: its process and where it listens. */
+/** How a process that holds its socket answering nothing is held: stopped, by a debugger, or frozen by its cgroup. */
+const stoppedHow = (p: StoppedProcess): string => (p.frozen ? `frozen by its cgroup (${p.frozen})` : p.traced ? 'stopped by its tracer (a debugger)' : 'stopped (state T)')
+/** The element's mark of such a process: what resumes it depends on what holds it. */
+const stoppedMark = (p: StoppedProcess): Pick<Element, 'stoppedPid' | 'traced' | 'frozen'> => ({stoppedPid: p.pid, traced: p.traced, ...(p.frozen ? {frozen: p.frozen} : {})})
 const listenerText = (l: Listener, port: number): string => `${l.process ?? 'a process'}${l.pid ? ` (pid ${l.pid})` : ''} on ${l.address}${l.iface ? `%${l.iface}` : ''}:${port}`
 
 /** Stands for "the internet" when nothing else is asked: only a lookup key, never contacted. */
@@ -130,6 +134,8 @@ export interface DatapathFacts {
   listeners: Listener[] | null
   /** Stopped processes (a listener of theirs answers nothing); null when their states could not be read, absent when not recorded. */
   stopped?: StoppedProcess[] | null
+  /** Processes whose cgroup freezer could not be read: a listener of theirs may answer nothing. */
+  freezeUnread?: number[]
   /** Traffic control on every device; null when it could not be read (`tcUnavailable` says why): every device's tc hop is then undecided. */
   tc: TcFacts | null
   tcUnavailable?: string
@@ -1892,9 +1898,12 @@ class HostView {
     // A guest without an address sends nothing that can be answered: that is the first thing its flows meet.
     const runner = this.fromGuest(g, request, kind === 'dhcp' ? SIZE.dhcp : SIZE.dns, kind === 'dns' || source.unheard !== undefined ? this.unaddressedHop(source, g) : undefined)
     this.upToHost(runner, bridge)
+    // Prerouting's NAT may send the query off the host (a DNAT to another resolver): it is forwarded there, not delivered.
+    const sentOff = kind === 'dns' && runner.alive() ? runner.live()[0]?.nat.find((n) => n.field === 'dst' && n.to !== gw && !this.ownsAddress(n.to)) : undefined
+    if (sentOff) return this.otherResolver(base, g, source, srcNote, sentOff.to, `${gw}/${net!.ips.find((ip) => ip.family === 'ipv4' && ip.address === gw)?.prefix ?? 32}`, undefined, {gw, by: elementForStep(sentOff.step, this.facts.ruleset), port: runner.packet().dport})
     if (kind === 'dns') this.arpHop(runner, g, gw)
     this.ipReceive(runner, bridge, 'local', true)
-    runner.push(this.listenerHop(kind, net!, bridge, gw))
+    runner.push(this.reachedListenerHop(runner, kind, net!, bridge, gw))
     const noGateway = kind === 'dhcp' ? this.gatewayMissing(g, gw) : undefined
     if (noGateway) runner.push({name: 'DHCP server address', verdict: 'fail', detail: `${bridge} has no address ${gw}: dnsmasq answers no DHCP request that arrives on an interface without an address of its range`, element: noGateway})
     // The network's own dnsmasq options may tell it to answer this client not at all.
@@ -1969,23 +1978,29 @@ class HostView {
    * query walked as any traffic to that server (forwarded, or bridged to a neighbour), and whether a DNS server
    * answers there decided beyond the host: at best indeterminate, never a pass.
    */
-  private otherResolver(base: FlowBase, g: GuestSide, source: SourceAddress, srcNote: string, server: string, subnet: string, givenBy?: string): Flow[] {
+  /**
+   * A DNS query to a resolver other than the network's: one the guest asks, or (`dnat`) one prerouting's NAT sends the
+   * query to the network's resolver on to (`by`, to `port`), which the host forwards as any other.
+   */
+  private otherResolver(base: FlowBase, g: GuestSide, source: SourceAddress, srcNote: string, server: string, subnet: string, givenBy?: string, dnat?: {gw: string; by: Element; port?: number}): Flow[] {
     const beyond: Hop = {
       name: 'resolver',
       verdict: 'indeterminate',
-      detail: `${g.d.name} asks ${server} for names${givenBy ? ` (${givenBy})` : ''}, not network ${g.net!.name}'s resolver: whether a DNS server answers there is decided beyond the host`,
+      detail: dnat
+        ? `${dnat.by.text} sends ${g.d.name}'s DNS queries to ${dnat.gw} on to ${server}${dnat.port !== undefined ? `:${dnat.port}` : ''}: whether a DNS server answers there is decided beyond the host`
+        : `${g.d.name} asks ${server} for names${givenBy ? ` (${givenBy})` : ''}, not network ${g.net!.name}'s resolver: whether a DNS server answers there is decided beyond the host`,
     }
-    const request = newPacket({family: 4, iifname: g.bridge, src: source.addr, dst: server, l4proto: 'udp', sport: EPHEMERAL_PORT, dport: 53, etherSrc: g.i.mac})
+    const request = newPacket({family: 4, iifname: g.bridge, src: source.addr, dst: dnat?.gw ?? server, l4proto: 'udp', sport: EPHEMERAL_PORT, dport: 53, etherSrc: g.i.mac})
     // A server on its own subnet is a neighbour on the bridge: the host neither routes nor filters it (beyond its bridge).
     // A guest without an address of its own still meets that first, as its other flows do.
     if (ipInPrefix(server, subnet)) {
       const missing = this.unaddressedHop(source, g)
       return [this.finish(base, 'dns', `DNS query to ${server}, on its link${srcNote}`, request, missing ? [missing, beyond] : [beyond], undefined, source.assumed ? [source.assumed] : [])]
     }
-    const [query, answer] = this.routedEgress(base, g, source, srcNote, {addr: server, port: 53, proto: 'udp'}, 'custom')
+    const [query, answer] = this.routedEgress(base, g, source, srcNote, {addr: server, port: dnat?.port ?? 53, proto: 'udp'}, 'custom')
     const relabel = (f: Flow, kind: FlowKind, hops: Hop[], description: string, replyTo?: FlowKind) =>
       this.finish(base, kind, description, request, hops, replyTo, f.assumptions)
-    const out = [{...relabel(query, 'dns', [...query.hops, beyond], `DNS query to ${server}${srcNote}`), packet: query.packet}]
+    const out = [{...relabel(query, 'dns', [...query.hops, beyond], `DNS query to ${dnat ? `${dnat.gw}, sent on to ${server}` : server}${srcNote}`), packet: query.packet}]
     if (answer) out.push({...relabel(answer, 'dns-reply', [beyond, ...answer.hops], `DNS answer from ${server} back to ${g.d.name}`, 'dns'), packet: answer.packet})
     return out
   }
@@ -2266,19 +2281,36 @@ class HostView {
 
   private readonly listenerHops = new Map<string, Hop>()
 
-  private listenerHopOf(kind: 'dhcp' | 'dns', net: LibvirtNetwork, bridge: string, addr: string): Hop {
-    const port = kind === 'dhcp' ? 67 : 53
+  private listenerHopOf(kind: 'dhcp' | 'dns', net: LibvirtNetwork, bridge: string, addr: string, port = kind === 'dhcp' ? 67 : 53, rewrite?: {by: Element; how: string}): Hop {
     const listeners = this.facts.listeners
     if (listeners === null) return {name: `listener udp ${port}`, verdict: 'indeterminate', detail: 'sockets could not be listed (ss)'}
     const hit = listeners.find((l) => l.proto === 'udp' && l.port === port && (l.address === addr || (['0.0.0.0', '*', '', '::'].includes(l.address) && (l.iface === undefined || l.iface === bridge))))
     const element = (text: string): Element => ({id: `listener:${net.name}:${kind}`, kind: 'listener', text, network: net.name, service: kind})
-    if (hit) return this.listenerAnswers(`listener udp ${port}`, hit, port, element) ?? {name: `listener udp ${port}`, verdict: 'pass', detail: listenerText(hit, port)}
+    if (hit) return this.listenerAnswers(`listener udp ${port}`, hit, port, element) ?? {name: `listener udp ${port}`, verdict: 'pass', detail: `${listenerText(hit, port)}${rewrite ? ` (${rewrite.how})` : ''}`}
     return {
       name: `listener udp ${port}`,
       verdict: 'fail',
-      detail: `nothing listens on udp ${addr}:${port} or a wildcard on ${bridge}`,
-      element: element(`no ${kind === 'dhcp' ? 'DHCP' : 'DNS'} server on ${bridge} (${addr}:${port})`),
+      detail: `nothing listens on udp ${addr}:${port} or a wildcard on ${bridge}${rewrite ? ` (${rewrite.how})` : ''}`,
+      // Sent there by a rule, the rule is what to change: the network's own server may run as it should.
+      element: rewrite ? rewrite.by : element(`no ${kind === 'dhcp' ? 'DHCP' : 'DNS'} server on ${bridge} (${addr}:${port})`),
     }
+  }
+
+  /**
+   * The listener a guest's DHCP or DNS request reaches: the network's dnsmasq, unless prerouting's NAT sent the request
+   * elsewhere on the host (a DNAT or REDIRECT to another local address or port, which routing took as local): then what
+   * listens there, and the rule that rewrote it decides where nothing does.
+   */
+  private reachedListenerHop(runner: PathRunner, kind: 'dhcp' | 'dns', net: LibvirtNetwork, bridge: string, gw: string): Hop {
+    const port = kind === 'dhcp' ? 67 : 53
+    const p = runner.packet()
+    const rewrite = runner.live()[0]?.nat.find((n) => n.field === 'dst')
+    // A DHCP request goes to the limited broadcast: only its port says where it is delivered.
+    const addr = kind === 'dhcp' ? gw : p.dst
+    if (!rewrite || (addr === gw && p.dport === port)) return this.listenerHop(kind, net, bridge, gw)
+    const by = elementForStep(rewrite.step, this.facts.ruleset)
+    if (p.dport === undefined) return {name: `listener udp ${port}`, verdict: 'indeterminate', detail: `${by.text} sends the request to a port NAT picks at random: which socket it reaches is not known`, element: by}
+    return this.listenerHopOf(kind, net, bridge, addr, p.dport, {by, how: `${by.text} sent it there instead of ${gw}:${port}`})
   }
 
   /**
@@ -2290,10 +2322,13 @@ class HostView {
     if (hit.pid === undefined || stopped === undefined) return undefined
     if (stopped === null) return {name, verdict: 'indeterminate', detail: `${listenerText(hit, port)}: whether it runs or is stopped could not be read (ps -eo pid=,stat=)`}
     const stop = stopped.find((p) => p.pid === hit.pid)
-    if (!stop) return undefined
-    const how = stop.traced ? 'stopped by its tracer (a debugger)' : 'stopped (state T)'
+    if (!stop) {
+      if (this.facts.freezeUnread?.includes(hit.pid)) return {name, verdict: 'indeterminate', detail: `${listenerText(hit, port)}: whether its cgroup is frozen could not be read (/proc/${hit.pid}/cgroup, cgroup.events, freezer.state)`}
+      return undefined
+    }
+    const how = stoppedHow(stop)
     const text = `${hit.process ?? 'a process'} (pid ${hit.pid}) on ${hit.proto} ${port} is ${how}`
-    return {name, verdict: 'fail', detail: `${listenerText(hit, port)} is ${how}: it holds the socket and answers nothing`, ...(element ? {element: {...element(text), stoppedPid: hit.pid, traced: stop.traced}} : {})}
+    return {name, verdict: 'fail', detail: `${listenerText(hit, port)} is ${how}: it holds the socket and answers nothing`, ...(element ? {element: {...element(text), ...stoppedMark(stop)}} : {})}
   }
 
   /** A frame bridged between the guest's tap and an uplink port: bridge hooks, and the IP hooks when br_netfilter hands it over. */
@@ -2360,7 +2395,7 @@ class HostView {
           : server.running === null
             ? {name, verdict: 'indeterminate', detail: server.unread ?? 'processes could not be listed'}
             : server.stopped
-              ? {name, verdict: 'fail', detail: `${server.name} (pid ${server.stopped.map((p) => p.pid).join(', ')}) is stopped: it holds its socket and answers nothing`, element: {...element('stopped'), stoppedPid: server.stopped[0].pid, traced: server.stopped[0].traced}}
+              ? {name, verdict: 'fail', detail: `${server.name} (pid ${server.stopped.map((p) => p.pid).join(', ')}) is ${server.stopped[0].frozen ? stoppedHow(server.stopped[0]) : 'stopped'}: it holds its socket and answers nothing`, element: {...element('stopped'), ...stoppedMark(server.stopped[0])}}
               : {name, verdict: 'fail', detail: `${server.name} is configured for ${bridge} but not running`, element: element('not running')},
       )
     }

@@ -2,7 +2,7 @@
 import type {Lease} from '../../probes/leases.js'
 import type {LibvirtNetwork} from '../../probes/libvirt.js'
 import type {Listener} from '../../probes/listeners.js'
-import type {StoppedProcess} from '../../probes/processes.js'
+import type {ProcessFacts} from '../../probes/processes.js'
 import {groupBy} from '../lib/collections.js'
 import {type Cidr, cidrHas, cidrToString, ipv4ToInt, parseCidr, prefixRelation} from '../lib/ipv4.js'
 import {type DeriveContext, isRunning} from './context.js'
@@ -63,13 +63,17 @@ export function dhcpPools(ctx: DeriveContext): Map<string, DhcpPool> {
 }
 
 /**
- * Whether a network's dnsmasq answers nothing because it is stopped: the processes that hold its sockets (libvirt's
- * dnsmasq runs as two, one only runs the lease script), or all of them when the sockets are not known, are stopped.
+ * Whether a network's dnsmasq answers: not when the processes that hold its sockets (libvirt's dnsmasq runs as two, one
+ * only runs the lease script), or all of them when the sockets are not known, are stopped or frozen; null when the
+ * cgroup freezer of those still running could not be read.
  */
-function dnsmasqStopped(pids: number[], stopped: StoppedProcess[] | null | undefined, listeners: Listener[] | null | undefined): boolean {
-  if (!stopped) return false
+function dnsmasqAnswers(pids: number[], processes: ProcessFacts, listeners: Listener[] | null | undefined): boolean | null {
+  const stopped = processes.stopped
+  if (!stopped) return true
   const holders = pids.filter((pid) => listeners?.some((l) => l.pid === pid))
-  return (holders.length > 0 ? holders : pids).every((pid) => stopped.some((p) => p.pid === pid))
+  const running = (holders.length > 0 ? holders : pids).filter((pid) => !stopped.some((p) => p.pid === pid))
+  // One whose cgroup freezer could not be read may be frozen: it answers only when another surely runs.
+  return running.some((pid) => !processes.freezeUnread?.includes(pid)) ? true : running.length > 0 ? null : false
 }
 
 export function networkViews(ctx: DeriveContext, pools: Map<string, DhcpPool>): NetworkView[] {
@@ -129,7 +133,7 @@ export function networkViews(ctx: DeriveContext, pools: Map<string, DhcpPool>): 
       dhcpRangeSize: pool.size,
       addressesInSubnet: subnet ? inUse.filter((a) => a.n !== undefined && cidrHas(subnet, a.n)).map((a) => a.ip) : [],
       // A stopped dnsmasq (kill -STOP, a debugger) holds its sockets and answers nothing: it serves no more than a dead one.
-      dhcpServerRunning: processes ? pids !== undefined && !dnsmasqStopped(pids, processes.stopped, listeners) : null,
+      dhcpServerRunning: processes ? pids !== undefined && dnsmasqAnswers(pids, processes, listeners) : null,
       dnsmasqPids: pids ?? [],
       dnsmasqStopped: pids && processes?.stopped ? processes.stopped.filter((p) => pids.includes(p.pid)) : [],
       sourceNatRules: subnet && netfilter ? sourceNatRulesFor(netfilter, cidrToString(subnet)) : null,

@@ -152,8 +152,8 @@ export interface NetworkView extends ViewBase<'network'> {
   /** null: the process list could not be read. */
   dhcpServerRunning: boolean | null
   dnsmasqPids: number[]
-  /** The network's dnsmasq processes in a stop state (T; traced: stopped by a debugger). */
-  dnsmasqStopped: {pid: number; traced: boolean}[]
+  /** The network's dnsmasq processes in a stop state (T; traced: stopped by a debugger; frozen: by its cgroup, the freezer file). */
+  dnsmasqStopped: {pid: number; traced: boolean; frozen?: string}[]
   /** Source-NAT rules reachable from postrouting that cover the subnet, as their tools print them; null when the ruleset is unknown. */
   sourceNatRules: string[] | null
   definedGuests: string[]
@@ -335,8 +335,8 @@ export interface DhcpServiceView extends ViewBase<'dhcp-service'> {
   dhcpRanges: string[]
   servedInterface: string | null
   dhcpServerRunning: boolean | null
-  /** The dhcpd processes in a stop state (T; traced: stopped by a debugger). */
-  dhcpdStopped: {pid: number; traced: boolean}[]
+  /** The dhcpd processes in a stop state (T; traced: stopped by a debugger; frozen: by its cgroup, the freezer file). */
+  dhcpdStopped: {pid: number; traced: boolean; frozen?: string}[]
 }
 
 /** An Open vSwitch bridge (reported as the link of its name). */

@@ -102,6 +102,8 @@ const PROOFS: Record<string, Proof> = {
   'notrack-guest-subnet': {ci: false, kind: "an admin's raw NOTRACK deleted", footprint: 'restores', leaves: [/^(iptables-save raw|nft table ip raw)\b/]},
   'ct-zone-guests': {ci: false, kind: "an admin's raw CT --zone deleted", footprint: 'restores', leaves: [/^(iptables-save raw|nft table ip raw)\b/]},
   'output-dhcp-reply-drop': {ci: false, kind: "an admin's OUTPUT drop deleted", footprint: 'restores'},
+  // Red team 19: the guests' DNS exempted from an admin's REDIRECT to a port nothing listens on (the REDIRECT stays).
+  'nat-redirect-dns-unlistened': {ci: false, kind: "iptables accepts in nat PREROUTING ahead of an admin's REDIRECT", footprint: 'adds'},
   'netdev-ingress-drop-replies': {ci: false, kind: "an admin's netdev rule deleted by handle", footprint: 'restores', leaves: [/^nft table netdev kdlab_nd_in: new /]},
   'netdev-egress-drop-dhcp': {ci: false, kind: "an admin's netdev rule deleted by handle", footprint: 'restores', leaves: [/^nft table netdev kdlab_nd_out: new /]},
   // ebtables-nft's table (bridge filter) stays, emptied: the fault made it.

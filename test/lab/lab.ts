@@ -5,7 +5,7 @@
  * "internet" (a namespace on this host): nothing the lab sends may leave by the uplink.
  */
 import {execa} from 'execa'
-import {existsSync, mkdirSync, readFileSync, rmSync, writeFileSync} from 'node:fs'
+import {existsSync, mkdirSync, readFileSync, rmSync, rmdirSync, writeFileSync} from 'node:fs'
 import {dirname, join} from 'node:path'
 import {fileURLToPath} from 'node:url'
 
@@ -512,7 +512,28 @@ export async function endDaemonsNotRunBefore(before: Map<string, string>): Promi
 }
 
 /** Removes everything a previous (possibly interrupted) lab run left: kdlab-* guests, networks, namespaces, links, the lab internet. */
+/** The cgroups the dnsmasq-frozen scenarios freeze dnsmasq in: v2's (alone, or beside v1 under "unified") and v1's freezer. */
+export const LAB_FREEZER_CGROUPS = ['/sys/fs/cgroup/kdlab-frozen', '/sys/fs/cgroup/unified/kdlab-frozen', '/sys/fs/cgroup/freezer/kdlab-frozen']
+
+/** Thaws a lab freezer cgroup an interrupted run left, moves what it holds to its hierarchy's root and removes it. */
+export function thawLabCgroups(): void {
+  for (const dir of LAB_FREEZER_CGROUPS.filter((d) => existsSync(d))) {
+    if (existsSync(`${dir}/cgroup.freeze`)) writeFileSync(`${dir}/cgroup.freeze`, '0')
+    if (existsSync(`${dir}/freezer.state`)) writeFileSync(`${dir}/freezer.state`, 'THAWED')
+    const root = dir.replace(/\/kdlab-frozen$/, '')
+    for (const pid of readFileSync(`${dir}/cgroup.procs`, 'utf8').split('\n').filter(Boolean)) {
+      try {
+        writeFileSync(`${root}/cgroup.procs`, pid)
+      } catch {
+        // Gone since: nothing to move.
+      }
+    }
+    rmdirSync(dir)
+  }
+}
+
 export async function cleanLab(): Promise<void> {
+  thawLabCgroups()
   for (const name of await labGuests()) await removeGuest(name)
   await stopOvs()
   const nets = (await sh(['virsh', 'net-list', '--all', '--name'])).stdout.split('\n').map((n) => n.trim()).filter((n) => n.startsWith('kdlab-'))

@@ -1,5 +1,5 @@
 /** How each scenario of test/scenarios.ts is produced on the real lab host, and undone. */
-import {copyFileSync, existsSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync} from 'node:fs'
+import {copyFileSync, existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync} from 'node:fs'
 import {join} from 'node:path'
 import {execa} from 'execa'
 import {expect} from 'vitest'
@@ -15,6 +15,7 @@ import {
   type Guest,
   INET,
   INET_DNS_HOST,
+  LAB_FREEZER_CGROUPS,
   NETWORK,
   ROOT,
   WEB01,
@@ -33,6 +34,7 @@ import {
   serveBulk,
   startOvs,
   stopOvs,
+  thawLabCgroups,
   uplinkDevices,
   waitFor,
   defaultNetworkLeases,
@@ -191,6 +193,50 @@ async function libvirtDnsmasqPids(): Promise<string[]> {
   return ps.stdout.split('\n').filter((l) => l.includes(`--conf-file=/var/lib/libvirt/dnsmasq/${NETWORK}.conf`)).map((l) => l.trim().split(/\s+/)[0])
 }
 
+/** The lab's freezer cgroup, v2's (under the unified hierarchy where v1 runs beside it) or v1's freezer controller. */
+function frozenCgroup(version: 'v2' | 'v1'): {dir: string; freeze: string; frozen: string; controller: RegExp} {
+  if (version === 'v1') return {dir: LAB_FREEZER_CGROUPS[2], freeze: 'freezer.state', frozen: 'FROZEN', controller: /^\d+:(?:[^:]*,)?freezer(?:,[^:]*)?:(.*)$/}
+  return {dir: LAB_FREEZER_CGROUPS[existsSync('/sys/fs/cgroup/cgroup.controllers') ? 0 : 1], freeze: 'cgroup.freeze', frozen: '1', controller: /^0::(.*)$/}
+}
+
+/**
+ * libvirt's dnsmasq frozen by the cgroup freezer (as `systemctl freeze` of the daemon that started it does): moved into
+ * a cgroup of the lab's and frozen there. ps shows it asleep (S under v2, D under v1), not stopped; the reset thaws it
+ * and moves it back to the cgroup it came from.
+ */
+function dnsmasqFrozen(version: 'v2' | 'v1'): LiveScenario {
+  const cg = frozenCgroup(version)
+  let origin: {pid: string; cgroup: string}[] = []
+  return {
+    async inject() {
+      const pids = await libvirtDnsmasqPids()
+      if (pids.length === 0) throw new Error("libvirt's dnsmasq is not running before the scenario")
+      origin = pids.map((pid) => ({pid, cgroup: readFileSync(`/proc/${pid}/cgroup`, 'utf8').split('\n').map((l) => cg.controller.exec(l)?.[1]).find((c) => c !== undefined) ?? '/'}))
+      mkdirSync(cg.dir)
+      for (const pid of pids) writeFileSync(`${cg.dir}/cgroup.procs`, pid)
+      writeFileSync(`${cg.dir}/${cg.freeze}`, cg.frozen)
+      await waitFor('dnsmasq frozen', async () => (version === 'v1' ? readFileSync(`${cg.dir}/freezer.state`, 'utf8').trim() === 'FROZEN' : /^frozen 1$/m.test(readFileSync(`${cg.dir}/cgroup.events`, 'utf8'))), 10_000)
+      // Not stopped in ps's eyes: the fault is one ps does not show.
+      const stat = (await sh(['ps', '-o', 'stat=', '-p', pids.join(',')])).stdout
+      if (/^\s*[Tt]/m.test(stat)) throw new Error(`frozen dnsmasq shows as stopped in ps: ${stat}`)
+    },
+    async reset() {
+      // Thawed where it is, then back in the cgroup it came from; what is left (nothing) goes with the lab's cgroup.
+      if (existsSync(cg.dir)) writeFileSync(`${cg.dir}/${cg.freeze}`, version === 'v1' ? 'THAWED' : '0')
+      const root = cg.dir.replace(/\/kdlab-frozen$/, '')
+      for (const {pid, cgroup} of origin) {
+        try {
+          writeFileSync(`${root}${cgroup === '/' ? '' : cgroup}/cgroup.procs`, pid)
+        } catch {
+          // Gone since: nothing to move back.
+        }
+      }
+      origin = []
+      thawLabCgroups()
+    },
+  }
+}
+
 async function neighbourSeen(prefix: string, dev = BRIDGE): Promise<boolean> {
   const out = (await sh(['ip', '-j', 'neigh', 'show', 'dev', dev])).stdout
   return (JSON.parse(out) as {dst: string; lladdr?: string}[]).some((n) => n.dst.startsWith(prefix) && n.lladdr)
@@ -246,6 +292,8 @@ const LAN_NS = 'kdlab-lan'
 const LAN_ROUTER = '10.77.0.1'
 const LAB_BRIDGE = 'kdlab-br0'
 const IPTABLES_SAVED = join(CACHE, 'kdlab-iptables.saved')
+/** The pid file of the DNS server nat-dnat-dns-upstream runs in the lab internet's namespace. */
+const INET_DNS_PID = join(CACHE, 'kdlab-inet-dns.pid')
 
 /** Snapshot of the whole IPv4 firewall, restored exactly by the reset. */
 async function saveIptables(): Promise<void> {
@@ -1325,6 +1373,32 @@ const ROUND_TRIP: Record<string, LiveScenario> = {
       await sh(['tc', 'qdisc', 'del', 'dev', await tapOf(WEB01.name), 'root'], {reject: false})
     },
   },
+  // An admin's redirect of the guests' DNS to a local resolver on 5353 that does not run: the queries are delivered to
+  // the host, to a port nothing holds. nat PREROUTING may be a chain iptables-nft registers only now: saved and restored.
+  'nat-redirect-dns-unlistened': {
+    async inject() {
+      await saveIptables()
+      await sh(['iptables', '-t', 'nat', '-I', 'PREROUTING', '-i', BRIDGE, '-p', 'udp', '--dport', '53', '-j', 'REDIRECT', '--to-ports', '5353'])
+    },
+    reset: restoreIptables,
+  },
+  // An admin's DNAT of the guests' DNS to a resolver beyond the host (a filtering one), which answers: a namespace dnsmasq
+  // on the lab internet's address answers its name. The queries are forwarded and masqueraded like any other traffic.
+  'nat-dnat-dns-upstream': {
+    async inject() {
+      await saveIptables()
+      await sh(['ip', 'netns', 'exec', INET.netns, 'dnsmasq', '--conf-file=/dev/null', '--no-resolv', '--no-hosts', '--bind-interfaces', `--listen-address=${INET.server}`, `--address=/${INET.name}/${INET.server}`, `--pid-file=${INET_DNS_PID}`, '--user=root', '--group=root'])
+      await waitFor('the lab internet to answer DNS', async () => (await sh(['ip', 'netns', 'exec', INET.netns, 'ss', '-Hlun', 'sport', '=', ':53'])).stdout.includes(INET.server), 10_000)
+      await sh(['iptables', '-t', 'nat', '-I', 'PREROUTING', '-i', BRIDGE, '-p', 'udp', '--dport', '53', '-j', 'DNAT', '--to-destination', INET.server])
+    },
+    async reset() {
+      await restoreIptables()
+      if (existsSync(INET_DNS_PID)) {
+        await sh(['kill', readFileSync(INET_DNS_PID, 'utf8').trim()], {reject: false})
+        rmSync(INET_DNS_PID, {force: true})
+      }
+    },
+  },
   'output-dhcp-reply-drop': {
     async inject() {
       await sh(['iptables', '-I', 'OUTPUT', '-o', BRIDGE, '-p', 'udp', '--sport', '67', '-j', 'DROP'])
@@ -2227,6 +2301,8 @@ const RED17: Record<string, LiveScenario> = {
       await sh(['kill', '-CONT', ...saved], {reject: false})
     },
   },
+  'dnsmasq-frozen': dnsmasqFrozen('v2'),
+  'dnsmasq-frozen-v1': dnsmasqFrozen('v1'),
   'dhcpd-sigstopped': {
     async inject() {
       await LIVE['bridged-healthy'].inject()

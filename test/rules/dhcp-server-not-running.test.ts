@@ -1,9 +1,13 @@
 import {describe, expect, it} from 'vitest'
 import type {LibvirtFacts} from '../../probes/libvirt.js'
-import {type ProcessFacts, parseStoppedProcesses} from '../../probes/processes.js'
+import {ALL_PROBES} from '../../probes/index.js'
+import {type ProcessFacts, frozenV1, frozenV2, parseFreezerCgroups, parseStoppedProcesses} from '../../probes/processes.js'
+import {runProbes} from '../../src/core/probe-runner.js'
+import {ReplayRunner} from '../../src/core/snapshot.js'
+import type {Runner} from '../../src/lib/runner.js'
 import type {Flow} from '../../src/datapath/flows.js'
 import rule from '../../rules/dhcp-server-not-running.js'
-import {type Facts, alter, factsOf, fire, model, unavailable} from '../helpers.js'
+import {type Facts, alter, factsOf, fire, fixtureDir, model, replayOptions, unavailable} from '../helpers.js'
 
 describe('dhcp-server-not-running', () => {
   it("fires when libvirt's dnsmasq is gone (lab: killed)", async () => {
@@ -92,6 +96,72 @@ describe('dhcp-server-not-running', () => {
     it('reads T and t from ps STAT, nothing else', () => {
       expect(parseStoppedProcesses('    1 Ss\n  812 T\n  813 tN\n  900 S<l\n  901 D\n')).toEqual([{pid: 812, traced: false}, {pid: 813, traced: true}])
       expect(() => parseStoppedProcesses('')).toThrow(/empty/)
+    })
+  })
+
+  // Lab dnsmasq-frozen(-v1): both of the network's dnsmasq processes moved into a cgroup of the lab's and frozen there
+  // (cgroup v2's cgroup.freeze 1; v1's freezer.state FROZEN), as `systemctl freeze` of the daemon that started them
+  // does. ps showed them asleep (S; D under v1), not stopped; the guests' DHCP and DNS failed, ping and TCP passed.
+  // kvmdoctor passed both flows and printed OK: it read no cgroup's freezer.
+  describe('a dnsmasq frozen by its cgroup (lab: dnsmasq-frozen, dnsmasq-frozen-v1)', () => {
+    const flows = (facts: Facts): Flow[] => {
+      const m = model(facts)
+      if (!m.datapath.ok) throw new Error(m.datapath.reason)
+      return m.datapath.datapath.flows.filter((f) => f.kind === 'dhcp' || f.kind === 'dns')
+    }
+    /** The recording replayed with some of its file reads answered otherwise (a thawed cgroup, an unreadable one). */
+    const replayedWith = async (fixture: string, files: Record<string, {output: string} | {error: string; errorCode: 'permission-denied'}>): Promise<Facts> => {
+      const replay = await ReplayRunner.open(fixtureDir(fixture))
+      const runner: Runner = {
+        capturedAt: replay.capturedAt,
+        run: (argv, o) => replay.run(argv, o),
+        listDir: (path) => replay.listDir(path),
+        readFile: async (path, o) => {
+          const read = await replay.readFile(path, o)
+          const other = files[path]
+          return other ? {...read, output: 'output' in other ? other.output : '', ...('error' in other ? other : {error: undefined, errorCode: undefined})} : read
+        },
+      }
+      return {results: await runProbes(ALL_PROBES, runner, replayOptions(replay)), capturedAt: replay.capturedAt, options: replayOptions(replay)}
+    }
+    const EVENTS = '/sys/fs/cgroup/unified/kdlab-frozen/cgroup.events'
+
+    for (const [fixture, freezer] of [
+      ['dnsmasq-frozen', '/sys/fs/cgroup/unified/kdlab-frozen/cgroup.freeze'],
+      ['dnsmasq-frozen-v1', '/sys/fs/cgroup/freezer/kdlab-frozen/freezer.state'],
+    ] as const) {
+      it(`${fixture}: fires, gives no SIGCONT (it does not thaw), names the freezer, and fails DHCP and DNS at the listener`, async () => {
+        const facts = await factsOf(fixture)
+        const {names, evaluation} = await fire(rule, facts)
+        expect(names).toEqual(['default'])
+        const f = evaluation.findings[0]
+        expect(f.title).toBe('The DHCP server of default is frozen')
+        expect(f.evidence).toContain(`its dnsmasq (pid 18781, 18782) is frozen by its cgroup (${freezer}): it holds its DHCP and DNS sockets and answers nothing`)
+        expect(f.fix).toEqual([])
+        expect((f.note ?? []).join(' ')).toContain(freezer)
+        const dhcpDns = flows(facts)
+        expect(dhcpDns.map((flow) => [flow.kind, flow.verdict])).toEqual([['dhcp', 'fail'], ['dns', 'fail']])
+        for (const flow of dhcpDns) expect(flow.decidedBy?.element).toMatchObject({kind: 'listener', network: 'default', stoppedPid: 18781, frozen: freezer})
+      })
+    }
+    it('stays silent, and passes both flows, when the same cgroup is thawed (frozen 0)', async () => {
+      const facts = await replayedWith('dnsmasq-frozen', {[EVENTS]: {output: 'populated 1\nfrozen 0\n'}})
+      expect((await fire(rule, facts)).names).toEqual([])
+      expect(flows(facts).map((f) => f.verdict)).toEqual(['pass', 'pass'])
+    })
+    it('leaves the flows undecided, not passed, and does not fire, when the freezer could not be read', async () => {
+      const facts = await replayedWith('dnsmasq-frozen', {[EVENTS]: {error: `${EVENTS}: permission denied`, errorCode: 'permission-denied'}})
+      expect((await fire(rule, facts)).names).toEqual([])
+      const undecided = flows(facts)
+      expect(undecided.map((f) => f.verdict)).toEqual(['indeterminate', 'indeterminate'])
+      expect(undecided[0].decidedBy?.detail).toContain('whether its cgroup is frozen could not be read')
+    })
+    it("reads the freezer's cgroups of /proc/PID/cgroup (v2's 0::, v1's freezer controller; never the root) and their states", () => {
+      expect(parseFreezerCgroups('9:name=systemd:/\n6:freezer:/kdlab-frozen\n4:memory:/a\n0::/system.slice/libvirtd.service\n')).toEqual({v1: '/kdlab-frozen', v2: '/system.slice/libvirtd.service'})
+      expect(parseFreezerCgroups('6:cpu,freezer:/x\n0::/\n')).toEqual({v1: '/x'})
+      expect(parseFreezerCgroups('6:freezer:/\n0::/\n')).toEqual({})
+      expect([frozenV2('populated 1\nfrozen 1\n'), frozenV2('populated 1\nfrozen 0\n')]).toEqual([true, false])
+      expect([frozenV1('FROZEN\n'), frozenV1('FREEZING\n'), frozenV1('THAWED\n')]).toEqual([true, true, false])
     })
   })
 })
