@@ -256,8 +256,13 @@ interface RuleContext {
   ipsetTypes: Record<string, string>
   warnings?: string[]
   shared?: SharedExprs
-  /** The rule's -m comment texts, joined once at the end (joined per module, 40k of them took seconds); made at the first. */
-  comments?: string[]
+  /** The rule's -m comment texts so far, joined with "; ". */
+  comment?: string
+}
+
+/** Adds TEXT to the rule's comment. */
+function addComment(c: RuleContext, text: string): void {
+  c.comment = c.comment === undefined ? text : `${c.comment}; ${text}`
 }
 
 interface ParsedRule {
@@ -348,6 +353,8 @@ function forgetRecent(): void {
   RECENT.length = 0
   lastChains = undefined
   LINE = ''
+  RULE_EXPRS.length = 0
+  Object.assign(RULE_CONTEXT, {line: '', userChains: NO_CHAINS, ipsetTypes: NO_IPSETS, warnings: undefined, shared: undefined, comment: undefined})
 }
 
 function remember(map: Map<string, Kept>, place: number, text: string, kept: Kept): void {
@@ -360,13 +367,13 @@ function remember(map: Map<string, Kept>, place: number, text: string, kept: Kep
   }
 }
 
-/** Appends what KEPT holds to OUT (no spread of an argument list per option). */
-function pushKept(out: NfExpr[], kept: Kept): void {
+/** Appends what KEPT holds to the rule's expressions (no spread of an argument list per option). */
+function pushKept(kept: Kept): void {
   if (!Array.isArray(kept)) {
-    out.push(kept as NfExpr)
+    addExpr(kept as NfExpr)
     return
   }
-  for (let k = 0; k < kept.length; k++) out.push(kept[k])
+  for (let k = 0; k < kept.length; k++) addExpr(kept[k])
 }
 
 const NO_EXPRS: readonly NfExpr[] = []
@@ -374,10 +381,21 @@ const NO_CHAINS: ReadonlySet<string> = new Set()
 const NO_IPSETS: Record<string, string> = {}
 
 /**
- * The expressions of the rule being parsed, collected here and copied out at its exact length: an array grown
- * by push keeps room for a dozen more, and every rule of the listing keeps its array.
+ * The expressions of the rule being parsed (the first ruleExprCount), collected here and copied out at their exact
+ * length: an array grown by push keeps room for a dozen more, and every rule of the listing keeps its array. Its
+ * length is never set back: at 0 an array lets go of its storage, and every rule grew a new one.
  */
 const RULE_EXPRS: NfExpr[] = []
+let ruleExprCount = 0
+
+function addExpr(e: NfExpr): void {
+  if (ruleExprCount < RULE_EXPRS.length) RULE_EXPRS[ruleExprCount] = e
+  else RULE_EXPRS.push(e)
+  ruleExprCount++
+}
+
+/** The context of the rule being parsed, one object for every rule (no rule's parse keeps it). */
+const RULE_CONTEXT: RuleContext = {line: '', userChains: NO_CHAINS, ipsetTypes: NO_IPSETS, warnings: undefined, shared: undefined, comment: undefined}
 
 /** The options of one rule ("-i virbr0 -p tcp -m tcp --dport 22 -j ACCEPT", without "-A CHAIN"). */
 export function parseIptablesRuleOptions(
@@ -386,13 +404,18 @@ export function parseIptablesRuleOptions(
   offset = 0,
 ): ParsedRule {
   const shared = ctx.shared
-  const c: RuleContext = {line, userChains: ctx.userChains ?? NO_CHAINS, ipsetTypes: ctx.ipsetTypes ?? NO_IPSETS, warnings: ctx.warnings, shared, comments: undefined}
+  const c = RULE_CONTEXT
+  c.line = line
+  c.userChains = ctx.userChains ?? NO_CHAINS
+  c.ipsetTypes = ctx.ipsetTypes ?? NO_IPSETS
+  c.warnings = ctx.warnings
+  c.shared = shared
+  c.comment = undefined
   // Words before the offset ("-A CHAIN") are not options, and are not scanned where the offset is a space no quoted
   // word before it may span (else every word is scanned, and those starting before it skipped).
   const scanned = offset < line.length && isSpace(line.charCodeAt(offset)) && line.lastIndexOf('"', offset - 1) < 0 ? offset : 0
   const tokens = tokenize(line, scanned)
-  const exprs = RULE_EXPRS
-  exprs.length = 0
+  ruleExprCount = 0
   // The value of the last -p (read only by an implicit match, `-p tcp --dport 22` without -m).
   let protocol: Token | undefined
   // Which of the rule's lookups in a SharedExprs map is next (RECENT).
@@ -410,7 +433,7 @@ export function parseIptablesRuleOptions(
     }
     const opt = tokens[i]
     if (opt === undefined) {
-      exprs.push({kind: 'opaque', text: '!'})
+      addExpr({kind: 'opaque', text: '!'})
       break
     }
     if (!negated) start = opt.start
@@ -419,16 +442,16 @@ export function parseIptablesRuleOptions(
       const goto = kind === GOTO
       const name = tokens[i + 1]
       if (shared === undefined) {
-        exprs.push(parseTarget(c, goto, tokens, i + 1, start))
+        addExpr(parseTarget(c, goto, tokens, i + 1, start))
         break
       }
       // A target's reading depends on its text and on whether it names a user chain of this table.
       const map = shared.targets[(goto ? 2 : 0) + (name !== undefined && namesUserChain(c.userChains, name) ? 1 : 0)]
       const found = lookUp(map, place, start, line.length)
-      if (found !== undefined) pushKept(exprs, found)
+      if (found !== undefined) pushKept(found)
       else {
         const target = parseTarget(c, goto, tokens, i + 1, start)
-        exprs.push(target)
+        addExpr(target)
         keepRecent(map, place, line.slice(start), target)
       }
       break
@@ -443,18 +466,18 @@ export function parseIptablesRuleOptions(
       const port = next === from + 2 && shared !== undefined && PORT_MODULES.has(lower) ? onePortMatch(shared, tokens[from], tokens[from + 1]) : undefined
       if (port !== undefined) {
         // `-m tcp --dport 22`, one of a port's rules (the common case): read in place; by port it is shared already.
-        exprs.push(port)
+        addExpr(port)
       } else if (lower === 'comment' && next === from + 2 && isWord(tokens[from], '--comment') && tokens[from + 1].kind === VALUE) {
         // The form iptables-save prints (firewalld comments many of its rules), read without option objects.
-        ;(c.comments ??= []).push(wordOf(tokens[from + 1]))
-      } else if (lower === 'comment' || lower === 'set') pushKept(exprs, parseModule(c, module, readModuleOptions(tokens, from).options, line.slice(start, end)))
+        addComment(c, wordOf(tokens[from + 1]))
+      } else if (lower === 'comment' || lower === 'set') pushKept(parseModule(c, module, readModuleOptions(tokens, from).options, line.slice(start, end)))
       else {
         const found = shared === undefined ? undefined : lookUp(shared.modules, place, start, end)
-        if (found !== undefined) pushKept(exprs, found)
+        if (found !== undefined) pushKept(found)
         else {
           const text = line.slice(start, end)
           const made = parseModule(c, module, readModuleOptions(tokens, from).options, text)
-          pushKept(exprs, made)
+          pushKept(made)
           if (shared !== undefined) keepRecent(shared.modules, place, text, made)
         }
       }
@@ -463,7 +486,7 @@ export function parseIptablesRuleOptions(
       continue
     }
     if (kind === FRAGMENT) {
-      exprs.push({kind: 'opaque', text: line.slice(start, opt.end)})
+      addExpr({kind: 'opaque', text: line.slice(start, opt.end)})
       i++
       continue
     }
@@ -471,16 +494,16 @@ export function parseIptablesRuleOptions(
       const value = tokens[i + 1]
       i += 2
       if (value === undefined) {
-        exprs.push({kind: 'opaque', text: line.slice(start, opt.end)})
+        addExpr({kind: 'opaque', text: line.slice(start, opt.end)})
         continue
       }
       if (kind === PROTOCOL) protocol = value
       const found = shared === undefined ? undefined : lookUp(shared.topLevel, place, start, value.end)
-      if (found !== undefined) pushKept(exprs, found)
+      if (found !== undefined) pushKept(found)
       else {
         const text = line.slice(start, value.end)
         const made = topLevelMatch(wordOf(opt), negated, wordOf(value), text)
-        pushKept(exprs, made)
+        pushKept(made)
         if (shared !== undefined) keepRecent(shared.topLevel, place, text, made)
       }
       place++
@@ -494,19 +517,20 @@ export function parseIptablesRuleOptions(
       const proto = protocol === undefined ? '' : wordOf(protocol).toLowerCase()
       const map = shared?.implicitOf(proto)
       const found = map?.get(text)
-      if (found !== undefined) pushKept(exprs, found)
+      if (found !== undefined) pushKept(found)
       else {
         const made = parseModule(c, proto, readModuleOptions(tokens, from).options, text)
-        pushKept(exprs, made)
+        pushKept(made)
         keep(map, text, made)
       }
       i = next
       continue
     }
-    exprs.push({kind: 'opaque', text: line.slice(start, opt.end)})
+    addExpr({kind: 'opaque', text: line.slice(start, opt.end)})
     i++
   }
-  return c.comments === undefined ? {exprs: exprs.slice()} : {exprs: exprs.slice(), comment: c.comments.join('; ')}
+  const exprs = RULE_EXPRS.slice(0, ruleExprCount)
+  return c.comment === undefined ? {exprs} : {exprs, comment: c.comment}
 }
 
 /**
@@ -636,7 +660,7 @@ function parseModule(c: RuleContext, module: string, options: ModOption[], text:
   if (NONDETERMINISTIC.has(name)) return [{kind: 'nondeterministic', what: name, text}]
   if (name === 'comment') {
     if (options.some((o) => o.name !== '--comment')) return [{kind: 'opaque', text}]
-    for (const o of options) (c.comments ??= []).push(o.values.join(' '))
+    for (const o of options) addComment(c, o.values.join(' '))
     return NO_EXPRS
   }
   if (name === 'rpfilter') return [rpfilterMatch(options, text)]
@@ -1031,7 +1055,7 @@ export function parseIptablesSaveIR(text: string, opts: IptablesSaveOptions): Nf
       continue
     }
     const counted = countersOf(line)
-    const ruleLine = counted ? line.slice(counted.length) : line
+    const ruleLine = counted > 0 ? line.slice(counted) : line
     const head = appendedChain(ruleLine)
     if (!head) throw new ParseError(`${where(family, n)}: unexpected "${line.slice(0, 60)}"`)
     const headEnd = head.end
@@ -1045,7 +1069,7 @@ export function parseIptablesSaveIR(text: string, opts: IptablesSaveOptions): Nf
     ruleCtx ??= {userChains: userChainsOf(table, chainCounts.get(table) ?? 0), ipsetTypes: opts.ipsetTypes, warnings: opts.warnings, shared: getOrCreate(sharedOf, table, () => new SharedExprs())}
     const parsed = parseIptablesRuleOptions(ruleLine, ruleCtx, headEnd)
     const ref = {backend, family, table: table.name, chain: chain.name, index: chain.rules.length}
-    const counters = counted && {packets: Number(counted.packets), bytes: Number(counted.bytes)}
+    const counters = counted > 0 ? {packets: countedPackets, bytes: countedBytes} : undefined
     chain.rules.push(ruleOf(ref, ruleLine, parsed.exprs, counters, parsed.comment))
   }
   if (table) throw new ParseError(`${family === 'ip6' ? 'ip6tables' : 'iptables'}-save: table ${table.name} has no COMMIT (output truncated?)`)
@@ -1058,22 +1082,37 @@ export function parseIptablesSaveIR(text: string, opts: IptablesSaveOptions): Nf
   return [...tables.values()]
 }
 
+/** The counters of the rule line countersOf read last. */
+let countedPackets = 0
+let countedBytes = 0
+
 /**
- * A rule line's "[packets:bytes]" prefix, as /^\[(\d+):(\d+)\]\s+/ reads it (the spaces after it included in
- * `length`); undefined without one. Read by hand: every rule of a `-c` listing starts so.
+ * The length of a rule line's "[packets:bytes]" prefix, as /^\[(\d+):(\d+)\]\s+/ reads it (the spaces after it
+ * included), its numbers left in countedPackets and countedBytes; 0 without one. Read by hand: every rule of a `-c`
+ * listing starts so.
  */
-function countersOf(line: string): {packets: string; bytes: string; length: number} | undefined {
-  if (line.charCodeAt(0) !== 0x5b) return undefined
+function countersOf(line: string): number {
+  if (line.charCodeAt(0) !== 0x5b) return 0
   let i = 1
   while (isDigit(line.charCodeAt(i))) i++
-  if (i === 1 || line.charCodeAt(i) !== 0x3a) return undefined
+  if (i === 1 || line.charCodeAt(i) !== 0x3a) return 0
   const colon = i++
   while (isDigit(line.charCodeAt(i))) i++
-  if (i === colon + 1 || line.charCodeAt(i) !== 0x5d) return undefined
+  if (i === colon + 1 || line.charCodeAt(i) !== 0x5d) return 0
   const close = i++
-  if (!(i < line.length && isSpace(line.charCodeAt(i)))) return undefined
+  if (!(i < line.length && isSpace(line.charCodeAt(i)))) return 0
   while (i < line.length && isSpace(line.charCodeAt(i))) i++
-  return {packets: line.slice(1, colon), bytes: line.slice(colon + 1, close), length: i}
+  countedPackets = digitsValue(line, 1, colon)
+  countedBytes = digitsValue(line, colon + 1, close)
+  return i
+}
+
+/** Number(line.slice(start, end)) of a run of digits, without the string where the value is exact (up to 15 digits). */
+function digitsValue(line: string, start: number, end: number): number {
+  if (end - start > 15) return Number(line.slice(start, end))
+  let value = 0
+  for (let k = start; k < end; k++) value = value * 10 + (line.charCodeAt(k) - 0x30)
+  return value
 }
 
 /** Where the chain of "-A CHAIN" at the start of a rule line is, as /^-A\s+(\S+)/ reads it; undefined when it does not start so. */

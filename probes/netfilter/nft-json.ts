@@ -39,11 +39,18 @@ export {UNPARSED_STATEMENT}
 
 const jsonText = (x: unknown) => JSON.stringify(x)
 
-/** Object.entries(x)[0] (an nft JSON object is one key and its value), without listing every entry: ['', undefined] for none. */
-function firstEntry(x: Obj): [string, unknown] {
-  for (const key in x) if (Object.hasOwn(x, key)) return [key, x[key]]
-  return ['', undefined]
+/**
+ * The key of Object.entries(x)[0] (an nft JSON object is one key and its value), without listing every entry: '' for
+ * none (x[''] is then undefined, as JSON objects have no inherited '' key). No [key, value] pair to make and take apart
+ * for every statement and expression of every rule.
+ */
+function firstKey(x: Obj): string {
+  for (const key in x) if (Object.hasOwn(x, key)) return key
+  return ''
 }
+
+/** The fields of a statement whose value is no object (`{"accept": null}`): none, one object for all (only read). */
+const NO_FIELDS: Obj = Object.freeze({})
 /** Masks and marks read better in hex (nft prints them so). */
 const hexIfBig = (x: unknown) => (typeof x === 'number' && x > 255 ? `0x${x.toString(16)}` : renderNftJson(x))
 
@@ -54,8 +61,9 @@ export function renderNftJson(x: unknown): string {
   if (typeof x === 'boolean') return x ? 'exists' : 'missing'
   if (Array.isArray(x)) return x.map(renderNftJson).join(',')
   if (!isObj(x)) return jsonText(x)
-  const [key, v] = firstEntry(x)
-  const o = isObj(v) ? v : {}
+  const key = firstKey(x)
+  const v = x[key]
+  const o = isObj(v) ? v : NO_FIELDS
   switch (key) {
     case 'prefix':
       return `${renderNftJson(o.addr)}/${renderNftJson(o.len)}`
@@ -167,7 +175,16 @@ interface FieldInfo {
   ifindex?: boolean
 }
 
-const dep = (field: NfField, value: string): NfMatch => ({kind: 'cmp', field, op: 'eq', value: str(value), implicit: true})
+/**
+ * The fields of nft's implicit matches: the only facts a rule's RuleState.known is asked about, so the only ones it
+ * notes (a key made for every match of every rule was most of what noting cost).
+ */
+const DEP_FIELDS: ReadonlySet<NfField> = new Set<NfField>(['nfproto', 'ether type', 'l4proto'])
+
+function dep(field: NfField, value: string): NfMatch {
+  if (!DEP_FIELDS.has(field)) throw new Error(`an implicit match of ${field} would not be noted as known`)
+  return {kind: 'cmp', field, op: 'eq', value: str(value), implicit: true}
+}
 
 /**
  * The implicit matches nft adds (`meta nfproto ipv4` before `ip saddr`, `meta l4proto tcp` before `tcp dport`), made
@@ -387,10 +404,18 @@ interface RuleState {
   counters?: {packets: number; bytes: number}
 }
 
+/** The known-fact key of each dependency met (they are the few shared matches above, and rules repeat them). */
+const DEP_KEYS = new Map<NfMatch, string>()
+
 function pushDeps(out: NfExpr[], deps: NfMatch[], st: RuleState) {
-  for (const d of deps) {
+  for (let i = 0; i < deps.length; i++) {
+    const d = deps[i]
     if (d.kind !== 'cmp' || d.value.t !== 'str') continue
-    const k = `${d.field}=${d.value.v}`
+    let k = DEP_KEYS.get(d)
+    if (k === undefined) {
+      k = `${d.field}=${d.value.v}`
+      if (DEP_KEYS.size < 1024) DEP_KEYS.set(d, k)
+    }
     if (st.known.has(k)) continue
     st.known.add(k)
     out.push(d)
@@ -398,12 +423,13 @@ function pushDeps(out: NfExpr[], deps: NfMatch[], st: RuleState) {
 }
 
 function noteKnown(m: NfMatch, st: RuleState) {
-  if (m.kind === 'cmp' && m.op === 'eq' && m.mask === undefined && !m.concat && (m.value.t === 'str' || m.value.t === 'num')) st.known.add(`${m.field}=${m.value.v}`)
+  if (m.kind === 'cmp' && m.op === 'eq' && m.mask === undefined && !m.concat && (m.value.t === 'str' || m.value.t === 'num') && DEP_FIELDS.has(m.field)) st.known.add(`${m.field}=${m.value.v}`)
 }
 
 /** The match X of a statement whose text is TEXT. */
 function parseMatch(x: Obj, st: RuleState, text: string): NfExpr[] {
-  const opaque: NfExpr[] = [{kind: 'opaque', text}]
+  // Made only when returned: most matches are understood.
+  const opaque = (): NfExpr[] => [{kind: 'opaque', text}]
   const op = x.op === undefined ? '==' : String(x.op)
   const left = x.left
   const concat = isObj(left) && Array.isArray(left.concat) ? left.concat : undefined
@@ -412,15 +438,15 @@ function parseMatch(x: Obj, st: RuleState, text: string): NfExpr[] {
   const infos = concat === undefined ? undefined : concat.map((l) => fieldOf(l, st.ctx))
   const nondeterministic = (infos === undefined ? (one && 'nondeterministic' in one ? one : undefined) : infos.find((i) => i && 'nondeterministic' in i)) as {nondeterministic: string} | undefined
   if (nondeterministic) return [{kind: 'nondeterministic', what: nondeterministic.nondeterministic, text}]
-  if (infos === undefined ? one === undefined : infos.some((i) => i === undefined)) return opaque
+  if (infos === undefined ? one === undefined : infos.some((i) => i === undefined)) return opaque()
   const out: NfExpr[] = []
   if (infos !== undefined) {
     const fields = infos as FieldInfo[]
-    if (fields.some((f) => f.mask !== undefined || f.iface || f.ifindex)) return opaque
+    if (fields.some((f) => f.mask !== undefined || f.iface || f.ifindex)) return opaque()
     const names = fields.map((f) => f.field)
     const value = valueOf(x.right, undefined, st.ctx, names)
     const cop = OPS[op]
-    if (!value || !cop) return opaque
+    if (!value || !cop) return opaque()
     for (const f of fields) pushDeps(out, f.deps, st)
     out.push({kind: 'cmp', field: names[0], op: cop, value, concat: names})
     return out
@@ -445,21 +471,21 @@ function parseMatch(x: Obj, st: RuleState, text: string): NfExpr[] {
     }
   } else if (info.field === 'fib saddr oif' || info.field === 'fib daddr oif') {
     // `oif missing` is false, `oif exists` true: the device found is none (''), or some.
-    if (op !== '==' && op !== '!=') return opaque
+    if (op !== '==' && op !== '!=') return opaque()
     if (typeof x.right === 'boolean') {
       value = str('')
       cop = (op === '==') === x.right ? 'ne' : 'eq'
     } else value = typeof x.right === 'string' && /\D/.test(x.right) ? str(x.right) : undefined
   } else if (op === '!') {
-    if (!FLAG_FIELDS.has(info.field) || mask !== undefined) return opaque
+    if (!FLAG_FIELDS.has(info.field) || mask !== undefined) return opaque()
     value = valueOf(x.right, info.field, st.ctx)
     cop = 'ne'
   } else {
     value = valueOf(x.right, info.field, st.ctx)
   }
-  if (!value || !cop) return opaque
+  if (!value || !cop) return opaque()
   // An interface that no longer exists is listed by index ("2"): no name to compare with.
-  if (info.ifindex && value.t === 'str' && /^\d+$/.test(value.v)) return opaque
+  if (info.ifindex && value.t === 'str' && /^\d+$/.test(value.v)) return opaque()
   pushDeps(out, info.deps, st)
   const m: NfMatch = {kind: 'cmp', field: info.field, op: cop, value}
   if (mask !== undefined) m.mask = mask
@@ -514,7 +540,8 @@ function parseMangle(o: Obj, st: RuleState, text: string): NfStatement {
   const from = markKey(v)
   if (from && from !== what) return {kind: 'mark-copy', from, to: what, text}
   if (isObj(v)) {
-    const [op, args] = firstEntry(v)
+    const op = firstKey(v)
+    const args = v[op]
     if (Array.isArray(args) && args.length === 2 && typeof args[1] === 'number') {
       const b = args[1]
       const inner = args[0]
@@ -600,10 +627,14 @@ function natPort(port: unknown): {port?: number; portEnd?: number} | undefined {
 const XT_EFFECT_TARGETS = new Set(['CHECKSUM', 'LOG', 'NFLOG', 'ULOG', 'TCPMSS', 'TRACE', 'AUDIT', 'DSCP', 'TOS', 'ECN', 'CLASSIFY', 'CONNSECMARK', 'SECMARK', 'IDLETIMER', 'LED', 'RATEEST', 'TEE', 'SET', 'TCPOPTSTRIP', 'CONNLABEL', 'MARK', 'CONNMARK', 'CT', 'NOTRACK'])
 const XT_TERMINAL_TARGETS = new Set(['MASQUERADE', 'SNAT', 'DNAT', 'REDIRECT', 'NETMAP', 'REJECT', 'NFQUEUE', 'QUEUE'])
 
+const VERDICTS = ['accept', 'drop', 'continue', 'return'] as const
+const CHAIN_VERDICTS = ['jump', 'goto'] as const
+
 function verdictOf(x: unknown): NfStatement | undefined {
   if (!isObj(x)) return undefined
-  for (const v of ['accept', 'drop', 'continue', 'return'] as const) if (v in x) return {kind: 'verdict', verdict: v}
-  for (const k of ['jump', 'goto'] as const) {
+  for (let i = 0; i < VERDICTS.length; i++) if (VERDICTS[i] in x) return {kind: 'verdict', verdict: VERDICTS[i]}
+  for (let i = 0; i < CHAIN_VERDICTS.length; i++) {
+    const k = CHAIN_VERDICTS[i]
     const t = x[k]
     if (isObj(t) && typeof t.target === 'string') return {kind: k, target: t.target}
   }
@@ -649,7 +680,7 @@ function setStatement(o: Obj, st: RuleState, text: string): NfExpr[] {
   const name = typeof o.set === 'string' && o.set.startsWith('@') ? o.set.slice(1) : undefined
   const fills = name !== undefined && o.op !== 'delete' ? {fills: setKey(st.ctx.family, st.ctx.table, name)} : {}
   const gates = elementStatements(o)
-    .map((x) => (isObj(x) ? firstEntry(x)[0] : 'statement'))
+    .map((x) => (isObj(x) ? firstKey(x) : 'statement'))
     .filter((k) => k !== 'counter' && k !== 'last')
   return [gates.length === 0 ? {kind: 'effect', text, ...fills} : {kind: 'nondeterministic', what: `${gates.join(', ')} of each element of ${renderNftJson(o.set)}`, text, ...fills}]
 }
@@ -657,8 +688,9 @@ function setStatement(o: Obj, st: RuleState, text: string): NfExpr[] {
 /** The expressions of statement X, whose text (renderNftJson) is TEXT. */
 function parseStatement(x: unknown, st: RuleState, text: string): NfExpr[] {
   if (!isObj(x)) return [{kind: 'opaque', text: jsonText(x)}]
-  const [key, v] = firstEntry(x)
-  const o = isObj(v) ? v : {}
+  const key = firstKey(x)
+  const v = x[key]
+  const o = isObj(v) ? v : NO_FIELDS
   switch (key) {
     case 'match':
       return parseMatch(o, st, text)
@@ -747,7 +779,8 @@ export function parseNftRuleExprs(exprs: unknown[], ctx: {family: NfFamily; tabl
 function readRuleExprs(exprs: unknown[], ctx: Ctx, texts: string[] | undefined): {exprs: NfExpr[]; counters?: {packets: number; bytes: number}} {
   const st: RuleState = {ctx, known: new Set()}
   const out: NfExpr[] = []
-  for (const x of exprs) {
+  for (let i = 0; i < exprs.length; i++) {
+    const x = exprs[i]
     // Rendered once, for the statement's expressions and the rule's text.
     const text = renderNftJson(x)
     texts?.push(text)
@@ -895,7 +928,8 @@ export function parseNftJsonIR(jsonText: string, options: NftJsonOptions = {}): 
       result.warnings.push(`nft -j list ruleset: item ${i} is not an object`)
       continue
     }
-    const [kind, value] = firstEntry(item)
+    const kind = firstKey(item)
+    const value = item[kind]
     if (kind === 'table' || kind === 'chain' || kind === 'rule' || kind === 'set' || kind === 'map') {
       if (!isObj(value)) throw new ParseError(`nft -j list ruleset: item ${i} (${kind}) is not an object`)
       const family = String(value.family) as NfFamily
