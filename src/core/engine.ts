@@ -286,11 +286,15 @@ export async function evaluate(model: Model, rules: Rule[], options: EvaluateOpt
   const raw: {rule: Rule; view: object; entity: EntityView}[] = []
   // One reference per entity, and one pair for checked and applicable: a big host checks hundreds of thousands of
   // (rule, entity) pairs, and an object each was some 15 MB held to the end of the run. Nothing changes them.
-  const refs = new Map<EntityView, EntityRef>()
+  // By scope and view index (no hashing of the view, no closure per pair).
+  const refs = new Map<Scope, (EntityRef | undefined)[]>()
   const list = (rule: Rule, scope: Scope, i: number, outcome: Outcome | undefined) => {
-    const entity = model.entities[scope][i] as EntityView
     if (!outcome || outcome.status === 'skip') return
-    const ref = getOrCreate(refs, entity, () => ({kind: entity.kind, name: entity.name}))
+    const entity = model.entities[scope][i] as EntityView
+    let ofScope = refs.get(scope)
+    if (ofScope === undefined) refs.set(scope, (ofScope = []))
+    let ref = ofScope[i]
+    if (ref === undefined) ofScope[i] = ref = {kind: entity.kind, name: entity.name}
     if (outcome.status === 'unknown') return void evaluation.notChecked.push({ruleId: rule.id, entity: ref, reason: outcome.reason})
     const pair = {ruleId: rule.id, entity: ref}
     evaluation.checked.push(pair)

@@ -784,12 +784,13 @@ class HostView {
   private deviceHops(name: string | undefined, role: 'tap' | 'bridge' | 'egress', bridge?: string, dir?: 'in' | 'out'): Hop[] {
     // The same device seen the same way gives the same hop: made once (every guest's flows pass its bridge
     // and the uplink); callers copy the list, and hops are never changed.
-    // Keyed by the strings the callers hold (no key string built per hop).
+    // Keyed by the strings the callers hold (no key string built per hop), the bridge before the device: a map per
+    // bridge, not one per guest's tap.
     const byDir = this.deviceHopCache[role]
-    const byName = byDir.get(dir) ?? byDir.set(dir, new Map()).get(dir)!
-    const byBridge = byName.get(name) ?? byName.set(name, new Map()).get(name)!
-    let hops = byBridge.get(bridge)
-    if (!hops) byBridge.set(bridge, (hops = this.deviceHopsOf(name, role, bridge, dir)))
+    const byBridge = byDir.get(dir) ?? byDir.set(dir, new Map()).get(dir)!
+    const byName = byBridge.get(bridge) ?? byBridge.set(bridge, new Map()).get(bridge)!
+    let hops = byName.get(name)
+    if (!hops) byName.set(name, (hops = this.deviceHopsOf(name, role, bridge, dir)))
     return hops
   }
 
@@ -3012,7 +3013,7 @@ function seenBy(p: NfPacket, layer: HookLayer, devices: Partial<NfPacket>, ports
 /** The arp family's hooks an ARP exchange meets, in order (a constant: no list made per exchange). */
 const ARP_HOOKS = ['input', 'output'] as const
 
-/** Device hops by direction, device and bridge. */
+/** Device hops by direction, bridge and device. */
 const newHopCache = () => new Map<'in' | 'out' | undefined, Map<string | undefined, Map<string | undefined, Hop[]>>>()
 
 /**
