@@ -35,8 +35,9 @@ export default defineRule<ForwardView>({
   kind: 'forward',
   severity: 'high',
   needs: [...DATAPATH, probes.leases, probes.neighbours],
-  // A forward into a libvirt network whose target is not a guest's own address (a routed publish has no translation to go stale).
-  appliesTo: (e) => !e.direct && e.targetNetwork !== null && e.targetAddress !== 'unknown',
+  // A forward into a libvirt network whose target is not a guest's own address (a routed publish has no translation to go
+  // stale) nor the host's (its gateway address: a service on the host, no guest's to lose).
+  appliesTo: (e) => !e.direct && e.targetNetwork !== null && e.targetAddress !== 'unknown' && e.targetIsHost !== true,
   // Not while a running guest of its network has an address no source reports: the target may be that guest's.
   conditions: (c) => c.all(c.eq('targetGuest', null), c.eq('targetMaybeHeldBy.length', 0)),
   title: (e) => text`The forward ${e.name} points at ${e.targetAddress}, which no running guest holds`,

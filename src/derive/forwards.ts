@@ -137,6 +137,7 @@ function view(ctx: DeriveContext, f: Forward, flows: Flow[], hooks: HookFacts | 
     targetNetwork: network?.name ?? null,
     subnet: network?.ips.filter((ip) => ip.family === 'ipv4').map((ip) => networkOf(`${ip.address}/${ip.prefix}`))[0] ?? null,
     targetGuest: f.guest?.name ?? null,
+    targetIsHost: ctx.facts.links ? ctx.facts.links.some((l) => l.addresses.some((a) => a.address === f.target.addr)) : null,
     targetHolder: who?.name ?? unheldTarget(f),
     targetMac: f.guest?.mac ?? null,
     formerHolder: f.formerHolder?.name ?? null,

@@ -442,6 +442,8 @@ export interface ForwardView extends ViewBase<'forward'> {
   targetNetwork: string | null
   subnet: string | null
   targetGuest: string | null
+  /** The target is one of the host's own addresses (a service on the host, e.g. the network's gateway): no guest is to hold it. null: the host's addresses are unread. */
+  targetIsHost: boolean | null
   /** Who the forward leads to, in words: the guest (or the one last seen at its target), else what it points at. */
   targetHolder: string
   targetMac: string | null

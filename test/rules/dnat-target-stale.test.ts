@@ -94,4 +94,10 @@ describe('dnat-target-stale', () => {
     const {facts} = await healthy()
     expect((await fireInbound(rule, withForward(facts, '10.99.0.5'))).findings).toEqual([])
   })
+
+  it("stays silent for a forward to the host's own address on the network (its gateway: a service on the host, no guest's to lose); still fires for a free address beside it", async () => {
+    const {facts} = await healthy()
+    expect((await fireInbound(rule, withForward(facts, '192.168.122.1'))).findings).toEqual([])
+    expect((await fireInbound(rule, withForward(facts, '192.168.122.2'))).findings.map((f) => f.entity.name)).toEqual([`tcp ${HOST}:8080 -> 192.168.122.2:80`])
+  })
 })
