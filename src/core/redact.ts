@@ -337,11 +337,14 @@ export class Redactor {
 
   ipv6(text: string): string {
     const lower = text.toLowerCase()
-    if (lower === '::' || lower === '::1' || lower.startsWith('ff')) return text
+    if (lower.startsWith('ff')) return text
     const cached = this.map.ipv6[lower]
     if (cached) return cached
     const groups = expandIpv6(lower)
     if (!groups) return text
+    // The unspecified and loopback addresses identify nobody, however written: '::', '::1', and '0::', which begins
+    // every cgroup v2 line of /proc/PID/cgroup ('0::/PATH').
+    if (groups.slice(0, 7).every((g) => g === 0) && groups[7] <= 1) return text
     // Prefix-preserving over the 4 network groups; small interface ids (::1, ::2) kept, others hashed.
     const out: number[] = []
     // Link-local keeps its fe80::/64 prefix; its interface id (often the MAC, EUI-64) is still mapped.

@@ -410,6 +410,12 @@ describe('--redact keeps address classes and subnet roles', () => {
     expect(out[5]).toMatch(/^fe80::/)
   })
 
+  it("IPv6: the unspecified and loopback addresses stay, however written (a cgroup v2 line '0::/PATH' keeps its form)", () => {
+    const r = new Redactor({subnets: [], names: [], key: Buffer.alloc(32, 4)})
+    expect(r.redact(':: ::1 0::1 0:0:0:0:0:0:0:0\n0::/kdlab-frozen\n')).toBe(':: ::1 0::1 0:0:0:0:0:0:0:0\n0::/kdlab-frozen\n')
+    expect(r.redact('2001:db8::1')).not.toBe('2001:db8::1')
+  })
+
   it('a map carries key and subnets: another host extending it maps new addresses into the subnets already mapped', () => {
     const first = new Redactor({subnets: [parseCidr('10.77.0.0/24')!], names: [{name: 'web01', kind: 'guest'}], key: Buffer.alloc(32, 5)})
     const gateway = first.ipv4('10.77.0.1')
