@@ -250,7 +250,7 @@ async function readFilters(runner: Runner, dev: string, attach: string, argv: st
     } catch (error) {
       textFault = `${textArgv.join(' ')}: ${(error as Error).message}`
     }
-  } else textFault = `${textArgv.join(' ')}: ${text.error}`
+  } else textFault = text.error.startsWith(textArgv.join(' ')) ? text.error : `${textArgv.join(' ')}: ${text.error}`
   return fromJson ?? {unread: `${jsonFault}; ${textFault}`}
 }
 

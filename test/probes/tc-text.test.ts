@@ -3,14 +3,15 @@
  * police before 5.14: Debian 11, Ubuntu 20.04 and 22.04) or holds a policer, whose rate, burst and mtu
  * tc's JSON never prints. Real 6.1 listings (test/data/tc/capture.sh) and 5.10's (test/data/tc/iproute2-5.10).
  */
-import {readFileSync} from 'node:fs'
+import {cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync} from 'node:fs'
+import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {describe, expect, it} from 'vitest'
 import {type TcFacts, type TcFilter, parseFilters, parseQdiscs, tcProbe} from '../../probes/tc.js'
 import {parseFilterText} from '../../probes/tc-text.js'
 import {tcVerdict} from '../../src/datapath/tc.js'
 import type {CommandCapture, Runner} from '../../src/lib/runner.js'
-import {ROOT} from '../helpers.js'
+import {ROOT, factsOfDir, fireAll, fixtureDir} from '../helpers.js'
 
 const data = (f: string) => readFileSync(join(ROOT, 'test/data/tc', f), 'utf8')
 const withoutStats = (filters: TcFilter[]) => filters.map((f) => ({...f, actions: f.actions.map(({stats: _stats, ...a}) => a)}))
@@ -121,5 +122,42 @@ describe('tc text filter listing', () => {
     expect(tcVerdict(facts('1Kb'), undefined, 'vnet7', 'ingress', packet)?.verdict).toBe('indeterminate')
     expect(tcVerdict(facts('1000b'), undefined, 'vnet7', 'ingress', packet)?.verdict).toBe('fail')
     expect(tcVerdict(facts('1Kb'), undefined, 'vnet7', 'ingress', {...packet, size: 1500})?.verdict).toBe('fail')
+  })
+
+  it("end to end on the healthy recording with libvirt's outbound policer on its guest's tap, as a 5.10 host lists it: the guest's flows are decided and its limit told; without the text listing (a recording made before), undecided as before", async () => {
+    const copyWith = (text: boolean) => {
+      const dir = mkdtempSync(join(tmpdir(), 'kvmdoctor-tc510-'))
+      cpSync(fixtureDir('healthy'), dir, {recursive: true})
+      const manifestPath = join(dir, 'manifest.json')
+      const manifest = JSON.parse(readFileSync(manifestPath, 'utf8')) as {captures: {kind: string; file: string; argv?: string[]; bytes: number}[]}
+      const add = (argv: string[], output: string) => {
+        const file = `outputs/09${manifest.captures.length}-command-tc-filter.txt`
+        writeFileSync(join(dir, file), output)
+        manifest.captures.push({kind: 'command', file, bytes: Buffer.byteLength(output), argv, exitCode: 0, timedOut: false, truncated: false, durationMs: 1} as never)
+      }
+      for (const c of manifest.captures.filter((x) => x.argv?.join(' ').startsWith('tc -j -s qdisc'))) {
+        const qdiscs = [...JSON.parse(readFileSync(join(dir, c.file), 'utf8')), {kind: 'ingress', handle: 'ffff:', dev: 'vnet0', parent: 'ffff:fff1', options: {}, bytes: 0, packets: 0, drops: 0, overlimits: 0}]
+        writeFileSync(join(dir, c.file), JSON.stringify(qdiscs))
+        c.bytes = Buffer.byteLength(JSON.stringify(qdiscs))
+      }
+      add(['tc', '-j', '-s', 'filter', 'show', 'dev', 'vnet0', 'ingress'], data('iproute2-5.10/vnet-ingress.json'))
+      if (text) add(['tc', '-s', 'filter', 'show', 'dev', 'vnet0', 'ingress'], data('iproute2-5.10/vnet-ingress.txt'))
+      writeFileSync(manifestPath, JSON.stringify(manifest))
+      return dir
+    }
+    const verdicts = async (text: boolean) => {
+      const dir = copyWith(text)
+      try {
+        return (await fireAll(await factsOfDir(dir))).evaluation.findings
+      } finally {
+        rmSync(dir, {recursive: true, force: true})
+      }
+    }
+    const read = await verdicts(true)
+    expect(read.map((f) => f.id)).not.toContain('guest-flow-indeterminate')
+    expect(read.find((f) => f.id === 'guest-bandwidth-limited')?.title).toBe('Guest kdlab-web01 (vnet0) is rate-limited: tc police (filter ingress pref 49152) on vnet0 (from guest): 8 Mbit/s, burst 1024000 bytes')
+    const unreadFlow = (await verdicts(false)).find((f) => f.id === 'guest-flow-indeterminate')
+    expect(unreadFlow?.summary).toContain('traffic control on vnet0 not fully read: tc -j -s filter show dev vnet0 ingress')
+    expect(unreadFlow?.summary).toContain('tc -s filter show dev vnet0 ingress: not recorded in this snapshot')
   })
 })
