@@ -23,11 +23,11 @@ export function parseSize(text: string): number | undefined {
   return Math.round(Number(m[1]) * scale)
 }
 
-/** tc prints a size as N Kb when within 15 bytes of it, N Mb within 1023 (print_size); bytes are exact. */
+/** tc prints a size as N Kb when within 15 bytes of it, N Mb or Gb within 1023 (sprint_size); bytes are exact. */
 function sizeOf(text: string): {bytes: number; slack: number} {
   const bytes = parseSize(text)
   if (bytes === undefined) throw new ParseError(`tc filter show: size '${text}' not understood`)
-  return {bytes, slack: /Mb$/i.test(text) ? 1023 : /Kb$/i.test(text) ? 15 : 0}
+  return {bytes, slack: /[MG]b$/i.test(text) ? 1023 : /Kb$/i.test(text) ? 15 : 0}
 }
 
 /** " police 0x1 rate 8Mbit burst 1Mb mtu 64Kb action drop[/pipe] overhead 0b ...": the exceed action is the first. */

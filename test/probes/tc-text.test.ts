@@ -54,6 +54,8 @@ describe('tc text filter listing', () => {
       dev: 'vnet7', attach: 'ingress', protocol: 'all', pref: 49152, kind: 'u32', flowid: ':1', keys: [{value: 0, mask: 0, off: 0}],
       actions: [{kind: 'police', control: 'drop', police: {rate: 1_000_000, burst: 1_024_000, mtu: 65_536, exceed: 'drop', slack: 15}}],
     }])
+    // Newer iproute2 prints bursts of a gigabyte and more in Gb, rounded as Mb are.
+    expect(parseFilterText(data('iproute2-5.10/vnet-ingress.txt').replace('burst 1000Kb', 'burst 2Gb'), 'vnet7', 'ingress')[0].actions[0].police).toMatchObject({burst: 2 * 1024 ** 3, slack: 1023})
   })
 
   it("5.10's matchall with a police action: the JSON is invalid, the text gives the policer and its counters", () => {
