@@ -5,6 +5,8 @@
  * The qdisc list is read twice, first and last, so drop counters that grow
  * while kvmdoctor looks tell a live drop from a historic one.
  */
+import {parseFilterText, parseRate, parseSize} from './tc-text.js'
+import type {Runner} from '../src/lib/runner.js'
 import {type Obj, type Probe, ParseError, asArray, isObj, num, outputOf, parseJson, str} from './types.js'
 
 export interface TcCounters {
@@ -57,8 +59,11 @@ export interface TcAction {
   control?: string
   /** mirred: redirect or mirror, and where to. */
   mirred?: {action: string; direction: string; toDev?: string}
-  /** police: rate in bytes per second, burst and mtu in bytes, what happens to exceeding packets. */
-  police?: {rate?: number; burst?: number; mtu?: number; exceed?: string}
+  /**
+   * police: rate in bytes per second, burst and mtu in bytes, what happens to exceeding packets.
+   * `slack`: how many bytes burst and mtu may be off, as tc's text prints sizes rounded to Kb and Mb.
+   */
+  police?: {rate?: number; burst?: number; mtu?: number; exceed?: string; slack?: number}
   /** skbedit: what it sets that the path reads (mark, ptype, inheritdsfield); absent when it sets only a queue or priority. */
   sets?: string[]
   stats?: TcCounters
@@ -93,6 +98,8 @@ export interface TcFacts {
 
 /** Qdiscs that neither classify nor hold filters: a device with only these needs no further read. */
 const CLASSLESS = new Set(['noqueue', 'pfifo_fast', 'fq_codel', 'fq', 'pfifo', 'bfifo', 'sfq', 'codel', 'tbf', 'netem', 'cake', 'red', 'choke', 'fq_pie', 'pie', 'plug', 'pfifo_head_drop'])
+export {parseRate, parseSize}
+
 /** Classful qdiscs whose filters and classes decide where a packet is queued. */
 export const CLASSFUL = new Set(['htb', 'hfsc', 'prio', 'drr', 'cbq', 'qfq', 'ets', 'multiq', 'mqprio', 'mq', 'taprio'])
 
@@ -119,22 +126,6 @@ export function parseQdiscs(text: string): Qdisc[] {
     if (stats) q.stats = stats
     return q
   })
-}
-
-/** tc's rate units: bit, Kbit, Mbit, Gbit (powers of 1000), or bps/Kbps... (bytes). Returns bits per second. */
-export function parseRate(text: string): number | undefined {
-  const m = /^(\d+(?:\.\d+)?)([KMGT]?)(bit|bps)$/i.exec(text)
-  if (!m) return undefined
-  const scale = {'': 1, K: 1e3, M: 1e6, G: 1e9, T: 1e12}[m[2].toUpperCase() as '' | 'K' | 'M' | 'G' | 'T']
-  return Math.round(Number(m[1]) * scale * (m[3].toLowerCase() === 'bps' ? 8 : 1))
-}
-
-/** tc's sizes: b, Kb, Mb, Gb (powers of 1024). Returns bytes. */
-export function parseSize(text: string): number | undefined {
-  const m = /^(\d+(?:\.\d+)?)([KMG]?)b$/i.exec(text)
-  if (!m) return undefined
-  const scale = {'': 1, K: 1024, M: 1024 ** 2, G: 1024 ** 3}[m[2].toUpperCase() as '' | 'K' | 'M' | 'G']
-  return Math.round(Number(m[1]) * scale)
 }
 
 /**
@@ -215,6 +206,8 @@ export function parseFilters(text: string, dev: string, attach: string): TcFilte
     const options = isObj(row.options) ? row.options : undefined
     // u32 lists its hash tables beside the keys: only nodes with keys or actions classify.
     if (!options) continue
+    // A u32 filter's own policer (tc filter ... u32 ... police, libvirt's outbound <bandwidth>) prints its keys into the options, without its rate, burst or mtu.
+    if (options.kind === 'police') throw new ParseError(`tc -j filter show: pref ${num(row.pref) ?? '?'} ${kind}: its policer's rate, burst and mtu are not in tc's JSON`)
     const keyNames = Object.keys(options).filter((k) => k.startsWith('match#'))
     const actions = Array.isArray(options.actions) ? options.actions.filter(isObj).map(parseAction) : []
     if (kind === 'u32' && keyNames.length === 0 && actions.length === 0 && !str(options.flowid)) continue
@@ -237,10 +230,40 @@ export function parseFilters(text: string, dev: string, attach: string): TcFilte
   return filters
 }
 
+/**
+ * One attach point's filters: tc's JSON, and its text listing (the same argv without -j) only where the JSON
+ * is invalid (iproute2 before 5.18 prints u32's options, before 5.14 policers, as text) or holds a policer
+ * (whose rate, burst and mtu the JSON never carries). So a recording without a policer replays as it was made.
+ * What neither read gives stays unread, with why.
+ */
+async function readFilters(runner: Runner, dev: string, attach: string, argv: string[]): Promise<TcFilter[] | {unread: string}> {
+  const json = await runner.run(argv)
+  if (json.error !== undefined) return {unread: `${argv.join(' ')}: ${json.error}`}
+  let fromJson: TcFilter[] | undefined
+  let jsonFault = ''
+  try {
+    fromJson = parseFilters(json.output, dev, attach)
+    if (!fromJson.some((f) => f.actions.some((a) => a.kind === 'police'))) return fromJson
+  } catch (error) {
+    jsonFault = `${argv.join(' ')}: ${(error as Error).message}`
+  }
+  const textArgv = argv.filter((a) => a !== '-j')
+  const text = await runner.run(textArgv)
+  let textFault: string
+  if (text.error === undefined) {
+    try {
+      return parseFilterText(text.output, dev, attach)
+    } catch (error) {
+      textFault = `${textArgv.join(' ')}: ${(error as Error).message}`
+    }
+  } else textFault = text.error.startsWith(textArgv.join(' ')) ? text.error : `${textArgv.join(' ')}: ${text.error}`
+  return fromJson ?? {unread: `${jsonFault}; ${textFault}`}
+}
+
 export const tcProbe: Probe<TcFacts> = {
   id: 'tc',
   title: 'Traffic control (qdiscs, classes, filters)',
-  reads: ['tc -j -s qdisc show', 'tc -s class show dev DEV', 'tc -j -s filter show dev DEV ingress|egress|parent HANDLE'],
+  reads: ['tc -j -s qdisc show', 'tc -s class show dev DEV', 'tc -j -s filter show dev DEV ingress|egress|parent HANDLE', 'tc -s filter show dev DEV ... (where the JSON is invalid or holds a policer)'],
   async collect({runner}) {
     const qdiscs = parseQdiscs(outputOf(await runner.run(['tc', '-j', '-s', 'qdisc', 'show'])))
     const facts: TcFacts = {qdiscs, classes: [], filters: [], dropsLater: {}, unread: {}}
@@ -257,31 +280,33 @@ export const tcProbe: Probe<TcFacts> = {
         facts.unread[q.dev] ??= `qdisc ${q.kind} is not one kvmdoctor reads`
       }
     }
-    const captures = await Promise.all(reads.map((r) => runner.run(r.argv)))
+    const captures = await Promise.all(reads.map((r) => (r.classes ? runner.run(r.argv) : undefined)))
+    const filterReads = await Promise.all(reads.map((r) => (r.classes ? undefined : readFilters(runner, r.dev, r.attach, r.argv))))
     reads.forEach((r, i) => {
-      const c = captures[i]
+      const filters = filterReads[i]
+      if (filters) {
+        if ('unread' in filters) facts.unread[r.dev] = filters.unread
+        else facts.filters.push(...filters)
+        return
+      }
+      const c = captures[i]!
       if (c.error !== undefined) {
         facts.unread[r.dev] = `${r.argv.join(' ')}: ${c.error}`
         return
       }
       try {
-        if (r.classes) facts.classes.push(...parseClasses(c.output, r.dev))
-        else facts.filters.push(...parseFilters(c.output, r.dev, r.attach))
+        facts.classes.push(...parseClasses(c.output, r.dev))
       } catch (error) {
         facts.unread[r.dev] = `${r.argv.join(' ')}: ${(error as Error).message}`
       }
     })
     // Inner classes can hold filters of their own: read them too.
     const inner = facts.classes.filter((c) => !c.leaf && facts.classes.some((x) => x.dev === c.dev && x.parent === c.classid))
-    const innerReads = await Promise.all(inner.map((c) => runner.run(['tc', '-j', '-s', 'filter', 'show', 'dev', c.dev, 'parent', c.classid])))
+    const innerReads = await Promise.all(inner.map((c) => readFilters(runner, c.dev, c.classid, ['tc', '-j', '-s', 'filter', 'show', 'dev', c.dev, 'parent', c.classid])))
     inner.forEach((c, i) => {
-      const cap = innerReads[i]
-      try {
-        if (cap.error !== undefined) throw new Error(cap.error)
-        facts.filters.push(...parseFilters(cap.output, c.dev, c.classid))
-      } catch (error) {
-        facts.unread[c.dev] = `tc filter show dev ${c.dev} parent ${c.classid}: ${(error as Error).message}`
-      }
+      const filters = innerReads[i]
+      if ('unread' in filters) facts.unread[c.dev] = filters.unread
+      else facts.filters.push(...filters)
     })
     // `list` is `show` under another name: a capture of its own in a recording, so a replay sees both reads.
     const again = await runner.run(['tc', '-j', '-s', 'qdisc', 'list'])

@@ -181,9 +181,11 @@ function runAction(a: TcAction, f: TcFilter, p: TcPacket, device: string): Filte
   // act_bpf: the program's return code (shot, ok, redirect...) overrides the control printed, which applies only when it returns TC_ACT_UNSPEC.
   if (a.kind === 'bpf') return {kind: 'stop', verdict: {verdict: 'indeterminate', detail: `${describeFilter(f)}: action bpf runs a program whose return decides (drop, pass, redirect): not evaluated`, element: ELEMENT(f, 'action bpf not evaluated')}}
   if (a.kind === 'police' && a.police) {
-    const {burst, mtu, rate, exceed} = a.police
+    const {burst, mtu, rate, exceed, slack = 0} = a.police
     const drops = exceed === undefined || exceed === 'drop' || exceed === 'shot'
     const limit = Math.min(burst ?? Infinity, mtu ?? Infinity)
+    // Sizes read rounded (tc's text): a frame within their rounding of the limit may or may not exceed it.
+    if (drops && Math.abs(limit - frameOf(p)) <= slack && slack > 0) return {kind: 'stop', verdict: {verdict: 'indeterminate', detail: `${describeFilter(f)}: a ${frameOf(p)}-byte frame against the policer's burst ${burst ?? '?'} mtu ${mtu ?? '?'} bytes, as tc printed them rounded (within ${slack} bytes): whether it exceeds them is not known`, element: ELEMENT(f, `police burst ${burst ?? '?'} mtu ${mtu ?? '?'} (rounded)`)}}
     if (drops && limit < frameOf(p)) return {kind: 'stop', verdict: {verdict: 'fail', detail: `a ${frameOf(p)}-byte frame exceeds the policer's ${burst !== undefined && burst <= (mtu ?? Infinity) ? `burst ${burst}` : `mtu ${mtu}`} bytes: dropped every time`, element: ELEMENT(f, `police ${rate !== undefined ? `rate ${rate * 8} bit/s ` : ''}burst ${burst ?? '?'} mtu ${mtu ?? '?'}`)}}
     return `policed to ${rate !== undefined ? formatRate(rate * 8) : 'a rate'}`
   }

@@ -29,4 +29,8 @@ $N tc -j -s filter show dev t0 parent 1: > filter-t0-parent-1.json
 $N tc -j -s filter show dev t0 ingress > filter-t0-ingress.json
 $N tc -j -s filter show dev t1 ingress > filter-t1-ingress.json
 $N tc -j -s filter show dev t1 egress > filter-t1-egress.json
+# The same filters as text: what the probe reads where tc's JSON is invalid (iproute2 before 5.18) or holds a policer.
+$N tc -s filter show dev t0 parent 1: > filter-t0-parent-1.txt
+$N tc -s filter show dev t0 ingress > filter-t0-ingress.txt
+$N tc -s filter show dev t1 ingress > filter-t1-ingress.txt
 ip netns del $NS
