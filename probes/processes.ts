@@ -207,11 +207,16 @@ async function firstFound(runner: Runner, paths: string[]) {
 export function dhcpdState(p: ProcessFacts): {answers: boolean | null; stopped: StoppedProcess[]} {
   const pids = p.processes.filter((x) => DHCPD.test(x.args)).map((x) => x.pid)
   if (p.stopped === null && pids.length > 0) return {answers: null, stopped: []}
-  const stopped = (p.stopped ?? []).filter((s) => pids.includes(s.pid))
-  const running = pids.filter((pid) => !stopped.some((s) => s.pid === pid))
-  // One whose freezer could not be read may be frozen: it answers only when another surely runs.
-  const answers = running.some((pid) => !p.freezeUnread?.includes(pid)) ? true : running.length > 0 ? null : false
-  return {answers, stopped}
+  return {answers: anyAnswers(pids, p), stopped: (p.stopped ?? []).filter((s) => pids.includes(s.pid))}
+}
+
+/**
+ * Whether one of PIDS answers: one neither stopped nor frozen surely does; when those left are only ones whose cgroup
+ * freezer could not be read (each may be frozen), it is not known (null); none left, none answers.
+ */
+export function anyAnswers(pids: number[], p: Pick<ProcessFacts, 'stopped' | 'freezeUnread'>): boolean | null {
+  const running = pids.filter((pid) => !p.stopped?.some((s) => s.pid === pid))
+  return running.some((pid) => !p.freezeUnread?.includes(pid)) ? true : running.length > 0 ? null : false
 }
 
 export function dnsmasqInstances(processes: Process[]): DnsmasqInstance[] {

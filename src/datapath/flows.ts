@@ -109,11 +109,11 @@ export interface Destination {
   proto: 'tcp' | 'udp' | 'icmp'
 }
 
-/** A listening socket as the hops name it: its process and where it listens. */
 /** How a process that holds its socket answering nothing is held: stopped, by a debugger, or frozen by its cgroup. */
 const stoppedHow = (p: StoppedProcess): string => (p.frozen ? `frozen by its cgroup (${p.frozen})` : p.traced ? 'stopped by its tracer (a debugger)' : 'stopped (state T)')
 /** The element's mark of such a process: what resumes it depends on what holds it. */
 const stoppedMark = (p: StoppedProcess): Pick<Element, 'stoppedPid' | 'traced' | 'frozen'> => ({stoppedPid: p.pid, traced: p.traced, ...(p.frozen ? {frozen: p.frozen} : {})})
+/** A listening socket as the hops name it: its process and where it listens. */
 const listenerText = (l: Listener, port: number): string => `${l.process ?? 'a process'}${l.pid ? ` (pid ${l.pid})` : ''} on ${l.address}${l.iface ? `%${l.iface}` : ''}:${port}`
 
 /** Stands for "the internet" when nothing else is asked: only a lookup key, never contacted. */

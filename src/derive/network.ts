@@ -2,7 +2,7 @@
 import type {Lease} from '../../probes/leases.js'
 import type {LibvirtNetwork} from '../../probes/libvirt.js'
 import type {Listener} from '../../probes/listeners.js'
-import type {ProcessFacts} from '../../probes/processes.js'
+import {type ProcessFacts, anyAnswers} from '../../probes/processes.js'
 import {groupBy} from '../lib/collections.js'
 import {type Cidr, cidrHas, cidrToString, ipv4ToInt, parseCidr, prefixRelation} from '../lib/ipv4.js'
 import {type DeriveContext, isRunning} from './context.js'
@@ -68,12 +68,9 @@ export function dhcpPools(ctx: DeriveContext): Map<string, DhcpPool> {
  * cgroup freezer of those still running could not be read.
  */
 function dnsmasqAnswers(pids: number[], processes: ProcessFacts, listeners: Listener[] | null | undefined): boolean | null {
-  const stopped = processes.stopped
-  if (!stopped) return true
+  if (!processes.stopped) return true
   const holders = pids.filter((pid) => listeners?.some((l) => l.pid === pid))
-  const running = (holders.length > 0 ? holders : pids).filter((pid) => !stopped.some((p) => p.pid === pid))
-  // One whose cgroup freezer could not be read may be frozen: it answers only when another surely runs.
-  return running.some((pid) => !processes.freezeUnread?.includes(pid)) ? true : running.length > 0 ? null : false
+  return anyAnswers(holders.length > 0 ? holders : pids, processes)
 }
 
 export function networkViews(ctx: DeriveContext, pools: Map<string, DhcpPool>): NetworkView[] {
