@@ -7,7 +7,7 @@ export default defineConfig({
     testTimeout: 120_000,
     hookTimeout: 120_000,
     // Installs xmllint and extracts promtool when missing (test/setup/install-tools.sh).
-    globalSetup: ['test/setup/rules-registry.ts', 'test/setup/tools.ts'],
+    globalSetup: ['test/setup/rules-registry.ts', 'test/setup/tools.ts', 'test/setup/scratch-dir.ts'],
     // The run ends with the suites it skipped and what installs their tools (fails under KD_REQUIRE_ALL_SUITES=1).
     reporters: ['default', './test/setup/skipped-suites.ts'],
     projects: [

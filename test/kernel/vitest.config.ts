@@ -7,5 +7,6 @@ export default defineConfig({
     fileParallelism: false,
     testTimeout: 1_800_000,
     hookTimeout: 300_000,
+    globalSetup: ['test/setup/scratch-dir.ts'],
   },
 })

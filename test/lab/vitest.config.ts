@@ -9,6 +9,6 @@ export default defineConfig({
     testTimeout: 300_000,
     hookTimeout: 600_000,
     // The rule registry, written from rules/ (scripts/rules-registry.mjs).
-    globalSetup: ['test/setup/rules-registry.ts'],
+    globalSetup: ['test/setup/rules-registry.ts', 'test/setup/scratch-dir.ts'],
   },
 })
