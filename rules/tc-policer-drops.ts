@@ -40,10 +40,11 @@ export default defineRule<InterfaceView>({
   known: ['tapDropsGrowing'],
   appliesTo: (i) => i.running && i.target !== null,
   conditions: (c) => c.all(c.nonEmpty('tapDropsGrowing')),
-  title: (i) => text`Guest ${i.domain}: traffic control on ${i.target} is dropping packets now (${(i.tapDropsGrowing ?? []).map((d) => `${d.kind} ${d.handle} +${d.drops}`)})`,
+  // A classful qdisc's counter repeats its children's drops: the title counts each packet once, where it was dropped.
+  title: (i) => text`Guest ${i.domain}: traffic control on ${i.target} is dropping packets now (${(i.tapDropsGrowing ?? []).filter((d) => d.drops > d.ofQdiscsUnder).map((d) => `${d.kind} ${d.handle} +${d.drops - d.ofQdiscsUnder}`)})`,
   summary: (i) =>
     text`The drop counter of ${(i.tapDropsGrowing ?? []).map((d) => `qdisc ${d.kind} ${d.handle} (${d.parent === 'root' ? 'root' : d.parent})`)} on ${i.domain}'s tap ${i.target} grew while kvmdoctor looked: ${droppersText(i)} dropping this guest's traffic${rateLimited(i) && (i.bandwidthInbound || i.bandwidthOutbound) ? ' (libvirt <bandwidth> sets the limit)' : ''}.`,
-  evidence: (i) => (i.tapDropsGrowing ?? []).flatMap((d) => [line`tc -s qdisc show dev ${i.target}: ${d.kind} ${d.handle} dropped ${d.drops} more between two reads`, ...d.droppers.map((f) => line`may drop there: ${f}`)]),
+  evidence: (i) => (i.tapDropsGrowing ?? []).flatMap((d) => [line`tc -s qdisc show dev ${i.target}: ${d.kind} ${d.handle} dropped ${d.drops} more between two reads${d.ofQdiscsUnder > 0 ? `, ${d.ofQdiscsUnder} of them counted first by the qdiscs under it` : ''}`, ...d.droppers.map((f) => line`may drop there: ${f}`)]),
   // libvirt's own limit is changed through libvirt (its value is the admin's choice); a hand-written shaping qdisc is
   // removed, and so is a hand-written policing filter on the hook whose qdisc counts the drops (a filter that only
   // polices: one that also classifies or redirects does more than limit the rate) when the policer is what drops.

@@ -406,6 +406,11 @@ export interface GrowingDrops {
   cause: DropCause
   /** The filters that may drop there (hook qdiscs), as `tc filter show` names them. */
   droppers: string[]
+  /**
+   * Of `drops`, those the growing qdiscs under this one counted first: a classful qdisc's counter (htb, mq) adds its
+   * children's drops to its own, so these are the same packets, not more.
+   */
+  ofQdiscsUnder: number
 }
 
 /** Actions that never drop a packet themselves (they edit, mark, mirror or pass it on). */
@@ -422,12 +427,26 @@ function dropperKind(f: TcFilter): 'policer' | 'drop-filter' | 'unknown' | undef
   return kinds.includes('unknown') ? 'unknown' : kinds.includes('drop-filter') ? 'drop-filter' : kinds.includes('policer') ? 'policer' : undefined
 }
 
+/** A handle's or parent's major number, as tc prints it in hex (`:1` is major 0). */
+const majorOf = (id: string): number => parseInt(id.slice(0, id.indexOf(':')) || '0', 16)
+
+/**
+ * The qdisc that holds `q` under one of its classes (or, for mq, one of its queues): the one whose handle is the major
+ * of q's parent. An mq's queues share handle 0: with it and have a parent of that major, so they never hold each other.
+ */
+function holderOf(q: Qdisc, own: Qdisc[]): Qdisc | undefined {
+  if (q.parent === 'root' || q.parent === 'ingress') return undefined
+  const major = majorOf(q.parent)
+  return own.find((c) => c !== q && c.parent !== 'ingress' && majorOf(c.handle) === major && (c.parent === 'root' || majorOf(c.parent) !== major))
+}
+
 /** Drops a qdisc counted between the first and second reads of this run, and what among its filters can drop them. */
 export function dropsGrowing(tc: TcIndex, dev: string): GrowingDrops[] {
-  return (tc.qdiscs.get(dev) ?? []).flatMap((q): GrowingDrops[] => {
+  const own = tc.qdiscs.get(dev) ?? []
+  const growing = own.flatMap((q): Array<GrowingDrops & {q: Qdisc}> => {
     const later = tc.facts.dropsLater[qdiscKey(q)]
     if (!q.stats || later === undefined || later <= q.stats.drops) return []
-    const base = {handle: q.handle, parent: q.parent, kind: q.kind, drops: later - q.stats.drops}
+    const base = {q, handle: q.handle, parent: q.parent, kind: q.kind, drops: later - q.stats.drops, ofQdiscsUnder: 0}
     if (q.kind !== 'ingress' && q.kind !== 'clsact') return [{...base, cause: 'queue', droppers: []}]
     const hooks = q.kind === 'ingress' ? ['ingress'] : ['ingress', 'egress']
     const droppers = (tc.filters.get(dev) ?? []).filter((f) => hooks.includes(f.attach)).map((f) => ({f, kind: dropperKind(f)})).filter((d) => d.kind !== undefined)
@@ -436,4 +455,14 @@ export function dropsGrowing(tc: TcIndex, dev: string): GrowingDrops[] {
     const cause: DropCause = tc.facts.unread[dev] === undefined && kinds.size === 1 && !kinds.has('unknown') ? (kinds.has('policer') ? 'policer' : 'drop-filter') : 'indeterminate'
     return [{...base, cause, droppers: droppers.map((d) => describeFilter(d.f))}]
   })
+  // Each growing qdisc's drops are counted again by the nearest growing qdisc above it.
+  const byQdisc = new Map(growing.map((g) => [g.q, g]))
+  for (const g of growing) {
+    let up = holderOf(g.q, own)
+    // Bounded: a garbled listing may name parents in a cycle.
+    for (let steps = own.length; up && !byQdisc.has(up) && steps > 0; steps--) up = holderOf(up, own)
+    if (up && !byQdisc.has(up)) continue
+    if (up) byQdisc.get(up)!.ofQdiscsUnder += g.drops
+  }
+  return growing.map(({q, ...g}) => g)
 }

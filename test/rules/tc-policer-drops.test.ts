@@ -115,4 +115,25 @@ describe('tc-policer-drops', () => {
     expect(evaluation.findings[0].title).toMatch(/\(pfifo_fast 0: \+3\)$/)
     expect(evaluation.findings[0].summary).toContain('qdisc pfifo_fast 0: (:2)')
   })
+  it("counts each dropped packet once: a classful root's counter (htb, mq) repeats its children's drops, so the title names where they were dropped, and only what the root dropped beyond them is its own", async () => {
+    // The recording: htb 1: at the root and pfifo 2: under its class 1:2 both grew by 3376, the same packets.
+    const recorded = await factsOf('tc-tap-queue-drops')
+    const tap = tapOf(recorded)
+    const {evaluation} = await fire(policerDrops, recorded)
+    expect(evaluation.findings[0].title).toMatch(/\(pfifo 2: \+3376\)$/)
+    expect(evaluation.findings[0].evidence).toContain(`tc -s qdisc show dev ${tap}: htb 1: dropped 3376 more between two reads, 3376 of them counted first by the qdiscs under it`)
+    // The shaping root is still what the fix removes.
+    expect(evaluation.findings[0].fix).toEqual([`tc qdisc del dev ${tap} root`])
+    const rootDropsMore = alter<TcFacts>(recorded, 'tc', (tc) => {
+      const root = tc.qdiscs.find((q) => q.dev === tap && q.kind === 'htb')!
+      tc.dropsLater[qdiscKey(root)] = tc.dropsLater[qdiscKey(root)]! + 40
+    })
+    expect((await fire(policerDrops, rootDropsMore)).evaluation.findings[0].title).toMatch(/\(htb 1: \+40, pfifo 2: \+3376\)$/)
+    const mq = await factsOf('tc-tap-mq-drops-historic')
+    const mqTap = tapOf(mq)
+    const both = alter<TcFacts>(mq, 'tc', (tc) => {
+      for (const q of tc.qdiscs.filter((x) => x.dev === mqTap && (x.parent === 'root' || x.parent === ':2'))) tc.dropsLater[qdiscKey(q)] = q.stats!.drops + 3
+    })
+    expect((await fire(policerDrops, both)).evaluation.findings[0].title).toMatch(/\(pfifo_fast 0: \+3\)$/)
+  })
 })
