@@ -323,7 +323,7 @@ export const ovsProbe: Probe<OvsFacts> = {
       // XML says (<virtualport type='openvswitch'>) and the link table shows (openvswitch devices). Without
       // either, OVS plays no part in this host's guest networking; with one, it is unknown.
       if ((await ovsInUse(get)) !== false) for (const c of captures) unavailableIfNotRecorded(c)
-      return {installed: false, running: false, reason: 'the recording predates the ovs probe and shows no Open vSwitch device or guest port', bridges: []}
+      return {installed: false, running: false, reason: 'Open vSwitch was not recorded (a recording that predates the ovs probe, a sosreport without its openvswitch plugin) and no Open vSwitch device or guest port shows', bridges: []}
     }
     if (!bridges && captures.some((c) => c.errorCode === 'not-found')) return {installed: false, running: false, reason: 'ovs-vsctl is not installed: not an Open vSwitch host', bridges: []}
     const down = bridges ? undefined : captures.find((c) => c.error !== undefined)

@@ -30,7 +30,7 @@ async function diagnosis(dir: string) {
   return {...d, notCollected: source.describe!().notCollected}
 }
 
-const findings = (d: {findings: {id: string}[]}, id: string) => d.findings.filter((f) => f.id === id)
+const findings = <F extends {id: string}>(d: {findings: F[]}, id: string) => d.findings.filter((f) => f.id === id)
 const notChecked = (d: {notChecked: {ruleId: string; reason: string}[]}, id: string) => d.notChecked.filter((n) => n.ruleId === id)
 
 describe('Open vSwitch text listings read back', () => {
