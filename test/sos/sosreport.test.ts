@@ -1,7 +1,7 @@
 import {execFileSync} from 'node:child_process'
 import {linkSync, mkdirSync, mkdtempSync, readFileSync, symlinkSync, writeFileSync} from 'node:fs'
 import {tmpdir} from 'node:os'
-import {dirname, join} from 'node:path'
+import {basename, dirname, join} from 'node:path'
 import {gzipSync} from 'node:zlib'
 import * as tar from 'tar'
 import {describe, expect, it} from 'vitest'
@@ -260,8 +260,15 @@ describe("a server frozen by its cgroup, from sos's cgroups plugin (/proc/PID/cg
       },
     })
 
+  /** The sosreport as sos ships it: a .tar.gz, of which kvmdoctor keeps only what it reads. */
+  const archived = (dir: string) => {
+    const file = join(scratch(), 'sosreport.tar.gz')
+    execFileSync('tar', ['-czf', file, '-C', dirname(dir), basename(dir)])
+    return file
+  }
+
   it('reads the freezer sos copied: a frozen dnsmasq is a DHCP server that does not run; thawed, it runs', async () => {
-    const {d} = await findingsAndProbes(cgroupsSos(true))
+    const {d} = await findingsAndProbes(archived(cgroupsSos(true)))
     expect((d.facts.processes as {data: {stopped?: unknown}}).data.stopped).toEqual([5473, 5474].map((pid) => ({pid, traced: false, frozen: '/sys/fs/cgroup/unified/kdlab-frozen/cgroup.freeze'})))
     expect(d.findings.map((f) => f.id)).toContain('dhcp-server-not-running')
     const thawed = (await findingsAndProbes(cgroupsSos(false))).d
