@@ -94,6 +94,15 @@ describe('Open vSwitch from a sosreport', () => {
     expect(notes['list Controller']).toMatch(/not their state, last error or role/)
   })
 
+  it('a bridge that speaks only OpenFlow 1.3: its plain dump failed when sos ran (what ovs-ofctl said is in the output), its `-O OpenFlow13` dump is read', async () => {
+    const refused = readFileSync(join(ROOT, 'test/data/ovs/flows-br-sec-of10.stderr'), 'utf8')
+    const of13 = ovs('ovs-ofctl_dump-flows_kdlab-ovs0').replace('NXST_FLOW reply (xid=0x4):', 'OFPST_FLOW reply (OF1.3) (xid=0x2):').replaceAll(/idle_age=\d+, /g, '')
+    const dir = editedSos(ovsSos(), {commands: [{plugin: 'openvswitch', exec: 'ovs-ofctl dump-flows kdlab-ovs0', output: refused, returnCode: 1}, {plugin: 'openvswitch', exec: 'ovs-ofctl -O OpenFlow13 dump-flows kdlab-ovs0', output: of13}]})
+    const d = await diagnosis(dir)
+    expect((d.facts.ovs as {data: {bridges: OvsBridge[]}}).data.bridges[0].flows?.map((f) => f.text)).toEqual([expect.stringContaining('priority=200,ip,in_port=2 actions=drop'), expect.stringContaining('priority=0 actions=NORMAL')])
+    expect(findings(d, 'ovs-flow-drop')).toHaveLength(1)
+  })
+
   it('a flow that drops nothing: ovs-flow-drop checked and silent', async () => {
     const d = await diagnosis(ovsSos({flows: (t) => t.replace(DROP_FLOW, '\n')}))
     expect(findings(d, 'ovs-flow-drop')).toEqual([])
