@@ -1,5 +1,5 @@
 /**
- * Test sosreports made by editing a copy of a recorded one (fixtures/sos-*): commands added to a plugin (the output
+ * Test sosreports made by editing a copy of a recorded one (a sos-* fixture): commands added to a plugin (the output
  * file where sos writes it and the manifest entry naming it), files written or edited under their sos paths.
  */
 import {execFileSync} from 'node:child_process'
