@@ -9,6 +9,7 @@ import type {CommandCapture} from '../src/lib/runner.js'
 import type {LibvirtFacts} from './libvirt.js'
 import type {Link} from './links.js'
 import type {ProcessFacts} from './processes.js'
+import {type ShowBridge, parseOvsShow} from './ovs-text.js'
 import {type Obj, type Probe, type ProbeContext, ParseError, isObj, parseJson, str, unavailableIfNotRecorded} from './types.js'
 
 export interface OvsInterface {
@@ -33,7 +34,8 @@ export interface OvsPort {
   tag: number | null
   /** VLANs a trunk port carries; empty: all of them. */
   trunks: number[]
-  vlanMode: string | null
+  /** null: unset (OVS then takes access with a tag, trunk without); undefined: not read (a sosreport's `ovs-vsctl show` does not print it). */
+  vlanMode: string | null | undefined
 }
 
 export interface OvsController {
@@ -76,6 +78,8 @@ export interface OvsFacts {
   /** Why it is not installed or not running. */
   reason?: string
   bridges: OvsBridge[]
+  /** Set when the ports and controllers come from `ovs-vsctl show` (a sosreport): what that leaves unknown, and why. */
+  showOnly?: string
 }
 
 /** One OVSDB JSON value: an atom, ["uuid", id], ["set", [...]] or ["map", [[k, v]...]]. */
@@ -122,10 +126,10 @@ const stringOf = (v: unknown): string | null => {
   return typeof a === 'string' && a !== '' ? a : null
 }
 
-/** The four listings joined: bridges with their controllers, ports and interfaces (flows are added later). */
-export function parseOvsTables(texts: {bridge: string; port: string; iface: string; controller: string}): OvsBridge[] {
+/** `ovs-vsctl list Interface` rows by UUID. */
+function parseInterfaces(text: string): Map<string, OvsInterface> {
   const interfaces = new Map<string, OvsInterface>()
-  for (const r of parseOvsdbTable(texts.iface, 'Interface')) {
+  for (const r of parseOvsdbTable(text, 'Interface')) {
     const id = uuidOf(r._uuid)
     const name = str(r.name)
     if (!id || !name) throw new ParseError('ovs-vsctl list Interface: a row without _uuid or name')
@@ -140,6 +144,12 @@ export function parseOvsTables(texts: {bridge: string; port: string; iface: stri
       macInUse: stringOf(r.mac_in_use),
     })
   }
+  return interfaces
+}
+
+/** The four listings joined: bridges with their controllers, ports and interfaces (flows are added later). */
+export function parseOvsTables(texts: {bridge: string; port: string; iface: string; controller: string}): OvsBridge[] {
+  const interfaces = parseInterfaces(texts.iface)
   const ports = new Map<string, OvsPort>()
   for (const r of parseOvsdbTable(texts.port, 'Port')) {
     const id = uuidOf(r._uuid)
@@ -174,6 +184,31 @@ export function parseOvsTables(texts: {bridge: string; port: string; iface: stri
       flows: null,
     }
   })
+}
+
+/**
+ * The bridges as `ovs-vsctl show` lists them (a sosreport holds no `list Port` or `list Controller`), each interface
+ * with its row of `list Interface` joined by name (an interface show names and the listing lacks keeps what show
+ * says, its OpenFlow port unknown). show prints no vlan_mode (left undefined) and no controller's state.
+ */
+export function ovsBridgesFromShow(show: ShowBridge[], ifaceText: string): OvsBridge[] {
+  const byName = new Map([...parseInterfaces(ifaceText).values()].map((i) => [i.name, i]))
+  return show.map((b) => ({
+    name: b.name,
+    failMode: b.failMode,
+    datapathType: b.datapathType,
+    controllers: b.controllers.map((c) => ({target: c.target, connected: c.connected, state: null, lastError: null})),
+    ports: b.ports
+      .map((p) => ({
+        name: p.name,
+        interfaces: p.interfaces.map((i) => byName.get(i.name) ?? {name: i.name, type: i.type, ofport: null, error: i.error, linkState: null, adminState: null, externalIds: {}, macInUse: null}),
+        tag: p.tag,
+        trunks: p.trunks,
+        vlanMode: undefined,
+      }))
+      .sort((a, b) => a.name.localeCompare(b.name)),
+    flows: null,
+  }))
 }
 
 /** Per-flow fields ovs-ofctl prints before the match: statistics, timeouts and flags, not part of what matches. */
@@ -262,7 +297,7 @@ export const ovsProbe: Probe<OvsFacts> = {
   expectedFailure: (c) => (c.kind === 'command' && ((c.argv[0] === 'ovs-vsctl' && ovsNotStarted(c)) || (c.argv[0] === 'ovs-ofctl' && versionRefused(c)))) || (c.kind === 'file' && c.path === OVSDB_PID_FILE),
   id: 'ovs',
   title: 'Open vSwitch bridges, ports, controllers and flows',
-  reads: [`${OVSDB_PID_FILE} (with the processes, libvirt and links probes: whether OVS can run at all)`, 'ovs-vsctl -f json list Bridge|Port|Interface|Controller', 'ovs-ofctl dump-flows BR (-O OpenFlow13 when the bridge speaks only that)'],
+  reads: [`${OVSDB_PID_FILE} (with the processes, libvirt and links probes: whether OVS can run at all)`, 'ovs-vsctl -f json list Bridge|Port|Interface|Controller', 'ovs-vsctl show (only where Port and Controller were not recorded: a sosreport)', 'ovs-ofctl dump-flows BR (-O OpenFlow13 when the bridge speaks only that)'],
   async collect({runner, get}) {
     // Most hosts run no Open vSwitch: one process less.
     if (await ovsAbsent(runner, get)) return {installed: false, running: false, reason: 'no ovsdb-server runs (no process, no pid file) and no Open vSwitch device or guest port is there: ovs-vsctl not asked', bridges: []}
@@ -271,22 +306,33 @@ export const ovsProbe: Probe<OvsFacts> = {
     // Most hosts have no Open vSwitch running: the first listing says so, and the other three are not spawned.
     const first = await list(keys[0])
     const captures = first.error === undefined ? [first, ...(await Promise.all(keys.slice(1).map(list)))] : [first]
-    if (captures.some((c) => c.errorCode === 'not-recorded')) {
+    const texts = Object.fromEntries(keys.map((k, i) => [k, captures[i]?.output ?? ''])) as Record<keyof typeof LISTINGS, string>
+    let bridges: OvsBridge[] | undefined
+    let showOnly: string | undefined
+    const unlisted = keys.filter((k, i) => captures[i]?.errorCode === 'not-recorded')
+    if (captures[0].error === undefined && captures[2]?.error === undefined && unlisted.length > 0 && unlisted.every((k) => k === 'port' || k === 'controller')) {
+      // A sosreport lists bridges and interfaces, and the ports and controllers only in `ovs-vsctl show`.
+      const show = await runner.run(['ovs-vsctl', '--timeout=5', 'show'])
+      if (show.error === undefined) {
+        bridges = ovsBridgesFromShow(parseOvsShow(show.output), texts.iface)
+        showOnly = `ports and controllers read from \`ovs-vsctl show\` (${unlisted.map((k) => `ovs-vsctl list ${LISTINGS[k][0]}`).join(', ')} not recorded): a port's vlan_mode and a controller's state are unknown`
+      }
+    }
+    if (!bridges && captures.some((c) => c.errorCode === 'not-recorded')) {
       // A recording made before this probe: OVS matters only where a guest is plugged into it, which libvirt's
       // XML says (<virtualport type='openvswitch'>) and the link table shows (openvswitch devices). Without
       // either, OVS plays no part in this host's guest networking; with one, it is unknown.
       if ((await ovsInUse(get)) !== false) for (const c of captures) unavailableIfNotRecorded(c)
-      return {installed: false, running: false, reason: 'the recording predates the ovs probe and shows no Open vSwitch device or guest port', bridges: []}
+      return {installed: false, running: false, reason: 'Open vSwitch was not recorded (a recording that predates the ovs probe, a sosreport without its openvswitch plugin) and no Open vSwitch device or guest port shows', bridges: []}
     }
-    if (captures.some((c) => c.errorCode === 'not-found')) return {installed: false, running: false, reason: 'ovs-vsctl is not installed: not an Open vSwitch host', bridges: []}
-    const down = captures.find((c) => c.error !== undefined)
+    if (!bridges && captures.some((c) => c.errorCode === 'not-found')) return {installed: false, running: false, reason: 'ovs-vsctl is not installed: not an Open vSwitch host', bridges: []}
+    const down = bridges ? undefined : captures.find((c) => c.error !== undefined)
     if (down) {
       // The database socket is absent when OVS is installed and not started: a state of the host, not a failed read.
       if (ovsNotStarted(down)) return {installed: true, running: false, reason: down.stderr.trim().split('\n')[0].slice(0, 200), bridges: []}
       throw new ParseError(`ovs-vsctl: ${down.error}`)
     }
-    const texts = Object.fromEntries(keys.map((k, i) => [k, captures[i].output])) as Record<keyof typeof LISTINGS, string>
-    const bridges = parseOvsTables(texts)
+    bridges ??= parseOvsTables(texts)
     await Promise.all(
       bridges.map(async (b) => {
         let dump = await runner.run(['ovs-ofctl', '--timeout=5', 'dump-flows', b.name])
@@ -303,7 +349,7 @@ export const ovsProbe: Probe<OvsFacts> = {
         }
       }),
     )
-    return {installed: true, running: true, bridges}
+    return {installed: true, running: true, bridges, ...(showOnly ? {showOnly} : {})}
   },
 }
 

@@ -1,5 +1,8 @@
 /**
- * `tc -s filter show dev DEV ...` as text: the read for hosts whose tc prints invalid JSON for filters
+ * `tc -s qdisc show` and `tc -s filter show dev DEV ...` as text. The qdisc listing is what a sosreport keeps
+ * (sos runs no `tc -j`): read back as tc's JSON, with the options kvmdoctor evaluates (fifo limits, tbf's rate and
+ * burst, netem's loss, htb's default class) and none of another kind's. The filter listing is
+ * the read for hosts whose tc prints invalid JSON for filters the read for hosts whose tc prints invalid JSON for filters
  * (u32 prints its options as text under -j before iproute2 5.18, police before 5.14) and for policers,
  * whose rate, burst and mtu tc's JSON never holds. Only u32 and matchall filters with gact, mirred and
  * police actions are read; any other kind, action or line is a parse error, so the device stays unread.
@@ -131,4 +134,79 @@ export function parseFilterText(text: string, dev: string, attach: string): TcFi
     else blocks.at(-1)!.push(line)
   }
   return blocks.map((b) => parseBlock(b, dev, attach)).filter((f): f is TcFilter => f !== undefined)
+}
+
+/** One qdisc's options from its text, as tc's JSON holds them; `sizeSlack`: how far a size printed rounded (Kb, Mb) may be off. */
+function qdiscOptions(kind: string, text: string): Record<string, unknown> {
+  const word = (name: string) => new RegExp(`(?:^| )${name} (\\S+)`).exec(text)?.[1]
+  const options: Record<string, unknown> = {}
+  let slack = 0
+  const size = (name: string) => {
+    const t = word(name)
+    if (t === undefined) return
+    const {bytes, slack: s} = sizeOf(t)
+    slack = Math.max(slack, s)
+    options[name] = bytes
+  }
+  switch (kind) {
+    case 'pfifo':
+    case 'pfifo_head_drop': {
+      const limit = /^(\d+)p$/.exec(word('limit') ?? '')?.[1]
+      if (limit !== undefined) options.limit = Number(limit)
+      break
+    }
+    case 'bfifo':
+      size('limit')
+      break
+    case 'tbf': {
+      const rate = word('rate')
+      const bits = rate === undefined ? undefined : parseRate(rate)
+      if (bits !== undefined) options.rate = bits / 8
+      size('burst')
+      break
+    }
+    case 'htb': {
+      const def = word('default')
+      if (def !== undefined) options.default = def
+      break
+    }
+    case 'netem': {
+      // "loss 30%" (random loss, then its correlation); another loss model ("loss state ...", "loss gemodel ...") is kept unread.
+      const loss = /(?:^| )loss (\S+)/.exec(text)?.[1]
+      if (loss !== undefined) {
+        const pct = /^(\d+(?:\.\d+)?)%$/.exec(loss)?.[1]
+        if (pct !== undefined) options['loss-random'] = {loss: Number(pct) / 100}
+        else options.loss = loss
+      }
+      break
+    }
+  }
+  if (slack > 0) options.sizeSlack = slack
+  return options
+}
+
+/**
+ * `tc -s qdisc show` as `tc -j -s qdisc show` prints it: each qdisc's kind, handle, device, place (root, a parent),
+ * the options kvmdoctor evaluates and the counters of its "Sent" and "backlog" lines.
+ */
+export function qdiscTextToJson(text: string): Record<string, unknown>[] {
+  const qdiscs: Record<string, unknown>[] = []
+  let current: Record<string, unknown> | undefined
+  for (const line of text.split('\n')) {
+    if (line.trim() === '') continue
+    const head = /^qdisc (\S+) (\S+) dev (\S+) (root|parent (\S+))(?: refcnt (\d+))?(.*)$/.exec(line)
+    if (head) {
+      const [, kind, handle, dev, , parent, refcnt, rest] = head
+      current = {kind, handle, dev, ...(parent === undefined ? {root: true} : {parent}), ...(refcnt ? {refcnt: Number(refcnt)} : {}), options: qdiscOptions(kind, rest.trim())}
+      qdiscs.push(current)
+      continue
+    }
+    if (!current || !/^\s/.test(line)) throw new ParseError(`tc qdisc show: '${line.slice(0, 120)}' not understood`)
+    const sent = /^\s*Sent (\d+) bytes (\d+) pkt \(dropped (\d+), overlimits (\d+) requeues (\d+)\)/.exec(line)
+    if (sent) Object.assign(current, {bytes: Number(sent[1]), packets: Number(sent[2]), drops: Number(sent[3]), overlimits: Number(sent[4]), requeues: Number(sent[5])})
+    const backlog = /^\s*backlog (\S+) (\d+)p requeues \d+/.exec(line)
+    if (backlog) Object.assign(current, {backlog: parseSize(backlog[1]) ?? 0, qlen: Number(backlog[2])})
+    // The kind's own statistics lines (fq_codel's maxpacket, htb's direct_packets ...) are not read.
+  }
+  return qdiscs
 }

@@ -92,6 +92,8 @@ export interface TcFacts {
   filters: TcFilter[]
   /** Qdisc drop counters of the second read, by qdiscKey. */
   dropsLater: Record<string, number>
+  /** Why there is no second read (a sosreport holds one): whether a counter grows is then unknown. */
+  dropsLaterUnread?: string
   /** Devices whose classes or filters could not be read, with the reason. */
   unread: Record<string, string>
 }
@@ -238,14 +240,19 @@ export function parseFilters(text: string, dev: string, attach: string): TcFilte
  */
 async function readFilters(runner: Runner, dev: string, attach: string, argv: string[]): Promise<TcFilter[] | {unread: string}> {
   const json = await runner.run(argv)
-  if (json.error !== undefined) return {unread: `${argv.join(' ')}: ${json.error}`}
   let fromJson: TcFilter[] | undefined
   let jsonFault = ''
-  try {
-    fromJson = parseFilters(json.output, dev, attach)
-    if (!fromJson.some((f) => f.actions.some((a) => a.kind === 'police'))) return fromJson
-  } catch (error) {
-    jsonFault = `${argv.join(' ')}: ${(error as Error).message}`
+  if (json.error !== undefined) {
+    // A sosreport keeps tc's text listing only: that is read instead.
+    if (json.errorCode !== 'not-recorded') return {unread: `${argv.join(' ')}: ${json.error}`}
+    jsonFault = json.error.startsWith(argv.join(' ')) ? json.error : `${argv.join(' ')}: ${json.error}`
+  } else {
+    try {
+      fromJson = parseFilters(json.output, dev, attach)
+      if (!fromJson.some((f) => f.actions.some((a) => a.kind === 'police'))) return fromJson
+    } catch (error) {
+      jsonFault = `${argv.join(' ')}: ${(error as Error).message}`
+    }
   }
   const textArgv = argv.filter((a) => a !== '-j')
   const text = await runner.run(textArgv)
@@ -263,7 +270,7 @@ async function readFilters(runner: Runner, dev: string, attach: string, argv: st
 export const tcProbe: Probe<TcFacts> = {
   id: 'tc',
   title: 'Traffic control (qdiscs, classes, filters)',
-  reads: ['tc -j -s qdisc show', 'tc -s class show dev DEV', 'tc -j -s filter show dev DEV ingress|egress|parent HANDLE', 'tc -s filter show dev DEV ... (where the JSON is invalid or holds a policer)'],
+  reads: ['tc -j -s qdisc show', 'tc -s class show dev DEV', 'tc -j -s filter show dev DEV ingress|egress|parent HANDLE', 'tc -s filter show dev DEV ... (where the JSON is invalid, holds a policer or was not recorded: a sosreport)'],
   async collect({runner}) {
     const qdiscs = parseQdiscs(outputOf(await runner.run(['tc', '-j', '-s', 'qdisc', 'show'])))
     const facts: TcFacts = {qdiscs, classes: [], filters: [], dropsLater: {}, unread: {}}
@@ -313,10 +320,11 @@ export const tcProbe: Probe<TcFacts> = {
     if (again.error === undefined) {
       try {
         for (const q of parseQdiscs(again.output)) if (q.stats) facts.dropsLater[qdiscKey(q)] = q.stats.drops
-      } catch {
+      } catch (error) {
         // The first read decides; a garbled second one only loses the growth.
+        facts.dropsLaterUnread = `tc -j -s qdisc list: ${(error as Error).message}`
       }
-    }
+    } else facts.dropsLaterUnread = again.error.startsWith('tc ') ? again.error : `tc -j -s qdisc list: ${again.error}`
     return facts
   },
 }

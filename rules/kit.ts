@@ -278,6 +278,8 @@ export interface RuleSpec<V, D extends object = object> {
   needsAny?: Probe[][]
   /** Attributes that must be known (not null) for an entity to be checked. */
   known?: (keyof V & string)[]
+  /** Attributes that must be known for this entity only (the verdict needs them in some cases: a fault found without them stands). */
+  knownWhere?: (e: V) => (keyof V & string)[]
   /** Where the rule means something (elsewhere it is checked and passes, and JUnit does not list it). */
   appliesTo?: (e: V, host: HostView) => boolean
   /** Only where the user asked for it (the expectations file): elsewhere it is neither run nor listed. */
@@ -324,6 +326,7 @@ export interface Rule {
   needs: string[]
   needsAny: string[][]
   known: string[]
+  knownWhere?: (e: never) => string[]
   appliesTo?: (e: never, host: HostView) => boolean
   askedFor?: (e: never) => boolean
   derive?: (e: never, host: HostView) => object

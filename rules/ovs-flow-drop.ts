@@ -1,12 +1,14 @@
 import type {ElementView} from '../src/derive/index.js'
 import {DATAPATH} from './datapath.js'
-import {cmd, defineRule, line, text} from './kit.js'
+import {cmd, defineRule, line, probes, text} from './kit.js'
 
 export default defineRule<ElementView>({
   id: 'ovs-flow-drop',
   kind: 'element',
   severity: 'high',
-  needs: DATAPATH,
+  // The OVS hop is decided by the Open vSwitch facts alone: netfilter read in part (a sosreport lists no ipset, nor
+  // the legacy tables beside iptables-nft) leaves a flow's drop of a guest's frames as it is.
+  needs: [...DATAPATH.filter((p) => p !== probes.netfilter), probes.ovs],
   // Only Open vSwitch flows: the netfilter and link elements are other rules' to judge.
   appliesTo: (e) => e.elementKind === 'ovs-flow',
   conditions: (c) => c.all(c.eq('verdict', 'fail')),

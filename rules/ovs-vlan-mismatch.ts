@@ -10,16 +10,21 @@ interface Vlan {
   trunksLacking: string[]
 }
 
+/** libvirt's XML names VLANs and the port's tag is none of them. */
+const tagDiffersFromXml = (i: InterfaceView) => i.libvirtVlanTags.length > 0 && (i.ovsTag === null || !i.libvirtVlanTags.includes(i.ovsTag))
+
 export default defineRule<InterfaceView, Vlan>({
   id: 'ovs-vlan-mismatch',
   kind: 'interface',
   severity: 'high',
   needs: [probes.libvirt, probes.ovs],
+  // Whether the uplinks carry the port's VLAN decides only where its tag is the one libvirt names.
+  knownWhere: (i) => (tagDiffersFromXml(i) ? [] : ['ovsVlanLeaves']),
   appliesTo: (i) => i.ovs && i.running && i.ovsPortOn !== null,
   derive: (i) => ({
-    tagDiffersFromXml: i.libvirtVlanTags.length > 0 && (i.ovsTag === null || !i.libvirtVlanTags.includes(i.ovsTag)),
-    noUplinkCarries: i.ovsUplinks.length > 0 && i.ovsUplinks.every((u) => !u.carries),
-    trunksLacking: i.ovsUplinks.filter((u) => !u.carries && u.trunk && u.trunks.length > 0).map((u) => u.name),
+    tagDiffersFromXml: tagDiffersFromXml(i),
+    noUplinkCarries: i.ovsVlanLeaves === false,
+    trunksLacking: i.ovsUplinks.filter((u) => u.carries === false && u.trunk && u.trunks.length > 0).map((u) => u.name),
   }),
   conditions: (c) => c.any(c.eq('tagDiffersFromXml', true), c.eq('noUplinkCarries', true)),
   title: (i) => text`Guest ${i.domain}: Open vSwitch port ${i.target} is in ${i.ovsTag === null ? 'no VLAN' : `VLAN ${i.ovsTag}`}${i.tagDiffersFromXml ? `, libvirt names VLAN ${i.libvirtVlanTags.join(',')}` : ', which no uplink carries'}`,

@@ -240,7 +240,7 @@ export async function evaluate(model: Model, rules: Rule[], options: EvaluateOpt
         if ((rule.askedFor && !rule.askedFor(view as never)) || (rule.general && covered!.has(view as ElementView))) outcome = {status: 'skip'}
         else if (rule.appliesTo && !rule.appliesTo(view as never, host)) outcome = {status: 'not-applicable'}
         else {
-          const unknown = rule.known.filter((attr) => (view as unknown as Record<string, unknown>)[attr] === null || (view as unknown as Record<string, unknown>)[attr] === undefined)
+          const unknown = [...rule.known, ...(rule.knownWhere?.(view as never) ?? [])].filter((attr) => (view as unknown as Record<string, unknown>)[attr] === null || (view as unknown as Record<string, unknown>)[attr] === undefined)
           if (unknown.length > 0) {
             const because = unknown.map((attr) => view.unknownBecause?.[attr]).filter((r): r is string => r !== undefined)
             outcome = {status: 'unknown', reason: `unknown: ${unknown.join(', ')} (${because.length > 0 ? because.join('; ') : probeReasons(model, rule)})`}

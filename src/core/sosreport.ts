@@ -12,7 +12,9 @@ import {bridgeFdbTextToJson, ipAddressTextToJson, ipNeighTextToJson, ipRouteText
 import {netstatToSs} from '../../probes/listeners-text.js'
 import {type ListingTable, listingsToSave} from '../../probes/netfilter/iptables-list.js'
 import {nftTextToJson} from '../../probes/netfilter/nft-text.js'
+import {ovsdbListToJson} from '../../probes/ovs-text.js'
 import {psListingToPidArgs, psListingToPidStat} from '../../probes/processes-text.js'
+import {qdiscTextToJson} from '../../probes/tc-text.js'
 import {VIRSH_LISTINGS} from '../../probes/libvirt.js'
 import {JOURNAL_DIRS} from '../../probes/logs.js'
 import {SYSTEMD_BOOTED} from '../../probes/services.js'
@@ -59,20 +61,29 @@ export function sosCommandFile(exec: string): string {
 /** Directories and files of a sosreport that kvmdoctor reads: an archive keeps only these. */
 export const SOS_WANTED: Wanted = (path) =>
   /^sos_reports\/manifest\.json$|^sos_logs\/sos\.log$|^version\.txt$/.test(path) ||
-  /^sos_commands\/(networking|firewall_tables|kernel|process|libvirt|virsh|host|systemd|services|firewalld|date|logs|dnsmasq|dhcp)\//.test(path) ||
-  /^(etc\/libvirt|run\/libvirt|var\/lib\/libvirt\/dnsmasq|etc\/dhcp|var\/lib\/dhcp|var\/lib\/dhcpd)\//.test(path) ||
-  /^(proc\/modules|proc\/misc|etc\/hostname|var\/log\/libvirt\/libvirtd\.log)$/.test(path)
+  /^sos_commands\/(networking|openvswitch|firewall_tables|kernel|process|libvirt|virsh|host|systemd|services|firewalld|date|logs|dnsmasq|dhcp)\//.test(path) ||
+  /^(etc\/libvirt|run\/libvirt|run\/openvswitch|var\/lib\/libvirt\/dnsmasq|etc\/dhcp|var\/lib\/dhcp|var\/lib\/dhcpd)\//.test(path) ||
+  /^(proc\/modules|proc\/misc|etc\/hostname|var\/log\/libvirt\/libvirtd\.log)$/.test(path) ||
+  /^proc\/\d+\/cgroup$|^sys\/fs\/cgroup\/(.+\/)?(cgroup\.events|freezer\.state)$/.test(path)
 
 const FIREWALL_PLUGIN_SINCE = [4, 1]
+/** sos copies each process's /proc/PID/cgroup (cgroups plugin) from 4.8.1 on. */
+const CGROUPS_PER_PROCESS_SINCE = [4, 8, 1]
 
-const versionAtLeast = (version: string | undefined, [major, minor]: number[]) => {
-  const m = /^(\d+)\.(\d+)/.exec(version ?? '')
-  return m !== null && (Number(m[1]) > major || (Number(m[1]) === major && Number(m[2]) >= minor))
+const versionAtLeast = (version: string | undefined, since: number[]) => {
+  const m = /^(\d+)\.(\d+)(?:\.(\d+))?/.exec(version ?? '')
+  if (!m) return false
+  const parts = [Number(m[1]), Number(m[2]), Number(m[3] ?? 0)]
+  for (let i = 0; i < since.length; i++) if (parts[i] !== since[i]) return parts[i] > since[i]
+  return true
 }
 
 /** Files sos copies (its plugins' copy specs, sos 4.x): a path one of them covers is absent from the host when the plugin ran and the file is not there. */
-const KNOWN_COPIES: {plugin: string; spec: RegExp}[] = [
+const KNOWN_COPIES: {plugin: string; spec: RegExp; since?: number[]}[] = [
   {plugin: 'kernel', spec: /^\/proc\/(modules|misc)$/},
+  {plugin: 'openvswitch', spec: /^\/run\/openvswitch\/(ovsdb-server|ovs-vswitchd)\.pid$/},
+  {plugin: 'cgroups', spec: /^\/sys\/fs\/cgroup\//},
+  {plugin: 'cgroups', spec: /^\/proc\/\d+\/cgroup$/, since: CGROUPS_PER_PROCESS_SINCE},
   {plugin: 'libvirt', spec: /^\/etc\/libvirt\/qemu\/[^/]+\.xml$|^\/etc\/libvirt\/qemu\/networks\/(autostart\/)?[^/]+\.xml$|^\/run\/libvirt\/|^\/var\/log\/libvirt\/libvirtd\.log$/},
 ]
 
@@ -83,7 +94,8 @@ function specMatches(spec: string, path: string): boolean {
   return re.test(path) || path.startsWith(`${spec}/`)
 }
 
-type Answer = {output: string; truncated?: boolean} | {error: string; errorCode: CommandCapture['errorCode']}
+/** A failed command's recorded output is what it printed on stderr (sos records both in one file). */
+type Answer = {output: string; truncated?: boolean} | {error: string; errorCode: CommandCapture['errorCode']; stderr?: string}
 
 /** A command kvmdoctor runs, answered from what sos recorded (one of its `execs`), read back by `convert`. */
 interface CommandSource {
@@ -160,7 +172,7 @@ export class SosRunner implements Runner {
       for (const file of files) {
         const r = this.tree.read(file)
         if ('text' in r) {
-          if (cmd && cmd.returnCode !== 0) return {error: `${exec}: exit status ${cmd.returnCode} when sos ran it`, errorCode: 'exit-status'}
+          if (cmd && cmd.returnCode !== 0) return {error: `${exec}: exit status ${cmd.returnCode} when sos ran it`, errorCode: 'exit-status', stderr: r.text}
           if (!source.convert) return {output: r.text, truncated: r.truncated}
           try {
             return {output: source.convert(r.text)}
@@ -199,6 +211,7 @@ export class SosRunner implements Runner {
       'ps -eo pid=,stat=': {plugins: ['process'], execs: PS_WITH_STATE, convert: (t) => psListingToPidStat(t, 'ps')},
       'ss -H -lunpt': {plugins: ['networking'], execs: ['netstat -W -neopa', 'netstat -T -neopa', 'netstat -neopa'], convert: netstatToSs},
       'virsh -r version': {plugins: ['virsh'], execs: ['virsh -r version']},
+      'tc -j -s qdisc show': {plugins: ['networking'], execs: ['tc -s qdisc show'], convert: json(qdiscTextToJson)},
     }
     return sources[key]
   }
@@ -207,7 +220,7 @@ export class SosRunner implements Runner {
     const capture = (a: Answer): CommandCapture => ({
       kind: 'command',
       argv,
-      stderr: '',
+      stderr: 'stderr' in a ? (a.stderr ?? '') : '',
       durationMs: 0,
       timedOut: false,
       exitCode: 'error' in a ? null : 0,
@@ -341,9 +354,69 @@ export class SosRunner implements Runner {
       if ('text' in file) return {output: file.text}
       return direct
     }
+    const ovs = this.openvswitchCommand(key)
+    if (ovs) return ovs
+    const tc = this.tcCommand(key)
+    if (tc) return tc
     if (key === 'virsh -r net-list --all') return this.networkList(key)
     if (key === 'virsh -r list --all') return this.domainList(key)
     return undefined
+  }
+
+  /**
+   * Open vSwitch as sos's openvswitch plugin lists it: the Bridge and Interface tables (`ovs-vsctl list`, as text),
+   * `ovs-vsctl show`, and each bridge's flows (plain, and in each OpenFlow version the bridge allows). sos lists no
+   * Port or Controller table: the probe reads them from show.
+   */
+  private openvswitchCommand(key: string): Answer | undefined {
+    const plugins = ['openvswitch']
+    const listing = /^ovs-vsctl --timeout=5 -f json --columns=(\S+) list (Bridge|Port|Interface|Controller)$/.exec(key)
+    if (listing) {
+      const table = listing[2].toLowerCase()
+      if ((table === 'port' || table === 'controller') && this.ran('openvswitch')) {
+        return this.unrecorded(key, table === 'port' ? "sos lists no Port table: ports are read from `ovs-vsctl show`, which does not print a port's vlan_mode" : "sos lists no Controller table: controllers are read from `ovs-vsctl show` (whether each is connected), not their state, last error or role")
+      }
+      return this.recorded(key, {plugins, execs: [`ovs-vsctl -t 5 list ${table}`, `ovs-vsctl list ${table}`], convert: json((t) => ovsdbListToJson(t, listing[1].split(',')))})
+    }
+    if (key === 'ovs-vsctl --timeout=5 show') return this.recorded(key, {plugins, execs: ['ovs-vsctl -t 5 show', 'ovs-vsctl show']})
+    const flows = /^ovs-ofctl --timeout=5 ((?:-O \S+ )?dump-flows \S+)$/.exec(key)
+    if (flows) return this.recorded(key, {plugins, execs: [`ovs-ofctl ${flows[1]}`]})
+    return undefined
+  }
+
+  /**
+   * Traffic control as sos's networking plugin lists it, in text only: the qdiscs once (`tc -s qdisc show`), and per
+   * device (sos 4.1 and later; ingress from 4.2) the filters of its root qdisc (`tc -s filter show dev DEV`) and of
+   * its ingress hook. No class, no clsact egress hook, no filter under a class or a child qdisc, no second read.
+   */
+  private tcCommand(key: string): Answer | undefined {
+    const plugins = ['networking']
+    // The probe reads tc's text listing where its JSON is not recorded.
+    if (/^tc -j -s filter show /.test(key)) return {error: `${key}: not collected by this sosreport (sos keeps tc's text listings only)`, errorCode: 'not-recorded'}
+    if (key === 'tc -j -s qdisc list') return this.unrecorded(key, 'sos lists the qdiscs once (`tc -s qdisc show`)')
+    if (/^tc -s class show dev \S+$/.test(key)) return this.unrecorded(key, 'sos lists no tc classes: what a classful qdisc (htb) does with a packet is unknown')
+    const filters = /^tc -s filter show dev (\S+) (ingress|egress|parent (\S+))$/.exec(key)
+    if (!filters) return undefined
+    const [, dev, where, parent] = filters
+    if (where === 'egress') return this.unrecorded(key, 'sos lists no clsact egress filters (only `tc -s filter show dev DEV` and `... ingress`)')
+    const since = where === 'ingress' ? [4, 2] : [4, 1]
+    if (this.info.sosVersion && !versionAtLeast(this.info.sosVersion, since)) return this.unrecorded(key, `sos ${this.info.sosVersion} lists no ${where === 'ingress' ? 'ingress ' : ''}tc filters (sos ${since.join('.')} and later do)`, `sos ${since.join('.')} or later: sos report -o networking`)
+    if (where === 'ingress') return this.recorded(key, {plugins, execs: [key]})
+    // `tc filter show dev DEV` lists the filters of the device's root qdisc: those under another handle are not listed.
+    if (this.rootQdiscHandle(dev) !== parent) return this.unrecorded(key, `sos lists the filters of ${dev}'s root qdisc and ingress hook only, not those under ${parent}`)
+    return this.recorded(key, {plugins, execs: [`tc -s filter show dev ${dev}`]})
+  }
+
+  private rootQdiscs: Map<string, string> | undefined
+
+  /** A device's root qdisc handle in sos's qdisc listing. */
+  private rootQdiscHandle(dev: string): string | undefined {
+    if (!this.rootQdiscs) {
+      this.rootQdiscs = new Map()
+      const r = this.recorded('tc -j -s qdisc show', {plugins: ['networking'], execs: ['tc -s qdisc show'], convert: json(qdiscTextToJson)})
+      if (!('error' in r)) for (const q of JSON.parse(r.output) as {dev: string; handle: string; root?: boolean}[]) if (q.root) this.rootQdiscs.set(q.dev, q.handle)
+    }
+    return this.rootQdiscs.get(dev)
   }
 
   /**
@@ -471,7 +544,13 @@ export class SosRunner implements Runner {
     const covering = this.coveredBy(path)
     if (covering) return {error: `${path}: no such file (the ${covering} plugin copies it and found none)`, errorCode: 'not-found'}
     const plugin = this.pluginFor(path)
-    this.note({input: path, sos: `${path}${plugin ? ` (plugin ${plugin})` : ''}`, reason: plugin ? (this.ran(plugin) ? `the ${plugin} plugin of this sos version does not copy it` : `the ${plugin} plugin did not run`) : 'sos does not collect it', ...(plugin && !this.ran(plugin) ? {collect: `sos report -o ${plugin}`} : {})})
+    const cgroup = /^\/proc\/\d+\/cgroup$/.test(path)
+    if (cgroup) {
+      // One entry for every process's: what it leaves unknown is a server frozen by its cgroup (ps shows it asleep).
+      const since = CGROUPS_PER_PROCESS_SINCE.join('.')
+      const why = this.ran('cgroups') ? `the cgroups plugin of sos ${this.info.sosVersion ?? '(version unknown)'} does not copy it (sos ${since} and later do)` : `only sos's cgroups plugin copies it (sos ${since} and later), and it did not run`
+      this.note({input: '/proc/PID/cgroup (dnsmasq, dhcpd)', sos: '/proc/[0-9]*/cgroup (plugin cgroups)', reason: `${why}: whether a DHCP or DNS server is frozen by its cgroup's freezer is not known (ps shows a frozen process asleep, as a running one)`, collect: `sos ${since} or later: sos report -o cgroups`})
+    } else this.note({input: path, sos: `${path}${plugin ? ` (plugin ${plugin})` : ''}`, reason: plugin ? (this.ran(plugin) ? `the ${plugin} plugin of this sos version does not copy it` : `the ${plugin} plugin did not run`) : 'sos does not collect it', ...(plugin && !this.ran(plugin) ? {collect: `sos report -o ${plugin}`} : {})})
     return {error: `${path}: not collected by this sosreport`, errorCode: 'not-recorded'}
   }
 
@@ -479,12 +558,14 @@ export class SosRunner implements Runner {
   private coveredBy(path: string): string | undefined {
     const spec = this.copies.find((c) => specMatches(c.spec, path))
     if (spec) return spec.plugin
-    return KNOWN_COPIES.find((k) => this.ran(k.plugin) && k.spec.test(path))?.plugin
+    return KNOWN_COPIES.find((k) => this.ran(k.plugin) && k.spec.test(path) && (!k.since || versionAtLeast(this.info.sosVersion, k.since)))?.plugin
   }
 
   private pluginFor(path: string): string | undefined {
     if (/^\/(etc|run|var\/log|var\/lib)\/libvirt\//.test(path)) return 'libvirt'
     if (/^\/(etc\/dhcp|var\/lib\/dhcpd?)\//.test(path)) return 'dhcp'
+    if (/^\/proc\/\d+\/cgroup$|^\/sys\/fs\/cgroup\//.test(path)) return 'cgroups'
+    if (path.startsWith('/run/openvswitch/')) return 'openvswitch'
     if (/^\/(proc|lib\/modules)\//.test(path)) return 'kernel'
     return undefined
   }

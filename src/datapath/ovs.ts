@@ -275,31 +275,48 @@ export function uplinkPorts(bridge: OvsBridge, guestTaps: Set<string>): OvsPort[
 }
 
 type VlanMode = 'access' | 'trunk' | 'native-tagged' | 'native-untagged'
+const VLAN_MODES: readonly VlanMode[] = ['access', 'trunk', 'native-tagged', 'native-untagged']
 
-/** A port's VLAN mode: its vlan_mode, else (ovs-vswitchd.conf.db(5)) access when it has a tag, trunk when not. */
-export function portMode(port: OvsPort): VlanMode {
+/**
+ * The VLAN modes a port may be in: its vlan_mode, else (unset) OVS's default, access when it has a tag, trunk when not
+ * (ovs-vswitchd.conf.db(5)). Not read (a sosreport's `ovs-vsctl show` does not print it): the modes that use every
+ * column show printed and need no other (a tag alone: access or native; a tag and trunks: native; trunks alone or
+ * neither: trunk), as OVS ignores a tag on a trunk port and trunks on an access port.
+ */
+export function portModes(port: OvsPort): VlanMode[] {
   const mode = port.vlanMode
-  if (mode === 'access' || mode === 'trunk' || mode === 'native-tagged' || mode === 'native-untagged') return mode
-  return port.tag !== null ? 'access' : 'trunk'
+  if (VLAN_MODES.includes(mode as VlanMode)) return [mode as VlanMode]
+  if (mode !== undefined || port.tag === null) return [port.tag !== null ? 'access' : 'trunk']
+  return port.trunks.length > 0 ? ['native-tagged', 'native-untagged'] : ['access', 'native-tagged', 'native-untagged']
 }
 
-/** The VLAN a port puts an untagged frame in: an access port's tag, a native port's native VLAN (its tag), none on a trunk. */
-export const portVlan = (port: OvsPort): number | null => (portMode(port) === 'trunk' ? null : port.tag)
+/** The answer every mode the port may be in gives; undefined when they differ (its vlan_mode decides and was not read). */
+function agreed<T>(port: OvsPort, answer: (mode: VlanMode) => T): T | undefined {
+  const answers = new Set(portModes(port).map(answer))
+  return answers.size === 1 ? [...answers][0] : undefined
+}
 
-/** A port carries a VLAN (none: untagged, VLAN 0): an access port its tag only; a trunk its list (empty: all); a native port its native VLAN and its list. */
-export function portCarries(port: OvsPort, vlan: number | null): boolean {
-  const mode = portMode(port)
-  if (mode === 'access') return port.tag === vlan
+/** The VLAN a port puts an untagged frame in: an access port's tag, a native port's native VLAN (its tag), none on a trunk (trunk is never one of several modes a port may be in). */
+export const portVlan = (port: OvsPort): number | null => (portModes(port)[0] === 'trunk' ? null : port.tag)
+
+/**
+ * A port carries a VLAN (none: untagged, VLAN 0): an access port its tag only; a trunk its list (empty: all); a native
+ * port its native VLAN and its list. undefined: its vlan_mode decides and was not read.
+ */
+export function portCarries(port: OvsPort, vlan: number | null): boolean | undefined {
   const trunked = port.trunks.length === 0 || port.trunks.includes(vlan ?? 0)
-  return mode === 'trunk' ? trunked : port.tag === vlan || trunked
+  return agreed(port, (mode) => (mode === 'access' ? port.tag === vlan : mode === 'trunk' ? trunked : port.tag === vlan || trunked))
 }
+
+/** Whether a port trunks (its list can gain a VLAN): false when it is, or may be, an access port. */
+export const portTrunks = (port: OvsPort): boolean => !portModes(port).includes('access')
 
 /** A port's VLANs as ovs-vsctl sets them. */
 export function portVlans(port: OvsPort): string {
-  const mode = portMode(port)
   const list = port.trunks.length > 0 ? `VLANs ${port.trunks.join(',')}` : 'all VLANs'
-  if (mode === 'access') return `access port in ${port.tag === null ? 'no VLAN' : `VLAN ${port.tag}`}`
-  return mode === 'trunk' ? `trunk of ${list}` : `${mode} port: native VLAN ${port.tag ?? 'none'}, trunk of ${list}`
+  const modes = portModes(port)
+  const words = (mode: VlanMode) => (mode === 'access' ? `access port in ${port.tag === null ? 'no VLAN' : `VLAN ${port.tag}`}` : mode === 'trunk' ? `trunk of ${list}` : `${mode} port: native VLAN ${port.tag ?? 'none'}, trunk of ${list}`)
+  return modes.length === 1 ? words(modes[0]) : `tag ${port.tag ?? 'none'}${port.trunks.length > 0 ? `, trunks ${port.trunks.join(',')}` : ''} (vlan_mode not read: ${modes.join(' or ')})`
 }
 
 /**
@@ -334,12 +351,14 @@ export function ovsVerdict(bridge: OvsBridge | undefined, unknownReason: string 
  * not known when that port is not.
  */
 function enteringVlan(bridge: OvsBridge, port: OvsPort, target: OvsTarget): number | null | undefined {
-  const mode = portMode(port)
-  if (mode === 'access' || isGuestPort(port)) return null
+  if (isGuestPort(port)) return null
   const out = target.port === undefined ? undefined : bridge.ports.find((x) => x.name === target.port)
-  if (!out) return undefined
-  const vlan = portVlan(out)
-  return vlan === null || (mode === 'native-untagged' && port.tag === vlan) ? null : vlan
+  const vlan = out ? portVlan(out) : undefined
+  return agreed(port, (mode) => {
+    if (mode === 'access') return null
+    if (vlan === undefined) return undefined
+    return vlan === null || (mode === 'native-untagged' && port.tag === vlan) ? null : vlan
+  })
 }
 
 /** What a bridge's flows do with a guest's IPv4 unicast frame: send it on, drop it by a flow, leave it to the table miss. */
@@ -367,7 +386,11 @@ function frameVerdict(bridge: OvsBridge, port: OvsPort, inPort: number, p: OvsPa
   if (outcome.normal && target.port !== undefined && !target.skipVlan) {
     const out = bridge.ports.find((x) => x.name === target.port)
     const vlan = portVlan(port)
-    if (out && !portCarries(out, vlan)) {
+    const carries = out ? portCarries(out, vlan) : true
+    if (out && carries === undefined) {
+      return {verdict: 'indeterminate', detail: `whether ${out.name} (${portVlans(out)}) carries the VLAN of ${port.name} (${portVlans(port)}) depends on a vlan_mode not read`, element: {id: `ovs-vlan:${bridge.name} ${port.name}`, kind: 'ovs-vlan', text: `${bridge.name}: port ${port.name} ${portVlans(port)}, ${out.name} ${portVlans(out)}`, device: port.name, master: bridge.name}}
+    }
+    if (out && !carries) {
       const where = portVlans(out)
       return {
         verdict: 'fail',

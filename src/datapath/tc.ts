@@ -282,6 +282,13 @@ function runQdisc(tc: TcIndex, q: Qdisc, p: TcPacket, depth = 0): TcVerdict {
   const n = (k: string) => (typeof o[k] === 'number' ? (o[k] as number) : undefined)
   if (depth > 8) return {verdict: 'indeterminate', detail: `tc classes on ${q.dev} nest too deep to follow`}
   if (PASSING.has(q.kind)) return {verdict: 'pass', detail: `qdisc ${q.kind}`}
+  // A size tc printed rounded (a sosreport's text listing: "1Kb"): a frame within the rounding of it may or may not fit.
+  const slack = n('sizeSlack') ?? 0
+  const nearFrame = (size: number | undefined) => size !== undefined && slack > 0 && Math.abs(size - frameOf(p)) <= slack
+  if ((q.kind === 'bfifo' && nearFrame(n('limit'))) || (q.kind === 'tbf' && nearFrame(n('burst')))) {
+    const what = q.kind === 'bfifo' ? `limit ${n('limit')}` : `burst ${n('burst')}`
+    return {verdict: 'indeterminate', detail: `qdisc ${q.kind} ${q.handle} on ${q.dev}: a ${frameOf(p)}-byte frame against its ${what} bytes, as tc printed it rounded (within ${slack} bytes): whether it fits is not known`, element: qElement(`${what} bytes (rounded)`, true)}
+  }
   switch (q.kind) {
     case 'pfifo': {
       const limit = n('limit')

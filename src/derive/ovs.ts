@@ -8,7 +8,7 @@ import type {BandwidthLimit} from '../../probes/libvirt.js'
 import type {OvsFacts} from '../../probes/ovs.js'
 import type {TcFacts} from '../../probes/tc.js'
 import {type ProbeResult, dataOf} from '../../probes/types.js'
-import {guestUnicastFate, portCarries, portMode, portVlan, portVlans, uplinkPorts} from '../datapath/ovs.js'
+import {guestUnicastFate, portCarries, portTrunks, portVlan, portVlans, uplinkPorts} from '../datapath/ovs.js'
 import {type GrowingDrops, dropsGrowing, tcIndexOf} from '../datapath/tc.js'
 import {type DeriveContext, type DomainInterface, isRunning} from './context.js'
 import type {OvsBridgeView} from './types.js'
@@ -84,7 +84,12 @@ export interface InterfaceOvsAttributes {
   /** The VLANs libvirt's XML gives it (<vlan><tag/>). */
   libvirtVlanTags: number[]
   /** The bridge's uplinks (ports that are neither internal nor a guest's), whether each carries its VLAN, its VLANs in words, and whether it trunks (a list can gain a VLAN). */
-  ovsUplinks: {name: string; tag: number | null; trunks: number[]; carries: boolean; vlans: string; trunk: boolean}[]
+  ovsUplinks: {name: string; tag: number | null; trunks: number[]; carries: boolean | null; vlans: string; trunk: boolean}[]
+  /**
+   * Whether its VLAN can leave the bridge: some uplink carries it (or there is no uplink: nothing to cross); false when
+   * none does; null when a port's vlan_mode decides and was not read (a sosreport).
+   */
+  ovsVlanLeaves: boolean | null
   /** libvirt's <bandwidth>: average/peak in kilobytes per second, burst in kilobytes. */
   bandwidthInbound: BandwidthLimit | null
   bandwidthOutbound: BandwidthLimit | null
@@ -127,6 +132,8 @@ export function interfaceOvsAttributes(ctx: DeriveContext, i: DomainInterface, e
     }
   }
   const guestVlan = port ? portVlan(port) : null
+  const uplinks = onBridge ? uplinkPorts(onBridge, runningTaps(ctx)).map((u) => ({name: u.name, tag: u.tag, trunks: u.trunks, carries: portCarries(u, guestVlan) ?? null, vlans: portVlans(u), trunk: portTrunks(u)})) : []
+  const vlanLeaves = uplinks.length === 0 || uplinks.some((u) => u.carries === true) ? true : uplinks.some((u) => u.carries === null) ? null : false
   const attributes: InterfaceOvsAttributes = {
     ovs: isOvs,
     ovsState: !isOvs || !ovs ? null : ovs.running ? 'running' : ovs.installed ? 'not-running' : 'not-installed',
@@ -140,11 +147,15 @@ export function interfaceOvsAttributes(ctx: DeriveContext, i: DomainInterface, e
     ovsAdminState: iface?.adminState ?? null,
     ovsInterfaceId: i.virtualport?.interfaceId ?? null,
     libvirtVlanTags: i.vlanTags ?? [],
-    ovsUplinks: onBridge ? uplinkPorts(onBridge, runningTaps(ctx)).map((u) => ({name: u.name, tag: u.tag, trunks: u.trunks, carries: portCarries(u, guestVlan), vlans: portVlans(u), trunk: portMode(u) !== 'access'})) : [],
+    ovsUplinks: uplinks,
+    ovsVlanLeaves: vlanLeaves,
     bandwidthInbound: i.bandwidth?.inbound ?? null,
     bandwidthOutbound: i.bandwidth?.outbound ?? null,
     tapShaping: shaping,
-    tapDropsGrowing: tc && i.target ? dropsGrowing(tc, i.target) : null,
+    tapDropsGrowing: tc && i.target && tcFacts?.dropsLaterUnread === undefined ? dropsGrowing(tc, i.target) : null,
   }
-  return isOvs && !ovs ? {...attributes, unknownBecause: {ovsState: unknownBecause!, ovsBridgeExists: unknownBecause!}} : attributes
+  const dropsUnknown = tc && i.target && tcFacts?.dropsLaterUnread !== undefined ? {tapDropsGrowing: `whether a drop counter grows needs two reads of the qdiscs: ${tcFacts.dropsLaterUnread}`} : undefined
+  if (isOvs && !ovs) return {...attributes, unknownBecause: {ovsState: unknownBecause!, ovsBridgeExists: unknownBecause!, ...dropsUnknown}}
+  if (vlanLeaves === null) return {...attributes, unknownBecause: {...dropsUnknown, ovsVlanLeaves: `whether the uplinks (${uplinks.filter((u) => u.carries === null).map((u) => `${u.name}: ${u.vlans}`).join('; ')}) carry VLAN ${guestVlan ?? 'none'} depends on their vlan_mode, not read (${ovs?.showOnly ?? 'unknown'})`}}
+  return dropsUnknown ? {...attributes, unknownBecause: dropsUnknown} : attributes
 }

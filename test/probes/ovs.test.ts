@@ -129,7 +129,7 @@ describe('the ovs probe on a recording made before it existed', () => {
   it('no OVS device or guest port recorded: not an OVS host (the Linux-bridge lab recordings)', async () => {
     const {factsOf} = await import('../helpers.js')
     const facts = await factsOf('bridged-healthy')
-    expect(facts.results.ovs).toMatchObject({ok: true, data: {installed: false, running: false, bridges: [], reason: expect.stringContaining('predates the ovs probe')}})
+    expect(facts.results.ovs).toMatchObject({ok: true, data: {installed: false, running: false, bridges: [], reason: expect.stringContaining('that predates the ovs probe')}})
   })
   it('libvirt unreadable: unknown whether OVS matters, so the probe is unavailable', async () => {
     const notRecorded = {exitCode: null, error: 'not recorded in this snapshot', errorCode: 'not-recorded' as const}

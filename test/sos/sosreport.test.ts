@@ -1,7 +1,7 @@
 import {execFileSync} from 'node:child_process'
 import {linkSync, mkdirSync, mkdtempSync, readFileSync, symlinkSync, writeFileSync} from 'node:fs'
 import {tmpdir} from 'node:os'
-import {dirname, join} from 'node:path'
+import {basename, dirname, join} from 'node:path'
 import {gzipSync} from 'node:zlib'
 import * as tar from 'tar'
 import {describe, expect, it} from 'vitest'
@@ -11,6 +11,8 @@ import {UserError} from '../../src/core/errors.js'
 import {openSource} from '../../src/core/source.js'
 import {SOS_WANTED, openSosreport, sosCommandFile} from '../../src/core/sosreport.js'
 import {openSosArchive} from '../../src/core/sosreport-tree.js'
+import {recordedOutput} from '../helpers.js'
+import {editedSos} from './sos-edit.js'
 
 const data = (file: string) => readFileSync(join(import.meta.dirname, '../data/sos/iproute', file), 'utf8')
 
@@ -241,5 +243,44 @@ describe("a process's state from sos's ps listing", () => {
     const {d} = await findingsAndProbes(fixture)
     expect((d.facts.processes as {data: {stopped?: unknown}}).data.stopped).toEqual([])
     expect(d.findings.map((f) => f.id)).not.toContain('dhcp-server-not-running')
+  })
+})
+
+describe("a server frozen by its cgroup, from sos's cgroups plugin (/proc/PID/cgroup from sos 4.8.1, /sys/fs/cgroup)", () => {
+  const fixture = join(import.meta.dirname, '../../fixtures/sos-masquerade-removed')
+  /** Its dnsmasq processes (5473, 5474) in the lab's kdlab-frozen cgroup (dnsmasq-frozen's recording: a hybrid host). */
+  const cgroupsSos = (frozen: boolean) =>
+    editedSos(fixture, {
+      version: '4.8.1',
+      copies: [{plugin: 'cgroups', spec: '/sys/fs/cgroup'}, {plugin: 'cgroups', spec: '/proc/[0-9]*/cgroup'}],
+      files: {
+        'proc/5473/cgroup': recordedOutput('dnsmasq-frozen', 'file-proc-18781-cgroup.txt'),
+        'proc/5474/cgroup': recordedOutput('dnsmasq-frozen', 'file-proc-18781-cgroup.txt'),
+        'sys/fs/cgroup/unified/kdlab-frozen/cgroup.events': `populated 1\nfrozen ${frozen ? 1 : 0}\n`,
+      },
+    })
+
+  /** The sosreport as sos ships it: a .tar.gz, of which kvmdoctor keeps only what it reads. */
+  const archived = (dir: string) => {
+    const file = join(scratch(), 'sosreport.tar.gz')
+    execFileSync('tar', ['-czf', file, '-C', dirname(dir), basename(dir)])
+    return file
+  }
+
+  it('reads the freezer sos copied: a frozen dnsmasq is a DHCP server that does not run; thawed, it runs', async () => {
+    const {d} = await findingsAndProbes(archived(cgroupsSos(true)))
+    expect((d.facts.processes as {data: {stopped?: unknown}}).data.stopped).toEqual([5473, 5474].map((pid) => ({pid, traced: false, frozen: '/sys/fs/cgroup/unified/kdlab-frozen/cgroup.freeze'})))
+    expect(d.findings.map((f) => f.id)).toContain('dhcp-server-not-running')
+    const thawed = (await findingsAndProbes(cgroupsSos(false))).d
+    expect((thawed.facts.processes as {data: {stopped?: unknown; freezeUnread?: unknown}}).data).toMatchObject({stopped: []})
+    expect(thawed.findings.map((f) => f.id)).not.toContain('dhcp-server-not-running')
+  })
+
+  it('without them, one note says what is unknown and which plugin and version collect it', async () => {
+    const {d} = await findingsAndProbes(fixture)
+    const cgroup = d.source?.notCollected.filter((n) => n.input.includes('cgroup'))
+    expect(cgroup).toEqual([{input: '/proc/PID/cgroup (dnsmasq, dhcpd)', sos: '/proc/[0-9]*/cgroup (plugin cgroups)', reason: expect.stringMatching(/^only sos's cgroups plugin copies it \(sos 4\.8\.1 and later\), and it did not run: whether a DHCP or DNS server is frozen by its cgroup's freezer is not known/), collect: 'sos 4.8.1 or later: sos report -o cgroups'}])
+    const older = (await findingsAndProbes(editedSos(fixture, {version: '4.5.6', copies: [{plugin: 'cgroups', spec: '/sys/fs/cgroup'}]}))).d
+    expect(older.source?.notCollected.find((n) => n.input.includes('cgroup'))?.reason).toMatch(/^the cgroups plugin of sos 4\.5\.6 does not copy it \(sos 4\.8\.1 and later do\)/)
   })
 })
