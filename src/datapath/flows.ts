@@ -19,7 +19,7 @@ import {formatIp, ipInPrefix, networkOf, parseIp, parsePrefix} from '../lib/addr
 import {parseCidr, prefixRelation} from '../lib/ipv4.js'
 import {getOrCreate, groupBy} from '../lib/collections.js'
 import {flat} from '../lib/flat.js'
-import type {NfChain, NfHook, NfRuleset} from '../lib/netfilter.js'
+import type {NfChain, NfExpr, NfHook, NfRuleset} from '../lib/netfilter.js'
 import type {Link} from '../../probes/links.js'
 import type {LibvirtDomain, LibvirtNetwork} from '../../probes/libvirt.js'
 import type {Listener} from '../../probes/listeners.js'
@@ -2233,9 +2233,10 @@ class HostView {
   }
 
   private tcpFlagsRead?: boolean
-  /** Whether any rule of the ruleset matches on TCP flags (alone or in a concatenation). */
+  /** Whether any rule of the ruleset reads TCP flags: a match, or the key of a verdict or mark map (alone or in a concatenation). */
   private readsTcpFlags(): boolean {
-    this.tcpFlagsRead ??= this.facts.ruleset.tables.some((t) => Object.values(t.chains).some((c) => c.rules.some((r) => r.exprs.some((e) => e.kind === 'cmp' && (e.field === 'tcp flags' || e.concat?.includes('tcp flags') === true)))))
+    const reads = (e: NfExpr) => (e.kind === 'cmp' || e.kind === 'vmap' || e.kind === 'mark-map') && (e.field === 'tcp flags' || e.concat?.includes('tcp flags') === true)
+    this.tcpFlagsRead ??= this.facts.ruleset.tables.some((t) => Object.values(t.chains).some((c) => c.rules.some((r) => r.exprs.some(reads))))
     return this.tcpFlagsRead
   }
 

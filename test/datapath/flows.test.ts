@@ -631,6 +631,10 @@ describe('the round trip: a reply gets every check its request gets', () => {
     expect(later.decidedBy).toMatchObject({name: 'netfilter forward', verdict: 'fail', detail: expect.stringMatching(/^dropped by /)})
     // The same rule for another device leaves both walks passing.
     expect(verdicts(flows(host(flagsDrop(0x12, 'eth9'))))).toMatchObject({egress: 'pass', 'egress-reply': 'pass'})
+    // Read as a verdict map's key (nft `tcp flags vmap { syn | ack : drop }`), the same.
+    const vmap: NfExpr = {kind: 'vmap', field: 'tcp flags', map: [{key: num(0x12), then: {kind: 'verdict', verdict: 'drop'}}], text: 'tcp flags vmap { syn | ack : drop }'}
+    const mapped = flows(host((h) => (h.ruleset = ruleset(libvirtTables({filter: {FORWARD: [[cmp('oifname', str('virbr0')), cmp('l4proto', str('tcp')), vmap], [jump('LIBVIRT_FWX')], [jump('LIBVIRT_FWI')], [jump('LIBVIRT_FWO')]]}})))))
+    expect(byKind(mapped, 'egress-reply').decidedBy).toMatchObject({verdict: 'fail', detail: expect.stringMatching(/^the connection's first reply \(SYN-ACK\): dropped by /)})
   })
 
   it('arp_ignore 8 on the uplink: the host answers none of the upstream\'s ARP requests for its NAT address, so the replies reach it only while the upstream\'s cache lasts: undecided by time, never a pass', () => {
