@@ -50,8 +50,10 @@ const FLOW_OF: Record<InboundMeasure['from'], Flow['kind']> = {outside: 'inbound
 
 /**
  * kvmdoctor's verdict on each measured connection against what happened: a pass must have been answered,
- * a fail must not; an indeterminate flow claims nothing. A connection kvmdoctor follows no flow for is a
- * disagreement when it was answered (something published it that kvmdoctor did not see).
+ * a fail must not; an indeterminate flow claims nothing. A connection is answered only when its request and its
+ * reply both pass (lab: inbound-reply-blocked, a drop of the guest's answers alone): the two flows are judged as one,
+ * the first failing, else undecided, one deciding. A connection kvmdoctor follows no flow for is a disagreement when
+ * it was answered (something published it that kvmdoctor did not see).
  */
 export function inboundDisagreements(flows: Flow[], record: InboundRecord): string[] {
   const out: string[] = []
@@ -61,8 +63,12 @@ export function inboundDisagreements(flows: Flow[], record: InboundRecord): stri
       if (m.answered) out.push(`${m.from}: the connection to port ${record.port} was answered, but kvmdoctor follows no ${FLOW_OF[m.from]} flow for it`)
       continue
     }
-    if (flow.verdict === 'pass' && !m.answered) out.push(`${m.from}: kvmdoctor passes ${flow.description}, but the connection failed (${m.output})`)
-    if (flow.verdict === 'fail' && m.answered) out.push(`${m.from}: kvmdoctor fails ${flow.description} at ${flow.decidedBy?.name}, but the guest answered`)
+    const reply = flows.find((f) => f.replyTo === flow.kind && f.guest === flow.guest && f.forward === flow.forward)
+    const both = [flow, ...(reply ? [reply] : [])]
+    const failing = both.find((f) => f.verdict === 'fail')
+    const undecided = both.some((f) => f.verdict === 'indeterminate')
+    if (!failing && !undecided && !m.answered) out.push(`${m.from}: kvmdoctor passes ${both.map((f) => f.description).join(' and ')}, but the connection failed (${m.output})`)
+    if (failing && m.answered) out.push(`${m.from}: kvmdoctor fails ${failing.description} at ${failing.decidedBy?.name}, but the guest answered`)
   }
   return out
 }

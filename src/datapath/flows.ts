@@ -19,7 +19,7 @@ import {formatIp, ipInPrefix, networkOf, parseIp, parsePrefix} from '../lib/addr
 import {parseCidr, prefixRelation} from '../lib/ipv4.js'
 import {getOrCreate, groupBy} from '../lib/collections.js'
 import {flat} from '../lib/flat.js'
-import type {NfChain, NfHook, NfRuleset} from '../lib/netfilter.js'
+import type {NfChain, NfExpr, NfHook, NfRuleset} from '../lib/netfilter.js'
 import type {Link} from '../../probes/links.js'
 import type {LibvirtDomain, LibvirtNetwork} from '../../probes/libvirt.js'
 import type {Listener} from '../../probes/listeners.js'
@@ -223,6 +223,10 @@ const EPHEMERAL_PORT = 40000
 
 /** Sizes (IP bytes) of the packets each flow carries: a hop that cannot pass the largest fails the flow. */
 const SIZE = {dhcp: 328, dns: 80, dnsReply: 512, ping: 84}
+/** TCP flags of a connection's first reply: SYN and ACK. */
+const SYN_ACK = 0x12
+/** How bad a walk's hops are: a failing hop, else an undecided one, else none. */
+const walkRank = (hops: Hop[]): number => (hops.some((h) => h.verdict === 'fail') ? 2 : hops.some((h) => h.verdict === 'indeterminate') ? 1 : 0)
 
 export function buildDatapath(facts: DatapathFacts, options: {internet?: Destination; internet6?: Destination; publish?: PublishRequest[]} = {}): Datapath {
   const host = new HostView(facts)
@@ -772,8 +776,8 @@ class HostView {
       const arriving = this.inConnection(runner, reply, natted, src)
       const back = new PathRunner(this, [], arriving, size)
       if (natted === src) back.push(this.returnRouteHop(networkOf(subnet), net))
-      this.replyIn(back, egress, g)
-      flows.push(this.finish(base, 'egress6-reply', `IPv6 reply from ${to.addr}${natted !== src ? ` to ${natted}` : ''}, arriving by ${egress}, back to ${d.name}`, reply, back.hops, 'egress6', assumed))
+      const walked = this.withOpeningReply(back, reply, (r) => this.replyIn(r, egress, g))
+      flows.push(this.finish(base, 'egress6-reply', `IPv6 reply from ${to.addr}${natted !== src ? ` to ${natted}` : ''}, arriving by ${egress}, back to ${d.name}`, walked.packet, walked.hops, 'egress6', assumed))
       return {flows, nexthops}
     }, to.addr, d.name)
   }
@@ -1264,6 +1268,30 @@ class HostView {
   }
 
   /**
+   * The upstream (`asker`, the route's next hop) sends a NATed reply to the host's address on the uplink only once ARP
+   * gives it the host's MAC: arp_ignore 8 answers none of its requests there (lab: uplink-arp-ignore-never), as an arp
+   * family drop would. What its cache holds, which the host cannot read, carries the replies until it runs out. A
+   * device without ARP (a tunnel, WireGuard) has no such step.
+   */
+  private uplinkArpHop(runner: PathRunner, dev: string, addr: string, asker: string): void {
+    const link = this.links.get(dev)
+    if (!runner.alive() || !link?.mac || link.flags.includes('NOARP')) return
+    const name = `ARP for ${addr} on ${dev}`
+    const cached = `the upstream sends the replies to ${addr} only while its ARP cache holds the host's MAC (written again by each ARP request the host sends it)`
+    const {value, key, unread} = this.maxConf(dev, 'arp_ignore')
+    if (value === 8) {
+      const hop: Hop = {name, verdict: 'fail', detail: `${key} = 8: the host answers no ARP request on ${dev}`, element: {id: `sysctl:${key}`, kind: 'sysctl', text: `${key} = 8`, sysctl: {key, value: 8}, device: dev}}
+      runner.push(cacheBound(hop, cached, 'a restarted or idle upstream'))
+      return
+    }
+    if (unread.length > 0) {
+      runner.push({name, verdict: 'indeterminate', detail: `${unread.join(' and ')} could not be read: whether the host answers the upstream's ARP for ${addr} on ${dev} (not when arp_ignore is 8) is not known`})
+      return
+    }
+    this.arpExchange(runner, name, dev, {guest: asker, host: addr}, cached)
+  }
+
+  /**
    * ARP off on the Ethernet device a packet leaves by (NOARP): the kernel flushed its neighbour entries and now sends
    * to the device's own MAC (arp_constructor), which the next hop drops; only an entry set since (PERMANENT, another
    * MAC) still reaches it (lab: uplink-arp-off).
@@ -1636,6 +1664,16 @@ class HostView {
     if (entry.state.includes('FAILED') && !expectedMac) {
       runner.push({name: `neighbour ${nextHop}`, verdict: 'indeterminate', detail: `${nextHop} did not answer ARP on ${dev} when last asked (neighbour FAILED)`, element: {id: `neigh:${dev} ${nextHop}`, kind: 'neighbour', text: `ip neigh: ${nextHop} FAILED dev ${dev}`, device: dev, address: nextHop}})
     }
+  }
+
+  /**
+   * A permanent neighbour entry for a next hop beyond the host: everything for it goes to that MAC, which the host
+   * never checks by ARP and cannot check against the machine's own (lab: uplink-neigh-pinned-wrong, a MAC nobody has).
+   */
+  private pinnedNextHop(dev: string, nextHop: string): string | undefined {
+    const entry = this.neighbourAt(dev, nextHop)
+    if (!entry?.mac || !entry.state.includes('PERMANENT')) return undefined
+    return `${nextHop} is at ${entry.mac} on ${dev}, as a permanent neighbour entry says: the host never checks it by ARP`
   }
 
   /**
@@ -2068,6 +2106,8 @@ class HostView {
     if (egress && decision?.kind === 'unicast') {
       this.neighbourHop(runner, egress, decision.gateway ?? to.addr)
       this.egressNoArp(runner, egress, decision.gateway ?? to.addr)
+      const pinned = this.pinnedNextHop(egress, decision.gateway ?? to.addr)
+      if (pinned) assumed.push(pinned)
     }
     if (runner.alive() && egress) this.leaveDevice(runner, egress, 'egress')
     const nexthops = decision?.nexthops
@@ -2121,14 +2161,15 @@ class HostView {
           element: {id: `sysctl:rp_filter:${names.join(',')}`, kind: 'rp-filter', text: `rp_filter ${unread.length > 0 ? 'unread' : '1'} on ${names.join(', ')} (effective max of conf/all and the device's)`, sysctl: {key, value: 1}, device: names[0]},
         })
       }
+      this.uplinkArpHop(back, egress, natted, decision?.gateway ?? to.addr)
       const others = this.snatRangeForeign(runner)
       if (others) back.push(others)
       replyAssumed.push(`the reply to ${natted} arrives by ${egress}, the device the request left by${strictElsewhere.length > 0 ? ` (${strictElsewhere.some((d) => d.unread.length > 0) ? 'rp_filter strict or unread' : 'strict rp_filter drops it'} on ${strictElsewhere.map((d) => d.dev).join(', ')}${strictElsewhere.some((d) => d.unread.length > 0) ? ' may drop it' : ''} if the network sends it there)` : ''}`)
     } else {
       back.push(this.snatNotLocalHop(runner, natted))
     }
-    this.replyIn(back, egress, g)
-    flows.push(this.finish(base, kind === 'custom' ? 'custom' : 'egress-reply', `reply from ${to.addr} to ${natted}, arriving by ${egress}, back to ${d.name}`, reply, back.hops, kind, replyAssumed))
+    const walked = this.withOpeningReply(back, reply, (r) => this.replyIn(r, egress, g))
+    flows.push(this.finish(base, kind === 'custom' ? 'custom' : 'egress-reply', `reply from ${to.addr} to ${natted}, arriving by ${egress}, back to ${d.name}`, walked.packet, walked.hops, kind, replyAssumed))
     if (kind === 'custom') flows[1].kind = 'custom'
     return {flows, nexthops}
   }
@@ -2153,10 +2194,12 @@ class HostView {
     if (flows[0].verdict === 'fail') return flows
     const reply = replyPacket({family: 4, src: to.addr, dst: src, l4proto: to.proto, ...(to.proto === 'icmp' ? {icmpType: 0} : {sport: to.port ?? 443, dport: EPHEMERAL_PORT})})
     const back = new PathRunner(this, [], {...reply, ct: {...reply.ct, mark: runner.packet().ct.mark, ...this.connOf(runner)}}, to.proto === 'icmp' ? SIZE.ping : this.replySize(i, to.proto, this.pathMtu(bridge)))
-    back.outputHook(bridge, back.route('routing', 'output', {iif: 'lo', src: to.addr, viaDev: bridge}), bridge)
-    this.ipSend(back, undefined, bridge)
-    this.toGuest(back, g, false, true)
-    flows.push(this.finish(base, 'custom', `answer from ${to.addr} back to ${d.name}`, reply, back.hops, 'custom', assumed))
+    const walked = this.withOpeningReply(back, reply, (r) => {
+      r.outputHook(bridge, r.route('routing', 'output', {iif: 'lo', src: to.addr, viaDev: bridge}), bridge)
+      this.ipSend(r, undefined, bridge)
+      this.toGuest(r, g, false, true)
+    })
+    flows.push(this.finish(base, 'custom', `answer from ${to.addr} back to ${d.name}`, walked.packet, walked.hops, 'custom', assumed))
     return flows
   }
 
@@ -2172,6 +2215,31 @@ class HostView {
   }
 
   /** A reply arriving on `dev` from outside, forwarded back to the guest: every check the request had. */
+  /**
+   * A TCP connection's replies open with the SYN-ACK, and a reply walk is of its later segments (ACK): a rule reading
+   * TCP flags tells them apart (`--tcp-flags SYN,ACK SYN,ACK -j DROP` drops only the opening; lab: reply-synack-drop).
+   * Where the ruleset reads flags at all, the opening reply is walked too (the same size: only its flags differ) and
+   * the worse of the two walks is the reply's; `reply` is the packet the walk started from, as the flow shows it.
+   */
+  private withOpeningReply(back: PathRunner, reply: NfPacket, walk: (r: PathRunner) => void): {hops: Hop[]; packet: NfPacket} {
+    const start = back.packet()
+    const opening = start.l4proto === 'tcp' && this.readsTcpFlags() ? back.withPacket({...start, tcpFlags: SYN_ACK}) : undefined
+    walk(back)
+    if (!opening) return {hops: back.hops, packet: reply}
+    walk(opening)
+    if (walkRank(opening.hops) <= walkRank(back.hops)) return {hops: back.hops, packet: reply}
+    const first = 'the connection\'s first reply (SYN-ACK)'
+    return {hops: opening.hops.map((h) => (h.verdict === 'pass' ? h : {...h, detail: `${first}: ${h.detail}`})), packet: {...reply, tcpFlags: SYN_ACK}}
+  }
+
+  private tcpFlagsRead?: boolean
+  /** Whether any rule of the ruleset reads TCP flags: a match, or the key of a verdict or mark map (alone or in a concatenation). */
+  private readsTcpFlags(): boolean {
+    const reads = (e: NfExpr) => (e.kind === 'cmp' || e.kind === 'vmap' || e.kind === 'mark-map') && (e.field === 'tcp flags' || e.concat?.includes('tcp flags') === true)
+    this.tcpFlagsRead ??= this.facts.ruleset.tables.some((t) => Object.values(t.chains).some((c) => c.rules.some((r) => r.exprs.some(reads))))
+    return this.tcpFlagsRead
+  }
+
   private replyIn(back: PathRunner, dev: string, g: GuestSide): void {
     this.enterDevice(back, dev, 'egress')
     // Routed by its destination after conntrack undid the NAT: only a route out of the guest's bridge reaches it.
@@ -2887,6 +2955,16 @@ class PathRunner {
     return branches[0].packet
   }
 
+  /** A runner at the same point of the path (its hops so far, its bridge port and VLAN) for another packet. */
+  withPacket(packet: NfPacket): PathRunner {
+    const other = new PathRunner(this.host, [...this.hops], packet, this.size)
+    other.nexthop = this.nexthop
+    other.sourcePort = this.sourcePort
+    other.vlanChecked = this.vlanChecked
+    other.vlan = this.vlan
+    return other
+  }
+
   push(hop: Hop): void {
     if (this.alive()) this.hops.push(hop)
   }
@@ -3021,8 +3099,8 @@ const newHopCache = () => new Map<'in' | 'out' | undefined, Map<string | undefin
  * its gateway's entry fresh; dnsmasq writes the host's entry for a guest with each DHCP answer): the flow passes until
  * the cache runs out, then fails. Not a fact the host shows: undecided, by time.
  */
-function cacheBound(hop: Hop, whileCached: string): Hop {
-  return {...hop, verdict: 'indeterminate', detail: `${hop.detail}: ${whileCached}, never after it runs out (a rebooted or idle guest)`, intermittent: true}
+function cacheBound(hop: Hop, whileCached: string, whoForgets = 'a rebooted or idle guest'): Hop {
+  return {...hop, verdict: 'indeterminate', detail: `${hop.detail}: ${whileCached}, never after it runs out (${whoForgets})`, intermittent: true}
 }
 
 /** An fdb entry as `bridge fdb show` prints it. */

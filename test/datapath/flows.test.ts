@@ -604,6 +604,58 @@ describe('the round trip: a reply gets every check its request gets', () => {
     expect(verdicts(flows(host((h) => (h.sysctl['net.ipv4.conf.all.arp_ignore'] = 8))))).toMatchObject({dns: 'indeterminate', egress: 'indeterminate'})
   })
 
+  it("a permanent neighbour entry for the uplink's next hop is taken for granted, and said: the host never checks that MAC by ARP", () => {
+    // lab: uplink-neigh-pinned-wrong (a MAC nobody has: web01 measured ping and TCP failed; kvmdoctor passed them, assuming nothing about it).
+    const gateway = '198.51.100.1' // host()'s default route's
+    const pinned = (state: string[]) => flows(host((h) => (h.neighbours = [{ip: gateway, dev: 'eth0', mac: '02:00:00:00:00:99', state}])))
+    const fs = pinned(['PERMANENT'])
+    expect(verdicts(fs)).toMatchObject({egress: 'pass', 'egress-reply': 'pass'})
+    const said = `${gateway} is at 02:00:00:00:00:99 on eth0, as a permanent neighbour entry says: the host never checks it by ARP`
+    expect(byKind(fs, 'egress').assumptions ?? []).toContain(said)
+    expect(byKind(fs, 'egress-reply').assumptions ?? []).toContain(said)
+    // One the kernel learned (and checks again when it goes stale) is no assumption.
+    expect(byKind(pinned(['REACHABLE']), 'egress').assumptions ?? []).not.toContain(said)
+  })
+
+  it("a TCP connection's replies open with the SYN-ACK: a FORWARD drop of SYN,ACK alone fails the reply at that rule, as one of the later segments (ACK) does", () => {
+    const flagsDrop = (set: number, oif = 'virbr0') => (h: DatapathFacts) => {
+      const forward: NfExpr[][] = [[cmp('oifname', str(oif)), cmp('l4proto', str('tcp')), cmp('tcp flags', num(set), 'eq', {mask: 0x12}), drop], [jump('LIBVIRT_FWX')], [jump('LIBVIRT_FWI')], [jump('LIBVIRT_FWO')]]
+      h.ruleset = ruleset(libvirtTables({filter: {FORWARD: forward}}))
+    }
+    // lab: reply-synack-drop (web01 measured TCP failed, ping ok; kvmdoctor passed the reply as an ACK).
+    const opening = flows(host(flagsDrop(0x12)))
+    expect(verdicts(opening)).toMatchObject({egress: 'pass', 'egress-reply': 'fail'})
+    expect(byKind(opening, 'egress-reply').decidedBy).toMatchObject({name: 'netfilter forward', verdict: 'fail', detail: expect.stringMatching(/^the connection's first reply \(SYN-ACK\): dropped by /)})
+    // The later segments: dropped as before, and said without the SYN-ACK.
+    const later = byKind(flows(host(flagsDrop(0x10))), 'egress-reply')
+    expect(later.decidedBy).toMatchObject({name: 'netfilter forward', verdict: 'fail', detail: expect.stringMatching(/^dropped by /)})
+    // The same rule for another device leaves both walks passing.
+    expect(verdicts(flows(host(flagsDrop(0x12, 'eth9'))))).toMatchObject({egress: 'pass', 'egress-reply': 'pass'})
+    // Read as a verdict map's key (nft `tcp flags vmap { syn | ack : drop }`), the same.
+    const vmap: NfExpr = {kind: 'vmap', field: 'tcp flags', map: [{key: num(0x12), then: {kind: 'verdict', verdict: 'drop'}}], text: 'tcp flags vmap { syn | ack : drop }'}
+    const mapped = flows(host((h) => (h.ruleset = ruleset(libvirtTables({filter: {FORWARD: [[cmp('oifname', str('virbr0')), cmp('l4proto', str('tcp')), vmap], [jump('LIBVIRT_FWX')], [jump('LIBVIRT_FWI')], [jump('LIBVIRT_FWO')]]}})))))
+    expect(byKind(mapped, 'egress-reply').decidedBy).toMatchObject({verdict: 'fail', detail: expect.stringMatching(/^the connection's first reply \(SYN-ACK\): dropped by /)})
+  })
+
+  it('arp_ignore 8 on the uplink: the host answers none of the upstream\'s ARP requests for its NAT address, so the replies reach it only while the upstream\'s cache lasts: undecided by time, never a pass', () => {
+    // lab: uplink-arp-ignore-never (web01 measured ping and TCP failed; kvmdoctor passed them).
+    const ethernet = (h: DatapathFacts) => {
+      h.links.find((l) => l.name === 'eth0')!.mac = '52:54:00:0e:00:01'
+      h.sysctl['net.ipv4.conf.eth0.arp_ignore'] = 0
+    }
+    expect(verdicts(flows(host(ethernet)))).toMatchObject({egress: 'pass', 'egress-reply': 'pass'})
+    const fs = flows(host((h) => (ethernet(h), (h.sysctl['net.ipv4.conf.eth0.arp_ignore'] = 8))))
+    expect(verdicts(fs)).toMatchObject({dhcp: 'pass', dns: 'pass', egress: 'pass', 'egress-reply': 'indeterminate'})
+    expect(byKind(fs, 'egress-reply').decidedBy).toMatchObject({name: expect.stringMatching(/^ARP for \S+ on eth0$/), intermittent: true, element: {id: 'sysctl:net.ipv4.conf.eth0.arp_ignore', sysctl: {value: 8}, device: 'eth0'}})
+    expect(byKind(fs, 'egress-reply').decidedBy?.detail).toMatch(/the upstream sends the replies to \S+ only while its ARP cache holds the host's MAC/)
+    // conf/all counts as much as the device's own (the larger one); unread, 8 cannot be ruled out.
+    expect(verdicts(flows(host((h) => (ethernet(h), (h.sysctl['net.ipv4.conf.all.arp_ignore'] = 8)))))['egress-reply']).toBe('indeterminate')
+    expect(byKind(flows(host((h) => (ethernet(h), delete h.sysctl['net.ipv4.conf.eth0.arp_ignore']))), 'egress-reply').decidedBy?.detail).toMatch(/net\.ipv4\.conf\.eth0\.arp_ignore could not be read/)
+    // A device without an Ethernet address (a tunnel, WireGuard) has no ARP to ignore.
+    const tunnel = (h: DatapathFacts) => (ethernet(h), delete h.links.find((l) => l.name === 'eth0')!.mac, h.links.find((l) => l.name === 'eth0')!.flags.push('NOARP'), (h.sysctl['net.ipv4.conf.eth0.arp_ignore'] = 8))
+    expect(verdicts(flows(host(tunnel)))['egress-reply']).toBe('pass')
+  })
+
   it("ARP off on the uplink (NOARP): the host sends to its own MAC, so what leaves by it fails; an entry set since for the next hop's MAC still reaches it", () => {
     // lab: uplink-arp-off (web01 measured ping and TCP failed; kvmdoctor passed them).
     const off = (h: DatapathFacts) => {
@@ -1040,7 +1092,7 @@ describe('src_valid_mark: the reverse-path check looks the source up with the pa
       h.routes = parseIpRoute(data('route.json'))
       h.ipRules = {inet: parseIpRules(data('rule.json'), 'inet'), inet6: null}
       h.ruleset = ruleset([...libvirtTables(), nft('ip', 'mangle', {prerouting: {base: {hook: 'prerouting', priority: -150}, rules: mangle.map((text) => parseNftRuleExprs(parseRuleText(text).expr, {family: 'ip', table: 'mangle'}).exprs)}})])
-      for (const dev of ['all', 'eth0', 'eth1', 'virbr0']) Object.assign(h.sysctl, {[`net.ipv4.conf.${dev}.rp_filter`]: 1, [`net.ipv4.conf.${dev}.forwarding`]: 1, [`net.ipv4.conf.${dev}.src_valid_mark`]: 0})
+      for (const dev of ['all', 'eth0', 'eth1', 'virbr0']) Object.assign(h.sysctl, {[`net.ipv4.conf.${dev}.rp_filter`]: 1, [`net.ipv4.conf.${dev}.forwarding`]: 1, [`net.ipv4.conf.${dev}.src_valid_mark`]: 0, [`net.ipv4.conf.${dev}.arp_ignore`]: 0})
       change(h)
     })
   const validMark = (h: DatapathFacts) => (h.sysctl['net.ipv4.conf.all.src_valid_mark'] = 1)

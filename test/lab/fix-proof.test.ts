@@ -84,6 +84,8 @@ const PROOFS: Record<string, Proof> = {
   'reply-uplink-forwarding-off': {ci: false, kind: 'sysctl written (the uplink\'s forwarding)', footprint: 'restores'},
   // ip_forward stays 0 (forwarding enabled per device is the admin's choice): the uplink's own key is set, nothing else.
   'uplink-arp-off': {ci: false, kind: 'ARP back on (the uplink)', footprint: 'restores'},
+  'uplink-arp-ignore-never': {ci: false, kind: "sysctl written (the uplink's arp_ignore)", footprint: 'restores'},
+  'reply-synack-drop': {ci: false, kind: 'iptables accepts in FORWARD, ahead of a drop of the SYN-ACK replies', footprint: 'adds'},
   'ip-forward-per-device-uplink-off': {ci: false, kind: "sysctl written (the uplink's own forwarding, ip_forward left 0)", footprint: 'adds', adds: [/^sysctl net\/ipv4\/conf\/kdlab-up0\/forwarding:/]},
   // The same on an open network's bridge; its guest's return route is then followed to the upstream (the fault's network).
   'network-open-forward-off': {ci: false, kind: "sysctl written (an open network's bridge's own forwarding, ip_forward left 0)", footprint: 'adds', adds: [/^sysctl net\/ipv4\/conf\/kdlab-rt\/forwarding:/], leftovers: /kdlab-rt/},
@@ -161,6 +163,7 @@ const PROOFS: Record<string, Proof> = {
   // Inbound: a connection from outside to the published port recovers; the fix opens that port only.
   'inbound-prerouting-drop': {ci: false, kind: 'iptables accept in mangle PREROUTING for the published address and port, ahead of the drop', footprint: 'adds', inbound: {outside: true, host: true}},
   'inbound-forward-blocked': {ci: false, kind: 'iptables accept in FORWARD for the DNATed connections to the guest', footprint: 'adds', inbound: {outside: true, host: true}},
+  'inbound-reply-blocked': {ci: false, kind: "iptables accept in FORWARD for the guest's answers of the DNATed connections", footprint: 'adds', inbound: {outside: true, host: true}},
   'inbound-hairpin-missing': {ci: false, kind: 'iptables DNAT in nat OUTPUT (the host to its own published port)', footprint: 'adds', inbound: {outside: true, host: true}},
   // A manager's forward (firewalld's forward-port, ufw's before.rules DNAT and route rule) stopped by libvirt's reject:
   // the accept goes ahead of libvirt's. Forwards from outside only: hairpin-missing is the manager's setting.

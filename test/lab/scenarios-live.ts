@@ -1304,6 +1304,7 @@ const NOADDR01: Guest = {name: 'kdlab-noaddr01', mac: '52:54:00:6b:64:61', mode:
 const STATIC151: Guest = {name: 'kdlab-static151', mac: '52:54:00:6b:64:62', mode: 'static', network: NOADDR, addr: '192.168.151.50/24', gw: '192.168.151.1', probe: '192.168.151.1'}
 const REPLY_RULE = ['priority', '103', 'iif', INET.hostDev, 'to', '192.168.122.0/24', 'lookup', '103']
 const MARK_RULE = ['priority', '104', 'fwmark', '0x66', 'lookup', '104']
+const SYNACK_DROP = ['-o', BRIDGE, '-p', 'tcp', '--tcp-flags', 'SYN,ACK', 'SYN,ACK', '-j', 'DROP']
 const NOTRACK_GUESTS = ['-s', '192.168.122.0/24', '-j', 'NOTRACK']
 const MARK_REPLIES = ['-i', INET.hostDev, '-j', 'MARK', '--set-mark', '0x66']
 const ZONE_GUESTS = ['-i', BRIDGE, '-j', 'CT', '--zone', '1']
@@ -1455,6 +1456,34 @@ const ROUND_TRIP: Record<string, LiveScenario> = {
     },
     async reset() {
       await sh(['ip', 'route', 'del', `${saved[0]}/32`, 'via', '198.51.100.2', 'dev', 'kdlab-up0'], {reject: false})
+    },
+  },
+  'reply-synack-drop': {
+    async inject() {
+      await sh(['iptables', '-I', 'FORWARD', ...SYNACK_DROP])
+    },
+    async reset() {
+      await sh(['iptables', '-D', 'FORWARD', ...SYNACK_DROP], {reject: false})
+    },
+  },
+  'uplink-neigh-pinned-wrong': {
+    async inject() {
+      await sh(['ip', 'neigh', 'replace', INET.nsAddr, 'lladdr', '02:00:00:00:00:99', 'dev', INET.hostDev, 'nud', 'permanent'])
+    },
+    async reset() {
+      // The kernel asks ARP for the router again at the next packet.
+      await sh(['ip', 'neigh', 'del', INET.nsAddr, 'dev', INET.hostDev], {reject: false})
+    },
+  },
+  'uplink-arp-ignore-never': {
+    async inject() {
+      saved = [await setSysctl(`net.ipv4.conf.${INET.hostDev}.arp_ignore`, '8')]
+      // The lab internet forgets the host's MAC: its next reply to the NAT address needs an answer to its ARP request.
+      await sh(['ip', '-n', INET.netns, 'neigh', 'flush', 'all'])
+    },
+    async reset() {
+      await sh(['sysctl', '-qw', `net.ipv4.conf.${INET.hostDev}.arp_ignore=${saved[0]}`])
+      await sh(['ip', '-n', INET.netns, 'neigh', 'flush', 'all'])
     },
   },
   'notrack-guest-subnet': {
@@ -1611,6 +1640,8 @@ const firewalldForwardPort = (uplink: string, web: string) => `  chain nat_PRERO
 const INBOUND: Record<string, LiveScenario> = {
   'inbound-forward-ok': inboundIptables((web) => ({nat: [forwardDnat('PREROUTING', web), forwardDnat('OUTPUT', web)], filter: [forwardAccept('-I FORWARD 1', web)]})),
   'inbound-forward-blocked': inboundIptables((web) => ({nat: [forwardDnat('PREROUTING', web), forwardDnat('OUTPUT', web)], filter: []})),
+  // The guest's answers dropped on their way out (its HTTP server's source port): the connections from outside open, get no reply.
+  'inbound-reply-blocked': inboundIptables((web) => ({nat: [forwardDnat('PREROUTING', web), forwardDnat('OUTPUT', web)], filter: [forwardAccept('-I FORWARD 1', web), `-I FORWARD 1 -i ${BRIDGE} -p tcp -m tcp --sport ${PUBLISHED.guestPort} -j DROP`]})),
   'inbound-dnat-stale': inboundIptables((old) => ({nat: [forwardDnat('PREROUTING', old), forwardDnat('OUTPUT', old)], filter: [forwardAccept('-I FORWARD 1', old)]}), '192.168.122.250'),
   // The published port dropped in mangle PREROUTING, before the DNAT: the host's own connections (nat OUTPUT) still get in.
   'inbound-prerouting-drop': inboundIptables((web) => ({
