@@ -2214,7 +2214,6 @@ class HostView {
     return {name, verdict: 'fail', detail: `nothing listens on ${to.proto} ${to.addr}:${port} or a wildcard: the host ${to.proto === 'tcp' ? 'resets the connection' : 'answers port unreachable'}`}
   }
 
-  /** A reply arriving on `dev` from outside, forwarded back to the guest: every check the request had. */
   /**
    * A TCP connection's replies open with the SYN-ACK, and a reply walk is of its later segments (ACK): a rule reading
    * TCP flags tells them apart (`--tcp-flags SYN,ACK SYN,ACK -j DROP` drops only the opening; lab: reply-synack-drop).
@@ -2240,6 +2239,7 @@ class HostView {
     return this.tcpFlagsRead
   }
 
+  /** A reply arriving on `dev` from outside, forwarded back to the guest: every check the request had. */
   private replyIn(back: PathRunner, dev: string, g: GuestSide): void {
     this.enterDevice(back, dev, 'egress')
     // Routed by its destination after conntrack undid the NAT: only a route out of the guest's bridge reaches it.
