@@ -98,11 +98,13 @@ function headerBytes(p: TcPacket): (number | undefined)[] {
 type Tri = boolean | 'unknown'
 
 function u32Matches(keys: U32Key[], p: TcPacket): Tri {
-  const bytes = headerBytes(p)
+  // Made at the first key that reads the packet: libvirt's policers match all (mask 0), on every flow of a shaped guest.
+  let bytes: (number | undefined)[] | undefined
   let unknown = false
   for (const k of keys) {
     if (k.variable || !Number.isFinite(k.value) || !Number.isFinite(k.mask) || !Number.isFinite(k.off)) return 'unknown'
     if (k.mask === 0) continue
+    bytes ??= headerBytes(p)
     let word = 0
     for (let i = 0; i < 4; i++) {
       const maskByte = (k.mask >>> (8 * (3 - i))) & 0xff

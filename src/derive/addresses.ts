@@ -94,7 +94,7 @@ export function addressViews(ctx: DeriveContext): AddressView[] {
   const subnets = ctx.networks.flatMap((n) => n.ips.filter((ip) => ip.family === 'ipv4').map((ip) => ({network: n, cidr: parseCidr(`${ip.address}/${ip.prefix}`)})))
   const owner = (mac: string) => ctx.domainByMac.get(mac)?.domain.name
   const views: AddressView[] = []
-  for (const [ip, byMac] of addressClaims(ctx.addressesByMac)) {
+  for (const [ip, byMac] of ctx.claims) {
     if (byMac.size < 2) continue
     const network = subnets.find((s) => s.cidr && cidrContains(s.cidr, ip))?.network
     const macs = [...byMac.keys()].sort()

@@ -22,7 +22,7 @@ import type {SysctlFacts} from '../../probes/sysctl.js'
 import type {WireFacts} from '../../probes/wire.js'
 import {type ProbeResult, dataOf} from '../../probes/types.js'
 import {countRepeats, getOrCreate, groupBy} from '../lib/collections.js'
-import {type GuestAddress, addressClaimsByIp, guestAddressIndex} from './addresses.js'
+import {type GuestAddress, addressClaims, guestAddressIndex} from './addresses.js'
 import {deviceKey} from '../lib/sysctl-key.js'
 
 export type DomainInterface = LibvirtDomain['interfaces'][number]
@@ -99,8 +99,8 @@ export interface DeriveContext {
   guestsByNetwork: {running: Map<string, Set<string>>; defined: Map<string, Set<string>>; autostart: Map<string, Set<string>>}
   /** Current IPv4 addresses of each MAC, from every source the host has. */
   addressesByMac: Map<string, GuestAddress[]>
-  /** MACs claiming each address (VRRP MACs excluded). */
-  claimsOf: Map<string, Set<string>>
+  /** MACs claiming each address, with the sources that say so (VRRP MACs excluded): made once, the address views read it too. */
+  claims: Map<string, Map<string, Set<GuestAddress['source']>>>
   /** Main-table IPv4 default routes. */
   defaultRoutes: Route[]
   defaultRouteDevs: string[]
@@ -151,7 +151,7 @@ export function buildContext(facts: Facts): DeriveContext {
     ifaceNetwork,
     guestsByNetwork,
     addressesByMac,
-    claimsOf: addressClaimsByIp(addressesByMac),
+    claims: addressClaims(addressesByMac),
     defaultRoutes,
     defaultRouteDevs: [...new Set(defaultRoutes.flatMap((r) => [r.dev, ...r.nexthops.map((h) => h.dev)]).filter((d): d is string => Boolean(d)))],
     sysctlValue,

@@ -33,8 +33,8 @@ export function buildModel(probes: Record<string, ProbeResult>, capturedAt: Date
     {
       guestAddress: (mac) => ctx.addressesByMac.get(mac)?.find((a) => !a.ip.startsWith('169.254.'))?.ip,
       guestAddress6: (mac) => ipv6ByMac.get(mac),
-      addressConflict: (mac) => ctx.addressesByMac.get(mac)?.find((a) => (ctx.claimsOf.get(a.ip)?.size ?? 0) > 1)?.ip,
-      addressClaimants: (addr) => [...(ctx.claimsOf.get(addr) ?? [])],
+      addressConflict: (mac) => ctx.addressesByMac.get(mac)?.find((a) => (ctx.claims.get(a.ip)?.size ?? 0) > 1)?.ip,
+      addressClaimants: (addr) => [...(ctx.claims.get(addr)?.keys() ?? [])],
       // What the guest was heard asking for names, else what its DHCP answer told it to ask.
       guestResolvers: (mac) => {
         const heard = wireOf(ctx.facts.wire, mac)
