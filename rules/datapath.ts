@@ -55,7 +55,37 @@ function sourcesOf(e: ElementView, bridge: string): (string | undefined)[] {
  * Frames BRIDGE forwards (br_netfilter's FORWARD sees them in and out by the bridge), both ways, and nothing the host
  * routes from or to it: an accept by `-i` alone would also open the host's routing for whatever sits on that LAN.
  */
-export const bridgedAccept = (tool: string, table: string, chain: string | null | undefined, bridge: string) => cmd`${tool} -t ${table} -I ${chain} -i ${bridge} -o ${bridge} -j ACCEPT`
+export const bridgedAccept = (tool: string, table: string, place: string[] | undefined, bridge: string) => (place ? cmd`${tool} -t ${table} ${place} -i ${bridge} -o ${bridge} -j ACCEPT` : undefined)
+
+/**
+ * Where an accept goes in CHAIN to take only what reaches the element there: just before the dropping rule (the rules
+ * before it keep deciding: an accept at the chain's top would let the guests past the admin's earlier drops, libvirt's
+ * nwfilter jumps, Docker's chains; one appended after the drop would never be reached); for a chain's policy, at the
+ * chain's end, or before its first return (a packet returned from a base chain meets the policy, not the end). In a
+ * chain the element is not in (DOCKER-USER, the admin's place before Docker's), at its top. Undefined (the line is
+ * left out) where that place is not known (an nft rule whose handle is not).
+ */
+function acceptPlace(el: Element, chain: string | null | undefined): {at: 'top' | 'end'} | {before: {rule: number; handle?: number}} | undefined {
+  if (chain === null || chain === undefined) return undefined
+  if (chain !== el.chain || (el.kind !== 'nf-rule' && el.kind !== 'nf-policy')) return {at: 'top'}
+  if (el.acceptBefore) return {before: el.acceptBefore}
+  return el.kind === 'nf-policy' ? {at: 'end'} : undefined
+}
+
+/** The place as iptables words: -I CHAIN N, -A CHAIN, -I CHAIN. */
+export function iptablesPlace(el: Element, chain: string | null | undefined): string[] | undefined {
+  const place = acceptPlace(el, chain)
+  if (!place || !chain) return undefined
+  return 'before' in place ? ['-I', chain, String(place.before.rule)] : place.at === 'end' ? ['-A', chain] : ['-I', chain]
+}
+
+/** The place in CHAIN as nft words around family, table and chain: the verb (insert, add) and what follows the chain (position HANDLE). */
+export function nftPlace(el: Element, chain: string | null | undefined = el.chain): {verb: string; at: string[]} | undefined {
+  const place = acceptPlace(el, chain)
+  if (!place) return undefined
+  if ('before' in place) return place.before.handle === undefined ? undefined : {verb: 'insert', at: ['position', String(place.before.handle)]}
+  return {verb: place.at === 'end' ? 'add' : 'insert', at: []}
+}
 
 /**
  * The narrowest accept for the guests' traffic on their bridges, in the place the chain's owner
@@ -87,37 +117,41 @@ export function narrowAccept(e: ElementView, host: HostView, traffic: Traffic): 
     )
   }
   const chain = e.baseChain ?? e.chain
+  const nft = nftPlace(e.element)
+  const verb = nft?.verb
+  const at = nft?.at
   // An arp chain (arptables-nft, an nft arp table) sees ARP alone: the accept is for ARP on the bridge, by its device.
-  if (e.nfFamily === 'arp') return e.bridges.map((br) => cmd`nft insert rule arp ${e.nfTable} ${e.element.chain} ${e.hook === 'output' ? 'oifname' : 'iifname'} ${nftString(br)} accept`)
+  if (e.nfFamily === 'arp') return e.bridges.map((br) => cmd`nft ${verb} rule arp ${e.nfTable} ${e.element.chain} ${at} ${e.hook === 'output' ? 'oifname' : 'iifname'} ${nftString(br)} accept`)
   if (e.element.nftSyntax) {
     return e.bridges.flatMap((br) => {
       const name = nftString(br)
       if (traffic === 'forward') {
-        if (e.bridgedOnly) return [cmd`nft insert rule ${e.nfFamily} ${e.nfTable} ${e.element.chain} iifname ${name} oifname ${name} accept`]
+        if (e.bridgedOnly) return [cmd`nft ${verb} rule ${e.nfFamily} ${e.nfTable} ${e.element.chain} ${at} iifname ${name} oifname ${name} accept`]
         return sourcesOf(e, br).flatMap((s) => {
           const ip = s?.includes(':') ? 'ip6' : 'ip'
           return [
-            cmd`nft insert rule ${e.nfFamily} ${e.nfTable} ${e.element.chain} iifname ${name} ${s ? [ip, 'saddr', s] : []} accept`,
-            cmd`nft insert rule ${e.nfFamily} ${e.nfTable} ${e.element.chain} oifname ${name} ${s ? [ip, 'daddr', s] : []} ct state related,established accept`,
+            cmd`nft ${verb} rule ${e.nfFamily} ${e.nfTable} ${e.element.chain} ${at} iifname ${name} ${s ? [ip, 'saddr', s] : []} accept`,
+            cmd`nft ${verb} rule ${e.nfFamily} ${e.nfTable} ${e.element.chain} ${at} oifname ${name} ${s ? [ip, 'daddr', s] : []} ct state related,established accept`,
           ]
         })
       }
-      return [cmd`nft insert rule ${e.nfFamily} ${e.nfTable} ${e.element.chain} iifname ${name} udp dport '{ 53, 67 }' accept`, cmd`nft insert rule ${e.nfFamily} ${e.nfTable} ${e.element.chain} iifname ${name} tcp dport 53 accept`]
+      return [cmd`nft ${verb} rule ${e.nfFamily} ${e.nfTable} ${e.element.chain} ${at} iifname ${name} udp dport '{ 53, 67 }' accept`, cmd`nft ${verb} rule ${e.nfFamily} ${e.nfTable} ${e.element.chain} ${at} iifname ${name} tcp dport 53 accept`]
     })
   }
   const tool = toolOfView(e)
   const table = e.nfTable ?? 'filter'
   // An accept must come before Docker's jumps: DOCKER-USER is the chain Docker leaves to the admin.
   const target = traffic === 'forward' && !six && host.dockerUserChain && table === 'filter' ? 'DOCKER-USER' : owner === 'docker' ? 'DOCKER-USER' : e.element.kind === 'nf-policy' ? chain : e.element.chain
+  const place = iptablesPlace(e.element, target)
   return e.bridges.flatMap((br) =>
     traffic === 'forward'
       ? e.bridgedOnly
-        ? [bridgedAccept(tool, table, target, br)]
+        ? [bridgedAccept(tool, table, place, br)]
         : sourcesOf(e, br).flatMap((s) => [
-            cmd`${tool} -t ${table} -I ${target} ${s ? ['-s', s] : []} -i ${br} -j ACCEPT`,
-            cmd`${tool} -t ${table} -I ${target} ${s ? ['-d', s] : []} -o ${br} -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT`,
+            cmd`${tool} -t ${table} ${place} ${s ? ['-s', s] : []} -i ${br} -j ACCEPT`,
+            cmd`${tool} -t ${table} ${place} ${s ? ['-d', s] : []} -o ${br} -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT`,
           ])
-      : [cmd`${tool} -t ${table} -I ${target} -i ${br} -p udp -m multiport --dports 53,67 -j ACCEPT`, cmd`${tool} -t ${table} -I ${target} -i ${br} -p tcp --dport 53 -j ACCEPT`],
+      : [cmd`${tool} -t ${table} ${place} -i ${br} -p udp -m multiport --dports 53,67 -j ACCEPT`, cmd`${tool} -t ${table} ${place} -i ${br} -p tcp --dport 53 -j ACCEPT`],
   )
 }
 

@@ -1,5 +1,5 @@
 import type {ForwardView, HostView} from '../src/derive/index.js'
-import {DATAPATH, iptablesTool} from './datapath.js'
+import {DATAPATH, iptablesPlace, iptablesTool, nftPlace} from './datapath.js'
 import {type RuleContext, type Steps, cmd, defineRule, line, nftString, text} from './kit.js'
 
 /** Where the accept goes and what goes with it (persistence). */
@@ -53,7 +53,9 @@ export function forwardAccept(e: ForwardView, host: HostView, rules: RuleContext
       : published
         ? [...(inName ? ['iifname', inName] : []), ...(published.addr ? ['ip', 'daddr', published.addr] : ['fib', 'daddr', 'type', 'local']), proto, 'dport', String(published.port), 'accept']
         : [...(sees.outDevice ? ['oifname', name] : []), 'ip', 'daddr', addr, proto, 'dport', String(port), ...(sees.tracked ? ['ct', 'status', 'dnat'] : []), 'accept']
-    return {fix: [cmd`nft insert rule ${el.family} ${el.nfTable} ${chain} ${match}`], note}
+    // Just before the drop when it is in that chain (its earlier rules keep deciding), else at the chain's top.
+    const place = nftPlace(el, chain)
+    return {fix: [cmd`nft ${place?.verb} rule ${el.family} ${el.nfTable} ${chain} ${place?.at} ${match}`], note}
   }
   // A firewall manager's own place for an accept (ufw's route rules, firewalld's policies, DOCKER-USER) is in forward.
   const atForward = el.hook === undefined || el.hook === 'forward'
@@ -86,7 +88,9 @@ export function forwardAccept(e: ForwardView, host: HostView, rules: RuleContext
   // Docker's FORWARD policy DROP and its chains: DOCKER-USER is the place Docker leaves to the admin.
   if (atForward && e.firewallManagers.includes('docker') && host.dockerUserChain === true && !el.nftSyntax) return {fix: [{argv: [tool, '-I', 'DOCKER-USER', ...ipt]}], note: [keep('iptables rules', guest)]}
   if (el.nftSyntax) return nftInsert(base, [`add it to the file that loads table ${el.family} ${el.nfTable} (e.g. /etc/nftables.conf) to keep it`])
-  return {fix: [{argv: [tool, ...table, '-I', base, ...ipt]}], note: [keep('iptables rules', guest)]}
+  // Just before the drop when it is in the base chain (the rules before it, a blocklist among them, keep deciding).
+  const place = iptablesPlace(el, base)
+  return {fix: place ? [{argv: [tool, ...table, ...place, ...ipt]}] : [], note: [keep('iptables rules', guest)]}
 }
 
 export default defineRule<ForwardView>({

@@ -380,6 +380,10 @@ describe('the safety contract holds for every fix on every recording', async () 
     // Docker relies on bridge netfilter.
     const docker = on('bridged-forward-drop', 'bridge-netfilter-enabled')
     expect(judged(docker, [argv('sysctl', '-w', 'net.bridge.bridge-nf-call-iptables=0')])).toEqual([expect.stringMatching(/Docker relies on/)])
+    // So do rules that match bridge ports (libvirt's nwfilter chains, -m physdev): off, they stop filtering. Without either, it may go off.
+    const nwfilter = on('nwfilter-tcp-in-drop', 'guest-agent-missing')
+    expect(judged(nwfilter, [argv('sysctl', '-w', 'net.bridge.bridge-nf-call-iptables=0', 'net.bridge.bridge-nf-call-ip6tables=0')])).toEqual([expect.stringMatching(/^0: turns bridge netfilter off, and rules that match bridge ports/)])
+    expect(judged(on('forward-reject-subnet', 'iptables-forward-drop'), [argv('sysctl', '-w', 'net.bridge.bridge-nf-call-iptables=0')])).toEqual([])
     // A bridge port's flag given back only on the named guest's own tap, and only the kernel's defaults; ARP back on a bridge.
     const port = on('tap-unicast-flood-off', 'guest-flow-blocked')
     const tap = /vnet\d+/.exec(port.finding.entity.name)![0]
@@ -549,6 +553,15 @@ describe('the safety contract holds for every fix on every recording', async () 
     expect(judgeFixSteps({...killed.finding, fixSteps: [argv('dhcp_release', 'virbr0', '192.168.122.77', '52:54:00:00:00:99')]}, {netfilter: killed.host.netfilter}).map((p) => p.why)).toEqual([
       "frees a lease, and libvirt's guests could not be read to tell whose it is",
     ])
+  })
+
+  it("ends (kill) the process holding a network's port, never init nor a libvirt network's own dnsmasq (its guests' leases)", () => {
+    const conflict = on('dns-port-conflict', 'dns-port-conflict')
+    expect(judged(conflict, conflict.finding.fixSteps)).toEqual([])
+    expect(judged(conflict, [argv('kill', '1')])).toEqual(['0: kill 1 signals init, which holds what it holds for every service'])
+    const stopped = on('dnsmasq-stopped', 'dhcp-server-not-running')
+    const libvirtDnsmasq = stopped.host.processes!.dnsmasq.find((d) => d.libvirtNetwork === 'default')!.pid
+    expect(judged(stopped, [argv('kill', String(libvirtDnsmasq))])).toEqual([`0: kills the dnsmasq of network default: its guests' DHCP and DNS stop`])
   })
 
   it("resumes (kill -CONT) only a stopped DHCP server (a libvirt network's dnsmasq, dhcpd): not a running one, not another process, not one its tracer holds", () => {

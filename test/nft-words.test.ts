@@ -49,7 +49,7 @@ describe('host names nft would split', () => {
   it('the plain recording keeps its nft accepts (nft-forward-drop)', async () => {
     const d = await diagnosisOfDir(await renamedRecording('nft-forward-drop', {}))
     const fix = renderSteps(d.findings.find((f) => f.id === 'nft-forward-drop')!.fixSteps)
-    expect(fix).toEqual(['nft insert rule inet kdlab_fw forward iifname virbr0 ip saddr 192.168.122.0/24 accept', 'nft insert rule inet kdlab_fw forward oifname virbr0 ip daddr 192.168.122.0/24 ct state related,established accept'])
+    expect(fix).toEqual(['nft add rule inet kdlab_fw forward iifname virbr0 ip saddr 192.168.122.0/24 accept', 'nft add rule inet kdlab_fw forward oifname virbr0 ip daddr 192.168.122.0/24 ct state related,established accept'])
   })
 })
 

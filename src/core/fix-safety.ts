@@ -16,6 +16,7 @@ import {type ProcessFacts, dhcpdState} from '../../probes/processes.js'
 import type {TcFacts} from '../../probes/tc.js'
 import {type ProbeResult, dataOf} from '../../probes/types.js'
 import {flowMatchText} from '../datapath/ovs.js'
+import {physdevRules} from '../derive/incidents.js'
 import {catchAllDrop, dropsPackets} from '../datapath/tc.js'
 import {SHAPING_QDISCS} from '../lib/tc-qdiscs.js'
 import {parseCidr, prefixRelation} from '../lib/ipv4.js'
@@ -475,7 +476,9 @@ function stepProblem(step: FixStep, names: {networks: Set<string>; domains: Set<
     const settings = argv.slice(1).filter((w) => w !== '-w' && w !== '-q')
     if (!argv.includes('-w') || settings.some((w) => !/^[\w./-]+=\S+$/.test(w))) return 'a sysctl command that is not a setting written'
     const docker = (host.netfilter?.tables ?? []).some((t) => Object.keys(t.chains).some((c) => c === 'DOCKER-USER'))
-    if (docker && settings.some((w) => /^net\.bridge\.bridge-nf-call-ip6?tables=0$/.test(w))) return 'turns bridge netfilter off, which Docker relies on to filter its bridges'
+    const bridgeNfOff = settings.some((w) => /^net\.bridge\.bridge-nf-call-ip6?tables=0$/.test(w))
+    if (docker && bridgeNfOff) return 'turns bridge netfilter off, which Docker relies on to filter its bridges'
+    if (bridgeNfOff && physdevRules(host.netfilter)) return "turns bridge netfilter off, and rules that match bridge ports (-m physdev: libvirt's nwfilter, the admin's) see bridged frames only through it: they would stop filtering"
     return undefined
   }
   if (tool === 'ip') {
@@ -520,7 +523,13 @@ function stepProblem(step: FixStep, names: {networks: Set<string>; domains: Set<
   if (tool === 'tc') return tcProblem(argv.slice(1), host.tc)
   if (tool === 'systemctl') return ['restart', 'try-restart', 'start'].includes(sub) && argv.slice(2).every((u) => SERVICES.test(u)) ? undefined : `systemctl ${argv.slice(1).join(' ')} is not a service kvmdoctor restarts`
   if (tool === 'kill' && sub === '-CONT') return resumeProblem(argv.slice(2), host.processes)
-  if (tool === 'kill') return argv.length === 2 && /^\d+$/.test(sub) ? undefined : 'a kill other than of one process'
+  if (tool === 'kill') {
+    if (argv.length !== 2 || !/^\d+$/.test(sub)) return 'a kill other than of one process'
+    if (Number(sub) <= 1) return `kill ${sub} signals init, which holds what it holds for every service`
+    // What frees a port for a network is another process: a libvirt network's own dnsmasq serves its guests' leases.
+    const served = host.processes?.dnsmasq.find((d) => d.pid === Number(sub) && d.libvirtNetwork !== undefined)?.libvirtNetwork
+    return served === undefined ? undefined : `kills the dnsmasq of network ${served}: its guests' DHCP and DNS stop`
+  }
   if (tool === 'timeout' && argv[2] === 'tail' && /^--pid=\d+$/.test(argv[3] ?? '')) return undefined
   if (tool === 'sleep' && argv.length === 2 && /^\d+$/.test(sub)) return undefined
   if (tool === 'dhcp_release') return dhcpReleaseProblem(argv, names, host.libvirt)

@@ -134,6 +134,12 @@ export interface Element {
   hook?: NfHook
   priority?: number
   handle?: number
+  /**
+   * Netfilter rules and policies: the rule of the element's chain an accept goes just before to take only what reaches
+   * the element (its number as iptables counts, from 1; its nft handle): the rule itself, or for a policy the chain's
+   * first return (what returns from a base chain meets the policy there). A policy without one: the chain's end.
+   */
+  acceptBefore?: {rule: number; handle?: number}
   /** The table or chain belongs to libvirt (nft table libvirt_network, iptables LIBVIRT_* chains). */
   libvirtOwned?: boolean
   /** buckets: for nf_conntrack_max, the kernel's hash table size (net.netfilter.nf_conntrack_buckets), when read. */
@@ -163,7 +169,10 @@ export function elementForStep(s: TraceStep, rs: NfRuleset, undecided = false): 
   const common = {backend: c.backend, family: c.family, ...(command ? {command} : {}), nfTable: c.table, chain: c.chain, baseChain: c.base ?? c.chain, hook: s.hook, priority: c.priority, libvirtOwned, incompatibleTable: incompatible, nftSyntax}
   if (s.event === 'policy' || !s.rule) {
     const where = nftSyntax ? `nft ${c.family} ${c.table} chain ${c.chain}` : `${tool} -t ${c.table} chain ${c.chain}`
-    return {id: `nf-policy:${c.backend} ${c.family} ${c.table} ${c.chain}`, kind: 'nf-policy', text: `${where} (hook ${s.hook}, priority ${c.priority ?? 0}) policy ${s.action ?? 'drop'}`, ...common}
+    const rules = rs.tables.find((t) => t.backend === c.backend && t.family === c.family && t.name === c.table)?.chains[c.chain]?.rules ?? []
+    const returns = rules.find((r) => r.exprs.some((e) => e.kind === 'verdict' && e.verdict === 'return'))
+    const acceptBefore = returns ? {acceptBefore: {rule: returns.ref.index + 1, ...(returns.ref.handle !== undefined ? {handle: returns.ref.handle} : {})}} : {}
+    return {id: `nf-policy:${c.backend} ${c.family} ${c.table} ${c.chain}`, kind: 'nf-policy', text: `${where} (hook ${s.hook}, priority ${c.priority ?? 0}) policy ${s.action ?? 'drop'}`, ...common, ...acceptBefore}
   }
   const ref = s.rule.ref
   const handle = ref.handle
@@ -177,7 +186,7 @@ export function elementForStep(s: TraceStep, rs: NfRuleset, undecided = false): 
       : c.backend === 'nft' || !saveLine
       ? `nft ${c.family} ${c.table} chain ${c.chain}: ${s.rule.text}${handle !== undefined ? ` (handle ${handle})` : ''}`
       : `${tool} -t ${c.table} ${s.rule.text}`
-  return {id, kind: undecided ? 'nf-undecided' : 'nf-rule', text, ruleText: s.rule.text, ...(handle !== undefined ? {handle} : {}), ...common}
+  return {id, kind: undecided ? 'nf-undecided' : 'nf-rule', text, ruleText: s.rule.text, ...(handle !== undefined ? {handle} : {}), acceptBefore: {rule: ref.index + 1, ...(handle !== undefined ? {handle} : {})}, ...common}
 }
 
 /**

@@ -59,6 +59,7 @@ export function linkViews(ctx: DeriveContext, flows: Flow[], datapathFollowed: b
       ...(ownBrnf ? {bridgeNfCallOwn: true} : {}),
       datapathFollowed,
       forwardDrop: forwardBlock ? (forwardBlock.decidedBy?.element?.text ?? forwardBlock.decidedBy!.name) : null,
+      forwardDropElement: forwardBlock?.decidedBy?.element ?? null,
       forwardAcceptedBy: forwardHops.length > 0 && acceptedBy.every((r) => r !== undefined) ? [...new Set(acceptedBy)].join('; ') : null,
       stpState: l.bridge?.stpState ?? null,
       forwardDelayCs: l.bridge?.forwardDelayCs ?? null,

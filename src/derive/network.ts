@@ -137,6 +137,7 @@ export function networkViews(ctx: DeriveContext, pools: Map<string, DhcpPool>): 
       definedGuests,
       runningGuests: ctx.guestsByNetwork.running.get(n.name)?.size ?? 0,
       portHolderPids: [...new Set((holders ?? []).flatMap((l) => (l.pid !== undefined ? [l.pid] : [])))].sort((a, b) => a - b),
+      portHoldersKnown: (holders ?? []).every((l) => l.pid !== undefined),
       runningTaps: (runningTapsByNetwork.get(n.name) ?? []).map(({domain, tap}) => ({domain, tap})).sort((a, b) => a.domain.localeCompare(b.domain) || a.tap.localeCompare(b.tap)),
       autostartGuests: [...(ctx.guestsByNetwork.autostart.get(n.name) ?? [])].sort(),
       guestAutostartRead: autostartUnread ? null : true,

@@ -181,6 +181,8 @@ export interface NetworkView extends ViewBase<'network'> {
   portConflicts: string[] | null
   /** The pids of those processes, where ss named them. */
   portHolderPids: number[]
+  /** Whether ss named the process of every listener in portConflicts (it does not without the right to see it). */
+  portHoldersKnown: boolean
   /** Main-table routes over another device covering part of the subnet. */
   subnetOverlaps: string[]
   firewalldRunning: boolean | null
@@ -216,6 +218,8 @@ export interface LinkView extends ViewBase<'link'> {
   datapathFollowed: boolean
   /** The element that drops guest traffic on this bridge in the forward path (routed, or bridged through br_netfilter). */
   forwardDrop: string | null
+  /** That element itself (where an accept for the bridge's frames goes). */
+  forwardDropElement: Element | null
   /** The rules that accept the guests' traffic on this bridge in the forward path, when every flow that meets it passes by one (null: some pass by a chain's policy only, or none is followed). */
   forwardAcceptedBy: string | null
   stpState: number | null

@@ -7,6 +7,14 @@ import {alter, factsOf, fire, fireAll, model, withIptablesRule} from '../helpers
 import type {Link} from '../../probes/links.js'
 import {dataOf} from '../../probes/types.js'
 
+/** The recording without Docker: its jump and chains gone, FORWARD's DROP policy decides the bridged frames. */
+const noDocker = (facts: Awaited<ReturnType<typeof factsOf>>) =>
+  alter<NfRuleset>(facts, 'netfilter', (rs) => {
+    const filter = rs.tables.find((t) => t.backend === 'iptables-nft' && t.name === 'filter')!
+    for (const name of Object.keys(filter.chains)) if (name.startsWith('DOCKER')) delete filter.chains[name]
+    filter.chains.FORWARD.rules = filter.chains.FORWARD.rules.filter((r) => !/DOCKER/.test(r.text)).map((r, index) => ({...r, ref: {...r.ref, index}}))
+  })
+
 describe('bridge-netfilter-enabled', () => {
   it('fires as high when bridged guest frames meet a dropping FORWARD chain (lab)', async () => {
     const {names, evaluation} = await fire(rule, await factsOf('bridged-forward-drop'))
@@ -46,6 +54,25 @@ describe('bridge-netfilter-enabled', () => {
     expect(evaluation.findings.map((f) => `${f.entity.name}:${f.severity}`)).toEqual(['kdlab-br0:low'])
     // Docker relies on br_netfilter: the fix pins the frames with accepts where the admin's go, never the sysctl.
     expect(evaluation.findings[0].fixSteps.map(renderStep)).toEqual(['iptables -t filter -I DOCKER-USER -i kdlab-br0 -o kdlab-br0 -j ACCEPT'])
+  })
+  it("without Docker, accepts the bridged frames just before the drop, never at FORWARD's top past the rules before it (a -m physdev drop, libvirt's nwfilter jumps); for the policy: appended", async () => {
+    // The admin keeps one guest port's SSH off, by its bridge port: a rule br_netfilter alone lets see the frames.
+    const portRule = '-A FORWARD -m physdev --physdev-out vnet99 --physdev-is-bridged -p tcp -m tcp --dport 22 -j DROP'
+    const facts = noDocker(withIptablesRule(await factsOf('bridged-forward-drop'), 'filter', portRule, 0))
+    const policy = (await fire(rule, facts)).evaluation.findings.map((f) => f.fixSteps.map(renderStep))
+    expect(policy).toEqual([['iptables -t filter -A FORWARD -i kdlab-br0 -o kdlab-br0 -j ACCEPT']])
+    // An explicit DROP of the frames (rule 2, after the port rule): the accept goes just before it.
+    const dropRule = withIptablesRule(facts, 'filter', '-A FORWARD -i kdlab-br0 -j DROP', 1)
+    expect((await fire(rule, dropRule)).evaluation.findings.map((f) => f.fixSteps.map(renderStep))).toEqual([['iptables -t filter -I FORWARD 2 -i kdlab-br0 -o kdlab-br0 -j ACCEPT']])
+  })
+  it('never switches br_netfilter off under rules that match bridge ports (-m physdev: libvirt\'s nwfilter, the admin\'s): they would stop filtering; without such rules the switch is the fix', async () => {
+    const passing = alter<NfRuleset>(noDocker(await factsOf('bridged-forward-drop')), 'netfilter', (rs) => (rs.tables.find((t) => t.backend === 'iptables-nft' && t.name === 'filter')!.chains.FORWARD.base!.policy = 'accept'))
+    const plain = (await fire(rule, passing)).evaluation.findings
+    expect(plain.map((f) => f.fixSteps.map(renderStep)[0])).toEqual(['sysctl -w net.bridge.bridge-nf-call-iptables=0 net.bridge.bridge-nf-call-ip6tables=0'])
+    const filtered = withIptablesRule(passing, 'filter', '-A FORWARD -m physdev --physdev-out vnet99 --physdev-is-bridged -p tcp -m tcp --dport 22 -j DROP', 0)
+    const {evaluation} = await fire(rule, filtered)
+    expect(evaluation.findings.map((f) => f.fixSteps)).toEqual([[]])
+    expect(evaluation.findings[0].note).toContainEqual(expect.stringMatching(/-m physdev.*stays on/))
   })
   it('stays silent when the key is 0 or absent (module not loaded)', async () => {
     const zero = alter<SysctlFacts>(await factsOf('bridged-forward-drop'), 'sysctl', (s) => (s.values['net.bridge.bridge-nf-call-iptables'] = 0))

@@ -118,7 +118,7 @@ describe('guest-flow-indeterminate', () => {
       expect(found).toHaveLength(1)
       expect(found[0]).toMatchObject({severity: 'high', entity: {name: 'iptables -t filter -A FORWARD -o eth0 -j DROP'}})
       expect(found[0].summary).toMatch(/via kdlab-up0 gw 198\.51\.100\.2 the request passes; via eth0 gw 192\.0\.2\.1 the request fails at netfilter forward/)
-      expect(found[0].fix).toEqual(['iptables -t filter -I FORWARD -s 192.168.122.0/24 -i virbr0 -j ACCEPT', 'iptables -t filter -I FORWARD -d 192.168.122.0/24 -o virbr0 -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT'])
+      expect(found[0].fix).toEqual(['iptables -t filter -I FORWARD 1 -s 192.168.122.0/24 -i virbr0 -j ACCEPT', 'iptables -t filter -I FORWARD 1 -d 192.168.122.0/24 -o virbr0 -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT'])
     })
     it('both next hops passing: no finding (no false alarm for ECMP on purpose)', async () => {
       expect((await fire(rule, await multipath())).names).toEqual([])

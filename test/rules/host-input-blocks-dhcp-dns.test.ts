@@ -9,7 +9,7 @@ describe('host-input-blocks-dhcp-dns', () => {
     const {evaluation} = await fire(rule, await factsOf('dhcp-input-drop'))
     expect(evaluation.findings).toHaveLength(1)
     // The admin's drop stays; the guests' DHCP and DNS are accepted before it.
-    expect(evaluation.findings[0].fix).toEqual(['iptables -t filter -I INPUT -i virbr0 -p udp -m multiport --dports 53,67 -j ACCEPT', 'iptables -t filter -I INPUT -i virbr0 -p tcp --dport 53 -j ACCEPT'])
+    expect(evaluation.findings[0].fix).toEqual(['iptables -t filter -I INPUT 1 -i virbr0 -p udp -m multiport --dports 53,67 -j ACCEPT', 'iptables -t filter -I INPUT 1 -i virbr0 -p tcp --dport 53 -j ACCEPT'])
     expect(evaluation.findings[0].evidence).toContainEqual(expect.stringMatching(/kdlab-web01 dhcp:/))
   })
   it('fires for a native nft table dropping DNS before iptables accepts it (lab)', async () => {
@@ -52,7 +52,7 @@ describe('host-input-blocks-dhcp-dns', () => {
       expect(names).toEqual(['iptables -t nat -A PREROUTING -i virbr0 -p udp -m udp --dport 53 -j REDIRECT --to-ports 5353'])
       const f = evaluation.findings[0]
       expect(f.title).toBe("The host's NAT sends guests' DHCP/DNS where nothing listens: iptables -t nat -A PREROUTING -i virbr0 -p udp -m udp --dport 53 -j REDIRECT --to-ports 5353")
-      expect(f.fix).toEqual(['iptables -t nat -I PREROUTING -i virbr0 -p udp -m multiport --dports 53,67 -j ACCEPT', 'iptables -t nat -I PREROUTING -i virbr0 -p tcp --dport 53 -j ACCEPT'])
+      expect(f.fix).toEqual(['iptables -t nat -I PREROUTING 1 -i virbr0 -p udp -m multiport --dports 53,67 -j ACCEPT', 'iptables -t nat -I PREROUTING 1 -i virbr0 -p tcp --dport 53 -j ACCEPT'])
       const flow = dns(facts)
       expect([flow.verdict, flow.decidedBy?.name, flow.decidedBy?.element?.kind, flow.decidedBy?.element?.chain]).toEqual(['fail', 'listener udp 5353', 'nf-rule', 'PREROUTING'])
     })

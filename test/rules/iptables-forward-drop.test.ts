@@ -29,7 +29,41 @@ describe('iptables-forward-drop', () => {
     // The admin's REJECT stays: the guests' traffic is accepted before it, from and back to the network's subnet only
     // (as libvirt's LIBVIRT_FWO/FWI: a guest sending from another address stays refused).
     expect(evaluation.findings.map((f) => f.fix)).toEqual([
-      ['iptables -t filter -I FORWARD -s 192.168.122.0/24 -i virbr0 -j ACCEPT', 'iptables -t filter -I FORWARD -d 192.168.122.0/24 -o virbr0 -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT'],
+      ['iptables -t filter -I FORWARD 1 -s 192.168.122.0/24 -i virbr0 -j ACCEPT', 'iptables -t filter -I FORWARD 1 -d 192.168.122.0/24 -o virbr0 -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT'],
+    ])
+  })
+  it("puts the accepts just before the drop, not at the chain's top: an admin's earlier drop of the guests' traffic to 10.0.0.0/8 keeps deciding, and the accepts let the blocked flow through", async () => {
+    // The admin keeps the guests off an internal network (rule 1); the REJECT of the recording is rule 2.
+    const earlier = '-A FORWARD -s 192.168.122.0/24 -d 10.0.0.0/8 -j DROP'
+    const facts = withIptablesRule(await factsOf('forward-reject-subnet'), 'filter', earlier, 0)
+    const {evaluation} = await fire(rule, facts)
+    const fix = evaluation.findings.map((f) => f.fix)
+    // At the top (-I FORWARD), they would take the guests' traffic to 10.0.0.0/8 past the admin's DROP.
+    expect(fix).toEqual([
+      ['iptables -t filter -I FORWARD 2 -s 192.168.122.0/24 -i virbr0 -j ACCEPT', 'iptables -t filter -I FORWARD 2 -d 192.168.122.0/24 -o virbr0 -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT'],
+    ])
+    // Applied as printed (each inserted as rule 2, the second above the first): the REJECT no longer stops the guests,
+    // and the admin's DROP is still the chain's first rule.
+    const applied = fix[0].reduce((f, line) => withIptablesRule(f, 'filter', line.replace(/^iptables -t filter -I FORWARD 2 /, '-A FORWARD '), 1), facts)
+    expect((await fire(rule, applied)).evaluation.findings).toEqual([])
+    const forward = (applied.results.netfilter as {data: NfRuleset}).data.tables.find((t) => t.backend === 'iptables-nft' && t.name === 'filter')!.chains.FORWARD
+    expect(forward.rules[0].text).toBe(earlier)
+  })
+  it("for a chain's DROP policy, appends the accepts (every rule of the chain keeps deciding), or puts them before the chain's first RETURN, where what returns meets the policy", async () => {
+    const healthy = withIptablesRule(await factsOf('healthy'), 'filter', '-A FORWARD -s 192.168.122.0/24 -d 10.0.0.0/8 -j DROP', 0)
+    const policyDrop = (facts: typeof healthy) =>
+      alter<NfRuleset>(facts, 'netfilter', (rs) => {
+        const forward = rs.tables.find((t) => t.backend === 'iptables-nft' && t.name === 'filter')!.chains.FORWARD
+        // libvirt's jumps gone (a flush by a script, the admin's rule put back): the policy decides.
+        forward.rules = forward.rules.filter((r) => !/LIBVIRT_/.test(r.text))
+        forward.base!.policy = 'drop'
+      })
+    const appended = (await fire(rule, policyDrop(healthy))).evaluation.findings.map((f) => f.fix)
+    expect(appended).toEqual([['iptables -t filter -A FORWARD -s 192.168.122.0/24 -i virbr0 -j ACCEPT', 'iptables -t filter -A FORWARD -d 192.168.122.0/24 -o virbr0 -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT']])
+    // A RETURN in the base chain (rule 2) sends what it matches to the policy: an accept appended after it would not be met.
+    const returning = policyDrop(withIptablesRule(healthy, 'filter', '-A FORWARD -o eth0 -j RETURN', 1))
+    expect((await fire(rule, returning)).evaluation.findings.map((f) => f.fix)).toEqual([
+      ['iptables -t filter -I FORWARD 2 -s 192.168.122.0/24 -i virbr0 -j ACCEPT', 'iptables -t filter -I FORWARD 2 -d 192.168.122.0/24 -o virbr0 -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT'],
     ])
   })
   it("behind ufw's routed DROP, accepts the network's subnet by a ufw route rule and admits nothing new towards the guests", async () => {

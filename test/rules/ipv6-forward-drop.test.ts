@@ -68,7 +68,7 @@ describe('ipv6-forward-drop', () => {
     const {evaluation} = await fire(rule, facts)
     expect(evaluation.findings.map((f) => f.entity.name)).toEqual(['ip6tables -t filter -A FORWARD -i virbr0 -j DROP'])
     // The network's IPv6 prefix only, as libvirt's own accepts.
-    expect(evaluation.findings[0].fix).toEqual(['ip6tables -t filter -I FORWARD -s 2001:db8:ca2:2::/64 -i virbr0 -j ACCEPT', 'ip6tables -t filter -I FORWARD -d 2001:db8:ca2:2::/64 -o virbr0 -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT'])
+    expect(evaluation.findings[0].fix).toEqual(['ip6tables -t filter -I FORWARD 1 -s 2001:db8:ca2:2::/64 -i virbr0 -j ACCEPT', 'ip6tables -t filter -I FORWARD 1 -d 2001:db8:ca2:2::/64 -o virbr0 -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT'])
     // The specific rule claims the element: the general one stays silent, and no IPv4 rule speaks for it.
     const all = await fireAll(facts)
     expect(all.ids.filter((id) => ['guest-flow-blocked', 'iptables-forward-drop', 'nft-forward-drop'].includes(id))).toEqual([])

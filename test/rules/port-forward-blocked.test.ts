@@ -72,8 +72,19 @@ describe('port-forward-blocked', () => {
     const dropped = withIptablesRule(withForward(facts, web, true), 'mangle', '-A PREROUTING -p tcp -m tcp --dport 8080 -j DROP')
     const {findings} = await fireInbound(rule, dropped)
     // Not FORWARD's words (-o, the guest's address, ctstate DNAT): none of them holds in prerouting before the DNAT.
-    expect(findings.map((f) => f.fix)).toEqual([[`iptables -t mangle -I PREROUTING -d ${HOST}/32 -p tcp -m tcp --dport 8080 -j ACCEPT`]])
+    expect(findings.map((f) => f.fix)).toEqual([[`iptables -t mangle -I PREROUTING 1 -d ${HOST}/32 -p tcp -m tcp --dport 8080 -j ACCEPT`]])
     const fixed = withIptablesRule(dropped, 'mangle', `-A PREROUTING -d ${HOST}/32 -p tcp -m tcp --dport 8080 -j ACCEPT`)
+    expect((await fireInbound(rule, fixed)).findings).toEqual([])
+  })
+
+  it("the accept goes just before the drop, not at the chain's top: a blocklist before it (-s 198.18.0.0/15 -j DROP) keeps the published port closed to that network", async () => {
+    const {facts, web} = await healthy()
+    const blocklist = '-A PREROUTING -s 198.18.0.0/15 -j DROP'
+    const dropped = withIptablesRule(withIptablesRule(withForward(facts, web, true), 'mangle', '-A PREROUTING -p tcp -m tcp --dport 8080 -j DROP'), 'mangle', blocklist, 0)
+    const {findings} = await fireInbound(rule, dropped)
+    // At the top (-I PREROUTING), the accept would let the blocklisted network reach the guest's port.
+    expect(findings.map((f) => f.fix)).toEqual([[`iptables -t mangle -I PREROUTING 2 -d ${HOST}/32 -p tcp -m tcp --dport 8080 -j ACCEPT`]])
+    const fixed = withIptablesRule(dropped, 'mangle', `-A PREROUTING -d ${HOST}/32 -p tcp -m tcp --dport 8080 -j ACCEPT`, 1)
     expect((await fireInbound(rule, fixed)).findings).toEqual([])
   })
 
