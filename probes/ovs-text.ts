@@ -164,12 +164,8 @@ export function parseOvsShow(text: string): ShowBridge[] {
       port = iface = controller = undefined
       continue
     }
-    if (row && indent === 4 && row[1] === 'Manager') {
-      bridge = port = iface = controller = undefined
-      continue
-    }
     if (indent === 4) {
-      // ovs_version, manager_options' columns: nothing kvmdoctor reads.
+      // A Manager, ovs_version: nothing kvmdoctor reads.
       bridge = port = iface = controller = undefined
       continue
     }

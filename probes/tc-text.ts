@@ -1,11 +1,11 @@
 /**
  * `tc -s qdisc show` and `tc -s filter show dev DEV ...` as text. The qdisc listing is what a sosreport keeps
  * (sos runs no `tc -j`): read back as tc's JSON, with the options kvmdoctor evaluates (fifo limits, tbf's rate and
- * burst, netem's loss, htb's default class) and none of another kind's. The filter listing is
- * the read for hosts whose tc prints invalid JSON for filters the read for hosts whose tc prints invalid JSON for filters
- * (u32 prints its options as text under -j before iproute2 5.18, police before 5.14) and for policers,
- * whose rate, burst and mtu tc's JSON never holds. Only u32 and matchall filters with gact, mirred and
- * police actions are read; any other kind, action or line is a parse error, so the device stays unread.
+ * burst, netem's loss, htb's default class) and none of another kind's. The filter listing is the read for hosts
+ * whose tc prints invalid JSON for filters (u32 prints its options as text under -j before iproute2 5.18, police
+ * before 5.14) and for policers, whose rate, burst and mtu tc's JSON never holds. Only u32 and matchall filters
+ * with gact, mirred and police actions are read; any other kind, action or line is a parse error, so the device
+ * stays unread.
  */
 import type {TcAction, TcFilter, U32Key} from './tc.js'
 import {ParseError} from './types.js'

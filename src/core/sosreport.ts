@@ -413,7 +413,7 @@ export class SosRunner implements Runner {
   private rootQdiscHandle(dev: string): string | undefined {
     if (!this.rootQdiscs) {
       this.rootQdiscs = new Map()
-      const r = this.recorded('tc -j -s qdisc show', {plugins: ['networking'], execs: ['tc -s qdisc show'], convert: json(qdiscTextToJson)})
+      const r = this.recorded('tc -j -s qdisc show', this.commandSource('tc -j -s qdisc show')!)
       if (!('error' in r)) for (const q of JSON.parse(r.output) as {dev: string; handle: string; root?: boolean}[]) if (q.root) this.rootQdiscs.set(q.dev, q.handle)
     }
     return this.rootQdiscs.get(dev)

@@ -65,6 +65,8 @@ const PROTO: Record<string, number> = {icmp: 1, tcp: 6, udp: 17, icmpv6: 58}
 /** tc counts the Ethernet header in a packet's length (qdisc_pkt_len): what fifo limits, tbf and policers compare. */
 const ETHERNET_HEADER = 14
 const frameOf = (p: TcPacket) => p.size + ETHERNET_HEADER
+/** Whether a size tc printed rounded (to within `slack` bytes: its text listing's Kb, Mb) may lie either side of the packet's frame. */
+const roundedNearFrame = (size: number | undefined, slack: number, p: TcPacket) => size !== undefined && slack > 0 && Math.abs(size - frameOf(p)) <= slack
 
 /** The bytes of the network header (and ports) tc's u32 reads, with the ones not known for this packet unset. */
 function headerBytes(p: TcPacket): (number | undefined)[] {
@@ -187,7 +189,7 @@ function runAction(a: TcAction, f: TcFilter, p: TcPacket, device: string): Filte
     const drops = exceed === undefined || exceed === 'drop' || exceed === 'shot'
     const limit = Math.min(burst ?? Infinity, mtu ?? Infinity)
     // Sizes read rounded (tc's text): a frame within their rounding of the limit may or may not exceed it.
-    if (drops && Math.abs(limit - frameOf(p)) <= slack && slack > 0) return {kind: 'stop', verdict: {verdict: 'indeterminate', detail: `${describeFilter(f)}: a ${frameOf(p)}-byte frame against the policer's burst ${burst ?? '?'} mtu ${mtu ?? '?'} bytes, as tc printed them rounded (within ${slack} bytes): whether it exceeds them is not known`, element: ELEMENT(f, `police burst ${burst ?? '?'} mtu ${mtu ?? '?'} (rounded)`)}}
+    if (drops && roundedNearFrame(limit, slack, p)) return {kind: 'stop', verdict: {verdict: 'indeterminate', detail: `${describeFilter(f)}: a ${frameOf(p)}-byte frame against the policer's burst ${burst ?? '?'} mtu ${mtu ?? '?'} bytes, as tc printed them rounded (within ${slack} bytes): whether it exceeds them is not known`, element: ELEMENT(f, `police burst ${burst ?? '?'} mtu ${mtu ?? '?'} (rounded)`)}}
     if (drops && limit < frameOf(p)) return {kind: 'stop', verdict: {verdict: 'fail', detail: `a ${frameOf(p)}-byte frame exceeds the policer's ${burst !== undefined && burst <= (mtu ?? Infinity) ? `burst ${burst}` : `mtu ${mtu}`} bytes: dropped every time`, element: ELEMENT(f, `police ${rate !== undefined ? `rate ${rate * 8} bit/s ` : ''}burst ${burst ?? '?'} mtu ${mtu ?? '?'}`)}}
     return `policed to ${rate !== undefined ? formatRate(rate * 8) : 'a rate'}`
   }
@@ -286,7 +288,7 @@ function runQdisc(tc: TcIndex, q: Qdisc, p: TcPacket, depth = 0): TcVerdict {
   if (PASSING.has(q.kind)) return {verdict: 'pass', detail: `qdisc ${q.kind}`}
   // A size tc printed rounded (a sosreport's text listing: "1Kb"): a frame within the rounding of it may or may not fit.
   const slack = n('sizeSlack') ?? 0
-  const nearFrame = (size: number | undefined) => size !== undefined && slack > 0 && Math.abs(size - frameOf(p)) <= slack
+  const nearFrame = (size: number | undefined) => roundedNearFrame(size, slack, p)
   if ((q.kind === 'bfifo' && nearFrame(n('limit'))) || (q.kind === 'tbf' && nearFrame(n('burst')))) {
     const what = q.kind === 'bfifo' ? `limit ${n('limit')}` : `burst ${n('burst')}`
     return {verdict: 'indeterminate', detail: `qdisc ${q.kind} ${q.handle} on ${q.dev}: a ${frameOf(p)}-byte frame against its ${what} bytes, as tc printed it rounded (within ${slack} bytes): whether it fits is not known`, element: qElement(`${what} bytes (rounded)`, true)}
